@@ -49,8 +49,7 @@ cli_query_deps(struct cli *c, int nterms, char **terms, char ***out, int *nout,
     memset(&vo, 0, sizeof vo);
     rc = ldg_projections_view(l, LDG_VIEW_ROUTES, &vo, &rows);
     if (rc < 0) {
-        cli_err(c, "--deps: %s",
-                ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        cli_err(c, "--deps: %s", cli_why(l, rc));
         ldg_close(l);
         json_decref(names);
         return cli_exit_code(rc);

@@ -31,6 +31,28 @@ cli_err(const struct cli *c, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+const char *
+cli_why(struct ldg_ledger *l, int rc)
+{
+    const char *m = l != NULL ? ldg_errmsg(l) : NULL;
+    return m != NULL && m[0] ? m : ldg_strerror(rc);
+}
+
+int
+cli_fail(struct cli *c, struct ldg_ledger *l, int rc)
+{
+    cli_err(c, "%s", cli_why(l, rc));
+    return cli_exit_code(rc);
+}
+
+int
+cli_fail_close(struct cli *c, struct ldg_ledger *l, int rc)
+{
+    int ex = cli_fail(c, l, rc);
+    ldg_close(l);
+    return ex;
+}
+
 /* c->dir from --dir, LEDGER_DIR or the default (own: the user's own,
  * never the system ledger); 64, said, when none can be told. */
 static int
@@ -115,6 +137,8 @@ cli_open(struct cli *c, int ro, struct ldg_ledger **out)
     char err[1024];
     int rc;
 
+    if (c->dir[0] == '\0' && (rc = cli_resolve_dir(c)) != 0)
+        return rc;
     memset(&o, 0, sizeof o);
     o.flags = ro ? LDG_RDONLY : 0;
     {
@@ -138,8 +162,7 @@ cli_open(struct cli *c, int ro, struct ldg_ledger **out)
         (rc = ldg_projections_attach_progress(*out, cli_progress, c)) < 0) {
         if (c->progress)
             fputc('\n', stderr);
-        cli_err(c, "%s",
-                ldg_errmsg(*out)[0] ? ldg_errmsg(*out) : ldg_strerror(rc));
+        cli_err(c, "%s", cli_why(*out, rc));
         ldg_close(*out);
         *out = NULL;
         return cli_exit_code(rc);

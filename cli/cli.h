@@ -16,6 +16,7 @@
 #define LDG_CLI_H
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -47,12 +48,16 @@ enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
  * the parser; do not list them.
  *
  * How to add a command (say `ledger frob`):
- *   1. In cli/cmd_<area>.c write `int cmd_frob(struct cli *, int, char **)`
- *      and its description:
+ *   1. In cli/cmd_<area>.c declare `static int cmd_frob(struct cli *, int,
+ *      char **);` at the top, then its options (kept in a struct of its
+ *      own: the table says where each goes) and its description:
  *
+ *        struct frob_args { uint64_t count; int fast; };
  *        static const struct cli_opt frob_opts[] = {
- *            CLI_VALUE('n', 'n', "count", "N", "how many to frob"),
- *            CLI_FLAG(OPT_FAST, 0, "fast", "frob without checking"),
+ *            CLI_NUM('n', 'n', "count", "N", "how many to frob",
+ *                    struct frob_args, count, 1, 100),
+ *            CLI_ON(OPT_FAST, 0, "fast", "frob without checking",
+ *                   struct frob_args, fast),
  *            CLI_ARG("NAME", "the thing to frob", 0),
  *            CLI_OPT_END};
  *        const struct cli_command cli_cmd_frob = {
@@ -64,19 +69,16 @@ enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
  *
  *   2. Parse with the table:
  *
- *        struct cli_args a;
- *        int ch;
- *        cli_args_init(&a, c, argc, argv);
- *        while ((ch = cli_args_next(&a)) > 0) {
- *            switch (ch) {
- *            case 'n': ... a.value ...; break;
- *            case OPT_FAST: ...; break;
- *            default: return cli_usage(c);
- *            }
- *        }
- *        if (ch < 0)
- *            return a.exit;   (0 after --help, 64 after a usage error)
- *        positionals: argv[a.ind .. argc-1]
+ *        struct frob_args x = {0};
+ *        int ind, rc;
+ *        if ((rc = cli_parse(c, argc, argv, &x, 1, &ind)) != 0)
+ *            return PARSED(rc);  (0 after --help, 64 after a usage error)
+ *        positionals: argv[ind .. argc-1], at most 1
+ *
+ *      An option the table cannot store (CLI_VALUE, CLI_FLAG: no kind) is
+ *      returned by cli_args_next after cli_args_into(&a, c, argc, argv,
+ *      &x), for a switch of the command's own; a.ind is then the first
+ *      positional.
  *
  *   3. Declare `extern const struct cli_command cli_cmd_frob;` in
  *      cli/commands.h and add `&cli_cmd_frob` to CLI_COMMANDS there.
@@ -90,33 +92,91 @@ enum cli_opt_flags {
     CLI_REQUIRED = 1 << 4, /* an option that must be given */
 };
 
+/* How the parser stores an option's value itself (cli_args_next then
+ * never returns it): at off in the struct given to cli_args_into. */
+enum cli_kind {
+    CLI_K_NONE,  /* returned by cli_args_next, the caller takes it */
+    CLI_K_STR,   /* const char *: the value */
+    CLI_K_ON,    /* int: 1 */
+    CLI_K_NUM,   /* unsigned or uint64_t/size_t: a whole number from min to
+                    max ("MS" as the metavariable: milliseconds), else a
+                    usage error "--NAME: 'V' is not a whole number from
+                    MIN to MAX" */
+    CLI_K_LIST,  /* struct cli_list: every value of a repeated option, in
+                    order (v is malloc'd: free it; cli_parse frees it when
+                    it fails) */
+    CLI_K_QUIET, /* -q: c->quiet = 1 (CLI_QUIET_OPT) */
+    CLI_K_PICK,  /* int: which of pick's words ("all|genai": 0 or 1) the
+                    value is, else "--NAME: 'V' is not all or genai" */
+};
+
+struct cli_list {
+    const char **v; /* NULL-terminated, or NULL before a value */
+    size_t n;
+};
+
 struct cli_opt {
-    int id;            /* what cli_args_next returns: the short letter,
-                          or a value >= 256 for a long-only option */
-    char short_name;   /* 'n' for -n, or 0 */
-    const char *name;  /* "count" for --count; NULL for a positional */
-    const char *value; /* metavariable ("N") when it takes a value */
-    const char *help;  /* one line or a few: what it means */
-    unsigned flags;    /* enum cli_opt_flags */
+    int id;                   /* what cli_args_next returns: the short letter,
+                                 or a value >= 256 for a long-only option */
+    char short_name;          /* 'n' for -n, or 0 */
+    const char *name;         /* "count" for --count; NULL for a positional */
+    const char *value;        /* metavariable ("N") when it takes a value */
+    const char *help;         /* one line or a few: what it means */
+    unsigned flags;           /* enum cli_opt_flags */
+    unsigned char kind;       /* enum cli_kind */
+    unsigned short off, size; /* where and how wide, for kind */
+    unsigned long long min, max; /* CLI_K_NUM's range */
+    const char *pick;            /* CLI_K_PICK's words */
 };
 
 #define CLI_OPTS_MAX 64 /* options of one command, common ones included */
 
-#define CLI_FLAG(id, s, name, help)                                            \
+#define CLI_FLAG(xid, xs, xname, xhelp)                                        \
     {                                                                          \
-        (id), (s), (name), NULL, (help), 0                                     \
+        .id = (xid), .short_name = (xs), .name = (xname), .help = (xhelp)      \
     }
-#define CLI_VALUE(id, s, name, meta, help)                                     \
+#define CLI_VALUE(xid, xs, xname, xmeta, xhelp)                                \
     {                                                                          \
-        (id), (s), (name), (meta), (help), 0                                   \
+        .id = (xid), .short_name = (xs), .name = (xname), .value = (xmeta),    \
+        .help = (xhelp)                                                        \
     }
-#define CLI_ARG(meta, help, flags)                                             \
+#define CLI_ARG(xmeta, xhelp, xflags)                                          \
     {                                                                          \
-        0, 0, NULL, (meta), (help), CLI_POS | (flags)                          \
+        .value = (xmeta), .help = (xhelp), .flags = CLI_POS | (xflags)         \
     }
 #define CLI_OPT_END                                                            \
     {                                                                          \
-        0, 0, NULL, NULL, NULL, 0                                              \
+        .id = 0                                                                \
+    }
+/* The same options, stored by the parser in field f of struct T. */
+#define CLI_AT(xT, xf, xk)                                                     \
+    .kind = (xk), .off = offsetof(xT, xf), .size = sizeof(((xT *)0)->xf)
+#define CLI_ON(xid, xs, xname, xhelp, xT, xf)                                  \
+    {                                                                          \
+        .id = (xid), .short_name = (xs), .name = (xname), .help = (xhelp),     \
+        CLI_AT(xT, xf, CLI_K_ON)                                               \
+    }
+#define CLI_STR(xid, xs, xname, xmeta, xhelp, xT, xf)                          \
+    {                                                                          \
+        .id = (xid), .short_name = (xs), .name = (xname), .value = (xmeta),    \
+        .help = (xhelp), CLI_AT(xT, xf, CLI_K_STR)                             \
+    }
+#define CLI_NUM(xid, xs, xname, xmeta, xhelp, xT, xf, xlo, xhi)                \
+    {                                                                          \
+        .id = (xid), .short_name = (xs), .name = (xname), .value = (xmeta),    \
+        .help = (xhelp), CLI_AT(xT, xf, CLI_K_NUM), .min = (xlo), .max = (xhi) \
+    }
+
+#define CLI_PICK(xid, xs, xname, xmeta, xhelp, xT, xf, xpick)                  \
+    {                                                                          \
+        .id = (xid), .short_name = (xs), .name = (xname), .value = (xmeta),    \
+        .help = (xhelp), CLI_AT(xT, xf, CLI_K_PICK), .pick = (xpick)           \
+    }
+
+#define CLI_LIST(xid, xs, xname, xmeta, xhelp, xT, xf)                         \
+    {                                                                          \
+        .id = (xid), .short_name = (xs), .name = (xname), .value = (xmeta),    \
+        .help = (xhelp), CLI_AT(xT, xf, CLI_K_LIST)                            \
     }
 
 /* Groups: one man page each (ledger-<name>(1)). */
@@ -174,6 +234,7 @@ struct cli_args {
     int argc;
     char **argv;
     char *value; /* the value of the option just returned */
+    void *dst;   /* where options with a kind are stored (cli_args_into) */
     int ind;     /* after the loop: index of the first positional */
     int exit;    /* when cli_args_next returns -1: the exit code */
     char shortopts[128];
@@ -188,12 +249,24 @@ void cli_args_init(struct cli_args *a, struct cli *c, int argc, char **argv);
  * is 0) or a usage error was printed (a.exit is 64). --dir and -o are
  * handled here and never returned. */
 int cli_args_next(struct cli_args *a);
+/* The same, storing the options that have a kind into dst. */
+void cli_args_into(struct cli_args *a, struct cli *c, int argc, char **argv,
+                   void *dst);
+/* All of argv's options into dst (every one of the table has a kind):
+ * 0 with *ind (unless NULL) the first positional, of which there may be at most
+ * maxpos (-1: any number; "unexpected argument 'X'" past them); -1 after
+ * --help (the command then exits 0); or the exit code of a usage error. */
+int cli_parse(struct cli *c, int argc, char **argv, void *dst, int maxpos,
+              int *ind);
+/* A parser's answer as the command's exit code (0 after --help). */
+#define PARSED(rc) ((rc) < 0 ? EX_OK : (rc))
+/* Frees the CLI_K_LIST values stored in a->dst. */
+void cli_args_free(struct cli_args *a);
 /* Prints the usage line of c->command and a pointer to --help on stderr;
  * returns EX_USAGE. */
 int cli_usage(const struct cli *c);
 /* Prints "ledger CMD: message", then the usage; returns EX_USAGE. */
-int cli_usage_err(const struct cli *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+#define cli_usage_err(c, ...) (cli_err((c), __VA_ARGS__), cli_usage(c))
 /* The full help of a command on f. */
 void cli_help_command(FILE *f, const struct cli_command *cmd);
 /* `ledger --help`: every command, its synopsis and summary. */
@@ -244,6 +317,12 @@ extern const struct cli_command *const *cli_commands;
 /* Prints "ledger CMD: message" to stderr. */
 void cli_err(const struct cli *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* What went wrong: l's last message (ldg_errmsg), else rc's (l may be
+ * NULL). Borrowed from l until its next call. */
+const char *cli_why(struct ldg_ledger *l, int rc);
+/* Says cli_why(l, rc) and returns rc's exit code; _close closes l too. */
+int cli_fail(struct cli *c, struct ldg_ledger *l, int rc);
+int cli_fail_close(struct cli *c, struct ldg_ledger *l, int rc);
 /* Maps a library error code to an exit code. */
 int cli_exit_code(int rc);
 /* After a write refused with LDG_EFULL: the free space on the ledger's
@@ -267,8 +346,9 @@ int cli_resolve_dir(struct cli *c);
 /* The same, never the system ledger (ldg_default_dir_own): where init
  * makes a new one. */
 int cli_resolve_dir_own(struct cli *c);
-/* Opens the ledger (read-only when ro); on failure prints and returns an
- * exit code (> 0). */
+/* Opens the ledger (read-only when ro) in c->dir, resolving it first
+ * (cli_resolve_dir) when that was not done; on failure prints and returns
+ * an exit code (> 0). */
 int cli_open(struct cli *c, int ro, struct ldg_ledger **out);
 /* Parses -o/--output: human names accepted by a command are passed in
  * allowed (NULL-terminated); "json" and "json-pretty" always are. */

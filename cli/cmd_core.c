@@ -12,15 +12,23 @@
 #include "serve/serve.h"
 #include "ingest/ingest.h"
 
+static int cmd_init(struct cli *c, int argc, char **argv);
+static int cmd_append(struct cli *c, int argc, char **argv);
+static int cmd_show(struct cli *c, int argc, char **argv);
+
 enum { OPT_DIRECT = 300, OPT_ID, OPT_TIME };
 
 /* ---------------------------------------------------------------- init -- */
 
+struct init_args {
+    const char *origin;
+};
 static const struct cli_opt init_opts[] = {
-    CLI_VALUE('g', 0, "origin", "NAME",
-              "the log's name in every checkpoint: printable ASCII without "
-              "spaces or '+' (default: ledger.local/ and 12 random hex "
-              "digits)"),
+    CLI_STR('g', 0, "origin", "NAME",
+            "the log's name in every checkpoint: printable ASCII without "
+            "spaces or '+' (default: ledger.local/ and 12 random hex "
+            "digits)",
+            struct init_args, origin),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_init = {
@@ -43,27 +51,17 @@ const struct cli_command cli_cmd_init = {
     "ledger init --origin box.example/ledger --dir ./box\n",
     0};
 
-int
+static int
 cmd_init(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
-    const char *origin = NULL;
+    struct init_args x = {0};
     char err[1024], vkey[512];
     struct ldg_ledger *l;
     struct ldg_options o;
-    int ch, rc;
+    int rc;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == 'g')
-            origin = a.value;
-        else
-            return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind != argc)
-        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+    if ((rc = cli_parse(c, argc, argv, &x, 0, NULL)) != 0)
+        return PARSED(rc);
     /* what chose an older format or layout before is refused, not ignored:
      * a ledger other than the one asked for is not made */
     {
@@ -87,7 +85,7 @@ cmd_init(struct cli *c, int argc, char **argv)
      * ledger where it was asked to */
     if ((rc = cli_resolve_dir_own(c)) != 0)
         return rc;
-    rc = ldg_init(c->dir, origin, &o, err, sizeof err);
+    rc = ldg_init(c->dir, x.origin, &o, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err);
         return cli_exit_code(rc);
@@ -140,65 +138,40 @@ parse_body(struct cli *c, const char *what, const char *text, size_t len)
     return b;
 }
 
+struct append_args {
+    struct ldg_event_in in;
+    const char *body_text, *body_file;
+    int direct, verbose;
+};
+#define AA struct append_args
 static const struct cli_opt append_opts[] = {
-    CLI_VALUE('s', 0, "subject", "S",
-              "what the event is about (a model, route, pack, ...)"),
-    CLI_VALUE('r', 0, "run", "R", "the run it belongs to"),
+    CLI_STR('s', 0, "subject", "S",
+            "what the event is about (a model, route, pack, ...)", AA,
+            in.subject),
+    CLI_STR('r', 0, "run", "R", "the run it belongs to", AA, in.run),
     CLI_VALUE('p', 0, "parent", "SEQ", "the event it follows from"),
-    CLI_VALUE('a', 0, "actor", "NAME",
-              "vouch with this actor's key (`ledger keys add`); default: "
-              "the log key"),
-    CLI_VALUE('b', 0, "body", "JSON", "the body, a JSON object"),
-    CLI_VALUE('f', 0, "body-file", "FILE",
-              "read the body from FILE (- for standard input)"),
-    CLI_VALUE(OPT_ID, 0, "id", "ID",
-              "idempotency key (1 to 128 bytes): if an event with this id "
-              "is in the log, print its seq and append nothing"),
+    CLI_STR('a', 0, "actor", "NAME",
+            "vouch with this actor's key (`ledger keys add`); default: "
+            "the log key",
+            AA, in.actor),
+    CLI_STR('b', 0, "body", "JSON", "the body, a JSON object", AA, body_text),
+    CLI_STR('f', 0, "body-file", "FILE",
+            "read the body from FILE (- for standard input)", AA, body_file),
+    CLI_STR(OPT_ID, 0, "id", "ID",
+            "idempotency key (1 to 128 bytes): if an event with this id "
+            "is in the log, print its seq and append nothing",
+            AA, in.id),
     CLI_VALUE(OPT_TIME, 0, "time", "TIME",
               "when it happened at the source: RFC 3339 or nanoseconds "
               "since the epoch (stored beside the ledger's own time)"),
-    CLI_FLAG(OPT_DIRECT, 0, "direct",
-             "write to the ledger directly even when `ledger serve` serves "
-             "it"),
-    CLI_FLAG('v', 'v', "verbose", "say which way the event went"),
+    CLI_ON(OPT_DIRECT, 0, "direct",
+           "write to the ledger directly even when `ledger serve` serves "
+           "it",
+           AA, direct),
+    CLI_ON('v', 'v', "verbose", "say which way the event went", AA, verbose),
     CLI_QUIET_OPT,
     CLI_ARG("TYPE", "the event type, e.g. run.started, model.loaded", 0),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_append = {
-    "append",
-    CLI_GROUP_EVENTS,
-    cmd_append,
-    "append one event",
-    "Appends one event of type TYPE, sealed (format 2) or signed (format "
-    "1) with its actor's key, and prints its sequence number "
-    "(\"seq 33\") once it is durably committed. The body is a JSON object "
-    "given with "
-    "--body, read from --body-file, or read from standard input when "
-    "neither is given. The event is chained to the previous one, added to "
-    "the Merkle tree, and the projections are updated in the same "
-    "transaction.\n\n"
-    "When `ledger serve` serves the ledger (its socket DIR/ledger.sock "
-    "answers), the event goes through it and is committed with what other "
-    "clients send; when nothing listens there, or with --direct, append "
-    "writes the ledger itself. A socket it may not reach (permission "
-    "denied: a server may be there) is an error (74), not a direct write "
-    "behind a server's back. -v says which way the event went.",
-    append_opts,
-    CLI_OUT_BASIC,
-    "# run r1 of pack summarize starts (the run link is the body's run)\n"
-    "ledger append run.started --body "
-    "'{\"run\":\"r1\",\"pack\":\"summarize\"}'\n"
-    "# the body from a file, e.g. "
-    "{\"model\":\"llama-3-8b\",\"state\":\"loaded\"}\n"
-    "ledger append model.state --body-file body.json\n"
-    "# keep the sequence number for a later --parent\n"
-    "seq=$(ledger append run.step -q \\\n"
-    "    --body "
-    "'{\"run\":\"r1\",\"step\":\"ocr\",\"tool\":\"ocr\",\"status\":\"ok\"}')\n"
-    "ledger append run.finished --parent \"$seq\" \\\n"
-    "    --body '{\"run\":\"r1\",\"status\":\"ok\"}'\n",
-    0};
 
 /* Through `ledger serve` when it serves c->dir: the exit code, or -1
  * when no server answers (then the caller writes directly). */
@@ -261,62 +234,68 @@ append_served(struct cli *c, const struct ldg_event_in *in, int verbose)
     return rc;
 }
 
-int
+const struct cli_command cli_cmd_append = {
+    "append",
+    CLI_GROUP_EVENTS,
+    cmd_append,
+    "append one event",
+    "Appends one event of type TYPE, sealed (format 2) or signed (format "
+    "1) with its actor's key, and prints its sequence number "
+    "(\"seq 33\") once it is durably committed. The body is a JSON object "
+    "given with "
+    "--body, read from --body-file, or read from standard input when "
+    "neither is given. The event is chained to the previous one, added to "
+    "the Merkle tree, and the projections are updated in the same "
+    "transaction.\n\n"
+    "When `ledger serve` serves the ledger (its socket DIR/ledger.sock "
+    "answers), the event goes through it and is committed with what other "
+    "clients send; when nothing listens there, or with --direct, append "
+    "writes the ledger itself. A socket it may not reach (permission "
+    "denied: a server may be there) is an error (74), not a direct write "
+    "behind a server's back. -v says which way the event went.",
+    append_opts,
+    CLI_OUT_BASIC,
+    "# run r1 of pack summarize starts (the run link is the body's run)\n"
+    "ledger append run.started --body "
+    "'{\"run\":\"r1\",\"pack\":\"summarize\"}'\n"
+    "# the body from a file, e.g. "
+    "{\"model\":\"llama-3-8b\",\"state\":\"loaded\"}\n"
+    "ledger append model.state --body-file body.json\n"
+    "# keep the sequence number for a later --parent\n"
+    "seq=$(ledger append run.step -q \\\n"
+    "    --body "
+    "'{\"run\":\"r1\",\"step\":\"ocr\",\"tool\":\"ocr\",\"status\":\"ok\"}')\n"
+    "ledger append run.finished --parent \"$seq\" \\\n"
+    "    --body '{\"run\":\"r1\",\"status\":\"ok\"}'\n",
+    0};
+
+static int
 cmd_append(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
-    struct ldg_event_in in;
-    const char *body_text = NULL, *body_file = NULL;
+    struct append_args x = {0};
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
     uint64_t seq;
     unsigned differs = 0;
-    int ch, rc, direct = 0, verbose = 0;
+    int ch, rc;
 
-    memset(&in, 0, sizeof in);
-    cli_args_init(&a, c, argc, argv);
+    cli_args_into(&a, c, argc, argv, &x);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
-        case 's':
-            in.subject = a.value;
-            break;
-        case 'r':
-            in.run = a.value;
-            break;
         case 'p':
-            if (cli_parse_u64(a.value, &in.parent) < 0)
+            if (cli_parse_u64(a.value, &x.in.parent) < 0)
                 return cli_usage_err(c,
                                      "--parent: '%s' is not a sequence "
                                      "number",
                                      a.value);
-            in.has_parent = 1;
-            break;
-        case 'a':
-            in.actor = a.value;
-            break;
-        case 'b':
-            body_text = a.value;
-            break;
-        case 'f':
-            body_file = a.value;
-            break;
-        case 'q':
-            c->quiet = 1;
-            break;
-        case OPT_DIRECT:
-            direct = 1;
-            break;
-        case 'v':
-            verbose = 1;
-            break;
-        case OPT_ID:
-            in.id = a.value;
+            x.in.has_parent = 1;
             break;
         case OPT_TIME: {
             const char *why;
-            if (ldg_ingest_parse_time(a.value, &in.time_ns, &why) < 0)
+            if (ldg_ingest_parse_time(a.value, &x.in.time_ns, &why) < 0)
                 return cli_usage_err(c, "--time: '%s' %s", a.value, why);
-            in.has_time = 1;
+            x.in.has_time = 1;
             break;
         }
         default:
@@ -325,26 +304,26 @@ cmd_append(struct cli *c, int argc, char **argv)
     }
     if (ch < 0)
         return a.exit;
-    if (a.ind + 1 != argc || (body_text && body_file))
+    if (a.ind + 1 != argc || (x.body_text && x.body_file))
         return cli_usage(c);
-    in.type = argv[a.ind];
+    x.in.type = argv[a.ind];
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
-    if (body_text != NULL) {
-        body = parse_body(c, "--body", body_text, strlen(body_text));
+    if (x.body_text != NULL) {
+        body = parse_body(c, "--body", x.body_text, strlen(x.body_text));
     } else {
         FILE *f = stdin;
         char *text;
         size_t len;
-        const char *name = body_file ? body_file : "<stdin>";
+        const char *name = x.body_file ? x.body_file : "<stdin>";
         if (f == stdin && isatty(0))
             fprintf(stderr, "ledger append: reading the body from the "
                             "terminal; end it with Ctrl-D (or give --body "
                             "JSON or --body-file FILE)\n");
-        if (body_file != NULL && strcmp(body_file, "-") != 0) {
-            f = fopen(body_file, "rb");
+        if (x.body_file != NULL && strcmp(x.body_file, "-") != 0) {
+            f = fopen(x.body_file, "rb");
             if (f == NULL) {
-                cli_err(c, "cannot open %s: %s", body_file, strerror(errno));
+                cli_err(c, "cannot open %s: %s", x.body_file, strerror(errno));
                 return EX_NOINPUT;
             }
         }
@@ -360,26 +339,26 @@ cmd_append(struct cli *c, int argc, char **argv)
     }
     if (body == NULL)
         return EX_DATAERR;
-    in.body = body;
-    if (!direct) {
-        rc = append_served(c, &in, verbose);
+    x.in.body = body;
+    if (!x.direct) {
+        rc = append_served(c, &x.in, x.verbose);
         if (rc >= 0)
             goto out;
-    } else if (verbose)
+    } else if (x.verbose)
         fprintf(stderr, "ledger append: --direct: writing %s directly\n",
                 c->dir);
     if ((rc = cli_open(c, 0, &l)) != 0)
         goto out;
-    rc = ldg_append_ex(l, &in, &seq, &differs);
+    rc = ldg_append_ex(l, &x.in, &seq, &differs);
     if (rc == LDG_EDUPLICATE) { /* idempotent: the first one's seq */
-        if (verbose || differs) {
+        if (x.verbose || differs) {
             char what[96];
-            dup_say(in.id, seq, differs, what, sizeof what);
+            dup_say(x.in.id, seq, differs, what, sizeof what);
         }
         rc = 0;
     }
     if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        cli_err(c, "%s", cli_why(l, rc));
         if (rc == LDG_EFULL)
             cli_full_advice(c);
         rc = cli_exit_code(rc);
@@ -410,9 +389,13 @@ event_json(struct ldg_txn *t, const struct ldg_event *ev)
     return o;
 }
 
+struct show_args {
+    int raw;
+};
 static const struct cli_opt show_opts[] = {
-    CLI_FLAG('r', 0, "raw",
-             "write the stored entry's bytes (msgpack) instead of text"),
+    CLI_ON('r', 0, "raw",
+           "write the stored entry's bytes (msgpack) instead of text",
+           struct show_args, raw),
     CLI_ARG("SEQ", "the event's sequence number", 0), CLI_OPT_END};
 
 const struct cli_command cli_cmd_show = {
@@ -430,36 +413,27 @@ const struct cli_command cli_cmd_show = {
     "ledger show 12 -o json-pretty\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
 
-int
+static int
 cmd_show(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_txn *t = NULL;
     struct ldg_event ev;
     uint64_t seq;
-    int ch, rc, raw = 0;
+    struct show_args x = {0};
+    int ind, rc;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == 'r')
-            raw = 1;
-        else
-            return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if ((rc = cli_one_seq(c, argc, argv, a.ind, "the event to show", &seq)))
+    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
+        return PARSED(rc);
+    if ((rc = cli_one_seq(c, argc, argv, ind, "the event to show", &seq)))
         return rc;
     if ((rc = cli_check_output(c, NULL)) != 0)
         return rc;
-    if (raw && c->tty_out) {
+    if (x.raw && c->tty_out) {
         cli_err(c, "--raw writes the binary entry; refusing to write it to "
                    "a terminal (redirect it to a file or a pipe)");
         return EX_USAGE;
     }
-    if ((rc = cli_resolve_dir(c)) != 0)
-        return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0) {
@@ -482,10 +456,10 @@ cmd_show(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out;
     }
-    if (raw) {
+    if (x.raw) {
         uint64_t bad;
         char what[512];
-        /* raw bytes carry no mark: say so, when they are this event's */
+        /* x.raw bytes carry no mark: say so, when they are this event's */
         if (cli_finding(c, l, &bad, what, sizeof what,
                         "--raw prints the entry's bytes alone") &&
             bad == seq)

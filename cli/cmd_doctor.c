@@ -9,6 +9,10 @@
 #include "query/query.h"
 #include "projections/projections.h"
 
+static int cmd_doctor(struct cli *c, int argc, char **argv);
+static int cmd_projections(struct cli *c, int argc, char **argv);
+static int cmd_rebuild(struct cli *c, int argc, char **argv);
+
 /* -------------------------------------------------------------- doctor -- */
 
 /* A remedy that is a command to run (the doctor's remedies either say
@@ -98,32 +102,6 @@ static const struct cli_opt doctor_opts[] = {
     CLI_VALUE('p', 0, "pack", "P",
               "only pack P, with every clause (ok ones too)"),
     AT_OPT, CLI_BUNDLE_OPTS, CLI_OPT_END};
-
-const struct cli_command cli_cmd_doctor = {
-    "doctor",
-    CLI_GROUP_STATE,
-    cmd_doctor,
-    "readiness verdict with remedies",
-    "Says whether the box is ready to serve each pack and why not: for "
-    "every pack, the clauses that must hold (permissions resolved, models "
-    "available, routes proven, runtime up, last check ok, promotions gated, "
-    "...) with what failed and a remedy, then the box-wide clauses (chain "
-    "verified, keys valid, projections current, disk headroom: free space "
-    "and the days it lasts at the log's growth, against the retention "
-    "policy's keep_days). The exit code is the verdict: 0 healthy, 1 "
-    "degraded, 2 blocked, 3 unknown; a WARN clause does not change it.",
-    doctor_opts,
-    CLI_OUT_BASIC,
-    "ledger doctor\n"
-    "ledger doctor --pack summarize\n"
-    "# the box as it was when a run started (see `ledger runs RUN`)\n"
-    "ledger doctor --at 212\n"
-    "# from an evidence bundle: at its checkpoint, or at any event or\n"
-    "# time of its run\n"
-    "ledger doctor --bundle r1.bundle --trusted-key box.vkey --at 22\n"
-    "ledger doctor --bundle r1.bundle --trusted-key box.vkey \\\n"
-    "    --at '2026-11-22 09:39'\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 static void
 human_doctor(struct cli *c, json_t *d, const char *pack)
@@ -335,7 +313,33 @@ doctor_bundle(struct cli *c, struct vargs *va)
     return rc;
 }
 
-int
+const struct cli_command cli_cmd_doctor = {
+    "doctor",
+    CLI_GROUP_STATE,
+    cmd_doctor,
+    "readiness verdict with remedies",
+    "Says whether the box is ready to serve each pack and why not: for "
+    "every pack, the clauses that must hold (permissions resolved, models "
+    "available, routes proven, runtime up, last check ok, promotions gated, "
+    "...) with what failed and a remedy, then the box-wide clauses (chain "
+    "verified, keys valid, projections current, disk headroom: free space "
+    "and the days it lasts at the log's growth, against the retention "
+    "policy's keep_days). The exit code is the verdict: 0 healthy, 1 "
+    "degraded, 2 blocked, 3 unknown; a WARN clause does not change it.",
+    doctor_opts,
+    CLI_OUT_BASIC,
+    "ledger doctor\n"
+    "ledger doctor --pack summarize\n"
+    "# the box as it was when a run started (see `ledger runs RUN`)\n"
+    "ledger doctor --at 212\n"
+    "# from an evidence bundle: at its checkpoint, or at any event or\n"
+    "# time of its run\n"
+    "ledger doctor --bundle r1.bundle --trusted-key box.vkey --at 22\n"
+    "ledger doctor --bundle r1.bundle --trusted-key box.vkey \\\n"
+    "    --at '2026-11-22 09:39'\n",
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
+
+static int
 cmd_doctor(struct cli *c, int argc, char **argv)
 {
     struct vargs va = {0};
@@ -364,7 +368,7 @@ cmd_doctor(struct cli *c, int argc, char **argv)
     if (c->progress && va.at_size)
         cli_progress_done(c);
     if (rc < 0) {
-        rc = cli_view_fail(c, l, rc);
+        rc = cli_fail(c, l, rc);
         ldg_close(l);
         /* A usage error or an unknown pack is said so; otherwise the
          * doctor could not look, and that is "unknown". */
@@ -408,7 +412,7 @@ const struct cli_command cli_cmd_projections = {
     "ledger projections --note\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
 
-int
+static int
 cmd_projections(struct cli *c, int argc, char **argv)
 {
     struct vargs va = {0};
@@ -428,7 +432,7 @@ cmd_projections(struct cli *c, int argc, char **argv)
         char *note = NULL;
         rc = ldg_projections_note(l, va.at_size, &note);
         if (rc < 0) {
-            rc = cli_view_fail(c, l, rc);
+            rc = cli_fail(c, l, rc);
         } else {
             if (c->out == OUT_HUMAN)
                 fputs(note, stdout);
@@ -442,7 +446,7 @@ cmd_projections(struct cli *c, int argc, char **argv)
     }
     rc = ldg_projections_list(l, va.at_size, &list);
     if (rc < 0) {
-        rc = cli_view_fail(c, l, rc);
+        rc = cli_fail(c, l, rc);
         ldg_close(l);
         return rc;
     }
@@ -519,6 +523,20 @@ static const struct cli_opt rebuild_opts[] = {
             CLI_OPTIONAL | CLI_REPEAT),
     CLI_OPT_END};
 
+/* After a step that showed progress: its line ended; on a failure, said,
+ * the ledger closed, 1 returned and *rc the exit code. */
+static int
+step_failed(struct cli *c, struct ldg_ledger *l, int *rc)
+{
+    if (c->progress)
+        cli_progress_done(c);
+    if (*rc >= 0)
+        return 0;
+    *rc = cli_fail(c, l, *rc);
+    ldg_close(l);
+    return 1;
+}
+
 const struct cli_command cli_cmd_rebuild = {
     "rebuild",
     CLI_GROUP_STATE,
@@ -535,21 +553,7 @@ const struct cli_command cli_cmd_rebuild = {
     "ledger rebuild routes models\n",
     0};
 
-/* After a step that showed progress: its line ended; on a failure, said,
- * the ledger closed, 1 returned and *rc the exit code. */
 static int
-step_failed(struct cli *c, struct ldg_ledger *l, int *rc)
-{
-    if (c->progress)
-        cli_progress_done(c);
-    if (*rc >= 0)
-        return 0;
-    *rc = cli_view_fail(c, l, *rc);
-    ldg_close(l);
-    return 1;
-}
-
-int
 cmd_rebuild(struct cli *c, int argc, char **argv)
 {
     struct vargs va = {0};

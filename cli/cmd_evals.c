@@ -20,6 +20,11 @@
 #include "evals/evals.h"
 #include "query/query.h"
 
+static int cmd_eval(struct cli *c, int argc, char **argv);
+static int cmd_evals(struct cli *c, int argc, char **argv);
+static int cmd_promote(struct cli *c, int argc, char **argv);
+static int cmd_rollback(struct cli *c, int argc, char **argv);
+
 /* ------------------------------------------------------------ eval run -- */
 
 enum { OPT_NOSEED = 256, OPT_TIMEOUT, OPT_KEYENV, OPT_FORCE, OPT_REASON };
@@ -82,7 +87,7 @@ eval_check(struct cli *c, const char *target, const char *cand, const char *ep)
     return 0;
 }
 
-int
+static int
 cmd_eval(struct cli *c, int argc, char **argv)
 {
     const char *target = NULL, *cand = NULL, *ep = NULL, *keyenv = NULL;
@@ -171,8 +176,7 @@ cmd_eval(struct cli *c, int argc, char **argv)
     uint64_t seq = 0;
     rc = ldg_eval_record(l, s, &o, target, &rep, &result, &seq);
     if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-        ex = cli_exit_code(rc);
+        ex = cli_fail(c, l, rc);
         goto out;
     }
     const char *eval_id = json_string_value(json_object_get(result, "eval_id"));
@@ -224,7 +228,7 @@ const struct cli_command cli_cmd_evals = {
     "# the evals of one route\nledger evals --target route:qa\n",
     CLI_CMD_GATHER};
 
-int
+static int
 cmd_evals(struct cli *c, int argc, char **argv)
 {
     const char *target = NULL;
@@ -371,7 +375,7 @@ const struct cli_command cli_cmd_promote = {
     "ledger promote route:qa qwen2.5:7b --eval E-20261122T101500Z-3fa9c1\n",
     0};
 
-int
+static int
 cmd_promote(struct cli *c, int argc, char **argv)
 {
     const char *eval_id = NULL, *reason = NULL;
@@ -416,7 +420,7 @@ cmd_promote(struct cli *c, int argc, char **argv)
     if (rc == LDG_ENOTFOUND)
         cli_err(c, "--eval: %s; nothing was written", ldg_errmsg(l));
     else if (rc < 0)
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        cli_err(c, "%s", cli_why(l, rc));
     else if (rc == 1)
         cli_err(c, "rejected: %s (promotion.rejected at seq %llu)",
                 json_string_value(json_object_get(body, "reason")),
@@ -464,7 +468,7 @@ const struct cli_command cli_cmd_rollback = {
     "ledger rollback route:qa --reason 'wrong answers in production'\n",
     0};
 
-int
+static int
 cmd_rollback(struct cli *c, int argc, char **argv)
 {
     const char *to = NULL, *reason = NULL;
@@ -503,7 +507,7 @@ cmd_rollback(struct cli *c, int argc, char **argv)
         return rc;
     rc = ldg_eval_rollback(l, target, to, reason, &body, &seq);
     if (rc < 0) {
-        cli_err(c, "%s%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc),
+        cli_err(c, "%s%s", cli_why(l, rc),
                 rc == LDG_ENOTFOUND ? "; give --to MODEL" : "");
         ex = cli_exit_code(rc);
     } else if (c->out != OUT_HUMAN) {

@@ -12,6 +12,8 @@
 #include "fleet/fleet.h"
 #include "query/query.h"
 
+static int cmd_export(struct cli *c, int argc, char **argv);
+
 #define LIST_MAX 256
 
 /* Splits "a,b,c" into list (pointers into s, which is modified). */
@@ -60,8 +62,7 @@ context_terms(struct cli *c, struct ldg_ledger *l, const char *run, char **out,
     if (rc == LDG_ENOTFOUND) /* no such run: the export says so */
         return 0;
     if (rc < 0) {
-        cli_err(c, "the context of run %s: %s", run,
-                ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        cli_err(c, "the context of run %s: %s", run, cli_why(l, rc));
         return cli_exit_code(rc);
     }
     json_array_foreach(json_object_get(tl, "events"), i, e) k +=
@@ -82,90 +83,81 @@ context_terms(struct cli *c, struct ldg_ledger *l, const char *run, char **out,
     return 0;
 }
 
+/* What `ledger export` was asked. */
+struct export_args {
+    struct ldg_export_opts o;
+    char *fields[LIST_MAX], *types[LIST_MAX];
+    const char *out, *run, *plan;
+    int no_context, no_cosigned, segment;
+};
+#define EA struct export_args
 static const struct cli_opt export_opts[] = {
-    {'O', 0, "out", "FILE",
-     "the bundle to write (- for standard output, not a terminal)",
-     CLI_REQUIRED},
-    CLI_VALUE('S', 'S', "since", "TIME", "events at or after TIME"),
-    CLI_VALUE('U', 'U', "until", "TIME", "events at or before TIME"),
-    CLI_VALUE('r', 0, "run", "R", "the events of run R"),
-    CLI_VALUE(302, 0, "plan", "PLAN",
-              "the events of the control pipeline's plan PLAN and its "
-              "context, as `ledger timeline PLAN` shows them"),
+    {.id = 'O',
+     .name = "out",
+     .value = "FILE",
+     .help = "the bundle to write (- for standard output, not a terminal)",
+     .flags = CLI_REQUIRED,
+     CLI_AT(EA, out, CLI_K_STR)},
+    CLI_STR('S', 'S', "since", "TIME", "events at or after TIME", EA, o.since),
+    CLI_STR('U', 'U', "until", "TIME", "events at or before TIME", EA, o.until),
+    CLI_STR('r', 0, "run", "R", "the events of run R", EA, run),
+    CLI_STR(302, 0, "plan", "PLAN",
+            "the events of the control pipeline's plan PLAN and its "
+            "context, as `ledger timeline PLAN` shows them",
+            EA, plan),
     CLI_VALUE('R', 0, "redact", "FIELD,...",
               "withhold these body fields (their hashes stay, so the "
               "bundle still verifies)"),
     CLI_VALUE('B', 0, "redact-body", "TYPE,...",
               "withhold the whole body of events of these types"),
-    CLI_FLAG('A', 0, "redact-allow-missing",
-             "accept a --redact field or --redact-body type that no "
-             "selected event has (otherwise an error, exit 65: a typo must "
-             "not let the data out)"),
-    CLI_FLAG(303, 0, "allow-envelope-disclosure",
-             "ship an event whose envelope (subject, run) repeats the value "
-             "of a field --redact or --redact-body withholds (otherwise "
-             "refused, exit 64: the envelope is signed and would disclose "
-             "it)"),
-    CLI_FLAG('E', 0, "allow-empty",
-             "write a bundle even if no event matches (otherwise an error, "
-             "exit 66)"),
-    CLI_VALUE('C', 0, "creator", "TEXT",
-              "record TEXT in the manifest as created.by (nothing is "
-              "recorded about the exporter otherwise)"),
-    CLI_VALUE('n', 0, "name", "NAME",
-              "the bundle's directory: every file is NAME/... (default: "
-              "the file's name without .tar.zst or .bundle; \"bundle\" for "
-              "--out -)"),
-    CLI_VALUE('L', 0, "level", "N", "zstd level, 1 to 19"),
+    CLI_ON('A', 0, "redact-allow-missing",
+           "accept a --redact field or --redact-body type that no "
+           "selected event has (otherwise an error, exit 65: a typo must "
+           "not let the data out)",
+           EA, o.redact_allow_missing),
+    CLI_ON(303, 0, "allow-envelope-disclosure",
+           "ship an event whose envelope (subject, run) repeats the value "
+           "of a field --redact or --redact-body withholds (otherwise "
+           "refused, exit 64: the envelope is signed and would disclose "
+           "it)",
+           EA, o.allow_envelope_disclosure),
+    CLI_ON('E', 0, "allow-empty",
+           "write a bundle even if no event matches (otherwise an error, "
+           "exit 66)",
+           EA, o.allow_empty),
+    CLI_STR('C', 0, "creator", "TEXT",
+            "record TEXT in the manifest as created.by (nothing is "
+            "recorded about the exporter otherwise)",
+            EA, o.exported_by),
+    CLI_STR('n', 0, "name", "NAME",
+            "the bundle's directory: every file is NAME/... (default: "
+            "the file's name without .tar.zst or .bundle; \"bundle\" for "
+            "--out -)",
+            EA, o.name),
+    CLI_NUM('L', 0, "level", "N", "zstd level, 1 to 19", EA, o.level, 1, 19),
     CLI_VALUE('M', 0, "max-events", "N",
               "refuse a selection larger than N events"),
-    CLI_FLAG('N', 0, "no-state",
-             "leave out the projected state (packs, models, routes, ...)"),
-    CLI_FLAG(301, 0, "no-cosigned",
-             "leave out the witnesses' cosigned checkpoint the box keeps "
-             "(bundles carry it by default)"),
-    CLI_FLAG(304, 0, "segment",
-             "write a segment (docs/FORMAT.md section 11) of a contiguous "
-             "range, seq=A..B and/or -S/-U, taken out to whole commits: "
-             "the events with their leaves and the signed checkpoint, no "
-             "proof an event, nothing redacted (what `ledger archive` "
-             "writes; `verify-bundle` and the --bundle readers read it)"),
-    CLI_FLAG('K', 0, "no-context",
-             "with --run or --plan: only its own events, not the context "
-             "`ledger timeline` shows with them"),
+    CLI_ON('N', 0, "no-state",
+           "leave out the projected state (packs, models, routes, ...)", EA,
+           o.no_state),
+    CLI_ON(301, 0, "no-cosigned",
+           "leave out the witnesses' cosigned checkpoint the box keeps "
+           "(bundles carry it by default)",
+           EA, no_cosigned),
+    CLI_ON(304, 0, "segment",
+           "write a segment (docs/FORMAT.md section 11) of a contiguous "
+           "range, seq=A..B and/or -S/-U, taken out to whole commits: "
+           "the events with their leaves and the signed checkpoint, no "
+           "proof an event, nothing redacted (what `ledger archive` "
+           "writes; `verify-bundle` and the --bundle readers read it)",
+           EA, segment),
+    CLI_ON('K', 0, "no-context",
+           "with --run or --plan: only its own events, not the context "
+           "`ledger timeline` shows with them",
+           EA, no_context),
     CLI_ARG("MATCH", "query terms, as `ledger query` takes them",
             CLI_OPTIONAL | CLI_REPEAT),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_export = {
-    "export",
-    CLI_GROUP_EXPORT,
-    cmd_export,
-    "write a signed evidence bundle",
-    "Writes the selected events to a bundle a third party can verify "
-    "offline with `ledger verify-bundle`: the events, the keys that vouched "
-    "for them (with their seals in a format 2 ledger), Merkle inclusion proofs "
-    "against a signed checkpoint, and the "
-    "projected state. The selection is the query terms, time bounds and "
-    "--run; with --run, the context events `ledger timeline` shows (its "
-    "pack's permission changes, its models' state changes, its routes' "
-    "evals and promotions, runtime health) are included too, unless "
-    "--no-context. Events needed to establish keys and erasures are added. "
-    "Redacted fields and bodies are replaced by their hashes. The bundle "
-    "is one directory NAME/ in a zstd-compressed tar, with a README.txt "
-    "saying how to verify it and a SUMMARY.txt saying what it shows (with "
-    "--run: the run's timeline, the doctor at its start and end, what "
-    "failed). A summary of the export goes to standard error.",
-    export_opts,
-    CLI_OUT_BASIC,
-    "# everything about run r1, for a support ticket\n"
-    "ledger export --run r1 --out r1.bundle\n"
-    "# the last day's route decisions, prompts withheld\n"
-    "ledger export type='route.*' -S -1d --redact prompt --out "
-    "routes.bundle\n"
-    "# the last month's evidence for an auditor, as one segment\n"
-    "ledger export --segment -S '30 days ago' --out month.seg\n",
-    0};
 
 /* export --segment: the range the terms and window select, out to whole
  * commits, as one segment. */
@@ -192,8 +184,6 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
     if (strcmp(out, "-") == 0)
         return cli_usage_err(c, "--segment --out -: a segment is written to "
                                 "a file (beside its path, then linked in)");
-    if ((rc = cli_resolve_dir(c)) != 0)
-        return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     rc = ldg_export_segment_range(l, nterms, terms, o->since, o->until,
@@ -212,11 +202,8 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
         if (c->progress)
             cli_progress_done(c);
     }
-    if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-        ldg_close(l);
-        return cli_exit_code(rc);
-    }
+    if (rc < 0)
+        return cli_fail_close(c, l, rc);
     ldg_close(l);
     if (r.first != r.lo || r.end != r.hi + 1)
         cli_err(c,
@@ -250,38 +237,12 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
     return EX_OK;
 }
 
-/* What `ledger export` was asked. */
-struct export_args {
-    struct ldg_export_opts o;
-    char *fields[LIST_MAX], *types[LIST_MAX];
-    const char *out, *run, *plan;
-    int no_context, no_cosigned, segment;
-};
-
 /* One option (val is cut up by split_list): 0, or the exit code. */
 static int
 export_opt(struct cli *c, int ch, char *val, struct export_args *x)
 {
     uint64_t v;
     switch (ch) {
-    case 'S':
-        x->o.since = val;
-        return 0;
-    case 'U':
-        x->o.until = val;
-        return 0;
-    case 'r':
-        x->run = val;
-        return 0;
-    case 302:
-        x->plan = val;
-        return 0;
-    case 'K':
-        x->no_context = 1;
-        return 0;
-    case 'O':
-        x->out = val;
-        return 0;
     case 'R':
         if (split_list(c, "--redact", val, x->fields, &x->o.nredact_fields) < 0)
             return EX_USAGE;
@@ -290,37 +251,6 @@ export_opt(struct cli *c, int ch, char *val, struct export_args *x)
         if (split_list(c, "--redact-body", val, x->types, &x->o.nredact_types) <
             0)
             return EX_USAGE;
-        return 0;
-    case 'A':
-        x->o.redact_allow_missing = 1;
-        return 0;
-    case 'E':
-        x->o.allow_empty = 1;
-        return 0;
-    case 'C':
-        x->o.exported_by = val;
-        return 0;
-    case 'n':
-        x->o.name = val;
-        return 0;
-    case 'L':
-        if (cli_parse_u64(val, &v) < 0 || v < 1 || v > 19) {
-            cli_err(c, "--level: 1 to 19");
-            return EX_USAGE;
-        }
-        x->o.level = (int)v;
-        return 0;
-    case 'N':
-        x->o.no_state = 1;
-        return 0;
-    case 301:
-        x->no_cosigned = 1;
-        return 0;
-    case 303:
-        x->o.allow_envelope_disclosure = 1;
-        return 0;
-    case 304:
-        x->segment = 1;
         return 0;
     case 'M':
         if (cli_parse_u64(val, &v) < 0 || v == 0) {
@@ -426,7 +356,37 @@ export_check_out(struct cli *c, const char *out)
     return 0;
 }
 
-int
+const struct cli_command cli_cmd_export = {
+    "export",
+    CLI_GROUP_EXPORT,
+    cmd_export,
+    "write a signed evidence bundle",
+    "Writes the selected events to a bundle a third party can verify "
+    "offline with `ledger verify-bundle`: the events, the keys that vouched "
+    "for them (with their seals in a format 2 ledger), Merkle inclusion proofs "
+    "against a signed checkpoint, and the "
+    "projected state. The selection is the query terms, time bounds and "
+    "--run; with --run, the context events `ledger timeline` shows (its "
+    "pack's permission changes, its models' state changes, its routes' "
+    "evals and promotions, runtime health) are included too, unless "
+    "--no-context. Events needed to establish keys and erasures are added. "
+    "Redacted fields and bodies are replaced by their hashes. The bundle "
+    "is one directory NAME/ in a zstd-compressed tar, with a README.txt "
+    "saying how to verify it and a SUMMARY.txt saying what it shows (with "
+    "--run: the run's timeline, the doctor at its start and end, what "
+    "failed). A summary of the export goes to standard error.",
+    export_opts,
+    CLI_OUT_BASIC,
+    "# everything about run r1, for a support ticket\n"
+    "ledger export --run r1 --out r1.bundle\n"
+    "# the last day's route decisions, prompts withheld\n"
+    "ledger export type='route.*' -S -1d --redact prompt --out "
+    "routes.bundle\n"
+    "# the last month's evidence for an auditor, as one segment\n"
+    "ledger export --segment -S '30 days ago' --out month.seg\n",
+    0};
+
+static int
 cmd_export(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
@@ -445,7 +405,7 @@ cmd_export(struct cli *c, int argc, char **argv)
     memset(&x, 0, sizeof x);
     o->redact_fields = x.fields;
     o->redact_types = x.types;
-    cli_args_init(&a, c, argc, argv);
+    cli_args_into(&a, c, argc, argv, &x);
     while ((ch = cli_args_next(&a)) > 0)
         if ((rc = export_opt(c, ch, a.value, &x)) != 0)
             return rc;
@@ -490,8 +450,6 @@ cmd_export(struct cli *c, int argc, char **argv)
         o->progress = export_progress;
         o->progress_ctx = c;
     }
-    if ((rc = cli_resolve_dir(c)) != 0)
-        goto out;
     if ((rc = cli_open(c, 1, &l)) != 0)
         goto out;
     if (plan != NULL) {
@@ -549,7 +507,7 @@ cmd_export(struct cli *c, int argc, char **argv)
     if (c->progress)
         cli_progress_done(c);
     if (rc < 0) {
-        cli_err(c, "%s%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc),
+        cli_err(c, "%s%s", cli_why(l, rc),
                 rep.cosigned_failed ? "; --no-cosigned leaves it out" : "");
         rc = cli_exit_code(rc);
         goto out;

@@ -11,6 +11,12 @@
 #include "cli/commands.h"
 #include "fleet/fleet.h"
 
+static int cmd_witness(struct cli *c, int argc, char **argv);
+static int cmd_publish(struct cli *c, int argc, char **argv);
+static int cmd_mirror(struct cli *c, int argc, char **argv);
+static int cmd_ship(struct cli *c, int argc, char **argv);
+static int cmd_audit_central(struct cli *c, int argc, char **argv);
+
 static volatile int stop_flag;
 
 static void
@@ -40,19 +46,27 @@ on_log(void *ctx, const char *line)
 
 enum { OPT_NAME = 256, OPT_LISTEN, OPT_TRUST };
 
+struct witness_args {
+    const char *name, *listen;
+    struct cli_list trust;
+};
+#define WA struct witness_args
 static const struct cli_opt witness_opts[] = {
     CLI_ARG("init|key|serve",
             "init: create the witness key in --dir and print its verifier "
             "key; key: print it again; serve: answer add-checkpoint requests",
             0),
-    CLI_VALUE(OPT_NAME, 0, "name", "NAME",
-              "init: the witness's key name, a schema-less URL (default "
-              "witness.local/w1)"),
-    CLI_VALUE(OPT_LISTEN, 0, "listen", "ADDR",
-              "serve: IPv4:PORT to listen on (port 0 picks a free one)"),
-    CLI_VALUE(OPT_TRUST, 0, "trust", "VKEY",
-              "serve: a log's verifier key (`ledger keys verifier`); "
-              "repeatable"),
+    CLI_STR(OPT_NAME, 0, "name", "NAME",
+            "init: the witness's key name, a schema-less URL (default "
+            "witness.local/w1)",
+            WA, name),
+    CLI_STR(OPT_LISTEN, 0, "listen", "ADDR",
+            "serve: IPv4:PORT to listen on (port 0 picks a free one)", WA,
+            listen),
+    CLI_LIST(OPT_TRUST, 0, "trust", "VKEY",
+             "serve: a log's verifier key (`ledger keys verifier`); "
+             "repeatable",
+             WA, trust),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_witness = {
@@ -79,43 +93,23 @@ const struct cli_command cli_cmd_witness = {
     "\"$VKEY\"\n",
     0};
 
-int
+static int
 cmd_witness(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
-    const char *sub, *dir, *name = NULL, *listen = NULL;
-    const char **trust = NULL;
-    size_t ntrust = 0;
+    struct witness_args x = {0};
+    const char *sub, *dir;
     char err[1024] = "", vkey[600];
     struct ldg_witness *w = NULL;
-    int ch, rc;
+    int ind, rc;
 
-    trust = calloc((size_t)argc + 1, sizeof *trust);
-    if (trust == NULL)
-        return EX_OSERR;
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == OPT_NAME)
-            name = a.value;
-        else if (ch == OPT_LISTEN)
-            listen = a.value;
-        else if (ch == OPT_TRUST)
-            trust[ntrust++] = a.value;
-        else {
-            free(trust);
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0) {
-        free(trust);
-        return a.exit;
-    }
+    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
+        return PARSED(rc);
     rc = EX_USAGE;
-    if (a.ind + 1 != argc) {
+    if (ind + 1 != argc) {
         cli_usage_err(c, "want one subcommand: init, key or serve");
         goto out;
     }
-    sub = argv[a.ind];
+    sub = argv[ind];
     dir = c->dir_opt;
     if (strcmp(sub, "init") && strcmp(sub, "key") && strcmp(sub, "serve")) {
         cli_usage_err(c, "unknown subcommand '%s' (init, key, serve)", sub);
@@ -126,8 +120,8 @@ cmd_witness(struct cli *c, int argc, char **argv)
         goto out;
     }
     if (strcmp(sub, "init") == 0) {
-        int r = ldg_witness_init(dir, name ? name : "witness.local/w1", vkey,
-                                 sizeof vkey, err, sizeof err);
+        int r = ldg_witness_init(dir, x.name ? x.name : "witness.local/w1",
+                                 vkey, sizeof vkey, err, sizeof err);
         if (r < 0) {
             cli_err(c, "%s", err[0] ? err : ldg_strerror(r));
             rc = cli_exit_code(r);
@@ -137,12 +131,12 @@ cmd_witness(struct cli *c, int argc, char **argv)
         rc = EX_OK;
         goto out;
     }
-    if (strcmp(sub, "serve") == 0 && (listen == NULL || ntrust == 0)) {
+    if (strcmp(sub, "serve") == 0 && (x.listen == NULL || x.trust.n == 0)) {
         cli_usage_err(c, "serve needs --listen ADDR and at least one "
                          "--trust VKEY");
         goto out;
     }
-    rc = ldg_witness_open(&w, dir, trust, ntrust, err, sizeof err);
+    rc = ldg_witness_open(&w, dir, x.trust.v, x.trust.n, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         rc = cli_exit_code(rc);
@@ -154,13 +148,13 @@ cmd_witness(struct cli *c, int argc, char **argv)
     } else {
         struct ldg_witness_serve_options o = {0};
         struct sigaction sa = {0};
-        const char *colon = strrchr(listen, ':');
+        const char *colon = strrchr(x.listen, ':');
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         snprintf(listen_host, sizeof listen_host, "%.*s",
-                 colon ? (int)(colon - listen) : 0, listen);
-        o.addr = listen;
+                 colon ? (int)(colon - x.listen) : 0, x.listen);
+        o.addr = x.listen;
         o.stop = &stop_flag;
         o.on_ready = on_ready;
         o.on_log = on_log;
@@ -174,7 +168,7 @@ cmd_witness(struct cli *c, int argc, char **argv)
     }
 out:
     ldg_witness_free(w);
-    free(trust);
+    free(x.trust.v);
     return rc;
 }
 
@@ -182,17 +176,23 @@ out:
 
 enum { OPT_WITNESS = 400, OPT_NOW };
 
+struct publish_args {
+    struct cli_list wit;
+    int now;
+};
 static const struct cli_opt publish_opts[] = {
     CLI_ARG("URL",
             "where to publish: an http(s) prefix that accepts PUT (WebDAV), "
             "s3://BUCKET/PREFIX, or a directory",
             0),
-    CLI_VALUE(OPT_WITNESS, 0, "witness", "'URL VKEY'",
-              "submit the checkpoint to this witness (its URL prefix and "
-              "cosigner key, one argument); repeatable. Unreachable "
-              "witnesses are retried from an outbox by later runs"),
-    CLI_FLAG(OPT_NOW, 0, "retry-now",
-             "try witnesses in the outbox now, ignoring the backoff"),
+    CLI_LIST(OPT_WITNESS, 0, "witness", "'URL VKEY'",
+             "submit the checkpoint to this witness (its URL prefix and "
+             "cosigner key, one argument); repeatable. Unreachable "
+             "witnesses are retried from an outbox by later runs",
+             struct publish_args, wit),
+    CLI_ON(OPT_NOW, 0, "retry-now",
+           "try witnesses in the outbox now, ignoring the backoff",
+           struct publish_args, now),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_publish = {
@@ -225,66 +225,48 @@ const struct cli_command cli_cmd_publish = {
     "ledger publish http://h/logs/box1 --witness \"http://w:8380 $WVKEY\"\n",
     0};
 
-int
+static int
 cmd_publish(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_publish_report r;
     char err[1024] = "";
-    const char **wit;
-    size_t nwit = 0;
-    unsigned flags = 0;
-    int ch, rc, pub_rc = 0, worst = EX_OK;
+    struct publish_args x = {0};
+    int ind, rc, pub_rc = 0, worst = EX_OK;
     json_t *wj = NULL;
 
-    wit = calloc((size_t)argc + 1, sizeof *wit);
-    if (wit == NULL)
-        return EX_OSERR;
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == OPT_WITNESS) {
-            wit[nwit++] = a.value;
-        } else if (ch == OPT_NOW) {
-            flags |= LDG_SUBMIT_NOW;
-        } else {
-            free(wit);
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0) {
-        free(wit);
-        return a.exit;
-    }
-    for (size_t i = 0; i < nwit; i++)
-        if (strchr(wit[i], ' ') == NULL) {
-            /* the message names the argument before wit goes */
-            rc = cli_usage_err(c, "--witness '%s': want 'URL VKEY'", wit[i]);
-            free(wit);
+    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
+        return PARSED(rc);
+    for (size_t i = 0; i < x.wit.n; i++)
+        if (strchr(x.wit.v[i], ' ') == NULL) {
+            /* the message names the argument before x.wit.v goes */
+            rc =
+                cli_usage_err(c, "--witness '%s': want 'URL VKEY'", x.wit.v[i]);
+            free(x.wit.v);
             return rc;
         }
-    if (a.ind + 1 != argc) {
-        free(wit);
+    if (ind + 1 != argc) {
+        free(x.wit.v);
         return cli_usage_err(c, "want one URL");
     }
     if ((rc = cli_resolve_dir(c)) != 0) {
-        free(wit);
+        free(x.wit.v);
         return rc;
     }
     if ((rc = cli_open(c, 1, &l)) != 0) {
-        free(wit);
+        free(x.wit.v);
         return rc;
     }
-    rc = ldg_publish(l, argv[a.ind], &r, err, sizeof err);
+    rc = ldg_publish(l, argv[ind], &r, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         pub_rc = rc;
         worst = rc == LDG_EINVAL ? EX_USAGE : cli_exit_code(rc);
         if ((rc != LDG_ENET && rc != LDG_ETIMEOUT && rc != LDG_EHTTP &&
              rc != LDG_EIO) ||
-            nwit == 0) {
+            x.wit.n == 0) {
             ldg_close(l);
-            free(wit);
+            free(x.wit.v);
             return worst;
         }
         /* The upload failed (the remote is unreachable: a box offline):
@@ -292,12 +274,13 @@ cmd_publish(struct cli *c, int argc, char **argv)
          * outbox, so nothing is lost for the next run. */
     }
     wj = json_array();
-    for (size_t i = 0; i < nwit; i++) {
+    for (size_t i = 0; i < x.wit.n; i++) {
         struct ldg_submit_report sr;
         char wurl[2048];
-        const char *sp = strchr(wit[i], ' ');
-        snprintf(wurl, sizeof wurl, "%.*s", (int)(sp - wit[i]), wit[i]);
-        rc = ldg_witness_submit(l, wurl, sp + 1, flags, &sr);
+        const char *sp = strchr(x.wit.v[i], ' ');
+        snprintf(wurl, sizeof wurl, "%.*s", (int)(sp - x.wit.v[i]), x.wit.v[i]);
+        rc = ldg_witness_submit(l, wurl, sp + 1, (x.now ? LDG_SUBMIT_NOW : 0u),
+                                &sr);
         json_array_append_new(
             wj, json_pack("{s:s,s:s,s:o,s:s}", "witness", wurl, "outcome",
                           rc < 0 && sr.outcome != LDG_SUBMIT_REFUSED ? "error"
@@ -320,32 +303,32 @@ cmd_publish(struct cli *c, int argc, char **argv)
         }
     }
     ldg_close(l);
-    free(wit);
+    free(x.wit.v);
     if (pub_rc < 0) {
         /* nothing was published: the error is on stderr; the witnesses'
          * outcomes too (human), or on stdout for scripts */
         if (c->out != OUT_HUMAN)
-            cli_print_json(c, json_pack("{s:s,s:s,s:O}", "url", argv[a.ind],
-                                        "error",
-                                        err[0] ? err : ldg_strerror(pub_rc),
-                                        "witnesses", wj));
+            cli_print_json(c,
+                           json_pack("{s:s,s:s,s:O}", "url", argv[ind], "error",
+                                     err[0] ? err : ldg_strerror(pub_rc),
+                                     "witnesses", wj));
         json_decref(wj);
         return worst;
     }
     if (c->out == OUT_HUMAN) {
         if (r.files_put == 0)
             printf("%s: already published at size %llu; nothing new\n",
-                   argv[a.ind], (unsigned long long)r.size);
+                   argv[ind], (unsigned long long)r.size);
         else
             printf("%s: published size %llu (was %llu): %llu files, %llu "
                    "bytes\n",
-                   argv[a.ind], (unsigned long long)r.size,
+                   argv[ind], (unsigned long long)r.size,
                    (unsigned long long)r.old_size,
                    (unsigned long long)r.files_put,
                    (unsigned long long)r.bytes_put);
     } else {
         cli_print_json(c, json_pack("{s:s,s:o,s:o,s:I,s:I,s:O}", "url",
-                                    argv[a.ind], "size", ldg_json_u64(r.size),
+                                    argv[ind], "size", ldg_json_u64(r.size),
                                     "old_size", ldg_json_u64(r.old_size),
                                     "files", (json_int_t)r.files_put, "bytes",
                                     (json_int_t)r.bytes_put, "witnesses", wj));
@@ -358,40 +341,26 @@ cmd_publish(struct cli *c, int argc, char **argv)
 
 enum { OPT_STATE = 300, OPT_KEY, OPT_LIST };
 
+struct mirror_args {
+    const char *state, *key, *list;
+};
+#define RA struct mirror_args
 static const struct cli_opt mirror_opts[] = {
     CLI_ARG("URL", "the published log (as given to ledger publish)",
             CLI_OPTIONAL),
-    CLI_VALUE(OPT_STATE, 0, "state", "DIR",
-              "the verified copy (a servable tlog-tiles tree) and what the "
-              "mirror remembers"),
-    CLI_VALUE(OPT_KEY, 0, "key", "VKEY|FILE",
-              "the log's verifier key (`ledger keys verifier` on the box), "
-              "or a file holding it; needed until a checkpoint verifies with "
-              "it, then remembered in DIR"),
-    CLI_VALUE(OPT_LIST, 0, "list", "FILE",
-              "mirror many logs: one \"URL DIR [VKEY]\" a line (# comments)"),
+    CLI_STR(OPT_STATE, 0, "state", "DIR",
+            "the verified copy (a servable tlog-tiles tree) and what the "
+            "mirror remembers",
+            RA, state),
+    CLI_STR(OPT_KEY, 0, "key", "VKEY|FILE",
+            "the log's verifier key (`ledger keys verifier` on the box), "
+            "or a file holding it; needed until a checkpoint verifies with "
+            "it, then remembered in DIR",
+            RA, key),
+    CLI_STR(OPT_LIST, 0, "list", "FILE",
+            "mirror many logs: one \"URL DIR [VKEY]\" a line (# comments)", RA,
+            list),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_mirror = {
-    "mirror",
-    CLI_GROUP_TLOG,
-    cmd_mirror,
-    "fetch and verify a published log",
-    "Fetches a log published as C2SP tlog-tiles and keeps a verified copy "
-    "in the state directory. The checkpoint's signature is checked with the "
-    "log's key; every tile is recomputed from the entries and the copy "
-    "already verified, so a rollback, a fork (a rewritten history, even "
-    "signed with the same key), a changed bundle or a tile that disagrees "
-    "with its entries is an error naming the sizes and hashes. Only new "
-    "tiles are fetched. The copy is written checkpoint last and can be "
-    "served as it is. Exit 0 when every log verified, 1 when one did not, "
-    "74 when one could not be fetched.",
-    mirror_opts,
-    CLI_OUT_BASIC,
-    "# first time, with the key; then just the URL and state\n"
-    "ledger mirror http://logs.example/box1 --state m/box1 --key \"$VKEY\"\n"
-    "ledger mirror --list boxes.txt\n",
-    0};
 
 static int
 mirror_one(struct cli *c, const char *url, const char *state, const char *key)
@@ -449,44 +418,52 @@ mirror_one(struct cli *c, const char *url, const char *state, const char *key)
     return EX_OK;
 }
 
-int
+const struct cli_command cli_cmd_mirror = {
+    "mirror",
+    CLI_GROUP_TLOG,
+    cmd_mirror,
+    "fetch and verify a published log",
+    "Fetches a log published as C2SP tlog-tiles and keeps a verified copy "
+    "in the state directory. The checkpoint's signature is checked with the "
+    "log's key; every tile is recomputed from the entries and the copy "
+    "already verified, so a rollback, a fork (a rewritten history, even "
+    "signed with the same key), a changed bundle or a tile that disagrees "
+    "with its entries is an error naming the sizes and hashes. Only new "
+    "tiles are fetched. The copy is written checkpoint last and can be "
+    "served as it is. Exit 0 when every log verified, 1 when one did not, "
+    "74 when one could not be fetched.",
+    mirror_opts,
+    CLI_OUT_BASIC,
+    "# first time, with the key; then just the URL and state\n"
+    "ledger mirror http://logs.example/box1 --state m/box1 --key \"$VKEY\"\n"
+    "ledger mirror --list boxes.txt\n",
+    0};
+
+static int
 cmd_mirror(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
-    const char *state = NULL, *key = NULL, *list = NULL;
-    int ch, worst = EX_OK;
+    struct mirror_args x = {0};
+    int ind, rc, worst = EX_OK;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == OPT_STATE)
-            state = a.value;
-        else if (ch == OPT_KEY)
-            key = a.value;
-        else if (ch == OPT_LIST)
-            list = a.value;
-        else
-            return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if (list == NULL) {
-        if (a.ind + 1 != argc || state == NULL)
+    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
+        return PARSED(rc);
+    if (x.list == NULL) {
+        if (ind + 1 != argc || x.state == NULL)
             return cli_usage_err(c, "want URL --state DIR (or --list FILE)");
-        return mirror_one(c, argv[a.ind], state, key);
+        return mirror_one(c, argv[ind], x.state, x.key);
     }
-    if (a.ind != argc || state != NULL || key != NULL)
+    if (ind != argc || x.state != NULL || x.key != NULL)
         return cli_usage_err(c, "--list FILE takes no URL, --state or --key");
     {
-        FILE *fp = fopen(list, "r");
+        FILE *fp = fopen(x.list, "r");
         char line[8192];
         unsigned lineno = 0, n = 0;
         if (fp == NULL) {
-            cli_err(c, "%s: %s", list, strerror(errno));
+            cli_err(c, "%s: %s", x.list, strerror(errno));
             return EX_NOINPUT;
         }
         while (fgets(line, sizeof line, fp) != NULL) {
             char *u, *d, *k, *save = NULL;
-            int rc;
             lineno++;
             u = strtok_r(line, " \t\r\n", &save);
             if (u == NULL || u[0] == '#')
@@ -494,7 +471,7 @@ cmd_mirror(struct cli *c, int argc, char **argv)
             d = strtok_r(NULL, " \t\r\n", &save);
             k = strtok_r(NULL, " \t\r\n", &save);
             if (d == NULL || strtok_r(NULL, " \t\r\n", &save) != NULL) {
-                cli_err(c, "%s:%u: want \"URL DIR [VKEY]\"", list, lineno);
+                cli_err(c, "%s:%u: want \"URL DIR [VKEY]\"", x.list, lineno);
                 fclose(fp);
                 return EX_DATAERR;
             }
@@ -506,7 +483,7 @@ cmd_mirror(struct cli *c, int argc, char **argv)
         }
         fclose(fp);
         if (n == 0) {
-            cli_err(c, "%s: no logs listed", list);
+            cli_err(c, "%s: no logs listed", x.list);
             return EX_DATAERR;
         }
     }
@@ -517,15 +494,21 @@ cmd_mirror(struct cli *c, int argc, char **argv)
 
 enum { OPT_TABLE = 500, OPT_BATCH, OPT_MIRROR };
 
+struct ship_args {
+    const char *table;
+    size_t batch;
+};
 static const struct cli_opt ship_opts[] = {
     CLI_ARG("URL",
             "ClickHouse's HTTP endpoint, e.g. "
             "http://127.0.0.1:8123/?database=fleet",
             0),
-    CLI_VALUE(OPT_TABLE, 0, "table", "T",
-              "the table (created if missing; default ledger_events)"),
-    CLI_VALUE(OPT_BATCH, 0, "batch", "N",
-              "events per INSERT (default 20000): memory is one batch"),
+    CLI_STR(OPT_TABLE, 0, "table", "T",
+            "the table (created if missing; default ledger_events)",
+            struct ship_args, table),
+    CLI_NUM(OPT_BATCH, 0, "batch", "N",
+            "events per INSERT (default 20000): memory is one batch",
+            struct ship_args, batch, 1, 1000000),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_ship = {
@@ -547,36 +530,22 @@ const struct cli_command cli_cmd_ship = {
     "ledger ship http://127.0.0.1:8123/ --table box_events\n",
     0};
 
-int
+static int
 cmd_ship(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_ship_report r;
-    const char *table = NULL;
-    uint64_t batch = 0;
+    struct ship_args x = {0};
     char err[1024] = "";
-    int ch, rc;
+    int ind, rc;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == OPT_TABLE)
-            table = a.value;
-        else if (ch == OPT_BATCH && cli_parse_u64(a.value, &batch) == 0 &&
-                 batch > 0 && batch <= 1000000)
-            continue;
-        else
-            return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind + 1 != argc)
+    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
+        return PARSED(rc);
+    if (ind + 1 != argc)
         return cli_usage_err(c, "want one URL");
-    if ((rc = cli_resolve_dir(c)) != 0)
-        return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
-    rc = ldg_ship(l, argv[a.ind], table, (size_t)batch, &r, err, sizeof err);
+    rc = ldg_ship(l, argv[ind], x.table, x.batch, &r, err, sizeof err);
     ldg_close(l);
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
@@ -600,13 +569,30 @@ cmd_ship(struct cli *c, int argc, char **argv)
 
 /* ------------------------------------------------------ audit-central -- */
 
+struct audit_args {
+    const char *table;
+    struct cli_list mirrors;
+};
 static const struct cli_opt audit_opts[] = {
     CLI_ARG("URL", "ClickHouse's HTTP endpoint (as given to ledger ship)", 0),
-    CLI_VALUE(OPT_MIRROR, 0, "mirror", "DIR",
-              "a `ledger mirror` state directory, or a directory of them; "
-              "repeatable"),
-    CLI_VALUE(OPT_TABLE, 0, "table", "T", "the table (default ledger_events)"),
+    CLI_LIST(OPT_MIRROR, 0, "mirror", "DIR",
+             "a `ledger mirror` state directory, or a directory of them; "
+             "repeatable",
+             struct audit_args, mirrors),
+    CLI_STR(OPT_TABLE, 0, "table", "T", "the table (default ledger_events)",
+            struct audit_args, table),
     CLI_OPT_END};
+
+static void
+print_finding(void *ctx, const char *line)
+{
+    struct cli *c = ctx;
+
+    if (c->out == OUT_HUMAN)
+        printf("%s\n", line);
+    else
+        cli_print_json(c, json_pack("{s:s}", "finding", line));
+}
 
 const struct cli_command cli_cmd_audit_central = {
     "audit-central",
@@ -626,53 +612,23 @@ const struct cli_command cli_cmd_audit_central = {
     "--mirror m/\n",
     0};
 
-static void
-print_finding(void *ctx, const char *line)
-{
-    struct cli *c = ctx;
-
-    if (c->out == OUT_HUMAN)
-        printf("%s\n", line);
-    else
-        cli_print_json(c, json_pack("{s:s}", "finding", line));
-}
-
-int
+static int
 cmd_audit_central(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
     struct ldg_audit_report r;
-    const char *table = NULL;
-    const char **mirrors;
-    size_t nm = 0;
+    struct audit_args x = {0};
     char err[1024] = "";
-    int ch, rc;
+    int ind, rc;
 
-    mirrors = calloc((size_t)argc + 1, sizeof *mirrors);
-    if (mirrors == NULL)
-        return EX_OSERR;
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == OPT_TABLE) {
-            table = a.value;
-        } else if (ch == OPT_MIRROR) {
-            mirrors[nm++] = a.value;
-        } else {
-            free(mirrors);
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0) {
-        free(mirrors);
-        return a.exit;
-    }
-    if (a.ind + 1 != argc || nm == 0) {
-        free(mirrors);
+    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
+        return PARSED(rc);
+    if (ind + 1 != argc || x.mirrors.n == 0) {
+        free(x.mirrors.v);
         return cli_usage_err(c, "want URL and at least one --mirror DIR");
     }
-    rc = ldg_audit_central(argv[a.ind], table, mirrors, nm, print_finding, c,
-                           &r, err, sizeof err);
-    free(mirrors);
+    rc = ldg_audit_central(argv[ind], x.table, x.mirrors.v, x.mirrors.n,
+                           print_finding, c, &r, err, sizeof err);
+    free(x.mirrors.v);
     if (rc < 0 && rc != LDG_ETAMPER) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         if (rc == LDG_EINVAL)

@@ -11,6 +11,8 @@
 #include "serve/serve.h"
 #include "ingest/ingest.h"
 
+static int cmd_ingest(struct cli *c, int argc, char **argv);
+
 enum { OPT_DIRECT = 300 };
 
 /* -------------------------------------------------------------- ingest -- */
@@ -128,74 +130,35 @@ ingest_progress(void *ctx, uint64_t lines, uint64_t committed)
             (unsigned long long)lines, (unsigned long long)committed);
 }
 
+struct ingest_args {
+    struct ldg_ingest_opts o;
+    int acks, direct, verbose;
+};
+#define IA struct ingest_args
 static const struct cli_opt ingest_opts[] = {
-    CLI_FLAG('s', 0, "strict",
-             "all or nothing: one invalid line and nothing is committed"),
-    CLI_VALUE('b', 0, "batch", "N",
-              "events per commit (1 to 1000000; default chosen by ingest)"),
-    CLI_VALUE('t', 0, "threads", "N",
-              "signing threads (0 to 64; 0 = one per core)"),
-    CLI_FLAG('A', 0, "acks",
-             "print one JSON line per durable commit on standard output"),
-    CLI_FLAG(OPT_DIRECT, 0, "direct",
-             "write to the ledger directly even when `ledger serve` serves "
-             "it"),
-    CLI_FLAG('v', 'v', "verbose",
-             "say which way the events went, and name every line whose id "
-             "was already in the log"),
+    CLI_ON('s', 0, "strict",
+           "all or nothing: one invalid line and nothing is committed", IA,
+           o.strict),
+    CLI_NUM('b', 0, "batch", "N",
+            "events per commit (1 to 1000000; default chosen by ingest)", IA,
+            o.batch, 1, 1000000),
+    CLI_NUM('t', 0, "threads", "N",
+            "signing threads (0 to 64; 0 = one per core)", IA, o.threads, 0,
+            64),
+    CLI_ON('A', 0, "acks",
+           "print one JSON line per durable commit on standard output", IA,
+           acks),
+    CLI_ON(OPT_DIRECT, 0, "direct",
+           "write to the ledger directly even when `ledger serve` serves "
+           "it",
+           IA, direct),
+    CLI_ON('v', 'v', "verbose",
+           "say which way the events went, and name every line whose id "
+           "was already in the log",
+           IA, verbose),
     CLI_ARG("FILE", "JSON Lines to read (- or none: standard input)",
             CLI_OPTIONAL),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_ingest = {
-    "ingest",
-    CLI_GROUP_EVENTS,
-    cmd_ingest,
-    "append events from JSON Lines",
-    "Appends one event per line of FILE, each a JSON object with a type and "
-    "optionally subject, run, parent, actor and body (the fields `append` "
-    "takes), and id and time: \"id\" (1 to 128 bytes) makes the line "
-    "idempotent, a line whose id is already in the log is not appended "
-    "again (the summary counts them; a line that differs from the event "
-    "recorded under its id is named on standard error as FILE:LINE, with "
-    "what differs, and -v names every such line); \"time\" (RFC 3339, or "
-    "nanoseconds "
-    "as a string) is when it happened at the source, stored beside the "
-    "ledger's own time. Lines that do not parse are reported as "
-    "FILE:LINE:COLUMN on "
-    "standard error and skipped, unless --strict. Events are committed in "
-    "batches; a summary of what was committed goes to standard error, and "
-    "an event is acknowledged only once its batch is durable.\n\n"
-    "With --batch N, ingest commits every N events. Without it, events "
-    "are prepared in batches of 1000 and a file is committed two batches "
-    "at a time (up to four when the disk falls behind). Input "
-    "that arrives "
-    "over time (a pipe, a socket, a terminal) never waits for a batch to "
-    "fill, whatever --batch says: what is queued goes to a commit when "
-    "nothing more has arrived 2 ms after the last line, and when the "
-    "oldest event not yet committed was read 10 ms ago though input keeps "
-    "coming: an event is handed to a commit about 10 ms after it is read "
-    "at the latest (sooner when the input goes quiet), unless the commits "
-    "ahead of it have not yet freed room for it (then when they do); it "
-    "is durable (and acknowledged) once that commit, and any ahead of it, "
-    "is. --strict keeps everything for its one transaction. --acks "
-    "prints "
-    "{\"committed_first\":\"N\",\"committed_last\":\"M\"} on standard "
-    "output after each durable commit (flushed at once): a producer "
-    "knows exactly what is safe.\n\n"
-    "When `ledger serve` serves the ledger, the lines go through it (its "
-    "protocol takes ingest lines as they are, docs/PROTOCOL.md), each "
-    "answered once committed (--acks then prints one line per event); "
-    "--direct, or --strict (all or nothing needs one transaction of its "
-    "own), writes the ledger itself; a socket it may not reach is an error "
-    "(74), as for append. -v says which.",
-    ingest_opts,
-    CLI_OUT_BASIC,
-    "# append every line of events.jsonl, or nothing if one is invalid\n"
-    "ledger ingest --strict events.jsonl\n"
-    "# from a pipe\n"
-    "producer | ledger ingest -\n",
-    0};
 
 /* ingest through `ledger serve`: a thread streams the input's bytes to
  * the socket as they are (the protocol takes ingest lines, and the
@@ -365,61 +328,79 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
     return rc;
 }
 
-int
+const struct cli_command cli_cmd_ingest = {
+    "ingest",
+    CLI_GROUP_EVENTS,
+    cmd_ingest,
+    "append events from JSON Lines",
+    "Appends one event per line of FILE, each a JSON object with a type and "
+    "optionally subject, run, parent, actor and body (the fields `append` "
+    "takes), and id and time: \"id\" (1 to 128 bytes) makes the line "
+    "idempotent, a line whose id is already in the log is not appended "
+    "again (the summary counts them; a line that differs from the event "
+    "recorded under its id is named on standard error as FILE:LINE, with "
+    "what differs, and -v names every such line); \"time\" (RFC 3339, or "
+    "nanoseconds "
+    "as a string) is when it happened at the source, stored beside the "
+    "ledger's own time. Lines that do not parse are reported as "
+    "FILE:LINE:COLUMN on "
+    "standard error and skipped, unless --strict. Events are committed in "
+    "batches; a summary of what was committed goes to standard error, and "
+    "an event is acknowledged only once its batch is durable.\n\n"
+    "With --batch N, ingest commits every N events. Without it, events "
+    "are prepared in batches of 1000 and a file is committed two batches "
+    "at a time (up to four when the disk falls behind). Input "
+    "that arrives "
+    "over time (a pipe, a socket, a terminal) never waits for a batch to "
+    "fill, whatever --batch says: what is queued goes to a commit when "
+    "nothing more has arrived 2 ms after the last line, and when the "
+    "oldest event not yet committed was read 10 ms ago though input keeps "
+    "coming: an event is handed to a commit about 10 ms after it is read "
+    "at the latest (sooner when the input goes quiet), unless the commits "
+    "ahead of it have not yet freed room for it (then when they do); it "
+    "is durable (and acknowledged) once that commit, and any ahead of it, "
+    "is. --strict keeps everything for its one transaction. --acks "
+    "prints "
+    "{\"committed_first\":\"N\",\"committed_last\":\"M\"} on standard "
+    "output after each durable commit (flushed at once): a producer "
+    "knows exactly what is safe.\n\n"
+    "When `ledger serve` serves the ledger, the lines go through it (its "
+    "protocol takes ingest lines as they are, docs/PROTOCOL.md), each "
+    "answered once committed (--acks then prints one line per event); "
+    "--direct, or --strict (all or nothing needs one transaction of its "
+    "own), writes the ledger itself; a socket it may not reach is an error "
+    "(74), as for append. -v says which.",
+    ingest_opts,
+    CLI_OUT_BASIC,
+    "# append every line of events.jsonl, or nothing if one is invalid\n"
+    "ledger ingest --strict events.jsonl\n"
+    "# from a pipe\n"
+    "producer | ledger ingest -\n",
+    0};
+
+static int
 cmd_ingest(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
-    struct ldg_ingest_opts o;
+    struct ingest_args x = {0};
     struct ldg_ingest_report rep;
     struct ingest_ctx ic;
     struct ldg_ledger *l = NULL;
     FILE *in = stdin;
-    uint64_t v;
-    int ch, rc, direct = 0, verbose = 0;
+    int ind, rc;
 
-    memset(&o, 0, sizeof o);
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case 's':
-            o.strict = 1;
-            break;
-        case 'A':
-            o.on_commit = ingest_ack;
-            break;
-        case 'b':
-            if (cli_parse_u64(a.value, &v) < 0 || v == 0 || v > 1000000)
-                return cli_usage_err(c, "--batch: 1 to 1000000");
-            o.batch = (size_t)v;
-            break;
-        case 't':
-            if (cli_parse_u64(a.value, &v) < 0 || v > 64)
-                return cli_usage_err(c, "--threads: 0 to 64");
-            o.threads = (unsigned)v;
-            break;
-        case OPT_DIRECT:
-            direct = 1;
-            break;
-        case 'v':
-            verbose = 1;
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind + 1 < argc)
-        return cli_usage(c);
+    if ((rc = cli_parse(c, argc, argv, &x, 1, &ind)) != 0)
+        return PARSED(rc);
+    if (x.acks)
+        x.o.on_commit = ingest_ack;
     memset(&ic, 0, sizeof ic);
     ic.c = c;
     ic.name = "<stdin>";
-    ic.verbose = verbose;
-    if (a.ind < argc && strcmp(argv[a.ind], "-") != 0) {
-        ic.name = argv[a.ind];
-        in = fopen(argv[a.ind], "rb");
+    ic.verbose = x.verbose;
+    if (ind < argc && strcmp(argv[ind], "-") != 0) {
+        ic.name = argv[ind];
+        in = fopen(argv[ind], "rb");
         if (in == NULL) {
-            cli_err(c, "cannot open %s: %s", argv[a.ind], strerror(errno));
+            cli_err(c, "cannot open %s: %s", argv[ind], strerror(errno));
             return EX_NOINPUT;
         }
     }
@@ -432,28 +413,28 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     }
     if ((rc = cli_resolve_dir(c)) != 0)
         goto out;
-    if (!direct && !o.strict) {
-        rc = ingest_served(c, in, &ic, o.on_commit != NULL, verbose);
+    if (!x.direct && !x.o.strict) {
+        rc = ingest_served(c, in, &ic, x.o.on_commit != NULL, x.verbose);
         if (rc >= 0)
             goto out;
-    } else if (verbose)
+    } else if (x.verbose)
         fprintf(stderr, "ledger ingest: %s: writing %s directly\n",
-                direct ? "--direct" : "--strict", c->dir);
+                x.direct ? "--direct" : "--strict", c->dir);
     if ((rc = cli_open(c, 0, &l)) != 0)
         goto out;
-    o.on_error = ingest_error;
-    o.on_duplicate = ingest_dup;
-    o.on_progress = ingest_progress;
-    o.ctx = &ic;
-    rc = ldg_ingest(l, in, &o, &rep);
+    x.o.on_error = ingest_error;
+    x.o.on_duplicate = ingest_dup;
+    x.o.on_progress = ingest_progress;
+    x.o.ctx = &ic;
+    rc = ldg_ingest(l, in, &x.o, &rep);
     if (c->progress)
         fputs("\r\033[K", stderr); /* the summary follows */
     if (rc < 0 && rc != LDG_EBADINPUT &&
         !(rc == LDG_EKEY && rep.key_refused > 0))
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        cli_err(c, "%s", cli_why(l, rc));
     if (rc == LDG_EFULL)
         cli_full_advice(c);
-    if (o.strict && rep.rejected > 0)
+    if (x.o.strict && rep.rejected > 0)
         fprintf(stderr,
                 "ingest: --strict: %llu invalid lines, nothing "
                 "committed\n",

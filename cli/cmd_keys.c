@@ -6,6 +6,9 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 
+static int cmd_keys(struct cli *c, int argc, char **argv);
+static int cmd_erase(struct cli *c, int argc, char **argv);
+
 /* ---------------------------------------------------------------- keys -- */
 
 static int
@@ -14,10 +17,8 @@ keys_list(struct cli *c, struct ldg_ledger *l)
     struct ldg_keyinfo *k;
     size_t n;
     int rc = ldg_keys_list(l, &k, &n);
-    if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-        return cli_exit_code(rc);
-    }
+    if (rc < 0)
+        return cli_fail(c, l, rc);
     if (c->out == OUT_HUMAN)
         printf("%-16s %-16s %-7s %-7s %-6s %-7s %s\n", "NAME", "KEY ID",
                "ADDED", "REVOKED", "HELD", "SEALED", "ROLES");
@@ -76,27 +77,36 @@ keys_list(struct cli *c, struct ldg_ledger *l)
 
 enum { OPT_PUBKEY = 400, OPT_KEYOUT, OPT_KEYNAME };
 
+struct keys_args {
+    const char *roles, *reason, *pubkey, *kout, *kname;
+};
+#define KA struct keys_args
 static const struct cli_opt keys_opts[] = {
-    CLI_VALUE('r', 0, "roles", "R,...",
-              "with add: the event types the key may sign, as roles: host, "
-              "runtime, capacity, model, pack, permission, route, eval, "
-              "promotion, run, x, erase, sensor, control-plane, plan, "
-              "debate, snapshot, tripcode, memory, build, health, "
-              "controller, any "
-              "(docs/FORMAT.md, Key roles; none: any actor type)"),
-    CLI_VALUE('R', 0, "reason", "TEXT", "with revoke (required): why"),
-    CLI_VALUE(OPT_PUBKEY, 0, "public-key", "KEY",
-              "with add: enrol a key held by its writer: its public key as "
-              "64 hex digits, or @FILE holding what `ledger keys generate` "
-              "printed; no secret key file is written, and the key's events "
-              "must arrive sealed (`ledger seal`). Format version 2 ledgers "
-              "only"),
-    CLI_VALUE(OPT_KEYOUT, 0, "out", "FILE",
-              "with generate (required): the secret key file to create, "
-              "mode 0600; an existing file is never overwritten"),
-    CLI_VALUE(OPT_KEYNAME, 0, "name", "NAME",
-              "with generate: the name written in the key file (default: "
-              "FILE's base name without .key)"),
+    CLI_STR('r', 0, "roles", "R,...",
+            "with add: the event types the key may sign, as roles: host, "
+            "runtime, capacity, model, pack, permission, route, eval, "
+            "promotion, run, x, erase, sensor, control-plane, plan, "
+            "debate, snapshot, tripcode, memory, build, health, "
+            "controller, any "
+            "(docs/FORMAT.md, Key roles; none: any actor type)",
+            KA, roles),
+    CLI_STR('R', 0, "reason", "TEXT", "with revoke (required): why", KA,
+            reason),
+    CLI_STR(OPT_PUBKEY, 0, "public-key", "KEY",
+            "with add: enrol a key held by its writer: its public key as "
+            "64 hex digits, or @FILE holding what `ledger keys generate` "
+            "printed; no secret key file is written, and the key's events "
+            "must arrive sealed (`ledger seal`). Format version 2 ledgers "
+            "only",
+            KA, pubkey),
+    CLI_STR(OPT_KEYOUT, 0, "out", "FILE",
+            "with generate (required): the secret key file to create, "
+            "mode 0600; an existing file is never overwritten",
+            KA, kout),
+    CLI_STR(OPT_KEYNAME, 0, "name", "NAME",
+            "with generate: the name written in the key file (default: "
+            "FILE's base name without .key)",
+            KA, kname),
     CLI_QUIET_OPT,
     CLI_ARG("add NAME|list|revoke NAME|verifier|generate",
             "add: create actor NAME's key and record it (with --public-key: "
@@ -106,45 +116,6 @@ static const struct cli_opt keys_opts[] = {
             "file outside any ledger (--out) and print its public key",
             0),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_keys = {
-    "keys",
-    CLI_GROUP_EVENTS,
-    cmd_keys,
-    "actor keys and the log key",
-    "Manages the keys that vouch for events. Every actor (a runtime, an "
-    "evaluator, an operator) has its own Ed25519 key, which seals its "
-    "events (format 2: one signature per commit or batch covers them) or "
-    "signs each one (format 1); "
-    "adding and revoking a key are themselves events in the log, so a "
-    "verifier knows which key was valid when. The secret keys stay in the "
-    "ledger directory's keys/ (0600); only public keys enter the log."
-    "\n\n"
-    "A writer may hold its own key instead: `ledger keys generate --out "
-    "FILE > FILE.pub` makes a secret key file anywhere (no ledger needed) "
-    "and prints its public key, kept in FILE.pub; `ledger keys add NAME "
-    "--public-key @FILE.pub` records "
-    "it with \"held\": \"writer\" in its key.added and writes no secret. "
-    "The ledger then never signs as that key: appending or ingesting as it "
-    "without a seal is refused (exit 77); its events must arrive sealed by "
-    "their writer. Enrolling one needs a format version 2 ledger. `keys "
-    "list` shows who holds each key (HELD: ledger, writer, or none when a "
-    "ledger-held key's file is gone) and how many events its seals cover "
-    "(SEALED; in a format 2 ledger, the \"first\" its next seal carries: "
-    "-o json \"sealed\").",
-    keys_opts,
-    CLI_OUT_BASIC,
-    "# prints \"seq 5: key runtime (id 3f9a1c2e5b7d0a41) added\"\n"
-    "ledger keys add runtime --roles run,route\n"
-    "ledger keys list\n"
-    "ledger keys revoke runtime --reason 'host reinstalled'\n"
-    "# give this to whoever verifies your bundles\n"
-    "ledger keys verifier > box.vkey\n"
-    "# a key the control plane holds itself: make it on its own box ...\n"
-    "ledger keys generate --out cp.key > cp.pub\n"
-    "# ... and enrol only its public key in the ledger\n"
-    "ledger keys add control-plane --public-key @cp.pub --roles pack,run\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 /* "key NAME (id KEYID) added" */
 static void
@@ -325,50 +296,70 @@ keys_generate(struct cli *c, const char *out, const char *name)
     return EX_OK;
 }
 
-int
+const struct cli_command cli_cmd_keys = {
+    "keys",
+    CLI_GROUP_EVENTS,
+    cmd_keys,
+    "actor keys and the log key",
+    "Manages the keys that vouch for events. Every actor (a runtime, an "
+    "evaluator, an operator) has its own Ed25519 key, which seals its "
+    "events (format 2: one signature per commit or batch covers them) or "
+    "signs each one (format 1); "
+    "adding and revoking a key are themselves events in the log, so a "
+    "verifier knows which key was valid when. The secret keys stay in the "
+    "ledger directory's keys/ (0600); only public keys enter the log."
+    "\n\n"
+    "A writer may hold its own key instead: `ledger keys generate --out "
+    "FILE > FILE.pub` makes a secret key file anywhere (no ledger needed) "
+    "and prints its public key, kept in FILE.pub; `ledger keys add NAME "
+    "--public-key @FILE.pub` records "
+    "it with \"held\": \"writer\" in its key.added and writes no secret. "
+    "The ledger then never signs as that key: appending or ingesting as it "
+    "without a seal is refused (exit 77); its events must arrive sealed by "
+    "their writer. Enrolling one needs a format version 2 ledger. `keys "
+    "list` shows who holds each key (HELD: ledger, writer, or none when a "
+    "ledger-held key's file is gone) and how many events its seals cover "
+    "(SEALED; in a format 2 ledger, the \"first\" its next seal carries: "
+    "-o json \"sealed\").",
+    keys_opts,
+    CLI_OUT_BASIC,
+    "# prints \"seq 5: key runtime (id 3f9a1c2e5b7d0a41) added\"\n"
+    "ledger keys add runtime --roles run,route\n"
+    "ledger keys list\n"
+    "ledger keys revoke runtime --reason 'host reinstalled'\n"
+    "# give this to whoever verifies your bundles\n"
+    "ledger keys verifier > box.vkey\n"
+    "# a key the control plane holds itself: make it on its own box ...\n"
+    "ledger keys generate --out cp.key > cp.pub\n"
+    "# ... and enrol only its public key in the ledger\n"
+    "ledger keys add control-plane --public-key @cp.pub --roles pack,run\n",
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
+
+static int
 cmd_keys(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
-    const char *roles = NULL, *reason = NULL, *sub, *pubkey = NULL;
-    const char *kout = NULL, *kname = NULL;
+    struct keys_args x = {0};
+    const char *sub;
     struct ldg_ledger *l = NULL;
     uint64_t seq;
-    int ch, rc;
+    int ind, rc;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == 'r')
-            roles = a.value;
-        else if (ch == 'R')
-            reason = a.value;
-        else if (ch == 'q')
-            c->quiet = 1;
-        else if (ch == OPT_PUBKEY)
-            pubkey = a.value;
-        else if (ch == OPT_KEYOUT)
-            kout = a.value;
-        else if (ch == OPT_KEYNAME)
-            kname = a.value;
-        else
-            return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    int ind = a.ind;
+    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
+        return PARSED(rc);
     if (ind >= argc)
         return cli_usage(c);
     sub = argv[ind];
-    if (pubkey != NULL && strcmp(sub, "add") != 0)
+    if (x.pubkey != NULL && strcmp(sub, "add") != 0)
         return cli_usage_err(c, "--public-key goes with add");
-    if ((kout != NULL || kname != NULL) && strcmp(sub, "generate") != 0)
+    if ((x.kout != NULL || x.kname != NULL) && strcmp(sub, "generate") != 0)
         return cli_usage_err(c, "--out and --name go with generate");
     if (strcmp(sub, "generate") == 0) {
         if (ind + 1 != argc)
             return cli_usage(c);
-        if (roles != NULL || reason != NULL)
+        if (x.roles != NULL || x.reason != NULL)
             return cli_usage_err(c, "generate makes a key file only; give "
                                     "--roles to keys add");
-        return keys_generate(c, kout, kname);
+        return keys_generate(c, x.kout, x.kname);
     }
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
@@ -388,16 +379,15 @@ cmd_keys(struct cli *c, int argc, char **argv)
         rc = EX_OK;
     } else if (strcmp(sub, "add") == 0 && ind + 2 == argc) {
         uint8_t pub[32];
-        if (pubkey != NULL && (rc = parse_public_key(c, pubkey, pub)) != 0)
+        if (x.pubkey != NULL && (rc = parse_public_key(c, x.pubkey, pub)) != 0)
             return rc;
         if ((rc = cli_open(c, 0, &l)) != 0)
             return rc;
-        rc = pubkey != NULL ? ldg_keys_enrol(l, argv[ind + 1], roles, pub, &seq)
-                            : ldg_keys_add(l, argv[ind + 1], roles, &seq);
+        rc = x.pubkey != NULL
+                 ? ldg_keys_enrol(l, argv[ind + 1], x.roles, pub, &seq)
+                 : ldg_keys_add(l, argv[ind + 1], x.roles, &seq);
         if (rc < 0) {
-            cli_err(c, "%s",
-                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-            rc = cli_exit_code(rc);
+            rc = cli_fail(c, l, rc);
         } else {
             char what[200];
             key_added(l, argv[ind + 1], what, sizeof what);
@@ -405,17 +395,15 @@ cmd_keys(struct cli *c, int argc, char **argv)
             rc = EX_OK;
         }
     } else if (strcmp(sub, "revoke") == 0 && ind + 2 == argc) {
-        if (reason == NULL || *reason == '\0') {
+        if (x.reason == NULL || *x.reason == '\0') {
             cli_err(c, "revoke needs --reason TEXT");
             return EX_USAGE;
         }
         if ((rc = cli_open(c, 0, &l)) != 0)
             return rc;
-        rc = ldg_keys_revoke(l, argv[ind + 1], reason, &seq);
+        rc = ldg_keys_revoke(l, argv[ind + 1], x.reason, &seq);
         if (rc < 0) {
-            cli_err(c, "%s",
-                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-            rc = cli_exit_code(rc);
+            rc = cli_fail(c, l, rc);
         } else {
             char what[200];
             snprintf(what, sizeof what, "key %s revoked", argv[ind + 1]);
@@ -431,9 +419,16 @@ cmd_keys(struct cli *c, int argc, char **argv)
 
 /* --------------------------------------------------------------- erase -- */
 
+struct erase_args {
+    const char *reason;
+};
 static const struct cli_opt erase_opts[] = {
-    {'R', 0, "reason", "TEXT", "why the body is erased (required)",
-     CLI_REQUIRED},
+    {.id = 'R',
+     .name = "reason",
+     .value = "TEXT",
+     .help = "why the body is erased (required)",
+     .flags = CLI_REQUIRED,
+     CLI_AT(struct erase_args, reason, CLI_K_STR)},
     CLI_QUIET_OPT,
     CLI_ARG("SEQ", "the event whose body is erased", 0),
     CLI_OPT_END};
@@ -453,47 +448,31 @@ const struct cli_command cli_cmd_erase = {
     "ledger erase 17 --reason 'customer data, ticket 4411'\n",
     0};
 
-int
+static int
 cmd_erase(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
     struct ldg_event_in in;
     struct ldg_ledger *l = NULL;
-    const char *reason = NULL;
+    struct erase_args x = {0};
     uint64_t target, seq;
     json_t *body;
-    int ch, rc;
+    int ind, rc;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == 'R')
-            reason = a.value;
-        else if (ch == 'q')
-            c->quiet = 1;
-        else
-            return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if ((rc = cli_one_seq(c, argc, argv, a.ind, "the event to erase", &target)))
+    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
+        return PARSED(rc);
+    if ((rc = cli_one_seq(c, argc, argv, ind, "the event to erase", &target)))
         return rc;
-    if (reason == NULL || *reason == '\0')
+    if (x.reason == NULL || *x.reason == '\0')
         return cli_usage_err(c, "--reason TEXT is required (why the body "
                                 "is erased, kept in the log)");
-    if ((rc = cli_resolve_dir(c)) != 0)
-        return rc;
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
     {
         /* An event that is not in the log is missing input (66), not bad
          * data: say so before asking the library to refuse it. */
         uint64_t size = 0;
-        if ((rc = ldg_size(l, &size)) < 0) {
-            cli_err(c, "%s",
-                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-            ldg_close(l);
-            return cli_exit_code(rc);
-        }
+        if ((rc = ldg_size(l, &size)) < 0)
+            return cli_fail_close(c, l, rc);
         if (target >= size) {
             cli_err(c, "no event %llu: the log has events 0..%llu",
                     (unsigned long long)target,
@@ -503,7 +482,7 @@ cmd_erase(struct cli *c, int argc, char **argv)
         }
     }
     body = json_pack("{s:I, s:s}", "target_seq", (json_int_t)target, "reason",
-                     reason);
+                     x.reason);
     memset(&in, 0, sizeof in);
     in.type = LDG_EV_BODY_ERASED;
     in.body = body;
@@ -520,8 +499,7 @@ cmd_erase(struct cli *c, int argc, char **argv)
         cli_pruned(c, l, what);
         rc = EX_NOINPUT;
     } else if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-        rc = cli_exit_code(rc);
+        rc = cli_fail(c, l, rc);
     } else {
         char what[80];
         snprintf(what, sizeof what, "body of event %llu erased",

@@ -9,6 +9,10 @@
 #include "projections/projections.h"
 #include "query/query.h"
 
+static int cmd_plans(struct cli *c, int argc, char **argv);
+static int cmd_memory(struct cli *c, int argc, char **argv);
+static int cmd_gates(struct cli *c, int argc, char **argv);
+
 /* ------------------------------------------ the control pipeline (34) -- */
 
 /* Violations of a plan or memory item, one "seq N rule: detail" each. */
@@ -162,7 +166,7 @@ const struct cli_command cli_cmd_plans = {
     "ledger plans P-0917 -o json-pretty\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
 
-int
+static int
 cmd_plans(struct cli *c, int argc, char **argv)
 {
     return cli_view_cmd(c, argc, argv, LDG_VIEW_PLANS, 1, human_plans,
@@ -260,47 +264,47 @@ human_memory_one(struct cli *c, json_t *rows)
 #define OPT_REASON 0x403
 #define OPT_ALL 0x404
 
+/* memory's and gates' options: --at into va, the others into x. 0 with
+ * *ind the first positional, -1 after --help, or the exit code. */
+static int
+at_parse(struct cli *c, int argc, char **argv, void *x, struct vargs *va,
+         int *ind)
+{
+    struct cli_args a;
+    int ch, rc;
+
+    cli_args_into(&a, c, argc, argv, x);
+    while ((ch = cli_args_next(&a)) > 0)
+        if (ch != 'A')
+            return cli_usage(c);
+        else if ((rc = cli_view_at_opt(c, a.value, va)) != 0)
+            return rc;
+    *ind = a.ind;
+    return ch < 0 ? (a.exit == EX_OK ? -1 : a.exit) : 0;
+}
+
+struct memory_args {
+    const char *prefix, *reason;
+    int revoked, all;
+};
+#define MA struct memory_args
 static const struct cli_opt memory_opts[] = {
     AT_OPT,
-    CLI_FLAG(OPT_REVOKED, 0, "revoked",
-             "list the revoked and purged items instead of the others"),
-    CLI_VALUE(OPT_PREFIX, 0, "prefix", "HEX",
-              "with purge: the hash prefix (1..64 hex digits) of the items "
-              "to purge; it must name one hash"),
-    CLI_VALUE(OPT_REASON, 0, "reason", "TEXT", "with purge: why (required)"),
-    CLI_FLAG(OPT_ALL, 0, "all",
-             "with purge: purge every item the prefix matches, even when "
-             "their hashes differ"),
+    CLI_ON(OPT_REVOKED, 0, "revoked",
+           "list the revoked and purged items instead of the others", MA,
+           revoked),
+    CLI_STR(OPT_PREFIX, 0, "prefix", "HEX",
+            "with purge: the hash prefix (1..64 hex digits) of the items "
+            "to purge; it must name one hash",
+            MA, prefix),
+    CLI_STR(OPT_REASON, 0, "reason", "TEXT", "with purge: why (required)", MA,
+            reason),
+    CLI_ON(OPT_ALL, 0, "all",
+           "with purge: purge every item the prefix matches, even when "
+           "their hashes differ",
+           MA, all),
     CLI_ARG("ITEM|purge", "one item in detail, or `purge`", CLI_OPTIONAL),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_memory = {
-    "memory",
-    CLI_GROUP_STATE,
-    cmd_memory,
-    "memory items, their provenance and gates; purge by hash prefix",
-    "Lists the memory items the box's control pipeline admitted or is "
-    "admitting (memory.candidate, memory.gate, debate.*, memory.admitted): "
-    "each one's status, hash, the gates it passed (sanitize, debate, "
-    "validators, quarantine) and how many rules its admission broke (an "
-    "item admitted without passing every gate, out of order, after a "
-    "failed gate or without provenance; docs/PROJECTIONS.md). With "
-    "--revoked, the revoked and purged items. With ITEM, that item in "
-    "detail with its provenance and every violation.\n\n"
-    "Purging: `ledger memory purge --prefix HEX --reason TEXT` erases the "
-    "bodies of "
-    "the memory.candidate events of every item whose hash starts with HEX "
-    "(through the same erasure as `ledger erase`: the log and bundles "
-    "still verify) and records a memory.purged naming the items, in one "
-    "transaction. A prefix that matches several different hashes is "
-    "refused as ambiguous unless --all is given.",
-    memory_opts,
-    CLI_OUT_BASIC,
-    "ledger memory\n"
-    "ledger memory --revoked\n"
-    "ledger memory note-42 -o json-pretty\n"
-    "ledger memory purge --prefix a9df53 --reason 'user asked, ticket 88'\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 static int
 memory_purge(struct cli *c, const char *prefix, const char *reason, int all)
@@ -318,7 +322,7 @@ memory_purge(struct cli *c, const char *prefix, const char *reason, int all)
         return rc;
     }
     if (rc < 0) {
-        rc = cli_view_fail(c, l, rc);
+        rc = cli_fail(c, l, rc);
         ldg_close(l);
         return rc;
     }
@@ -378,7 +382,7 @@ memory_view(struct cli *c, struct vargs *va, const char *item, int revoked)
     vo.filter = item;
     rc = ldg_projections_view(l, LDG_VIEW_MEMORY, &vo, &rows);
     if (rc < 0) {
-        rc = cli_view_fail(c, l, rc);
+        rc = cli_fail(c, l, rc);
         ldg_close(l);
         return rc;
     }
@@ -406,59 +410,64 @@ memory_view(struct cli *c, struct vargs *va, const char *item, int revoked)
     return EX_OK;
 }
 
-int
+const struct cli_command cli_cmd_memory = {
+    "memory",
+    CLI_GROUP_STATE,
+    cmd_memory,
+    "memory items, their provenance and gates; purge by hash prefix",
+    "Lists the memory items the box's control pipeline admitted or is "
+    "admitting (memory.candidate, memory.gate, debate.*, memory.admitted): "
+    "each one's status, hash, the gates it passed (sanitize, debate, "
+    "validators, quarantine) and how many rules its admission broke (an "
+    "item admitted without passing every gate, out of order, after a "
+    "failed gate or without provenance; docs/PROJECTIONS.md). With "
+    "--revoked, the revoked and purged items. With ITEM, that item in "
+    "detail with its provenance and every violation.\n\n"
+    "Purging: `ledger memory purge --prefix HEX --reason TEXT` erases the "
+    "bodies of "
+    "the memory.candidate events of every item whose hash starts with HEX "
+    "(through the same erasure as `ledger erase`: the log and bundles "
+    "still verify) and records a memory.purged naming the items, in one "
+    "transaction. A prefix that matches several different hashes is "
+    "refused as ambiguous unless --all is given.",
+    memory_opts,
+    CLI_OUT_BASIC,
+    "ledger memory\n"
+    "ledger memory --revoked\n"
+    "ledger memory note-42 -o json-pretty\n"
+    "ledger memory purge --prefix a9df53 --reason 'user asked, ticket 88'\n",
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
+
+static int
 cmd_memory(struct cli *c, int argc, char **argv)
 {
     struct vargs va = {0};
-    struct cli_args a;
-    const char *prefix = NULL, *reason = NULL, *item = NULL;
-    int ch, revoked = 0, all = 0, rc;
+    struct memory_args x = {0};
+    const char *item = NULL;
+    int ind, rc;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case 'A':
-            if ((rc = cli_view_at_opt(c, a.value, &va)) != 0)
-                return rc;
-            break;
-        case OPT_REVOKED:
-            revoked = 1;
-            break;
-        case OPT_PREFIX:
-            prefix = a.value;
-            break;
-        case OPT_REASON:
-            reason = a.value;
-            break;
-        case OPT_ALL:
-            all = 1;
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind < argc)
-        item = argv[a.ind];
-    if (a.ind + 1 < argc)
+    if ((rc = at_parse(c, argc, argv, &x, &va, &ind)) != 0)
+        return PARSED(rc);
+    if (ind < argc)
+        item = argv[ind];
+    if (ind + 1 < argc)
         return cli_usage_err(c, "one ITEM at most (or `purge`)");
     if ((rc = cli_view_prepare(c)) != 0)
         return rc;
     if (item != NULL && strcmp(item, "purge") == 0) {
-        if (revoked || va.at_size || va.at_time)
+        if (x.revoked || va.at_size || va.at_time)
             return cli_usage_err(c, "--revoked and --at do not go with purge");
-        if (prefix == NULL || *prefix == '\0')
+        if (x.prefix == NULL || *x.prefix == '\0')
             return cli_usage_err(c, "purge needs --prefix HEX (a non-empty "
                                     "hash prefix)");
-        if (reason == NULL || *reason == '\0')
+        if (x.reason == NULL || *x.reason == '\0')
             return cli_usage_err(c, "purge needs --reason TEXT");
-        return memory_purge(c, prefix, reason, all);
+        return memory_purge(c, x.prefix, x.reason, x.all);
     }
-    if (prefix != NULL || reason != NULL || all)
+    if (x.prefix != NULL || x.reason != NULL || x.all)
         return cli_usage_err(c, "--prefix, --reason and --all go with "
                                 "`ledger memory purge`");
-    return memory_view(c, &va, item, revoked);
+    return memory_view(c, &va, item, x.revoked);
 }
 
 /* --------------------------------------------------------------- gates -- */
@@ -524,12 +533,19 @@ human_gates(struct cli *c, json_t *o)
 
 #define OPT_SINCE 0x405
 
+struct gates_args {
+    const char *since;
+    int check;
+};
 static const struct cli_opt gates_opts[] = {
     AT_OPT,
-    CLI_VALUE(OPT_SINCE, 'S', "since", "TIME",
-              "judge only the events at or after TIME (as `ledger query -S` "
-              "takes it: '-7d', 'yesterday', RFC 3339)"),
-    CLI_FLAG('c', 0, "check", "exit 1 when a gate fails"), CLI_OPT_END};
+    CLI_STR(OPT_SINCE, 'S', "since", "TIME",
+            "judge only the events at or after TIME (as `ledger query -S` "
+            "takes it: '-7d', 'yesterday', RFC 3339)",
+            struct gates_args, since),
+    CLI_ON('c', 0, "check", "exit 1 when a gate fails", struct gates_args,
+           check),
+    CLI_OPT_END};
 
 const struct cli_command cli_cmd_gates = {
     "gates",
@@ -552,42 +568,24 @@ const struct cli_command cli_cmd_gates = {
     "ledger gates --since -7d --check\n",
     CLI_CMD_GATHER};
 
-int
+static int
 cmd_gates(struct cli *c, int argc, char **argv)
 {
     struct vargs va = {0};
-    struct cli_args a;
     struct ldg_view_opts vo;
     struct ldg_ledger *l = NULL;
-    const char *since = NULL;
+    struct gates_args x = {0};
     json_t *o = NULL;
     uint64_t since_ns = 0;
     char err[512];
-    int ch, check = 0, rc;
+    int ind, rc;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case 'A':
-            if ((rc = cli_view_at_opt(c, a.value, &va)) != 0)
-                return rc;
-            break;
-        case OPT_SINCE:
-            since = a.value;
-            break;
-        case 'c':
-            check = 1;
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind < argc)
+    if ((rc = at_parse(c, argc, argv, &x, &va, &ind)) != 0)
+        return PARSED(rc);
+    if (ind < argc)
         return cli_usage(c);
-    if (since != NULL) {
-        if (ldg_query_parse_time(since, ldg_now_wall_ns(), &since_ns, err,
+    if (x.since != NULL) {
+        if (ldg_query_parse_time(x.since, ldg_now_wall_ns(), &since_ns, err,
                                  sizeof err) < 0)
             return cli_usage_err(c, "--since: %s", err);
     }
@@ -604,7 +602,7 @@ cmd_gates(struct cli *c, int argc, char **argv)
     vo.since_ns = since_ns;
     rc = ldg_projections_view(l, LDG_VIEW_GATES, &vo, &o);
     if (rc < 0) {
-        rc = cli_view_fail(c, l, rc);
+        rc = cli_fail(c, l, rc);
         ldg_close(l);
         return rc;
     }
@@ -613,8 +611,8 @@ cmd_gates(struct cli *c, int argc, char **argv)
         cli_print_json(c, json_incref(o));
     else
         human_gates(c, o);
-    rc = check && strcmp(cli_view_js(o, "status"), "fail") == 0 ? EX_VERIFY
-                                                                : EX_OK;
+    rc = x.check && strcmp(cli_view_js(o, "status"), "fail") == 0 ? EX_VERIFY
+                                                                  : EX_OK;
     json_decref(o);
     ldg_close(l);
     return rc;

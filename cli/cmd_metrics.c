@@ -12,12 +12,18 @@
 #include "metrics/metrics.h"
 #include "util/util.h"
 
+static int cmd_metrics(struct cli *c, int argc, char **argv);
+
 enum { OPT_NO_CACHE = 256 };
 
+struct metrics_args {
+    int no_cache;
+};
 static const struct cli_opt metrics_opts[] = {
-    CLI_FLAG(OPT_NO_CACHE, 0, "no-cache",
-             "count every event again instead of starting from "
-             "DIR/metrics-cache.json (and do not write it)"),
+    CLI_ON(OPT_NO_CACHE, 0, "no-cache",
+           "count every event again instead of starting from "
+           "DIR/metrics-cache.json (and do not write it)",
+           struct metrics_args, no_cache),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_metrics = {
@@ -54,31 +60,19 @@ const struct cli_command cli_cmd_metrics = {
     "/var/lib/node_exporter/ledger.prom\n",
     CLI_CMD_GATHER};
 
-int
+static int
 cmd_metrics(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_metrics *m = NULL;
     char *text = NULL;
     size_t tlen = 0;
     char err[1024];
-    int ch, rc, use_cache = 1;
+    struct metrics_args x = {0};
+    int rc;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case OPT_NO_CACHE:
-            use_cache = 0;
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind != argc)
-        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+    if ((rc = cli_parse(c, argc, argv, &x, 0, NULL)) != 0)
+        return PARSED(rc);
     if (c->out_name != NULL) {
         cli_err(c,
                 "unknown output format '%s' (metrics print the Prometheus "
@@ -86,8 +80,6 @@ cmd_metrics(struct cli *c, int argc, char **argv)
                 c->out_name);
         return EX_USAGE;
     }
-    if (cli_resolve_dir(c) != 0)
-        return EX_USAGE;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     if (ldg_metrics_new(&m) < 0) {
@@ -95,7 +87,7 @@ cmd_metrics(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
         goto out;
     }
-    if ((rc = cli_metrics_count(c, l, m, use_cache, err, sizeof err)) < 0) {
+    if ((rc = cli_metrics_count(c, l, m, !x.no_cache, err, sizeof err)) < 0) {
         cli_err(c, "%s", rc == LDG_ECORRUPT || err[0] ? err : ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out;

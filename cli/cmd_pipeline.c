@@ -15,6 +15,8 @@
 #include "pipeline/pipeline.h"
 #include "projections/projections.h"
 
+static int cmd_tripcode(struct cli *c, int argc, char **argv);
+
 enum {
     OPT_KEYFILE = 0x501,
     OPT_TS,
@@ -24,62 +26,38 @@ enum {
     OPT_COOLDOWN
 };
 
+struct tripcode_args {
+    struct ldg_tripcode_opts o;
+    const char *key, *ts;
+};
+#define TA struct tripcode_args
 static const struct cli_opt tripcode_opts[] = {
-    CLI_VALUE(OPT_KEYFILE, 0, "key", "FILE|NAME",
-              "with sign (required): the controller's secret key file "
-              "(`ledger keys generate --out FILE`); with verify: only the "
-              "enrolled controller key of this name"),
-    CLI_VALUE(OPT_TS, 0, "ts", "SECONDS",
-              "with sign: the signing time in seconds since the epoch "
-              "(default: now)"),
-    CLI_VALUE(OPT_PLAN, 0, "plan", "PLAN",
-              "with verify: the plan the code is used for (recorded)"),
-    CLI_VALUE(OPT_TTL, 0, "ttl", "SECONDS",
-              "with verify: a code signed longer ago than this is expired "
-              "(default 300)"),
-    CLI_VALUE(OPT_COOLDOWN, 0, "cooldown", "SECONDS",
-              "with verify: a code used less than this ago is refused "
-              "(default 900)"),
+    CLI_STR(OPT_KEYFILE, 0, "key", "FILE|NAME",
+            "with sign (required): the controller's secret key file "
+            "(`ledger keys generate --out FILE`); with verify: only the "
+            "enrolled controller key of this name",
+            TA, key),
+    CLI_STR(OPT_TS, 0, "ts", "SECONDS",
+            "with sign: the signing time in seconds since the epoch "
+            "(default: now)",
+            TA, ts),
+    CLI_STR(OPT_PLAN, 0, "plan", "PLAN",
+            "with verify: the plan the code is used for (recorded)", TA,
+            o.plan),
+    CLI_NUM(OPT_TTL, 0, "ttl", "SECONDS",
+            "with verify: a code signed longer ago than this is expired "
+            "(default 300)",
+            TA, o.ttl_s, 1, 999999999999ull),
+    CLI_NUM(OPT_COOLDOWN, 0, "cooldown", "SECONDS",
+            "with verify: a code used less than this ago is refused "
+            "(default 900)",
+            TA, o.cooldown_s, 1, 999999999999ull),
     CLI_ARG("sign CODE|verify TRIPCODE|list",
             "sign: print TS|CODE|SIG for CODE; verify: check TRIPCODE "
             "(the text, @FILE, or - for stdin) and record its use or "
             "refusal; list: every tripcode the log has seen",
             CLI_REPEAT),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_tripcode = {
-    "tripcode",
-    CLI_GROUP_STATE,
-    cmd_tripcode,
-    "signed recovery codes: sign, verify and record, list",
-    "A tripcode is a recovery code the box's controller signs to authorise "
-    "a T3 step: RECOVERY:REVERT_SNAPSHOT::<id>, RECOVERY:REIMAGE_TO_GOLDEN, "
-    "RECOVERY:LOCKDOWN or RECOVERY:DIAGNOSTIC::<profile>, given as the text "
-    "TS|CODE|SIG: TS seconds since the epoch, SIG the Ed25519 signature "
-    "(128 hex digits) over the bytes \"TS|CODE\" by the controller's key "
-    "(docs/VOCABULARY.md, with a test vector).\n\n"
-    "Verifying: `ledger tripcode verify` checks one against the controller "
-    "keys enrolled in "
-    "the log (`ledger keys add NAME --public-key @FILE --roles controller`: "
-    "the controller holds its secret), then its expiry, replay (the same "
-    "signature again, or a TS not after the code's last use) and cooldown "
-    "(the same code used too recently), and records the answer as "
-    "tripcode.used or tripcode.refused with the reason. It exits 0 when "
-    "the code is accepted and 1 when it is refused; either way the answer "
-    "is in the log. A T3 plan.step names the code in its \"tripcode\" "
-    "field, and each accepted use authorises one such step (`ledger "
-    "plans`).\n\n"
-    "Signing: `ledger tripcode sign` makes one with a key file, for tests and "
-    "for a "
-    "controller without its own tooling; it needs no ledger.",
-    tripcode_opts,
-    CLI_OUT_BASIC,
-    "# ctl.key made by `ledger keys generate`, its public key enrolled\n"
-    "# with `ledger keys add controller ... --roles controller`\n"
-    "ledger tripcode sign --key ctl.key RECOVERY:LOCKDOWN > code.txt\n"
-    "ledger tripcode verify --plan P-0917 @code.txt\n"
-    "ledger tripcode list\n",
-    CLI_CMD_GATHER};
 
 /* TRIPCODE as given: the text, @FILE, or - (stdin). */
 static int
@@ -192,12 +170,8 @@ tripcode_verify(struct cli *c, const char *arg,
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
     rc = ldg_pipeline_tripcode_verify(l, text, o, &v);
-    if (rc < 0) {
-        const char *m = ldg_errmsg(l);
-        cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
-        ldg_close(l);
-        return cli_exit_code(rc);
-    }
+    if (rc < 0)
+        return cli_fail_close(c, l, rc);
     if (c->out != OUT_HUMAN) {
         char b[24];
         snprintf(b, sizeof b, "%llu", (unsigned long long)v.seq);
@@ -230,12 +204,8 @@ tripcode_list(struct cli *c)
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     rc = ldg_projections_view(l, LDG_VIEW_TRIPCODES, NULL, &rows);
-    if (rc < 0) {
-        const char *m = ldg_errmsg(l);
-        cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
-        ldg_close(l);
-        return cli_exit_code(rc);
-    }
+    if (rc < 0)
+        return cli_fail_close(c, l, rc);
     if (c->out != OUT_HUMAN) {
         json_array_foreach(rows, i, r) cli_print_json(c, json_incref(r));
     } else {
@@ -261,64 +231,66 @@ tripcode_list(struct cli *c)
     return EX_OK;
 }
 
-int
+const struct cli_command cli_cmd_tripcode = {
+    "tripcode",
+    CLI_GROUP_STATE,
+    cmd_tripcode,
+    "signed recovery codes: sign, verify and record, list",
+    "A tripcode is a recovery code the box's controller signs to authorise "
+    "a T3 step: RECOVERY:REVERT_SNAPSHOT::<id>, RECOVERY:REIMAGE_TO_GOLDEN, "
+    "RECOVERY:LOCKDOWN or RECOVERY:DIAGNOSTIC::<profile>, given as the text "
+    "TS|CODE|SIG: TS seconds since the epoch, SIG the Ed25519 signature "
+    "(128 hex digits) over the bytes \"TS|CODE\" by the controller's key "
+    "(docs/VOCABULARY.md, with a test vector).\n\n"
+    "Verifying: `ledger tripcode verify` checks one against the controller "
+    "keys enrolled in "
+    "the log (`ledger keys add NAME --public-key @FILE --roles controller`: "
+    "the controller holds its secret), then its expiry, replay (the same "
+    "signature again, or a TS not after the code's last use) and cooldown "
+    "(the same code used too recently), and records the answer as "
+    "tripcode.used or tripcode.refused with the reason. It exits 0 when "
+    "the code is accepted and 1 when it is refused; either way the answer "
+    "is in the log. A T3 plan.step names the code in its \"tripcode\" "
+    "field, and each accepted use authorises one such step (`ledger "
+    "plans`).\n\n"
+    "Signing: `ledger tripcode sign` makes one with a key file, for tests and "
+    "for a "
+    "controller without its own tooling; it needs no ledger.",
+    tripcode_opts,
+    CLI_OUT_BASIC,
+    "# ctl.key made by `ledger keys generate`, its public key enrolled\n"
+    "# with `ledger keys add controller ... --roles controller`\n"
+    "ledger tripcode sign --key ctl.key RECOVERY:LOCKDOWN > code.txt\n"
+    "ledger tripcode verify --plan P-0917 @code.txt\n"
+    "ledger tripcode list\n",
+    CLI_CMD_GATHER};
+
+static int
 cmd_tripcode(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
-    struct ldg_tripcode_opts o;
-    const char *key = NULL, *ts = NULL, *sub;
-    int ch, nargs;
+    struct tripcode_args x = {0};
+    const char *sub;
+    int ind, rc, nargs;
 
-    memset(&o, 0, sizeof o);
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case OPT_KEYFILE:
-            key = a.value;
-            break;
-        case OPT_TS:
-            ts = a.value;
-            break;
-        case OPT_PLAN:
-            o.plan = a.value;
-            break;
-        case OPT_TTL:
-            if (parse_secs(a.value, &o.ttl_s) < 0 || o.ttl_s == 0)
-                return cli_usage_err(c,
-                                     "--ttl: '%s' is not a number of "
-                                     "seconds above 0",
-                                     a.value);
-            break;
-        case OPT_COOLDOWN:
-            if (parse_secs(a.value, &o.cooldown_s) < 0 || o.cooldown_s == 0)
-                return cli_usage_err(c,
-                                     "--cooldown: '%s' is not a number of "
-                                     "seconds above 0",
-                                     a.value);
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit;
-    nargs = argc - a.ind;
+    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
+        return PARSED(rc);
+    nargs = argc - ind;
     if (nargs < 1)
         return cli_usage(c);
-    sub = argv[a.ind];
+    sub = argv[ind];
     if (c->out == OUT_HUMAN && c->out_name != NULL &&
         strcmp(c->out_name, "human") != 0)
         return cli_usage_err(c, "unknown output format '%s'", c->out_name);
     if (strcmp(sub, "sign") == 0) {
         if (nargs != 2)
             return cli_usage_err(c, "sign takes one CODE");
-        if (key == NULL)
+        if (x.key == NULL)
             return cli_usage_err(c, "sign needs --key FILE (a secret key "
                                     "file from `ledger keys generate`)");
-        if (o.plan || o.ttl_s || o.cooldown_s)
+        if (x.o.plan || x.o.ttl_s || x.o.cooldown_s)
             return cli_usage_err(c, "--plan, --ttl and --cooldown go with "
                                     "verify");
-        return tripcode_sign(c, key, ts, argv[a.ind + 1]);
+        return tripcode_sign(c, x.key, x.ts, argv[ind + 1]);
     }
     if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
@@ -326,13 +298,14 @@ cmd_tripcode(struct cli *c, int argc, char **argv)
         if (nargs != 2)
             return cli_usage_err(c, "verify takes one TRIPCODE (the text, "
                                     "@FILE or -)");
-        if (ts != NULL)
+        if (x.ts != NULL)
             return cli_usage_err(c, "--ts goes with sign");
-        o.key = key;
-        return tripcode_verify(c, argv[a.ind + 1], &o);
+        x.o.key = x.key;
+        return tripcode_verify(c, argv[ind + 1], &x.o);
     }
     if (strcmp(sub, "list") == 0) {
-        if (nargs != 1 || key || ts || o.plan || o.ttl_s || o.cooldown_s)
+        if (nargs != 1 || x.key || x.ts || x.o.plan || x.o.ttl_s ||
+            x.o.cooldown_s)
             return cli_usage_err(c, "list takes no argument or option");
         return tripcode_list(c);
     }

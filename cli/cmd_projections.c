@@ -13,6 +13,13 @@
 #include "projections/projections.h"
 #include "query/query.h"
 
+static int cmd_packs(struct cli *c, int argc, char **argv);
+static int cmd_permissions(struct cli *c, int argc, char **argv);
+static int cmd_models(struct cli *c, int argc, char **argv);
+static int cmd_routes(struct cli *c, int argc, char **argv);
+static int cmd_promotions(struct cli *c, int argc, char **argv);
+static int cmd_runs(struct cli *c, int argc, char **argv);
+
 /* --------------------------------------------------------------- packs -- */
 
 static void
@@ -69,7 +76,7 @@ const struct cli_command cli_cmd_packs = {
     "ledger packs summarize --at 120\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
 
-int
+static int
 cmd_packs(struct cli *c, int argc, char **argv)
 {
     return cli_view_cmd(c, argc, argv, LDG_VIEW_PACKS, 1, human_packs, NULL);
@@ -162,7 +169,7 @@ const struct cli_command cli_cmd_permissions = {
     "ledger permissions --at 300\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
 
-int
+static int
 cmd_permissions(struct cli *c, int argc, char **argv)
 {
     return cli_view_cmd(c, argc, argv, LDG_VIEW_PERMISSIONS, 0,
@@ -224,7 +231,7 @@ const struct cli_command cli_cmd_models = {
     "ledger models -o json\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
 
-int
+static int
 cmd_models(struct cli *c, int argc, char **argv)
 {
     return cli_view_cmd(c, argc, argv, LDG_VIEW_MODELS, 0, human_models, NULL);
@@ -300,7 +307,7 @@ const struct cli_command cli_cmd_routes = {
     "ledger routes --at 250\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
 
-int
+static int
 cmd_routes(struct cli *c, int argc, char **argv)
 {
     return cli_view_cmd(c, argc, argv, LDG_VIEW_ROUTES, 0, human_routes, NULL);
@@ -351,7 +358,7 @@ const struct cli_command cli_cmd_promotions = {
     "ledger promotions\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
 
-int
+static int
 cmd_promotions(struct cli *c, int argc, char **argv)
 {
     return cli_view_cmd(c, argc, argv, LDG_VIEW_PROMOTIONS, 0, human_promotions,
@@ -475,7 +482,7 @@ const struct cli_command cli_cmd_runs = {
     "ledger runs r1\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
 
-int
+static int
 cmd_runs(struct cli *c, int argc, char **argv)
 {
     return cli_view_cmd(c, argc, argv, LDG_VIEW_RUNS, 1, human_runs,

@@ -16,6 +16,8 @@
 #include "proxy/proxy.h"
 #include "serve/serve.h"
 
+static int cmd_proxy(struct cli *c, int argc, char **argv);
+
 enum {
     OPT_LISTEN = 500,
     OPT_UPSTREAM,
@@ -29,29 +31,41 @@ enum {
     OPT_IDLE
 };
 
+struct proxy_args {
+    struct ldg_proxy_options o;
+    const char *config;
+    int record, content, direct;
+};
+#define XA struct proxy_args
 static const struct cli_opt proxy_opts[] = {
-    CLI_VALUE(OPT_LISTEN, 0, "listen", "ADDR",
-              "where to listen: HOST:PORT or unix:PATH "
-              "(default " LDG_PROXY_LISTEN_DEFAULT
-              "; an address other than loopback "
-              "only when given here or as the proxy file's \"listen\")"),
+    CLI_STR(OPT_LISTEN, 0, "listen", "ADDR",
+            "where to listen: HOST:PORT or unix:PATH "
+            "(default " LDG_PROXY_LISTEN_DEFAULT
+            "; an address other than loopback "
+            "only when given here or as the proxy file's \"listen\")",
+            XA, o.listen),
     CLI_VALUE(OPT_UPSTREAM, 0, "upstream", "NAME=URL",
               "a runtime to pass requests to, e.g. "
               "ollama=http://127.0.0.1:11434; repeatable, the first is the "
               "default"),
-    CLI_VALUE(OPT_CONFIG, 0, "config", "FILE",
-              "the proxy file (default: DIR/" LDG_PROXY_FILE
-              " when it exists): upstreams, routes, record mode"),
-    CLI_VALUE(OPT_RECORD, 0, "record", "MODE",
-              "sync (default): an answer only after its event is durable; "
-              "async: answer first, commit after"),
-    CLI_FLAG(OPT_CONTENT, 0, "record-content",
-             "record prompts and completions too (body fields prompt and "
-             "completion; off by default)"),
-    CLI_FLAG(OPT_DIRECT, 0, "direct",
-             "write the ledger directly even when `ledger serve` serves it"),
-    CLI_VALUE(OPT_ACTOR, 0, "actor", "NAME",
-              "sign the events with this actor's key (direct writes)"),
+    CLI_STR(OPT_CONFIG, 0, "config", "FILE",
+            "the proxy file (default: DIR/" LDG_PROXY_FILE
+            " when it exists): upstreams, routes, record mode",
+            XA, config),
+    CLI_PICK(OPT_RECORD, 0, "record", "MODE",
+             "sync (default): an answer only after its event is durable; "
+             "async: answer first, commit after",
+             XA, record, "sync|async"),
+    CLI_ON(OPT_CONTENT, 0, "record-content",
+           "record prompts and completions too (body fields prompt and "
+           "completion; off by default)",
+           XA, content),
+    CLI_ON(OPT_DIRECT, 0, "direct",
+           "write the ledger directly even when `ledger serve` serves it", XA,
+           direct),
+    CLI_STR(OPT_ACTOR, 0, "actor", "NAME",
+            "sign the events with this actor's key (direct writes)", XA,
+            o.actor),
     CLI_VALUE(OPT_BODY_MAX, 0, "body-max", "BYTES",
               "largest request body passed on (default 32 MiB; larger: 413)"),
     CLI_VALUE(OPT_FIRST_BYTE, 0, "first-byte-timeout", "MS",
@@ -61,52 +75,6 @@ static const struct cli_opt proxy_opts[] = {
               "end a stream whose upstream sends nothing for this long "
               "(default 300000)"),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_proxy = {
-    "proxy",
-    CLI_GROUP_EVENTS,
-    cmd_proxy,
-    "record every model request passing through a local proxy",
-    "A reverse proxy for the box's model runtimes (Ollama, llama.cpp's "
-    "server, vLLM, LM Studio, anything OpenAI-compatible): applications "
-    "call it instead of the runtime's port, every request is passed on "
-    "unchanged and its answer passed back (streams piece by piece), and "
-    "each becomes one event: route.decision for a model call (OpenAI "
-    "/v1/chat/completions, /v1/completions, /v1/embeddings; Ollama "
-    "/api/chat, /api/generate, /api/embed), proxy.request for anything "
-    "else. An event says which upstream and model answered, the model's "
-    "digest in the registry and whether it was verified, status, outcome "
-    "(ok, error, refused, client-gone), latency, time to first token, "
-    "tokens, sizes, and who asked (uid, pid and executable, from the "
-    "kernel). Prompts and completions are not recorded without "
-    "--record-content; Authorization and API keys never are. A header "
-    "X-Ledger-Run: R puts the event in run R; X-Request-Id becomes its "
-    "id.\n\n"
-    "With several upstreams, a request picks one with a first path "
-    "segment naming it (/vllm/v1/chat/completions) or the header "
-    "X-Ledger-Upstream: NAME; the proxy file's routes may give a model "
-    "an ordered list of candidates, tried in turn on refusal, 5xx or "
-    "timeout (fallback: true).\n\n"
-    "By default (--record sync) an answer is released only once its "
-    "event is durable (a stream's last piece waits for it); a request "
-    "whose event cannot be written gets 503. When `ledger serve` serves "
-    "the ledger, events go through its socket. Runs until SIGINT or "
-    "SIGTERM, then says what it recorded: exit 0, or 74 when an event "
-    "could not be recorded. Exit 64 for a bad option or proxy file, 66 "
-    "for a --config FILE or a ledger that is not there, 77 for an --actor "
-    "whose key is missing or unusable, 74 when it cannot listen, open the "
-    "ledger that is there or read the proxy file. See docs/PROXY.md.",
-    proxy_opts,
-    NULL,
-    "# in front of Ollama; applications use http://127.0.0.1:11435\n"
-    "ledger proxy --upstream ollama=http://127.0.0.1:11434\n"
-    "# two runtimes, answers before commits\n"
-    "ledger proxy --upstream ollama=http://127.0.0.1:11434 \\\n"
-    "    --upstream vllm=http://127.0.0.1:8000 --record async\n"
-    "# the model calls of run r1\n"
-    "curl -H 'X-Ledger-Run: r1' http://127.0.0.1:11435/api/chat -d @req.json\n"
-    "ledger timeline r1\n",
-    0};
 
 static volatile sig_atomic_t stop_flag;
 
@@ -141,7 +109,7 @@ raise_nofile(rlim_t want)
  * and the options it and the command line give: 0, or the exit code. */
 static int
 proxy_configure(struct cli *c, struct ldg_proxy_config *cfg, const char *config,
-                const char *record, int content, struct ldg_proxy_options *o)
+                int record, int content, struct ldg_proxy_options *o)
 {
     char err[1024] = "", path[4200];
     int rc;
@@ -176,10 +144,10 @@ proxy_configure(struct cli *c, struct ldg_proxy_config *cfg, const char *config,
     if (o->listen == NULL)
         o->listen = ldg_proxy_config_listen(cfg);
     o->record =
-        record ? (strcmp(record, "async") == 0 ? LDG_PROXY_RECORD_ASYNC
-                                               : LDG_PROXY_RECORD_SYNC)
-               : (ldg_proxy_config_async(cfg) == 1 ? LDG_PROXY_RECORD_ASYNC
-                                                   : LDG_PROXY_RECORD_SYNC);
+        record >= 0
+            ? (record ? LDG_PROXY_RECORD_ASYNC : LDG_PROXY_RECORD_SYNC)
+            : (ldg_proxy_config_async(cfg) == 1 ? LDG_PROXY_RECORD_ASYNC
+                                                : LDG_PROXY_RECORD_SYNC);
     o->record_content = content || ldg_proxy_config_content(cfg) == 1;
     o->config = cfg;
     return 0;
@@ -230,28 +198,70 @@ proxy_stop_say(struct ldg_proxy *p)
     return rc < 0 ? EX_IOERR : EX_OK;
 }
 
-int
+const struct cli_command cli_cmd_proxy = {
+    "proxy",
+    CLI_GROUP_EVENTS,
+    cmd_proxy,
+    "record every model request passing through a local proxy",
+    "A reverse proxy for the box's model runtimes (Ollama, llama.cpp's "
+    "server, vLLM, LM Studio, anything OpenAI-compatible): applications "
+    "call it instead of the runtime's port, every request is passed on "
+    "unchanged and its answer passed back (streams piece by piece), and "
+    "each becomes one event: route.decision for a model call (OpenAI "
+    "/v1/chat/completions, /v1/completions, /v1/embeddings; Ollama "
+    "/api/chat, /api/generate, /api/embed), proxy.request for anything "
+    "else. An event says which upstream and model answered, the model's "
+    "digest in the registry and whether it was verified, status, outcome "
+    "(ok, error, refused, client-gone), latency, time to first token, "
+    "tokens, sizes, and who asked (uid, pid and executable, from the "
+    "kernel). Prompts and completions are not recorded without "
+    "--record-content; Authorization and API keys never are. A header "
+    "X-Ledger-Run: R puts the event in run R; X-Request-Id becomes its "
+    "id.\n\n"
+    "With several upstreams, a request picks one with a first path "
+    "segment naming it (/vllm/v1/chat/completions) or the header "
+    "X-Ledger-Upstream: NAME; the proxy file's routes may give a model "
+    "an ordered list of candidates, tried in turn on refusal, 5xx or "
+    "timeout (fallback: true).\n\n"
+    "By default (--record sync) an answer is released only once its "
+    "event is durable (a stream's last piece waits for it); a request "
+    "whose event cannot be written gets 503. When `ledger serve` serves "
+    "the ledger, events go through its socket. Runs until SIGINT or "
+    "SIGTERM, then says what it recorded: exit 0, or 74 when an event "
+    "could not be recorded. Exit 64 for a bad option or proxy file, 66 "
+    "for a --config FILE or a ledger that is not there, 77 for an --actor "
+    "whose key is missing or unusable, 74 when it cannot listen, open the "
+    "ledger that is there or read the proxy file. See docs/PROXY.md.",
+    proxy_opts,
+    NULL,
+    "# in front of Ollama; applications use http://127.0.0.1:11435\n"
+    "ledger proxy --upstream ollama=http://127.0.0.1:11434\n"
+    "# two runtimes, answers before commits\n"
+    "ledger proxy --upstream ollama=http://127.0.0.1:11434 \\\n"
+    "    --upstream vllm=http://127.0.0.1:8000 --record async\n"
+    "# the model calls of run r1\n"
+    "curl -H 'X-Ledger-Run: r1' http://127.0.0.1:11435/api/chat -d @req.json\n"
+    "ledger timeline r1\n",
+    0};
+
+static int
 cmd_proxy(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
-    struct ldg_proxy_options o = {0};
+    struct proxy_args x = {.record = -1};
     struct ldg_proxy_config *cfg = NULL;
     struct ldg_proxy *p = NULL;
     struct ldg_ledger *l = NULL, *reg = NULL;
     struct ldg_client *cl = NULL;
-    const char *config = NULL, *record = NULL;
     char err[1024] = "";
-    int ch, rc, direct = 0, content = 0;
+    int ch, rc;
     uint64_t n;
 
     if (ldg_proxy_config_new(&cfg) < 0)
         return EX_OSERR;
-    cli_args_init(&a, c, argc, argv);
+    cli_args_into(&a, c, argc, argv, &x);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
-        case OPT_LISTEN:
-            o.listen = a.value;
-            break;
         case OPT_UPSTREAM:
             if (ldg_proxy_config_add_upstream(cfg, a.value, err, sizeof err) <
                 0) {
@@ -259,40 +269,20 @@ cmd_proxy(struct cli *c, int argc, char **argv)
                 goto out;
             }
             break;
-        case OPT_CONFIG:
-            config = a.value;
-            break;
-        case OPT_RECORD:
-            record = a.value;
-            if (strcmp(record, "sync") && strcmp(record, "async")) {
-                rc = cli_usage_err(c, "--record: '%s' is not sync or async",
-                                   record);
-                goto out;
-            }
-            break;
-        case OPT_CONTENT:
-            content = 1;
-            break;
-        case OPT_DIRECT:
-            direct = 1;
-            break;
-        case OPT_ACTOR:
-            o.actor = a.value;
-            break;
         case OPT_BODY_MAX:
             if ((rc = parse_num(c, "--body-max", a.value, &n)) != 0)
                 goto out;
-            o.body_max = (size_t)n;
+            x.o.body_max = (size_t)n;
             break;
         case OPT_FIRST_BYTE:
             if ((rc = parse_num(c, "--first-byte-timeout", a.value, &n)) != 0)
                 goto out;
-            o.first_byte_ms = (long)n;
+            x.o.first_byte_ms = (long)n;
             break;
         case OPT_IDLE:
             if ((rc = parse_num(c, "--idle-timeout", a.value, &n)) != 0)
                 goto out;
-            o.idle_ms = (long)n;
+            x.o.idle_ms = (long)n;
             break;
         default:
             rc = cli_usage(c);
@@ -309,12 +299,13 @@ cmd_proxy(struct cli *c, int argc, char **argv)
     }
     if ((rc = cli_resolve_dir(c)) != 0)
         goto out;
-    if ((rc = proxy_configure(c, cfg, config, record, content, &o)) != 0)
+    if ((rc = proxy_configure(c, cfg, x.config, x.record, x.content, &x.o)) !=
+        0)
         goto out;
 
     /* where the events go: through ledger serve when it serves the
      * ledger, else directly */
-    if (!direct) {
+    if (!x.direct) {
         rc = cli_serve_connect(c, &cl, 0);
         if (rc > 0)
             goto out;
@@ -329,10 +320,10 @@ cmd_proxy(struct cli *c, int argc, char **argv)
                     err);
             reg = NULL;
         }
-        o.client = cl;
-        o.serve_dir = c->dir;
-        o.registry = reg;
-        if (o.actor) {
+        x.o.client = cl;
+        x.o.serve_dir = c->dir;
+        x.o.registry = reg;
+        if (x.o.actor) {
             rc = cli_usage_err(c, "--actor: ledger serve signs what it "
                                   "commits; give --direct to sign with an "
                                   "actor's key");
@@ -341,8 +332,8 @@ cmd_proxy(struct cli *c, int argc, char **argv)
     } else {
         if ((rc = cli_open(c, 0, &l)) != 0)
             goto out;
-        o.ledger = l;
-        o.registry = l;
+        x.o.ledger = l;
+        x.o.registry = l;
     }
     raise_nofile(4096);
     {
@@ -353,7 +344,7 @@ cmd_proxy(struct cli *c, int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
     }
     err[0] = 0;
-    rc = ldg_proxy_start(&p, &o, err, sizeof err);
+    rc = ldg_proxy_start(&p, &x.o, err, sizeof err);
     cl = NULL; /* the proxy's now (closed on failure too) */
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
@@ -362,7 +353,7 @@ cmd_proxy(struct cli *c, int argc, char **argv)
                                  : EX_IOERR;
         goto out;
     }
-    say_listening(c, p, &o);
+    say_listening(c, p, &x.o);
     while (!stop_flag)
         pause();
     rc = proxy_stop_say(p);

@@ -13,6 +13,8 @@
 #include "cli/commands.h"
 #include "query/query.h"
 
+static int cmd_query(struct cli *c, int argc, char **argv);
+
 #define FOLLOW_POLL_MS 100 /* safety net under inotify */
 
 static volatile sig_atomic_t stop_flag;
@@ -79,9 +81,7 @@ flush_out(struct out *o)
 static int
 iter_error(struct cli *c, struct ldg_txn *t, int rc)
 {
-    const char *m = ldg_errmsg(ldg_txn_ledger(t));
-    cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
-    return cli_exit_code(rc);
+    return cli_fail(c, ldg_txn_ledger(t), rc);
 }
 
 /* Output is gathered in memory up to this much, then the read
@@ -268,8 +268,7 @@ finish(struct out *o, struct ldg_ledger *l, struct ldg_txn **tp, struct bgw *w,
     int code = 0, wr;
 
     if (rc < 0) {
-        const char *m = ldg_errmsg(l);
-        snprintf(msg, sizeof msg, "%s", m && m[0] ? m : ldg_strerror(rc));
+        snprintf(msg, sizeof msg, "%s", cli_why(l, rc));
         code = cli_exit_code(rc);
     }
     ldg_txn_abort(*tp);
@@ -485,81 +484,6 @@ enum {
     OPT_FIELDS,
 };
 
-static const struct cli_opt query_opts[] = {
-    CLI_VALUE('S', 'S', "since", "TIME", "events at or after TIME"),
-    CLI_VALUE('U', 'U', "until", "TIME", "events at or before TIME"),
-    CLI_VALUE('g', 'g', "grep", "PATTERN",
-              "events whose text matches the regular expression (PCRE2); "
-              "repeated -g OR, as git log --grep"),
-    CLI_VALUE('n', 'n', "lines", "N",
-              "the last N matches (or 'all'); with -r the first N newest"),
-    CLI_FLAG('r', 'r', "reverse", "newest first"),
-    CLI_FLAG('f', 'f', "follow",
-             "keep printing new matches as they are appended (the last 10 "
-             "first, unless -n)"),
-    CLI_VALUE(OPT_AFTER, 0, "after-cursor", "CURSOR",
-              "only events after CURSOR (from --show-cursor)"),
-    CLI_FLAG(OPT_SHOWCUR, 0, "show-cursor",
-             "end with a cursor to continue from"),
-    CLI_FLAG(OPT_EXPLAIN, 0, "explain",
-             "say on standard error which index answered"),
-    CLI_VALUE(OPT_FIELDS, 0, "output-fields", "LIST",
-              "with -o json or json-pretty: only these keys, a comma-separated "
-              "list of seq ts time recorded_ts recorded_time clock type "
-              "subject run parent actor actor_name id source prev "
-              "body_commitment leaf_hash claim_digest seal seal_leaf "
-              "signature body model_at (as journalctl's)"),
-    CLI_FLAG(OPT_DEPS, 0, "deps",
-             "with pack=P: also what the pack depends on - its routes "
-             "(declarations, decisions, evals, promotions) and their "
-             "models and fallbacks (registrations, states, verifications), "
-             "each with the other terms of pack=P's group (type=, run=, ...)"),
-    CLI_BUNDLE_OPTS,
-    CLI_ARG("FIELD=VALUE",
-            "type=GLOB subject=GLOB run=ID actor=NAME|ID pack=P model=M "
-            "route=R seq=N|A..B body.NAME=VALUE. Repeating a field ORs, "
-            "different fields AND; a lone '+' starts another group, OR'ed "
-            "with the others. FIELD!=VALUE negates (body.NAME!= only "
-            "where the body has NAME); no other operator is understood",
-            CLI_OPTIONAL | CLI_REPEAT),
-    CLI_OPT_END};
-
-const struct cli_command cli_cmd_query = {
-    "query",
-    CLI_GROUP_QUERY,
-    cmd_query,
-    "find events, journalctl-style",
-    "Prints the events that match, oldest first, one line each (or in the "
-    "format -o names), using the ledger's indexes. Matches work like "
-    "journalctl's: FIELD=VALUE terms, time bounds with -S and -U, a body "
-    "pattern with -g. TIME is a systemd.time(7) expression ('yesterday', "
-    "'-1h', '11min ago', '2026-11-20 10:00', '@1763600000') or RFC 3339; "
-    "times print in local time unless --utc. -S and -U select by the "
-    "ledger's own (recorded) time; in -o json an event sent with the "
-    "source's time shows it as \"time\" and \"ts\", with the ledger's "
-    "as \"recorded_time\" and \"recorded_ts\" and \"clock\":\"source\" "
-    "(docs/QUERY.md). With --bundle FILE it "
-    "searches the selected events of an evidence bundle instead, after "
-    "verifying it (withheld fields are not there to match). Exits 0 when "
-    "it could look, even if nothing matched.",
-    query_opts,
-    "short (default), short-iso, short-precise, short-utc, verbose, json, "
-    "json-pretty or cat",
-    "# everything run r1 did\n"
-    "ledger query run=r1\n"
-    "# route decisions of the last hour, newest first\n"
-    "ledger query type='route.*' -S -1h -r\n"
-    "# failures of pack summarize, as JSON Lines\n"
-    "ledger query pack=summarize type=run.finished body.status=failed "
-    "-o json\n"
-    "# everything about pack pdf-ops and what it depends on\n"
-    "ledger query pack=pdf-ops --deps\n"
-    "# only route decisions, of the pack and of its routes and models\n"
-    "ledger query pack=pdf-ops type=route.decision --deps\n"
-    "# follow new events like tail -f\n"
-    "ledger query -f\n",
-    CLI_CMD_PAGER};
-
 /* What `ledger query` was asked. */
 struct qargs {
     const char *since, *until, *after, *limit_s, *fields_s;
@@ -571,6 +495,50 @@ struct qargs {
     struct cli_bundle_args ba;
 };
 
+#define QA struct qargs
+static const struct cli_opt query_opts[] = {
+    CLI_STR('S', 'S', "since", "TIME", "events at or after TIME", QA, since),
+    CLI_STR('U', 'U', "until", "TIME", "events at or before TIME", QA, until),
+    CLI_VALUE('g', 'g', "grep", "PATTERN",
+              "events whose text matches the regular expression (PCRE2); "
+              "repeated -g OR, as git log --grep"),
+    CLI_STR('n', 'n', "lines", "N",
+            "the last N matches (or 'all'); with -r the first N newest", QA,
+            limit_s),
+    CLI_ON('r', 'r', "reverse", "newest first", QA, reverse),
+    CLI_ON('f', 'f', "follow",
+           "keep printing new matches as they are appended (the last 10 "
+           "first, unless -n)",
+           QA, follow_mode),
+    CLI_STR(OPT_AFTER, 0, "after-cursor", "CURSOR",
+            "only events after CURSOR (from --show-cursor)", QA, after),
+    CLI_ON(OPT_SHOWCUR, 0, "show-cursor", "end with a cursor to continue from",
+           QA, show_cursor),
+    CLI_ON(OPT_EXPLAIN, 0, "explain",
+           "say on standard error which index answered", QA, explain),
+    CLI_STR(OPT_FIELDS, 0, "output-fields", "LIST",
+            "with -o json or json-pretty: only these keys, a comma-separated "
+            "list of seq ts time recorded_ts recorded_time clock type "
+            "subject run parent actor actor_name id source prev "
+            "body_commitment leaf_hash claim_digest seal seal_leaf "
+            "signature body model_at (as journalctl's)",
+            QA, fields_s),
+    CLI_ON(OPT_DEPS, 0, "deps",
+           "with pack=P: also what the pack depends on - its routes "
+           "(declarations, decisions, evals, promotions) and their "
+           "models and fallbacks (registrations, states, verifications), "
+           "each with the other terms of pack=P's group (type=, run=, ...)",
+           QA, deps),
+    CLI_BUNDLE_OPTS,
+    CLI_ARG("FIELD=VALUE",
+            "type=GLOB subject=GLOB run=ID actor=NAME|ID pack=P model=M "
+            "route=R seq=N|A..B body.NAME=VALUE. Repeating a field ORs, "
+            "different fields AND; a lone '+' starts another group, OR'ed "
+            "with the others. FIELD!=VALUE negates (body.NAME!= only "
+            "where the body has NAME); no other operator is understood",
+            CLI_OPTIONAL | CLI_REPEAT),
+    CLI_OPT_END};
+
 /* The options and how they go together: 0, -1 after --help, or the exit
  * code; g->ind the first MATCH term. */
 static int
@@ -580,15 +548,9 @@ query_parse(struct cli *c, int argc, char **argv, struct qargs *g)
     char err[1024];
     int ch, rc;
 
-    cli_args_init(&a, c, argc, argv);
+    cli_args_into(&a, c, argc, argv, g);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
-        case 'S':
-            g->since = a.value;
-            break;
-        case 'U':
-            g->until = a.value;
-            break;
         case 'g':
             /* repeated -g OR, as git log --grep */
             if (g->npatterns ==
@@ -598,30 +560,6 @@ query_parse(struct cli *c, int argc, char **argv, struct qargs *g)
                 return EX_USAGE;
             }
             g->patterns[g->npatterns++] = a.value;
-            break;
-        case 'n':
-            g->limit_s = a.value;
-            break;
-        case 'r':
-            g->reverse = 1;
-            break;
-        case 'f':
-            g->follow_mode = 1;
-            break;
-        case OPT_AFTER:
-            g->after = a.value;
-            break;
-        case OPT_SHOWCUR:
-            g->show_cursor = 1;
-            break;
-        case OPT_EXPLAIN:
-            g->explain = 1;
-            break;
-        case OPT_DEPS:
-            g->deps = 1;
-            break;
-        case OPT_FIELDS:
-            g->fields_s = a.value;
             break;
         default:
             rc = cli_bundle_opt(c, &g->ba, ch, a.value);
@@ -726,7 +664,43 @@ query_said(struct cli *c, struct ldg_ledger *l, struct ldg_query *q,
     return rc;
 }
 
-int
+const struct cli_command cli_cmd_query = {
+    "query",
+    CLI_GROUP_QUERY,
+    cmd_query,
+    "find events, journalctl-style",
+    "Prints the events that match, oldest first, one line each (or in the "
+    "format -o names), using the ledger's indexes. Matches work like "
+    "journalctl's: FIELD=VALUE terms, time bounds with -S and -U, a body "
+    "pattern with -g. TIME is a systemd.time(7) expression ('yesterday', "
+    "'-1h', '11min ago', '2026-11-20 10:00', '@1763600000') or RFC 3339; "
+    "times print in local time unless --utc. -S and -U select by the "
+    "ledger's own (recorded) time; in -o json an event sent with the "
+    "source's time shows it as \"time\" and \"ts\", with the ledger's "
+    "as \"recorded_time\" and \"recorded_ts\" and \"clock\":\"source\" "
+    "(docs/QUERY.md). With --bundle FILE it "
+    "searches the selected events of an evidence bundle instead, after "
+    "verifying it (withheld fields are not there to match). Exits 0 when "
+    "it could look, even if nothing matched.",
+    query_opts,
+    "short (default), short-iso, short-precise, short-utc, verbose, json, "
+    "json-pretty or cat",
+    "# everything run r1 did\n"
+    "ledger query run=r1\n"
+    "# route decisions of the last hour, newest first\n"
+    "ledger query type='route.*' -S -1h -r\n"
+    "# failures of pack summarize, as JSON Lines\n"
+    "ledger query pack=summarize type=run.finished body.status=failed "
+    "-o json\n"
+    "# everything about pack pdf-ops and what it depends on\n"
+    "ledger query pack=pdf-ops --deps\n"
+    "# only route decisions, of the pack and of its routes and models\n"
+    "ledger query pack=pdf-ops type=route.decision --deps\n"
+    "# follow new events like tail -f\n"
+    "ledger query -f\n",
+    CLI_CMD_PAGER};
+
+static int
 cmd_query(struct cli *c, int argc, char **argv)
 {
     struct qargs g;
@@ -768,8 +742,6 @@ cmd_query(struct cli *c, int argc, char **argv)
         ldg_query_free(q);
         return rc;
     }
-    if ((rc = cli_resolve_dir(c)) != 0)
-        goto out;
     if ((rc = cli_open(c, 1, &l)) != 0)
         goto out;
     memset(&o, 0, sizeof o);

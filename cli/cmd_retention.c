@@ -17,6 +17,14 @@
 #include "retention/retention.h"
 #include "serve/serve.h"
 
+static int cmd_archive(struct cli *c, int argc, char **argv);
+static int cmd_prune(struct cli *c, int argc, char **argv);
+
+struct prune_args {
+    struct ldg_prune_opts o;
+    int policy;
+};
+#define PA struct prune_args
 enum {
     OPT_BEFORE = 400,
     OPT_ARCHIVE,
@@ -110,41 +118,21 @@ say_rounding(struct cli *c, const char *before,
 /* ------------------------------------------------------------ archive -- */
 
 static const struct cli_opt archive_opts[] = {
-    CLI_VALUE(OPT_BEFORE, 0, "before", "SEQ|TIME",
-              "archive the events before this sequence number, or before "
-              "this time (systemd.time or RFC 3339, as query -S takes it)"),
-    CLI_VALUE(OPT_ARCHIVE, 0, "out", "FILE",
-              "the archive to write (a segment; refused if it exists)"),
-    CLI_VALUE(OPT_LEVEL, 0, "level", "N", "zstd level 1..19 (default 1)"),
-    CLI_VALUE(OPT_FORMAT, 0, "format", "segment|bundle",
-              "segment (the default), or an evidence bundle as archive "
-              "wrote before segments (a proof and a JSON line an event: "
-              "several times the bytes, and a prune's check of it is slow)"),
+    CLI_STR(OPT_BEFORE, 0, "before", "SEQ|TIME",
+            "archive the events before this sequence number, or before "
+            "this time (systemd.time or RFC 3339, as query -S takes it)",
+            struct ldg_archive_opts, before),
+    CLI_STR(OPT_ARCHIVE, 0, "out", "FILE",
+            "the archive to write (a segment; refused if it exists)",
+            struct ldg_archive_opts, out),
+    CLI_NUM(OPT_LEVEL, 0, "level", "N", "zstd level 1..19 (default 1)",
+            struct ldg_archive_opts, level, 1, 19),
+    CLI_PICK(OPT_FORMAT, 0, "format", "segment|bundle",
+             "segment (the default), or an evidence bundle as archive "
+             "wrote before segments (a proof and a JSON line an event: "
+             "several times the bytes, and a prune's check of it is slow)",
+             struct ldg_archive_opts, bundle, "segment|bundle"),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_archive = {
-    "archive",
-    CLI_GROUP_EVENTS,
-    cmd_archive,
-    "write the events before a horizon into a segment",
-    "Writes every event from the ledger's first (0, or its horizon if it "
-    "was pruned before) up to a horizon into a segment: one zstd stream "
-    "of their entries and bodies as the ledger keeps them (less what a "
-    "reader derives), their seals, the hashes that stand for the events "
-    "before them and the signed checkpoint at the horizon, which their "
-    "leaves recompute, and the projected state there with its signed note "
-    "(docs/FORMAT.md section 11). The horizon is --before rounded down to "
-    "the end of a commit (said on stderr). `ledger verify-bundle` checks "
-    "it in one pass; `query` and `timeline` read its events with --bundle "
-    "FILE, and `doctor --bundle FILE` the state at its end (the only state "
-    "it carries). `ledger prune --archive FILE` then removes those events "
-    "from the ledger (docs/RETENTION.md).",
-    archive_opts,
-    CLI_OUT_BASIC,
-    "# the events before event 100; then: ledger verify-bundle box-old.bundle\n"
-    "ledger archive --before 100 --out box-old.bundle\n"
-    "# or before a time: --before '180 days ago', --before 2026-05-01\n",
-    0};
 
 /* word as a shell word: as it is when it needs no quoting, else in single
  * quotes (a ' as '\'') */
@@ -200,43 +188,42 @@ put_next(struct cli *c, const struct ldg_archive_report *r, const char *out)
     putchar('\n');
 }
 
-int
+const struct cli_command cli_cmd_archive = {
+    "archive",
+    CLI_GROUP_EVENTS,
+    cmd_archive,
+    "write the events before a horizon into a segment",
+    "Writes every event from the ledger's first (0, or its horizon if it "
+    "was pruned before) up to a horizon into a segment: one zstd stream "
+    "of their entries and bodies as the ledger keeps them (less what a "
+    "reader derives), their seals, the hashes that stand for the events "
+    "before them and the signed checkpoint at the horizon, which their "
+    "leaves recompute, and the projected state there with its signed note "
+    "(docs/FORMAT.md section 11). The horizon is --before rounded down to "
+    "the end of a commit (said on stderr). `ledger verify-bundle` checks "
+    "it in one pass; `query` and `timeline` read its events with --bundle "
+    "FILE, and `doctor --bundle FILE` the state at its end (the only state "
+    "it carries). `ledger prune --archive FILE` then removes those events "
+    "from the ledger (docs/RETENTION.md).",
+    archive_opts,
+    CLI_OUT_BASIC,
+    "# the events before event 100; then: ledger verify-bundle box-old.bundle\n"
+    "ledger archive --before 100 --out box-old.bundle\n"
+    "# or before a time: --before '180 days ago', --before 2026-05-01\n",
+    0};
+
+static int
 cmd_archive(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_archive_opts o;
     struct ldg_archive_report r;
     char hex[65];
-    int ch, rc;
+    int rc;
 
     memset(&o, 0, sizeof o);
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == OPT_BEFORE)
-            o.before = a.value;
-        else if (ch == OPT_ARCHIVE)
-            o.out = a.value;
-        else if (ch == OPT_FORMAT) {
-            if (strcmp(a.value, "bundle") == 0)
-                o.bundle = 1;
-            else if (strcmp(a.value, "segment") != 0)
-                return cli_usage_err(c,
-                                     "--format: '%s' is neither segment nor "
-                                     "bundle",
-                                     a.value);
-        } else if (ch == OPT_LEVEL) {
-            uint64_t v;
-            if (cli_parse_u64(a.value, &v) < 0 || v < 1 || v > 19)
-                return cli_usage_err(c, "--level: '%s' is not 1..19", a.value);
-            o.level = (int)v;
-        } else
-            return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind != argc)
-        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+    if ((rc = cli_parse(c, argc, argv, &o, 0, NULL)) != 0)
+        return PARSED(rc);
     if (o.before == NULL)
         return cli_usage_err(c, "--before SEQ|TIME is required");
     if ((rc = before_ok(c, o.before)) != 0)
@@ -256,11 +243,8 @@ cmd_archive(struct cli *c, int argc, char **argv)
     o.progress_ctx = c;
     rc = ldg_retention_archive(l, &o, &r);
     cli_progress_done(c);
-    if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-        ldg_close(l);
-        return cli_exit_code(rc);
-    }
+    if (rc < 0)
+        return cli_fail_close(c, l, rc);
     ldg_close(l);
     hex32(hex, r.sha256);
     say_rounding(c, o.before, &r.h);
@@ -316,20 +300,29 @@ cmd_archive(struct cli *c, int argc, char **argv)
 /* -------------------------------------------------------------- prune -- */
 
 static const struct cli_opt prune_opts[] = {
-    CLI_VALUE(OPT_BEFORE, 0, "before", "SEQ|TIME",
-              "prune the events before this sequence number, or before this "
-              "time (rounded down to the end of a commit, as archive did)"),
-    CLI_VALUE(OPT_ARCHIVE, 0, "archive", "FILE",
-              "the archive of exactly those events (ledger archive): checked "
-              "before anything is removed"),
-    CLI_FLAG(OPT_POLICY, 0, "policy",
-             "obey DIR/retention.json: archive (into its archive_dir) and "
-             "prune the events older than keep_days, and more of the oldest "
-             "while the store is over its disk_budget"),
-    CLI_FLAG(OPT_FORCE, 0, "force",
-             "prune events younger than the retention minimum "
-             "(retention.json keep_days, default 180 days)"),
+    CLI_STR(OPT_BEFORE, 0, "before", "SEQ|TIME",
+            "prune the events before this sequence number, or before this "
+            "time (rounded down to the end of a commit, as archive did)",
+            PA, o.before),
+    CLI_STR(OPT_ARCHIVE, 0, "archive", "FILE",
+            "the archive of exactly those events (ledger archive): checked "
+            "before anything is removed",
+            PA, o.archive),
+    CLI_ON(OPT_POLICY, 0, "policy",
+           "obey DIR/retention.json: archive (into its archive_dir) and "
+           "prune the events older than keep_days, and more of the oldest "
+           "while the store is over its disk_budget",
+           PA, policy),
+    CLI_ON(OPT_FORCE, 0, "force",
+           "prune events younger than the retention minimum "
+           "(retention.json keep_days, default 180 days)",
+           PA, o.force),
     CLI_OPT_END};
+
+static void print_pruned(struct cli *c, const char *archive,
+                         const struct ldg_prune_report *rp,
+                         const struct ldg_policy_report *pol);
+static int prune_policy(struct cli *c, int force);
 
 const struct cli_command cli_cmd_prune = {
     "prune",
@@ -374,51 +367,29 @@ const struct cli_command cli_cmd_prune = {
     "ledger prune --policy\n",
     0};
 
-static void print_pruned(struct cli *c, const char *archive,
-                         const struct ldg_prune_report *rp,
-                         const struct ldg_policy_report *pol);
-static int prune_policy(struct cli *c, int force);
-
-int
+static int
 cmd_prune(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_retention_policy pol;
-    struct ldg_prune_opts o;
     struct ldg_prune_report r;
     char err[512];
-    int ch, rc, policy = 0;
+    struct prune_args x = {0};
+    int rc;
 
-    memset(&o, 0, sizeof o);
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == OPT_BEFORE)
-            o.before = a.value;
-        else if (ch == OPT_ARCHIVE)
-            o.archive = a.value;
-        else if (ch == OPT_FORCE)
-            o.force = 1;
-        else if (ch == OPT_POLICY)
-            policy = 1;
-        else
-            return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind != argc)
-        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
-    if (policy && (o.before != NULL || o.archive != NULL))
+    if ((rc = cli_parse(c, argc, argv, &x, 0, NULL)) != 0)
+        return PARSED(rc);
+    if (x.policy && (x.o.before != NULL || x.o.archive != NULL))
         return cli_usage_err(c, "--policy takes the horizon and the archive "
                                 "from retention.json: not with --before or "
                                 "--archive");
-    if (policy)
-        return prune_policy(c, o.force);
-    if (o.before == NULL)
+    if (x.policy)
+        return prune_policy(c, x.o.force);
+    if (x.o.before == NULL)
         return cli_usage_err(c, "--before SEQ|TIME is required");
-    if ((rc = before_ok(c, o.before)) != 0)
+    if ((rc = before_ok(c, x.o.before)) != 0)
         return rc;
-    if (o.archive == NULL || o.archive[0] == '\0')
+    if (x.o.archive == NULL || x.o.archive[0] == '\0')
         return cli_usage_err(c, "--archive FILE is required (write it with "
                                 "ledger archive)");
     if ((rc = cli_check_output(c, NULL)) != 0 || (rc = cli_resolve_dir(c)) != 0)
@@ -427,11 +398,11 @@ cmd_prune(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", err);
         return cli_exit_code(rc);
     }
-    o.keep_days = pol.keep_days;
+    x.o.keep_days = pol.keep_days;
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
     cli_metrics_catch_up(c, l);
-    rc = ldg_retention_prune(l, &o, &r);
+    rc = ldg_retention_prune(l, &x.o, &r);
     if (rc == 0 && r.already) {
         /* run again after it was done, with the archive a record pins */
         char hex[65];
@@ -440,19 +411,19 @@ cmd_prune(struct cli *c, int argc, char **argv)
             printf("%s\n", r.why);
         else
             cli_print_json(c, json_pack("{s:b, s:s, s:s, s:s}", "pruned", 0,
-                                        "why", r.why, "archive", o.archive,
+                                        "why", r.why, "archive", x.o.archive,
                                         "archive_sha256", hex));
         ldg_close(l);
         return EX_OK;
     }
     if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        cli_err(c, "%s", cli_why(l, rc));
         ldg_close(l);
         return rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
     }
     ldg_close(l);
-    say_rounding(c, o.before, &r.h);
-    print_pruned(c, o.archive, &r, NULL);
+    say_rounding(c, x.o.before, &r.h);
+    print_pruned(c, x.o.archive, &r, NULL);
     return EX_OK;
 }
 
@@ -548,7 +519,7 @@ prune_policy(struct cli *c, int force)
     cli_metrics_catch_up(c, l);
     rc = ldg_retention_apply(l, &pol, force, 0, &r);
     if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        cli_err(c, "%s", cli_why(l, rc));
         ldg_close(l);
         return rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
     }

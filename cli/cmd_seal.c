@@ -12,53 +12,35 @@
 #include "cli/commands.h"
 #include "ingest/ingest.h"
 
+static int cmd_seal(struct cli *c, int argc, char **argv);
+
 enum { OPT_SEAL_KEY = 500, OPT_SEAL_ORIGIN, OPT_SEAL_FIRST };
 
+struct seal_args {
+    const char *keyfile, *origin, *first;
+};
 static const struct cli_opt seal_opts[] = {
-    {OPT_SEAL_KEY, 0, "key", "FILE",
-     "the writer's secret key file (`ledger keys generate --out FILE`), "
-     "enrolled with `ledger keys add NAME --public-key`",
-     CLI_REQUIRED},
-    CLI_VALUE(OPT_SEAL_ORIGIN, 0, "origin", "LINE",
-              "the ledger's origin line (first line of `ledger checkpoint`); "
-              "with --first, no ledger is read"),
-    CLI_VALUE(OPT_SEAL_FIRST, 0, "first", "K",
-              "how many events the key's earlier seals cover (`ledger keys "
-              "list -o json` shows it as \"sealed\")"),
+    {.id = OPT_SEAL_KEY,
+     .name = "key",
+     .value = "FILE",
+     .help =
+         "the writer's secret key file (`ledger keys generate --out FILE`), "
+         "enrolled with `ledger keys add NAME --public-key`",
+     .flags = CLI_REQUIRED,
+     CLI_AT(struct seal_args, keyfile, CLI_K_STR)},
+    CLI_STR(OPT_SEAL_ORIGIN, 0, "origin", "LINE",
+            "the ledger's origin line (first line of `ledger checkpoint`); "
+            "with --first, no ledger is read",
+            struct seal_args, origin),
+    CLI_STR(OPT_SEAL_FIRST, 0, "first", "K",
+            "how many events the key's earlier seals cover (`ledger keys "
+            "list -o json` shows it as \"sealed\")",
+            struct seal_args, first),
     CLI_ARG("EVENTS.jsonl",
             "event lines, as `ledger ingest` takes them (default: standard "
             "input)",
             CLI_OPTIONAL),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_seal = {
-    "seal",
-    CLI_GROUP_EVENTS,
-    cmd_seal,
-    "seal events with a key the writer holds",
-    "Reads event lines (the lines `ledger ingest` takes: type, body, "
-    "subject, run, parent, id, time) and prints one sealed batch, one JSON "
-    "line, to send to `ledger ingest` or `ledger serve`: each event's "
-    "claim (its body committed under fresh random salts), the RFC 6962 "
-    "root of their digests and one Ed25519 seal over it by the key in "
-    "--key, for the ledger's origin and the key's range [first, first + "
-    "count). The ledger takes the whole batch, contiguously in one commit, "
-    "or nothing.\n\n"
-    "The secret key is read from --key only, never from a ledger's keys/. "
-    "With --origin and --first nothing else is read, so the events can be "
-    "sealed on another machine; without them, the ledger directory "
-    "(--dir) is opened read-only for its origin and the key's count. A "
-    "line naming an \"actor\" other than the key's name is refused. Exit "
-    "65 names FILE:LINE:COLUMN of a bad line; nothing is printed then.",
-    seal_opts,
-    NULL,
-    "# seal a batch with the key cp.key (made by `ledger keys generate`,\n"
-    "# enrolled by `ledger keys add cp --public-key`), then hand the one\n"
-    "# line to `ledger ingest` or `ledger serve`\n"
-    "ledger seal --key cp.key events.jsonl > batch.json\n"
-    "# sealing away from the box: origin and count given\n"
-    "ledger seal --key cp.key --origin example.org/box1 --first 12 e.jsonl\n",
-    0};
 
 /* Reads one line of at most max bytes into b (its ceiling, b->max: so it
  * grows to at most max + 1), NUL-terminated. 1, 0 at the end, -1 on a read
@@ -117,9 +99,8 @@ from_ledger(struct cli *c, const struct ldg_key *key, char *origin, size_t ocap,
     struct ldg_keyinfo ki;
     int rc;
 
-    if (cli_resolve_dir(c) != 0)
-        return EX_USAGE;
     if ((rc = cli_open(c, 1, &l)) != 0)
+
         return rc;
     if (ldg_format(l) < 2) {
         cli_err(c,
@@ -146,13 +127,10 @@ from_ledger(struct cli *c, const struct ldg_key *key, char *origin, size_t ocap,
     } else if (rc == 0) {
         rc = ldg_key_sealed(t, key->key_id, first);
         if (rc < 0) {
-            cli_err(c, "%s",
-                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-            rc = cli_exit_code(rc);
+            rc = cli_fail(c, l, rc);
         }
     } else {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-        rc = cli_exit_code(rc);
+        rc = cli_fail(c, l, rc);
     }
     ldg_txn_abort(t);
     ldg_close(l);
@@ -180,11 +158,39 @@ seal_check_opts(struct cli *c, const char *origin_opt, const char *first_opt,
     return 0;
 }
 
-int
+const struct cli_command cli_cmd_seal = {
+    "seal",
+    CLI_GROUP_EVENTS,
+    cmd_seal,
+    "seal events with a key the writer holds",
+    "Reads event lines (the lines `ledger ingest` takes: type, body, "
+    "subject, run, parent, id, time) and prints one sealed batch, one JSON "
+    "line, to send to `ledger ingest` or `ledger serve`: each event's "
+    "claim (its body committed under fresh random salts), the RFC 6962 "
+    "root of their digests and one Ed25519 seal over it by the key in "
+    "--key, for the ledger's origin and the key's range [first, first + "
+    "count). The ledger takes the whole batch, contiguously in one commit, "
+    "or nothing.\n\n"
+    "The secret key is read from --key only, never from a ledger's keys/. "
+    "With --origin and --first nothing else is read, so the events can be "
+    "sealed on another machine; without them, the ledger directory "
+    "(--dir) is opened read-only for its origin and the key's count. A "
+    "line naming an \"actor\" other than the key's name is refused. Exit "
+    "65 names FILE:LINE:COLUMN of a bad line; nothing is printed then.",
+    seal_opts,
+    NULL,
+    "# seal a batch with the key cp.key (made by `ledger keys generate`,\n"
+    "# enrolled by `ledger keys add cp --public-key`), then hand the one\n"
+    "# line to `ledger ingest` or `ledger serve`\n"
+    "ledger seal --key cp.key events.jsonl > batch.json\n"
+    "# sealing away from the box: origin and count given\n"
+    "ledger seal --key cp.key --origin example.org/box1 --first 12 e.jsonl\n",
+    0};
+
+static int
 cmd_seal(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
-    const char *keyfile = NULL, *origin_opt = NULL, *first_opt = NULL;
+    struct seal_args x = {0};
     const char *name = "<stdin>";
     char origin[LDG_ORIGIN_MAX + 1], err[1024];
     struct ldg_key *key = NULL;
@@ -193,38 +199,27 @@ cmd_seal(struct cli *c, int argc, char **argv)
     FILE *in = stdin;
     struct ldg_buf line = {0};
     json_t *batch = NULL;
-    int ch, rc, got;
+    int ind, rc, got;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == OPT_SEAL_KEY)
-            keyfile = a.value;
-        else if (ch == OPT_SEAL_ORIGIN)
-            origin_opt = a.value;
-        else if (ch == OPT_SEAL_FIRST)
-            first_opt = a.value;
-        else
-            return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind + 1 < argc || keyfile == NULL)
+    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
+        return PARSED(rc);
+    if (ind + 1 < argc || x.keyfile == NULL)
         return cli_usage(c);
-    if ((rc = seal_check_opts(c, origin_opt, first_opt, &first)) != 0)
+    if ((rc = seal_check_opts(c, x.origin, x.first, &first)) != 0)
         return rc;
     err[0] = '\0';
-    rc = ldg_keyfile_load(keyfile, &key, err, sizeof err);
+    rc = ldg_keyfile_load(x.keyfile, &key, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         return rc == LDG_ENOTFOUND ? EX_NOINPUT : EX_NOPERM;
     }
-    if (origin_opt != NULL) {
-        snprintf(origin, sizeof origin, "%s", origin_opt);
+    if (x.origin != NULL) {
+        snprintf(origin, sizeof origin, "%s", x.origin);
     } else if ((rc = from_ledger(c, key, origin, sizeof origin, &first)) != 0) {
         goto out;
     }
-    if (a.ind < argc && strcmp(argv[a.ind], "-") != 0) {
-        name = argv[a.ind];
+    if (ind < argc && strcmp(argv[ind], "-") != 0) {
+        name = argv[ind];
         in = fopen(name, "rb");
         if (in == NULL) {
             cli_err(c, "cannot open %s: %s", name, strerror(errno));

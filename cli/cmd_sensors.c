@@ -13,6 +13,9 @@
 #include "serve/serve.h"
 #include "sensors/sensors.h"
 
+static int cmd_model(struct cli *c, int argc, char **argv);
+static int cmd_probe(struct cli *c, int argc, char **argv);
+
 /* The string field k of o, or "?" (never a NULL printed as "(null)"). */
 static const char *
 sv(const json_t *o, const char *k)
@@ -59,7 +62,7 @@ const struct cli_command cli_cmd_model = {
     "ledger model verify m.gguf --model m --expect \"$DIGEST\"\n",
     0};
 
-int
+static int
 cmd_model(struct cli *c, int argc, char **argv)
 {
     struct ldg_model_verify_opts o = {.progress = cli_progress,
@@ -106,7 +109,7 @@ cmd_model(struct cli *c, int argc, char **argv)
     rc = ldg_model_verify(l, &o, &body, &seq);
     cli_progress_done(c);
     if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        cli_err(c, "%s", cli_why(l, rc));
     } else if (c->out != OUT_HUMAN) {
         json_object_set_new(body, "seq", ldg_json_u64(seq));
         cli_print_json(c, json_incref(body));
@@ -141,29 +144,6 @@ static const struct cli_opt probe_opts[] = {
              "it"),
     CLI_FLAG('v', 'v', "verbose", "say whether it writes through ledger serve"),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_probe = {
-    "probe",
-    CLI_GROUP_STATE,
-    cmd_probe,
-    "record what the runtimes and host have",
-    "Asks each runtime what it serves (Ollama /api/tags, /api/show, /api/ps; "
-    "llama.cpp /props and /v1/models; OpenAI-compatible URL/models) and the "
-    "host what it has (/proc, statvfs, nvidia-smi when present), and appends "
-    "only what changed since the log's current state: runtime.registered, "
-    "runtime.health, model.registered, model.state, host.profile, "
-    "capacity.snapshot. Probing twice in a row appends nothing the second "
-    "time. Runtimes come from --runtime, or from the file 'runtimes' in the "
-    "ledger directory (one NAME=URL a line, # comments). Prints the events "
-    "appended; exit 0. When `ledger serve` serves the ledger, the events go "
-    "through it (its write path and its access.json), as `ledger append`'s "
-    "do; --direct writes directly. A socket it may not reach (permission "
-    "denied: a server may be there) is an error (74), not a direct write.",
-    probe_opts,
-    CLI_OUT_BASIC,
-    "# a local Ollama and a llama.cpp server\n"
-    "ledger probe -r ol=http://127.0.0.1:11434 -r lc=llamacpp:http://h:8080\n",
-    0};
 
 /* "NAME=URL" or "NAME=KIND:URL" into rt (pointers into s, modified). */
 static int
@@ -308,15 +288,14 @@ again:
         cli_err(
             c, "cannot append %s: %s (nothing appended)",
             json_string_value(json_object_get(json_array_get(news, i), "type")),
-            ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+            cli_why(l, rc));
         return cli_exit_code(rc);
     }
     if (rc < 0)
         goto fail;
     return EX_OK;
 fail:
-    cli_err(c, "cannot append: %s",
-            ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+    cli_err(c, "cannot append: %s", cli_why(l, rc));
     return cli_exit_code(rc);
 }
 
@@ -386,7 +365,30 @@ probe_print(struct cli *c, const json_t *news, const uint64_t *seqs, int dry)
     }
 }
 
-int
+const struct cli_command cli_cmd_probe = {
+    "probe",
+    CLI_GROUP_STATE,
+    cmd_probe,
+    "record what the runtimes and host have",
+    "Asks each runtime what it serves (Ollama /api/tags, /api/show, /api/ps; "
+    "llama.cpp /props and /v1/models; OpenAI-compatible URL/models) and the "
+    "host what it has (/proc, statvfs, nvidia-smi when present), and appends "
+    "only what changed since the log's current state: runtime.registered, "
+    "runtime.health, model.registered, model.state, host.profile, "
+    "capacity.snapshot. Probing twice in a row appends nothing the second "
+    "time. Runtimes come from --runtime, or from the file 'runtimes' in the "
+    "ledger directory (one NAME=URL a line, # comments). Prints the events "
+    "appended; exit 0. When `ledger serve` serves the ledger, the events go "
+    "through it (its write path and its access.json), as `ledger append`'s "
+    "do; --direct writes directly. A socket it may not reach (permission "
+    "denied: a server may be there) is an error (74), not a direct write.",
+    probe_opts,
+    CLI_OUT_BASIC,
+    "# a local Ollama and a llama.cpp server\n"
+    "ledger probe -r ol=http://127.0.0.1:11434 -r lc=llamacpp:http://h:8080\n",
+    0};
+
+static int
 cmd_probe(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;

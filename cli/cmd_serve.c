@@ -18,6 +18,8 @@
 #include "otlp/otlp.h"
 #include "serve/serve.h"
 
+static int cmd_serve(struct cli *c, int argc, char **argv);
+
 static struct ldg_server *volatile serving;
 
 static void
@@ -262,6 +264,16 @@ raise_nofile(unsigned want)
     return want;
 }
 
+/* What `ledger serve` was asked. */
+struct serve_args {
+    struct ldg_serve_options o;
+    struct ldg_otlp_options oo;
+    const char *metrics_addr, *otlp_addr;
+    int metrics_remote, otlp_remote, status;
+    char otlp_listen[300]; /* oo.listen */
+};
+
+#define SA struct serve_args
 enum {
     OPT_SOCKET = 256,
     OPT_MAX_CONNS,
@@ -292,32 +304,38 @@ enum {
 static const struct cli_opt serve_opts[] = {
     CLI_VALUE(OPT_SOCKET, 0, "socket", "PATH",
               "serve on this Unix socket (default: DIR/ledger.sock)"),
-    CLI_VALUE(OPT_MAX_CONNS, 0, "max-conns", "N",
-              "connections at most (default 4096); one more is refused. "
-              "Peers that may write nothing hold a quarter of them at most, "
-              "one uid other than this one half"),
-    CLI_VALUE(OPT_MAX_LINE, 0, "max-line", "BYTES",
-              "longest request line (default: the body limit + 64 KiB)"),
-    CLI_VALUE(OPT_STALL, 0, "stall-timeout", "MS",
-              "drop a client that has not read its answers for MS "
-              "milliseconds once 1 MiB of them wait (default 10000)"),
-    CLI_VALUE(OPT_BUDGET, 0, "budget", "BYTES",
-              "hold at most BYTES for all clients together: input read, "
-              "requests waiting (a sealed batch: what its parse and append "
-              "take; one may be --budget / 16 bytes long), answers unsent "
-              "(default 67108864, 64 MiB); "
-              "at it no client is read until less is held, and a client "
-              "that reads none of its answers for --stall-timeout is "
-              "dropped"),
-    CLI_VALUE(OPT_IDLE, 0, "idle-timeout", "MS",
-              "close a client that has nothing in flight and has sent "
-              "nothing for MS milliseconds (default 600000, 10 minutes): "
-              "one that may write nothing always, a writer only while half "
-              "of --max-conns or more are taken"),
-    CLI_VALUE(OPT_LINE_TIMEOUT, 0, "line-timeout", "MS",
-              "drop a client whose request line has not ended (its "
-              "newline) within MS milliseconds of its first byte (default "
-              "30000)"),
+    CLI_NUM(OPT_MAX_CONNS, 0, "max-conns", "N",
+            "connections at most (default 4096); one more is refused. "
+            "Peers that may write nothing hold a quarter of them at most, "
+            "one uid other than this one half",
+            SA, o.max_conns, 1, 1000000),
+    CLI_NUM(OPT_MAX_LINE, 0, "max-line", "BYTES",
+            "longest request line (default: the body limit + 64 KiB)", SA,
+            o.max_line, 64, (uint64_t)256 << 20),
+    CLI_NUM(OPT_STALL, 0, "stall-timeout", "MS",
+            "drop a client that has not read its answers for MS "
+            "milliseconds once 1 MiB of them wait (default 10000)",
+            SA, o.stall_ms, 1, 86400000),
+    CLI_NUM(OPT_BUDGET, 0, "budget", "BYTES",
+            "hold at most BYTES for all clients together: input read, "
+            "requests waiting (a sealed batch: what its parse and append "
+            "take; one may be --budget / 16 bytes long), answers unsent "
+            "(default 67108864, 64 MiB); "
+            "at it no client is read until less is held, and a client "
+            "that reads none of its answers for --stall-timeout is "
+            "dropped",
+            SA, o.budget_bytes, 65536, (uint64_t)64 << 30),
+    CLI_NUM(OPT_IDLE, 0, "idle-timeout", "MS",
+            "close a client that has nothing in flight and has sent "
+            "nothing for MS milliseconds (default 600000, 10 minutes): "
+            "one that may write nothing always, a writer only while half "
+            "of --max-conns or more are taken",
+            SA, o.idle_ms, 1, 86400000),
+    CLI_NUM(OPT_LINE_TIMEOUT, 0, "line-timeout", "MS",
+            "drop a client whose request line has not ended (its "
+            "newline) within MS milliseconds of its first byte (default "
+            "30000)",
+            SA, o.line_ms, 1, 86400000),
     CLI_VALUE(OPT_PROBE_EVERY, 0, "probe-every", "DUR",
               "run `ledger probe` (the runtimes in DIR/runtimes) every DUR "
               "(30s, 5m, 1h); its events go through this server"),
@@ -338,48 +356,107 @@ static const struct cli_opt serve_opts[] = {
     CLI_FLAG(OPT_PROXY, 0, "proxy",
              "run `ledger proxy` with the server, as DIR/" LDG_PROXY_FILE
              " says (docs/PROXY.md); its events go through this server"),
-    CLI_FLAG(OPT_STATUS, 0, "status",
-             "show what the server of DIR is doing and how its interval jobs "
-             "fare, then exit (0 serving and every job's last run ok, 1 a "
-             "job failing, 69 not serving, 66 never served)"),
+    CLI_ON(OPT_STATUS, 0, "status",
+           "show what the server of DIR is doing and how its interval jobs "
+           "fare, then exit (0 serving and every job's last run ok, 1 a "
+           "job failing, 69 not serving, 66 never served)",
+           SA, status),
     CLI_VALUE(OPT_METRICS, 0, "metrics", "ADDR",
               "serve `ledger metrics` and this server's counters at "
               "http://ADDR/metrics (127.0.0.1:PORT, [::1]:PORT, "
               "localhost:PORT or PORT; port 0: any free one)"),
-    CLI_FLAG(OPT_METRICS_REMOTE, 0, "metrics-remote",
-             "let --metrics listen on an address that is not loopback (the "
-             "figures name packs, models and routes)"),
+    CLI_ON(OPT_METRICS_REMOTE, 0, "metrics-remote",
+           "let --metrics listen on an address that is not loopback (the "
+           "figures name packs, models and routes)",
+           SA, metrics_remote),
     CLI_VALUE(OPT_OTLP, 0, "otlp", "ADDR",
               "take OpenTelemetry spans and logs over OTLP/HTTP at ADDR "
               "(POST /v1/traces, /v1/logs; protobuf or JSON, gzip or not): "
               "127.0.0.1:4318, [::1]:PORT, localhost:PORT, PORT or "
               "unix:PATH; each span becomes an event (docs/OTLP.md)"),
-    CLI_FLAG(OPT_OTLP_REMOTE, 0, "otlp-remote",
-             "let --otlp listen on an address that is not loopback (anyone "
-             "who reaches it can write events)"),
+    CLI_ON(OPT_OTLP_REMOTE, 0, "otlp-remote",
+           "let --otlp listen on an address that is not loopback (anyone "
+           "who reaches it can write events)",
+           SA, otlp_remote),
     CLI_VALUE(OPT_OTLP_RUN, 0, "otlp-run", "ATTR",
               "the run of a span or log record: this attribute's value (the "
               "span's, else its resource's), e.g. gen_ai.conversation.id or "
               "session.id (default: the trace id)"),
-    CLI_VALUE(OPT_OTLP_SPANS, 0, "otlp-spans", "WHICH",
-              "all (default): spans that are neither model calls nor tool "
-              "executions become otel.span events; genai: only model calls "
-              "(a gen_ai.request.model is enough) and spans with "
-              "gen_ai.operation.name are recorded, the rest dropped "
-              "(counted)"),
-    CLI_VALUE(OPT_OTLP_LOGS, 0, "otlp-logs", "WHAT",
-              "record (default): each log record becomes an otel.log event; "
-              "drop: none is (counted)"),
-    CLI_FLAG(OPT_OTLP_CONTENT, 0, "otlp-content",
-             "record content too: prompts, completions, tool arguments and "
-             "results, system instructions, GenAI log events' bodies (not "
-             "recorded by default)"),
-    CLI_VALUE(
-        OPT_OTLP_BACKLOG, 0, "otlp-backlog", "N",
-        "answer OTLP requests 503 (Retry-After: 1 to 3) while N events or "
-        "more wait for the writer, and 429 while the receiver holds N "
-        "not yet committed (default 65536)"),
+    CLI_PICK(OPT_OTLP_SPANS, 0, "otlp-spans", "WHICH",
+             "all (default): spans that are neither model calls nor tool "
+             "executions become otel.span events; genai: only model calls "
+             "(a gen_ai.request.model is enough) and spans with "
+             "gen_ai.operation.name are recorded, the rest dropped "
+             "(counted)",
+             SA, oo.map.spans, "all|genai"),
+    CLI_PICK(OPT_OTLP_LOGS, 0, "otlp-logs", "WHAT",
+             "record (default): each log record becomes an otel.log event; "
+             "drop: none is (counted)",
+             SA, oo.map.drop_logs, "record|drop"),
+    CLI_ON(OPT_OTLP_CONTENT, 0, "otlp-content",
+           "record content too: prompts, completions, tool arguments and "
+           "results, system instructions, GenAI log events' bodies (not "
+           "recorded by default)",
+           SA, oo.map.record_content),
+    CLI_NUM(OPT_OTLP_BACKLOG, 0, "otlp-backlog", "N",
+            "answer OTLP requests 503 (Retry-After: 1 to 3) while N events or "
+            "more wait for the writer, and 429 while the receiver holds N "
+            "not yet committed (default 65536)",
+            SA, oo.behind_max, 1, 100000000),
     CLI_OPT_END};
+
+/* The interval jobs' and the metrics endpoint's reports: stderr, which
+ * is the journal under systemd. */
+static void
+serve_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "ledger serve: %s\n", line);
+}
+
+/* --metrics: the server whose counters the endpoint adds. */
+static struct ldg_server *metrics_server;
+
+static char *
+metrics_extra(void *ctx, size_t *len)
+{
+    struct ldg_serve_stats st;
+    struct ldg_otlp_stats ot;
+    char *s = NULL, *t = NULL;
+    size_t tl = 0;
+    int have = 1;
+    (void)ctx;
+    ldg_serve_stats(metrics_server, &st);
+    if (ldg_metrics_render_serve(&st, &s, len) < 0)
+        return NULL;
+    pthread_mutex_lock(&otlp_mu);
+    if (metrics_otlp != NULL)
+        ldg_otlp_stats(metrics_otlp, &ot);
+    else if (otlp_stopped)
+        ot = otlp_final;
+    else
+        have = 0;
+    pthread_mutex_unlock(&otlp_mu);
+    if (!have)
+        return s;
+    if (ldg_metrics_render_otlp(&ot, &t, &tl) < 0) {
+        free(s);
+        return NULL;
+    }
+    char *both = realloc(s, *len + tl + 1);
+    if (both == NULL) {
+        free(s);
+        free(t);
+        return NULL;
+    }
+    memcpy(both + *len, t, tl + 1);
+    *len += tl;
+    free(t);
+    return both;
+}
+
+static int serve_main(struct cli *c, int argc, char **argv,
+                      struct ldg_serve_options *op);
 
 const struct cli_command cli_cmd_serve = {
     "serve",
@@ -450,60 +527,7 @@ const struct cli_command cli_cmd_serve = {
     "  socat - UNIX-CONNECT:\"$LEDGER_DIR/ledger.sock\"\n",
     0};
 
-/* The interval jobs' and the metrics endpoint's reports: stderr, which
- * is the journal under systemd. */
-static void
-serve_log(void *ctx, const char *line)
-{
-    (void)ctx;
-    fprintf(stderr, "ledger serve: %s\n", line);
-}
-
-/* --metrics: the server whose counters the endpoint adds. */
-static struct ldg_server *metrics_server;
-
-static char *
-metrics_extra(void *ctx, size_t *len)
-{
-    struct ldg_serve_stats st;
-    struct ldg_otlp_stats ot;
-    char *s = NULL, *t = NULL;
-    size_t tl = 0;
-    int have = 1;
-    (void)ctx;
-    ldg_serve_stats(metrics_server, &st);
-    if (ldg_metrics_render_serve(&st, &s, len) < 0)
-        return NULL;
-    pthread_mutex_lock(&otlp_mu);
-    if (metrics_otlp != NULL)
-        ldg_otlp_stats(metrics_otlp, &ot);
-    else if (otlp_stopped)
-        ot = otlp_final;
-    else
-        have = 0;
-    pthread_mutex_unlock(&otlp_mu);
-    if (!have)
-        return s;
-    if (ldg_metrics_render_otlp(&ot, &t, &tl) < 0) {
-        free(s);
-        return NULL;
-    }
-    char *both = realloc(s, *len + tl + 1);
-    if (both == NULL) {
-        free(s);
-        free(t);
-        return NULL;
-    }
-    memcpy(both + *len, t, tl + 1);
-    *len += tl;
-    free(t);
-    return both;
-}
-
-static int serve_main(struct cli *c, int argc, char **argv,
-                      struct ldg_serve_options *op);
-
-int
+static int
 cmd_serve(struct cli *c, int argc, char **argv)
 {
     struct ldg_serve_options o;
@@ -521,127 +545,38 @@ cmd_serve(struct cli *c, int argc, char **argv)
     return rc;
 }
 
-/* What `ledger serve` was asked. */
-struct serve_args {
-    struct ldg_serve_options o;
-    struct ldg_otlp_options oo;
-    const char *metrics_addr, *otlp_addr;
-    int metrics_remote, otlp_remote, status;
-    char otlp_listen[300]; /* oo.listen */
-};
-
-/* One --otlp option: 0, the exit code of a usage error, or -1 when ch is
- * not one. */
-static int
-serve_opt_otlp(struct cli *c, int ch, struct cli_args *a, struct serve_args *g)
-{
-    uint64_t v;
-    switch (ch) {
-    case OPT_OTLP:
-        if (strncmp(a->value, "unix:", 5) != 0 &&
-            ldg_metrics_addr_loopback(a->value) < 0)
-            return cli_usage_err(c,
-                                 "--otlp: '%s' is not an address "
-                                 "(127.0.0.1:PORT, [::1]:PORT, "
-                                 "localhost:PORT, PORT or unix:PATH)",
-                                 a->value);
-        g->otlp_addr = a->value;
-        return 0;
-    case OPT_OTLP_REMOTE:
-        g->otlp_remote = 1;
-        return 0;
-    case OPT_OTLP_RUN:
-        if (a->value[0] == '\0')
-            return cli_usage_err(c, "--otlp-run: an empty attribute name");
-        g->oo.map.run_attr = a->value;
-        return 0;
-    case OPT_OTLP_SPANS:
-        if (strcmp(a->value, "all") == 0)
-            g->oo.map.spans = LDG_OTLP_SPANS_ALL;
-        else if (strcmp(a->value, "genai") == 0)
-            g->oo.map.spans = LDG_OTLP_SPANS_GENAI;
-        else
-            return cli_usage_err(c,
-                                 "--otlp-spans: '%s' is not all or "
-                                 "genai",
-                                 a->value);
-        return 0;
-    case OPT_OTLP_LOGS:
-        if (strcmp(a->value, "record") == 0)
-            g->oo.map.drop_logs = 0;
-        else if (strcmp(a->value, "drop") == 0)
-            g->oo.map.drop_logs = 1;
-        else
-            return cli_usage_err(c,
-                                 "--otlp-logs: '%s' is not record or "
-                                 "drop",
-                                 a->value);
-        return 0;
-    case OPT_OTLP_CONTENT:
-        g->oo.map.record_content = 1;
-        return 0;
-    case OPT_OTLP_BACKLOG:
-        if (cli_parse_u64(a->value, &v) < 0 || v == 0 || v > 100000000)
-            return cli_usage_err(c,
-                                 "--otlp-backlog: '%s' is not a whole "
-                                 "number from 1 to 100000000",
-                                 a->value);
-        g->oo.behind_max = v;
-        return 0;
-    default:
-        return -1;
-    }
-}
-
 /* One option: 0, or the exit code of a usage error. */
 static int
 serve_opt(struct cli *c, int ch, struct cli_args *a, struct serve_args *g)
 {
     uint64_t v;
     char err[1024];
-    int rc = serve_opt_otlp(c, ch, a, g);
-    if (rc >= 0)
-        return rc;
+    int is_otlp = ch == OPT_OTLP;
+
     switch (ch) {
+    case OPT_OTLP_RUN:
+        if (a->value[0] == '\0')
+            return cli_usage_err(c, "--otlp-run: an empty attribute name");
+        g->oo.map.run_attr = a->value;
+        return 0;
     case OPT_SOCKET:
         if (a->value[0] == '\0')
             return cli_usage_err(c, "--socket: empty path");
         g->o.socket_path = a->value;
         return 0;
-    case OPT_MAX_CONNS:
-        if (cli_parse_u64(a->value, &v) < 0 || v == 0 || v > 1000000)
-            return cli_usage_err(c,
-                                 "--max-conns: '%s' is not a whole number "
-                                 "from 1 to 1000000",
-                                 a->value);
-        g->o.max_conns = (unsigned)v;
-        return 0;
-    case OPT_MAX_LINE:
-        if (cli_parse_u64(a->value, &v) < 0 || v < 64 ||
-            v > ((uint64_t)256 << 20))
-            return cli_usage_err(c,
-                                 "--max-line: '%s' is not a whole number "
-                                 "from 64 to 268435456",
-                                 a->value);
-        g->o.max_line = (size_t)v;
-        return 0;
     case OPT_PROBE_EVERY:
-        if (ldg_jobs_add(jobs, "probe", a->value, NULL, err, sizeof err) < 0)
-            return cli_usage_err(c, "%s", err);
-        return 0;
     case OPT_VERIFY_EVERY:
-        if (ldg_jobs_add(jobs, "verify", a->value, NULL, err, sizeof err) < 0)
-            return cli_usage_err(c, "%s", err);
-        return 0;
     case OPT_PRUNE_EVERY:
-        if (ldg_jobs_add(jobs, "prune", a->value, NULL, err, sizeof err) < 0)
-            return cli_usage_err(c, "%s", err);
-        return 0;
     case OPT_PUBLISH_EVERY:
     case OPT_SHIP_EVERY: {
-        const char *what = ch == OPT_SHIP_EVERY ? "ship" : "publish";
-        const char *dur = a->value, *url = take_url(a);
-        if (url == NULL)
+        const char *what = ch == OPT_PROBE_EVERY    ? "probe"
+                           : ch == OPT_VERIFY_EVERY ? "verify"
+                           : ch == OPT_PRUNE_EVERY  ? "prune"
+                           : ch == OPT_SHIP_EVERY   ? "ship"
+                                                    : "publish";
+        const char *dur = a->value, *url = NULL;
+        if ((ch == OPT_PUBLISH_EVERY || ch == OPT_SHIP_EVERY) &&
+            (url = take_url(a)) == NULL)
             return cli_usage_err(c, "--%s-every DUR URL: the URL is missing",
                                  what);
         if (ldg_jobs_add(jobs, what, dur, url, err, sizeof err) < 0)
@@ -656,50 +591,21 @@ serve_opt(struct cli *c, int ch, struct cli_args *a, struct serve_args *g)
                                  a->value);
         g->o.sweep_ms = v > 86400000 ? 86400000 : (unsigned)v;
         return 0;
-    case OPT_STATUS:
-        g->status = 1;
-        return 0;
     case OPT_PROXY:
         px.on = 1;
         return 0;
     case OPT_METRICS:
-        if (ldg_metrics_addr_loopback(a->value) < 0)
+    case OPT_OTLP:
+        if ((!is_otlp || strncmp(a->value, "unix:", 5) != 0) &&
+            ldg_metrics_addr_loopback(a->value) < 0)
             return cli_usage_err(c,
-                                 "--metrics: '%s' is not an address "
+                                 "--%s: '%s' is not an address "
                                  "(127.0.0.1:PORT, [::1]:PORT, "
-                                 "localhost:PORT or PORT)",
-                                 a->value);
-        g->metrics_addr = a->value;
-        return 0;
-    case OPT_METRICS_REMOTE:
-        g->metrics_remote = 1;
-        return 0;
-    case OPT_STALL:
-        if (cli_parse_u64(a->value, &v) < 0 || v == 0 || v > 86400000)
-            return cli_usage_err(c, "--stall-timeout: 1 to 86400000");
-        g->o.stall_ms = (unsigned)v;
-        return 0;
-    case OPT_BUDGET:
-        if (cli_parse_u64(a->value, &v) < 0 || v < 65536 ||
-            v > ((uint64_t)64 << 30) || v > SIZE_MAX)
-            return cli_usage_err(c,
-                                 "--budget: '%s' is not a whole number "
-                                 "from 65536 to 68719476736",
-                                 a->value);
-        g->o.budget_bytes = (size_t)v;
-        return 0;
-    case OPT_IDLE:
-    case OPT_LINE_TIMEOUT:
-        if (cli_parse_u64(a->value, &v) < 0 || v == 0 || v > 86400000)
-            return cli_usage_err(
-                c,
-                "--%s: '%s' is not a whole number of "
-                "milliseconds from 1 to 86400000",
-                ch == OPT_IDLE ? "idle-timeout" : "line-timeout", a->value);
-        if (ch == OPT_IDLE)
-            g->o.idle_ms = (unsigned)v;
-        else
-            g->o.line_ms = (unsigned)v;
+                                 "localhost:PORT%s or %s)",
+                                 is_otlp ? "otlp" : "metrics", a->value,
+                                 is_otlp ? ", PORT" : "",
+                                 is_otlp ? "unix:PATH" : "PORT");
+        *(is_otlp ? &g->otlp_addr : &g->metrics_addr) = a->value;
         return 0;
     default:
         return cli_usage(c);
@@ -714,7 +620,7 @@ serve_parse(struct cli *c, int argc, char **argv, struct serve_args *g)
     struct cli_args a;
     int ch, rc;
 
-    cli_args_init(&a, c, argc, argv);
+    cli_args_into(&a, c, argc, argv, g);
     while ((ch = cli_args_next(&a)) > 0)
         if ((rc = serve_opt(c, ch, &a, g)) != 0)
             return rc;

@@ -6,34 +6,20 @@
 #include "cli/commands.h"
 #include "serve/serve.h"
 
+static int cmd_stats(struct cli *c, int argc, char **argv);
+static int cmd_migrate(struct cli *c, int argc, char **argv);
+
 /* --------------------------------------------------------------- stats -- */
 
+struct stats_args {
+    int databases;
+};
 static const struct cli_opt stats_opts[] = {
-    CLI_FLAG('d', 0, "databases",
-             "also each database's records, pages and bytes (and bytes an "
-             "event), LMDB's own pages included: together data.mdb's size"),
+    CLI_ON('d', 0, "databases",
+           "also each database's records, pages and bytes (and bytes an "
+           "event), LMDB's own pages included: together data.mdb's size",
+           struct stats_args, databases),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_stats = {
-    "stats",
-    CLI_GROUP_EVENTS,
-    cmd_stats,
-    "counts and sizes",
-    "Prints the ledger's origin, how many events, bodies (and erased "
-    "bodies), checkpoints and keys it holds, the bytes they take, and the "
-    "first and last event. With --databases, a table of where data.mdb's "
-    "bytes are: every database the ledger keeps (the log's, the indexes, "
-    "the projections) with its records, pages, bytes and bytes an event, "
-    "then LMDB's catalogue, free and meta pages. The layout line names the "
-    "store layout (how the records are kept in LMDB, docs/FORMAT.md 6.1) "
-    "and says when `ledger migrate` has work to do.",
-    stats_opts,
-    CLI_OUT_BASIC,
-    "ledger stats\n"
-    "# where the bytes go, database by database\n"
-    "ledger stats --databases\n"
-    "ledger stats -o json\n",
-    CLI_CMD_GATHER};
 
 /* The --databases rows as a table, or as a JSON array. */
 static void
@@ -67,45 +53,52 @@ stats_dbs_json(const struct ldg_db_size *d, size_t n)
     return a;
 }
 
-int
+const struct cli_command cli_cmd_stats = {
+    "stats",
+    CLI_GROUP_EVENTS,
+    cmd_stats,
+    "counts and sizes",
+    "Prints the ledger's origin, how many events, bodies (and erased "
+    "bodies), checkpoints and keys it holds, the bytes they take, and the "
+    "first and last event. With --databases, a table of where data.mdb's "
+    "bytes are: every database the ledger keeps (the log's, the indexes, "
+    "the projections) with its records, pages, bytes and bytes an event, "
+    "then LMDB's catalogue, free and meta pages. The layout line names the "
+    "store layout (how the records are kept in LMDB, docs/FORMAT.md 6.1) "
+    "and says when `ledger migrate` has work to do.",
+    stats_opts,
+    CLI_OUT_BASIC,
+    "ledger stats\n"
+    "# where the bytes go, database by database\n"
+    "ledger stats --databases\n"
+    "ledger stats -o json\n",
+    CLI_CMD_GATHER};
+
+static int
 cmd_stats(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_stats st;
     uint64_t tiles_whole = 0;
     struct ldg_db_size *dbs = NULL;
     size_t ndbs = 0;
     char t1[64] = "", t2[64] = "";
-    int ch, rc, databases = 0;
+    struct stats_args x = {0};
+    int rc;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case 'd':
-            databases = 1;
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind != argc)
-        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+    if ((rc = cli_parse(c, argc, argv, &x, 0, NULL)) != 0)
+        return PARSED(rc);
     if ((rc = cli_check_output(c, NULL)) != 0)
-        return rc;
-    if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     rc = ldg_stats(l, &st);
     if (rc == 0)
         rc = ldg_stats_tiles_whole(l, &tiles_whole);
-    if (rc == 0 && databases)
+    if (rc == 0 && x.databases)
         rc = ldg_stats_databases(l, &dbs, &ndbs);
     if (rc < 0) {
-        cli_err(c, "%s%s", databases ? "the databases' sizes: " : "",
+        cli_err(c, "%s%s", x.databases ? "the databases' sizes: " : "",
                 ldg_strerror(rc));
         ldg_close(l);
         return cli_exit_code(rc);
@@ -159,7 +152,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
             printf("last         %llu %s %s\n",
                    (unsigned long long)(st.events - 1), h2, st.last_type);
         }
-        if (databases)
+        if (x.databases)
             stats_dbs_print(dbs, ndbs, st.events);
     } else {
         char b[2][24];
@@ -201,7 +194,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
                                 json_integer((json_int_t)tiles_whole));
         if (st.horizon > 0)
             json_object_set_new(o, "horizon", ldg_json_u64(st.horizon));
-        if (databases)
+        if (x.databases)
             json_object_set_new(o, "databases", stats_dbs_json(dbs, ndbs));
         cli_print_json(c, o);
     }
@@ -259,7 +252,7 @@ const struct cli_command cli_cmd_migrate = {
     "ledger stats --dir ./box | grep layout\n",
     0};
 
-int
+static int
 cmd_migrate(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
@@ -317,11 +310,8 @@ cmd_migrate(struct cli *c, int argc, char **argv)
         return rc;
     rc = ldg_migrate(l, to, cli_progress, c, &r);
     cli_progress_done(c);
-    if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-        ldg_close(l);
-        return cli_exit_code(rc);
-    }
+    if (rc < 0)
+        return cli_fail_close(c, l, rc);
     ldg_close(l);
     if (c->out == OUT_HUMAN) {
         if (r.from == r.to && r.tiles_split > 0) {

@@ -14,6 +14,8 @@
 #include "projections/projections.h"
 #include "query/query.h"
 
+static int cmd_timeline(struct cli *c, int argc, char **argv);
+
 /* The run's events among a bundle's, gathered as they come (timeline
  * RUN --bundle of a bundle without timeline.json), with how many it holds
  * and its first and last seq. */
@@ -40,19 +42,26 @@ bundle_run_hit(void *ctx, json_t *e)
     return 0;
 }
 
-/* 1 (said) when the bundle holds no event of the run. */
+/* 1 (said) when the bundle holds no event of the run; else 0, saying
+ * that what follows (shown: "these are", "the page shows") is the run's
+ * events, not its timeline. */
 static int
 bundle_run_none(struct cli *c, const struct cli_bundle_args *ba,
-                const struct brun *br)
+                const struct brun *br, const char *shown)
 {
-    if (json_array_size(br->evs) > 0)
-        return 0;
+    if (json_array_size(br->evs) == 0) {
+        cli_err(c,
+                "bundle %s holds no timeline and no event of run %s (it "
+                "holds %llu events, seq %s..%s)",
+                ba->file, br->run, (unsigned long long)br->events,
+                br->first_seq, br->last_seq);
+        return 1;
+    }
     cli_err(c,
-            "bundle %s holds no timeline and no event of run %s (it "
-            "holds %llu events, seq %s..%s)",
-            ba->file, br->run, (unsigned long long)br->events, br->first_seq,
-            br->last_seq);
-    return 1;
+            "bundle %s holds no timeline.json (`ledger export --run R` "
+            "writes one): %s the events of run %s it holds",
+            ba->file, shown, br->run);
+    return 0;
 }
 
 /* timeline RUN --bundle FILE of a bundle with no timeline.json (an
@@ -68,12 +77,8 @@ bundle_run_events(struct cli *c, const struct cli_bundle_args *ba,
     uint64_t t0 = 0;
     char b0[24], b1[24];
 
-    if (bundle_run_none(c, ba, br))
+    if (bundle_run_none(c, ba, br, "these are"))
         return EX_NOINPUT;
-    cli_err(c,
-            "bundle %s holds no timeline.json (`ledger export --run R` "
-            "writes one): these are the events of run %s it holds",
-            ba->file, br->run);
     if (c->out != OUT_HUMAN) {
         cli_print_json(c, json_pack("{s:s, s:s, s:s, s:O}", "run", br->run,
                                     "bundle", ba->file, "from", "events",
@@ -120,54 +125,6 @@ static const struct cli_opt timeline_opts[] = {
             "the run's id (as in `ledger runs`), or a plan's (`ledger plans`)",
             0),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_timeline = {
-    "timeline",
-    CLI_GROUP_QUERY,
-    cmd_timeline,
-    "the flight-recorder view of a run",
-    "Prints the story of one run: when it started and with which pack, "
-    "each step, route decision (which model served it, and why), policy "
-    "decision and failure in order, how it ended, and a summary. Each "
-    "route decision, eval and promotion also shows the weights its model "
-    "had then: the digest the runtime last reported before it and whether "
-    "`ledger model verify` had hashed them (model_at in -o json). This is "
-    "the view to start from when someone asks what happened to their "
-    "request. With --bundle FILE it reads the timeline an `export --run` "
-    "put in an evidence bundle, after verifying the bundle, with no ledger "
-    "at hand; a bundle without one (an archive of `ledger archive`) gives "
-    "the run's events it holds. When no run has that id but a plan of the "
-    "box's control "
-    "pipeline does (`ledger plans`), it prints the plan's story: its "
-    "states, steps, debates, snapshots, tripcodes and builds, with each "
-    "broken rule marked '!' under the event that broke it.\n\n"
-    "With --html FILE it writes the same run as one HTML page that needs "
-    "nothing "
-    "else (no script, font or image from anywhere): a time axis with one "
-    "lane per kind of event, each event a mark with its type and body as a "
-    "tooltip, failures and denials in red with a cross, route decisions "
-    "with the model that answered and any fallback, the doctor's verdict "
-    "for the run's pack at its start, and what the events are proven "
-    "against. Every evidence bundle carries such a page as index.html.\n\n"
-    "Spans an application exported to `ledger serve --otlp` (docs/OTLP.md) "
-    "are shown as a tree (each indented under its parent), and a model "
-    "call the proxy recorded for a request that carried the span's trace "
-    "context (traceparent) is shown under the application's span: one "
-    "request, two witnesses, with what they disagree on (the model, the "
-    "tokens, the outcome) marked '!'. A trace is the run of its spans by "
-    "default, so `ledger timeline TRACEID` shows it; --trace ID selects "
-    "its events whatever their run.",
-    timeline_opts,
-    CLI_OUT_BASIC,
-    "ledger timeline r1\n"
-    "ledger timeline r1 -o json-pretty\n"
-    "# on the receiving side: the run's story from the bundle alone\n"
-    "ledger timeline r1 --bundle r1.bundle --trusted-key box.vkey\n"
-    "# a page to attach to the ticket\n"
-    "ledger timeline r1 --html r1.html\n"
-    "# an application's trace (OpenTelemetry), with the proxy's records\n"
-    "ledger timeline --trace 5b8efff798038103d269b633813fc60c\n",
-    CLI_CMD_PAGER};
 
 /* Writes text to file whole (a temporary file renamed over it), or to
  * standard output for "-". */
@@ -299,12 +256,8 @@ bundle_run_page(struct cli *c, const struct cli_bundle_args *ba,
     char title[400], sub[600], b0[24], b1[24];
     int rc;
 
-    if (bundle_run_none(c, ba, br))
+    if (bundle_run_none(c, ba, br, "the page shows"))
         return EX_NOINPUT;
-    cli_err(c,
-            "bundle %s holds no timeline.json (`ledger export --run R` "
-            "writes one): the page shows the events of run %s it holds",
-            ba->file, br->run);
     snprintf(title, sizeof title, "Run %s", br->run);
     snprintf(sub, sizeof sub, "%zu events in %s, seq %s..%s",
              json_array_size(evs), ba->file,
@@ -562,7 +515,55 @@ timeline_bundle(struct cli *c, struct cli_bundle_args *ba, const char *run,
     return rc;
 }
 
-int
+const struct cli_command cli_cmd_timeline = {
+    "timeline",
+    CLI_GROUP_QUERY,
+    cmd_timeline,
+    "the flight-recorder view of a run",
+    "Prints the story of one run: when it started and with which pack, "
+    "each step, route decision (which model served it, and why), policy "
+    "decision and failure in order, how it ended, and a summary. Each "
+    "route decision, eval and promotion also shows the weights its model "
+    "had then: the digest the runtime last reported before it and whether "
+    "`ledger model verify` had hashed them (model_at in -o json). This is "
+    "the view to start from when someone asks what happened to their "
+    "request. With --bundle FILE it reads the timeline an `export --run` "
+    "put in an evidence bundle, after verifying the bundle, with no ledger "
+    "at hand; a bundle without one (an archive of `ledger archive`) gives "
+    "the run's events it holds. When no run has that id but a plan of the "
+    "box's control "
+    "pipeline does (`ledger plans`), it prints the plan's story: its "
+    "states, steps, debates, snapshots, tripcodes and builds, with each "
+    "broken rule marked '!' under the event that broke it.\n\n"
+    "With --html FILE it writes the same run as one HTML page that needs "
+    "nothing "
+    "else (no script, font or image from anywhere): a time axis with one "
+    "lane per kind of event, each event a mark with its type and body as a "
+    "tooltip, failures and denials in red with a cross, route decisions "
+    "with the model that answered and any fallback, the doctor's verdict "
+    "for the run's pack at its start, and what the events are proven "
+    "against. Every evidence bundle carries such a page as index.html.\n\n"
+    "Spans an application exported to `ledger serve --otlp` (docs/OTLP.md) "
+    "are shown as a tree (each indented under its parent), and a model "
+    "call the proxy recorded for a request that carried the span's trace "
+    "context (traceparent) is shown under the application's span: one "
+    "request, two witnesses, with what they disagree on (the model, the "
+    "tokens, the outcome) marked '!'. A trace is the run of its spans by "
+    "default, so `ledger timeline TRACEID` shows it; --trace ID selects "
+    "its events whatever their run.",
+    timeline_opts,
+    CLI_OUT_BASIC,
+    "ledger timeline r1\n"
+    "ledger timeline r1 -o json-pretty\n"
+    "# on the receiving side: the run's story from the bundle alone\n"
+    "ledger timeline r1 --bundle r1.bundle --trusted-key box.vkey\n"
+    "# a page to attach to the ticket\n"
+    "ledger timeline r1 --html r1.html\n"
+    "# an application's trace (OpenTelemetry), with the proxy's records\n"
+    "ledger timeline --trace 5b8efff798038103d269b633813fc60c\n",
+    CLI_CMD_PAGER};
+
+static int
 cmd_timeline(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
@@ -613,8 +614,6 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         return rc;
     if (ba.file != NULL)
         return timeline_bundle(c, &ba, argv[a.ind], html);
-    if ((rc = cli_resolve_dir(c)) != 0)
-        return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0) {

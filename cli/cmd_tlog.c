@@ -9,6 +9,10 @@
 #include "cli/commands.h"
 #include "fleet/fleet.h"
 
+static int cmd_checkpoint(struct cli *c, int argc, char **argv);
+static int cmd_proof(struct cli *c, int argc, char **argv);
+static int cmd_tiles(struct cli *c, int argc, char **argv);
+
 static int
 open_ro(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t)
 {
@@ -54,7 +58,7 @@ const struct cli_command cli_cmd_checkpoint = {
     "ledger checkpoint --cosigned\n",
     CLI_CMD_GATHER};
 
-int
+static int
 cmd_checkpoint(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
@@ -161,7 +165,7 @@ const struct cli_command cli_cmd_proof = {
     "ledger proof --consistency 10 --size 40\n",
     CLI_CMD_GATHER};
 
-int
+static int
 cmd_proof(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
@@ -224,8 +228,7 @@ cmd_proof(struct cli *c, int argc, char **argv)
                     (unsigned long long)size,
                     rc == LDG_ENOTFOUND ? " (not in this log)" : "");
         else
-            cli_err(c, "%s",
-                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+            cli_err(c, "%s", cli_why(l, rc));
         rc = rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
     } else {
         if (c->out == OUT_HUMAN)
@@ -260,32 +263,25 @@ const struct cli_command cli_cmd_tiles = {
     "ledger tiles /var/www/ledger\n",
     0};
 
-int
+static int
 cmd_tiles(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
     struct ldg_tiles_report r;
     struct ldg_ledger *l;
-    int ch, rc;
+    int ind, rc;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0)
+    if ((rc = cli_parse(c, argc, argv, NULL, -1, &ind)) != 0)
+        return PARSED(rc);
+    if (ind + 1 != argc)
         return cli_usage(c);
-    if (ch < 0)
-        return a.exit;
-    if (a.ind + 1 != argc)
-        return cli_usage(c);
-    if (argv[a.ind][0] == '\0')
+    if (argv[ind][0] == '\0')
         return cli_usage_err(c, "the directory to publish into is '' "
                                 "(give a path)");
-    if (cli_resolve_dir(c) != 0)
-        return EX_USAGE;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
-    rc = ldg_tiles_write(l, argv[a.ind], &r);
+    rc = ldg_tiles_write(l, argv[ind], &r);
     if (rc < 0) {
-        cli_err(c, "%s: %s", argv[a.ind],
-                ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        cli_err(c, "%s: %s", argv[ind], cli_why(l, rc));
         rc = cli_exit_code(rc);
     } else {
         if (c->out == OUT_HUMAN) {

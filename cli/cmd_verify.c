@@ -8,6 +8,8 @@
 #include "doctor/doctor.h"
 #include "projections/projections.h"
 
+static int cmd_verify(struct cli *c, int argc, char **argv);
+
 /* -------------------------------------------------------------- verify -- */
 
 static int
@@ -22,6 +24,25 @@ read_file(const char *path, size_t max, char **out, size_t *len)
     return rc;
 }
 
+/* What `ledger verify` was asked (verify_parse) and what it found. */
+struct vrun {
+    const char *trusted;
+    uint64_t from, quorum;
+    unsigned flags;
+    int only_new;
+    const char *wkeys[32];
+    int wok[32];
+    size_t nw;
+    char *note; /* the trusted checkpoint's text */
+    size_t note_len;
+    struct ldg_verify_report r;
+    struct ldg_trusted_report tr;
+    int trc, prc;
+    json_t *pdiffs;
+    unsigned pchecked;
+    char nowrite[600];
+};
+
 static const struct cli_opt verify_opts[] = {
     CLI_VALUE('f', 0, "from", "SEQ",
               "start at event SEQ (implies a full check from there)"),
@@ -30,15 +51,17 @@ static const struct cli_opt verify_opts[] = {
              "since the last verify: also every page of data.mdb as "
              "stored, every index key by key, and the projections' stored "
              "state and signed notes against the log"),
-    CLI_FLAG('N', 0, "new",
-             "check only the events appended since the last recorded "
-             "verification, at what they cost (what `ledger doctor` does "
-             "on demand and `serve --verify-every` on an interval): chain "
-             "link, signatures or seals, bodies, tree consistency, the "
-             "checkpoints they brought"),
-    CLI_VALUE('t', 0, "trusted", "FILE",
-              "also check that this log extends FILE, a checkpoint saved "
-              "earlier (`ledger checkpoint > FILE`)"),
+    CLI_ON('N', 0, "new",
+           "check only the events appended since the last recorded "
+           "verification, at what they cost (what `ledger doctor` does "
+           "on demand and `serve --verify-every` on an interval): chain "
+           "link, signatures or seals, bodies, tree consistency, the "
+           "checkpoints they brought",
+           struct vrun, only_new),
+    CLI_STR('t', 0, "trusted", "FILE",
+            "also check that this log extends FILE, a checkpoint saved "
+            "earlier (`ledger checkpoint > FILE`)",
+            struct vrun, trusted),
     CLI_VALUE('W', 0, "witness-key", "VKEY",
               "with --trusted: a witness's cosigner key whose cosignature "
               "on FILE counts toward --quorum (repeatable; FILE from "
@@ -47,38 +70,6 @@ static const struct cli_opt verify_opts[] = {
               "with --witness-key: at least K of those witnesses must have "
               "cosigned FILE (default 1)"),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_verify = {
-    "verify",
-    CLI_GROUP_EVENTS,
-    cmd_verify,
-    "re-check signatures, chain and tree",
-    "Re-checks the ledger: that each event's actor key vouched for it (in "
-    "a format 2 ledger its seal: the claim's digest in the seal's root, "
-    "one signature per seal; in format 1 the event's own signature), the "
-    "hash chain, the bodies against their hashes, the Merkle tree "
-    "against the signed checkpoints, the key registry and the indexes. "
-    "Without --full, signatures and indexes are checked only for events "
-    "appended since the last verify (the rest from event 0), and it says "
-    "so. It reads only (a write-protected copy works) and records its "
-    "result afterwards where it can; a failure is remembered and fails "
-    "every later verify until a --full one passes. A projection state "
-    "that differs from the log's fails --full too (`ledger rebuild` "
-    "makes it again). Exits 0 when "
-    "everything holds and 1 with the first failure named when something "
-    "does not.",
-    verify_opts,
-    CLI_OUT_BASIC,
-    "ledger verify\n"
-    "# only what was appended since the last verification (cheap)\n"
-    "ledger verify --new\n"
-    "# everything, and that the log still extends a checkpoint kept "
-    "elsewhere\n"
-    "ledger verify --full --trusted saved-checkpoint.txt\n"
-    "# and that 2 of these 3 witnesses cosigned it\n"
-    "ledger verify --trusted c.txt --quorum 2 --witness-key \"$W1\" \\\n"
-    "    --witness-key \"$W2\" --witness-key \"$W3\"\n",
-    0};
 
 /* Verification reads only: the ledger is opened read-only (it may be an
  * auditor's write-protected copy) and the result recorded afterwards,
@@ -139,7 +130,39 @@ verify_gathered(void *ctx, struct ldg_isolation *iso)
  * read is a finding, exit 1. LEDGER_VERIFY_INPROCESS=1 runs it in this
  * process (for debuggers).
  */
-int
+const struct cli_command cli_cmd_verify = {
+    "verify",
+    CLI_GROUP_EVENTS,
+    cmd_verify,
+    "re-check signatures, chain and tree",
+    "Re-checks the ledger: that each event's actor key vouched for it (in "
+    "a format 2 ledger its seal: the claim's digest in the seal's root, "
+    "one signature per seal; in format 1 the event's own signature), the "
+    "hash chain, the bodies against their hashes, the Merkle tree "
+    "against the signed checkpoints, the key registry and the indexes. "
+    "Without --full, signatures and indexes are checked only for events "
+    "appended since the last verify (the rest from event 0), and it says "
+    "so. It reads only (a write-protected copy works) and records its "
+    "result afterwards where it can; a failure is remembered and fails "
+    "every later verify until a --full one passes. A projection state "
+    "that differs from the log's fails --full too (`ledger rebuild` "
+    "makes it again). Exits 0 when "
+    "everything holds and 1 with the first failure named when something "
+    "does not.",
+    verify_opts,
+    CLI_OUT_BASIC,
+    "ledger verify\n"
+    "# only what was appended since the last verification (cheap)\n"
+    "ledger verify --new\n"
+    "# everything, and that the log still extends a checkpoint kept "
+    "elsewhere\n"
+    "ledger verify --full --trusted saved-checkpoint.txt\n"
+    "# and that 2 of these 3 witnesses cosigned it\n"
+    "ledger verify --trusted c.txt --quorum 2 --witness-key \"$W1\" \\\n"
+    "    --witness-key \"$W2\" --witness-key \"$W3\"\n",
+    0};
+
+static int
 cmd_verify(struct cli *c, int argc, char **argv)
 {
     const char *inproc = getenv("LEDGER_VERIFY_INPROCESS");
@@ -195,7 +218,7 @@ check_projections(struct cli *c, struct ldg_ledger *l,
         snprintf(r->what, sizeof r->what,
                  "storage corrupt: the projections' records cannot be read "
                  "(%s); `ledger rebuild` makes them again from the log",
-                 ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+                 cli_why(l, rc));
         return 1;
     }
     if (rc < 0)
@@ -217,25 +240,6 @@ check_projections(struct cli *c, struct ldg_ledger *l,
     return 1;
 }
 
-/* What `ledger verify` was asked (verify_parse) and what it found. */
-struct vrun {
-    const char *trusted;
-    uint64_t from, quorum;
-    unsigned flags;
-    int only_new;
-    const char *wkeys[32];
-    int wok[32];
-    size_t nw;
-    char *note; /* the trusted checkpoint's text */
-    size_t note_len;
-    struct ldg_verify_report r;
-    struct ldg_trusted_report tr;
-    int trc, prc;
-    json_t *pdiffs;
-    unsigned pchecked;
-    char nowrite[600];
-};
-
 /* The options: 0, -1 after --help, or the exit code of a usage error. */
 static int
 verify_parse(struct cli *c, int argc, char **argv, struct vrun *v)
@@ -243,7 +247,7 @@ verify_parse(struct cli *c, int argc, char **argv, struct vrun *v)
     struct cli_args a;
     int ch;
 
-    cli_args_init(&a, c, argc, argv);
+    cli_args_into(&a, c, argc, argv, v);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
         case 'W':
@@ -265,12 +269,6 @@ verify_parse(struct cli *c, int argc, char **argv, struct vrun *v)
             break;
         case 'F':
             v->flags |= LDG_VERIFY_FULL;
-            break;
-        case 'N':
-            v->only_new = 1;
-            break;
-        case 't':
-            v->trusted = a.value;
             break;
         default:
             return cli_usage(c);
@@ -303,10 +301,8 @@ verify_check_from(struct cli *c, struct ldg_ledger *l, struct vrun *v)
     int rc;
     if (v->from == 0)
         return 0;
-    if ((rc = ldg_size(l, &size)) < 0) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-        return cli_exit_code(rc);
-    }
+    if ((rc = ldg_size(l, &size)) < 0)
+        return cli_fail(c, l, rc);
     if (v->from >= size) {
         /* Not "0 events verified": nothing there was checked. */
         cli_err(c,
@@ -685,8 +681,7 @@ verify_run(struct cli *c, int argc, char **argv)
     if (c->progress)
         cli_progress_done(c);
     if (rc < 0 && rc != LDG_ETAMPER) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-        rc = cli_exit_code(rc);
+        rc = cli_fail(c, l, rc);
         goto out;
     }
     if (rc == 0 && v.note != NULL) {

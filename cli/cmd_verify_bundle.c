@@ -9,6 +9,8 @@
 #include "cli/commands.h"
 #include "export/export.h"
 
+static int cmd_verify_bundle(struct cli *c, int argc, char **argv);
+
 /* --trusted-checkpoint FILE: read whole (a checkpoint note is small);
  * a file that cannot be read is exit 66 before any bundle check. */
 static int
@@ -164,7 +166,7 @@ const struct cli_command cli_cmd_verify_bundle = {
     "ledger verify-bundle r1.bundle --trusted-key box.vkey --extract r1/\n",
     0};
 
-int
+static int
 cmd_verify_bundle(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;

@@ -11,22 +11,11 @@
 
 /* cli/cmd_core.c, cmd_ingest.c, cmd_verify.c, cmd_stats.c, cmd_keys.c —
  * events, keys */
-int cmd_init(struct cli *c, int argc, char **argv);
-int cmd_append(struct cli *c, int argc, char **argv);
-int cmd_ingest(struct cli *c, int argc, char **argv);
-int cmd_show(struct cli *c, int argc, char **argv);
-int cmd_verify(struct cli *c, int argc, char **argv);
-int cmd_stats(struct cli *c, int argc, char **argv);
-int cmd_migrate(struct cli *c, int argc, char **argv);
-int cmd_keys(struct cli *c, int argc, char **argv);
-int cmd_erase(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_init, cli_cmd_append, cli_cmd_ingest,
     cli_cmd_show, cli_cmd_verify, cli_cmd_stats, cli_cmd_migrate, cli_cmd_keys,
     cli_cmd_erase;
 
 /* cli/cmd_retention.c — archive and prune old events */
-int cmd_archive(struct cli *c, int argc, char **argv);
-int cmd_prune(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_archive, cli_cmd_prune;
 /* On a pruned ledger, says on stderr "WHAT: events 0..N-1 (up to T) were
  * pruned into the archive with SHA-256 H; ..." and returns 1; 0 (saying
@@ -39,56 +28,33 @@ int cli_pruned_seq(struct cli *c, struct ldg_ledger *l, uint64_t seq,
                    const char *what);
 
 /* cli/cmd_seal.c — sealing with a key the writer holds */
-int cmd_seal(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_seal;
 
 /* cli/cmd_serve.c — the daemon clients stream events into */
-int cmd_serve(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_serve;
 
 /* cli/cmd_proxy.c — the recorder in the request path of the models */
-int cmd_proxy(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_proxy;
 
 /* cli/cmd_tlog.c — transparency (Merkle tree, checkpoints, proofs, tiles) */
-int cmd_checkpoint(struct cli *c, int argc, char **argv);
-int cmd_proof(struct cli *c, int argc, char **argv);
-int cmd_tiles(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_checkpoint, cli_cmd_proof,
     cli_cmd_tiles;
 
 /* cli/cmd_query.c, cmd_timeline.c — query (journalctl-style), timeline */
-int cmd_query(struct cli *c, int argc, char **argv);
-int cmd_timeline(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_query, cli_cmd_timeline;
 
 /* cli/cmd_export.c, cmd_verify_bundle.c — signed evidence bundles */
-int cmd_export(struct cli *c, int argc, char **argv);
-int cmd_verify_bundle(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_export, cli_cmd_verify_bundle;
 
 /* cli/cmd_projections.c, cmd_doctor.c — projections and the doctor */
-int cmd_packs(struct cli *c, int argc, char **argv);
-int cmd_permissions(struct cli *c, int argc, char **argv);
-int cmd_models(struct cli *c, int argc, char **argv);
-int cmd_routes(struct cli *c, int argc, char **argv);
-int cmd_promotions(struct cli *c, int argc, char **argv);
-int cmd_runs(struct cli *c, int argc, char **argv);
-int cmd_doctor(struct cli *c, int argc, char **argv);
-int cmd_projections(struct cli *c, int argc, char **argv);
-int cmd_rebuild(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_packs, cli_cmd_permissions,
     cli_cmd_models, cli_cmd_routes, cli_cmd_promotions, cli_cmd_runs,
     cli_cmd_doctor, cli_cmd_projections, cli_cmd_rebuild;
 
 /* cli/cmd_memory.c — the control pipeline (issue 34) */
-int cmd_plans(struct cli *c, int argc, char **argv);
-int cmd_memory(struct cli *c, int argc, char **argv);
-int cmd_gates(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_plans, cli_cmd_memory, cli_cmd_gates;
 
 /* cli/cmd_pipeline.c — tripcodes (issue 34) */
-int cmd_tripcode(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_tripcode;
 /* cli/view.c: prints a plan's timeline (ldg_pipeline_timeline's, or a bundle's
  * timeline.json): the exit code. */
@@ -103,29 +69,17 @@ int cli_plan_terms(struct cli *c, struct ldg_ledger *l, const char *plan,
                    json_t **tl, char **text);
 
 /* cli/cmd_evals.c — eval run, evals, promote, rollback */
-int cmd_eval(struct cli *c, int argc, char **argv);
-int cmd_evals(struct cli *c, int argc, char **argv);
-int cmd_promote(struct cli *c, int argc, char **argv);
-int cmd_rollback(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_eval, cli_cmd_evals, cli_cmd_promote,
     cli_cmd_rollback;
 
 /* cli/cmd_sensors.c — model verify, probe */
-int cmd_model(struct cli *c, int argc, char **argv);
-int cmd_probe(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_model, cli_cmd_probe;
 
 /* cli/cmd_fleet.c — beyond one box: witness */
-int cmd_witness(struct cli *c, int argc, char **argv);
-int cmd_publish(struct cli *c, int argc, char **argv);
-int cmd_mirror(struct cli *c, int argc, char **argv);
-int cmd_ship(struct cli *c, int argc, char **argv);
-int cmd_audit_central(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
     cli_cmd_mirror, cli_cmd_ship, cli_cmd_audit_central;
 
 /* cli/cmd_metrics.c — the ledger's state for Prometheus */
-int cmd_metrics(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_metrics;
 /* cli/cli.c: brings DIR/metrics-cache.json, when there is one, up to l's size,
  * so that the counters go on over the events a prune is about to remove; a
@@ -205,7 +159,6 @@ struct vargs {
               "'2026-11-22 09:39', '-1h', 'yesterday', RFC 3339); "            \
               "default: now")
 
-#define PARSED(rc) ((rc) < 0 ? EX_OK : (rc))
 int cli_view_prepare(struct cli *c);
 /* --at SEQ|TIME into va: 0, or the exit code of a usage error. */
 int cli_view_at_opt(struct cli *c, const char *value, struct vargs *va);
@@ -217,7 +170,6 @@ int cli_view_parse(struct cli *c, int argc, char **argv, struct vargs *va,
 const char *cli_view_js(const json_t *o, const char *k);
 long long cli_view_ji(const json_t *o, const char *a, const char *b);
 void cli_view_rows(struct cli *c, json_t *rows);
-int cli_view_fail(struct cli *c, struct ldg_ledger *l, int rc);
 void cli_view_warn_stale(struct cli *c, struct ldg_ledger *l,
                          const struct vargs *va);
 int cli_view_at(struct cli *c, struct ldg_ledger *l, struct vargs *va);
@@ -235,7 +187,11 @@ extern uint64_t cli_view_horizon;
 /* cli/cmd_core.c — what the event commands share (cmd_ingest.c,
  * cmd_verify.c, cmd_stats.c, cmd_keys.c) */
 #define CLI_QUIET_OPT                                                          \
-    CLI_FLAG('q', 'q', "quiet", "print only the sequence number (for scripts)")
+    {                                                                          \
+        .id = 'q', .short_name = 'q', .name = "quiet",                         \
+        .help = "print only the sequence number (for scripts)",                \
+        .kind = CLI_K_QUIET                                                    \
+    }
 /* -o: 0 when human (or one of human's other names), json or
  * json-pretty; else EX_USAGE, said. */
 int cli_check_output(struct cli *c, const char *const *human);

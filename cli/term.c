@@ -185,14 +185,15 @@ fit_bytes(const char *s, size_t w)
     return i;
 }
 
-void
-cli_cell(const struct cli *c, const char *s, int width, int last)
+static void
+table_cell(const struct cli *c, const char *s, size_t w, int right, int paint,
+           int last)
 {
-    size_t w = width > 0 ? (size_t)width : 0, n, k;
-    if (s == NULL)
-        s = "-";
-    n = strlen(s);
-    k = cols(s, n);
+    size_t n = strlen(s), k = cols(s, n);
+    if (right && k < w)
+        printf("%*s", (int)(w - k), "");
+    if (paint > 0)
+        fputs(cli_paint(c->color, (enum cli_paint)paint), stdout);
     if (c->fit && k > w && w > 0) {
         /* systemctl's rule on a terminal: cut, and say so with "…" */
         fwrite(s, 1, fit_bytes(s, w - 1), stdout);
@@ -201,13 +202,22 @@ cli_cell(const struct cli *c, const char *s, int width, int last)
     } else {
         fwrite(s, 1, n, stdout);
     }
+    if (paint > 0)
+        fputs(cli_paint(c->color, CLI_PAINT_OFF), stdout);
     if (last) {
         putchar('\n');
         return;
     }
-    for (; k < w; k++)
+    for (; !right && k < w; k++)
         putchar(' ');
     putchar(' ');
+}
+
+void
+cli_cell(const struct cli *c, const char *s, int width, int last)
+{
+    table_cell(c, s != NULL ? s : "-", width > 0 ? (size_t)width : 0, 0, 0,
+               last);
 }
 
 int
@@ -460,33 +470,6 @@ table_widths(const struct cli *c, const struct cli_table *t, size_t *w)
             return;
         w[wide]--;
     }
-}
-
-static void
-table_cell(const struct cli *c, const char *s, size_t w, int right, int paint,
-           int last)
-{
-    size_t n = strlen(s), k = cols(s, n);
-    if (right && k < w)
-        printf("%*s", (int)(w - k), "");
-    if (paint > 0)
-        fputs(cli_paint(c->color, (enum cli_paint)paint), stdout);
-    if (c->fit && k > w && w > 0) {
-        fwrite(s, 1, fit_bytes(s, w - 1), stdout);
-        fputs("\xe2\x80\xa6", stdout);
-        k = w;
-    } else {
-        fwrite(s, 1, n, stdout);
-    }
-    if (paint > 0)
-        fputs(cli_paint(c->color, CLI_PAINT_OFF), stdout);
-    if (last) {
-        putchar('\n');
-        return;
-    }
-    for (; !right && k < w; k++)
-        putchar(' ');
-    putchar(' ');
 }
 
 void

@@ -99,14 +99,6 @@ cli_view_rows(struct cli *c, json_t *rows)
     json_array_foreach(rows, i, r) cli_print_json(c, json_incref(r));
 }
 
-int
-cli_view_fail(struct cli *c, struct ldg_ledger *l, int rc)
-{
-    const char *m = ldg_errmsg(l);
-    cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
-    return cli_exit_code(rc);
-}
-
 /* Warns on stderr when the answer had to be computed from the log
  * because the store is not this code's version or is behind. */
 void
@@ -197,7 +189,7 @@ cli_view_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
         return EX_NOINPUT;
     }
     if (rc < 0)
-        return cli_view_fail(c, l, rc);
+        return cli_fail(c, l, rc);
     return 0;
 }
 
@@ -227,7 +219,7 @@ cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
     if (c->progress && va->at_size)
         cli_progress_done(c);
     if (rc < 0) {
-        rc = cli_view_fail(c, l, rc);
+        rc = cli_fail(c, l, rc);
         ldg_close(l);
         return rc;
     }
@@ -332,8 +324,7 @@ cli_plan_terms(struct cli *c, struct ldg_ledger *l, const char *plan,
     if (rc == 0 && (rc = ldg_pipeline_timeline_text(tl, text)) < 0)
         ldg_set_errmsg(l, "plan %s: %s", plan, ldg_strerror(rc));
     if (rc < 0) {
-        const char *m = ldg_errmsg(l);
-        cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
+        cli_err(c, "%s", cli_why(l, rc));
         json_decref(tl);
         return cli_exit_code(rc);
     }

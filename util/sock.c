@@ -35,6 +35,26 @@ ldg_unix_socket_live(const char *path)
     return live;
 }
 
+/* The port (network order) and address of an AF_INET or AF_INET6 address:
+ * the address's length (4 or 16), or 0 for another family. */
+static size_t
+inet_parts(const struct sockaddr_storage *s, uint16_t *port, const void **addr)
+{
+    if (s->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)s;
+        *port = a->sin_port;
+        *addr = &a->sin_addr;
+        return 4;
+    }
+    if (s->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)s;
+        *port = a->sin6_port;
+        *addr = &a->sin6_addr;
+        return 16;
+    }
+    return 0;
+}
+
 int
 ldg_tcp_peer_owner(const struct sockaddr_storage *peer,
                    const struct sockaddr_storage *self, uint64_t *uid,
@@ -61,23 +81,16 @@ ldg_tcp_peer_owner(const struct sockaddr_storage *peer,
     req.r.idiag_states = ~0u;
     req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
     req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-    if (peer->ss_family == AF_INET && self->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)peer;
-        const struct sockaddr_in *b = (const struct sockaddr_in *)self;
-        req.r.id.idiag_sport = a->sin_port;
-        req.r.id.idiag_dport = b->sin_port;
-        memcpy(req.r.id.idiag_src, &a->sin_addr, 4);
-        memcpy(req.r.id.idiag_dst, &b->sin_addr, 4);
-    } else if (peer->ss_family == AF_INET6 && self->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)peer;
-        const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)self;
-        req.r.id.idiag_sport = a->sin6_port;
-        req.r.id.idiag_dport = b->sin6_port;
-        memcpy(req.r.id.idiag_src, &a->sin6_addr, 16);
-        memcpy(req.r.id.idiag_dst, &b->sin6_addr, 16);
-    } else {
+    uint16_t sport, dport;
+    const void *src, *dst;
+    size_t alen = inet_parts(peer, &sport, &src);
+    if (alen == 0 || self->ss_family != peer->ss_family ||
+        inet_parts(self, &dport, &dst) != alen)
         return -1;
-    }
+    req.r.id.idiag_sport = sport;
+    req.r.id.idiag_dport = dport;
+    memcpy(req.r.id.idiag_src, src, alen);
+    memcpy(req.r.id.idiag_dst, dst, alen);
     int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (fd < 0)
         return -1;
