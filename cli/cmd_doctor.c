@@ -353,12 +353,8 @@ cmd_doctor(struct cli *c, int argc, char **argv)
         return PARSED(rc);
     if (va.ba.file != NULL)
         return doctor_bundle(c, &va);
-    if ((rc = cli_open(c, 1, &l)) != 0)
+    if ((rc = cli_view_open(c, &va, &l)) != 0)
         return rc;
-    if ((rc = cli_view_at(c, l, &va)) != 0) {
-        ldg_close(l);
-        return rc;
-    }
     memset(&o, 0, sizeof o);
     o.at_size = va.at_size;
     o.pack = va.pack;
@@ -422,12 +418,8 @@ cmd_projections(struct cli *c, int argc, char **argv)
     int rc = cli_view_parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
         return PARSED(rc);
-    if ((rc = cli_open(c, 1, &l)) != 0)
+    if ((rc = cli_view_open(c, &va, &l)) != 0)
         return rc;
-    if ((rc = cli_view_at(c, l, &va)) != 0) {
-        ldg_close(l);
-        return rc;
-    }
     if (va.check) { /* --note: the signed projection note */
         char *note = NULL;
         rc = ldg_projections_note(l, va.at_size, &note);
@@ -446,9 +438,7 @@ cmd_projections(struct cli *c, int argc, char **argv)
     }
     rc = ldg_projections_list(l, va.at_size, &list);
     if (rc < 0) {
-        rc = cli_fail(c, l, rc);
-        ldg_close(l);
-        return rc;
+        return cli_fail_close(c, l, rc);
     }
     if (c->out != OUT_HUMAN) {
         cli_view_rows(c, list);

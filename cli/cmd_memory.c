@@ -322,9 +322,7 @@ memory_purge(struct cli *c, const char *prefix, const char *reason, int all)
         return rc;
     }
     if (rc < 0) {
-        rc = cli_fail(c, l, rc);
-        ldg_close(l);
-        return rc;
+        return cli_fail_close(c, l, rc);
     }
     if (c->out != OUT_HUMAN) {
         char b[24];
@@ -371,20 +369,14 @@ memory_view(struct cli *c, struct vargs *va, const char *item, int revoked)
     size_t i;
     int rc;
 
-    if ((rc = cli_open(c, 1, &l)) != 0)
+    if ((rc = cli_view_open(c, va, &l)) != 0)
         return rc;
-    if ((rc = cli_view_at(c, l, va)) != 0) {
-        ldg_close(l);
-        return rc;
-    }
     memset(&vo, 0, sizeof vo);
     vo.at_size = va->at_size;
     vo.filter = item;
     rc = ldg_projections_view(l, LDG_VIEW_MEMORY, &vo, &rows);
     if (rc < 0) {
-        rc = cli_fail(c, l, rc);
-        ldg_close(l);
-        return rc;
+        return cli_fail_close(c, l, rc);
     }
     cli_view_warn_stale(c, l, va);
     keep = json_array();
@@ -591,20 +583,14 @@ cmd_gates(struct cli *c, int argc, char **argv)
     }
     if ((rc = cli_view_prepare(c)) != 0)
         return rc;
-    if ((rc = cli_open(c, 1, &l)) != 0)
+    if ((rc = cli_view_open(c, &va, &l)) != 0)
         return rc;
-    if ((rc = cli_view_at(c, l, &va)) != 0) {
-        ldg_close(l);
-        return rc;
-    }
     memset(&vo, 0, sizeof vo);
     vo.at_size = va.at_size;
     vo.since_ns = since_ns;
     rc = ldg_projections_view(l, LDG_VIEW_GATES, &vo, &o);
     if (rc < 0) {
-        rc = cli_fail(c, l, rc);
-        ldg_close(l);
-        return rc;
+        return cli_fail_close(c, l, rc);
     }
     cli_view_warn_stale(c, l, &va);
     if (c->out != OUT_HUMAN)

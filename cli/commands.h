@@ -172,7 +172,9 @@ long long cli_view_ji(const json_t *o, const char *a, const char *b);
 void cli_view_rows(struct cli *c, json_t *rows);
 void cli_view_warn_stale(struct cli *c, struct ldg_ledger *l,
                          const struct vargs *va);
-int cli_view_at(struct cli *c, struct ldg_ledger *l, struct vargs *va);
+/* Opens the ledger read-only and resolves --at TIME into va->at_size:
+ * 0 with *l open, or the exit code (said; nothing left open). */
+int cli_view_open(struct cli *c, struct vargs *va, struct ldg_ledger **l);
 /* A view command: its options, then npos (0 or 1) positional, the rows
  * of view for it (or --pack's) printed by human (human_one when a
  * positional names one row and it is not NULL). The exit code. */

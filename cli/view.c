@@ -126,7 +126,7 @@ cli_view_warn_stale(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
  * --at TIME: the state as of the last event at or before TIME, found with
  * the time index (a reverse query bounded by TIME). 0 or an exit code.
  */
-int
+static int
 cli_view_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
 {
     struct ldg_query *q = NULL;
@@ -193,6 +193,20 @@ cli_view_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
     return 0;
 }
 
+int
+cli_view_open(struct cli *c, struct vargs *va, struct ldg_ledger **l)
+{
+    int rc;
+
+    if ((rc = cli_open(c, 1, l)) != 0)
+        return rc;
+    if ((rc = cli_view_at(c, *l, va)) != 0) {
+        ldg_close(*l);
+        *l = NULL;
+    }
+    return rc;
+}
+
 uint64_t cli_view_horizon;
 
 int
@@ -204,12 +218,8 @@ cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
     json_t *rows = NULL;
     int rc;
 
-    if ((rc = cli_open(c, 1, &l)) != 0)
+    if ((rc = cli_view_open(c, va, &l)) != 0)
         return rc;
-    if ((rc = cli_view_at(c, l, va)) != 0) {
-        ldg_close(l);
-        return rc;
-    }
     memset(&vo, 0, sizeof vo);
     vo.at_size = va->at_size;
     vo.filter = filter;
@@ -219,9 +229,7 @@ cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
     if (c->progress && va->at_size)
         cli_progress_done(c);
     if (rc < 0) {
-        rc = cli_fail(c, l, rc);
-        ldg_close(l);
-        return rc;
+        return cli_fail_close(c, l, rc);
     }
     cli_view_warn_stale(c, l, va);
     {
