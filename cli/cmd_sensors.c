@@ -29,13 +29,16 @@ sv(const json_t *o, const char *k)
 enum { OPT_MODEL = 256, OPT_EXPECT, OPT_OLLAMA };
 
 static const struct cli_opt model_opts[] = {
-    CLI_VALUE(OPT_MODEL, 0, "model", "NAME",
-              "the model a FILE holds (default: the file's name)"),
-    CLI_VALUE(OPT_EXPECT, 0, "expect", "DIGEST",
-              "compare with this sha256 instead of the registered digest"),
-    CLI_VALUE(OPT_OLLAMA, 0, "ollama-dir", "DIR",
-              "Ollama's models directory (default $OLLAMA_MODELS, else "
-              "~/.ollama/models)"),
+    CLI_STR(OPT_MODEL, 0, "model", "NAME",
+            "the model a FILE holds (default: the file's name)",
+            struct ldg_model_verify_opts, name),
+    CLI_STR(OPT_EXPECT, 0, "expect", "DIGEST",
+            "compare with this sha256 instead of the registered digest",
+            struct ldg_model_verify_opts, expect),
+    CLI_STR(OPT_OLLAMA, 0, "ollama-dir", "DIR",
+            "Ollama's models directory (default $OLLAMA_MODELS, else "
+            "~/.ollama/models)",
+            struct ldg_model_verify_opts, ollama_dir),
     CLI_ARG("verify", "the subcommand (only verify)", 0),
     CLI_ARG("MODEL|FILE", "a registered model name, or a weights file", 0),
     CLI_OPT_END};
@@ -67,38 +70,21 @@ cmd_model(struct cli *c, int argc, char **argv)
 {
     struct ldg_model_verify_opts o = {.progress = cli_progress,
                                       .progress_ctx = c};
-    struct cli_args a;
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
     uint64_t seq = 0;
-    int ch, rc;
+    int ind, rc;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case OPT_MODEL:
-            o.name = a.value;
-            break;
-        case OPT_EXPECT:
-            o.expect = a.value;
-            break;
-        case OPT_OLLAMA:
-            o.ollama_dir = a.value;
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind >= argc || strcmp(argv[a.ind], "verify") != 0)
+    if ((rc = cli_parse(c, argc, argv, &o, -1, &ind)) != 0)
+        return PARSED(rc);
+    if (ind >= argc || strcmp(argv[ind], "verify") != 0)
         return cli_usage_err(c, "%s",
-                             a.ind < argc ? "unknown subcommand (only "
-                                            "'verify')"
-                                          : "missing subcommand (verify)");
-    if (a.ind + 2 != argc)
+                             ind < argc ? "unknown subcommand (only "
+                                          "'verify')"
+                                        : "missing subcommand (verify)");
+    if (ind + 2 != argc)
         return cli_usage_err(c, "give one MODEL or FILE");
-    o.arg = argv[a.ind + 1];
+    o.arg = argv[ind + 1];
     if (o.expect && !ldg_digest_same(o.expect, o.expect))
         return cli_usage_err(c,
                              "--expect: '%s' is not a sha256 digest "
@@ -131,18 +117,26 @@ cmd_model(struct cli *c, int argc, char **argv)
 
 enum { OPT_RUNTIME = 300, OPT_NO_HOST, OPT_DRY, OPT_TMO, OPT_PDIRECT };
 
+struct probe_args {
+    int no_host, dry, direct, verbose;
+    uint64_t tmo;
+};
+#define PA struct probe_args
 static const struct cli_opt probe_opts[] = {
     CLI_VALUE('r', 'r', "runtime", "NAME=URL",
               "a runtime to ask (repeatable); KIND:URL picks the API "
               "(ollama, llamacpp, openai), else it is detected"),
-    CLI_FLAG(OPT_NO_HOST, 0, "no-host",
-             "skip host.profile and capacity.snapshot"),
-    CLI_FLAG('n', 'n', "dry-run", "print what would be appended"),
-    CLI_VALUE(OPT_TMO, 0, "timeout-ms", "N", "per request (default 5000)"),
-    CLI_FLAG(OPT_PDIRECT, 0, "direct",
-             "write to the ledger directly even when `ledger serve` serves "
-             "it"),
-    CLI_FLAG('v', 'v', "verbose", "say whether it writes through ledger serve"),
+    CLI_ON(OPT_NO_HOST, 0, "no-host", "skip host.profile and capacity.snapshot",
+           PA, no_host),
+    CLI_ON('n', 'n', "dry-run", "print what would be appended", PA, dry),
+    CLI_NUM(OPT_TMO, 0, "timeout-ms", "N", "per request (default 5000)", PA,
+            tmo, 1, 600000),
+    CLI_ON(OPT_PDIRECT, 0, "direct",
+           "write to the ledger directly even when `ledger serve` serves "
+           "it",
+           PA, direct),
+    CLI_ON('v', 'v', "verbose", "say whether it writes through ledger serve",
+           PA, verbose),
     CLI_OPT_END};
 
 /* "NAME=URL" or "NAME=KIND:URL" into rt (pointers into s, modified). */
@@ -395,13 +389,13 @@ cmd_probe(struct cli *c, int argc, char **argv)
     struct ldg_probe_runtime rts[PROBE_MAX];
     char *own[PROBE_MAX] = {0};
     size_t n = 0;
-    int ch, rc, ex = EX_OK, host = 1, dry = 0, direct = 0, verbose = 0;
+    struct probe_args x = {.tmo = 5000};
+    int ch, rc, ex = EX_OK;
     uint64_t *seqs = NULL;
-    uint64_t tmo = 5000;
     struct ldg_ledger *l = NULL;
     json_t *evs = NULL, *news = NULL;
 
-    cli_args_init(&a, c, argc, argv);
+    cli_args_into(&a, c, argc, argv, &x);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
         case 'r':
@@ -420,23 +414,6 @@ cmd_probe(struct cli *c, int argc, char **argv)
             }
             n++;
             break;
-        case OPT_NO_HOST:
-            host = 0;
-            break;
-        case 'n':
-            dry = 1;
-            break;
-        case OPT_PDIRECT:
-            direct = 1;
-            break;
-        case 'v':
-            verbose = 1;
-            break;
-        case OPT_TMO:
-            if (cli_parse_u64(a.value, &tmo) < 0 || tmo == 0 || tmo > 600000)
-                return cli_usage_err(c, "--timeout-ms: '%s' is not 1..600000",
-                                     a.value);
-            break;
         default:
             return cli_usage(c);
         }
@@ -450,7 +427,7 @@ cmd_probe(struct cli *c, int argc, char **argv)
         goto out_rc;
     if (n == 0 && (rc = read_runtimes(c, rts, own, &n)) != 0)
         goto out_rc;
-    if (n == 0 && !host) {
+    if (n == 0 && x.no_host) {
         cli_err(c,
                 "nothing to probe: give --runtime NAME=URL (or list "
                 "runtimes in %s/runtimes) or drop --no-host",
@@ -458,12 +435,12 @@ cmd_probe(struct cli *c, int argc, char **argv)
         rc = EX_USAGE;
         goto out_rc;
     }
-    if ((rc = cli_open(c, dry, &l)) != 0)
+    if ((rc = cli_open(c, x.dry, &l)) != 0)
         goto out_rc;
     struct ldg_probe_opts o = {.runtimes = rts,
                                .nruntimes = n,
-                               .timeout_ms = (long)tmo,
-                               .host = host,
+                               .timeout_ms = (long)x.tmo,
+                               .host = !x.no_host,
                                .disk_path = c->dir,
                                .proc_root = getenv("LEDGER_PROC_ROOT"),
                                .nvidia_smi = getenv("LEDGER_NVIDIA_SMI")};
@@ -483,21 +460,21 @@ cmd_probe(struct cli *c, int argc, char **argv)
         ex = EX_OSERR;
         goto out;
     }
-    if (!dry && !direct && json_array_size(news) > 0) {
-        rc = probe_served(c, news, seqs, verbose);
+    if (!x.dry && !x.direct && json_array_size(news) > 0) {
+        rc = probe_served(c, news, seqs, x.verbose);
         if (rc > 0) {
             ex = rc;
             goto out;
         }
         if (rc == 0)
-            dry = -1; /* appended through the server */
-    } else if (!dry && direct && verbose)
+            x.dry = -1; /* appended through the server */
+    } else if (!x.dry && x.direct && x.verbose)
         fprintf(stderr, "ledger probe: --direct: writing %s directly\n",
                 c->dir);
-    if (dry == 0 && json_array_size(news) > 0 &&
+    if (x.dry == 0 && json_array_size(news) > 0 &&
         (ex = probe_commit(c, l, news, seqs)) != EX_OK)
         goto out;
-    probe_print(c, news, seqs, dry);
+    probe_print(c, news, seqs, x.dry);
     if (json_array_size(news) == 0)
         fprintf(stderr,
                 "ledger probe: no change since the last probe "
