@@ -125,12 +125,15 @@ static const struct cli_opt verify_bundle_opts[] = {
     CLI_VALUE('Q', 0, "quorum", "K",
               "with --witness-key: at least K of those witnesses must have "
               "cosigned (default 1)"),
-    CLI_FLAG('I', 0, "insecure-trust-bundle-key",
-             "check the bundle only against the key it carries (it then "
-             "proves nothing about where it comes from)"),
-    CLI_VALUE('x', 0, "extract", "OUTDIR",
-              "after verifying, write the bundle's files under OUTDIR"),
-    CLI_VALUE('t', 0, "threads", "N", "verify on N threads (1 to 16)"),
+    CLI_ON('I', 0, "insecure-trust-bundle-key",
+           "check the bundle only against the key it carries (it then "
+           "proves nothing about where it comes from)",
+           struct ldg_bundle_verify_opts, insecure_trust_bundle_key),
+    CLI_STR('x', 0, "extract", "OUTDIR",
+            "after verifying, write the bundle's files under OUTDIR",
+            struct ldg_bundle_verify_opts, extract_dir),
+    CLI_NUM('t', 0, "threads", "N", "verify on N threads (1 to 16)",
+            struct ldg_bundle_verify_opts, threads, 1, 16),
     CLI_VALUE('m', 0, "max-bytes", "N",
               "refuse a bundle that unpacks to more than N bytes"),
     CLI_ARG("FILE", "the bundle", 0),
@@ -180,7 +183,7 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
     int ch, rc;
 
     memset(&o, 0, sizeof o);
-    cli_args_init(&a, c, argc, argv);
+    cli_args_into(&a, c, argc, argv, &o);
     while ((ch = cli_args_next(&a)) > 0) {
         const char *val = a.value;
         switch (ch) {
@@ -189,9 +192,6 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
                 0)
                 return rc;
             o.trusted_vkey = key;
-            break;
-        case 'I':
-            o.insecure_trust_bundle_key = 1;
             break;
         case 'c':
             if (ckpt != NULL) {
@@ -224,14 +224,6 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
                 return cli_usage_err(c, "--quorum: '%s' is not a count > 0",
                                      val);
             }
-            break;
-        case 'x':
-            o.extract_dir = val;
-            break;
-        case 't':
-            if (cli_parse_u64(val, &v) < 0 || v == 0 || v > 16)
-                return cli_usage_err(c, "--threads: 1 to 16");
-            o.threads = (unsigned)v;
             break;
         case 'm':
             if (cli_parse_u64(val, &v) < 0 || v == 0)
