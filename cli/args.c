@@ -174,9 +174,11 @@ opt_store(struct cli_args *a, const struct cli_opt *o)
     switch (o->kind) {
     case CLI_K_ON:
         u = 1;
+        LDG_ASSERT(o->size == sizeof u);
         memcpy(p, &u, sizeof u);
         return 0;
     case CLI_K_STR:
+        LDG_ASSERT(o->size == sizeof a->value);
         memcpy(p, &a->value, sizeof a->value);
         return 0;
     case CLI_K_PICK:
