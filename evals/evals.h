@@ -145,8 +145,9 @@ json_t *ldg_eval_result_body(const struct ldg_eval_suite *s,
 struct ldg_ledger;
 
 /* 1 if target is one an eval, a promotion or a rollback can be for:
- * "route:NAME", "pack:NAME" or "model:NAME" (NAME not empty); else 0
- * (also for NULL). */
+ * "route:NAME", "pack:NAME" or "model:NAME" (NAME not empty, the whole at
+ * most LDG_SUBJECT_MAX bytes: it is the events' subject); else 0 (also
+ * for NULL). */
 int ldg_eval_target_valid(const char *target);
 
 /* The candidate's weights as the log knows them now, as eval.result and

@@ -21,7 +21,7 @@ int
 ldg_eval_target_valid(const char *t)
 {
     const char *colon = t ? strchr(t, ':') : NULL;
-    return colon && colon[1] &&
+    return colon && colon[1] && strlen(t) <= LDG_SUBJECT_MAX &&
            (strncmp(t, "route:", 6) == 0 || strncmp(t, "pack:", 5) == 0 ||
             strncmp(t, "model:", 6) == 0);
 }

@@ -26,7 +26,9 @@ registered(struct ldg_ledger *l, const char *model)
     json_t *body = NULL;
     char err[256], ty[] = "type=model.registered", subj[LDG_SUBJECT_MAX + 16];
     char *terms[] = {ty, subj};
-    snprintf(subj, sizeof subj, "subject=model:%s", model);
+    if ((size_t)snprintf(subj, sizeof subj, "subject=model:%s", model) >=
+        sizeof subj)
+        return NULL; /* longer than a subject: never registered */
     if (ldg_query_compile(&q, 2, terms, NULL, NULL, err, sizeof err) < 0)
         return NULL;
     if (ldg_txn_begin(l, LDG_TXN_READ, &t) == 0 &&

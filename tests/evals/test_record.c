@@ -76,6 +76,15 @@ test_record__targets(void **state)
     assert_false(ldg_eval_target_valid("host:qa"));
     assert_false(ldg_eval_target_valid(""));
     assert_false(ldg_eval_target_valid(NULL));
+    {
+        /* longer than a subject: no event can be about it */
+        char t[LDG_SUBJECT_MAX + 2] = "route:";
+        memset(t + 6, 'r', sizeof t - 7);
+        t[sizeof t - 1] = '\0';
+        assert_false(ldg_eval_target_valid(t));
+        t[sizeof t - 2] = '\0';
+        assert_true(ldg_eval_target_valid(t));
+    }
 }
 
 static void
