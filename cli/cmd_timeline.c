@@ -345,7 +345,7 @@ timeline_show(struct cli *c, json_t *tl, const json_t *doctor,
               const char *html)
 {
     char *text = NULL;
-    int rc, events = 0;
+    int rc;
 
     if (html != NULL) {
         rc = timeline_page(c, tl, doctor, dtitle, evidence, notice, html);
@@ -363,25 +363,7 @@ timeline_show(struct cli *c, json_t *tl, const json_t *doctor,
         cli_err(c, "%s", ldg_strerror(rc));
         return cli_exit_code(rc);
     }
-    /* on a colour terminal the lines marked '!' (a failure, a denial, a
-     * model down, a grant withdrawn) are red; on a terminal a line wider
-     * than 80 columns is wrapped at its field gaps, an event's under its
-     * detail column (after the time, seq and kind: 34 columns), the others
-     * indented by 4 */
-    for (const char *p = text; *p;) {
-        size_t n = strcspn(p, "\n");
-        int bad = c->color && p[0] == '!';
-        cli_line(c, p, n, events ? 34 : 4,
-                 bad ? cli_paint(c->color, CLI_PAINT_FAIL) : NULL,
-                 bad ? cli_paint(c->color, CLI_PAINT_OFF) : NULL);
-        if (n == 9 && strncmp(p, "timeline:", 9) == 0)
-            events = 1;
-        else if (n == 0)
-            events = 0;
-        p += n;
-        if (*p == '\n')
-            p++;
-    }
+    cli_timeline_print(c, text, 34);
     free(text);
 flush:
     if (fflush(stdout) != 0 && errno != EPIPE) {

@@ -59,6 +59,12 @@ extern const struct cli_command cli_cmd_tripcode;
 /* cli/view.c: prints a plan's timeline (ldg_pipeline_timeline's, or a bundle's
  * timeline.json): the exit code. */
 int cli_plan_timeline_json(struct cli *c, json_t *tl);
+/* A timeline's text (ldg_query_timeline_text, ldg_pipeline_timeline_text)
+ * on stdout: on a colour terminal the lines marked '!' (a failure, a
+ * denial, a model down, a grant withdrawn) are red; on a terminal a line
+ * wider than 80 columns is wrapped at its field gaps, an event's (after a
+ * "timeline:" line) under column event_hang, the others indented by 4. */
+void cli_timeline_print(const struct cli *c, const char *text, int event_hang);
 /* `export --plan PLAN`: "seq=N" terms (each in a termsz-byte slot of the
  * malloc'd *out) for the events of the plan's timeline (only its own with
  * no_context), and the timeline itself (*tl, json_decref) and as text

@@ -284,6 +284,26 @@ cli_view_ji(const json_t *o, const char *a, const char *b)
 
 /* ---------------------------------------------------- a plan's timeline -- */
 
+void
+cli_timeline_print(const struct cli *c, const char *text, int event_hang)
+{
+    int events = 0;
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        int bad = c->color && p[0] == '!';
+        cli_line(c, p, n, events ? event_hang : 4,
+                 bad ? cli_paint(c->color, CLI_PAINT_FAIL) : NULL,
+                 bad ? cli_paint(c->color, CLI_PAINT_OFF) : NULL);
+        if (n == 9 && strncmp(p, "timeline:", 9) == 0)
+            events = 1;
+        else if (n == 0)
+            events = 0;
+        p += n;
+        if (*p == '\n')
+            p++;
+    }
+}
+
 int
 cli_plan_timeline_json(struct cli *c, json_t *tl)
 {
@@ -303,15 +323,7 @@ cli_plan_timeline_json(struct cli *c, json_t *tl)
         cli_err(c, "%s", ldg_strerror(rc));
         return cli_exit_code(rc);
     }
-    for (const char *p = text; *p;) {
-        size_t n = strcspn(p, "\n");
-        int bad = c->color && p[0] == '!';
-        cli_line(c, p, n, 4, bad ? cli_paint(c->color, CLI_PAINT_FAIL) : NULL,
-                 bad ? cli_paint(c->color, CLI_PAINT_OFF) : NULL);
-        p += n;
-        if (*p == '\n')
-            p++;
-    }
+    cli_timeline_print(c, text, 4);
     free(text);
     return EX_OK;
 }
