@@ -468,24 +468,23 @@ cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
                     cli_paint(c->color_err, CLI_PAINT_WARN),
                     cli_paint(c->color_err, CLI_PAINT_OFF), r->checks[i].name,
                     r->checks[i].detail);
-    if (r->segment)
+    {
+        const char *kind = r->segment ? "segment" : "bundle";
+        char what[80];
+        snprintf(what, sizeof what,
+                 r->segment ? "events %llu..%llu of"
+                            : "%llu events (%llu "
+                              "selected) from",
+                 (unsigned long long)(r->segment ? r->sel_first : r->events),
+                 (unsigned long long)(r->segment ? r->sel_last : r->selected));
         fprintf(stderr,
-                "ledger %s: segment %s verified: events %llu..%llu of %s, "
-                "checkpoint of size %llu%s\n",
-                c->cmd, b->file, (unsigned long long)r->sel_first,
-                (unsigned long long)r->sel_last, r->origin,
+                "ledger %s: %s %s verified: %s %s, checkpoint of size "
+                "%llu%s%s\n",
+                c->cmd, kind, b->file, what, r->origin,
                 (unsigned long long)r->checkpoint_size,
-                r->key_trusted ? ""
-                               : "; log key TAKEN ON TRUST from the segment");
-    else
-        fprintf(stderr,
-                "ledger %s: bundle %s verified: %llu events (%llu selected) "
-                "from %s, checkpoint of size %llu%s\n",
-                c->cmd, b->file, (unsigned long long)r->events,
-                (unsigned long long)r->selected, r->origin,
-                (unsigned long long)r->checkpoint_size,
-                r->key_trusted ? ""
-                               : "; log key TAKEN ON TRUST from the bundle");
+                r->key_trusted ? "" : "; log key TAKEN ON TRUST from the ",
+                r->key_trusted ? "" : kind);
+    }
     free(r);
     return 0;
 }
