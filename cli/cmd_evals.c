@@ -29,20 +29,36 @@ static int cmd_rollback(struct cli *c, int argc, char **argv);
 
 enum { OPT_NOSEED = 256, OPT_TIMEOUT, OPT_KEYENV, OPT_FORCE, OPT_REASON };
 
+/* What each command is asked (the option tables store into these). */
+struct eval_args {
+    const char *target, *cand, *ep, *keyenv;
+    uint64_t conc, tmo, seed;
+    int noseed;
+};
+struct promote_args {
+    const char *eval_id, *reason, *to;
+    int force;
+};
+#define EA struct eval_args
+#define PA struct promote_args
+
 static const struct cli_opt eval_opts[] = {
-    CLI_VALUE('t', 0, "target", "T",
-              "what the eval is for: route:NAME, pack:NAME or model:NAME"),
-    CLI_VALUE('c', 0, "candidate", "MODEL",
-              "the model asked (the \"model\" of each request)"),
-    CLI_VALUE('e', 0, "endpoint", "URL",
-              "OpenAI-compatible base URL (http://127.0.0.1:11434/v1)"),
-    CLI_VALUE('j', 'j', "concurrency", "N", "requests in flight (1-64; 1)"),
-    CLI_VALUE(OPT_TIMEOUT, 0, "timeout-ms", "N",
-              "per-request timeout (default 120000)"),
-    CLI_VALUE('s', 0, "seed", "N", "the seed sent with each request (0)"),
-    CLI_FLAG(OPT_NOSEED, 0, "no-seed", "send no seed"),
-    CLI_VALUE(OPT_KEYENV, 0, "api-key-env", "VAR",
-              "send 'Authorization: Bearer' with $VAR"),
+    CLI_STR('t', 0, "target", "T",
+            "what the eval is for: route:NAME, pack:NAME or model:NAME", EA,
+            target),
+    CLI_STR('c', 0, "candidate", "MODEL",
+            "the model asked (the \"model\" of each request)", EA, cand),
+    CLI_STR('e', 0, "endpoint", "URL",
+            "OpenAI-compatible base URL (http://127.0.0.1:11434/v1)", EA, ep),
+    CLI_NUM('j', 'j', "concurrency", "N", "requests in flight (1-64; 1)", EA,
+            conc, 1, LDG_EVAL_CONCURRENCY_MAX),
+    CLI_NUM(OPT_TIMEOUT, 0, "timeout-ms", "MS",
+            "per-request timeout (default 120000)", EA, tmo, 1, 86400000),
+    CLI_NUM('s', 0, "seed", "N", "the seed sent with each request (0)", EA,
+            seed, 0, 0x7fffffff),
+    CLI_ON(OPT_NOSEED, 0, "no-seed", "send no seed", EA, noseed),
+    CLI_STR(OPT_KEYENV, 0, "api-key-env", "VAR",
+            "send 'Authorization: Bearer' with $VAR", EA, keyenv),
     CLI_ARG("run", "the subcommand (only run)", 0),
     CLI_ARG("SUITE", "the suite file (JSON Lines, docs/EVALS.md)", 0),
     CLI_OPT_END};
@@ -90,63 +106,24 @@ eval_check(struct cli *c, const char *target, const char *cand, const char *ep)
 static int
 cmd_eval(struct cli *c, int argc, char **argv)
 {
-    const char *target = NULL, *cand = NULL, *ep = NULL, *keyenv = NULL;
-    uint64_t conc = 1, tmo = 120000, seed = 0;
-    int noseed = 0, ch, rc, ex = EX_OK;
+    struct eval_args x = {.conc = 1, .tmo = 120000};
+    int ind, rc, ex = EX_OK;
     struct ldg_eval_suite *s = NULL;
     struct ldg_ledger *l = NULL;
     struct ldg_eval_report rep = {0};
     char err[1024];
     json_t *result = NULL;
-    struct cli_args a;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case 't':
-            target = a.value;
-            break;
-        case 'c':
-            cand = a.value;
-            break;
-        case 'e':
-            ep = a.value;
-            break;
-        case 'j':
-            if (cli_parse_u64(a.value, &conc) < 0 || conc == 0 ||
-                conc > LDG_EVAL_CONCURRENCY_MAX)
-                return cli_usage_err(c, "--concurrency: '%s' is not 1..%d",
-                                     a.value, LDG_EVAL_CONCURRENCY_MAX);
-            break;
-        case OPT_TIMEOUT:
-            if (cli_parse_u64(a.value, &tmo) < 0 || tmo == 0 || tmo > 86400000)
-                return cli_usage_err(
-                    c, "--timeout-ms: '%s' is not a positive number", a.value);
-            break;
-        case 's':
-            if (cli_parse_u64(a.value, &seed) < 0 || seed > 0x7fffffff)
-                return cli_usage_err(c, "--seed: '%s' is not 0..2147483647",
-                                     a.value);
-            break;
-        case OPT_NOSEED:
-            noseed = 1;
-            break;
-        case OPT_KEYENV:
-            keyenv = a.value;
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind >= argc || strcmp(argv[a.ind], "run") != 0)
+    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
+        return PARSED(rc);
+    if (ind >= argc || strcmp(argv[ind], "run") != 0)
         return cli_usage_err(c, "%s",
-                             a.ind < argc ? "unknown subcommand (only 'run')"
-                                          : "missing subcommand (run)");
-    if (a.ind + 2 != argc)
+                             ind < argc ? "unknown subcommand (only 'run')"
+                                        : "missing subcommand (run)");
+    if (ind + 2 != argc)
         return cli_usage_err(c, "give exactly one SUITE file");
-    const char *suite_path = argv[a.ind + 1];
+    const char *suite_path = argv[ind + 1];
+    const char *target = x.target, *cand = x.cand, *ep = x.ep;
     if ((rc = eval_check(c, target, cand, ep)) != 0)
         return rc;
     if ((rc = cli_view_prepare(c)) != 0)
@@ -159,13 +136,13 @@ cmd_eval(struct cli *c, int argc, char **argv)
     struct ldg_eval_run_opts o = {
         .endpoint = ep,
         .model = cand,
-        .concurrency = (unsigned)conc,
-        .timeout_ms = (long)tmo,
-        .seed = noseed ? -1 : (long)seed,
-        .api_key = keyenv ? getenv(keyenv) : NULL,
+        .concurrency = (unsigned)x.conc,
+        .timeout_ms = (long)x.tmo,
+        .seed = x.noseed ? -1 : (long)x.seed,
+        .api_key = x.keyenv ? getenv(x.keyenv) : NULL,
     };
-    if (keyenv && !o.api_key) {
-        cli_err(c, "--api-key-env: %s is not set", keyenv);
+    if (x.keyenv && !o.api_key) {
+        cli_err(c, "--api-key-env: %s is not set", x.keyenv);
         ldg_eval_suite_free(s);
         return EX_USAGE;
     }
@@ -212,7 +189,7 @@ out:
 /* --------------------------------------------------------------- evals -- */
 
 static const struct cli_opt evals_opts[] = {
-    CLI_VALUE('t', 0, "target", "T", "only evals for this target"),
+    CLI_STR('t', 0, "target", "T", "only evals for this target", EA, target),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_evals = {
@@ -231,27 +208,18 @@ const struct cli_command cli_cmd_evals = {
 static int
 cmd_evals(struct cli *c, int argc, char **argv)
 {
-    const char *target = NULL;
-    int ch, rc, n = 0;
+    struct eval_args x = {0};
+    int rc, n = 0;
     struct ldg_ledger *l = NULL;
     struct ldg_query *q = NULL;
     struct ldg_query_iter *it = NULL;
     struct ldg_txn *t = NULL;
     struct ldg_event ev;
     char err[512] = "", tt[LDG_SUBJECT_MAX + 16];
-    struct cli_args a;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == 't')
-            target = a.value;
-        else
-            return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind != argc)
-        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+    if ((rc = cli_parse(c, argc, argv, &x, 0, NULL)) != 0)
+        return PARSED(rc);
+    const char *target = x.target;
     if (target && !ldg_eval_target_valid(target)) {
         cli_err(c,
                 "--target: '%s' is not route:NAME, pack:NAME or "
@@ -317,8 +285,8 @@ cmd_evals(struct cli *c, int argc, char **argv)
             char dg[24];
             static const char *const k[] = {"eval_id", "target", "candidate"};
             snprintf(dg, sizeof dg, "%.20s", d ? d : "-");
-            for (size_t x = 0; x < 3; x++)
-                cli_table_add(tb, json_string_value(json_object_get(b, k[x])),
+            for (size_t i = 0; i < 3; i++)
+                cli_table_add(tb, json_string_value(json_object_get(b, k[i])),
                               CLI_PAINT_OFF);
             cli_table_add(tb,
                           json_is_true(json_object_get(b, "passed")) ? "passed"
@@ -348,10 +316,11 @@ cmd_evals(struct cli *c, int argc, char **argv)
 /* ------------------------------------------------------------- promote -- */
 
 static const struct cli_opt promote_opts[] = {
-    CLI_VALUE('e', 0, "eval", "ID", "the eval that justifies it (required)"),
-    CLI_FLAG(OPT_FORCE, 0, "force",
-             "promote even if the gate fails (recorded as ungated)"),
-    CLI_VALUE(OPT_REASON, 0, "reason", "TEXT", "why, recorded"),
+    CLI_STR('e', 0, "eval", "ID", "the eval that justifies it (required)", PA,
+            eval_id),
+    CLI_ON(OPT_FORCE, 0, "force",
+           "promote even if the gate fails (recorded as ungated)", PA, force),
+    CLI_STR(OPT_REASON, 0, "reason", "TEXT", "why, recorded", PA, reason),
     CLI_ARG("TARGET", "route:NAME, pack:NAME or model:NAME", 0),
     CLI_ARG("CANDIDATE", "the model to promote", 0),
     CLI_OPT_END};
@@ -378,37 +347,20 @@ const struct cli_command cli_cmd_promote = {
 static int
 cmd_promote(struct cli *c, int argc, char **argv)
 {
-    const char *eval_id = NULL, *reason = NULL;
-    int force = 0, ch, rc, ex;
+    struct promote_args x = {0};
+    int ind, rc, ex;
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
     uint64_t seq = 0;
-    struct cli_args a;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case 'e':
-            eval_id = a.value;
-            break;
-        case OPT_FORCE:
-            force = 1;
-            break;
-        case OPT_REASON:
-            reason = a.value;
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit;
-    if (!eval_id)
+    if ((rc = cli_parse(c, argc, argv, &x, 2, &ind)) != 0)
+        return PARSED(rc);
+    if (!x.eval_id)
         return cli_usage_err(c, "--eval ID is required");
-    if (a.ind + 2 != argc)
+    if (ind + 2 != argc)
         return cli_usage_err(c, "give TARGET and CANDIDATE");
-    struct ldg_promotion p = {argv[a.ind], argv[a.ind + 1], eval_id, reason,
-                              force};
+    struct ldg_promotion p = {argv[ind], argv[ind + 1], x.eval_id, x.reason,
+                              x.force};
     if (!ldg_eval_target_valid(p.target)) {
         cli_err(c, "TARGET '%s' is not route:NAME, pack:NAME or model:NAME",
                 p.target);
@@ -439,7 +391,7 @@ cmd_promote(struct cli *c, int argc, char **argv)
         cli_print_json(c, json_incref(body));
     } else if (rc == 0) {
         printf("promoted %s on %s (eval %s), seq %llu\n", p.candidate, p.target,
-               eval_id, (unsigned long long)seq);
+               x.eval_id, (unsigned long long)seq);
     }
     json_decref(body);
     ldg_close(l);
@@ -449,9 +401,9 @@ cmd_promote(struct cli *c, int argc, char **argv)
 /* ------------------------------------------------------------ rollback -- */
 
 static const struct cli_opt rollback_opts[] = {
-    CLI_VALUE('t', 0, "to", "MODEL",
-              "the candidate to go back to (default: the previous one)"),
-    CLI_VALUE(OPT_REASON, 0, "reason", "TEXT", "why (required)"),
+    CLI_STR('t', 0, "to", "MODEL",
+            "the candidate to go back to (default: the previous one)", PA, to),
+    CLI_STR(OPT_REASON, 0, "reason", "TEXT", "why (required)", PA, reason),
     CLI_ARG("TARGET", "route:NAME, pack:NAME or model:NAME", 0), CLI_OPT_END};
 
 const struct cli_command cli_cmd_rollback = {
@@ -471,33 +423,19 @@ const struct cli_command cli_cmd_rollback = {
 static int
 cmd_rollback(struct cli *c, int argc, char **argv)
 {
-    const char *to = NULL, *reason = NULL;
-    int ch, rc, ex = EX_OK;
+    struct promote_args x = {0};
+    int ind, rc, ex = EX_OK;
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
     uint64_t seq = 0;
-    struct cli_args a;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case 't':
-            to = a.value;
-            break;
-        case OPT_REASON:
-            reason = a.value;
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit;
-    if (!reason || !reason[0])
+    if ((rc = cli_parse(c, argc, argv, &x, 1, &ind)) != 0)
+        return PARSED(rc);
+    if (!x.reason || !x.reason[0])
         return cli_usage_err(c, "--reason TEXT is required");
-    if (a.ind + 1 != argc)
+    if (ind + 1 != argc)
         return cli_usage_err(c, "give one TARGET");
-    const char *target = argv[a.ind];
+    const char *target = argv[ind];
     if (!ldg_eval_target_valid(target)) {
         cli_err(c, "TARGET '%s' is not route:NAME, pack:NAME or model:NAME",
                 target);
@@ -505,7 +443,7 @@ cmd_rollback(struct cli *c, int argc, char **argv)
     }
     if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
         return rc;
-    rc = ldg_eval_rollback(l, target, to, reason, &body, &seq);
+    rc = ldg_eval_rollback(l, target, x.to, x.reason, &body, &seq);
     if (rc < 0) {
         cli_err(c, "%s%s", cli_why(l, rc),
                 rc == LDG_ENOTFOUND ? "; give --to MODEL" : "");
