@@ -323,6 +323,10 @@ cmd_migrate(struct cli *c, int argc, char **argv)
             printf("tree     %llu -> %llu bytes\n",
                    (unsigned long long)r.tree_before,
                    (unsigned long long)r.tree_after);
+        } else if (r.from == r.to && r.body_index_built) {
+            printf("layout %d already: built the body index (%llu event%s)\n",
+                   r.to, (unsigned long long)r.events,
+                   r.events == 1 ? "" : "s");
         } else if (r.from == r.to) {
             printf("layout %d already: nothing to convert (%llu event%s)\n",
                    r.to, (unsigned long long)r.events,
@@ -350,7 +354,7 @@ cmd_migrate(struct cli *c, int argc, char **argv)
             c,
             json_pack(
                 "{s:i, s:i, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
-                "s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}}",
+                "s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:b}",
                 "from", r.from, "to", r.to, "converted",
                 r.from != r.to || r.tiles_split > 0, "events",
                 (json_int_t)r.events, "tiles_split", (json_int_t)r.tiles_split,
@@ -361,7 +365,8 @@ cmd_migrate(struct cli *c, int argc, char **argv)
                 (json_int_t)r.tree_after, "index_bytes", "before",
                 (json_int_t)r.index_before, "after", (json_int_t)r.index_after,
                 "event_bytes", "before", (json_int_t)r.events_before, "after",
-                (json_int_t)r.events_after));
+                (json_int_t)r.events_after, "body_index_built",
+                r.body_index_built));
     }
     return EX_OK;
 }

@@ -988,7 +988,14 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
     if (rc == 0)
         rc = ldg_index_put(t, &ev);
     if (rc == 0)
+        rc = ldg_bix_append(
+            t, p->seq, p->body_rec.raw ? p->body_rec.raw : p->body_rec.rec,
+            p->body_rec.raw ? p->body_rec.raw_len : p->body_rec.rec_len,
+            p->body);
+    if (rc == 0)
         rc = ldg_keys_apply(t, &ev, p->body);
+    if (rc == 0 && erase) /* the erased values leave the body index too */
+        rc = ldg_bix_erase(t, target);
     if (rc == 0 && erase) {
         ldg_be64(k, target);
         rc = ldg_core_kv_del(t, ldg_core(l, LDG_DB_BODIES5), k, 8, NULL, 0);

@@ -178,6 +178,10 @@ enum ldg_core_db {
     LDG_DB_DICTS,
     LDG_DB_ENTRIES5,
     LDG_DB_BODIES5,
+    /* store layout 5: the body index (FORMAT.md 6.1, index.c): key name
+     * ‖ 0x00 ‖ value of an indexed body field, sorted duplicates be64
+     * seqs; derived data, kept current while meta "ix.body" says so */
+    LDG_DB_IX_BODY,
     LDG_CORE_DBS
 };
 extern const char *const ldg_core_db_names[LDG_CORE_DBS];
@@ -323,6 +327,23 @@ ldg_tree_key(uint8_t k[LDG_TREE_KEY_LEN], int level, uint64_t index)
  * value ‖ 0x00 ‖ be64 seq, with an empty value. idx.time's key is be64
  * ts ‖ be64 seq. The seq is always the last eight bytes. */
 #define LDG_IKEY_SEQ_LEN 8
+
+/* ix.body (FORMAT.md 6.1): the body fields it indexes (a string value,
+ * or each string of an array value, of at most LDG_BIX_VALUE_MAX bytes
+ * and without NUL), in bytewise order. Changing the list is a format
+ * change: a store's index holds these and no others. */
+#define LDG_BIX_NAMES                                                          \
+    {                                                                          \
+        "decision", "kind", "outcome", "rule", "slot", "status", "tier"        \
+    }
+#define LDG_BIX_NNAMES 7
+#define LDG_BIX_VALUE_MAX 64
+/* meta "ix.body": be64 N, the index holds the keys of every stored body
+ * of events below N (those above the horizon), and of none at or after
+ * it. The index answers queries only while N is the log's size; appends
+ * keep it so when it is, ledger rebuild and migrate make it so. Absent:
+ * no index (a store made before it: rebuild builds it). */
+#define LDG_META_IX_BODY "ix.body"
 
 /* Writes value (n bytes, no NUL inside) ‖ 0x00 ‖ be64 seq at k (room for
  * n + 9 bytes); returns the key's length. */

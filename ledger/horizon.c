@@ -730,7 +730,7 @@ ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
     static const enum ldg_core_db idx[] = {
         LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT, LDG_DB_IDX_RUN, LDG_DB_IDX_ACTOR,
         LDG_DB_IDX_TIME, LDG_DB_IDX_ID,      LDG_DB_IX_TYPE, LDG_DB_IX_SUBJECT,
-        LDG_DB_IX_RUN,   LDG_DB_IX_ACTOR};
+        LDG_DB_IX_RUN,   LDG_DB_IX_ACTOR,    LDG_DB_IX_BODY};
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_horizon old, h;
     struct ldg_event ev;

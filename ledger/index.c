@@ -57,7 +57,8 @@ ix_db(int layout, enum ldg_core_db db)
 int
 ldg_index_dups(enum ldg_core_db db)
 {
-    return db >= LDG_DB_IX_TYPE && db <= LDG_DB_IX_ACTOR;
+    return (db >= LDG_DB_IX_TYPE && db <= LDG_DB_IX_ACTOR) ||
+           db == LDG_DB_IX_BODY;
 }
 
 static size_t
@@ -310,6 +311,13 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
     }
     ldg_cursor_close(c);
     c = NULL;
+    /* and the body index, from the stored bodies */
+    if (ldg_store_has_core(l->store, LDG_DB_IX_BODY) &&
+        (rc = ldg_bix_build(t)) < 0) {
+        if (ldg_errbuf(l)[0] == '\0')
+            ldg_seterr(l, "reindex: the body index: %s", ldg_strerror(rc));
+        goto out;
+    }
     rc = ldg_txn_commit(t);
     t = NULL;
     if (rc < 0)
@@ -356,4 +364,278 @@ ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
             break;
     ldg_seqscan_free(sc);
     return rc > 0 ? 0 : rc;
+}
+
+/*
+ * ix.body (FORMAT.md 6.1): the events whose body holds an indexed field
+ * (LDG_BIX_NAMES) with a given string value, as sorted duplicates (be64
+ * seq) under the key name ‖ 0x00 ‖ value. Derived from the stored bodies
+ * and never read to verify anything; meta "ix.body" (be64 N) says it holds
+ * the keys of every stored body below N, and query uses it only while N
+ * is the log's size (anything that appends without keeping it, such as a
+ * build that predates it, leaves N behind, and the scan answers).
+ */
+static const char *const bix_names[LDG_BIX_NNAMES] = LDG_BIX_NAMES;
+
+int
+ldg_bix_name(const char *name)
+{
+    for (size_t i = 0; i < LDG_BIX_NNAMES; i++)
+        if (strcmp(bix_names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Calls fn(ctx, key, n) for each ix.body key of the body b shows: each
+ * indexed field's string value, or each string of its array value, of at
+ * most LDG_BIX_VALUE_MAX bytes without NUL (a value the index keeps no
+ * key for is one no indexed query asks for: ldg_bix_usable). An array's
+ * repeated string gives its key twice (a duplicate put is a no-op). */
+static int
+bix_each(const struct ldg_body_view *b,
+         int (*fn)(void *ctx, const uint8_t *k, size_t n), void *ctx)
+{
+    uint8_t k[16 + 1 + LDG_BIX_VALUE_MAX];
+    int rc = 0;
+
+    for (size_t i = 0; i < LDG_BIX_NNAMES && rc == 0; i++) {
+        size_t nl = strlen(bix_names[i]);
+        struct ldg_slice sl;
+        json_t *j, *e;
+        size_t x;
+
+        memcpy(k, bix_names[i], nl);
+        k[nl] = 0;
+        if (ldg_body_view_str(b, bix_names[i], &sl)) {
+            if (sl.n <= LDG_BIX_VALUE_MAX && memchr(sl.p, 0, sl.n) == NULL) {
+                memcpy(k + nl + 1, sl.p, sl.n);
+                rc = fn(ctx, k, nl + 1 + sl.n);
+            }
+            continue;
+        }
+        if ((j = ldg_body_view_json(b, bix_names[i])) == NULL)
+            continue;
+        json_array_foreach(j, x, e)
+        {
+            size_t n = json_string_length(e);
+            if (!json_is_string(e) || n > LDG_BIX_VALUE_MAX ||
+                memchr(json_string_value(e), 0, n) != NULL)
+                continue;
+            memcpy(k + nl + 1, json_string_value(e), n);
+            if ((rc = fn(ctx, k, nl + 1 + n)) < 0)
+                break;
+        }
+        json_decref(j);
+    }
+    return rc;
+}
+
+/* A view of a stored body record (in b, with t's dictionaries), or of
+ * its decoded JSON in *json when it cannot be read in place. */
+static int
+bix_view(struct ldg_txn *t, struct ldg_body_view *b, const uint8_t *rec,
+         size_t len, json_t **json)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    int rc;
+
+    *json = NULL;
+    ldg_body_view_set_dicts(b, ldg_txn_dicts(t), ldg_body_max(l));
+    if ((rc = ldg_body_view_set_record(b, rec, len)) <= 0)
+        return rc;
+    if ((rc = ldg_body_decode_json(ldg_txn_dicts(t), rec, len, ldg_body_max(l),
+                                   json)) < 0)
+        return rc;
+    ldg_body_view_set_json(b, *json);
+    return 0;
+}
+
+struct bix_put {
+    struct ldg_txn *t;
+    uint8_t seq[8];
+    int del;
+};
+
+static int
+bix_put_one(void *ctx, const uint8_t *k, size_t n)
+{
+    struct bix_put *c = ctx;
+    ldg_dbi dbi = ldg_store_core_dbi(ldg_txn_store(c->t), LDG_DB_IX_BODY);
+    int rc;
+    if (!c->del)
+        return ldg_core_kv_put_dup(c->t, dbi, k, n, c->seq, 8);
+    rc = ldg_core_kv_del(c->t, dbi, k, n, c->seq, 8);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
+/* The keys of one stored body record put (del 0) or deleted (del 1). */
+static int
+bix_record(struct ldg_txn *t, struct ldg_body_view *b, uint64_t seq,
+           const uint8_t *rec, size_t len, int del)
+{
+    struct bix_put c = {t, {0}, del};
+    json_t *json = NULL;
+    int rc;
+
+    ldg_be64(c.seq, seq);
+    if ((rc = bix_view(t, b, rec, len, &json)) == 0)
+        rc = bix_each(b, bix_put_one, &c);
+    json_decref(json);
+    return rc;
+}
+
+/* meta "ix.body": 0 with *n, LDG_ENOTFOUND (no index), or an error. */
+static int
+bix_meta(struct ldg_txn *t, uint64_t *n)
+{
+    struct ldg_val v;
+    int rc = ldg_kv_get(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
+                        LDG_META_IX_BODY, sizeof LDG_META_IX_BODY - 1, &v);
+    if (rc < 0)
+        return rc;
+    if (v.len != 8)
+        return LDG_ECORRUPT;
+    *n = ldg_rd_be64(v.data);
+    return 0;
+}
+
+int
+ldg_bix_append(struct ldg_txn *t, uint64_t seq, const uint8_t *rec, size_t len,
+               const json_t *body)
+{
+    struct ldg_bix *x = ldg_txn_bix(t);
+    struct ldg_body_view *b = NULL;
+    struct bix_put c = {t, {0}, 0};
+    int rc;
+
+    if (x->state == 0) { /* the transaction's first append: is it kept? */
+        uint64_t n;
+        if (!ldg_store_has_core(ldg_txn_store(t), LDG_DB_IX_BODY))
+            rc = LDG_ENOTFOUND;
+        else
+            rc = bix_meta(t, &n);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+        x->state = rc == 0 && n == seq ? 1 : -1;
+        x->next = seq;
+    }
+    if (x->state < 0)
+        return 0;
+    if (seq != x->next) { /* not kept on past a gap */
+        x->state = -1;
+        return 0;
+    }
+    if ((rc = ldg_body_view_new(&b)) < 0)
+        return rc;
+    if (body != NULL) {
+        ldg_body_view_set_json(b, body);
+        ldg_be64(c.seq, seq);
+        rc = bix_each(b, bix_put_one, &c);
+    } else if (rec != NULL) {
+        rc = bix_record(t, b, seq, rec, len, 0);
+    }
+    ldg_body_view_free(b);
+    if (rc < 0)
+        return rc;
+    x->next = seq + 1;
+    x->dirty = 1;
+    return 0;
+}
+
+int
+ldg_bix_erase(struct ldg_txn *t, uint64_t seq)
+{
+    struct ldg_body_view *b = NULL;
+    const uint8_t *rec;
+    size_t len;
+    struct ldg_val v;
+    uint8_t k[8];
+    int rc;
+
+    if (!ldg_store_has_core(ldg_txn_store(t), LDG_DB_IX_BODY))
+        return 0;
+    ldg_be64(k, seq);
+    rc = ldg_kv_get(t, ldg_core(ldg_txn_ledger(t), ldg_db_bodies(t)), k, 8, &v);
+    if (rc == LDG_ENOTFOUND)
+        return 0; /* erased before, or pruned */
+    if (rc < 0)
+        return rc;
+    rec = v.data;
+    len = v.len;
+    if ((rc = ldg_body_view_new(&b)) < 0)
+        return rc;
+    rc = bix_record(t, b, seq, rec, len, 1);
+    ldg_body_view_free(b);
+    return rc;
+}
+
+int
+ldg_bix_build(struct ldg_txn *t)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_body_view *b = NULL;
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint64_t size, done = 0;
+    int rc;
+
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        return rc;
+    if ((rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_IX_BODY), 0)) < 0)
+        return rc;
+    if ((rc = ldg_body_view_new(&b)) < 0)
+        return rc;
+    if ((rc = ldg_cursor_open(t, ldg_core(l, ldg_db_bodies(t)), &c)) < 0)
+        goto out;
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        uint64_t seq;
+        if (k.len != 8 || (seq = ldg_rd_be64(k.data)) >= size) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if ((rc = bix_record(t, b, seq, v.data, v.len, 0)) < 0) {
+            ldg_seterr(l, "event %llu: cannot index its body: %s",
+                       (unsigned long long)seq, ldg_strerror(rc));
+            break;
+        }
+        if ((++done & 16383) == 0)
+            ldg_store_trim(ldg_txn_store(t));
+    }
+    if (rc == LDG_ENOTFOUND) {
+        struct ldg_bix *x = ldg_txn_bix(t);
+        x->state = 1;
+        x->next = size;
+        x->dirty = 1;
+        rc = 0;
+    }
+out:
+    ldg_cursor_close(c);
+    ldg_body_view_free(b);
+    return rc;
+}
+
+int
+ldg_bix_usable(struct ldg_txn *t, const char *name, const char *value)
+{
+    if (t == NULL || name == NULL || value == NULL)
+        return LDG_EINVAL;
+    if (!ldg_bix_name(name) || strlen(value) > LDG_BIX_VALUE_MAX)
+        return 0;
+    return ldg_bix_current(t);
+}
+
+int
+ldg_bix_current(struct ldg_txn *t)
+{
+    uint64_t n, size;
+    int rc;
+
+    if (!ldg_store_has_core(ldg_txn_store(t), LDG_DB_IX_BODY))
+        return 0;
+    if ((rc = bix_meta(t, &n)) == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0 || (rc = ldg_txn_size(t, &size)) < 0)
+        return rc;
+    return n == size;
 }

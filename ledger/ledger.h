@@ -300,6 +300,9 @@ struct ldg_migrate_result {
     uint64_t entries_stored, bodies_packed;
     uint64_t events_before; /* bytes of the events' own databases before */
     uint64_t events_after;  /* and after (entries, bodies, seals, dicts) */
+    /* layout 5: the body index (ix.body) was built, the store having
+     * none current (a migrated store, or one made before it) */
+    int body_index_built;
 };
 /* Converts the ledger's store to layout `to` (0: the newest), in place:
  * no signed or hashed byte changes. Crash-safe: the ledger is in the old

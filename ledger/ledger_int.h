@@ -616,6 +616,28 @@ int ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
                               size_t len);
 
 int ldg_index_put(struct ldg_txn *t, const struct ldg_event *ev);
+
+/* ix.body (index.c, FORMAT.md 6.1). A write transaction's upkeep of it:
+ * state 0 before its first append, 1 kept (next: the seq it indexes next),
+ * -1 not kept; dirty: ldg_txn_commit writes meta "ix.body" = next. */
+struct ldg_bix {
+    int state;
+    uint64_t next;
+    int dirty;
+};
+struct ldg_bix *ldg_txn_bix(struct ldg_txn *t);
+/* 1 if ix.body indexes body field name. */
+int ldg_bix_name(const char *name);
+/* Indexes appended event seq's body (body, or else its stored record rec
+ * uncompressed or not), when the index is current with seq. */
+int ldg_bix_append(struct ldg_txn *t, uint64_t seq, const uint8_t *rec,
+                   size_t len, const json_t *body);
+/* Deletes the keys of seq's stored body (before the record goes). */
+int ldg_bix_erase(struct ldg_txn *t, uint64_t seq);
+/* 1 if ix.body is current with the log in t (meta "ix.body" = its size). */
+int ldg_bix_current(struct ldg_txn *t);
+/* Empties ix.body and indexes every stored body; meta says so at commit. */
+int ldg_bix_build(struct ldg_txn *t);
 /* Checks that every index entry for ev exists. */
 int ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev);
 /* Calls fn with each index key ev calls for in store layout `layout`

@@ -855,6 +855,20 @@ to_convert(struct ldg_ledger *l, uint64_t *keys, uint64_t *whole)
     ldg_txn_abort(t);
 }
 
+/* Layout 5: the body index built when the store has none current with
+ * the log (FORMAT.md 6.1), in one transaction. */
+static int
+bix_step(struct ldg_txn *t, void *arg)
+{
+    struct ldg_migrate_result *res = arg;
+    int rc = ldg_bix_current(t);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    if ((rc = ldg_bix_build(t)) == 0)
+        res->body_index_built = 1;
+    return rc;
+}
+
 int
 ldg_migrate(struct ldg_ledger *l, int to,
             void (*progress)(void *ctx, uint64_t done, uint64_t total),
@@ -980,6 +994,10 @@ ldg_migrate(struct ldg_ledger *l, int to,
         if (rc < 0)
             return rc;
         res->to = LDG_LAYOUT_STORED;
+    }
+    if (res->to == LDG_LAYOUT_STORED) {
+        if ((rc = in_txn(l, bix_step, res)) < 0)
+            return rc;
     }
     return usage(l, &res->used_after, &res->file_after, &res->tree_after,
                  &res->index_after, &res->events_after);

@@ -793,6 +793,16 @@ int ldg_seqscan_index(struct ldg_seqscan **out, struct ldg_txn *t,
                       uint64_t hi, int reverse);
 int ldg_seqscan_bodies(struct ldg_seqscan **out, struct ldg_txn *t, uint64_t lo,
                        uint64_t hi, int reverse);
+/* The body index (ix.body, FORMAT.md 6.1): ldg_bix_usable says whether it
+ * answers body.NAME=VALUE in t (1: NAME is one it indexes, VALUE short
+ * enough, and it is current with the log; 0: scan the bodies instead; or
+ * an error). It then holds every event whose body's NAME is the string
+ * VALUE or an array holding that string; _body_index streams their seqs
+ * (LDG_EINVAL for a NAME or VALUE it cannot hold). */
+int ldg_bix_usable(struct ldg_txn *t, const char *name, const char *value);
+int ldg_seqscan_body_index(struct ldg_seqscan **out, struct ldg_txn *t,
+                           const char *name, const char *value, uint64_t lo,
+                           uint64_t hi, int reverse);
 /* Moves to the next seq: 1 with *seq, 0 when there is none, or an error. */
 int ldg_seqscan_next(struct ldg_seqscan *s, uint64_t *seq);
 /* Skips ahead: the next ldg_seqscan_next returns the first seq at or after

@@ -521,6 +521,11 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
         ldg_be32(lay, LDG_LAYOUT_NEWEST);
         rc = meta_put(t, LDG_META_LAYOUT, lay, sizeof lay);
     }
+    if (rc == 0) { /* the body index, empty and current with the log */
+        uint8_t n[8];
+        ldg_be64(n, 0);
+        rc = meta_put(t, LDG_META_IX_BODY, n, sizeof n);
+    }
     if (rc == 0)
         rc = ldg_txn_commit(t);
     else

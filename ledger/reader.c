@@ -107,6 +107,31 @@ ldg_seqscan_index(struct ldg_seqscan **out, struct ldg_txn *t,
 }
 
 int
+ldg_seqscan_body_index(struct ldg_seqscan **out, struct ldg_txn *t,
+                       const char *name, const char *value, uint64_t lo,
+                       uint64_t hi, int reverse)
+{
+    size_t nl, n;
+    int rc;
+
+    if (out == NULL || t == NULL || name == NULL || value == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    nl = strlen(name);
+    n = strlen(value);
+    if (!ldg_bix_name(name) || n > LDG_BIX_VALUE_MAX)
+        return LDG_EINVAL;
+    if ((rc = scan_open(out, t, LDG_DB_IX_BODY, lo, hi, reverse)) < 0)
+        return rc;
+    (*out)->dups = 1;
+    memcpy((*out)->prefix, name, nl);
+    (*out)->prefix[nl] = 0;
+    memcpy((*out)->prefix + nl + 1, value, n);
+    (*out)->plen = nl + 1 + n;
+    return 0;
+}
+
+int
 ldg_seqscan_bodies(struct ldg_seqscan **out, struct ldg_txn *t, uint64_t lo,
                    uint64_t hi, int reverse)
 {

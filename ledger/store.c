@@ -34,7 +34,7 @@ const char *const ldg_core_db_names[LDG_CORE_DBS] = {
     "keys",       "idx.type", "idx.subject", "idx.run", "idx.actor",
     "idx.time",   "idx.id",   "seals",       "tiles",   "ix.type",
     "ix.subject", "ix.run",   "ix.actor",    "dicts",   "entries5",
-    "bodies5"};
+    "bodies5",    "ix.body"};
 
 struct ldg_store {
     MDB_env *env;
@@ -52,8 +52,9 @@ struct ldg_txn {
     struct ldg_store *s;
     struct ldg_ledger *l;
     int write;
-    int layout;   /* ldg_txn_layout's answer, once asked; 0 before */
-    int dicts_ok; /* ldg_txn_dicts has read the snapshot's dictionaries */
+    int layout;         /* ldg_txn_layout's answer, once asked; 0 before */
+    int dicts_ok;       /* ldg_txn_dicts has read the snapshot's dictionaries */
+    struct ldg_bix bix; /* ix.body's upkeep in a write (index.c) */
 };
 
 struct ldg_cursor {
@@ -347,7 +348,8 @@ ldg_store_open(struct ldg_store **out, const char *path,
     }
     for (int i = 0; i < LDG_CORE_DBS; i++) {
         unsigned f = o->rdonly ? 0 : MDB_CREATE;
-        if (i >= LDG_DB_IX_TYPE && i <= LDG_DB_IX_ACTOR)
+        if ((i >= LDG_DB_IX_TYPE && i <= LDG_DB_IX_ACTOR) ||
+            i == LDG_DB_IX_BODY)
             f |= MDB_DUPSORT | MDB_DUPFIXED;
         rc = mdb_dbi_open(txn, ldg_core_db_names[i], f, &s->core[i]);
         /* idx.id came with format version 2, seals with ledger format 2,
@@ -689,6 +691,18 @@ ldg_txn_commit(struct ldg_txn *t)
     int rc;
     if (t == NULL)
         return LDG_EINVAL;
+    if (t->write && t->bix.dirty) { /* meta "ix.body": how far it reaches */
+        uint8_t n[8];
+        char key[] = LDG_META_IX_BODY;
+        MDB_val k = {sizeof key - 1, key};
+        MDB_val v = {sizeof n, n};
+        ldg_be64(n, t->bix.next);
+        if ((rc = mdb_put(t->txn, t->s->core[LDG_DB_META], &k, &v, 0)) != 0) {
+            mdb_txn_abort(t->txn);
+            free(t);
+            return xlate(rc);
+        }
+    }
     rc = mdb_txn_commit(t->txn);
     if (t->write) {
         struct ldg_store *s = t->s;
@@ -714,6 +728,12 @@ ldg_txn_abort(struct ldg_txn *t)
         return;
     mdb_txn_abort(t->txn);
     free(t);
+}
+
+struct ldg_bix *
+ldg_txn_bix(struct ldg_txn *t)
+{
+    return &t->bix;
 }
 
 struct ldg_ledger *

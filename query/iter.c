@@ -474,6 +474,49 @@ plan_ids(struct ldg_query_iter *it, char *const *ids, uint64_t lo, uint64_t hi)
 
 static void prescan_start(struct ldg_query_iter *it, struct src *s);
 
+/* body.NAME=V: one source per value on the body index, when it answers
+ * for NAME and every value (ldg_bix_usable: an indexed field, a value it
+ * keeps, the index current) and each value can only match a string (one
+ * that reads as a number, true, false or null may match a value of that
+ * type, which the index does not hold). 1 done, 0 not (nothing added),
+ * < 0 error. */
+static int
+plan_body_index(struct ldg_query_iter *it, const struct qpred *p, uint64_t lo,
+                uint64_t hi)
+{
+    size_t base = it->ns;
+    int rc;
+
+    if (p->npath != 1 || it->ns + p->nv > Q_SOURCES_MAX)
+        return 0;
+    for (size_t i = 0; i < p->nv; i++) {
+        const struct qvalue *v = &p->v[i];
+        if (v->glob || v->is_int || v->is_num || strcmp(v->s, "true") == 0 ||
+            strcmp(v->s, "false") == 0 || strcmp(v->s, "null") == 0)
+            return 0;
+        if ((rc = ldg_bix_usable(it->t, p->name, v->s)) <= 0)
+            return rc;
+    }
+    for (size_t i = 0; i < p->nv; i++) {
+        struct src *s = add_src(it, S_INDEX, lo, hi);
+        if (s == NULL) {
+            rc = LDG_ENOMEM;
+            goto undo;
+        }
+        rc = ldg_seqscan_body_index(&s->sc, it->t, p->name, p->v[i].s, lo, hi,
+                                    it->reverse);
+        if (rc < 0)
+            goto undo;
+    }
+    return 1;
+undo:
+    while (it->ns > base) {
+        it->ns--;
+        ldg_seqscan_free(it->s[it->ns].sc);
+    }
+    return rc;
+}
+
 /* pack=/model=/route=: an index source on idx.subject for "kind:V" of each
  * value, a glob expanded into the subjects it matches. 1 done, 0 too many
  * sources (nothing added), < 0 error. */
@@ -636,6 +679,16 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
             if (rc > 0)
                 plan_note(it, ldg_index_name(it->t, LDG_INDEX_ACTOR));
             return rc < 0 ? rc : 0;
+        }
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->p[i].f == QF_BODY && !g->p[i].neg) {
+            rc = plan_body_index(it, &g->p[i], lo, hi);
+            if (rc != 0) {
+                if (rc > 0)
+                    plan_note(it, "ix.body");
+                return rc < 0 ? rc : 0;
+            }
         }
     }
     for (size_t i = 0; i < g->n; i++) {
