@@ -21,7 +21,10 @@
  *             distinct subjects it matches, by skipping through the index)
  *   type=     likewise on idx.type
  *   actor=    one per resolved key id on idx.actor
- *   body.X=   one S_BODIES with X's prefilter
+ *   body.X=   one S_INDEX per value on the body index (ix.body) when it
+ *             answers for X and each value (ldg_bix_usable; a value that
+ *             reads as a number, true, false or null excluded), else
+ *             one S_BODIES with X's prefilter
  *   pack=/model=/route=   S_INDEX on idx.subject "kind:V" for each value
  *             (a glob expanded as for subject=), plus one S_BODIES with
  *             the predicate's prefilter
@@ -51,6 +54,8 @@ enum src_kind { S_INDEX, S_ENTRIES, S_BODIES };
 /* A forward scan of the bodies over at least this many events has its
  * second half prefiltered by a thread beside it (see struct prescan). */
 uint64_t q_iter_prescan_min = 131072;
+/* body.F=V may use the body index (tests clear it to compare the scan) */
+int q_iter_body_index = 1;
 /* candidates a prescan keeps at most (8 bytes each; tests lower it) */
 size_t q_iter_prescan_cap = (size_t)1 << 20;
 
@@ -487,7 +492,7 @@ plan_body_index(struct ldg_query_iter *it, const struct qpred *p, uint64_t lo,
     size_t base = it->ns;
     int rc;
 
-    if (p->npath != 1 || it->ns + p->nv > Q_SOURCES_MAX)
+    if (!q_iter_body_index || p->npath != 1 || it->ns + p->nv > Q_SOURCES_MAX)
         return 0;
     for (size_t i = 0; i < p->nv; i++) {
         const struct qvalue *v = &p->v[i];

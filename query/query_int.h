@@ -186,6 +186,8 @@ struct q_stream **q_render_stream(struct ldg_query_render *r);
  * thread prefilter its second half (tests lower it) */
 extern uint64_t q_iter_prescan_min;
 extern size_t q_iter_prescan_cap; /* candidates it keeps at most */
+/* iter.c: 0 keeps body.F=V off the body index (tests compare the scan) */
+extern int q_iter_body_index;
 void q_stream_free(struct q_stream *s);
 
 /* model_at.c: per-snapshot cache of models' registrations and

@@ -9,6 +9,7 @@
 
 #include "tests/query/qtest.h"
 
+#include "ledger/ledger_int.h"
 #include "query/query_int.h"
 
 #define MAXR 4096
@@ -325,7 +326,9 @@ test_iter__planner_prefers_run_subject_type_actor_body(void **state)
          "subject=route:pdf-ops/extract");
     PLAN(f->l, "ix.type", "type=route.*", "body.fallback=true");
     PLAN(f->l, "ix.actor", "actor=log", "body.status=ok");
-    PLAN(f->l, "bodies+prefilter", "body.status=ok");
+    PLAN(f->l, "ix.body", "body.status=ok");
+    PLAN(f->l, "bodies+prefilter", "body.status=200"); /* may be a number */
+    PLAN(f->l, "bodies+prefilter", "body.tool=ocr");   /* not indexed */
     PLAN(f->l, "ix.subject+bodies+prefilter", "pack=pdf-ops");
     PLAN(f->l, "entries(range)", "seq=3..9");
     PLAN(f->l, "entries", "run=");
@@ -1085,6 +1088,187 @@ test_iter__model_random_queries_match_brute_force(void **state)
     t_rmrf(dir);
 }
 
+/* A random value for an indexed (or other) body field: strings among
+ * them (short, empty, 64 and 65 bytes, with a NUL), numbers, booleans,
+ * null, arrays, an object. */
+static json_t *
+bix_random_value(void)
+{
+    static const char *const strs[] = {"ok", "failed", "x", "true", "5", ""};
+    char big[80];
+    json_t *a;
+    switch (rnd(12)) {
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+        return json_string(strs[rnd(6)]);
+    case 4:
+        memset(big, 'a', sizeof big);
+        return json_stringn(big, 64 + rnd(2));
+    case 5:
+        return json_stringn("ok\0x", 4);
+    case 6:
+        return json_integer(5);
+    case 7:
+        return rnd(2) ? json_true() : json_null();
+    case 8:
+    case 9:
+        a = json_array();
+        for (unsigned i = 0, n = rnd(4); i < n; i++)
+            json_array_append_new(a, rnd(3) ? json_string(strs[rnd(6)])
+                                            : json_integer(5));
+        return a;
+    case 10:
+        return json_real(5.0);
+    default:
+        return json_pack("{s:s}", "x", "ok");
+    }
+}
+
+/* Issue 49: body.F=V answers through ix.body exactly as the bodies scan
+ * does: random bodies (strings, numbers, booleans, null, arrays, absent
+ * fields, values too long to index, a NUL inside), erased bodies, a
+ * pruned start, a stale index (meta behind the log: the scan answers)
+ * and a rebuilt one. */
+static void
+test_iter__body_index_answers_as_the_scan(void **state)
+{
+    static const char *const fields[] = {"status", "decision", "kind",
+                                         "tier",   "other",    "status.x"};
+    static const char *const vals[] = {
+        "ok",
+        "failed",
+        "x",
+        "true",
+        "5",
+        "5.0",
+        "null",
+        "",
+        "nope",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    char dir[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t;
+    struct ldg_prune_stats ps;
+    uint8_t zero[32] = {0};
+    uint64_t seq = 0, size, hz = 0;
+    int indexed = 0;
+    (void)state;
+
+    rng_state = 49;
+    for (int i = 0; i < 600; i++) {
+        json_t *b = json_object();
+        for (size_t fi = 0; fi < 5; fi++)
+            if (rnd(5) < 3)
+                json_object_set_new(b, fields[fi], bix_random_value());
+        if (rnd(8) == 0)
+            json_object_set_new(b, "status.x", json_string("ok"));
+        {
+            struct ldg_event_in in;
+            memset(&in, 0, sizeof in);
+            in.type = "x.bix";
+            in.subject = "s:bix";
+            in.body = b;
+            assert_int_equal(ldg_append(l, &in, &seq), 0);
+        }
+        json_decref(b);
+        if (rnd(15) == 0) { /* erase a random x.bix body */
+            char eb[96];
+            struct ldg_event te;
+            uint64_t lo = hz > 1 ? hz : 1;
+            uint64_t target = lo + rnd((unsigned)(seq - lo + 1));
+            json_t *bb = NULL;
+            int erased;
+            assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+            assert_int_equal(ldg_event_get(t, target, &te), 0);
+            erased = ldg_body_get(t, target, &bb) == LDG_EERASED;
+            json_decref(bb);
+            ldg_txn_abort(t);
+            if (!erased && strcmp(te.type, "x.bix") == 0 && target >= hz) {
+                snprintf(eb, sizeof eb,
+                         "{\"target_seq\":%llu,\"reason\":\"bix\"}",
+                         (unsigned long long)target);
+                q_append(l, "body.erased", NULL, NULL, NULL, eb);
+            }
+        }
+        if (i == 200) { /* prune the first 150 events */
+            hz = 150;
+            assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+            assert_int_equal(ldg_prune_txn(t, hz, zero, zero, 1, &ps), 0);
+            assert_int_equal(ldg_txn_commit(t), 0);
+        }
+    }
+    assert_int_equal(ldg_size(l, &size), 0);
+
+    for (int round = 0; round < 3; round++) {
+        char want_plan[32];
+        if (round == 1) { /* meta says the index is behind: not used */
+            uint8_t n[8];
+            ldg_be64(n, size - 1);
+            assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+            assert_int_equal(
+                ldg_core_kv_put(
+                    t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_META),
+                    "ix.body", 7, n, 8),
+                0);
+            assert_int_equal(ldg_txn_commit(t), 0);
+        }
+        if (round == 2) /* rebuilt: current again */
+            assert_int_equal(ldg_index_rebuild(l), 0);
+        for (size_t fi = 0; fi < sizeof fields / sizeof fields[0]; fi++) {
+            for (size_t vi = 0; vi < sizeof vals / sizeof vals[0]; vi++) {
+                char term[128], term2[128];
+                const char *tp[3];
+                uint64_t got[MAXR], want[MAXR];
+                int k, kw, uses, ntp = 1;
+                snprintf(term, sizeof term, "body.%s=%s", fields[fi], vals[vi]);
+                tp[0] = term;
+                if (vi % 3 == 0) { /* and an OR of two values */
+                    snprintf(term2, sizeof term2, "body.%s=%s", fields[fi],
+                             vals[(vi + 1) % 9]);
+                    tp[ntp++] = term2;
+                }
+                q_iter_body_index = 1;
+                k = q_collect(l, ntp, tp, NULL, NULL, vi % 2, got, MAXR, NULL,
+                              0);
+                q_iter_body_index = 0;
+                kw = q_collect(l, ntp, tp, NULL, NULL, vi % 2, want, MAXR, NULL,
+                               0);
+                q_iter_body_index = 1;
+                assert_true(k >= 0);
+                if (k != kw || memcmp(got, want, (size_t)k * 8) != 0)
+                    fail_msg("round %d %s: %d results by the index, %d by "
+                             "the scan",
+                             round, term, k, kw);
+                uses = fi < 4 && round != 1 && vi != 3 && vi != 4 && vi != 5 &&
+                       vi != 6 && vi != 10;
+                snprintf(want_plan, sizeof want_plan, "%s",
+                         uses ? "ix.body" : "bodies+prefilter");
+                plan_of(l, ntp, tp, want_plan);
+                indexed += uses && k > 0;
+            }
+        }
+    }
+    assert_true(indexed > 20);
+    /* nothing of a pruned event is left in the index */
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (size_t vi = 0; vi < 6; vi++) {
+        struct ldg_seqscan *sc;
+        uint64_t s;
+        assert_int_equal(ldg_seqscan_body_index(&sc, t, "status", vals[vi], 0,
+                                                UINT64_MAX, 0),
+                         0);
+        while (ldg_seqscan_next(sc, &s) == 1)
+            assert_true(s >= hz);
+        ldg_seqscan_free(sc);
+    }
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -1146,6 +1330,7 @@ main(void)
             teardown),
         cmocka_unit_test(test_iter__since_until_become_a_seq_window),
         cmocka_unit_test(test_iter__model_random_queries_match_brute_force),
+        cmocka_unit_test(test_iter__body_index_answers_as_the_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
