@@ -30,7 +30,10 @@ L init >/dev/null || exit 1
 i=1
 while [ $i -le 40 ]; do
     printf '{"type":"run.step","body":{"run":"R%d","step":"s","tool":"t",' "$i"
-    printf '"status":"ok","email":"subject%d@example.org","n":%d}}\n' "$i" "$i"
+    st=ok
+    [ $i = 17 ] && st=failed # the target's status: its value alone
+    printf '"status":"%s","email":"subject%d@example.org","n":%d}}\n' \
+        "$st" "$i" "$i"
     i=$((i + 1))
 done >"$T/ev.jsonl"
 L ingest "$T/ev.jsonl" 2>/dev/null || exit 1
@@ -114,11 +117,36 @@ sys.exit(0 if bytes.fromhex(sys.argv[2]) in data else 1)
 EOF
     fail "the scan does not see the seed before erase"
 
+# The body index (ix.body, FORMAT.md 6.1): the target's seq under its
+# status, the key status 0x00 failed its alone. bix_has KEY-HEX: does
+# ix.body hold the target's seq under the key (any key, if empty)?
+bix_has() {
+    mdb_dump -s ix.body "$D" | python3 -c '
+import sys
+lines = [ln.strip() for ln in sys.stdin.read().split("\n") if ln.startswith(" ")]
+pairs = list(zip(lines[0::2], lines[1::2]))
+seq = "%016x" % int(sys.argv[1])
+sys.exit(0 if any(v == seq and (not sys.argv[2] or k == sys.argv[2])
+                  for k, v in pairs) else 1)' "$target" "${1:-}"
+}
+skey=$(printf 'status\000failed' | od -An -tx1 | tr -d ' \n')
+bix_has "$skey" || fail "ix.body does not hold the target under status=failed"
+[ "$(L query -o json body.status=failed | wc -l)" = 1 ] &&
+    L query --explain body.status=failed 2>&1 >/dev/null | grep -q 'plan: ix.body' ||
+    fail "query body.status=failed: not the target through ix.body"
+
 # Erase it: nothing in any database, nor any other file of the ledger, holds
-# the seed or a salt.
+# the seed or a salt, and the body index holds neither its seq nor the
+# key only its value made.
 L erase -q "$target" --reason "data subject request" >/dev/null ||
     fail "erase: exit $?"
 L verify --full >/dev/null || fail "verify --full after erase: exit $?"
+bix_has "" && fail "ix.body still holds the erased event's seq"
+mdb_dump -s ix.body "$D" | grep -q "^ $skey\$" &&
+    fail "ix.body still holds the key status=failed"
+out=$(L query -o json body.status=failed 2>&1)
+[ -z "$out" ] || fail "query body.status=failed after erase: $out"
+echo "$skey" >>"$T/secrets" # scanned for below, with the seed and salts
 mdb_dump -a "$D" >"$T/all" || fail "mdb_dump -a"
 scan() { # $1: what; files after
     what=$1
@@ -153,7 +181,20 @@ sys.exit(0 if bytes.fromhex(sys.argv[2]) in open(sys.argv[1], "rb").read() else 
     printf '{"type":"run.step","body":{"run":"Z%d","step":"s","tool":"t","status":"ok"}}\n' \
         "$n" | L ingest - >/dev/null 2>&1 || fail "ingest $n"
 done
+# (and the index key's freed page, as long)
+while python3 -c 'import sys
+sys.exit(0 if bytes.fromhex(sys.argv[2]) in open(sys.argv[1], "rb").read() else 1)' \
+    "$D/data.mdb" "$skey"; do
+    n=$((n + 1))
+    [ $n -le 8 ] || { fail "data.mdb holds status=failed 8 commits after erase"; break; }
+    printf '{"type":"run.step","body":{"run":"Z%d","step":"s","tool":"t","status":"ok"}}\n' \
+        "$n" | L ingest - >/dev/null 2>&1 || fail "ingest $n"
+done
 scan "data.mdb after $n commits" "$D/data.mdb"
+L rebuild >/dev/null 2>&1 || fail "rebuild: exit $?"
+bix_has "" && fail "ix.body holds the erased event's seq after rebuild"
+mdb_dump -a "$D" >"$T/all" || fail "mdb_dump -a"
+scan "the store's databases after rebuild" "$T/all"
 L verify --full >/dev/null || fail "verify --full at the end: exit $?"
 
 [ "$fails" = 0 ] && echo "erase_seed: ok (the seed gone from data.mdb after $n commits)"
