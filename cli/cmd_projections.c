@@ -13,12 +13,7 @@
 #include "projections/projections.h"
 #include "query/query.h"
 
-static int cmd_packs(struct cli *c, int argc, char **argv);
-static int cmd_permissions(struct cli *c, int argc, char **argv);
-static int cmd_models(struct cli *c, int argc, char **argv);
-static int cmd_routes(struct cli *c, int argc, char **argv);
-static int cmd_promotions(struct cli *c, int argc, char **argv);
-static int cmd_runs(struct cli *c, int argc, char **argv);
+static int cmd_view(struct cli *c, int argc, char **argv);
 
 /* --------------------------------------------------------------- packs -- */
 
@@ -61,7 +56,7 @@ static const struct cli_opt packs_opts[] = {
 const struct cli_command cli_cmd_packs = {
     "packs",
     CLI_GROUP_STATE,
-    cmd_packs,
+    cmd_view,
     "installed packs and their state",
     "Lists the packs (installable bundles of tools, routes and the "
     "permissions they need) with their version, their state - the first "
@@ -75,12 +70,6 @@ const struct cli_command cli_cmd_packs = {
     "# the state of pack summarize as of event 120\n"
     "ledger packs summarize --at 120\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
-
-static int
-cmd_packs(struct cli *c, int argc, char **argv)
-{
-    return cli_view_cmd(c, argc, argv, LDG_VIEW_PACKS, 1, human_packs, NULL);
-}
 
 /* --------------------------------------------------------- permissions -- */
 
@@ -155,7 +144,7 @@ static const struct cli_opt permissions_opts[] = {
 const struct cli_command cli_cmd_permissions = {
     "permissions",
     CLI_GROUP_STATE,
-    cmd_permissions,
+    cmd_view,
     "permissions in force",
     "Lists every permission a pack asked for or was given: its group and "
     "scope, tier, whether it is granted, denied, revoked or expired, "
@@ -168,13 +157,6 @@ const struct cli_command cli_cmd_permissions = {
     "# what was in force when event 300 was written\n"
     "ledger permissions --at 300\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
-
-static int
-cmd_permissions(struct cli *c, int argc, char **argv)
-{
-    return cli_view_cmd(c, argc, argv, LDG_VIEW_PERMISSIONS, 0,
-                        human_permissions, NULL);
-}
 
 /* -------------------------------------------------------------- models -- */
 
@@ -219,7 +201,7 @@ static const struct cli_opt at_only_opts[] = {AT_OPT, CLI_OPT_END};
 const struct cli_command cli_cmd_models = {
     "models",
     CLI_GROUP_STATE,
-    cmd_models,
+    cmd_view,
     "models, their state and who routes to them",
     "Lists the models the box knows: their last state (available, loaded, "
     "parked, offline, removed), whether their weights were verified against "
@@ -230,12 +212,6 @@ const struct cli_command cli_cmd_models = {
     "ledger models\n"
     "ledger models -o json\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
-
-static int
-cmd_models(struct cli *c, int argc, char **argv)
-{
-    return cli_view_cmd(c, argc, argv, LDG_VIEW_MODELS, 0, human_models, NULL);
-}
 
 /* -------------------------------------------------------------- routes -- */
 
@@ -294,7 +270,7 @@ human_routes(struct cli *c, json_t *rows)
 const struct cli_command cli_cmd_routes = {
     "routes",
     CLI_GROUP_STATE,
-    cmd_routes,
+    cmd_view,
     "routes, their models and how they behave",
     "Lists the routes (the names requests are sent to) with the model each "
     "resolves to, its readiness (proven, declared-not-proven, failing, "
@@ -306,12 +282,6 @@ const struct cli_command cli_cmd_routes = {
     "ledger routes\n"
     "ledger routes --at 250\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
-
-static int
-cmd_routes(struct cli *c, int argc, char **argv)
-{
-    return cli_view_cmd(c, argc, argv, LDG_VIEW_ROUTES, 0, human_routes, NULL);
-}
 
 /* ---------------------------------------------------------- promotions -- */
 
@@ -348,7 +318,7 @@ human_promotions(struct cli *c, json_t *rows)
 const struct cli_command cli_cmd_promotions = {
     "promotions",
     CLI_GROUP_STATE,
-    cmd_promotions,
+    cmd_view,
     "which model each route was promoted to, and on what evidence",
     "Lists, per route, the candidate model currently promoted, the eval "
     "that gated the promotion (or UNGATED and why), and the history of "
@@ -357,13 +327,6 @@ const struct cli_command cli_cmd_promotions = {
     CLI_OUT_BASIC,
     "ledger promotions\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
-
-static int
-cmd_promotions(struct cli *c, int argc, char **argv)
-{
-    return cli_view_cmd(c, argc, argv, LDG_VIEW_PROMOTIONS, 0, human_promotions,
-                        NULL);
-}
 
 static void
 human_runs(struct cli *c, json_t *rows)
@@ -469,7 +432,7 @@ static const struct cli_opt runs_opts[] = {
 const struct cli_command cli_cmd_runs = {
     "runs",
     CLI_GROUP_STATE,
-    cmd_runs,
+    cmd_view,
     "runs and how they ended",
     "Lists the runs: their pack, status, start time, and counts of steps, "
     "failed steps, route decisions and policy denials. With RUN, that run "
@@ -482,9 +445,28 @@ const struct cli_command cli_cmd_runs = {
     "ledger runs r1\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER};
 
+/* The views of this file: each command's view, whether it takes a
+ * positional (one row), and its human forms (of the rows, of one row). */
+static const struct {
+    const struct cli_command *cmd;
+    int view, npos;
+    void (*human)(struct cli *c, json_t *rows);
+    void (*human_one)(struct cli *c, json_t *rows);
+} views[] = {
+    {&cli_cmd_packs, LDG_VIEW_PACKS, 1, human_packs, NULL},
+    {&cli_cmd_permissions, LDG_VIEW_PERMISSIONS, 0, human_permissions, NULL},
+    {&cli_cmd_models, LDG_VIEW_MODELS, 0, human_models, NULL},
+    {&cli_cmd_routes, LDG_VIEW_ROUTES, 0, human_routes, NULL},
+    {&cli_cmd_promotions, LDG_VIEW_PROMOTIONS, 0, human_promotions, NULL},
+    {&cli_cmd_runs, LDG_VIEW_RUNS, 1, human_runs, human_run_one},
+};
+
 static int
-cmd_runs(struct cli *c, int argc, char **argv)
+cmd_view(struct cli *c, int argc, char **argv)
 {
-    return cli_view_cmd(c, argc, argv, LDG_VIEW_RUNS, 1, human_runs,
-                        human_run_one);
+    for (size_t i = 0; i < sizeof views / sizeof *views; i++)
+        if (views[i].cmd == c->command)
+            return cli_view_cmd(c, argc, argv, views[i].view, views[i].npos,
+                                views[i].human, views[i].human_one);
+    return EX_SOFTWARE;
 }
