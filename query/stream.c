@@ -412,6 +412,14 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     *count = 0;
     /* (the CPU count is asked for only once a full batch is waiting) */
     threads = o->threads ? o->threads : THREADS_MAX;
+    /* a short line or a body alone shows no leaf hash: without a cursor
+     * nothing needs the leaf (a tile read an event, found through an
+     * index) */
+    if (q_render_fmt(r) != LDG_QFMT_JSON &&
+        q_render_fmt(r) != LDG_QFMT_JSON_PRETTY &&
+        q_render_fmt(r) != LDG_QFMT_VERBOSE &&
+        !(q_render_flags(r) & LDG_RENDER_CURSOR))
+        q_iter_skip_leaf(it);
     if (threads < 2 || q_render_fmt(r) != LDG_QFMT_JSON) {
         rc = run_plain(it, r, o, o->limit, count, last, NULL);
         q_modelcache_detach(*q_render_modelcache(r));
