@@ -468,20 +468,129 @@ bix_put_one(void *ctx, const uint8_t *k, size_t n)
     return rc == LDG_ENOTFOUND ? 0 : rc;
 }
 
+/* fn(ctx, key, n) for each key of one stored body record. */
+static int
+bix_record_fn(struct ldg_txn *t, struct ldg_body_view *b, const uint8_t *rec,
+              size_t len, int (*fn)(void *ctx, const uint8_t *k, size_t n),
+              void *ctx)
+{
+    json_t *json = NULL;
+    int rc;
+
+    if ((rc = bix_view(t, b, rec, len, &json)) == 0)
+        rc = bix_each(b, fn, ctx);
+    json_decref(json);
+    return rc;
+}
+
 /* The keys of one stored body record put (del 0) or deleted (del 1). */
 static int
 bix_record(struct ldg_txn *t, struct ldg_body_view *b, uint64_t seq,
            const uint8_t *rec, size_t len, int del)
 {
     struct bix_put c = {t, {0}, del};
-    json_t *json = NULL;
-    int rc;
-
     ldg_be64(c.seq, seq);
-    if ((rc = bix_view(t, b, rec, len, &json)) == 0)
-        rc = bix_each(b, bix_put_one, &c);
-    json_decref(json);
+    return bix_record_fn(t, b, rec, len, bix_put_one, &c);
+}
+
+/* ldg_bix_build gathers each key's seqs (ascending: the bodies are read
+ * in seq order) and writes them a key at a time (ldg_core_kv_put_dups:
+ * one request, no search from the root a pair), flushing when it holds
+ * ldg_bix_batch_pairs pairs or ldg_bix_batch_keys keys, so memory stays bounded
+ * whatever the values. */
+size_t ldg_bix_batch_pairs = (size_t)1 << 20;
+size_t ldg_bix_batch_keys = (size_t)1 << 14; /* a power of 2 */
+struct bix_key {
+    uint8_t k[16 + 1 + LDG_BIX_VALUE_MAX];
+    size_t n;
+    uint8_t *seqs; /* be64 each */
+    size_t ns, cap;
+};
+struct bix_batch {
+    struct ldg_txn *t;
+    uint64_t seq;
+    struct bix_key *keys;
+    size_t nkeys, cap;
+    size_t *slot; /* hash table of key indexes + 1 (0: empty) */
+    size_t nslot;
+    size_t pairs;
+};
+
+static size_t
+bix_hash(const uint8_t *k, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ k[i]) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static int
+bix_key_cmp(const void *a, const void *b)
+{
+    const struct bix_key *x = a, *y = b;
+    int c = memcmp(x->k, y->k, x->n < y->n ? x->n : y->n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+static int
+bix_flush(struct bix_batch *bb)
+{
+    ldg_dbi dbi = ldg_store_core_dbi(ldg_txn_store(bb->t), LDG_DB_IX_BODY);
+    int rc = 0;
+    /* in key order: a key past every other goes in without a search */
+    qsort(bb->keys, bb->nkeys, sizeof *bb->keys, bix_key_cmp);
+    for (size_t i = 0; i < bb->nkeys; i++) {
+        if (rc == 0)
+            rc = ldg_core_kv_put_dups(bb->t, dbi, bb->keys[i].k, bb->keys[i].n,
+                                      bb->keys[i].seqs, 8, bb->keys[i].ns);
+        free(bb->keys[i].seqs);
+    }
+    bb->nkeys = 0;
+    bb->pairs = 0;
+    memset(bb->slot, 0, bb->nslot * sizeof *bb->slot);
     return rc;
+}
+
+static int
+bix_gather(void *ctx, const uint8_t *k, size_t n)
+{
+    struct bix_batch *bb = ctx;
+    struct bix_key *e;
+    size_t h = bix_hash(k, n) & (bb->nslot - 1);
+
+    for (; bb->slot[h] != 0; h = (h + 1) & (bb->nslot - 1)) {
+        e = &bb->keys[bb->slot[h] - 1];
+        if (e->n == n && memcmp(e->k, k, n) == 0)
+            break;
+    }
+    if (bb->slot[h] == 0) {
+        if (bb->nkeys == bb->cap) { /* a body of many array strings */
+            int rc = bix_flush(bb);
+            if (rc < 0)
+                return rc;
+            h = bix_hash(k, n) & (bb->nslot - 1);
+        }
+        e = &bb->keys[bb->nkeys];
+        memset(e, 0, sizeof *e);
+        memcpy(e->k, k, n);
+        e->n = n;
+        bb->slot[h] = ++bb->nkeys;
+    }
+    e = &bb->keys[bb->slot[h] - 1];
+    if (e->ns > 0 && ldg_rd_be64(e->seqs + 8 * (e->ns - 1)) == bb->seq)
+        return 0; /* an array's string again */
+    if (e->ns == e->cap) {
+        size_t nc = e->cap ? e->cap * 2 : 16;
+        uint8_t *p = realloc(e->seqs, nc * 8);
+        if (p == NULL)
+            return LDG_ENOMEM;
+        e->seqs = p;
+        e->cap = nc;
+    }
+    ldg_be64(e->seqs + 8 * e->ns++, bb->seq);
+    bb->pairs++;
+    return 0;
 }
 
 /* meta "ix.body": 0 with *n, LDG_ENOTFOUND (no index), or an error. */
@@ -576,6 +685,7 @@ ldg_bix_build(struct ldg_txn *t)
     struct ldg_body_view *b = NULL;
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
+    struct bix_batch bb;
     uint64_t size, done = 0;
     int rc;
 
@@ -583,26 +693,43 @@ ldg_bix_build(struct ldg_txn *t)
         return rc;
     if ((rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_IX_BODY), 0)) < 0)
         return rc;
+    memset(&bb, 0, sizeof bb);
+    bb.t = t;
+    bb.cap = ldg_bix_batch_keys;
+    bb.nslot = 2 * ldg_bix_batch_keys;
     if ((rc = ldg_body_view_new(&b)) < 0)
         return rc;
+    if ((bb.keys = malloc(bb.cap * sizeof *bb.keys)) == NULL ||
+        (bb.slot = calloc(bb.nslot, sizeof *bb.slot)) == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
     if ((rc = ldg_cursor_open(t, ldg_core(l, ldg_db_bodies(t)), &c)) < 0)
         goto out;
     for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
          rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
-        uint64_t seq;
-        if (k.len != 8 || (seq = ldg_rd_be64(k.data)) >= size) {
+        if (k.len != 8 || (bb.seq = ldg_rd_be64(k.data)) >= size) {
             rc = LDG_ECORRUPT;
             break;
         }
-        if ((rc = bix_record(t, b, seq, v.data, v.len, 0)) < 0) {
+        if ((bb.pairs >= ldg_bix_batch_pairs || bb.nkeys + 8 > bb.cap) &&
+            (rc = bix_flush(&bb)) < 0)
+            break;
+        rc = bix_record_fn(t, b, v.data, v.len, bix_gather, &bb);
+        if (rc < 0) {
             ldg_seterr(l, "event %llu: cannot index its body: %s",
-                       (unsigned long long)seq, ldg_strerror(rc));
+                       (unsigned long long)bb.seq, ldg_strerror(rc));
             break;
         }
         if ((++done & 16383) == 0)
             ldg_store_trim(ldg_txn_store(t));
     }
-    if (rc == LDG_ENOTFOUND) {
+    if (rc == LDG_ENOTFOUND)
+        rc = bix_flush(&bb);
+    else if (bb.keys != NULL)
+        for (size_t i = 0; i < bb.nkeys; i++)
+            free(bb.keys[i].seqs);
+    if (rc == 0) {
         struct ldg_bix *x = ldg_txn_bix(t);
         x->state = 1;
         x->next = size;
@@ -612,6 +739,8 @@ ldg_bix_build(struct ldg_txn *t)
 out:
     ldg_cursor_close(c);
     ldg_body_view_free(b);
+    free(bb.keys);
+    free(bb.slot);
     return rc;
 }
 

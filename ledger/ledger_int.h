@@ -636,7 +636,11 @@ int ldg_bix_append(struct ldg_txn *t, uint64_t seq, const uint8_t *rec,
 int ldg_bix_erase(struct ldg_txn *t, uint64_t seq);
 /* 1 if ix.body is current with the log in t (meta "ix.body" = its size). */
 int ldg_bix_current(struct ldg_txn *t);
-/* Empties ix.body and indexes every stored body; meta says so at commit. */
+/* Empties ix.body and indexes every stored body; meta says so at commit.
+ * It writes a key's seqs in one request, gathered until it holds
+ * ldg_bix_batch_pairs pairs or ldg_bix_batch_keys keys (a power of 2, at
+ * least 16; tests lower them). */
+extern size_t ldg_bix_batch_pairs, ldg_bix_batch_keys;
 int ldg_bix_build(struct ldg_txn *t);
 /* Checks that every index entry for ev exists. */
 int ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev);

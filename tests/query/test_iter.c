@@ -1215,8 +1215,13 @@ test_iter__body_index_answers_as_the_scan(void **state)
                 0);
             assert_int_equal(ldg_txn_commit(t), 0);
         }
-        if (round == 2) /* rebuilt: current again */
+        if (round == 2) { /* rebuilt: current again (in small batches) */
+            ldg_bix_batch_pairs = 50;
+            ldg_bix_batch_keys = 16;
             assert_int_equal(ldg_index_rebuild(l), 0);
+            ldg_bix_batch_pairs = (size_t)1 << 20;
+            ldg_bix_batch_keys = (size_t)1 << 14;
+        }
         for (size_t fi = 0; fi < sizeof fields / sizeof fields[0]; fi++) {
             for (size_t vi = 0; vi < sizeof vals / sizeof vals[0]; vi++) {
                 char term[128], term2[128];
