@@ -437,9 +437,8 @@ cmd_projections(struct cli *c, int argc, char **argv)
         return rc;
     }
     rc = ldg_projections_list(l, va.at_size, &list);
-    if (rc < 0) {
+    if (rc < 0)
         return cli_fail_close(c, l, rc);
-    }
     if (c->out != OUT_HUMAN) {
         cli_view_rows(c, list);
     } else {

@@ -321,9 +321,8 @@ memory_purge(struct cli *c, const char *prefix, const char *reason, int all)
         ldg_close(l);
         return rc;
     }
-    if (rc < 0) {
+    if (rc < 0)
         return cli_fail_close(c, l, rc);
-    }
     if (c->out != OUT_HUMAN) {
         char b[24];
         snprintf(b, sizeof b, "%lld",
@@ -375,9 +374,8 @@ memory_view(struct cli *c, struct vargs *va, const char *item, int revoked)
     vo.at_size = va->at_size;
     vo.filter = item;
     rc = ldg_projections_view(l, LDG_VIEW_MEMORY, &vo, &rows);
-    if (rc < 0) {
+    if (rc < 0)
         return cli_fail_close(c, l, rc);
-    }
     cli_view_warn_stale(c, l, va);
     keep = json_array();
     json_array_foreach(rows, i, r)
@@ -589,9 +587,8 @@ cmd_gates(struct cli *c, int argc, char **argv)
     vo.at_size = va.at_size;
     vo.since_ns = since_ns;
     rc = ldg_projections_view(l, LDG_VIEW_GATES, &vo, &o);
-    if (rc < 0) {
+    if (rc < 0)
         return cli_fail_close(c, l, rc);
-    }
     cli_view_warn_stale(c, l, &va);
     if (c->out != OUT_HUMAN)
         cli_print_json(c, json_incref(o));

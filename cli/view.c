@@ -228,9 +228,8 @@ cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
     rc = ldg_projections_view(l, view, &vo, &rows);
     if (c->progress && va->at_size)
         cli_progress_done(c);
-    if (rc < 0) {
+    if (rc < 0)
         return cli_fail_close(c, l, rc);
-    }
     cli_view_warn_stale(c, l, va);
     {
         /* a pruned ledger: the human views point into the archive for
