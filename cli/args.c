@@ -280,7 +280,8 @@ cli_args_next(struct cli_args *a)
             return -1;
         default: {
             const struct cli_opt *o = opt_of(a, ch);
-            if (o == NULL || o->kind == CLI_K_NONE)
+            if (o == NULL || o->kind == CLI_K_NONE ||
+                (a->dst == NULL && o->kind != CLI_K_QUIET))
                 return o != NULL ? o->id : ch;
             if (opt_store(a, o) < 0) {
                 a->exit = o->kind == CLI_K_LIST ? EX_OSERR : EX_USAGE;

@@ -234,7 +234,8 @@ struct cli_args {
     int argc;
     char **argv;
     char *value; /* the value of the option just returned */
-    void *dst;   /* where options with a kind are stored (cli_args_into) */
+    void *dst;   /* where options with a kind are stored (cli_args_into);
+                    NULL: cli_args_next returns them as any other */
     int ind;     /* after the loop: index of the first positional */
     int exit;    /* when cli_args_next returns -1: the exit code */
     char shortopts[128];
