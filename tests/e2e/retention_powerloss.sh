@@ -17,6 +17,12 @@
 #     either way the archive's path holds nothing or a segment that
 #     verifies and prunes, a killed run leaves at most a `.tmp.` file, and
 #     the ledger verifies.
+#   * prune --policy, power cut: the same cuts in the policy's archive
+#     directory (its archive written, then the prune with it, in one
+#     run), the image with every name made or only those the directory's
+#     fsyncs made durable: the ledger verifies, a pruned one's archive is
+#     whole in the image, and the policy run again on the image prunes to
+#     the end.
 #   * archive, power cut: tests/faults/dircut.c cuts the power at each
 #     sync point of the archive (each fsync of its file or directory, each
 #     link, rename and unlink there, its exit), with its file written
@@ -183,6 +189,79 @@ done
 alost=$lost
 nt=""
 
+# ------------------------------------------ prune --policy, power cut --
+# the policy writes its archive and prunes with it in one run: cut at each
+# sync point of its archive directory (the process killed there), the
+# ledger verifies; pruned, it names an archive the image holds whole; and
+# the policy run again on the image finishes the prune
+cp -a "$T/base" "$T/pbase"
+echo '{"keep_days": 1, "disk_budget": 1, "archive_dir": "arch"}' \
+    >"$T/pbase/retention.json"
+"$LEDGER" --dir "$T/pbase" stats -o json >"$T/st" 2>/dev/null
+size=$(jq -r .size "$T/st")
+seg=ledger-0-$((size - 1)).segment
+# policy IMAGE [VAR=VALUE...]: prune --policy of a copy, $T/pp, with dircut
+policy() {
+    rm -rf "$T/pp" "$1"
+    cp -a "$T/pbase" "$T/pp" && mkdir "$T/pp/arch" "$1" || exit 1
+    shift
+    env DIRCUT_DIR="$T/pp/arch" "$@" LD_PRELOAD="$san$T/dircut.so${nt:+ $T/nt.so}" \
+        "$LEDGER" --dir "$T/pp" prune --policy --force >/dev/null 2>&1
+}
+ppoints=""
+pimages=0
+ppruned=0
+for how in tmpfile named; do
+    nt=""
+    [ $how = named ] && nt=1
+    policy "$T/img" DIRCUT_COUNT_FILE="$T/dc" ||
+        bad "prune --policy under dircut ($how) failed"
+    np=$(cat "$T/dc" 2>/dev/null || echo 0)
+    [ "$np" -ge 3 ] || bad "$how: a policy prune with only '$np' sync points"
+    ppoints="${ppoints:+$ppoints, }$how $np"
+    n=1
+    while [ "$n" -le "$np" ]; do
+        for seed in 0 2 4 6; do
+            # (seeds 4 and 6: the names the directory's last fsync left)
+            names=all
+            [ "$seed" -ge 4 ] && names=durable
+            w="policy cut at point $n of $np ($how, seed $seed, $names names)"
+            policy "$T/img" DIRCUT_AT=$n DIRCUT_SEED=$seed DIRCUT_IMAGE="$T/img" \
+                DIRCUT_NAMES=$names
+            "$LEDGER" --dir "$T/pp" verify >/dev/null 2>&1 || bad "$w: the ledger does not verify"
+            for f in "$T"/img/*; do
+                case $f in
+                "$T/img/$seg")
+                    "$LEDGER" verify-bundle "$f" --trusted-key "$VK" >/dev/null 2>&1 ||
+                        bad "$w: $seg is there but does not verify" ;;
+                "$T/img/$seg".tmp.* | "$T/img/*") ;;
+                *) bad "$w: left $f" ;;
+                esac
+            done
+            h=$("$LEDGER" --dir "$T/pp" stats -o json 2>/dev/null | jq -r '.horizon // "none"')
+            if [ "$h" != none ]; then
+                ppruned=$((ppruned + 1))
+                [ -e "$T/img/$seg" ] || bad "$w: pruned to $h, and its archive is not on the disk"
+            fi
+            # the next run goes on from what the disk held
+            rm -rf "$T/pp/arch"
+            mv "$T/img" "$T/pp/arch"
+            "$LEDGER" --dir "$T/pp" prune --policy --force >/dev/null 2>"$T/err"
+            h=$("$LEDGER" --dir "$T/pp" stats -o json 2>/dev/null | jq -r '.horizon // "none"')
+            # (at or past the end: a run after the whole prune prunes its
+            # ledger.pruned event too)
+            [ "$h" != none ] && [ "$h" -ge "$size" ] ||
+                bad "$w: the policy run again leaves the horizon at $h: $(cat "$T/err")"
+            "$LEDGER" --dir "$T/pp" verify --full >/dev/null 2>&1 ||
+                bad "$w: after the policy run again, verify --full fails"
+            pimages=$((pimages + 1))
+        done
+        n=$((n + 1))
+    done
+done
+nt=""
+[ "$ppruned" -gt 0 ] || bad "no policy cut came after its prune: the cuts miss its end"
+
 # --------------------------------------------------- prune, power cut --
 cp "$L/data.mdb" "$T/base.mdb"
 pre=$T/powerlog.so
@@ -262,5 +341,5 @@ done
 [ "$lost" -gt 0 ] ||
     bad "with the syncs ignored every image was before or after: the harness would not notice"
 
-echo "retention_powerloss: archive: $calls I/O calls, each failed (ENOSPC) and killed; power cuts at each sync point ($points) in $images images, $named naming a whole segment, without fsyncs $alost broken; prune: $STATES power-loss states from $epochs epochs ($nb before, $na after), without syncs $lost of 12 broken; $nfail failed"
+echo "retention_powerloss: archive: $calls I/O calls, each failed (ENOSPC) and killed; power cuts at each sync point ($points) in $images images, $named naming a whole segment, without fsyncs $alost broken; prune --policy: power cuts at each sync point of its archive ($ppoints) in $pimages images, $ppruned after its prune, each run again to the end; prune: $STATES power-loss states from $epochs epochs ($nb before, $na after), without syncs $lost of 12 broken; $nfail failed"
 [ "$nfail" = 0 ]

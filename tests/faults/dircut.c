@@ -16,7 +16,9 @@
  *   - every name made in it so far is there (a name a link made and no
  *     fsync of the directory has made durable may be there: the image
  *     takes the worst case for a reader, that it is), names unlinked or
- *     renamed away are not;
+ *     renamed away are not; with DIRCUT_NAMES=durable, the names as the
+ *     last fsync of the directory left them instead (the worst case for
+ *     a writer that counts on a name being there);
  *   - each name holds its file's writes made durable by an fsync of that
  *     file before the cut, in order; of the writes after its last fsync,
  *     DIRCUT_SEED chooses: seed % 4 = 0 none of them, 1 a random subset,
@@ -38,6 +40,8 @@
  *   DIRCUT_SEED=S          chooses the unsynced writes that reach it
  *   DIRCUT_COUNT_FILE=path at exit, "N\n": the sync points seen (the exit
  *                          the last of them)
+ *   DIRCUT_NAMES=durable   the image's names are those of the last fsync
+ *                          of the directory (none before one)
  *   DIRCUT_IGNORE_SYNC=1   an fsync makes nothing durable (a disk that
  *                          ignores flushes: the test shows it would notice)
  */
@@ -79,15 +83,15 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static struct file files[MAX_FILES];
 static int nfiles;
-static struct name names[MAX_FILES * 2];
-static int nnames;
+static struct name names[MAX_FILES * 2], durable[MAX_FILES * 2];
+static int nnames, ndurable;
 /* per fd: 0 not looked at (or not ours), -2 the directory, k + 1 file k */
 static int fdkind[MAX_FDS];
 static char dir[PATH_MAX];
 static size_t dirlen;
 static long at, count;
 static uint64_t rng;
-static int ignore_sync;
+static int ignore_sync, durable_names;
 static const char *image, *count_file;
 
 static ssize_t (*r_write)(int, const void *, size_t);
@@ -131,6 +135,7 @@ init(void)
     at = (s = getenv("DIRCUT_AT")) ? atol(s) : 0;
     rng = (s = getenv("DIRCUT_SEED")) ? strtoull(s, NULL, 10) : 0;
     ignore_sync = getenv("DIRCUT_IGNORE_SYNC") != NULL;
+    durable_names = (s = getenv("DIRCUT_NAMES")) && strcmp(s, "durable") == 0;
     image = getenv("DIRCUT_IMAGE");
     count_file = getenv("DIRCUT_COUNT_FILE");
 }
@@ -273,16 +278,18 @@ static void
 write_image(void)
 {
     unsigned mode = (unsigned)(rng % 4);
+    const struct name *nm = durable_names ? durable : names;
+    int nn = durable_names ? ndurable : nnames;
     if (image == NULL)
         return;
     next();
-    for (int i = 0; i < nnames; i++) {
-        struct file *f = &files[names[i].file];
+    for (int i = 0; i < nn; i++) {
+        struct file *f = &files[nm[i].file];
         char path[PATH_MAX];
         long torn = -1;
         int fd;
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", image,
-                             names[i].base) >= sizeof path)
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", image, nm[i].base) >=
+            sizeof path)
             abort();
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -398,9 +405,14 @@ sync_fd(int fd, int (*real)(int))
         point();
     pthread_mutex_unlock(&mu);
     rc = real(fd);
-    if (rc == 0 && k > 0 && !ignore_sync) {
+    if (rc == 0 && k != -1 && !ignore_sync) {
         pthread_mutex_lock(&mu);
-        files[k - 1].synced = files[k - 1].n;
+        if (k > 0) {
+            files[k - 1].synced = files[k - 1].n;
+        } else { /* the directory: its names are durable */
+            memcpy(durable, names, sizeof names);
+            ndurable = nnames;
+        }
         pthread_mutex_unlock(&mu);
     }
     return rc;
