@@ -459,7 +459,7 @@ cmd_show(struct cli *c, int argc, char **argv)
     if (x.raw) {
         uint64_t bad;
         char what[512];
-        /* x.raw bytes carry no mark: say so, when they are this event's */
+        /* raw bytes carry no mark: say so, when they are this event's */
         if (cli_finding(c, l, &bad, what, sizeof what,
                         "--raw prints the entry's bytes alone") &&
             bad == seq)

@@ -239,7 +239,7 @@ cmd_publish(struct cli *c, int argc, char **argv)
         return PARSED(rc);
     for (size_t i = 0; i < x.wit.n; i++)
         if (strchr(x.wit.v[i], ' ') == NULL) {
-            /* the message names the argument before x.wit.v goes */
+            /* the message names the argument before the list goes */
             rc =
                 cli_usage_err(c, "--witness '%s': want 'URL VKEY'", x.wit.v[i]);
             free(x.wit.v);
@@ -279,7 +279,7 @@ cmd_publish(struct cli *c, int argc, char **argv)
         char wurl[2048];
         const char *sp = strchr(x.wit.v[i], ' ');
         snprintf(wurl, sizeof wurl, "%.*s", (int)(sp - x.wit.v[i]), x.wit.v[i]);
-        rc = ldg_witness_submit(l, wurl, sp + 1, (x.now ? LDG_SUBMIT_NOW : 0u),
+        rc = ldg_witness_submit(l, wurl, sp + 1, x.now ? LDG_SUBMIT_NOW : 0u,
                                 &sr);
         json_array_append_new(
             wj, json_pack("{s:s,s:s,s:o,s:s}", "witness", wurl, "outcome",
