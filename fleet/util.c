@@ -27,9 +27,11 @@ ldg_fleet_name_ok(const char *name)
            ldg_cosig_verifier(buf, sizeof buf, name, zero) > 0;
 }
 
-int
-ldg_fleet_write_file(const char *dir, const char *rel, const void *data,
-                     size_t len, unsigned mode, char *err, size_t errcap)
+/* dir/rel through a temporary name and a rename; durable: fdatasync
+ * before the rename and fsync of the directory after it. */
+static int
+write_via_tmp(const char *dir, const char *rel, const void *data, size_t len,
+              unsigned mode, int durable, char *err, size_t errcap)
 {
     static atomic_uint counter;
     char path[4400], tmp[4500], parent[4400], *slash;
@@ -54,23 +56,21 @@ ldg_fleet_write_file(const char *dir, const char *rel, const void *data,
         }
         off += (size_t)w;
     }
-    if (rc == 0 && fdatasync(fd) < 0) {
+    if (rc == 0 && durable && fdatasync(fd) < 0) {
         ldg_errf(err, errcap, 0, "%s: fsync: %s", tmp, strerror(errno));
         rc = LDG_EIO;
     }
     if (close(fd) < 0 && rc == 0)
-        rc = LDG_EIO;
-    if (rc == 0 && rename(tmp, path) < 0) {
-        ldg_errf(err, errcap, 0, "%s: %s", path, strerror(errno));
-        rc = LDG_EIO;
-    }
+        rc = ldg_errf(err, errcap, LDG_EIO, "%s: %s", path, strerror(errno));
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = ldg_errf(err, errcap, LDG_EIO, "%s: %s", path, strerror(errno));
     if (rc < 0) {
         unlink(tmp);
         return rc;
     }
     snprintf(parent, sizeof parent, "%s", path);
     slash = strrchr(parent, '/');
-    if (slash != NULL) {
+    if (durable && slash != NULL) {
         *slash = '\0';
         fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd >= 0) {
@@ -80,6 +80,13 @@ ldg_fleet_write_file(const char *dir, const char *rel, const void *data,
         }
     }
     return rc;
+}
+
+int
+ldg_fleet_write_file(const char *dir, const char *rel, const void *data,
+                     size_t len, unsigned mode, char *err, size_t errcap)
+{
+    return write_via_tmp(dir, rel, data, len, mode, 1, err, errcap);
 }
 
 int
@@ -154,38 +161,12 @@ int
 ldg_fleet_put_file(const char *dir, const char *rel, const void *data,
                    size_t len, char *err, size_t errcap)
 {
-    static atomic_uint counter;
-    char path[4400], tmp[4500];
-    const uint8_t *p = data;
-    size_t off = 0;
-    int fd;
+    char path[4400];
 
     snprintf(path, sizeof path, "%s/%s", dir, rel);
     if (ldg_fleet_mkdirs_for(path) < 0)
         return ldg_errf(err, errcap, LDG_EIO,
                         "%s: cannot create its directory: %s", path,
                         strerror(errno));
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
-             atomic_fetch_add(&counter, 1));
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return ldg_errf(err, errcap, LDG_EIO, "%s: %s", tmp, strerror(errno));
-    while (off < len) {
-        ssize_t w = write(fd, p + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            ldg_errf(err, errcap, 0, "%s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            return errno == ENOSPC ? LDG_EFULL : LDG_EIO;
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        ldg_errf(err, errcap, 0, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return LDG_EIO;
-    }
-    return 0;
+    return write_via_tmp(dir, rel, data, len, 0644, 0, err, errcap);
 }
