@@ -21,19 +21,6 @@
 #include "otlp/otlp_int.h"
 #include "util/util.h"
 
-static int jfail(struct otlp_mapper *m, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int
-jfail(struct otlp_mapper *m, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m->err, m->errcap, fmt, ap);
-    va_end(ap);
-    m->rc = rc;
-    return rc;
-}
-
 /* The scan of the file's header comment. */
 static int
 prescan(struct otlp_mapper *m, const char *p, size_t len)
@@ -59,14 +46,15 @@ prescan(struct otlp_mapper *m, const char *p, size_t len)
         case '{':
         case '[':
             if (++depth > maxd)
-                return jfail(m, LDG_EBADINPUT,
-                             "JSON nested more than %zu deep (at byte %zu)",
-                             maxd, i);
+                return otlp_fail(m, LDG_EBADINPUT,
+                                 "JSON nested more than %zu deep (at byte %zu)",
+                                 maxd, i);
             /* fall through */
         case ',':
             if (++values > maxv)
-                return jfail(m, LDG_ETOOBIG,
-                             "more than %zu JSON values in one request", maxv);
+                return otlp_fail(m, LDG_ETOOBIG,
+                                 "more than %zu JSON values in one request",
+                                 maxv);
             break;
         case '}':
         case ']':
@@ -98,7 +86,7 @@ field(struct otlp_mapper *m, const char *where, json_t *obj, const char *key,
         (want == JSON_TRUE && (json_is_true(v) || json_is_false(v))) ||
         (want == JSON_REAL && json_is_number(v)))
         return v;
-    jfail(m, LDG_EBADINPUT, "%s.%s: not %s", where, key, names[want]);
+    otlp_fail(m, LDG_EBADINPUT, "%s.%s: not %s", where, key, names[want]);
     *bad = 1;
     return NULL;
 }
@@ -132,10 +120,11 @@ u64_field(struct otlp_mapper *m, const char *where, json_t *obj,
         return 0;
     }
 bad:
-    return jfail(m, LDG_EBADINPUT,
-                 "%s.%s: not a non-negative 64-bit integer (a decimal string "
-                 "or number)",
-                 where, key);
+    return otlp_fail(
+        m, LDG_EBADINPUT,
+        "%s.%s: not a non-negative 64-bit integer (a decimal string "
+        "or number)",
+        where, key);
 }
 
 /* An enum field: an integer (the specification's JSON writes enums as
@@ -150,8 +139,9 @@ enum_field(struct otlp_mapper *m, const char *where, json_t *obj,
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < lo ||
         json_integer_value(v) > hi)
-        return jfail(m, LDG_EBADINPUT, "%s.%s: not an integer from %d to %d",
-                     where, key, lo, hi);
+        return otlp_fail(m, LDG_EBADINPUT,
+                         "%s.%s: not an integer from %d to %d", where, key, lo,
+                         hi);
     *out = (int)json_integer_value(v);
     return 0;
 }
@@ -171,11 +161,12 @@ hex_field(struct otlp_mapper *m, const char *where, json_t *obj,
         return 0;
     size_t len = json_string_length(v);
     if (len % 2 || len > 32)
-        return jfail(m, LDG_EBADINPUT,
-                     "%s.%s: %zu hex digits (an id is 16 or 8 bytes, in hex)",
-                     where, key, len);
+        return otlp_fail(
+            m, LDG_EBADINPUT,
+            "%s.%s: %zu hex digits (an id is 16 or 8 bytes, in hex)", where,
+            key, len);
     if (ldg_unhex(buf, len / 2, json_string_value(v)) < 0)
-        return jfail(m, LDG_EBADINPUT, "%s.%s: not hex", where, key);
+        return otlp_fail(m, LDG_EBADINPUT, "%s.%s: not hex", where, key);
     *n = len / 2;
     return 0;
 }
@@ -221,8 +212,8 @@ kvs_json(struct otlp_mapper *m, const char *where, const char *key, json_t *arr,
         if (otlp_attr_count(m, where) < 0)
             goto bad;
         if (!json_is_object(kv)) {
-            jfail(m, LDG_EBADINPUT, "%s.%s[%zu]: not a KeyValue object", where,
-                  key ? key : "attributes", i);
+            otlp_fail(m, LDG_EBADINPUT, "%s.%s[%zu]: not a KeyValue object",
+                      where, key ? key : "attributes", i);
             goto bad;
         }
         const char *k = str_field(m, where, kv, "key", &bad);
@@ -242,8 +233,9 @@ kvs_json(struct otlp_mapper *m, const char *where, const char *key, json_t *arr,
                 goto bad;
         } else if (kl == 0) {
             json_decref(v);
-            jfail(m, LDG_EBADINPUT, "%s.attributes[\"%s\"]: an empty map key",
-                  where, key ? key : "");
+            otlp_fail(m, LDG_EBADINPUT,
+                      "%s.attributes[\"%s\"]: an empty map key", where,
+                      key ? key : "");
             goto bad;
         } else if (json_object_setn_new(o, k, kl, v) < 0) {
             goto bad;
@@ -266,8 +258,8 @@ any_json(struct otlp_mapper *m, const char *where, const char *key, json_t *v,
     if (v == NULL || json_is_null(v))
         return json_null();
     if (!json_is_object(v)) {
-        jfail(m, LDG_EBADINPUT, "%s.attributes[\"%s\"]: not an AnyValue object",
-              where, k);
+        otlp_fail(m, LDG_EBADINPUT,
+                  "%s.attributes[\"%s\"]: not an AnyValue object", where, k);
         return NULL;
     }
     /* AnyValue's value is a oneof: the protobuf JSON mapping refuses two
@@ -280,10 +272,11 @@ any_json(struct otlp_mapper *m, const char *where, const char *key, json_t *v,
         if ((x = json_object_get(v, kinds[i])) == NULL || json_is_null(x))
             continue;
         if (first != NULL) {
-            jfail(m, LDG_EBADINPUT,
-                  "%s.attributes[\"%s\"]: both %s and %s (an AnyValue holds "
-                  "one value)",
-                  where, k, first, kinds[i]);
+            otlp_fail(
+                m, LDG_EBADINPUT,
+                "%s.attributes[\"%s\"]: both %s and %s (an AnyValue holds "
+                "one value)",
+                where, k, first, kinds[i]);
             return NULL;
         }
         first = kinds[i];
@@ -336,9 +329,9 @@ any_json(struct otlp_mapper *m, const char *where, const char *key, json_t *v,
     if (av == NULL && kl == NULL)
         return json_null(); /* {}: an empty value */
     if (depth + 1 > m->lim->depth_max) {
-        jfail(m, LDG_EBADINPUT,
-              "%s.attributes[\"%s\"]: nested more than %u deep", where, k,
-              m->lim->depth_max);
+        otlp_fail(m, LDG_EBADINPUT,
+                  "%s.attributes[\"%s\"]: nested more than %u deep", where, k,
+                  m->lim->depth_max);
         return NULL;
     }
     json_t *vals = field(m, where, av ? av : kl, "values", JSON_ARRAY, &bad);
@@ -362,9 +355,10 @@ any_json(struct otlp_mapper *m, const char *where, const char *key, json_t *v,
     }
     return a;
 wrong:
-    jfail(m, LDG_EBADINPUT,
-          "%s.attributes[\"%s\"]: a value of the wrong JSON type for its field",
-          where, k);
+    otlp_fail(
+        m, LDG_EBADINPUT,
+        "%s.attributes[\"%s\"]: a value of the wrong JSON type for its field",
+        where, k);
     return NULL;
 }
 
@@ -423,8 +417,8 @@ span_events(struct otlp_mapper *m, const char *where, json_t *s, json_t **out)
         uint64_t tm;
         if (!json_is_object(e)) {
             json_decref(a);
-            return jfail(m, LDG_EBADINPUT, "%s.events[%zu]: not an object",
-                         where, i);
+            return otlp_fail(m, LDG_EBADINPUT, "%s.events[%zu]: not an object",
+                             where, i);
         }
         const char *name = str_field(m, where, e, "name", &bad);
         m->event = name;
@@ -465,7 +459,7 @@ one_span(struct otlp_mapper *m, const char *where, const struct otlp_scope *sc,
     memset(&v, 0, sizeof v);
     v.where = where;
     if (!json_is_object(s))
-        return jfail(m, LDG_EBADINPUT, "%s: not a Span object", where);
+        return otlp_fail(m, LDG_EBADINPUT, "%s: not a Span object", where);
     if ((rc = hex_field(m, where, s, "traceId", tid, &v.trace_len)) < 0 ||
         (rc = hex_field(m, where, s, "spanId", sid, &v.span_len)) < 0 ||
         (rc = hex_field(m, where, s, "parentSpanId", pid, &v.parent_len)) < 0 ||
@@ -510,7 +504,7 @@ one_log(struct otlp_mapper *m, const char *where, const struct otlp_scope *sc,
     memset(&v, 0, sizeof v);
     v.where = where;
     if (!json_is_object(r))
-        return jfail(m, LDG_EBADINPUT, "%s: not a LogRecord object", where);
+        return otlp_fail(m, LDG_EBADINPUT, "%s: not a LogRecord object", where);
     if ((rc = hex_field(m, where, r, "traceId", tid, &v.trace_len)) < 0 ||
         (rc = hex_field(m, where, r, "spanId", sid, &v.span_len)) < 0 ||
         (rc = enum_field(m, where, r, "severityNumber", 0, 24, &v.severity)) <
@@ -566,16 +560,17 @@ otlp_json_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
         return rc;
     root = json_loadb(body, len, 0, &je);
     if (root == NULL && strstr(je.text, "JSON_ALLOW_NUL") != NULL)
-        return jfail(m, LDG_EBADINPUT,
-                     "JSON: line %d, column %d: a NUL (\\u0000) in a string "
-                     "(text may not hold one)",
-                     je.line, je.column);
+        return otlp_fail(
+            m, LDG_EBADINPUT,
+            "JSON: line %d, column %d: a NUL (\\u0000) in a string "
+            "(text may not hold one)",
+            je.line, je.column);
     if (root == NULL)
-        return jfail(m, LDG_EBADINPUT, "JSON: line %d, column %d: %s", je.line,
-                     je.column, je.text);
+        return otlp_fail(m, LDG_EBADINPUT, "JSON: line %d, column %d: %s",
+                         je.line, je.column, je.text);
     if (!json_is_object(root)) {
         json_decref(root);
-        return jfail(
+        return otlp_fail(
             m, LDG_EBADINPUT,
             "JSON: the body is not an object (an Export%sServiceRequest)",
             sig == LDG_OTLP_TRACES ? "Trace" : "Logs");
@@ -593,8 +588,8 @@ otlp_json_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
         }
         if (json_object_get(root, other) != NULL) {
             json_decref(root);
-            return jfail(m, LDG_EBADINPUT, "request: %s, not %s: %s", other,
-                         outer, why);
+            return otlp_fail(m, LDG_EBADINPUT, "request: %s, not %s: %s", other,
+                             outer, why);
         }
     }
     rl = field(m, "request", root, outer, JSON_ARRAY, &bad);
@@ -610,15 +605,15 @@ otlp_json_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
     }
     if (n > m->lim->items_max) {
         json_decref(root);
-        return jfail(m, LDG_ETOOBIG, "more than %zu %s in one request",
-                     m->lim->items_max,
-                     sig == LDG_OTLP_TRACES ? "spans" : "log records");
+        return otlp_fail(m, LDG_ETOOBIG, "more than %zu %s in one request",
+                         m->lim->items_max,
+                         sig == LDG_OTLP_TRACES ? "spans" : "log records");
     }
     json_array_foreach(rl, i, r)
     {
         snprintf(where, sizeof where, "%s[%zu]", outer, i);
         if (!json_is_object(r)) {
-            rc = jfail(m, LDG_EBADINPUT, "%s: not an object", where);
+            rc = otlp_fail(m, LDG_EBADINPUT, "%s: not an object", where);
             break;
         }
         sl = field(m, where, r, inner, JSON_ARRAY, &bad);
@@ -632,7 +627,7 @@ otlp_json_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
             snprintf(where, sizeof where, "%s[%zu].%s[%zu]", outer, i, inner,
                      j);
             if (!json_is_object(s)) {
-                rc = jfail(m, LDG_EBADINPUT, "%s: not an object", where);
+                rc = otlp_fail(m, LDG_EBADINPUT, "%s: not an object", where);
                 break;
             }
             if ((rc = scope_of(m, where, r, s, &sc)) < 0)

@@ -204,10 +204,8 @@ otlp_content_attr(const struct otlp_mapper *m, const char *key, size_t n)
 
 /* ------------------------------------------------------------ values -- */
 
-static int fail(struct otlp_mapper *m, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int
-fail(struct otlp_mapper *m, int rc, const char *fmt, ...)
+int
+otlp_fail(struct otlp_mapper *m, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -223,8 +221,8 @@ otlp_str(struct otlp_mapper *m, const char *where, const char *key,
 {
     json_t *s = json_stringn(p ? p : "", p ? n : 0);
     if (s == NULL)
-        fail(m, LDG_EBADINPUT, "%s%s%s: not UTF-8 text", where, key ? "." : "",
-             key ? key : "");
+        otlp_fail(m, LDG_EBADINPUT, "%s%s%s: not UTF-8 text", where,
+                  key ? "." : "", key ? key : "");
     return s;
 }
 
@@ -243,9 +241,9 @@ int
 otlp_attr_count(struct otlp_mapper *m, const char *where)
 {
     if (++m->attrs > m->lim->attrs_max)
-        return fail(m, LDG_ETOOBIG,
-                    "%s: more than %zu attributes in one request", where,
-                    m->lim->attrs_max);
+        return otlp_fail(m, LDG_ETOOBIG,
+                         "%s: more than %zu attributes in one request", where,
+                         m->lim->attrs_max);
     return 0;
 }
 
@@ -305,19 +303,20 @@ otlp_attr_put(struct otlp_mapper *m, json_t *attrs, const char *where,
         }
     } else if (longest(v) > m->lim->value_max) {
         json_decref(v);
-        return fail(m, LDG_EBADINPUT,
-                    "%s.attributes[\"%s\"]: a value of more than %zu bytes",
-                    where, name, m->lim->value_max);
+        return otlp_fail(
+            m, LDG_EBADINPUT,
+            "%s.attributes[\"%s\"]: a value of more than %zu bytes", where,
+            name, m->lim->value_max);
     }
     if (memchr(key, 0, keylen) != NULL || keylen == 0) {
         json_decref(v);
-        return fail(m, LDG_EBADINPUT, "%s: an attribute with %s key", where,
-                    keylen ? "a NUL in its" : "an empty");
+        return otlp_fail(m, LDG_EBADINPUT, "%s: an attribute with %s key",
+                         where, keylen ? "a NUL in its" : "an empty");
     }
     /* (checks the key is UTF-8; takes v in every case) */
     if (json_object_setn_new(attrs, key, keylen, v) < 0)
-        return fail(m, LDG_EBADINPUT, "%s: an attribute key that is not UTF-8",
-                    where);
+        return otlp_fail(m, LDG_EBADINPUT,
+                         "%s: an attribute key that is not UTF-8", where);
     return 0;
 }
 
@@ -370,11 +369,11 @@ check_id(struct otlp_mapper *m, const char *where, const char *what,
          const uint8_t *p, size_t n, size_t want, char *hex)
 {
     if (n != want)
-        return fail(m, LDG_EBADINPUT, "%s.%s: %zu bytes, not %zu", where, what,
-                    n, want);
+        return otlp_fail(m, LDG_EBADINPUT, "%s.%s: %zu bytes, not %zu", where,
+                         what, n, want);
     if (all_zero(p, n))
-        return fail(m, LDG_EBADINPUT, "%s.%s: all zeros (an invalid id)", where,
-                    what);
+        return otlp_fail(m, LDG_EBADINPUT, "%s.%s: all zeros (an invalid id)",
+                         where, what);
     ldg_hex(hex, p, n);
     return 0;
 }
@@ -387,12 +386,12 @@ check_time(struct otlp_mapper *m, const char *where, const char *what,
            uint64_t t)
 {
     if (t > (uint64_t)INT64_MAX)
-        return fail(m, LDG_EBADINPUT, "%s.%s: %llu is past the year 2262",
-                    where, what, (unsigned long long)t);
+        return otlp_fail(m, LDG_EBADINPUT, "%s.%s: %llu is past the year 2262",
+                         where, what, (unsigned long long)t);
     if (t > m->now_ns + FUTURE_NS)
-        return fail(m, LDG_EBADINPUT,
-                    "%s.%s: %llu is more than a day in the future", where, what,
-                    (unsigned long long)t);
+        return otlp_fail(m, LDG_EBADINPUT,
+                         "%s.%s: %llu is more than a day in the future", where,
+                         what, (unsigned long long)t);
     return 0;
 }
 
@@ -426,18 +425,21 @@ set_run(struct otlp_mapper *m, const char *where, json_t *attrs,
         run = json_string_value(v);
         size_t n = json_string_length(v);
         if (n == 0 || n > LDG_RUN_MAX)
-            return fail(m, LDG_EBADINPUT,
-                        "%s: attribute %s (the run): %zu bytes, not 1 to %d",
-                        where, m->m->run_attr, n, LDG_RUN_MAX);
+            return otlp_fail(
+                m, LDG_EBADINPUT,
+                "%s: attribute %s (the run): %zu bytes, not 1 to %d", where,
+                m->m->run_attr, n, LDG_RUN_MAX);
         for (size_t i = 0; i < n; i++)
             if ((unsigned char)run[i] < 0x20 || run[i] == 0x7f)
-                return fail(m, LDG_EBADINPUT,
-                            "%s: attribute %s (the run): a control character",
-                            where, m->m->run_attr);
+                return otlp_fail(
+                    m, LDG_EBADINPUT,
+                    "%s: attribute %s (the run): a control character", where,
+                    m->m->run_attr);
     } else if (v != NULL && !json_is_null(v)) {
-        return fail(m, LDG_EBADINPUT,
-                    "%s: attribute %s (the run) is not a string or integer",
-                    where, m->m->run_attr);
+        return otlp_fail(
+            m, LDG_EBADINPUT,
+            "%s: attribute %s (the run) is not a string or integer", where,
+            m->m->run_attr);
     }
     if (run != NULL)
         json_object_set_new(body, "run", json_string(run));
@@ -453,7 +455,7 @@ push(struct otlp_mapper *m, const char *type, json_t *body, const char *id,
     struct ldg_event_in *ev = batch_push(m->b, &aux);
     if (ev == NULL) {
         json_decref(body);
-        return fail(m, LDG_ENOMEM, "out of memory");
+        return otlp_fail(m, LDG_ENOMEM, "out of memory");
     }
     ev->type = type;
     ev->body = body;
@@ -563,25 +565,26 @@ otlp_map_span(struct otlp_mapper *m, const struct otlp_scope *sc,
                        sp->parent_len, 8, parent)) < 0)
         return rc;
     if (sp->start_ns == 0)
-        return fail(m, LDG_EBADINPUT, "%s.startTimeUnixNano: 0 (not set)",
-                    sp->where);
+        return otlp_fail(m, LDG_EBADINPUT, "%s.startTimeUnixNano: 0 (not set)",
+                         sp->where);
     if (sp->end_ns == 0)
-        return fail(m, LDG_EBADINPUT,
-                    "%s.endTimeUnixNano: 0 (not set: a span is exported once "
-                    "it has ended)",
-                    sp->where);
+        return otlp_fail(
+            m, LDG_EBADINPUT,
+            "%s.endTimeUnixNano: 0 (not set: a span is exported once "
+            "it has ended)",
+            sp->where);
     if (sp->end_ns < sp->start_ns)
-        return fail(m, LDG_EBADINPUT,
-                    "%s.endTimeUnixNano: %llu is before startTimeUnixNano "
-                    "%llu",
-                    sp->where, (unsigned long long)sp->end_ns,
-                    (unsigned long long)sp->start_ns);
+        return otlp_fail(m, LDG_EBADINPUT,
+                         "%s.endTimeUnixNano: %llu is before startTimeUnixNano "
+                         "%llu",
+                         sp->where, (unsigned long long)sp->end_ns,
+                         (unsigned long long)sp->start_ns);
     if ((rc = check_time(m, sp->where, "startTimeUnixNano", sp->start_ns)) <
             0 ||
         (rc = check_time(m, sp->where, "endTimeUnixNano", sp->end_ns)) < 0)
         return rc;
     if (sp->name == NULL || sp->name[0] == 0)
-        return fail(m, LDG_EBADINPUT, "%s.name: empty", sp->where);
+        return otlp_fail(m, LDG_EBADINPUT, "%s.name: empty", sp->where);
 
     cls = classify(attrs, &op);
     if (cls == SPAN_MODEL &&
@@ -595,7 +598,7 @@ otlp_map_span(struct otlp_mapper *m, const struct otlp_scope *sc,
     }
     body = json_object();
     if (body == NULL)
-        return fail(m, LDG_ENOMEM, "out of memory");
+        return otlp_fail(m, LDG_ENOMEM, "out of memory");
     if ((rc = set_run(m, sp->where, attrs, sc, trace, body)) < 0) {
         json_decref(body);
         return rc;
@@ -697,17 +700,18 @@ otlp_map_log(struct otlp_mapper *m, const struct otlp_scope *sc,
                                            lg->span_len, 8, span)) < 0)
         return rc;
     if (t == 0)
-        return fail(m, LDG_EBADINPUT,
-                    "%s: neither timeUnixNano nor observedTimeUnixNano is "
-                    "set",
-                    lg->where);
+        return otlp_fail(m, LDG_EBADINPUT,
+                         "%s: neither timeUnixNano nor observedTimeUnixNano is "
+                         "set",
+                         lg->where);
     if ((rc = check_time(m, lg->where,
                          lg->time_ns ? "timeUnixNano" : "observedTimeUnixNano",
                          t)) < 0)
         return rc;
     if (lg->severity < 0 || lg->severity > 24)
-        return fail(m, LDG_EBADINPUT, "%s.severityNumber: %d is not 0 to 24",
-                    lg->where, lg->severity);
+        return otlp_fail(m, LDG_EBADINPUT,
+                         "%s.severityNumber: %d is not 0 to 24", lg->where,
+                         lg->severity);
     if (m->m->drop_logs) {
         m->b->dropped++;
         return 0;
@@ -739,14 +743,14 @@ otlp_map_log(struct otlp_mapper *m, const struct otlp_scope *sc,
         free(a);
         free(bd);
         if (a == NULL)
-            return fail(m, LDG_ENOMEM, "out of memory");
+            return otlp_fail(m, LDG_ENOMEM, "out of memory");
     }
     ldg_hex(dig, d, 16);
     snprintf(id, sizeof id, "otlp-log:%s", dig);
 
     body = json_object();
     if (body == NULL)
-        return fail(m, LDG_ENOMEM, "out of memory");
+        return otlp_fail(m, LDG_ENOMEM, "out of memory");
     if ((rc = set_run(m, lg->where, lg->attrs, sc, trace[0] ? trace : NULL,
                       body)) < 0) {
         json_decref(body);
@@ -788,9 +792,9 @@ otlp_map_log(struct otlp_mapper *m, const struct otlp_scope *sc,
                 json_object_set_new(body, "body", json_string(note));
             } else if (!genai && longest(lg->body) > m->lim->value_max) {
                 json_decref(body);
-                return fail(m, LDG_EBADINPUT,
-                            "%s.body: a value of more than %zu bytes",
-                            lg->where, m->lim->value_max);
+                return otlp_fail(m, LDG_EBADINPUT,
+                                 "%s.body: a value of more than %zu bytes",
+                                 lg->where, m->lim->value_max);
             } else {
                 json_object_set(body, "body", lg->body);
             }

@@ -90,6 +90,11 @@ int otlp_map_span(struct otlp_mapper *m, const struct otlp_scope *sc,
 int otlp_map_log(struct otlp_mapper *m, const struct otlp_scope *sc,
                  const struct otlp_log *lg);
 
+/* Says the error in m->err (fmt, printf's) and keeps rc in m->rc;
+ * returns rc. */
+int otlp_fail(struct otlp_mapper *m, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* A new, empty batch for sig with room for n events; NULL when out of
  * memory. */
 struct ldg_otlp_batch *otlp_batch_new(enum ldg_otlp_signal sig, size_t n);

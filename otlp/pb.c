@@ -117,19 +117,6 @@ varint(const uint8_t *p, size_t end, size_t *pos, uint64_t *v)
     return -1;
 }
 
-static int pfail(struct otlp_mapper *m, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int
-pfail(struct otlp_mapper *m, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m->err, m->errcap, fmt, ap);
-    va_end(ap);
-    m->rc = rc;
-    return rc;
-}
-
 /* Skips the field whose tag is at *pos (bytes the prescan has checked). */
 static int
 skip_field(const uint8_t *p, size_t end, size_t *pos, uint32_t *fn)
@@ -230,37 +217,38 @@ prescan(struct otlp_mapper *m, const ProtobufCMessageDescriptor *root,
         size_t end = st[top].end, at = pos;
         uint64_t tag, n;
         if (varint(p, end, &pos, &tag) < 0)
-            return pfail(m, LDG_EBADINPUT,
-                         "protobuf: a field tag cut short at byte %zu", at);
+            return otlp_fail(m, LDG_EBADINPUT,
+                             "protobuf: a field tag cut short at byte %zu", at);
         uint32_t fn = (uint32_t)(tag >> 3);
         unsigned wt = (unsigned)(tag & 7);
         if (fn == 0 || tag >> 3 > 0x1fffffff)
-            return pfail(m, LDG_EBADINPUT,
-                         "protobuf: field number %llu at byte %zu",
-                         (unsigned long long)(tag >> 3), at);
+            return otlp_fail(m, LDG_EBADINPUT,
+                             "protobuf: field number %llu at byte %zu",
+                             (unsigned long long)(tag >> 3), at);
         switch (wt) {
         case 0:
             if (varint(p, end, &pos, &n) < 0)
-                return pfail(m, LDG_EBADINPUT,
-                             "protobuf: a varint cut short at byte %zu", at);
+                return otlp_fail(m, LDG_EBADINPUT,
+                                 "protobuf: a varint cut short at byte %zu",
+                                 at);
             break;
         case 1:
         case 5: {
             size_t w = wt == 1 ? 8 : 4;
             if (end - pos < w)
-                return pfail(m, LDG_EBADINPUT,
-                             "protobuf: a fixed field cut short at byte %zu",
-                             at);
+                return otlp_fail(
+                    m, LDG_EBADINPUT,
+                    "protobuf: a fixed field cut short at byte %zu", at);
             pos += w;
             break;
         }
         case 2: {
             if (varint(p, end, &pos, &n) < 0 || n > end - pos)
-                return pfail(m, LDG_EBADINPUT,
-                             "protobuf: field %u of %s at byte %zu: its "
-                             "length runs past the end of %s",
-                             fn, d->short_name, at,
-                             top ? "its message" : "the body");
+                return otlp_fail(m, LDG_EBADINPUT,
+                                 "protobuf: field %u of %s at byte %zu: its "
+                                 "length runs past the end of %s",
+                                 fn, d->short_name, at,
+                                 top ? "its message" : "the body");
             const ProtobufCFieldDescriptor *f =
                 protobuf_c_message_descriptor_get_field(d, fn);
             if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
@@ -269,7 +257,7 @@ prescan(struct otlp_mapper *m, const ProtobufCMessageDescriptor *root,
                  * after a NUL would be lost without a word */
                 char path[256];
                 path_of(p, st, top, f, at, path, sizeof path);
-                return pfail(
+                return otlp_fail(
                     m, LDG_EBADINPUT,
                     "%s: a NUL byte at byte %zu of the string (text "
                     "may not hold one)",
@@ -283,14 +271,14 @@ prescan(struct otlp_mapper *m, const ProtobufCMessageDescriptor *root,
             }
             const ProtobufCMessageDescriptor *sub = f->descriptor;
             if ((unsigned)top + 1 > maxd)
-                return pfail(m, LDG_EBADINPUT,
-                             "protobuf: values nested more than %u deep",
-                             lim->depth_max);
+                return otlp_fail(m, LDG_EBADINPUT,
+                                 "protobuf: values nested more than %u deep",
+                                 lim->depth_max);
             ++*msgs;
             if (sub == &ldg_otlp__span__descriptor ||
                 sub == &ldg_otlp__log_record__descriptor) {
                 if (++items > lim->items_max)
-                    return pfail(
+                    return otlp_fail(
                         m, LDG_ETOOBIG, "more than %zu %s in one request",
                         lim->items_max,
                         sub == &ldg_otlp__span__descriptor ? "spans"
@@ -299,9 +287,9 @@ prescan(struct otlp_mapper *m, const ProtobufCMessageDescriptor *root,
                        (sub == &ldg_otlp__any_value__descriptor &&
                         d == &ldg_otlp__array_value__descriptor)) {
                 if (++attrs > lim->attrs_max)
-                    return pfail(m, LDG_ETOOBIG,
-                                 "more than %zu attributes in one request",
-                                 lim->attrs_max);
+                    return otlp_fail(m, LDG_ETOOBIG,
+                                     "more than %zu attributes in one request",
+                                     lim->attrs_max);
             }
             top++;
             st[top].d = sub;
@@ -312,22 +300,22 @@ prescan(struct otlp_mapper *m, const ProtobufCMessageDescriptor *root,
             break;
         }
         default:
-            return pfail(m, LDG_EBADINPUT,
-                         "protobuf: wire type %u at byte %zu (not proto3)", wt,
-                         at);
+            return otlp_fail(m, LDG_EBADINPUT,
+                             "protobuf: wire type %u at byte %zu (not proto3)",
+                             wt, at);
         }
         if (pos > end)
-            return pfail(m, LDG_EBADINPUT, "protobuf: a field runs past %s",
-                         top ? "its message" : "the body");
+            return otlp_fail(m, LDG_EBADINPUT, "protobuf: a field runs past %s",
+                             top ? "its message" : "the body");
     }
     /* messages other than spans, records, attributes and array values
      * (resources, scopes, events, links, statuses, lists) are bounded by
      * these: at most a few per span or attribute */
     if (*msgs > 8 * lim->items_max + 4 * lim->attrs_max + 4096)
-        return pfail(m, LDG_ETOOBIG,
-                     "%zu messages in one request: more than its %zu spans "
-                     "or records and %zu attributes can hold",
-                     *msgs, items, attrs);
+        return otlp_fail(m, LDG_ETOOBIG,
+                         "%zu messages in one request: more than its %zu spans "
+                         "or records and %zu attributes can hold",
+                         *msgs, items, attrs);
     return 0;
 }
 
@@ -357,9 +345,9 @@ any_json(struct otlp_mapper *m, const char *where, const char *key,
         /* as protobuf's JSON mapping writes bytes: base64 */
         size_t n = v->bytes_value.len;
         if (n > m->lim->value_max) {
-            pfail(m, LDG_EBADINPUT,
-                  "%s.attributes[\"%s\"]: a value of more than %zu bytes",
-                  where, key ? key : "", m->lim->value_max);
+            otlp_fail(m, LDG_EBADINPUT,
+                      "%s.attributes[\"%s\"]: a value of more than %zu bytes",
+                      where, key ? key : "", m->lim->value_max);
             return NULL;
         }
         char *b = malloc((n + 2) / 3 * 4 + 1);
@@ -377,9 +365,9 @@ any_json(struct otlp_mapper *m, const char *where, const char *key,
         return json_null(); /* not set: an empty value */
     }
     if (depth + 1 > m->lim->depth_max) {
-        pfail(m, LDG_EBADINPUT,
-              "%s.attributes[\"%s\"]: nested more than %u deep", where,
-              key ? key : "", m->lim->depth_max);
+        otlp_fail(m, LDG_EBADINPUT,
+                  "%s.attributes[\"%s\"]: nested more than %u deep", where,
+                  key ? key : "", m->lim->depth_max);
         return NULL;
     }
     if (v->value_case == LDG_OTLP__ANY_VALUE__VALUE_ARRAY_VALUE) {
@@ -402,9 +390,9 @@ any_json(struct otlp_mapper *m, const char *where, const char *key,
         if (x == NULL ||
             json_object_setn_new(o, kv->key, strlen(kv->key), x) < 0) {
             if (x != NULL)
-                pfail(m, LDG_EBADINPUT,
-                      "%s.attributes[\"%s\"]: a map key that is not UTF-8",
-                      where, key ? key : "");
+                otlp_fail(m, LDG_EBADINPUT,
+                          "%s.attributes[\"%s\"]: a map key that is not UTF-8",
+                          where, key ? key : "");
             json_decref(o);
             return NULL;
         }
@@ -419,7 +407,7 @@ attrs_json(struct otlp_mapper *m, const char *where,
 {
     json_t *o = json_object();
     if (o == NULL) {
-        pfail(m, LDG_ENOMEM, "out of memory");
+        otlp_fail(m, LDG_ENOMEM, "out of memory");
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -433,7 +421,7 @@ attrs_json(struct otlp_mapper *m, const char *where,
         json_t *v = any_json(m, where, k, kvs[i]->value, 0);
         if (v == NULL) {
             if (m->err[0] == 0)
-                pfail(m, LDG_ENOMEM, "out of memory");
+                otlp_fail(m, LDG_ENOMEM, "out of memory");
             goto bad;
         }
         if (otlp_attr_put(m, o, where, k, kl, v) < 0)
@@ -462,8 +450,8 @@ scope_of(struct otlp_mapper *m, const char *where, const LdgOtlp__Resource *r,
         if (s == NULL) {
             json_decref(sc->resource);
             sc->resource = NULL;
-            return pfail(m, LDG_EBADINPUT, "%s.scope.name: not UTF-8 text",
-                         where);
+            return otlp_fail(m, LDG_EBADINPUT, "%s.scope.name: not UTF-8 text",
+                             where);
         }
         json_decref(s);
         sc->scope = is->name;
@@ -511,7 +499,7 @@ span_events(struct otlp_mapper *m, const char *where, const LdgOtlp__Span *s,
         json_array_append_new(a, ev);
     }
     if (a == NULL)
-        return pfail(m, LDG_ENOMEM, "out of memory");
+        return otlp_fail(m, LDG_ENOMEM, "out of memory");
     *out = a;
     return 0;
 }
@@ -652,14 +640,14 @@ otlp_pb_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
     if (msg == NULL) {
         arena_release(&a);
         if (a.total + 4096 > a.budget)
-            return pfail(m, LDG_ETOOBIG,
-                         "protobuf: the request needs more than %zu bytes "
-                         "to decode",
-                         a.budget);
-        return pfail(m, LDG_EBADINPUT,
-                     "protobuf: not an %s (a field of the wrong type, or "
-                     "a malformed value)",
-                     d->short_name);
+            return otlp_fail(m, LDG_ETOOBIG,
+                             "protobuf: the request needs more than %zu bytes "
+                             "to decode",
+                             a.budget);
+        return otlp_fail(m, LDG_EBADINPUT,
+                         "protobuf: not an %s (a field of the wrong type, or "
+                         "a malformed value)",
+                         d->short_name);
     }
     rc = sig == LDG_OTLP_TRACES
              ? map_spans(m, (const LdgOtlp__ExportTraceServiceRequest *)msg)
