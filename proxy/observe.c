@@ -127,15 +127,14 @@ add_content(struct proxy_obs *o, json_t *s)
     ldg_buf_add(&o->content, json_string_value(s), n);
 }
 
-static int64_t
-int_of(json_t *v, int *has)
+/* A count into *n and *has; a negative one is no count (not recorded). */
+static void
+count_of(const json_t *v, int64_t *n, int *has)
 {
-    /* a count: a negative one is no count (not recorded) */
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *n = (int64_t)json_integer_value(v);
         *has = 1;
-        return (int64_t)json_integer_value(v);
     }
-    return 0;
 }
 
 /* v's text when it is an identifier (1..64 of [A-Za-z0-9_.-]), or NULL. */
@@ -183,33 +182,14 @@ obs_object(struct proxy_obs *o, json_t *j)
         }
     }
     if (json_is_object(u = json_object_get(j, "usage"))) {
-        int h = 0;
-        int64_t n = int_of(json_object_get(u, "prompt_tokens"), &h);
-        if (h) {
-            o->tokens_in = n;
-            o->has_in = 1;
-        }
-        h = 0;
-        n = int_of(json_object_get(u, "completion_tokens"), &h);
-        if (h) {
-            o->tokens_out = n;
-            o->has_out = 1;
-        }
+        count_of(json_object_get(u, "prompt_tokens"), &o->tokens_in,
+                 &o->has_in);
+        count_of(json_object_get(u, "completion_tokens"), &o->tokens_out,
+                 &o->has_out);
     }
-    {
-        int h = 0;
-        int64_t n = int_of(json_object_get(j, "prompt_eval_count"), &h);
-        if (h) {
-            o->tokens_in = n;
-            o->has_in = 1;
-        }
-        h = 0;
-        n = int_of(json_object_get(j, "eval_count"), &h);
-        if (h) {
-            o->tokens_out = n;
-            o->has_out = 1;
-        }
-    }
+    count_of(json_object_get(j, "prompt_eval_count"), &o->tokens_in,
+             &o->has_in);
+    count_of(json_object_get(j, "eval_count"), &o->tokens_out, &o->has_out);
     if (json_is_true(json_object_get(j, "done")))
         o->done = 1;
     if (!o->want_content)
