@@ -1002,6 +1002,19 @@ answer_now_req(struct ldg_server *s, struct req *r, int code, const char *fmt,
         bump(&s->st.denied);
 }
 
+/* A line the parser refused (SERVE_CODE_DATA): "line N[, column C]: msg". */
+static void
+answer_parse_error(struct ldg_server *s, struct req *r, int col,
+                   const char *msg)
+{
+    if (col > 1)
+        answer_now_req(s, r, SERVE_CODE_DATA, "line %llu, column %d: %s",
+                       (unsigned long long)r->lineno, col, msg);
+    else
+        answer_now_req(s, r, SERVE_CODE_DATA, "line %llu: %s",
+                       (unsigned long long)r->lineno, msg);
+}
+
 static void queue_req(struct ldg_server *s, struct conn *c, struct req *r);
 
 /* A sealed batch (docs/PROTOCOL.md, "Sealed batches"): parsed here, its
@@ -1025,12 +1038,7 @@ handle_sealed(struct ldg_server *s, struct conn *c, struct req *r,
     }
     rc = ldg_ingest_parse_sealed(line, len, &r->sb, &col, msg, sizeof msg);
     if (rc < 0) {
-        if (col > 1)
-            answer_now_req(s, r, SERVE_CODE_DATA, "line %llu, column %d: %s",
-                           (unsigned long long)c->lineno, col, msg);
-        else
-            answer_now_req(s, r, SERVE_CODE_DATA, "line %llu: %s",
-                           (unsigned long long)c->lineno, msg);
+        answer_parse_error(s, r, col, msg);
         return;
     }
     /* What the parsed batch holds counts against the budget from here
@@ -1139,27 +1147,13 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
                                   &r->ev, &r->meta, &r->holder, &col, msg,
                                   sizeof msg);
     if (rc < 0) {
-        char full[700];
-        if (col > 1)
-            snprintf(full, sizeof full, "line %llu, column %d: %s",
-                     (unsigned long long)c->lineno, col, msg);
-        else
-            snprintf(full, sizeof full, "line %llu: %s",
-                     (unsigned long long)c->lineno, msg);
-        req_error(r, full, SERVE_CODE_DATA);
-        r->ready = 1;
-        bump(&s->st.errors);
+        answer_parse_error(s, r, col, msg);
         return;
     }
     if (!serve_auth_check(s->auth, c->may, &c->peer, r->ev.type, r->ev.actor,
                           msg, sizeof msg)) {
-        char full[700];
-        snprintf(full, sizeof full, "line %llu: %s",
-                 (unsigned long long)c->lineno, msg);
-        req_error(r, full, SERVE_CODE_NOPERM);
-        r->ready = 1;
-        bump(&s->st.errors);
-        bump(&s->st.denied);
+        answer_now_req(s, r, SERVE_CODE_NOPERM, "line %llu: %s",
+                       (unsigned long long)c->lineno, msg);
         return;
     }
     /* What the client claims, and who it is as the kernel says: the
