@@ -91,18 +91,6 @@ ldg_sealed_commitment(const json_t *body, const json_t *salts, size_t body_max,
     return rc;
 }
 
-static int
-text_ok(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return 0;
-    return 1;
-}
-
 int
 ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
                  const char *key_id, size_t body_max, uint8_t *claim,
@@ -171,7 +159,7 @@ ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
                             "run: longer than %d bytes", LDG_RUN_MAX);
     }
     if (in->id != NULL) {
-        if (!text_ok(in->id, LDG_ID_MAX))
+        if (!ldg_text_ok(in->id, LDG_ID_MAX))
             return ldg_errf(err, errcap, LDG_EBADINPUT,
                             "id: must be 1 to %d bytes without control "
                             "characters",

@@ -929,18 +929,6 @@ nomem:
                    "sent upstream)");
 }
 
-static int
-valid_text(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return 0;
-    return 1;
-}
-
 /* The request is refused before it goes upstream. */
 static int
 refuse(struct call *c, unsigned status, const char *msg)
@@ -1011,7 +999,7 @@ handle(void *ctx, struct ldg_httpd_req *req)
                  c->ri.model[0] ? c->ri.model : proxy_api_name(c->api));
     }
     if ((hv = ldg_httpd_header(req, "X-Ledger-Run")) != NULL) {
-        if (!valid_text(hv, LDG_RUN_MAX))
+        if (!ldg_text_ok(hv, LDG_RUN_MAX))
             return refuse(c, 400,
                           "X-Ledger-Run: a run id is 1 to 256 bytes "
                           "without control characters");
@@ -1033,7 +1021,7 @@ handle(void *ctx, struct ldg_httpd_req *req)
     if (rid != NULL && rid[0]) {
         /* the event's id as sent, or a 400: never an id cut short (two
          * ids alike in their first 128 bytes would be recorded as one) */
-        if (!valid_text(rid, LDG_ID_MAX))
+        if (!ldg_text_ok(rid, LDG_ID_MAX))
             return refuse(c, 400,
                           "X-Request-Id: a request id is 1 to 128 bytes "
                           "without control characters");

@@ -146,11 +146,8 @@ ldg_client_append(struct ldg_client *c, const struct ldg_event_in *ev,
     if (c == NULL || ev == NULL || ev->type == NULL)
         return LDG_EINVAL;
     if (id != NULL) {
-        size_t n = strlen(id);
-        int ok = n > 0 && n <= LDG_ID_MAX;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = (unsigned char)id[i] >= 0x20 && id[i] != 0x7f;
-        if (!ok) { /* the server's words for it; nothing is sent */
+        if (!ldg_text_ok(id, LDG_ID_MAX)) {
+            /* the server's words for it; nothing is sent */
             cerr(c,
                  "field 'id': must be a string of 1 to %d bytes without "
                  "control characters",

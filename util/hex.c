@@ -1,5 +1,5 @@
 /*
- * hex.c — lowercase hex out, either case in.
+ * hex.c — lowercase hex out, either case in; a line of plain text.
  */
 #include <string.h>
 
@@ -47,4 +47,16 @@ ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex)
         out[i] = (uint8_t)(hi << 4 | lo);
     }
     return 0;
+}
+
+int
+ldg_text_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
 }

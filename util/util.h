@@ -261,7 +261,7 @@ json_t *ldg_json_hex(const uint8_t *p, size_t n);
 int ldg_json_load_object(const char *path, json_t **out, char *err,
                          size_t errcap);
 
-/* ---------------------------------------------------------------- hex -- */
+/* ------------------------------------------------------- hex, text -- */
 
 /* Lowercase hex of n bytes into out (2n+1 bytes with NUL). */
 void ldg_hex(char *out, const uint8_t *p, size_t n);
@@ -270,6 +270,8 @@ int ldg_unhex(uint8_t *out, size_t n, const char *hex);
 /* The same for the first 2n characters of hex only (the rest is not looked
  * at; a NUL among them is a bad digit): for hex inside a longer text. */
 int ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex);
+/* 1 when s is 1 to max bytes with no control character (< 0x20, 0x7f). */
+int ldg_text_ok(const char *s, size_t max);
 
 /* ------------------------------------------ the program's command lines -- */
 

@@ -55,6 +55,20 @@ test_hex__prefix_reads_only_its_digits(void **state)
     assert_int_equal(ldg_unhex_prefix(o, 2, "0a+b"), LDG_EBADINPUT);
 }
 
+static void
+test_text_ok__takes_printable_text_up_to_max(void **state)
+{
+    (void)state;
+    assert_int_equal(ldg_text_ok("run-1 \xc3\xa9", 9), 1);
+    assert_int_equal(ldg_text_ok("abc", 3), 1);
+    assert_int_equal(ldg_text_ok("abcd", 3), 0); /* over max */
+    assert_int_equal(ldg_text_ok("", 3), 0);     /* empty */
+    assert_int_equal(ldg_text_ok("a\tb", 9), 0); /* a control character */
+    assert_int_equal(ldg_text_ok("a\nb", 9), 0);
+    assert_int_equal(ldg_text_ok("a\x7f", 9), 0); /* DEL */
+    assert_int_equal(ldg_text_ok("\x1f", 9), 0);
+}
+
 int
 main(void)
 {
@@ -62,6 +76,7 @@ main(void)
         cmocka_unit_test(test_hex__round_trips_every_byte),
         cmocka_unit_test(test_hex__reads_either_case_and_refuses_the_rest),
         cmocka_unit_test(test_hex__prefix_reads_only_its_digits),
+        cmocka_unit_test(test_text_ok__takes_printable_text_up_to_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
