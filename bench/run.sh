@@ -699,7 +699,7 @@ fi
 # -------------------------------------------------------------- query --
 
 if want query; then
-    log "query: run=$QSAMPLE, a time window, body.status=failed over $QN events"
+    log "query: run=$QSAMPLE, a time window, body.status=failed, body.tool=fs.write over $QN events"
     # query NAME LEDGER-ARGS... -- PEER-ARGS...: medians of QREPS runs.
     # Sets LQ/PQ (secs or n/a) and LROWS/PROWS.
     query() {
@@ -786,12 +786,21 @@ if want query; then
     row "query time window, the peer's keys ($QN)" "events/s" "$lv" "$pv" hi \
         "$T_QTIME" "rows: ledger $LROWS, peer $PROWS; --output-fields"
 
+    # status is one of the fields the body index (ix.body) keeps: the
+    # ledger reads the events it names, the peer scans; tool is not: both
+    # scan every body (issue 5's body scan, issue 49's limit on it)
     query body body.status=failed -- scan-body "$Q_PDB" status failed
     lv=$LQ pv=$PQ
     isnum "$lv" && lv=$(calc '%.0f' "$QN / $lv")
     isnum "$pv" && pv=$(calc '%.0f' "$QN / $pv")
     row "query body.status=failed ($QN)" "scanned/s" "$lv" "$pv" hi "$T_QBODY" \
-        "rows: ledger $LROWS, peer $PROWS"
+        "rows: ledger $LROWS, peer $PROWS; the ledger through ix.body"
+    query bodyscan body.tool=fs.write -- scan-body "$Q_PDB" tool fs.write
+    lv=$LQ pv=$PQ
+    isnum "$lv" && lv=$(calc '%.0f' "$QN / $lv")
+    isnum "$pv" && pv=$(calc '%.0f' "$QN / $pv")
+    row "query body.tool=fs.write, a scan ($QN)" "scanned/s" "$lv" "$pv" hi "$T_QBODY" \
+        "rows: ledger $LROWS, peer $PROWS; every body on both sides"
 fi
 
 # ----------------------------------------------------- rebuild, doctor --
