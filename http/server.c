@@ -159,7 +159,6 @@ struct ldg_httpd {
     int external;     /* no thread of its own: ldg_httpd_run (async only) */
     int poll_fd;      /* external: libmicrohttpd's epoll descriptor */
     unsigned resumes; /* __atomic: connections resumed */
-    int wake_sent;    /* __atomic: wake called since the last run began */
     void (*wake)(void *ctx);
     pthread_mutex_t mu;
     int stopping;
@@ -592,10 +591,7 @@ resume(struct ldg_httpd_req *r)
     mhd.resume_connection(r->c);
     if (s->external) {
         __atomic_add_fetch(&s->resumes, 1, __ATOMIC_RELEASE);
-        /* one wake until the runner runs: a commit that releases many
-         * answers costs it one round, not one each */
-        if (s->wake != NULL &&
-            !__atomic_exchange_n(&s->wake_sent, 1, __ATOMIC_ACQ_REL))
+        if (s->wake != NULL)
             s->wake(s->ctx);
     }
 }
@@ -1120,7 +1116,6 @@ ldg_httpd_run(struct ldg_httpd *s)
 
     if (s == NULL || !s->external)
         return -1;
-    __atomic_store_n(&s->wake_sent, 0, __ATOMIC_RELEASE); /* (before r0) */
     unsigned r0 = __atomic_load_n(&s->resumes, __ATOMIC_ACQUIRE);
     mhd.run(s->d); /* (it takes the resumes made before it first) */
     if (__atomic_load_n(&s->resumes, __ATOMIC_ACQUIRE) != r0)

@@ -90,9 +90,8 @@ struct ldg_httpd_options {
     unsigned threads;          /* async: threads serving; 0 = 1 */
     int external;              /* async: no thread; see ldg_httpd_run */
     /* external: called (with ctx, from any thread, the runner's too) when
-     * a request is answered or woken, at most once between two starts of
-     * ldg_httpd_run, so that a runner asleep in its poll calls
-     * ldg_httpd_run again; must not block. May be NULL. */
+     * a request is answered or woken, so that a runner asleep in its poll
+     * calls ldg_httpd_run again; must not block. May be NULL. */
     void (*wake)(void *ctx);
     /* Called when a connection closes, on a server thread, with the id
      * its requests had (ldg_httpd_conn_id); may be NULL. */
