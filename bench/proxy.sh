@@ -100,8 +100,8 @@ rec() { printf '%s\t%s\n' "$1" "$2" >>"$OUT/proxy.tsv"; }
 
 # CPU time (utime + stime, clock ticks) of processes, or of those of
 # their threads whose name matches one of the patterns $2 (the proxy names its
-# recorder thread "proxy-record" and its HTTP thread "http-loop", which
-# runs curl's transfers and libmicrohttpd's connections both).
+# recorder thread "proxy-record" and its curl thread "http-loop";
+# libmicrohttpd names its own "MHD-*").
 ticks() {
     for p in $1; do
         if [ -n "${2:-}" ]; then
@@ -138,14 +138,14 @@ for who in direct:$SP nginx:$NP proxy:$PS proxy-async:$PA; do
     esac
     c0=$(ticks "$cp")
     k0=$(ticks "$cp" proxy-record)
-    h0=$(ticks "$cp" http-loop)
+    h0=$(ticks "$cp" 'MHD-* http-loop')
     r=$("$B/bench/proxy_load" "127.0.0.1:$p" "$NC" "$SEC")
     reqs=$(field "$r" reqs)
     if [ -n "$cp" ]; then
         r="$r cpu_us_per_req=$(us_per "$c0" "$(ticks "$cp")" "$reqs")"
         case $n in proxy*)
             r="$r record_cpu_us_per_req=$(us_per "$k0" "$(ticks "$cp" proxy-record)" "$reqs")"
-            r="$r http_cpu_us_per_req=$(us_per "$h0" "$(ticks "$cp" http-loop)" "$reqs")" ;;
+            r="$r http_cpu_us_per_req=$(us_per "$h0" "$(ticks "$cp" 'MHD-* http-loop')" "$reqs")" ;;
         esac
     fi
     eval "rps_$(echo $n | tr - _)=$(field "$r" rps)"
@@ -290,7 +290,7 @@ yes_no() { python3 -c "print('yes' if $1 else '**no**')"; }
     echo "| requests/s at p99 <= $SLO ms (sync: each recorded before its answer), clients, p99 ms | $(v slo_nginx_rps) ($(v slo_nginx_clients); $(v slo_nginx_p99_ms)) | $(v slo_proxy_rps) ($(v slo_proxy_clients); $(v slo_proxy_p99_ms)) | $(v slo_proxy-async_rps) ($(v slo_proxy-async_clients); $(v slo_proxy-async_p99_ms)) | sync >= 5,000 | $(yes_no "$(v slo_proxy_rps) >= 5000") |"
     echo "| the sync proxy over those runs: requests answered (after each run's warm-up), route.decision events its ledger gained | | $(v slo_proxy_answered), $(v slo_proxy_recorded) | | every answer recorded | $(yes_no "$(v slo_proxy_recorded) >= $(v slo_proxy_answered)") |"
     echo "| $NC clients, requests/s (direct: $(v c${NC}_direct_rps)), p99 ms | $(v c${NC}_nginx_rps) ($(v c${NC}_nginx_p99_ms)) | $(v c${NC}_proxy_rps) ($(v c${NC}_proxy_p99_ms)) | $(v c${NC}_proxy-async_rps) ($(v c${NC}_proxy-async_p99_ms)) | | |"
-    echo "| $NC clients, server CPU a request, µs (proxy: its recorder thread; its HTTP thread, libmicrohttpd's and curl's loop) | $(v c${NC}_nginx_cpu_us_per_req) | $(v c${NC}_proxy_cpu_us_per_req) ($(v c${NC}_proxy_record_cpu_us_per_req); $(v c${NC}_proxy_http_cpu_us_per_req)) | $(v c${NC}_proxy-async_cpu_us_per_req) ($(v c${NC}_proxy-async_record_cpu_us_per_req); $(v c${NC}_proxy-async_http_cpu_us_per_req)) | | |"
+    echo "| $NC clients, server CPU a request, µs (proxy: its recorder thread; its two HTTP threads, libmicrohttpd's and curl's) | $(v c${NC}_nginx_cpu_us_per_req) | $(v c${NC}_proxy_cpu_us_per_req) ($(v c${NC}_proxy_record_cpu_us_per_req); $(v c${NC}_proxy_http_cpu_us_per_req)) | $(v c${NC}_proxy-async_cpu_us_per_req) ($(v c${NC}_proxy-async_record_cpu_us_per_req); $(v c${NC}_proxy-async_http_cpu_us_per_req)) | | |"
     echo "| 1 stream, time to first byte added, ms | $(v s1_added_ttfb_nginx_ms) | $(v s1_added_ttfb_proxy_ms) | | <= 1 | $(yes_no "$(v s1_added_ttfb_proxy_ms) <= 1") |"
     echo "| $NC streaming clients, proxy peak RSS, MiB | | $(($(v s${NC}_proxy_peak_rss_kib) / 1024)) | | <= 64 | $(yes_no "$(v s${NC}_proxy_peak_rss_kib) <= 65536") |"
 } >"$OUT/proxy.md"
