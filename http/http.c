@@ -1258,17 +1258,7 @@ struct ldg_http_loop {
     struct ldg_http_xfer *xfree; /* freed transfers kept for reuse */
     size_t nxfree;
     int stopping;
-    /* the host (ldg_http_loop_host) asked for, its generation and the one
-     * the loop thread took (hcv: signalled when it takes one) */
-    int hfd_new;
-    long (*hrun_new)(void *cls);
-    void *hcls_new;
-    unsigned hgen, hseen;
-    pthread_cond_t hcv;
     /* the loop thread's */
-    int hfd; /* the host's descriptor, or -1 */
-    long (*hrun)(void *cls);
-    void *hcls;
     struct ldg_http_xfer *live; /* started, not yet freed */
     CURL *easy_free[LOOP_EASY_KEEP];
     size_t neasy;
@@ -1326,13 +1316,6 @@ take_queue(struct ldg_http_loop *l, int *stopping)
     }
     l->qhead = l->qtail = NULL;
     *stopping = l->stopping;
-    if (l->hseen != l->hgen) {
-        l->hfd = l->hfd_new;
-        l->hrun = l->hrun_new;
-        l->hcls = l->hcls_new;
-        l->hseen = l->hgen;
-        pthread_cond_broadcast(&l->hcv);
-    }
     pthread_mutex_unlock(&l->mu);
     return batch;
 }
@@ -1649,19 +1632,12 @@ loop_main(void *arg)
         long wait = LOOP_POLL_MAX_MS;
         if (l->next_deadline_ms && l->next_deadline_ms - now < wait)
             wait = l->next_deadline_ms - now;
-        if (l->hrun) { /* the host's round: after the transfers' answers */
-            long hw = l->hrun(l->hcls);
-            if (hw >= 0 && hw < wait)
-                wait = hw;
-        }
         pthread_mutex_lock(&l->mu);
         if (l->qhead) /* queued by a callback: no wakeup came for it */
             wait = 0;
         pthread_mutex_unlock(&l->mu);
-        struct curl_waitfd hw = {l->hfd, CURL_WAIT_POLLIN, 0};
         if (wait > 0 &&
-            cu.multi_poll(l->multi, l->hfd >= 0 ? &hw : NULL,
-                          l->hfd >= 0 ? 1 : 0, (int)wait, NULL) != CURLM_OK)
+            cu.multi_poll(l->multi, NULL, 0, (int)wait, NULL) != CURLM_OK)
             sleep_ms(1);
     }
     /* Being freed: every transfer ends, and the closes their ends ask for
@@ -1707,8 +1683,6 @@ ldg_http_loop_new(struct ldg_http_loop **out, char *err, size_t errlen)
         seterr(err, errlen, "http loop: out of memory");
         return LDG_ENOMEM;
     }
-    pthread_cond_init(&l->hcv, NULL);
-    l->hfd = l->hfd_new = -1;
     l->max_conns = LOOP_CONNS_MIN;
     if ((l->multi = cu.multi_init()) == NULL ||
         cu.multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, l->max_conns) !=
@@ -1727,38 +1701,9 @@ ldg_http_loop_new(struct ldg_http_loop **out, char *err, size_t errlen)
 fail:
     if (l->multi)
         cu.multi_cleanup(l->multi);
-    pthread_cond_destroy(&l->hcv);
     pthread_mutex_destroy(&l->mu);
     free(l);
     return rc;
-}
-
-void
-ldg_http_loop_wake(struct ldg_http_loop *l)
-{
-    if (l && this_loop != l) /* (on its thread: its host runs again) */
-        cu.multi_wakeup(l->multi);
-}
-
-int
-ldg_http_loop_host(struct ldg_http_loop *l, int fd, long (*run)(void *cls),
-                   void *cls)
-{
-    if (!l || this_loop == l || (fd >= 0) != (run != NULL))
-        return LDG_EINVAL;
-    pthread_mutex_lock(&l->mu);
-    l->hfd_new = fd;
-    l->hrun_new = run;
-    l->hcls_new = cls;
-    unsigned gen = ++l->hgen;
-    pthread_mutex_unlock(&l->mu);
-    cu.multi_wakeup(l->multi);
-    pthread_mutex_lock(&l->mu);
-    /* (a loop being freed takes it in its last round, or never runs it) */
-    while ((int)(l->hseen - gen) < 0 && !l->stopping)
-        pthread_cond_wait(&l->hcv, &l->mu);
-    pthread_mutex_unlock(&l->mu);
-    return 0;
 }
 
 void
@@ -1796,7 +1741,6 @@ ldg_http_loop_free(struct ldg_http_loop *l)
     while (l->neasy > 0)
         cu.easy_cleanup(l->easy_free[--l->neasy]);
     cu.multi_cleanup(l->multi);
-    pthread_cond_destroy(&l->hcv);
     pthread_mutex_destroy(&l->mu);
     free(l);
 }

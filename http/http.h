@@ -256,30 +256,6 @@ struct ldg_http_xfer_cbs {
  * failure err (if not NULL) says why, in at most errlen bytes. */
 int ldg_http_loop_new(struct ldg_http_loop **out, char *err, size_t errlen);
 
-/* Gives the loop's thread a host: another event source served by the
- * same thread, so that a proxy's HTTP server and its upstream transfers
- * share one poll (no hand-off between threads on a request's path). The
- * loop polls fd for reading beside curl's sockets and calls run(cls) once
- * a round, after the transfers' callbacks, whether or not fd is readable;
- * run returns the milliseconds until it must be called again at the
- * latest (-1: only when fd is readable). run is on the loop's thread, like
- * a callback: it may start, resume and close transfers and must not
- * block. fd -1 with run NULL takes the host off. From any thread but the
- * loop's, not while l is being freed; returns once the loop has taken the
- * change (after a take-off run is never called again).
- * Lifetime: cls and fd must stay valid until the host is taken off or l
- * is freed. @return 0; LDG_EINVAL (NULL l, on the loop's thread, or fd and
- * run not both given or both absent). */
-int ldg_http_loop_host(struct ldg_http_loop *l, int fd, long (*run)(void *cls),
-                       void *cls);
-
-/* From any thread: the loop's thread, if it sleeps in its poll, makes a
- * round at once (its host's run is called). For a host whose events come
- * from other threads without its descriptor becoming readable. A no-op
- * on the loop's own thread (the host's run returns 0 to be called again)
- * or for NULL. */
-void ldg_http_loop_wake(struct ldg_http_loop *l);
-
 /* Ends every transfer still running (each one's end is called, on the
  * loop thread, with LDG_ENET "cancelled" before this returns), stops and
  * joins the thread, frees l. NULL is a no-op. Not from a callback, and

@@ -22,7 +22,6 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -61,9 +60,6 @@ static struct {
     __typeof__(MHD_get_connection_info) *get_connection_info;
     __typeof__(MHD_suspend_connection) *suspend_connection;
     __typeof__(MHD_resume_connection) *resume_connection;
-    __typeof__(MHD_run) *run;
-    __typeof__(MHD_get_timeout) *get_timeout;
-    __typeof__(MHD_get_daemon_info) *get_daemon_info;
 } mhd;
 
 static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
@@ -85,10 +81,7 @@ mhd_load(void)
                                         "MHD_get_connection_values",
                                         "MHD_get_connection_info",
                                         "MHD_suspend_connection",
-                                        "MHD_resume_connection",
-                                        "MHD_run",
-                                        "MHD_get_timeout",
-                                        "MHD_get_daemon_info"};
+                                        "MHD_resume_connection"};
     void **slot[] = {(void **)&mhd.create_response_from_buffer,
                      (void **)&mhd.create_response_from_callback,
                      (void **)&mhd.add_response_header,
@@ -101,10 +94,7 @@ mhd_load(void)
                      (void **)&mhd.get_connection_values,
                      (void **)&mhd.get_connection_info,
                      (void **)&mhd.suspend_connection,
-                     (void **)&mhd.resume_connection,
-                     (void **)&mhd.run,
-                     (void **)&mhd.get_timeout,
-                     (void **)&mhd.get_daemon_info};
+                     (void **)&mhd.resume_connection};
     void *lib = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
 
     if (lib == NULL) {
@@ -156,10 +146,6 @@ struct ldg_httpd {
     struct httpd_table adm;
     /* event-driven servers (async): the state of their requests */
     int async;
-    int external;     /* no thread of its own: ldg_httpd_run (async only) */
-    int poll_fd;      /* external: libmicrohttpd's epoll descriptor */
-    unsigned resumes; /* __atomic: connections resumed */
-    void (*wake)(void *ctx);
     pthread_mutex_t mu;
     int stopping;
     int stopped; /* ldg_httpd_stop returned: the last request frees s */
@@ -578,24 +564,6 @@ add_headers(struct MHD_Response *resp, const char *const *headers)
     return 0;
 }
 
-/* With srv->mu held: r's connection goes on. An external server has no
- * thread of libmicrohttpd's to notice: its runner is told (wake), and
- * ldg_httpd_run, counting resumes, runs again at once for one made while
- * it ran. */
-static void
-resume(struct ldg_httpd_req *r)
-{
-    struct ldg_httpd *s = r->srv;
-
-    r->suspended = 0;
-    mhd.resume_connection(r->c);
-    if (s->external) {
-        __atomic_add_fetch(&s->resumes, 1, __ATOMIC_RELEASE);
-        if (s->wake != NULL)
-            s->wake(s->ctx);
-    }
-}
-
 static int
 queue(struct ldg_httpd_req *r, unsigned status, const char *const *headers,
       struct MHD_Response *resp)
@@ -618,8 +586,10 @@ queue(struct ldg_httpd_req *r, unsigned status, const char *const *headers,
             r->pending = resp;
             r->pending_status = status;
             resp = NULL;
-            if (r->suspended)
-                resume(r);
+            if (r->suspended) {
+                r->suspended = 0;
+                mhd.resume_connection(r->c);
+            }
         }
         pthread_mutex_unlock(&s->mu);
         if (resp != NULL)
@@ -775,7 +745,8 @@ ldg_httpd_wake(struct ldg_httpd_req *r)
     if (r->gone) {
         /* nothing to wake */
     } else if (r->suspended) {
-        resume(r);
+        r->suspended = 0;
+        mhd.resume_connection(r->c);
     } else {
         r->woken = 1;
     }
@@ -1019,9 +990,6 @@ ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
     s->body_max = o->body_max ? o->body_max : LDG_HTTPD_BODY_MAX_DEFAULT;
     s->conn_closed = o->conn_closed;
     s->async = o->async;
-    s->external = o->async && o->external;
-    s->wake = o->wake;
-    s->poll_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->cmu, NULL);
     s->adm.max = o->max_conns ? o->max_conns : LDG_HTTPD_MAX_CONNS_DEFAULT;
@@ -1031,14 +999,6 @@ ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
     s->adm.self_uid = (uint32_t)geteuid();
     if ((rc = listen_on(s, o->listen, err, errcap)) < 0)
         goto fail;
-    /* external: accepting must not block the caller's loop */
-    if (s->external &&
-        fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK) < 0) {
-        snprintf(err, errcap, "cannot serve on %s: %s", o->listen,
-                 strerror(errno));
-        rc = LDG_EIO;
-        goto fail;
-    }
     /* more than one thread: a pool (libmicrohttpd warns of a pool of 0
      * or 1, so none is named then) */
     struct MHD_OptionItem pool[2] = {{MHD_OPTION_END, 0, NULL},
@@ -1050,13 +1010,10 @@ ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
      * stderr ("Failed to send the chunked response body..." for each
      * client that leaves a stream), and a library does not print; what
      * matters reaches the caller as a return code or a done callback */
-    /* external: epoll, whose one descriptor the caller polls */
     s->d = mhd.start_daemon(
-        (s->external ? MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
-         : s->async  ? MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-                          MHD_ALLOW_SUSPEND_RESUME
-                    : MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-                          MHD_USE_THREAD_PER_CONNECTION),
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+            (s->async ? MHD_ALLOW_SUSPEND_RESUME
+                      : MHD_USE_THREAD_PER_CONNECTION),
         0, NULL, NULL, access_cb, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
         completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, s,
@@ -1072,23 +1029,6 @@ ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
         rc = LDG_EIO;
         goto fail;
     }
-    if (s->external) {
-        const union MHD_DaemonInfo *di =
-            mhd.get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
-        if (di == NULL || di->epoll_fd < 0) {
-            snprintf(err, errcap,
-                     "cannot serve on %s: libmicrohttpd has no epoll "
-                     "descriptor",
-                     o->listen);
-            mhd.stop_daemon(s->d);
-            s->fd = -1; /* closed with the daemon */
-            if (s->unix_path != NULL)
-                unlink(s->unix_path);
-            rc = LDG_EIO;
-            goto fail;
-        }
-        s->poll_fd = di->epoll_fd;
-    }
     *out = s;
     return 0;
 fail:
@@ -1101,28 +1041,6 @@ fail:
     pthread_mutex_destroy(&s->cmu);
     free(s);
     return rc;
-}
-
-int
-ldg_httpd_poll_fd(const struct ldg_httpd *s)
-{
-    return s != NULL && s->external ? s->poll_fd : -1;
-}
-
-long
-ldg_httpd_run(struct ldg_httpd *s)
-{
-    MHD_UNSIGNED_LONG_LONG ms;
-
-    if (s == NULL || !s->external)
-        return -1;
-    unsigned r0 = __atomic_load_n(&s->resumes, __ATOMIC_ACQUIRE);
-    mhd.run(s->d); /* (it takes the resumes made before it first) */
-    if (__atomic_load_n(&s->resumes, __ATOMIC_ACQUIRE) != r0)
-        return 0; /* one came while it ran */
-    if (mhd.get_timeout(s->d, &ms) != MHD_YES)
-        return -1;
-    return ms > 1000 ? 1000 : (long)ms;
 }
 
 unsigned
@@ -1170,8 +1088,10 @@ ldg_httpd_stop(struct ldg_httpd *s)
         pthread_mutex_lock(&s->mu);
         s->stopping = 1;
         for (struct ldg_httpd_req *r = s->live; r; r = r->next)
-            if (r->suspended)
-                resume(r);
+            if (r->suspended) {
+                r->suspended = 0;
+                mhd.resume_connection(r->c);
+            }
         pthread_mutex_unlock(&s->mu);
     }
     mhd.stop_daemon(s->d); /* closes the listening socket it was given */

@@ -19,10 +19,6 @@
  *     with nothing yet returns LDG_HTTPD_AGAIN and whoever produces the
  *     next piece calls ldg_httpd_wake. A suspended connection does not see
  *     its client go away until it is woken (libmicrohttpd's limit).
- *     With external = 1 it has no thread at all: the caller's own loop
- *     polls ldg_httpd_poll_fd and calls ldg_httpd_run, so that one thread
- *     can serve the clients and, say, the upstream transfers of a proxy
- *     (no hand-off between two threads on a request's path).
  * A request whose length is ambiguous (two Content-Length headers that
  * disagree, or one beside a Transfer-Encoding: RFC 9112 section 6.3) is
  * answered 400 and its connection closed; the handler never sees it.
@@ -88,11 +84,6 @@ struct ldg_httpd_options {
     size_t body_max;           /* 0 = LDG_HTTPD_BODY_MAX_DEFAULT */
     int async;                 /* 1: event-driven (see above) */
     unsigned threads;          /* async: threads serving; 0 = 1 */
-    int external;              /* async: no thread; see ldg_httpd_run */
-    /* external: called (with ctx, from any thread, the runner's too) when
-     * a request is answered or woken, so that a runner asleep in its poll
-     * calls ldg_httpd_run again; must not block. May be NULL. */
-    void (*wake)(void *ctx);
     /* Called when a connection closes, on a server thread, with the id
      * its requests had (ldg_httpd_conn_id); may be NULL. */
     void (*conn_closed)(void *ctx, uint64_t conn_id);
@@ -105,20 +96,6 @@ struct ldg_httpd_options {
  * loaded. */
 int ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
                     char *err, size_t errcap);
-
-/* An external server (external = 1): the descriptor to poll for reading
- * (libmicrohttpd's epoll set: the listening socket, the connections and
- * the wakeups of ldg_httpd_reply and ldg_httpd_wake from other threads);
- * -1 for any other server. Owned by s. */
-int ldg_httpd_poll_fd(const struct ldg_httpd *s);
-/* An external server: serves what is ready, without blocking (accepts,
- * reads, calls the handler, sends, closes idle connections), on the
- * caller's thread, which must be the only one running s. Call it when
- * the descriptor is readable, and at the latest after the time it
- * returns: milliseconds (0: at once; at most 1000), or -1 when only the
- * descriptor matters. -1 for any other server. Not after ldg_httpd_stop,
- * and not while ldg_httpd_stop runs on another thread. */
-long ldg_httpd_run(struct ldg_httpd *s);
 
 /* The TCP port listened on (the one chosen when the address said 0); 0
  * for a Unix socket. */

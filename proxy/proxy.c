@@ -22,15 +22,11 @@
  *   5. the event: route.decision for a model API, proxy.request for the
  *      rest (docs/PROXY.md).
  *
- * Nothing here blocks a thread. One thread, the HTTP client's loop
- * (ldg_http_loop), serves both sides: the upstream transfers and, as the
- * loop's host, the client connections (http/server.h's async model,
- * external: libmicrohttpd's epoll set polled beside curl's sockets), so
- * a request and its answer pass no hand-off between threads (issue 46:
- * that hand-off each way was the tail of the added latency). The
- * recorder commits on its own thread, and the scan for a client's
- * process runs on one of its own (peer.c); an answer they release wakes
- * the loop (serve_wake). A call (one request) moves through callbacks:
+ * Nothing here blocks a thread. The server is event-driven (one thread
+ * serves every client connection, http/server.h's async model), the
+ * upstream requests all run on one thread of the HTTP client
+ * (ldg_http_loop), and the recorder commits on its own thread. A call
+ * (one request) moves between them by callbacks:
  *
  *   handle        (server)   parse, pick, start the transfer; the
  *                            request is deferred (its connection waits)
@@ -54,8 +50,8 @@
  *
  * A call is reference-counted (the handler, the transfer, the stream,
  * the record, the peer scan each hold one); its mutex guards what the
- * loop's thread shares with the recorder's and the peer scan's: the
- * stream's buffer and the transfer handle.
+ * server's and the client's threads share: the stream's buffer and the
+ * transfer handle.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -1073,22 +1069,6 @@ conn_closed(void *ctx, uint64_t conn)
 
 /* ------------------------------------------------------------- start -- */
 
-/* The server's round, on the loop's thread (ldg_http_loop_host). */
-static long
-serve_round(void *httpd)
-{
-    return ldg_httpd_run(httpd);
-}
-
-/* An answer or a stream's piece from another thread (the recorder's, the
- * peer scan's): the loop's thread serves it. */
-static void
-serve_wake(void *ctx)
-{
-    struct ldg_proxy *p = ctx;
-    ldg_http_loop_wake(p->loop);
-}
-
 int
 ldg_proxy_start(struct ldg_proxy **out, const struct ldg_proxy_options *o,
                 char *err, size_t errcap)
@@ -1152,13 +1132,9 @@ ldg_proxy_start(struct ldg_proxy **out, const struct ldg_proxy_options *o,
     ho.timeout_s = o->idle_conn_s ? o->idle_conn_s : 300;
     ho.body_max = p->body_max;
     ho.async = 1;
-    ho.external = 1; /* served by the loop's thread: serve_round */
-    ho.wake = serve_wake;
+    ho.threads = 1;
     ho.conn_closed = conn_closed;
-    if ((rc = ldg_httpd_start(&p->httpd, &ho, err, errcap)) < 0 ||
-        (rc = ldg_http_loop_host(p->loop, ldg_httpd_poll_fd(p->httpd),
-                                 serve_round, p->httpd)) < 0) {
-        ldg_httpd_stop(p->httpd);
+    if ((rc = ldg_httpd_start(&p->httpd, &ho, err, errcap)) < 0) {
         ldg_http_loop_free(p->loop);
         proxy_peers_free(p->peers);
         proxy_rec_free(p->rec, NULL, NULL, NULL);
@@ -1215,7 +1191,6 @@ ldg_proxy_stop(struct ldg_proxy *p, struct ldg_proxy_stats *st)
          ldg_now_wall_ns() - t0 < LDG_PROXY_DRAIN_MS * 1000000ull;)
         usleep(10000);
     __atomic_store_n(&p->cut, 1, __ATOMIC_RELEASE);
-    ldg_http_loop_host(p->loop, -1, NULL, NULL); /* the server stops here */
     ldg_httpd_stop(p->httpd);
     ldg_http_loop_free(p->loop);
     proxy_peers_free(p->peers);

@@ -6,9 +6,7 @@
  * idempotent methods, request headers and bodies, SigV4 headers; streams;
  * the loop (many transfers on one thread) against the stub and against
  * a small keep-alive server of its own (tsrv, below), fast enough to
- * measure the loop and able to misbehave in ways the stub cannot; a
- * host on the loop's thread (its descriptor, its wakes, its time, taken
- * off).
+ * measure the loop and able to misbehave in ways the stub cannot.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -902,87 +900,6 @@ test_http__loop_misuse(void **state)
     assert_int_equal(t.ends, 0); /* no callback for a refused start */
 }
 
-/* A host on the loop's thread (ldg_http_loop_host): a pipe as its
- * descriptor; run counts its calls and drains the pipe. */
-struct thost {
-    int fd[2];
-    volatile int calls, bytes;
-    volatile long ret; /* what run returns */
-    pthread_t thread;  /* the thread run is first called on */
-    int have_thread;   /* __atomic: thread is set */
-};
-
-static long
-thost_run(void *cls)
-{
-    struct thost *h = cls;
-    char b[16];
-    ssize_t k;
-    if (!__atomic_load_n(&h->have_thread, __ATOMIC_ACQUIRE)) {
-        h->thread = pthread_self();
-        __atomic_store_n(&h->have_thread, 1, __ATOMIC_RELEASE);
-    }
-    while ((k = read(h->fd[0], b, sizeof b)) > 0)
-        __atomic_fetch_add(&h->bytes, (int)k, __ATOMIC_SEQ_CST);
-    __atomic_fetch_add(&h->calls, 1, __ATOMIC_SEQ_CST);
-    return __atomic_load_n(&h->ret, __ATOMIC_SEQ_CST);
-}
-
-/* Waits (at most 5 s) for *v to reach at least want. */
-static int
-wait_at_least(volatile int *v, int want)
-{
-    for (int i = 0; i < 1000 && __atomic_load_n(v, __ATOMIC_SEQ_CST) < want;
-         i++)
-        usleep(5000);
-    return __atomic_load_n(v, __ATOMIC_SEQ_CST);
-}
-
-static void
-test_http__loop_host(void **state)
-{
-    struct ldg_http_loop *l = tloop();
-    struct thost h = {.ret = -1};
-    assert_int_equal(pipe(h.fd), 0);
-    assert_int_equal(fcntl(h.fd[0], F_SETFL, O_NONBLOCK), 0);
-    /* misuse */
-    assert_int_equal(ldg_http_loop_host(NULL, h.fd[0], thost_run, &h),
-                     LDG_EINVAL);
-    assert_int_equal(ldg_http_loop_host(l, h.fd[0], NULL, &h), LDG_EINVAL);
-    assert_int_equal(ldg_http_loop_host(l, -1, thost_run, &h), LDG_EINVAL);
-    /* taken: run is called in the loop's rounds, on its thread */
-    assert_int_equal(ldg_http_loop_host(l, h.fd[0], thost_run, &h), 0);
-    assert_true(wait_at_least(&h.calls, 1) >= 1);
-    assert_true(__atomic_load_n(&h.have_thread, __ATOMIC_ACQUIRE));
-    assert_false(pthread_equal(h.thread, pthread_self()));
-    /* its descriptor readable: a round */
-    assert_int_equal(write(h.fd[1], "ab", 2), 2);
-    assert_int_equal(wait_at_least(&h.bytes, 2), 2);
-    /* a wake from another thread: a round, the descriptor quiet */
-    int c0 = __atomic_load_n(&h.calls, __ATOMIC_SEQ_CST);
-    ldg_http_loop_wake(l);
-    assert_true(wait_at_least(&h.calls, c0 + 1) > c0);
-    /* the time run returns is kept: rounds without an event (the loop's
-     * own cap is a second; 20 rounds of 10 ms come well within 5 s) */
-    c0 = __atomic_load_n(&h.calls, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&h.ret, 10, __ATOMIC_SEQ_CST);
-    ldg_http_loop_wake(l);
-    assert_true(wait_at_least(&h.calls, c0 + 20) >= c0 + 20);
-    __atomic_store_n(&h.ret, -1, __ATOMIC_SEQ_CST);
-    /* taken off: run is never called again */
-    assert_int_equal(ldg_http_loop_host(l, -1, NULL, NULL), 0);
-    c0 = __atomic_load_n(&h.calls, __ATOMIC_SEQ_CST);
-    assert_int_equal(write(h.fd[1], "c", 1), 1);
-    ldg_http_loop_wake(l);
-    usleep(100000);
-    assert_int_equal(__atomic_load_n(&h.calls, __ATOMIC_SEQ_CST), c0);
-    assert_int_equal(__atomic_load_n(&h.bytes, __ATOMIC_SEQ_CST), 2);
-    ldg_http_loop_free(l);
-    ldg_http_loop_wake(NULL);
-    close(h.fd[0]);
-    close(h.fd[1]);
-}
-
 #define T_MANY 80
 
 static void
@@ -1578,7 +1495,6 @@ main(void)
         cmocka_unit_test(test_http__stream_failures),
         cmocka_unit_test(test_http__stream_first_byte_timeout),
         cmocka_unit_test(test_http__loop_misuse),
-        cmocka_unit_test(test_http__loop_host),
         cmocka_unit_test(test_http__loop_many_concurrent_get_and_post),
         cmocka_unit_test(test_http__loop_pause_resume_from_another_thread),
         cmocka_unit_test(test_http__loop_close_before_end),

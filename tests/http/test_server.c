@@ -13,9 +13,7 @@
  * deferred request still unanswered when the server stops (stop returns,
  * the late answer is refused, the hold is given back); connection ids
  * (the same for a keep-alive connection's requests, given to
- * conn_closed); misuse. The same four with an external server (no thread
- * of its own: the test's runner thread polls ldg_httpd_poll_fd, calls
- * ldg_httpd_run, and is woken by the wake callback).
+ * conn_closed); misuse.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -29,7 +27,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -51,14 +48,7 @@ struct srv {
     volatile int peer_uid;
     char target[256];
     struct drip *drip;
-    /* an external server (use_external): the test's own runner thread */
-    int wfd[2]; /* its wakeup pipe: wake writes, the runner polls */
-    pthread_t runner;
-    volatile int runner_stop;
-    volatile int wakes, runs;
 };
-
-static int use_external; /* start_async starts an external server */
 
 struct drip;
 static int handler(void *ctx, struct ldg_httpd_req *r);
@@ -230,51 +220,6 @@ async_handler(void *ctx, struct ldg_httpd_req *r)
     return handler(ctx, r);
 }
 
-/* The runner of an external server: a poll loop of its own, as the
- * proxy's HTTP loop is one (ldg_httpd_poll_fd, ldg_httpd_run, wake). */
-static void
-ext_wake(void *ctx)
-{
-    struct srv *s = ctx;
-    char c = 1;
-    __atomic_fetch_add(&s->wakes, 1, __ATOMIC_SEQ_CST);
-    (void)!write(s->wfd[1], &c, 1);
-}
-
-static void *
-runner_main(void *arg)
-{
-    struct srv *s = arg;
-    long wait = 0;
-    while (!__atomic_load_n(&s->runner_stop, __ATOMIC_SEQ_CST)) {
-        struct pollfd pf[2] = {{ldg_httpd_poll_fd(s->h), POLLIN, 0},
-                               {s->wfd[0], POLLIN, 0}};
-        if (poll(pf, 2, wait < 0 ? 1000 : (int)wait) > 0 &&
-            (pf[1].revents & POLLIN)) {
-            char b[64];
-            (void)!read(s->wfd[0], b, sizeof b);
-        }
-        __atomic_fetch_add(&s->runs, 1, __ATOMIC_SEQ_CST);
-        wait = ldg_httpd_run(s->h);
-    }
-    return NULL;
-}
-
-/* Stops an async server: an external one's runner first (ldg_httpd_run
- * must not run beside ldg_httpd_stop). */
-static void
-stop_async(struct srv *s)
-{
-    if (s->wfd[0] > 0) {
-        __atomic_store_n(&s->runner_stop, 1, __ATOMIC_SEQ_CST);
-        ext_wake(s);
-        pthread_join(s->runner, NULL);
-        close(s->wfd[0]);
-        close(s->wfd[1]);
-    }
-    ldg_httpd_stop(s->h);
-}
-
 static void
 start_async(struct srv *s)
 {
@@ -288,20 +233,10 @@ start_async(struct srv *s)
     o.conn_closed = on_closed;
     nconn_ids = 0;
     __atomic_store_n(&nclosed, 0, __ATOMIC_SEQ_CST);
-    o.external = use_external;
-    o.wake = use_external ? ext_wake : NULL;
     if (ldg_httpd_start(&s->h, &o, err, sizeof err) != 0)
         fail_msg("start async: %s", err);
     snprintf(s->base, sizeof s->base, "http://127.0.0.1:%u",
              ldg_httpd_port(s->h));
-    if (use_external) {
-        assert_true(ldg_httpd_poll_fd(s->h) >= 0);
-        assert_int_equal(pipe(s->wfd), 0);
-        assert_int_equal(pthread_create(&s->runner, NULL, runner_main, s), 0);
-    } else {
-        assert_int_equal(ldg_httpd_poll_fd(s->h), -1);
-        assert_int_equal(ldg_httpd_run(s->h), -1); /* it has a thread */
-    }
 }
 
 static int
@@ -358,9 +293,7 @@ test_server__async_deferred_answer_from_another_thread(void **state)
     assert_non_null(strstr(buf, " 200 "));
     assert_non_null(strstr(buf, "\r\n\r\nlater"));
     assert_true(ms_since(&t0) >= 300);
-    if (use_external) /* the answer from another thread woke the runner */
-        assert_true(__atomic_load_n(&s.wakes, __ATOMIC_SEQ_CST) >= 1);
-    stop_async(&s);
+    ldg_httpd_stop(s.h);
 }
 
 static void
@@ -375,7 +308,7 @@ test_server__async_stream_woken_by_a_producer(void **state)
     ldg_httpd_release(s.drip->r);
     pthread_mutex_destroy(&s.drip->mu);
     free(s.drip);
-    stop_async(&s);
+    ldg_httpd_stop(s.h);
 }
 
 static void
@@ -393,7 +326,7 @@ test_server__async_stop_with_a_deferred_request(void **state)
          i++)
         usleep(5000);
     assert_non_null(pending_later);
-    stop_async(&s); /* returns: the suspended connection is ended */
+    ldg_httpd_stop(s.h); /* returns: the suspended connection is ended */
     assert_int_equal(read_all(fd, buf, sizeof buf), 0); /* no answer */
     close(fd);
     /* the late answer is refused; the hold given back frees it all */
@@ -429,46 +362,11 @@ test_server__async_connection_ids(void **state)
     for (int i = 0; i < 200 && __atomic_load_n(&nclosed, __ATOMIC_SEQ_CST) < 2;
          i++)
         usleep(5000);
-    stop_async(&s);
+    ldg_httpd_stop(s.h);
     assert_int_equal(__atomic_load_n(&nclosed, __ATOMIC_SEQ_CST), 2);
     assert_true(
         (closed_ids[0] == conn_ids[0] && closed_ids[1] == conn_ids[2]) ||
         (closed_ids[1] == conn_ids[0] && closed_ids[0] == conn_ids[2]));
-}
-
-/* The same, served by an external server on the test's own thread: the
- * answers and pieces given from other threads reach the client at once
- * (the runner is woken), and the runner stopped, stop ends the rest. */
-static void
-test_server__external_deferred_answer_from_another_thread(void **state)
-{
-    use_external = 1;
-    test_server__async_deferred_answer_from_another_thread(state);
-    use_external = 0;
-}
-
-static void
-test_server__external_stream_woken_by_a_producer(void **state)
-{
-    use_external = 1;
-    test_server__async_stream_woken_by_a_producer(state);
-    use_external = 0;
-}
-
-static void
-test_server__external_stop_with_a_deferred_request(void **state)
-{
-    use_external = 1;
-    test_server__async_stop_with_a_deferred_request(state);
-    use_external = 0;
-}
-
-static void
-test_server__external_connection_ids(void **state)
-{
-    use_external = 1;
-    test_server__async_connection_ids(state);
-    use_external = 0;
 }
 
 static int
@@ -973,11 +871,6 @@ main(void)
         cmocka_unit_test(test_server__async_stream_woken_by_a_producer),
         cmocka_unit_test(test_server__async_stop_with_a_deferred_request),
         cmocka_unit_test(test_server__async_connection_ids),
-        cmocka_unit_test(
-            test_server__external_deferred_answer_from_another_thread),
-        cmocka_unit_test(test_server__external_stream_woken_by_a_producer),
-        cmocka_unit_test(test_server__external_stop_with_a_deferred_request),
-        cmocka_unit_test(test_server__external_connection_ids),
         cmocka_unit_test(test_server__conflicting_content_length_is_400),
         cmocka_unit_test(test_server__async_conflicting_content_length_is_400),
         cmocka_unit_test(test_server__full_of_idle_connections_still_answers),
