@@ -146,7 +146,9 @@ const struct cli_command cli_cmd_verify = {
     "result afterwards where it can; a failure is remembered and fails "
     "every later verify until a --full one passes. A projection state "
     "that differs from the log's fails --full too (`ledger rebuild` "
-    "makes it again). Exits 0 when "
+    "makes it again), and so does a body index (ix.body, which query "
+    "uses for body.F=V) that does not hold exactly the stored bodies' "
+    "keys, when it is current. Exits 0 when "
     "everything holds and 1 with the first failure named when something "
     "does not.",
     verify_opts,
@@ -457,6 +459,10 @@ verify_json(struct cli *c, struct ldg_ledger *l, const struct vrun *v, int rc)
                                       "differences",
                                       v->pdiffs ? v->pdiffs : json_null()));
     }
+    if (r->full && rc == 0)
+        json_object_set_new(
+            o, "body_index",
+            json_string(r->bix_checked ? "checked" : "behind the log"));
     if (v->note != NULL && rc == 0)
         json_object_set_new(
             o, "trusted",
@@ -563,6 +569,11 @@ verify_human(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
                        "    and %llu body.erased kept for pruned events "
                        "(their bodies left with them, into the archive)\n",
                        (unsigned long long)r->erased_pruned);
+    if (r->full && !r->bix_checked)
+        cli_printf_fit(c, 4,
+                       "    the body index ix.body is behind the log: not "
+                       "checked (query scans the bodies instead; `ledger "
+                       "rebuild` makes it current)\n");
     if (!v->only_new && !r->full && r->from > 0 &&
         (r->horizon == 0 || r->from > r->horizon)) {
         char last[128], range[64];

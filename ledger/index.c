@@ -422,7 +422,7 @@ bix_each(const struct ldg_body_view *b,
                 memchr(json_string_value(e), 0, n) != NULL)
                 continue;
             memcpy(k + nl + 1, json_string_value(e), n);
-            if ((rc = fn(ctx, k, nl + 1 + n)) < 0)
+            if ((rc = fn(ctx, k, nl + 1 + n)) != 0)
                 break;
         }
         json_decref(j);
@@ -767,4 +767,189 @@ ldg_bix_current(struct ldg_txn *t)
     if (rc < 0 || (rc = ldg_txn_size(t, &size)) < 0)
         return rc;
     return n == size;
+}
+
+/*
+ * verify --full's check of ix.body (FORMAT.md 6.1), when meta says it is
+ * current: every key of every stored body is looked up (key, seq) in it,
+ * in seq order, and the index must hold no more pairs than those; equal
+ * then means the same set (a pair is stored once). When it holds more,
+ * a walk of it names the first pair (in key order) that no stored body
+ * gives.
+ */
+struct bix_chk {
+    struct ldg_txn *t;
+    ldg_dbi dbi;
+    uint8_t seq[8];
+    uint8_t *buf; /* this body's keys, each a byte of length then the key */
+    size_t len, cap;
+    const uint8_t *want; /* bix_has: the key looked for */
+    size_t wantn;
+};
+
+static int
+bix_chk_gather(void *ctx, const uint8_t *k, size_t n)
+{
+    struct bix_chk *c = ctx;
+    if (c->len + 1 + n > c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 1024;
+        uint8_t *p;
+        while (cap < c->len + 1 + n)
+            cap *= 2;
+        if ((p = realloc(c->buf, cap)) == NULL)
+            return LDG_ENOMEM;
+        c->buf = p;
+        c->cap = cap;
+    }
+    c->buf[c->len] = (uint8_t)n;
+    memcpy(c->buf + c->len + 1, k, n);
+    c->len += 1 + n;
+    return 0;
+}
+
+static int
+bix_has(void *ctx, const uint8_t *k, size_t n)
+{
+    struct bix_chk *c = ctx;
+    return n == c->wantn && memcmp(k, c->want, n) == 0 ? 1 : 0;
+}
+
+/* "name=value" of key k, unprintable bytes as '?'. */
+static void
+bix_key_str(char *out, size_t outn, const uint8_t *k, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < outn; i++)
+        out[o++] = k[i] == 0 ? '=' : k[i] < 0x20 || k[i] >= 0x7f ? '?' : k[i];
+    out[o] = '\0';
+}
+
+int
+ldg_bix_check(struct ldg_txn *t, uint64_t start, uint64_t *bad_seq, char *why,
+              size_t whyn)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_body_view *b = NULL;
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    struct bix_chk ck;
+    uint64_t size, pairs = 0, held = 0, seq = 0;
+    char ks[2 * LDG_BIX_VALUE_MAX];
+    int rc, found = 0;
+
+    memset(&ck, 0, sizeof ck);
+    ck.t = t;
+    ck.dbi = ldg_core(l, LDG_DB_IX_BODY);
+    if ((rc = ldg_txn_size(t, &size)) < 0 || (rc = ldg_body_view_new(&b)) < 0)
+        return rc;
+    if ((rc = ldg_cursor_open(t, ldg_core(l, ldg_db_bodies(t)), &c)) < 0)
+        goto out;
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0 && !found;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        if (k.len != 8 || (seq = ldg_rd_be64(k.data)) >= size) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if (seq < start)
+            continue;
+        ck.len = 0;
+        if ((rc = bix_record_fn(t, b, v.data, v.len, bix_chk_gather, &ck)) < 0)
+            break;
+        ldg_be64(ck.seq, seq);
+        for (size_t o = 0; o < ck.len; o += 1 + ck.buf[o]) {
+            const uint8_t *key = ck.buf + o + 1;
+            size_t n = ck.buf[o], dup = 0;
+            /* an array's repeated string: one pair */
+            for (size_t p = 0; p < o && !dup; p += 1 + ck.buf[p])
+                dup = ck.buf[p] == n && memcmp(ck.buf + p + 1, key, n) == 0;
+            if (dup)
+                continue;
+            pairs++;
+            rc = ldg_core_kv_get_both(t, ck.dbi, key, n, ck.seq, 8);
+            if (rc == LDG_ENOTFOUND) {
+                bix_key_str(ks, sizeof ks, key, n);
+                snprintf(why, whyn,
+                         "index ix.body lacks the key %s of this event's "
+                         "body (the log itself verified; `ledger rebuild` "
+                         "makes the index again from the bodies)",
+                         ks);
+                *bad_seq = seq;
+                found = 1;
+                rc = 0;
+                break;
+            }
+            if (rc < 0)
+                break;
+        }
+        if (rc < 0)
+            break;
+    }
+    if (rc == LDG_ENOTFOUND)
+        rc = 0;
+    ldg_cursor_close(c);
+    c = NULL;
+    if (rc < 0 || found)
+        goto out;
+    if ((rc = ldg_db_count(t, ck.dbi, &held)) < 0 || held == pairs)
+        goto out;
+    /* more pairs than the bodies give: the first that none gives */
+    if ((rc = ldg_cursor_open(t, ck.dbi, &c)) < 0)
+        goto out;
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        struct ldg_val bv;
+        uint8_t s8[8];
+        const char *what = NULL;
+        bix_key_str(ks, sizeof ks, k.data, k.len);
+        if (v.len != 8) {
+            what = "a seq of the wrong size";
+            seq = size ? size - 1 : 0;
+        } else if ((seq = ldg_rd_be64(v.data)) >= size || seq < start) {
+            what = seq >= size ? "an event past the end of the log"
+                               : "a pruned event (before the horizon)";
+            seq = seq >= size ? (size ? size - 1 : 0) : start;
+        } else {
+            ldg_be64(s8, seq);
+            rc = ldg_kv_get(t, ldg_core(l, ldg_db_bodies(t)), s8, 8, &bv);
+            if (rc == LDG_ENOTFOUND) {
+                what = "an event with no stored body";
+            } else if (rc < 0) {
+                break;
+            } else {
+                ck.want = k.data;
+                ck.wantn = k.len;
+                rc = bix_record_fn(t, b, bv.data, bv.len, bix_has, &ck);
+                if (rc < 0)
+                    break;
+                if (rc == 0)
+                    what = "this event, whose body does not hold it";
+            }
+        }
+        if (what != NULL) {
+            snprintf(why, whyn,
+                     "index ix.body holds the key %s for %s (the log itself "
+                     "verified; `ledger rebuild` makes the index again from "
+                     "the bodies)",
+                     ks, what);
+            *bad_seq = seq;
+            found = 1;
+            break;
+        }
+    }
+    if (rc == LDG_ENOTFOUND || rc == 1)
+        rc = 0;
+    if (!found && rc == 0) {
+        snprintf(why, whyn,
+                 "index ix.body holds %llu pairs, the stored bodies give "
+                 "%llu (the log itself verified; `ledger rebuild` makes the "
+                 "index again from the bodies)",
+                 (unsigned long long)held, (unsigned long long)pairs);
+        *bad_seq = size ? size - 1 : 0;
+        found = 1;
+    }
+out:
+    ldg_cursor_close(c);
+    ldg_body_view_free(b);
+    free(ck.buf);
+    return rc < 0 ? rc : found;
 }

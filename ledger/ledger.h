@@ -973,6 +973,10 @@ struct ldg_verify_report {
      * into the archive): not among `erased`, which counts the kept events'
      * erased bodies as `ledger stats` does */
     uint64_t erased_pruned;
+    /* --full: 1 when the body index ix.body was current and checked
+     * against the bodies; 0 when it is behind the log (query scans the
+     * bodies then, and it is not checked) */
+    int bix_checked;
 };
 /* Verifies the log: each entry decodes canonically, seq and prev chain,
  * timestamps never decrease, each signature or seal with a key valid at

@@ -642,6 +642,12 @@ int ldg_bix_current(struct ldg_txn *t);
  * least 16; tests lower them). */
 extern size_t ldg_bix_batch_pairs, ldg_bix_batch_keys;
 int ldg_bix_build(struct ldg_txn *t);
+/* verify --full's check of ix.body against the stored bodies of events
+ * start.. : 0 when it holds exactly their keys, 1 with *bad_seq and why
+ * (a NUL-terminated finding of at most whyn bytes) naming the first fault,
+ * < 0 on an error. Call it only when ldg_bix_current says 1. */
+int ldg_bix_check(struct ldg_txn *t, uint64_t start, uint64_t *bad_seq,
+                  char *why, size_t whyn);
 /* Checks that every index entry for ev exists. */
 int ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev);
 /* Calls fn with each index key ev calls for in store layout `layout`

@@ -728,6 +728,25 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
     }
     if (vs.bad_seq == UINT64_MAX && (flags & LDG_VERIFY_FULL) && !walked)
         vf_walk_indexes(&vs, t, size, with_run);
+    /* ix.body, derived from the bodies, when query uses it (current) */
+    if (vs.bad_seq == UINT64_MAX && (flags & LDG_VERIFY_FULL)) {
+        int cur = ldg_bix_current(t);
+        uint64_t bad = 0;
+        char why[sizeof vs.what - 32];
+        r->bix_checked = cur == 1;
+        if (cur == 1 &&
+            (cur = ldg_bix_check(t, vs.start, &bad, why, sizeof why)) == 1)
+            vf_bad(&vs, bad, "%s", why);
+        if (cur == LDG_ECORRUPT)
+            vf_bad(&vs, size ? size - 1 : 0,
+                   "meta \"%s\" is not an 8-byte count (storage corrupt; "
+                   "`ledger rebuild` writes it again)",
+                   LDG_META_IX_BODY);
+        else if (cur < 0) {
+            rc = cur;
+            goto out;
+        }
+    }
 report:
     r->from = vs.from;
     r->to = size;

@@ -80,6 +80,29 @@ grep -q 'ledger rebuild' "$T/err" || bad "damaged proj.packs: no remedy named"
 "$L" --dir "$T/one" verify --full >/dev/null 2>"$T/err" ||
     bad "after rebuild, verify --full still fails: $(cat "$T/err")"
 
+# ix.body (the body index query uses, FORMAT.md 6.1) given a pair no body
+# gives (outcome=ok for event 5, put with mdb_load): named at event 5,
+# exit 1, the remedy said; rebuild mends it. (The unit tests take pairs
+# away and change keys: test_verify_indexes.c.)
+cp -r "$T/box" "$T/bix"
+printf 'outcome\\00ok\n\\00\\00\\00\\00\\00\\00\\00\\05\n' >"$T/bix.txt"
+if command -v mdb_load >/dev/null 2>&1; then
+    mdb_load -T -s ix.body -f "$T/bix.txt" "$T/bix" || bad "cannot damage ix.body"
+    "$L" --dir "$T/bix" verify --full -o json >"$T/out" 2>"$T/err"
+    rc=$?
+    [ "$rc" = 1 ] || bad "damaged ix.body: verify --full exit $rc, want 1"
+    grep -q 'event 5: index ix.body holds the key outcome=ok' "$T/err" ||
+        bad "damaged ix.body: the finding does not name it: $(cat "$T/err")"
+    grep -q 'ledger rebuild' "$T/err" || bad "damaged ix.body: no remedy named"
+    "$L" --dir "$T/bix" rebuild >/dev/null 2>&1 || bad "rebuild of ix.body failed"
+    "$L" --dir "$T/bix" verify --full -o json >"$T/out" 2>"$T/err" ||
+        bad "after rebuild, verify --full still fails: $(cat "$T/err")"
+    [ "$(jq -r '.body_index' "$T/out")" = checked ] ||
+        bad "verify --full -o json does not say ix.body was checked"
+else
+    bad "no mdb_load (lmdb-utils, setup.sh installs it)"
+fi
+
 # every database, bit by bit (the tiles' ledger: its tree's two databases,
 # the tiles' values on overflow pages included, and its indexes; the
 # others have no tile)
@@ -90,7 +113,8 @@ for d in box pipe tile; do
     python3 "$ROOT/tests/e2e/lib/flip_sweep.py" "$L" "$T/$d" "$N" 31 $only >"$T/sweep" 2>&1 ||
         bad "$d: $(grep -c '^FAIL' "$T/sweep") flips answered otherwise after verify said ok"
     sed "s/^/$d: /" "$T/sweep"
-    [ "$d" = tile ] || { grep -q '^tree: ' "$T/sweep" && grep -q '^proj.notes: ' "$T/sweep"; } ||
+    [ "$d" = tile ] || { grep -q '^tree: ' "$T/sweep" && grep -q '^proj.notes: ' "$T/sweep" &&
+        grep -q '^ix.body: ' "$T/sweep"; } ||
         bad "$d: the sweep did not reach every database"
 done
 # (the last sweep was the tiles' ledger's)

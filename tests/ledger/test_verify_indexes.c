@@ -250,6 +250,87 @@ test_verify__an_image_names_its_index_damage(void **state)
     expect_bad(f, LDG_VERIFY_FULL, 25, "index entry");
 }
 
+/* One pair of ix.body: key "status" NUL value, duplicate seq. put 0
+ * deletes it, 1 writes it. */
+static void
+bix_pair(struct ldg_txn *t, const char *value, uint64_t seq, int put)
+{
+    ldg_dbi dbi;
+    uint8_t k[64], d[8];
+    size_t n = strlen(value);
+    memcpy(k, "status", 7); /* with its NUL */
+    memcpy(k + 7, value, n);
+    ldg_be64(d, seq);
+    assert_int_equal(ldg_db_open(t, "ix.body", 0, &dbi), 0);
+    if (put)
+        assert_int_equal(ldg_core_kv_put(t, dbi, k, 7 + n, d, 8), 0);
+    else
+        assert_int_equal(ldg_core_kv_del(t, dbi, k, 7 + n, d, 8), 0);
+}
+
+static void
+full_passes(struct fx *f, int bix_checked)
+{
+    struct ldg_verify_report r;
+    int rc = ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &r, NULL,
+                        NULL);
+    if (rc != 0)
+        fail_msg("verify --full: %d: %s", rc, r.what);
+    assert_int_equal(r.bix_checked, bix_checked);
+}
+
+/* ix.body (FORMAT.md 6.1), current with the log: verify --full names a
+ * pair taken away, one added, a key changed and a seq past the log, at
+ * the event concerned, and passes after ledger rebuild; behind the log
+ * (meta "ix.body" < size), it is not checked and the report says so. */
+static void
+test_verify__checks_the_body_index(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_txn *t;
+    uint8_t n8[8];
+
+    full_passes(f, 1);
+    /* a pair taken away */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    bix_pair(t, "ok", 30, 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    expect_bad(f, LDG_VERIFY_FULL, 30, "ix.body lacks the key status=ok");
+    assert_int_equal(ldg_index_rebuild(f->l), 0);
+    full_passes(f, 1);
+    /* a pair added that no body gives */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    bix_pair(t, "failed", 21, 1);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    expect_bad(f, LDG_VERIFY_FULL, 21,
+               "ix.body holds the key status=failed for this event");
+    assert_int_equal(ldg_index_rebuild(f->l), 0);
+    full_passes(f, 1);
+    /* a key changed: ok becomes oK at 12 (the missing one is named) */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    bix_pair(t, "ok", 12, 0);
+    bix_pair(t, "oK", 12, 1);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    expect_bad(f, LDG_VERIFY_FULL, 12, "ix.body lacks the key status=ok");
+    assert_int_equal(ldg_index_rebuild(f->l), 0);
+    /* a seq past the end of the log: named at the last event */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    bix_pair(t, "ok", 99, 1);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    expect_bad(f, LDG_VERIFY_FULL, 39, "past the end of the log");
+    /* behind the log: query scans, verify --full does not check it */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    ldg_be64(n8, 5);
+    assert_int_equal(ldg_core_kv_put(t, ldg_core(f->l, LDG_DB_META),
+                                     LDG_META_IX_BODY,
+                                     sizeof LDG_META_IX_BODY - 1, n8, 8),
+                     0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    full_passes(f, 0);
+    assert_int_equal(ldg_index_rebuild(f->l), 0);
+    full_passes(f, 1);
+}
+
 int
 main(void)
 {
@@ -258,6 +339,7 @@ main(void)
         T(test_verify__detects_replaced_index_keys),
         T(test_verify__layout_3_names_stray_index_records),
         T(test_verify__counts_the_id_index),
+        T(test_verify__checks_the_body_index),
         /* store layouts 1 and 2: the golden images */
         TL1(test_verify__an_image_names_its_index_damage),
         TL2(test_verify__an_image_names_its_index_damage),

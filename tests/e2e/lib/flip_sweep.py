@@ -83,6 +83,10 @@ def answers():
     a["query subject"] = run(["query", "-o", "json", "-r", "subject=*:*1*"])[:2]
     a["query run"] = run(["query", "-o", "json", "run=r-7", "+", "run=R-0001"])[:2]
     a["query actor"] = run(["query", "-o", "json", "-n", "50", "actor=log"])[:2]
+    # ix.body (when current): indexed body fields, as query plans them
+    a["query body"] = run(["query", "-o", "json", "-n", "all",
+                           "body.decision=allow", "+", "body.outcome=ok",
+                           "+", "body.status=failed"])[:2]
     a["show"] = [run(["show", str(s), "-o", "json"])[:2]
                  for s in sorted({0, n // 3, n // 2, n - 1} if n else set())]
     times = []
