@@ -3,6 +3,7 @@
  * events into (serve/serve.h, docs/PROTOCOL.md).
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #include <errno.h>
 #include <pthread.h>
@@ -34,7 +35,7 @@ on_hup(int sig)
 /* SIGTERM with a proxy child running: the child is stopped first (it
  * drains its requests in flight, which commit through this server), and
  * the server once it has exited (proxy_main) */
-static volatile sig_atomic_t stop_asked;
+static atomic_int stop_asked; /* lock-free atomics: safe in a handler */
 static struct {
     int on;
     pthread_t thr;
@@ -42,14 +43,14 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int quit;
-    volatile pid_t pid; /* (also read by on_stop_signal) */
+    atomic_int pid; /* a pid_t (also read by on_stop_signal) */
 } px = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static void
 on_stop_signal(int sig)
 {
     struct ldg_server *s = serving;
-    pid_t p = px.pid;
+    pid_t p = (pid_t)px.pid;
     (void)sig;
     if (p > 0) {
         stop_asked = 1;
@@ -167,8 +168,9 @@ proxy_quit(void)
 {
     pthread_mutex_lock(&px.mu);
     px.quit = 1;
-    if (px.pid > 0)
-        kill(px.pid, SIGTERM);
+    pid_t p = (pid_t)px.pid;
+    if (p > 0)
+        kill(p, SIGTERM);
     pthread_cond_broadcast(&px.cv);
     pthread_mutex_unlock(&px.mu);
 }
