@@ -648,6 +648,24 @@ int ldg_bix_build(struct ldg_txn *t);
  * < 0 on an error. Call it only when ldg_bix_current says 1. */
 int ldg_bix_check(struct ldg_txn *t, uint64_t start, uint64_t *bad_seq,
                   char *why, size_t whyn);
+/* The distinct ix.body keys of one stored body record (an array's
+ * repeated string once), each as a byte of length then the key, in
+ * out->buf (grown as needed; the caller frees it), read through view b
+ * with dictionaries d. 0, or < 0 when the record cannot be read. */
+struct ldg_bix_keys {
+    uint8_t *buf;
+    size_t len, cap;
+};
+int ldg_bix_keys(const struct ldg_dicts *d, size_t max, struct ldg_body_view *b,
+                 const uint8_t *rec, size_t len, struct ldg_bix_keys *out);
+/* verify --full's keyed sum of ix.body pairs (mod 2^128): _add adds the
+ * hash of (key k, be64 seq) under hkey; ldg_bix_sum walks ix.body and
+ * sums every pair it holds, with their count in *n: 0, 1 when a pair is
+ * malformed (ldg_bix_check names it), or < 0 on an error. */
+void ldg_bix_sum_add(const uint8_t hkey[16], const uint8_t *k, size_t n,
+                     const uint8_t seq[8], uint64_t sum[2]);
+int ldg_bix_sum(struct ldg_txn *t, const uint8_t hkey[16], uint64_t sum[2],
+                uint64_t *n);
 /* Checks that every index entry for ev exists. */
 int ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev);
 /* Calls fn with each index key ev calls for in store layout `layout`

@@ -92,6 +92,13 @@ struct vstate {
         uint64_t n, sum[2];
     } walks[VF_NIDX];
     int walk_next;
+    /* verify --full from the start with ix.body current: the pairs the
+     * bodies give (key, seq), summed as idx_sum (ldg_bix_sum_add), and
+     * their count; bix_err: a body pass 2 could not make keys of (the
+     * sums then decide nothing). Under mu. */
+    int bix_fast, bix_err;
+    uint8_t bix_key[16];
+    uint64_t bix_sum[2], bix_n;
 };
 
 /* verify.c */
@@ -139,6 +146,8 @@ void vf_deferred_body_checks(struct vstate *vs, struct ldg_txn *t);
 struct idx_acc {
     const struct vstate *vs;
     uint64_t sum[VF_NIDX][2];
+    uint64_t bix_sum[2], bix_n; /* vstate's bix_*, for one chunk */
+    int bix_err;
 };
 void vf_idx_acc_key(void *ctx, enum ldg_core_db db, const uint8_t *key,
                     size_t n);
