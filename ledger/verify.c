@@ -387,6 +387,53 @@ pass2_worker(void *arg)
     return NULL;
 }
 
+/* The bodies database holds 8-byte seq keys below the log's size: its
+ * first and last keys say (keys sort bytewise: the greatest seq last),
+ * and its count, when pass 2 read every event. */
+static void
+vf_check_body_keys(struct vstate *vs, struct ldg_txn *t, uint64_t size)
+{
+    static const int ops[2] = {LDG_FIRST, LDG_LAST};
+    struct ldg_cursor *c;
+    struct ldg_val k;
+    uint64_t last = size ? size - 1 : 0;
+    if (ldg_cursor_open(t, ldg_core(ldg_txn_ledger(t), ldg_db_bodies(t)), &c) <
+        0)
+        return; /* the passes that read bodies meet the same error */
+    for (int i = 0; i < 2; i++) {
+        if (ldg_cursor_get(c, ops[i], NULL, 0, &k, NULL) != 0)
+            break;
+        if (k.len != 8) {
+            vf_bad(vs, last,
+                   "the bodies database holds a key of %zu bytes, not an "
+                   "8-byte seq (storage corrupt)",
+                   k.len);
+            break;
+        }
+        if (ldg_rd_be64(k.data) >= size) {
+            vf_bad(vs, last,
+                   "the bodies database holds a body for seq %llu, past "
+                   "the log's end (storage corrupt)",
+                   (unsigned long long)ldg_rd_be64(k.data));
+            break;
+        }
+    }
+    ldg_cursor_close(c);
+    /* a stray key between them: when pass 2 read every event from the
+     * start, the bodies it found are all the database may hold */
+    uint64_t n;
+    if (vs->bad_seq == UINT64_MAX && vs->from == vs->start &&
+        vs->done == vs->to - vs->from &&
+        ldg_db_count(t, ldg_core(ldg_txn_ledger(t), ldg_db_bodies(t)), &n) ==
+            0 &&
+        n != vs->done - vs->nmissing)
+        vf_bad(vs, last,
+               "the bodies database holds %llu records, the log's events "
+               "%llu bodies (storage corrupt)",
+               (unsigned long long)n,
+               (unsigned long long)(vs->done - vs->nmissing));
+}
+
 /* Whether pass 2 looked at every event from the start, with ix.body
  * current in its snapshot, and summed the same pairs as a walk of ix.body
  * in t holds. */
@@ -788,6 +835,10 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
                    ldg_core_db_names[db], (unsigned long long)n, vs.layout,
                    i ? "bodies5" : "entries5");
     }
+    /* a body stored for no event of the log is read by no one, and no
+     * pass would meet it: its key's first and last records say */
+    if (vs.bad_seq == UINT64_MAX)
+        vf_check_body_keys(&vs, t, size);
     if (vs.bad_seq == UINT64_MAX && (flags & LDG_VERIFY_FULL) && !walked)
         vf_walk_indexes(&vs, t, size, with_run);
     /* ix.body, derived from the bodies, when query uses it (current) */
@@ -796,18 +847,21 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         uint64_t bad = 0;
         char why[sizeof vs.what - 32];
         r->bix_checked = cur == 1;
-        /* the sums of pass 2 and of a walk of it first; the lookups of
-         * ldg_bix_check, which name the fault, only when they differ */
-        if (cur == 1 && bix_sums_equal(&vs, t))
-            cur = 0;
-        if (cur == 1 &&
-            (cur = ldg_bix_check(t, vs.start, &bad, why, sizeof why)) == 1)
-            vf_bad(&vs, bad, "%s", why);
-        if (cur == LDG_ECORRUPT)
+        if (cur == LDG_ECORRUPT) {
             vf_bad(&vs, size ? size - 1 : 0,
                    "meta \"%s\" is not an 8-byte count (storage corrupt; "
                    "`ledger rebuild` writes it again)",
                    LDG_META_IX_BODY);
+            cur = 0;
+        }
+        /* the sums of pass 2 and of a walk of it first; the lookups of
+         * ldg_bix_check, which name the fault, only when they differ */
+        if (cur == 1 && !bix_sums_equal(&vs, t))
+            cur = ldg_bix_check(t, vs.start, &bad, why, sizeof why);
+        else if (cur == 1)
+            cur = 0;
+        if (cur == 1)
+            vf_bad(&vs, bad, "%s", why);
         else if (cur < 0) {
             rc = cur;
             goto out;
