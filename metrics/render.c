@@ -601,143 +601,132 @@ ldg_metrics_render(struct ldg_metrics *m, struct ldg_ledger *l, char **out,
     return detach(&b, render_all(m, l, &b), out, len);
 }
 
-static void
-render_serve(const struct ldg_serve_stats *st, struct ldg_buf *o)
-{
-    static const struct {
-        const char *name, *type, *help;
-        size_t off;
-    } f[] = {
-        {"ledger_serve_connections_total", "counter",
-         "Connections the server accepted.",
-         offsetof(struct ldg_serve_stats, conns)},
-        {"ledger_serve_connections_refused_total", "counter",
-         "Connections refused (--max-conns reached).",
-         offsetof(struct ldg_serve_stats, refused)},
-        {"ledger_serve_connections_dropped_total", "counter",
-         "Connections dropped (readers stalled past --stall-timeout).",
-         offsetof(struct ldg_serve_stats, dropped)},
-        {"ledger_serve_requests_total", "counter", "Request lines read.",
-         offsetof(struct ldg_serve_stats, requests)},
-        {"ledger_serve_events_committed_total", "counter",
-         "Events committed and answered with their seq.",
-         offsetof(struct ldg_serve_stats, acked)},
-        {"ledger_serve_commits_total", "counter",
-         "Group commits that appended events.",
-         offsetof(struct ldg_serve_stats, commits)},
-        {"ledger_serve_duplicates_total", "counter",
-         "Requests whose id was already in the log (answered, not appended).",
-         offsetof(struct ldg_serve_stats, duplicates)},
-        {"ledger_serve_request_errors_total", "counter",
-         "Requests refused with an error (bad request, not committed).",
-         offsetof(struct ldg_serve_stats, errors)},
-        {"ledger_serve_requests_denied_total", "counter",
-         "Requests refused as not authorised (access.json).",
-         offsetof(struct ldg_serve_stats, denied)},
-        {"ledger_serve_budget_stops_total", "counter",
-         "Times reading stopped at the memory budget (--budget).",
-         offsetof(struct ldg_serve_stats, budget_stops)},
-        {"ledger_serve_held_bytes", "gauge",
-         "Bytes held now for all connections (input, requests, answers).",
-         offsetof(struct ldg_serve_stats, held)},
-        {"ledger_serve_held_peak_bytes", "gauge",
-         "The most bytes held at once since the server started.",
-         offsetof(struct ldg_serve_stats, held_peak)},
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        uint64_t v;
-        memcpy(&v, (const char *)st + f[i].off, sizeof v);
-        head(o, f[i].name, f[i].type, f[i].help);
-        sample_u(o, f[i].name, NULL, v);
-    }
-}
+/* The serve and OTLP counters: one family each, read from the stats
+ * struct at off (a uint64_t). */
+struct counter {
+    const char *name, *type, *help;
+    size_t off;
+};
 
-static void
-render_otlp(const struct ldg_otlp_stats *st, struct ldg_buf *o)
-{
-    static const struct {
-        const char *name, *type, *help;
-        size_t off;
-    } f[] = {
+static const struct counter serve_counters[] = {
+    {"ledger_serve_connections_total", "counter",
+     "Connections the server accepted.",
+     offsetof(struct ldg_serve_stats, conns)},
+    {"ledger_serve_connections_refused_total", "counter",
+     "Connections refused (--max-conns reached).",
+     offsetof(struct ldg_serve_stats, refused)},
+    {"ledger_serve_connections_dropped_total", "counter",
+     "Connections dropped (readers stalled past --stall-timeout).",
+     offsetof(struct ldg_serve_stats, dropped)},
+    {"ledger_serve_requests_total", "counter", "Request lines read.",
+     offsetof(struct ldg_serve_stats, requests)},
+    {"ledger_serve_events_committed_total", "counter",
+     "Events committed and answered with their seq.",
+     offsetof(struct ldg_serve_stats, acked)},
+    {"ledger_serve_commits_total", "counter",
+     "Group commits that appended events.",
+     offsetof(struct ldg_serve_stats, commits)},
+    {"ledger_serve_duplicates_total", "counter",
+     "Requests whose id was already in the log (answered, not appended).",
+     offsetof(struct ldg_serve_stats, duplicates)},
+    {"ledger_serve_request_errors_total", "counter",
+     "Requests refused with an error (bad request, not committed).",
+     offsetof(struct ldg_serve_stats, errors)},
+    {"ledger_serve_requests_denied_total", "counter",
+     "Requests refused as not authorised (access.json).",
+     offsetof(struct ldg_serve_stats, denied)},
+    {"ledger_serve_budget_stops_total", "counter",
+     "Times reading stopped at the memory budget (--budget).",
+     offsetof(struct ldg_serve_stats, budget_stops)},
+    {"ledger_serve_held_bytes", "gauge",
+     "Bytes held now for all connections (input, requests, answers).",
+     offsetof(struct ldg_serve_stats, held)},
+    {"ledger_serve_held_peak_bytes", "gauge",
+     "The most bytes held at once since the server started.",
+     offsetof(struct ldg_serve_stats, held_peak)},
+};
+
+static const struct counter otlp_counters[] = {
 #define OTLP_FIELD(n, h, m)                                                    \
-    {"ledger_otlp_" n, "counter", h, offsetof(struct ldg_otlp_stats, m)}
-        OTLP_FIELD("requests_total", "OTLP export requests answered.",
-                   requests),
-        OTLP_FIELD("requests_refused_total",
-                   "OTLP requests refused (4xx but 429): bad data, limits, "
-                   "content types.",
-                   refused),
-        OTLP_FIELD("requests_throttled_total",
-                   "OTLP requests answered 429 or 503 because the writer is "
-                   "behind (Retry-After 1 to 3).",
-                   throttled),
-        OTLP_FIELD("requests_failed_total",
-                   "OTLP requests answered 503 because their commit failed or "
-                   "the server is stopping.",
-                   failed),
-        OTLP_FIELD("spans_received_total",
-                   "Spans in OTLP requests that decoded.", spans_received),
-        OTLP_FIELD("spans_recorded_total", "Spans committed as new events.",
-                   spans_recorded),
-        OTLP_FIELD("spans_duplicate_total",
-                   "Spans whose id was already in the log (sent again).",
-                   spans_duplicate),
-        OTLP_FIELD("spans_rejected_total",
-                   "Spans refused by the ledger (partial success) or not "
-                   "committed.",
-                   spans_rejected),
-        OTLP_FIELD("spans_dropped_total",
-                   "Spans not recorded by choice (--otlp-spans genai).",
-                   spans_dropped),
-        OTLP_FIELD("logs_received_total",
-                   "Log records in OTLP requests that decoded.", logs_received),
-        OTLP_FIELD("logs_recorded_total",
-                   "Log records committed as new events.", logs_recorded),
-        OTLP_FIELD("logs_duplicate_total",
-                   "Log records already in the log (sent again).",
-                   logs_duplicate),
-        OTLP_FIELD("logs_rejected_total",
-                   "Log records refused by the ledger or not committed.",
-                   logs_rejected),
-        OTLP_FIELD("logs_dropped_total",
-                   "Log records not recorded by choice (--otlp-logs drop).",
-                   logs_dropped),
+    {                                                                          \
+        "ledger_otlp_" n, "counter", h, offsetof(struct ldg_otlp_stats, m)     \
+    }
+    OTLP_FIELD("requests_total", "OTLP export requests answered.", requests),
+    OTLP_FIELD("requests_refused_total",
+               "OTLP requests refused (4xx but 429): bad data, limits, "
+               "content types.",
+               refused),
+    OTLP_FIELD("requests_throttled_total",
+               "OTLP requests answered 429 or 503 because the writer is "
+               "behind (Retry-After 1 to 3).",
+               throttled),
+    OTLP_FIELD("requests_failed_total",
+               "OTLP requests answered 503 because their commit failed or "
+               "the server is stopping.",
+               failed),
+    OTLP_FIELD("spans_received_total", "Spans in OTLP requests that decoded.",
+               spans_received),
+    OTLP_FIELD("spans_recorded_total", "Spans committed as new events.",
+               spans_recorded),
+    OTLP_FIELD("spans_duplicate_total",
+               "Spans whose id was already in the log (sent again).",
+               spans_duplicate),
+    OTLP_FIELD("spans_rejected_total",
+               "Spans refused by the ledger (partial success) or not "
+               "committed.",
+               spans_rejected),
+    OTLP_FIELD("spans_dropped_total",
+               "Spans not recorded by choice (--otlp-spans genai).",
+               spans_dropped),
+    OTLP_FIELD("logs_received_total",
+               "Log records in OTLP requests that decoded.", logs_received),
+    OTLP_FIELD("logs_recorded_total", "Log records committed as new events.",
+               logs_recorded),
+    OTLP_FIELD("logs_duplicate_total",
+               "Log records already in the log (sent again).", logs_duplicate),
+    OTLP_FIELD("logs_rejected_total",
+               "Log records refused by the ledger or not committed.",
+               logs_rejected),
+    OTLP_FIELD("logs_dropped_total",
+               "Log records not recorded by choice (--otlp-logs drop).",
+               logs_dropped),
 #undef OTLP_FIELD
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+};
+
+static int
+render_counters(const void *st, const struct counter *f, size_t n, char **out,
+                size_t *len)
+{
+    struct ldg_buf b;
+
+    if (st == NULL || out == NULL || len == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    *len = 0;
+    ldg_buf_init(&b, 0);
+    for (size_t i = 0; i < n; i++) {
         uint64_t v;
         memcpy(&v, (const char *)st + f[i].off, sizeof v);
-        head(o, f[i].name, f[i].type, f[i].help);
-        sample_u(o, f[i].name, NULL, v);
+        head(&b, f[i].name, f[i].type, f[i].help);
+        sample_u(&b, f[i].name, NULL, v);
     }
+    return detach(&b, 0, out, len);
 }
 
 int
 ldg_metrics_render_otlp(const struct ldg_otlp_stats *st, char **out,
                         size_t *len)
 {
-    struct ldg_buf b;
-
-    if (st == NULL || out == NULL || len == NULL)
-        return LDG_EINVAL;
-    *out = NULL;
-    *len = 0;
-    ldg_buf_init(&b, 0);
-    render_otlp(st, &b);
-    return detach(&b, 0, out, len);
+    return render_counters(st, otlp_counters,
+                           sizeof otlp_counters / sizeof otlp_counters[0], out,
+                           len);
 }
 
 int
 ldg_metrics_render_serve(const struct ldg_serve_stats *st, char **out,
                          size_t *len)
 {
-    struct ldg_buf b;
-
-    if (st == NULL || out == NULL || len == NULL)
-        return LDG_EINVAL;
-    *out = NULL;
-    *len = 0;
-    ldg_buf_init(&b, 0);
-    render_serve(st, &b);
-    return detach(&b, 0, out, len);
+    return render_counters(st, serve_counters,
+                           sizeof serve_counters / sizeof serve_counters[0],
+                           out, len);
 }
