@@ -1378,24 +1378,41 @@ fold_event(struct pstate *ps, const struct penv *e,
         if (rc == 0 && e->type == T_RUN_FINISHED)
             rc = fold_build_errors(ps, e, b); /* errors after a promotion */
         break;
+    /* the control pipeline's events: fold_pipeline.c */
     case T_PLAN_STATE:
     case T_PLAN_STEP:
+        rc = fold_plan(ps, e, b);
+        break;
     case T_DEBATE_VOTE:
     case T_DEBATE_DECIDED:
+        rc = fold_debate(ps, e, b);
+        break;
     case T_SNAPSHOT_TAKEN:
     case T_SNAPSHOT_RESTORED:
+        if (m & (1u << P_PLANS))
+            rc = fold_snapshot(ps, e, b);
+        break;
     case T_TRIPCODE_USED:
     case T_TRIPCODE_REFUSED:
+        if (m & (1u << P_PLANS))
+            rc = fold_tripcode(ps, e, b);
+        break;
     case T_MEMORY_CANDIDATE:
     case T_MEMORY_GATE:
     case T_MEMORY_ADMITTED:
     case T_MEMORY_REVOKED:
     case T_MEMORY_PURGED:
+        if (m & (1u << P_MEMORY))
+            rc = fold_memory(ps, e, b);
+        break;
     case T_BUILD_BUILT:
     case T_BUILD_PROMOTED:
     case T_BUILD_REVERTED:
+        if (m & (1u << P_BUILDS))
+            rc = fold_build(ps, e, b);
+        break;
     case T_HEALTH_PROBE:
-        rc = fold_pipeline(ps, e, b); /* fold_pipeline.c */
+        rc = fold_build_errors(ps, e, b);
         break;
     }
     if (rc == 0 && (m & (1u << P_RUNS)) && e->run.n > 0 && !run_event)

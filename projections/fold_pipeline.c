@@ -400,7 +400,7 @@ fold_plan_step(struct pstate *ps, const struct penv *e,
     return 0;
 }
 
-static int
+int
 fold_snapshot(struct pstate *ps, const struct penv *e,
               const struct ldg_body_view *b)
 {
@@ -441,7 +441,7 @@ fold_snapshot(struct pstate *ps, const struct penv *e,
     return ps->err;
 }
 
-static int
+int
 fold_tripcode(struct pstate *ps, const struct penv *e,
               const struct ldg_body_view *b)
 {
@@ -626,7 +626,7 @@ fold_admit(const struct penv *e, struct rec_mitem *m)
     return 0;
 }
 
-static int
+int
 fold_memory(struct pstate *ps, const struct penv *e,
             const struct ldg_body_view *b)
 {
@@ -729,7 +729,7 @@ fold_memory(struct pstate *ps, const struct penv *e,
     return 0;
 }
 
-static int
+int
 fold_debate(struct pstate *ps, const struct penv *e,
             const struct ldg_body_view *b)
 {
@@ -801,7 +801,7 @@ bpromo_upd(struct pstate *ps, uint64_t seq)
     return ps_upd(ps, P_BUILDS, key, kl);
 }
 
-static int
+int
 fold_build(struct pstate *ps, const struct penv *e,
            const struct ldg_body_view *b)
 {
@@ -908,68 +908,32 @@ fold_build_errors(struct pstate *ps, const struct penv *e,
     return 0;
 }
 
-/* -------------------------------------------------------------- entry -- */
+/* --------------------------------------------------------------- plans -- */
 
 int
-fold_pipeline(struct pstate *ps, const struct penv *e,
-              const struct ldg_body_view *b)
+fold_plan(struct pstate *ps, const struct penv *e,
+          const struct ldg_body_view *b)
 {
     unsigned m = ps->mask;
     struct ldg_slice name;
-    int rc = 0;
+    struct rec_plan *p;
+    int rc;
 
-    switch (e->type) {
-    case T_PLAN_STATE:
-    case T_PLAN_STEP: {
-        struct rec_plan *p;
-        if (m & (1u << P_BUILDS) && e->type == T_PLAN_STEP &&
-            ldg_body_view_str(b, "slot", &name) && sv_eq(name, "blue")) {
-            struct ldg_slice st;
-            if (!ldg_body_view_str(b, "step", &st))
-                st = svs("?");
-            if ((rc = blue_write(ps, e, LDG_EV_PLAN_STEP, st, b)) < 0)
-                return rc;
-        }
-        if (!(m & (1u << P_PLANS)) || !ldg_body_view_str(b, "plan", &name))
-            break;
+    if (m & (1u << P_BUILDS) && e->type == T_PLAN_STEP &&
+        ldg_body_view_str(b, "slot", &name) && sv_eq(name, "blue")) {
+        struct ldg_slice st;
+        if (!ldg_body_view_str(b, "step", &st))
+            st = svs("?");
+        if ((rc = blue_write(ps, e, LDG_EV_PLAN_STEP, st, b)) < 0)
+            return rc;
+    }
+    if (m & (1u << P_PLANS) && ldg_body_view_str(b, "plan", &name)) {
         if ((p = plan_upd(ps, e, name)) == NULL)
             return ps->err ? ps->err : LDG_ENOMEM;
         rc = e->type == T_PLAN_STATE ? fold_plan_state(ps, e, b, p)
                                      : fold_plan_step(ps, e, b, p);
-        break;
+        if (rc != 0)
+            return rc;
     }
-    case T_SNAPSHOT_TAKEN:
-    case T_SNAPSHOT_RESTORED:
-        if (m & (1u << P_PLANS))
-            rc = fold_snapshot(ps, e, b);
-        break;
-    case T_TRIPCODE_USED:
-    case T_TRIPCODE_REFUSED:
-        if (m & (1u << P_PLANS))
-            rc = fold_tripcode(ps, e, b);
-        break;
-    case T_DEBATE_VOTE:
-    case T_DEBATE_DECIDED:
-        rc = fold_debate(ps, e, b);
-        break;
-    case T_MEMORY_CANDIDATE:
-    case T_MEMORY_GATE:
-    case T_MEMORY_ADMITTED:
-    case T_MEMORY_REVOKED:
-    case T_MEMORY_PURGED:
-        if (m & (1u << P_MEMORY))
-            rc = fold_memory(ps, e, b);
-        break;
-    case T_BUILD_BUILT:
-    case T_BUILD_PROMOTED:
-    case T_BUILD_REVERTED:
-        if (m & (1u << P_BUILDS))
-            rc = fold_build(ps, e, b);
-        break;
-    default:
-        break;
-    }
-    if (rc == 0 && (e->type == T_PLAN_STEP || e->type == T_HEALTH_PROBE))
-        rc = fold_build_errors(ps, e, b);
-    return rc;
+    return e->type == T_PLAN_STEP ? fold_build_errors(ps, e, b) : 0;
 }

@@ -768,10 +768,22 @@ char *canonical_json(const json_t *v);
 
 const char *plan_state_name(uint8_t s);
 const char *mgate_name(int g);
-/* Folds a pipeline event (plan.*, debate.*, snapshot.*, tripcode.*,
- * memory.*, build.*, health.probe). */
-int fold_pipeline(struct pstate *ps, const struct penv *e,
+/* Fold one control-pipeline event each, as fold_event calls them:
+ * plan.state/plan.step (a failed step also by fold_build_errors),
+ * debate.*, and, for the projections in ps->mask that hold them,
+ * snapshot.*, tripcode.* (plans), memory.* (memory), build.* (builds). */
+int fold_plan(struct pstate *ps, const struct penv *e,
+              const struct ldg_body_view *b);
+int fold_debate(struct pstate *ps, const struct penv *e,
+                const struct ldg_body_view *b);
+int fold_snapshot(struct pstate *ps, const struct penv *e,
                   const struct ldg_body_view *b);
+int fold_tripcode(struct pstate *ps, const struct penv *e,
+                  const struct ldg_body_view *b);
+int fold_memory(struct pstate *ps, const struct penv *e,
+                const struct ldg_body_view *b);
+int fold_build(struct pstate *ps, const struct penv *e,
+               const struct ldg_body_view *b);
 /* An error event (route.decision outcome error, health.probe red,
  * run.finished or plan.step failed) in the window after the latest
  * build.promoted counts against it. */
