@@ -340,28 +340,13 @@ record_map(const uint8_t *rec, size_t len, const uint8_t **p,
     return map_head(q, plen, p, end, n);
 }
 
-int
-ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
-                          size_t len)
+/* b's fields from the n fields of a map at p (its bytes end at end):
+ * salted pairs [salt, value], or values alone (seeded). 0, or 1 for a
+ * surprise in the bytes. */
+static int
+view_fields(struct ldg_body_view *b, const uint8_t *p, const uint8_t *end,
+            uint64_t n, int seeded)
 {
-    const uint8_t *p, *end;
-    uint64_t n;
-    int seeded;
-
-    b->json = NULL;
-    b->erased = 0;
-    b->n = 0;
-    if (record_map(rec, len, &p, &end, &n, &seeded) < 0) {
-        /* compressed: inflated with the view's dictionaries; an unknown
-         * flag or not a map: the strict decoder */
-        struct ldg_payload pl;
-        if (b->max == 0 ||
-            ldg_body_payload(b->dicts, rec, len, b->max, &b->scratch, &pl) <
-                0 ||
-            map_head(pl.map, pl.len, &p, &end, &n) < 0)
-            return 1;
-        seeded = pl.seed != NULL;
-    }
     for (uint64_t i = 0; i < n; i++) {
         struct ldg_slice name;
         size_t l = ldg_mp_bounded_len(p, (size_t)(end - p));
@@ -386,6 +371,46 @@ ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
         return 1;
     b->n = (size_t)n;
     return 0;
+}
+
+int
+ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
+                          size_t len)
+{
+    const uint8_t *p, *end;
+    uint64_t n;
+    int seeded;
+
+    b->json = NULL;
+    b->erased = 0;
+    b->n = 0;
+    if (record_map(rec, len, &p, &end, &n, &seeded) < 0) {
+        /* compressed: inflated with the view's dictionaries; an unknown
+         * flag or not a map: the strict decoder */
+        struct ldg_payload pl;
+        if (b->max == 0 ||
+            ldg_body_payload(b->dicts, rec, len, b->max, &b->scratch, &pl) <
+                0 ||
+            map_head(pl.map, pl.len, &p, &end, &n) < 0)
+            return 1;
+        seeded = pl.seed != NULL;
+    }
+    return view_fields(b, p, end, n, seeded);
+}
+
+int
+ldg_body_view_from_payload(struct ldg_body_view *b,
+                           const struct ldg_payload *pl)
+{
+    const uint8_t *p, *end;
+    uint64_t n;
+
+    b->json = NULL;
+    b->erased = 0;
+    b->n = 0;
+    if (map_head(pl->map, pl->len, &p, &end, &n) < 0)
+        return 1;
+    return view_fields(b, p, end, n, pl->seed != NULL);
 }
 
 /* The length of the msgpack value at p (at most len bytes), for the

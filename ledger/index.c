@@ -506,7 +506,8 @@ struct bix_key {
     uint8_t *seqs; /* be64 each */
     size_t ns, cap;
 };
-struct bix_batch {
+struct ldg_bix_batch {
+    struct ldg_body_view *b; /* a view of the record add reads */
     struct ldg_txn *t;
     uint64_t seq;
     struct bix_key *keys;
@@ -534,7 +535,7 @@ bix_key_cmp(const void *a, const void *b)
 }
 
 static int
-bix_flush(struct bix_batch *bb)
+bix_flush(struct ldg_bix_batch *bb)
 {
     ldg_dbi dbi = ldg_store_core_dbi(ldg_txn_store(bb->t), LDG_DB_IX_BODY);
     int rc = 0;
@@ -555,7 +556,7 @@ bix_flush(struct bix_batch *bb)
 static int
 bix_gather(void *ctx, const uint8_t *k, size_t n)
 {
-    struct bix_batch *bb = ctx;
+    struct ldg_bix_batch *bb = ctx;
     struct bix_key *e;
     size_t h = bix_hash(k, n) & (bb->nslot - 1);
 
@@ -654,9 +655,6 @@ ldg_bix_append(struct ldg_txn *t, uint64_t seq, const uint8_t *rec, size_t len,
 int
 ldg_bix_erase(struct ldg_txn *t, uint64_t seq)
 {
-    struct ldg_body_view *b = NULL;
-    const uint8_t *rec;
-    size_t len;
     struct ldg_val v;
     uint8_t k[8];
     int rc;
@@ -669,8 +667,83 @@ ldg_bix_erase(struct ldg_txn *t, uint64_t seq)
         return 0; /* erased before, or pruned */
     if (rc < 0)
         return rc;
-    rec = v.data;
-    len = v.len;
+    return ldg_bix_unindex(t, seq, v.data, v.len);
+}
+
+int
+ldg_bix_batch_new(struct ldg_bix_batch **out)
+{
+    struct ldg_bix_batch *bb = calloc(1, sizeof *bb);
+    int rc = LDG_ENOMEM;
+
+    *out = NULL;
+    if (bb == NULL)
+        return rc;
+    bb->cap = ldg_bix_batch_keys;
+    bb->nslot = 2 * ldg_bix_batch_keys;
+    if ((bb->keys = malloc(bb->cap * sizeof *bb->keys)) == NULL ||
+        (bb->slot = calloc(bb->nslot, sizeof *bb->slot)) == NULL ||
+        (rc = ldg_body_view_new(&bb->b)) < 0) {
+        ldg_bix_batch_free(bb);
+        return rc < 0 ? rc : LDG_ENOMEM;
+    }
+    *out = bb;
+    return 0;
+}
+
+void
+ldg_bix_batch_free(struct ldg_bix_batch *bb)
+{
+    if (bb == NULL)
+        return;
+    for (size_t i = 0; i < bb->nkeys; i++)
+        free(bb->keys[i].seqs);
+    ldg_body_view_free(bb->b);
+    free(bb->keys);
+    free(bb->slot);
+    free(bb);
+}
+
+int
+ldg_bix_batch_add(struct ldg_bix_batch *bb, struct ldg_txn *t, uint64_t seq,
+                  const struct ldg_body_view *b, const uint8_t *rec, size_t len)
+{
+    int rc;
+
+    bb->t = t;
+    if ((bb->pairs >= ldg_bix_batch_pairs || bb->nkeys + 8 > bb->cap) &&
+        (rc = bix_flush(bb)) < 0)
+        return rc;
+    bb->seq = seq;
+    if (b != NULL)
+        return bix_each(b, bix_gather, bb);
+    return bix_record_fn(t, bb->b, rec, len, bix_gather, bb);
+}
+
+int
+ldg_bix_batch_flush(struct ldg_bix_batch *bb, struct ldg_txn *t)
+{
+    bb->t = t;
+    return bix_flush(bb);
+}
+
+void
+ldg_bix_mark_current(struct ldg_txn *t, uint64_t size)
+{
+    struct ldg_bix *x = ldg_txn_bix(t);
+    x->state = 1;
+    x->next = size;
+    x->dirty = 1;
+}
+
+int
+ldg_bix_unindex(struct ldg_txn *t, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    struct ldg_body_view *b = NULL;
+    int rc;
+
+    if (!ldg_store_has_core(ldg_txn_store(t), LDG_DB_IX_BODY))
+        return 0;
     if ((rc = ldg_body_view_new(&b)) < 0)
         return rc;
     rc = bix_record(t, b, seq, rec, len, 1);
@@ -682,65 +755,42 @@ int
 ldg_bix_build(struct ldg_txn *t)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
-    struct ldg_body_view *b = NULL;
+    struct ldg_bix_batch *bb = NULL;
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
-    struct bix_batch bb;
-    uint64_t size, done = 0;
+    uint64_t size, seq, done = 0;
     int rc;
 
     if ((rc = ldg_txn_size(t, &size)) < 0)
         return rc;
     if ((rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_IX_BODY), 0)) < 0)
         return rc;
-    memset(&bb, 0, sizeof bb);
-    bb.t = t;
-    bb.cap = ldg_bix_batch_keys;
-    bb.nslot = 2 * ldg_bix_batch_keys;
-    if ((rc = ldg_body_view_new(&b)) < 0)
+    if ((rc = ldg_bix_batch_new(&bb)) < 0)
         return rc;
-    if ((bb.keys = malloc(bb.cap * sizeof *bb.keys)) == NULL ||
-        (bb.slot = calloc(bb.nslot, sizeof *bb.slot)) == NULL) {
-        rc = LDG_ENOMEM;
-        goto out;
-    }
     if ((rc = ldg_cursor_open(t, ldg_core(l, ldg_db_bodies(t)), &c)) < 0)
         goto out;
     for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
          rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
-        if (k.len != 8 || (bb.seq = ldg_rd_be64(k.data)) >= size) {
+        if (k.len != 8 || (seq = ldg_rd_be64(k.data)) >= size) {
             rc = LDG_ECORRUPT;
             break;
         }
-        if ((bb.pairs >= ldg_bix_batch_pairs || bb.nkeys + 8 > bb.cap) &&
-            (rc = bix_flush(&bb)) < 0)
-            break;
-        rc = bix_record_fn(t, b, v.data, v.len, bix_gather, &bb);
+        rc = ldg_bix_batch_add(bb, t, seq, NULL, v.data, v.len);
         if (rc < 0) {
             ldg_seterr(l, "event %llu: cannot index its body: %s",
-                       (unsigned long long)bb.seq, ldg_strerror(rc));
+                       (unsigned long long)seq, ldg_strerror(rc));
             break;
         }
         if ((++done & 16383) == 0)
             ldg_store_trim(ldg_txn_store(t));
     }
     if (rc == LDG_ENOTFOUND)
-        rc = bix_flush(&bb);
-    else if (bb.keys != NULL)
-        for (size_t i = 0; i < bb.nkeys; i++)
-            free(bb.keys[i].seqs);
-    if (rc == 0) {
-        struct ldg_bix *x = ldg_txn_bix(t);
-        x->state = 1;
-        x->next = size;
-        x->dirty = 1;
-        rc = 0;
-    }
+        rc = ldg_bix_batch_flush(bb, t);
+    if (rc == 0)
+        ldg_bix_mark_current(t, size);
 out:
     ldg_cursor_close(c);
-    ldg_body_view_free(b);
-    free(bb.keys);
-    free(bb.slot);
+    ldg_bix_batch_free(bb);
     return rc;
 }
 

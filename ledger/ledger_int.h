@@ -614,6 +614,11 @@ int ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
  * when the record needs the strict decoder (compressed, unexpected). */
 int ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
                               size_t len);
+/* The same over a record's payload already opened (ldg_body_payload:
+ * borrowed, as b's answers are, while pl's memory is): 0, or 1 when its
+ * map is not one a view reads (then the strict decoder answers). */
+int ldg_body_view_from_payload(struct ldg_body_view *b,
+                               const struct ldg_payload *pl);
 
 int ldg_index_put(struct ldg_txn *t, const struct ldg_event *ev);
 
@@ -642,6 +647,27 @@ int ldg_bix_current(struct ldg_txn *t);
  * least 16; tests lower them). */
 extern size_t ldg_bix_batch_pairs, ldg_bix_batch_keys;
 int ldg_bix_build(struct ldg_txn *t);
+/* The pass that builds it, for a caller with bodies in hand (migrate):
+ * _add gathers the keys of event seq's body (seqs ascending from one
+ * _add to the next), from view b when given (borrowed for the call),
+ * else from its stored record rec; it writes into t's ix.body what it
+ * gathered when that reaches the limits above. _flush writes the rest
+ * (then the batch is empty: a batch spans transactions only when each
+ * ends with a flush); _free drops what was not flushed. */
+struct ldg_bix_batch;
+int ldg_bix_batch_new(struct ldg_bix_batch **out);
+void ldg_bix_batch_free(struct ldg_bix_batch *bb);
+int ldg_bix_batch_add(struct ldg_bix_batch *bb, struct ldg_txn *t, uint64_t seq,
+                      const struct ldg_body_view *b, const uint8_t *rec,
+                      size_t len);
+int ldg_bix_batch_flush(struct ldg_bix_batch *bb, struct ldg_txn *t);
+/* Says at t's commit (meta "ix.body") that ix.body holds the keys of
+ * every stored body below size. */
+void ldg_bix_mark_current(struct ldg_txn *t, uint64_t size);
+/* Deletes the keys of event seq's stored body record rec from ix.body
+ * (for a record read from elsewhere than ldg_db_bodies: migrate's copy). */
+int ldg_bix_unindex(struct ldg_txn *t, uint64_t seq, const uint8_t *rec,
+                    size_t len);
 /* verify --full's check of ix.body against the stored bodies of events
  * start.. : 0 when it holds exactly their keys, 1 with *bad_seq and why
  * (a NUL-terminated finding of at most whyn bytes) naming the first fault,

@@ -440,12 +440,16 @@ to_split(struct ldg_ledger *l,
  * event before (what a reader of the stored form takes); each body as it
  * is, or, when the log is long enough to have a dictionary, a salted one
  * compressed with it where that is smaller (its salts stay: its
- * commitment binds them; no body is made seeded). The last transaction
- * copies the events appended meanwhile, removes the copies of bodies they
- * erased, checks that the copies hold as many records as the originals,
- * empties entries and bodies and writes meta "layout" 5. A crash before
- * it leaves layout 4 with some records in entries5 and bodies5, which the
- * next run empties first.
+ * commitment binds them; no body is made seeded). The same transactions
+ * write the body index (ix.body, FORMAT.md 6.1) from the body each copy
+ * has in hand, inflated once. The last transaction copies the events
+ * appended meanwhile, removes the copies of bodies they erased and their
+ * keys, checks that the copies hold as many records as the originals,
+ * empties entries and bodies, writes meta "layout" 5 and says ix.body is
+ * current (meta "ix.body"). A crash before it leaves layout 4 with some
+ * records in entries5, bodies5 and ix.body, none of which layout 4 reads
+ * (the first transaction deleted meta "ix.body", so nothing takes ix.body
+ * for current), and which the next run empties first.
  */
 #define EV_CHUNK 16384
 
@@ -461,6 +465,7 @@ struct pack {
     uint8_t *buf; /* a record's room */
     size_t cap;
     struct ldg_inflate s, back; /* a body inflated, and its copy's */
+    struct ldg_body_view *view; /* of the body inflated, for its keys */
     /* the full tile of leaf hashes last read (tile number tile_n), so
      * that the leaves are not sought one by one */
     uint8_t tile[LDG_TILE_BYTES];
@@ -503,34 +508,43 @@ pack_clear(struct ldg_txn *t, void *arg)
         return 0;
     }
     if ((rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_ENTRIES5), 0)) < 0 ||
-        (rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_BODIES5), 0)) < 0)
+        (rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_BODIES5), 0)) < 0 ||
+        (rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_IX_BODY), 0)) < 0)
         return rc;
-    return 0;
+    /* ix.body is current again only when layout 5 is written */
+    rc = ldg_core_kv_del(t, ldg_core(l, LDG_DB_META), LDG_META_IX_BODY,
+                         sizeof LDG_META_IX_BODY - 1, NULL, 0);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
 }
 
 /* The salted record rec, compressed with cd into p->buf when that is
  * smaller and gives back the very map: 1 with *out, 0 to copy rec as it
- * is. */
+ * is (always without cd). *pl: rec's payload, opened for its keys
+ * (pl->map NULL for a kind of record layout 4 does not hold). */
 static int
 pack_body(struct ldg_txn *t, struct pack *p, const struct ldg_cdict *cd,
-          const uint8_t *rec, size_t len, const uint8_t **out, size_t *n)
+          const uint8_t *rec, size_t len, const uint8_t **out, size_t *n,
+          struct ldg_payload *pl)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     const struct ldg_dicts *d = ldg_txn_dicts(t);
-    struct ldg_payload pl, back;
+    struct ldg_payload back;
     size_t zn = 0;
     int rc;
 
-    if (cd == NULL || len < 1 ||
-        (rec[0] != LDG_BODY_RAW && rec[0] != LDG_BODY_ZSTD))
+    pl->map = NULL;
+    if (len < 1 || (rec[0] != LDG_BODY_RAW && rec[0] != LDG_BODY_ZSTD))
         return 0;
-    rc = ldg_body_payload(d, rec, len, l->opts.body_max_bytes, &p->s, &pl);
+    rc = ldg_body_payload(d, rec, len, l->opts.body_max_bytes, &p->s, pl);
+    if (rc == 0 && cd == NULL)
+        return 0; /* (opened for its keys) */
     if (rc == 0)
-        rc = ldg_body_pack_salted(pl.map, pl.len, cd, len, p->buf, p->cap, &zn);
+        rc = ldg_body_pack_salted(pl->map, pl->len, cd, len, p->buf, p->cap,
+                                  &zn);
     if (rc == 1 &&
         (ldg_body_payload(d, p->buf, zn, l->opts.body_max_bytes, &p->back,
                           &back) < 0 ||
-         back.len != pl.len || memcmp(back.map, pl.map, pl.len) != 0))
+         back.len != pl->len || memcmp(back.map, pl->map, pl->len) != 0))
         rc = LDG_ECORRUPT;
     if (rc == 1) {
         *out = p->buf;
@@ -539,9 +553,21 @@ pack_body(struct ldg_txn *t, struct pack *p, const struct ldg_cdict *cd,
     return rc;
 }
 
-/* Copies events [from, to) into entries5 and bodies5 (in t, a write
- * transaction still at layout 4); prev: the stored leaf of event from-1,
- * updated. */
+/* The ix.body keys of event seq's body rec, gathered into bb: from the
+ * payload pack_body opened (pl->map), else read from rec. */
+static int
+pack_keys(struct ldg_txn *t, struct pack *p, struct ldg_bix_batch *bb,
+          uint64_t seq, const uint8_t *rec, size_t len,
+          const struct ldg_payload *pl)
+{
+    if (pl->map != NULL && ldg_body_view_from_payload(p->view, pl) == 0)
+        return ldg_bix_batch_add(bb, t, seq, p->view, NULL, 0);
+    return ldg_bix_batch_add(bb, t, seq, NULL, rec, len);
+}
+
+/* Copies events [from, to) into entries5 and bodies5, and their bodies'
+ * keys into ix.body (in t, a write transaction still at layout 4); prev:
+ * the stored leaf of event from-1, updated. */
 static int
 pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
            uint8_t prev[32], uint64_t *ne, uint64_t *nb)
@@ -549,6 +575,7 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
     struct ldg_ledger *l = ldg_txn_ledger(t);
     const struct ldg_cdict *cd = ldg_ledger_cdict(l);
     ldg_dbi e5 = ldg_core(l, LDG_DB_ENTRIES5), b5 = ldg_core(l, LDG_DB_BODIES5);
+    struct ldg_bix_batch *bb = NULL;
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
     uint8_t key[8];
@@ -608,22 +635,33 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
     }
     if (rc < 0)
         return rc;
-    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_BODIES), &c)) < 0)
+    if ((rc = ldg_bix_batch_new(&bb)) < 0)
         return rc;
+    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_BODIES), &c)) < 0)
+        goto out;
     ldg_be64(key, from);
     for (rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 8, &k, &v);
          rc == 0 && k.len == 8 && ldg_rd_be64(k.data) < to;
          rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
         const uint8_t *out = v.data;
         size_t n = v.len;
-        int prc = pack_body(t, p, cd, v.data, v.len, &out, &n);
+        struct ldg_payload pl;
+        int prc = pack_body(t, p, cd, v.data, v.len, &out, &n, &pl);
+        seq = ldg_rd_be64(k.data);
         if (prc < 0) {
             ldg_seterr(l,
                        "migrate: event %llu: its body does not decode (%s); "
                        "run ledger verify (nothing was changed)",
-                       (unsigned long long)ldg_rd_be64(k.data),
-                       ldg_strerror(prc));
+                       (unsigned long long)seq, ldg_strerror(prc));
             rc = prc;
+            break;
+        }
+        if ((rc = pack_keys(t, p, bb, seq, v.data, v.len, &pl)) < 0) {
+            if (rc != LDG_EFULL) /* (in_txn grows the map and says so) */
+                ldg_seterr(l,
+                           "migrate: event %llu: cannot index its body (%s); "
+                           "run ledger verify (nothing was changed)",
+                           (unsigned long long)seq, ldg_strerror(rc));
             break;
         }
         memcpy(key, k.data, 8);
@@ -631,8 +669,12 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
             break;
         (*nb) += prc == 1;
     }
+    if (rc == LDG_ENOTFOUND || rc == 0)
+        rc = ldg_bix_batch_flush(bb, t);
+out:
     ldg_cursor_close(c);
-    return rc == LDG_ENOTFOUND ? 0 : rc;
+    ldg_bix_batch_free(bb);
+    return rc;
 }
 
 /* 0 while t is still at layout 4 with the horizon migrate began with. */
@@ -690,9 +732,16 @@ pack_erasures(struct ldg_txn *t, uint64_t from, uint64_t size)
             return rc;
         tg = json_object_get(body, "target_seq");
         if (json_is_integer(tg) && json_integer_value(tg) >= 0) {
-            ldg_be64(key, (uint64_t)json_integer_value(tg));
-            rc = ldg_core_kv_del(t, ldg_core(l, LDG_DB_BODIES5), key, 8, NULL,
-                                 0);
+            ldg_dbi b5 = ldg_core(l, LDG_DB_BODIES5);
+            uint64_t target = (uint64_t)json_integer_value(tg);
+            struct ldg_val v;
+            ldg_be64(key, target);
+            /* the copy's keys first, read from it, then the copy */
+            rc = ldg_kv_get(t, b5, key, 8, &v);
+            if (rc == 0)
+                rc = ldg_bix_unindex(t, target, v.data, v.len);
+            if (rc == 0)
+                rc = ldg_core_kv_del(t, b5, key, 8, NULL, 0);
         }
         json_decref(body);
         if (rc < 0 && rc != LDG_ENOTFOUND)
@@ -744,6 +793,8 @@ pack_finish(struct ldg_txn *t, void *arg)
                               sizeof LDG_META_LAYOUT - 1, lay, sizeof lay)) < 0)
         return rc;
     ldg_txn_set_layout(t, LDG_LAYOUT_STORED);
+    /* ix.body holds the keys of every body copied, less those erased */
+    ldg_bix_mark_current(t, size);
     return 0;
 }
 
@@ -798,6 +849,10 @@ to_stored(struct ldg_ledger *l,
                 : l->opts.body_max_bytes + 64;
     if ((p.buf = malloc(p.cap)) == NULL)
         return LDG_ENOMEM;
+    if ((rc = ldg_body_view_new(&p.view)) < 0) {
+        free(p.buf);
+        return rc;
+    }
     rc = in_txn(l, pack_clear, &p);
     p.next = p.hz0;
     while (rc == 0 && !p.moved && p.next < p.size0) {
@@ -821,8 +876,10 @@ to_stored(struct ldg_ledger *l,
         !p.moved) {
         p.entries += p.entries_step;
         p.bodies += p.bodies_step;
+        res->body_index_built = 1;
     }
     free(p.buf);
+    ldg_body_view_free(p.view);
     ldg_inflate_release(&p.s);
     ldg_inflate_release(&p.back);
     res->entries_stored = p.entries;

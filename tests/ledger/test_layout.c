@@ -959,9 +959,63 @@ records(struct ldg_ledger *l, const char *db)
     return n;
 }
 
+/* Every pair of ix.body (key, seq), in its order, and their count. */
+static char *
+bix_pairs(struct ldg_ledger *l, uint64_t *count)
+{
+    struct answers a = {0};
+    struct ldg_txn *t;
+    struct ldg_cursor *c;
+    struct ldg_val k, v;
+    ldg_dbi dbi;
+    int rc;
+
+    *count = 0;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_db_open(t, "ix.body", 0, &dbi), 0);
+    assert_int_equal(ldg_cursor_open(t, dbi, &c), 0);
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        assert_int_equal(v.len, 8);
+        say(&a, "\n%.*s %llu", (int)k.len, (const char *)k.data,
+            (unsigned long long)ldg_rd_be64(v.data));
+        (*count)++;
+    }
+    assert_int_equal(rc, LDG_ENOTFOUND);
+    ldg_cursor_close(c);
+    ldg_txn_abort(t);
+    return a.s ? a.s : strdup("");
+}
+
+/* Migrate makes ix.body as it copies the bodies: current when layout 5
+ * is written, and pair for pair what a build of it from the bodies
+ * makes. */
+static void
+bix_as_built(struct ldg_ledger *l)
+{
+    struct ldg_txn *t;
+    uint64_t n1, n2;
+    char *p1, *p2;
+
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_bix_current(t), 1);
+    ldg_txn_abort(t);
+    p1 = bix_pairs(l, &n1);
+    if (n1 < 18) /* the image's bodies: status, tier, ... */
+        fail_msg("ix.body holds %llu pairs", (unsigned long long)n1);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_bix_build(t), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    p2 = bix_pairs(l, &n2);
+    assert_int_equal(n1, n2);
+    same_answers(p1, p2);
+    free(p1);
+    free(p2);
+}
+
 /* Layout 4 to 5: the log copied into entries5 and bodies5, the old
- * databases emptied; every event, leaf, body, index answer, checkpoint
- * and proof the same; appends go on. */
+ * databases emptied, ix.body made; every event, leaf, body, index
+ * answer, checkpoint and proof the same; appends go on. */
 static void
 test_layout__migrate_to_5_keeps_every_answer(void **state)
 {
@@ -985,6 +1039,8 @@ test_layout__migrate_to_5_keeps_every_answer(void **state)
     assert_int_equal(records(f->l, "bodies"), 0);
     assert_int_equal(records(f->l, "entries5"), 600);
     assert_int_equal(records(f->l, "bodies5"), 600);
+    assert_int_equal(r.body_index_built, 1);
+    bix_as_built(f->l);
     ev2 = event_answers(f->l);
     ix2 = index_answers(f->l);
     same_answers(ev1, ev2);
@@ -1015,8 +1071,8 @@ test_layout__migrate_to_5_keeps_every_answer(void **state)
     fx_free(f);
 }
 
-/* What a stopped copy left in entries5 and bodies5 is read by no one in
- * layout 4 (verify passes) and dropped by the next run. */
+/* What a stopped copy left in entries5, bodies5 and ix.body is read by
+ * no one in layout 4 (verify passes) and dropped by the next run. */
 static void
 test_layout__a_stopped_copy_is_ignored_then_replaced(void **state)
 {
@@ -1036,12 +1092,18 @@ test_layout__a_stopped_copy_is_ignored_then_replaced(void **state)
             assert_int_equal(ldg_core_kv_put(t, dbi, k, 8, "junk", 4), 0);
         }
     }
+    assert_int_equal(ldg_db_open(t, "ix.body", 0, &dbi), 0);
+    for (uint64_t s = 0; s < 700; s += 7) {
+        ldg_be64(k, s);
+        assert_int_equal(ldg_core_kv_put_dup(t, dbi, "status\0ok", 9, k, 8), 0);
+    }
     assert_int_equal(ldg_txn_commit(t), 0);
     verify_ok(f->l);
     before = event_answers(f->l);
     assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
     assert_int_equal(layout_of(f->l), 5);
     assert_int_equal(records(f->l, "entries5"), 600);
+    bix_as_built(f->l);
     verify_ok(f->l);
     after = event_answers(f->l);
     same_answers(before, after);
