@@ -761,6 +761,8 @@ json_t *view_routes(struct pstate *ps);
 json_t *view_promotions(struct pstate *ps);
 json_t *view_runs(struct pstate *ps, const char *only);
 json_t *sv_json(const char *s);
+/* ts_ns as RFC 3339 UTC with nanoseconds (views.c). */
+json_t *time_json(uint64_t ts_ns);
 /* Canonical bytes of a JSON value: compact, keys sorted. */
 char *canonical_json(const json_t *v);
 

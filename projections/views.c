@@ -22,8 +22,7 @@ canonical_json(const json_t *v)
     return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
 
-/* RFC 3339 UTC with nanoseconds. */
-static json_t *
+json_t *
 time_json(uint64_t ts_ns)
 {
     char buf[LDG_TIME_NS_LEN];

@@ -9,22 +9,9 @@
 #include "projections/proj_int.h"
 
 static json_t *
-tjson(uint64_t ts_ns)
-{
-    char buf[LDG_TIME_NS_LEN];
-    return json_string(ldg_time_rfc3339_ns(buf, sizeof buf, ts_ns));
-}
-
-static json_t *
 seq_or_null(uint64_t seq)
 {
     return seq ? ldg_json_u64(seq) : json_null();
-}
-
-static json_t *
-str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
 }
 
 static json_t *
@@ -69,13 +56,13 @@ plan_json(const struct rec_plan *p)
     json_object_set_new(o, "state", json_string(plan_state_name(p->state)));
     json_object_set_new(o, "state_seq", seq_or_null(p->state_seq));
     json_object_set_new(o, "path", path);
-    json_object_set_new(o, "intent", str_or_null(p->intent));
-    json_object_set_new(o, "plan_hash", str_or_null(p->plan_hash));
-    json_object_set_new(o, "reason", str_or_null(p->reason));
+    json_object_set_new(o, "intent", sv_json(p->intent));
+    json_object_set_new(o, "plan_hash", sv_json(p->plan_hash));
+    json_object_set_new(o, "reason", sv_json(p->reason));
     json_object_set_new(o, "first_seq", ldg_json_u64(p->first_seq));
     json_object_set_new(o, "last_seq", ldg_json_u64(p->last_seq));
-    json_object_set_new(o, "start", tjson(p->first_ts));
-    json_object_set_new(o, "end", tjson(p->last_ts));
+    json_object_set_new(o, "start", time_json(p->first_ts));
+    json_object_set_new(o, "end", time_json(p->last_ts));
     json_object_set_new(o, "debate", debate_json(&p->debate));
     json_object_set_new(o, "verified_seq", seq_or_null(p->verified_seq));
     json_object_set_new(o, "promoted_seq", seq_or_null(p->promoted_seq));
@@ -153,13 +140,12 @@ static json_t *
 snap_fn(const void *rec)
 {
     const struct rec_snap *r = rec;
-    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "snapshot",
-                     r->snapshot, "label", str_or_null(r->label), "plan",
-                     str_or_null(r->plan), "reason", str_or_null(r->reason),
-                     "taken_seq", seq_or_null(r->taken_seq), "restores",
-                     (json_int_t)r->restores, "restored_seq",
-                     seq_or_null(r->restored_seq), "taken",
-                     r->taken_seq ? tjson(r->taken_ts) : json_null());
+    return json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "snapshot", r->snapshot,
+        "label", sv_json(r->label), "plan", sv_json(r->plan), "reason",
+        sv_json(r->reason), "taken_seq", seq_or_null(r->taken_seq), "restores",
+        (json_int_t)r->restores, "restored_seq", seq_or_null(r->restored_seq),
+        "taken", r->taken_seq ? time_json(r->taken_ts) : json_null());
 }
 
 json_t *
@@ -178,11 +164,11 @@ trip_fn(const void *rec)
         "code", r->code, "uses", (json_int_t)r->uses, "spent",
         (json_int_t)r->consumed, "refusals", (json_int_t)r->refusals,
         "used_seq", seq_or_null(r->used_seq), "used",
-        r->used_seq ? tjson(r->used_ts) : json_null(), "payload_ts",
+        r->used_seq ? time_json(r->used_ts) : json_null(), "payload_ts",
         r->used_seq ? json_integer((json_int_t)r->payload_ts) : json_null(),
-        "plan", str_or_null(r->plan), "sig", str_or_null(r->sig), "refused_seq",
+        "plan", sv_json(r->plan), "sig", sv_json(r->sig), "refused_seq",
         seq_or_null(r->refused_seq), "refused_reason",
-        str_or_null(r->refused_reason), "used_ns",
+        sv_json(r->refused_reason), "used_ns",
         r->used_seq ? ldg_json_u64(r->used_ts) : json_null(), "replays",
         (json_int_t)r->replays, "replay_seq", seq_or_null(r->replay_seq));
 }
@@ -227,7 +213,7 @@ mitem_fn(const void *rec)
         prov = json_loads(m->provenance, JSON_DECODE_ANY, NULL);
     json_object_set_new(o, "item", json_string(m->item));
     json_object_set_new(o, "status", json_string(mstatus_name(m->status)));
-    json_object_set_new(o, "hash", str_or_null(m->hash));
+    json_object_set_new(o, "hash", sv_json(m->hash));
     json_object_set_new(o, "provenance", prov ? prov : json_null());
     json_object_set_new(o, "erased", json_boolean(m->erased));
     json_object_set_new(o, "candidate_seq", seq_or_null(m->candidate_seq));
@@ -237,7 +223,7 @@ mitem_fn(const void *rec)
     json_object_set_new(o, "admitted_seq", seq_or_null(m->admitted_seq));
     json_object_set_new(o, "revoked_seq", seq_or_null(m->revoked_seq));
     json_object_set_new(o, "purged_seq", seq_or_null(m->purged_seq));
-    json_object_set_new(o, "reason", str_or_null(m->reason));
+    json_object_set_new(o, "reason", sv_json(m->reason));
     json_object_set_new(o, "last_seq", ldg_json_u64(m->last_seq));
     json_object_set_new(o, "violations", viols_json(&m->viols));
     json_object_set_new(o, "violations_total",
@@ -316,7 +302,7 @@ view_gates(struct pstate *ps, uint64_t since_ns)
             ev_blue,
             json_pack("{s:o, s:s, s:s, s:o}", "seq", ldg_json_u64(r->seq),
                       "type", r->type ? r->type : "?", "what",
-                      r->what ? r->what : "?", "plan", str_or_null(r->plan)));
+                      r->what ? r->what : "?", "plan", sv_json(r->plan)));
     }
     free(v);
     v = NULL;
@@ -388,7 +374,7 @@ view_gates(struct pstate *ps, uint64_t since_ns)
         overall = "unknown";
 #undef GATE
     o = json_pack("{s:o, s:I, s:s, s:o}", "since",
-                  since_ns ? tjson(since_ns) : json_null(), "promotions",
+                  since_ns ? time_json(since_ns) : json_null(), "promotions",
                   (json_int_t)promos, "status", overall, "gates", g);
     return o;
 fail:
