@@ -54,6 +54,13 @@
 
 #define COMPRESS_MIN 512
 #define RECORD_ROOM 960
+/* A map of at most this many bytes is stored as it is, dictionary or
+ * not: the frame adds 6 bytes (dict, frame and block headers) that a map
+ * this small seldom wins back (no body of 32 bytes or less among 400,000
+ * of the bench's two workloads was), and each try costs a frame's set-up
+ * and entropy tables: for serve's small bodies, 7% of the server's CPU
+ * on frames that were all thrown away (issue 49). */
+#define DICT_COMPRESS_MIN 32
 
 static int
 cmp_digest(const void *a, const void *b)
@@ -502,7 +509,8 @@ ldg_body_pack_salted(const uint8_t *p, size_t n, const struct ldg_cdict *cd,
 {
     size_t zn;
     *out_len = 0;
-    if ((cd == NULL && n <= COMPRESS_MIN) || cap < 2 + ZSTD_compressBound(n))
+    if (n <= (cd == NULL ? COMPRESS_MIN : DICT_COMPRESS_MIN) ||
+        cap < 2 + ZSTD_compressBound(n))
         return 0;
     zn = compress5(cd, out + 2, cap - 2, p, n);
     if (ZSTD_isError(zn) || 2 + zn >= have)
@@ -516,8 +524,9 @@ ldg_body_pack_salted(const uint8_t *p, size_t n, const struct ldg_cdict *cd,
 /*
  * The record in b (flag at b->p[0], the map from head on) compressed
  * when that makes it smaller: legacy (layouts 1 to 4) as 0x01 when the
- * map exceeds COMPRESS_MIN; else (layout 5) with cd's dictionary, or
- * without one past COMPRESS_MIN, as 0x03 (seeded) or 0x04 (salted). A
+ * map exceeds COMPRESS_MIN; else (layout 5) with cd's dictionary past
+ * DICT_COMPRESS_MIN, or without one past COMPRESS_MIN, as 0x03 (seeded)
+ * or 0x04 (salted). A
  * record that does not shrink, or that zstd cannot make, stays as it is.
  */
 static int
@@ -528,7 +537,7 @@ compress_rec(struct ldg_buf *b, const struct ldg_cdict *cd, int legacy,
     int seeded = b->p[0] == LDG_BODY_SEEDED;
     uint8_t *z;
 
-    if ((legacy || cd == NULL) && n <= COMPRESS_MIN)
+    if (n <= (legacy || cd == NULL ? COMPRESS_MIN : DICT_COMPRESS_MIN))
         return 0;
     bound = ZSTD_compressBound(n);
     zhead = legacy ? 1 : head + 1; /* flag [seed] dict */

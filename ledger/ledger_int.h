@@ -226,7 +226,8 @@ int ldg_body_prepare_salts(const json_t *body, const json_t *salts,
                            struct ldg_body_rec *out, char *err, size_t errcap);
 /* A salted map (p, n bytes) as record 0x04 compressed with cd, into out
  * (cap bytes): 1 with *out_len, or 0 when that would not be smaller than
- * have bytes (the record it would replace) or not fit in cap. */
+ * have bytes (the record it would replace), not fit in cap, or the map is
+ * too small to try (32 bytes or less; 512 without a dictionary). */
 int ldg_body_pack_salted(const uint8_t *p, size_t n, const struct ldg_cdict *cd,
                          size_t have, uint8_t *out, size_t cap,
                          size_t *out_len);

@@ -425,6 +425,26 @@ test_stored__a_dictionary_holds_nothing_an_erase_removes(void **state)
         assert_true(rn > 1 + LDG_SEED_LEN);
         assert_true(rec[0] == 0x02 || (rec[0] == 0x03 && rec[17] == 1));
     }
+    /* a map of 32 bytes or less is not tried (25 bytes here, all of it
+     * words the dictionary holds); the same words past 32 bytes are */
+    {
+        uint8_t rec[4096];
+        uint64_t small = t_append(l, "x.small",
+                                  "{\"status\":\"ok\",\"tool\":\"t\","
+                                  "\"step\":\"s\"}",
+                                  NULL);
+        uint64_t big = t_append(l, "x.small",
+                                "{\"status\":\"ok\",\"tool\":\"t\","
+                                "\"step\":\"s\",\"run\":\"R-1\",\"n\":5}",
+                                NULL);
+        size_t rn = t_raw_stored_get(l, "bodies", small, rec, sizeof rec);
+        assert_int_equal(rn, 1 + LDG_SEED_LEN + 25);
+        assert_int_equal(rec[0], 0x02);
+        rn = t_raw_stored_get(l, "bodies", big, rec, sizeof rec);
+        assert_true(rn > 1 + LDG_SEED_LEN);
+        assert_int_equal(rec[0], 0x03);
+        assert_int_equal(rec[17], 1);
+    }
     snprintf(body, sizeof body, "{\"target_seq\":%llu,\"reason\":\"gdpr\"}",
              (unsigned long long)target);
     t_append(l, "body.erased", body, NULL);
