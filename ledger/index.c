@@ -387,11 +387,44 @@ ldg_bix_name(const char *name)
     return 0;
 }
 
-/* Calls fn(ctx, key, n) for each ix.body key of the body b shows: each
- * indexed field's string value, or each string of its array value, of at
- * most LDG_BIX_VALUE_MAX bytes without NUL (a value the index keeps no
- * key for is one no indexed query asks for: ldg_bix_usable). An array's
- * repeated string gives its key twice (a duplicate put is a no-op). */
+/* Calls fn(ctx, key, n) for the ix.body keys of the indexed field name's
+ * value v: a string, or each string of an array, of at most
+ * LDG_BIX_VALUE_MAX bytes without NUL (a value the index keeps no key for
+ * is one no indexed query asks for: ldg_bix_usable). An array's repeated
+ * string gives its key twice (a duplicate put is a no-op). */
+static int
+bix_value(const char *name, const json_t *v,
+          int (*fn)(void *ctx, const uint8_t *k, size_t n), void *ctx)
+{
+    uint8_t k[16 + 1 + LDG_BIX_VALUE_MAX];
+    size_t nl = strlen(name), x;
+    json_t *e;
+    int rc;
+
+    memcpy(k, name, nl);
+    k[nl] = 0;
+    if (json_is_string(v)) {
+        size_t n = json_string_length(v);
+        if (n > LDG_BIX_VALUE_MAX || memchr(json_string_value(v), 0, n))
+            return 0;
+        memcpy(k + nl + 1, json_string_value(v), n);
+        return fn(ctx, k, nl + 1 + n);
+    }
+    json_array_foreach(v, x, e)
+    {
+        size_t n = json_string_length(e);
+        if (!json_is_string(e) || n > LDG_BIX_VALUE_MAX ||
+            memchr(json_string_value(e), 0, n) != NULL)
+            continue;
+        memcpy(k + nl + 1, json_string_value(e), n);
+        if ((rc = fn(ctx, k, nl + 1 + n)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Calls fn(ctx, key, n) for each ix.body key of the body b shows (its
+ * indexed fields' values, as bix_value). */
 static int
 bix_each(const struct ldg_body_view *b,
          int (*fn)(void *ctx, const uint8_t *k, size_t n), void *ctx)
@@ -402,13 +435,12 @@ bix_each(const struct ldg_body_view *b,
     for (size_t i = 0; i < LDG_BIX_NNAMES && rc == 0; i++) {
         size_t nl = strlen(bix_names[i]);
         struct ldg_slice sl;
-        json_t *j, *e;
-        size_t x;
+        json_t *j;
 
-        memcpy(k, bix_names[i], nl);
-        k[nl] = 0;
         if (ldg_body_view_str(b, bix_names[i], &sl)) {
             if (sl.n <= LDG_BIX_VALUE_MAX && memchr(sl.p, 0, sl.n) == NULL) {
+                memcpy(k, bix_names[i], nl);
+                k[nl] = 0;
                 memcpy(k + nl + 1, sl.p, sl.n);
                 rc = fn(ctx, k, nl + 1 + sl.n);
             }
@@ -416,19 +448,29 @@ bix_each(const struct ldg_body_view *b,
         }
         if ((j = ldg_body_view_json(b, bix_names[i])) == NULL)
             continue;
-        json_array_foreach(j, x, e)
-        {
-            size_t n = json_string_length(e);
-            if (!json_is_string(e) || n > LDG_BIX_VALUE_MAX ||
-                memchr(json_string_value(e), 0, n) != NULL)
-                continue;
-            memcpy(k + nl + 1, json_string_value(e), n);
-            if ((rc = fn(ctx, k, nl + 1 + n)) != 0)
-                break;
-        }
+        if (json_is_array(j)) /* a string was the slice's above */
+            rc = bix_value(bix_names[i], j, fn, ctx);
         json_decref(j);
     }
     return rc;
+}
+
+/* bix_each for a body as JSON (the append path's): its fields walked once
+ * instead of each indexed name looked up. */
+static int
+bix_each_json(const json_t *body,
+              int (*fn)(void *ctx, const uint8_t *k, size_t n), void *ctx)
+{
+    const char *name;
+    json_t *v;
+    int rc;
+
+    json_object_foreach((json_t *)(uintptr_t)body, name, v)
+    {
+        if (ldg_bix_name(name) && (rc = bix_value(name, v, fn, ctx)) != 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* A view of a stored body record (in b, with dictionaries d), or of its
@@ -635,16 +677,15 @@ ldg_bix_append(struct ldg_txn *t, uint64_t seq, const uint8_t *rec, size_t len,
         x->state = -1;
         return 0;
     }
-    if ((rc = ldg_body_view_new(&b)) < 0)
-        return rc;
     if (body != NULL) {
-        ldg_body_view_set_json(b, body);
         ldg_be64(c.seq, seq);
-        rc = bix_each(b, bix_put_one, &c);
+        rc = bix_each_json(body, bix_put_one, &c);
     } else if (rec != NULL) {
+        if ((rc = ldg_body_view_new(&b)) < 0)
+            return rc;
         rc = bix_record(t, b, seq, rec, len, 0);
+        ldg_body_view_free(b);
     }
-    ldg_body_view_free(b);
     if (rc < 0)
         return rc;
     x->next = seq + 1;
