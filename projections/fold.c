@@ -29,9 +29,7 @@
 
 #define ERRLIST_MAX 16
 
-/* Copies a string, keeping at most PROJ_STR_MAX bytes and never cutting a
- * UTF-8 sequence. */
-static char *
+char *
 dup_sv(struct ldg_slice s)
 {
     size_t n = s.n;
@@ -49,7 +47,7 @@ dup_sv(struct ldg_slice s)
     return d;
 }
 
-static int
+int
 set_sv(char **dst, struct ldg_slice s)
 {
     char *d = dup_sv(s);
@@ -96,7 +94,7 @@ strlist_clear(struct strlist *l)
     l->n = 0;
 }
 
-static int
+int
 strlist_add(struct strlist *l, const char *s, size_t n)
 {
     char **nv = realloc(l->v, (l->n + 1) * sizeof *nv);

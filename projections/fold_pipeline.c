@@ -29,41 +29,13 @@
 
 #include "projections/proj_int.h"
 
-static char *
-dup_n(const char *p, size_t n)
-{
-    char *d;
-    if (n > PROJ_STR_MAX) {
-        n = PROJ_STR_MAX;
-        while (n > 0 && (((const unsigned char *)p)[n] & 0xc0) == 0x80)
-            n--;
-    }
-    d = malloc(n + 1);
-    if (d == NULL)
-        return NULL;
-    memcpy(d, p, n);
-    d[n] = '\0';
-    return d;
-}
-
-static int
-put_sv(char **dst, struct ldg_slice s)
-{
-    char *d = dup_n(s.p, s.n);
-    if (d == NULL)
-        return LDG_ENOMEM;
-    free(*dst);
-    *dst = d;
-    return 0;
-}
-
 /* Sets *dst from an optional string field; leaves it when absent. */
 static int
 keep_field(char **dst, const struct ldg_body_view *b, const char *name)
 {
     struct ldg_slice s;
     if (ldg_body_view_str(b, name, &s))
-        return put_sv(dst, s);
+        return set_sv(dst, s);
     return 0;
 }
 
@@ -89,8 +61,8 @@ viol_add(struct viols *v, uint64_t seq, const char *rule, const char *fmt, ...)
         return LDG_ENOMEM;
     v->v = nv;
     nv[v->n].seq = seq;
-    nv[v->n].rule = dup_n(rule, strlen(rule));
-    nv[v->n].detail = dup_n(detail, strlen(detail));
+    nv[v->n].rule = dup_sv(svs(rule));
+    nv[v->n].detail = dup_sv(svs(detail));
     if (nv[v->n].rule == NULL || nv[v->n].detail == NULL) {
         free(nv[v->n].rule);
         free(nv[v->n].detail);
@@ -166,7 +138,7 @@ plan_upd(struct pstate *ps, const struct penv *e, struct ldg_slice name)
     struct rec_plan *p = ps_upd(ps, P_PLANS, key, kl);
     if (p == NULL)
         return NULL;
-    if (p->plan == NULL && put_sv(&p->plan, name) < 0)
+    if (p->plan == NULL && set_sv(&p->plan, name) < 0)
         return NULL;
     if (p->first_seq == 0) {
         p->first_seq = e->seq;
@@ -283,13 +255,8 @@ fold_plan_state(struct pstate *ps, const struct penv *e,
     }
     if (p->path.n < PROJ_LIST_MAX) {
         const char *n = plan_state_name(to);
-        char **nv = realloc(p->path.v, (p->path.n + 1) * sizeof *nv);
-        if (nv == NULL)
-            return LDG_ENOMEM;
-        p->path.v = nv;
-        if ((nv[p->path.n] = dup_n(n, strlen(n))) == NULL)
-            return LDG_ENOMEM;
-        p->path.n++;
+        if ((rc = strlist_add(&p->path, n, strlen(n))) < 0)
+            return rc;
     }
     if ((rc = keep_field(&p->intent, b, "intent")) < 0 ||
         (rc = keep_field(&p->plan_hash, b, "plan_hash")) < 0 ||
@@ -415,7 +382,7 @@ fold_snapshot(struct pstate *ps, const struct penv *e,
     kl = KEY1(key, TAG_SNAP, name);
     if ((r = ps_upd(ps, P_PLANS, key, kl)) == NULL)
         return ps->err ? ps->err : LDG_ENOMEM;
-    if (r->snapshot == NULL && (rc = put_sv(&r->snapshot, name)) < 0)
+    if (r->snapshot == NULL && (rc = set_sv(&r->snapshot, name)) < 0)
         return rc;
     if (e->type == T_SNAPSHOT_TAKEN) {
         r->taken_seq = e->seq;
@@ -457,7 +424,7 @@ fold_tripcode(struct pstate *ps, const struct penv *e,
     kl = KEY1(key, TAG_TRIP, code);
     if ((r = ps_upd(ps, P_PLANS, key, kl)) == NULL)
         return ps->err ? ps->err : LDG_ENOMEM;
-    if (r->code == NULL && (rc = put_sv(&r->code, code)) < 0)
+    if (r->code == NULL && (rc = set_sv(&r->code, code)) < 0)
         return rc;
     if (e->type == T_TRIPCODE_USED) {
         struct ldg_slice sig;
@@ -486,7 +453,7 @@ fold_tripcode(struct pstate *ps, const struct penv *e,
         r->refusals++;
         r->refused_seq = e->seq;
         if (ldg_body_view_str(b, "reason", &why) &&
-            (rc = put_sv(&r->refused_reason, why)) < 0)
+            (rc = set_sv(&r->refused_reason, why)) < 0)
             return rc;
         /* a refusal for the plan is one of its tripcode events too */
         if (ldg_body_view_str(b, "plan", &plan) && plan_get(ps, plan)) {
@@ -523,7 +490,7 @@ debate_into(const struct penv *e, const struct ldg_body_view *b,
         return 0;
     v = debate_of(dec);
     if (d->votes_id == NULL || !sv_eq(id, d->votes_id)) {
-        if ((rc = put_sv(&d->votes_id, id)) < 0)
+        if ((rc = set_sv(&d->votes_id, id)) < 0)
             return rc;
         d->votes_mask = 0;
     }
@@ -532,7 +499,7 @@ debate_into(const struct penv *e, const struct ldg_body_view *b,
             d->votes_mask |= (uint8_t)(1u << v);
         if (v == DD_ERROR) {
             d->err_seq = e->seq;
-            if ((rc = put_sv(&d->err_id, id)) < 0)
+            if ((rc = set_sv(&d->err_id, id)) < 0)
                 return rc;
         }
         if (ldg_body_view_int(b, "round", &round) && round > 2)
@@ -544,7 +511,7 @@ debate_into(const struct penv *e, const struct ldg_body_view *b,
     }
     d->dec = v;
     d->seq = e->seq;
-    if ((rc = put_sv(&d->id, id)) < 0)
+    if ((rc = set_sv(&d->id, id)) < 0)
         return rc;
     if (ldg_body_view_str(b, "rule", &rule) && sv_eq(rule, "agreement") &&
         (d->votes_mask & (1u << DD_ACCEPT)) &&
@@ -573,7 +540,7 @@ mitem_upd(struct pstate *ps, struct ldg_slice name, uint64_t seq)
     struct rec_mitem *m = ps_upd(ps, P_MEMORY, key, kl);
     if (m == NULL)
         return NULL;
-    if (m->item == NULL && put_sv(&m->item, name) < 0)
+    if (m->item == NULL && set_sv(&m->item, name) < 0)
         return NULL;
     m->last_seq = seq;
     return m;
@@ -684,7 +651,7 @@ fold_memory(struct pstate *ps, const struct penv *e,
             json_decref(pv);
             if (c != NULL) {
                 free(m->provenance);
-                m->provenance = dup_n(c, strlen(c));
+                m->provenance = dup_sv(svs(c));
                 free(c);
                 if (m->provenance == NULL)
                     return LDG_ENOMEM;
@@ -774,8 +741,8 @@ blue_write(struct pstate *ps, const struct penv *e, const char *type,
         return ps->err ? ps->err : LDG_ENOMEM;
     r->seq = e->seq;
     r->ts = e->ts;
-    if ((rc = put_sv(&r->type, svs(type))) < 0 ||
-        (rc = put_sv(&r->what, what)) < 0 ||
+    if ((rc = set_sv(&r->type, svs(type))) < 0 ||
+        (rc = set_sv(&r->what, what)) < 0 ||
         (rc = keep_field(&r->plan, b, "plan")) < 0)
         return rc;
     return 0;
@@ -827,8 +794,8 @@ fold_build(struct pstate *ps, const struct penv *e,
         if ((r = ps_upd(ps, P_BUILDS, key, kl)) == NULL)
             return ps->err ? ps->err : LDG_ENOMEM;
         if (r->builds == 0) {
-            if ((rc = put_sv(&r->inputs, in)) < 0 ||
-                (rc = put_sv(&r->first_digest, art)) < 0)
+            if ((rc = set_sv(&r->inputs, in)) < 0 ||
+                (rc = set_sv(&r->first_digest, art)) < 0)
                 return rc;
             r->first_seq = e->seq;
             r->first_ts = e->ts;
@@ -836,7 +803,7 @@ fold_build(struct pstate *ps, const struct penv *e,
             r->differ++;
             r->differ_seq = e->seq;
             r->differ_ts = e->ts;
-            if ((rc = put_sv(&r->differ_digest, art)) < 0)
+            if ((rc = set_sv(&r->differ_digest, art)) < 0)
                 return rc;
         }
         r->builds++;
@@ -847,7 +814,7 @@ fold_build(struct pstate *ps, const struct penv *e,
             return ps->err ? ps->err : LDG_ENOMEM;
         r->seq = e->seq;
         r->ts = e->ts;
-        if ((rc = put_sv(&r->artifact, art)) < 0 ||
+        if ((rc = set_sv(&r->artifact, art)) < 0 ||
             (rc = keep_field(&r->sbom, b, "sbom_digest")) < 0 ||
             (rc = keep_field(&r->plan, b, "plan")) < 0 ||
             (rc = keep_field(&r->slot, b, "slot")) < 0 ||

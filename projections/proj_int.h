@@ -672,6 +672,13 @@ int verified_check(struct ldg_txn *t, json_t *diffs);
 
 /* --------------------------------------------------------------- fold.c -- */
 
+/* A copy of s of at most PROJ_STR_MAX bytes, never cutting a UTF-8
+ * sequence (malloc'd; NULL out of memory). */
+char *dup_sv(struct ldg_slice s);
+/* *dst replaced by dup_sv(s): 0, or LDG_ENOMEM with *dst kept. */
+int set_sv(char **dst, struct ldg_slice s);
+/* dup_sv of s (n bytes) appended to l: 0 or LDG_ENOMEM. */
+int strlist_add(struct strlist *l, const char *s, size_t n);
 /* Folds one event into ps (projections in ps->mask). */
 int fold_event(struct pstate *ps, const struct penv *e,
                const struct ldg_body_view *b);
