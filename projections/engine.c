@@ -443,13 +443,13 @@ doctor_inputs(uint8_t out[32], uint64_t size, uint64_t ts,
     ldg_sha256(out, buf, n);
 }
 
-/* The doctor digest of the state stored in t at size; LDG_ESTALE if the
- * store is not exactly at size. */
+/* The projections' digests stored in t (d), and the log's clock at size
+ * (ts, when not NULL): 0, or LDG_ESTALE if one is absent, of another
+ * version or not at size. */
 static int
-doctor_inputs_stored(struct ldg_txn *t, uint64_t size, uint8_t out[32])
+stored_at(struct ldg_txn *t, uint64_t size, struct pdigest d[P_COUNT],
+          uint64_t *ts)
 {
-    struct pdigest d[P_COUNT];
-    uint64_t ts;
     int rc;
     for (int p = 0; p < P_COUNT; p++) {
         struct pmeta m;
@@ -460,10 +460,20 @@ doctor_inputs_stored(struct ldg_txn *t, uint64_t size, uint8_t out[32])
             return LDG_ESTALE;
         d[p] = m.dig;
     }
-    if ((rc = log_time(t, size, &ts)) < 0)
-        return rc;
-    doctor_inputs(out, size, ts, d);
-    return 0;
+    return ts != NULL ? log_time(t, size, ts) : 0;
+}
+
+/* The doctor digest of the state stored in t at size; LDG_ESTALE if the
+ * store is not exactly at size. */
+static int
+doctor_inputs_stored(struct ldg_txn *t, uint64_t size, uint8_t out[32])
+{
+    struct pdigest d[P_COUNT];
+    uint64_t ts;
+    int rc = stored_at(t, size, d, &ts);
+    if (rc == 0)
+        doctor_inputs(out, size, ts, d);
+    return rc;
 }
 
 /* -------------------------------------------------------------- notes -- */
@@ -502,19 +512,8 @@ note_text(struct ldg_txn *t, uint64_t size, char *buf, size_t cap)
 {
     struct pdigest d[P_COUNT];
     uint64_t ts;
-    int rc;
-    for (int p = 0; p < P_COUNT; p++) {
-        struct pmeta m;
-        if ((rc = meta_read(t, (enum proj_id)p, &m)) < 0)
-            return rc;
-        if (!m.present || m.applied != size ||
-            m.version != proj_defs[p].version)
-            return LDG_ESTALE;
-        d[p] = m.dig;
-    }
-    if ((rc = log_time(t, size, &ts)) < 0)
-        return rc;
-    return note_text_of(t, size, d, ts, buf, cap);
+    int rc = stored_at(t, size, d, &ts);
+    return rc < 0 ? rc : note_text_of(t, size, d, ts, buf, cap);
 }
 
 static int
@@ -679,18 +678,10 @@ bring_current(struct ldg_txn *t, uint64_t size, unsigned skip,
 static int
 all_current(struct ldg_txn *t, uint64_t size, int *yes)
 {
-    int rc;
-    *yes = 0;
-    for (int p = 0; p < P_COUNT; p++) {
-        struct pmeta m;
-        if ((rc = meta_read(t, (enum proj_id)p, &m)) < 0)
-            return rc;
-        if (!m.present || m.version != proj_defs[p].version ||
-            m.applied != size)
-            return 0;
-    }
-    *yes = 1;
-    return 0;
+    struct pdigest d[P_COUNT];
+    int rc = stored_at(t, size, d, NULL);
+    *yes = rc == 0;
+    return rc == LDG_ESTALE ? 0 : rc;
 }
 
 /* After the projections in t are current at size: the note, if none is
