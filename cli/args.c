@@ -22,8 +22,8 @@
 
 /* ------------------------------------------------------------ parsing -- */
 
-void
-cli_args_init(struct cli_args *a, struct cli *c, int argc, char **argv)
+static void
+args_init(struct cli_args *a, struct cli *c, int argc, char **argv, void *dst)
 {
     const struct cli_opt *o;
     size_t n = 0, s = 0;
@@ -32,6 +32,7 @@ cli_args_init(struct cli_args *a, struct cli *c, int argc, char **argv)
     a->c = c;
     a->argc = argc;
     a->argv = argv;
+    a->dst = dst;
     a->shortopts[s++] = ':'; /* a missing value is reported as ':' */
     for (o = c->command ? c->command->opts : NULL; o && (o->name || o->value);
          o++) {
@@ -214,8 +215,11 @@ opt_store(struct cli_args *a, const struct cli_opt *o)
     }
 }
 
-int
-cli_args_next(struct cli_args *a)
+/* The next option's id (> 0) the table cannot store; 0 when the options
+ * are done (a->ind is the first positional); -1 when parsing must stop:
+ * --help was printed (a->exit is 0) or a usage error was (a->exit). */
+static int
+args_next(struct cli_args *a)
 {
     for (;;) {
         int ch = getopt_long(a->argc, a->argv, a->shortopts, a->lo, NULL);
@@ -294,44 +298,40 @@ cli_args_next(struct cli_args *a)
 }
 
 void
-cli_args_into(struct cli_args *a, struct cli *c, int argc, char **argv,
-              void *dst)
+cli_args_free(const struct cli *c, void *args)
 {
-    cli_args_init(a, c, argc, argv);
-    a->dst = dst;
-}
-
-void
-cli_args_free(struct cli_args *a)
-{
-    for (const struct cli_opt *o = a->c->command ? a->c->command->opts : NULL;
-         a->dst != NULL && o && (o->name || o->value); o++)
-        if (o->kind == CLI_K_LIST) {
-            struct cli_list *l =
-                (struct cli_list *)(void *)((char *)a->dst + o->off);
-            free(l->v);
-            l->v = NULL;
-            l->n = 0;
-        }
+    for (const struct cli_opt *o = c->command ? c->command->opts : NULL;
+         args != NULL && o && (o->name || o->value); o++)
+        if (o->kind == CLI_K_LIST)
+            free(((struct cli_list *)(void *)((char *)args + o->off))->v);
+    free(args);
 }
 
 int
-cli_parse(struct cli *c, int argc, char **argv, void *dst, int maxpos, int *ind)
+cli_parse(struct cli *c, int argc, char **argv, void **args, int *ind)
 {
-    struct cli_args args, *a = &args;
-    int ch, rc = 0;
-    cli_args_into(a, c, argc, argv, dst);
-    if ((ch = cli_args_next(a)) > 0)
-        rc = cli_usage(c);
-    else if (ch < 0)
-        rc = a->exit == EX_OK ? -1 : a->exit;
-    else if (maxpos >= 0 && argc - a->ind > maxpos)
-        rc =
-            cli_usage_err(c, "unexpected argument '%s'", argv[a->ind + maxpos]);
-    if (rc != 0)
-        cli_args_free(a);
-    else if (ind != NULL)
-        *ind = a->ind;
+    const struct cli_command *cmd = c->command;
+    struct cli_args a;
+    void *x = NULL;
+    int id, rc = 0;
+
+    if (cmd->args.size > 0 && (x = calloc(1, cmd->args.size)) == NULL) {
+        cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
+        return EX_OSERR;
+    }
+    if (cmd->args.defaults != NULL)
+        memcpy(x, cmd->args.defaults, cmd->args.size);
+    *args = x;
+    args_init(&a, c, argc, argv, x);
+    while (rc == 0 && (id = args_next(&a)) > 0)
+        rc = cmd->args.opt != NULL ? cmd->args.opt(c, x, id, &a) : cli_usage(c);
+    if (rc == 0 && id < 0)
+        rc = a.exit == EX_OK ? -1 : a.exit;
+    else if (rc == 0 && cmd->args.maxpos >= 0 &&
+             argc - a.ind > cmd->args.maxpos)
+        rc = cli_usage_err(c, "unexpected argument '%s'",
+                           argv[a.ind + cmd->args.maxpos]);
+    *ind = a.ind;
     return rc;
 }
 
@@ -430,7 +430,7 @@ cli_check_cmdline(FILE *f, const char *line)
     }
     memset(&c, 0, sizeof c);
     c.command = cmd;
-    cli_args_init(&a, &c, 0, NULL);
+    args_init(&a, &c, 0, NULL, NULL);
     while ((w = next_word(&p, &n)) != NULL) {
         int takes = w[0] == '-' && n > 1 ? option_takes(&a, w, n) : -2;
         if (takes == -1) {

@@ -48,9 +48,9 @@ enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
  * the parser; do not list them.
  *
  * How to add a command (say `ledger frob`):
- *   1. In cli/cmd_<area>.c declare `static int cmd_frob(struct cli *, int,
- *      char **);` at the top, then its options (kept in a struct of its
- *      own: the table says where each goes) and its description:
+ *   1. In cli/cmd_<area>.c declare `static int cmd_frob(struct cli *, void
+ *      *, int, char **);` at the top, then its options (kept in a struct of
+ *      its own: the table says where each goes) and its description:
  *
  *        struct frob_args { uint64_t count; int fast; };
  *        static const struct cli_opt frob_opts[] = {
@@ -65,20 +65,15 @@ enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
  *            "One paragraph: what it does, what it prints, exit codes.",
  *            frob_opts, CLI_OUT_BASIC,
  *            "# frob twice\nledger frob -n 2 widget\n",
- *            0};   (or CLI_CMD_PAGER when its output can be long)
+ *            0,   (or CLI_CMD_PAGER when its output can be long)
+ *            {.size = sizeof(struct frob_args), .maxpos = 1}};
  *
- *   2. Parse with the table:
- *
- *        struct frob_args x = {0};
- *        int ind, rc;
- *        if ((rc = cli_parse(c, argc, argv, &x, 1, &ind)) != 0)
- *            return PARSED(rc);  (0 after --help, 64 after a usage error)
- *        positionals: argv[ind .. argc-1], at most 1
- *
- *      An option the table cannot store (CLI_VALUE, CLI_FLAG: no kind) is
- *      returned by cli_args_next after cli_args_into(&a, c, argc, argv,
- *      &x), for a switch of the command's own; a.ind is then the first
- *      positional.
+ *   2. The dispatcher (main.c) parses argv with the table into a zeroed
+ *      struct frob_args (--help and usage errors are its business) and
+ *      calls cmd_frob(c, args, npos, pos): args is that struct, pos the
+ *      npos positionals (at most maxpos; -1: any number, the command
+ *      checks them). An option the table cannot store (CLI_VALUE,
+ *      CLI_FLAG: no kind) goes to .opt, which takes it into args.
  *
  *   3. Declare `extern const struct cli_command cli_cmd_frob;` in
  *      cli/commands.h and add `&cli_cmd_frob` to CLI_COMMANDS there.
@@ -92,10 +87,10 @@ enum cli_opt_flags {
     CLI_REQUIRED = 1 << 4, /* an option that must be given */
 };
 
-/* How the parser stores an option's value itself (cli_args_next then
- * never returns it): at off in the struct given to cli_args_into. */
+/* How the parser stores an option's value itself: at off in the
+ * command's args struct (else the command's .args.opt takes it). */
 enum cli_kind {
-    CLI_K_NONE,  /* returned by cli_args_next, the caller takes it */
+    CLI_K_NONE,  /* handed to the command's .args.opt */
     CLI_K_STR,   /* const char *: the value */
     CLI_K_ON,    /* int: 1 */
     CLI_K_NUM,   /* unsigned or uint64_t/size_t: a whole number from min to
@@ -116,7 +111,7 @@ struct cli_list {
 };
 
 struct cli_opt {
-    int id;                   /* what cli_args_next returns: the short letter,
+    int id;                   /* what .args.opt is given: the short letter,
                                  or a value >= 256 for a long-only option */
     char short_name;          /* 'n' for -n, or 0 */
     const char *name;         /* "count" for --count; NULL for a positional */
@@ -193,16 +188,28 @@ enum cli_group {
 #define CLI_OUT_BASIC "human, json or json-pretty"
 
 struct cli;
+struct cli_args;
 struct cli_command {
     const char *name;
     enum cli_group group;
-    int (*fn)(struct cli *, int, char **);
+    /* The command, its options parsed: args is its struct of .args.size
+     * bytes (NULL when 0), pos its npos positionals. The exit code. */
+    int (*fn)(struct cli *c, void *args, int npos, char **pos);
     const char *summary;     /* one line, lower case, no full stop */
     const char *description; /* a paragraph (blank line = new paragraph) */
     const struct cli_opt *opts;
     const char *outputs;  /* what -o accepts, or NULL when -o is not used */
     const char *examples; /* "# comment\nledger ...\n" lines */
     unsigned flags;       /* CLI_CMD_PAGER, CLI_CMD_GATHER */
+    /* How the dispatcher parses argv for fn (cli_parse). */
+    struct {
+        size_t size; /* of the struct the options are stored in */
+        int maxpos;  /* positionals at most, -1: any number */
+        /* an option without a kind (a->value its value): 0, or the exit
+         * code after saying why */
+        int (*opt)(struct cli *c, void *args, int id, struct cli_args *a);
+        const void *defaults; /* the struct before parsing, NULL: zeroed */
+    } args;
 };
 
 #define CLI_CMD_PAGER 1u  /* long output, paged on a tty */
@@ -233,36 +240,22 @@ struct cli_args {
     struct cli *c;
     int argc;
     char **argv;
-    char *value; /* the value of the option just returned */
-    void *dst;   /* where options with a kind are stored (cli_args_into);
-                    NULL: cli_args_next returns them as any other */
+    char *value; /* the value of the option just parsed */
+    void *dst;   /* where options with a kind are stored */
     int ind;     /* after the loop: index of the first positional */
-    int exit;    /* when cli_args_next returns -1: the exit code */
+    int exit;    /* when parsing stopped: the exit code */
     char shortopts[128];
     struct option lo[CLI_OPTS_MAX]; /* built from the table */
 };
 
-/* Starts parsing argv (argv[0] is the command's name) against
- * c->command's table. */
-void cli_args_init(struct cli_args *a, struct cli *c, int argc, char **argv);
-/* The next option's id (> 0); 0 when the options are done (a.ind is the
- * first positional); -1 when parsing must stop: --help was printed (a.exit
- * is 0) or a usage error was printed (a.exit is 64). --dir and -o are
- * handled here and never returned. */
-int cli_args_next(struct cli_args *a);
-/* The same, storing the options that have a kind into dst. */
-void cli_args_into(struct cli_args *a, struct cli *c, int argc, char **argv,
-                   void *dst);
-/* All of argv's options into dst (every one of the table has a kind):
- * 0 with *ind (unless NULL) the first positional, of which there may be at most
- * maxpos (-1: any number; "unexpected argument 'X'" past them); -1 after
- * --help (the command then exits 0); or the exit code of a usage error. */
-int cli_parse(struct cli *c, int argc, char **argv, void *dst, int maxpos,
-              int *ind);
-/* A parser's answer as the command's exit code (0 after --help). */
-#define PARSED(rc) ((rc) < 0 ? EX_OK : (rc))
-/* Frees the CLI_K_LIST values stored in a->dst. */
-void cli_args_free(struct cli_args *a);
+/* Parses argv (argv[0] is the command's name) with c->command's table
+ * into a new *args (.args: its size, defaults; free it with
+ * cli_args_free): 0 with *ind the first positional; -1 after --help (the
+ * command then exits 0); or the exit code of a usage error, said. --dir,
+ * -o and the terminal's options are taken here. */
+int cli_parse(struct cli *c, int argc, char **argv, void **args, int *ind);
+/* Frees args and the CLI_K_LIST values in it (NULL is a no-op). */
+void cli_args_free(const struct cli *c, void *args);
 /* Prints the usage line of c->command and a pointer to --help on stderr;
  * returns EX_USAGE. */
 int cli_usage(const struct cli *c);
@@ -356,10 +349,10 @@ int cli_open(struct cli *c, int ro, struct ldg_ledger **out);
 int cli_set_output(struct cli *c, const char *v);
 /* Parses an unsigned decimal; 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t *out);
-/* The command's one SEQ argument, argv[ind..argc): 0 with *seq, else the
+/* The command's one SEQ argument, pos[0..npos): 0 with *seq, else the
  * usage error's exit code, naming what is wrong (missing: "SEQ is
  * required: " what; more than one; not a number). */
-int cli_one_seq(struct cli *c, int argc, char **argv, int ind, const char *what,
+int cli_one_seq(struct cli *c, int npos, char **pos, const char *what,
                 uint64_t *seq);
 /* The one time format of human output: "Nov 22 09:39:01", local time (UTC
  * after --utc), to the second, as `ledger query` shows it (util.h's

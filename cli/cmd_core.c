@@ -12,9 +12,9 @@
 #include "serve/serve.h"
 #include "ingest/ingest.h"
 
-static int cmd_init(struct cli *c, int argc, char **argv);
-static int cmd_append(struct cli *c, int argc, char **argv);
-static int cmd_show(struct cli *c, int argc, char **argv);
+static int cmd_init(struct cli *c, void *args, int npos, char **pos);
+static int cmd_append(struct cli *c, void *args, int npos, char **pos);
+static int cmd_show(struct cli *c, void *args, int npos, char **pos);
 
 enum { OPT_DIRECT = 300, OPT_ID, OPT_TIME };
 
@@ -49,19 +49,18 @@ const struct cli_command cli_cmd_init = {
     CLI_OUT_BASIC,
     "# a ledger in ./box, named for its checkpoints\n"
     "ledger init --origin box.example/ledger --dir ./box\n",
-    0};
+    0,
+    {.size = sizeof(struct init_args)}};
 
 static int
-cmd_init(struct cli *c, int argc, char **argv)
+cmd_init(struct cli *c, void *args, int npos, char **pos)
 {
-    struct init_args x = {0};
+    struct init_args *x = args;
     char err[1024], vkey[512];
     struct ldg_ledger *l;
     struct ldg_options o;
     int rc;
 
-    if ((rc = cli_parse(c, argc, argv, &x, 0, NULL)) != 0)
-        return PARSED(rc);
     /* what chose an older format or layout before is refused, not ignored:
      * a ledger other than the one asked for is not made */
     {
@@ -85,7 +84,7 @@ cmd_init(struct cli *c, int argc, char **argv)
      * ledger where it was asked to */
     if ((rc = cli_resolve_dir_own(c)) != 0)
         return rc;
-    rc = ldg_init(c->dir, x.origin, &o, err, sizeof err);
+    rc = ldg_init(c->dir, x->origin, &o, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err);
         return cli_exit_code(rc);
@@ -172,6 +171,25 @@ static const struct cli_opt append_opts[] = {
     CLI_QUIET_OPT,
     CLI_ARG("TYPE", "the event type, e.g. run.started, model.loaded", 0),
     CLI_OPT_END};
+
+/* --parent and --time: 0, or the exit code of a usage error */
+static int
+append_opt(struct cli *c, void *args, int id, struct cli_args *a)
+{
+    struct append_args *x = args;
+    const char *why;
+    if (id == 'p') {
+        if (cli_parse_u64(a->value, &x->in.parent) < 0)
+            return cli_usage_err(c, "--parent: '%s' is not a sequence number",
+                                 a->value);
+        x->in.has_parent = 1;
+    } else {
+        if (ldg_ingest_parse_time(a->value, &x->in.time_ns, &why) < 0)
+            return cli_usage_err(c, "--time: '%s' %s", a->value, why);
+        x->in.has_time = 1;
+    }
+    return 0;
+}
 
 /* Through `ledger serve` when it serves c->dir: the exit code, or -1
  * when no server answers (then the caller writes directly). */
@@ -267,63 +285,39 @@ const struct cli_command cli_cmd_append = {
     "'{\"run\":\"r1\",\"step\":\"ocr\",\"tool\":\"ocr\",\"status\":\"ok\"}')\n"
     "ledger append run.finished --parent \"$seq\" \\\n"
     "    --body '{\"run\":\"r1\",\"status\":\"ok\"}'\n",
-    0};
+    0,
+    {.size = sizeof(struct append_args), .maxpos = -1, .opt = append_opt}};
 
 static int
-cmd_append(struct cli *c, int argc, char **argv)
+cmd_append(struct cli *c, void *args, int npos, char **pos)
 {
-    struct cli_args a;
-    struct append_args x = {0};
+    struct append_args *x = args;
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
     uint64_t seq;
     unsigned differs = 0;
-    int ch, rc;
+    int rc;
 
-    cli_args_into(&a, c, argc, argv, &x);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case 'p':
-            if (cli_parse_u64(a.value, &x.in.parent) < 0)
-                return cli_usage_err(c,
-                                     "--parent: '%s' is not a sequence "
-                                     "number",
-                                     a.value);
-            x.in.has_parent = 1;
-            break;
-        case OPT_TIME: {
-            const char *why;
-            if (ldg_ingest_parse_time(a.value, &x.in.time_ns, &why) < 0)
-                return cli_usage_err(c, "--time: '%s' %s", a.value, why);
-            x.in.has_time = 1;
-            break;
-        }
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind + 1 != argc || (x.body_text && x.body_file))
+    if (npos != 1 || (x->body_text && x->body_file))
         return cli_usage(c);
-    x.in.type = argv[a.ind];
+    x->in.type = pos[0];
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
-    if (x.body_text != NULL) {
-        body = parse_body(c, "--body", x.body_text, strlen(x.body_text));
+    if (x->body_text != NULL) {
+        body = parse_body(c, "--body", x->body_text, strlen(x->body_text));
     } else {
         FILE *f = stdin;
         char *text;
         size_t len;
-        const char *name = x.body_file ? x.body_file : "<stdin>";
+        const char *name = x->body_file ? x->body_file : "<stdin>";
         if (f == stdin && isatty(0))
             fprintf(stderr, "ledger append: reading the body from the "
                             "terminal; end it with Ctrl-D (or give --body "
                             "JSON or --body-file FILE)\n");
-        if (x.body_file != NULL && strcmp(x.body_file, "-") != 0) {
-            f = fopen(x.body_file, "rb");
+        if (x->body_file != NULL && strcmp(x->body_file, "-") != 0) {
+            f = fopen(x->body_file, "rb");
             if (f == NULL) {
-                cli_err(c, "cannot open %s: %s", x.body_file, strerror(errno));
+                cli_err(c, "cannot open %s: %s", x->body_file, strerror(errno));
                 return EX_NOINPUT;
             }
         }
@@ -339,21 +333,21 @@ cmd_append(struct cli *c, int argc, char **argv)
     }
     if (body == NULL)
         return EX_DATAERR;
-    x.in.body = body;
-    if (!x.direct) {
-        rc = append_served(c, &x.in, x.verbose);
+    x->in.body = body;
+    if (!x->direct) {
+        rc = append_served(c, &x->in, x->verbose);
         if (rc >= 0)
             goto out;
-    } else if (x.verbose)
+    } else if (x->verbose)
         fprintf(stderr, "ledger append: --direct: writing %s directly\n",
                 c->dir);
     if ((rc = cli_open(c, 0, &l)) != 0)
         goto out;
-    rc = ldg_append_ex(l, &x.in, &seq, &differs);
+    rc = ldg_append_ex(l, &x->in, &seq, &differs);
     if (rc == LDG_EDUPLICATE) { /* idempotent: the first one's seq */
-        if (x.verbose || differs) {
+        if (x->verbose || differs) {
             char what[96];
-            dup_say(x.in.id, seq, differs, what, sizeof what);
+            dup_say(x->in.id, seq, differs, what, sizeof what);
         }
         rc = 0;
     }
@@ -411,25 +405,24 @@ const struct cli_command cli_cmd_show = {
     CLI_OUT_BASIC,
     "ledger show 12\n"
     "ledger show 12 -o json-pretty\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    {.size = sizeof(struct show_args), .maxpos = -1}};
 
 static int
-cmd_show(struct cli *c, int argc, char **argv)
+cmd_show(struct cli *c, void *args, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_txn *t = NULL;
     struct ldg_event ev;
     uint64_t seq;
-    struct show_args x = {0};
-    int ind, rc;
+    struct show_args *x = args;
+    int rc;
 
-    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
-        return PARSED(rc);
-    if ((rc = cli_one_seq(c, argc, argv, ind, "the event to show", &seq)))
+    if ((rc = cli_one_seq(c, npos, pos, "the event to show", &seq)))
         return rc;
     if ((rc = cli_check_output(c, NULL)) != 0)
         return rc;
-    if (x.raw && c->tty_out) {
+    if (x->raw && c->tty_out) {
         cli_err(c, "--raw writes the binary entry; refusing to write it to "
                    "a terminal (redirect it to a file or a pipe)");
         return EX_USAGE;
@@ -456,7 +449,7 @@ cmd_show(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out;
     }
-    if (x.raw) {
+    if (x->raw) {
         uint64_t bad;
         char what[512];
         /* raw bytes carry no mark: say so, when they are this event's */

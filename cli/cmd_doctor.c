@@ -9,9 +9,9 @@
 #include "query/query.h"
 #include "projections/projections.h"
 
-static int cmd_doctor(struct cli *c, int argc, char **argv);
-static int cmd_projections(struct cli *c, int argc, char **argv);
-static int cmd_rebuild(struct cli *c, int argc, char **argv);
+static int cmd_doctor(struct cli *c, void *args, int npos, char **pos);
+static int cmd_projections(struct cli *c, void *args, int npos, char **pos);
+static int cmd_rebuild(struct cli *c, void *args, int npos, char **pos);
 
 /* -------------------------------------------------------------- doctor -- */
 
@@ -337,31 +337,31 @@ const struct cli_command cli_cmd_doctor = {
     "ledger doctor --bundle r1.bundle --trusted-key box.vkey --at 22\n"
     "ledger doctor --bundle r1.bundle --trusted-key box.vkey \\\n"
     "    --at '2026-11-22 09:39'\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    CLI_VIEW_ARGS};
 
 static int
-cmd_doctor(struct cli *c, int argc, char **argv)
+cmd_doctor(struct cli *c, void *args, int npos, char **pos)
 {
-    struct vargs va = {0};
+    struct vargs *va = args;
     struct ldg_doctor_opts o;
     struct ldg_ledger *l = NULL;
     json_t *d = NULL;
     int rc, verdict = LDG_DOCTOR_UNKNOWN;
 
-    rc = cli_view_parse(c, argc, argv, &va, NULL, 0);
-    if (rc != 0)
-        return PARSED(rc);
-    if (va.ba.file != NULL)
-        return doctor_bundle(c, &va);
-    if ((rc = cli_view_open(c, &va, &l)) != 0)
+    if ((rc = cli_view_args(c, va, npos, 0)) != 0)
+        return rc;
+    if (va->ba.file != NULL)
+        return doctor_bundle(c, va);
+    if ((rc = cli_view_open(c, va, &l)) != 0)
         return rc;
     memset(&o, 0, sizeof o);
-    o.at_size = va.at_size;
-    o.pack = va.pack;
+    o.at_size = va->at_size;
+    o.pack = va->pack;
     o.progress = cli_progress;
     o.progress_ctx = c;
     rc = ldg_doctor_run(l, &o, &d, &verdict);
-    if (c->progress && va.at_size)
+    if (c->progress && va->at_size)
         cli_progress_done(c);
     if (rc < 0) {
         rc = cli_fail(c, l, rc);
@@ -373,7 +373,7 @@ cmd_doctor(struct cli *c, int argc, char **argv)
     if (c->out != OUT_HUMAN) {
         cli_print_json(c, d);
     } else {
-        human_doctor(c, d, va.pack);
+        human_doctor(c, d, va->pack);
         /* The process ends here: tearing down the JSON of a thousand
          * packs costs more than computing it, so it is kept. */
         doctor_answer = d;
@@ -406,23 +406,24 @@ const struct cli_command cli_cmd_projections = {
     CLI_OUT_BASIC,
     "ledger projections\n"
     "ledger projections --note\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    CLI_VIEW_ARGS};
 
 static int
-cmd_projections(struct cli *c, int argc, char **argv)
+cmd_projections(struct cli *c, void *args, int npos, char **pos)
 {
-    struct vargs va = {0};
+    struct vargs *va = args;
     struct ldg_ledger *l = NULL;
     json_t *list = NULL, *o;
     size_t i;
-    int rc = cli_view_parse(c, argc, argv, &va, NULL, 0);
+    int rc = cli_view_args(c, va, npos, 0);
     if (rc != 0)
-        return PARSED(rc);
-    if ((rc = cli_view_open(c, &va, &l)) != 0)
         return rc;
-    if (va.check) { /* --note: the signed projection note */
+    if ((rc = cli_view_open(c, va, &l)) != 0)
+        return rc;
+    if (va->check) { /* --note: the signed projection note */
         char *note = NULL;
-        rc = ldg_projections_note(l, va.at_size, &note);
+        rc = ldg_projections_note(l, va->at_size, &note);
         if (rc < 0) {
             rc = cli_fail(c, l, rc);
         } else {
@@ -436,7 +437,7 @@ cmd_projections(struct cli *c, int argc, char **argv)
         ldg_close(l);
         return rc;
     }
-    rc = ldg_projections_list(l, va.at_size, &list);
+    rc = ldg_projections_list(l, va->at_size, &list);
     if (rc < 0)
         return cli_fail_close(c, l, rc);
     if (c->out != OUT_HUMAN) {
@@ -540,13 +541,13 @@ const struct cli_command cli_cmd_rebuild = {
     "ledger rebuild\n"
     "ledger rebuild --check\n"
     "ledger rebuild routes models\n",
-    0};
+    0,
+    CLI_VIEW_ARGS};
 
 static int
-cmd_rebuild(struct cli *c, int argc, char **argv)
+cmd_rebuild(struct cli *c, void *args, int npos, char **pos)
 {
-    struct vargs va = {0};
-    const char *pos[8] = {NULL};
+    struct vargs *va = args;
     struct ldg_ledger *l = NULL;
     json_t *rep = NULL, *o;
     unsigned mask = 0;
@@ -554,10 +555,9 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
     size_t i;
     int rc, n, want_index = 0;
 
-    rc = cli_view_parse(c, argc, argv, &va, pos, 8);
-    if (rc != 0)
-        return PARSED(rc);
-    for (n = 0; n < 8 && pos[n]; n++) {
+    if ((rc = cli_view_args(c, va, npos, 8)) != 0)
+        return rc;
+    for (n = 0; n < npos; n++) {
         unsigned b;
         if (strcmp(pos[n], "indexes") == 0) {
             want_index = 1;
@@ -577,9 +577,9 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
     /* No names: everything derived from the log, indexes included. */
     if (n == 0)
         want_index = 1;
-    if ((rc = open_plain(c, &l, va.check)) != 0)
+    if ((rc = open_plain(c, &l, va->check)) != 0)
         return rc;
-    if (va.check) {
+    if (va->check) {
         rc = ldg_projections_check(l, mask, cli_progress, c, &rep, &ndiff);
         if (step_failed(c, l, &rc))
             return rc;

@@ -20,10 +20,10 @@
 #include "evals/evals.h"
 #include "query/query.h"
 
-static int cmd_eval(struct cli *c, int argc, char **argv);
-static int cmd_evals(struct cli *c, int argc, char **argv);
-static int cmd_promote(struct cli *c, int argc, char **argv);
-static int cmd_rollback(struct cli *c, int argc, char **argv);
+static int cmd_eval(struct cli *c, void *args, int npos, char **pos);
+static int cmd_evals(struct cli *c, void *args, int npos, char **pos);
+static int cmd_promote(struct cli *c, void *args, int npos, char **pos);
+static int cmd_rollback(struct cli *c, void *args, int npos, char **pos);
 
 /* ------------------------------------------------------------ eval run -- */
 
@@ -62,6 +62,7 @@ static const struct cli_opt eval_opts[] = {
     CLI_ARG("run", "the subcommand (only run)", 0),
     CLI_ARG("SUITE", "the suite file (JSON Lines, docs/EVALS.md)", 0),
     CLI_OPT_END};
+static const struct eval_args eval_defaults = {.conc = 1, .tmo = 120000};
 
 const struct cli_command cli_cmd_eval = {
     "eval",
@@ -79,7 +80,10 @@ const struct cli_command cli_cmd_eval = {
     "# M=qwen2.5:7b URL=http://127.0.0.1:11434/v1 (Ollama)\n"
     "ledger eval run s.jsonl --target route:qa --candidate \"$M\" "
     "--endpoint \"$URL\"\n",
-    0};
+    0,
+    {.size = sizeof(struct eval_args),
+     .maxpos = -1,
+     .defaults = &eval_defaults}};
 
 /* --target, --candidate and --endpoint, given and well formed: 0, or
  * EX_USAGE. */
@@ -104,26 +108,24 @@ eval_check(struct cli *c, const char *target, const char *cand, const char *ep)
 }
 
 static int
-cmd_eval(struct cli *c, int argc, char **argv)
+cmd_eval(struct cli *c, void *args, int npos, char **pos)
 {
-    struct eval_args x = {.conc = 1, .tmo = 120000};
-    int ind, rc, ex = EX_OK;
+    struct eval_args *x = args;
+    int rc, ex = EX_OK;
     struct ldg_eval_suite *s = NULL;
     struct ldg_ledger *l = NULL;
     struct ldg_eval_report rep = {0};
     char err[1024];
     json_t *result = NULL;
 
-    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
-        return PARSED(rc);
-    if (ind >= argc || strcmp(argv[ind], "run") != 0)
+    if (npos < 1 || strcmp(pos[0], "run") != 0)
         return cli_usage_err(c, "%s",
-                             ind < argc ? "unknown subcommand (only 'run')"
-                                        : "missing subcommand (run)");
-    if (ind + 2 != argc)
+                             npos > 0 ? "unknown subcommand (only 'run')"
+                                      : "missing subcommand (run)");
+    if (npos != 2)
         return cli_usage_err(c, "give exactly one SUITE file");
-    const char *suite_path = argv[ind + 1];
-    const char *target = x.target, *cand = x.cand, *ep = x.ep;
+    const char *suite_path = pos[1];
+    const char *target = x->target, *cand = x->cand, *ep = x->ep;
     if ((rc = eval_check(c, target, cand, ep)) != 0)
         return rc;
     if ((rc = cli_view_prepare(c)) != 0)
@@ -136,13 +138,13 @@ cmd_eval(struct cli *c, int argc, char **argv)
     struct ldg_eval_run_opts o = {
         .endpoint = ep,
         .model = cand,
-        .concurrency = (unsigned)x.conc,
-        .timeout_ms = (long)x.tmo,
-        .seed = x.noseed ? -1 : (long)x.seed,
-        .api_key = x.keyenv ? getenv(x.keyenv) : NULL,
+        .concurrency = (unsigned)x->conc,
+        .timeout_ms = (long)x->tmo,
+        .seed = x->noseed ? -1 : (long)x->seed,
+        .api_key = x->keyenv ? getenv(x->keyenv) : NULL,
     };
-    if (x.keyenv && !o.api_key) {
-        cli_err(c, "--api-key-env: %s is not set", x.keyenv);
+    if (x->keyenv && !o.api_key) {
+        cli_err(c, "--api-key-env: %s is not set", x->keyenv);
         ldg_eval_suite_free(s);
         return EX_USAGE;
     }
@@ -203,12 +205,13 @@ const struct cli_command cli_cmd_evals = {
     evals_opts,
     CLI_OUT_BASIC,
     "# the evals of one route\nledger evals --target route:qa\n",
-    CLI_CMD_GATHER};
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct eval_args)}};
 
 static int
-cmd_evals(struct cli *c, int argc, char **argv)
+cmd_evals(struct cli *c, void *args, int npos, char **pos)
 {
-    struct eval_args x = {0};
+    struct eval_args *x = args;
     int rc, n = 0;
     struct ldg_ledger *l = NULL;
     struct ldg_query *q = NULL;
@@ -217,9 +220,7 @@ cmd_evals(struct cli *c, int argc, char **argv)
     struct ldg_event ev;
     char err[512] = "", tt[LDG_SUBJECT_MAX + 16];
 
-    if ((rc = cli_parse(c, argc, argv, &x, 0, NULL)) != 0)
-        return PARSED(rc);
-    const char *target = x.target;
+    const char *target = x->target;
     if (target && !ldg_eval_target_valid(target)) {
         cli_err(c,
                 "--target: '%s' is not route:NAME, pack:NAME or "
@@ -342,25 +343,23 @@ const struct cli_command cli_cmd_promote = {
     CLI_OUT_BASIC,
     "# promote after a passing eval\n"
     "ledger promote route:qa qwen2.5:7b --eval E-20261122T101500Z-3fa9c1\n",
-    0};
+    0,
+    {.size = sizeof(struct promote_args), .maxpos = 2}};
 
 static int
-cmd_promote(struct cli *c, int argc, char **argv)
+cmd_promote(struct cli *c, void *args, int npos, char **pos)
 {
-    struct promote_args x = {0};
-    int ind, rc, ex;
+    struct promote_args *x = args;
+    int rc, ex;
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
     uint64_t seq = 0;
 
-    if ((rc = cli_parse(c, argc, argv, &x, 2, &ind)) != 0)
-        return PARSED(rc);
-    if (!x.eval_id)
+    if (!x->eval_id)
         return cli_usage_err(c, "--eval ID is required");
-    if (ind + 2 != argc)
+    if (npos != 2)
         return cli_usage_err(c, "give TARGET and CANDIDATE");
-    struct ldg_promotion p = {argv[ind], argv[ind + 1], x.eval_id, x.reason,
-                              x.force};
+    struct ldg_promotion p = {pos[0], pos[1], x->eval_id, x->reason, x->force};
     if (!ldg_eval_target_valid(p.target)) {
         cli_err(c, "TARGET '%s' is not route:NAME, pack:NAME or model:NAME",
                 p.target);
@@ -391,7 +390,7 @@ cmd_promote(struct cli *c, int argc, char **argv)
         cli_print_json(c, json_incref(body));
     } else if (rc == 0) {
         printf("promoted %s on %s (eval %s), seq %llu\n", p.candidate, p.target,
-               x.eval_id, (unsigned long long)seq);
+               x->eval_id, (unsigned long long)seq);
     }
     json_decref(body);
     ldg_close(l);
@@ -418,24 +417,23 @@ const struct cli_command cli_cmd_rollback = {
     CLI_OUT_BASIC,
     "# go back to the previous candidate\n"
     "ledger rollback route:qa --reason 'wrong answers in production'\n",
-    0};
+    0,
+    {.size = sizeof(struct promote_args), .maxpos = 1}};
 
 static int
-cmd_rollback(struct cli *c, int argc, char **argv)
+cmd_rollback(struct cli *c, void *args, int npos, char **pos)
 {
-    struct promote_args x = {0};
-    int ind, rc, ex = EX_OK;
+    struct promote_args *x = args;
+    int rc, ex = EX_OK;
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
     uint64_t seq = 0;
 
-    if ((rc = cli_parse(c, argc, argv, &x, 1, &ind)) != 0)
-        return PARSED(rc);
-    if (!x.reason || !x.reason[0])
+    if (!x->reason || !x->reason[0])
         return cli_usage_err(c, "--reason TEXT is required");
-    if (ind + 1 != argc)
+    if (npos != 1)
         return cli_usage_err(c, "give one TARGET");
-    const char *target = argv[ind];
+    const char *target = pos[0];
     if (!ldg_eval_target_valid(target)) {
         cli_err(c, "TARGET '%s' is not route:NAME, pack:NAME or model:NAME",
                 target);
@@ -443,7 +441,7 @@ cmd_rollback(struct cli *c, int argc, char **argv)
     }
     if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
         return rc;
-    rc = ldg_eval_rollback(l, target, x.to, x.reason, &body, &seq);
+    rc = ldg_eval_rollback(l, target, x->to, x->reason, &body, &seq);
     if (rc < 0) {
         cli_err(c, "%s%s", cli_why(l, rc),
                 rc == LDG_ENOTFOUND ? "; give --to MODEL" : "");

@@ -12,7 +12,7 @@
 #include "fleet/fleet.h"
 #include "query/query.h"
 
-static int cmd_export(struct cli *c, int argc, char **argv);
+static int cmd_export(struct cli *c, void *args, int npos, char **pos);
 
 #define LIST_MAX 256
 
@@ -237,12 +237,14 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
     return EX_OK;
 }
 
-/* One option (val is cut up by split_list): 0, or the exit code. */
+/* One option (its value is cut up by split_list): 0, or the exit code. */
 static int
-export_opt(struct cli *c, int ch, char *val, struct export_args *x)
+export_opt(struct cli *c, void *args, int id, struct cli_args *a)
 {
+    struct export_args *x = args;
+    char *val = a->value;
     uint64_t v;
-    switch (ch) {
+    switch (id) {
     case 'R':
         if (split_list(c, "--redact", val, x->fields, &x->o.nredact_fields) < 0)
             return EX_USAGE;
@@ -384,14 +386,14 @@ const struct cli_command cli_cmd_export = {
     "routes.bundle\n"
     "# the last month's evidence for an auditor, as one segment\n"
     "ledger export --segment -S '30 days ago' --out month.seg\n",
-    0};
+    0,
+    {.size = sizeof(struct export_args), .maxpos = -1, .opt = export_opt}};
 
 static int
-cmd_export(struct cli *c, int argc, char **argv)
+cmd_export(struct cli *c, void *args, int npos, char **pos)
 {
-    struct cli_args a;
-    struct export_args x;
-    struct ldg_export_opts *o = &x.o;
+    struct export_args *x = args;
+    struct ldg_export_opts *o = &x->o;
     struct ldg_export_report rep = {0};
     struct ldg_ledger *l = NULL;
     char **terms = NULL, *runterm = NULL, *ctxterms = NULL, *cosigned = NULL;
@@ -400,30 +402,22 @@ cmd_export(struct cli *c, int argc, char **argv)
     const char *out, *run, *plan;
     json_t *plan_tl = NULL;
     char *plan_text = NULL;
-    int no_context, no_cosigned, ch, rc, nterms = 0;
+    int no_context, no_cosigned, rc, nterms = npos;
 
-    memset(&x, 0, sizeof x);
-    o->redact_fields = x.fields;
-    o->redact_types = x.types;
-    cli_args_into(&a, c, argc, argv, &x);
-    while ((ch = cli_args_next(&a)) > 0)
-        if ((rc = export_opt(c, ch, a.value, &x)) != 0)
-            return rc;
-    if (ch < 0)
-        return a.exit;
-    out = x.out;
-    run = x.run;
-    plan = x.plan;
-    no_context = x.no_context;
-    no_cosigned = x.no_cosigned;
+    o->redact_fields = x->fields;
+    o->redact_types = x->types;
+    out = x->out;
+    run = x->run;
+    plan = x->plan;
+    no_context = x->no_context;
+    no_cosigned = x->no_cosigned;
     if (out == NULL)
         return cli_usage_err(c, "--out FILE is required (- for standard "
                                 "output)");
     if ((rc = export_check_out(c, out)) != 0)
         return rc;
-    nterms = argc - a.ind;
-    if (x.segment)
-        return export_segment(c, o, out, argc - a.ind, argv + a.ind, run, plan,
+    if (x->segment)
+        return export_segment(c, o, out, npos, pos, run, plan,
                               no_context || no_cosigned);
     if (plan != NULL && (run != NULL || nterms > 0))
         return cli_usage_err(c, "--plan selects by itself: no --run or "
@@ -432,7 +426,7 @@ cmd_export(struct cli *c, int argc, char **argv)
     if (terms == NULL)
         return EX_OSERR;
     for (int i = 0; i < nterms; i++)
-        terms[i] = argv[a.ind + i];
+        terms[i] = pos[i];
     if (run != NULL) {
         size_t n = strlen(run) + 5;
         runterm = malloc(n);
@@ -512,7 +506,7 @@ cmd_export(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out;
     }
-    export_say(c, &x, &rep, ncontext);
+    export_say(c, x, &rep, ncontext);
     rc = EX_OK;
 out:
     free(cosigned);

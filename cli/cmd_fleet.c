@@ -11,11 +11,11 @@
 #include "cli/commands.h"
 #include "fleet/fleet.h"
 
-static int cmd_witness(struct cli *c, int argc, char **argv);
-static int cmd_publish(struct cli *c, int argc, char **argv);
-static int cmd_mirror(struct cli *c, int argc, char **argv);
-static int cmd_ship(struct cli *c, int argc, char **argv);
-static int cmd_audit_central(struct cli *c, int argc, char **argv);
+static int cmd_witness(struct cli *c, void *args, int npos, char **pos);
+static int cmd_publish(struct cli *c, void *args, int npos, char **pos);
+static int cmd_mirror(struct cli *c, void *args, int npos, char **pos);
+static int cmd_ship(struct cli *c, void *args, int npos, char **pos);
+static int cmd_audit_central(struct cli *c, void *args, int npos, char **pos);
 
 static volatile int stop_flag;
 
@@ -91,56 +91,45 @@ const struct cli_command cli_cmd_witness = {
     "VKEY=$(ledger --dir box1 keys verifier)\n"
     "ledger witness serve --listen 127.0.0.1:8380 --dir wdir --trust "
     "\"$VKEY\"\n",
-    0};
+    0,
+    {.size = sizeof(struct witness_args), .maxpos = -1}};
 
 static int
-cmd_witness(struct cli *c, int argc, char **argv)
+cmd_witness(struct cli *c, void *args, int npos, char **pos)
 {
-    struct witness_args x = {0};
+    struct witness_args *x = args;
     const char *sub, *dir;
     char err[1024] = "", vkey[600];
     struct ldg_witness *w = NULL;
-    int ind, rc;
+    int rc;
 
-    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
-        return PARSED(rc);
-    rc = EX_USAGE;
-    if (ind + 1 != argc) {
-        cli_usage_err(c, "want one subcommand: init, key or serve");
-        goto out;
-    }
-    sub = argv[ind];
+    if (npos != 1)
+        return cli_usage_err(c, "want one subcommand: init, key or serve");
+    sub = pos[0];
     dir = c->dir_opt;
-    if (strcmp(sub, "init") && strcmp(sub, "key") && strcmp(sub, "serve")) {
-        cli_usage_err(c, "unknown subcommand '%s' (init, key, serve)", sub);
-        goto out;
-    }
-    if (dir == NULL) {
-        cli_usage_err(c, "--dir DIR (the witness's directory) is required");
-        goto out;
-    }
+    if (strcmp(sub, "init") && strcmp(sub, "key") && strcmp(sub, "serve"))
+        return cli_usage_err(c, "unknown subcommand '%s' (init, key, serve)",
+                             sub);
+    if (dir == NULL)
+        return cli_usage_err(c, "--dir DIR (the witness's directory) is "
+                                "required");
     if (strcmp(sub, "init") == 0) {
-        int r = ldg_witness_init(dir, x.name ? x.name : "witness.local/w1",
-                                 vkey, sizeof vkey, err, sizeof err);
-        if (r < 0) {
-            cli_err(c, "%s", err[0] ? err : ldg_strerror(r));
-            rc = cli_exit_code(r);
-            goto out;
+        rc = ldg_witness_init(dir, x->name ? x->name : "witness.local/w1", vkey,
+                              sizeof vkey, err, sizeof err);
+        if (rc < 0) {
+            cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+            return cli_exit_code(rc);
         }
         printf("%s\n", vkey);
-        rc = EX_OK;
-        goto out;
+        return EX_OK;
     }
-    if (strcmp(sub, "serve") == 0 && (x.listen == NULL || x.trust.n == 0)) {
-        cli_usage_err(c, "serve needs --listen ADDR and at least one "
-                         "--trust VKEY");
-        goto out;
-    }
-    rc = ldg_witness_open(&w, dir, x.trust.v, x.trust.n, err, sizeof err);
+    if (strcmp(sub, "serve") == 0 && (x->listen == NULL || x->trust.n == 0))
+        return cli_usage_err(c, "serve needs --listen ADDR and at least one "
+                                "--trust VKEY");
+    rc = ldg_witness_open(&w, dir, x->trust.v, x->trust.n, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
-        rc = cli_exit_code(rc);
-        goto out;
+        return cli_exit_code(rc);
     }
     if (strcmp(sub, "key") == 0) {
         printf("%s\n", ldg_witness_vkey(w));
@@ -148,13 +137,13 @@ cmd_witness(struct cli *c, int argc, char **argv)
     } else {
         struct ldg_witness_serve_options o = {0};
         struct sigaction sa = {0};
-        const char *colon = strrchr(x.listen, ':');
+        const char *colon = strrchr(x->listen, ':');
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         snprintf(listen_host, sizeof listen_host, "%.*s",
-                 colon ? (int)(colon - x.listen) : 0, x.listen);
-        o.addr = x.listen;
+                 colon ? (int)(colon - x->listen) : 0, x->listen);
+        o.addr = x->listen;
         o.stop = &stop_flag;
         o.on_ready = on_ready;
         o.on_log = on_log;
@@ -166,9 +155,7 @@ cmd_witness(struct cli *c, int argc, char **argv)
             rc = EX_OK;
         }
     }
-out:
     ldg_witness_free(w);
-    free(x.trust.v);
     return rc;
 }
 
@@ -223,50 +210,36 @@ const struct cli_command cli_cmd_publish = {
     "ledger publish http://127.0.0.1:8080/logs/box1\n"
     "ledger publish s3://fleet-logs/box1\n"
     "ledger publish http://h/logs/box1 --witness \"http://w:8380 $WVKEY\"\n",
-    0};
+    0,
+    {.size = sizeof(struct publish_args), .maxpos = -1}};
 
 static int
-cmd_publish(struct cli *c, int argc, char **argv)
+cmd_publish(struct cli *c, void *args, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_publish_report r;
     char err[1024] = "";
-    struct publish_args x = {0};
-    int ind, rc, pub_rc = 0, worst = EX_OK;
+    struct publish_args *x = args;
+    int rc, pub_rc = 0, worst = EX_OK;
     json_t *wj = NULL;
 
-    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
-        return PARSED(rc);
-    for (size_t i = 0; i < x.wit.n; i++)
-        if (strchr(x.wit.v[i], ' ') == NULL) {
-            /* the message names the argument before the list goes */
-            rc =
-                cli_usage_err(c, "--witness '%s': want 'URL VKEY'", x.wit.v[i]);
-            free(x.wit.v);
-            return rc;
-        }
-    if (ind + 1 != argc) {
-        free(x.wit.v);
+    for (size_t i = 0; i < x->wit.n; i++)
+        if (strchr(x->wit.v[i], ' ') == NULL)
+            return cli_usage_err(c, "--witness '%s': want 'URL VKEY'",
+                                 x->wit.v[i]);
+    if (npos != 1)
         return cli_usage_err(c, "want one URL");
-    }
-    if ((rc = cli_resolve_dir(c)) != 0) {
-        free(x.wit.v);
+    if ((rc = cli_resolve_dir(c)) != 0 || (rc = cli_open(c, 1, &l)) != 0)
         return rc;
-    }
-    if ((rc = cli_open(c, 1, &l)) != 0) {
-        free(x.wit.v);
-        return rc;
-    }
-    rc = ldg_publish(l, argv[ind], &r, err, sizeof err);
+    rc = ldg_publish(l, pos[0], &r, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         pub_rc = rc;
         worst = rc == LDG_EINVAL ? EX_USAGE : cli_exit_code(rc);
         if ((rc != LDG_ENET && rc != LDG_ETIMEOUT && rc != LDG_EHTTP &&
              rc != LDG_EIO) ||
-            x.wit.n == 0) {
+            x->wit.n == 0) {
             ldg_close(l);
-            free(x.wit.v);
             return worst;
         }
         /* The upload failed (the remote is unreachable: a box offline):
@@ -274,12 +247,13 @@ cmd_publish(struct cli *c, int argc, char **argv)
          * outbox, so nothing is lost for the next run. */
     }
     wj = json_array();
-    for (size_t i = 0; i < x.wit.n; i++) {
+    for (size_t i = 0; i < x->wit.n; i++) {
         struct ldg_submit_report sr;
         char wurl[2048];
-        const char *sp = strchr(x.wit.v[i], ' ');
-        snprintf(wurl, sizeof wurl, "%.*s", (int)(sp - x.wit.v[i]), x.wit.v[i]);
-        rc = ldg_witness_submit(l, wurl, sp + 1, x.now ? LDG_SUBMIT_NOW : 0u,
+        const char *sp = strchr(x->wit.v[i], ' ');
+        snprintf(wurl, sizeof wurl, "%.*s", (int)(sp - x->wit.v[i]),
+                 x->wit.v[i]);
+        rc = ldg_witness_submit(l, wurl, sp + 1, x->now ? LDG_SUBMIT_NOW : 0u,
                                 &sr);
         json_array_append_new(
             wj, json_pack("{s:s,s:s,s:o,s:s}", "witness", wurl, "outcome",
@@ -303,34 +277,32 @@ cmd_publish(struct cli *c, int argc, char **argv)
         }
     }
     ldg_close(l);
-    free(x.wit.v);
     if (pub_rc < 0) {
         /* nothing was published: the error is on stderr; the witnesses'
          * outcomes too (human), or on stdout for scripts */
         if (c->out != OUT_HUMAN)
-            cli_print_json(c,
-                           json_pack("{s:s,s:s,s:O}", "url", argv[ind], "error",
-                                     err[0] ? err : ldg_strerror(pub_rc),
-                                     "witnesses", wj));
+            cli_print_json(c, json_pack("{s:s,s:s,s:O}", "url", pos[0], "error",
+                                        err[0] ? err : ldg_strerror(pub_rc),
+                                        "witnesses", wj));
         json_decref(wj);
         return worst;
     }
     if (c->out == OUT_HUMAN) {
         if (r.files_put == 0)
-            printf("%s: already published at size %llu; nothing new\n",
-                   argv[ind], (unsigned long long)r.size);
+            printf("%s: already published at size %llu; nothing new\n", pos[0],
+                   (unsigned long long)r.size);
         else
             printf("%s: published size %llu (was %llu): %llu files, %llu "
                    "bytes\n",
-                   argv[ind], (unsigned long long)r.size,
+                   pos[0], (unsigned long long)r.size,
                    (unsigned long long)r.old_size,
                    (unsigned long long)r.files_put,
                    (unsigned long long)r.bytes_put);
     } else {
-        cli_print_json(c, json_pack("{s:s,s:o,s:o,s:I,s:I,s:O}", "url",
-                                    argv[ind], "size", ldg_json_u64(r.size),
-                                    "old_size", ldg_json_u64(r.old_size),
-                                    "files", (json_int_t)r.files_put, "bytes",
+        cli_print_json(c, json_pack("{s:s,s:o,s:o,s:I,s:I,s:O}", "url", pos[0],
+                                    "size", ldg_json_u64(r.size), "old_size",
+                                    ldg_json_u64(r.old_size), "files",
+                                    (json_int_t)r.files_put, "bytes",
                                     (json_int_t)r.bytes_put, "witnesses", wj));
     }
     json_decref(wj);
@@ -437,29 +409,28 @@ const struct cli_command cli_cmd_mirror = {
     "# first time, with the key; then just the URL and state\n"
     "ledger mirror http://logs.example/box1 --state m/box1 --key \"$VKEY\"\n"
     "ledger mirror --list boxes.txt\n",
-    0};
+    0,
+    {.size = sizeof(struct mirror_args), .maxpos = -1}};
 
 static int
-cmd_mirror(struct cli *c, int argc, char **argv)
+cmd_mirror(struct cli *c, void *args, int npos, char **pos)
 {
-    struct mirror_args x = {0};
-    int ind, rc, worst = EX_OK;
+    struct mirror_args *x = args;
+    int rc, worst = EX_OK;
 
-    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
-        return PARSED(rc);
-    if (x.list == NULL) {
-        if (ind + 1 != argc || x.state == NULL)
+    if (x->list == NULL) {
+        if (npos != 1 || x->state == NULL)
             return cli_usage_err(c, "want URL --state DIR (or --list FILE)");
-        return mirror_one(c, argv[ind], x.state, x.key);
+        return mirror_one(c, pos[0], x->state, x->key);
     }
-    if (ind != argc || x.state != NULL || x.key != NULL)
+    if (npos != 0 || x->state != NULL || x->key != NULL)
         return cli_usage_err(c, "--list FILE takes no URL, --state or --key");
     {
-        FILE *fp = fopen(x.list, "r");
+        FILE *fp = fopen(x->list, "r");
         char line[8192];
         unsigned lineno = 0, n = 0;
         if (fp == NULL) {
-            cli_err(c, "%s: %s", x.list, strerror(errno));
+            cli_err(c, "%s: %s", x->list, strerror(errno));
             return EX_NOINPUT;
         }
         while (fgets(line, sizeof line, fp) != NULL) {
@@ -471,7 +442,7 @@ cmd_mirror(struct cli *c, int argc, char **argv)
             d = strtok_r(NULL, " \t\r\n", &save);
             k = strtok_r(NULL, " \t\r\n", &save);
             if (d == NULL || strtok_r(NULL, " \t\r\n", &save) != NULL) {
-                cli_err(c, "%s:%u: want \"URL DIR [VKEY]\"", x.list, lineno);
+                cli_err(c, "%s:%u: want \"URL DIR [VKEY]\"", x->list, lineno);
                 fclose(fp);
                 return EX_DATAERR;
             }
@@ -483,7 +454,7 @@ cmd_mirror(struct cli *c, int argc, char **argv)
         }
         fclose(fp);
         if (n == 0) {
-            cli_err(c, "%s: no logs listed", x.list);
+            cli_err(c, "%s: no logs listed", x->list);
             return EX_DATAERR;
         }
     }
@@ -528,24 +499,23 @@ const struct cli_command cli_cmd_ship = {
     CLI_OUT_BASIC,
     "ledger ship 'http://127.0.0.1:8123/?database=fleet'\n"
     "ledger ship http://127.0.0.1:8123/ --table box_events\n",
-    0};
+    0,
+    {.size = sizeof(struct ship_args), .maxpos = -1}};
 
 static int
-cmd_ship(struct cli *c, int argc, char **argv)
+cmd_ship(struct cli *c, void *args, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_ship_report r;
-    struct ship_args x = {0};
+    struct ship_args *x = args;
     char err[1024] = "";
-    int ind, rc;
+    int rc;
 
-    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
-        return PARSED(rc);
-    if (ind + 1 != argc)
+    if (npos != 1)
         return cli_usage_err(c, "want one URL");
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
-    rc = ldg_ship(l, argv[ind], x.table, x.batch, &r, err, sizeof err);
+    rc = ldg_ship(l, pos[0], x->table, x->batch, &r, err, sizeof err);
     ldg_close(l);
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
@@ -610,25 +580,21 @@ const struct cli_command cli_cmd_audit_central = {
     CLI_OUT_BASIC,
     "ledger audit-central 'http://127.0.0.1:8123/?database=fleet' "
     "--mirror m/\n",
-    0};
+    0,
+    {.size = sizeof(struct audit_args), .maxpos = -1}};
 
 static int
-cmd_audit_central(struct cli *c, int argc, char **argv)
+cmd_audit_central(struct cli *c, void *args, int npos, char **pos)
 {
     struct ldg_audit_report r;
-    struct audit_args x = {0};
+    struct audit_args *x = args;
     char err[1024] = "";
-    int ind, rc;
+    int rc;
 
-    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
-        return PARSED(rc);
-    if (ind + 1 != argc || x.mirrors.n == 0) {
-        free(x.mirrors.v);
+    if (npos != 1 || x->mirrors.n == 0)
         return cli_usage_err(c, "want URL and at least one --mirror DIR");
-    }
-    rc = ldg_audit_central(argv[ind], x.table, x.mirrors.v, x.mirrors.n,
+    rc = ldg_audit_central(pos[0], x->table, x->mirrors.v, x->mirrors.n,
                            print_finding, c, &r, err, sizeof err);
-    free(x.mirrors.v);
     if (rc < 0 && rc != LDG_ETAMPER) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         if (rc == LDG_EINVAL)

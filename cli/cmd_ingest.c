@@ -11,7 +11,7 @@
 #include "serve/serve.h"
 #include "ingest/ingest.h"
 
-static int cmd_ingest(struct cli *c, int argc, char **argv);
+static int cmd_ingest(struct cli *c, void *args, int npos, char **pos);
 
 enum { OPT_DIRECT = 300 };
 
@@ -376,31 +376,30 @@ const struct cli_command cli_cmd_ingest = {
     "ledger ingest --strict events.jsonl\n"
     "# from a pipe\n"
     "producer | ledger ingest -\n",
-    0};
+    0,
+    {.size = sizeof(struct ingest_args), .maxpos = 1}};
 
 static int
-cmd_ingest(struct cli *c, int argc, char **argv)
+cmd_ingest(struct cli *c, void *args, int npos, char **pos)
 {
-    struct ingest_args x = {0};
+    struct ingest_args *x = args;
     struct ldg_ingest_report rep;
     struct ingest_ctx ic;
     struct ldg_ledger *l = NULL;
     FILE *in = stdin;
-    int ind, rc;
+    int rc;
 
-    if ((rc = cli_parse(c, argc, argv, &x, 1, &ind)) != 0)
-        return PARSED(rc);
-    if (x.acks)
-        x.o.on_commit = ingest_ack;
+    if (x->acks)
+        x->o.on_commit = ingest_ack;
     memset(&ic, 0, sizeof ic);
     ic.c = c;
     ic.name = "<stdin>";
-    ic.verbose = x.verbose;
-    if (ind < argc && strcmp(argv[ind], "-") != 0) {
-        ic.name = argv[ind];
-        in = fopen(argv[ind], "rb");
+    ic.verbose = x->verbose;
+    if (npos > 0 && strcmp(pos[0], "-") != 0) {
+        ic.name = pos[0];
+        in = fopen(pos[0], "rb");
         if (in == NULL) {
-            cli_err(c, "cannot open %s: %s", argv[ind], strerror(errno));
+            cli_err(c, "cannot open %s: %s", pos[0], strerror(errno));
             return EX_NOINPUT;
         }
     }
@@ -413,20 +412,20 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     }
     if ((rc = cli_resolve_dir(c)) != 0)
         goto out;
-    if (!x.direct && !x.o.strict) {
-        rc = ingest_served(c, in, &ic, x.o.on_commit != NULL, x.verbose);
+    if (!x->direct && !x->o.strict) {
+        rc = ingest_served(c, in, &ic, x->o.on_commit != NULL, x->verbose);
         if (rc >= 0)
             goto out;
-    } else if (x.verbose)
+    } else if (x->verbose)
         fprintf(stderr, "ledger ingest: %s: writing %s directly\n",
-                x.direct ? "--direct" : "--strict", c->dir);
+                x->direct ? "--direct" : "--strict", c->dir);
     if ((rc = cli_open(c, 0, &l)) != 0)
         goto out;
-    x.o.on_error = ingest_error;
-    x.o.on_duplicate = ingest_dup;
-    x.o.on_progress = ingest_progress;
-    x.o.ctx = &ic;
-    rc = ldg_ingest(l, in, &x.o, &rep);
+    x->o.on_error = ingest_error;
+    x->o.on_duplicate = ingest_dup;
+    x->o.on_progress = ingest_progress;
+    x->o.ctx = &ic;
+    rc = ldg_ingest(l, in, &x->o, &rep);
     if (c->progress)
         fputs("\r\033[K", stderr); /* the summary follows */
     if (rc < 0 && rc != LDG_EBADINPUT &&
@@ -434,7 +433,7 @@ cmd_ingest(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", cli_why(l, rc));
     if (rc == LDG_EFULL)
         cli_full_advice(c);
-    if (x.o.strict && rep.rejected > 0)
+    if (x->o.strict && rep.rejected > 0)
         fprintf(stderr,
                 "ingest: --strict: %llu invalid lines, nothing "
                 "committed\n",

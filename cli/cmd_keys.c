@@ -6,8 +6,8 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 
-static int cmd_keys(struct cli *c, int argc, char **argv);
-static int cmd_erase(struct cli *c, int argc, char **argv);
+static int cmd_keys(struct cli *c, void *args, int npos, char **pos);
+static int cmd_erase(struct cli *c, void *args, int npos, char **pos);
 
 /* ---------------------------------------------------------------- keys -- */
 
@@ -333,41 +333,40 @@ const struct cli_command cli_cmd_keys = {
     "ledger keys generate --out cp.key > cp.pub\n"
     "# ... and enrol only its public key in the ledger\n"
     "ledger keys add control-plane --public-key @cp.pub --roles pack,run\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    {.size = sizeof(struct keys_args), .maxpos = -1}};
 
 static int
-cmd_keys(struct cli *c, int argc, char **argv)
+cmd_keys(struct cli *c, void *args, int npos, char **pos)
 {
-    struct keys_args x = {0};
+    struct keys_args *x = args;
     const char *sub;
     struct ldg_ledger *l = NULL;
     uint64_t seq;
-    int ind, rc;
+    int rc;
 
-    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
-        return PARSED(rc);
-    if (ind >= argc)
+    if (npos < 1)
         return cli_usage(c);
-    sub = argv[ind];
-    if (x.pubkey != NULL && strcmp(sub, "add") != 0)
+    sub = pos[0];
+    if (x->pubkey != NULL && strcmp(sub, "add") != 0)
         return cli_usage_err(c, "--public-key goes with add");
-    if ((x.kout != NULL || x.kname != NULL) && strcmp(sub, "generate") != 0)
+    if ((x->kout != NULL || x->kname != NULL) && strcmp(sub, "generate") != 0)
         return cli_usage_err(c, "--out and --name go with generate");
     if (strcmp(sub, "generate") == 0) {
-        if (ind + 1 != argc)
+        if (npos != 1)
             return cli_usage(c);
-        if (x.roles != NULL || x.reason != NULL)
+        if (x->roles != NULL || x->reason != NULL)
             return cli_usage_err(c, "generate makes a key file only; give "
                                     "--roles to keys add");
-        return keys_generate(c, x.kout, x.kname);
+        return keys_generate(c, x->kout, x->kname);
     }
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
-    if (strcmp(sub, "list") == 0 && ind + 1 == argc) {
+    if (strcmp(sub, "list") == 0 && npos == 1) {
         if ((rc = cli_open(c, 1, &l)) != 0)
             return rc;
         rc = keys_list(c, l);
-    } else if (strcmp(sub, "verifier") == 0 && ind + 1 == argc) {
+    } else if (strcmp(sub, "verifier") == 0 && npos == 1) {
         char vkey[512];
         if ((rc = cli_open(c, 1, &l)) != 0)
             return rc;
@@ -377,36 +376,36 @@ cmd_keys(struct cli *c, int argc, char **argv)
         else
             cli_print_json(c, json_pack("{s:s}", "verifier", vkey));
         rc = EX_OK;
-    } else if (strcmp(sub, "add") == 0 && ind + 2 == argc) {
+    } else if (strcmp(sub, "add") == 0 && npos == 2) {
         uint8_t pub[32];
-        if (x.pubkey != NULL && (rc = parse_public_key(c, x.pubkey, pub)) != 0)
+        if (x->pubkey != NULL &&
+            (rc = parse_public_key(c, x->pubkey, pub)) != 0)
             return rc;
         if ((rc = cli_open(c, 0, &l)) != 0)
             return rc;
-        rc = x.pubkey != NULL
-                 ? ldg_keys_enrol(l, argv[ind + 1], x.roles, pub, &seq)
-                 : ldg_keys_add(l, argv[ind + 1], x.roles, &seq);
+        rc = x->pubkey != NULL ? ldg_keys_enrol(l, pos[1], x->roles, pub, &seq)
+                               : ldg_keys_add(l, pos[1], x->roles, &seq);
         if (rc < 0) {
             rc = cli_fail(c, l, rc);
         } else {
             char what[200];
-            key_added(l, argv[ind + 1], what, sizeof what);
+            key_added(l, pos[1], what, sizeof what);
             cli_print_seq(c, seq, what);
             rc = EX_OK;
         }
-    } else if (strcmp(sub, "revoke") == 0 && ind + 2 == argc) {
-        if (x.reason == NULL || *x.reason == '\0') {
+    } else if (strcmp(sub, "revoke") == 0 && npos == 2) {
+        if (x->reason == NULL || *x->reason == '\0') {
             cli_err(c, "revoke needs --reason TEXT");
             return EX_USAGE;
         }
         if ((rc = cli_open(c, 0, &l)) != 0)
             return rc;
-        rc = ldg_keys_revoke(l, argv[ind + 1], x.reason, &seq);
+        rc = ldg_keys_revoke(l, pos[1], x->reason, &seq);
         if (rc < 0) {
             rc = cli_fail(c, l, rc);
         } else {
             char what[200];
-            snprintf(what, sizeof what, "key %s revoked", argv[ind + 1]);
+            snprintf(what, sizeof what, "key %s revoked", pos[1]);
             cli_print_seq(c, seq, what);
             rc = EX_OK;
         }
@@ -446,23 +445,22 @@ const struct cli_command cli_cmd_erase = {
     erase_opts,
     CLI_OUT_BASIC,
     "ledger erase 17 --reason 'customer data, ticket 4411'\n",
-    0};
+    0,
+    {.size = sizeof(struct erase_args), .maxpos = -1}};
 
 static int
-cmd_erase(struct cli *c, int argc, char **argv)
+cmd_erase(struct cli *c, void *args, int npos, char **pos)
 {
     struct ldg_event_in in;
     struct ldg_ledger *l = NULL;
-    struct erase_args x = {0};
+    struct erase_args *x = args;
     uint64_t target, seq;
     json_t *body;
-    int ind, rc;
+    int rc;
 
-    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
-        return PARSED(rc);
-    if ((rc = cli_one_seq(c, argc, argv, ind, "the event to erase", &target)))
+    if ((rc = cli_one_seq(c, npos, pos, "the event to erase", &target)))
         return rc;
-    if (x.reason == NULL || *x.reason == '\0')
+    if (x->reason == NULL || *x->reason == '\0')
         return cli_usage_err(c, "--reason TEXT is required (why the body "
                                 "is erased, kept in the log)");
     if ((rc = cli_open(c, 0, &l)) != 0)
@@ -482,7 +480,7 @@ cmd_erase(struct cli *c, int argc, char **argv)
         }
     }
     body = json_pack("{s:I, s:s}", "target_seq", (json_int_t)target, "reason",
-                     x.reason);
+                     x->reason);
     memset(&in, 0, sizeof in);
     in.type = LDG_EV_BODY_ERASED;
     in.body = body;

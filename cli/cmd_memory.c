@@ -9,9 +9,9 @@
 #include "projections/projections.h"
 #include "query/query.h"
 
-static int cmd_plans(struct cli *c, int argc, char **argv);
-static int cmd_memory(struct cli *c, int argc, char **argv);
-static int cmd_gates(struct cli *c, int argc, char **argv);
+static int cmd_plans(struct cli *c, void *args, int npos, char **pos);
+static int cmd_memory(struct cli *c, void *args, int npos, char **pos);
+static int cmd_gates(struct cli *c, void *args, int npos, char **pos);
 
 /* ------------------------------------------ the control pipeline (34) -- */
 
@@ -164,12 +164,13 @@ const struct cli_command cli_cmd_plans = {
     CLI_OUT_BASIC,
     "ledger plans\n"
     "ledger plans P-0917 -o json-pretty\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    CLI_VIEW_ARGS};
 
 static int
-cmd_plans(struct cli *c, int argc, char **argv)
+cmd_plans(struct cli *c, void *args, int npos, char **pos)
 {
-    return cli_view_cmd(c, argc, argv, LDG_VIEW_PLANS, 1, human_plans,
+    return cli_view_cmd(c, args, npos, pos, 1, LDG_VIEW_PLANS, human_plans,
                         human_plan_one);
 }
 
@@ -264,26 +265,8 @@ human_memory_one(struct cli *c, json_t *rows)
 #define OPT_REASON 0x403
 #define OPT_ALL 0x404
 
-/* memory's and gates' options: --at into va, the others into x. 0 with
- * *ind the first positional, -1 after --help, or the exit code. */
-static int
-at_parse(struct cli *c, int argc, char **argv, void *x, struct vargs *va,
-         int *ind)
-{
-    struct cli_args a;
-    int ch, rc;
-
-    cli_args_into(&a, c, argc, argv, x);
-    while ((ch = cli_args_next(&a)) > 0)
-        if (ch != 'A')
-            return cli_usage(c);
-        else if ((rc = cli_view_at_opt(c, a.value, va)) != 0)
-            return rc;
-    *ind = a.ind;
-    return ch < 0 ? (a.exit == EX_OK ? -1 : a.exit) : 0;
-}
-
 struct memory_args {
+    struct vargs va; /* first: --at goes there (cli_view_opt) */
     const char *prefix, *reason;
     int revoked, all;
 };
@@ -426,38 +409,35 @@ const struct cli_command cli_cmd_memory = {
     "ledger memory --revoked\n"
     "ledger memory note-42 -o json-pretty\n"
     "ledger memory purge --prefix a9df53 --reason 'user asked, ticket 88'\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    {.size = sizeof(struct memory_args), .maxpos = -1, .opt = cli_view_opt}};
 
 static int
-cmd_memory(struct cli *c, int argc, char **argv)
+cmd_memory(struct cli *c, void *args, int npos, char **pos)
 {
-    struct vargs va = {0};
-    struct memory_args x = {0};
-    const char *item = NULL;
-    int ind, rc;
+    struct memory_args *x = args;
+    struct vargs *va = &x->va;
+    const char *item = npos > 0 ? pos[0] : NULL;
+    int rc;
 
-    if ((rc = at_parse(c, argc, argv, &x, &va, &ind)) != 0)
-        return PARSED(rc);
-    if (ind < argc)
-        item = argv[ind];
-    if (ind + 1 < argc)
+    if (npos > 1)
         return cli_usage_err(c, "one ITEM at most (or `purge`)");
     if ((rc = cli_view_prepare(c)) != 0)
         return rc;
     if (item != NULL && strcmp(item, "purge") == 0) {
-        if (x.revoked || va.at_size || va.at_time)
+        if (x->revoked || va->at_size || va->at_time)
             return cli_usage_err(c, "--revoked and --at do not go with purge");
-        if (x.prefix == NULL || *x.prefix == '\0')
+        if (x->prefix == NULL || *x->prefix == '\0')
             return cli_usage_err(c, "purge needs --prefix HEX (a non-empty "
                                     "hash prefix)");
-        if (x.reason == NULL || *x.reason == '\0')
+        if (x->reason == NULL || *x->reason == '\0')
             return cli_usage_err(c, "purge needs --reason TEXT");
-        return memory_purge(c, x.prefix, x.reason, x.all);
+        return memory_purge(c, x->prefix, x->reason, x->all);
     }
-    if (x.prefix != NULL || x.reason != NULL || x.all)
+    if (x->prefix != NULL || x->reason != NULL || x->all)
         return cli_usage_err(c, "--prefix, --reason and --all go with "
                                 "`ledger memory purge`");
-    return memory_view(c, &va, item, x.revoked);
+    return memory_view(c, va, item, x->revoked);
 }
 
 /* --------------------------------------------------------------- gates -- */
@@ -524,6 +504,7 @@ human_gates(struct cli *c, json_t *o)
 #define OPT_SINCE 0x405
 
 struct gates_args {
+    struct vargs va; /* first: --at goes there (cli_view_opt) */
     const char *since;
     int check;
 };
@@ -556,46 +537,45 @@ const struct cli_command cli_cmd_gates = {
     CLI_OUT_BASIC,
     "ledger gates\n"
     "ledger gates --since -7d --check\n",
-    CLI_CMD_GATHER};
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct gates_args), .maxpos = -1, .opt = cli_view_opt}};
 
 static int
-cmd_gates(struct cli *c, int argc, char **argv)
+cmd_gates(struct cli *c, void *args, int npos, char **pos)
 {
-    struct vargs va = {0};
+    struct gates_args *x = args;
+    struct vargs *va = &x->va;
     struct ldg_view_opts vo;
     struct ldg_ledger *l = NULL;
-    struct gates_args x = {0};
     json_t *o = NULL;
     uint64_t since_ns = 0;
     char err[512];
-    int ind, rc;
+    int rc;
 
-    if ((rc = at_parse(c, argc, argv, &x, &va, &ind)) != 0)
-        return PARSED(rc);
-    if (ind < argc)
+    if (npos > 0)
         return cli_usage(c);
-    if (x.since != NULL) {
-        if (ldg_query_parse_time(x.since, ldg_now_wall_ns(), &since_ns, err,
+    if (x->since != NULL) {
+        if (ldg_query_parse_time(x->since, ldg_now_wall_ns(), &since_ns, err,
                                  sizeof err) < 0)
             return cli_usage_err(c, "--since: %s", err);
     }
     if ((rc = cli_view_prepare(c)) != 0)
         return rc;
-    if ((rc = cli_view_open(c, &va, &l)) != 0)
+    if ((rc = cli_view_open(c, va, &l)) != 0)
         return rc;
     memset(&vo, 0, sizeof vo);
-    vo.at_size = va.at_size;
+    vo.at_size = va->at_size;
     vo.since_ns = since_ns;
     rc = ldg_projections_view(l, LDG_VIEW_GATES, &vo, &o);
     if (rc < 0)
         return cli_fail_close(c, l, rc);
-    cli_view_warn_stale(c, l, &va);
+    cli_view_warn_stale(c, l, va);
     if (c->out != OUT_HUMAN)
         cli_print_json(c, json_incref(o));
     else
         human_gates(c, o);
-    rc = x.check && strcmp(cli_view_js(o, "status"), "fail") == 0 ? EX_VERIFY
-                                                                  : EX_OK;
+    rc = x->check && strcmp(cli_view_js(o, "status"), "fail") == 0 ? EX_VERIFY
+                                                                   : EX_OK;
     json_decref(o);
     ldg_close(l);
     return rc;

@@ -12,7 +12,7 @@
 #include "metrics/metrics.h"
 #include "util/util.h"
 
-static int cmd_metrics(struct cli *c, int argc, char **argv);
+static int cmd_metrics(struct cli *c, void *args, int npos, char **pos);
 
 enum { OPT_NO_CACHE = 256 };
 
@@ -58,21 +58,20 @@ const struct cli_command cli_cmd_metrics = {
     "ledger metrics > /var/lib/node_exporter/ledger.prom.tmp &&\n"
     "  mv /var/lib/node_exporter/ledger.prom.tmp "
     "/var/lib/node_exporter/ledger.prom\n",
-    CLI_CMD_GATHER};
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct metrics_args)}};
 
 static int
-cmd_metrics(struct cli *c, int argc, char **argv)
+cmd_metrics(struct cli *c, void *args, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_metrics *m = NULL;
     char *text = NULL;
     size_t tlen = 0;
     char err[1024];
-    struct metrics_args x = {0};
+    struct metrics_args *x = args;
     int rc;
 
-    if ((rc = cli_parse(c, argc, argv, &x, 0, NULL)) != 0)
-        return PARSED(rc);
     if (c->out_name != NULL) {
         cli_err(c,
                 "unknown output format '%s' (metrics print the Prometheus "
@@ -87,7 +86,7 @@ cmd_metrics(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
         goto out;
     }
-    if ((rc = cli_metrics_count(c, l, m, !x.no_cache, err, sizeof err)) < 0) {
+    if ((rc = cli_metrics_count(c, l, m, !x->no_cache, err, sizeof err)) < 0) {
         cli_err(c, "%s", rc == LDG_ECORRUPT || err[0] ? err : ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out;

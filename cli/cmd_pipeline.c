@@ -15,7 +15,7 @@
 #include "pipeline/pipeline.h"
 #include "projections/projections.h"
 
-static int cmd_tripcode(struct cli *c, int argc, char **argv);
+static int cmd_tripcode(struct cli *c, void *args, int npos, char **pos);
 
 enum {
     OPT_KEYFILE = 0x501,
@@ -263,34 +263,33 @@ const struct cli_command cli_cmd_tripcode = {
     "ledger tripcode sign --key ctl.key RECOVERY:LOCKDOWN > code.txt\n"
     "ledger tripcode verify --plan P-0917 @code.txt\n"
     "ledger tripcode list\n",
-    CLI_CMD_GATHER};
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct tripcode_args), .maxpos = -1}};
 
 static int
-cmd_tripcode(struct cli *c, int argc, char **argv)
+cmd_tripcode(struct cli *c, void *args, int npos, char **pos)
 {
-    struct tripcode_args x = {0};
+    struct tripcode_args *x = args;
     const char *sub;
-    int ind, rc, nargs;
+    int nargs;
 
-    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
-        return PARSED(rc);
-    nargs = argc - ind;
+    nargs = npos;
     if (nargs < 1)
         return cli_usage(c);
-    sub = argv[ind];
+    sub = pos[0];
     if (c->out == OUT_HUMAN && c->out_name != NULL &&
         strcmp(c->out_name, "human") != 0)
         return cli_usage_err(c, "unknown output format '%s'", c->out_name);
     if (strcmp(sub, "sign") == 0) {
         if (nargs != 2)
             return cli_usage_err(c, "sign takes one CODE");
-        if (x.key == NULL)
+        if (x->key == NULL)
             return cli_usage_err(c, "sign needs --key FILE (a secret key "
                                     "file from `ledger keys generate`)");
-        if (x.o.plan || x.o.ttl_s || x.o.cooldown_s)
+        if (x->o.plan || x->o.ttl_s || x->o.cooldown_s)
             return cli_usage_err(c, "--plan, --ttl and --cooldown go with "
                                     "verify");
-        return tripcode_sign(c, x.key, x.ts, argv[ind + 1]);
+        return tripcode_sign(c, x->key, x->ts, pos[1]);
     }
     if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
@@ -298,14 +297,14 @@ cmd_tripcode(struct cli *c, int argc, char **argv)
         if (nargs != 2)
             return cli_usage_err(c, "verify takes one TRIPCODE (the text, "
                                     "@FILE or -)");
-        if (x.ts != NULL)
+        if (x->ts != NULL)
             return cli_usage_err(c, "--ts goes with sign");
-        x.o.key = x.key;
-        return tripcode_verify(c, argv[ind + 1], &x.o);
+        x->o.key = x->key;
+        return tripcode_verify(c, pos[1], &x->o);
     }
     if (strcmp(sub, "list") == 0) {
-        if (nargs != 1 || x.key || x.ts || x.o.plan || x.o.ttl_s ||
-            x.o.cooldown_s)
+        if (nargs != 1 || x->key || x->ts || x->o.plan || x->o.ttl_s ||
+            x->o.cooldown_s)
             return cli_usage_err(c, "list takes no argument or option");
         return tripcode_list(c);
     }

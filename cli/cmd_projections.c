@@ -13,7 +13,7 @@
 #include "projections/projections.h"
 #include "query/query.h"
 
-static int cmd_view(struct cli *c, int argc, char **argv);
+static int cmd_view(struct cli *c, void *args, int npos, char **pos);
 
 /* --------------------------------------------------------------- packs -- */
 
@@ -69,7 +69,8 @@ const struct cli_command cli_cmd_packs = {
     "ledger packs\n"
     "# the state of pack summarize as of event 120\n"
     "ledger packs summarize --at 120\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    CLI_VIEW_ARGS};
 
 /* --------------------------------------------------------- permissions -- */
 
@@ -156,7 +157,8 @@ const struct cli_command cli_cmd_permissions = {
     "ledger permissions --pack summarize\n"
     "# what was in force when event 300 was written\n"
     "ledger permissions --at 300\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    CLI_VIEW_ARGS};
 
 /* -------------------------------------------------------------- models -- */
 
@@ -211,7 +213,8 @@ const struct cli_command cli_cmd_models = {
     CLI_OUT_BASIC,
     "ledger models\n"
     "ledger models -o json\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    CLI_VIEW_ARGS};
 
 /* -------------------------------------------------------------- routes -- */
 
@@ -281,7 +284,8 @@ const struct cli_command cli_cmd_routes = {
     CLI_OUT_BASIC,
     "ledger routes\n"
     "ledger routes --at 250\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    CLI_VIEW_ARGS};
 
 /* ---------------------------------------------------------- promotions -- */
 
@@ -326,7 +330,8 @@ const struct cli_command cli_cmd_promotions = {
     at_only_opts,
     CLI_OUT_BASIC,
     "ledger promotions\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    CLI_VIEW_ARGS};
 
 static void
 human_runs(struct cli *c, json_t *rows)
@@ -443,7 +448,8 @@ const struct cli_command cli_cmd_runs = {
     CLI_OUT_BASIC,
     "ledger runs\n"
     "ledger runs r1\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    CLI_VIEW_ARGS};
 
 /* The views of this file: each command's view, whether it takes a
  * positional (one row), and its human forms (of the rows, of one row). */
@@ -462,11 +468,12 @@ static const struct {
 };
 
 static int
-cmd_view(struct cli *c, int argc, char **argv)
+cmd_view(struct cli *c, void *args, int npos, char **pos)
 {
     for (size_t i = 0; i < sizeof views / sizeof *views; i++)
         if (views[i].cmd == c->command)
-            return cli_view_cmd(c, argc, argv, views[i].view, views[i].npos,
-                                views[i].human, views[i].human_one);
+            return cli_view_cmd(c, args, npos, pos, views[i].npos,
+                                views[i].view, views[i].human,
+                                views[i].human_one);
     return EX_SOFTWARE;
 }

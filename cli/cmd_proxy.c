@@ -16,7 +16,7 @@
 #include "proxy/proxy.h"
 #include "serve/serve.h"
 
-static int cmd_proxy(struct cli *c, int argc, char **argv);
+static int cmd_proxy(struct cli *c, void *args, int npos, char **pos);
 
 enum {
     OPT_LISTEN = 500,
@@ -35,7 +35,9 @@ struct proxy_args {
     struct ldg_proxy_options o;
     const char *config;
     int record, content, direct;
+    struct cli_list upstreams;
 };
+static const struct proxy_args proxy_defaults = {.record = -1};
 #define XA struct proxy_args
 static const struct cli_opt proxy_opts[] = {
     CLI_STR(OPT_LISTEN, 0, "listen", "ADDR",
@@ -44,10 +46,11 @@ static const struct cli_opt proxy_opts[] = {
             "; an address other than loopback "
             "only when given here or as the proxy file's \"listen\")",
             XA, o.listen),
-    CLI_VALUE(OPT_UPSTREAM, 0, "upstream", "NAME=URL",
-              "a runtime to pass requests to, e.g. "
-              "ollama=http://127.0.0.1:11434; repeatable, the first is the "
-              "default"),
+    CLI_LIST(OPT_UPSTREAM, 0, "upstream", "NAME=URL",
+             "a runtime to pass requests to, e.g. "
+             "ollama=http://127.0.0.1:11434; repeatable, the first is the "
+             "default",
+             XA, upstreams),
     CLI_STR(OPT_CONFIG, 0, "config", "FILE",
             "the proxy file (default: DIR/" LDG_PROXY_FILE
             " when it exists): upstreams, routes, record mode",
@@ -85,11 +88,25 @@ on_signal(int sig)
     stop_flag = 1;
 }
 
+/* --body-max, --first-byte-timeout, --idle-timeout: 0, or the exit code
+ * of a usage error */
 static int
-parse_num(struct cli *c, const char *opt, const char *v, uint64_t *out)
+proxy_opt(struct cli *c, void *args, int id, struct cli_args *a)
 {
-    if (cli_parse_u64(v, out) < 0 || *out == 0)
-        return cli_usage_err(c, "%s: '%s' is not a positive number", opt, v);
+    struct ldg_proxy_options *o = &((struct proxy_args *)args)->o;
+    const char *name = id == OPT_BODY_MAX     ? "--body-max"
+                       : id == OPT_FIRST_BYTE ? "--first-byte-timeout"
+                                              : "--idle-timeout";
+    uint64_t n;
+    if (cli_parse_u64(a->value, &n) < 0 || n == 0)
+        return cli_usage_err(c, "%s: '%s' is not a positive number", name,
+                             a->value);
+    if (id == OPT_BODY_MAX)
+        o->body_max = (size_t)n;
+    else if (id == OPT_FIRST_BYTE)
+        o->first_byte_ms = (long)n;
+    else
+        o->idle_ms = (long)n;
     return 0;
 }
 
@@ -242,70 +259,39 @@ const struct cli_command cli_cmd_proxy = {
     "# the model calls of run r1\n"
     "curl -H 'X-Ledger-Run: r1' http://127.0.0.1:11435/api/chat -d @req.json\n"
     "ledger timeline r1\n",
-    0};
+    0,
+    {.size = sizeof(struct proxy_args),
+     .opt = proxy_opt,
+     .defaults = &proxy_defaults}};
 
 static int
-cmd_proxy(struct cli *c, int argc, char **argv)
+cmd_proxy(struct cli *c, void *args, int npos, char **pos)
 {
-    struct cli_args a;
-    struct proxy_args x = {.record = -1};
+    struct proxy_args *x = args;
     struct ldg_proxy_config *cfg = NULL;
     struct ldg_proxy *p = NULL;
     struct ldg_ledger *l = NULL, *reg = NULL;
     struct ldg_client *cl = NULL;
     char err[1024] = "";
-    int ch, rc;
-    uint64_t n;
+    int rc;
 
     if (ldg_proxy_config_new(&cfg) < 0)
         return EX_OSERR;
-    cli_args_into(&a, c, argc, argv, &x);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case OPT_UPSTREAM:
-            if (ldg_proxy_config_add_upstream(cfg, a.value, err, sizeof err) <
-                0) {
-                rc = cli_usage_err(c, "%s", err);
-                goto out;
-            }
-            break;
-        case OPT_BODY_MAX:
-            if ((rc = parse_num(c, "--body-max", a.value, &n)) != 0)
-                goto out;
-            x.o.body_max = (size_t)n;
-            break;
-        case OPT_FIRST_BYTE:
-            if ((rc = parse_num(c, "--first-byte-timeout", a.value, &n)) != 0)
-                goto out;
-            x.o.first_byte_ms = (long)n;
-            break;
-        case OPT_IDLE:
-            if ((rc = parse_num(c, "--idle-timeout", a.value, &n)) != 0)
-                goto out;
-            x.o.idle_ms = (long)n;
-            break;
-        default:
-            rc = cli_usage(c);
+    for (size_t i = 0; i < x->upstreams.n; i++)
+        if (ldg_proxy_config_add_upstream(cfg, x->upstreams.v[i], err,
+                                          sizeof err) < 0) {
+            rc = cli_usage_err(c, "%s", err);
             goto out;
         }
-    }
-    if (ch < 0) {
-        rc = a.exit;
-        goto out;
-    }
-    if (a.ind != argc) {
-        rc = cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
-        goto out;
-    }
     if ((rc = cli_resolve_dir(c)) != 0)
         goto out;
-    if ((rc = proxy_configure(c, cfg, x.config, x.record, x.content, &x.o)) !=
-        0)
+    if ((rc = proxy_configure(c, cfg, x->config, x->record, x->content,
+                              &x->o)) != 0)
         goto out;
 
     /* where the events go: through ledger serve when it serves the
      * ledger, else directly */
-    if (!x.direct) {
+    if (!x->direct) {
         rc = cli_serve_connect(c, &cl, 0);
         if (rc > 0)
             goto out;
@@ -320,10 +306,10 @@ cmd_proxy(struct cli *c, int argc, char **argv)
                     err);
             reg = NULL;
         }
-        x.o.client = cl;
-        x.o.serve_dir = c->dir;
-        x.o.registry = reg;
-        if (x.o.actor) {
+        x->o.client = cl;
+        x->o.serve_dir = c->dir;
+        x->o.registry = reg;
+        if (x->o.actor) {
             rc = cli_usage_err(c, "--actor: ledger serve signs what it "
                                   "commits; give --direct to sign with an "
                                   "actor's key");
@@ -332,8 +318,8 @@ cmd_proxy(struct cli *c, int argc, char **argv)
     } else {
         if ((rc = cli_open(c, 0, &l)) != 0)
             goto out;
-        x.o.ledger = l;
-        x.o.registry = l;
+        x->o.ledger = l;
+        x->o.registry = l;
     }
     raise_nofile(4096);
     {
@@ -344,7 +330,7 @@ cmd_proxy(struct cli *c, int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
     }
     err[0] = 0;
-    rc = ldg_proxy_start(&p, &x.o, err, sizeof err);
+    rc = ldg_proxy_start(&p, &x->o, err, sizeof err);
     cl = NULL; /* the proxy's now (closed on failure too) */
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
@@ -353,7 +339,7 @@ cmd_proxy(struct cli *c, int argc, char **argv)
                                  : EX_IOERR;
         goto out;
     }
-    say_listening(c, p, &x.o);
+    say_listening(c, p, &x->o);
     while (!stop_flag)
         pause();
     rc = proxy_stop_say(p);

@@ -13,7 +13,7 @@
 #include "cli/commands.h"
 #include "query/query.h"
 
-static int cmd_query(struct cli *c, int argc, char **argv);
+static int cmd_query(struct cli *c, void *args, int npos, char **pos);
 
 #define FOLLOW_POLL_MS 100 /* safety net under inotify */
 
@@ -488,12 +488,34 @@ enum {
 struct qargs {
     const char *since, *until, *after, *limit_s, *fields_s;
     const char *patterns[64];
-    int npatterns, reverse, follow_mode, show_cursor, explain, deps, ind;
+    int npatterns, reverse, follow_mode, show_cursor, explain, deps;
     uint32_t fields;
     enum ldg_query_format fmt;
     uint64_t limit;
     struct cli_bundle_args ba;
 };
+static const struct qargs query_defaults = {.fields = LDG_QF_ALL,
+                                            .fmt = LDG_QFMT_SHORT};
+
+/* -g and --bundle's: 0, or the exit code after saying why */
+static int
+query_opt(struct cli *c, void *args, int id, struct cli_args *a)
+{
+    struct qargs *g = args;
+    int rc;
+    if (id != 'g') {
+        rc = cli_bundle_opt(c, &g->ba, id, a->value);
+        return rc < 0 ? -rc : rc == 0 ? cli_usage(c) : 0;
+    }
+    /* repeated -g OR, as git log --grep */
+    if (g->npatterns == (int)(sizeof g->patterns / sizeof *g->patterns)) {
+        cli_err(c, "more than %d -g patterns",
+                (int)(sizeof g->patterns / sizeof *g->patterns));
+        return EX_USAGE;
+    }
+    g->patterns[g->npatterns++] = a->value;
+    return 0;
+}
 
 #define QA struct qargs
 static const struct cli_opt query_opts[] = {
@@ -539,38 +561,12 @@ static const struct cli_opt query_opts[] = {
             CLI_OPTIONAL | CLI_REPEAT),
     CLI_OPT_END};
 
-/* The options and how they go together: 0, -1 after --help, or the exit
- * code; g->ind the first MATCH term. */
+/* How the options go together: 0, or the exit code. */
 static int
-query_parse(struct cli *c, int argc, char **argv, struct qargs *g)
+query_check_args(struct cli *c, struct qargs *g)
 {
-    struct cli_args a;
     char err[1024];
-    int ch, rc;
 
-    cli_args_into(&a, c, argc, argv, g);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case 'g':
-            /* repeated -g OR, as git log --grep */
-            if (g->npatterns ==
-                (int)(sizeof g->patterns / sizeof *g->patterns)) {
-                cli_err(c, "more than %d -g patterns",
-                        (int)(sizeof g->patterns / sizeof *g->patterns));
-                return EX_USAGE;
-            }
-            g->patterns[g->npatterns++] = a.value;
-            break;
-        default:
-            rc = cli_bundle_opt(c, &g->ba, ch, a.value);
-            if (rc < 0)
-                return -rc;
-            if (rc == 0)
-                return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit == EX_OK ? -1 : a.exit; /* -1: --help */
     if (g->ba.file == NULL && (g->ba.have_key || g->ba.insecure))
         return cli_usage_err(c, "--trusted-key and "
                                 "--insecure-trust-bundle-key go with "
@@ -619,7 +615,6 @@ query_parse(struct cli *c, int argc, char **argv, struct qargs *g)
     }
     if (g->limit_s == NULL && g->follow_mode)
         g->limit = 10;
-    g->ind = a.ind;
     return 0;
 }
 
@@ -698,12 +693,16 @@ const struct cli_command cli_cmd_query = {
     "ledger query pack=pdf-ops type=route.decision --deps\n"
     "# follow new events like tail -f\n"
     "ledger query -f\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER,
+    {.size = sizeof(struct qargs),
+     .maxpos = -1,
+     .opt = query_opt,
+     .defaults = &query_defaults}};
 
 static int
-cmd_query(struct cli *c, int argc, char **argv)
+cmd_query(struct cli *c, void *args, int npos, char **pos)
 {
-    struct qargs g;
+    struct qargs *g = args;
     char **dterms = NULL;
     int ndterms = 0, rc;
     json_t *dstore = NULL;
@@ -714,31 +713,29 @@ cmd_query(struct cli *c, int argc, char **argv)
     uint64_t size = 0, cursor_lo = 0;
     char err[1024];
 
-    memset(&g, 0, sizeof g);
-    g.fields = LDG_QF_ALL;
-    g.fmt = LDG_QFMT_SHORT;
-    if ((rc = query_parse(c, argc, argv, &g)) != 0)
-        return rc < 0 ? EX_OK : rc;
-    if (g.deps) {
+    if ((rc = query_check_args(c, g)) != 0)
+        return rc;
+    if (g->deps) {
         if ((rc = cli_resolve_dir(c)) != 0 ||
-            (rc = cli_query_deps(c, argc - g.ind, argv + g.ind, &dterms,
-                                 &ndterms, &dstore)) != 0)
+            (rc = cli_query_deps(c, npos, pos, &dterms, &ndterms, &dstore)) !=
+                0)
             goto out;
-        rc = ldg_query_compile(&q, ndterms, dterms, g.since, g.until, err,
+        rc = ldg_query_compile(&q, ndterms, dterms, g->since, g->until, err,
                                sizeof err);
     } else {
-        rc = ldg_query_compile(&q, argc - g.ind, argv + g.ind, g.since, g.until,
-                               err, sizeof err);
+        rc = ldg_query_compile(&q, npos, pos, g->since, g->until, err,
+                               sizeof err);
     }
-    for (int i = 0; rc == 0 && i < g.npatterns; i++)
-        rc = ldg_query_set_grep(q, g.patterns[i], err, sizeof err);
+    for (int i = 0; rc == 0 && i < g->npatterns; i++)
+        rc = ldg_query_set_grep(q, g->patterns[i], err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err);
         ldg_query_free(q);
         return rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
     }
-    if (g.ba.file != NULL) {
-        rc = cli_query_bundle(c, &g.ba, q, g.fmt, g.fields, g.limit, g.reverse);
+    if (g->ba.file != NULL) {
+        rc = cli_query_bundle(c, &g->ba, q, g->fmt, g->fields, g->limit,
+                              g->reverse);
         ldg_query_free(q);
         return rc;
     }
@@ -746,13 +743,13 @@ cmd_query(struct cli *c, int argc, char **argv)
         goto out;
     memset(&o, 0, sizeof o);
     o.c = c;
-    o.show_cursor = g.show_cursor;
-    o.json = g.fmt == LDG_QFMT_JSON || g.fmt == LDG_QFMT_JSON_PRETTY;
-    o.cut = c->fit && !o.json && g.fmt != LDG_QFMT_CAT;
+    o.show_cursor = g->show_cursor;
+    o.json = g->fmt == LDG_QFMT_JSON || g->fmt == LDG_QFMT_JSON_PRETTY;
+    o.cut = c->fit && !o.json && g->fmt != LDG_QFMT_CAT;
     if ((rc = ldg_query_render_new(
-             &o.r, g.fmt, g.show_cursor ? LDG_RENDER_CURSOR : 0)) < 0 ||
-        (g.fields != LDG_QF_ALL &&
-         (rc = ldg_query_render_set_fields(o.r, g.fields)) < 0)) {
+             &o.r, g->fmt, g->show_cursor ? LDG_RENDER_CURSOR : 0)) < 0 ||
+        (g->fields != LDG_QF_ALL &&
+         (rc = ldg_query_render_set_fields(o.r, g->fields)) < 0)) {
         cli_err(c, "%s", ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out;
@@ -771,7 +768,7 @@ cmd_query(struct cli *c, int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
-    if (g.follow_mode) {
+    if (g->follow_mode) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_stop; /* no SA_RESTART: poll() returns EINTR */
@@ -792,9 +789,9 @@ cmd_query(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out_r;
     }
-    if (g.after != NULL) {
+    if (g->after != NULL) {
         uint64_t cseq;
-        rc = ldg_query_cursor_check(t, g.after, &cseq, err, sizeof err);
+        rc = ldg_query_cursor_check(t, g->after, &cseq, err, sizeof err);
         if (rc < 0) {
             cli_err(c, "%s", err);
             rc = cli_exit_code(rc);
@@ -802,9 +799,9 @@ cmd_query(struct cli *c, int argc, char **argv)
         }
         cursor_lo = cseq + 1;
     }
-    rc = run_once(&o, l, q, &t, cursor_lo, g.limit, g.reverse, NULL);
+    rc = run_once(&o, l, q, &t, cursor_lo, g->limit, g->reverse, NULL);
     ldg_query_restrict(q, cursor_lo, UINT64_MAX);
-    rc = query_said(c, l, q, t, &g, o.printed, rc);
+    rc = query_said(c, l, q, t, g, o.printed, rc);
     ldg_txn_abort(t);
     t = NULL;
     if (rc != 0)
@@ -812,7 +809,7 @@ cmd_query(struct cli *c, int argc, char **argv)
     print_cursor(&o);
     if ((rc = flush_out(&o)) == 1)
         rc = 0;
-    if (rc == 0 && g.follow_mode && !o.closed) {
+    if (rc == 0 && g->follow_mode && !o.closed) {
         rc = follow(&o, l, q, size, cursor_lo);
         print_cursor(&o);
         if (flush_out(&o) == EX_IOERR && rc == 0)

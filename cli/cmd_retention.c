@@ -17,8 +17,8 @@
 #include "retention/retention.h"
 #include "serve/serve.h"
 
-static int cmd_archive(struct cli *c, int argc, char **argv);
-static int cmd_prune(struct cli *c, int argc, char **argv);
+static int cmd_archive(struct cli *c, void *args, int npos, char **pos);
+static int cmd_prune(struct cli *c, void *args, int npos, char **pos);
 
 struct prune_args {
     struct ldg_prune_opts o;
@@ -210,44 +210,42 @@ const struct cli_command cli_cmd_archive = {
     "# the events before event 100; then: ledger verify-bundle box-old.bundle\n"
     "ledger archive --before 100 --out box-old.bundle\n"
     "# or before a time: --before '180 days ago', --before 2026-05-01\n",
-    0};
+    0,
+    {.size = sizeof(struct ldg_archive_opts)}};
 
 static int
-cmd_archive(struct cli *c, int argc, char **argv)
+cmd_archive(struct cli *c, void *args, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
-    struct ldg_archive_opts o;
+    struct ldg_archive_opts *o = args;
     struct ldg_archive_report r;
     char hex[65];
     int rc;
 
-    memset(&o, 0, sizeof o);
-    if ((rc = cli_parse(c, argc, argv, &o, 0, NULL)) != 0)
-        return PARSED(rc);
-    if (o.before == NULL)
+    if (o->before == NULL)
         return cli_usage_err(c, "--before SEQ|TIME is required");
-    if ((rc = before_ok(c, o.before)) != 0)
+    if ((rc = before_ok(c, o->before)) != 0)
         return rc;
-    if (o.out == NULL)
+    if (o->out == NULL)
         return cli_usage_err(c, "--out FILE is required");
-    if (o.out[0] == '\0' || strcmp(o.out, "-") == 0)
+    if (o->out[0] == '\0' || strcmp(o->out, "-") == 0)
         return cli_usage_err(c,
                              "--out '%s': an archive is a file to keep and "
                              "to give prune (not standard output)",
-                             o.out);
+                             o->out);
     if ((rc = cli_check_output(c, NULL)) != 0 || (rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
-    o.progress = cli_progress;
-    o.progress_ctx = c;
-    rc = ldg_retention_archive(l, &o, &r);
+    o->progress = cli_progress;
+    o->progress_ctx = c;
+    rc = ldg_retention_archive(l, o, &r);
     cli_progress_done(c);
     if (rc < 0)
         return cli_fail_close(c, l, rc);
     ldg_close(l);
     hex32(hex, r.sha256);
-    say_rounding(c, o.before, &r.h);
+    say_rounding(c, o->before, &r.h);
     if (c->out == OUT_HUMAN) {
         char until[40];
         cli_when(until, sizeof until, r.h.until_ns);
@@ -255,7 +253,7 @@ cmd_archive(struct cli *c, int argc, char **argv)
                (unsigned long long)r.h.first,
                (unsigned long long)(r.h.horizon - 1),
                (unsigned long long)r.events, r.events == 1 ? "" : "s", until,
-               o.out);
+               o->out);
         printf("proven against the checkpoint of size %llu; %llu bytes; "
                "SHA-256 %s\n",
                (unsigned long long)r.checkpoint_size,
@@ -275,9 +273,9 @@ cmd_archive(struct cli *c, int argc, char **argv)
             printf("it unpacks to more than verify-bundle reads by default: "
                    "read it with --max-bytes %llu\n",
                    (unsigned long long)r.max_bytes);
-        put_next(c, &r, o.out);
+        put_next(c, &r, o->out);
     } else {
-        json_t *j = json_pack("{s:s, s:o, s:o, s:o, s:s}", "file", o.out,
+        json_t *j = json_pack("{s:s, s:o, s:o, s:o, s:s}", "file", o->out,
                               "horizon", horizon_json(&r.h), "events",
                               json_integer((json_int_t)r.events), "bytes",
                               json_integer((json_int_t)r.bytes), "sha256", hex);
@@ -288,8 +286,8 @@ cmd_archive(struct cli *c, int argc, char **argv)
             json_object_set_new(j, "checkpoint_size",
                                 ldg_json_u64(r.checkpoint_size));
             json_object_set_new(j, "format",
-                                json_string(o.bundle ? "bundle" : "segment"));
-            if (!o.bundle)
+                                json_string(o->bundle ? "bundle" : "segment"));
+            if (!o->bundle)
                 json_object_set_new(j, "after", ldg_json_u64(r.after));
         }
         cli_print_json(c, j);
@@ -365,31 +363,30 @@ const struct cli_command cli_cmd_prune = {
     "ledger --dir old prune --before 100 --archive old.seg --force\n"
     "# as DIR/retention.json says (keep_days 180 without one)\n"
     "ledger prune --policy\n",
-    0};
+    0,
+    {.size = sizeof(struct prune_args)}};
 
 static int
-cmd_prune(struct cli *c, int argc, char **argv)
+cmd_prune(struct cli *c, void *args, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_retention_policy pol;
     struct ldg_prune_report r;
     char err[512];
-    struct prune_args x = {0};
+    struct prune_args *x = args;
     int rc;
 
-    if ((rc = cli_parse(c, argc, argv, &x, 0, NULL)) != 0)
-        return PARSED(rc);
-    if (x.policy && (x.o.before != NULL || x.o.archive != NULL))
+    if (x->policy && (x->o.before != NULL || x->o.archive != NULL))
         return cli_usage_err(c, "--policy takes the horizon and the archive "
                                 "from retention.json: not with --before or "
                                 "--archive");
-    if (x.policy)
-        return prune_policy(c, x.o.force);
-    if (x.o.before == NULL)
+    if (x->policy)
+        return prune_policy(c, x->o.force);
+    if (x->o.before == NULL)
         return cli_usage_err(c, "--before SEQ|TIME is required");
-    if ((rc = before_ok(c, x.o.before)) != 0)
+    if ((rc = before_ok(c, x->o.before)) != 0)
         return rc;
-    if (x.o.archive == NULL || x.o.archive[0] == '\0')
+    if (x->o.archive == NULL || x->o.archive[0] == '\0')
         return cli_usage_err(c, "--archive FILE is required (write it with "
                                 "ledger archive)");
     if ((rc = cli_check_output(c, NULL)) != 0 || (rc = cli_resolve_dir(c)) != 0)
@@ -398,11 +395,11 @@ cmd_prune(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", err);
         return cli_exit_code(rc);
     }
-    x.o.keep_days = pol.keep_days;
+    x->o.keep_days = pol.keep_days;
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
     cli_metrics_catch_up(c, l);
-    rc = ldg_retention_prune(l, &x.o, &r);
+    rc = ldg_retention_prune(l, &x->o, &r);
     if (rc == 0 && r.already) {
         /* run again after it was done, with the archive a record pins */
         char hex[65];
@@ -411,7 +408,7 @@ cmd_prune(struct cli *c, int argc, char **argv)
             printf("%s\n", r.why);
         else
             cli_print_json(c, json_pack("{s:b, s:s, s:s, s:s}", "pruned", 0,
-                                        "why", r.why, "archive", x.o.archive,
+                                        "why", r.why, "archive", x->o.archive,
                                         "archive_sha256", hex));
         ldg_close(l);
         return EX_OK;
@@ -422,8 +419,8 @@ cmd_prune(struct cli *c, int argc, char **argv)
         return rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
     }
     ldg_close(l);
-    say_rounding(c, x.o.before, &r.h);
-    print_pruned(c, x.o.archive, &r, NULL);
+    say_rounding(c, x->o.before, &r.h);
+    print_pruned(c, x->o.archive, &r, NULL);
     return EX_OK;
 }
 

@@ -12,7 +12,7 @@
 #include "cli/commands.h"
 #include "ingest/ingest.h"
 
-static int cmd_seal(struct cli *c, int argc, char **argv);
+static int cmd_seal(struct cli *c, void *args, int npos, char **pos);
 
 enum { OPT_SEAL_KEY = 500, OPT_SEAL_ORIGIN, OPT_SEAL_FIRST };
 
@@ -185,12 +185,13 @@ const struct cli_command cli_cmd_seal = {
     "ledger seal --key cp.key events.jsonl > batch.json\n"
     "# sealing away from the box: origin and count given\n"
     "ledger seal --key cp.key --origin example.org/box1 --first 12 e.jsonl\n",
-    0};
+    0,
+    {.size = sizeof(struct seal_args), .maxpos = -1}};
 
 static int
-cmd_seal(struct cli *c, int argc, char **argv)
+cmd_seal(struct cli *c, void *args, int npos, char **pos)
 {
-    struct seal_args x = {0};
+    struct seal_args *x = args;
     const char *name = "<stdin>";
     char origin[LDG_ORIGIN_MAX + 1], err[1024];
     struct ldg_key *key = NULL;
@@ -199,27 +200,25 @@ cmd_seal(struct cli *c, int argc, char **argv)
     FILE *in = stdin;
     struct ldg_buf line = {0};
     json_t *batch = NULL;
-    int ind, rc, got;
+    int rc, got;
 
-    if ((rc = cli_parse(c, argc, argv, &x, -1, &ind)) != 0)
-        return PARSED(rc);
-    if (ind + 1 < argc || x.keyfile == NULL)
+    if (npos > 1 || x->keyfile == NULL)
         return cli_usage(c);
-    if ((rc = seal_check_opts(c, x.origin, x.first, &first)) != 0)
+    if ((rc = seal_check_opts(c, x->origin, x->first, &first)) != 0)
         return rc;
     err[0] = '\0';
-    rc = ldg_keyfile_load(x.keyfile, &key, err, sizeof err);
+    rc = ldg_keyfile_load(x->keyfile, &key, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         return rc == LDG_ENOTFOUND ? EX_NOINPUT : EX_NOPERM;
     }
-    if (x.origin != NULL) {
-        snprintf(origin, sizeof origin, "%s", x.origin);
+    if (x->origin != NULL) {
+        snprintf(origin, sizeof origin, "%s", x->origin);
     } else if ((rc = from_ledger(c, key, origin, sizeof origin, &first)) != 0) {
         goto out;
     }
-    if (ind < argc && strcmp(argv[ind], "-") != 0) {
-        name = argv[ind];
+    if (npos > 0 && strcmp(pos[0], "-") != 0) {
+        name = pos[0];
         in = fopen(name, "rb");
         if (in == NULL) {
             cli_err(c, "cannot open %s: %s", name, strerror(errno));

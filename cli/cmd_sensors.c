@@ -13,8 +13,8 @@
 #include "serve/serve.h"
 #include "sensors/sensors.h"
 
-static int cmd_model(struct cli *c, int argc, char **argv);
-static int cmd_probe(struct cli *c, int argc, char **argv);
+static int cmd_model(struct cli *c, void *args, int npos, char **pos);
+static int cmd_probe(struct cli *c, void *args, int npos, char **pos);
 
 /* The string field k of o, or "?" (never a NULL printed as "(null)"). */
 static const char *
@@ -63,36 +63,35 @@ const struct cli_command cli_cmd_model = {
     "# verify a model Ollama serves\nledger model verify qwen2.5:7b\n"
     "# verify a GGUF file against a published digest (sha256:64 hex)\n"
     "ledger model verify m.gguf --model m --expect \"$DIGEST\"\n",
-    0};
+    0,
+    {.size = sizeof(struct ldg_model_verify_opts), .maxpos = -1}};
 
 static int
-cmd_model(struct cli *c, int argc, char **argv)
+cmd_model(struct cli *c, void *args, int npos, char **pos)
 {
-    struct ldg_model_verify_opts o = {.progress = cli_progress,
-                                      .progress_ctx = c};
+    struct ldg_model_verify_opts *o = args;
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
     uint64_t seq = 0;
-    int ind, rc;
+    int rc;
 
-    if ((rc = cli_parse(c, argc, argv, &o, -1, &ind)) != 0)
-        return PARSED(rc);
-    if (ind >= argc || strcmp(argv[ind], "verify") != 0)
+    if (npos < 1 || strcmp(pos[0], "verify") != 0)
         return cli_usage_err(c, "%s",
-                             ind < argc ? "unknown subcommand (only "
-                                          "'verify')"
-                                        : "missing subcommand (verify)");
-    if (ind + 2 != argc)
+                             npos > 0 ? "unknown subcommand (only 'verify')"
+                                      : "missing subcommand (verify)");
+    if (npos != 2)
         return cli_usage_err(c, "give one MODEL or FILE");
-    o.arg = argv[ind + 1];
-    if (o.expect && !ldg_digest_same(o.expect, o.expect))
+    o->arg = pos[1];
+    o->progress = cli_progress;
+    o->progress_ctx = c;
+    if (o->expect && !ldg_digest_same(o->expect, o->expect))
         return cli_usage_err(c,
                              "--expect: '%s' is not a sha256 digest "
                              "(64 hex digits, optionally sha256:)",
-                             o.expect);
+                             o->expect);
     if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
         return rc;
-    rc = ldg_model_verify(l, &o, &body, &seq);
+    rc = ldg_model_verify(l, o, &body, &seq);
     cli_progress_done(c);
     if (rc < 0) {
         cli_err(c, "%s", cli_why(l, rc));
@@ -117,10 +116,15 @@ cmd_model(struct cli *c, int argc, char **argv)
 
 enum { OPT_RUNTIME = 300, OPT_NO_HOST, OPT_DRY, OPT_TMO, OPT_PDIRECT };
 
+#define PROBE_MAX 32
+
 struct probe_args {
     int no_host, dry, direct, verbose;
     uint64_t tmo;
+    struct ldg_probe_runtime rts[PROBE_MAX]; /* --runtime's */
+    size_t n;
 };
+static const struct probe_args probe_defaults = {.tmo = 5000};
 #define PA struct probe_args
 static const struct cli_opt probe_opts[] = {
     CLI_VALUE('r', 'r', "runtime", "NAME=URL",
@@ -139,14 +143,14 @@ static const struct cli_opt probe_opts[] = {
            PA, verbose),
     CLI_OPT_END};
 
-/* "NAME=URL" or "NAME=KIND:URL" into rt (pointers into s, modified). */
+/* "NAME=URL" or "NAME=KIND:URL" into rt (pointers into s, modified when
+ * it is one). */
 static int
 parse_runtime(char *s, struct ldg_probe_runtime *rt)
 {
     char *eq = strchr(s, '=');
     if (!eq || eq == s)
         return -1;
-    *eq = 0;
     rt->name = s;
     rt->url = eq + 1;
     rt->kind = LDG_RT_AUTO;
@@ -164,10 +168,9 @@ parse_runtime(char *s, struct ldg_probe_runtime *rt)
     if (strncmp(rt->url, "http://", 7) != 0 &&
         strncmp(rt->url, "https://", 8) != 0)
         return -1;
+    *eq = 0;
     return 0;
 }
-
-#define PROBE_MAX 32
 
 /* Appends news through `ledger serve` when it serves c->dir, as
  * `ledger append` does: 0 with seqs filled, -1 when no server answers
@@ -359,6 +362,22 @@ probe_print(struct cli *c, const json_t *news, const uint64_t *seqs, int dry)
     }
 }
 
+/* --runtime NAME=URL: 0, or the exit code of a usage error */
+static int
+probe_opt(struct cli *c, void *args, int id, struct cli_args *a)
+{
+    struct probe_args *x = args;
+    if (x->n == PROBE_MAX)
+        return cli_usage_err(c, "at most %d runtimes", PROBE_MAX);
+    if (parse_runtime(a->value, &x->rts[x->n]) < 0)
+        return cli_usage_err(c,
+                             "--runtime: '%s' is not NAME=URL or "
+                             "NAME=KIND:URL with an http(s) URL",
+                             a->value);
+    x->n++;
+    return 0;
+}
+
 const struct cli_command cli_cmd_probe = {
     "probe",
     CLI_GROUP_STATE,
@@ -380,54 +399,31 @@ const struct cli_command cli_cmd_probe = {
     CLI_OUT_BASIC,
     "# a local Ollama and a llama.cpp server\n"
     "ledger probe -r ol=http://127.0.0.1:11434 -r lc=llamacpp:http://h:8080\n",
-    0};
+    0,
+    {.size = sizeof(struct probe_args),
+     .maxpos = -1,
+     .opt = probe_opt,
+     .defaults = &probe_defaults}};
 
 static int
-cmd_probe(struct cli *c, int argc, char **argv)
+cmd_probe(struct cli *c, void *args, int npos, char **pos)
 {
-    struct cli_args a;
-    struct ldg_probe_runtime rts[PROBE_MAX];
+    struct probe_args *x = args;
+    struct ldg_probe_runtime *rts = x->rts;
     char *own[PROBE_MAX] = {0};
-    size_t n = 0;
-    struct probe_args x = {.tmo = 5000};
-    int ch, rc, ex = EX_OK;
+    size_t n = x->n;
+    int rc, ex = EX_OK;
     uint64_t *seqs = NULL;
     struct ldg_ledger *l = NULL;
     json_t *evs = NULL, *news = NULL;
 
-    cli_args_into(&a, c, argc, argv, &x);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case 'r':
-            if (n == PROBE_MAX)
-                return cli_usage_err(c, "at most %d runtimes", PROBE_MAX);
-            own[n] = strdup(a.value);
-            if (!own[n] || parse_runtime(own[n], &rts[n]) < 0) {
-                free(own[n]);
-                own[n] = NULL;
-                for (size_t i = 0; i < n; i++)
-                    free(own[i]);
-                return cli_usage_err(c,
-                                     "--runtime: '%s' is not NAME=URL or "
-                                     "NAME=KIND:URL with an http(s) URL",
-                                     a.value);
-            }
-            n++;
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0 || a.ind != argc) {
-        for (size_t i = 0; i < n; i++)
-            free(own[i]);
-        return ch < 0 ? a.exit : cli_usage(c);
-    }
+    if (npos > 0)
+        return cli_usage(c);
     if ((rc = cli_view_prepare(c)) != 0)
         goto out_rc;
     if (n == 0 && (rc = read_runtimes(c, rts, own, &n)) != 0)
         goto out_rc;
-    if (n == 0 && x.no_host) {
+    if (n == 0 && x->no_host) {
         cli_err(c,
                 "nothing to probe: give --runtime NAME=URL (or list "
                 "runtimes in %s/runtimes) or drop --no-host",
@@ -435,12 +431,12 @@ cmd_probe(struct cli *c, int argc, char **argv)
         rc = EX_USAGE;
         goto out_rc;
     }
-    if ((rc = cli_open(c, x.dry, &l)) != 0)
+    if ((rc = cli_open(c, x->dry, &l)) != 0)
         goto out_rc;
     struct ldg_probe_opts o = {.runtimes = rts,
                                .nruntimes = n,
-                               .timeout_ms = (long)x.tmo,
-                               .host = !x.no_host,
+                               .timeout_ms = (long)x->tmo,
+                               .host = !x->no_host,
                                .disk_path = c->dir,
                                .proc_root = getenv("LEDGER_PROC_ROOT"),
                                .nvidia_smi = getenv("LEDGER_NVIDIA_SMI")};
@@ -460,21 +456,21 @@ cmd_probe(struct cli *c, int argc, char **argv)
         ex = EX_OSERR;
         goto out;
     }
-    if (!x.dry && !x.direct && json_array_size(news) > 0) {
-        rc = probe_served(c, news, seqs, x.verbose);
+    if (!x->dry && !x->direct && json_array_size(news) > 0) {
+        rc = probe_served(c, news, seqs, x->verbose);
         if (rc > 0) {
             ex = rc;
             goto out;
         }
         if (rc == 0)
-            x.dry = -1; /* appended through the server */
-    } else if (!x.dry && x.direct && x.verbose)
+            x->dry = -1; /* appended through the server */
+    } else if (!x->dry && x->direct && x->verbose)
         fprintf(stderr, "ledger probe: --direct: writing %s directly\n",
                 c->dir);
-    if (x.dry == 0 && json_array_size(news) > 0 &&
+    if (x->dry == 0 && json_array_size(news) > 0 &&
         (ex = probe_commit(c, l, news, seqs)) != EX_OK)
         goto out;
-    probe_print(c, news, seqs, x.dry);
+    probe_print(c, news, seqs, x->dry);
     if (json_array_size(news) == 0)
         fprintf(stderr,
                 "ledger probe: no change since the last probe "

@@ -19,7 +19,7 @@
 #include "otlp/otlp.h"
 #include "serve/serve.h"
 
-static int cmd_serve(struct cli *c, int argc, char **argv);
+static int cmd_serve(struct cli *c, void *args, int npos, char **pos);
 
 static struct ldg_server *volatile serving;
 
@@ -416,6 +416,20 @@ serve_log(void *ctx, const char *line)
     fprintf(stderr, "ledger serve: %s\n", line);
 }
 
+/* The jobs, made on first use: 0, or the exit code after saying why. */
+static int
+jobs_ready(struct cli *c)
+{
+    if (jobs != NULL)
+        return 0;
+    if (ldg_jobs_new(&jobs) < 0) {
+        cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
+        return EX_OSERR;
+    }
+    ldg_jobs_set_log(jobs, serve_log, NULL);
+    return 0;
+}
+
 /* --metrics: the server whose counters the endpoint adds. */
 static struct ldg_server *metrics_server;
 
@@ -457,8 +471,8 @@ metrics_extra(void *ctx, size_t *len)
     return both;
 }
 
-static int serve_main(struct cli *c, int argc, char **argv,
-                      struct ldg_serve_options *op);
+static int serve_main(struct cli *c, struct serve_args *g);
+static int serve_opt(struct cli *c, void *args, int ch, struct cli_args *a);
 
 const struct cli_command cli_cmd_serve = {
     "serve",
@@ -527,21 +541,16 @@ const struct cli_command cli_cmd_serve = {
     "# send one event and read its answer\n"
     "echo '{\"type\":\"x.hello\",\"body\":{},\"id\":\"a1\"}' |\n"
     "  socat - UNIX-CONNECT:\"$LEDGER_DIR/ledger.sock\"\n",
-    0};
+    0,
+    {.size = sizeof(struct serve_args), .opt = serve_opt}};
 
 static int
-cmd_serve(struct cli *c, int argc, char **argv)
+cmd_serve(struct cli *c, void *args, int npos, char **pos)
 {
-    struct ldg_serve_options o;
-    int rc;
+    int rc = jobs_ready(c);
 
-    memset(&o, 0, sizeof o);
-    if (ldg_jobs_new(&jobs) < 0) {
-        cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
-        return EX_OSERR;
-    }
-    ldg_jobs_set_log(jobs, serve_log, NULL);
-    rc = serve_main(c, argc, argv, &o);
+    if (rc == 0)
+        rc = serve_main(c, args);
     ldg_jobs_free(jobs); /* stops them, and says so in the status file */
     jobs = NULL;
     return rc;
@@ -549,8 +558,9 @@ cmd_serve(struct cli *c, int argc, char **argv)
 
 /* One option: 0, or the exit code of a usage error. */
 static int
-serve_opt(struct cli *c, int ch, struct cli_args *a, struct serve_args *g)
+serve_opt(struct cli *c, void *args, int ch, struct cli_args *a)
 {
+    struct serve_args *g = args;
     uint64_t v;
     char err[1024];
     int is_otlp = ch == OPT_OTLP;
@@ -577,10 +587,13 @@ serve_opt(struct cli *c, int ch, struct cli_args *a, struct serve_args *g)
                            : ch == OPT_SHIP_EVERY   ? "ship"
                                                     : "publish";
         const char *dur = a->value, *url = NULL;
+        int rc;
         if ((ch == OPT_PUBLISH_EVERY || ch == OPT_SHIP_EVERY) &&
             (url = take_url(a)) == NULL)
             return cli_usage_err(c, "--%s-every DUR URL: the URL is missing",
                                  what);
+        if ((rc = jobs_ready(c)) != 0)
+            return rc;
         if (ldg_jobs_add(jobs, what, dur, url, err, sizeof err) < 0)
             return cli_usage_err(c, "%s", err);
         return 0;
@@ -614,22 +627,10 @@ serve_opt(struct cli *c, int ch, struct cli_args *a, struct serve_args *g)
     }
 }
 
-/* The options and how they go together: 0, -1 after --help, or the exit
- * code. */
+/* How the options go together: 0, or the exit code of a usage error. */
 static int
-serve_parse(struct cli *c, int argc, char **argv, struct serve_args *g)
+serve_check_args(struct cli *c, struct serve_args *g)
 {
-    struct cli_args a;
-    int ch, rc;
-
-    cli_args_into(&a, c, argc, argv, g);
-    while ((ch = cli_args_next(&a)) > 0)
-        if ((rc = serve_opt(c, ch, &a, g)) != 0)
-            return rc;
-    if (ch < 0)
-        return a.exit == EX_OK ? -1 : a.exit; /* -1: --help */
-    if (a.ind != argc)
-        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if (g->metrics_remote && g->metrics_addr == NULL)
         return cli_usage_err(c, "--metrics-remote goes with --metrics ADDR");
     if (g->otlp_addr == NULL &&
@@ -803,9 +804,8 @@ serve_otlp(struct cli *c, struct ldg_server *s, struct serve_args *g)
 }
 
 static int
-serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
+serve_main(struct cli *c, struct serve_args *g)
 {
-    struct serve_args g;
     struct ldg_serve_stats st;
     struct ldg_ledger *l = NULL;
     struct ldg_server *s = NULL;
@@ -814,26 +814,24 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
     char err[1024];
     int rc;
 
-    memset(&g, 0, sizeof g);
-    g.o = *op;
-    if ((rc = serve_parse(c, argc, argv, &g)) != 0)
-        return rc < 0 ? EX_OK : rc;
+    if ((rc = serve_check_args(c, g)) != 0)
+        return rc;
     if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
-    if (g.status)
+    if (g->status)
         return cli_serve_status(c);
     jobs_dir = c->dir;
-    if ((rc = serve_prepare(c, &g)) != 0)
+    if ((rc = serve_prepare(c, g)) != 0)
         return rc;
     if ((rc = cli_open(c, 0, &l)) != 0) {
         notify("STATUS=cannot open the ledger in %s (exit %d)", c->dir, rc);
         return rc;
     }
-    g.o.on_ready = on_ready;
-    g.o.on_stopping = on_stopping;
-    g.o.on_reload = on_reload;
+    g->o.on_ready = on_ready;
+    g->o.on_stopping = on_stopping;
+    g->o.on_reload = on_reload;
     err[0] = '\0';
-    rc = ldg_serve_new(&s, l, &g.o, err, sizeof err);
+    rc = ldg_serve_new(&s, l, &g->o, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         notify("STATUS=cannot start: %s", err[0] ? err : ldg_strerror(rc));
@@ -842,9 +840,9 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
                                    : cli_exit_code(rc);
         goto out;
     }
-    if (g.metrics_addr != NULL && (rc = serve_metrics(c, s, &g, &mep)) != 0)
+    if (g->metrics_addr != NULL && (rc = serve_metrics(c, s, g, &mep)) != 0)
         goto out;
-    if (g.otlp_addr != NULL && (rc = serve_otlp(c, s, &g)) != 0)
+    if (g->otlp_addr != NULL && (rc = serve_otlp(c, s, g)) != 0)
         goto out;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
@@ -867,7 +865,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         px.started = 0;
     }
     ldg_serve_stats(s, &st);
-    cli_serve_stopped(&st, g.otlp_addr != NULL ? &otlp_final : NULL);
+    cli_serve_stopped(&st, g->otlp_addr != NULL ? &otlp_final : NULL);
     notify("STATUS=stopped: %llu events committed, %llu duplicates, %llu "
            "errors",
            (unsigned long long)st.acked, (unsigned long long)st.duplicates,

@@ -6,8 +6,8 @@
 #include "cli/commands.h"
 #include "serve/serve.h"
 
-static int cmd_stats(struct cli *c, int argc, char **argv);
-static int cmd_migrate(struct cli *c, int argc, char **argv);
+static int cmd_stats(struct cli *c, void *args, int npos, char **pos);
+static int cmd_migrate(struct cli *c, void *args, int npos, char **pos);
 
 /* --------------------------------------------------------------- stats -- */
 
@@ -72,10 +72,11 @@ const struct cli_command cli_cmd_stats = {
     "# where the bytes go, database by database\n"
     "ledger stats --databases\n"
     "ledger stats -o json\n",
-    CLI_CMD_GATHER};
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct stats_args)}};
 
 static int
-cmd_stats(struct cli *c, int argc, char **argv)
+cmd_stats(struct cli *c, void *args, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_stats st;
@@ -83,11 +84,9 @@ cmd_stats(struct cli *c, int argc, char **argv)
     struct ldg_db_size *dbs = NULL;
     size_t ndbs = 0;
     char t1[64] = "", t2[64] = "";
-    struct stats_args x = {0};
+    struct stats_args *x = args;
     int rc;
 
-    if ((rc = cli_parse(c, argc, argv, &x, 0, NULL)) != 0)
-        return PARSED(rc);
     if ((rc = cli_check_output(c, NULL)) != 0)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
@@ -95,10 +94,10 @@ cmd_stats(struct cli *c, int argc, char **argv)
     rc = ldg_stats(l, &st);
     if (rc == 0)
         rc = ldg_stats_tiles_whole(l, &tiles_whole);
-    if (rc == 0 && x.databases)
+    if (rc == 0 && x->databases)
         rc = ldg_stats_databases(l, &dbs, &ndbs);
     if (rc < 0) {
-        cli_err(c, "%s%s", x.databases ? "the databases' sizes: " : "",
+        cli_err(c, "%s%s", x->databases ? "the databases' sizes: " : "",
                 ldg_strerror(rc));
         ldg_close(l);
         return cli_exit_code(rc);
@@ -152,7 +151,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
             printf("last         %llu %s %s\n",
                    (unsigned long long)(st.events - 1), h2, st.last_type);
         }
-        if (x.databases)
+        if (x->databases)
             stats_dbs_print(dbs, ndbs, st.events);
     } else {
         char b[2][24];
@@ -194,7 +193,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
                                 json_integer((json_int_t)tiles_whole));
         if (st.horizon > 0)
             json_object_set_new(o, "horizon", ldg_json_u64(st.horizon));
-        if (x.databases)
+        if (x->databases)
             json_object_set_new(o, "databases", stats_dbs_json(dbs, ndbs));
         cli_print_json(c, o);
     }
@@ -204,6 +203,24 @@ cmd_stats(struct cli *c, int argc, char **argv)
 }
 
 /* ------------------------------------------------------------- migrate -- */
+
+struct migrate_args {
+    int to; /* --layout, 0: the newest */
+};
+
+/* --layout N: 0, or the exit code of a usage error */
+static int
+migrate_opt(struct cli *c, void *args, int id, struct cli_args *a)
+{
+    const char *v = a->value;
+    if (strlen(v) != 1 || v[0] < '1' || v[0] > '0' + LDG_LAYOUT_NEWEST) {
+        cli_err(c, "--layout: '%s' is not a store layout (1 to %d)", v,
+                LDG_LAYOUT_NEWEST);
+        return EX_USAGE;
+    }
+    ((struct migrate_args *)args)->to = v[0] - '0';
+    return 0;
+}
 
 static const struct cli_opt migrate_opts[] = {
     CLI_VALUE('L', 0, "layout", "N",
@@ -250,34 +267,18 @@ const struct cli_command cli_cmd_migrate = {
     CLI_OUT_BASIC,
     "ledger migrate --dir ./box\n"
     "ledger stats --dir ./box | grep layout\n",
-    0};
+    0,
+    {.size = sizeof(struct migrate_args), .opt = migrate_opt}};
 
 static int
-cmd_migrate(struct cli *c, int argc, char **argv)
+cmd_migrate(struct cli *c, void *args, int npos, char **pos)
 {
-    struct cli_args a;
+    const struct migrate_args *x = args;
     struct ldg_ledger *l = NULL;
     struct ldg_client *cl = NULL;
     struct ldg_migrate_result r;
-    int ch, rc, to = 0;
+    int rc;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == 'L') {
-            if (strlen(a.value) != 1 || a.value[0] < '1' ||
-                a.value[0] > '0' + LDG_LAYOUT_NEWEST) {
-                cli_err(c, "--layout: '%s' is not a store layout (1 to %d)",
-                        a.value, LDG_LAYOUT_NEWEST);
-                return EX_USAGE;
-            }
-            to = a.value[0] - '0';
-        } else
-            return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind != argc)
-        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if ((rc = cli_check_output(c, NULL)) != 0)
         return rc;
     if ((rc = cli_resolve_dir(c)) != 0)
@@ -308,7 +309,7 @@ cmd_migrate(struct cli *c, int argc, char **argv)
     }
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
-    rc = ldg_migrate(l, to, cli_progress, c, &r);
+    rc = ldg_migrate(l, x->to, cli_progress, c, &r);
     cli_progress_done(c);
     if (rc < 0)
         return cli_fail_close(c, l, rc);

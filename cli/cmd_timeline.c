@@ -14,7 +14,7 @@
 #include "projections/projections.h"
 #include "query/query.h"
 
-static int cmd_timeline(struct cli *c, int argc, char **argv);
+static int cmd_timeline(struct cli *c, void *args, int npos, char **pos);
 
 /* The run's events among a bundle's, gathered as they come (timeline
  * RUN --bundle of a bundle without timeline.json), with how many it holds
@@ -109,18 +109,34 @@ bundle_run_events(struct cli *c, const struct cli_bundle_args *ba,
 
 /* (a long option's id: above the common options' and CLI_OPT_BUNDLE's) */
 enum { OPT_TL_HTML = 0x4c48, OPT_TL_TRACE };
+struct timeline_args {
+    struct cli_bundle_args ba;
+    const char *html, *trace;
+};
+
+/* --bundle's options: 0, or the exit code after saying why */
+static int
+timeline_opt(struct cli *c, void *args, int id, struct cli_args *a)
+{
+    int rc =
+        cli_bundle_opt(c, &((struct timeline_args *)args)->ba, id, a->value);
+    return rc < 0 ? -rc : rc == 0 ? cli_usage(c) : 0;
+}
+
 static const struct cli_opt timeline_opts[] = {
     CLI_BUNDLE_OPTS,
-    CLI_VALUE(OPT_TL_HTML, 0, "html", "FILE",
-              "write the run (or plan) as one self-contained HTML page to FILE "
-              "(- for "
-              "standard output): a picture on a time axis, the doctor at its "
-              "start, the evidence status, every event (docs/PAGE.md)"),
-    CLI_VALUE(OPT_TL_TRACE, 0, "trace", "ID",
-              "instead of a run: the events of this trace (32 hex digits: "
-              "the spans and logs `ledger serve --otlp` took, the proxy's "
-              "records of requests that carried its traceparent), whatever "
-              "their run; found by a scan of the log"),
+    CLI_STR(OPT_TL_HTML, 0, "html", "FILE",
+            "write the run (or plan) as one self-contained HTML page to FILE "
+            "(- for "
+            "standard output): a picture on a time axis, the doctor at its "
+            "start, the evidence status, every event (docs/PAGE.md)",
+            struct timeline_args, html),
+    CLI_STR(OPT_TL_TRACE, 0, "trace", "ID",
+            "instead of a run: the events of this trace (32 hex digits: "
+            "the spans and logs `ledger serve --otlp` took, the proxy's "
+            "records of requests that carried its traceparent), whatever "
+            "their run; found by a scan of the log",
+            struct timeline_args, trace),
     CLI_ARG("RUN",
             "the run's id (as in `ledger runs`), or a plan's (`ledger plans`)",
             0),
@@ -543,49 +559,31 @@ const struct cli_command cli_cmd_timeline = {
     "ledger timeline r1 --html r1.html\n"
     "# an application's trace (OpenTelemetry), with the proxy's records\n"
     "ledger timeline --trace 5b8efff798038103d269b633813fc60c\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER,
+    {.size = sizeof(struct timeline_args), .maxpos = -1, .opt = timeline_opt}};
 
 static int
-cmd_timeline(struct cli *c, int argc, char **argv)
+cmd_timeline(struct cli *c, void *args, int npos, char **pos)
 {
-    struct cli_args a;
+    struct timeline_args *x = args;
+    struct cli_bundle_args *ba = &x->ba;
+    const char *html = x->html, *trace = x->trace, *run;
     struct ldg_ledger *l = NULL;
     struct ldg_txn *t = NULL;
     json_t *tl = NULL;
-    struct cli_bundle_args ba;
-    const char *html = NULL, *trace = NULL, *run;
     json_t *doctor = NULL, *evidence = NULL;
     char dtitle[200] = "Doctor at the run's start", note[3000];
-    int ch, rc, kind = 0;
+    int rc, kind = 0;
 
-    memset(&ba, 0, sizeof ba);
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == OPT_TL_HTML) {
-            if (a.value[0] == '\0')
-                return cli_usage_err(c, "--html: empty file name");
-            html = a.value;
-            continue;
-        }
-        if (ch == OPT_TL_TRACE) {
-            trace = a.value;
-            continue;
-        }
-        rc = cli_bundle_opt(c, &ba, ch, a.value);
-        if (rc < 0)
-            return -rc;
-        if (rc == 0)
-            return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if (trace != NULL && a.ind != argc)
+    if (html != NULL && html[0] == '\0')
+        return cli_usage_err(c, "--html: empty file name");
+    if (trace != NULL && npos != 0)
         return cli_usage_err(c, "--trace ID or RUN, not both");
-    if (trace != NULL && ba.file != NULL)
+    if (trace != NULL && ba->file != NULL)
         return cli_usage_err(c, "--trace does not go with --bundle");
-    if (trace == NULL && a.ind + 1 != argc)
+    if (trace == NULL && npos != 1)
         return cli_usage(c);
-    if (ba.file == NULL && (ba.have_key || ba.insecure))
+    if (ba->file == NULL && (ba->have_key || ba->insecure))
         return cli_usage_err(c, "--trusted-key and "
                                 "--insecure-trust-bundle-key go with "
                                 "--bundle FILE");
@@ -594,8 +592,8 @@ cmd_timeline(struct cli *c, int argc, char **argv)
                                 "it");
     if ((rc = cli_check_output(c, (const char *const[]){"short", NULL})) != 0)
         return rc;
-    if (ba.file != NULL)
-        return timeline_bundle(c, &ba, argv[a.ind], html);
+    if (ba->file != NULL)
+        return timeline_bundle(c, ba, pos[0], html);
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0) {
@@ -603,7 +601,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out;
     }
-    run = trace != NULL ? trace : argv[a.ind];
+    run = trace != NULL ? trace : pos[0];
     /* a run, else a plan (ldg_pipeline_timeline_find), or why neither */
     rc = trace != NULL ? ldg_query_timeline_trace(t, trace, &tl)
                        : ldg_pipeline_timeline_find(l, t, run, &tl, &kind, note,

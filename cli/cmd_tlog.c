@@ -9,9 +9,9 @@
 #include "cli/commands.h"
 #include "fleet/fleet.h"
 
-static int cmd_checkpoint(struct cli *c, int argc, char **argv);
-static int cmd_proof(struct cli *c, int argc, char **argv);
-static int cmd_tiles(struct cli *c, int argc, char **argv);
+static int cmd_checkpoint(struct cli *c, void *args, int npos, char **pos);
+static int cmd_proof(struct cli *c, void *args, int npos, char **pos);
+static int cmd_tiles(struct cli *c, void *args, int npos, char **pos);
 
 static int
 open_ro(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t)
@@ -30,13 +30,37 @@ open_ro(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t)
     return 0;
 }
 
+/* checkpoint's and proof's options */
+struct tlog_args {
+    uint64_t size, old; /* --size (0: the latest), --consistency */
+    int cosigned, consistency;
+};
+
+/* --size N and --consistency OLD: 0, or the exit code of a usage error */
+static int
+tlog_opt(struct cli *c, void *args, int id, struct cli_args *a)
+{
+    struct tlog_args *x = args;
+    if (id == 's' && cli_parse_u64(a->value, &x->size) == 0 && x->size > 0)
+        return 0;
+    if (id == 'c' && cli_parse_u64(a->value, &x->old) == 0) {
+        x->consistency = 1;
+        return 0;
+    }
+    return cli_usage_err(c, "--%s: '%s' is not a %s",
+                         id == 's' ? "size" : "consistency", a->value,
+                         id == 's' ? "tree size (1 or more)"
+                                   : "tree size (0 or more)");
+}
+
 static const struct cli_opt checkpoint_opts[] = {
     CLI_VALUE('s', 0, "size", "N",
               "the checkpoint of the tree of size N (default: the latest)"),
-    CLI_FLAG(300, 0, "cosigned",
-             "the newest checkpoint witnesses cosigned (of size N with "
-             "--size), with their cosignatures (see ledger publish "
-             "--witness)"),
+    CLI_ON(300, 0, "cosigned",
+           "the newest checkpoint witnesses cosigned (of size N with "
+           "--size), with their cosignatures (see ledger publish "
+           "--witness)",
+           struct tlog_args, cosigned),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_checkpoint = {
@@ -56,38 +80,20 @@ const struct cli_command cli_cmd_checkpoint = {
     "ledger checkpoint > trusted-checkpoint.txt\n"
     "ledger checkpoint --size 100\n"
     "ledger checkpoint --cosigned\n",
-    CLI_CMD_GATHER};
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct tlog_args), .opt = tlog_opt}};
 
 static int
-cmd_checkpoint(struct cli *c, int argc, char **argv)
+cmd_checkpoint(struct cli *c, void *args, int npos, char **pos)
 {
-    struct cli_args a;
+    const struct tlog_args *x = args;
+    uint64_t size = x->size, held;
+    int cosigned = x->cosigned, rc;
     struct ldg_ledger *l;
     struct ldg_txn *t;
-    uint64_t size = 0, held;
     char *note;
     size_t note_len;
-    int ch, rc, cosigned = 0;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == 's' && cli_parse_u64(a.value, &size) == 0 && size > 0)
-            continue;
-        if (ch == 's')
-            return cli_usage_err(c,
-                                 "--size: '%s' is not a tree size (1 or "
-                                 "more)",
-                                 a.value);
-        if (ch == 300) {
-            cosigned = 1;
-            continue;
-        }
-        return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind != argc)
-        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if ((rc = open_ro(c, &l, &t)) != 0)
         return rc;
     if (cosigned)
@@ -163,40 +169,24 @@ const struct cli_command cli_cmd_proof = {
     "ledger proof 5\n"
     "# prove the tree of size 40 extends the tree of size 10\n"
     "ledger proof --consistency 10 --size 40\n",
-    CLI_CMD_GATHER};
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct tlog_args), .maxpos = -1, .opt = tlog_opt}};
 
 static int
-cmd_proof(struct cli *c, int argc, char **argv)
+cmd_proof(struct cli *c, void *args, int npos, char **pos)
 {
-    struct cli_args a;
+    const struct tlog_args *x = args;
+    uint64_t size = x->size, seq = 0, old = x->old;
+    int rc, consistency = x->consistency;
     struct ldg_ledger *l;
     struct ldg_txn *t;
-    uint64_t size = 0, seq = 0, old = 0;
-    int ch, rc, consistency = 0;
     char *text = NULL;
 
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        if (ch == 's' && cli_parse_u64(a.value, &size) == 0 && size > 0)
-            continue;
-        if (ch == 'c' && cli_parse_u64(a.value, &old) == 0) {
-            consistency = 1;
-            continue;
-        }
-        if (ch == 's' || ch == 'c')
-            return cli_usage_err(c, "--%s: '%s' is not a %s",
-                                 ch == 's' ? "size" : "consistency", a.value,
-                                 ch == 's' ? "tree size (1 or more)"
-                                           : "tree size (0 or more)");
-        return cli_usage(c);
-    }
-    if (ch < 0)
-        return a.exit;
-    if (consistency && a.ind != argc)
+    if (consistency && npos > 0)
         return cli_usage_err(c, "--consistency OLD takes no SEQ ('%s' given)",
-                             argv[a.ind]);
+                             pos[0]);
     if (!consistency &&
-        (rc = cli_one_seq(c, argc, argv, a.ind,
+        (rc = cli_one_seq(c, npos, pos,
                           "the event to prove (or --consistency OLD)", &seq)))
         return rc;
     if ((rc = open_ro(c, &l, &t)) != 0)
@@ -261,27 +251,26 @@ const struct cli_command cli_cmd_tiles = {
     tiles_opts,
     CLI_OUT_BASIC,
     "ledger tiles /var/www/ledger\n",
-    0};
+    0,
+    {.maxpos = -1}};
 
 static int
-cmd_tiles(struct cli *c, int argc, char **argv)
+cmd_tiles(struct cli *c, void *args, int npos, char **pos)
 {
     struct ldg_tiles_report r;
     struct ldg_ledger *l;
-    int ind, rc;
+    int rc;
 
-    if ((rc = cli_parse(c, argc, argv, NULL, -1, &ind)) != 0)
-        return PARSED(rc);
-    if (ind + 1 != argc)
+    if (npos != 1)
         return cli_usage(c);
-    if (argv[ind][0] == '\0')
+    if (pos[0][0] == '\0')
         return cli_usage_err(c, "the directory to publish into is '' "
                                 "(give a path)");
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
-    rc = ldg_tiles_write(l, argv[ind], &r);
+    rc = ldg_tiles_write(l, pos[0], &r);
     if (rc < 0) {
-        cli_err(c, "%s: %s", argv[ind], cli_why(l, rc));
+        cli_err(c, "%s: %s", pos[0], cli_why(l, rc));
         rc = cli_exit_code(rc);
     } else {
         if (c->out == OUT_HUMAN) {

@@ -8,7 +8,7 @@
 #include "doctor/doctor.h"
 #include "projections/projections.h"
 
-static int cmd_verify(struct cli *c, int argc, char **argv);
+static int cmd_verify(struct cli *c, void *args, int npos, char **pos);
 
 /* -------------------------------------------------------------- verify -- */
 
@@ -42,6 +42,34 @@ struct vrun {
     unsigned pchecked;
     char nowrite[600];
 };
+
+/* --witness-key, --quorum, --from, --full: 0, or the exit code of a usage
+ * error */
+static int
+verify_opt(struct cli *c, void *args, int id, struct cli_args *a)
+{
+    struct vrun *v = args;
+    switch (id) {
+    case 'W':
+        if (v->nw == 32)
+            return cli_usage_err(c, "--witness-key: at most 32");
+        v->wkeys[v->nw++] = a->value;
+        return 0;
+    case 'Q':
+        if (cli_parse_u64(a->value, &v->quorum) < 0 || v->quorum == 0)
+            return cli_usage_err(c, "--quorum: '%s' is not a count > 0",
+                                 a->value);
+        return 0;
+    case 'f':
+        if (cli_parse_u64(a->value, &v->from) < 0)
+            return cli_usage_err(c, "--from: '%s' is not a sequence number",
+                                 a->value);
+        return 0;
+    default: /* --full */
+        v->flags |= LDG_VERIFY_FULL;
+        return 0;
+    }
+}
 
 static const struct cli_opt verify_opts[] = {
     CLI_VALUE('f', 0, "from", "SEQ",
@@ -97,12 +125,12 @@ verify_progress(void *ctx, uint64_t done, uint64_t total)
     cli_progress(ctx, done, total);
 }
 
-static int verify_run(struct cli *c, int argc, char **argv);
+static int verify_run(struct cli *c, struct vrun *v);
+static int verify_check_args(struct cli *c, struct vrun *v);
 
 struct verify_call {
     struct cli *c;
-    int argc;
-    char **argv;
+    struct vrun *v;
 };
 
 /* verify_run with its output kept until it is done (cli/gather.c): in the
@@ -114,7 +142,7 @@ verify_gathered(void *ctx, struct ldg_isolation *iso)
     int rc, err;
     vshared = iso;
     cli_gather_start();
-    rc = verify_run(v->c, v->argc, v->argv);
+    rc = verify_run(v->c, v->v);
     if ((err = cli_gather_end()) != 0) {
         cli_err(v->c, "cannot keep the output until the command is done: %s",
                 strerror(err));
@@ -162,19 +190,20 @@ const struct cli_command cli_cmd_verify = {
     "# and that 2 of these 3 witnesses cosigned it\n"
     "ledger verify --trusted c.txt --quorum 2 --witness-key \"$W1\" \\\n"
     "    --witness-key \"$W2\" --witness-key \"$W3\"\n",
-    0};
+    0,
+    {.size = sizeof(struct vrun), .opt = verify_opt}};
 
 static int
-cmd_verify(struct cli *c, int argc, char **argv)
+cmd_verify(struct cli *c, void *args, int npos, char **pos)
 {
     const char *inproc = getenv("LEDGER_VERIFY_INPROCESS");
-    struct verify_call v = {c, argc, argv};
+    struct verify_call v = {c, args};
     char what[512];
     int st = 0, rc;
 
-    if ((inproc != NULL && strcmp(inproc, "1") == 0) ||
-        (argc > 1 &&
-         (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)))
+    if ((rc = verify_check_args(c, args)) != 0)
+        return rc;
+    if (inproc != NULL && strcmp(inproc, "1") == 0)
         return verify_gathered(&v, NULL);
     rc = ldg_run_isolated(verify_gathered, &v, &st, what, sizeof what);
     if (rc == LDG_EIO) {
@@ -186,13 +215,6 @@ cmd_verify(struct cli *c, int argc, char **argv)
             cli_err(c, "%s", what);
         return st;
     }
-    /* the child parsed the options; -o json is looked for again here */
-    for (int i = 1; i < argc; i++)
-        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) &&
-            i + 1 < argc)
-            cli_set_output(c, argv[i + 1]);
-        else if (strncmp(argv[i], "--output=", 9) == 0)
-            cli_set_output(c, argv[i] + 9);
     if (c->out != OUT_HUMAN)
         cli_print_json(c, json_pack("{s:b, s:s}", "ok", 0, "error", what));
     cli_err(c, "FAILED: %s", what);
@@ -242,44 +264,10 @@ check_projections(struct cli *c, struct ldg_ledger *l,
     return 1;
 }
 
-/* The options: 0, -1 after --help, or the exit code of a usage error. */
+/* How the options go together: 0, or the exit code of a usage error. */
 static int
-verify_parse(struct cli *c, int argc, char **argv, struct vrun *v)
+verify_check_args(struct cli *c, struct vrun *v)
 {
-    struct cli_args a;
-    int ch;
-
-    cli_args_into(&a, c, argc, argv, v);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case 'W':
-            if (v->nw == 32)
-                return cli_usage_err(c, "--witness-key: at most 32");
-            v->wkeys[v->nw++] = a.value;
-            break;
-        case 'Q':
-            if (cli_parse_u64(a.value, &v->quorum) < 0 || v->quorum == 0)
-                return cli_usage_err(c, "--quorum: '%s' is not a count > 0",
-                                     a.value);
-            break;
-        case 'f':
-            if (cli_parse_u64(a.value, &v->from) < 0)
-                return cli_usage_err(c,
-                                     "--from: '%s' is not a sequence "
-                                     "number",
-                                     a.value);
-            break;
-        case 'F':
-            v->flags |= LDG_VERIFY_FULL;
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0)
-        return a.exit == EX_OK ? -1 : a.exit; /* -1: --help */
-    if (a.ind != argc)
-        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if (v->only_new && (v->flags != 0 || v->from != 0 || v->trusted != NULL))
         return cli_usage_err(c, "--new checks only new events: it takes no "
                                 "--full, --from or --trusted");
@@ -656,23 +644,19 @@ verify_report(struct cli *c, struct ldg_ledger *l, const struct vrun *v, int rc)
 }
 
 static int
-verify_run(struct cli *c, int argc, char **argv)
+verify_run(struct cli *c, struct vrun *v)
 {
-    struct vrun v;
     struct ldg_ledger *l = NULL;
     int rc;
 
-    memset(&v, 0, sizeof v);
-    if ((rc = verify_parse(c, argc, argv, &v)) != 0)
-        return rc < 0 ? EX_OK : rc;
     if ((rc = cli_check_output(c, NULL)) != 0)
         return rc;
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
-    if (v.trusted != NULL) {
-        rc = read_file(v.trusted, 1 << 16, &v.note, &v.note_len);
+    if (v->trusted != NULL) {
+        rc = read_file(v->trusted, 1 << 16, &v->note, &v->note_len);
         if (rc < 0) {
-            cli_err(c, "cannot read trusted checkpoint %s: %s", v.trusted,
+            cli_err(c, "cannot read trusted checkpoint %s: %s", v->trusted,
                     rc == LDG_ENOTFOUND ? strerror(errno) : ldg_strerror(rc));
             return cli_exit_code(rc);
         }
@@ -682,33 +666,33 @@ verify_run(struct cli *c, int argc, char **argv)
             rc = EX_VERIFY; /* storage that cannot be opened fails */
         goto out;
     }
-    if ((rc = verify_check_from(c, l, &v)) != 0)
+    if ((rc = verify_check_from(c, l, v)) != 0)
         goto out;
     if (vshared != NULL) {
-        vshared->start = v.from; /* 0 unless --from: a lower bound */
+        vshared->start = v->from; /* 0 unless --from: a lower bound */
         vshared->started = 1;
     }
-    rc = verify_checks(c, l, &v);
+    rc = verify_checks(c, l, v);
     if (c->progress)
         cli_progress_done(c);
     if (rc < 0 && rc != LDG_ETAMPER) {
         rc = cli_fail(c, l, rc);
         goto out;
     }
-    if (rc == 0 && v.note != NULL) {
-        v.trc = ldg_verify_trusted(l, v.note, v.note_len, &v.tr);
-        if (v.trc < 0 && v.trc != LDG_ETAMPER) {
-            cli_err(c, "%s: %s", v.trusted, ldg_errmsg(l));
-            rc = cli_exit_code(v.trc);
+    if (rc == 0 && v->note != NULL) {
+        v->trc = ldg_verify_trusted(l, v->note, v->note_len, &v->tr);
+        if (v->trc < 0 && v->trc != LDG_ETAMPER) {
+            cli_err(c, "%s: %s", v->trusted, ldg_errmsg(l));
+            rc = cli_exit_code(v->trc);
             goto out;
         }
     }
-    if (rc == 0 && v.trc == 0 && v.nw > 0 && (rc = verify_quorum(c, &v)) != 0)
+    if (rc == 0 && v->trc == 0 && v->nw > 0 && (rc = verify_quorum(c, v)) != 0)
         goto out;
-    rc = verify_report(c, l, &v, rc);
+    rc = verify_report(c, l, v, rc);
 out:
-    free(v.note);
-    json_decref(v.pdiffs);
+    free(v->note);
+    json_decref(v->pdiffs);
     ldg_close(l);
     return rc;
 }

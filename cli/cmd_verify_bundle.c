@@ -9,7 +9,7 @@
 #include "cli/commands.h"
 #include "export/export.h"
 
-static int cmd_verify_bundle(struct cli *c, int argc, char **argv);
+static int cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos);
 
 /* --trusted-checkpoint FILE: read whole (a checkpoint note is small);
  * a file that cannot be read is exit 66 before any bundle check. */
@@ -108,6 +108,62 @@ report_json(const char *file, const struct ldg_bundle_report *r,
     return o;
 }
 
+struct vb_args {
+    struct ldg_bundle_verify_opts o;
+    char key[1024];                    /* --trusted-key's */
+    const char *ckpt_file, *wkeys[32]; /* --trusted-checkpoint, --witness-key */
+    size_t nw;
+    uint64_t quorum;
+};
+#define VB struct vb_args
+
+/* The options the table cannot store: 0, or the exit code after saying
+ * why. */
+static int
+vb_opt(struct cli *c, void *args, int id, struct cli_args *a)
+{
+    struct vb_args *x = args;
+    const char *val = a->value;
+    char wname[LDG_ORIGIN_MAX + 1];
+    uint8_t wpub[32];
+    uint64_t v;
+    int rc;
+
+    switch (id) {
+    case 'k':
+        rc = cli_vkey_arg(c, "--trusted-key", val, x->key, sizeof x->key);
+        x->o.trusted_vkey = x->key;
+        return rc;
+    case 'c':
+        if (x->ckpt_file != NULL)
+            return cli_usage_err(c, "--trusted-checkpoint: give one");
+        x->ckpt_file = val;
+        return 0;
+    case 'W':
+        if (x->nw == 32)
+            return cli_usage_err(c, "--witness-key: at most 32");
+        if (ldg_cosig_parse_verifier(val, wname, sizeof wname, wpub) < 0) {
+            cli_err(c,
+                    "--witness-key: malformed: '%s' (a witness key is "
+                    "what `ledger witness key` prints)",
+                    val);
+            return EX_DATAERR;
+        }
+        x->wkeys[x->nw++] = val;
+        return 0;
+    case 'Q':
+        if (cli_parse_u64(val, &x->quorum) < 0 || x->quorum == 0 ||
+            x->quorum > 32)
+            return cli_usage_err(c, "--quorum: '%s' is not a count > 0", val);
+        return 0;
+    default: /* --max-bytes */
+        if (cli_parse_u64(val, &v) < 0 || v == 0)
+            return cli_usage_err(c, "--max-bytes: a positive number");
+        cli_bundle_limits(&x->o.limits, v);
+        return 0;
+    }
+}
+
 static const struct cli_opt verify_bundle_opts[] = {
     CLI_VALUE('k', 0, "trusted-key", "VKEY|FILE",
               "the log's verifier key as you received it from the box's "
@@ -128,12 +184,12 @@ static const struct cli_opt verify_bundle_opts[] = {
     CLI_ON('I', 0, "insecure-trust-bundle-key",
            "check the bundle only against the key it carries (it then "
            "proves nothing about where it comes from)",
-           struct ldg_bundle_verify_opts, insecure_trust_bundle_key),
+           VB, o.insecure_trust_bundle_key),
     CLI_STR('x', 0, "extract", "OUTDIR",
-            "after verifying, write the bundle's files under OUTDIR",
-            struct ldg_bundle_verify_opts, extract_dir),
-    CLI_NUM('t', 0, "threads", "N", "verify on N threads (1 to 16)",
-            struct ldg_bundle_verify_opts, threads, 1, 16),
+            "after verifying, write the bundle's files under OUTDIR", VB,
+            o.extract_dir),
+    CLI_NUM('t', 0, "threads", "N", "verify on N threads (1 to 16)", VB,
+            o.threads, 1, 16),
     CLI_VALUE('m', 0, "max-bytes", "N",
               "refuse a bundle that unpacks to more than N bytes"),
     CLI_ARG("FILE", "the bundle", 0),
@@ -167,98 +223,48 @@ const struct cli_command cli_cmd_verify_bundle = {
     "    --witness-key \"$W1\" --witness-key \"$W2\" --witness-key \"$W3\"\n"
     "# verify, then look inside\n"
     "ledger verify-bundle r1.bundle --trusted-key box.vkey --extract r1/\n",
-    0};
+    0,
+    {.size = sizeof(struct vb_args), .maxpos = -1, .opt = vb_opt}};
 
 static int
-cmd_verify_bundle(struct cli *c, int argc, char **argv)
+cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
 {
-    struct cli_args a;
-    struct ldg_bundle_verify_opts o;
+    struct vb_args *x = args;
+    struct ldg_bundle_verify_opts *o = &x->o;
     struct ldg_bundle_report *r;
-    char key[1024], summary[600], *ckpt = NULL, wname[LDG_ORIGIN_MAX + 1];
-    uint8_t wpub[32];
-    const char *file, *wkeys[32];
-    size_t nfail = 0, nw = 0;
-    uint64_t v, quorum = 0;
-    int ch, rc;
+    char summary[600], *ckpt = NULL;
+    const char *file;
+    size_t nfail = 0;
+    int rc;
 
-    memset(&o, 0, sizeof o);
-    cli_args_into(&a, c, argc, argv, &o);
-    while ((ch = cli_args_next(&a)) > 0) {
-        const char *val = a.value;
-        switch (ch) {
-        case 'k':
-            if ((rc = cli_vkey_arg(c, "--trusted-key", val, key, sizeof key)) !=
-                0)
-                return rc;
-            o.trusted_vkey = key;
-            break;
-        case 'c':
-            if (ckpt != NULL) {
-                free(ckpt);
-                return cli_usage_err(c, "--trusted-checkpoint: give one");
-            }
-            if ((rc = read_checkpoint(c, val, &ckpt,
-                                      &o.trusted_checkpoint_len)) != 0)
-                return rc;
-            o.trusted_checkpoint = ckpt;
-            break;
-        case 'W':
-            if (nw == 32) {
-                free(ckpt);
-                return cli_usage_err(c, "--witness-key: at most 32");
-            }
-            if (ldg_cosig_parse_verifier(val, wname, sizeof wname, wpub) < 0) {
-                free(ckpt);
-                cli_err(c,
-                        "--witness-key: malformed: '%s' (a witness key is "
-                        "what `ledger witness key` prints)",
-                        val);
-                return EX_DATAERR;
-            }
-            wkeys[nw++] = val;
-            break;
-        case 'Q':
-            if (cli_parse_u64(val, &quorum) < 0 || quorum == 0 || quorum > 32) {
-                free(ckpt);
-                return cli_usage_err(c, "--quorum: '%s' is not a count > 0",
-                                     val);
-            }
-            break;
-        case 'm':
-            if (cli_parse_u64(val, &v) < 0 || v == 0)
-                return cli_usage_err(c, "--max-bytes: a positive number");
-            cli_bundle_limits(&o.limits, v);
-            break;
-        default:
-            return cli_usage(c);
-        }
-    }
-    if (ch < 0 || a.ind + 1 != argc || (rc = cli_check_output(c, NULL)) != 0 ||
-        (quorum > 0 && nw == 0) || quorum > nw) {
+    if (x->ckpt_file != NULL &&
+        (rc = read_checkpoint(c, x->ckpt_file, &ckpt,
+                              &o->trusted_checkpoint_len)) != 0)
+        return rc;
+    o->trusted_checkpoint = ckpt;
+    if (npos != 1 || (rc = cli_check_output(c, NULL)) != 0 ||
+        (x->quorum > 0 && x->nw == 0) || x->quorum > x->nw) {
         free(ckpt);
-        if (ch < 0)
-            return a.exit;
-        if (a.ind + 1 != argc)
+        if (npos != 1)
             return cli_usage(c);
-        if (quorum > 0 && nw == 0)
+        if (x->quorum > 0 && x->nw == 0)
             return cli_usage_err(c, "--quorum needs --witness-key");
-        if (quorum > nw)
+        if (x->quorum > x->nw)
             return cli_usage_err(c,
                                  "--quorum %llu: only %zu witness keys given",
-                                 (unsigned long long)quorum, nw);
+                                 (unsigned long long)x->quorum, x->nw);
         return rc;
     }
-    o.witness_keys = wkeys;
-    o.nwitness_keys = nw;
-    o.quorum = (unsigned)quorum;
-    file = argv[a.ind];
+    o->witness_keys = x->wkeys;
+    o->nwitness_keys = x->nw;
+    o->quorum = (unsigned)x->quorum;
+    file = pos[0];
     r = malloc(sizeof *r);
     if (r == NULL) {
         free(ckpt);
         return EX_OSERR;
     }
-    rc = ldg_export_verify(file, &o, r);
+    rc = ldg_export_verify(file, o, r);
     free(ckpt);
     for (size_t i = 0; i < r->nchecks; i++) {
         enum ldg_check_status st = r->checks[i].status;

@@ -165,14 +165,20 @@ struct vargs {
               "'2026-11-22 09:39', '-1h', 'yesterday', RFC 3339); "            \
               "default: now")
 
+/* A view's .args: its options (AT_OPT, --pack, --check, --bundle's) into
+ * the struct vargs args (cli_view_opt), positionals checked by the view
+ * (cli_view_args). */
+#define CLI_VIEW_ARGS                                                          \
+    {                                                                          \
+        .size = sizeof(struct vargs), .maxpos = -1, .opt = cli_view_opt        \
+    }
+int cli_view_opt(struct cli *c, void *args, int id, struct cli_args *a);
+/* After the options: the bundle's options go with --bundle, at most
+ * max_pos positionals, then cli_view_prepare. 0 or the exit code. */
+int cli_view_args(struct cli *c, const struct vargs *va, int npos, int max_pos);
 int cli_view_prepare(struct cli *c);
 /* --at SEQ|TIME into va: 0, or the exit code of a usage error. */
 int cli_view_at_opt(struct cli *c, const char *value, struct vargs *va);
-/* Parses argv against c->command's table: options, then at most max_pos
- * positionals into pos. 0; -1 after --help (the caller returns 0); or the
- * exit code of a usage error. */
-int cli_view_parse(struct cli *c, int argc, char **argv, struct vargs *va,
-                   const char **pos, int max_pos);
 const char *cli_view_js(const json_t *o, const char *k);
 long long cli_view_ji(const json_t *o, const char *a, const char *b);
 void cli_view_rows(struct cli *c, json_t *rows);
@@ -181,10 +187,11 @@ void cli_view_warn_stale(struct cli *c, struct ldg_ledger *l,
 /* Opens the ledger read-only and resolves --at TIME into va->at_size:
  * 0 with *l open, or the exit code (said; nothing left open). */
 int cli_view_open(struct cli *c, struct vargs *va, struct ldg_ledger **l);
-/* A view command: its options, then npos (0 or 1) positional, the rows
- * of view for it (or --pack's) printed by human (human_one when a
- * positional names one row and it is not NULL). The exit code. */
-int cli_view_cmd(struct cli *c, int argc, char **argv, int view, int npos,
+/* A view command: at most max_pos (0 or 1) positionals, the rows of view
+ * for it (or --pack's) printed by human (human_one when a positional
+ * names one row and it is not NULL). The exit code. */
+int cli_view_cmd(struct cli *c, struct vargs *va, int npos, char **pos,
+                 int max_pos, int view,
                  void (*human)(struct cli *c, json_t *rows),
                  void (*human_one)(struct cli *c, json_t *rows));
 int cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,

@@ -104,7 +104,8 @@ static void catch_fatal_signals(const char *cmd);
 static int
 run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
 {
-    int rc;
+    void *args = NULL;
+    int ind, rc;
     c->cmd = cmd->name;
     c->command = cmd;
     catch_fatal_signals(cmd->name);
@@ -115,7 +116,12 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
      * that a reader of it that stops pins no snapshot (cli/gather.c) */
     if (cmd->flags & CLI_CMD_GATHER)
         cli_gather_start();
-    rc = cmd->fn(c, argc, argv);
+    rc = cli_parse(c, argc, argv, &args, &ind);
+    if (rc == 0)
+        rc = cmd->fn(c, args, argc - ind, argv + ind);
+    else if (rc < 0)
+        rc = EX_OK; /* --help */
+    cli_args_free(c, args);
     int gerr = cli_gather_end();
     if (gerr != 0) {
         cli_err(c, "cannot keep the output until the command is done: %s",
@@ -262,7 +268,7 @@ main(int argc, char **argv)
     c.out = OUT_HUMAN;
     cli_color_parse(&c, "auto");
     /* Global options before the command. Commands accept -o and --dir too
-     * (see cli_args_next). */
+     * (see cli/args.c). */
     while (i < argc && argv[i][0] == '-') {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             c.dir_opt = argv[i + 1];

@@ -146,16 +146,16 @@ synopsis(FILE *f, const struct cli_command *cmd, int col, int indent)
 }
 
 int
-cli_one_seq(struct cli *c, int argc, char **argv, int ind, const char *what,
+cli_one_seq(struct cli *c, int npos, char **pos, const char *what,
             uint64_t *seq)
 {
-    if (ind >= argc)
+    if (npos < 1)
         return cli_usage_err(c, "SEQ is required: %s", what);
-    if (ind + 1 != argc)
-        return cli_usage_err(c, "one SEQ at a time ('%s' after '%s')",
-                             argv[ind + 1], argv[ind]);
-    if (cli_parse_u64(argv[ind], seq) < 0)
-        return cli_usage_err(c, "'%s' is not a sequence number", argv[ind]);
+    if (npos > 1)
+        return cli_usage_err(c, "one SEQ at a time ('%s' after '%s')", pos[1],
+                             pos[0]);
+    if (cli_parse_u64(pos[0], seq) < 0)
+        return cli_usage_err(c, "'%s' is not a sequence number", pos[0]);
     return 0;
 }
 

@@ -37,52 +37,37 @@ cli_view_at_opt(struct cli *c, const char *value, struct vargs *va)
     return 0;
 }
 
-/* Parses argv against c->command's table: options, then at most max_pos
- * positionals into pos. 0; -1 after --help (the caller returns 0); or the
- * exit code of a usage error. */
 int
-cli_view_parse(struct cli *c, int argc, char **argv, struct vargs *va,
-               const char **pos, int max_pos)
+cli_view_opt(struct cli *c, void *args, int id, struct cli_args *a)
 {
-    struct cli_args a;
-    int ch, n = 0, i;
-
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case 'A':
-            if ((i = cli_view_at_opt(c, a.value, va)) != 0)
-                return i;
-            break;
-        case 'p':
-            va->pack = a.value;
-            break;
-        case 'c':
-            va->check = 1;
-            break;
-        default:
-            i = cli_bundle_opt(c, &va->ba, ch, a.value);
-            if (i < 0)
-                return -i;
-            if (i == 0)
-                return cli_usage(c);
-        }
+    struct vargs *va = args;
+    int i;
+    switch (id) {
+    case 'A':
+        return cli_view_at_opt(c, a->value, va);
+    case 'p':
+        va->pack = a->value;
+        return 0;
+    case 'c':
+        va->check = 1;
+        return 0;
+    default:
+        i = cli_bundle_opt(c, &va->ba, id, a->value);
+        return i < 0 ? -i : i == 0 ? cli_usage(c) : 0;
     }
-    if (ch < 0)
-        return a.exit == EX_OK ? -1 : a.exit;
+}
+
+int
+cli_view_args(struct cli *c, const struct vargs *va, int npos, int max_pos)
+{
     if (va->ba.file == NULL && (va->ba.have_key || va->ba.insecure))
         return cli_usage_err(c, "--trusted-key and "
                                 "--insecure-trust-bundle-key go with "
                                 "--bundle FILE");
-    for (i = a.ind; i < argc; i++) {
-        if (n >= max_pos)
-            return cli_usage(c);
-        pos[n++] = argv[i];
-    }
+    if (npos > max_pos)
+        return cli_usage(c);
     return cli_view_prepare(c);
 }
-
-/* cli_view_parse()'s answer as the command's exit code. */
 
 const char *
 cli_view_js(const json_t *o, const char *k)
@@ -261,17 +246,16 @@ cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
 }
 
 int
-cli_view_cmd(struct cli *c, int argc, char **argv, int view, int npos,
-             void (*human)(struct cli *c, json_t *rows),
+cli_view_cmd(struct cli *c, struct vargs *va, int npos, char **pos, int max_pos,
+             int view, void (*human)(struct cli *c, json_t *rows),
              void (*human_one)(struct cli *c, json_t *rows))
 {
-    struct vargs va = {0};
-    const char *pos[1] = {NULL};
-    int rc = cli_view_parse(c, argc, argv, &va, npos ? pos : NULL, npos);
+    int rc = cli_view_args(c, va, npos, max_pos);
     if (rc != 0)
-        return PARSED(rc);
-    return cli_view_run(c, view, &va, npos ? pos[0] : va.pack,
-                        pos[0] && human_one ? human_one : human);
+        return rc;
+    return cli_view_run(c, view, va,
+                        max_pos ? (npos ? pos[0] : NULL) : va->pack,
+                        npos && human_one ? human_one : human);
 }
 
 long long
