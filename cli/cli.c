@@ -46,6 +46,13 @@ cli_fail(struct cli *c, struct ldg_ledger *l, int rc)
 }
 
 int
+cli_fail_err(struct cli *c, const char *err, int rc)
+{
+    cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+    return cli_exit_code(rc);
+}
+
+int
 cli_fail_close(struct cli *c, struct ldg_ledger *l, int rc)
 {
     int ex = cli_fail(c, l, rc);

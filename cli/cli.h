@@ -317,6 +317,9 @@ const char *cli_why(struct ldg_ledger *l, int rc);
 /* Says cli_why(l, rc) and returns rc's exit code; _close closes l too. */
 int cli_fail(struct cli *c, struct ldg_ledger *l, int rc);
 int cli_fail_close(struct cli *c, struct ldg_ledger *l, int rc);
+/* The same for a library call that words its error into err: err, else
+ * rc's name. */
+int cli_fail_err(struct cli *c, const char *err, int rc);
 /* Maps a library error code to an exit code. */
 int cli_exit_code(int rc);
 /* After a write refused with LDG_EFULL: the free space on the ledger's
@@ -367,6 +370,10 @@ void cli_when_rfc3339(char *buf, size_t cap, const char *t);
  * width with "…" (systemctl's rule), so tables fit 80 columns; piped or
  * with --wide, cells are whole (a wider line beats a lost value). */
 void cli_cell(const struct cli *c, const char *s, int width, int last);
+/* A row of cells, each a string (not NULL) and its width, NULL after the last
+ * (which ends the line when last): a table's head, cli_cells(c, 1, "PACK", 20,
+ * "STATE", 8, NULL). */
+void cli_cells(const struct cli *c, int last, ...);
 /* A line of prose after indent spaces: on a terminal (c->fit) wrapped at
  * word boundaries to 80 columns (never cut), else one whole line. */
 void cli_wrap(const struct cli *c, const char *s, int indent);

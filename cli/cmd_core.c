@@ -85,10 +85,8 @@ cmd_init(struct cli *c, void *args, int npos, char **pos)
     if ((rc = cli_resolve_dir_own(c)) != 0)
         return rc;
     rc = ldg_init(c->dir, x->origin, &o, err, sizeof err);
-    if (rc < 0) {
-        cli_err(c, "%s", err);
-        return cli_exit_code(rc);
-    }
+    if (rc < 0)
+        return cli_fail_err(c, err, rc);
     /* Opened for writing, so the projections' store is made now, current
      * at the genesis event: a fresh ledger's views are current and empty
      * (read-only views would otherwise say the store is not current).

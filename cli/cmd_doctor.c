@@ -496,10 +496,8 @@ open_plain(struct cli *c, struct ldg_ledger **out, int ro)
     if (mx != NULL)
         o.map_max_bytes = (size_t)strtoull(mx, NULL, 10);
     rc = ldg_open(out, c->dir, &o, err, sizeof err);
-    if (rc < 0) {
-        cli_err(c, "%s", err);
-        return cli_exit_code(rc);
-    }
+    if (rc < 0)
+        return cli_fail_err(c, err, rc);
     return 0;
 }
 

@@ -131,10 +131,8 @@ cmd_eval(struct cli *c, void *args, int npos, char **pos)
     if ((rc = cli_view_prepare(c)) != 0)
         return rc;
     rc = ldg_eval_suite_load(&s, suite_path, err, sizeof err);
-    if (rc < 0) {
-        cli_err(c, "%s", err);
-        return cli_exit_code(rc);
-    }
+    if (rc < 0)
+        return cli_fail_err(c, err, rc);
     struct ldg_eval_run_opts o = {
         .endpoint = ep,
         .model = cand,

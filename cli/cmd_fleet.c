@@ -116,10 +116,8 @@ cmd_witness(struct cli *c, void *args, int npos, char **pos)
     if (strcmp(sub, "init") == 0) {
         rc = ldg_witness_init(dir, x->name ? x->name : "witness.local/w1", vkey,
                               sizeof vkey, err, sizeof err);
-        if (rc < 0) {
-            cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
-            return cli_exit_code(rc);
-        }
+        if (rc < 0)
+            return cli_fail_err(c, err, rc);
         printf("%s\n", vkey);
         return EX_OK;
     }
@@ -127,10 +125,8 @@ cmd_witness(struct cli *c, void *args, int npos, char **pos)
         return cli_usage_err(c, "serve needs --listen ADDR and at least one "
                                 "--trust VKEY");
     rc = ldg_witness_open(&w, dir, x->trust.v, x->trust.n, err, sizeof err);
-    if (rc < 0) {
-        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
-        return cli_exit_code(rc);
-    }
+    if (rc < 0)
+        return cli_fail_err(c, err, rc);
     if (strcmp(sub, "key") == 0) {
         printf("%s\n", ldg_witness_vkey(w));
         rc = EX_OK;
@@ -157,6 +153,18 @@ cmd_witness(struct cli *c, void *args, int npos, char **pos)
     }
     ldg_witness_free(w);
     return rc;
+}
+
+/* A call to another box that failed: said; 64 for a misuse, 74 when the
+ * network failed, else rc's exit code. */
+static int
+remote_fail(struct cli *c, const char *err, int rc)
+{
+    int ex = cli_fail_err(c, err, rc);
+    if (rc == LDG_EINVAL)
+        return EX_USAGE;
+    return rc == LDG_ENET || rc == LDG_ETIMEOUT || rc == LDG_EHTTP ? EX_IOERR
+                                                                   : ex;
 }
 
 /* ------------------------------------------------------------ publish -- */
@@ -517,14 +525,8 @@ cmd_ship(struct cli *c, void *args, int npos, char **pos)
         return rc;
     rc = ldg_ship(l, pos[0], x->table, x->batch, &r, err, sizeof err);
     ldg_close(l);
-    if (rc < 0) {
-        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
-        if (rc == LDG_EINVAL)
-            return EX_USAGE;
-        return rc == LDG_ENET || rc == LDG_ETIMEOUT || rc == LDG_EHTTP
-                   ? EX_IOERR
-                   : cli_exit_code(rc);
-    }
+    if (rc < 0)
+        return remote_fail(c, err, rc);
     if (c->out == OUT_HUMAN)
         printf("shipped %llu events [%llu, %llu) in %llu batches\n",
                (unsigned long long)r.shipped, (unsigned long long)r.from,
@@ -595,14 +597,8 @@ cmd_audit_central(struct cli *c, void *args, int npos, char **pos)
         return cli_usage_err(c, "want URL and at least one --mirror DIR");
     rc = ldg_audit_central(pos[0], x->table, x->mirrors.v, x->mirrors.n,
                            print_finding, c, &r, err, sizeof err);
-    if (rc < 0 && rc != LDG_ETAMPER) {
-        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
-        if (rc == LDG_EINVAL)
-            return EX_USAGE;
-        return rc == LDG_ENET || rc == LDG_ETIMEOUT || rc == LDG_EHTTP
-                   ? EX_IOERR
-                   : cli_exit_code(rc);
-    }
+    if (rc < 0 && rc != LDG_ETAMPER)
+        return remote_fail(c, err, rc);
     fprintf(stderr,
             "audit-central: %llu origins, %llu rows checked, %llu "
             "discrepancies (%llu missing, %llu not in the log, %llu origins "

@@ -194,10 +194,8 @@ human_memory(struct cli *c, json_t *rows)
     json_t *r;
     char gates[128], hash[16], nv[24];
     /* 16 + 10 + 13 + 32 + 5 + 4 spaces: 80 columns */
-    cli_cell(c, "ITEM", 16, 0);
-    cli_cell(c, "STATUS", 10, 0);
-    cli_cell(c, "HASH", 13, 0);
-    cli_cell(c, "GATES PASSED", 32, 0);
+    cli_cells(c, 0, "ITEM", 16, "STATUS", 10, "HASH", 13, "GATES PASSED", 32,
+              NULL);
     printf("%5s\n", "VIOLS");
     json_array_foreach(rows, i, r)
     {
@@ -345,21 +343,14 @@ memory_purge(struct cli *c, const char *prefix, const char *reason, int all)
 static int
 memory_view(struct cli *c, struct vargs *va, const char *item, int revoked)
 {
-    struct ldg_view_opts vo;
+    struct ldg_view_opts vo = {.filter = item};
     struct ldg_ledger *l = NULL;
     json_t *rows = NULL, *keep, *r;
     size_t i;
     int rc;
 
-    if ((rc = cli_view_open(c, va, &l)) != 0)
+    if ((rc = cli_view_read(c, va, LDG_VIEW_MEMORY, &vo, &l, &rows)) != 0)
         return rc;
-    memset(&vo, 0, sizeof vo);
-    vo.at_size = va->at_size;
-    vo.filter = item;
-    rc = ldg_projections_view(l, LDG_VIEW_MEMORY, &vo, &rows);
-    if (rc < 0)
-        return cli_fail_close(c, l, rc);
-    cli_view_warn_stale(c, l, va);
     keep = json_array();
     json_array_foreach(rows, i, r)
     {
@@ -545,31 +536,22 @@ cmd_gates(struct cli *c, void *args, int npos, char **pos)
 {
     struct gates_args *x = args;
     struct vargs *va = &x->va;
-    struct ldg_view_opts vo;
+    struct ldg_view_opts vo = {0};
     struct ldg_ledger *l = NULL;
     json_t *o = NULL;
-    uint64_t since_ns = 0;
     char err[512];
     int rc;
 
     if (npos > 0)
         return cli_usage(c);
-    if (x->since != NULL) {
-        if (ldg_query_parse_time(x->since, ldg_now_wall_ns(), &since_ns, err,
-                                 sizeof err) < 0)
-            return cli_usage_err(c, "--since: %s", err);
-    }
+    if (x->since != NULL &&
+        ldg_query_parse_time(x->since, ldg_now_wall_ns(), &vo.since_ns, err,
+                             sizeof err) < 0)
+        return cli_usage_err(c, "--since: %s", err);
     if ((rc = cli_view_prepare(c)) != 0)
         return rc;
-    if ((rc = cli_view_open(c, va, &l)) != 0)
+    if ((rc = cli_view_read(c, va, LDG_VIEW_GATES, &vo, &l, &o)) != 0)
         return rc;
-    memset(&vo, 0, sizeof vo);
-    vo.at_size = va->at_size;
-    vo.since_ns = since_ns;
-    rc = ldg_projections_view(l, LDG_VIEW_GATES, &vo, &o);
-    if (rc < 0)
-        return cli_fail_close(c, l, rc);
-    cli_view_warn_stale(c, l, va);
     if (c->out != OUT_HUMAN)
         cli_print_json(c, json_incref(o));
     else

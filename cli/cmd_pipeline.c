@@ -136,10 +136,8 @@ tripcode_sign(struct cli *c, const char *keyfile, const char *ts_arg,
     rc = ldg_pipeline_tripcode_sign(k, ts, code, out, sizeof out, err,
                                     sizeof err);
     ldg_key_free(k);
-    if (rc < 0) {
-        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
-        return cli_exit_code(rc);
-    }
+    if (rc < 0)
+        return cli_fail_err(c, err, rc);
     if (c->out == OUT_HUMAN)
         printf("%s\n", out);
     else

@@ -24,10 +24,7 @@ human_packs(struct cli *c, json_t *rows)
     json_t *r, *x;
     char detail[1024];
     /* 20 + 8 + 20 + 27 + 3 spaces: 78 columns on a terminal */
-    cli_cell(c, "PACK", 20, 0);
-    cli_cell(c, "VERSION", 8, 0);
-    cli_cell(c, "STATE", 20, 0);
-    cli_cell(c, "DETAIL", 27, 1);
+    cli_cells(c, 1, "PACK", 20, "VERSION", 8, "STATE", 20, "DETAIL", 27, NULL);
     json_array_foreach(rows, i, r)
     {
         char state[64];
@@ -105,15 +102,8 @@ human_permissions(struct cli *c, json_t *rows)
      * `ledger serve` recorded one).
      * 8 + 8 + 10 + 2 + 8 + 8 + 6 + 6 + 15 + 8 spaces: 79 columns on a
      * terminal (the time to the second, long names cut; the tier is T) */
-    cli_cell(c, "PACK", 8, 0);
-    cli_cell(c, "GROUP", 8, 0);
-    cli_cell(c, "SCOPE", 10, 0);
-    cli_cell(c, "T", 2, 0);
-    cli_cell(c, "STATE", 8, 0);
-    cli_cell(c, "BY", 8, 0);
-    cli_cell(c, "SIGNER", 6, 0);
-    cli_cell(c, "SEQ", 6, 0);
-    cli_cell(c, "TIME", 15, 1);
+    cli_cells(c, 1, "PACK", 8, "GROUP", 8, "SCOPE", 10, "T", 2, "STATE", 8,
+              "BY", 8, "SIGNER", 6, "SEQ", 6, "TIME", 15, NULL);
     json_array_foreach(rows, i, r)
     {
         const json_t *sg = json_object_get(r, "signer");
@@ -296,10 +286,8 @@ human_promotions(struct cli *c, json_t *rows)
     json_t *r, *h;
     char gating[512];
     /* 24 + 26 + 8 + 17 + 3 spaces: 78 columns on a terminal */
-    cli_cell(c, "TARGET", 24, 0);
-    cli_cell(c, "CANDIDATE", 26, 0);
-    cli_cell(c, "EVAL", 8, 0);
-    cli_cell(c, "GATING", 17, 1);
+    cli_cells(c, 1, "TARGET", 24, "CANDIDATE", 26, "EVAL", 8, "GATING", 17,
+              NULL);
     json_array_foreach(rows, i, r)
     {
         int ungated = json_is_true(json_object_get(r, "ungated"));
@@ -340,10 +328,7 @@ human_runs(struct cli *c, json_t *rows)
     json_t *r;
     char when[32];
     /* 12 + 12 + 9 + 15 + 4 x 6 + 7 spaces: 79 columns on a terminal */
-    cli_cell(c, "RUN", 12, 0);
-    cli_cell(c, "PACK", 12, 0);
-    cli_cell(c, "STATUS", 9, 0);
-    cli_cell(c, "START", 15, 0);
+    cli_cells(c, 0, "RUN", 12, "PACK", 12, "STATUS", 9, "START", 15, NULL);
     printf("%6s %6s %6s %6s\n", "STEPS", "FAILED", "DECIS", "DENIED");
     json_array_foreach(rows, i, r)
     {

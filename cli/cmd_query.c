@@ -793,8 +793,7 @@ cmd_query(struct cli *c, void *args, int npos, char **pos)
         uint64_t cseq;
         rc = ldg_query_cursor_check(t, g->after, &cseq, err, sizeof err);
         if (rc < 0) {
-            cli_err(c, "%s", err);
-            rc = cli_exit_code(rc);
+            rc = cli_fail_err(c, err, rc);
             goto out_r;
         }
         cursor_lo = cseq + 1;

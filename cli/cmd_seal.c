@@ -287,8 +287,7 @@ cmd_seal(struct cli *c, void *args, int npos, char **pos)
         goto out;
     }
     if ((rc = ldg_sealer_finish(s, &batch, err, sizeof err)) < 0) {
-        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
-        rc = cli_exit_code(rc);
+        rc = cli_fail_err(c, err, rc);
         goto out;
     }
     {

@@ -194,6 +194,14 @@ int cli_view_cmd(struct cli *c, struct vargs *va, int npos, char **pos,
                  int max_pos, int view,
                  void (*human)(struct cli *c, json_t *rows),
                  void (*human_one)(struct cli *c, json_t *rows));
+/* Opens the ledger (cli_view_open) and reads view as of va into *rows
+ * (vo's other fields as the caller set them): 0 with *l open (the caller
+ * closes it), a stale view warned about; else the exit code, said,
+ * nothing left open. */
+struct ldg_view_opts;
+int cli_view_read(struct cli *c, struct vargs *va, int view,
+                  struct ldg_view_opts *vo, struct ldg_ledger **l,
+                  json_t **rows);
 int cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
                  void (*human)(struct cli *c, json_t *rows));
 /* The horizon of the ledger cli_view_run last read (0: nothing pruned). */

@@ -220,6 +220,25 @@ cli_cell(const struct cli *c, const char *s, int width, int last)
                last);
 }
 
+void
+cli_cells(const struct cli *c, int last, ...)
+{
+    va_list ap;
+    const char *s = NULL, *next;
+    int width = 0;
+
+    va_start(ap, last);
+    for (next = va_arg(ap, const char *); next != NULL;) {
+        s = next;
+        width = va_arg(ap, int);
+        if ((next = va_arg(ap, const char *)) != NULL)
+            cli_cell(c, s, width, 0);
+    }
+    va_end(ap);
+    if (s != NULL)
+        cli_cell(c, s, width, last);
+}
+
 int
 cli_term_columns(int fd)
 {

@@ -195,27 +195,38 @@ cli_view_open(struct cli *c, struct vargs *va, struct ldg_ledger **l)
 uint64_t cli_view_horizon;
 
 int
+cli_view_read(struct cli *c, struct vargs *va, int view,
+              struct ldg_view_opts *vo, struct ldg_ledger **l, json_t **rows)
+{
+    int rc;
+
+    if ((rc = cli_view_open(c, va, l)) != 0)
+        return rc;
+    vo->at_size = va->at_size;
+    rc = ldg_projections_view(*l, view, vo, rows);
+    if (vo->progress != NULL && c->progress && va->at_size)
+        cli_progress_done(c);
+    if (rc < 0) {
+        rc = cli_fail_close(c, *l, rc);
+        *l = NULL;
+        return rc;
+    }
+    cli_view_warn_stale(c, *l, va);
+    return 0;
+}
+
+int
 cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
              void (*human)(struct cli *c, json_t *rows))
 {
-    struct ldg_view_opts vo;
+    struct ldg_view_opts vo = {
+        .filter = filter, .progress = cli_progress, .progress_ctx = c};
     struct ldg_ledger *l = NULL;
     json_t *rows = NULL;
     int rc;
 
-    if ((rc = cli_view_open(c, va, &l)) != 0)
+    if ((rc = cli_view_read(c, va, view, &vo, &l, &rows)) != 0)
         return rc;
-    memset(&vo, 0, sizeof vo);
-    vo.at_size = va->at_size;
-    vo.filter = filter;
-    vo.progress = cli_progress;
-    vo.progress_ctx = c;
-    rc = ldg_projections_view(l, view, &vo, &rows);
-    if (c->progress && va->at_size)
-        cli_progress_done(c);
-    if (rc < 0)
-        return cli_fail_close(c, l, rc);
-    cli_view_warn_stale(c, l, va);
     {
         /* a pruned ledger: the human views point into the archive for
          * states before the horizon */
