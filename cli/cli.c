@@ -45,6 +45,31 @@ cli_fail(struct cli *c, struct ldg_ledger *l, int rc)
     return cli_exit_code(rc);
 }
 
+void
+cli_print_text(const struct cli *c, const char *key, const char *text)
+{
+    size_t n = strlen(text);
+    if (c->out != OUT_HUMAN)
+        cli_print_json(c, json_pack("{s:s}", key, text));
+    else
+        printf("%s%s", text, n > 0 && text[n - 1] == '\n' ? "" : "\n");
+}
+
+int
+cli_open_read(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t)
+{
+    int rc;
+    if ((rc = cli_open(c, 1, l)) != 0)
+        return rc;
+    if ((rc = ldg_txn_begin(*l, LDG_TXN_READ, t)) < 0) {
+        cli_err(c, "%s", ldg_strerror(rc));
+        ldg_close(*l);
+        *l = NULL;
+        return cli_exit_code(rc);
+    }
+    return 0;
+}
+
 int
 cli_fail_err(struct cli *c, const char *err, int rc)
 {

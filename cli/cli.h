@@ -347,6 +347,11 @@ int cli_resolve_dir_own(struct cli *c);
  * (cli_resolve_dir) when that was not done; on failure prints and returns
  * an exit code (> 0). */
 int cli_open(struct cli *c, int ro, struct ldg_ledger **out);
+/* cli_open read-only, then a read transaction: 0 with *l and *t (the
+ * caller aborts and closes them), or the exit code, said, nothing left
+ * open. */
+struct ldg_txn;
+int cli_open_read(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t);
 /* Parses -o/--output: human names accepted by a command are passed in
  * allowed (NULL-terminated); "json" and "json-pretty" always are. */
 int cli_set_output(struct cli *c, const char *v);
@@ -423,6 +428,9 @@ size_t cli_cols(const char *s, size_t n);
 void cli_set_utc(void);
 /* Writes one JSON value as a line (compact) or pretty, then frees it. */
 void cli_print_json(const struct cli *c, json_t *v);
+/* One text answer: as it is (and a newline when it ends with none), or
+ * with -o json {key: text}. */
+void cli_print_text(const struct cli *c, const char *key, const char *text);
 /* Progress line on stderr when it is a terminal: done of total (0 when
  * unknown), with a percentage and an estimate of the time left. */
 void cli_progress(void *ctx, uint64_t done, uint64_t total);

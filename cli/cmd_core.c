@@ -425,13 +425,8 @@ cmd_show(struct cli *c, void *args, int npos, char **pos)
                    "a terminal (redirect it to a file or a pipe)");
         return EX_USAGE;
     }
-    if ((rc = cli_open(c, 1, &l)) != 0)
+    if ((rc = cli_open_read(c, &l, &t)) != 0)
         return rc;
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0) {
-        cli_err(c, "%s", ldg_strerror(rc));
-        rc = cli_exit_code(rc);
-        goto out;
-    }
     rc = ldg_event_get(t, seq, &ev);
     if (rc < 0) {
         char what[64];

@@ -427,10 +427,7 @@ cmd_projections(struct cli *c, void *args, int npos, char **pos)
         if (rc < 0) {
             rc = cli_fail(c, l, rc);
         } else {
-            if (c->out == OUT_HUMAN)
-                fputs(note, stdout);
-            else
-                cli_print_json(c, json_pack("{s:s}", "note", note));
+            cli_print_text(c, "note", note);
             free(note);
             rc = EX_OK;
         }

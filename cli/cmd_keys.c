@@ -371,10 +371,7 @@ cmd_keys(struct cli *c, void *args, int npos, char **pos)
         if ((rc = cli_open(c, 1, &l)) != 0)
             return rc;
         ldg_verifier_key(l, vkey, sizeof vkey);
-        if (c->out == OUT_HUMAN)
-            printf("%s\n", vkey);
-        else
-            cli_print_json(c, json_pack("{s:s}", "verifier", vkey));
+        cli_print_text(c, "verifier", vkey);
         rc = EX_OK;
     } else if (strcmp(sub, "add") == 0 && npos == 2) {
         uint8_t pub[32];

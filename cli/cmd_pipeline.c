@@ -138,10 +138,7 @@ tripcode_sign(struct cli *c, const char *keyfile, const char *ts_arg,
     ldg_key_free(k);
     if (rc < 0)
         return cli_fail_err(c, err, rc);
-    if (c->out == OUT_HUMAN)
-        printf("%s\n", out);
-    else
-        cli_print_json(c, json_pack("{s:s}", "tripcode", out));
+    cli_print_text(c, "tripcode", out);
     return EX_OK;
 }
 

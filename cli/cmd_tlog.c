@@ -13,23 +13,6 @@ static int cmd_checkpoint(struct cli *c, void *args, int npos, char **pos);
 static int cmd_proof(struct cli *c, void *args, int npos, char **pos);
 static int cmd_tiles(struct cli *c, void *args, int npos, char **pos);
 
-static int
-open_ro(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t)
-{
-    int rc;
-    if (cli_resolve_dir(c) != 0)
-        return EX_USAGE;
-    if ((rc = cli_open(c, 1, l)) != 0)
-        return rc;
-    rc = ldg_txn_begin(*l, LDG_TXN_READ, t);
-    if (rc < 0) {
-        cli_err(c, "%s", ldg_strerror(rc));
-        ldg_close(*l);
-        return cli_exit_code(rc);
-    }
-    return 0;
-}
-
 /* checkpoint's and proof's options */
 struct tlog_args {
     uint64_t size, old; /* --size (0: the latest), --consistency */
@@ -94,7 +77,7 @@ cmd_checkpoint(struct cli *c, void *args, int npos, char **pos)
     char *note;
     size_t note_len;
 
-    if ((rc = open_ro(c, &l, &t)) != 0)
+    if ((rc = cli_open_read(c, &l, &t)) != 0)
         return rc;
     if (cosigned)
         rc = ldg_cosigned_get(l, size, &note, &note_len);
@@ -131,10 +114,7 @@ cmd_checkpoint(struct cli *c, void *args, int npos, char **pos)
         free(note);
         rc = EX_DATAERR;
     } else {
-        if (c->out == OUT_HUMAN)
-            fputs(note, stdout);
-        else
-            cli_print_json(c, json_pack("{s:s}", "checkpoint", note));
+        cli_print_text(c, "checkpoint", note);
         free(note);
         rc = EX_OK;
     }
@@ -189,7 +169,7 @@ cmd_proof(struct cli *c, void *args, int npos, char **pos)
         (rc = cli_one_seq(c, npos, pos,
                           "the event to prove (or --consistency OLD)", &seq)))
         return rc;
-    if ((rc = open_ro(c, &l, &t)) != 0)
+    if ((rc = cli_open_read(c, &l, &t)) != 0)
         return rc;
     if (consistency)
         rc = ldg_consistency_text(t, old, size, &text);
@@ -221,12 +201,7 @@ cmd_proof(struct cli *c, void *args, int npos, char **pos)
             cli_err(c, "%s", cli_why(l, rc));
         rc = rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
     } else {
-        if (c->out == OUT_HUMAN)
-            fputs(text, stdout);
-        else
-            cli_print_json(c, json_pack("{s:s}",
-                                        consistency ? "consistency" : "proof",
-                                        text));
+        cli_print_text(c, consistency ? "consistency" : "proof", text);
         rc = EX_OK;
     }
     free(text);
