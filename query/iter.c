@@ -164,11 +164,6 @@ prescan_free(struct prescan *p)
     free(p);
 }
 
-struct keyname {
-    char id[LDG_KEYID_LEN + 1];
-    char name[LDG_NAME_MAX + 1];
-};
-
 struct ldg_query_iter {
     const struct ldg_query *q;
     struct ldg_txn *t;
@@ -190,8 +185,7 @@ struct ldg_query_iter {
     size_t *heap;
     size_t nheap;
     char ****actor_ids; /* [group][actor pred] -> NULL-terminated ids */
-    struct keyname *names;
-    size_t nnames;
+    struct q_names names;
     struct ldg_query_stats st;
     uint64_t size;     /* of the log in t */
     json_t *last_body; /* decoded while matching the last event returned */
@@ -849,7 +843,7 @@ ldg_query_iter_free(struct ldg_query_iter *it)
     if (it->seq_hint)
         ldg_access_hint(ldg_txn_ledger(it->t), LDG_ACCESS_RANDOM);
     free_actors(it);
-    free(it->names);
+    free(it->names.v);
     json_decref(it->last_body);
     q_pre_release(&it->x);
     free(it);
@@ -981,25 +975,6 @@ fail:
     return rc;
 }
 
-static const char *
-actor_name(struct ldg_query_iter *it, const char *id)
-{
-    struct ldg_keyinfo ki;
-    struct keyname *nn;
-    for (size_t i = 0; i < it->nnames; i++)
-        if (strcmp(it->names[i].id, id) == 0)
-            return it->names[i].name;
-    if (ldg_key_info(it->t, id, &ki) < 0 || it->nnames >= 256)
-        return "";
-    nn = realloc(it->names, (it->nnames + 1) * sizeof *nn);
-    if (nn == NULL)
-        return "";
-    it->names = nn;
-    snprintf(nn[it->nnames].id, sizeof nn[it->nnames].id, "%s", id);
-    snprintf(nn[it->nnames].name, sizeof nn[it->nnames].name, "%s", ki.name);
-    return nn[it->nnames++].name;
-}
-
 static int
 event_matches(struct ldg_query_iter *it, const struct ldg_event *ev)
 {
@@ -1024,7 +999,7 @@ event_matches(struct ldg_query_iter *it, const struct ldg_event *ev)
             break;
     }
     if (m == 1 && q->nre > 0)
-        m = q_grep(q, ev, &b, actor_name(it, ev->actor));
+        m = q_grep(q, ev, &b, q_key_name(&it->names, it->t, ev->actor));
     if (m == 1 && b.have_json != 0) { /* keep it for the caller */
         it->last_body = b.json;
         it->last_state = b.have_json;

@@ -174,6 +174,19 @@ uint32_t q_render_fields(const struct ldg_query_render *r);
 /* iter.c: events from it have ev->leaf zero from here on, unread (for a
  * stream that shows no leaf hash and no cursor) */
 void q_iter_skip_leaf(struct ldg_query_iter *it);
+/* Key names by id, cached (names never change): at most 256; the
+ * owner frees v. */
+struct q_keyname {
+    char id[LDG_KEYID_LEN + 1];
+    char name[LDG_NAME_MAX + 1];
+};
+struct q_names {
+    struct q_keyname *v;
+    size_t n;
+};
+/* render.c: the name of key id in t, "" if it has none (or the cache is
+ * full); valid while c lives. */
+const char *q_key_name(struct q_names *c, struct ldg_txn *t, const char *id);
 const char *q_render_key_name(struct ldg_query_render *r, struct ldg_txn *t,
                               const char *id);
 struct q_modelcache;

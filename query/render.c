@@ -134,18 +134,12 @@ ldg_query_format_parse(const char *name, enum ldg_query_format *out)
     return LDG_EINVAL;
 }
 
-struct keyname {
-    char id[LDG_KEYID_LEN + 1];
-    char name[LDG_NAME_MAX + 1];
-};
-
 struct ldg_query_render {
     enum ldg_query_format fmt;
     unsigned flags;
     uint32_t fields; /* json, json-pretty: the keys to write */
     struct ldg_buf out;
-    struct keyname *names;
-    size_t nnames;
+    struct q_names names;
     time_t last_sec; /* time string cache (short formats) */
     char last_time[64];
     struct q_jsonstate js; /* json's time cache */
@@ -200,32 +194,31 @@ ldg_query_render_free(struct ldg_query_render *r)
         return;
     free(r->bad_what);
     ldg_buf_release(&r->out);
-    free(r->names);
+    free(r->names.v);
     q_modelcache_free(r->mc);
     q_stream_free(r->stream);
     free(r);
 }
 
-/* Key name of id ("" if unknown), cached: names never change. */
-static const char *
-key_name(struct ldg_query_render *r, struct ldg_txn *t, const char *id)
+const char *
+q_key_name(struct q_names *c, struct ldg_txn *t, const char *id)
 {
     struct ldg_keyinfo ki;
-    struct keyname *nn;
-    for (size_t i = 0; i < r->nnames; i++)
-        if (strcmp(r->names[i].id, id) == 0)
-            return r->names[i].name;
+    struct q_keyname *nv;
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].id, id) == 0)
+            return c->v[i].name;
     if (ldg_key_info(t, id, &ki) < 0)
         ki.name[0] = '\0';
-    if (r->nnames >= NAMES_MAX)
+    if (c->n >= NAMES_MAX)
         return "";
-    nn = realloc(r->names, (r->nnames + 1) * sizeof *nn);
-    if (nn == NULL)
+    nv = realloc(c->v, (c->n + 1) * sizeof *nv);
+    if (nv == NULL)
         return "";
-    r->names = nn;
-    snprintf(nn[r->nnames].id, sizeof nn[r->nnames].id, "%s", id);
-    snprintf(nn[r->nnames].name, sizeof nn[r->nnames].name, "%s", ki.name);
-    return nn[r->nnames++].name;
+    c->v = nv;
+    snprintf(nv[c->n].id, sizeof nv[c->n].id, "%s", id);
+    snprintf(nv[c->n].name, sizeof nv[c->n].name, "%s", ki.name);
+    return nv[c->n++].name;
 }
 
 /* RFC 3339 UTC with nanoseconds, as cli_time prints it (30 bytes), for
@@ -1096,7 +1089,7 @@ ldg_query_render_set_fields(struct ldg_query_render *r, uint32_t mask)
 const char *
 q_render_key_name(struct ldg_query_render *r, struct ldg_txn *t, const char *id)
 {
-    return key_name(r, t, id);
+    return q_key_name(&r->names, t, id);
 }
 
 struct q_modelcache **
@@ -1213,7 +1206,7 @@ ldg_query_render_event(struct ldg_query_render *r, struct ldg_txn *t,
     name = (r->fmt == LDG_QFMT_JSON || r->fmt == LDG_QFMT_JSON_PRETTY) &&
                    !(r->fields & (UINT32_C(1) << LDG_QF_ACTOR_NAME))
                ? ""
-               : key_name(r, t, ev->actor);
+               : q_key_name(&r->names, t, ev->actor);
     switch (r->fmt) {
     case LDG_QFMT_VERBOSE:
         rc = render_verbose(r, t, ev, name);
