@@ -177,13 +177,9 @@ int cli_view_opt(struct cli *c, void *args, int id, struct cli_args *a);
  * max_pos positionals, then cli_view_prepare. 0 or the exit code. */
 int cli_view_args(struct cli *c, const struct vargs *va, int npos, int max_pos);
 int cli_view_prepare(struct cli *c);
-/* --at SEQ|TIME into va: 0, or the exit code of a usage error. */
-int cli_view_at_opt(struct cli *c, const char *value, struct vargs *va);
 const char *cli_view_js(const json_t *o, const char *k);
 long long cli_view_ji(const json_t *o, const char *a, const char *b);
 void cli_view_rows(struct cli *c, json_t *rows);
-void cli_view_warn_stale(struct cli *c, struct ldg_ledger *l,
-                         const struct vargs *va);
 /* Opens the ledger read-only and resolves --at TIME into va->at_size:
  * 0 with *l open, or the exit code (said; nothing left open). */
 int cli_view_open(struct cli *c, struct vargs *va, struct ldg_ledger **l);
@@ -202,9 +198,7 @@ struct ldg_view_opts;
 int cli_view_read(struct cli *c, struct vargs *va, int view,
                   struct ldg_view_opts *vo, struct ldg_ledger **l,
                   json_t **rows);
-int cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
-                 void (*human)(struct cli *c, json_t *rows));
-/* The horizon of the ledger cli_view_run last read (0: nothing pruned). */
+/* The horizon of the ledger cli_view_cmd last read (0: nothing pruned). */
 extern uint64_t cli_view_horizon;
 
 /* cli/cmd_core.c — what the event commands share (cmd_ingest.c,

@@ -17,8 +17,9 @@ cli_view_prepare(struct cli *c)
     return rc != 0 ? rc : cli_resolve_dir(c) != 0 ? EX_USAGE : 0;
 }
 
-int
-cli_view_at_opt(struct cli *c, const char *value, struct vargs *va)
+/* --at SEQ|TIME into va: 0, or the exit code of a usage error. */
+static int
+at_opt(struct cli *c, const char *value, struct vargs *va)
 {
     uint64_t seq;
     if (cli_parse_u64(value, &seq) == 0 && seq != UINT64_MAX) {
@@ -44,7 +45,7 @@ cli_view_opt(struct cli *c, void *args, int id, struct cli_args *a)
     int i;
     switch (id) {
     case 'A':
-        return cli_view_at_opt(c, a->value, va);
+        return at_opt(c, a->value, va);
     case 'p':
         va->pack = a->value;
         return 0;
@@ -86,8 +87,8 @@ cli_view_rows(struct cli *c, json_t *rows)
 
 /* Warns on stderr when the answer had to be computed from the log
  * because the store is not this code's version or is behind. */
-void
-cli_view_warn_stale(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
+static void
+warn_stale(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
 {
     json_t *list = NULL, *o;
     size_t i;
@@ -211,13 +212,13 @@ cli_view_read(struct cli *c, struct vargs *va, int view,
         *l = NULL;
         return rc;
     }
-    cli_view_warn_stale(c, *l, va);
+    warn_stale(c, *l, va);
     return 0;
 }
 
-int
-cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
-             void (*human)(struct cli *c, json_t *rows))
+static int
+view_run(struct cli *c, int view, struct vargs *va, const char *filter,
+         void (*human)(struct cli *c, json_t *rows))
 {
     struct ldg_view_opts vo = {
         .filter = filter, .progress = cli_progress, .progress_ctx = c};
@@ -264,9 +265,8 @@ cli_view_cmd(struct cli *c, struct vargs *va, int npos, char **pos, int max_pos,
     int rc = cli_view_args(c, va, npos, max_pos);
     if (rc != 0)
         return rc;
-    return cli_view_run(c, view, va,
-                        max_pos ? (npos ? pos[0] : NULL) : va->pack,
-                        npos && human_one ? human_one : human);
+    return view_run(c, view, va, max_pos ? (npos ? pos[0] : NULL) : va->pack,
+                    npos && human_one ? human_one : human);
 }
 
 long long
