@@ -48,9 +48,9 @@ enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
  * the parser; do not list them.
  *
  * How to add a command (say `ledger frob`):
- *   1. In cli/cmd_<area>.c declare `static int cmd_frob(struct cli *, void
- *      *, int, char **);` at the top, then its options (kept in a struct of
- *      its own: the table says where each goes) and its description:
+ *   1. In cli/cmd_<area>.c write its options (kept in a struct of its
+ *      own: the table says where each goes), the command itself, then its
+ *      description:
  *
  *        struct frob_args { uint64_t count; int fast; };
  *        static const struct cli_opt frob_opts[] = {
@@ -60,6 +60,12 @@ enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
  *                   struct frob_args, fast),
  *            CLI_ARG("NAME", "the thing to frob", 0),
  *            CLI_OPT_END};
+ *        static int
+ *        cmd_frob(struct cli *c, void *args, int npos, char **pos)
+ *        {
+ *            struct frob_args *x = args;
+ *            ...
+ *        }
  *        const struct cli_command cli_cmd_frob = {
  *            "frob", CLI_GROUP_STATE, cmd_frob, "frob a thing",
  *            "One paragraph: what it does, what it prints, exit codes.",

@@ -12,10 +12,6 @@
 #include "serve/serve.h"
 #include "ingest/ingest.h"
 
-static int cmd_init(struct cli *c, void *args, int npos, char **pos);
-static int cmd_append(struct cli *c, void *args, int npos, char **pos);
-static int cmd_show(struct cli *c, void *args, int npos, char **pos);
-
 enum { OPT_DIRECT = 300, OPT_ID, OPT_TIME };
 
 /* ---------------------------------------------------------------- init -- */
@@ -30,27 +26,6 @@ static const struct cli_opt init_opts[] = {
             "digits)",
             struct init_args, origin),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_init = {
-    "init",
-    CLI_GROUP_EVENTS,
-    cmd_init,
-    "create a ledger and its log key",
-    "Creates an empty ledger in the ledger directory: the LMDB store, the "
-    "log's signing key (kept 0600 in a 0700 directory) and the origin that "
-    "names this log in its checkpoints. Prints the directory, the origin and "
-    "the verifier key a third party needs to check checkpoints and bundles "
-    "from this ledger. Refuses (exit 73) when a ledger already exists there. "
-    "The ledger is of format 2 (sealed entries) and the newest store layout, "
-    "the one this build appends to; ledgers made before (format 1, older "
-    "layouts) are read as they are, and `ledger migrate` brings an older "
-    "layout to the newest.",
-    init_opts,
-    CLI_OUT_BASIC,
-    "# a ledger in ./box, named for its checkpoints\n"
-    "ledger init --origin box.example/ledger --dir ./box\n",
-    0,
-    {.size = sizeof(struct init_args)}};
 
 static int
 cmd_init(struct cli *c, void *args, int npos, char **pos)
@@ -113,6 +88,27 @@ cmd_init(struct cli *c, void *args, int npos, char **pos)
     ldg_close(l);
     return EX_OK;
 }
+
+const struct cli_command cli_cmd_init = {
+    "init",
+    CLI_GROUP_EVENTS,
+    cmd_init,
+    "create a ledger and its log key",
+    "Creates an empty ledger in the ledger directory: the LMDB store, the "
+    "log's signing key (kept 0600 in a 0700 directory) and the origin that "
+    "names this log in its checkpoints. Prints the directory, the origin and "
+    "the verifier key a third party needs to check checkpoints and bundles "
+    "from this ledger. Refuses (exit 73) when a ledger already exists there. "
+    "The ledger is of format 2 (sealed entries) and the newest store layout, "
+    "the one this build appends to; ledgers made before (format 1, older "
+    "layouts) are read as they are, and `ledger migrate` brings an older "
+    "layout to the newest.",
+    init_opts,
+    CLI_OUT_BASIC,
+    "# a ledger in ./box, named for its checkpoints\n"
+    "ledger init --origin box.example/ledger --dir ./box\n",
+    0,
+    {.size = sizeof(struct init_args)}};
 
 static json_t *
 parse_body(struct cli *c, const char *what, const char *text, size_t len)
@@ -250,42 +246,6 @@ append_served(struct cli *c, const struct ldg_event_in *in, int verbose)
     return rc;
 }
 
-const struct cli_command cli_cmd_append = {
-    "append",
-    CLI_GROUP_EVENTS,
-    cmd_append,
-    "append one event",
-    "Appends one event of type TYPE, sealed (format 2) or signed (format "
-    "1) with its actor's key, and prints its sequence number "
-    "(\"seq 33\") once it is durably committed. The body is a JSON object "
-    "given with "
-    "--body, read from --body-file, or read from standard input when "
-    "neither is given. The event is chained to the previous one, added to "
-    "the Merkle tree, and the projections are updated in the same "
-    "transaction.\n\n"
-    "When `ledger serve` serves the ledger (its socket DIR/ledger.sock "
-    "answers), the event goes through it and is committed with what other "
-    "clients send; when nothing listens there, or with --direct, append "
-    "writes the ledger itself. A socket it may not reach (permission "
-    "denied: a server may be there) is an error (74), not a direct write "
-    "behind a server's back. -v says which way the event went.",
-    append_opts,
-    CLI_OUT_BASIC,
-    "# run r1 of pack summarize starts (the run link is the body's run)\n"
-    "ledger append run.started --body "
-    "'{\"run\":\"r1\",\"pack\":\"summarize\"}'\n"
-    "# the body from a file, e.g. "
-    "{\"model\":\"llama-3-8b\",\"state\":\"loaded\"}\n"
-    "ledger append model.state --body-file body.json\n"
-    "# keep the sequence number for a later --parent\n"
-    "seq=$(ledger append run.step -q \\\n"
-    "    --body "
-    "'{\"run\":\"r1\",\"step\":\"ocr\",\"tool\":\"ocr\",\"status\":\"ok\"}')\n"
-    "ledger append run.finished --parent \"$seq\" \\\n"
-    "    --body '{\"run\":\"r1\",\"status\":\"ok\"}'\n",
-    0,
-    {.size = sizeof(struct append_args), .maxpos = -1, .opt = append_opt}};
-
 static int
 cmd_append(struct cli *c, void *args, int npos, char **pos)
 {
@@ -364,6 +324,42 @@ out:
     return rc;
 }
 
+const struct cli_command cli_cmd_append = {
+    "append",
+    CLI_GROUP_EVENTS,
+    cmd_append,
+    "append one event",
+    "Appends one event of type TYPE, sealed (format 2) or signed (format "
+    "1) with its actor's key, and prints its sequence number "
+    "(\"seq 33\") once it is durably committed. The body is a JSON object "
+    "given with "
+    "--body, read from --body-file, or read from standard input when "
+    "neither is given. The event is chained to the previous one, added to "
+    "the Merkle tree, and the projections are updated in the same "
+    "transaction.\n\n"
+    "When `ledger serve` serves the ledger (its socket DIR/ledger.sock "
+    "answers), the event goes through it and is committed with what other "
+    "clients send; when nothing listens there, or with --direct, append "
+    "writes the ledger itself. A socket it may not reach (permission "
+    "denied: a server may be there) is an error (74), not a direct write "
+    "behind a server's back. -v says which way the event went.",
+    append_opts,
+    CLI_OUT_BASIC,
+    "# run r1 of pack summarize starts (the run link is the body's run)\n"
+    "ledger append run.started --body "
+    "'{\"run\":\"r1\",\"pack\":\"summarize\"}'\n"
+    "# the body from a file, e.g. "
+    "{\"model\":\"llama-3-8b\",\"state\":\"loaded\"}\n"
+    "ledger append model.state --body-file body.json\n"
+    "# keep the sequence number for a later --parent\n"
+    "seq=$(ledger append run.step -q \\\n"
+    "    --body "
+    "'{\"run\":\"r1\",\"step\":\"ocr\",\"tool\":\"ocr\",\"status\":\"ok\"}')\n"
+    "ledger append run.finished --parent \"$seq\" \\\n"
+    "    --body '{\"run\":\"r1\",\"status\":\"ok\"}'\n",
+    0,
+    {.size = sizeof(struct append_args), .maxpos = -1, .opt = append_opt}};
+
 /* ---------------------------------------------------------------- show -- */
 
 /* One event in full: the shape `ledger query -o json` prints (one shape
@@ -389,22 +385,6 @@ static const struct cli_opt show_opts[] = {
            "write the stored entry's bytes (msgpack) instead of text",
            struct show_args, raw),
     CLI_ARG("SEQ", "the event's sequence number", 0), CLI_OPT_END};
-
-const struct cli_command cli_cmd_show = {
-    "show",
-    CLI_GROUP_EVENTS,
-    cmd_show,
-    "one event in full",
-    "Prints one event: its sequence number, time, type, subject, run, "
-    "actor and the actor's public key, parent, hashes, and its body (or "
-    "that the body was erased, and by which event). -o json prints the "
-    "shape `ledger query -o json` prints.",
-    show_opts,
-    CLI_OUT_BASIC,
-    "ledger show 12\n"
-    "ledger show 12 -o json-pretty\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    {.size = sizeof(struct show_args), .maxpos = -1}};
 
 static int
 cmd_show(struct cli *c, void *args, int npos, char **pos)
@@ -514,3 +494,19 @@ out:
     ldg_close(l);
     return rc;
 }
+
+const struct cli_command cli_cmd_show = {
+    "show",
+    CLI_GROUP_EVENTS,
+    cmd_show,
+    "one event in full",
+    "Prints one event: its sequence number, time, type, subject, run, "
+    "actor and the actor's public key, parent, hashes, and its body (or "
+    "that the body was erased, and by which event). -o json prints the "
+    "shape `ledger query -o json` prints.",
+    show_opts,
+    CLI_OUT_BASIC,
+    "ledger show 12\n"
+    "ledger show 12 -o json-pretty\n",
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    {.size = sizeof(struct show_args), .maxpos = -1}};

@@ -9,10 +9,6 @@
 #include "query/query.h"
 #include "projections/projections.h"
 
-static int cmd_doctor(struct cli *c, void *args, int npos, char **pos);
-static int cmd_projections(struct cli *c, void *args, int npos, char **pos);
-static int cmd_rebuild(struct cli *c, void *args, int npos, char **pos);
-
 /* -------------------------------------------------------------- doctor -- */
 
 /* A remedy that is a command to run (the doctor's remedies either say
@@ -313,33 +309,6 @@ doctor_bundle(struct cli *c, struct vargs *va)
     return rc;
 }
 
-const struct cli_command cli_cmd_doctor = {
-    "doctor",
-    CLI_GROUP_STATE,
-    cmd_doctor,
-    "readiness verdict with remedies",
-    "Says whether the box is ready to serve each pack and why not: for "
-    "every pack, the clauses that must hold (permissions resolved, models "
-    "available, routes proven, runtime up, last check ok, promotions gated, "
-    "...) with what failed and a remedy, then the box-wide clauses (chain "
-    "verified, keys valid, projections current, disk headroom: free space "
-    "and the days it lasts at the log's growth, against the retention "
-    "policy's keep_days). The exit code is the verdict: 0 healthy, 1 "
-    "degraded, 2 blocked, 3 unknown; a WARN clause does not change it.",
-    doctor_opts,
-    CLI_OUT_BASIC,
-    "ledger doctor\n"
-    "ledger doctor --pack summarize\n"
-    "# the box as it was when a run started (see `ledger runs RUN`)\n"
-    "ledger doctor --at 212\n"
-    "# from an evidence bundle: at its checkpoint, or at any event or\n"
-    "# time of its run\n"
-    "ledger doctor --bundle r1.bundle --trusted-key box.vkey --at 22\n"
-    "ledger doctor --bundle r1.bundle --trusted-key box.vkey \\\n"
-    "    --at '2026-11-22 09:39'\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    CLI_VIEW_ARGS};
-
 static int
 cmd_doctor(struct cli *c, void *args, int npos, char **pos)
 {
@@ -382,6 +351,33 @@ cmd_doctor(struct cli *c, void *args, int npos, char **pos)
     return verdict;
 }
 
+const struct cli_command cli_cmd_doctor = {
+    "doctor",
+    CLI_GROUP_STATE,
+    cmd_doctor,
+    "readiness verdict with remedies",
+    "Says whether the box is ready to serve each pack and why not: for "
+    "every pack, the clauses that must hold (permissions resolved, models "
+    "available, routes proven, runtime up, last check ok, promotions gated, "
+    "...) with what failed and a remedy, then the box-wide clauses (chain "
+    "verified, keys valid, projections current, disk headroom: free space "
+    "and the days it lasts at the log's growth, against the retention "
+    "policy's keep_days). The exit code is the verdict: 0 healthy, 1 "
+    "degraded, 2 blocked, 3 unknown; a WARN clause does not change it.",
+    doctor_opts,
+    CLI_OUT_BASIC,
+    "ledger doctor\n"
+    "ledger doctor --pack summarize\n"
+    "# the box as it was when a run started (see `ledger runs RUN`)\n"
+    "ledger doctor --at 212\n"
+    "# from an evidence bundle: at its checkpoint, or at any event or\n"
+    "# time of its run\n"
+    "ledger doctor --bundle r1.bundle --trusted-key box.vkey --at 22\n"
+    "ledger doctor --bundle r1.bundle --trusted-key box.vkey \\\n"
+    "    --at '2026-11-22 09:39'\n",
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    CLI_VIEW_ARGS};
+
 /* --------------------------------------------------------- projections -- */
 
 static const struct cli_opt projections_opts[] = {
@@ -390,24 +386,6 @@ static const struct cli_opt projections_opts[] = {
              "print the signed projection note (the digests, signed with "
              "the log key) instead of the table"),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_projections = {
-    "projections",
-    CLI_GROUP_STATE,
-    cmd_projections,
-    "versions, positions and digests of the projections",
-    "Lists the projections (packs, permissions, models, routes, promotions, "
-    "runs, and the control pipeline's plans, memory and builds): each one's "
-    "code version, the last event it has applied, how "
-    "many records it holds, whether the stored copy is current, and the "
-    "digest of its state, which `ledger rebuild --check` and bundles "
-    "compare.",
-    projections_opts,
-    CLI_OUT_BASIC,
-    "ledger projections\n"
-    "ledger projections --note\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    CLI_VIEW_ARGS};
 
 static int
 cmd_projections(struct cli *c, void *args, int npos, char **pos)
@@ -472,6 +450,24 @@ cmd_projections(struct cli *c, void *args, int npos, char **pos)
     return EX_OK;
 }
 
+const struct cli_command cli_cmd_projections = {
+    "projections",
+    CLI_GROUP_STATE,
+    cmd_projections,
+    "versions, positions and digests of the projections",
+    "Lists the projections (packs, permissions, models, routes, promotions, "
+    "runs, and the control pipeline's plans, memory and builds): each one's "
+    "code version, the last event it has applied, how "
+    "many records it holds, whether the stored copy is current, and the "
+    "digest of its state, which `ledger rebuild --check` and bundles "
+    "compare.",
+    projections_opts,
+    CLI_OUT_BASIC,
+    "ledger projections\n"
+    "ledger projections --note\n",
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    CLI_VIEW_ARGS};
+
 /* ------------------------------------------------------------- rebuild -- */
 
 /* Opens the ledger writable without attaching the projections (the
@@ -521,23 +517,6 @@ step_failed(struct cli *c, struct ldg_ledger *l, int *rc)
     ldg_close(l);
     return 1;
 }
-
-const struct cli_command cli_cmd_rebuild = {
-    "rebuild",
-    CLI_GROUP_STATE,
-    cmd_rebuild,
-    "replay the log into the projections",
-    "Recomputes the projections (and the secondary indexes) from the log, "
-    "in one transaction, and prints what changed. Needed after an upgrade "
-    "that changed a projection's code version; views answer from the log "
-    "meanwhile, and say so. With --check, nothing is written.",
-    rebuild_opts,
-    CLI_OUT_BASIC,
-    "ledger rebuild\n"
-    "ledger rebuild --check\n"
-    "ledger rebuild routes models\n",
-    0,
-    CLI_VIEW_ARGS};
 
 static int
 cmd_rebuild(struct cli *c, void *args, int npos, char **pos)
@@ -630,3 +609,20 @@ cmd_rebuild(struct cli *c, void *args, int npos, char **pos)
     ldg_close(l);
     return EX_OK;
 }
+
+const struct cli_command cli_cmd_rebuild = {
+    "rebuild",
+    CLI_GROUP_STATE,
+    cmd_rebuild,
+    "replay the log into the projections",
+    "Recomputes the projections (and the secondary indexes) from the log, "
+    "in one transaction, and prints what changed. Needed after an upgrade "
+    "that changed a projection's code version; views answer from the log "
+    "meanwhile, and say so. With --check, nothing is written.",
+    rebuild_opts,
+    CLI_OUT_BASIC,
+    "ledger rebuild\n"
+    "ledger rebuild --check\n"
+    "ledger rebuild routes models\n",
+    0,
+    CLI_VIEW_ARGS};

@@ -20,11 +20,6 @@
 #include "evals/evals.h"
 #include "query/query.h"
 
-static int cmd_eval(struct cli *c, void *args, int npos, char **pos);
-static int cmd_evals(struct cli *c, void *args, int npos, char **pos);
-static int cmd_promote(struct cli *c, void *args, int npos, char **pos);
-static int cmd_rollback(struct cli *c, void *args, int npos, char **pos);
-
 /* ------------------------------------------------------------ eval run -- */
 
 enum { OPT_NOSEED = 256, OPT_TIMEOUT, OPT_KEYENV, OPT_FORCE, OPT_REASON };
@@ -63,27 +58,6 @@ static const struct cli_opt eval_opts[] = {
     CLI_ARG("SUITE", "the suite file (JSON Lines, docs/EVALS.md)", 0),
     CLI_OPT_END};
 static const struct eval_args eval_defaults = {.conc = 1, .tmo = 120000};
-
-const struct cli_command cli_cmd_eval = {
-    "eval",
-    CLI_GROUP_STATE,
-    cmd_eval,
-    "run an eval suite, record the result",
-    "Sends each case of SUITE to URL/chat/completions with temperature 0, "
-    "checks its assertions, measures latency, counts policy violations, and "
-    "appends eval.started and eval.result (with per-case results, the "
-    "suite's digest and the candidate's digest as last registered). A case "
-    "whose request fails never passes and is named. Exit 0 when the suite "
-    "passed its threshold, 1 when not, 65 for a bad suite.",
-    eval_opts,
-    CLI_OUT_BASIC,
-    "# M=qwen2.5:7b URL=http://127.0.0.1:11434/v1 (Ollama)\n"
-    "ledger eval run s.jsonl --target route:qa --candidate \"$M\" "
-    "--endpoint \"$URL\"\n",
-    0,
-    {.size = sizeof(struct eval_args),
-     .maxpos = -1,
-     .defaults = &eval_defaults}};
 
 /* --target, --candidate and --endpoint, given and well formed: 0, or
  * EX_USAGE. */
@@ -186,25 +160,32 @@ out:
     return ex;
 }
 
+const struct cli_command cli_cmd_eval = {
+    "eval",
+    CLI_GROUP_STATE,
+    cmd_eval,
+    "run an eval suite, record the result",
+    "Sends each case of SUITE to URL/chat/completions with temperature 0, "
+    "checks its assertions, measures latency, counts policy violations, and "
+    "appends eval.started and eval.result (with per-case results, the "
+    "suite's digest and the candidate's digest as last registered). A case "
+    "whose request fails never passes and is named. Exit 0 when the suite "
+    "passed its threshold, 1 when not, 65 for a bad suite.",
+    eval_opts,
+    CLI_OUT_BASIC,
+    "# M=qwen2.5:7b URL=http://127.0.0.1:11434/v1 (Ollama)\n"
+    "ledger eval run s.jsonl --target route:qa --candidate \"$M\" "
+    "--endpoint \"$URL\"\n",
+    0,
+    {.size = sizeof(struct eval_args),
+     .maxpos = -1,
+     .defaults = &eval_defaults}};
+
 /* --------------------------------------------------------------- evals -- */
 
 static const struct cli_opt evals_opts[] = {
     CLI_STR('t', 0, "target", "T", "only evals for this target", EA, target),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_evals = {
-    "evals",
-    CLI_GROUP_STATE,
-    cmd_evals,
-    "eval runs and their verdicts",
-    "Lists eval.result events, oldest first: eval id, target, candidate, "
-    "verdict, cases passed, p50 latency and the candidate's digest as the "
-    "runtime reported it when the eval ran.",
-    evals_opts,
-    CLI_OUT_BASIC,
-    "# the evals of one route\nledger evals --target route:qa\n",
-    CLI_CMD_GATHER,
-    {.size = sizeof(struct eval_args)}};
 
 static int
 cmd_evals(struct cli *c, void *args, int npos, char **pos)
@@ -312,6 +293,20 @@ cmd_evals(struct cli *c, void *args, int npos, char **pos)
     return rc < 0 ? cli_exit_code(rc) : EX_OK;
 }
 
+const struct cli_command cli_cmd_evals = {
+    "evals",
+    CLI_GROUP_STATE,
+    cmd_evals,
+    "eval runs and their verdicts",
+    "Lists eval.result events, oldest first: eval id, target, candidate, "
+    "verdict, cases passed, p50 latency and the candidate's digest as the "
+    "runtime reported it when the eval ran.",
+    evals_opts,
+    CLI_OUT_BASIC,
+    "# the evals of one route\nledger evals --target route:qa\n",
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct eval_args)}};
+
 /* ------------------------------------------------------------- promote -- */
 
 static const struct cli_opt promote_opts[] = {
@@ -323,26 +318,6 @@ static const struct cli_opt promote_opts[] = {
     CLI_ARG("TARGET", "route:NAME, pack:NAME or model:NAME", 0),
     CLI_ARG("CANDIDATE", "the model to promote", 0),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_promote = {
-    "promote",
-    CLI_GROUP_STATE,
-    cmd_promote,
-    "gated promotion of a candidate",
-    "Applies the promotion gate before writing anything: the eval passed, "
-    "for this target and candidate, with a pass rate at least the current "
-    "promoted candidate's, a p50 latency no worse and no more policy "
-    "violations. If it holds, appends promotion.promoted (exit 0); if not, "
-    "appends promotion.rejected with the reason (exit 1). An --eval id with "
-    "no eval.result in the log is refused (exit 66) and nothing is written. "
-    "--force promotes "
-    "anyway and the promotions view marks it ungated.",
-    promote_opts,
-    CLI_OUT_BASIC,
-    "# promote after a passing eval\n"
-    "ledger promote route:qa qwen2.5:7b --eval E-20261122T101500Z-3fa9c1\n",
-    0,
-    {.size = sizeof(struct promote_args), .maxpos = 2}};
 
 static int
 cmd_promote(struct cli *c, void *args, int npos, char **pos)
@@ -395,6 +370,26 @@ cmd_promote(struct cli *c, void *args, int npos, char **pos)
     return ex;
 }
 
+const struct cli_command cli_cmd_promote = {
+    "promote",
+    CLI_GROUP_STATE,
+    cmd_promote,
+    "gated promotion of a candidate",
+    "Applies the promotion gate before writing anything: the eval passed, "
+    "for this target and candidate, with a pass rate at least the current "
+    "promoted candidate's, a p50 latency no worse and no more policy "
+    "violations. If it holds, appends promotion.promoted (exit 0); if not, "
+    "appends promotion.rejected with the reason (exit 1). An --eval id with "
+    "no eval.result in the log is refused (exit 66) and nothing is written. "
+    "--force promotes "
+    "anyway and the promotions view marks it ungated.",
+    promote_opts,
+    CLI_OUT_BASIC,
+    "# promote after a passing eval\n"
+    "ledger promote route:qa qwen2.5:7b --eval E-20261122T101500Z-3fa9c1\n",
+    0,
+    {.size = sizeof(struct promote_args), .maxpos = 2}};
+
 /* ------------------------------------------------------------ rollback -- */
 
 static const struct cli_opt rollback_opts[] = {
@@ -402,21 +397,6 @@ static const struct cli_opt rollback_opts[] = {
             "the candidate to go back to (default: the previous one)", PA, to),
     CLI_STR(OPT_REASON, 0, "reason", "TEXT", "why (required)", PA, reason),
     CLI_ARG("TARGET", "route:NAME, pack:NAME or model:NAME", 0), CLI_OPT_END};
-
-const struct cli_command cli_cmd_rollback = {
-    "rollback",
-    CLI_GROUP_STATE,
-    cmd_rollback,
-    "roll a target back to an earlier candidate",
-    "Appends promotion.rolled_back: the target's current candidate becomes "
-    "MODEL, by default the one promoted before the current one (exit 66 if "
-    "there is none).",
-    rollback_opts,
-    CLI_OUT_BASIC,
-    "# go back to the previous candidate\n"
-    "ledger rollback route:qa --reason 'wrong answers in production'\n",
-    0,
-    {.size = sizeof(struct promote_args), .maxpos = 1}};
 
 static int
 cmd_rollback(struct cli *c, void *args, int npos, char **pos)
@@ -456,3 +436,18 @@ cmd_rollback(struct cli *c, void *args, int npos, char **pos)
     ldg_close(l);
     return ex;
 }
+
+const struct cli_command cli_cmd_rollback = {
+    "rollback",
+    CLI_GROUP_STATE,
+    cmd_rollback,
+    "roll a target back to an earlier candidate",
+    "Appends promotion.rolled_back: the target's current candidate becomes "
+    "MODEL, by default the one promoted before the current one (exit 66 if "
+    "there is none).",
+    rollback_opts,
+    CLI_OUT_BASIC,
+    "# go back to the previous candidate\n"
+    "ledger rollback route:qa --reason 'wrong answers in production'\n",
+    0,
+    {.size = sizeof(struct promote_args), .maxpos = 1}};

@@ -12,8 +12,6 @@
 #include "fleet/fleet.h"
 #include "query/query.h"
 
-static int cmd_export(struct cli *c, void *args, int npos, char **pos);
-
 #define LIST_MAX 256
 
 /* Splits "a,b,c" into list (pointers into s, which is modified). */
@@ -358,37 +356,6 @@ export_check_out(struct cli *c, const char *out)
     return 0;
 }
 
-const struct cli_command cli_cmd_export = {
-    "export",
-    CLI_GROUP_EXPORT,
-    cmd_export,
-    "write a signed evidence bundle",
-    "Writes the selected events to a bundle a third party can verify "
-    "offline with `ledger verify-bundle`: the events, the keys that vouched "
-    "for them (with their seals in a format 2 ledger), Merkle inclusion proofs "
-    "against a signed checkpoint, and the "
-    "projected state. The selection is the query terms, time bounds and "
-    "--run; with --run, the context events `ledger timeline` shows (its "
-    "pack's permission changes, its models' state changes, its routes' "
-    "evals and promotions, runtime health) are included too, unless "
-    "--no-context. Events needed to establish keys and erasures are added. "
-    "Redacted fields and bodies are replaced by their hashes. The bundle "
-    "is one directory NAME/ in a zstd-compressed tar, with a README.txt "
-    "saying how to verify it and a SUMMARY.txt saying what it shows (with "
-    "--run: the run's timeline, the doctor at its start and end, what "
-    "failed). A summary of the export goes to standard error.",
-    export_opts,
-    CLI_OUT_BASIC,
-    "# everything about run r1, for a support ticket\n"
-    "ledger export --run r1 --out r1.bundle\n"
-    "# the last day's route decisions, prompts withheld\n"
-    "ledger export type='route.*' -S -1d --redact prompt --out "
-    "routes.bundle\n"
-    "# the last month's evidence for an auditor, as one segment\n"
-    "ledger export --segment -S '30 days ago' --out month.seg\n",
-    0,
-    {.size = sizeof(struct export_args), .maxpos = -1, .opt = export_opt}};
-
 static int
 cmd_export(struct cli *c, void *args, int npos, char **pos)
 {
@@ -519,3 +486,34 @@ out:
     ldg_close(l);
     return rc;
 }
+
+const struct cli_command cli_cmd_export = {
+    "export",
+    CLI_GROUP_EXPORT,
+    cmd_export,
+    "write a signed evidence bundle",
+    "Writes the selected events to a bundle a third party can verify "
+    "offline with `ledger verify-bundle`: the events, the keys that vouched "
+    "for them (with their seals in a format 2 ledger), Merkle inclusion proofs "
+    "against a signed checkpoint, and the "
+    "projected state. The selection is the query terms, time bounds and "
+    "--run; with --run, the context events `ledger timeline` shows (its "
+    "pack's permission changes, its models' state changes, its routes' "
+    "evals and promotions, runtime health) are included too, unless "
+    "--no-context. Events needed to establish keys and erasures are added. "
+    "Redacted fields and bodies are replaced by their hashes. The bundle "
+    "is one directory NAME/ in a zstd-compressed tar, with a README.txt "
+    "saying how to verify it and a SUMMARY.txt saying what it shows (with "
+    "--run: the run's timeline, the doctor at its start and end, what "
+    "failed). A summary of the export goes to standard error.",
+    export_opts,
+    CLI_OUT_BASIC,
+    "# everything about run r1, for a support ticket\n"
+    "ledger export --run r1 --out r1.bundle\n"
+    "# the last day's route decisions, prompts withheld\n"
+    "ledger export type='route.*' -S -1d --redact prompt --out "
+    "routes.bundle\n"
+    "# the last month's evidence for an auditor, as one segment\n"
+    "ledger export --segment -S '30 days ago' --out month.seg\n",
+    0,
+    {.size = sizeof(struct export_args), .maxpos = -1, .opt = export_opt}};

@@ -11,12 +11,6 @@
 #include "cli/commands.h"
 #include "fleet/fleet.h"
 
-static int cmd_witness(struct cli *c, void *args, int npos, char **pos);
-static int cmd_publish(struct cli *c, void *args, int npos, char **pos);
-static int cmd_mirror(struct cli *c, void *args, int npos, char **pos);
-static int cmd_ship(struct cli *c, void *args, int npos, char **pos);
-static int cmd_audit_central(struct cli *c, void *args, int npos, char **pos);
-
 static volatile int stop_flag;
 
 static void
@@ -68,31 +62,6 @@ static const struct cli_opt witness_opts[] = {
              "repeatable",
              WA, trust),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_witness = {
-    "witness",
-    CLI_GROUP_TLOG,
-    cmd_witness,
-    "a C2SP tlog-witness that cosigns checkpoints",
-    "A C2SP tlog-witness. --dir is the witness's own directory (not a "
-    "ledger). It keeps the latest checkpoint it cosigned per log origin and "
-    "cosigns a new one (a C2SP tlog-cosignature/v1, Ed25519) only with a "
-    "valid consistency proof from it; rollbacks and forks are refused "
-    "(409, 422) and kept under DIR/refused as evidence.\n\n"
-    "serve prints \"listening on ADDR:PORT\" on stdout once it accepts "
-    "POST /add-checkpoint, logs one line per request on stderr and stops "
-    "on SIGINT or SIGTERM. Exit codes: 64 bad options or address, 65 a "
-    "malformed --trust key, 66 no witness in --dir, 73 init over an "
-    "existing witness, 77 a key file others can read. See docs/FLEET.md.",
-    witness_opts,
-    NULL,
-    "# create a witness and serve two boxes\n"
-    "ledger witness init --dir wdir --name witness.example/w1\n"
-    "VKEY=$(ledger --dir box1 keys verifier)\n"
-    "ledger witness serve --listen 127.0.0.1:8380 --dir wdir --trust "
-    "\"$VKEY\"\n",
-    0,
-    {.size = sizeof(struct witness_args), .maxpos = -1}};
 
 static int
 cmd_witness(struct cli *c, void *args, int npos, char **pos)
@@ -155,6 +124,31 @@ cmd_witness(struct cli *c, void *args, int npos, char **pos)
     return rc;
 }
 
+const struct cli_command cli_cmd_witness = {
+    "witness",
+    CLI_GROUP_TLOG,
+    cmd_witness,
+    "a C2SP tlog-witness that cosigns checkpoints",
+    "A C2SP tlog-witness. --dir is the witness's own directory (not a "
+    "ledger). It keeps the latest checkpoint it cosigned per log origin and "
+    "cosigns a new one (a C2SP tlog-cosignature/v1, Ed25519) only with a "
+    "valid consistency proof from it; rollbacks and forks are refused "
+    "(409, 422) and kept under DIR/refused as evidence.\n\n"
+    "serve prints \"listening on ADDR:PORT\" on stdout once it accepts "
+    "POST /add-checkpoint, logs one line per request on stderr and stops "
+    "on SIGINT or SIGTERM. Exit codes: 64 bad options or address, 65 a "
+    "malformed --trust key, 66 no witness in --dir, 73 init over an "
+    "existing witness, 77 a key file others can read. See docs/FLEET.md.",
+    witness_opts,
+    NULL,
+    "# create a witness and serve two boxes\n"
+    "ledger witness init --dir wdir --name witness.example/w1\n"
+    "VKEY=$(ledger --dir box1 keys verifier)\n"
+    "ledger witness serve --listen 127.0.0.1:8380 --dir wdir --trust "
+    "\"$VKEY\"\n",
+    0,
+    {.size = sizeof(struct witness_args), .maxpos = -1}};
+
 /* A call to another box that failed: said; 64 for a misuse, 74 when the
  * network failed, else rc's exit code. */
 static int
@@ -189,37 +183,6 @@ static const struct cli_opt publish_opts[] = {
            "try witnesses in the outbox now, ignoring the backoff",
            struct publish_args, now),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_publish = {
-    "publish",
-    CLI_GROUP_TLOG,
-    cmd_publish,
-    "upload the log as C2SP tlog-tiles",
-    "Uploads the log as C2SP tlog-tiles: entry bundles and hash tiles "
-    "first, the signed checkpoint last, so a reader never sees a checkpoint "
-    "whose tiles are missing. Only what is new since the last complete "
-    "publish to URL is sent; an interrupted publish is resumed by the next "
-    "one. s3:// URLs are signed with AWS SigV4: credentials from "
-    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, region from AWS_REGION, "
-    "endpoint from LEDGER_S3_ENDPOINT (else AWS). Prints the sizes and what "
-    "was sent. Exit 74 when the remote fails (nothing recorded; the "
-    "witnesses are still given the checkpoint, or it waits in their "
-    "outbox).\n\n"
-    "With --witness, the checkpoint is then submitted to each witness (C2SP "
-    "tlog-witness) with a consistency proof from the size it last "
-    "cosigned; verified cosignatures are kept (ledger checkpoint "
-    "--cosigned). A witness that cannot be reached gets the submission "
-    "queued in an outbox, retried with backoff by later runs (a warning, "
-    "exit 0); a witness that refuses our history (a fork or rollback) "
-    "makes the exit 1.",
-    publish_opts,
-    CLI_OUT_BASIC,
-    "# publish to a WebDAV share, then again (only the increment)\n"
-    "ledger publish http://127.0.0.1:8080/logs/box1\n"
-    "ledger publish s3://fleet-logs/box1\n"
-    "ledger publish http://h/logs/box1 --witness \"http://w:8380 $WVKEY\"\n",
-    0,
-    {.size = sizeof(struct publish_args), .maxpos = -1}};
 
 static int
 cmd_publish(struct cli *c, void *args, int npos, char **pos)
@@ -317,6 +280,37 @@ cmd_publish(struct cli *c, void *args, int npos, char **pos)
     return worst;
 }
 
+const struct cli_command cli_cmd_publish = {
+    "publish",
+    CLI_GROUP_TLOG,
+    cmd_publish,
+    "upload the log as C2SP tlog-tiles",
+    "Uploads the log as C2SP tlog-tiles: entry bundles and hash tiles "
+    "first, the signed checkpoint last, so a reader never sees a checkpoint "
+    "whose tiles are missing. Only what is new since the last complete "
+    "publish to URL is sent; an interrupted publish is resumed by the next "
+    "one. s3:// URLs are signed with AWS SigV4: credentials from "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, region from AWS_REGION, "
+    "endpoint from LEDGER_S3_ENDPOINT (else AWS). Prints the sizes and what "
+    "was sent. Exit 74 when the remote fails (nothing recorded; the "
+    "witnesses are still given the checkpoint, or it waits in their "
+    "outbox).\n\n"
+    "With --witness, the checkpoint is then submitted to each witness (C2SP "
+    "tlog-witness) with a consistency proof from the size it last "
+    "cosigned; verified cosignatures are kept (ledger checkpoint "
+    "--cosigned). A witness that cannot be reached gets the submission "
+    "queued in an outbox, retried with backoff by later runs (a warning, "
+    "exit 0); a witness that refuses our history (a fork or rollback) "
+    "makes the exit 1.",
+    publish_opts,
+    CLI_OUT_BASIC,
+    "# publish to a WebDAV share, then again (only the increment)\n"
+    "ledger publish http://127.0.0.1:8080/logs/box1\n"
+    "ledger publish s3://fleet-logs/box1\n"
+    "ledger publish http://h/logs/box1 --witness \"http://w:8380 $WVKEY\"\n",
+    0,
+    {.size = sizeof(struct publish_args), .maxpos = -1}};
+
 /* ------------------------------------------------------------- mirror -- */
 
 enum { OPT_STATE = 300, OPT_KEY, OPT_LIST };
@@ -398,28 +392,6 @@ mirror_one(struct cli *c, const char *url, const char *state, const char *key)
     return EX_OK;
 }
 
-const struct cli_command cli_cmd_mirror = {
-    "mirror",
-    CLI_GROUP_TLOG,
-    cmd_mirror,
-    "fetch and verify a published log",
-    "Fetches a log published as C2SP tlog-tiles and keeps a verified copy "
-    "in the state directory. The checkpoint's signature is checked with the "
-    "log's key; every tile is recomputed from the entries and the copy "
-    "already verified, so a rollback, a fork (a rewritten history, even "
-    "signed with the same key), a changed bundle or a tile that disagrees "
-    "with its entries is an error naming the sizes and hashes. Only new "
-    "tiles are fetched. The copy is written checkpoint last and can be "
-    "served as it is. Exit 0 when every log verified, 1 when one did not, "
-    "74 when one could not be fetched.",
-    mirror_opts,
-    CLI_OUT_BASIC,
-    "# first time, with the key; then just the URL and state\n"
-    "ledger mirror http://logs.example/box1 --state m/box1 --key \"$VKEY\"\n"
-    "ledger mirror --list boxes.txt\n",
-    0,
-    {.size = sizeof(struct mirror_args), .maxpos = -1}};
-
 static int
 cmd_mirror(struct cli *c, void *args, int npos, char **pos)
 {
@@ -469,6 +441,28 @@ cmd_mirror(struct cli *c, void *args, int npos, char **pos)
     return worst;
 }
 
+const struct cli_command cli_cmd_mirror = {
+    "mirror",
+    CLI_GROUP_TLOG,
+    cmd_mirror,
+    "fetch and verify a published log",
+    "Fetches a log published as C2SP tlog-tiles and keeps a verified copy "
+    "in the state directory. The checkpoint's signature is checked with the "
+    "log's key; every tile is recomputed from the entries and the copy "
+    "already verified, so a rollback, a fork (a rewritten history, even "
+    "signed with the same key), a changed bundle or a tile that disagrees "
+    "with its entries is an error naming the sizes and hashes. Only new "
+    "tiles are fetched. The copy is written checkpoint last and can be "
+    "served as it is. Exit 0 when every log verified, 1 when one did not, "
+    "74 when one could not be fetched.",
+    mirror_opts,
+    CLI_OUT_BASIC,
+    "# first time, with the key; then just the URL and state\n"
+    "ledger mirror http://logs.example/box1 --state m/box1 --key \"$VKEY\"\n"
+    "ledger mirror --list boxes.txt\n",
+    0,
+    {.size = sizeof(struct mirror_args), .maxpos = -1}};
+
 /* --------------------------------------------------------------- ship -- */
 
 enum { OPT_TABLE = 500, OPT_BATCH, OPT_MIRROR };
@@ -489,26 +483,6 @@ static const struct cli_opt ship_opts[] = {
             "events per INSERT (default 20000): memory is one batch",
             struct ship_args, batch, 1, 1000000),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_ship = {
-    "ship",
-    CLI_GROUP_TLOG,
-    cmd_ship,
-    "stream events into ClickHouse",
-    "Streams the log's events into a ClickHouse table over its HTTP "
-    "interface (JSONEachRow INSERTs), creating the table if missing (the "
-    "schema is in docs/FLEET.md). It resumes after the largest seq the "
-    "table already holds for this log's origin, so running it again ships "
-    "only what is new; delivery is at least once and the table keeps one "
-    "row per (origin, seq). Each row carries the entry bytes, the leaf "
-    "hash and the body's salts, so `ledger audit-central` can re-check it "
-    "against the box's published tiles. Exit 74 when ClickHouse fails.",
-    ship_opts,
-    CLI_OUT_BASIC,
-    "ledger ship 'http://127.0.0.1:8123/?database=fleet'\n"
-    "ledger ship http://127.0.0.1:8123/ --table box_events\n",
-    0,
-    {.size = sizeof(struct ship_args), .maxpos = -1}};
 
 static int
 cmd_ship(struct cli *c, void *args, int npos, char **pos)
@@ -539,6 +513,26 @@ cmd_ship(struct cli *c, void *args, int npos, char **pos)
     return EX_OK;
 }
 
+const struct cli_command cli_cmd_ship = {
+    "ship",
+    CLI_GROUP_TLOG,
+    cmd_ship,
+    "stream events into ClickHouse",
+    "Streams the log's events into a ClickHouse table over its HTTP "
+    "interface (JSONEachRow INSERTs), creating the table if missing (the "
+    "schema is in docs/FLEET.md). It resumes after the largest seq the "
+    "table already holds for this log's origin, so running it again ships "
+    "only what is new; delivery is at least once and the table keeps one "
+    "row per (origin, seq). Each row carries the entry bytes, the leaf "
+    "hash and the body's salts, so `ledger audit-central` can re-check it "
+    "against the box's published tiles. Exit 74 when ClickHouse fails.",
+    ship_opts,
+    CLI_OUT_BASIC,
+    "ledger ship 'http://127.0.0.1:8123/?database=fleet'\n"
+    "ledger ship http://127.0.0.1:8123/ --table box_events\n",
+    0,
+    {.size = sizeof(struct ship_args), .maxpos = -1}};
+
 /* ------------------------------------------------------ audit-central -- */
 
 struct audit_args {
@@ -566,25 +560,6 @@ print_finding(void *ctx, const char *line)
         cli_print_json(c, json_pack("{s:s}", "finding", line));
 }
 
-const struct cli_command cli_cmd_audit_central = {
-    "audit-central",
-    CLI_GROUP_TLOG,
-    cmd_audit_central,
-    "check the central table against verified mirrors",
-    "Compares the ClickHouse table with verified mirrors, per origin: rows "
-    "missing, rows whose entry does not hash to the mirrored tile's leaf, "
-    "rows whose columns or body disagree with the entry and its body "
-    "commitment, rows that exist in ClickHouse but not in the log, and "
-    "origins with no mirror. Prints one line per discrepancy on stdout and "
-    "a summary on stderr. Exit 0 when there is none, 1 when there is any, "
-    "74 when ClickHouse fails.",
-    audit_opts,
-    CLI_OUT_BASIC,
-    "ledger audit-central 'http://127.0.0.1:8123/?database=fleet' "
-    "--mirror m/\n",
-    0,
-    {.size = sizeof(struct audit_args), .maxpos = -1}};
-
 static int
 cmd_audit_central(struct cli *c, void *args, int npos, char **pos)
 {
@@ -608,3 +583,22 @@ cmd_audit_central(struct cli *c, void *args, int npos, char **pos)
             (unsigned long long)r.extra, (unsigned long long)r.unmirrored);
     return rc == LDG_ETAMPER ? EX_VERIFY : EX_OK;
 }
+
+const struct cli_command cli_cmd_audit_central = {
+    "audit-central",
+    CLI_GROUP_TLOG,
+    cmd_audit_central,
+    "check the central table against verified mirrors",
+    "Compares the ClickHouse table with verified mirrors, per origin: rows "
+    "missing, rows whose entry does not hash to the mirrored tile's leaf, "
+    "rows whose columns or body disagree with the entry and its body "
+    "commitment, rows that exist in ClickHouse but not in the log, and "
+    "origins with no mirror. Prints one line per discrepancy on stdout and "
+    "a summary on stderr. Exit 0 when there is none, 1 when there is any, "
+    "74 when ClickHouse fails.",
+    audit_opts,
+    CLI_OUT_BASIC,
+    "ledger audit-central 'http://127.0.0.1:8123/?database=fleet' "
+    "--mirror m/\n",
+    0,
+    {.size = sizeof(struct audit_args), .maxpos = -1}};

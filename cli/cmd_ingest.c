@@ -11,8 +11,6 @@
 #include "serve/serve.h"
 #include "ingest/ingest.h"
 
-static int cmd_ingest(struct cli *c, void *args, int npos, char **pos);
-
 enum { OPT_DIRECT = 300 };
 
 /* -------------------------------------------------------------- ingest -- */
@@ -328,57 +326,6 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
     return rc;
 }
 
-const struct cli_command cli_cmd_ingest = {
-    "ingest",
-    CLI_GROUP_EVENTS,
-    cmd_ingest,
-    "append events from JSON Lines",
-    "Appends one event per line of FILE, each a JSON object with a type and "
-    "optionally subject, run, parent, actor and body (the fields `append` "
-    "takes), and id and time: \"id\" (1 to 128 bytes) makes the line "
-    "idempotent, a line whose id is already in the log is not appended "
-    "again (the summary counts them; a line that differs from the event "
-    "recorded under its id is named on standard error as FILE:LINE, with "
-    "what differs, and -v names every such line); \"time\" (RFC 3339, or "
-    "nanoseconds "
-    "as a string) is when it happened at the source, stored beside the "
-    "ledger's own time. Lines that do not parse are reported as "
-    "FILE:LINE:COLUMN on "
-    "standard error and skipped, unless --strict. Events are committed in "
-    "batches; a summary of what was committed goes to standard error, and "
-    "an event is acknowledged only once its batch is durable.\n\n"
-    "With --batch N, ingest commits every N events. Without it, events "
-    "are prepared in batches of 1000 and a file is committed two batches "
-    "at a time (up to four when the disk falls behind). Input "
-    "that arrives "
-    "over time (a pipe, a socket, a terminal) never waits for a batch to "
-    "fill, whatever --batch says: what is queued goes to a commit when "
-    "nothing more has arrived 2 ms after the last line, and when the "
-    "oldest event not yet committed was read 10 ms ago though input keeps "
-    "coming: an event is handed to a commit about 10 ms after it is read "
-    "at the latest (sooner when the input goes quiet), unless the commits "
-    "ahead of it have not yet freed room for it (then when they do); it "
-    "is durable (and acknowledged) once that commit, and any ahead of it, "
-    "is. --strict keeps everything for its one transaction. --acks "
-    "prints "
-    "{\"committed_first\":\"N\",\"committed_last\":\"M\"} on standard "
-    "output after each durable commit (flushed at once): a producer "
-    "knows exactly what is safe.\n\n"
-    "When `ledger serve` serves the ledger, the lines go through it (its "
-    "protocol takes ingest lines as they are, docs/PROTOCOL.md), each "
-    "answered once committed (--acks then prints one line per event); "
-    "--direct, or --strict (all or nothing needs one transaction of its "
-    "own), writes the ledger itself; a socket it may not reach is an error "
-    "(74), as for append. -v says which.",
-    ingest_opts,
-    CLI_OUT_BASIC,
-    "# append every line of events.jsonl, or nothing if one is invalid\n"
-    "ledger ingest --strict events.jsonl\n"
-    "# from a pipe\n"
-    "producer | ledger ingest -\n",
-    0,
-    {.size = sizeof(struct ingest_args), .maxpos = 1}};
-
 static int
 cmd_ingest(struct cli *c, void *args, int npos, char **pos)
 {
@@ -468,3 +415,54 @@ out:
     ldg_close(l);
     return rc;
 }
+
+const struct cli_command cli_cmd_ingest = {
+    "ingest",
+    CLI_GROUP_EVENTS,
+    cmd_ingest,
+    "append events from JSON Lines",
+    "Appends one event per line of FILE, each a JSON object with a type and "
+    "optionally subject, run, parent, actor and body (the fields `append` "
+    "takes), and id and time: \"id\" (1 to 128 bytes) makes the line "
+    "idempotent, a line whose id is already in the log is not appended "
+    "again (the summary counts them; a line that differs from the event "
+    "recorded under its id is named on standard error as FILE:LINE, with "
+    "what differs, and -v names every such line); \"time\" (RFC 3339, or "
+    "nanoseconds "
+    "as a string) is when it happened at the source, stored beside the "
+    "ledger's own time. Lines that do not parse are reported as "
+    "FILE:LINE:COLUMN on "
+    "standard error and skipped, unless --strict. Events are committed in "
+    "batches; a summary of what was committed goes to standard error, and "
+    "an event is acknowledged only once its batch is durable.\n\n"
+    "With --batch N, ingest commits every N events. Without it, events "
+    "are prepared in batches of 1000 and a file is committed two batches "
+    "at a time (up to four when the disk falls behind). Input "
+    "that arrives "
+    "over time (a pipe, a socket, a terminal) never waits for a batch to "
+    "fill, whatever --batch says: what is queued goes to a commit when "
+    "nothing more has arrived 2 ms after the last line, and when the "
+    "oldest event not yet committed was read 10 ms ago though input keeps "
+    "coming: an event is handed to a commit about 10 ms after it is read "
+    "at the latest (sooner when the input goes quiet), unless the commits "
+    "ahead of it have not yet freed room for it (then when they do); it "
+    "is durable (and acknowledged) once that commit, and any ahead of it, "
+    "is. --strict keeps everything for its one transaction. --acks "
+    "prints "
+    "{\"committed_first\":\"N\",\"committed_last\":\"M\"} on standard "
+    "output after each durable commit (flushed at once): a producer "
+    "knows exactly what is safe.\n\n"
+    "When `ledger serve` serves the ledger, the lines go through it (its "
+    "protocol takes ingest lines as they are, docs/PROTOCOL.md), each "
+    "answered once committed (--acks then prints one line per event); "
+    "--direct, or --strict (all or nothing needs one transaction of its "
+    "own), writes the ledger itself; a socket it may not reach is an error "
+    "(74), as for append. -v says which.",
+    ingest_opts,
+    CLI_OUT_BASIC,
+    "# append every line of events.jsonl, or nothing if one is invalid\n"
+    "ledger ingest --strict events.jsonl\n"
+    "# from a pipe\n"
+    "producer | ledger ingest -\n",
+    0,
+    {.size = sizeof(struct ingest_args), .maxpos = 1}};

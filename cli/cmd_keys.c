@@ -6,9 +6,6 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 
-static int cmd_keys(struct cli *c, void *args, int npos, char **pos);
-static int cmd_erase(struct cli *c, void *args, int npos, char **pos);
-
 /* ---------------------------------------------------------------- keys -- */
 
 static int
@@ -296,46 +293,6 @@ keys_generate(struct cli *c, const char *out, const char *name)
     return EX_OK;
 }
 
-const struct cli_command cli_cmd_keys = {
-    "keys",
-    CLI_GROUP_EVENTS,
-    cmd_keys,
-    "actor keys and the log key",
-    "Manages the keys that vouch for events. Every actor (a runtime, an "
-    "evaluator, an operator) has its own Ed25519 key, which seals its "
-    "events (format 2: one signature per commit or batch covers them) or "
-    "signs each one (format 1); "
-    "adding and revoking a key are themselves events in the log, so a "
-    "verifier knows which key was valid when. The secret keys stay in the "
-    "ledger directory's keys/ (0600); only public keys enter the log."
-    "\n\n"
-    "A writer may hold its own key instead: `ledger keys generate --out "
-    "FILE > FILE.pub` makes a secret key file anywhere (no ledger needed) "
-    "and prints its public key, kept in FILE.pub; `ledger keys add NAME "
-    "--public-key @FILE.pub` records "
-    "it with \"held\": \"writer\" in its key.added and writes no secret. "
-    "The ledger then never signs as that key: appending or ingesting as it "
-    "without a seal is refused (exit 77); its events must arrive sealed by "
-    "their writer. Enrolling one needs a format version 2 ledger. `keys "
-    "list` shows who holds each key (HELD: ledger, writer, or none when a "
-    "ledger-held key's file is gone) and how many events its seals cover "
-    "(SEALED; in a format 2 ledger, the \"first\" its next seal carries: "
-    "-o json \"sealed\").",
-    keys_opts,
-    CLI_OUT_BASIC,
-    "# prints \"seq 5: key runtime (id 3f9a1c2e5b7d0a41) added\"\n"
-    "ledger keys add runtime --roles run,route\n"
-    "ledger keys list\n"
-    "ledger keys revoke runtime --reason 'host reinstalled'\n"
-    "# give this to whoever verifies your bundles\n"
-    "ledger keys verifier > box.vkey\n"
-    "# a key the control plane holds itself: make it on its own box ...\n"
-    "ledger keys generate --out cp.key > cp.pub\n"
-    "# ... and enrol only its public key in the ledger\n"
-    "ledger keys add control-plane --public-key @cp.pub --roles pack,run\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    {.size = sizeof(struct keys_args), .maxpos = -1}};
-
 static int
 cmd_keys(struct cli *c, void *args, int npos, char **pos)
 {
@@ -413,6 +370,46 @@ cmd_keys(struct cli *c, void *args, int npos, char **pos)
     return rc;
 }
 
+const struct cli_command cli_cmd_keys = {
+    "keys",
+    CLI_GROUP_EVENTS,
+    cmd_keys,
+    "actor keys and the log key",
+    "Manages the keys that vouch for events. Every actor (a runtime, an "
+    "evaluator, an operator) has its own Ed25519 key, which seals its "
+    "events (format 2: one signature per commit or batch covers them) or "
+    "signs each one (format 1); "
+    "adding and revoking a key are themselves events in the log, so a "
+    "verifier knows which key was valid when. The secret keys stay in the "
+    "ledger directory's keys/ (0600); only public keys enter the log."
+    "\n\n"
+    "A writer may hold its own key instead: `ledger keys generate --out "
+    "FILE > FILE.pub` makes a secret key file anywhere (no ledger needed) "
+    "and prints its public key, kept in FILE.pub; `ledger keys add NAME "
+    "--public-key @FILE.pub` records "
+    "it with \"held\": \"writer\" in its key.added and writes no secret. "
+    "The ledger then never signs as that key: appending or ingesting as it "
+    "without a seal is refused (exit 77); its events must arrive sealed by "
+    "their writer. Enrolling one needs a format version 2 ledger. `keys "
+    "list` shows who holds each key (HELD: ledger, writer, or none when a "
+    "ledger-held key's file is gone) and how many events its seals cover "
+    "(SEALED; in a format 2 ledger, the \"first\" its next seal carries: "
+    "-o json \"sealed\").",
+    keys_opts,
+    CLI_OUT_BASIC,
+    "# prints \"seq 5: key runtime (id 3f9a1c2e5b7d0a41) added\"\n"
+    "ledger keys add runtime --roles run,route\n"
+    "ledger keys list\n"
+    "ledger keys revoke runtime --reason 'host reinstalled'\n"
+    "# give this to whoever verifies your bundles\n"
+    "ledger keys verifier > box.vkey\n"
+    "# a key the control plane holds itself: make it on its own box ...\n"
+    "ledger keys generate --out cp.key > cp.pub\n"
+    "# ... and enrol only its public key in the ledger\n"
+    "ledger keys add control-plane --public-key @cp.pub --roles pack,run\n",
+    CLI_CMD_PAGER | CLI_CMD_GATHER,
+    {.size = sizeof(struct keys_args), .maxpos = -1}};
+
 /* --------------------------------------------------------------- erase -- */
 
 struct erase_args {
@@ -428,22 +425,6 @@ static const struct cli_opt erase_opts[] = {
     CLI_QUIET_OPT,
     CLI_ARG("SEQ", "the event whose body is erased", 0),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_erase = {
-    "erase",
-    CLI_GROUP_EVENTS,
-    cmd_erase,
-    "erase the body of an event",
-    "Erases the body of event SEQ (personal data, a leaked secret) by "
-    "appending a body.erased event that names it and says why. The event "
-    "itself, its body hash and its place in the chain and the tree stay, "
-    "so the log still verifies; the body is gone from the store and from "
-    "every later export. Prints the sequence number of the erasure.",
-    erase_opts,
-    CLI_OUT_BASIC,
-    "ledger erase 17 --reason 'customer data, ticket 4411'\n",
-    0,
-    {.size = sizeof(struct erase_args), .maxpos = -1}};
 
 static int
 cmd_erase(struct cli *c, void *args, int npos, char **pos)
@@ -505,3 +486,19 @@ cmd_erase(struct cli *c, void *args, int npos, char **pos)
     ldg_close(l);
     return rc;
 }
+
+const struct cli_command cli_cmd_erase = {
+    "erase",
+    CLI_GROUP_EVENTS,
+    cmd_erase,
+    "erase the body of an event",
+    "Erases the body of event SEQ (personal data, a leaked secret) by "
+    "appending a body.erased event that names it and says why. The event "
+    "itself, its body hash and its place in the chain and the tree stay, "
+    "so the log still verifies; the body is gone from the store and from "
+    "every later export. Prints the sequence number of the erasure.",
+    erase_opts,
+    CLI_OUT_BASIC,
+    "ledger erase 17 --reason 'customer data, ticket 4411'\n",
+    0,
+    {.size = sizeof(struct erase_args), .maxpos = -1}};

@@ -9,10 +9,6 @@
 #include "projections/projections.h"
 #include "query/query.h"
 
-static int cmd_plans(struct cli *c, void *args, int npos, char **pos);
-static int cmd_memory(struct cli *c, void *args, int npos, char **pos);
-static int cmd_gates(struct cli *c, void *args, int npos, char **pos);
-
 /* ------------------------------------------ the control pipeline (34) -- */
 
 /* Violations of a plan or memory item, one "seq N rule: detail" each. */
@@ -144,6 +140,13 @@ human_plan_one(struct cli *c, json_t *rows)
 static const struct cli_opt plans_opts[] = {
     AT_OPT, CLI_ARG("PLAN", "one plan in detail", CLI_OPTIONAL), CLI_OPT_END};
 
+static int
+cmd_plans(struct cli *c, void *args, int npos, char **pos)
+{
+    return cli_view_cmd(c, args, npos, pos, 1, LDG_VIEW_PLANS, human_plans,
+                        human_plan_one);
+}
+
 const struct cli_command cli_cmd_plans = {
     "plans",
     CLI_GROUP_STATE,
@@ -166,13 +169,6 @@ const struct cli_command cli_cmd_plans = {
     "ledger plans P-0917 -o json-pretty\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER,
     CLI_VIEW_ARGS};
-
-static int
-cmd_plans(struct cli *c, void *args, int npos, char **pos)
-{
-    return cli_view_cmd(c, args, npos, pos, 1, LDG_VIEW_PLANS, human_plans,
-                        human_plan_one);
-}
 
 /* -------------------------------------------------------------- memory -- */
 
@@ -374,6 +370,34 @@ memory_view(struct cli *c, struct vargs *va, const char *item, int revoked)
     return EX_OK;
 }
 
+static int
+cmd_memory(struct cli *c, void *args, int npos, char **pos)
+{
+    struct memory_args *x = args;
+    struct vargs *va = &x->va;
+    const char *item = npos > 0 ? pos[0] : NULL;
+    int rc;
+
+    if (npos > 1)
+        return cli_usage_err(c, "one ITEM at most (or `purge`)");
+    if ((rc = cli_view_prepare(c)) != 0)
+        return rc;
+    if (item != NULL && strcmp(item, "purge") == 0) {
+        if (x->revoked || va->at_size || va->at_time)
+            return cli_usage_err(c, "--revoked and --at do not go with purge");
+        if (x->prefix == NULL || *x->prefix == '\0')
+            return cli_usage_err(c, "purge needs --prefix HEX (a non-empty "
+                                    "hash prefix)");
+        if (x->reason == NULL || *x->reason == '\0')
+            return cli_usage_err(c, "purge needs --reason TEXT");
+        return memory_purge(c, x->prefix, x->reason, x->all);
+    }
+    if (x->prefix != NULL || x->reason != NULL || x->all)
+        return cli_usage_err(c, "--prefix, --reason and --all go with "
+                                "`ledger memory purge`");
+    return memory_view(c, va, item, x->revoked);
+}
+
 const struct cli_command cli_cmd_memory = {
     "memory",
     CLI_GROUP_STATE,
@@ -402,34 +426,6 @@ const struct cli_command cli_cmd_memory = {
     "ledger memory purge --prefix a9df53 --reason 'user asked, ticket 88'\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER,
     {.size = sizeof(struct memory_args), .maxpos = -1, .opt = cli_view_opt}};
-
-static int
-cmd_memory(struct cli *c, void *args, int npos, char **pos)
-{
-    struct memory_args *x = args;
-    struct vargs *va = &x->va;
-    const char *item = npos > 0 ? pos[0] : NULL;
-    int rc;
-
-    if (npos > 1)
-        return cli_usage_err(c, "one ITEM at most (or `purge`)");
-    if ((rc = cli_view_prepare(c)) != 0)
-        return rc;
-    if (item != NULL && strcmp(item, "purge") == 0) {
-        if (x->revoked || va->at_size || va->at_time)
-            return cli_usage_err(c, "--revoked and --at do not go with purge");
-        if (x->prefix == NULL || *x->prefix == '\0')
-            return cli_usage_err(c, "purge needs --prefix HEX (a non-empty "
-                                    "hash prefix)");
-        if (x->reason == NULL || *x->reason == '\0')
-            return cli_usage_err(c, "purge needs --reason TEXT");
-        return memory_purge(c, x->prefix, x->reason, x->all);
-    }
-    if (x->prefix != NULL || x->reason != NULL || x->all)
-        return cli_usage_err(c, "--prefix, --reason and --all go with "
-                                "`ledger memory purge`");
-    return memory_view(c, va, item, x->revoked);
-}
 
 /* --------------------------------------------------------------- gates -- */
 
@@ -509,28 +505,6 @@ static const struct cli_opt gates_opts[] = {
            check),
     CLI_OPT_END};
 
-const struct cli_command cli_cmd_gates = {
-    "gates",
-    CLI_GROUP_STATE,
-    cmd_gates,
-    "the control pipeline's success gates, from the log",
-    "Computes the success gates of the box's control pipeline from the "
-    "builds projection (build.built, build.promoted, build.reverted, "
-    "health.probe, plan.step) and judges each against its threshold: "
-    "promotion success (promotions not reverted) at least 99.5 %; no error "
-    "event (a red health.probe, a failed plan.step or run, a route.decision "
-    "with outcome error) in the 10 minutes after a promotion; no direct "
-    "write to the Blue slot; and deterministic artifacts (two build.built "
-    "of the same inputs_digest with the same artifact_digest). A gate with "
-    "nothing to judge is \"unknown\", which is not a pass. Each failing "
-    "gate names its evidence by seq.",
-    gates_opts,
-    CLI_OUT_BASIC,
-    "ledger gates\n"
-    "ledger gates --since -7d --check\n",
-    CLI_CMD_GATHER,
-    {.size = sizeof(struct gates_args), .maxpos = -1, .opt = cli_view_opt}};
-
 static int
 cmd_gates(struct cli *c, void *args, int npos, char **pos)
 {
@@ -562,3 +536,25 @@ cmd_gates(struct cli *c, void *args, int npos, char **pos)
     ldg_close(l);
     return rc;
 }
+
+const struct cli_command cli_cmd_gates = {
+    "gates",
+    CLI_GROUP_STATE,
+    cmd_gates,
+    "the control pipeline's success gates, from the log",
+    "Computes the success gates of the box's control pipeline from the "
+    "builds projection (build.built, build.promoted, build.reverted, "
+    "health.probe, plan.step) and judges each against its threshold: "
+    "promotion success (promotions not reverted) at least 99.5 %; no error "
+    "event (a red health.probe, a failed plan.step or run, a route.decision "
+    "with outcome error) in the 10 minutes after a promotion; no direct "
+    "write to the Blue slot; and deterministic artifacts (two build.built "
+    "of the same inputs_digest with the same artifact_digest). A gate with "
+    "nothing to judge is \"unknown\", which is not a pass. Each failing "
+    "gate names its evidence by seq.",
+    gates_opts,
+    CLI_OUT_BASIC,
+    "ledger gates\n"
+    "ledger gates --since -7d --check\n",
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct gates_args), .maxpos = -1, .opt = cli_view_opt}};

@@ -12,8 +12,6 @@
 #include "metrics/metrics.h"
 #include "util/util.h"
 
-static int cmd_metrics(struct cli *c, void *args, int npos, char **pos);
-
 enum { OPT_NO_CACHE = 256 };
 
 struct metrics_args {
@@ -25,41 +23,6 @@ static const struct cli_opt metrics_opts[] = {
            "DIR/metrics-cache.json (and do not write it)",
            struct metrics_args, no_cache),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_metrics = {
-    "metrics",
-    CLI_GROUP_STATE,
-    cmd_metrics,
-    "the ledger's state for Prometheus",
-    "Prints the ledger's state in the Prometheus text exposition format "
-    "(the format node_exporter's textfile collector reads): events by "
-    "type, log size, last commit and checkpoint, verification, the "
-    "doctor's verdict per pack and clause, route readiness, disk used and "
-    "free, the interval jobs of `ledger serve` when one has run here, and "
-    "the proxy's requests by model, status and outcome with latency and "
-    "time-to-first-token histograms and token counters, counted from its "
-    "events in the log, and the events made from OpenTelemetry spans and "
-    "log records (`ledger serve --otlp`): the spans recorded; spans "
-    "received, rejected, sent again or dropped leave nothing in the log, "
-    "and only a running server's scrape counts them. docs/METRICS.md "
-    "lists every series.\n\n"
-    "Counting the events costs one step per event; the counts are kept in "
-    "DIR/metrics-cache.json (when the directory is writable), so the next "
-    "run counts only the events appended since. `ledger serve --metrics "
-    "ADDR` serves the same at http://ADDR/metrics, with the server's own "
-    "counters (and, with --otlp, its receiver's: spans received, rejected "
-    "and recorded since it started). Exit 0, or 66 when there is no ledger, 74 "
-    "on a read error.",
-    metrics_opts,
-    NULL,
-    "ledger metrics\n"
-    "# for node_exporter's textfile collector (written whole, then "
-    "renamed)\n"
-    "ledger metrics > /var/lib/node_exporter/ledger.prom.tmp &&\n"
-    "  mv /var/lib/node_exporter/ledger.prom.tmp "
-    "/var/lib/node_exporter/ledger.prom\n",
-    CLI_CMD_GATHER,
-    {.size = sizeof(struct metrics_args)}};
 
 static int
 cmd_metrics(struct cli *c, void *args, int npos, char **pos)
@@ -111,3 +74,38 @@ out:
     ldg_close(l);
     return rc;
 }
+
+const struct cli_command cli_cmd_metrics = {
+    "metrics",
+    CLI_GROUP_STATE,
+    cmd_metrics,
+    "the ledger's state for Prometheus",
+    "Prints the ledger's state in the Prometheus text exposition format "
+    "(the format node_exporter's textfile collector reads): events by "
+    "type, log size, last commit and checkpoint, verification, the "
+    "doctor's verdict per pack and clause, route readiness, disk used and "
+    "free, the interval jobs of `ledger serve` when one has run here, and "
+    "the proxy's requests by model, status and outcome with latency and "
+    "time-to-first-token histograms and token counters, counted from its "
+    "events in the log, and the events made from OpenTelemetry spans and "
+    "log records (`ledger serve --otlp`): the spans recorded; spans "
+    "received, rejected, sent again or dropped leave nothing in the log, "
+    "and only a running server's scrape counts them. docs/METRICS.md "
+    "lists every series.\n\n"
+    "Counting the events costs one step per event; the counts are kept in "
+    "DIR/metrics-cache.json (when the directory is writable), so the next "
+    "run counts only the events appended since. `ledger serve --metrics "
+    "ADDR` serves the same at http://ADDR/metrics, with the server's own "
+    "counters (and, with --otlp, its receiver's: spans received, rejected "
+    "and recorded since it started). Exit 0, or 66 when there is no ledger, 74 "
+    "on a read error.",
+    metrics_opts,
+    NULL,
+    "ledger metrics\n"
+    "# for node_exporter's textfile collector (written whole, then "
+    "renamed)\n"
+    "ledger metrics > /var/lib/node_exporter/ledger.prom.tmp &&\n"
+    "  mv /var/lib/node_exporter/ledger.prom.tmp "
+    "/var/lib/node_exporter/ledger.prom\n",
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct metrics_args)}};

@@ -15,8 +15,6 @@
 #include "pipeline/pipeline.h"
 #include "projections/projections.h"
 
-static int cmd_tripcode(struct cli *c, void *args, int npos, char **pos);
-
 enum {
     OPT_KEYFILE = 0x501,
     OPT_TS,
@@ -226,41 +224,6 @@ tripcode_list(struct cli *c)
     return EX_OK;
 }
 
-const struct cli_command cli_cmd_tripcode = {
-    "tripcode",
-    CLI_GROUP_STATE,
-    cmd_tripcode,
-    "signed recovery codes: sign, verify and record, list",
-    "A tripcode is a recovery code the box's controller signs to authorise "
-    "a T3 step: RECOVERY:REVERT_SNAPSHOT::<id>, RECOVERY:REIMAGE_TO_GOLDEN, "
-    "RECOVERY:LOCKDOWN or RECOVERY:DIAGNOSTIC::<profile>, given as the text "
-    "TS|CODE|SIG: TS seconds since the epoch, SIG the Ed25519 signature "
-    "(128 hex digits) over the bytes \"TS|CODE\" by the controller's key "
-    "(docs/VOCABULARY.md, with a test vector).\n\n"
-    "Verifying: `ledger tripcode verify` checks one against the controller "
-    "keys enrolled in "
-    "the log (`ledger keys add NAME --public-key @FILE --roles controller`: "
-    "the controller holds its secret), then its expiry, replay (the same "
-    "signature again, or a TS not after the code's last use) and cooldown "
-    "(the same code used too recently), and records the answer as "
-    "tripcode.used or tripcode.refused with the reason. It exits 0 when "
-    "the code is accepted and 1 when it is refused; either way the answer "
-    "is in the log. A T3 plan.step names the code in its \"tripcode\" "
-    "field, and each accepted use authorises one such step (`ledger "
-    "plans`).\n\n"
-    "Signing: `ledger tripcode sign` makes one with a key file, for tests and "
-    "for a "
-    "controller without its own tooling; it needs no ledger.",
-    tripcode_opts,
-    CLI_OUT_BASIC,
-    "# ctl.key made by `ledger keys generate`, its public key enrolled\n"
-    "# with `ledger keys add controller ... --roles controller`\n"
-    "ledger tripcode sign --key ctl.key RECOVERY:LOCKDOWN > code.txt\n"
-    "ledger tripcode verify --plan P-0917 @code.txt\n"
-    "ledger tripcode list\n",
-    CLI_CMD_GATHER,
-    {.size = sizeof(struct tripcode_args), .maxpos = -1}};
-
 static int
 cmd_tripcode(struct cli *c, void *args, int npos, char **pos)
 {
@@ -306,3 +269,38 @@ cmd_tripcode(struct cli *c, void *args, int npos, char **pos)
     return cli_usage_err(c, "unknown subcommand '%s' (sign, verify, list)",
                          sub);
 }
+
+const struct cli_command cli_cmd_tripcode = {
+    "tripcode",
+    CLI_GROUP_STATE,
+    cmd_tripcode,
+    "signed recovery codes: sign, verify and record, list",
+    "A tripcode is a recovery code the box's controller signs to authorise "
+    "a T3 step: RECOVERY:REVERT_SNAPSHOT::<id>, RECOVERY:REIMAGE_TO_GOLDEN, "
+    "RECOVERY:LOCKDOWN or RECOVERY:DIAGNOSTIC::<profile>, given as the text "
+    "TS|CODE|SIG: TS seconds since the epoch, SIG the Ed25519 signature "
+    "(128 hex digits) over the bytes \"TS|CODE\" by the controller's key "
+    "(docs/VOCABULARY.md, with a test vector).\n\n"
+    "Verifying: `ledger tripcode verify` checks one against the controller "
+    "keys enrolled in "
+    "the log (`ledger keys add NAME --public-key @FILE --roles controller`: "
+    "the controller holds its secret), then its expiry, replay (the same "
+    "signature again, or a TS not after the code's last use) and cooldown "
+    "(the same code used too recently), and records the answer as "
+    "tripcode.used or tripcode.refused with the reason. It exits 0 when "
+    "the code is accepted and 1 when it is refused; either way the answer "
+    "is in the log. A T3 plan.step names the code in its \"tripcode\" "
+    "field, and each accepted use authorises one such step (`ledger "
+    "plans`).\n\n"
+    "Signing: `ledger tripcode sign` makes one with a key file, for tests and "
+    "for a "
+    "controller without its own tooling; it needs no ledger.",
+    tripcode_opts,
+    CLI_OUT_BASIC,
+    "# ctl.key made by `ledger keys generate`, its public key enrolled\n"
+    "# with `ledger keys add controller ... --roles controller`\n"
+    "ledger tripcode sign --key ctl.key RECOVERY:LOCKDOWN > code.txt\n"
+    "ledger tripcode verify --plan P-0917 @code.txt\n"
+    "ledger tripcode list\n",
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct tripcode_args), .maxpos = -1}};

@@ -16,8 +16,6 @@
 #include "proxy/proxy.h"
 #include "serve/serve.h"
 
-static int cmd_proxy(struct cli *c, void *args, int npos, char **pos);
-
 enum {
     OPT_LISTEN = 500,
     OPT_UPSTREAM,
@@ -215,55 +213,6 @@ proxy_stop_say(struct ldg_proxy *p)
     return rc < 0 ? EX_IOERR : EX_OK;
 }
 
-const struct cli_command cli_cmd_proxy = {
-    "proxy",
-    CLI_GROUP_EVENTS,
-    cmd_proxy,
-    "record every model request passing through a local proxy",
-    "A reverse proxy for the box's model runtimes (Ollama, llama.cpp's "
-    "server, vLLM, LM Studio, anything OpenAI-compatible): applications "
-    "call it instead of the runtime's port, every request is passed on "
-    "unchanged and its answer passed back (streams piece by piece), and "
-    "each becomes one event: route.decision for a model call (OpenAI "
-    "/v1/chat/completions, /v1/completions, /v1/embeddings; Ollama "
-    "/api/chat, /api/generate, /api/embed), proxy.request for anything "
-    "else. An event says which upstream and model answered, the model's "
-    "digest in the registry and whether it was verified, status, outcome "
-    "(ok, error, refused, client-gone), latency, time to first token, "
-    "tokens, sizes, and who asked (uid, pid and executable, from the "
-    "kernel). Prompts and completions are not recorded without "
-    "--record-content; Authorization and API keys never are. A header "
-    "X-Ledger-Run: R puts the event in run R; X-Request-Id becomes its "
-    "id.\n\n"
-    "With several upstreams, a request picks one with a first path "
-    "segment naming it (/vllm/v1/chat/completions) or the header "
-    "X-Ledger-Upstream: NAME; the proxy file's routes may give a model "
-    "an ordered list of candidates, tried in turn on refusal, 5xx or "
-    "timeout (fallback: true).\n\n"
-    "By default (--record sync) an answer is released only once its "
-    "event is durable (a stream's last piece waits for it); a request "
-    "whose event cannot be written gets 503. When `ledger serve` serves "
-    "the ledger, events go through its socket. Runs until SIGINT or "
-    "SIGTERM, then says what it recorded: exit 0, or 74 when an event "
-    "could not be recorded. Exit 64 for a bad option or proxy file, 66 "
-    "for a --config FILE or a ledger that is not there, 77 for an --actor "
-    "whose key is missing or unusable, 74 when it cannot listen, open the "
-    "ledger that is there or read the proxy file. See docs/PROXY.md.",
-    proxy_opts,
-    NULL,
-    "# in front of Ollama; applications use http://127.0.0.1:11435\n"
-    "ledger proxy --upstream ollama=http://127.0.0.1:11434\n"
-    "# two runtimes, answers before commits\n"
-    "ledger proxy --upstream ollama=http://127.0.0.1:11434 \\\n"
-    "    --upstream vllm=http://127.0.0.1:8000 --record async\n"
-    "# the model calls of run r1\n"
-    "curl -H 'X-Ledger-Run: r1' http://127.0.0.1:11435/api/chat -d @req.json\n"
-    "ledger timeline r1\n",
-    0,
-    {.size = sizeof(struct proxy_args),
-     .opt = proxy_opt,
-     .defaults = &proxy_defaults}};
-
 static int
 cmd_proxy(struct cli *c, void *args, int npos, char **pos)
 {
@@ -352,3 +301,52 @@ out:
     ldg_proxy_config_free(cfg);
     return rc;
 }
+
+const struct cli_command cli_cmd_proxy = {
+    "proxy",
+    CLI_GROUP_EVENTS,
+    cmd_proxy,
+    "record every model request passing through a local proxy",
+    "A reverse proxy for the box's model runtimes (Ollama, llama.cpp's "
+    "server, vLLM, LM Studio, anything OpenAI-compatible): applications "
+    "call it instead of the runtime's port, every request is passed on "
+    "unchanged and its answer passed back (streams piece by piece), and "
+    "each becomes one event: route.decision for a model call (OpenAI "
+    "/v1/chat/completions, /v1/completions, /v1/embeddings; Ollama "
+    "/api/chat, /api/generate, /api/embed), proxy.request for anything "
+    "else. An event says which upstream and model answered, the model's "
+    "digest in the registry and whether it was verified, status, outcome "
+    "(ok, error, refused, client-gone), latency, time to first token, "
+    "tokens, sizes, and who asked (uid, pid and executable, from the "
+    "kernel). Prompts and completions are not recorded without "
+    "--record-content; Authorization and API keys never are. A header "
+    "X-Ledger-Run: R puts the event in run R; X-Request-Id becomes its "
+    "id.\n\n"
+    "With several upstreams, a request picks one with a first path "
+    "segment naming it (/vllm/v1/chat/completions) or the header "
+    "X-Ledger-Upstream: NAME; the proxy file's routes may give a model "
+    "an ordered list of candidates, tried in turn on refusal, 5xx or "
+    "timeout (fallback: true).\n\n"
+    "By default (--record sync) an answer is released only once its "
+    "event is durable (a stream's last piece waits for it); a request "
+    "whose event cannot be written gets 503. When `ledger serve` serves "
+    "the ledger, events go through its socket. Runs until SIGINT or "
+    "SIGTERM, then says what it recorded: exit 0, or 74 when an event "
+    "could not be recorded. Exit 64 for a bad option or proxy file, 66 "
+    "for a --config FILE or a ledger that is not there, 77 for an --actor "
+    "whose key is missing or unusable, 74 when it cannot listen, open the "
+    "ledger that is there or read the proxy file. See docs/PROXY.md.",
+    proxy_opts,
+    NULL,
+    "# in front of Ollama; applications use http://127.0.0.1:11435\n"
+    "ledger proxy --upstream ollama=http://127.0.0.1:11434\n"
+    "# two runtimes, answers before commits\n"
+    "ledger proxy --upstream ollama=http://127.0.0.1:11434 \\\n"
+    "    --upstream vllm=http://127.0.0.1:8000 --record async\n"
+    "# the model calls of run r1\n"
+    "curl -H 'X-Ledger-Run: r1' http://127.0.0.1:11435/api/chat -d @req.json\n"
+    "ledger timeline r1\n",
+    0,
+    {.size = sizeof(struct proxy_args),
+     .opt = proxy_opt,
+     .defaults = &proxy_defaults}};

@@ -13,8 +13,6 @@
 #include "cli/commands.h"
 #include "query/query.h"
 
-static int cmd_query(struct cli *c, void *args, int npos, char **pos);
-
 #define FOLLOW_POLL_MS 100 /* safety net under inotify */
 
 static volatile sig_atomic_t stop_flag;
@@ -659,46 +657,6 @@ query_said(struct cli *c, struct ldg_ledger *l, struct ldg_query *q,
     return rc;
 }
 
-const struct cli_command cli_cmd_query = {
-    "query",
-    CLI_GROUP_QUERY,
-    cmd_query,
-    "find events, journalctl-style",
-    "Prints the events that match, oldest first, one line each (or in the "
-    "format -o names), using the ledger's indexes. Matches work like "
-    "journalctl's: FIELD=VALUE terms, time bounds with -S and -U, a body "
-    "pattern with -g. TIME is a systemd.time(7) expression ('yesterday', "
-    "'-1h', '11min ago', '2026-11-20 10:00', '@1763600000') or RFC 3339; "
-    "times print in local time unless --utc. -S and -U select by the "
-    "ledger's own (recorded) time; in -o json an event sent with the "
-    "source's time shows it as \"time\" and \"ts\", with the ledger's "
-    "as \"recorded_time\" and \"recorded_ts\" and \"clock\":\"source\" "
-    "(docs/QUERY.md). With --bundle FILE it "
-    "searches the selected events of an evidence bundle instead, after "
-    "verifying it (withheld fields are not there to match). Exits 0 when "
-    "it could look, even if nothing matched.",
-    query_opts,
-    "short (default), short-iso, short-precise, short-utc, verbose, json, "
-    "json-pretty or cat",
-    "# everything run r1 did\n"
-    "ledger query run=r1\n"
-    "# route decisions of the last hour, newest first\n"
-    "ledger query type='route.*' -S -1h -r\n"
-    "# failures of pack summarize, as JSON Lines\n"
-    "ledger query pack=summarize type=run.finished body.status=failed "
-    "-o json\n"
-    "# everything about pack pdf-ops and what it depends on\n"
-    "ledger query pack=pdf-ops --deps\n"
-    "# only route decisions, of the pack and of its routes and models\n"
-    "ledger query pack=pdf-ops type=route.decision --deps\n"
-    "# follow new events like tail -f\n"
-    "ledger query -f\n",
-    CLI_CMD_PAGER,
-    {.size = sizeof(struct qargs),
-     .maxpos = -1,
-     .opt = query_opt,
-     .defaults = &query_defaults}};
-
 static int
 cmd_query(struct cli *c, void *args, int npos, char **pos)
 {
@@ -824,3 +782,43 @@ out:
     json_decref(dstore);
     return rc;
 }
+
+const struct cli_command cli_cmd_query = {
+    "query",
+    CLI_GROUP_QUERY,
+    cmd_query,
+    "find events, journalctl-style",
+    "Prints the events that match, oldest first, one line each (or in the "
+    "format -o names), using the ledger's indexes. Matches work like "
+    "journalctl's: FIELD=VALUE terms, time bounds with -S and -U, a body "
+    "pattern with -g. TIME is a systemd.time(7) expression ('yesterday', "
+    "'-1h', '11min ago', '2026-11-20 10:00', '@1763600000') or RFC 3339; "
+    "times print in local time unless --utc. -S and -U select by the "
+    "ledger's own (recorded) time; in -o json an event sent with the "
+    "source's time shows it as \"time\" and \"ts\", with the ledger's "
+    "as \"recorded_time\" and \"recorded_ts\" and \"clock\":\"source\" "
+    "(docs/QUERY.md). With --bundle FILE it "
+    "searches the selected events of an evidence bundle instead, after "
+    "verifying it (withheld fields are not there to match). Exits 0 when "
+    "it could look, even if nothing matched.",
+    query_opts,
+    "short (default), short-iso, short-precise, short-utc, verbose, json, "
+    "json-pretty or cat",
+    "# everything run r1 did\n"
+    "ledger query run=r1\n"
+    "# route decisions of the last hour, newest first\n"
+    "ledger query type='route.*' -S -1h -r\n"
+    "# failures of pack summarize, as JSON Lines\n"
+    "ledger query pack=summarize type=run.finished body.status=failed "
+    "-o json\n"
+    "# everything about pack pdf-ops and what it depends on\n"
+    "ledger query pack=pdf-ops --deps\n"
+    "# only route decisions, of the pack and of its routes and models\n"
+    "ledger query pack=pdf-ops type=route.decision --deps\n"
+    "# follow new events like tail -f\n"
+    "ledger query -f\n",
+    CLI_CMD_PAGER,
+    {.size = sizeof(struct qargs),
+     .maxpos = -1,
+     .opt = query_opt,
+     .defaults = &query_defaults}};

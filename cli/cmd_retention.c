@@ -17,9 +17,6 @@
 #include "retention/retention.h"
 #include "serve/serve.h"
 
-static int cmd_archive(struct cli *c, void *args, int npos, char **pos);
-static int cmd_prune(struct cli *c, void *args, int npos, char **pos);
-
 struct prune_args {
     struct ldg_prune_opts o;
     int policy;
@@ -188,31 +185,6 @@ put_next(struct cli *c, const struct ldg_archive_report *r, const char *out)
     putchar('\n');
 }
 
-const struct cli_command cli_cmd_archive = {
-    "archive",
-    CLI_GROUP_EVENTS,
-    cmd_archive,
-    "write the events before a horizon into a segment",
-    "Writes every event from the ledger's first (0, or its horizon if it "
-    "was pruned before) up to a horizon into a segment: one zstd stream "
-    "of their entries and bodies as the ledger keeps them (less what a "
-    "reader derives), their seals, the hashes that stand for the events "
-    "before them and the signed checkpoint at the horizon, which their "
-    "leaves recompute, and the projected state there with its signed note "
-    "(docs/FORMAT.md section 11). The horizon is --before rounded down to "
-    "the end of a commit (said on stderr). `ledger verify-bundle` checks "
-    "it in one pass; `query` and `timeline` read its events with --bundle "
-    "FILE, and `doctor --bundle FILE` the state at its end (the only state "
-    "it carries). `ledger prune --archive FILE` then removes those events "
-    "from the ledger (docs/RETENTION.md).",
-    archive_opts,
-    CLI_OUT_BASIC,
-    "# the events before event 100; then: ledger verify-bundle box-old.bundle\n"
-    "ledger archive --before 100 --out box-old.bundle\n"
-    "# or before a time: --before '180 days ago', --before 2026-05-01\n",
-    0,
-    {.size = sizeof(struct ldg_archive_opts)}};
-
 static int
 cmd_archive(struct cli *c, void *args, int npos, char **pos)
 {
@@ -295,6 +267,31 @@ cmd_archive(struct cli *c, void *args, int npos, char **pos)
     return EX_OK;
 }
 
+const struct cli_command cli_cmd_archive = {
+    "archive",
+    CLI_GROUP_EVENTS,
+    cmd_archive,
+    "write the events before a horizon into a segment",
+    "Writes every event from the ledger's first (0, or its horizon if it "
+    "was pruned before) up to a horizon into a segment: one zstd stream "
+    "of their entries and bodies as the ledger keeps them (less what a "
+    "reader derives), their seals, the hashes that stand for the events "
+    "before them and the signed checkpoint at the horizon, which their "
+    "leaves recompute, and the projected state there with its signed note "
+    "(docs/FORMAT.md section 11). The horizon is --before rounded down to "
+    "the end of a commit (said on stderr). `ledger verify-bundle` checks "
+    "it in one pass; `query` and `timeline` read its events with --bundle "
+    "FILE, and `doctor --bundle FILE` the state at its end (the only state "
+    "it carries). `ledger prune --archive FILE` then removes those events "
+    "from the ledger (docs/RETENTION.md).",
+    archive_opts,
+    CLI_OUT_BASIC,
+    "# the events before event 100; then: ledger verify-bundle box-old.bundle\n"
+    "ledger archive --before 100 --out box-old.bundle\n"
+    "# or before a time: --before '180 days ago', --before 2026-05-01\n",
+    0,
+    {.size = sizeof(struct ldg_archive_opts)}};
+
 /* -------------------------------------------------------------- prune -- */
 
 static const struct cli_opt prune_opts[] = {
@@ -321,50 +318,6 @@ static void print_pruned(struct cli *c, const char *archive,
                          const struct ldg_prune_report *rp,
                          const struct ldg_policy_report *pol);
 static int prune_policy(struct cli *c, int force);
-
-const struct cli_command cli_cmd_prune = {
-    "prune",
-    CLI_GROUP_EVENTS,
-    cmd_prune,
-    "remove archived events from the ledger, keeping every proof",
-    "Removes the entries, bodies, seals and index keys of the events before "
-    "a horizon, only after checking that --archive FILE is exactly their "
-    "archive: a segment (what `ledger archive` writes) is checked in one "
-    "pass, each of its leaves against the tree hashes this ledger holds "
-    "and its checkpoint against this ledger's, with no proof an event; an "
-    "evidence bundle (an older archive, or --format bundle) is verified "
-    "with this ledger's log key against its own checkpoint (a missing, "
-    "partial, redacted, stale or foreign archive is refused, naming what "
-    "is wrong, and nothing is removed). Every tree hash, checkpoint and key "
-    "stays, with a horizon "
-    "record signed by the log key (the horizon, the archive's SHA-256, the "
-    "last pruned event's leaf hash and the projections' state digest "
-    "there), so proofs, tiles, consistency proofs and verify go on "
-    "working; the projections' state at the horizon is kept for rebuild. "
-    "The prune is made in steps of a commit each, ending where commits of "
-    "the log end, the last with a ledger.pruned event: a crash or a full "
-    "disk leaves the ledger before it, after it, or pruned to a step's end, "
-    "each verifying, and the same prune run again goes on. Run again after "
-    "it was done, it prunes nothing and says so only when FILE is the "
-    "archive the ledger's records pin by its SHA-256. Events younger than the "
-    "retention minimum (DIR/retention.json keep_days, default 180) are "
-    "refused without --force. With --policy it obeys DIR/retention.json "
-    "instead (keep_days, disk_budget, archive_dir, archive_events): it "
-    "archives and prunes the events older than keep_days, and more of the "
-    "oldest while the store is over its disk budget (never younger than "
-    "keep_days without --force), in parts of at most archive_events "
-    "(1,000,000) events; `ledger serve --prune-every DUR` runs that. While "
-    "`ledger "
-    "serve` runs, its commits wait for the prune's. data.mdb does not "
-    "shrink: LMDB reuses the freed pages (docs/RETENTION.md).",
-    prune_opts,
-    CLI_OUT_BASIC,
-    "# what ledger archive --before 100 --out old.seg wrote, out of ./old\n"
-    "ledger --dir old prune --before 100 --archive old.seg --force\n"
-    "# as DIR/retention.json says (keep_days 180 without one)\n"
-    "ledger prune --policy\n",
-    0,
-    {.size = sizeof(struct prune_args)}};
 
 static int
 cmd_prune(struct cli *c, void *args, int npos, char **pos)
@@ -423,6 +376,50 @@ cmd_prune(struct cli *c, void *args, int npos, char **pos)
     print_pruned(c, x->o.archive, &r, NULL);
     return EX_OK;
 }
+
+const struct cli_command cli_cmd_prune = {
+    "prune",
+    CLI_GROUP_EVENTS,
+    cmd_prune,
+    "remove archived events from the ledger, keeping every proof",
+    "Removes the entries, bodies, seals and index keys of the events before "
+    "a horizon, only after checking that --archive FILE is exactly their "
+    "archive: a segment (what `ledger archive` writes) is checked in one "
+    "pass, each of its leaves against the tree hashes this ledger holds "
+    "and its checkpoint against this ledger's, with no proof an event; an "
+    "evidence bundle (an older archive, or --format bundle) is verified "
+    "with this ledger's log key against its own checkpoint (a missing, "
+    "partial, redacted, stale or foreign archive is refused, naming what "
+    "is wrong, and nothing is removed). Every tree hash, checkpoint and key "
+    "stays, with a horizon "
+    "record signed by the log key (the horizon, the archive's SHA-256, the "
+    "last pruned event's leaf hash and the projections' state digest "
+    "there), so proofs, tiles, consistency proofs and verify go on "
+    "working; the projections' state at the horizon is kept for rebuild. "
+    "The prune is made in steps of a commit each, ending where commits of "
+    "the log end, the last with a ledger.pruned event: a crash or a full "
+    "disk leaves the ledger before it, after it, or pruned to a step's end, "
+    "each verifying, and the same prune run again goes on. Run again after "
+    "it was done, it prunes nothing and says so only when FILE is the "
+    "archive the ledger's records pin by its SHA-256. Events younger than the "
+    "retention minimum (DIR/retention.json keep_days, default 180) are "
+    "refused without --force. With --policy it obeys DIR/retention.json "
+    "instead (keep_days, disk_budget, archive_dir, archive_events): it "
+    "archives and prunes the events older than keep_days, and more of the "
+    "oldest while the store is over its disk budget (never younger than "
+    "keep_days without --force), in parts of at most archive_events "
+    "(1,000,000) events; `ledger serve --prune-every DUR` runs that. While "
+    "`ledger "
+    "serve` runs, its commits wait for the prune's. data.mdb does not "
+    "shrink: LMDB reuses the freed pages (docs/RETENTION.md).",
+    prune_opts,
+    CLI_OUT_BASIC,
+    "# what ledger archive --before 100 --out old.seg wrote, out of ./old\n"
+    "ledger --dir old prune --before 100 --archive old.seg --force\n"
+    "# as DIR/retention.json says (keep_days 180 without one)\n"
+    "ledger prune --policy\n",
+    0,
+    {.size = sizeof(struct prune_args)}};
 
 static void
 print_pruned(struct cli *c, const char *archive,

@@ -12,8 +12,6 @@
 #include "cli/commands.h"
 #include "ingest/ingest.h"
 
-static int cmd_seal(struct cli *c, void *args, int npos, char **pos);
-
 enum { OPT_SEAL_KEY = 500, OPT_SEAL_ORIGIN, OPT_SEAL_FIRST };
 
 struct seal_args {
@@ -158,36 +156,6 @@ seal_check_opts(struct cli *c, const char *origin_opt, const char *first_opt,
     return 0;
 }
 
-const struct cli_command cli_cmd_seal = {
-    "seal",
-    CLI_GROUP_EVENTS,
-    cmd_seal,
-    "seal events with a key the writer holds",
-    "Reads event lines (the lines `ledger ingest` takes: type, body, "
-    "subject, run, parent, id, time) and prints one sealed batch, one JSON "
-    "line, to send to `ledger ingest` or `ledger serve`: each event's "
-    "claim (its body committed under fresh random salts), the RFC 6962 "
-    "root of their digests and one Ed25519 seal over it by the key in "
-    "--key, for the ledger's origin and the key's range [first, first + "
-    "count). The ledger takes the whole batch, contiguously in one commit, "
-    "or nothing.\n\n"
-    "The secret key is read from --key only, never from a ledger's keys/. "
-    "With --origin and --first nothing else is read, so the events can be "
-    "sealed on another machine; without them, the ledger directory "
-    "(--dir) is opened read-only for its origin and the key's count. A "
-    "line naming an \"actor\" other than the key's name is refused. Exit "
-    "65 names FILE:LINE:COLUMN of a bad line; nothing is printed then.",
-    seal_opts,
-    NULL,
-    "# seal a batch with the key cp.key (made by `ledger keys generate`,\n"
-    "# enrolled by `ledger keys add cp --public-key`), then hand the one\n"
-    "# line to `ledger ingest` or `ledger serve`\n"
-    "ledger seal --key cp.key events.jsonl > batch.json\n"
-    "# sealing away from the box: origin and count given\n"
-    "ledger seal --key cp.key --origin example.org/box1 --first 12 e.jsonl\n",
-    0,
-    {.size = sizeof(struct seal_args), .maxpos = -1}};
-
 static int
 cmd_seal(struct cli *c, void *args, int npos, char **pos)
 {
@@ -320,3 +288,33 @@ out:
     ldg_key_free(key);
     return rc;
 }
+
+const struct cli_command cli_cmd_seal = {
+    "seal",
+    CLI_GROUP_EVENTS,
+    cmd_seal,
+    "seal events with a key the writer holds",
+    "Reads event lines (the lines `ledger ingest` takes: type, body, "
+    "subject, run, parent, id, time) and prints one sealed batch, one JSON "
+    "line, to send to `ledger ingest` or `ledger serve`: each event's "
+    "claim (its body committed under fresh random salts), the RFC 6962 "
+    "root of their digests and one Ed25519 seal over it by the key in "
+    "--key, for the ledger's origin and the key's range [first, first + "
+    "count). The ledger takes the whole batch, contiguously in one commit, "
+    "or nothing.\n\n"
+    "The secret key is read from --key only, never from a ledger's keys/. "
+    "With --origin and --first nothing else is read, so the events can be "
+    "sealed on another machine; without them, the ledger directory "
+    "(--dir) is opened read-only for its origin and the key's count. A "
+    "line naming an \"actor\" other than the key's name is refused. Exit "
+    "65 names FILE:LINE:COLUMN of a bad line; nothing is printed then.",
+    seal_opts,
+    NULL,
+    "# seal a batch with the key cp.key (made by `ledger keys generate`,\n"
+    "# enrolled by `ledger keys add cp --public-key`), then hand the one\n"
+    "# line to `ledger ingest` or `ledger serve`\n"
+    "ledger seal --key cp.key events.jsonl > batch.json\n"
+    "# sealing away from the box: origin and count given\n"
+    "ledger seal --key cp.key --origin example.org/box1 --first 12 e.jsonl\n",
+    0,
+    {.size = sizeof(struct seal_args), .maxpos = -1}};

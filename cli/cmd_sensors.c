@@ -13,9 +13,6 @@
 #include "serve/serve.h"
 #include "sensors/sensors.h"
 
-static int cmd_model(struct cli *c, void *args, int npos, char **pos);
-static int cmd_probe(struct cli *c, void *args, int npos, char **pos);
-
 /* The string field k of o, or "?" (never a NULL printed as "(null)"). */
 static const char *
 sv(const json_t *o, const char *k)
@@ -42,29 +39,6 @@ static const struct cli_opt model_opts[] = {
     CLI_ARG("verify", "the subcommand (only verify)", 0),
     CLI_ARG("MODEL|FILE", "a registered model name, or a weights file", 0),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_model = {
-    "model",
-    CLI_GROUP_STATE,
-    cmd_model,
-    "hash a model's weights",
-    "Streams the weights through SHA-256 (a progress line when stderr is a "
-    "terminal) and appends model.verified with the digest and whether it "
-    "matches. A FILE (e.g. a GGUF) is compared with --expect or with the "
-    "digest registered for --model (neither: exit 64, nothing written). A "
-    "MODEL served by Ollama is found in Ollama's store: its manifest must "
-    "hash to the digest Ollama reported "
-    "(the registered one) and the weights blob the manifest names must hash "
-    "to the digest the manifest gives; a registered model with a path (from "
-    "llama.cpp's /props) hashes that file. Exit 0 when it matches, 1 when "
-    "not, 66 when the weights cannot be found.",
-    model_opts,
-    CLI_OUT_BASIC,
-    "# verify a model Ollama serves\nledger model verify qwen2.5:7b\n"
-    "# verify a GGUF file against a published digest (sha256:64 hex)\n"
-    "ledger model verify m.gguf --model m --expect \"$DIGEST\"\n",
-    0,
-    {.size = sizeof(struct ldg_model_verify_opts), .maxpos = -1}};
 
 static int
 cmd_model(struct cli *c, void *args, int npos, char **pos)
@@ -111,6 +85,29 @@ cmd_model(struct cli *c, void *args, int npos, char **pos)
     ldg_close(l);
     return rc < 0 ? cli_exit_code(rc) : rc == 1 ? EX_VERIFY : EX_OK;
 }
+
+const struct cli_command cli_cmd_model = {
+    "model",
+    CLI_GROUP_STATE,
+    cmd_model,
+    "hash a model's weights",
+    "Streams the weights through SHA-256 (a progress line when stderr is a "
+    "terminal) and appends model.verified with the digest and whether it "
+    "matches. A FILE (e.g. a GGUF) is compared with --expect or with the "
+    "digest registered for --model (neither: exit 64, nothing written). A "
+    "MODEL served by Ollama is found in Ollama's store: its manifest must "
+    "hash to the digest Ollama reported "
+    "(the registered one) and the weights blob the manifest names must hash "
+    "to the digest the manifest gives; a registered model with a path (from "
+    "llama.cpp's /props) hashes that file. Exit 0 when it matches, 1 when "
+    "not, 66 when the weights cannot be found.",
+    model_opts,
+    CLI_OUT_BASIC,
+    "# verify a model Ollama serves\nledger model verify qwen2.5:7b\n"
+    "# verify a GGUF file against a published digest (sha256:64 hex)\n"
+    "ledger model verify m.gguf --model m --expect \"$DIGEST\"\n",
+    0,
+    {.size = sizeof(struct ldg_model_verify_opts), .maxpos = -1}};
 
 /* --------------------------------------------------------------- probe -- */
 
@@ -378,33 +375,6 @@ probe_opt(struct cli *c, void *args, int id, struct cli_args *a)
     return 0;
 }
 
-const struct cli_command cli_cmd_probe = {
-    "probe",
-    CLI_GROUP_STATE,
-    cmd_probe,
-    "record what the runtimes and host have",
-    "Asks each runtime what it serves (Ollama /api/tags, /api/show, /api/ps; "
-    "llama.cpp /props and /v1/models; OpenAI-compatible URL/models) and the "
-    "host what it has (/proc, statvfs, nvidia-smi when present), and appends "
-    "only what changed since the log's current state: runtime.registered, "
-    "runtime.health, model.registered, model.state, host.profile, "
-    "capacity.snapshot. Probing twice in a row appends nothing the second "
-    "time. Runtimes come from --runtime, or from the file 'runtimes' in the "
-    "ledger directory (one NAME=URL a line, # comments). Prints the events "
-    "appended; exit 0. When `ledger serve` serves the ledger, the events go "
-    "through it (its write path and its access.json), as `ledger append`'s "
-    "do; --direct writes directly. A socket it may not reach (permission "
-    "denied: a server may be there) is an error (74), not a direct write.",
-    probe_opts,
-    CLI_OUT_BASIC,
-    "# a local Ollama and a llama.cpp server\n"
-    "ledger probe -r ol=http://127.0.0.1:11434 -r lc=llamacpp:http://h:8080\n",
-    0,
-    {.size = sizeof(struct probe_args),
-     .maxpos = -1,
-     .opt = probe_opt,
-     .defaults = &probe_defaults}};
-
 static int
 cmd_probe(struct cli *c, void *args, int npos, char **pos)
 {
@@ -489,3 +459,30 @@ out_rc:
         free(own[k]);
     return rc;
 }
+
+const struct cli_command cli_cmd_probe = {
+    "probe",
+    CLI_GROUP_STATE,
+    cmd_probe,
+    "record what the runtimes and host have",
+    "Asks each runtime what it serves (Ollama /api/tags, /api/show, /api/ps; "
+    "llama.cpp /props and /v1/models; OpenAI-compatible URL/models) and the "
+    "host what it has (/proc, statvfs, nvidia-smi when present), and appends "
+    "only what changed since the log's current state: runtime.registered, "
+    "runtime.health, model.registered, model.state, host.profile, "
+    "capacity.snapshot. Probing twice in a row appends nothing the second "
+    "time. Runtimes come from --runtime, or from the file 'runtimes' in the "
+    "ledger directory (one NAME=URL a line, # comments). Prints the events "
+    "appended; exit 0. When `ledger serve` serves the ledger, the events go "
+    "through it (its write path and its access.json), as `ledger append`'s "
+    "do; --direct writes directly. A socket it may not reach (permission "
+    "denied: a server may be there) is an error (74), not a direct write.",
+    probe_opts,
+    CLI_OUT_BASIC,
+    "# a local Ollama and a llama.cpp server\n"
+    "ledger probe -r ol=http://127.0.0.1:11434 -r lc=llamacpp:http://h:8080\n",
+    0,
+    {.size = sizeof(struct probe_args),
+     .maxpos = -1,
+     .opt = probe_opt,
+     .defaults = &probe_defaults}};

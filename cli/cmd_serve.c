@@ -19,8 +19,6 @@
 #include "otlp/otlp.h"
 #include "serve/serve.h"
 
-static int cmd_serve(struct cli *c, void *args, int npos, char **pos);
-
 static struct ldg_server *volatile serving;
 
 static void
@@ -474,6 +472,18 @@ metrics_extra(void *ctx, size_t *len)
 static int serve_main(struct cli *c, struct serve_args *g);
 static int serve_opt(struct cli *c, void *args, int ch, struct cli_args *a);
 
+static int
+cmd_serve(struct cli *c, void *args, int npos, char **pos)
+{
+    int rc = jobs_ready(c);
+
+    if (rc == 0)
+        rc = serve_main(c, args);
+    ldg_jobs_free(jobs); /* stops them, and says so in the status file */
+    jobs = NULL;
+    return rc;
+}
+
 const struct cli_command cli_cmd_serve = {
     "serve",
     CLI_GROUP_EVENTS,
@@ -543,18 +553,6 @@ const struct cli_command cli_cmd_serve = {
     "  socat - UNIX-CONNECT:\"$LEDGER_DIR/ledger.sock\"\n",
     0,
     {.size = sizeof(struct serve_args), .opt = serve_opt}};
-
-static int
-cmd_serve(struct cli *c, void *args, int npos, char **pos)
-{
-    int rc = jobs_ready(c);
-
-    if (rc == 0)
-        rc = serve_main(c, args);
-    ldg_jobs_free(jobs); /* stops them, and says so in the status file */
-    jobs = NULL;
-    return rc;
-}
 
 /* One option: 0, or the exit code of a usage error. */
 static int

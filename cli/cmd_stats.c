@@ -6,9 +6,6 @@
 #include "cli/commands.h"
 #include "serve/serve.h"
 
-static int cmd_stats(struct cli *c, void *args, int npos, char **pos);
-static int cmd_migrate(struct cli *c, void *args, int npos, char **pos);
-
 /* --------------------------------------------------------------- stats -- */
 
 struct stats_args {
@@ -52,28 +49,6 @@ stats_dbs_json(const struct ldg_db_size *d, size_t n)
                                            (json_int_t)d[i].bytes));
     return a;
 }
-
-const struct cli_command cli_cmd_stats = {
-    "stats",
-    CLI_GROUP_EVENTS,
-    cmd_stats,
-    "counts and sizes",
-    "Prints the ledger's origin, how many events, bodies (and erased "
-    "bodies), checkpoints and keys it holds, the bytes they take, and the "
-    "first and last event. With --databases, a table of where data.mdb's "
-    "bytes are: every database the ledger keeps (the log's, the indexes, "
-    "the projections) with its records, pages, bytes and bytes an event, "
-    "then LMDB's catalogue, free and meta pages. The layout line names the "
-    "store layout (how the records are kept in LMDB, docs/FORMAT.md 6.1) "
-    "and says when `ledger migrate` has work to do.",
-    stats_opts,
-    CLI_OUT_BASIC,
-    "ledger stats\n"
-    "# where the bytes go, database by database\n"
-    "ledger stats --databases\n"
-    "ledger stats -o json\n",
-    CLI_CMD_GATHER,
-    {.size = sizeof(struct stats_args)}};
 
 static int
 cmd_stats(struct cli *c, void *args, int npos, char **pos)
@@ -202,6 +177,28 @@ cmd_stats(struct cli *c, void *args, int npos, char **pos)
     return EX_OK;
 }
 
+const struct cli_command cli_cmd_stats = {
+    "stats",
+    CLI_GROUP_EVENTS,
+    cmd_stats,
+    "counts and sizes",
+    "Prints the ledger's origin, how many events, bodies (and erased "
+    "bodies), checkpoints and keys it holds, the bytes they take, and the "
+    "first and last event. With --databases, a table of where data.mdb's "
+    "bytes are: every database the ledger keeps (the log's, the indexes, "
+    "the projections) with its records, pages, bytes and bytes an event, "
+    "then LMDB's catalogue, free and meta pages. The layout line names the "
+    "store layout (how the records are kept in LMDB, docs/FORMAT.md 6.1) "
+    "and says when `ledger migrate` has work to do.",
+    stats_opts,
+    CLI_OUT_BASIC,
+    "ledger stats\n"
+    "# where the bytes go, database by database\n"
+    "ledger stats --databases\n"
+    "ledger stats -o json\n",
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct stats_args)}};
+
 /* ------------------------------------------------------------- migrate -- */
 
 struct migrate_args {
@@ -227,48 +224,6 @@ static const struct cli_opt migrate_opts[] = {
               "the layout to convert to (default: the newest, 5, the only "
               "one this build appends to)"),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_migrate = {
-    "migrate",
-    CLI_GROUP_EVENTS,
-    cmd_migrate,
-    "convert the store to the newest layout",
-    "Converts the ledger's store, in place, to a newer layout (how the "
-    "ledger keeps its records in LMDB; docs/FORMAT.md section 6): no "
-    "signed or hashed byte changes, and every checkpoint, proof, tile and "
-    "bundle stays as it was. Layout 2 keeps the Merkle tree as tiles of 256 "
-    "hashes instead of a record per node; layout 3 also keeps each index "
-    "as one key per value (a type, a subject, a run, an actor) with its "
-    "events' seqs packed under it, instead of a key per event, and no time "
-    "index (times are found in the log itself); layout 4 also keeps a full "
-    "tile's last hash apart, so that the tile takes two pages of the file "
-    "instead of three; layout 5 keeps the entries without the bytes a "
-    "reader derives (prev, a sealed entry's claim digest) and the bodies "
-    "compressed with dictionaries trained on the ledger's own bodies, and "
-    "gives new bodies one seed each instead of a salt per field (the bodies "
-    "already there keep their salts). This build appends to layout 5 only: "
-    "an older ledger is read as it is and must be migrated before anything "
-    "is appended to it. A crash or a full disk at any moment leaves the "
-    "ledger in a layout it had or the one it goes to (layout 4 perhaps with "
-    "some tiles not yet split, which `ledger stats` says), each verifying "
-    "with every checkpoint, and migrate can simply be run again; the move "
-    "to layout 5 copies the entries and bodies first, so it needs free "
-    "space on the disk about their size. "
-    "Refuses (exit 75) while `ledger serve` serves "
-    "the ledger, on any socket (stop it first); other writers may go on. "
-    "Refuses (exit 1) while a failed verification stands: converting "
-    "rebuilds the stored tree and indexes, which would hide what it found. "
-    "Shows "
-    "progress on "
-    "a terminal and prints the bytes in use before and after (data.mdb "
-    "itself does not shrink: LMDB reuses the freed pages for later "
-    "writes). `ledger stats` says which layout a ledger has.",
-    migrate_opts,
-    CLI_OUT_BASIC,
-    "ledger migrate --dir ./box\n"
-    "ledger stats --dir ./box | grep layout\n",
-    0,
-    {.size = sizeof(struct migrate_args), .opt = migrate_opt}};
 
 static int
 cmd_migrate(struct cli *c, void *args, int npos, char **pos)
@@ -371,3 +326,45 @@ cmd_migrate(struct cli *c, void *args, int npos, char **pos)
     }
     return EX_OK;
 }
+
+const struct cli_command cli_cmd_migrate = {
+    "migrate",
+    CLI_GROUP_EVENTS,
+    cmd_migrate,
+    "convert the store to the newest layout",
+    "Converts the ledger's store, in place, to a newer layout (how the "
+    "ledger keeps its records in LMDB; docs/FORMAT.md section 6): no "
+    "signed or hashed byte changes, and every checkpoint, proof, tile and "
+    "bundle stays as it was. Layout 2 keeps the Merkle tree as tiles of 256 "
+    "hashes instead of a record per node; layout 3 also keeps each index "
+    "as one key per value (a type, a subject, a run, an actor) with its "
+    "events' seqs packed under it, instead of a key per event, and no time "
+    "index (times are found in the log itself); layout 4 also keeps a full "
+    "tile's last hash apart, so that the tile takes two pages of the file "
+    "instead of three; layout 5 keeps the entries without the bytes a "
+    "reader derives (prev, a sealed entry's claim digest) and the bodies "
+    "compressed with dictionaries trained on the ledger's own bodies, and "
+    "gives new bodies one seed each instead of a salt per field (the bodies "
+    "already there keep their salts). This build appends to layout 5 only: "
+    "an older ledger is read as it is and must be migrated before anything "
+    "is appended to it. A crash or a full disk at any moment leaves the "
+    "ledger in a layout it had or the one it goes to (layout 4 perhaps with "
+    "some tiles not yet split, which `ledger stats` says), each verifying "
+    "with every checkpoint, and migrate can simply be run again; the move "
+    "to layout 5 copies the entries and bodies first, so it needs free "
+    "space on the disk about their size. "
+    "Refuses (exit 75) while `ledger serve` serves "
+    "the ledger, on any socket (stop it first); other writers may go on. "
+    "Refuses (exit 1) while a failed verification stands: converting "
+    "rebuilds the stored tree and indexes, which would hide what it found. "
+    "Shows "
+    "progress on "
+    "a terminal and prints the bytes in use before and after (data.mdb "
+    "itself does not shrink: LMDB reuses the freed pages for later "
+    "writes). `ledger stats` says which layout a ledger has.",
+    migrate_opts,
+    CLI_OUT_BASIC,
+    "ledger migrate --dir ./box\n"
+    "ledger stats --dir ./box | grep layout\n",
+    0,
+    {.size = sizeof(struct migrate_args), .opt = migrate_opt}};

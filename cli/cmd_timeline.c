@@ -14,8 +14,6 @@
 #include "projections/projections.h"
 #include "query/query.h"
 
-static int cmd_timeline(struct cli *c, void *args, int npos, char **pos);
-
 /* The run's events among a bundle's, gathered as they come (timeline
  * RUN --bundle of a bundle without timeline.json), with how many it holds
  * and its first and last seq. */
@@ -513,55 +511,6 @@ timeline_bundle(struct cli *c, struct cli_bundle_args *ba, const char *run,
     return rc;
 }
 
-const struct cli_command cli_cmd_timeline = {
-    "timeline",
-    CLI_GROUP_QUERY,
-    cmd_timeline,
-    "the flight-recorder view of a run",
-    "Prints the story of one run: when it started and with which pack, "
-    "each step, route decision (which model served it, and why), policy "
-    "decision and failure in order, how it ended, and a summary. Each "
-    "route decision, eval and promotion also shows the weights its model "
-    "had then: the digest the runtime last reported before it and whether "
-    "`ledger model verify` had hashed them (model_at in -o json). This is "
-    "the view to start from when someone asks what happened to their "
-    "request. With --bundle FILE it reads the timeline an `export --run` "
-    "put in an evidence bundle, after verifying the bundle, with no ledger "
-    "at hand; a bundle without one (an archive of `ledger archive`) gives "
-    "the run's events it holds. When no run has that id but a plan of the "
-    "box's control "
-    "pipeline does (`ledger plans`), it prints the plan's story: its "
-    "states, steps, debates, snapshots, tripcodes and builds, with each "
-    "broken rule marked '!' under the event that broke it.\n\n"
-    "With --html FILE it writes the same run as one HTML page that needs "
-    "nothing "
-    "else (no script, font or image from anywhere): a time axis with one "
-    "lane per kind of event, each event a mark with its type and body as a "
-    "tooltip, failures and denials in red with a cross, route decisions "
-    "with the model that answered and any fallback, the doctor's verdict "
-    "for the run's pack at its start, and what the events are proven "
-    "against. Every evidence bundle carries such a page as index.html.\n\n"
-    "Spans an application exported to `ledger serve --otlp` (docs/OTLP.md) "
-    "are shown as a tree (each indented under its parent), and a model "
-    "call the proxy recorded for a request that carried the span's trace "
-    "context (traceparent) is shown under the application's span: one "
-    "request, two witnesses, with what they disagree on (the model, the "
-    "tokens, the outcome) marked '!'. A trace is the run of its spans by "
-    "default, so `ledger timeline TRACEID` shows it; --trace ID selects "
-    "its events whatever their run.",
-    timeline_opts,
-    CLI_OUT_BASIC,
-    "ledger timeline r1\n"
-    "ledger timeline r1 -o json-pretty\n"
-    "# on the receiving side: the run's story from the bundle alone\n"
-    "ledger timeline r1 --bundle r1.bundle --trusted-key box.vkey\n"
-    "# a page to attach to the ticket\n"
-    "ledger timeline r1 --html r1.html\n"
-    "# an application's trace (OpenTelemetry), with the proxy's records\n"
-    "ledger timeline --trace 5b8efff798038103d269b633813fc60c\n",
-    CLI_CMD_PAGER,
-    {.size = sizeof(struct timeline_args), .maxpos = -1, .opt = timeline_opt}};
-
 static int
 cmd_timeline(struct cli *c, void *args, int npos, char **pos)
 {
@@ -674,3 +623,52 @@ out:
     ldg_close(l);
     return rc;
 }
+
+const struct cli_command cli_cmd_timeline = {
+    "timeline",
+    CLI_GROUP_QUERY,
+    cmd_timeline,
+    "the flight-recorder view of a run",
+    "Prints the story of one run: when it started and with which pack, "
+    "each step, route decision (which model served it, and why), policy "
+    "decision and failure in order, how it ended, and a summary. Each "
+    "route decision, eval and promotion also shows the weights its model "
+    "had then: the digest the runtime last reported before it and whether "
+    "`ledger model verify` had hashed them (model_at in -o json). This is "
+    "the view to start from when someone asks what happened to their "
+    "request. With --bundle FILE it reads the timeline an `export --run` "
+    "put in an evidence bundle, after verifying the bundle, with no ledger "
+    "at hand; a bundle without one (an archive of `ledger archive`) gives "
+    "the run's events it holds. When no run has that id but a plan of the "
+    "box's control "
+    "pipeline does (`ledger plans`), it prints the plan's story: its "
+    "states, steps, debates, snapshots, tripcodes and builds, with each "
+    "broken rule marked '!' under the event that broke it.\n\n"
+    "With --html FILE it writes the same run as one HTML page that needs "
+    "nothing "
+    "else (no script, font or image from anywhere): a time axis with one "
+    "lane per kind of event, each event a mark with its type and body as a "
+    "tooltip, failures and denials in red with a cross, route decisions "
+    "with the model that answered and any fallback, the doctor's verdict "
+    "for the run's pack at its start, and what the events are proven "
+    "against. Every evidence bundle carries such a page as index.html.\n\n"
+    "Spans an application exported to `ledger serve --otlp` (docs/OTLP.md) "
+    "are shown as a tree (each indented under its parent), and a model "
+    "call the proxy recorded for a request that carried the span's trace "
+    "context (traceparent) is shown under the application's span: one "
+    "request, two witnesses, with what they disagree on (the model, the "
+    "tokens, the outcome) marked '!'. A trace is the run of its spans by "
+    "default, so `ledger timeline TRACEID` shows it; --trace ID selects "
+    "its events whatever their run.",
+    timeline_opts,
+    CLI_OUT_BASIC,
+    "ledger timeline r1\n"
+    "ledger timeline r1 -o json-pretty\n"
+    "# on the receiving side: the run's story from the bundle alone\n"
+    "ledger timeline r1 --bundle r1.bundle --trusted-key box.vkey\n"
+    "# a page to attach to the ticket\n"
+    "ledger timeline r1 --html r1.html\n"
+    "# an application's trace (OpenTelemetry), with the proxy's records\n"
+    "ledger timeline --trace 5b8efff798038103d269b633813fc60c\n",
+    CLI_CMD_PAGER,
+    {.size = sizeof(struct timeline_args), .maxpos = -1, .opt = timeline_opt}};

@@ -9,10 +9,6 @@
 #include "cli/commands.h"
 #include "fleet/fleet.h"
 
-static int cmd_checkpoint(struct cli *c, void *args, int npos, char **pos);
-static int cmd_proof(struct cli *c, void *args, int npos, char **pos);
-static int cmd_tiles(struct cli *c, void *args, int npos, char **pos);
-
 /* checkpoint's and proof's options */
 struct tlog_args {
     uint64_t size, old; /* --size (0: the latest), --consistency */
@@ -45,26 +41,6 @@ static const struct cli_opt checkpoint_opts[] = {
            "--witness)",
            struct tlog_args, cosigned),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_checkpoint = {
-    "checkpoint",
-    CLI_GROUP_TLOG,
-    cmd_checkpoint,
-    "the latest (or size N) signed checkpoint",
-    "Prints a signed checkpoint of the log's Merkle tree in the C2SP "
-    "tlog-checkpoint format, byte for byte: the origin, the tree size, the "
-    "root hash and the log key's signature. Save one somewhere else (or "
-    "publish it) and `ledger verify --trusted FILE` later proves the log "
-    "was only appended to since. A stored checkpoint whose signature does "
-    "not verify with the log key is not printed (exit 65: storage "
-    "corrupt).",
-    checkpoint_opts,
-    CLI_OUT_BASIC,
-    "ledger checkpoint > trusted-checkpoint.txt\n"
-    "ledger checkpoint --size 100\n"
-    "ledger checkpoint --cosigned\n",
-    CLI_CMD_GATHER,
-    {.size = sizeof(struct tlog_args), .opt = tlog_opt}};
 
 static int
 cmd_checkpoint(struct cli *c, void *args, int npos, char **pos)
@@ -123,6 +99,26 @@ cmd_checkpoint(struct cli *c, void *args, int npos, char **pos)
     return rc;
 }
 
+const struct cli_command cli_cmd_checkpoint = {
+    "checkpoint",
+    CLI_GROUP_TLOG,
+    cmd_checkpoint,
+    "the latest (or size N) signed checkpoint",
+    "Prints a signed checkpoint of the log's Merkle tree in the C2SP "
+    "tlog-checkpoint format, byte for byte: the origin, the tree size, the "
+    "root hash and the log key's signature. Save one somewhere else (or "
+    "publish it) and `ledger verify --trusted FILE` later proves the log "
+    "was only appended to since. A stored checkpoint whose signature does "
+    "not verify with the log key is not printed (exit 65: storage "
+    "corrupt).",
+    checkpoint_opts,
+    CLI_OUT_BASIC,
+    "ledger checkpoint > trusted-checkpoint.txt\n"
+    "ledger checkpoint --size 100\n"
+    "ledger checkpoint --cosigned\n",
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct tlog_args), .opt = tlog_opt}};
+
 static const struct cli_opt proof_opts[] = {
     CLI_VALUE('s', 0, "size", "N",
               "prove against the tree of size N (default: the latest "
@@ -132,25 +128,6 @@ static const struct cli_opt proof_opts[] = {
               "extends the tree of size OLD"),
     CLI_ARG("SEQ", "the event to prove (not with --consistency)", CLI_OPTIONAL),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_proof = {
-    "proof",
-    CLI_GROUP_TLOG,
-    cmd_proof,
-    "inclusion or consistency proof",
-    "Prints a proof a third party can check against a signed checkpoint "
-    "without the ledger: for SEQ, a tlog-proof@v1 inclusion proof (the "
-    "event's entry, its index, the audit path and the checkpoint); with "
-    "--consistency OLD, the RFC 6962 consistency proof between the trees "
-    "of size OLD and N.",
-    proof_opts,
-    CLI_OUT_BASIC,
-    "# prove event 5 is in the log\n"
-    "ledger proof 5\n"
-    "# prove the tree of size 40 extends the tree of size 10\n"
-    "ledger proof --consistency 10 --size 40\n",
-    CLI_CMD_GATHER,
-    {.size = sizeof(struct tlog_args), .maxpos = -1, .opt = tlog_opt}};
 
 static int
 cmd_proof(struct cli *c, void *args, int npos, char **pos)
@@ -210,24 +187,28 @@ cmd_proof(struct cli *c, void *args, int npos, char **pos)
     return rc;
 }
 
+const struct cli_command cli_cmd_proof = {
+    "proof",
+    CLI_GROUP_TLOG,
+    cmd_proof,
+    "inclusion or consistency proof",
+    "Prints a proof a third party can check against a signed checkpoint "
+    "without the ledger: for SEQ, a tlog-proof@v1 inclusion proof (the "
+    "event's entry, its index, the audit path and the checkpoint); with "
+    "--consistency OLD, the RFC 6962 consistency proof between the trees "
+    "of size OLD and N.",
+    proof_opts,
+    CLI_OUT_BASIC,
+    "# prove event 5 is in the log\n"
+    "ledger proof 5\n"
+    "# prove the tree of size 40 extends the tree of size 10\n"
+    "ledger proof --consistency 10 --size 40\n",
+    CLI_CMD_GATHER,
+    {.size = sizeof(struct tlog_args), .maxpos = -1, .opt = tlog_opt}};
+
 static const struct cli_opt tiles_opts[] = {
     CLI_ARG("OUTDIR", "where the tiles are written (created if missing)", 0),
     CLI_OPT_END};
-
-const struct cli_command cli_cmd_tiles = {
-    "tiles",
-    CLI_GROUP_TLOG,
-    cmd_tiles,
-    "write C2SP tlog-tiles to a directory",
-    "Writes the log as C2SP tlog-tiles under OUTDIR: the checkpoint, the "
-    "hash tiles and the entry bundles, ready to be served by any static "
-    "web server so that witnesses and monitors can follow the log. Only "
-    "tiles that changed are rewritten.",
-    tiles_opts,
-    CLI_OUT_BASIC,
-    "ledger tiles /var/www/ledger\n",
-    0,
-    {.maxpos = -1}};
 
 static int
 cmd_tiles(struct cli *c, void *args, int npos, char **pos)
@@ -284,3 +265,18 @@ cmd_tiles(struct cli *c, void *args, int npos, char **pos)
     ldg_close(l);
     return rc;
 }
+
+const struct cli_command cli_cmd_tiles = {
+    "tiles",
+    CLI_GROUP_TLOG,
+    cmd_tiles,
+    "write C2SP tlog-tiles to a directory",
+    "Writes the log as C2SP tlog-tiles under OUTDIR: the checkpoint, the "
+    "hash tiles and the entry bundles, ready to be served by any static "
+    "web server so that witnesses and monitors can follow the log. Only "
+    "tiles that changed are rewritten.",
+    tiles_opts,
+    CLI_OUT_BASIC,
+    "ledger tiles /var/www/ledger\n",
+    0,
+    {.maxpos = -1}};

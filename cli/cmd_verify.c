@@ -8,8 +8,6 @@
 #include "doctor/doctor.h"
 #include "projections/projections.h"
 
-static int cmd_verify(struct cli *c, void *args, int npos, char **pos);
-
 /* -------------------------------------------------------------- verify -- */
 
 static int
@@ -158,6 +156,34 @@ verify_gathered(void *ctx, struct ldg_isolation *iso)
  * read is a finding, exit 1. LEDGER_VERIFY_INPROCESS=1 runs it in this
  * process (for debuggers).
  */
+static int
+cmd_verify(struct cli *c, void *args, int npos, char **pos)
+{
+    const char *inproc = getenv("LEDGER_VERIFY_INPROCESS");
+    struct verify_call v = {c, args};
+    char what[512];
+    int st = 0, rc;
+
+    if ((rc = verify_check_args(c, args)) != 0)
+        return rc;
+    if (inproc != NULL && strcmp(inproc, "1") == 0)
+        return verify_gathered(&v, NULL);
+    rc = ldg_run_isolated(verify_gathered, &v, &st, what, sizeof what);
+    if (rc == LDG_EIO) {
+        cli_err(c, "%s", what);
+        return EX_OSERR;
+    }
+    if (rc == 0) {
+        if (what[0] != '\0') /* stopped from outside */
+            cli_err(c, "%s", what);
+        return st;
+    }
+    if (c->out != OUT_HUMAN)
+        cli_print_json(c, json_pack("{s:b, s:s}", "ok", 0, "error", what));
+    cli_err(c, "FAILED: %s", what);
+    return EX_VERIFY;
+}
+
 const struct cli_command cli_cmd_verify = {
     "verify",
     CLI_GROUP_EVENTS,
@@ -192,34 +218,6 @@ const struct cli_command cli_cmd_verify = {
     "    --witness-key \"$W2\" --witness-key \"$W3\"\n",
     0,
     {.size = sizeof(struct vrun), .opt = verify_opt}};
-
-static int
-cmd_verify(struct cli *c, void *args, int npos, char **pos)
-{
-    const char *inproc = getenv("LEDGER_VERIFY_INPROCESS");
-    struct verify_call v = {c, args};
-    char what[512];
-    int st = 0, rc;
-
-    if ((rc = verify_check_args(c, args)) != 0)
-        return rc;
-    if (inproc != NULL && strcmp(inproc, "1") == 0)
-        return verify_gathered(&v, NULL);
-    rc = ldg_run_isolated(verify_gathered, &v, &st, what, sizeof what);
-    if (rc == LDG_EIO) {
-        cli_err(c, "%s", what);
-        return EX_OSERR;
-    }
-    if (rc == 0) {
-        if (what[0] != '\0') /* stopped from outside */
-            cli_err(c, "%s", what);
-        return st;
-    }
-    if (c->out != OUT_HUMAN)
-        cli_print_json(c, json_pack("{s:b, s:s}", "ok", 0, "error", what));
-    cli_err(c, "FAILED: %s", what);
-    return EX_VERIFY;
-}
 
 /* verify --full's check of the projections' stored records
  * (ldg_projections_check_stored). Returns 0 when they are what the log

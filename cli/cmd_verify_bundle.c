@@ -9,8 +9,6 @@
 #include "cli/commands.h"
 #include "export/export.h"
 
-static int cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos);
-
 /* --trusted-checkpoint FILE: read whole (a checkpoint note is small);
  * a file that cannot be read is exit 66 before any bundle check. */
 static int
@@ -195,37 +193,6 @@ static const struct cli_opt verify_bundle_opts[] = {
     CLI_ARG("FILE", "the bundle", 0),
     CLI_OPT_END};
 
-const struct cli_command cli_cmd_verify_bundle = {
-    "verify-bundle",
-    CLI_GROUP_EXPORT,
-    cmd_verify_bundle,
-    "check a bundle offline",
-    "Checks an evidence bundle without the ledger it came from: every "
-    "event's seal (format 2: its claim's path to the seal's root, each "
-    "seal's signature once) or signature (format 1) and its chain link, "
-    "the inclusion proofs against the "
-    "signed checkpoint, redactions against their hashes, and the projected "
-    "state against the events. Each check is printed on standard error "
-    "(ok, FAIL, ...) with a one-line verdict. A segment (what `ledger "
-    "archive` and `export --segment` write) is checked in one pass: its "
-    "events' seals, chain and bodies, and their leaves with the left edge "
-    "against its checkpoint's root, stopping at the first failure "
-    "(docs/FORMAT.md section 11). Exits 0 when the bundle verifies, 1 when "
-    "a check fails, 65 when it is not a readable bundle.",
-    verify_bundle_opts,
-    CLI_OUT_BASIC,
-    "ledger verify-bundle r1.bundle --trusted-key box.vkey\n"
-    "# an archive (a segment) is checked the same way\n"
-    "ledger verify-bundle old.seg --trusted-key \"$(ledger --dir old keys "
-    "verifier)\"\n"
-    "# anchored by a checkpoint you kept, and 2 of 3 witnesses' cosignatures\n"
-    "ledger verify-bundle r1.bundle --trusted-checkpoint c.txt --quorum 2 \\\n"
-    "    --witness-key \"$W1\" --witness-key \"$W2\" --witness-key \"$W3\"\n"
-    "# verify, then look inside\n"
-    "ledger verify-bundle r1.bundle --trusted-key box.vkey --extract r1/\n",
-    0,
-    {.size = sizeof(struct vb_args), .maxpos = -1, .opt = vb_opt}};
-
 static int
 cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
 {
@@ -314,3 +281,34 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
     free(r);
     return cli_bundle_exit(rc);
 }
+
+const struct cli_command cli_cmd_verify_bundle = {
+    "verify-bundle",
+    CLI_GROUP_EXPORT,
+    cmd_verify_bundle,
+    "check a bundle offline",
+    "Checks an evidence bundle without the ledger it came from: every "
+    "event's seal (format 2: its claim's path to the seal's root, each "
+    "seal's signature once) or signature (format 1) and its chain link, "
+    "the inclusion proofs against the "
+    "signed checkpoint, redactions against their hashes, and the projected "
+    "state against the events. Each check is printed on standard error "
+    "(ok, FAIL, ...) with a one-line verdict. A segment (what `ledger "
+    "archive` and `export --segment` write) is checked in one pass: its "
+    "events' seals, chain and bodies, and their leaves with the left edge "
+    "against its checkpoint's root, stopping at the first failure "
+    "(docs/FORMAT.md section 11). Exits 0 when the bundle verifies, 1 when "
+    "a check fails, 65 when it is not a readable bundle.",
+    verify_bundle_opts,
+    CLI_OUT_BASIC,
+    "ledger verify-bundle r1.bundle --trusted-key box.vkey\n"
+    "# an archive (a segment) is checked the same way\n"
+    "ledger verify-bundle old.seg --trusted-key \"$(ledger --dir old keys "
+    "verifier)\"\n"
+    "# anchored by a checkpoint you kept, and 2 of 3 witnesses' cosignatures\n"
+    "ledger verify-bundle r1.bundle --trusted-checkpoint c.txt --quorum 2 \\\n"
+    "    --witness-key \"$W1\" --witness-key \"$W2\" --witness-key \"$W3\"\n"
+    "# verify, then look inside\n"
+    "ledger verify-bundle r1.bundle --trusted-key box.vkey --extract r1/\n",
+    0,
+    {.size = sizeof(struct vb_args), .maxpos = -1, .opt = vb_opt}};
