@@ -135,8 +135,6 @@ bundle_limits_fill(struct ldg_bundle_limits *out,
         out->ratio = LDG_BUNDLE_RATIO_DEFAULT;
 }
 
-static int write_all_fd(int fd, const void *p, size_t n);
-
 /* The decompressing source libarchive reads from. */
 struct zsrc {
     int fd;          /* -1: memory */
@@ -902,7 +900,7 @@ spool(int fd, uint64_t max, int *out, char *err, size_t errcap)
         ssize_t got = read(fd, buf, STREAM_BUF);
         if (got < 0 && errno == EINTR)
             continue;
-        if (got < 0 || (got > 0 && write_all_fd(t, buf, (size_t)got) < 0)) {
+        if (got < 0 || (got > 0 && export_write_all(t, buf, (size_t)got) < 0)) {
             int e = errno;
             free(buf);
             close(t);
@@ -994,22 +992,6 @@ bundle_release(struct bundle *b)
 
 /* -------------------------------------------------------- extraction -- */
 
-static int
-write_all_fd(int fd, const void *p, size_t n)
-{
-    const uint8_t *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* The directory fd for a member's parent (dfd itself or one level down,
  * created if missing, never followed if it is a link). */
 static int
@@ -1082,7 +1064,8 @@ extract_into(const struct bundle *b, int dfd, const char *dir, char *err,
         }
         fd = openat(pfd, base,
                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0 || write_all_fd(fd, m->data, m->len) < 0 || fsync(fd) != 0) {
+        if (fd < 0 || export_write_all(fd, m->data, m->len) < 0 ||
+            fsync(fd) != 0) {
             snprintf(err, errcap, "%s/%s: %s", dir, m->name, strerror(errno));
             rc = errno == EEXIST ? LDG_EEXIST : LDG_EIO;
         }
@@ -1204,7 +1187,7 @@ zpush(struct bwriter *w, const void *p, size_t n, ZSTD_EndDirective dir)
         if (ZSTD_isError(r))
             return wfail(w, LDG_EIO, ZSTD_getErrorName(r));
         if (out.pos > 0) {
-            if (write_all_fd(w->fd, w->outbuf, out.pos) < 0)
+            if (export_write_all(w->fd, w->outbuf, out.pos) < 0)
                 return wfail(w, LDG_EIO, strerror(errno));
             w->bytes += out.pos;
         }

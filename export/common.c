@@ -1,9 +1,11 @@
 /*
- * common.c — small helpers shared by write.c and verify.c.
+ * common.c — small helpers shared by the files of export/.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "export/export_int.h"
 #include "ledger/module.h"
@@ -188,4 +190,20 @@ gb_envelope(struct ldg_buf *b, const struct ldg_event *ev)
         ldg_buf_puts(b, ",\"signature\":");
         gb_hex(b, ev->sig, 64);
     }
+}
+
+int
+export_write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }

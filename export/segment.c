@@ -423,18 +423,7 @@ bv_segment_verify(int fd, const struct ldg_bundle_verify_opts *o,
 static int
 copy_raw(void *ctx, const void *p, size_t n)
 {
-    int fd = *(int *)ctx;
-    const uint8_t *q = p;
-    while (n > 0) {
-        ssize_t k = write(fd, q, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        q += k;
-        n -= (size_t)k;
-    }
-    return 0;
+    return export_write_all(*(int *)ctx, p, n);
 }
 
 static int

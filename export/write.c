@@ -631,24 +631,12 @@ copy_out(int from, int fd)
         return -1;
     }
     while ((got = read(from, buf, cap)) != 0) {
-        const char *p = buf;
         if (got < 0 && errno == EINTR)
             continue;
-        if (got < 0)
+        if (got < 0 || export_write_all(fd, buf, (size_t)got) < 0) {
+            got = -1;
             break;
-        while (got > 0) {
-            ssize_t w = write(fd, p, (size_t)got);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                got = -1;
-                break;
-            }
-            p += w;
-            got -= w;
         }
-        if (got < 0)
-            break;
     }
     free(buf);
     return got == 0 ? 0 : -1;
