@@ -20,29 +20,7 @@
 #include "policy/policy.h"
 #include "util/util.h"
 
-/* Ranks: healthy 0 < unknown 1 < degraded 2 < blocked 3. */
-static int
-rank_of(const char *v)
-{
-    if (v == NULL)
-        return 1;
-    if (strcmp(v, "healthy") == 0)
-        return 0;
-    if (strcmp(v, "unknown") == 0)
-        return 1;
-    if (strcmp(v, "degraded") == 0)
-        return 2;
-    return 3;
-}
-
-static const char *
-rank_name(int r)
-{
-    static const char *const n[] = {"healthy", "unknown", "degraded",
-                                    "blocked"};
-    return n[r < 0 ? 0 : r > 3 ? 3 : r];
-}
-
+/* A verdict's rank (ldg_projections_verdict_rank) as the exit code. */
 static int
 rank_exit(int r)
 {
@@ -1050,7 +1028,8 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
             if (opts->pack == NULL &&
                 !json_is_true(json_object_get(x, "active")))
                 continue;
-            r = rank_of(json_string_value(json_object_get(x, "verdict")));
+            r = ldg_projections_verdict_rank(
+                json_string_value(json_object_get(x, "verdict")));
             rank = r > rank ? r : rank;
         }
         json_array_foreach(box, i, x)
@@ -1062,7 +1041,8 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
             rank = r > rank ? r : rank;
         }
     }
-    json_object_set_new(d, "verdict", json_string(rank_name(rank)));
+    json_object_set_new(d, "verdict",
+                        json_string(ldg_projections_verdict_name(rank)));
     *verdict = rank_exit(rank);
     *out = d;
     return 0;

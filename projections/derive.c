@@ -543,8 +543,10 @@ pack_state_of(struct pstate *ps, const struct rec_pack *p, uint64_t now_ns,
 /* ------------------------------------------------------------ doctor -- */
 
 int
-verdict_rank(const char *v)
+ldg_projections_verdict_rank(const char *v)
 {
+    if (v == NULL)
+        return 1;
     if (strcmp(v, "healthy") == 0)
         return 0;
     if (strcmp(v, "unknown") == 0)
@@ -555,7 +557,7 @@ verdict_rank(const char *v)
 }
 
 const char *
-verdict_name(int rank)
+ldg_projections_verdict_name(int rank)
 {
     static const char *const n[] = {"healthy", "unknown", "degraded",
                                     "blocked"};
@@ -1066,7 +1068,8 @@ doctor_pack_json(struct pstate *ps, const struct rec_pack *p, uint64_t now_ns)
     json_object_set_new(o, "partial", json_boolean(partial));
     json_object_set_new(o, "active",
                         json_boolean(st != PK_REMOVED && st != PK_DISABLED));
-    json_object_set_new(o, "verdict", json_string(verdict_name(rank)));
+    json_object_set_new(o, "verdict",
+                        json_string(ldg_projections_verdict_name(rank)));
     json_object_set_new(o, "ok", sink.ok);
     json_object_set_new(o, "clauses", sink.clauses);
     return o;
@@ -1222,8 +1225,8 @@ doctor_state_json(struct pstate *ps, const char *only_pack)
             return NULL;
         }
         if (json_is_true(json_object_get(pj, "active")) || only_pack != NULL) {
-            int r =
-                verdict_rank(json_string_value(json_object_get(pj, "verdict")));
+            int r = ldg_projections_verdict_rank(
+                json_string_value(json_object_get(pj, "verdict")));
             if (r > rank)
                 rank = r;
         }
@@ -1236,7 +1239,8 @@ doctor_state_json(struct pstate *ps, const char *only_pack)
         brank = 2;
     if (brank > rank)
         rank = brank;
-    json_object_set_new(o, "verdict", json_string(verdict_name(rank)));
+    json_object_set_new(o, "verdict",
+                        json_string(ldg_projections_verdict_name(rank)));
     json_object_set_new(o, "packs", packs);
     json_object_set_new(o, "box", box);
     return o;

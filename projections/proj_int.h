@@ -752,9 +752,6 @@ json_t *doctor_pack_json(struct pstate *ps, const struct rec_pack *p,
                          uint64_t now_ns);
 /* The log-derived doctor: {verdict, packs: [...], box: [clauses]}. */
 json_t *doctor_state_json(struct pstate *ps, const char *only_pack);
-/* Verdict ranking: healthy 0 < unknown 1 < degraded 2 < blocked 3. */
-int verdict_rank(const char *v);
-const char *verdict_name(int rank);
 
 /* Loads what the views and the doctor read. */
 int ps_load_for_doctor(struct pstate *ps);

@@ -106,6 +106,11 @@ struct ldg_view_opts {
  */
 int ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
                          const struct ldg_view_opts *opts, json_t **out);
+/* The doctor's verdicts by rank: "healthy" 0 < "unknown" 1 (and NULL) <
+ * "degraded" 2 < "blocked" 3 (and any other text); the name of a rank
+ * (clamped to 0..3). */
+int ldg_projections_verdict_rank(const char *verdict);
+const char *ldg_projections_verdict_name(int rank);
 
 /*
  * The promotion gate (VOCABULARY.md, "promotions") for promoting candidate
