@@ -104,8 +104,8 @@ enum cli_kind {
                     usage error "--NAME: 'V' is not a whole number from
                     MIN to MAX" */
     CLI_K_LIST,  /* struct cli_list: every value of a repeated option, in
-                    order (v is malloc'd: free it; cli_parse frees it when
-                    it fails) */
+                    order (v is malloc'd; the dispatcher frees it after
+                    the command, cli_args_free) */
     CLI_K_QUIET, /* -q: c->quiet = 1 (CLI_QUIET_OPT) */
     CLI_K_PICK,  /* int: which of pick's words ("all|genai": 0 or 1) the
                     value is, else "--NAME: 'V' is not all or genai" */
