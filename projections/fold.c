@@ -277,7 +277,7 @@ fold_runtime_seen(struct pstate *ps, const struct penv *e,
     struct rec_runtime *rec;
     struct ldg_slice up, why;
     int64_t status = 0;
-    int unreach = 0, rc;
+    int unreach = 0, down, again, rc;
     size_t kl;
 
     if (!ldg_body_view_str(b, "upstream", &up))
@@ -287,28 +287,21 @@ fold_runtime_seen(struct pstate *ps, const struct penv *e,
         return ps->err;
     (void)ldg_body_view_bool(b, "unreachable", &unreach);
     (void)ldg_body_view_int(b, "status", &status);
-    if (unreach && cur->status != RT_DOWN) {
-        UPD(ps, P_MODELS, key, kl);
-        rec->status = RT_DOWN;
-        rec->has_latency = 0;
-        rec->latency_ms = 0;
-        rec->health_seq = e->seq;
-        rec->health_ts = e->ts;
-        free(rec->detail);
-        rec->detail = NULL;
-        if (ldg_body_view_str(b, "reason", &why) &&
-            (rc = set_sv(&rec->detail, why)) < 0)
-            return rc;
-    } else if (!unreach && status > 0 && cur->status == RT_DOWN) {
-        UPD(ps, P_MODELS, key, kl);
-        rec->status = RT_UP;
-        rec->has_latency = 0;
-        rec->latency_ms = 0;
-        rec->health_seq = e->seq;
-        rec->health_ts = e->ts;
-        free(rec->detail);
-        rec->detail = NULL;
-    }
+    down = unreach && cur->status != RT_DOWN;
+    again = !unreach && status > 0 && cur->status == RT_DOWN;
+    if (!down && !again)
+        return 0;
+    UPD(ps, P_MODELS, key, kl);
+    rec->status = down ? RT_DOWN : RT_UP;
+    rec->has_latency = 0;
+    rec->latency_ms = 0;
+    rec->health_seq = e->seq;
+    rec->health_ts = e->ts;
+    free(rec->detail);
+    rec->detail = NULL;
+    if (down && ldg_body_view_str(b, "reason", &why) &&
+        (rc = set_sv(&rec->detail, why)) < 0)
+        return rc;
     return 0;
 }
 
