@@ -446,16 +446,11 @@ timeline_bundle(struct cli *c, struct cli_bundle_args *ba, const char *run,
         ldg_export_contents_free(bc);
         return rc;
     }
-    if (bt == NULL || strcmp(json_string_value(json_object_get(bt, "run"))
-                                 ? json_string_value(json_object_get(bt, "run"))
-                                 : "",
-                             run) != 0) {
-        if (bt == NULL)
-            cli_err(c,
-                    "bundle %s holds no timeline (`ledger export --run "
-                    "R` writes one, unless something is redacted)",
-                    ba->file);
-        else if (json_is_string(json_object_get(bt, "plan")))
+    if (strcmp(json_string_value(json_object_get(bt, "run"))
+                   ? json_string_value(json_object_get(bt, "run"))
+                   : "",
+               run) != 0) {
+        if (json_is_string(json_object_get(bt, "plan")))
             cli_err(c, "bundle %s holds the timeline of plan %s, not of %s",
                     ba->file, json_string_value(json_object_get(bt, "plan")),
                     run);
