@@ -112,20 +112,15 @@ add_model_at(struct tl *tl, json_t *e, const char *type, const json_t *body,
 static const char *
 kind_of(const char *type)
 {
-    if (strcmp(type, LDG_EV_RUN_STARTED) == 0)
-        return "start";
-    if (strcmp(type, LDG_EV_RUN_FINISHED) == 0)
-        return "end";
-    if (strcmp(type, LDG_EV_RUN_STEP) == 0)
-        return "step";
-    if (strcmp(type, LDG_EV_ROUTE_DECISION) == 0)
-        return "route";
-    if (strcmp(type, LDG_EV_RUN_POLICY) == 0)
-        return "policy";
-    if (strcmp(type, LDG_EV_OTEL_SPAN) == 0)
-        return "span";
-    if (strcmp(type, LDG_EV_OTEL_LOG) == 0)
-        return "log";
+    static const char *const kinds[][2] = {
+        {LDG_EV_RUN_STARTED, "start"}, {LDG_EV_RUN_FINISHED, "end"},
+        {LDG_EV_RUN_STEP, "step"},     {LDG_EV_ROUTE_DECISION, "route"},
+        {LDG_EV_RUN_POLICY, "policy"}, {LDG_EV_OTEL_SPAN, "span"},
+        {LDG_EV_OTEL_LOG, "log"},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(type, kinds[i][0]) == 0)
+            return kinds[i][1];
     return "other";
 }
 
