@@ -213,29 +213,23 @@ cli_help_command(FILE *f, const struct cli_command *cmd)
     const struct cli_opt *o;
     const char *p;
     char label[200];
-    int any;
+    int any, pass;
 
     fputs("usage: ", f);
     synopsis(f, cmd, 7, 7 + 8 + (int)strlen(cmd->name));
     fputc('\n', f);
     wrap(f, cmd->description, 0, 0);
     fputs("\n", f);
-    for (any = 0, o = cmd->opts; o && !is_end(o); o++) {
-        if (!(o->flags & CLI_POS) || (o->flags & CLI_HIDDEN))
-            continue;
-        if (!any++)
-            fputs("\nArguments:\n", f);
-        opt_label(label, sizeof label, o);
-        opt_line(f, label, o->help);
-    }
-    for (any = 0, o = cmd->opts; o && !is_end(o); o++) {
-        if ((o->flags & CLI_POS) || (o->flags & CLI_HIDDEN))
-            continue;
-        if (!any++)
-            fputs("\nOptions:\n", f);
-        opt_label(label, sizeof label, o);
-        opt_line(f, label, o->help);
-    }
+    for (pass = 0; pass < 2; pass++) /* the arguments, then the options */
+        for (any = 0, o = cmd->opts; o && !is_end(o); o++) {
+            if ((o->flags & CLI_POS) == (pass ? CLI_POS : 0) ||
+                (o->flags & CLI_HIDDEN))
+                continue;
+            if (!any++)
+                fputs(pass ? "\nOptions:\n" : "\nArguments:\n", f);
+            opt_label(label, sizeof label, o);
+            opt_line(f, label, o->help);
+        }
     fputs("\nCommon options:\n", f);
     opt_line(f, "    --dir DIR",
              "the ledger directory (default $LEDGER_DIR, else "
