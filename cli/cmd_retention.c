@@ -317,29 +317,29 @@ static const struct cli_opt prune_opts[] = {
 static void print_pruned(struct cli *c, const char *archive,
                          const struct ldg_prune_report *rp,
                          const struct ldg_policy_report *pol);
-static int prune_policy(struct cli *c, int force);
+static int policy_said(struct cli *c, const struct ldg_retention_policy *pol,
+                       const struct ldg_policy_report *r);
 
 static int
 cmd_prune(struct cli *c, void *args, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_retention_policy pol;
-    struct ldg_prune_report r;
+    struct ldg_prune_report r = {0};
+    struct ldg_policy_report pr;
     char err[512];
     struct prune_args *x = args;
-    int rc;
+    int rc, ex;
 
     if (x->policy && (x->o.before != NULL || x->o.archive != NULL))
         return cli_usage_err(c, "--policy takes the horizon and the archive "
                                 "from retention.json: not with --before or "
                                 "--archive");
-    if (x->policy)
-        return prune_policy(c, x->o.force);
-    if (x->o.before == NULL)
+    if (!x->policy && x->o.before == NULL)
         return cli_usage_err(c, "--before SEQ|TIME is required");
-    if ((rc = before_ok(c, x->o.before)) != 0)
+    if (!x->policy && (rc = before_ok(c, x->o.before)) != 0)
         return rc;
-    if (x->o.archive == NULL || x->o.archive[0] == '\0')
+    if (!x->policy && (x->o.archive == NULL || x->o.archive[0] == '\0'))
         return cli_usage_err(c, "--archive FILE is required (write it with "
                                 "ledger archive)");
     if ((rc = cli_check_output(c, NULL)) != 0 || (rc = cli_resolve_dir(c)) != 0)
@@ -352,7 +352,8 @@ cmd_prune(struct cli *c, void *args, int npos, char **pos)
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
     cli_metrics_catch_up(c, l);
-    rc = ldg_retention_prune(l, &x->o, &r);
+    rc = x->policy ? ldg_retention_apply(l, &pol, x->o.force, 0, &pr)
+                   : ldg_retention_prune(l, &x->o, &r);
     if (rc == 0 && r.already) {
         /* run again after it was done, with the archive a record pins */
         char hex[65];
@@ -367,11 +368,12 @@ cmd_prune(struct cli *c, void *args, int npos, char **pos)
         return EX_OK;
     }
     if (rc < 0) {
-        cli_err(c, "%s", cli_why(l, rc));
-        ldg_close(l);
-        return rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
+        ex = cli_fail_close(c, l, rc);
+        return rc == LDG_EINVAL ? EX_DATAERR : ex;
     }
     ldg_close(l);
+    if (x->policy)
+        return policy_said(c, &pol, &pr);
     say_rounding(c, x->o.before, &r.h);
     print_pruned(c, x->o.archive, &r, NULL);
     return EX_OK;
@@ -492,83 +494,62 @@ print_pruned(struct cli *c, const char *archive,
     }
 }
 
-/* ledger prune --policy */
+/* ledger prune --policy: what it did (r from ldg_retention_apply). */
 static int
-prune_policy(struct cli *c, int force)
+policy_said(struct cli *c, const struct ldg_retention_policy *pol,
+            const struct ldg_policy_report *r)
 {
-    struct ldg_retention_policy pol;
-    struct ldg_policy_report r;
-    struct ldg_ledger *l = NULL;
-    char err[512];
-    int rc;
-
-    if ((rc = cli_check_output(c, NULL)) != 0 || (rc = cli_resolve_dir(c)) != 0)
-        return rc;
-    if ((rc = ldg_retention_policy_load(c->dir, &pol, err, sizeof err)) < 0) {
-        cli_err(c, "%s", err);
-        return cli_exit_code(rc);
-    }
-    if ((rc = cli_open(c, 0, &l)) != 0)
-        return rc;
-    cli_metrics_catch_up(c, l);
-    rc = ldg_retention_apply(l, &pol, force, 0, &r);
-    if (rc < 0) {
-        cli_err(c, "%s", cli_why(l, rc));
-        ldg_close(l);
-        return rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
-    }
-    ldg_close(l);
-    if (r.set_aside[0])
+    if (r->set_aside[0])
         cli_err(c,
                 "an archive of that name failed its check: kept as %s, and "
                 "written again (%s)",
-                r.set_aside, r.set_aside_why);
-    if (r.budget_refused)
-        cli_err(c, "%s", r.budget_why);
-    if (!r.pruned) {
+                r->set_aside, r->set_aside_why);
+    if (r->budget_refused)
+        cli_err(c, "%s", r->budget_why);
+    if (!r->pruned) {
         /* over the budget with nothing the policy may prune: said on
          * every run, not only the first */
-        if (r.over_budget_after > 0 && !r.budget_refused)
+        if (r->over_budget_after > 0 && !r->budget_refused)
             cli_err(c,
                     "%llu bytes over the disk budget of %llu, and nothing "
                     "the policy may prune: what no prune removes (every "
                     "event's tree hashes, the checkpoints, the projections' "
                     "state) is more than the budget: raise it",
-                    (unsigned long long)r.over_budget_after,
-                    (unsigned long long)pol.disk_budget);
+                    (unsigned long long)r->over_budget_after,
+                    (unsigned long long)pol->disk_budget);
         if (c->out == OUT_HUMAN)
-            printf("%s; keeping %u days%s\n", r.why, pol.keep_days,
-                   pol.from_file ? "" : " (the default: no retention.json)");
+            printf("%s; keeping %u days%s\n", r->why, pol->keep_days,
+                   pol->from_file ? "" : " (the default: no retention.json)");
         else
             cli_print_json(c, json_pack("{s:b, s:s, s:i, s:b, s:I}", "pruned",
-                                        0, "why", r.why, "keep_days",
-                                        (int)pol.keep_days, "budget_refused",
-                                        r.budget_refused, "over_budget_after",
-                                        (json_int_t)r.over_budget_after));
+                                        0, "why", r->why, "keep_days",
+                                        (int)pol->keep_days, "budget_refused",
+                                        r->budget_refused, "over_budget_after",
+                                        (json_int_t)r->over_budget_after));
         return EX_OK;
     }
-    if (r.over_budget_after > 0)
+    if (r->over_budget_after > 0)
         cli_err(c,
                 "still %llu bytes over the disk budget of %llu after this "
                 "prune: %s",
-                (unsigned long long)r.over_budget_after,
-                (unsigned long long)pol.disk_budget,
-                r.budget_refused
+                (unsigned long long)r->over_budget_after,
+                (unsigned long long)pol->disk_budget,
+                r->budget_refused
                     ? "the rest is younger than the retention minimum"
-                : r.kept_for_all >= pol.disk_budget
+                : r->kept_for_all >= pol->disk_budget
                     ? "what no prune removes (every event's tree hashes, the "
                       "checkpoints, the projections' state) is more than the "
                       "budget: raise it"
                     : "the pruned events freed fewer pages than their "
                       "share of the records (a page is freed when it is "
                       "empty): run it again to prune more");
-    if (r.pruned > 1 && c->out == OUT_HUMAN)
+    if (r->pruned > 1 && c->out == OUT_HUMAN)
         printf("in %d parts: events %llu..%llu (%llu events) pruned, %d "
                "archive%s written into %s; the last part:\n",
-               r.pruned, (unsigned long long)r.first,
-               (unsigned long long)(r.pr.h.horizon - 1),
-               (unsigned long long)r.events, r.archived,
-               r.archived == 1 ? "" : "s", pol.archive_dir);
-    print_pruned(c, r.archive, &r.pr, &r);
+               r->pruned, (unsigned long long)r->first,
+               (unsigned long long)(r->pr.h.horizon - 1),
+               (unsigned long long)r->events, r->archived,
+               r->archived == 1 ? "" : "s", pol->archive_dir);
+    print_pruned(c, r->archive, &r->pr, r);
     return EX_OK;
 }
