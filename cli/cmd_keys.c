@@ -300,7 +300,9 @@ cmd_keys(struct cli *c, void *args, int npos, char **pos)
     const char *sub;
     struct ldg_ledger *l = NULL;
     uint64_t seq;
-    int rc;
+    uint8_t pub[32];
+    char what[512];
+    int rc, write;
 
     if (npos < 1)
         return cli_usage(c);
@@ -319,53 +321,36 @@ cmd_keys(struct cli *c, void *args, int npos, char **pos)
     }
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
-    if (strcmp(sub, "list") == 0 && npos == 1) {
-        if ((rc = cli_open(c, 1, &l)) != 0)
-            return rc;
+    write = strcmp(sub, "add") == 0 || strcmp(sub, "revoke") == 0;
+    if (npos != 1 + write ||
+        (!write && strcmp(sub, "list") != 0 && strcmp(sub, "verifier") != 0))
+        return cli_usage(c);
+    if (x->pubkey != NULL && (rc = parse_public_key(c, x->pubkey, pub)) != 0)
+        return rc;
+    if (strcmp(sub, "revoke") == 0 && (x->reason == NULL || !*x->reason)) {
+        cli_err(c, "revoke needs --reason TEXT");
+        return EX_USAGE;
+    }
+    if ((rc = cli_open(c, !write, &l)) != 0)
+        return rc;
+    if (strcmp(sub, "list") == 0) {
         rc = keys_list(c, l);
-    } else if (strcmp(sub, "verifier") == 0 && npos == 1) {
-        char vkey[512];
-        if ((rc = cli_open(c, 1, &l)) != 0)
-            return rc;
-        ldg_verifier_key(l, vkey, sizeof vkey);
-        cli_print_text(c, "verifier", vkey);
-        rc = EX_OK;
-    } else if (strcmp(sub, "add") == 0 && npos == 2) {
-        uint8_t pub[32];
-        if (x->pubkey != NULL &&
-            (rc = parse_public_key(c, x->pubkey, pub)) != 0)
-            return rc;
-        if ((rc = cli_open(c, 0, &l)) != 0)
-            return rc;
+    } else if (strcmp(sub, "verifier") == 0) {
+        ldg_verifier_key(l, what, sizeof what);
+        cli_print_text(c, "verifier", what);
+    } else if (strcmp(sub, "revoke") == 0) {
+        rc = ldg_keys_revoke(l, pos[1], x->reason, &seq);
+        snprintf(what, sizeof what, "key %s revoked", pos[1]);
+    } else {
         rc = x->pubkey != NULL ? ldg_keys_enrol(l, pos[1], x->roles, pub, &seq)
                                : ldg_keys_add(l, pos[1], x->roles, &seq);
-        if (rc < 0) {
-            rc = cli_fail(c, l, rc);
-        } else {
-            char what[200];
+        if (rc >= 0)
             key_added(l, pos[1], what, sizeof what);
-            cli_print_seq(c, seq, what);
-            rc = EX_OK;
-        }
-    } else if (strcmp(sub, "revoke") == 0 && npos == 2) {
-        if (x->reason == NULL || *x->reason == '\0') {
-            cli_err(c, "revoke needs --reason TEXT");
-            return EX_USAGE;
-        }
-        if ((rc = cli_open(c, 0, &l)) != 0)
-            return rc;
-        rc = ldg_keys_revoke(l, pos[1], x->reason, &seq);
-        if (rc < 0) {
-            rc = cli_fail(c, l, rc);
-        } else {
-            char what[200];
-            snprintf(what, sizeof what, "key %s revoked", pos[1]);
-            cli_print_seq(c, seq, what);
-            rc = EX_OK;
-        }
-    } else {
-        return cli_usage(c);
     }
+    if (rc < 0)
+        rc = cli_fail(c, l, rc);
+    else if (write)
+        cli_print_seq(c, seq, what);
     ldg_close(l);
     return rc;
 }
