@@ -960,21 +960,16 @@ bundle_read_mem(struct bundle *b, const void *p, size_t len,
     return bundle_read(b, -1, p ? p : "", len, lim, err, errcap);
 }
 
+static int
+name_cmp(const void *name, const void *m)
+{
+    return strcmp(name, ((const struct bmember *)m)->name);
+}
+
 const struct bmember *
 bundle_get(const struct bundle *b, const char *name)
 {
-    size_t lo = 0, hi = b->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(b->m[mid].name, name);
-        if (c == 0)
-            return &b->m[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    return b->n ? bsearch(name, b->m, b->n, sizeof *b->m, name_cmp) : NULL;
 }
 
 void

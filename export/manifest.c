@@ -155,19 +155,14 @@ out:
     return rc;
 }
 
+static int
+name_cmp(const void *name, const void *f)
+{
+    return strcmp(name, ((const struct bmfile *)f)->name);
+}
+
 struct bmfile *
 bmlist_find(const struct bmlist *l, const char *name)
 {
-    size_t lo = 0, hi = l->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(l->f[mid].name, name);
-        if (c == 0)
-            return &l->f[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    return l->n ? bsearch(name, l->f, l->n, sizeof *l->f, name_cmp) : NULL;
 }

@@ -129,20 +129,17 @@ bv_ju64(const json_t *o, const char *k, uint64_t *v)
     return s ? parse_dec(s, strlen(s), v) : -1;
 }
 
+static int
+seq_cmp(const void *seq, const void *e)
+{
+    uint64_t a = *(const uint64_t *)seq, b = ((const struct vev *)e)->seq;
+    return (a > b) - (a < b);
+}
+
 struct vev *
 bv_find_ev(struct vctx *v, uint64_t seq)
 {
-    size_t lo = 0, hi = v->nev;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v->ev[mid].seq == seq)
-            return &v->ev[mid];
-        if (v->ev[mid].seq < seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    return v->nev ? bsearch(&seq, v->ev, v->nev, sizeof *v->ev, seq_cmp) : NULL;
 }
 
 int
