@@ -60,11 +60,7 @@ lane_of(const char *kind)
         return "steps";
     if (strcmp(kind, "route") == 0)
         return "route decisions";
-    if (strcmp(kind, "policy") == 0)
-        return "policy";
-    if (strcmp(kind, "context") == 0)
-        return "context";
-    return kind[0] ? kind : "other";
+    return kind[0] ? kind : "other"; /* policy, context, ... */
 }
 
 static json_t *text_line(int bad, const char *fmt, ...)
