@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -162,6 +161,19 @@ cli_full_advice(const struct cli *c)
     cli_err(c, "%s", buf);
 }
 
+void
+cli_ledger_options(struct ldg_options *o, unsigned flags)
+{
+    const char *mb = getenv("LEDGER_MAP_BYTES");
+    const char *mx = getenv("LEDGER_MAP_MAX_BYTES");
+    memset(o, 0, sizeof *o);
+    o->flags = flags;
+    if (mb != NULL)
+        o->map_size_bytes = (size_t)strtoull(mb, NULL, 10);
+    if (mx != NULL)
+        o->map_max_bytes = (size_t)strtoull(mx, NULL, 10);
+}
+
 int
 cli_open(struct cli *c, int ro, struct ldg_ledger **out)
 {
@@ -171,16 +183,7 @@ cli_open(struct cli *c, int ro, struct ldg_ledger **out)
 
     if (c->dir[0] == '\0' && (rc = cli_resolve_dir(c)) != 0)
         return rc;
-    memset(&o, 0, sizeof o);
-    o.flags = ro ? LDG_RDONLY : 0;
-    {
-        const char *mb = getenv("LEDGER_MAP_BYTES");
-        const char *mx = getenv("LEDGER_MAP_MAX_BYTES");
-        if (mb != NULL)
-            o.map_size_bytes = (size_t)strtoull(mb, NULL, 10);
-        if (mx != NULL)
-            o.map_max_bytes = (size_t)strtoull(mx, NULL, 10);
-    }
+    cli_ledger_options(&o, ro ? LDG_RDONLY : 0);
     err[0] = '\0';
     rc = ldg_open(out, c->dir, &o, err, sizeof err);
     if (rc < 0) {
@@ -251,14 +254,6 @@ cli_print_json(const struct cli *c, json_t *v)
  */
 static uint64_t progress_t0_ns, progress_last_ns;
 
-static uint64_t
-mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void
 cli_progress(void *ctx, uint64_t done, uint64_t total)
 {
@@ -267,7 +262,7 @@ cli_progress(void *ctx, uint64_t done, uint64_t total)
     char eta[48] = "";
     if (!c->progress)
         return;
-    now = mono_ns();
+    now = ldg_now_mono_ns();
     if (progress_t0_ns == 0 || done == 0)
         progress_t0_ns = now;
     if (done != total && now - progress_last_ns < 100000000u)

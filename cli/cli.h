@@ -349,6 +349,9 @@ int cli_resolve_dir(struct cli *c);
 /* The same, never the system ledger (ldg_default_dir_own): where init
  * makes a new one. */
 int cli_resolve_dir_own(struct cli *c);
+/* *o zeroed, with flags (LDG_RDONLY...) and the map sizes of
+ * $LEDGER_MAP_BYTES and $LEDGER_MAP_MAX_BYTES when set. */
+void cli_ledger_options(struct ldg_options *o, unsigned flags);
 /* Opens the ledger (read-only when ro) in c->dir, resolving it first
  * (cli_resolve_dir) when that was not done; on failure prints and returns
  * an exit code (> 0). */

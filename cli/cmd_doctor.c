@@ -477,17 +477,10 @@ open_plain(struct cli *c, struct ldg_ledger **out, int ro)
 {
     struct ldg_options o;
     char err[1024];
-    const char *mb = getenv("LEDGER_MAP_BYTES");
-    const char *mx = getenv("LEDGER_MAP_MAX_BYTES");
     int rc;
-    memset(&o, 0, sizeof o);
     /* A rebuild writes a second copy of the projections in one
      * transaction: ask the core for room for it. */
-    o.flags = ro ? LDG_RDONLY : LDG_ROOM_TO_REWRITE;
-    if (mb != NULL)
-        o.map_size_bytes = (size_t)strtoull(mb, NULL, 10);
-    if (mx != NULL)
-        o.map_max_bytes = (size_t)strtoull(mx, NULL, 10);
+    cli_ledger_options(&o, ro ? LDG_RDONLY : LDG_ROOM_TO_REWRITE);
     rc = ldg_open(out, c->dir, &o, err, sizeof err);
     if (rc < 0)
         return cli_fail_err(c, err, rc);

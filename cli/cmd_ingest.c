@@ -69,14 +69,6 @@ ingest_dup(void *ctx, uint64_t line, const char *id, uint64_t seq,
     say_dup_line(ctx, line, id, seq, differs);
 }
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 ingest_error(void *ctx, uint64_t line, int col, const char *msg)
 {
@@ -108,7 +100,7 @@ ingest_progress(void *ctx, uint64_t lines, uint64_t committed)
     /* A file of known size: how far into it reading is, and an ETA. */
     pos = ic->size > 0 ? ftello(ic->in) : -1;
     if (pos > 0) {
-        uint64_t el = now_ns() - ic->t0_ns;
+        uint64_t el = ldg_now_mono_ns() - ic->t0_ns;
         double frac = (double)pos / (double)ic->size;
         if (frac > 1)
             frac = 1;
@@ -355,7 +347,7 @@ cmd_ingest(struct cli *c, void *args, int npos, char **pos)
         if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode))
             ic.size = (uint64_t)st.st_size;
         ic.in = in;
-        ic.t0_ns = now_ns();
+        ic.t0_ns = ldg_now_mono_ns();
     }
     if ((rc = cli_resolve_dir(c)) != 0)
         goto out;
