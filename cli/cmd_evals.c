@@ -59,6 +59,18 @@ static const struct cli_opt eval_opts[] = {
     CLI_OPT_END};
 static const struct eval_args eval_defaults = {.conc = 1, .tmo = 120000};
 
+/* 0 when target is route:NAME, pack:NAME or model:NAME; else said after
+ * what ("--target:" or "TARGET") and EX_USAGE. */
+static int
+target_ok(struct cli *c, const char *what, const char *target)
+{
+    if (ldg_eval_target_valid(target))
+        return 0;
+    cli_err(c, "%s '%s' is not route:NAME, pack:NAME or model:NAME", what,
+            target);
+    return EX_USAGE;
+}
+
 /* --target, --candidate and --endpoint, given and well formed: 0, or
  * EX_USAGE. */
 static int
@@ -67,13 +79,8 @@ eval_check(struct cli *c, const char *target, const char *cand, const char *ep)
     if (!target || !cand || !ep)
         return cli_usage_err(c, "--target, --candidate and --endpoint are "
                                 "required");
-    if (!ldg_eval_target_valid(target)) {
-        cli_err(c,
-                "--target: '%s' is not route:NAME, pack:NAME or "
-                "model:NAME",
-                target);
+    if (target_ok(c, "--target:", target) != 0)
         return EX_USAGE;
-    }
     if (strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0) {
         cli_err(c, "--endpoint: '%s' is not an http:// or https:// URL", ep);
         return EX_USAGE;
@@ -200,13 +207,8 @@ cmd_evals(struct cli *c, void *args, int npos, char **pos)
     char err[512] = "", tt[LDG_SUBJECT_MAX + 16];
 
     const char *target = x->target;
-    if (target && !ldg_eval_target_valid(target)) {
-        cli_err(c,
-                "--target: '%s' is not route:NAME, pack:NAME or "
-                "model:NAME",
-                target);
-        return EX_USAGE;
-    }
+    if (target && (rc = target_ok(c, "--target:", target)) != 0)
+        return rc;
     if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 1, &l)) != 0)
         return rc;
     char ty[] = "type=eval.result";
@@ -333,11 +335,8 @@ cmd_promote(struct cli *c, void *args, int npos, char **pos)
     if (npos != 2)
         return cli_usage_err(c, "give TARGET and CANDIDATE");
     struct ldg_promotion p = {pos[0], pos[1], x->eval_id, x->reason, x->force};
-    if (!ldg_eval_target_valid(p.target)) {
-        cli_err(c, "TARGET '%s' is not route:NAME, pack:NAME or model:NAME",
-                p.target);
-        return EX_USAGE;
-    }
+    if ((rc = target_ok(c, "TARGET", p.target)) != 0)
+        return rc;
     if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
         return rc;
     rc = ldg_eval_promote(l, &p, &body, &seq);
@@ -412,11 +411,8 @@ cmd_rollback(struct cli *c, void *args, int npos, char **pos)
     if (npos != 1)
         return cli_usage_err(c, "give one TARGET");
     const char *target = pos[0];
-    if (!ldg_eval_target_valid(target)) {
-        cli_err(c, "TARGET '%s' is not route:NAME, pack:NAME or model:NAME",
-                target);
-        return EX_USAGE;
-    }
+    if ((rc = target_ok(c, "TARGET", target)) != 0)
+        return rc;
     if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
         return rc;
     rc = ldg_eval_rollback(l, target, x->to, x->reason, &body, &seq);
