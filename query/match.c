@@ -41,10 +41,20 @@ qbody_release(struct qbody *b)
     b->have_json = 0;
 }
 
+/* *have after a body read that returned rc: 1 read, -1 none (erased,
+ * not found); another error is returned, *have left 0. */
+static int
+loaded(int rc, int *have)
+{
+    if (rc < 0 && rc != LDG_EERASED && rc != LDG_ENOTFOUND)
+        return rc;
+    *have = rc < 0 ? -1 : 1;
+    return 0;
+}
+
 static int
 load_raw(struct qbody *b)
 {
-    int rc;
     if (b->have_raw)
         return 0;
     if (b->t == NULL) { /* an event given as JSON: its body is all there is */
@@ -53,32 +63,16 @@ load_raw(struct qbody *b)
         b->raw_len = 0;
         return 0;
     }
-    rc = ldg_reader_body(b->rd, b->seq, &b->raw, &b->raw_len);
-    if (rc == LDG_EERASED || rc == LDG_ENOTFOUND) {
-        b->have_raw = -1;
-        return 0;
-    }
-    if (rc < 0)
-        return rc;
-    b->have_raw = 1;
-    return 0;
+    return loaded(ldg_reader_body(b->rd, b->seq, &b->raw, &b->raw_len),
+                  &b->have_raw);
 }
 
 static int
 load_json(struct qbody *b)
 {
-    int rc;
     if (b->have_json)
         return 0;
-    rc = ldg_body_get(b->t, b->seq, &b->json);
-    if (rc == LDG_EERASED || rc == LDG_ENOTFOUND) {
-        b->have_json = -1;
-        return 0;
-    }
-    if (rc < 0)
-        return rc;
-    b->have_json = 1;
-    return 0;
+    return loaded(ldg_body_get(b->t, b->seq, &b->json), &b->have_json);
 }
 
 /* Whether rec holds the needle: memchr for its first byte, then the rest
