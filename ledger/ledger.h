@@ -118,8 +118,13 @@ int ldg_keyfile_load(const char *path, struct ldg_key **out, char *err,
 enum ldg_open_flags {
     LDG_RDONLY = 1 << 0, /* read-only: no appends, no verify state update */
     LDG_NOSYNC = 1 << 1, /* tests only: skip fsync (not durable) */
-    /* Benchmarks only: skip the Merkle tree and checkpoints, to measure
-     * what they cost. A ledger written this way does not verify. */
+    /* Benchmarks only (bench/tree_overhead), to measure what the Merkle
+     * tree and checkpoints cost an append: keeps level 0 of the tree
+     * (each event's leaf hash, stored in its tiles as always: layout 5
+     * reads an entry's prev from it, so appending needs it) and skips
+     * every level above it and the per-commit checkpoint. ldg_init then
+     * skips the verify of the genesis: a ledger written this way has no
+     * root and does not verify. */
     LDG_BENCH_NOTREE = 1 << 2,
     /* Writable opens only: map room for one transaction that rewrites
      * data as large as the whole store (a projections rebuild writes a

@@ -724,6 +724,11 @@ void ldg_keys_roles_text(struct ldg_txn *t, const struct ldg_key_state *ks,
 
 /* Internal tree maintenance (tree.c). */
 int ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32]);
+/* Benchmarks only (LDG_BENCH_NOTREE): level 0 alone, the leaf hashes a
+ * layout 5 reader takes each entry's prev from (its edge and full tiles,
+ * stored as ldg_tree_add_leaf stores them); no level above, so no root. */
+int ldg_tree_add_leaf_only(struct ldg_txn *t, uint64_t seq,
+                           const uint8_t leaf[32]);
 /* Layouts 2 to 4: copies the 256 hashes of full tile n of tile level tl
  * into out (in layout 4 from its record in db tiles and its last hash in
  * db tree). LDG_ENOTFOUND when that tile is not full yet, LDG_ECORRUPT

@@ -238,9 +238,9 @@ tree_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
 /* Hash h of level 8·tl, index i joins the edge; a tile it completes moves
  * from the edge to db tiles but for its last hash, which stays in db tree
  * (layout 4 and after: the only ones appended to), and its MTH joins the
- * level above, and so on. */
+ * level above, and so on up to tile level top. */
 static int
-edge_add(struct ldg_txn *t, int tl, uint64_t i, uint8_t h[32])
+edge_add(struct ldg_txn *t, int tl, uint64_t i, uint8_t h[32], int top)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     ldg_dbi tree = ldg_core(l, LDG_DB_TREE);
@@ -269,6 +269,8 @@ edge_add(struct ldg_txn *t, int tl, uint64_t i, uint8_t h[32])
             if ((rc = ldg_core_kv_del(t, tree, k, sizeof k, NULL, 0)) < 0)
                 return rc;
         }
+        if (tl == top)
+            return 0;
         subtree_hash(tile[0], LDG_TILE_WIDTH, h);
     }
 }
@@ -281,7 +283,17 @@ ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32])
 {
     uint8_t h[32];
     memcpy(h, leaf, 32);
-    return edge_add(t, 0, seq, h);
+    return edge_add(t, 0, seq, h, 7);
+}
+
+/* LDG_BENCH_NOTREE: stores leaf hash (0, seq) as ldg_tree_add_leaf does,
+ * tiles of level 0 included, but nothing above them. */
+int
+ldg_tree_add_leaf_only(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32])
+{
+    uint8_t h[32];
+    memcpy(h, leaf, 32);
+    return edge_add(t, 0, seq, h, 0);
 }
 
 int

@@ -3,9 +3,11 @@
  * the root at every size is RFC 6962's Merkle tree hash of the entries'
  * leaf hashes, computed here from scratch (in every store layout, across
  * tile boundaries: the older layouts' golden images, 600 events committed
- * at sizes 1, 32 and 600, and a fresh ledger of the newest); a checkpoint is kept at every commit's end and only
- * there, and floor and ceil find the nearest ones; the signed checkpoint
- * at a size names that size and root.
+ * at sizes 1, 32 and 600, and a fresh ledger of the newest); a checkpoint is
+ * kept at every commit's end and only there, and floor and ceil find the
+ * nearest ones; the signed checkpoint at a size names that size and root.
+ * A benchmark's ledger (LDG_BENCH_NOTREE) keeps level 0 alone, from which
+ * its entries read.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -151,11 +153,63 @@ test_tree__roots_and_checkpoints_in_every_layout(void **state)
         check_tree(layout);
 }
 
+/* LDG_BENCH_NOTREE (bench/tree_overhead): init makes the ledger without
+ * verifying its genesis, appends store each leaf hash at level 0 (tiles
+ * included: every event reads back, its prev taken from there), and
+ * nothing above it: no root from a whole tile on, no checkpoint. */
+static void
+test_tree__bench_notree_keeps_the_leaf_hashes_only(void **state)
+{
+    struct ldg_options o;
+    struct ldg_ledger *l = NULL;
+    struct ldg_txn *t;
+    uint8_t ends[N_EVENTS + 2], got[32];
+    uint64_t size = 0, fl = 0;
+    char dir[256], err[512], *note = NULL;
+    const char *tmp = getenv("TMPDIR");
+
+    (void)state;
+    snprintf(dir, sizeof dir, "%s/ldgtest.XXXXXX", tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_NOSYNC | LDG_BENCH_NOTREE;
+    o.map_size_bytes = 64u << 20;
+    if (ldg_init(dir, "test.local/unit", &o, err, sizeof err) != 0)
+        fail_msg("init: %s", err);
+    if (ldg_open(&l, dir, &o, err, sizeof err) != 0)
+        fail_msg("open: %s", err);
+    memset(ends, 0, sizeof ends);
+    fill(l, ends, 11);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_txn_size(t, &size), 0);
+    assert_int_equal(size, N_EVENTS + 1);
+    for (uint64_t s = 0; s < size; s++) {
+        struct ldg_event ev;
+        uint8_t stored[32];
+        /* the entry, whole with its prev from level 0, hashes to the
+         * leaf hash stored for it */
+        assert_int_equal(ldg_event_get(t, s, &ev), 0);
+        assert_int_equal(ldg_tree_stored_hash(t, 0, s, stored), 0);
+        assert_memory_equal(ev.leaf, stored, 32);
+    }
+    /* within tile 0 of level 0, a root; a whole tile's hash is kept at
+     * the level above, which is not there */
+    assert_int_equal(ldg_tree_root(t, 255, got), 0);
+    assert_int_not_equal(ldg_tree_root(t, 256, got), 0);
+    assert_int_not_equal(ldg_tree_root(t, size, got), 0);
+    assert_int_equal(ldg_checkpoint_floor(t, size, &fl), LDG_ENOTFOUND);
+    assert_int_equal(ldg_checkpoint_get(t, size, &note), LDG_ENOTFOUND);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tree__roots_and_checkpoints_in_every_layout),
+        cmocka_unit_test(test_tree__bench_notree_keeps_the_leaf_hashes_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
