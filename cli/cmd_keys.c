@@ -130,30 +130,19 @@ key_added(struct ldg_ledger *l, const char *name, char *what, size_t cap)
     free(k);
 }
 
-/* 1 if s is exactly 64 hex digits. */
-static int
-is_hex64(const char *s, size_t n)
-{
-    if (n != 64)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (strchr("0123456789abcdefABCDEF", s[i]) == NULL || s[i] == '\0')
-            return 0;
-    return 1;
-}
-
 /* --public-key KEY: 64 hex digits, or @FILE holding what `keys generate`
  * prints (its "public_key HEX" line, its -o json object, or the bare hex).
  * 0, or an exit code after saying why. */
 static int
 parse_public_key(struct cli *c, const char *arg, uint8_t pub[32])
 {
-    char text[4096], hex[65];
+    char text[4096];
     const char *what = arg;
     size_t n;
+    int found = 0;
 
     if (arg[0] != '@') {
-        if (!is_hex64(arg, strlen(arg)) || ldg_unhex(pub, 32, arg) < 0) {
+        if (ldg_unhex(pub, 32, arg) < 0) {
             cli_err(c,
                     "--public-key: '%.80s' is not a public key (64 hex "
                     "digits, or @FILE as `ledger keys generate` prints it)",
@@ -186,37 +175,35 @@ parse_public_key(struct cli *c, const char *arg, uint8_t pub[32])
         fclose(f);
         text[n] = '\0';
     }
-    hex[0] = '\0';
     {
         /* the bare hex, with or without a newline */
         size_t m = strcspn(text, " \t\r\n");
-        if (is_hex64(text, m) && text[m + strspn(text + m, " \t\r\n")] == '\0')
-            snprintf(hex, sizeof hex, "%.64s", text);
+        found = m == 64 && text[m + strspn(text + m, " \t\r\n")] == '\0' &&
+                ldg_unhex_prefix(pub, 32, text) == 0;
     }
-    if (hex[0] == '\0' && text[0] == '{') {
+    if (!found && text[0] == '{') {
         json_error_t je;
         json_t *o = json_loads(text, 0, &je);
         const char *v = json_string_value(json_object_get(o, "public_key"));
-        if (v != NULL && is_hex64(v, strlen(v)))
-            snprintf(hex, sizeof hex, "%s", v);
+        found = v != NULL && ldg_unhex(pub, 32, v) == 0;
         json_decref(o);
     }
-    if (hex[0] == '\0') {
+    if (!found) {
         /* "public_key HEX" on a line of its own */
         for (char *line = text; line && *line;) {
             char *nl = strchr(line, '\n');
             if (nl)
                 *nl = '\0';
             if (strncmp(line, "public_key ", 11) == 0 &&
-                is_hex64(line + 11, strcspn(line + 11, " \t\r")) &&
-                line[11 + 64 + strspn(line + 75, " \t\r")] == '\0') {
-                snprintf(hex, sizeof hex, "%.64s", line + 11);
+                strcspn(line + 11, " \t\r") == 64 &&
+                line[11 + 64 + strspn(line + 75, " \t\r")] == '\0')
+                found = ldg_unhex_prefix(pub, 32, line + 11) == 0;
+            if (found)
                 break;
-            }
             line = nl ? nl + 1 : NULL;
         }
     }
-    if (hex[0] == '\0' || ldg_unhex(pub, 32, hex) < 0) {
+    if (!found) {
         cli_err(c,
                 "--public-key: %s holds no public key (a line 'public_key "
                 "<64 hex digits>' as `ledger keys generate` prints it, its "
