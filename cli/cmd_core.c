@@ -157,10 +157,7 @@ static const struct cli_opt append_opts[] = {
     CLI_VALUE(OPT_TIME, 0, "time", "TIME",
               "when it happened at the source: RFC 3339 or nanoseconds "
               "since the epoch (stored beside the ledger's own time)"),
-    CLI_ON(OPT_DIRECT, 0, "direct",
-           "write to the ledger directly even when `ledger serve` serves "
-           "it",
-           AA, direct),
+    CLI_DIRECT_OPT(OPT_DIRECT, AA, direct),
     CLI_ON('v', 'v', "verbose", "say which way the event went", AA, verbose),
     CLI_QUIET_OPT,
     CLI_ARG("TYPE", "the event type, e.g. run.started, model.loaded", 0),

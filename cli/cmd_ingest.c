@@ -138,10 +138,7 @@ static const struct cli_opt ingest_opts[] = {
     CLI_ON('A', 0, "acks",
            "print one JSON line per durable commit on standard output", IA,
            acks),
-    CLI_ON(OPT_DIRECT, 0, "direct",
-           "write to the ledger directly even when `ledger serve` serves "
-           "it",
-           IA, direct),
+    CLI_DIRECT_OPT(OPT_DIRECT, IA, direct),
     CLI_ON('v', 'v', "verbose",
            "say which way the events went, and name every line whose id "
            "was already in the log",

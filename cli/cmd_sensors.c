@@ -132,10 +132,7 @@ static const struct cli_opt probe_opts[] = {
     CLI_ON('n', 'n', "dry-run", "print what would be appended", PA, dry),
     CLI_NUM(OPT_TMO, 0, "timeout-ms", "N", "per request (default 5000)", PA,
             tmo, 1, 600000),
-    CLI_ON(OPT_PDIRECT, 0, "direct",
-           "write to the ledger directly even when `ledger serve` serves "
-           "it",
-           PA, direct),
+    CLI_DIRECT_OPT(OPT_PDIRECT, PA, direct),
     CLI_ON('v', 'v', "verbose", "say whether it writes through ledger serve",
            PA, verbose),
     CLI_OPT_END};

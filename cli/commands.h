@@ -203,6 +203,12 @@ extern uint64_t cli_view_horizon;
 
 /* cli/cmd_core.c — what the event commands share (cmd_ingest.c,
  * cmd_verify.c, cmd_stats.c, cmd_keys.c) */
+/* --direct: the args struct T's int f set (write without `ledger serve`;
+ * cli_serve_connect is not tried). */
+#define CLI_DIRECT_OPT(id, T, f)                                               \
+    CLI_ON(id, 0, "direct",                                                    \
+           "write to the ledger directly even when `ledger serve` serves it",  \
+           T, f)
 #define CLI_QUIET_OPT                                                          \
     {                                                                          \
         .id = 'q', .short_name = 'q', .name = "quiet",                         \
