@@ -762,6 +762,22 @@ ldg_bix_batch_add(struct ldg_bix_batch *bb, struct ldg_txn *t, uint64_t seq,
 }
 
 int
+ldg_bix_batch_add_keys(struct ldg_bix_batch *bb, struct ldg_txn *t,
+                       uint64_t seq, const uint8_t *keys, size_t len)
+{
+    int rc = 0;
+
+    bb->t = t;
+    if ((bb->pairs >= ldg_bix_batch_pairs || bb->nkeys + 8 > bb->cap) &&
+        (rc = bix_flush(bb)) < 0)
+        return rc;
+    bb->seq = seq;
+    for (size_t p = 0; p < len && rc == 0; p += 1 + keys[p])
+        rc = bix_gather(bb, keys + p + 1, keys[p]);
+    return rc;
+}
+
+int
 ldg_bix_batch_flush(struct ldg_bix_batch *bb, struct ldg_txn *t)
 {
     bb->t = t;
@@ -876,12 +892,18 @@ struct bix_chk {
     size_t wantn;
 };
 
+struct keys_at {
+    struct ldg_bix_keys *k;
+    size_t start; /* where this body's keys begin in k */
+};
+
 static int
 bix_keys_gather(void *ctx, const uint8_t *k, size_t n)
 {
-    struct ldg_bix_keys *c = ctx;
+    struct keys_at *a = ctx;
+    struct ldg_bix_keys *c = a->k;
     /* an array's repeated string: one pair */
-    for (size_t p = 0; p < c->len; p += 1 + c->buf[p])
+    for (size_t p = a->start; p < c->len; p += 1 + c->buf[p])
         if (c->buf[p] == n && memcmp(c->buf + p + 1, k, n) == 0)
             return 0;
     if (c->len + 1 + n > c->cap) {
@@ -907,11 +929,20 @@ ldg_bix_keys(const struct ldg_dicts *d, size_t max, struct ldg_body_view *b,
     json_t *json = NULL;
     int rc;
 
+    struct keys_at a = {out, 0};
+
     out->len = 0;
     if ((rc = bix_view(d, max, b, rec, len, &json)) == 0)
-        rc = bix_each(b, bix_keys_gather, out);
+        rc = bix_each(b, bix_keys_gather, &a);
     json_decref(json);
     return rc;
+}
+
+int
+ldg_bix_view_keys(const struct ldg_body_view *b, struct ldg_bix_keys *out)
+{
+    struct keys_at a = {out, out->len};
+    return bix_each(b, bix_keys_gather, &a);
 }
 
 static int

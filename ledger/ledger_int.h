@@ -661,6 +661,9 @@ void ldg_bix_batch_free(struct ldg_bix_batch *bb);
 int ldg_bix_batch_add(struct ldg_bix_batch *bb, struct ldg_txn *t, uint64_t seq,
                       const struct ldg_body_view *b, const uint8_t *rec,
                       size_t len);
+/* As _add, with the keys made already (ldg_bix_view_keys's layout). */
+int ldg_bix_batch_add_keys(struct ldg_bix_batch *bb, struct ldg_txn *t,
+                           uint64_t seq, const uint8_t *keys, size_t len);
 int ldg_bix_batch_flush(struct ldg_bix_batch *bb, struct ldg_txn *t);
 /* Says at t's commit (meta "ix.body") that ix.body holds the keys of
  * every stored body below size. */
@@ -685,6 +688,10 @@ struct ldg_bix_keys {
 };
 int ldg_bix_keys(const struct ldg_dicts *d, size_t max, struct ldg_body_view *b,
                  const uint8_t *rec, size_t len, struct ldg_bix_keys *out);
+/* Appends the distinct keys of the body view b to out (from out->len on,
+ * laid out as ldg_bix_keys's): 0, or LDG_ENOMEM. Touches nothing but b
+ * and out: a thread of its own may call it. */
+int ldg_bix_view_keys(const struct ldg_body_view *b, struct ldg_bix_keys *out);
 /* verify --full's keyed sum of ix.body pairs (mod 2^128): _add adds the
  * hash of (key k, be64 seq) under hkey; ldg_bix_sum walks ix.body and
  * sums every pair it holds, with their count in *n: 0, 1 when a pair is

@@ -30,8 +30,10 @@
  * its tiles whole, and migrate run again (at layout 4 already) splits the
  * rest.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ledger/ledger_int.h"
 
@@ -464,8 +466,7 @@ struct pack {
     int moved;    /* the ledger is at layout 5 already (another migrate) */
     uint8_t *buf; /* a record's room */
     size_t cap;
-    struct ldg_inflate s, back; /* a body inflated, and its copy's */
-    struct ldg_body_view *view; /* of the body inflated, for its keys */
+    struct pool *po; /* the bodies' packers */
     /* the full tile of leaf hashes last read (tile number tile_n), so
      * that the leaves are not sought one by one */
     uint8_t tile[LDG_TILE_BYTES];
@@ -517,52 +518,265 @@ pack_clear(struct ldg_txn *t, void *arg)
     return rc == LDG_ENOTFOUND ? 0 : rc;
 }
 
-/* The salted record rec, compressed with cd into p->buf when that is
- * smaller and gives back the very map: 1 with *out, 0 to copy rec as it
- * is (always without cd). *pl: rec's payload, opened for its keys
- * (pl->map NULL for a kind of record layout 4 does not hold). */
-static int
-pack_body(struct ldg_txn *t, struct pack *p, const struct ldg_cdict *cd,
-          const uint8_t *rec, size_t len, const uint8_t **out, size_t *n,
-          struct ldg_payload *pl)
+/*
+ * A step's bodies are packed a batch at a time by this thread and, on a
+ * machine of more than one CPU, a helper thread: each takes the next body
+ * of the batch, opens its payload (inflating a legacy compressed one),
+ * compresses a salted one with the dictionary into its own arena where
+ * that is smaller and decodes the copy back to check it gives the very
+ * map, and makes its ix.body keys from the map. Compression is about half
+ * of a migrate's CPU. Then this thread alone writes the batch, in seq
+ * order: each copy into bodies5 and its keys into ix.body. The helper
+ * touches no LMDB handle: it reads the records this thread found (pages
+ * of bodies, which the transaction does not change) and writes its own
+ * memory. A batch holds PB_ITEMS bodies or PB_BYTES of records (and one
+ * more), so the arenas stay within about that much.
+ */
+#define PB_ITEMS 4096
+#define PB_BYTES ((size_t)8 << 20)
+
+struct pitem {
+    uint64_t seq;
+    const uint8_t *rec; /* the stored record (the transaction's page) */
+    size_t len;
+    int rc;          /* 1 packed into the arena, 0 copied as is, or < 0 */
+    int keyed;       /* its keys made (else read from rec when written) */
+    unsigned who;    /* the packer that took it */
+    size_t off, n;   /* the packed record in who's arena */
+    size_t koff, kn; /* its keys in who's keys */
+};
+
+struct packer {
+    struct ldg_inflate s, back; /* a body inflated, and its copy's */
+    struct ldg_body_view *view; /* of the body inflated, for its keys */
+    uint8_t *arena;
+    size_t alen, acap;
+    struct ldg_bix_keys keys;
+};
+
+struct pool {
+    const struct ldg_dicts *d;
+    const struct ldg_cdict *cd; /* NULL: bodies are copied as they are */
+    size_t max;
+    struct pitem *items;
+    size_t n;
+    size_t next; /* the next item to take (atomic) */
+    struct packer pk[2];
+    pthread_t th;
+    int threaded;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned gen, finished; /* the batch handed out, the helper's last */
+    int quit;
+};
+
+/* Item it packed by packer who (see above). */
+static void
+pack_one(struct pool *po, unsigned who, struct pitem *it)
 {
-    struct ldg_ledger *l = ldg_txn_ledger(t);
-    const struct ldg_dicts *d = ldg_txn_dicts(t);
-    struct ldg_payload back;
+    struct packer *pk = &po->pk[who];
+    struct ldg_payload pl, back;
     size_t zn = 0;
     int rc;
 
-    pl->map = NULL;
-    if (len < 1 || (rec[0] != LDG_BODY_RAW && rec[0] != LDG_BODY_ZSTD))
-        return 0;
-    rc = ldg_body_payload(d, rec, len, l->opts.body_max_bytes, &p->s, pl);
-    if (rc == 0 && cd == NULL)
-        return 0; /* (opened for its keys) */
-    if (rc == 0)
-        rc = ldg_body_pack_salted(pl->map, pl->len, cd, len, p->buf, p->cap,
-                                  &zn);
-    if (rc == 1 &&
-        (ldg_body_payload(d, p->buf, zn, l->opts.body_max_bytes, &p->back,
-                          &back) < 0 ||
-         back.len != pl->len || memcmp(back.map, pl->map, pl->len) != 0))
-        rc = LDG_ECORRUPT;
-    if (rc == 1) {
-        *out = p->buf;
-        *n = zn;
+    it->who = who;
+    it->keyed = 0;
+    it->rc = 0;
+    if (it->len < 1 ||
+        (it->rec[0] != LDG_BODY_RAW && it->rec[0] != LDG_BODY_ZSTD))
+        return; /* (no such record in layout 4: copied, keys from rec) */
+    rc = ldg_body_payload(po->d, it->rec, it->len, po->max, &pk->s, &pl);
+    if (rc == 0 && po->cd != NULL) {
+        /* room for ZSTD_compressBound(pl.len) and the record's head */
+        size_t need = pl.len + pl.len / 128 + 128;
+        if (pk->acap - pk->alen < need) {
+            size_t cap =
+                2 * pk->acap > pk->alen + need ? 2 * pk->acap : pk->alen + need;
+            uint8_t *a = realloc(pk->arena, cap);
+            if (a == NULL) {
+                it->rc = LDG_ENOMEM;
+                return;
+            }
+            pk->arena = a;
+            pk->acap = cap;
+        }
+        rc = ldg_body_pack_salted(pl.map, pl.len, po->cd, it->len,
+                                  pk->arena + pk->alen, need, &zn);
+        if (rc == 1 &&
+            (ldg_body_payload(po->d, pk->arena + pk->alen, zn, po->max,
+                              &pk->back, &back) < 0 ||
+             back.len != pl.len || memcmp(back.map, pl.map, pl.len) != 0))
+            rc = LDG_ECORRUPT;
+        if (rc == 1) {
+            it->off = pk->alen;
+            it->n = zn;
+            pk->alen += zn;
+        }
     }
-    return rc;
+    if ((it->rc = rc) < 0)
+        return;
+    it->koff = pk->keys.len;
+    if (ldg_body_view_from_payload(pk->view, &pl) == 0 &&
+        ldg_bix_view_keys(pk->view, &pk->keys) == 0) {
+        it->kn = pk->keys.len - it->koff;
+        it->keyed = 1;
+    } else {
+        pk->keys.len = it->koff;
+    }
 }
 
-/* The ix.body keys of event seq's body rec, gathered into bb: from the
- * payload pack_body opened (pl->map), else read from rec. */
-static int
-pack_keys(struct ldg_txn *t, struct pack *p, struct ldg_bix_batch *bb,
-          uint64_t seq, const uint8_t *rec, size_t len,
-          const struct ldg_payload *pl)
+static void
+pool_run(struct pool *po, unsigned who)
 {
-    if (pl->map != NULL && ldg_body_view_from_payload(p->view, pl) == 0)
-        return ldg_bix_batch_add(bb, t, seq, p->view, NULL, 0);
-    return ldg_bix_batch_add(bb, t, seq, NULL, rec, len);
+    size_t i;
+    while ((i = __atomic_fetch_add(&po->next, 1, __ATOMIC_RELAXED)) < po->n)
+        pack_one(po, who, &po->items[i]);
+}
+
+static void *
+pool_helper(void *arg)
+{
+    struct pool *po = arg;
+    unsigned seen = 0;
+
+    pthread_mutex_lock(&po->mu);
+    for (;;) {
+        while (!po->quit && po->gen == seen)
+            pthread_cond_wait(&po->go, &po->mu);
+        if (po->quit)
+            break;
+        seen = po->gen;
+        pthread_mutex_unlock(&po->mu);
+        pool_run(po, 1);
+        pthread_mutex_lock(&po->mu);
+        po->finished = seen;
+        pthread_cond_signal(&po->done);
+    }
+    pthread_mutex_unlock(&po->mu);
+    return NULL;
+}
+
+/* The batch po->items[0..n) packed, by this thread and the helper. */
+static void
+pool_batch(struct pool *po)
+{
+    for (int i = 0; i < 2; i++) {
+        po->pk[i].alen = 0;
+        po->pk[i].keys.len = 0;
+    }
+    po->next = 0;
+    if (po->threaded) {
+        pthread_mutex_lock(&po->mu);
+        po->gen++;
+        pthread_cond_signal(&po->go);
+        pthread_mutex_unlock(&po->mu);
+    }
+    pool_run(po, 0);
+    if (po->threaded) {
+        pthread_mutex_lock(&po->mu);
+        while (po->finished != po->gen)
+            pthread_cond_wait(&po->done, &po->mu);
+        pthread_mutex_unlock(&po->mu);
+    }
+}
+
+static void
+pool_free(struct pool *po)
+{
+    if (po == NULL)
+        return;
+    if (po->threaded) {
+        pthread_mutex_lock(&po->mu);
+        po->quit = 1;
+        pthread_cond_signal(&po->go);
+        pthread_mutex_unlock(&po->mu);
+        pthread_join(po->th, NULL);
+    }
+    pthread_mutex_destroy(&po->mu);
+    pthread_cond_destroy(&po->go);
+    pthread_cond_destroy(&po->done);
+    for (int i = 0; i < 2; i++) {
+        ldg_inflate_release(&po->pk[i].s);
+        ldg_inflate_release(&po->pk[i].back);
+        ldg_body_view_free(po->pk[i].view);
+        free(po->pk[i].arena);
+        free(po->pk[i].keys.buf);
+    }
+    free(po->items);
+    free(po);
+}
+
+/* The packers, with a helper thread when there is a CPU for it. */
+static int
+pool_new(struct pool **out)
+{
+    struct pool *po = calloc(1, sizeof *po);
+    int rc = LDG_ENOMEM;
+
+    *out = NULL;
+    if (po == NULL)
+        return rc;
+    pthread_mutex_init(&po->mu, NULL);
+    pthread_cond_init(&po->go, NULL);
+    pthread_cond_init(&po->done, NULL);
+    if ((po->items = malloc(PB_ITEMS * sizeof *po->items)) == NULL ||
+        (rc = ldg_body_view_new(&po->pk[0].view)) < 0 ||
+        (rc = ldg_body_view_new(&po->pk[1].view)) < 0) {
+        pool_free(po);
+        return rc < 0 ? rc : LDG_ENOMEM;
+    }
+    po->threaded = sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+                   pthread_create(&po->th, NULL, pool_helper, po) == 0;
+    *out = po;
+    return 0;
+}
+
+/* The packed batch written, in seq order: each copy into bodies5 and its
+ * keys into ix.body (gathered in bb); *nb counts the bodies packed. */
+static int
+pack_write(struct ldg_txn *t, struct pool *po, struct ldg_bix_batch *bb,
+           uint64_t *nb)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    ldg_dbi b5 = ldg_core(l, LDG_DB_BODIES5);
+
+    for (size_t i = 0; i < po->n; i++) {
+        const struct pitem *it = &po->items[i];
+        const struct packer *pk = &po->pk[it->who];
+        uint8_t key[8];
+        int rc = it->rc;
+        if (rc == LDG_ENOMEM)
+            return rc;
+        if (rc < 0) {
+            ldg_seterr(l,
+                       "migrate: event %llu: its body does not decode (%s); "
+                       "run ledger verify (nothing was changed)",
+                       (unsigned long long)it->seq, ldg_strerror(rc));
+            return rc;
+        }
+        if (it->keyed)
+            rc = ldg_bix_batch_add_keys(bb, t, it->seq, pk->keys.buf + it->koff,
+                                        it->kn);
+        else
+            rc = ldg_bix_batch_add(bb, t, it->seq, NULL, it->rec, it->len);
+        if (rc < 0) {
+            if (rc != LDG_EFULL) /* (in_txn grows the map and says so) */
+                ldg_seterr(l,
+                           "migrate: event %llu: cannot index its body (%s); "
+                           "run ledger verify (nothing was changed)",
+                           (unsigned long long)it->seq, ldg_strerror(rc));
+            return rc;
+        }
+        ldg_be64(key, it->seq);
+        if (it->rc == 1)
+            rc = ldg_kv_put_new(t, b5, key, 8, pk->arena + it->off, it->n);
+        else
+            rc = ldg_kv_put_new(t, b5, key, 8, it->rec, it->len);
+        if (rc < 0)
+            return rc;
+        *nb += it->rc == 1;
+    }
+    return 0;
 }
 
 /* Copies events [from, to) into entries5 and bodies5, and their bodies'
@@ -574,13 +788,14 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     const struct ldg_cdict *cd = ldg_ledger_cdict(l);
-    ldg_dbi e5 = ldg_core(l, LDG_DB_ENTRIES5), b5 = ldg_core(l, LDG_DB_BODIES5);
+    ldg_dbi e5 = ldg_core(l, LDG_DB_ENTRIES5);
     struct ldg_bix_batch *bb = NULL;
+    struct pool *po = p->po;
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
     uint8_t key[8];
     uint64_t seq = from;
-    int rc;
+    int rc, rc2;
 
     *ne = *nb = 0;
     p->tile_ok = 0; /* read anew in each transaction */
@@ -639,35 +854,31 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
         return rc;
     if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_BODIES), &c)) < 0)
         goto out;
+    po->d = ldg_txn_dicts(t);
+    po->cd = cd;
+    po->max = l->opts.body_max_bytes;
     ldg_be64(key, from);
-    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 8, &k, &v);
-         rc == 0 && k.len == 8 && ldg_rd_be64(k.data) < to;
-         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
-        const uint8_t *out = v.data;
-        size_t n = v.len;
-        struct ldg_payload pl;
-        int prc = pack_body(t, p, cd, v.data, v.len, &out, &n, &pl);
-        seq = ldg_rd_be64(k.data);
-        if (prc < 0) {
-            ldg_seterr(l,
-                       "migrate: event %llu: its body does not decode (%s); "
-                       "run ledger verify (nothing was changed)",
-                       (unsigned long long)seq, ldg_strerror(prc));
-            rc = prc;
+    rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 8, &k, &v);
+    while (rc == 0 && k.len == 8 && ldg_rd_be64(k.data) < to) {
+        size_t bytes = 0;
+        /* a batch of bodies, in seq order */
+        po->n = 0;
+        while (rc == 0 && k.len == 8 && ldg_rd_be64(k.data) < to &&
+               po->n < PB_ITEMS && bytes < PB_BYTES) {
+            struct pitem *it = &po->items[po->n++];
+            it->seq = ldg_rd_be64(k.data);
+            it->rec = v.data;
+            it->len = v.len;
+            bytes += v.len;
+            rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v);
+        }
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            break;
+        pool_batch(po);
+        if ((rc2 = pack_write(t, po, bb, nb)) < 0) {
+            rc = rc2;
             break;
         }
-        if ((rc = pack_keys(t, p, bb, seq, v.data, v.len, &pl)) < 0) {
-            if (rc != LDG_EFULL) /* (in_txn grows the map and says so) */
-                ldg_seterr(l,
-                           "migrate: event %llu: cannot index its body (%s); "
-                           "run ledger verify (nothing was changed)",
-                           (unsigned long long)seq, ldg_strerror(rc));
-            break;
-        }
-        memcpy(key, k.data, 8);
-        if ((rc = ldg_kv_put_new(t, b5, key, 8, out, n)) < 0)
-            break;
-        (*nb) += prc == 1;
     }
     if (rc == LDG_ENOTFOUND || rc == 0)
         rc = ldg_bix_batch_flush(bb, t);
@@ -849,7 +1060,7 @@ to_stored(struct ldg_ledger *l,
                 : l->opts.body_max_bytes + 64;
     if ((p.buf = malloc(p.cap)) == NULL)
         return LDG_ENOMEM;
-    if ((rc = ldg_body_view_new(&p.view)) < 0) {
+    if ((rc = pool_new(&p.po)) < 0) {
         free(p.buf);
         return rc;
     }
@@ -879,9 +1090,7 @@ to_stored(struct ldg_ledger *l,
         res->body_index_built = 1;
     }
     free(p.buf);
-    ldg_body_view_free(p.view);
-    ldg_inflate_release(&p.s);
-    ldg_inflate_release(&p.back);
+    pool_free(p.po);
     res->entries_stored = p.entries;
     res->bodies_packed = p.bodies;
     return rc;
