@@ -940,13 +940,15 @@ if want overhead; then
     log "overhead: tree and projections on $OVH_N events"
     if [ -x "$B/bench/tree_overhead" ] &&
         "$B/bench/tree_overhead" "$OVH_FILE" --rounds 2 >"$OUT/logs/tree_overhead.out" 2>&1; then
-        v=$(sed -n 's/.*overhead_pct=\([-0-9.]*\).*/\1/p' "$OUT/logs/tree_overhead.out")
+        v=$(sed -n 's/.* overhead_pct=\([-0-9.]*\).*/\1/p' "$OUT/logs/tree_overhead.out")
+        vc=$(sed -n 's/.*cpu_overhead_pct=\([-0-9.]*\).*/\1/p' "$OUT/logs/tree_overhead.out")
         case "$v" in -*) v=0.0 ;; esac
     else
         v=$(na "tree_overhead failed")
+        vc="?"
     fi
     row "tree+checkpoint cost ($OVH_N)" "% of ingest" "$v" "-" lo "max:15" \
-        "same process, with vs without the tree above its leaf hashes (layout 5 reads prev from them) and the per-commit checkpoint"
+        "same process, wall, best of 2, with vs without the tree above its leaf hashes (layout 5 reads prev from them) and the per-commit checkpoint; CPU time: ${vc}%"
     if [ -x "$B/bench/projections_overhead" ] &&
         "$B/bench/projections_overhead" "$OVH_FILE" --rounds 2 >"$OUT/logs/proj_overhead.out" 2>&1; then
         v=$(sed -n 's/^overhead  *\([-0-9.]*\)% wall.*/\1/p' "$OUT/logs/proj_overhead.out" | head -1)
