@@ -900,7 +900,7 @@ spool(int fd, uint64_t max, int *out, char *err, size_t errcap)
         ssize_t got = read(fd, buf, STREAM_BUF);
         if (got < 0 && errno == EINTR)
             continue;
-        if (got < 0 || (got > 0 && export_write_all(t, buf, (size_t)got) < 0)) {
+        if (got < 0 || (got > 0 && ldg_write_all(t, buf, (size_t)got, 0) < 0)) {
             int e = errno;
             free(buf);
             close(t);
@@ -1059,7 +1059,7 @@ extract_into(const struct bundle *b, int dfd, const char *dir, char *err,
         }
         fd = openat(pfd, base,
                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0 || export_write_all(fd, m->data, m->len) < 0 ||
+        if (fd < 0 || ldg_write_all(fd, m->data, m->len, 0) < 0 ||
             fsync(fd) != 0) {
             snprintf(err, errcap, "%s/%s: %s", dir, m->name, strerror(errno));
             rc = errno == EEXIST ? LDG_EEXIST : LDG_EIO;
@@ -1182,7 +1182,7 @@ zpush(struct bwriter *w, const void *p, size_t n, ZSTD_EndDirective dir)
         if (ZSTD_isError(r))
             return wfail(w, LDG_EIO, ZSTD_getErrorName(r));
         if (out.pos > 0) {
-            if (export_write_all(w->fd, w->outbuf, out.pos) < 0)
+            if (ldg_write_all(w->fd, w->outbuf, out.pos, 0) < 0)
                 return wfail(w, LDG_EIO, strerror(errno));
             w->bytes += out.pos;
         }

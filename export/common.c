@@ -191,19 +191,3 @@ gb_envelope(struct ldg_buf *b, const struct ldg_event *ev)
         gb_hex(b, ev->sig, 64);
     }
 }
-
-int
-export_write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}

@@ -209,9 +209,6 @@ int export_link_unnamed(int fd, const char *path);
  * locked and kept. The fd, or -1 with errno. */
 int export_open_named_tmp(const char *path, char *tmp);
 
-/* Writes the n bytes at p to fd (again after EINTR). 0, or -1 (errno
- * set, or 0 for a write that wrote nothing). */
-int export_write_all(int fd, const void *p, size_t n);
 /* Parses canonical decimal (no sign, no leading zero unless "0", fits
  * uint64). 0 or -1. */
 int parse_dec(const char *s, size_t n, uint64_t *out);

@@ -423,7 +423,7 @@ bv_segment_verify(int fd, const struct ldg_bundle_verify_opts *o,
 static int
 copy_raw(void *ctx, const void *p, size_t n)
 {
-    return export_write_all(*(int *)ctx, p, n);
+    return ldg_write_all(*(int *)ctx, p, n, 0);
 }
 
 static int

@@ -633,7 +633,7 @@ copy_out(int from, int fd)
     while ((got = read(from, buf, cap)) != 0) {
         if (got < 0 && errno == EINTR)
             continue;
-        if (got < 0 || export_write_all(fd, buf, (size_t)got) < 0) {
+        if (got < 0 || ldg_write_all(fd, buf, (size_t)got, 0) < 0) {
             got = -1;
             break;
         }

@@ -35,8 +35,6 @@ write_via_tmp(const char *dir, const char *rel, const void *data, size_t len,
 {
     static atomic_uint counter;
     char path[4400], tmp[4500], parent[4400], *slash;
-    const uint8_t *p = data;
-    size_t off = 0;
     int fd, rc = 0;
 
     snprintf(path, sizeof path, "%s/%s", dir, rel);
@@ -45,16 +43,9 @@ write_via_tmp(const char *dir, const char *rel, const void *data, size_t len,
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return ldg_errf(err, errcap, LDG_EIO, "%s: %s", tmp, strerror(errno));
-    while (off < len) {
-        ssize_t w = write(fd, p + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            ldg_errf(err, errcap, 0, "%s: %s", tmp, strerror(errno));
-            rc = errno == ENOSPC ? LDG_EFULL : LDG_EIO;
-            break;
-        }
-        off += (size_t)w;
+    if (ldg_write_all(fd, data, len, 0) < 0) {
+        ldg_errf(err, errcap, 0, "%s: %s", tmp, strerror(errno));
+        rc = errno == ENOSPC ? LDG_EFULL : LDG_EIO;
     }
     if (rc == 0 && durable && fdatasync(fd) < 0) {
         ldg_errf(err, errcap, 0, "%s: fsync: %s", tmp, strerror(errno));

@@ -312,16 +312,7 @@ w_flush_out(struct segw *w, const uint8_t *p, size_t n)
 {
     ldg_sha256_update(&w->sha, p, n);
     w->file_bytes += n;
-    while (n > 0) {
-        ssize_t k = write(w->fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return LDG_EIO;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
+    return ldg_write_all(w->fd, p, n, 0) < 0 ? LDG_EIO : 0;
 }
 
 static int

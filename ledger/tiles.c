@@ -221,21 +221,6 @@ out:
     return same;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /*
  * Puts c->buf at DIR/rel unless it is already there: temporary file in the
  * same directory, fsync, rename over. Returns 1 if written, 0 if it was
@@ -262,7 +247,8 @@ put_file(struct tiles *c, const char *rel)
     if (fd < 0)
         return io_error(c, "create", tmp);
     /* No fsync per file: see "Durability" at the top. */
-    if (fchmod(fd, 0644) < 0 || write_all(fd, c->buf.p, c->buf.len) < 0) {
+    if (fchmod(fd, 0644) < 0 ||
+        ldg_write_all(fd, c->buf.p, c->buf.len, 0) < 0) {
         rc = io_error(c, "write", tmp);
         goto fail;
     }

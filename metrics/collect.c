@@ -441,16 +441,7 @@ ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd >= 0) {
-        size_t len = strlen(text), off = 0;
-        while (off < len) {
-            ssize_t w = write(fd, text + off, len - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
-        err_no = off == len ? 0 : errno ? errno : EIO;
+        err_no = ldg_write_all(fd, text, strlen(text), 0) == 0 ? 0 : errno;
         if (close(fd) != 0 && err_no == 0)
             err_no = errno;
         if (err_no == 0 && rename(tmp, path) != 0)

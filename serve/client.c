@@ -86,18 +86,10 @@ ldg_client_connect(struct ldg_client **out, const char *dir, const char *path,
 static int
 send_all(struct ldg_client *c, const char *p, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            cerr(c, "the server went away: %s", strerror(errno));
-            return LDG_EIO;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    if (ldg_write_all(c->fd, p, n, 1) == 0)
+        return 0;
+    cerr(c, "the server went away: %s", strerror(errno));
+    return LDG_EIO;
 }
 
 int

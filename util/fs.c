@@ -1,9 +1,12 @@
 /*
  * fs.c — mkdir -p, once for every module that makes directories (the
- * ledger's own, tiles, archives, fleet state).
+ * ledger's own, tiles, archives, fleet state); and the loop that writes a
+ * buffer whole, to a file or a socket.
  */
 #include <errno.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/util.h"
 
@@ -32,4 +35,22 @@ ldg_mkdir_p(char *path, size_t from, int whole, unsigned mode,
         if (rc != 0 || keep == '\0')
             return rc;
     }
+}
+
+int
+ldg_write_all(int fd, const void *p, size_t n, int sock)
+{
+    const uint8_t *c = p;
+    while (n > 0) {
+        ssize_t w = sock ? send(fd, c, n, MSG_NOSIGNAL) : write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            errno = w == 0 ? EIO : errno;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }

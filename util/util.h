@@ -233,7 +233,7 @@ int ldg_days_in_month(int64_t y, int m);
 int ldg_time_parse_rfc3339(const char *s, size_t n, unsigned flags,
                            uint64_t *ns);
 
-/* ----------------------------------------------------------- mkdir -p -- */
+/* --------------------------------------------- mkdir -p, write all -- */
 
 /* mkdir -p over the path in path: each directory of it that ends at a '/'
  * from byte from on (a leading '/' is the root's), and path itself when
@@ -244,6 +244,11 @@ int ldg_time_parse_rfc3339(const char *s, size_t n, unsigned flags,
  * every other return). */
 int ldg_mkdir_p(char *path, size_t from, int whole, unsigned mode,
                 int (*made)(void *ctx, const char *dir), void *ctx);
+
+/* Writes the n bytes at p to fd whole: again after EINTR and after a short
+ * write. sock: send() with MSG_NOSIGNAL (a peer gone is an error, not a
+ * SIGPIPE). 0; or -1 with errno (EIO when a write wrote nothing). */
+int ldg_write_all(int fd, const void *p, size_t n, int sock);
 
 /* --------------------------------------------------------------- JSON -- */
 
