@@ -55,7 +55,7 @@ numbered(const char *name, const char *prefix, const char *suffix,
     if (n <= pl + sl || strncmp(name, prefix, pl) != 0 ||
         strcmp(name + n - sl, suffix) != 0)
         return 0;
-    return parse_dec(name + pl, n - pl - sl, seq) == 0;
+    return ldg_parse_u64(name + pl, n - pl - sl, LDG_DEC_CANONICAL, seq) == 0;
 }
 
 enum bname

@@ -11,26 +11,6 @@
 #include "ledger/module.h"
 #include "util/util.h"
 
-int
-parse_dec(const char *s, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned d;
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 const char *const envelope_keys[] = {
     "seq",       "ts",        "time",         "recorded_ts", "recorded_time",
     "clock",     "type",      "subject",      "run",         "parent",

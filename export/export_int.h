@@ -209,9 +209,6 @@ int export_link_unnamed(int fd, const char *path);
  * locked and kept. The fd, or -1 with errno. */
 int export_open_named_tmp(const char *path, char *tmp);
 
-/* Parses canonical decimal (no sign, no leading zero unless "0", fits
- * uint64). 0 or -1. */
-int parse_dec(const char *s, size_t n, uint64_t *out);
 /* The envelope of an event as events.jsonl shows it: seq, ts, time, type,
  * subject, run, parent, actor, prev, body_commitment, leaf_hash,
  * signature (64-bit numbers as strings).

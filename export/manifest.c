@@ -57,7 +57,8 @@ manifest_sizes(struct bmlist *out, json_t *sizes, char *err, size_t errcap)
         const char *dec = json_string_value(val);
         struct bmfile *f = bmlist_find(out, name);
         uint64_t n;
-        if (dec == NULL || parse_dec(dec, strlen(dec), &n) != 0) {
+        if (dec == NULL ||
+            ldg_parse_u64(dec, strlen(dec), LDG_DEC_CANONICAL, &n) != 0) {
             snprintf(err, errcap,
                      "manifest.json: sizes.%.80s is not a decimal string",
                      name);

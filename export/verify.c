@@ -126,7 +126,7 @@ int
 bv_ju64(const json_t *o, const char *k, uint64_t *v)
 {
     const char *s = bv_jstr(o, k);
-    return s ? parse_dec(s, strlen(s), v) : -1;
+    return s ? ldg_parse_u64(s, strlen(s), LDG_DEC_CANONICAL, v) : -1;
 }
 
 static int

@@ -335,11 +335,13 @@ summary_run(struct ex *x, struct ldg_buf *b)
     ldg_buf_printf(b, "\nRun %s, as `" LDG_CMD_TIMELINE "` shows it:\n\n", run,
                    run);
     ldg_buf_puts(b, text);
-    if (parse_dec(jget(json_object_get(tl, "start"), "seq"),
-                  strlen(jget(json_object_get(tl, "start"), "seq")), &s) < 0)
+    if (ldg_parse_u64(jget(json_object_get(tl, "start"), "seq"),
+                      strlen(jget(json_object_get(tl, "start"), "seq")),
+                      LDG_DEC_CANONICAL, &s) < 0)
         s = 0;
-    if (parse_dec(jget(json_object_get(tl, "end"), "seq"),
-                  strlen(jget(json_object_get(tl, "end"), "seq")), &e) < 0)
+    if (ldg_parse_u64(jget(json_object_get(tl, "end"), "seq"),
+                      strlen(jget(json_object_get(tl, "end"), "seq")),
+                      LDG_DEC_CANONICAL, &e) < 0)
         e = 0;
     docs = json_array();
     if (s > 0 && (d = summary_doctor(
@@ -431,7 +433,7 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
     if (nall > 0) {
         uint64_t a = 0;
         const char *ta = nsel > 0 ? jget(sel[0], "ts") : "";
-        if (parse_dec(ta, strlen(ta), &a) == 0)
+        if (ldg_parse_u64(ta, strlen(ta), LDG_DEC_CANONICAL, &a) == 0)
             human_utc(t0, sizeof t0, a);
         human_utc(t1, sizeof t1, x->sum_last_ts);
         ldg_buf_printf(&b, "Time span: %s to %s.\n", t0, t1);
@@ -448,7 +450,7 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
                                         json_object_get(fails[i], "body"));
         uint64_t ts = 0;
         const char *tss = jget(fails[i], "ts");
-        if (parse_dec(tss, strlen(tss), &ts) == 0)
+        if (ldg_parse_u64(tss, strlen(tss), LDG_DEC_CANONICAL, &ts) == 0)
             human_utc(t0, sizeof t0, ts);
         ldg_buf_printf(&b, "  #%-6s %s  %-22s %s  (%s)\n",
                        jget(fails[i], "seq"), t0, jget(fails[i], "type"),
@@ -469,7 +471,7 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
     for (size_t i = 0; i < nsel && nlist < EX_SUMMARY_LIST; i++, nlist++) {
         uint64_t ts = 0;
         const char *tss = jget(sel[i], "ts"), *run = jget(sel[i], "run");
-        if (parse_dec(tss, strlen(tss), &ts) == 0)
+        if (ldg_parse_u64(tss, strlen(tss), LDG_DEC_CANONICAL, &ts) == 0)
             human_utc(t0, sizeof t0, ts);
         ldg_buf_printf(&b, "  #%-6s %s  %-22s %s%s%s%s\n", jget(sel[i], "seq"),
                        t0, jget(sel[i], "type"), jget(sel[i], "subject"),

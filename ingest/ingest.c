@@ -48,22 +48,13 @@ field_index(const char *key)
 int
 ldg_ingest_parse_time(const char *s, uint64_t *ns, const char **why)
 {
-    const char *p = s;
-
     *why = "must be RFC 3339 (2026-11-22T20:55:01.5Z) or nanoseconds since "
            "the epoch as a string";
     if (*s == '\0')
         return LDG_EBADINPUT;
     if (strspn(s, "0123456789") == strlen(s)) {
-        uint64_t v = 0;
-        if (strlen(s) > 20)
+        if (ldg_parse_u64(s, strlen(s), 0, ns) < 0)
             goto range;
-        for (; *p; p++) {
-            if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-                goto range;
-            v = v * 10 + (uint64_t)(*p - '0');
-        }
-        *ns = v;
         return 0;
     }
     switch (ldg_time_parse_rfc3339(s, strlen(s), 0, ns)) {

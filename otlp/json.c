@@ -105,21 +105,10 @@ u64_field(struct otlp_mapper *m, const char *where, json_t *obj,
         return 0;
     }
     if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        size_t n = json_string_length(v);
-        uint64_t x = 0;
-        if (n == 0 || n > 20)
-            goto bad;
-        for (size_t i = 0; i < n; i++) {
-            if (s[i] < '0' || s[i] > '9' ||
-                x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-                goto bad;
-            x = x * 10 + (uint64_t)(s[i] - '0');
-        }
-        *out = x;
-        return 0;
+        if (ldg_parse_u64(json_string_value(v), json_string_length(v), 0,
+                          out) == 0)
+            return 0;
     }
-bad:
     return otlp_fail(
         m, LDG_EBADINPUT,
         "%s.%s: not a non-negative 64-bit integer (a decimal string "

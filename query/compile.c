@@ -228,37 +228,21 @@ split_path(struct qpred *p, char *err, size_t errcap)
 }
 
 static int
-parse_u64(const char *s, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (n == 0 || n > 20)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-            return -1;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-static int
 parse_seq(struct qvalue *v, const char *term, char *err, size_t errcap)
 {
     const char *s = v->s, *dots = strstr(s, "..");
     v->lo = 0;
     v->hi = UINT64_MAX;
     if (dots == NULL) {
-        if (parse_u64(s, strlen(s), &v->lo) < 0)
+        if (ldg_parse_u64(s, strlen(s), 0, &v->lo) < 0)
             goto bad;
         v->hi = v->lo;
         return 0;
     }
-    if (dots > s && parse_u64(s, (size_t)(dots - s), &v->lo) < 0)
+    if (dots > s && ldg_parse_u64(s, (size_t)(dots - s), 0, &v->lo) < 0)
         goto bad;
-    if (dots[2] != '\0' && parse_u64(dots + 2, strlen(dots + 2), &v->hi) < 0)
+    if (dots[2] != '\0' &&
+        ldg_parse_u64(dots + 2, strlen(dots + 2), 0, &v->hi) < 0)
         goto bad;
     if (dots == s && dots[2] == '\0')
         goto bad;

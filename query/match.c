@@ -510,17 +510,7 @@ q_grep(const struct ldg_query *q, const struct ldg_event *ev, struct qbody *b,
 static int
 dec_u64(const char *s, uint64_t *out)
 {
-    uint64_t v = 0;
-    if (s == NULL || *s == '\0' || (s[0] == '0' && s[1] != '\0'))
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' ||
-            v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-            return -1;
-        v = v * 10 + (uint64_t)(*s - '0');
-    }
-    *out = v;
-    return 0;
+    return ldg_parse_u64(s, strlen(s), LDG_DEC_CANONICAL, out);
 }
 
 /* An event as JSON (`ledger show -o json`'s shape): the envelope fields

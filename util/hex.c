@@ -1,5 +1,6 @@
 /*
- * hex.c — lowercase hex out, either case in; a line of plain text.
+ * hex.c — lowercase hex out, either case in; a line of plain text; a
+ * decimal in.
  */
 #include <string.h>
 
@@ -59,4 +60,21 @@ ldg_text_ok(const char *s, size_t max)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return 0;
     return 1;
+}
+
+int
+ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (n == 0 || n > 20 ||
+        ((flags & LDG_DEC_CANONICAL) && s[0] == '0' && n > 1))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
 }

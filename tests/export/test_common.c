@@ -11,31 +11,6 @@
 #include "tests/export/helpers.h"
 
 static void
-test_common__parse_dec_takes_only_canonical_decimals(void **state)
-{
-    static const char *const bad[] = {"",
-                                      "01",
-                                      "-1",
-                                      "+1",
-                                      "1 ",
-                                      " 1",
-                                      "1a",
-                                      "18446744073709551616",
-                                      "99999999999999999999",
-                                      NULL};
-    uint64_t v;
-    (void)state;
-    assert_int_equal(parse_dec("0", 1, &v), 0);
-    assert_int_equal(v, 0);
-    assert_int_equal(parse_dec("18446744073709551615", 20, &v), 0);
-    assert_true(v == UINT64_MAX);
-    assert_int_equal(parse_dec("123x", 3, &v), 0); /* only n bytes */
-    assert_int_equal(v, 123);
-    for (size_t i = 0; bad[i]; i++)
-        assert_int_equal(parse_dec(bad[i], strlen(bad[i]), &v), -1);
-}
-
-static void
 test_common__envelope_json_shows_the_decoded_entry(void **state)
 {
     char *dir = tmp_dir(), hex[129];
@@ -188,7 +163,6 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_common__parse_dec_takes_only_canonical_decimals),
         cmocka_unit_test(test_common__envelope_json_shows_the_decoded_entry),
         cmocka_unit_test(test_common__envelope_of_a_version_2_entry),
         cmocka_unit_test(test_common__envelope_of_a_sealed_entry),

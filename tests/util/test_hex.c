@@ -1,5 +1,5 @@
 /*
- * test_hex.c — hex out and in (util/hex.c).
+ * test_hex.c — hex out and in, and decimals in (util/hex.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,6 +69,56 @@ test_text_ok__takes_printable_text_up_to_max(void **state)
     assert_int_equal(ldg_text_ok("\x1f", 9), 0);
 }
 
+/* n bytes of s, as ldg_parse_u64 reads them; out is 7 after a refusal */
+static int
+dec(const char *s, unsigned flags, uint64_t *out)
+{
+    *out = 7;
+    return ldg_parse_u64(s, strlen(s), flags, out);
+}
+
+static void
+test_parse_u64__one_language_leading_zeros_by_flag(void **state)
+{
+    static const char *const refused[] = {
+        "",
+        "-1",
+        "+1",
+        " 1",
+        "1 ",
+        "1x",
+        "0x10",
+        "1.0",
+        "18446744073709551616",
+        "99999999999999999999",
+        "000000000000000000001", /* 21 digits */
+    };
+    uint64_t v;
+    (void)state;
+    for (unsigned f = 0; f <= LDG_DEC_CANONICAL; f++) {
+        assert_int_equal(dec("0", f, &v), 0);
+        assert_int_equal(v, 0);
+        assert_int_equal(dec("4812", f, &v), 0);
+        assert_int_equal(v, 4812);
+        assert_int_equal(dec("18446744073709551615", f, &v), 0);
+        assert_int_equal(v, UINT64_MAX);
+        for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+            assert_int_equal(dec(refused[i], f, &v), -1);
+            assert_int_equal(v, 7); /* untouched */
+        }
+    }
+    /* leading zeros: read as plain, refused as canonical */
+    assert_int_equal(dec("009", 0, &v), 0);
+    assert_int_equal(v, 9);
+    assert_int_equal(dec("00000000000000000042", 0, &v), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(dec("00", LDG_DEC_CANONICAL, &v), -1);
+    assert_int_equal(dec("01", LDG_DEC_CANONICAL, &v), -1);
+    /* exactly n bytes: what follows is not read */
+    assert_int_equal(ldg_parse_u64("123456", 3, LDG_DEC_CANONICAL, &v), 0);
+    assert_int_equal(v, 123);
+}
+
 int
 main(void)
 {
@@ -77,6 +127,7 @@ main(void)
         cmocka_unit_test(test_hex__reads_either_case_and_refuses_the_rest),
         cmocka_unit_test(test_hex__prefix_reads_only_its_digits),
         cmocka_unit_test(test_text_ok__takes_printable_text_up_to_max),
+        cmocka_unit_test(test_parse_u64__one_language_leading_zeros_by_flag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
