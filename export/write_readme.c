@@ -102,12 +102,7 @@ ex_write_readme(struct ex *x, uint64_t now_ns)
     return ex_member_put(x, B_README, b.p, b.len, b.p);
 }
 
-static const char *
-jget(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s != NULL ? s : "";
-}
+#define jget(o, k) ldg_json_str(o, k)
 
 static int
 jis(const json_t *o, const char *k, const char *v)

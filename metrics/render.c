@@ -97,12 +97,7 @@ sample_ts(struct ldg_buf *o, const char *name, const char *const *labels,
     sample(o, name, labels, b);
 }
 
-static const char *
-jstr(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
+#define jstr(o, k) ldg_json_str(o, k)
 
 /* ------------------------------------------------------- the log itself -- */
 

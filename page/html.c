@@ -19,12 +19,7 @@
 
 #define TITLE_BODY_MAX 300 /* bytes of a body in a mark's tooltip */
 
-static const char *
-sget(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
+#define sget(o, k) ldg_json_str(o, k)
 
 /* Text, escaped for HTML content and attribute values; invalid UTF-8 and
  * control characters (except newline and tab) become U+FFFD. */

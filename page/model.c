@@ -13,12 +13,7 @@
 #include "query/query.h"
 #include "util/util.h"
 
-static const char *
-sget(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
+#define sget(o, k) ldg_json_str(o, k)
 
 static int
 sis(const json_t *o, const char *k, const char *v)

@@ -14,12 +14,7 @@
 #include "query/query.h"
 #include "util/util.h"
 
-static const char *
-bs(const json_t *b, const char *k)
-{
-    const char *s = json_string_value(json_object_get(b, k));
-    return s ? s : "";
-}
+#define bs(o, k) ldg_json_str(o, k)
 
 /* One line about event type with body b (NULL when erased). */
 static void

@@ -1526,12 +1526,7 @@ out:
 
 /* ------------------------------------------------------------- as text -- */
 
-static const char *
-sget(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s != NULL ? s : "";
-}
+#define sget(o, k) ldg_json_str(o, k)
 
 static void
 put_val(struct ldg_buf *b, const char *label, const json_t *v)

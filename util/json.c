@@ -2,8 +2,8 @@
  * json.c — the JSON values every view writes the same way: a 64-bit
  * number (a sequence number, a log size, a time in ns) as a decimal
  * string, so that no reader's 53-bit doubles lose it (docs/OUTPUT.md), and
- * bytes as lowercase hex; and a configuration file that is one JSON
- * object (retention.json, proxy.json).
+ * bytes as lowercase hex; a string member read without a NULL check; and a
+ * configuration file that is one JSON object (retention.json, proxy.json).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +28,13 @@ ldg_json_hex(const uint8_t *p, size_t n)
         return NULL;
     ldg_hex(b, p, n);
     return json_string(b);
+}
+
+const char *
+ldg_json_str(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "";
 }
 
 int

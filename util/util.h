@@ -258,6 +258,10 @@ int ldg_write_all(int fd, const void *p, size_t n, int sock);
 json_t *ldg_json_u64(uint64_t v);
 /* n (at most 64) bytes as a lowercase hex string; a new reference. */
 json_t *ldg_json_hex(const uint8_t *p, size_t n);
+/* The string member k of o, or "" when there is none (o NULL or not an
+ * object, k missing or not a string): never NULL. Borrowed, valid while
+ * o holds it. */
+const char *ldg_json_str(const json_t *o, const char *k);
 /* Reads the file path, which must be one JSON object (no key twice).
  * @return 0 with *out (a new reference); LDG_ENOTFOUND (no such file) or
  * LDG_EIO (unreadable, or not a regular file) with err "PATH: why";
