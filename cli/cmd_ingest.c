@@ -175,17 +175,11 @@ feed_main(void *arg)
                 blank = 0;
         }
         last = (unsigned char)buf[n - 1];
-        for (size_t off = 0; off < n;) {
-            ssize_t w = send(fd, buf + off, n - off, MSG_NOSIGNAL);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                snprintf(f->err, sizeof f->err, "the server went away: %s",
-                         strerror(errno));
-                f->rc = LDG_EIO;
-                goto out;
-            }
-            off += (size_t)w;
+        if (ldg_write_all(fd, buf, n, 1) < 0) {
+            snprintf(f->err, sizeof f->err, "the server went away: %s",
+                     strerror(errno));
+            f->rc = LDG_EIO;
+            goto out;
         }
     }
     if (ferror(f->in)) {
