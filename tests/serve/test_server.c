@@ -683,8 +683,11 @@ test_server__a_client_that_never_reads_does_not_hold_the_budget(void **state)
     stream_check(&c);
     assert_int_equal(st.dropped, 1);
     assert_true(st.budget_stops >= 1);
-    assert_true(b.max_gap_ms < o.stall_ms + 1500);
-    assert_true(c.max_gap_ms < o.stall_ms + 1500);
+    /* A bound, not a speed: the slack past stall_ms is wide enough for a
+     * loaded 2-core box (it once took 1.5 s more at load 9); a client
+     * held by a's answers would wait until a is shut down, far longer. */
+    assert_true(b.max_gap_ms < o.stall_ms + 4500);
+    assert_true(c.max_gap_ms < o.stall_ms + 4500);
     run_stop(&r);
     ldg_serve_free(r.s);
     ldg_close(l);
