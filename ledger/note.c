@@ -454,15 +454,8 @@ ldg_checkpoint_parse(const char *text, size_t len, char *origin,
         if (q[0] == '\n' && (q == p || q[-1] == '\n'))
             return LDG_EBADINPUT;
 
-    if (ll[1] > 20 || (line[1][0] == '0' && ll[1] > 1))
-        return LDG_EBADINPUT;
-    for (size_t i = 0; i < ll[1]; i++) {
-        unsigned d = (unsigned)(line[1][i] - '0');
-        if (line[1][i] < '0' || line[1][i] > '9' || v > (UINT64_MAX - d) / 10)
-            return LDG_EBADINPUT;
-        v = v * 10 + d;
-    }
-    if (ll[2] != ROOT_B64_LEN ||
+    if (ldg_parse_u64(line[1], ll[1], LDG_DEC_CANONICAL, &v) < 0 ||
+        ll[2] != ROOT_B64_LEN ||
         ldg_unbase64(root, 32, line[2], ROOT_B64_LEN) < 0)
         return LDG_EBADINPUT;
     if (ll[0] + 1 > origin_cap)

@@ -431,27 +431,6 @@ proof_text(char **out, const char *head, const uint8_t proof[][32], size_t n,
     return 0;
 }
 
-/* A decimal with no leading zeroes ("0" itself is fine), fitting uint64. */
-static int
-parse_decimal(const char *s, size_t len, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (len == 0 || len > 20 || (s[0] == '0' && len > 1))
-        return LDG_EBADINPUT;
-    for (size_t i = 0; i < len; i++) {
-        unsigned d;
-        if (s[i] < '0' || s[i] > '9')
-            return LDG_EBADINPUT;
-        d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return LDG_EBADINPUT;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 /* The next '\n'-terminated line of [*p, end): sets line/len (without the
  * newline) and advances *p. LDG_EBADINPUT if there is no newline. */
 static int
@@ -595,7 +574,7 @@ ldg_tlog_proof_parse_cached(const char *text, size_t len, uint64_t *index,
             return rc;
     }
     if (ll < 6 || memcmp(line, "index ", 6) != 0 ||
-        parse_decimal(line + 6, ll - 6, index) < 0)
+        ldg_parse_u64(line + 6, ll - 6, LDG_DEC_CANONICAL, index) < 0)
         return LDG_EBADINPUT;
     rc = parse_hash_lines(&p, end, proof, n, cache);
     if (rc < 0)
@@ -647,7 +626,7 @@ ldg_tlog_consistency_parse(const char *text, size_t len, uint64_t *old,
     if (rc < 0)
         return rc;
     if (ll < 4 || memcmp(line, "old ", 4) != 0 ||
-        parse_decimal(line + 4, ll - 4, old) < 0)
+        ldg_parse_u64(line + 4, ll - 4, LDG_DEC_CANONICAL, old) < 0)
         return LDG_EBADINPUT;
     rc = parse_hash_lines(&p, end, proof, n, NULL);
     if (rc < 0)
