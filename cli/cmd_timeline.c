@@ -162,17 +162,11 @@ write_whole(struct cli *c, const char *file, const char *text, size_t len)
         cli_err(c, "cannot create %s: %s", file, strerror(errno));
         return EX_CANTCREAT;
     }
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            cli_err(c, "writing %s: %s", file, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            return EX_IOERR;
-        }
-        off += (size_t)n;
+    if (ldg_write_all(fd, text, len, 0) < 0) {
+        cli_err(c, "writing %s: %s", file, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return EX_IOERR;
     }
     if (close(fd) != 0 || rename(tmp, file) != 0) {
         cli_err(c, "writing %s: %s", file, strerror(errno));

@@ -43,14 +43,8 @@ spill(void)
     if ((g.fd = mkstemp(path)) < 0)
         return -1;
     unlink(path);
-    for (size_t off = 0; off < g.len;) {
-        ssize_t k = write(g.fd, g.mem + off, g.len - off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -1;
-        off += (size_t)k;
-    }
+    if (ldg_write_all(g.fd, g.mem, g.len, 0) < 0)
+        return -1;
     free(g.mem);
     g.mem = NULL;
     g.len = g.cap = 0;
@@ -66,15 +60,9 @@ keep(void *cookie, const char *buf, size_t n)
         return -1;
     }
     if (g.fd >= 0) {
-        for (size_t off = 0; off < n;) {
-            ssize_t k = write(g.fd, buf + off, n - off);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0) {
-                g.err = errno;
-                return -1;
-            }
-            off += (size_t)k;
+        if (ldg_write_all(g.fd, buf, n, 0) < 0) {
+            g.err = errno;
+            return -1;
         }
         return (ssize_t)n;
     }
