@@ -292,7 +292,8 @@ cmd_keys(struct cli *c, void *args, int npos, char **pos)
     int rc, write;
 
     if (npos < 1)
-        return cli_usage(c);
+        return cli_usage_err(c, "a subcommand is needed: add, list, revoke, "
+                                "verifier or generate");
     sub = pos[0];
     if (x->pubkey != NULL && strcmp(sub, "add") != 0)
         return cli_usage_err(c, "--public-key goes with add");
@@ -300,7 +301,7 @@ cmd_keys(struct cli *c, void *args, int npos, char **pos)
         return cli_usage_err(c, "--out and --name go with generate");
     if (strcmp(sub, "generate") == 0) {
         if (npos != 1)
-            return cli_usage(c);
+            return cli_usage_err(c, "generate takes no argument");
         if (x->roles != NULL || x->reason != NULL)
             return cli_usage_err(c, "generate makes a key file only; give "
                                     "--roles to keys add");
@@ -309,9 +310,14 @@ cmd_keys(struct cli *c, void *args, int npos, char **pos)
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     write = strcmp(sub, "add") == 0 || strcmp(sub, "revoke") == 0;
-    if (npos != 1 + write ||
-        (!write && strcmp(sub, "list") != 0 && strcmp(sub, "verifier") != 0))
-        return cli_usage(c);
+    if (!write && strcmp(sub, "list") != 0 && strcmp(sub, "verifier") != 0)
+        return cli_usage_err(c,
+                             "unknown subcommand '%s' (add, list, revoke, "
+                             "verifier or generate)",
+                             sub);
+    if (npos != 1 + write)
+        return cli_usage_err(
+            c, write ? "%s takes one NAME" : "%s takes no argument", sub);
     if (x->pubkey != NULL && (rc = parse_public_key(c, x->pubkey, pub)) != 0)
         return rc;
     if (strcmp(sub, "revoke") == 0 && (x->reason == NULL || !*x->reason)) {

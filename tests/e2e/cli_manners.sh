@@ -188,5 +188,16 @@ fi
 "$L" doctor --color=sometimes >/dev/null 2>"$T/e"; rc=$?
 [ $rc = 64 ] && grep -q "always, never or auto" "$T/e" || bad "--color=sometimes: exit $rc"
 
+# keys without a subcommand, with a typo, or with the wrong count of
+# arguments: 64 and a line naming the cause before the usage
+for a in "keys:a subcommand is needed" "keys lst:unknown subcommand 'lst'" \
+    "keys add:add takes one NAME" "keys list x:list takes no argument" \
+    "keys generate x:generate takes no argument"; do
+    # shellcheck disable=SC2086
+    "$L" ${a%%:*} >/dev/null 2>"$T/e"; rc=$?
+    [ $rc = 64 ] && head -1 "$T/e" | grep -q "^ledger keys: ${a#*:}" ||
+        bad "${a%%:*}: exit $rc, first line: $(head -1 "$T/e")"
+done
+
 [ $nfail = 0 ] || exit 1
 echo "cli_manners: SIGPIPE, labelled numbers, terminals as documented"
