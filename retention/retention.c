@@ -964,8 +964,11 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
     if ((rc = archive_readable(l, o->archive)) < 0)
         return rc;
     rc = ldg_retention_resolve(l, o->before, now, &r->h);
+    /* run again: what was asked for rounds down to a commit at or before
+     * the horizon (a --before TIME asked again asks past it, with no
+     * commit ending in between); the archive is compared all the same */
     if (rc == LDG_ENOTFOUND && r->h.first > 0 && r->h.horizon > 0 &&
-        r->h.requested <= r->h.first)
+        r->h.horizon <= r->h.first)
         return run_again(l, o, r);
     if (rc < 0)
         return rc;

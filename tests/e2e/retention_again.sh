@@ -115,6 +115,17 @@ for f in "$T/other" "$T/later.bundle"; do
         grep -q "a1.bundle" "$T/err" ||
         fail "prune run again with $(basename "$f"): exit $rc: $(cat "$T/out" "$T/err")"
 done
+# the same prune asked with a --before that rounds down to the horizon
+# (as a --before TIME run again does): pruned already, the archive
+# compared all the same (it answered "nothing left", 66, with any file)
+"$L" --dir "$D" prune --before 50 --archive "$T/a1.bundle" >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "events 0..40 were pruned already, into this archive" "$T/out" ||
+    fail "prune --before 50 run again with its archive: exit $rc: $(cat "$T/out")"
+"$L" --dir "$D" prune --before 50 --archive "$T/other" >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "is not the archive of the events before 50" "$T/out" ||
+    fail "prune --before 50 run again with another file: exit $rc: $(cat "$T/out")"
 # a second prune: the first one's archive is told by its ledger.pruned
 "$L" --dir "$D" archive --before 81 --out "$T/a2.bundle" >/dev/null 2>&1 ||
     fail "archive a2"
