@@ -118,7 +118,7 @@ rj=$(awk -v a="$j" -v b="$s" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
     printf 'JSON / socket\tratio\t%s\t>= 0.5\t%s\n' "$rj" \
         "$(awk -v r="$rj" 'BEGIN { print (r >= 0.5 ? "meets" : "**misses**") }')"
     printf 'proxy added latency, one client, no traceparent (p50, median of %s)\tms\t%s\t-\t-\n' "$R" "$added"
-    printf 'proxy added latency, one client, with traceparent\tms\t%s\twithin noise (%s ms, the rounds'"'"' spread)\t%s\n' \
+    printf 'proxy added latency, one client, with traceparent\tms\t%s\twithin %s ms of it (spread)\t%s\n' \
         "$added_t" "$spread" \
         "$(awk -v a="$added_t" -v b="$added" -v n="$spread" 'BEGIN { d = a - b; if (d < 0) d = -d; print (d <= n + 0.02 ? "meets" : "**misses**") }')"
 } | tee "$OUT/otlp.tsv"
