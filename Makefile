@@ -340,7 +340,8 @@ bench: all $(BENCH_BIN)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/otlp.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/glance.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/journal.sh $(B)
-	@printf 'load\t%s (at the end)\n' "$$(cut -d' ' -f1-3 /proc/loadavg)" >> $(BENCH_OUT)/meta
+	@printf 'end\t%s\nload\t%s (at the end)\n' "$$(date -u '+%H:%M UTC')" \
+	    "$$(cut -d' ' -f1-3 /proc/loadavg)" >> $(BENCH_OUT)/meta
 	@sh bench/results.sh $(BENCH_OUT) > bench/RESULTS.md.tmp && \
 	    mv bench/RESULTS.md.tmp bench/RESULTS.md && \
 	    echo "bench/RESULTS.md rewritten from $(BENCH_OUT)"
