@@ -19,7 +19,7 @@
 #   serve.tsv     bench/serve.sh: scenario, ledger, peer (a header line);
 #                 issue 13's targets are judged here by row name
 #   sensors.txt   bench/sensors.sh's output (its "best of N" lines)
-#   fleet.txt     bench/fleet.sh's lines
+#   fleet.txt     bench/fleet.sh's lines (a row each, judged)
 #   retention.tsv bench/retention.sh: scenario, unit, segment, peer,
 #                 target, note; retention.txt its account in words
 #   glance.tsv    bench/glance.sh: scenario, unit, value, target, note
@@ -290,13 +290,41 @@ else
 fi
 
 # -------------------------------------------------------------- fleet --
+# fleet.sh's "fleet: NAME: FIGURES (target OP VALUE UNIT ...)" lines, a
+# row each, judged on the figure in the target's unit; other lines (a
+# part skipped) as they are.
 printf '\n## Fleet: ship, publish, mirror, witness (issue 16)\n'
 if [ -f "$O/fleet.txt" ]; then
-    grep -v '^fleet: \(machine\|load at end\):' "$O/fleet.txt" | sed 's/^fleet: /- /'
-    # "ship N events: S s, R events/s (target >= T events/s)"
-    awk '/^fleet: ship / { for (i = 1; i <= NF; i++) if ($i == "events/s" && r == "") r = $(i - 1)
-        t = $0; sub(/.*>= /, "", t); sub(/ .*/, "", t); if (r + 0 < t + 0) print "ship" }' \
-        "$O/fleet.txt" >>"$O/.missed"
+    awk '
+/^fleet: (machine|load at end):/ { next }
+/^fleet: [^:]+: .* \((target [^)]*|no target)\)$/ {
+    l = $0; sub(/^fleet: /, "", l)
+    name = l; sub(/: .*/, "", name); d = l; sub(/^[^:]*: /, "", d)
+    t = "-"; v = "-"
+    if (match(d, / \(target [^)]*\)$/)) { t = substr(d, RSTART + 9, RLENGTH - 10); d = substr(d, 1, RSTART - 1) }
+    else sub(/ \(no target\)$/, "", d)
+    if (t != "-") {
+        nt = split(t, tw, " "); op = tw[1]; x = tw[2]; u = tw[3]
+        if (x ~ /\//) { u = x; sub(/^[0-9.]+/, "", u); sub(/\/.*/, "", x) }
+        f = ""; nw = split(d, w, " ")
+        for (i = 1; i <= nw && f == ""; i++) {
+            c = w[i]; sub(/,$/, "", c)
+            if (u ~ /^\// && c ~ "^[0-9.]+" u "$") { f = c; sub(/\/.*/, "", f) }
+            else if (c == u && i > 1 && w[i - 1] ~ /^[0-9.]+$/) f = w[i - 1]
+        }
+        v = f == "" ? "?" : (op == ">=" ? f + 0 >= x + 0 : f + 0 <= x + 0) ? "meets" : "**misses**"
+        if (v ~ /misses/) print name > "/dev/stderr"
+    }
+    rows[++n] = sprintf("| %s | %s | %s | %s |", name, d, t, v)
+    next
+}
+{ sub(/^fleet: /, "- "); other[++m] = $0 }
+END {
+    if (n) { print "| scenario | figures | target | verdict |"; print "|---|---|---|---|" }
+    for (i = 1; i <= n; i++) print rows[i]
+    if (n && m) print ""
+    for (i = 1; i <= m; i++) print other[i]
+}' "$O/fleet.txt" 2>>"$O/.missed"
 else
     echo 'Missing: `bench/fleet.sh` left no `fleet.txt` in this run.'
 fi
