@@ -83,8 +83,9 @@ note=$(meta note)
 cat <<EOF
 # Benchmark results
 
-Every benchmark's figure from one \`make bench\` run (\`bench/results.sh\`
-writes this file); earlier figures and their analyses are in git's history.
+Every benchmark's figure from one \`make bench\` run, every table on the
+machine and at the date below (\`bench/results.sh\` writes this file);
+earlier figures and their analyses are in git's history.
 
 - machine: $machine
 - date: $date
