@@ -482,7 +482,7 @@ if [ -f "$O/otlp.tsv" ]; then
         if ($5 ~ /misses/) print $1 > "/dev/stderr"
         printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' 2>>"$O/.missed"
     echo
-    echo "Batches of 512 chat spans, best of the rounds; socket: the same events as lines."
+    echo "Batches of 512 chat spans, best of the rounds; socket: the same events."
 else
     echo 'No OTLP bench part in this run (`bench/out/otlp.tsv`).'
 fi
