@@ -359,7 +359,7 @@ fold_range(struct pstate *ps, struct ldg_txn *t, uint64_t from, uint64_t to,
         if (from >= to)
             return log_time(t, hz, &ps->last_ts);
     }
-    rc = scan_events(t, from, to, fold_cb, ps, fn, ctx, &st);
+    rc = scan_events(t, from, to, ps->mask, fold_cb, ps, fn, ctx, &st);
     if (rc == 0) {
         ps->applied = to;
     }
@@ -1025,7 +1025,7 @@ read_state(struct ldg_ledger *l, uint64_t at_size, unsigned mask,
             from = m.applied;
         }
     }
-    if ((rc = ps_new(&ps, l, stored ? t : NULL, 0, mask)) < 0)
+    if ((rc = ps_new(&ps, l, stored ? t : NULL, 0, stored ? P_ALL : mask)) < 0)
         goto fail;
     if (!stored)
         from = 0;
@@ -1095,6 +1095,23 @@ unreadable(struct ldg_ledger *l, int err)
     return err;
 }
 
+/* The projections a view reads, folded when it is asked at an earlier
+ * size (P_ALL for those not narrowed down). The permissions at a run's
+ * start (`ledger timeline`, export --run) then read the bodies of pack
+ * and permission events only, not the whole log's. */
+static unsigned
+view_inputs(enum ldg_proj_view view)
+{
+    switch (view) {
+    case LDG_VIEW_PERMISSIONS:
+        return (1u << P_PACKS) | (1u << P_PERMISSIONS);
+    case LDG_VIEW_DOCTOR:
+        return DOCTOR_INPUTS;
+    default:
+        return P_ALL;
+    }
+}
+
 int
 ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
                      const struct ldg_view_opts *o, json_t **out)
@@ -1114,8 +1131,8 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         o = &none;
     }
     f = o->filter;
-    rc = read_state(l, o->at_size, P_ALL, 0, o->progress, o->progress_ctx, &t,
-                    &ps);
+    rc = read_state(l, o->at_size, view_inputs(view), 0, o->progress,
+                    o->progress_ctx, &t, &ps);
     if (rc < 0)
         return rc;
     switch (view) {

@@ -150,8 +150,11 @@ struct penv {
 
 /* Iterates the events [from, to) of the log seen by t, giving each
  * envelope and body to fn. Uses the fast path over the stored bytes and
- * falls back to ldg_event_get/ldg_body_get for anything unexpected. */
-int scan_events(struct ldg_txn *t, uint64_t from, uint64_t to,
+ * falls back to ldg_event_get/ldg_body_get for anything unexpected.
+ * mask: the projections being folded (P_ALL: every event as always);
+ * an event whose type changes none of them is passed over, its body
+ * never read (ev_type_writes). */
+int scan_events(struct ldg_txn *t, uint64_t from, uint64_t to, unsigned mask,
                 int (*fn)(void *ctx, const struct penv *e,
                           const struct ldg_body_view *b),
                 void *ctx, ldg_projections_progress_fn progress, void *pctx,

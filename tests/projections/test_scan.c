@@ -98,8 +98,8 @@ test_scan__fast_path_reads_what_the_core_reads(void **state)
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &s.t), 0);
     s.n = 0;
     s.erased = 0;
-    assert_int_equal(scan_events(s.t, 0, size, compare_cb, &s, NULL, NULL, &st),
-                     0);
+    assert_int_equal(
+        scan_events(s.t, 0, size, P_ALL, compare_cb, &s, NULL, NULL, &st), 0);
     assert_int_equal(s.n, size);
     assert_int_equal(s.erased, 1);
     assert_int_equal(st.erased, 1);
@@ -107,10 +107,121 @@ test_scan__fast_path_reads_what_the_core_reads(void **state)
     assert_int_equal(st.slow_bodies, 0);
     /* from the middle */
     s.n = 3;
-    assert_int_equal(scan_events(s.t, 3, size, compare_cb, &s, NULL, NULL, &st),
-                     0);
+    assert_int_equal(
+        scan_events(s.t, 3, size, P_ALL, compare_cb, &s, NULL, NULL, &st), 0);
     assert_int_equal(st.events, size - 3);
     ldg_txn_abort(s.t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* compare_cb at any seq, remembering which were seen */
+struct seen_at {
+    struct seen s;
+    uint64_t seqs[32];
+    size_t n;
+};
+
+static int
+record_cb(void *ctx, const struct penv *e, const struct ldg_body_view *b)
+{
+    struct seen_at *a = ctx;
+    assert_true(a->n < 32);
+    assert_true(a->n == 0 || e->seq > a->seqs[a->n - 1]);
+    a->seqs[a->n++] = e->seq;
+    a->s.n = e->seq;
+    return compare_cb(&a->s, e, b);
+}
+
+/* A fold of some projections only: the permissions view (packs and
+ * permissions) gets the events of those types from the type index, an
+ * erased body as erased, and no decision or run event; the doctor's inputs
+ * get everything but the runs' own events. */
+static void
+test_scan__a_narrow_fold_reads_only_its_types(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_scan_stats st;
+    struct seen_at a;
+    uint64_t size, pk, rq, gr, ev, ms, er, st0;
+    char body[128];
+    (void)state;
+
+    pk = t_append(l, "pack.installed",
+                  "{\"pack\":\"p\",\"version\":\"1\",\"manifest_digest\":\"d\","
+                  "\"requires\":{\"routes\":[\"p/r\"]}}",
+                  NULL);
+    for (int i = 0; i < 3; i++)
+        t_append(l, "route.decision",
+                 "{\"route\":\"p/r\",\"chosen_model\":\"m\",\"run\":\"R\","
+                 "\"latency_ms\":1.5,\"fallback\":false}",
+                 NULL);
+    st0 = t_append(l, "run.started", "{\"run\":\"R\",\"pack\":\"p\"}", NULL);
+    rq = t_append(
+        l, "permission.requested",
+        "{\"pack\":\"p\",\"group\":\"g\",\"scope\":\"s\",\"tier\":\"T1\"}",
+        NULL);
+    t_append(l, "run.step",
+             "{\"run\":\"R\",\"step\":\"s\",\"tool\":\"t\",\"status\":\"ok\"}",
+             NULL);
+    gr = t_append(l, "permission.granted",
+                  "{\"pack\":\"p\",\"group\":\"g\",\"scope\":\"s\","
+                  "\"by\":\"o\"}",
+                  NULL);
+    ev = t_append(l, "eval.result",
+                  "{\"target\":\"route:p/r\",\"candidate\":\"m\","
+                  "\"eval_id\":\"e1\",\"suite\":\"s\",\"passed\":true,"
+                  "\"cases_total\":1,\"cases_passed\":1,"
+                  "\"metrics\":{\"pass_rate\":1.0}}",
+                  NULL);
+    snprintf(body, sizeof body, "{\"target_seq\":%llu,\"reason\":\"r\"}",
+             (unsigned long long)gr);
+    er = t_append(l, "body.erased", body, NULL);
+    ms = t_append(l, "model.state", "{\"model\":\"m\",\"state\":\"loaded\"}",
+                  NULL);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &a.s.t), 0);
+
+    memset(&a.seqs, 0, sizeof a.seqs);
+    a.n = 0;
+    a.s.erased = 0;
+    assert_int_equal(scan_events(a.s.t, 0, size,
+                                 (1u << P_PACKS) | (1u << P_PERMISSIONS),
+                                 record_cb, &a, NULL, NULL, &st),
+                     0);
+    /* eval.result: a type whose fold is not narrowed down is read */
+    assert_int_equal(a.n, 4);
+    assert_int_equal(a.seqs[0], pk);
+    assert_int_equal(a.seqs[1], rq);
+    assert_int_equal(a.seqs[2], gr);
+    assert_int_equal(a.seqs[3], ev);
+    assert_int_equal(a.s.erased, 1);
+    assert_int_equal(st.events, 4);
+    assert_int_equal(st.erased, 1);
+    /* a range */
+    a.n = 0;
+    assert_int_equal(scan_events(a.s.t, rq + 1, ev,
+                                 (1u << P_PACKS) | (1u << P_PERMISSIONS),
+                                 record_cb, &a, NULL, NULL, &st),
+                     0);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.seqs[0], gr);
+
+    /* the doctor's inputs: the whole log but run.started and run.step */
+    a.n = 0;
+    assert_int_equal(scan_events(a.s.t, 0, size,
+                                 (1u << P_PACKS) | (1u << P_PERMISSIONS) |
+                                     (1u << P_MODELS) | (1u << P_ROUTES) |
+                                     (1u << P_PROMOTIONS),
+                                 record_cb, &a, NULL, NULL, &st),
+                     0);
+    assert_int_equal(a.n, size - 2);
+    for (size_t i = 0; i < a.n; i++)
+        assert_true(a.seqs[i] != st0 && a.seqs[i] != st0 + 2);
+    assert_int_equal(a.seqs[a.n - 1], ms);
+    assert_true(er < ms);
+    ldg_txn_abort(a.s.t);
     ldg_close(l);
     t_rmrf(dir);
 }
@@ -184,6 +295,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan__fast_path_reads_what_the_core_reads),
+        cmocka_unit_test(test_scan__a_narrow_fold_reads_only_its_types),
         cmocka_unit_test(test_scan__event_types_by_name),
         cmocka_unit_test(test_scan__times_in_rfc3339_and_by_magnitude),
     };
