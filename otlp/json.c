@@ -547,7 +547,7 @@ otlp_json_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
         return 0; /* no telemetry: the specification's empty request */
     if ((rc = prescan(m, body, len)) < 0)
         return rc;
-    root = json_loadb(body, len, 0, &je);
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL && strstr(je.text, "JSON_ALLOW_NUL") != NULL)
         return otlp_fail(
             m, LDG_EBADINPUT,
