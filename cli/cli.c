@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -345,6 +346,19 @@ cli_print_seq(struct cli *c, uint64_t seq, const char *what)
         printf("%s\n", b);
     else
         printf("seq %s%s%s\n", b, what ? ": " : "", what ? what : "");
+}
+
+FILE *
+cli_fopen_input(const char *path)
+{
+    struct stat st;
+    FILE *f = fopen(path, "rb");
+    if (f != NULL && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        errno = EISDIR;
+        return NULL;
+    }
+    return f;
 }
 
 int

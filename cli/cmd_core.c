@@ -270,7 +270,7 @@ cmd_append(struct cli *c, void *args, int npos, char **pos)
                             "terminal; end it with Ctrl-D (or give --body "
                             "JSON or --body-file FILE)\n");
         if (x->body_file != NULL && strcmp(x->body_file, "-") != 0) {
-            f = fopen(x->body_file, "rb");
+            f = cli_fopen_input(x->body_file);
             if (f == NULL) {
                 cli_err(c, "cannot open %s: %s", x->body_file, strerror(errno));
                 return EX_NOINPUT;

@@ -327,7 +327,7 @@ cmd_ingest(struct cli *c, void *args, int npos, char **pos)
     ic.verbose = x->verbose;
     if (npos > 0 && strcmp(pos[0], "-") != 0) {
         ic.name = pos[0];
-        in = fopen(pos[0], "rb");
+        in = cli_fopen_input(pos[0]);
         if (in == NULL) {
             cli_err(c, "cannot open %s: %s", pos[0], strerror(errno));
             return EX_NOINPUT;

@@ -13,7 +13,7 @@
 static int
 read_file(const char *path, size_t max, char **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = cli_fopen_input(path);
     int rc;
     if (f == NULL)
         return LDG_ENOTFOUND;

@@ -224,6 +224,10 @@ void cli_print_seq(struct cli *c, uint64_t seq, const char *what);
 /* All of f, at most max bytes, into *out (malloc'd, NUL-terminated):
  * 0, LDG_ENOMEM, LDG_ETOOBIG, LDG_EIO. */
 int cli_read_all(FILE *f, size_t max, char **out, size_t *len);
+/* fopen(path, "rb") of an input the user named: NULL with errno set when
+ * it cannot be opened, EISDIR when it is a directory (a read of one fails
+ * later with no name for the cause). */
+FILE *cli_fopen_input(const char *path);
 
 /* cli/bundle.c: an event's seq as a bundle's events.jsonl has it
  * ("?" if it has none; buf holds it when it is a number). */

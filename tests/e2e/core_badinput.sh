@@ -351,6 +351,22 @@ expect_append append "key event by an actor" 77 "must be signed by the log key" 
     key.revoked --actor alice --body '{"key_id":"0123456789abcdef","reason":"r"}'
 expect_append append "missing body file" 66 "cannot open .*nonexistent" x.bad \
     --body-file "$T/nonexistent.json"
+# A directory where a file is named: refused as no input, saying so (it
+# was "I/O error", 74, with no cause)
+expect_append append "body file a directory" 66 "cannot open .*: is a directory" \
+    x.bad --body-file "$T"
+nchecks=$((nchecks + 1))
+L ingest "$T" >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 66 ] && grep -q "^ledger ingest: cannot open $T: Is a directory" "$T/err" ||
+    bad ingest-directory "ingest of a directory: exit $rc: $(cat "$T/err")"
+unchanged "ingest of a directory" ingest-directory
+nchecks=$((nchecks + 1))
+L verify --trusted "$T" >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 66 ] &&
+    grep -q "^ledger verify: cannot read trusted checkpoint $T: Is a directory" "$T/err" ||
+    bad verify-trusted-directory "verify --trusted DIR: exit $rc: $(cat "$T/err")"
 # Sizes: the message says what is too large and the limit.
 awk 'BEGIN { printf "{\"s\":\""; for (i = 0; i < 1048600; i++) printf "a";
     printf "\"}" }' >"$T/big.json"
