@@ -1426,7 +1426,9 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
         return rc;
     }
     if ((rc = read_tail(b->t, &b->tl)) < 0) {
-        ldg_seterr(l, "cannot read the end of the log: %s", ldg_strerror(rc));
+        if (rc != LDG_EVERSION) /* (an older layout said so, and how) */
+            ldg_seterr(l, "cannot read the end of the log: %s",
+                       ldg_strerror(rc));
         ldg_txn_abort(b->t);
         free(b);
         return rc;

@@ -423,17 +423,23 @@ commit_group(struct ldg_server *s, struct req *group)
         /* a full disk: say how much is free and what makes room */
         if (full)
             ldg_doctor_full_advice(ldg_dir(s->l), advice, sizeof advice);
-        snprintf(msg, sizeof msg,
-                 "not recorded: the ledger could not commit (%s); nothing of "
-                 "this request was written, send it again%s%s",
-                 ldg_errmsg(s->l)[0] ? ldg_errmsg(s->l) : ldg_strerror(rc),
-                 advice[0] ? " once there is room: " : "", advice);
+        if (rc == LDG_EVERSION) /* an older layout: sent again, the same */
+            snprintf(msg, sizeof msg,
+                     "not recorded: %s; nothing of this request was written",
+                     ldg_errmsg(s->l)[0] ? ldg_errmsg(s->l) : ldg_strerror(rc));
+        else
+            snprintf(msg, sizeof msg,
+                     "not recorded: the ledger could not commit (%s); nothing "
+                     "of this request was written, send it again%s%s",
+                     ldg_errmsg(s->l)[0] ? ldg_errmsg(s->l) : ldg_strerror(rc),
+                     advice[0] ? " once there is room: " : "", advice);
         for (r = group; r != NULL; r = r->qnext) {
             if (r->ext != NULL) {
                 r->ext->rc = rc;
                 snprintf(r->ext->why, sizeof r->ext->why, "%.590s", msg);
             } else {
-                req_error(r, msg, SERVE_CODE_IO);
+                req_error(r, msg,
+                          rc == LDG_EVERSION ? SERVE_CODE_DATA : SERVE_CODE_IO);
             }
         }
     }

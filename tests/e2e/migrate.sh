@@ -320,6 +320,18 @@ for sock in "" "$T/other.sock"; do
         i=$((i + 1))
         [ $i -gt 1200 ] && { fail "serve did not start: $(cat "$T/serve.err")"; break; }
     done
+    # an append through it: refused (65) naming the layout and the way
+    # out, not "send it again" (it said "cannot read the end of the log:
+    # unsupported format version ... send it again", 74)
+    if [ -z "$sock" ]; then
+        "$L" --dir "$S" append x.migrate.served --body '{"i":1}' \
+            >"$T/out" 2>"$T/err"
+        rc=$?
+        [ $rc -eq 65 ] && grep -q 'is at store layout 1' "$T/err" &&
+            grep -q 'run `ledger migrate` .*stop `ledger serve` first' "$T/err" &&
+            ! grep -q 'send it again' "$T/err" ||
+            fail "append under serve: exit $rc, $(cat "$T/err")"
+    fi
     "$L" --dir "$S" migrate >"$T/out" 2>"$T/err"
     rc=$?
     [ $rc -eq 75 ] && grep -q 'ledger serve serves this ledger' "$T/err" &&
