@@ -162,12 +162,31 @@ cmd_proof(struct cli *c, void *args, int npos, char **pos)
                     "(its last is %llu)",
                     (unsigned long long)seq, (unsigned long long)latest,
                     (unsigned long long)(latest ? latest - 1 : 0));
-        else if (rc == LDG_ENOTFOUND && !consistency)
+        else if (rc == LDG_ENOTFOUND && !consistency && seq >= size)
             cli_err(c,
-                    "event %llu is not in the tree of size %llu, or no "
-                    "checkpoint of that size is stored",
-                    (unsigned long long)seq, (unsigned long long)size);
-        else if (rc == LDG_EINVAL || rc == LDG_ENOTFOUND)
+                    "event %llu is not in the tree of size %llu (it holds "
+                    "events 0..%llu)",
+                    (unsigned long long)seq, (unsigned long long)size,
+                    (unsigned long long)(size - 1));
+        else if (rc == LDG_ENOTFOUND && !consistency) {
+            /* no checkpoint of that size: name the nearest */
+            uint64_t lo = 0, hi = 0;
+            int has_lo = ldg_checkpoint_floor(t, size, &lo) == 0;
+            int has_hi = ldg_checkpoint_ceil(t, size, &hi) == 0;
+            char near[96] = "";
+            if (has_lo && has_hi)
+                snprintf(near, sizeof near,
+                         ": the nearest are of size %llu "
+                         "and %llu",
+                         (unsigned long long)lo, (unsigned long long)hi);
+            else if (has_lo || has_hi)
+                snprintf(near, sizeof near, ": the nearest is of size %llu",
+                         (unsigned long long)(has_lo ? lo : hi));
+            cli_err(c,
+                    "no checkpoint of size %llu is stored (one is signed "
+                    "where each commit ends%s)",
+                    (unsigned long long)size, near);
+        } else if (rc == LDG_EINVAL || rc == LDG_ENOTFOUND)
             cli_err(c,
                     "no consistency proof from %llu to %s%.0llu: need 0 <= "
                     "OLD <= N <= log size and a stored checkpoint of N%s",

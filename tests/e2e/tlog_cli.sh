@@ -30,6 +30,14 @@ for s in 0 x; do
         fail "checkpoint --size $s: $(cat "$T/err")"
 done
 "$L" --dir "$D" proof 999 >/dev/null 2>&1; [ $? -eq 66 ] || fail "proof of missing event: exit code"
+# --size N that cannot prove SEQ: which of the two it is (it said "not in
+# the tree of size N, or no checkpoint of that size is stored")
+"$L" --dir "$D" proof 5 --size 1 >/dev/null 2>"$T/err"
+[ $? -eq 66 ] && grep -q "^ledger proof: event 5 is not in the tree of size 1 (it holds events 0..0)$" "$T/err" ||
+    fail "proof 5 --size 1: $(cat "$T/err")"
+"$L" --dir "$D" proof 3 --size 5 >/dev/null 2>"$T/err"
+[ $? -eq 66 ] && grep -q "^ledger proof: no checkpoint of size 5 is stored (one is signed where each commit ends: the nearest are of size 1 and 32)$" "$T/err" ||
+    fail "proof 3 --size 5: $(cat "$T/err")"
 
 # more events, then consistency from the old checkpoint
 "$L" --dir "$D" append x.e2e.more --body '{"n":1}' >/dev/null || fail append
