@@ -57,7 +57,8 @@ bundle_run_none(struct cli *c, const struct cli_bundle_args *ba,
     }
     cli_err(c,
             "bundle %s holds no timeline.json (`ledger export --run R` "
-            "writes one): %s the events of run %s it holds",
+            "writes one when nothing is redacted): %s the events of run %s "
+            "it holds",
             ba->file, shown, br->run);
     return 0;
 }
