@@ -309,6 +309,11 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "--version") == 0) {
             print_version();
             return EX_OK;
+        } else if (strcmp(argv[i], "--dir") == 0 ||
+                   strcmp(argv[i], "-o") == 0 ||
+                   strcmp(argv[i], "--output") == 0) {
+            fprintf(stderr, "ledger: option '%s' needs a value\n", argv[i]);
+            return cli_usage(NULL);
         } else {
             fprintf(stderr, "ledger: unknown option '%s'\n", argv[i]);
             return cli_usage(NULL);

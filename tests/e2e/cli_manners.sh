@@ -199,5 +199,15 @@ for a in "keys:a subcommand is needed" "keys lst:unknown subcommand 'lst'" \
         bad "${a%%:*}: exit $rc, first line: $(head -1 "$T/e")"
 done
 
+# a global option left without its value: said so, 64 (it was "unknown
+# option '--dir'")
+for o in --dir -o --output; do
+    "$L" "$o" >"$T/o" 2>"$T/e"
+    rc=$?
+    [ $rc = 64 ] && [ ! -s "$T/o" ] &&
+        grep -q "^ledger: option '$o' needs a value$" "$T/e" ||
+        bad "ledger $o: exit $rc, $(head -1 "$T/e")"
+done
+
 [ $nfail = 0 ] || exit 1
 echo "cli_manners: SIGPIPE, labelled numbers, terminals as documented"
