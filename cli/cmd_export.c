@@ -14,18 +14,34 @@
 
 #define LIST_MAX 256
 
-/* Splits "a,b,c" into list (pointers into s, which is modified). */
+/* Splits "a,b,c" into list (pointers into s, which is modified). An
+ * empty name ("", "a,", "a,,b": an unset variable, a stray comma) is
+ * refused: a redaction asked for must not quietly withhold nothing. */
 static int
 split_list(struct cli *c, const char *opt, char *s, char **list, size_t *n)
 {
-    char *save = NULL, *tok;
-    for (tok = strtok_r(s, ",", &save); tok != NULL;
-         tok = strtok_r(NULL, ",", &save)) {
+    char *tok = s, *comma;
+    size_t len = strlen(s);
+    if (len == 0 || s[0] == ',' || s[len - 1] == ',' ||
+        strstr(s, ",,") != NULL) {
+        cli_err(c,
+                "%s: an empty name in '%s' (give each name, separated by "
+                "commas)",
+                opt, s);
+        return -1;
+    }
+    for (;;) {
+        comma = strchr(tok, ',');
         if (*n == LIST_MAX) {
             cli_err(c, "%s: more than %d names", opt, LIST_MAX);
             return -1;
         }
+        if (comma != NULL)
+            *comma = '\0';
         list[(*n)++] = tok;
+        if (comma == NULL)
+            break;
+        tok = comma + 1;
     }
     return 0;
 }

@@ -135,6 +135,20 @@ grep -q "requestedby" "$T/ee" || fail "typo not named: $(cat "$T/ee")"
 [ -e "$T/typo.tar.zst" ] && fail "refused export left a file"
 L export --run R-0001 --redact-body route.decison --out "$T/typo.tar.zst" 2>"$T/ee"
 [ $? = 65 ] || fail "--redact-body route.decison (typo): not 65"
+# an empty name (an unset "$FIELDS", a stray comma): refused, 64, no file
+# (it wrote the bundle with nothing withheld, exit 0)
+for v in "" "," "requested_by," "requested_by,,intent"; do
+    L export --run R-0001 --redact "$v" --out "$T/typo.tar.zst" 2>"$T/ee"
+    rc=$?
+    [ "$rc" = 64 ] && grep -q "^ledger export: --redact: an empty name in '$v'" "$T/ee" ||
+        fail "--redact '$v': exit $rc: $(cat "$T/ee")"
+    [ -e "$T/typo.tar.zst" ] && { fail "--redact '$v' left a file"; rm -f "$T/typo.tar.zst"; }
+done
+L export --run R-0001 --redact-body "" --out "$T/typo.tar.zst" 2>"$T/ee"
+rc=$?
+[ "$rc" = 64 ] && grep -q "^ledger export: --redact-body: an empty name in ''" "$T/ee" ||
+    fail "--redact-body '': exit $rc: $(cat "$T/ee")"
+[ -e "$T/typo.tar.zst" ] && { fail "--redact-body '' left a file"; rm -f "$T/typo.tar.zst"; }
 L export --run R-0001 --redact requestedby --redact-allow-missing \
     --out "$T/typo.tar.zst" 2>"$T/ee" || fail "--redact-allow-missing: exit $?"
 # a run that does not exist: exit 66 naming it, unless --allow-empty
