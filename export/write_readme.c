@@ -248,48 +248,62 @@ summary_doctor(struct ex *x, struct ldg_buf *b, const char *title,
  * one: a time before it is still at hi. A run longer than
  * DOCTOR_POINTS_MAX events keeps only the start and end ("doctor").
  */
+/* doctor_points' walk: one point a size where the doctor changes */
+struct dpts {
+    struct ex *x;
+    json_t *pts, *times, *prev;
+};
+
+static int
+doctor_point(void *ctx, uint64_t size, json_t *d)
+{
+    struct dpts *p = ctx;
+    struct ldg_event ev;
+    json_t *cmp;
+    int rc;
+
+    if ((rc = ldg_event_get(p->x->t, size - 1, &ev)) < 0) {
+        json_decref(d);
+        return rc;
+    }
+    json_array_append_new(p->times, ldg_json_u64(ev.ts_ns));
+    cmp = json_deep_copy(d);
+    json_object_del(cmp, "size");
+    if (p->prev != NULL && json_equal(p->prev, cmp)) {
+        json_decref(cmp);
+        json_decref(d);
+        return 0;
+    }
+    json_decref(p->prev);
+    p->prev = cmp;
+    json_array_append_new(
+        p->pts, json_pack("{s:o, s:o, s:o, s:o}", "size", ldg_json_u64(size),
+                          "seq", ldg_json_u64(size - 1), "ts",
+                          ldg_json_u64(ev.ts_ns), "doctor", d));
+    return 0;
+}
+
 static void
 doctor_points(struct ex *x, uint64_t lo, uint64_t hi)
 {
-    json_t *pts, *prev = NULL, *o, *times;
+    struct dpts p = {x, NULL, NULL, NULL};
+    json_t *pts, *times, *o;
     struct ldg_event ev;
     char msg[512];
 
     if (hi < lo || hi - lo > DOCTOR_POINTS_MAX)
         return;
     snprintf(msg, sizeof msg, "%s", ldg_errmsg(x->l));
-    pts = json_array();
-    times = json_array();
-    for (uint64_t size = lo; size <= hi; size++) {
-        struct ldg_view_opts vo;
-        json_t *d = NULL, *cmp;
-        memset(&vo, 0, sizeof vo);
-        vo.at_size = size;
-        if (ldg_projections_view(x->l, LDG_VIEW_DOCTOR, &vo, &d) < 0 ||
-            ldg_event_get(x->t, size - 1, &ev) < 0) {
-            json_decref(d);
-            json_decref(pts);
-            json_decref(times);
-            json_decref(prev);
-            ldg_set_errmsg(x->l, "%s", msg);
-            return; /* the start and end doctors remain */
-        }
-        json_array_append_new(times, ldg_json_u64(ev.ts_ns));
-        cmp = json_deep_copy(d);
-        json_object_del(cmp, "size");
-        if (prev != NULL && json_equal(prev, cmp)) {
-            json_decref(cmp);
-            json_decref(d);
-            continue;
-        }
-        json_decref(prev);
-        prev = cmp;
-        json_array_append_new(
-            pts, json_pack("{s:o, s:o, s:o, s:o}", "size", ldg_json_u64(size),
-                           "seq", ldg_json_u64(size - 1), "ts",
-                           ldg_json_u64(ev.ts_ns), "doctor", d));
+    p.pts = pts = json_array();
+    p.times = times = json_array();
+    if (ldg_projections_doctor_each(x->l, lo, hi, doctor_point, &p) < 0) {
+        json_decref(pts);
+        json_decref(times);
+        json_decref(p.prev);
+        ldg_set_errmsg(x->l, "%s", msg);
+        return; /* the start and end doctors remain */
     }
-    json_decref(prev);
+    json_decref(p.prev);
     o = json_pack("{s:o, s:o, s:o, s:o}", "first_size", ldg_json_u64(lo),
                   "last_size", ldg_json_u64(hi), "points", pts, "ts", times);
     if (ldg_event_get(x->t, lo - 1, &ev) == 0)

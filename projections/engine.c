@@ -1112,6 +1112,79 @@ view_inputs(enum ldg_proj_view view)
     }
 }
 
+/* The doctor view of ps (after ps->applied events), with the digest the
+ * projection note binds for it. NULL if out of memory. */
+static json_t *
+doctor_json(struct pstate *ps, struct ldg_txn *t, const char *f)
+{
+    json_t *v = doctor_state_json(ps, f);
+    uint8_t dd[32];
+
+    if (v == NULL)
+        return NULL;
+    json_object_set_new(v, "size", ldg_json_u64(ps->applied));
+    if (ps->t == NULL) {
+        struct pdigest d[P_COUNT];
+        if (ps_digest_all(ps, d) == 0) {
+            doctor_inputs(dd, ps->applied, ps->last_ts, d);
+            json_object_set_new(v, "digest", ldg_json_hex(dd, 32));
+        }
+    } else if (doctor_inputs_stored(t, ps->applied, dd) == 0) {
+        json_object_set_new(v, "digest", ldg_json_hex(dd, 32));
+    }
+    return v;
+}
+
+int
+ldg_projections_doctor_each(struct ldg_ledger *l, uint64_t lo, uint64_t hi,
+                            int (*fn)(void *ctx, uint64_t size, json_t *doctor),
+                            void *ctx)
+{
+    struct ldg_txn *t = NULL;
+    struct pstate *ps = NULL;
+    uint64_t size;
+    int rc;
+
+    if (l == NULL || fn == NULL || lo == 0 || hi < lo)
+        return LDG_EINVAL;
+    if ((rc = read_state(l, lo, DOCTOR_INPUTS, 1, NULL, NULL, &t, &ps)) < 0)
+        return rc;
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        goto out;
+    if (hi > size) {
+        ldg_set_errmsg(l, "the doctor after %llu events: the log has %llu",
+                       (unsigned long long)hi, (unsigned long long)size);
+        rc = LDG_EINVAL;
+        goto out;
+    }
+    for (uint64_t at = lo;; at++) {
+        json_t *d = doctor_json(ps, t, NULL);
+        if (ps->err != 0) {
+            json_decref(d);
+            rc = unreadable(l, ps->err);
+            goto out;
+        }
+        if (d == NULL) {
+            rc = LDG_ENOMEM;
+            goto out;
+        }
+        if ((rc = fn(ctx, at, d)) != 0 || at == hi)
+            break;
+        /* one more event: as read_state leaves a state at a size */
+        if ((rc = fold_range(ps, t, at, at + 1, NULL, NULL)) < 0)
+            goto out;
+        ps->applied = at + 1;
+        if ((rc = log_time(t, at + 1, &ps->last_ts)) < 0)
+            goto out;
+    }
+    if (rc > 0)
+        rc = 0;
+out:
+    ps_free(ps);
+    ldg_txn_abort(t);
+    return rc;
+}
+
 int
 ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
                      const struct ldg_view_opts *o, json_t **out)
@@ -1170,21 +1243,7 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         v = view_gates(ps, o->since_ns);
         break;
     case LDG_VIEW_DOCTOR:
-        v = doctor_state_json(ps, f);
-        if (v != NULL) {
-            uint8_t dd[32];
-            json_object_set_new(v, "size", ldg_json_u64(ps->applied));
-            /* The digest the projection note binds for this answer. */
-            if (ps->t == NULL) {
-                struct pdigest d[P_COUNT];
-                if (ps_digest_all(ps, d) == 0) {
-                    doctor_inputs(dd, ps->applied, ps->last_ts, d);
-                    json_object_set_new(v, "digest", ldg_json_hex(dd, 32));
-                }
-            } else if (doctor_inputs_stored(t, ps->applied, dd) == 0) {
-                json_object_set_new(v, "digest", ldg_json_hex(dd, 32));
-            }
-        }
+        v = doctor_json(ps, t, f);
         break;
     default:
         rc = LDG_EINVAL;

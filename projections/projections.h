@@ -106,6 +106,18 @@ struct ldg_view_opts {
  */
 int ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
                          const struct ldg_view_opts *opts, json_t **out);
+/*
+ * The doctor (LDG_VIEW_DOCTOR, no filter) after each size from lo to hi
+ * (1 <= lo <= hi <= the log's size), in order: fn gets each as a new
+ * reference it owns; a non-zero return stops (returned if negative).
+ * Each answer is ldg_projections_view's at that size. Cost: one replay of
+ * the first lo events in memory, then one event a size (not a replay a
+ * size).
+ */
+int ldg_projections_doctor_each(struct ldg_ledger *l, uint64_t lo, uint64_t hi,
+                                int (*fn)(void *ctx, uint64_t size,
+                                          json_t *doctor),
+                                void *ctx);
 /* The doctor's verdicts by rank: "healthy" 0 < "unknown" 1 (and NULL) <
  * "degraded" 2 < "blocked" 3 (and any other text); the name of a rank
  * (clamped to 0..3). */

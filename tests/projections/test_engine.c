@@ -508,6 +508,121 @@ test_engine__at_equals_a_ledger_that_stopped_there(void **state)
     t_rmrf(da);
 }
 
+/* ldg_projections_doctor_each, stepping one event a size, answers what
+ * ldg_projections_view answers at each size (a replay of its own, or the
+ * stored state at the log's size). */
+struct each {
+    struct ldg_ledger *l;
+    uint64_t next;
+};
+
+static int
+each_cb(void *ctx, uint64_t size, json_t *d)
+{
+    struct each *e = ctx;
+    struct ldg_view_opts o;
+    json_t *v = NULL;
+    assert_int_equal(size, e->next);
+    memset(&o, 0, sizeof o);
+    o.at_size = size;
+    assert_int_equal(ldg_projections_view(e->l, LDG_VIEW_DOCTOR, &o, &v), 0);
+    if (!json_equal(v, d)) {
+        char *a = json_dumps(v, JSON_COMPACT), *b = json_dumps(d, JSON_COMPACT);
+        fail_msg("doctor at %llu: view %s, each %s", (unsigned long long)size,
+                 a, b);
+    }
+    json_decref(v);
+    json_decref(d);
+    e->next++;
+    return 0;
+}
+
+static void
+test_engine__doctor_each_is_the_view_at_each_size(void **state)
+{
+    static const char *const files[] = {"routes", "permissions", "erasure",
+                                        "promotions"};
+    (void)state;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char d[256], path[1024];
+        struct ldg_ledger *l = t_ledger_new(d, sizeof d, 0);
+        struct each e;
+        uint64_t size;
+        snprintf(path, sizeof path, "%s/examples/scenarios/%s.jsonl", src_dir(),
+                 files[i]);
+        assert_int_equal(ldg_projections_attach(l), 0);
+        append_lines(l, path, 1000);
+        assert_int_equal(ldg_size(l, &size), 0);
+        e.l = l;
+        e.next = 1;
+        assert_int_equal(ldg_projections_doctor_each(l, 1, size, each_cb, &e),
+                         0);
+        assert_int_equal(e.next, size + 1);
+        e.next = 3;
+        assert_int_equal(ldg_projections_doctor_each(l, 3, 4, each_cb, &e), 0);
+        assert_int_equal(e.next, 5);
+        assert_int_equal(
+            ldg_projections_doctor_each(l, 1, size + 1, each_cb, &e),
+            LDG_EINVAL);
+        assert_int_equal(ldg_projections_doctor_each(l, 0, 1, each_cb, &e),
+                         LDG_EINVAL);
+        ldg_close(l);
+        t_rmrf(d);
+    }
+}
+
+/* The permissions at an earlier size (folded from the pack and
+ * permission events alone) are those of a ledger that stopped there. */
+static json_t *
+perms_at(struct ldg_ledger *l, uint64_t at_size)
+{
+    struct ldg_view_opts o;
+    json_t *v = NULL, *r;
+    size_t i;
+    memset(&o, 0, sizeof o);
+    o.at_size = at_size;
+    assert_int_equal(ldg_projections_view(l, LDG_VIEW_PERMISSIONS, &o, &v), 0);
+    json_array_foreach(v, i, r) json_object_del(r, "signer"); /* its key */
+    return v;
+}
+
+static void
+test_engine__permissions_at_equal_a_ledger_that_stopped_there(void **state)
+{
+    static const uint64_t clock = 4000000000000000000ull;
+    char da[256], db[256], path[1024];
+    struct ldg_ledger *a = t_ledger_new(da, sizeof da, 0);
+    static const int cut[] = {6, 7, 9, 12, 14, 15, 17};
+    (void)state;
+
+    snprintf(path, sizeof path, "%s/examples/scenarios/permissions.jsonl",
+             src_dir());
+    ldg_set_clock(a, &clock);
+    assert_int_equal(ldg_projections_attach(a), 0);
+    append_lines(a, path, 1000);
+    for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+        struct ldg_ledger *b = t_ledger_new(db, sizeof db, 0);
+        json_t *pa, *pb;
+        ldg_set_clock(b, &clock);
+        assert_int_equal(ldg_projections_attach(b), 0);
+        append_lines(b, path, cut[i]);
+        pa = perms_at(a, (uint64_t)cut[i] + 1);
+        pb = perms_at(b, 0);
+        assert_true(json_array_size(pb) > 0);
+        if (!json_equal(pa, pb)) {
+            char *x = json_dumps(pa, JSON_COMPACT);
+            char *y = json_dumps(pb, JSON_COMPACT);
+            fail_msg("cut %d: at %s, stopped %s", cut[i], x, y);
+        }
+        json_decref(pa);
+        json_decref(pb);
+        ldg_close(b);
+        t_rmrf(db);
+    }
+    ldg_close(a);
+    t_rmrf(da);
+}
+
 /* ----------------------------------------------------- store upkeep -- */
 
 static void
@@ -1001,6 +1116,9 @@ main(void)
         cmocka_unit_test(test_engine__incremental_equals_rebuild_seed_2),
         cmocka_unit_test(test_engine__incremental_equals_rebuild_seed_3),
         cmocka_unit_test(test_engine__at_equals_a_ledger_that_stopped_there),
+        cmocka_unit_test(test_engine__doctor_each_is_the_view_at_each_size),
+        cmocka_unit_test(
+            test_engine__permissions_at_equal_a_ledger_that_stopped_there),
         cmocka_unit_test(test_engine__other_version_is_rebuilt_and_never_used),
         cmocka_unit_test(
             test_engine__appender_without_projections_is_caught_up),
