@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
 
@@ -215,6 +216,20 @@ parse_public_key(struct cli *c, const char *arg, uint8_t pub[32])
 }
 
 /* `keys generate --out FILE [--name NAME]`: no ledger involved. */
+/* 1 when a file could be made in path's directory (it is there, and
+ * writable): else a failure to create path is "cannot create", 73. */
+static int
+dir_of_writable(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return access(".", W_OK | X_OK) == 0;
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path + (slash == path)),
+             path);
+    return access(dir, W_OK | X_OK) == 0;
+}
+
 static int
 keys_generate(struct cli *c, const char *out, const char *name)
 {
@@ -265,7 +280,9 @@ keys_generate(struct cli *c, const char *out, const char *name)
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         ldg_key_free(k);
-        return rc == LDG_EEXIST ? EX_CANTCREAT : cli_exit_code(rc);
+        return rc == LDG_EEXIST || (rc == LDG_EIO && !dir_of_writable(out))
+                   ? EX_CANTCREAT
+                   : cli_exit_code(rc);
     }
     ldg_hex(pub, k->pub, 32);
     if (c->out != OUT_HUMAN)

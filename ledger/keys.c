@@ -71,7 +71,12 @@ keyfile_write_at(const char *path, const char *dirpath, const struct ldg_key *k,
     ldg_hex(hex, seed, 32);
     n = snprintf(text, cap, KEYFILE_MAGIC "name %s\nseed %s\n", k->name, hex);
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
+    if (fd < 0) { /* (named as asked: the temporary name is ours) */
+        snprintf(err, errcap, "cannot create %s: %s", path, strerror(errno));
+        rc = LDG_EIO;
+        goto out;
+    }
+    if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
         snprintf(err, errcap, "cannot write %s: %s", tmp, strerror(errno));
         rc = LDG_EIO;
         goto out;

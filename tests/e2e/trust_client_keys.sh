@@ -43,6 +43,12 @@ rc=$?
 grep -q "already exists" "$T/err" || fail "overwrite refusal: '$(cat "$T/err")'"
 cmp -s "$T/cp.key.before" "$T/client/cp.key" || fail "the existing key file changed"
 [ -s "$T/out" ] && fail "a refused generate printed '$(cat "$T/out")'"
+# a directory that is not there: 73 naming the file asked for (it was 74
+# naming a temporary file beside it)
+"$LEDGER" keys generate --out "$T/nodir/k.key" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 73 ] && grep -q "^ledger keys: cannot create $T/nodir/k.key: No such file or directory$" "$T/err" ||
+    fail "generate into a missing directory: exit $rc, $(cat "$T/err")"
 # a symbolic link is not followed either
 ln -s "$T/client/elsewhere" "$T/client/link.key"
 "$LEDGER" keys generate --out "$T/client/link.key" >/dev/null 2>&1
@@ -63,7 +69,7 @@ grep -q '^name runner$' "$T/client/x.key" || fail "--name not in the key file"
 grep -q -- "--out" "$T/err" || fail "generate without --out: '$(cat "$T/err")'"
 "$LEDGER" keys generate --out "$T/nodir/y.key" >/dev/null 2>"$T/err"
 rc=$?
-[ $rc = 74 ] || fail "generate into a missing directory: exit $rc, want 74"
+[ $rc = 73 ] || fail "generate into a missing directory: exit $rc, want 73"
 grep -q "$T/nodir" "$T/err" || fail "missing directory not named: '$(cat "$T/err")'"
 ls "$T/client" | grep -q tmp && fail "a temporary file was left in $T/client"
 
