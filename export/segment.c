@@ -94,8 +94,8 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
     if ((fd = export_open_unnamed(path)) >= 0) {
         tmp[0] = '\0';
     } else if ((fd = export_open_named_tmp(path, tmp)) < 0) {
-        int e = errno;
-        ldg_set_errmsg(l, "cannot create %s: %s", tmp, strerror(e));
+        int e = errno; /* (named as asked: the temporary name is ours) */
+        ldg_set_errmsg(l, "cannot create %s: %s", path, strerror(e));
         free(tmp);
         tmp = NULL;
         rc =

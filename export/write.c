@@ -832,8 +832,8 @@ ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
     } else if ((fd = export_open_named_tmp(path, tmp)) < 0) {
         /* a path that cannot hold a file (no such directory, no write
          * permission): the caller's (73); the disk's failures are I/O */
-        e = errno;
-        ldg_set_errmsg(l, "cannot create %s: %s", tmp, strerror(e));
+        e = errno; /* (named as asked: the temporary name is ours) */
+        ldg_set_errmsg(l, "cannot create %s: %s", path, strerror(e));
         free(tmp);
         return e == ENOSPC || e == EIO || e == EDQUOT || e == EMFILE ||
                        e == ENFILE

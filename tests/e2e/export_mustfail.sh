@@ -34,6 +34,18 @@ rc=$?
 [ "$rc" = 73 ] && grep -q 'good.tar.zst already exists; not overwriting it' "$T/eerr" ||
     fail "export over an existing file: exit $rc, $(cat "$T/eerr")"
 [ "$(sha256sum <"$T/good.tar.zst")" = "$sum0" ] || fail "export changed an existing file"
+# an --out in a directory that is not there: 73 naming the file asked for
+# (archive named a NAME.tmp.XXXXXX of its own)
+L export --run R-0001 --out "$T/nodir/x.bundle" >/dev/null 2>"$T/eerr"
+rc=$?
+[ "$rc" = 73 ] && grep -q "$T/nodir/x.bundle: No such file or directory" "$T/eerr" &&
+    ! grep -q '\.tmp\.' "$T/eerr" ||
+    fail "export into a missing directory: exit $rc, $(cat "$T/eerr")"
+L archive --before 5 --out "$T/nodir/x.seg" >/dev/null 2>"$T/eerr"
+rc=$?
+[ "$rc" = 73 ] && grep -q "$T/nodir/x.seg: No such file or directory" "$T/eerr" &&
+    ! grep -q '\.tmp\.' "$T/eerr" ||
+    fail "archive into a missing directory: exit $rc, $(cat "$T/eerr")"
 
 # unpack DIR: a fresh copy of the good bundle's members
 unpack() {
