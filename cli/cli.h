@@ -371,6 +371,12 @@ int cli_parse_u64(const char *s, uint64_t *out);
  * required: " what; more than one; not a number). */
 int cli_one_seq(struct cli *c, int npos, char **pos, const char *what,
                 uint64_t *seq);
+/* The command's arguments pos[0..npos), at least min and at most max: 0,
+ * else the usage error's exit code, naming the cause (fewer: what, e.g.
+ * "TYPE is needed: the event type"; more: "unexpected argument 'X'", the
+ * first too many). */
+int cli_npos(struct cli *c, int npos, char **pos, int min, int max,
+             const char *what);
 /* The one time format of human output: "Nov 22 09:39:01", local time (UTC
  * after --utc), to the second, as `ledger query` shows it (util.h's
  * ldg_time_local); with the year, "Oct 22 2025 16:06:57", when it is not

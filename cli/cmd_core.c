@@ -253,8 +253,12 @@ cmd_append(struct cli *c, void *args, int npos, char **pos)
     unsigned differs = 0;
     int rc;
 
-    if (npos != 1 || (x->body_text && x->body_file))
-        return cli_usage(c);
+    if ((rc = cli_npos(c, npos, pos, 1, 1,
+                       "TYPE is needed: the event type, e.g. run.started, "
+                       "model.loaded")) != 0)
+        return rc;
+    if (x->body_text && x->body_file)
+        return cli_usage_err(c, "--body and --body-file: give one of them");
     x->in.type = pos[0];
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;

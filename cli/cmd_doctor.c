@@ -318,7 +318,7 @@ cmd_doctor(struct cli *c, void *args, int npos, char **pos)
     json_t *d = NULL;
     int rc, verdict = LDG_DOCTOR_UNKNOWN;
 
-    if ((rc = cli_view_args(c, va, npos, 0)) != 0)
+    if ((rc = cli_view_args(c, va, npos, pos, 0)) != 0)
         return rc;
     if (va->ba.file != NULL)
         return doctor_bundle(c, va);
@@ -394,7 +394,7 @@ cmd_projections(struct cli *c, void *args, int npos, char **pos)
     struct ldg_ledger *l = NULL;
     json_t *list = NULL, *o;
     size_t i;
-    int rc = cli_view_args(c, va, npos, 0);
+    int rc = cli_view_args(c, va, npos, pos, 0);
     if (rc != 0)
         return rc;
     if ((rc = cli_view_open(c, va, &l)) != 0)
@@ -522,7 +522,7 @@ cmd_rebuild(struct cli *c, void *args, int npos, char **pos)
     size_t i;
     int rc, n, want_index = 0;
 
-    if ((rc = cli_view_args(c, va, npos, 8)) != 0)
+    if ((rc = cli_view_args(c, va, npos, pos, 8)) != 0)
         return rc;
     for (n = 0; n < npos; n++) {
         unsigned b;

@@ -516,8 +516,8 @@ cmd_gates(struct cli *c, void *args, int npos, char **pos)
     char err[512];
     int rc;
 
-    if (npos > 0)
-        return cli_usage(c);
+    if ((rc = cli_npos(c, npos, pos, 0, 0, NULL)) != 0)
+        return rc;
     if (x->since != NULL &&
         ldg_query_parse_time(x->since, ldg_now_wall_ns(), &vo.since_ns, err,
                              sizeof err) < 0)

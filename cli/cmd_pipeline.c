@@ -233,7 +233,8 @@ cmd_tripcode(struct cli *c, void *args, int npos, char **pos)
 
     nargs = npos;
     if (nargs < 1)
-        return cli_usage(c);
+        return cli_usage_err(c, "a subcommand is needed: sign CODE, verify "
+                                "TRIPCODE or list");
     sub = pos[0];
     if (c->out == OUT_HUMAN && c->out_name != NULL &&
         strcmp(c->out_name, "human") != 0)

@@ -170,8 +170,11 @@ cmd_seal(struct cli *c, void *args, int npos, char **pos)
     json_t *batch = NULL;
     int rc, got;
 
-    if (npos > 1 || x->keyfile == NULL)
-        return cli_usage(c);
+    if ((rc = cli_npos(c, npos, pos, 0, 1, NULL)) != 0)
+        return rc;
+    if (x->keyfile == NULL)
+        return cli_usage_err(c, "--key FILE is needed (the key that seals "
+                                "the events)");
     if ((rc = seal_check_opts(c, x->origin, x->first, &first)) != 0)
         return rc;
     err[0] = '\0';

@@ -384,8 +384,8 @@ cmd_probe(struct cli *c, void *args, int npos, char **pos)
     struct ldg_ledger *l = NULL;
     json_t *evs = NULL, *news = NULL;
 
-    if (npos > 0)
-        return cli_usage(c);
+    if ((rc = cli_npos(c, npos, pos, 0, 0, NULL)) != 0)
+        return rc;
     if ((rc = cli_view_prepare(c)) != 0)
         goto out_rc;
     if (n == 0 && (rc = read_runtimes(c, rts, own, &n)) != 0)

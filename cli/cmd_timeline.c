@@ -520,8 +520,11 @@ cmd_timeline(struct cli *c, void *args, int npos, char **pos)
         return cli_usage_err(c, "--trace ID or RUN, not both");
     if (trace != NULL && ba->file != NULL)
         return cli_usage_err(c, "--trace does not go with --bundle");
-    if (trace == NULL && npos != 1)
-        return cli_usage(c);
+    if (trace == NULL &&
+        (rc = cli_npos(c, npos, pos, 1, 1,
+                       "RUN is needed: the run (or plan) to show, or --trace "
+                       "ID")) != 0)
+        return rc;
     if (ba->file == NULL && (ba->have_key || ba->insecure))
         return cli_usage_err(c, "--trusted-key and "
                                 "--insecure-trust-bundle-key go with "

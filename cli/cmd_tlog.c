@@ -236,8 +236,10 @@ cmd_tiles(struct cli *c, void *args, int npos, char **pos)
     struct ldg_ledger *l;
     int rc;
 
-    if (npos != 1)
-        return cli_usage(c);
+    if ((rc = cli_npos(c, npos, pos, 1, 1,
+                       "OUTDIR is needed: the directory to write the tiles "
+                       "into")) != 0)
+        return rc;
     if (pos[0][0] == '\0')
         return cli_usage_err(c, "the directory to publish into is '' "
                                 "(give a path)");

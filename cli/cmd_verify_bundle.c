@@ -213,7 +213,8 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
         (x->quorum > 0 && x->nw == 0) || x->quorum > x->nw) {
         free(ckpt);
         if (npos != 1)
-            return cli_usage(c);
+            return cli_npos(c, npos, pos, 1, 1,
+                            "FILE is needed: the bundle to verify");
         if (x->quorum > 0 && x->nw == 0)
             return cli_usage_err(c, "--quorum needs --witness-key");
         if (x->quorum > x->nw)

@@ -175,7 +175,8 @@ struct vargs {
 int cli_view_opt(struct cli *c, void *args, int id, struct cli_args *a);
 /* After the options: the bundle's options go with --bundle, at most
  * max_pos positionals, then cli_view_prepare. 0 or the exit code. */
-int cli_view_args(struct cli *c, const struct vargs *va, int npos, int max_pos);
+int cli_view_args(struct cli *c, const struct vargs *va, int npos, char **pos,
+                  int max_pos);
 int cli_view_prepare(struct cli *c);
 const char *cli_view_js(const json_t *o, const char *k);
 long long cli_view_ji(const json_t *o, const char *a, const char *b);

@@ -160,6 +160,17 @@ cli_one_seq(struct cli *c, int npos, char **pos, const char *what,
 }
 
 int
+cli_npos(struct cli *c, int npos, char **pos, int min, int max,
+         const char *what)
+{
+    if (npos < min)
+        return cli_usage_err(c, "%s", what ? what : "an argument is needed");
+    if (npos > max)
+        return cli_usage_err(c, "unexpected argument '%s'", pos[max]);
+    return 0;
+}
+
+int
 cli_usage(const struct cli *c)
 {
     if (c == NULL || c->command == NULL) {

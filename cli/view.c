@@ -59,14 +59,15 @@ cli_view_opt(struct cli *c, void *args, int id, struct cli_args *a)
 }
 
 int
-cli_view_args(struct cli *c, const struct vargs *va, int npos, int max_pos)
+cli_view_args(struct cli *c, const struct vargs *va, int npos, char **pos,
+              int max_pos)
 {
     if (va->ba.file == NULL && (va->ba.have_key || va->ba.insecure))
         return cli_usage_err(c, "--trusted-key and "
                                 "--insecure-trust-bundle-key go with "
                                 "--bundle FILE");
     if (npos > max_pos)
-        return cli_usage(c);
+        return cli_usage_err(c, "unexpected argument '%s'", pos[max_pos]);
     return cli_view_prepare(c);
 }
 
@@ -262,7 +263,7 @@ cli_view_cmd(struct cli *c, struct vargs *va, int npos, char **pos, int max_pos,
              int view, void (*human)(struct cli *c, json_t *rows),
              void (*human_one)(struct cli *c, json_t *rows))
 {
-    int rc = cli_view_args(c, va, npos, max_pos);
+    int rc = cli_view_args(c, va, npos, pos, max_pos);
     if (rc != 0)
         return rc;
     return view_run(c, view, va, max_pos ? (npos ? pos[0] : NULL) : va->pack,

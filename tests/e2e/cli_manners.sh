@@ -199,6 +199,34 @@ for a in "keys:a subcommand is needed" "keys lst:unknown subcommand 'lst'" \
         bad "${a%%:*}: exit $rc, first line: $(head -1 "$T/e")"
 done
 
+# arguments missing or left over: the cause is named before the usage
+# (each printed the usage line alone)
+while IFS='|' read -r args want; do
+    # shellcheck disable=SC2086
+    "$L" $args </dev/null >"$T/o" 2>"$T/e"
+    rc=$?
+    cmd=${args%% *}
+    [ $rc = 64 ] && [ ! -s "$T/o" ] &&
+        [ "$(head -1 "$T/e")" = "ledger $cmd: $want" ] &&
+        grep -q "^usage: ledger $cmd " "$T/e" ||
+        bad "ledger $args: exit $rc, $(head -1 "$T/e"), want 'ledger $cmd: $want'"
+done <<'EOF_ARGS'
+gates x|unexpected argument 'x'
+routes x|unexpected argument 'x'
+runs a b|unexpected argument 'b'
+probe x|unexpected argument 'x'
+tripcode|a subcommand is needed: sign CODE, verify TRIPCODE or list
+seal|--key FILE is needed (the key that seals the events)
+seal a b|unexpected argument 'b'
+append|TYPE is needed: the event type, e.g. run.started, model.loaded
+append x.a y.b|unexpected argument 'y.b'
+append x.a --body {} --body-file f|--body and --body-file: give one of them
+timeline|RUN is needed: the run (or plan) to show, or --trace ID
+timeline a b|unexpected argument 'b'
+tiles|OUTDIR is needed: the directory to write the tiles into
+verify-bundle|FILE is needed: the bundle to verify
+EOF_ARGS
+
 # a global option left without its value: said so, 64 (it was "unknown
 # option '--dir'")
 for o in --dir -o --output; do
