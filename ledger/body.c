@@ -1131,24 +1131,20 @@ ldg_body_decode_json(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
 }
 
 int
-ldg_body_rec_root_s(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
-                    size_t max, struct ldg_inflate *s, uint8_t root[32])
+ldg_body_payload_root(const struct ldg_payload *pl, uint8_t root[32])
 {
-    struct ldg_payload pl;
     size_t n = 0;
     uint8_t d_stack[32][32], (*dg)[32] = NULL;
     struct ldg_field_slice sl_stack[32], *sl = sl_stack;
-    int rc = ldg_body_payload(d, rec, len, max, s, &pl);
-    if (rc < 0)
-        return rc;
+    int rc;
     /* verify --full calls this for every event: one walk over the bytes
      * and no allocation for up to 32 fields */
-    rc = ldg_codec_fields_walk_shape(pl.map, pl.len, pl.seed != NULL, sl_stack,
-                                     32, &n);
+    rc = ldg_codec_fields_walk_shape(pl->map, pl->len, pl->seed != NULL,
+                                     sl_stack, 32, &n);
     if (rc == 0 && n > 32) {
         sl = NULL;
-        rc = ldg_codec_fields_slices_shape(pl.map, pl.len, pl.seed != NULL, &sl,
-                                           &n);
+        rc = ldg_codec_fields_slices_shape(pl->map, pl->len, pl->seed != NULL,
+                                           &sl, &n);
     }
     if (rc == 0) {
         dg = n <= 32 ? d_stack : malloc(n * 32);
@@ -1156,7 +1152,7 @@ ldg_body_rec_root_s(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
             rc = LDG_ENOMEM;
     }
     if (rc == 0)
-        rc = slice_digests(&pl, sl, n, dg, NULL);
+        rc = slice_digests(pl, sl, n, dg, NULL);
     if (rc == 0)
         ldg_body_root(root, (const uint8_t(*)[32])dg, n);
     if (dg != d_stack)
@@ -1164,6 +1160,15 @@ ldg_body_rec_root_s(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
     if (sl != sl_stack)
         free(sl);
     return rc;
+}
+
+int
+ldg_body_rec_root_s(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+                    size_t max, struct ldg_inflate *s, uint8_t root[32])
+{
+    struct ldg_payload pl;
+    int rc = ldg_body_payload(d, rec, len, max, s, &pl);
+    return rc < 0 ? rc : ldg_body_payload_root(&pl, root);
 }
 
 int

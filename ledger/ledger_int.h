@@ -277,6 +277,9 @@ int ldg_body_rec_root(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
 int ldg_body_rec_root_s(const struct ldg_dicts *d, const uint8_t *rec,
                         size_t len, size_t max, struct ldg_inflate *s,
                         uint8_t root[32]);
+/* The same from a payload ldg_body_payload opened (verify --full reads
+ * ix.body's keys from the same inflated map). */
+int ldg_body_payload_root(const struct ldg_payload *pl, uint8_t root[32]);
 /* Checks the bytes of dictionary id as stored: its header names that id
  * and zstd takes it. 0 or LDG_ECORRUPT. */
 int ldg_dict_check(unsigned id, const uint8_t *p, size_t len);

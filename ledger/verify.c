@@ -257,14 +257,24 @@ vf_p1_publish(struct vstate *vs, uint64_t done, int finished)
 }
 
 /* The ix.body pairs of the body v of event seq (checked against its
- * commitment already), into acc's sum. */
+ * commitment already, its payload pl opened by that check), into acc's
+ * sum. A view over pl reads the keys in place; a map a view does not read
+ * goes to the strict decoder, as ldg_bix_keys does. */
 static void
 bix_acc(struct vstate *vs, struct idx_acc *acc, struct ldg_body_view *bv,
-        struct ldg_bix_keys *keys, uint64_t seq, struct ldg_val v)
+        struct ldg_bix_keys *keys, uint64_t seq, struct ldg_val v,
+        const struct ldg_payload *pl)
 {
     uint8_t s8[8];
-    if (ldg_bix_keys(vs->dicts, vs->l->opts.body_max_bytes, bv, v.data, v.len,
-                     keys) < 0) {
+    int rc;
+
+    keys->len = 0;
+    if (ldg_body_view_from_payload(bv, pl) == 0)
+        rc = ldg_bix_view_keys(bv, keys);
+    else
+        rc = ldg_bix_keys(vs->dicts, vs->l->opts.body_max_bytes, bv, v.data,
+                          v.len, keys);
+    if (rc < 0) {
         acc->bix_err = 1;
         return;
     }
@@ -285,6 +295,7 @@ pass2_worker(void *arg)
     struct idx_acc acc;
     struct ldg_body_view *bv = NULL;
     struct ldg_bix_keys keys = {NULL, 0, 0};
+    struct ldg_inflate scratch = {NULL, 0}; /* this thread's bodies */
     int rc = ldg_txn_begin(vs->l, LDG_TXN_READ, &t);
 
     if (rc == 0 && vs->bix_fast)
@@ -328,6 +339,7 @@ pass2_worker(void *arg)
         for (uint64_t seq = lo; seq < hi && seq < limit; seq++) {
             struct ldg_event ev;
             struct ldg_val v = {NULL, 0};
+            struct ldg_payload pl;
             /* Pass 1 decoded these very bytes canonically already (and
              * pass 2 needs no leaf hash). */
             rc = vf_seqrd_seq(&ent, seq, &v);
@@ -345,14 +357,16 @@ pass2_worker(void *arg)
              * again (bodies swapped or deleted after they were verified:
              * the entries, chain and tree do not change). */
             if (seq < vs->from) {
-                if (vf_check_body_val(vs, &ev, 1, rc, v))
+                if (vf_check_body_pl(vs, &ev, 1, rc, v, &scratch, &pl))
                     break;
                 continue;
             }
-            if (vf_check_sig(vs, &ev) || vf_check_body_val(vs, &ev, 1, rc, v))
+            if (vf_check_sig(vs, &ev) ||
+                vf_check_body_pl(vs, &ev, 1, rc, v, &scratch, &pl))
                 break;
-            if (vs->bix_fast && rc == 0)
-                bix_acc(vs, &acc, bv, &keys, seq, v);
+            /* ix.body's keys from the payload the check inflated */
+            if (vs->bix_fast && pl.map != NULL)
+                bix_acc(vs, &acc, bv, &keys, seq, v, &pl);
             if (vs->idx_fast) {
                 ldg_index_keys(&ev, vs->layout, vf_idx_acc_key, &acc);
             } else if (ldg_index_check(t, &ev) != 0) {
@@ -383,6 +397,7 @@ pass2_worker(void *arg)
     vf_seqrd_close(&body);
     ldg_txn_abort(t);
     ldg_body_view_free(bv);
+    ldg_inflate_release(&scratch);
     free(keys.buf);
     return NULL;
 }
