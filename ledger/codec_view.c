@@ -294,6 +294,41 @@ ldg_body_view_json(const struct ldg_body_view *b, const char *name)
     return v;
 }
 
+int
+ldg_body_view_str_or_array(const struct ldg_body_view *b, const char *name,
+                           struct ldg_slice *str, json_t **arr)
+{
+    const struct vfield *f;
+    *arr = NULL;
+    if (b->erased)
+        return 0;
+    if (b->json != NULL) {
+        json_t *v = json_object_get(b->json, name);
+        if (json_is_string(v)) {
+            str->p = json_string_value(v);
+            str->n = json_string_length(v);
+            return 1;
+        }
+        if (!json_is_array(v))
+            return 0;
+        *arr = json_incref(v);
+        return 2;
+    }
+    if ((f = find(b, name)) == NULL)
+        return 0;
+    if (mp_str(f->val, f->vlen, str) == 0)
+        return 1;
+    /* fixarray, array 16, array 32: only these are made into JSON */
+    if ((f->val[0] & 0xf0) != 0x90 && f->val[0] != 0xdc && f->val[0] != 0xdd)
+        return 0;
+    if (ldg_msgpack_to_json(f->val, f->vlen, arr) < 0 || !json_is_array(*arr)) {
+        json_decref(*arr);
+        *arr = NULL;
+        return 0;
+    }
+    return 2;
+}
+
 /* ------------------------------------------------------------ records -- */
 
 /* The field map of a body record's payload p (n bytes): *p at its first

@@ -436,21 +436,19 @@ bix_each(const struct ldg_body_view *b,
         size_t nl = strlen(bix_names[i]);
         struct ldg_slice sl;
         json_t *j;
+        int kind = ldg_body_view_str_or_array(b, bix_names[i], &sl, &j);
 
-        if (ldg_body_view_str(b, bix_names[i], &sl)) {
+        if (kind == 1) {
             if (sl.n <= LDG_BIX_VALUE_MAX && memchr(sl.p, 0, sl.n) == NULL) {
                 memcpy(k, bix_names[i], nl);
                 k[nl] = 0;
                 memcpy(k + nl + 1, sl.p, sl.n);
                 rc = fn(ctx, k, nl + 1 + sl.n);
             }
-            continue;
-        }
-        if ((j = ldg_body_view_json(b, bix_names[i])) == NULL)
-            continue;
-        if (json_is_array(j)) /* a string was the slice's above */
+        } else if (kind == 2) {
             rc = bix_value(bix_names[i], j, fn, ctx);
-        json_decref(j);
+            json_decref(j);
+        }
     }
     return rc;
 }

@@ -623,6 +623,12 @@ int ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
  * map is not one a view reads (then the strict decoder answers). */
 int ldg_body_view_from_payload(struct ldg_body_view *b,
                                const struct ldg_payload *pl);
+/* Field name of b as ldg_body_view_str reads it (1, the slice in *str),
+ * or as ldg_body_view_json reads an array (2, a new reference in *arr),
+ * else 0 (absent, or another type: not made into JSON). For ix.body's
+ * keys: one lookup a name. */
+int ldg_body_view_str_or_array(const struct ldg_body_view *b, const char *name,
+                               struct ldg_slice *str, json_t **arr);
 
 int ldg_index_put(struct ldg_txn *t, const struct ldg_event *ev);
 
