@@ -1131,7 +1131,8 @@ ldg_body_decode_json(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
 }
 
 int
-ldg_body_payload_root(const struct ldg_payload *pl, uint8_t root[32])
+ldg_body_payload_root(const struct ldg_payload *pl, uint8_t root[32],
+                      struct ldg_body_view *b, int *viewed)
 {
     size_t n = 0;
     uint8_t d_stack[32][32], (*dg)[32] = NULL;
@@ -1155,6 +1156,8 @@ ldg_body_payload_root(const struct ldg_payload *pl, uint8_t root[32])
         rc = slice_digests(pl, sl, n, dg, NULL);
     if (rc == 0)
         ldg_body_root(root, (const uint8_t(*)[32])dg, n);
+    if (b != NULL)
+        *viewed = rc == 0 && ldg_body_view_from_slices(b, sl, n) == 0;
     if (dg != d_stack)
         free(dg);
     if (sl != sl_stack)
@@ -1168,7 +1171,7 @@ ldg_body_rec_root_s(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
 {
     struct ldg_payload pl;
     int rc = ldg_body_payload(d, rec, len, max, s, &pl);
-    return rc < 0 ? rc : ldg_body_payload_root(&pl, root);
+    return rc < 0 ? rc : ldg_body_payload_root(&pl, root, NULL, NULL);
 }
 
 int

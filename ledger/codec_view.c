@@ -448,6 +448,28 @@ ldg_body_view_from_payload(struct ldg_body_view *b,
     return view_fields(b, p, end, n, pl->seed != NULL);
 }
 
+int
+ldg_body_view_from_slices(struct ldg_body_view *b,
+                          const struct ldg_field_slice *sl, size_t n)
+{
+    b->json = NULL;
+    b->erased = 0;
+    b->n = 0;
+    if (n > LDG_FIELDS_MAX)
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        struct ldg_slice name;
+        if (mp_str(sl[i].name_enc, sl[i].name_enc_len, &name) < 0)
+            return 1;
+        b->f[i].name = name.p;
+        b->f[i].nlen = name.n;
+        b->f[i].val = sl[i].value_enc;
+        b->f[i].vlen = sl[i].value_enc_len;
+    }
+    b->n = n;
+    return 0;
+}
+
 /* The length of the msgpack value at p (at most len bytes), for the
  * values a body holds most often without a walk; else the walker's. */
 static size_t

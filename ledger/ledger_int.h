@@ -277,9 +277,13 @@ int ldg_body_rec_root(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
 int ldg_body_rec_root_s(const struct ldg_dicts *d, const uint8_t *rec,
                         size_t len, size_t max, struct ldg_inflate *s,
                         uint8_t root[32]);
-/* The same from a payload ldg_body_payload opened (verify --full reads
- * ix.body's keys from the same inflated map). */
-int ldg_body_payload_root(const struct ldg_payload *pl, uint8_t root[32]);
+/* The same from a payload ldg_body_payload opened. With b (verify
+ * --full's ix.body keys), b is made a view of pl's fields from the same
+ * walk (ldg_body_view_from_slices; borrowed from pl's memory) and *viewed
+ * says whether it could be: 1, or 0 (b has no fields: ask the strict
+ * decoder). */
+int ldg_body_payload_root(const struct ldg_payload *pl, uint8_t root[32],
+                          struct ldg_body_view *b, int *viewed);
 /* Checks the bytes of dictionary id as stored: its header names that id
  * and zstd takes it. 0 or LDG_ECORRUPT. */
 int ldg_dict_check(unsigned id, const uint8_t *p, size_t len);
@@ -623,6 +627,10 @@ int ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
  * map is not one a view reads (then the strict decoder answers). */
 int ldg_body_view_from_payload(struct ldg_body_view *b,
                                const struct ldg_payload *pl);
+/* The same from the n field slices of a map a walk made (its names are
+ * str values): 0, or 1 when b cannot hold them. */
+int ldg_body_view_from_slices(struct ldg_body_view *b,
+                              const struct ldg_field_slice *sl, size_t n);
 /* Field name of b as ldg_body_view_str reads it (1, the slice in *str),
  * or as ldg_body_view_json reads an array (2, a new reference in *arr),
  * else 0 (absent, or another type: not made into JSON). For ix.body's

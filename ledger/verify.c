@@ -257,19 +257,18 @@ vf_p1_publish(struct vstate *vs, uint64_t done, int finished)
 }
 
 /* The ix.body pairs of the body v of event seq (checked against its
- * commitment already, its payload pl opened by that check), into acc's
- * sum. A view over pl reads the keys in place; a map a view does not read
- * goes to the strict decoder, as ldg_bix_keys does. */
+ * commitment already), into acc's sum: read from bv, the view that check
+ * made of its fields when viewed, else by the strict decoder (as
+ * ldg_bix_keys does for a map a view does not read). */
 static void
 bix_acc(struct vstate *vs, struct idx_acc *acc, struct ldg_body_view *bv,
-        struct ldg_bix_keys *keys, uint64_t seq, struct ldg_val v,
-        const struct ldg_payload *pl)
+        int viewed, struct ldg_bix_keys *keys, uint64_t seq, struct ldg_val v)
 {
     uint8_t s8[8];
     int rc;
 
     keys->len = 0;
-    if (ldg_body_view_from_payload(bv, pl) == 0)
+    if (viewed)
         rc = ldg_bix_view_keys(bv, keys);
     else
         rc = ldg_bix_keys(vs->dicts, vs->l->opts.body_max_bytes, bv, v.data,
@@ -339,7 +338,7 @@ pass2_worker(void *arg)
         for (uint64_t seq = lo; seq < hi && seq < limit; seq++) {
             struct ldg_event ev;
             struct ldg_val v = {NULL, 0};
-            struct ldg_payload pl;
+            int viewed;
             /* Pass 1 decoded these very bytes canonically already (and
              * pass 2 needs no leaf hash). */
             rc = vf_seqrd_seq(&ent, seq, &v);
@@ -357,16 +356,16 @@ pass2_worker(void *arg)
              * again (bodies swapped or deleted after they were verified:
              * the entries, chain and tree do not change). */
             if (seq < vs->from) {
-                if (vf_check_body_pl(vs, &ev, 1, rc, v, &scratch, &pl))
+                if (vf_check_body_pl(vs, &ev, 1, rc, v, &scratch, NULL, NULL))
                     break;
                 continue;
             }
+            /* ix.body's keys from the fields the check walked */
             if (vf_check_sig(vs, &ev) ||
-                vf_check_body_pl(vs, &ev, 1, rc, v, &scratch, &pl))
+                vf_check_body_pl(vs, &ev, 1, rc, v, &scratch, bv, &viewed))
                 break;
-            /* ix.body's keys from the payload the check inflated */
-            if (vs->bix_fast && pl.map != NULL)
-                bix_acc(vs, &acc, bv, &keys, seq, v, &pl);
+            if (vs->bix_fast && viewed >= 0)
+                bix_acc(vs, &acc, bv, viewed, &keys, seq, v);
             if (vs->idx_fast) {
                 ldg_index_keys(&ev, vs->layout, vf_idx_acc_key, &acc);
             } else if (ldg_index_check(t, &ev) != 0) {

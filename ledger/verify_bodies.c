@@ -20,19 +20,20 @@ const char vf_msg_still[] =
 /* Checks the body of ev against its commitment. Returns 0, or 1 if bad
  * (reported). With defer (pass 2), the erasure set is not complete yet:
  * a missing body is noted for later and a present one is only checked
- * against its commitment. With s and pl (pass 2), the payload is opened
- * (inflated) into s and left in pl for the caller: on 0, pl->map is
- * non-NULL when the body was there (and matched). */
+ * against its commitment. With s (pass 2), the payload is opened
+ * (inflated) into s; with bv too, bv is made a view of its fields from
+ * the walk the commitment took, and on 0 *viewed says what bv holds: 1 a
+ * view, 0 none (a body a view cannot hold), -1 no body. */
 int
 vf_check_body_pl(struct vstate *vs, const struct ldg_event *ev, int defer,
                  int rc, struct ldg_val v, struct ldg_inflate *s,
-                 struct ldg_payload *pl)
+                 struct ldg_body_view *bv, int *viewed)
 {
     uint8_t root[32];
+    struct ldg_payload pl;
 
-    if (pl != NULL)
-        pl->map = NULL;
-
+    if (viewed != NULL)
+        *viewed = -1;
     if (rc == LDG_ENOTFOUND && defer) {
         pthread_mutex_lock(&vs->mu);
         if (vs->nmissing == vs->capmissing) {
@@ -64,13 +65,13 @@ vf_check_body_pl(struct vstate *vs, const struct ldg_event *ev, int defer,
         vf_bad(vs, ev->seq, vf_msg_still);
         return 1;
     }
-    if (pl == NULL) {
+    if (s == NULL) {
         rc = ldg_body_rec_root(vs->dicts, v.data, v.len,
                                vs->l->opts.body_max_bytes, root);
     } else if ((rc = ldg_body_payload(vs->dicts, v.data, v.len,
-                                      vs->l->opts.body_max_bytes, s, pl)) ==
+                                      vs->l->opts.body_max_bytes, s, &pl)) ==
                0) {
-        rc = ldg_body_payload_root(pl, root);
+        rc = ldg_body_payload_root(&pl, root, bv, viewed);
     }
     if (rc < 0) {
         vf_bad(vs, ev->seq, "stored body does not decode (%s)",
@@ -88,7 +89,7 @@ int
 vf_check_body_val(struct vstate *vs, const struct ldg_event *ev, int defer,
                   int rc, struct ldg_val v)
 {
-    return vf_check_body_pl(vs, ev, defer, rc, v, NULL, NULL);
+    return vf_check_body_pl(vs, ev, defer, rc, v, NULL, NULL, NULL);
 }
 
 /* check_body_val with the body read here (rc and v: what the get of

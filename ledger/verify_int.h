@@ -140,7 +140,7 @@ int vf_check_body_val(struct vstate *vs, const struct ldg_event *ev, int defer,
                       int rc, struct ldg_val v);
 int vf_check_body_pl(struct vstate *vs, const struct ldg_event *ev, int defer,
                      int rc, struct ldg_val v, struct ldg_inflate *s,
-                     struct ldg_payload *pl);
+                     struct ldg_body_view *bv, int *viewed);
 int vf_check_body(struct vstate *vs, struct ldg_txn *t,
                   const struct ldg_event *ev, int defer);
 void vf_deferred_body_checks(struct vstate *vs, struct ldg_txn *t);
