@@ -167,12 +167,73 @@ test_codec_view__record_str_is_the_views(void **state)
     json_decref(body);
 }
 
+/* A view made from the slices of the commitment's walk (verify --full's)
+ * answers as the view of the record; str_or_array answers as str, or as
+ * json for an array, and makes no JSON of any other value. */
+static void
+test_codec_view__slices_view_is_the_records(void **state)
+{
+    json_t *body =
+        json_loads("{\"a_arr\":[\"x\",{\"k\":[1,2]},3.5],\"b_str\":\"qwen\","
+                   "\"c_int\":300,\"d_obj\":{\"s\":\"t\"},\"f_null\":null,"
+                   "\"g_empty\":\"\"}",
+                   JSON_PRESERVE_ORDER, NULL);
+    static const char *const names[] = {"a_arr",  "b_str",   "c_int",  "d_obj",
+                                        "f_null", "g_empty", "missing"};
+    struct ldg_body_view *r = NULL, *s = NULL;
+    struct ldg_field_slice sl[8];
+    size_t n = 0;
+    uint8_t *rec;
+    size_t len;
+    (void)state;
+
+    assert_non_null(body);
+    assert_int_equal(ldg_body_view_new(&r), 0);
+    assert_int_equal(ldg_body_view_new(&s), 0);
+    rec = record_of(body, &len);
+    assert_int_equal(ldg_body_view_from_record(r, rec, len), 0);
+    assert_int_equal(
+        ldg_codec_fields_walk_shape(rec + 1, len - 1, 0, sl, 8, &n), 0);
+    assert_int_equal(n, 6);
+    assert_int_equal(ldg_body_view_from_slices(s, sl, n), 0);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        struct ldg_slice a, b;
+        json_t *ja = ldg_body_view_json(r, names[i]);
+        json_t *jb = ldg_body_view_json(s, names[i]), *arr;
+        int va = ldg_body_view_str(r, names[i], &a);
+        int kind = ldg_body_view_str_or_array(s, names[i], &b, &arr);
+
+        assert_int_equal(ldg_body_view_str(s, names[i], &b), va);
+        assert_true((ja == NULL) == (jb == NULL));
+        if (ja != NULL)
+            assert_true(json_equal(ja, jb));
+        assert_int_equal(kind, va ? 1 : json_is_array(ja) ? 2 : 0);
+        if (kind == 1) {
+            assert_true(ldg_body_view_str(r, names[i], &a));
+            assert_int_equal(a.n, b.n);
+            assert_memory_equal(a.p, b.p, a.n);
+        }
+        if (kind == 2)
+            assert_true(json_equal(arr, ja));
+        else
+            assert_null(arr);
+        json_decref(arr);
+        json_decref(ja);
+        json_decref(jb);
+    }
+    free(rec);
+    ldg_body_view_free(r);
+    ldg_body_view_free(s);
+    json_decref(body);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec_view__json_and_msgpack_views_agree),
         cmocka_unit_test(test_codec_view__record_str_is_the_views),
+        cmocka_unit_test(test_codec_view__slices_view_is_the_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
