@@ -17,6 +17,10 @@
 #include "projections/proj_int.h"
 
 #define SCAN_RELEASE_EVERY 65536 /* events between dropped mappings */
+/* events read by seq between dropped mappings: each may be on pages of
+ * its own (at 1M events, 2,048 of them kept 107 MB resident, 256 20 MB,
+ * at no measurable cost) */
+#define LISTED_RELEASE_EVERY 256
 
 int
 sv_eq(struct ldg_slice a, const char *s)
@@ -239,6 +243,9 @@ scan_listed(struct ldg_txn *t, uint64_t from, uint64_t to, unsigned mask,
         json_t *body = NULL;
         size_t len;
 
+        /* the resident size of a walk over the whole log stays small */
+        if (i > 0 && i % LISTED_RELEASE_EVERY == 0)
+            ldg_access_hint(ldg_txn_ledger(t), LDG_ACCESS_RELEASE);
         if ((rc = ldg_reader_event(r, s.v[i], &ev)) < 0)
             goto unreadable;
         penv_from_event(&e, &ev);
