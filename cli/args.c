@@ -276,7 +276,23 @@ args_next(struct cli_args *a)
             else if (strchr(bad, '=') != NULL && flag_of(a, bad) != NULL)
                 cli_err(a->c, "option '--%s' takes no value ('%s' given)",
                         flag_of(a, bad), strchr(bad, '=') + 1);
-            else
+            else if (prefix_matches(a, bad) > 1 && strncmp(bad, "--", 2) == 0) {
+                /* which it could be, as GNU getopt says */
+                char which[512] = "";
+                size_t n = strcspn(bad + 2, "="), w = 0;
+                int k = prefix_matches(a, bad), i = 0;
+                for (const struct option *o = a->lo; o->name; o++) {
+                    if (strncmp(o->name, bad + 2, n) != 0 || w >= sizeof which)
+                        continue;
+                    w += (size_t)snprintf(which + w, sizeof which - w, "%s--%s",
+                                          i == 0       ? ""
+                                          : i == k - 1 ? " or "
+                                                       : ", ",
+                                          o->name);
+                    i++;
+                }
+                cli_err(a->c, "ambiguous option '%s' (%s)", bad, which);
+            } else
                 cli_err(a->c, "%s option '%s'",
                         prefix_matches(a, bad) > 1 ? "ambiguous" : "unknown",
                         bad);

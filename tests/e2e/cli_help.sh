@@ -128,7 +128,7 @@ done
     bad "doctor --at: exit $rc: $(cat "$T/e")"
 # an abbreviation that fits two options is ambiguous, one that fits one works
 "$L" verify --f > "$T/o" 2> "$T/e"; rc=$?
-[ $rc = 64 ] && grep -q "ambiguous option '--f'" "$T/e" ||
+[ $rc = 64 ] && grep -q "ambiguous option '--f' (--from or --full)" "$T/e" ||
     bad "verify --f: exit $rc: $(cat "$T/e")"
 # unknown command and help topic
 "$L" frobnicate > "$T/o" 2> "$T/e"; rc=$?
