@@ -102,7 +102,10 @@ struct ldg_view_opts {
  * adds the live box-wide ones). A filter that names nothing gives
  * LDG_ENOTFOUND. at_size beyond the log gives LDG_EINVAL.
  * Cost: current state reads the records (no replay unless behind);
- * at_size replays the first at_size events in memory.
+ * at_size replays the first at_size events in memory, reading only those
+ * of the types that can change what the view reads (permissions: pack
+ * and permission events, from the type index; doctor: all but the runs'
+ * own events, whose bodies are not read).
  */
 int ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
                          const struct ldg_view_opts *opts, json_t **out);
