@@ -435,8 +435,15 @@ commit_group(struct ldg_server *s, struct req *group)
                      advice[0] ? " once there is room: " : "", advice);
         for (r = group; r != NULL; r = r->qnext) {
             if (r->ext != NULL) {
+                /* the cause alone: the receiver says "not recorded" and
+                 * what to do in its own protocol's terms */
                 r->ext->rc = rc;
-                snprintf(r->ext->why, sizeof r->ext->why, "%.590s", msg);
+                snprintf(
+                    r->ext->why, sizeof r->ext->why, "%s%s%s%s%s",
+                    rc == LDG_EVERSION ? "" : "the ledger could not commit (",
+                    ldg_errmsg(s->l)[0] ? ldg_errmsg(s->l) : ldg_strerror(rc),
+                    rc == LDG_EVERSION ? "" : ")", advice[0] ? "; " : "",
+                    advice);
             } else {
                 req_error(r, msg,
                           rc == LDG_EVERSION ? SERVE_CODE_DATA : SERVE_CODE_IO);

@@ -345,6 +345,32 @@ for sock in "" "$T/other.sock"; do
     "$L" --dir "$S" stats | grep -q '^layout  *1 ' ||
         fail "under serve (socket ${sock:-in DIR}): converted"
 done
+# a span sent to serve --otlp on it: 503 saying once what is wrong and
+# naming ledger migrate (it said "not recorded: not recorded: ... send it
+# again (nothing of this request was written; send it again)")
+if command -v curl >/dev/null 2>&1; then
+    rm -f "$T/serve.out"
+    "$L" --dir "$S" serve --otlp 127.0.0.1:0 >"$T/serve.out" 2>"$T/serve.err" &
+    spid=$!
+    i=0
+    while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
+        sleep 0.05
+        i=$((i + 1))
+        [ $i -gt 1200 ] && { fail "serve --otlp did not start: $(cat "$T/serve.err")"; break; }
+    done
+    U=$(sed -n 's/^otlp on \(http:[^ ]*\).*/\1/p' "$T/serve.out")
+    now=$(date +%s)000000000
+    code=$(curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' \
+        --data '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"1111111111111111","name":"x","startTimeUnixNano":"'"$now"'","endTimeUnixNano":"'"$now"'"}]}]}]}' \
+        "$U/v1/traces")
+    [ "$code" = 503 ] && grep -q 'is at store layout 1.*run `ledger migrate`' "$T/resp" &&
+        [ "$(grep -o 'not recorded' "$T/resp" | wc -l)" = 1 ] &&
+        [ "$(grep -o 'send it again' "$T/resp" | wc -l)" -le 1 ] ||
+        fail "serve --otlp on layout 1: $code $(cat "$T/resp")"
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    spid=""
+fi
 # stopped: the file stays, held by nobody
 "$L" --dir "$S" migrate >/dev/null 2>"$T/err" ||
     fail "after serve stopped: $(cat "$T/err")"
