@@ -123,8 +123,22 @@ cli_view_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
     char err[512];
     int rc;
 
-    if (va->at_time == NULL)
+    if (va->at_time == NULL) {
+        /* --at SEQ beyond the log: no input there (66), as show and
+         * verify --from say; the library's check says EINVAL (64) */
+        uint64_t size;
+        if (va->at_size == 0)
+            return 0;
+        if ((rc = ldg_size(l, &size)) < 0)
+            return cli_fail(c, l, rc);
+        if (va->at_size > size) {
+            cli_err(c, "--at %llu is beyond the log's last seq %llu",
+                    (unsigned long long)(va->at_size - 1),
+                    (unsigned long long)(size ? size - 1 : 0));
+            return EX_NOINPUT;
+        }
         return 0;
+    }
     rc = ldg_query_compile(&q, 0, NULL, NULL, va->at_time, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "--at: %s", err);

@@ -1,8 +1,8 @@
 #!/bin/sh
 # cli_at.sh — --at takes a time as well as a sequence number, in query's
 # time grammar, for every view and the doctor: the state as of the last
-# event at or before that time. A time before the first event is exit 66;
-# a spec that is neither is exit 64.
+# event at or before that time. A time before the first event, or a seq
+# beyond the log's last, is exit 66; a spec that is neither is exit 64.
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
 T=$(mktemp -d)
@@ -43,5 +43,19 @@ done
 "$L" routes --at 'half past nine' >/dev/null 2>"$T/e"; rc=$?
 [ $rc = 64 ] && grep -q "neither a sequence number nor a time" "$T/e" ||
     bad "--at 'half past nine': exit $rc ($(cat "$T/e"))"
+# --at SEQ beyond the log is no input (66, as show and verify --from),
+# for every command taking --at; the last seq itself is fine
+size=$("$L" stats -o json | sed -n 's/.*"size":"\([0-9]*\)".*/\1/p')
+for v in "routes" "models" "packs" "runs" "promotions" "permissions" \
+    "doctor" "projections" "gates" "memory" "plans"; do
+    "$L" $v --at 9999 >"$T/o" 2>"$T/e"; rc=$?
+    [ $rc = 66 ] && [ ! -s "$T/o" ] &&
+        grep -q "\-\-at 9999 is beyond the log's last seq $((size - 1))" "$T/e" ||
+        bad "$v --at 9999: exit $rc ($(cat "$T/e"))"
+    "$L" $v --at "$size" >/dev/null 2>"$T/e"; rc=$?
+    [ $rc = 66 ] || bad "$v --at $size (one past the end): exit $rc"
+    "$L" $v --at "$((size - 1))" >/dev/null 2>"$T/e"; rc=$?
+    [ $rc != 66 ] && [ $rc != 64 ] || bad "$v --at $((size - 1)): exit $rc ($(cat "$T/e"))"
+done
 [ $nfail = 0 ] || exit 1
 echo "cli_at: --at SEQ and --at TIME agree for every view"

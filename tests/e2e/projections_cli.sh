@@ -116,7 +116,8 @@ grep -q "nope" "$T/err" || fail "doctor --pack nope: no message"
 expect_exit 64 "packs --at x" L packs --at x
 expect_exit 64 "packs -o yaml" L packs -o yaml
 expect_exit 66 "packs nope" L packs nope
-expect_exit 64 "packs --at beyond the log" L packs --at 32
+expect_exit 66 "packs --at beyond the log" L packs --at 32
+grep -q "beyond the log.s last seq 31" "$T/err" || fail "packs --at 32: $(cat "$T/err")"
 expect_exit 64 "rebuild bogus" L rebuild bogus
 expect_exit 0 "packs --at 7" L packs --at 7 -o json
 [ -s "$T/out" ] && fail "packs --at 7: a pack before pack.installed (seq 8)"
