@@ -58,6 +58,21 @@ expect_code 0 q
 n_all=$(lines)
 expect_code 0 q type=run.step + type=route.decided
 [ "$n_not" = $((n_all - $(lines))) ] || fail "type!= twice: $n_not of $n_all"
+# a type= naming no type of the vocabulary (nor x.): empty stdout, exit 0,
+# and one note on stderr naming the close type when there is one
+expect_code 0 q type=run.startd
+[ ! -s "$T/out" ] || fail "type=run.startd printed $(lines) lines"
+[ "$(grep -c . "$T/err")" = 1 ] &&
+    grep -q "note: no event type 'run.startd' in the vocabulary (did you mean run.started?)" "$T/err" ||
+    fail "type=run.startd: stderr $(cat "$T/err")"
+expect_code 0 q type=nothing.here
+[ ! -s "$T/out" ] && grep -q "no event type 'nothing.here' in the vocabulary" "$T/err" &&
+    ! grep -q "did you mean" "$T/err" || fail "type=nothing.here: stderr $(cat "$T/err")"
+# a known type, an extension, a glob, a != term: no note
+for t in type=run.started type=x.nothing 'type=run.st*' type!=run.startd; do
+    expect_code 0 q "$t"
+    [ ! -s "$T/err" ] || fail "$t: stderr $(cat "$T/err")"
+done
 # an operator it does not understand is refused, never 'nothing'
 expect_code 64 q 'body.duration_ms>=100'
 grep -q "only FIELD=VALUE and FIELD!=VALUE" "$T/err" || fail ">=: $(cat "$T/err")"
