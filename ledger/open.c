@@ -238,7 +238,23 @@ load_meta(struct ldg_ledger *l)
     rc = meta_get(t, LDG_META_FORMAT, &v);
     if (rc < 0 || v.len != LDG_META_FORMAT_LEN ||
         memcmp(v.data, LDG_META_FORMAT_MAGIC, 4) != 0) {
-        ldg_seterr(l, "%s: not a ledger (no format record)", l->dir);
+        /* a store whose log holds entries is a ledger, damaged; one with
+         * none is not a ledger */
+        uint64_t n = 0, m = 0;
+        if (ldg_db_count(t, ldg_core(l, LDG_DB_ENTRIES), &n) < 0)
+            n = 0;
+        if (ldg_store_has_core(l->store, LDG_DB_ENTRIES5) &&
+            ldg_db_count(t, ldg_core(l, LDG_DB_ENTRIES5), &m) == 0)
+            n += m;
+        if (n > 0)
+            ldg_seterr(l,
+                       "%s: storage corrupt: the ledger is damaged, its "
+                       "format record is missing or unreadable while its "
+                       "log holds %llu %s (run `ledger verify`)",
+                       l->dir, (unsigned long long)n,
+                       n == 1 ? "entry" : "entries");
+        else
+            ldg_seterr(l, "%s: not a ledger (no format record)", l->dir);
         rc = LDG_ECORRUPT;
         goto out;
     }

@@ -13,7 +13,9 @@
 #     other `idx.*`, empty in layouts 3 and 4, must be there (an open
 #     refuses the file, naming the database); the `ix.*` may be absent in
 #     layouts 1 and 2, `tiles` in layout 1, not in layout 2 (the golden
-#     images of tests/vectors/layout/).
+#     images of tests/vectors/layout/);
+#   * the format record: damaged in a store whose log holds events, the
+#     ledger is damaged (65, verify 1); with no events, not a ledger.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
@@ -103,6 +105,29 @@ for lay in 1 2; do
 done
 drop 1 tiles || fail "layout 1 without tiles: $(tail -n 1 "$T/out")"
 drop 2 tiles && fail "layout 2 without tiles verified"
+
+# ------------------------------------------------ the format record --
+# flipped or gone in a store whose log holds events: a damaged ledger (65;
+# verify 1); gone in one whose log is empty: not a ledger
+FMT=666f726d6174 # "format"
+rm -rf "$T/f"
+"$L" --dir "$T/f" init >/dev/null || exit 1
+cp -a "$T/f" "$T/f0"
+"$T/poke" "$T/f" flip meta $FMT 0 || fail "poke flip meta format"
+for how in flipped gone; do
+    [ $how = gone ] && { "$T/poke" "$T/f" del meta $FMT || fail "poke del meta format"; }
+    "$L" --dir "$T/f" stats >/dev/null 2>"$T/e"; rc=$?
+    [ $rc = 65 ] && grep -q "storage corrupt: the ledger is damaged, its format record is missing or unreadable while its log holds 1 entry (run .ledger verify.)" "$T/e" &&
+        ! grep -q "not a ledger" "$T/e" || fail "format record $how: stats exit $rc: $(cat "$T/e")"
+    "$L" --dir "$T/f" verify >/dev/null 2>"$T/e"; rc=$?
+    [ $rc = 1 ] && grep -q "the ledger is damaged" "$T/e" ||
+        fail "format record $how: verify exit $rc: $(cat "$T/e")"
+done
+"$T/poke" "$T/f0" del meta $FMT && "$T/poke" "$T/f0" del entries5 0000000000000000 ||
+    fail "poke: a store with no events"
+"$L" --dir "$T/f0" stats >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 65 ] && grep -q "not a ledger (no format record)" "$T/e" ||
+    fail "no format record, no events: stats exit $rc: $(cat "$T/e")"
 
 [ "$nfail" -eq 0 ] || exit 1
 echo "format_claims: FORMAT.md section 6's absent and stray records, as the program does"

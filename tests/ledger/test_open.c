@@ -1,7 +1,8 @@
 /*
  * test_open.c — ledger/open.c: init writes the genesis event and a
  * checkpoint, a full map grows or fails cleanly, a read-only handle refuses
- * appends, and the ledger directory resolves as documented.
+ * appends, the ledger directory resolves as documented, and a damaged
+ * format record is named (a damaged ledger, or not a ledger).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -155,6 +156,54 @@ test_open__default_dir_resolution(void **state)
     assert_string_equal(buf, "/home/u/.local/state/ledger");
 }
 
+/* A damaged format record: a store whose log holds events is a ledger,
+ * damaged (run verify); one with no events is not a ledger. Both 65. */
+static void
+test_open__damaged_format_record(void **state)
+{
+    static const char *const dbs[] = {"entries", "entries5"};
+    char dir[256], err[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 1), *l2 = NULL;
+    struct ldg_txn *t;
+    ldg_dbi meta, dbi;
+    uint8_t k[8] = {0};
+    (void)state;
+
+    /* unreadable: the wrong length and magic */
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "meta", 0, &meta), 0);
+    assert_int_equal(ldg_core_kv_put(t, meta, "format", 6, "XXXX", 4), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    err[0] = '\0';
+    assert_int_equal(ldg_open(&l2, dir, NULL, err, sizeof err), LDG_ECORRUPT);
+    assert_non_null(strstr(err, "the ledger is damaged, its format record is "
+                                "missing or unreadable while its log holds 1 "
+                                "entry (run `ledger verify`)"));
+    assert_null(strstr(err, "not a ledger"));
+    assert_int_equal(ldg_exit_code(LDG_ECORRUPT), 65);
+    /* missing */
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_core_kv_del(t, meta, "format", 6, NULL, 0), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    err[0] = '\0';
+    assert_int_equal(ldg_open(&l2, dir, NULL, err, sizeof err), LDG_ECORRUPT);
+    assert_non_null(strstr(err, "the ledger is damaged"));
+    /* no events in the log (entries and entries5 empty): not a ledger */
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    for (size_t i = 0; i < 2; i++) {
+        int rc;
+        assert_int_equal(ldg_db_open(t, dbs[i], 0, &dbi), 0);
+        rc = ldg_core_kv_del(t, dbi, k, sizeof k, NULL, 0);
+        assert_true(rc == 0 || rc == LDG_ENOTFOUND);
+    }
+    assert_int_equal(ldg_txn_commit(t), 0);
+    err[0] = '\0';
+    assert_int_equal(ldg_open(&l2, dir, NULL, err, sizeof err), LDG_ECORRUPT);
+    assert_non_null(strstr(err, "not a ledger (no format record)"));
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -163,6 +212,7 @@ main(void)
         cmocka_unit_test(test_open__full_map_grows_or_fails_cleanly),
         cmocka_unit_test(test_open__read_only_handle_refuses_appends),
         cmocka_unit_test(test_open__default_dir_resolution),
+        cmocka_unit_test(test_open__damaged_format_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
