@@ -1111,9 +1111,9 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     wo.batch = o->batch;
     /* Without --batch, batches that are ready together (the commit thread
      * fell behind) are committed together: a commit rewrites about the
-     * same LMDB pages whether it holds 1,000 events or 12,000, so this
+     * same LMDB pages whether it holds 1,000 events or 8,000, so this
      * cuts the CPU and disk writes a durable event costs (events wait in
-     * the writer compacted: 12 batches in flight fit in about the memory
+     * the writer compacted: 8 batches in flight fit in about the memory
      * 4 took before). With --batch
      * N a commit holds exactly N events, as that option says. */
     wo.group = o->batch == 0 ? LDG_WRITER_GROUP_MAX : 1;

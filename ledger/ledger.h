@@ -640,7 +640,7 @@ struct ldg_writer_options {
      * there (a file), not for events that arrive over time. */
     unsigned gather;
 };
-#define LDG_WRITER_GROUP_MAX 12
+#define LDG_WRITER_GROUP_MAX 8
 /* Starts a writer and its threads. opts may be NULL (defaults).
  * @return 0; LDG_EINVAL (read-only handle, or a writer is running).
  * Lifetime: *out is the caller's until ldg_writer_free, which must come

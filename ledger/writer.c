@@ -34,13 +34,16 @@
  * failed commit is sticky: later batches are dropped unacknowledged, and
  * ldg_writer_committed says exactly how many events are durable.
  */
-/* Batches in flight. 12 since events wait compacted (ldg_prep_compact:
- * about 2.2 KB an event instead of 4.7) and a group commit drops the
- * map's pages as it goes (ldg_commit_spans): a commit of up to 12
- * batches rewrites each index leaf page once for more events, within
- * ingest's 64 MiB (1M-event ingest peak RSS ~59 MiB, bench/RESULTS.md;
- * 16 took ~72). */
-#define RING 12
+/* Batches in flight. 8: events wait compacted (ldg_prep_compact: about
+ * 2.2 KB an event instead of 4.7) and a group commit drops the map's
+ * pages as it goes (ldg_commit_spans); a commit of up to 8 batches
+ * rewrites each index leaf page once for more events. 12 (from
+ * 2026-11-23) took 70-74 MiB of peak RSS for a 1M-event ingest once
+ * store layout 5 came, over ingest's 64 MiB; 8 takes 57-62 MiB at about
+ * the same speed (2026-11-27, bench/bounds.tsv's "ingest peak RSS").
+ * Each slot holds batch struct ldg_prep of 1,240 B besides their claims
+ * and bodies. */
+#define RING 8
 /* Events a worker takes per lock round: 8 where each is signed (format
  * 1), 64 where a worker only encodes claims and digests (format 2: with
  * 8, waking and locking cost more than the work, and the caller thread
