@@ -296,9 +296,9 @@ same_event(const struct ldg_event *w, const struct ldg_event *p, unsigned flags)
     assert_true(p->derived);
 }
 
-/* A stored sealed entry read in place (no leaf asked for) as its whole
- * entry is read: the same fields, and, under every single-bit change,
- * the same records refused. */
+/* A stored sealed entry read in place (no leaf asked for, or prev given
+ * for it) as its whole entry is read: the same fields (and leaf), and,
+ * under every single-bit change, the same records refused. */
 static void
 check_in_place(const uint8_t *st, size_t sn, const uint8_t prev[32])
 {
@@ -326,6 +326,21 @@ check_in_place(const uint8_t *st, size_t sn, const uint8_t prev[32])
                 same_event(&we, &pe, fl[f]);
                 assert_memory_equal(
                     pe.prev, (fl[f] & LDG_DECODE_TRUSTED) ? prev : zero, 32);
+            }
+            /* with prev and the leaf asked for (verify's pass 1): in
+             * place too, the whole entry's fields and leaf */
+            if (fl[f] == 0) {
+                uint8_t leaf[32];
+                prc = ldg_entry_decode_rec(m, sn, prev, &pe, 0);
+                assert_int_equal(prc == 0, wrc == 0);
+                if (prc == 0) {
+                    assert_memory_equal(pe.leaf, we.leaf, 32);
+                    assert_memory_equal(pe.prev, prev, 32);
+                    memcpy(leaf, pe.leaf, 32);
+                    memset(pe.leaf, 0, 32);
+                    same_event(&we, &pe, 0);
+                    memcpy(pe.leaf, leaf, 32);
+                }
             }
             if (i < sn * 8)
                 m[i / 8] ^= (uint8_t)(1u << (i % 8));
