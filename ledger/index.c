@@ -1002,7 +1002,7 @@ ldg_bix_check(struct ldg_txn *t, uint64_t start, uint64_t *bad_seq, char *why,
                 bix_key_str(ks, sizeof ks, key, n);
                 snprintf(why, whyn,
                          "index ix.body lacks the key %s of this event's "
-                         "body (the log itself verified; `ledger rebuild` "
+                         "body (the log itself verified; `" LDG_CMD_REBUILD "` "
                          "makes the index again from the bodies)",
                          ks);
                 *bad_seq = seq;
@@ -1060,7 +1060,8 @@ ldg_bix_check(struct ldg_txn *t, uint64_t start, uint64_t *bad_seq, char *why,
         if (what != NULL) {
             snprintf(why, whyn,
                      "index ix.body holds the key %s for %s (the log itself "
-                     "verified; `ledger rebuild` makes the index again from "
+                     "verified; `" LDG_CMD_REBUILD
+                     "` makes the index again from "
                      "the bodies)",
                      ks, what);
             *bad_seq = seq;
@@ -1073,7 +1074,8 @@ ldg_bix_check(struct ldg_txn *t, uint64_t start, uint64_t *bad_seq, char *why,
     if (!found && rc == 0) {
         snprintf(why, whyn,
                  "index ix.body holds %llu pairs, the stored bodies give "
-                 "%llu (the log itself verified; `ledger rebuild` makes the "
+                 "%llu (the log itself verified; `" LDG_CMD_REBUILD
+                 "` makes the "
                  "index again from the bodies)",
                  (unsigned long long)held, (unsigned long long)pairs);
         *bad_seq = size ? size - 1 : 0;

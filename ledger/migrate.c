@@ -750,7 +750,7 @@ pack_write(struct ldg_txn *t, struct pool *po, struct ldg_bix_batch *bb,
         if (rc < 0) {
             ldg_seterr(l,
                        "migrate: event %llu: its body does not decode (%s); "
-                       "run ledger verify (nothing was changed)",
+                       "run `" LDG_CMD_VERIFY "` (nothing was changed)",
                        (unsigned long long)it->seq, ldg_strerror(rc));
             return rc;
         }
@@ -763,7 +763,7 @@ pack_write(struct ldg_txn *t, struct pool *po, struct ldg_bix_batch *bb,
             if (rc != LDG_EFULL) /* (in_txn grows the map and says so) */
                 ldg_seterr(l,
                            "migrate: event %llu: cannot index its body (%s); "
-                           "run ledger verify (nothing was changed)",
+                           "run `" LDG_CMD_VERIFY "` (nothing was changed)",
                            (unsigned long long)it->seq, ldg_strerror(rc));
             return rc;
         }
@@ -822,7 +822,8 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
                 ldg_seterr(l,
                            "migrate: event %llu: its entry does not decode "
                            "or its prev is not the stored leaf of the event "
-                           "before; run ledger verify (nothing was changed)",
+                           "before; run `" LDG_CMD_VERIFY
+                           "` (nothing was changed)",
                            (unsigned long long)seq);
                 rc = LDG_ECORRUPT;
                 break;
@@ -842,10 +843,11 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
     }
     ldg_cursor_close(c);
     if (rc == LDG_ENOTFOUND || (rc == 0 && seq < to)) {
-        ldg_seterr(l,
-                   "migrate: event %llu is missing from the log; run "
-                   "ledger verify (nothing was changed)",
-                   (unsigned long long)seq);
+        ldg_seterr(
+            l,
+            "migrate: event %llu is missing from the log; run `" LDG_CMD_VERIFY
+            "` (nothing was changed)",
+            (unsigned long long)seq);
         return LDG_ECORRUPT;
     }
     if (rc < 0)

@@ -250,7 +250,7 @@ load_meta(struct ldg_ledger *l)
             ldg_seterr(l,
                        "%s: storage corrupt: the ledger is damaged, its "
                        "format record is missing or unreadable while its "
-                       "log holds %llu %s (run `ledger verify`)",
+                       "log holds %llu %s (run `" LDG_CMD_VERIFY "`)",
                        l->dir, (unsigned long long)n,
                        n == 1 ? "entry" : "entries");
         else

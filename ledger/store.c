@@ -868,9 +868,9 @@ ldg_txn_writable(struct ldg_txn *t)
     if (t->l != NULL)
         ldg_seterr(t->l,
                    "%s is at store layout %d, and this build appends to "
-                   "layout %d only: run `ledger migrate` (it converts the "
+                   "layout %d only: run `" LDG_CMD_MIGRATE "` (it converts the "
                    "ledger in place and may be stopped at any point; stop "
-                   "`ledger serve` first if it serves the ledger), then "
+                   "`" LDG_CMD_SERVE "` first if it serves the ledger), then "
                    "try again",
                    t->l->dir, layout, LDG_LAYOUT_NEWEST);
     return LDG_EVERSION;

@@ -864,7 +864,7 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         if (cur == LDG_ECORRUPT) {
             vf_bad(&vs, size ? size - 1 : 0,
                    "meta \"%s\" is not an 8-byte count (storage corrupt; "
-                   "`ledger rebuild` writes it again)",
+                   "`" LDG_CMD_REBUILD "` writes it again)",
                    LDG_META_IX_BODY);
             cur = 0;
         }

@@ -367,7 +367,8 @@ render_jobs(struct ldg_buf *o, struct ldg_ledger *l)
     if (ldg_jobs_status(ldg_dir(l), &st, &alive, &failing, err, sizeof err) < 0)
         return; /* no server has run here: no such families */
     head(o, "ledger_serve_up", "gauge",
-         "1 while a `ledger serve` of this ledger runs (its status file and "
+         "1 while a `" LDG_CMD_SERVE
+         "` of this ledger runs (its status file and "
          "pid), else 0.");
     sample_u(o, "ledger_serve_up", NULL, alive ? 1 : 0);
     head(o, "ledger_serve_job_runs_total", "counter",

@@ -311,6 +311,8 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_CMD_VERIFY "ledger verify"
 #define LDG_CMD_VERIFY_FULL "ledger verify --full"
 #define LDG_CMD_REBUILD "ledger rebuild"
+#define LDG_CMD_MIGRATE "ledger migrate"
+#define LDG_CMD_SERVE "ledger serve"
 #define LDG_CMD_KEYS_ADD "ledger keys add"
 #define LDG_CMD_KEYS_ADD_CONTROLLER                                            \
     "ledger keys add NAME --public-key @FILE --roles controller"
@@ -384,6 +386,8 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_CMD_TILES)                                                           \
     X(LDG_CMD_MEMORY_PURGE)                                                    \
     X(LDG_CMD_WITNESS_INIT)                                                    \
+    X(LDG_CMD_MIGRATE)                                                         \
+    X(LDG_CMD_SERVE)                                                           \
     X(LDG_CMD_SERVE_VERIFY_EVERY)                                              \
     X(LDG_CMD_JOB_PROBE)                                                       \
     X(LDG_CMD_JOB_PUBLISH)                                                     \

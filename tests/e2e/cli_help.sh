@@ -32,6 +32,16 @@ sed -n 's/^#define \(LDG_CMD_[A-Z_]*\) *\(\\\|"\).*/\1/p' "$ROOT/util/util.h" |
 sed -n 's/^ *X(\(LDG_CMD_[A-Z_]*\)) *\\\{0,1\}$/\1/p' "$ROOT/util/util.h" | sort > "$T/listed"
 [ -s "$T/defined" ] && cmp -s "$T/defined" "$T/listed" ||
     bad "util.h: LDG_CMD_ entries not in LDG_CMDS: $(comm -23 "$T/defined" "$T/listed" | tr '\n' ' ')"
+# ... and library code spells a command in a message only through them: a
+# string literal naming `ledger CMD` (or "run ledger CMD") outside util.h
+# would escape help --check when CMD is renamed
+find "$ROOT" -path "$ROOT/cli" -prune -o -path "$ROOT/tests" -prune \
+    -o -path "$ROOT/bench" -prune -o -path "$ROOT/build" -prune \
+    -o -path "$ROOT/tools" -prune -o -name '*.[ch]' -print |
+    grep -v '/util/util\.h$' | xargs grep -nE '^[^*]*"[^"]*(`|run )ledger [a-z]' \
+    > "$T/spelled" 2>/dev/null
+[ ! -s "$T/spelled" ] ||
+    bad "library code names a command outside util.h's LDG_CMD_: $(cat "$T/spelled")"
 # a renamed or removed option, command or subcommand is caught
 for line in 'ledger verify --ful' 'ledger --dir DIR frob' 'ledger keys lst' \
     'ledger prune --policy -o json --archiv F'; do
