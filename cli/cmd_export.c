@@ -58,10 +58,11 @@ export_progress(void *ctx, uint64_t done, uint64_t total)
 static char plus[] = "+";
 
 /* The seq=N terms of the context events of run's timeline, in one block
- * of CTX_TERM-byte strings. 0 or an exit code (printed). */
+ * of CTX_TERM-byte strings, and the timeline (*tlp, the caller's to
+ * release; NULL if there is no such run). 0 or an exit code (printed). */
 static int
 context_terms(struct cli *c, struct ldg_ledger *l, const char *run, char **out,
-              size_t *n)
+              size_t *n, json_t **tlp)
 {
     struct ldg_txn *t = NULL;
     json_t *tl = NULL, *e;
@@ -81,10 +82,9 @@ context_terms(struct cli *c, struct ldg_ledger *l, const char *run, char **out,
     }
     json_array_foreach(json_object_get(tl, "events"), i, e) k +=
         strcmp(json_string_value(json_object_get(e, "kind")), "context") == 0;
-    if (k > 0 && (*out = malloc(k * CTX_TERM)) == NULL) {
-        json_decref(tl);
+    *tlp = tl;
+    if (k > 0 && (*out = malloc(k * CTX_TERM)) == NULL)
         return EX_OSERR;
-    }
     json_array_foreach(json_object_get(tl, "events"), i, e)
     {
         if (strcmp(json_string_value(json_object_get(e, "kind")), "context"))
@@ -93,7 +93,6 @@ context_terms(struct cli *c, struct ldg_ledger *l, const char *run, char **out,
                  json_string_value(json_object_get(e, "seq")));
         (*n)++;
     }
-    json_decref(tl);
     return 0;
 }
 
@@ -383,7 +382,7 @@ cmd_export(struct cli *c, void *args, int npos, char **pos)
     char **all = NULL;
     size_t ncontext = 0;
     const char *out, *run, *plan;
-    json_t *plan_tl = NULL;
+    json_t *plan_tl = NULL, *run_tl = NULL;
     char *plan_text = NULL;
     int no_context, no_cosigned, rc, nterms = npos;
 
@@ -449,8 +448,9 @@ cmd_export(struct cli *c, void *args, int npos, char **pos)
     }
     if (run != NULL && !no_context) {
         /* the run's context as its own OR group: + seq=A seq=B ... */
-        if ((rc = context_terms(c, l, run, &ctxterms, &ncontext)) != 0)
+        if ((rc = context_terms(c, l, run, &ctxterms, &ncontext, &run_tl)) != 0)
             goto out;
+        o->run_timeline = run_tl;
         if (ncontext > 0) {
             all = calloc((size_t)nterms + 1 + ncontext, sizeof *all);
             if (all == NULL) {
@@ -496,6 +496,7 @@ out:
     free(runterm);
     free(ctxterms);
     json_decref(plan_tl);
+    json_decref(run_tl);
     free(plan_text);
     free(all);
     free(terms);

@@ -125,6 +125,10 @@ struct ldg_export_opts {
      * then carries its timeline and the doctor at its start and end
      * (unless something is redacted: both show whole bodies). */
     const char *run;
+    /* Its timeline as ldg_query_timeline gives it (borrowed), when the
+     * caller has it already (export --run reads its context there), or
+     * NULL: the export computes it. */
+    const json_t *run_timeline;
     /* Called now and then with (events written, events to write). */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;

@@ -322,7 +322,8 @@ static void
 summary_run(struct ex *x, struct ldg_buf *b)
 {
     const char *run = x->o->run;
-    json_t *tl = NULL, *docs, *d;
+    const json_t *tl = x->o->run_timeline;
+    json_t *own = NULL, *docs, *d;
     char *text = NULL;
     uint64_t s = 0, e = 0;
 
@@ -334,11 +335,12 @@ summary_run(struct ex *x, struct ldg_buf *b)
                        run);
         return;
     }
-    if (ldg_query_timeline(x->t, run, &tl) < 0 ||
-        ldg_query_timeline_text(tl, &text) < 0) {
+    if (tl == NULL && ldg_query_timeline(x->t, run, &own) == 0)
+        tl = own;
+    if (tl == NULL || ldg_query_timeline_text(tl, &text) < 0) {
         ldg_buf_printf(b, "\nRun %s: no timeline (%s)\n", run,
                        ldg_errmsg(x->l));
-        json_decref(tl);
+        json_decref(own);
         return;
     }
     ldg_buf_printf(b, "\nRun %s, as `" LDG_CMD_TIMELINE "` shows it:\n\n", run,
@@ -367,8 +369,9 @@ summary_run(struct ex *x, struct ldg_buf *b)
     free(text);
     /* timeline.json: the same, for `ledger timeline --bundle` and `ledger
      * doctor --bundle --at` on the receiving side */
-    x->timeline = json_pack("{s:s, s:o, s:o}", "run", run, "timeline", tl,
+    x->timeline = json_pack("{s:s, s:O, s:o}", "run", run, "timeline", tl,
                             "doctor", docs);
+    json_decref(own);
     if (x->timeline != NULL && s > 0 && e >= s)
         doctor_points(x, s, e + 1 < x->cksize ? e + 1 : x->cksize);
 }
