@@ -9,6 +9,7 @@
  *   (the request waits, deferred: no thread      clients' lines (fsync)
  *    is held)                ◀── done ──────── answer: 200 (partial
  *                                               success), or 503
+ *                                               (500: an older layout)
  *
  * Nothing is answered 200 before its events are durable, and a request
  * that fails to decode writes nothing.
@@ -81,6 +82,7 @@ peer_source(int fd, struct pending *p)
 #define RPC_INVALID_ARGUMENT 3
 #define RPC_NOT_FOUND 5
 #define RPC_RESOURCE_EXHAUSTED 8
+#define RPC_FAILED_PRECONDITION 9
 #define RPC_UNIMPLEMENTED 12
 #define RPC_INTERNAL 13
 #define RPC_UNAVAILABLE 14
@@ -255,7 +257,17 @@ committed(void *cls, const struct ldg_serve_done *d)
     struct ldg_otlp *r = p->r;
 
     __atomic_sub_fetch(&r->inflight, (uint64_t)p->n, __ATOMIC_RELAXED);
-    if (d->rc < 0) {
+    if (d->rc == LDG_EVERSION) {
+        /* the ledger is at an older store layout: the same request sent
+         * again is refused the same way until `ledger migrate` runs, so it
+         * is not a 503 (which exporters retry) */
+        char msg[800];
+        snprintf(msg, sizeof msg,
+                 "not recorded: %s (nothing of this request was written)",
+                 d->why);
+        count(r, p->sig, 0, 0, p->items - p->dropped);
+        refuse(r, p->req, 500, p->json, RPC_FAILED_PRECONDITION, msg, NULL);
+    } else if (d->rc < 0) {
         char msg[800];
         snprintf(msg, sizeof msg,
                  "not recorded: %s (nothing of this request was written; "

@@ -213,7 +213,9 @@ void ldg_serve_free(struct ldg_server *s);
 struct ldg_serve_done {
     /* 0: the group was committed (each event's outcome below); < 0:
      * nothing of the batch was written (the disk is full, an I/O error),
-     * why says so and that it may be sent again */
+     * why says so and that it may be sent again; LDG_EVERSION: the ledger
+     * is at an older store layout, why names the migrate, and the batch
+     * sent again is refused the same way */
     int rc;
     const char *why; /* rc < 0, or the first refused event's reason, ""
                         when none was refused */
