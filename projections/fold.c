@@ -1290,6 +1290,7 @@ fold_event(struct pstate *ps, const struct penv *e,
     LDG_ASSERT(e->seq >= ps->applied && e->type >= T_OTHER &&
                e->type < T_COUNT);
     ps->err = 0;
+    ps->writes = ev_type_writes(e->type) | (1u << P_RUNS);
     switch (e->type) {
     case T_OTHER: /* x.* */
     case T_LEDGER_GENESIS:
@@ -1408,6 +1409,7 @@ fold_event(struct pstate *ps, const struct penv *e,
     }
     if (rc == 0 && (m & (1u << P_RUNS)) && e->run.n > 0 && !run_event)
         rc = fold_run_link(ps, e, b);
+    ps->writes = 0;
     if (rc == 0 && ps->err) /* a record that could not be read */
         rc = ps->err;
     if (rc == 0) {

@@ -135,6 +135,12 @@ enum ev_type {
 enum ev_type ev_type_of(const char *type, size_t len);
 /* Does an event of this type feed any projection? */
 int ev_type_feeds(enum ev_type t);
+/* The projections an event of type t can change (scan.c; P_ALL where not
+ * narrowed down): a fold of none of them passes such an event over.
+ * fold_event states it of every fold (ps_upd asserts it), so a fold that
+ * starts to change another projection fails the tests, not a view at an
+ * earlier size. */
+unsigned ev_type_writes(enum ev_type t);
 
 /* The envelope as the folds see it. Strings are borrowed (from the
  * struct ldg_event or from the stored entry, valid while the txn is). */
@@ -576,7 +582,9 @@ struct pstate {
     int horizon;          /* t's records are proj.horizon's (ps_new_horizon):
                            * one db, each key after its projection's index */
     ldg_dbi dbi[P_COUNT];
-    unsigned mask; /* projections folded */
+    unsigned mask;   /* projections folded */
+    unsigned writes; /* in fold_event: what the event may change (its
+                        type's ev_type_writes and the runs link); else 0 */
     struct pentry **slots;
     uint32_t *hashes; /* slot hashes, 0 = empty */
     size_t cap, n;

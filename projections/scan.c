@@ -82,7 +82,7 @@ ev_type_feeds(enum ev_type t)
  * the folds it calls; P_ALL where not narrowed down). Not counted: the
  * runs projection's link of any event with a run (fold_run_link), so a
  * fold with P_RUNS passes over nothing. */
-static unsigned
+unsigned
 ev_type_writes(enum ev_type t)
 {
     switch (t) {

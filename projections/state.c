@@ -430,6 +430,9 @@ void *
 ps_upd(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen)
 {
     struct pentry *e;
+    /* a fold changes only what its event's type says it may (scan.c's
+     * ev_type_writes: a view at an earlier size reads by it) */
+    LDG_ASSERT(ps->writes == 0 || (ps->writes & (1u << p)));
     int rc = lookup(ps, p, key, klen, &e);
     if (rc < 0) {
         ps->err = rc;
