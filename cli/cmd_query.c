@@ -685,7 +685,8 @@ edit_distance(const char *a, const char *b)
 
 /*
  * A type=NAME term (no glob) naming a type neither in the vocabulary nor
- * an x. extension matches nothing, and says so on stderr with the closest
+ * an x. extension matches nothing (type!=NAME excludes nothing), and says
+ * so on stderr with the closest
  * type when one is near (a typo); the answer and exit status are what
  * they are (docs/QUERY.md, "Matching").
  */
@@ -701,9 +702,12 @@ type_note(const struct cli *c, int npos, char **pos)
         const char *v = pos[i], *near = NULL;
         size_t best = 3; /* a near name: at most 2 edits away */
         int known = 0;
-        if (strncmp(v, "type=", 5) != 0)
+        if (strncmp(v, "type=", 5) == 0)
+            v += 5;
+        else if (strncmp(v, "type!=", 6) == 0)
+            v += 6; /* excludes nothing: as silent a typo */
+        else
             continue;
-        v += 5;
         if (*v == '\0' || strncmp(v, "x.", 2) == 0 || strpbrk(v, "*?[\\"))
             continue;
         for (size_t k = 0; k < sizeof types / sizeof types[0] && !known; k++) {

@@ -68,8 +68,13 @@ expect_code 0 q type=run.startd
 expect_code 0 q type=nothing.here
 [ ! -s "$T/out" ] && grep -q "no event type 'nothing.here' in the vocabulary" "$T/err" &&
     ! grep -q "did you mean" "$T/err" || fail "type=nothing.here: stderr $(cat "$T/err")"
-# a known type, an extension, a glob, a != term: no note
-for t in type=run.started type=x.nothing 'type=run.st*' type!=run.startd; do
+# type!= with such a name excludes nothing: every event, and the note
+expect_code 0 q type!=run.startd
+[ "$(lines)" = "$n_all" ] &&
+    grep -q "no event type 'run.startd' in the vocabulary (did you mean run.started?)" "$T/err" ||
+    fail "type!=run.startd: $(lines) of $n_all, stderr $(cat "$T/err")"
+# a known type, an extension, a glob: no note
+for t in type=run.started type=x.nothing 'type=run.st*' type!=run.started; do
     expect_code 0 q "$t"
     [ ! -s "$T/err" ] || fail "$t: stderr $(cat "$T/err")"
 done
