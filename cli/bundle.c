@@ -419,15 +419,6 @@ cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
     int rc;
 
     *out = NULL;
-    if (!b->have_key && !b->insecure) {
-        cli_err(c,
-                "--bundle %s: pass --trusted-key with the log's verifier "
-                "key (`ledger keys verifier` on the box that wrote it), "
-                "or --insecure-trust-bundle-key: a bundle is outside "
-                "input and is verified before anything is shown",
-                b->file);
-        return EX_USAGE;
-    }
     memset(&o, 0, sizeof o);
     o.trusted_vkey = b->have_key ? b->key : NULL;
     o.insecure_trust_bundle_key = b->insecure;
@@ -439,6 +430,16 @@ cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
     if (rc > 0) { /* fn's: an exit code, said */
         free(r);
         return rc;
+    }
+    if (rc == LDG_EKEY) { /* the file is there (the library looked first) */
+        cli_err(c,
+                "--bundle %s: pass --trusted-key with the log's verifier "
+                "key (`ledger keys verifier` on the box that wrote it), "
+                "or --insecure-trust-bundle-key: a bundle is outside "
+                "input and is verified before anything is shown",
+                b->file);
+        free(r);
+        return EX_USAGE;
     }
     if (rc < 0) {
         size_t nfail = 0;

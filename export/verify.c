@@ -412,13 +412,18 @@ ldg_export_verify(const char *path, const struct ldg_bundle_verify_opts *opts,
 
     if (report == NULL || path == NULL)
         return LDG_EINVAL;
-    if ((rc = ctx_init(&v, opts ? opts : &none, report)) < 0)
-        return rc;
+    /* a missing file first: no trust flag makes it appear */
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
+        int e = errno;
+        memset(report, 0, sizeof *report);
         bv_check(report, "archive", LDG_CHECK_FAIL, "cannot open %s: %s", path,
-                 strerror(errno));
-        return errno == ENOENT || errno == ENOTDIR ? LDG_ENOTFOUND : LDG_EIO;
+                 strerror(e));
+        return e == ENOENT || e == ENOTDIR ? LDG_ENOTFOUND : LDG_EIO;
+    }
+    if ((rc = ctx_init(&v, opts ? opts : &none, report)) < 0) {
+        close(fd);
+        return rc;
     }
     if (ldg_segment_sniff(fd) == 1) {
         /* a segment, not a bundle: its own one-pass verification */

@@ -157,6 +157,16 @@ R doctor --bundle "$B" $K --pack nope
 R timeline R-0001 --bundle "$B"
 [ "$rc" = 64 ] && grep -q 'pass --trusted-key' "$T/err" ||
     fail "no trust anchor: exit $rc"
+# a missing file is said first (66, naming it), with or without a trust flag
+for cmd in "timeline R-0001" "query" "doctor"; do
+    # shellcheck disable=SC2086
+    R $cmd --bundle "$T/missing.bundle"
+    [ "$rc" = 66 ] && grep -q "missing.bundle: No such file" "$T/err" ||
+        fail "$cmd --bundle MISSING, no trust flag: exit $rc $(cat "$T/err")"
+done
+R verify-bundle "$T/missing.bundle"
+[ "$rc" = 66 ] && grep -q "cannot open .*missing.bundle" "$T/err" ||
+    fail "verify-bundle MISSING, no trust flag: exit $rc $(cat "$T/err")"
 R query --trusted-key "$T/box.vkey" type=run.started
 [ "$rc" = 64 ] || fail "--trusted-key without --bundle: exit $rc"
 mkdir "$T/other" && "$LEDGER" --dir "$T/other" init >/dev/null &&
