@@ -4,7 +4,6 @@
  */
 #include <unistd.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -108,7 +107,8 @@ static const struct cli_opt export_opts[] = {
     {.id = 'O',
      .name = "out",
      .value = "FILE",
-     .help = "the bundle to write (- for standard output, not a terminal)",
+     .help = "the bundle file to write, not there yet (- for standard output, "
+             "not a terminal)",
      .flags = CLI_REQUIRED,
      CLI_AT(EA, out, CLI_K_STR)},
     CLI_STR('S', 'S', "since", "TIME", "events at or after TIME", EA, o.since),
@@ -199,6 +199,8 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
                                 "a file (beside its path, then linked in)");
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
+    if ((rc = ldg_export_out_check(l, out, 1)) < 0)
+        return cli_fail_close(c, l, rc);
     rc = ldg_export_segment_range(l, nterms, terms, o->since, o->until,
                                   ldg_now_wall_ns(), &r);
     if (rc == 0) {
@@ -348,7 +350,6 @@ export_say(struct cli *c, const struct export_args *x,
 static int
 export_check_out(struct cli *c, const char *out)
 {
-    struct stat ost;
     int rc;
 
     if ((rc = cli_check_output(c, NULL)) != 0)
@@ -361,12 +362,6 @@ export_check_out(struct cli *c, const char *out)
     if (strcmp(out, "-") == 0 && isatty(1)) {
         cli_err(c, "refusing to write a compressed bundle to a terminal");
         return EX_USAGE;
-    }
-    /* before the selection and the run's context are worked out (seconds
-     * on a big log), as ldg_export_write says it again at the end */
-    if (strcmp(out, "-") != 0 && lstat(out, &ost) == 0) {
-        cli_err(c, "%s already exists; not overwriting it", out);
-        return EX_CANTCREAT;
     }
     return 0;
 }
@@ -428,6 +423,12 @@ cmd_export(struct cli *c, void *args, int npos, char **pos)
     }
     if ((rc = cli_open(c, 1, &l)) != 0)
         goto out;
+    /* before the selection and the run's context are worked out (seconds
+     * on a big log), as ldg_export_write says it again at the end */
+    if (strcmp(out, "-") != 0 && (rc = ldg_export_out_check(l, out, 0)) < 0) {
+        rc = cli_fail(c, l, rc);
+        goto out;
+    }
     if (plan != NULL) {
         /* the plan's events and context: seq=A seq=B ... (cmd_pipeline.c) */
         if ((rc = cli_plan_terms(c, l, plan, no_context, CTX_TERM, &ctxterms,

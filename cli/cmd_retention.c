@@ -120,7 +120,7 @@ static const struct cli_opt archive_opts[] = {
             "this time (systemd.time or RFC 3339, as query -S takes it)",
             struct ldg_archive_opts, before),
     CLI_STR(OPT_ARCHIVE, 0, "out", "FILE",
-            "the archive to write (a segment; refused if it exists)",
+            "the archive file to write (a segment; refused if it exists)",
             struct ldg_archive_opts, out),
     CLI_NUM(OPT_LEVEL, 0, "level", "N", "zstd level 1..19 (default 1)",
             struct ldg_archive_opts, level, 1, 19),

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -170,4 +171,25 @@ gb_envelope(struct ldg_buf *b, const struct ldg_event *ev)
         ldg_buf_puts(b, ",\"signature\":");
         gb_hex(b, ev->sig, 64);
     }
+}
+
+int
+ldg_export_out_check(struct ldg_ledger *l, const char *path, int segment)
+{
+    struct stat st;
+
+    if (l == NULL || path == NULL || *path == '\0')
+        return LDG_EINVAL;
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (S_ISDIR(st.st_mode))
+        ldg_set_errmsg(l,
+                       "%s is a directory: --out names the %s file to write "
+                       "(e.g. %s%s%s), which must not exist yet",
+                       path, segment ? "segment" : "bundle", path,
+                       path[strlen(path) - 1] == '/' ? "" : "/",
+                       segment ? "NAME.seg" : "NAME.bundle");
+    else
+        ldg_set_errmsg(l, "%s already exists; not overwriting it", path);
+    return LDG_EEXIST;
 }

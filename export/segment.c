@@ -48,7 +48,6 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
 {
     struct ldg_segment_write_opts wo;
     struct ldg_txn *t = NULL;
-    struct stat st;
     json_t *state = NULL;
     char *note = NULL, *text = NULL, *tmp = NULL;
     size_t n;
@@ -59,10 +58,8 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
     if (l == NULL || o == NULL || path == NULL || *path == '\0' ||
         o->end <= o->first)
         return LDG_EINVAL;
-    if (lstat(path, &st) == 0) {
-        ldg_set_errmsg(l, "%s already exists; not overwriting it", path);
-        return LDG_EEXIST;
-    }
+    if ((rc = ldg_export_out_check(l, path, 1)) < 0)
+        return rc;
     memset(&wo, 0, sizeof wo);
     wo.first = o->first;
     wo.end = o->end;

@@ -789,17 +789,14 @@ int
 ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
                  const char *path, struct ldg_export_report *report)
 {
-    struct stat st;
     char *tmp = NULL;
     size_t n;
     int fd = -1, rc, e;
 
     if (l == NULL || o == NULL || path == NULL || *path == '\0')
         return LDG_EINVAL;
-    if (lstat(path, &st) == 0) {
-        ldg_set_errmsg(l, "%s already exists; not overwriting it", path);
-        return LDG_EEXIST;
-    }
+    if ((rc = ldg_export_out_check(l, path, 0)) < 0)
+        return rc;
     if (o->name == NULL || o->file_name == NULL) {
         struct ldg_export_opts named = *o;
         const char *base = strrchr(path, '/');

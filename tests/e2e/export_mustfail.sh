@@ -34,6 +34,17 @@ rc=$?
 [ "$rc" = 73 ] && grep -q 'good.tar.zst already exists; not overwriting it' "$T/eerr" ||
     fail "export over an existing file: exit $rc, $(cat "$T/eerr")"
 [ "$(sha256sum <"$T/good.tar.zst")" = "$sum0" ] || fail "export changed an existing file"
+# an --out that is a directory: 73, saying so and what --out names (not
+# "already exists", as if a bundle were there)
+mkdir "$T/outdir"
+for a in "export --run R-0001" "export --segment" "archive --before 5"; do
+    # shellcheck disable=SC2086
+    L $a --out "$T/outdir" >/dev/null 2>"$T/eerr"
+    rc=$?
+    [ "$rc" = 73 ] && grep -q "outdir is a directory: --out names the .* file to write (e.g. $T/outdir/NAME\." "$T/eerr" ||
+        fail "$a --out DIR: exit $rc, $(cat "$T/eerr")"
+done
+[ -z "$(ls -A "$T/outdir")" ] || fail "--out DIR wrote into it: $(ls -A "$T/outdir")"
 # an --out in a directory that is not there: 73 naming the file asked for
 # (archive named a NAME.tmp.XXXXXX of its own)
 L export --run R-0001 --out "$T/nodir/x.bundle" >/dev/null 2>"$T/eerr"

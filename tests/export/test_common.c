@@ -159,6 +159,34 @@ test_common__envelope_of_a_sealed_entry(void **state)
     free(dir);
 }
 
+/* --out DIR says it is a directory and what --out names, not "already
+ * exists" as if a bundle were there; a free path is 0. */
+static void
+test_common__out_check_names_a_directory(void **state)
+{
+    char *dir = tmp_dir(), path[4200];
+    struct ldg_ledger *l = new_ledger(dir, "l");
+    FILE *f;
+    (void)state;
+
+    snprintf(path, sizeof path, "%s/r1.bundle", dir);
+    assert_int_equal(ldg_export_out_check(l, path, 0), 0);
+    assert_int_equal(ldg_export_out_check(l, dir, 0), LDG_EEXIST);
+    assert_non_null(strstr(ldg_errmsg(l), "is a directory"));
+    assert_non_null(strstr(ldg_errmsg(l), "bundle file"));
+    assert_int_equal(ldg_export_out_check(l, dir, 1), LDG_EEXIST);
+    assert_non_null(strstr(ldg_errmsg(l), "segment file"));
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(ldg_export_out_check(l, path, 0), LDG_EEXIST);
+    assert_non_null(strstr(ldg_errmsg(l), "already exists"));
+    assert_int_equal(ldg_export_out_check(l, "", 0), LDG_EINVAL);
+    ldg_close(l);
+    rm_rf(dir);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -166,6 +194,7 @@ main(void)
         cmocka_unit_test(test_common__envelope_json_shows_the_decoded_entry),
         cmocka_unit_test(test_common__envelope_of_a_version_2_entry),
         cmocka_unit_test(test_common__envelope_of_a_sealed_entry),
+        cmocka_unit_test(test_common__out_check_names_a_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
