@@ -58,34 +58,12 @@ horizon_json(const struct ldg_retention_horizon *h)
 static int
 before_ok(struct cli *c, const char *before)
 {
-    char err[256];
-    uint64_t ns;
-    if (before[0] != '\0' && strspn(before, "0123456789") == strlen(before)) {
-        errno = 0;
-        (void)strtoull(before, NULL, 10);
-        if (errno == ERANGE)
-            return cli_usage_err(c,
-                                 "--before %s: more than any sequence "
-                                 "number (2^64-1)",
-                                 before);
-        return 0;
-    }
-    /* a sign and digits alone reads as seconds from now: a slip of the
-     * keyboard that would take the whole log, so a unit is asked for */
-    if ((before[0] == '-' || before[0] == '+') && before[1] != '\0' &&
-        strspn(before + 1, "0123456789") == strlen(before + 1))
-        return cli_usage_err(c,
-                             "--before %s: not a sequence number; as a time "
-                             "it needs a unit ('%ss', '%smin', '%sd', or "
-                             "'N days ago')",
-                             before, before, before, before);
-    if (ldg_query_parse_time(before, ldg_now_wall_ns(), &ns, err, sizeof err) ==
-        0)
-        return 0;
-    return cli_usage_err(c,
-                         "--before %s: neither a sequence number nor a "
-                         "time (%s)",
-                         before, err);
+    char err[600];
+    uint64_t seq, ns;
+    if (ldg_query_parse_point(before, ldg_now_wall_ns(), &seq, &ns, err,
+                              sizeof err) < 0)
+        return cli_usage_err(c, "--before %s", err);
+    return 0;
 }
 
 /* "before 1000 (rounded down to 998, the end of a commit)" */

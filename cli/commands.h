@@ -159,11 +159,12 @@ struct vargs {
 };
 
 #define AT_OPT                                                                 \
-    CLI_VALUE('A', 0, "at", "SEQ|TIME",                                        \
-              "the state as of event SEQ, or as of TIME (the last event "      \
-              "at or before it; TIME as `ledger query -S` takes it: "          \
-              "'2026-11-22 09:39', '-1h', 'yesterday', RFC 3339); "            \
-              "default: now")
+    CLI_VALUE(                                                                 \
+        'A', 0, "at", "SEQ|TIME",                                              \
+        "the state as of event SEQ, or as of TIME (the last event "            \
+        "at or before it; TIME as `ledger query -S` takes it: "                \
+        "'2026-11-22 09:39', '-1h', 'yesterday', RFC 3339; a sign and a "      \
+        "number alone, '-1', is refused: write '-1s'); default: now")
 
 /* A view's .args: its options (AT_OPT, --pack, --check, --bundle's) into
  * the struct vargs args (cli_view_opt), positionals checked by the view

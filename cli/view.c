@@ -21,20 +21,15 @@ cli_view_prepare(struct cli *c)
 static int
 at_opt(struct cli *c, const char *value, struct vargs *va)
 {
-    uint64_t seq;
-    if (cli_parse_u64(value, &seq) == 0 && seq != UINT64_MAX) {
-        va->at_size = seq + 1;
-        va->at_time = NULL;
-        return 0;
-    }
-    /* a time, in query's grammar: checked now, resolved later */
-    if (ldg_query_parse_time(value, UINT64_C(1) << 62, &seq, NULL, 0) < 0)
-        return cli_usage_err(c,
-                             "--at: '%s' is neither a sequence number "
-                             "nor a time ('2026-11-22 09:39', '-1h', "
-                             "'yesterday', RFC 3339)",
-                             value);
-    va->at_time = value;
+    char err[600];
+    uint64_t seq, ns;
+    /* a time is checked now, resolved once the ledger is open */
+    int rc = ldg_query_parse_point(value, UINT64_C(1) << 62, &seq, &ns, err,
+                                   sizeof err);
+    if (rc < 0)
+        return cli_usage_err(c, "--at %s", err);
+    va->at_size = rc == 1 ? seq + 1 : 0;
+    va->at_time = rc == 1 ? NULL : value;
     return 0;
 }
 

@@ -78,6 +78,17 @@ void ldg_query_iter_free(struct ldg_query_iter *it);
 int ldg_query_parse_time(const char *spec, uint64_t now_ns, uint64_t *out_ns,
                          char *err, size_t errcap);
 
+/* A point of the log as `--at SEQ|TIME` and `--before SEQ|TIME` take it:
+ * digits are a sequence number (*seq set, returns 1), anything else a time
+ * as ldg_query_parse_time reads it relative to now_ns (*ns set, returns
+ * 0). A sign and a number alone ("-1", "+5"), which the time grammar
+ * reads as seconds from now, is refused: beside sequence numbers it is a
+ * slip, so a unit is asked for ("-1s", "-1d"). LDG_EBADINPUT with err
+ * naming the spec and what is wrong: that, a number past 2^64-2, or
+ * neither a number nor a time. */
+int ldg_query_parse_point(const char *spec, uint64_t now_ns, uint64_t *seq,
+                          uint64_t *ns, char *err, size_t errcap);
+
 /* Further restricts q to events with seq_lo <= seq <= seq_hi (ANDed with
  * everything else; calling again replaces the previous bounds). Used for
  * --after-cursor and follow mode. */

@@ -25,6 +25,7 @@
  * match the date is refused, as systemd does.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -590,4 +591,46 @@ ldg_query_parse_time(const char *spec, uint64_t now_ns, uint64_t *out_ns,
     if (!a.have_date && !a.have_time)
         return fail(err, errcap, spec, "a date or time is needed");
     return finish_abs(spec, &a, now_ns, out_ns, err, errcap);
+}
+
+int
+ldg_query_parse_point(const char *spec, uint64_t now_ns, uint64_t *seq,
+                      uint64_t *ns, char *err, size_t errcap)
+{
+    char why[400];
+    unsigned long long v;
+    size_t n;
+
+    if (spec == NULL || seq == NULL || ns == NULL)
+        return LDG_EINVAL;
+    n = strlen(spec);
+    if (n > 0 && strspn(spec, "0123456789") == n) {
+        errno = 0;
+        v = strtoull(spec, NULL, 10);
+        if (errno == ERANGE || v >= UINT64_MAX) {
+            if (err != NULL && errcap > 0)
+                snprintf(err, errcap,
+                         "'%s': more than any sequence number (2^64-2)", spec);
+            return LDG_EBADINPUT;
+        }
+        *seq = (uint64_t)v;
+        return 1;
+    }
+    /* the grammar's seconds from now: a slip beside sequence numbers */
+    if (n > 1 && (spec[0] == '-' || spec[0] == '+') &&
+        strspn(spec + 1, "0123456789.") == n - 1) {
+        if (err != NULL && errcap > 0)
+            snprintf(err, errcap,
+                     "'%s': not a sequence number; as a time it needs a "
+                     "unit ('%ss', '%smin', '%sd', or 'N days ago')",
+                     spec, spec, spec, spec);
+        return LDG_EBADINPUT;
+    }
+    if (ldg_query_parse_time(spec, now_ns, ns, why, sizeof why) == 0)
+        return 0;
+    if (err != NULL && errcap > 0)
+        snprintf(err, errcap,
+                 "'%s' is neither a sequence number nor a time (%s)", spec,
+                 why);
+    return LDG_EBADINPUT;
 }

@@ -21,17 +21,6 @@
 #include "retention/retention.h"
 #include "util/util.h"
 
-static int
-all_digits(const char *s)
-{
-    if (*s == '\0')
-        return 0;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return 0;
-    return 1;
-}
-
 /* The horizon for "before seq v" (by_time 0) or "before the time v". */
 static int
 resolve(struct ldg_ledger *l, const char *before, int by_time, uint64_t v,
@@ -109,30 +98,21 @@ int
 ldg_retention_resolve(struct ldg_ledger *l, const char *before, uint64_t now_ns,
                       struct ldg_retention_horizon *h)
 {
-    char err[256];
-    uint64_t v;
+    char err[600];
+    uint64_t seq, ns;
+    int rc;
 
     if (h != NULL)
         memset(h, 0, sizeof *h);
     if (l == NULL || before == NULL || h == NULL)
         return LDG_EINVAL;
-    if (all_digits(before)) {
-        errno = 0;
-        v = strtoull(before, NULL, 10);
-        if (errno != 0) {
-            ldg_set_errmsg(l, "--before %s: not a sequence number", before);
-            return LDG_EBADINPUT;
-        }
-        return resolve(l, before, 0, v, h);
+    rc = ldg_query_parse_point(before, now_ns, &seq, &ns, err, sizeof err);
+    if (rc < 0) {
+        ldg_set_errmsg(l, "--before %s", err);
+        return rc;
     }
-    if (ldg_query_parse_time(before, now_ns, &v, err, sizeof err) < 0) {
-        ldg_set_errmsg(l,
-                       "--before %s: neither a sequence number nor a time "
-                       "(%s)",
-                       before, err);
-        return LDG_EBADINPUT;
-    }
-    return resolve(l, before, 1, v, h);
+    return rc == 1 ? resolve(l, before, 0, seq, h)
+                   : resolve(l, before, 1, ns, h);
 }
 
 /* SHA-256 of a file. */

@@ -50,7 +50,9 @@ struct ldg_retention_horizon {
 /* Resolves `before` — a seq (digits: the events before it) or a time
  * (systemd.time or RFC 3339, as query's -S takes it: the events before
  * it) — against now_ns, rounded down to the largest checkpoint size at or
- * below it. @return 0; LDG_EBADINPUT (not a seq or time); LDG_ENOTFOUND
+ * below it, as ldg_query_parse_point reads it (a sign and a number alone
+ * is refused: a unit is asked for). @return 0; LDG_EBADINPUT (not a seq
+ * or time); LDG_ENOTFOUND
  * when nothing is left before it past the ledger's horizon (message on l
  * names both). */
 int ldg_retention_resolve(struct ldg_ledger *l, const char *before,

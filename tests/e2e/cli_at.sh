@@ -43,6 +43,16 @@ done
 "$L" routes --at 'half past nine' >/dev/null 2>"$T/e"; rc=$?
 [ $rc = 64 ] && grep -q "neither a sequence number nor a time" "$T/e" ||
     bad "--at 'half past nine': exit $rc ($(cat "$T/e"))"
+# a sign and a number alone is not "N seconds ago" beside sequence
+# numbers: 64, asking for a unit, for every command taking --at
+for v in "routes" "packs" "doctor" "memory" "plans"; do
+    "$L" $v --at -1 >"$T/o" 2>"$T/e"; rc=$?
+    [ $rc = 64 ] && [ ! -s "$T/o" ] &&
+        grep -q "\-\-at '-1': not a sequence number; as a time it needs a unit ('-1s'" "$T/e" ||
+        bad "$v --at -1: exit $rc ($(cat "$T/e"))"
+done
+"$L" doctor --at -1s >/dev/null 2>"$T/e"; rc=$?
+[ $rc != 64 ] || bad "doctor --at -1s: exit $rc ($(cat "$T/e"))"
 # --at SEQ beyond the log is no input (66, as show and verify --from),
 # for every command taking --at; the last seq itself is fine
 size=$("$L" stats -o json | sed -n 's/.*"size":"\([0-9]*\)".*/\1/p')

@@ -287,6 +287,49 @@ test_timespec__agrees_with_systemd_analyze(void **state)
     assert_true(compared > 20);
 }
 
+/* SEQ|TIME (--at, --before): digits are a seq, a time is a time, and a
+ * sign with a number alone, which the grammar reads as seconds from now,
+ * asks for a unit instead of meaning "1 s ago" beside sequence numbers. */
+static void
+test_timespec__point_is_a_seq_or_a_time_with_a_unit(void **state)
+{
+    static const char *const unitless[] = {"-1", "+5", "-1.5", "-0"};
+    char err[600];
+    uint64_t seq = 0, ns = 0;
+    (void)state;
+
+    assert_int_equal(
+        ldg_query_parse_point("212", NOW, &seq, &ns, err, sizeof err), 1);
+    assert_int_equal(seq, 212);
+    assert_int_equal(
+        ldg_query_parse_point("-1s", NOW, &seq, &ns, err, sizeof err), 0);
+    assert_int_equal(ns, NOW - S);
+    assert_int_equal(
+        ldg_query_parse_point("1 days ago", NOW, &seq, &ns, err, sizeof err),
+        0);
+    assert_int_equal(ns, NOW - 86400 * S);
+    for (size_t i = 0; i < sizeof unitless / sizeof unitless[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(
+            ldg_query_parse_point(unitless[i], NOW, &seq, &ns, err, sizeof err),
+            LDG_EBADINPUT);
+        assert_non_null(strstr(err, "as a time it needs a unit"));
+        assert_non_null(strstr(err, unitless[i]));
+    }
+    /* the time grammar alone still reads them as seconds (systemd's) */
+    assert_int_equal(parse_ok("-1", NOW), NOW - S);
+    assert_int_equal(ldg_query_parse_point("18446744073709551615", NOW, &seq,
+                                           &ns, err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(err, "more than any sequence number"));
+    assert_int_equal(
+        ldg_query_parse_point("half past", NOW, &seq, &ns, err, sizeof err),
+        LDG_EBADINPUT);
+    assert_non_null(strstr(err, "neither a sequence number nor a time"));
+    assert_int_equal(ldg_query_parse_point("", NOW, &seq, &ns, err, sizeof err),
+                     LDG_EBADINPUT);
+}
+
 int
 main(void)
 {
@@ -296,6 +339,7 @@ main(void)
         cmocka_unit_test(test_timespec__absolute_utc_and_rfc3339),
         cmocka_unit_test(test_timespec__local_zone_from_tz),
         cmocka_unit_test(test_timespec__bad_specs_say_why),
+        cmocka_unit_test(test_timespec__point_is_a_seq_or_a_time_with_a_unit),
         cmocka_unit_test(test_timespec__agrees_with_systemd_analyze),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
