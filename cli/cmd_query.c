@@ -658,79 +658,6 @@ query_said(struct cli *c, struct ldg_ledger *l, struct ldg_query *q,
     return rc;
 }
 
-/* The edit distance of a and b (at most 64 bytes each; longer: large). */
-static size_t
-edit_distance(const char *a, const char *b)
-{
-    size_t an = strlen(a), bn = strlen(b), row[65];
-    if (an > 64 || bn > 64)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= bn; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= an; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= bn; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            diag = up;
-            row[j] = best;
-        }
-    }
-    return row[bn];
-}
-
-/*
- * A type=NAME term (no glob) naming a type neither in the vocabulary nor
- * an x. extension matches nothing (type!=NAME excludes nothing), and says
- * so on stderr with the closest
- * type when one is near (a typo); the answer and exit status are what
- * they are (docs/QUERY.md, "Matching").
- */
-static void
-type_note(const struct cli *c, int npos, char **pos)
-{
-    static const char *const types[] = {
-#define NAME(id, name) name,
-        LDG_EVENT_TYPES(NAME)
-#undef NAME
-    };
-    for (int i = 0; i < npos; i++) {
-        const char *v = pos[i], *near = NULL;
-        size_t best = 3; /* a near name: at most 2 edits away */
-        int known = 0;
-        if (strncmp(v, "type=", 5) == 0)
-            v += 5;
-        else if (strncmp(v, "type!=", 6) == 0)
-            v += 6; /* excludes nothing: as silent a typo */
-        else
-            continue;
-        if (*v == '\0' || strncmp(v, "x.", 2) == 0 || strpbrk(v, "*?[\\"))
-            continue;
-        for (size_t k = 0; k < sizeof types / sizeof types[0] && !known; k++) {
-            size_t d = edit_distance(v, types[k]);
-            known = d == 0;
-            if (d < best)
-                best = d, near = types[k];
-        }
-        if (known)
-            continue;
-        if (near != NULL)
-            cli_err(c,
-                    "note: no event type '%s' in the vocabulary (did you "
-                    "mean %s?)",
-                    v, near);
-        else
-            cli_err(c,
-                    "note: no event type '%s' in the vocabulary "
-                    "(docs/VOCABULARY.md; extension types start with x.)",
-                    v);
-    }
-}
-
 static int
 cmd_query(struct cli *c, void *args, int npos, char **pos)
 {
@@ -765,7 +692,11 @@ cmd_query(struct cli *c, void *args, int npos, char **pos)
         ldg_query_free(q);
         return rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
     }
-    type_note(c, npos, pos);
+    for (const char *n = ldg_query_notes(q); n != NULL;) {
+        size_t len = strcspn(n, "\n");
+        cli_err(c, "note: %.*s", (int)len, n);
+        n = n[len] != '\0' ? n + len + 1 : NULL;
+    }
     if (g->ba.file != NULL) {
         rc = cli_query_bundle(c, &g->ba, q, g->fmt, g->fields, g->limit,
                               g->reverse);

@@ -72,6 +72,7 @@ ldg_query_free(struct ldg_query *q)
     }
     free(q->g);
     q_grep_free(q);
+    ldg_buf_release(&q->notes);
     free(q);
 }
 
@@ -317,8 +318,72 @@ is_op_char(char c)
            c == '|' || c == '&' || c == ' ' || c == '\t';
 }
 
+/* The edit distance of a and b (at most 64 bytes each; longer: large). */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+    size_t an = strlen(a), bn = strlen(b), row[65];
+    if (an > 64 || bn > 64)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= bn; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= an; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= bn; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[bn];
+}
+
+/* type=NAME (no glob) naming a type neither in the vocabulary nor an x.
+ * extension matches nothing (type!=NAME excludes nothing): a line in
+ * q->notes, once, with the closest type at most two edits away. */
 static int
-add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
+note_type(struct ldg_query *q, const char *name)
+{
+    static const char *const types[] = {
+#define NAME(id, name) name,
+        LDG_EVENT_TYPES(NAME)
+#undef NAME
+    };
+    const char *near = NULL;
+    size_t best = 3;
+    char line[700];
+
+    if (*name == '\0' || strncmp(name, "x.", 2) == 0)
+        return 0;
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        size_t d = edit_distance(name, types[k]);
+        if (d == 0)
+            return 0;
+        if (d < best)
+            best = d, near = types[k];
+    }
+    snprintf(line, sizeof line, "no event type '%s' in the vocabulary (%s%s%s)",
+             name, near ? "did you mean " : "", near ? near : "",
+             near ? "?" : "docs/VOCABULARY.md; extension types start with x.");
+    if (q->notes.s == NULL || strstr(q->notes.s, line) == NULL)
+        ldg_buf_printf(&q->notes, "%s%s", q->notes.len ? "\n" : "", line);
+    return q->notes.err;
+}
+
+const char *
+ldg_query_notes(const struct ldg_query *q)
+{
+    return q != NULL ? q->notes.s : NULL;
+}
+
+static int
+add_term(struct ldg_query *q, struct qgroup *g, const char *term, char *err,
+         size_t errcap)
 {
     const char *eq = strchr(term, '=');
     const char *val, *body_name = NULL, *name_end;
@@ -436,6 +501,8 @@ add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
     }
     if (f == QF_SEQ)
         return parse_seq(v, term, err, errcap);
+    if (f == QF_TYPE && !v->glob)
+        return note_type(q, v->s);
     if (v->glob)
         return glob_needle(v);
     if (f >= QF_PACK)
@@ -505,7 +572,7 @@ ldg_query_compile(struct ldg_query **out, int nterms, char *const *terms,
         } else if (strcmp(terms[i], "+") == 0) {
             rc = close_group(q, &cur, err, errcap);
         } else {
-            rc = add_term(&cur, terms[i], err, errcap);
+            rc = add_term(q, &cur, terms[i], err, errcap);
         }
     }
     if (rc == 0 && (cur.n > 0 || q->ng > 0))

@@ -81,6 +81,7 @@ struct ldg_query {
     void **re;                   /* pcre2_code *[nre]: -g patterns, OR */
     void **md;                   /* pcre2_match_data *[nre] */
     size_t nre;
+    struct ldg_buf notes; /* ldg_query_notes */
 };
 
 /* match.c */

@@ -1,7 +1,8 @@
 /*
  * test_compile.c — terms into a query (query/compile.c): grouping, merging
  * of one field's values, predicate order, globs, seq ranges, numbers, the
- * needles of body predicates, and every malformed input with its message.
+ * needles of body predicates, every malformed input with its message, and
+ * the notes on types the vocabulary does not have.
  */
 #include "query/query_int.h"
 #include "tests/query/qtest.h"
@@ -192,6 +193,29 @@ test_compile__times_are_checked(void **state)
     ldg_query_free(NULL);
 }
 
+static void
+test_compile__unknown_types_get_a_note_once(void **state)
+{
+    struct ldg_query *q;
+    (void)state;
+    /* known, extension, glob, other fields, empty: no note */
+    q = OK("type=run.started", "type!=x.mine", "type=run.*", "run=startd",
+           "type=", "+", "type=model.state");
+    assert_null(ldg_query_notes(q));
+    ldg_query_free(q);
+    /* a typo near a type, one far from all, the same typo again (as
+     * --deps repeats a group's terms): one line each, in term order */
+    q = OK("type=run.startd", "+", "type!=nothing.here", "+",
+           "type=run.startd");
+    assert_string_equal(ldg_query_notes(q),
+                        "no event type 'run.startd' in the vocabulary (did "
+                        "you mean run.started?)\n"
+                        "no event type 'nothing.here' in the vocabulary "
+                        "(docs/VOCABULARY.md; extension types start with x.)");
+    ldg_query_free(q);
+    assert_null(ldg_query_notes(NULL));
+}
+
 int
 main(void)
 {
@@ -206,6 +230,7 @@ main(void)
             test_compile__body_values_get_every_encoding_they_may_take),
         cmocka_unit_test(test_compile__malformed_terms_say_what_is_wrong),
         cmocka_unit_test(test_compile__times_are_checked),
+        cmocka_unit_test(test_compile__unknown_types_get_a_note_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
