@@ -721,6 +721,23 @@ serve_prepare(struct cli *c, struct serve_args *g)
     return 0;
 }
 
+/* "WHAT on http://HOST:PORTTAIL" once an endpoint given as addr (PORT,
+ * localhost:PORT, HOST:PORT) listens on port; "WHAT on unix:PATH (HOW)". */
+static void
+say_on(const char *what, const char *addr, unsigned port, const char *tail,
+       const char *how)
+{
+    const char *colon = strrchr(addr, ':');
+    if (strncmp(addr, "unix:", 5) == 0)
+        printf("%s on %s (%s)\n", what, addr, how);
+    else if (colon == NULL || strncmp(addr, "localhost:", 10) == 0)
+        printf("%s on http://127.0.0.1:%u%s\n", what, port, tail);
+    else
+        printf("%s on http://%.*s:%u%s\n", what, (int)(colon - addr), addr,
+               port, tail);
+    fflush(stdout);
+}
+
 /* --metrics ADDR: the endpoint, and where it listens said. 0, or the
  * exit code. */
 static int
@@ -742,23 +759,10 @@ serve_metrics(struct cli *c, struct ldg_server *s, struct serve_args *g,
     rc = ldg_metrics_endpoint_start(mep, &mo, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "--metrics %s: %s", g->metrics_addr, err);
-        rc = rc == LDG_EBADINPUT ? EX_USAGE : 75;
-        return rc;
+        return rc == LDG_EBADINPUT ? EX_USAGE : 75;
     }
-    if (strncmp(g->metrics_addr, "unix:", 5) == 0)
-        printf("metrics on %s (GET /metrics)\n", g->metrics_addr);
-    else {
-        char host[300];
-        const char *colon = strrchr(g->metrics_addr, ':');
-        if (colon == NULL || strncmp(g->metrics_addr, "localhost:", 10) == 0)
-            snprintf(host, sizeof host, "127.0.0.1");
-        else
-            snprintf(host, sizeof host, "%.*s", (int)(colon - g->metrics_addr),
-                     g->metrics_addr);
-        printf("metrics on http://%s:%u/metrics\n", host,
-               ldg_metrics_endpoint_port(*mep));
-    }
-    fflush(stdout);
+    say_on("metrics", g->metrics_addr, ldg_metrics_endpoint_port(*mep),
+           "/metrics", "GET /metrics");
     return 0;
 }
 
@@ -784,20 +788,13 @@ serve_otlp(struct cli *c, struct ldg_server *s, struct serve_args *g)
     rc = ldg_otlp_start(&otlp, &g->oo, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "--otlp: %s", err);
-        rc = rc == LDG_EBADINPUT ? EX_USAGE : 75;
-        return rc;
+        return rc == LDG_EBADINPUT ? EX_USAGE : 75;
     }
     pthread_mutex_lock(&otlp_mu);
     metrics_otlp = otlp;
     pthread_mutex_unlock(&otlp_mu);
-    if (strncmp(listen, "unix:", 5) == 0) {
-        printf("otlp on %s (POST /v1/traces, /v1/logs)\n", listen);
-    } else {
-        const char *colon = strrchr(listen, ':');
-        printf("otlp on http://%.*s:%u (POST /v1/traces, /v1/logs)\n",
-               (int)(colon - listen), listen, ldg_otlp_port(otlp));
-    }
-    fflush(stdout);
+    say_on("otlp", listen, ldg_otlp_port(otlp), " (POST /v1/traces, /v1/logs)",
+           "POST /v1/traces, /v1/logs");
     return 0;
 }
 

@@ -52,10 +52,9 @@ int ldg_query_compile(struct ldg_query **out, int nterms, char *const *terms,
                       const char *since, const char *until, char *err,
                       size_t errcap);
 void ldg_query_free(struct ldg_query *q);
-/* What q's terms say that is not an error, one note a line, or NULL: a
- * type=NAME or type!=NAME (no glob, not an x. extension) naming no type
- * of the vocabulary matches (excludes) nothing, with the closest type when
- * one is near (docs/QUERY.md, "Matching"). Valid until q is freed. */
+/* Notes on q's terms that are not errors, one a line, or NULL: type=NAME
+ * or type!=NAME (no glob, not x.) naming no vocabulary type matches
+ * nothing, with the closest type if near. Valid until q is freed. */
 const char *ldg_query_notes(const struct ldg_query *q);
 
 struct ldg_query_iter;
