@@ -367,6 +367,35 @@ ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
     return rc > 0 ? 0 : rc;
 }
 
+struct seqs_ctx {
+    uint64_t **out;
+    size_t *n, cap;
+};
+
+static int
+seqs_add(void *arg, uint64_t seq)
+{
+    struct seqs_ctx *x = arg;
+    if (*x->n == x->cap) {
+        uint64_t *a;
+        size_t cap = x->cap ? x->cap * 2 : 16;
+        if ((a = realloc(*x->out, cap * sizeof *a)) == NULL)
+            return LDG_ENOMEM;
+        *x->out = a;
+        x->cap = cap;
+    }
+    (*x->out)[(*x->n)++] = seq;
+    return 0;
+}
+
+int
+ldg_type_seqs(struct ldg_txn *t, const char *type, uint64_t lo, uint64_t hi,
+              uint64_t **out, size_t *n)
+{
+    struct seqs_ctx x = {out, n, *n};
+    return ldg_index_walk(t, LDG_INDEX_TYPE, type, lo, hi, 0, seqs_add, &x);
+}
+
 /*
  * ix.body (FORMAT.md 6.1): the events whose body holds an indexed field
  * (LDG_BIX_NAMES) with a given string value, as sorted duplicates (be64

@@ -387,6 +387,11 @@ enum ldg_core_db ldg_index_db(enum ldg_index which, int layout);
 /* 1 when db keeps an index as a key per value with sorted 8-byte
  * duplicates (ix.*: the seqs), 0 for the keys-only indexes (idx.*). */
 int ldg_index_dups(enum ldg_core_db db);
+/* Appends the seqs in [lo, hi] of the events of one type (the type
+ * index's, ascending) to the caller's array *out of *n (realloc'd; *out
+ * may be NULL, the caller frees it). */
+int ldg_type_seqs(struct ldg_txn *t, const char *type, uint64_t lo, uint64_t hi,
+                  uint64_t **out, size_t *n);
 /* 0 when a read-only open found no such database (idx.id in a ledger
  * written before format version 2). */
 int ldg_store_has_core(struct ldg_store *s, enum ldg_core_db which);

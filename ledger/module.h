@@ -763,7 +763,10 @@ json_t *ldg_body_view_json(const struct ldg_body_view *b, const char *name);
  * end. LDG_ECORRUPT, with the event in the message, if an event is
  * missing or does not decode. Cost: two cursors stepping side by side, a
  * body split in place only when wanted; resident pages are dropped every
- * 16,384 events (LDG_ACCESS_RELEASE). */
+ * 16,384 events (LDG_ACCESS_RELEASE). With types (optional, a list
+ * ended by NULL, borrowed for the call), only the events of those types,
+ * listed by the type index, each read by seq (dropping pages every 256
+ * events), and progress counts them. */
 struct ldg_scan_fns {
     int (*want_body)(void *ctx, const struct ldg_event *ev);
     int (*event)(void *ctx, const struct ldg_event *ev,
@@ -771,6 +774,7 @@ struct ldg_scan_fns {
     void *ctx;
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    const char *const *types;
 };
 struct ldg_scan_stats {
     uint64_t events;

@@ -120,36 +120,6 @@ vouch_seal(struct ldg_vouch *v, const struct ldg_event *ev,
     return 0;
 }
 
-/* Seqs of events of one type, from the type index, into a growing array. */
-struct seqs_ctx {
-    uint64_t **out;
-    size_t *n, cap;
-};
-
-static int
-seqs_add(void *arg, uint64_t seq)
-{
-    struct seqs_ctx *x = arg;
-    if (*x->n == x->cap) {
-        uint64_t *a;
-        size_t cap = x->cap ? x->cap * 2 : 16;
-        if ((a = realloc(*x->out, cap * sizeof *a)) == NULL)
-            return LDG_ENOMEM;
-        *x->out = a;
-        x->cap = cap;
-    }
-    (*x->out)[(*x->n)++] = seq;
-    return 0;
-}
-
-static int
-type_seqs(struct ldg_txn *t, const char *type, uint64_t **out, size_t *n)
-{
-    struct seqs_ctx x = {out, n, *n};
-    return ldg_index_walk(t, LDG_INDEX_TYPE, type, 0, UINT64_MAX, 0, seqs_add,
-                          &x);
-}
-
 /* A key event (or the genesis) read as evidence: canonical, signed by the
  * log key, its body whole. *body is the caller's. */
 static int
@@ -213,10 +183,11 @@ ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t)
     v->keys[0].revoked = UINT64_MAX;
     v->keys[0].roles = UINT32_MAX;
     v->nkeys = 1;
-    if ((rc = type_seqs(t, LDG_EV_KEY_ADDED, &seqs, &n)) < 0)
+    if ((rc = ldg_type_seqs(t, LDG_EV_KEY_ADDED, 0, UINT64_MAX, &seqs, &n)) < 0)
         goto fail;
     nadd = n;
-    if ((rc = type_seqs(t, LDG_EV_KEY_REVOKED, &seqs, &n)) < 0)
+    if ((rc = ldg_type_seqs(t, LDG_EV_KEY_REVOKED, 0, UINT64_MAX, &seqs, &n)) <
+        0)
         goto fail;
     {
         struct ldg_horizon h;
@@ -282,7 +253,8 @@ ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t)
         json_decref(body);
     }
     n = 0;
-    if ((rc = type_seqs(t, LDG_EV_BODY_ERASED, &seqs, &n)) < 0)
+    if ((rc = ldg_type_seqs(t, LDG_EV_BODY_ERASED, 0, UINT64_MAX, &seqs, &n)) <
+        0)
         goto fail;
     v->erased = malloc((n ? n : 1) * sizeof *v->erased);
     if (v->erased == NULL) {

@@ -16,12 +16,6 @@
 
 #include "projections/proj_int.h"
 
-#define SCAN_RELEASE_EVERY 65536 /* events between dropped mappings */
-/* events read by seq between dropped mappings: each may be on pages of
- * its own (at 1M events, 2,048 of them kept 107 MB resident, 256 20 MB,
- * at no measurable cost) */
-#define LISTED_RELEASE_EVERY 256
-
 int
 sv_eq(struct ldg_slice a, const char *s)
 {
@@ -173,115 +167,6 @@ scan_cb(void *ctx, const struct ldg_event *ev, const struct ldg_body_view *b)
 #define BULK_INPUTS                                                            \
     ((1u << P_ROUTES) | (1u << P_MODELS) | (1u << P_RUNS) | (1u << P_BUILDS))
 
-struct seqs {
-    uint64_t *v;
-    size_t n, cap;
-};
-
-static int
-push_seq(void *ctx, uint64_t seq)
-{
-    struct seqs *s = ctx;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        uint64_t *v = realloc(s->v, cap * sizeof *v);
-        if (v == NULL)
-            return LDG_ENOMEM;
-        s->v = v;
-        s->cap = cap;
-    }
-    s->v[s->n++] = seq;
-    return 0;
-}
-
-static int
-cmp_seq(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* scan_events for a mask without BULK_INPUTS: the seqs of the types that
- * change a projection of mask, from the type index, then each event and
- * its body (erased, read in place, or decoded) in seq order. The events
- * it leaves out are the ones the whole scan passes over, and those that
- * feed nothing (whose folds, without the runs projection, change
- * nothing). */
-static int
-scan_listed(struct ldg_txn *t, uint64_t from, uint64_t to, unsigned mask,
-            int (*fn)(void *ctx, const struct penv *e,
-                      const struct ldg_body_view *b),
-            void *ctx, struct ldg_scan_stats *st)
-{
-    struct seqs s = {NULL, 0, 0};
-    struct ldg_reader *r = NULL;
-    struct ldg_body_view *b = NULL;
-    const struct ldg_dicts *d = ldg_txn_dicts(t);
-    size_t i;
-    int rc = 0;
-
-    if (d == NULL)
-        return LDG_ECORRUPT;
-    for (i = 0; rc == 0 && i < sizeof type_names / sizeof type_names[0]; i++) {
-        enum ev_type ty = (enum ev_type)(i + 1);
-        if (ev_type_feeds(ty) && (ev_type_writes(ty) & mask))
-            rc = ldg_index_walk(t, LDG_INDEX_TYPE, type_names[i].name, from,
-                                to - 1, 0, push_seq, &s);
-    }
-    if (rc < 0)
-        goto out;
-    if (s.n > 1)
-        qsort(s.v, s.n, sizeof *s.v, cmp_seq);
-    if ((rc = ldg_reader_new(&r, t)) < 0 || (rc = ldg_body_view_new(&b)) < 0)
-        goto out;
-    ldg_reader_want_leaf(r, 0);
-    ldg_body_view_set_dicts(b, d, ldg_body_max(ldg_txn_ledger(t)));
-    for (i = 0; i < s.n; i++) {
-        struct ldg_event ev;
-        struct penv e;
-        const uint8_t *rec;
-        json_t *body = NULL;
-        size_t len;
-
-        /* the resident size of a walk over the whole log stays small */
-        if (i > 0 && i % LISTED_RELEASE_EVERY == 0)
-            ldg_access_hint(ldg_txn_ledger(t), LDG_ACCESS_RELEASE);
-        if ((rc = ldg_reader_event(r, s.v[i], &ev)) < 0)
-            goto unreadable;
-        penv_from_event(&e, &ev);
-        rc = ldg_reader_body(r, s.v[i], &rec, &len);
-        if (rc == LDG_EERASED) {
-            ldg_body_view_set_json(b, NULL);
-            st->erased++;
-        } else if (rc < 0) {
-            goto unreadable;
-        } else if (ldg_body_view_set_record(b, rec, len) == 0) {
-            st->fast_bodies++;
-        } else {
-            if ((rc = ldg_body_get(t, s.v[i], &body)) < 0)
-                goto unreadable;
-            ldg_body_view_set_json(b, body);
-            st->slow_bodies++;
-        }
-        rc = fn(ctx, &e, b);
-        json_decref(body);
-        if (rc != 0)
-            break;
-        st->events++;
-    }
-    if (rc > 0) /* > 0: stop here, not an error */
-        rc = 0;
-    goto out;
-unreadable:
-    ldg_set_errmsg(ldg_txn_ledger(t), "event %llu: %s (run " LDG_CMD_VERIFY ")",
-                   (unsigned long long)s.v[i], ldg_strerror(rc));
-out:
-    ldg_body_view_free(b);
-    ldg_reader_free(r);
-    free(s.v);
-    return rc;
-}
-
 int
 scan_events(struct ldg_txn *t, uint64_t from, uint64_t to, unsigned mask,
             int (*fn)(void *ctx, const struct penv *e,
@@ -291,7 +176,8 @@ scan_events(struct ldg_txn *t, uint64_t from, uint64_t to, unsigned mask,
 {
     struct scan_ctx c;
     struct ldg_scan_fns fns;
-    int rc;
+    const char *types[sizeof type_names / sizeof type_names[0] + 1];
+    size_t n = 0;
 
     memset(&c, 0, sizeof c);
     c.fn = fn;
@@ -304,15 +190,15 @@ scan_events(struct ldg_txn *t, uint64_t from, uint64_t to, unsigned mask,
     fns.ctx = &c;
     fns.progress = progress;
     fns.progress_ctx = pctx;
-    if (!(mask & BULK_INPUTS) && from < to) {
-        struct ldg_scan_stats dummy;
-        if (st == NULL)
-            st = &dummy;
-        memset(st, 0, sizeof *st);
-        rc = scan_listed(t, from, to, mask, fn, ctx, st);
-        if (rc == 0 && progress != NULL)
-            progress(pctx, to - from, to - from);
-        return rc;
+    /* not the types the whole scan passes over, nor those that feed
+     * nothing (whose folds, without the runs projection, change nothing) */
+    if (!(mask & BULK_INPUTS)) {
+        for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
+            if (ev_type_feeds((enum ev_type)(i + 1)) &&
+                (ev_type_writes((enum ev_type)(i + 1)) & mask))
+                types[n++] = type_names[i].name;
+        types[n] = NULL;
+        fns.types = types;
     }
     return ldg_log_scan(t, from, to, &fns, st);
 }
