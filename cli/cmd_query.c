@@ -644,6 +644,18 @@ query_said(struct cli *c, struct ldg_ledger *l, struct ldg_query *q,
         }
         ldg_query_iter_free(it);
     }
+    /* run=ID naming no run: the empty answer is true, the note says why
+     * (not under -f, which may wait for the run to start) */
+    if ((rc == 0 || rc == EX_NOINPUT) && t != NULL && !g->follow_mode) {
+        char *notes = NULL;
+        if (ldg_query_run_notes(q, t, &notes) == 0 && notes != NULL)
+            for (const char *n = notes; n != NULL;) {
+                size_t len = strcspn(n, "\n");
+                cli_err(c, "note: %.*s", (int)len, n);
+                n = n[len] != '\0' ? n + len + 1 : NULL;
+            }
+        free(notes);
+    }
     if (g->explain && t != NULL) {
         struct ldg_query_iter *it = NULL;
         struct ldg_query_stats st;

@@ -380,6 +380,17 @@ int ldg_query_match_json(const struct ldg_query *q, const json_t *event);
  * (or the run's first event). *out is caller-owned (json_decref); see
  * docs/QUERY.md for its fields. LDG_ENOTFOUND if no event has that run. */
 int ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out);
+
+/* What q's run=ID and run!=ID terms name that no event in t carries: one
+ * line per such run, "no run named 'r9' in this ledger (did you mean
+ * r1?)" (the nearest run id at most two edits away, among the first
+ * 100,000; "among the kept events" on a pruned ledger), '\n' between
+ * lines, into *out (caller-owned, free; NULL when every run is there).
+ * The empty answer such a term gives is true: this says why. Cost: one
+ * index seek a run; a walk of the run ids for one that is not there.
+ * 0, or an ldg_error. */
+int ldg_query_run_notes(const struct ldg_query *q, struct ldg_txn *t,
+                        char **out);
 /* The timeline of one trace: the events whose body.trace_id is trace (32
  * lowercase hex digits; the OTLP receiver's spans and logs, the proxy's
  * records of requests that carried it), whatever their run, found by a

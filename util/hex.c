@@ -78,3 +78,27 @@ ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out)
     *out = v;
     return 0;
 }
+
+size_t
+ldg_edit_distance(const char *a, const char *b)
+{
+    size_t an = strlen(a), bn = strlen(b), row[65];
+    if (an > 64 || bn > 64)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= bn; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= an; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= bn; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[bn];
+}

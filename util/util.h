@@ -281,6 +281,9 @@ int ldg_unhex(uint8_t *out, size_t n, const char *hex);
 int ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex);
 /* 1 when s is 1 to max bytes with no control character (< 0x20, 0x7f). */
 int ldg_text_ok(const char *s, size_t max);
+/* The edit (Levenshtein) distance of a and b, for "did you mean"; SIZE_MAX
+ * when either is longer than 64 bytes. */
+size_t ldg_edit_distance(const char *a, const char *b);
 /* ldg_parse_u64 flags. */
 #define LDG_DEC_CANONICAL 1u /* no leading zero ("0" itself is fine) */
 /* Parses exactly the n bytes at s as a decimal: 1 to 20 digits, no sign

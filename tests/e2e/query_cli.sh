@@ -84,9 +84,26 @@ grep -q "only FIELD=VALUE and FIELD!=VALUE" "$T/err" || fail ">=: $(cat "$T/err"
 expect_code 64 q 'body.decision~=de'
 expect_code 64 q 'status!=ok'
 
+# a run= naming no run at all: empty stdout, exit 0 (scripts), and a note
+# on stderr naming the close run when there is one (not under -f)
+expect_code 0 q run=R-001
+[ ! -s "$T/out" ] && [ "$(grep -c . "$T/err")" = 1 ] &&
+    grep -q "note: no run named 'R-001' in this ledger (did you mean R-0001?)" "$T/err" ||
+    fail "run=R-001: $(lines) lines, stderr $(cat "$T/err")"
+expect_code 0 q run=nope -o json
+[ ! -s "$T/out" ] && grep -q "note: no run named 'nope' in this ledger$" "$T/err" ||
+    fail "run=nope: $(lines) lines, stderr $(cat "$T/err")"
+expect_code 0 q run!=R-001
+[ "$(lines)" = "$n_all" ] && grep -q "no run named 'R-001'" "$T/err" ||
+    fail "run!=R-001: $(lines) of $n_all, stderr $(cat "$T/err")"
+for t in run=R-0001 run=; do
+    expect_code 0 q "$t"
+    [ ! -s "$T/err" ] || fail "$t: stderr $(cat "$T/err")"
+done
+
 # empty results: exit 0, nothing on stdout, nothing on stderr
 for fmt in short json json-pretty verbose cat; do
-    expect_code 0 q run=nope -o "$fmt"
+    expect_code 0 q run=R-0001 type=x.none -o "$fmt"
     [ -s "$T/out" ] && fail "empty result printed something with -o $fmt"
     [ -s "$T/err" ] && fail "empty result wrote to stderr with -o $fmt"
 done

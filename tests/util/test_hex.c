@@ -119,6 +119,24 @@ test_parse_u64__one_language_leading_zeros_by_flag(void **state)
     assert_int_equal(v, 123);
 }
 
+static void
+test_edit_distance__counts_edits_up_to_64_bytes(void **state)
+{
+    char long_one[66];
+    (void)state;
+    assert_int_equal(ldg_edit_distance("", ""), 0);
+    assert_int_equal(ldg_edit_distance("R-0001", "R-0001"), 0);
+    assert_int_equal(ldg_edit_distance("R-001", "R-0001"), 1);
+    assert_int_equal(ldg_edit_distance("run.startd", "run.started"), 1);
+    assert_int_equal(ldg_edit_distance("kitten", "sitting"), 3);
+    assert_int_equal(ldg_edit_distance("", "abc"), 3);
+    memset(long_one, 'a', 65);
+    long_one[65] = '\0';
+    assert_int_equal(ldg_edit_distance(long_one, "a"), SIZE_MAX);
+    long_one[64] = '\0';
+    assert_int_equal(ldg_edit_distance(long_one, long_one), 0);
+}
+
 int
 main(void)
 {
@@ -128,6 +146,7 @@ main(void)
         cmocka_unit_test(test_hex__prefix_reads_only_its_digits),
         cmocka_unit_test(test_text_ok__takes_printable_text_up_to_max),
         cmocka_unit_test(test_parse_u64__one_language_leading_zeros_by_flag),
+        cmocka_unit_test(test_edit_distance__counts_edits_up_to_64_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,114 @@
+/*
+ * notes.c — what a query's terms say that only the ledger can check: a
+ * run=ID (or run!=ID) naming a run no event carries. The empty answer is
+ * true; the note says why, with the nearest run id when one is close (a
+ * typo), as the compiler's note on an event type the vocabulary lacks.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "query/query_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
+
+/* run ids looked at for a suggestion, at most: a bound on the walk, not
+ * on what is said (past it, no suggestion) */
+#define NEAR_RUNS_MAX 100000
+
+static int
+found_one(void *ctx, uint64_t seq)
+{
+    (void)seq;
+    *(int *)ctx = 1;
+    return 1;
+}
+
+struct nearest {
+    const char *want;
+    char best[LDG_RUN_MAX + 1];
+    size_t dist, seen, limit;
+};
+
+static int
+nearer(void *ctx, const char *value)
+{
+    struct nearest *n = ctx;
+    size_t d = ldg_edit_distance(n->want, value);
+    if (d < n->dist && d < n->limit) {
+        n->dist = d;
+        snprintf(n->best, sizeof n->best, "%s", value);
+    }
+    return ++n->seen >= NEAR_RUNS_MAX;
+}
+
+/* One run value: its note into b when no event carries it. */
+static int
+note_run(struct ldg_txn *t, const char *run, uint64_t horizon,
+         struct ldg_buf *b)
+{
+    struct nearest n;
+    int found = 0, rc;
+
+    rc = ldg_index_walk(t, LDG_INDEX_RUN, run, 0, UINT64_MAX, 0, found_one,
+                        &found);
+    if (rc < 0 || found)
+        return rc;
+    memset(&n, 0, sizeof n);
+    n.want = run;
+    n.dist = 3;            /* a near name: at most 2 edits away, */
+    n.limit = strlen(run); /* and fewer than its length ("r9" is not "ab") */
+    if ((rc = ldg_index_values(t, LDG_INDEX_RUN, "", 0, nearer, &n)) < 0)
+        return rc;
+    if (b->s != NULL && b->len > 0)
+        ldg_buf_puts(b, "\n");
+    ldg_buf_printf(b, "no run named '%s' %s", run,
+                   horizon > 0 ? "among the kept events" : "in this ledger");
+    if (horizon > 0)
+        ldg_buf_printf(b, " (events before %llu were pruned)",
+                       (unsigned long long)horizon);
+    if (n.best[0] != '\0')
+        ldg_buf_printf(b, " (did you mean %s?)", n.best);
+    return b->err;
+}
+
+int
+ldg_query_run_notes(const struct ldg_query *q, struct ldg_txn *t, char **out)
+{
+    struct ldg_horizon h;
+    struct ldg_buf b;
+    uint64_t horizon = 0;
+    int rc = 0;
+
+    if (out == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    if (q == NULL || t == NULL)
+        return LDG_EINVAL;
+    memset(&h, 0, sizeof h);
+    if (ldg_horizon_get(t, &h) == 0)
+        horizon = h.seq;
+    ldg_horizon_release(&h);
+    ldg_buf_init(&b, 64 * 1024);
+    for (size_t g = 0; rc == 0 && g < q->ng; g++)
+        for (size_t i = 0; rc == 0 && i < q->g[g].n; i++) {
+            const struct qpred *p = &q->g[g].p[i];
+            if (p->f != QF_RUN)
+                continue;
+            for (size_t k = 0; rc == 0 && k < p->nv; k++) {
+                const char *run = p->v[k].s;
+                char said[LDG_RUN_MAX + 20];
+                if (run[0] == '\0' || p->v[k].glob)
+                    continue; /* "run=": events of no run */
+                /* a run named in several groups (--deps) is said once */
+                snprintf(said, sizeof said, "'%s' ", run);
+                if (b.s != NULL && strstr(b.s, said) != NULL)
+                    continue;
+                rc = note_run(t, run, horizon, &b);
+            }
+        }
+    if (rc == 0 && b.len > 0 && (*out = ldg_buf_detach(&b, NULL)) == NULL)
+        rc = LDG_ENOMEM;
+    ldg_buf_release(&b);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/*
+ * test_notes.c — what a query's terms name that the ledger lacks
+ * (query/notes.c): a run=ID no event carries gets a note, with the
+ * nearest run id when it is close; a run that is there, "run=" and a
+ * glob get none.
+ */
+#include "tests/query/qtest.h"
+
+/* The notes q's terms give on l, or NULL. */
+static char *
+notes(struct ldg_ledger *l, int n, const char *const *terms)
+{
+    struct ldg_query *q = NULL;
+    struct ldg_txn *t = NULL;
+    char err[512], *out = (char *)1;
+
+    assert_int_equal(ldg_query_compile(&q, n, (char *const *)(uintptr_t)terms,
+                                       NULL, NULL, err, sizeof err),
+                     0);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_query_run_notes(q, t, &out), 0);
+    ldg_txn_abort(t);
+    ldg_query_free(q);
+    return out;
+}
+
+static void
+test_notes__a_run_no_event_carries_is_said(void **state)
+{
+    char dir[512], *s;
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    (void)state;
+
+    q_append(l, "run.started", NULL, "R-0001", NULL,
+             "{\"run\":\"R-0001\",\"pack\":\"p\"}");
+    q_append(l, "run.started", NULL, "build-7", NULL,
+             "{\"run\":\"build-7\",\"pack\":\"p\"}");
+    /* there: no note */
+    assert_null(notes(l, 1, TERMS("run=R-0001")));
+    assert_null(notes(l, 2, TERMS("run=R-0001", "type=run.started")));
+    assert_null(notes(l, 1, TERMS("run=")));
+    /* a typo: the nearest run */
+    s = notes(l, 1, TERMS("run=R-001"));
+    assert_non_null(s);
+    assert_string_equal(s, "no run named 'R-001' in this ledger (did you "
+                           "mean R-0001?)");
+    free(s);
+    /* nothing near: no suggestion; two edits of a two-letter id are not
+     * near ("r9" is not "R-0001") */
+    s = notes(l, 1, TERMS("run=r9"));
+    assert_string_equal(s, "no run named 'r9' in this ledger");
+    free(s);
+    /* run!= excludes nothing: as silent a typo; each run once, in order */
+    s = notes(l, 4, TERMS("run!=build-8", "+", "run=R-0001", "run=nightly"));
+    assert_string_equal(s, "no run named 'build-8' in this ledger (did you "
+                           "mean build-7?)\nno run named 'nightly' in this "
+                           "ledger");
+    free(s);
+    s = notes(l, 3, TERMS("run=zz", "+", "run=zz"));
+    assert_string_equal(s, "no run named 'zz' in this ledger");
+    free(s);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_notes__misuse(void **state)
+{
+    char *out = (char *)1;
+    (void)state;
+    assert_int_equal(ldg_query_run_notes(NULL, NULL, &out), LDG_EINVAL);
+    assert_null(out);
+    assert_int_equal(ldg_query_run_notes(NULL, NULL, NULL), LDG_EINVAL);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_notes__a_run_no_event_carries_is_said),
+        cmocka_unit_test(test_notes__misuse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
