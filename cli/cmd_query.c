@@ -617,6 +617,17 @@ query_check_args(struct cli *c, struct qargs *g)
     return 0;
 }
 
+/* The library's notes on the terms ('\n' between them), one a line. */
+static void
+say_notes(const struct cli *c, const char *notes)
+{
+    for (const char *n = notes; n != NULL;) {
+        size_t len = strcspn(n, "\n");
+        cli_err(c, "note: %.*s", (int)len, n);
+        n = n[len] != '\0' ? n + len + 1 : NULL;
+    }
+}
+
 /* After the answer: on a pruned ledger, where the rest went (EX_NOINPUT
  * when nothing kept matches); with --explain, the plan. Returns rc or
  * EX_NOINPUT. */
@@ -648,12 +659,8 @@ query_said(struct cli *c, struct ldg_ledger *l, struct ldg_query *q,
      * (not under -f, which may wait for the run to start) */
     if ((rc == 0 || rc == EX_NOINPUT) && t != NULL && !g->follow_mode) {
         char *notes = NULL;
-        if (ldg_query_run_notes(q, t, &notes) == 0 && notes != NULL)
-            for (const char *n = notes; n != NULL;) {
-                size_t len = strcspn(n, "\n");
-                cli_err(c, "note: %.*s", (int)len, n);
-                n = n[len] != '\0' ? n + len + 1 : NULL;
-            }
+        if (ldg_query_run_notes(q, t, &notes) == 0)
+            say_notes(c, notes);
         free(notes);
     }
     if (g->explain && t != NULL) {
@@ -704,11 +711,7 @@ cmd_query(struct cli *c, void *args, int npos, char **pos)
         ldg_query_free(q);
         return rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
     }
-    for (const char *n = ldg_query_notes(q); n != NULL;) {
-        size_t len = strcspn(n, "\n");
-        cli_err(c, "note: %.*s", (int)len, n);
-        n = n[len] != '\0' ? n + len + 1 : NULL;
-    }
+    say_notes(c, ldg_query_notes(q));
     if (g->ba.file != NULL) {
         rc = cli_query_bundle(c, &g->ba, q, g->fmt, g->fields, g->limit,
                               g->reverse);

@@ -318,31 +318,6 @@ is_op_char(char c)
            c == '|' || c == '&' || c == ' ' || c == '\t';
 }
 
-/* The edit distance of a and b (at most 64 bytes each; longer: large). */
-static size_t
-edit_distance(const char *a, const char *b)
-{
-    size_t an = strlen(a), bn = strlen(b), row[65];
-    if (an > 64 || bn > 64)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= bn; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= an; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= bn; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            diag = up;
-            row[j] = best;
-        }
-    }
-    return row[bn];
-}
-
 /* type=NAME (no glob) naming a type neither in the vocabulary nor an x.
  * extension matches nothing (type!=NAME excludes nothing): a line in
  * q->notes, once, with the closest type at most two edits away. */
@@ -361,7 +336,7 @@ note_type(struct ldg_query *q, const char *name)
     if (*name == '\0' || strncmp(name, "x.", 2) == 0)
         return 0;
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
-        size_t d = edit_distance(name, types[k]);
+        size_t d = ldg_edit_distance(name, types[k]);
         if (d == 0)
             return 0;
         if (d < best)
