@@ -747,18 +747,11 @@ jstr(const json_t *o, const char *k)
 }
 
 /* Records the projection name holds at at_size (0 = now), or 0. */
-static long long
+static uint64_t
 proj_records(struct ldg_ledger *l, const char *name, uint64_t at_size)
 {
-    json_t *list = NULL, *o;
-    long long n = 0;
-    size_t i;
-    if (ldg_projections_list(l, at_size, &list) < 0)
-        return 0;
-    json_array_foreach(list, i, o) if (strcmp(jstr(o, "name"), name) == 0) n =
-        (long long)json_integer_value(json_object_get(o, "records"));
-    json_decref(list);
-    return n;
+    uint64_t n = 0;
+    return ldg_projections_records(l, name, at_size, &n) < 0 ? 0 : n;
 }
 
 /* plans-conform: no plan broke a rule of the pipeline (docs/PROJECTIONS.md,

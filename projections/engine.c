@@ -1098,7 +1098,8 @@ unreadable(struct ldg_ledger *l, int err)
 /* The projections a view reads, folded when it is asked at an earlier
  * size (P_ALL for those not narrowed down). The permissions at a run's
  * start (`ledger timeline`, export --run) then read the bodies of pack
- * and permission events only, not the whole log's. */
+ * and permission events only, not the whole log's; the doctor's pipeline
+ * clauses (plans, memory) those of the pipeline's events. */
 static unsigned
 view_inputs(enum ldg_proj_view view)
 {
@@ -1107,6 +1108,14 @@ view_inputs(enum ldg_proj_view view)
         return (1u << P_PACKS) | (1u << P_PERMISSIONS);
     case LDG_VIEW_DOCTOR:
         return DOCTOR_INPUTS;
+    case LDG_VIEW_PLANS:
+    case LDG_VIEW_SNAPSHOTS:
+    case LDG_VIEW_TRIPCODES:
+        return 1u << P_PLANS;
+    case LDG_VIEW_MEMORY:
+        return 1u << P_MEMORY;
+    case LDG_VIEW_GATES:
+        return 1u << P_BUILDS;
     default:
         return P_ALL;
     }
@@ -1424,6 +1433,35 @@ out:
 }
 
 /* -------------------------------------------------------------- list -- */
+
+int
+ldg_projections_records(struct ldg_ledger *l, const char *name,
+                        uint64_t at_size, uint64_t *out)
+{
+    struct ldg_txn *t = NULL;
+    struct pstate *ps = NULL;
+    struct pdigest d[P_COUNT];
+    struct pmeta m;
+    int p = name != NULL ? proj_find(name) : -1, rc;
+
+    if (l == NULL || out == NULL || p < 0)
+        return LDG_EINVAL;
+    if (at_size == 0) {
+        if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+            return rc;
+        if ((rc = meta_read(t, (enum proj_id)p, &m)) == 0)
+            *out = m.dig.count;
+        ldg_txn_abort(t);
+        return rc;
+    }
+    if ((rc = read_state(l, at_size, 1u << p, 1, NULL, NULL, &t, &ps)) < 0)
+        return rc;
+    if ((rc = ps_digest_all(ps, d)) == 0)
+        *out = d[p].count;
+    ps_free(ps);
+    ldg_txn_abort(t);
+    return rc;
+}
 
 int
 ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)

@@ -104,8 +104,9 @@ struct ldg_view_opts {
  * Cost: current state reads the records (no replay unless behind);
  * at_size replays the first at_size events in memory, reading only those
  * of the types that can change what the view reads (permissions: pack
- * and permission events, from the type index; doctor: all but the runs'
- * own events, whose bodies are not read).
+ * and permission events, from the type index; plans, snapshots,
+ * tripcodes, memory: the pipeline's events, likewise; doctor and gates:
+ * all but the runs' own events, whose bodies are not read).
  */
 int ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
                          const struct ldg_view_opts *opts, json_t **out);
@@ -149,6 +150,14 @@ int ldg_projections_gate(struct ldg_ledger *l, const char *target,
  * store; otherwise the state is recomputed at that size.
  */
 int ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out);
+/*
+ * The records projection name ("plans", as ldg_projections_list names it)
+ * holds after at_size events (0 = now): ldg_projections_list's "records"
+ * for it. LDG_EINVAL for a name no projection has. Cost: now, a read of
+ * its stored meta; at_size, a replay of the events that can change it.
+ */
+int ldg_projections_records(struct ldg_ledger *l, const char *name,
+                            uint64_t at_size, uint64_t *out);
 
 /*
  * Replays the log into fresh state for the projections in mask and swaps

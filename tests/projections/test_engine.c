@@ -417,7 +417,9 @@ src_dir(void)
 
 /* Appends lines [from, to) (0-based, non-empty lines) of a JSONL file,
  * one commit each. */
-static void
+/* Appends lines [from, to) of path (past its end: those there are);
+ * returns the lines read, at most to. */
+static int
 append_range(struct ldg_ledger *l, const char *path, int from, int to)
 {
     char line[8192];
@@ -444,6 +446,7 @@ append_range(struct ldg_ledger *l, const char *path, int from, int to)
         json_decref(holder);
     }
     fclose(f);
+    return k;
 }
 
 static void
@@ -619,6 +622,93 @@ test_engine__permissions_at_equal_a_ledger_that_stopped_there(void **state)
         ldg_close(b);
         t_rmrf(db);
     }
+    ldg_close(a);
+    t_rmrf(da);
+}
+
+/* The pipeline's views at an earlier size (folded from the events that
+ * can change the projection each reads alone: plans, memory, builds) and
+ * the records of those projections there are those of a ledger that
+ * stopped there, whose folds took every event. The log: the pipeline's
+ * first day, route decisions (after its promotions: errors for the
+ * gates) and runs, then its second day. */
+static void
+append_pipeline(struct ldg_ledger *l, int n)
+{
+    static const char *const files[] = {"examples/pipeline/day1.jsonl",
+                                        "examples/scenarios/routes.jsonl",
+                                        "examples/pipeline/day2.jsonl"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0] && n > 0; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", src_dir(), files[i]);
+        n -= append_range(l, path, 0, n);
+    }
+}
+
+static json_t *
+pipeline_at(struct ldg_ledger *l, uint64_t at_size)
+{
+    static const enum ldg_proj_view views[] = {
+        LDG_VIEW_PLANS, LDG_VIEW_SNAPSHOTS, LDG_VIEW_TRIPCODES, LDG_VIEW_MEMORY,
+        LDG_VIEW_GATES};
+    static const char *const names[] = {"plans", "memory", "builds"};
+    json_t *all = json_array();
+    for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+        for (int flagged = 0; flagged < 2; flagged++) {
+            struct ldg_view_opts o;
+            json_t *v = NULL;
+            memset(&o, 0, sizeof o);
+            o.at_size = at_size;
+            o.only_flagged = flagged;
+            assert_int_equal(ldg_projections_view(l, views[i], &o, &v), 0);
+            json_array_append_new(all, v);
+        }
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        uint64_t n = UINT64_MAX;
+        assert_int_equal(ldg_projections_records(l, names[i], at_size, &n), 0);
+        json_array_append_new(all, json_integer((json_int_t)n));
+    }
+    return all;
+}
+
+static void
+test_engine__pipeline_views_at_equal_a_ledger_that_stopped_there(void **state)
+{
+    static const uint64_t clock = 4000000000000000000ull;
+    char da[256], db[256];
+    struct ldg_ledger *a = t_ledger_new(da, sizeof da, 0);
+    static const int cut[] = {1, 9, 14, 20, 27, 33, 40, 47, 60, 77, 80, 86};
+    uint64_t n = UINT64_MAX;
+    (void)state;
+
+    ldg_set_clock(a, &clock);
+    assert_int_equal(ldg_projections_attach(a), 0);
+    append_pipeline(a, 1000);
+    for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+        struct ldg_ledger *b = t_ledger_new(db, sizeof db, 0);
+        json_t *pa, *pb;
+        ldg_set_clock(b, &clock);
+        assert_int_equal(ldg_projections_attach(b), 0);
+        append_pipeline(b, cut[i]);
+        pa = pipeline_at(a, (uint64_t)cut[i] + 1);
+        pb = pipeline_at(b, 0);
+        if (!json_equal(pa, pb)) {
+            char *x = json_dumps(pa, JSON_COMPACT);
+            char *y = json_dumps(pb, JSON_COMPACT);
+            fail_msg("cut %d: at %s, stopped %s", cut[i], x, y);
+        }
+        json_decref(pa);
+        json_decref(pb);
+        ldg_close(b);
+        t_rmrf(db);
+    }
+    /* the last cut is the whole log: plans, memory items, builds there */
+    assert_int_equal(ldg_projections_records(a, "plans", 87, &n), 0);
+    assert_true(n > 0);
+    assert_int_equal(ldg_projections_records(a, "memory", 87, &n), 0);
+    assert_true(n > 0);
+    assert_int_equal(ldg_projections_records(a, "nosuch", 87, &n), LDG_EINVAL);
     ldg_close(a);
     t_rmrf(da);
 }
@@ -1119,6 +1209,8 @@ main(void)
         cmocka_unit_test(test_engine__doctor_each_is_the_view_at_each_size),
         cmocka_unit_test(
             test_engine__permissions_at_equal_a_ledger_that_stopped_there),
+        cmocka_unit_test(
+            test_engine__pipeline_views_at_equal_a_ledger_that_stopped_there),
         cmocka_unit_test(test_engine__other_version_is_rebuilt_and_never_used),
         cmocka_unit_test(
             test_engine__appender_without_projections_is_caught_up),
