@@ -84,33 +84,35 @@ write_mark(struct ldg_txn *t, ldg_dbi dbi, uint64_t size)
     return ldg_kv_put(t, dbi, MARK_KEY, sizeof MARK_KEY, v, sizeof v);
 }
 
+/* fn for each model.verified of [from, to) and its body (an erased one
+ * gives no key): the core's scan of those the type index lists. */
+static int
+each_verified(struct ldg_txn *t, uint64_t from, uint64_t to,
+              int (*fn)(void *ctx, const struct ldg_event *ev,
+                        const struct ldg_body_view *b),
+              void *ctx)
+{
+    static const char *const types[] = {LDG_EV_MODEL_VERIFIED, NULL};
+    struct ldg_scan_fns fns;
+    memset(&fns, 0, sizeof fns);
+    fns.event = fn;
+    fns.ctx = ctx;
+    fns.types = types;
+    return ldg_log_scan(t, from, to, &fns, NULL);
+}
+
 struct fill {
     struct ldg_txn *t;
     ldg_dbi dbi;
-    struct ldg_body_view *view;
 };
 
 static int
-fill_one(void *ctx, uint64_t seq)
+fill_one(void *ctx, const struct ldg_event *ev, const struct ldg_body_view *b)
 {
     struct fill *f = ctx;
     uint8_t k[VKEY_MAX];
-    struct ldg_event ev;
-    json_t *body = NULL;
-    size_t n;
-    int rc = ldg_event_get(f->t, seq, &ev);
-    if (rc < 0)
-        return rc;
-    rc = ldg_body_get(f->t, seq, &body);
-    if (rc == LDG_EERASED)
-        return 0; /* says nothing any more */
-    if (rc < 0)
-        return rc;
-    ldg_body_view_set_json(f->view, body);
-    if ((n = key_of(k, &ev, f->view)) > 0)
-        rc = ldg_kv_put(f->t, f->dbi, k, n, "", 0);
-    json_decref(body);
-    return rc;
+    size_t n = key_of(k, ev, b);
+    return n > 0 ? ldg_kv_put(f->t, f->dbi, k, n, "", 0) : 0;
 }
 
 static int catch_up(struct ldg_txn *t, uint64_t to);
@@ -190,7 +192,7 @@ verified_snapshot(struct ldg_txn *t, uint64_t hz)
 static int
 catch_up(struct ldg_txn *t, uint64_t to)
 {
-    struct fill f = {t, 0, NULL};
+    struct fill f = {t, 0};
     uint64_t from = 0;
     int rc;
 
@@ -207,18 +209,9 @@ catch_up(struct ldg_txn *t, uint64_t to)
         if (rc == 0)
             rc = restore_pruned(t, f.dbi);
     }
-    if (rc < 0)
-        return rc;
-    if (from < to) {
-        if ((rc = ldg_body_view_new(&f.view)) < 0)
-            return rc;
-        rc = ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_MODEL_VERIFIED, from,
-                            to - 1, 0, fill_one, &f);
-        ldg_body_view_free(f.view);
-        if (rc < 0)
-            return rc;
-    }
-    return write_mark(t, f.dbi, to);
+    if (rc == 0)
+        rc = each_verified(t, from, to, fill_one, &f);
+    return rc < 0 ? rc : write_mark(t, f.dbi, to);
 }
 
 int
@@ -464,37 +457,23 @@ vkeyrec_cmp(const void *a, const void *b)
     return vkey_cmp(x->k, x->n, y->k, y->n);
 }
 
+/* An erased body gives no key: its key may stay or not, not judged. */
 static int
-expect_one(void *ctx, uint64_t seq)
+expect_one(void *ctx, const struct ldg_event *ev, const struct ldg_body_view *b)
 {
     struct vexpect *e = ctx;
-    struct ldg_event ev;
-    json_t *body = NULL;
-    int rc;
-
-    if ((rc = ldg_event_get(e->f.t, seq, &ev)) < 0)
-        return rc;
-    rc = ldg_body_get(e->f.t, seq, &body);
-    if (rc == LDG_EERASED)
-        return 0; /* its key may stay or not: not judged */
-    if (rc < 0)
-        return rc;
     if (e->n == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 64;
         struct vkeyrec *nv = realloc(e->v, cap * sizeof *nv);
-        if (nv == NULL) {
-            json_decref(body);
+        if (nv == NULL)
             return LDG_ENOMEM;
-        }
         e->v = nv;
         e->cap = cap;
     }
-    ldg_body_view_set_json(e->f.view, body);
-    e->v[e->n].n = key_of(e->v[e->n].k, &ev, e->f.view);
-    e->v[e->n].seq = seq;
+    e->v[e->n].n = key_of(e->v[e->n].k, ev, b);
+    e->v[e->n].seq = ev->seq;
     if (e->v[e->n].n > 0)
         e->n++;
-    json_decref(body);
     return 0;
 }
 
@@ -575,11 +554,7 @@ verified_check(struct ldg_txn *t, json_t *diffs)
         return 0; /* not built: readers look through the events */
     if (rc < 0)
         return rc;
-    if ((rc = ldg_body_view_new(&e.f.view)) < 0)
-        return rc;
-    if (mark > 0)
-        rc = ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_MODEL_VERIFIED, 0,
-                            mark - 1, 0, expect_one, &e);
+    rc = each_verified(t, 0, mark, expect_one, &e);
     if (rc == 0)
         rc = expect_pruned(&e);
     if (rc < 0)
@@ -633,7 +608,6 @@ verified_check(struct ldg_txn *t, json_t *diffs)
     rc = 0;
 out:
     ldg_cursor_close(c);
-    ldg_body_view_free(e.f.view);
     free(e.v);
     return rc;
 }

@@ -99,8 +99,8 @@ test_verified__fed_by_appends_and_the_bulk_writer(void **state)
     uint64_t size = 0;
     (void)state;
     assert_int_equal(ldg_projections_attach(l), 0);
-    t_append(l, "model.registered", "{\"model\":\"m1\",\"digest\":\"sha256:aa\"}",
-             NULL);
+    t_append(l, "model.registered",
+             "{\"model\":\"m1\",\"digest\":\"sha256:aa\"}", NULL);
     t_append(l, "model.verified",
              "{\"model\":\"m1\",\"digest\":\"sha256:aa\",\"ok\":true}", NULL);
     t_append(l, "model.verified",
@@ -146,8 +146,8 @@ test_verified__the_check_finds_what_differs(void **state)
     uint64_t ok_seq, bad_seq, size = 0;
     (void)state;
     assert_int_equal(ldg_projections_attach(l), 0);
-    t_append(l, "model.registered", "{\"model\":\"m1\",\"digest\":\"sha256:aa\"}",
-             NULL);
+    t_append(l, "model.registered",
+             "{\"model\":\"m1\",\"digest\":\"sha256:aa\"}", NULL);
     ok_seq = t_append(l, "model.verified",
                       "{\"model\":\"m1\",\"digest\":\"sha256:aa\",\"ok\":true}",
                       NULL);
@@ -183,6 +183,21 @@ test_verified__the_check_finds_what_differs(void **state)
     assert_int_equal(ldg_size(l, &size), 0);
     expect_walk(l, "model:m1", "sha256:aa", "2,", size);
     expect_walk(l, "model:m1", "sha256:bb", "", size);
+    /* an erased verification says nothing: its key is not judged, and a
+     * rebuild leaves it out */
+    {
+        char body[96];
+        snprintf(body, sizeof body, "{\"target_seq\":%llu,\"reason\":\"r\"}",
+                 (unsigned long long)ok_seq);
+        t_append(l, "body.erased", body, NULL);
+    }
+    assert_string_equal(check_models(l), "");
+    assert_int_equal(ldg_projections_rebuild(l, ldg_projections_bit("models"),
+                                             NULL, NULL, NULL),
+                     0);
+    assert_string_equal(check_models(l), "");
+    assert_int_equal(ldg_size(l, &size), 0);
+    expect_walk(l, "model:m1", "sha256:aa", "", size);
     ldg_close(l);
     t_rmrf(dir);
 }
