@@ -830,13 +830,7 @@ apply_view(struct pctx *c, struct ldg_txn *t, const struct ldg_event *ev,
         if ((rc = open_cache(c, t, ev->seq)) < 0)
             goto fail;
     }
-    e.seq = ev->seq;
-    e.ts = ev->ts_ns;
-    e.type = ev_type_of(ev->type, strlen(ev->type));
-    e.subject.p = ev->subject;
-    e.subject.n = strlen(ev->subject);
-    e.run.p = ev->run;
-    e.run.n = strlen(ev->run);
+    penv_from_event(&e, ev);
     if (e.type == T_BODY_ERASED && erase_matters(t, body)) {
         /* The erased body may have fed a projection: the state must be
          * what a replay without it gives, so replay (O(log)). The target

@@ -149,6 +149,8 @@ struct penv {
     enum ev_type type;
     struct ldg_slice subject, run;
 };
+/* e as the folds see ev (its strings borrowed from ev). */
+void penv_from_event(struct penv *e, const struct ldg_event *ev);
 
 /* A body is the core's ldg_body_view (ledger/module.h): over the stored record
  * on the rebuild path, over the applier's JSON object on the append path,

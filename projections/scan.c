@@ -126,7 +126,7 @@ struct scan_ctx {
     struct penv e; /* of the event want_body saw last */
 };
 
-static void
+void
 penv_from_event(struct penv *e, const struct ldg_event *ev)
 {
     e->seq = ev->seq;
