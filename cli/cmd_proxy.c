@@ -284,8 +284,9 @@ cmd_proxy(struct cli *c, void *args, int npos, char **pos)
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         rc = rc == LDG_EBADINPUT ? EX_USAGE
-             : rc == LDG_EKEY    ? cli_exit_code(rc) /* as append */
-                                 : EX_IOERR;
+             : rc == LDG_EKEY || rc == LDG_EVERSION
+                 ? cli_exit_code(rc) /* as append: 77, 65 */
+                 : EX_IOERR;
         goto out;
     }
     say_listening(c, p, &x->o);
@@ -333,7 +334,8 @@ const struct cli_command cli_cmd_proxy = {
     "the ledger, events go through its socket. Runs until SIGINT or "
     "SIGTERM, then says what it recorded: exit 0, or 74 when an event "
     "could not be recorded. Exit 64 for a bad option or proxy file, 66 "
-    "for a --config FILE or a ledger that is not there, 77 for an --actor "
+    "for a --config FILE or a ledger that is not there, 65 for a ledger "
+    "at an older store layout (`ledger migrate` it), 77 for an --actor "
     "whose key is missing or unusable, 74 when it cannot listen, open the "
     "ledger that is there or read the proxy file. See docs/PROXY.md.",
     proxy_opts,

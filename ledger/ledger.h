@@ -330,8 +330,9 @@ int ldg_migrate(struct ldg_ledger *l, int to,
 /* Whether l's store can be appended to: it is at the newest layout, the
  * only one this build writes. Appends refuse an older layout the same
  * way; a program that will append (a server) asks first, to refuse at
- * its start. @return 0; LDG_EVERSION when it is older (the message says
- * to run ldg_migrate); LDG_EIO. Lifetime: nothing kept. */
+ * its start. @return 0; LDG_EVERSION when it is older (the message names
+ * the directory, the layouts and `ledger --dir DIR migrate`); LDG_EIO.
+ * Lifetime: nothing kept. */
 int ldg_check_writable(struct ldg_ledger *l);
 
 /* The versions of the libraries the core is built with, as

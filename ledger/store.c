@@ -886,6 +886,13 @@ ldg_check_writable(struct ldg_ledger *l)
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
     rc = ldg_txn_writable(t);
+    if (rc == LDG_EVERSION) /* said to a server's operator, with the dir */
+        ldg_seterr(l,
+                   "%s is at store layout %d, and this build appends to "
+                   "layout %d only: every event would be refused until "
+                   "`" LDG_CMD_MIGRATE_IN "` converts it (in place; it may be "
+                   "stopped at any point)",
+                   l->dir, ldg_txn_layout(t), LDG_LAYOUT_NEWEST, l->dir);
     ldg_txn_abort(t);
     return rc;
 }

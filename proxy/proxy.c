@@ -1089,6 +1089,13 @@ ldg_proxy_start(struct ldg_proxy **out, const struct ldg_proxy_options *o,
         return LDG_EINVAL;
     }
     *out = NULL;
+    /* writing directly into a store this build does not append to: every
+     * request would get 503; refused at the start instead */
+    if (o->ledger != NULL && (rc = ldg_check_writable(o->ledger)) < 0) {
+        snprintf(err, errcap, "no event could be recorded: %s",
+                 ldg_errmsg(o->ledger));
+        return rc;
+    }
     p = calloc(1, sizeof *p);
     if (p == NULL) {
         if (o->client)

@@ -2073,6 +2073,14 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->accepting = 1;
+    /* a store this build does not append to: refused here, where the
+     * operator (and systemd) sees it, not request by request for ever */
+    if ((rc = ldg_check_writable(l)) < 0) {
+        seterr(s, "not serving: %s", ldg_errmsg(l));
+        if (s->o.has_listen_fd)
+            s->lfd = s->o.listen_fd; /* closed with the server */
+        goto fail;
+    }
     if ((rc = hold(s, ldg_dir(l))) < 0) {
         if (s->o.has_listen_fd)
             s->lfd = s->o.listen_fd; /* closed with the server */

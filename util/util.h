@@ -315,6 +315,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_CMD_VERIFY_FULL "ledger verify --full"
 #define LDG_CMD_REBUILD "ledger rebuild"
 #define LDG_CMD_MIGRATE "ledger migrate"
+#define LDG_CMD_MIGRATE_IN "ledger --dir %s migrate"
 #define LDG_CMD_SERVE "ledger serve"
 #define LDG_CMD_KEYS_ADD "ledger keys add"
 #define LDG_CMD_KEYS_ADD_CONTROLLER                                            \
@@ -373,6 +374,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_CMD_PRUNE)                                                           \
     X(LDG_CMD_PRUNE_POLICY)                                                    \
     X(LDG_CMD_PRUNE_POLICY_IN)                                                 \
+    X(LDG_CMD_MIGRATE_IN)                                                      \
     X(LDG_CMD_EXPORT)                                                          \
     X(LDG_CMD_VERIFY_BUNDLE)                                                   \
     X(LDG_CMD_VERIFY_BUNDLE_KEY)                                               \

@@ -19,7 +19,9 @@
 #   * a layout 4 ledger whose tiles are not all split yet (a migrate from
 #     3 that stopped) verifies, answers the same, and migrate splits the
 #     rest;
-#   * refused while `ledger serve` serves the ledger (75), on its socket
+#   * `ledger serve` (and --otlp) and `ledger proxy` refuse to start on
+#     it (65) naming `ledger --dir DIR migrate`; migrate is refused while
+#     a server (an older build's) serves the ledger (75), on its socket
 #     in DIR or another, nothing changed;
 #   * every I/O call of a migration from layout 1, in turn, fails with
 #     ENOSPC (a full disk) and, in turn, never returns (the process is
@@ -301,80 +303,74 @@ unpack format1 "$F" format1
     fail "format 1: the new event is not signed"
 "$L" --dir "$F" verify --full >"$T/v" 2>&1 || fail "format 1: verify: $(cat "$T/v")"
 
-# --------------------------------------------- refused while serve holds --
+# ------------------------------------- serve and proxy refuse to start --
 S=$T/s
 cp -r "$B" "$S"
-# on its socket in DIR, then on a socket of its own outside it (until
-# 2026-11-26 only DIR/ledger.sock was asked, and the second converted the
-# ledger)
-for sock in "" "$T/other.sock"; do
-    # (the last round's "listening on" must not be read before this
-    # round's server truncates the file)
-    rm -f "$T/serve.out"
-    "$L" --dir "$S" serve ${sock:+--socket "$sock"} >"$T/serve.out" \
-        2>"$T/serve.err" &
-    spid=$!
-    i=0
-    while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
-        sleep 0.05
-        i=$((i + 1))
-        [ $i -gt 1200 ] && { fail "serve did not start: $(cat "$T/serve.err")"; break; }
-    done
-    # an append through it: refused (65) naming the layout and the way
-    # out, not "send it again" (it said "cannot read the end of the log:
-    # unsupported format version ... send it again", 74)
-    if [ -z "$sock" ]; then
-        "$L" --dir "$S" append x.migrate.served --body '{"i":1}' \
-            >"$T/out" 2>"$T/err"
-        rc=$?
-        [ $rc -eq 65 ] && grep -q 'is at store layout 1' "$T/err" &&
-            grep -q 'run `ledger migrate` .*stop `ledger serve` first' "$T/err" &&
-            ! grep -q 'send it again' "$T/err" ||
-            fail "append under serve: exit $rc, $(cat "$T/err")"
-    fi
-    "$L" --dir "$S" migrate >"$T/out" 2>"$T/err"
+# serve (with --otlp too) and a proxy writing directly: every event would
+# be refused (until 2026-11-27 they started and answered every request
+# 65, 500 or 503 while looking healthy): refused at the start, 65, naming
+# the dir and `ledger --dir DIR migrate`; nothing listening, nothing
+# changed (systemd's unit does not restart on 65: RestartPreventExitStatus)
+for what in "serve" "serve --otlp 127.0.0.1:0" \
+    "proxy --listen 127.0.0.1:0 --upstream a=http://127.0.0.1:9"; do
+    # shellcheck disable=SC2086
+    timeout 20 "$L" --dir "$S" $what >"$T/out" 2>"$T/err"
     rc=$?
-    [ $rc -eq 75 ] && grep -q 'ledger serve serves this ledger' "$T/err" &&
-        grep -q 'nothing was changed' "$T/err" ||
-        fail "under serve (socket ${sock:-in DIR}): exit $rc, $(cat "$T/err")"
-    [ -z "$sock" ] || grep -q '(it holds .*serve.lock' "$T/err" ||
-        fail "under serve on another socket: $(cat "$T/err")"
-    kill "$spid" 2>/dev/null
-    wait "$spid" 2>/dev/null
-    spid=""
-    "$L" --dir "$S" stats | grep -q '^layout  *1 ' ||
-        fail "under serve (socket ${sock:-in DIR}): converted"
+    [ $rc -eq 65 ] && [ ! -s "$T/out" ] &&
+        grep -q "$S is at store layout 1, and this build appends to layout 5 only: every event would be refused until \`ledger --dir $S migrate\`" "$T/err" ||
+        fail "$what on layout 1: exit $rc, $(cat "$T/out" "$T/err")"
+    [ -S "$S/ledger.sock" ] && fail "$what on layout 1 left a socket"
 done
-# a span sent to serve --otlp on it: 500 (not 503, which exporters retry:
-# the same span is refused the same way until the migrate) saying once
-# what is wrong and naming ledger migrate, without "send it again" or a
-# Retry-After (it said "not recorded: not recorded: ... send it again
-# (nothing of this request was written; send it again)", 503)
-if command -v curl >/dev/null 2>&1; then
-    rm -f "$T/serve.out"
-    "$L" --dir "$S" serve --otlp 127.0.0.1:0 >"$T/serve.out" 2>"$T/serve.err" &
-    spid=$!
-    i=0
-    while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
-        sleep 0.05
-        i=$((i + 1))
-        [ $i -gt 1200 ] && { fail "serve --otlp did not start: $(cat "$T/serve.err")"; break; }
+"$L" --dir "$S" stats | grep -q '^layout  *1 ' || fail "serve's refusal converted"
+# migrate refused while a server (an older build's, which still appends
+# to this layout) serves it: on its socket in DIR (anything listening
+# there), then on a socket elsewhere (its hold on DIR/serve.lock); until
+# 2026-11-26 only DIR/ledger.sock was asked, and the second converted it
+command -v python3 >/dev/null 2>&1 && {
+    for how in socket lock; do
+        if [ $how = socket ]; then
+            python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+time.sleep(60)' "$S/ledger.sock" &
+            spid=$!
+            i=0
+            while [ ! -S "$S/ledger.sock" ] && [ $i -lt 200 ]; do
+                sleep 0.05
+                i=$((i + 1))
+            done
+        else
+            # (python holds the lock itself: flock(1)'s child would keep
+            # it after flock is killed)
+            python3 -c 'import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_SH)
+open(sys.argv[1] + ".held", "w").close()
+time.sleep(60)' "$S/serve.lock" &
+            spid=$!
+            i=0
+            while [ ! -e "$S/serve.lock.held" ] && [ $i -lt 200 ]; do
+                sleep 0.05
+                i=$((i + 1))
+            done
+            rm -f "$S/serve.lock.held"
+        fi
+        "$L" --dir "$S" migrate >"$T/out" 2>"$T/err"
+        rc=$?
+        [ $rc -eq 75 ] && grep -q 'ledger serve serves this ledger' "$T/err" &&
+            grep -q 'nothing was changed' "$T/err" ||
+            fail "under a server ($how): exit $rc, $(cat "$T/err")"
+        [ $how = socket ] || grep -q '(it holds .*serve.lock' "$T/err" ||
+            fail "under a server on another socket: $(cat "$T/err")"
+        kill "$spid" 2>/dev/null
+        wait "$spid" 2>/dev/null
+        spid=""
+        rm -f "$S/ledger.sock"
+        "$L" --dir "$S" stats | grep -q '^layout  *1 ' ||
+            fail "under a server ($how): converted"
     done
-    U=$(sed -n 's/^otlp on \(http:[^ ]*\).*/\1/p' "$T/serve.out")
-    now=$(date +%s)000000000
-    code=$(curl -s -D "$T/hdr" -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' \
-        --data '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"1111111111111111","name":"x","startTimeUnixNano":"'"$now"'","endTimeUnixNano":"'"$now"'"}]}]}]}' \
-        "$U/v1/traces")
-    [ "$code" = 500 ] && grep -q 'is at store layout 1.*run `ledger migrate`' "$T/resp" &&
-        grep -q '"code": *9' "$T/resp" &&
-        [ "$(grep -o 'not recorded' "$T/resp" | wc -l)" = 1 ] &&
-        ! grep -q 'send it again' "$T/resp" &&
-        ! grep -qi '^Retry-After' "$T/hdr" ||
-        fail "serve --otlp on layout 1: $code $(cat "$T/resp")"
-    kill "$spid" 2>/dev/null
-    wait "$spid" 2>/dev/null
-    spid=""
-fi
+}
 # stopped: the file stays, held by nobody
 "$L" --dir "$S" migrate >/dev/null 2>"$T/err" ||
     fail "after serve stopped: $(cat "$T/err")"

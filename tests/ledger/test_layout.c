@@ -218,6 +218,17 @@ test_layout__layout_1_is_still_read(void **state)
     assert_int_equal(ldg_append(f->l, &in, &seq), LDG_EVERSION);
     assert_non_null(strstr(ldg_errmsg(f->l), "ledger migrate"));
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
+    /* what a server refusing to start says: the dir, the layouts, and
+     * the migrate with --dir (its operator's shell has no LEDGER_DIR) */
+    {
+        char want[700];
+        snprintf(want, sizeof want,
+                 "%s is at store layout 1, and this build appends to layout "
+                 "5 only: every event would be refused until `ledger --dir "
+                 "%s migrate`",
+                 ldg_dir(f->l), ldg_dir(f->l));
+        assert_non_null(strstr(ldg_errmsg(f->l), want));
+    }
     check_tree(f);
     verify_ok(f->l);
     fx_free(f);
