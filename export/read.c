@@ -74,6 +74,11 @@ read_file(const char *path, uint64_t max, uint8_t **out, size_t *len)
         close(fd);
         return LDG_EIO;
     }
+    if (S_ISDIR(st.st_mode)) { /* no input there, as a missing file */
+        close(fd);
+        errno = EISDIR;
+        return LDG_ENOTFOUND;
+    }
     /* compressed bytes are never more than the decompressed bound */
     if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
         close(fd);

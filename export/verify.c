@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "export/verify_int.h"
@@ -407,6 +408,7 @@ ldg_export_verify(const char *path, const struct ldg_bundle_verify_opts *opts,
 {
     static const struct ldg_bundle_verify_opts none;
     struct vctx v;
+    struct stat st;
     char err[512] = "";
     int fd, rc;
 
@@ -414,12 +416,18 @@ ldg_export_verify(const char *path, const struct ldg_bundle_verify_opts *opts,
         return LDG_EINVAL;
     /* a missing file first: no trust flag makes it appear */
     fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd); /* no input there, as a missing file */
+        fd = -1;
+        errno = EISDIR;
+    }
     if (fd < 0) {
         int e = errno;
         memset(report, 0, sizeof *report);
         bv_check(report, "archive", LDG_CHECK_FAIL, "cannot open %s: %s", path,
                  strerror(e));
-        return e == ENOENT || e == ENOTDIR ? LDG_ENOTFOUND : LDG_EIO;
+        return e == ENOENT || e == ENOTDIR || e == EISDIR ? LDG_ENOTFOUND
+                                                          : LDG_EIO;
     }
     if ((rc = ctx_init(&v, opts ? opts : &none, report)) < 0) {
         close(fd);

@@ -167,6 +167,16 @@ done
 R verify-bundle "$T/missing.bundle"
 [ "$rc" = 66 ] && grep -q "cannot open .*missing.bundle" "$T/err" ||
     fail "verify-bundle MISSING, no trust flag: exit $rc $(cat "$T/err")"
+# a directory is no input either (66, saying so), not an I/O error (74)
+for cmd in "timeline R-0001" "query" "doctor"; do
+    # shellcheck disable=SC2086
+    R $cmd --bundle "$T" $K
+    [ "$rc" = 66 ] && grep -q "$T: Is a directory" "$T/err" ||
+        fail "$cmd --bundle DIR: exit $rc $(cat "$T/err")"
+done
+R verify-bundle "$T" $K
+[ "$rc" = 66 ] && grep -q "cannot open $T: Is a directory" "$T/err" ||
+    fail "verify-bundle DIR: exit $rc $(cat "$T/err")"
 R query --trusted-key "$T/box.vkey" type=run.started
 [ "$rc" = 64 ] || fail "--trusted-key without --bundle: exit $rc"
 mkdir "$T/other" && "$LEDGER" --dir "$T/other" init >/dev/null &&

@@ -1324,6 +1324,9 @@ test_verify__without_a_trust_anchor_nothing_is_checked(void **state)
     assert_int_equal(r.nchecks, 1);
     assert_int_equal(status_of(&r, "archive"), LDG_CHECK_FAIL);
     assert_non_null(strstr(r.checks[0].detail, "/nonexistent/b"));
+    /* a directory: no input there either (not an I/O error) */
+    assert_int_equal(ldg_export_verify("/", &o, &r), LDG_ENOTFOUND);
+    assert_non_null(strstr(r.checks[0].detail, "Is a directory"));
     o.insecure_trust_bundle_key = 1;
     assert_int_equal(ldg_export_verify_mem(f->buf, f->len, &o, &r), 0);
     assert_int_equal(status_of(&r, "log-key"), LDG_CHECK_WARN);
