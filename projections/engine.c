@@ -1093,7 +1093,8 @@ unreadable(struct ldg_ledger *l, int err)
  * size (P_ALL for those not narrowed down). The permissions at a run's
  * start (`ledger timeline`, export --run) then read the bodies of pack
  * and permission events only, not the whole log's; the doctor's pipeline
- * clauses (plans, memory) those of the pipeline's events. */
+ * clauses (plans, memory) and the promotions those of the pipeline's and
+ * the promotions' events. */
 static unsigned
 view_inputs(enum ldg_proj_view view)
 {
@@ -1110,6 +1111,8 @@ view_inputs(enum ldg_proj_view view)
         return 1u << P_MEMORY;
     case LDG_VIEW_GATES:
         return 1u << P_BUILDS;
+    case LDG_VIEW_PROMOTIONS:
+        return 1u << P_PROMOTIONS;
     default:
         return P_ALL;
     }

@@ -105,7 +105,8 @@ struct ldg_view_opts {
  * at_size replays the first at_size events in memory, reading only those
  * of the types that can change what the view reads (permissions: pack
  * and permission events, from the type index; plans, snapshots,
- * tripcodes, memory: the pipeline's events, likewise; doctor and gates:
+ * tripcodes, memory, promotions: the pipeline's and the promotions'
+ * events, likewise; doctor and gates:
  * all but the runs' own events, whose bodies are not read).
  */
 int ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,

@@ -626,18 +626,19 @@ test_engine__permissions_at_equal_a_ledger_that_stopped_there(void **state)
     t_rmrf(da);
 }
 
-/* The pipeline's views at an earlier size (folded from the events that
- * can change the projection each reads alone: plans, memory, builds) and
- * the records of those projections there are those of a ledger that
- * stopped there, whose folds took every event. The log: the pipeline's
- * first day, route decisions (after its promotions: errors for the
- * gates) and runs, then its second day. */
+/* The pipeline's views and the promotions at an earlier size (folded
+ * from the events that can change the projection each reads alone:
+ * plans, memory, builds, promotions) and the records of those
+ * projections there are those of a ledger that stopped there, whose
+ * folds took every event. The log: the pipeline's first day, route
+ * decisions (after its promotions: errors for the gates) and runs,
+ * promotions, then the pipeline's second day. */
 static void
 append_pipeline(struct ldg_ledger *l, int n)
 {
-    static const char *const files[] = {"examples/pipeline/day1.jsonl",
-                                        "examples/scenarios/routes.jsonl",
-                                        "examples/pipeline/day2.jsonl"};
+    static const char *const files[] = {
+        "examples/pipeline/day1.jsonl", "examples/scenarios/routes.jsonl",
+        "examples/scenarios/promotions.jsonl", "examples/pipeline/day2.jsonl"};
     for (size_t i = 0; i < sizeof files / sizeof files[0] && n > 0; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", src_dir(), files[i]);
@@ -649,9 +650,10 @@ static json_t *
 pipeline_at(struct ldg_ledger *l, uint64_t at_size)
 {
     static const enum ldg_proj_view views[] = {
-        LDG_VIEW_PLANS, LDG_VIEW_SNAPSHOTS, LDG_VIEW_TRIPCODES, LDG_VIEW_MEMORY,
-        LDG_VIEW_GATES};
-    static const char *const names[] = {"plans", "memory", "builds"};
+        LDG_VIEW_PLANS,  LDG_VIEW_SNAPSHOTS, LDG_VIEW_TRIPCODES,
+        LDG_VIEW_MEMORY, LDG_VIEW_GATES,     LDG_VIEW_PROMOTIONS};
+    static const char *const names[] = {"plans", "memory", "builds",
+                                        "promotions"};
     json_t *all = json_array();
     for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
         for (int flagged = 0; flagged < 2; flagged++) {
@@ -678,7 +680,8 @@ test_engine__pipeline_views_at_equal_a_ledger_that_stopped_there(void **state)
     static const uint64_t clock = 4000000000000000000ull;
     char da[256], db[256];
     struct ldg_ledger *a = t_ledger_new(da, sizeof da, 0);
-    static const int cut[] = {1, 9, 14, 20, 27, 33, 40, 47, 60, 77, 80, 86};
+    static const int cut[] = {1,  9,  14, 20, 27,  33,  40,
+                              47, 60, 80, 90, 100, 106, 115};
     uint64_t n = UINT64_MAX;
     (void)state;
 
@@ -703,12 +706,14 @@ test_engine__pipeline_views_at_equal_a_ledger_that_stopped_there(void **state)
         ldg_close(b);
         t_rmrf(db);
     }
-    /* the last cut is the whole log: plans, memory items, builds there */
-    assert_int_equal(ldg_projections_records(a, "plans", 87, &n), 0);
+    /* the last cut is the whole log: plans, memory items, promotions */
+    assert_int_equal(ldg_projections_records(a, "plans", 116, &n), 0);
     assert_true(n > 0);
-    assert_int_equal(ldg_projections_records(a, "memory", 87, &n), 0);
+    assert_int_equal(ldg_projections_records(a, "memory", 116, &n), 0);
     assert_true(n > 0);
-    assert_int_equal(ldg_projections_records(a, "nosuch", 87, &n), LDG_EINVAL);
+    assert_int_equal(ldg_projections_records(a, "promotions", 116, &n), 0);
+    assert_true(n > 0);
+    assert_int_equal(ldg_projections_records(a, "nosuch", 116, &n), LDG_EINVAL);
     ldg_close(a);
     t_rmrf(da);
 }
