@@ -1102,6 +1102,9 @@ view_inputs(enum ldg_proj_view view)
     case LDG_VIEW_PERMISSIONS:
         return (1u << P_PACKS) | (1u << P_PERMISSIONS);
     case LDG_VIEW_DOCTOR:
+    case LDG_VIEW_PACKS: /* their readiness is the doctor's */
+    case LDG_VIEW_ROUTES:
+    case LDG_VIEW_MODELS:
         return DOCTOR_INPUTS;
     case LDG_VIEW_PLANS:
     case LDG_VIEW_SNAPSHOTS:

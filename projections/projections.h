@@ -106,8 +106,8 @@ struct ldg_view_opts {
  * of the types that can change what the view reads (permissions: pack
  * and permission events, from the type index; plans, snapshots,
  * tripcodes, memory, promotions: the pipeline's and the promotions'
- * events, likewise; doctor and gates:
- * all but the runs' own events, whose bodies are not read).
+ * events, likewise; doctor, packs, routes, models and gates: all but
+ * the runs' own events, whose bodies are not read).
  */
 int ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
                          const struct ldg_view_opts *opts, json_t **out);
