@@ -84,8 +84,11 @@ cmd_stats(struct cli *c, void *args, int npos, char **pos)
     if (c->out == OUT_HUMAN) {
         printf("origin       %s\n", ldg_origin(l));
         printf("layout       %d (%s", st.layout,
-               st.layout >= 5   ? "entries without derived bytes, seeded "
+               st.layout >= 6   ? "entries without derived bytes, seeded "
                                   "bodies, dictionaries"
+               : st.layout == 5 ? "entries without derived bytes, bodies "
+                                  "seeded by BLAKE2b, dictionaries; ledger "
+                                  "migrate converts it"
                : st.layout == 4 ? "Merkle tree as tiles of two pages, an "
                                   "index key per value; ledger migrate "
                                   "converts it"
@@ -221,7 +224,7 @@ migrate_opt(struct cli *c, void *args, int id, struct cli_args *a)
 
 static const struct cli_opt migrate_opts[] = {
     CLI_VALUE('L', 0, "layout", "N",
-              "the layout to convert to (default: the newest, 5, the only "
+              "the layout to convert to (default: the newest, 6, the only "
               "one this build appends to)"),
     CLI_OPT_END};
 
@@ -345,7 +348,10 @@ const struct cli_command cli_cmd_migrate = {
     "reader derives (prev, a sealed entry's claim digest) and the bodies "
     "compressed with dictionaries trained on the ledger's own bodies, and "
     "gives new bodies one seed each instead of a salt per field (the bodies "
-    "already there keep their salts). This build appends to layout 5 only: "
+    "already there keep their salts); layout 6 derives a new body's salts "
+    "from its seed with AES instead of BLAKE2b, which verifies faster (the "
+    "move from 5 rewrites the layout record only: the bodies already there "
+    "keep their seeds and salts). This build appends to layout 6 only: "
     "an older ledger is read as it is and must be migrated before anything "
     "is appended to it. A crash or a full disk at any moment leaves the "
     "ledger in a layout it had or the one it goes to (layout 4 perhaps with "

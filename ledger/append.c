@@ -153,8 +153,9 @@ prep_body(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
     } else {
         uint8_t seed[LDG_SEED_LEN];
         ldg_body_seed_for(seed, test, seq);
-        rc = ldg_body_prepare_seeded(p->body, seed, cd, l->opts.body_max_bytes,
-                                     &p->body_rec, err, errcap);
+        rc = ldg_body_prepare_seeded(p->body, LDG_BODY_SEEDED_AES, seed, cd,
+                                     l->opts.body_max_bytes, &p->body_rec, err,
+                                     errcap);
         ldg_wipe(seed, sizeof seed);
     }
     if (rc == 0)

@@ -18,10 +18,14 @@
  *
  * A salt is unpredictable to anyone without the body: either random and
  * stored beside its value (a salted record, every layout), or derived
- * from a random seed the record holds (a seeded record, store layout 5):
+ * from a random seed the record holds (a seeded record, store layouts 5
+ * and 6):
  *
- *   salt_i = BLAKE2b(key = seed[16], outlen 16, "ledger/salt/v1" 0x00 ‖
- *                    name_i)                                  (crypto.c)
+ *   layout 6 (0x05, 0x06): salt_i = AES-128(key = seed[16],
+ *                                  "ledger/salt2" ‖ u32be(i))
+ *   layout 5 (0x02, 0x03): salt_i = 16 bytes of BLAKE2b(key = seed[16],
+ *                                  "ledger/salt/v1" 0x00 ‖ u32be(i div 4))
+ *                                                             (crypto.c)
  *
  * Erasing the record erases the seed with it; disclosing one field's salt
  * (an export's redaction) says nothing of the others'.
@@ -33,8 +37,10 @@
  *   0x02 | seed[16] | map { name: value }                  seeded
  *   0x03 | seed[16] | dict | frame of the seeded map       seeded, zstd
  *   0x04 | dict | frame of the salted map                  salted, zstd
+ *   0x05 | seed[16] | map { name: value }                  seeded (AES)
+ *   0x06 | seed[16] | dict | frame of the seeded map       seeded (AES), zstd
  *
- * A frame of 0x03 and 0x04 is zstd's without its magic number, with the
+ * A frame of 0x03, 0x04 and 0x06 is zstd's without its magic number, with the
  * content size, no checksum and no dictionary id; dict names the zstd
  * dictionary it was made with (db dicts, 1..255), 0 none. Dictionaries
  * are trained on the ledger's own bodies with every value that an erase
@@ -241,13 +247,26 @@ sort_names(const char **names, size_t n)
 /* Where a body's salts come from. */
 struct salt_src {
     const uint8_t *seed;      /* seeded record: derived from this seed */
+    uint8_t kind;             /* seeded: LDG_BODY_SEEDED or _SEEDED_AES */
     const uint8_t *test_seed; /* salted, test mode: BLAKE2b(seed, seq ‖ name) */
     uint64_t seq;
     const json_t *given; /* salted, a sealed batch's */
 };
 
+/* The salts of fields 0..n-1 of a seeded record of uncompressed kind
+ * kind (0x02: BLAKE2b, layout 5; 0x05: AES, layout 6). */
+static void
+seed_salts(uint8_t kind, const uint8_t seed[LDG_SEED_LEN], size_t n,
+           uint8_t (*out)[LDG_SALT_LEN])
+{
+    if (kind == LDG_BODY_SEEDED_AES)
+        ldg_seed_salts_aes(seed, n, out);
+    else
+        ldg_seed_salts(seed, n, out);
+}
+
 /* A salted body's salt for field name (a seeded body's come from
- * ldg_seed_salts). */
+ * seed_salts). */
 static void
 make_salt(uint8_t salt[LDG_SALT_LEN], const struct salt_src *src,
           const char *name)
@@ -287,7 +306,7 @@ int
 ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
                  size_t max, struct ldg_body_rec *out, char *err, size_t errcap)
 {
-    struct salt_src src = {NULL, salt_seed, seq, NULL};
+    struct salt_src src = {NULL, 0, salt_seed, seq, NULL};
     return prepare(body, &src, NULL, 1, max, out, err, errcap);
 }
 
@@ -296,16 +315,21 @@ ldg_body_prepare_salts(const json_t *body, const json_t *salts,
                        const struct ldg_cdict *cd, int legacy, size_t max,
                        struct ldg_body_rec *out, char *err, size_t errcap)
 {
-    struct salt_src src = {NULL, NULL, 0, salts};
+    struct salt_src src = {NULL, 0, NULL, 0, salts};
     return prepare(body, &src, cd, legacy, max, out, err, errcap);
 }
 
 int
-ldg_body_prepare_seeded(const json_t *body, const uint8_t seed[LDG_SEED_LEN],
+ldg_body_prepare_seeded(const json_t *body, uint8_t kind,
+                        const uint8_t seed[LDG_SEED_LEN],
                         const struct ldg_cdict *cd, size_t max,
                         struct ldg_body_rec *out, char *err, size_t errcap)
 {
-    struct salt_src src = {seed, NULL, 0, NULL};
+    struct salt_src src = {seed, kind, NULL, 0, NULL};
+    if (kind != LDG_BODY_SEEDED && kind != LDG_BODY_SEEDED_AES) {
+        snprintf(err, errcap, "body: %s", ldg_strerror(LDG_EINVAL));
+        return LDG_EINVAL;
+    }
     return prepare(body, &src, cd, 0, max, out, err, errcap);
 }
 
@@ -373,7 +397,7 @@ prepare(const json_t *body, const struct salt_src *src,
             key;
     sort_names(names, n);
     if (seeded)
-        ldg_seed_salts(src->seed, n, salts);
+        seed_salts(src->kind, src->seed, n, salts);
     else
         for (i = 0; i < n; i++)
             make_salt(salts[i], src, names[i]);
@@ -386,8 +410,7 @@ prepare(const json_t *body, const struct salt_src *src,
      * JSON trees of a committed batch around was 5% of ingest. */
     (void)ldg_buf_room(&b, max + 1 < RECORD_ROOM ? max + 1 : RECORD_ROOM);
     if (seeded) {
-        uint8_t flag = LDG_BODY_SEEDED;
-        ldg_buf_add(&b, &flag, 1);
+        ldg_buf_add(&b, &src->kind, 1);
         ldg_buf_add(&b, src->seed, LDG_SEED_LEN);
     } else {
         ldg_buf_add(&b, "\0", 1); /* LDG_BODY_RAW, maybe changed below */
@@ -525,8 +548,8 @@ ldg_body_pack_salted(const uint8_t *p, size_t n, const struct ldg_cdict *cd,
  * The record in b (flag at b->p[0], the map from head on) compressed
  * when that makes it smaller: legacy (layouts 1 to 4) as 0x01 when the
  * map exceeds COMPRESS_MIN; else (layout 5) with cd's dictionary past
- * DICT_COMPRESS_MIN, or without one past COMPRESS_MIN, as 0x03 (seeded)
- * or 0x04 (salted). A
+ * DICT_COMPRESS_MIN, or without one past COMPRESS_MIN, as 0x03 or 0x06
+ * (seeded: 0x02's, 0x05's) or 0x04 (salted). A
  * record that does not shrink, or that zstd cannot make, stays as it is.
  */
 static int
@@ -534,7 +557,9 @@ compress_rec(struct ldg_buf *b, const struct ldg_cdict *cd, int legacy,
              size_t head, uint8_t **raw, size_t *raw_len)
 {
     size_t n = b->len - head, bound, zn, zhead;
-    int seeded = b->p[0] == LDG_BODY_SEEDED;
+    uint8_t zflag = b->p[0] == LDG_BODY_SEEDED       ? LDG_BODY_SEEDED_Z
+                    : b->p[0] == LDG_BODY_SEEDED_AES ? LDG_BODY_SEEDED_AES_Z
+                                                     : LDG_BODY_SALTED_Z;
     uint8_t *z;
 
     if (n <= (legacy || cd == NULL ? COMPRESS_MIN : DICT_COMPRESS_MIN))
@@ -551,7 +576,7 @@ compress_rec(struct ldg_buf *b, const struct ldg_cdict *cd, int legacy,
     } else {
         zn = compress5(cd, z + zhead, bound, b->p + head, n);
         memcpy(z, b->p, head); /* flag and seed */
-        z[0] = seeded ? LDG_BODY_SEEDED_Z : LDG_BODY_SALTED_Z;
+        z[0] = zflag;
         z[head] = (uint8_t)(cd ? cd->id : 0);
     }
     if (ZSTD_isError(zn) || zhead + zn >= b->len) {
@@ -956,18 +981,23 @@ ldg_body_payload(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
         pl->map = s->p;
         return 0;
     case LDG_BODY_SEEDED:
+    case LDG_BODY_SEEDED_AES:
         if (len < 1 + LDG_SEED_LEN + 1)
             return LDG_ECORRUPT;
+        pl->kind = rec[0];
         pl->seed = rec + 1;
         pl->map = rec + 1 + LDG_SEED_LEN;
         pl->len = len - 1 - LDG_SEED_LEN;
         return 0;
     case LDG_BODY_SEEDED_Z:
+    case LDG_BODY_SEEDED_AES_Z:
         if (len < 1 + LDG_SEED_LEN + 2)
             return LDG_ECORRUPT;
         if ((rc = inflate(d, rec[1 + LDG_SEED_LEN], rec + 2 + LDG_SEED_LEN,
                           len - 2 - LDG_SEED_LEN, max, s, &pl->len)) < 0)
             return rc;
+        pl->kind =
+            rec[0] == LDG_BODY_SEEDED_Z ? LDG_BODY_SEEDED : LDG_BODY_SEEDED_AES;
         pl->seed = rec + 1;
         pl->map = s->p;
         pl->dict = rec[1 + LDG_SEED_LEN];
@@ -993,7 +1023,8 @@ ldg_body_rec_raw(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
     struct ldg_payload pl;
     size_t head;
     int rc;
-    if (len > 0 && (rec[0] == LDG_BODY_RAW || rec[0] == LDG_BODY_SEEDED)) {
+    if (len > 0 && (rec[0] == LDG_BODY_RAW || rec[0] == LDG_BODY_SEEDED ||
+                    rec[0] == LDG_BODY_SEEDED_AES)) {
         if ((rc = ldg_body_payload(d, rec, len, max, s, &pl)) < 0)
             return rc;
         *out = rec;
@@ -1011,7 +1042,7 @@ ldg_body_rec_raw(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
         o->p = np;
         o->cap = nc;
     }
-    o->p[0] = pl.seed != NULL ? LDG_BODY_SEEDED : LDG_BODY_RAW;
+    o->p[0] = pl.kind;
     if (pl.seed != NULL)
         memcpy(o->p + 1, pl.seed, LDG_SEED_LEN);
     memcpy(o->p + head, pl.map, pl.len);
@@ -1048,7 +1079,7 @@ slice_digests(const struct ldg_payload *pl, const struct ldg_field_slice *sl,
     if (pl->seed != NULL) {
         if (n > 32 && (salts = malloc(n * LDG_SALT_LEN)) == NULL)
             return LDG_ENOMEM;
-        ldg_seed_salts(pl->seed, n, salts);
+        seed_salts(pl->kind, pl->seed, n, salts);
     }
     for (size_t i = 0; i < n; i++) {
         const uint8_t *sp = pl->seed != NULL ? salts[i] : sl[i].salt;
@@ -1231,7 +1262,8 @@ ldg_body_record_plain(const uint8_t *rec, size_t len, const uint8_t **p,
         *n = len - 1;
         return 1;
     }
-    if (rec[0] == LDG_BODY_SEEDED && len > 1 + LDG_SEED_LEN) {
+    if ((rec[0] == LDG_BODY_SEEDED || rec[0] == LDG_BODY_SEEDED_AES) &&
+        len > 1 + LDG_SEED_LEN) {
         *p = rec + 1 + LDG_SEED_LEN;
         *n = len - 1 - LDG_SEED_LEN;
         return 1;
@@ -1243,7 +1275,8 @@ int
 ldg_body_record_seeded(const uint8_t *rec, size_t len)
 {
     return rec != NULL && len > 0 &&
-           (rec[0] == LDG_BODY_SEEDED || rec[0] == LDG_BODY_SEEDED_Z);
+           (rec[0] == LDG_BODY_SEEDED || rec[0] == LDG_BODY_SEEDED_Z ||
+            rec[0] == LDG_BODY_SEEDED_AES || rec[0] == LDG_BODY_SEEDED_AES_Z);
 }
 
 /* ---------------------------------------------------------- training -- */

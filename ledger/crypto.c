@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <nettle/aes.h>
 #include <nettle/sha2.h>
 #include <nettle/version.h>
 #include <sodium.h>
@@ -246,6 +247,33 @@ ldg_seed_salts(const uint8_t seed[LDG_SEED_LEN], size_t n,
     sodium_memzero(&keyed, sizeof keyed);
     sodium_memzero(&st, sizeof st);
     sodium_memzero(block, sizeof block);
+}
+
+void
+ldg_seed_salts_aes(const uint8_t seed[LDG_SEED_LEN], size_t n,
+                   uint8_t (*out)[LDG_SALT_LEN])
+{
+    struct aes128_ctx ctx;
+    uint8_t in[64 * 16];
+    const size_t cl = sizeof LDG_CTX_SALT_AES - 1;
+
+    _Static_assert(sizeof LDG_CTX_SALT_AES - 1 + 4 == AES_BLOCK_SIZE,
+                   "a counter block is the context and u32be(i)");
+    _Static_assert(LDG_SEED_LEN == AES128_KEY_SIZE &&
+                       LDG_SALT_LEN == AES_BLOCK_SIZE,
+                   "the seed is an AES-128 key, a salt one block");
+    aes128_set_encrypt_key(&ctx, seed);
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done > 64 ? 64 : n - done;
+        for (size_t i = 0; i < k; i++) {
+            uint8_t *b = in + AES_BLOCK_SIZE * i;
+            memcpy(b, LDG_CTX_SALT_AES, cl);
+            ldg_be32(b + cl, (uint32_t)(done + i));
+        }
+        aes128_encrypt(&ctx, AES_BLOCK_SIZE * k, out[done], in);
+        done += k;
+    }
+    sodium_memzero(&ctx, sizeof ctx);
 }
 
 void

@@ -46,6 +46,13 @@ void ldg_random(void *buf, size_t n);
  * BLAKE2b block for the key, then one for every four fields. */
 void ldg_seed_salts(const uint8_t seed[LDG_SEED_LEN], size_t n,
                     uint8_t (*out)[LDG_SALT_LEN]);
+/* The field salts of a seeded body of kind 0x05/0x06 (store layout 6,
+ * FORMAT.md 4): the salt of the field at index i is
+ *   AES-128-encrypt(key = seed[16], block = "ledger/salt2" ‖ u32be(i))
+ * (Nettle; AES-NI where the CPU has it). Writes the salts of fields
+ * 0..n-1 (n <= LDG_FIELDS_MAX) into out. */
+void ldg_seed_salts_aes(const uint8_t seed[LDG_SEED_LEN], size_t n,
+                        uint8_t (*out)[LDG_SALT_LEN]);
 /* SipHash-2-4 with a 128-bit output under a 16-byte key (libsodium's
  * crypto_shorthash_siphashx24): a keyed PRF over short inputs, for the
  * multiset hashes verify compares (the key is random per run). */

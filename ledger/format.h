@@ -30,6 +30,9 @@
 /* A seeded body's field salts (FORMAT.md 4): BLAKE2b keyed with the body's
  * seed over this context (with its NUL) and the field's name. */
 #define LDG_CTX_SALT "ledger/salt/v1"
+/* Store layout 6's seeded bodies (FORMAT.md 4): AES-128 keyed with the
+ * seed over this context (12 bytes, no NUL) ‖ u32be(field index). */
+#define LDG_CTX_SALT_AES "ledger/salt2"
 
 /* A body field's salt (FORMAT.md 4.2): LDG_SALT_LEN (module.h: the
  * modules see salts in ldg_field) random bytes per field, stored as bin8
@@ -200,6 +203,10 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 #define LDG_BODY_SEEDED 0x02
 #define LDG_BODY_SEEDED_Z 0x03
 #define LDG_BODY_SALTED_Z 0x04
+/* Store layout 6 (FORMAT.md 4): 0x02 and 0x03 with the salts derived by
+ * AES-128 (ldg_seed_salts_aes) in place of BLAKE2b. */
+#define LDG_BODY_SEEDED_AES 0x05
+#define LDG_BODY_SEEDED_AES_Z 0x06
 
 /* db dicts (store layout 5): key u8 id (1..255), value a zstd dictionary
  * (RFC 8878 section 5) whose Dictionary_ID is that id. */
@@ -253,7 +260,7 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 #define LDG_META_LAYOUT "layout"
 #define LDG_META_LAYOUT_LEN 4
 #define LDG_LAYOUT_MIN 1
-#define LDG_LAYOUT_MAX 5 /* ledger.h's LDG_LAYOUT_NEWEST (store.c checks) */
+#define LDG_LAYOUT_MAX 6 /* ledger.h's LDG_LAYOUT_NEWEST (store.c checks) */
 /* Layout 1: db tree holds every node of the Merkle tree. Layout 2: db
  * tiles holds full tiles, db tree only the hashes of the tiles not yet
  * full (the right edge). Layout 3: layout 2, and the type, subject, run
@@ -271,7 +278,11 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
  * bodies seeded (one random seed a record, the field salts derived from
  * it) and compressed with zstd dictionaries of db dicts (body.c). */
 #define LDG_LAYOUT_STORED 5
-#define LDG_LAYOUT_DEFAULT 5
+/* Layout 6: layout 5, and new bodies seeded with the salts derived by
+ * AES-128 (records 0x05 and 0x06) in place of BLAKE2b; layout 5's records
+ * stay as they are. Migrating 5 to 6 rewrites meta "layout" only. */
+#define LDG_LAYOUT_AES_SALTS 6
+#define LDG_LAYOUT_DEFAULT 6
 
 /* ----------------------------------------------------------- keys -- */
 

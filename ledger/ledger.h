@@ -152,7 +152,7 @@ struct ldg_options {
 };
 /* The store layout this build writes, the newest (docs/FORMAT.md 6.1): it
  * reads every one from 1, and appends to this one only. */
-#define LDG_LAYOUT_NEWEST 5
+#define LDG_LAYOUT_NEWEST 6
 
 /* Where the system ledger is (docs/SYSTEMD.md: the one ledger.service
  * serves), unless $LEDGER_SYSTEM_DIR names another: a command that names

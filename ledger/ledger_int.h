@@ -231,9 +231,11 @@ int ldg_body_prepare_salts(const json_t *body, const json_t *salts,
 int ldg_body_pack_salted(const uint8_t *p, size_t n, const struct ldg_cdict *cd,
                          size_t have, uint8_t *out, size_t cap,
                          size_t *out_len);
-/* A seeded record (layout 5): 0x02, or 0x03 compressed with cd's
- * dictionary (or none, past 512 bytes) when that is smaller. */
-int ldg_body_prepare_seeded(const json_t *body,
+/* A seeded record of kind (LDG_BODY_SEEDED_AES, what layout 6 appends;
+ * LDG_BODY_SEEDED, layout 5's, for the tests of reading it): 0x05 (0x02),
+ * or 0x06 (0x03) compressed with cd's dictionary (or none, past 512
+ * bytes) when that is smaller. */
+int ldg_body_prepare_seeded(const json_t *body, uint8_t kind,
                             const uint8_t seed[LDG_SEED_LEN],
                             const struct ldg_cdict *cd, size_t max,
                             struct ldg_body_rec *out, char *err, size_t errcap);
@@ -246,17 +248,20 @@ void ldg_body_rec_release(struct ldg_body_rec *b);
 /* A record's map, opened (inflated into the caller's scratch when
  * compressed): map/len the canonical map, seed the record's seed (a
  * seeded map: name to value) or NULL (a salted map: name to [salt,
- * value]), dict the dictionary its frame names (0: none). */
+ * value]), dict the dictionary its frame names (0: none), kind the
+ * record's uncompressed kind (0x00, 0x02 or 0x05: how a seed's salts are
+ * derived). */
 struct ldg_payload {
     const uint8_t *map;
     size_t len;
     const uint8_t *seed;
+    uint8_t kind;
     unsigned dict;
 };
 int ldg_body_payload(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
                      size_t max, struct ldg_inflate *s, struct ldg_payload *pl);
-/* A body record in its uncompressed kind (0x00 salted map, 0x02 seed ‖
- * seeded map): *out is rec itself when it is one, else the record
+/* A body record in its uncompressed kind (0x00 salted map, 0x02 or 0x05
+ * seed ‖ seeded map): *out is rec itself when it is one, else the record
  * inflated (through scratch s) and rebuilt in o, valid until o's next
  * use; it commits to the same fields as rec. What a segment carries (its
  * stream compresses it; its reader needs no dictionaries). */

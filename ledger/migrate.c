@@ -1123,6 +1123,36 @@ to_convert(struct ldg_ledger *l, uint64_t *keys, uint64_t *whole)
     ldg_txn_abort(t);
 }
 
+/* Layout 5 to 6 (FORMAT.md 6.1): meta "layout" alone, in one
+ * transaction. Nothing else changes: layout 6 reads every record of
+ * layout 5 as it is (a body seeded by BLAKE2b keeps its seed, a salted one
+ * its salts); only the bodies appended from now on are seeded by AES. */
+static int
+step_aes_salts(struct ldg_txn *t, void *arg)
+{
+    uint8_t lay[LDG_META_LAYOUT_LEN];
+    int rc;
+    (void)arg;
+    if ((rc = ldg_txn_layout(t)) < 0)
+        return rc;
+    if (rc == LDG_LAYOUT_AES_SALTS) /* another migrate did it meanwhile */
+        return 0;
+    if (rc != LDG_LAYOUT_STORED) {
+        ldg_seterr(ldg_txn_ledger(t),
+                   "migrate: the store is at layout %d, not %d as it was "
+                   "a moment ago; nothing was changed (run it again)",
+                   rc, LDG_LAYOUT_STORED);
+        return LDG_EBUSY;
+    }
+    ldg_be32(lay, LDG_LAYOUT_AES_SALTS);
+    if ((rc = ldg_core_kv_put(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
+                              LDG_META_LAYOUT, sizeof LDG_META_LAYOUT - 1, lay,
+                              sizeof lay)) < 0)
+        return rc;
+    ldg_txn_set_layout(t, LDG_LAYOUT_AES_SALTS);
+    return 0;
+}
+
 /* Layout 5: the body index built when the store has none current with
  * the log (FORMAT.md 6.1), in one transaction. */
 static int
@@ -1263,7 +1293,12 @@ ldg_migrate(struct ldg_ledger *l, int to,
             return rc;
         res->to = LDG_LAYOUT_STORED;
     }
-    if (res->to == LDG_LAYOUT_STORED) {
+    if (res->to == LDG_LAYOUT_STORED && to >= LDG_LAYOUT_AES_SALTS) {
+        if ((rc = in_txn(l, step_aes_salts, NULL)) < 0)
+            return rc;
+        res->to = LDG_LAYOUT_AES_SALTS;
+    }
+    if (res->to >= LDG_LAYOUT_STORED) {
         if ((rc = in_txn(l, bix_step, res)) < 0)
             return rc;
     }

@@ -2,7 +2,7 @@
  * test_layout.c — the store layouts (FORMAT.md section 6) and ledger
  * migrate (ledger/tree.c, ledger/migrate.c). This build appends to the
  * newest layout only: the older ones come from the golden images of
- * tests/vectors/layout/ (one 600-event ledger in layouts 1 to 4), read,
+ * tests/vectors/layout/ (one 600-event ledger in layouts 1 to 5), read,
  * verified and migrated here.
  *
  *   - the tree as tiles (layout 2, and layout 5 as appended): every root,
@@ -21,6 +21,8 @@
  *     migrate splits the rest; a split tile without its last hash is named;
  *   - layout 5 (the log in entries5 and bodies5): migrate keeps every
  *     answer, what a stopped copy left is dropped, a broken chain stops it;
+ *   - layout 6 (new bodies seeded by AES): from 5, migrate rewrites the
+ *     layout record and nothing else, appends are refused before it;
  *   - a proof made from a damaged or missing stored hash is refused,
  *     named, never given out.
  */
@@ -453,7 +455,7 @@ test_layout__an_unknown_or_damaged_layout_record_is_refused(void **state)
         int rc;
         const char *says;
     } cases[] = {
-        {{0, 0, 0, 6}, 4, LDG_EVERSION, "store layout 6, this build reads"},
+        {{0, 0, 0, 7}, 4, LDG_EVERSION, "store layout 7, this build reads"},
         {{0, 0, 0, 0}, 4, LDG_ECORRUPT, "layout record is damaged"},
         {{0, 0, 2}, 3, LDG_ECORRUPT, "layout record is damaged (3 bytes"},
     };
@@ -1043,9 +1045,9 @@ test_layout__migrate_to_5_keeps_every_answer(void **state)
     ldg_txn_abort(t);
     assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.from, 4);
-    assert_int_equal(r.to, 5);
+    assert_int_equal(r.to, LDG_LAYOUT_NEWEST);
     assert_int_equal(r.entries_stored, 600);
-    assert_int_equal(layout_of(f->l), 5);
+    assert_int_equal(layout_of(f->l), LDG_LAYOUT_NEWEST);
     assert_int_equal(records(f->l, "entries"), 0);
     assert_int_equal(records(f->l, "bodies"), 0);
     assert_int_equal(records(f->l, "entries5"), 600);
@@ -1066,8 +1068,8 @@ test_layout__migrate_to_5_keeps_every_answer(void **state)
     verify_ok(f->l);
     /* again: nothing to convert */
     assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
-    assert_int_equal(r.from, 5);
-    assert_int_equal(r.to, 5);
+    assert_int_equal(r.from, LDG_LAYOUT_NEWEST);
+    assert_int_equal(r.to, LDG_LAYOUT_NEWEST);
     t_append_many(f->l, 300);
     check_tree(f);
     verify_ok(f->l);
@@ -1079,6 +1081,118 @@ test_layout__migrate_to_5_keeps_every_answer(void **state)
     free(ck2);
     free(pr1);
     free(pr2);
+    fx_free(f);
+}
+
+/* Every record of every database, in order (meta's "layout" left out). */
+static char *
+all_records(struct ldg_ledger *l)
+{
+    struct answers a = {0};
+    struct ldg_txn *t;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (int d = 0; d < LDG_CORE_DBS; d++) {
+        struct ldg_cursor *c;
+        struct ldg_val k, v;
+        ldg_dbi dbi;
+        int rc;
+        if (ldg_db_open(t, ldg_core_db_names[d], 0, &dbi) != 0)
+            continue;
+        assert_int_equal(ldg_cursor_open(t, dbi, &c), 0);
+        for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+             rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+            char kh[1024], vh[65];
+            uint8_t h[32];
+            if (d == LDG_DB_META && k.len == 6 && !memcmp(k.data, "layout", 6))
+                continue;
+            assert_true(k.len < 512);
+            ldg_hex(kh, k.data, k.len);
+            ldg_sha256(h, v.data, v.len); /* a tile is 8 KiB */
+            ldg_hex(vh, h, 32);
+            say(&a, "\n%s %s %s %zu", ldg_core_db_names[d], kh, vh, v.len);
+        }
+        assert_int_equal(rc, LDG_ENOTFOUND);
+        ldg_cursor_close(c);
+    }
+    ldg_txn_abort(t);
+    return a.s;
+}
+
+/* Layout 5 to 6: the layout record and nothing else; appends refused
+ * before (naming migrate), and seeded by AES after, the old bodies read
+ * as they were. */
+static void
+test_layout__migrate_5_to_6_rewrites_the_layout_record_only(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(5, 600);
+    struct ldg_migrate_result r;
+    char *rec1, *rec2, *ev1, *ev2, err[1024];
+    uint64_t s;
+
+    assert_int_equal(layout_of(f->l), 5);
+    assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
+    snprintf(err, sizeof err, "%s", ldg_errmsg(f->l));
+    if (strstr(err, "is at store layout 5, and this build appends to layout "
+                    "6 only: run `ledger migrate`") == NULL)
+        fail_msg("%s", err);
+    verify_ok(f->l);
+    /* --layout 5 is where it is: nothing to convert (the image predates
+     * the body index, which migrate builds at layout 5 as before) */
+    assert_int_equal(ldg_migrate(f->l, 5, NULL, NULL, &r), 0);
+    assert_int_equal(r.to, 5);
+    assert_int_equal(r.body_index_built, 1);
+    assert_int_equal(layout_of(f->l), 5);
+    rec1 = all_records(f->l);
+    ev1 = event_answers(f->l);
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.from, 5);
+    assert_int_equal(r.to, 6);
+    assert_int_equal(r.entries_stored, 0);
+    assert_int_equal(r.body_index_built, 0);
+    assert_int_equal(layout_of(f->l), 6);
+    rec2 = all_records(f->l);
+    same_answers(rec1, rec2);
+    ev2 = event_answers(f->l);
+    same_answers(ev1, ev2);
+    verify_ok(f->l);
+    /* no way back */
+    assert_int_equal(ldg_migrate(f->l, 5, NULL, NULL, &r), LDG_EINVAL);
+    assert_int_equal(ldg_check_writable(f->l), 0);
+    s = t_append(f->l, "x.layout6", "{\"a\":\"one\",\"b\":2}", NULL);
+    {
+        uint8_t rec[256];
+        size_t n = t_raw_stored_get(f->l, "bodies", s, rec, sizeof rec);
+        assert_true(n > 1 + LDG_SEED_LEN);
+        assert_int_equal(rec[0], LDG_BODY_SEEDED_AES);
+    }
+    check_tree(f);
+    verify_ok(f->l);
+    free(rec1);
+    free(rec2);
+    free(ev1);
+    free(ev2);
+    fx_free(f);
+}
+
+/* Layout 4 with --layout 5 stops at 5 (the one a build before layout 6
+ * made), which verifies and takes no append until migrated on. */
+static void
+test_layout__migrate_4_to_5_stops_there(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(4, 600);
+    struct ldg_migrate_result r;
+    assert_int_equal(ldg_migrate(f->l, 5, NULL, NULL, &r), 0);
+    assert_int_equal(r.from, 4);
+    assert_int_equal(r.to, 5);
+    assert_int_equal(layout_of(f->l), 5);
+    verify_ok(f->l);
+    assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.to, 6);
+    assert_int_equal(ldg_check_writable(f->l), 0);
+    verify_ok(f->l);
     fx_free(f);
 }
 
@@ -1112,7 +1226,7 @@ test_layout__a_stopped_copy_is_ignored_then_replaced(void **state)
     verify_ok(f->l);
     before = event_answers(f->l);
     assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
-    assert_int_equal(layout_of(f->l), 5);
+    assert_int_equal(layout_of(f->l), LDG_LAYOUT_NEWEST);
     assert_int_equal(records(f->l, "entries5"), 600);
     bix_as_built(f->l);
     verify_ok(f->l);
@@ -1170,6 +1284,9 @@ main(void)
             test_layout__a_half_copied_index_is_ignored_then_replaced),
         cmocka_unit_test(test_layout__migrate_to_5_keeps_every_answer),
         cmocka_unit_test(test_layout__a_stopped_copy_is_ignored_then_replaced),
+        cmocka_unit_test(
+            test_layout__migrate_5_to_6_rewrites_the_layout_record_only),
+        cmocka_unit_test(test_layout__migrate_4_to_5_stops_there),
         cmocka_unit_test(test_layout__migrate_to_5_refuses_a_broken_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -485,7 +485,7 @@ seen_event(void *ctx, const struct ldg_segment_event *e)
                                           &rl),
                          0);
         assert_true(e->body_len > 0 && (e->body[0] == LDG_BODY_RAW ||
-                                        e->body[0] == LDG_BODY_SEEDED));
+                                        e->body[0] == LDG_BODY_SEEDED_AES));
         assert_int_equal(rl, e->body_len);
         assert_memory_equal(r, e->body, rl);
         ldg_inflate_release(&zs);

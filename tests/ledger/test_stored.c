@@ -1,7 +1,8 @@
 /*
- * test_stored.c — store layout 5's records against tests/vectors/store-v5.txt
- * (computed independently of the C code: docs/FORMAT.md 4 and 6.1): seeded
- * salts, body records of every kind, stored entries and their derived bytes,
+ * test_stored.c — store layouts 5's and 6's records against
+ * tests/vectors/store-v5.txt (computed independently of the C code:
+ * docs/FORMAT.md 4 and 6.1): seeded salts (BLAKE2b, layout 5; AES, layout
+ * 6), body records of every kind, stored entries and their derived bytes,
  * a dictionary; single-bit changes of stored entries; the erase guarantee
  * (nothing of an erased body is left in the store's dictionaries).
  */
@@ -89,7 +90,7 @@ static const char *const names[] = {"a", "b", "c", "d", "e", "route"};
 static void
 test_stored__seed_salts_are_the_vectors(void **state)
 {
-    uint8_t *seed, salts[NF][LDG_SALT_LEN];
+    uint8_t *seed, salts[NF][LDG_SALT_LEN], more[300][LDG_SALT_LEN];
     (void)state;
     assert_int_equal(bytes("seed", &seed), LDG_SEED_LEN);
     ldg_seed_salts(seed, NF, salts);
@@ -98,11 +99,33 @@ test_stored__seed_salts_are_the_vectors(void **state)
         snprintf(k, sizeof k, "body.field.%s.salt", names[i]);
         assert_hex(salts[i], LDG_SALT_LEN, k);
     }
+    /* layout 6: AES */
+    ldg_seed_salts_aes(seed, NF, salts);
+    for (size_t i = 0; i < NF; i++) {
+        char k[40];
+        snprintf(k, sizeof k, "aes.field.%s.salt", names[i]);
+        assert_hex(salts[i], LDG_SALT_LEN, k);
+    }
+    /* past a batch of 64 blocks and for any n, the salt of field i is the
+     * same: each is its own counter block */
+    ldg_seed_salts_aes(seed, 300, more);
+    assert_memory_equal(more, salts, sizeof salts);
+    for (size_t n = 1; n <= 300; n += 37) {
+        uint8_t few[300][LDG_SALT_LEN];
+        ldg_seed_salts_aes(seed, n, few);
+        assert_memory_equal(few, more, n * LDG_SALT_LEN);
+    }
+    for (size_t i = 1; i < 300; i++)
+        assert_memory_not_equal(more[i], more[i - 1], LDG_SALT_LEN);
     free(seed);
 }
 
+/* Layout 5's seeded record (0x02) and layout 6's (0x05): made from the
+ * seed, they are the vector's bytes, and read back with its salts and
+ * digests. */
 static void
-test_stored__a_seeded_record_is_the_vector(void **state)
+check_seeded_record(uint8_t kind, const char *rec_key, const char *root_key,
+                    const char *prefix)
 {
     uint8_t *seed;
     struct ldg_body_rec br;
@@ -110,14 +133,13 @@ test_stored__a_seeded_record_is_the_vector(void **state)
     size_t n;
     char err[128];
     json_t *body = json_loads(vec("body.json"), 0, NULL);
-    (void)state;
     assert_non_null(body);
     bytes("seed", &seed);
-    assert_int_equal(ldg_body_prepare_seeded(body, seed, NULL, 1 << 20, &br,
-                                             err, sizeof err),
+    assert_int_equal(ldg_body_prepare_seeded(body, kind, seed, NULL, 1 << 20,
+                                             &br, err, sizeof err),
                      0);
-    assert_hex(br.rec, br.rec_len, "body.record.seeded");
-    assert_hex(br.root, 32, "body.commitment");
+    assert_hex(br.rec, br.rec_len, rec_key);
+    assert_hex(br.root, 32, root_key);
     /* the fields read back with their derived salts and digests */
     assert_int_equal(ldg_body_decode(NULL, br.rec, br.rec_len, 1 << 20, &f, &n),
                      0);
@@ -125,13 +147,35 @@ test_stored__a_seeded_record_is_the_vector(void **state)
     for (size_t i = 0; i < n; i++) {
         char k[40];
         assert_string_equal(f[i].name, names[i]);
-        snprintf(k, sizeof k, "body.field.%s.salt", names[i]);
+        snprintf(k, sizeof k, "%s.field.%s.salt", prefix, names[i]);
         assert_hex(f[i].salt, LDG_SALT_LEN, k);
-        snprintf(k, sizeof k, "body.field.%s.digest", names[i]);
+        snprintf(k, sizeof k, "%s.field.%s.digest", prefix, names[i]);
         assert_hex(f[i].digest, 32, k);
     }
     ldg_fields_free(f, n);
     ldg_body_rec_release(&br);
+    json_decref(body);
+    free(seed);
+}
+
+static void
+test_stored__a_seeded_record_is_the_vector(void **state)
+{
+    char err[128];
+    struct ldg_body_rec br;
+    uint8_t *seed;
+    json_t *body = json_loads(vec("body.json"), 0, NULL);
+    (void)state;
+    check_seeded_record(LDG_BODY_SEEDED, "body.record.seeded",
+                        "body.commitment", "body");
+    check_seeded_record(LDG_BODY_SEEDED_AES, "aes.record", "aes.commitment",
+                        "aes");
+    /* no other kind is made seeded */
+    bytes("seed", &seed);
+    assert_int_equal(ldg_body_prepare_seeded(body, LDG_BODY_SEEDED_Z, seed,
+                                             NULL, 1 << 20, &br, err,
+                                             sizeof err),
+                     LDG_EINVAL);
     json_decref(body);
     free(seed);
 }
@@ -165,6 +209,9 @@ test_stored__every_record_kind_gives_its_commitment(void **state)
         {"body.record.seeded_dict", "body.commitment", 1},
         {"salted.record", "salted.commitment", 0},
         {"salted.record.dict", "salted.commitment", 1},
+        {"aes.record", "aes.commitment", 0},
+        {"aes.record.zstd", "aes.commitment", 0},
+        {"aes.record.dict", "aes.commitment", 1},
     };
     struct ldg_dicts *d = vector_dicts();
     json_t *want = json_loads(vec("body.json"), 0, NULL);
@@ -182,7 +229,7 @@ test_stored__every_record_kind_gives_its_commitment(void **state)
         assert_int_equal(ldg_body_rec_root(NULL, rec, n, 1 << 20, root),
                          cases[i].needs_dict ? LDG_ECORRUPT : 0);
         /* a frame stating more than the body limit: refused first */
-        if (rec[0] != 0 && rec[0] != 2)
+        if (rec[0] != 0 && rec[0] != 2 && rec[0] != 5)
             assert_int_equal(ldg_body_rec_root(d, rec, n, 16, root),
                              LDG_ECORRUPT);
         /* cut short anywhere: refused */
@@ -438,7 +485,7 @@ test_stored__a_dictionary_holds_nothing_an_erase_removes(void **state)
         uint8_t rec[4096];
         size_t rn = t_raw_stored_get(l, "bodies", target, rec, sizeof rec);
         assert_true(rn > 1 + LDG_SEED_LEN);
-        assert_true(rec[0] == 0x02 || (rec[0] == 0x03 && rec[17] == 1));
+        assert_true(rec[0] == 0x05 || (rec[0] == 0x06 && rec[17] == 1));
     }
     /* a map of 32 bytes or less is not tried (25 bytes here, all of it
      * words the dictionary holds); the same words past 32 bytes are */
@@ -454,10 +501,10 @@ test_stored__a_dictionary_holds_nothing_an_erase_removes(void **state)
                                 NULL);
         size_t rn = t_raw_stored_get(l, "bodies", small, rec, sizeof rec);
         assert_int_equal(rn, 1 + LDG_SEED_LEN + 25);
-        assert_int_equal(rec[0], 0x02);
+        assert_int_equal(rec[0], 0x05);
         rn = t_raw_stored_get(l, "bodies", big, rec, sizeof rec);
         assert_true(rn > 1 + LDG_SEED_LEN);
-        assert_int_equal(rec[0], 0x03);
+        assert_int_equal(rec[0], 0x06);
         assert_int_equal(rec[17], 1);
     }
     snprintf(body, sizeof body, "{\"target_seq\":%llu,\"reason\":\"gdpr\"}",

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Writes tests/vectors/store-v5.txt: store layout 5's vectors (docs/FORMAT.md
-4 and 6.1), computed independently of the C code: msgpack written out by
-hand, Python's hashlib (BLAKE2b, SHA-256), and the zstd command line for the
-frames and the dictionary (a reader must decode them; a writer's frames need
-not be these bytes).
+"""Writes tests/vectors/store-v5.txt: store layout 5's and 6's vectors
+(docs/FORMAT.md 4 and 6.1), computed independently of the C code: msgpack
+written out by hand, Python's hashlib (BLAKE2b, SHA-256), the openssl
+command line for AES-128 (layout 6's salts), and the zstd command line for
+the frames and the dictionary (a reader must decode them; a writer's frames
+need not be these bytes).
 
     python3 tests/vectors/store-v5.py > tests/vectors/store-v5.txt
 """
@@ -72,6 +73,19 @@ def seed_salts(seed, n):
     return out[:n]
 
 
+def seed_salts_aes(seed, n):
+    """Layout 6: salt_i = AES-128-encrypt(key=seed, "ledger/salt2" || u32be(i)),
+    by the openssl command line (ECB over the n counter blocks, no padding:
+    each block is encrypted alone)."""
+    blocks = b"".join(b"ledger/salt2" + struct.pack(">I", i) for i in range(n))
+    assert len(blocks) == 16 * n
+    out = subprocess.run(["openssl", "enc", "-aes-128-ecb", "-nopad", "-K",
+                          seed.hex()], input=blocks, check=True,
+                         capture_output=True).stdout
+    assert len(out) == 16 * n
+    return [out[16 * i:16 * i + 16] for i in range(n)]
+
+
 def field_digest(salt, name, value):
     return hashlib.sha256(b"ledger/field/v1\x00" + salt + mp_str(name) +
                           mp(value)).digest()
@@ -104,9 +118,10 @@ def line(k, v):
 
 def main():
     print("# ledger store layout 5 vectors (docs/FORMAT.md 4 and 6.1): seeded")
-    print("# salts, body records, stored entries, a dictionary. Computed")
-    print("# independently of the C code by tests/vectors/store-v5.py (msgpack")
-    print("# by hand, Python's hashlib, the zstd command line for the frames).")
+    print("# salts, body records, stored entries, a dictionary; and layout 6's")
+    print("# AES-seeded records (aes.*). Computed independently of the C code by")
+    print("# tests/vectors/store-v5.py (msgpack by hand, Python's hashlib, the")
+    print("# openssl command line for AES, the zstd one for the frames).")
 
     # ---- seeded salts and a seeded body record (0x02)
     seed = bytes(range(16))
@@ -166,6 +181,20 @@ def main():
         line("salted.record", b"\x00" + salted_map)
         line("salted.record.dict", b"\x04\x07" + zstd(salted_map, dpath))
         line("salted.commitment", sroot)
+
+        # ---- store layout 6: the same body seeded by AES (0x05, 0x06)
+        asalts = seed_salts_aes(seed, len(names))
+        adigests = []
+        for i, n in enumerate(names):
+            line("aes.field.%s.salt" % n, asalts[i])
+            dg = field_digest(asalts[i], n, body[n])
+            line("aes.field.%s.digest" % n, dg)
+            adigests.append(dg)
+        line("aes.commitment", commitment(adigests))
+        line("aes.record", b"\x05" + seed + seeded_map)
+        line("aes.record.zstd", b"\x06" + seed + b"\x00" + zstd(seeded_map))
+        line("aes.record.dict", b"\x06" + seed + b"\x07" +
+             zstd(seeded_map, dpath))
 
     # ---- stored entries (derived: prev; a sealed entry's claim digest)
     v2 = {}
