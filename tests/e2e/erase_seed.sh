@@ -1,7 +1,8 @@
 #!/bin/sh
-# erase_seed.sh — erasure and redaction of a seeded body (store layout 5,
-# FORMAT.md section 4, issue 49): the stored record holds one seed and the
-# salts a bundle carries are the ones FORMAT.md derives from it; a redacted
+# erase_seed.sh — erasure and redaction of a seeded body (store layout 6,
+# FORMAT.md section 4, issue 49): the stored record (0x05 or 0x06) holds one
+# seed and the salts a bundle carries are the ones FORMAT.md derives from it
+# (AES-128, by the openssl command line here); a redacted
 # bundle carries the derived salts of the disclosed fields only, never the
 # seed nor a withheld field's salt; after `ledger erase`, no database of the
 # store (mdb_dump of every one) and no other file of the ledger holds the
@@ -17,6 +18,10 @@ command -v mdb_dump >/dev/null 2>&1 || {
 }
 command -v python3 >/dev/null 2>&1 || {
     echo "SKIP: no python3"
+    exit 77
+}
+command -v openssl >/dev/null 2>&1 || {
+    echo "SKIP: no openssl"
     exit 77
 }
 T=$(mktemp -d)
@@ -44,25 +49,27 @@ target=$(L query run=R17 -o json | sed -n 's/^{"seq":"\([0-9]*\)".*/\1/p')
 # fields in bytewise name order), written as hex, one a line: seed first.
 mdb_dump -s bodies5 "$D" >"$T/dump" || fail "mdb_dump bodies5"
 python3 - "$T/dump" "$target" >"$T/secrets" <<'EOF' || fail "the record: $(cat "$T/secrets")"
-import hashlib, sys
+import subprocess, sys
 lines = open(sys.argv[1]).read().split("\n")
 key = "%016x" % int(sys.argv[2])
 rec = None
 for i, ln in enumerate(lines):
     if ln.strip() == key:
         rec = bytes.fromhex(lines[i + 1].strip())
-if rec is None or rec[0] not in (2, 3):
-    print("event %s: no seeded record (%r)" % (sys.argv[2], rec[:1] if rec else None))
+if rec is None or rec[0] not in (5, 6):
+    print("event %s: no layout 6 seeded record (%r)" % (sys.argv[2], rec[:1] if rec else None))
     sys.exit(1)
 seed = rec[1:17]
 print(seed.hex())
-for j in range(2):  # 6 fields: two blocks of four salts
-    b = hashlib.blake2b(b"ledger/salt/v1\x00" + j.to_bytes(4, "big"),
-                        key=seed, digest_size=64).digest()
-    for k in range(4):
-        print(b[16 * k:16 * k + 16].hex())
+# 6 fields: salt_i = AES-128(key = seed, "ledger/salt2" || u32be(i))
+blocks = b"".join(b"ledger/salt2" + i.to_bytes(4, "big") for i in range(6))
+out = subprocess.run(["openssl", "enc", "-aes-128-ecb", "-nopad", "-K",
+                      seed.hex()], input=blocks, check=True,
+                     capture_output=True).stdout
+for i in range(6):
+    print(out[16 * i:16 * i + 16].hex())
 EOF
-[ "$(wc -l <"$T/secrets")" = 9 ] || fail "seed and salts: $(cat "$T/secrets")"
+[ "$(wc -l <"$T/secrets")" = 7 ] || fail "seed and salts: $(cat "$T/secrets")"
 
 # A bundle of the event: its salts are the derived ones, field by field.
 L export --out "$T/full.tar.zst" run=R17 2>/dev/null || fail "export"

@@ -6,11 +6,13 @@
 # 4,096th event brought, an erased body): this build reads each, says its
 # layout, verifies it in full, and gives the recorded checkpoint, C2SP
 # tiles and entry bundles and query answers (by type, subject, run, actor,
-# body and time), byte for byte, and the same proofs from all; only the
-# layout 5 ones take appends (the older are refused naming `ledger
-# migrate`); the layout 1 to 4 images migrated give the layout 5 image's
-# answers, and the layout 1 image migrated to 2, 3 and 4 those of the
-# layout 2, 3 and 4 images.
+# body and time), byte for byte, and the same proofs from all; none takes
+# an append (this build appends to layout 6 only: each is refused naming
+# `ledger migrate`, nothing changed), each migrated does; the layout 1 to
+# 5 images migrated (to 6) give the same answers, and the layout 1 image
+# migrated to 2, 3, 4 and 5 those of the layout 2 to 5 images; fresh5
+# migrated to 6 holds every record it held (mdb_dump -a) but meta
+# "layout", and appends bodies seeded by AES (records 0x05 and 0x06).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -83,28 +85,28 @@ grep -c '^c2sp.org/tlog-proof@v1$' "$T/proofs.1" | grep -qx 7 ||
     fail "proofs: $(head -c 300 "$T/proofs.1")"
 
 # only the newest layout is appended to
-for n in 1 2 3 4; do
+for n in 1 2 3 4 5; do
     "$LEDGER" --dir "$T/l$n" append x.layout.more --body '{"n":1}' \
         >/dev/null 2>"$T/e"
     rc=$?
-    [ $rc = 65 ] && grep -q "is at store layout $n, and this build appends to layout 5 only: run \`ledger migrate\`" "$T/e" ||
+    [ $rc = 65 ] && grep -q "is at store layout $n, and this build appends to layout 6 only: run \`ledger migrate\`" "$T/e" ||
         fail "layout $n: append: exit $rc, $(cat "$T/e")"
     "$LEDGER" --dir "$T/l$n" checkpoint | cmp -s - "$V/checkpoint" ||
         fail "layout $n: a refused append changed the checkpoint"
 done
-"$LEDGER" --dir "$T/l5" append x.layout.more --body '{"n":1}' >/dev/null 2>&1 ||
-    fail "layout 5: append"
-"$LEDGER" --dir "$T/l5" verify >"$T/v" 2>&1 ||
-    fail "layout 5: verify after append: $(cat "$T/v")"
 
-for n in 1 2 3 4; do
+for n in 1 2 3 4 5; do
     rm -rf "$T/m"
     unpack $n "$T/m"
     "$LEDGER" --dir "$T/m" migrate >/dev/null 2>&1 ||
         fail "migrate the layout $n image"
-    answers 5 "$T/m"
+    answers 6 "$T/m"
+    "$LEDGER" --dir "$T/m" append x.layout.more --body '{"n":1}' \
+        >/dev/null 2>&1 || fail "layout $n migrated: append"
+    "$LEDGER" --dir "$T/m" verify >"$T/v" 2>&1 ||
+        fail "layout $n migrated: verify after append: $(cat "$T/v")"
 done
-for n in 2 3 4; do
+for n in 2 3 4 5; do
     rm -rf "$T/m$n"
     unpack 1 "$T/m$n"
     "$LEDGER" --dir "$T/m$n" migrate --layout $n >/dev/null 2>&1 ||
@@ -148,9 +150,48 @@ rm -rf "$T/tiles"
 queries5 "$F" | cmp -s - "$V/fresh5.queries.json" ||
     fail "fresh5: other query answers: $(queries5 "$F" | diff - "$V/fresh5.queries.json" | head -5)"
 "$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
-    >/dev/null 2>&1 || fail "fresh5: append"
+    >/dev/null 2>"$T/e"
+rc=$?
+[ $rc = 65 ] && grep -q "is at store layout 5, and this build appends to layout 6 only: run \`ledger migrate\`" "$T/e" ||
+    fail "fresh5: append: exit $rc, $(cat "$T/e")"
+# to layout 6: the layout record, nothing else (the body index is current)
+"$LEDGER" --dir "$F" migrate --layout 5 >"$T/mig5.out" 2>&1 ||
+    fail "fresh5: migrate --layout 5: $(cat "$T/mig5.out")"
+have_dump=0
+command -v mdb_dump >/dev/null 2>&1 && have_dump=1
+[ $have_dump = 1 ] && mdb_dump -a "$F" >"$T/dump5"
+"$LEDGER" --dir "$F" migrate >"$T/mig6.out" 2>&1 &&
+    grep -q '^layout 5 -> 6 (4201 events)$' "$T/mig6.out" ||
+    fail "fresh5: migrate: $(cat "$T/mig6.out")"
+if [ $have_dump = 1 ]; then
+    mdb_dump -a "$F" >"$T/dump6"
+    diff "$T/dump5" "$T/dump6" | grep '^[<>]' >"$T/ddiff"
+    printf '<  00000005\n>  00000006\n' | cmp -s - "$T/ddiff" ||
+        fail "fresh5: migrate to 6 changed more than the layout record: $(head -c 400 "$T/ddiff")"
+    grep -B1 '^ 00000006$' "$T/dump6" | grep -q "^ $(printf layout | od -An -tx1 | tr -d ' \n')\$" ||
+        fail "fresh5: no layout record 6"
+fi
+"$LEDGER" --dir "$F" stats | grep -q "^layout  *6 " ||
+    fail "fresh5 migrated: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
+"$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
+    fail "fresh5 migrated: verify --full: $(cat "$T/v")"
+"$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh5.checkpoint" ||
+    fail "fresh5 migrated: another checkpoint"
+queries5 "$F" | cmp -s - "$V/fresh5.queries.json" ||
+    fail "fresh5 migrated: other query answers"
+"$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
+    >/dev/null 2>&1 || fail "fresh5 migrated: append"
 "$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
     fail "fresh5: verify after append: $(cat "$T/v")"
+# the appended body (seq 4201) is seeded by AES; 4199's stays BLAKE2b's
+if [ $have_dump = 1 ]; then
+    mdb_dump -s bodies5 "$F" >"$T/b6"
+    for sk in 4201:05 4199:0[23]; do
+        s=${sk%:*} k=${sk#*:}
+        grep -A1 "^ $(printf '%016x' "$s")\$" "$T/b6" | sed -n 2p |
+            grep -q "^ $k" || fail "fresh5: body $s is not a record $k"
+    done
+fi
 
 if [ "$nfail" -gt 0 ]; then
     echo "layout_images: $nfail failure(s)"
