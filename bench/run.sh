@@ -374,7 +374,8 @@ fi
 # same on a box's traffic mix (gen_events --mix box: route.decision as
 # `ledger proxy` records it), both sides fresh. Then the same events into
 # a ledger made by the build before store layout 5 (layout 4) and `ledger
-# migrate` of it to layout 5, timed with its peak RSS.
+# migrate` of it to the newest layout (6, by way of 5), timed with its peak
+# RSS.
 
 # The `ledger` of the build before store layout 5: $BENCH_OLD_LEDGER, or
 # that commit built under $OUT/old-COMMIT once.
@@ -462,6 +463,7 @@ if want store; then
         timed migrate-ingest "$OLD" --dir "$MIG_DIR" ingest "$DATA"; then
         mig_from=$("$LEDGER" --dir "$MIG_DIR" stats -o json 2>/dev/null | jq -r .layout)
         if timed ledger-migrate "$LEDGER" --dir "$MIG_DIR" migrate; then
+            mig_to=$("$LEDGER" --dir "$MIG_DIR" stats -o json 2>/dev/null | jq -r .layout)
             l_m=$(calc '%.0f' "$N / $SECS")
             l_mr=$(calc '%.1f' "$RSSKB / 1024")
         else
@@ -470,7 +472,7 @@ if want store; then
     else
         l_m=$(na "the older build's ledger: $(reason migrate-ingest)") l_mr=$l_m
     fi
-    row "store migrate layout ${mig_from:-4} to 5 ($N)" "events/s" "$l_m" "-" hi "$T_MIGRATE" \
+    row "store migrate layout ${mig_from:-4} to ${mig_to:-6} ($N)" "events/s" "$l_m" "-" hi "$T_MIGRATE" \
         "in place; events $(sed -n 's/^events *//p' "$OUT/logs/ledger-migrate.out" 2>/dev/null | sed 's/ (.*//')"
     row "store migrate peak RSS" "MiB" "$l_mr" "-" lo "$T_MIGRATE_RSS" ""
     rm -rf "$MIG_DIR"
