@@ -1,6 +1,6 @@
 /*
  * test_migrate.c — ledger/migrate.c: from every older layout (the golden
- * images of tests/vectors/layout/, 600 events: a build makes layout 5
+ * images of tests/vectors/layout/, 600 events: a build makes layout 6
  * only) to the newest, in one step and a step at a time, no signed or hashed byte changes (the
  * entries, every root, the verification), the indexes answer the same and
  * appends go on; asking for the layout the ledger has is a no-op, an older
