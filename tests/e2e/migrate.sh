@@ -322,7 +322,7 @@ for what in "serve" "serve --otlp 127.0.0.1:0" \
     timeout 20 "$L" --dir "$S" $what >"$T/out" 2>"$T/err"
     rc=$?
     [ $rc -eq 65 ] && [ ! -s "$T/out" ] &&
-        grep -q "$S is at store layout 1, and this build appends to layout 5 only: every event would be refused until \`ledger --dir $S migrate\`" "$T/err" ||
+        grep -q "$S is at store layout 1, and this build appends to layout 6 only: every event would be refused until \`ledger --dir $S migrate\`" "$T/err" ||
         fail "$what on layout 1: exit $rc, $(cat "$T/out" "$T/err")"
     [ -S "$S/ledger.sock" ] && fail "$what on layout 1 left a socket"
 done
