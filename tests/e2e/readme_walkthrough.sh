@@ -35,4 +35,11 @@ grep -q 'bundle OK: .*log key trusted' "$T/err" ||
     fail "the bundle does not verify with the trusted key"
 grep -q '^ok: consistent with the trusted checkpoint' "$T/out" ||
     fail "verify --trusted: $(grep '^ok' "$T/out")"
+# the store layout it says a build appends to is the one init made, and
+# the older ones it says are read are those below it
+lay=$("$L" --dir "$T/demo-ledger" stats -o json | sed -n 's/.*"layout": *\([0-9]*\).*/\1/p')
+tr '\n' ' ' <README.md | grep -q "Layout $lay, the one a build appends to" ||
+    fail "README does not name layout $lay (ledger init's) as the one appended to"
+tr '\n' ' ' <README.md | grep -q "of layout 1 to $((lay - 1)) is read" ||
+    fail "README does not say layouts 1 to $((lay - 1)) are read"
 echo "readme_walkthrough: $(grep -c '^ledger\|^seq=' "$T/walk.sh") commands ran"
