@@ -273,6 +273,9 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
         snprintf(summary, sizeof summary,
                  "%s FAILED verification: %zu of %zu checks failed",
                  r->segment ? "segment" : "bundle", nfail, r->nchecks);
+    else if (rc == LDG_ENOTFOUND) /* missing, or a directory: FAIL says */
+        snprintf(summary, sizeof summary,
+                 "%s: not verified: it cannot be opened", file);
     else
         snprintf(summary, sizeof summary, "%s: not a readable %s (%s)", file,
                  r->segment ? "segment" : "bundle", ldg_strerror(rc));

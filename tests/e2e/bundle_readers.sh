@@ -177,6 +177,9 @@ done
 R verify-bundle "$T" $K
 [ "$rc" = 66 ] && grep -q "cannot open $T: Is a directory" "$T/err" ||
     fail "verify-bundle DIR: exit $rc $(cat "$T/err")"
+# ... and its summary does not call it "not found" or unreadable
+grep -q "not found\|not a readable" "$T/err" &&
+    fail "verify-bundle DIR: the summary names another cause: $(cat "$T/err")"
 R query --trusted-key "$T/box.vkey" type=run.started
 [ "$rc" = 64 ] || fail "--trusted-key without --bundle: exit $rc"
 mkdir "$T/other" && "$LEDGER" --dir "$T/other" init >/dev/null &&
