@@ -1,8 +1,10 @@
 /*
  * fuzz_body.c — libFuzzer target for the stored body record decoder
  * (ledger/body.c, ledger/codec.c) and ldg_msgpack_to_json. A body record
- * is 1 flag byte (0 raw, 1 zstd) and a canonical msgpack map
- * { name: [bin8(16) salt, value] }. Arbitrary bytes in; no crash, no
+ * is 1 flag byte (docs/FORMAT.md 4: 0x00 to 0x06) and a canonical msgpack
+ * map { name: [bin8(16) salt, value] } (salted), or a seed and a map
+ * { name: value } (seeded: 0x02/0x03 BLAKE2b, 0x05/0x06 AES salts), the
+ * map as is or a zstd frame (corpus_body/ holds each kind). Arbitrary bytes in; no crash, no
  * undefined behaviour, bounded memory, and when the record decodes:
  *
  *   - fields come sorted by name, strictly, at most LDG_FIELDS_MAX;
