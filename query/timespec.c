@@ -475,6 +475,24 @@ relative(const char *spec, const char *p, const char *end, int sign,
     return 0;
 }
 
+/* A spec that is a time span alone ("5s", "2 days"; systemd refuses it
+ * too): which way from now is not said, so both ways are named. */
+static int
+span_alone(const char *spec, size_t n, char *err, size_t cap)
+{
+    char why[480];
+    const char *whyspan = NULL;
+    uint64_t span;
+    if (parse_span(spec, spec + n, &span, &whyspan) < 0)
+        return 0;
+    snprintf(why, sizeof why,
+             "a time span alone says no direction: '-%s' or '%s ago' is "
+             "that long before now, '+%s' after",
+             spec, spec, spec);
+    fail(err, cap, spec, why);
+    return 1;
+}
+
 static int
 ends_with(const char *s, size_t n, const char *suffix)
 {
@@ -561,7 +579,10 @@ ldg_query_parse_time(const char *spec, uint64_t now_ns, uint64_t *out_ns,
                                          : "expected HH:MM after 'T'");
             }
         } else if (!a.have_time && isdigit((unsigned char)p[0])) {
-            if ((rc = parse_clock(&p, &a)) < 0)
+            if ((rc = parse_clock(&p, &a)) < 0 && rc != -2 &&
+                span_alone(spec, n, err, errcap))
+                return LDG_EBADINPUT;
+            if (rc < 0)
                 return fail(err, errcap, spec,
                             rc == -2 ? "no such time of day"
                                      : "expected YYYY-MM-DD or HH:MM[:SS]");

@@ -287,6 +287,30 @@ test_timespec__agrees_with_systemd_analyze(void **state)
     assert_true(compared > 20);
 }
 
+/* A span alone ("5s": systemd refuses it too) names both directions. */
+static void
+test_timespec__a_span_alone_asks_which_way(void **state)
+{
+    static const char *const spans[] = {"5s", "2 days", "1h30min", "10.5",
+                                        "10"};
+    char err[512], want[128];
+    uint64_t v;
+    (void)state;
+    for (size_t i = 0; i < sizeof spans / sizeof spans[0]; i++) {
+        snprintf(want, sizeof want, "'-%s' or '%s ago'", spans[i], spans[i]);
+        parse_bad(spans[i], want);
+        snprintf(want, sizeof want, "'+%s' after", spans[i]);
+        parse_bad(spans[i], want);
+    }
+    /* a point: '--at 5s' says so too */
+    assert_int_equal(ldg_query_parse_point("5s", NOW, &v, &v, err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(err, "'-5s' or '5s ago'"));
+    /* what is not a span keeps its own message */
+    parse_bad("10:61", "no such time of day");
+    parse_bad("20261120x", "expected YYYY-MM-DD or HH:MM[:SS]");
+}
+
 /* SEQ|TIME (--at, --before): digits are a seq, a time is a time, and a
  * sign with a number alone, which the grammar reads as seconds from now,
  * asks for a unit instead of meaning "1 s ago" beside sequence numbers. */
@@ -339,6 +363,7 @@ main(void)
         cmocka_unit_test(test_timespec__absolute_utc_and_rfc3339),
         cmocka_unit_test(test_timespec__local_zone_from_tz),
         cmocka_unit_test(test_timespec__bad_specs_say_why),
+        cmocka_unit_test(test_timespec__a_span_alone_asks_which_way),
         cmocka_unit_test(test_timespec__point_is_a_seq_or_a_time_with_a_unit),
         cmocka_unit_test(test_timespec__agrees_with_systemd_analyze),
     };
