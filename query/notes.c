@@ -69,6 +69,8 @@ note_run(struct ldg_txn *t, const char *run, uint64_t horizon,
                        (unsigned long long)horizon);
     if (n.best[0] != '\0')
         ldg_buf_printf(b, " (did you mean %s?)", n.best);
+    if (strpbrk(run, "*?[") != NULL) /* a glob elsewhere, not here */
+        ldg_buf_puts(b, " (run= compares exactly: it takes no glob)");
     return b->err;
 }
 

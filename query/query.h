@@ -384,7 +384,8 @@ int ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out);
 /* What q's run=ID and run!=ID terms name that no event in t carries: one
  * line per such run, "no run named 'r9' in this ledger (did you mean
  * r1?)" (the nearest run id at most two edits away, among the first
- * 100,000; "among the kept events" on a pruned ledger), '\n' between
+ * 100,000; "among the kept events" on a pruned ledger; "run= compares
+ * exactly: it takes no glob" when ID holds *, ? or [), '\n' between
  * lines, into *out (caller-owned, free; NULL when every run is there).
  * The empty answer such a term gives is true: this says why. Cost: one
  * index seek a run; a walk of the run ids for one that is not there.

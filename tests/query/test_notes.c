@@ -1,8 +1,8 @@
 /*
  * test_notes.c — what a query's terms name that the ledger lacks
  * (query/notes.c): a run=ID no event carries gets a note, with the
- * nearest run id when it is close; a run that is there, "run=" and a
- * glob get none.
+ * nearest run id when it is close, and that run= takes no glob when it
+ * looks like one; a run that is there and "run=" get none.
  */
 #include "tests/query/qtest.h"
 
@@ -55,6 +55,12 @@ test_notes__a_run_no_event_carries_is_said(void **state)
     assert_string_equal(s, "no run named 'build-8' in this ledger (did you "
                            "mean build-7?)\nno run named 'nightly' in this "
                            "ledger");
+    free(s);
+    /* a glob, as type= and pack= take: run= does not, and says so */
+    s = notes(l, 1, TERMS("run=R-00*"));
+    assert_string_equal(s, "no run named 'R-00*' in this ledger (did you "
+                           "mean R-0001?) (run= compares exactly: it takes "
+                           "no glob)");
     free(s);
     s = notes(l, 3, TERMS("run=zz", "+", "run=zz"));
     assert_string_equal(s, "no run named 'zz' in this ledger");
