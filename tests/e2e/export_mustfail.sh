@@ -45,6 +45,14 @@ for a in "export --run R-0001" "export --segment" "archive --before 5"; do
         fail "$a --out DIR: exit $rc, $(cat "$T/eerr")"
 done
 [ -z "$(ls -A "$T/outdir")" ] || fail "--out DIR wrote into it: $(ls -A "$T/outdir")"
+# an empty --out names no file: 64, saying so (not "invalid argument")
+for a in "export --run R-0001" "export --segment"; do
+    # shellcheck disable=SC2086
+    L $a --out '' >/dev/null 2>"$T/eerr"
+    rc=$?
+    [ "$rc" = 64 ] && grep -q "\-\-out '': names no file" "$T/eerr" ||
+        fail "$a --out '': exit $rc, $(cat "$T/eerr")"
+done
 # an --out in a directory that is not there: 73 naming the file asked for
 # (archive named a NAME.tmp.XXXXXX of its own)
 L export --run R-0001 --out "$T/nodir/x.bundle" >/dev/null 2>"$T/eerr"
