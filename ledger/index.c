@@ -235,7 +235,17 @@ ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev)
  * Rebuild: the index databases (of every layout) are emptied and
  * refilled from the entries in one write transaction, so a reader sees either
  * the old indexes or the complete new ones, and a crash leaves the old ones.
+ * The ix.* databases of sorted duplicates are filled as ix.body is (a
+ * batch per database: each value's seqs gathered, then written a value at
+ * a time in key order), the others a put an event.
  */
+#define RB_NIX (LDG_DB_IX_ACTOR - LDG_DB_IX_TYPE + 1)
+static int rb_batches_new(struct ldg_bix_batch *bb[RB_NIX]);
+static void rb_batches_free(struct ldg_bix_batch *bb[RB_NIX]);
+static int rb_put(struct ldg_txn *t, struct ldg_bix_batch *bb[RB_NIX],
+                  const struct ldg_event *ev);
+static int rb_flush(struct ldg_txn *t, struct ldg_bix_batch *bb[RB_NIX]);
+
 int
 ldg_index_rebuild(struct ldg_ledger *l)
 {
@@ -254,15 +264,19 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
         LDG_DB_IX_RUN,   LDG_DB_IX_ACTOR};
     struct ldg_txn *t = NULL;
     struct ldg_cursor *c = NULL;
+    struct ldg_bix_batch *bb[RB_NIX] = {NULL};
     struct ldg_val k, v;
     uint64_t expect = 0, size = 0;
     int rc;
 
     if (l == NULL)
         return LDG_EINVAL;
+    if ((rc = rb_batches_new(bb)) < 0)
+        return rc;
     if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0) {
         ldg_seterr(l, "reindex: cannot begin a write transaction: %s",
                    ldg_strerror(rc));
+        rb_batches_free(bb);
         return rc;
     }
     /* the indexes of the newest layout only (an older one is migrated) */
@@ -295,7 +309,7 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
                        (unsigned long long)expect, ldg_strerror(rc));
             goto out;
         }
-        if ((rc = ldg_index_put(t, &ev)) < 0) {
+        if ((rc = rb_put(t, bb, &ev)) < 0) {
             ldg_seterr(l, "reindex: event %llu: cannot write the index: %s",
                        (unsigned long long)ev.seq, ldg_strerror(rc));
             goto out;
@@ -312,6 +326,10 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
     }
     ldg_cursor_close(c);
     c = NULL;
+    if ((rc = rb_flush(t, bb)) < 0) {
+        ldg_seterr(l, "reindex: cannot write the index: %s", ldg_strerror(rc));
+        goto out;
+    }
     /* and the body index, from the stored bodies */
     if (ldg_store_has_core(l->store, LDG_DB_IX_BODY) &&
         (rc = ldg_bix_build(t)) < 0) {
@@ -326,6 +344,7 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
 out:
     ldg_cursor_close(c);
     ldg_txn_abort(t);
+    rb_batches_free(bb);
     return rc;
 }
 
@@ -570,17 +589,20 @@ bix_record(struct ldg_txn *t, struct ldg_body_view *b, uint64_t seq,
 size_t ldg_bix_batch_pairs = (size_t)1 << 20;
 size_t ldg_bix_batch_keys = (size_t)1 << 14; /* a power of 2 */
 struct bix_key {
-    uint8_t k[16 + 1 + LDG_BIX_VALUE_MAX];
-    size_t n;
-    uint8_t *seqs; /* be64 each */
+    size_t off, n;    /* the key: n bytes at kbuf + off */
+    const uint8_t *k; /* set for the sort (kbuf moves as it grows) */
+    uint8_t *seqs;    /* be64 each */
     size_t ns, cap;
 };
 struct ldg_bix_batch {
     struct ldg_body_view *b; /* a view of the record add reads */
     struct ldg_txn *t;
+    enum ldg_core_db db; /* ix.body, or an entries' ix.* (rebuild) */
     uint64_t seq;
     struct bix_key *keys;
     size_t nkeys, cap;
+    uint8_t *kbuf; /* the keys' bytes, one after another */
+    size_t klen, kcap;
     size_t *slot; /* hash table of key indexes + 1 (0: empty) */
     size_t nslot;
     size_t pairs;
@@ -606,8 +628,10 @@ bix_key_cmp(const void *a, const void *b)
 static int
 bix_flush(struct ldg_bix_batch *bb)
 {
-    ldg_dbi dbi = ldg_store_core_dbi(ldg_txn_store(bb->t), LDG_DB_IX_BODY);
+    ldg_dbi dbi = ldg_store_core_dbi(ldg_txn_store(bb->t), bb->db);
     int rc = 0;
+    for (size_t i = 0; i < bb->nkeys; i++)
+        bb->keys[i].k = bb->kbuf + bb->keys[i].off;
     /* in key order: a key past every other goes in without a search */
     qsort(bb->keys, bb->nkeys, sizeof *bb->keys, bix_key_cmp);
     for (size_t i = 0; i < bb->nkeys; i++) {
@@ -617,6 +641,7 @@ bix_flush(struct ldg_bix_batch *bb)
         free(bb->keys[i].seqs);
     }
     bb->nkeys = 0;
+    bb->klen = 0;
     bb->pairs = 0;
     memset(bb->slot, 0, bb->nslot * sizeof *bb->slot);
     return rc;
@@ -631,7 +656,7 @@ bix_gather(void *ctx, const uint8_t *k, size_t n)
 
     for (; bb->slot[h] != 0; h = (h + 1) & (bb->nslot - 1)) {
         e = &bb->keys[bb->slot[h] - 1];
-        if (e->n == n && memcmp(e->k, k, n) == 0)
+        if (e->n == n && memcmp(bb->kbuf + e->off, k, n) == 0)
             break;
     }
     if (bb->slot[h] == 0) {
@@ -641,10 +666,22 @@ bix_gather(void *ctx, const uint8_t *k, size_t n)
                 return rc;
             h = bix_hash(k, n) & (bb->nslot - 1);
         }
+        if (bb->klen + n > bb->kcap) {
+            size_t nc = bb->kcap ? bb->kcap * 2 : 65536;
+            uint8_t *p;
+            while (nc < bb->klen + n)
+                nc *= 2;
+            if ((p = realloc(bb->kbuf, nc)) == NULL)
+                return LDG_ENOMEM;
+            bb->kbuf = p;
+            bb->kcap = nc;
+        }
         e = &bb->keys[bb->nkeys];
         memset(e, 0, sizeof *e);
-        memcpy(e->k, k, n);
+        memcpy(bb->kbuf + bb->klen, k, n);
+        e->off = bb->klen;
         e->n = n;
+        bb->klen += n;
         bb->slot[h] = ++bb->nkeys;
     }
     e = &bb->keys[bb->slot[h] - 1];
@@ -747,6 +784,7 @@ ldg_bix_batch_new(struct ldg_bix_batch **out)
     *out = NULL;
     if (bb == NULL)
         return rc;
+    bb->db = LDG_DB_IX_BODY;
     bb->cap = ldg_bix_batch_keys;
     bb->nslot = 2 * ldg_bix_batch_keys;
     if ((bb->keys = malloc(bb->cap * sizeof *bb->keys)) == NULL ||
@@ -768,6 +806,7 @@ ldg_bix_batch_free(struct ldg_bix_batch *bb)
         free(bb->keys[i].seqs);
     ldg_body_view_free(bb->b);
     free(bb->keys);
+    free(bb->kbuf);
     free(bb->slot);
     free(bb);
 }
@@ -809,6 +848,76 @@ ldg_bix_batch_flush(struct ldg_bix_batch *bb, struct ldg_txn *t)
 {
     bb->t = t;
     return bix_flush(bb);
+}
+
+/* The rebuild's batches (ldg_index_rebuild_progress): one per ix.*
+ * database of the entries, indexed by db - LDG_DB_IX_TYPE. */
+static int
+rb_batches_new(struct ldg_bix_batch *bb[RB_NIX])
+{
+    for (size_t i = 0; i < RB_NIX; i++) {
+        int rc = ldg_bix_batch_new(&bb[i]);
+        if (rc < 0) {
+            rb_batches_free(bb);
+            return rc;
+        }
+        bb[i]->db = (enum ldg_core_db)(LDG_DB_IX_TYPE + i);
+    }
+    return 0;
+}
+
+static void
+rb_batches_free(struct ldg_bix_batch *bb[RB_NIX])
+{
+    for (size_t i = 0; i < RB_NIX; i++) {
+        ldg_bix_batch_free(bb[i]);
+        bb[i] = NULL;
+    }
+}
+
+struct rb_ctx {
+    struct ldg_txn *t;
+    struct ldg_bix_batch **bb;
+};
+
+/* A canonical key value ‖ 0x00 ‖ seq of ev: into its database's batch
+ * (value, seq) when that keeps sorted duplicates, else put now. */
+static int
+rb_key(void *arg, enum ldg_core_db db, const uint8_t *k, size_t n, int at_end)
+{
+    struct rb_ctx *c = arg;
+    struct ldg_bix_batch *bb;
+    int rc;
+
+    if (db < LDG_DB_IX_TYPE || db > LDG_DB_IX_ACTOR)
+        return put_one(c->t, db, k, n, at_end);
+    bb = c->bb[db - LDG_DB_IX_TYPE];
+    bb->t = c->t;
+    if ((bb->pairs >= ldg_bix_batch_pairs || bb->nkeys + 8 > bb->cap) &&
+        (rc = bix_flush(bb)) < 0)
+        return rc;
+    bb->seq = ldg_rd_be64(k + n - LDG_IKEY_SEQ_LEN);
+    return bix_gather(bb, k, n - 1 - LDG_IKEY_SEQ_LEN);
+}
+
+static int
+rb_put(struct ldg_txn *t, struct ldg_bix_batch *bb[RB_NIX],
+       const struct ldg_event *ev)
+{
+    struct rb_ctx c = {t, bb};
+    int layout = ldg_txn_layout(t);
+    if (layout < 0)
+        return layout;
+    return build_keys(ev, layout, &c, rb_key);
+}
+
+static int
+rb_flush(struct ldg_txn *t, struct ldg_bix_batch *bb[RB_NIX])
+{
+    int rc = 0;
+    for (size_t i = 0; i < RB_NIX && rc == 0; i++)
+        rc = ldg_bix_batch_flush(bb[i], t);
+    return rc;
 }
 
 void

@@ -1,15 +1,18 @@
 /*
  * test_index.c — the secondary indexes (ledger/index.c): ldg_index_walk
- * in both directions and windows, stopping, errors; ldg_index_rebuild;
+ * in both directions and windows, stopping, errors; ldg_index_rebuild
+ * (also in small batches);
  * the idx.time put that appends at the end of its database.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "ledger/module.h"
 #include "util/util.h"
@@ -195,6 +198,89 @@ test_index__rebuild_reports_progress_to_the_log_size(void **state)
     t_rmrf(dir);
 }
 
+/* The contents of core db: each pair as klen ‖ key ‖ vlen ‖ value, in
+ * the database's order (a duplicate is a pair), into buf; its length. */
+static size_t
+db_bytes(struct ldg_ledger *l, enum ldg_core_db db, uint8_t *buf, size_t cap)
+{
+    struct ldg_txn *t;
+    struct ldg_cursor *c;
+    struct ldg_val k, v;
+    size_t n = 0;
+    int rc;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(
+        ldg_cursor_open(t, ldg_store_core_dbi(ldg_txn_store(t), db), &c), 0);
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        assert_true(n + 2 + k.len + v.len <= cap);
+        buf[n++] = (uint8_t)k.len;
+        memcpy(buf + n, k.data, k.len);
+        n += k.len;
+        buf[n++] = (uint8_t)v.len;
+        memcpy(buf + n, v.data, v.len);
+        n += v.len;
+    }
+    assert_int_equal(rc, LDG_ENOTFOUND);
+    ldg_cursor_close(c);
+    ldg_txn_abort(t);
+    return n;
+}
+
+/* The rebuild writes ix.type/subject/run/actor a value at a time from
+ * batches (flushed at ldg_bix_batch_pairs pairs or ldg_bix_batch_keys
+ * values): with small limits (values met again after a flush) and with
+ * the defaults, every index holds exactly the pairs the appends put. */
+static void
+test_index__rebuild_in_batches_puts_what_the_appends_put(void **state)
+{
+    static const enum ldg_core_db dbs[] = {LDG_DB_IX_TYPE, LDG_DB_IX_SUBJECT,
+                                           LDG_DB_IX_RUN,  LDG_DB_IX_ACTOR,
+                                           LDG_DB_IDX_ID,  LDG_DB_IX_BODY};
+    static uint8_t before[64 * 1024], after[64 * 1024];
+    char dir[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    (void)state;
+    for (int i = 0; i < 300; i++) {
+        char type[32], subject[32], run[32], id[32], body[96];
+        struct ldg_event_in in;
+        uint64_t seq;
+        memset(&in, 0, sizeof in);
+        snprintf(type, sizeof type, "x.t%d", i % 23);
+        snprintf(subject, sizeof subject, "host:h%d", i % 11);
+        snprintf(run, sizeof run, "run-%d", i / 9);
+        snprintf(id, sizeof id, "id-%d", (i * 37) % 300);
+        snprintf(body, sizeof body,
+                 "{\"status\":\"s%d\",\"kind\":[\"a\",\"k%d\"]}", i % 3,
+                 i % 40);
+        in.type = type;
+        in.subject = subject;
+        in.run = i % 5 ? run : NULL;
+        in.id = id;
+        assert_non_null(in.body = json_loads(body, 0, NULL));
+        assert_int_equal(ldg_append(l, &in, &seq), 0);
+        json_decref(in.body);
+    }
+    for (int round = 0; round < 2; round++) {
+        for (size_t d = 0; d < sizeof dbs / sizeof dbs[0]; d++) {
+            size_t n = db_bytes(l, dbs[d], before, sizeof before), m;
+            assert_true(n > 0);
+            if (round == 0) {
+                ldg_bix_batch_pairs = 5;
+                ldg_bix_batch_keys = 16;
+            }
+            assert_int_equal(ldg_index_rebuild(l), 0);
+            ldg_bix_batch_pairs = (size_t)1 << 20;
+            ldg_bix_batch_keys = (size_t)1 << 14;
+            m = db_bytes(l, dbs[d], after, sizeof after);
+            assert_int_equal(n, m);
+            assert_memory_equal(before, after, n);
+        }
+    }
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 /* idx.time keys go in with LMDB's append when they are past the last
  * one; a key that is not (a ts earlier than the last, or a key already
  * there) still goes in, through the ordinary put, as before. */
@@ -241,6 +327,8 @@ main(void)
         cmocka_unit_test(test_index__no_match_stop_and_errors),
         cmocka_unit_test(test_index__rebuild_gives_the_same_walks),
         cmocka_unit_test(test_index__rebuild_reports_progress_to_the_log_size),
+        cmocka_unit_test(
+            test_index__rebuild_in_batches_puts_what_the_appends_put),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
