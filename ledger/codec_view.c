@@ -375,6 +375,22 @@ record_map(const uint8_t *rec, size_t len, const uint8_t **p,
     return map_head(q, plen, p, end, n);
 }
 
+/* The length of the msgpack value at p (at most len bytes), for the
+ * values a body holds most often without a walk; else the walker's. */
+static size_t
+value_len(const uint8_t *p, size_t len)
+{
+    uint8_t c = p[0];
+    size_t n;
+    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+        return 1;
+    if ((c & 0xe0) == 0xa0) {
+        n = 1 + (size_t)(c & 0x1f);
+        return n <= len ? n : 0;
+    }
+    return ldg_mp_bounded_len(p, len);
+}
+
 /* b's fields from the n fields of a map at p (its bytes end at end):
  * salted pairs [salt, value], or values alone (seeded). 0, or 1 for a
  * surprise in the bytes. */
@@ -384,7 +400,7 @@ view_fields(struct ldg_body_view *b, const uint8_t *p, const uint8_t *end,
 {
     for (uint64_t i = 0; i < n; i++) {
         struct ldg_slice name;
-        size_t l = ldg_mp_bounded_len(p, (size_t)(end - p));
+        size_t l = p < end ? value_len(p, (size_t)(end - p)) : 0;
         if (l == 0 || mp_str(p, l, &name) < 0)
             return 1;
         p += l;
@@ -394,7 +410,7 @@ view_fields(struct ldg_body_view *b, const uint8_t *p, const uint8_t *end,
                 return 1;
             p += LDG_FIELD_PAIR_VALUE;
         }
-        if ((l = ldg_mp_bounded_len(p, (size_t)(end - p))) == 0)
+        if (p >= end || (l = value_len(p, (size_t)(end - p))) == 0)
             return 1;
         b->f[i].name = name.p;
         b->f[i].nlen = name.n;
@@ -468,22 +484,6 @@ ldg_body_view_from_slices(struct ldg_body_view *b,
     }
     b->n = n;
     return 0;
-}
-
-/* The length of the msgpack value at p (at most len bytes), for the
- * values a body holds most often without a walk; else the walker's. */
-static size_t
-value_len(const uint8_t *p, size_t len)
-{
-    uint8_t c = p[0];
-    size_t n;
-    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
-        return 1;
-    if ((c & 0xe0) == 0xa0) {
-        n = 1 + (size_t)(c & 0x1f);
-        return n <= len ? n : 0;
-    }
-    return ldg_mp_bounded_len(p, len);
 }
 
 int
