@@ -406,11 +406,11 @@ cmd_mirror(struct cli *c, void *args, int npos, char **pos)
     if (npos != 0 || x->state != NULL || x->key != NULL)
         return cli_usage_err(c, "--list FILE takes no URL, --state or --key");
     {
-        FILE *fp = fopen(x->list, "r");
+        FILE *fp = cli_fopen_input(x->list); /* a directory: 66 too */
         char line[8192];
         unsigned lineno = 0, n = 0;
         if (fp == NULL) {
-            cli_err(c, "%s: %s", x->list, strerror(errno));
+            cli_err(c, "cannot open %s: %s", x->list, strerror(errno));
             return EX_NOINPUT;
         }
         while (fgets(line, sizeof line, fp) != NULL) {
@@ -431,6 +431,11 @@ cmd_mirror(struct cli *c, void *args, int npos, char **pos)
             /* verification failures outrank fetch failures */
             if (rc == EX_VERIFY || (rc != EX_OK && worst == EX_OK))
                 worst = rc;
+        }
+        if (ferror(fp)) { /* not "no logs listed" of a list not read */
+            cli_err(c, "reading %s: %s", x->list, strerror(errno));
+            fclose(fp);
+            return EX_IOERR;
         }
         fclose(fp);
         if (n == 0) {

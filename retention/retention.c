@@ -414,16 +414,22 @@ check_state(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
     return 0;
 }
 
-/* The archive is a file this process can read: LDG_ENOTFOUND, LDG_EIO
- * or LDG_EBADINPUT (a directory, a device) named on l. */
+/* The archive is a file this process can read: LDG_ENOTFOUND (missing,
+ * or a directory: no input there, as for the bundle readers and ingest),
+ * LDG_EIO or LDG_EBADINPUT (a device, a pipe) named on l. */
 static int
 archive_readable(struct ldg_ledger *l, const char *path)
 {
     struct stat sb;
 
     if (access(path, R_OK) != 0 || stat(path, &sb) != 0) {
-        ldg_set_errmsg(l, "archive %s: %s", path, strerror(errno));
-        return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
+        int e = errno;
+        ldg_set_errmsg(l, "cannot open %s: %s", path, strerror(e));
+        return e == ENOENT || e == ENOTDIR ? LDG_ENOTFOUND : LDG_EIO;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        ldg_set_errmsg(l, "cannot open %s: %s", path, strerror(EISDIR));
+        return LDG_ENOTFOUND;
     }
     if (!S_ISREG(sb.st_mode)) {
         ldg_set_errmsg(l, "archive %s: not a file (a bundle is one file)",

@@ -79,6 +79,14 @@ cmp -s "$T/m1/vkey" "$T/box.vkey" ||
 expect_exit 0 "mirror again, key remembered" "$LEDGER" mirror "$T/pub" --state "$T/m1"
 expect_exit 66 "mirror --key missing file" "$LEDGER" mirror "$T/pub" --state "$T/m2" --key "$T/nope.vkey"
 grep -q "nope.vkey" "$T/err" || fail "missing key file not named: $(cat "$T/err")"
+# a --list that is a directory is no input (66, as ingest DIR), not "no
+# logs listed" (65) of a list never read
+expect_exit 66 "mirror --list DIR" "$LEDGER" mirror --list "$T"
+grep -q "^ledger mirror: cannot open $T: Is a directory$" "$T/err" ||
+    fail "mirror --list DIR: $(cat "$T/err")"
+expect_exit 66 "mirror --list missing" "$LEDGER" mirror --list "$T/nope.txt"
+grep -q "cannot open $T/nope.txt: No such file" "$T/err" ||
+    fail "mirror --list missing: $(cat "$T/err")"
 expect_exit 64 "mirror --key not a key" "$LEDGER" mirror "$T/pub" --state "$T/m3" --key 'box+not+a+key'
 grep -q "not a log verifier key" "$T/err" || fail "bad key not said: $(cat "$T/err")"
 [ -e "$T/m2/vkey" ] || [ -e "$T/m3/vkey" ] && fail "a refused --key was remembered"

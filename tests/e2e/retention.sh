@@ -284,16 +284,27 @@ grep -q "^recorded as ledger.pruned, seq $N" "$T/out" || fail "prune: no seq $N"
 "$L" --dir "$D" prune --before "$H1" --archive "$T/a1.bundle" >"$T/out" 2>&1 &&
     grep -q "events 0..$((H1 - 1)) were pruned already" "$T/out" ||
     fail "prune run again: $(cat "$T/out")"
-# ... but not with an archive that is not there (66), or a directory (65)
+# ... but not with an archive that is not there, or a directory (66 both,
+# no input there, worded as verify-bundle and ingest word it), or a device
+# (65: not a bundle)
 "$L" --dir "$D" prune --before "$H1" --archive "$T/gone.bundle" >"$T/out" 2>&1
 rc=$?
-[ "$rc" = 66 ] && grep -q "gone.bundle: No such file" "$T/out" ||
+[ "$rc" = 66 ] && grep -q "cannot open $T/gone.bundle: No such file" "$T/out" ||
     fail "prune run again, a missing archive: exit $rc: $(cat "$T/out")"
+"$L" --dir "$D" prune --before "$H1" --archive "$T" >"$T/out" 2>&1
+rc=$?
+[ "$rc" = 66 ] && grep -q "^ledger prune: cannot open $T: Is a directory$" "$T/out" ||
+    fail "prune run again with a directory for its archive: exit $rc: $(cat "$T/out")"
 "$L" --dir "$D" prune --before "$((H1 + 1))" --archive "$T" --force \
     >"$T/out" 2>&1
 rc=$?
-[ "$rc" = 65 ] && grep -q "not a file" "$T/out" ||
+[ "$rc" = 66 ] && grep -q "^ledger prune: cannot open $T: Is a directory$" "$T/out" ||
     fail "prune with a directory for its archive: exit $rc: $(cat "$T/out")"
+"$L" --dir "$D" prune --before "$((H1 + 1))" --archive /dev/null --force \
+    >"$T/out" 2>&1
+rc=$?
+[ "$rc" = 65 ] && grep -q "archive /dev/null: not a file" "$T/out" ||
+    fail "prune with a device for its archive: exit $rc: $(cat "$T/out")"
 # the counters go on over the pruned events (prune brought the metrics'
 # cache up to date first)
 m=$("$L" --dir "$D" metrics | awk '/^ledger_events_total\{/ { s += $2 } END { print s }')
