@@ -13,7 +13,8 @@
 #     clear error and an exit code, nothing served;
 #   - the units in systemd/ pass `systemd-analyze verify` without a single
 #     warning, and `systemd-analyze security` rates the service's exposure
-#     at most 2.0 (hardened).
+#     at most 2.0 (hardened), and it does not restart on 65 or 78
+#     (RestartPreventExitStatus=), which no restart cures.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
@@ -156,6 +157,15 @@ kill -TERM "$p5"
 wait "$p5" || fail "plain serve: exit $?"
 
 # --- the units: verified by systemd itself, and hardened
+# no restart on an exit a restart cannot cure: 65 (an older store layout)
+# and 78 (a malformed access.json, a passed socket of another kind)
+rp=$(sed -n 's/^RestartPreventExitStatus=//p' "$TOP/systemd/ledger.service")
+for x in 65 78; do
+    case " $rp " in
+    *" $x "*) ;;
+    *) fail "ledger.service restarts on $x: RestartPreventExitStatus=$rp" ;;
+    esac
+done
 if command -v systemd-analyze >/dev/null 2>&1; then
     mkdir "$T/units"
     sed "s|@BINDIR@|$(dirname "$LEDGER")|" "$TOP/systemd/ledger.service" >"$T/units/ledger.service"
