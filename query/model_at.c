@@ -496,6 +496,9 @@ cache_for(struct q_modelcache **cp, struct ldg_txn *t)
         *cp = c;
         if (ldg_body_view_new(&c->view) < 0)
             c->view = NULL; /* bodies are decoded instead */
+        else /* compressed records too (a NULL set: decoded instead) */
+            ldg_body_view_set_dicts(c->view, ldg_txn_dicts(t),
+                                    ldg_body_max(ldg_txn_ledger(t)));
     }
     return c;
 }
