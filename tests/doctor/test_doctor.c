@@ -3,6 +3,7 @@
  * chain-verified, keys-valid, projections-current, disk-headroom (its
  * growth window and thresholds; ldg_doctor_full_advice).
  */
+#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,27 @@
 #include "doctor/doctor.h"
 #include "ingest/ingest.h"
 #include "tests/support/support.h"
+
+/*
+ * The host's disk must not decide these tests: a build box at 95% used
+ * would fail disk-headroom's floor and every test that expects a healthy
+ * verdict. The doctor (linked into this program) finds this statvfs
+ * first: the real file system's figures, with at least half of it free.
+ */
+int
+statvfs(const char *path, struct statvfs *buf)
+{
+    int (*next)(const char *, struct statvfs *);
+    int rc;
+
+    *(void **)&next = dlsym(RTLD_NEXT, "statvfs");
+    if (next == NULL)
+        return -1;
+    rc = next(path, buf);
+    if (rc == 0 && buf->f_bavail < buf->f_blocks / 2)
+        buf->f_bavail = buf->f_blocks / 2;
+    return rc;
+}
 
 static void
 ingest(struct ldg_ledger *l, const char *rel)
