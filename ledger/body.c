@@ -1052,6 +1052,27 @@ ldg_body_rec_raw(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
 }
 
 int
+ldg_body_record_raw_append(const struct ldg_dicts *d, const uint8_t *rec,
+                           size_t rec_len, size_t body_max, struct ldg_buf *out)
+{
+    struct ldg_inflate *s;
+    struct ldg_payload pl;
+    int rc;
+    if (rec == NULL || out == NULL)
+        return LDG_EINVAL;
+    if ((s = thread_scratch()) == NULL)
+        return LDG_ENOMEM;
+    if ((rc = ldg_body_payload(d, rec, rec_len, body_max, s, &pl)) < 0)
+        return rc;
+    /* pl.kind: 0x00 unless seeded (as ldg_body_rec_raw writes it) */
+    ldg_buf_add(out, &pl.kind, 1);
+    if (pl.seed != NULL)
+        ldg_buf_add(out, pl.seed, LDG_SEED_LEN);
+    ldg_buf_add(out, pl.map, pl.len);
+    return out->err;
+}
+
+int
 ldg_body_record_open(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
                      size_t max, struct ldg_inflate *s, const uint8_t **map,
                      size_t *n, int *seeded)

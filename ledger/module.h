@@ -492,6 +492,19 @@ struct ldg_dicts;
 int ldg_body_record_json_append(const struct ldg_dicts *d, const uint8_t *rec,
                                 size_t rec_len, size_t body_max, char **buf,
                                 size_t *len, size_t *cap);
+/* A stored body record (as above) in its uncompressed kind, appended to
+ * out: a compressed one inflated with d (body_max bounds its size) and
+ * given the header of the kind it was compressed from (FORMAT.md 4: 0x00
+ * salted, 0x02 or 0x05 seed then seeded map), the others as they are. The
+ * same fields, read in place (ldg_body_record_str) and shown
+ * (ldg_body_record_json_append) with no dictionaries and no inflating: a
+ * scan that must open a record on one thread hands the result to another.
+ * Touches nothing but its arguments (and the calling thread's scratch).
+ * LDG_ECORRUPT if malformed; out->err when out cannot grow. */
+struct ldg_buf;
+int ldg_body_record_raw_append(const struct ldg_dicts *d, const uint8_t *rec,
+                               size_t rec_len, size_t body_max,
+                               struct ldg_buf *out);
 /* Writes the n bytes at s as a JSON string literal at o, escaped as
  * jansson does by default (\uXXXX for other control characters, '/' and
  * non-ASCII as they are); o has room for 6n + 2 bytes. Returns the end.

@@ -60,6 +60,10 @@ struct item {
     char name[LDG_NAME_MAX + 1];
     const uint8_t *rec; /* NULL: erased */
     size_t rec_len;
+    /* 0: rec is the stored record; else rec is at raw.p + raw_at - 1 in
+     * its batch, inflated once for model_at (set when the batch is full:
+     * raw may move as it grows) */
+    size_t raw_at;
     /* ,"model_at":{..}, a reference the caller's thread took, or NULL */
     struct q_mtext *extra;
 };
@@ -69,10 +73,11 @@ struct batch {
     size_t n;
     enum bstate state;
     struct ldg_buf out;
-    int rc;          /* rendering failed at items[good] with rc */
-    size_t good;     /* items rendered */
-    size_t good_len; /* bytes of out they take */
-    size_t inited;   /* items[0..inited) have extra set (see below) */
+    struct ldg_buf raw; /* records inflated for model_at (item.raw_at) */
+    int rc;             /* rendering failed at items[good] with rc */
+    size_t good;        /* items rendered */
+    size_t good_len;    /* bytes of out they take */
+    size_t inited;      /* items[0..inited) have extra set (see below) */
 };
 
 struct q_stream {
@@ -242,6 +247,26 @@ default_threads(void)
     return n > THREADS_MAX ? THREADS_MAX : (unsigned)n;
 }
 
+/* item's record, when compressed, in its uncompressed kind in b->raw
+ * (item->raw_at; item->rec points there until b->raw grows) */
+static void
+inflate_here(struct q_stream *s, struct batch *b, struct item *item)
+{
+    const uint8_t *p;
+    size_t n, at = b->raw.len;
+    if (ldg_body_record_plain(item->rec, item->rec_len, &p, &n))
+        return;
+    if (ldg_body_record_raw_append(s->dicts, item->rec, item->rec_len,
+                                   s->body_max, &b->raw) < 0) {
+        b->raw.len = at;
+        b->raw.err = 0;
+        return;
+    }
+    item->rec = b->raw.p + at;
+    item->rec_len = b->raw.len - at;
+    item->raw_at = at + 1;
+}
+
 /* Fills and hands on batches until the iterator ends, the limit is
  * reached or the writer says stop. */
 static int
@@ -270,6 +295,7 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
             break;
         }
         b->n = 0;
+        b->raw.len = 0;
         examined0 = q_iter_examined(it);
         while (b->n < BATCH) {
             struct item *item = &b->items[b->n];
@@ -286,6 +312,7 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
             iter_rc = ldg_query_iter_next(it, &item->ev);
             item->rec = NULL;
             item->rec_len = 0;
+            item->raw_at = 0;
             if (iter_rc == 0 && (s->fields & Q_FIELDS_REC))
                 iter_rc = q_iter_body_record(it, &item->rec, &item->rec_len);
             if (iter_rc == LDG_EERASED) {
@@ -309,6 +336,13 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
                 /* the model lookups need LMDB: done here, not in workers */
                 if (item->rec != NULL && ldg_query_iter_body(it, &body) != 1)
                     body = NULL;
+                /* a compressed record that model_at must open here is
+                 * inflated once, for the worker too (one that fails to is
+                 * left to the worker, which says why) */
+                if (item->rec != NULL && body == NULL &&
+                    (s->fields & (UINT32_C(1) << LDG_QF_MODEL_AT)) &&
+                    q_model_field(item->ev.type) != NULL)
+                    inflate_here(s, b, item);
                 iter_rc =
                     item->rec == NULL ||
                             !(s->fields & (UINT32_C(1) << LDG_QF_MODEL_AT))
@@ -328,6 +362,9 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
         }
         if (b->n == 0)
             break;
+        for (size_t i = 0; i < b->n; i++)
+            if (b->items[i].raw_at != 0)
+                b->items[i].rec = b->raw.p + b->items[i].raw_at - 1;
         pthread_mutex_lock(&s->mu);
         b->state = B_READY;
         s->tail++;
@@ -496,6 +533,7 @@ q_stream_free(struct q_stream *s)
     for (size_t i = 0; i < RING; i++) {
         free(s->ring[i].items);
         ldg_buf_release(&s->ring[i].out);
+        ldg_buf_release(&s->ring[i].raw);
     }
     free(s);
 }

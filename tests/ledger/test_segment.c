@@ -488,6 +488,17 @@ seen_event(void *ctx, const struct ldg_segment_event *e)
                                         e->body[0] == LDG_BODY_SEEDED_AES));
         assert_int_equal(rl, e->body_len);
         assert_memory_equal(r, e->body, rl);
+        /* the public form (query's stream inflates with it) agrees */
+        {
+            struct ldg_buf ub = {0};
+            assert_int_equal(
+                ldg_body_record_raw_append(ldg_txn_dicts(t), v.data, v.len,
+                                           ldg_body_max(s->l), &ub),
+                0);
+            assert_int_equal(ub.len, rl);
+            assert_memory_equal(ub.p, r, rl);
+            ldg_buf_release(&ub);
+        }
         ldg_inflate_release(&zs);
         ldg_inflate_release(&raw);
     }
