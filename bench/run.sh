@@ -640,11 +640,14 @@ if [ "$QN" != "$N" ] && { want query || want rebuild || want doctor; }; then
     # events (the stamp's first line), the ledger's on-disk format version
     # (`ledger --version`) and the peer's schema (its CREATE statements),
     # not the binaries: a rebuilt ledger or peer reads the same store.
-    # (`ledger --version` says "formats: ledger format 1 and 2 (...)"; the
-    # store is made in format $FMT.) Empty when the ledger does not run.
+    # (`ledger --version` says "formats: ledger format 1 and 2 (...)" and
+    # "store layouts 1 to N (appends to N)": a store of another layout is
+    # made again; the store is made in format $FMT.) Empty when the ledger
+    # does not run.
     l_fmt=$("$LEDGER" --version 2>/dev/null |
         sed -n 's/^formats: *ledger format \([0-9][0-9, and]*[0-9]\).*/\1/p')
-    [ -z "$l_fmt" ] || l_fmt="$FMT of $l_fmt"
+    [ -z "$l_fmt" ] || l_fmt="$FMT of $l_fmt, layout $("$LEDGER" --version |
+        sed -n 's/.*(appends to \([0-9]*\)).*/\1/p')"
     p_schema=$(sed -n '/CREATE TABLE IF NOT EXISTS meta/,/events_ts/p' \
         bench/peer_sqlite.c | cksum | cut -d' ' -f1)
     reuse=0

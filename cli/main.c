@@ -161,12 +161,14 @@ print_version(void)
     char libs[512], *p, *save = NULL;
     ldg_lib_versions(libs, sizeof libs);
     printf("ledger %s\n", LEDGER_VERSION);
-    printf("formats:   ledger format %d and %d (%d: sealed entries; init\n"
-           "           --format), bundle format %d,\n"
+    printf("formats:   ledger format %d and %d (init makes %d: sealed "
+           "entries),\n"
+           "           store layouts 1 to %d (appends to %d), bundle format "
+           "%d,\n"
            "           c2sp.org/tlog-checkpoint, c2sp.org/tlog-proof@v1,\n"
            "           c2sp.org/tlog-tiles\n",
            LDG_FORMAT_VERSION_MIN, LDG_FORMAT_VERSION_MAX, LDG_FORMAT_VERSION,
-           LDG_BUNDLE_VERSION);
+           LDG_LAYOUT_NEWEST, LDG_LAYOUT_NEWEST, LDG_BUNDLE_VERSION);
     printf("features:  query --grep (PCRE2), evidence bundles (tar + zstd;\n"
            "           libarchive loaded on first use), HTTP client "
            "(libcurl),\n"

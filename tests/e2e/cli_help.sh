@@ -161,6 +161,13 @@ for w in '^ledger [0-9]' 'ledger format [0-9]' 'bundle format [0-9]' \
     'serve (Unix socket)' 'libmicrohttpd [0-9]' 'ledger format 1 and 2'; do
     grep -q "$w" "$T/v" || bad "--version does not say '$w': $(cat "$T/v")"
 done
+# the store layout it appends to is the one `init` makes; no option that
+# is gone (init --format went with issue 49)
+"$L" --dir "$T/vl" init >/dev/null 2>&1
+lay=$("$L" --dir "$T/vl" stats -o json 2>/dev/null | jq -r '.layout // empty')
+tr '\n' ' ' < "$T/v" | grep -q "store layouts 1 to [0-9]* (appends to ${lay:-X})" ||
+    bad "--version does not name the layout init makes (${lay:-?}): $(cat "$T/v")"
+grep -q -- '--format' "$T/v" && bad "--version names init --format, which is gone"
 
 # every example of every command's --help runs (issue 29: the three
 # `ledger append` examples exited 65)
