@@ -511,7 +511,7 @@ cmd_timeline(struct cli *c, void *args, int npos, char **pos)
     struct ldg_txn *t = NULL;
     json_t *tl = NULL;
     json_t *doctor = NULL, *evidence = NULL;
-    char dtitle[200] = "Doctor at the run's start", note[3000];
+    char dtitle[200] = "Doctor at the run's start", note[3000] = "";
     int rc, kind = 0;
 
     if (html != NULL && html[0] == '\0')

@@ -86,8 +86,11 @@ L query trace=4bf92f3577b34da6a3ce929d0e0e4736 -o json >"$T/q"
 # upper case is the same id; a value no trace id can be is refused (64)
 L query trace=4BF92F3577B34DA6A3CE929D0E0E4736 -o json >"$T/q"
 [ "$(wc -l <"$T/q")" = 2 ] || fail "query trace=UPPER: $(cat "$T/q")"
-L timeline --trace 4BF92F3577B34DA6A3CE929D0E0E4736 >"$T/q" ||
-    fail "timeline --trace UPPER: $(cat "$T/q")"
+L timeline --trace 4BF92F3577B34DA6A3CE929D0E0E4736 >"$T/q" 2>"$T/qe" ||
+    fail "timeline --trace UPPER: $(cat "$T/q" "$T/qe")"
+# a trace has no plan note: nothing on stderr (it printed the bytes of an
+# uninitialized buffer: "ledger timeline: AuthcAMDenti...")
+[ -s "$T/qe" ] && fail "timeline --trace said on stderr: $(cat "$T/qe")"
 L query trace=4bf92f3577b34da6a3ce929d0e0e473 >"$T/q" 2>"$T/qe"
 rc=$?
 [ $rc = 64 ] && grep -q 'a trace id is 32 hex digits' "$T/qe" ||
