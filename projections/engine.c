@@ -812,6 +812,9 @@ apply_record(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
              const uint8_t *rec, size_t len)
 {
     struct pctx *c = ctx;
+    /* a compressed record is inflated with the store's dictionaries */
+    ldg_body_view_set_dicts(c->jview, ldg_txn_dicts(t),
+                            ldg_body_max(ldg_txn_ledger(t)));
     if (strcmp(ev->type, LDG_EV_BODY_ERASED) == 0 ||
         ldg_body_view_set_record(c->jview, rec, len) != 0)
         return 1;

@@ -346,6 +346,8 @@ vapply_record(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
     struct vctx *c = ctx;
     if (strcmp(ev->type, LDG_EV_MODEL_VERIFIED) != 0)
         return vapply(c, t, ev, NULL);
+    ldg_body_view_set_dicts(c->view, ldg_txn_dicts(t),
+                            ldg_body_max(ldg_txn_ledger(t)));
     if (ldg_body_view_set_record(c->view, rec, len) != 0)
         return 1;
     return vapply(c, t, ev, c->view);
