@@ -731,8 +731,11 @@ ldg_bix_append(struct ldg_txn *t, uint64_t seq, const uint8_t *rec, size_t len,
     struct ldg_bix *x = ldg_txn_bix(t);
     struct ldg_body_view *b = NULL;
     struct bix_put c = {t, {0}, 0};
-    int rc;
+    int rc = 0;
 
+    /* the caller hands the body, decoded or as stored: never neither */
+    if (LDG_NEVER(body == NULL && rec == NULL))
+        return LDG_EINVAL;
     if (x->state == 0) { /* the transaction's first append: is it kept? */
         uint64_t n;
         if (!ldg_store_has_core(ldg_txn_store(t), LDG_DB_IX_BODY))
@@ -753,7 +756,7 @@ ldg_bix_append(struct ldg_txn *t, uint64_t seq, const uint8_t *rec, size_t len,
     if (body != NULL) {
         ldg_be64(c.seq, seq);
         rc = bix_each_json(body, bix_put_one, &c);
-    } else if (rec != NULL) {
+    } else {
         if ((rc = ldg_body_view_new(&b)) < 0)
             return rc;
         rc = bix_record(t, b, seq, rec, len, 0);

@@ -662,7 +662,8 @@ struct ldg_bix *ldg_txn_bix(struct ldg_txn *t);
 /* 1 if ix.body indexes body field name. */
 int ldg_bix_name(const char *name);
 /* Indexes appended event seq's body (body, or else its stored record rec
- * uncompressed or not), when the index is current with seq. */
+ * uncompressed or not), when the index is current with seq. One of body
+ * and rec is given: LDG_EINVAL, and nothing changed, when neither is. */
 int ldg_bix_append(struct ldg_txn *t, uint64_t seq, const uint8_t *rec,
                    size_t len, const json_t *body);
 /* Deletes the keys of seq's stored body (before the record goes). */

@@ -2,14 +2,18 @@
  * test_index.c — the secondary indexes (ledger/index.c): ldg_index_walk
  * in both directions and windows, stopping, errors; ldg_index_rebuild
  * (also in small batches);
- * the idx.time put that appends at the end of its database.
+ * the idx.time put that appends at the end of its database; the body
+ * index append handed no body.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -318,6 +322,43 @@ test_index__time_key_not_at_the_end_is_still_indexed(void **state)
     t_rmrf(dir);
 }
 
+/* ldg_bix_append is handed the body or its stored record: given neither
+ * (no caller does), it refuses with LDG_EINVAL before it looks at the
+ * index, and the transaction's index state is as it was (it used to go on
+ * with an unset return code). In an LDG_DEBUG build the LDG_NEVER aborts
+ * instead, so the call is made only in the release build. */
+static void
+test_index__body_append_without_a_body_is_refused(void **state)
+{
+    char dir[512];
+    struct ldg_ledger *l = setup_log(dir, sizeof dir);
+    struct ldg_txn *t;
+    (void)state;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_txn_bix(t)->state, 0);
+#ifndef LDG_DEBUG
+    assert_int_equal(ldg_bix_append(t, 13, NULL, 0, NULL), LDG_EINVAL);
+    assert_int_equal(ldg_txn_bix(t)->state, 0);
+    assert_int_equal(ldg_txn_bix(t)->dirty, 0);
+#else
+    {
+        int st;
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            fclose(stderr); /* the assertion's message is expected */
+            ldg_bix_append(t, 13, NULL, 0, NULL);
+            _exit(0);
+        }
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    }
+#endif
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -329,6 +370,7 @@ main(void)
         cmocka_unit_test(test_index__rebuild_reports_progress_to_the_log_size),
         cmocka_unit_test(
             test_index__rebuild_in_batches_puts_what_the_appends_put),
+        cmocka_unit_test(test_index__body_append_without_a_body_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
