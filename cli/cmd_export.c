@@ -172,6 +172,17 @@ static const struct cli_opt export_opts[] = {
             CLI_OPTIONAL | CLI_REPEAT),
     CLI_OPT_END};
 
+int
+cli_out_check(struct cli *c, struct ldg_ledger *l, const char *path,
+              int segment)
+{
+    int rc = ldg_export_out_check(l, path, segment);
+    if (rc >= 0)
+        return 0;
+    cli_err(c, "--out %s", cli_why(l, rc));
+    return cli_exit_code(rc);
+}
+
 /* export --segment: the range the terms and window select, out to whole
  * commits, as one segment. */
 static int
@@ -199,8 +210,10 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
                                 "a file (beside its path, then linked in)");
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
-    if ((rc = ldg_export_out_check(l, out, 1)) < 0)
-        return cli_fail_close(c, l, rc);
+    if ((rc = cli_out_check(c, l, out, 1)) != 0) {
+        ldg_close(l);
+        return rc;
+    }
     rc = ldg_export_segment_range(l, nterms, terms, o->since, o->until,
                                   ldg_now_wall_ns(), &r);
     if (rc == 0) {
@@ -428,10 +441,8 @@ cmd_export(struct cli *c, void *args, int npos, char **pos)
         goto out;
     /* before the selection and the run's context are worked out (seconds
      * on a big log), as ldg_export_write says it again at the end */
-    if (strcmp(out, "-") != 0 && (rc = ldg_export_out_check(l, out, 0)) < 0) {
-        rc = cli_fail(c, l, rc);
+    if (strcmp(out, "-") != 0 && (rc = cli_out_check(c, l, out, 0)) != 0)
         goto out;
-    }
     if (plan != NULL) {
         /* the plan's events and context: seq=A seq=B ... (cmd_pipeline.c) */
         if ((rc = cli_plan_terms(c, l, plan, no_context, CTX_TERM, &ctxterms,

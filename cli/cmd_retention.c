@@ -187,6 +187,10 @@ cmd_archive(struct cli *c, void *args, int npos, char **pos)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
+    if ((rc = cli_out_check(c, l, o->out, !o->bundle)) != 0) {
+        ldg_close(l);
+        return rc;
+    }
     o->progress = cli_progress;
     o->progress_ctx = c;
     rc = ldg_retention_archive(l, o, &r);

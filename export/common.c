@@ -184,8 +184,8 @@ ldg_export_out_check(struct ldg_ledger *l, const char *path, int segment)
         return 0;
     if (S_ISDIR(st.st_mode))
         ldg_set_errmsg(l,
-                       "%s is a directory: --out names the %s file to write "
-                       "(e.g. %s%s%s), which must not exist yet",
+                       "%s is a directory: the %s file to write is named "
+                       "(e.g. %s%s%s), one that does not exist yet",
                        path, segment ? "segment" : "bundle", path,
                        path[strlen(path) - 1] == '/' ? "" : "/",
                        segment ? "NAME.seg" : "NAME.bundle");

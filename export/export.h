@@ -205,9 +205,10 @@ int ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
 /* Whether path is free for an export to write (a bundle, or a segment
  * when segment is nonzero): 0, or LDG_EEXIST (73) with l's message saying
  * why not: path is a directory (the file to write is named, in it) or
- * already exists (never overwritten). ldg_export_write and
- * ldg_export_segment ask it first; a caller may ask before work that
- * takes long. */
+ * already exists (never overwritten). The message begins with path and
+ * names no option: a command line puts its option's name before it.
+ * ldg_export_write and ldg_export_segment ask it first; a caller may ask
+ * before work that takes long. */
 int ldg_export_out_check(struct ldg_ledger *l, const char *path, int segment);
 
 /* The top directory a bundle written to file gets by default: the base

@@ -31,17 +31,19 @@ L export --run R-0001 --out "$T/good.tar.zst" 2>/dev/null || exit 1
 sum0=$(sha256sum <"$T/good.tar.zst")
 L export --run R-0001 --out "$T/good.tar.zst" >/dev/null 2>"$T/eerr"
 rc=$?
-[ "$rc" = 73 ] && grep -q 'good.tar.zst already exists; not overwriting it' "$T/eerr" ||
+[ "$rc" = 73 ] && grep -q -- "--out $T/good.tar.zst already exists; not overwriting it" "$T/eerr" ||
     fail "export over an existing file: exit $rc, $(cat "$T/eerr")"
 [ "$(sha256sum <"$T/good.tar.zst")" = "$sum0" ] || fail "export changed an existing file"
 # an --out that is a directory: 73, saying so and what --out names (not
-# "already exists", as if a bundle were there)
+# "already exists", as if a bundle were there); the option's name is the
+# CLI's, said once, before the library's message (which names the path)
 mkdir "$T/outdir"
 for a in "export --run R-0001" "export --segment" "archive --before 5"; do
     # shellcheck disable=SC2086
     L $a --out "$T/outdir" >/dev/null 2>"$T/eerr"
     rc=$?
-    [ "$rc" = 73 ] && grep -q "outdir is a directory: --out names the .* file to write (e.g. $T/outdir/NAME\." "$T/eerr" ||
+    [ "$rc" = 73 ] && grep -q -- "--out $T/outdir is a directory: the .* file to write is named (e.g. $T/outdir/NAME\." "$T/eerr" &&
+        [ "$(grep -o -- '--out' "$T/eerr" | wc -l)" = 1 ] ||
         fail "$a --out DIR: exit $rc, $(cat "$T/eerr")"
 done
 [ -z "$(ls -A "$T/outdir")" ] || fail "--out DIR wrote into it: $(ls -A "$T/outdir")"

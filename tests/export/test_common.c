@@ -174,6 +174,9 @@ test_common__out_check_names_a_directory(void **state)
     assert_int_equal(ldg_export_out_check(l, dir, 0), LDG_EEXIST);
     assert_non_null(strstr(ldg_errmsg(l), "is a directory"));
     assert_non_null(strstr(ldg_errmsg(l), "bundle file"));
+    /* the path and the problem; the option is the command line's word */
+    assert_ptr_equal(strstr(ldg_errmsg(l), dir), ldg_errmsg(l));
+    assert_null(strstr(ldg_errmsg(l), "--out"));
     assert_int_equal(ldg_export_out_check(l, dir, 1), LDG_EEXIST);
     assert_non_null(strstr(ldg_errmsg(l), "segment file"));
     f = fopen(path, "w");
