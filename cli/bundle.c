@@ -489,3 +489,14 @@ cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
     free(r);
     return 0;
 }
+
+int
+cli_out_check(struct cli *c, struct ldg_ledger *l, const char *path,
+              int segment)
+{
+    int rc = ldg_export_out_check(l, path, segment);
+    if (rc >= 0)
+        return 0;
+    cli_err(c, "--out %s", cli_why(l, rc));
+    return cli_exit_code(rc);
+}

@@ -501,6 +501,11 @@ int cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
 /* verify-bundle's exit code for a bundle reader's code (a missing trust
  * anchor is a usage error), and --max-bytes N as the reader's limits. */
 int cli_bundle_exit(int rc);
+/* Whether `--out PATH` is free for a bundle (segment 0) or a segment
+ * (ldg_export_out_check; export and archive): 0, or its exit code (73)
+ * said as "--out " and the library's message. l stays open. */
+int cli_out_check(struct cli *c, struct ldg_ledger *l, const char *path,
+                  int segment);
 struct ldg_bundle_limits;
 void cli_bundle_limits(struct ldg_bundle_limits *lim, uint64_t n);
 /* A standing verification finding: warned about once on stderr; 1 with

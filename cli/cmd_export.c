@@ -172,17 +172,6 @@ static const struct cli_opt export_opts[] = {
             CLI_OPTIONAL | CLI_REPEAT),
     CLI_OPT_END};
 
-int
-cli_out_check(struct cli *c, struct ldg_ledger *l, const char *path,
-              int segment)
-{
-    int rc = ldg_export_out_check(l, path, segment);
-    if (rc >= 0)
-        return 0;
-    cli_err(c, "--out %s", cli_why(l, rc));
-    return cli_exit_code(rc);
-}
-
 /* export --segment: the range the terms and window select, out to whole
  * commits, as one segment. */
 static int

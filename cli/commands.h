@@ -45,11 +45,6 @@ extern const struct cli_command cli_cmd_query, cli_cmd_timeline;
 
 /* cli/cmd_export.c, cmd_verify_bundle.c — signed evidence bundles */
 extern const struct cli_command cli_cmd_export, cli_cmd_verify_bundle;
-/* Whether `--out PATH` is free for a bundle (segment 0) or a segment
- * (ldg_export_out_check): 0, or its exit code (73) said as "--out " and
- * the library's message. l stays open. */
-int cli_out_check(struct cli *c, struct ldg_ledger *l, const char *path,
-                  int segment);
 
 /* cli/cmd_projections.c, cmd_doctor.c — projections and the doctor */
 extern const struct cli_command cli_cmd_packs, cli_cmd_permissions,
