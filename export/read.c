@@ -57,9 +57,12 @@ load_events(const struct bundle *b)
 }
 
 /* The whole file at path, at most max bytes (LDG_ETOOBIG past that),
- * into *out (malloc'd, never NULL on success). */
+ * into *out (malloc'd, never NULL on success). On failure *e is the
+ * errno and *opened 0 when the file could not be opened (missing, a
+ * directory, no permission), 1 when it could but not be read. */
 static int
-read_file(const char *path, uint64_t max, uint8_t **out, size_t *len)
+read_file(const char *path, uint64_t max, uint8_t **out, size_t *len, int *e,
+          int *opened)
 {
     struct stat st;
     struct ldg_buf b;
@@ -68,17 +71,23 @@ read_file(const char *path, uint64_t max, uint8_t **out, size_t *len)
 
     *out = NULL;
     *len = 0;
-    if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? LDG_ENOTFOUND : LDG_EIO;
+    *e = 0;
+    *opened = 0;
+    if (fd < 0) {
+        *e = errno;
+        return *e == ENOENT || *e == ENOTDIR ? LDG_ENOTFOUND : LDG_EIO;
+    }
     if (fstat(fd, &st) != 0) {
+        *e = errno;
         close(fd);
         return LDG_EIO;
     }
     if (S_ISDIR(st.st_mode)) { /* no input there, as a missing file */
         close(fd);
-        errno = EISDIR;
+        *e = EISDIR;
         return LDG_ENOTFOUND;
     }
+    *opened = 1;
     /* compressed bytes are never more than the decompressed bound */
     if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
         close(fd);
@@ -96,6 +105,8 @@ read_file(const char *path, uint64_t max, uint8_t **out, size_t *len)
             got = read(fd, &one, 1);
             if (got < 0 && errno == EINTR)
                 continue;
+            if (got < 0)
+                *e = errno;
             rc = got < 0 ? LDG_EIO : got > 0 ? LDG_ETOOBIG : 1;
             break;
         }
@@ -106,9 +117,10 @@ read_file(const char *path, uint64_t max, uint8_t **out, size_t *len)
         got = read(fd, o, want);
         if (got < 0 && errno == EINTR)
             continue;
-        if (got < 0)
+        if (got < 0) {
+            *e = errno;
             rc = LDG_EIO;
-        else if (got == 0)
+        } else if (got == 0)
             rc = 1; /* the end */
         else
             b.len += (size_t)got;
@@ -131,7 +143,7 @@ ldg_export_read(struct ldg_bundle_contents **out, const char *path,
     uint8_t *buf = NULL;
     size_t len = 0;
     char err[512];
-    int rc;
+    int rc, e, opened;
 
     if (out == NULL || path == NULL || report == NULL)
         return LDG_EINVAL;
@@ -139,15 +151,18 @@ ldg_export_read(struct ldg_bundle_contents **out, const char *path,
     memset(report, 0, sizeof *report);
     memset(&b, 0, sizeof b);
     bundle_limits_fill(&lim, opts ? &opts->limits : NULL);
-    rc = read_file(path, lim.total_bytes, &buf, &len);
+    rc = read_file(path, lim.total_bytes, &buf, &len, &e, &opened);
     if (rc < 0) {
+        /* in ldg_export_verify's words: "cannot open" a file that is not
+         * there (or a directory), "cannot read" one that is */
         report->nchecks = 1;
         report->checks[0].name = "archive";
         report->checks[0].status = LDG_CHECK_FAIL;
         snprintf(report->checks[0].detail, sizeof report->checks[0].detail,
-                 "cannot read %s: %s", path,
-                 rc == LDG_ETOOBIG ? "larger than the limit"
-                                   : strerror(errno ? errno : EIO));
+                 "cannot %s %s: %s", opened ? "read" : "open", path,
+                 rc == LDG_ETOOBIG  ? "larger than the limit"
+                 : rc == LDG_ENOMEM ? strerror(ENOMEM)
+                                    : strerror(e ? e : EIO));
         return rc;
     }
     /* every check verify-bundle makes, on these bytes */
