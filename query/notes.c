@@ -2,7 +2,10 @@
  * notes.c — what a query's terms say that only the ledger can check: a
  * run=ID (or run!=ID) naming a run no event carries. The empty answer is
  * true; the note says why, with the nearest run id when one is close (a
- * typo), as the compiler's note on an event type the vocabulary lacks.
+ * typo), as the compiler's note on an event type the vocabulary lacks. On
+ * a pruned ledger, when the selection reaches before the horizon, the
+ * caller's word on where the pruned events went says it already: a note
+ * then only when it adds a near name or the glob hint.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -42,9 +45,12 @@ nearer(void *ctx, const char *value)
     return ++n->seen >= NEAR_RUNS_MAX;
 }
 
-/* One run value: its note into b when no event carries it. */
+/* One run value: its note into b when no event carries it. said: the
+ * caller says the selection reaches before the horizon (where the pruned
+ * events went), so a bare "not among the kept events" would repeat it:
+ * only a near name or the glob hint is worth a note then. */
 static int
-note_run(struct ldg_txn *t, const char *run, uint64_t horizon,
+note_run(struct ldg_txn *t, const char *run, uint64_t horizon, int said,
          struct ldg_buf *b)
 {
     struct nearest n;
@@ -60,11 +66,13 @@ note_run(struct ldg_txn *t, const char *run, uint64_t horizon,
     n.limit = strlen(run); /* and fewer than its length ("r9" is not "ab") */
     if ((rc = ldg_index_values(t, LDG_INDEX_RUN, "", 0, nearer, &n)) < 0)
         return rc;
+    if (said && n.best[0] == '\0' && strpbrk(run, "*?[") == NULL)
+        return 0;
     if (b->s != NULL && b->len > 0)
         ldg_buf_puts(b, "\n");
     ldg_buf_printf(b, "no run named '%s' %s", run,
                    horizon > 0 ? "among the kept events" : "in this ledger");
-    if (horizon > 0)
+    if (horizon > 0 && !said)
         ldg_buf_printf(b, " (events before %llu were pruned)",
                        (unsigned long long)horizon);
     if (n.best[0] != '\0')
@@ -80,7 +88,7 @@ ldg_query_run_notes(const struct ldg_query *q, struct ldg_txn *t, char **out)
     struct ldg_horizon h;
     struct ldg_buf b;
     uint64_t horizon = 0;
-    int rc = 0;
+    int rc = 0, pruned_said = 0;
 
     if (out == NULL)
         return LDG_EINVAL;
@@ -91,6 +99,16 @@ ldg_query_run_notes(const struct ldg_query *q, struct ldg_txn *t, char **out)
     if (ldg_horizon_get(t, &h) == 0)
         horizon = h.seq;
     ldg_horizon_release(&h);
+    if (horizon > 0) { /* does the selection reach the pruned events? */
+        struct ldg_query_iter *it = NULL;
+        struct ldg_query_stats st;
+        /* (not known: the note is given whole, which is still true) */
+        if (ldg_query_iter_new(&it, q, t, 0) == 0) {
+            ldg_query_iter_stats(it, &st);
+            pruned_said = st.reached_pruned;
+        }
+        ldg_query_iter_free(it);
+    }
     ldg_buf_init(&b, 64 * 1024);
     for (size_t g = 0; rc == 0 && g < q->ng; g++)
         for (size_t i = 0; rc == 0 && i < q->g[g].n; i++) {
@@ -106,7 +124,7 @@ ldg_query_run_notes(const struct ldg_query *q, struct ldg_txn *t, char **out)
                 snprintf(said, sizeof said, "'%s' ", run);
                 if (b.s != NULL && strstr(b.s, said) != NULL)
                     continue;
-                rc = note_run(t, run, horizon, &b);
+                rc = note_run(t, run, horizon, pruned_said, &b);
             }
         }
     if (rc == 0 && b.len > 0 && (*out = ldg_buf_detach(&b, NULL)) == NULL)

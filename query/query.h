@@ -384,9 +384,14 @@ int ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out);
 /* What q's run=ID and run!=ID terms name that no event in t carries: one
  * line per such run, "no run named 'r9' in this ledger (did you mean
  * r1?)" (the nearest run id at most two edits away, among the first
- * 100,000; "among the kept events" on a pruned ledger; "run= compares
- * exactly: it takes no glob" when ID holds *, ? or [), '\n' between
- * lines, into *out (caller-owned, free; NULL when every run is there).
+ * 100,000; "among the kept events (events before N were pruned)" on a
+ * pruned ledger; "run= compares exactly: it takes no glob" when ID holds
+ * *, ? or [), '\n' between lines, into *out (caller-owned, free; NULL
+ * when every run is there). When q reaches before the horizon
+ * (ldg_query_iter_stats' reached_pruned), the caller says where the
+ * pruned events went, which a run missing from the kept events may be
+ * among: its note is then given only with a near name or the glob hint,
+ * and without the "(events before N were pruned)" that would repeat it.
  * The empty answer such a term gives is true: this says why. Cost: one
  * index seek a run; a walk of the run ids for one that is not there.
  * 0, or an ldg_error. */

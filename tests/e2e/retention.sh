@@ -346,6 +346,12 @@ cmp -s "$T/tiles.before/tile/entries/002" "$T/tiles.after/tile/entries/002" ||
 "$L" --dir "$D" query type=x.ret.t1 -n 1 >"$T/out" 2>"$T/err"
 [ $? -eq 0 ] && [ -s "$T/out" ] && grep -q 'covers the kept events' "$T/err" ||
     fail "query over the horizon: $(cat "$T/err")"
+# a run whose events were all pruned: the horizon's word, once, and no
+# note that the run is not among the kept events (which repeats it)
+"$L" --dir "$D" query run=R-old >"$T/out" 2>"$T/err"
+[ $? -eq 66 ] && [ ! -s "$T/out" ] && grep -q 'reaches before the horizon' "$T/err" &&
+    ! grep -q 'no run named' "$T/err" ||
+    fail "query of a pruned run: $(cat "$T/err")"
 cur=$("$L" --dir "$B" query -n 1 seq=5 --show-cursor | sed -n 's/^-- cursor: //p')
 "$L" --dir "$D" query -n 1 --after-cursor "$cur" >/dev/null 2>"$T/err"
 [ $? -eq 66 ] && grep -q "was pruned (the ledger keeps events from $H1 on): continue with seq=$H1\.\." "$T/err" ||

@@ -2,9 +2,12 @@
  * test_notes.c — what a query's terms name that the ledger lacks
  * (query/notes.c): a run=ID no event carries gets a note, with the
  * nearest run id when it is close, and that run= takes no glob when it
- * looks like one; a run that is there and "run=" get none.
+ * looks like one; a run that is there and "run=" get none; on a pruned
+ * ledger, a pruned run is not said twice.
  */
 #include "tests/query/qtest.h"
+
+#include "ledger/module.h"
 
 /* The notes q's terms give on l, or NULL. */
 static char *
@@ -69,6 +72,53 @@ test_notes__a_run_no_event_carries_is_said(void **state)
     t_rmrf(dir);
 }
 
+/* A pruned ledger: a run whose events were all pruned is not among the
+ * kept events, and the query's own word on the horizon (where the pruned
+ * events went) says so; the note repeats it only where it adds something
+ * (a near name, the glob hint), and whole when the selection does not
+ * reach before the horizon. */
+static void
+test_notes__a_pruned_run_is_said_once(void **state)
+{
+    char dir[512], *s;
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t;
+    struct ldg_prune_stats ps;
+    uint8_t zero[32] = {0};
+    (void)state;
+
+    for (int i = 0; i < 3; i++) /* seqs 1..3 */
+        q_append(l, "run.started", NULL, "R-old", NULL,
+                 "{\"run\":\"R-old\",\"pack\":\"p\"}");
+    for (int i = 0; i < 3; i++) /* seqs 4..6 */
+        q_append(l, "run.started", NULL, "R-new", NULL,
+                 "{\"run\":\"R-new\",\"pack\":\"p\"}");
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_prune_txn(t, 4, zero, zero, 1, &ps), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+
+    /* pruned, reached: the horizon's word is the whole answer */
+    assert_null(notes(l, 1, TERMS("run=R-old")));
+    assert_null(notes(l, 3, TERMS("run=R-old", "+", "type=run.started")));
+    /* a typo of a kept run: the near name, without the horizon again */
+    s = notes(l, 1, TERMS("run=R-nex"));
+    assert_string_equal(s, "no run named 'R-nex' among the kept events (did "
+                           "you mean R-new?)");
+    free(s);
+    s = notes(l, 1, TERMS("run=R-*"));
+    assert_non_null(s);
+    assert_non_null(strstr(s, "it takes no glob"));
+    free(s);
+    /* a selection within the kept events: nothing else says it */
+    s = notes(l, 2, TERMS("run=R-old", "seq=5..6"));
+    assert_string_equal(s, "no run named 'R-old' among the kept events "
+                           "(events before 4 were pruned)");
+    free(s);
+    assert_null(notes(l, 1, TERMS("run=R-new")));
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 static void
 test_notes__misuse(void **state)
 {
@@ -84,6 +134,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_notes__a_run_no_event_carries_is_said),
+        cmocka_unit_test(test_notes__a_pruned_run_is_said_once),
         cmocka_unit_test(test_notes__misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
