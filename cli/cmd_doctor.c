@@ -217,15 +217,16 @@ doctor_bundle(struct cli *c, struct vargs *va)
 {
     struct ldg_bundle_contents *bc = NULL;
     json_t *d = NULL, *x;
-    char sizes[256] = "", range[256] = "", err[256] = "";
+    char sizes[256] = "", range[256] = "", err[600] = "";
     size_t i, n = 0;
     uint64_t at_ns = 0, ck = 0;
     int rc, have = 0;
 
     if (va->at_time != NULL) {
-        if (ldg_query_parse_time(va->at_time, ldg_now_wall_ns(), &at_ns, err,
-                                 sizeof err) < 0)
-            return cli_usage_err(c, "--at: %s", err);
+        uint64_t seq; /* (a seq is at_size) */
+        if (ldg_query_parse_at(va->at_time, ldg_now_wall_ns(), &seq, &at_ns,
+                               err, sizeof err) < 0)
+            return cli_usage_err(c, "--at %s", err);
     }
     if ((rc = cli_bundle_read(c, &va->ba, &bc)) != 0)
         return rc;

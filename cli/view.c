@@ -22,12 +22,13 @@ static int
 at_opt(struct cli *c, const char *value, struct vargs *va)
 {
     char err[600];
-    uint64_t seq, ns;
-    /* a time is checked now, resolved once the ledger is open */
-    int rc = ldg_query_parse_point(value, UINT64_C(1) << 62, &seq, &ns, err,
-                                   sizeof err);
-    if (rc < 0)
+    uint64_t seq, ns = 0, now = ldg_now_wall_ns();
+    /* a time is checked now, resolved once the ledger is open; one in the
+     * future (*ns set past now) is refused then, naming the last event */
+    int rc = ldg_query_parse_at(value, now, &seq, &ns, err, sizeof err);
+    if (rc < 0 && ns <= now)
         return cli_usage_err(c, "--at %s", err);
+    rc = rc < 0 ? 0 : rc;
     va->at_size = rc == 1 ? seq + 1 : 0;
     va->at_time = rc == 1 ? NULL : value;
     return 0;
@@ -133,6 +134,30 @@ cli_view_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
             return EX_NOINPUT;
         }
         return 0;
+    }
+    {
+        /* the option's syntax was checked before the ledger was open; now
+         * against the clock: a time in the future is refused (64), with
+         * the ledger's last event beside it, not taken as now */
+        uint64_t seq, ns, size;
+        if (ldg_query_parse_at(va->at_time, ldg_now_wall_ns(), &seq, &ns, err,
+                               sizeof err) < 0) {
+            char last[120] = "";
+            if (ldg_size(l, &size) == 0 && size > 0 &&
+                ldg_txn_begin(l, LDG_TXN_READ, &t) == 0) {
+                char when[40];
+                if (ldg_event_get(t, size - 1, &ev) == 0) {
+                    cli_when(when, sizeof when, ev.ts_ns);
+                    snprintf(last, sizeof last,
+                             "; the ledger's last event, seq %llu, is at %s",
+                             (unsigned long long)(size - 1), when);
+                }
+                ldg_txn_abort(t);
+                t = NULL;
+            }
+            cli_err(c, "--at %s%s", err, last);
+            return EX_USAGE;
+        }
     }
     rc = ldg_query_compile(&q, 0, NULL, NULL, va->at_time, err, sizeof err);
     if (rc < 0) {

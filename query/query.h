@@ -92,6 +92,15 @@ int ldg_query_parse_time(const char *spec, uint64_t now_ns, uint64_t *out_ns,
  * neither a number nor a time. */
 int ldg_query_parse_point(const char *spec, uint64_t now_ns, uint64_t *seq,
                           uint64_t *ns, char *err, size_t errcap);
+/* A point as `--at SEQ|TIME` takes it: ldg_query_parse_point, and a time
+ * after now_ns ("+1h", "tomorrow") is refused, since the log holds no
+ * state after now and taking it as now would answer another question in
+ * silence: LDG_EBADINPUT, err "'+1h' is in the future (Nov 27 18:13:00)",
+ * and *ns set to that time, so a caller can tell this refusal from the
+ * others (which leave *ns as it was). `--before` takes
+ * ldg_query_parse_point: a cut past the log's last event is all of it. */
+int ldg_query_parse_at(const char *spec, uint64_t now_ns, uint64_t *seq,
+                       uint64_t *ns, char *err, size_t errcap);
 
 /* Further restricts q to events with seq_lo <= seq <= seq_hi (ANDed with
  * everything else; calling again replaces the previous bounds). Used for

@@ -655,3 +655,26 @@ ldg_query_parse_point(const char *spec, uint64_t now_ns, uint64_t *seq,
                  why);
     return LDG_EBADINPUT;
 }
+
+int
+ldg_query_parse_at(const char *spec, uint64_t now_ns, uint64_t *seq,
+                   uint64_t *ns, char *err, size_t errcap)
+{
+    char when[LDG_TIME_WHEN_LEN];
+    uint64_t t;
+    int rc;
+
+    if (ns == NULL)
+        return LDG_EINVAL;
+    rc = ldg_query_parse_point(spec, now_ns, seq, &t, err, errcap);
+    if (rc != 0)
+        return rc;
+    *ns = t;
+    if (t <= now_ns)
+        return 0;
+    /* the log holds no state after now: not taken as now in silence */
+    if (err != NULL && errcap > 0)
+        snprintf(err, errcap, "'%s' is in the future (%s)", spec,
+                 ldg_time_when(when, sizeof when, t));
+    return LDG_EBADINPUT;
+}

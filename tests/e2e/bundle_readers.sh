@@ -147,6 +147,10 @@ R doctor --bundle "$B" $K --at yesterday
 grep -q "\-\-at yesterday is outside bundle .*: it answers at events $at\.\.$end" "$T/err" ||
     fail "doctor --at yesterday: $(cat "$T/err")"
 # shellcheck disable=SC2086
+R doctor --bundle "$B" $K --at +1h
+[ "$rc" = 64 ] && grep -q "\-\-at '+1h' is in the future" "$T/err" ||
+    fail "doctor --bundle --at +1h: exit $rc $(cat "$T/err")"
+# shellcheck disable=SC2086
 R doctor --bundle "$B" $K --at 'not a time'
 [ "$rc" = 64 ] || fail "doctor --bundle --at 'not a time': exit $rc"
 # shellcheck disable=SC2086

@@ -2,7 +2,8 @@
 # cli_at.sh — --at takes a time as well as a sequence number, in query's
 # time grammar, for every view and the doctor: the state as of the last
 # event at or before that time. A time before the first event, or a seq
-# beyond the log's last, is exit 66; a spec that is neither is exit 64.
+# beyond the log's last, is exit 66; a spec that is neither, or a time in
+# the future, is exit 64.
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
 T=$(mktemp -d)
@@ -66,6 +67,20 @@ for v in "routes" "models" "packs" "runs" "promotions" "permissions" \
     [ $rc = 66 ] || bad "$v --at $size (one past the end): exit $rc"
     "$L" $v --at "$((size - 1))" >/dev/null 2>"$T/e"; rc=$?
     [ $rc != 66 ] && [ $rc != 64 ] || bad "$v --at $((size - 1)): exit $rc ($(cat "$T/e"))"
+done
+# a time in the future is refused (64), naming the cause and the
+# ledger's last event, for every command taking --at: it used to be taken
+# as now in silence; "now" itself is fine
+for v in "routes" "models" "packs" "runs" "promotions" "permissions" \
+    "doctor" "projections" "gates" "memory" "plans"; do
+    for at in "+1h" "tomorrow"; do
+        "$L" $v --at "$at" >"$T/o" 2>"$T/e"; rc=$?
+        [ $rc = 64 ] && [ ! -s "$T/o" ] &&
+            grep -q "\-\-at '$at' is in the future (.*); the ledger's last event, seq $((size - 1)), is at " "$T/e" ||
+            bad "$v --at $at: exit $rc ($(cat "$T/e"))"
+    done
+    "$L" $v --at now >/dev/null 2>"$T/e"; rc=$?
+    [ $rc != 64 ] && [ $rc != 66 ] || bad "$v --at now: exit $rc ($(cat "$T/e"))"
 done
 [ $nfail = 0 ] || exit 1
 echo "cli_at: --at SEQ and --at TIME agree for every view"

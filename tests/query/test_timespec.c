@@ -352,6 +352,49 @@ test_timespec__point_is_a_seq_or_a_time_with_a_unit(void **state)
     assert_non_null(strstr(err, "neither a sequence number nor a time"));
     assert_int_equal(ldg_query_parse_point("", NOW, &seq, &ns, err, sizeof err),
                      LDG_EBADINPUT);
+    /* --before may lie past the log's end (all of it): a time */
+    assert_int_equal(
+        ldg_query_parse_point("+1h", NOW, &seq, &ns, err, sizeof err), 0);
+    assert_int_equal(ns, NOW + 3600 * S);
+}
+
+/* --at: a point as above, and a time after now is refused (the log has no
+ * state there), with *ns set to it so the caller can tell this refusal
+ * from the others; now itself is not the future. */
+static void
+test_timespec__at_refuses_the_future(void **state)
+{
+    char err[600];
+    uint64_t seq = 0, ns = 0;
+    (void)state;
+
+    err[0] = '\0';
+    assert_int_equal(ldg_query_parse_at("+1h", NOW, &seq, &ns, err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(err, "'+1h' is in the future ("));
+    assert_int_equal(ns, NOW + 3600 * S);
+    ns = 0;
+    assert_int_equal(
+        ldg_query_parse_at("tomorrow", NOW, &seq, &ns, err, sizeof err),
+        LDG_EBADINPUT);
+    assert_true(ns > NOW);
+    assert_int_equal(ldg_query_parse_at("now", NOW, &seq, &ns, err, sizeof err),
+                     0);
+    assert_int_equal(ns, NOW);
+    assert_int_equal(ldg_query_parse_at("-1s", NOW, &seq, &ns, err, sizeof err),
+                     0);
+    assert_int_equal(ns, NOW - S);
+    assert_int_equal(ldg_query_parse_at("212", NOW, &seq, &ns, err, sizeof err),
+                     1);
+    assert_int_equal(seq, 212);
+    ns = 7; /* the other refusals leave *ns */
+    assert_int_equal(
+        ldg_query_parse_at("half past", NOW, &seq, &ns, err, sizeof err),
+        LDG_EBADINPUT);
+    assert_int_equal(ns, 7);
+    assert_int_equal(ldg_query_parse_at("-1", NOW, &seq, &ns, err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_int_equal(ns, 7);
 }
 
 int
@@ -365,6 +408,7 @@ main(void)
         cmocka_unit_test(test_timespec__bad_specs_say_why),
         cmocka_unit_test(test_timespec__a_span_alone_asks_which_way),
         cmocka_unit_test(test_timespec__point_is_a_seq_or_a_time_with_a_unit),
+        cmocka_unit_test(test_timespec__at_refuses_the_future),
         cmocka_unit_test(test_timespec__agrees_with_systemd_analyze),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
