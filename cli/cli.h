@@ -427,6 +427,9 @@ void cli_table_add(struct cli_table *t, const char *s, enum cli_paint what);
 void cli_table_note(struct cli_table *t, const char *s, int indent);
 /* Prints the table (head, then rows) and frees it. NULL is a no-op. */
 void cli_table_print(const struct cli *c, struct cli_table *t);
+/* Frees the table unprinted (an empty list prints no header alone).
+ * NULL is a no-op. */
+void cli_table_free(struct cli_table *t);
 /* One line of n bytes (no newline in it) and a newline. With c->fit and
  * wider than 80 columns: hang > 0 wraps it at spaces, two-space field
  * gaps first, continuation lines indented by hang; hang 0 cuts it to 80

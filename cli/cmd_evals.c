@@ -282,12 +282,14 @@ cmd_evals(struct cli *c, void *args, int npos, char **pos)
     }
     if (rc == LDG_ENOTFOUND)
         rc = 0;
-    cli_table_print(c, tb);
+    if (n == 0 && rc >= 0) {
+        cli_table_free(tb);
+        cli_view_none(c, l, "eval results", target, 0);
+    } else {
+        cli_table_print(c, tb);
+    }
     if (rc < 0)
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
-    else if (n == 0)
-        fprintf(stderr, "ledger evals: no eval results%s%s\n",
-                target ? " for " : "", target ? target : "");
     ldg_query_iter_free(it);
     ldg_txn_abort(t);
     ldg_query_free(q);

@@ -355,15 +355,16 @@ memory_view(struct cli *c, struct vargs *va, const char *item, int revoked)
         if (item != NULL || gone == revoked)
             json_array_append(keep, r);
     }
-    if (c->out != OUT_HUMAN)
+    if (json_array_size(keep) == 0)
+        cli_view_none(
+            c, l, revoked ? "revoked or purged memory items" : "memory items",
+            item, va->at_size);
+    else if (c->out != OUT_HUMAN)
         cli_view_rows(c, keep);
     else if (item != NULL)
         human_memory_one(c, keep);
     else
         human_memory(c, keep);
-    if (c->out == OUT_HUMAN && c->tty_out && json_array_size(keep) == 0)
-        printf(revoked ? "(no item revoked or purged)\n"
-                       : "(no memory item recorded in the ledger yet)\n");
     json_decref(keep);
     json_decref(rows);
     ldg_close(l);

@@ -199,7 +199,9 @@ tripcode_list(struct cli *c)
     rc = ldg_projections_view(l, LDG_VIEW_TRIPCODES, NULL, &rows);
     if (rc < 0)
         return cli_fail_close(c, l, rc);
-    if (c->out != OUT_HUMAN) {
+    if (json_array_size(rows) == 0) {
+        cli_view_none(c, l, "tripcodes", NULL, 0);
+    } else if (c->out != OUT_HUMAN) {
         json_array_foreach(rows, i, r) cli_print_json(c, json_incref(r));
     } else {
         printf("%-34s %4s %5s %4s %4s %-8s %s\n", "CODE", "USES", "SPENT",

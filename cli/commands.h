@@ -202,6 +202,13 @@ int cli_view_read(struct cli *c, struct vargs *va, int view,
                   json_t **rows);
 /* The horizon of the ledger cli_view_cmd last read (0: nothing pruned). */
 extern uint64_t cli_view_horizon;
+/* A list view with nothing to list says so, one way for every view: on
+ * stderr "no WHAT[ for FOR] recorded in this ledger (N events)", or "no
+ * WHAT[ for FOR] as of event N" (at_size, --at's, not 0), in every output
+ * form. The caller prints no table (a header alone is no answer) and,
+ * with -o json, no line (JSON Lines of nothing). */
+void cli_view_none(struct cli *c, struct ldg_ledger *l, const char *what,
+                   const char *for_what, uint64_t at_size);
 
 /* cli/cmd_core.c — what the event commands share (cmd_ingest.c,
  * cmd_verify.c, cmd_stats.c, cmd_keys.c) */

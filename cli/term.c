@@ -514,9 +514,17 @@ cli_table_print(const struct cli *c, struct cli_table *t)
             k = (k + 1) % t->ncols;
         }
     }
+    free(w);
+    cli_table_free(t);
+}
+
+void
+cli_table_free(struct cli_table *t)
+{
+    if (t == NULL)
+        return;
     for (size_t i = 0; i < t->n; i++)
         free(t->cells[i].s);
     free(t->cells);
-    free(w);
     free(t);
 }

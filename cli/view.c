@@ -273,23 +273,36 @@ view_run(struct cli *c, int view, struct vargs *va, const char *filter,
             ldg_horizon_release(&h);
         }
     }
-    if (c->out == OUT_HUMAN)
+    if (json_array_size(rows) == 0)
+        cli_view_none(c, l, c->cmd, filter, va->at_size);
+    else if (c->out == OUT_HUMAN)
         human(c, rows);
     else
         cli_view_rows(c, rows);
-    /* On a terminal an empty table says so under its header, as
-     * systemctl's legend does ("0 loaded units listed"); piped, the
-     * header alone is the answer. */
-    if (c->out == OUT_HUMAN && c->tty_out && json_array_size(rows) == 0) {
-        if (va->at_size != 0)
-            printf("(none as of event %llu)\n",
-                   (unsigned long long)(va->at_size - 1));
-        else
-            printf("(none recorded in the ledger yet)\n");
-    }
     json_decref(rows);
     ldg_close(l);
     return EX_OK;
+}
+
+void
+cli_view_none(struct cli *c, struct ldg_ledger *l, const char *what,
+              const char *for_what, uint64_t at_size)
+{
+    uint64_t size = 0;
+    const char *f = for_what != NULL ? " for " : "";
+    const char *fw = for_what != NULL ? for_what : "";
+
+    if (at_size != 0) {
+        cli_err(c, "no %s%s%s as of event %llu", what, f, fw,
+                (unsigned long long)(at_size - 1));
+        return;
+    }
+    if (ldg_size(l, &size) < 0) {
+        cli_err(c, "no %s%s%s recorded in this ledger", what, f, fw);
+        return;
+    }
+    cli_err(c, "no %s%s%s recorded in this ledger (%llu event%s)", what, f, fw,
+            (unsigned long long)size, size == 1 ? "" : "s");
 }
 
 int

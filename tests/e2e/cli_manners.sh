@@ -29,7 +29,10 @@ for cmd in runs packs models routes promotions permissions projections \
         { "$L" $cmd 2>"$T/err"; echo $? >"$T/rc"; } | $reader >/dev/null
         rc=$(cat "$T/rc")
         [ "$rc" = 0 ] || bad "ledger $cmd | $reader: exit $rc ($(cat "$T/err"))"
-        [ -s "$T/err" ] && bad "ledger $cmd | $reader: stderr $(cat "$T/err")"
+        # (an empty list's note is the answer, not an error: promotions)
+        grep -v "^ledger ${cmd%% *}: no $cmd recorded in this ledger ([0-9]* events)$" \
+            "$T/err" >"$T/err2"
+        [ -s "$T/err2" ] && bad "ledger $cmd | $reader: stderr $(cat "$T/err")"
     done
 done
 # doctor's exit code is its verdict, with or without a reader
