@@ -869,6 +869,13 @@ int ldg_reader_body(struct ldg_reader *r, uint64_t seq, const uint8_t **rec,
  * for it (no step of the tree's cursor): for a display that shows no leaf
  * hash and no cursor. 1 (the default) takes it again. */
 void ldg_reader_want_leaf(struct ldg_reader *r, int want);
+/* With want 0, ldg_reader_event does not derive the claim digest that a
+ * stored entry leaves out (ev->sealed and ev->derived): ev->digest is
+ * zero, for a caller that makes it only where it shows it, with
+ * ldg_claim_digest(ev->digest, ev->signed_part, ev->signed_len) (valid
+ * until the transaction ends), maybe on another thread. A digest stored
+ * in the entry is read as ever. 1 (the default) derives it again. */
+void ldg_reader_want_digest(struct ldg_reader *r, int want);
 /* Events lo..hi are about to be read through r in seq order, forward: if
  * their pages are mostly not in the page cache, the kernel is asked to
  * read them in ahead of the reads, a stretch at a time (see reader.c).

@@ -500,7 +500,8 @@ struct ldg_reader {
     int have_tile; /* tile holds full tile tile_n of level 0 */
     uint64_t tile_n;
     uint8_t tile[LDG_TILE_BYTES];
-    int no_leaf; /* ldg_reader_want_leaf(r, 0) */
+    int no_leaf;   /* ldg_reader_want_leaf(r, 0) */
+    int no_digest; /* ldg_reader_want_digest(r, 0) */
     /* the leaf hash of event leaf_seq, learnt from the prev of the entry
      * after it */
     int has_leaf;
@@ -617,6 +618,13 @@ ldg_reader_want_leaf(struct ldg_reader *r, int want)
 {
     if (r != NULL)
         r->no_leaf = !want;
+}
+
+void
+ldg_reader_want_digest(struct ldg_reader *r, int want)
+{
+    if (r != NULL)
+        r->no_digest = !want;
 }
 
 void
@@ -802,7 +810,9 @@ ldg_reader_event(struct ldg_reader *r, uint64_t seq, struct ldg_event *ev)
                                                                   : rc;
     if (r->ra_on)
         reader_ra(r, (uintptr_t)ent.data);
-    rc = ldg_entry_decode_rec(ent.data, ent.len, NULL, ev, LDG_DECODE_TRUSTED);
+    rc = ldg_entry_decode_rec(ent.data, ent.len, NULL, ev,
+                              LDG_DECODE_TRUSTED |
+                                  (r->no_digest ? LDG_DECODE_NO_DIGEST : 0));
     if (rc == 0 && ev->seq != seq)
         rc = LDG_ECORRUPT;
     if (rc < 0)

@@ -1113,6 +1113,12 @@ q_iter_skip_leaf(struct ldg_query_iter *it)
 }
 
 void
+q_iter_skip_digest(struct ldg_query_iter *it)
+{
+    ldg_reader_want_digest(it->rd, 0);
+}
+
+void
 ldg_query_iter_stats(const struct ldg_query_iter *it,
                      struct ldg_query_stats *st)
 {

@@ -311,7 +311,9 @@ struct ldg_query_stream_opts {
  * stored records of it's transaction, which must stay open and unchanged
  * until this returns); memory is bounded by a fixed ring of batches and
  * output streams batch by batch. *count (may be NULL) gets the events
- * written, *last (may be NULL) a copy of the last one. Returns 0 at the
+ * written, *last (may be NULL) a copy of the last one (with -o json, its
+ * leaf hash and claim digest only when the lines show them or a cursor:
+ * else zero). Returns 0 at the
  * end of the matches, the limit or a stop, the writer's nonzero value, or
  * a negative code (message in ldg_errmsg) after writing every event
  * before the one that failed. */

@@ -175,6 +175,9 @@ uint32_t q_render_fields(const struct ldg_query_render *r);
 /* iter.c: events from it have ev->leaf zero from here on, unread (for a
  * stream that shows no leaf hash and no cursor) */
 void q_iter_skip_leaf(struct ldg_query_iter *it);
+/* iter.c: events from it have a derived claim digest zero from here on,
+ * not made (ldg_reader_want_digest): the stream's workers make it */
+void q_iter_skip_digest(struct ldg_query_iter *it);
 /* Key names by id, cached (names never change): at most 256; the
  * owner frees v. */
 struct q_keyname {

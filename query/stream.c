@@ -7,7 +7,10 @@
  * and a pointer to the stored body record, which stays valid (and
  * unchanged) while the caller's read transaction lives. Worker threads
  * render whole batches to text with q_render_json_rec, which touches
- * nothing but its arguments: no LMDB call, no shared cache. The calling
+ * nothing but its arguments: no LMDB call, no shared cache; they also
+ * make the claim digest a stored entry leaves out (layout 5 on), which
+ * the iterator then does not (the calling thread is the stream's narrow
+ * part: it does all the LMDB reads and the model lookups). The calling
  * thread writes finished batches out in order, and when it would have to
  * wait for one that no worker has taken yet, renders it itself.
  *
@@ -26,7 +29,8 @@
  * ldg_query_iter_next, ldg_query_render_iter, write. So do the first
  * PLAIN_FIRST events of json: a small result (run=R) then allocates no
  * ring and copies no envelope, and renders into the renderer's one line
- * buffer.
+ * buffer. A call that finds the ring there already (the CLI calls again
+ * after each 4 MiB of output) starts with it.
  * Fresh memory costs a page fault a page on first touch, which is dear on
  * a virtual machine (about 10 us on the PVM guest of bench/RESULTS.md);
  * the ring of a small result touched ~150 pages of it. The same bytes
@@ -109,12 +113,19 @@ render_batch(struct q_stream *s, struct batch *b, struct q_jsonstate *js)
     b->good = 0;
     b->good_len = 0;
     for (size_t i = 0; i < b->n; i++) {
-        const struct item *it = &b->items[i];
+        struct item *it = &b->items[i];
         size_t start = b->out.len;
-        int rc = q_render_json_rec(&b->out, js, s->flags, s->fields, &it->ev,
-                                   it->name, it->rec, it->rec_len, s->body_max,
-                                   s->dicts,
-                                   it->extra != NULL ? it->extra->s : NULL);
+        int rc;
+        /* the claim digest a stored entry leaves out, made here rather
+         * than on the caller's thread (q_iter_skip_digest), where shown */
+        if (it->ev.sealed && it->ev.derived &&
+            (s->fields & (UINT32_C(1) << LDG_QF_CLAIM_DIGEST)))
+            ldg_claim_digest(it->ev.digest, it->ev.signed_part,
+                             it->ev.signed_len);
+        rc = q_render_json_rec(&b->out, js, s->flags, s->fields, &it->ev,
+                               it->name, it->rec, it->rec_len, s->body_max,
+                               s->dicts,
+                               it->extra != NULL ? it->extra->s : NULL);
         if (rc == 0 && it->ev.seq == s->bad_seq) {
             q_json_mark_finding(&b->out, start, s->bad_what);
             rc = b->out.err;
@@ -468,8 +479,9 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
         !(q_render_flags(r) & LDG_RENDER_CURSOR))
         q_iter_skip_leaf(it);
     /* json: the first PLAIN_FIRST events on this thread alone (see the
-     * top) */
-    {
+     * top), unless the ring is there already (a caller that goes on after
+     * a pause: the CLI, every 4 MiB of output) */
+    if (*q_render_stream(r) == NULL) {
         uint64_t first =
             o->limit > 0 && o->limit < PLAIN_FIRST ? o->limit : PLAIN_FIRST;
         int more = 0;
@@ -509,6 +521,11 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     s->bad_seq = q_render_finding(r, &s->bad_what);
     s->body_max = ldg_body_max(ldg_txn_ledger(q_iter_txn(it)));
     s->dicts = ldg_txn_dicts(q_iter_txn(it));
+    /* a derived claim digest (SHA-256 of the claim, ~0.1 us an event) is
+     * made by render_batch, on the workers, and only where the line
+     * shows it: the caller's thread, which runs the iterator and the
+     * model lookups, is the stream's narrow part */
+    q_iter_skip_digest(it);
     rc = run_threaded(s, it, r, o, count, last);
     stop_workers(s);
     pthread_cond_destroy(&s->done);

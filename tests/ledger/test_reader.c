@@ -237,6 +237,57 @@ test_reader__events_and_leaves_in_any_order_match_the_strict_decoder(
     t_rmrf(dir);
 }
 
+/* ldg_reader_want_digest(r, 0): a derived claim digest is left zero and
+ * ldg_claim_digest over the claim makes the one ldg_event_get derives;
+ * the rest of the event is as ever, and want 1 derives it again. */
+static void
+test_reader__digest_left_to_the_caller_is_the_derived_one(void **state)
+{
+    char dir[512];
+    uint64_t size;
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &size);
+    static const uint8_t zero[32];
+    struct ldg_txn *t;
+    struct ldg_reader *r;
+    size_t derived = 0;
+    (void)state;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_reader_new(&r, t), 0);
+    ldg_reader_want_digest(r, 0);
+    for (uint64_t s = 0; s < size; s++) {
+        struct ldg_event a, b;
+        uint8_t d[32];
+        assert_int_equal(ldg_reader_event(r, s, &a), 0);
+        assert_int_equal(ldg_event_get(t, s, &b), 0);
+        assert_memory_equal(a.leaf, b.leaf, 32);
+        assert_memory_equal(a.prev, b.prev, 32);
+        assert_int_equal(a.sealed, b.sealed);
+        if (!(a.sealed && a.derived)) {
+            assert_memory_equal(a.digest, b.digest, 32);
+            continue;
+        }
+        derived++;
+        assert_memory_equal(a.digest, zero, 32);
+        ldg_claim_digest(d, a.signed_part, a.signed_len);
+        assert_memory_equal(d, b.digest, 32);
+    }
+    /* layout 6 (what t_ledger_new makes) leaves every sealed digest out */
+    assert_true(derived > 0);
+    ldg_reader_want_digest(r, 1);
+    {
+        struct ldg_event a, b;
+        assert_int_equal(ldg_reader_event(r, size - 2, &a), 0);
+        assert_int_equal(ldg_event_get(t, size - 2, &b), 0);
+        assert_true(a.sealed && a.derived);
+        assert_memory_equal(a.digest, b.digest, 32);
+    }
+    ldg_reader_want_digest(NULL, 0); /* a no-op */
+    ldg_reader_free(r);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 static void
 test_reader__time_window_is_the_brute_force_answer(void **state)
 {
@@ -602,6 +653,8 @@ main(void)
             test_reader__bodies_scan_skips_erased_and_hands_out_records),
         cmocka_unit_test(
             test_reader__events_and_leaves_in_any_order_match_the_strict_decoder),
+        cmocka_unit_test(
+            test_reader__digest_left_to_the_caller_is_the_derived_one),
         cmocka_unit_test(test_reader__time_window_is_the_brute_force_answer),
         cmocka_unit_test(test_reader__index_values_by_prefix),
         cmocka_unit_test(test_reader__skip_is_the_plain_scan_from_the_target),
