@@ -50,9 +50,14 @@
  * worker that writes it and the thread that copies it out. 256 events in
  * 8 batches (2.2 MB of text in flight) missed the cache on most stores:
  * a 196,000-event window of whole lines took 185-220 ms into a pipe,
- * 138-145 ms with 64 in 4 (bench/RESULTS.md). */
+ * 138-145 ms with 64 in 4 (bench/RESULTS.md). 64 in 8 (560 kB) lets the
+ * calling thread, the narrow part, run further ahead of a worker that
+ * is slow for a batch or two instead of waiting for it: a 251,000-event
+ * window of a layout 6 store took 1.10-1.22 us an event into a pipe
+ * against 1.24-1.25 with 64 in 4 (medians of 12-16 runs, two cores; 6,
+ * 10 and 16 in the ring did no better, nor 32 in 16 or 128 in 8). */
 #define BATCH 64
-#define RING 4
+#define RING 8
 #define PLAIN_FIRST 256      /* events of json on the caller's thread alone */
 #define SPARSE_EXAMINED 4096 /* hand a batch on after this many misses */
 #define THREADS_MAX 4
