@@ -12,6 +12,14 @@
 #ifndef LDG_PROXY_INT_H
 #define LDG_PROXY_INT_H
 
+/* The recorder takes events no one waits for (async mode's) on its tick,
+ * PROXY_REC_TICK_MS after its last take, or at once when
+ * PROXY_REC_GROUP_MAX are queued. The tick is part of async mode's
+ * promise: a crash may lose the events of the last tick (docs/PROXY.md);
+ * 200 ms is PostgreSQL's wal_writer_delay, its asynchronous commit's. */
+#define PROXY_REC_TICK_MS 200
+#define PROXY_REC_GROUP_MAX 8192
+
 #include <jansson.h>
 #include <pthread.h>
 #include <stdint.h>

@@ -6,7 +6,15 @@
  * Directly: the recorder thread takes everything queued, adds it to one
  * batch (ldg_batch_add_seq) and commits it (one fsync for the group);
  * events that arrive meanwhile form the next group. So under load the
- * commits are shared, and a lone event commits at once.
+ * commits are shared, and a lone event someone waits for commits at once.
+ * Events no one waits for (async mode's) do not wake the recorder: it
+ * takes them on its own tick (TICK_NS after its last take), or when
+ * GROUP_MAX are queued, or when it slept because a tick found nothing.
+ * So the thread that answers a request makes no wake-up for its event,
+ * and the device sees one commit a tick instead of one every few
+ * requests: a commit's writes (some 180 KiB for a few events, every
+ * touched B-tree's path) delay the answers being written meanwhile, and
+ * one every few requests set async mode's tail (docs/PROXY.md, "Speed").
  *
  * Through `ledger serve`: the recorder thread sends each event as a
  * request line as soon as it is queued (pipelined) and a second thread
@@ -56,6 +64,9 @@ struct proxy_rec {
     pthread_cond_t cv_work, cv_done, cv_room;
     struct proxy_item *head, *tail;
     size_t queued;
+    size_t waited; /* of them, the ones someone waits for (wait, cb) */
+    int idle;      /* the recorder sleeps until an event comes (its last
+                      tick found nothing queued) */
     int stop;
     pthread_t thr;
     int has_thr;
@@ -85,6 +96,9 @@ struct proxy_rec {
  * mode's backpressure; sync handlers wait for their own anyway). */
 #define QUEUE_MAX 65536
 
+#define TICK_NS ((uint64_t)PROXY_REC_TICK_MS * 1000000u)
+#define GROUP_MAX ((size_t)PROXY_REC_GROUP_MAX)
+
 static long
 now_ms(void)
 {
@@ -106,17 +120,26 @@ item_free(struct proxy_item *it)
     free(it);
 }
 
-/* With mu held: it goes at the end of the queue, for the recorder. */
+/* With mu held: it goes at the end of the queue, for the recorder, which
+ * is woken only when someone waits for this event, when the recorder
+ * sleeps without a tick (idle), or when a group is full; otherwise the
+ * event is taken on the recorder's tick. */
 static void
 enqueue(struct proxy_rec *r, struct proxy_item *it)
 {
+    int waited = it->wait || it->cb != NULL;
+
     if (r->tail)
         r->tail->next = it;
     else
         r->head = it;
     r->tail = it;
     r->queued++;
-    pthread_cond_broadcast(&r->cv_work);
+    r->waited += (size_t)waited;
+    if (waited || r->idle || r->queued == GROUP_MAX) {
+        r->idle = 0;
+        pthread_cond_broadcast(&r->cv_work);
+    }
 }
 
 /* With mu held: the item's outcome is known. */
@@ -537,20 +560,43 @@ rec_main(void *arg)
     struct proxy_rec *r = arg;
 
     pthread_setname_np(pthread_self(), "proxy-record"); /* top -H, /proc */
+    uint64_t tick = 0; /* wall clock: when events not waited for are taken */
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        while (r->head == NULL && !r->stop) {
-            struct timespec ts = ldg_wall_deadline(1000000000u);
-            pthread_cond_timedwait(&r->cv_work, &r->mu, &ts);
+        /* until an event is waited for, a group is full, the tick comes
+         * with something queued, or the stop */
+        while (!r->stop && r->waited == 0 && r->queued < GROUP_MAX) {
+            if (r->idle) {
+                /* a tick found nothing: sleep until an event comes */
+                struct timespec ts = ldg_wall_deadline(1000000000u);
+                pthread_cond_timedwait(&r->cv_work, &r->mu, &ts);
+                continue;
+            }
+            if (tick == 0)
+                tick = ldg_now_wall_ns() + TICK_NS;
+            struct timespec ts = {(time_t)(tick / 1000000000u),
+                                  (long)(tick % 1000000000u)};
+            if (pthread_cond_timedwait(&r->cv_work, &r->mu, &ts) == ETIMEDOUT) {
+                tick = 0;
+                if (r->head)
+                    break;
+                r->idle = 1;
+            }
         }
-        if (r->head == NULL && r->stop)
-            break;
+        if (r->head == NULL) {
+            if (r->stop)
+                break;
+            continue;
+        }
         struct proxy_item *list = r->head;
         size_t n = r->queued;
         r->head = r->tail = NULL;
         if (r->queued >= QUEUE_MAX)
             pthread_cond_broadcast(&r->cv_room);
         r->queued = 0;
+        r->waited = 0;
+        r->idle = 0;
+        tick = ldg_now_wall_ns() + TICK_NS;
         pthread_mutex_unlock(&r->mu);
         stamp_models(r, list);
         if (r->ledger) {

@@ -6,6 +6,9 @@
  * refused event fails alone; and when ledger serve is gone, what waits for
  * it fails with a reason instead of hanging or being counted as recorded.
  *
+ * Events no one waits for (async mode's) are taken on the recorder's tick
+ * or a full group at a time, and a stop commits them all.
+ *
  * The group is made deterministic: the first event's callback (which the
  * recorder's thread runs after its commit) blocks until the others are
  * queued, so they can only be taken together.
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -279,6 +283,78 @@ test_record__a_refused_event_fails_alone(void **state)
     t_rmrf(dir);
 }
 
+/* Events no one waits for (async mode's), queued while the recorder is
+ * busy, are taken together on its tick, and a full group (PROXY_REC_GROUP_MAX)
+ * and more in one commit too. */
+static void
+test_record__events_not_waited_for_are_taken_in_one_group(void **state)
+{
+    char dir[256], why[256], id[64];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct proxy_rec *r = rec_direct(l);
+    struct gate g;
+    uint64_t rec = 0, failed = 0, commits = 0, n0 = size_of(l);
+    int v, n = 5;
+    (void)state;
+    gate_init(&g);
+    for (int round = 0; round < 2; round++) {
+        /* the recorder is held after a commit; n queued meanwhile (the
+         * second round a full group and one more) */
+        assert_int_equal(proxy_rec_submit_cb(r, "x.proxy.t", body_i(0), NULL,
+                                             NULL, 0, held_cb, &g, why,
+                                             sizeof why),
+                         0);
+        gate_wait_entered(&g);
+        for (int i = 1; i <= n; i++)
+            assert_int_equal(proxy_rec_submit(r, "x.proxy.t", body_i(i), NULL,
+                                              NULL, 0, 0, why, sizeof why),
+                             0);
+        gate_open(&g);
+        /* taken on the tick (round 0) or at once (a full group) */
+        for (;;) {
+            proxy_rec_stats(r, &rec, &failed, &commits);
+            if (rec >= (uint64_t)(round == 0 ? 1 + n : 7 + n))
+                break;
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        }
+        assert_int_equal(failed, 0);
+        assert_int_equal(commits, round == 0 ? 2 : 4);
+        pthread_mutex_lock(&g.mu);
+        g.entered = g.open = 0;
+        pthread_mutex_unlock(&g.mu);
+        n = PROXY_REC_GROUP_MAX + 1;
+    }
+    assert_int_equal(size_of(l), n0 + 6 + 1 + PROXY_REC_GROUP_MAX + 1);
+    for (int i = 0; i <= 5; i++) {
+        event_at(l, n0 + (uint64_t)i, id, sizeof id, &v);
+        assert_int_equal(v, i);
+    }
+    assert_int_equal(proxy_rec_free(r, NULL, NULL, NULL), 0);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* A stop commits every event queued, whether or not its tick came. */
+static void
+test_record__a_stop_commits_what_is_queued(void **state)
+{
+    char dir[256], why[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct proxy_rec *r = rec_direct(l);
+    uint64_t rec = 0, failed = 0, commits = 0, n0 = size_of(l);
+    (void)state;
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(proxy_rec_submit(r, "x.proxy.t", body_i(i), NULL, NULL,
+                                          0, 0, why, sizeof why),
+                         0);
+    assert_int_equal(proxy_rec_free(r, &rec, &failed, &commits), 0);
+    assert_int_equal(rec, 10);
+    assert_int_equal(failed, 0);
+    assert_int_equal(size_of(l), n0 + 10);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 /* ------------------------------------------------- through ledger serve -- */
 
 struct srv {
@@ -369,6 +445,9 @@ main(void)
         cmocka_unit_test(test_record__what_waits_goes_in_one_group_commit),
         cmocka_unit_test(test_record__a_reused_id_is_recorded_again_without_it),
         cmocka_unit_test(test_record__a_refused_event_fails_alone),
+        cmocka_unit_test(
+            test_record__events_not_waited_for_are_taken_in_one_group),
+        cmocka_unit_test(test_record__a_stop_commits_what_is_queued),
         cmocka_unit_test(test_record__through_serve_a_reused_id_is_sent_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
