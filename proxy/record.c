@@ -16,9 +16,10 @@
  * touched B-tree's path) delay the answers being written meanwhile, and
  * one every few requests set async mode's tail (docs/PROXY.md, "Speed").
  *
- * Through `ledger serve`: the recorder thread sends each event as a
- * request line as soon as it is queued (pipelined) and a second thread
- * reads the answers, in order; the server groups the commits. When the
+ * Through `ledger serve`: the recorder thread sends what it takes (an
+ * event someone waits for as soon as it is queued, async mode's on the
+ * same tick) as request lines, pipelined, and a second thread reads the
+ * answers, in order; the server groups the commits. When the
  * connection breaks, the events whose answers did not come are failed
  * (their requests were answered 503, or counted as not recorded) and the
  * next event connects again.
