@@ -355,7 +355,9 @@ except BlockingIOError:
             stdbuf -o0 "$LEDGER" --dir "$T/views" $cmd >"$f" 2>/dev/null &
         cp=$!
         pids="$pids $hold $cp"
-        # (one that prints nothing, -o json of an empty list, ends)
+        # (one that prints nothing ends: an empty list, text or -o json,
+        # prints no line and says so on stderr; on this ledger promotions,
+        # plans, memory and tripcode list have nothing to list)
         if tree_blocked "$cp"; then
             n=$("$T/lr" count "$T/views")
             [ "$n" = 0 ] || bad "ledger $cmd held $n reader slot(s) while it waited on its output"
@@ -365,7 +367,7 @@ except BlockingIOError:
         wait "$cp" "$hold" 2>/dev/null
     done
     echo "$nviews reading commands blocked on a full pipe, each checked for a held snapshot"
-    [ "$nviews" -ge 40 ] || bad "only $nviews of the reading commands blocked on their pipe"
+    [ "$nviews" -ge 38 ] || bad "only $nviews of the reading commands blocked on their pipe"
 fi
 
 # 8. (issue 46's numbers) 30,000 events in commits of 5 beside a `show`
