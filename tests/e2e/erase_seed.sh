@@ -2,7 +2,7 @@
 # erase_seed.sh — erasure and redaction of a seeded body (store layout 6,
 # FORMAT.md section 4, issue 49): the stored record (0x05 or 0x06) holds one
 # seed and the salts a bundle carries are the ones FORMAT.md derives from it
-# (AES-128, by the openssl command line here); a redacted
+# (AES-128, by Python's cryptography package here); a redacted
 # bundle carries the derived salts of the disclosed fields only, never the
 # seed nor a withheld field's salt; after `ledger erase`, no database of the
 # store (mdb_dump of every one) and no other file of the ledger holds the
@@ -18,10 +18,6 @@ command -v mdb_dump >/dev/null 2>&1 || {
 }
 command -v python3 >/dev/null 2>&1 || {
     echo "SKIP: no python3"
-    exit 77
-}
-command -v openssl >/dev/null 2>&1 || {
-    echo "SKIP: no openssl"
     exit 77
 }
 T=$(mktemp -d)
@@ -49,7 +45,8 @@ target=$(L query run=R17 -o json | sed -n 's/^{"seq":"\([0-9]*\)".*/\1/p')
 # fields in bytewise name order), written as hex, one a line: seed first.
 mdb_dump -s bodies5 "$D" >"$T/dump" || fail "mdb_dump bodies5"
 python3 - "$T/dump" "$target" >"$T/secrets" <<'EOF' || fail "the record: $(cat "$T/secrets")"
-import subprocess, sys
+import sys
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 lines = open(sys.argv[1]).read().split("\n")
 key = "%016x" % int(sys.argv[2])
 rec = None
@@ -63,9 +60,8 @@ seed = rec[1:17]
 print(seed.hex())
 # 6 fields: salt_i = AES-128(key = seed, "ledger/salt2" || u32be(i))
 blocks = b"".join(b"ledger/salt2" + i.to_bytes(4, "big") for i in range(6))
-out = subprocess.run(["openssl", "enc", "-aes-128-ecb", "-nopad", "-K",
-                      seed.hex()], input=blocks, check=True,
-                     capture_output=True).stdout
+enc = Cipher(algorithms.AES(seed), modes.ECB()).encryptor()
+out = enc.update(blocks) + enc.finalize()
 for i in range(6):
     print(out[16 * i:16 * i + 16].hex())
 EOF

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes tests/vectors/store-v5.txt: store layout 5's and 6's vectors
 (docs/FORMAT.md 4 and 6.1), computed independently of the C code: msgpack
-written out by hand, Python's hashlib (BLAKE2b, SHA-256), the openssl
-command line for AES-128 (layout 6's salts), and the zstd command line for
+written out by hand, Python's hashlib (BLAKE2b, SHA-256), the cryptography
+package's AES-128 (layout 6's salts), and the zstd command line for
 the frames and the dictionary (a reader must decode them; a writer's frames
 need not be these bytes).
 
@@ -75,13 +75,13 @@ def seed_salts(seed, n):
 
 def seed_salts_aes(seed, n):
     """Layout 6: salt_i = AES-128-encrypt(key=seed, "ledger/salt2" || u32be(i)),
-    by the openssl command line (ECB over the n counter blocks, no padding:
-    each block is encrypted alone)."""
+    by the cryptography package (Debian's python3-cryptography; ECB over the
+    n counter blocks, no padding: each block is encrypted alone)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     blocks = b"".join(b"ledger/salt2" + struct.pack(">I", i) for i in range(n))
     assert len(blocks) == 16 * n
-    out = subprocess.run(["openssl", "enc", "-aes-128-ecb", "-nopad", "-K",
-                          seed.hex()], input=blocks, check=True,
-                         capture_output=True).stdout
+    enc = Cipher(algorithms.AES(seed), modes.ECB()).encryptor()
+    out = enc.update(blocks) + enc.finalize()
     assert len(out) == 16 * n
     return [out[16 * i:16 * i + 16] for i in range(n)]
 
@@ -121,7 +121,7 @@ def main():
     print("# salts, body records, stored entries, a dictionary; and layout 6's")
     print("# AES-seeded records (aes.*). Computed independently of the C code by")
     print("# tests/vectors/store-v5.py (msgpack by hand, Python's hashlib, the")
-    print("# openssl command line for AES, the zstd one for the frames).")
+    print("# cryptography package for AES, the zstd command line for the frames).")
 
     # ---- seeded salts and a seeded body record (0x02)
     seed = bytes(range(16))
