@@ -441,6 +441,14 @@ cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
         free(r);
         return EX_USAGE;
     }
+    if ((rc == LDG_ENOTFOUND || rc == LDG_EIO) && r->nchecks == 1 &&
+        r->checks[0].status == LDG_CHECK_FAIL) {
+        /* the file could not be opened or read: that is the whole story,
+         * said once in verify-bundle's words ("cannot open FILE: why") */
+        cli_err(c, "%s", r->checks[0].detail);
+        free(r);
+        return cli_bundle_exit(rc);
+    }
     if (rc < 0) {
         size_t nfail = 0;
         for (size_t i = 0; i < r->nchecks; i++) {

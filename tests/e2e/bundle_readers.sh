@@ -162,14 +162,28 @@ R timeline R-0001 --bundle "$B"
 [ "$rc" = 64 ] && grep -q 'pass --trusted-key' "$T/err" ||
     fail "no trust anchor: exit $rc"
 # a missing file is said first (66, naming it), with or without a trust
-# flag, in verify-bundle's words ("cannot open", not "cannot read")
-for cmd in "timeline R-0001" "query" "doctor"; do
-    # shellcheck disable=SC2086
-    R $cmd --bundle "$T/missing.bundle"
-    [ "$rc" = 66 ] && grep -q "cannot open $T/missing.bundle: No such file" "$T/err" &&
-        ! grep -q "cannot read" "$T/err" ||
-        fail "$cmd --bundle MISSING, no trust flag: exit $rc $(cat "$T/err")"
+# flag, in verify-bundle's words ("cannot open", not "cannot read"), and
+# once: one line, no "FAIL archive:" line saying it again before it, and
+# nothing on stdout
+once() { # WHAT: one line on stderr and it says "cannot open $1", no stdout
+    [ "$(wc -l <"$T/err")" = 1 ] && [ "$(grep -c "cannot open" "$T/err")" = 1 ] &&
+        grep -q "cannot open $1" "$T/err" && ! grep -q "cannot read\|FAIL" "$T/err" &&
+        [ ! -s "$T/out" ]
+}
+for cmd in "timeline R-0001" "query" "doctor" "timeline R-0001 --html $T/h.html"; do
+    for trust in "" "$K"; do
+        # shellcheck disable=SC2086
+        R $cmd --bundle "$T/missing.bundle" $trust
+        [ "$rc" = 66 ] && once "$T/missing.bundle: No such file" ||
+            fail "$cmd --bundle MISSING ${trust:-no trust flag}: exit $rc $(cat "$T/err")"
+    done
 done
+[ -e "$T/h.html" ] && fail "timeline --html of a missing bundle wrote $T/h.html"
+# the other reader of an archive: prune --archive (nothing pruned)
+L prune --before 5 --archive "$T/missing.bundle" >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 66 ] && once "$T/missing.bundle: No such file" ||
+    fail "prune --archive MISSING: exit $rc $(cat "$T/err")"
 R verify-bundle "$T/missing.bundle"
 [ "$rc" = 66 ] && grep -q "cannot open .*missing.bundle" "$T/err" ||
     fail "verify-bundle MISSING, no trust flag: exit $rc $(cat "$T/err")"
@@ -177,8 +191,7 @@ R verify-bundle "$T/missing.bundle"
 for cmd in "timeline R-0001" "query" "doctor"; do
     # shellcheck disable=SC2086
     R $cmd --bundle "$T" $K
-    [ "$rc" = 66 ] && grep -q "cannot open $T: Is a directory" "$T/err" &&
-        ! grep -q "cannot read" "$T/err" ||
+    [ "$rc" = 66 ] && once "$T: Is a directory" ||
         fail "$cmd --bundle DIR: exit $rc $(cat "$T/err")"
 done
 R verify-bundle "$T" $K
