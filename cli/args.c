@@ -467,12 +467,31 @@ cli_check_cmdline(FILE *f, const char *line)
     return bad;
 }
 
+/* Whether each of cmds (commas between; "keys add" a subcommand) has the
+ * option opt, as cli_check_cmdline checks a line. Problems counted. */
+static int
+check_option(FILE *f, const char *opt, const char *cmds)
+{
+    char line[160];
+    int bad = 0;
+
+    for (const char *p = cmds; *p;) {
+        size_t n = strcspn(p, ",");
+        snprintf(line, sizeof line, "ledger %.*s %s", (int)n, p, opt);
+        bad += cli_check_cmdline(f, line);
+        p += n;
+        p += *p == ',';
+    }
+    return bad;
+}
+
 /*
  * `ledger help --check`: every table is consistent — no two options of a
  * command share an id, a short or a long name, and none takes the common
  * ones (-o, -h, --dir, --output, --help, --no-pager, --color); and every
  * command line of util.h's table (LDG_CMDS) names a command and options
- * the tables have. Prints each problem; returns how many there are.
+ * the tables have, and each command LDG_OPTS lists an option for has
+ * it. Prints each problem; returns how many there are.
  */
 int
 cli_help_check(FILE *f)
@@ -523,5 +542,9 @@ cli_help_check(FILE *f)
 #define CHECK_LINE(line) bad += cli_check_cmdline(f, line);
     LDG_CMDS(CHECK_LINE)
 #undef CHECK_LINE
+    /* the options library messages name, in each command they name it */
+#define CHECK_OPT(opt, cmds) bad += check_option(f, opt, cmds);
+    LDG_OPTS(CHECK_OPT)
+#undef CHECK_OPT
     return bad;
 }

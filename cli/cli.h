@@ -301,8 +301,9 @@ void cli_pager_end(void);
 /* The escape sequence for what, or "" when on is 0. */
 const char *cli_paint(int on, enum cli_paint what);
 /* Checks every command's table (ids and names unique, no common option
- * redeclared) and util.h's command lines (cli_check_cmdline); prints the
- * problems, returns their number. */
+ * redeclared), util.h's command lines (cli_check_cmdline) and the options
+ * its LDG_OPTS lists for each command; prints the problems, returns their
+ * number. */
 int cli_help_check(FILE *f);
 /* Checks one command line of util.h's table ("ledger verify --full")
  * against the option tables: its command exists, so does each option it

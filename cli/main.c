@@ -39,7 +39,8 @@ find_command(const char *name)
  * ledger help [COMMAND]: the overview, or one command's help. For the
  * completions and tests: `help --commands` lists the command names, one a
  * line; `help --options COMMAND` every option spelling of COMMAND;
- * `help --check` checks the option tables and util.h's command lines,
+ * `help --check` checks the option tables and util.h's command lines and
+ * options,
  * `help --check-line LINE` one such line;
  * `help --man NAME` the scdoc source of man page NAME (the build's).
  */

@@ -457,7 +457,7 @@ check_header(struct archive_entry *e, const char *name,
     if (size < 0 || (uint64_t)size > lim->file_bytes)
         return ldg_errf(err, errcap, LDG_ETOOBIG,
                         "member %s: %lld bytes, larger than the per-file limit "
-                        "of %llu (--max-bytes raises it)",
+                        "of %llu (" LDG_OPT_MAX_BYTES " raises it)",
                         full, (long long)size,
                         (unsigned long long)lim->file_bytes);
     return 0;

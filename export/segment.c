@@ -217,7 +217,8 @@ passed(struct ldg_bundle_report *r, enum ldg_segment_check c,
         bv_check(r, n, key_trusted ? LDG_CHECK_PASS : LDG_CHECK_WARN,
                  key_trusted ? "the segment's log key is the trusted key"
                              : "TAKEN ON TRUST from the segment itself "
-                               "(--insecure-trust-bundle-key): it proves only "
+                               "(" LDG_OPT_INSECURE_TRUST_BUNDLE_KEY
+                               "): it proves only "
                                "that the segment is consistent with itself");
         break;
     case LDG_SEGCHK_CHECKPOINT:
@@ -351,17 +352,19 @@ bv_segment_verify(int fd, const struct ldg_bundle_verify_opts *o,
     memset(r, 0, sizeof *r);
     r->ok = 1;
     if (o->trusted_vkey == NULL && !o->insecure_trust_bundle_key) {
-        bv_check(r, "log-key", LDG_CHECK_FAIL,
-                 "no trust anchor: a segment is verified with the log's "
-                 "verifier key (--trusted-key; `" LDG_CMD_KEYS_VERIFIER
-                 "` on the "
-                 "box that wrote it), or with --insecure-trust-bundle-key "
-                 "against the key it carries");
+        bv_check(
+            r, "log-key", LDG_CHECK_FAIL,
+            "no trust anchor: a segment is verified with the log's "
+            "verifier key (" LDG_OPT_TRUSTED_KEY "; `" LDG_CMD_KEYS_VERIFIER
+            "` on the "
+            "box that wrote it), or with " LDG_OPT_INSECURE_TRUST_BUNDLE_KEY " "
+            "against the key it carries");
         return LDG_EKEY;
     }
     if (o->extract_dir != NULL) {
         bv_check(r, "archive", LDG_CHECK_FAIL,
-                 "--extract: a segment is not a tar archive of members (its "
+                 LDG_OPT_EXTRACT
+                 ": a segment is not a tar archive of members (its "
                  "events are read with `" LDG_CMD_QUERY_BUNDLE "`)",
                  "FILE");
         return LDG_EBADINPUT;
@@ -584,7 +587,7 @@ bv_segment_each(int fd, const struct ldg_bundle_verify_opts *o,
         memset(r, 0, sizeof *r);
         bv_check(r, "log-key", LDG_CHECK_FAIL,
                  "no trust anchor: a segment is verified with the log's "
-                 "verifier key (--trusted-key)");
+                 "verifier key (" LDG_OPT_TRUSTED_KEY ")");
         rc = LDG_EKEY;
         goto out;
     }
@@ -702,21 +705,23 @@ ldg_export_segment_range(struct ldg_ledger *l, int nterms, char *const *terms,
         return LDG_EINVAL;
     memset(r, 0, sizeof *r);
     if (nterms > 1 || (nterms == 1 && strncmp(terms[0], "seq=", 4) != 0)) {
-        ldg_set_errmsg(l,
-                       "--segment writes a contiguous range: one seq=A..B "
-                       "term and -S/-U select it, and '%s' selects otherwise "
-                       "(a selection of events is a bundle: drop --segment)",
-                       nterms > 1 ? terms[1] : terms[0]);
+        ldg_set_errmsg(
+            l,
+            LDG_OPT_SEGMENT
+            " writes a contiguous range: one seq=A..B "
+            "term and -S/-U select it, and '%s' selects otherwise "
+            "(a selection of events is a bundle: drop " LDG_OPT_SEGMENT ")",
+            nterms > 1 ? terms[1] : terms[0]);
         return LDG_EBADINPUT;
     }
     if (since != NULL &&
         ldg_query_parse_time(since, now_ns, &s_ns, err, sizeof err) < 0) {
-        ldg_set_errmsg(l, "--since %s: %s", since, err);
+        ldg_set_errmsg(l, LDG_OPT_SINCE " %s: %s", since, err);
         return LDG_EBADINPUT;
     }
     if (until != NULL &&
         ldg_query_parse_time(until, now_ns, &u_ns, err, sizeof err) < 0) {
-        ldg_set_errmsg(l, "--until %s: %s", until, err);
+        ldg_set_errmsg(l, LDG_OPT_UNTIL " %s: %s", until, err);
         return LDG_EBADINPUT;
     }
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)

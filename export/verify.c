@@ -372,13 +372,15 @@ ctx_init(struct vctx *v, const struct ldg_bundle_verify_opts *o,
     v->threads = thread_count(o);
     if (o->trusted_vkey == NULL && o->trusted_checkpoint == NULL &&
         !o->insecure_trust_bundle_key) {
-        bv_check(
-            r, "log-key", LDG_CHECK_FAIL,
-            "no trust anchor: pass --trusted-key with the log's verifier "
-            "key (`" LDG_CMD_KEYS_VERIFIER "` on the box that wrote it), or "
-            "--trusted-checkpoint with a checkpoint of that log you trust, "
-            "or --insecure-trust-bundle-key to check the bundle only "
-            "against the key it carries");
+        bv_check(r, "log-key", LDG_CHECK_FAIL,
+                 "no trust anchor: pass " LDG_OPT_TRUSTED_KEY
+                 " with the log's verifier "
+                 "key (`" LDG_CMD_KEYS_VERIFIER
+                 "` on the box that wrote it), or " LDG_OPT_TRUSTED_CHECKPOINT
+                 " with a checkpoint of that log you trust, "
+                 "or " LDG_OPT_INSECURE_TRUST_BUNDLE_KEY
+                 " to check the bundle only "
+                 "against the key it carries");
         return LDG_EKEY;
     }
     return 0;

@@ -161,8 +161,9 @@ bv_check_log_key(struct vctx *v)
                  own);
     else
         bv_check(v->r, "log-key", LDG_CHECK_WARN,
-                 "taken on trust from the bundle itself (%s); pass "
-                 "--trusted-key with the log's verifier key to check it",
+                 "taken on trust from the bundle itself (%s); "
+                 "pass " LDG_OPT_TRUSTED_KEY
+                 " with the log's verifier key to check it",
                  own);
 }
 
@@ -330,7 +331,7 @@ bv_check_cosigned(struct vctx *v)
              (unsigned long long)v->cs_size, (unsigned long long)v->cksize,
              v->o->nwitness_keys ? ""
                                  : "; its cosignatures are checked only "
-                                   "against --witness-key keys");
+                                   "against " LDG_OPT_WITNESS_KEY " keys");
 }
 
 /* The k-of-n witness policy over the cosigned checkpoint. */

@@ -67,18 +67,19 @@ check_opts(struct ldg_ledger *l, const struct ldg_export_opts *o)
     }
     for (size_t i = 0; i < o->nredact_fields; i++) {
         if (o->redact_fields[i] == NULL || o->redact_fields[i][0] == '\0') {
-            ldg_set_errmsg(l, "--redact: empty field name");
+            ldg_set_errmsg(l, LDG_OPT_REDACT ": empty field name");
             return LDG_EBADINPUT;
         }
     }
     for (size_t i = 0; i < o->nredact_types; i++) {
         if (o->redact_types[i] == NULL || o->redact_types[i][0] == '\0') {
-            ldg_set_errmsg(l, "--redact-body: empty event type");
+            ldg_set_errmsg(l, LDG_OPT_REDACT_BODY ": empty event type");
             return LDG_EBADINPUT;
         }
         if (ex_protected_type(o->redact_types[i])) {
             ldg_set_errmsg(l,
-                           "--redact-body %s: bodies of %s events are "
+                           LDG_OPT_REDACT_BODY
+                           " %s: bodies of %s events are "
                            "needed to verify the bundle and cannot be "
                            "withheld",
                            o->redact_types[i], o->redact_types[i]);
@@ -251,21 +252,24 @@ check_redactions_match(struct ex *x)
     }
     for (size_t k = 0; rc == 0 && k < nf; k++) {
         if (!hit_f[k]) {
-            ldg_set_errmsg(x->l,
-                           "--redact %s: no selected event has a body field "
-                           "named '%s' (a typo would let the data out); "
-                           "check the name, or pass --redact-allow-missing",
-                           o->redact_fields[k], o->redact_fields[k]);
+            ldg_set_errmsg(
+                x->l,
+                LDG_OPT_REDACT
+                " %s: no selected event has a body field "
+                "named '%s' (a typo would let the data out); "
+                "check the name, or pass " LDG_OPT_REDACT_ALLOW_MISSING,
+                o->redact_fields[k], o->redact_fields[k]);
             rc = LDG_EBADINPUT;
         }
     }
     for (size_t k = 0; rc == 0 && k < nt; k++) {
         if (!hit_t[k]) {
-            ldg_set_errmsg(x->l,
-                           "--redact-body %s: no selected event is of type "
-                           "'%s'; check the name, or pass "
-                           "--redact-allow-missing",
-                           o->redact_types[k], o->redact_types[k]);
+            ldg_set_errmsg(
+                x->l,
+                LDG_OPT_REDACT_BODY
+                " %s: no selected event is of type "
+                "'%s'; check the name, or pass " LDG_OPT_REDACT_ALLOW_MISSING,
+                o->redact_types[k], o->redact_types[k]);
             rc = LDG_EBADINPUT;
         }
     }
@@ -350,10 +354,11 @@ check_envelope_disclosure(struct ex *x)
                            "event %llu (%s): %s %s: the envelope's %s "
                            "\"%s\" repeats the withheld field's value, and "
                            "the envelope is signed and cannot be withheld; "
-                           "select other events, or pass "
-                           "--allow-envelope-disclosure to ship it anyway",
+                           "select other events, or "
+                           "pass " LDG_OPT_ALLOW_ENVELOPE_DISCLOSURE
+                           " to ship it anyway",
                            (unsigned long long)ev.seq, ev.type,
-                           whole ? "--redact-body" : "--redact",
+                           whole ? LDG_OPT_REDACT_BODY : LDG_OPT_REDACT,
                            whole ? ev.type : f[j].name, env,
                            strcmp(env, "run") == 0 ? ev.run : ev.subject);
             rc = LDG_EINVAL;
@@ -385,7 +390,8 @@ check_not_empty(struct ex *x)
         len = sizeof what - 1;
     ldg_set_errmsg(x->l,
                    "no event matches the selection%s%s%s%s%s%s (up to the "
-                   "checkpoint of size %llu); pass --allow-empty for an "
+                   "checkpoint of size %llu); pass " LDG_OPT_ALLOW_EMPTY
+                   " for an "
                    "empty bundle",
                    len ? " " : "", what, o->since ? " since " : "",
                    o->since ? o->since : "", o->until ? " until " : "",

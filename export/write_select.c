@@ -159,10 +159,10 @@ refuse_crossing(struct ex *x, struct ldg_query_iter *it)
     ldg_horizon_describe(&x->hz, d, sizeof d);
     ldg_set_errmsg(x->l,
                    "the selection reaches before the ledger's horizon: %s. "
-                   "Export those from the archive (verify-bundle, query "
-                   "--bundle), and from the ledger select from event %llu "
-                   "on (seq=%llu.. or -S)",
-                   d, (unsigned long long)x->hz.seq,
+                   "Export those from the archive (`" LDG_CMD_VERIFY_BUNDLE
+                   "`, `" LDG_CMD_QUERY_BUNDLE "`), and from the ledger "
+                   "select from event %llu on (seq=%llu.. or -S)",
+                   d, "FILE", (unsigned long long)x->hz.seq,
                    (unsigned long long)x->hz.seq);
     return LDG_EPRUNED;
 }

@@ -432,7 +432,7 @@ ldg_audit_central(const char *url, const char *table,
     if (table == NULL)
         table = "ledger_events";
     if (!ldg_ch_table_ok(table)) {
-        snprintf(err, errcap, "--table '%s': want a plain name", table);
+        snprintf(err, errcap, LDG_OPT_TABLE " '%s': want a plain name", table);
         return LDG_EINVAL;
     }
     a = calloc(1, sizeof *a);
@@ -456,7 +456,8 @@ ldg_audit_central(const char *url, const char *table,
             struct dirent *de;
             const char *one = mirrors[i];
             if (!single && d == NULL) {
-                snprintf(err, errcap, "--mirror %s: not a mirror directory",
+                snprintf(err, errcap,
+                         LDG_OPT_MIRROR " %s: not a mirror directory",
                          mirrors[i]);
                 rc = LDG_ENOTFOUND;
                 goto out;
@@ -509,7 +510,7 @@ ldg_audit_central(const char *url, const char *table,
         }
     }
     if (nm == 0) {
-        snprintf(err, errcap, "no verified mirror found under --mirror");
+        snprintf(err, errcap, "no verified mirror found under " LDG_OPT_MIRROR);
         rc = LDG_ENOTFOUND;
         goto out;
     }

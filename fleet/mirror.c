@@ -443,9 +443,10 @@ remembered_key(const char *dir, const char *vkey, char *out, size_t cap,
         }
         if (stat(path, &st) == 0) {
             snprintf(err, errcap,
-                     "--key differs from the key %s remembers (%s), which "
+                     LDG_OPT_KEY
+                     " differs from the key %s remembers (%s), which "
                      "verified its checkpoint: a log's key does not change; "
-                     "use another --state for another log",
+                     "use another " LDG_OPT_STATE " for another log",
                      dir, k);
             free(k);
             return LDG_EKEY;
@@ -454,7 +455,8 @@ remembered_key(const char *dir, const char *vkey, char *out, size_t cap,
         free(k);
     } else if (vkey == NULL) {
         snprintf(err, errcap,
-                 "%s: no log key remembered: give --key VKEY (the line "
+                 "%s: no log key remembered: give " LDG_OPT_KEY
+                 " VKEY (the line "
                  "`" LDG_CMD_KEYS_VERIFIER "` prints on the box) once",
                  dir);
         return LDG_EKEY;
@@ -464,7 +466,8 @@ remembered_key(const char *dir, const char *vkey, char *out, size_t cap,
         uint8_t pub[32];
         if (ldg_note_parse_verifier(vkey, name, sizeof name, pub) < 0) {
             snprintf(err, errcap,
-                     "--key: '%.200s' is not a log verifier key "
+                     LDG_OPT_KEY
+                     ": '%.200s' is not a log verifier key "
                      "(name+id+key, the line `" LDG_CMD_KEYS_VERIFIER "` "
                      "prints on the box, or a file holding it)",
                      vkey);

@@ -321,7 +321,8 @@ ldg_ship(struct ldg_ledger *l, const char *url, const char *table, size_t batch,
         table = "ledger_events";
     if (!ldg_ch_table_ok(table)) {
         snprintf(err, errcap,
-                 "--table '%s': want a plain name ([A-Za-z_][A-Za-z0-9_]*)",
+                 LDG_OPT_TABLE
+                 " '%s': want a plain name ([A-Za-z_][A-Za-z0-9_]*)",
                  table);
         return LDG_EINVAL;
     }

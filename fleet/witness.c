@@ -190,8 +190,9 @@ ldg_witness_open(struct ldg_witness **out, const char *dir,
         if (ldg_note_parse_verifier(trust[i], t->origin, sizeof t->origin,
                                     t->pub) < 0) {
             ldg_errf(err, errcap, 0,
-                     "--trust '%s': not a log verifier key (the line "
-                     "`" LDG_CMD_KEYS_VERIFIER "` prints: origin+id+key)",
+                     LDG_OPT_TRUST " '%s': not a log verifier key (the line "
+                                   "`" LDG_CMD_KEYS_VERIFIER
+                                   "` prints: origin+id+key)",
                      trust[i]);
             rc = LDG_EBADINPUT;
             goto fail;

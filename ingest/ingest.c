@@ -1050,8 +1050,9 @@ ingest_strict(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     if (pos < 0 || fseek(in, pos, SEEK_SET) != 0) {
         spool = tmpfile();
         if (spool == NULL) {
-            ldg_set_errmsg(l, "cannot create a temporary file for --strict: %s",
-                           strerror(errno));
+            ldg_set_errmsg(
+                l, "cannot create a temporary file for " LDG_OPT_STRICT ": %s",
+                strerror(errno));
             return LDG_EIO;
         }
     }

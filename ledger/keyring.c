@@ -215,7 +215,7 @@ roles_array(struct ldg_ledger *l, const char *roles, json_t **out)
     }
     if (ldg_roles_check(rl, err, sizeof err) < 0) {
         const char *why = strstr(err, "unknown role");
-        ldg_seterr(l, "--roles: %s", why ? why : err);
+        ldg_seterr(l, LDG_OPT_ROLES ": %s", why ? why : err);
         json_decref(rl);
         return LDG_EINVAL;
     }

@@ -120,18 +120,19 @@ no_ledger(const char *dir, char *err, size_t errcap)
     if (sys != NULL &&
         (realpath(dir, real1) == NULL || realpath(sys, real2) == NULL ||
          strcmp(real1, real2) != 0))
-        snprintf(err, errcap,
-                 "no ledger in %s; the system ledger is in %s%s: give --dir "
-                 "%s (or set LEDGER_DIR=%s)",
-                 dir, sys,
-                 readable ? ""
-                          : " (this user may not read it: run as a member of "
-                            "its group, or as its owner)",
-                 sys, sys);
+        snprintf(
+            err, errcap,
+            "no ledger in %s; the system ledger is in %s%s: give " LDG_OPT_DIR
+            " %s (or set LEDGER_DIR=%s)",
+            dir, sys,
+            readable ? ""
+                     : " (this user may not read it: run as a member of "
+                       "its group, or as its owner)",
+            sys, sys);
     else
         snprintf(err, errcap,
                  "no ledger in %s: `" LDG_CMD_INIT "` makes one there, or "
-                 "give --dir DIR (or set LEDGER_DIR) for one that is "
+                 "give " LDG_OPT_DIR " DIR (or set LEDGER_DIR) for one that is "
                  "elsewhere",
                  dir);
 }

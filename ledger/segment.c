@@ -992,7 +992,7 @@ sr_more(struct segr *s)
     if (s->raw_max > 0 && s->raw_bytes > s->raw_max)
         return sr_fail(s, LDG_ETOOBIG,
                        "it decompresses to more than the %" PRIu64
-                       " bytes this reader takes (--max-bytes)",
+                       " bytes this reader takes (" LDG_OPT_MAX_BYTES ")",
                        s->raw_max);
     if (s->raw_bytes > ((uint64_t)1 << 20) &&
         s->raw_bytes / 100 > s->file_bytes)

@@ -195,8 +195,8 @@ ldg_metrics_endpoint_start(struct ldg_metrics_endpoint **out,
     if (lb == 0 && !o->allow_remote) {
         snprintf(err, errcap,
                  "%s is not a loopback address: the metrics name packs, "
-                 "models and routes; to serve them off this box say so with "
-                 "--metrics-remote",
+                 "models and routes; to serve them off this box say so "
+                 "with " LDG_OPT_METRICS_REMOTE,
                  o->listen);
         return LDG_EBADINPUT;
     }

@@ -553,7 +553,7 @@ render_all(struct ldg_metrics *m, struct ldg_ledger *l, struct ldg_buf *out)
     render_proxy(out, m);
     head(out, "ledger_otlp_events_total", "counter",
          "Events in the log made from OpenTelemetry spans and log records "
-         "(ledger serve --otlp), by signal and event type.");
+         "(" LDG_CMD_SERVE_OTLP "), by signal and event type.");
     for (size_t i = 0; i < M_NOTLP; i++)
         sample_u(out, "ledger_otlp_events_total",
                  (const char *const[]){"signal",
@@ -609,10 +609,10 @@ static const struct counter serve_counters[] = {
      "Connections the server accepted.",
      offsetof(struct ldg_serve_stats, conns)},
     {"ledger_serve_connections_refused_total", "counter",
-     "Connections refused (--max-conns reached).",
+     "Connections refused (" LDG_OPT_MAX_CONNS " reached).",
      offsetof(struct ldg_serve_stats, refused)},
     {"ledger_serve_connections_dropped_total", "counter",
-     "Connections dropped (readers stalled past --stall-timeout).",
+     "Connections dropped (readers stalled past " LDG_OPT_STALL_TIMEOUT ").",
      offsetof(struct ldg_serve_stats, dropped)},
     {"ledger_serve_requests_total", "counter", "Request lines read.",
      offsetof(struct ldg_serve_stats, requests)},
@@ -632,7 +632,7 @@ static const struct counter serve_counters[] = {
      "Requests refused as not authorised (access.json).",
      offsetof(struct ldg_serve_stats, denied)},
     {"ledger_serve_budget_stops_total", "counter",
-     "Times reading stopped at the memory budget (--budget).",
+     "Times reading stopped at the memory budget (" LDG_OPT_BUDGET ").",
      offsetof(struct ldg_serve_stats, budget_stops)},
     {"ledger_serve_held_bytes", "gauge",
      "Bytes held now for all connections (input, requests, answers).",
@@ -672,7 +672,7 @@ static const struct counter otlp_counters[] = {
                "committed.",
                spans_rejected),
     OTLP_FIELD("spans_dropped_total",
-               "Spans not recorded by choice (--otlp-spans genai).",
+               "Spans not recorded by choice (" LDG_OPT_OTLP_SPANS " genai).",
                spans_dropped),
     OTLP_FIELD("logs_received_total",
                "Log records in OTLP requests that decoded.", logs_received),
@@ -684,7 +684,8 @@ static const struct counter otlp_counters[] = {
                "Log records refused by the ledger or not committed.",
                logs_rejected),
     OTLP_FIELD("logs_dropped_total",
-               "Log records not recorded by choice (--otlp-logs drop).",
+               "Log records not recorded by choice (" LDG_OPT_OTLP_LOGS
+               " drop).",
                logs_dropped),
 #undef OTLP_FIELD
 };

@@ -180,8 +180,9 @@ ldg_pipeline_purge(struct ldg_ledger *l, const char *prefix_in,
     if (prefix_norm(prefix_in, prefix, sizeof prefix) < 0) {
         /* a malformed argument: misuse (64), as docs/PROJECTIONS.md says;
          * what the ledger holds (no match, ambiguity) is another thing */
-        ldg_set_errmsg(l, "--prefix '%.80s': a hash prefix is 1..64 hex digits",
-                       prefix_in);
+        ldg_set_errmsg(
+            l, LDG_OPT_PREFIX " '%.80s': a hash prefix is 1..64 hex digits",
+            prefix_in);
         return LDG_EINVAL;
     }
     if (*reason == '\0') {
@@ -220,7 +221,8 @@ ldg_pipeline_purge(struct ldg_ledger *l, const char *prefix_in,
         }
         ldg_set_errmsg(l,
                        "prefix %s is ambiguous: %zu different hashes start "
-                       "with it (%s); give more digits, or --all to purge "
+                       "with it (%s); give more digits, or " LDG_OPT_ALL
+                       " to purge "
                        "every one",
                        prefix, json_array_size(hashes), list);
         rc = LDG_EBADINPUT;

@@ -333,7 +333,7 @@ fold_range(struct pstate *ps, struct ldg_txn *t, uint64_t from, uint64_t to,
                            "no state before the horizon is kept (the "
                            "events are in its archive, which carries the "
                            "state at its end; the earliest state here is "
-                           "the one at the horizon, --at %llu)",
+                           "the one at the horizon, " LDG_OPT_AT " %llu)",
                            (unsigned long long)to, (unsigned long long)(hz - 1),
                            (unsigned long long)(hz - 1));
             return LDG_EPRUNED;
@@ -999,7 +999,7 @@ read_state(struct ldg_ledger *l, uint64_t at_size, unsigned mask,
     if ((rc = ldg_txn_size(t, &size)) < 0)
         goto fail;
     if (at_size > size) {
-        ldg_set_errmsg(l, "--at: the log has %llu events (seq 0..%llu)",
+        ldg_set_errmsg(l, LDG_OPT_AT ": the log has %llu events (seq 0..%llu)",
                        (unsigned long long)size,
                        (unsigned long long)(size ? size - 1 : 0));
         rc = LDG_EINVAL;

@@ -201,11 +201,11 @@ ldg_proxy_config_add_upstream(struct ldg_proxy_config *c, const char *spec,
     const char *eq = strchr(spec, '=');
     if (eq == NULL)
         return ldg_errf(err, errcap, LDG_EBADINPUT,
-                        "--upstream '%s': expected NAME=URL, e.g. "
-                        "ollama=http://127.0.0.1:11434",
+                        LDG_OPT_UPSTREAM " '%s': expected NAME=URL, e.g. "
+                                         "ollama=http://127.0.0.1:11434",
                         spec);
     return add_upstream(c, spec, (size_t)(eq - spec), eq + 1,
-                        "--upstream: ", err, errcap);
+                        LDG_OPT_UPSTREAM ": ", err, errcap);
 }
 
 static int

@@ -1081,7 +1081,8 @@ ldg_proxy_start(struct ldg_proxy **out, const struct ldg_proxy_options *o,
         (o->ledger == NULL) == (o->client == NULL)) {
         snprintf(err, errcap,
                  o && o->config && o->config->nup == 0
-                     ? "no upstream: give --upstream NAME=URL or a proxy "
+                     ? "no upstream: give " LDG_OPT_UPSTREAM
+                       " NAME=URL or a proxy "
                        "file"
                      : "proxy: a config and one place to write are needed");
         if (o && o->client)

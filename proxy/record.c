@@ -640,7 +640,7 @@ actor_check(struct ldg_ledger *l, const char *actor, char *err, size_t errcap)
     int rc;
 
     if (!ldg_key_name_valid(actor)) {
-        snprintf(err, errcap, "--actor: invalid key name '%s'", actor);
+        snprintf(err, errcap, LDG_OPT_ACTOR ": invalid key name '%s'", actor);
         return LDG_EKEY;
     }
     snprintf(path, sizeof path, "%s/keys/%s.key", ldg_dir(l), actor);

@@ -557,7 +557,8 @@ ldg_query_compile(struct ldg_query **out, int nterms, char *const *terms,
     if (rc == 0 && until != NULL)
         rc = ldg_query_parse_time(until, now, &q->until_ns, err, errcap);
     if (rc == 0 && q->since_ns > q->until_ns) {
-        snprintf(err, errcap, "--since '%s' is after --until '%s'", since,
+        snprintf(err, errcap,
+                 LDG_OPT_SINCE " '%s' is after " LDG_OPT_UNTIL " '%s'", since,
                  until);
         rc = LDG_EBADINPUT;
     }

@@ -1201,8 +1201,8 @@ ldg_query_cursor_check(struct ldg_txn *t, const char *cursor, uint64_t *seq,
     return 0;
 bad:
     snprintf(err, errcap,
-             "cursor '%s' is malformed (expected SEQ:HASH, as printed by "
-             "--show-cursor)",
+             "cursor '%s' is malformed (expected SEQ:HASH, as printed "
+             "by " LDG_OPT_SHOW_CURSOR ")",
              cursor);
     return LDG_EINVAL;
 }

@@ -108,7 +108,7 @@ ldg_retention_resolve(struct ldg_ledger *l, const char *before, uint64_t now_ns,
         return LDG_EINVAL;
     rc = ldg_query_parse_point(before, now_ns, &seq, &ns, err, sizeof err);
     if (rc < 0) {
-        ldg_set_errmsg(l, "--before %s", err);
+        ldg_set_errmsg(l, LDG_OPT_BEFORE " %s", err);
         return rc;
     }
     return rc == 1 ? resolve(l, before, 0, seq, h)
@@ -390,24 +390,24 @@ check_state(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         if (strcmp(br->checks[i].name, "state") == 0)
             has_state = br->checks[i].status != LDG_CHECK_SKIP;
     if (br->checkpoint_size == h->horizon && !has_state) {
-        ldg_set_errmsg(l,
-                       "archive %s carries no projected state (exported with "
-                       "--no-state, or its state could not be computed): "
-                       "`doctor --bundle` could not read the state at the "
-                       "horizon from it; write it with " LDG_CMD_ARCHIVE_BEFORE
-                       " (after " LDG_CMD_REBUILD ", if the "
-                       "projections are damaged)",
-                       path, (unsigned long long)h->horizon);
+        ldg_set_errmsg(
+            l,
+            "archive %s carries no projected state (exported "
+            "with " LDG_OPT_NO_STATE ", or its state could not be computed): "
+            "`" LDG_CMD_DOCTOR_BUNDLE "` could not read the state "
+            "at the horizon from it; write it with " LDG_CMD_ARCHIVE_BEFORE
+            " (after " LDG_CMD_REBUILD ", if the projections are damaged)",
+            path, path, (unsigned long long)h->horizon);
         return LDG_ETAMPER;
     }
     if (br->checkpoint_size > h->horizon && has_state) {
         ldg_set_errmsg(l,
                        "archive %s carries the projected state at size %llu, "
                        "after the horizon %llu: it folds events the archive "
-                       "does not hold, and `doctor --bundle` would answer "
-                       "with it; write it with " LDG_CMD_ARCHIVE_BEFORE,
+                       "does not hold, and `" LDG_CMD_DOCTOR_BUNDLE "` would "
+                       "answer with it; write it with " LDG_CMD_ARCHIVE_BEFORE,
                        path, (unsigned long long)br->checkpoint_size,
-                       (unsigned long long)h->horizon,
+                       (unsigned long long)h->horizon, path,
                        (unsigned long long)h->horizon);
         return LDG_ETAMPER;
     }
@@ -515,11 +515,12 @@ check_segment(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         goto out;
     }
     if (!sr->info.has_state || sr->info.state_note == NULL) {
-        ldg_set_errmsg(l,
-                       "archive %s carries no projected state: `doctor "
-                       "--bundle` could not read the state at the horizon "
-                       "from it; write it with " LDG_CMD_ARCHIVE_BEFORE,
-                       path, (unsigned long long)h->horizon);
+        ldg_set_errmsg(
+            l,
+            "archive %s carries no projected state: `" LDG_CMD_DOCTOR_BUNDLE
+            "` could not read the state at "
+            "the horizon from it; write it with " LDG_CMD_ARCHIVE_BEFORE,
+            path, path, (unsigned long long)h->horizon);
         rc = LDG_ETAMPER;
         goto out;
     }
@@ -966,7 +967,7 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
                        "events %llu..%llu reach %s, younger than the "
                        "retention minimum of %u days (keep_days: "
                        "DIR/retention.json, 180 when it has none): nothing "
-                       "pruned; --force prunes them anyway",
+                       "pruned; " LDG_OPT_FORCE " prunes them anyway",
                        (unsigned long long)r->h.first,
                        (unsigned long long)(r->h.horizon - 1), t1,
                        o->keep_days);
@@ -1323,7 +1324,7 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
                         "the disk budget (%llu bytes; %llu in use) needs "
                         "events %llu..%llu pruned, up to %s, younger "
                         "than the retention minimum of %u days: only "
-                        "the older ones are; --force prunes to the "
+                        "the older ones are; " LDG_OPT_FORCE " prunes to the "
                         "budget",
                         (unsigned long long)p->disk_budget,
                         (unsigned long long)used, (unsigned long long)b.first,

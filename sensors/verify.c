@@ -77,8 +77,9 @@ hash_ollama(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
 
     if (odir == NULL) {
         if (ldg_ollama_models_dir(dirbuf, sizeof dirbuf) < 0) {
-            ldg_set_errmsg(l, "cannot tell where Ollama's models are: give "
-                              "--ollama-dir or set OLLAMA_MODELS");
+            ldg_set_errmsg(l,
+                           "cannot tell where Ollama's models are: "
+                           "give " LDG_OPT_OLLAMA_DIR " or set OLLAMA_MODELS");
             return LDG_EINVAL;
         }
         odir = dirbuf;
@@ -154,7 +155,8 @@ ldg_model_verify(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
         if (want == NULL) {
             ldg_set_errmsg(l,
                            "%s: nothing to compare with: model '%s' is not "
-                           "registered; give --expect DIGEST, or --model "
+                           "registered; give " LDG_OPT_EXPECT
+                           " DIGEST, or " LDG_OPT_MODEL " "
                            "NAME of a registered model (nothing was written)",
                            arg, name);
             rc = LDG_EINVAL;

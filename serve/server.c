@@ -1291,9 +1291,11 @@ in_room(struct ldg_server *s, struct conn *c)
                        "line %llu: a sealed batch longer than %zu bytes: "
                        "not recorded (the rest of the line is skipped). "
                        "Parsed and appended, a batch takes about %d times "
-                       "its line: it may be 8 times --max-line, or --budget "
-                       "(%zu) / %d if less, at least --max-line; send "
-                       "smaller batches, or raise --budget",
+                       "its line: it may be 8 times " LDG_OPT_MAX_LINE
+                       ", or " LDG_OPT_BUDGET " "
+                       "(%zu) / %d if less, at least " LDG_OPT_MAX_LINE
+                       "; send "
+                       "smaller batches, or raise " LDG_OPT_BUDGET,
                        (unsigned long long)c->lineno, lim - 1,
                        LDG_INGEST_SEALED_FACTOR, s->o.budget_bytes,
                        LDG_INGEST_SEALED_FACTOR);
@@ -1432,7 +1434,7 @@ over_share(const struct ldg_server *s, const struct conn *c, char *msg,
     if (c->may == 0 && s->nowrite >= (nowrite_max ? nowrite_max : 1)) {
         snprintf(msg, cap,
                  "too many connections from peers that may not write (%u, a "
-                 "quarter of --max-conns); try again later",
+                 "quarter of " LDG_OPT_MAX_CONNS "); try again later",
                  s->nowrite);
         return 1;
     }
@@ -1443,7 +1445,8 @@ over_share(const struct ldg_server *s, const struct conn *c, char *msg,
     if (n < (uid_max ? uid_max : 1))
         return 0;
     snprintf(msg, cap,
-             "too many connections from uid %u (%u, half of --max-conns); "
+             "too many connections from uid %u (%u, half of " LDG_OPT_MAX_CONNS
+             "); "
              "try again later",
              (unsigned)c->peer.uid, n);
     return 1;

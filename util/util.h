@@ -347,6 +347,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_CMD_MEMORY_PURGE "ledger memory purge --prefix %.16s --reason "
 #define LDG_CMD_WITNESS_INIT "ledger witness init"
 #define LDG_CMD_SERVE_VERIFY_EVERY "ledger serve --verify-every"
+#define LDG_CMD_SERVE_OTLP "ledger serve --otlp"
 /* the children */
 #define LDG_CMD_JOB_PROBE "ledger --dir DIR probe"
 #define LDG_CMD_JOB_PUBLISH "ledger --dir DIR publish URL"
@@ -394,6 +395,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_CMD_MIGRATE)                                                         \
     X(LDG_CMD_SERVE)                                                           \
     X(LDG_CMD_SERVE_VERIFY_EVERY)                                              \
+    X(LDG_CMD_SERVE_OTLP)                                                      \
     X(LDG_CMD_JOB_PROBE)                                                       \
     X(LDG_CMD_JOB_PUBLISH)                                                     \
     X(LDG_CMD_JOB_SHIP)                                                        \
@@ -401,6 +403,104 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_CMD_JOB_PRUNE)                                                       \
     X(LDG_CMD_SCRAPE)                                                          \
     X(LDG_CMD_PROXY)
+
+/*
+ * The program's options that library messages name alone ("--before 'x'
+ * is neither a sequence number nor a time"), each listed in LDG_OPTS with
+ * the commands whose messages name it ("keys add" for a subcommand's,
+ * commas between): `ledger help --check` checks that each of them has it,
+ * so renaming or removing the option fails the tests, as does an LDG_OPT_
+ * left out of LDG_OPTS. A message that names a command names it through
+ * an LDG_CMD_ entry above; an option of another program (tar's --zstd) is
+ * no entry.
+ */
+#define LDG_OPT_ACTOR "--actor"
+#define LDG_OPT_ALL "--all"
+#define LDG_OPT_ALLOW_EMPTY "--allow-empty"
+#define LDG_OPT_ALLOW_ENVELOPE_DISCLOSURE "--allow-envelope-disclosure"
+#define LDG_OPT_AT "--at"
+#define LDG_OPT_BEFORE "--before"
+#define LDG_OPT_BUDGET "--budget"
+#define LDG_OPT_DIR "--dir"
+#define LDG_OPT_EXPECT "--expect"
+#define LDG_OPT_EXTRACT "--extract"
+#define LDG_OPT_FORCE "--force"
+#define LDG_OPT_INSECURE_TRUST_BUNDLE_KEY "--insecure-trust-bundle-key"
+#define LDG_OPT_KEY "--key"
+#define LDG_OPT_MAX_BYTES "--max-bytes"
+#define LDG_OPT_MAX_CONNS "--max-conns"
+#define LDG_OPT_MAX_LINE "--max-line"
+#define LDG_OPT_METRICS_REMOTE "--metrics-remote"
+#define LDG_OPT_MIRROR "--mirror"
+#define LDG_OPT_MODEL "--model"
+#define LDG_OPT_NO_STATE "--no-state"
+#define LDG_OPT_OLLAMA_DIR "--ollama-dir"
+#define LDG_OPT_OTLP_LOGS "--otlp-logs"
+#define LDG_OPT_OTLP_SPANS "--otlp-spans"
+#define LDG_OPT_PREFIX "--prefix"
+#define LDG_OPT_REDACT "--redact"
+#define LDG_OPT_REDACT_ALLOW_MISSING "--redact-allow-missing"
+#define LDG_OPT_REDACT_BODY "--redact-body"
+#define LDG_OPT_ROLES "--roles"
+#define LDG_OPT_SEGMENT "--segment"
+#define LDG_OPT_SHOW_CURSOR "--show-cursor"
+#define LDG_OPT_SINCE "--since"
+#define LDG_OPT_STALL_TIMEOUT "--stall-timeout"
+#define LDG_OPT_STATE "--state"
+#define LDG_OPT_STRICT "--strict"
+#define LDG_OPT_TABLE "--table"
+#define LDG_OPT_TRUST "--trust"
+#define LDG_OPT_TRUSTED_CHECKPOINT "--trusted-checkpoint"
+#define LDG_OPT_TRUSTED_KEY "--trusted-key"
+#define LDG_OPT_UNTIL "--until"
+#define LDG_OPT_UPSTREAM "--upstream"
+#define LDG_OPT_WITNESS_KEY "--witness-key"
+
+/* Every entry, for the check: X(LDG_OPT_NAME, "command,command") each. */
+#define LDG_OPTS(X)                                                            \
+    X(LDG_OPT_ACTOR, "proxy")                                                  \
+    X(LDG_OPT_ALL, "memory purge")                                             \
+    X(LDG_OPT_ALLOW_EMPTY, "export")                                           \
+    X(LDG_OPT_ALLOW_ENVELOPE_DISCLOSURE, "export")                             \
+    X(LDG_OPT_AT, "packs,permissions,models,routes,promotions,runs,doctor,"    \
+                  "projections,plans,memory,gates")                            \
+    X(LDG_OPT_BEFORE, "archive,prune")                                         \
+    X(LDG_OPT_BUDGET, "serve")                                                 \
+    X(LDG_OPT_DIR, "verify")                                                   \
+    X(LDG_OPT_EXPECT, "model")                                                 \
+    X(LDG_OPT_EXTRACT, "verify-bundle")                                        \
+    X(LDG_OPT_FORCE, "prune")                                                  \
+    X(LDG_OPT_INSECURE_TRUST_BUNDLE_KEY,                                       \
+      "verify-bundle,query,timeline,doctor")                                   \
+    X(LDG_OPT_KEY, "mirror")                                                   \
+    X(LDG_OPT_MAX_BYTES, "verify-bundle,query,timeline,doctor")                \
+    X(LDG_OPT_MAX_CONNS, "serve")                                              \
+    X(LDG_OPT_MAX_LINE, "serve")                                               \
+    X(LDG_OPT_METRICS_REMOTE, "serve")                                         \
+    X(LDG_OPT_MIRROR, "audit-central")                                         \
+    X(LDG_OPT_MODEL, "model")                                                  \
+    X(LDG_OPT_NO_STATE, "export")                                              \
+    X(LDG_OPT_OLLAMA_DIR, "model")                                             \
+    X(LDG_OPT_OTLP_LOGS, "serve")                                              \
+    X(LDG_OPT_OTLP_SPANS, "serve")                                             \
+    X(LDG_OPT_PREFIX, "memory purge")                                          \
+    X(LDG_OPT_REDACT, "export")                                                \
+    X(LDG_OPT_REDACT_ALLOW_MISSING, "export")                                  \
+    X(LDG_OPT_REDACT_BODY, "export")                                           \
+    X(LDG_OPT_ROLES, "keys add")                                               \
+    X(LDG_OPT_SEGMENT, "export")                                               \
+    X(LDG_OPT_SHOW_CURSOR, "query")                                            \
+    X(LDG_OPT_SINCE, "export,query")                                           \
+    X(LDG_OPT_STALL_TIMEOUT, "serve")                                          \
+    X(LDG_OPT_STATE, "mirror")                                                 \
+    X(LDG_OPT_STRICT, "ingest")                                                \
+    X(LDG_OPT_TABLE, "ship,audit-central")                                     \
+    X(LDG_OPT_TRUST, "witness")                                                \
+    X(LDG_OPT_TRUSTED_CHECKPOINT, "verify-bundle")                             \
+    X(LDG_OPT_TRUSTED_KEY, "verify-bundle,query,timeline,doctor")              \
+    X(LDG_OPT_UNTIL, "export,query")                                           \
+    X(LDG_OPT_UPSTREAM, "proxy")                                               \
+    X(LDG_OPT_WITNESS_KEY, "verify-bundle")
 
 /* -------------------------------------------------------------- child -- */
 

@@ -42,6 +42,25 @@ find "$ROOT" -path "$ROOT/cli" -prune -o -path "$ROOT/tests" -prune \
     > "$T/spelled" 2>/dev/null
 [ ! -s "$T/spelled" ] ||
     bad "library code names a command outside util.h's LDG_CMD_: $(cat "$T/spelled")"
+# ... LDG_OPTS every LDG_OPT_ (the options library messages name alone)
+sed -n 's/^#define \(LDG_OPT_[A-Z_]*\) *\(\\\|"\).*/\1/p' "$ROOT/util/util.h" |
+    sort > "$T/defined"
+sed -n 's/^ *X(\(LDG_OPT_[A-Z_]*\),.*/\1/p' "$ROOT/util/util.h" |
+    sort > "$T/listed"
+[ -s "$T/defined" ] && cmp -s "$T/defined" "$T/listed" ||
+    bad "util.h: LDG_OPT_ entries not in LDG_OPTS: $(comm -23 "$T/defined" "$T/listed" | tr '\n' ' ')"
+# ... and a message of library code names an option of the program only
+# through them: a string literal holding "--name" outside util.h would
+# escape help --check when the option is renamed (other programs' options,
+# tar's and nvidia-smi's, and the page's CSS variables are not ours)
+find "$ROOT" -path "$ROOT/cli" -prune -o -path "$ROOT/tests" -prune \
+    -o -path "$ROOT/bench" -prune -o -path "$ROOT/build" -prune \
+    -o -path "$ROOT/tools" -prune -o -name '*.[ch]' -print |
+    grep -v '/util/util\.h$' | xargs grep -nE '^[^*]*"([^"]*[^"A-Za-z0-9-])?--[a-z]' 2>/dev/null |
+    grep -vE 'tar --zstd|--query-gpu=|--format=csv|var\(--|[{;]--[a-z]' \
+    > "$T/spelled"
+[ ! -s "$T/spelled" ] ||
+    bad "library code names an option outside util.h's LDG_OPT_: $(cat "$T/spelled")"
 # a renamed or removed option, command or subcommand is caught
 for line in 'ledger verify --ful' 'ledger --dir DIR frob' 'ledger keys lst' \
     'ledger prune --policy -o json --archiv F'; do
