@@ -709,7 +709,8 @@ ldg_export_segment_range(struct ldg_ledger *l, int nterms, char *const *terms,
             l,
             LDG_OPT_SEGMENT
             " writes a contiguous range: one seq=A..B "
-            "term and -S/-U select it, and '%s' selects otherwise "
+            "term and " LDG_OPT_SINCE_SHORT "/" LDG_OPT_UNTIL_SHORT
+            " select it, and '%s' selects otherwise "
             "(a selection of events is a bundle: drop " LDG_OPT_SEGMENT ")",
             nterms > 1 ? terms[1] : terms[0]);
         return LDG_EBADINPUT;

@@ -157,13 +157,14 @@ refuse_crossing(struct ex *x, struct ldg_query_iter *it)
             return 0;
     }
     ldg_horizon_describe(&x->hz, d, sizeof d);
-    ldg_set_errmsg(x->l,
-                   "the selection reaches before the ledger's horizon: %s. "
-                   "Export those from the archive (`" LDG_CMD_VERIFY_BUNDLE
-                   "`, `" LDG_CMD_QUERY_BUNDLE "`), and from the ledger "
-                   "select from event %llu on (seq=%llu.. or -S)",
-                   d, "FILE", (unsigned long long)x->hz.seq,
-                   (unsigned long long)x->hz.seq);
+    ldg_set_errmsg(
+        x->l,
+        "the selection reaches before the ledger's horizon: %s. "
+        "Export those from the archive (`" LDG_CMD_VERIFY_BUNDLE
+        "`, `" LDG_CMD_QUERY_BUNDLE "`), and from the ledger "
+        "select from event %llu on (seq=%llu.. or " LDG_OPT_SINCE_SHORT ")",
+        d, "FILE", (unsigned long long)x->hz.seq,
+        (unsigned long long)x->hz.seq);
     return LDG_EPRUNED;
 }
 

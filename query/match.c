@@ -393,7 +393,8 @@ q_grep_compile(struct ldg_query *q, const char *pattern, char *err,
     }
     if (q->nre >= Q_GREP_MAX) {
         pcre2_code_free(re);
-        snprintf(err, errcap, "more than %d -g patterns", Q_GREP_MAX);
+        snprintf(err, errcap, "more than %d " LDG_OPT_GREP_SHORT " patterns",
+                 Q_GREP_MAX);
         return LDG_EBADINPUT;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* optional speed-up */

@@ -406,13 +406,13 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 
 /*
  * The program's options that library messages name alone ("--before 'x'
- * is neither a sequence number nor a time"), each listed in LDG_OPTS with
- * the commands whose messages name it ("keys add" for a subcommand's,
- * commas between): `ledger help --check` checks that each of them has it,
- * so renaming or removing the option fails the tests, as does an LDG_OPT_
- * left out of LDG_OPTS. A message that names a command names it through
- * an LDG_CMD_ entry above; an option of another program (tar's --zstd) is
- * no entry.
+ * is neither a sequence number nor a time"; a short one as _SHORT), each
+ * listed in LDG_OPTS with the commands whose messages name it ("keys add"
+ * for a subcommand's, commas between): `ledger help --check` checks that
+ * each of them has it, so renaming or removing the option fails the
+ * tests, as does an LDG_OPT_ left out of LDG_OPTS. A message that names a
+ * command names it through an LDG_CMD_ entry above; an option of another
+ * program (tar's --zstd) is no entry.
  */
 #define LDG_OPT_ACTOR "--actor"
 #define LDG_OPT_ALL "--all"
@@ -425,6 +425,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_OPT_EXPECT "--expect"
 #define LDG_OPT_EXTRACT "--extract"
 #define LDG_OPT_FORCE "--force"
+#define LDG_OPT_GREP_SHORT "-g"
 #define LDG_OPT_INSECURE_TRUST_BUNDLE_KEY "--insecure-trust-bundle-key"
 #define LDG_OPT_KEY "--key"
 #define LDG_OPT_MAX_BYTES "--max-bytes"
@@ -445,6 +446,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_OPT_SEGMENT "--segment"
 #define LDG_OPT_SHOW_CURSOR "--show-cursor"
 #define LDG_OPT_SINCE "--since"
+#define LDG_OPT_SINCE_SHORT "-S"
 #define LDG_OPT_STALL_TIMEOUT "--stall-timeout"
 #define LDG_OPT_STATE "--state"
 #define LDG_OPT_STRICT "--strict"
@@ -453,6 +455,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_OPT_TRUSTED_CHECKPOINT "--trusted-checkpoint"
 #define LDG_OPT_TRUSTED_KEY "--trusted-key"
 #define LDG_OPT_UNTIL "--until"
+#define LDG_OPT_UNTIL_SHORT "-U"
 #define LDG_OPT_UPSTREAM "--upstream"
 #define LDG_OPT_WITNESS_KEY "--witness-key"
 
@@ -470,6 +473,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_OPT_EXPECT, "model")                                                 \
     X(LDG_OPT_EXTRACT, "verify-bundle")                                        \
     X(LDG_OPT_FORCE, "prune")                                                  \
+    X(LDG_OPT_GREP_SHORT, "query")                                             \
     X(LDG_OPT_INSECURE_TRUST_BUNDLE_KEY,                                       \
       "verify-bundle,query,timeline,doctor")                                   \
     X(LDG_OPT_KEY, "mirror")                                                   \
@@ -491,6 +495,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_OPT_SEGMENT, "export")                                               \
     X(LDG_OPT_SHOW_CURSOR, "query")                                            \
     X(LDG_OPT_SINCE, "export,query")                                           \
+    X(LDG_OPT_SINCE_SHORT, "export,query")                                     \
     X(LDG_OPT_STALL_TIMEOUT, "serve")                                          \
     X(LDG_OPT_STATE, "mirror")                                                 \
     X(LDG_OPT_STRICT, "ingest")                                                \
@@ -499,6 +504,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_OPT_TRUSTED_CHECKPOINT, "verify-bundle")                             \
     X(LDG_OPT_TRUSTED_KEY, "verify-bundle,query,timeline,doctor")              \
     X(LDG_OPT_UNTIL, "export,query")                                           \
+    X(LDG_OPT_UNTIL_SHORT, "export,query")                                     \
     X(LDG_OPT_UPSTREAM, "proxy")                                               \
     X(LDG_OPT_WITNESS_KEY, "verify-bundle")
 

@@ -51,14 +51,21 @@ sed -n 's/^ *X(\(LDG_OPT_[A-Z_]*\),.*/\1/p' "$ROOT/util/util.h" |
     bad "util.h: LDG_OPT_ entries not in LDG_OPTS: $(comm -23 "$T/defined" "$T/listed" | tr '\n' ' ')"
 # ... and a message of library code names an option of the program only
 # through them: a string literal holding "--name" outside util.h would
-# escape help --check when the option is renamed (other programs' options,
-# tar's and nvidia-smi's, and the page's CSS variables are not ours)
+# escape help --check when the option is renamed, and so would a "-S" (other
+# programs' options, tar's, nvidia-smi's, chgrp's, and the page's CSS
+# variables are not ours; nor is strerror(-n) or a comment's "top -H")
 find "$ROOT" -path "$ROOT/cli" -prune -o -path "$ROOT/tests" -prune \
     -o -path "$ROOT/bench" -prune -o -path "$ROOT/build" -prune \
     -o -path "$ROOT/tools" -prune -o -name '*.[ch]' -print |
     grep -v '/util/util\.h$' | xargs grep -nE '^[^*]*"([^"]*[^"A-Za-z0-9-])?--[a-z]' 2>/dev/null |
     grep -vE 'tar --zstd|--query-gpu=|--format=csv|var\(--|[{;]--[a-z]' \
     > "$T/spelled"
+find "$ROOT" -path "$ROOT/cli" -prune -o -path "$ROOT/tests" -prune \
+    -o -path "$ROOT/bench" -prune -o -path "$ROOT/build" -prune \
+    -o -path "$ROOT/tools" -prune -o -name '*.[ch]' -print |
+    grep -v '/util/util\.h$' |
+    xargs grep -nE '^[^*]*"([^"]*[ (/])?-[A-Za-z]([ /),;]|")' 2>/dev/null |
+    grep -vE 'chgrp -R|strerror\(-|top -H' >> "$T/spelled"
 [ ! -s "$T/spelled" ] ||
     bad "library code names an option outside util.h's LDG_OPT_: $(cat "$T/spelled")"
 # a renamed or removed option, command or subcommand is caught
