@@ -39,10 +39,11 @@ static struct {
     pthread_t thr;
     int started;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* with on: made by serve_prepare, on the monotonic
+                          clock (the wait is the restart's backoff) */
     int quit;
     atomic_int pid; /* a pid_t (also read by on_stop_signal) */
-} px = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} px = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void
 on_stop_signal(int sig)
@@ -109,7 +110,7 @@ proxy_main(void *arg)
     }
     pthread_mutex_lock(&px.mu);
     while (!px.quit) {
-        time_t t0 = time(NULL);
+        uint64_t t0 = ldg_now_mono_ns();
         pid_t parent = getpid();
         pid_t pid = fork();
         if (pid == 0) {
@@ -143,7 +144,7 @@ proxy_main(void *arg)
             }
             if (px.quit)
                 break;
-            if (time(NULL) - t0 > 60)
+            if (ldg_now_mono_ns() - t0 > 60000000000u)
                 backoff = 1; /* it ran a while: a fresh failure */
             fprintf(stderr,
                     "ledger serve: the proxy exited (%s %d); starting it "
@@ -151,7 +152,7 @@ proxy_main(void *arg)
                     WIFSIGNALED(st) ? "signal" : "exit",
                     WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), backoff);
         }
-        struct timespec ts = ldg_wall_deadline(backoff * 1000000000ull);
+        struct timespec ts = ldg_mono_deadline(backoff * 1000000000ull);
         while (!px.quit &&
                pthread_cond_timedwait(&px.cv, &px.mu, &ts) != ETIMEDOUT)
             ;
@@ -671,7 +672,7 @@ serve_prepare(struct cli *c, struct serve_args *g)
         struct ldg_proxy_config *pc = NULL;
         char path[4200];
         snprintf(path, sizeof path, "%s/%s", c->dir, LDG_PROXY_FILE);
-        if (ldg_proxy_config_new(&pc) < 0)
+        if (ldg_cond_init_mono(&px.cv) != 0 || ldg_proxy_config_new(&pc) < 0)
             return EX_OSERR;
         rc = ldg_proxy_config_load(pc, path, err, sizeof err);
         if (rc == 0 && ldg_proxy_config_upstreams(pc) == 0) {

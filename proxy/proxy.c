@@ -1194,9 +1194,9 @@ ldg_proxy_stop(struct ldg_proxy *p, struct ldg_proxy_stats *st)
      * one records then); the recorder commits what is queued and answers
      * the last calls */
     __atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
-    for (uint64_t t0 = ldg_now_wall_ns();
+    for (uint64_t t0 = ldg_now_mono_ns();
          ldg_httpd_busy(p->httpd) &&
-         ldg_now_wall_ns() - t0 < LDG_PROXY_DRAIN_MS * 1000000ull;)
+         ldg_now_mono_ns() - t0 < LDG_PROXY_DRAIN_MS * 1000000ull;)
         usleep(10000);
     __atomic_store_n(&p->cut, 1, __ATOMIC_RELEASE);
     ldg_httpd_stop(p->httpd);

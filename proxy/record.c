@@ -83,7 +83,7 @@ struct proxy_rec {
     /* registry */
     struct ldg_ledger *registry;
     json_t *models;
-    long models_ms;
+    uint64_t models_ns; /* when models was read (ldg_now_mono_ns) */
     char *actor;
     uint64_t recorded, failed, commits;
     char last_err[256];
@@ -99,14 +99,6 @@ struct proxy_rec {
 
 #define TICK_NS ((uint64_t)PROXY_REC_TICK_MS * 1000000u)
 #define GROUP_MAX ((size_t)PROXY_REC_GROUP_MAX)
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 item_free(struct proxy_item *it)
@@ -202,7 +194,7 @@ registry_refresh(struct proxy_rec *r)
 
     if (r->registry == NULL)
         return;
-    r->models_ms = now_ms();
+    r->models_ns = ldg_now_mono_ns();
     if (ldg_projections_view(r->registry, LDG_VIEW_MODELS, NULL, &rows) < 0)
         return;
     m = json_object();
@@ -263,7 +255,7 @@ stamp_models(struct proxy_rec *r, struct proxy_item *list)
 
     if (r->registry == NULL)
         return;
-    if (now_ms() - r->models_ms >= 1000)
+    if (ldg_now_mono_ns() - r->models_ns >= 1000000000u)
         registry_refresh(r);
     for (struct proxy_item *it = list; it; it = it->next) {
         if (strcmp(it->type, "route.decision") != 0)
@@ -561,7 +553,10 @@ rec_main(void *arg)
     struct proxy_rec *r = arg;
 
     pthread_setname_np(pthread_self(), "proxy-record"); /* top -H, /proc */
-    uint64_t tick = 0; /* wall clock: when events not waited for are taken */
+    /* when events not waited for are taken, on ldg_now_mono_ns's clock (a
+     * wall clock stepped back would stretch the tick, and async mode's
+     * loss window, by the step) */
+    uint64_t tick = 0;
     pthread_mutex_lock(&r->mu);
     for (;;) {
         /* until an event is waited for, a group is full, the tick comes
@@ -569,14 +564,13 @@ rec_main(void *arg)
         while (!r->stop && r->waited == 0 && r->queued < GROUP_MAX) {
             if (r->idle) {
                 /* a tick found nothing: sleep until an event comes */
-                struct timespec ts = ldg_wall_deadline(1000000000u);
+                struct timespec ts = ldg_mono_deadline(1000000000u);
                 pthread_cond_timedwait(&r->cv_work, &r->mu, &ts);
                 continue;
             }
             if (tick == 0)
-                tick = ldg_now_wall_ns() + TICK_NS;
-            struct timespec ts = {(time_t)(tick / 1000000000u),
-                                  (long)(tick % 1000000000u)};
+                tick = ldg_now_mono_ns() + TICK_NS;
+            struct timespec ts = ldg_mono_timespec(tick);
             if (pthread_cond_timedwait(&r->cv_work, &r->mu, &ts) == ETIMEDOUT) {
                 tick = 0;
                 if (r->head)
@@ -597,7 +591,7 @@ rec_main(void *arg)
         r->queued = 0;
         r->waited = 0;
         r->idle = 0;
-        tick = ldg_now_wall_ns() + TICK_NS;
+        tick = ldg_now_mono_ns() + TICK_NS;
         pthread_mutex_unlock(&r->mu);
         stamp_models(r, list);
         if (r->ledger) {
@@ -614,7 +608,7 @@ rec_main(void *arg)
     }
     if (!r->ledger) {
         /* every answer, then the end */
-        struct timespec ts = ldg_wall_deadline(10000000000u);
+        struct timespec ts = ldg_mono_deadline(10000000000u);
         while (r->inflight > 0 && r->has_rthr && !r->broken)
             if (pthread_cond_timedwait(&r->cv_done, &r->mu, &ts) == ETIMEDOUT)
                 break;
@@ -686,9 +680,20 @@ proxy_rec_new(struct proxy_rec **out, const struct proxy_rec_options *o,
         ldg_client_close(o->client);
         return LDG_ENOMEM;
     }
+    /* the recorder's waits are intervals (the tick, the limit on the
+     * last answers): on the monotonic clock */
+    if (ldg_cond_init_mono(&r->cv_work) != 0) {
+        free(r);
+        ldg_client_close(o->client);
+        return LDG_ENOMEM;
+    }
+    if (ldg_cond_init_mono(&r->cv_done) != 0) {
+        pthread_cond_destroy(&r->cv_work);
+        free(r);
+        ldg_client_close(o->client);
+        return LDG_ENOMEM;
+    }
     pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv_work, NULL);
-    pthread_cond_init(&r->cv_done, NULL);
     pthread_cond_init(&r->cv_room, NULL);
     r->ledger = o->ledger;
     r->client = o->client;

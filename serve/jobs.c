@@ -379,7 +379,7 @@ jobs_main(void *arg)
             uint64_t wait_ns = soonest - now;
             if (wait_ns > 1000000000u)
                 wait_ns = 1000000000u;
-            w = ldg_wall_deadline(wait_ns);
+            w = ldg_mono_deadline(wait_ns);
             pthread_cond_timedwait(&js->cv, &js->mu, &w);
             pthread_mutex_unlock(&js->mu);
             continue;
@@ -439,8 +439,12 @@ ldg_jobs_new(struct ldg_jobs **out)
     js = calloc(1, sizeof *js);
     if (js == NULL)
         return LDG_ENOMEM;
+    /* its timed wait is the time to the next run: on the monotonic clock */
+    if (ldg_cond_init_mono(&js->cv) != 0) {
+        free(js);
+        return LDG_ENOMEM;
+    }
     pthread_mutex_init(&js->mu, NULL);
-    pthread_cond_init(&js->cv, NULL);
     *out = js;
     return 0;
 }

@@ -472,8 +472,9 @@ commit_group(struct ldg_server *s, struct req *group)
     return dups;
 }
 
-/* One dead-reader sweep; sets the next one's time, and wake, the
- * CLOCK_REALTIME deadline the condition variable waits for. */
+/* One dead-reader sweep; sets the next one's time (ldg_now_mono_ns), and
+ * wake, the same as the deadline the condition variable (monotonic) waits
+ * for. */
 static void
 sweep_readers(struct ldg_server *s, uint64_t *next, struct timespec *wake)
 {
@@ -483,7 +484,7 @@ sweep_readers(struct ldg_server *s, uint64_t *next, struct timespec *wake)
     if (dead > 0)
         __atomic_add_fetch(&s->st.cleared, (uint64_t)dead, __ATOMIC_RELAXED);
     *next = ldg_now_mono_ns() + ms * 1000000u;
-    *wake = ldg_wall_deadline(ms * 1000000u);
+    *wake = ldg_mono_timespec(*next);
 }
 
 /* What a request weighs in the writer's queue: its events. */
@@ -2073,8 +2074,14 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         s->o.trim_events = 8192;
     if (s->o.budget_bytes == 0)
         s->o.budget_bytes = LDG_SERVE_BUDGET_DEFAULT;
+    /* its timed wait is the sweep's interval: on the monotonic clock */
+    if (ldg_cond_init_mono(&s->cv) != 0) {
+        if (s->o.has_listen_fd)
+            close(s->o.listen_fd); /* as every failure here closes it */
+        free(s);
+        return LDG_ENOMEM;
+    }
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
     s->accepting = 1;
     /* a store this build does not append to: refused here, where the
      * operator (and systemd) sees it, not request by request for ever */

@@ -226,9 +226,31 @@ ldg_now_mono_ns(void)
 }
 
 struct timespec
-ldg_wall_deadline(uint64_t in_ns)
+ldg_mono_timespec(uint64_t at_ns)
 {
-    uint64_t t = ldg_now_wall_ns() + in_ns;
-    struct timespec ts = {(time_t)(t / 1000000000u), (long)(t % 1000000000u)};
+    struct timespec ts = {(time_t)(at_ns / 1000000000u),
+                          (long)(at_ns % 1000000000u)};
     return ts;
+}
+
+struct timespec
+ldg_mono_deadline(uint64_t in_ns)
+{
+    return ldg_mono_timespec(ldg_now_mono_ns() + in_ns);
+}
+
+int
+ldg_cond_init_mono(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    int rc = pthread_condattr_init(&a);
+    if (rc != 0)
+        return LDG_ENOMEM;
+    /* CLOCK_MONOTONIC is one of the clocks POSIX lets a condition
+     * variable wait on, and Linux has it: this cannot fail there */
+    rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+    return rc == 0 ? 0 : LDG_ENOMEM;
 }

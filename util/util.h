@@ -1,8 +1,8 @@
 /*
  * util.h — the plumbing every module shares, written once: a bounded
  * growable buffer, big-endian byte order, RFC 3339 time text, hex, the
- * ledger program's command lines and its runs as a child, and a Unix
- * socket's liveness.
+ * ledger program's command lines and its runs as a child, a Unix
+ * socket's liveness, and the monotonic deadlines of timed waits.
  *
  * util/ sits below ledger/: it uses only libc, jansson (the JSON values
  * every view writes alike) and the library's one error enum
@@ -14,6 +14,7 @@
 #ifndef LDG_UTIL_H
 #define LDG_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -173,13 +174,31 @@ ldg_rd_be64(const uint8_t *p)
 
 /* --------------------------------------------------------------- time -- */
 
-/* Monotonic nanoseconds since boot (for timings). */
+/* Monotonic nanoseconds since boot (for timings and intervals). */
 uint64_t ldg_now_mono_ns(void);
-/* Nanoseconds since the Unix epoch, by the wall clock (CLOCK_REALTIME). */
+/* Nanoseconds since the Unix epoch, by the wall clock (CLOCK_REALTIME):
+ * for times a user reads or that outlive the process, never for an
+ * interval (NTP or an operator may step it by hours). */
 uint64_t ldg_now_wall_ns(void);
-/* The wall-clock time in_ns from now: the deadline pthread_cond_timedwait
- * takes (its condition variables use CLOCK_REALTIME). */
-struct timespec ldg_wall_deadline(uint64_t in_ns);
+
+/* A wait that measures an interval (a tick, a backoff, a sweep, a limit
+ * on a shutdown) waits on the monotonic clock: a condition variable made
+ * with default attributes waits on CLOCK_REALTIME, so a wall clock set
+ * back an hour makes a 200 ms wait last an hour and 200 ms (and one set
+ * forward makes every wait return at once: a spin). Such waits use the
+ * three below. A wait for a time of day would stay on the wall clock;
+ * the ledger has none. */
+
+/* Initialises *cv (caller memory; released with pthread_cond_destroy)
+ * with its timed waits on CLOCK_MONOTONIC. 0, or LDG_ENOMEM when pthread
+ * cannot (*cv then not initialised). */
+int ldg_cond_init_mono(pthread_cond_t *cv);
+/* The CLOCK_MONOTONIC time in_ns from now: the deadline
+ * pthread_cond_timedwait takes on a condition variable made by
+ * ldg_cond_init_mono. */
+struct timespec ldg_mono_deadline(uint64_t in_ns);
+/* The deadline at at_ns on ldg_now_mono_ns's clock, as a timespec. */
+struct timespec ldg_mono_timespec(uint64_t at_ns);
 
 /* "2026-05-01T12:00:00.000000001Z": RFC 3339 UTC with nanoseconds, 30
  * characters; LDG_TIME_NS_LEN with the NUL. */

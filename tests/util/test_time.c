@@ -1,7 +1,9 @@
 /*
- * test_time.c — RFC 3339 time text and human output's local time
- * (util/time.c).
+ * test_time.c — RFC 3339 time text, human output's local time and the
+ * monotonic deadlines of timed waits (util/time.c).
  */
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -249,6 +251,45 @@ test_time__civil_days_round_trip(void **state)
     assert_int_equal(ldg_days_in_month(2026, 13), 0);
 }
 
+/* A deadline from ldg_mono_deadline is on CLOCK_MONOTONIC, in_ns ahead. */
+static void
+test_time__mono_deadline_is_on_the_monotonic_clock(void **state)
+{
+    (void)state;
+    uint64_t before = ldg_now_mono_ns();
+    struct timespec d = ldg_mono_deadline(5000000000u);
+    uint64_t after = ldg_now_mono_ns();
+    uint64_t at = (uint64_t)d.tv_sec * 1000000000u + (uint64_t)d.tv_nsec;
+    assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000);
+    assert_true(at >= before + 5000000000u && at <= after + 5000000000u);
+    d = ldg_mono_timespec(1999999999u);
+    assert_int_equal(d.tv_sec, 1);
+    assert_int_equal(d.tv_nsec, 999999999);
+}
+
+/* A condition variable from ldg_cond_init_mono waits until its monotonic
+ * deadline: one on CLOCK_REALTIME would take the deadline (the seconds
+ * since boot) for a time in 1970 and return at once. */
+static void
+test_time__mono_cond_waits_until_its_deadline(void **state)
+{
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv;
+    int rc;
+    (void)state;
+    assert_int_equal(ldg_cond_init_mono(&cv), 0);
+    uint64_t t0 = ldg_now_mono_ns();
+    struct timespec d = ldg_mono_deadline(50000000u);
+    pthread_mutex_lock(&mu);
+    do /* (a spurious wake-up waits again) */
+        rc = pthread_cond_timedwait(&cv, &mu, &d);
+    while (rc == 0);
+    pthread_mutex_unlock(&mu);
+    assert_int_equal(rc, ETIMEDOUT);
+    assert_true(ldg_now_mono_ns() - t0 >= 50000000u);
+    pthread_cond_destroy(&cv);
+}
+
 int
 main(void)
 {
@@ -263,6 +304,8 @@ main(void)
         cmocka_unit_test(test_time__refuses_what_is_not_rfc3339),
         cmocka_unit_test(test_time__flags_let_a_space_and_a_long_fraction_pass),
         cmocka_unit_test(test_time__civil_days_round_trip),
+        cmocka_unit_test(test_time__mono_deadline_is_on_the_monotonic_clock),
+        cmocka_unit_test(test_time__mono_cond_waits_until_its_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

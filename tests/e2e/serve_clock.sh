@@ -1,0 +1,141 @@
+#!/bin/sh
+# serve_clock.sh — `ledger serve`'s intervals are measured on the
+# monotonic clock, not the wall clock (which NTP or an operator may step by
+# hours). The daemon runs under tests/faults/clockshift.c (built here), an
+# LD_PRELOAD shim that makes every read of the wall clock an hour ahead
+# (or behind) of the clock the kernel's timed waits use: what a wall clock
+# stepped back (or forward) an hour does to a deadline computed from it.
+# (The proxy's intervals, `serve --proxy`'s restart included:
+# proxy_clock.sh.)
+#   - an hour ahead, --publish-every 1s to a port where nothing listens:
+#     the failing job is run again every second (its retry waited an
+#     hour until 2026-11-27);
+#   - an hour ahead, --sweep-every 1s and no job: a reader killed with its
+#     read transaction open is cleared by the idle daemon's sweep within
+#     seconds (the sweep waited an hour);
+#   - an hour behind, both: the idle daemon does not spin (every deadline
+#     in the past made each wait return at once: a core's worth of CPU,
+#     found by the process's CPU time), and the job still runs once a
+#     second, not back to back.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/serve_clock.XXXXXX") || exit 1
+pid=""
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
+export LEDGER_NVIDIA_SMI= # no GPU probing in tests
+nfail=0
+fail() {
+    echo "FAIL: $*"
+    nfail=$((nfail + 1))
+}
+case $LEDGER in /*) ;; *) LEDGER=$PWD/$LEDGER ;; esac
+D=$T/l
+L() { "$LEDGER" --dir "$D" "$@"; }
+
+# the shim; under the sanitizers their runtimes come first in LD_PRELOAD
+CC=${CC:-cc}
+$CC -shared -fPIC -O1 -o "$T/cs.so" "$ROOT/tests/faults/clockshift.c" -ldl \
+    2>"$T/cc.err" || { echo "FAIL: clockshift: $(cat "$T/cc.err")"; exit 1; }
+$CC -o "$T/lr" "$HERE/lib/lmdb_readers.c" -llmdb 2>"$T/cc.err" ||
+    { echo "FAIL: lmdb_readers: $(cat "$T/cc.err")"; exit 1; }
+san=$(ldd "$LEDGER" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
+    tr '\n' ':')
+CS=$T/cs.so
+if [ -n "$san" ]; then
+    CS="$san$T/cs.so"
+    ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0
+    export ASAN_OPTIONS
+fi
+L init >/dev/null || { echo "FAIL: init"; exit 1; }
+DEAD="http://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')/"
+
+# within SECONDS CMD...: CMD again every 0.1 s until it succeeds; false
+# after SECONDS (the intervals are 1 s: the rest is slack for a loaded box
+# or a sanitizer's build; an hour is the bug)
+within() {
+    n=$(($1 * 10))
+    shift
+    i=0
+    until "$@"; do
+        i=$((i + 1))
+        [ $i -gt $n ] && return 1
+        sleep 0.1
+    done
+}
+# serve NAME SHIFT ARGS...: `ledger serve` with the wall clock SHIFT
+# seconds off, its pid in pid
+serve() {
+    n=$1
+    s=$2
+    shift 2
+    : >"$T/$n.out"
+    CLOCK_SHIFT_S=$s LD_PRELOAD=$CS "$LEDGER" --dir "$D" serve "$@" \
+        >"$T/$n.out" 2>"$T/$n.err" &
+    pid=$!
+    within 20 grep -q '^listening on ' "$T/$n.out" ||
+        fail "serve $n: $(cat "$T/$n.err")"
+}
+stop() { # NAME: SIGTERM, and it exits 0 (under ASan: no leak)
+    kill -TERM "$pid"
+    wait "$pid"
+    rc=$?
+    pid=""
+    [ $rc = 0 ] || fail "serve $1: exit $rc: $(tail -3 "$T/$1.err")"
+}
+# failures NAME: how many times the daemon logged the publish job failing
+failures() { grep -c 'publish failed' "$T/$1.err"; }
+fails_at_least() { [ "$(failures "$1")" -ge "$2" ]; }
+# cpu_ticks PID: the process's user and system time, in clock ticks (its
+# jobs' children not counted)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+HZ=$(getconf CLK_TCK)
+# dead_reader_cleared: a reader killed with its read transaction open has
+# its slot cleared
+dead_reader_cleared() {
+    "$T/lr" hold "$D" >"$T/hold.out" &
+    hp=$!
+    within 10 grep -q holding "$T/hold.out" || fail "reader helper did not start"
+    kill -9 "$hp"
+    wait "$hp" 2>/dev/null
+    within 10 sh -c "[ \"\$('$T/lr' count '$D')\" = 0 ]"
+}
+
+# ------------------------------------------------ an hour ahead: a job --
+serve job 3600 --publish-every 1s "$DEAD"
+within 15 fails_at_least job 3 ||
+    fail "wall clock an hour ahead: the failing publish job ran $(failures job) times in 15 s, want 3 (its retry after 1 s waits on the wall clock)"
+grep -q 'publish failed (exit 74, 1 in a row): .*retrying in 1 s' "$T/job.err" ||
+    fail "the job's first failure: $(grep publish "$T/job.err" | head -2)"
+stop job
+
+# ---------------------------------------------- an hour ahead: the sweep --
+serve sweep 3600 --sweep-every 1s
+dead_reader_cleared ||
+    fail "wall clock an hour ahead: the idle daemon's sweep did not clear a dead reader's slot in 10 s (its 1 s wait is on the wall clock)"
+stop sweep
+grep -q '^ledger serve: stopped: .*; [1-9][0-9]* dead readers cleared;' "$T/sweep.err" ||
+    fail "the sweep did not clear the dead reader: $(tail -1 "$T/sweep.err")"
+
+# ------------------------------------------------------ an hour behind --
+serve behind -3600 --sweep-every 1s --publish-every 1s "$DEAD"
+within 15 fails_at_least behind 2 ||
+    fail "wall clock an hour behind: the publish job ran $(failures behind) times in 15 s, want 2"
+c0=$(cpu_ticks $pid)
+f0=$(failures behind)
+sleep 3
+c1=$(cpu_ticks $pid)
+f1=$(failures behind)
+[ $((c1 - c0)) -lt "$HZ" ] ||
+    fail "wall clock an hour behind: the daemon used $((c1 - c0)) clock ticks of CPU in 3 s (at most $HZ; its waits spin)"
+[ $((f1 - f0)) -le 4 ] ||
+    fail "wall clock an hour behind: the 1 s job failed $((f1 - f0)) times in 3 s"
+dead_reader_cleared ||
+    fail "wall clock an hour behind: a dead reader's slot not cleared in 10 s"
+stop behind
+L verify --full >"$T/v" 2>&1 || fail "verify --full: $(cat "$T/v")"
+
+[ $nfail -eq 0 ] || exit 1
+echo "serve_clock: a 1 s job and the 1 s sweep run on time with the wall clock an hour ahead and behind, no spin"
