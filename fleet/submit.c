@@ -7,7 +7,11 @@
  *   pending    the size waiting in the outbox (absent: nothing waits)
  *   attempts   failed attempts since the last success
  *   next_try   POSIX seconds before which we do not try again
- * Backoff: 2 s after the first failure, doubling, at most an hour. A box
+ * Backoff: 2 s after the first failure, doubling, at most an hour. next_try
+ * outlives the process (and a boot), so it is a wall-clock time, not a
+ * monotonic one; one more than an hour ahead was written before the clock
+ * was stepped back (NTP at boot, by hand) and is not waited for: the step
+ * would otherwise lengthen the backoff by itself (a day back, a day). A box
  * offline for weeks keeps one pending entry (the newest checkpoint
  * supersedes older ones) and, once the witness answers, sends the newest
  * checkpoint with a consistency proof from the last cosigned size.
@@ -199,15 +203,15 @@ ldg_witness_submit(struct ldg_ledger *l, const char *url, const char *wvkey,
                  wname, (unsigned long long)size);
         return 0;
     }
-    if (!(flags & LDG_SUBMIT_NOW) && ldg_fleet_read_u64(st, "next_try") > now) {
+    uint64_t next = ldg_fleet_read_u64(st, "next_try");
+    if (!(flags & LDG_SUBMIT_NOW) && next > now &&
+        next - now <= BACKOFF_MAX_S) {
         ldg_fleet_write_u64(st, "pending", size);
         rep->outcome = LDG_SUBMIT_QUEUED;
         rep->attempts = ldg_fleet_read_u64(st, "attempts");
-        snprintf(
-            rep->what, sizeof rep->what,
-            "%s: size %llu waits in the outbox (retry after %llus)", wname,
-            (unsigned long long)size,
-            (unsigned long long)(ldg_fleet_read_u64(st, "next_try") - now));
+        snprintf(rep->what, sizeof rep->what,
+                 "%s: size %llu waits in the outbox (retry after %llus)", wname,
+                 (unsigned long long)size, (unsigned long long)(next - now));
         return 0;
     }
     snprintf(full, sizeof full, "%s%sadd-checkpoint", url,
