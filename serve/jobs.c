@@ -56,11 +56,12 @@ struct job {
     int notes;        /* its other lines are notes (prune, -o json) */
     const char *url;
     uint64_t every_ms;
-    uint64_t next_ns; /* monotonic */
+    uint64_t next_ns; /* monotonic: when it runs next */
+    uint64_t ok_ns;   /* monotonic: when it last succeeded (for "ago") */
     uint64_t runs, failures;
     unsigned streak; /* failures in a row */
     int last_exit;   /* the child's exit code; JOB_NOT_RUN, JOB_NO_EXIT */
-    uint64_t last_run, last_ok, next_wall; /* wall-clock ns */
+    uint64_t last_run, last_ok; /* wall-clock ns, for --status */
     char last_error[512];
     /* what a run that succeeded said on stderr (the prune job, run with
      * -o json: its other lines), e.g. a disk budget it could not meet */
@@ -150,6 +151,7 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
     json_t *root, *arr;
     FILE *f;
     int fd;
+    uint64_t wall = ldg_now_wall_ns(), mono = ldg_now_mono_ns();
 
     snprintf(path, sizeof path, "%s/%s", js->dir, LDG_SERVE_STATUS_FILE);
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
@@ -159,7 +161,7 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
     json_object_set_new(root, "socket", json_string(js->sock));
     fmt_wall(t, sizeof t, js->started);
     json_object_set_new(root, "started", json_string(t));
-    fmt_wall(t, sizeof t, ldg_now_wall_ns());
+    fmt_wall(t, sizeof t, wall);
     json_object_set_new(root, "updated", json_string(t));
     json_object_set_new(root, "state",
                         json_string(stopped ? "stopped" : "serving"));
@@ -185,10 +187,13 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
         fmt_wall(t, sizeof t, j->last_ok);
         json_object_set_new(o, "last_ok",
                             j->last_ok ? json_string(t) : json_null());
-        fmt_wall(t, sizeof t, j->next_wall);
+        /* what is left of its monotonic wait, from the wall clock's now:
+         * a wall clock stepped since the last run does not move it */
+        fmt_wall(t, sizeof t,
+                 wall + (j->next_ns > mono ? j->next_ns - mono : 0));
         json_object_set_new(o, "next_run",
-                            stopped || !j->next_wall ? json_null()
-                                                     : json_string(t));
+                            stopped || j->runs == 0 ? json_null()
+                                                    : json_string(t));
         json_object_set_new(o, "last_error",
                             j->last_error[0] ? json_string(j->last_error)
                                              : json_null());
@@ -241,7 +246,7 @@ jobs_notify(struct ldg_jobs *js)
 {
     char msg[1024], w[32];
     size_t off = 0;
-    uint64_t now = ldg_now_wall_ns();
+    uint64_t now = ldg_now_mono_ns(); /* intervals: the monotonic clock */
     off += (size_t)snprintf(msg, sizeof msg, "STATUS=serving on %s", js->sock);
     for (size_t i = 0; i < js->n && off < sizeof msg; i++) {
         struct job *j = &js->j[i];
@@ -251,14 +256,14 @@ jobs_notify(struct ldg_jobs *js)
         else if (j->streak == 0)
             off += (size_t)snprintf(
                 msg + off, sizeof msg - off, "; %s ok %llus ago", j->name,
-                (unsigned long long)((now - j->last_ok) / 1000000000u));
+                (unsigned long long)((now - j->ok_ns) / 1000000000u));
         else
             off += (size_t)snprintf(
                 msg + off, sizeof msg - off,
                 "; %s FAILING (%u in a row, %s%.120s), retry in %llus", j->name,
                 j->streak, exit_word(j->last_exit, w, sizeof w), j->last_error,
-                (unsigned long long)(j->next_wall > now
-                                         ? (j->next_wall - now) / 1000000000u
+                (unsigned long long)(j->next_ns > now
+                                         ? (j->next_ns - now) / 1000000000u
                                          : 0));
     }
     jobs_sd_notify(js, msg);
@@ -396,6 +401,7 @@ jobs_main(void *arg)
             if (rc == 0) {
                 due->streak = 0;
                 due->last_ok = ldg_now_wall_ns();
+                due->ok_ns = ldg_now_mono_ns();
                 due->last_error[0] = '\0';
                 delay_ms = due->every_ms;
             } else {
@@ -423,7 +429,6 @@ jobs_main(void *arg)
                              (unsigned long long)(delay_ms / 1000));
             }
             due->next_ns = ldg_now_mono_ns() + delay_ms * 1000000u;
-            due->next_wall = ldg_now_wall_ns() + delay_ms * 1000000u;
             jobs_write_status(js, 0);
             jobs_notify(js);
         }

@@ -16,14 +16,20 @@
 #   - an hour behind, both: the idle daemon does not spin (every deadline
 #     in the past made each wait return at once: a core's worth of CPU,
 #     found by the process's CPU time), and the job still runs once a
-#     second, not back to back.
+#     second, not back to back;
+#   - the wall clock stepped back an hour while the daemon runs
+#     (CLOCK_SHIFT_FILE): a failing job's next run in `--status -o json`
+#     and in systemd's STATUS= ("retry in N s") is still seconds away, not
+#     an hour and seconds (they were the wall-clock time of before the
+#     step until 2026-11-27).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/serve_clock.XXXXXX") || exit 1
 pid=""
-trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+sink=""
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "$sink" ] && kill "$sink" 2>/dev/null; rm -rf "$T"' EXIT
 export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
 export LEDGER_NVIDIA_SMI= # no GPU probing in tests
 nfail=0
@@ -135,7 +141,41 @@ f1=$(failures behind)
 dead_reader_cleared ||
     fail "wall clock an hour behind: a dead reader's slot not cleared in 10 s"
 stop behind
+
+# ------------------------------- stepped back an hour while it runs --
+python3 "$HERE/lib/notify_sink.py" "$T/notify" "$T/msgs" &
+sink=$!
+within 10 test -S "$T/notify" || fail "notify sink"
+echo 0 >"$T/shift"
+# the publish job fails (retry in 5 s); the verify job runs every second
+# and writes the status after each run
+: >"$T/step.out"
+NOTIFY_SOCKET=$T/notify CLOCK_SHIFT_FILE=$T/shift LD_PRELOAD=$CS \
+    "$LEDGER" --dir "$D" serve --publish-every 1m "$DEAD" --verify-every 1s \
+    >"$T/step.out" 2>"$T/step.err" &
+pid=$!
+within 20 grep -q '^listening on ' "$T/step.out" ||
+    fail "serve step: $(cat "$T/step.err")"
+within 15 fails_at_least step 1 || fail "step: the publish job did not fail"
+echo -3600 >"$T/shift"
+# two of the verify job's runs after the step (each writes the status)
+sleep 2.5
+python3 - "$D/serve-status.json" <<'PY' || fail "--status after the step: $(cat "$D/serve-status.json")"
+import datetime, json, sys
+s = json.load(open(sys.argv[1]))
+t = lambda v: datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))
+jobs = {j["name"]: j for j in s["jobs"]}
+ahead = (t(jobs["publish"]["next_run"]) - t(s["updated"])).total_seconds()
+assert jobs["verify"]["runs"] >= 3, jobs["verify"]
+# the retry is at most 5 s after the failure, by the monotonic clock
+assert -1 <= ahead <= 6, "publish next_run %+.0f s from updated" % ahead
+PY
+last=$(grep '^STATUS=.*publish FAILING' "$T/msgs" | tail -n 1)
+n=$(echo "$last" | sed -n 's/.*publish FAILING.*retry in \([0-9]*\)s.*/\1/p')
+[ -n "$n" ] && [ "$n" -le 5 ] ||
+    fail "STATUS= after the step: $last"
+stop step
 L verify --full >"$T/v" 2>&1 || fail "verify --full: $(cat "$T/v")"
 
 [ $nfail -eq 0 ] || exit 1
-echo "serve_clock: a 1 s job and the 1 s sweep run on time with the wall clock an hour ahead and behind, no spin"
+echo "serve_clock: a 1 s job and the 1 s sweep run on time with the wall clock an hour ahead and behind, no spin; a step back leaves next runs in place"

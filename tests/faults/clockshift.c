@@ -13,20 +13,44 @@
  *   CLOCK_SHIFT_S=N  CLOCK_REALTIME (clock_gettime, also _COARSE),
  *                    gettimeofday and time read N seconds later (earlier
  *                    when N is negative). Unset or 0: the real clock.
+ *   CLOCK_SHIFT_FILE=PATH
+ *                    N is read from PATH at every read of the clock
+ *                    instead (missing or empty: 0), so a test steps the
+ *                    wall clock of a process that runs, as NTP does
+ *                    (tests/e2e/serve_clock.sh).
  *
  * The monotonic clocks are left alone: timeouts and durations still run
  * at their own pace.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 static long long
 shift_s(void)
 {
-    const char *e = getenv("CLOCK_SHIFT_S");
+    const char *e = getenv("CLOCK_SHIFT_FILE");
+    if (e != NULL) {
+        char b[32];
+        ssize_t n = -1;
+        int saved = errno; /* a clock read leaves errno as it was */
+        int fd = open(e, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            n = read(fd, b, sizeof b - 1);
+            close(fd);
+        }
+        errno = saved;
+        if (n <= 0)
+            return 0;
+        b[n] = '\0';
+        return strtoll(b, NULL, 10);
+    }
+    e = getenv("CLOCK_SHIFT_S");
     return e != NULL ? strtoll(e, NULL, 10) : 0;
 }
 
