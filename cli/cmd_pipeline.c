@@ -48,7 +48,8 @@ static const struct cli_opt tripcode_opts[] = {
             TA, o.ttl_s, 1, 999999999999ull),
     CLI_NUM(OPT_COOLDOWN, 0, "cooldown", "SECONDS",
             "with verify: a code used less than this ago is refused "
-            "(default 900)",
+            "(default 900), as is one whose last use is later than the "
+            "clock reads (a clock stepped back)",
             TA, o.cooldown_s, 1, 999999999999ull),
     CLI_ARG("sign CODE|verify TRIPCODE|list",
             "sign: print TS|CODE|SIG for CODE; verify: check TRIPCODE "
@@ -289,8 +290,10 @@ const struct cli_command cli_cmd_tripcode = {
     "the log (`ledger keys add NAME --public-key @FILE --roles controller`: "
     "the controller holds its secret), then its expiry, replay (the same "
     "signature again, or a TS not after the code's last use) and cooldown "
-    "(the same code used too recently), and records the answer as "
-    "tripcode.used or tripcode.refused with the reason. It exits 0 when "
+    "(the same code used too recently, or at a time later than the clock "
+    "now reads: a clock stepped back never shortens it), and records the "
+    "answer as tripcode.used or tripcode.refused with the reason. It exits "
+    "0 when "
     "the code is accepted and 1 when it is refused; either way the answer "
     "is in the log. A T3 plan.step names the code in its \"tripcode\" "
     "field, and each accepted use authorises one such step (`ledger "

@@ -66,7 +66,8 @@ struct ldg_tripcode_opts {
     uint64_t now_ns;    /* the time to judge by; 0 = the clock */
     int64_t ttl_s;      /* a code older than this is expired; 0 = 300 */
     int64_t cooldown_s; /* a code used less than this ago is refused;
-                         * 0 = 900 */
+                         * 0 = 900; so is one last used later than
+                         * now_ns (a clock stepped back) */
     int64_t skew_s;     /* a TS this far in the future is tolerated; 0 = 60 */
     const char *plan;   /* recorded with the use or refusal; may be NULL */
     const char *key;    /* only this controller key (by name); NULL: any */
@@ -86,7 +87,10 @@ struct ldg_tripcode_verdict {
  * roles"), in this order: the code's grammar, the signature, expiry (TS
  * older than ttl_s, or more than skew_s ahead), replay (this very
  * signature was used before, or TS is not after the last accepted use of
- * the code) and cooldown (the code was used less than cooldown_s ago).
+ * the code) and cooldown (the code was used less than cooldown_s ago,
+ * or its last use is later than the time judged by: the clock was
+ * stepped back, the time since the use is unknown, and it counts as
+ * inside the cooldown; the reason names both times).
  * Then records the answer: tripcode.used (body: code, ts, sig, key_id,
  * plan) or tripcode.refused (the same and reason), signed by the log key,
  * and fills *v. Returns 0 in both cases (v->accepted says which).

@@ -21,7 +21,6 @@
 #include "projections/projections.h"
 #include "util/util.h"
 #include "ledger/module.h"
-#include "util/util.h"
 
 #define DEF_TTL_S 300
 #define DEF_COOLDOWN_S 900
@@ -258,8 +257,28 @@ judge_history(const json_t *rec, const struct ldg_tripcode *t, uint64_t now,
         return;
     }
     used_ns = jseq(rec, "used_ns");
-    if (used_ns != 0 && now >= used_ns &&
-        (now - used_ns) / 1000000000ull < (uint64_t)cooldown_s)
+    if (used_ns != 0 && now < used_ns) {
+        /* The clock reads earlier than the last use: it was stepped back
+         * (NTP at boot, a wrong RTC, someone setting it), so how long ago
+         * that use was is unknown. Skipping the cooldown would let a
+         * stepped clock undo it; count it as inside instead, until the
+         * clock passes the use and its cooldown. */
+        char at[LDG_TIME_WHEN_LEN], last[LDG_TIME_WHEN_LEN];
+        uint64_t back_ms = (used_ns - now + 999999ull) / 1000000ull;
+        snprintf(why, cap,
+                 "inside its cooldown: the clock reads %s, %llu.%03llu s "
+                 "earlier than the last use of %s at seq %llu (%s), so "
+                 "the time since that use is unknown (cooldown %lld s; "
+                 "check the clock)",
+                 ldg_time_when(at, sizeof at, now),
+                 (unsigned long long)(back_ms / 1000),
+                 (unsigned long long)(back_ms % 1000), t->code,
+                 (unsigned long long)used_seq,
+                 ldg_time_when(last, sizeof last, used_ns),
+                 (long long)cooldown_s);
+        return;
+    }
+    if (used_ns != 0 && (now - used_ns) / 1000000000ull < (uint64_t)cooldown_s)
         snprintf(why, cap,
                  "inside its cooldown: %s was used at seq %llu, %llu s ago "
                  "(cooldown %lld s)",
