@@ -96,9 +96,12 @@ struct ldg_tripcode_verdict {
  * and fills *v. Returns 0 in both cases (v->accepted says which).
  * LDG_EBADINPUT when text is not a tripcode at all (nothing recorded);
  * LDG_ENOTFOUND when no controller key is enrolled (nothing recorded);
- * other codes from reading or appending. The check and the append are two
- * steps: two verifies racing can both pass, and the plans projection then
- * shows the second use as a replay (docs/PROJECTIONS.md).
+ * other codes from reading or appending. The code's history is read and
+ * the answer appended under one lock (DIR/tripcode.lock), so two
+ * verifies of one code, from any processes, cannot both accept it; a
+ * tripcode.used another writer ingests is not under that lock, and the
+ * plans projection shows such a second use as a replay
+ * (docs/PROJECTIONS.md).
  */
 int ldg_pipeline_tripcode_verify(struct ldg_ledger *l, const char *text,
                                  const struct ldg_tripcode_opts *o,
