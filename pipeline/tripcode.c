@@ -263,18 +263,20 @@ judge_history(const json_t *rec, const struct ldg_tripcode *t, uint64_t now,
          * that use was is unknown. Skipping the cooldown would let a
          * stepped clock undo it; count it as inside instead, until the
          * clock passes the use and its cooldown. */
-        char at[LDG_TIME_WHEN_LEN], last[LDG_TIME_WHEN_LEN];
+        /* (UTC and exact: the reason is stored in the event, read
+         * later and elsewhere, not only by a human here now) */
+        char at[LDG_TIME_NS_LEN], last[LDG_TIME_NS_LEN];
         uint64_t back_ms = (used_ns - now + 999999ull) / 1000000ull;
         snprintf(why, cap,
                  "inside its cooldown: the clock reads %s, %llu.%03llu s "
                  "earlier than the last use of %s at seq %llu (%s), so "
                  "the time since that use is unknown (cooldown %lld s; "
                  "check the clock)",
-                 ldg_time_when(at, sizeof at, now),
+                 ldg_time_rfc3339_ns(at, sizeof at, now),
                  (unsigned long long)(back_ms / 1000),
                  (unsigned long long)(back_ms % 1000), t->code,
                  (unsigned long long)used_seq,
-                 ldg_time_when(last, sizeof last, used_ns),
+                 ldg_time_rfc3339_ns(last, sizeof last, used_ns),
                  (long long)cooldown_s);
         return;
     }

@@ -83,8 +83,9 @@ $(cat "$T/out" "$T/err")"
 grep -q "refused: inside its cooldown: the clock reads .* earlier than the \
 last use of RECOVERY:LOCKDOWN at seq $used (" "$T/err" ||
     fail "clock stepped back: the message: $(cat "$T/err")"
-# both times, in human output's one format
-n=$(grep -o '[A-Z][a-z][a-z] [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]' \
+# both times, exact and in UTC (the reason is stored in the event: a
+# reader elsewhere, later, must not need this box's time zone)
+n=$(grep -o '20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-9:]*\.[0-9]\{9\}Z' \
     "$T/err" | wc -l)
 [ "$n" -ge 2 ] || fail "clock stepped back: two times wanted: $(cat "$T/err")"
 L query -o json type=tripcode.refused >"$T/ref.json"
