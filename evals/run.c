@@ -14,11 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "evals/evals_int.h"
 #include "http/http.h"
 #include "ledger/ledger.h"
+#include "util/util.h"
 
 struct runner {
     const struct ldg_eval_suite *s;
@@ -184,7 +184,7 @@ ldg_eval_run(const struct ldg_eval_suite *s, const struct ldg_eval_run_opts *o,
     struct runner r = {.s = s, .o = o, .rep = rep};
     unsigned nt;
     pthread_t th[LDG_EVAL_CONCURRENCY_MAX];
-    struct timespec t0, t1;
+    uint64_t t0;
 
     if (err && errlen)
         err[0] = 0;
@@ -217,7 +217,7 @@ ldg_eval_run(const struct ldg_eval_suite *s, const struct ldg_eval_run_opts *o,
     if (nt > s->ncases)
         nt = (unsigned)s->ncases;
     pthread_mutex_init(&r.mu, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = ldg_now_mono_ns();
     unsigned started = 0;
     for (unsigned k = 0; k < nt; k++) {
         if (pthread_create(&th[k], NULL, worker, &r) != 0)
@@ -228,10 +228,8 @@ ldg_eval_run(const struct ldg_eval_suite *s, const struct ldg_eval_run_opts *o,
         worker(&r); /* no threads: run here */
     for (unsigned k = 0; k < started; k++)
         pthread_join(th[k], NULL);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     pthread_mutex_destroy(&r.mu);
-    rep->elapsed_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-                      (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    rep->elapsed_ms = (double)(ldg_now_mono_ns() - t0) / 1e6;
 
     double *lat = malloc((s->ncases ? s->ncases : 1) * sizeof *lat);
     size_t nl = 0;

@@ -566,12 +566,9 @@ ldg_http_request(struct ldg_http_client *c, const struct ldg_http_request *req,
         ldg_http_response_release(resp);
         struct xfer x = {.resp = resp, .cap = cap};
         ldg_buf_init(&x.body, cap);
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        uint64_t t0 = ldg_now_mono_ns();
         CURLcode cc = attempt(h, req, method, hdrs, &x, cerr);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        resp->elapsed_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-                           (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        resp->elapsed_ms = (double)(ldg_now_mono_ns() - t0) / 1e6;
         resp->attempts = k + 1;
         long st = 0;
         cu.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
@@ -874,14 +871,6 @@ struct ldg_http_stream {
     size_t blen, boff, bcap;
 };
 
-static long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static size_t
 st_header(char *line, size_t size, size_t nitems, void *arg)
 {
@@ -1023,9 +1012,9 @@ ldg_http_stream_open(struct ldg_http_stream **out, struct ldg_http_client *c,
     long limit = first_byte_ms > 0     ? first_byte_ms
                  : req->timeout_ms > 0 ? req->timeout_ms
                                        : LDG_HTTP_TIMEOUT_MS_DEFAULT;
-    long t0 = mono_ms();
+    long t0 = (long)ldg_now_mono_ms();
     while (!s->head.done && !s->finished) {
-        long left = limit - (mono_ms() - t0);
+        long left = limit - ((long)ldg_now_mono_ms() - t0);
         if (left <= 0) {
             if (connected)
                 *connected = stream_connected(s->easy, s->head.status);
@@ -1082,7 +1071,7 @@ ldg_http_stream_read(struct ldg_http_stream *s, char *buf, size_t cap,
 {
     if (!s || !buf || cap == 0)
         return LDG_EINVAL;
-    long t0 = mono_ms();
+    long t0 = (long)ldg_now_mono_ms();
     for (;;) {
         if (s->blen > s->boff) {
             size_t n = s->blen - s->boff;
@@ -1113,7 +1102,7 @@ ldg_http_stream_read(struct ldg_http_stream *s, char *buf, size_t cap,
         }
         int wait = 100;
         if (s->idle_ms > 0) {
-            long left = s->idle_ms - (mono_ms() - t0);
+            long left = s->idle_ms - ((long)ldg_now_mono_ms() - t0);
             if (left <= 0) {
                 snprintf(s->err_msg, sizeof s->err_msg,
                          "%s %s: no data for %ld ms; transfer aborted",
@@ -1446,7 +1435,8 @@ lx_header(char *line, size_t size, size_t nitems, void *arg)
         x->cancelled = 1;
         return 0;
     }
-    set_deadline(x->loop, x, x->idle_ms > 0 ? mono_ms() + x->idle_ms : 0);
+    set_deadline(x->loop, x,
+                 x->idle_ms > 0 ? (long)ldg_now_mono_ms() + x->idle_ms : 0);
     return n;
 }
 
@@ -1479,7 +1469,7 @@ lx_body(char *p, size_t size, size_t nmemb, void *arg)
     }
     x->got_body += n;
     if (x->idle_ms > 0)
-        set_deadline(x->loop, x, mono_ms() + x->idle_ms);
+        set_deadline(x->loop, x, (long)ldg_now_mono_ms() + x->idle_ms);
     return n;
 }
 
@@ -1529,7 +1519,8 @@ static void
 xfer_unpause(struct ldg_http_loop *l, struct ldg_http_xfer *x)
 {
     x->paused = 0;
-    set_deadline(l, x, x->idle_ms > 0 ? mono_ms() + x->idle_ms : 0);
+    set_deadline(l, x,
+                 x->idle_ms > 0 ? (long)ldg_now_mono_ms() + x->idle_ms : 0);
     /* hands over the piece curl kept, at once: data may refuse it (an
      * error here, which curl does not turn into the transfer's end) */
     CURLcode cc = cu.easy_pause(x->easy, CURLPAUSE_CONT);
@@ -1626,7 +1617,7 @@ loop_main(void *arg)
         int running;
         if (cu.multi_perform(l->multi, &running) == CURLM_OK)
             reap(l);
-        long now = mono_ms();
+        long now = (long)ldg_now_mono_ms();
         if (l->next_deadline_ms && now >= l->next_deadline_ms)
             expire(l, now);
         long wait = LOOP_POLL_MAX_MS;
@@ -1863,7 +1854,7 @@ ldg_http_xfer_start(struct ldg_http_loop *l, const struct ldg_http_request *req,
                                              : LDG_HTTP_TIMEOUT_MS_DEFAULT;
     x->idle_ms = idle_ms > 0 ? idle_ms : 0;
     x->max_body = req->max_response_bytes;
-    x->deadline_ms = mono_ms() + x->first_byte_ms;
+    x->deadline_ms = (long)ldg_now_mono_ms() + x->first_byte_ms;
     x->state = X_NEW;
     *out = x;
     if (post(l, x, CMD_START) < 0) { /* the loop is being freed */

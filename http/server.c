@@ -34,7 +34,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "http/http_int.h"
@@ -183,14 +182,6 @@ struct ldg_httpd_req {
     struct ldg_httpd_req *prev, *next; /* in srv->live */
 };
 
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* The record of c's connection (notify_conn made it), or NULL. */
 static struct httpd_conn *
 conn_of(struct MHD_Connection *c)
@@ -205,7 +196,7 @@ static void
 conn_active(struct httpd_conn *hc)
 {
     if (hc != NULL)
-        __atomic_store_n(&hc->active_ms, mono_ms(), __ATOMIC_RELEASE);
+        __atomic_store_n(&hc->active_ms, ldg_now_mono_ms(), __ATOMIC_RELEASE);
 }
 
 static void *
@@ -513,7 +504,7 @@ notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
         if (hc != NULL) {
             hc->id = __atomic_add_fetch(&s->conns, 1, __ATOMIC_RELAXED);
             hc->fd = ci != NULL ? ci->connect_fd : -1;
-            hc->active_ms = mono_ms();
+            hc->active_ms = ldg_now_mono_ms();
             peer_of(hc->fd, &hc->peer);
             pthread_mutex_lock(&s->cmu);
             rc = httpd_admit(&s->adm, hc, hc->active_ms, shut, NULL);

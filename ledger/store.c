@@ -19,7 +19,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -43,7 +42,7 @@ struct ldg_store {
     size_t map_size, map_max;
     int rdonly, nosync;
     int disk_full;            /* the last commit failed with ENOSPC/EDQUOT */
-    struct timespec checked;  /* last reader-table sweep (monotonic) */
+    uint64_t checked_ns;      /* last reader-table sweep (monotonic) */
     char data_path[PATH_MAX]; /* realpath of data.mdb, for ldg_store_trim */
 };
 
@@ -327,7 +326,7 @@ ldg_store_open(struct ldg_store **out, const char *path,
     }
     /* Clear reader slots left by processes that died (kill -9). */
     mdb_reader_check(s->env, &dead);
-    clock_gettime(CLOCK_MONOTONIC, &s->checked);
+    s->checked_ns = ldg_now_mono_ns();
 
     rc = mdb_txn_begin(s->env, NULL, o->rdonly ? MDB_RDONLY : 0, &txn);
     if (rc != 0) {
@@ -547,7 +546,7 @@ int
 ldg_store_reader_check(struct ldg_store *s)
 {
     int dead = 0;
-    clock_gettime(CLOCK_MONOTONIC, &s->checked);
+    s->checked_ns = ldg_now_mono_ns();
     if (mdb_reader_check(s->env, &dead) != 0)
         return 0;
     return dead;
@@ -567,13 +566,8 @@ ldg_store_reader_check(struct ldg_store *s)
 static void
 reader_check_now_and_then(struct ldg_store *s)
 {
-    struct timespec now;
-    int64_t ms;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    ms = (int64_t)(now.tv_sec - s->checked.tv_sec) * 1000 +
-         (now.tv_nsec - s->checked.tv_nsec) / 1000000;
-    if (ms >= READER_CHECK_MS ||
-        (s->checked.tv_sec == 0 && s->checked.tv_nsec == 0))
+    if (s->checked_ns == 0 ||
+        ldg_now_mono_ns() - s->checked_ns >= READER_CHECK_MS * 1000000u)
         ldg_store_reader_check(s);
 }
 

@@ -213,12 +213,6 @@ bump(uint64_t *counter)
     __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
 }
 
-static uint64_t
-now_ms(void)
-{
-    return ldg_now_mono_ns() / 1000000u;
-}
-
 /* Something is due at at_ms: the loop wakes then at the latest. */
 static void
 wake_at(struct ldg_server *s, uint64_t at_ms)
@@ -912,7 +906,7 @@ conn_update(struct ldg_server *s, struct conn *c)
         }
         c->out_off += (size_t)w;
         c->stall_since_ms = 0;
-        c->active_ms = now_ms();
+        c->active_ms = ldg_now_mono_ms();
     }
     if (c->out_off == c->out.len) {
         ldg_buf_consume(&c->out, c->out_off); /* all sent: no memmove */
@@ -925,7 +919,7 @@ conn_update(struct ldg_server *s, struct conn *c)
     if (c->out.len - c->out_off >= s->o.out_max ||
         (c->out_off < c->out.len && s->held >= s->o.budget_bytes)) {
         if (c->stall_since_ms == 0)
-            c->stall_since_ms = now_ms();
+            c->stall_since_ms = ldg_now_mono_ms();
         wake_at(s, c->stall_since_ms + s->o.stall_ms);
     } else
         c->stall_since_ms = 0;
@@ -943,7 +937,7 @@ conn_update(struct ldg_server *s, struct conn *c)
     if (!(mask & EPOLLIN) || (c->in.len == 0 && !c->skipping)) {
         c->line_since_ms = 0;
     } else if (c->line_since_ms == 0 || c->lineno != c->line_lineno) {
-        c->line_since_ms = now_ms();
+        c->line_since_ms = ldg_now_mono_ms();
         c->line_lineno = c->lineno;
         wake_at(s, c->line_since_ms + s->o.line_ms);
     }
@@ -1386,7 +1380,7 @@ conn_read(struct ldg_server *s, struct conn *c)
             in->len = 0;
             break;
         }
-        c->active_ms = now_ms();
+        c->active_ms = ldg_now_mono_ms();
         if (c->skipping) {
             /* read at in->p (in->len is 0 while skipping) and dropped up
              * to the newline, if one came */
@@ -1488,7 +1482,7 @@ accept_all(struct ldg_server *s)
             continue;
         }
         c->nowrite = c->may == 0;
-        c->active_ms = now_ms();
+        c->active_ms = ldg_now_mono_ms();
         c->source.uid = c->peer.uid;
         c->source.gid = c->peer.gid;
         c->source.pid = (uint64_t)c->peer.pid;
@@ -1581,7 +1575,7 @@ idle_matters(const struct ldg_server *s, const struct conn *c)
 static void
 check_stalls(struct ldg_server *s)
 {
-    uint64_t now = now_ms();
+    uint64_t now = ldg_now_mono_ms();
     int over = s->held >= s->o.budget_bytes;
     struct conn *c, *nx;
     s->wake_ms = 0;
@@ -1650,7 +1644,7 @@ budget_round(struct ldg_server *s)
         }
         return;
     }
-    now = now_ms();
+    now = ldg_now_mono_ms();
     if (s->fin != NULL) {
         if (now - s->fin_ms >= s->o.stall_ms) {
             bump(&s->st.dropped);
@@ -1769,7 +1763,7 @@ ldg_serve_run(struct ldg_server *s)
     for (;;) {
         int n, timeout = 1000;
         if (s->stopping) {
-            uint64_t now = now_ms();
+            uint64_t now = ldg_now_mono_ms();
             if (!held_total(s) || now >= stop_deadline)
                 break;
             timeout =
@@ -1778,7 +1772,7 @@ ldg_serve_run(struct ldg_server *s)
         if (s->wake_ms != 0) {
             /* a stalled connection is due: dropped on time, not at the
              * next second's round */
-            uint64_t now = now_ms();
+            uint64_t now = ldg_now_mono_ms();
             uint64_t due = s->wake_ms > now ? s->wake_ms - now : 0;
             if (due < (uint64_t)timeout)
                 timeout = (int)due;
@@ -1797,7 +1791,7 @@ ldg_serve_run(struct ldg_server *s)
             } else if (tag == TAG_STOP) {
                 if (!s->stopping) {
                     begin_stop(s);
-                    stop_deadline = now_ms() + s->o.drain_ms;
+                    stop_deadline = ldg_now_mono_ms() + s->o.drain_ms;
                 }
             } else if (tag == TAG_DONE) {
                 take_done(s);

@@ -225,6 +225,12 @@ ldg_now_mono_ns(void)
     return clock_ns(CLOCK_MONOTONIC);
 }
 
+uint64_t
+ldg_now_mono_ms(void)
+{
+    return ldg_now_mono_ns() / 1000000u;
+}
+
 struct timespec
 ldg_mono_timespec(uint64_t at_ns)
 {

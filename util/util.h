@@ -176,6 +176,9 @@ ldg_rd_be64(const uint8_t *p)
 
 /* Monotonic nanoseconds since boot (for timings and intervals). */
 uint64_t ldg_now_mono_ns(void);
+/* The same clock in milliseconds: the unit of the network's idle limits
+ * and deadlines (http/, serve/). */
+uint64_t ldg_now_mono_ms(void);
 /* Nanoseconds since the Unix epoch, by the wall clock (CLOCK_REALTIME):
  * for times a user reads or that outlive the process, never for an
  * interval (NTP or an operator may step it by hours). */

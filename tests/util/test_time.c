@@ -267,6 +267,17 @@ test_time__mono_deadline_is_on_the_monotonic_clock(void **state)
     assert_int_equal(d.tv_nsec, 999999999);
 }
 
+/* ldg_now_mono_ms is ldg_now_mono_ns's clock, in milliseconds. */
+static void
+test_time__mono_ms_is_mono_ns_in_ms(void **state)
+{
+    (void)state;
+    uint64_t before = ldg_now_mono_ns() / 1000000u;
+    uint64_t ms = ldg_now_mono_ms();
+    uint64_t after = ldg_now_mono_ns() / 1000000u;
+    assert_true(ms >= before && ms <= after);
+}
+
 /* A condition variable from ldg_cond_init_mono waits until its monotonic
  * deadline: one on CLOCK_REALTIME would take the deadline (the seconds
  * since boot) for a time in 1970 and return at once. */
@@ -305,6 +316,7 @@ main(void)
         cmocka_unit_test(test_time__flags_let_a_space_and_a_long_fraction_pass),
         cmocka_unit_test(test_time__civil_days_round_trip),
         cmocka_unit_test(test_time__mono_deadline_is_on_the_monotonic_clock),
+        cmocka_unit_test(test_time__mono_ms_is_mono_ns_in_ms),
         cmocka_unit_test(test_time__mono_cond_waits_until_its_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
