@@ -22,18 +22,9 @@ case $LEDGER in /*) ;; *) LEDGER=$PWD/$LEDGER ;; esac
 B=$T/box
 L() { "$LEDGER" --dir "$B" "$@"; }
 
-# the shim; under the sanitizers their runtimes come first in LD_PRELOAD
-CC=${CC:-cc}
-$CC -shared -fPIC -O1 -o "$T/cs.so" "$ROOT/tests/faults/clockshift.c" -ldl \
-    2>"$T/cc.err" || { echo "FAIL: clockshift: $(cat "$T/cc.err")"; exit 1; }
-san=$(ldd "$LEDGER" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
-    tr '\n' ':')
-CS=$T/cs.so
-if [ -n "$san" ]; then
-    CS="$san$T/cs.so"
-    ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0
-    export ASAN_OPTIONS
-fi
+# the shim (CS)
+. "$ROOT/tests/e2e/lib/clockshift.sh"
+clockshift_build "$LEDGER"
 
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
 WV=$("$LEDGER" witness init --dir "$T/w" --name w.example/w1) ||

@@ -33,18 +33,9 @@ case $LEDGER in /*) ;; *) LEDGER=$PWD/$LEDGER ;; esac
 D=$T/l
 L() { "$LEDGER" --dir "$D" "$@"; }
 
-# the shim; under the sanitizers their runtimes come first in LD_PRELOAD
-CC=${CC:-cc}
-$CC -shared -fPIC -O1 -o "$T/cs.so" "$ROOT/tests/faults/clockshift.c" -ldl \
-    2>"$T/cc.err" || { echo "FAIL: clockshift: $(cat "$T/cc.err")"; exit 1; }
-san=$(ldd "$LEDGER" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
-    tr '\n' ':')
-CS=$T/cs.so
-if [ -n "$san" ]; then
-    CS="$san$T/cs.so"
-    ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0
-    export ASAN_OPTIONS
-fi
+# the shim (CS), within and cpu_ticks
+. "$ROOT/tests/e2e/lib/clockshift.sh"
+clockshift_build "$LEDGER"
 
 echo '{"models": [{"name": "m:1", "digest": "sha256:aa"}], "default_answer": "a b c"}' >"$T/state.json"
 python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
@@ -92,22 +83,6 @@ post() {
 }
 # committed ID: the event with id ID is in the log
 committed() { L query -o json 2>/dev/null | grep -q "\"id\":\"$1\""; }
-# within SECONDS CMD...: CMD again every 0.1 s until it succeeds; false
-# after SECONDS (a tick is 200 ms: a few seconds is slack for a loaded box
-# or a sanitizer's build; an hour is the bug)
-within() {
-    n=$(($1 * 10))
-    shift
-    i=0
-    until "$@"; do
-        i=$((i + 1))
-        [ $i -gt $n ] && return 1
-        sleep 0.1
-    done
-}
-# cpu_ticks PID: the process's user and system time, in clock ticks
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-HZ=$(getconf CLK_TCK)
 
 # ---------------------------------------- async, wall clock an hour ahead --
 start_proxy ahead 3600 --direct --upstream o=$U --record async

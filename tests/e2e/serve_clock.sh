@@ -41,36 +41,14 @@ case $LEDGER in /*) ;; *) LEDGER=$PWD/$LEDGER ;; esac
 D=$T/l
 L() { "$LEDGER" --dir "$D" "$@"; }
 
-# the shim; under the sanitizers their runtimes come first in LD_PRELOAD
-CC=${CC:-cc}
-$CC -shared -fPIC -O1 -o "$T/cs.so" "$ROOT/tests/faults/clockshift.c" -ldl \
-    2>"$T/cc.err" || { echo "FAIL: clockshift: $(cat "$T/cc.err")"; exit 1; }
-$CC -o "$T/lr" "$HERE/lib/lmdb_readers.c" -llmdb 2>"$T/cc.err" ||
+# the shim (CS), within and cpu_ticks
+. "$HERE/lib/clockshift.sh"
+clockshift_build "$LEDGER"
+${CC:-cc} -o "$T/lr" "$HERE/lib/lmdb_readers.c" -llmdb 2>"$T/cc.err" ||
     { echo "FAIL: lmdb_readers: $(cat "$T/cc.err")"; exit 1; }
-san=$(ldd "$LEDGER" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
-    tr '\n' ':')
-CS=$T/cs.so
-if [ -n "$san" ]; then
-    CS="$san$T/cs.so"
-    ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0
-    export ASAN_OPTIONS
-fi
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
 DEAD="http://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')/"
 
-# within SECONDS CMD...: CMD again every 0.1 s until it succeeds; false
-# after SECONDS (the intervals are 1 s: the rest is slack for a loaded box
-# or a sanitizer's build; an hour is the bug)
-within() {
-    n=$(($1 * 10))
-    shift
-    i=0
-    until "$@"; do
-        i=$((i + 1))
-        [ $i -gt $n ] && return 1
-        sleep 0.1
-    done
-}
 # serve NAME SHIFT ARGS...: `ledger serve` with the wall clock SHIFT
 # seconds off, its pid in pid
 serve() {
@@ -94,10 +72,6 @@ stop() { # NAME: SIGTERM, and it exits 0 (under ASan: no leak)
 # failures NAME: how many times the daemon logged the publish job failing
 failures() { grep -c 'publish failed' "$T/$1.err"; }
 fails_at_least() { [ "$(failures "$1")" -ge "$2" ]; }
-# cpu_ticks PID: the process's user and system time, in clock ticks (its
-# jobs' children not counted)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-HZ=$(getconf CLK_TCK)
 # dead_reader_cleared: a reader killed with its read transaction open has
 # its slot cleared
 dead_reader_cleared() {
