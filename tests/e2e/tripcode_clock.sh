@@ -29,17 +29,9 @@ fail() {
     nfail=$((nfail + 1))
 }
 case $LEDGER in /*) ;; *) LEDGER=$PWD/$LEDGER ;; esac
-CC=${CC:-cc}
-$CC -shared -fPIC -O1 -o "$T/cs.so" "$ROOT/tests/faults/clockshift.c" -ldl \
-    2>"$T/cc.err" || { echo "FAIL: clockshift: $(cat "$T/cc.err")"; exit 1; }
-san=$(ldd "$LEDGER" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
-    tr '\n' ':')
-CS=$T/cs.so
-if [ -n "$san" ]; then
-    CS="$san$T/cs.so"
-    ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0
-    export ASAN_OPTIONS
-fi
+# the shim (CS): tests/e2e/lib/clockshift.sh
+. "$ROOT/tests/e2e/lib/clockshift.sh"
+clockshift_build "$LEDGER" detect_leaks=0
 D=$T/l
 L() { "$LEDGER" --dir "$D" --utc "$@"; }
 # shifted SECONDS CMD...: CMD with the wall clock SECONDS later (earlier

@@ -3,14 +3,16 @@
 # tests/e2e/*.sh only). tests/faults/clockshift.c is an LD_PRELOAD shim:
 # under it every read of the wall clock is CLOCK_SHIFT_S seconds off
 # (docs/TESTING.md), while the kernel's timed waits keep the real clocks.
-#   clockshift_build PROGRAM  builds the shim into $T/cs.so ($T: the
+#   clockshift_build PROGRAM [ASAN]
+#                             builds the shim into $T/cs.so ($T: the
 #                             script's scratch directory, $ROOT: the source
 #                             tree) and sets CS, what LD_PRELOAD takes:
 #                             under the sanitizers PROGRAM's runtimes come
 #                             first, as they must, and ASAN_OPTIONS says the
-#                             order is meant. A shim that does not build
-#                             prints FAIL with the compiler's words and
-#                             exits 1.
+#                             order is meant (and takes ASAN's options too,
+#                             e.g. detect_leaks=0). A shim that does not
+#                             build prints FAIL with the compiler's words
+#                             and exits 1.
 #   within SECONDS CMD...     CMD again every 0.1 s until it succeeds; false
 #                             after SECONDS (slack for a loaded box or a
 #                             sanitizer's build: the bugs these scripts
@@ -27,7 +29,7 @@ clockshift_build() {
     CS=$T/cs.so
     if [ -n "$cs_san" ]; then
         CS="$cs_san$T/cs.so"
-        ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0
+        ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0${2:+:$2}
         export ASAN_OPTIONS
     fi
 }
