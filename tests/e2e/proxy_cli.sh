@@ -50,43 +50,15 @@ cat >"$T/state.json" <<J
  "answers": {"why is the sky blue": "because of Rayleigh scattering"},
  "default_answer": "I do not know"}
 J
-python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
-    --port-file "$T/sport" >/dev/null 2>&1 &
-PIDS="$PIDS $!"
-i=0
-while [ ! -s "$T/sport" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-U="http://127.0.0.1:$(cat "$T/sport")"
+# start_stub, start_proxy, stop_proxy: tests/e2e/lib/proxy.sh
+. "$ROOT/tests/e2e/lib/proxy.sh"
+start_stub
 DEAD="http://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
 L append model.registered --body "{\"model\":\"llama3:8b\",\"digest\":\"$DIG\"}" >/dev/null
 L append model.verified --body "{\"model\":\"llama3:8b\",\"digest\":\"$DIG\",\"ok\":true}" >/dev/null
 
-# start_proxy NAME ARGS...: runs `ledger proxy` in the background on a
-# free port; sets PP (its URL) and PPID_NAME's pid in PPID_
-start_proxy() {
-    n=$1
-    shift
-    rm -f "$T/$n.out"
-    "$LEDGER" --dir "$D" proxy --listen 127.0.0.1:0 "$@" >"$T/$n.out" \
-        2>"$T/$n.err" &
-    PPID_=$!
-    PIDS="$PIDS $PPID_"
-    i=0
-    while ! grep -q '^listening on' "$T/$n.out" 2>/dev/null &&
-        [ $i -lt 100 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    PP="http://$(sed -n 's/^listening on //p' "$T/$n.out")"
-}
-# stop_proxy PID NAME: SIGTERM, and it exits 0 (under ASan: no leak)
-stop_proxy() {
-    kill -TERM "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-    rc=$?
-    [ "$rc" = 0 ] || fail "proxy $2 exit $rc: $(tail -c 2000 "$T/$2.err")"
-}
 # RSS bounds do not hold under the sanitizers (shadow memory)
 case $LEDGER in */asan/*|*/tsan/*) SAN=1 ;; *) SAN=0 ;; esac
 # events TYPE: the bodies of every TYPE event, one JSON a line, with the
@@ -180,7 +152,7 @@ kill $BUSY
 
 # --------------------------------------------------- every API, sync --
 start_proxy p1 --upstream ollama=$U
-P1=$PPID_
+P1=$PX
 grep -q 'recording sync into .* (directly)' "$T/p1.out" || fail "p1 banner: $(cat "$T/p1.out")"
 Q='{"model":"llama3:8b","messages":[{"role":"user","content":"why is the sky blue"}]}'
 # until_true CMD...: CMD again every 0.1 s until it succeeds, 20 s at most
@@ -323,7 +295,7 @@ lastis() { # WHAT TYPE EXPR over `e`, the last event of TYPE
 stop_proxy $P1 p1
 E0=$(L query body.outcome=error -o json | wc -l)
 start_proxy p2 --upstream ollama=$U --idle-timeout 1000 --first-byte-timeout 1500
-P2=$PPID_
+P2=$PX
 fails /api/chat 500
 post /api/chat "$Q"
 [ "$(cat "$T/st")" = 500 ] || fail "500: status $(cat "$T/st")"
@@ -613,7 +585,7 @@ cat >"$T/proxy.json" <<J
  "record_content": true}
 J
 start_proxy p3 --config "$T/proxy.json"
-P3=$PPID_
+P3=$PX
 post /api/chat '{"model":"smart","stream":false,"messages":[{"role":"user","content":"why is the sky blue"}]}'
 [ "$(cat "$T/st")" = 200 ] || fail "fallback: status $(cat "$T/st")"
 grep -q Rayleigh "$T/ans" || fail "fallback: $(cat "$T/ans")"
@@ -678,7 +650,7 @@ rm -f "$T/proxy.json"
 # recorded ok, and the proxy exits 0 after it (until 2026-11-26 the
 # proxy cut it at once and recorded it as the client's leaving)
 start_proxy pd --upstream ollama=$U
-PD=$PPID_
+PD=$PX
 drip_start drained
 s0=$(date +%s)
 stop_proxy $PD pd
@@ -734,7 +706,7 @@ stop_proxy $PU pu
 
 # ------------------------------------------------------------- async --
 start_proxy p4 --upstream ollama=$U --record async
-P4=$PPID_
+P4=$PX
 grep -q 'recording async' "$T/p4.out" || fail "p4 banner"
 B0=$(L query type=route.decision -o json | wc -l)
 for k in 1 2 3; do post /v1/chat/completions "$Q" -H "X-Request-Id: async-$k"; done
@@ -743,7 +715,7 @@ grep -q '3 events recorded' "$T/p4.err" || fail "async stop: $(cat "$T/p4.err")"
 B1=$(L query type=route.decision -o json | wc -l)
 [ $((B1 - B0)) = 3 ] || fail "async: $((B1 - B0)) events, want 3"
 start_proxy p4b --upstream ollama=$U --record async
-P4B=$PPID_
+P4B=$PX
 gone_whole gone-async
 # the digest is the registry's at the request (read again when a second
 # old), not as it was before the previous request
@@ -764,7 +736,7 @@ while ! grep -q '^listening' "$T/serve.out" 2>/dev/null && [ $i -lt 100 ]; do
     i=$((i + 1))
 done
 start_proxy p5 --upstream ollama=$U
-P5=$PPID_
+P5=$PX
 grep -q 'through ledger serve' "$T/p5.out" || fail "p5 banner: $(cat "$T/p5.out")"
 post /api/generate '{"model":"llama3:8b","prompt":"why is the sky blue","stream":false}' -H 'X-Request-Id: served-1'
 [ "$(cat "$T/st")" = 200 ] || fail "served: status $(cat "$T/st")"

@@ -33,44 +33,23 @@ case $LEDGER in /*) ;; *) LEDGER=$PWD/$LEDGER ;; esac
 D=$T/l
 L() { "$LEDGER" --dir "$D" "$@"; }
 
-# the shim (CS), within and cpu_ticks
+# the shim (CS), within and cpu_ticks; start_stub, start_proxy, stop_proxy
 . "$ROOT/tests/e2e/lib/clockshift.sh"
+. "$ROOT/tests/e2e/lib/proxy.sh"
 clockshift_build "$LEDGER"
 
 echo '{"models": [{"name": "m:1", "digest": "sha256:aa"}], "default_answer": "a b c"}' >"$T/state.json"
-python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
-    --port-file "$T/sport" >/dev/null 2>&1 &
-PIDS="$PIDS $!"
-i=0
-while [ ! -s "$T/sport" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-U="http://127.0.0.1:$(cat "$T/sport")"
+start_stub
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
 
-# start_proxy NAME SHIFT ARGS...: `ledger proxy` on a free port with the
-# wall clock SHIFT seconds off; its pid in PX, its URL in PP
-start_proxy() {
-    n=$1
-    s=$2
+# shifted_proxy NAME SHIFT ARGS...: start_proxy with the wall clock SHIFT
+# seconds off
+shifted_proxy() {
+    PROXY_ENV="CLOCK_SHIFT_S=$2 LD_PRELOAD=$CS"
+    sp_n=$1
     shift 2
-    rm -f "$T/$n.out"
-    CLOCK_SHIFT_S=$s LD_PRELOAD=$CS "$LEDGER" --dir "$D" proxy \
-        --listen 127.0.0.1:0 "$@" >"$T/$n.out" 2>"$T/$n.err" &
-    PX=$!
-    PIDS="$PIDS $PX"
-    i=0
-    while ! grep -q '^listening on' "$T/$n.out" 2>/dev/null &&
-        [ $i -lt 200 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    PP="http://$(sed -n 's/^listening on //p' "$T/$n.out")"
-}
-# stop_proxy PID NAME: SIGTERM, and it exits 0 (under ASan: no leak)
-stop_proxy() {
-    kill -TERM "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-    rc=$?
-    [ "$rc" = 0 ] || fail "proxy $2 exit $rc: $(tail -c 2000 "$T/$2.err")"
+    start_proxy "$sp_n" "$@"
+    PROXY_ENV=""
 }
 # post ID: one request with X-Request-Id ID through $PP; 200 or a failure
 post() {
@@ -85,7 +64,7 @@ post() {
 committed() { L query -o json 2>/dev/null | grep -q "\"id\":\"$1\""; }
 
 # ---------------------------------------- async, wall clock an hour ahead --
-start_proxy ahead 3600 --direct --upstream o=$U --record async
+shifted_proxy ahead 3600 --direct --upstream o=$U --record async
 grep -q 'recording async' "$T/ahead.out" || fail "ahead: banner: $(cat "$T/ahead.out" "$T/ahead.err")"
 post ahead-1
 within 5 committed ahead-1 ||
@@ -98,7 +77,7 @@ stop_proxy $PX ahead
 grep -q '2 events recorded' "$T/ahead.err" || fail "ahead stop: $(cat "$T/ahead.err")"
 
 # --------------------------------------- async, wall clock an hour behind --
-start_proxy behind -3600 --direct --upstream o=$U --record async
+shifted_proxy behind -3600 --direct --upstream o=$U --record async
 post behind-1
 within 5 committed behind-1 ||
     fail "async, wall clock an hour behind: the event is not committed 5 s after its answer"

@@ -20,12 +20,9 @@ fail() {
 }
 D=$T/l
 echo '{"models": [{"name": "m:1", "digest": "sha256:aa"}], "default_answer": "a b c"}' >"$T/state.json"
-python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
-    --port-file "$T/sport" >/dev/null 2>&1 &
-PIDS="$PIDS $!"
-i=0
-while [ ! -s "$T/sport" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-U="http://127.0.0.1:$(cat "$T/sport")"
+# start_stub: tests/e2e/lib/proxy.sh
+. "$ROOT/tests/e2e/lib/proxy.sh"
+start_stub
 "$LEDGER" --dir "$D" init >/dev/null || { echo "FAIL: init"; exit 1; }
 r=1
 total=0

@@ -43,12 +43,9 @@ cat >"$T/state.json" <<J
 {"models": [{"name": "llama3:8b", "digest": "$DIG"}],
  "answers": {"why is the sky blue": "because of Rayleigh scattering"}}
 J
-python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
-    --port-file "$T/sport" >/dev/null 2>&1 &
-PIDS="$PIDS $!"
-i=0
-while [ ! -s "$T/sport" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-U="http://127.0.0.1:$(cat "$T/sport")"
+# start_stub: tests/e2e/lib/proxy.sh
+. "$ROOT/tests/e2e/lib/proxy.sh"
+start_stub
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
 L append model.registered --body "{\"model\":\"llama3:8b\",\"digest\":\"$DIG\"}" >/dev/null
 "$LEDGER" --dir "$D" proxy --listen 127.0.0.1:0 --upstream "ollama=$U" \

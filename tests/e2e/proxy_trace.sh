@@ -22,14 +22,12 @@ fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 D=$T/l
 L() { "$LEDGER" --dir "$D" "$@"; }
 echo '{}' >"$T/state.json"
-python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
-    --port-file "$T/sport" >/dev/null 2>&1 &
-PIDS="$PIDS $!"
-i=0
-while [ ! -s "$T/sport" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+# start_stub: tests/e2e/lib/proxy.sh
+. "$ROOT/tests/e2e/lib/proxy.sh"
+start_stub
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
 "$LEDGER" --dir "$D" proxy --listen 127.0.0.1:0 \
-    --upstream "stub=http://127.0.0.1:$(cat "$T/sport")" >"$T/p.out" 2>"$T/p.err" &
+    --upstream "stub=$U" >"$T/p.out" 2>"$T/p.err" &
 PP=$!
 PIDS="$PIDS $PP"
 i=0
