@@ -16,6 +16,7 @@
 #     first verification on itself), `verify --new` with --full is 64.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/doctor_follows.XXXXXX") || exit 1
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
@@ -34,16 +35,7 @@ import json, sys
 d = json.load(sys.stdin)
 print([c["status"] for c in d["box"] if c["name"] == "chain-verified"][0])'
 }
-waitfor() { # SECONDS CMD...
-    wf_n=$(($1 * 10))
-    shift
-    wf_i=0
-    until "$@"; do
-        wf_i=$((wf_i + 1))
-        [ $wf_i -gt $wf_n ] && return 1
-        sleep 0.1
-    done
-}
+. "$ROOT/tests/e2e/lib/wait.sh" # within SECONDS CMD...
 
 L init >/dev/null || exit 1
 # a new ledger is verified: init checked its genesis (issue 46: its doctor
@@ -59,7 +51,7 @@ L verify >/dev/null 2>&1 || fail "first verify"
 
 "$LEDGER" --dir "$D" serve --verify-every 1s >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
-waitfor 10 grep -q listening "$T/serve.out" || { echo "FAIL: serve did not start"; exit 1; }
+within 10 grep -q listening "$T/serve.out" || { echo "FAIL: serve did not start"; exit 1; }
 
 # a busy box: writes, doctor, writes, doctor ...
 round=0
@@ -84,7 +76,7 @@ n=$(L stats -o json | sed 's/.*"events":\([0-9]*\).*/\1/')
 job_caught_up() {
     L verify --new 2>/dev/null | grep -q "nothing new since seq $((n - 1))"
 }
-waitfor 10 job_caught_up || fail "the verify job did not record the new events: $(L verify --new -o json 2>&1)"
+within 10 job_caught_up || fail "the verify job did not record the new events: $(L verify --new -o json 2>&1)"
 L serve --status -o json >"$T/st" 2>/dev/null
 grep -q '"name":"verify"' "$T/st" || fail "serve --status: no verify job: $(cat "$T/st")"
 grep -q '"last_exit":0' "$T/st" || fail "serve --status: verify job not ok: $(cat "$T/st")"
@@ -110,9 +102,9 @@ open(p, "r+b").write(b)
 EOF
 "$LEDGER" --dir "$D" serve --verify-every 1s >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
-waitfor 10 grep -q listening "$T/serve.out" || { echo "FAIL: serve did not start again: $(cat "$T/serve.err")"; exit 1; }
+within 10 grep -q listening "$T/serve.out" || { echo "FAIL: serve did not start again: $(cat "$T/serve.err")"; exit 1; }
 job_failed() { L serve --status -o json 2>/dev/null | grep -q '"last_exit":1'; }
-waitfor 15 job_failed || fail "the verify job did not fail on tampering: $(L serve --status 2>&1)"
+within 15 job_failed || fail "the verify job did not fail on tampering: $(L serve --status 2>&1)"
 grep -q "event $seq" "$T/serve.err" || fail "the job's log does not name event $seq"
 L doctor >"$T/doc" 2>&1
 rc=$?
@@ -129,7 +121,6 @@ pid=""
 # verify --new and the doctor fail naming it, and `ledger checkpoint`
 # hands it out no more (until 2026-11-26 both said ok, and checkpoint
 # printed it, exit 0)
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 if ${CC:-cc} -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
     $(pkg-config --cflags --libs lmdb 2>/dev/null || echo -llmdb) 2>/dev/null; then
     D=$T/ck

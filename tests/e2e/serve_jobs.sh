@@ -34,17 +34,7 @@ fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 case $LEDGER in /*) ;; *) LEDGER=$PWD/$LEDGER ;; esac
 L() { "$LEDGER" --dir "$D" "$@"; }
 count() { L query -o json "type=$1" 2>/dev/null | wc -l | tr -d ' '; }
-# waitfor SECONDS CMD...: until CMD succeeds
-waitfor() {
-    n=$(($1 * 10))
-    shift
-    i=0
-    until "$@"; do
-        i=$((i + 1))
-        [ $i -gt $n ] && return 1
-        sleep 0.1
-    done
-}
+. "$HERE/lib/wait.sh" # within SECONDS CMD...
 
 L init >/dev/null || exit 1
 
@@ -86,7 +76,7 @@ J
 state "$B"
 python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" --port-file "$T/port" >/dev/null 2>&1 &
 SPID=$!
-waitfor 10 test -s "$T/port" || { echo "FAIL: stub did not start"; exit 1; }
+within 10 test -s "$T/port" || { echo "FAIL: stub did not start"; exit 1; }
 echo "ol=http://127.0.0.1:$(cat "$T/port")" >"$D/runtimes"
 P=$(free_port)
 CH=""
@@ -102,7 +92,7 @@ fi
 
 python3 "$HERE/lib/notify_sink.py" "$T/notify" "$T/msgs" &
 sink=$!
-waitfor 10 test -S "$T/notify" || fail "notify sink"
+within 10 test -S "$T/notify" || fail "notify sink"
 
 # --- the daemon with its jobs
 # shellcheck disable=SC2046
@@ -112,14 +102,14 @@ NOTIFY_SOCKET=$T/notify "$LEDGER" --dir "$D" serve --probe-every 2s \
     $([ -n "$CH" ] && echo "--ship-every 2s $CH") \
     --sweep-every 1s >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
-waitfor 20 grep -q '^listening on ' "$T/serve.out" || { echo "FAIL: serve: $(cat "$T/serve.err")"; exit 1; }
+within 20 grep -q '^listening on ' "$T/serve.out" || { echo "FAIL: serve: $(cat "$T/serve.err")"; exit 1; }
 
 # probe: the two models, host and runtime, through the daemon
-waitfor 30 sh -c "[ \$('$LEDGER' --dir '$D' query -o json type=model.registered 2>/dev/null | wc -l) -ge 2 ]" ||
+within 30 sh -c "[ \$('$LEDGER' --dir '$D' query -o json type=model.registered 2>/dev/null | wc -l) -ge 2 ]" ||
     fail "probe job: no model.registered: $(tail -5 "$T/serve.err")"
 grep -q "ledger serve: probe: " "$T/serve.err" || fail "the probe's output is not logged"
 # publish: fails (nothing listens), is logged, retried, shown
-waitfor 30 grep -q "publish failed (exit 74, 2 in a row)" "$T/serve.err" ||
+within 30 grep -q "publish failed (exit 74, 2 in a row)" "$T/serve.err" ||
     fail "publish job: no second failure: $(grep publish "$T/serve.err" | tail -3)"
 grep -q "publish failed (exit 74, 1 in a row): .*retrying in 5 s" "$T/serve.err" ||
     fail "first retry not after 5 s: $(grep 'publish failed' "$T/serve.err" | head -2)"
@@ -151,8 +141,8 @@ grep -q "through ledger serve" "$T/app.err" || fail "append did not go through t
 # failure) publishes
 free_port() { echo "$P"; }
 start_nginx "$T/www" || fail "nginx"
-waitfor 40 test -s "$T/www/www/checkpoint" || fail "publish never succeeded: $(grep publish "$T/serve.err" | tail -3)"
-waitfor 10 sh -c "'$LEDGER' --dir '$D' serve --status >/dev/null 2>&1" ||
+within 40 test -s "$T/www/www/checkpoint" || fail "publish never succeeded: $(grep publish "$T/serve.err" | tail -3)"
+within 10 sh -c "'$LEDGER' --dir '$D' serve --status >/dev/null 2>&1" ||
     fail "--status not 0 after the publish succeeded: $(L serve --status 2>&1)"
 # probing again and again appends nothing new; a changed digest appends
 # exactly its model.registered
@@ -160,7 +150,7 @@ sleep 2.5
 [ "$(count runtime.registered)" = 1 ] || fail "runtime.registered $(count runtime.registered) times"
 [ "$(count model.registered)" = 2 ] || fail "model.registered $(count model.registered) times before a change"
 state "$C"
-waitfor 20 sh -c "[ \$('$LEDGER' --dir '$D' query -o json type=model.registered 2>/dev/null | wc -l) -ge 3 ]" ||
+within 20 sh -c "[ \$('$LEDGER' --dir '$D' query -o json type=model.registered 2>/dev/null | wc -l) -ge 3 ]" ||
     fail "the changed digest was not probed"
 sleep 2.5
 [ "$(count model.registered)" = 3 ] || fail "model.registered $(count model.registered) times, want 3"
@@ -168,7 +158,7 @@ L query -o json type=model.registered | tail -1 | grep -q "$C" || fail "the thir
 
 if [ -n "$CH" ]; then
     n=$(L query -o json 2>/dev/null | wc -l | tr -d ' ')
-    waitfor 30 sh -c "[ \"\$(curl -sf --data-binary 'SELECT count() FROM fleet.ledger_events FINAL' 'http://127.0.0.1:$CH_PORT/')\" -ge $n ]" ||
+    within 30 sh -c "[ \"\$(curl -sf --data-binary 'SELECT count() FROM fleet.ledger_events FINAL' 'http://127.0.0.1:$CH_PORT/')\" -ge $n ]" ||
         fail "ship job: $(chq "$CH_PORT" 'SELECT count() FROM fleet.ledger_events') rows, want $n"
 fi
 
@@ -195,19 +185,19 @@ L verify --full >"$T/v" 2>&1 || fail "verify --full: $(cat "$T/v")"
 : >"$T/serve2.out"
 "$LEDGER" --dir "$D" serve --sweep-every 1s >"$T/serve2.out" 2>"$T/serve2.err" &
 pid=$!
-waitfor 20 grep -q '^listening on ' "$T/serve2.out" || fail "serve 2: $(cat "$T/serve2.err")"
+within 20 grep -q '^listening on ' "$T/serve2.out" || fail "serve 2: $(cat "$T/serve2.err")"
 # a reader killed with its read transaction open, while the daemon idles
 # (and keeps the environment open, so nothing resets the reader table)
 if command -v cc >/dev/null 2>&1 &&
     cc -o "$T/lr" "$HERE/lib/lmdb_readers.c" -llmdb 2>"$T/cc.err"; then
     "$T/lr" hold "$D" >"$T/hold.out" &
     hp=$!
-    waitfor 10 grep -q holding "$T/hold.out" || fail "reader helper did not start"
+    within 10 grep -q holding "$T/hold.out" || fail "reader helper did not start"
     kill -9 "$hp"
     wait "$hp" 2>/dev/null
     # (its slot may be cleared at once if a sweep falls just now: the
     # stop line below counts what the sweeps cleared)
-    waitfor 10 sh -c "[ \"\$('$T/lr' count '$D')\" = 0 ]" ||
+    within 10 sh -c "[ \"\$('$T/lr' count '$D')\" = 0 ]" ||
         fail "the daemon's sweep did not clear the dead reader's slot"
 else
     fail "cannot build the LMDB reader helper: $(cat "$T/cc.err")"

@@ -13,13 +13,13 @@
 #                             e.g. detect_leaks=0). A shim that does not
 #                             build prints FAIL with the compiler's words
 #                             and exits 1.
-#   within SECONDS CMD...     CMD again every 0.1 s until it succeeds; false
-#                             after SECONDS (slack for a loaded box or a
-#                             sanitizer's build: the bugs these scripts
-#                             catch wait an hour or a day)
+#   within SECONDS CMD...     tests/e2e/lib/wait.sh's (the bugs these
+#                             scripts catch wait an hour or a day)
 #   cpu_ticks PID             the process's user and system time in clock
 #                             ticks (its children not counted), HZ a second:
 #                             how an idle process that spins is found
+. "$ROOT/tests/e2e/lib/wait.sh"
+
 clockshift_build() {
     ${CC:-cc} -shared -fPIC -O1 -o "$T/cs.so" \
         "$ROOT/tests/faults/clockshift.c" -ldl 2>"$T/cc.err" ||
@@ -32,17 +32,6 @@ clockshift_build() {
         ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0${2:+:$2}
         export ASAN_OPTIONS
     fi
-}
-
-within() {
-    wi_n=$(($1 * 10))
-    shift
-    wi_i=0
-    until "$@"; do
-        wi_i=$((wi_i + 1))
-        [ $wi_i -gt $wi_n ] && return 1
-        sleep 0.1
-    done
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
