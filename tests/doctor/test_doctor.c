@@ -374,14 +374,6 @@ test_doctor__disk_headroom_is_measured(void **state)
 
 #define DAY_NS (86400ull * 1000000000ull)
 
-static uint64_t
-wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Appends n events of 16 KiB of random hex each. */
 static void
 t_append_big(struct ldg_ledger *l, int n)
@@ -449,7 +441,7 @@ test_doctor__growth_is_measured_over_the_window(void **state)
 {
     char dir[256];
     struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
-    uint64_t t0 = wall_ns(), clock = t0 + 5 * DAY_NS; /* genesis ~ t0 */
+    uint64_t t0 = ldg_now_wall_ns(), clock = t0 + 5 * DAY_NS; /* genesis ~ t0 */
     json_t *d, *c;
     int verdict, i;
     (void)state;
@@ -594,7 +586,7 @@ test_doctor__days_left_against_keep_days(void **state)
     assert_int_equal(verdict, LDG_DOCTOR_DEGRADED);
     json_decref(d);
     /* not growing passes whatever keep_days says */
-    d = run_at_time(l, wall_ns() + 30 * DAY_NS, &verdict);
+    d = run_at_time(l, ldg_now_wall_ns() + 30 * DAY_NS, &verdict);
     assert_string_equal(status(box(d, "disk-headroom")), "ok");
     json_decref(d);
     ldg_close(l);

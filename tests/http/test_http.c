@@ -1108,14 +1108,6 @@ test_http__loop_refused_is_not_connected(void **state)
     free(t.body);
 }
 
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 test_http__loop_first_byte_and_idle_timeouts(void **state)
 {
@@ -1136,7 +1128,7 @@ test_http__loop_first_byte_and_idle_timeouts(void **state)
     snprintf(base, sizeof base, "http://127.0.0.1:%d", ntohs(a.sin_port));
     tsrv_start(&s);
 
-    long t0 = now_ms();
+    long t0 = (long)ldg_now_mono_ms();
     tx_init(&t[0], 256);
     x[0] = tstart(l, &t[0], "POST", base, "/x", "{}", 300, 0, 0);
     /* headers, 5 bytes, then nothing: the idle limit */
@@ -1152,7 +1144,7 @@ test_http__loop_first_byte_and_idle_timeouts(void **state)
     x[3] = tstart(l, &t[3], NULL, s.base, "/nohead", NULL, 300, 0, 0);
     for (int i = 0; i < 4; i++)
         TWAIT(t[i].ends == 1);
-    long took = now_ms() - t0;
+    long took = (long)ldg_now_mono_ms() - t0;
 
     assert_int_equal(t[0].rc, LDG_ETIMEOUT);
     assert_int_equal(t[0].connected, 1);
@@ -1417,7 +1409,7 @@ tp_end(void *cls, struct ldg_http_xfer *x, int rc, int connected,
 static double
 tp_run(struct tput *tp)
 {
-    long t0 = now_ms();
+    long t0 = (long)ldg_now_mono_ms();
     pthread_mutex_lock(&tmu);
     for (int i = 0; i < TP_WIDTH && tp->started < tp->n; i++) {
         tp->slot[i].tp = tp;
@@ -1440,7 +1432,7 @@ tp_run(struct tput *tp)
         }
         pthread_mutex_unlock(&tmu);
     }
-    long ms = now_ms() - t0;
+    long ms = (long)ldg_now_mono_ms() - t0;
     return (double)tp->n * 1000.0 / (double)(ms > 0 ? ms : 1);
 }
 

@@ -455,14 +455,6 @@ reader_that_dies(const char *dir)
     return pid;
 }
 
-static uint64_t
-ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A reader that died holding its transaction pins its snapshot (the file
  * grows with every commit) until its slot is cleared: a writer clears it
  * itself as it writes, at most READER_CHECK_MS (100 ms) after its last
@@ -482,9 +474,9 @@ test_store__a_writer_clears_a_dead_reader_as_it_writes(void **state)
     /* writes for 300 ms after a reader died: they cleared it */
     t_append_many(l, 1); /* a write's sweep just now */
     reader_that_dies(dir);
-    uint64_t t0 = ms_now();
+    uint64_t t0 = ldg_now_mono_ms();
     int n = 0;
-    while (ms_now() - t0 < 300) {
+    while (ldg_now_mono_ms() - t0 < 300) {
         t_append_many(l, 1);
         n++;
     }

@@ -17,27 +17,19 @@
 #include <cmocka.h>
 
 #include "otlp/otlp_int.h"
+#include "util/util.h"
 
 #define TRACE "5b8efff798038103d269b633813fc60c"
 
 static char req[16384];
 static char err[1024];
 
-static unsigned long long
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (unsigned long long)ts.tv_sec * 1000000000ull +
-           (unsigned long long)ts.tv_nsec;
-}
-
 /* A request of one span with these attributes (a JSON list of
  * KeyValues) and extra span fields. */
 static const char *
 span_req(const char *span_id, const char *attrs, const char *extra)
 {
-    unsigned long long t = now_ns() - 2000000000ull;
+    unsigned long long t = ldg_now_wall_ns() - 2000000000ull;
     snprintf(req, sizeof req,
              "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":"
              "\"service.name\",\"value\":{\"stringValue\":\"agent\"}},{"
@@ -411,7 +403,7 @@ static void
 test_map__bad_ids_and_times_are_refused(void **state)
 {
     char text[4096];
-    unsigned long long t = now_ns();
+    unsigned long long t = ldg_now_wall_ns();
     static const struct {
         const char *span, *want;
     } cases[] = {
@@ -479,7 +471,7 @@ static void
 test_map__a_log_record(void **state)
 {
     char text[4096];
-    unsigned long long t = now_ns();
+    unsigned long long t = ldg_now_wall_ns();
     struct ldg_otlp_batch *b = NULL;
     struct ldg_otlp_map m = {0};
     size_t n;

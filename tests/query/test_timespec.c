@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "tests/query/qtest.h"
+#include "util/util.h"
 
 #define S 1000000000ull
 
@@ -172,14 +173,6 @@ have_systemd_analyze(void)
     return system("systemd-analyze --version >/dev/null 2>&1") == 0;
 }
 
-static uint64_t
-wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * S + (uint64_t)ts.tv_nsec;
-}
-
 /* systemd's answer in microseconds; 0 if it refuses the spec. */
 static int
 systemd_us(const char *spec, uint64_t *us)
@@ -264,10 +257,10 @@ test_timespec__agrees_with_systemd_analyze(void **state)
     }
     set_tz("America/New_York");
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
-        uint64_t t0 = wall_ns(), t1, theirs, lo, hi;
+        uint64_t t0 = ldg_now_wall_ns(), t1, theirs, lo, hi;
         char err[512];
         int ok = systemd_us(specs[i], &theirs);
-        t1 = wall_ns();
+        t1 = ldg_now_wall_ns();
         if (!ok)
             continue; /* an older systemd does not know this form */
         /* ours evaluated at the instants before and after systemd ran

@@ -352,11 +352,7 @@ test_retention__a_policy_prune_stopped_between_steps_goes_on(void **state)
 
     assert_int_equal(ldg_retention_policy_load(f->dir, &p, err, sizeof err), 0);
     /* (the events are all older than keep_days then: one archive) */
-    {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        now = ((uint64_t)ts.tv_sec + 400ull * 86400) * 1000000000ull;
-    }
+    now = ldg_now_wall_ns() + 400ull * 86400 * 1000000000ull;
     changes_max = 600;
     commits = 0;
     commits_max = 2;

@@ -368,14 +368,6 @@ test_server__drops_its_map_every_trim_events(void **state)
 
 /* ------------------------------------------------ input and the budget -- */
 
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Reads one line (without its newline) into line from fd through the
  * buffer *rb (have bytes in it); 0, or -1 when nothing came for
  * timeout_ms or the connection ended. */
@@ -452,7 +444,7 @@ stream_recv(void *arg)
 {
     struct stream *c = arg;
     struct rbuf *rb = calloc(1, sizeof *rb);
-    uint64_t last = mono_ms();
+    uint64_t last = ldg_now_mono_ms();
     char line[512], want[64];
     while (rb != NULL && c->answered < c->n) {
         uint64_t seq, now;
@@ -462,7 +454,7 @@ stream_recv(void *arg)
             c->bad++;
             break;
         }
-        now = mono_ms();
+        now = ldg_now_mono_ms();
         if (now - last > c->max_gap_ms)
             c->max_gap_ms = now - last;
         last = now;
@@ -525,15 +517,15 @@ static void
 wait_held_for(struct ldg_server *s, uint64_t n, int ms)
 {
     struct ldg_serve_stats st;
-    uint64_t start = mono_ms(), since = 0;
+    uint64_t start = ldg_now_mono_ms(), since = 0;
     int held_long = 0;
-    while (!held_long && mono_ms() - start < 30000) {
+    while (!held_long && ldg_now_mono_ms() - start < 30000) {
         ldg_serve_stats(s, &st);
         if (st.held < n)
             since = 0;
         else if (since == 0)
-            since = mono_ms();
-        held_long = since != 0 && mono_ms() - since >= (uint64_t)ms;
+            since = ldg_now_mono_ms();
+        held_long = since != 0 && ldg_now_mono_ms() - since >= (uint64_t)ms;
         usleep(1000);
     }
     if (!held_long)
@@ -766,8 +758,8 @@ closed_within(int fd, int ms)
 {
     char b[256];
     struct pollfd p = {fd, POLLIN, 0};
-    uint64_t until = mono_ms() + (uint64_t)ms;
-    while (mono_ms() < until) {
+    uint64_t until = ldg_now_mono_ms() + (uint64_t)ms;
+    while (ldg_now_mono_ms() < until) {
         if (poll(&p, 1, 50) == 1) {
             ssize_t k = read(fd, b, sizeof b);
             if (k <= 0)
@@ -801,11 +793,11 @@ test_server__idle_and_slow_connections_are_closed(void **state)
     idle = dial(ldg_serve_path(r.s));
     slow = dial(ldg_serve_path(r.s));
     ok = dial(ldg_serve_path(r.s));
-    t0 = mono_ms();
-    for (int i = 0; mono_ms() - t0 < 3000; i++) {
+    t0 = ldg_now_mono_ms();
+    for (int i = 0; ldg_now_mono_ms() - t0 < 3000; i++) {
         /* the slow one: a byte every 50 ms, never a newline */
         if (send(slow, "{", 1, MSG_NOSIGNAL) != 1 &&
-            mono_ms() - t0 < o.line_ms / 2)
+            ldg_now_mono_ms() - t0 < o.line_ms / 2)
             fail_msg("the slow line was dropped before line_ms");
         /* the good one: a line in three parts over 200 ms, about every
          * 500 ms (never idle for idle_ms) */
