@@ -41,20 +41,9 @@ fail() {
 }
 case $LEDGER in /*) ;; *) LEDGER=$PWD/$LEDGER ;; esac
 
-${CC:-cc} -shared -fPIC -O1 -o "$T/cs.so" "$ROOT/tests/faults/clockshift.c" \
-    -ldl || {
-    echo "FAIL: cannot build the clock shim"
-    exit 1
-}
-# A sanitizer runtime must come first in the preload list.
-PRE=$T/cs.so
-san_rt=$(ldd "$LEDGER" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
-    tr '\n' ' ')
-if [ -n "$san_rt" ]; then
-    PRE="$(echo $san_rt | tr ' ' ':'):$T/cs.so"
-    ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0
-    export ASAN_OPTIONS
-fi
+# the clock shim (CS): tests/e2e/lib/clockshift.sh
+. "$ROOT/tests/e2e/lib/clockshift.sh"
+clockshift_build "$LEDGER"
 
 DAY=86400
 L() { "$LEDGER" --dir "$D" "$@"; }
@@ -62,7 +51,7 @@ L() { "$LEDGER" --dir "$D" "$@"; }
 AGO() {
     ago_s=$(($1 * DAY))
     shift
-    env LD_PRELOAD="$PRE" CLOCK_SHIFT_S=-$ago_s "$LEDGER" --dir "$D" "$@"
+    env LD_PRELOAD="$CS" CLOCK_SHIFT_S=-$ago_s "$LEDGER" --dir "$D" "$@"
 }
 # events N: N lines for ingest, each with 2,000 random bytes as hex
 events() {

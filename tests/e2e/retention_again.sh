@@ -37,25 +37,16 @@ fail() {
     echo "FAIL: $*"
     nfail=$((nfail + 1))
 }
+# the clock shim (CS; SAN_PRE for the other shims): lib/clockshift.sh
+. "$ROOT/tests/e2e/lib/clockshift.sh"
+clockshift_build "$L" detect_leaks=0
 CC=${CC:-cc}
-$CC -shared -fPIC -O1 -o "$T/cs.so" "$ROOT/tests/faults/clockshift.c" -ldl \
-    2>"$T/cc.err" || { echo "FAIL: clockshift: $(cat "$T/cc.err")"; exit 1; }
 $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" -ldl \
     2>"$T/cc.err" || { echo "FAIL: faultinject: $(cat "$T/cc.err")"; exit 1; }
-san=$(ldd "$L" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
-    tr '\n' ':')
 $CC -shared -fPIC -O1 -o "$T/nt.so" "$ROOT/tests/faults/notmpfile.c" -ldl \
     2>"$T/cc.err" || { echo "FAIL: notmpfile: $(cat "$T/cc.err")"; exit 1; }
-CS=$T/cs.so
-FI=$T/fi.so
-NT=$T/nt.so
-if [ -n "$san" ]; then
-    CS="$san$T/cs.so"
-    FI="$san$T/fi.so"
-    NT="$san$T/nt.so"
-    ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0
-    export ASAN_OPTIONS
-fi
+FI=$SAN_PRE$T/fi.so
+NT=$SAN_PRE$T/nt.so
 ago() { # DAYS CMD...: the ledger with the wall clock DAYS days back
     d=$1
     shift

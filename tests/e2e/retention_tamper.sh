@@ -39,21 +39,14 @@ trap 'exit 130' INT TERM
 KNOWN=${LEDGER_KNOWN_BUGS-""}
 . "$ROOT/tests/e2e/lib/xfail.sh"
 
+# the clock shim (CS): tests/e2e/lib/clockshift.sh
+. "$ROOT/tests/e2e/lib/clockshift.sh"
+clockshift_build "$L" detect_leaks=0
 CC=${CC:-cc}
-$CC -shared -fPIC -O1 -o "$T/cs.so" "$ROOT/tests/faults/clockshift.c" -ldl \
-    2>"$T/cc.err" || { echo "FAIL: clockshift: $(cat "$T/cc.err")"; exit 1; }
 # shellcheck disable=SC2046
 $CC -O1 -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
     $(pkg-config --cflags --libs lmdb) 2>"$T/cc.err" ||
     { echo "FAIL: lmdb_poke: $(cat "$T/cc.err")"; exit 1; }
-san=$(ldd "$L" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
-    tr '\n' ':')
-CS=$T/cs.so
-if [ -n "$san" ]; then
-    CS="$san$T/cs.so"
-    ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0
-    export ASAN_OPTIONS
-fi
 # ago DAYS CMD...: runs the ledger with the wall clock DAYS days back
 ago() {
     d=$1

@@ -10,9 +10,11 @@
 #                             under the sanitizers PROGRAM's runtimes come
 #                             first, as they must, and ASAN_OPTIONS says the
 #                             order is meant (and takes ASAN's options too,
-#                             e.g. detect_leaks=0). A shim that does not
-#                             build prints FAIL with the compiler's words
-#                             and exits 1.
+#                             e.g. detect_leaks=0); SAN_PRE is those
+#                             runtimes, each followed by a colon ("" without
+#                             the sanitizers), to put before another shim.
+#                             A shim that does not build prints FAIL with
+#                             the compiler's words and exits 1.
 #   within SECONDS CMD...     tests/e2e/lib/wait.sh's (the bugs these
 #                             scripts catch wait an hour or a day)
 #   cpu_ticks PID             the process's user and system time in clock
@@ -24,11 +26,11 @@ clockshift_build() {
     ${CC:-cc} -shared -fPIC -O1 -o "$T/cs.so" \
         "$ROOT/tests/faults/clockshift.c" -ldl 2>"$T/cc.err" ||
         { echo "FAIL: clockshift: $(cat "$T/cc.err")"; exit 1; }
-    cs_san=$(ldd "$1" 2>/dev/null |
+    SAN_PRE=$(ldd "$1" 2>/dev/null |
         awk '/libasan|libubsan|libtsan/ {print $3}' | tr '\n' ':')
     CS=$T/cs.so
-    if [ -n "$cs_san" ]; then
-        CS="$cs_san$T/cs.so"
+    if [ -n "$SAN_PRE" ]; then
+        CS="$SAN_PRE$T/cs.so"
         ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0${2:+:$2}
         export ASAN_OPTIONS
     fi
