@@ -159,6 +159,27 @@ opt_pick(struct cli_args *a, const struct cli_opt *o, char *p)
     return -1;
 }
 
+/* What a value of metavariable meta names when one of its '|'
+ * alternatives is a file ("FILE", "VKEY|FILE", "EVENTS.jsonl") or a
+ * directory ("DIR", "OUTDIR"): "file" or "directory", else NULL. An empty
+ * value then names nothing, and is refused when parsed rather than met
+ * later as "cannot open : ...". */
+static const char *
+path_kind(const char *meta)
+{
+    for (const char *w = meta; w != NULL && *w;) {
+        size_t n = strcspn(w, "|");
+        if ((n >= 4 && (memcmp(w + n - 4, "FILE", 4) == 0 ||
+                        memcmp(w + n - 4, "PATH", 4) == 0)) ||
+            (n >= 6 && memcmp(w + n - 6, ".jsonl", 6) == 0))
+            return "file";
+        if (n >= 3 && memcmp(w + n - 3, "DIR", 3) == 0)
+            return "directory";
+        w += n + (w[n] == '|');
+    }
+    return NULL;
+}
+
 /* Stores a->value as o's kind says: 0, or -1 after a usage error. */
 static int
 opt_store(struct cli_args *a, const struct cli_opt *o)
@@ -300,6 +321,13 @@ args_next(struct cli_args *a)
             return -1;
         default: {
             const struct cli_opt *o = opt_of(a, ch);
+            if (o != NULL && a->value != NULL && a->value[0] == '\0' &&
+                path_kind(o->value) != NULL) {
+                cli_err(a->c, "--%s '': names no %s", o->name,
+                        path_kind(o->value));
+                a->exit = cli_usage(a->c);
+                return -1;
+            }
             if (o == NULL || o->kind == CLI_K_NONE ||
                 (a->dst == NULL && o->kind != CLI_K_QUIET))
                 return o != NULL ? o->id : ch;
@@ -347,6 +375,19 @@ cli_parse(struct cli *c, int argc, char **argv, void **args, int *ind)
              argc - a.ind > cmd->args.maxpos)
         rc = cli_usage_err(c, "unexpected argument '%s'",
                            argv[a.ind + cmd->args.maxpos]);
+    /* an empty positional where a file goes (the last positional of the
+     * table stands for those after it) */
+    for (int i = a.ind; rc == 0 && i < argc; i++) {
+        const struct cli_opt *p = NULL;
+        int k = i - a.ind;
+        for (const struct cli_opt *o = cmd->opts; o && (o->name || o->value);
+             o++)
+            if ((o->flags & CLI_POS) && (p = o, k-- == 0))
+                break;
+        if (argv[i][0] == '\0' && p != NULL && path_kind(p->value) != NULL)
+            rc = cli_usage_err(c, "%s '': names no %s", p->value,
+                               path_kind(p->value));
+    }
     *ind = a.ind;
     return rc;
 }

@@ -356,9 +356,6 @@ export_check_out(struct cli *c, const char *out)
 
     if ((rc = cli_check_output(c, NULL)) != 0)
         return rc;
-    if (out[0] == '\0')
-        return cli_usage_err(c, "--out '': names no file (give the bundle "
-                                "file to write, or - for standard output)");
     if (strcmp(out, "-") == 0 && c->out != OUT_HUMAN) {
         cli_err(c, "-o json writes to standard output, which --out - "
                    "already uses");

@@ -573,9 +573,7 @@ serve_opt(struct cli *c, void *args, int ch, struct cli_args *a)
             return cli_usage_err(c, "--otlp-run: an empty attribute name");
         g->oo.map.run_attr = a->value;
         return 0;
-    case OPT_SOCKET:
-        if (a->value[0] == '\0')
-            return cli_usage_err(c, "--socket: empty path");
+    case OPT_SOCKET: /* ('' refused by cli/args.c: PATH names a file) */
         g->o.socket_path = a->value;
         return 0;
     case OPT_PROBE_EVERY:

@@ -240,9 +240,6 @@ cmd_tiles(struct cli *c, void *args, int npos, char **pos)
                        "OUTDIR is needed: the directory to write the tiles "
                        "into")) != 0)
         return rc;
-    if (pos[0][0] == '\0')
-        return cli_usage_err(c, "the directory to publish into is '' "
-                                "(give a path)");
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     rc = ldg_tiles_write(l, pos[0], &r);

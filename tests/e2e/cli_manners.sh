@@ -7,7 +7,9 @@
 #   - on a terminal (util-linux `script` gives one): `append` with no body
 #     says it is reading the terminal, `show --raw` refuses binary;
 #   - the pager ($PAGER, LESS=FRX) and colour only on a terminal, off with
-#     --no-pager, NO_COLOR, --color=never; --color=always forces colour.
+#     --no-pager, NO_COLOR, --color=never; --color=always forces colour;
+#   - an empty file or directory name ('') is a usage error, 64, naming
+#     the option.
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
 T=$(mktemp -d)
@@ -240,5 +242,32 @@ for o in --dir -o --output; do
         bad "ledger $o: exit $rc, $(head -1 "$T/e")"
 done
 
+# ------------------------------------------------ an empty file name --
+# Every option and positional whose usage names a file or a directory
+# (FILE, VKEY|FILE, DIR, OUTDIR, EVENTS.jsonl ...) given '' is a usage
+# error naming it, before anything is opened (it said "cannot open : No
+# such file or directory", 66, or went on with a default).
+n=0
+for cmd in $("$L" help --commands); do
+    "$L" "$cmd" --help 2>/dev/null | sed -n '/^usage:/,/^$/p' |
+        grep -o -- '--[a-z-]* [A-Za-z|.]*\(FILE\|DIR\|PATH\|jsonl\)' |
+        sed 's/ .*//' | sort -u >"$T/popts"
+    while read -r o; do
+        n=$((n + 1))
+        "$L" "$cmd" "$o" '' >"$T/o" 2>"$T/e"
+        rc=$?
+        [ $rc = 64 ] && [ ! -s "$T/o" ] &&
+            grep -q -- "^ledger $cmd: $o '': names no \(file\|directory\)$" "$T/e" ||
+            bad "ledger $cmd $o '': exit $rc, $(head -1 "$T/e")"
+    done <"$T/popts"
+done
+[ $n -ge 20 ] || bad "only $n options naming a file or directory found"
+for cmd in "ingest" "verify-bundle"; do
+    "$L" $cmd '' >"$T/o" 2>"$T/e"
+    rc=$?
+    [ $rc = 64 ] && [ ! -s "$T/o" ] && grep -q "'': names no file$" "$T/e" ||
+        bad "ledger $cmd '': exit $rc, $(head -1 "$T/e")"
+done
+
 [ $nfail = 0 ] || exit 1
-echo "cli_manners: SIGPIPE, labelled numbers, terminals as documented"
+echo "cli_manners: SIGPIPE, labelled numbers, terminals, empty file names as documented"

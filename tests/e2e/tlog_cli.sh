@@ -61,7 +61,8 @@ grep -q 'consistent with the trusted checkpoint of size 32' "$T/vt" || fail "tru
 # an empty directory name: a usage error naming it (it was "invalid
 # argument")
 "$L" --dir "$D" tiles "" >/dev/null 2>"$T/err"
-[ $? -eq 64 ] && grep -q "is ''" "$T/err" || fail "tiles '': $(cat "$T/err")"
+[ $? -eq 64 ] && grep -q "OUTDIR '': names no directory" "$T/err" ||
+    fail "tiles '': $(cat "$T/err")"
 # a directory whose parents are missing too is made whole (it was 74)
 "$L" --dir "$D" tiles "$T/nest/a/b" >/dev/null 2>"$T/err" &&
     cmp -s "$T/tiles/checkpoint" "$T/nest/a/b/checkpoint" &&
