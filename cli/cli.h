@@ -66,13 +66,13 @@ enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
  *            struct frob_args *x = args;
  *            ...
  *        }
- *        const struct cli_command cli_cmd_frob = {
- *            "frob", CLI_GROUP_STATE, cmd_frob, "frob a thing",
+ *        CLI_COMMAND(
+ *            frob, CLI_GROUP_STATE, "frob a thing",
  *            "One paragraph: what it does, what it prints, exit codes.",
  *            frob_opts, CLI_OUT_BASIC,
  *            "# frob twice\nledger frob -n 2 widget\n",
  *            0,   (or CLI_CMD_PAGER when its output can be long)
- *            {.size = sizeof(struct frob_args), .maxpos = 1}};
+ *            {.size = sizeof(struct frob_args), .maxpos = 1});
  *
  *   2. The dispatcher (main.c) parses argv with the table into a zeroed
  *      struct frob_args (--help and usage errors are its business) and
@@ -220,6 +220,14 @@ struct cli_command {
 
 #define CLI_CMD_PAGER 1u  /* long output, paged on a tty */
 #define CLI_CMD_GATHER 2u /* reads: output kept until done (cli/gather.c) */
+
+/* Defines command ID: const struct cli_command cli_cmd_ID, named "ID" and
+ * run by cmd_ID; the arguments after its group are the fields after .fn,
+ * in order. A command named otherwise (a '-' in its name) or run by a
+ * function it shares is written out as the struct. */
+#define CLI_COMMAND(xid, xgroup, ...)                                          \
+    const struct cli_command cli_cmd_##xid = {#xid, (xgroup), cmd_##xid,       \
+                                              __VA_ARGS__}
 
 struct cli {
     const char *dir_opt; /* --dir, or NULL */

@@ -89,11 +89,8 @@ cmd_init(struct cli *c, void *args, int npos, char **pos)
     return EX_OK;
 }
 
-const struct cli_command cli_cmd_init = {
-    "init",
-    CLI_GROUP_EVENTS,
-    cmd_init,
-    "create a ledger and its log key",
+CLI_COMMAND(
+    init, CLI_GROUP_EVENTS, "create a ledger and its log key",
     "Creates an empty ledger in the ledger directory: the LMDB store, the "
     "log's signing key (kept 0600 in a 0700 directory) and the origin that "
     "names this log in its checkpoints. Prints the directory, the origin and "
@@ -103,12 +100,10 @@ const struct cli_command cli_cmd_init = {
     "the one this build appends to; ledgers made before (format 1, older "
     "layouts) are read as they are, and `ledger migrate` brings an older "
     "layout to the newest.",
-    init_opts,
-    CLI_OUT_BASIC,
+    init_opts, CLI_OUT_BASIC,
     "# a ledger in ./box, named for its checkpoints\n"
     "ledger init --origin box.example/ledger --dir ./box\n",
-    0,
-    {.size = sizeof(struct init_args)}};
+    0, {.size = sizeof(struct init_args)});
 
 static json_t *
 parse_body(struct cli *c, const char *what, const char *text, size_t len)
@@ -325,11 +320,8 @@ out:
     return rc;
 }
 
-const struct cli_command cli_cmd_append = {
-    "append",
-    CLI_GROUP_EVENTS,
-    cmd_append,
-    "append one event",
+CLI_COMMAND(
+    append, CLI_GROUP_EVENTS, "append one event",
     "Appends one event of type TYPE, sealed (format 2) or signed (format "
     "1) with its actor's key, and prints its sequence number "
     "(\"seq 33\") once it is durably committed. The body is a JSON object "
@@ -344,8 +336,7 @@ const struct cli_command cli_cmd_append = {
     "writes the ledger itself. A socket it may not reach (permission "
     "denied: a server may be there) is an error (74), not a direct write "
     "behind a server's back. -v says which way the event went.",
-    append_opts,
-    CLI_OUT_BASIC,
+    append_opts, CLI_OUT_BASIC,
     "# run r1 of pack summarize starts (the run link is the body's run)\n"
     "ledger append run.started --body "
     "'{\"run\":\"r1\",\"pack\":\"summarize\"}'\n"
@@ -358,8 +349,7 @@ const struct cli_command cli_cmd_append = {
     "'{\"run\":\"r1\",\"step\":\"ocr\",\"tool\":\"ocr\",\"status\":\"ok\"}')\n"
     "ledger append run.finished --parent \"$seq\" \\\n"
     "    --body '{\"run\":\"r1\",\"status\":\"ok\"}'\n",
-    0,
-    {.size = sizeof(struct append_args), .maxpos = -1, .opt = append_opt}};
+    0, {.size = sizeof(struct append_args), .maxpos = -1, .opt = append_opt});
 
 /* ---------------------------------------------------------------- show -- */
 
@@ -496,18 +486,14 @@ out:
     return rc;
 }
 
-const struct cli_command cli_cmd_show = {
-    "show",
-    CLI_GROUP_EVENTS,
-    cmd_show,
-    "one event in full",
+CLI_COMMAND(
+    show, CLI_GROUP_EVENTS, "one event in full",
     "Prints one event: its sequence number, time, type, subject, run, "
     "actor and the actor's public key, parent, hashes, and its body (or "
     "that the body was erased, and by which event). -o json prints the "
     "shape `ledger query -o json` prints.",
-    show_opts,
-    CLI_OUT_BASIC,
+    show_opts, CLI_OUT_BASIC,
     "ledger show 12\n"
     "ledger show 12 -o json-pretty\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER,
-    {.size = sizeof(struct show_args), .maxpos = -1}};
+    {.size = sizeof(struct show_args), .maxpos = -1});

@@ -352,11 +352,8 @@ cmd_doctor(struct cli *c, void *args, int npos, char **pos)
     return verdict;
 }
 
-const struct cli_command cli_cmd_doctor = {
-    "doctor",
-    CLI_GROUP_STATE,
-    cmd_doctor,
-    "readiness verdict with remedies",
+CLI_COMMAND(
+    doctor, CLI_GROUP_STATE, "readiness verdict with remedies",
     "Says whether the box is ready to serve each pack and why not: for "
     "every pack, the clauses that must hold (permissions resolved, models "
     "available, routes proven, runtime up, last check ok, promotions gated, "
@@ -365,8 +362,7 @@ const struct cli_command cli_cmd_doctor = {
     "and the days it lasts at the log's growth, against the retention "
     "policy's keep_days). The exit code is the verdict: 0 healthy, 1 "
     "degraded, 2 blocked, 3 unknown; a WARN clause does not change it.",
-    doctor_opts,
-    CLI_OUT_BASIC,
+    doctor_opts, CLI_OUT_BASIC,
     "ledger doctor\n"
     "ledger doctor --pack summarize\n"
     "# the box as it was when a run started (see `ledger runs RUN`)\n"
@@ -376,8 +372,7 @@ const struct cli_command cli_cmd_doctor = {
     "ledger doctor --bundle r1.bundle --trusted-key box.vkey --at 22\n"
     "ledger doctor --bundle r1.bundle --trusted-key box.vkey \\\n"
     "    --at '2026-11-22 09:39'\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    CLI_VIEW_ARGS};
+    CLI_CMD_PAGER | CLI_CMD_GATHER, CLI_VIEW_ARGS);
 
 /* --------------------------------------------------------- projections -- */
 
@@ -451,10 +446,8 @@ cmd_projections(struct cli *c, void *args, int npos, char **pos)
     return EX_OK;
 }
 
-const struct cli_command cli_cmd_projections = {
-    "projections",
-    CLI_GROUP_STATE,
-    cmd_projections,
+CLI_COMMAND(
+    projections, CLI_GROUP_STATE,
     "versions, positions and digests of the projections",
     "Lists the projections (packs, permissions, models, routes, promotions, "
     "runs, and the control pipeline's plans, memory and builds): each one's "
@@ -462,12 +455,10 @@ const struct cli_command cli_cmd_projections = {
     "many records it holds, whether the stored copy is current, and the "
     "digest of its state, which `ledger rebuild --check` and bundles "
     "compare.",
-    projections_opts,
-    CLI_OUT_BASIC,
+    projections_opts, CLI_OUT_BASIC,
     "ledger projections\n"
     "ledger projections --note\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    CLI_VIEW_ARGS};
+    CLI_CMD_PAGER | CLI_CMD_GATHER, CLI_VIEW_ARGS);
 
 /* ------------------------------------------------------------- rebuild -- */
 
@@ -604,19 +595,14 @@ cmd_rebuild(struct cli *c, void *args, int npos, char **pos)
     return EX_OK;
 }
 
-const struct cli_command cli_cmd_rebuild = {
-    "rebuild",
-    CLI_GROUP_STATE,
-    cmd_rebuild,
-    "replay the log into the projections",
+CLI_COMMAND(
+    rebuild, CLI_GROUP_STATE, "replay the log into the projections",
     "Recomputes the projections (and the secondary indexes) from the log, "
     "in one transaction, and prints what changed. Needed after an upgrade "
     "that changed a projection's code version; views answer from the log "
     "meanwhile, and say so. With --check, nothing is written.",
-    rebuild_opts,
-    CLI_OUT_BASIC,
+    rebuild_opts, CLI_OUT_BASIC,
     "ledger rebuild\n"
     "ledger rebuild --check\n"
     "ledger rebuild routes models\n",
-    0,
-    CLI_VIEW_ARGS};
+    0, CLI_VIEW_ARGS);

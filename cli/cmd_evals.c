@@ -167,26 +167,22 @@ out:
     return ex;
 }
 
-const struct cli_command cli_cmd_eval = {
-    "eval",
-    CLI_GROUP_STATE,
-    cmd_eval,
-    "run an eval suite, record the result",
+CLI_COMMAND(
+    eval, CLI_GROUP_STATE, "run an eval suite, record the result",
     "Sends each case of SUITE to URL/chat/completions with temperature 0, "
     "checks its assertions, measures latency, counts policy violations, and "
     "appends eval.started and eval.result (with per-case results, the "
     "suite's digest and the candidate's digest as last registered). A case "
     "whose request fails never passes and is named. Exit 0 when the suite "
     "passed its threshold, 1 when not, 65 for a bad suite.",
-    eval_opts,
-    CLI_OUT_BASIC,
+    eval_opts, CLI_OUT_BASIC,
     "# M=qwen2.5:7b URL=http://127.0.0.1:11434/v1 (Ollama)\n"
     "ledger eval run s.jsonl --target route:qa --candidate \"$M\" "
     "--endpoint \"$URL\"\n",
     0,
     {.size = sizeof(struct eval_args),
      .maxpos = -1,
-     .defaults = &eval_defaults}};
+     .defaults = &eval_defaults});
 
 /* --------------------------------------------------------------- evals -- */
 
@@ -297,19 +293,14 @@ cmd_evals(struct cli *c, void *args, int npos, char **pos)
     return rc < 0 ? cli_exit_code(rc) : EX_OK;
 }
 
-const struct cli_command cli_cmd_evals = {
-    "evals",
-    CLI_GROUP_STATE,
-    cmd_evals,
-    "eval runs and their verdicts",
+CLI_COMMAND(
+    evals, CLI_GROUP_STATE, "eval runs and their verdicts",
     "Lists eval.result events, oldest first: eval id, target, candidate, "
     "verdict, cases passed, p50 latency and the candidate's digest as the "
     "runtime reported it when the eval ran.",
-    evals_opts,
-    CLI_OUT_BASIC,
+    evals_opts, CLI_OUT_BASIC,
     "# the evals of one route\nledger evals --target route:qa\n",
-    CLI_CMD_GATHER,
-    {.size = sizeof(struct eval_args)}};
+    CLI_CMD_GATHER, {.size = sizeof(struct eval_args)});
 
 /* ------------------------------------------------------------- promote -- */
 
@@ -371,11 +362,8 @@ cmd_promote(struct cli *c, void *args, int npos, char **pos)
     return ex;
 }
 
-const struct cli_command cli_cmd_promote = {
-    "promote",
-    CLI_GROUP_STATE,
-    cmd_promote,
-    "gated promotion of a candidate",
+CLI_COMMAND(
+    promote, CLI_GROUP_STATE, "gated promotion of a candidate",
     "Applies the promotion gate before writing anything: the eval passed, "
     "for this target and candidate, with a pass rate at least the current "
     "promoted candidate's, a p50 latency no worse and no more policy "
@@ -384,12 +372,10 @@ const struct cli_command cli_cmd_promote = {
     "no eval.result in the log is refused (exit 66) and nothing is written. "
     "--force promotes "
     "anyway and the promotions view marks it ungated.",
-    promote_opts,
-    CLI_OUT_BASIC,
+    promote_opts, CLI_OUT_BASIC,
     "# promote after a passing eval\n"
     "ledger promote route:qa qwen2.5:7b --eval E-20261122T101500Z-3fa9c1\n",
-    0,
-    {.size = sizeof(struct promote_args), .maxpos = 2}};
+    0, {.size = sizeof(struct promote_args), .maxpos = 2});
 
 /* ------------------------------------------------------------ rollback -- */
 
@@ -435,17 +421,12 @@ cmd_rollback(struct cli *c, void *args, int npos, char **pos)
     return ex;
 }
 
-const struct cli_command cli_cmd_rollback = {
-    "rollback",
-    CLI_GROUP_STATE,
-    cmd_rollback,
-    "roll a target back to an earlier candidate",
+CLI_COMMAND(
+    rollback, CLI_GROUP_STATE, "roll a target back to an earlier candidate",
     "Appends promotion.rolled_back: the target's current candidate becomes "
     "MODEL, by default the one promoted before the current one (exit 66 if "
     "there is none).",
-    rollback_opts,
-    CLI_OUT_BASIC,
+    rollback_opts, CLI_OUT_BASIC,
     "# go back to the previous candidate\n"
     "ledger rollback route:qa --reason 'wrong answers in production'\n",
-    0,
-    {.size = sizeof(struct promote_args), .maxpos = 1}};
+    0, {.size = sizeof(struct promote_args), .maxpos = 1});

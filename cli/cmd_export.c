@@ -505,11 +505,8 @@ out:
     return rc;
 }
 
-const struct cli_command cli_cmd_export = {
-    "export",
-    CLI_GROUP_EXPORT,
-    cmd_export,
-    "write a signed evidence bundle",
+CLI_COMMAND(
+    export, CLI_GROUP_EXPORT, "write a signed evidence bundle",
     "Writes the selected events to a bundle a third party can verify "
     "offline with `ledger verify-bundle`: the events, the keys that vouched "
     "for them (with their seals in a format 2 ledger), Merkle inclusion proofs "
@@ -524,8 +521,7 @@ const struct cli_command cli_cmd_export = {
     "saying how to verify it and a SUMMARY.txt saying what it shows (with "
     "--run: the run's timeline, the doctor at its start and end, what "
     "failed). A summary of the export goes to standard error.",
-    export_opts,
-    CLI_OUT_BASIC,
+    export_opts, CLI_OUT_BASIC,
     "# everything about run r1, for a support ticket\n"
     "ledger export --run r1 --out r1.bundle\n"
     "# the last day's route decisions, prompts withheld\n"
@@ -533,5 +529,4 @@ const struct cli_command cli_cmd_export = {
     "routes.bundle\n"
     "# the last month's evidence for an auditor, as one segment\n"
     "ledger export --segment -S '30 days ago' --out month.seg\n",
-    0,
-    {.size = sizeof(struct export_args), .maxpos = -1, .opt = export_opt}};
+    0, {.size = sizeof(struct export_args), .maxpos = -1, .opt = export_opt});

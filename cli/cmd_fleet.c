@@ -124,11 +124,8 @@ cmd_witness(struct cli *c, void *args, int npos, char **pos)
     return rc;
 }
 
-const struct cli_command cli_cmd_witness = {
-    "witness",
-    CLI_GROUP_TLOG,
-    cmd_witness,
-    "a C2SP tlog-witness that cosigns checkpoints",
+CLI_COMMAND(
+    witness, CLI_GROUP_TLOG, "a C2SP tlog-witness that cosigns checkpoints",
     "A C2SP tlog-witness. --dir is the witness's own directory (not a "
     "ledger). It keeps the latest checkpoint it cosigned per log origin and "
     "cosigns a new one (a C2SP tlog-cosignature/v1, Ed25519) only with a "
@@ -139,15 +136,13 @@ const struct cli_command cli_cmd_witness = {
     "on SIGINT or SIGTERM. Exit codes: 64 bad options or address, 65 a "
     "malformed --trust key, 66 no witness in --dir, 73 init over an "
     "existing witness, 77 a key file others can read. See docs/FLEET.md.",
-    witness_opts,
-    NULL,
+    witness_opts, NULL,
     "# create a witness and serve two boxes\n"
     "ledger witness init --dir wdir --name witness.example/w1\n"
     "VKEY=$(ledger --dir box1 keys verifier)\n"
     "ledger witness serve --listen 127.0.0.1:8380 --dir wdir --trust "
     "\"$VKEY\"\n",
-    0,
-    {.size = sizeof(struct witness_args), .maxpos = -1}};
+    0, {.size = sizeof(struct witness_args), .maxpos = -1});
 
 /* A call to another box that failed: said; 64 for a misuse, 74 when the
  * network failed, else rc's exit code. */
@@ -280,11 +275,8 @@ cmd_publish(struct cli *c, void *args, int npos, char **pos)
     return worst;
 }
 
-const struct cli_command cli_cmd_publish = {
-    "publish",
-    CLI_GROUP_TLOG,
-    cmd_publish,
-    "upload the log as C2SP tlog-tiles",
+CLI_COMMAND(
+    publish, CLI_GROUP_TLOG, "upload the log as C2SP tlog-tiles",
     "Uploads the log as C2SP tlog-tiles: entry bundles and hash tiles "
     "first, the signed checkpoint last, so a reader never sees a checkpoint "
     "whose tiles are missing. Only what is new since the last complete "
@@ -302,14 +294,12 @@ const struct cli_command cli_cmd_publish = {
     "queued in an outbox, retried with backoff by later runs (a warning, "
     "exit 0); a witness that refuses our history (a fork or rollback) "
     "makes the exit 1.",
-    publish_opts,
-    CLI_OUT_BASIC,
+    publish_opts, CLI_OUT_BASIC,
     "# publish to a WebDAV share, then again (only the increment)\n"
     "ledger publish http://127.0.0.1:8080/logs/box1\n"
     "ledger publish s3://fleet-logs/box1\n"
     "ledger publish http://h/logs/box1 --witness \"http://w:8380 $WVKEY\"\n",
-    0,
-    {.size = sizeof(struct publish_args), .maxpos = -1}};
+    0, {.size = sizeof(struct publish_args), .maxpos = -1});
 
 /* ------------------------------------------------------------- mirror -- */
 
@@ -446,11 +436,8 @@ cmd_mirror(struct cli *c, void *args, int npos, char **pos)
     return worst;
 }
 
-const struct cli_command cli_cmd_mirror = {
-    "mirror",
-    CLI_GROUP_TLOG,
-    cmd_mirror,
-    "fetch and verify a published log",
+CLI_COMMAND(
+    mirror, CLI_GROUP_TLOG, "fetch and verify a published log",
     "Fetches a log published as C2SP tlog-tiles and keeps a verified copy "
     "in the state directory. The checkpoint's signature is checked with the "
     "log's key; every tile is recomputed from the entries and the copy "
@@ -460,13 +447,11 @@ const struct cli_command cli_cmd_mirror = {
     "tiles are fetched. The copy is written checkpoint last and can be "
     "served as it is. Exit 0 when every log verified, 1 when one did not, "
     "74 when one could not be fetched.",
-    mirror_opts,
-    CLI_OUT_BASIC,
+    mirror_opts, CLI_OUT_BASIC,
     "# first time, with the key; then just the URL and state\n"
     "ledger mirror http://logs.example/box1 --state m/box1 --key \"$VKEY\"\n"
     "ledger mirror --list boxes.txt\n",
-    0,
-    {.size = sizeof(struct mirror_args), .maxpos = -1}};
+    0, {.size = sizeof(struct mirror_args), .maxpos = -1});
 
 /* --------------------------------------------------------------- ship -- */
 
@@ -518,11 +503,8 @@ cmd_ship(struct cli *c, void *args, int npos, char **pos)
     return EX_OK;
 }
 
-const struct cli_command cli_cmd_ship = {
-    "ship",
-    CLI_GROUP_TLOG,
-    cmd_ship,
-    "stream events into ClickHouse",
+CLI_COMMAND(
+    ship, CLI_GROUP_TLOG, "stream events into ClickHouse",
     "Streams the log's events into a ClickHouse table over its HTTP "
     "interface (JSONEachRow INSERTs), creating the table if missing (the "
     "schema is in docs/FLEET.md). It resumes after the largest seq the "
@@ -531,12 +513,10 @@ const struct cli_command cli_cmd_ship = {
     "row per (origin, seq). Each row carries the entry bytes, the leaf "
     "hash and the body's salts, so `ledger audit-central` can re-check it "
     "against the box's published tiles. Exit 74 when ClickHouse fails.",
-    ship_opts,
-    CLI_OUT_BASIC,
+    ship_opts, CLI_OUT_BASIC,
     "ledger ship 'http://127.0.0.1:8123/?database=fleet'\n"
     "ledger ship http://127.0.0.1:8123/ --table box_events\n",
-    0,
-    {.size = sizeof(struct ship_args), .maxpos = -1}};
+    0, {.size = sizeof(struct ship_args), .maxpos = -1});
 
 /* ------------------------------------------------------ audit-central -- */
 

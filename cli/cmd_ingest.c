@@ -399,11 +399,8 @@ out:
     return rc;
 }
 
-const struct cli_command cli_cmd_ingest = {
-    "ingest",
-    CLI_GROUP_EVENTS,
-    cmd_ingest,
-    "append events from JSON Lines",
+CLI_COMMAND(
+    ingest, CLI_GROUP_EVENTS, "append events from JSON Lines",
     "Appends one event per line of FILE, each a JSON object with a type and "
     "optionally subject, run, parent, actor and body (the fields `append` "
     "takes), and id and time: \"id\" (1 to 128 bytes) makes the line "
@@ -441,11 +438,9 @@ const struct cli_command cli_cmd_ingest = {
     "--direct, or --strict (all or nothing needs one transaction of its "
     "own), writes the ledger itself; a socket it may not reach is an error "
     "(74), as for append. -v says which.",
-    ingest_opts,
-    CLI_OUT_BASIC,
+    ingest_opts, CLI_OUT_BASIC,
     "# append every line of events.jsonl, or nothing if one is invalid\n"
     "ledger ingest --strict events.jsonl\n"
     "# from a pipe\n"
     "producer | ledger ingest -\n",
-    0,
-    {.size = sizeof(struct ingest_args), .maxpos = 1}};
+    0, {.size = sizeof(struct ingest_args), .maxpos = 1});

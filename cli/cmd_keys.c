@@ -365,11 +365,8 @@ cmd_keys(struct cli *c, void *args, int npos, char **pos)
     return rc;
 }
 
-const struct cli_command cli_cmd_keys = {
-    "keys",
-    CLI_GROUP_EVENTS,
-    cmd_keys,
-    "actor keys and the log key",
+CLI_COMMAND(
+    keys, CLI_GROUP_EVENTS, "actor keys and the log key",
     "Manages the keys that vouch for events. Every actor (a runtime, an "
     "evaluator, an operator) has its own Ed25519 key, which seals its "
     "events (format 2: one signature per commit or batch covers them) or "
@@ -390,8 +387,7 @@ const struct cli_command cli_cmd_keys = {
     "ledger-held key's file is gone) and how many events its seals cover "
     "(SEALED; in a format 2 ledger, the \"first\" its next seal carries: "
     "-o json \"sealed\").",
-    keys_opts,
-    CLI_OUT_BASIC,
+    keys_opts, CLI_OUT_BASIC,
     "# prints \"seq 5: key runtime (id 3f9a1c2e5b7d0a41) added\"\n"
     "ledger keys add runtime --roles run,route\n"
     "ledger keys list\n"
@@ -403,7 +399,7 @@ const struct cli_command cli_cmd_keys = {
     "# ... and enrol only its public key in the ledger\n"
     "ledger keys add control-plane --public-key @cp.pub --roles pack,run\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER,
-    {.size = sizeof(struct keys_args), .maxpos = -1}};
+    {.size = sizeof(struct keys_args), .maxpos = -1});
 
 /* --------------------------------------------------------------- erase -- */
 
@@ -482,18 +478,13 @@ cmd_erase(struct cli *c, void *args, int npos, char **pos)
     return rc;
 }
 
-const struct cli_command cli_cmd_erase = {
-    "erase",
-    CLI_GROUP_EVENTS,
-    cmd_erase,
-    "erase the body of an event",
+CLI_COMMAND(
+    erase, CLI_GROUP_EVENTS, "erase the body of an event",
     "Erases the body of event SEQ (personal data, a leaked secret) by "
     "appending a body.erased event that names it and says why. The event "
     "itself, its body hash and its place in the chain and the tree stay, "
     "so the log still verifies; the body is gone from the store and from "
     "every later export. Prints the sequence number of the erasure.",
-    erase_opts,
-    CLI_OUT_BASIC,
-    "ledger erase 17 --reason 'customer data, ticket 4411'\n",
-    0,
-    {.size = sizeof(struct erase_args), .maxpos = -1}};
+    erase_opts, CLI_OUT_BASIC,
+    "ledger erase 17 --reason 'customer data, ticket 4411'\n", 0,
+    {.size = sizeof(struct erase_args), .maxpos = -1});

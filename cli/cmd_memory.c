@@ -147,10 +147,8 @@ cmd_plans(struct cli *c, void *args, int npos, char **pos)
                         human_plan_one);
 }
 
-const struct cli_command cli_cmd_plans = {
-    "plans",
-    CLI_GROUP_STATE,
-    cmd_plans,
+CLI_COMMAND(
+    plans, CLI_GROUP_STATE,
     "the control pipeline's plans and the promises they broke",
     "Lists the plans of the box's control pipeline (plan.state, plan.step): "
     "each one's state, its path through IDLE > PLAN > DEBATE_PLAN > "
@@ -163,12 +161,10 @@ const struct cli_command cli_cmd_plans = {
     "step-after-abort, t2-without-snapshot, t3-without-tripcode, "
     "mutate-blue, after-end; docs/PROJECTIONS.md). With -o json each plan "
     "has a \"violations\" array, empty when it conforms.",
-    plans_opts,
-    CLI_OUT_BASIC,
+    plans_opts, CLI_OUT_BASIC,
     "ledger plans\n"
     "ledger plans P-0917 -o json-pretty\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    CLI_VIEW_ARGS};
+    CLI_CMD_PAGER | CLI_CMD_GATHER, CLI_VIEW_ARGS);
 
 /* -------------------------------------------------------------- memory -- */
 
@@ -399,10 +395,8 @@ cmd_memory(struct cli *c, void *args, int npos, char **pos)
     return memory_view(c, va, item, x->revoked);
 }
 
-const struct cli_command cli_cmd_memory = {
-    "memory",
-    CLI_GROUP_STATE,
-    cmd_memory,
+CLI_COMMAND(
+    memory, CLI_GROUP_STATE,
     "memory items, their provenance and gates; purge by hash prefix",
     "Lists the memory items the box's control pipeline admitted or is "
     "admitting (memory.candidate, memory.gate, debate.*, memory.admitted): "
@@ -419,14 +413,13 @@ const struct cli_command cli_cmd_memory = {
     "still verify) and records a memory.purged naming the items, in one "
     "transaction. A prefix that matches several different hashes is "
     "refused as ambiguous unless --all is given.",
-    memory_opts,
-    CLI_OUT_BASIC,
+    memory_opts, CLI_OUT_BASIC,
     "ledger memory\n"
     "ledger memory --revoked\n"
     "ledger memory note-42 -o json-pretty\n"
     "ledger memory purge --prefix a9df53 --reason 'user asked, ticket 88'\n",
     CLI_CMD_PAGER | CLI_CMD_GATHER,
-    {.size = sizeof(struct memory_args), .maxpos = -1, .opt = cli_view_opt}};
+    {.size = sizeof(struct memory_args), .maxpos = -1, .opt = cli_view_opt});
 
 /* --------------------------------------------------------------- gates -- */
 
@@ -538,10 +531,8 @@ cmd_gates(struct cli *c, void *args, int npos, char **pos)
     return rc;
 }
 
-const struct cli_command cli_cmd_gates = {
-    "gates",
-    CLI_GROUP_STATE,
-    cmd_gates,
+CLI_COMMAND(
+    gates, CLI_GROUP_STATE,
     "the control pipeline's success gates, from the log",
     "Computes the success gates of the box's control pipeline from the "
     "builds projection (build.built, build.promoted, build.reverted, "
@@ -553,9 +544,8 @@ const struct cli_command cli_cmd_gates = {
     "of the same inputs_digest with the same artifact_digest). A gate with "
     "nothing to judge is \"unknown\", which is not a pass. Each failing "
     "gate names its evidence by seq.",
-    gates_opts,
-    CLI_OUT_BASIC,
+    gates_opts, CLI_OUT_BASIC,
     "ledger gates\n"
     "ledger gates --since -7d --check\n",
     CLI_CMD_GATHER,
-    {.size = sizeof(struct gates_args), .maxpos = -1, .opt = cli_view_opt}};
+    {.size = sizeof(struct gates_args), .maxpos = -1, .opt = cli_view_opt});

@@ -75,11 +75,8 @@ out:
     return rc;
 }
 
-const struct cli_command cli_cmd_metrics = {
-    "metrics",
-    CLI_GROUP_STATE,
-    cmd_metrics,
-    "the ledger's state for Prometheus",
+CLI_COMMAND(
+    metrics, CLI_GROUP_STATE, "the ledger's state for Prometheus",
     "Prints the ledger's state in the Prometheus text exposition format "
     "(the format node_exporter's textfile collector reads): events by "
     "type, log size, last commit and checkpoint, verification, the "
@@ -99,13 +96,11 @@ const struct cli_command cli_cmd_metrics = {
     "counters (and, with --otlp, its receiver's: spans received, rejected "
     "and recorded since it started). Exit 0, or 66 when there is no ledger, 74 "
     "on a read error.",
-    metrics_opts,
-    NULL,
+    metrics_opts, NULL,
     "ledger metrics\n"
     "# for node_exporter's textfile collector (written whole, then "
     "renamed)\n"
     "ledger metrics > /var/lib/node_exporter/ledger.prom.tmp &&\n"
     "  mv /var/lib/node_exporter/ledger.prom.tmp "
     "/var/lib/node_exporter/ledger.prom\n",
-    CLI_CMD_GATHER,
-    {.size = sizeof(struct metrics_args)}};
+    CLI_CMD_GATHER, {.size = sizeof(struct metrics_args)});

@@ -274,10 +274,8 @@ cmd_tripcode(struct cli *c, void *args, int npos, char **pos)
                          sub);
 }
 
-const struct cli_command cli_cmd_tripcode = {
-    "tripcode",
-    CLI_GROUP_STATE,
-    cmd_tripcode,
+CLI_COMMAND(
+    tripcode, CLI_GROUP_STATE,
     "signed recovery codes: sign, verify and record, list",
     "A tripcode is a recovery code the box's controller signs to authorise "
     "a T3 step: RECOVERY:REVERT_SNAPSHOT::<id>, RECOVERY:REIMAGE_TO_GOLDEN, "
@@ -301,12 +299,10 @@ const struct cli_command cli_cmd_tripcode = {
     "Signing: `ledger tripcode sign` makes one with a key file, for tests and "
     "for a "
     "controller without its own tooling; it needs no ledger.",
-    tripcode_opts,
-    CLI_OUT_BASIC,
+    tripcode_opts, CLI_OUT_BASIC,
     "# ctl.key made by `ledger keys generate`, its public key enrolled\n"
     "# with `ledger keys add controller ... --roles controller`\n"
     "ledger tripcode sign --key ctl.key RECOVERY:LOCKDOWN > code.txt\n"
     "ledger tripcode verify --plan P-0917 @code.txt\n"
     "ledger tripcode list\n",
-    CLI_CMD_GATHER,
-    {.size = sizeof(struct tripcode_args), .maxpos = -1}};
+    CLI_CMD_GATHER, {.size = sizeof(struct tripcode_args), .maxpos = -1});

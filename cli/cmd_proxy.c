@@ -303,10 +303,8 @@ out:
     return rc;
 }
 
-const struct cli_command cli_cmd_proxy = {
-    "proxy",
-    CLI_GROUP_EVENTS,
-    cmd_proxy,
+CLI_COMMAND(
+    proxy, CLI_GROUP_EVENTS,
     "record every model request passing through a local proxy",
     "A reverse proxy for the box's model runtimes (Ollama, llama.cpp's "
     "server, vLLM, LM Studio, anything OpenAI-compatible): applications "
@@ -338,8 +336,7 @@ const struct cli_command cli_cmd_proxy = {
     "at an older store layout (`ledger migrate` it), 77 for an --actor "
     "whose key is missing or unusable, 74 when it cannot listen, open the "
     "ledger that is there or read the proxy file. See docs/PROXY.md.",
-    proxy_opts,
-    NULL,
+    proxy_opts, NULL,
     "# in front of Ollama; applications use http://127.0.0.1:11435\n"
     "ledger proxy --upstream ollama=http://127.0.0.1:11434\n"
     "# two runtimes, answers before commits\n"
@@ -351,4 +348,4 @@ const struct cli_command cli_cmd_proxy = {
     0,
     {.size = sizeof(struct proxy_args),
      .opt = proxy_opt,
-     .defaults = &proxy_defaults}};
+     .defaults = &proxy_defaults});

@@ -804,11 +804,8 @@ out:
     return rc;
 }
 
-const struct cli_command cli_cmd_query = {
-    "query",
-    CLI_GROUP_QUERY,
-    cmd_query,
-    "find events, journalctl-style",
+CLI_COMMAND(
+    query, CLI_GROUP_QUERY, "find events, journalctl-style",
     "Prints the events that match, oldest first, one line each (or in the "
     "format -o names), using the ledger's indexes. Matches work like "
     "journalctl's: FIELD=VALUE terms, time bounds with -S and -U, a body "
@@ -843,4 +840,4 @@ const struct cli_command cli_cmd_query = {
     {.size = sizeof(struct qargs),
      .maxpos = -1,
      .opt = query_opt,
-     .defaults = &query_defaults}};
+     .defaults = &query_defaults});

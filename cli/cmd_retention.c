@@ -249,10 +249,8 @@ cmd_archive(struct cli *c, void *args, int npos, char **pos)
     return EX_OK;
 }
 
-const struct cli_command cli_cmd_archive = {
-    "archive",
-    CLI_GROUP_EVENTS,
-    cmd_archive,
+CLI_COMMAND(
+    archive, CLI_GROUP_EVENTS,
     "write the events before a horizon into a segment",
     "Writes every event from the ledger's first (0, or its horizon if it "
     "was pruned before) up to a horizon into a segment: one zstd stream "
@@ -266,13 +264,11 @@ const struct cli_command cli_cmd_archive = {
     "FILE, and `doctor --bundle FILE` the state at its end (the only state "
     "it carries). `ledger prune --archive FILE` then removes those events "
     "from the ledger (docs/RETENTION.md).",
-    archive_opts,
-    CLI_OUT_BASIC,
+    archive_opts, CLI_OUT_BASIC,
     "# the events before event 100; then: ledger verify-bundle box-old.bundle\n"
     "ledger archive --before 100 --out box-old.bundle\n"
     "# or before a time: --before '180 days ago', --before 2026-05-01\n",
-    0,
-    {.size = sizeof(struct ldg_archive_opts)}};
+    0, {.size = sizeof(struct ldg_archive_opts)});
 
 /* -------------------------------------------------------------- prune -- */
 
@@ -361,10 +357,8 @@ cmd_prune(struct cli *c, void *args, int npos, char **pos)
     return EX_OK;
 }
 
-const struct cli_command cli_cmd_prune = {
-    "prune",
-    CLI_GROUP_EVENTS,
-    cmd_prune,
+CLI_COMMAND(
+    prune, CLI_GROUP_EVENTS,
     "remove archived events from the ledger, keeping every proof",
     "Removes the entries, bodies, seals and index keys of the events before "
     "a horizon, only after checking that --archive FILE is exactly their "
@@ -396,14 +390,12 @@ const struct cli_command cli_cmd_prune = {
     "`ledger "
     "serve` runs, its commits wait for the prune's. data.mdb does not "
     "shrink: LMDB reuses the freed pages (docs/RETENTION.md).",
-    prune_opts,
-    CLI_OUT_BASIC,
+    prune_opts, CLI_OUT_BASIC,
     "# what ledger archive --before 100 --out old.seg wrote, out of ./old\n"
     "ledger --dir old prune --before 100 --archive old.seg --force\n"
     "# as DIR/retention.json says (keep_days 180 without one)\n"
     "ledger prune --policy\n",
-    0,
-    {.size = sizeof(struct prune_args)}};
+    0, {.size = sizeof(struct prune_args)});
 
 static void
 print_pruned(struct cli *c, const char *archive,

@@ -292,11 +292,8 @@ out:
     return rc;
 }
 
-const struct cli_command cli_cmd_seal = {
-    "seal",
-    CLI_GROUP_EVENTS,
-    cmd_seal,
-    "seal events with a key the writer holds",
+CLI_COMMAND(
+    seal, CLI_GROUP_EVENTS, "seal events with a key the writer holds",
     "Reads event lines (the lines `ledger ingest` takes: type, body, "
     "subject, run, parent, id, time) and prints one sealed batch, one JSON "
     "line, to send to `ledger ingest` or `ledger serve`: each event's "
@@ -311,13 +308,11 @@ const struct cli_command cli_cmd_seal = {
     "(--dir) is opened read-only for its origin and the key's count. A "
     "line naming an \"actor\" other than the key's name is refused. Exit "
     "65 names FILE:LINE:COLUMN of a bad line; nothing is printed then.",
-    seal_opts,
-    NULL,
+    seal_opts, NULL,
     "# seal a batch with the key cp.key (made by `ledger keys generate`,\n"
     "# enrolled by `ledger keys add cp --public-key`), then hand the one\n"
     "# line to `ledger ingest` or `ledger serve`\n"
     "ledger seal --key cp.key events.jsonl > batch.json\n"
     "# sealing away from the box: origin and count given\n"
     "ledger seal --key cp.key --origin example.org/box1 --first 12 e.jsonl\n",
-    0,
-    {.size = sizeof(struct seal_args), .maxpos = -1}};
+    0, {.size = sizeof(struct seal_args), .maxpos = -1});

@@ -86,11 +86,8 @@ cmd_model(struct cli *c, void *args, int npos, char **pos)
     return rc < 0 ? cli_exit_code(rc) : rc == 1 ? EX_VERIFY : EX_OK;
 }
 
-const struct cli_command cli_cmd_model = {
-    "model",
-    CLI_GROUP_STATE,
-    cmd_model,
-    "hash a model's weights",
+CLI_COMMAND(
+    model, CLI_GROUP_STATE, "hash a model's weights",
     "Streams the weights through SHA-256 (a progress line when stderr is a "
     "terminal) and appends model.verified with the digest and whether it "
     "matches. A FILE (e.g. a GGUF) is compared with --expect or with the "
@@ -101,13 +98,11 @@ const struct cli_command cli_cmd_model = {
     "to the digest the manifest gives; a registered model with a path (from "
     "llama.cpp's /props) hashes that file. Exit 0 when it matches, 1 when "
     "not, 66 when the weights cannot be found.",
-    model_opts,
-    CLI_OUT_BASIC,
+    model_opts, CLI_OUT_BASIC,
     "# verify a model Ollama serves\nledger model verify qwen2.5:7b\n"
     "# verify a GGUF file against a published digest (sha256:64 hex)\n"
     "ledger model verify m.gguf --model m --expect \"$DIGEST\"\n",
-    0,
-    {.size = sizeof(struct ldg_model_verify_opts), .maxpos = -1}};
+    0, {.size = sizeof(struct ldg_model_verify_opts), .maxpos = -1});
 
 /* --------------------------------------------------------------- probe -- */
 
@@ -457,11 +452,8 @@ out_rc:
     return rc;
 }
 
-const struct cli_command cli_cmd_probe = {
-    "probe",
-    CLI_GROUP_STATE,
-    cmd_probe,
-    "record what the runtimes and host have",
+CLI_COMMAND(
+    probe, CLI_GROUP_STATE, "record what the runtimes and host have",
     "Asks each runtime what it serves (Ollama /api/tags, /api/show, /api/ps; "
     "llama.cpp /props and /v1/models; OpenAI-compatible URL/models) and the "
     "host what it has (/proc, statvfs, nvidia-smi when present), and appends "
@@ -474,12 +466,11 @@ const struct cli_command cli_cmd_probe = {
     "through it (its write path and its access.json), as `ledger append`'s "
     "do; --direct writes directly. A socket it may not reach (permission "
     "denied: a server may be there) is an error (74), not a direct write.",
-    probe_opts,
-    CLI_OUT_BASIC,
+    probe_opts, CLI_OUT_BASIC,
     "# a local Ollama and a llama.cpp server\n"
     "ledger probe -r ol=http://127.0.0.1:11434 -r lc=llamacpp:http://h:8080\n",
     0,
     {.size = sizeof(struct probe_args),
      .maxpos = -1,
      .opt = probe_opt,
-     .defaults = &probe_defaults}};
+     .defaults = &probe_defaults});

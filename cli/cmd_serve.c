@@ -485,11 +485,8 @@ cmd_serve(struct cli *c, void *args, int npos, char **pos)
     return rc;
 }
 
-const struct cli_command cli_cmd_serve = {
-    "serve",
-    CLI_GROUP_EVENTS,
-    cmd_serve,
-    "serve the ledger on a Unix socket",
+CLI_COMMAND(
+    serve, CLI_GROUP_EVENTS, "serve the ledger on a Unix socket",
     "Serves the ledger to local clients on a Unix stream socket (mode 0660, "
     "never world-writable). A client writes one JSON line per event, the "
     "line `ledger ingest` takes plus an optional \"id\" and \"time\", and "
@@ -539,8 +536,7 @@ const struct cli_command cli_cmd_serve = {
     "and the span id is the event's id, so a batch sent again records "
     "nothing twice. It prints \"otlp on http://ADDR\" once it listens; "
     "loopback only unless --otlp-remote.",
-    serve_opts,
-    NULL,
+    serve_opts, NULL,
     "# serve the default ledger\n"
     "ledger serve &\n"
     "# probe every minute, publish every 5 minutes\n"
@@ -555,8 +551,7 @@ const struct cli_command cli_cmd_serve = {
     "# send one event and read its answer\n"
     "echo '{\"type\":\"x.hello\",\"body\":{},\"id\":\"a1\"}' |\n"
     "  socat - UNIX-CONNECT:\"$LEDGER_DIR/ledger.sock\"\n",
-    0,
-    {.size = sizeof(struct serve_args), .opt = serve_opt}};
+    0, {.size = sizeof(struct serve_args), .opt = serve_opt});
 
 /* One option: 0, or the exit code of a usage error. */
 static int

@@ -180,11 +180,8 @@ cmd_stats(struct cli *c, void *args, int npos, char **pos)
     return EX_OK;
 }
 
-const struct cli_command cli_cmd_stats = {
-    "stats",
-    CLI_GROUP_EVENTS,
-    cmd_stats,
-    "counts and sizes",
+CLI_COMMAND(
+    stats, CLI_GROUP_EVENTS, "counts and sizes",
     "Prints the ledger's origin, how many events, bodies (and erased "
     "bodies), checkpoints and keys it holds, the bytes they take, and the "
     "first and last event. With --databases, a table of where data.mdb's "
@@ -193,14 +190,12 @@ const struct cli_command cli_cmd_stats = {
     "then LMDB's catalogue, free and meta pages. The layout line names the "
     "store layout (how the records are kept in LMDB, docs/FORMAT.md 6.1) "
     "and says when `ledger migrate` has work to do.",
-    stats_opts,
-    CLI_OUT_BASIC,
+    stats_opts, CLI_OUT_BASIC,
     "ledger stats\n"
     "# where the bytes go, database by database\n"
     "ledger stats --databases\n"
     "ledger stats -o json\n",
-    CLI_CMD_GATHER,
-    {.size = sizeof(struct stats_args)}};
+    CLI_CMD_GATHER, {.size = sizeof(struct stats_args)});
 
 /* ------------------------------------------------------------- migrate -- */
 
@@ -330,11 +325,8 @@ cmd_migrate(struct cli *c, void *args, int npos, char **pos)
     return EX_OK;
 }
 
-const struct cli_command cli_cmd_migrate = {
-    "migrate",
-    CLI_GROUP_EVENTS,
-    cmd_migrate,
-    "convert the store to the newest layout",
+CLI_COMMAND(
+    migrate, CLI_GROUP_EVENTS, "convert the store to the newest layout",
     "Converts the ledger's store, in place, to a newer layout (how the "
     "ledger keeps its records in LMDB; docs/FORMAT.md section 6): no "
     "signed or hashed byte changes, and every checkpoint, proof, tile and "
@@ -368,9 +360,7 @@ const struct cli_command cli_cmd_migrate = {
     "a terminal and prints the bytes in use before and after (data.mdb "
     "itself does not shrink: LMDB reuses the freed pages for later "
     "writes). `ledger stats` says which layout a ledger has.",
-    migrate_opts,
-    CLI_OUT_BASIC,
+    migrate_opts, CLI_OUT_BASIC,
     "ledger migrate --dir ./box\n"
     "ledger stats --dir ./box | grep layout\n",
-    0,
-    {.size = sizeof(struct migrate_args), .opt = migrate_opt}};
+    0, {.size = sizeof(struct migrate_args), .opt = migrate_opt});

@@ -617,11 +617,8 @@ out:
     return rc;
 }
 
-const struct cli_command cli_cmd_timeline = {
-    "timeline",
-    CLI_GROUP_QUERY,
-    cmd_timeline,
-    "the flight-recorder view of a run",
+CLI_COMMAND(
+    timeline, CLI_GROUP_QUERY, "the flight-recorder view of a run",
     "Prints the story of one run: when it started and with which pack, "
     "each step, route decision (which model served it, and why), policy "
     "decision and failure in order, how it ended, and a summary. Each "
@@ -653,8 +650,7 @@ const struct cli_command cli_cmd_timeline = {
     "tokens, the outcome) marked '!'. A trace is the run of its spans by "
     "default, so `ledger timeline TRACEID` shows it; --trace ID selects "
     "its events whatever their run.",
-    timeline_opts,
-    CLI_OUT_BASIC,
+    timeline_opts, CLI_OUT_BASIC,
     "ledger timeline r1\n"
     "ledger timeline r1 -o json-pretty\n"
     "# on the receiving side: the run's story from the bundle alone\n"
@@ -664,4 +660,4 @@ const struct cli_command cli_cmd_timeline = {
     "# an application's trace (OpenTelemetry), with the proxy's records\n"
     "ledger timeline --trace 5b8efff798038103d269b633813fc60c\n",
     CLI_CMD_PAGER,
-    {.size = sizeof(struct timeline_args), .maxpos = -1, .opt = timeline_opt}};
+    {.size = sizeof(struct timeline_args), .maxpos = -1, .opt = timeline_opt});

@@ -99,11 +99,8 @@ cmd_checkpoint(struct cli *c, void *args, int npos, char **pos)
     return rc;
 }
 
-const struct cli_command cli_cmd_checkpoint = {
-    "checkpoint",
-    CLI_GROUP_TLOG,
-    cmd_checkpoint,
-    "the latest (or size N) signed checkpoint",
+CLI_COMMAND(
+    checkpoint, CLI_GROUP_TLOG, "the latest (or size N) signed checkpoint",
     "Prints a signed checkpoint of the log's Merkle tree in the C2SP "
     "tlog-checkpoint format, byte for byte: the origin, the tree size, the "
     "root hash and the log key's signature. Save one somewhere else (or "
@@ -111,13 +108,11 @@ const struct cli_command cli_cmd_checkpoint = {
     "was only appended to since. A stored checkpoint whose signature does "
     "not verify with the log key is not printed (exit 65: storage "
     "corrupt).",
-    checkpoint_opts,
-    CLI_OUT_BASIC,
+    checkpoint_opts, CLI_OUT_BASIC,
     "ledger checkpoint > trusted-checkpoint.txt\n"
     "ledger checkpoint --size 100\n"
     "ledger checkpoint --cosigned\n",
-    CLI_CMD_GATHER,
-    {.size = sizeof(struct tlog_args), .opt = tlog_opt}};
+    CLI_CMD_GATHER, {.size = sizeof(struct tlog_args), .opt = tlog_opt});
 
 static const struct cli_opt proof_opts[] = {
     CLI_VALUE('s', 0, "size", "N",
@@ -206,24 +201,20 @@ cmd_proof(struct cli *c, void *args, int npos, char **pos)
     return rc;
 }
 
-const struct cli_command cli_cmd_proof = {
-    "proof",
-    CLI_GROUP_TLOG,
-    cmd_proof,
-    "inclusion or consistency proof",
+CLI_COMMAND(
+    proof, CLI_GROUP_TLOG, "inclusion or consistency proof",
     "Prints a proof a third party can check against a signed checkpoint "
     "without the ledger: for SEQ, a tlog-proof@v1 inclusion proof (the "
     "event's entry, its index, the audit path and the checkpoint); with "
     "--consistency OLD, the RFC 6962 consistency proof between the trees "
     "of size OLD and N.",
-    proof_opts,
-    CLI_OUT_BASIC,
+    proof_opts, CLI_OUT_BASIC,
     "# prove event 5 is in the log\n"
     "ledger proof 5\n"
     "# prove the tree of size 40 extends the tree of size 10\n"
     "ledger proof --consistency 10 --size 40\n",
     CLI_CMD_GATHER,
-    {.size = sizeof(struct tlog_args), .maxpos = -1, .opt = tlog_opt}};
+    {.size = sizeof(struct tlog_args), .maxpos = -1, .opt = tlog_opt});
 
 static const struct cli_opt tiles_opts[] = {
     CLI_ARG("OUTDIR", "where the tiles are written (created if missing)", 0),
@@ -284,17 +275,11 @@ cmd_tiles(struct cli *c, void *args, int npos, char **pos)
     return rc;
 }
 
-const struct cli_command cli_cmd_tiles = {
-    "tiles",
-    CLI_GROUP_TLOG,
-    cmd_tiles,
-    "write C2SP tlog-tiles to a directory",
+CLI_COMMAND(
+    tiles, CLI_GROUP_TLOG, "write C2SP tlog-tiles to a directory",
     "Writes the log as C2SP tlog-tiles under OUTDIR: the checkpoint, the "
     "hash tiles and the entry bundles, ready to be served by any static "
     "web server so that witnesses and monitors can follow the log. Only "
     "tiles that changed are rewritten.",
-    tiles_opts,
-    CLI_OUT_BASIC,
-    "ledger tiles /var/www/ledger\n",
-    0,
-    {.maxpos = -1}};
+    tiles_opts, CLI_OUT_BASIC, "ledger tiles /var/www/ledger\n", 0,
+    {.maxpos = -1});

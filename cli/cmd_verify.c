@@ -184,11 +184,8 @@ cmd_verify(struct cli *c, void *args, int npos, char **pos)
     return EX_VERIFY;
 }
 
-const struct cli_command cli_cmd_verify = {
-    "verify",
-    CLI_GROUP_EVENTS,
-    cmd_verify,
-    "re-check signatures, chain and tree",
+CLI_COMMAND(
+    verify, CLI_GROUP_EVENTS, "re-check signatures, chain and tree",
     "Re-checks the ledger: that each event's actor key vouched for it (in "
     "a format 2 ledger its seal: the claim's digest in the seal's root, "
     "one signature per seal; in format 1 the event's own signature), the "
@@ -205,8 +202,7 @@ const struct cli_command cli_cmd_verify = {
     "keys, when it is current. Exits 0 when "
     "everything holds and 1 with the first failure named when something "
     "does not.",
-    verify_opts,
-    CLI_OUT_BASIC,
+    verify_opts, CLI_OUT_BASIC,
     "ledger verify\n"
     "# only what was appended since the last verification (cheap)\n"
     "ledger verify --new\n"
@@ -216,8 +212,7 @@ const struct cli_command cli_cmd_verify = {
     "# and that 2 of these 3 witnesses cosigned it\n"
     "ledger verify --trusted c.txt --quorum 2 --witness-key \"$W1\" \\\n"
     "    --witness-key \"$W2\" --witness-key \"$W3\"\n",
-    0,
-    {.size = sizeof(struct vrun), .opt = verify_opt}};
+    0, {.size = sizeof(struct vrun), .opt = verify_opt});
 
 /* verify --full's check of the projections' stored records
  * (ldg_projections_check_stored). Returns 0 when they are what the log
