@@ -14,6 +14,14 @@
 #include "query/query.h"
 
 static int cmd_view(struct cli *c, void *args, int npos, char **pos);
+/* The view named ID, cli_cmd_ID (CLI_COMMAND, for the views): each is run
+ * by cmd_view and pages and gathers its output. */
+#define VIEW_COMMAND(xid, xsummary, xdescription, xopts, xexamples)            \
+    const struct cli_command cli_cmd_##xid = {                                 \
+        #xid,          CLI_GROUP_STATE, cmd_view,                              \
+        (xsummary),    (xdescription),  (xopts),                               \
+        CLI_OUT_BASIC, (xexamples),     CLI_CMD_PAGER | CLI_CMD_GATHER,        \
+        CLI_VIEW_ARGS}
 
 /* --------------------------------------------------------------- packs -- */
 
@@ -50,11 +58,8 @@ human_packs(struct cli *c, json_t *rows)
 static const struct cli_opt packs_opts[] = {
     AT_OPT, CLI_ARG("PACK", "only this pack", CLI_OPTIONAL), CLI_OPT_END};
 
-const struct cli_command cli_cmd_packs = {
-    "packs",
-    CLI_GROUP_STATE,
-    cmd_view,
-    "installed packs and their state",
+VIEW_COMMAND(
+    packs, "installed packs and their state",
     "Lists the packs (installable bundles of tools, routes and the "
     "permissions they need) with their version, their state - the first "
     "that applies of removed, disabled, invalid, installed, blocked, "
@@ -62,12 +67,9 @@ const struct cli_command cli_cmd_packs = {
     "+partial when an optional permission was denied - and the reasons. "
     "Computed from the events by the packs projection.",
     packs_opts,
-    CLI_OUT_BASIC,
     "ledger packs\n"
     "# the state of pack summarize as of event 120\n"
-    "ledger packs summarize --at 120\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    CLI_VIEW_ARGS};
+    "ledger packs summarize --at 120\n");
 
 /* --------------------------------------------------------- permissions -- */
 
@@ -132,23 +134,17 @@ static const struct cli_opt permissions_opts[] = {
     CLI_VALUE('p', 0, "pack", "P", "only pack P's permissions"), AT_OPT,
     CLI_OPT_END};
 
-const struct cli_command cli_cmd_permissions = {
-    "permissions",
-    CLI_GROUP_STATE,
-    cmd_view,
-    "permissions in force",
+VIEW_COMMAND(
+    permissions, "permissions in force",
     "Lists every permission a pack asked for or was given: its group and "
     "scope, tier, whether it is granted, denied, revoked or expired, "
     "whether the pack requires it, who decided and at which event: the "
     "permissions projection's rule for what is in force, expiry "
     "included.",
     permissions_opts,
-    CLI_OUT_BASIC,
     "ledger permissions --pack summarize\n"
     "# what was in force when event 300 was written\n"
-    "ledger permissions --at 300\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    CLI_VIEW_ARGS};
+    "ledger permissions --at 300\n");
 
 /* -------------------------------------------------------------- models -- */
 
@@ -190,21 +186,15 @@ human_models(struct cli *c, json_t *rows)
 
 static const struct cli_opt at_only_opts[] = {AT_OPT, CLI_OPT_END};
 
-const struct cli_command cli_cmd_models = {
-    "models",
-    CLI_GROUP_STATE,
-    cmd_view,
-    "models, their state and who routes to them",
+VIEW_COMMAND(
+    models, "models, their state and who routes to them",
     "Lists the models the box knows: their last state (available, loaded, "
     "parked, offline, removed), whether their weights were verified against "
     "their digest, the runtime serving them, and the routes that use them "
     "(as primary or fallback).",
     at_only_opts,
-    CLI_OUT_BASIC,
     "ledger models\n"
-    "ledger models -o json\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    CLI_VIEW_ARGS};
+    "ledger models -o json\n");
 
 /* -------------------------------------------------------------- routes -- */
 
@@ -260,22 +250,16 @@ human_routes(struct cli *c, json_t *rows)
     cli_table_print(c, t);
 }
 
-const struct cli_command cli_cmd_routes = {
-    "routes",
-    CLI_GROUP_STATE,
-    cmd_view,
-    "routes, their models and how they behave",
+VIEW_COMMAND(
+    routes, "routes, their models and how they behave",
     "Lists the routes (the names requests are sent to) with the model each "
     "resolves to, its readiness (proven, declared-not-proven, failing, "
     "fallback-active, offline), and what its decisions show: how many, "
     "the fallback and error rates, and the 50th and 95th percentile "
     "latency; then a line saying why it is in that state.",
     at_only_opts,
-    CLI_OUT_BASIC,
     "ledger routes\n"
-    "ledger routes --at 250\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    CLI_VIEW_ARGS};
+    "ledger routes --at 250\n");
 
 /* ---------------------------------------------------------- promotions -- */
 
@@ -307,19 +291,12 @@ human_promotions(struct cli *c, json_t *rows)
     }
 }
 
-const struct cli_command cli_cmd_promotions = {
-    "promotions",
-    CLI_GROUP_STATE,
-    cmd_view,
-    "which model each route was promoted to, and on what evidence",
+VIEW_COMMAND(
+    promotions, "which model each route was promoted to, and on what evidence",
     "Lists, per route, the candidate model currently promoted, the eval "
     "that gated the promotion (or UNGATED and why), and the history of "
     "promotions and rollbacks.",
-    at_only_opts,
-    CLI_OUT_BASIC,
-    "ledger promotions\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    CLI_VIEW_ARGS};
+    at_only_opts, "ledger promotions\n");
 
 static void
 human_runs(struct cli *c, json_t *rows)
@@ -419,22 +396,16 @@ human_run_one(struct cli *c, json_t *rows)
 static const struct cli_opt runs_opts[] = {
     AT_OPT, CLI_ARG("RUN", "one run in detail", CLI_OPTIONAL), CLI_OPT_END};
 
-const struct cli_command cli_cmd_runs = {
-    "runs",
-    CLI_GROUP_STATE,
-    cmd_view,
-    "runs and how they ended",
+VIEW_COMMAND(
+    runs, "runs and how they ended",
     "Lists the runs: their pack, status, start time, and counts of steps, "
     "failed steps, route decisions and policy denials. With RUN, that run "
     "in detail: where it started and finished, its first failure and first "
     "denial, and the event to give `ledger doctor --at` to see the box as "
     "it was when the run started.",
     runs_opts,
-    CLI_OUT_BASIC,
     "ledger runs\n"
-    "ledger runs r1\n",
-    CLI_CMD_PAGER | CLI_CMD_GATHER,
-    CLI_VIEW_ARGS};
+    "ledger runs r1\n");
 
 /* The views of this file: each command's view, whether it takes a
  * positional (one row), and its human forms (of the rows, of one row). */
