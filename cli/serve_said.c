@@ -112,12 +112,25 @@ cli_serve_status(struct cli *c)
     return failing ? EX_VERIFY : EX_OK;
 }
 
+/* One signal's counts, as the stop line says them. */
+static void
+said_counts(char *buf, size_t cap, const struct ldg_otlp_counts *n)
+{
+    snprintf(buf, cap,
+             "%llu received, %llu recorded, %llu duplicates, %llu rejected, "
+             "%llu dropped",
+             (unsigned long long)n->received, (unsigned long long)n->recorded,
+             (unsigned long long)n->duplicate, (unsigned long long)n->rejected,
+             (unsigned long long)n->dropped);
+}
+
 /* What the server did, said when it stops. */
 void
 cli_serve_stopped(const struct ldg_serve_stats *sp,
                   const struct ldg_otlp_stats *otlp)
 {
     const struct ldg_serve_stats st = *sp;
+    char spans[160], logs[160];
 
     fprintf(stderr,
             "ledger serve: stopped: %llu connections (%llu refused, %llu "
@@ -137,25 +150,15 @@ cli_serve_stopped(const struct ldg_serve_stats *sp,
             (unsigned long long)st.idle_closed,
             (unsigned long long)st.slow_dropped,
             (unsigned long long)st.refused_share);
-    if (otlp != NULL)
-        fprintf(stderr,
-                "ledger serve: otlp: %llu requests (%llu refused, %llu "
-                "throttled, %llu not committed); spans: %llu received, %llu "
-                "recorded, %llu duplicates, %llu rejected, %llu dropped; log "
-                "records: %llu received, %llu recorded, %llu duplicates, "
-                "%llu rejected, %llu dropped\n",
-                (unsigned long long)otlp->requests,
-                (unsigned long long)otlp->refused,
-                (unsigned long long)otlp->throttled,
-                (unsigned long long)otlp->failed,
-                (unsigned long long)otlp->spans_received,
-                (unsigned long long)otlp->spans_recorded,
-                (unsigned long long)otlp->spans_duplicate,
-                (unsigned long long)otlp->spans_rejected,
-                (unsigned long long)otlp->spans_dropped,
-                (unsigned long long)otlp->logs_received,
-                (unsigned long long)otlp->logs_recorded,
-                (unsigned long long)otlp->logs_duplicate,
-                (unsigned long long)otlp->logs_rejected,
-                (unsigned long long)otlp->logs_dropped);
+    if (otlp == NULL)
+        return;
+    said_counts(spans, sizeof spans, &otlp->spans);
+    said_counts(logs, sizeof logs, &otlp->logs);
+    fprintf(stderr,
+            "ledger serve: otlp: %llu requests (%llu refused, %llu throttled, "
+            "%llu not committed); spans: %s; log records: %s\n",
+            (unsigned long long)otlp->requests,
+            (unsigned long long)otlp->refused,
+            (unsigned long long)otlp->throttled,
+            (unsigned long long)otlp->failed, spans, logs);
 }

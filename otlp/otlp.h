@@ -159,22 +159,24 @@ int ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
 /* The TCP port listened on (0 for a Unix socket). */
 unsigned ldg_otlp_port(const struct ldg_otlp *r);
 
-/* Counters, each read whole (not together one snapshot). "received":
- * in requests that decoded; "recorded": committed as new events;
- * "duplicate": their id was already in the log (a batch sent again);
- * "rejected": refused one by one by the ledger (a partial success), or
- * not committed (5xx); "dropped": not recorded by the mapping's choice. A
- * request refused whole (4xx) did not decode: its spans are not counted,
- * only the request (refused). */
+/* Counters, each read whole (not together one snapshot). A request
+ * refused whole (4xx) did not decode: its spans are not counted, only the
+ * request (refused). Spans and log records are counted alike: */
+struct ldg_otlp_counts {
+    uint64_t received;  /* in requests that decoded */
+    uint64_t recorded;  /* committed as new events */
+    uint64_t duplicate; /* their id was already in the log (a batch sent
+                           again) */
+    uint64_t rejected;  /* refused one by one by the ledger (a partial
+                           success), or not committed (5xx) */
+    uint64_t dropped;   /* not recorded by the mapping's choice */
+};
 struct ldg_otlp_stats {
     uint64_t requests;  /* POSTs answered */
     uint64_t refused;   /* answered 4xx but 429 */
     uint64_t throttled; /* answered 429 or 503: the writer behind */
     uint64_t failed;    /* answered 503: a commit that failed, stopping */
-    uint64_t spans_received, spans_recorded, spans_duplicate, spans_rejected,
-        spans_dropped;
-    uint64_t logs_received, logs_recorded, logs_duplicate, logs_rejected,
-        logs_dropped;
+    struct ldg_otlp_counts spans, logs;
 };
 void ldg_otlp_stats(const struct ldg_otlp *r, struct ldg_otlp_stats *st);
 

@@ -192,10 +192,11 @@ static void
 count(struct ldg_otlp *r, enum ldg_otlp_signal sig, size_t recorded, size_t dup,
       size_t rejected)
 {
-    int t = sig == LDG_OTLP_TRACES;
-    add(t ? &r->st.spans_recorded : &r->st.logs_recorded, recorded);
-    add(t ? &r->st.spans_duplicate : &r->st.logs_duplicate, dup);
-    add(t ? &r->st.spans_rejected : &r->st.logs_rejected, rejected);
+    struct ldg_otlp_counts *cnt =
+        sig == LDG_OTLP_TRACES ? &r->st.spans : &r->st.logs;
+    add(&cnt->recorded, recorded);
+    add(&cnt->duplicate, dup);
+    add(&cnt->rejected, rejected);
 }
 
 static void
@@ -402,10 +403,10 @@ handle(void *ctx, struct ldg_httpd_req *req)
     }
     size_t items = ldg_otlp_batch_items(b), dropped = ldg_otlp_batch_dropped(b);
     const struct ldg_event_in *evs = ldg_otlp_batch_events(b, &n);
-    add(sig == LDG_OTLP_TRACES ? &r->st.spans_received : &r->st.logs_received,
-        items);
-    add(sig == LDG_OTLP_TRACES ? &r->st.spans_dropped : &r->st.logs_dropped,
-        dropped);
+    struct ldg_otlp_counts *cnt =
+        sig == LDG_OTLP_TRACES ? &r->st.spans : &r->st.logs;
+    add(&cnt->received, items);
+    add(&cnt->dropped, dropped);
     if (n == 0) {
         ldg_otlp_batch_free(b);
         add(&r->st.requests, 1);
