@@ -232,10 +232,8 @@ cmd_tripcode(struct cli *c, void *args, int npos, char **pos)
 {
     struct tripcode_args *x = args;
     const char *sub;
-    int nargs;
 
-    nargs = npos;
-    if (nargs < 1)
+    if (npos < 1)
         return cli_usage_err(c, "a subcommand is needed: sign CODE, verify "
                                 "TRIPCODE or list");
     sub = pos[0];
@@ -243,7 +241,7 @@ cmd_tripcode(struct cli *c, void *args, int npos, char **pos)
         strcmp(c->out_name, "human") != 0)
         return cli_usage_err(c, "unknown output format '%s'", c->out_name);
     if (strcmp(sub, "sign") == 0) {
-        if (nargs != 2)
+        if (npos != 2)
             return cli_usage_err(c, "sign takes one CODE");
         if (x->key == NULL)
             return cli_usage_err(c, "sign needs --key FILE (a secret key "
@@ -256,7 +254,7 @@ cmd_tripcode(struct cli *c, void *args, int npos, char **pos)
     if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
     if (strcmp(sub, "verify") == 0) {
-        if (nargs != 2)
+        if (npos != 2)
             return cli_usage_err(c, "verify takes one TRIPCODE (the text, "
                                     "@FILE or -)");
         if (x->ts != NULL)
@@ -265,7 +263,7 @@ cmd_tripcode(struct cli *c, void *args, int npos, char **pos)
         return tripcode_verify(c, pos[1], &x->o);
     }
     if (strcmp(sub, "list") == 0) {
-        if (nargs != 1 || x->key || x->ts || x->o.plan || x->o.ttl_s ||
+        if (npos != 1 || x->key || x->ts || x->o.plan || x->o.ttl_s ||
             x->o.cooldown_s)
             return cli_usage_err(c, "list takes no argument or option");
         return tripcode_list(c);
