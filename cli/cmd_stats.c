@@ -84,8 +84,11 @@ cmd_stats(struct cli *c, void *args, int npos, char **pos)
     if (c->out == OUT_HUMAN) {
         printf("origin       %s\n", ldg_origin(l));
         printf("layout       %d (%s", st.layout,
-               st.layout >= 6   ? "entries without derived bytes, seeded "
-                                  "bodies, dictionaries"
+               st.layout >= 7   ? "entries without prev, "
+                                  "seeded bodies, dictionaries"
+               : st.layout == 6 ? "entries without derived bytes, seeded "
+                                  "bodies, dictionaries; ledger migrate "
+                                  "converts it"
                : st.layout == 5 ? "entries without derived bytes, bodies "
                                   "seeded by BLAKE2b, dictionaries; ledger "
                                   "migrate converts it"

@@ -260,7 +260,7 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 #define LDG_META_LAYOUT "layout"
 #define LDG_META_LAYOUT_LEN 4
 #define LDG_LAYOUT_MIN 1
-#define LDG_LAYOUT_MAX 6 /* ledger.h's LDG_LAYOUT_NEWEST (store.c checks) */
+#define LDG_LAYOUT_MAX 7 /* ledger.h's LDG_LAYOUT_NEWEST (store.c checks) */
 /* Layout 1: db tree holds every node of the Merkle tree. Layout 2: db
  * tiles holds full tiles, db tree only the hashes of the tiles not yet
  * full (the right edge). Layout 3: layout 2, and the type, subject, run
@@ -282,7 +282,13 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
  * AES-128 (records 0x05 and 0x06) in place of BLAKE2b; layout 5's records
  * stay as they are. Migrating 5 to 6 rewrites meta "layout" only. */
 #define LDG_LAYOUT_AES_SALTS 6
-#define LDG_LAYOUT_DEFAULT 6
+/* Layout 7: layout 6, and a new sealed entry's stored record keeps its
+ * claim digest (the whole entry less prev: codec_stored.c), which a
+ * reader showing the digest would otherwise hash from the claim; layout 5
+ * and 6's records stay as they are. Migrating 6 to 7 rewrites meta
+ * "layout" only. */
+#define LDG_LAYOUT_DIGEST 7
+#define LDG_LAYOUT_DEFAULT 7
 
 /* ----------------------------------------------------------- keys -- */
 

@@ -152,7 +152,7 @@ struct ldg_options {
 };
 /* The store layout this build writes, the newest (docs/FORMAT.md 6.1): it
  * reads every one from 1, and appends to this one only. */
-#define LDG_LAYOUT_NEWEST 6
+#define LDG_LAYOUT_NEWEST 7
 
 /* Where the system ledger is (docs/SYSTEMD.md: the one ledger.service
  * serves), unless $LEDGER_SYSTEM_DIR names another: a command that names
@@ -535,9 +535,15 @@ struct ldg_event {
     uint64_t seal_seq, seal_leaf;
     uint8_t digest[32];
     /* Store layout 5 (docs/FORMAT.md 6.1): 1 when the stored record left
-     * out prev and the claim digest, which the reader derived (prev from
-     * the tree or the entry before, digest from the claim). */
+     * out prev, which the reader derived (from the tree or the entry
+     * before). */
     int derived;
+    /* 1 when a sealed entry's stored record left out the claim digest too
+     * (store layouts 5 and 6; layout 7 stores it), which the reader
+     * derived from the claim (or left zero: ldg_reader_want_digest). 0:
+     * ev->digest is the entry's own, which verify checks against the
+     * claim. */
+    int digest_derived;
 };
 
 /* What of an event sent again with an id differs from the event already
@@ -750,8 +756,9 @@ int ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev);
 /* The whole entry of event seq (docs/FORMAT.md 3: the bytes hashed into
  * the tree, as tiles and bundles publish them): *entry is the stored
  * record when it is whole (valid until t ends), else made in buf (cap
- * LDG_ENTRY_MAX is always enough) from store layout 5's stored form, with
- * prev the stored tree's leaf hash of seq-1.
+ * LDG_ENTRY_MAX is always enough) from the stored form of layouts 5 to 7,
+ * with prev the stored tree's leaf hash of seq-1 (and, for a layout 5 or
+ * 6 record, the claim digest derived from the claim).
  * @return 0; LDG_ENOTFOUND; LDG_EPRUNED; LDG_ECORRUPT; LDG_ETOOBIG (cap
  * too small). Lifetime: *entry is valid until t ends or buf is reused. */
 int ldg_event_entry(struct ldg_txn *t, uint64_t seq, uint8_t *buf, size_t cap,

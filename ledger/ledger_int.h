@@ -80,10 +80,12 @@ int ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev);
  * anything else (a source, another order): then ldg_entry2_decode. */
 int ldg_entry2_decode_trusted(const uint8_t *buf, size_t len,
                               struct ldg_event *ev);
-/* The same two readers of store layout 5's stored form of a sealed entry
- * (0x92 ‖ claim ‖ stamp without its digest, no prev: FORMAT.md 6.1), in
- * place: ev->digest and ev->prev are left zero and ev->entry NULL; the
- * trusted one zeroes nothing (ev must be zeroed) and says -1 as above. */
+/* The same two readers of the stored form of a sealed entry (0x92 ‖
+ * claim ‖ stamp, no prev: FORMAT.md 6.1), in place: the stamp with its
+ * digest (layout 7) fills ev->digest; without it (layouts 5 and 6) they
+ * set ev->digest_derived and leave ev->digest zero. ev->prev is left zero
+ * and ev->entry NULL; the trusted one zeroes nothing (ev must be zeroed)
+ * and says -1 as above. */
 int ldg_entry2_decode_stored(const uint8_t *buf, size_t len,
                              struct ldg_event *ev);
 int ldg_entry2_decode_stored_trusted(const uint8_t *buf, size_t len,

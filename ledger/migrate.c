@@ -828,7 +828,8 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
                 rc = LDG_ECORRUPT;
                 break;
             }
-            if ((rc = ldg_entry_stored(e, n, p->buf, LDG_ENTRY_MAX, &n)) < 0)
+            if ((rc = ldg_entry_stored(e, n, 0, p->buf, LDG_ENTRY_MAX, &n)) <
+                0)
                 break;
             rec = p->buf;
         }
@@ -1135,7 +1136,7 @@ step_aes_salts(struct ldg_txn *t, void *arg)
     (void)arg;
     if ((rc = ldg_txn_layout(t)) < 0)
         return rc;
-    if (rc == LDG_LAYOUT_AES_SALTS) /* another migrate did it meanwhile */
+    if (rc >= LDG_LAYOUT_AES_SALTS) /* another migrate did it meanwhile */
         return 0;
     if (rc != LDG_LAYOUT_STORED) {
         ldg_seterr(ldg_txn_ledger(t),
@@ -1150,6 +1151,38 @@ step_aes_salts(struct ldg_txn *t, void *arg)
                               sizeof lay)) < 0)
         return rc;
     ldg_txn_set_layout(t, LDG_LAYOUT_AES_SALTS);
+    return 0;
+}
+
+/* Layout 6 to 7 (FORMAT.md 6.1): meta "layout" alone, in one
+ * transaction, as 5 to 6. Layout 7 reads every record of layout 6 as it
+ * is (a sealed entry stored without its claim digest keeps being read so,
+ * the digest derived); only the entries appended from now on keep theirs.
+ * A crash leaves the one meta write made or not: layout 6 or 7, both
+ * whole. */
+static int
+step_digest(struct ldg_txn *t, void *arg)
+{
+    uint8_t lay[LDG_META_LAYOUT_LEN];
+    int rc;
+    (void)arg;
+    if ((rc = ldg_txn_layout(t)) < 0)
+        return rc;
+    if (rc == LDG_LAYOUT_DIGEST) /* another migrate did it meanwhile */
+        return 0;
+    if (rc != LDG_LAYOUT_AES_SALTS) {
+        ldg_seterr(ldg_txn_ledger(t),
+                   "migrate: the store is at layout %d, not %d as it was "
+                   "a moment ago; nothing was changed (run it again)",
+                   rc, LDG_LAYOUT_AES_SALTS);
+        return LDG_EBUSY;
+    }
+    ldg_be32(lay, LDG_LAYOUT_DIGEST);
+    if ((rc = ldg_core_kv_put(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
+                              LDG_META_LAYOUT, sizeof LDG_META_LAYOUT - 1, lay,
+                              sizeof lay)) < 0)
+        return rc;
+    ldg_txn_set_layout(t, LDG_LAYOUT_DIGEST);
     return 0;
 }
 
@@ -1297,6 +1330,11 @@ ldg_migrate(struct ldg_ledger *l, int to,
         if ((rc = in_txn(l, step_aes_salts, NULL)) < 0)
             return rc;
         res->to = LDG_LAYOUT_AES_SALTS;
+    }
+    if (res->to == LDG_LAYOUT_AES_SALTS && to >= LDG_LAYOUT_DIGEST) {
+        if ((rc = in_txn(l, step_digest, NULL)) < 0)
+            return rc;
+        res->to = LDG_LAYOUT_DIGEST;
     }
     if (res->to >= LDG_LAYOUT_STORED) {
         if ((rc = in_txn(l, bix_step, res)) < 0)

@@ -258,24 +258,30 @@ int ldg_claim_decode(const uint8_t *p, size_t len, struct ldg_claim *out);
 /* d = SHA-256("ledger/claim/v1" ‖ 0x00 ‖ claim), over the exact bytes. */
 void ldg_claim_digest(uint8_t out[32], const uint8_t *claim, size_t len);
 
-/* Entries as store layout 5 keeps them (FORMAT.md 6.1, "Stored entries"):
- * without prev and, sealed, without the stamp's claim digest, which a
- * reader derives. ldg_entry_stored makes the stored record of a whole
- * entry (0x93 ...) into out (at most len bytes; cap LDG_ENTRY_MAX is
- * always enough); ldg_entry_whole makes the whole entry back from a
- * stored record (0x92 ..., or a whole entry, copied as it is) and prev,
- * the leaf hash of entry seq-1 (32 zero bytes at seq 0), computing the
- * claim digest of a sealed one. Both check only the framing (the maps
- * are the strict decoder's to check): LDG_ECORRUPT when the bytes are not
- * such a record, LDG_ETOOBIG when cap is short. ldg_entry_stored_parts
- * tells a stored record's first map's length (claim or event map, at rec
- * + 1) and whether it is sealed. */
-int ldg_entry_stored(const uint8_t *entry, size_t len, uint8_t *out, size_t cap,
-                     size_t *out_len);
+/* Entries as store layouts 5 to 7 keep them (FORMAT.md 6.1, "Stored
+ * entries"): without prev, which a reader derives, and, sealed, with the
+ * stamp's claim digest (layout 7, digest 1) or without it (layouts 5 and
+ * 6, and segments: digest 0; a reader derives it). ldg_entry_stored makes
+ * that stored record of a whole entry (0x93 ...) or of a stored record of
+ * either form (0x92 ...: as it is, or its digest cut or derived and put
+ * in) into out (at most len + 41 bytes; cap LDG_ENTRY_MAX is always
+ * enough); ldg_entry_whole makes the whole entry back from a stored
+ * record of either form (or a whole entry, copied as it is) and prev, the
+ * leaf hash of entry seq-1 (32 zero bytes at seq 0), computing the claim
+ * digest of a sealed one that left it out. Both check only the framing
+ * (the maps are the strict decoder's to check): LDG_ECORRUPT when the
+ * bytes are not such a record, LDG_ETOOBIG when cap is short.
+ * ldg_entry_stored_parts tells a stored record's first map's length
+ * (claim or event map, at rec + 1) and whether it is sealed;
+ * ldg_entry_stored_digest, given that length, whether a sealed one keeps
+ * its claim digest (1) or not (0). */
+int ldg_entry_stored(const uint8_t *entry, size_t len, int digest,
+                     uint8_t *out, size_t cap, size_t *out_len);
 int ldg_entry_whole(const uint8_t *rec, size_t len, const uint8_t prev[32],
                     uint8_t *out, size_t cap, size_t *out_len);
 int ldg_entry_stored_parts(const uint8_t *rec, size_t len, size_t *first_len,
                            int *sealed);
+int ldg_entry_stored_digest(const uint8_t *rec, size_t len, size_t first_len);
 
 /* A seal's tree: the RFC 6962 Merkle tree whose leaves are the claim
  * digests d_0..d_{n-1} in seq order (leaf hash SHA-256(0x00 ‖ d_i), node
@@ -870,7 +876,7 @@ int ldg_reader_body(struct ldg_reader *r, uint64_t seq, const uint8_t **rec,
  * hash and no cursor. 1 (the default) takes it again. */
 void ldg_reader_want_leaf(struct ldg_reader *r, int want);
 /* With want 0, ldg_reader_event does not derive the claim digest that a
- * stored entry leaves out (ev->sealed and ev->derived): ev->digest is
+ * stored entry leaves out (ev->sealed and ev->digest_derived): ev->digest is
  * zero, for a caller that makes it only where it shows it, with
  * ldg_claim_digest(ev->digest, ev->signed_part, ev->signed_len) (valid
  * until the transaction ends), maybe on another thread. A digest stored

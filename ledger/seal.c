@@ -297,8 +297,9 @@ copy_to(char *dst, const char *s, size_t n)
     dst[n] = '\0';
 }
 
-/* ldg_entry2_decode of a whole entry (stored 0), or of store layout 5's
- * stored form (stored 1: 0x92, a stamp without digest, no prev). */
+/* ldg_entry2_decode of a whole entry (stored 0), or of a stored form
+ * (stored 1: 0x92, no prev; the stamp with its digest, layout 7, or
+ * without, layouts 5 and 6: ev->digest_derived says which). */
 static int
 decode2(const uint8_t *buf, size_t len, struct ldg_event *ev, int stored)
 {
@@ -332,7 +333,7 @@ decode2(const uint8_t *buf, size_t len, struct ldg_event *ev, int stored)
         return LDG_ECORRUPT;
     for (unsigned i = 0; i < n; i++) {
         int k = r_key(&r, ldg_stamp_keys, LDG_TK_COUNT, next);
-        if (k < 0 || (stored && k == LDG_TK_DIGEST))
+        if (k < 0)
             return LDG_ECORRUPT;
         next = k + 1;
         seen |= 1u << k;
@@ -359,9 +360,13 @@ decode2(const uint8_t *buf, size_t len, struct ldg_event *ev, int stored)
         if (rc < 0)
             return LDG_ECORRUPT;
     }
+    /* keys in order, each once (r_key); a stored stamp may leave out its
+     * digest (layouts 5 and 6), which the reader then derives */
     need = (1u << LDG_TK_COUNT) - 1 - (1u << LDG_TK_SOURCE);
-    if (stored)
+    if (stored && !(seen & (1u << LDG_TK_DIGEST))) {
         need &= ~(1u << LDG_TK_DIGEST);
+        ev->digest_derived = 1;
+    }
     if ((seen & ~(1u << LDG_TK_SOURCE)) != need)
         return LDG_ECORRUPT;
     if ((!stored && r_bin(&r, ev->prev, 32) < 0) || r.p != r.end)
@@ -490,12 +495,14 @@ decode2_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev,
     ev->signed_part = buf + 1;
     ev->signed_len = (size_t)(r.p - (buf + 1));
     /* the stamp, in the order ldg_entry2_encode writes it; a source (an
-     * event submitted through serve) goes to the strict reader */
-    if (r.p >= r.end || *r.p != (stored ? 0x84 : 0x85))
+     * event submitted through serve) goes to the strict reader; a stored
+     * one with its digest (layout 7) or without (layouts 5, 6: 0x84) */
+    if (r.p >= r.end || (*r.p != 0x85 && !(stored && *r.p == 0x84)))
         return -1;
-    r.p++;
-    if ((!stored && (!T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_DIGEST]) ||
-                     r_bin(&r, ev->digest, 32) < 0)) ||
+    ev->digest_derived = *r.p++ == 0x84;
+    if ((!ev->digest_derived &&
+         (!T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_DIGEST]) ||
+          r_bin(&r, ev->digest, 32) < 0)) ||
         !T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_LEAF]) ||
         t_uint(&r, &ev->seal_leaf) < 0 ||
         !T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEAL]) ||

@@ -113,9 +113,11 @@ ldg_segment_info_release(struct ldg_segment_info *i)
 /* ------------------------------------------------------- entry codec -- */
 
 /*
- * Codec 1: an ENTRY record is the entry as store layout 5 keeps it (the
- * "cut" stored entry record, FORMAT.md 11.4): the entry less the bytes a
- * reader derives.
+ * Codec 1: an ENTRY record is the entry as store layouts 5 and 6 keep it
+ * (the "cut" stored entry record, FORMAT.md 11.4): the entry less the
+ * bytes a reader derives, a sealed one's claim digest among them whatever
+ * layout the store is at (layout 7 keeps it in the store; a segment does
+ * not, so its bytes are the same from any store).
  *
  *   sealed:    0x92 ‖ claim ‖ stamp⁻
  *              stamp⁻: the stamp less its "digest" key and value, its
@@ -128,8 +130,7 @@ ldg_segment_info_release(struct ldg_segment_info *i)
  * d = SHA-256("ledger/claim/v1" ‖ 0x00 ‖ claim); prev is the leaf hash of
  * the event before. pack and unpack are each other's inverse on every
  * entry the strict decoder accepts; unpack's output is decoded strictly
- * after. (ledger/ keeps one codec of these bytes: when the store's
- * layout 5 lands, these two are its.)
+ * after. (ledger/ keeps one codec of these bytes: codec_stored.c's.)
  */
 static size_t
 uv_put(uint8_t *p, uint64_t v)
@@ -163,31 +164,26 @@ uv_get(const uint8_t *p, size_t avail, uint64_t *v, size_t *used)
     return -1;
 }
 
-/* An ENTRY record is the entry as store layout 5 keeps it (FORMAT.md
- * 6.1, ledger/codec_stored.c): a stored record (0x92) as it is, a whole
- * entry (an older layout's) cut to that form. The record's kind must be
- * the ledger's format's. */
+/* An ENTRY record is the entry as store layouts 5 and 6 keep it
+ * (FORMAT.md 6.1, ledger/codec_stored.c): without prev and a sealed
+ * entry's claim digest, whatever the layout of the store it comes from
+ * (a layout 7 record has its digest cut; an older layout's whole entry is
+ * cut to that form), so that an archive's bytes depend on its events
+ * alone. The record's kind must be the ledger's format's. */
 static int
 entry_pack(int format, const uint8_t *e, size_t n, uint8_t *out, size_t cap,
            size_t *olen)
 {
     size_t m;
     int sealed, rc;
-    if (n > 0 && e[0] == 0x92) {
-        if ((rc = ldg_entry_stored_parts(e, n, &m, &sealed)) < 0)
-            return rc;
-        if (n > cap)
-            return LDG_ETOOBIG;
-        memcpy(out, e, n);
-        *olen = n;
-    } else if ((rc = ldg_entry_stored(e, n, out, cap, olen)) < 0 ||
-               (rc = ldg_entry_stored_parts(out, *olen, &m, &sealed)) < 0) {
+    if ((rc = ldg_entry_stored(e, n, 0, out, cap, olen)) < 0 ||
+        (rc = ldg_entry_stored_parts(out, *olen, &m, &sealed)) < 0)
         return rc;
-    }
     return sealed == (format >= 2) ? 0 : LDG_ECORRUPT;
 }
 
-/* out needs LDG_ENTRY_MAX + 1 bytes. */
+/* out needs LDG_ENTRY_MAX + 1 bytes. A sealed ENTRY with its claim digest
+ * is not the one form a segment has: refused. */
 static int
 entry_unpack(int format, const uint8_t *p, size_t n, const uint8_t prev[32],
              uint8_t *out, size_t *olen)
@@ -195,7 +191,8 @@ entry_unpack(int format, const uint8_t *p, size_t n, const uint8_t prev[32],
     size_t m;
     int sealed;
     if (ldg_entry_stored_parts(p, n, &m, &sealed) < 0 ||
-        sealed != (format >= 2))
+        sealed != (format >= 2) ||
+        (sealed && ldg_entry_stored_digest(p, n, m)))
         return LDG_ECORRUPT;
     return ldg_entry_whole(p, n, prev, out, LDG_ENTRY_MAX + 1, olen) < 0
                ? LDG_ECORRUPT

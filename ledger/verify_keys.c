@@ -34,11 +34,12 @@ vf_check_sig(struct vstate *vs, const struct ldg_event *ev)
                (unsigned long long)k->revoked);
         return 1;
     }
-    if (ev->sealed && ev->derived) {
-        /* layout 5 stores no digest: the entry's is its claim's */
+    if (ev->sealed && ev->digest_derived) {
+        /* layouts 5 and 6 store no digest: the entry's is its claim's */
     } else if (ev->sealed) {
         /* format 2: the key vouches through the seal (pass 1 checks it,
-         * one signature a seal); the entry must bind its claim */
+         * one signature a seal); the entry must bind its claim (whole, or
+         * stored with its digest: layout 7) */
         uint8_t d[32];
         ldg_claim_digest(d, ev->signed_part, ev->signed_len);
         if (memcmp(d, ev->digest, 32) != 0) {

@@ -123,7 +123,7 @@ render_batch(struct q_stream *s, struct batch *b, struct q_jsonstate *js)
         int rc;
         /* the claim digest a stored entry leaves out, made here rather
          * than on the caller's thread (q_iter_skip_digest), where shown */
-        if (it->ev.sealed && it->ev.derived &&
+        if (it->ev.sealed && it->ev.digest_derived &&
             (s->fields & (UINT32_C(1) << LDG_QF_CLAIM_DIGEST)))
             ldg_claim_digest(it->ev.digest, it->ev.signed_part,
                              it->ev.signed_len);

@@ -16,6 +16,10 @@
  *       saved verify position, a trusted checkpoint) can reveal the cut.
  *   lmdb_poke DIR flip-body SEQ
  *       Flips one bit in the last byte of the stored body record of SEQ.
+ *   lmdb_poke DIR flip-digest SEQ
+ *       Flips one bit in the first byte of the claim digest that the
+ *       stored entry of SEQ keeps (entries5, store layout 7: the bytes
+ *       after a6 "digest" c4 20); exit 1 when the record keeps none.
  *   lmdb_poke DIR flip-seal SEQ
  *       Flips one bit in the last byte (the signature) of the seal record
  *       keyed SEQ (format 2).
@@ -345,6 +349,44 @@ flip_body(MDB_txn *txn, uint64_t seq)
 }
 
 static int
+flip_digest(MDB_txn *txn, uint64_t seq)
+{
+    static const unsigned char pair[9] = {0xa6, 'd', 'i', 'g', 'e',
+                                          's',  't', 0xc4, 0x20};
+    MDB_dbi dbi;
+    MDB_val k, v, nv;
+    unsigned char key[8], *copy;
+    size_t at;
+    int rc;
+    for (int i = 7; i >= 0; i--) {
+        key[i] = (unsigned char)seq;
+        seq >>= 8;
+    }
+    k.mv_size = 8;
+    k.mv_data = key;
+    if ((rc = dbi_open(txn, "entries5", &dbi)) != 0)
+        return die("entries5", rc);
+    if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
+        return die("entries5", rc);
+    for (at = 0; at + sizeof pair + 32 <= v.mv_size; at++)
+        if (memcmp((unsigned char *)v.mv_data + at, pair, sizeof pair) == 0)
+            break;
+    if (at + sizeof pair + 32 > v.mv_size) {
+        fprintf(stderr, "lmdb_poke: the record keeps no claim digest\n");
+        return 1;
+    }
+    if ((copy = malloc(v.mv_size)) == NULL)
+        return 1;
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[at + sizeof pair] ^= 1;
+    nv.mv_size = v.mv_size;
+    nv.mv_data = copy;
+    rc = mdb_put(txn, dbi, &k, &nv, 0);
+    free(copy);
+    return rc ? die("entries5", rc) : 0;
+}
+
+static int
 flip_rec(MDB_txn *txn, const char *db, uint64_t seq, int del)
 {
     MDB_dbi dbi;
@@ -526,13 +568,14 @@ main(int argc, char **argv)
         (strcmp(argv[2], "truncate") != 0 &&
          strcmp(argv[2], "flip-body") != 0 &&
          strcmp(argv[2], "flip-seal") != 0 &&
+         strcmp(argv[2], "flip-digest") != 0 &&
          strcmp(argv[2], "drop-seal") != 0 && strcmp(argv[2], "drop-db") != 0 &&
          strcmp(argv[2], "keys") != 0 &&
          ((strcmp(argv[2], "flip") != 0 && strcmp(argv[2], "del") != 0 &&
            strcmp(argv[2], "join-tile") != 0) ||
           argc < 5))) {
         fprintf(stderr, "usage: lmdb_poke DIR truncate N [keep-checkpoints]"
-                        " | DIR flip-body|flip-seal|drop-seal SEQ"
+                        " | DIR flip-body|flip-seal|flip-digest|drop-seal SEQ"
                         " | DIR drop-db NAME | DIR flip DB HEXKEY [OFFSET]"
                         " | DIR del DB HEXKEY | DIR keys DB"
                         " | DIR join-tile LEVEL N [keep|flip]\n");
@@ -561,6 +604,8 @@ main(int argc, char **argv)
                         strtoull(argv[4], NULL, 10), argc > 5 ? argv[5] : NULL);
     else if (strcmp(argv[2], "flip-seal") == 0)
         bad = flip_rec(txn, "seals", strtoull(argv[3], NULL, 10), 0);
+    else if (strcmp(argv[2], "flip-digest") == 0)
+        bad = flip_digest(txn, strtoull(argv[3], NULL, 10));
     else if (strcmp(argv[2], "drop-seal") == 0)
         bad = flip_rec(txn, "seals", strtoull(argv[3], NULL, 10), 1);
     else

@@ -2,7 +2,7 @@
  * test_layout.c — the store layouts (FORMAT.md section 6) and ledger
  * migrate (ledger/tree.c, ledger/migrate.c). This build appends to the
  * newest layout only: the older ones come from the golden images of
- * tests/vectors/layout/ (one 600-event ledger in layouts 1 to 5), read,
+ * tests/vectors/layout/ (one 600-event ledger in layouts 1 to 6), read,
  * verified and migrated here.
  *
  *   - the tree as tiles (layout 2, and layout 5 as appended): every root,
@@ -23,6 +23,9 @@
  *     answer, what a stopped copy left is dropped, a broken chain stops it;
  *   - layout 6 (new bodies seeded by AES): from 5, migrate rewrites the
  *     layout record and nothing else, appends are refused before it;
+ *   - layout 7 (a sealed entry stored with its claim digest): from 6 the
+ *     same, the old records read with the digest derived, new ones keep
+ *     theirs;
  *   - a proof made from a damaged or missing stored hash is refused,
  *     named, never given out.
  */
@@ -226,7 +229,7 @@ test_layout__layout_1_is_still_read(void **state)
         char want[700];
         snprintf(want, sizeof want,
                  "%s is at store layout 1, and this build appends to layout "
-                 "6 only: every event would be refused until `ledger --dir "
+                 "7 only: every event would be refused until `ledger --dir "
                  "%s migrate`",
                  ldg_dir(f->l), ldg_dir(f->l));
         assert_non_null(strstr(ldg_errmsg(f->l), want));
@@ -455,7 +458,7 @@ test_layout__an_unknown_or_damaged_layout_record_is_refused(void **state)
         int rc;
         const char *says;
     } cases[] = {
-        {{0, 0, 0, 7}, 4, LDG_EVERSION, "store layout 7, this build reads"},
+        {{0, 0, 0, 8}, 4, LDG_EVERSION, "store layout 8, this build reads 1 to 7"},
         {{0, 0, 0, 0}, 4, LDG_ECORRUPT, "layout record is damaged"},
         {{0, 0, 2}, 3, LDG_ECORRUPT, "layout record is damaged (3 bytes"},
     };
@@ -1119,8 +1122,9 @@ all_records(struct ldg_ledger *l)
 }
 
 /* Layout 5 to 6: the layout record and nothing else; appends refused
- * before (naming migrate), and seeded by AES after, the old bodies read
- * as they were. */
+ * before and after (naming migrate: a build appends to layout 7 only),
+ * and seeded by AES after migrating on, the old bodies read as they
+ * were. */
 static void
 test_layout__migrate_5_to_6_rewrites_the_layout_record_only(void **state)
 {
@@ -1134,7 +1138,7 @@ test_layout__migrate_5_to_6_rewrites_the_layout_record_only(void **state)
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     snprintf(err, sizeof err, "%s", ldg_errmsg(f->l));
     if (strstr(err, "is at store layout 5, and this build appends to layout "
-                    "6 only: every event would be refused until `ledger "
+                    "7 only: every event would be refused until `ledger "
                     "--dir ") == NULL)
         fail_msg("%s", err);
     verify_ok(f->l);
@@ -1146,7 +1150,7 @@ test_layout__migrate_5_to_6_rewrites_the_layout_record_only(void **state)
     assert_int_equal(layout_of(f->l), 5);
     rec1 = all_records(f->l);
     ev1 = event_answers(f->l);
-    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(ldg_migrate(f->l, 6, NULL, NULL, &r), 0);
     assert_int_equal(r.from, 5);
     assert_int_equal(r.to, 6);
     assert_int_equal(r.entries_stored, 0);
@@ -1159,6 +1163,13 @@ test_layout__migrate_5_to_6_rewrites_the_layout_record_only(void **state)
     verify_ok(f->l);
     /* no way back */
     assert_int_equal(ldg_migrate(f->l, 5, NULL, NULL, &r), LDG_EINVAL);
+    assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
+    assert_non_null(strstr(ldg_errmsg(f->l),
+                           "is at store layout 6, and this build appends to "
+                           "layout 7 only"));
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.from, 6);
+    assert_int_equal(r.to, 7);
     assert_int_equal(ldg_check_writable(f->l), 0);
     s = t_append(f->l, "x.layout6", "{\"a\":\"one\",\"b\":2}", NULL);
     {
@@ -1191,9 +1202,86 @@ test_layout__migrate_4_to_5_stops_there(void **state)
     verify_ok(f->l);
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
-    assert_int_equal(r.to, 6);
+    assert_int_equal(r.to, 7);
     assert_int_equal(ldg_check_writable(f->l), 0);
     verify_ok(f->l);
+    fx_free(f);
+}
+
+/* 1 when event seq's stored record keeps its claim digest (layout 7). */
+static int
+stored_with_digest(struct ldg_ledger *l, uint64_t seq)
+{
+    uint8_t rec[LDG_ENTRY_MAX];
+    size_t n = t_raw_stored_get(l, "entries", seq, rec, sizeof rec), m;
+    int sealed;
+    assert_int_equal(ldg_entry_stored_parts(rec, n, &m, &sealed), 0);
+    assert_true(sealed);
+    return ldg_entry_stored_digest(rec, n, m);
+}
+
+/* Layout 6 to 7 (the image a layout 6 build made, 600 events whose
+ * entries5 records leave the claim digest out): the layout record and
+ * nothing else, one transaction; the old records read as they were (the
+ * digest derived), an append after keeps its digest, and a migrate to 6
+ * after is refused. */
+static void
+test_layout__migrate_6_to_7_rewrites_the_layout_record_only(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(6, 600);
+    struct ldg_migrate_result r;
+    char *rec1, *rec2, *ev1, *ev2;
+    uint64_t s;
+
+    assert_int_equal(layout_of(f->l), 6);
+    assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
+    assert_non_null(strstr(ldg_errmsg(f->l),
+                           "is at store layout 6, and this build appends to "
+                           "layout 7 only"));
+    verify_ok(f->l);
+    /* --layout 6 is where it is: nothing to convert */
+    assert_int_equal(ldg_migrate(f->l, 6, NULL, NULL, &r), 0);
+    assert_int_equal(r.to, 6);
+    assert_false(stored_with_digest(f->l, 1));
+    rec1 = all_records(f->l);
+    ev1 = event_answers(f->l);
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.from, 6);
+    assert_int_equal(r.to, 7);
+    assert_int_equal(r.entries_stored, 0);
+    assert_int_equal(r.body_index_built, 0);
+    assert_int_equal(layout_of(f->l), 7);
+    rec2 = all_records(f->l);
+    same_answers(rec1, rec2);
+    ev2 = event_answers(f->l);
+    same_answers(ev1, ev2);
+    verify_ok(f->l);
+    assert_int_equal(ldg_migrate(f->l, 6, NULL, NULL, &r), LDG_EINVAL);
+    assert_int_equal(ldg_check_writable(f->l), 0);
+    s = t_append(f->l, "x.layout7", "{\"a\":\"one\"}", NULL);
+    assert_int_equal(s, 600);
+    assert_true(stored_with_digest(f->l, s));
+    assert_false(stored_with_digest(f->l, s - 1));
+    {
+        struct ldg_event ev;
+        struct ldg_txn *t;
+        uint8_t d[32];
+        assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+        for (uint64_t q = s - 1; q <= s; q++) {
+            assert_int_equal(ldg_event_get(t, q, &ev), 0);
+            assert_int_equal(ev.digest_derived, q < s);
+            ldg_claim_digest(d, ev.signed_part, ev.signed_len);
+            assert_memory_equal(d, ev.digest, 32);
+        }
+        ldg_txn_abort(t);
+    }
+    check_tree(f);
+    verify_ok(f->l);
+    free(rec1);
+    free(rec2);
+    free(ev1);
+    free(ev2);
     fx_free(f);
 }
 
@@ -1288,6 +1376,8 @@ main(void)
         cmocka_unit_test(
             test_layout__migrate_5_to_6_rewrites_the_layout_record_only),
         cmocka_unit_test(test_layout__migrate_4_to_5_stops_there),
+        cmocka_unit_test(
+            test_layout__migrate_6_to_7_rewrites_the_layout_record_only),
         cmocka_unit_test(test_layout__migrate_to_5_refuses_a_broken_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -237,21 +237,21 @@ test_reader__events_and_leaves_in_any_order_match_the_strict_decoder(
     t_rmrf(dir);
 }
 
-/* ldg_reader_want_digest(r, 0): a derived claim digest is left zero and
- * ldg_claim_digest over the claim makes the one ldg_event_get derives;
- * the rest of the event is as ever, and want 1 derives it again. */
-static void
-test_reader__digest_left_to_the_caller_is_the_derived_one(void **state)
+/* ldg_reader_want_digest(r, 0) over l's events: a derived claim digest
+ * is left zero and ldg_claim_digest over the claim makes the one
+ * ldg_event_get derives; a stored one (layout 7) is read as ever; the rest
+ * of the event is as ever, and want 1 derives it again. Returns how many
+ * were derived. */
+static size_t
+digests_left_to_the_caller(struct ldg_ledger *l)
 {
-    char dir[512];
-    uint64_t size;
-    struct ldg_ledger *l = setup_log(dir, sizeof dir, &size);
     static const uint8_t zero[32];
     struct ldg_txn *t;
     struct ldg_reader *r;
+    uint64_t size;
     size_t derived = 0;
-    (void)state;
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_txn_size(t, &size), 0);
     assert_int_equal(ldg_reader_new(&r, t), 0);
     ldg_reader_want_digest(r, 0);
     for (uint64_t s = 0; s < size; s++) {
@@ -262,28 +262,53 @@ test_reader__digest_left_to_the_caller_is_the_derived_one(void **state)
         assert_memory_equal(a.leaf, b.leaf, 32);
         assert_memory_equal(a.prev, b.prev, 32);
         assert_int_equal(a.sealed, b.sealed);
-        if (!(a.sealed && a.derived)) {
+        assert_int_equal(a.digest_derived, b.digest_derived);
+        ldg_claim_digest(d, a.signed_part, a.signed_len);
+        assert_memory_equal(d, b.digest, 32);
+        if (!(a.sealed && a.digest_derived)) {
             assert_memory_equal(a.digest, b.digest, 32);
             continue;
         }
         derived++;
         assert_memory_equal(a.digest, zero, 32);
-        ldg_claim_digest(d, a.signed_part, a.signed_len);
-        assert_memory_equal(d, b.digest, 32);
     }
-    /* layout 6 (what t_ledger_new makes) leaves every sealed digest out */
-    assert_true(derived > 0);
     ldg_reader_want_digest(r, 1);
     {
         struct ldg_event a, b;
         assert_int_equal(ldg_reader_event(r, size - 2, &a), 0);
         assert_int_equal(ldg_event_get(t, size - 2, &b), 0);
-        assert_true(a.sealed && a.derived);
         assert_memory_equal(a.digest, b.digest, 32);
+        assert_memory_not_equal(a.digest, zero, 32);
     }
     ldg_reader_want_digest(NULL, 0); /* a no-op */
     ldg_reader_free(r);
     ldg_txn_abort(t);
+    return derived;
+}
+
+/* Layout 7 (what t_ledger_new makes) stores every sealed digest: none is
+ * left to the caller. */
+static void
+test_reader__a_stored_digest_is_read_without_want_digest(void **state)
+{
+    char dir[512];
+    uint64_t size;
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &size);
+    (void)state;
+    assert_int_equal(digests_left_to_the_caller(l), 0);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* The layout 6 image (entries migrated from layout 4, stored without
+ * their digests): every one is left to the caller. */
+static void
+test_reader__digest_left_to_the_caller_is_the_derived_one(void **state)
+{
+    char dir[512];
+    struct ldg_ledger *l = t_ledger_image(dir, sizeof dir, 6);
+    (void)state;
+    assert_int_equal(digests_left_to_the_caller(l), 600);
     ldg_close(l);
     t_rmrf(dir);
 }
@@ -655,6 +680,8 @@ main(void)
             test_reader__events_and_leaves_in_any_order_match_the_strict_decoder),
         cmocka_unit_test(
             test_reader__digest_left_to_the_caller_is_the_derived_one),
+        cmocka_unit_test(
+            test_reader__a_stored_digest_is_read_without_want_digest),
         cmocka_unit_test(test_reader__time_window_is_the_brute_force_answer),
         cmocka_unit_test(test_reader__index_values_by_prefix),
         cmocka_unit_test(test_reader__skip_is_the_plain_scan_from_the_target),

@@ -1,8 +1,9 @@
 /*
- * test_stored.c — store layouts 5's and 6's records against
+ * test_stored.c — store layouts 5's to 7's records against
  * tests/vectors/store-v5.txt (computed independently of the C code:
  * docs/FORMAT.md 4 and 6.1): seeded salts (BLAKE2b, layout 5; AES, layout
- * 6), body records of every kind, stored entries and their derived bytes,
+ * 6), body records of every kind, stored entries of both forms (layout 7
+ * keeps a sealed entry's claim digest) and their derived bytes,
  * a dictionary; single-bit changes of stored entries; the erase guarantee
  * (nothing of an erased body is left in the store's dictionaries).
  */
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 
 #include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
 #include "tests/support/support.h"
 
 #define VECTORS "tests/vectors/store-v5.txt"
@@ -242,9 +244,11 @@ test_stored__every_record_kind_gives_its_commitment(void **state)
     ldg_dicts_free(d);
 }
 
+/* digest: the stored form keeps a sealed entry's claim digest (layout 7)
+ * or not (layouts 5 and 6) */
 static void
 check_entry(const char *whole_key, const char *prev_key, const char *stored_key,
-            const char *leaf_key, int sealed)
+            const char *leaf_key, int sealed, int digest)
 {
     uint8_t *e, *prev, *st, out[LDG_ENTRY_MAX];
     size_t en = bytes(whole_key, &e), sn = bytes(stored_key, &st), n;
@@ -253,7 +257,11 @@ check_entry(const char *whole_key, const char *prev_key, const char *stored_key,
 
     assert_int_equal(bytes(prev_key, &prev), 32);
     /* whole -> stored -> whole */
-    assert_int_equal(ldg_entry_stored(e, en, out, sizeof out, &n), 0);
+    assert_int_equal(ldg_entry_stored(e, en, digest, out, sizeof out, &n), 0);
+    assert_hex(out, n, stored_key);
+    /* the stored form of the stored form: itself */
+    assert_int_equal(ldg_entry_stored(st, sn, digest, out, sizeof out, &n),
+                     0);
     assert_hex(out, n, stored_key);
     assert_int_equal(ldg_entry_whole(st, sn, prev, out, sizeof out, &n), 0);
     assert_int_equal(n, en);
@@ -262,6 +270,7 @@ check_entry(const char *whole_key, const char *prev_key, const char *stored_key,
     assert_int_equal(ldg_entry_decode_rec(st, sn, prev, &ev, 0), 0);
     assert_true(ev.derived);
     assert_int_equal(ev.sealed, sealed);
+    assert_int_equal(ev.digest_derived, sealed && !digest);
     assert_hex(ev.leaf, 32, leaf_key);
     assert_memory_equal(ev.prev, prev, 32);
     if (sealed) {
@@ -296,9 +305,163 @@ test_stored__entries_lose_and_regain_their_derived_bytes(void **state)
 {
     (void)state;
     check_entry("sealed.entry", "sealed.prev", "sealed.stored",
-                "sealed.leaf_hash", 1);
+                "sealed.leaf_hash", 1, 0);
+    check_entry("sealed.entry", "sealed.prev", "sealed.stored7",
+                "sealed.leaf_hash", 1, 1);
     check_entry("format1.entry", "format1.prev", "format1.stored",
-                "format1.leaf_hash", 0);
+                "format1.leaf_hash", 0, 0);
+    check_entry("format1.entry", "format1.prev", "format1.stored",
+                "format1.leaf_hash", 0, 1);
+}
+
+/* The two stored forms of a sealed entry, one made from the other: layout
+ * 7's with the digest, 5's and 6's without it (derived and put in, or
+ * cut); the whole entry of each is the same. */
+static void
+test_stored__the_two_sealed_forms_convert_both_ways(void **state)
+{
+    uint8_t *e, *prev, *s5, *s7, out[LDG_ENTRY_MAX], w[LDG_ENTRY_MAX];
+    size_t en = bytes("sealed.entry", &e), n5 = bytes("sealed.stored", &s5),
+           n7 = bytes("sealed.stored7", &s7), n, wn, m;
+    int sealed;
+    (void)state;
+    assert_int_equal(bytes("sealed.prev", &prev), 32);
+    assert_int_equal(n7, n5 + 41); /* a6 "digest" c4 20 d[32] */
+    assert_int_equal(ldg_entry_stored(s5, n5, 1, out, sizeof out, &n), 0);
+    assert_hex(out, n, "sealed.stored7");
+    assert_int_equal(ldg_entry_stored(s7, n7, 0, out, sizeof out, &n), 0);
+    assert_hex(out, n, "sealed.stored");
+    /* too little room: said so */
+    assert_int_equal(ldg_entry_stored(s5, n5, 1, out, n7 - 1, &n),
+                     LDG_ETOOBIG);
+    assert_int_equal(ldg_entry_stored(e, en, 1, out, n7 - 1, &n),
+                     LDG_ETOOBIG);
+    assert_int_equal(ldg_entry_stored_parts(s7, n7, &m, &sealed), 0);
+    assert_true(sealed);
+    assert_int_equal(ldg_entry_stored_digest(s7, n7, m), 1);
+    assert_int_equal(ldg_entry_stored_parts(s5, n5, &m, &sealed), 0);
+    assert_int_equal(ldg_entry_stored_digest(s5, n5, m), 0);
+    assert_int_equal(ldg_entry_whole(s7, n7, prev, w, sizeof w, &wn), 0);
+    assert_int_equal(wn, en);
+    assert_memory_equal(w, e, en);
+    free(e);
+    free(prev);
+    free(s5);
+    free(s7);
+}
+
+/* A layout 7 record's digest is read, never derived: a stored digest that
+ * is not its claim's comes back as stored (every reader: trusted, strict,
+ * strict with the leaf, and the whole-entry way), so verify can name it,
+ * and the leaf is the whole entry's with that digest. A layout 5/6
+ * record's digest is derived, unless NO_DIGEST. */
+static void
+test_stored__a_stored_digest_is_read_not_derived(void **state)
+{
+    static const unsigned fl[] = {0, LDG_DECODE_NO_DIGEST, LDG_DECODE_TRUSTED,
+                                  LDG_DECODE_TRUSTED | LDG_DECODE_NO_DIGEST};
+    static const uint8_t zero[32];
+    uint8_t *prev, *s5, *s7, d[32], w[LDG_ENTRY_MAX], leaf[32];
+    size_t n5 = bytes("sealed.stored", &s5), n7 = bytes("sealed.stored7", &s7),
+           wn, m;
+    int sealed;
+    (void)state;
+    assert_int_equal(bytes("sealed.prev", &prev), 32);
+    assert_int_equal(ldg_entry_stored_parts(s7, n7, &m, &sealed), 0);
+    /* the digest's bytes: after 0x92, the claim, the map header and the
+     * 9 bytes of a6 "digest" c4 20 */
+    s7[1 + m + 1 + 9] ^= 0x01;
+    memcpy(d, s7 + 1 + m + 1 + 9, 32);
+    assert_int_equal(ldg_entry_whole(s7, n7, prev, w, sizeof w, &wn), 0);
+    ldg_tlog_leaf_hash(leaf, w, wn);
+    for (size_t f = 0; f < sizeof fl / sizeof fl[0]; f++) {
+        struct ldg_event ev;
+        for (int p = 0; p < 2; p++) {
+            assert_int_equal(
+                ldg_entry_decode_rec(s7, n7, p ? prev : NULL, &ev, fl[f]), 0);
+            assert_false(ev.digest_derived);
+            assert_true(ev.derived);
+            assert_memory_equal(ev.digest, d, 32);
+            if (p && !(fl[f] & LDG_DECODE_TRUSTED))
+                assert_memory_equal(ev.leaf, leaf, 32);
+            assert_int_equal(ldg_entry_decode_rec(s5, n5, p ? prev : NULL,
+                                                  &ev, fl[f]),
+                             0);
+            assert_true(ev.digest_derived);
+            if (fl[f] & LDG_DECODE_NO_DIGEST) {
+                assert_memory_equal(ev.digest, zero, 32);
+            } else {
+                uint8_t c[32];
+                ldg_claim_digest(c, ev.signed_part, ev.signed_len);
+                assert_memory_equal(ev.digest, c, 32);
+            }
+        }
+    }
+    free(prev);
+    free(s5);
+    free(s7);
+}
+
+/* The strict readers take one digest pair, first, of 32 bytes: a second
+ * one, another length, or another place is refused (LDG_ECORRUPT), by
+ * every way a stored record is read. */
+static void
+test_stored__malformed_digest_pairs_are_refused(void **state)
+{
+    static const unsigned fl[] = {0, LDG_DECODE_NO_DIGEST, LDG_DECODE_TRUSTED,
+                                  LDG_DECODE_TRUSTED | LDG_DECODE_NO_DIGEST};
+    uint8_t *prev, *s7, bad[LDG_ENTRY_MAX], w[LDG_ENTRY_MAX];
+    size_t n7 = bytes("sealed.stored7", &s7), m, st, bn, wn;
+    int sealed;
+    (void)state;
+    assert_int_equal(bytes("sealed.prev", &prev), 32);
+    assert_int_equal(ldg_entry_stored_parts(s7, n7, &m, &sealed), 0);
+    st = 1 + m; /* the stamp's map header */
+    for (int k = 0; k < 4; k++) {
+        memcpy(bad, s7, st);
+        bn = st;
+        /* s7 + st: map header, a6 "digest" (7 bytes), c4 20, d[32] */
+        if (k == 0) { /* the pair twice */
+            bad[bn++] = (uint8_t)(s7[st] + 1);
+            memcpy(bad + bn, s7 + st + 1, 41);
+            bn += 41;
+            memcpy(bad + bn, s7 + st + 1, n7 - st - 1);
+            bn += n7 - st - 1;
+        } else if (k == 2) { /* a str of 32, not a bin */
+            memcpy(bad + bn, s7 + st, n7 - st);
+            bad[st + 8] = 0xd9;
+            bn = n7;
+        } else { /* a bin of 31 or 33 bytes */
+            size_t dn = k == 1 ? 31 : 33;
+            memcpy(bad + bn, s7 + st, 9);
+            bn += 9;
+            bad[bn++] = (uint8_t)dn;
+            memcpy(bad + bn, s7 + st + 10, 31);
+            bn += 31;
+            if (dn == 33) {
+                memcpy(bad + bn, s7 + st + 41, 1);
+                bad[bn + 1] = 0x00;
+                bn += 2;
+            }
+            memcpy(bad + bn, s7 + st + 42, n7 - st - 42);
+            bn += n7 - st - 42;
+        }
+        for (size_t f = 0; f < sizeof fl / sizeof fl[0]; f++) {
+            struct ldg_event ev;
+            assert_int_equal(ldg_entry_decode_rec(bad, bn, prev, &ev, fl[f]),
+                             LDG_ECORRUPT);
+            assert_int_equal(ldg_entry_decode_rec(bad, bn, NULL, &ev, fl[f]),
+                             LDG_ECORRUPT);
+        }
+        /* the whole entry it makes (if framed) is no entry either */
+        if (ldg_entry_whole(bad, bn, prev, w, sizeof w, &wn) == 0) {
+            struct ldg_event ev;
+            assert_int_equal(ldg_event_decode_flags(w, wn, &ev, 0),
+                             LDG_ECORRUPT);
+        }
+    }
+    free(prev);
+    free(s7);
 }
 
 /* ev as the whole entry's reader left it, but for what the stored form
@@ -336,8 +499,12 @@ same_event(const struct ldg_event *w, const struct ldg_event *p, unsigned flags)
     assert_int_equal(p->sealed, w->sealed);
     assert_int_equal(p->seal_seq, w->seal_seq);
     assert_int_equal(p->seal_leaf, w->seal_leaf);
+    /* a digest stored (layout 7) is read as ever; derived only if asked */
     assert_memory_equal(p->digest,
-                        (flags & LDG_DECODE_NO_DIGEST) ? zero : w->digest, 32);
+                        (flags & LDG_DECODE_NO_DIGEST) && p->digest_derived
+                            ? zero
+                            : w->digest,
+                        32);
     assert_memory_equal(p->leaf, zero, 32);
     assert_null(p->entry);
     assert_true(p->derived);
@@ -414,6 +581,9 @@ test_stored__sealed_entries_are_read_in_place_as_whole(void **state)
     vn = bytes("sealed.stored", &v);
     check_in_place(v, vn, prev);
     free(v);
+    vn = bytes("sealed.stored7", &v);
+    check_in_place(v, vn, prev);
+    free(v);
     for (int k = 0; k < 2; k++) {
         memset(&c, 0, sizeof c);
         memcpy(c.actor, "0123456789abcdef", 17);
@@ -440,8 +610,11 @@ test_stored__sealed_entries_are_read_in_place_as_whole(void **state)
         s.source = k ? &src : NULL;
         assert_int_equal(
             ldg_entry2_encode(e, sizeof e, &en, claim, cn, &s, prev), 0);
-        assert_int_equal(ldg_entry_stored(e, en, st, sizeof st, &sn), 0);
-        check_in_place(st, sn, prev);
+        for (int d = 0; d < 2; d++) {
+            assert_int_equal(ldg_entry_stored(e, en, d, st, sizeof st, &sn),
+                             0);
+            check_in_place(st, sn, prev);
+        }
     }
     free(prev);
 }
@@ -537,6 +710,9 @@ main(void)
         cmocka_unit_test(test_stored__seed_salts_are_the_vectors),
         cmocka_unit_test(test_stored__a_seeded_record_is_the_vector),
         cmocka_unit_test(test_stored__every_record_kind_gives_its_commitment),
+        cmocka_unit_test(test_stored__the_two_sealed_forms_convert_both_ways),
+        cmocka_unit_test(test_stored__a_stored_digest_is_read_not_derived),
+        cmocka_unit_test(test_stored__malformed_digest_pairs_are_refused),
         cmocka_unit_test(
             test_stored__sealed_entries_are_read_in_place_as_whole),
         cmocka_unit_test(

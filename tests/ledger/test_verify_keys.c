@@ -1,7 +1,8 @@
 /*
  * test_verify_keys.c — ledger/verify_keys.c: who signed what: an event
  * signed again with another key, a key registry altered to un-revoke or
- * add a key, an event signed outside its key's roles.
+ * add a key, an event signed outside its key's roles, a claim digest
+ * flipped in its stored record (store layout 7).
  */
 #include "tests/ledger/verify_fx.h"
 
@@ -210,10 +211,37 @@ test_verify__detects_tampered_key_registry(void **state)
 
 /* ------------------------------------------------ format 2: the seals -- */
 
+/* Store layout 7 keeps a sealed entry's claim digest in its stored
+ * record: a bit flipped in it is found by plain verify and by --full at
+ * that event, named as the digest (the entry's leaf differs from the tree
+ * too: the digest is what is named), also when the log was verified
+ * before. */
+static void
+test_verify__detects_flipped_stored_claim_digest(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_verify_report r;
+    uint8_t buf[LDG_ENTRY_MAX];
+    size_t n, m;
+    int sealed;
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    n = t_raw_stored_get(f->l, "entries", 23, buf, sizeof buf);
+    assert_int_equal(ldg_entry_stored_parts(buf, n, &m, &sealed), 0);
+    assert_true(sealed);
+    assert_true(ldg_entry_stored_digest(buf, n, m));
+    /* 0x92, the claim, the stamp's header, a6 "digest" c4 20, d[32] */
+    buf[1 + m + 1 + 9 + 31] ^= 0x80;
+    t_raw_put(f->l, "entries", 23, buf, n);
+    expect_bad(f, 0, 23, "event 23: claim digest does not match its stamp");
+    expect_bad(f, LDG_VERIFY_FULL, 23,
+               "event 23: claim digest does not match its stamp");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        T(test_verify__detects_flipped_stored_claim_digest),
         T(test_verify__tampered_registry_cannot_unrevoke_a_key),
         T(test_verify__tampered_registry_cannot_add_a_key),
         T(test_verify__detects_event_signed_outside_its_key_roles),

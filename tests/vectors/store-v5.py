@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/vectors/store-v5.txt: store layout 5's and 6's vectors
+"""Writes tests/vectors/store-v5.txt: store layouts 5's to 7's vectors
 (docs/FORMAT.md 4 and 6.1), computed independently of the C code: msgpack
 written out by hand, Python's hashlib (BLAKE2b, SHA-256), the cryptography
 package's AES-128 (layout 6's salts), and the zstd command line for
@@ -196,7 +196,8 @@ def main():
         line("aes.record.dict", b"\x06" + seed + b"\x07" +
              zstd(seeded_map, dpath))
 
-    # ---- stored entries (derived: prev; a sealed entry's claim digest)
+    # ---- stored entries (derived: prev; a sealed entry's claim digest in
+    # layouts 5 and 6)
     v2 = {}
     v1 = {}
     here = os.path.dirname(os.path.abspath(__file__))
@@ -220,6 +221,8 @@ def main():
     line("sealed.entry", entry)
     line("sealed.prev", prev)
     line("sealed.stored", stored2)
+    # store layout 7: the whole entry less prev (the digest kept)
+    line("sealed.stored7", b"\x92" + claim + stamp)
     line("sealed.leaf_hash", hashlib.sha256(b"\x00" + entry).digest())
     e1 = bytes.fromhex(v1["event1.entry"])
     # format 1: 0x93 map, c4 20 prev, c4 40 sig
