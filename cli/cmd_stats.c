@@ -222,7 +222,7 @@ migrate_opt(struct cli *c, void *args, int id, struct cli_args *a)
 
 static const struct cli_opt migrate_opts[] = {
     CLI_VALUE('L', 0, "layout", "N",
-              "the layout to convert to (default: the newest, 6, the only "
+              "the layout to convert to (default: the newest, 7, the only "
               "one this build appends to)"),
     CLI_OPT_END};
 
@@ -346,7 +346,11 @@ CLI_COMMAND(
     "already there keep their salts); layout 6 derives a new body's salts "
     "from its seed with AES instead of BLAKE2b, which verifies faster (the "
     "move from 5 rewrites the layout record only: the bodies already there "
-    "keep their seeds and salts). This build appends to layout 6 only: "
+    "keep their seeds and salts); layout 7 stores a new sealed entry's "
+    "claim digest again (41 bytes an event), so that a query showing it "
+    "does not hash every claim (the move from 6 rewrites the layout record "
+    "only: the entries already there are read as they are). This build "
+    "appends to layout 7 only: "
     "an older ledger is read as it is and must be migrated before anything "
     "is appended to it. A crash or a full disk at any moment leaves the "
     "ledger in a layout it had or the one it goes to (layout 4 perhaps with "

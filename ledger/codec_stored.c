@@ -193,8 +193,8 @@ ldg_entry_stored_parts(const uint8_t *rec, size_t len, size_t *first_len,
 int
 ldg_entry_stored_digest(const uint8_t *rec, size_t len, size_t first_len)
 {
-    return 1 + first_len < len && has_digest(rec + 1 + first_len,
-                                             len - 1 - first_len);
+    return 1 + first_len < len &&
+           has_digest(rec + 1 + first_len, len - 1 - first_len);
 }
 
 static int whole(const uint8_t *rec, size_t len, const uint8_t prev[32],

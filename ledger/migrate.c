@@ -828,8 +828,7 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
                 rc = LDG_ECORRUPT;
                 break;
             }
-            if ((rc = ldg_entry_stored(e, n, 0, p->buf, LDG_ENTRY_MAX, &n)) <
-                0)
+            if ((rc = ldg_entry_stored(e, n, 0, p->buf, LDG_ENTRY_MAX, &n)) < 0)
                 break;
             rec = p->buf;
         }

@@ -275,8 +275,8 @@ void ldg_claim_digest(uint8_t out[32], const uint8_t *claim, size_t len);
  * (claim or event map, at rec + 1) and whether it is sealed;
  * ldg_entry_stored_digest, given that length, whether a sealed one keeps
  * its claim digest (1) or not (0). */
-int ldg_entry_stored(const uint8_t *entry, size_t len, int digest,
-                     uint8_t *out, size_t cap, size_t *out_len);
+int ldg_entry_stored(const uint8_t *entry, size_t len, int digest, uint8_t *out,
+                     size_t cap, size_t *out_len);
 int ldg_entry_whole(const uint8_t *rec, size_t len, const uint8_t prev[32],
                     uint8_t *out, size_t cap, size_t *out_len);
 int ldg_entry_stored_parts(const uint8_t *rec, size_t len, size_t *first_len,

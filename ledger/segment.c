@@ -191,8 +191,7 @@ entry_unpack(int format, const uint8_t *p, size_t n, const uint8_t prev[32],
     size_t m;
     int sealed;
     if (ldg_entry_stored_parts(p, n, &m, &sealed) < 0 ||
-        sealed != (format >= 2) ||
-        (sealed && ldg_entry_stored_digest(p, n, m)))
+        sealed != (format >= 2) || (sealed && ldg_entry_stored_digest(p, n, m)))
         return LDG_ECORRUPT;
     return ldg_entry_whole(p, n, prev, out, LDG_ENTRY_MAX + 1, olen) < 0
                ? LDG_ECORRUPT

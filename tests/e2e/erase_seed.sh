@@ -1,5 +1,5 @@
 #!/bin/sh
-# erase_seed.sh — erasure and redaction of a seeded body (store layout 6,
+# erase_seed.sh — erasure and redaction of a seeded body (store layouts 6 and 7,
 # FORMAT.md section 4, issue 49): the stored record (0x05 or 0x06) holds one
 # seed and the salts a bundle carries are the ones FORMAT.md derives from it
 # (AES-128, by Python's cryptography package here); a redacted

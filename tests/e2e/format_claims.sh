@@ -3,11 +3,11 @@
 # may or may not be there is what the program does (issue 46 asked the
 # document to say it):
 #
-#   * layout 4 (the golden image: a build makes layout 6 only), a whole
+#   * layout 4 (the golden image: a build makes layout 7 only), a whole
 #     tile (8192 bytes, as layout 3 wrote it) with a `tree` record at its
 #     last index, holding the tile's hash, another one, or none: not
 #     damage; verify --full passes, proofs and `ledger tiles` are the
-#     whole record's; `ledger migrate` (to layout 6) splits the tile and
+#     whole record's; `ledger migrate` (to layout 7) splits the tile and
 #     writes the tile's own last hash over the record;
 #   * the databases: `idx.id` may be absent (verify --full passes); the
 #     other `idx.*`, empty in layouts 3 and 4, must be there (an open

@@ -1,18 +1,22 @@
 #!/bin/sh
 # layout_images.sh — the golden store images of tests/vectors/layout/, one
-# per store layout, of the same 600-event ledger (its README says how they
-# were made), and fresh5, a ledger this layout 5 build made itself (4,201
+# per older store layout, of the same 600-event ledger (its README says how
+# they were made), fresh5, a ledger a layout 5 build made itself (4,201
 # events: seeded bodies, 87 of them compressed with the dictionary its
-# 4,096th event brought, an erased body): this build reads each, says its
-# layout, verifies it in full, and gives the recorded checkpoint, C2SP
-# tiles and entry bundles and query answers (by type, subject, run, actor,
-# body and time), byte for byte, and the same proofs from all; none takes
-# an append (this build appends to layout 6 only: each is refused naming
-# `ledger migrate`, nothing changed), each migrated does; the layout 1 to
-# 5 images migrated (to 6) give the same answers, and the layout 1 image
-# migrated to 2, 3, 4 and 5 those of the layout 2 to 5 images; fresh5
-# migrated to 6 holds every record it held (mdb_dump -a) but meta
-# "layout", and appends bodies seeded by AES (records 0x05 and 0x06).
+# 4,096th event brought, an erased body), and fresh7, fresh5 carried on by
+# a layout 6 build and then this layout 7 one (4,282 events: sealed entries
+# stored without their claim digests and with them): this build reads
+# each, says its layout, verifies it in full, and gives the recorded
+# checkpoint, C2SP tiles and entry bundles and query answers (by type,
+# subject, run, actor, body and time), byte for byte, and the same proofs
+# from all; none of the older takes an append (this build appends to
+# layout 7 only: each is refused naming `ledger migrate`, nothing
+# changed), each migrated does; the layout 1 to 6 images migrated (to 7)
+# give the same answers and verify in full, and the layout 1 image
+# migrated to 2, 3, 4, 5 and 6 those of the layout 2 to 6 images; fresh5
+# migrated to 7 holds every record it held (mdb_dump -a) but meta
+# "layout", and appends bodies seeded by AES (records 0x05 and 0x06) and
+# entries with their claim digests.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -73,11 +77,11 @@ queries() {
     "$LEDGER" --dir "$1" query -o json -n all 'subject=pack:*'
 }
 
-for n in 1 2 3 4 5; do
+for n in 1 2 3 4 5 6; do
     unpack $n "$T/l$n"
     answers $n "$T/l$n"
 done
-for n in 2 3 4 5; do
+for n in 2 3 4 5 6; do
     cmp -s "$T/proofs.1" "$T/proofs.$n" ||
         fail "the proofs of layout $n differ from layout 1's"
 done
@@ -85,28 +89,28 @@ grep -c '^c2sp.org/tlog-proof@v1$' "$T/proofs.1" | grep -qx 7 ||
     fail "proofs: $(head -c 300 "$T/proofs.1")"
 
 # only the newest layout is appended to
-for n in 1 2 3 4 5; do
+for n in 1 2 3 4 5 6; do
     "$LEDGER" --dir "$T/l$n" append x.layout.more --body '{"n":1}' \
         >/dev/null 2>"$T/e"
     rc=$?
-    [ $rc = 65 ] && grep -q "is at store layout $n, and this build appends to layout 6 only: run \`ledger migrate\`" "$T/e" ||
+    [ $rc = 65 ] && grep -q "is at store layout $n, and this build appends to layout 7 only: run \`ledger migrate\`" "$T/e" ||
         fail "layout $n: append: exit $rc, $(cat "$T/e")"
     "$LEDGER" --dir "$T/l$n" checkpoint | cmp -s - "$V/checkpoint" ||
         fail "layout $n: a refused append changed the checkpoint"
 done
 
-for n in 1 2 3 4 5; do
+for n in 1 2 3 4 5 6; do
     rm -rf "$T/m"
     unpack $n "$T/m"
     "$LEDGER" --dir "$T/m" migrate >/dev/null 2>&1 ||
         fail "migrate the layout $n image"
-    answers 6 "$T/m"
+    answers 7 "$T/m"
     "$LEDGER" --dir "$T/m" append x.layout.more --body '{"n":1}' \
         >/dev/null 2>&1 || fail "layout $n migrated: append"
     "$LEDGER" --dir "$T/m" verify >"$T/v" 2>&1 ||
         fail "layout $n migrated: verify after append: $(cat "$T/v")"
 done
-for n in 2 3 4 5; do
+for n in 2 3 4 5 6; do
     rm -rf "$T/m$n"
     unpack 1 "$T/m$n"
     "$LEDGER" --dir "$T/m$n" migrate --layout $n >/dev/null 2>&1 ||
@@ -152,26 +156,27 @@ queries5 "$F" | cmp -s - "$V/fresh5.queries.json" ||
 "$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
     >/dev/null 2>"$T/e"
 rc=$?
-[ $rc = 65 ] && grep -q "is at store layout 5, and this build appends to layout 6 only: run \`ledger migrate\`" "$T/e" ||
+[ $rc = 65 ] && grep -q "is at store layout 5, and this build appends to layout 7 only: run \`ledger migrate\`" "$T/e" ||
     fail "fresh5: append: exit $rc, $(cat "$T/e")"
-# to layout 6: the layout record, nothing else (the body index is current)
+# to layout 7 (by way of 6): the layout record, nothing else (the body
+# index is current)
 "$LEDGER" --dir "$F" migrate --layout 5 >"$T/mig5.out" 2>&1 ||
     fail "fresh5: migrate --layout 5: $(cat "$T/mig5.out")"
 have_dump=0
 command -v mdb_dump >/dev/null 2>&1 && have_dump=1
 [ $have_dump = 1 ] && mdb_dump -a "$F" >"$T/dump5"
-"$LEDGER" --dir "$F" migrate >"$T/mig6.out" 2>&1 &&
-    grep -q '^layout 5 -> 6 (4201 events)$' "$T/mig6.out" ||
-    fail "fresh5: migrate: $(cat "$T/mig6.out")"
+"$LEDGER" --dir "$F" migrate >"$T/mig7.out" 2>&1 &&
+    grep -q '^layout 5 -> 7 (4201 events)$' "$T/mig7.out" ||
+    fail "fresh5: migrate: $(cat "$T/mig7.out")"
 if [ $have_dump = 1 ]; then
-    mdb_dump -a "$F" >"$T/dump6"
-    diff "$T/dump5" "$T/dump6" | grep '^[<>]' >"$T/ddiff"
-    printf '<  00000005\n>  00000006\n' | cmp -s - "$T/ddiff" ||
-        fail "fresh5: migrate to 6 changed more than the layout record: $(head -c 400 "$T/ddiff")"
-    grep -B1 '^ 00000006$' "$T/dump6" | grep -q "^ $(printf layout | od -An -tx1 | tr -d ' \n')\$" ||
-        fail "fresh5: no layout record 6"
+    mdb_dump -a "$F" >"$T/dump7"
+    diff "$T/dump5" "$T/dump7" | grep '^[<>]' >"$T/ddiff"
+    printf '<  00000005\n>  00000007\n' | cmp -s - "$T/ddiff" ||
+        fail "fresh5: migrate to 7 changed more than the layout record: $(head -c 400 "$T/ddiff")"
+    grep -B1 '^ 00000007$' "$T/dump7" | grep -q "^ $(printf layout | od -An -tx1 | tr -d ' \n')\$" ||
+        fail "fresh5: no layout record 7"
 fi
-"$LEDGER" --dir "$F" stats | grep -q "^layout  *6 " ||
+"$LEDGER" --dir "$F" stats | grep -q "^layout  *7 " ||
     fail "fresh5 migrated: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
 "$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
     fail "fresh5 migrated: verify --full: $(cat "$T/v")"
@@ -183,7 +188,10 @@ queries5 "$F" | cmp -s - "$V/fresh5.queries.json" ||
     >/dev/null 2>&1 || fail "fresh5 migrated: append"
 "$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
     fail "fresh5: verify after append: $(cat "$T/v")"
-# the appended body (seq 4201) is seeded by AES; 4199's stays BLAKE2b's
+# the appended body (seq 4201) is seeded by AES; 4199's stays BLAKE2b's;
+# the appended entry keeps its claim digest (a6 "digest" c4 20), 4199's
+# does not
+digest_pair=$(printf '\246digest\304 ' | od -An -tx1 | tr -d ' \n')
 if [ $have_dump = 1 ]; then
     mdb_dump -s bodies5 "$F" >"$T/b6"
     for sk in 4201:05 4199:0[23]; do
@@ -191,7 +199,67 @@ if [ $have_dump = 1 ]; then
         grep -A1 "^ $(printf '%016x' "$s")\$" "$T/b6" | sed -n 2p |
             grep -q "^ $k" || fail "fresh5: body $s is not a record $k"
     done
+    mdb_dump -s entries5 "$F" >"$T/e7"
+    for sk in 4201:1 4199:0; do
+        s=${sk%:*} k=${sk#*:}
+        n=$(grep -A1 "^ $(printf '%016x' "$s")\$" "$T/e7" | sed -n 2p |
+            grep -c "$digest_pair")
+        [ "$n" = "$k" ] || fail "fresh5: entry $s keeps its digest: $n, not $k"
+    done
 fi
+
+# fresh7: fresh5 migrated to 6 and appended to by a layout 6 build (seq
+# 4201..4240: entries without their digests, bodies seeded by AES), then
+# migrated to 7 and appended to by this build (4241..4281, an erasure
+# among them: entries with their digests)
+queries7() {
+    t1=$("$LEDGER" --dir "$1" show 4195 -o json | jq -r .time)
+    t2=$("$LEDGER" --dir "$1" show 4265 -o json | jq -r .time)
+    "$LEDGER" --dir "$1" query -o json -n all -S "$t1" -U "$t2"
+    "$LEDGER" --dir "$1" query -o json -n 30 -r subject=s:3
+    "$LEDGER" --dir "$1" query -o json -n all body.n=4220
+    "$LEDGER" --dir "$1" query -o json -n 10 -g timeout
+    "$LEDGER" --dir "$1" show -o json 4199
+    "$LEDGER" --dir "$1" show -o json 4220
+    "$LEDGER" --dir "$1" show -o json 4230
+    "$LEDGER" --dir "$1" show -o json 4260
+    "$LEDGER" --dir "$1" show -o json 4281
+}
+F=$T/fresh7
+mkdir -m 700 "$F" "$F/keys" &&
+    zstd -q -d -c "$V/fresh7.mdb.zst" >"$F/data.mdb" &&
+    cp "$V/keys/fresh5.key" "$F/keys/log.key" &&
+    chmod 600 "$F/keys/log.key" "$F/data.mdb" || exit 1
+"$LEDGER" --dir "$F" stats | grep -q "^layout  *7 " ||
+    fail "fresh7: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
+"$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
+    fail "fresh7: verify --full: $(cat "$T/v")"
+"$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh7.checkpoint" ||
+    fail "fresh7: another checkpoint"
+"$LEDGER" --dir "$F" keys verifier | cmp -s - "$V/fresh5.vkey" ||
+    fail "fresh7: another verifier key"
+rm -rf "$T/tiles"
+"$LEDGER" --dir "$F" tiles "$T/tiles" >/dev/null 2>&1 || fail "fresh7: tiles"
+(cd "$T/tiles" && find . -type f | sort | xargs sha256sum) |
+    cmp -s - "$V/fresh7.tiles.sha256" || fail "fresh7: other tiles"
+queries7 "$F" | cmp -s - "$V/fresh7.queries.json" ||
+    fail "fresh7: other query answers: $(queries7 "$F" | diff - "$V/fresh7.queries.json" | head -5)"
+if [ $have_dump = 1 ]; then
+    mdb_dump -s entries5 "$F" >"$T/f7"
+    for sk in 4199:0 4220:0 4240:0 4241:1 4260:1 4281:1; do
+        s=${sk%:*} k=${sk#*:}
+        n=$(grep -A1 "^ $(printf '%016x' "$s")\$" "$T/f7" | sed -n 2p |
+            grep -c "$digest_pair")
+        [ "$n" = "$k" ] || fail "fresh7: entry $s keeps its digest: $n, not $k"
+    done
+fi
+"$LEDGER" --dir "$F" migrate >"$T/mig.out" 2>&1 &&
+    grep -q '^layout 7 already: nothing to convert (4282 events)$' "$T/mig.out" ||
+    fail "fresh7: migrate: $(cat "$T/mig.out")"
+"$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
+    >/dev/null 2>&1 || fail "fresh7: append"
+"$LEDGER" --dir "$F" verify >"$T/v" 2>&1 ||
+    fail "fresh7: verify after append: $(cat "$T/v")"
 
 if [ "$nfail" -gt 0 ]; then
     echo "layout_images: $nfail failure(s)"

@@ -1,15 +1,15 @@
 #!/bin/sh
 # migrate.sh — `ledger migrate`: a ledger of an older store layout (the
 # golden images of tests/vectors/layout/: a build makes no older layout)
-# converted in place to layout 6 (entries without derived bytes, new
-# bodies seeded by AES, the tree as tiles of two pages, the indexes a key
-# per value; docs/FORMAT.md section 6.1), in one run or by way of layouts
-# 2, 3, 4 and 5.
+# converted in place to layout 7 (entries without prev, new sealed ones
+# with their claim digests, new bodies seeded by AES, the tree as tiles of
+# two pages, the indexes a key per value; docs/FORMAT.md section 6.1), in
+# one run or by way of layouts 2, 3, 4, 5 and 6.
 #
 #   * the answers are the same bytes after as before: the checkpoint, the
 #     C2SP tiles (every file), inclusion and consistency proofs, query
 #     output by each index and by time, verify --full; stats says layout
-#     6; the tree's, the indexes' and the events' bytes shrink and the
+#     7; the tree's, the indexes' and the events' bytes shrink and the
 #     output says so; progress on a terminal, erased before the summary,
 #     and none elsewhere; appends go on; a second run converts nothing;
 #     --layout 1 (back) is refused (64), as is a bad value; init makes
@@ -26,7 +26,7 @@
 #     in DIR or another, nothing changed;
 #   * every I/O call of a migration from layout 1, in turn, fails with
 #     ENOSPC (a full disk) and, in turn, never returns (the process is
-#     killed with -9 there): each time the ledger opens in layout 1 to 6,
+#     killed with -9 there): each time the ledger opens in layout 1 to 7,
 #     verify --full passes, the checkpoint is the one before, and migrate
 #     run again finishes the job with the same tiles and query answers as
 #     an undisturbed run.
@@ -107,7 +107,7 @@ for w in "append x.migrate.late --body {\"i\":9}" "erase 5 --reason r" \
     "$L" --dir "$T/old" $w >"$T/out" 2>"$T/err"
     rc=$?
     [ $rc -eq 65 ] &&
-        grep -q 'is at store layout 1, and this build appends to layout 6 only: run `ledger migrate`' "$T/err" ||
+        grep -q 'is at store layout 1, and this build appends to layout 7 only: run `ledger migrate`' "$T/err" ||
         fail "layout 1: $w: exit $rc, $(cat "$T/err")"
 done
 printf '{"type":"x.migrate.late","body":{"i":1}}\n' |
@@ -127,7 +127,7 @@ rc=$?
 [ $rc -eq 64 ] && [ ! -e "$T/i" ] || fail "init --layout 4: exit $rc, $(cat "$T/err")"
 LEDGER_LAYOUT=4 "$L" --dir "$T/i" init >/dev/null 2>"$T/err"
 rc=$?
-[ $rc -eq 64 ] && grep -q "LEDGER_LAYOUT is '4': this build makes store layout 6 ledgers only" "$T/err" &&
+[ $rc -eq 64 ] && grep -q "LEDGER_LAYOUT is '4': this build makes store layout 7 ledgers only" "$T/err" &&
     [ ! -e "$T/i/data.mdb" ] || fail "LEDGER_LAYOUT=4 init: exit $rc, $(cat "$T/err")"
 rm -rf "$T/i"
 
@@ -137,7 +137,7 @@ cp -r "$B" "$D"
 "$L" --dir "$D" migrate >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc -eq 0 ] || fail "migrate: exit $rc ($(cat "$T/err"))"
-grep -q '^layout 1 -> 6 (600 events)$' "$T/out" ||
+grep -q '^layout 1 -> 7 (600 events)$' "$T/out" ||
     fail "migrate: says $(cat "$T/out")"
 # (the indexes layout 1 kept; the body index, new in layout 5, beside)
 bix=$("$L" --dir "$D" stats --databases -o json |
@@ -156,10 +156,10 @@ grep -q '^events  *[0-9]* -> [0-9]* bytes (entries and bodies)$' "$T/out" ||
 grep -q '^in use ' "$T/out" || fail "migrate: no bytes in use ($(cat "$T/out"))"
 [ -s "$T/err" ] && fail "migrate: stderr not a terminal, yet: $(cat "$T/err")"
 "$L" --dir "$D" stats |
-    grep -q '^layout  *6 (entries without derived bytes, seeded bodies, dictionaries)$' ||
+    grep -q '^layout  *7 (entries without prev, seeded bodies, dictionaries)$' ||
     fail "after: stats says $("$L" --dir "$D" stats | grep layout)"
-[ "$("$L" --dir "$D" stats -o json | jq .layout)" = 6 ] ||
-    fail "after: stats -o json has no layout 6"
+[ "$("$L" --dir "$D" stats -o json | jq .layout)" = 7 ] ||
+    fail "after: stats -o json has no layout 7"
 "$L" --dir "$D" verify --full >"$T/v" 2>&1 || fail "after: verify: $(cat "$T/v")"
 answers "$D" "$T/after"
 diff -r "$T/before" "$T/after" >"$T/diff" 2>&1 ||
@@ -195,15 +195,15 @@ answers "$T/two" "$T/after2"
 diff -r "$T/before" "$T/after2" >"$T/diff" 2>&1 ||
     fail "answers differ in layout 2: $(head -c 600 "$T/diff")"
 "$L" --dir "$T/two" migrate -o json >"$T/out" 2>&1
-jq -e '.from == 2 and .to == 6 and .converted and .tiles_split == 2 and
+jq -e '.from == 2 and .to == 7 and .converted and .tiles_split == 2 and
        .index_bytes.after < .index_bytes.before and
        .event_bytes.after < .event_bytes.before and
        .tree_bytes.after < .tree_bytes.before' "$T/out" >/dev/null ||
-    fail "2 -> 6 -o json: $(cat "$T/out")"
+    fail "2 -> 7 -o json: $(cat "$T/out")"
 answers "$T/two" "$T/after3"
 diff -r "$T/before" "$T/after3" >"$T/diff" 2>&1 ||
-    fail "answers differ after 2 -> 6: $(head -c 600 "$T/diff")"
-"$L" --dir "$T/two" verify --full >"$T/v" 2>&1 || fail "2 -> 6: verify: $(cat "$T/v")"
+    fail "answers differ after 2 -> 7: $(head -c 600 "$T/diff")"
+"$L" --dir "$T/two" verify --full >"$T/v" 2>&1 || fail "2 -> 7: verify: $(cat "$T/v")"
 rm -rf "$T/two" "$T/after2" "$T/after3"
 
 # by way of layout 3 and 4: each of the 2 tiles from three pages to two,
@@ -221,13 +221,13 @@ answers "$T/three" "$T/after4"
 diff -r "$T/before" "$T/after4" >"$T/diff" 2>&1 ||
     fail "answers differ after 3 -> 4: $(head -c 600 "$T/diff")"
 "$L" --dir "$T/three" migrate -o json >"$T/out" 2>&1
-jq -e '.from == 4 and .to == 6 and .converted and .tiles_split == 0 and
+jq -e '.from == 4 and .to == 7 and .converted and .tiles_split == 0 and
        .tree_bytes.after == .tree_bytes.before and
        .event_bytes.after < .event_bytes.before' "$T/out" >/dev/null ||
-    fail "4 -> 6 -o json: $(cat "$T/out")"
+    fail "4 -> 7 -o json: $(cat "$T/out")"
 answers "$T/three" "$T/after5"
 diff -r "$T/before" "$T/after5" >"$T/diff" 2>&1 ||
-    fail "answers differ after 4 -> 6: $(head -c 600 "$T/diff")"
+    fail "answers differ after 4 -> 7: $(head -c 600 "$T/diff")"
 "$L" --dir "$T/three" verify --full >"$T/v" 2>&1 || fail "4 -> 6: verify: $(cat "$T/v")"
 rm -rf "$T/three" "$T/after4" "$T/after5"
 
@@ -239,32 +239,32 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
         >"$T/tty.out" 2>&1
     grep -q 'migrate: [0-9]*/[0-9]* ([0-9]*%)' "$T/tty.out" ||
         fail "on a terminal: no progress: $(tr '\r' '\n' <"$T/tty.out" | head -3)"
-    grep -q "$(printf '\r\033')\[Klayout 1 -> 6" "$T/tty.out" ||
+    grep -q "$(printf '\r\033')\[Klayout 1 -> 7" "$T/tty.out" ||
         fail "on a terminal: the progress line is not erased before the summary"
 fi
 
 # again: nothing to do; back: refused
 "$L" --dir "$D" migrate >"$T/out" 2>&1 || fail "again: exit $?"
-grep -q '^layout 6 already: nothing to convert (600 events)$' "$T/out" ||
+grep -q '^layout 7 already: nothing to convert (600 events)$' "$T/out" ||
     fail "again: says $(cat "$T/out")"
-"$L" --dir "$D" migrate -o json | jq -e '.converted == false and .from == 6' \
+"$L" --dir "$D" migrate -o json | jq -e '.converted == false and .from == 7' \
     >/dev/null || fail "again -o json"
 "$L" --dir "$D" migrate --layout 1 >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
     fail "--layout 1: exit $rc, $(cat "$T/err")"
-"$L" --dir "$D" migrate --layout 7 >/dev/null 2>"$T/err"
+"$L" --dir "$D" migrate --layout 8 >/dev/null 2>"$T/err"
 rc=$?
-[ $rc -eq 64 ] && grep -q "'7' is not a store layout (1 to 6)" "$T/err" ||
-    fail "--layout 7: exit $rc, $(cat "$T/err")"
+[ $rc -eq 64 ] && grep -q "'8' is not a store layout (1 to 7)" "$T/err" ||
+    fail "--layout 8: exit $rc, $(cat "$T/err")"
 "$L" --dir "$D" migrate --layout 5 >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
-    fail "--layout 5 at 6: exit $rc, $(cat "$T/err")"
+    fail "--layout 5 at 7: exit $rc, $(cat "$T/err")"
 "$L" --dir "$D" migrate --layout 3 >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
-    fail "--layout 3 at 6: exit $rc, $(cat "$T/err")"
+    fail "--layout 3 at 7: exit $rc, $(cat "$T/err")"
 "$L" --dir "$D" migrate 3 >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q "unexpected argument '3'" "$T/err" ||
@@ -294,7 +294,7 @@ unpack format1 "$F" format1
 "$L" --dir "$F" checkpoint >"$T/f1.ck" 2>&1
 "$L" --dir "$F" query -o json -n all 'type=*' >"$T/f1.q" 2>&1
 "$L" --dir "$F" migrate >"$T/out" 2>&1 &&
-    grep -q '^layout 1 -> 6 (33 events)$' "$T/out" ||
+    grep -q '^layout 1 -> 7 (33 events)$' "$T/out" ||
     fail "format 1: migrate: $(cat "$T/out")"
 "$L" --dir "$F" checkpoint 2>&1 | cmp -s - "$T/f1.ck" ||
     fail "format 1: another checkpoint"
@@ -322,7 +322,7 @@ for what in "serve" "serve --otlp 127.0.0.1:0" \
     timeout 20 "$L" --dir "$S" $what >"$T/out" 2>"$T/err"
     rc=$?
     [ $rc -eq 65 ] && [ ! -s "$T/out" ] &&
-        grep -q "$S is at store layout 1, and this build appends to layout 6 only: every event would be refused until \`ledger --dir $S migrate\`" "$T/err" ||
+        grep -q "$S is at store layout 1, and this build appends to layout 7 only: every event would be refused until \`ledger --dir $S migrate\`" "$T/err" ||
         fail "$what on layout 1: exit $rc, $(cat "$T/out" "$T/err")"
     [ -S "$S/ledger.sock" ] && fail "$what on layout 1 left a socket"
 done
@@ -429,13 +429,13 @@ calls=$(cat "$T/count" 2>/dev/null || echo 0)
 rm -rf "$T/good"
 "$L" --dir "$T/c" tiles "$T/good" >/dev/null 2>&1
 
-# after WHAT DIR: the ledger opens in layout 1 to 6, verifies, has the
+# after WHAT DIR: the ledger opens in layout 1 to 7, verifies, has the
 # checkpoint it had and answers queries as before; migrate finishes the
-# job (layout 6) and the tiles are the same
+# job (layout 7) and the tiles are the same
 after() {
     lay=$("$L" --dir "$2" stats -o json 2>"$T/e2" | jq -r .layout)
     case $lay in
-    1 | 2 | 3 | 4 | 5 | 6) ;;
+    1 | 2 | 3 | 4 | 5 | 6 | 7) ;;
     *) fail "$1: stats: layout '$lay' ($(cat "$T/e2"))" ;;
     esac
     "$L" --dir "$2" verify --full >"$T/v" 2>&1 || fail "$1: verify: $(cat "$T/v")"
@@ -456,8 +456,8 @@ after() {
             fail "$1: stats does not say $whole tiles are whole: $("$L" --dir "$2" stats | grep layout)"
     fi
     "$L" --dir "$2" migrate >"$T/m" 2>&1 || fail "$1: migrate again: $(cat "$T/m")"
-    [ "$("$L" --dir "$2" stats -o json 2>/dev/null | jq -r .layout)" = 6 ] ||
-        fail "$1: migrate again: not layout 6: $(cat "$T/m")"
+    [ "$("$L" --dir "$2" stats -o json 2>/dev/null | jq -r .layout)" = 7 ] ||
+        fail "$1: migrate again: not layout 7: $(cat "$T/m")"
     "$L" --dir "$2" verify --full >"$T/v" 2>&1 ||
         fail "$1: verify after migrate again: $(cat "$T/v")"
     qa "$2" | cmp -s - "$T/before/qa" ||
@@ -478,7 +478,7 @@ while [ "$n" -le "$calls" ]; do
         >"$T/out" 2>"$T/err"
     rc=$?
     # a call that fails after the switch was durable (the last fsync's
-    # neighbours) may still leave layout 6 and exit 0; otherwise 74
+    # neighbours) may still leave layout 7 and exit 0; otherwise 74
     case $rc in
     0 | 74) ;;
     *) fail "ENOSPC at call $n: exit $rc ($(cat "$T/err"))" ;;
@@ -514,10 +514,15 @@ case "$layouts" in
 *) fail "no crash left layout 1, then 2, then 4 with its tiles whole, then 4 with events copied:$layouts" ;;
 esac
 # (layout 5 stands between the copy's last transaction and the one that
-# writes layout 6's record)
+# writes layout 6's record, layout 6 between that one and the one that
+# writes layout 7's: a crash there leaves the one meta write made or not)
 case "$layouts" in
 *" 5"*) ;;
 *) [ "$step" = 1 ] && fail "no crash left layout 5:$layouts" ;;
+esac
+case "$layouts" in
+*" 6"*) ;;
+*) [ "$step" = 1 ] && fail "no crash left layout 6:$layouts" ;;
 esac
 
 if [ "$nfail" -gt 0 ]; then

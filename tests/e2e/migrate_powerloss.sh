@@ -1,15 +1,15 @@
 #!/bin/sh
 # migrate_powerloss.sh — a power cut during `ledger migrate` of a layout 4
-# ledger to layout 6 (by way of 5; issue 49; migrate.sh fails and kills it at every
+# ledger to layout 7 (by way of 5 and 6; issue 49; migrate.sh fails and kills it at every
 # I/O call). The run is recorded by tests/faults/powerlog.c (every write
 # to data.mdb, every sync) and tests/faults/powerloss.c replays it onto
 # the data.mdb of before: every epoch before a chosen one whole, and of
 # that one a prefix, a random subset, a random subset in random order, or
 # one with a write torn at a sector. Each of STATES (default 24) images
-# opens in layout 4, 5 or 6, `verify --full` passes, the checkpoint and the
+# opens in layout 4, 5, 6 or 7, `verify --full` passes, the checkpoint and the
 # query answers (by index, time and a body scan) are the ones before, and
-# migrate run again reaches layout 6 with the same answers; the last
-# epoch whole is layout 6; with the syncs ignored, some image is broken
+# migrate run again reaches layout 7 with the same answers; the last
+# epoch whole is layout 7; with the syncs ignored, some image is broken
 # (the harness would notice).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
@@ -36,7 +36,7 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_
 export ASAN_OPTIONS
 
 # the layout 4 golden image (600 events), with appends of this build's
-# kind impossible (a build appends to layout 6 only): as it is
+# kind impossible (a build appends to layout 7 only): as it is
 V=$ROOT/tests/vectors/layout
 B=$T/b
 mkdir -m 700 "$B" "$B/keys" || exit 1
@@ -61,8 +61,8 @@ asan=$(ldd "$L" 2>/dev/null | sed -n 's/.*=> \(.*libasan[^ ]*\).*/\1/p')
 [ -n "$asan" ] && pre="$asan $pre"
 POWERLOG=$T/log POWERLOG_FILE=$B/data.mdb LD_PRELOAD=$pre "$L" --dir "$B" migrate \
     >"$T/out" 2>"$T/err" || { echo "FAIL migrate under the shim: $(cat "$T/err")"; exit 1; }
-[ "$("$L" --dir "$B" stats -o json | jq -r .layout)" = 6 ] ||
-    { echo "FAIL migrate under the shim did not reach layout 6"; exit 1; }
+[ "$("$L" --dir "$B" stats -o json | jq -r .layout)" = 7 ] ||
+    { echo "FAIL migrate under the shim did not reach layout 7"; exit 1; }
 out=$("$T/powerloss" "$T/log" "$T/base.mdb" count) ||
     { echo "FAIL powerloss count: exit $?"; exit 1; }
 set -- $out
@@ -91,6 +91,7 @@ same() {
 n4=0
 n5=0
 n6=0
+n7=0
 i=0
 while [ "$i" -lt "$STATES" ]; do
     case $((i % 4)) in
@@ -106,20 +107,21 @@ while [ "$i" -lt "$STATES" ]; do
     4) n4=$((n4 + 1)) ;;
     5) n5=$((n5 + 1)) ;;
     6) n6=$((n6 + 1)) ;;
+    7) n7=$((n7 + 1)) ;;
     *) bad "state $i ($mode, epoch $e): layout '$lay': $(cat "$T/se")" ;;
     esac
     same "state $i ($mode, epoch $e), layout $lay" "$T/s"
     "$L" --dir "$T/s" migrate >"$T/m" 2>&1 ||
         bad "state $i ($mode, epoch $e): migrate again: $(cat "$T/m")"
-    [ "$("$L" --dir "$T/s" stats -o json 2>/dev/null | jq -r .layout)" = 6 ] ||
-        bad "state $i: migrate again did not reach layout 6"
+    [ "$("$L" --dir "$T/s" stats -o json 2>/dev/null | jq -r .layout)" = 7 ] ||
+        bad "state $i: migrate again did not reach layout 7"
     same "state $i ($mode, epoch $e), migrated again" "$T/s"
     i=$((i + 1))
 done
-# the last epoch whole: layout 6
+# the last epoch whole: layout 7
 image s prefix "$epochs" 0
-[ "$("$L" --dir "$T/s" stats -o json 2>/dev/null | jq -r .layout)" = 6 ] ||
-    bad "every write replayed: not layout 6"
+[ "$("$L" --dir "$T/s" stats -o json 2>/dev/null | jq -r .layout)" = 7 ] ||
+    bad "every write replayed: not layout 7"
 same "every write replayed" "$T/s"
 # with the syncs ignored, some image is broken: the harness notices
 lost=0
@@ -135,5 +137,5 @@ done
 [ "$lost" -gt 0 ] ||
     bad "with the syncs ignored every image verified: the harness would not notice"
 
-echo "migrate_powerloss: $STATES power-loss states from $epochs epochs ($n4 layout 4, $n5 layout 5, $n6 layout 6), without syncs $lost of 12 broken; $nfail failed"
+echo "migrate_powerloss: $STATES power-loss states from $epochs epochs ($n4 layout 4, $n5 layout 5, $n6 layout 6, $n7 layout 7), without syncs $lost of 12 broken; $nfail failed"
 [ "$nfail" = 0 ]
