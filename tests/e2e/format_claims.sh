@@ -15,7 +15,10 @@
 #     layouts 1 and 2, `tiles` in layout 1, not in layout 2 (the golden
 #     images of tests/vectors/layout/);
 #   * the format record: damaged in a store whose log holds events, the
-#     ledger is damaged (65, verify 1); with no events, not a ledger.
+#     ledger is damaged (65, verify 1); with no events, not a ledger;
+#   * layout 7's stored claim digest: a bit flipped in it, verify (plain
+#     and --full) exits 1 naming the event and the digest, and `show`
+#     gives the stored digest, not one derived from the claim.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
@@ -128,6 +131,28 @@ done
 "$L" --dir "$T/f0" stats >/dev/null 2>"$T/e"; rc=$?
 [ $rc = 65 ] && grep -q "not a ledger (no format record)" "$T/e" ||
     fail "no format record, no events: stats exit $rc: $(cat "$T/e")"
+
+# ------------------------------------------ a stored claim digest --
+# layout 7 keeps a sealed entry's claim digest in its stored record
+# (FORMAT.md 6.1, "Stored entries"): a bit flipped in it is found by plain
+# verify and --full (exit 1) at that event, named as the digest, and
+# `show` gives the digest as stored (a reader does not derive it again)
+rm -rf "$T/g7"
+"$L" --dir "$T/g7" init >/dev/null || exit 1
+"$L" --dir "$T/g7" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
+    fail "ingest"
+"$L" --dir "$T/g7" verify >/dev/null 2>&1 || fail "verify before the flip"
+d5=$("$L" --dir "$T/g7" show 5 -o json | jq -r .claim_digest)
+"$T/poke" "$T/g7" flip-digest 5 || fail "poke flip-digest"
+"$L" --dir "$T/g7" verify >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 1 ] && grep -q "event 5: claim digest does not match its stamp" "$T/e" ||
+    fail "a flipped stored digest: verify exit $rc: $(cat "$T/e")"
+"$L" --dir "$T/g7" verify --full >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 1 ] && grep -q "event 5: claim digest does not match its stamp" "$T/e" ||
+    fail "a flipped stored digest: verify --full exit $rc: $(cat "$T/e")"
+d5b=$("$L" --dir "$T/g7" show 5 -o json 2>/dev/null | jq -r .claim_digest)
+[ -n "$d5b" ] && [ "$d5b" != "$d5" ] ||
+    fail "show 5 after the flip: digest '$d5b' (was $d5)"
 
 [ "$nfail" -eq 0 ] || exit 1
 echo "format_claims: FORMAT.md section 6's absent and stray records, as the program does"
