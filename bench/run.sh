@@ -374,7 +374,7 @@ fi
 # same on a box's traffic mix (gen_events --mix box: route.decision as
 # `ledger proxy` records it), both sides fresh. Then the same events into
 # a ledger made by the build before store layout 5 (layout 4) and `ledger
-# migrate` of it to the newest layout (6, by way of 5), timed with its peak
+# migrate` of it to the newest layout (7, by way of 5 and 6), timed with its peak
 # RSS.
 
 # The `ledger` of the build before store layout 5: $BENCH_OLD_LEDGER, or
@@ -472,7 +472,7 @@ if want store; then
     else
         l_m=$(na "the older build's ledger: $(reason migrate-ingest)") l_mr=$l_m
     fi
-    row "store migrate layout ${mig_from:-4} to ${mig_to:-6} ($N)" "events/s" "$l_m" "-" hi "$T_MIGRATE" \
+    row "store migrate layout ${mig_from:-4} to ${mig_to:-7} ($N)" "events/s" "$l_m" "-" hi "$T_MIGRATE" \
         "in place; events $(sed -n 's/^events *//p' "$OUT/logs/ledger-migrate.out" 2>/dev/null | sed 's/ (.*//')"
     row "store migrate peak RSS" "MiB" "$l_mr" "-" lo "$T_MIGRATE_RSS" ""
     rm -rf "$MIG_DIR"
