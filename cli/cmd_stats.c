@@ -271,7 +271,13 @@ cmd_migrate(struct cli *c, void *args, int npos, char **pos)
         return cli_fail_close(c, l, rc);
     ldg_close(l);
     if (c->out == OUT_HUMAN) {
-        if (r.from == r.to && r.tiles_split > 0) {
+        if (r.from == r.to && r.entries_digested > 0) {
+            printf("layout %d already: stored the claim digest of the %llu "
+                   "entr%s an earlier migrate left without it (%llu event%s)\n",
+                   r.to, (unsigned long long)r.entries_digested,
+                   r.entries_digested == 1 ? "y" : "ies",
+                   (unsigned long long)r.events, r.events == 1 ? "" : "s");
+        } else if (r.from == r.to && r.tiles_split > 0) {
             printf("layout %d already: split the %llu tile%s an earlier "
                    "migrate left whole (%llu event%s)\n",
                    r.to, (unsigned long long)r.tiles_split,
@@ -300,6 +306,11 @@ cmd_migrate(struct cli *c, void *args, int npos, char **pos)
             printf("events   %llu -> %llu bytes (entries and bodies)\n",
                    (unsigned long long)r.events_before,
                    (unsigned long long)r.events_after);
+            if (r.entries_digested > 0)
+                printf("digests  %llu entr%s stored with their claim "
+                       "digest\n",
+                       (unsigned long long)r.entries_digested,
+                       r.entries_digested == 1 ? "y" : "ies");
         }
         printf("in use   %llu -> %llu bytes (data.mdb %llu bytes; LMDB "
                "reuses its free pages for later writes)\n",
@@ -311,9 +322,10 @@ cmd_migrate(struct cli *c, void *args, int npos, char **pos)
             c,
             json_pack(
                 "{s:i, s:i, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
-                "s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:b}",
+                "s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:b, s:I}",
                 "from", r.from, "to", r.to, "converted",
-                r.from != r.to || r.tiles_split > 0, "events",
+                r.from != r.to || r.tiles_split > 0 || r.entries_digested > 0,
+                "events",
                 (json_int_t)r.events, "tiles_split", (json_int_t)r.tiles_split,
                 "used_bytes", "before", (json_int_t)r.used_before, "after",
                 (json_int_t)r.used_after, "file_bytes", "before",
@@ -323,7 +335,8 @@ cmd_migrate(struct cli *c, void *args, int npos, char **pos)
                 (json_int_t)r.index_before, "after", (json_int_t)r.index_after,
                 "event_bytes", "before", (json_int_t)r.events_before, "after",
                 (json_int_t)r.events_after, "body_index_built",
-                r.body_index_built));
+                r.body_index_built, "entries_digested",
+                (json_int_t)r.entries_digested));
     }
     return EX_OK;
 }

@@ -361,6 +361,13 @@ ldg_tree_key(uint8_t k[LDG_TREE_KEY_LEN], int level, uint64_t index)
  * keep it so when it is, ledger rebuild and migrate make it so. Absent:
  * no index (a store made before it: rebuild builds it). */
 #define LDG_META_IX_BODY "ix.body"
+/* meta "digest.next": be64 seq, layout 7: records of entries5 from this
+ * seq on may still be sealed entries stored without their claim digest
+ * (as layouts 5 and 6 wrote them), which ledger migrate rewrites with it,
+ * a chunk a transaction, moving this on; the last chunk deletes it.
+ * Absent: every record that migrate rewrites has its digest (FORMAT.md
+ * 6.1, layout 7). */
+#define LDG_META_DIGEST_NEXT "digest.next"
 
 /* Writes value (n bytes, no NUL inside) ‖ 0x00 ‖ be64 seq at k (room for
  * n + 9 bytes); returns the key's length. */

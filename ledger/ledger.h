@@ -308,6 +308,9 @@ struct ldg_migrate_result {
     /* layout 5: the body index (ix.body) was built, the store having
      * none current (a migrated store, or one made before it) */
     int body_index_built;
+    /* layout 7: sealed entries' stored records given their claim digest
+     * (records layouts 5 and 6 wrote without it) */
+    uint64_t entries_digested;
 };
 /* Converts the ledger's store to layout `to` (0: the newest), in place:
  * no signed or hashed byte changes. Crash-safe: the ledger is in the old

@@ -464,6 +464,7 @@ struct pack {
     uint64_t next_step, entries_step, bodies_step;
     uint8_t prev_step[32];
     int moved;    /* the ledger is at layout 5 already (another migrate) */
+    int digest;   /* to layout 7: entries stored with their claim digests */
     uint8_t *buf; /* a record's room */
     size_t cap;
     struct pool *po; /* the bodies' packers */
@@ -828,7 +829,8 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
                 rc = LDG_ECORRUPT;
                 break;
             }
-            if ((rc = ldg_entry_stored(e, n, 0, p->buf, LDG_ENTRY_MAX, &n)) < 0)
+            rc = ldg_entry_stored(e, n, p->digest, p->buf, LDG_ENTRY_MAX, &n);
+            if (rc < 0)
                 break;
             rec = p->buf;
         }
@@ -1001,11 +1003,14 @@ pack_finish(struct ldg_txn *t, void *arg)
     if ((rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_ENTRIES), 0)) < 0 ||
         (rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_BODIES), 0)) < 0)
         return rc;
-    ldg_be32(lay, LDG_LAYOUT_STORED);
+    /* layout 7 straight away when the entries went with their digests:
+     * layouts 5 and 6 would call such a record damaged, and 5 to 7 are
+     * meta steps alone */
+    ldg_be32(lay, p->digest ? LDG_LAYOUT_DIGEST : LDG_LAYOUT_STORED);
     if ((rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_LAYOUT,
                               sizeof LDG_META_LAYOUT - 1, lay, sizeof lay)) < 0)
         return rc;
-    ldg_txn_set_layout(t, LDG_LAYOUT_STORED);
+    ldg_txn_set_layout(t, p->digest ? LDG_LAYOUT_DIGEST : LDG_LAYOUT_STORED);
     /* ix.body holds the keys of every body copied, less those erased */
     ldg_bix_mark_current(t, size);
     return 0;
@@ -1026,19 +1031,24 @@ dict_due_id(uint64_t size)
     return id;
 }
 
-/* Layout 4 to 5: 0, or -err with the ledger left at layout 4. progress
- * counts events, on from done0. */
+/* Layout 4 to 5, or to 7 (to: its entries stored with their claim
+ * digests, meta "layout" 7 written by the last transaction): 0 with *at,
+ * the layout it reached (5 when another migrate got past 4 first), or
+ * -err with the ledger left at layout 4. progress counts events, on from
+ * done0. */
 static int
-to_stored(struct ldg_ledger *l,
+to_stored(struct ldg_ledger *l, int to,
           void (*progress)(void *ctx, uint64_t done, uint64_t total),
           void *progress_ctx, uint64_t done0, uint64_t total,
-          struct ldg_migrate_result *res)
+          struct ldg_migrate_result *res, int *at)
 {
     struct pack p;
     struct ldg_txn *t;
     int rc;
 
     memset(&p, 0, sizeof p);
+    p.digest = to >= LDG_LAYOUT_DIGEST;
+    *at = LDG_LAYOUT_STORED;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
     rc = ldg_txn_size(t, &p.size0);
@@ -1090,6 +1100,8 @@ to_stored(struct ldg_ledger *l,
         p.entries += p.entries_step;
         p.bodies += p.bodies_step;
         res->body_index_built = 1;
+        if (p.digest)
+            *at = LDG_LAYOUT_DIGEST;
     }
     free(p.buf);
     pool_free(p.po);
@@ -1153,16 +1165,18 @@ step_aes_salts(struct ldg_txn *t, void *arg)
     return 0;
 }
 
-/* Layout 6 to 7 (FORMAT.md 6.1): meta "layout" alone, in one
- * transaction, as 5 to 6. Layout 7 reads every record of layout 6 as it
- * is (a sealed entry stored without its claim digest keeps being read so,
- * the digest derived); only the entries appended from now on keep theirs.
- * A crash leaves the one meta write made or not: layout 6 or 7, both
+/* Layout 6 to 7 (FORMAT.md 6.1): meta "layout" in one transaction, as 5
+ * to 6, with meta "digest.next" 0: the records layout 6 wrote are to get
+ * their digests (to_digest, below). Layout 7 reads every record of layout
+ * 6 as it is (a sealed entry stored without its claim digest is read so,
+ * the digest derived), and the entries appended from now on keep theirs.
+ * A crash leaves the one transaction made or not: layout 6 or 7, both
  * whole. */
 static int
 step_digest(struct ldg_txn *t, void *arg)
 {
-    uint8_t lay[LDG_META_LAYOUT_LEN];
+    uint8_t lay[LDG_META_LAYOUT_LEN], next[8];
+    ldg_dbi meta = ldg_core(ldg_txn_ledger(t), LDG_DB_META);
     int rc;
     (void)arg;
     if ((rc = ldg_txn_layout(t)) < 0)
@@ -1177,12 +1191,245 @@ step_digest(struct ldg_txn *t, void *arg)
         return LDG_EBUSY;
     }
     ldg_be32(lay, LDG_LAYOUT_DIGEST);
-    if ((rc = ldg_core_kv_put(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
-                              LDG_META_LAYOUT, sizeof LDG_META_LAYOUT - 1, lay,
-                              sizeof lay)) < 0)
+    ldg_be64(next, 0);
+    if ((rc = ldg_core_kv_put(t, meta, LDG_META_LAYOUT,
+                              sizeof LDG_META_LAYOUT - 1, lay, sizeof lay)) <
+            0 ||
+        (rc = ldg_core_kv_put(t, meta, LDG_META_DIGEST_NEXT,
+                              sizeof LDG_META_DIGEST_NEXT - 1, next,
+                              sizeof next)) < 0)
         return rc;
     ldg_txn_set_layout(t, LDG_LAYOUT_DIGEST);
     return 0;
+}
+
+/* ------------------------------------------- layout 7: stored digests -- */
+
+/*
+ * Layout 7 reads a sealed entry's stored record with its claim digest or
+ * without it (as layouts 5 and 6 wrote it, the digest derived: a SHA-256
+ * of the claim every read that shows it). Meta "digest.next" names the
+ * first seq whose record may still lack it; the steps rewrite the records
+ * of entries5 from there that do, DG_CHUNK records a transaction (the
+ * pages a transaction dirties stay in the process), each with the digest
+ * its reader would derive put in: the whole entry, what is hashed and
+ * signed, is the same bytes. Each moves meta "digest.next" on in the same
+ * transaction, and the last deletes it. The store is at layout 7
+ * throughout, which reads both forms: a crash anywhere leaves a whole
+ * layout 7 ledger, and migrate run again rewrites the rest. Entries
+ * appended meanwhile have their digests; pruned ones are gone from
+ * entries5 (the walk goes from record to record, past any hole), and an
+ * erased body leaves its entry as it was.
+ */
+#define DG_CHUNK 16384
+#define DG_BYTES ((size_t)8 << 20)
+
+struct dig {
+    uint64_t next; /* the first seq the step leaves to the next one */
+    uint64_t n;    /* records the step rewrote */
+    uint64_t seen; /* records it looked at */
+    int done;      /* no record is left without its digest */
+    /* the step's records as they go back: be64 seq ‖ be32 len ‖ record,
+     * each (DG_BYTES and one record at most) */
+    uint8_t *a;
+    size_t alen, acap;
+#ifdef LDG_DEBUG
+    uint8_t w0[LDG_ENTRY_MAX], w1[LDG_ENTRY_MAX];
+#endif
+};
+
+/* meta "digest.next" of t: 0 with *seq, LDG_ENOTFOUND, or -err. */
+static int
+dig_next(struct ldg_txn *t, uint64_t *seq)
+{
+    struct ldg_val v;
+    int rc = ldg_kv_get(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
+                        LDG_META_DIGEST_NEXT, sizeof LDG_META_DIGEST_NEXT - 1,
+                        &v);
+    if (rc < 0)
+        return rc;
+    if (v.len != 8) {
+        ldg_seterr(ldg_txn_ledger(t),
+                   "meta %s: %zu bytes, not 8; the store is damaged (run "
+                   LDG_CMD_VERIFY ")",
+                   LDG_META_DIGEST_NEXT, v.len);
+        return LDG_ECORRUPT;
+    }
+    *seq = ldg_rd_be64(v.data);
+    return 0;
+}
+
+/* Record seq (v) into d's arena, with its digest put in when it is a
+ * sealed entry stored without it: 1 put in, 0 as it is, or -err. */
+static int
+dig_one(struct dig *d, uint64_t seq, const struct ldg_val *v)
+{
+    size_t m, n;
+    uint8_t *r;
+    int sealed, rc, put;
+
+    if ((rc = ldg_entry_stored_parts(v->data, v->len, &m, &sealed)) < 0)
+        return rc;
+    if (d->acap - d->alen < 12 + LDG_ENTRY_MAX) {
+        size_t cap = d->alen + 12 + LDG_ENTRY_MAX + DG_BYTES / 4;
+        uint8_t *a = realloc(d->a, cap);
+        if (a == NULL)
+            return LDG_ENOMEM;
+        d->a = a;
+        d->acap = cap;
+    }
+    r = d->a + d->alen + 12;
+    put = sealed && !ldg_entry_stored_digest(v->data, v->len, m);
+    if (!put) {
+        memcpy(r, v->data, v->len);
+        n = v->len;
+    } else if ((rc = ldg_entry_stored(v->data, v->len, 1, r, LDG_ENTRY_MAX,
+                                      &n)) < 0) {
+        return rc;
+    }
+#ifdef LDG_DEBUG
+    if (put) {
+        /* the same whole entry, byte for byte (prev aside: a reader puts
+         * the same in both) */
+        static const uint8_t zero[32];
+        size_t n0, n1;
+        LDG_ASSERT(ldg_entry_whole(v->data, v->len, zero, d->w0,
+                                   sizeof d->w0, &n0) == 0);
+        LDG_ASSERT(ldg_entry_whole(r, n, zero, d->w1, sizeof d->w1, &n1) ==
+                   0);
+        LDG_ASSERT(n0 == n1 && memcmp(d->w0, d->w1, n0) == 0);
+    }
+#endif
+    ldg_be64(d->a + d->alen, seq);
+    ldg_be32(d->a + d->alen + 8, (uint32_t)n);
+    d->alen += 12 + n;
+    return put;
+}
+
+/*
+ * A step: the records from meta "digest.next" on (DG_CHUNK, or DG_BYTES
+ * of them) read into the arena, their digests put in, then deleted and
+ * put back in seq order. Put back one by one in place, each a record 41
+ * bytes longer, they would split their pages in the middle and leave the
+ * database a third larger than full pages; put back in order after a gap,
+ * each goes at the end of a page, and LMDB fills pages as an append does.
+ */
+static int
+dig_step(struct ldg_txn *t, void *arg)
+{
+    struct dig *d = arg;
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    ldg_dbi e5 = ldg_core(l, LDG_DB_ENTRIES5);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint8_t key[8];
+    uint64_t seq = 0;
+    int rc = ldg_txn_layout(t);
+
+    d->n = d->seen = 0;
+    d->alen = 0;
+    d->done = 1;
+    if (rc != LDG_LAYOUT_DIGEST)
+        return rc < 0 ? rc : 0;
+    if ((rc = dig_next(t, &d->next)) < 0)
+        return rc == LDG_ENOTFOUND ? 0 : rc;
+    d->done = 0;
+    if ((rc = ldg_cursor_open(t, e5, &c)) < 0)
+        return rc;
+    ldg_be64(key, d->next);
+    rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 8, &k, &v);
+    for (; rc == 0 && d->seen < DG_CHUNK && d->alen < DG_BYTES;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        if (k.len != 8) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        seq = ldg_rd_be64(k.data);
+        d->seen++;
+        if ((rc = dig_one(d, seq, &v)) < 0)
+            break;
+        d->n += (uint64_t)rc;
+        d->next = seq + 1;
+    }
+    ldg_cursor_close(c);
+    if (rc == LDG_ECORRUPT) {
+        ldg_seterr(l,
+                   "migrate: event %llu: its stored entry does not decode; "
+                   "run `" LDG_CMD_VERIFY "` (the entries before it have "
+                   "their digests)",
+                   (unsigned long long)seq);
+        return rc;
+    }
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        return rc;
+    d->done = rc == LDG_ENOTFOUND; /* the last record: none is left */
+    for (size_t at = 0; d->n > 0 && at < d->alen;
+         at += 12 + ldg_rd_be32(d->a + at + 8))
+        if ((rc = ldg_core_kv_del(t, e5, d->a + at, 8, NULL, 0)) < 0)
+            return rc;
+    for (size_t at = 0; d->n > 0 && at < d->alen;
+         at += 12 + ldg_rd_be32(d->a + at + 8))
+        if ((rc = ldg_core_kv_put(t, e5, d->a + at, 8, d->a + at + 12,
+                                  ldg_rd_be32(d->a + at + 8))) < 0)
+            return rc;
+    if (d->done) {
+        rc = ldg_core_kv_del(t, ldg_core(l, LDG_DB_META), LDG_META_DIGEST_NEXT,
+                             sizeof LDG_META_DIGEST_NEXT - 1, NULL, 0);
+        return rc == LDG_ENOTFOUND ? 0 : rc;
+    }
+    ldg_be64(key, d->next);
+    return ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_DIGEST_NEXT,
+                           sizeof LDG_META_DIGEST_NEXT - 1, key, 8);
+}
+
+/* Layout 7: the records meta "digest.next" says may lack their claim
+ * digests given them (above): 0, or -err with those rewritten so far
+ * rewritten. progress counts records, on from done0. */
+static int
+to_digest(struct ldg_ledger *l,
+          void (*progress)(void *ctx, uint64_t done, uint64_t total),
+          void *progress_ctx, uint64_t done0, uint64_t total, uint64_t *n)
+{
+    struct dig *d = calloc(1, sizeof *d);
+    uint64_t seen = 0;
+    int rc = 0;
+
+    if (d == NULL)
+        return LDG_ENOMEM;
+    do {
+        if ((rc = in_txn(l, dig_step, d)) < 0)
+            break;
+        *n += d->n;
+        seen += d->seen;
+        if (progress != NULL)
+            progress(progress_ctx,
+                     done0 + seen < total ? done0 + seen : total, total);
+        /* the pages read and written leave this process's memory */
+        ldg_store_trim(l->store);
+    } while (!d->done);
+    free(d->a);
+    free(d);
+    return rc;
+}
+
+/* Records to_digest is to look at (of the log's size events): those from
+ * meta "digest.next" on, when it is there or about to be. */
+static uint64_t
+dig_total(struct ldg_ledger *l, int from, int to, uint64_t size)
+{
+    struct ldg_txn *t;
+    uint64_t next = 0;
+    int rc;
+
+    if (to < LDG_LAYOUT_DIGEST || from < LDG_LAYOUT_STORED)
+        return 0; /* (from 4 or older: stored with them) */
+    if (from < LDG_LAYOUT_DIGEST)
+        return size;
+    if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0)
+        return 0;
+    rc = dig_next(t, &next);
+    ldg_txn_abort(t);
+    return rc == 0 && next < size ? size - next : 0;
 }
 
 /* Layout 5: the body index built when the store has none current with
@@ -1206,7 +1453,7 @@ ldg_migrate(struct ldg_ledger *l, int to,
 {
     struct ldg_txn *t;
     struct step *s;
-    uint64_t size = 0, total, done = 0, tiles = 0, keys = 0, whole = 0;
+    uint64_t size = 0, total, done = 0, tiles = 0, keys = 0, whole = 0, dig;
     int rc;
 
     if (l == NULL || res == NULL)
@@ -1255,8 +1502,10 @@ ldg_migrate(struct ldg_ledger *l, int to,
     else if (res->from < LDG_LAYOUT_TILES)
         whole = tiles; /* the tiles layout 2 is about to make */
     total = tiles + keys + whole;
-    if (to >= LDG_LAYOUT_STORED)
+    if (to >= LDG_LAYOUT_STORED && res->from < LDG_LAYOUT_STORED)
         total += size; /* the events layout 5 converts */
+    dig = dig_total(l, res->from, to, size);
+    total += dig;
     /* A standing verify failure: the conversion rewrites the tree and the
      * indexes from the entries, which would hide what was found. */
     if (res->from < to || whole > 0) {
@@ -1319,11 +1568,10 @@ ldg_migrate(struct ldg_ledger *l, int to,
             res->to = LDG_LAYOUT_SPLIT;
     }
     if (res->to == LDG_LAYOUT_SPLIT && to >= LDG_LAYOUT_STORED) {
-        rc = to_stored(l, progress, progress_ctx, tiles + keys + whole, total,
-                       res);
+        rc = to_stored(l, to, progress, progress_ctx, tiles + keys + whole,
+                       total, res, &res->to);
         if (rc < 0)
             return rc;
-        res->to = LDG_LAYOUT_STORED;
     }
     if (res->to == LDG_LAYOUT_STORED && to >= LDG_LAYOUT_AES_SALTS) {
         if ((rc = in_txn(l, step_aes_salts, NULL)) < 0)
@@ -1334,6 +1582,12 @@ ldg_migrate(struct ldg_ledger *l, int to,
         if ((rc = in_txn(l, step_digest, NULL)) < 0)
             return rc;
         res->to = LDG_LAYOUT_DIGEST;
+    }
+    if (res->to == LDG_LAYOUT_DIGEST) {
+        rc = to_digest(l, progress, progress_ctx, total - dig, total,
+                       &res->entries_digested);
+        if (rc < 0)
+            return rc;
     }
     if (res->to >= LDG_LAYOUT_STORED) {
         if ((rc = in_txn(l, bix_step, res)) < 0)
