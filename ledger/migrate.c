@@ -29,6 +29,9 @@
  * chunk a transaction: a crash anywhere leaves a layout 4 ledger, some of
  * its tiles whole, and migrate run again (at layout 4 already) splits the
  * rest.
+ *
+ * Layouts 4 to 5 (or straight to 7) and 5 to 7, and 6 to 7's rewrite of
+ * the entries with their claim digests, in the same way: below.
  */
 #include <pthread.h>
 #include <stdlib.h>

@@ -29,7 +29,15 @@
 #     killed with -9 there): each time the ledger opens in layout 1 to 7,
 #     verify --full passes, the checkpoint is the one before, and migrate
 #     run again finishes the job with the same tiles and query answers as
-#     an undisturbed run.
+#     an undisturbed run; no crash leaves layout 5 or 6 (from 4 the copy
+#     stores the entries with their claim digests, which layouts 5 and 6
+#     would call damaged, and its last transaction writes layout 7);
+#   * from layout 6 (the image: 600 sealed entries stored without their
+#     claim digests) migrate rewrites every record with its digest and
+#     says so, the answers the same bytes; every I/O call of it, in turn,
+#     fails and never returns: each time layout 6 or 7 (some crash leaving
+#     7 with the records not yet rewritten), verify --full passes, and
+#     migrate run again gives every record its digest.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
@@ -458,6 +466,8 @@ after() {
     "$L" --dir "$2" migrate >"$T/m" 2>&1 || fail "$1: migrate again: $(cat "$T/m")"
     [ "$("$L" --dir "$2" stats -o json 2>/dev/null | jq -r .layout)" = 7 ] ||
         fail "$1: migrate again: not layout 7: $(cat "$T/m")"
+    [ "$("$T/poke" "$2" undigested entries5)" = "0 of 600" ] ||
+        fail "$1: migrate again: entries without their digests: $("$T/poke" "$2" undigested entries5)"
     "$L" --dir "$2" verify --full >"$T/v" 2>&1 ||
         fail "$1: verify after migrate again: $(cat "$T/v")"
     qa "$2" | cmp -s - "$T/before/qa" ||
@@ -513,16 +523,93 @@ case "$layouts" in
 *1*2*4whole*4copied*) [ "$step" = 1 ] && fail "no crash left layout 3:$layouts" ;;
 *) fail "no crash left layout 1, then 2, then 4 with its tiles whole, then 4 with events copied:$layouts" ;;
 esac
-# (layout 5 stands between the copy's last transaction and the one that
-# writes layout 6's record, layout 6 between that one and the one that
-# writes layout 7's: a crash there leaves the one meta write made or not)
+# (the copy's last transaction writes layout 7: no crash leaves 5 or 6)
 case "$layouts" in
-*" 5"*) ;;
-*) [ "$step" = 1 ] && fail "no crash left layout 5:$layouts" ;;
+*" 5"* | *" 6"*) fail "a crash left layout 5 or 6:$layouts" ;;
 esac
-case "$layouts" in
-*" 6"*) ;;
-*) [ "$step" = 1 ] && fail "no crash left layout 6:$layouts" ;;
+
+# -------------------------------------- layout 6 to 7: the claim digests --
+B6=$T/base6
+unpack layout6 "$B6"
+[ "$("$T/poke" "$B6" undigested entries5)" = "600 of 600" ] ||
+    fail "the layout 6 image: $("$T/poke" "$B6" undigested entries5) without digests"
+rm -rf "$T/d6"
+cp -r "$B6" "$T/d6"
+"$L" --dir "$T/d6" migrate >"$T/out" 2>&1 &&
+    grep -q '^layout 6 -> 7 (600 events)$' "$T/out" &&
+    grep -q '^digests  600 entries stored with their claim digest$' "$T/out" ||
+    fail "6 -> 7: $(cat "$T/out")"
+[ "$("$T/poke" "$T/d6" undigested entries5)" = "0 of 600" ] ||
+    fail "6 -> 7: $("$T/poke" "$T/d6" undigested entries5) without digests"
+"$L" --dir "$T/d6" verify --full >"$T/v" 2>&1 || fail "6 -> 7: verify: $(cat "$T/v")"
+answers "$T/d6" "$T/after6"
+diff -r -x qa "$T/before" "$T/after6" >"$T/diff" 2>&1 ||
+    fail "answers differ after 6 -> 7: $(head -c 600 "$T/diff")"
+"$L" --dir "$T/d6" migrate -o json >"$T/out" 2>&1
+jq -e '.from == 7 and .to == 7 and (.converted | not) and
+       .entries_digested == 0' "$T/out" >/dev/null ||
+    fail "6 -> 7, again: $(cat "$T/out")"
+rm -rf "$T/d6" "$T/after6"
+# from 4: one conversion, the entries copied with their digests
+rm -rf "$T/d4"
+unpack layout4 "$T/d4"
+"$L" --dir "$T/d4" migrate -o json >"$T/out" 2>&1
+jq -e '.from == 4 and .to == 7 and .converted and .entries_digested == 0' \
+    "$T/out" >/dev/null || fail "4 -> 7: $(cat "$T/out")"
+[ "$("$T/poke" "$T/d4" undigested entries5)" = "0 of 600" ] ||
+    fail "4 -> 7: $("$T/poke" "$T/d4" undigested entries5) without digests"
+rm -rf "$T/d4"
+
+rm -rf "$T/c"
+cp -r "$B6" "$T/c"
+rm -f "$T/count"
+FAULT_COUNT_FILE=$T/count LD_PRELOAD=$PRE "$L" --dir "$T/c" migrate \
+    >/dev/null 2>&1 || fail "6 -> 7: counting run failed"
+calls6=$(cat "$T/count" 2>/dev/null || echo 0)
+[ "$calls6" -gt 3 ] || fail "6 -> 7 made only '$calls6' I/O calls"
+layouts6=""
+n=1
+while [ "$n" -le "$calls6" ]; do
+    rm -rf "$T/c"
+    cp -r "$B6" "$T/c"
+    FAULT_AT=$n FAULT_ERRNO=ENOSPC LD_PRELOAD=$PRE "$L" --dir "$T/c" migrate \
+        >"$T/out" 2>"$T/err"
+    rc=$?
+    case $rc in
+    0 | 74) ;;
+    *) fail "6 -> 7: ENOSPC at call $n: exit $rc ($(cat "$T/err"))" ;;
+    esac
+    for how in ENOSPC kill; do
+        if [ $how = kill ]; then
+            rm -rf "$T/c"
+            cp -r "$B6" "$T/c"
+            rm -f "$T/flog"
+            FAULT_AT=$n FAULT_MODE=hang FAULT_LOG=$T/flog LD_PRELOAD=$PRE "$L" \
+                --dir "$T/c" migrate >/dev/null 2>&1 &
+            p=$!
+            i=0
+            while kill -0 "$p" 2>/dev/null && [ ! -s "$T/flog" ] && [ $i -lt 1200 ]; do
+                sleep 0.02
+                i=$((i + 1))
+            done
+            kill -9 "$p" 2>/dev/null
+            wait "$p" 2>/dev/null
+        fi
+        lay=$("$L" --dir "$T/c" stats -o json 2>/dev/null | jq -r .layout)
+        und=$("$T/poke" "$T/c" undigested entries5)
+        case "$lay:$und" in
+        6:"600 of 600") layouts6="$layouts6 6" ;;
+        7:"0 of 600") layouts6="$layouts6 7" ;;
+        7:*) layouts6="$layouts6 7partly" ;;
+        *) fail "6 -> 7: $how at call $n: layout '$lay', $und without digests" ;;
+        esac
+        after "6 -> 7: $how at call $n" "$T/c"
+    done
+    n=$((n + step))
+done
+case "$layouts6" in
+*" 6"*" 7partly"*) ;;
+*) [ "$step" = 1 ] && fail "6 -> 7: no crash left layout 6, then 7 with the records not yet rewritten:$layouts6" ;;
 esac
 
 if [ "$nfail" -gt 0 ]; then
@@ -530,7 +617,7 @@ if [ "$nfail" -gt 0 ]; then
     exit 1
 fi
 if [ "$step" = 1 ]; then
-    echo "migrate: ok (a migration of 600 events from layout 1: $calls I/O calls, each failed and each killed)"
+    echo "migrate: ok (a migration of 600 events from layout 1: $calls I/O calls, from 6: $calls6, each failed and each killed)"
 else
-    echo "migrate: ok (a migration of 600 events from layout 1: $calls I/O calls, one in $step failed and killed)"
+    echo "migrate: ok (a migration of 600 events from layout 1: $calls I/O calls, from 6: $calls6, one in $step failed and killed)"
 fi

@@ -35,6 +35,11 @@
  *       of hashes: flip tiles 000000000000000000 (level 0, tile 0).
  *   lmdb_poke DIR del DB HEXKEY
  *       Deletes the record keyed HEXKEY in DB (every duplicate of it).
+ *   lmdb_poke DIR undigested DB
+ *       Prints how many records of DB (entries5) keep no claim digest
+ *       (no a6 "digest" c4 20 in them: a sealed entry as layouts 5 and 6
+ *       store it, or a format 1 one), and how many DB holds; changes
+ *       nothing.
  *   lmdb_poke DIR keys DB
  *       Prints each key of DB as hex digits and its value's size, one a
  *       line (a DUPSORT database's key once for each of its values); changes
@@ -546,6 +551,36 @@ list_keys(MDB_txn *txn, const char *db)
 }
 
 static int
+undigested(MDB_txn *txn, const char *db)
+{
+    static const unsigned char pair[9] = {0xa6, 'd', 'i', 'g', 'e',
+                                          's',  't', 0xc4, 0x20};
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    unsigned long long n = 0, all = 0;
+    int rc;
+
+    if ((rc = dbi_open(txn, db, &dbi)) != 0)
+        return die(db, rc);
+    if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+        return die(db, rc);
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        size_t at;
+        for (at = 0; at + sizeof pair + 32 <= v.mv_size; at++)
+            if (memcmp((unsigned char *)v.mv_data + at, pair, sizeof pair) ==
+                0)
+                break;
+        n += at + sizeof pair + 32 > v.mv_size;
+        all++;
+    }
+    mdb_cursor_close(c);
+    printf("%llu of %llu\n", n, all);
+    return rc == MDB_NOTFOUND ? 0 : die(db, rc);
+}
+
+static int
 drop_db(MDB_txn *txn, const char *name)
 {
     MDB_dbi dbi;
@@ -570,14 +605,14 @@ main(int argc, char **argv)
          strcmp(argv[2], "flip-seal") != 0 &&
          strcmp(argv[2], "flip-digest") != 0 &&
          strcmp(argv[2], "drop-seal") != 0 && strcmp(argv[2], "drop-db") != 0 &&
-         strcmp(argv[2], "keys") != 0 &&
+         strcmp(argv[2], "keys") != 0 && strcmp(argv[2], "undigested") != 0 &&
          ((strcmp(argv[2], "flip") != 0 && strcmp(argv[2], "del") != 0 &&
            strcmp(argv[2], "join-tile") != 0) ||
           argc < 5))) {
         fprintf(stderr, "usage: lmdb_poke DIR truncate N [keep-checkpoints]"
                         " | DIR flip-body|flip-seal|flip-digest|drop-seal SEQ"
                         " | DIR drop-db NAME | DIR flip DB HEXKEY [OFFSET]"
-                        " | DIR del DB HEXKEY | DIR keys DB"
+                        " | DIR del DB HEXKEY | DIR keys|undigested DB"
                         " | DIR join-tile LEVEL N [keep|flip]\n");
         return 64;
     }
@@ -599,6 +634,8 @@ main(int argc, char **argv)
         bad = poke_key(txn, argv[3], argv[4], NULL, 1);
     else if (strcmp(argv[2], "keys") == 0)
         bad = list_keys(txn, argv[3]);
+    else if (strcmp(argv[2], "undigested") == 0)
+        bad = undigested(txn, argv[3]);
     else if (strcmp(argv[2], "join-tile") == 0)
         bad = join_tile(txn, (unsigned)strtoul(argv[3], NULL, 10),
                         strtoull(argv[4], NULL, 10), argc > 5 ? argv[5] : NULL);

@@ -1087,9 +1087,11 @@ test_layout__migrate_to_5_keeps_every_answer(void **state)
     fx_free(f);
 }
 
-/* Every record of every database, in order (meta's "layout" left out). */
+/* Every record of every database, in order (meta's "layout" left out;
+ * whole: an entries5 record as the whole entry it makes, prev zero, so
+ * that a record given its claim digest is the same). */
 static char *
-all_records(struct ldg_ledger *l)
+all_records_as(struct ldg_ledger *l, int whole)
 {
     struct answers a = {0};
     struct ldg_txn *t;
@@ -1110,6 +1112,15 @@ all_records(struct ldg_ledger *l)
                 continue;
             assert_true(k.len < 512);
             ldg_hex(kh, k.data, k.len);
+            if (whole && d == LDG_DB_ENTRIES5) {
+                static const uint8_t zero[32];
+                static uint8_t w[LDG_ENTRY_MAX];
+                size_t n;
+                assert_int_equal(
+                    ldg_entry_whole(v.data, v.len, zero, w, sizeof w, &n), 0);
+                v.data = w;
+                v.len = n;
+            }
             ldg_sha256(h, v.data, v.len); /* a tile is 8 KiB */
             ldg_hex(vh, h, 32);
             say(&a, "\n%s %s %s %zu", ldg_core_db_names[d], kh, vh, v.len);
@@ -1119,6 +1130,12 @@ all_records(struct ldg_ledger *l)
     }
     ldg_txn_abort(t);
     return a.s;
+}
+
+static char *
+all_records(struct ldg_ledger *l)
+{
+    return all_records_as(l, 0);
 }
 
 /* Layout 5 to 6: the layout record and nothing else; appends refused
@@ -1222,11 +1239,12 @@ stored_with_digest(struct ldg_ledger *l, uint64_t seq)
 
 /* Layout 6 to 7 (the image a layout 6 build made, 600 events whose
  * entries5 records leave the claim digest out): the layout record and
- * nothing else, one transaction; the old records read as they were (the
- * digest derived), an append after keeps its digest, and a migrate to 6
- * after is refused. */
+ * the entries' records, each given its claim digest, the whole entries
+ * the same bytes, nothing else; the old records read with their digests
+ * stored, as an append after keeps its own, and a migrate to 6 after is
+ * refused. */
 static void
-test_layout__migrate_6_to_7_rewrites_the_layout_record_only(void **state)
+test_layout__migrate_6_to_7_gives_the_entries_their_digests(void **state)
 {
     (void)state;
     struct fx *f = fx_new(6, 600);
@@ -1244,15 +1262,17 @@ test_layout__migrate_6_to_7_rewrites_the_layout_record_only(void **state)
     assert_int_equal(ldg_migrate(f->l, 6, NULL, NULL, &r), 0);
     assert_int_equal(r.to, 6);
     assert_false(stored_with_digest(f->l, 1));
-    rec1 = all_records(f->l);
+    rec1 = all_records_as(f->l, 1);
     ev1 = event_answers(f->l);
     assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.from, 6);
     assert_int_equal(r.to, 7);
     assert_int_equal(r.entries_stored, 0);
+    assert_int_equal(r.entries_digested, 600);
     assert_int_equal(r.body_index_built, 0);
     assert_int_equal(layout_of(f->l), 7);
-    rec2 = all_records(f->l);
+    assert_true(stored_with_digest(f->l, 1));
+    rec2 = all_records_as(f->l, 1);
     same_answers(rec1, rec2);
     ev2 = event_answers(f->l);
     same_answers(ev1, ev2);
@@ -1262,7 +1282,7 @@ test_layout__migrate_6_to_7_rewrites_the_layout_record_only(void **state)
     s = t_append(f->l, "x.layout7", "{\"a\":\"one\"}", NULL);
     assert_int_equal(s, 600);
     assert_true(stored_with_digest(f->l, s));
-    assert_false(stored_with_digest(f->l, s - 1));
+    assert_true(stored_with_digest(f->l, s - 1));
     {
         struct ldg_event ev;
         struct ldg_txn *t;
@@ -1270,7 +1290,7 @@ test_layout__migrate_6_to_7_rewrites_the_layout_record_only(void **state)
         assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
         for (uint64_t q = s - 1; q <= s; q++) {
             assert_int_equal(ldg_event_get(t, q, &ev), 0);
-            assert_int_equal(ev.digest_derived, q < s);
+            assert_int_equal(ev.digest_derived, 0);
             ldg_claim_digest(d, ev.signed_part, ev.signed_len);
             assert_memory_equal(d, ev.digest, 32);
         }
@@ -1377,7 +1397,7 @@ main(void)
             test_layout__migrate_5_to_6_rewrites_the_layout_record_only),
         cmocka_unit_test(test_layout__migrate_4_to_5_stops_there),
         cmocka_unit_test(
-            test_layout__migrate_6_to_7_rewrites_the_layout_record_only),
+            test_layout__migrate_6_to_7_gives_the_entries_their_digests),
         cmocka_unit_test(test_layout__migrate_to_5_refuses_a_broken_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

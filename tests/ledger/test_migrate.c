@@ -6,7 +6,10 @@
  * appends go on; asking for the layout the ledger has is a no-op, an older
  * or unknown one is refused; and a standing verification finding stops a
  * migrate (it would rebuild what the finding is about) with nothing
- * changed.
+ * changed. To layout 7 every sealed entry's record keeps its claim digest:
+ * from 4 or older the copy stores it, from 5 and 6 the records are
+ * rewritten, and a rewrite that stopped (meta "digest.next"), also over a
+ * pruned range, is finished by the next migrate.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 #include <cmocka.h>
 
 #include "ledger/ledger_int.h"
+#include "retention/retention.h"
 #include "tests/support/support.h"
 
 #define N 600 /* the images' events */
@@ -137,6 +141,195 @@ test_migrate__every_older_layout_keeps_every_byte(void **state)
     }
 }
 
+/* Records of entries5 that are sealed entries stored without their claim
+ * digests; *all gets the records. */
+static uint64_t
+undigested(struct ldg_ledger *l, uint64_t *all)
+{
+    struct ldg_txn *t;
+    struct ldg_cursor *c;
+    struct ldg_val k, v;
+    uint64_t n = 0;
+    int rc;
+    *all = 0;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_cursor_open(t, ldg_core(l, LDG_DB_ENTRIES5), &c), 0);
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        size_t m;
+        int sealed;
+        assert_int_equal(ldg_entry_stored_parts(v.data, v.len, &m, &sealed),
+                         0);
+        n += sealed && !ldg_entry_stored_digest(v.data, v.len, m);
+        ++*all;
+    }
+    assert_int_equal(rc, LDG_ENOTFOUND);
+    ldg_cursor_close(c);
+    ldg_txn_abort(t);
+    return n;
+}
+
+/* meta "digest.next": 0 with *seq, or LDG_ENOTFOUND. */
+static int
+digest_next(struct ldg_ledger *l, uint64_t *seq)
+{
+    struct ldg_txn *t;
+    struct ldg_val v;
+    int rc;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    rc = ldg_kv_get(t, ldg_core(l, LDG_DB_META), LDG_META_DIGEST_NEXT,
+                    sizeof LDG_META_DIGEST_NEXT - 1, &v);
+    if (rc == 0) {
+        assert_int_equal(v.len, 8);
+        *seq = ldg_rd_be64(v.data);
+    }
+    ldg_txn_abort(t);
+    return rc;
+}
+
+static void
+test_migrate__to_7_every_sealed_entry_keeps_its_digest(void **state)
+{
+    (void)state;
+    for (int from = 1; from < LDG_LAYOUT_NEWEST; from++) {
+        char dir[256];
+        struct ldg_ledger *l = ledger_at(dir, sizeof dir, (unsigned)from);
+        struct ldg_migrate_result res;
+        uint64_t all, seq;
+        if (from >= LDG_LAYOUT_STORED)
+            assert_int_equal(undigested(l, &all), N);
+        assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), 0);
+        assert_int_equal(res.to, LDG_LAYOUT_DIGEST);
+        /* from 4 or older stored with them, from 5 and 6 rewritten */
+        assert_int_equal(res.entries_digested,
+                         from >= LDG_LAYOUT_STORED ? N : 0);
+        assert_int_equal(undigested(l, &all), 0);
+        assert_int_equal(all, N);
+        assert_int_equal(digest_next(l, &seq), LDG_ENOTFOUND);
+        verifies(l);
+        assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), 0);
+        assert_int_equal(res.entries_digested, 0);
+        ldg_close(l);
+        t_rmrf(dir);
+    }
+    /* --layout 5 and 6 write the records without them, as those layouts
+     * read them */
+    for (int to = LDG_LAYOUT_STORED; to < LDG_LAYOUT_DIGEST; to++) {
+        char dir[256];
+        struct ldg_ledger *l = ledger_at(dir, sizeof dir, LDG_LAYOUT_SPLIT);
+        struct ldg_migrate_result res;
+        uint64_t all;
+        assert_int_equal(ldg_migrate(l, to, NULL, NULL, &res), 0);
+        assert_int_equal(res.to, to);
+        assert_int_equal(undigested(l, &all), N);
+        verifies(l);
+        ldg_close(l);
+        t_rmrf(dir);
+    }
+}
+
+/* l (layout 6) as a migrate to 7 leaves it when it stops after writing
+ * meta "layout" 7 and rewriting the records below `next`. */
+static void
+stop_at(struct ldg_ledger *l, uint64_t next)
+{
+    struct ldg_txn *t;
+    ldg_dbi meta = ldg_core(l, LDG_DB_META),
+            e5 = ldg_core(l, LDG_DB_ENTRIES5);
+    uint8_t lay[4], k[8], rec[LDG_ENTRY_MAX];
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    for (uint64_t seq = 0; seq < next; seq++) {
+        struct ldg_val v;
+        size_t n;
+        ldg_be64(k, seq);
+        assert_int_equal(ldg_kv_get(t, e5, k, 8, &v), 0);
+        assert_int_equal(ldg_entry_stored(v.data, v.len, 1, rec, sizeof rec,
+                                          &n),
+                         0);
+        assert_int_equal(ldg_core_kv_put(t, e5, k, 8, rec, n), 0);
+    }
+    ldg_be32(lay, LDG_LAYOUT_DIGEST);
+    ldg_be64(k, next);
+    assert_int_equal(ldg_core_kv_put(t, meta, LDG_META_LAYOUT,
+                                     sizeof LDG_META_LAYOUT - 1, lay, 4),
+                     0);
+    assert_int_equal(ldg_core_kv_put(t, meta, LDG_META_DIGEST_NEXT,
+                                     sizeof LDG_META_DIGEST_NEXT - 1, k, 8),
+                     0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+}
+
+static void
+test_migrate__a_stopped_digest_rewrite_is_finished_by_the_next(void **state)
+{
+    static struct snap before, after;
+    char dir[256];
+    struct ldg_ledger *l = ledger_at(dir, sizeof dir, LDG_LAYOUT_AES_SALTS);
+    struct ldg_migrate_result res;
+    uint64_t all, seq;
+    (void)state;
+    take(l, &before);
+    stop_at(l, 300);
+    /* a whole layout 7 ledger meanwhile: it reads both forms, appends */
+    assert_int_equal(undigested(l, &all), N - 300);
+    verifies(l);
+    t_append(l, "x.layout.test", "{\"n\":600}", NULL);
+    assert_int_equal(undigested(l, &all), N - 300);
+    assert_int_equal(all, N + 1);
+    assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), 0);
+    assert_int_equal(res.from, LDG_LAYOUT_DIGEST);
+    assert_int_equal(res.to, LDG_LAYOUT_DIGEST);
+    assert_int_equal(res.entries_digested, N - 300);
+    assert_int_equal(undigested(l, &all), 0);
+    assert_int_equal(all, N + 1);
+    assert_int_equal(digest_next(l, &seq), LDG_ENOTFOUND);
+    take(l, &after);
+    assert_int_equal(after.size, before.size + 1);
+    assert_memory_equal(after.leaf, before.leaf, 32 * before.size);
+    assert_memory_equal(after.root, before.root, 32 * before.size);
+    verifies(l);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_migrate__a_digest_rewrite_steps_over_a_pruned_range(void **state)
+{
+    char dir[256], archive[300];
+    struct ldg_ledger *l = ledger_at(dir, sizeof dir, LDG_LAYOUT_AES_SALTS);
+    struct ldg_migrate_result res;
+    struct ldg_archive_opts ao;
+    struct ldg_archive_report ar;
+    struct ldg_prune_opts po;
+    struct ldg_prune_report pr;
+    uint64_t all, left, seq;
+    int rc;
+    (void)state;
+    /* stopped before its first chunk, then pruned below 300 (a write
+     * layout 7 takes), the records below the horizon gone */
+    stop_at(l, 0);
+    snprintf(archive, sizeof archive, "%s/archive", dir);
+    memset(&ao, 0, sizeof ao);
+    ao.before = "300";
+    ao.out = archive;
+    if ((rc = ldg_retention_archive(l, &ao, &ar)) != 0)
+        fail_msg("archive: %s (%s)", ldg_strerror(rc), ldg_errmsg(l));
+    memset(&po, 0, sizeof po);
+    po.before = "300";
+    po.archive = archive;
+    if ((rc = ldg_retention_prune(l, &po, &pr)) != 0)
+        fail_msg("prune: %s (%s)", ldg_strerror(rc), ldg_errmsg(l));
+    left = undigested(l, &all);
+    assert_true(left > 0 && left < N && all < N);
+    assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), 0);
+    assert_int_equal(res.entries_digested, left);
+    assert_int_equal(undigested(l, &all), 0);
+    assert_int_equal(digest_next(l, &seq), LDG_ENOTFOUND);
+    verifies(l);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 static void
 test_migrate__the_same_layout_is_a_no_op_an_older_is_refused(void **state)
 {
@@ -198,6 +391,11 @@ main(void)
         cmocka_unit_test(
             test_migrate__the_same_layout_is_a_no_op_an_older_is_refused),
         cmocka_unit_test(test_migrate__a_standing_finding_stops_it),
+        cmocka_unit_test(test_migrate__to_7_every_sealed_entry_keeps_its_digest),
+        cmocka_unit_test(
+            test_migrate__a_stopped_digest_rewrite_is_finished_by_the_next),
+        cmocka_unit_test(
+            test_migrate__a_digest_rewrite_steps_over_a_pruned_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
