@@ -1313,9 +1313,10 @@ dig_one(struct dig *d, uint64_t seq, const struct ldg_val *v)
  * A step: the records from meta "digest.next" on (DG_CHUNK, or DG_BYTES
  * of them) read into the arena, their digests put in, then deleted and
  * put back in seq order. Put back one by one in place, each a record 41
- * bytes longer, they would split their pages in the middle and leave the
- * database a third larger than full pages; put back in order after a gap,
- * each goes at the end of a page, and LMDB fills pages as an append does.
+ * bytes longer, they split their pages in the middle; put back in order
+ * after a gap, most go at the end of a page, which LMDB fills as it fills
+ * an append's (entries5 at 1M events: 95,461 pages in place, 67,997 so,
+ * 58,782 when copied from layout 4).
  */
 static int
 dig_step(struct ldg_txn *t, void *arg)
