@@ -374,7 +374,7 @@ fi
 # same on a box's traffic mix (gen_events --mix box: route.decision as
 # `ledger proxy` records it), both sides fresh. Then the same events into
 # a ledger made by the build before store layout 5 (layout 4) and `ledger
-# migrate` of it to the newest layout (7, by way of 5 and 6), timed with its peak
+# migrate` of it to the newest layout (7, in one conversion), timed with its peak
 # RSS.
 
 # The `ledger` of the build before store layout 5: $BENCH_OLD_LEDGER, or
