@@ -1246,15 +1246,15 @@ static int
 dig_next(struct ldg_txn *t, uint64_t *seq)
 {
     struct ldg_val v;
-    int rc = ldg_kv_get(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
-                        LDG_META_DIGEST_NEXT, sizeof LDG_META_DIGEST_NEXT - 1,
-                        &v);
+    int rc =
+        ldg_kv_get(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
+                   LDG_META_DIGEST_NEXT, sizeof LDG_META_DIGEST_NEXT - 1, &v);
     if (rc < 0)
         return rc;
     if (v.len != 8) {
         ldg_seterr(ldg_txn_ledger(t),
-                   "meta %s: %zu bytes, not 8; the store is damaged (run "
-                   LDG_CMD_VERIFY ")",
+                   "meta %s: %zu bytes, not 8; the store is damaged "
+                   "(run " LDG_CMD_VERIFY ")",
                    LDG_META_DIGEST_NEXT, v.len);
         return LDG_ECORRUPT;
     }
@@ -1296,10 +1296,9 @@ dig_one(struct dig *d, uint64_t seq, const struct ldg_val *v)
          * the same in both) */
         static const uint8_t zero[32];
         size_t n0, n1;
-        LDG_ASSERT(ldg_entry_whole(v->data, v->len, zero, d->w0,
-                                   sizeof d->w0, &n0) == 0);
-        LDG_ASSERT(ldg_entry_whole(r, n, zero, d->w1, sizeof d->w1, &n1) ==
-                   0);
+        LDG_ASSERT(ldg_entry_whole(v->data, v->len, zero, d->w0, sizeof d->w0,
+                                   &n0) == 0);
+        LDG_ASSERT(ldg_entry_whole(r, n, zero, d->w1, sizeof d->w1, &n1) == 0);
         LDG_ASSERT(n0 == n1 && memcmp(d->w0, d->w1, n0) == 0);
     }
 #endif
@@ -1406,8 +1405,8 @@ to_digest(struct ldg_ledger *l,
         *n += d->n;
         seen += d->seen;
         if (progress != NULL)
-            progress(progress_ctx,
-                     done0 + seen < total ? done0 + seen : total, total);
+            progress(progress_ctx, done0 + seen < total ? done0 + seen : total,
+                     total);
         /* the pages read and written leave this process's memory */
         ldg_store_trim(l->store);
     } while (!d->done);
