@@ -213,10 +213,11 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 #define LDG_DICT_IDS 256
 #define LDG_DICT_KEY_LEN 1
 #define LDG_DICT_MAX ((size_t)1 << 20) /* a reader refuses a bigger one */
-/* What this build trains: a 16 KiB dictionary, frames at zstd level 1,
- * from the bodies of the last LDG_DICT_TRAIN_EVENTS events when the log
- * reaches LDG_DICT_FIRST events, and again each time it has grown
- * LDG_DICT_GROWTH-fold since (ldg_dict_due, writer.c). */
+/* What this build trains: a 16 KiB dictionary, frames at zstd level 1
+ * with raw literals (compress5, body.c), from the bodies of the last
+ * LDG_DICT_TRAIN_EVENTS events when the log reaches LDG_DICT_FIRST
+ * events, and again each time it has grown LDG_DICT_GROWTH-fold since
+ * (ldg_dict_due, writer.c). */
 #define LDG_DICT_SIZE ((size_t)16 << 10)
 #define LDG_DICT_LEVEL 1
 #define LDG_DICT_TRAIN_EVENTS 8192

@@ -244,6 +244,119 @@ test_stored__every_record_kind_gives_its_commitment(void **state)
     ldg_dicts_free(d);
 }
 
+/* The Literals_Block_Type of a magicless frame's first block (RFC 8878
+ * 3.1.1.3.1.1: 0 raw, 1 RLE, 2 Huffman-coded, 3 treeless), or -1 when
+ * that block is not a compressed one. */
+static int
+first_literals_type(const uint8_t *f, size_t n)
+{
+    static const size_t did_len[4] = {0, 1, 2, 4}, fcs_len[4] = {0, 2, 4, 8};
+    size_t at;
+    uint32_t bh;
+    int single;
+
+    assert_true(n > 1);
+    single = (f[0] >> 5) & 1;
+    at = 1 + (single ? 0 : 1) + did_len[f[0] & 3] +
+         ((f[0] >> 6) == 0 && single ? 1 : fcs_len[f[0] >> 6]);
+    assert_true(at + 4 <= n);
+    bh = (uint32_t)f[at] | (uint32_t)f[at + 1] << 8 |
+         (uint32_t)f[at + 2] << 16;
+    if (((bh >> 1) & 3) != 2)
+        return -1;
+    return f[at + 3] & 3;
+}
+
+/* A seeded record of body with cd (or none) into out, compressed: the
+ * Literals_Block_Type of its frame's first block. */
+static int
+seeded_literals(json_t *body, const struct ldg_cdict *cd,
+                struct ldg_body_rec *out)
+{
+    char err[128];
+    uint8_t *seed;
+    bytes("seed", &seed);
+    assert_int_equal(ldg_body_prepare_seeded(body, LDG_BODY_SEEDED_AES, seed,
+                                             cd, 1 << 20, out, err,
+                                             sizeof err),
+                     0);
+    free(seed);
+    assert_int_equal(out->rec[0], LDG_BODY_SEEDED_AES_Z);
+    assert_int_equal(out->rec[1 + LDG_SEED_LEN], cd ? ldg_cdict_id(cd) : 0);
+    return first_literals_type(out->rec + 2 + LDG_SEED_LEN,
+                               out->rec_len - 2 - LDG_SEED_LEN);
+}
+
+/* A record compressed with a dictionary keeps its literals raw (the
+ * writer's choice, body.c's compress5: cheaper to inflate) and decodes,
+ * with the dictionary and only with it; a frame without one keeps them
+ * Huffman-coded. The body carries twice 423 bytes of text the dictionary
+ * does not hold, literals a Huffman table shortens (and past 512 bytes,
+ * so that it is compressed without a dictionary too). And the dictionary
+ * is used: the vector's body alone (45 bytes of map) is smaller with it
+ * than stored as it is. */
+static void
+test_stored__a_dictionary_frame_has_raw_literals(void **state)
+{
+    static const char text[] =
+        "the kettle hums beside a window of rain while the night shift "
+        "checks each model run against its budget, and every decision "
+        "the router makes is written down before the answer leaves the "
+        "box; a reader who holds the ledger can ask later which run "
+        "spent what, which policy denied a tool, and whether the record "
+        "itself was kept whole from the first event to the last one "
+        "signed, without trusting anyone who was there at the time";
+    struct ldg_dicts *d = vector_dicts();
+    struct ldg_cdict *cd;
+    struct ldg_body_rec with, without, plain;
+    uint8_t *dict, root[32];
+    size_t n = bytes("dict", &dict);
+    json_t *body = json_loads(vec("body.json"), 0, NULL), *got = NULL;
+    char err[128];
+    uint8_t *seed;
+    (void)state;
+    assert_int_equal(ldg_cdict_new(&cd, 7, dict, n), 0);
+    /* the vector's body: smaller with the dictionary than as it is */
+    bytes("seed", &seed);
+    assert_int_equal(ldg_body_prepare_seeded(body, LDG_BODY_SEEDED_AES, seed,
+                                             NULL, 1 << 20, &plain, err,
+                                             sizeof err),
+                     0);
+    free(seed);
+    assert_int_equal(plain.rec[0], LDG_BODY_SEEDED_AES);
+    assert_int_equal(seeded_literals(body, cd, &with), 0);
+    assert_true(with.rec_len < plain.rec_len);
+    print_message("the vector's body: %zu B as it is, %zu B with the "
+                  "dictionary\n",
+                  plain.rec_len, with.rec_len);
+    ldg_body_rec_release(&with);
+    ldg_body_rec_release(&plain);
+    /* with the text: raw with the dictionary, Huffman without */
+    json_object_set_new(body, "note", json_string(text));
+    json_object_set_new(body, "note2", json_string(text));
+    assert_int_equal(seeded_literals(body, cd, &with), 0);
+    assert_int_equal(ldg_body_rec_root(d, with.rec, with.rec_len, 1 << 20,
+                                       root),
+                     0);
+    assert_memory_equal(root, with.root, 32);
+    assert_int_equal(ldg_body_decode_json(d, with.rec, with.rec_len, 1 << 20,
+                                          &got),
+                     0);
+    assert_true(json_equal(got, body));
+    assert_int_equal(ldg_body_rec_root(NULL, with.rec, with.rec_len, 1 << 20,
+                                       root),
+                     LDG_ECORRUPT);
+    assert_int_equal(seeded_literals(body, NULL, &without), 2);
+    assert_memory_equal(without.root, with.root, 32);
+    json_decref(got);
+    ldg_body_rec_release(&with);
+    ldg_body_rec_release(&without);
+    ldg_cdict_free(cd);
+    json_decref(body);
+    free(dict);
+    ldg_dicts_free(d);
+}
+
 /* digest: the stored form keeps a sealed entry's claim digest (layout 7)
  * or not (layouts 5 and 6) */
 static void
@@ -713,6 +826,7 @@ main(void)
         cmocka_unit_test(test_stored__the_two_sealed_forms_convert_both_ways),
         cmocka_unit_test(test_stored__a_stored_digest_is_read_not_derived),
         cmocka_unit_test(test_stored__malformed_digest_pairs_are_refused),
+        cmocka_unit_test(test_stored__a_dictionary_frame_has_raw_literals),
         cmocka_unit_test(
             test_stored__sealed_entries_are_read_in_place_as_whole),
         cmocka_unit_test(
