@@ -519,14 +519,13 @@ struct ldg_cdict {
  * own matches leave is a few bytes of digits and ids that a Huffman table
  * shortens little, and decoding the table and the literals was a quarter
  * of each inflate, which the time window and the body scan do for every
- * event. On the bench's 1M bodies (zstd 1.5.4, one thread, best of 3)
- * a frame inflates in 120 ns against 155, is 99.5 B against 97.5, and
- * takes 628 ns to make against 719. Level 3 with raw literals made the
- * same bytes as level 1 with Huffman (96.8 against 97.5 B) and inflated
- * as fast (117 ns), but raised a 1M-event ingest's peak RSS from 57-59
- * MiB to 63-66 (the 64 MiB bound; bench/bounds.tsv, "query time
- * window"). Without a dictionary the literals stay Huffman-coded: such a
- * frame is a large body with no table to lean on. A reader takes any
+ * event. On the bench's 1M bodies (zstd 1.5.4, the store's dictionary,
+ * one thread, best of 3) a frame inflates in 117 ns against 152, is 99.3
+ * B against 96.7, and takes 617 ns to make against 713. Level 3 with raw
+ * literals kept the bytes (96.7 B) and inflated in 112 ns, but took 792
+ * ns to make and raised a 1M-event ingest's peak RSS from 57-60 MiB to
+ * 63-66 (its bound is 64; bench/bounds.tsv, "query time window"). Without a dictionary zstd chooses, as before (Huffman-coded
+ * where that pays): such a frame is a large body with no table to lean on. A reader takes any
  * valid frame: these are the writer's choices, not the format's.
  */
 static size_t
