@@ -524,9 +524,10 @@ struct ldg_cdict {
  * B against 96.7, and takes 617 ns to make against 713. Level 3 with raw
  * literals kept the bytes (96.7 B) and inflated in 112 ns, but took 792
  * ns to make and raised a 1M-event ingest's peak RSS from 57-60 MiB to
- * 63-66 (its bound is 64; bench/bounds.tsv, "query time window"). Without a dictionary zstd chooses, as before (Huffman-coded
- * where that pays): such a frame is a large body with no table to lean on. A reader takes any
- * valid frame: these are the writer's choices, not the format's.
+ * 63-66 (its bound is 64; bench/bounds.tsv, "query time window"). Without a
+ * dictionary zstd chooses, as before (Huffman-coded where that pays): such a
+ * frame is a large body with no table to lean on. A reader takes any valid
+ * frame: these are the writer's choices, not the format's.
  */
 static size_t
 compress5(const struct ldg_cdict *cd, void *dst, size_t cap, const void *src,
@@ -536,9 +537,9 @@ compress5(const struct ldg_cdict *cd, void *dst, size_t cap, const void *src,
     if (cx == NULL ||
         ZSTD_isError(ZSTD_CCtx_reset(cx, ZSTD_reset_session_only)) ||
         ZSTD_isError(ZSTD_CCtx_refCDict(cx, cd ? cd->cd : NULL)) ||
-        ZSTD_isError(ZSTD_CCtx_setParameter(
-            cx, ZSTD_c_literalCompressionMode,
-            cd ? ZSTD_ps_disable : ZSTD_ps_auto)) ||
+        ZSTD_isError(
+            ZSTD_CCtx_setParameter(cx, ZSTD_c_literalCompressionMode,
+                                   cd ? ZSTD_ps_disable : ZSTD_ps_auto)) ||
         (cd == NULL &&
          ZSTD_isError(ZSTD_CCtx_setParameter(cx, ZSTD_c_compressionLevel, 1))))
         return (size_t)-1;
