@@ -4,8 +4,9 @@
 # they were made), fresh5, a ledger a layout 5 build made itself (4,201
 # events: seeded bodies, 87 of them compressed with the dictionary its
 # 4,096th event brought, an erased body), and fresh7, fresh5 carried on by
-# a layout 6 build and then this layout 7 one (4,282 events: sealed entries
-# stored without their claim digests and with them): this build reads
+# a layout 6 build and then this layout 7 one (4,282 events: the layout 6
+# build's sealed entries rewritten with their claim digests by the migrate
+# to 7, every one stored with its digest): this build reads
 # each, says its layout, verifies it in full, and gives the recorded
 # checkpoint, C2SP tiles and entry bundles and query answers (by type,
 # subject, run, actor, body and time), byte for byte, and the same proofs
@@ -214,8 +215,12 @@ fi
 
 # fresh7: fresh5 migrated to 6 and appended to by a layout 6 build (seq
 # 4201..4240: entries without their digests, bodies seeded by AES), then
-# migrated to 7 and appended to by this build (4241..4281, an erasure
-# among them: entries with their digests)
+# migrated to 7 (every record rewritten with its digest) and appended to
+# by this build (4241..4281, an erasure among them): every sealed entry
+# keeps its digest, and no rewrite is left (stats names none). Old
+# records read by deriving their digests: the layout 5 and 6 images
+# above, and a layout 7 ledger holding both kinds (a rewrite that
+# stopped): tests/ledger/test_migrate.c and tests/e2e/migrate.sh.
 queries7() {
     t1=$("$LEDGER" --dir "$1" show 4195 -o json | jq -r .time)
     t2=$("$LEDGER" --dir "$1" show 4265 -o json | jq -r .time)
@@ -234,8 +239,10 @@ mkdir -m 700 "$F" "$F/keys" &&
     zstd -q -d -c "$V/fresh7.mdb.zst" >"$F/data.mdb" &&
     cp "$V/keys/fresh5.key" "$F/keys/log.key" &&
     chmod 600 "$F/keys/log.key" "$F/data.mdb" || exit 1
-"$LEDGER" --dir "$F" stats | grep -q "^layout  *7 " ||
+"$LEDGER" --dir "$F" stats | grep -q "^layout  *7 (entries without prev, seeded bodies, dictionaries)$" ||
     fail "fresh7: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
+"$LEDGER" --dir "$F" stats -o json | jq -e '.layout == 7 and (has("digest_next") | not)' >/dev/null ||
+    fail "fresh7: stats -o json: $("$LEDGER" --dir "$F" stats -o json 2>&1)"
 "$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
     fail "fresh7: verify --full: $(cat "$T/v")"
 "$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh7.checkpoint" ||
@@ -250,12 +257,21 @@ queries7 "$F" | cmp -s - "$V/fresh7.queries.json" ||
     fail "fresh7: other query answers: $(queries7 "$F" | diff - "$V/fresh7.queries.json" | head -5)"
 if [ $have_dump = 1 ]; then
     mdb_dump -s entries5 "$F" >"$T/f7"
-    for sk in 4199:0 4220:0 4240:0 4241:1 4260:1 4281:1; do
+    for sk in 0:1 4199:1 4220:1 4240:1 4241:1 4260:1 4281:1; do
         s=${sk%:*} k=${sk#*:}
         n=$(grep -A1 "^ $(printf '%016x' "$s")\$" "$T/f7" | sed -n 2p |
             grep -c "$digest_pair")
         [ "$n" = "$k" ] || fail "fresh7: entry $s keeps its digest: $n, not $k"
     done
+fi
+CC=${CC:-cc}
+if $CC -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
+    $(pkg-config --cflags --libs lmdb 2>/dev/null || echo -llmdb) \
+    2>"$T/cc.err"; then
+    [ "$("$T/poke" "$F" undigested entries5)" = "0 of 4282" ] ||
+        fail "fresh7: entries without their digests: $("$T/poke" "$F" undigested entries5)"
+else
+    fail "lmdb_poke: $(cat "$T/cc.err")"
 fi
 "$LEDGER" --dir "$F" migrate >"$T/mig.out" 2>&1 &&
     grep -q '^layout 7 already: nothing to convert (4282 events)$' "$T/mig.out" ||
