@@ -73,7 +73,7 @@ cmd_stats(struct cli *c, void *args, int npos, char **pos)
         rc = ldg_stats_databases(l, &dbs, &ndbs);
     if (rc < 0) {
         cli_err(c, "%s%s", x->databases ? "the databases' sizes: " : "",
-                ldg_strerror(rc));
+                *ldg_errmsg(l) ? ldg_errmsg(l) : ldg_strerror(rc));
         ldg_close(l);
         return cli_exit_code(rc);
     }
@@ -106,6 +106,10 @@ cmd_stats(struct cli *c, void *args, int npos, char **pos)
             printf("; %llu tile%s not yet split: ledger migrate splits %s",
                    (unsigned long long)tiles_whole, tiles_whole == 1 ? "" : "s",
                    tiles_whole == 1 ? "it" : "them");
+        if (st.digests_left)
+            printf("; entries from seq %llu on not yet given their claim "
+                   "digests: ledger migrate finishes it",
+                   (unsigned long long)st.digest_next);
         printf(")\n");
         if (st.horizon > 0)
             printf("events       %llu (0..%llu pruned: %llu kept)\n",
@@ -172,6 +176,8 @@ cmd_stats(struct cli *c, void *args, int npos, char **pos)
         if (st.layout >= 4)
             json_object_set_new(o, "tiles_whole",
                                 json_integer((json_int_t)tiles_whole));
+        if (st.digests_left)
+            json_object_set_new(o, "digest_next", ldg_json_u64(st.digest_next));
         if (st.horizon > 0)
             json_object_set_new(o, "horizon", ldg_json_u64(st.horizon));
         if (x->databases)

@@ -245,10 +245,16 @@ struct ldg_stats {
     uint64_t map_bytes;   /* current LMDB map size */
     uint64_t first_ts, last_ts;
     char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
-    int layout; /* the store layout (docs/FORMAT.md 6): 1 to 4 */
+    int layout;           /* the store layout (docs/FORMAT.md 6.1): 1 to 7 */
+    int digests_left;     /* layout 7: 1 when a migrate that stopped left
+                             entry records without their claim digests
+                             (meta "digest.next"; ledger migrate finishes
+                             the rewrite), else 0 */
+    uint64_t digest_next; /* then: the first seq not yet rewritten */
 };
 /* Fills st from one read snapshot.
- * @return 0. Lifetime: st is the caller's; nothing borrowed. */
+ * @return 0; LDG_ECORRUPT (a malformed meta record, named in
+ * ldg_errmsg). Lifetime: st is the caller's; nothing borrowed. */
 int ldg_stats(struct ldg_ledger *l, struct ldg_stats *st);
 /* Layout 4: *n gets the full tiles still whole (256 hashes in one record)
  * that a migrate which stopped left for the next to split; 0 in other

@@ -811,6 +811,11 @@ struct ldg_store *ldg_txn_store(struct ldg_txn *t);
  * -err (LDG_ECORRUPT: a malformed record; LDG_EVERSION: a newer layout). */
 int ldg_txn_layout(struct ldg_txn *t);
 void ldg_txn_set_layout(struct ldg_txn *t, int layout);
+/* Meta "digest.next" of t (layout 7: the records from *seq on may still
+ * lack their claim digests, a migrate having stopped): 0 with *seq,
+ * LDG_ENOTFOUND (none left to rewrite), or LDG_ECORRUPT (not 8 bytes,
+ * named in the handle's message). In ledger/migrate.c. */
+int ldg_txn_digest_next(struct ldg_txn *t, uint64_t *seq);
 
 /* Each third-party library's version, named by the one file that uses it
  * (see ldg_lib_versions). */

@@ -1241,9 +1241,8 @@ struct dig {
 #endif
 };
 
-/* meta "digest.next" of t: 0 with *seq, LDG_ENOTFOUND, or -err. */
-static int
-dig_next(struct ldg_txn *t, uint64_t *seq)
+int
+ldg_txn_digest_next(struct ldg_txn *t, uint64_t *seq)
 {
     struct ldg_val v;
     int rc =
@@ -1334,7 +1333,7 @@ dig_step(struct ldg_txn *t, void *arg)
     d->done = 1;
     if (rc != LDG_LAYOUT_DIGEST)
         return rc < 0 ? rc : 0;
-    if ((rc = dig_next(t, &d->next)) < 0)
+    if ((rc = ldg_txn_digest_next(t, &d->next)) < 0)
         return rc == LDG_ENOTFOUND ? 0 : rc;
     d->done = 0;
     if ((rc = ldg_cursor_open(t, e5, &c)) < 0)
@@ -1430,7 +1429,7 @@ dig_total(struct ldg_ledger *l, int from, int to, uint64_t size)
         return size;
     if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0)
         return 0;
-    rc = dig_next(t, &next);
+    rc = ldg_txn_digest_next(t, &next);
     ldg_txn_abort(t);
     return rc == 0 && next < size ? size - next : 0;
 }

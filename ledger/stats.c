@@ -27,6 +27,7 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
     int rc;
 
     memset(st, 0, sizeof *st);
+    l->errmsg[0] = '\0';
     rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
     if (rc < 0)
         return rc;
@@ -48,6 +49,12 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
     }
     if (rc == 0)
         st->horizon = ldg_txn_horizon(t);
+    if (rc == 0 && st->layout >= LDG_LAYOUT_DIGEST) {
+        rc = ldg_txn_digest_next(t, &st->digest_next);
+        st->digests_left = rc == 0;
+        if (rc == LDG_ENOTFOUND)
+            rc = 0;
+    }
     if (rc == 0 && st->events > st->horizon) {
         rc = ldg_event_get(t, st->horizon, &ev);
         if (rc == 0) {

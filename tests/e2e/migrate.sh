@@ -36,8 +36,10 @@
 #     claim digests) migrate rewrites every record with its digest and
 #     says so, the answers the same bytes; every I/O call of it, in turn,
 #     fails and never returns: each time layout 6 or 7 (some crash leaving
-#     7 with the records not yet rewritten), verify --full passes, and
-#     migrate run again gives every record its digest.
+#     7 with the records not yet rewritten, where stats names the first
+#     seq left and says `ledger migrate` finishes it), verify --full
+#     passes, and migrate run again gives every record its digest (and
+#     stats says none is left).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
@@ -468,6 +470,9 @@ after() {
         fail "$1: migrate again: not layout 7: $(cat "$T/m")"
     [ "$("$T/poke" "$2" undigested entries5)" = "0 of 600" ] ||
         fail "$1: migrate again: entries without their digests: $("$T/poke" "$2" undigested entries5)"
+    "$L" --dir "$2" stats -o json 2>/dev/null | jq -e 'has("digest_next") | not' >/dev/null &&
+        ! "$L" --dir "$2" stats | grep -q 'claim digests' ||
+        fail "$1: migrate again: stats says digests are left: $("$L" --dir "$2" stats | grep layout)"
     "$L" --dir "$2" verify --full >"$T/v" 2>&1 ||
         fail "$1: verify after migrate again: $(cat "$T/v")"
     qa "$2" | cmp -s - "$T/before/qa" ||
@@ -600,7 +605,16 @@ while [ "$n" -le "$calls6" ]; do
         case "$lay:$und" in
         6:"600 of 600") layouts6="$layouts6 6" ;;
         7:"0 of 600") layouts6="$layouts6 7" ;;
-        7:*) layouts6="$layouts6 7partly" ;;
+        7:*)
+            layouts6="$layouts6 7partly"
+            # stats says where the rewrite stopped, and what finishes it
+            left=${und%% of *}
+            next=$("$L" --dir "$T/c" stats -o json 2>/dev/null | jq -r .digest_next)
+            [ "$next" = $((600 - left)) ] ||
+                fail "6 -> 7: $how at call $n: stats: digest_next '$next', $und without digests"
+            "$L" --dir "$T/c" stats | grep -q "^layout  *7 (.*; entries from seq $next on not yet given their claim digests: ledger migrate finishes it)$" ||
+                fail "6 -> 7: $how at call $n: stats says $("$L" --dir "$T/c" stats | grep layout)"
+            ;;
         *) fail "6 -> 7: $how at call $n: layout '$lay', $und without digests" ;;
         esac
         after "6 -> 7: $how at call $n" "$T/c"

@@ -266,10 +266,16 @@ test_migrate__a_stopped_digest_rewrite_is_finished_by_the_next(void **state)
     char dir[256];
     struct ldg_ledger *l = ledger_at(dir, sizeof dir, LDG_LAYOUT_AES_SALTS);
     struct ldg_migrate_result res;
+    struct ldg_stats st;
     uint64_t all, seq;
     (void)state;
     take(l, &before);
     stop_at(l, 300);
+    /* stats says where the rewrite stopped */
+    assert_int_equal(ldg_stats(l, &st), 0);
+    assert_int_equal(st.layout, LDG_LAYOUT_DIGEST);
+    assert_int_equal(st.digests_left, 1);
+    assert_int_equal(st.digest_next, 300);
     /* a whole layout 7 ledger meanwhile: it reads both forms, appends */
     assert_int_equal(undigested(l, &all), N - 300);
     verifies(l);
@@ -283,11 +289,41 @@ test_migrate__a_stopped_digest_rewrite_is_finished_by_the_next(void **state)
     assert_int_equal(undigested(l, &all), 0);
     assert_int_equal(all, N + 1);
     assert_int_equal(digest_next(l, &seq), LDG_ENOTFOUND);
+    assert_int_equal(ldg_stats(l, &st), 0);
+    assert_int_equal(st.digests_left, 0);
+    assert_int_equal(st.digest_next, 0);
     take(l, &after);
     assert_int_equal(after.size, before.size + 1);
     assert_memory_equal(after.leaf, before.leaf, 32 * before.size);
     assert_memory_equal(after.root, before.root, 32 * before.size);
     verifies(l);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* A meta "digest.next" not 8 bytes long is damage: stats and migrate
+ * name it rather than guess where the rewrite stopped. */
+static void
+test_migrate__a_malformed_digest_next_is_named(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = ledger_at(dir, sizeof dir, LDG_LAYOUT_AES_SALTS);
+    struct ldg_migrate_result res;
+    struct ldg_stats st;
+    struct ldg_txn *t;
+    const uint8_t three[3] = {0, 1, 2};
+    (void)state;
+    stop_at(l, 100);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_core_kv_put(t, ldg_core(l, LDG_DB_META),
+                                     LDG_META_DIGEST_NEXT,
+                                     sizeof LDG_META_DIGEST_NEXT - 1, three, 3),
+                     0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    assert_int_equal(ldg_stats(l, &st), LDG_ECORRUPT);
+    assert_non_null(strstr(ldg_errmsg(l), "digest.next: 3 bytes, not 8"));
+    assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), LDG_ECORRUPT);
+    assert_non_null(strstr(ldg_errmsg(l), "digest.next: 3 bytes, not 8"));
     ldg_close(l);
     t_rmrf(dir);
 }
@@ -394,6 +430,7 @@ main(void)
         cmocka_unit_test(test_migrate__to_7_every_sealed_entry_keeps_its_digest),
         cmocka_unit_test(
             test_migrate__a_stopped_digest_rewrite_is_finished_by_the_next),
+        cmocka_unit_test(test_migrate__a_malformed_digest_next_is_named),
         cmocka_unit_test(
             test_migrate__a_digest_rewrite_steps_over_a_pruned_range),
     };
