@@ -1138,6 +1138,34 @@ to_convert(struct ldg_ledger *l, uint64_t *keys, uint64_t *whole)
     ldg_txn_abort(t);
 }
 
+/* A step that changes meta "layout" from `from` to `to` in t, and nothing
+ * else: 1 when another migrate did it meanwhile (the layout is `to` or
+ * newer), 0 when written, or an error (the layout is neither). */
+static int
+layout_step(struct ldg_txn *t, int from, int to)
+{
+    uint8_t lay[LDG_META_LAYOUT_LEN];
+    int rc;
+    if ((rc = ldg_txn_layout(t)) < 0)
+        return rc;
+    if (rc >= to)
+        return 1;
+    if (rc != from) {
+        ldg_seterr(ldg_txn_ledger(t),
+                   "migrate: the store is at layout %d, not %d as it was "
+                   "a moment ago; nothing was changed (run it again)",
+                   rc, from);
+        return LDG_EBUSY;
+    }
+    ldg_be32(lay, (uint32_t)to);
+    if ((rc = ldg_core_kv_put(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
+                              LDG_META_LAYOUT, sizeof LDG_META_LAYOUT - 1, lay,
+                              sizeof lay)) < 0)
+        return rc;
+    ldg_txn_set_layout(t, to);
+    return 0;
+}
+
 /* Layout 5 to 6 (FORMAT.md 6.1): meta "layout" alone, in one
  * transaction. Nothing else changes: layout 6 reads every record of
  * layout 5 as it is (a body seeded by BLAKE2b keeps its seed, a salted one
@@ -1145,27 +1173,9 @@ to_convert(struct ldg_ledger *l, uint64_t *keys, uint64_t *whole)
 static int
 step_aes_salts(struct ldg_txn *t, void *arg)
 {
-    uint8_t lay[LDG_META_LAYOUT_LEN];
-    int rc;
+    int rc = layout_step(t, LDG_LAYOUT_STORED, LDG_LAYOUT_AES_SALTS);
     (void)arg;
-    if ((rc = ldg_txn_layout(t)) < 0)
-        return rc;
-    if (rc >= LDG_LAYOUT_AES_SALTS) /* another migrate did it meanwhile */
-        return 0;
-    if (rc != LDG_LAYOUT_STORED) {
-        ldg_seterr(ldg_txn_ledger(t),
-                   "migrate: the store is at layout %d, not %d as it was "
-                   "a moment ago; nothing was changed (run it again)",
-                   rc, LDG_LAYOUT_STORED);
-        return LDG_EBUSY;
-    }
-    ldg_be32(lay, LDG_LAYOUT_AES_SALTS);
-    if ((rc = ldg_core_kv_put(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
-                              LDG_META_LAYOUT, sizeof LDG_META_LAYOUT - 1, lay,
-                              sizeof lay)) < 0)
-        return rc;
-    ldg_txn_set_layout(t, LDG_LAYOUT_AES_SALTS);
-    return 0;
+    return rc < 0 ? rc : 0;
 }
 
 /* Layout 6 to 7 (FORMAT.md 6.1): meta "layout" in one transaction, as 5
@@ -1178,32 +1188,15 @@ step_aes_salts(struct ldg_txn *t, void *arg)
 static int
 step_digest(struct ldg_txn *t, void *arg)
 {
-    uint8_t lay[LDG_META_LAYOUT_LEN], next[8];
-    ldg_dbi meta = ldg_core(ldg_txn_ledger(t), LDG_DB_META);
-    int rc;
+    uint8_t next[8];
+    int rc = layout_step(t, LDG_LAYOUT_AES_SALTS, LDG_LAYOUT_DIGEST);
     (void)arg;
-    if ((rc = ldg_txn_layout(t)) < 0)
-        return rc;
-    if (rc == LDG_LAYOUT_DIGEST) /* another migrate did it meanwhile */
-        return 0;
-    if (rc != LDG_LAYOUT_AES_SALTS) {
-        ldg_seterr(ldg_txn_ledger(t),
-                   "migrate: the store is at layout %d, not %d as it was "
-                   "a moment ago; nothing was changed (run it again)",
-                   rc, LDG_LAYOUT_AES_SALTS);
-        return LDG_EBUSY;
-    }
-    ldg_be32(lay, LDG_LAYOUT_DIGEST);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
     ldg_be64(next, 0);
-    if ((rc = ldg_core_kv_put(t, meta, LDG_META_LAYOUT,
-                              sizeof LDG_META_LAYOUT - 1, lay, sizeof lay)) <
-            0 ||
-        (rc = ldg_core_kv_put(t, meta, LDG_META_DIGEST_NEXT,
-                              sizeof LDG_META_DIGEST_NEXT - 1, next,
-                              sizeof next)) < 0)
-        return rc;
-    ldg_txn_set_layout(t, LDG_LAYOUT_DIGEST);
-    return 0;
+    return ldg_core_kv_put(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
+                           LDG_META_DIGEST_NEXT,
+                           sizeof LDG_META_DIGEST_NEXT - 1, next, sizeof next);
 }
 
 /* ------------------------------------------- layout 7: stored digests -- */
