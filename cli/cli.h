@@ -61,9 +61,8 @@ enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
  *            CLI_ARG("NAME", "the thing to frob", 0),
  *            CLI_OPT_END};
  *        static int
- *        cmd_frob(struct cli *c, void *args, int npos, char **pos)
+ *        cmd_frob(struct cli *c, struct frob_args *x, int npos, char **pos)
  *        {
- *            struct frob_args *x = args;
  *            ...
  *        }
  *        CLI_COMMAND(
@@ -222,11 +221,17 @@ struct cli_command {
 #define CLI_CMD_GATHER 2u /* reads: output kept until done (cli/gather.c) */
 
 /* Defines command ID: const struct cli_command cli_cmd_ID, named "ID" and
- * run by cmd_ID; the arguments after its group are the fields after .fn,
- * in order. A command named otherwise (a '-' in its name) or run by a
- * function it shares is written out as the struct. */
+ * run by cmd_ID, which takes its own args struct (struct ID_args *x, say)
+ * where .fn takes void *: the one conversion is here. The arguments after
+ * its group are the fields after .fn, in order. A command named otherwise
+ * (a '-' in its name) or run by a function it shares is written out as
+ * the struct. */
 #define CLI_COMMAND(xid, xgroup, ...)                                          \
-    const struct cli_command cli_cmd_##xid = {#xid, (xgroup), cmd_##xid,       \
+    static int cli_run_##xid(struct cli *c, void *args, int npos, char **pos)  \
+    {                                                                          \
+        return cmd_##xid(c, args, npos, pos);                                  \
+    }                                                                          \
+    const struct cli_command cli_cmd_##xid = {#xid, (xgroup), cli_run_##xid,   \
                                               __VA_ARGS__}
 
 struct cli {

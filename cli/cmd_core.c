@@ -28,9 +28,8 @@ static const struct cli_opt init_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_init(struct cli *c, void *args, int npos, char **pos)
+cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
 {
-    struct init_args *x = args;
     char err[1024], vkey[512];
     struct ldg_ledger *l;
     struct ldg_options o;
@@ -239,9 +238,8 @@ append_served(struct cli *c, const struct ldg_event_in *in, int verbose)
 }
 
 static int
-cmd_append(struct cli *c, void *args, int npos, char **pos)
+cmd_append(struct cli *c, struct append_args *x, int npos, char **pos)
 {
-    struct append_args *x = args;
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
     uint64_t seq;
@@ -378,13 +376,12 @@ static const struct cli_opt show_opts[] = {
     CLI_ARG("SEQ", "the event's sequence number", 0), CLI_OPT_END};
 
 static int
-cmd_show(struct cli *c, void *args, int npos, char **pos)
+cmd_show(struct cli *c, struct show_args *x, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_txn *t = NULL;
     struct ldg_event ev;
     uint64_t seq;
-    struct show_args *x = args;
     int rc;
 
     if ((rc = cli_one_seq(c, npos, pos, "the event to show", &seq)))

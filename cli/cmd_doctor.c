@@ -311,9 +311,8 @@ doctor_bundle(struct cli *c, struct vargs *va)
 }
 
 static int
-cmd_doctor(struct cli *c, void *args, int npos, char **pos)
+cmd_doctor(struct cli *c, struct vargs *va, int npos, char **pos)
 {
-    struct vargs *va = args;
     struct ldg_doctor_opts o;
     struct ldg_ledger *l = NULL;
     json_t *d = NULL;
@@ -384,9 +383,8 @@ static const struct cli_opt projections_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_projections(struct cli *c, void *args, int npos, char **pos)
+cmd_projections(struct cli *c, struct vargs *va, int npos, char **pos)
 {
-    struct vargs *va = args;
     struct ldg_ledger *l = NULL;
     json_t *list = NULL, *o;
     size_t i;
@@ -504,9 +502,8 @@ step_failed(struct cli *c, struct ldg_ledger *l, int *rc)
 }
 
 static int
-cmd_rebuild(struct cli *c, void *args, int npos, char **pos)
+cmd_rebuild(struct cli *c, struct vargs *va, int npos, char **pos)
 {
-    struct vargs *va = args;
     struct ldg_ledger *l = NULL;
     json_t *rep = NULL, *o;
     unsigned mask = 0;

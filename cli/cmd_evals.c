@@ -89,9 +89,8 @@ eval_check(struct cli *c, const char *target, const char *cand, const char *ep)
 }
 
 static int
-cmd_eval(struct cli *c, void *args, int npos, char **pos)
+cmd_eval(struct cli *c, struct eval_args *x, int npos, char **pos)
 {
-    struct eval_args *x = args;
     int rc, ex = EX_OK;
     struct ldg_eval_suite *s = NULL;
     struct ldg_ledger *l = NULL;
@@ -191,9 +190,8 @@ static const struct cli_opt evals_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_evals(struct cli *c, void *args, int npos, char **pos)
+cmd_evals(struct cli *c, struct eval_args *x, int npos, char **pos)
 {
-    struct eval_args *x = args;
     int rc, n = 0;
     struct ldg_ledger *l = NULL;
     struct ldg_query *q = NULL;
@@ -315,9 +313,8 @@ static const struct cli_opt promote_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_promote(struct cli *c, void *args, int npos, char **pos)
+cmd_promote(struct cli *c, struct promote_args *x, int npos, char **pos)
 {
-    struct promote_args *x = args;
     int rc, ex;
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
@@ -386,9 +383,8 @@ static const struct cli_opt rollback_opts[] = {
     CLI_ARG("TARGET", "route:NAME, pack:NAME or model:NAME", 0), CLI_OPT_END};
 
 static int
-cmd_rollback(struct cli *c, void *args, int npos, char **pos)
+cmd_rollback(struct cli *c, struct promote_args *x, int npos, char **pos)
 {
-    struct promote_args *x = args;
     int rc, ex = EX_OK;
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;

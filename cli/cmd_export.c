@@ -369,9 +369,8 @@ export_check_out(struct cli *c, const char *out)
 }
 
 static int
-cmd_export(struct cli *c, void *args, int npos, char **pos)
+cmd_export(struct cli *c, struct export_args *x, int npos, char **pos)
 {
-    struct export_args *x = args;
     struct ldg_export_opts *o = &x->o;
     struct ldg_export_report rep = {0};
     struct ldg_ledger *l = NULL;

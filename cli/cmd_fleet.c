@@ -64,9 +64,8 @@ static const struct cli_opt witness_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_witness(struct cli *c, void *args, int npos, char **pos)
+cmd_witness(struct cli *c, struct witness_args *x, int npos, char **pos)
 {
-    struct witness_args *x = args;
     const char *sub, *dir;
     char err[1024] = "", vkey[600];
     struct ldg_witness *w = NULL;
@@ -180,12 +179,11 @@ static const struct cli_opt publish_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_publish(struct cli *c, void *args, int npos, char **pos)
+cmd_publish(struct cli *c, struct publish_args *x, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_publish_report r;
     char err[1024] = "";
-    struct publish_args *x = args;
     int rc, pub_rc = 0, worst = EX_OK;
     json_t *wj = NULL;
 
@@ -383,9 +381,8 @@ mirror_one(struct cli *c, const char *url, const char *state, const char *key)
 }
 
 static int
-cmd_mirror(struct cli *c, void *args, int npos, char **pos)
+cmd_mirror(struct cli *c, struct mirror_args *x, int npos, char **pos)
 {
-    struct mirror_args *x = args;
     int rc, worst = EX_OK;
 
     if (x->list == NULL) {
@@ -475,11 +472,10 @@ static const struct cli_opt ship_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_ship(struct cli *c, void *args, int npos, char **pos)
+cmd_ship(struct cli *c, struct ship_args *x, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_ship_report r;
-    struct ship_args *x = args;
     char err[1024] = "";
     int rc;
 

@@ -310,9 +310,8 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
 }
 
 static int
-cmd_ingest(struct cli *c, void *args, int npos, char **pos)
+cmd_ingest(struct cli *c, struct ingest_args *x, int npos, char **pos)
 {
-    struct ingest_args *x = args;
     struct ldg_ingest_report rep;
     struct ingest_ctx ic;
     struct ldg_ledger *l = NULL;

@@ -298,9 +298,8 @@ keys_generate(struct cli *c, const char *out, const char *name)
 }
 
 static int
-cmd_keys(struct cli *c, void *args, int npos, char **pos)
+cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
 {
-    struct keys_args *x = args;
     const char *sub;
     struct ldg_ledger *l = NULL;
     uint64_t seq;
@@ -418,11 +417,10 @@ static const struct cli_opt erase_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_erase(struct cli *c, void *args, int npos, char **pos)
+cmd_erase(struct cli *c, struct erase_args *x, int npos, char **pos)
 {
     struct ldg_event_in in;
     struct ldg_ledger *l = NULL;
-    struct erase_args *x = args;
     uint64_t target, seq;
     json_t *body;
     int rc;

@@ -368,9 +368,8 @@ memory_view(struct cli *c, struct vargs *va, const char *item, int revoked)
 }
 
 static int
-cmd_memory(struct cli *c, void *args, int npos, char **pos)
+cmd_memory(struct cli *c, struct memory_args *x, int npos, char **pos)
 {
-    struct memory_args *x = args;
     struct vargs *va = &x->va;
     const char *item = npos > 0 ? pos[0] : NULL;
     int rc;
@@ -500,9 +499,8 @@ static const struct cli_opt gates_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_gates(struct cli *c, void *args, int npos, char **pos)
+cmd_gates(struct cli *c, struct gates_args *x, int npos, char **pos)
 {
-    struct gates_args *x = args;
     struct vargs *va = &x->va;
     struct ldg_view_opts vo = {0};
     struct ldg_ledger *l = NULL;

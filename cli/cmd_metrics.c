@@ -25,14 +25,13 @@ static const struct cli_opt metrics_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_metrics(struct cli *c, void *args, int npos, char **pos)
+cmd_metrics(struct cli *c, struct metrics_args *x, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_metrics *m = NULL;
     char *text = NULL;
     size_t tlen = 0;
     char err[1024];
-    struct metrics_args *x = args;
     int rc;
 
     if (c->out_name != NULL) {

@@ -228,9 +228,8 @@ tripcode_list(struct cli *c)
 }
 
 static int
-cmd_tripcode(struct cli *c, void *args, int npos, char **pos)
+cmd_tripcode(struct cli *c, struct tripcode_args *x, int npos, char **pos)
 {
-    struct tripcode_args *x = args;
     const char *sub;
 
     if (npos < 1)

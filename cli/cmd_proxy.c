@@ -214,9 +214,8 @@ proxy_stop_say(struct ldg_proxy *p)
 }
 
 static int
-cmd_proxy(struct cli *c, void *args, int npos, char **pos)
+cmd_proxy(struct cli *c, struct proxy_args *x, int npos, char **pos)
 {
-    struct proxy_args *x = args;
     struct ldg_proxy_config *cfg = NULL;
     struct ldg_proxy *p = NULL;
     struct ldg_ledger *l = NULL, *reg = NULL;

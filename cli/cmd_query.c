@@ -678,9 +678,8 @@ query_said(struct cli *c, struct ldg_ledger *l, struct ldg_query *q,
 }
 
 static int
-cmd_query(struct cli *c, void *args, int npos, char **pos)
+cmd_query(struct cli *c, struct qargs *g, int npos, char **pos)
 {
-    struct qargs *g = args;
     char **dterms = NULL;
     int ndterms = 0, rc;
     json_t *dstore = NULL;

@@ -164,10 +164,9 @@ put_next(struct cli *c, const struct ldg_archive_report *r, const char *out)
 }
 
 static int
-cmd_archive(struct cli *c, void *args, int npos, char **pos)
+cmd_archive(struct cli *c, struct ldg_archive_opts *o, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
-    struct ldg_archive_opts *o = args;
     struct ldg_archive_report r;
     char hex[65];
     int rc;
@@ -299,14 +298,13 @@ static int policy_said(struct cli *c, const struct ldg_retention_policy *pol,
                        const struct ldg_policy_report *r);
 
 static int
-cmd_prune(struct cli *c, void *args, int npos, char **pos)
+cmd_prune(struct cli *c, struct prune_args *x, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_retention_policy pol;
     struct ldg_prune_report r = {0};
     struct ldg_policy_report pr;
     char err[512];
-    struct prune_args *x = args;
     int rc, ex;
 
     if (x->policy && (x->o.before != NULL || x->o.archive != NULL))

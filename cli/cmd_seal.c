@@ -157,9 +157,8 @@ seal_check_opts(struct cli *c, const char *origin_opt, const char *first_opt,
 }
 
 static int
-cmd_seal(struct cli *c, void *args, int npos, char **pos)
+cmd_seal(struct cli *c, struct seal_args *x, int npos, char **pos)
 {
-    struct seal_args *x = args;
     const char *name = "<stdin>";
     char origin[LDG_ORIGIN_MAX + 1], err[1024];
     struct ldg_key *key = NULL;

@@ -41,9 +41,8 @@ static const struct cli_opt model_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_model(struct cli *c, void *args, int npos, char **pos)
+cmd_model(struct cli *c, struct ldg_model_verify_opts *o, int npos, char **pos)
 {
-    struct ldg_model_verify_opts *o = args;
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
     uint64_t seq = 0;
@@ -368,9 +367,8 @@ probe_opt(struct cli *c, void *args, int id, struct cli_args *a)
 }
 
 static int
-cmd_probe(struct cli *c, void *args, int npos, char **pos)
+cmd_probe(struct cli *c, struct probe_args *x, int npos, char **pos)
 {
-    struct probe_args *x = args;
     struct ldg_probe_runtime *rts = x->rts;
     char *own[PROBE_MAX] = {0};
     size_t n = x->n;

@@ -51,7 +51,7 @@ stats_dbs_json(const struct ldg_db_size *d, size_t n)
 }
 
 static int
-cmd_stats(struct cli *c, void *args, int npos, char **pos)
+cmd_stats(struct cli *c, struct stats_args *x, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_stats st;
@@ -59,7 +59,6 @@ cmd_stats(struct cli *c, void *args, int npos, char **pos)
     struct ldg_db_size *dbs = NULL;
     size_t ndbs = 0;
     char t1[64] = "", t2[64] = "";
-    struct stats_args *x = args;
     int rc;
 
     if ((rc = cli_check_output(c, NULL)) != 0)
@@ -233,9 +232,8 @@ static const struct cli_opt migrate_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_migrate(struct cli *c, void *args, int npos, char **pos)
+cmd_migrate(struct cli *c, const struct migrate_args *x, int npos, char **pos)
 {
-    const struct migrate_args *x = args;
     struct ldg_ledger *l = NULL;
     struct ldg_client *cl = NULL;
     struct ldg_migrate_result r;

@@ -502,9 +502,8 @@ timeline_bundle(struct cli *c, struct cli_bundle_args *ba, const char *run,
 }
 
 static int
-cmd_timeline(struct cli *c, void *args, int npos, char **pos)
+cmd_timeline(struct cli *c, struct timeline_args *x, int npos, char **pos)
 {
-    struct timeline_args *x = args;
     struct cli_bundle_args *ba = &x->ba;
     const char *html = x->html, *trace = x->trace, *run;
     struct ldg_ledger *l = NULL;

@@ -43,9 +43,8 @@ static const struct cli_opt checkpoint_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_checkpoint(struct cli *c, void *args, int npos, char **pos)
+cmd_checkpoint(struct cli *c, const struct tlog_args *x, int npos, char **pos)
 {
-    const struct tlog_args *x = args;
     uint64_t size = x->size, held;
     int cosigned = x->cosigned, rc;
     struct ldg_ledger *l;
@@ -125,9 +124,8 @@ static const struct cli_opt proof_opts[] = {
     CLI_OPT_END};
 
 static int
-cmd_proof(struct cli *c, void *args, int npos, char **pos)
+cmd_proof(struct cli *c, const struct tlog_args *x, int npos, char **pos)
 {
-    const struct tlog_args *x = args;
     uint64_t size = x->size, seq = 0, old = x->old;
     int rc, consistency = x->consistency;
     struct ldg_ledger *l;
