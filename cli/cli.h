@@ -391,6 +391,11 @@ int cli_one_seq(struct cli *c, int npos, char **pos, const char *what,
  * first too many). */
 int cli_npos(struct cli *c, int npos, char **pos, int min, int max,
              const char *what);
+/* A command with one subcommand and one argument after it (`eval run
+ * SUITE`): 0 when pos is sub and one more, else the usage error's exit
+ * code (the subcommand missing or another; want when the count is off). */
+int cli_only_sub(struct cli *c, int npos, char **pos, const char *sub,
+                 const char *want);
 /* The one time format of human output: "Nov 22 09:39:01", local time (UTC
  * after --utc), to the second, as `ledger query` shows it (util.h's
  * ldg_time_local); with the year, "Oct 22 2025 16:06:57", when it is not

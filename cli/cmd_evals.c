@@ -98,12 +98,9 @@ cmd_eval(struct cli *c, struct eval_args *x, int npos, char **pos)
     char err[1024];
     json_t *result = NULL;
 
-    if (npos < 1 || strcmp(pos[0], "run") != 0)
-        return cli_usage_err(c, "%s",
-                             npos > 0 ? "unknown subcommand (only 'run')"
-                                      : "missing subcommand (run)");
-    if (npos != 2)
-        return cli_usage_err(c, "give exactly one SUITE file");
+    if ((rc = cli_only_sub(c, npos, pos, "run",
+                           "give exactly one SUITE file")) != 0)
+        return rc;
     const char *suite_path = pos[1];
     const char *target = x->target, *cand = x->cand, *ep = x->ep;
     if ((rc = eval_check(c, target, cand, ep)) != 0)

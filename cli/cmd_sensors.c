@@ -48,12 +48,9 @@ cmd_model(struct cli *c, struct ldg_model_verify_opts *o, int npos, char **pos)
     uint64_t seq = 0;
     int rc;
 
-    if (npos < 1 || strcmp(pos[0], "verify") != 0)
-        return cli_usage_err(c, "%s",
-                             npos > 0 ? "unknown subcommand (only 'verify')"
-                                      : "missing subcommand (verify)");
-    if (npos != 2)
-        return cli_usage_err(c, "give one MODEL or FILE");
+    if ((rc = cli_only_sub(c, npos, pos, "verify", "give one MODEL or FILE")) !=
+        0)
+        return rc;
     o->arg = pos[1];
     o->progress = cli_progress;
     o->progress_ctx = c;

@@ -171,6 +171,19 @@ cli_npos(struct cli *c, int npos, char **pos, int min, int max,
 }
 
 int
+cli_only_sub(struct cli *c, int npos, char **pos, const char *sub,
+             const char *want)
+{
+    if (npos < 1)
+        return cli_usage_err(c, "missing subcommand (%s)", sub);
+    if (strcmp(pos[0], sub) != 0)
+        return cli_usage_err(c, "unknown subcommand (only '%s')", sub);
+    if (npos != 2)
+        return cli_usage_err(c, "%s", want);
+    return 0;
+}
+
+int
 cli_usage(const struct cli *c)
 {
     if (c == NULL || c->command == NULL) {
