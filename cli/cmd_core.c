@@ -39,8 +39,8 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
      * a ledger other than the one asked for is not made */
     {
         static const char *const vars[][2] = {{"LEDGER_FORMAT", "2"},
-                                              {"LEDGER_LAYOUT", "7"}};
-        _Static_assert(LDG_LAYOUT_NEWEST == 7, "LEDGER_LAYOUT's value");
+                                              {"LEDGER_LAYOUT", "8"}};
+        _Static_assert(LDG_LAYOUT_NEWEST == 8, "LEDGER_LAYOUT's value");
         for (size_t i = 0; i < 2; i++) {
             const char *v = getenv(vars[i][0]);
             if (v != NULL && v[0] != '\0' && strcmp(v, vars[i][1]) != 0) {

@@ -83,8 +83,10 @@ cmd_stats(struct cli *c, struct stats_args *x, int npos, char **pos)
     if (c->out == OUT_HUMAN) {
         printf("origin       %s\n", ldg_origin(l));
         printf("layout       %d (%s", st.layout,
-               st.layout >= 7   ? "entries without prev, "
+               st.layout >= 8   ? "entries without prev, "
                                   "seeded bodies, dictionaries"
+               : st.layout == 7 ? "entries without prev, seeded bodies, "
+                                  "dictionaries; ledger migrate converts it"
                : st.layout == 6 ? "entries without derived bytes, seeded "
                                   "bodies, dictionaries; ledger migrate "
                                   "converts it"
@@ -106,9 +108,10 @@ cmd_stats(struct cli *c, struct stats_args *x, int npos, char **pos)
                    (unsigned long long)tiles_whole, tiles_whole == 1 ? "" : "s",
                    tiles_whole == 1 ? "it" : "them");
         if (st.digests_left)
-            printf("; entries from seq %llu on not yet given their claim "
-                   "digests: ledger migrate finishes it",
-                   (unsigned long long)st.digest_next);
+            printf("; entries from seq %llu on not yet stored with their "
+                   "claim digests as layout %d keeps them: ledger migrate "
+                   "finishes it",
+                   (unsigned long long)st.digest_next, st.layout);
         printf(")\n");
         if (st.horizon > 0)
             printf("events       %llu (0..%llu pruned: %llu kept)\n",
@@ -227,7 +230,7 @@ migrate_opt(struct cli *c, void *args, int id, struct cli_args *a)
 
 static const struct cli_opt migrate_opts[] = {
     CLI_VALUE('L', 0, "layout", "N",
-              "the layout to convert to (default: the newest, 7, the only "
+              "the layout to convert to (default: the newest, 8, the only "
               "one this build appends to)"),
     CLI_OPT_END};
 
@@ -277,7 +280,8 @@ cmd_migrate(struct cli *c, const struct migrate_args *x, int npos, char **pos)
     if (c->out == OUT_HUMAN) {
         if (r.from == r.to && r.entries_digested > 0) {
             printf("layout %d already: stored the claim digest of the %llu "
-                   "entr%s an earlier migrate left without it (%llu event%s)\n",
+                   "entr%s an earlier migrate left as they were (%llu "
+                   "event%s)\n",
                    r.to, (unsigned long long)r.entries_digested,
                    r.entries_digested == 1 ? "y" : "ies",
                    (unsigned long long)r.events, r.events == 1 ? "" : "s");

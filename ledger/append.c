@@ -964,12 +964,12 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
     ldg_tlog_leaf_hash(ev.leaf, ev.entry, ev.entry_len);
 
     /* stored without what a reader derives (prev), a sealed one with its
-     * claim digest (layout 7): FORMAT.md 6.1 */
+     * claim digest raw before it (layout 8): FORMAT.md 6.1 */
     {
         uint8_t cut[LDG_ENTRY_MAX];
         size_t cut_len;
-        if ((rc = ldg_entry_stored(ev.entry, ev.entry_len, 1, cut, sizeof cut,
-                                   &cut_len)) < 0)
+        if ((rc = ldg_entry_stored(ev.entry, ev.entry_len, LDG_STORED_TAGGED,
+                                   cut, sizeof cut, &cut_len)) < 0)
             return rc;
         ldg_be64(k, p->seq);
         rc =

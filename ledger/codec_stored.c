@@ -1,26 +1,29 @@
 /*
- * codec_stored.c — an entry as store layouts 5 to 7 keep it: without the
+ * codec_stored.c — an entry as store layouts 5 to 8 keep it: without the
  * bytes a reader derives (FORMAT.md 6.1). The whole entry is what is
  * hashed, signed, proven and published; the stored record leaves out prev
  * (the leaf hash of the entry before, which the tree holds) and, in a
  * sealed entry of layouts 5 and 6, the stamp's claim digest (a hash of the
- * claim beside it), which layout 7 keeps again (a reader showing it would
- * otherwise hash every claim it shows):
+ * claim beside it), which layouts 7 and 8 keep again (a reader showing it
+ * would otherwise hash every claim it shows), layout 8 raw before the
+ * record, 8 bytes fewer than as a msgpack pair in the stamp:
  *
  *   whole, sealed:   0x93 | claim | stamp             | c4 20 prev[32]
  *                                   { digest, leaf, seal, seq, [source], ts }
+ *   stored, layout 8: 0x01 | digest[32] | 0x92 | claim | stamp'
  *   stored, layout 7: 0x92 | claim | stamp (the whole one, as it is)
- *   stored, 5 and 6: 0x92 | claim | stamp without digest
+ *   stored, 5 and 6: 0x92 | claim | stamp' (the stamp without digest)
  *                                   { leaf, seal, seq, [source], ts }
  *
  *   whole, format 1: 0x93 | event map | c4 20 prev[32] | c4 40 sig[64]
  *   stored:          0x92 | event map                  | c4 40 sig[64]
  *
- * "digest" is the first key of a stamp (keys sort bytewise), so the
- * stamp without it is the whole one with its first pair cut and its map
- * header one smaller; a stamp has at most six keys (a fixmap). A reader
- * tells a stored record from a whole entry by the first byte, and the two
- * stored stamps by their first key: every layout from 5 reads both.
+ * "digest" is the first key of a stamp (keys sort bytewise), so stamp'
+ * is the whole one with its first pair cut and its map header one
+ * smaller; a stamp has at most six keys (a fixmap). A reader tells the
+ * forms apart by the first byte (0x93, 0x92 or 0x01), and the two 0x92
+ * stamps by their first key: every layout from 8 reads them all. A 0x01
+ * record's own record is a sealed one without digest, nothing else.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,6 +35,7 @@
 #define PREV_TAIL 34                 /* c4 20 prev[32] */
 #define SIG_TAIL 66                  /* c4 40 sig[64] */
 #define DIGEST_PAIR (1 + 6 + 2 + 32) /* a6 "digest" c4 20 d[32] */
+#define TAG_HEAD 33                  /* layout 8: 01 d[32] */
 static const uint8_t digest_key[9] = {0xa6, 'd', 'i',  'g', 'e',
                                       's',  't', 0xc4, 0x20};
 
@@ -88,77 +92,145 @@ put(uint8_t *out, size_t *at, const void *p, size_t n)
     *at += n;
 }
 
-static int restored(const uint8_t *rec, size_t len, int digest, uint8_t *out,
-                    size_t cap, size_t *out_len);
+/* A sealed entry in any of its forms, as the pieces every form is made
+ * of: the claim (m bytes), stamp' (its header, the number of keys but
+ * digest, and the rest bytes after it) and the digest (NULL: not stored,
+ * derived from the claim). */
+struct sealed {
+    const uint8_t *claim, *rest, *d;
+    size_t m, rlen;
+    uint8_t head;
+};
 
-int
-ldg_entry_stored(const uint8_t *e, size_t len, int digest, uint8_t *out,
-                 size_t cap, size_t *out_len)
+/* The pieces of a stored record of layouts 5 to 7 (0x92, sealed; its
+ * claim m bytes): the digest from the stamp when it has one. */
+static void
+sealed_of_rec(const uint8_t *rec, size_t len, size_t m, struct sealed *sl)
 {
-    struct parts pt;
-    size_t at = 0, n;
-    int rc;
-
-    if (len > 0 && e[0] == 0x92)
-        return restored(e, len, digest, out, cap, out_len);
-    if ((rc = split_whole(e, len, &pt)) < 0)
-        return rc;
-    n = len - PREV_TAIL - (pt.sealed && !digest ? DIGEST_PAIR : 0);
-    if (n > cap)
-        return LDG_ETOOBIG;
-    put(out, &at, "\x92", 1);
-    put(out, &at, e + 1, pt.m);
-    if (pt.sealed && digest) {
-        put(out, &at, e + 1 + pt.m, pt.s);
-    } else if (pt.sealed) {
-        const uint8_t *st = e + 1 + pt.m;
-        uint8_t head = (uint8_t)(st[0] - 1);
-        put(out, &at, &head, 1);
-        put(out, &at, st + 1 + DIGEST_PAIR, pt.s - 1 - DIGEST_PAIR);
+    const uint8_t *st = rec + 1 + m;
+    sl->claim = rec + 1;
+    sl->m = m;
+    if (has_digest(st, len - 1 - m)) {
+        sl->head = (uint8_t)(st[0] - 1);
+        sl->d = st + 1 + 9;
+        sl->rest = st + 1 + DIGEST_PAIR;
+        sl->rlen = len - 2 - m - DIGEST_PAIR;
     } else {
-        put(out, &at, e + len - SIG_TAIL, SIG_TAIL);
+        sl->head = st[0];
+        sl->d = NULL;
+        sl->rest = st + 1;
+        sl->rlen = len - 2 - m;
     }
-    *out_len = at;
+}
+
+/* The record inside a layout 8 one (0x01 ‖ d ‖ 0x92 ‖ claim ‖ stamp'),
+ * which must be a sealed entry stored without its digest: 0 with its
+ * claim's length *m, or LDG_ECORRUPT. */
+static int
+tagged_inner(const uint8_t *rec, size_t len, size_t *m)
+{
+    int sealed, rc;
+    if (len < TAG_HEAD + 2 || rec[0] != 0x01 || rec[TAG_HEAD] != 0x92 ||
+        len + PREV_TAIL + DIGEST_PAIR - TAG_HEAD > LDG_ENTRY_MAX)
+        return LDG_ECORRUPT;
+    if ((rc = ldg_entry_stored_parts(rec + TAG_HEAD, len - TAG_HEAD, m,
+                                     &sealed)) < 0)
+        return rc;
+    if (!sealed || has_digest(rec + TAG_HEAD + 1 + *m, len - TAG_HEAD - 1 - *m))
+        return LDG_ECORRUPT;
     return 0;
 }
 
-/* ldg_entry_stored of a stored record: as it is, or its digest pair cut
- * or put in (the digest derived from the claim). */
+/* The bytes of form (enum ldg_stored_form) of sl into out: the digest,
+ * when the form keeps it and sl has none, derived from the claim. */
 static int
-restored(const uint8_t *rec, size_t len, int digest, uint8_t *out, size_t cap,
-         size_t *out_len)
+emit(const struct sealed *sl, int form, uint8_t *out, size_t cap,
+     size_t *out_len)
 {
-    size_t m, at = 0, n;
-    int sealed, has, rc;
-    const uint8_t *st;
+    size_t at = 0, n = 1 + sl->m + 1 + sl->rlen;
+    uint8_t d[32];
+    const uint8_t *dp = sl->d;
 
-    if ((rc = ldg_entry_stored_parts(rec, len, &m, &sealed)) < 0)
-        return rc;
-    st = rec + 1 + m;
-    has = sealed && has_digest(st, len - 1 - m);
-    n = !sealed || has == !!digest ? len
-        : has                      ? len - DIGEST_PAIR
-                                   : len + DIGEST_PAIR;
+    n += form == LDG_STORED_STAMP ? DIGEST_PAIR
+         : form == LDG_STORED_TAGGED ? TAG_HEAD
+                                     : 0;
     if (n > LDG_ENTRY_MAX)
         return LDG_ECORRUPT;
     if (n > cap)
         return LDG_ETOOBIG;
-    if (n == len) {
-        memcpy(out, rec, len);
-    } else {
-        uint8_t head = (uint8_t)(has ? st[0] - 1 : st[0] + 1), d[32];
-        put(out, &at, rec, 1 + m);
-        put(out, &at, &head, 1);
-        if (has) {
-            put(out, &at, st + 1 + DIGEST_PAIR, len - 2 - m - DIGEST_PAIR);
-        } else {
-            ldg_claim_digest(d, rec + 1, m);
-            put(out, &at, digest_key, sizeof digest_key);
-            put(out, &at, d, 32);
-            put(out, &at, st + 1, len - 2 - m);
-        }
+    if (form != LDG_STORED_CUT && dp == NULL) {
+        ldg_claim_digest(d, sl->claim, sl->m);
+        dp = d;
     }
-    *out_len = n;
+    if (form == LDG_STORED_TAGGED) {
+        put(out, &at, "\x01", 1);
+        put(out, &at, dp, 32);
+    }
+    put(out, &at, "\x92", 1);
+    put(out, &at, sl->claim, sl->m);
+    if (form == LDG_STORED_STAMP) {
+        uint8_t head = (uint8_t)(sl->head + 1);
+        put(out, &at, &head, 1);
+        put(out, &at, digest_key, sizeof digest_key);
+        put(out, &at, dp, 32);
+    } else {
+        put(out, &at, &sl->head, 1);
+    }
+    put(out, &at, sl->rest, sl->rlen);
+    *out_len = at;
+    return 0;
+}
+
+int
+ldg_entry_stored(const uint8_t *e, size_t len, int form, uint8_t *out,
+                 size_t cap, size_t *out_len)
+{
+    struct sealed sl;
+    struct parts pt;
+    size_t m;
+    int sealed, rc;
+
+    if (form < LDG_STORED_CUT || form > LDG_STORED_TAGGED)
+        return LDG_EINVAL;
+    if (len > 0 && e[0] == 0x01) {
+        if ((rc = tagged_inner(e, len, &m)) < 0)
+            return rc;
+        sealed_of_rec(e + TAG_HEAD, len - TAG_HEAD, m, &sl);
+        sl.d = e + 1;
+        return emit(&sl, form, out, cap, out_len);
+    }
+    if (len > 0 && e[0] == 0x92) {
+        if ((rc = ldg_entry_stored_parts(e, len, &m, &sealed)) < 0)
+            return rc;
+        if (!sealed) { /* format 1: one stored form */
+            if (len > cap)
+                return LDG_ETOOBIG;
+            memcpy(out, e, len);
+            *out_len = len;
+            return 0;
+        }
+        sealed_of_rec(e, len, m, &sl);
+        return emit(&sl, form, out, cap, out_len);
+    }
+    if ((rc = split_whole(e, len, &pt)) < 0)
+        return rc;
+    if (pt.sealed) {
+        const uint8_t *st = e + 1 + pt.m;
+        sl.claim = e + 1;
+        sl.m = pt.m;
+        sl.head = (uint8_t)(st[0] - 1);
+        sl.d = st + 1 + 9;
+        sl.rest = st + 1 + DIGEST_PAIR;
+        sl.rlen = pt.s - 1 - DIGEST_PAIR;
+        return emit(&sl, form, out, cap, out_len);
+    }
+    if (len - PREV_TAIL > cap)
+        return LDG_ETOOBIG;
+    m = 0;
+    put(out, &m, "\x92", 1);
+    put(out, &m, e + 1, pt.m);
+    put(out, &m, e + len - SIG_TAIL, SIG_TAIL);
+    *out_len = m;
     return 0;
 }
 
@@ -197,6 +269,39 @@ ldg_entry_stored_digest(const uint8_t *rec, size_t len, size_t first_len)
            has_digest(rec + 1 + first_len, len - 1 - first_len);
 }
 
+/* The whole entry of sl and prev into out; with digest 0 a digest sl
+ * does not hold is left zero (LDG_DECODE_NO_DIGEST), not derived. */
+static int
+whole_sealed(const struct sealed *sl, const uint8_t prev[32], int digest,
+             uint8_t *out, size_t cap, size_t *out_len)
+{
+    static const uint8_t zero[32];
+    size_t at = 0, n = 1 + sl->m + 1 + DIGEST_PAIR + sl->rlen + PREV_TAIL;
+    uint8_t head = (uint8_t)(sl->head + 1), d[32];
+    const uint8_t *dp = sl->d;
+
+    if (n > LDG_ENTRY_MAX)
+        return LDG_ECORRUPT;
+    if (n > cap)
+        return LDG_ETOOBIG;
+    if (dp == NULL && digest) {
+        ldg_claim_digest(d, sl->claim, sl->m);
+        dp = d;
+    } else if (dp == NULL) {
+        dp = zero;
+    }
+    put(out, &at, "\x93", 1);
+    put(out, &at, sl->claim, sl->m);
+    put(out, &at, &head, 1);
+    put(out, &at, digest_key, sizeof digest_key);
+    put(out, &at, dp, 32);
+    put(out, &at, sl->rest, sl->rlen);
+    put(out, &at, "\xc4\x20", 2);
+    put(out, &at, prev, 32);
+    *out_len = at;
+    return 0;
+}
+
 static int whole(const uint8_t *rec, size_t len, const uint8_t prev[32],
                  int digest, uint8_t *out, size_t cap, size_t *out_len);
 
@@ -226,6 +331,14 @@ whole(const uint8_t *rec, size_t len, const uint8_t prev[32], int digest,
         *out_len = len;
         return 0;
     }
+    if (len > 0 && rec[0] == 0x01) { /* layout 8: the digest stored raw */
+        struct sealed sl;
+        if ((rc = tagged_inner(rec, len, &m)) < 0)
+            return rc;
+        sealed_of_rec(rec + TAG_HEAD, len - TAG_HEAD, m, &sl);
+        sl.d = rec + 1;
+        return whole_sealed(&sl, prev, digest, out, cap, out_len);
+    }
     if ((rc = ldg_entry_stored_parts(rec, len, &m, &sealed)) < 0)
         return rc;
     return whole_parts(rec, len, m, sealed, prev, digest, out, cap, out_len);
@@ -238,42 +351,21 @@ whole_parts(const uint8_t *rec, size_t len, size_t m, int sealed,
 {
     size_t at = 0, n;
 
-    if (sealed && has_digest(rec + 1 + m, len - 1 - m)) {
-        /* layout 7: the stamp as it is, prev after it */
-        if (len + PREV_TAIL > LDG_ENTRY_MAX)
-            return LDG_ECORRUPT;
-        if (len + PREV_TAIL > cap)
-            return LDG_ETOOBIG;
-        put(out, &at, "\x93", 1);
-        put(out, &at, rec + 1, len - 1);
-        put(out, &at, "\xc4\x20", 2);
-        put(out, &at, prev, 32);
-        *out_len = at;
-        return 0;
+    if (sealed) {
+        struct sealed sl;
+        sealed_of_rec(rec, len, m, &sl);
+        return whole_sealed(&sl, prev, digest, out, cap, out_len);
     }
-    n = len + PREV_TAIL + (sealed ? DIGEST_PAIR : 0);
+    n = len + PREV_TAIL;
     if (n > LDG_ENTRY_MAX)
         return LDG_ECORRUPT;
     if (n > cap)
         return LDG_ETOOBIG;
     put(out, &at, "\x93", 1);
     put(out, &at, rec + 1, m);
-    if (sealed) {
-        const uint8_t *st = rec + 1 + m;
-        uint8_t head = (uint8_t)(st[0] + 1), d[32] = {0};
-        if (digest)
-            ldg_claim_digest(d, rec + 1, m);
-        put(out, &at, &head, 1);
-        put(out, &at, digest_key, sizeof digest_key);
-        put(out, &at, d, 32);
-        put(out, &at, st + 1, len - 1 - m - 1);
-        put(out, &at, "\xc4\x20", 2);
-        put(out, &at, prev, 32);
-    } else {
-        put(out, &at, "\xc4\x20", 2);
-        put(out, &at, prev, 32);
-        put(out, &at, rec + 1 + m, SIG_TAIL);
-    }
+    put(out, &at, "\xc4\x20", 2);
+    put(out, &at, prev, 32);
+    put(out, &at, rec + 1 + m, SIG_TAIL);
     *out_len = at;
     return 0;
 }
@@ -351,20 +443,19 @@ leaf_of_stored(uint8_t out[32], const uint8_t *rec, size_t len, size_t m,
     ldg_sha256_final(&c, out);
 }
 
-int
-ldg_entry_decode_rec(const uint8_t *rec, size_t len, const uint8_t *prev,
-                     struct ldg_event *ev, unsigned flags)
+/* ldg_entry_decode_rec of a record that does not begin 0x93: rec begins
+ * 0x92, and d is the digest a layout 8 record stored before it (rec is
+ * then that record's own, checked by tagged_inner: sealed, its stamp
+ * without digest) or NULL. */
+static int
+decode_stored(const uint8_t *rec, size_t len, const uint8_t *prev,
+              struct ldg_event *ev, unsigned flags, const uint8_t *d)
 {
     static const uint8_t zero[32];
     uint8_t *w;
     size_t wl, m;
     int sealed, cut, rc;
 
-    if (rec == NULL || ev == NULL)
-        return LDG_EINVAL;
-    if (len > 0 && rec[0] == 0x93)
-        return ldg_event_decode_flags(rec, len, ev,
-                                      flags & ~LDG_DECODE_NO_DIGEST);
     /* A sealed entry read in place when no leaf hash is asked for (that
      * takes the whole entry): what the readers below accept is what the
      * whole entry's would, and anything else (a format 1 entry, damage)
@@ -375,8 +466,12 @@ ldg_entry_decode_rec(const uint8_t *rec, size_t len, const uint8_t *prev,
         if (((flags & LDG_DECODE_TRUSTED) &&
              ldg_entry2_decode_stored_trusted(rec, len, ev) == 0) ||
             ldg_entry2_decode_stored(rec, len, ev) == 0) {
-            if (ev->digest_derived && !(flags & LDG_DECODE_NO_DIGEST))
+            if (d != NULL && ev->digest_derived) {
+                memcpy(ev->digest, d, 32);
+                ev->digest_derived = 0;
+            } else if (ev->digest_derived && !(flags & LDG_DECODE_NO_DIGEST)) {
                 ldg_claim_digest(ev->digest, ev->signed_part, ev->signed_len);
+            }
             if (prev != NULL)
                 memcpy(ev->prev, prev, 32);
             ev->derived = 1;
@@ -395,11 +490,16 @@ ldg_entry_decode_rec(const uint8_t *rec, size_t len, const uint8_t *prev,
         len + PREV_TAIL + DIGEST_PAIR <= LDG_ENTRY_MAX) {
         memset(ev, 0, sizeof *ev);
         if (ldg_entry2_decode_stored(rec, len, ev) == 0) {
-            if (ev->digest_derived)
+            int cut_here = ev->digest_derived;
+            if (d != NULL && cut_here) {
+                memcpy(ev->digest, d, 32);
+                ev->digest_derived = 0;
+            } else if (cut_here) {
                 ldg_claim_digest(ev->digest, ev->signed_part, ev->signed_len);
+            }
             memcpy(ev->prev, prev, 32);
-            leaf_of_stored(ev->leaf, rec, len, ev->signed_len,
-                           ev->digest_derived, ev->digest, prev);
+            leaf_of_stored(ev->leaf, rec, len, ev->signed_len, cut_here,
+                           ev->digest, prev);
             ev->derived = 1;
             return 0;
         }
@@ -410,9 +510,17 @@ ldg_entry_decode_rec(const uint8_t *rec, size_t len, const uint8_t *prev,
     cut = sealed && !has_digest(rec + 1 + m, len - 1 - m);
     if ((w = thread_whole()) == NULL)
         return LDG_ENOMEM;
-    if ((rc = whole_parts(rec, len, m, sealed, prev ? prev : zero,
-                          !(flags & LDG_DECODE_NO_DIGEST), w, LDG_ENTRY_MAX,
-                          &wl)) < 0)
+    if (d != NULL) {
+        struct sealed sl;
+        sealed_of_rec(rec, len, m, &sl);
+        sl.d = d;
+        rc = whole_sealed(&sl, prev ? prev : zero, 1, w, LDG_ENTRY_MAX, &wl);
+    } else {
+        rc = whole_parts(rec, len, m, sealed, prev ? prev : zero,
+                         !(flags & LDG_DECODE_NO_DIGEST), w, LDG_ENTRY_MAX,
+                         &wl);
+    }
+    if (rc < 0)
         return rc;
     if ((rc = ldg_event_decode_flags(w, wl, ev,
                                      flags & ~LDG_DECODE_NO_DIGEST)) < 0)
@@ -426,10 +534,35 @@ ldg_entry_decode_rec(const uint8_t *rec, size_t len, const uint8_t *prev,
     ev->entry = NULL;
     ev->entry_len = 0;
     ev->derived = 1;
-    ev->digest_derived = cut;
+    ev->digest_derived = cut && d == NULL;
     if (prev == NULL) {
         memset(ev->prev, 0, 32);
         memset(ev->leaf, 0, 32);
     }
     return 0;
+}
+
+int
+ldg_entry_decode_rec(const uint8_t *rec, size_t len, const uint8_t *prev,
+                     struct ldg_event *ev, unsigned flags)
+{
+    size_t m;
+    int rc;
+
+    if (rec == NULL || ev == NULL)
+        return LDG_EINVAL;
+    if (len > 0 && rec[0] == 0x93)
+        return ldg_event_decode_flags(rec, len, ev,
+                                      flags & ~LDG_DECODE_NO_DIGEST);
+    if (len > 0 && rec[0] == 0x01) {
+        /* layout 8: the layout 5/6 record after the stored digest, which
+         * is taken as it is (verify checks it against the claim) */
+        if ((rc = tagged_inner(rec, len, &m)) < 0) {
+            memset(ev, 0, sizeof *ev);
+            return rc;
+        }
+        return decode_stored(rec + TAG_HEAD, len - TAG_HEAD, prev, ev, flags,
+                             rec + 1);
+    }
+    return decode_stored(rec, len, prev, ev, flags, NULL);
 }

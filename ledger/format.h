@@ -261,7 +261,7 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 #define LDG_META_LAYOUT "layout"
 #define LDG_META_LAYOUT_LEN 4
 #define LDG_LAYOUT_MIN 1
-#define LDG_LAYOUT_MAX 7 /* ledger.h's LDG_LAYOUT_NEWEST (store.c checks) */
+#define LDG_LAYOUT_MAX 8 /* ledger.h's LDG_LAYOUT_NEWEST (store.c checks) */
 /* Layout 1: db tree holds every node of the Merkle tree. Layout 2: db
  * tiles holds full tiles, db tree only the hashes of the tiles not yet
  * full (the right edge). Layout 3: layout 2, and the type, subject, run
@@ -289,7 +289,13 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
  * and 6's records stay as they are. Migrating 6 to 7 rewrites meta
  * "layout" only. */
 #define LDG_LAYOUT_DIGEST 7
-#define LDG_LAYOUT_DEFAULT 7
+/* Layout 8: layout 7, and a new sealed entry's stored record is 0x01 ‖
+ * digest[32] ‖ the record layouts 5 and 6 store (codec_stored.c): the
+ * digest raw, 8 bytes an event less than layout 7's msgpack pair; the
+ * records of layouts 5 to 7 stay readable at any seq until ledger
+ * migrate rewrites them (meta "digest.next", as 6 to 7). */
+#define LDG_LAYOUT_TAGGED 8
+#define LDG_LAYOUT_DEFAULT 8
 
 /* ----------------------------------------------------------- keys -- */
 
@@ -362,12 +368,13 @@ ldg_tree_key(uint8_t k[LDG_TREE_KEY_LEN], int level, uint64_t index)
  * keep it so when it is, ledger rebuild and migrate make it so. Absent:
  * no index (a store made before it: rebuild builds it). */
 #define LDG_META_IX_BODY "ix.body"
-/* meta "digest.next": be64 seq, layout 7: records of entries5 from this
- * seq on may still be sealed entries stored without their claim digest
- * (as layouts 5 and 6 wrote them), which ledger migrate rewrites with it,
- * a chunk a transaction, moving this on; the last chunk deletes it.
- * Absent: every record that migrate rewrites has its digest (FORMAT.md
- * 6.1, layout 7). */
+/* meta "digest.next": be64 seq, layouts 7 and 8: records of entries5 from
+ * this seq on may still be sealed entries stored without their claim
+ * digest (as layouts 5 and 6 wrote them) or, at layout 8, in layout 7's
+ * form, which ledger migrate rewrites in the layout's own form, a chunk a
+ * transaction, moving this on; the last chunk deletes it. Absent: every
+ * record that migrate rewrites is in the layout's form (FORMAT.md 6.1,
+ * layouts 7 and 8). */
 #define LDG_META_DIGEST_NEXT "digest.next"
 
 /* Writes value (n bytes, no NUL inside) ‖ 0x00 ‖ be64 seq at k (room for

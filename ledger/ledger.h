@@ -152,7 +152,7 @@ struct ldg_options {
 };
 /* The store layout this build writes, the newest (docs/FORMAT.md 6.1): it
  * reads every one from 1, and appends to this one only. */
-#define LDG_LAYOUT_NEWEST 7
+#define LDG_LAYOUT_NEWEST 8
 
 /* Where the system ledger is (docs/SYSTEMD.md: the one ledger.service
  * serves), unless $LEDGER_SYSTEM_DIR names another: a command that names
@@ -245,11 +245,11 @@ struct ldg_stats {
     uint64_t map_bytes;   /* current LMDB map size */
     uint64_t first_ts, last_ts;
     char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
-    int layout;           /* the store layout (docs/FORMAT.md 6.1): 1 to 7 */
-    int digests_left;     /* layout 7: 1 when a migrate that stopped left
-                             entry records without their claim digests
-                             (meta "digest.next"; ledger migrate finishes
-                             the rewrite), else 0 */
+    int layout;           /* the store layout (docs/FORMAT.md 6.1): 1 to 8 */
+    int digests_left;     /* layouts 7 and 8: 1 when a migrate that stopped
+                             left entry records not yet in the layout's
+                             form (meta "digest.next"; ledger migrate
+                             finishes the rewrite), else 0 */
     uint64_t digest_next; /* then: the first seq not yet rewritten */
 };
 /* Fills st from one read snapshot.
@@ -314,8 +314,9 @@ struct ldg_migrate_result {
     /* layout 5: the body index (ix.body) was built, the store having
      * none current (a migrated store, or one made before it) */
     int body_index_built;
-    /* layout 7: sealed entries' stored records given their claim digest
-     * (records layouts 5 and 6 wrote without it) */
+    /* layouts 7 and 8: sealed entries' stored records rewritten in the
+     * layout's form with their claim digest (records layouts 5 and 6
+     * wrote without it; at layout 8, layout 7's too) */
     uint64_t entries_digested;
 };
 /* Converts the ledger's store to layout `to` (0: the newest), in place:
@@ -548,7 +549,7 @@ struct ldg_event {
      * before). */
     int derived;
     /* 1 when a sealed entry's stored record left out the claim digest too
-     * (store layouts 5 and 6; layout 7 stores it), which the reader
+     * (store layouts 5 and 6; layouts 7 and 8 store it), which the reader
      * derived from the claim (or left zero: ldg_reader_want_digest). 0:
      * ev->digest is the entry's own, which verify checks against the
      * claim. */
@@ -765,7 +766,7 @@ int ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev);
 /* The whole entry of event seq (docs/FORMAT.md 3: the bytes hashed into
  * the tree, as tiles and bundles publish them): *entry is the stored
  * record when it is whole (valid until t ends), else made in buf (cap
- * LDG_ENTRY_MAX is always enough) from the stored form of layouts 5 to 7,
+ * LDG_ENTRY_MAX is always enough) from the stored form of layouts 5 to 8,
  * with prev the stored tree's leaf hash of seq-1 (and, for a layout 5 or
  * 6 record, the claim digest derived from the claim).
  * @return 0; LDG_ENOTFOUND; LDG_EPRUNED; LDG_ECORRUPT; LDG_ETOOBIG (cap

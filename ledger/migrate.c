@@ -30,8 +30,9 @@
  * its tiles whole, and migrate run again (at layout 4 already) splits the
  * rest.
  *
- * Layouts 4 to 5 (or straight to 7) and 5 to 7, and 6 to 7's rewrite of
- * the entries with their claim digests, in the same way: below.
+ * Layouts 4 to 5 (or straight to 7 or 8) and 5 to 8, and the rewrite of
+ * the entries with their claim digests in 6 to 7 and 6 or 7 to 8, in the
+ * same way: below.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -467,7 +468,8 @@ struct pack {
     uint64_t next_step, entries_step, bodies_step;
     uint8_t prev_step[32];
     int moved;    /* the ledger is at layout 5 already (another migrate) */
-    int digest;   /* to layout 7: entries stored with their claim digests */
+    int form;     /* the entries' stored form (enum ldg_stored_form): to
+                     layout 7 or 8, with their claim digests */
     uint8_t *buf; /* a record's room */
     size_t cap;
     struct pool *po; /* the bodies' packers */
@@ -832,7 +834,7 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
                 rc = LDG_ECORRUPT;
                 break;
             }
-            rc = ldg_entry_stored(e, n, p->digest, p->buf, LDG_ENTRY_MAX, &n);
+            rc = ldg_entry_stored(e, n, p->form, p->buf, LDG_ENTRY_MAX, &n);
             if (rc < 0)
                 break;
             rec = p->buf;
@@ -968,6 +970,15 @@ pack_erasures(struct ldg_txn *t, uint64_t from, uint64_t size)
     return 0;
 }
 
+/* The layout whose entries are stored in form (enum ldg_stored_form). */
+static int
+form_layout(int form)
+{
+    return form == LDG_STORED_TAGGED ? LDG_LAYOUT_TAGGED
+           : form == LDG_STORED_STAMP ? LDG_LAYOUT_DIGEST
+                                      : LDG_LAYOUT_STORED;
+}
+
 static int
 pack_finish(struct ldg_txn *t, void *arg)
 {
@@ -1006,14 +1017,14 @@ pack_finish(struct ldg_txn *t, void *arg)
     if ((rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_ENTRIES), 0)) < 0 ||
         (rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_BODIES), 0)) < 0)
         return rc;
-    /* layout 7 straight away when the entries went with their digests:
-     * layouts 5 and 6 would call such a record damaged, and 5 to 7 are
-     * meta steps alone */
-    ldg_be32(lay, p->digest ? LDG_LAYOUT_DIGEST : LDG_LAYOUT_STORED);
+    /* layout 7 or 8 straight away when the entries went with their
+     * digests: an older layout would call such a record damaged, and 5 to
+     * 6 is a meta step alone */
+    ldg_be32(lay, (uint32_t)form_layout(p->form));
     if ((rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_LAYOUT,
                               sizeof LDG_META_LAYOUT - 1, lay, sizeof lay)) < 0)
         return rc;
-    ldg_txn_set_layout(t, p->digest ? LDG_LAYOUT_DIGEST : LDG_LAYOUT_STORED);
+    ldg_txn_set_layout(t, form_layout(p->form));
     /* ix.body holds the keys of every body copied, less those erased */
     ldg_bix_mark_current(t, size);
     return 0;
@@ -1034,11 +1045,11 @@ dict_due_id(uint64_t size)
     return id;
 }
 
-/* Layout 4 to 5, or to 7 (to: its entries stored with their claim
- * digests, meta "layout" 7 written by the last transaction): 0 with *at,
- * the layout it reached (5 when another migrate got past 4 first), or
- * -err with the ledger left at layout 4. progress counts events, on from
- * done0. */
+/* Layout 4 to 5, or to 7 or 8 (to: its entries stored with their claim
+ * digests in that layout's form, meta "layout" written by the last
+ * transaction): 0 with *at, the layout it reached (5 when another migrate
+ * got past 4 first), or -err with the ledger left at layout 4. progress
+ * counts events, on from done0. */
 static int
 to_stored(struct ldg_ledger *l, int to,
           void (*progress)(void *ctx, uint64_t done, uint64_t total),
@@ -1050,7 +1061,9 @@ to_stored(struct ldg_ledger *l, int to,
     int rc;
 
     memset(&p, 0, sizeof p);
-    p.digest = to >= LDG_LAYOUT_DIGEST;
+    p.form = to >= LDG_LAYOUT_TAGGED  ? LDG_STORED_TAGGED
+             : to >= LDG_LAYOUT_DIGEST ? LDG_STORED_STAMP
+                                       : LDG_STORED_CUT;
     *at = LDG_LAYOUT_STORED;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
@@ -1103,8 +1116,7 @@ to_stored(struct ldg_ledger *l, int to,
         p.entries += p.entries_step;
         p.bodies += p.bodies_step;
         res->body_index_built = 1;
-        if (p.digest)
-            *at = LDG_LAYOUT_DIGEST;
+        *at = form_layout(p.form);
     }
     free(p.buf);
     pool_free(p.po);
@@ -1178,19 +1190,20 @@ step_aes_salts(struct ldg_txn *t, void *arg)
     return rc < 0 ? rc : 0;
 }
 
-/* Layout 6 to 7 (FORMAT.md 6.1): meta "layout" in one transaction, as 5
- * to 6, with meta "digest.next" 0: the records layout 6 wrote are to get
- * their digests (to_digest, below). Layout 7 reads every record of layout
- * 6 as it is (a sealed entry stored without its claim digest is read so,
- * the digest derived), and the entries appended from now on keep theirs.
- * A crash leaves the one transaction made or not: layout 6 or 7, both
- * whole. */
+/* Layout 6 to 7, 6 to 8 or 7 to 8 (FORMAT.md 6.1; arg: two ints, from
+ * and to): meta "layout" in one transaction, as 5 to 6, with meta
+ * "digest.next" 0: the records the old layout wrote are to be rewritten
+ * in the new one's form (to_digest, below). Layouts 7 and 8 read every
+ * record of the layouts before as it is (a sealed entry stored without
+ * its claim digest is read so, the digest derived), and the entries
+ * appended from now on are in the new form. A crash leaves the one
+ * transaction made or not: the old layout or the new, both whole. */
 static int
 step_digest(struct ldg_txn *t, void *arg)
 {
+    const int *ft = arg;
     uint8_t next[8];
-    int rc = layout_step(t, LDG_LAYOUT_AES_SALTS, LDG_LAYOUT_DIGEST);
-    (void)arg;
+    int rc = layout_step(t, ft[0], ft[1]);
     if (rc != 0)
         return rc < 0 ? rc : 0;
     ldg_be64(next, 0);
@@ -1199,21 +1212,23 @@ step_digest(struct ldg_txn *t, void *arg)
                            sizeof LDG_META_DIGEST_NEXT - 1, next, sizeof next);
 }
 
-/* ------------------------------------------- layout 7: stored digests -- */
+/* --------------------------------------- layouts 7, 8: stored digests -- */
 
 /*
  * Layout 7 reads a sealed entry's stored record with its claim digest or
  * without it (as layouts 5 and 6 wrote it, the digest derived: a SHA-256
- * of the claim every read that shows it). Meta "digest.next" names the
- * first seq whose record may still lack it; the steps rewrite the records
- * of entries5 from there that do, DG_CHUNK records a transaction (the
- * pages a transaction dirties stay in the process), each with the digest
- * its reader would derive put in: the whole entry, what is hashed and
- * signed, is the same bytes. Each moves meta "digest.next" on in the same
- * transaction, and the last deletes it. The store is at layout 7
- * throughout, which reads both forms: a crash anywhere leaves a whole
- * layout 7 ledger, and migrate run again rewrites the rest. Entries
- * appended meanwhile have their digests; pruned ones are gone from
+ * of the claim every read that shows it); layout 8 reads those and its
+ * own form (0x01 ‖ digest ‖ the record without it). Meta "digest.next"
+ * names the first seq whose record may not be in the layout's form yet;
+ * the steps rewrite the records of entries5 from there that are not,
+ * DG_CHUNK records a transaction (the pages a transaction dirties stay in
+ * the process), each with the digest it stores (layout 7's) or its reader
+ * would derive (5 and 6's) in the layout's form: the whole entry, what is
+ * hashed and signed, is the same bytes. Each moves meta "digest.next" on
+ * in the same transaction, and the last deletes it. The store is at the
+ * new layout throughout, which reads every form: a crash anywhere leaves
+ * a whole ledger of that layout, and migrate run again rewrites the rest.
+ * Entries appended meanwhile are in the form; pruned ones are gone from
  * entries5 (the walk goes from record to record, past any hole), and an
  * erased body leaves its entry as it was.
  */
@@ -1254,17 +1269,18 @@ ldg_txn_digest_next(struct ldg_txn *t, uint64_t *seq)
     return 0;
 }
 
-/* Record seq (v) into d's arena, with its digest put in when it is a
- * sealed entry stored without it: 1 put in, 0 as it is, or -err. */
+/* Record seq (v) into d's arena in form (enum ldg_stored_form): 1 when
+ * that changed it (a sealed entry in another form), 0 as it is, or -err. */
 static int
-dig_one(struct dig *d, uint64_t seq, const struct ldg_val *v)
+dig_one(struct dig *d, int form, uint64_t seq, const struct ldg_val *v)
 {
-    size_t m, n;
+    const uint8_t *rec = v->data;
+    size_t n;
     uint8_t *r;
-    int sealed, rc, put;
+    int rc, put;
 
-    if ((rc = ldg_entry_stored_parts(v->data, v->len, &m, &sealed)) < 0)
-        return rc;
+    if (v->len == 0 || rec[0] == 0x93) /* not a stored form */
+        return LDG_ECORRUPT;
     if (d->acap - d->alen < 12 + LDG_ENTRY_MAX) {
         size_t cap = d->alen + 12 + LDG_ENTRY_MAX + DG_BYTES / 4;
         uint8_t *a = realloc(d->a, cap);
@@ -1274,14 +1290,9 @@ dig_one(struct dig *d, uint64_t seq, const struct ldg_val *v)
         d->acap = cap;
     }
     r = d->a + d->alen + 12;
-    put = sealed && !ldg_entry_stored_digest(v->data, v->len, m);
-    if (!put) {
-        memcpy(r, v->data, v->len);
-        n = v->len;
-    } else if ((rc = ldg_entry_stored(v->data, v->len, 1, r, LDG_ENTRY_MAX,
-                                      &n)) < 0) {
+    if ((rc = ldg_entry_stored(rec, v->len, form, r, LDG_ENTRY_MAX, &n)) < 0)
         return rc;
-    }
+    put = n != v->len || memcmp(r, rec, n) != 0;
 #ifdef LDG_DEBUG
     if (put) {
         /* the same whole entry, byte for byte (prev aside: a reader puts
@@ -1319,13 +1330,14 @@ dig_step(struct ldg_txn *t, void *arg)
     struct ldg_val k, v;
     uint8_t key[8];
     uint64_t seq = 0;
-    int rc = ldg_txn_layout(t);
+    int rc = ldg_txn_layout(t), form;
 
     d->n = d->seen = 0;
     d->alen = 0;
     d->done = 1;
-    if (rc != LDG_LAYOUT_DIGEST)
+    if (rc != LDG_LAYOUT_DIGEST && rc != LDG_LAYOUT_TAGGED)
         return rc < 0 ? rc : 0;
+    form = rc == LDG_LAYOUT_TAGGED ? LDG_STORED_TAGGED : LDG_STORED_STAMP;
     if ((rc = ldg_txn_digest_next(t, &d->next)) < 0)
         return rc == LDG_ENOTFOUND ? 0 : rc;
     d->done = 0;
@@ -1341,7 +1353,7 @@ dig_step(struct ldg_txn *t, void *arg)
         }
         seq = ldg_rd_be64(k.data);
         d->seen++;
-        if ((rc = dig_one(d, seq, &v)) < 0)
+        if ((rc = dig_one(d, form, seq, &v)) < 0)
             break;
         d->n += (uint64_t)rc;
         d->next = seq + 1;
@@ -1350,8 +1362,8 @@ dig_step(struct ldg_txn *t, void *arg)
     if (rc == LDG_ECORRUPT) {
         ldg_seterr(l,
                    "migrate: event %llu: its stored entry does not decode; "
-                   "run `" LDG_CMD_VERIFY "` (the entries before it have "
-                   "their digests)",
+                   "run `" LDG_CMD_VERIFY "` (the entries before it are "
+                   "rewritten)",
                    (unsigned long long)seq);
         return rc;
     }
@@ -1377,9 +1389,9 @@ dig_step(struct ldg_txn *t, void *arg)
                            sizeof LDG_META_DIGEST_NEXT - 1, key, 8);
 }
 
-/* Layout 7: the records meta "digest.next" says may lack their claim
- * digests given them (above): 0, or -err with those rewritten so far
- * rewritten. progress counts records, on from done0. */
+/* Layouts 7 and 8: the records meta "digest.next" says may not be in the
+ * layout's form rewritten in it (above): 0, or -err with those rewritten
+ * so far rewritten. progress counts records, on from done0. */
 static int
 to_digest(struct ldg_ledger *l,
           void (*progress)(void *ctx, uint64_t done, uint64_t total),
@@ -1418,8 +1430,8 @@ dig_total(struct ldg_ledger *l, int from, int to, uint64_t size)
 
     if (to < LDG_LAYOUT_DIGEST || from < LDG_LAYOUT_STORED)
         return 0; /* (from 4 or older: stored with them) */
-    if (from < LDG_LAYOUT_DIGEST)
-        return size;
+    if (from < to)
+        return size; /* (a step writes "digest.next" 0) */
     if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0)
         return 0;
     rc = ldg_txn_digest_next(t, &next);
@@ -1573,12 +1585,15 @@ ldg_migrate(struct ldg_ledger *l, int to,
             return rc;
         res->to = LDG_LAYOUT_AES_SALTS;
     }
-    if (res->to == LDG_LAYOUT_AES_SALTS && to >= LDG_LAYOUT_DIGEST) {
-        if ((rc = in_txn(l, step_digest, NULL)) < 0)
+    if ((res->to == LDG_LAYOUT_AES_SALTS && to >= LDG_LAYOUT_DIGEST) ||
+        (res->to == LDG_LAYOUT_DIGEST && to >= LDG_LAYOUT_TAGGED)) {
+        /* straight to the layout asked for: one rewrite of the entries */
+        int ft[2] = {res->to, to};
+        if ((rc = in_txn(l, step_digest, ft)) < 0)
             return rc;
-        res->to = LDG_LAYOUT_DIGEST;
+        res->to = to;
     }
-    if (res->to == LDG_LAYOUT_DIGEST) {
+    if (res->to >= LDG_LAYOUT_DIGEST) {
         rc = to_digest(l, progress, progress_ctx, total - dig, total,
                        &res->entries_digested);
         if (rc < 0)

@@ -258,24 +258,33 @@ int ldg_claim_decode(const uint8_t *p, size_t len, struct ldg_claim *out);
 /* d = SHA-256("ledger/claim/v1" ‖ 0x00 ‖ claim), over the exact bytes. */
 void ldg_claim_digest(uint8_t out[32], const uint8_t *claim, size_t len);
 
-/* Entries as store layouts 5 to 7 keep them (FORMAT.md 6.1, "Stored
- * entries"): without prev, which a reader derives, and, sealed, with the
- * stamp's claim digest (layout 7, digest 1) or without it (layouts 5 and
- * 6, and segments: digest 0; a reader derives it). ldg_entry_stored makes
- * that stored record of a whole entry (0x93 ...) or of a stored record of
- * either form (0x92 ...: as it is, or its digest cut or derived and put
- * in) into out (at most len + 41 bytes; cap LDG_ENTRY_MAX is always
- * enough); ldg_entry_whole makes the whole entry back from a stored
- * record of either form (or a whole entry, copied as it is) and prev, the
- * leaf hash of entry seq-1 (32 zero bytes at seq 0), computing the claim
- * digest of a sealed one that left it out. Both check only the framing
- * (the maps are the strict decoder's to check): LDG_ECORRUPT when the
- * bytes are not such a record, LDG_ETOOBIG when cap is short.
- * ldg_entry_stored_parts tells a stored record's first map's length
- * (claim or event map, at rec + 1) and whether it is sealed;
- * ldg_entry_stored_digest, given that length, whether a sealed one keeps
- * its claim digest (1) or not (0). */
-int ldg_entry_stored(const uint8_t *entry, size_t len, int digest, uint8_t *out,
+/* Entries as store layouts 5 to 8 keep them (FORMAT.md 6.1, "Stored
+ * entries"): without prev, which a reader derives, and, sealed, in one of
+ * three forms (enum ldg_stored_form): without the stamp's claim digest
+ * (layouts 5 and 6, and segments; a reader derives it), with it as the
+ * stamp's first pair (layout 7), or with it raw before the layout 5/6
+ * record (0x01 ‖ digest[32] ‖ 0x92 ...: layout 8). ldg_entry_stored
+ * makes the stored record of that form of a whole entry (0x93 ...) or of
+ * a stored record of any form (as it is, or its digest cut, moved, or
+ * derived and put in) into out (at most len + 41 bytes; cap LDG_ENTRY_MAX
+ * is always enough; a format 1 entry has one stored form whatever form
+ * says); ldg_entry_whole makes the whole entry back from a stored record
+ * of any form (or a whole entry, copied as it is) and prev, the leaf hash
+ * of entry seq-1 (32 zero bytes at seq 0), computing the claim digest of
+ * a sealed one that left it out and taking a stored one as it is. Both
+ * check only the framing (the maps are the strict decoder's to check):
+ * LDG_ECORRUPT when the bytes are not such a record, LDG_ETOOBIG when cap
+ * is short. ldg_entry_stored_parts tells a stored record's first map's
+ * length (claim or event map, at rec + 1) and whether it is sealed, of
+ * the forms that begin 0x92 only (a segment's ENTRY; 0x01 is
+ * LDG_ECORRUPT); ldg_entry_stored_digest, given that length, whether a
+ * sealed one keeps its claim digest in its stamp (1) or not (0). */
+enum ldg_stored_form {
+    LDG_STORED_CUT = 0,   /* 0x92 ‖ claim ‖ stamp without digest */
+    LDG_STORED_STAMP = 1, /* 0x92 ‖ claim ‖ stamp (layout 7) */
+    LDG_STORED_TAGGED = 2 /* 0x01 ‖ digest ‖ 0x92 ‖ claim ‖ stamp' (8) */
+};
+int ldg_entry_stored(const uint8_t *entry, size_t len, int form, uint8_t *out,
                      size_t cap, size_t *out_len);
 int ldg_entry_whole(const uint8_t *rec, size_t len, const uint8_t prev[32],
                     uint8_t *out, size_t cap, size_t *out_len);
