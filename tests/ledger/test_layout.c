@@ -2,7 +2,7 @@
  * test_layout.c — the store layouts (FORMAT.md section 6) and ledger
  * migrate (ledger/tree.c, ledger/migrate.c). This build appends to the
  * newest layout only: the older ones come from the golden images of
- * tests/vectors/layout/ (one 600-event ledger in layouts 1 to 6), read,
+ * tests/vectors/layout/ (one 600-event ledger in layouts 1 to 7), read,
  * verified and migrated here.
  *
  *   - the tree as tiles (layout 2, and layout 5 as appended): every root,
@@ -25,7 +25,8 @@
  *     layout record and nothing else, appends are refused before it;
  *   - layout 7 (a sealed entry stored with its claim digest): from 6 the
  *     same, the old records read with the digest derived, new ones keep
- *     theirs;
+ *     theirs; layout 8 (the digest raw before the record): from 7 every
+ *     record rewritten so, the whole entries the same bytes;
  *   - a proof made from a damaged or missing stored hash is refused,
  *     named, never given out.
  */
@@ -229,7 +230,7 @@ test_layout__layout_1_is_still_read(void **state)
         char want[700];
         snprintf(want, sizeof want,
                  "%s is at store layout 1, and this build appends to layout "
-                 "7 only: every event would be refused until `ledger --dir "
+                 "8 only: every event would be refused until `ledger --dir "
                  "%s migrate`",
                  ldg_dir(f->l), ldg_dir(f->l));
         assert_non_null(strstr(ldg_errmsg(f->l), want));
@@ -458,7 +459,7 @@ test_layout__an_unknown_or_damaged_layout_record_is_refused(void **state)
         int rc;
         const char *says;
     } cases[] = {
-        {{0, 0, 0, 8}, 4, LDG_EVERSION, "store layout 8, this build reads 1 to 7"},
+        {{0, 0, 0, 9}, 4, LDG_EVERSION, "store layout 9, this build reads 1 to 8"},
         {{0, 0, 0, 0}, 4, LDG_ECORRUPT, "layout record is damaged"},
         {{0, 0, 2}, 3, LDG_ECORRUPT, "layout record is damaged (3 bytes"},
     };
@@ -1139,7 +1140,7 @@ all_records(struct ldg_ledger *l)
 }
 
 /* Layout 5 to 6: the layout record and nothing else; appends refused
- * before and after (naming migrate: a build appends to layout 7 only),
+ * before and after (naming migrate: a build appends to layout 8 only),
  * and seeded by AES after migrating on, the old bodies read as they
  * were. */
 static void
@@ -1155,7 +1156,7 @@ test_layout__migrate_5_to_6_rewrites_the_layout_record_only(void **state)
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     snprintf(err, sizeof err, "%s", ldg_errmsg(f->l));
     if (strstr(err, "is at store layout 5, and this build appends to layout "
-                    "7 only: every event would be refused until `ledger "
+                    "8 only: every event would be refused until `ledger "
                     "--dir ") == NULL)
         fail_msg("%s", err);
     verify_ok(f->l);
@@ -1183,10 +1184,10 @@ test_layout__migrate_5_to_6_rewrites_the_layout_record_only(void **state)
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     assert_non_null(strstr(ldg_errmsg(f->l),
                            "is at store layout 6, and this build appends to "
-                           "layout 7 only"));
+                           "layout 8 only"));
     assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.from, 6);
-    assert_int_equal(r.to, 7);
+    assert_int_equal(r.to, 8);
     assert_int_equal(ldg_check_writable(f->l), 0);
     s = t_append(f->l, "x.layout6", "{\"a\":\"one\",\"b\":2}", NULL);
     {
@@ -1219,32 +1220,37 @@ test_layout__migrate_4_to_5_stops_there(void **state)
     verify_ok(f->l);
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
-    assert_int_equal(r.to, 7);
+    assert_int_equal(r.to, 8);
     assert_int_equal(ldg_check_writable(f->l), 0);
     verify_ok(f->l);
     fx_free(f);
 }
 
-/* 1 when event seq's stored record keeps its claim digest (layout 7). */
+/* The form (enum ldg_stored_form) of event seq's stored record. */
 static int
-stored_with_digest(struct ldg_ledger *l, uint64_t seq)
+stored_form(struct ldg_ledger *l, uint64_t seq)
 {
     uint8_t rec[LDG_ENTRY_MAX];
     size_t n = t_raw_stored_get(l, "entries", seq, rec, sizeof rec), m;
     int sealed;
+    if (n > 33 && rec[0] == 0x01)
+        return LDG_STORED_TAGGED;
     assert_int_equal(ldg_entry_stored_parts(rec, n, &m, &sealed), 0);
     assert_true(sealed);
-    return ldg_entry_stored_digest(rec, n, m);
+    return ldg_entry_stored_digest(rec, n, m) ? LDG_STORED_STAMP
+                                              : LDG_STORED_CUT;
 }
 
 /* Layout 6 to 7 (the image a layout 6 build made, 600 events whose
- * entries5 records leave the claim digest out): the layout record and
- * the entries' records, each given its claim digest, the whole entries
- * the same bytes, nothing else; the old records read with their digests
- * stored, as an append after keeps its own, and a migrate to 6 after is
- * refused. */
+ * entries5 records leave the claim digest out), then 7 to 8: the layout
+ * record and the entries' records, each given its claim digest (in its
+ * stamp, then raw before the record), the whole entries the same bytes,
+ * nothing else; layout 7 takes no append (8 is the newest), the records
+ * read with their digests stored, as an append after keeps its own, and
+ * a migrate back is refused. */
 static void
-test_layout__migrate_6_to_7_gives_the_entries_their_digests(void **state)
+test_layout__migrate_6_to_7_to_8_gives_the_entries_their_digests(
+    void **state)
 {
     (void)state;
     struct fx *f = fx_new(6, 600);
@@ -1256,33 +1262,50 @@ test_layout__migrate_6_to_7_gives_the_entries_their_digests(void **state)
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     assert_non_null(strstr(ldg_errmsg(f->l),
                            "is at store layout 6, and this build appends to "
-                           "layout 7 only"));
+                           "layout 8 only"));
     verify_ok(f->l);
     /* --layout 6 is where it is: nothing to convert */
     assert_int_equal(ldg_migrate(f->l, 6, NULL, NULL, &r), 0);
     assert_int_equal(r.to, 6);
-    assert_false(stored_with_digest(f->l, 1));
+    assert_int_equal(stored_form(f->l, 1), LDG_STORED_CUT);
     rec1 = all_records_as(f->l, 1);
     ev1 = event_answers(f->l);
-    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(ldg_migrate(f->l, 7, NULL, NULL, &r), 0);
     assert_int_equal(r.from, 6);
     assert_int_equal(r.to, 7);
     assert_int_equal(r.entries_stored, 0);
     assert_int_equal(r.entries_digested, 600);
     assert_int_equal(r.body_index_built, 0);
     assert_int_equal(layout_of(f->l), 7);
-    assert_true(stored_with_digest(f->l, 1));
+    assert_int_equal(stored_form(f->l, 1), LDG_STORED_STAMP);
+    rec2 = all_records_as(f->l, 1);
+    same_answers(rec1, rec2);
+    free(rec2);
+    ev2 = event_answers(f->l);
+    same_answers(ev1, ev2);
+    free(ev2);
+    verify_ok(f->l);
+    assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
+    assert_non_null(strstr(ldg_errmsg(f->l),
+                           "is at store layout 7, and this build appends to "
+                           "layout 8 only"));
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.from, 7);
+    assert_int_equal(r.to, 8);
+    assert_int_equal(r.entries_digested, 600);
+    assert_int_equal(layout_of(f->l), 8);
+    assert_int_equal(stored_form(f->l, 1), LDG_STORED_TAGGED);
     rec2 = all_records_as(f->l, 1);
     same_answers(rec1, rec2);
     ev2 = event_answers(f->l);
     same_answers(ev1, ev2);
     verify_ok(f->l);
-    assert_int_equal(ldg_migrate(f->l, 6, NULL, NULL, &r), LDG_EINVAL);
+    assert_int_equal(ldg_migrate(f->l, 7, NULL, NULL, &r), LDG_EINVAL);
     assert_int_equal(ldg_check_writable(f->l), 0);
-    s = t_append(f->l, "x.layout7", "{\"a\":\"one\"}", NULL);
+    s = t_append(f->l, "x.layout8", "{\"a\":\"one\"}", NULL);
     assert_int_equal(s, 600);
-    assert_true(stored_with_digest(f->l, s));
-    assert_true(stored_with_digest(f->l, s - 1));
+    assert_int_equal(stored_form(f->l, s), LDG_STORED_TAGGED);
+    assert_int_equal(stored_form(f->l, s - 1), LDG_STORED_TAGGED);
     {
         struct ldg_event ev;
         struct ldg_txn *t;
@@ -1397,7 +1420,7 @@ main(void)
             test_layout__migrate_5_to_6_rewrites_the_layout_record_only),
         cmocka_unit_test(test_layout__migrate_4_to_5_stops_there),
         cmocka_unit_test(
-            test_layout__migrate_6_to_7_gives_the_entries_their_digests),
+            test_layout__migrate_6_to_7_to_8_gives_the_entries_their_digests),
         cmocka_unit_test(test_layout__migrate_to_5_refuses_a_broken_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

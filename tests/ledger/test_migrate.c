@@ -6,10 +6,12 @@
  * appends go on; asking for the layout the ledger has is a no-op, an older
  * or unknown one is refused; and a standing verification finding stops a
  * migrate (it would rebuild what the finding is about) with nothing
- * changed. To layout 7 every sealed entry's record keeps its claim digest:
- * from 4 or older the copy stores it, from 5 and 6 the records are
- * rewritten, and a rewrite that stopped (meta "digest.next"), also over a
- * pruned range, is finished by the next migrate.
+ * changed. To layout 8 every sealed entry's record keeps its claim digest
+ * raw before it (to 7, in its stamp): from 4 or older the copy stores it
+ * so, from 5, 6 and 7 the records are rewritten (layout 7's and those
+ * without a digest alike), and a rewrite that stopped (meta
+ * "digest.next"), also over a pruned range, is finished by the next
+ * migrate.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -141,10 +143,10 @@ test_migrate__every_older_layout_keeps_every_byte(void **state)
     }
 }
 
-/* Records of entries5 that are sealed entries stored without their claim
- * digests; *all gets the records. */
+/* Records of entries5 that are sealed entries stored in form (enum
+ * ldg_stored_form); *all gets the records. */
 static uint64_t
-undigested(struct ldg_ledger *l, uint64_t *all)
+in_form(struct ldg_ledger *l, int form, uint64_t *all)
 {
     struct ldg_txn *t;
     struct ldg_cursor *c;
@@ -156,17 +158,35 @@ undigested(struct ldg_ledger *l, uint64_t *all)
     assert_int_equal(ldg_cursor_open(t, ldg_core(l, LDG_DB_ENTRIES5), &c), 0);
     for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
          rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        const uint8_t *p = v.data;
         size_t m;
-        int sealed;
-        assert_int_equal(ldg_entry_stored_parts(v.data, v.len, &m, &sealed),
-                         0);
-        n += sealed && !ldg_entry_stored_digest(v.data, v.len, m);
+        int sealed, f;
         ++*all;
+        if (v.len > 33 && p[0] == 0x01) {
+            assert_int_equal(ldg_entry_stored_parts(p + 33, v.len - 33, &m,
+                                                    &sealed),
+                             0);
+            assert_true(sealed && !ldg_entry_stored_digest(p + 33, v.len - 33,
+                                                           m));
+            n += form == LDG_STORED_TAGGED;
+            continue;
+        }
+        assert_int_equal(ldg_entry_stored_parts(p, v.len, &m, &sealed), 0);
+        f = ldg_entry_stored_digest(p, v.len, m) ? LDG_STORED_STAMP
+                                                 : LDG_STORED_CUT;
+        n += sealed && f == form;
     }
     assert_int_equal(rc, LDG_ENOTFOUND);
     ldg_cursor_close(c);
     ldg_txn_abort(t);
     return n;
+}
+
+/* Records stored without their claim digests. */
+static uint64_t
+undigested(struct ldg_ledger *l, uint64_t *all)
+{
+    return in_form(l, LDG_STORED_CUT, all);
 }
 
 /* meta "digest.next": 0 with *seq, or LDG_ENOTFOUND. */
@@ -188,7 +208,7 @@ digest_next(struct ldg_ledger *l, uint64_t *seq)
 }
 
 static void
-test_migrate__to_7_every_sealed_entry_keeps_its_digest(void **state)
+test_migrate__to_8_every_sealed_entry_keeps_its_digest(void **state)
 {
     (void)state;
     for (int from = 1; from < LDG_LAYOUT_NEWEST; from++) {
@@ -197,13 +217,18 @@ test_migrate__to_7_every_sealed_entry_keeps_its_digest(void **state)
         struct ldg_migrate_result res;
         uint64_t all, seq;
         if (from >= LDG_LAYOUT_STORED)
-            assert_int_equal(undigested(l, &all), N);
+            assert_int_equal(in_form(l,
+                                     from == LDG_LAYOUT_DIGEST
+                                         ? LDG_STORED_STAMP
+                                         : LDG_STORED_CUT,
+                                     &all),
+                             N);
         assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), 0);
-        assert_int_equal(res.to, LDG_LAYOUT_DIGEST);
-        /* from 4 or older stored with them, from 5 and 6 rewritten */
+        assert_int_equal(res.to, LDG_LAYOUT_TAGGED);
+        /* from 4 or older stored with them, from 5, 6 and 7 rewritten */
         assert_int_equal(res.entries_digested,
                          from >= LDG_LAYOUT_STORED ? N : 0);
-        assert_int_equal(undigested(l, &all), 0);
+        assert_int_equal(in_form(l, LDG_STORED_TAGGED, &all), N);
         assert_int_equal(all, N);
         assert_int_equal(digest_next(l, &seq), LDG_ENOTFOUND);
         verifies(l);
@@ -213,42 +238,54 @@ test_migrate__to_7_every_sealed_entry_keeps_its_digest(void **state)
         t_rmrf(dir);
     }
     /* --layout 5 and 6 write the records without them, as those layouts
-     * read them */
-    for (int to = LDG_LAYOUT_STORED; to < LDG_LAYOUT_DIGEST; to++) {
-        char dir[256];
-        struct ldg_ledger *l = ledger_at(dir, sizeof dir, LDG_LAYOUT_SPLIT);
-        struct ldg_migrate_result res;
-        uint64_t all;
-        assert_int_equal(ldg_migrate(l, to, NULL, NULL, &res), 0);
-        assert_int_equal(res.to, to);
-        assert_int_equal(undigested(l, &all), N);
-        verifies(l);
-        ldg_close(l);
-        t_rmrf(dir);
+     * read them; --layout 7 with them in the stamp, from 4 (the copy) and
+     * from 6 (the rewrite) */
+    for (int to = LDG_LAYOUT_STORED; to < LDG_LAYOUT_TAGGED; to++) {
+        for (int from = LDG_LAYOUT_SPLIT; from < to; from += 2) {
+            char dir[256];
+            struct ldg_ledger *l = ledger_at(dir, sizeof dir, (unsigned)from);
+            struct ldg_migrate_result res;
+            uint64_t all;
+            int form =
+                to == LDG_LAYOUT_DIGEST ? LDG_STORED_STAMP : LDG_STORED_CUT;
+            assert_int_equal(ldg_migrate(l, to, NULL, NULL, &res), 0);
+            assert_int_equal(res.to, to);
+            assert_int_equal(in_form(l, form, &all), N);
+            assert_int_equal(res.entries_digested,
+                             from > LDG_LAYOUT_SPLIT && to == LDG_LAYOUT_DIGEST
+                                 ? N
+                                 : 0);
+            verifies(l);
+            ldg_close(l);
+            t_rmrf(dir);
+        }
     }
 }
 
-/* l (layout 6) as a migrate to 7 leaves it when it stops after writing
- * meta "layout" 7 and rewriting the records below `next`. */
+/* l (layout 6 or 7) as a migrate to `layout` (7 or 8) leaves it when it
+ * stops after writing meta "layout" and rewriting the records below
+ * `next` in that layout's form. */
 static void
-stop_at(struct ldg_ledger *l, uint64_t next)
+stop_at(struct ldg_ledger *l, uint64_t next, int layout)
 {
     struct ldg_txn *t;
     ldg_dbi meta = ldg_core(l, LDG_DB_META),
             e5 = ldg_core(l, LDG_DB_ENTRIES5);
     uint8_t lay[4], k[8], rec[LDG_ENTRY_MAX];
+    int form = layout == LDG_LAYOUT_TAGGED ? LDG_STORED_TAGGED
+                                           : LDG_STORED_STAMP;
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
     for (uint64_t seq = 0; seq < next; seq++) {
         struct ldg_val v;
         size_t n;
         ldg_be64(k, seq);
         assert_int_equal(ldg_kv_get(t, e5, k, 8, &v), 0);
-        assert_int_equal(ldg_entry_stored(v.data, v.len, 1, rec, sizeof rec,
-                                          &n),
+        assert_int_equal(ldg_entry_stored(v.data, v.len, form, rec,
+                                          sizeof rec, &n),
                          0);
         assert_int_equal(ldg_core_kv_put(t, e5, k, 8, rec, n), 0);
     }
-    ldg_be32(lay, LDG_LAYOUT_DIGEST);
+    ldg_be32(lay, (uint32_t)layout);
     ldg_be64(k, next);
     assert_int_equal(ldg_core_kv_put(t, meta, LDG_META_LAYOUT,
                                      sizeof LDG_META_LAYOUT - 1, lay, 4),
@@ -270,23 +307,26 @@ test_migrate__a_stopped_digest_rewrite_is_finished_by_the_next(void **state)
     uint64_t all, seq;
     (void)state;
     take(l, &before);
-    stop_at(l, 300);
+    stop_at(l, 300, LDG_LAYOUT_TAGGED);
     /* stats says where the rewrite stopped */
     assert_int_equal(ldg_stats(l, &st), 0);
-    assert_int_equal(st.layout, LDG_LAYOUT_DIGEST);
+    assert_int_equal(st.layout, LDG_LAYOUT_TAGGED);
     assert_int_equal(st.digests_left, 1);
     assert_int_equal(st.digest_next, 300);
-    /* a whole layout 7 ledger meanwhile: it reads both forms, appends */
+    /* a whole layout 8 ledger meanwhile: it reads both forms, appends */
     assert_int_equal(undigested(l, &all), N - 300);
+    assert_int_equal(in_form(l, LDG_STORED_TAGGED, &all), 300);
     verifies(l);
     t_append(l, "x.layout.test", "{\"n\":600}", NULL);
     assert_int_equal(undigested(l, &all), N - 300);
+    assert_int_equal(in_form(l, LDG_STORED_TAGGED, &all), 301);
     assert_int_equal(all, N + 1);
     assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), 0);
-    assert_int_equal(res.from, LDG_LAYOUT_DIGEST);
-    assert_int_equal(res.to, LDG_LAYOUT_DIGEST);
+    assert_int_equal(res.from, LDG_LAYOUT_TAGGED);
+    assert_int_equal(res.to, LDG_LAYOUT_TAGGED);
     assert_int_equal(res.entries_digested, N - 300);
     assert_int_equal(undigested(l, &all), 0);
+    assert_int_equal(in_form(l, LDG_STORED_TAGGED, &all), N + 1);
     assert_int_equal(all, N + 1);
     assert_int_equal(digest_next(l, &seq), LDG_ENOTFOUND);
     assert_int_equal(ldg_stats(l, &st), 0);
@@ -296,6 +336,48 @@ test_migrate__a_stopped_digest_rewrite_is_finished_by_the_next(void **state)
     assert_int_equal(after.size, before.size + 1);
     assert_memory_equal(after.leaf, before.leaf, 32 * before.size);
     assert_memory_equal(after.root, before.root, 32 * before.size);
+    verifies(l);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* A layout 7 store whose rewrite stopped (records below 300 with their
+ * digests in their stamps, the rest without), migrated to 8: every
+ * record, of either form, rewritten in layout 8's; --layout 7 finishes
+ * layout 7's rewrite in its own form. */
+static void
+test_migrate__a_stopped_layout7_rewrite_goes_to_8(void **state)
+{
+    static struct snap before, after;
+    char dir[256];
+    struct ldg_ledger *l = ledger_at(dir, sizeof dir, LDG_LAYOUT_AES_SALTS);
+    struct ldg_migrate_result res;
+    uint64_t all, seq;
+    (void)state;
+    take(l, &before);
+    stop_at(l, 300, LDG_LAYOUT_DIGEST);
+    assert_int_equal(in_form(l, LDG_STORED_STAMP, &all), 300);
+    assert_int_equal(undigested(l, &all), N - 300);
+    verifies(l);
+    assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), 0);
+    assert_int_equal(res.from, LDG_LAYOUT_DIGEST);
+    assert_int_equal(res.to, LDG_LAYOUT_TAGGED);
+    assert_int_equal(res.entries_digested, N);
+    assert_int_equal(in_form(l, LDG_STORED_TAGGED, &all), N);
+    assert_int_equal(digest_next(l, &seq), LDG_ENOTFOUND);
+    take(l, &after);
+    same(&before, &after);
+    verifies(l);
+    ldg_close(l);
+    t_rmrf(dir);
+
+    l = ledger_at(dir, sizeof dir, LDG_LAYOUT_AES_SALTS);
+    stop_at(l, 200, LDG_LAYOUT_DIGEST);
+    assert_int_equal(ldg_migrate(l, LDG_LAYOUT_DIGEST, NULL, NULL, &res), 0);
+    assert_int_equal(res.to, LDG_LAYOUT_DIGEST);
+    assert_int_equal(res.entries_digested, N - 200);
+    assert_int_equal(in_form(l, LDG_STORED_STAMP, &all), N);
+    assert_int_equal(digest_next(l, &seq), LDG_ENOTFOUND);
     verifies(l);
     ldg_close(l);
     t_rmrf(dir);
@@ -313,7 +395,7 @@ test_migrate__a_malformed_digest_next_is_named(void **state)
     struct ldg_txn *t;
     const uint8_t three[3] = {0, 1, 2};
     (void)state;
-    stop_at(l, 100);
+    stop_at(l, 100, LDG_LAYOUT_TAGGED);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
     assert_int_equal(ldg_core_kv_put(t, ldg_core(l, LDG_DB_META),
                                      LDG_META_DIGEST_NEXT,
@@ -342,8 +424,8 @@ test_migrate__a_digest_rewrite_steps_over_a_pruned_range(void **state)
     int rc;
     (void)state;
     /* stopped before its first chunk, then pruned below 300 (a write
-     * layout 7 takes), the records below the horizon gone */
-    stop_at(l, 0);
+     * layout 8 takes), the records below the horizon gone */
+    stop_at(l, 0, LDG_LAYOUT_TAGGED);
     snprintf(archive, sizeof archive, "%s/archive", dir);
     memset(&ao, 0, sizeof ao);
     ao.before = "300";
@@ -427,9 +509,10 @@ main(void)
         cmocka_unit_test(
             test_migrate__the_same_layout_is_a_no_op_an_older_is_refused),
         cmocka_unit_test(test_migrate__a_standing_finding_stops_it),
-        cmocka_unit_test(test_migrate__to_7_every_sealed_entry_keeps_its_digest),
+        cmocka_unit_test(test_migrate__to_8_every_sealed_entry_keeps_its_digest),
         cmocka_unit_test(
             test_migrate__a_stopped_digest_rewrite_is_finished_by_the_next),
+        cmocka_unit_test(test_migrate__a_stopped_layout7_rewrite_goes_to_8),
         cmocka_unit_test(test_migrate__a_malformed_digest_next_is_named),
         cmocka_unit_test(
             test_migrate__a_digest_rewrite_steps_over_a_pruned_range),

@@ -855,35 +855,27 @@ test_segment__an_unproven_erasure_is_refused(void **state)
     free(bad);
 }
 
-/* A segment's ENTRY records leave a sealed entry's claim digest out
- * whatever layout the store keeps (layout 7 keeps it): the same events
- * stored as layout 6 keeps them (every entries5 record's digest cut, meta
- * "layout" 6) make a segment of the same bytes. */
+/* The fixture's store (layout 8) carried back to layout `layout`: every
+ * entries5 record rewritten in that layout's stored form (7: the digest
+ * in the stamp; 6: without it), meta "layout" with it. */
 static void
-test_segment__the_same_bytes_from_layout_6_and_7(void **state)
+stored_as(struct fx *f, uint64_t size, int layout)
 {
-    struct fx *f = *state;
-    struct ldg_segment_info info;
     struct ldg_txn *t;
     ldg_dbi dbi;
-    uint8_t rec[LDG_ENTRY_MAX], cut[LDG_ENTRY_MAX], lay[4] = {0, 0, 0, 6};
-    uint64_t size;
-    size_t len, n, cn, m, kept = 0;
-    uint8_t *seg;
-    int sealed;
+    uint8_t rec[LDG_ENTRY_MAX], out[LDG_ENTRY_MAX], lay[4] = {0, 0, 0, 0};
+    size_t n, on;
+    int form = layout == 7 ? LDG_STORED_STAMP : LDG_STORED_CUT;
 
-    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
-    assert_int_equal(ldg_txn_size(t, &size), 0);
-    ldg_txn_abort(t);
     for (uint64_t q = 0; q < size; q++) {
         n = t_raw_stored_get(f->l, "entries", q, rec, sizeof rec);
-        assert_int_equal(ldg_entry_stored_parts(rec, n, &m, &sealed), 0);
-        kept += ldg_entry_stored_digest(rec, n, m) == 1;
-        assert_int_equal(ldg_entry_stored(rec, n, 0, cut, sizeof cut, &cn), 0);
-        assert_int_equal(cn, n - 41);
-        t_raw_put(f->l, "entries", q, cut, cn);
+        assert_int_equal(ldg_entry_stored(rec, n, form, out, sizeof out, &on),
+                         0);
+        /* from 8 (0x01 ‖ d ‖ the record without d) or 7 */
+        assert_int_equal(on, layout == 7 ? n + 8 : n - 41);
+        t_raw_put(f->l, "entries", q, out, on);
     }
-    assert_int_equal(kept, size); /* layout 7 kept every one */
+    lay[3] = (uint8_t)layout;
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
     assert_int_equal(ldg_db_open(t, "meta", 0, &dbi), 0);
     assert_int_equal(ldg_core_kv_put(t, dbi, "layout", 6, lay, 4), 0);
@@ -891,11 +883,40 @@ test_segment__the_same_bytes_from_layout_6_and_7(void **state)
     assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
                                 &(struct ldg_verify_report){0}, NULL, NULL),
                      0);
-    seg = segment_of(f, f->l, 0, HZ, &len, &info);
-    assert_int_equal(len, f->len);
-    assert_memory_equal(seg, f->seg, len);
-    ldg_segment_info_release(&info);
-    free(seg);
+}
+
+/* A segment's ENTRY records leave a sealed entry's claim digest out
+ * whatever layout the store keeps (layouts 7 and 8 keep it): the same
+ * events stored as layout 7 keeps them (the digest in the stamp) and as
+ * layout 6 does (every entries5 record's digest cut) make a segment of
+ * the same bytes as the fixture's layout 8 store. */
+static void
+test_segment__the_same_bytes_from_layouts_6_7_and_8(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_info info;
+    struct ldg_txn *t;
+    uint8_t rec[LDG_ENTRY_MAX];
+    uint64_t size;
+    size_t len, n, tagged = 0;
+    uint8_t *seg;
+
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_txn_size(t, &size), 0);
+    ldg_txn_abort(t);
+    for (uint64_t q = 0; q < size; q++) {
+        n = t_raw_stored_get(f->l, "entries", q, rec, sizeof rec);
+        tagged += n > 33 && rec[0] == 0x01;
+    }
+    assert_int_equal(tagged, size); /* layout 8 keeps every one so */
+    for (int layout = 7; layout >= 6; layout--) {
+        stored_as(f, size, layout);
+        seg = segment_of(f, f->l, 0, HZ, &len, &info);
+        assert_int_equal(len, f->len);
+        assert_memory_equal(seg, f->seg, len);
+        ldg_segment_info_release(&info);
+        free(seg);
+    }
 }
 
 /* ---------------------------------------------------------- vectors -- */
@@ -1058,7 +1079,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_segment__the_same_bytes_from_layout_6_and_7, setup,
+            test_segment__the_same_bytes_from_layouts_6_7_and_8, setup,
             teardown),
         cmocka_unit_test_setup_teardown(test_segment__round_trips, setup,
                                         teardown),

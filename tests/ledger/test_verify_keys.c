@@ -211,30 +211,92 @@ test_verify__detects_tampered_key_registry(void **state)
 
 /* ------------------------------------------------ format 2: the seals -- */
 
-/* Store layout 7 keeps a sealed entry's claim digest in its stored
- * record: a bit flipped in it is found by plain verify and by --full at
- * that event, named as the digest (the entry's leaf differs from the tree
- * too: the digest is what is named), also when the log was verified
- * before. */
+/* Store layout 8 keeps a sealed entry's claim digest raw before its
+ * stored record (0x01 ‖ d[32] ‖ ...): a bit flipped in it is found by
+ * plain verify and by --full at that event, named as the digest (the
+ * entry's leaf differs from the tree too: the digest is what is named),
+ * also when the log was verified before. */
 static void
 test_verify__detects_flipped_stored_claim_digest(void **state)
 {
     struct fx *f = *state;
     struct ldg_verify_report r;
     uint8_t buf[LDG_ENTRY_MAX];
-    size_t n, m;
-    int sealed;
+    size_t n;
     assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
     n = t_raw_stored_get(f->l, "entries", 23, buf, sizeof buf);
-    assert_int_equal(ldg_entry_stored_parts(buf, n, &m, &sealed), 0);
-    assert_true(sealed);
-    assert_true(ldg_entry_stored_digest(buf, n, m));
-    /* 0x92, the claim, the stamp's header, a6 "digest" c4 20, d[32] */
-    buf[1 + m + 1 + 9 + 31] ^= 0x80;
+    assert_true(n > 34 && buf[0] == 0x01 && buf[33] == 0x92);
+    buf[1 + 31] ^= 0x80; /* 0x01, d[32] */
     t_raw_put(f->l, "entries", 23, buf, n);
     expect_bad(f, 0, 23, "event 23: claim digest does not match its stamp");
     expect_bad(f, LDG_VERIFY_FULL, 23,
                "event 23: claim digest does not match its stamp");
+}
+
+/* A layout 7 record (the digest as the stamp's first pair), read at any
+ * seq of a layout 8 store: its flipped digest is named the same way. */
+static void
+test_verify__detects_flipped_claim_digest_in_a_layout7_record(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_verify_report r;
+    uint8_t buf[LDG_ENTRY_MAX], rec[LDG_ENTRY_MAX];
+    size_t n, m;
+    int sealed;
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    n = t_raw_stored_get(f->l, "entries", 23, buf, sizeof buf);
+    assert_int_equal(
+        ldg_entry_stored(buf, n, LDG_STORED_STAMP, rec, sizeof rec, &n), 0);
+    assert_int_equal(ldg_entry_stored_parts(rec, n, &m, &sealed), 0);
+    assert_true(sealed);
+    assert_true(ldg_entry_stored_digest(rec, n, m));
+    t_raw_put(f->l, "entries", 23, rec, n);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
+                                &r, NULL, NULL),
+                     0);
+    /* 0x92, the claim, the stamp's header, a6 "digest" c4 20, d[32] */
+    rec[1 + m + 1 + 9 + 31] ^= 0x80;
+    t_raw_put(f->l, "entries", 23, rec, n);
+    expect_bad(f, 0, 23, "event 23: claim digest does not match its stamp");
+    expect_bad(f, LDG_VERIFY_FULL, 23,
+               "event 23: claim digest does not match its stamp");
+}
+
+/* A layout 8 record cut short is damage, named at its event: the tag and
+ * the digest alone, the digest cut, and the record after it a byte short;
+ * so is one whose record after the digest keeps a digest of its own. */
+static void
+test_verify__a_truncated_layout8_record_is_corruption(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_verify_report r;
+    uint8_t buf[LDG_ENTRY_MAX], rec[LDG_ENTRY_MAX];
+    size_t n, cuts[3], sn;
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    n = t_raw_stored_get(f->l, "entries", 23, buf, sizeof buf);
+    assert_true(n > 34 && buf[0] == 0x01);
+    cuts[0] = 33;
+    cuts[1] = 20;
+    cuts[2] = n - 1;
+    for (size_t i = 0; i < 3; i++) {
+        t_raw_put(f->l, "entries", 23, buf, cuts[i]);
+        expect_bad(f, 0, 23, "event 23");
+        expect_bad(f, LDG_VERIFY_FULL, 23, "event 23");
+        assert_int_equal(
+            ldg_entry_whole(buf, cuts[i], buf + 1, rec, sizeof rec, &sn),
+            LDG_ECORRUPT);
+    }
+    /* 0x01 ‖ d ‖ a layout 7 record (the digest twice) */
+    memcpy(rec, buf, 33);
+    assert_int_equal(ldg_entry_stored(buf, n, LDG_STORED_STAMP, rec + 33,
+                                      sizeof rec - 33, &sn),
+                     0);
+    t_raw_put(f->l, "entries", 23, rec, 33 + sn);
+    expect_bad(f, LDG_VERIFY_FULL, 23, "event 23");
+    t_raw_put(f->l, "entries", 23, buf, n);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
+                                &r, NULL, NULL),
+                     0);
 }
 
 int
@@ -242,6 +304,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_verify__detects_flipped_stored_claim_digest),
+        T(test_verify__detects_flipped_claim_digest_in_a_layout7_record),
+        T(test_verify__a_truncated_layout8_record_is_corruption),
         T(test_verify__tampered_registry_cannot_unrevoke_a_key),
         T(test_verify__tampered_registry_cannot_add_a_key),
         T(test_verify__detects_event_signed_outside_its_key_roles),
