@@ -1,9 +1,10 @@
 /*
- * test_stored.c — store layouts 5's to 7's records against
+ * test_stored.c — store layouts 5's to 8's records against
  * tests/vectors/store-v5.txt (computed independently of the C code:
  * docs/FORMAT.md 4 and 6.1): seeded salts (BLAKE2b, layout 5; AES, layout
- * 6), body records of every kind, stored entries of both forms (layout 7
- * keeps a sealed entry's claim digest) and their derived bytes,
+ * 6), body records of every kind, stored entries of every form (layout 7
+ * keeps a sealed entry's claim digest in its stamp, layout 8 raw before
+ * the record) and their derived bytes,
  * a dictionary; single-bit changes of stored entries; the erase guarantee
  * (nothing of an erased body is left in the store's dictionaries).
  */
@@ -357,8 +358,9 @@ test_stored__a_dictionary_frame_has_raw_literals(void **state)
     ldg_dicts_free(d);
 }
 
-/* digest: the stored form keeps a sealed entry's claim digest (layout 7)
- * or not (layouts 5 and 6) */
+/* digest: the stored form (enum ldg_stored_form): a sealed entry's claim
+ * digest kept in its stamp (layout 7), raw before the record (layout 8)
+ * or not (layouts 5 and 6); a format 1 entry has one form */
 static void
 check_entry(const char *whole_key, const char *prev_key, const char *stored_key,
             const char *leaf_key, int sealed, int digest)
@@ -383,7 +385,7 @@ check_entry(const char *whole_key, const char *prev_key, const char *stored_key,
     assert_int_equal(ldg_entry_decode_rec(st, sn, prev, &ev, 0), 0);
     assert_true(ev.derived);
     assert_int_equal(ev.sealed, sealed);
-    assert_int_equal(ev.digest_derived, sealed && !digest);
+    assert_int_equal(ev.digest_derived, sealed && digest == LDG_STORED_CUT);
     assert_hex(ev.leaf, 32, leaf_key);
     assert_memory_equal(ev.prev, prev, 32);
     if (sealed) {
@@ -421,83 +423,164 @@ test_stored__entries_lose_and_regain_their_derived_bytes(void **state)
                 "sealed.leaf_hash", 1, 0);
     check_entry("sealed.entry", "sealed.prev", "sealed.stored7",
                 "sealed.leaf_hash", 1, 1);
-    check_entry("format1.entry", "format1.prev", "format1.stored",
-                "format1.leaf_hash", 0, 0);
-    check_entry("format1.entry", "format1.prev", "format1.stored",
-                "format1.leaf_hash", 0, 1);
+    check_entry("sealed.entry", "sealed.prev", "sealed.stored8",
+                "sealed.leaf_hash", 1, 2);
+    for (int form = 0; form < 3; form++)
+        check_entry("format1.entry", "format1.prev", "format1.stored",
+                    "format1.leaf_hash", 0, form);
 }
 
-/* The two stored forms of a sealed entry, one made from the other: layout
- * 7's with the digest, 5's and 6's without it (derived and put in, or
+/* The three stored forms of a sealed entry, each made from the others
+ * and from the whole entry: layout 8's (0x01, the digest raw), 7's (the
+ * digest in the stamp), 5's and 6's without it (derived and put in, or
  * cut); the whole entry of each is the same. */
 static void
-test_stored__the_two_sealed_forms_convert_both_ways(void **state)
+test_stored__the_sealed_forms_convert_every_way(void **state)
 {
-    uint8_t *e, *prev, *s5, *s7, out[LDG_ENTRY_MAX], w[LDG_ENTRY_MAX];
-    size_t en = bytes("sealed.entry", &e), n5 = bytes("sealed.stored", &s5),
-           n7 = bytes("sealed.stored7", &s7), n, wn, m;
+    static const char *const keys[3] = {"sealed.stored", "sealed.stored7",
+                                        "sealed.stored8"};
+    uint8_t *e, *prev, *sf[3], out[LDG_ENTRY_MAX], w[LDG_ENTRY_MAX];
+    size_t en = bytes("sealed.entry", &e), sn[3], n, wn, m;
     int sealed;
     (void)state;
     assert_int_equal(bytes("sealed.prev", &prev), 32);
-    assert_int_equal(n7, n5 + 41); /* a6 "digest" c4 20 d[32] */
-    assert_int_equal(ldg_entry_stored(s5, n5, 1, out, sizeof out, &n), 0);
-    assert_hex(out, n, "sealed.stored7");
-    assert_int_equal(ldg_entry_stored(s7, n7, 0, out, sizeof out, &n), 0);
-    assert_hex(out, n, "sealed.stored");
-    /* too little room: said so */
-    assert_int_equal(ldg_entry_stored(s5, n5, 1, out, n7 - 1, &n),
-                     LDG_ETOOBIG);
-    assert_int_equal(ldg_entry_stored(e, en, 1, out, n7 - 1, &n),
-                     LDG_ETOOBIG);
-    assert_int_equal(ldg_entry_stored_parts(s7, n7, &m, &sealed), 0);
+    for (int f = 0; f < 3; f++)
+        sn[f] = bytes(keys[f], &sf[f]);
+    assert_int_equal(sn[1], sn[0] + 41); /* a6 "digest" c4 20 d[32] */
+    assert_int_equal(sn[2], sn[0] + 33); /* 01 d[32] */
+    for (int from = 0; from < 3; from++) {
+        for (int to = 0; to < 3; to++) {
+            assert_int_equal(
+                ldg_entry_stored(sf[from], sn[from], to, out, sizeof out, &n),
+                0);
+            assert_hex(out, n, keys[to]);
+            /* too little room: said so */
+            assert_int_equal(ldg_entry_stored(sf[from], sn[from], to, out,
+                                              sn[to] - 1, &n),
+                             LDG_ETOOBIG);
+        }
+        assert_int_equal(ldg_entry_whole(sf[from], sn[from], prev, w,
+                                         sizeof w, &wn),
+                         0);
+        assert_int_equal(wn, en);
+        assert_memory_equal(w, e, en);
+    }
+    for (int to = 0; to < 3; to++) {
+        assert_int_equal(ldg_entry_stored(e, en, to, out, sizeof out, &n), 0);
+        assert_hex(out, n, keys[to]);
+        assert_int_equal(ldg_entry_stored(e, en, to, out, sn[to] - 1, &n),
+                         LDG_ETOOBIG);
+    }
+    assert_int_equal(ldg_entry_stored(e, en, 3, out, sizeof out, &n),
+                     LDG_EINVAL);
+    assert_int_equal(ldg_entry_stored_parts(sf[1], sn[1], &m, &sealed), 0);
     assert_true(sealed);
-    assert_int_equal(ldg_entry_stored_digest(s7, n7, m), 1);
-    assert_int_equal(ldg_entry_stored_parts(s5, n5, &m, &sealed), 0);
-    assert_int_equal(ldg_entry_stored_digest(s5, n5, m), 0);
-    assert_int_equal(ldg_entry_whole(s7, n7, prev, w, sizeof w, &wn), 0);
-    assert_int_equal(wn, en);
-    assert_memory_equal(w, e, en);
+    assert_int_equal(ldg_entry_stored_digest(sf[1], sn[1], m), 1);
+    assert_int_equal(ldg_entry_stored_parts(sf[0], sn[0], &m, &sealed), 0);
+    assert_int_equal(ldg_entry_stored_digest(sf[0], sn[0], m), 0);
+    /* layout 8's is no 0x92 record (a segment's ENTRY never is one) */
+    assert_int_equal(ldg_entry_stored_parts(sf[2], sn[2], &m, &sealed),
+                     LDG_ECORRUPT);
     free(e);
     free(prev);
-    free(s5);
-    free(s7);
+    for (int f = 0; f < 3; f++)
+        free(sf[f]);
 }
 
-/* A layout 7 record's digest is read, never derived: a stored digest that
- * is not its claim's comes back as stored (every reader: trusted, strict,
- * strict with the leaf, and the whole-entry way), so verify can name it,
- * and the leaf is the whole entry's with that digest. A layout 5/6
- * record's digest is derived, unless NO_DIGEST. */
+/* A layout 8 record whose own record is not layout 5/6's (layout 7's,
+ * with the digest twice; a format 1 entry; nothing) is damage to every
+ * reader, as is a tag other than 0x01 before a digest. */
+static void
+test_stored__a_layout8_record_holds_a_cut_sealed_record_only(void **state)
+{
+    static const unsigned fl[] = {0, LDG_DECODE_NO_DIGEST, LDG_DECODE_TRUSTED,
+                                  LDG_DECODE_TRUSTED | LDG_DECODE_NO_DIGEST};
+    uint8_t *prev, *s7, *s8, *f1, bad[LDG_ENTRY_MAX], w[LDG_ENTRY_MAX];
+    size_t n7 = bytes("sealed.stored7", &s7), n8 = bytes("sealed.stored8", &s8),
+           n1 = bytes("format1.stored", &f1), bn[4], wn;
+    uint8_t *b[4];
+    (void)state;
+    assert_int_equal(bytes("sealed.prev", &prev), 32);
+    for (int k = 0; k < 4; k++)
+        b[k] = malloc(LDG_ENTRY_MAX);
+    memcpy(b[0], s8, 33); /* 01 d ‖ layout 7's record */
+    memcpy(b[0] + 33, s7, n7);
+    bn[0] = 33 + n7;
+    memcpy(b[1], s8, 33); /* 01 d ‖ a format 1 entry's */
+    memcpy(b[1] + 33, f1, n1);
+    bn[1] = 33 + n1;
+    memcpy(b[2], s8, 33); /* 01 d ‖ nothing */
+    bn[2] = 33;
+    memcpy(b[3], s8, n8); /* 02 d ‖ ... */
+    b[3][0] = 0x02;
+    bn[3] = n8;
+    for (int k = 0; k < 4; k++) {
+        for (size_t f = 0; f < sizeof fl / sizeof fl[0]; f++) {
+            struct ldg_event ev;
+            assert_int_equal(
+                ldg_entry_decode_rec(b[k], bn[k], prev, &ev, fl[f]),
+                LDG_ECORRUPT);
+            assert_int_equal(
+                ldg_entry_decode_rec(b[k], bn[k], NULL, &ev, fl[f]),
+                LDG_ECORRUPT);
+        }
+        assert_int_equal(ldg_entry_whole(b[k], bn[k], prev, w, sizeof w, &wn),
+                         LDG_ECORRUPT);
+        for (int to = 0; to < 3; to++)
+            assert_int_equal(
+                ldg_entry_stored(b[k], bn[k], to, bad, sizeof bad, &wn),
+                LDG_ECORRUPT);
+        free(b[k]);
+    }
+    free(prev);
+    free(s7);
+    free(s8);
+    free(f1);
+}
+
+/* A layout 7 or 8 record's digest is read, never derived: a stored
+ * digest that is not its claim's comes back as stored (every reader:
+ * trusted, strict, strict with the leaf, and the whole-entry way), so
+ * verify can name it, and the leaf is the whole entry's with that digest.
+ * A layout 5/6 record's digest is derived, unless NO_DIGEST. */
 static void
 test_stored__a_stored_digest_is_read_not_derived(void **state)
 {
     static const unsigned fl[] = {0, LDG_DECODE_NO_DIGEST, LDG_DECODE_TRUSTED,
                                   LDG_DECODE_TRUSTED | LDG_DECODE_NO_DIGEST};
     static const uint8_t zero[32];
-    uint8_t *prev, *s5, *s7, d[32], w[LDG_ENTRY_MAX], leaf[32];
+    uint8_t *prev, *s5, *s7, *s8, d[32], w[LDG_ENTRY_MAX], leaf[32];
     size_t n5 = bytes("sealed.stored", &s5), n7 = bytes("sealed.stored7", &s7),
-           wn, m;
+           n8 = bytes("sealed.stored8", &s8), wn, m;
     int sealed;
     (void)state;
     assert_int_equal(bytes("sealed.prev", &prev), 32);
     assert_int_equal(ldg_entry_stored_parts(s7, n7, &m, &sealed), 0);
     /* the digest's bytes: after 0x92, the claim, the map header and the
-     * 9 bytes of a6 "digest" c4 20 */
+     * 9 bytes of a6 "digest" c4 20; in layout 8's, after 0x01 */
     s7[1 + m + 1 + 9] ^= 0x01;
     memcpy(d, s7 + 1 + m + 1 + 9, 32);
+    s8[1] ^= 0x01;
+    assert_memory_equal(s8 + 1, d, 32);
     assert_int_equal(ldg_entry_whole(s7, n7, prev, w, sizeof w, &wn), 0);
     ldg_tlog_leaf_hash(leaf, w, wn);
+    assert_int_equal(ldg_entry_whole(s8, n8, prev, w, sizeof w, &wn), 0);
+    ldg_tlog_leaf_hash(w, w, wn);
+    assert_memory_equal(w, leaf, 32);
     for (size_t f = 0; f < sizeof fl / sizeof fl[0]; f++) {
         struct ldg_event ev;
-        for (int p = 0; p < 2; p++) {
-            assert_int_equal(
-                ldg_entry_decode_rec(s7, n7, p ? prev : NULL, &ev, fl[f]), 0);
+        for (int p = 0; p < 4; p++) {
+            const uint8_t *sx = p < 2 ? s7 : s8;
+            size_t nx = p < 2 ? n7 : n8;
+            assert_int_equal(ldg_entry_decode_rec(sx, nx, p % 2 ? prev : NULL,
+                                                  &ev, fl[f]),
+                             0);
             assert_false(ev.digest_derived);
             assert_true(ev.derived);
             assert_memory_equal(ev.digest, d, 32);
-            if (p && !(fl[f] & LDG_DECODE_TRUSTED))
+            if (p % 2 && !(fl[f] & LDG_DECODE_TRUSTED))
                 assert_memory_equal(ev.leaf, leaf, 32);
-            assert_int_equal(ldg_entry_decode_rec(s5, n5, p ? prev : NULL,
+            assert_int_equal(ldg_entry_decode_rec(s5, n5, p % 2 ? prev : NULL,
                                                   &ev, fl[f]),
                              0);
             assert_true(ev.digest_derived);
@@ -513,6 +596,7 @@ test_stored__a_stored_digest_is_read_not_derived(void **state)
     free(prev);
     free(s5);
     free(s7);
+    free(s8);
 }
 
 /* The strict readers take one digest pair, first, of 32 bytes: a second
@@ -612,7 +696,8 @@ same_event(const struct ldg_event *w, const struct ldg_event *p, unsigned flags)
     assert_int_equal(p->sealed, w->sealed);
     assert_int_equal(p->seal_seq, w->seal_seq);
     assert_int_equal(p->seal_leaf, w->seal_leaf);
-    /* a digest stored (layout 7) is read as ever; derived only if asked */
+    /* a digest stored (layouts 7, 8) is read as ever; derived only if
+     * asked */
     assert_memory_equal(p->digest,
                         (flags & LDG_DECODE_NO_DIGEST) && p->digest_derived
                             ? zero
@@ -697,6 +782,9 @@ test_stored__sealed_entries_are_read_in_place_as_whole(void **state)
     vn = bytes("sealed.stored7", &v);
     check_in_place(v, vn, prev);
     free(v);
+    vn = bytes("sealed.stored8", &v);
+    check_in_place(v, vn, prev);
+    free(v);
     for (int k = 0; k < 2; k++) {
         memset(&c, 0, sizeof c);
         memcpy(c.actor, "0123456789abcdef", 17);
@@ -723,7 +811,7 @@ test_stored__sealed_entries_are_read_in_place_as_whole(void **state)
         s.source = k ? &src : NULL;
         assert_int_equal(
             ldg_entry2_encode(e, sizeof e, &en, claim, cn, &s, prev), 0);
-        for (int d = 0; d < 2; d++) {
+        for (int d = 0; d < 3; d++) {
             assert_int_equal(ldg_entry_stored(e, en, d, st, sizeof st, &sn),
                              0);
             check_in_place(st, sn, prev);
@@ -823,7 +911,9 @@ main(void)
         cmocka_unit_test(test_stored__seed_salts_are_the_vectors),
         cmocka_unit_test(test_stored__a_seeded_record_is_the_vector),
         cmocka_unit_test(test_stored__every_record_kind_gives_its_commitment),
-        cmocka_unit_test(test_stored__the_two_sealed_forms_convert_both_ways),
+        cmocka_unit_test(test_stored__the_sealed_forms_convert_every_way),
+        cmocka_unit_test(
+            test_stored__a_layout8_record_holds_a_cut_sealed_record_only),
         cmocka_unit_test(test_stored__a_stored_digest_is_read_not_derived),
         cmocka_unit_test(test_stored__malformed_digest_pairs_are_refused),
         cmocka_unit_test(test_stored__a_dictionary_frame_has_raw_literals),

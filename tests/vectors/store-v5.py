@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/vectors/store-v5.txt: store layouts 5's to 7's vectors
+"""Writes tests/vectors/store-v5.txt: store layouts 5's to 8's vectors
 (docs/FORMAT.md 4 and 6.1), computed independently of the C code: msgpack
 written out by hand, Python's hashlib (BLAKE2b, SHA-256), the cryptography
 package's AES-128 (layout 6's salts), and the zstd command line for
@@ -118,8 +118,10 @@ def line(k, v):
 
 def main():
     print("# ledger store layout 5 vectors (docs/FORMAT.md 4 and 6.1): seeded")
-    print("# salts, body records, stored entries, a dictionary; and layout 6's")
-    print("# AES-seeded records (aes.*). Computed independently of the C code by")
+    print("# salts, body records, stored entries, a dictionary; layout 6's")
+    print("# AES-seeded records (aes.*); the stored sealed entry of layouts 5")
+    print("# and 6, 7 and 8 (sealed.stored, .stored7, .stored8). Computed")
+    print("# independently of the C code by")
     print("# tests/vectors/store-v5.py (msgpack by hand, Python's hashlib, the")
     print("# cryptography package for AES, the zstd command line for the frames).")
 
@@ -223,6 +225,8 @@ def main():
     line("sealed.stored", stored2)
     # store layout 7: the whole entry less prev (the digest kept)
     line("sealed.stored7", b"\x92" + claim + stamp)
+    # store layout 8: 0x01, the digest raw, then layout 5/6's record
+    line("sealed.stored8", b"\x01" + dpair[9:] + stored2)
     line("sealed.leaf_hash", hashlib.sha256(b"\x00" + entry).digest())
     e1 = bytes.fromhex(v1["event1.entry"])
     # format 1: 0x93 map, c4 20 prev, c4 40 sig
