@@ -3,11 +3,11 @@
 # may or may not be there is what the program does (issue 46 asked the
 # document to say it):
 #
-#   * layout 4 (the golden image: a build makes layout 7 only), a whole
+#   * layout 4 (the golden image: a build makes layout 8 only), a whole
 #     tile (8192 bytes, as layout 3 wrote it) with a `tree` record at its
 #     last index, holding the tile's hash, another one, or none: not
 #     damage; verify --full passes, proofs and `ledger tiles` are the
-#     whole record's; `ledger migrate` (to layout 7) splits the tile and
+#     whole record's; `ledger migrate` (to layout 8) splits the tile and
 #     writes the tile's own last hash over the record;
 #   * the databases: `idx.id` may be absent (verify --full passes); the
 #     other `idx.*`, empty in layouts 3 and 4, must be there (an open
@@ -16,9 +16,9 @@
 #     images of tests/vectors/layout/);
 #   * the format record: damaged in a store whose log holds events, the
 #     ledger is damaged (65, verify 1); with no events, not a ledger;
-#   * layout 7's stored claim digest: a bit flipped in it, verify (plain
-#     and --full) exits 1 naming the event and the digest, and `show`
-#     gives the stored digest, not one derived from the claim.
+#   * the stored claim digest of layouts 8 and 7: a bit flipped in it,
+#     verify (plain and --full) exits 1 naming the event and the digest,
+#     and `show` gives the stored digest, not one derived from the claim.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
@@ -133,26 +133,29 @@ done
     fail "no format record, no events: stats exit $rc: $(cat "$T/e")"
 
 # ------------------------------------------ a stored claim digest --
-# layout 7 keeps a sealed entry's claim digest in its stored record
-# (FORMAT.md 6.1, "Stored entries"): a bit flipped in it is found by plain
-# verify and --full (exit 1) at that event, named as the digest, and
+# layout 8 keeps a sealed entry's claim digest raw before its stored
+# record, layout 7 (whose image is migrated here, to 7 alone) in its
+# stamp (FORMAT.md 6.1, "Stored entries"): a bit flipped in it is found by
+# plain verify and --full (exit 1) at that event, named as the digest, and
 # `show` gives the digest as stored (a reader does not derive it again)
-rm -rf "$T/g7"
-"$L" --dir "$T/g7" init >/dev/null || exit 1
-"$L" --dir "$T/g7" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
+rm -rf "$T/g8" "$T/g7"
+"$L" --dir "$T/g8" init >/dev/null || exit 1
+"$L" --dir "$T/g8" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
     fail "ingest"
-"$L" --dir "$T/g7" verify >/dev/null 2>&1 || fail "verify before the flip"
-d5=$("$L" --dir "$T/g7" show 5 -o json | jq -r .claim_digest)
-"$T/poke" "$T/g7" flip-digest 5 || fail "poke flip-digest"
-"$L" --dir "$T/g7" verify >/dev/null 2>"$T/e"; rc=$?
-[ $rc = 1 ] && grep -q "event 5: claim digest does not match its stamp" "$T/e" ||
-    fail "a flipped stored digest: verify exit $rc: $(cat "$T/e")"
-"$L" --dir "$T/g7" verify --full >/dev/null 2>"$T/e"; rc=$?
-[ $rc = 1 ] && grep -q "event 5: claim digest does not match its stamp" "$T/e" ||
-    fail "a flipped stored digest: verify --full exit $rc: $(cat "$T/e")"
-d5b=$("$L" --dir "$T/g7" show 5 -o json 2>/dev/null | jq -r .claim_digest)
-[ -n "$d5b" ] && [ "$d5b" != "$d5" ] ||
-    fail "show 5 after the flip: digest '$d5b' (was $d5)"
-
+unpack layout7 "$T/g7"
+for g in g8 g7; do
+    "$L" --dir "$T/$g" verify >/dev/null 2>&1 || fail "$g: verify before the flip"
+    d5=$("$L" --dir "$T/$g" show 5 -o json | jq -r .claim_digest)
+    "$T/poke" "$T/$g" flip-digest 5 || fail "$g: poke flip-digest"
+    "$L" --dir "$T/$g" verify >/dev/null 2>"$T/e"; rc=$?
+    [ $rc = 1 ] && grep -q "event 5: claim digest does not match its stamp" "$T/e" ||
+        fail "$g: a flipped stored digest: verify exit $rc: $(cat "$T/e")"
+    "$L" --dir "$T/$g" verify --full >/dev/null 2>"$T/e"; rc=$?
+    [ $rc = 1 ] && grep -q "event 5: claim digest does not match its stamp" "$T/e" ||
+        fail "$g: a flipped stored digest: verify --full exit $rc: $(cat "$T/e")"
+    d5b=$("$L" --dir "$T/$g" show 5 -o json 2>/dev/null | jq -r .claim_digest)
+    [ -n "$d5b" ] && [ "$d5b" != "$d5" ] ||
+        fail "$g: show 5 after the flip: digest '$d5b' (was $d5)"
+done
 [ "$nfail" -eq 0 ] || exit 1
 echo "format_claims: FORMAT.md section 6's absent and stray records, as the program does"

@@ -1,15 +1,15 @@
 #!/bin/sh
 # migrate.sh — `ledger migrate`: a ledger of an older store layout (the
 # golden images of tests/vectors/layout/: a build makes no older layout)
-# converted in place to layout 7 (entries without prev, new sealed ones
-# with their claim digests, new bodies seeded by AES, the tree as tiles of
-# two pages, the indexes a key per value; docs/FORMAT.md section 6.1), in
-# one run or by way of layouts 2, 3, 4, 5 and 6.
+# converted in place to layout 8 (entries without prev, sealed ones with
+# their claim digests raw before them, new bodies seeded by AES, the tree
+# as tiles of two pages, the indexes a key per value; docs/FORMAT.md
+# section 6.1), in one run or by way of layouts 2, 3, 4, 5, 6 and 7.
 #
 #   * the answers are the same bytes after as before: the checkpoint, the
 #     C2SP tiles (every file), inclusion and consistency proofs, query
 #     output by each index and by time, verify --full; stats says layout
-#     7; the tree's, the indexes' and the events' bytes shrink and the
+#     8; the tree's, the indexes' and the events' bytes shrink and the
 #     output says so; progress on a terminal, erased before the summary,
 #     and none elsewhere; appends go on; a second run converts nothing;
 #     --layout 1 (back) is refused (64), as is a bad value; init makes
@@ -26,20 +26,22 @@
 #     in DIR or another, nothing changed;
 #   * every I/O call of a migration from layout 1, in turn, fails with
 #     ENOSPC (a full disk) and, in turn, never returns (the process is
-#     killed with -9 there): each time the ledger opens in layout 1 to 7,
+#     killed with -9 there): each time the ledger opens in layout 1 to 8,
 #     verify --full passes, the checkpoint is the one before, and migrate
 #     run again finishes the job with the same tiles and query answers as
-#     an undisturbed run; no crash leaves layout 5 or 6 (from 4 the copy
-#     stores the entries with their claim digests, which layouts 5 and 6
-#     would call damaged, and its last transaction writes layout 7);
+#     an undisturbed run; no crash leaves layout 5, 6 or 7 (from 4 the
+#     copy stores the entries in layout 8's form, which the older layouts
+#     would call damaged, and its last transaction writes layout 8);
 #   * from layout 6 (the image: 600 sealed entries stored without their
-#     claim digests) migrate rewrites every record with its digest and
-#     says so, the answers the same bytes; every I/O call of it, in turn,
-#     fails and never returns: each time layout 6 or 7 (some crash leaving
-#     7 with the records not yet rewritten, where stats names the first
-#     seq left and says `ledger migrate` finishes it), verify --full
-#     passes, and migrate run again gives every record its digest (and
-#     stats says none is left).
+#     claim digests) and from layout 7 (the image: each with its digest in
+#     its stamp) migrate rewrites every record in layout 8's form (0x01,
+#     the digest) and says so, the answers the same bytes; --layout 7
+#     from 6 gives them layout 7's; every I/O call of 6 to 8 and of 7 to
+#     8, in turn, fails and never returns: each time the old layout or 8
+#     (some crash leaving 8 with the records not yet rewritten, where
+#     stats names the first seq left and says `ledger migrate` finishes
+#     it), verify --full passes, and migrate run again rewrites every
+#     record (and stats says none is left).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
@@ -117,7 +119,7 @@ for w in "append x.migrate.late --body {\"i\":9}" "erase 5 --reason r" \
     "$L" --dir "$T/old" $w >"$T/out" 2>"$T/err"
     rc=$?
     [ $rc -eq 65 ] &&
-        grep -q 'is at store layout 1, and this build appends to layout 7 only: run `ledger migrate`' "$T/err" ||
+        grep -q 'is at store layout 1, and this build appends to layout 8 only: run `ledger migrate`' "$T/err" ||
         fail "layout 1: $w: exit $rc, $(cat "$T/err")"
 done
 printf '{"type":"x.migrate.late","body":{"i":1}}\n' |
@@ -147,7 +149,7 @@ cp -r "$B" "$D"
 "$L" --dir "$D" migrate >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc -eq 0 ] || fail "migrate: exit $rc ($(cat "$T/err"))"
-grep -q '^layout 1 -> 7 (600 events)$' "$T/out" ||
+grep -q '^layout 1 -> 8 (600 events)$' "$T/out" ||
     fail "migrate: says $(cat "$T/out")"
 # (the indexes layout 1 kept; the body index, new in layout 5, beside)
 bix=$("$L" --dir "$D" stats --databases -o json |
@@ -166,10 +168,10 @@ grep -q '^events  *[0-9]* -> [0-9]* bytes (entries and bodies)$' "$T/out" ||
 grep -q '^in use ' "$T/out" || fail "migrate: no bytes in use ($(cat "$T/out"))"
 [ -s "$T/err" ] && fail "migrate: stderr not a terminal, yet: $(cat "$T/err")"
 "$L" --dir "$D" stats |
-    grep -q '^layout  *7 (entries without prev, seeded bodies, dictionaries)$' ||
+    grep -q '^layout  *8 (entries without prev, seeded bodies, dictionaries)$' ||
     fail "after: stats says $("$L" --dir "$D" stats | grep layout)"
-[ "$("$L" --dir "$D" stats -o json | jq .layout)" = 7 ] ||
-    fail "after: stats -o json has no layout 7"
+[ "$("$L" --dir "$D" stats -o json | jq .layout)" = 8 ] ||
+    fail "after: stats -o json has no layout 8"
 "$L" --dir "$D" verify --full >"$T/v" 2>&1 || fail "after: verify: $(cat "$T/v")"
 answers "$D" "$T/after"
 diff -r "$T/before" "$T/after" >"$T/diff" 2>&1 ||
@@ -205,15 +207,15 @@ answers "$T/two" "$T/after2"
 diff -r "$T/before" "$T/after2" >"$T/diff" 2>&1 ||
     fail "answers differ in layout 2: $(head -c 600 "$T/diff")"
 "$L" --dir "$T/two" migrate -o json >"$T/out" 2>&1
-jq -e '.from == 2 and .to == 7 and .converted and .tiles_split == 2 and
+jq -e '.from == 2 and .to == 8 and .converted and .tiles_split == 2 and
        .index_bytes.after < .index_bytes.before and
        .event_bytes.after < .event_bytes.before and
        .tree_bytes.after < .tree_bytes.before' "$T/out" >/dev/null ||
-    fail "2 -> 7 -o json: $(cat "$T/out")"
+    fail "2 -> 8 -o json: $(cat "$T/out")"
 answers "$T/two" "$T/after3"
 diff -r "$T/before" "$T/after3" >"$T/diff" 2>&1 ||
-    fail "answers differ after 2 -> 7: $(head -c 600 "$T/diff")"
-"$L" --dir "$T/two" verify --full >"$T/v" 2>&1 || fail "2 -> 7: verify: $(cat "$T/v")"
+    fail "answers differ after 2 -> 8: $(head -c 600 "$T/diff")"
+"$L" --dir "$T/two" verify --full >"$T/v" 2>&1 || fail "2 -> 8: verify: $(cat "$T/v")"
 rm -rf "$T/two" "$T/after2" "$T/after3"
 
 # by way of layout 3 and 4: each of the 2 tiles from three pages to two,
@@ -231,14 +233,14 @@ answers "$T/three" "$T/after4"
 diff -r "$T/before" "$T/after4" >"$T/diff" 2>&1 ||
     fail "answers differ after 3 -> 4: $(head -c 600 "$T/diff")"
 "$L" --dir "$T/three" migrate -o json >"$T/out" 2>&1
-jq -e '.from == 4 and .to == 7 and .converted and .tiles_split == 0 and
+jq -e '.from == 4 and .to == 8 and .converted and .tiles_split == 0 and
        .tree_bytes.after == .tree_bytes.before and
        .event_bytes.after < .event_bytes.before' "$T/out" >/dev/null ||
-    fail "4 -> 7 -o json: $(cat "$T/out")"
+    fail "4 -> 8 -o json: $(cat "$T/out")"
 answers "$T/three" "$T/after5"
 diff -r "$T/before" "$T/after5" >"$T/diff" 2>&1 ||
-    fail "answers differ after 4 -> 7: $(head -c 600 "$T/diff")"
-"$L" --dir "$T/three" verify --full >"$T/v" 2>&1 || fail "4 -> 6: verify: $(cat "$T/v")"
+    fail "answers differ after 4 -> 8: $(head -c 600 "$T/diff")"
+"$L" --dir "$T/three" verify --full >"$T/v" 2>&1 || fail "4 -> 8: verify: $(cat "$T/v")"
 rm -rf "$T/three" "$T/after4" "$T/after5"
 
 # on a terminal: a progress line with a percentage, erased before the
@@ -249,32 +251,36 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
         >"$T/tty.out" 2>&1
     grep -q 'migrate: [0-9]*/[0-9]* ([0-9]*%)' "$T/tty.out" ||
         fail "on a terminal: no progress: $(tr '\r' '\n' <"$T/tty.out" | head -3)"
-    grep -q "$(printf '\r\033')\[Klayout 1 -> 7" "$T/tty.out" ||
+    grep -q "$(printf '\r\033')\[Klayout 1 -> 8" "$T/tty.out" ||
         fail "on a terminal: the progress line is not erased before the summary"
 fi
 
 # again: nothing to do; back: refused
 "$L" --dir "$D" migrate >"$T/out" 2>&1 || fail "again: exit $?"
-grep -q '^layout 7 already: nothing to convert (600 events)$' "$T/out" ||
+grep -q '^layout 8 already: nothing to convert (600 events)$' "$T/out" ||
     fail "again: says $(cat "$T/out")"
-"$L" --dir "$D" migrate -o json | jq -e '.converted == false and .from == 7' \
+"$L" --dir "$D" migrate -o json | jq -e '.converted == false and .from == 8' \
     >/dev/null || fail "again -o json"
 "$L" --dir "$D" migrate --layout 1 >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
     fail "--layout 1: exit $rc, $(cat "$T/err")"
-"$L" --dir "$D" migrate --layout 8 >/dev/null 2>"$T/err"
+"$L" --dir "$D" migrate --layout 9 >/dev/null 2>"$T/err"
 rc=$?
-[ $rc -eq 64 ] && grep -q "'8' is not a store layout (1 to 7)" "$T/err" ||
-    fail "--layout 8: exit $rc, $(cat "$T/err")"
+[ $rc -eq 64 ] && grep -q "'9' is not a store layout (1 to 8)" "$T/err" ||
+    fail "--layout 9: exit $rc, $(cat "$T/err")"
+"$L" --dir "$D" migrate --layout 7 >/dev/null 2>"$T/err"
+rc=$?
+[ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
+    fail "--layout 7 at 8: exit $rc, $(cat "$T/err")"
 "$L" --dir "$D" migrate --layout 5 >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
-    fail "--layout 5 at 7: exit $rc, $(cat "$T/err")"
+    fail "--layout 5 at 8: exit $rc, $(cat "$T/err")"
 "$L" --dir "$D" migrate --layout 3 >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
-    fail "--layout 3 at 7: exit $rc, $(cat "$T/err")"
+    fail "--layout 3 at 8: exit $rc, $(cat "$T/err")"
 "$L" --dir "$D" migrate 3 >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q "unexpected argument '3'" "$T/err" ||
@@ -304,7 +310,7 @@ unpack format1 "$F" format1
 "$L" --dir "$F" checkpoint >"$T/f1.ck" 2>&1
 "$L" --dir "$F" query -o json -n all 'type=*' >"$T/f1.q" 2>&1
 "$L" --dir "$F" migrate >"$T/out" 2>&1 &&
-    grep -q '^layout 1 -> 7 (33 events)$' "$T/out" ||
+    grep -q '^layout 1 -> 8 (33 events)$' "$T/out" ||
     fail "format 1: migrate: $(cat "$T/out")"
 "$L" --dir "$F" checkpoint 2>&1 | cmp -s - "$T/f1.ck" ||
     fail "format 1: another checkpoint"
@@ -332,7 +338,7 @@ for what in "serve" "serve --otlp 127.0.0.1:0" \
     timeout 20 "$L" --dir "$S" $what >"$T/out" 2>"$T/err"
     rc=$?
     [ $rc -eq 65 ] && [ ! -s "$T/out" ] &&
-        grep -q "$S is at store layout 1, and this build appends to layout 7 only: every event would be refused until \`ledger --dir $S migrate\`" "$T/err" ||
+        grep -q "$S is at store layout 1, and this build appends to layout 8 only: every event would be refused until \`ledger --dir $S migrate\`" "$T/err" ||
         fail "$what on layout 1: exit $rc, $(cat "$T/out" "$T/err")"
     [ -S "$S/ledger.sock" ] && fail "$what on layout 1 left a socket"
 done
@@ -439,13 +445,13 @@ calls=$(cat "$T/count" 2>/dev/null || echo 0)
 rm -rf "$T/good"
 "$L" --dir "$T/c" tiles "$T/good" >/dev/null 2>&1
 
-# after WHAT DIR: the ledger opens in layout 1 to 7, verifies, has the
+# after WHAT DIR: the ledger opens in layout 1 to 8, verifies, has the
 # checkpoint it had and answers queries as before; migrate finishes the
-# job (layout 7) and the tiles are the same
+# job (layout 8, every record in its form) and the tiles are the same
 after() {
     lay=$("$L" --dir "$2" stats -o json 2>"$T/e2" | jq -r .layout)
     case $lay in
-    1 | 2 | 3 | 4 | 5 | 6 | 7) ;;
+    1 | 2 | 3 | 4 | 5 | 6 | 7 | 8) ;;
     *) fail "$1: stats: layout '$lay' ($(cat "$T/e2"))" ;;
     esac
     "$L" --dir "$2" verify --full >"$T/v" 2>&1 || fail "$1: verify: $(cat "$T/v")"
@@ -466,10 +472,10 @@ after() {
             fail "$1: stats does not say $whole tiles are whole: $("$L" --dir "$2" stats | grep layout)"
     fi
     "$L" --dir "$2" migrate >"$T/m" 2>&1 || fail "$1: migrate again: $(cat "$T/m")"
-    [ "$("$L" --dir "$2" stats -o json 2>/dev/null | jq -r .layout)" = 7 ] ||
-        fail "$1: migrate again: not layout 7: $(cat "$T/m")"
-    [ "$("$T/poke" "$2" undigested entries5)" = "0 of 600" ] ||
-        fail "$1: migrate again: entries without their digests: $("$T/poke" "$2" undigested entries5)"
+    [ "$("$L" --dir "$2" stats -o json 2>/dev/null | jq -r .layout)" = 8 ] ||
+        fail "$1: migrate again: not layout 8: $(cat "$T/m")"
+    [ "$("$T/poke" "$2" untagged entries5)" = "0 of 600" ] ||
+        fail "$1: migrate again: entries not in layout 8's form: $("$T/poke" "$2" untagged entries5)"
     "$L" --dir "$2" stats -o json 2>/dev/null | jq -e 'has("digest_next") | not' >/dev/null &&
         ! "$L" --dir "$2" stats | grep -q 'claim digests' ||
         fail "$1: migrate again: stats says digests are left: $("$L" --dir "$2" stats | grep layout)"
@@ -493,7 +499,7 @@ while [ "$n" -le "$calls" ]; do
         >"$T/out" 2>"$T/err"
     rc=$?
     # a call that fails after the switch was durable (the last fsync's
-    # neighbours) may still leave layout 7 and exit 0; otherwise 74
+    # neighbours) may still leave layout 8 and exit 0; otherwise 74
     case $rc in
     0 | 74) ;;
     *) fail "ENOSPC at call $n: exit $rc ($(cat "$T/err"))" ;;
@@ -528,110 +534,138 @@ case "$layouts" in
 *1*2*4whole*4copied*) [ "$step" = 1 ] && fail "no crash left layout 3:$layouts" ;;
 *) fail "no crash left layout 1, then 2, then 4 with its tiles whole, then 4 with events copied:$layouts" ;;
 esac
-# (the copy's last transaction writes layout 7: no crash leaves 5 or 6)
+# (the copy's last transaction writes layout 8: no crash leaves 5 to 7)
 case "$layouts" in
-*" 5"* | *" 6"*) fail "a crash left layout 5 or 6:$layouts" ;;
+*" 5"* | *" 6"* | *" 7"*) fail "a crash left layout 5, 6 or 7:$layouts" ;;
 esac
 
-# -------------------------------------- layout 6 to 7: the claim digests --
+# ------------------------------- layouts 6 and 7 to 8: the claim digests --
 B6=$T/base6
 unpack layout6 "$B6"
 [ "$("$T/poke" "$B6" undigested entries5)" = "600 of 600" ] ||
     fail "the layout 6 image: $("$T/poke" "$B6" undigested entries5) without digests"
-rm -rf "$T/d6"
-cp -r "$B6" "$T/d6"
-"$L" --dir "$T/d6" migrate >"$T/out" 2>&1 &&
+B7=$T/base7
+unpack layout7 "$B7"
+[ "$("$T/poke" "$B7" undigested entries5):$("$T/poke" "$B7" untagged entries5)" = "0 of 600:600 of 600" ] ||
+    fail "the layout 7 image: $("$T/poke" "$B7" undigested entries5) without digests"
+for from in 6 7; do
+    rm -rf "$T/d"
+    cp -r "$T/base$from" "$T/d"
+    "$L" --dir "$T/d" migrate >"$T/out" 2>&1 &&
+        grep -q "^layout $from -> 8 (600 events)\$" "$T/out" &&
+        grep -q '^digests  600 entries stored with their claim digest$' "$T/out" ||
+        fail "$from -> 8: $(cat "$T/out")"
+    [ "$("$T/poke" "$T/d" untagged entries5)" = "0 of 600" ] ||
+        fail "$from -> 8: $("$T/poke" "$T/d" untagged entries5) not in layout 8's form"
+    "$L" --dir "$T/d" verify --full >"$T/v" 2>&1 || fail "$from -> 8: verify: $(cat "$T/v")"
+    answers "$T/d" "$T/after6"
+    diff -r -x qa "$T/before" "$T/after6" >"$T/diff" 2>&1 ||
+        fail "answers differ after $from -> 8: $(head -c 600 "$T/diff")"
+    "$L" --dir "$T/d" migrate -o json >"$T/out" 2>&1
+    jq -e '.from == 8 and .to == 8 and (.converted | not) and
+           .entries_digested == 0' "$T/out" >/dev/null ||
+        fail "$from -> 8, again: $(cat "$T/out")"
+    rm -rf "$T/d" "$T/after6"
+done
+# --layout 7 from 6: layout 7's form (the digest in the stamp), then on
+rm -rf "$T/d"
+cp -r "$B6" "$T/d"
+"$L" --dir "$T/d" migrate --layout 7 >"$T/out" 2>&1 &&
     grep -q '^layout 6 -> 7 (600 events)$' "$T/out" &&
     grep -q '^digests  600 entries stored with their claim digest$' "$T/out" ||
     fail "6 -> 7: $(cat "$T/out")"
-[ "$("$T/poke" "$T/d6" undigested entries5)" = "0 of 600" ] ||
-    fail "6 -> 7: $("$T/poke" "$T/d6" undigested entries5) without digests"
-"$L" --dir "$T/d6" verify --full >"$T/v" 2>&1 || fail "6 -> 7: verify: $(cat "$T/v")"
-answers "$T/d6" "$T/after6"
-diff -r -x qa "$T/before" "$T/after6" >"$T/diff" 2>&1 ||
-    fail "answers differ after 6 -> 7: $(head -c 600 "$T/diff")"
-"$L" --dir "$T/d6" migrate -o json >"$T/out" 2>&1
-jq -e '.from == 7 and .to == 7 and (.converted | not) and
-       .entries_digested == 0' "$T/out" >/dev/null ||
-    fail "6 -> 7, again: $(cat "$T/out")"
-rm -rf "$T/d6" "$T/after6"
-# from 4: one conversion, the entries copied with their digests
+[ "$("$T/poke" "$T/d" undigested entries5):$("$T/poke" "$T/d" untagged entries5)" = "0 of 600:600 of 600" ] ||
+    fail "6 -> 7: $("$T/poke" "$T/d" undigested entries5) without digests"
+"$L" --dir "$T/d" verify --full >"$T/v" 2>&1 || fail "6 -> 7: verify: $(cat "$T/v")"
+"$L" --dir "$T/d" stats |
+    grep -q '^layout  *7 (entries without prev, seeded bodies, dictionaries; ledger migrate converts it)$' ||
+    fail "6 -> 7: stats says $("$L" --dir "$T/d" stats | grep layout)"
+rm -rf "$T/d"
+# from 4: one conversion, the entries copied in layout 8's form
 rm -rf "$T/d4"
 unpack layout4 "$T/d4"
 "$L" --dir "$T/d4" migrate -o json >"$T/out" 2>&1
-jq -e '.from == 4 and .to == 7 and .converted and .entries_digested == 0' \
-    "$T/out" >/dev/null || fail "4 -> 7: $(cat "$T/out")"
-[ "$("$T/poke" "$T/d4" undigested entries5)" = "0 of 600" ] ||
-    fail "4 -> 7: $("$T/poke" "$T/d4" undigested entries5) without digests"
+jq -e '.from == 4 and .to == 8 and .converted and .entries_digested == 0' \
+    "$T/out" >/dev/null || fail "4 -> 8: $(cat "$T/out")"
+[ "$("$T/poke" "$T/d4" untagged entries5)" = "0 of 600" ] ||
+    fail "4 -> 8: $("$T/poke" "$T/d4" untagged entries5) not in layout 8's form"
 rm -rf "$T/d4"
 
-rm -rf "$T/c"
-cp -r "$B6" "$T/c"
-rm -f "$T/count"
-FAULT_COUNT_FILE=$T/count LD_PRELOAD=$PRE "$L" --dir "$T/c" migrate \
-    >/dev/null 2>&1 || fail "6 -> 7: counting run failed"
-calls6=$(cat "$T/count" 2>/dev/null || echo 0)
-[ "$calls6" -gt 3 ] || fail "6 -> 7 made only '$calls6' I/O calls"
-layouts6=""
-n=1
-while [ "$n" -le "$calls6" ]; do
+# sweep FROM: every I/O call of a migrate of the layout FROM image to 8,
+# in turn, failed (ENOSPC) and hung (killed with -9)
+sweep() {
+    from=$1
     rm -rf "$T/c"
-    cp -r "$B6" "$T/c"
-    FAULT_AT=$n FAULT_ERRNO=ENOSPC LD_PRELOAD=$PRE "$L" --dir "$T/c" migrate \
-        >"$T/out" 2>"$T/err"
-    rc=$?
-    case $rc in
-    0 | 74) ;;
-    *) fail "6 -> 7: ENOSPC at call $n: exit $rc ($(cat "$T/err"))" ;;
-    esac
-    for how in ENOSPC kill; do
-        if [ $how = kill ]; then
+    cp -r "$T/base$from" "$T/c"
+    rm -f "$T/count"
+    FAULT_COUNT_FILE=$T/count LD_PRELOAD=$PRE "$L" --dir "$T/c" migrate \
+        >/dev/null 2>&1 || fail "$from -> 8: counting run failed"
+    calls6=$(cat "$T/count" 2>/dev/null || echo 0)
+    [ "$calls6" -gt 3 ] || fail "$from -> 8 made only '$calls6' I/O calls"
+    layouts6=""
+    n=1
+    while [ "$n" -le "$calls6" ]; do
+        for how in ENOSPC kill; do
             rm -rf "$T/c"
-            cp -r "$B6" "$T/c"
-            rm -f "$T/flog"
-            FAULT_AT=$n FAULT_MODE=hang FAULT_LOG=$T/flog LD_PRELOAD=$PRE "$L" \
-                --dir "$T/c" migrate >/dev/null 2>&1 &
-            p=$!
-            i=0
-            while kill -0 "$p" 2>/dev/null && [ ! -s "$T/flog" ] && [ $i -lt 1200 ]; do
-                sleep 0.02
-                i=$((i + 1))
-            done
-            kill -9 "$p" 2>/dev/null
-            wait "$p" 2>/dev/null
-        fi
-        lay=$("$L" --dir "$T/c" stats -o json 2>/dev/null | jq -r .layout)
-        und=$("$T/poke" "$T/c" undigested entries5)
-        case "$lay:$und" in
-        6:"600 of 600") layouts6="$layouts6 6" ;;
-        7:"0 of 600") layouts6="$layouts6 7" ;;
-        7:*)
-            layouts6="$layouts6 7partly"
-            # stats says where the rewrite stopped, and what finishes it
-            left=${und%% of *}
-            next=$("$L" --dir "$T/c" stats -o json 2>/dev/null | jq -r .digest_next)
-            [ "$next" = $((600 - left)) ] ||
-                fail "6 -> 7: $how at call $n: stats: digest_next '$next', $und without digests"
-            "$L" --dir "$T/c" stats | grep -q "^layout  *7 (.*; entries from seq $next on not yet given their claim digests: ledger migrate finishes it)$" ||
-                fail "6 -> 7: $how at call $n: stats says $("$L" --dir "$T/c" stats | grep layout)"
-            ;;
-        *) fail "6 -> 7: $how at call $n: layout '$lay', $und without digests" ;;
-        esac
-        after "6 -> 7: $how at call $n" "$T/c"
+            cp -r "$T/base$from" "$T/c"
+            if [ $how = ENOSPC ]; then
+                FAULT_AT=$n FAULT_ERRNO=ENOSPC LD_PRELOAD=$PRE "$L" --dir "$T/c" \
+                    migrate >"$T/out" 2>"$T/err"
+                rc=$?
+                case $rc in
+                0 | 74) ;;
+                *) fail "$from -> 8: ENOSPC at call $n: exit $rc ($(cat "$T/err"))" ;;
+                esac
+            else
+                rm -f "$T/flog"
+                FAULT_AT=$n FAULT_MODE=hang FAULT_LOG=$T/flog LD_PRELOAD=$PRE "$L" \
+                    --dir "$T/c" migrate >/dev/null 2>&1 &
+                p=$!
+                i=0
+                while kill -0 "$p" 2>/dev/null && [ ! -s "$T/flog" ] && [ $i -lt 1200 ]; do
+                    sleep 0.02
+                    i=$((i + 1))
+                done
+                kill -9 "$p" 2>/dev/null
+                wait "$p" 2>/dev/null
+            fi
+            lay=$("$L" --dir "$T/c" stats -o json 2>/dev/null | jq -r .layout)
+            und=$("$T/poke" "$T/c" untagged entries5)
+            case "$lay:$und" in
+            "$from":"600 of 600") layouts6="$layouts6 $from" ;;
+            8:"0 of 600") layouts6="$layouts6 8" ;;
+            8:*)
+                layouts6="$layouts6 8partly"
+                # stats says where the rewrite stopped, and what finishes it
+                left=${und%% of *}
+                next=$("$L" --dir "$T/c" stats -o json 2>/dev/null | jq -r .digest_next)
+                [ "$next" = $((600 - left)) ] ||
+                    fail "$from -> 8: $how at call $n: stats: digest_next '$next', $und not in layout 8's form"
+                "$L" --dir "$T/c" stats | grep -q "^layout  *8 (.*; entries from seq $next on not yet stored with their claim digests as layout 8 keeps them: ledger migrate finishes it)$" ||
+                    fail "$from -> 8: $how at call $n: stats says $("$L" --dir "$T/c" stats | grep layout)"
+                ;;
+            *) fail "$from -> 8: $how at call $n: layout '$lay', $und not in layout 8's form" ;;
+            esac
+            after "$from -> 8: $how at call $n" "$T/c"
+        done
+        n=$((n + step))
     done
-    n=$((n + step))
-done
-case "$layouts6" in
-*" 6"*" 7partly"*) ;;
-*) [ "$step" = 1 ] && fail "6 -> 7: no crash left layout 6, then 7 with the records not yet rewritten:$layouts6" ;;
-esac
+    case "$layouts6" in
+    *" $from"*" 8partly"*) ;;
+    *) [ "$step" = 1 ] && fail "$from -> 8: no crash left layout $from, then 8 with the records not yet rewritten:$layouts6" ;;
+    esac
+}
+sweep 6
+calls6to8=$calls6
+sweep 7
+calls7to8=$calls6
 
 if [ "$nfail" -gt 0 ]; then
     echo "migrate: $nfail failure(s)"
     exit 1
 fi
 if [ "$step" = 1 ]; then
-    echo "migrate: ok (a migration of 600 events from layout 1: $calls I/O calls, from 6: $calls6, each failed and each killed)"
+    echo "migrate: ok (a migration of 600 events from layout 1: $calls I/O calls, from 6: $calls6to8, from 7: $calls7to8, each failed and each killed)"
 else
-    echo "migrate: ok (a migration of 600 events from layout 1: $calls I/O calls, from 6: $calls6, one in $step failed and killed)"
+    echo "migrate: ok (a migration of 600 events from layout 1: $calls I/O calls, from 6: $calls6to8, from 7: $calls7to8, one in $step failed and killed)"
 fi

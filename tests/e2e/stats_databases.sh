@@ -43,12 +43,12 @@ for core in ["meta", "entries", "bodies", "tree", "checkpoints", "keys", "seals"
     if core not in names:
         bad.append("no %s" % core)
 by = {d["name"]: d for d in dbs}
-# layout 7 (what init makes): the entries and bodies in entries5 and
+# layout 8 (what init makes): the entries and bodies in entries5 and
 # bodies5, the type index a seq per event in ix.type, and the layout 2
 # databases and layout 4's entries and bodies empty
 if by["entries5"]["records"] != s["events"] or by["ix.type"]["records"] != s["events"]:
     bad.append("entries5 %d, ix.type %d, events %d" % (by["entries5"]["records"], by["ix.type"]["records"], s["events"]))
-if s["layout"] != 7 or any(by[n]["records"] for n in ["idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time", "entries", "bodies"]):
+if s["layout"] != 8 or any(by[n]["records"] for n in ["idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time", "entries", "bodies"]):
     bad.append("layout %r, the layout 2 indexes or entries, bodies hold records" % s["layout"])
 if by["bodies5"]["records"] != s["bodies"]:
     bad.append("bodies5 %d, stats says %d" % (by["bodies5"]["records"], s["bodies"]))

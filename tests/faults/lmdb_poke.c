@@ -18,8 +18,9 @@
  *       Flips one bit in the last byte of the stored body record of SEQ.
  *   lmdb_poke DIR flip-digest SEQ
  *       Flips one bit in the first byte of the claim digest that the
- *       stored entry of SEQ keeps (entries5, store layout 7: the bytes
- *       after a6 "digest" c4 20); exit 1 when the record keeps none.
+ *       stored entry of SEQ keeps (entries5; store layout 8: the byte after
+ *       the record's first, 0x01; layout 7: the bytes after a6 "digest"
+ *       c4 20); exit 1 when the record keeps none.
  *   lmdb_poke DIR flip-seal SEQ
  *       Flips one bit in the last byte (the signature) of the seal record
  *       keyed SEQ (format 2).
@@ -37,9 +38,12 @@
  *       Deletes the record keyed HEXKEY in DB (every duplicate of it).
  *   lmdb_poke DIR undigested DB
  *       Prints how many records of DB (entries5) keep no claim digest
- *       (no a6 "digest" c4 20 in them: a sealed entry as layouts 5 and 6
- *       store it, or a format 1 one), and how many DB holds; changes
- *       nothing.
+ *       (neither begin 0x01, layout 8's form, nor hold a6 "digest" c4 20,
+ *       layout 7's: a sealed entry as layouts 5 and 6 store it, or a
+ *       format 1 one), and how many DB holds; changes nothing.
+ *   lmdb_poke DIR untagged DB
+ *       The same, of the records not in layout 8's form (not beginning
+ *       0x01: layout 7's too).
  *   lmdb_poke DIR keys DB
  *       Prints each key of DB as hex digits and its value's size, one a
  *       line (a DUPSORT database's key once for each of its values); changes
@@ -373,17 +377,23 @@ flip_digest(MDB_txn *txn, uint64_t seq)
         return die("entries5", rc);
     if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
         return die("entries5", rc);
-    for (at = 0; at + sizeof pair + 32 <= v.mv_size; at++)
-        if (memcmp((unsigned char *)v.mv_data + at, pair, sizeof pair) == 0)
-            break;
-    if (at + sizeof pair + 32 > v.mv_size) {
-        fprintf(stderr, "lmdb_poke: the record keeps no claim digest\n");
-        return 1;
+    if (v.mv_size > 33 && ((unsigned char *)v.mv_data)[0] == 0x01) {
+        at = 1; /* layout 8: 01 d[32] ... */
+    } else {
+        for (at = 0; at + sizeof pair + 32 <= v.mv_size; at++)
+            if (memcmp((unsigned char *)v.mv_data + at, pair, sizeof pair) ==
+                0)
+                break;
+        if (at + sizeof pair + 32 > v.mv_size) {
+            fprintf(stderr, "lmdb_poke: the record keeps no claim digest\n");
+            return 1;
+        }
+        at += sizeof pair; /* the digest's first byte */
     }
     if ((copy = malloc(v.mv_size)) == NULL)
         return 1;
     memcpy(copy, v.mv_data, v.mv_size);
-    copy[at + sizeof pair] ^= 1;
+    copy[at] ^= 1;
     nv.mv_size = v.mv_size;
     nv.mv_data = copy;
     rc = mdb_put(txn, dbi, &k, &nv, 0);
@@ -551,7 +561,7 @@ list_keys(MDB_txn *txn, const char *db)
 }
 
 static int
-undigested(MDB_txn *txn, const char *db)
+undigested(MDB_txn *txn, const char *db, int tagged_only)
 {
     static const unsigned char pair[9] = {0xa6, 'd', 'i', 'g', 'e',
                                           's',  't', 0xc4, 0x20};
@@ -568,12 +578,18 @@ undigested(MDB_txn *txn, const char *db)
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         size_t at;
+        all++;
+        if (v.mv_size > 33 && ((unsigned char *)v.mv_data)[0] == 0x01)
+            continue; /* layout 8's form */
+        if (tagged_only) {
+            n++;
+            continue;
+        }
         for (at = 0; at + sizeof pair + 32 <= v.mv_size; at++)
             if (memcmp((unsigned char *)v.mv_data + at, pair, sizeof pair) ==
                 0)
                 break;
         n += at + sizeof pair + 32 > v.mv_size;
-        all++;
     }
     mdb_cursor_close(c);
     printf("%llu of %llu\n", n, all);
@@ -606,13 +622,14 @@ main(int argc, char **argv)
          strcmp(argv[2], "flip-digest") != 0 &&
          strcmp(argv[2], "drop-seal") != 0 && strcmp(argv[2], "drop-db") != 0 &&
          strcmp(argv[2], "keys") != 0 && strcmp(argv[2], "undigested") != 0 &&
+         strcmp(argv[2], "untagged") != 0 &&
          ((strcmp(argv[2], "flip") != 0 && strcmp(argv[2], "del") != 0 &&
            strcmp(argv[2], "join-tile") != 0) ||
           argc < 5))) {
         fprintf(stderr, "usage: lmdb_poke DIR truncate N [keep-checkpoints]"
                         " | DIR flip-body|flip-seal|flip-digest|drop-seal SEQ"
                         " | DIR drop-db NAME | DIR flip DB HEXKEY [OFFSET]"
-                        " | DIR del DB HEXKEY | DIR keys|undigested DB"
+                        " | DIR del DB HEXKEY | DIR keys|undigested|untagged DB"
                         " | DIR join-tile LEVEL N [keep|flip]\n");
         return 64;
     }
@@ -635,7 +652,9 @@ main(int argc, char **argv)
     else if (strcmp(argv[2], "keys") == 0)
         bad = list_keys(txn, argv[3]);
     else if (strcmp(argv[2], "undigested") == 0)
-        bad = undigested(txn, argv[3]);
+        bad = undigested(txn, argv[3], 0);
+    else if (strcmp(argv[2], "untagged") == 0)
+        bad = undigested(txn, argv[3], 1);
     else if (strcmp(argv[2], "join-tile") == 0)
         bad = join_tile(txn, (unsigned)strtoul(argv[3], NULL, 10),
                         strtoull(argv[4], NULL, 10), argc > 5 ? argv[5] : NULL);
