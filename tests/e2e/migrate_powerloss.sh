@@ -1,17 +1,19 @@
 #!/bin/sh
 # migrate_powerloss.sh — a power cut during `ledger migrate` of a layout 4
-# ledger to layout 7 (in one conversion; issue 49; migrate.sh fails and kills it at every
-# I/O call). The run is recorded by tests/faults/powerlog.c (every write
-# to data.mdb, every sync) and tests/faults/powerloss.c replays it onto
-# the data.mdb of before: every epoch before a chosen one whole, and of
-# that one a prefix, a random subset, a random subset in random order, or
-# one with a write torn at a sector. Each of STATES (default 24) images
-# opens in layout 4 or 7 (never 5 or 6: the copy's entries keep their
-# claim digests, and its last transaction writes 7), `verify --full` passes, the checkpoint and the
-# query answers (by index, time and a body scan) are the ones before, and
-# migrate run again reaches layout 7 with the same answers; the last
-# epoch whole is layout 7; with the syncs ignored, some image is broken
-# (the harness would notice).
+# ledger to layout 8 (in one conversion; issue 49), and of a layout 7 one
+# to 8 (the rewrite of every entry record, a chunk a transaction;
+# migrate.sh fails and kills both at every I/O call). The run is recorded
+# by tests/faults/powerlog.c (every write to data.mdb, every sync) and
+# tests/faults/powerloss.c replays it onto the data.mdb of before: every
+# epoch before a chosen one whole, and of that one a prefix, a random
+# subset, a random subset in random order, or one with a write torn at a
+# sector. Each of STATES (default 24) images a run opens in the layout it
+# came from or 8 (from 4 never 5, 6 or 7: the copy's entries are in layout
+# 8's form, and its last transaction writes 8), `verify --full` passes,
+# the checkpoint and the query answers (by index, time and a body scan)
+# are the ones before, and migrate run again reaches layout 8 with the
+# same answers; the last epoch whole is layout 8; with the syncs ignored,
+# some image is broken (the harness would notice).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
@@ -36,40 +38,19 @@ env -u CFLAGS $CC -shared -fPIC -O1 -o "$T/powerlog.so" \
 ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0
 export ASAN_OPTIONS
 
-# the layout 4 golden image (600 events), with appends of this build's
-# kind impossible (a build appends to layout 7 only): as it is
+# run FROM: the layout FROM golden image (600 events; appends of this
+# build's kind impossible: a build appends to layout 8 only), as it is,
+# migrated under the logger, then its power-loss states
 V=$ROOT/tests/vectors/layout
-B=$T/b
-mkdir -m 700 "$B" "$B/keys" || exit 1
-zstd -q -d -c "$V/layout4.mdb.zst" >"$B/data.mdb" || exit 1
-cp "$V/keys/log.key" "$B/keys/log.key" && chmod 600 "$B/keys/log.key" "$B/data.mdb" ||
-    exit 1
-[ "$("$L" --dir "$B" stats -o json | jq -r .layout)" = 4 ] ||
-    { echo "FAIL the image is not layout 4"; exit 1; }
+pre=$T/powerlog.so
+asan=$(ldd "$L" 2>/dev/null | sed -n 's/.*=> \(.*libasan[^ ]*\).*/\1/p')
+[ -n "$asan" ] && pre="$asan $pre"
 qa() {
     "$L" --dir "$1" query -o json -n all type=x.layout.test subject=s:3 2>&1
     "$L" --dir "$1" query -o json -n 30 -r 'subject=s:[15]' 2>&1
     "$L" --dir "$1" query -o json -n all run=R-0001 body.n=7 2>&1
     "$L" --dir "$1" query -o json -n all 2>&1 | sha256sum
 }
-"$L" --dir "$B" checkpoint >"$T/cp" 2>&1 || { echo "FAIL checkpoint"; exit 1; }
-qa "$B" >"$T/qa"
-[ "$(wc -l <"$T/qa")" -gt 20 ] || { echo "FAIL few answers: $(cat "$T/qa")"; exit 1; }
-cp "$B/data.mdb" "$T/base.mdb"
-
-pre=$T/powerlog.so
-asan=$(ldd "$L" 2>/dev/null | sed -n 's/.*=> \(.*libasan[^ ]*\).*/\1/p')
-[ -n "$asan" ] && pre="$asan $pre"
-POWERLOG=$T/log POWERLOG_FILE=$B/data.mdb LD_PRELOAD=$pre "$L" --dir "$B" migrate \
-    >"$T/out" 2>"$T/err" || { echo "FAIL migrate under the shim: $(cat "$T/err")"; exit 1; }
-[ "$("$L" --dir "$B" stats -o json | jq -r .layout)" = 7 ] ||
-    { echo "FAIL migrate under the shim did not reach layout 7"; exit 1; }
-out=$("$T/powerloss" "$T/log" "$T/base.mdb" count) ||
-    { echo "FAIL powerloss count: exit $?"; exit 1; }
-set -- $out
-epochs=$2
-[ "$epochs" -ge 3 ] || bad "only $epochs epochs logged: no syncs seen?"
-
 image() { # NAME MODE EPOCH SEED [ignore]
     rm -rf "$T/$1"
     mkdir -m 700 "$T/$1" && cp -a "$B/keys" "$T/$1/" || exit 1
@@ -89,37 +70,66 @@ same() {
         { bad "$1: another checkpoint"; return 1; }
     qa "$2" | cmp -s - "$T/qa" || { bad "$1: other query answers"; return 1; }
 }
-n4=0
-n7=0
-i=0
-while [ "$i" -lt "$STATES" ]; do
-    case $((i % 4)) in
-    0) mode=prefix ;;
-    1) mode=subset ;;
-    2) mode=reorder ;;
-    *) mode=torn ;;
-    esac
-    e=$(((i * 7919 + i / 4) % epochs))
-    image s "$mode" "$e" "$i" || { echo "FAIL powerloss image"; exit 1; }
-    lay=$("$L" --dir "$T/s" stats -o json 2>"$T/se" | jq -r .layout)
-    case $lay in
-    4) n4=$((n4 + 1)) ;;
-    7) n7=$((n7 + 1)) ;;
-    *) bad "state $i ($mode, epoch $e): layout '$lay': $(cat "$T/se")" ;;
-    esac
-    same "state $i ($mode, epoch $e), layout $lay" "$T/s"
-    "$L" --dir "$T/s" migrate >"$T/m" 2>&1 ||
-        bad "state $i ($mode, epoch $e): migrate again: $(cat "$T/m")"
-    [ "$("$L" --dir "$T/s" stats -o json 2>/dev/null | jq -r .layout)" = 7 ] ||
-        bad "state $i: migrate again did not reach layout 7"
-    same "state $i ($mode, epoch $e), migrated again" "$T/s"
-    i=$((i + 1))
-done
-# the last epoch whole: layout 7
-image s prefix "$epochs" 0
-[ "$("$L" --dir "$T/s" stats -o json 2>/dev/null | jq -r .layout)" = 7 ] ||
-    bad "every write replayed: not layout 7"
-same "every write replayed" "$T/s"
+run() {
+    from=$1
+    B=$T/b$from
+    rm -rf "$B" "$T/log"
+    mkdir -m 700 "$B" "$B/keys" || exit 1
+    zstd -q -d -c "$V/layout$from.mdb.zst" >"$B/data.mdb" || exit 1
+    cp "$V/keys/log.key" "$B/keys/log.key" && chmod 600 "$B/keys/log.key" "$B/data.mdb" ||
+        exit 1
+    [ "$("$L" --dir "$B" stats -o json | jq -r .layout)" = "$from" ] ||
+        { echo "FAIL the image is not layout $from"; exit 1; }
+    "$L" --dir "$B" checkpoint >"$T/cp" 2>&1 || { echo "FAIL checkpoint"; exit 1; }
+    qa "$B" >"$T/qa"
+    [ "$(wc -l <"$T/qa")" -gt 20 ] || { echo "FAIL few answers: $(cat "$T/qa")"; exit 1; }
+    cp "$B/data.mdb" "$T/base.mdb"
+    POWERLOG=$T/log POWERLOG_FILE=$B/data.mdb LD_PRELOAD=$pre "$L" --dir "$B" migrate \
+        >"$T/out" 2>"$T/err" || { echo "FAIL migrate under the shim: $(cat "$T/err")"; exit 1; }
+    [ "$("$L" --dir "$B" stats -o json | jq -r .layout)" = 8 ] ||
+        { echo "FAIL migrate under the shim did not reach layout 8"; exit 1; }
+    out=$("$T/powerloss" "$T/log" "$T/base.mdb" count) ||
+        { echo "FAIL powerloss count: exit $?"; exit 1; }
+    # shellcheck disable=SC2086
+    set -- $out
+    epochs=$2
+    [ "$epochs" -ge 3 ] || bad "$from -> 8: only $epochs epochs logged: no syncs seen?"
+    nfrom=0
+    n8=0
+    i=0
+    while [ "$i" -lt "$STATES" ]; do
+        case $((i % 4)) in
+        0) mode=prefix ;;
+        1) mode=subset ;;
+        2) mode=reorder ;;
+        *) mode=torn ;;
+        esac
+        e=$(((i * 7919 + i / 4) % epochs))
+        image s "$mode" "$e" "$i" || { echo "FAIL powerloss image"; exit 1; }
+        lay=$("$L" --dir "$T/s" stats -o json 2>"$T/se" | jq -r .layout)
+        case $lay in
+        "$from") nfrom=$((nfrom + 1)) ;;
+        8) n8=$((n8 + 1)) ;;
+        *) bad "$from -> 8: state $i ($mode, epoch $e): layout '$lay': $(cat "$T/se")" ;;
+        esac
+        same "$from -> 8: state $i ($mode, epoch $e), layout $lay" "$T/s"
+        "$L" --dir "$T/s" migrate >"$T/m" 2>&1 ||
+            bad "$from -> 8: state $i ($mode, epoch $e): migrate again: $(cat "$T/m")"
+        [ "$("$L" --dir "$T/s" stats -o json 2>/dev/null | jq -r .layout)" = 8 ] ||
+            bad "$from -> 8: state $i: migrate again did not reach layout 8"
+        same "$from -> 8: state $i ($mode, epoch $e), migrated again" "$T/s"
+        i=$((i + 1))
+    done
+    # the last epoch whole: layout 8
+    image s prefix "$epochs" 0
+    [ "$("$L" --dir "$T/s" stats -o json 2>/dev/null | jq -r .layout)" = 8 ] ||
+        bad "$from -> 8: every write replayed: not layout 8"
+    same "$from -> 8: every write replayed" "$T/s"
+    said="$said $from -> 8: $STATES states from $epochs epochs ($nfrom layout $from, $n8 layout 8);"
+}
+said=""
+run 7
+run 4
 # with the syncs ignored, some image is broken: the harness notices
 lost=0
 j=0
@@ -134,5 +144,5 @@ done
 [ "$lost" -gt 0 ] ||
     bad "with the syncs ignored every image verified: the harness would not notice"
 
-echo "migrate_powerloss: $STATES power-loss states from $epochs epochs ($n4 layout 4, $n7 layout 7), without syncs $lost of 12 broken; $nfail failed"
+echo "migrate_powerloss:$said without syncs $lost of 12 broken; $nfail failed"
 [ "$nfail" = 0 ]
