@@ -3,21 +3,25 @@
 # per older store layout, of the same 600-event ledger (its README says how
 # they were made), fresh5, a ledger a layout 5 build made itself (4,201
 # events: seeded bodies, 87 of them compressed with the dictionary its
-# 4,096th event brought, an erased body), and fresh7, fresh5 carried on by
-# a layout 6 build and then this layout 7 one (4,282 events: the layout 6
+# 4,096th event brought, an erased body), fresh7, fresh5 carried on by a
+# layout 6 build and then a layout 7 one (4,282 events: the layout 6
 # build's sealed entries rewritten with their claim digests by the migrate
-# to 7, every one stored with its digest): this build reads
+# to 7, every one stored with its digest in its stamp), and fresh8, fresh7
+# carried on by this layout 8 build (4,323 events: every sealed entry
+# rewritten by the migrate to 8 and appended with its digest raw before
+# the record): this build reads
 # each, says its layout, verifies it in full, and gives the recorded
 # checkpoint, C2SP tiles and entry bundles and query answers (by type,
 # subject, run, actor, body and time), byte for byte, and the same proofs
 # from all; none of the older takes an append (this build appends to
-# layout 7 only: each is refused naming `ledger migrate`, nothing
-# changed), each migrated does; the layout 1 to 6 images migrated (to 7)
+# layout 8 only: each is refused naming `ledger migrate`, nothing
+# changed), each migrated does; the layout 1 to 7 images migrated (to 8)
 # give the same answers and verify in full, and the layout 1 image
-# migrated to 2, 3, 4, 5 and 6 those of the layout 2 to 6 images; fresh5
-# migrated to 7 holds every record it held (mdb_dump -a) but meta
-# "layout", and appends bodies seeded by AES (records 0x05 and 0x06) and
-# entries with their claim digests.
+# migrated to 2, 3, 4, 5, 6 and 7 those of the layout 2 to 7 images;
+# fresh5 migrated to 8 holds every record it held (mdb_dump -a) but meta
+# "layout" and the entries, and appends bodies seeded by AES (records 0x05
+# and 0x06) and entries in layout 8's form; fresh7 migrated to 8 gives
+# its answers again.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -78,11 +82,11 @@ queries() {
     "$LEDGER" --dir "$1" query -o json -n all 'subject=pack:*'
 }
 
-for n in 1 2 3 4 5 6; do
+for n in 1 2 3 4 5 6 7; do
     unpack $n "$T/l$n"
     answers $n "$T/l$n"
 done
-for n in 2 3 4 5 6; do
+for n in 2 3 4 5 6 7; do
     cmp -s "$T/proofs.1" "$T/proofs.$n" ||
         fail "the proofs of layout $n differ from layout 1's"
 done
@@ -90,28 +94,28 @@ grep -c '^c2sp.org/tlog-proof@v1$' "$T/proofs.1" | grep -qx 7 ||
     fail "proofs: $(head -c 300 "$T/proofs.1")"
 
 # only the newest layout is appended to
-for n in 1 2 3 4 5 6; do
+for n in 1 2 3 4 5 6 7; do
     "$LEDGER" --dir "$T/l$n" append x.layout.more --body '{"n":1}' \
         >/dev/null 2>"$T/e"
     rc=$?
-    [ $rc = 65 ] && grep -q "is at store layout $n, and this build appends to layout 7 only: run \`ledger migrate\`" "$T/e" ||
+    [ $rc = 65 ] && grep -q "is at store layout $n, and this build appends to layout 8 only: run \`ledger migrate\`" "$T/e" ||
         fail "layout $n: append: exit $rc, $(cat "$T/e")"
     "$LEDGER" --dir "$T/l$n" checkpoint | cmp -s - "$V/checkpoint" ||
         fail "layout $n: a refused append changed the checkpoint"
 done
 
-for n in 1 2 3 4 5 6; do
+for n in 1 2 3 4 5 6 7; do
     rm -rf "$T/m"
     unpack $n "$T/m"
     "$LEDGER" --dir "$T/m" migrate >/dev/null 2>&1 ||
         fail "migrate the layout $n image"
-    answers 7 "$T/m"
+    answers 8 "$T/m"
     "$LEDGER" --dir "$T/m" append x.layout.more --body '{"n":1}' \
         >/dev/null 2>&1 || fail "layout $n migrated: append"
     "$LEDGER" --dir "$T/m" verify >"$T/v" 2>&1 ||
         fail "layout $n migrated: verify after append: $(cat "$T/v")"
 done
-for n in 2 3 4 5 6; do
+for n in 2 3 4 5 6 7; do
     rm -rf "$T/m$n"
     unpack 1 "$T/m$n"
     "$LEDGER" --dir "$T/m$n" migrate --layout $n >/dev/null 2>&1 ||
@@ -157,9 +161,9 @@ queries5 "$F" | cmp -s - "$V/fresh5.queries.json" ||
 "$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
     >/dev/null 2>"$T/e"
 rc=$?
-[ $rc = 65 ] && grep -q "is at store layout 5, and this build appends to layout 7 only: run \`ledger migrate\`" "$T/e" ||
+[ $rc = 65 ] && grep -q "is at store layout 5, and this build appends to layout 8 only: run \`ledger migrate\`" "$T/e" ||
     fail "fresh5: append: exit $rc, $(cat "$T/e")"
-# to layout 7 (by way of 6): the layout record and the entries, each
+# to layout 8 (by way of 6): the layout record and the entries, each
 # sealed one's record rewritten with its claim digest, nothing else (the
 # body index is current)
 "$LEDGER" --dir "$F" migrate --layout 5 >"$T/mig5.out" 2>&1 ||
@@ -170,18 +174,18 @@ command -v mdb_dump >/dev/null 2>&1 && have_dump=1
 dump_rest() { mdb_dump -a "$1" | awk '/^database=/ { skip = $0 == "database=entries5" } !skip'; }
 [ $have_dump = 1 ] && dump_rest "$F" >"$T/dump5"
 "$LEDGER" --dir "$F" migrate >"$T/mig7.out" 2>&1 &&
-    grep -q '^layout 5 -> 7 (4201 events)$' "$T/mig7.out" &&
+    grep -q '^layout 5 -> 8 (4201 events)$' "$T/mig7.out" &&
     grep -q '^digests  4201 entries stored with their claim digest$' "$T/mig7.out" ||
     fail "fresh5: migrate: $(cat "$T/mig7.out")"
 if [ $have_dump = 1 ]; then
     dump_rest "$F" >"$T/dump7"
     diff "$T/dump5" "$T/dump7" | grep '^[<>]' >"$T/ddiff"
-    printf '<  00000005\n>  00000007\n' | cmp -s - "$T/ddiff" ||
-        fail "fresh5: migrate to 7 changed more than the layout record and the entries: $(head -c 400 "$T/ddiff")"
-    grep -B1 '^ 00000007$' "$T/dump7" | grep -q "^ $(printf layout | od -An -tx1 | tr -d ' \n')\$" ||
-        fail "fresh5: no layout record 7"
+    printf '<  00000005\n>  00000008\n' | cmp -s - "$T/ddiff" ||
+        fail "fresh5: migrate to 8 changed more than the layout record and the entries: $(head -c 400 "$T/ddiff")"
+    grep -B1 '^ 00000008$' "$T/dump7" | grep -q "^ $(printf layout | od -An -tx1 | tr -d ' \n')\$" ||
+        fail "fresh5: no layout record 8"
 fi
-"$LEDGER" --dir "$F" stats | grep -q "^layout  *7 " ||
+"$LEDGER" --dir "$F" stats | grep -q "^layout  *8 " ||
     fail "fresh5 migrated: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
 "$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
     fail "fresh5 migrated: verify --full: $(cat "$T/v")"
@@ -194,8 +198,8 @@ queries5 "$F" | cmp -s - "$V/fresh5.queries.json" ||
 "$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
     fail "fresh5: verify after append: $(cat "$T/v")"
 # the appended body (seq 4201) is seeded by AES; 4199's stays BLAKE2b's;
-# the appended entry keeps its claim digest (a6 "digest" c4 20), and
-# 4199's has it since the migrate
+# the appended entry keeps its claim digest raw before its record (0x01,
+# the digest), and 4199's has it so since the migrate
 digest_pair=$(printf '\246digest\304 ' | od -An -tx1 | tr -d ' \n')
 if [ $have_dump = 1 ]; then
     mdb_dump -s bodies5 "$F" >"$T/b6"
@@ -205,22 +209,21 @@ if [ $have_dump = 1 ]; then
             grep -q "^ $k" || fail "fresh5: body $s is not a record $k"
     done
     mdb_dump -s entries5 "$F" >"$T/e7"
-    for sk in 4201:1 4199:1 0:1; do
-        s=${sk%:*} k=${sk#*:}
-        n=$(grep -A1 "^ $(printf '%016x' "$s")\$" "$T/e7" | sed -n 2p |
-            grep -c "$digest_pair")
-        [ "$n" = "$k" ] || fail "fresh5: entry $s keeps its digest: $n, not $k"
+    for s in 4201 4199 0; do
+        grep -A1 "^ $(printf '%016x' "$s")\$" "$T/e7" | sed -n 2p |
+            grep -q "^ 01.\{64\}92" || fail "fresh5: entry $s is not in layout 8's form"
     done
 fi
 
 # fresh7: fresh5 migrated to 6 and appended to by a layout 6 build (seq
 # 4201..4240: entries without their digests, bodies seeded by AES), then
 # migrated to 7 (every record rewritten with its digest) and appended to
-# by this build (4241..4281, an erasure among them): every sealed entry
-# keeps its digest, and no rewrite is left (stats names none). Old
-# records read by deriving their digests: the layout 5 and 6 images
-# above, and a layout 7 ledger holding both kinds (a rewrite that
-# stopped): tests/ledger/test_migrate.c and tests/e2e/migrate.sh.
+# by a layout 7 build (4241..4281, an erasure among them): every sealed
+# entry keeps its digest in its stamp, and no rewrite is left (stats
+# names none). Old records read by deriving their digests: the layout 5
+# and 6 images above, and a layout 7 or 8 ledger holding two kinds (a
+# rewrite that stopped): tests/ledger/test_migrate.c and
+# tests/e2e/migrate.sh.
 queries7() {
     t1=$("$LEDGER" --dir "$1" show 4195 -o json | jq -r .time)
     t2=$("$LEDGER" --dir "$1" show 4265 -o json | jq -r .time)
@@ -239,7 +242,7 @@ mkdir -m 700 "$F" "$F/keys" &&
     zstd -q -d -c "$V/fresh7.mdb.zst" >"$F/data.mdb" &&
     cp "$V/keys/fresh5.key" "$F/keys/log.key" &&
     chmod 600 "$F/keys/log.key" "$F/data.mdb" || exit 1
-"$LEDGER" --dir "$F" stats | grep -q "^layout  *7 (entries without prev, seeded bodies, dictionaries)$" ||
+"$LEDGER" --dir "$F" stats | grep -q "^layout  *7 (entries without prev, seeded bodies, dictionaries; ledger migrate converts it)$" ||
     fail "fresh7: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
 "$LEDGER" --dir "$F" stats -o json | jq -e '.layout == 7 and (has("digest_next") | not)' >/dev/null ||
     fail "fresh7: stats -o json: $("$LEDGER" --dir "$F" stats -o json 2>&1)"
@@ -273,13 +276,73 @@ if $CC -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
 else
     fail "lmdb_poke: $(cat "$T/cc.err")"
 fi
-"$LEDGER" --dir "$F" migrate >"$T/mig.out" 2>&1 &&
-    grep -q '^layout 7 already: nothing to convert (4282 events)$' "$T/mig.out" ||
-    fail "fresh7: migrate: $(cat "$T/mig.out")"
 "$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
-    >/dev/null 2>&1 || fail "fresh7: append"
+    >/dev/null 2>"$T/e"
+rc=$?
+[ $rc = 65 ] && grep -q "is at store layout 7, and this build appends to layout 8 only: run \`ledger migrate\`" "$T/e" ||
+    fail "fresh7: append: exit $rc, $(cat "$T/e")"
+"$LEDGER" --dir "$F" migrate >"$T/mig.out" 2>&1 &&
+    grep -q '^layout 7 -> 8 (4282 events)$' "$T/mig.out" &&
+    grep -q '^digests  4282 entries stored with their claim digest$' "$T/mig.out" ||
+    fail "fresh7: migrate: $(cat "$T/mig.out")"
+[ "$("$T/poke" "$F" untagged entries5)" = "0 of 4282" ] ||
+    fail "fresh7 migrated: entries not in layout 8's form: $("$T/poke" "$F" untagged entries5)"
+"$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
+    fail "fresh7 migrated: verify --full: $(cat "$T/v")"
+"$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh7.checkpoint" ||
+    fail "fresh7 migrated: another checkpoint"
+queries7 "$F" | cmp -s - "$V/fresh7.queries.json" ||
+    fail "fresh7 migrated: other query answers"
+"$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
+    >/dev/null 2>&1 || fail "fresh7 migrated: append"
 "$LEDGER" --dir "$F" verify >"$T/v" 2>&1 ||
     fail "fresh7: verify after append: $(cat "$T/v")"
+
+# fresh8: fresh7 migrated to 8 by this build (every sealed entry's record
+# rewritten, the digest raw before it) and appended to (4282..4322, an
+# erasure among them): every record is in layout 8's form, no rewrite is
+# left
+queries8() {
+    t1=$("$LEDGER" --dir "$1" show 4195 -o json | jq -r .time)
+    t2=$("$LEDGER" --dir "$1" show 4300 -o json | jq -r .time)
+    "$LEDGER" --dir "$1" query -o json -n all -S "$t1" -U "$t2"
+    "$LEDGER" --dir "$1" query -o json -n 30 -r subject=s:3
+    "$LEDGER" --dir "$1" query -o json -n all body.n=4260
+    "$LEDGER" --dir "$1" query -o json -n 10 -g timeout
+    for s in 4199 4220 4260 4281 4290 4300 4322; do
+        "$LEDGER" --dir "$1" show -o json $s
+    done
+}
+F=$T/fresh8
+mkdir -m 700 "$F" "$F/keys" &&
+    zstd -q -d -c "$V/fresh8.mdb.zst" >"$F/data.mdb" &&
+    cp "$V/keys/fresh5.key" "$F/keys/log.key" &&
+    chmod 600 "$F/keys/log.key" "$F/data.mdb" || exit 1
+"$LEDGER" --dir "$F" stats | grep -q "^layout  *8 (entries without prev, seeded bodies, dictionaries)$" ||
+    fail "fresh8: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
+"$LEDGER" --dir "$F" stats -o json | jq -e '.layout == 8 and (has("digest_next") | not)' >/dev/null ||
+    fail "fresh8: stats -o json: $("$LEDGER" --dir "$F" stats -o json 2>&1)"
+"$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
+    fail "fresh8: verify --full: $(cat "$T/v")"
+"$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh8.checkpoint" ||
+    fail "fresh8: another checkpoint"
+"$LEDGER" --dir "$F" keys verifier | cmp -s - "$V/fresh5.vkey" ||
+    fail "fresh8: another verifier key"
+rm -rf "$T/tiles"
+"$LEDGER" --dir "$F" tiles "$T/tiles" >/dev/null 2>&1 || fail "fresh8: tiles"
+(cd "$T/tiles" && find . -type f | sort | xargs sha256sum) |
+    cmp -s - "$V/fresh8.tiles.sha256" || fail "fresh8: other tiles"
+queries8 "$F" | cmp -s - "$V/fresh8.queries.json" ||
+    fail "fresh8: other query answers: $(queries8 "$F" | diff - "$V/fresh8.queries.json" | head -5)"
+[ "$("$T/poke" "$F" untagged entries5)" = "0 of 4323" ] ||
+    fail "fresh8: entries not in layout 8's form: $("$T/poke" "$F" untagged entries5)"
+"$LEDGER" --dir "$F" migrate >"$T/mig.out" 2>&1 &&
+    grep -q '^layout 8 already: nothing to convert (4323 events)$' "$T/mig.out" ||
+    fail "fresh8: migrate: $(cat "$T/mig.out")"
+"$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
+    >/dev/null 2>&1 || fail "fresh8: append"
+"$LEDGER" --dir "$F" verify >"$T/v" 2>&1 ||
+    fail "fresh8: verify after append: $(cat "$T/v")"
 
 if [ "$nfail" -gt 0 ]; then
     echo "layout_images: $nfail failure(s)"
