@@ -472,7 +472,7 @@ if want store; then
     else
         l_m=$(na "the older build's ledger: $(reason migrate-ingest)") l_mr=$l_m
     fi
-    row "store migrate layout ${mig_from:-4} to ${mig_to:-7} ($N)" "events/s" "$l_m" "-" hi "$T_MIGRATE" \
+    row "store migrate layout ${mig_from:-4} to ${mig_to:-8} ($N)" "events/s" "$l_m" "-" hi "$T_MIGRATE" \
         "in place; events $(sed -n 's/^events *//p' "$OUT/logs/ledger-migrate.out" 2>/dev/null | sed 's/ (.*//')"
     row "store migrate peak RSS" "MiB" "$l_mr" "-" lo "$T_MIGRATE_RSS" ""
     rm -rf "$MIG_DIR"

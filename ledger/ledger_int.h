@@ -82,7 +82,8 @@ int ldg_entry2_decode_trusted(const uint8_t *buf, size_t len,
                               struct ldg_event *ev);
 /* The same two readers of the stored form of a sealed entry (0x92 ‖
  * claim ‖ stamp, no prev: FORMAT.md 6.1), in place: the stamp with its
- * digest (layout 7) fills ev->digest; without it (layouts 5 and 6) they
+ * digest (layout 7) fills ev->digest; without it (layouts 5 and 6, and
+ * inside layout 8's record, whose digest codec_stored.c puts in) they
  * set ev->digest_derived and leave ev->digest zero. ev->prev is left zero
  * and ev->entry NULL; the trusted one zeroes nothing (ev must be zeroed)
  * and says -1 as above. */
@@ -811,8 +812,9 @@ struct ldg_store *ldg_txn_store(struct ldg_txn *t);
  * -err (LDG_ECORRUPT: a malformed record; LDG_EVERSION: a newer layout). */
 int ldg_txn_layout(struct ldg_txn *t);
 void ldg_txn_set_layout(struct ldg_txn *t, int layout);
-/* Meta "digest.next" of t (layout 7: the records from *seq on may still
- * lack their claim digests, a migrate having stopped): 0 with *seq,
+/* Meta "digest.next" of t (layouts 7 and 8: the records from *seq on may
+ * not be in the layout's stored form yet, a migrate having stopped): 0
+ * with *seq,
  * LDG_ENOTFOUND (none left to rewrite), or LDG_ECORRUPT (not 8 bytes,
  * named in the handle's message). In ledger/migrate.c. */
 int ldg_txn_digest_next(struct ldg_txn *t, uint64_t *seq);

@@ -116,7 +116,7 @@ ldg_segment_info_release(struct ldg_segment_info *i)
  * Codec 1: an ENTRY record is the entry as store layouts 5 and 6 keep it
  * (the "cut" stored entry record, FORMAT.md 11.4): the entry less the
  * bytes a reader derives, a sealed one's claim digest among them whatever
- * layout the store is at (layout 7 keeps it in the store; a segment does
+ * layout the store is at (layouts 7 and 8 keep it in the store; a segment does
  * not, so its bytes are the same from any store).
  *
  *   sealed:    0x92 ‖ claim ‖ stamp⁻
@@ -167,7 +167,7 @@ uv_get(const uint8_t *p, size_t avail, uint64_t *v, size_t *used)
 /* An ENTRY record is the entry as store layouts 5 and 6 keep it
  * (FORMAT.md 6.1, ledger/codec_stored.c): without prev and a sealed
  * entry's claim digest, whatever the layout of the store it comes from
- * (a layout 7 record has its digest cut; an older layout's whole entry is
+ * (a layout 7 or 8 record has its digest cut; an older layout's whole entry is
  * cut to that form), so that an archive's bytes depend on its events
  * alone. The record's kind must be the ledger's format's. */
 static int

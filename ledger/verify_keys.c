@@ -39,7 +39,7 @@ vf_check_sig(struct vstate *vs, const struct ldg_event *ev)
     } else if (ev->sealed) {
         /* format 2: the key vouches through the seal (pass 1 checks it,
          * one signature a seal); the entry must bind its claim (whole, or
-         * stored with its digest: layout 7) */
+         * stored with its digest: layouts 7 and 8) */
         uint8_t d[32];
         ldg_claim_digest(d, ev->signed_part, ev->signed_len);
         if (memcmp(d, ev->digest, 32) != 0) {
