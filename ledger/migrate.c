@@ -1234,14 +1234,16 @@ step_digest(struct ldg_txn *t, void *arg)
  */
 #define DG_CHUNK 16384
 #define DG_BYTES ((size_t)8 << 20)
+#define DG_HEAD 13 /* an arena record's be64 seq ‖ be32 len ‖ u8 */
 
 struct dig {
     uint64_t next; /* the first seq the step leaves to the next one */
     uint64_t n;    /* records the step rewrote */
     uint64_t seen; /* records it looked at */
     int done;      /* no record is left without its digest */
-    /* the step's records as they go back: be64 seq ‖ be32 len ‖ record,
-     * each (DG_BYTES and one record at most) */
+    int grew;      /* a record the step rewrote is longer than it was */
+    /* the step's records as they go back: be64 seq ‖ be32 len ‖ u8
+     * rewritten ‖ record, each (DG_BYTES and one record at most) */
     uint8_t *a;
     size_t alen, acap;
 #ifdef LDG_DEBUG
@@ -1281,15 +1283,15 @@ dig_one(struct dig *d, int form, uint64_t seq, const struct ldg_val *v)
 
     if (v->len == 0 || rec[0] == 0x93) /* not a stored form */
         return LDG_ECORRUPT;
-    if (d->acap - d->alen < 12 + LDG_ENTRY_MAX) {
-        size_t cap = d->alen + 12 + LDG_ENTRY_MAX + DG_BYTES / 4;
+    if (d->acap - d->alen < DG_HEAD + LDG_ENTRY_MAX) {
+        size_t cap = d->alen + DG_HEAD + LDG_ENTRY_MAX + DG_BYTES / 4;
         uint8_t *a = realloc(d->a, cap);
         if (a == NULL)
             return LDG_ENOMEM;
         d->a = a;
         d->acap = cap;
     }
-    r = d->a + d->alen + 12;
+    r = d->a + d->alen + DG_HEAD;
     if ((rc = ldg_entry_stored(rec, v->len, form, r, LDG_ENTRY_MAX, &n)) < 0)
         return rc;
     put = n != v->len || memcmp(r, rec, n) != 0;
@@ -1307,18 +1309,26 @@ dig_one(struct dig *d, int form, uint64_t seq, const struct ldg_val *v)
 #endif
     ldg_be64(d->a + d->alen, seq);
     ldg_be32(d->a + d->alen + 8, (uint32_t)n);
-    d->alen += 12 + n;
+    d->a[d->alen + 12] = (uint8_t)put;
+    d->alen += DG_HEAD + n;
+    if (put && n > v->len)
+        d->grew = 1;
     return put;
 }
 
 /*
  * A step: the records from meta "digest.next" on (DG_CHUNK, or DG_BYTES
- * of them) read into the arena, their digests put in, then deleted and
- * put back in seq order. Put back one by one in place, each a record 41
- * bytes longer, they split their pages in the middle; put back in order
- * after a gap, most go at the end of a page, which LMDB fills as it fills
- * an append's (entries5 at 1M events: 95,461 pages in place, 67,997 so,
- * 58,782 when copied from layout 4).
+ * of them) read into the arena and rewritten in the layout's form. When
+ * one grows (a record without its digest given it), the step's records
+ * are all deleted and put back in seq order: put back one by one in
+ * place, each a record 33 or 41 bytes longer, they split their pages in
+ * the middle; put back in order after a gap, most go at the end of a
+ * page, which LMDB fills as it fills an append's (6 to 7, entries5 at 1M
+ * events: 95,461 pages in place, 67,997 so, 58,782 when copied from
+ * layout 4). When none grows (layout 7's records to 8, each 8 bytes
+ * shorter), the rewritten ones are put over themselves: no page splits,
+ * each keeps its records (7 to 8 at 1M events: entries5 59,043 pages in
+ * place, 66,439 deleted and put back, 56,181 as layout 8 appends them).
  */
 static int
 dig_step(struct ldg_txn *t, void *arg)
@@ -1335,6 +1345,7 @@ dig_step(struct ldg_txn *t, void *arg)
     d->n = d->seen = 0;
     d->alen = 0;
     d->done = 1;
+    d->grew = 0;
     if (rc != LDG_LAYOUT_DIGEST && rc != LDG_LAYOUT_TAGGED)
         return rc < 0 ? rc : 0;
     form = rc == LDG_LAYOUT_TAGGED ? LDG_STORED_TAGGED : LDG_STORED_STAMP;
@@ -1370,13 +1381,14 @@ dig_step(struct ldg_txn *t, void *arg)
     if (rc < 0 && rc != LDG_ENOTFOUND)
         return rc;
     d->done = rc == LDG_ENOTFOUND; /* the last record: none is left */
-    for (size_t at = 0; d->n > 0 && at < d->alen;
-         at += 12 + ldg_rd_be32(d->a + at + 8))
+    for (size_t at = 0; d->grew && at < d->alen;
+         at += DG_HEAD + ldg_rd_be32(d->a + at + 8))
         if ((rc = ldg_core_kv_del(t, e5, d->a + at, 8, NULL, 0)) < 0)
             return rc;
     for (size_t at = 0; d->n > 0 && at < d->alen;
-         at += 12 + ldg_rd_be32(d->a + at + 8))
-        if ((rc = ldg_core_kv_put(t, e5, d->a + at, 8, d->a + at + 12,
+         at += DG_HEAD + ldg_rd_be32(d->a + at + 8))
+        if ((d->grew || d->a[at + 12]) &&
+            (rc = ldg_core_kv_put(t, e5, d->a + at, 8, d->a + at + DG_HEAD,
                                   ldg_rd_be32(d->a + at + 8))) < 0)
             return rc;
     if (d->done) {
