@@ -151,7 +151,7 @@ emit(const struct sealed *sl, int form, uint8_t *out, size_t cap,
     uint8_t d[32];
     const uint8_t *dp = sl->d;
 
-    n += form == LDG_STORED_STAMP ? DIGEST_PAIR
+    n += form == LDG_STORED_STAMP    ? DIGEST_PAIR
          : form == LDG_STORED_TAGGED ? TAG_HEAD
                                      : 0;
     if (n > LDG_ENTRY_MAX)
@@ -516,9 +516,9 @@ decode_stored(const uint8_t *rec, size_t len, const uint8_t *prev,
         sl.d = d;
         rc = whole_sealed(&sl, prev ? prev : zero, 1, w, LDG_ENTRY_MAX, &wl);
     } else {
-        rc = whole_parts(rec, len, m, sealed, prev ? prev : zero,
-                         !(flags & LDG_DECODE_NO_DIGEST), w, LDG_ENTRY_MAX,
-                         &wl);
+        rc =
+            whole_parts(rec, len, m, sealed, prev ? prev : zero,
+                        !(flags & LDG_DECODE_NO_DIGEST), w, LDG_ENTRY_MAX, &wl);
     }
     if (rc < 0)
         return rc;

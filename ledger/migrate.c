@@ -974,7 +974,7 @@ pack_erasures(struct ldg_txn *t, uint64_t from, uint64_t size)
 static int
 form_layout(int form)
 {
-    return form == LDG_STORED_TAGGED ? LDG_LAYOUT_TAGGED
+    return form == LDG_STORED_TAGGED  ? LDG_LAYOUT_TAGGED
            : form == LDG_STORED_STAMP ? LDG_LAYOUT_DIGEST
                                       : LDG_LAYOUT_STORED;
 }
@@ -1061,7 +1061,7 @@ to_stored(struct ldg_ledger *l, int to,
     int rc;
 
     memset(&p, 0, sizeof p);
-    p.form = to >= LDG_LAYOUT_TAGGED  ? LDG_STORED_TAGGED
+    p.form = to >= LDG_LAYOUT_TAGGED   ? LDG_STORED_TAGGED
              : to >= LDG_LAYOUT_DIGEST ? LDG_STORED_STAMP
                                        : LDG_STORED_CUT;
     *at = LDG_LAYOUT_STORED;
