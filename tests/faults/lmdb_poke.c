@@ -198,7 +198,9 @@ last_seq(MDB_txn *txn, uint64_t *size)
 
 /* Format 2 (meta "format" ends in 2): for each entry from size on, its
  * actor's "sealed:" count in keys goes down by one. The actor key id sits
- * at bytes 9..24 of every entry (0x93, a map, "actor", a 16-byte str). */
+ * at bytes 9..24 of every entry (0x93 or 0x92, a map, "actor", a 16-byte
+ * str), 33 bytes further in a record of store layout 8 (0x01 ‖ digest ‖
+ * 0x92 ...). */
 static int
 uncount_sealed(MDB_txn *txn, uint64_t size)
 {
@@ -226,10 +228,13 @@ uncount_sealed(MDB_txn *txn, uint64_t size)
         unsigned char sk[7 + 16], nb[8];
         MDB_val kk, kv, nv;
         uint64_t cnt;
-        if (v.mv_size < 25)
+        size_t at = v.mv_size > 0 && *(const unsigned char *)v.mv_data == 0x01
+                        ? 33 + 9
+                        : 9;
+        if (v.mv_size < at + 16)
             continue;
         memcpy(sk, "sealed:", 7);
-        memcpy(sk + 7, (const unsigned char *)v.mv_data + 9, 16);
+        memcpy(sk + 7, (const unsigned char *)v.mv_data + at, 16);
         kk.mv_size = sizeof sk;
         kk.mv_data = sk;
         if (mdb_get(txn, keys, &kk, &kv) != 0 || kv.mv_size != 8)
