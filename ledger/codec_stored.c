@@ -445,8 +445,9 @@ leaf_of_stored(uint8_t out[32], const uint8_t *rec, size_t len, size_t m,
 
 /* ldg_entry_decode_rec of a record that does not begin 0x93: rec begins
  * 0x92, and d is the digest a layout 8 record stored before it (rec is
- * then that record's own, checked by tagged_inner: sealed, its stamp
- * without digest) or NULL. */
+ * then that record's own, which must be sealed, its stamp without digest:
+ * the readers below say so, as tagged_inner does, without a walk of the
+ * record of their own) or NULL. */
 static int
 decode_stored(const uint8_t *rec, size_t len, const uint8_t *prev,
               struct ldg_event *ev, unsigned flags, const uint8_t *d)
@@ -466,7 +467,11 @@ decode_stored(const uint8_t *rec, size_t len, const uint8_t *prev,
         if (((flags & LDG_DECODE_TRUSTED) &&
              ldg_entry2_decode_stored_trusted(rec, len, ev) == 0) ||
             ldg_entry2_decode_stored(rec, len, ev) == 0) {
-            if (d != NULL && ev->digest_derived) {
+            if (d != NULL && !ev->digest_derived) { /* the digest twice */
+                memset(ev, 0, sizeof *ev);
+                return LDG_ECORRUPT;
+            }
+            if (d != NULL) {
                 memcpy(ev->digest, d, 32);
                 ev->digest_derived = 0;
             } else if (ev->digest_derived && !(flags & LDG_DECODE_NO_DIGEST)) {
@@ -491,7 +496,11 @@ decode_stored(const uint8_t *rec, size_t len, const uint8_t *prev,
         memset(ev, 0, sizeof *ev);
         if (ldg_entry2_decode_stored(rec, len, ev) == 0) {
             int cut_here = ev->digest_derived;
-            if (d != NULL && cut_here) {
+            if (d != NULL && !cut_here) { /* the digest twice */
+                memset(ev, 0, sizeof *ev);
+                return LDG_ECORRUPT;
+            }
+            if (d != NULL) {
                 memcpy(ev->digest, d, 32);
                 ev->digest_derived = 0;
             } else if (cut_here) {
@@ -508,6 +517,8 @@ decode_stored(const uint8_t *rec, size_t len, const uint8_t *prev,
     if ((rc = ldg_entry_stored_parts(rec, len, &m, &sealed)) < 0)
         return rc;
     cut = sealed && !has_digest(rec + 1 + m, len - 1 - m);
+    if (d != NULL && !cut)
+        return LDG_ECORRUPT; /* not the record of layouts 5 and 6 */
     if ((w = thread_whole()) == NULL)
         return LDG_ENOMEM;
     if (d != NULL) {
@@ -546,9 +557,6 @@ int
 ldg_entry_decode_rec(const uint8_t *rec, size_t len, const uint8_t *prev,
                      struct ldg_event *ev, unsigned flags)
 {
-    size_t m;
-    int rc;
-
     if (rec == NULL || ev == NULL)
         return LDG_EINVAL;
     if (len > 0 && rec[0] == 0x93)
@@ -556,10 +564,13 @@ ldg_entry_decode_rec(const uint8_t *rec, size_t len, const uint8_t *prev,
                                       flags & ~LDG_DECODE_NO_DIGEST);
     if (len > 0 && rec[0] == 0x01) {
         /* layout 8: the layout 5/6 record after the stored digest, which
-         * is taken as it is (verify checks it against the claim) */
-        if ((rc = tagged_inner(rec, len, &m)) < 0) {
+         * is taken as it is (verify checks it against the claim); the
+         * readers check the record (tagged_inner's walk of it would be a
+         * second one) */
+        if (len < TAG_HEAD + 2 || rec[TAG_HEAD] != 0x92 ||
+            len + PREV_TAIL + DIGEST_PAIR - TAG_HEAD > LDG_ENTRY_MAX) {
             memset(ev, 0, sizeof *ev);
-            return rc;
+            return LDG_ECORRUPT;
         }
         return decode_stored(rec + TAG_HEAD, len - TAG_HEAD, prev, ev, flags,
                              rec + 1);
