@@ -934,6 +934,10 @@ ldg_inflate_release(struct ldg_inflate *s)
     s->cap = 0;
 }
 
+/* Room past a frame's content: zstd copies a match 32 bytes at a time
+ * when the output has that much room, else byte by byte to the end. */
+#define SLACK 64
+
 /* One frame at z (zn bytes) into s: legacy 0x01's (with magic) when dict
  * is -1, else a magicless one with dictionary dict (0 none). Bounded by
  * max: the frame must state its content size, at most max. */
@@ -951,8 +955,8 @@ inflate(const struct ldg_dicts *d, int dict, const uint8_t *z, size_t zn,
         h.frameContentSize == ZSTD_CONTENTSIZE_UNKNOWN ||
         h.frameContentSize > max + 16)
         return LDG_ECORRUPT;
-    if (s->cap < h.frameContentSize + 1) {
-        size_t cap = (size_t)h.frameContentSize + 1;
+    if (s->cap < h.frameContentSize + SLACK) {
+        size_t cap = (size_t)h.frameContentSize + SLACK;
         uint8_t *np;
         if (cap < 4096)
             cap = 4096;
@@ -963,8 +967,8 @@ inflate(const struct ldg_dicts *d, int dict, const uint8_t *z, size_t zn,
     }
     if (dict < 0) {
         dx = thread_dctx();
-        got = dx ? ZSTD_decompressDCtx(dx, s->p, h.frameContentSize, z, zn)
-                 : ZSTD_decompress(s->p, h.frameContentSize, z, zn);
+        got = dx ? ZSTD_decompressDCtx(dx, s->p, s->cap, z, zn)
+                 : ZSTD_decompress(s->p, s->cap, z, zn);
     } else {
         const ZSTD_DDict *dd = NULL;
         if (dict > 0 &&
@@ -973,8 +977,7 @@ inflate(const struct ldg_dicts *d, int dict, const uint8_t *z, size_t zn,
             return LDG_ECORRUPT; /* a dictionary the store lacks */
         if ((dx = thread_dctx5()) == NULL)
             return LDG_ENOMEM;
-        got =
-            ZSTD_decompress_usingDDict(dx, s->p, h.frameContentSize, z, zn, dd);
+        got = ZSTD_decompress_usingDDict(dx, s->p, s->cap, z, zn, dd);
     }
     if (ZSTD_isError(got) || got != h.frameContentSize)
         return LDG_ECORRUPT;

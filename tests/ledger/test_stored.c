@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#define ZSTD_STATIC_LINKING_ONLY /* the magicless frame format */
+#include <zstd.h>
 
 #include "ledger/ledger_int.h"
 #include "ledger/tlog_int.h"
@@ -242,6 +244,95 @@ test_stored__every_record_kind_gives_its_commitment(void **state)
         free(rec);
     }
     json_decref(want);
+    ldg_dicts_free(d);
+}
+
+/* A record's frame must state its content size, hold exactly that, be
+ * one frame and no more, within the limit: each of the vectors'
+ * compressed records made over so that zstd alone would take it (checked
+ * with zstd here: the refusal is the reader's rule, not a broken frame)
+ * is refused, and the record as it is still read. */
+static void
+test_stored__a_frame_states_its_size_and_is_one(void **state)
+{
+    static const char *const cases[] = {
+        "body.record.seeded_zstd", "body.record.seeded_dict",
+        "salted.record.dict",      "aes.record.zstd",
+        "aes.record.dict",
+    };
+    struct ldg_dicts *d = vector_dicts();
+    uint8_t *dict;
+    size_t dn = bytes("dict", &dict);
+    ZSTD_DCtx *dx = ZSTD_createDCtx();
+    (void)state;
+    assert_non_null(dx);
+    assert_false(ZSTD_isError(
+        ZSTD_DCtx_setParameter(dx, ZSTD_d_format, ZSTD_f_zstd1_magicless)));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t *rec, *two, root[32], out[1024];
+        size_t n = bytes(cases[i], &rec);
+        size_t at = rec[0] == LDG_BODY_SALTED_Z ? 2 : 2 + LDG_SEED_LEN;
+        uint8_t *f = rec + at, fcs;
+        size_t want, fn = n - at;
+        unsigned id = rec[at - 1];
+        json_t *got = NULL;
+
+        /* the vectors' frames: single segment, a one-byte content size */
+        assert_int_equal(f[0] & 0xe3, 0x20);
+        fcs = f[1];
+        want = ZSTD_decompress_usingDict(dx, out, sizeof out, f, fn,
+                                         id ? dict : NULL, id ? dn : 0);
+        assert_int_equal(want, fcs);
+        assert_int_equal(ldg_body_rec_root(d, rec, n, 1 << 20, root), 0);
+
+        /* stating one byte less, or more, than it holds: refused (zstd
+         * refuses these too) */
+        for (int delta = -1; delta <= 1; delta += 2) {
+            f[1] = (uint8_t)(fcs + delta);
+            assert_int_equal(ldg_body_rec_root(d, rec, n, 1 << 20, root),
+                             LDG_ECORRUPT);
+            assert_int_equal(ldg_body_decode_json(d, rec, n, 1 << 20, &got),
+                             LDG_ECORRUPT);
+            assert_null(got);
+        }
+
+        /* no content size (a window descriptor of 1 KiB in its place):
+         * zstd takes it, the reader does not */
+        f[0] = 0x00;
+        f[1] = 0x00;
+        assert_int_equal(ZSTD_decompress_usingDict(dx, out, sizeof out, f, fn,
+                                                   id ? dict : NULL,
+                                                   id ? dn : 0),
+                         want);
+        assert_int_equal(ldg_body_rec_root(d, rec, n, 1 << 20, root),
+                         LDG_ECORRUPT);
+        f[0] = 0x20;
+        f[1] = fcs;
+
+        /* the frame twice, one after the other: zstd takes both, the
+         * reader refuses the record */
+        two = malloc(n + fn);
+        assert_non_null(two);
+        memcpy(two, rec, n);
+        memcpy(two + n, f, fn);
+        assert_int_equal(
+            ZSTD_decompress_usingDict(dx, out, sizeof out, two + at, fn * 2,
+                                      id ? dict : NULL, id ? dn : 0),
+            2 * want);
+        assert_int_equal(ldg_body_rec_root(d, two, n + fn, 1 << 20, root),
+                         LDG_ECORRUPT);
+        assert_int_equal(ldg_body_decode_json(d, two, n + fn, 1 << 20, &got),
+                         LDG_ECORRUPT);
+
+        /* over the limit by a byte (it allows 16 bytes of framing) */
+        assert_int_equal(ldg_body_rec_root(d, rec, n, want - 17, root),
+                         LDG_ECORRUPT);
+        assert_int_equal(ldg_body_rec_root(d, rec, n, want - 16, root), 0);
+        free(two);
+        free(rec);
+    }
+    ZSTD_freeDCtx(dx);
+    free(dict);
     ldg_dicts_free(d);
 }
 
@@ -911,6 +1002,7 @@ main(void)
         cmocka_unit_test(test_stored__seed_salts_are_the_vectors),
         cmocka_unit_test(test_stored__a_seeded_record_is_the_vector),
         cmocka_unit_test(test_stored__every_record_kind_gives_its_commitment),
+        cmocka_unit_test(test_stored__a_frame_states_its_size_and_is_one),
         cmocka_unit_test(test_stored__the_sealed_forms_convert_every_way),
         cmocka_unit_test(
             test_stored__a_layout8_record_holds_a_cut_sealed_record_only),
