@@ -215,6 +215,34 @@ if [ $have_dump = 1 ]; then
     done
 fi
 
+# open_image N STATS QUERIES: image freshN unpacked into $T/freshN (as F),
+# its stats line (layout N (STATS)), verify --full, checkpoint, verifier
+# key, tiles and the answers of the function QUERIES as recorded
+open_image() {
+    F=$T/fresh$1
+    mkdir -m 700 "$F" "$F/keys" &&
+        zstd -q -d -c "$V/fresh$1.mdb.zst" >"$F/data.mdb" &&
+        cp "$V/keys/fresh5.key" "$F/keys/log.key" &&
+        chmod 600 "$F/keys/log.key" "$F/data.mdb" || exit 1
+    "$LEDGER" --dir "$F" stats | grep -q "^layout  *$1 ($2)\$" ||
+        fail "fresh$1: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
+    "$LEDGER" --dir "$F" stats -o json |
+        jq -e --argjson n "$1" '.layout == $n and (has("digest_next") | not)' >/dev/null ||
+        fail "fresh$1: stats -o json: $("$LEDGER" --dir "$F" stats -o json 2>&1)"
+    "$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
+        fail "fresh$1: verify --full: $(cat "$T/v")"
+    "$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh$1.checkpoint" ||
+        fail "fresh$1: another checkpoint"
+    "$LEDGER" --dir "$F" keys verifier | cmp -s - "$V/fresh5.vkey" ||
+        fail "fresh$1: another verifier key"
+    rm -rf "$T/tiles"
+    "$LEDGER" --dir "$F" tiles "$T/tiles" >/dev/null 2>&1 || fail "fresh$1: tiles"
+    (cd "$T/tiles" && find . -type f | sort | xargs sha256sum) |
+        cmp -s - "$V/fresh$1.tiles.sha256" || fail "fresh$1: other tiles"
+    "$3" "$F" | cmp -s - "$V/fresh$1.queries.json" ||
+        fail "fresh$1: other query answers: $("$3" "$F" | diff - "$V/fresh$1.queries.json" | head -5)"
+}
+
 # fresh7: fresh5 migrated to 6 and appended to by a layout 6 build (seq
 # 4201..4240: entries without their digests, bodies seeded by AES), then
 # migrated to 7 (every record rewritten with its digest) and appended to
@@ -237,27 +265,7 @@ queries7() {
     "$LEDGER" --dir "$1" show -o json 4260
     "$LEDGER" --dir "$1" show -o json 4281
 }
-F=$T/fresh7
-mkdir -m 700 "$F" "$F/keys" &&
-    zstd -q -d -c "$V/fresh7.mdb.zst" >"$F/data.mdb" &&
-    cp "$V/keys/fresh5.key" "$F/keys/log.key" &&
-    chmod 600 "$F/keys/log.key" "$F/data.mdb" || exit 1
-"$LEDGER" --dir "$F" stats | grep -q "^layout  *7 (entries without prev, seeded bodies, dictionaries; ledger migrate converts it)$" ||
-    fail "fresh7: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
-"$LEDGER" --dir "$F" stats -o json | jq -e '.layout == 7 and (has("digest_next") | not)' >/dev/null ||
-    fail "fresh7: stats -o json: $("$LEDGER" --dir "$F" stats -o json 2>&1)"
-"$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
-    fail "fresh7: verify --full: $(cat "$T/v")"
-"$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh7.checkpoint" ||
-    fail "fresh7: another checkpoint"
-"$LEDGER" --dir "$F" keys verifier | cmp -s - "$V/fresh5.vkey" ||
-    fail "fresh7: another verifier key"
-rm -rf "$T/tiles"
-"$LEDGER" --dir "$F" tiles "$T/tiles" >/dev/null 2>&1 || fail "fresh7: tiles"
-(cd "$T/tiles" && find . -type f | sort | xargs sha256sum) |
-    cmp -s - "$V/fresh7.tiles.sha256" || fail "fresh7: other tiles"
-queries7 "$F" | cmp -s - "$V/fresh7.queries.json" ||
-    fail "fresh7: other query answers: $(queries7 "$F" | diff - "$V/fresh7.queries.json" | head -5)"
+open_image 7 "entries without prev, seeded bodies, dictionaries; ledger migrate converts it" queries7
 if [ $have_dump = 1 ]; then
     mdb_dump -s entries5 "$F" >"$T/f7"
     for sk in 0:1 4199:1 4220:1 4240:1 4241:1 4260:1 4281:1; do
@@ -313,27 +321,7 @@ queries8() {
         "$LEDGER" --dir "$1" show -o json $s
     done
 }
-F=$T/fresh8
-mkdir -m 700 "$F" "$F/keys" &&
-    zstd -q -d -c "$V/fresh8.mdb.zst" >"$F/data.mdb" &&
-    cp "$V/keys/fresh5.key" "$F/keys/log.key" &&
-    chmod 600 "$F/keys/log.key" "$F/data.mdb" || exit 1
-"$LEDGER" --dir "$F" stats | grep -q "^layout  *8 (entries without prev, seeded bodies, dictionaries)$" ||
-    fail "fresh8: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
-"$LEDGER" --dir "$F" stats -o json | jq -e '.layout == 8 and (has("digest_next") | not)' >/dev/null ||
-    fail "fresh8: stats -o json: $("$LEDGER" --dir "$F" stats -o json 2>&1)"
-"$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
-    fail "fresh8: verify --full: $(cat "$T/v")"
-"$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh8.checkpoint" ||
-    fail "fresh8: another checkpoint"
-"$LEDGER" --dir "$F" keys verifier | cmp -s - "$V/fresh5.vkey" ||
-    fail "fresh8: another verifier key"
-rm -rf "$T/tiles"
-"$LEDGER" --dir "$F" tiles "$T/tiles" >/dev/null 2>&1 || fail "fresh8: tiles"
-(cd "$T/tiles" && find . -type f | sort | xargs sha256sum) |
-    cmp -s - "$V/fresh8.tiles.sha256" || fail "fresh8: other tiles"
-queries8 "$F" | cmp -s - "$V/fresh8.queries.json" ||
-    fail "fresh8: other query answers: $(queries8 "$F" | diff - "$V/fresh8.queries.json" | head -5)"
+open_image 8 "entries without prev, seeded bodies, dictionaries" queries8
 [ "$("$T/poke" "$F" untagged entries5)" = "0 of 4323" ] ||
     fail "fresh8: entries not in layout 8's form: $("$T/poke" "$F" untagged entries5)"
 "$LEDGER" --dir "$F" migrate >"$T/mig.out" 2>&1 &&
