@@ -46,6 +46,7 @@ set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/e2e/lib/wait.sh" # killed_in_call PID LOG
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/migrate.XXXXXX") || exit 1
 spid=""
 cleanup() {
@@ -514,16 +515,7 @@ while [ "$n" -le "$calls" ]; do
     rm -f "$T/flog"
     FAULT_AT=$n FAULT_MODE=hang FAULT_LOG=$T/flog LD_PRELOAD=$PRE "$L" \
         --dir "$T/c" migrate >/dev/null 2>&1 &
-    p=$!
-    i=0
-    # hung in the call (the shim logs it first), or done (a call it never
-    # reaches in this run)
-    while kill -0 "$p" 2>/dev/null && [ ! -s "$T/flog" ] && [ $i -lt 1200 ]; do
-        sleep 0.02
-        i=$((i + 1))
-    done
-    kill -9 "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
+    killed_in_call $! "$T/flog"
     after "kill -9 at call $n" "$T/c"
     n=$((n + step))
 done
@@ -620,14 +612,7 @@ sweep() {
                 rm -f "$T/flog"
                 FAULT_AT=$n FAULT_MODE=hang FAULT_LOG=$T/flog LD_PRELOAD=$PRE "$L" \
                     --dir "$T/c" migrate >/dev/null 2>&1 &
-                p=$!
-                i=0
-                while kill -0 "$p" 2>/dev/null && [ ! -s "$T/flog" ] && [ $i -lt 1200 ]; do
-                    sleep 0.02
-                    i=$((i + 1))
-                done
-                kill -9 "$p" 2>/dev/null
-                wait "$p" 2>/dev/null
+                killed_in_call $! "$T/flog"
             fi
             lay=$("$L" --dir "$T/c" stats -o json 2>/dev/null | jq -r .layout)
             und=$("$T/poke" "$T/c" untagged entries5)

@@ -30,6 +30,7 @@ set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/e2e/lib/wait.sh" # killed_in_call PID LOG
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/retention.XXXXXX") || exit 1
 spid=""
 hpid=""
@@ -851,14 +852,7 @@ while [ "$n" -le "$calls" ]; do
     rm -f "$T/flog"
     FAULT_AT=$n FAULT_MODE=hang FAULT_LOG=$T/flog LD_PRELOAD=$FI "$L" \
         --dir "$C" prune --before "$H1" --archive "$T/a1.bundle" >/dev/null 2>&1 &
-    p=$!
-    i=0
-    while kill -0 "$p" 2>/dev/null && [ ! -s "$T/flog" ] && [ $i -lt 1200 ]; do
-        sleep 0.02
-        i=$((i + 1))
-    done
-    kill -9 "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
+    killed_in_call $! "$T/flog"
     after "kill -9 at call $n"
     n=$((n + step))
 done

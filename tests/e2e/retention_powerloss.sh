@@ -36,6 +36,7 @@
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/e2e/lib/wait.sh" # killed_in_call PID LOG
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/retention_powerloss.XXXXXX") ||
     exit 1
 trap 'rm -rf "$T"' EXIT
@@ -122,14 +123,7 @@ while [ "$n" -le "$calls" ]; do
     FAULT_AT=$n FAULT_MODE=hang FAULT_LOG=$T/flog LD_PRELOAD="$san$T/fi.so" \
         "$LEDGER" --dir "$T/base" archive --before "$H" --out "$T/arch/a.seg" \
         >/dev/null 2>&1 &
-    p=$!
-    i=0
-    while kill -0 "$p" 2>/dev/null && [ ! -s "$T/flog" ] && [ $i -lt 1200 ]; do
-        sleep 0.02
-        i=$((i + 1))
-    done
-    kill -9 "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
+    killed_in_call $! "$T/flog"
     archived "kill -9 at call $n" "$T/arch/a.seg"
     n=$((n + step))
 done

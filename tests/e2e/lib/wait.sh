@@ -15,3 +15,17 @@ within() {
         sleep 0.1
     done
 }
+
+# killed_in_call PID LOG: PID runs under tests/faults' shim with
+# FAULT_MODE=hang; waits until it hangs in the call (the shim writes LOG
+# first) or ends (a call this run never reaches), 24 s at most, then
+# kills it with SIGKILL and reaps it: a crash at that call.
+killed_in_call() {
+    kc_i=0
+    while kill -0 "$1" 2>/dev/null && [ ! -s "$2" ] && [ $kc_i -lt 1200 ]; do
+        sleep 0.02
+        kc_i=$((kc_i + 1))
+    done
+    kill -9 "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
