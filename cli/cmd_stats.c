@@ -316,9 +316,9 @@ cmd_migrate(struct cli *c, const struct migrate_args *x, int npos, char **pos)
                    (unsigned long long)r.events_after);
             if (r.entries_digested > 0)
                 printf("digests  %llu entr%s stored with their claim "
-                       "digest\n",
+                       "digest as layout %d keeps it\n",
                        (unsigned long long)r.entries_digested,
-                       r.entries_digested == 1 ? "y" : "ies");
+                       r.entries_digested == 1 ? "y" : "ies", r.to);
         }
         printf("in use   %llu -> %llu bytes (data.mdb %llu bytes; LMDB "
                "reuses its free pages for later writes)\n",

@@ -175,7 +175,7 @@ dump_rest() { mdb_dump -a "$1" | awk '/^database=/ { skip = $0 == "database=entr
 [ $have_dump = 1 ] && dump_rest "$F" >"$T/dump5"
 "$LEDGER" --dir "$F" migrate >"$T/mig7.out" 2>&1 &&
     grep -q '^layout 5 -> 8 (4201 events)$' "$T/mig7.out" &&
-    grep -q '^digests  4201 entries stored with their claim digest$' "$T/mig7.out" ||
+    grep -q '^digests  4201 entries stored with their claim digest as layout 8 keeps it$' "$T/mig7.out" ||
     fail "fresh5: migrate: $(cat "$T/mig7.out")"
 if [ $have_dump = 1 ]; then
     dump_rest "$F" >"$T/dump7"
@@ -291,7 +291,7 @@ rc=$?
     fail "fresh7: append: exit $rc, $(cat "$T/e")"
 "$LEDGER" --dir "$F" migrate >"$T/mig.out" 2>&1 &&
     grep -q '^layout 7 -> 8 (4282 events)$' "$T/mig.out" &&
-    grep -q '^digests  4282 entries stored with their claim digest$' "$T/mig.out" ||
+    grep -q '^digests  4282 entries stored with their claim digest as layout 8 keeps it$' "$T/mig.out" ||
     fail "fresh7: migrate: $(cat "$T/mig.out")"
 [ "$("$T/poke" "$F" untagged entries5)" = "0 of 4282" ] ||
     fail "fresh7 migrated: entries not in layout 8's form: $("$T/poke" "$F" untagged entries5)"

@@ -545,7 +545,7 @@ for from in 6 7; do
     cp -r "$T/base$from" "$T/d"
     "$L" --dir "$T/d" migrate >"$T/out" 2>&1 &&
         grep -q "^layout $from -> 8 (600 events)\$" "$T/out" &&
-        grep -q '^digests  600 entries stored with their claim digest$' "$T/out" ||
+        grep -q '^digests  600 entries stored with their claim digest as layout 8 keeps it$' "$T/out" ||
         fail "$from -> 8: $(cat "$T/out")"
     [ "$("$T/poke" "$T/d" untagged entries5)" = "0 of 600" ] ||
         fail "$from -> 8: $("$T/poke" "$T/d" untagged entries5) not in layout 8's form"
@@ -564,7 +564,7 @@ rm -rf "$T/d"
 cp -r "$B6" "$T/d"
 "$L" --dir "$T/d" migrate --layout 7 >"$T/out" 2>&1 &&
     grep -q '^layout 6 -> 7 (600 events)$' "$T/out" &&
-    grep -q '^digests  600 entries stored with their claim digest$' "$T/out" ||
+    grep -q '^digests  600 entries stored with their claim digest as layout 7 keeps it$' "$T/out" ||
     fail "6 -> 7: $(cat "$T/out")"
 [ "$("$T/poke" "$T/d" undigested entries5):$("$T/poke" "$T/d" untagged entries5)" = "0 of 600:600 of 600" ] ||
     fail "6 -> 7: $("$T/poke" "$T/d" undigested entries5) without digests"
