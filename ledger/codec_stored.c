@@ -123,6 +123,16 @@ sealed_of_rec(const uint8_t *rec, size_t len, size_t m, struct sealed *sl)
     }
 }
 
+/* Whether rec has a layout 8 record's frame: the tag, the digest, a
+ * 0x92 record after them, and a whole entry within the limit (what is
+ * inside is the record readers' to check). */
+static int
+tag_framed(const uint8_t *rec, size_t len)
+{
+    return len >= TAG_HEAD + 2 && rec[0] == 0x01 && rec[TAG_HEAD] == 0x92 &&
+           len + PREV_TAIL + DIGEST_PAIR - TAG_HEAD <= LDG_ENTRY_MAX;
+}
+
 /* The record inside a layout 8 one (0x01 ‖ d ‖ 0x92 ‖ claim ‖ stamp'),
  * which must be a sealed entry stored without its digest: 0 with its
  * claim's length *m, or LDG_ECORRUPT. */
@@ -130,8 +140,7 @@ static int
 tagged_inner(const uint8_t *rec, size_t len, size_t *m)
 {
     int sealed, rc;
-    if (len < TAG_HEAD + 2 || rec[0] != 0x01 || rec[TAG_HEAD] != 0x92 ||
-        len + PREV_TAIL + DIGEST_PAIR - TAG_HEAD > LDG_ENTRY_MAX)
+    if (!tag_framed(rec, len))
         return LDG_ECORRUPT;
     if ((rc = ldg_entry_stored_parts(rec + TAG_HEAD, len - TAG_HEAD, m,
                                      &sealed)) < 0)
@@ -443,6 +452,26 @@ leaf_of_stored(uint8_t out[32], const uint8_t *rec, size_t len, size_t m,
     ldg_sha256_final(&c, out);
 }
 
+/* ev, just read from a 0x92 record by a stored-form reader: its digest
+ * d when a layout 8 record stored it before (then the record must be one
+ * without its own: LDG_ECORRUPT, ev zeroed, when it has one), else the
+ * claim's, derived when the record left it out and derive is set. */
+static int
+take_digest(struct ldg_event *ev, const uint8_t *d, int derive)
+{
+    if (d != NULL && !ev->digest_derived) { /* the digest twice */
+        memset(ev, 0, sizeof *ev);
+        return LDG_ECORRUPT;
+    }
+    if (d != NULL) {
+        memcpy(ev->digest, d, 32);
+        ev->digest_derived = 0;
+    } else if (ev->digest_derived && derive) {
+        ldg_claim_digest(ev->digest, ev->signed_part, ev->signed_len);
+    }
+    return 0;
+}
+
 /* ldg_entry_decode_rec of a record that does not begin 0x93: rec begins
  * 0x92, and d is the digest a layout 8 record stored before it (rec is
  * then that record's own, which must be sealed, its stamp without digest:
@@ -467,16 +496,8 @@ decode_stored(const uint8_t *rec, size_t len, const uint8_t *prev,
         if (((flags & LDG_DECODE_TRUSTED) &&
              ldg_entry2_decode_stored_trusted(rec, len, ev) == 0) ||
             ldg_entry2_decode_stored(rec, len, ev) == 0) {
-            if (d != NULL && !ev->digest_derived) { /* the digest twice */
-                memset(ev, 0, sizeof *ev);
-                return LDG_ECORRUPT;
-            }
-            if (d != NULL) {
-                memcpy(ev->digest, d, 32);
-                ev->digest_derived = 0;
-            } else if (ev->digest_derived && !(flags & LDG_DECODE_NO_DIGEST)) {
-                ldg_claim_digest(ev->digest, ev->signed_part, ev->signed_len);
-            }
+            if ((rc = take_digest(ev, d, !(flags & LDG_DECODE_NO_DIGEST))) < 0)
+                return rc;
             if (prev != NULL)
                 memcpy(ev->prev, prev, 32);
             ev->derived = 1;
@@ -496,16 +517,8 @@ decode_stored(const uint8_t *rec, size_t len, const uint8_t *prev,
         memset(ev, 0, sizeof *ev);
         if (ldg_entry2_decode_stored(rec, len, ev) == 0) {
             int cut_here = ev->digest_derived;
-            if (d != NULL && !cut_here) { /* the digest twice */
-                memset(ev, 0, sizeof *ev);
-                return LDG_ECORRUPT;
-            }
-            if (d != NULL) {
-                memcpy(ev->digest, d, 32);
-                ev->digest_derived = 0;
-            } else if (cut_here) {
-                ldg_claim_digest(ev->digest, ev->signed_part, ev->signed_len);
-            }
+            if ((rc = take_digest(ev, d, 1)) < 0)
+                return rc;
             memcpy(ev->prev, prev, 32);
             leaf_of_stored(ev->leaf, rec, len, ev->signed_len, cut_here,
                            ev->digest, prev);
@@ -567,8 +580,7 @@ ldg_entry_decode_rec(const uint8_t *rec, size_t len, const uint8_t *prev,
          * is taken as it is (verify checks it against the claim); the
          * readers check the record (tagged_inner's walk of it would be a
          * second one) */
-        if (len < TAG_HEAD + 2 || rec[TAG_HEAD] != 0x92 ||
-            len + PREV_TAIL + DIGEST_PAIR - TAG_HEAD > LDG_ENTRY_MAX) {
+        if (!tag_framed(rec, len)) {
             memset(ev, 0, sizeof *ev);
             return LDG_ECORRUPT;
         }
