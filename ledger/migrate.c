@@ -970,13 +970,22 @@ pack_erasures(struct ldg_txn *t, uint64_t from, uint64_t size)
     return 0;
 }
 
-/* The layout whose entries are stored in form (enum ldg_stored_form). */
+/* The layout whose entries are stored in form (enum ldg_stored_form),
+ * and the form layout (5 or newer) stores its entries in. */
 static int
 form_layout(int form)
 {
     return form == LDG_STORED_TAGGED  ? LDG_LAYOUT_TAGGED
            : form == LDG_STORED_STAMP ? LDG_LAYOUT_DIGEST
                                       : LDG_LAYOUT_STORED;
+}
+
+static int
+layout_form(int layout)
+{
+    return layout >= LDG_LAYOUT_TAGGED   ? LDG_STORED_TAGGED
+           : layout >= LDG_LAYOUT_DIGEST ? LDG_STORED_STAMP
+                                         : LDG_STORED_CUT;
 }
 
 static int
@@ -1061,9 +1070,7 @@ to_stored(struct ldg_ledger *l, int to,
     int rc;
 
     memset(&p, 0, sizeof p);
-    p.form = to >= LDG_LAYOUT_TAGGED   ? LDG_STORED_TAGGED
-             : to >= LDG_LAYOUT_DIGEST ? LDG_STORED_STAMP
-                                       : LDG_STORED_CUT;
+    p.form = layout_form(to);
     *at = LDG_LAYOUT_STORED;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
@@ -1348,7 +1355,7 @@ dig_step(struct ldg_txn *t, void *arg)
     d->grew = 0;
     if (rc != LDG_LAYOUT_DIGEST && rc != LDG_LAYOUT_TAGGED)
         return rc < 0 ? rc : 0;
-    form = rc == LDG_LAYOUT_TAGGED ? LDG_STORED_TAGGED : LDG_STORED_STAMP;
+    form = layout_form(rc);
     if ((rc = ldg_txn_digest_next(t, &d->next)) < 0)
         return rc == LDG_ENOTFOUND ? 0 : rc;
     d->done = 0;
