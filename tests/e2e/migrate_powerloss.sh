@@ -18,6 +18,7 @@ set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/e2e/lib/powerloss.sh" # pl_state I EPOCHS
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/migrate_powerloss.XXXXXX") ||
     exit 1
 trap 'rm -rf "$T"' EXIT
@@ -98,13 +99,7 @@ run() {
     n8=0
     i=0
     while [ "$i" -lt "$STATES" ]; do
-        case $((i % 4)) in
-        0) mode=prefix ;;
-        1) mode=subset ;;
-        2) mode=reorder ;;
-        *) mode=torn ;;
-        esac
-        e=$(((i * 7919 + i / 4) % epochs))
+        pl_state "$i" "$epochs"
         image s "$mode" "$e" "$i" || { echo "FAIL powerloss image"; exit 1; }
         lay=$("$L" --dir "$T/s" stats -o json 2>"$T/se" | jq -r .layout)
         case $lay in

@@ -36,6 +36,7 @@
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/e2e/lib/powerloss.sh" # pl_state I EPOCHS
 . "$ROOT/tests/e2e/lib/wait.sh" # killed_in_call PID LOG
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/retention_powerloss.XXXXXX") ||
     exit 1
@@ -301,13 +302,7 @@ nb=0
 na=0
 i=0
 while [ "$i" -lt "$STATES" ]; do
-    case $((i % 4)) in
-    0) mode=prefix ;;
-    1) mode=subset ;;
-    2) mode=reorder ;;
-    *) mode=torn ;;
-    esac
-    e=$(((i * 7919 + i / 4) % epochs))
+    pl_state "$i" "$epochs"
     image s "$mode" "$e" "$i" || { echo "FAIL powerloss image"; exit 1; }
     "$LEDGER" --dir "$T/s" verify --full >"$T/v" 2>&1 ||
         bad "state $i ($mode, epoch $e): verify --full: $(tail -n 2 "$T/v")"

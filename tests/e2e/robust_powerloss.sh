@@ -17,6 +17,7 @@
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/e2e/lib/powerloss.sh" # pl_state I EPOCHS
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/robust_powerloss.XXXXXX") ||
     exit 1
 trap 'rm -rf "$T"' EXIT
@@ -93,13 +94,7 @@ intact() {
 i=0
 maxacked=-1
 while [ "$i" -lt "$STATES" ]; do
-    case $((i % 4)) in
-    0) mode=prefix ;;
-    1) mode=subset ;;
-    2) mode=reorder ;;
-    *) mode=torn ;;
-    esac
-    e=$(((i * 7919 + i / 4) % epochs))
+    pl_state "$i" "$epochs"
     image s "$mode" "$e" "$i"
     "$LEDGER" --dir "$T/s" verify --full >"$T/out" 2>"$T/verr"
     rc=$?
