@@ -123,6 +123,34 @@ for n in 2 3 4 5 6 7; do
     answers $n "$T/m$n"
 done
 
+# open_image N STATS QUERIES: image freshN unpacked into $T/freshN (as F),
+# its stats line (layout N (STATS)), verify --full, checkpoint, verifier
+# key, tiles and the answers of the function QUERIES as recorded
+open_image() {
+    F=$T/fresh$1
+    mkdir -m 700 "$F" "$F/keys" &&
+        zstd -q -d -c "$V/fresh$1.mdb.zst" >"$F/data.mdb" &&
+        cp "$V/keys/fresh5.key" "$F/keys/log.key" &&
+        chmod 600 "$F/keys/log.key" "$F/data.mdb" || exit 1
+    "$LEDGER" --dir "$F" stats | grep -q "^layout  *$1 ($2)\$" ||
+        fail "fresh$1: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
+    "$LEDGER" --dir "$F" stats -o json |
+        jq -e --argjson n "$1" '.layout == $n and (has("digest_next") | not)' >/dev/null ||
+        fail "fresh$1: stats -o json: $("$LEDGER" --dir "$F" stats -o json 2>&1)"
+    "$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
+        fail "fresh$1: verify --full: $(cat "$T/v")"
+    "$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh$1.checkpoint" ||
+        fail "fresh$1: another checkpoint"
+    "$LEDGER" --dir "$F" keys verifier | cmp -s - "$V/fresh5.vkey" ||
+        fail "fresh$1: another verifier key"
+    rm -rf "$T/tiles"
+    "$LEDGER" --dir "$F" tiles "$T/tiles" >/dev/null 2>&1 || fail "fresh$1: tiles"
+    (cd "$T/tiles" && find . -type f | sort | xargs sha256sum) |
+        cmp -s - "$V/fresh$1.tiles.sha256" || fail "fresh$1: other tiles"
+    "$3" "$F" | cmp -s - "$V/fresh$1.queries.json" ||
+        fail "fresh$1: other query answers: $("$3" "$F" | diff - "$V/fresh$1.queries.json" | head -5)"
+}
+
 # fresh5: made by a layout 5 build, with seeded bodies and a dictionary
 queries5() {
     t1=$("$LEDGER" --dir "$1" show 100 -o json | jq -r .time)
@@ -136,28 +164,10 @@ queries5() {
     "$LEDGER" --dir "$1" show -o json 4150
     "$LEDGER" --dir "$1" show -o json 4199
 }
-F=$T/fresh5
-mkdir -m 700 "$F" "$F/keys" &&
-    zstd -q -d -c "$V/fresh5.mdb.zst" >"$F/data.mdb" &&
-    cp "$V/keys/fresh5.key" "$F/keys/log.key" &&
-    chmod 600 "$F/keys/log.key" "$F/data.mdb" || exit 1
-"$LEDGER" --dir "$F" stats | grep -q "^layout  *5 " ||
-    fail "fresh5: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
+open_image 5 "entries without derived bytes, bodies seeded by BLAKE2b, dictionaries; ledger migrate converts it" queries5
 "$LEDGER" --dir "$F" stats --databases -o json |
     jq -e '[.databases[] | select(.name == "dicts")][0].records == 1' \
         >/dev/null || fail "fresh5: not one dictionary"
-"$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
-    fail "fresh5: verify --full: $(cat "$T/v")"
-"$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh5.checkpoint" ||
-    fail "fresh5: another checkpoint"
-"$LEDGER" --dir "$F" keys verifier | cmp -s - "$V/fresh5.vkey" ||
-    fail "fresh5: another verifier key"
-rm -rf "$T/tiles"
-"$LEDGER" --dir "$F" tiles "$T/tiles" >/dev/null 2>&1 || fail "fresh5: tiles"
-(cd "$T/tiles" && find . -type f | sort | xargs sha256sum) |
-    cmp -s - "$V/fresh5.tiles.sha256" || fail "fresh5: other tiles"
-queries5 "$F" | cmp -s - "$V/fresh5.queries.json" ||
-    fail "fresh5: other query answers: $(queries5 "$F" | diff - "$V/fresh5.queries.json" | head -5)"
 "$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
     >/dev/null 2>"$T/e"
 rc=$?
@@ -215,33 +225,6 @@ if [ $have_dump = 1 ]; then
     done
 fi
 
-# open_image N STATS QUERIES: image freshN unpacked into $T/freshN (as F),
-# its stats line (layout N (STATS)), verify --full, checkpoint, verifier
-# key, tiles and the answers of the function QUERIES as recorded
-open_image() {
-    F=$T/fresh$1
-    mkdir -m 700 "$F" "$F/keys" &&
-        zstd -q -d -c "$V/fresh$1.mdb.zst" >"$F/data.mdb" &&
-        cp "$V/keys/fresh5.key" "$F/keys/log.key" &&
-        chmod 600 "$F/keys/log.key" "$F/data.mdb" || exit 1
-    "$LEDGER" --dir "$F" stats | grep -q "^layout  *$1 ($2)\$" ||
-        fail "fresh$1: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
-    "$LEDGER" --dir "$F" stats -o json |
-        jq -e --argjson n "$1" '.layout == $n and (has("digest_next") | not)' >/dev/null ||
-        fail "fresh$1: stats -o json: $("$LEDGER" --dir "$F" stats -o json 2>&1)"
-    "$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
-        fail "fresh$1: verify --full: $(cat "$T/v")"
-    "$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh$1.checkpoint" ||
-        fail "fresh$1: another checkpoint"
-    "$LEDGER" --dir "$F" keys verifier | cmp -s - "$V/fresh5.vkey" ||
-        fail "fresh$1: another verifier key"
-    rm -rf "$T/tiles"
-    "$LEDGER" --dir "$F" tiles "$T/tiles" >/dev/null 2>&1 || fail "fresh$1: tiles"
-    (cd "$T/tiles" && find . -type f | sort | xargs sha256sum) |
-        cmp -s - "$V/fresh$1.tiles.sha256" || fail "fresh$1: other tiles"
-    "$3" "$F" | cmp -s - "$V/fresh$1.queries.json" ||
-        fail "fresh$1: other query answers: $("$3" "$F" | diff - "$V/fresh$1.queries.json" | head -5)"
-}
 
 # fresh7: fresh5 migrated to 6 and appended to by a layout 6 build (seq
 # 4201..4240: entries without their digests, bodies seeded by AES), then
