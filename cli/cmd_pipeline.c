@@ -190,16 +190,15 @@ tripcode_verify(struct cli *c, const char *arg,
 static int
 tripcode_list(struct cli *c)
 {
+    struct vargs va = {0};
+    struct ldg_view_opts vo = {0};
     struct ldg_ledger *l = NULL;
     json_t *rows = NULL, *r;
     size_t i;
     int rc;
 
-    if ((rc = cli_open(c, 1, &l)) != 0)
+    if ((rc = cli_view_read(c, &va, LDG_VIEW_TRIPCODES, &vo, &l, &rows)) != 0)
         return rc;
-    rc = ldg_projections_view(l, LDG_VIEW_TRIPCODES, NULL, &rows);
-    if (rc < 0)
-        return cli_fail_close(c, l, rc);
     if (json_array_size(rows) == 0) {
         cli_view_none(c, l, "tripcodes", NULL, 0);
     } else if (c->out != OUT_HUMAN) {
