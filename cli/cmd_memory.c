@@ -100,10 +100,8 @@ human_plan_one(struct cli *c, json_t *rows)
     json_t *r = json_array_get(rows, 0), *d;
     char path[2048], t0[32], t1[32];
     path_text(r, path, sizeof path);
-    cli_when_rfc3339(t0, sizeof t0,
-                     json_string_value(json_object_get(r, "start")));
-    cli_when_rfc3339(t1, sizeof t1,
-                     json_string_value(json_object_get(r, "end")));
+    cli_when_rfc3339(t0, sizeof t0, cli_view_js(r, "start"));
+    cli_when_rfc3339(t1, sizeof t1, cli_view_js(r, "end"));
     printf("plan           %s\n", cli_view_js(r, "plan"));
     printf("state          %s (seq %s)\n", cli_view_js(r, "state"),
            cli_view_js(r, "state_seq"));

@@ -167,13 +167,12 @@ tripcode_verify(struct cli *c, const char *arg,
     if (rc < 0)
         return cli_fail_close(c, l, rc);
     if (c->out != OUT_HUMAN) {
-        char b[24];
-        snprintf(b, sizeof b, "%llu", (unsigned long long)v.seq);
-        cli_print_json(c, json_pack("{s:s, s:b, s:s, s:s?, s:s?, s:s?}", "seq",
-                                    b, "accepted", v.accepted, "code", t.code,
-                                    "reason", v.accepted ? NULL : v.reason,
-                                    "key", v.key_name[0] ? v.key_name : NULL,
-                                    "key_id", v.key_id[0] ? v.key_id : NULL));
+        cli_print_json(c, json_pack("{s:o, s:b, s:s, s:s?, s:s?, s:s?}", "seq",
+                                    ldg_json_u64(v.seq), "accepted", v.accepted,
+                                    "code", t.code, "reason",
+                                    v.accepted ? NULL : v.reason, "key",
+                                    v.key_name[0] ? v.key_name : NULL, "key_id",
+                                    v.key_id[0] ? v.key_id : NULL));
     } else if (v.accepted) {
         printf("seq %llu: tripcode %s used (controller key %s, id %s)\n",
                (unsigned long long)v.seq, t.code, v.key_name, v.key_id);

@@ -109,8 +109,7 @@ human_permissions(struct cli *c, json_t *rows)
     json_array_foreach(rows, i, r)
     {
         const json_t *sg = json_object_get(r, "signer");
-        cli_when_rfc3339(when, sizeof when,
-                         json_string_value(json_object_get(r, "time")));
+        cli_when_rfc3339(when, sizeof when, cli_view_js(r, "time"));
         cli_cell(c, cli_view_js(r, "pack"), 8, 0);
         cli_cell(c, cli_view_js(r, "group"), 8, 0);
         cli_cell(c, cli_view_js(r, "scope"), 10, 0);
@@ -310,8 +309,7 @@ human_runs(struct cli *c, json_t *rows)
     json_array_foreach(rows, i, r)
     {
         const char *st = cli_view_js(r, "status");
-        cli_when_rfc3339(when, sizeof when,
-                         json_string_value(json_object_get(r, "start")));
+        cli_when_rfc3339(when, sizeof when, cli_view_js(r, "start"));
         cli_cell(c, cli_view_js(r, "run"), 12, 0);
         cli_cell(c, cli_view_js(r, "pack"), 12, 0);
         fputs(cli_paint(c->color, strcmp(st, "ok") == 0 ? CLI_PAINT_OK
@@ -336,10 +334,8 @@ human_run_one(struct cli *c, json_t *rows)
     json_t *r = json_array_get(rows, 0), *x;
     char t0[32], t1[32];
     (void)c;
-    cli_when_rfc3339(t0, sizeof t0,
-                     json_string_value(json_object_get(r, "start")));
-    cli_when_rfc3339(t1, sizeof t1,
-                     json_string_value(json_object_get(r, "end")));
+    cli_when_rfc3339(t0, sizeof t0, cli_view_js(r, "start"));
+    cli_when_rfc3339(t1, sizeof t1, cli_view_js(r, "end"));
     printf("run            %s\n", cli_view_js(r, "run"));
     printf("pack           %s\n", cli_view_js(r, "pack"));
     printf("status         %s\n", cli_view_js(r, "status"));
