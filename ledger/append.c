@@ -410,12 +410,15 @@ ldg_prep_compact(const struct ldg_ledger *l, struct ldg_prep *p)
         return;
     json_decref(p->body);
     p->body = NULL;
-    rec = realloc(p->body_rec.rec, p->body_rec.rec_len);
-    if (rec != NULL)
-        p->body_rec.rec = rec;
-    if (p->body_rec.raw != NULL &&
-        (rec = realloc(p->body_rec.raw, p->body_rec.raw_len)) != NULL)
+    if (p->body_rec.raw == NULL) {
+        if ((rec = realloc(p->body_rec.rec, p->body_rec.rec_len)) != NULL)
+            p->body_rec.rec = rec;
+    } else if ((rec = realloc(p->body_rec.raw,
+                              p->body_rec.raw_len + p->body_rec.rec_len)) !=
+               NULL) { /* raw holds rec after it */
         p->body_rec.raw = rec;
+        p->body_rec.rec = rec + p->body_rec.raw_len;
+    }
 }
 
 int

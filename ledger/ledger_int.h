@@ -203,7 +203,8 @@ struct ldg_body_rec {
     uint8_t root[32];
     /* a compressed record's uncompressed form (0x00 or 0x02), kept for the
      * commit's readers (projections) so they need not inflate it; NULL
-     * when rec is not compressed */
+     * when rec is not compressed. When set, raw is the allocation and rec
+     * lies in it, raw_len bytes on (ldg_body_rec_release frees both). */
     uint8_t *raw;
     size_t raw_len;
 };
