@@ -656,12 +656,16 @@ int ldg_index_put(struct ldg_txn *t, const struct ldg_event *ev);
 
 /* ix.body (index.c, FORMAT.md 6.1). A write transaction's upkeep of it:
  * state 0 before its first append, 1 kept (next: the seq it indexes next),
- * -1 not kept; dirty: ldg_txn_commit writes meta "ix.body" = next. */
+ * -1 not kept; dirty: ldg_txn_commit writes meta "ix.body" = next; view:
+ * the view each append reads a record with, made by the first, freed with
+ * the transaction (ldg_bix_release). */
 struct ldg_bix {
     int state;
     uint64_t next;
     int dirty;
+    struct ldg_body_view *view;
 };
+void ldg_bix_release(struct ldg_bix *x);
 struct ldg_bix *ldg_txn_bix(struct ldg_txn *t);
 /* 1 if ix.body indexes body field name. */
 int ldg_bix_name(const char *name);

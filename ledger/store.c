@@ -679,6 +679,14 @@ ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
     return 0;
 }
 
+/* Frees t (its LMDB transaction ended) and what it held. */
+static void
+txn_free(struct ldg_txn *t)
+{
+    ldg_bix_release(&t->bix);
+    free(t);
+}
+
 int
 ldg_txn_commit(struct ldg_txn *t)
 {
@@ -693,7 +701,7 @@ ldg_txn_commit(struct ldg_txn *t)
         ldg_be64(n, t->bix.next);
         if ((rc = mdb_put(t->txn, t->s->core[LDG_DB_META], &k, &v, 0)) != 0) {
             mdb_txn_abort(t->txn);
-            free(t);
+            txn_free(t);
             return xlate(rc);
         }
     }
@@ -711,7 +719,7 @@ ldg_txn_commit(struct ldg_txn *t)
         if (s->disk_full)
             rc = ENOSPC;
     }
-    free(t);
+    txn_free(t);
     return xlate(rc);
 }
 
@@ -721,7 +729,7 @@ ldg_txn_abort(struct ldg_txn *t)
     if (t == NULL)
         return;
     mdb_txn_abort(t->txn);
-    free(t);
+    txn_free(t);
 }
 
 struct ldg_bix *
