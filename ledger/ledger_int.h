@@ -514,8 +514,10 @@ int ldg_actor_key(struct ldg_ledger *l, const char *name, struct ldg_key **out);
 /* append.c: one event on its way into the log (see append.c's steps). */
 struct ldg_prep {
     char type[LDG_TYPE_MAX + 1];
-    char subject[LDG_SUBJECT_MAX + 1];
-    char run[LDG_RUN_MAX + 1];
+    /* NUL-terminated, "" for none: in text (owned; prep_text keeps them
+     * at their own lengths), else static strings (write_genesis) */
+    const char *subject, *run, *id;
+    char *text;
     int has_parent;
     uint64_t parent;
     struct ldg_key *signer; /* borrowed from the handle */
@@ -528,8 +530,7 @@ struct ldg_prep {
     struct ldg_buf entry;
     size_t map_len;
     uint8_t sig[64];
-    /* format version 2 */
-    char id[LDG_ID_MAX + 1]; /* "" if none */
+    /* format version 2 (id above) */
     int has_time;
     uint64_t time_ns;
     int has_source;

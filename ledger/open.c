@@ -444,7 +444,8 @@ write_genesis(struct ldg_ledger *l)
 
     memset(&p, 0, sizeof p);
     memcpy(p.type, LDG_EV_LEDGER_GENESIS, sizeof LDG_EV_LEDGER_GENESIS);
-    memcpy(p.subject, "host:local", sizeof "host:local");
+    p.subject = "host:local";
+    p.run = p.id = "";
     p.signer = l->log_key;
     ldg_hex(hex, l->log_key->pub, 32);
     p.body = json_pack("{s:s, s:s}", "origin", l->origin, "log_key", hex);

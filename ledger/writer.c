@@ -34,16 +34,19 @@
  * failed commit is sticky: later batches are dropped unacknowledged, and
  * ldg_writer_committed says exactly how many events are durable.
  */
-/* Batches in flight. 8: events wait compacted (ldg_prep_compact: about
- * 2.2 KB an event instead of 4.7) and a group commit drops the map's
- * pages as it goes (ldg_commit_spans); a commit of up to 8 batches
- * rewrites each index leaf page once for more events. 12 (from
- * 2026-11-23) took 70-74 MiB of peak RSS for a 1M-event ingest once
- * store layout 5 came, over ingest's 64 MiB; 8 takes 57-62 MiB at about
- * the same speed (2026-11-27, bench/bounds.tsv's "ingest peak RSS").
- * Each slot holds batch struct ldg_prep of 1,240 B besides their claims
- * and bodies. */
-#define RING 8
+/* Batches in flight. 10: events wait compacted (ldg_prep_compact: about
+ * 2.2 KB an event instead of 4.7; the body's record and its uncompressed
+ * form in one allocation) and a group commit drops the map's pages as it
+ * goes (ldg_commit_spans); a commit of up to 8 batches rewrites each index
+ * leaf page once for more events. The commit holds the batches it takes
+ * until it is durable, and only the rest of the ring can fill meanwhile:
+ * with 8 (2026-11-27 to 11-28, when a waiting event held its subject, run
+ * and id at their largest sizes, struct ldg_prep of 1,240 B) the parse
+ * threads waited for room, and a 1M-event ingest took 1.16-1.23x layout
+ * 4's wall time. With struct ldg_prep of 496 B (prep_text): 10 took
+ * 1.06-1.11x with a peak RSS of 55-60 MiB, 12 1.06-1.08x with 59-64 MiB,
+ * against ingest's bound of 64 (bench/bounds.tsv, "ingest"). */
+#define RING 10
 /* Events a worker takes per lock round: 8 where each is signed (format
  * 1), 64 where a worker only encodes claims and digests (format 2: with
  * 8, waking and locking cost more than the work, and the caller thread

@@ -2,8 +2,9 @@
  * test_writer.c — ledger/writer.c, the group-commit writer: batches
  * committed in groups and counted, ready batches grouped, batches gathered,
  * duplicates named by their tag, sealed batches committed at free and a
- * partial one dropped, a push committing partial batches, and writers
- * interleaved with appends.
+ * partial one dropped, a push committing partial batches, writers
+ * interleaved with appends, and waiting events that keep their strings
+ * and bodies whole.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -458,6 +459,105 @@ test_writer__writer_survives_interleaved_appends(void **state)
     t_rmrf(dir);
 }
 
+/* A waiting event keeps its subject, run and id at their own lengths
+ * (struct ldg_prep's text) and a compressed body beside its uncompressed
+ * form in one allocation: each at its largest size and at none comes back
+ * whole, one byte over the largest is refused with nothing queued. */
+static void
+test_writer__waiting_events_keep_strings_and_bodies_whole(void **state)
+{
+    char dir[256], subject[LDG_SUBJECT_MAX + 2], run[LDG_RUN_MAX + 2];
+    char id[LDG_ID_MAX + 2], text[700];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_writer_options wo;
+    struct ldg_writer *w;
+    struct ldg_verify_report r;
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    json_t *body, *got;
+    (void)state;
+
+    memset(subject, 's', sizeof subject - 1);
+    memcpy(subject, "kind:", 5);
+    memset(run, 'r', sizeof run - 1);
+    memset(id, 'i', sizeof id - 1);
+    for (size_t i = 0; i < sizeof text - 1; i++) /* compresses (> 512) */
+        text[i] = (char)('a' + i % 7);
+    text[sizeof text - 1] = '\0';
+    body = json_pack("{s:s, s:i}", "text", text, "n", 1);
+    memset(&wo, 0, sizeof wo);
+    wo.batch = 3;
+    wo.threads = 2;
+    assert_int_equal(ldg_writer_new(&w, l, &wo), 0);
+    for (int i = 0; i < 7; i++) {
+        struct ldg_event_in in;
+        char idi[LDG_ID_MAX + 2];
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.long";
+        in.body = body;
+        if (i % 2 == 0) { /* odd ones: none, the subject derived */
+            subject[LDG_SUBJECT_MAX] = '\0';
+            run[LDG_RUN_MAX] = '\0';
+            memcpy(idi, id, sizeof idi);
+            idi[LDG_ID_MAX] = '\0';
+            idi[0] = (char)('0' + i);
+            in.subject = subject;
+            in.run = run;
+            in.id = idi;
+        }
+        assert_int_equal(ldg_writer_add(w, &in), 0);
+    }
+    {
+        struct ldg_event_in in;
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.long";
+        in.body = body;
+        subject[LDG_SUBJECT_MAX] = 's';
+        in.subject = subject;
+        assert_int_equal(ldg_writer_add(w, &in), LDG_ETOOBIG);
+        subject[LDG_SUBJECT_MAX] = '\0';
+        run[LDG_RUN_MAX] = 'r';
+        in.run = run;
+        assert_int_equal(ldg_writer_add(w, &in), LDG_ETOOBIG);
+        run[LDG_RUN_MAX] = '\0';
+        id[LDG_ID_MAX] = 'i';
+        in.id = id;
+        assert_int_equal(ldg_writer_add(w, &in), LDG_EBADINPUT);
+    }
+    assert_int_equal(ldg_writer_flush(w), 0);
+    assert_int_equal(ldg_writer_committed(w), 7);
+    ldg_writer_free(w);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (uint64_t seq = 1; seq <= 7; seq++) {
+        int full = (seq - 1) % 2 == 0;
+        assert_int_equal(ldg_event_get(t, seq, &ev), 0);
+        assert_string_equal(ev.type, "x.test.long");
+        if (full) {
+            assert_string_equal(ev.subject, subject);
+            assert_string_equal(ev.run, run);
+            assert_int_equal(ev.id_len, LDG_ID_MAX);
+            assert_int_equal(ev.id[0], '0' + (int)(seq - 1));
+            assert_memory_equal(ev.id + 1, id + 1, LDG_ID_MAX - 1);
+        } else {
+            char derived[LDG_SUBJECT_MAX + 1];
+            assert_int_equal(
+                ldg_vocab_subject(ev.type, body, derived, sizeof derived), 0);
+            assert_string_equal(ev.subject, derived);
+            assert_string_equal(ev.run, "");
+            assert_int_equal(ev.id_len, 0);
+        }
+        assert_int_equal(ldg_body_get(t, seq, &got), 0);
+        assert_true(json_equal(got, body));
+        json_decref(got);
+    }
+    assert_int_equal(ldg_event_get(t, 8, &ev), LDG_ENOTFOUND);
+    ldg_txn_abort(t);
+    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    json_decref(body);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -470,6 +570,8 @@ main(void)
             test_writer__writer_free_commits_sealed_batches_drops_partial),
         cmocka_unit_test(test_writer__writer_push_commits_partial_batches),
         cmocka_unit_test(test_writer__writer_survives_interleaved_appends),
+        cmocka_unit_test(
+            test_writer__waiting_events_keep_strings_and_bodies_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
