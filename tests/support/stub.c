@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +28,9 @@ t_stub_start(struct t_stub *s, const char *state_path)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* a test that dies (an abort under make asan) takes its stub with
+         * it: an orphan would hold the port, and any lock fd it inherited */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
