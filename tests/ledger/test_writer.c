@@ -474,6 +474,7 @@ test_writer__waiting_events_keep_strings_and_bodies_whole(void **state)
     struct ldg_verify_report r;
     struct ldg_txn *t;
     struct ldg_event ev;
+    struct ldg_val v;
     json_t *body, *got;
     (void)state;
 
@@ -546,6 +547,11 @@ test_writer__waiting_events_keep_strings_and_bodies_whole(void **state)
             assert_string_equal(ev.run, "");
             assert_int_equal(ev.id_len, 0);
         }
+        /* stored compressed: the record read back came from rec, which
+         * lies in raw's allocation after it */
+        assert_int_equal(ldg_body_raw(t, seq, &v), 0);
+        assert_int_equal(((const uint8_t *)v.data)[0], LDG_BODY_SEEDED_AES_Z);
+        assert_true(v.len < sizeof text);
         assert_int_equal(ldg_body_get(t, seq, &got), 0);
         assert_true(json_equal(got, body));
         json_decref(got);
