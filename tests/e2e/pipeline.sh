@@ -262,7 +262,13 @@ expect_exit 1 "future" L tripcode verify @"$T/fut"
 expect_err "future" "not yet valid"
 # accepted, then used twice
 expect_exit 0 "lockdown" L tripcode verify --plan P-0919 @"$T/good"
-expect_exit 1 "lockdown again" L tripcode verify @"$T/good"
+expect_exit 1 "lockdown again" L tripcode verify -o json @"$T/good"
+expect_jq "refusal as json" "$T/out" '"\(.seq|type) \(.accepted) \(.code)"' \
+    "string false RECOVERY:LOCKDOWN"
+cp "$T/out" "$T/again.json"
+L query -o json type=tripcode.refused >"$T/r.json"
+expect_jq "its seq is the refusal's" "$T/again.json" .seq \
+    "$(jq -r -s 'last.seq' "$T/r.json")"
 L tripcode list -o json >"$T/tc2.json"
 expect_jq "recorded" "$T/tc2.json" \
     'select(.code=="RECOVERY:LOCKDOWN") | "\(.uses) \(.refusals)"' "1 5"
