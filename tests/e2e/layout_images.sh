@@ -47,21 +47,26 @@ unpack() { # unpack N DIR [KEY]
         chmod 600 "$2/keys/log.key" "$2/data.mdb"
 }
 
+# same_log WHAT DIR CHECKPOINT VKEY TILES: the ledger in DIR verifies
+# (--full) and has the recorded checkpoint, verifier key and tiles' sums
+same_log() {
+    "$LEDGER" --dir "$2" verify --full >"$T/v" 2>&1 ||
+        fail "$1: verify --full: $(cat "$T/v")"
+    "$LEDGER" --dir "$2" checkpoint | cmp -s - "$3" ||
+        fail "$1: another checkpoint"
+    "$LEDGER" --dir "$2" keys verifier | cmp -s - "$4" ||
+        fail "$1: another verifier key"
+    rm -rf "$T/tiles"
+    "$LEDGER" --dir "$2" tiles "$T/tiles" >/dev/null 2>&1 || fail "$1: tiles"
+    (cd "$T/tiles" && find . -type f | sort | xargs sha256sum) |
+        cmp -s - "$5" || fail "$1: other tiles"
+}
+
 # answers N DIR: what the image must answer
 answers() {
     "$LEDGER" --dir "$2" stats | grep -q "^layout  *$1 " ||
         fail "layout $1: stats says $("$LEDGER" --dir "$2" stats 2>&1 | grep layout)"
-    "$LEDGER" --dir "$2" verify --full >"$T/v" 2>&1 ||
-        fail "layout $1: verify --full: $(cat "$T/v")"
-    "$LEDGER" --dir "$2" checkpoint | cmp -s - "$V/checkpoint" ||
-        fail "layout $1: another checkpoint"
-    "$LEDGER" --dir "$2" keys verifier | cmp -s - "$V/log.vkey" ||
-        fail "layout $1: another verifier key"
-    rm -rf "$T/tiles"
-    "$LEDGER" --dir "$2" tiles "$T/tiles" >/dev/null 2>&1 ||
-        fail "layout $1: tiles"
-    (cd "$T/tiles" && find . -type f | sort | xargs sha256sum) |
-        cmp -s - "$V/tiles.sha256" || fail "layout $1: other tiles"
+    same_log "layout $1" "$2" "$V/checkpoint" "$V/log.vkey" "$V/tiles.sha256"
     for s in 0 255 256 300 511 512 599; do
         "$LEDGER" --dir "$2" proof "$s" 2>&1
         "$LEDGER" --dir "$2" proof --consistency "$((s + 1))" 2>&1
@@ -137,16 +142,8 @@ open_image() {
     "$LEDGER" --dir "$F" stats -o json |
         jq -e --argjson n "$1" '.layout == $n and (has("digest_next") | not)' >/dev/null ||
         fail "fresh$1: stats -o json: $("$LEDGER" --dir "$F" stats -o json 2>&1)"
-    "$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
-        fail "fresh$1: verify --full: $(cat "$T/v")"
-    "$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh$1.checkpoint" ||
-        fail "fresh$1: another checkpoint"
-    "$LEDGER" --dir "$F" keys verifier | cmp -s - "$V/fresh5.vkey" ||
-        fail "fresh$1: another verifier key"
-    rm -rf "$T/tiles"
-    "$LEDGER" --dir "$F" tiles "$T/tiles" >/dev/null 2>&1 || fail "fresh$1: tiles"
-    (cd "$T/tiles" && find . -type f | sort | xargs sha256sum) |
-        cmp -s - "$V/fresh$1.tiles.sha256" || fail "fresh$1: other tiles"
+    same_log "fresh$1" "$F" "$V/fresh$1.checkpoint" "$V/fresh5.vkey" \
+        "$V/fresh$1.tiles.sha256"
     "$3" "$F" | cmp -s - "$V/fresh$1.queries.json" ||
         fail "fresh$1: other query answers: $("$3" "$F" | diff - "$V/fresh$1.queries.json" | head -5)"
 }
