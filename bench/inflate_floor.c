@@ -20,15 +20,16 @@
  * one byte 22-24 ns; a memcpy of the content 21-22 ns.
  */
 #define ZSTD_STATIC_LINKING_ONLY /* the magicless frame format */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zstd.h>
 
 #include "ledger/ledger.h"
 #include "ledger/module.h"
+#include "util/util.h"
 
 #define SLACK 64
 
@@ -55,12 +56,11 @@ static ZSTD_DDict *dd[DICT_IDS];
 static uint8_t *out;
 static size_t out_cap;
 
+/* seconds on the monotonic clock */
 static double
 now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)ldg_now_mono_ns() / 1e9;
 }
 
 static void
@@ -366,12 +366,23 @@ recompress(const struct ldg_dicts *ds, int rounds)
     ZSTD_freeCCtx(cx);
 }
 
+/* *v from s, a decimal number in [min, max]: 0, else -1 */
+static int
+arg_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)
+{
+    char *end;
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    errno = 0;
+    *v = strtoull(s, &end, 10);
+    return errno == 0 && *end == '\0' && *v >= min && *v <= max ? 0 : -1;
+}
+
 int
 main(int argc, char **argv)
 {
-    uint64_t lo = argc > 3 ? strtoull(argv[2], NULL, 10) : 0;
-    uint64_t hi = argc > 3 ? strtoull(argv[3], NULL, 10) : UINT64_MAX;
-    int rounds = argc > 4 ? atoi(argv[4]) : 5;
+    uint64_t lo = 0, hi = UINT64_MAX, r64 = 5;
+    int rounds;
     struct ldg_ledger *l;
     struct ldg_txn *t;
     struct ldg_seqscan *sc;
@@ -380,10 +391,15 @@ main(int argc, char **argv)
     uint64_t seq;
     char err[512];
 
-    if (argc < 2) {
-        fprintf(stderr, "usage: inflate_floor DIR [LO HI [ROUNDS]]\n");
+    if (argc < 2 || argc == 3 || argc > 5 ||
+        (argc > 3 && (arg_u64(argv[2], 0, UINT64_MAX - 1, &lo) < 0 ||
+                      arg_u64(argv[3], lo + 1, UINT64_MAX, &hi) < 0)) ||
+        (argc > 4 && arg_u64(argv[4], 1, 1000, &r64) < 0)) {
+        fprintf(stderr, "usage: inflate_floor DIR [LO HI [ROUNDS]] (seqs "
+                        "LO <= seq < HI, ROUNDS 1 to 1000)\n");
         return 64;
     }
+    rounds = (int)r64;
     if (ldg_open(&l, argv[1], NULL, err, sizeof err) != 0 ||
         ldg_txn_begin(l, LDG_TXN_READ, &t) != 0 ||
         ldg_seqscan_bodies(&sc, t, lo, hi - 1, 0) != 0 ||
@@ -399,10 +415,9 @@ main(int argc, char **argv)
         ldg_seqscan_record(sc, &r, &len);
         if (len < 1)
             continue;
-        head = r[0] == SEEDED_Z || r[0] == SEEDED_AES_Z
-                   ? 2 + SEED_LEN
-               : r[0] == SALTED_Z ? 2
-                                           : 0;
+        head = r[0] == SEEDED_Z || r[0] == SEEDED_AES_Z ? 2 + SEED_LEN
+               : r[0] == SALTED_Z                       ? 2
+                                                        : 0;
         if (head == 0 || len <= head) {
             other++;
             continue;
@@ -429,6 +444,13 @@ main(int argc, char **argv)
         nbytes += fr[nfr].n;
         block_stats(&fr[nfr]);
         nfr++;
+    }
+    if (nfr == 0) {
+        fprintf(stderr,
+                "inflate_floor: no compressed body in seqs [%llu, %llu) of "
+                "%s (%zu other records)\n",
+                (unsigned long long)lo, (unsigned long long)hi, argv[1], other);
+        return 66;
     }
     out_cap = max + 16 + SLACK;
     out = malloc(out_cap);
