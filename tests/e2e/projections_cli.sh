@@ -44,11 +44,12 @@ L() { "$LEDGER" --dir "$D" "$@"; }
 D=$T/fresh
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
 for v in packs permissions models routes promotions runs plans memory \
-    "memory --revoked" evals; do
+    "memory --revoked" evals "tripcode list"; do
     case $v in
     memory) what="memory items" ;;
     "memory --revoked") what="revoked or purged memory items" ;;
     evals) what="eval results" ;;
+    "tripcode list") what=tripcodes ;;
     *) what=$v ;;
     esac
     for o in human json; do
