@@ -135,8 +135,8 @@ human_plan_one(struct cli *c, json_t *rows)
     printf("timeline       ledger timeline %s\n", cli_view_js(r, "plan"));
 }
 
-static const struct cli_opt plans_opts[] = {
-    AT_OPT, CLI_ARG("PLAN", "one plan in detail", CLI_OPTIONAL), CLI_OPT_END};
+static const struct cli_opt plans_opts[] =
+    CLI_VIEW_KEY_OPTS("PLAN", "one plan in detail");
 
 static int
 cmd_plans(struct cli *c, void *args, int npos, char **pos)

@@ -55,8 +55,8 @@ human_packs(struct cli *c, json_t *rows)
     }
 }
 
-static const struct cli_opt packs_opts[] = {
-    AT_OPT, CLI_ARG("PACK", "only this pack", CLI_OPTIONAL), CLI_OPT_END};
+static const struct cli_opt packs_opts[] =
+    CLI_VIEW_KEY_OPTS("PACK", "only this pack");
 
 VIEW_COMMAND(
     packs, "installed packs and their state",
@@ -389,8 +389,8 @@ human_run_one(struct cli *c, json_t *rows)
     }
 }
 
-static const struct cli_opt runs_opts[] = {
-    AT_OPT, CLI_ARG("RUN", "one run in detail", CLI_OPTIONAL), CLI_OPT_END};
+static const struct cli_opt runs_opts[] =
+    CLI_VIEW_KEY_OPTS("RUN", "one run in detail");
 
 VIEW_COMMAND(
     runs, "runs and how they ended",

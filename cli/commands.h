@@ -166,6 +166,13 @@ struct vargs {
         "'2026-11-22 09:39', '-1h', 'yesterday', RFC 3339; a sign and a "      \
         "number alone, '-1', is refused: write '-1s'); default: now")
 
+/* The options of a view that shows every row or, given KEY, one: --at and
+ * the optional KEY (packs, runs, plans). */
+#define CLI_VIEW_KEY_OPTS(xkey, xhelp)                                         \
+    {                                                                          \
+        AT_OPT, CLI_ARG(xkey, xhelp, CLI_OPTIONAL), CLI_OPT_END                \
+    }
+
 /* A view's .args: its options (AT_OPT, --pack, --check, --bundle's) into
  * the struct vargs args (cli_view_opt), positionals checked by the view
  * (cli_view_args). */
