@@ -14,7 +14,8 @@
  * log (an appender without projections attached) the missing events are
  * folded in memory for the answer; if their version is not this code's,
  * the whole answer is computed from the log (and `ledger rebuild` or any
- * writable open fixes the store).
+ * writable open fixes the store; at a store layout older than this
+ * build's, both refuse and `ledger migrate` does it).
  *
  * "size" below is a number of events: the state after the first `size`
  * events of the log, i.e. "as of event size-1". 0 means "the current

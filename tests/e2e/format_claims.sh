@@ -18,7 +18,9 @@
 #     ledger is damaged (65, verify 1); with no events, not a ledger;
 #   * the stored claim digest of layouts 8 and 7: a bit flipped in it,
 #     verify (plain and --full) exits 1 naming the event and the digest,
-#     and `show` gives the stored digest, not one derived from the claim.
+#     and `show` gives the stored digest, not one derived from the claim;
+#   * a projection's meta record gone (format-projections.md): a view
+#     answers from the log, saying so and naming `ledger rebuild`.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
@@ -157,5 +159,26 @@ for g in g8 g7; do
     [ -n "$d5b" ] && [ "$d5b" != "$d5" ] ||
         fail "$g: show 5 after the flip: digest '$d5b' (was $d5)"
 done
+# ----------------------------------------- a projection's meta record --
+# gone from proj.meta (format-projections.md: a record of another format
+# or none is never used): a view answers from the log, the same answer,
+# with a note naming `ledger rebuild`; the rebuild writes it again
+P=$T/pm
+"$L" --dir "$P" init >/dev/null || exit 1
+"$L" --dir "$P" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
+    fail "pm: ingest"
+"$L" --dir "$P" packs -o json >"$T/packs0" 2>"$T/e" && [ -s "$T/packs0" ] &&
+    ! [ -s "$T/e" ] || fail "pm: packs before: $(cat "$T/e")"
+"$T/poke" "$P" del proj.meta "$(printf packs | od -An -tx1 | tr -d ' \n')" ||
+    fail "pm: poke del"
+"$L" --dir "$P" packs -o json >"$T/packs1" 2>"$T/e" || fail "pm: packs"
+cmp -s "$T/packs0" "$T/packs1" || fail "pm: packs from the log differ"
+grep -qx "ledger packs: note: projection packs is not current in the store (computed from the log for this answer; \`ledger rebuild\` fixes the store)" \
+    "$T/e" || fail "pm: note: $(cat "$T/e")"
+"$L" --dir "$P" rebuild >/dev/null 2>&1 || fail "pm: rebuild"
+"$L" --dir "$P" packs -o json >"$T/packs2" 2>"$T/e" || fail "pm: packs after"
+cmp -s "$T/packs0" "$T/packs2" && ! [ -s "$T/e" ] ||
+    fail "pm: after rebuild: $(cat "$T/e")"
+
 [ "$nfail" -eq 0 ] || exit 1
 echo "format_claims: FORMAT.md section 6's absent and stray records, as the program does"

@@ -92,14 +92,16 @@ for n in 1 2 3 4 5 6 7; do
     answers $n "$T/l$n"
 done
 # the layout 1 image stores a projection this build's code has a newer
-# version of: each view answers from the log and says so, until migrate
-# (which rebuilds what is behind)
+# version of: each view answers from the log and says so, naming migrate
+# (rebuild refuses an older layout; migrate rebuilds what is behind)
 for v in packs "tripcode list"; do
     # shellcheck disable=SC2086
     "$LEDGER" --dir "$T/l1" $v >/dev/null 2>"$T/err" || fail "layout 1: $v"
-    grep -q "^ledger ${v%% *}: note: projection [a-z]* is not current in the store" \
+    grep -q "^ledger ${v%% *}: note: projection [a-z]* is not current in the store (computed from the log for this answer; \`ledger migrate\` fixes the store)$" \
         "$T/err" || fail "layout 1, $v: no stale note: $(cat "$T/err")"
 done
+"$LEDGER" --dir "$T/l1" rebuild >/dev/null 2>"$T/err" && fail "layout 1: rebuild took an older layout"
+grep -q "run \`ledger migrate\`" "$T/err" || fail "layout 1: rebuild: $(cat "$T/err")"
 cp -r "$T/l1" "$T/rb1"
 "$LEDGER" --dir "$T/rb1" migrate >/dev/null 2>&1 || fail "layout 1: migrate"
 "$LEDGER" --dir "$T/rb1" tripcode list >/dev/null 2>"$T/err"
