@@ -291,10 +291,11 @@ void cli_help_options(FILE *f, const struct cli_command *cmd);
 int cli_help_man(FILE *f, const char *name);
 /* cli/gather.c: stdout goes to memory (or a temporary file) until
  * cli_gather_end writes it to the real stdout; a no-op when gathering
- * cannot start. @return of _end: 0, or the errno of a failure to keep the
- * output (what was kept is written all the same). */
+ * cannot start. @return of _end: 0, or EX_IOERR after saying why the
+ * output could not be kept (then none of it is written: a part of an
+ * answer is not the answer). */
 void cli_gather_start(void);
-int cli_gather_end(void);
+int cli_gather_end(const struct cli *c);
 /* cli/term.c: the pager and colour. */
 enum cli_paint {
     CLI_PAINT_OFF,

@@ -137,16 +137,12 @@ static int
 verify_gathered(void *ctx, struct ldg_isolation *iso)
 {
     struct verify_call *v = ctx;
-    int rc, err;
+    int rc;
     vshared = iso;
     cli_gather_start();
     rc = verify_run(v->c, v->v);
-    if ((err = cli_gather_end()) != 0) {
-        cli_err(v->c, "cannot keep the output until the command is done: %s",
-                strerror(err));
-        if (rc == EX_OK)
-            rc = EX_IOERR;
-    }
+    if (cli_gather_end(v->c) != 0 && rc == EX_OK)
+        rc = EX_IOERR;
     return rc;
 }
 

@@ -29,17 +29,19 @@ static struct {
     FILE *real; /* the standard output while gathering, else NULL */
     char *mem;
     size_t len, cap;
-    int fd;  /* the temporary file, once the output outgrew memory */
-    int err; /* errno of a failure to keep what was written */
-} g = {NULL, NULL, 0, 0, -1, 0};
+    int fd;          /* the temporary file, once the output outgrew memory */
+    int err;         /* errno of a failure to keep what was written */
+    const char *dir; /* where the temporary file goes, for the error */
+} g = {NULL, NULL, 0, 0, -1, 0, NULL};
 
 static int
 spill(void)
 {
-    const char *dir = getenv("TMPDIR");
     char path[4200];
-    snprintf(path, sizeof path, "%s/ledger-out.XXXXXX",
-             dir != NULL && dir[0] != '\0' ? dir : "/tmp");
+    g.dir = getenv("TMPDIR");
+    if (g.dir == NULL || g.dir[0] == '\0')
+        g.dir = "/tmp";
+    snprintf(path, sizeof path, "%s/ledger-out.XXXXXX", g.dir);
     if ((g.fd = mkstemp(path)) < 0)
         return -1;
     unlink(path);
@@ -99,9 +101,10 @@ cli_gather_start(void)
 }
 
 int
-cli_gather_end(void)
+cli_gather_end(const struct cli *c)
 {
     char buf[65536];
+    const char *dir;
     int err;
     if (g.real == NULL)
         return 0;
@@ -109,7 +112,12 @@ cli_gather_end(void)
     stdout = g.real;
     g.real = NULL;
     err = g.err;
-    if (g.fd >= 0) {
+    if (err != 0) {
+        /* a part of an answer is not the answer: none of it is written */
+        if (g.fd >= 0)
+            close(g.fd);
+        g.fd = -1;
+    } else if (g.fd >= 0) {
         ssize_t k = lseek(g.fd, 0, SEEK_SET) < 0 ? -1 : 1;
         while (k > 0 || (k < 0 && errno == EINTR)) {
             if ((k = read(g.fd, buf, sizeof buf)) > 0 &&
@@ -127,5 +135,20 @@ cli_gather_end(void)
     g.mem = NULL;
     g.len = g.cap = 0;
     g.err = 0;
-    return err;
+    dir = g.dir;
+    g.dir = NULL;
+    if (err == 0)
+        return 0;
+    if (dir != NULL)
+        cli_err(c,
+                "cannot keep the output until the command is done: a "
+                "temporary file in %s: %s (an output past %u MiB goes to "
+                "$TMPDIR, else /tmp); nothing of it is written",
+                dir, strerror(err), GATHER_MEM >> 20);
+    else
+        cli_err(c,
+                "cannot keep the output until the command is done: %s; "
+                "nothing of it is written",
+                strerror(err));
+    return EX_IOERR;
 }

@@ -123,12 +123,8 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
     else if (rc < 0)
         rc = EX_OK; /* --help */
     cli_args_free(c, args);
-    int gerr = cli_gather_end();
-    if (gerr != 0) {
-        cli_err(c, "cannot keep the output until the command is done: %s",
-                strerror(gerr));
+    if (cli_gather_end(c) != 0)
         return rc == EX_OK ? EX_IOERR : rc;
-    }
     /* Data that did not reach stdout is a failure: a sequence number lost
      * to a full disk must not look like success. */
     int ferr = fflush(stdout) != 0 ? errno : 0;

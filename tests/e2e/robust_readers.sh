@@ -14,7 +14,9 @@
 # (issue 46) every reading command, its output blocked on a full pipe,
 # holds no reader slot; and the issue's numbers: 30,000 events in
 # commits of 5 beside a `show` of a 300 KB event blocked on a pipe nobody
-# reads, and beside one SIGKILLed after 10,000 of them.
+# reads, and beside one SIGKILLed after 10,000 of them. Last, an output
+# past the 8 MiB kept in memory: whole through $TMPDIR, or none of it
+# (exit 74, the directory named) where no file can be made there.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/robust_readers.XXXXXX") ||
@@ -418,5 +420,30 @@ echo "data.mdb after 30,000 events in commits of 5: $free5 bytes with no reader,
 [ "$showk" -le $((2 * free5)) ] ||
     bad "a show killed after 10,000 events made data.mdb $showk bytes, more than 2x $free5"
 
-echo "robust_readers: 8 checks, $nfail failed"
+# 9. An output past what is kept in memory (8 MiB: 60,000 runs' rows as
+# JSON Lines, about 25 MB) goes to an unlinked file in $TMPDIR and comes
+# out whole; where no such file can be made, the command fails (74),
+# naming the directory, and writes none of it (a part is not the answer)
+awk 'BEGIN { for (j = 0; j < 60000; j++)
+    printf "{\"type\":\"run.started\",\"subject\":\"run:r-%06d\",\"body\":{\"run\":\"r-%06d\",\"pack\":\"p\",\"intent\":\"x\",\"requested_by\":\"op\"}}\n", j, j }' \
+    >"$T/runs.jsonl"
+"$LEDGER" --dir "$T/many" init >/dev/null 2>&1 || exit 1
+"$LEDGER" --dir "$T/many" ingest "$T/runs.jsonl" >/dev/null 2>&1 || bad "ingest 60,000 runs"
+mkdir "$T/tmpd"
+TMPDIR=$T/tmpd "$LEDGER" --dir "$T/many" runs -o json >"$T/runs.out" 2>"$T/runs.err"
+rc=$?
+n=$(jq -c .run "$T/runs.out" 2>/dev/null | sort -u | wc -l)
+[ $rc = 0 ] && [ "$(wc -l <"$T/runs.out")" = 60000 ] && [ "$n" = 60000 ] &&
+    [ "$(wc -c <"$T/runs.out")" -gt $((8 << 20)) ] && ! [ -s "$T/runs.err" ] ||
+    bad "runs -o json of 60,000 runs: exit $rc, $(wc -c <"$T/runs.out") bytes, $n runs: $(head -c 300 "$T/runs.err")"
+[ -z "$(ls -A "$T/tmpd")" ] || bad "the temporary file is left in \$TMPDIR: $(ls "$T/tmpd")"
+TMPDIR=$T/none "$LEDGER" --dir "$T/many" runs -o json >"$T/runs.out" 2>"$T/runs.err"
+rc=$?
+[ $rc = 74 ] && ! [ -s "$T/runs.out" ] &&
+    grep -q "^ledger runs: cannot keep the output until the command is done: a temporary file in $T/none: No such file or directory" "$T/runs.err" ||
+    bad "runs -o json, TMPDIR missing: exit $rc, $(wc -c <"$T/runs.out") bytes out, $(head -c 300 "$T/runs.err")"
+TMPDIR=$T/none "$LEDGER" --dir "$T/many" verify -o json >"$T/runs.out" 2>"$T/runs.err" ||
+    bad "verify, a small output, TMPDIR missing: $(head -c 300 "$T/runs.err")"
+
+echo "robust_readers: 9 checks, $nfail failed"
 [ "$nfail" = 0 ]
