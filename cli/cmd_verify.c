@@ -28,6 +28,7 @@ struct vrun {
     uint64_t from, quorum;
     unsigned flags;
     int only_new;
+    int from_set; /* --from given: 0 is an event too, not "no --from" */
     const char *wkeys[32];
     int wok[32];
     size_t nw;
@@ -62,6 +63,7 @@ verify_opt(struct cli *c, void *args, int id, struct cli_args *a)
         if (cli_parse_u64(a->value, &v->from) < 0)
             return cli_usage_err(c, "--from: '%s' is not a sequence number",
                                  a->value);
+        v->from_set = 1;
         return 0;
     default: /* --full */
         v->flags |= LDG_VERIFY_FULL;
@@ -257,7 +259,7 @@ check_projections(struct cli *c, struct ldg_ledger *l,
 static int
 verify_check_args(struct cli *c, struct vrun *v)
 {
-    if (v->only_new && (v->flags != 0 || v->from != 0 || v->trusted != NULL))
+    if (v->only_new && (v->flags != 0 || v->from_set || v->trusted != NULL))
         return cli_usage_err(c, "--new checks only new events: it takes no "
                                 "--full, --from or --trusted");
     if ((v->nw > 0 || v->quorum > 0) && v->trusted == NULL)
@@ -278,7 +280,7 @@ verify_check_from(struct cli *c, struct ldg_ledger *l, struct vrun *v)
 {
     uint64_t size = 0;
     int rc;
-    if (v->from == 0)
+    if (!v->from_set)
         return 0;
     if ((rc = ldg_size(l, &size)) < 0)
         return cli_fail(c, l, rc);

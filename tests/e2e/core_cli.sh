@@ -308,6 +308,13 @@ vjson --full
     bad verify "--full: from $from to $to"
 vjson --from 5
 [ "$rc" = 0 ] && [ "$from" = 5 ] || bad verify "--from 5: from $from"
+# --from 0 is event 0, not "no --from": a check from the start, not the
+# plain run's "nothing new" (it was, and checked nothing)
+vjson --from 0
+[ "$rc" = 0 ] && [ "$from" = 0 ] && grep -q '"mode":"full"' "$T/out" ||
+    bad verify "--from 0: exit $rc from $from: $(cat "$T/out")"
+run "$LEDGER" --dir "$V" verify --new --from 0
+[ "$rc" = 64 ] || bad verify "--new --from 0: exit $rc, want 64"
 run "$LEDGER" --dir "$V" verify
 grep -q '^ok: ' "$T/out" || bad verify "human verify: $(cat "$T/out")"
 size=$((size + 3))
