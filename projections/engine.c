@@ -1205,6 +1205,7 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
     struct ldg_txn *t = NULL;
     struct pstate *ps = NULL;
     const char *f;
+    char asof[48] = "";
     json_t *v = NULL;
     int rc;
 
@@ -1273,18 +1274,23 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         goto out;
     if (view == LDG_VIEW_RUNS && (rc = add_signers(t, v, "started_seq")) < 0)
         goto out;
+    /* with --at, the name may well come later in the log: say when */
+    if (o->at_size != 0)
+        snprintf(asof, sizeof asof, " as of event %llu",
+                 (unsigned long long)(o->at_size - 1));
     if (f != NULL && view != LDG_VIEW_DOCTOR && view != LDG_VIEW_GATES &&
         json_array_size(v) == 0) {
-        ldg_set_errmsg(l, "%s: no such %s", f,
+        ldg_set_errmsg(l, "%s: no such %s%s", f,
                        view == LDG_VIEW_RUNS        ? "run"
                        : view == LDG_VIEW_PLANS     ? "plan"
                        : view == LDG_VIEW_MEMORY    ? "memory item"
                        : view == LDG_VIEW_TRIPCODES ? "tripcode"
-                                                    : "pack");
+                                                    : "pack",
+                       asof);
         rc = LDG_ENOTFOUND;
     } else if (f != NULL && view == LDG_VIEW_DOCTOR &&
                json_array_size(json_object_get(v, "packs")) == 0) {
-        ldg_set_errmsg(l, "%s: no such pack", f);
+        ldg_set_errmsg(l, "%s: no such pack%s", f, asof);
         rc = LDG_ENOTFOUND;
     }
     if (rc == 0) {

@@ -82,5 +82,16 @@ for v in "routes" "models" "packs" "runs" "promotions" "permissions" \
     "$L" $v --at now >/dev/null 2>"$T/e"; rc=$?
     [ $rc != 64 ] && [ $rc != 66 ] || bad "$v --at now: exit $rc ($(cat "$T/e"))"
 done
+# a name asked for --at a time before it was in the log: still 66, but
+# said as of that event, not as if the pack or run were unknown (it is
+# there now: `ledger packs pdf-ops` shows it)
+for v in "packs pdf-ops" "permissions --pack pdf-ops" "doctor --pack pdf-ops" \
+    "runs R-0001"; do
+    "$L" $v --at 0 >"$T/o" 2>"$T/e"; rc=$?
+    [ $rc = 66 ] && [ ! -s "$T/o" ] && grep -q ": no such [a-z]* as of event 0\$" "$T/e" ||
+        bad "$v --at 0: exit $rc ($(cat "$T/e"))"
+done
+"$L" packs nosuch >"$T/o" 2>"$T/e"; rc=$?
+[ $rc = 66 ] && grep -q ": no such pack\$" "$T/e" || bad "packs nosuch: exit $rc ($(cat "$T/e"))"
 [ $nfail = 0 ] || exit 1
 echo "cli_at: --at SEQ and --at TIME agree for every view"
