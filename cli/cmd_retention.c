@@ -134,12 +134,27 @@ put_shword(const char *word)
     putchar('\'');
 }
 
+/* "next: ledger [--dir DIR] " */
+static void
+put_next_ledger(struct cli *c)
+{
+    fputs("next: ledger ", stdout);
+    if (c->dir_opt != NULL) {
+        fputs("--dir ", stdout);
+        put_shword(c->dir_opt);
+        putchar(' ');
+    }
+}
+
 /* The prune to run next, as it can be pasted: the ledger named as it was
  * (--dir), the archive's name quoted for the shell, and --force when the
  * events are younger than the retention minimum (prune refuses them
- * without it; retention.json's keep_days as prune reads it). */
+ * without it; retention.json's keep_days as prune reads it). A store of
+ * an older layout is read (archived) but not written (pruned): the
+ * migrate that prune would ask for comes first. */
 static void
-put_next(struct cli *c, const struct ldg_archive_report *r, const char *out)
+put_next(struct cli *c, const struct ldg_archive_report *r, const char *out,
+         int old_layout)
 {
     struct ldg_retention_policy pol;
     char err[300];
@@ -150,12 +165,13 @@ put_next(struct cli *c, const struct ldg_archive_report *r, const char *out)
         r->h.until_ns + (uint64_t)pol.keep_days * 86400u * 1000000000u >
             ldg_now_wall_ns())
         force = 1;
-    fputs("next: ledger ", stdout);
-    if (c->dir_opt != NULL) {
-        fputs("--dir ", stdout);
-        put_shword(c->dir_opt);
-        putchar(' ');
+    if (old_layout) {
+        put_next_ledger(c);
+        fputs("migrate  # an older store layout: prune writes only the "
+              "newest\n",
+              stdout);
     }
+    put_next_ledger(c);
     printf("prune --before %llu --archive ", (unsigned long long)r->h.horizon);
     put_shword(out);
     if (force)
@@ -169,7 +185,7 @@ cmd_archive(struct cli *c, struct ldg_archive_opts *o, int npos, char **pos)
     struct ldg_ledger *l = NULL;
     struct ldg_archive_report r;
     char hex[65];
-    int rc;
+    int rc, old_layout;
 
     if (o->before == NULL)
         return cli_usage_err(c, "--before SEQ|TIME is required");
@@ -196,6 +212,7 @@ cmd_archive(struct cli *c, struct ldg_archive_opts *o, int npos, char **pos)
     cli_progress_done(c);
     if (rc < 0)
         return cli_fail_close(c, l, rc);
+    old_layout = ldg_check_writable(l) == LDG_EVERSION;
     ldg_close(l);
     hex32(hex, r.sha256);
     say_rounding(c, o->before, &r.h);
@@ -226,7 +243,7 @@ cmd_archive(struct cli *c, struct ldg_archive_opts *o, int npos, char **pos)
             printf("it unpacks to more than verify-bundle reads by default: "
                    "read it with --max-bytes %llu\n",
                    (unsigned long long)r.max_bytes);
-        put_next(c, &r, o->out);
+        put_next(c, &r, o->out, old_layout);
     } else {
         json_t *j = json_pack("{s:s, s:o, s:o, s:o, s:s}", "file", o->out,
                               "horizon", horizon_json(&r.h), "events",

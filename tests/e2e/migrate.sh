@@ -16,7 +16,9 @@
 #     no older layout;
 #   * a ledger of an older layout is read but not written: an append,
 #     ingest, erase or key is refused (65) naming `ledger migrate`,
-#     nothing changed; a format 1 ledger migrated takes signed events;
+#     nothing changed; archive reads it and its "next:" lines (migrate,
+#     then prune) run as printed; a format 1 ledger migrated takes signed
+#     events;
 #   * a layout 4 ledger whose tiles are not all split yet (a migrate from
 #     3 that stopped) verifies, answers the same, and migrate splits the
 #     rest;
@@ -133,6 +135,23 @@ answers "$T/old" "$T/old.answers"
 diff -r "$T/before" "$T/old.answers" >"$T/diff" 2>&1 ||
     fail "layout 1: a refused write changed answers: $(head -c 600 "$T/diff")"
 rm -rf "$T/old" "$T/old.answers"
+# archive reads an older layout, and its "next:" lines, pasted in order,
+# work: the migrate that prune would refuse without first, then the
+# prune (it printed the prune alone, which then refused, 65)
+cp -r "$B" "$T/arch"
+"$L" --dir "$T/arch" archive --before 10 --out "$T/arch.seg" >"$T/out" 2>"$T/err" ||
+    fail "layout 1: archive: $(cat "$T/err")"
+sed -n 's/^next: ledger //p' "$T/out" >"$T/next"
+sed -n 's/  *#.*//; 1p' "$T/next" | grep -q '^--dir .* migrate$' &&
+    [ "$(wc -l <"$T/next")" -eq 2 ] ||
+    fail "layout 1: archive's next lines: $(cat "$T/out")"
+while read -r next; do
+    eval "\"\$L\" $next" >"$T/out" 2>"$T/err" ||
+        fail "layout 1: archive's next line '$next': $(cat "$T/err")"
+done <"$T/next"
+grep -q '^pruned events 0\.\.' "$T/out" ||
+    fail "layout 1: archive's next lines, run: $(cat "$T/out")"
+rm -rf "$T/arch" "$T/arch.seg"
 
 # init makes the newest layout only
 "$L" --dir "$T/i" init --layout 4 >/dev/null 2>"$T/err"
