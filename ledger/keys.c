@@ -992,6 +992,19 @@ ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n)
         arr[cnt].writer_held = ldg_key_writer_held(t, ks.added_seq) == 1;
         key_path(path, sizeof path, l->dir, ks.name);
         arr[cnt].has_secret = access(path, F_OK) == 0;
+        if (arr[cnt].has_secret) {
+            /* DIR/keys/NAME.key is the newest NAME key's: one revoked
+             * (its file wiped) and superseded by a key added again under
+             * its name holds no secret, whatever that file is */
+            struct ldg_key_state nk;
+            int nrc = ldg_keys_lookup_name(t, ks.name, &nk);
+            if (nrc < 0 && nrc != LDG_ENOTFOUND) {
+                rc = nrc;
+                goto out;
+            }
+            if (nrc == 0 && strcmp(nk.key_id, ks.key_id) != 0)
+                arr[cnt].has_secret = 0;
+        }
         if ((rc = ldg_key_sealed(t, ks.key_id, &arr[cnt].sealed)) < 0)
             goto out;
         cnt++;

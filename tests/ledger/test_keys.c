@@ -309,6 +309,35 @@ test_keys__keys_add_revoke_and_refuse(void **state)
     t_rmrf(dir);
 }
 
+/* A name revoked and added again: DIR/keys/NAME.key is the new key's, and
+ * the revoked one is listed without a secret (the doctor's keys-valid
+ * said the revoked key's file was "still here" and told the operator to
+ * remove it: the new key's secret). */
+static void
+test_keys__readded_name_file_is_the_new_keys(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_keyinfo *k;
+    size_t n;
+    (void)state;
+
+    assert_int_equal(ldg_keys_add(l, "alice", NULL, NULL), 0);
+    assert_int_equal(ldg_keys_revoke(l, "alice", "lost", NULL), 0);
+    assert_int_equal(ldg_keys_add(l, "alice", NULL, NULL), 0);
+    assert_int_equal(ldg_keys_list(l, &k, &n), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(k[1].name, "alice");
+    assert_true(k[1].revoked_seq != UINT64_MAX);
+    assert_false(k[1].has_secret);
+    assert_string_equal(k[2].name, "alice");
+    assert_int_equal(k[2].revoked_seq, UINT64_MAX);
+    assert_true(k[2].has_secret);
+    free(k);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 /* Appends type with an empty body as actor; returns ldg_append's code. */
 static int
 append_as(struct ldg_ledger *l, const char *type, const char *body,
@@ -423,6 +452,7 @@ main(void)
         cmocka_unit_test(test_keys__revoked_secret_is_wiped),
         cmocka_unit_test(test_keys__keyfile_anywhere),
         cmocka_unit_test(test_keys__keys_add_revoke_and_refuse),
+        cmocka_unit_test(test_keys__readded_name_file_is_the_new_keys),
         cmocka_unit_test(test_keys__key_roles_are_enforced_at_append),
         cmocka_unit_test(test_keys__loose_key_file_permissions_are_refused),
     };
