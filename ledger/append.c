@@ -337,6 +337,9 @@ prep_event(struct ldg_prep *p, const struct ldg_event_in *in, char *err,
                             "for an event outside a run)");
         if ((rc = copy_field(err, errcap, run, sizeof run, in->run, "run")) < 0)
             return rc;
+        if ((rc = ldg_vocab_run_check(in->type, in->body, in->run, err,
+                                      errcap)) < 0)
+            return rc;
     } else if (json_is_string(body_run)) {
         if ((rc = copy_field(err, errcap, run, sizeof run,
                              json_string_value(body_run), "body field 'run'")) <

@@ -104,6 +104,11 @@ json_t *ldg_signer_json(struct ldg_txn *t, uint64_t seq);
  * returns LDG_EBADINPUT and writes "field 'route': required" style text. */
 int ldg_vocab_check(const char *type, const json_t *body, char *err,
                     size_t errcap);
+/* Checks a run.* event's run link against its body's "run": run (the
+ * input's, NULL when it gives none: then the body's is taken) must be
+ * the body's when the body names one. 0; LDG_EBADINPUT naming both. */
+int ldg_vocab_run_check(const char *type, const json_t *body, const char *run,
+                        char *err, size_t errcap);
 /* Key roles (docs/FORMAT.md, "Key roles"): may a key whose key.added
  * carries roles rl (the body's "roles"; NULL or an empty array: every type
  * an actor key may sign) sign an event of this type? 1 yes, 0 no. Unknown

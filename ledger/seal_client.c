@@ -148,6 +148,9 @@ ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
             return ldg_errf(err, errcap, LDG_EBADINPUT,
                             "run: must not be empty (leave it out for an event "
                             "outside a run)");
+        if ((rc = ldg_vocab_run_check(in->type, in->body, in->run, verr,
+                                      sizeof verr)) < 0)
+            return ldg_errf(err, errcap, rc, "%s", verr);
         c.run = in->run;
     } else if (json_is_string(run) && json_string_length(run) > 0) {
         c.run = json_string_value(run);

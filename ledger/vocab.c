@@ -193,6 +193,25 @@ valid_type_name(const char *t)
 }
 
 int
+ldg_vocab_run_check(const char *type, const json_t *body, const char *run,
+                    char *err, size_t errcap)
+{
+    const json_t *br = body != NULL ? json_object_get(body, "run") : NULL;
+
+    /* the runs projection keys a run.* event by its body's run, the
+     * query and the timeline by the envelope's: two runs would each hold
+     * half of it ("ledger runs" listing a run "ledger timeline" denies) */
+    if (run == NULL || strncmp(type, "run.", 4) != 0 || !json_is_string(br) ||
+        strcmp(json_string_value(br), run) == 0)
+        return 0;
+    return ldg_errf(err, errcap, LDG_EBADINPUT,
+                    "field 'run': '%s', but the body's run is '%s' (a %s "
+                    "event is in the run its body names: leave out the "
+                    "one or make them the same)",
+                    run, json_string_value(br), type);
+}
+
+int
 ldg_vocab_check(const char *type, const json_t *body, char *err, size_t errcap)
 {
     const struct vtype *vt;

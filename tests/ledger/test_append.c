@@ -547,6 +547,18 @@ test_append__bad_input_changes_nothing(void **state)
     in.has_parent = 0;
     in.actor = "nobody";
     assert_int_equal(ldg_append(l, &in, NULL), LDG_EKEY);
+    in.actor = NULL;
+    json_decref(b);
+    /* a run.* event in one run by its link and another by its body: the
+     * runs view and the timeline would each hold half of it */
+    in.type = "run.finished";
+    in.run = "R-9";
+    b = json_pack("{s:s, s:s}", "run", "R-8", "status", "ok");
+    in.body = b;
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    assert_non_null(strstr(ldg_errmsg(l), "the body's run is 'R-8'"));
+    in.type = "x.ok";
+    in.run = NULL;
     json_decref(b);
     /* an oversized body is refused */
     {

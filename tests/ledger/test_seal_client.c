@@ -244,6 +244,16 @@ test_seal_client__bad_events_refused(void **state)
     in.source = NULL;
     in.run = "";
     assert_int_equal(ldg_sealer_add(s, &in, err, sizeof err), LDG_EBADINPUT);
+    /* a run.* event's run link is its body's run: not another */
+    in.type = "run.finished";
+    in.run = "R-9";
+    body = json_pack("{s:s, s:s}", "run", "R-8", "status", "ok");
+    in.body = body;
+    assert_int_equal(ldg_sealer_add(s, &in, err, sizeof err), LDG_EBADINPUT);
+    assert_non_null(strstr(err, "the body's run is 'R-8'"));
+    json_decref(body);
+    in.type = "x.note";
+    in.body = NULL;
     in.run = NULL;
     assert_int_equal(ldg_sealer_count(s), 0);
     /* a body with no fields seals, with empty salts */
