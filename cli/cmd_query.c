@@ -566,10 +566,11 @@ query_check_args(struct cli *c, struct qargs *g)
 {
     char err[1024];
 
-    if (g->ba.file == NULL && (g->ba.have_key || g->ba.insecure))
-        return cli_usage_err(c, "--trusted-key and "
-                                "--insecure-trust-bundle-key go with "
-                                "--bundle FILE");
+    if (g->ba.file == NULL &&
+        (g->ba.have_key || g->ba.insecure || g->ba.max_bytes != 0))
+        return cli_usage_err(c, "--trusted-key, "
+                                "--insecure-trust-bundle-key and --max-bytes "
+                                "go with --bundle FILE");
     if (g->ba.file != NULL && (g->follow_mode || g->after != NULL ||
                                g->show_cursor || g->explain || g->deps))
         return cli_usage_err(c, "--bundle reads a bundle's events: -f, "

@@ -524,10 +524,11 @@ cmd_timeline(struct cli *c, struct timeline_args *x, int npos, char **pos)
                        "RUN is needed: the run (or plan) to show, or --trace "
                        "ID")) != 0)
         return rc;
-    if (ba->file == NULL && (ba->have_key || ba->insecure))
-        return cli_usage_err(c, "--trusted-key and "
-                                "--insecure-trust-bundle-key go with "
-                                "--bundle FILE");
+    if (ba->file == NULL &&
+        (ba->have_key || ba->insecure || ba->max_bytes != 0))
+        return cli_usage_err(c, "--trusted-key, "
+                                "--insecure-trust-bundle-key and --max-bytes "
+                                "go with --bundle FILE");
     if (html != NULL && c->out_name != NULL)
         return cli_usage_err(c, "--html writes a page: -o does not go with "
                                 "it");

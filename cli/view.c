@@ -58,10 +58,11 @@ int
 cli_view_args(struct cli *c, const struct vargs *va, int npos, char **pos,
               int max_pos)
 {
-    if (va->ba.file == NULL && (va->ba.have_key || va->ba.insecure))
-        return cli_usage_err(c, "--trusted-key and "
-                                "--insecure-trust-bundle-key go with "
-                                "--bundle FILE");
+    if (va->ba.file == NULL &&
+        (va->ba.have_key || va->ba.insecure || va->ba.max_bytes != 0))
+        return cli_usage_err(c, "--trusted-key, "
+                                "--insecure-trust-bundle-key and --max-bytes "
+                                "go with --bundle FILE");
     if (npos > max_pos)
         return cli_usage_err(c, "unexpected argument '%s'", pos[max_pos]);
     return cli_view_prepare(c);

@@ -202,6 +202,13 @@ grep -q "not found\|not a readable" "$T/err" &&
     fail "verify-bundle DIR: the summary names another cause: $(cat "$T/err")"
 R query --trusted-key "$T/box.vkey" type=run.started
 [ "$rc" = 64 ] || fail "--trusted-key without --bundle: exit $rc"
+# so is --max-bytes, a bundle reader's limit: it was taken and ignored
+for cmd in "timeline R-0001" "query" "doctor"; do
+    # shellcheck disable=SC2086
+    R $cmd --max-bytes 5
+    [ "$rc" = 64 ] && [ ! -s "$T/out" ] && grep -q -- "--max-bytes go with --bundle FILE" "$T/err" ||
+        fail "$cmd --max-bytes without --bundle: exit $rc $(cat "$T/err")"
+done
 mkdir "$T/other" && "$LEDGER" --dir "$T/other" init >/dev/null &&
     "$LEDGER" --dir "$T/other" keys verifier >"$T/other.vkey"
 for cmd in "timeline R-0001" "query" "doctor"; do
