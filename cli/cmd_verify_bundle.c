@@ -193,6 +193,17 @@ static const struct cli_opt verify_bundle_opts[] = {
     CLI_ARG("FILE", "the bundle", 0),
     CLI_OPT_END};
 
+/* Whether the one failed check is "extract": a bundle that verified whole
+ * but could not be written out. */
+static int
+only_extract_failed(const struct ldg_bundle_report *r)
+{
+    for (size_t i = 0; i < r->nchecks; i++)
+        if (r->checks[i].status == LDG_CHECK_FAIL)
+            return strcmp(r->checks[i].name, "extract") == 0;
+    return 0;
+}
+
 static int
 cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
 {
@@ -276,6 +287,12 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
     else if (rc == LDG_ENOTFOUND) /* missing, or a directory: FAIL says */
         snprintf(summary, sizeof summary,
                  "%s: not verified: it cannot be opened", file);
+    else if (nfail == 1 && only_extract_failed(r))
+        /* every check of the bundle passed: what failed is --extract's
+         * directory (FAIL extract says why), not the bundle */
+        snprintf(summary, sizeof summary,
+                 "%s verified, but nothing extracted (%s)", file,
+                 ldg_strerror(rc));
     else
         snprintf(summary, sizeof summary, "%s: not a readable %s (%s)", file,
                  r->segment ? "segment" : "bundle", ldg_strerror(rc));

@@ -184,6 +184,11 @@ verify "$B" --extract "$T/ex" --trusted-key "$VKEY"
 [ -f "$T/ex/manifest.json" ] || fail "--extract wrote no manifest"
 verify "$B" --extract "$T/ex" --trusted-key "$VKEY"
 [ "$rc" = 73 ] || fail "--extract over existing files: exit $rc"
+# the bundle verified: the verdict names the directory, not the bundle
+# (it said "not a readable bundle (already exists)")
+grep -q "verified, but nothing extracted (already exists)$" "$T/verr" &&
+    ! grep -q "not a readable" "$T/verr" ||
+    fail "--extract over existing files: verdict $(tail -n 1 "$T/verr")"
 
 # --- usage and exit codes --------------------------------------------------
 L export --run R-0001 --out "$B" 2>"$T/ee"
