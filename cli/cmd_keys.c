@@ -331,6 +331,10 @@ cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
                              "unknown subcommand '%s' (add, list, revoke, "
                              "verifier or generate)",
                              sub);
+    if (x->roles != NULL && strcmp(sub, "add") != 0)
+        return cli_usage_err(c, "--roles goes with add");
+    if (x->reason != NULL && strcmp(sub, "revoke") != 0)
+        return cli_usage_err(c, "--reason goes with revoke");
     if (npos != 1 + write)
         return cli_usage_err(
             c, write ? "%s takes one NAME" : "%s takes no argument", sub);

@@ -111,6 +111,12 @@ usage keys
 usage keys frobnicate
 usage keys add
 usage keys list extra
+# an option of another subcommand is refused, not ignored (add took
+# --reason, revoke --roles, list both, and said nothing)
+usage keys add k1 --reason why
+usage keys revoke nosuch --roles run --reason r
+usage keys list --roles run
+usage keys verifier --reason why
 usage erase
 usage erase 1
 usage erase abc --reason r
