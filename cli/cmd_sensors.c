@@ -157,6 +157,19 @@ parse_runtime(char *s, struct ldg_probe_runtime *rt)
     return 0;
 }
 
+/* Whether rts[0..n) already names rt's runtime: two entries under one
+ * name would each report on it, two health events and models' states in
+ * one commit that may contradict each other. */
+static int
+runtime_named(const struct ldg_probe_runtime *rts, size_t n,
+              const struct ldg_probe_runtime *rt)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rts[i].name, rt->name) == 0)
+            return 1;
+    return 0;
+}
+
 /* Appends news through `ledger serve` when it serves c->dir, as
  * `ledger append` does: 0 with seqs filled, -1 when no server answers
  * (write directly), else the exit code (an answer refused, or the
@@ -311,6 +324,13 @@ read_runtimes(struct cli *c, struct ldg_probe_runtime *rts, char **own,
             rc = EX_DATAERR;
             break;
         }
+        if (runtime_named(rts, *n, &rts[*n])) {
+            cli_err(c, "%s:%u: runtime '%s' is listed twice", path, ln,
+                    rts[*n].name);
+            rc = EX_DATAERR;
+            (*n)++; /* its copy is freed with the others */
+            break;
+        }
         (*n)++;
     }
     if (f)
@@ -359,6 +379,9 @@ probe_opt(struct cli *c, void *args, int id, struct cli_args *a)
                              "--runtime: '%s' is not NAME=URL or "
                              "NAME=KIND:URL with an http(s) URL",
                              a->value);
+    if (runtime_named(x->rts, x->n, &x->rts[x->n]))
+        return cli_usage_err(c, "--runtime: runtime '%s' is given twice",
+                             x->rts[x->n].name);
     x->n++;
     return 0;
 }

@@ -6,7 +6,8 @@
 #   the runtime → runtime.health down + its models offline; llama.cpp via
 #   /props; model verify of an Ollama model (ok, then a tampered blob →
 #   exit 1 and the models view says failed), of a FILE with --expect;
-#   bad arguments exit 64, missing weights 66.
+#   bad arguments exit 64 (a runtime named twice too; in DIR/runtimes
+#   65), missing weights 66.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -149,5 +150,17 @@ expect_exit 66 "verify missing file" L model verify /nonexistent/x.gguf
 expect_exit 64 "verify no subcommand" L model
 expect_exit 64 "probe bad runtime" L probe -r nourl
 expect_exit 64 "probe bad url" L probe -r x=ftp://h
+# one runtime named twice (two URLs, or the same one): each would report on
+# it, two health events in one commit that may contradict each other
+size0=$(L checkpoint | sed -n 2p)
+expect_exit 64 "probe a runtime twice" L probe -r "ol=$U" -r "ol=http://127.0.0.1:1"
+grep -q "runtime 'ol' is given twice" "$T/err" || fail "probe twice: $(cat "$T/err")"
+expect_exit 64 "probe the same runtime twice" L probe -r "ol=$U" -r "ol=$U"
+printf 'ol=%s\n# the old one\nol=http://127.0.0.1:1\n' "$U" >"$D/runtimes"
+expect_exit 65 "runtimes file naming one twice" L probe
+grep -q "runtimes:3: runtime 'ol' is listed twice" "$T/err" ||
+    fail "runtimes file twice: $(cat "$T/err")"
+rm -f "$D/runtimes"
+[ "$(L checkpoint | sed -n 2p)" = "$size0" ] || fail "probe twice appended"
 [ $nfail -eq 0 ] && echo "sensors_cli: ok"
 exit $nfail
