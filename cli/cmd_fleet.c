@@ -187,10 +187,29 @@ cmd_publish(struct cli *c, struct publish_args *x, int npos, char **pos)
     int rc, pub_rc = 0, worst = EX_OK;
     json_t *wj = NULL;
 
-    for (size_t i = 0; i < x->wit.n; i++)
-        if (strchr(x->wit.v[i], ' ') == NULL)
-            return cli_usage_err(c, "--witness '%s': want 'URL VKEY'",
-                                 x->wit.v[i]);
+    /* Every --witness is checked before anything is published: one that
+     * can never be reached (not an http(s) URL) or whose key is not a
+     * witness's is a usage error, not an outbox entry retried forever. */
+    for (size_t i = 0; i < x->wit.n; i++) {
+        const char *w = x->wit.v[i], *sp = strchr(w, ' ');
+        char wname[LDG_ORIGIN_MAX + 1];
+        uint8_t wpub[32];
+        size_t ul = sp ? (size_t)(sp - w) : 0;
+        if (sp == NULL)
+            return cli_usage_err(c, "--witness '%s': want 'URL VKEY'", w);
+        if (!((ul > 7 && strncmp(w, "http://", 7) == 0) ||
+              (ul > 8 && strncmp(w, "https://", 8) == 0)))
+            return cli_usage_err(c,
+                                 "--witness '%s': '%.*s' is not an http(s) "
+                                 "URL (the witness's submission prefix)",
+                                 w, (int)ul, w);
+        if (ldg_cosig_parse_verifier(sp + 1, wname, sizeof wname, wpub) < 0)
+            return cli_usage_err(c,
+                                 "--witness '%s': '%s' is not a witness "
+                                 "(cosignature) verifier key (`ledger "
+                                 "witness key` prints it)",
+                                 w, sp + 1);
+    }
     if (npos != 1)
         return cli_usage_err(c, "want one URL");
     if ((rc = cli_resolve_dir(c)) != 0 || (rc = cli_open(c, 1, &l)) != 0)

@@ -158,7 +158,9 @@ struct ldg_submit_report {
  * LEDGER_DIR/fleet/cosigned/<size>. Returns 0 for UPTODATE, COSIGNED and
  * QUEUED; LDG_ETAMPER when the witness refuses our history (422, or it
  * holds a size at or above ours), LDG_EBADSIG if its answer does not
- * verify, LDG_EHTTP for other refusals; report->what says which.
+ * verify, LDG_EHTTP for other refusals, LDG_EBADINPUT for a wvkey that
+ * is not a cosigner key or a url that is not http(s) (nothing queued);
+ * report->what says which.
  */
 int ldg_witness_submit(struct ldg_ledger *l, const char *url, const char *wvkey,
                        unsigned flags, struct ldg_submit_report *report);

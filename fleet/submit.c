@@ -185,6 +185,15 @@ ldg_witness_submit(struct ldg_ledger *l, const char *url, const char *wvkey,
                  "%s: not a witness (cosignature) verifier key", wvkey);
         return LDG_EBADINPUT;
     }
+    /* a URL no retry can reach is refused, never queued in the outbox */
+    if (!((strncmp(url, "http://", 7) == 0 && url[7] != '\0') ||
+          (strncmp(url, "https://", 8) == 0 && url[8] != '\0'))) {
+        snprintf(rep->what, sizeof rep->what,
+                 "'%s' is not an http(s) URL (the witness's submission "
+                 "prefix)",
+                 url);
+        return LDG_EBADINPUT;
+    }
     if (ldg_fleet_state_dir(l, "witness", url, st, sizeof st) < 0) {
         snprintf(rep->what, sizeof rep->what, "%s/fleet: cannot create",
                  ldg_dir(l));

@@ -97,6 +97,19 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$T/req0" "http://1
 "$L" witness serve --listen 127.0.0.1:0 --dir "$T/w" --trust junk 2>"$T/e"
 [ $? -eq 65 ] || fail "bad --trust: want 65"
 grep -q junk "$T/e" || fail "bad --trust message"
+# publish --witness: an argument no retry can make work is a usage error
+# before anything is published, never an outbox entry retried forever
+for w in "notaurl $WV" " $WV" "http:// $WV" "http://127.0.0.1:$PORT $VK" \
+    "http://127.0.0.1:$PORT junk"; do
+    "$L" --dir "$B" publish "$T/pub" --witness "$w" 2>"$T/e"
+    rc=$?
+    [ $rc -eq 64 ] || fail "publish --witness '$w': want 64, got $rc"
+    grep -q "not an http(s) URL\|not a witness (cosignature) verifier key" \
+        "$T/e" || fail "publish --witness '$w' message: $(cat "$T/e")"
+    [ ! -e "$T/pub/checkpoint" ] || fail "publish --witness '$w' published"
+    ls -d "$B"/fleet/witness-* >/dev/null 2>&1 &&
+        fail "publish --witness '$w' queued it in an outbox"
+done
 "$L" witness key --dir "$T/none" 2>/dev/null
 [ $? -eq 66 ] || fail "missing witness: want 66"
 "$L" witness --help | grep -q "ledger witness init" || fail "--help"
