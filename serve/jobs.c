@@ -75,6 +75,8 @@ struct ldg_jobs {
     char dir[4096];
     char sock[1024];
     uint64_t started;
+    char boot_id[37];               /* proc_identity's, "" when unknown */
+    unsigned long long start_ticks; /* (the status file's; server_alive) */
     pthread_t thread;
     int running;
     pthread_mutex_t mu;
@@ -143,6 +145,76 @@ fmt_wall(char *buf, size_t cap, uint64_t ns)
         ldg_time_rfc3339_sec(buf, cap, ns);
 }
 
+/*
+ * Which process pid is, across pid reuse and reboots: the kernel's boot
+ * id (boot, 37 bytes) and the process's start time in clock ticks since
+ * that boot (*ticks), from /proc; *zombie whether it has exited and not
+ * been reaped. 0, or -1 when /proc does not say (not mounted, hidepid, no
+ * such process).
+ */
+static int
+proc_identity(pid_t pid, char boot[37], unsigned long long *ticks, int *zombie)
+{
+    char path[64], buf[1024], *p;
+    FILE *f;
+    size_t n;
+    int field;
+
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "PID (COMM) STATE PPID ...": COMM may hold anything, even ") " */
+    if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+        return -1;
+    p += 2;
+    *zombie = *p == 'Z' || *p == 'X';
+    for (field = 3; field < 22 && p != NULL; field++)
+        if ((p = strchr(p, ' ')) != NULL)
+            p++;
+    if (p == NULL || sscanf(p, "%llu", ticks) != 1)
+        return -1;
+    if ((f = fopen("/proc/sys/kernel/random/boot_id", "r")) == NULL)
+        return -1;
+    n = fread(boot, 1, 36, f);
+    fclose(f);
+    boot[n] = '\0';
+    return n == 36 ? 0 : -1;
+}
+
+/*
+ * Whether pid is still the server that wrote the status file st.
+ * kill(pid, 0) alone says yes to a zombie, and to whatever process has
+ * the pid since: after a power loss the file still says "serving" and,
+ * once the box is up again, its pid may well be another program's. So
+ * the server writes who it is (boot_id, start_ticks: immune to the wall
+ * clock stepped at boot) and that must match; a file without them (an
+ * older build's) gets kill's answer, less a zombie. Where /proc cannot be
+ * read, kill's answer stands.
+ */
+static int
+server_alive(pid_t pid, const json_t *st)
+{
+    const char *rboot = json_string_value(json_object_get(st, "boot_id"));
+    json_t *rt = json_object_get(st, "start_ticks");
+    unsigned long long ticks;
+    char boot[37];
+    int zombie;
+
+    if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
+        return 0;
+    if (proc_identity(pid, boot, &ticks, &zombie) < 0)
+        return 1;
+    if (zombie)
+        return 0;
+    if (rboot == NULL || !json_is_integer(rt))
+        return 1;
+    return strcmp(rboot, boot) == 0 &&
+           (unsigned long long)json_integer_value(rt) == ticks;
+}
+
 /* DIR/serve-status.json, replaced whole (written, fsync'd, renamed). */
 static void
 jobs_write_status(struct ldg_jobs *js, int stopped)
@@ -158,6 +230,11 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
     root = json_object();
     arr = json_array();
     json_object_set_new(root, "pid", json_integer((json_int_t)getpid()));
+    if (js->boot_id[0] != '\0') { /* who this pid is: server_alive */
+        json_object_set_new(root, "boot_id", json_string(js->boot_id));
+        json_object_set_new(root, "start_ticks",
+                            json_integer((json_int_t)js->start_ticks));
+    }
     json_object_set_new(root, "socket", json_string(js->sock));
     fmt_wall(t, sizeof t, js->started);
     json_object_set_new(root, "started", json_string(t));
@@ -538,6 +615,11 @@ ldg_jobs_start(struct ldg_jobs *js, const char *dir, const char *sock,
     snprintf(js->dir, sizeof js->dir, "%s", dir);
     snprintf(js->sock, sizeof js->sock, "%s", sock);
     js->started = ldg_now_wall_ns();
+    {
+        int zombie;
+        if (proc_identity(getpid(), js->boot_id, &js->start_ticks, &zombie) < 0)
+            js->boot_id[0] = '\0';
+    }
     jobs_write_status(js, 0);
     if (js->n == 0)
         return 0;
@@ -621,8 +703,7 @@ ldg_jobs_status(const char *dir, json_t **out, int *alive, int *failing,
     }
     pid = json_integer_value(json_object_get(st, "pid"));
     state = json_string_value(json_object_get(st, "state"));
-    *alive = pid > 0 && strcmp(state, "serving") == 0 &&
-             (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+    *alive = strcmp(state, "serving") == 0 && server_alive((pid_t)pid, st);
     jl = json_object_get(st, "jobs");
     json_array_foreach(jl, i, j)
     {

@@ -300,9 +300,11 @@ void ldg_jobs_quit(struct ldg_jobs *js);
 void ldg_jobs_free(struct ldg_jobs *js);
 /* Reads DIR/serve-status.json for `ledger serve --status`: *out the
  * object (the caller json_decref's), *alive whether its server still
- * runs (state "serving" and its pid alive), *failing whether a job's last
- * run failed. LDG_ENOTFOUND: no server has run there; LDG_ECORRUPT: the
- * file is not one (err names line and column, or what is missing). */
+ * runs (state "serving" and its pid alive: not a zombie, and, when the
+ * file says which boot and start time its pid had, still that process),
+ * *failing whether a job's last run failed. LDG_ENOTFOUND: no server has run
+ * there; LDG_ECORRUPT: the file is not one (err names line and column, or what
+ * is missing). */
 int ldg_jobs_status(const char *dir, json_t **out, int *alive, int *failing,
                     char *err, size_t errcap);
 

@@ -15,7 +15,8 @@
 #     every event arrives as a row;
 #   - a reader killed with its read transaction open is cleared by the
 #     periodic sweep while the daemon sits idle (--sweep-every 1s);
-#   - SIGTERM: exit 0, status "stopped", `--status` exit 69;
+#   - SIGTERM: exit 0, status "stopped", `--status` exit 69; so is a
+#     status file left "serving" whose pid is another process's or a zombie;
 #   - bad durations, a missing or non-http URL, a job given twice: exit 64.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
@@ -178,6 +179,41 @@ L serve --status >"$T/st" 2>&1
 rc=$?
 [ $rc = 69 ] || fail "--status after stop: exit $rc, want 69: $(cat "$T/st")"
 grep -q "^not running (pid [0-9]* stopped" "$T/st" || fail "--status after stop: $(cat "$T/st")"
+# a status file left saying "serving" (a power loss, kill -9) whose pid
+# is now another process's, or a zombie: not serving, exit 69 (kill(pid,
+# 0) says yes to both); the file names the boot and start of its pid
+grep -q '"boot_id": "[0-9a-f-]\{36\}"' "$D/serve-status.json" &&
+    grep -q '"start_ticks": [0-9]' "$D/serve-status.json" ||
+    fail "the status file does not say who its pid is: $(cat "$D/serve-status.json")"
+restatus() { # PID keep|drop (drop: a file without boot_id and start_ticks)
+    python3 - "$D/serve-status.json" "$1" "$2" <<'PY'
+import json, sys
+p, pid, ident = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+d = json.load(open(p))
+d["pid"], d["state"] = pid, "serving"
+if ident == "drop":
+    d.pop("boot_id", None)
+    d.pop("start_ticks", None)
+json.dump(d, open(p, "w"))
+PY
+}
+sleep 60 &
+other=$!
+restatus "$other" keep
+L serve --status >"$T/st" 2>&1
+rc=$?
+kill "$other" 2>/dev/null
+[ $rc = 69 ] || fail "--status, its pid another process's: exit $rc, want 69: $(cat "$T/st")"
+grep -q "^not running (pid $other is gone" "$T/st" || fail "--status, pid reused: $(cat "$T/st")"
+sh -c 'sleep 0 & echo $! >"$1"; exec sleep 60' sh "$T/zpid" &
+zparent=$!
+within 10 sh -c "[ -s '$T/zpid' ] && grep -q '^[0-9]* (.*) Z' /proc/\$(cat '$T/zpid')/stat" ||
+    fail "no zombie to test with"
+restatus "$(cat "$T/zpid")" drop
+L serve --status >"$T/st" 2>&1
+rc=$?
+kill "$zparent" 2>/dev/null
+[ $rc = 69 ] || fail "--status, its pid a zombie: exit $rc, want 69: $(cat "$T/st")"
 L verify --full >"$T/v" 2>&1 || fail "verify --full: $(cat "$T/v")"
 
 # --- the dead-reader sweep, alone (every job's child opens the ledger,
