@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fleet/fleet.h"
 #include "fleet/fleet_int.h"
@@ -66,6 +67,16 @@ ldg_ch_query(struct ldg_http_client *c, const char *base, const char *query,
     int rc;
 
     memset(&q, 0, sizeof q);
+    /* said here, before the query is appended: the HTTP layer would name
+     * the whole URL, a CREATE TABLE encoded into it */
+    if (strncasecmp(base, "http://", 7) != 0 &&
+        strncasecmp(base, "https://", 8) != 0) {
+        snprintf(err, errcap,
+                 "'%s' is not an http(s) URL (ClickHouse's HTTP interface, "
+                 "e.g. http://127.0.0.1:8123/)",
+                 base);
+        return LDG_EINVAL;
+    }
     url_with_query(url, sizeof url, base, query);
     q.method = "POST";
     q.url = url;
