@@ -934,6 +934,40 @@ refuse(struct call *c, unsigned status, const char *msg)
     return 0;
 }
 
+/* Looks for a header that is given twice with different values. */
+struct twice {
+    const char *name, *first, *second;
+};
+
+static int
+twice_visit(void *arg, const char *name, const char *value)
+{
+    struct twice *t = arg;
+    if (strcasecmp(name, t->name) != 0)
+        return 0;
+    if (t->first == NULL) {
+        t->first = value;
+        return 0;
+    }
+    if (strcmp(t->first, value) == 0)
+        return 0;
+    t->second = value;
+    return 1;
+}
+
+/* Whether header name is given twice with different values; t gets
+ * them. None of the proxy's own headers is a list: the first would be
+ * taken silently and the run, id or upstream the client also named
+ * would be lost. */
+static int
+header_twice(struct ldg_httpd_req *req, const char *name, struct twice *t)
+{
+    t->name = name;
+    t->first = t->second = NULL;
+    ldg_httpd_headers(req, twice_visit, t);
+    return t->second != NULL;
+}
+
 static int
 handle(void *ctx, struct ldg_httpd_req *req)
 {
@@ -994,6 +1028,20 @@ handle(void *ctx, struct ldg_httpd_req *req)
         snprintf(c->route, sizeof c->route, "%s",
                  c->ri.model[0] ? c->ri.model : proxy_api_name(c->api));
     }
+    {
+        static const char *const ours[] = {"X-Ledger-Run", "X-Request-Id",
+                                           "X-Ledger-Upstream"};
+        struct twice t;
+        for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+            if (header_twice(req, ours[i], &t)) {
+                char msg[400];
+                snprintf(msg, sizeof msg,
+                         "%s: given twice, '%.64s' and '%.64s' (one value, "
+                         "one header)",
+                         ours[i], t.first, t.second);
+                return refuse(c, 400, msg);
+            }
+    }
     if ((hv = ldg_httpd_header(req, "X-Ledger-Run")) != NULL) {
         if (!ldg_text_ok(hv, LDG_RUN_MAX))
             return refuse(c, 400,
@@ -1005,8 +1053,12 @@ handle(void *ctx, struct ldg_httpd_req *req)
     /* W3C trace context: the trace and the caller's span are recorded
      * (the header is passed on unchanged, as every header is); without
      * X-Ledger-Run the event is in the run of its trace, as the OTLP
-     * receiver puts the application's spans (docs/PROXY.md) */
-    if (proxy_traceparent(ldg_httpd_header(req, "traceparent"), c->trace_id,
+     * receiver puts the application's spans (docs/PROXY.md); two that
+     * differ are invalid (RFC 9110 5.3: it is not a list), passed on and
+     * not recorded, as any invalid one */
+    struct twice tp;
+    if (!header_twice(req, "traceparent", &tp) &&
+        proxy_traceparent(ldg_httpd_header(req, "traceparent"), c->trace_id,
                           c->parent_id)) {
         c->has_trace = 1;
         if (!c->has_run) {

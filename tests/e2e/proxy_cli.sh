@@ -642,6 +642,21 @@ post /api/chat "$Q" -H "X-Request-Id: $(printf 'x%.0s' $(seq 128))A"
 grep -q '128 bytes' "$T/ans" || fail "long request id: $(cat "$T/ans")"
 post /api/chat "$Q" -H "X-Request-Id: $(printf 'x%.0s' $(seq 128))"
 lastis "128-byte request id" route.decision 'e["request_id"] == "x" * 128 and e["_id"] == "x" * 128'
+# one of the proxy's own headers twice with different values: 400, not
+# the first taken silently (the run, id or upstream also named lost)
+post /api/chat "$Q" -H 'X-Ledger-Run: tw-a' -H 'X-Ledger-Run: tw-b'
+[ "$(cat "$T/st")" = 400 ] && grep -q "X-Ledger-Run: given twice, 'tw-a' and 'tw-b'" "$T/ans" ||
+    fail "X-Ledger-Run twice: $(cat "$T/st") $(cat "$T/ans")"
+lastis "X-Ledger-Run twice" route.decision '
+e["outcome"] == "refused" and "given twice" in e["reason"] and "run" not in e'
+post /api/chat "$Q" -H 'X-Request-Id: tw-1' -H 'X-Request-Id: tw-2'
+[ "$(cat "$T/st")" = 400 ] || fail "X-Request-Id twice: status $(cat "$T/st")"
+post /api/chat "$Q" -H 'X-Ledger-Upstream: ollama' -H 'X-Ledger-Upstream: dead'
+[ "$(cat "$T/st")" = 400 ] || fail "X-Ledger-Upstream twice: status $(cat "$T/st")"
+# (here the upstream first tried is the dead one: 502, but not a 400)
+post /api/chat "$Q" -H 'X-Ledger-Run: tw-same' -H 'X-Ledger-Run: tw-same'
+[ "$(cat "$T/st")" != 400 ] || fail "X-Ledger-Run twice alike: status $(cat "$T/st")"
+lastis "X-Ledger-Run twice alike" route.decision 'e["run"] == "tw-same"'
 stop_proxy $P3 p3
 rm -f "$T/proxy.json"
 

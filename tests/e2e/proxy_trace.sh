@@ -49,6 +49,10 @@ for bad in 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0 \
     python3 -c 'import json,sys; h={k.lower():v for k,v in json.load(open(sys.argv[1]))["headers"].items()}; assert h.get("traceparent")==sys.argv[2], h' \
         "$T/b$n" "$bad" || fail "invalid traceparent $bad not passed on unchanged: $(cat "$T/b$n")"
 done
+# two that differ: not a list (RFC 9110 5.3), so invalid: not recorded
+curl -s -H "traceparent: $TP" \
+    -H "traceparent: 00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" \
+    -H "X-Ledger-Run: bad-6" "$P/echo" >"$T/b6"
 curl -s -H 'X-Ledger-Run: none' "$P/echo" >"$T/e3"
 kill -TERM $PP
 wait $PP 2>/dev/null
@@ -74,7 +78,7 @@ assert a["body"]["trace_id"] == tr and a["body"]["parent_span_id"] == "00f067aa0
 assert a["clock"] == "source" and a["time"] <= a["recorded_time"], a
 b = es["r-named"][0]["body"]
 assert b["trace_id"] == tr and b["run"] == "r-named", b
-for k in range(1, 6):
+for k in range(1, 7):
     e = es["bad-%d" % k][0]["body"]
     assert "trace_id" not in e and "parent_span_id" not in e, e
 assert "trace_id" not in es["none"][0]["body"]
