@@ -130,6 +130,7 @@ proxy_main(void *arg)
             int st = 0;
             px.pid = pid;
             pthread_mutex_unlock(&px.mu);
+            ldg_jobs_proxy(jobs, 1, 0, 0); /* --status says it runs */
             while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
                 ;
             pthread_mutex_lock(&px.mu);
@@ -146,6 +147,7 @@ proxy_main(void *arg)
                 break;
             if (ldg_now_mono_ns() - t0 > 60000000000u)
                 backoff = 1; /* it ran a while: a fresh failure */
+            ldg_jobs_proxy(jobs, 0, st, backoff * 1000ull);
             fprintf(stderr,
                     "ledger serve: the proxy exited (%s %d); starting it "
                     "again in %u s\n",
@@ -360,7 +362,8 @@ static const struct cli_opt serve_opts[] = {
     CLI_ON(OPT_STATUS, 0, "status",
            "show what the server of DIR is doing and how its interval jobs "
            "fare, then exit (0 serving and every job's last run ok, 1 a "
-           "job failing, 69 not serving, 66 never served)",
+           "job failing or --proxy's proxy not running, 69 not serving, 66 "
+           "never served)",
            SA, status),
     CLI_VALUE(OPT_METRICS, 0, "metrics", "ADDR",
               "serve `ledger metrics` and this server's counters at "

@@ -8,6 +8,40 @@
 #include "otlp/otlp.h"
 #include "serve/serve.h"
 
+/* --proxy's child, a line under the jobs: running, or not and why (its
+ * own message is on the server's standard error: the journal). */
+static void
+said_proxy(const json_t *px, int alive)
+{
+    const char *state = json_string_value(json_object_get(px, "state"));
+    const char *since = json_string_value(json_object_get(px, "since"));
+    const char *next = json_string_value(json_object_get(px, "next_start"));
+    json_t *ex = json_object_get(px, "last_exit");
+    json_t *sig = json_object_get(px, "last_signal");
+    char sb[48] = "-", nb[48] = "-";
+    if (state == NULL || !alive)
+        return;
+    if (since != NULL)
+        cli_when_rfc3339(sb, sizeof sb, since);
+    if (next != NULL)
+        cli_when_rfc3339(nb, sizeof nb, next);
+    if (strcmp(state, "running") == 0)
+        printf("proxy    running since %s (started %lld times)\n", sb,
+               (long long)json_integer_value(json_object_get(px, "starts")));
+    else if (strcmp(state, "restarting") == 0)
+        printf("proxy    NOT RUNNING: %s %lld at %s, %lld in a row (its "
+               "message is on the server's standard error); next start "
+               "%s\n",
+               json_is_integer(sig) ? "signal" : "exit",
+               (long long)json_integer_value(json_is_integer(sig) ? sig : ex),
+               sb,
+               (long long)json_integer_value(
+                   json_object_get(px, "failing_in_a_row")),
+               nb);
+    else
+        printf("proxy    %s\n", state);
+}
+
 /* `ledger serve --status`: DIR/serve-status.json, and whether its
  * writer is still alive. */
 int
@@ -106,6 +140,8 @@ cli_serve_status(struct cli *c)
                        le ? le : "(no message)", nx ? nx : "-");
         }
     }
+    if (c->out == OUT_HUMAN)
+        said_proxy(json_object_get(st, "proxy"), alive);
     json_decref(st);
     if (!alive)
         return EX_UNAVAILABLE;

@@ -75,8 +75,16 @@ struct ldg_jobs {
     char dir[4096];
     char sock[1024];
     uint64_t started;
-    char boot_id[37];               /* proc_identity's, "" when unknown */
-    unsigned long long start_ticks; /* (the status file's; server_alive) */
+    /* `ledger serve --proxy`'s child (ldg_jobs_proxy), for the status
+     * file; with each status write, under wmu */
+    pthread_mutex_t wmu;
+    int proxy_on, proxy_running;
+    unsigned proxy_starts, proxy_exits, proxy_streak;
+    int proxy_exit, proxy_signal;     /* the last exit, when exited */
+    uint64_t proxy_since, proxy_next; /* wall ns: its start or exit, restart */
+    uint64_t proxy_started_mono;      /* when it was last started */
+    char boot_id[37];                 /* proc_identity's, "" when unknown */
+    unsigned long long start_ticks;   /* (the status file's; server_alive) */
     pthread_t thread;
     int running;
     pthread_mutex_t mu;
@@ -225,6 +233,9 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
     int fd;
     uint64_t wall = ldg_now_wall_ns(), mono = ldg_now_mono_ns();
 
+    if (js->dir[0] == '\0')
+        return;                   /* not started */
+    pthread_mutex_lock(&js->wmu); /* the jobs' thread and the proxy's */
     snprintf(path, sizeof path, "%s/%s", js->dir, LDG_SERVE_STATUS_FILE);
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     root = json_object();
@@ -242,6 +253,34 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
     json_object_set_new(root, "updated", json_string(t));
     json_object_set_new(root, "state",
                         json_string(stopped ? "stopped" : "serving"));
+    if (js->proxy_on) {
+        json_t *px = json_object();
+        int run = js->proxy_running && !stopped;
+        json_object_set_new(px, "state",
+                            json_string(run                ? "running"
+                                        : stopped          ? "stopped"
+                                        : js->proxy_starts ? "restarting"
+                                                           : "not started"));
+        json_object_set_new(px, "starts",
+                            json_integer((json_int_t)js->proxy_starts));
+        json_object_set_new(px, "failing_in_a_row",
+                            json_integer((json_int_t)js->proxy_streak));
+        json_object_set_new(px, "last_exit",
+                            js->proxy_exits > 0 && js->proxy_signal == 0
+                                ? json_integer(js->proxy_exit)
+                                : json_null());
+        json_object_set_new(px, "last_signal",
+                            js->proxy_signal ? json_integer(js->proxy_signal)
+                                             : json_null());
+        fmt_wall(t, sizeof t, js->proxy_since);
+        json_object_set_new(px, "since",
+                            js->proxy_since ? json_string(t) : json_null());
+        fmt_wall(t, sizeof t, js->proxy_next);
+        json_object_set_new(px, "next_start",
+                            !run && !stopped && js->proxy_next ? json_string(t)
+                                                               : json_null());
+        json_object_set_new(root, "proxy", px);
+    }
     for (size_t i = 0; i < js->n; i++) {
         struct job *j = &js->j[i];
         json_t *o = json_object();
@@ -295,6 +334,7 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
         unlink(tmp);
     }
     json_decref(root);
+    pthread_mutex_unlock(&js->wmu);
 }
 
 /* systemd's STATUS= through serve/sd.c; a failure is said once. */
@@ -353,6 +393,8 @@ struct job_out {
     struct job *j;
     char line[1024], tail[4096];
     size_t line_len, tail_len;
+    char note[512]; /* the job's note, made here: a status write reads
+                       the job's own under wmu */
 };
 
 /* Each line the child wrote goes to the log, the tail and (prune's lines
@@ -372,9 +414,9 @@ job_output(void *ctx, const char *p, size_t n)
         o->line[o->line_len] = '\0';
         jobs_log(o->js, "%s: %s", j->name, o->line);
         if (j->notes && o->line[0] != '{') {
-            size_t nl = strlen(j->last_note);
-            snprintf(j->last_note + nl, sizeof j->last_note - nl, "%s%s",
-                     nl ? " | " : "", o->line);
+            size_t nl = strlen(o->note);
+            snprintf(o->note + nl, sizeof o->note - nl, "%s%s", nl ? " | " : "",
+                     o->line);
         }
         if (o->line_len + 2 > sizeof o->tail - o->tail_len)
             o->tail_len = 0;
@@ -397,9 +439,9 @@ job_pid(void *ctx, pid_t pid)
 
 /* Runs one job to its end (or its time limit): the child's exit code, or
  * JOB_NO_EXIT when it could not be started or was killed; the last lines
- * it wrote (or why it did not exit) in err. */
+ * it wrote (or why it did not exit) in err, its note in note (512 bytes). */
 static int
-job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
+job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap, char *note)
 {
     struct job_out o = {.js = js, .j = j};
     struct ldg_child c = {.exe = js->exe,
@@ -416,8 +458,9 @@ job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
     c.limit_ms = j->every_ms < 600000 ? j->every_ms : 600000;
     if (c.limit_ms < 30000)
         c.limit_ms = 30000;
-    err[0] = j->last_note[0] = '\0';
+    err[0] = '\0';
     rc = ldg_child_run(&c, why, sizeof why);
+    memcpy(note, o.note, sizeof o.note);
     if (rc == LDG_CHILD_NO_EXIT) {
         /* a signal's message ends with the last lines, which say why */
         if (strncmp(why, "killed by signal", 16) == 0 && o.tail_len)
@@ -468,11 +511,15 @@ jobs_main(void *arg)
         }
         pthread_mutex_unlock(&js->mu);
         {
-            char err[512];
+            char err[512], note[512];
             uint64_t delay_ms;
             int rc;
+            pthread_mutex_lock(&js->wmu);
             due->last_run = ldg_now_wall_ns();
-            rc = job_run(js, due, err, sizeof err);
+            pthread_mutex_unlock(&js->wmu);
+            rc = job_run(js, due, err, sizeof err, note);
+            pthread_mutex_lock(&js->wmu); /* what a status write reads */
+            memcpy(due->last_note, note, sizeof due->last_note);
             due->runs++;
             due->last_exit = rc;
             if (rc == 0) {
@@ -506,6 +553,7 @@ jobs_main(void *arg)
                              (unsigned long long)(delay_ms / 1000));
             }
             due->next_ns = ldg_now_mono_ns() + delay_ms * 1000000u;
+            pthread_mutex_unlock(&js->wmu);
             jobs_write_status(js, 0);
             jobs_notify(js);
         }
@@ -527,6 +575,7 @@ ldg_jobs_new(struct ldg_jobs **out)
         return LDG_ENOMEM;
     }
     pthread_mutex_init(&js->mu, NULL);
+    pthread_mutex_init(&js->wmu, NULL);
     *out = js;
     return 0;
 }
@@ -663,8 +712,38 @@ ldg_jobs_free(struct ldg_jobs *js)
     if (js->started != 0)
         jobs_write_status(js, 1);
     pthread_mutex_destroy(&js->mu);
+    pthread_mutex_destroy(&js->wmu);
     pthread_cond_destroy(&js->cv);
     free(js);
+}
+
+void
+ldg_jobs_proxy(struct ldg_jobs *js, int running, int wstatus,
+               uint64_t restart_in_ms)
+{
+    uint64_t wall = ldg_now_wall_ns(), mono = ldg_now_mono_ns();
+    if (js == NULL)
+        return;
+    pthread_mutex_lock(&js->wmu);
+    js->proxy_on = 1;
+    js->proxy_running = running;
+    js->proxy_since = wall;
+    if (running) {
+        js->proxy_starts++;
+        js->proxy_started_mono = mono;
+        js->proxy_next = 0;
+    } else {
+        js->proxy_exits++;
+        js->proxy_exit = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0;
+        js->proxy_signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+        /* a minute's run makes a fresh failure, as its restart's backoff */
+        if (mono - js->proxy_started_mono > 60000000000u)
+            js->proxy_streak = 0;
+        js->proxy_streak++;
+        js->proxy_next = wall + restart_in_ms * 1000000u;
+    }
+    pthread_mutex_unlock(&js->wmu);
+    jobs_write_status(js, 0);
 }
 
 int
@@ -708,6 +787,13 @@ ldg_jobs_status(const char *dir, json_t **out, int *alive, int *failing,
     json_array_foreach(jl, i, j)
     {
         if (json_integer_value(json_object_get(j, "failing_in_a_row")) > 0)
+            *failing = 1;
+    }
+    {
+        /* --proxy's child, exited and not yet started again */
+        const char *ps = json_string_value(
+            json_object_get(json_object_get(st, "proxy"), "state"));
+        if (ps != NULL && strcmp(ps, "restarting") == 0)
             *failing = 1;
     }
     *out = st;

@@ -298,11 +298,18 @@ void ldg_jobs_quit(struct ldg_jobs *js);
 /* Quits, waits for the thread, writes the status file a last time (state
  * "stopped") if start ran, and frees js. NULL is fine. */
 void ldg_jobs_free(struct ldg_jobs *js);
+/* `ledger serve --proxy`'s child, as the status file says it: started
+ * (running 1), or exited (running 0) with wstatus as waitpid gave it, to
+ * be started again in restart_in_ms. Writes the status file. Thread-safe
+ * with the jobs' thread. */
+void ldg_jobs_proxy(struct ldg_jobs *js, int running, int wstatus,
+                    uint64_t restart_in_ms);
 /* Reads DIR/serve-status.json for `ledger serve --status`: *out the
  * object (the caller json_decref's), *alive whether its server still
  * runs (state "serving" and its pid alive: not a zombie, and, when the
  * file says which boot and start time its pid had, still that process),
- * *failing whether a job's last run failed. LDG_ENOTFOUND: no server has run
+ * *failing whether a job's last run failed or --proxy's child is not
+ * running (exited, to be started again). LDG_ENOTFOUND: no server has run
  * there; LDG_ECORRUPT: the file is not one (err names line and column, or what
  * is missing). */
 int ldg_jobs_status(const char *dir, json_t **out, int *alive, int *failing,

@@ -796,6 +796,8 @@ up
 post /api/generate '{"model":"llama3:8b","prompt":"why is the sky blue","stream":false}' -H 'X-Request-Id: sp-1'
 [ "$(cat "$T/st")" = 200 ] || fail "serve --proxy: status $(cat "$T/st")"
 grep -q 'through ledger serve' "$T/sp.out" || fail "serve --proxy: $(cat "$T/sp.out")"
+L serve --status >"$T/st2" 2>&1 && grep -q '^proxy *running since' "$T/st2" ||
+    fail "serve --status with its proxy up: $(cat "$T/st2")"
 # the proxy dies: the server starts it again
 CH=$(ps -o pid= --ppid $SV | tr -d ' ' | head -1)
 [ -n "$CH" ] && kill -9 "$CH"
@@ -836,6 +838,33 @@ curl -s -o /dev/null "$PP/api/version" && fail "serve killed, its proxy still an
 for id in sp-1 sp-2 sp-drain; do
     L query -o json | grep -q "\"id\":\"$id\"" || fail "serve --proxy: no event $id"
 done
+# the proxy cannot start (its port taken for 4 s): --status says it is
+# not running, exit 1 (it said "serving", exit 0, throughout), and that
+# it runs once it could start again
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+print("held", flush=True); time.sleep(4)' "$PORT" >"$T/hold" &
+HOLD=$!
+PIDS="$PIDS $HOLD"
+i=0
+until grep -q held "$T/hold" || [ $i -gt 100 ]; do sleep 0.05; i=$((i + 1)); done
+"$LEDGER" --dir "$D" serve --proxy >"$T/sp.out" 2>"$T/sp.err" &
+SV=$!
+PIDS="$PIDS $SV"
+i=0 rc=0
+until [ $rc = 1 ] && grep -q '^proxy *NOT RUNNING: exit 74 at .*, [0-9]* in a row' "$T/st2"; do
+    [ $i -gt 60 ] && { fail "serve --status, its proxy failing: exit $rc: $(cat "$T/st2" "$T/sp.err")"; break; }
+    sleep 0.1
+    i=$((i + 1))
+    L serve --status >"$T/st2" 2>&1
+    rc=$?
+done
+wait $HOLD
+up
+L serve --status >"$T/st2" 2>&1 && grep -q '^proxy *running since' "$T/st2" ||
+    fail "serve --status, its proxy up again: $(cat "$T/st2")"
+kill -TERM $SV
+wait $SV 2>/dev/null || fail "serve --proxy (port taken at first): exit $?"
 rm -f "$D/proxy.json"
 
 L verify >/dev/null 2>&1 || fail "verify"

@@ -1,6 +1,7 @@
 /*
  * test_jobs.c — serve/jobs.c: durations, which jobs may be added, the
- * status file written by start/free and read back by ldg_jobs_status.
+ * status file written by start/free (and --proxy's child, ldg_jobs_proxy)
+ * and read back by ldg_jobs_status.
  * (serve_jobs.sh runs real jobs under a real daemon.)
  */
 #include <setjmp.h>
@@ -200,6 +201,62 @@ test_jobs__status_file_refusals(void **state)
     json_decref(st);
 }
 
+/* --proxy's child in the status file: running, then exited (exit 74,
+ * to be started again: failing), then running again, then stopped with
+ * the server. */
+static void
+test_jobs__status_file_proxy(void **state)
+{
+    struct ldg_jobs *js;
+    json_t *st, *px;
+    char err[512];
+    int alive, failing;
+    (void)state;
+    assert_int_equal(ldg_jobs_new(&js), 0);
+    assert_int_equal(ldg_jobs_start(js, dir, "/run/x.sock", err, sizeof err),
+                     0);
+    assert_int_equal(
+        ldg_jobs_status(dir, &st, &alive, &failing, err, sizeof err), 0);
+    assert_null(json_object_get(st, "proxy")); /* no --proxy: none */
+    json_decref(st);
+    ldg_jobs_proxy(js, 1, 0, 0);
+    assert_int_equal(
+        ldg_jobs_status(dir, &st, &alive, &failing, err, sizeof err), 0);
+    px = json_object_get(st, "proxy");
+    assert_string_equal(json_string_value(json_object_get(px, "state")),
+                        "running");
+    assert_int_equal(failing, 0);
+    json_decref(st);
+    ldg_jobs_proxy(js, 0, 74 << 8, 2000); /* exit 74, as waitpid says */
+    assert_int_equal(
+        ldg_jobs_status(dir, &st, &alive, &failing, err, sizeof err), 0);
+    px = json_object_get(st, "proxy");
+    assert_string_equal(json_string_value(json_object_get(px, "state")),
+                        "restarting");
+    assert_int_equal(json_integer_value(json_object_get(px, "last_exit")), 74);
+    assert_int_equal(
+        json_integer_value(json_object_get(px, "failing_in_a_row")), 1);
+    assert_true(json_is_string(json_object_get(px, "next_start")));
+    assert_int_equal(alive, 1);
+    assert_int_equal(failing, 1);
+    json_decref(st);
+    ldg_jobs_proxy(js, 1, 0, 0);
+    assert_int_equal(
+        ldg_jobs_status(dir, &st, &alive, &failing, err, sizeof err), 0);
+    assert_int_equal(failing, 0);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(st, "proxy"), "starts")),
+                     2);
+    json_decref(st);
+    ldg_jobs_free(js);
+    assert_int_equal(
+        ldg_jobs_status(dir, &st, &alive, &failing, err, sizeof err), 0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(st, "proxy"), "state")),
+                        "stopped");
+    json_decref(st);
+}
+
 int
 main(void)
 {
@@ -211,6 +268,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs__status_file_refusals,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jobs__status_file_proxy, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
