@@ -368,7 +368,7 @@ static const struct cli_opt serve_opts[] = {
     CLI_VALUE(OPT_METRICS, 0, "metrics", "ADDR",
               "serve `ledger metrics` and this server's counters at "
               "http://ADDR/metrics (127.0.0.1:PORT, [::1]:PORT, "
-              "localhost:PORT or PORT; port 0: any free one)"),
+              "localhost:PORT, PORT or unix:PATH; port 0: any free one)"),
     CLI_ON(OPT_METRICS_REMOTE, 0, "metrics-remote",
            "let --metrics listen on an address that is not loopback (the "
            "figures name packs, models and routes)",
@@ -614,10 +614,8 @@ serve_opt(struct cli *c, void *args, int ch, struct cli_args *a)
             return cli_usage_err(c,
                                  "--%s: '%s' is not an address "
                                  "(127.0.0.1:PORT, [::1]:PORT, "
-                                 "localhost:PORT%s or %s)",
-                                 is_otlp ? "otlp" : "metrics", a->value,
-                                 is_otlp ? ", PORT" : "",
-                                 is_otlp ? "unix:PATH" : "PORT");
+                                 "localhost:PORT, PORT or unix:PATH)",
+                                 is_otlp ? "otlp" : "metrics", a->value);
         *(is_otlp ? &g->otlp_addr : &g->metrics_addr) = a->value;
         return 0;
     default:
