@@ -63,6 +63,56 @@ ldg_fleet_write_u64(const char *dir, const char *name, uint64_t v)
     return ldg_fleet_write_file(dir, name, buf, (size_t)n, 0600, NULL, 0);
 }
 
+/*
+ * Before the first publish to a URL: whatever checkpoint is there must be
+ * this log's, and not ahead of it. Two boxes given one URL (a copied
+ * config) would otherwise overwrite each other's log without a word, the
+ * second rolling the first back. 0 to go on (nothing there, or it cannot
+ * be read: a store that takes PUT only), LDG_EEXIST (another log),
+ * LDG_ETAMPER (this origin, larger), or the network's error, with err
+ * set.
+ */
+static int
+remote_is_ours(struct ldg_remote *r, struct ldg_ledger *l, const char *url,
+               uint64_t size, char *err, size_t errcap)
+{
+    const char *origin = ldg_origin(l);
+    uint8_t *ck = NULL;
+    size_t n = 0, ol;
+    char e[512];
+    unsigned long long theirs;
+    int rc;
+
+    rc = ldg_remote_get(r, "checkpoint", &ck, &n, e, sizeof e);
+    if (rc == LDG_ENET || rc == LDG_ETIMEOUT) {
+        snprintf(err, errcap, "%s", e); /* the PUTs would fail the same */
+        return rc;
+    }
+    if (rc < 0)
+        return 0;
+    ol = strlen(origin);
+    rc = 0;
+    if (n <= ol || memcmp(ck, origin, ol) != 0 || ck[ol] != '\n') {
+        const uint8_t *nl = memchr(ck, '\n', n);
+        int tl = (int)(nl ? (size_t)(nl - ck) : n);
+        snprintf(err, errcap,
+                 "%s holds the checkpoint of another log ('%.*s'), not of "
+                 "%s: refusing to publish over it (give this log a URL of "
+                 "its own)",
+                 url, tl > 200 ? 200 : tl, (const char *)ck, origin);
+        rc = LDG_EEXIST;
+    } else if (sscanf((const char *)ck + ol + 1, "%llu", &theirs) == 1 &&
+               theirs > size) {
+        snprintf(err, errcap,
+                 "%s holds %s at size %llu but the log has %llu events: "
+                 "refusing to publish a shorter log over it",
+                 url, origin, theirs, (unsigned long long)size);
+        rc = LDG_ETAMPER;
+    }
+    free(ck);
+    return rc;
+}
+
 static int
 put_one(struct ldg_remote *r, const char *tiles, const char *rel,
         struct ldg_publish_report *rep, char *err, size_t errcap)
@@ -129,6 +179,8 @@ ldg_publish(struct ldg_ledger *l, const char *url,
         rc = 0; /* nothing new */
         goto out;
     }
+    if (old == 0 && (rc = remote_is_ours(r, l, url, size, err, errcap)) < 0)
+        goto out;
     /* entry bundles (level -1), then hash tiles level by level */
     for (int level = -1; level < 8; level++) {
         int shift = level < 0 ? 0 : 8 * level;

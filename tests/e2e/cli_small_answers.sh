@@ -11,6 +11,8 @@
 #   - the README's `query type=model.state model='qwen2.5*'` found nothing;
 #   - `query pack=P type=T --deps` printed every event of P's routes and
 #     models, whatever T;
+#   - `publish` to a URL holding another box's log overwrote it, exit 0:
+#     refused (73; 1 for this origin's log at a larger size);
 #   - `probe` of a runtime listing 2,000 models committed one event at a
 #     time, and stored a size of -5: one commit (one seal), the negative
 #     size left out and named on stderr.
@@ -63,6 +65,23 @@ rc=$?
 [ "$rc" = 64 ] && [ ! -e "$T/logs.example.org" ] &&
     grep -q "logs.example.org/box1: no such directory (a new one here: ./logs.example.org/box1; a server: http://" "$T/err" ||
     fail "publish to a scheme-less URL: exit $rc: $(cat "$T/err")"
+# two boxes given one URL: the second used to overwrite the first's log
+# (and roll it back) and exit 0; another log's checkpoint, or this
+# origin's at a larger size, is refused before anything is written
+"$LEDGER" --dir "$T/other" init --origin example.org/box2 >/dev/null ||
+    fail "init box2"
+cp "$T/pub/checkpoint" "$T/ck.before"
+expect_exit 73 "publish another log over this one" "$LEDGER" --dir "$T/other" publish "$T/pub"
+grep -q "holds the checkpoint of another log ('example.org/box1'), not of example.org/box2" "$T/err" ||
+    fail "publish over another log: $(cat "$T/err")"
+"$LEDGER" --dir "$T/again" init --origin example.org/box1 >/dev/null ||
+    fail "init box1 again"
+expect_exit 1 "publish a shorter log of this origin over it" "$LEDGER" --dir "$T/again" publish "$T/pub"
+grep -q "refusing to publish a shorter log over it" "$T/err" ||
+    fail "publish a shorter log over it: $(cat "$T/err")"
+cmp -s "$T/pub/checkpoint" "$T/ck.before" || fail "the published checkpoint was overwritten"
+L publish "$T/pub" >"$T/out" 2>"$T/err" && grep -q 'nothing new' "$T/out" ||
+    fail "publish of the log there after: $(cat "$T/out" "$T/err")"
 expect_exit 64 "publish to file:// with no path" "$LEDGER" --dir "$D" publish file://
 grep -q "file://: no directory after file://" "$T/err" ||
     fail "publish file://: $(cat "$T/err")"
