@@ -189,10 +189,12 @@ CLI_COMMAND(
     "one signature per seal; in format 1 the event's own signature), the "
     "hash chain, the bodies against their hashes, the Merkle tree "
     "against the signed checkpoints, the key registry and the indexes. "
-    "Without --full, signatures and indexes are checked only for events "
-    "appended since the last verify (the rest from event 0), and it says "
-    "so. It reads only (a write-protected copy works) and records its "
-    "result afterwards where it can; a failure is remembered and fails "
+    "Without --full, signatures (format 2: each event's claim in its seal; "
+    "the seals themselves are checked from event 0) and indexes are checked "
+    "only for events appended since the last verify (the rest from event "
+    "0), and it says so. It reads only (a write-protected copy works) and "
+    "records its result afterwards where it can; a failure is remembered "
+    "and fails "
     "every later verify until a --full one passes. A projection state "
     "that differs from the log's fails --full too (`ledger rebuild` "
     "makes it again), and so does a body index (ix.body, which query "
@@ -574,7 +576,9 @@ verify_human(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
         cli_printf_fit(c, 4,
                        "%s; %s of %s were not re-checked (`ledger "
                        "verify --full` does)\n",
-                       last, sealed ? "claims, keys and indexes" : "signatures",
+                       last,
+                       sealed ? "claims, keys and indexes"
+                              : "signatures and indexes",
                        range);
     }
     if (v->note != NULL)

@@ -100,6 +100,18 @@ else
         fail "an event line without its signature: $(head -2 "$T/x/events.jsonl")"
     grep -q '"claim_digest"' "$T/x/events.jsonl" &&
         fail "events.jsonl with claim digests"
+
+    # a plain verify after an append names what it left to --full: the
+    # signatures and the indexes of the events before it (it checked
+    # both of the new event only)
+    L migrate >/dev/null 2>&1 || fail "migrate (format1): exit $?"
+    L append -q x.t --body '{}' >/dev/null 2>"$T/err" ||
+        fail "append (format1): $(cat "$T/err")"
+    L verify >"$T/out" 2>"$T/err" || fail "verify (format1): exit $?"
+    grep -q '(signatures, indexes);' "$T/out" ||
+        fail "verify (format1), new events: $(cat "$T/out")"
+    grep -q 'signatures and indexes of events before [0-9]* were not re-checked' \
+        "$T/out" || fail "verify (format1), the rest: $(cat "$T/out")"
 fi
 
 [ "$fails" = 0 ] || { echo "export_v1_image: $fails failed"; exit 1; }
