@@ -112,6 +112,22 @@ warn_stale(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
     json_decref(list);
 }
 
+/* A standing verification finding (ledger verify found an event
+ * altered) within the events the view folds: said on stderr, as show and
+ * query say it; the rows cannot mark it. */
+static void
+warn_finding(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
+{
+    struct ldg_verify_state st;
+    uint64_t bad;
+    char what[512];
+    if (ldg_verify_state(l, &st) < 0 || !st.finding ||
+        (va->at_size != 0 && st.finding_seq >= va->at_size))
+        return;
+    cli_finding(c, l, &bad, what, sizeof what,
+                "a view is computed from the events, that one among them");
+}
+
 /*
  * --at TIME: the state as of the last event at or before TIME, found with
  * the time index (a reverse query bounded by TIME). 0 or an exit code.
@@ -255,6 +271,7 @@ cli_view_read(struct cli *c, struct vargs *va, int view,
         return rc;
     }
     warn_stale(c, *l, va);
+    warn_finding(c, *l, va);
     return 0;
 }
 

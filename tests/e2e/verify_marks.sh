@@ -12,7 +12,9 @@
 #     has the key on that event;
 #   - every one of them warns on stderr, once; other events are not marked;
 #   - query -o cat and show --raw, which print the data alone, say on
-#     stderr that it is not marked there (never that it is).
+#     stderr that it is not marked there (never that it is);
+#   - the views (runs, packs), computed from the events, say it on stderr
+#     too, unless --at is before the event.
 # A full verification that passes after the byte is put back clears it all.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
@@ -101,11 +103,23 @@ grep -q 'WARNING' "$T/e" || fail "timeline: no warning"
 L timeline r1 -o json 2>/dev/null | grep -q '"verify": *"failed: event 2' ||
     fail "timeline json: no mark"
 
+# a view is computed from the events, the altered one among them: it
+# says so (not as of an event before it)
+for v in runs packs; do
+    L $v >/dev/null 2>"$T/e" || fail "$v: exit $?"
+    grep -q "WARNING: ledger verify found event 2 .*it is NOT marked in this output (a view is computed from the events, that one among them)" "$T/e" ||
+        fail "$v: no warning: $(cat "$T/e")"
+done
+L runs --at 1 >/dev/null 2>"$T/e" || fail "runs --at 1: exit $?"
+[ -s "$T/e" ] && fail "runs --at 1, before the event: $(cat "$T/e")"
+
 # the byte put back and a full verification passes: nothing is marked
 flip
 L verify --full >/dev/null 2>&1 || fail "verify --full after the byte is back"
 L query run=r1 >"$T/o" 2>"$T/e"
 grep -q '!!' "$T/o" && fail "marked after a full verification passed"
 [ -s "$T/e" ] && fail "warned after a full verification passed: $(cat "$T/e")"
+L runs >/dev/null 2>"$T/e"
+[ -s "$T/e" ] && fail "runs warned after a full verification passed: $(cat "$T/e")"
 [ $nfail = 0 ] || exit 1
 echo "verify_marks: show, query (every format) and timeline mark the event verify found"
