@@ -391,6 +391,146 @@ make_unproven(struct fx *f, size_t *len)
     return bad;
 }
 
+/* ------------------- must-fail segments derived from a good one's bytes --
+ * (no key needed: each made from good.seg alone, as a stranger could) */
+
+/* kind's first record's index among parts, or -1. */
+static long
+first_of(const struct part *parts, size_t np, uint8_t kind)
+{
+    for (size_t i = 0; i < np; i++)
+        if (parts[i].kind == kind)
+            return (long)i;
+    return -1;
+}
+
+/* Before the real STATE, a forged one (the real one less its last byte,
+ * then "  }": the same object, as a reader of JSON takes it) and a copy of
+ * the real STATE_NOTE: the trailer still signs the real (last) state. */
+static uint8_t *
+derive_second_state(const uint8_t *seg, size_t len, size_t *blen)
+{
+    struct stream st;
+    struct part parts[512], out[514];
+    uint8_t *forged, *bad;
+    size_t np, no = 0;
+    long k;
+
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    k = first_of(parts, np, 0x0b);
+    assert_true(k > 0 && parts[k + 1].kind == 0x0c);
+    forged = malloc(parts[k].n + 2);
+    memcpy(forged, parts[k].p, parts[k].n - 1);
+    memcpy(forged + parts[k].n - 1, "  }", 3);
+    for (size_t i = 0; i < np; i++) {
+        if ((long)i == k) {
+            out[no++] = (struct part){0x0b, forged, parts[k].n + 2};
+            out[no++] = parts[k + 1];
+        }
+        out[no++] = parts[i];
+    }
+    bad = compose(out, no, blen);
+    free(forged);
+    free(st.p);
+    return bad;
+}
+
+/* The same stream in a zstd frame without its content checksum. */
+static uint8_t *
+derive_no_checksum(const uint8_t *seg, size_t len, size_t *blen)
+{
+    struct stream st;
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    uint8_t *out;
+
+    decompress(seg, len, &st);
+    out = malloc(ZSTD_compressBound(st.n));
+    ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 0);
+    *blen = ZSTD_compress2(z, out, ZSTD_compressBound(st.n), st.p, st.n);
+    assert_false(ZSTD_isError(*blen));
+    assert_int_equal(out[4] & 0x04, 0);
+    ZSTD_freeCCtx(z);
+    free(st.p);
+    return out;
+}
+
+/* The first salted BODY (0x00 ‖ map) stored compressed, as a store keeps
+ * it: kind 0x01 (0x01 ‖ a zstd frame of the map) or 0x04 (0x04 ‖ dict 0
+ * ‖ the frame without its magic). Its commitment is the same (it is the
+ * map's); a segment carries bodies uncompressed. (good.seg's bodies are
+ * salted; where the first is seeded, 0x05 ‖ seed ‖ map, it becomes 0x06
+ * ‖ seed ‖ dict 0 ‖ the frame: the same rule.) */
+static uint8_t *
+derive_body_kind(const uint8_t *seg, size_t len, uint8_t kind, size_t *blen)
+{
+    struct stream st;
+    struct part parts[512];
+    uint8_t *rec, *bad;
+    size_t np, zn, at = kind == 0x04 ? 2 : 1;
+    long k;
+
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    k = first_of(parts, np, 0x09);
+    assert_true(k > 0);
+    if (parts[k].p[0] == 0x05) {
+        for (long i = k; i < (long)np; i++)
+            if (parts[i].kind == 0x09 && parts[i].p[0] == 0x00) {
+                k = i;
+                break;
+            }
+    }
+    if (parts[k].p[0] == 0x05) {
+        /* seed[16] stays before the dictionary and the frame */
+        kind = 0x06;
+        at = 18;
+    }
+    assert_true(parts[k].p[0] == 0x00 || kind == 0x06);
+    rec = malloc(at + 4 + ZSTD_compressBound(parts[k].n));
+    zn = ZSTD_compress(rec + at, ZSTD_compressBound(parts[k].n),
+                       parts[k].p + at - (kind != 0x01),
+                       parts[k].n - (at - (kind != 0x01)), 1);
+    assert_false(ZSTD_isError(zn));
+    if (kind != 0x01) { /* magicless: the frame less its 4 bytes */
+        memmove(rec + at, rec + at + 4, zn - 4);
+        zn -= 4;
+        rec[at - 1] = 0; /* dictionary 0: none */
+        memcpy(rec + 1, parts[k].p + 1, at - 2); /* (a seed, or nothing) */
+    }
+    rec[0] = kind;
+    parts[k].p = rec;
+    parts[k].n = at + zn;
+    bad = compose(parts, np, blen);
+    free(rec);
+    free(st.p);
+    return bad;
+}
+
+static uint8_t *
+derive_body_01(const uint8_t *seg, size_t len, size_t *blen)
+{
+    return derive_body_kind(seg, len, 0x01, blen);
+}
+
+static uint8_t *
+derive_body_04(const uint8_t *seg, size_t len, size_t *blen)
+{
+    return derive_body_kind(seg, len, 0x04, blen);
+}
+
+/* The derived must-fail vectors: file, maker, the check that fails. */
+static const struct {
+    const char *name;
+    uint8_t *(*make)(const uint8_t *, size_t, size_t *);
+    enum ldg_segment_check check;
+} derived[] = {
+    {"bad-second-state.seg", derive_second_state, LDG_SEGCHK_CONTAINER},
+    {"bad-no-checksum.seg", derive_no_checksum, LDG_SEGCHK_CONTAINER},
+    {"bad-body-kind-01.seg", derive_body_01, LDG_SEGCHK_BODIES},
+    {"bad-body-kind-04-dict-0.seg", derive_body_04, LDG_SEGCHK_BODIES},
+};
+
 /* A segment of another ledger. */
 static uint8_t *
 make_foreign(struct fx *f, size_t *len)
@@ -855,6 +995,163 @@ test_segment__an_unproven_erasure_is_refused(void **state)
     free(bad);
 }
 
+/* FORMAT.md 11.1's rules, the reader's (issue 63): a second STATE (a
+ * forged one and a copy of the real note before the real ones) is refused
+ * by its order, naming the record and its offset, and leaks nothing (the
+ * reader kept the last and dropped the first); a frame without its
+ * content checksum; a body of kind 0x01, or 0x04 of dictionary 0. Each by
+ * verify and by the prune's check against the ledger. */
+static void
+test_segment__derived_must_fail(void **state)
+{
+    struct fx *f = *state;
+    char path[400];
+
+    snprintf(path, sizeof path, "%s/d.seg", f->dir);
+    for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++) {
+        struct ldg_segment_result r;
+        struct ldg_segment_verify_opts o;
+        struct ldg_txn *t;
+        size_t blen;
+        uint8_t *bad = derived[i].make(f->seg, f->len, &blen);
+        int rc, fd;
+
+        memset(&o, 0, sizeof o);
+        o.trusted_vkey = f->vkey;
+        o.keep_state = 1;
+        rc = ldg_segment_verify_mem(bad, blen, &o, &r);
+        if (rc == 0 || r.ok)
+            fail_msg("%s verifies", derived[i].name);
+        if (r.failed != derived[i].check)
+            fail_msg("%s fails %s (%s), not %s", derived[i].name,
+                     ldg_segment_check_name(r.failed), r.what,
+                     ldg_segment_check_name(derived[i].check));
+        ldg_segment_info_release(&r.info);
+        if (i == 0)
+            assert_non_null(strstr(r.what, "a state record (kind 0x0b) at "
+                                           "byte "));
+        if (i == 1)
+            assert_non_null(strstr(r.what, "no content checksum"));
+        if (i >= 2)
+            assert_non_null(strstr(r.what, "its body record is of kind 0x0"));
+        spit(path, bad, blen);
+        fd = open(path, O_RDONLY);
+        assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+        rc = ldg_segment_check(t, fd, &o, &r);
+        ldg_txn_abort(t);
+        close(fd);
+        assert_true(rc < 0 && !r.ok);
+        ldg_segment_info_release(&r.info);
+        free(bad);
+    }
+}
+
+/* The archive of events 0..HZ-1 with its STATE edited by edit() and its
+ * trailer signed again by the log key (what root on the box can do):
+ * written to path, and it verifies (the key signs it). */
+static void
+forged_archive(struct fx *f, const char *path,
+               size_t (*edit)(const uint8_t *p, size_t n, uint8_t *out))
+{
+    struct ldg_archive_opts ao;
+    struct ldg_archive_report ar;
+    struct ldg_segment_result r;
+    struct stream st;
+    struct part parts[512];
+    uint8_t *seg, *bad, *state, sha[32];
+    size_t len, blen, np;
+    char text[800], *sig = NULL;
+    long k;
+
+    memset(&ao, 0, sizeof ao);
+    ao.before = "14";
+    ao.out = path;
+    assert_int_equal(ldg_retention_archive(f->l, &ao, &ar), 0);
+    seg = slurp(path, &len);
+    unlink(path);
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    k = first_of(parts, np, 0x0b);
+    assert_true(k > 0 && parts[np - 1].kind == 0x0d);
+    state = malloc(parts[k].n + 16);
+    parts[k].n = edit(parts[k].p, parts[k].n, state);
+    parts[k].p = state;
+    ldg_sha256(sha, state, parts[k].n);
+    trailer(text, sizeof text, f->info.origin, 0, HZ, ar.checkpoint_size, sha);
+    assert_int_equal(ldg_log_sign_note(f->l, text, strlen(text), &sig), 0);
+    parts[np - 1].p = (const uint8_t *)sig;
+    parts[np - 1].n = strlen(sig);
+    bad = compose(parts, np, &blen);
+    assert_int_equal(verify(bad, blen, f->vkey, &r), 0);
+    spit(path, bad, blen);
+    free(bad);
+    free(sig);
+    free(state);
+    free(st.p);
+    free(seg);
+}
+
+/* The doctor's verdict "blocked" made "healthy". */
+static size_t
+edit_verdict(const uint8_t *p, size_t n, uint8_t *out)
+{
+    uint8_t *v;
+    memcpy(out, p, n);
+    v = memmem(out, n, "\"verdict\":\"blocked\"", 19);
+    assert_non_null(v);
+    memcpy(v + 11, "healthy", 7);
+    return n;
+}
+
+/* One space added after the first comma: the same JSON. */
+static size_t
+edit_space(const uint8_t *p, size_t n, uint8_t *out)
+{
+    const uint8_t *c = memchr(p, ',', n);
+    size_t at = (size_t)(c - p) + 1;
+    assert_non_null(c);
+    memcpy(out, p, at);
+    out[at] = ' ';
+    memcpy(out + at + 1, p + at, n - at);
+    return n + 1;
+}
+
+/* A state the ledger never computed (issue 63): the archive's STATE
+ * edited, its trailer signed again by the log key. It verifies, so only
+ * the prune, which holds the state at the horizon, can tell: it refuses,
+ * naming where the state differs, and prunes nothing. */
+static void
+test_segment__prune_refuses_a_state_it_did_not_compute(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_prune_opts po;
+    struct ldg_prune_report pr;
+    struct ldg_horizon hz;
+    struct ldg_txn *t;
+    char path[400];
+
+    snprintf(path, sizeof path, "%s/forged.seg", f->dir);
+    memset(&po, 0, sizeof po);
+    po.before = "14";
+    po.archive = path;
+    forged_archive(f, path, edit_verdict);
+    assert_int_equal(ldg_retention_prune(f->l, &po, &pr), LDG_ETAMPER);
+    if (strstr(ldg_errmsg(f->l), "doctor.verdict: \"healthy\" in the "
+                                 "archive, \"blocked\" as the ledger") ==
+        NULL)
+        fail_msg("%s", ldg_errmsg(f->l));
+    unlink(path);
+    forged_archive(f, path, edit_space);
+    assert_int_equal(ldg_retention_prune(f->l, &po, &pr), LDG_ETAMPER);
+    if (strstr(ldg_errmsg(f->l), "the same JSON in other bytes") == NULL)
+        fail_msg("%s", ldg_errmsg(f->l));
+    unlink(path);
+    /* nothing pruned */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_horizon_get(t, &hz), LDG_ENOTFOUND);
+    ldg_txn_abort(t);
+}
+
 /* The fixture's store (layout 8) carried back to layout `layout`: every
  * entries5 record rewritten in that layout's stored form (7: the digest
  * in the stamp; 6: without it), meta "layout" with it. */
@@ -922,6 +1219,23 @@ test_segment__the_same_bytes_from_layouts_6_7_and_8(void **state)
 /* ---------------------------------------------------------- vectors -- */
 
 static const char *const VECTORS = "tests/vectors/segment";
+
+/* The must-fail files derived from good.seg's bytes (derived[]), each
+ * with its line of EXPECT. */
+static void
+write_derived(const char *dir, const uint8_t *seg, size_t len, FILE *ex)
+{
+    char path[600];
+    for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++) {
+        size_t blen;
+        uint8_t *bad = derived[i].make(seg, len, &blen);
+        snprintf(path, sizeof path, "%s/%s", dir, derived[i].name);
+        spit(path, bad, blen);
+        fprintf(ex, "%s %s\n", derived[i].name,
+                ldg_segment_check_name(derived[i].check));
+        free(bad);
+    }
+}
 
 /* With LDG_SEGMENT_WRITE_VECTORS=DIR: good.seg and its key, and a
  * must-fail file for each case, with EXPECT (file, check). */
@@ -1018,6 +1332,7 @@ write_vectors(struct fx *f, const char *dir)
         free(s2.p);
         free(seg);
     }
+    write_derived(dir, f->seg, f->len, ex);
     fclose(ex);
     free(st.p);
 }
@@ -1035,6 +1350,17 @@ test_segment__vectors(void **state)
 
     if (w != NULL && *w != '\0')
         write_vectors(f, w);
+    if (getenv("LDG_SEGMENT_WRITE_DERIVED") != NULL) {
+        /* the derived ones alone, from the good.seg there, appended */
+        snprintf(path, sizeof path, "%s/good.seg", VECTORS);
+        b = slurp(path, &len);
+        snprintf(path, sizeof path, "%s/EXPECT", VECTORS);
+        ex = fopen(path, "a");
+        assert_non_null(ex);
+        write_derived(VECTORS, b, len, ex);
+        fclose(ex);
+        free(b);
+    }
     snprintf(path, sizeof path, "%s/good.vkey", VECTORS);
     b = slurp(path, &len);
     assert_true(len < sizeof vkey);
@@ -1064,7 +1390,7 @@ test_segment__vectors(void **state)
         nbad++;
     }
     fclose(ex);
-    assert_true(nbad >= 17);
+    assert_true(nbad >= 21);
     /* the good one from a horizon */
     snprintf(path, sizeof path, "%s/good-from-horizon.seg", VECTORS);
     b = slurp(path, &len);
@@ -1102,6 +1428,11 @@ main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_segment__an_unproven_erasure_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segment__derived_must_fail,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_segment__prune_refuses_a_state_it_did_not_compute, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(test_segment__vectors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
