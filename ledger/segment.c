@@ -659,6 +659,22 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
         rc = LDG_EINVAL;
         goto out;
     }
+    if (o->first > 0) {
+        /* and begins where one begins: its first event opens its seals
+         * (a verifier refuses a leaf of a seal it did not see open) */
+        if ((rc = ldg_checkpoint_get(t, o->first, &ck)) < 0) {
+            if (rc == LDG_ENOTFOUND) {
+                ldg_seterr(l,
+                           "no checkpoint of size %" PRIu64
+                           ": a segment begins where a commit begins",
+                           o->first);
+                rc = LDG_EINVAL;
+            }
+            goto out;
+        }
+        free(ck);
+        ck = NULL;
+    }
     if ((rc = extra_events(t, hzseq, o->first, o->end, &n, &prior, &after)) < 0)
         goto out;
     if ((rc = ldg_checkpoint_get(t, n, &ck)) < 0) {

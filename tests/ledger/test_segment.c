@@ -519,6 +519,88 @@ derive_body_04(const uint8_t *seg, size_t len, size_t *blen)
     return derive_body_kind(seg, len, 0x04, blen);
 }
 
+/* A copy of the seal record before event 6 (leaf 1 of the seal event 5
+ * opens): a SEAL comes exactly before an entry of leaf 0 (FORMAT.md 11.1). */
+static uint8_t *
+derive_seal_before_leaf(const uint8_t *seg, size_t len, size_t *blen)
+{
+    struct stream st;
+    struct part parts[512], out[513];
+    size_t np, no = 0, entries = 0;
+    long seal = -1;
+    uint8_t *bad;
+
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    for (size_t i = 0; i < np; i++) {
+        if (parts[i].kind == 0x07)
+            seal = (long)i;
+        if (parts[i].kind == 0x08 && entries++ == 6) {
+            assert_true(seal > 0 && parts[i - 1].kind != 0x07);
+            out[no++] = parts[seal];
+        }
+        out[no++] = parts[i];
+    }
+    bad = compose(out, no, blen);
+    free(st.p);
+    return bad;
+}
+
+/* The first seal record's `first` (its key's running count) made 1: the
+ * seal opens alice's or the log key's first seal, whose key the segment
+ * saw added (or the genesis), so its count is known: 0. */
+static uint8_t *
+derive_seal_first(const uint8_t *seg, size_t len, size_t *blen)
+{
+    struct stream st;
+    struct part parts[512];
+    uint8_t *rec, *f, *bad;
+    size_t np;
+    long k;
+
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    k = first_of(parts, np, 0x07);
+    assert_true(k > 0);
+    rec = malloc(parts[k].n);
+    memcpy(rec, parts[k].p, parts[k].n);
+    f = memmem(rec, parts[k].n, "\xa5" "first\x00", 7);
+    assert_non_null(f);
+    f[6] = 1;
+    parts[k].p = rec;
+    bad = compose(parts, np, blen);
+    free(rec);
+    free(st.p);
+    return bad;
+}
+
+/* STATE's "size" (a decimal string, end) made another: a STATE is a JSON
+ * object whose "size" is end (FORMAT.md 11.6), checked before the
+ * trailer. */
+static uint8_t *
+derive_state_size(const uint8_t *seg, size_t len, size_t *blen)
+{
+    struct stream st;
+    struct part parts[512];
+    uint8_t *state, *z, *bad;
+    size_t np;
+    long k;
+
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    k = first_of(parts, np, 0x0b);
+    state = malloc(parts[k].n);
+    memcpy(state, parts[k].p, parts[k].n);
+    z = memmem(state, parts[k].n, "\"size\":\"14\"", 11);
+    assert_non_null(z);
+    z[9] = '3';
+    parts[k].p = state;
+    bad = compose(parts, np, blen);
+    free(state);
+    free(st.p);
+    return bad;
+}
+
 /* The derived must-fail vectors: file, maker, the check that fails. */
 static const struct {
     const char *name;
@@ -529,6 +611,9 @@ static const struct {
     {"bad-no-checksum.seg", derive_no_checksum, LDG_SEGCHK_CONTAINER},
     {"bad-body-kind-01.seg", derive_body_01, LDG_SEGCHK_BODIES},
     {"bad-body-kind-04-dict-0.seg", derive_body_04, LDG_SEGCHK_BODIES},
+    {"bad-seal-before-leaf.seg", derive_seal_before_leaf, LDG_SEGCHK_SEALS},
+    {"bad-seal-first.seg", derive_seal_first, LDG_SEGCHK_SEALS},
+    {"bad-state-size.seg", derive_state_size, LDG_SEGCHK_STATE},
 };
 
 /* A segment of another ledger. */
@@ -783,6 +868,35 @@ test_segment__a_middle_range(void **state)
     free(seg);
 }
 
+/* A range that begins inside a commit (event 6: leaf 1 of the seal event
+ * 5 opens; export --segment and archive take whole commits, this writer
+ * is asked directly): refused, writing nothing, as a verifier would refuse
+ * its first event, whose seal is not open in it (FORMAT.md 11.1). */
+static void
+test_segment__a_range_inside_a_commit_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_write_opts o;
+    struct ldg_txn *t;
+    struct stat sb;
+    char path[400];
+    int fd;
+
+    snprintf(path, sizeof path, "%s/mid.seg", f->dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    memset(&o, 0, sizeof o);
+    o.first = 6;
+    o.end = HZ;
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_segment_write(t, &o, fd, NULL), LDG_EINVAL);
+    ldg_txn_abort(t);
+    assert_non_null(
+        strstr(ldg_errmsg(f->l), "a segment begins where a commit begins"));
+    assert_int_equal(fstat(fd, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    close(fd);
+}
+
 /* A format 1 ledger's segment: entries with their signatures (less
  * prev), checked a signature an event; a byte of a signature flipped is
  * refused at its event. */
@@ -1032,8 +1146,15 @@ test_segment__derived_must_fail(void **state)
                                            "byte "));
         if (i == 1)
             assert_non_null(strstr(r.what, "no content checksum"));
-        if (i >= 2)
+        if (i == 2 || i == 3)
             assert_non_null(strstr(r.what, "its body record is of kind 0x0"));
+        if (i == 4)
+            assert_non_null(strstr(r.what, "a seal record comes before it"));
+        if (i == 5)
+            assert_non_null(strstr(r.what, "sealed 1 events before it; the "
+                                           "log says 0"));
+        if (i == 6)
+            assert_non_null(strstr(r.what, "the state at size 14"));
         spit(path, bad, blen);
         fd = open(path, O_RDONLY);
         assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
@@ -1237,6 +1358,75 @@ write_derived(const char *dir, const uint8_t *seg, size_t len, FILE *ex)
     }
 }
 
+/* The keyed vectors (a fixture's own key, keyed.vkey; EXPECT's third
+ * column): what FORMAT.md 11 answers that only a segment signed anew can
+ * show, each ok (verifies) or naming its check.
+ *
+ *   good-middle.seg     events 5..13: the genesis and alice's and bob's
+ *                       key.added are proven before the range, so the
+ *                       log key's and alice's seal counts are not known
+ *                       (11.8 step 6): her seal at 13 says first 1,
+ *                       unchecked, and it verifies
+ *   good-state-spaced.seg  the state with one space added and the trailer
+ *                       signed again: a verifier without the ledger takes
+ *                       any JSON object of the right size (only a prune,
+ *                       which computes the state, refuses it)
+ *   good-horizon-before-first.seg  events 25..26 of the ledger pruned at
+ *                       14: the horizon record (14 < first) and, proven
+ *                       before the range, the key events since the
+ *                       horizon (21 bob's key.revoked, 24 carol's
+ *                       key.added), no genesis (11.5)
+ *   bad-horizon-key-left-out.seg  the same without carol's key.added:
+ *                       her event 25 is by a key not added (keys) */
+static void
+write_keyed(struct fx *f, const char *dir, FILE *ex)
+{
+    struct ldg_segment_info info;
+    struct stream st;
+    struct part parts[512], keep[512];
+    uint8_t *seg, *bad;
+    size_t len, blen, np, nk = 0;
+    char path[600];
+
+    snprintf(path, sizeof path, "%s/keyed.vkey", dir);
+    spit(path, f->vkey, strlen(f->vkey));
+    seg = segment_of(f, f->l, 5, HZ, &len, &info);
+    assert_int_equal(info.prior, 3);
+    ldg_segment_info_release(&info);
+    snprintf(path, sizeof path, "%s/good-middle.seg", dir);
+    spit(path, seg, len);
+    fprintf(ex, "good-middle.seg ok keyed.vkey\n");
+    free(seg);
+    snprintf(path, sizeof path, "%s/good-state-spaced.seg", dir);
+    forged_archive(f, path, edit_space);
+    fprintf(ex, "good-state-spaced.seg ok keyed.vkey\n");
+    /* pruned at 14, then carol and an event of hers */
+    free(second_segment(f, &len));
+    assert_int_equal(ldg_keys_add(f->l, "carol", "x", NULL), 0);
+    t_append(f->l, "x.test.c", "{\"c\":1}", "carol");
+    t_append(f->l, "x.test.d", "{\"d\":1}", NULL);
+    seg = segment_of(f, f->l, 25, 27, &len, &info);
+    assert_int_equal(info.horizon_seq, HZ);
+    assert_int_equal(info.prior, 2);
+    ldg_segment_info_release(&info);
+    snprintf(path, sizeof path, "%s/good-horizon-before-first.seg", dir);
+    spit(path, seg, len);
+    fprintf(ex, "good-horizon-before-first.seg ok keyed.vkey\n");
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    for (size_t i = 0, proven = 0; i < np; i++)
+        if (!(parts[i].kind == 0x06 && proven++ == 1))
+            keep[nk++] = parts[i];
+    assert_int_equal(nk, np - 1);
+    bad = compose(keep, nk, &blen);
+    snprintf(path, sizeof path, "%s/bad-horizon-key-left-out.seg", dir);
+    spit(path, bad, blen);
+    fprintf(ex, "bad-horizon-key-left-out.seg keys keyed.vkey\n");
+    free(bad);
+    free(st.p);
+    free(seg);
+}
+
 /* With LDG_SEGMENT_WRITE_VECTORS=DIR: good.seg and its key, and a
  * must-fail file for each case, with EXPECT (file, check). */
 static void
@@ -1258,8 +1448,9 @@ write_vectors(struct fx *f, const char *dir)
     snprintf(path, sizeof path, "%s/EXPECT", dir);
     ex = fopen(path, "w");
     assert_non_null(ex);
-    fprintf(ex, "# file check (what verify-bundle --trusted-key good.vkey "
-                "names as failing)\n");
+    fprintf(ex, "# file check [key] (what verify-bundle --trusted-key "
+                "good.vkey, or the key file named, names as failing; ok: "
+                "it verifies)\n");
     decompress(f->seg, f->len, &st);
     np = parts_of(&st, parts);
     /* one byte flipped in the middle of each record kind's first */
@@ -1333,6 +1524,7 @@ write_vectors(struct fx *f, const char *dir)
         free(seg);
     }
     write_derived(dir, f->seg, f->len, ex);
+    write_keyed(f, dir, ex);
     fclose(ex);
     free(st.p);
 }
@@ -1344,7 +1536,7 @@ test_segment__vectors(void **state)
     const char *w = getenv("LDG_SEGMENT_WRITE_VECTORS");
     char path[600], line[300], vkey[600];
     uint8_t *b;
-    size_t len, nbad = 0;
+    size_t len, nbad = 0, ngood = 0;
     FILE *ex;
     struct ldg_segment_result r;
 
@@ -1361,6 +1553,14 @@ test_segment__vectors(void **state)
         fclose(ex);
         free(b);
     }
+    if (getenv("LDG_SEGMENT_WRITE_KEYED") != NULL) {
+        /* the keyed ones alone, with this fixture's key, appended */
+        snprintf(path, sizeof path, "%s/EXPECT", VECTORS);
+        ex = fopen(path, "a");
+        assert_non_null(ex);
+        write_keyed(f, VECTORS, ex);
+        fclose(ex);
+    }
     snprintf(path, sizeof path, "%s/good.vkey", VECTORS);
     b = slurp(path, &len);
     assert_true(len < sizeof vkey);
@@ -1376,12 +1576,33 @@ test_segment__vectors(void **state)
     ex = fopen(path, "r");
     assert_non_null(ex);
     while (fgets(line, sizeof line, ex) != NULL) {
-        char file[200], check[50];
-        if (line[0] == '#' || sscanf(line, "%199s %49s", file, check) != 2)
+        char file[200], check[50], kfile[100], key[600];
+        int nf;
+        if (line[0] == '#' || (nf = sscanf(line, "%199s %49s %99s", file,
+                                           check, kfile)) < 2)
             continue;
+        snprintf(key, sizeof key, "%s", vkey);
+        if (nf == 3) { /* its own key */
+            uint8_t *kb;
+            size_t kl;
+            snprintf(path, sizeof path, "%s/%s", VECTORS, kfile);
+            kb = slurp(path, &kl);
+            assert_true(kl < sizeof key);
+            memcpy(key, kb, kl);
+            key[kl] = '\0';
+            free(kb);
+        }
         snprintf(path, sizeof path, "%s/%s", VECTORS, file);
         b = slurp(path, &len);
-        if (verify(b, len, vkey, &r) == 0 || r.ok)
+        if (strcmp(check, "ok") == 0) {
+            if (verify(b, len, key, &r) != 0 || !r.ok)
+                fail_msg("%s: %s: %s", file, ldg_segment_check_name(r.failed),
+                         r.what);
+            free(b);
+            ngood++;
+            continue;
+        }
+        if (verify(b, len, key, &r) == 0 || r.ok)
             fail_msg("%s verifies", file);
         if (strcmp(ldg_segment_check_name(r.failed), check) != 0)
             fail_msg("%s fails %s (%s), not %s", file,
@@ -1390,7 +1611,8 @@ test_segment__vectors(void **state)
         nbad++;
     }
     fclose(ex);
-    assert_true(nbad >= 21);
+    assert_true(nbad >= 25);
+    assert_true(ngood >= 3);
     /* the good one from a horizon */
     snprintf(path, sizeof path, "%s/good-from-horizon.seg", VECTORS);
     b = slurp(path, &len);
@@ -1413,6 +1635,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_segment__a_middle_range, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_segment__a_range_inside_a_commit_is_refused, setup, teardown),
         cmocka_unit_test(test_segment__format_1),
         cmocka_unit_test_setup_teardown(
             test_segment__every_truncation_is_refused, setup, teardown),
