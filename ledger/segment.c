@@ -2287,6 +2287,11 @@ static int
 misplaced(struct sv *s, const struct segr *rd, uint8_t kind, uint64_t seq,
           const char *where)
 {
+    if (kind < K_HEADER || kind > K_TRAILER)
+        return vfail(s, LDG_SEGCHK_CONTAINER, seq,
+                     "a record of no kind FORMAT.md 11.1 names (0x%02x) at "
+                     "byte %" PRIu64 " of the stream, %s",
+                     kind, rd->rec_at, where);
     return vfail(s, LDG_SEGCHK_CONTAINER, seq,
                  "a %s record (kind 0x%02x) at byte %" PRIu64
                  " of the stream, %s",
@@ -2346,8 +2351,9 @@ run(struct sv *s, struct segr *rd)
                                     : UINT64_MAX;
         if (n > cap)
             return vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX,
-                         "a %s record of %zu bytes: more than one may have",
-                         kind_name(kind), n);
+                         "a %s record of %zu bytes at byte %" PRIu64
+                         " of the stream: more than one may have",
+                         kind_name(kind), n, rd->rec_at);
         switch (st) {
         case S_HEADER:
             if (kind != K_HEADER || hdr_decode(p, n, &s->h) < 0)
