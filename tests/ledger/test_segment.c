@@ -14,9 +14,18 @@
  *     its tree), one re-signed with its last event removed (stated end
  *     kept: it ends early; end made end-1: no consistency proof takes its
  *     root to the checkpoint), an erasure's proof left out;
+ *   - FORMAT.md 11.1's rules, the reader's (issue 63), on segments made
+ *     from a good one's bytes: a second STATE (forged, with a copy of the
+ *     real note), a frame without its checksum, a compressed BODY, a SEAL
+ *     before a leaf > 0, a seal's first off a known count, a STATE of
+ *     another size; a range that begins inside a commit is not written;
+ *   - a prune refuses an archive whose STATE is not the state the ledger
+ *     computes, though its trailer was signed again with the log key;
  *   - the vectors in tests/vectors/segment/: good.seg verifies with
- *     good.vkey; each bad-*.seg fails the check EXPECT names (written anew
- *     with LDG_SEGMENT_WRITE_VECTORS=DIR).
+ *     good.vkey; each bad-*.seg fails the check EXPECT names, each "ok"
+ *     one verifies (with the key file EXPECT names third, if any; written
+ *     anew with LDG_SEGMENT_WRITE_VECTORS=DIR, or the derived and keyed
+ *     ones alone with LDG_SEGMENT_WRITE_DERIVED, LDG_SEGMENT_WRITE_KEYED).
  */
 #include <dirent.h>
 #include <fcntl.h>
