@@ -757,7 +757,7 @@ serve_metrics(struct cli *c, struct ldg_server *s, struct serve_args *g,
     rc = ldg_metrics_endpoint_start(mep, &mo, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "--metrics %s: %s", g->metrics_addr, err);
-        return rc == LDG_EBADINPUT ? EX_USAGE : 75;
+        return rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
     }
     say_on("metrics", g->metrics_addr, ldg_metrics_endpoint_port(*mep),
            "/metrics", "GET /metrics");
@@ -786,7 +786,7 @@ serve_otlp(struct cli *c, struct ldg_server *s, struct serve_args *g)
     rc = ldg_otlp_start(&otlp, &g->oo, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "--otlp: %s", err);
-        return rc == LDG_EBADINPUT ? EX_USAGE : 75;
+        return rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
     }
     pthread_mutex_lock(&otlp_mu);
     metrics_otlp = otlp;
@@ -828,9 +828,8 @@ serve_main(struct cli *c, struct serve_args *g)
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         notify("STATUS=cannot start: %s", err[0] ? err : ldg_strerror(rc));
-        rc = rc == LDG_EBUSY       ? 75
-             : rc == LDG_EBADINPUT ? EX_CONFIG /* access.json */
-                                   : cli_exit_code(rc);
+        rc = rc == LDG_EBADINPUT ? EX_CONFIG          /* access.json */
+                                 : cli_exit_code(rc); /* 75 in use */
         goto out;
     }
     if (g->metrics_addr != NULL && (rc = serve_metrics(c, s, g, &mep)) != 0)

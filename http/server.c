@@ -925,7 +925,7 @@ listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
                 close(fd);
                 free(s->unix_path);
                 s->unix_path = NULL;
-                return LDG_EIO;
+                return LDG_EBUSY;
             }
             unlink(s->unix_path);
         }
@@ -933,10 +933,11 @@ listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
     if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 256) < 0) {
+        int in_use = errno == EADDRINUSE;
         snprintf(err, errcap, "cannot listen on %s: %s", addr,
-                 errno == EADDRINUSE ? "address in use" : strerror(errno));
+                 in_use ? "address in use" : strerror(errno));
         close(fd);
-        return LDG_EIO;
+        return in_use ? LDG_EBUSY : LDG_EIO;
     }
     if (ss.ss_family == AF_UNIX) {
         chmod(s->unix_path, 0660);

@@ -91,9 +91,10 @@ struct ldg_httpd_options {
 
 /* Starts a server in its own threads and returns at once.
  * @return 0 and *out (free with ldg_httpd_stop); LDG_EBADINPUT for an
- * address that does not parse, LDG_EIO when it cannot listen (the reason,
- * "in use" or "permission denied", in err) or libmicrohttpd cannot be
- * loaded. */
+ * address that does not parse, LDG_EBUSY when the address is in use (a
+ * live server answers on the Unix socket), LDG_EIO when it cannot listen
+ * otherwise (the reason, "permission denied", in err) or libmicrohttpd
+ * cannot be loaded. */
 int ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
                     char *err, size_t errcap);
 

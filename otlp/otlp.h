@@ -152,8 +152,8 @@ struct ldg_otlp_options {
 struct ldg_otlp;
 
 /* Starts the receiver (its threads) and returns at once. LDG_EINVAL (no
- * server), LDG_EBADINPUT / LDG_EIO from the HTTP server (an address that
- * does not parse, in use), with err. */
+ * server); from the HTTP server, with err: LDG_EBADINPUT (an address
+ * that does not parse), LDG_EBUSY (in use), LDG_EIO (cannot listen). */
 int ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
                    char *err, size_t errcap);
 /* The TCP port listened on (0 for a Unix socket). */

@@ -95,6 +95,16 @@ ok "options without --otlp, a bad value or a remote address: 64"
 start_serve --metrics 127.0.0.1:0
 MU=$(sed -n 's/^metrics on \(http:[^ ]*\)/\1/p' "$T/s.out")
 
+# ------------------------------------------------------ a port in use --
+# another ledger's server on the same port: 75 (try again later), as
+# `proxy --listen` and `serve --metrics` say it, naming the cause
+"$LEDGER" --dir "$T/l2" init >/dev/null || fail "init l2"
+"$LEDGER" --dir "$T/l2" serve --otlp "127.0.0.1:${U##*:}" >/dev/null 2>"$T/inuse.err"
+rc=$?
+[ $rc = 75 ] && grep -q 'address in use' "$T/inuse.err" ||
+    fail "--otlp on a port in use: exit $rc, want 75: $(cat "$T/inuse.err")"
+ok "--otlp on a port in use: 75, naming it"
+
 # ---------------------------------------------------- an agent's trace --
 $GEN agent $TR >"$T/agent.json"
 post /v1/traces application/json "$T/agent.json"
