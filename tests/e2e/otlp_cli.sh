@@ -12,7 +12,8 @@
 #     limit is refused by name, the other one recorded;
 #   - every refusal (404, 405, 415 for type and encoding, 400 for bad JSON,
 #     protobuf, ids, 413 for the body and a gzip bomb) names its cause and
-#     writes nothing;
+#     writes nothing; a body over the limit sent with Expect: 100-continue
+#     (curl, a raw client) is answered 413 on its headers, never read;
 #   - --otlp-backlog 1 under concurrent requests: 429/503 with
 #     Retry-After, and the spans of every request answered 200 are in the
 #     log while those of a refused one are not;
@@ -213,8 +214,33 @@ post /v1/traces application/x-protobuf "$T/bad.pb"
 refused 400 'protobuf' "bad protobuf"
 grep -qi '^content-type: application/x-protobuf' "$T/hdr" || fail "a pb refusal is a pb Status"
 head -c 9437184 /dev/zero >"$T/huge"
-post /v1/traces application/json "$T/huge"
+curl -s -o "$T/resp" -w '%{http_code} %{size_upload}' -X POST \
+    -H "Content-Type: application/json" --data-binary "@$T/huge" "$U/v1/traces" >"$T/cu"
+cut -d' ' -f1 "$T/cu" >"$T/code"
+up=$(cut -d' ' -f2 "$T/cu")
 refused 413 'over 8388608 bytes' "a 9 MiB body"
+# curl sent Expect: 100-continue: answered on the headers, the body unsent
+[ "$up" -lt 1048576 ] || fail "a 9 MiB body with Expect: 100-continue: $up bytes read before the 413"
+post /v1/traces application/json "$T/huge" -H 'Expect:'
+refused 413 'over 8388608 bytes' "a 9 MiB body without Expect"
+# a raw client waiting for 100 Continue: the 413 comes, then the close
+python3 - "${U#http://}" >"$T/raw" <<'P' || fail "raw Expect: 100-continue: $(cat "$T/raw")"
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.settimeout(10)
+s.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"Content-Length: 9437184\r\nExpect: 100-continue\r\n\r\n")
+got = b""
+while True:
+    k = s.recv(65536)
+    if not k:
+        break
+    got += k
+print(got.decode("utf-8", "replace"))
+assert got.startswith(b"HTTP/1.1 413 "), got[:100]
+assert b"100 Continue" not in got and b"over 8388608 bytes" in got, got
+P
 head -c 67108864 /dev/zero | gzip -c >"$T/bomb.gz"
 post /v1/traces application/json "$T/bomb.gz" -H 'Content-Encoding: gzip'
 refused 413 'inflates to more than' "a gzip bomb"
@@ -228,7 +254,7 @@ ok "404, 405, 415 (type, encoding), 400 (JSON, ids, protobuf, gzip), 413 (body, 
 curl -s "$MU" >"$T/m"
 for s in "ledger_otlp_spans_received_total 13" "ledger_otlp_spans_recorded_total 9" \
     "ledger_otlp_spans_duplicate_total 3" "ledger_otlp_spans_rejected_total 1" \
-    "ledger_otlp_logs_recorded_total 2" "ledger_otlp_requests_refused_total 10"; do
+    "ledger_otlp_logs_recorded_total 2" "ledger_otlp_requests_refused_total 12"; do
     grep -q "^$s\$" "$T/m" || fail "metrics: no '$s': $(grep '^ledger_otlp' "$T/m")"
 done
 # what the log holds, from ledger metrics (in the scrape, and offline)
