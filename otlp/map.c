@@ -62,6 +62,8 @@ otlp_limits_fill(struct ldg_otlp_limits *out, const struct ldg_otlp_limits *in)
         out->value_max = LDG_OTLP_VALUE_MAX_DEFAULT;
     if (out->depth_max == 0)
         out->depth_max = LDG_OTLP_DEPTH_MAX_DEFAULT;
+    if (out->json_mem_max == 0)
+        out->json_mem_max = LDG_OTLP_JSON_MEM_MAX_DEFAULT;
 }
 
 /* ------------------------------------------------------------- batch -- */

@@ -66,6 +66,9 @@ struct ldg_otlp_limits {
     size_t value_max;    /* bytes of a recorded string or bytes value;
                             0: 65536 (400) */
     unsigned depth_max;  /* arrays and maps nested in a value; 0: 8 (400) */
+    size_t json_mem_max; /* bytes the JSON parser may take for a request,
+                            estimated from the text before it parses;
+                            0: 32 MiB (413) */
 };
 #define LDG_OTLP_BODY_MAX_DEFAULT ((size_t)8 << 20)
 #define LDG_OTLP_INFLATED_MAX_DEFAULT ((size_t)32 << 20)
@@ -73,6 +76,7 @@ struct ldg_otlp_limits {
 #define LDG_OTLP_ATTRS_MAX_DEFAULT 131072
 #define LDG_OTLP_VALUE_MAX_DEFAULT 65536
 #define LDG_OTLP_DEPTH_MAX_DEFAULT 8
+#define LDG_OTLP_JSON_MEM_MAX_DEFAULT ((size_t)32 << 20)
 /* A content value (record_content) longer than this is replaced by a
  * note saying its size, as the proxy does with a prompt. */
 #define LDG_OTLP_CONTENT_MAX ((size_t)256 << 10)
