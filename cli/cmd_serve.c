@@ -782,6 +782,7 @@ serve_otlp(struct cli *c, struct ldg_server *s, struct serve_args *g)
         snprintf(listen, cap, "%s", g->otlp_addr);
     g->oo.listen = listen;
     g->oo.server = s;
+    g->oo.log = serve_log; /* a refused request: one line, rate-limited */
     err[0] = '\0';
     rc = ldg_otlp_start(&otlp, &g->oo, err, sizeof err);
     if (rc < 0) {

@@ -151,7 +151,15 @@ struct ldg_otlp_options {
     uint64_t behind_max;
     unsigned max_conns; /* connections at once; 0: 64 (each may hold a
                            body of body_max while it is read) */
+    /* Where the receiver says what an operator should see (a request
+     * refused: its reason, status, path and sender, and the answer's
+     * message; at most one line a reason every LDG_OTLP_LOG_EVERY_MS,
+     * saying how many it left unsaid), on a receiver thread; NULL: said
+     * nowhere. The receiver never prints. */
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
 };
+#define LDG_OTLP_LOG_EVERY_MS 60000
 
 struct ldg_otlp;
 
@@ -162,6 +170,23 @@ int ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
                    char *err, size_t errcap);
 /* The TCP port listened on (0 for a Unix socket). */
 unsigned ldg_otlp_port(const struct ldg_otlp *r);
+
+/* Why a request was refused (4xx but 429): the reason label of
+ * ledger_otlp_requests_refused_total and of the log line. */
+enum ldg_otlp_refusal {
+    LDG_OTLP_REFUSED_PATH = 0, /* 404: neither /v1/traces nor /v1/logs */
+    LDG_OTLP_REFUSED_METHOD,   /* 405: not POST */
+    LDG_OTLP_REFUSED_TYPE,     /* 415: the Content-Type */
+    LDG_OTLP_REFUSED_ENCODING, /* 415: the Content-Encoding */
+    LDG_OTLP_REFUSED_SIZE,     /* 413: the body, or it inflated, too big */
+    LDG_OTLP_REFUSED_LIMIT,    /* 413: too many spans, records, attributes
+                                  or values, or the JSON parser's memory */
+    LDG_OTLP_REFUSED_INVALID,  /* 400: does not decode, or is invalid */
+    LDG_OTLP_REFUSED_N
+};
+/* "path", "method", "content_type", "content_encoding", "body_size",
+ * "limit", "invalid"; NULL past the last. Static storage. */
+const char *ldg_otlp_refusal_name(enum ldg_otlp_refusal why);
 
 /* Counters, each read whole (not together one snapshot). A request
  * refused whole (4xx) did not decode: its spans are not counted, only the
@@ -181,6 +206,7 @@ struct ldg_otlp_stats {
     uint64_t throttled; /* answered 429 or 503: the writer behind */
     uint64_t failed;    /* answered 503: a commit that failed, stopping */
     struct ldg_otlp_counts spans, logs;
+    uint64_t refused_by[LDG_OTLP_REFUSED_N]; /* refused, by reason */
 };
 void ldg_otlp_stats(const struct ldg_otlp *r, struct ldg_otlp_stats *st);
 

@@ -247,15 +247,39 @@ refused 413 'inflates to more than' "a gzip bomb"
 head -c 100 "$T/b.pb.gz" >"$T/cut.gz"
 post /v1/traces application/x-protobuf "$T/cut.gz" -H 'Content-Encoding: gzip'
 refused 400 'cut short' "gzip cut short"
+# a batch over 8192 spans: 413 by name
+python3 -c 'print("{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[" + ",".join(["{}"] * 8193) + "]}]}]}")' >"$T/over.json"
+post /v1/traces application/json "$T/over.json"
+refused 413 'more than 8192 spans' "8193 spans"
 [ "$(count)" = "$before" ] || fail "refused requests wrote: $(count) events, was $before"
-ok "404, 405, 415 (type, encoding), 400 (JSON, ids, protobuf, gzip), 413 (body, bomb): nothing written"
+ok "404, 405, 415 (type, encoding), 400 (JSON, ids, protobuf, gzip), 413 (body, bomb, spans): nothing written"
+# each reason said on the server's stderr, once a minute at most: the
+# five 413s for the body's size are one line
+for s in "refused POST /v1/metrics from 127.0.0.1:[0-9]*: 404 path: /v1/metrics: not an OTLP path" \
+    "refused GET /v1/traces from .*: 405 method" \
+    "refused POST /v1/traces from .*: 415 content_type: Content-Type text/plain" \
+    "refused POST /v1/traces from .*: 415 content_encoding: Content-Encoding br" \
+    "refused POST /v1/traces from .*: 400 invalid: JSON: line 1" \
+    "refused POST /v1/traces from .*: 413 body_size: the body is over 8388608 bytes" \
+    "refused POST /v1/traces from .*: 413 limit: more than 8192 spans in one request"; do
+    grep -q "^ledger serve: otlp: $s" "$T/s.err" || fail "stderr does not say '$s': $(cat "$T/s.err")"
+done
+[ "$(grep -c ' 413 body_size: ' "$T/s.err")" = 1 ] ||
+    fail "the body size's refusals not one line: $(grep ' 413 body_size: ' "$T/s.err")"
+ok "every refusal's reason on the server's stderr, once a reason a minute"
 
 # ------------------------------------------------------------- metrics --
 curl -s "$MU" >"$T/m"
 for s in "ledger_otlp_spans_received_total 13" "ledger_otlp_spans_recorded_total 9" \
     "ledger_otlp_spans_duplicate_total 3" "ledger_otlp_spans_rejected_total 1" \
-    "ledger_otlp_logs_recorded_total 2" "ledger_otlp_requests_refused_total 12"; do
-    grep -q "^$s\$" "$T/m" || fail "metrics: no '$s': $(grep '^ledger_otlp' "$T/m")"
+    "ledger_otlp_logs_recorded_total 2" 'ledger_otlp_requests_refused_total{reason="path"} 1' \
+    'ledger_otlp_requests_refused_total{reason="method"} 1' \
+    'ledger_otlp_requests_refused_total{reason="content_type"} 1' \
+    'ledger_otlp_requests_refused_total{reason="content_encoding"} 1' \
+    'ledger_otlp_requests_refused_total{reason="body_size"} 4' \
+    'ledger_otlp_requests_refused_total{reason="limit"} 1' \
+    'ledger_otlp_requests_refused_total{reason="invalid"} 4'; do
+    grep -qF "$s" "$T/m" || fail "metrics: no '$s': $(grep '^ledger_otlp' "$T/m")"
 done
 # what the log holds, from ledger metrics (in the scrape, and offline)
 for s in 'signal="span",type="route.decision"} 6' 'signal="span",type="run.step"} 1' \
