@@ -835,8 +835,15 @@ serve_main(struct cli *c, struct serve_args *g)
     }
     if (g->metrics_addr != NULL && (rc = serve_metrics(c, s, g, &mep)) != 0)
         goto out;
-    if (g->otlp_addr != NULL && (rc = serve_otlp(c, s, g)) != 0)
-        goto out;
+    if (g->otlp_addr != NULL) {
+        /* a span timed before the ledger's first event is flagged (not
+         * known on a pruned ledger, whose first is gone: 2000 only) */
+        struct ldg_stats lst;
+        if (ldg_stats(l, &lst) == 0 && lst.horizon == 0)
+            g->oo.map.genesis_ns = lst.first_ts;
+        if ((rc = serve_otlp(c, s, g)) != 0)
+            goto out;
+    }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);

@@ -670,6 +670,11 @@ static const struct counter otlp_counters[] = {
     OTLP_FIELD("spans_dropped_total",
                "Spans not recorded by choice (" LDG_OPT_OTLP_SPANS " genai).",
                spans.dropped),
+    OTLP_FIELD("spans_early_total",
+               "Spans taken with a time before 2000-01-01 or the ledger's "
+               "first event (seconds sent as nanoseconds?), flagged in the "
+               "answer.",
+               spans.early),
     OTLP_FIELD("logs_received_total",
                "Log records in OTLP requests that decoded.", logs.received),
     OTLP_FIELD("logs_recorded_total", "Log records committed as new events.",
@@ -679,6 +684,10 @@ static const struct counter otlp_counters[] = {
     OTLP_FIELD("logs_rejected_total",
                "Log records refused by the ledger or not committed.",
                logs.rejected),
+    OTLP_FIELD("logs_early_total",
+               "Log records taken with a time before 2000-01-01 or the "
+               "ledger's first event, flagged in the answer.",
+               logs.early),
     OTLP_FIELD("logs_dropped_total",
                "Log records not recorded by choice (" LDG_OPT_OTLP_LOGS
                " drop).",

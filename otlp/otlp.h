@@ -96,6 +96,11 @@ struct ldg_otlp_map {
     enum ldg_otlp_spans spans;
     int drop_logs;      /* 1: log records are not recorded (counted) */
     int record_content; /* 1: content attributes and bodies are kept */
+    /* The ledger's first event's time (ns; 0: not known): a span or
+     * record timed before it, or before 2000-01-01, is recorded as sent
+     * and flagged (ldg_otlp_batch_early): a time in seconds or
+     * milliseconds sent as nanoseconds, a clock not yet set. */
+    uint64_t genesis_ns;
 };
 
 enum ldg_otlp_signal { LDG_OTLP_TRACES = 0, LDG_OTLP_LOGS = 1 };
@@ -125,6 +130,12 @@ const struct ldg_event_in *ldg_otlp_batch_events(const struct ldg_otlp_batch *b,
  * by the mapping's choice (spans, drop_logs). */
 size_t ldg_otlp_batch_items(const struct ldg_otlp_batch *b);
 size_t ldg_otlp_batch_dropped(const struct ldg_otlp_batch *b);
+/* Of the items to record, those timed before 2000-01-01 or before the
+ * map's genesis_ns: recorded as sent, and flagged. *why (may be NULL)
+ * names the first ("...spans[0].startTimeUnixNano: 1700000000 is
+ * 1970-01-01T00:00:01.7Z, before 2000-01-01 ..."; "" when none), valid
+ * until the batch is freed. */
+size_t ldg_otlp_batch_early(const struct ldg_otlp_batch *b, const char **why);
 void ldg_otlp_batch_free(struct ldg_otlp_batch *b);
 
 /* Inflates a gzip body (Content-Encoding: gzip) into *out (malloc'd, the
@@ -199,6 +210,9 @@ struct ldg_otlp_counts {
     uint64_t rejected;  /* refused one by one by the ledger (a partial
                            success), or not committed (5xx) */
     uint64_t dropped;   /* not recorded by the mapping's choice */
+    uint64_t early;     /* in requests that decoded, to be recorded, timed
+                           before 2000-01-01 or the ledger's genesis:
+                           flagged in the answer (ldg_otlp_batch_early) */
 };
 struct ldg_otlp_stats {
     uint64_t requests;  /* POSTs answered */

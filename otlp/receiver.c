@@ -345,6 +345,24 @@ differs_warning(const struct pending *p, const struct ldg_serve_done *d,
     }
 }
 
+/* Appends to msg the warning for items timed before 2000-01-01 or the
+ * ledger's genesis (ldg_otlp_batch_early): recorded, and said. */
+static void
+early_warning(const struct pending *p, char *msg, size_t cap)
+{
+    const char *why;
+    size_t n = ldg_otlp_batch_early(p->b, &why), k = strlen(msg);
+
+    if (n == 0 || k >= cap)
+        return;
+    snprintf(msg + k, cap - k, "%s%zu %s recorded with a suspect time: %s",
+             k ? "; " : "", n,
+             p->sig == LDG_OTLP_TRACES
+                 ? (n == 1 ? "span" : "spans")
+                 : (n == 1 ? "log record" : "log records"),
+             why);
+}
+
 /* On the writer's thread: the batch is durable (or not). */
 static void
 committed(void *cls, const struct ldg_serve_done *d)
@@ -376,6 +394,7 @@ committed(void *cls, const struct ldg_serve_done *d)
         count(r, p->sig, d->appended, d->duplicates, d->refused);
         add(&r->st.requests, 1);
         differs_warning(p, d, msg, sizeof msg);
+        early_warning(p, msg, sizeof msg);
         succeed(p->req, p->sig, p->json, (int64_t)d->refused, msg);
     }
     ldg_httpd_release(p->req);
@@ -510,6 +529,7 @@ handle(void *ctx, struct ldg_httpd_req *req)
         sig == LDG_OTLP_TRACES ? &r->st.spans : &r->st.logs;
     add(&cnt->received, items);
     add(&cnt->dropped, dropped);
+    add(&cnt->early, ldg_otlp_batch_early(b, NULL));
     if (n == 0) {
         ldg_otlp_batch_free(b);
         add(&r->st.requests, 1);

@@ -78,7 +78,14 @@ post() {
 code() { cat "$T/code"; }
 count() { L query -o json 2>/dev/null | wc -l | tr -d ' '; }
 
-L init >/dev/null || { echo "FAIL: init"; exit 1; }
+# the ledger made a day ago (the clock shim): the generated spans, timed
+# 10 s ago, are after its first event (before it they would be flagged,
+# below)
+ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/tests/e2e/lib/clockshift.sh"
+clockshift_build "$LEDGER"
+CLOCK_SHIFT_S=-86400 LD_PRELOAD=$CS "$LEDGER" --dir "$D" init >/dev/null ||
+    { echo "FAIL: init"; exit 1; }
 
 # ------------------------------------------------------------ usage --
 for args in "--otlp-run x" "--otlp-content" "--otlp-spans genai" \
@@ -290,8 +297,36 @@ for s in 'signal="span",type="route.decision"} 6' 'signal="span",type="run.step"
         fail "ledger metrics: no 'ledger_otlp_events_total{$s'"
 done
 ok "the receiver's counters at /metrics; what the log holds in ledger metrics"
+
+# ------------------------------------------- a span timed in seconds --
+# 1700000000 "ns" is 1970: taken (an exporter would not send it again),
+# and flagged in the partial success (0 rejected) and a counter
+TR9=99999999999999999999999999999999
+printf '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"%s","spanId":"0000000000000001","name":"s","startTimeUnixNano":"1700000000","endTimeUnixNano":"1700000001"}]}]}]}' \
+    $TR9 >"$T/secs.json"
+post /v1/traces application/json "$T/secs.json"
+python3 - "$T/resp" <<'P' || fail "a span in seconds: $(code) $(cat "$T/resp")"
+import json, sys
+ps = json.load(open(sys.argv[1]))["partialSuccess"]
+assert ps.get("rejectedSpans", "0") == "0", ps
+m = ps["errorMessage"]
+assert "1 span recorded with a suspect time" in m and "spans[0].startTimeUnixNano: 1700000000 is 1970-01-01T00:00:01.7" in m and "before 2000-01-01" in m, m
+P
+[ "$(code)" = 200 ] && [ "$(L query run=$TR9 -o json | wc -l)" = 1 ] ||
+    fail "a span in seconds not recorded: $(code)"
+# before the ledger's first event (a day ago), after 2000: flagged too
+old=$(($(date +%s) - 2 * 86400))000000000
+sed "s/\"1700000000\"/\"$old\"/; s/\"1700000001\"/\"$((old + 1))\"/; s/0000000000000001/0000000000000002/" \
+    "$T/secs.json" >"$T/old.json"
+post /v1/traces application/json "$T/old.json"
+[ "$(code)" = 200 ] && grep -q "before the ledger's first event" "$T/resp" ||
+    fail "a span before the genesis: $(code) $(cat "$T/resp")"
+curl -s "$MU" >"$T/m"
+grep -q '^ledger_otlp_spans_early_total 2$' "$T/m" ||
+    fail "metrics: $(grep early "$T/m")"
+ok "spans timed in seconds, or before the ledger: recorded, flagged, counted"
 stop_serve
-grep -q 'otlp: .* spans: 13 received, 9 recorded' "$T/s.err" ||
+grep -q 'otlp: .* spans: 15 received, 11 recorded' "$T/s.err" ||
     fail "the stop line: $(cat "$T/s.err")"
 
 # ------------------------------------ empty, misdirected, NUL, again --
