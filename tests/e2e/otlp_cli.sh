@@ -297,6 +297,11 @@ for s in 'signal="span",type="route.decision"} 6' 'signal="span",type="run.step"
         fail "ledger metrics: no 'ledger_otlp_events_total{$s'"
 done
 ok "the receiver's counters at /metrics; what the log holds in ledger metrics"
+# serve --status lists the receivers at their addresses (their counters
+# follow within 10 s; checked at the stop, below)
+L serve --status >"$T/st" 2>&1
+grep -q "^otlp  *$U: [0-9]* requests" "$T/st" && grep -q "^metrics  *$MU: [0-9]* scrapes" "$T/st" ||
+    fail "serve --status: no receivers: $(cat "$T/st")"
 
 # ------------------------------------------- a span timed in seconds --
 # 1700000000 "ns" is 1970: taken (an exporter would not send it again),
@@ -328,6 +333,24 @@ ok "spans timed in seconds, or before the ledger: recorded, flagged, counted"
 stop_serve
 grep -q 'otlp: .* spans: 15 received, 11 recorded' "$T/s.err" ||
     fail "the stop line: $(cat "$T/s.err")"
+# and once it stopped, their last counters
+L serve --status >"$T/st" 2>&1
+[ $? = 69 ] && grep -q "^otlp  *$U: 21 requests (13 refused, 0 throttled, 0 not committed); spans: 15 received, 11 recorded, 3 duplicates, 1 rejected, 0 dropped, 2 early" "$T/st" &&
+    grep -q "^metrics  *$MU: 2 scrapes" "$T/st" ||
+    fail "serve --status after the stop: $(cat "$T/st" | cut -c1-300)"
+L serve --status -o json >"$T/st.json" 2>/dev/null
+python3 - "$T/st.json" "$U" <<'P' || fail "serve --status -o json: $(cat "$T/st.json")"
+import json, sys
+st = json.load(open(sys.argv[1]))
+r = {x["name"]: x for x in st["receivers"]}
+o = r["otlp"]
+assert o["address"] == sys.argv[2], o
+c = o["counters"]
+assert c["spans"]["received"] == 15 and c["spans"]["early"] == 2, c
+assert c["refused"] == 13 and c["refused_by"]["body_size"] == 4, c
+assert r["metrics"]["counters"]["scrapes"] == 2, r["metrics"]
+P
+ok "serve --status: the receivers, their addresses and counters"
 
 # ------------------------------------ empty, misdirected, NUL, again --
 start_serve
