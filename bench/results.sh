@@ -28,6 +28,11 @@
 #   journal.tsv   bench/journal.sh: scenario, unit, ledger, journalctl,
 #                 better, target (ratio:X against journalctl, or -), note
 #                 (a header line) — the "Against the journal" section
+#   wear.tsv      bench/wear.sh: "# mode ..." then a header line, then
+#                 scenario, events (ledger, peer), B/event (ledger device,
+#                 ledger process, peer device, peer process), flushes an
+#                 event (ledger, peer), ledger written/stored, note — the
+#                 "Wear" section, issue 64's targets judged by row name
 #   proxy.tsv     bench/proxy.sh's "key<TAB>value" figures (or rows:
 #                 scenario, unit, ledger, nginx, better, target, note);
 #                 without it proxy.md, a Markdown fragment, condensed
@@ -61,7 +66,7 @@ fi
 BOUNDS=${BENCH_BOUNDS:-$HERE/bounds.tsv}
 [ -d "$O" ] || { echo "bench/results.sh: no directory $O" >&2; exit 66; }
 any=0
-for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv proxy.tsv proxy.md retention.txt retention.tsv otlp.tsv journal.tsv; do
+for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv proxy.tsv proxy.md retention.txt retention.tsv otlp.tsv journal.tsv wear.tsv; do
     [ -f "$O/$f" ] && any=1
 done
 [ $any = 1 ] || {
@@ -488,6 +493,40 @@ if [ -f "$O/otlp.tsv" ]; then
     echo "Batches of 512 chat spans, best of the rounds; socket: the same events."
 else
     echo 'No OTLP bench part in this run (`bench/out/otlp.tsv`).'
+fi
+
+# bench/wear.sh (issue 64): bytes written an event, the device's count
+# and the processes', beside the SQLite WAL peer's; issue 64's targets
+printf '\n## Wear: bytes written an event (issue 64)\n'
+if [ -f "$O/wear.tsv" ]; then
+    echo "| scenario | ledger device | process | peer device | process | ledger/peer | flushes/event | target | verdict |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    grep -v '^#' "$O/wear.tsv" | tail -n +2 | awk -F '\t' '
+    function kb(v) { return v == "-" ? "-" : v >= 10000 ? sprintf("%.1f KB", v / 1000) : sprintf("%d B", v) }
+    {
+        r = ($6 + 0 > 0 && $4 != "-") ? sprintf("%.2f", $4 / $6) : "-"
+        t = "-"; v = "-"
+        if ($1 == "lone 10/s" || $1 == "lone 100/s") {
+            t = "<= 8 KiB, <= 0.5x peer"
+            v = ($4 <= 8192 && r != "-" && r + 0 <= 0.5) ? "meets" : "**misses**"
+        }
+        if ($1 == "lone 1/s") { t = "<= 16 KiB"; v = $4 <= 16384 ? "meets" : "**misses**" }
+        if ($1 == "proxy sync") { t = "<= 8 KiB"; v = $4 <= 8192 ? "meets" : "**misses**" }
+        if ($1 ~ /^64 clients/ || $1 ~ /^ingest/) {
+            lim = $1 ~ /^ingest/ ? 1.5 : 2
+            t = "<= " lim "x stored"
+            v = ($10 != "-" && $10 + 0 <= lim) ? "meets" : "**misses**"
+            v = v " (" $10 "x)"
+        }
+        if (v ~ /misses/) print "wear, " $1 > "/dev/stderr"
+        printf "| %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |\n", $1, kb($4), kb($5), kb($6), kb($7), r, $8, $9, t, v
+    }' 2>>"$O/.missed"
+    echo
+    mode=$(sed -n 's/^# mode \([a-z]*\).*/\1/p' "$O/wear.tsv" | head -n 1)
+    when=$(sed -n 's/^# mode.*; date \([^;]*\); commit \([^;]*\); machine \(.*\)$/, \1, commit \2, \3/p' "$O/wear.tsv" | head -n 1)
+    echo "Bytes an event. Device: sectors written of an ext4 on a loop device of its own, from before the first event to its unmount; process: the kernel's write_bytes. \`bench/wear.sh\`, ${mode:-?} mode$when; each run in words: \`bench/out/wear.txt\`; by file: \`wear-files.txt\`."
+else
+    echo 'Missing: `bench/wear.sh` left no `wear.tsv` in this run.'
 fi
 
 # -------------------------------------------------- what bounds them --

@@ -7,12 +7,18 @@
  * wait4() and prints one line
  *
  *   rss label=LABEL status=0 secs=0.012345 maxrss_kb=10240 user=0.010 sys=0.002
+ *       write_bytes=409600
  *
  * to stderr, or appends it to FILE with -o (so the command's own stderr
  * stays separate). secs is wall time from just before fork() to just after
  * the child is reaped: a process's whole life, start to exit. maxrss_kb is
  * the child's ru_maxrss (Linux: KiB), which covers the largest of the
- * process and any descendants it waited for. Exits with the child's status
+ * process and any descendants it waited for. write_bytes is the kernel's
+ * count of bytes the child and the descendants it waited for caused to be
+ * written (/proc/self/io of this wrapper after the reap: Linux adds a
+ * reaped child's I/O accounting to its parent's; -1 where there is no
+ * /proc/self/io): page-cache pages dirtied, counted when first dirtied
+ * (bench/wear.sh reads it). Exits with the child's status
  * (128 + signal number if it was killed), 127 if it could not be run.
  *
  * Written rather than relying on GNU time(1), which is not always
@@ -41,6 +47,22 @@ static double
 tv_s(struct timeval tv)
 {
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* write_bytes of /proc/self/io, or -1 */
+static long long
+write_bytes(void)
+{
+    char line[128];
+    long long v = -1;
+    FILE *f = fopen("/proc/self/io", "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "write_bytes: %lld", &v) == 1)
+            break;
+    fclose(f);
+    return v;
 }
 
 static void
@@ -95,6 +117,7 @@ main(int argc, char **argv)
         fprintf(stderr, "rss: wait4: %s\n", strerror(errno));
         return 127;
     }
+    long long wb = write_bytes();
     int code = WIFEXITED(status)     ? WEXITSTATUS(status)
                : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                      : 127;
@@ -109,9 +132,9 @@ main(int argc, char **argv)
     }
     fprintf(out,
             "rss label=%s status=%d secs=%.6f maxrss_kb=%ld user=%.3f "
-            "sys=%.3f\n",
+            "sys=%.3f write_bytes=%lld\n",
             label, code, secs, ru.ru_maxrss, tv_s(ru.ru_utime),
-            tv_s(ru.ru_stime));
+            tv_s(ru.ru_stime), wb);
     if (out != stderr && fclose(out)) {
         fprintf(stderr, "rss: writing %s: %s\n", outpath, strerror(errno));
         return 127;

@@ -64,6 +64,15 @@ fleet: mirror 1000001 events: 13.73 s (target <= 10 s for 1M)
 fleet: witness: 3200 cosignatures in 3.03 s, 1057/s (32 logs at once) (target >= 1000/s)
 fleet: skip: clickhouse not installed
 EOF
+cat >"$T/o/wear.tsv" <<EOF
+# mode full: timed runs 150 s, scrape every 15 s
+scenario${tab}ledger events${tab}peer events${tab}ledger device B/event${tab}ledger process B/event${tab}peer device B/event${tab}peer process B/event${tab}ledger flushes/event${tab}peer flushes/event${tab}ledger written/stored${tab}note
+lone 1/s${tab}150${tab}150${tab}90112${tab}88000${tab}18000${tab}17400${tab}2.60${tab}1.70${tab}-${tab}one in flight
+lone 100/s${tab}15000${tab}15000${tab}7000${tab}6900${tab}18700${tab}17000${tab}1.00${tab}1.70${tab}3.10${tab}one in flight
+64 clients x 16${tab}128000${tab}128000${tab}4200${tab}4300${tab}500${tab}517${tab}0.01${tab}0.01${tab}8.40${tab}x
+ingest 200000${tab}200000${tab}200000${tab}1100${tab}1200${tab}2100${tab}2000${tab}0.01${tab}0.01${tab}1.20${tab}x
+proxy async${tab}9000${tab}9000${tab}3000${tab}3100${tab}18000${tab}17000${tab}0.20${tab}1.00${tab}2.00${tab}x
+EOF
 printf 'verify --full\tSHA-256, the test says\nverify-bundle of\tthe box'"'"'s load, not the work: %s\nquery\tthe cursor: a long account\n' \
     "$(printf 'x%.0s' $(seq 1 300))" >"$T/bounds"
 
@@ -103,6 +112,20 @@ has "## Proxy (issue 33)"
 has "| proxy overhead p50 | ms | 0.4 | 0.3 | 1.33 | <= 1 | meets | vs nginx |"
 has "## OpenTelemetry in: \`ledger serve --otlp\` (issue 48)"
 has "| protobuf / socket | ratio | 1.20 | >= 0.7 | meets |"
+# wear (issue 64): bytes an event in KB, the ratio to the peer's device
+# count, issue 64's targets judged by row, the mode and the files named
+has "## Wear: bytes written an event (issue 64)"
+has "| lone 1/s | 90.1 KB | 88.0 KB | 18.0 KB | 17.4 KB | 5.01 | 2.60 / 1.70 | <= 16 KiB | **misses** |"
+has "| lone 100/s | 7000 B | 6900 B | 18.7 KB | 17.0 KB | 0.37 | 1.00 / 1.70 | <= 8 KiB, <= 0.5x peer | meets |"
+has "| 64 clients x 16 | 4200 B | 4300 B | 500 B | 517 B | 8.40 | 0.01 / 0.01 | <= 2x stored | **misses** (8.40x) |"
+has "| ingest 200000 | 1100 B | 1200 B | 2100 B | 2000 B | 0.52 | 0.01 / 0.01 | <= 1.5x stored | meets (1.20x) |"
+has "| proxy async | 3000 B | 3100 B | 18.0 KB | 17.0 KB | 0.17 | 0.20 / 1.00 | - | - |"
+tr '\n' ' ' <"$T/r.md" | grep -qF '`bench/wear.sh`, full mode' || fail "wear: the mode not said"
+for s in "wear, lone 1/s" "wear, 64 clients x 16"; do
+    tr '\n' ' ' <"$T/r.md" | sed 's/.*Not explained yet//' | grep -qF "**$s**" ||
+        fail "$s: not said to be unexplained"
+done
+grep -qF '**wear, lone 100/s**' "$T/r.md" && fail "wear: a met target listed as missed"
 # a missed target: one line, the bound's headline (cut to fit) and its
 # prefix; the unexplained ones are named in one paragraph
 has "- **verify --full 1000000**: SHA-256, the test says (\`verify --full\`)"
@@ -125,6 +148,10 @@ for s in "ship 1000001 events" "mirror 1000001 events"; do
     grep -qF "**$s**" "$T/un" || fail "$s: not said to be unexplained"
 done
 has 'Missing: `bench/journal.sh` left no `journal.tsv` in this run.'
+rm "$T/o/wear.tsv"
+sh "$G" "$T/o" 2>/dev/null | grep -qF 'Missing: `bench/wear.sh` left no `wear.tsv` in this run.' ||
+    fail "wear: a run without wear.tsv not said to be missing"
+
 grep -q 'ingest 1000000\*\*' "$T/r.md" && fail "a met target listed as missed"
 [ "$(wc -l <"$T/r.md")" -lt 200 ] || fail "over 200 lines"
 awk '/^\|/ && length > 120 { print "row over 120 bytes: " $0; bad = 1 }
