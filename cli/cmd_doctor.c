@@ -359,7 +359,11 @@ CLI_COMMAND(
     "...) with what failed and a remedy, then the box-wide clauses (chain "
     "verified, keys valid, projections current, disk headroom: free space "
     "and the days it lasts at the log's growth, against the retention "
-    "policy's keep_days). The exit code is the verdict: 0 healthy, 1 "
+    "policy's keep_days; storage wear: the bytes the ledger's device wrote "
+    "in the last hour and day, from samples `ledger metrics` keeps, and the "
+    "years a device of its size lasts at that rate, or the device's own "
+    "wear figure; a warning below 5 years). The exit code is the verdict: 0 "
+    "healthy, 1 "
     "degraded, 2 blocked, 3 unknown; a WARN clause does not change it.",
     doctor_opts, CLI_OUT_BASIC,
     "ledger doctor\n"

@@ -681,6 +681,132 @@ disk_headroom(struct ldg_ledger *l, uint64_t now_ns, json_t *box)
     return status_rank(c.status);
 }
 
+/* ------------------------------------------------------- storage-wear -- */
+
+/* An eMMC life_time value as the share of its life used. */
+static const char *
+emmc_used(int v)
+{
+    static const char *const r[] = {"not given", "0-10%",  "10-20%", "20-30%",
+                                    "30-40%",    "40-50%", "50-60%", "60-70%",
+                                    "70-80%",    "80-90%", "90-100%"};
+    if (v == 0x0b)
+        return "more than 100%";
+    return v >= 0 && v <= 0x0a ? r[v] : "not given";
+}
+
+/*
+ * storage-wear: what the device holding the ledger writes (wear.c): the
+ * bytes of the last hour and day from the samples `ledger metrics` keeps
+ * (every writer of the device, as the kernel counts sectors), and either
+ * the device's own wear figure (eMMC, NVMe) or the years a device of its
+ * size lasts at that rate at LDG_DOCTOR_WEAR_CYCLES write cycles. A
+ * warning at most (below LDG_DOCTOR_WEAR_WARN_YEARS, or an eMMC or NVMe
+ * that says 90% of its life is used): wear is a forecast, not a fault.
+ */
+static void
+storage_wear(struct ldg_ledger *l, uint64_t now_ns, json_t *box)
+{
+    static const char remedy[] =
+        "see what writes to the device: the recorder's share is "
+        "ledger_storage_written_bytes_total at `ledger serve --metrics`; "
+        "move the ledger to a device with more endurance, or record fewer "
+        "events";
+    struct ldg_doctor_wear *w = calloc(1, sizeof *w);
+    const char *dir = ldg_dir(l);
+    uint64_t now_s = now_ns / 1000000000u, wb = 0, ws = 0;
+    char a[32], b[32], sz[32];
+    double years = -1;
+    struct clause c;
+    json_t *m;
+
+    clause_init(&c, "storage-wear");
+    if (w == NULL || ldg_doctor_wear_measure(dir, now_s, w) < 0) {
+        clause_add(&c, ST_OK, NULL, "no count of the device's writes: %s",
+                   w ? w->why : "out of memory");
+        (void)clause_emit_with(box, &c, NULL);
+        free(w);
+        return;
+    }
+    human_bytes(sz, sizeof sz, (double)w->disk_bytes);
+    if (w->hour_s != 0) {
+        char day[64] = " (the samples cover less than a day)";
+        human_bytes(a, sizeof a, (double)w->hour_bytes);
+        if (w->day_s != 0) {
+            human_bytes(b, sizeof b, (double)w->day_bytes);
+            snprintf(day, sizeof day, ", %s in the last day", b);
+        }
+        clause_add(&c, ST_OK, NULL,
+                   "%s written to %s in the last %.1f h%s (every writer of "
+                   "%s, as the kernel counts sectors written; sampled by "
+                   "`ledger metrics`)",
+                   a, w->dev, (double)w->hour_s / 3600, day, w->dev);
+        wb = w->day_s ? w->day_bytes : w->hour_bytes;
+        ws = w->day_s ? w->day_s : w->hour_s;
+    } else {
+        human_bytes(a, sizeof a, (double)w->sectors * 512);
+        clause_add(&c, ST_OK, NULL,
+                   "no history of %s's writes an hour long yet (%s/%s: a "
+                   "sample every %u minutes, taken by `ledger metrics` and "
+                   "each scrape of `ledger serve --metrics`); since boot "
+                   "%.1f h ago, %s written to it by every writer",
+                   w->dev, dir, LDG_DOCTOR_WEAR_FILE,
+                   LDG_DOCTOR_WEAR_EVERY_S / 60, w->uptime_s / 3600, a);
+    }
+    if (w->emmc_life_a >= 0) {
+        int worst =
+            w->emmc_life_a > w->emmc_life_b ? w->emmc_life_a : w->emmc_life_b;
+        static const char *const eol[] = {"not given", "normal",
+                                          "warning (80% of the reserved "
+                                          "blocks used)",
+                                          "urgent"};
+        clause_add(
+            &c, worst >= 0x0a || w->emmc_pre_eol >= 2 ? ST_WARN : ST_OK,
+            worst >= 0x0a || w->emmc_pre_eol >= 2 ? remedy : NULL,
+            "%s's own estimate (eMMC life_time): %s of its life used "
+            "(type A), %s (type B); pre-EOL: %s",
+            w->disk, emmc_used(w->emmc_life_a), emmc_used(w->emmc_life_b),
+            w->emmc_pre_eol >= 0 && w->emmc_pre_eol <= 3 ? eol[w->emmc_pre_eol]
+                                                         : "not given");
+    } else if (w->nvme_used >= 0) {
+        clause_add(&c, w->nvme_used >= 90 ? ST_WARN : ST_OK,
+                   w->nvme_used >= 90 ? remedy : NULL,
+                   "%s's own figure (NVMe SMART log): %d%% of its rated "
+                   "life used",
+                   w->disk, w->nvme_used);
+    } else {
+        if (w->is_nvme)
+            clause_add(&c, ST_OK, NULL,
+                       "%s's own figure (NVMe percentage used) not read: %s",
+                       w->disk, w->nvme_why);
+        if (ws != 0 && w->disk_bytes != 0 && wb != 0) {
+            double per_year = (double)wb / (double)ws * 365.25 * 86400;
+            human_bytes(a, sizeof a, (double)wb / (double)ws * 86400);
+            years = (double)w->disk_bytes * LDG_DOCTOR_WEAR_CYCLES / per_year;
+            clause_add(&c, years < LDG_DOCTOR_WEAR_WARN_YEARS ? ST_WARN : ST_OK,
+                       years < LDG_DOCTOR_WEAR_WARN_YEARS ? remedy : NULL,
+                       "at the last %s's rate (%s a day), a %s device "
+                       "lasts %.1f years, assuming %u write cycles over the "
+                       "whole device and no amplification inside it%s",
+                       w->day_s ? "day" : "hour", a, sz, years,
+                       LDG_DOCTOR_WEAR_CYCLES,
+                       years < LDG_DOCTOR_WEAR_WARN_YEARS
+                           ? ": under the 5 years the doctor warns below"
+                           : "");
+        } else if (ws != 0 && wb == 0) {
+            clause_add(&c, ST_OK, NULL, "nothing written in that time");
+        }
+    }
+    m = json_pack(
+        "{s:s, s:o, s:o, s:o}", "device", w->dev, "hour_bytes",
+        w->hour_s ? json_integer((json_int_t)w->hour_bytes) : json_null(),
+        "day_bytes",
+        w->day_s ? json_integer((json_int_t)w->day_bytes) : json_null(),
+        "years", years >= 0 ? json_real(years) : json_null());
+    (void)clause_emit_with(box, &c, m);
+    free(w);
+}
+
 size_t
 ldg_doctor_full_advice(const char *dir, char *buf, size_t cap)
 {
@@ -1003,6 +1129,8 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
     (void)projections_current(l, opts->at_size, box);
     if (opts->at_size == 0 && disk_headroom(l, now_ns, box) == 0)
         disk_answered(box);
+    if (opts->at_size == 0)
+        storage_wear(l, now_ns, box);
     {
         /* the control pipeline's clauses, at the doctor's size (0: the
          * store, read without a replay) */

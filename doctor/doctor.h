@@ -20,6 +20,11 @@
  *                        days left at the log's growth rate against the
  *                        retention policy's keep_days (fail below it,
  *                        warn below twice it)
+ *   storage-wear         what the device holding the ledger writes, over
+ *                        the last hour and day, and how long a device of
+ *                        its size lasts at that rate, or the device's own
+ *                        wear figure (ldg_doctor_wear_measure): a warning
+ *                        at most, never a change of the verdict
  *
  * and the verdict: healthy, degraded, blocked or unknown. A pack is
  * blocked when it cannot run (disabled, removed, not validated, a
@@ -101,6 +106,64 @@ int ldg_doctor_verify_new(struct ldg_ledger *l, uint64_t max_events,
  */
 size_t ldg_doctor_full_advice(const char *dir, char *buf, size_t cap);
 
+/* ------------------------------------------------------- storage-wear -- */
+
+/* The samples of the device's writes, in the ledger's directory (wear.c
+ * gives their form), one every LDG_DOCTOR_WEAR_EVERY_S at most, kept for
+ * LDG_DOCTOR_WEAR_KEEP_S. */
+#define LDG_DOCTOR_WEAR_FILE "storage-wear.tsv"
+#define LDG_DOCTOR_WEAR_EVERY_S 600u
+#define LDG_DOCTOR_WEAR_KEEP_S (26u * 3600u)
+/* The lifetime estimate's assumption: write cycles a flash cell takes
+ * (TLC's usual rating), over the whole device, with no amplification
+ * inside it; and the estimate the clause warns below. */
+#define LDG_DOCTOR_WEAR_CYCLES 3000u
+#define LDG_DOCTOR_WEAR_WARN_YEARS 5
+
+struct ldg_doctor_wear {
+    unsigned major, minor; /* the device holding the directory */
+    char dev[64];          /* its name ("sda1", "mmcblk0p2", "dm-0") */
+    char disk[64];         /* its whole disk ("sda", "mmcblk0") */
+    char disk_dir[4096];   /* the disk's sysfs directory */
+    char boot[40];         /* this boot's id (counts start at boot) */
+    char why[512];         /* why there is no device (measure < 0) */
+    uint64_t sectors;      /* written to dev since boot, all writers */
+    uint64_t disk_bytes;   /* the whole disk's size, 0 if unknown */
+    double uptime_s;       /* since boot */
+    /* from the samples: the windows (from the newest sample at least an
+     * hour, a day, before now), 0 when there is none; bytes written in
+     * each; history_s: the oldest sample's age */
+    uint64_t hour_s, hour_bytes, day_s, day_bytes, history_s;
+    /* the device's own figures: -1 when not read */
+    int emmc_life_a, emmc_life_b, emmc_pre_eol;
+    int is_nvme, nvme_used;
+    char nvme_why[300]; /* why nvme_used was not read */
+};
+
+/*
+ * Records a sample of the sectors written to the device holding dir (the
+ * kernel's count since boot) in dir/LDG_DOCTOR_WEAR_FILE, when the last
+ * one of this boot and device is LDG_DOCTOR_WEAR_EVERY_S old or more
+ * (else writes nothing), dropping samples older than _KEEP_S or of another
+ * boot. `ledger metrics` calls it, so a box scraped every 15 s writes the
+ * file once every 10 minutes. A directory the caller cannot write is left
+ * alone (0). Returns 0, LDG_ENOTFOUND (no block device behind dir), LDG_EIO
+ * or LDG_ENOMEM. Reads sysfs under $LEDGER_SYSFS_ROOT (default /sys).
+ */
+int ldg_doctor_wear_sample(const char *dir, uint64_t now_s);
+
+/*
+ * Fills *w for the device holding dir: its count now, the bytes written
+ * in the last hour and day from the samples (the windows as they fall:
+ * from the newest sample at least an hour or a day old), and the
+ * device's own wear figure where the kernel gives it (an eMMC's life_time
+ * and pre_eol_info; an NVMe's percentage used, through the admin ioctl,
+ * which needs CAP_SYS_ADMIN). Returns 0, LDG_ENOTFOUND (w->why says why),
+ * LDG_EINVAL or LDG_ENOMEM. Writes nothing.
+ */
+int ldg_doctor_wear_measure(const char *dir, uint64_t now_s,
+                            struct ldg_doctor_wear *w);
+
 /*
  * Runs the doctor. *out gets {"size", "verdict", "packs": [{pack, state,
  * partial, active, verdict, clauses: [{name, status, detail: [..],
@@ -115,6 +178,9 @@ size_t ldg_doctor_full_advice(const char *dir, char *buf, size_t cap);
  * also carries its measures: free_bytes, events_per_day, bytes_per_event,
  * bytes_per_day, window_days (numbers), days_left (a number, null when
  * not growing), keep_days (null when retention.json is malformed).
+ * storage-wear ("ok" or "warn" only) carries device, hour_bytes,
+ * day_bytes (null without the history), years (null without an
+ * estimate).
  * Costs a few index lookups (a binary search over the log by time) and
  * one pass over LMDB's catalogue for disk-headroom.
  */

@@ -79,7 +79,10 @@ int ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
  * format: the ledger's own state, the doctor, routes, disk, the interval
  * jobs of DIR/serve-status.json when a server has run there, and the
  * proxy. The doctor and the route view read the projections (no replay
- * unless they are behind).
+ * unless they are behind). It also records the doctor's sample of the
+ * writes of the device holding the ledger (ldg_doctor_wear_sample: a
+ * line in DIR/storage-wear.tsv every 10 minutes at most, when DIR is
+ * writable).
  * @return 0 and *out, a NUL-terminated text of *len bytes; or a negative
  *   code with ldg_errmsg(l) (LDG_ENOMEM, LDG_ETOOBIG without).
  * Lifetime: *out is the caller's (free). */

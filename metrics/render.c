@@ -593,6 +593,10 @@ ldg_metrics_render(struct ldg_metrics *m, struct ldg_ledger *l, char **out,
         return LDG_EINVAL;
     *out = NULL;
     *len = 0;
+    /* the doctor's history of the device's writes (storage-wear): a
+     * sample every 10 minutes at most, whatever runs the metrics; a
+     * sample that cannot be taken leaves the doctor saying it has none */
+    (void)ldg_doctor_wear_sample(ldg_dir(l), ldg_now_wall_ns() / 1000000000u);
     ldg_buf_init(&b, 0);
     return detach(&b, render_all(m, l, &b), out, len);
 }
@@ -744,11 +748,60 @@ ldg_metrics_render_otlp(const struct ldg_otlp_stats *st, char **out,
     return detach(&b, 0, out, len);
 }
 
+/* The kernel's count of the bytes this process caused to be written
+ * (write_bytes of /proc/self/io: page-cache pages it dirtied, each counted
+ * once when first dirtied, and its direct writes; Linux adds a reaped
+ * child's count to its parent's, so a server's scrape children are in
+ * it). -1 where the kernel does not say (no /proc, no task I/O
+ * accounting). */
+static int
+proc_written(uint64_t *out)
+{
+    char line[128];
+    unsigned long long v;
+    int rc = -1;
+    FILE *f = fopen("/proc/self/io", "r");
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "write_bytes: %llu", &v) == 1) {
+            *out = (uint64_t)v;
+            rc = 0;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
 int
 ldg_metrics_render_serve(const struct ldg_serve_stats *st, char **out,
                          size_t *len)
 {
-    return render_counters(st, serve_counters,
-                           sizeof serve_counters / sizeof serve_counters[0],
-                           out, len);
+    static const char *const name = "ledger_storage_written_bytes_total";
+    struct ldg_buf b;
+    uint64_t w;
+    char *s;
+    size_t n;
+    int rc = render_counters(st, serve_counters,
+                             sizeof serve_counters / sizeof serve_counters[0],
+                             &s, &n);
+
+    if (rc < 0)
+        return rc;
+    if (proc_written(&w) < 0) { /* the kernel does not say: no family */
+        *out = s;
+        *len = n;
+        return 0;
+    }
+    ldg_buf_init(&b, 0);
+    ldg_buf_add(&b, s, n);
+    free(s);
+    head(&b, name, "counter",
+         "Bytes this server caused to be written to storage since it "
+         "started, its scrapes included: the kernel's count (write_bytes of "
+         "/proc/PID/io), pages dirtied, before the file system's own writes.");
+    sample_u(&b, name, NULL, w);
+    return detach(&b, 0, out, len);
 }
