@@ -59,7 +59,10 @@
 # writes DIR/metrics-cache.json), ext4's journal commit (5 s) and the
 # kernel's write-back of dirty pages (every 5 s, of pages dirty for 30 s);
 # `serve`'s dead-reader sweep (60 s) writes only when it clears a dead
-# reader's slot, which a clean run never has. The timed scenarios run
+# reader's slot, which a clean run never has; the doctor's sample of the
+# device's writes (DIR/storage-wear.tsv, rewritten by a scrape every 10
+# minutes: a few KiB) is taken once a run, at its first scrape, so a run
+# holds more of it than a box does. The timed scenarios run
 # WEAR_SECS: 150 s by default (ten scrapes); the bursts (64 clients,
 # ingest, otlp) are as long as their load takes, and their periodic writes
 # are then a small share of the total (the scrapes are counted in the
