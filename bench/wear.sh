@@ -137,7 +137,13 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/wear.XXXXXX") || exit 1
 TI=$TR/instances/wear-$$
 LOOPS="" MNTS="" pids=""
 cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
+    # every process a scenario may have left running, by its id: the
+    # servers (not only their bench/rss wrappers), the loads, the stub,
+    # the scraper and the trace's collector
+    touch "$T/stop-scrape" 2>/dev/null
+    for p in ${SP:-} ${PP:-} ${XP:-} ${stub:-} ${a:-} ${b:-} ${SCR:-} $pids; do
+        kill "$p" 2>/dev/null
+    done
     wait 2>/dev/null
     [ -d "$TI" ] && { echo 0 >"$TI/tracing_on"; rmdir "$TI"; } 2>/dev/null
     for m in $MNTS; do umount "$m" 2>/dev/null; done
@@ -279,7 +285,12 @@ scrape_start() {
     done) &
     SCR=$!
 }
-scrape_stop() { touch "$T/stop-scrape"; wait "$SCR" 2>/dev/null; SCRAPES=$(wc -l <"$T/scrapes"); }
+scrape_stop() {
+    touch "$T/stop-scrape"
+    wait "$SCR" 2>/dev/null
+    SCR=""
+    SCRAPES=$(wc -l <"$T/scrapes")
+}
 # stop PID WRAPPER LABEL: SIGTERM, and again after 20 s (said in the
 # notes), then SIGKILL after 20 s more; waits for the wrapper
 stop() {
@@ -300,6 +311,7 @@ stop() {
 }
 serve_stop() { # serve_stop LABEL: TERM, wait, check a clean stop
     stop "$SP" "$SW" "$1 (serve)"
+    SP=""
     [ "$(rss_status "$T/$1.rss")" = 0 ] ||
         echo "  $1: serve did not stop cleanly: $(tail -n 2 "$T/$1.err")" >>"$T/notes"
 }
@@ -310,7 +322,7 @@ peer_start() { # peer_start LABEL: peer_serve on side p under rss; sets PW PP
     wait_line "$T/$1.out" '^listening on ' || die "peer_serve: $(cat "$T/$1.err")"
     PP=$(child_of $PW) || die "peer_serve did not start"
 }
-peer_stop() { stop "$PP" "$PW" "peer_serve"; }
+peer_stop() { stop "$PP" "$PW" "peer_serve"; PP=""; }
 
 ROWS=$OUT/wear.tsv
 FILES=$OUT/wear-files.txt
@@ -379,6 +391,7 @@ lone() { # lone RATE
     la=$?
     wait $b
     pa=$?
+    a="" b=""
     scrape_stop
     st1=$(size_of "$MNT_l/l/data.mdb")
     serve_stop "lone$r"
@@ -474,8 +487,10 @@ proxy() { # proxy MODE
     pl=$("$B/bench/proxy_load" "127.0.0.1:$port" 1 "$SECS")
     kill -TERM $b 2>/dev/null
     wait $b 2>/dev/null
+    b=""
     scrape_stop
     stop "$XP" "$XW" "proxy $m"
+    XP=""
     st1=$(size_of "$MNT_l/l/data.mdb")
     c1=$("$LEDGER" --dir "$MNT_l/l" stats -o json 2>/dev/null | sed -n 's/.*"events": *\([0-9]*\).*/\1/p' | head -n 1)
     serve_stop "px$m"
@@ -483,6 +498,7 @@ proxy() { # proxy MODE
     peer_stop
     kill "$stub" 2>/dev/null
     wait "$stub" 2>/dev/null
+    stub=""
     pe=$(sqlite3 "$MNT_p/p.db" 'SELECT count(*) FROM events' 2>/dev/null || echo 0)
     end l && end p
     trace_stop
