@@ -524,7 +524,7 @@ if [ -f "$O/wear.tsv" ]; then
     echo
     mode=$(sed -n 's/^# mode \([a-z]*\).*/\1/p' "$O/wear.tsv" | head -n 1)
     when=$(sed -n 's/^# mode.*; date \([^;]*\); commit \([^;]*\); machine \(.*\)$/, \1, commit \2, \3/p' "$O/wear.tsv" | head -n 1)
-    echo "Bytes an event. Device: sectors written of an ext4 on a loop device of its own, from before the first event to its unmount; process: the kernel's write_bytes. \`bench/wear.sh\`, ${mode:-?} mode$when; each run in words: \`bench/out/wear.txt\`; by file: \`wear-files.txt\`."
+    echo "Bytes an event. Device: sectors written of an ext4 on a loop device of its own, from before the first event to its unmount; process: the kernel's write_bytes (whole page-cache folios dirtied: above the device's count where folios are large). \`bench/wear.sh\`, ${mode:-?} mode$when; each run in words: \`bench/out/wear.txt\`; by file: \`wear-files.txt\`."
 else
     echo 'Missing: `bench/wear.sh` left no `wear.tsv` in this run.'
 fi

@@ -22,7 +22,11 @@
 #            each server and reads its own /proc/self/io after the reap
 #            (Linux adds a reaped child's count to its parent's, so the
 #            metrics scrapes `serve` runs as children are in it), less the
-#            server's count just before the first event.
+#            server's count just before the first event. The kernel counts
+#            a dirtied page's whole folio: with large folios in the page
+#            cache (ext4 on this bench's Linux 6.18), a 4 KiB write into a
+#            file written earlier in large pieces counts up to 1 MiB, so
+#            this column can be far above the device's.
 #
 # By file: the data pages ext4 submitted to the device, file by file (the
 # ext4:ext4_writepages_result trace event, in a tracefs instance of its own

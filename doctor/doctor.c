@@ -709,7 +709,7 @@ storage_wear(struct ldg_ledger *l, uint64_t now_ns, json_t *box)
 {
     static const char remedy[] =
         "see what writes to the device: the recorder's share is "
-        "ledger_storage_written_bytes_total at `ledger serve --metrics`; "
+        "ledger_storage_written_bytes_total at `" LDG_CMD_SERVE_METRICS "`; "
         "move the ledger to a device with more endurance, or record fewer "
         "events";
     struct ldg_doctor_wear *w = calloc(1, sizeof *w);
@@ -739,7 +739,7 @@ storage_wear(struct ldg_ledger *l, uint64_t now_ns, json_t *box)
         clause_add(&c, ST_OK, NULL,
                    "%s written to %s in the last %.1f h%s (every writer of "
                    "%s, as the kernel counts sectors written; sampled by "
-                   "`ledger metrics`)",
+                   "`" LDG_CMD_METRICS "`)",
                    a, w->dev, (double)w->hour_s / 3600, day, w->dev);
         wb = w->day_s ? w->day_bytes : w->hour_bytes;
         ws = w->day_s ? w->day_s : w->hour_s;
@@ -747,8 +747,9 @@ storage_wear(struct ldg_ledger *l, uint64_t now_ns, json_t *box)
         human_bytes(a, sizeof a, (double)w->sectors * 512);
         clause_add(&c, ST_OK, NULL,
                    "no history of %s's writes an hour long yet (%s/%s: a "
-                   "sample every %u minutes, taken by `ledger metrics` and "
-                   "each scrape of `ledger serve --metrics`); since boot "
+                   "sample every %u minutes, taken by `" LDG_CMD_METRICS
+                   "` and each scrape of `" LDG_CMD_SERVE_METRICS
+                   "`); since boot "
                    "%.1f h ago, %s written to it by every writer",
                    w->dev, dir, LDG_DOCTOR_WEAR_FILE,
                    LDG_DOCTOR_WEAR_EVERY_S / 60, w->uptime_s / 3600, a);

@@ -801,7 +801,8 @@ ldg_metrics_render_serve(const struct ldg_serve_stats *st, char **out,
     head(&b, name, "counter",
          "Bytes this server caused to be written to storage since it "
          "started, its scrapes included: the kernel's count (write_bytes of "
-         "/proc/PID/io), pages dirtied, before the file system's own writes.");
+         "/proc/PID/io), page-cache folios dirtied, before the file system's "
+         "own writes.");
     sample_u(&b, name, NULL, w);
     return detach(&b, 0, out, len);
 }

@@ -370,6 +370,8 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_CMD_WITNESS_INIT "ledger witness init"
 #define LDG_CMD_SERVE_VERIFY_EVERY "ledger serve --verify-every"
 #define LDG_CMD_SERVE_OTLP "ledger serve --otlp"
+#define LDG_CMD_METRICS "ledger metrics"
+#define LDG_CMD_SERVE_METRICS "ledger serve --metrics"
 /* the children */
 #define LDG_CMD_JOB_PROBE "ledger --dir DIR probe"
 #define LDG_CMD_JOB_PUBLISH "ledger --dir DIR publish URL"
@@ -418,6 +420,8 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_CMD_SERVE)                                                           \
     X(LDG_CMD_SERVE_VERIFY_EVERY)                                              \
     X(LDG_CMD_SERVE_OTLP)                                                      \
+    X(LDG_CMD_METRICS)                                                         \
+    X(LDG_CMD_SERVE_METRICS)                                                   \
     X(LDG_CMD_JOB_PROBE)                                                       \
     X(LDG_CMD_JOB_PUBLISH)                                                     \
     X(LDG_CMD_JOB_SHIP)                                                        \
