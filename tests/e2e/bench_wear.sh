@@ -14,6 +14,8 @@ skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "not root (loop devices, mount, tracefs)"
 command -v losetup >/dev/null 2>&1 && command -v mkfs.ext4 >/dev/null 2>&1 &&
     command -v debugfs >/dev/null 2>&1 || skip "losetup, mkfs.ext4 or debugfs missing"
+losetup -f >/dev/null 2>&1 || skip "no free loop device here (a chroot or container without them)"
+grep -qw tracefs /proc/filesystems || skip "the kernel has no tracefs"
 for p in rss serve_load peer_serve peer_sqlite gen_events proxy_stub proxy_load otlp_load; do
     [ -x "$B/bench/$p" ] || skip "$B/bench/$p not built (make bench builds it)"
 done
