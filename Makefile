@@ -220,18 +220,21 @@ $(B)/libledger.pc: FORCE
 # under the sanitizers (their daemons are several times slower; the
 # rounds test the daemon's durability, not the sanitizers' findings).
 CHECK_SERVE_CRASH_ROUNDS ?= $(or $(SERVE_CRASH_ROUNDS),100)
-check: all $(TEST_BIN) headertest fmt-check
+# (the bench programs too: tests/e2e/bench_wear.sh runs bench/wear.sh)
+check: all $(TEST_BIN) $(BENCH_BIN) headertest fmt-check
 	@SERVE_CRASH_ROUNDS=$(CHECK_SERVE_CRASH_ROUNDS) tests/run_tests.sh $(B)
 
 unit: all $(TEST_BIN)
 	@tests/run_tests.sh $(B) unit
 
-# Two end-to-end tests are left out, as nothing they add runs
+# Three end-to-end tests are left out, as nothing they add runs
 # instrumented code: cli_install.sh builds and installs a plain library of
-# its own (an instrumented one cannot be linked by other programs), and
+# its own (an instrumented one cannot be linked by other programs),
 # page_chromium.sh's time is the browser's (the page it loads is made by
-# the code export_evidence.sh and the unit tests run here). make check
-# runs both. The tests that repeat one command over many faults run fewer
+# the code export_evidence.sh and the unit tests run here), and
+# bench_wear.sh's is the benchmark's and the loop devices' (what it runs
+# of the library, serve's appends, the others run). make check runs all
+# three. The tests that repeat one command over many faults run fewer
 # of them: verify_every_db.sh flips 2 bits a database, not 12 (each flip
 # that verify passes runs some twenty commands); migrate.sh faults every
 # fifth I/O call, core_faults.sh every fourth and retention.sh every
@@ -240,7 +243,7 @@ unit: all $(TEST_BIN)
 # code paths the others take, and make check does all of them on the
 # same code; make torture does many more. (So make asan takes less of
 # CI's two cores beside the chroot's make check.)
-ASAN_SKIP_TESTS ?= cli_install page_chromium
+ASAN_SKIP_TESTS ?= cli_install page_chromium bench_wear
 # Parts a sanitized build cannot run, which CI's LEDGER_MUST_RUN lets
 # skip here: core_faults.sh's allocation faults (ASan's allocator cannot be
 # wrapped by the fault shim; make check runs them).
