@@ -877,7 +877,7 @@ too_big(char *err, size_t errcap, uint64_t max)
 {
     return ldg_errf(err, errcap, LDG_ETOOBIG,
                     "the bundle is larger than the limit of %llu bytes "
-                    "(--max-bytes)",
+                    "(" LDG_OPT_MAX_BYTES ")",
                     (unsigned long long)max);
 }
 

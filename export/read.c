@@ -149,7 +149,7 @@ read_file(const char *path, uint64_t max, uint8_t **out, size_t *len, int *e,
     if (rc == LDG_ETOOBIG) /* (a file that grew while it was read) */
         snprintf(err, errcap,
                  "the bundle is larger than the limit of %llu bytes "
-                 "(--max-bytes)",
+                 "(" LDG_OPT_MAX_BYTES ")",
                  (unsigned long long)max);
     return rc == 1 ? LDG_ENOMEM : rc;
 }

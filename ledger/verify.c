@@ -859,7 +859,7 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
             v.len != 8)
             vf_bad(&vs, size ? size - 1 : 0,
                    "meta \"%s\" is %zu bytes, not an 8-byte seq (storage "
-                   "corrupt: `ledger migrate` and `ledger stats` refuse it; "
+                   "corrupt: `" LDG_CMD_MIGRATE "` refuses it; "
                    "restore data.mdb from a copy)",
                    LDG_META_DIGEST_NEXT, v.len);
     }
