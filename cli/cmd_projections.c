@@ -164,11 +164,12 @@ human_models(struct cli *c, json_t *rows)
         routes[0] = '\0';
         json_array_foreach(json_object_get(r, "routes"), k, x)
         {
+            const char *role = cli_view_js(x, "role");
             int w = snprintf(routes + n, sizeof routes - n, "%s%s%s",
                              k ? ", " : "", cli_view_js(x, "route"),
-                             strcmp(cli_view_js(x, "role"), "fallback") == 0
-                                 ? " (fallback)"
-                                 : "");
+                             strcmp(role, "fallback") == 0  ? " (fallback)"
+                             : strcmp(role, "decided") == 0 ? " (decided)"
+                                                            : "");
             if (w < 0 || (size_t)w >= sizeof routes - n)
                 break;
             n += (size_t)w;
@@ -179,6 +180,12 @@ human_models(struct cli *c, json_t *rows)
         cli_table_add(t, cli_view_js(r, "runtime"), CLI_PAINT_OFF);
         cli_table_add(t, cli_view_js(r, "digest"), CLI_PAINT_OFF);
         cli_table_add(t, routes, CLI_PAINT_OFF);
+        /* where the row comes from when not the registry */
+        if (strcmp(cli_view_js(r, "known_from"), "decisions") == 0)
+            cli_table_note(t,
+                           "never registered: only seen in route decisions "
+                           "(their chosen_model)",
+                           4);
     }
     cli_table_print(c, t);
 }
@@ -190,7 +197,10 @@ VIEW_COMMAND(
     "Lists the models the box knows: their last state (available, loaded, "
     "parked, offline, removed), whether their weights were verified against "
     "their digest, the runtime serving them, and the routes that use them "
-    "(as primary or fallback).",
+    "(as primary or fallback). A model the route decisions chose that no "
+    "model.* event names is listed too, with a line saying it was only "
+    "seen in decisions (known_from \"decisions\" in -o json, else "
+    "\"registry\").",
     at_only_opts,
     "ledger models\n"
     "ledger models -o json\n");
@@ -235,7 +245,24 @@ human_routes(struct cli *c, json_t *rows)
         snprintf(n, sizeof n, "%lld",
                  (long long)json_integer_value(json_object_get(d, "count")));
         cli_table_add(t, cli_view_js(r, "route"), CLI_PAINT_OFF);
-        cli_table_add(t, cli_view_js(r, "model"), CLI_PAINT_OFF);
+        /* a route never declared: the models its decisions chose */
+        if (json_is_string(json_object_get(r, "model")) ||
+            json_array_size(json_object_get(r, "decided_models")) == 0) {
+            cli_table_add(t, cli_view_js(r, "model"), CLI_PAINT_OFF);
+        } else {
+            size_t k, m = 0;
+            json_t *x;
+            char dm[512] = "";
+            json_array_foreach(json_object_get(r, "decided_models"), k, x)
+            {
+                int w = snprintf(dm + m, sizeof dm - m, "%s%s", k ? "," : "",
+                                 json_string_value(x));
+                if (w < 0 || (size_t)w >= sizeof dm - m)
+                    break;
+                m += (size_t)w;
+            }
+            cli_table_add(t, dm, CLI_PAINT_OFF);
+        }
         /* readiness in colour on a terminal (green proven, red failing or
          * offline, yellow the states between) */
         cli_table_add(t, rd, pt);
@@ -255,7 +282,12 @@ VIEW_COMMAND(
     "resolves to, its readiness (proven, declared-not-proven, failing, "
     "fallback-active, offline), and what its decisions show: how many, "
     "the fallback and error rates, and the 50th and 95th percentile "
-    "latency; then a line saying why it is in that state.",
+    "latency; then a line saying why it is in that state. A route never "
+    "declared shows as its model the models its decisions chose. A model "
+    "call seen by both an application's span and `ledger proxy` is one "
+    "decision, counted as the application's span says it (its outcome and "
+    "latency: what the caller waited); the proxy's own latency is in "
+    "`ledger timeline`.",
     at_only_opts,
     "ledger routes\n"
     "ledger routes --at 250\n");
@@ -300,32 +332,38 @@ VIEW_COMMAND(
 static void
 human_runs(struct cli *c, json_t *rows)
 {
+    /* the run id is the key `ledger timeline` takes (an OTLP run's is a
+     * 32-digit trace id): never cut; the pack and the start give way
+     * first on a narrow terminal (issue 63: every id was cut to 12) */
+    static const struct cli_col cols[] = {
+        {"RUN", 1 << 20, 0}, {"PACK", 4, 0},  {"STATUS", 7, 0},
+        {"START", 15, 0},    {"STEPS", 5, 1}, {"FAILED", 6, 1},
+        {"DECIS", 5, 1},     {"DENIED", 6, 1}};
+    struct cli_table *t = cli_table_new(cols, 8);
     size_t i;
     json_t *r;
-    char when[32];
-    /* 12 + 12 + 9 + 15 + 4 x 6 + 7 spaces: 79 columns on a terminal */
-    cli_cells(c, 0, "RUN", 12, "PACK", 12, "STATUS", 9, "START", 15, NULL);
-    printf("%6s %6s %6s %6s\n", "STEPS", "FAILED", "DECIS", "DENIED");
+    char when[32], n[4][24];
     json_array_foreach(rows, i, r)
     {
         const char *st = cli_view_js(r, "status");
         cli_when_rfc3339(when, sizeof when, cli_view_js(r, "start"));
-        cli_cell(c, cli_view_js(r, "run"), 12, 0);
-        cli_cell(c, cli_view_js(r, "pack"), 12, 0);
-        fputs(cli_paint(c->color, strcmp(st, "ok") == 0 ? CLI_PAINT_OK
-                                  : strcmp(st, "failed") == 0 ||
-                                          strcmp(st, "aborted") == 0
-                                      ? CLI_PAINT_FAIL
-                                      : CLI_PAINT_OFF),
-              stdout);
-        cli_cell(c, st, 9, 0);
-        fputs(cli_paint(c->color, CLI_PAINT_OFF), stdout);
-        cli_cell(c, when, 15, 0);
-        printf("%6lld %6lld %6lld %6lld\n", cli_view_ji(r, "steps", "total"),
-               cli_view_ji(r, "steps", "failed"),
-               cli_view_ji(r, "decisions", "total"),
-               cli_view_ji(r, "policy", "deny"));
+        snprintf(n[0], sizeof n[0], "%lld", cli_view_ji(r, "steps", "total"));
+        snprintf(n[1], sizeof n[1], "%lld", cli_view_ji(r, "steps", "failed"));
+        snprintf(n[2], sizeof n[2], "%lld",
+                 cli_view_ji(r, "decisions", "total"));
+        snprintf(n[3], sizeof n[3], "%lld", cli_view_ji(r, "policy", "deny"));
+        cli_table_add(t, cli_view_js(r, "run"), CLI_PAINT_OFF);
+        cli_table_add(t, cli_view_js(r, "pack"), CLI_PAINT_OFF);
+        cli_table_add(t, st,
+                      strcmp(st, "ok") == 0 ? CLI_PAINT_OK
+                      : strcmp(st, "failed") == 0 || strcmp(st, "aborted") == 0
+                          ? CLI_PAINT_FAIL
+                          : CLI_PAINT_OFF);
+        cli_table_add(t, when, CLI_PAINT_OFF);
+        for (int k = 0; k < 4; k++)
+            cli_table_add(t, n[k], CLI_PAINT_OFF);
     }
+    cli_table_print(c, t);
 }
 
 static void

@@ -712,6 +712,154 @@ fold_route_declared(struct pstate *ps, const struct penv *e,
     return rc;
 }
 
+/*
+ * One call, two witnesses (routes 3). An application's span of a model
+ * call (a route.decision with span_id, from the OTLP receiver) and the
+ * proxy's record of the same request (a route.decision with upstream and
+ * the caller's parent_span_id) are one call: the route's stats count it
+ * once, as the app's span says it (its outcome, fallback and latency:
+ * what the caller waited). They are paired as `ledger timeline` pairs
+ * them (query/timeline.c, trace_tree): from the proxy record's parent
+ * span up through the spans between (an HTTP client's span sits between
+ * an instrumented `openai` call and the proxy) to the nearest decision
+ * span. The fold sees them in the log's order, any order, so it keeps,
+ * per trace and span id (TAG_RJOIN):
+ *   - RJ_DECISION for each app decision span (a proxy record under it
+ *     later is not counted);
+ *   - RJ_LINK for each client span (otel.span with kind "client"): its
+ *     parent, to walk up through;
+ *   - RJ_PROXY for a proxy record counted while its call's span was not
+ *     there yet, at the highest span known: its route and what it added,
+ *     taken back when the decision span arrives (directly, or through a
+ *     span that arrives later: any span a record waits at is walked up).
+ * A proxy record with no app span (a client without instrumentation)
+ * stays counted. The records are never removed (the projection store
+ * has no delete): one per app model call and per client span.
+ */
+#define RJ_HOPS 8 /* spans walked up from a proxy record's parent */
+#define RJ_SPAN_MAX 64
+
+static int
+rj_uncount(struct pstate *ps, const char *route, unsigned flags,
+           uint32_t bucket)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    struct rec_rstats *rec;
+    size_t kl = KEY1(key, TAG_RSTATS, svs(route));
+    UPD(ps, P_ROUTES, key, kl);
+    /* it added what it takes back */
+    if (LDG_NEVER(rec->count == 0))
+        return 0;
+    rec->count--;
+    rec->fallback -= (flags & 1) && rec->fallback;
+    rec->error -= (flags & 2) && rec->error;
+    rec->refused -= (flags & 4) && rec->refused;
+    if (bucket > 0 && bucket <= HIST_N && rec->hist[bucket - 1] > 0)
+        rec->hist[bucket - 1]--;
+    return 0;
+}
+
+/* A proxy record's call, from span sp of trace tr up: a decision span
+ * found, *joined (and what the record added taken back when counted);
+ * else the record waits at the highest span known (when counted). */
+static int
+rj_proxy(struct pstate *ps, struct ldg_slice tr, struct ldg_slice sp,
+         const char *route, unsigned flags, uint32_t bucket, int counted,
+         int *joined)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    char cur[RJ_SPAN_MAX + 1];
+    struct rec_rjoin *r = NULL, *rec;
+    size_t kl;
+    int hops;
+
+    *joined = 0;
+    for (hops = 0; hops < RJ_HOPS; hops++) {
+        kl = KEY2(key, TAG_RJOIN, tr, sp);
+        r = ps_get(ps, P_ROUTES, key, kl);
+        if (r == NULL && ps->err)
+            return ps->err;
+        if (r != NULL && r->kind == RJ_DECISION) {
+            *joined = 1;
+            return counted ? rj_uncount(ps, route, flags, bucket) : 0;
+        }
+        if (r == NULL || r->kind != RJ_LINK || r->parent == NULL ||
+            strlen(r->parent) > RJ_SPAN_MAX)
+            break;
+        memcpy(cur, r->parent, strlen(r->parent) + 1);
+        sp = svs(cur);
+    }
+    if (!counted || (r != NULL && r->kind == RJ_LINK))
+        return 0; /* (too deep: it stays counted) */
+    kl = KEY2(key, TAG_RJOIN, tr, sp);
+    UPD(ps, P_ROUTES, key, kl);
+    rec->kind = RJ_PROXY;
+    rec->flags = (uint8_t)flags;
+    rec->bucket = bucket;
+    return set_str(&rec->route, route);
+}
+
+/* A span of an app's trace: a decision span (the call it is), or any
+ * other (a proxy record waiting at it walks up; a client span's parent
+ * is kept). */
+static int
+rj_span(struct pstate *ps, struct ldg_slice tr, struct ldg_slice sp,
+        const struct ldg_body_view *b, int decision)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    struct rec_rjoin *r, *rec;
+    struct ldg_slice parent, kind;
+    char route[PROJ_STR_MAX + 1] = "";
+    unsigned flags = 0;
+    uint32_t bucket = 0;
+    int has_parent = ldg_body_view_str(b, "parent_span_id", &parent) &&
+                     parent.n > 0 && parent.n <= RJ_SPAN_MAX;
+    int client = ldg_body_view_str(b, "kind", &kind) && sv_eq(kind, "client");
+    int joined = 0;
+    size_t kl = KEY2(key, TAG_RJOIN, tr, sp);
+
+    r = ps_get(ps, P_ROUTES, key, kl);
+    if (r == NULL && ps->err)
+        return ps->err;
+    if (r != NULL && r->kind == RJ_PROXY) { /* a record waits here */
+        snprintf(route, sizeof route, "%s", r->route ? r->route : "");
+        flags = r->flags;
+        bucket = r->bucket;
+    }
+    if (decision || client || (r != NULL && r->kind == RJ_PROXY)) {
+        UPD(ps, P_ROUTES, key, kl);
+        rec->kind = decision ? RJ_DECISION : RJ_LINK;
+        rec->flags = 0;
+        rec->bucket = 0;
+        free(rec->route);
+        rec->route = NULL;
+        free(rec->parent);
+        rec->parent = NULL;
+        if (!decision && has_parent && set_sv(&rec->parent, parent) < 0)
+            return LDG_ENOMEM;
+    }
+    if (route[0] == '\0')
+        return 0;
+    if (decision)
+        return rj_uncount(ps, route, flags, bucket);
+    if (!has_parent)
+        return 0;
+    return rj_proxy(ps, tr, parent, route, flags, bucket, 1, &joined);
+}
+
+static int
+fold_span_join(struct pstate *ps, const struct penv *e,
+               const struct ldg_body_view *b)
+{
+    struct ldg_slice tr, sp;
+    (void)e;
+    if (ldg_body_view_erased(b) || !ldg_body_view_str(b, "trace_id", &tr) ||
+        !ldg_body_view_str(b, "span_id", &sp) || tr.n == 0 || sp.n == 0 ||
+        sp.n > RJ_SPAN_MAX)
+        return 0;
+    return rj_span(ps, tr, sp, b, 0);
+}
+
 static int
 fold_decision(struct pstate *ps, const struct penv *e,
               const struct ldg_body_view *b)
@@ -729,6 +877,30 @@ fold_decision(struct pstate *ps, const struct penv *e,
     ldg_body_view_bool(b, "fallback", &fb);
     if (ps->mask & (1u << P_ROUTES)) {
         struct rec_rstats *rec;
+        struct ldg_slice tr, sp, up;
+        int px = 0, joined = 0, bk = -1, rc;
+        unsigned flags = 0;
+        char rname[PROJ_STR_MAX + 1];
+        if (!ldg_body_view_erased(b)) {
+            flags = (fb != 0) | (have_out && sv_eq(out, "error")) << 1 |
+                    (have_out && sv_eq(out, "refused")) << 2;
+            if (ldg_body_view_num(b, "latency_ms", &lat))
+                bk = hist_bucket(lat);
+        }
+        /* one call, two witnesses: the proxy's record of a call whose
+         * app span is in is not counted again */
+        if (!ldg_body_view_erased(b) && ldg_body_view_str(b, "trace_id", &tr) &&
+            tr.n > 0) {
+            px = ldg_body_view_str(b, "upstream", &up) &&
+                 ldg_body_view_str(b, "parent_span_id", &sp) && sp.n > 0 &&
+                 sp.n <= RJ_SPAN_MAX;
+            snprintf(rname, sizeof rname, "%.*s", (int)route.n, route.p);
+            if (px && (rc = rj_proxy(ps, tr, sp, rname, flags,
+                                     (uint32_t)(bk + 1), 0, &joined)) < 0)
+                return rc;
+            if (joined)
+                return 0;
+        }
         kl = KEY1(key, TAG_RSTATS, route);
         UPD(ps, P_ROUTES, key, kl);
         if (rec->route == NULL && set_sv(&rec->route, route) < 0)
@@ -738,16 +910,30 @@ fold_decision(struct pstate *ps, const struct penv *e,
         if (ldg_body_view_erased(b)) {
             rec->unknown++;
         } else {
-            int bk;
-            rec->fallback += fb != 0;
-            if (have_out && sv_eq(out, "error"))
-                rec->error++;
-            else if (have_out && sv_eq(out, "refused"))
-                rec->refused++;
-            if (ldg_body_view_num(b, "latency_ms", &lat) &&
-                (bk = hist_bucket(lat)) >= 0)
+            struct ldg_slice cm;
+            uint32_t k = 0;
+            if (ldg_body_view_str(b, "chosen_model", &cm) && cm.n > 0) {
+                while (k < rec->models.n &&
+                       !(strlen(rec->models.v[k]) == cm.n &&
+                         memcmp(rec->models.v[k], cm.p, cm.n) == 0))
+                    k++;
+                if (k == rec->models.n && k < PROJ_DECIDED_MAX &&
+                    strlist_add(&rec->models, cm.p, cm.n) < 0)
+                    return LDG_ENOMEM;
+            }
+            rec->fallback += (flags & 1) != 0;
+            rec->error += (flags & 2) != 0;
+            rec->refused += (flags & 4) != 0;
+            if (bk >= 0)
                 rec->hist[bk]++;
         }
+        if (px) /* it waits for its call's span */
+            return rj_proxy(ps, tr, sp, rname, flags, (uint32_t)(bk + 1), 1,
+                            &joined);
+        if (!ldg_body_view_erased(b) && ldg_body_view_str(b, "trace_id", &tr) &&
+            tr.n > 0 && ldg_body_view_str(b, "span_id", &sp) && sp.n > 0 &&
+            sp.n <= RJ_SPAN_MAX && !ldg_body_view_str(b, "upstream", &up))
+            return rj_span(ps, tr, sp, b, 1);
     }
     return 0;
 }
@@ -1260,9 +1446,13 @@ fold_run_link(struct pstate *ps, const struct penv *e,
     struct rec_run *r = run_rec(ps, e, e->run);
     if (r == NULL)
         return ps->err ? ps->err : LDG_ENOMEM;
+    if (e->type == T_OTEL_SPAN || e->type == T_OTEL_LOG)
+        r->traced = 1; /* (their bodies are never read) */
     if (e->type == T_ROUTE_DECISION) {
-        struct ldg_slice out;
+        struct ldg_slice out, tr;
         int fb = 0;
+        if (ldg_body_view_str(b, "trace_id", &tr))
+            r->traced = 1;
         r->decisions++;
         if (ldg_body_view_bool(b, "fallback", &fb) && fb)
             r->dec_fallback++;
@@ -1299,9 +1489,12 @@ fold_event(struct pstate *ps, const struct penv *e,
     case T_KEY_REVOKED:
     case T_BODY_ERASED: /* the engine replays what an erasure changes */
     case T_EVAL_STARTED:
-    case T_OTEL_SPAN:
     case T_OTEL_LOG:
-        break; /* no projection of their own (a run link below) */
+        break;        /* no projection of their own (a run link below) */
+    case T_OTEL_SPAN: /* a call's spans, for the routes' count */
+        if (m & (1u << P_ROUTES))
+            rc = fold_span_join(ps, e, b);
+        break;
     case T_PROXY_REQUEST:
         /* (a run link below too) */
         if (m & (1u << P_MODELS))

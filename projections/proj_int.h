@@ -45,9 +45,13 @@
 #define V_MODELS                                                               \
     2 /* 2: a proxy call to the runtime's upstream that could not connect      \
        * is the runtime down, an answer after it is it up */
-#define V_ROUTES 2
+#define V_ROUTES                                                               \
+    3 /* 3: a model call seen by both the app's span and the proxy's           \
+       * record is counted once, as the app's span says it */
 #define V_PROMOTIONS 1
-#define V_RUNS 1
+#define V_RUNS                                                                 \
+    2 /* 2: a run an application's trace is linked to (otel.*, a decision      \
+       * with a trace_id) is marked traced: "trace", not "not-started" */
 #define V_DOCTOR 1
 /* the control pipeline (issue 34): plans, snapshots, tripcodes; memory
  * items; builds and success gates. Plans 2: a plan counts every snapshot
@@ -215,6 +219,7 @@ void io_strlist(struct io *io, struct strlist *l);
 #define TAG_ROUTE 'd'   /* routes:      route                       */
 #define TAG_REVAL 'e'   /* routes:      route \0 candidate          */
 #define TAG_RSTATS 's'  /* routes:      route                       */
+#define TAG_RJOIN 'j'   /* routes:      trace_id \0 span_id          */
 #define TAG_PEVAL 'v'   /* promotions:  eval_id                     */
 #define TAG_PTARGET 't' /* promotions:  target                      */
 #define TAG_PHIST 'h'   /* promotions:  target \0 seq(8 BE)         */
@@ -237,7 +242,7 @@ struct rtype {
 };
 const struct rtype *rtype_of(enum proj_id p, uint8_t tag);
 /* Index of a record type in 0..RTYPE_COUNT-1. */
-#define RTYPE_COUNT 20
+#define RTYPE_COUNT 21
 int rtype_index(const struct rtype *rt);
 
 enum lifecycle { LC_INSTALLED = 1, LC_ENABLED, LC_DISABLED, LC_REMOVED };
@@ -378,9 +383,28 @@ struct rec_rstats {
     uint64_t count, fallback, error, refused, unknown;
     uint64_t hist[HIST_N];
     uint64_t last_seq;
+    /* routes 3: the models its decisions chose (chosen_model), the first
+     * PROJ_DECIDED_MAX in the order first seen */
+    struct strlist models;
 };
+#define PROJ_DECIDED_MAX 8
 int hist_bucket(double ms);
 double hist_value(int bucket);
+/* What the routes projection keeps of one span of a trace to count a
+ * model call seen by both the application and the proxy once (routes 3;
+ * fold.c, "one call, two witnesses"), keyed by trace and span id. */
+enum rjoin_kind {
+    RJ_DECISION = 1, /* an app's route.decision span: the call counted */
+    RJ_LINK,         /* a client span: its parent */
+    RJ_PROXY         /* a proxy's record waiting for its call's span */
+};
+struct rec_rjoin {
+    uint8_t kind;    /* enum rjoin_kind */
+    char *parent;    /* RJ_LINK: the span's parent span id */
+    char *route;     /* RJ_PROXY: the route its record was counted in */
+    uint8_t flags;   /* RJ_PROXY: 1 fallback, 2 error, 4 refused */
+    uint32_t bucket; /* RJ_PROXY: its latency's bucket + 1, 0 none */
+};
 /* Nearest-rank percentile (0 < q <= 1) from the histogram, or -1. */
 double hist_percentile(const uint64_t *hist, double q);
 
@@ -436,6 +460,9 @@ struct rec_run {
     uint64_t policy_allow, policy_deny;
     char *last_step, *first_failed_step, *first_deny_rule;
     uint64_t first_failed_seq, first_deny_seq;
+    /* runs 2: an application's trace (an otel.* event, or a decision with
+     * a trace_id, linked to it): without run.started it is a "trace" */
+    uint8_t traced;
 };
 
 /* ---- the control pipeline (issue 34; fold_pipeline.c) ---- */

@@ -465,6 +465,7 @@ io_rstats(struct io *io, void *r)
         }
     }
     io_u64(io, &x->last_seq);
+    io_strlist(io, &x->models);
 }
 
 static void
@@ -560,6 +561,7 @@ io_run(struct io *io, void *r)
     io_str(io, &x->first_deny_rule);
     io_u64(io, &x->first_failed_seq);
     io_u64(io, &x->first_deny_seq);
+    io_u8(io, &x->traced);
 }
 
 /* ---- the control pipeline (issue 34) ---- */
@@ -739,6 +741,17 @@ io_bblue(struct io *io, void *r)
 }
 
 static void
+io_rjoin(struct io *io, void *r)
+{
+    struct rec_rjoin *x = r;
+    io_u8(io, &x->kind);
+    io_str(io, &x->parent);
+    io_str(io, &x->route);
+    io_u8(io, &x->flags);
+    io_u32(io, &x->bucket);
+}
+
+static void
 io_blast(struct io *io, void *r)
 {
     struct rec_blast *x = r;
@@ -755,6 +768,7 @@ static const struct rtype rtypes[] = {
     {TAG_ROUTE, P_ROUTES, sizeof(struct rec_route), io_route, "route"},
     {TAG_REVAL, P_ROUTES, sizeof(struct rec_reval), io_reval, "route-eval"},
     {TAG_RSTATS, P_ROUTES, sizeof(struct rec_rstats), io_rstats, "route-stats"},
+    {TAG_RJOIN, P_ROUTES, sizeof(struct rec_rjoin), io_rjoin, "route-join"},
     {TAG_PEVAL, P_PROMOTIONS, sizeof(struct rec_peval), io_peval, "eval"},
     {TAG_PTARGET, P_PROMOTIONS, sizeof(struct rec_ptarget), io_ptarget,
      "target"},

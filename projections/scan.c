@@ -64,7 +64,6 @@ ev_type_feeds(enum ev_type t)
     case T_BODY_ERASED:
     case T_EVAL_STARTED:
     case T_PROXY_REQUEST:
-    case T_OTEL_SPAN:
     case T_OTEL_LOG:
         return 0;
     default:
@@ -102,6 +101,7 @@ ev_type_writes(enum ev_type t)
     case T_MODEL_STATE:
         return 1u << P_MODELS;
     case T_ROUTE_DECLARED:
+    case T_OTEL_SPAN: /* a call's spans (routes 3) */
         return 1u << P_ROUTES;
     case T_ROUTE_DECISION:
         return (1u << P_ROUTES) | (1u << P_MODELS) | (1u << P_BUILDS);

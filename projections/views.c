@@ -196,6 +196,77 @@ view_permissions(struct pstate *ps, const char *only_pack)
 
 /* ------------------------------------------------------------ models -- */
 
+static int
+cmp_model_row(const void *a, const void *b)
+{
+    return strcmp(
+        json_string_value(json_object_get(*(json_t *const *)a, "model")),
+        json_string_value(json_object_get(*(json_t *const *)b, "model")));
+}
+
+/* The models the route decisions chose that the registry does not know
+ * (no model.* event names them): a row each, "known_from": "decisions",
+ * with the routes whose decisions chose it (role "decided"); rows stay
+ * sorted by model. The registry's rows say "known_from": "registry". */
+static int
+decided_models(struct pstate *ps, json_t *a)
+{
+    struct pentry **sv = NULL;
+    size_t ns = 0, i, n;
+    json_t *seen = json_object(), *o, *l, **all;
+    const char *k;
+
+    if (seen == NULL || ps_list(ps, P_ROUTES, TAG_RSTATS, &sv, &ns) < 0) {
+        json_decref(seen);
+        return LDG_ENOMEM;
+    }
+    json_array_foreach(a, i, o)
+    {
+        json_object_set_new(o, "known_from", json_string("registry"));
+        json_object_set_new(
+            seen, json_string_value(json_object_get(o, "model")), json_null());
+    }
+    for (i = 0; i < ns; i++) {
+        const struct rec_rstats *st = sv[i]->rec;
+        for (uint32_t m = 0; m < st->models.n; m++) {
+            l = json_object_get(seen, st->models.v[m]);
+            if (json_is_null(l))
+                continue; /* registered: its row is there */
+            if (l == NULL) {
+                l = json_array();
+                json_object_set_new(seen, st->models.v[m], l);
+            }
+            json_array_append_new(l, json_pack("{s:s, s:s}", "route", st->route,
+                                               "role", "decided"));
+        }
+    }
+    free(sv);
+    json_object_foreach(seen, k, l)
+    {
+        if (json_is_null(l))
+            continue;
+        o = json_pack("{s:s, s:b, s:s, s:o, s:o, s:s, s:b, s:s, s:O}", "model",
+                      k, "registered", 0, "known_from", "decisions", "digest",
+                      json_null(), "runtime", json_null(), "state", "unknown",
+                      "usable", 0, "verified", "unverified", "routes", l);
+        json_array_append_new(a, o);
+    }
+    json_decref(seen);
+    /* sorted by model, as every view's rows are by key */
+    n = json_array_size(a);
+    all = malloc((n ? n : 1) * sizeof *all);
+    if (all == NULL)
+        return LDG_ENOMEM;
+    for (i = 0; i < n; i++)
+        all[i] = json_incref(json_array_get(a, i));
+    qsort(all, n, sizeof *all, cmp_model_row);
+    json_array_clear(a);
+    for (i = 0; i < n; i++)
+        json_array_append_new(a, all[i]);
+    free(all);
+    return 0;
+}
+
 json_t *
 view_models(struct pstate *ps)
 {
@@ -296,6 +367,10 @@ view_models(struct pstate *ps)
     json_decref(served);
     free(v);
     free(rv);
+    if (a != NULL && decided_models(ps, a) < 0) {
+        json_decref(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -387,11 +462,15 @@ route_json(struct pstate *ps, const struct rec_route *r,
         json_object_set_new(o, "pack", json_null());
         json_object_set_new(o, "model", json_null());
         json_object_set_new(o, "readiness", json_string("undeclared"));
-        json_object_set_new(o, "detail",
-                            json_string("decisions were recorded for a route "
-                                        "that was never declared"));
+        json_object_set_new(
+            o, "detail",
+            json_string("decisions were recorded for a route that was never "
+                        "declared (its model: what they chose)"));
     }
     json_object_set_new(o, "decisions", stats_json(s));
+    /* the models its decisions chose (routes 3), the first 8 */
+    json_object_set_new(o, "decided_models",
+                        s ? strlist_json(&s->models) : json_array());
     return o;
 }
 
@@ -544,8 +623,10 @@ run_json(const struct rec_run *r)
                                      "unknown"};
     json_t *o = json_object();
     const char *status = r->status < 5 ? st[r->status] : "unknown";
+    /* known only from the events linked to it: an application's trace
+     * (its spans say how it went: `ledger timeline`), else not started */
     if (!r->started && r->finished_seq == 0)
-        status = "not-started";
+        status = r->traced ? "trace" : "not-started";
     json_object_set_new(o, "run", json_string(r->run));
     json_object_set_new(o, "pack", sv_json(r->pack));
     json_object_set_new(o, "status", json_string(status));

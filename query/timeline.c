@@ -70,6 +70,7 @@ struct tl {
     /* counts */
     uint64_t steps, steps_failed, routes, fallbacks, policies, denials;
     uint64_t spans, joined, disagree; /* trace_tree */
+    uint64_t joined_fallbacks;
     /* permissions / routes at start */
     json_t *routes_set;      /* object route -> true */
     json_t *version;         /* latest pack.installed/upgraded body */
@@ -787,6 +788,88 @@ join_differs(const json_t *app, const json_t *px)
     return d;
 }
 
+/* Notes (as "_up", until nest_order) the event e sits under in the tree:
+ * a span's parent, a log record's span, the span a proxy record joined. */
+static void
+set_up(json_t *e, const json_t *up)
+{
+    if (up != NULL && json_is_string(json_object_get(up, "seq")))
+        json_object_set(e, "_up", json_object_get(up, "seq"));
+}
+
+/* The place of e in the list: its time, but never before the event it
+ * sits under (a log record emitted as its span began has that span's
+ * millisecond, a child's clock may lag its parent's). */
+static json_int_t
+nest_at(json_t *bys, json_t *e, int hops)
+{
+    const json_t *up = json_object_get(e, "_up"),
+                 *at = json_object_get(e, "_at");
+    json_int_t t = json_integer_value(json_object_get(e, "rel_us")), p;
+    if (json_is_integer(at))
+        return json_integer_value(at);
+    if (json_is_string(up) && hops < TRACE_DEPTH_MAX) {
+        json_t *x = json_object_get(bys, json_string_value(up));
+        if (x != NULL && x != e && (p = nest_at(bys, x, hops + 1)) > t)
+            t = p;
+    }
+    json_object_set_new(e, "_at", json_integer(t));
+    return t;
+}
+
+static int
+nest_cmp(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_int_t p = json_integer_value(json_object_get(x, "_at"));
+    json_int_t q = json_integer_value(json_object_get(y, "_at"));
+    json_int_t dx = json_integer_value(json_object_get(x, "depth"));
+    json_int_t dy = json_integer_value(json_object_get(y, "depth"));
+    if (p != q)
+        return p < q ? -1 : 1;
+    if (dx != dy) /* at one instant, the outer first */
+        return dx < dy ? -1 : 1;
+    return seq_cmp(a, b);
+}
+
+/* Orders the events so that each comes after the one it sits under (the
+ * text and the page then show a log record under its span), else as
+ * they were (by time, then seq). */
+static void
+nest_order(struct tl *tl)
+{
+    size_t i, n = json_array_size(tl->events);
+    json_t *bys = json_object(), *e, **all = n ? malloc(n * sizeof *all) : NULL;
+    json_t *sorted = json_array();
+
+    if (bys == NULL || sorted == NULL || (n > 0 && all == NULL))
+        goto out;
+    json_array_foreach(tl->events, i, e)
+    {
+        const char *seq = json_string_value(json_object_get(e, "seq"));
+        if (seq != NULL && !jstr_is(e, "kind", "context"))
+            json_object_set(bys, seq, e);
+    }
+    json_array_foreach(tl->events, i, e)
+    {
+        nest_at(bys, e, 0);
+        all[i] = e;
+    }
+    qsort(all, n, sizeof *all, nest_cmp);
+    for (i = 0; i < n; i++) {
+        json_object_del(all[i], "_at");
+        json_object_del(all[i], "_up");
+        json_array_append(sorted, all[i]);
+    }
+    json_decref(tl->events);
+    tl->events = sorted;
+    sorted = NULL;
+out:
+    free(all);
+    json_decref(bys);
+    json_decref(sorted);
+}
+
 static void
 trace_tree(struct tl *tl)
 {
@@ -823,6 +906,7 @@ trace_tree(struct tl *tl)
             snprintf(key, sizeof key, "%.32s:%.16s",
                      json_string_value(json_object_get(b, "trace_id")),
                      sp ? sp : "");
+            set_up(e, sp ? json_object_get(spans, key) : NULL);
             for (up = sp ? json_object_get(spans, key) : NULL;
                  up != NULL && depth < TRACE_DEPTH_MAX;
                  up = span_parent(spans, json_object_get(up, "body")))
@@ -830,6 +914,7 @@ trace_tree(struct tl *tl)
             json_object_set_new(e, "depth", json_integer(depth));
             continue;
         }
+        set_up(e, span_parent(spans, b));
         if (json_object_get(b, "upstream") == NULL) {
             for (up = span_parent(spans, b);
                  up != NULL && depth < TRACE_DEPTH_MAX;
@@ -850,6 +935,7 @@ trace_tree(struct tl *tl)
         json_t *d = join_differs(json_object_get(up, "body"), b);
         if (d == NULL)
             continue;
+        set_up(e, up);
         json_object_set_new(e, "joined",
                             json_pack("{s:O,s:b,s:o}", "seq",
                                       json_object_get(up, "seq"), "agree",
@@ -862,6 +948,10 @@ trace_tree(struct tl *tl)
         json_array_append(w, json_object_get(e, "seq"));
         tl->joined++;
         tl->disagree += json_array_size(d) > 0;
+        /* (one call: its fallback counted once, the app's say) */
+        tl->joined_fallbacks += json_is_true(json_object_get(b, "fallback")) &&
+                                json_is_true(json_object_get(
+                                    json_object_get(up, "body"), "fallback"));
     }
     json_decref(spans);
     /* a proxy record sits under the span it joined */
@@ -879,6 +969,48 @@ trace_tree(struct tl *tl)
                     json_integer(
                         json_integer_value(json_object_get(x, "depth")) + 1));
         }
+    }
+}
+
+/* The status of a run known only from an application's trace (no
+ * run.started nor run.finished): "trace", as `ledger runs` says it, and
+ * "root": how its root span (the one with no parent) ended, when it is
+ * there: {seq, name, status, duration_ms}. */
+static void
+trace_status(struct tl *tl)
+{
+    size_t i;
+    json_t *e, *root = NULL;
+    int traced = 0;
+
+    json_array_foreach(tl->events, i, e)
+    {
+        const json_t *b = json_object_get(e, "body");
+        if (jstr_is(e, "kind", "context"))
+            continue;
+        if (jstr_is(e, "kind", "span") || jstr_is(e, "kind", "log") ||
+            json_is_string(json_object_get(b, "trace_id")))
+            traced = 1;
+        if (root == NULL && json_is_string(json_object_get(b, "span_id")) &&
+            json_object_get(b, "parent_span_id") == NULL &&
+            json_object_get(b, "upstream") == NULL &&
+            !jstr_is(e, "kind", "log"))
+            root = e;
+    }
+    if (!traced)
+        return;
+    json_object_set_new(tl->root, "status", json_string("trace"));
+    if (root != NULL) {
+        const json_t *b = json_object_get(root, "body");
+        json_object_set_new(tl->root, "root",
+                            json_pack("{s:O, s:O?, s:O?, s:O?}", "seq",
+                                      json_object_get(root, "seq"), "name",
+                                      json_object_get(b, "name"), "status",
+                                      json_object_get(b, "status"),
+                                      "duration_ms",
+                                      json_object_get(b, "duration_ms")));
+    } else {
+        json_object_set_new(tl->root, "root", json_null());
     }
 }
 
@@ -961,7 +1093,18 @@ finish(struct tl *tl)
     json_object_set_new(tl->root, "truncated",
                         json_boolean(tl->nevents > TL_EVENTS_MAX));
     trace_tree(tl);
+    if (end == NULL && !tl->have_start && !tl->started_pruned)
+        trace_status(tl);
     json_t *counts = json_object_get(tl->root, "counts");
+    /* a model call seen by both the application and the proxy is one
+     * decision (the proxy's record joined to the app's span) */
+    json_object_set_new(counts, "route_decisions",
+                        json_integer((json_int_t)(tl->routes - tl->joined)));
+    json_object_set_new(counts, "route_records",
+                        json_integer((json_int_t)tl->routes));
+    json_object_set_new(
+        counts, "fallbacks",
+        json_integer((json_int_t)(tl->fallbacks - tl->joined_fallbacks)));
     json_object_set_new(counts, "spans", json_integer((json_int_t)tl->spans));
     json_object_set_new(counts, "joined", json_integer((json_int_t)tl->joined));
     json_object_set_new(counts, "joined_disagree",
@@ -1493,6 +1636,8 @@ timeline_of(struct ldg_txn *t, const char *run, const char *trace, json_t **out)
     if (rc == 0)
         rc = context_events(&tl);
     if (rc == 0)
+        nest_order(&tl);
+    if (rc == 0)
         rc = add_signers(t, tl.events);
     if (rc == 0)
         rc = add_signers(t, json_object_get(tl.root, "permissions"));
@@ -1800,7 +1945,7 @@ ldg_query_timeline_event_text(const json_t *e, int *bad)
     return s;
 }
 
-/* The earliest source time of the timeline's events (the base of a run
+/* The earliest source time of the run's own events (the base of a run
  * without a start on the source's clock), UINT64_MAX when none. */
 static uint64_t
 first_source_ts(const json_t *tl)
@@ -1811,6 +1956,9 @@ first_source_ts(const json_t *tl)
     json_array_foreach(json_object_get(tl, "events"), i, e)
     {
         const char *st = sget(e, "ts");
+        /* (a context event before the run is not the run's time) */
+        if (jstr_is(e, "kind", "context"))
+            continue;
         if (jstr_is(e, "clock", "source") && st[0] >= '0' && st[0] <= '9' &&
             strtoull(st, NULL, 10) < first)
             first = strtoull(st, NULL, 10);
@@ -1873,6 +2021,23 @@ ldg_query_timeline_text(const json_t *tl, char **out)
         ldg_buf_printf(&b, "  started %s (#%s)", when, sget(v, "seq"));
     }
     ldg_buf_printf(&b, "  status %s", sget(tl, "status"));
+    v = json_object_get(tl, "root");
+    if (json_is_object(v)) {
+        /* how its root span ended: "(root span #11 invoke_agent planner:
+         * unset in 94.3ms)" */
+        ldg_buf_printf(&b, " (root span #%s", sget(v, "seq"));
+        if (json_is_string(json_object_get(v, "name")))
+            ldg_buf_printf(&b, " %s", sget(v, "name"));
+        if (json_is_string(json_object_get(v, "status")))
+            ldg_buf_printf(&b, ": %s", sget(v, "status"));
+        if (json_is_number(json_object_get(v, "duration_ms")))
+            ldg_buf_printf(
+                &b, " in %.1fms",
+                json_number_value(json_object_get(v, "duration_ms")));
+        ldg_buf_puts(&b, ")");
+    } else if (jstr_is(tl, "status", "trace")) {
+        ldg_buf_puts(&b, " (its root span is not recorded)");
+    }
     if (jstr_is(tl, "clock", "source") && claimed[0]) {
         ldg_buf_printf(&b,
                        "  (times from the start: the source's clock, "
@@ -2004,12 +2169,15 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     ldg_buf_printf(
         &b,
         "\n%lld events: %lld steps (%lld failed), %lld route decisions (%lld "
-        "fallback), %lld policy decisions (%lld denied)\n",
+        "fallback%s), %lld policy decisions (%lld denied)\n",
         (long long)json_integer_value(json_object_get(c, "events")),
         (long long)json_integer_value(json_object_get(c, "steps")),
         (long long)json_integer_value(json_object_get(c, "steps_failed")),
         (long long)json_integer_value(json_object_get(c, "route_decisions")),
         (long long)json_integer_value(json_object_get(c, "fallbacks")),
+        json_integer_value(json_object_get(c, "joined")) > 0
+            ? "; a call both witnessed counted once"
+            : "",
         (long long)json_integer_value(json_object_get(c, "policy_decisions")),
         (long long)json_integer_value(json_object_get(c, "denials")));
     if (b.err) {

@@ -65,5 +65,28 @@ ts=$("$LEDGER" --dir "$D" timeline R-proxy -o json | jq -r .status)
 "$LEDGER" --dir "$D" timeline R-proxy | head -n 1 | grep -q 'status not-started' ||
     fail "timeline's text: $("$LEDGER" --dir "$D" timeline R-proxy | head -n 1)"
 
+# a trace (issue 63): a context event days before it (its model's
+# state) is not its time (the header said Nov 22 for a run of Nov 28); a
+# log record comes under the span it was emitted in, though appended
+# before it at the same millisecond; the status is a trace's, with its
+# root span
+TR=0af7651916cd43dd8448eb211c80319c
+L() { "$LEDGER" --dir "$D" "$@"; }
+L append model.state --subject model:mX --body '{"model":"mX","state":"available"}' \
+    --time 2026-11-22T10:00:00Z >/dev/null &&
+    L append otel.log --run $TR --time 2026-11-28T10:00:00Z \
+        --body "{\"trace_id\":\"$TR\",\"span_id\":\"b7ad6b7169203331\",\"body\":\"hello from the span\"}" >/dev/null &&
+    L append otel.span --run $TR --time 2026-11-28T10:00:00Z \
+        --body "{\"trace_id\":\"$TR\",\"span_id\":\"b7ad6b7169203331\",\"name\":\"agent\",\"status\":\"ok\",\"duration_ms\":5}" >/dev/null &&
+    L append route.decision --subject route:r --run $TR --time 2026-11-28T10:00:00.001Z \
+        --body "{\"route\":\"r\",\"chosen_model\":\"mX\",\"trace_id\":\"$TR\",\"span_id\":\"00f067aa0ba902b7\",\"parent_span_id\":\"b7ad6b7169203331\",\"outcome\":\"ok\"}" >/dev/null ||
+    fail "appending a trace"
+L --utc timeline $TR >"$T/tr"
+head -n 1 "$T/tr" | grep -q "run $TR  status trace (root span #[0-9]* agent: ok in 5.0ms)  (times from its first event: the source's clock, which puts it at Nov 28 10:00:00)" ||
+    fail "a trace's header: $(head -n 1 "$T/tr")"
+grep -q 'context  model.state model:mX' "$T/tr" || fail "the context event is not shown: $(cat "$T/tr")"
+awk '/ span  *agent/ { s = NR } /hello from the span/ { l = NR } END { exit !(s && l && s < l) }' "$T/tr" ||
+    fail "the log record is not under its span: $(cat "$T/tr")"
+
 [ "$fails" = 0 ] || { echo "$fails failures"; exit 1; }
 echo "query_timeline: ok"

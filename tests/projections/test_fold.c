@@ -145,6 +145,63 @@ test_fold__an_erased_decision_counts_by_its_envelope(void **state)
     ps_free(ps);
 }
 
+/* One model call seen twice (issue 63: `ledger routes` counted 9 for 5
+ * calls): the app's span of it (a decision span), the HTTP client span
+ * under it, the proxy's record whose caller is that client span, and the
+ * agent span above. In every order the log may hold them, the route
+ * counts one call, as the app's span says it (error, 400 ms); a proxy
+ * record of another trace and one with no app span stay counted. */
+static void
+test_fold__a_call_both_witnessed_counts_once_in_any_order(void **state)
+{
+    static const char *const ev[4][3] = {
+        {"route.decision", "T",
+         "{\"route\":\"r\",\"chosen_model\":\"m\",\"trace_id\":\"t1\","
+         "\"span_id\":\"a1\",\"parent_span_id\":\"g1\",\"outcome\":"
+         "\"error\",\"latency_ms\":400}"},
+        {"otel.span", "T",
+         "{\"name\":\"POST\",\"kind\":\"client\",\"trace_id\":\"t1\","
+         "\"span_id\":\"h1\",\"parent_span_id\":\"a1\"}"},
+        {"route.decision", "T",
+         "{\"route\":\"r\",\"chosen_model\":\"m\",\"upstream\":\"o\","
+         "\"trace_id\":\"t1\",\"parent_span_id\":\"h1\",\"outcome\":"
+         "\"client-gone\",\"latency_ms\":2000,\"fallback\":true}"},
+        {"otel.span", "T",
+         "{\"name\":\"agent\",\"trace_id\":\"t1\",\"span_id\":\"g1\"}"},
+    };
+    static const int perm[24][4] = {
+        {0, 1, 2, 3}, {0, 1, 3, 2}, {0, 2, 1, 3}, {0, 2, 3, 1}, {0, 3, 1, 2},
+        {0, 3, 2, 1}, {1, 0, 2, 3}, {1, 0, 3, 2}, {1, 2, 0, 3}, {1, 2, 3, 0},
+        {1, 3, 0, 2}, {1, 3, 2, 0}, {2, 0, 1, 3}, {2, 0, 3, 1}, {2, 1, 0, 3},
+        {2, 1, 3, 0}, {2, 3, 0, 1}, {2, 3, 1, 0}, {3, 0, 1, 2}, {3, 0, 2, 1},
+        {3, 1, 0, 2}, {3, 1, 2, 0}, {3, 2, 0, 1}, {3, 2, 1, 0}};
+    (void)state;
+    for (int k = 0; k < 24; k++) {
+        struct pstate *ps = fresh();
+        const struct rec_rstats *s;
+        uint64_t n = 0;
+        for (int i = 0; i < 4; i++)
+            fold(ps, ev[perm[k][i]][0], "route:r", ev[perm[k][i]][1],
+                 ev[perm[k][i]][2]);
+        s = get(ps, P_ROUTES, TAG_RSTATS, "r", NULL, NULL);
+        assert_non_null(s);
+        assert_int_equal(s->count, 1);
+        assert_int_equal(s->error, 1);
+        assert_int_equal(s->fallback, 0);
+        for (int j = 0; j < HIST_N; j++)
+            n += s->hist[j];
+        assert_int_equal(n, 1);
+        assert_int_equal(hist_percentile(s->hist, 0.5) < 1000, 1);
+        /* a proxy record whose caller no app span names: counted */
+        fold(ps, "route.decision", "route:r", "U",
+             "{\"route\":\"r\",\"upstream\":\"o\",\"trace_id\":\"t2\","
+             "\"parent_span_id\":\"x9\",\"outcome\":\"ok\"}");
+        s = get(ps, P_ROUTES, TAG_RSTATS, "r", NULL, NULL);
+        assert_int_equal(s->count, 2);
+        ps_free(ps);
+    }
+}
+
 static void
 test_fold__metrics_are_kept_by_name_and_bounded(void **state)
 {
@@ -239,6 +296,8 @@ main(void)
             test_fold__an_upgrade_keeps_old_groups_and_opens_new_ones),
         cmocka_unit_test(test_fold__events_about_unknown_packs_make_no_pack),
         cmocka_unit_test(test_fold__an_erased_decision_counts_by_its_envelope),
+        cmocka_unit_test(
+            test_fold__a_call_both_witnessed_counts_once_in_any_order),
         cmocka_unit_test(test_fold__metrics_are_kept_by_name_and_bounded),
         cmocka_unit_test(test_fold__long_text_is_cut_on_a_character_boundary),
         cmocka_unit_test(
