@@ -116,10 +116,13 @@ human_plan_one(struct cli *c, json_t *rows)
                cli_view_js(d, "decision"), cli_view_js(d, "seq"));
     else
         printf("debate         none\n");
-    printf("verified       %s\n",
-           json_is_string(json_object_get(r, "verified_seq"))
-               ? cli_view_js(r, "verified_seq")
-               : "no passing VERIFY since the last change");
+    /* the event of its passing VERIFY (a seq alone read as a count) */
+    if (json_is_string(json_object_get(r, "verified_seq")))
+        printf("verified       VERIFY passed at seq %s (after the last "
+               "change)\n",
+               cli_view_js(r, "verified_seq"));
+    else
+        printf("verified       no passing VERIFY since the last change\n");
     printf("steps          %lld (ok %lld, failed %lld, skipped %lld)\n",
            cli_view_ji(r, "steps", "total"), cli_view_ji(r, "steps", "ok"),
            cli_view_ji(r, "steps", "failed"),

@@ -816,6 +816,23 @@ clause_permissions(struct sink *arr, const struct rec_pack *p,
     return clause_emit(arr, &c, NULL);
 }
 
+/* Adds the failing item d (runtime rt is down) with its remedy: restart
+ * it, then the command that asks it and records it up (issue 63: the
+ * remedy named no command). */
+static void
+runtime_remedy(struct clause *c, const char *d, char *r, size_t cap,
+               const struct rec_runtime *rt)
+{
+    fmt(r, cap,
+        "restart %s, then probe it: it is up again when a runtime.health "
+        "event reports status up",
+        rt->name);
+    clause_add(c, 2, d, r);
+    fmt(r, cap, LDG_CMD_PROBE_RUNTIME, rt->name,
+        rt->endpoint ? rt->endpoint : "URL");
+    clause_add(c, 2, NULL, r);
+}
+
 /* Adds the failing item d with the remedy r (what to do first) and the
  * command that records model jm (a JSON string) available again. */
 static void
@@ -950,11 +967,7 @@ clause_runtime(struct sink *arr, struct pstate *ps, const struct rec_pack *p)
             fmt(d, sizeof d, "runtime %s is down since seq %llu%s%s",
                 mr->runtime, (unsigned long long)rt->health_seq,
                 rt->detail ? ": " : "", rt->detail ? rt->detail : "");
-            fmt(r, sizeof r,
-                "restart %s; it is up again when a "
-                "runtime.health event reports status up",
-                mr->runtime);
-            clause_add(&c, 2, d, r);
+            runtime_remedy(&c, d, r, sizeof r, rt);
         }
     }
     (void)seen;
@@ -1161,11 +1174,7 @@ box_clauses(json_t *out, struct pstate *ps)
             fmt(d, sizeof d, "runtime %s is down since seq %llu%s%s", rt->name,
                 (unsigned long long)rt->health_seq, rt->detail ? ": " : "",
                 rt->detail ? rt->detail : "");
-            fmt(r, sizeof r,
-                "restart %s; it is up again when a "
-                "runtime.health event reports status up",
-                rt->name);
-            clause_add(&c, 2, d, r);
+            runtime_remedy(&c, d, r, sizeof r, rt);
         }
         free(v);
     }

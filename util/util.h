@@ -374,6 +374,8 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_CMD_SERVE_METRICS "ledger serve --metrics"
 /* the children */
 #define LDG_CMD_JOB_PROBE "ledger --dir DIR probe"
+/* the doctor's remedy for a runtime down: probe it again (runtime, URL) */
+#define LDG_CMD_PROBE_RUNTIME "ledger probe --runtime %s=%s"
 #define LDG_CMD_JOB_PUBLISH "ledger --dir DIR publish URL"
 #define LDG_CMD_JOB_SHIP "ledger --dir DIR ship URL"
 #define LDG_CMD_JOB_VERIFY "ledger --dir DIR verify --new"
@@ -423,6 +425,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_CMD_METRICS)                                                         \
     X(LDG_CMD_SERVE_METRICS)                                                   \
     X(LDG_CMD_JOB_PROBE)                                                       \
+    X(LDG_CMD_PROBE_RUNTIME)                                                   \
     X(LDG_CMD_JOB_PUBLISH)                                                     \
     X(LDG_CMD_JOB_SHIP)                                                        \
     X(LDG_CMD_JOB_VERIFY)                                                      \

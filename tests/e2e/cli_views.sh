@@ -84,5 +84,19 @@ grep -q "$esc" "$T/out" && bad "verify piped is coloured"
 L timeline R-0001 >"$T/out" 2>&1
 grep -q "$esc" "$T/out" && bad "timeline piped is coloured"
 
+# --- words that say what they mean (issue 63) -------------------------------
+# the doctor's remedy for a runtime down names the command that asks it
+# again, with its endpoint
+L append runtime.registered --body '{"runtime":"lmx","endpoint":"http://127.0.0.1:9"}' >/dev/null &&
+    L append runtime.health --body '{"runtime":"lmx","status":"down","detail":"refused"}' >/dev/null ||
+    bad "appending a runtime down"
+L doctor >"$T/out" 2>&1
+grep -q '^ *-> ledger probe --runtime lmx=http://127.0.0.1:9$' "$T/out" ||
+    bad "doctor: a runtime down's remedy names no command: $(grep -A3 'lmx' "$T/out")"
+# migrate's help names the layout this build appends to, once
+L help migrate >"$T/out"
+grep -q 'appends to layout 8 only' "$T/out" && ! grep -q 'appends to layout 7' "$T/out" ||
+    bad "help migrate: $(grep -o 'appends to layout [0-9]*' "$T/out")"
+
 [ $nfail = 0 ] || exit 1
 echo "cli_views: one time format, 80 columns on a terminal, colour as documented"

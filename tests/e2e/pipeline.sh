@@ -100,6 +100,12 @@ expect_jq "seq is a string" "$T/plans.json" \
     'select(.plan=="P-0919") | .violations[0].seq | type' string
 expect_exit 0 "plans P-0919" L plans P-0919
 grep -q "promote-without-verify" "$T/out" || fail "plans P-0919: $(cat "$T/out")"
+# its passing VERIFY is an event, said so (issue 63: "verified 12" read
+# as a count)
+s_ver=$(seq_of type=plan.state body.plan=P-0917 body.state=VERIFY)
+expect_exit 0 "plans P-0917" L plans P-0917
+grep -q "^verified       VERIFY passed at seq $s_ver (after the last change)\$" "$T/out" ||
+    fail "plans P-0917: $(grep verified "$T/out")"
 expect_exit 66 "plans nope" L plans P-nope
 expect_err "plans nope" "P-nope: no such plan"
 expect_exit 64 "plans two" L plans P-0917 P-0918
