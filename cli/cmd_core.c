@@ -443,6 +443,12 @@ cmd_show(struct cli *c, struct show_args *x, int npos, char **pos)
         /* what `ledger verify` found, beside the data it found altered */
         if (cli_finding(c, l, &bad, what, sizeof what, NULL) && bad == seq)
             json_object_set_new(o, "verify", json_sprintf("failed: %s", what));
+        /* an erased body: which event erased it, when and why */
+        if (json_is_true(json_object_get(o, "erased"))) {
+            json_t *by = NULL;
+            if (ldg_query_erasure_of(t, seq, &by) == 0)
+                json_object_set_new(o, "erased_by", by);
+        }
         if (c->out != OUT_HUMAN) {
             cli_print_json(c, o);
             goto done;
@@ -452,6 +458,15 @@ cmd_show(struct cli *c, struct show_args *x, int npos, char **pos)
         {
             if (json_is_string(v)) {
                 printf("%-16s %s\n", k, json_string_value(v));
+            } else if (strcmp(k, "erased_by") == 0) {
+                char when[32];
+                cli_when_rfc3339(when, sizeof when,
+                                 json_string_value(json_object_get(v, "time")));
+                printf("%-16s by event %s at %s: %s\n", k,
+                       json_string_value(json_object_get(v, "seq")), when,
+                       json_is_string(json_object_get(v, "reason"))
+                           ? json_string_value(json_object_get(v, "reason"))
+                           : "(no reason)");
             } else if (strcmp(k, "source") == 0) {
                 /* who submitted it, beside the signer above: one line */
                 printf(
@@ -487,8 +502,9 @@ CLI_COMMAND(
     show, CLI_GROUP_EVENTS, "one event in full",
     "Prints one event: its sequence number, time, type, subject, run, "
     "actor and the actor's public key, parent, hashes, and its body (or "
-    "that the body was erased, and by which event). -o json prints the "
-    "shape `ledger query -o json` prints.",
+    "that the body was erased: erased_by, the body.erased event that did, "
+    "when and its reason). -o json prints the shape `ledger query -o json` "
+    "prints, with erased_by: {seq, time, reason} beside \"erased\": true.",
     show_opts, CLI_OUT_BASIC,
     "ledger show 12\n"
     "ledger show 12 -o json-pretty\n",

@@ -486,7 +486,13 @@ CLI_COMMAND(
     "appending a body.erased event that names it and says why. The event "
     "itself, its body hash and its place in the chain and the tree stay, "
     "so the log still verifies; the body is gone from the store and from "
-    "every later export. Prints the sequence number of the erasure.",
+    "every later export. The envelope stays whole, and with it what it "
+    "repeats of the body: the subject derived from the body's first "
+    "present field of pack, model, route, target, run, key_id and runtime "
+    "(\"pack:pdf-ops\", \"model:...\"), and the run link derived from its "
+    "run field. A value in one of those fields is not erased with the body: "
+    "keep personal data out of them (or give the event its own --subject "
+    "and --run when appending). Prints the sequence number of the erasure.",
     erase_opts, CLI_OUT_BASIC,
     "ledger erase 17 --reason 'customer data, ticket 4411'\n", 0,
     {.size = sizeof(struct erase_args), .maxpos = -1});

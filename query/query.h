@@ -327,6 +327,13 @@ int ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
  * Caller json_decref's; NULL on allocation failure. */
 json_t *ldg_query_event_json(struct ldg_txn *t, const struct ldg_event *ev);
 
+/* The erasure of event seq's body: the body.erased event naming it, as
+ * {"seq", "time", "reason"} in *out (caller json_decref's). LDG_ENOTFOUND
+ * when none is in the log (the body is there, or its erasure was pruned
+ * while the event was kept). Cost: a walk of the body.erased events after
+ * seq, reading each one's body. */
+int ldg_query_erasure_of(struct ldg_txn *t, uint64_t seq, json_t **out);
+
 /* ------------------------------------------------------- model at seq -- */
 
 /* What the log knew of a model's weights at an event (query/model_at.c):

@@ -927,6 +927,65 @@ ldg_query_event_json(struct ldg_txn *t, const struct ldg_event *ev)
     return event_json(NULL, t, ev, ki.name, NULL);
 }
 
+struct erasure {
+    struct ldg_txn *t;
+    uint64_t target;
+    json_t *found;
+    int err;
+};
+
+static int
+on_erasure(void *ctx, uint64_t seq)
+{
+    struct erasure *x = ctx;
+    struct ldg_event ev;
+    json_t *body = NULL, *tg;
+    int rc = ldg_body_get(x->t, seq, &body);
+    if (rc == LDG_EERASED || rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0 || (rc = ldg_event_get(x->t, seq, &ev)) < 0) {
+        json_decref(body);
+        x->err = rc;
+        return 1;
+    }
+    tg = json_object_get(body, "target_seq");
+    if (json_is_integer(tg) && (uint64_t)json_integer_value(tg) == x->target) {
+        char when[LDG_TIME_NS_LEN];
+        x->found =
+            json_pack("{s:o, s:s, s:O?}", "seq", ldg_json_u64(seq), "time",
+                      ldg_time_rfc3339_ns(when, sizeof when, ev.ts_ns),
+                      "reason", json_object_get(body, "reason"));
+        json_decref(body);
+        if (x->found == NULL)
+            x->err = LDG_ENOMEM;
+        return 1;
+    }
+    json_decref(body);
+    return 0;
+}
+
+int
+ldg_query_erasure_of(struct ldg_txn *t, uint64_t seq, json_t **out)
+{
+    struct erasure x = {t, seq, NULL, 0};
+    int rc;
+    if (t == NULL || out == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    rc = ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_BODY_ERASED, seq + 1,
+                        UINT64_MAX, 0, on_erasure, &x);
+    if (rc == 0)
+        rc = x.err;
+    if (rc < 0) {
+        json_decref(x.found);
+        return rc;
+    }
+    if (x.found == NULL)
+        return LDG_ENOTFOUND;
+    *out = x.found;
+    return 0;
+}
+
 static int
 render_json_pretty(struct ldg_query_render *r, struct ldg_txn *t,
                    const struct ldg_event *ev, const char *name)

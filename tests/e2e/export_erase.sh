@@ -29,6 +29,14 @@ L verify --full >"$T/out" 2>"$T/err" || fail "verify after erase: exit $?"
 grep -q '1 erased bodies' "$T/out" || fail "verify does not report it: $(cat "$T/out")"
 L verify --full -o json | grep -q '"erased":1,' || fail "verify -o json erased"
 L show "$target" -o json | grep -q '"erased":true' || fail "show: not erased"
+# show names the erasure and its reason (issue 63: it said "erased true")
+L show "$target" -o json | grep -q "\"erased_by\":{\"seq\":\"$eseq\",\"time\":\"[^\"]*\",\"reason\":\"data subject request\"}" ||
+    fail "show -o json: no erased_by: $(L show "$target" -o json)"
+L show "$target" | grep -q "^erased_by  *by event $eseq at .*: data subject request\$" ||
+    fail "show: the erasure is not named: $(L show "$target")"
+# help erase says what the erasure leaves in the envelope
+L help erase | tr -s ' \n' '  ' | grep -q 'The envelope stays whole, and with it what it repeats of the body: the subject derived from' ||
+    fail "help erase does not say the subject and run stay"
 
 # events needed to verify cannot be erased
 L erase 0 --reason x 2>/dev/null && fail "the genesis body was erased"
