@@ -219,7 +219,8 @@ page_write(struct cli *c, json_t *m, json_t *evidence, const char *notice,
     json_object_set_new(m, "evidence", evidence);
     if (notice != NULL)
         json_object_set_new(m, "notice", json_string(notice));
-    ldg_time_rfc3339_sec(when, sizeof when, ldg_now_wall_ns());
+    /* the one time format of human output, as the page's other times */
+    ldg_time_when(when, sizeof when, ldg_now_wall_ns());
     snprintf(gen, sizeof gen, "Written by `ledger timeline --html` at %s.",
              when);
     json_object_set_new(m, "generator", json_string(gen));
@@ -327,7 +328,7 @@ ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t, const char *flag,
                      "to re-check every signature, the chain and the tree.");
     else {
         if (vs.full_ts_ns)
-            ldg_time_rfc3339_sec(when, sizeof when, vs.full_ts_ns);
+            ldg_time_when(when, sizeof when, vs.full_ts_ns);
         add_line(
             ev,
             "`ledger verify` has checked events 0 to %llu%s%s%s; %llu "

@@ -18,6 +18,10 @@
 #include "util/util.h"
 
 #define TITLE_BODY_MAX 300 /* bytes of a body in a mark's tooltip */
+/* A body as the page shows it: a number with the digits it was given
+ * (15 significant, as the timeline's text; jansson's default of 17 wrote
+ * a span's 94.318153 ms as 94.31815300000001) */
+#define BODY_JSON (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
 
 #define sget(o, k) ldg_json_str(o, k)
 
@@ -221,7 +225,8 @@ picture(struct ldg_buf *b, const json_t *evs)
         ldg_buf_printf(b,
                        "<p class=\"legend\">The %zu context event%s from "
                        "before the run's first event %s drawn in their order "
-                       "in the band marked <i>before</i>; the axis spans the "
+                       "in the band marked \xe2\x80\x9c"
+                       "before\xe2\x80\x9d; the axis spans the "
                        "run's own events (each line below has its time).</p>\n",
                        nbefore, nbefore == 1 ? "" : "s",
                        nbefore == 1 ? "is" : "are");
@@ -291,8 +296,7 @@ picture(struct ldg_buf *b, const json_t *evs)
             ldg_buf_puts(b, "\n");
             esc(b, sget(e, "label"));
             body = json_is_object(json_object_get(e, "body"))
-                       ? json_dumps(json_object_get(e, "body"),
-                                    JSON_COMPACT | JSON_SORT_KEYS)
+                       ? json_dumps(json_object_get(e, "body"), BODY_JSON)
                        : NULL;
             if (body != NULL) {
                 size_t n = strlen(body);
@@ -355,12 +359,18 @@ events_list(struct ldg_buf *b, const json_t *model)
         /* in the unit the run's span needs, as on the axis */
         rel_unit(t, sizeof t, json_integer_value(json_object_get(e, "rel_us")),
                  hi - lo);
+        json_int_t depth = json_integer_value(json_object_get(e, "depth"));
         ldg_buf_puts(b, "<li id=\"e");
         esc(b, sget(e, "seq"));
         /* few elements a line: a page of 10,000 events is 60,000 of
          * them, and the browser's time goes with their number */
-        ldg_buf_printf(b, "\" class=\"%s\"><span class=\"t\" title=\"",
-                       bad ? "bad" : "ok");
+        ldg_buf_printf(b, "\" class=\"%s\"", bad ? "bad" : "ok");
+        /* a span's place in its trace: indented under its parent, as the
+         * timeline indents it */
+        if (depth > 0 && depth <= 64)
+            ldg_buf_printf(b, " style=\"margin-left:%.1fem\"",
+                           1.5 * (double)depth);
+        ldg_buf_puts(b, "><span class=\"t\" title=\"");
         esc(b, sget(e, "time"));
         ldg_buf_printf(b, "\">%s #", t);
         esc(b, sget(e, "seq"));
@@ -370,8 +380,7 @@ events_list(struct ldg_buf *b, const json_t *model)
         ldg_buf_puts(b, "</b> ");
         esc(b, sget(e, "label"));
         body = json_is_object(json_object_get(e, "body"))
-                   ? json_dumps(json_object_get(e, "body"),
-                                JSON_COMPACT | JSON_SORT_KEYS)
+                   ? json_dumps(json_object_get(e, "body"), BODY_JSON)
                    : NULL;
         if (body != NULL) {
             /* a <details> per line made the page of 10,000 events 3.4

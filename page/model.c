@@ -128,33 +128,148 @@ facts(const json_t *tl)
     return out;
 }
 
+/* A decimal u64 of a JSON string, 0 when not one. */
+static uint64_t
+ju64(const json_t *o, const char *k)
+{
+    const char *s = sget(o, k);
+    return s[0] >= '0' && s[0] <= '9' ? strtoull(s, NULL, 10) : 0;
+}
+
+/* When the run began, in the one time format of human output (as `ledger
+ * timeline` says it): "started Nov 28 12:42:54 (#8)", or for a run with no
+ * start (a trace) "first event Nov 28 12:42:54", the earliest of its own
+ * events (a context event before it is not the run's time). */
+static void
+began(char *b, size_t cap, const json_t *tl)
+{
+    const json_t *st = json_object_get(tl, "start"), *e;
+    char when[LDG_TIME_WHEN_LEN];
+    uint64_t first = 0;
+    size_t i;
+
+    if (json_is_object(st) && ju64(st, "recorded_ts") > 0) {
+        char src[LDG_TIME_WHEN_LEN] = "";
+        /* on the source's clock, what it claims too */
+        if (sis(tl, "clock", "source") && ju64(st, "ts") > 0 &&
+            ju64(st, "ts") != ju64(st, "recorded_ts"))
+            ldg_time_when(src, sizeof src, ju64(st, "ts"));
+        snprintf(b, cap, "started %s (#%s%s%s)",
+                 ldg_time_when(when, sizeof when, ju64(st, "recorded_ts")),
+                 sget(st, "seq"), src[0] ? "; its source's clock says " : "",
+                 src);
+        return;
+    }
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+    {
+        uint64_t t = ju64(e, "ts");
+        if (!sis(e, "kind", "context") && t > 0 && (first == 0 || t < first))
+            first = t;
+    }
+    if (first > 0)
+        snprintf(b, cap, "first event %s",
+                 ldg_time_when(when, sizeof when, first));
+    else
+        snprintf(b, cap, "no start");
+}
+
+/* "status trace (root span #11 invoke_agent planner: unset in 94.3ms)" */
+static void
+status_text(char *b, size_t cap, const json_t *tl)
+{
+    const json_t *r = json_object_get(tl, "root");
+    const json_t *d = json_object_get(r, "duration_ms");
+    char ms[48] = "";
+
+    if (!json_is_object(r)) {
+        snprintf(b, cap, "status %s%s", sget(tl, "status"),
+                 sis(tl, "status", "trace") ? " (its root span not recorded)"
+                                            : "");
+        return;
+    }
+    if (json_is_number(d))
+        snprintf(ms, sizeof ms, " in %.1fms", json_number_value(d));
+    snprintf(b, cap, "status %s (root span #%s %s%s%s%s)", sget(tl, "status"),
+             sget(r, "seq"), sget(r, "name"),
+             json_is_string(json_object_get(r, "status")) ? ": " : "",
+             sget(r, "status"), ms);
+}
+
+/* The two witnesses of each model call both recorded (the proxy's record
+ * joined to the application's span, as `ledger timeline` joins them):
+ * a fact line each, bad when they disagree. */
+static json_t *
+witnesses(const json_t *tl)
+{
+    json_t *lines = json_array(), *e, *d, *x;
+    size_t i, k;
+
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+    {
+        const json_t *j = json_object_get(e, "joined");
+        struct ldg_buf b;
+        if (!json_is_object(j))
+            continue;
+        d = json_object_get(j, "differs");
+        ldg_buf_init(&b, 4096);
+        ldg_buf_printf(&b,
+                       "#%s, the proxy's record of the call of #%s (the "
+                       "application's span): %s",
+                       sget(e, "seq"), sget(j, "seq"),
+                       json_array_size(d) ? "they DISAGREE:" : "they agree");
+        json_array_foreach(d, k, x)
+        {
+            char *a = json_dumps(json_object_get(x, "app"), JSON_ENCODE_ANY);
+            char *p = json_dumps(json_object_get(x, "proxy"), JSON_ENCODE_ANY);
+            ldg_buf_printf(&b, "%s %s %s (app) vs %s (proxy)", k ? "," : "",
+                           sget(x, "field"), a ? a : "?", p ? p : "?");
+            free(a);
+            free(p);
+        }
+        json_array_append_new(
+            lines, text_line(json_array_size(d) > 0, "%s", b.s ? b.s : ""));
+        ldg_buf_release(&b);
+    }
+    return lines;
+}
+
 int
 ldg_page_run(const json_t *tl, json_t **out)
 {
     const json_t *evs = json_object_get(tl, "events");
     json_t *e;
     const json_t *c = json_object_get(tl, "counts");
-    json_t *m, *list;
-    char title[600], sub[1200];
+    json_t *m, *list, *fs, *wl;
+    char title[600], sub[1600], when[160], st[512];
     size_t i;
 
     if (out == NULL || !json_is_object(tl) || !json_is_array(evs))
         return LDG_EINVAL;
     *out = NULL;
-    snprintf(title, sizeof title, "Run %s", sget(tl, "run"));
+    if (json_is_string(json_object_get(tl, "trace")))
+        snprintf(title, sizeof title, "Trace %s", sget(tl, "trace"));
+    else
+        snprintf(title, sizeof title, "Run %s", sget(tl, "run"));
+    began(when, sizeof when, tl);
+    status_text(st, sizeof st, tl);
+    char pk[400] = "";
+    if (json_is_string(json_object_get(tl, "pack")))
+        snprintf(pk, sizeof pk, "pack %s %s \xc2\xb7 ", sget(tl, "pack"),
+                 sget(json_object_get(tl, "pack_version"), "version"));
     snprintf(
         sub, sizeof sub,
-        "pack %s %s \xc2\xb7 started %s \xc2\xb7 status %s \xc2\xb7 "
+        "%s%s \xc2\xb7 %s \xc2\xb7 "
         "%lld events: %lld steps (%lld failed), %lld route decisions "
-        "(%lld fallback), %lld policy decisions (%lld denied)",
-        json_is_string(json_object_get(tl, "pack")) ? sget(tl, "pack") : "?",
-        sget(json_object_get(tl, "pack_version"), "version"),
-        sget(json_object_get(tl, "start"), "time"), sget(tl, "status"),
+        "(%lld fallback%s), %lld policy decisions (%lld denied)",
+        pk, when, st,
         (long long)json_integer_value(json_object_get(c, "events")),
         (long long)json_integer_value(json_object_get(c, "steps")),
         (long long)json_integer_value(json_object_get(c, "steps_failed")),
         (long long)json_integer_value(json_object_get(c, "route_decisions")),
         (long long)json_integer_value(json_object_get(c, "fallbacks")),
+        json_integer_value(json_object_get(c, "joined")) > 0
+            ? "; a call both witnessed counted once"
+            : "",
         (long long)json_integer_value(json_object_get(c, "policy_decisions")),
         (long long)json_integer_value(json_object_get(c, "denials")));
     list = json_array();
@@ -170,15 +285,31 @@ ldg_page_run(const json_t *tl, json_t **out)
             body = NULL;
         /* the words `ledger timeline` says of it */
         label = ldg_query_timeline_event_text(e, &bad);
+        /* a proxy's record joined to the app's span: the two witnesses'
+         * verdict, as the timeline's line under it says it */
+        const json_t *j = json_object_get(e, "joined");
+        char jt[160] = "";
+        if (json_is_object(j)) {
+            int dis = json_array_size(json_object_get(j, "differs")) > 0;
+            snprintf(jt, sizeof jt,
+                     " \xe2\x80\x94 the proxy's record of #%s (one request, "
+                     "two witnesses): %s",
+                     sget(j, "seq"), dis ? "they DISAGREE" : "they agree");
+            bad |= dis;
+        }
+        struct ldg_buf lb;
+        ldg_buf_init(&lb, 1 << 20);
+        ldg_buf_printf(&lb, "%s%s", label ? label : "", jt);
         o = json_pack(
-            "{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:O}", "seq",
+            "{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:O, s:I}", "seq",
             sget(e, "seq"), "rel_us",
             (json_int_t)json_integer_value(json_object_get(e, "rel_us")),
             "time", sget(e, "time"), "lane", lane_of(sget(e, "kind")), "type",
-            sget(e, "type"), "label", label ? label : "", "bad", bad,
-            "fallback",
+            sget(e, "type"), "label", lb.s ? lb.s : "", "bad", bad, "fallback",
             body != NULL && json_is_true(json_object_get(body, "fallback")),
-            "body", body ? body : json_null());
+            "body", body ? body : json_null(), "depth",
+            (json_int_t)json_integer_value(json_object_get(e, "depth")));
+        ldg_buf_release(&lb);
         free(label);
         if (o == NULL) {
             json_decref(list);
@@ -186,8 +317,18 @@ ldg_page_run(const json_t *tl, json_t **out)
         }
         json_array_append_new(list, o);
     }
+    fs = facts(tl);
+    wl = witnesses(tl);
+    if (json_array_size(wl) > 0)
+        json_array_append_new(
+            fs, json_pack("{s:s, s:o}", "title",
+                          "Model calls seen by two witnesses (the "
+                          "application's span and the proxy's record)",
+                          "lines", wl));
+    else
+        json_decref(wl);
     m = json_pack("{s:s, s:s, s:o, s:o, s:I}", "title", title, "subtitle", sub,
-                  "facts", facts(tl), "events", list, "events_total",
+                  "facts", fs, "events", list, "events_total",
                   (json_int_t)json_integer_value(json_object_get(c, "events")));
     if (m == NULL)
         return LDG_ENOMEM;

@@ -14,7 +14,7 @@
  *    "facts": [{"title": S, "lines": [{"bad": B, "text": S}]}]?,
  *    "events": [{"seq": S, "rel_us": N, "time": S, "lane": S,
  *                "type": S, "label": S, "bad": B, "fallback": B,
- *                "body": {...}|null}],
+ *                "body": {...}|null, "depth": N?}],
  *    "events_total": N?, "generator": S?}
  *
  * and ldg_page_run builds one from a run's timeline (ldg_query_timeline's
@@ -53,7 +53,11 @@ int ldg_page_html(const json_t *model, char **out, size_t *len);
  * permissions and evals in force at the start as facts, and one event per
  * timeline event, in lanes by kind (run, step, route, policy, context),
  * failed steps, denials and errors marked bad, route decisions labelled
- * with the model that answered and FALLBACK. *out: a new object (the
+ * with the model that answered and FALLBACK. A trace's spans keep their
+ * depth (the list indents them under their parent), a proxy's record
+ * joined to the app's span says whether the two witnesses agree (bad when
+ * not), and the pairs are listed as a fact. The subtitle's times are in
+ * the one human format (util.h's ldg_time_when). *out: a new object (the
  * caller json_decref's). LDG_EINVAL when tl is not a timeline. */
 int ldg_page_run(const json_t *tl, json_t **out);
 

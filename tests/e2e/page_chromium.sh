@@ -184,6 +184,35 @@ if command -v node >/dev/null 2>&1 && node --experimental-websocket -e \
     echo "page_chromium: 10,000-event page, $(wc -c <"$T/big.html") bytes: $(cat "$T/load")"
 fi
 
+# ---------------------------------------------- words, times, numbers --
+# (issue 63) the page of the example run: its header's time is in the one
+# human format, not RFC 3339 ns; the legend's word "before" is laid out on
+# one line (it was squeezed into a column of letters over the axis, by
+# the legend's swatch style); a number of the body keeps its digits (a
+# span's 94.318153 ms was written 94.31815300000001)
+grep -o '<p class="sub">[^<]*' "$T/r1.html" >"$T/r1.sub"
+grep -q 'started [A-Z][a-z][a-z] [ 0-9][0-9] [0-9:]\{8\} (#' "$T/r1.sub" &&
+    ! grep -q '[0-9]T[0-9:]*\.[0-9]*Z' "$T/r1.sub" ||
+    fail "the page's header time: $(cat "$T/r1.sub")"
+grep -q 'band marked' "$T/r1.html" || fail "the run's page has no band of context before the run"
+L append route.decision --subject route:pdf-ops/extract --run R-0001 \
+    --body '{"route":"pdf-ops/extract","chosen_model":"m","latency_ms":94.318153,"outcome":"ok"}' \
+    >/dev/null || fail "append a decision with a latency"
+L timeline R-0001 --html "$T/r1b.html" || fail "timeline --html again"
+grep -q 'latency_ms&quot;:94.318153[,}]' "$T/r1b.html" ||
+    fail "the page's numbers: $(grep -o 'latency_ms&quot;:[0-9.]*' "$T/r1b.html")"
+if command -v node >/dev/null 2>&1 && node --experimental-websocket -e \
+    'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null; then
+    node --experimental-websocket "$HERE/lib/page_layout.js" chromium \
+        "$T/r1b.html" before >"$T/layout" 2>"$T/layout.err" ||
+        fail "page_layout.js: $(grep -v Experimental "$T/layout.err")"
+    awk '$1 == "before" { split($2, r, "="); split($3, w, "="); split($4, h, "=");
+        exit !(r[2] == 1 && w[2] + 0 > h[2] + 0) } END { if (NR == 0) exit 1 }' "$T/layout" ||
+        fail "the word 'before' is not laid out on one line: $(cat "$T/layout")"
+else
+    echo "SKIP: the layout of 'before' (node has no WebSocket client)"
+fi
+
 if [ $fails -eq 0 ]; then
     echo "page_chromium: ok"
     exit 0

@@ -114,5 +114,33 @@ for i, e in logs:
     if sp in pos:
         assert pos[sp] < i, ("a log record before its span", e["seq"], evs[pos[sp]]["seq"])
 P
+
+# the page of the trace: its spans nested, the two witnesses' verdict,
+# its time in the human format, its status a trace's
+L timeline --trace "$TR" --html "$T/tr.html" || fail "timeline --trace --html"
+grep -q "<h1>Trace $TR</h1>" "$T/tr.html" || fail "the page's title: $(grep -o '<h1>.*</h1>' "$T/tr.html")"
+grep -o '<p class="sub">[^<]*' "$T/tr.html" >"$T/sub"
+grep -q 'first event [A-Z][a-z][a-z] [ 0-9][0-9] [0-9:]\{8\} · status trace (root span #[0-9]* invoke_agent planner: unset in [0-9.]*ms)' "$T/sub" &&
+    grep -q '2 route decisions (0 fallback; a call both witnessed counted once)' "$T/sub" ||
+    fail "the page's header: $(cat "$T/sub")"
+grep -q 'Model calls seen by two witnesses' "$T/tr.html" &&
+    [ "$(grep -c 'the proxy&#39;s record of the call of #[0-9]* (the application&#39;s span): they agree' "$T/tr.html")" = 2 ] ||
+    fail "the page lacks the two witnesses' verdict"
+[ "$(grep -o '</b> [^<]*the proxy&#39;s record of #[0-9]* (one request, two witnesses): they agree' "$T/tr.html" | wc -l)" = 2 ] ||
+    fail "the page's proxy records do not say they agree"
+# every span under another is indented: the events of depth > 0
+python3 - "$T/tl.json" "$T/tr.html" <<'P' || fail "the page's span tree"
+import json, re, sys
+tl = json.load(open(sys.argv[1]))
+html = open(sys.argv[2]).read()
+for e in tl["events"]:
+    d = e.get("depth", 0)
+    m = re.search(r'<li id="e%s" class="[a-z]*"( style="margin-left:([0-9.]+)em")?>' % e["seq"], html)
+    assert m, e["seq"]
+    got = float(m.group(2)) if m.group(2) else 0
+    assert got == 1.5 * d, (e["seq"], d, got)
+assert any(e.get("depth", 0) > 1 for e in tl["events"]), "no nesting"
+P
+
 [ $nfail = 0 ] || { echo "views_trace: $nfail failed"; exit 1; }
 echo "views_trace: runs, routes, models and the timeline of a trace seen by two witnesses: all passed"
