@@ -22,6 +22,7 @@ struct brun {
     json_t *evs;
     uint64_t events;
     char first_seq[24], last_seq[24];
+    const char *kind; /* "bundle" or "segment" (once read) */
 };
 
 static int
@@ -47,20 +48,59 @@ static int
 bundle_run_none(struct cli *c, const struct cli_bundle_args *ba,
                 const struct brun *br, const char *shown)
 {
+    int seg = strcmp(br->kind, "segment") == 0;
     if (json_array_size(br->evs) == 0) {
         cli_err(c,
-                "bundle %s holds no timeline and no event of run %s (it "
+                "%s %s holds no timeline and no event of run %s (it "
                 "holds %llu events, seq %s..%s)",
-                ba->file, br->run, (unsigned long long)br->events,
+                br->kind, ba->file, br->run, (unsigned long long)br->events,
                 br->first_seq, br->last_seq);
         return 1;
     }
-    cli_err(c,
-            "bundle %s holds no timeline.json (`ledger export --run R` "
-            "writes one when nothing is redacted): %s the events of run %s "
-            "it holds",
-            ba->file, shown, br->run);
+    if (seg)
+        cli_err(c,
+                "segment %s holds a range of the log, not a run's timeline "
+                "(what was in force at the run's start is not in it): %s "
+                "the events of run %s it holds",
+                ba->file, shown, br->run);
+    else
+        cli_err(c,
+                "bundle %s holds no timeline.json (`ledger export --run R` "
+                "writes one when nothing is redacted): %s the events of run "
+                "%s it holds",
+                ba->file, shown, br->run);
     return 0;
+}
+
+/* What `ledger timeline` says of an event of a bundle or segment (its
+ * kind from its type, as a run's timeline gives it): a new string. */
+static char *
+event_words(const json_t *e)
+{
+    static const char *const kinds[][2] = {
+        {LDG_EV_RUN_STARTED, "start"}, {LDG_EV_RUN_FINISHED, "end"},
+        {LDG_EV_RUN_STEP, "step"},     {LDG_EV_ROUTE_DECISION, "route"},
+        {LDG_EV_RUN_POLICY, "policy"}, {LDG_EV_OTEL_SPAN, "span"},
+        {LDG_EV_OTEL_LOG, "log"}};
+    const char *type = json_string_value(json_object_get(e, "type"));
+    const json_t *body = json_object_get(e, "body");
+    const char *kind = "context"; /* type, subject and its telling fields */
+    json_t *x;
+    char *s;
+    for (size_t i = 0; type && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(type, kinds[i][0]) == 0)
+            kind = kinds[i][1];
+    x = json_pack(
+        "{s:s?, s:O?, s:s, s:b, s:O?}", "type", type, "subject",
+        json_object_get(e, "subject"), "kind", kind, "denied",
+        json_is_object(body) &&
+            json_is_string(json_object_get(body, "decision")) &&
+            strcmp(json_string_value(json_object_get(body, "decision")),
+                   "deny") == 0,
+        "body", json_is_object(body) ? body : NULL);
+    s = x != NULL ? ldg_query_timeline_event_text(x, NULL) : NULL;
+    json_decref(x);
+    return s;
 }
 
 /* timeline RUN --bundle FILE of a bundle with no timeline.json (an
@@ -84,23 +124,25 @@ bundle_run_events(struct cli *c, const struct cli_bundle_args *ba,
                                     "events", evs));
         return EX_OK;
     }
-    printf("run %s  (%zu events in %s, seq %s..%s)\n\ntimeline:\n", br->run,
-           json_array_size(evs), ba->file,
+    printf("run %s  (%zu events in the %s %s, seq %s..%s)\n\ntimeline:\n",
+           br->run, json_array_size(evs), br->kind, ba->file,
            cli_bundle_seq(json_array_get(evs, 0), b0),
            cli_bundle_seq(json_array_get(evs, json_array_size(evs) - 1), b1));
     json_array_foreach(evs, i, e)
     {
         const char *ts = json_string_value(json_object_get(e, "ts"));
-        const char *sub = json_string_value(json_object_get(e, "subject"));
         uint64_t t = ts ? strtoull(ts, NULL, 10) : 0;
+        char *w = event_words(e);
         if (i == 0)
             t0 = t;
-        printf("  %+10.3fs  #%-8s %s%s%s\n", (double)(t - t0) / 1e9,
+        /* as a run's timeline says each event: its kind and words */
+        printf("  %+10.3fs  #%-8s %-14s %s\n", (double)(t - t0) / 1e9,
                cli_bundle_seq(e, b0),
                json_string_value(json_object_get(e, "type"))
                    ? json_string_value(json_object_get(e, "type"))
                    : "?",
-               sub ? " " : "", sub ? sub : "");
+               w ? w : "");
+        free(w);
     }
     printf("\n%zu events\n", json_array_size(evs));
     return EX_OK;
@@ -269,8 +311,8 @@ bundle_run_page(struct cli *c, const struct cli_bundle_args *ba,
     if (bundle_run_none(c, ba, br, "the page shows"))
         return EX_NOINPUT;
     snprintf(title, sizeof title, "Run %s", br->run);
-    snprintf(sub, sizeof sub, "%zu events in %s, seq %s..%s",
-             json_array_size(evs), ba->file,
+    snprintf(sub, sizeof sub, "%zu events in the %s %s, seq %s..%s",
+             json_array_size(evs), br->kind, ba->file,
              cli_bundle_seq(json_array_get(evs, 0), b0),
              cli_bundle_seq(json_array_get(evs, json_array_size(evs) - 1), b1));
     rc = ldg_page_events(evs, json_array_size(evs), title, sub, &m);
@@ -281,16 +323,21 @@ bundle_run_page(struct cli *c, const struct cli_bundle_args *ba,
     ev = evidence_lines(ba->insecure ? "warn" : "ok");
     add_line(ev,
              "Verified just now by this program, as `ledger verify-bundle %s` "
-             "does: the bundle's %llu events are proven against its "
+             "does: the %s's %llu events are proven against its "
              "checkpoint of size %llu of the log %s.",
-             ba->file, (unsigned long long)br->events,
+             ba->file, br->kind, (unsigned long long)br->events,
              (unsigned long long)bc->checkpoint_size, bc->origin);
-    return page_write(c, m, ev,
-                      "This page is drawn from an evidence bundle by its "
-                      "receiver, after verifying it. The bundle holds no "
-                      "timeline of the run (an archive, or an export by "
-                      "selection): these are the run's events it holds.",
-                      file);
+    return page_write(
+        c, m, ev,
+        strcmp(br->kind, "segment") == 0
+            ? "This page is drawn from a segment (an archive of a range of "
+              "the log) by its receiver, after verifying it. A segment holds "
+              "no timeline of the run: these are the run's events it holds."
+            : "This page is drawn from an evidence bundle by its "
+              "receiver, after verifying it. The bundle holds no "
+              "timeline of the run (an archive, or an export by "
+              "selection): these are the run's events it holds.",
+        file);
 }
 
 /* What the run's events in the ledger rest on: the newest checkpoint, the
@@ -406,6 +453,8 @@ timeline_bundle(struct cli *c, struct cli_bundle_args *ba, const char *run,
         json_decref(br.evs);
         return rc;
     }
+    /* a segment's events are never held (ldg_export_each) */
+    br.kind = bc->events == NULL ? "segment" : "bundle";
     bt = bc->timeline;
     if (bt != NULL && json_is_string(json_object_get(bt, "plan")) &&
         strcmp(json_string_value(json_object_get(bt, "plan")), run) == 0) {

@@ -229,12 +229,20 @@ passed(struct ldg_bundle_report *r, enum ldg_segment_check c,
                  i->first, i->end - 1, i->origin, i->format);
         break;
     case LDG_SEGCHK_LOG_KEY:
-        bv_check(r, n, key_trusted ? LDG_CHECK_PASS : LDG_CHECK_WARN,
-                 key_trusted ? "the segment's log key is the trusted key"
-                             : "TAKEN ON TRUST from the segment itself "
-                               "(" LDG_OPT_INSECURE_TRUST_BUNDLE_KEY
-                               "): it proves only "
-                               "that the segment is consistent with itself");
+        bv_check(r, n,
+                 key_trusted == 1 || key_trusted == 2 ? LDG_CHECK_PASS
+                                                      : LDG_CHECK_WARN,
+                 key_trusted == 3
+                     ? "the segment's own, not held to the trusted "
+                       "checkpoint (the trusted-checkpoint check below)"
+                 : key_trusted == 2
+                     ? "the segment's log key, held to the trusted checkpoint "
+                       "(the trusted-checkpoint check)"
+                 : key_trusted ? "the segment's log key is the trusted key"
+                               : "TAKEN ON TRUST from the segment itself "
+                                 "(" LDG_OPT_INSECURE_TRUST_BUNDLE_KEY
+                                 "): it proves only "
+                                 "that the segment is consistent with itself");
         break;
     case LDG_SEGCHK_CHECKPOINT:
         bv_check(r, n, LDG_CHECK_PASS, "signed by the log key, size %" PRIu64,
@@ -326,7 +334,9 @@ to_report(struct ldg_bundle_report *r, const struct ldg_segment_result *s,
 
     r->readable = s->readable;
     r->segment = 1;
-    r->key_trusted = key_trusted;
+    /* (1 the trusted key, 2 held to the trusted checkpoint; 3 a trusted
+     * checkpoint that is not the segment's, 0 none: not trusted) */
+    r->key_trusted = key_trusted == 1 || key_trusted == 2;
     snprintf(r->origin, sizeof r->origin, "%s", i->origin);
     r->checkpoint_size = i->checkpoint_size;
     memcpy(r->checkpoint_root, i->root, 32);
@@ -352,28 +362,61 @@ to_report(struct ldg_bundle_report *r, const struct ldg_segment_result *s,
     }
 }
 
+/* Is the checkpoint the caller trusts (o->trusted_checkpoint) the one
+ * segment s ends at, signed by the key it carries? 0 yes; else -1, with
+ * its size in *size (0 when it does not open with that key). */
+static int
+checkpoint_is_segments(const struct ldg_bundle_verify_opts *o,
+                       const struct ldg_segment_result *s, uint64_t *size)
+{
+    char vkey[sizeof((struct ldg_bundle_report *)0)->log_vkey];
+    char origin[LDG_ORIGIN_MAX + 1];
+    uint8_t root[32];
+
+    *size = 0;
+    if (s->info.origin[0] == '\0')
+        return -1;
+    ldg_note_verifier(vkey, sizeof vkey, s->info.origin, s->info.log_pub);
+    if (ldg_checkpoint_open(vkey, o->trusted_checkpoint,
+                            o->trusted_checkpoint_len, origin, sizeof origin,
+                            size, root) < 0) {
+        *size = 0;
+        return -1;
+    }
+    return strcmp(origin, s->info.origin) == 0 &&
+                   *size == s->info.checkpoint_size &&
+                   memcmp(root, s->info.root, 32) == 0
+               ? 0
+               : -1;
+}
+
 /* The caller's trust anchors as the segment's verifier takes them: the
- * trusted key, or the key of a trusted checkpoint's... a segment needs
- * the key (its trailer, its notes): a checkpoint alone gives it only with
- * the insecure choice. */
+ * trusted key, or a trusted checkpoint, which is one of its own (issue
+ * 63: it was refused, 64): the segment is then verified with the key it
+ * carries, and trusted only when its checkpoint, signed by that key, is
+ * the trusted one byte for byte in what it commits to (origin, size,
+ * root): every event of the segment is proven by that root. */
 int
 bv_segment_verify(int fd, const struct ldg_bundle_verify_opts *o,
                   struct ldg_bundle_report *r)
 {
     struct ldg_segment_verify_opts so;
     struct ldg_segment_result *s;
-    int rc, key_trusted = o->trusted_vkey != NULL;
+    int rc, key_trusted = o->trusted_vkey != NULL, cp_ok = -1;
+    uint64_t cp_size = 0;
 
     memset(r, 0, sizeof *r);
     r->ok = 1;
-    if (o->trusted_vkey == NULL && !o->insecure_trust_bundle_key) {
-        bv_check(
-            r, "log-key", LDG_CHECK_FAIL,
-            "no trust anchor: a segment is verified with the log's "
-            "verifier key (" LDG_OPT_TRUSTED_KEY "; `" LDG_CMD_KEYS_VERIFIER
-            "` on the "
-            "box that wrote it), or with " LDG_OPT_INSECURE_TRUST_BUNDLE_KEY " "
-            "against the key it carries");
+    if (o->trusted_vkey == NULL && !o->insecure_trust_bundle_key &&
+        o->trusted_checkpoint == NULL) {
+        bv_check(r, "log-key", LDG_CHECK_FAIL,
+                 "no trust anchor: a segment is verified with the log's "
+                 "verifier key (" LDG_OPT_TRUSTED_KEY
+                 "; `" LDG_CMD_KEYS_VERIFIER "` on the "
+                 "box that wrote it), a checkpoint of the log you trust "
+                 "(" LDG_OPT_TRUSTED_CHECKPOINT
+                 "), or with " LDG_OPT_INSECURE_TRUST_BUNDLE_KEY " "
+                 "against the key it carries");
         return LDG_EKEY;
     }
     if (o->extract_dir != NULL) {
@@ -392,23 +435,23 @@ bv_segment_verify(int fd, const struct ldg_bundle_verify_opts *o,
         so.record_max = o->limits.file_bytes;
     so.raw_max = o->limits.total_bytes; /* (--max-bytes, when given) */
     rc = ldg_segment_verify_fd(fd, &so, s);
-    to_report(r, s, rc, key_trusted);
+    if (rc == 0 && o->trusted_checkpoint != NULL)
+        cp_ok = checkpoint_is_segments(o, s, &cp_size);
+    /* the checkpoint alone anchors the key it was signed with */
+    to_report(r, s, rc,
+              key_trusted                     ? 1
+              : cp_ok == 0                    ? 2
+              : o->trusted_checkpoint != NULL ? 3
+                                              : 0);
     if (rc == 0 && o->trusted_checkpoint != NULL) {
         /* a checkpoint the caller holds: it must be the segment's */
-        char origin[LDG_ORIGIN_MAX + 1];
-        uint8_t root[32];
-        uint64_t size = 0;
-        int crc = ldg_checkpoint_open(r->log_vkey, o->trusted_checkpoint,
-                                      o->trusted_checkpoint_len, origin,
-                                      sizeof origin, &size, root);
-        if (crc < 0 || strcmp(origin, r->origin) != 0 ||
-            size != s->info.checkpoint_size ||
-            memcmp(root, s->info.root, 32) != 0) {
+        uint64_t size = cp_size;
+        if (cp_ok < 0) {
             bv_check(r, "trusted-checkpoint", LDG_CHECK_FAIL,
-                     crc < 0 ? "the trusted checkpoint does not verify with "
-                               "the segment's log key"
-                             : "the trusted checkpoint (size %" PRIu64
-                               ") is not the segment's (size %" PRIu64 ")",
+                     size == 0 ? "the trusted checkpoint does not verify with "
+                                 "the segment's log key"
+                               : "the trusted checkpoint (size %" PRIu64
+                                 ") is not the segment's (size %" PRIu64 ")",
                      size, s->info.checkpoint_size);
             rc = LDG_ETAMPER;
         } else {

@@ -5,12 +5,17 @@
  * typo), as the compiler's note on an event type the vocabulary lacks. On
  * a pruned ledger, when the selection reaches before the horizon, the
  * caller's word on where the pruned events went says it already: a note
- * then only when it adds a near name or the glob hint.
+ * then only when it adds a near name or the glob hint; and a run the
+ * runs projection knows whose events were all pruned is said to be so,
+ * with the archives that hold them, not answered with a near name.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "projections/projections.h"
 #include "query/query_int.h"
 #include "ledger/module.h"
 #include "util/util.h"
@@ -45,6 +50,56 @@ nearer(void *ctx, const char *value)
     return ++n->seen >= NEAR_RUNS_MAX;
 }
 
+/* A run the runs projection knows whose events a prune removed, all of
+ * them (no kept event carries it): its note into b, naming the archives
+ * that hold them (issue 63: it suggested another run's name). 1 when
+ * said, 0 when run is not such a run. */
+static int
+note_pruned_run(struct ldg_txn *t, const char *run, uint64_t horizon,
+                struct ldg_buf *b)
+{
+    struct ldg_view_opts vo;
+    json_t *rows = NULL, *arch = NULL;
+    const char *f, *last;
+    char names[2048];
+    int whole = 0, said = 0;
+
+    memset(&vo, 0, sizeof vo);
+    vo.filter = run;
+    if (ldg_projections_view(ldg_txn_ledger(t), LDG_VIEW_RUNS, &vo, &rows) <
+            0 ||
+        (f = json_string_value(
+             json_object_get(json_array_get(rows, 0), "first_seq"))) == NULL ||
+        strtoull(f, NULL, 10) >= horizon) {
+        ldg_set_errmsg(ldg_txn_ledger(t), "%s", "");
+        goto out;
+    }
+    last =
+        json_string_value(json_object_get(json_array_get(rows, 0), "last_seq"));
+    if (b->s != NULL && b->len > 0)
+        ldg_buf_puts(b, "\n");
+    ldg_buf_printf(b,
+                   "run '%s': its events (%s..%s) are all before the horizon",
+                   run, f, last ? last : "?");
+    if (ldg_query_pruned_archives(t, strtoull(f, NULL, 10), horizon, &arch,
+                                  &whole) == 0 &&
+        json_array_size(arch) > 0) {
+        ldg_query_pruned_archives_text(arch, whole, names, sizeof names);
+        ldg_buf_printf(b,
+                       ", pruned into %s (`" LDG_CMD_QUERY_BUNDLE
+                       " run=%s` reads each)",
+                       names, "FILE", run);
+    } else {
+        ldg_buf_printf(b, ", pruned (events before %llu)",
+                       (unsigned long long)horizon);
+    }
+    said = 1;
+out:
+    json_decref(arch);
+    json_decref(rows);
+    return said;
+}
+
 /* One run value: its note into b when no event carries it. said: the
  * caller says the selection reaches before the horizon (where the pruned
  * events went), so a bare "not among the kept events" would repeat it:
@@ -60,6 +115,8 @@ note_run(struct ldg_txn *t, const char *run, uint64_t horizon, int said,
                         &found);
     if (rc < 0 || found)
         return rc;
+    if (horizon > 0 && note_pruned_run(t, run, horizon, b))
+        return b->err;
     memset(&n, 0, sizeof n);
     n.want = run;
     n.dist = 3;            /* a near name: at most 2 edits away, */
