@@ -377,7 +377,16 @@ human_run_one(struct cli *c, json_t *rows)
     printf("run            %s\n", cli_view_js(r, "run"));
     printf("pack           %s\n", cli_view_js(r, "pack"));
     printf("status         %s\n", cli_view_js(r, "status"));
-    printf("started        seq %s at %s\n", cli_view_js(r, "started_seq"), t0);
+    int traced = strcmp(cli_view_js(r, "status"), "trace") == 0;
+    if (json_object_get(r, "started_seq") != NULL)
+        printf("started        seq %s at %s\n", cli_view_js(r, "started_seq"),
+               t0);
+    else
+        printf("started        no run.started: known from the events linked "
+               "to it%s\n",
+               traced ? " (an application's trace: `ledger timeline` shows "
+                        "how its root span ended)"
+                      : "");
     if ((x = json_object_get(r, "signer")) != NULL) {
         /* who asked (the claim), the key that signed run.started, and
          * the process that submitted it */
@@ -392,7 +401,11 @@ human_run_one(struct cli *c, json_t *rows)
             printf(", source %s", src);
         printf(")\n");
     }
-    printf("finished       seq %s at %s\n", cli_view_js(r, "finished_seq"), t1);
+    if (json_object_get(r, "finished_seq") != NULL)
+        printf("finished       seq %s at %s\n", cli_view_js(r, "finished_seq"),
+               t1);
+    else
+        printf("finished       no run.finished\n");
     printf("events         %lld (seq %s..%s)\n",
            (long long)json_integer_value(json_object_get(r, "events")),
            cli_view_js(r, "first_seq"), cli_view_js(r, "last_seq"));
@@ -400,11 +413,15 @@ human_run_one(struct cli *c, json_t *rows)
            cli_view_ji(r, "steps", "total"), cli_view_ji(r, "steps", "ok"),
            cli_view_ji(r, "steps", "failed"),
            cli_view_ji(r, "steps", "skipped"));
-    printf("decisions      %lld (fallback %lld, error %lld, refused %lld)\n",
+    printf("decisions      %lld (fallback %lld, error %lld, refused %lld)%s\n",
            cli_view_ji(r, "decisions", "total"),
            cli_view_ji(r, "decisions", "fallback"),
            cli_view_ji(r, "decisions", "error"),
-           cli_view_ji(r, "decisions", "refused"));
+           cli_view_ji(r, "decisions", "refused"),
+           traced ? ": records (a call the application and the proxy both "
+                    "recorded is two here, one in `ledger routes` and the "
+                    "timeline)"
+                  : "");
     printf("policy         %lld allowed, %lld denied\n",
            cli_view_ji(r, "policy", "allow"), cli_view_ji(r, "policy", "deny"));
     if ((x = json_object_get(r, "first_failed_step")) != NULL)
@@ -433,7 +450,11 @@ static const struct cli_opt runs_opts[] =
 VIEW_COMMAND(
     runs, "runs and how they ended",
     "Lists the runs: their pack, status, start time, and counts of steps, "
-    "failed steps, route decisions and policy denials. With RUN, that run "
+    "failed steps, route decisions and policy denials; the run id whole "
+    "(the key `ledger timeline` takes). A run known only from an "
+    "application's trace (OTLP spans, its id the trace id) says trace: "
+    "`ledger timeline` shows how its root span ended; one known only from "
+    "other events linked to it, not-started. With RUN, that run "
     "in detail: where it started and finished, its first failure and first "
     "denial, and the event to give `ledger doctor --at` to see the box as "
     "it was when the run started.",

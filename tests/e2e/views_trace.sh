@@ -72,6 +72,10 @@ grep -q "^$TR .* trace " "$T/runs" || fail "runs on a terminal: the id is not wh
 [ "$(L runs -o json | python3 -c 'import json,sys; print([r["status"] for r in map(json.loads, sys.stdin) if r["run"] == sys.argv[1]][0])' "$TR")" = trace ] ||
     fail "runs -o json: $(L runs -o json)"
 
+L runs "$TR" >"$T/run1"
+grep -q '^status  *trace$' "$T/run1" && grep -q '^started  *no run.started: .*application.s trace' "$T/run1" &&
+    ! grep -q 'seq - at -' "$T/run1" || fail "runs $TR: $(cat "$T/run1")"
+
 # routes: 2 calls, not 4; the model its decisions chose
 L routes -o json >"$T/routes"
 python3 - "$T/routes" <<'P' || fail "routes: $(L routes)"
