@@ -808,6 +808,91 @@ storage_wear(struct ldg_ledger *l, uint64_t now_ns, json_t *box)
     free(w);
 }
 
+/* ----------------------------------------------------- snapshots-held -- */
+
+/*
+ * snapshots-held: a process holding an old read snapshot of the store
+ * (ldg_stats_snapshots: LMDB's reader table and free list). While it
+ * holds it no commit may reuse a page freed since, so data.mdb grows by
+ * what the writer frees meanwhile; a reader that is reading holds one
+ * for a batch, a stopped or hung one for as long as it stays so. A
+ * holder warns once it holds LDG_DOCTOR_SNAPSHOT_WARN_MB or is stopped
+ * with a commit behind it; the clause fails at LDG_DOCTOR_SNAPSHOT_FAIL_MB.
+ * LMDB does not record when a snapshot was taken: "since" is the
+ * process's start (its snapshot is younger), with how many commits were
+ * made since the snapshot.
+ */
+static void
+snapshots_held(struct ldg_ledger *l, json_t *box)
+{
+    struct ldg_snapshot_holder *v = NULL;
+    struct clause c;
+    size_t n = 0, shown = 0;
+    uint64_t last = 0;
+    json_t *arr;
+    int rc;
+
+    clause_init(&c, "snapshots-held");
+    if ((rc = ldg_stats_snapshots(l, &v, &n, &last)) < 0) {
+        clause_add(&c, ST_UNKNOWN, NULL, "cannot read the reader table: %s",
+                   ldg_strerror(rc));
+        (void)clause_emit(box, &c);
+        return;
+    }
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct ldg_snapshot_holder *h = &v[i];
+        char hb[32], when[LDG_TIME_WHEN_LEN], remedy[400];
+        char state[2] = {h->state ? h->state : '?', '\0'};
+        int st = ST_OK;
+        json_array_append_new(
+            arr,
+            json_pack(
+                "{s:i, s:s, s:I, s:I, s:I, s:I, s:o}", "pid", h->pid, "state",
+                state, "txnid", (json_int_t)h->txnid, "commits_behind",
+                (json_int_t)h->behind, "held_pages", (json_int_t)h->held_pages,
+                "held_bytes", (json_int_t)h->held_bytes, "process_started",
+                h->proc_start_ns
+                    ? json_integer((json_int_t)(h->proc_start_ns / 1000000000u))
+                    : json_null()));
+        if ((h->held_bytes >> 20) >= LDG_DOCTOR_SNAPSHOT_FAIL_MB)
+            st = ST_FAIL;
+        else if ((h->held_bytes >> 20) >= LDG_DOCTOR_SNAPSHOT_WARN_MB ||
+                 (h->state == 'T' && h->behind > 0))
+            st = ST_WARN;
+        if (st == ST_OK)
+            continue;
+        human_bytes(hb, sizeof hb, (double)h->held_bytes);
+        if (h->proc_start_ns)
+            ldg_time_when(when, sizeof when, h->proc_start_ns);
+        else
+            snprintf(when, sizeof when, "an unknown time");
+        snprintf(remedy, sizeof remedy,
+                 "let process %d go on (`kill -CONT %d`, or `fg` in its "
+                 "shell) or end it (`kill %d`): the next commit reuses what "
+                 "it held",
+                 h->pid, h->pid, h->pid);
+        clause_add(&c, st, remedy,
+                   "process %d%s holds the store's snapshot of commit %llu, "
+                   "%llu commits old (its process started %s): %s freed "
+                   "since cannot be reused while it does, so data.mdb "
+                   "grows instead",
+                   h->pid, h->state == 'T' ? " (stopped)" : "",
+                   (unsigned long long)h->txnid, (unsigned long long)h->behind,
+                   when, hb);
+        shown++;
+    }
+    if (shown == 0 && n == 0)
+        clause_add(&c, ST_OK, NULL,
+                   "no other reader holds a snapshot of the store");
+    else if (shown == 0)
+        clause_add(&c, ST_OK, NULL,
+                   "%zu reader(s) hold a recent snapshot, under %d MiB each", n,
+                   LDG_DOCTOR_SNAPSHOT_WARN_MB);
+    (void)clause_emit_with(box, &c, json_pack("{s:o}", "holders", arr));
+    free(v);
+}
+
 size_t
 ldg_doctor_full_advice(const char *dir, char *buf, size_t cap)
 {
@@ -1132,6 +1217,7 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
         disk_answered(box);
     if (opts->at_size == 0)
         storage_wear(l, now_ns, box);
+        snapshots_held(l, box);
     {
         /* the control pipeline's clauses, at the doctor's size (0: the
          * store, read without a replay) */

@@ -25,6 +25,12 @@
  *                        its size lasts at that rate, or the device's own
  *                        wear figure (ldg_doctor_wear_measure): a warning
  *                        at most, never a change of the verdict
+ *   snapshots-held       no other process holds an old read snapshot of
+ *                        the store, which keeps the writer from reusing
+ *                        the pages freed since (ldg_stats_snapshots): a
+ *                        holder of LDG_DOCTOR_SNAPSHOT_WARN_MB, or a
+ *                        stopped one a commit behind, warns; one of
+ *                        LDG_DOCTOR_SNAPSHOT_FAIL_MB fails
  *
  * and the verdict: healthy, degraded, blocked or unknown. A pack is
  * blocked when it cannot run (disabled, removed, not validated, a
@@ -63,6 +69,9 @@ struct ldg_doctor_opts {
 /* Free space below either bound fails disk-headroom. */
 #define LDG_DOCTOR_DISK_MIN_MB 1024
 #define LDG_DOCTOR_DISK_MIN_PERCENT 5
+/* snapshots-held's bounds: pages a held snapshot keeps from reuse */
+#define LDG_DOCTOR_SNAPSHOT_WARN_MB 16
+#define LDG_DOCTOR_SNAPSHOT_FAIL_MB 1024
 /* disk-headroom's growth rate: events appended (ledger time) in the last
  * this many days, or over the log's whole span when it is younger (a
  * span under a day counts as a day: minutes of history are not

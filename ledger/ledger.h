@@ -292,6 +292,39 @@ struct ldg_db_size {
  * Lifetime: *out is the caller's, free() it. */
 int ldg_stats_databases(struct ldg_ledger *l, struct ldg_db_size **out,
                         size_t *n);
+
+/* A process that holds a read snapshot of the store (a slot of LMDB's
+ * reader table in a read transaction). While it holds it, no commit may
+ * reuse a page freed since: the writer takes new pages and data.mdb
+ * grows (docs/QUERY.md, "Readers and the file's growth"). A reader that
+ * is reading holds one for at most a batch (a tenth of a second); one
+ * stopped (SIGSTOP) or hung inside it holds it until it goes on or dies. */
+struct ldg_snapshot_holder {
+    int pid;                /* its process */
+    int self;               /* 1: this process (another of its transactions) */
+    uint64_t thread;        /* its thread, as LMDB records it */
+    uint64_t txnid;         /* the commit its snapshot shows */
+    uint64_t behind;        /* commits made since (the store's last - txnid) */
+    uint64_t held_pages;    /* pages freed by those commits, which no write can
+                               reuse while the snapshot lives (LMDB's free
+                               list, keyed by commit) */
+    uint64_t held_bytes;    /* held_pages times the page size */
+    uint64_t proc_start_ns; /* when its process started (wall clock, from
+                               /proc; 0 when unknown): LMDB does not record
+                               when a snapshot was taken, so this bounds
+                               its age from above */
+    char state;             /* its process's state letter in /proc ('T':
+                               stopped, 'R', 'S', 'D', ...; 0 unknown) */
+};
+#define LDG_SNAPSHOT_HOLDERS_MAX 4096
+/* Every snapshot held on l's store by another transaction than this
+ * call's own (LMDB's reader table, a slot in no transaction left out),
+ * the oldest first, with what each holds back (one pass over LMDB's free
+ * list), and *last_txnid the store's last commit.
+ * @return 0 with *out (n rows, NULL when none); LDG_ENOMEM.
+ * Lifetime: *out is the caller's, free() it. */
+int ldg_stats_snapshots(struct ldg_ledger *l, struct ldg_snapshot_holder **out,
+                        size_t *n, uint64_t *last_txnid);
 /* What ldg_migrate did. Bytes in use are data.mdb's pages less the free
  * ones (the file itself never shrinks: LMDB reuses freed pages). */
 struct ldg_migrate_result {

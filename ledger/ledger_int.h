@@ -417,6 +417,10 @@ const char *ldg_store_strerror(int mdb_rc);
 int ldg_store_check_pages(struct ldg_txn *t, char *what, size_t cap);
 /* ldg_stats_databases's rows from t's snapshot (store.c). */
 int ldg_store_db_sizes(struct ldg_txn *t, struct ldg_db_size **out, size_t *n);
+/* ldg_stats_snapshots's holders from LMDB's reader table, less t itself,
+ * with the pages each holds (store.c); *last_txnid is t's commit. */
+int ldg_store_snapshots(struct ldg_txn *t, struct ldg_snapshot_holder **out,
+                        size_t *n, uint64_t *last_txnid);
 
 /* ---------------- the handle and the append path (open.c ... writer.c) -- */
 

@@ -111,3 +111,79 @@ ldg_stats_databases(struct ldg_ledger *l, struct ldg_db_size **out, size_t *n)
     ldg_txn_abort(t);
     return rc;
 }
+
+/* pid's start time (wall clock ns) and state letter from /proc (Linux);
+ * left 0 when they cannot be read. */
+static void
+proc_info(struct ldg_snapshot_holder *h)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long start_ticks = 0;
+    FILE *f;
+    size_t n;
+    long hz = sysconf(_SC_CLK_TCK);
+    struct timespec rt, bt;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", h->pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "pid (comm) S ppid ...": comm may hold spaces and ')' */
+    if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+        return;
+    h->state = p[2];
+    /* field 22, starttime, is the 20th after the state */
+    p += 3;
+    for (int i = 0; i < 19 && p != NULL; i++)
+        if ((p = strchr(p, ' ')) != NULL)
+            p++;
+    if (p == NULL || sscanf(p, "%llu", &start_ticks) != 1 || hz <= 0)
+        return;
+    /* ticks since boot; boot = now (wall) - uptime (CLOCK_BOOTTIME) */
+    if (clock_gettime(CLOCK_REALTIME, &rt) != 0 ||
+        clock_gettime(CLOCK_BOOTTIME, &bt) != 0)
+        return;
+    {
+        uint64_t now = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+        uint64_t up = (uint64_t)bt.tv_sec * 1000000000u + (uint64_t)bt.tv_nsec;
+        uint64_t since_boot = start_ticks * (1000000000u / (uint64_t)hz);
+        if (up <= now && since_boot <= up)
+            h->proc_start_ns = now - up + since_boot;
+    }
+}
+
+static int
+holder_cmp(const void *a, const void *b)
+{
+    const struct ldg_snapshot_holder *x = a, *y = b;
+    return x->txnid < y->txnid ? -1 : x->txnid > y->txnid ? 1 : x->pid - y->pid;
+}
+
+int
+ldg_stats_snapshots(struct ldg_ledger *l, struct ldg_snapshot_holder **out,
+                    size_t *n, uint64_t *last_txnid)
+{
+    struct ldg_txn *t;
+    uint64_t dummy;
+    int rc;
+
+    if (l == NULL || out == NULL || n == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    *n = 0;
+    if (last_txnid == NULL)
+        last_txnid = &dummy;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_store_snapshots(t, out, n, last_txnid);
+    ldg_txn_abort(t);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < *n; i++)
+        proc_info(&(*out)[i]);
+    if (*n > 1)
+        qsort(*out, *n, sizeof **out, holder_cmp);
+    return 0;
+}

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1986,4 +1987,130 @@ nomem:
         mdb_cursor_close(c);
     free(v);
     return LDG_ENOMEM;
+}
+
+/*
+ * LMDB's reader table, for ldg_stats_snapshots. mdb_reader_list gives
+ * each slot as a line "PID THREAD TXNID" (TXNID "-" when the slot is in
+ * no transaction), after a header line. A slot in a transaction pins the
+ * snapshot of commit TXNID: LMDB's writer reuses the pages of a free-list
+ * record (keyed by the commit that freed them) only when that commit is
+ * older than every reader's snapshot (mdb_page_alloc's "oldest"), so a
+ * reader at TXNID holds every record keyed TXNID or later. The writer
+ * holds those of the last commit itself, so what a reader adds is the
+ * records keyed from its TXNID to before the last commit: pages freed
+ * since its snapshot, each of them replaced by a new page (the file
+ * grows) unless older free pages were left.
+ */
+struct rl_ctx {
+    struct ldg_snapshot_holder *v;
+    size_t n, cap;
+    int nomem;
+};
+
+static int
+rl_line(const char *msg, void *ctx)
+{
+    struct rl_ctx *x = ctx;
+    char th[32], tx[32], *end;
+    int pid;
+    unsigned long long txnid;
+
+    if (sscanf(msg, "%d %31s %31s", &pid, th, tx) != 3 || pid <= 0 ||
+        tx[0] == '-')
+        return 0; /* the header, or a slot in no transaction */
+    errno = 0;
+    txnid = strtoull(tx, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return 0;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 8;
+        struct ldg_snapshot_holder *v;
+        if (cap > LDG_SNAPSHOT_HOLDERS_MAX ||
+            (v = realloc(x->v, cap * sizeof *v)) == NULL) {
+            x->nomem = 1;
+            return 0;
+        }
+        x->v = v;
+        x->cap = cap;
+    }
+    memset(&x->v[x->n], 0, sizeof x->v[x->n]);
+    x->v[x->n].pid = pid;
+    x->v[x->n].thread = strtoull(th, NULL, 16);
+    x->v[x->n].txnid = txnid;
+    x->n++;
+    return 0;
+}
+
+int
+ldg_store_snapshots(struct ldg_txn *t, struct ldg_snapshot_holder **out,
+                    size_t *nout, uint64_t *last_txnid)
+{
+    struct rl_ctx x;
+    MDB_cursor *c = NULL;
+    MDB_val k, d;
+    MDB_stat st;
+    uint64_t last = mdb_txn_id(t->txn), self_tid = (uint64_t)pthread_self();
+    int rc, self = -1;
+
+    *out = NULL;
+    *nout = 0;
+    *last_txnid = last;
+    memset(&x, 0, sizeof x);
+    if (mdb_env_stat(t->s->env, &st) != 0)
+        return LDG_EIO;
+    if ((rc = mdb_reader_list(t->s->env, rl_line, &x)) < 0 || x.nomem) {
+        free(x.v);
+        return x.nomem ? LDG_ENOMEM : LDG_EIO;
+    }
+    for (size_t i = 0; i < x.n; i++) {
+        struct ldg_snapshot_holder *h = &x.v[i];
+        h->behind = h->txnid < last ? last - h->txnid : 0;
+        /* this call's own transaction is not a holder */
+        if (self < 0 && h->pid == (int)getpid() && h->thread == self_tid &&
+            h->txnid == last) {
+            self = (int)i;
+            continue;
+        }
+        h->self = h->pid == (int)getpid();
+    }
+    if (self >= 0) {
+        memmove(&x.v[self], &x.v[self + 1],
+                (x.n - (size_t)self - 1) * sizeof *x.v);
+        x.n--;
+    }
+    /* the free list's records keyed from each holder's commit to before
+     * the last: one pass over the free list (its records are few: one a
+     * commit not yet reused) */
+    if (x.n > 0 && (rc = mdb_cursor_open(t->txn, 0, &c)) == 0) {
+        for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+            uint64_t key = 0, pages;
+            size_t kv = 0, nv = 0;
+            if (k.mv_size == sizeof kv)
+                memcpy(&kv, k.mv_data, sizeof kv);
+            if (d.mv_size < sizeof nv)
+                continue;
+            memcpy(&nv, d.mv_data, sizeof nv); /* an IDL: its count first */
+            key = kv;
+            pages = nv;
+            for (size_t i = 0; i < x.n; i++)
+                if (key >= x.v[i].txnid && key < last)
+                    x.v[i].held_pages += pages;
+        }
+        mdb_cursor_close(c);
+        if (rc != MDB_NOTFOUND) {
+            free(x.v);
+            return xlate(rc);
+        }
+    }
+    for (size_t i = 0; i < x.n; i++)
+        x.v[i].held_bytes = x.v[i].held_pages * st.ms_psize;
+    if (x.n == 0) {
+        free(x.v);
+        x.v = NULL;
+    }
+    *out = x.v;
+    *nout = x.n;
+    return 0;
 }

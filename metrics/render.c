@@ -345,6 +345,66 @@ render_disk(struct ldg_buf *o, struct ldg_ledger *l)
     }
 }
 
+/* ------------------------------------------------------------- readers -- */
+
+/* Snapshots of the store other processes (or this one's other
+ * transactions) hold (ldg_stats_snapshots): per holder, what it keeps the
+ * writer from reusing, how many commits old it is and when its process
+ * started (LMDB does not record when the snapshot was taken); and the
+ * largest, 0 with none, to alert on. */
+static void
+render_readers(struct ldg_buf *o, struct ldg_ledger *l)
+{
+    struct ldg_snapshot_holder *v = NULL;
+    size_t n = 0;
+    uint64_t max = 0;
+
+    if (ldg_stats_snapshots(l, &v, &n, NULL) < 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        max = v[i].held_bytes > max ? v[i].held_bytes : max;
+    head(o, "ledger_snapshot_held_bytes_max", "gauge",
+         "The most bytes one read snapshot of the store keeps the writer "
+         "from reusing (freed since it was taken); 0 when none is held.");
+    sample_u(o, "ledger_snapshot_held_bytes_max", NULL, max);
+    if (n == 0) {
+        free(v);
+        return;
+    }
+    head(o, "ledger_snapshot_held_bytes", "gauge",
+         "Bytes freed since a held read snapshot was taken, which no "
+         "write may reuse while it is held: data.mdb grows by them, by "
+         "holder pid and process state (T: stopped).");
+    for (size_t i = 0; i < n; i++) {
+        char pid[16], st[2] = {v[i].state ? v[i].state : '?', '\0'};
+        snprintf(pid, sizeof pid, "%d", v[i].pid);
+        sample_u(o, "ledger_snapshot_held_bytes",
+                 (const char *const[]){"pid", pid, "state", st, NULL},
+                 v[i].held_bytes);
+    }
+    head(o, "ledger_snapshot_commits_behind", "gauge",
+         "Commits made since a held read snapshot was taken, by holder "
+         "pid.");
+    for (size_t i = 0; i < n; i++) {
+        char pid[16];
+        snprintf(pid, sizeof pid, "%d", v[i].pid);
+        sample_u(o, "ledger_snapshot_commits_behind",
+                 (const char *const[]){"pid", pid, NULL}, v[i].behind);
+    }
+    head(o, "ledger_snapshot_process_start_seconds", "gauge",
+         "When the process holding a read snapshot started (Unix seconds; "
+         "the snapshot is younger), by holder pid.");
+    for (size_t i = 0; i < n; i++) {
+        char pid[16];
+        snprintf(pid, sizeof pid, "%d", v[i].pid);
+        if (v[i].proc_start_ns != 0)
+            sample_ts(o, "ledger_snapshot_process_start_seconds",
+                      (const char *const[]){"pid", pid, NULL},
+                      v[i].proc_start_ns);
+    }
+    free(v);
+}
+
 /* ---------------------------------------------------------------- jobs -- */
 
 static uint64_t
@@ -549,6 +609,7 @@ render_all(struct ldg_metrics *m, struct ldg_ledger *l, struct ldg_buf *out)
     if ((rc = doc.err) < 0 || (rc = render_routes(out, l)) < 0)
         goto out;
     render_disk(out, l);
+    render_readers(out, l);
     render_jobs(out, l);
     render_proxy(out, m);
     head(out, "ledger_otlp_events_total", "counter",

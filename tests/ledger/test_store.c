@@ -423,9 +423,9 @@ test_store__verify_full_walks_every_page(void **state)
 }
 
 /* A child that opens dir read-only, begins a read transaction, says so
- * and waits: killed, it dies with its reader slot taken. */
+ * and waits (its pid returned, alive). */
 static pid_t
-reader_that_dies(const char *dir)
+reader_holding(const char *dir)
 {
     int fd[2];
     char c;
@@ -450,9 +450,68 @@ reader_that_dies(const char *dir)
     close(fd[1]);
     assert_int_equal(read(fd[0], &c, 1), 1);
     close(fd[0]);
+    return pid;
+}
+
+/* ... then killed: it dies with its reader slot taken. */
+static pid_t
+reader_that_dies(const char *dir)
+{
+    pid_t pid = reader_holding(dir);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     return pid;
+}
+
+/* A reader stopped inside its read transaction is listed with its pid,
+ * its state, the commits made since its snapshot and the pages they
+ * freed that no commit could reuse (issue 63): the doctor and metrics
+ * name it from this. This call's own transaction is not listed. */
+static void
+test_store__snapshots_name_a_stopped_holder_and_what_it_holds(void **state)
+{
+    char dir[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_snapshot_holder *v = NULL;
+    size_t n = 9;
+    uint64_t last = 0, file0, file1;
+    struct ldg_stats st;
+    (void)state;
+    t_append_many(l, 50);
+    assert_int_equal(ldg_stats_snapshots(l, &v, &n, &last), 0);
+    assert_int_equal(n, 0); /* none but this call's own */
+    assert_null(v);
+    pid_t pid = reader_holding(dir);
+    kill(pid, SIGSTOP);
+    assert_int_equal(ldg_stats(l, &st), 0);
+    file0 = st.file_bytes;
+    for (int i = 0; i < 300; i++)
+        t_append_many(l, 1);
+    assert_int_equal(ldg_stats(l, &st), 0);
+    file1 = st.file_bytes;
+    assert_int_equal(ldg_stats_snapshots(l, &v, &n, &last), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].pid, pid);
+    assert_int_equal(v[0].self, 0);
+    assert_true(v[0].behind >= 300);
+    assert_int_equal(v[0].txnid + v[0].behind, last);
+    assert_true(v[0].held_pages > 0);
+    assert_int_equal(v[0].held_bytes % v[0].held_pages, 0);
+    /* what it holds is what the file grew by, at most */
+    assert_true(v[0].held_bytes <= file1 - file0 + (1u << 20));
+#ifdef __linux__
+    assert_int_equal(v[0].state, 'T');
+    assert_true(v[0].proc_start_ns > 0 &&
+                v[0].proc_start_ns <= ldg_now_wall_ns());
+#endif
+    free(v);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_int_equal(ldg_clear_dead_readers(l), 1);
+    assert_int_equal(ldg_stats_snapshots(l, &v, &n, &last), 0);
+    assert_int_equal(n, 0);
+    ldg_close(l);
+    t_rmrf(dir);
 }
 
 /* A reader that died holding its transaction pins its snapshot (the file
@@ -501,6 +560,8 @@ main(void)
         cmocka_unit_test(test_store__verify_full_walks_every_page),
         cmocka_unit_test(
             test_store__a_writer_clears_a_dead_reader_as_it_writes),
+        cmocka_unit_test(
+            test_store__snapshots_name_a_stopped_holder_and_what_it_holds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
