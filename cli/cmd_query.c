@@ -286,14 +286,113 @@ finish(struct out *o, struct ldg_ledger *l, struct ldg_txn **tp, struct bgw *w,
 }
 
 /*
+ * The read window (issue 63). A reader holds its read transaction only
+ * while it reads a batch: at most WINDOW_EVENTS events examined or
+ * WINDOW_MS, whichever comes first; then the snapshot is let go, what was
+ * read is handed to the writer thread, and the next batch is read in a
+ * new snapshot from the event after the last examined. LMDB cannot reuse
+ * a page freed after a live snapshot was taken, so a reader stopped
+ * (SIGSTOP, ctrl-Z) or slow inside one makes data.mdb grow by all that
+ * is written meanwhile (40x over 30,000 events in commits of 5, issue
+ * 63); with the window it is inside one for a fraction of its time, and
+ * out of any while it waits on its output. The log's events never change
+ * once appended, so the batches make the answer of the first snapshot
+ * (never past its size), unless a prune removes events not yet read:
+ * that is an error (window_pruned), not a gap.
+ */
+#define WINDOW_EVENTS 1000
+#define WINDOW_MS 100
+
+/* 0, or EX_NOINPUT after saying so when events of [lo, hi] not yet read
+ * were pruned since the first snapshot, whose horizon was h0 (it's is
+ * the horizon in the current one). */
+static int
+window_pruned(struct out *o, struct ldg_ledger *l, struct ldg_query_iter *it,
+              uint64_t h0, uint64_t lo, uint64_t hi)
+{
+    struct ldg_query_stats st;
+    char what[256];
+    uint64_t a = lo > h0 ? lo : h0, b;
+
+    ldg_query_iter_stats(it, &st);
+    b = st.horizon < hi ? st.horizon : hi + 1;
+    if (st.horizon <= h0 || a >= b)
+        return 0;
+    snprintf(what, sizeof what,
+             "events %llu..%llu were pruned while this query read them, so "
+             "the answer above stops short of them (run it again)",
+             (unsigned long long)a, (unsigned long long)(b - 1));
+    cli_pruned(o->c, l, what);
+    return EX_NOINPUT;
+}
+
+/* Ends *tp's snapshot and begins another: 0 or the exit code. */
+static int
+window_renew(struct out *o, struct ldg_ledger *l, struct ldg_txn **tp)
+{
+    int rc;
+    ldg_txn_abort(*tp);
+    *tp = NULL;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, tp)) < 0) {
+        *tp = NULL;
+        cli_err(o->c, "reading the ledger: %s", ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    return 0;
+}
+
+/* -n N without -r: where the last N matches of [lo, hi] start, read
+ * backwards a window at a time. 0 with *first (*n matches found, 0 when
+ * none), or the exit code. */
+static int
+last_n_start(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
+             struct ldg_txn **tp, uint64_t h0, uint64_t lo, uint64_t hi,
+             uint64_t limit, uint64_t *first, uint64_t *n)
+{
+    struct ldg_query_iter *it = NULL;
+    struct ldg_event ev;
+    uint64_t pos;
+    int rc;
+
+    *n = 0;
+    for (;;) {
+        ldg_query_restrict(q, lo, hi);
+        if ((rc = ldg_query_iter_new(&it, q, *tp, LDG_QUERY_REVERSE)) < 0)
+            return iter_error(o->c, *tp, rc);
+        if ((rc = window_pruned(o, l, it, h0, lo, hi)) != 0) {
+            ldg_query_iter_free(it);
+            return rc;
+        }
+        ldg_query_iter_window(it, WINDOW_EVENTS, WINDOW_MS);
+        while (*n < limit && (rc = ldg_query_iter_next(it, &ev)) == 0) {
+            *first = ev.seq;
+            (*n)++;
+        }
+        if (rc != LDG_QUERY_WINDOW_END || !ldg_query_iter_position(it, &pos)) {
+            ldg_query_iter_free(it);
+            break;
+        }
+        ldg_query_iter_free(it);
+        if ((rc = window_renew(o, l, tp)) != 0)
+            return rc;
+        if (pos <= lo)
+            return 0;
+        hi = pos - 1;
+    }
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        return iter_error(o->c, *tp, rc);
+    return 0;
+}
+
+/*
  * Prints the matches of q with seq >= lo in *tp's snapshot. limit 0 = all.
  * Without -r and with a limit, the last `limit` matches are wanted in
  * forward order: a reverse pass finds where they start, then a forward
- * pass prints them (two passes over the same snapshot, constant memory).
- * Every CHUNK_BYTES of output the transaction is ended and a new one
- * begun (*tp replaced) to go on after the last event printed, never past
- * the first snapshot's size; the full chunk is written by a thread (struct
- * bgw) while the next is filled.
+ * pass prints them (two passes, constant memory). Each read window (see
+ * above), and every CHUNK_BYTES of output, the transaction is ended and a
+ * new one begun (*tp replaced) to go on after the last event read, never
+ * past the first snapshot's size; what was read is written by a thread
+ * (struct bgw) while the next window is read.
  */
 static int
 run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
@@ -302,10 +401,11 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
 {
     struct ldg_query_iter *it = NULL;
     struct ldg_query_stream_opts so;
+    struct ldg_query_stats st;
     struct ldg_event ev;
     struct chunk ch[2];
     struct bgw w;
-    uint64_t n = 0, size, hi;
+    uint64_t n = 0, size, hi, h0;
     int rc, cur = 0, wr;
 
     memset(ch, 0, sizeof ch);
@@ -317,19 +417,18 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
         return 0;
     hi = size - 1;
     ldg_query_restrict(q, lo, hi);
+    /* the horizon of the first snapshot (a prune between windows) */
+    if ((rc = ldg_query_iter_new(&it, q, *tp, 0)) < 0)
+        return iter_error(o->c, *tp, rc);
+    ldg_query_iter_stats(it, &st);
+    h0 = st.horizon;
+    ldg_query_iter_free(it);
+    it = NULL;
     if (limit > 0 && !reverse) {
         uint64_t first = 0;
-        rc = ldg_query_iter_new(&it, q, *tp, LDG_QUERY_REVERSE);
-        if (rc < 0)
-            return iter_error(o->c, *tp, rc);
-        while (n < limit && (rc = ldg_query_iter_next(it, &ev)) == 0) {
-            first = ev.seq;
-            n++;
-        }
-        ldg_query_iter_free(it);
-        it = NULL;
-        if (rc < 0 && rc != LDG_ENOTFOUND)
-            return iter_error(o->c, *tp, rc);
+        if ((rc = last_n_start(o, l, q, tp, h0, lo, hi, limit, &first, &n)) !=
+            0)
+            return rc;
         if (n == 0)
             return 0;
         /* narrow to [first, ...]: the last `limit` matches */
@@ -339,12 +438,20 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
         n = 0;
     }
     for (;;) {
-        uint64_t got = 0;
+        uint64_t got = 0, pos = 0;
+        int have_pos;
         rc = ldg_query_iter_new(&it, q, *tp, reverse ? LDG_QUERY_REVERSE : 0);
         if (rc < 0) {
-            rc = iter_error(o->c, *tp, rc);
+            rc = finish(o, l, tp, &w, &ch[cur], rc);
             break;
         }
+        if ((rc = window_pruned(o, l, it, h0, lo, hi)) != 0) {
+            ldg_query_iter_free(it);
+            it = NULL;
+            wr = finish(o, l, tp, &w, &ch[cur], 0);
+            break;
+        }
+        ldg_query_iter_window(it, WINDOW_EVENTS, WINDOW_MS);
         /* what the iterator read for each event (its decoded body or
          * stored record) is rendered without reading it again; -o json
          * renders on all cores */
@@ -354,6 +461,8 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
         so.ctx = &ch[cur];
         so.stop = &stop_flag;
         rc = ldg_query_stream(it, o->r, &so, &got, &ev);
+        have_pos =
+            rc == LDG_QUERY_WINDOW_END && ldg_query_iter_position(it, &pos);
         ldg_query_iter_free(it);
         it = NULL;
         if (got > 0) {
@@ -364,18 +473,24 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
             if (last_seq != NULL)
                 *last_seq = ev.seq;
         }
-        if (rc != LDG_QUERY_WRITE_PAUSE) {
+        if (rc == LDG_QUERY_WINDOW_END && !have_pos)
+            rc = 0; /* (a window examines one event at least) */
+        if (rc != LDG_QUERY_WRITE_PAUSE && rc != LDG_QUERY_WINDOW_END) {
             rc = finish(o, l, tp, &w, &ch[cur], rc);
             break;
         }
-        /* Paused with a chunk in hand: let the snapshot go, have the chunk
-         * written (after the one before it), then go on from the event
-         * after the last one printed, into the other chunk. */
+        /* A window read, or a chunk full: let the snapshot go, have what
+         * was read written (after the chunk before it), then go on from
+         * the event after the last one read, into the other chunk. */
+        if (rc == LDG_QUERY_WRITE_PAUSE)
+            pos = ev.seq;
         ldg_txn_abort(*tp);
         *tp = NULL;
         if ((rc = bgw_idle(&w)) != 0)
             break;
-        if (bgw_give(&w, &ch[cur]) == 0) {
+        if (ch[cur].b.len == 0) {
+            /* nothing matched in the window */
+        } else if (bgw_give(&w, &ch[cur]) == 0) {
             cur ^= 1;
         } else {
             rc = write_out(o, ch[cur].b.s, ch[cur].b.len);
@@ -383,17 +498,14 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
             if (rc != 0)
                 break;
         }
-        if ((rc = ldg_txn_begin(l, LDG_TXN_READ, tp)) < 0) {
-            cli_err(o->c, "reading the ledger: %s", ldg_strerror(rc));
-            rc = cli_exit_code(rc);
+        if ((rc = window_renew(o, l, tp)) != 0)
             break;
-        }
-        if (reverse ? ev.seq <= lo : ev.seq >= hi)
+        if (reverse ? pos <= lo : pos >= hi)
             break;
         if (reverse)
-            hi = ev.seq - 1;
+            hi = pos - 1;
         else
-            lo = ev.seq + 1;
+            lo = pos + 1;
         ldg_query_restrict(q, lo, hi);
     }
     if ((wr = bgw_stop(&w)) != 0 && rc == 0)

@@ -191,6 +191,10 @@ struct ldg_query_iter {
     json_t *last_body; /* decoded while matching the last event returned */
     int last_state;    /* 1 decoded, -1 erased, 0 not looked at */
     struct q_pre x;    /* the prefilter's, on the iterator's thread */
+    /* ldg_query_iter_window: ends after win_max examined (0: no count)
+     * or at win_end_ns (0: no time); pos the last examined (have_pos) */
+    uint64_t win_max, win_from, win_end_ns, pos;
+    int have_pos;
 };
 
 /* ------------------------------------------------------------- sources -- */
@@ -1027,6 +1031,14 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
         uint64_t seq = s->cur;
         int rc, m;
 
+        if (it->win_max != 0 || it->win_end_ns != 0) {
+            uint64_t done = it->st.examined - it->win_from;
+            if ((it->win_max != 0 && done >= it->win_max) ||
+                (it->win_end_ns != 0 && done % 64 == 63 &&
+                 ldg_now_mono_ns() >= it->win_end_ns))
+                return LDG_QUERY_WINDOW_END;
+        }
+
         it->rec_state = 0;
         if (s->kind == S_BODIES) { /* the body record is at hand */
             it->rec_state = 1;
@@ -1051,6 +1063,8 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
             if ((rc = pop_advance(it)) < 0)
                 return rc;
         it->st.examined++;
+        it->pos = seq;
+        it->have_pos = 1;
         m = event_matches(it, ev);
         if (m < 0) {
             ldg_set_errmsg(ldg_txn_ledger(it->t), "event %llu: %s",
@@ -1092,6 +1106,24 @@ q_iter_body_record(struct ldg_query_iter *it, const uint8_t **rec, size_t *len)
     *rec = it->rec;
     *len = it->rlen;
     return 0;
+}
+
+void
+ldg_query_iter_window(struct ldg_query_iter *it, uint64_t max_events,
+                      uint64_t max_ms)
+{
+    it->win_max = max_events;
+    it->win_from = it->st.examined;
+    it->win_end_ns = max_ms ? ldg_now_mono_ns() + max_ms * 1000000u : 0;
+}
+
+int
+ldg_query_iter_position(const struct ldg_query_iter *it, uint64_t *seq)
+{
+    if (!it->have_pos)
+        return 0;
+    *seq = it->pos;
+    return 1;
 }
 
 struct ldg_txn *

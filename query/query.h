@@ -70,6 +70,23 @@ int ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
 int ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev);
 void ldg_query_iter_free(struct ldg_query_iter *it);
 
+/* A read window: from this call on, ldg_query_iter_next returns
+ * LDG_QUERY_WINDOW_END instead of examining another event once it has
+ * examined max_events (0: no count) or max_ms have passed (0: no time;
+ * the clock is read every 64 events). The caller then ends its read
+ * transaction (so a reader that waits, or is stopped, while it writes
+ * what it read pins no snapshot: docs/QUERY.md, "Readers and the file's
+ * growth") and goes on from ldg_query_iter_position in a new one with a
+ * new iterator: the log's events never change once appended, so the
+ * answer is the same, unless a prune removed events meanwhile. */
+#define LDG_QUERY_WINDOW_END 3
+void ldg_query_iter_window(struct ldg_query_iter *it, uint64_t max_events,
+                           uint64_t max_ms);
+/* 1 with *seq the last event it examined (matched or not: every event
+ * before it, after it with LDG_QUERY_REVERSE, is done), 0 when it
+ * examined none. */
+int ldg_query_iter_position(const struct ldg_query_iter *it, uint64_t *seq);
+
 /* ------------------------------------------------------ matcher extras -- */
 
 /* Parses one time spec (systemd.time(7): "now", "today", "yesterday",

@@ -355,7 +355,7 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
                 item->rec_len = 0;
                 iter_rc = 0;
             }
-            if (iter_rc < 0) {
+            if (iter_rc < 0 || iter_rc == LDG_QUERY_WINDOW_END) {
                 end = 1;
                 break;
             }
@@ -421,6 +421,8 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
         rc = drain_one(s, o, it, count, last);
     if (rc == 0 && iter_rc < 0 && iter_rc != LDG_ENOTFOUND)
         rc = iter_rc;
+    if (rc == 0 && iter_rc == LDG_QUERY_WINDOW_END)
+        rc = iter_rc; /* all it read is written */
     return rc;
 }
 
@@ -451,7 +453,7 @@ run_plain(struct ldg_query_iter *it, struct ldg_query_render *r,
             rc = 0;
             break;
         }
-        if (rc < 0)
+        if (rc < 0 || rc == LDG_QUERY_WINDOW_END)
             break;
         if ((rc = ldg_query_render_iter(r, it, &ev, &text, &len)) < 0)
             break;
@@ -520,6 +522,10 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     /* The ring and its buffers are kept in the renderer from one call to
      * the next (the CLI calls once per 4 MiB of output): allocated anew,
      * a time window of 132,000 events faulted in ~20,000 fresh pages. */
+    /* So are its workers, idle between calls (a call ends with every
+     * batch written): the CLI calls once per read window, 1,000 events,
+     * and starting and joining three threads a window cost ~10% of -o
+     * json's time. */
     s = *q_render_stream(r);
     if (s == NULL) {
         s = calloc(1, sizeof *s);
@@ -527,20 +533,19 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
             q_modelcache_detach(*q_render_modelcache(r));
             return LDG_ENOMEM;
         }
+        pthread_mutex_init(&s->mu, NULL);
+        pthread_cond_init(&s->work, NULL);
+        pthread_cond_init(&s->done, NULL);
         *q_render_stream(r) = s;
     }
+    pthread_mutex_lock(&s->mu);
     s->head = s->tail = 0;
-    s->quit = 0;
-    s->nth = s->want_th = 0;
-    s->decided = 0;
-    memset(&s->js, 0, sizeof s->js);
-    s->js.utc_sec = -1;
     for (size_t i = 0; i < RING; i++)
         s->ring[i].state = B_FREE;
+    pthread_mutex_unlock(&s->mu);
+    memset(&s->js, 0, sizeof s->js);
+    s->js.utc_sec = -1;
     s->limit = o->limit > 0 ? o->limit - *count : 0;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->work, NULL);
-    pthread_cond_init(&s->done, NULL);
     s->flags = q_render_flags(r);
     s->fields = q_render_fields(r);
     s->bad_seq = q_render_finding(r, &s->bad_what);
@@ -552,10 +557,6 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
      * model lookups, is the stream's narrow part */
     q_iter_skip_digest(it);
     rc = run_threaded(s, it, r, o, count, last);
-    stop_workers(s);
-    pthread_cond_destroy(&s->done);
-    pthread_cond_destroy(&s->work);
-    pthread_mutex_destroy(&s->mu);
     q_modelcache_detach(*q_render_modelcache(r));
     /* what the items point to belongs to this call */
     for (size_t i = 0; i < RING; i++) {
@@ -572,6 +573,10 @@ q_stream_free(struct q_stream *s)
 {
     if (s == NULL)
         return;
+    stop_workers(s);
+    pthread_cond_destroy(&s->done);
+    pthread_cond_destroy(&s->work);
+    pthread_mutex_destroy(&s->mu);
     for (size_t i = 0; i < RING; i++) {
         free(s->ring[i].items);
         ldg_buf_release(&s->ring[i].out);

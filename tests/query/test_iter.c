@@ -268,6 +268,77 @@ test_iter__restrict_bounds_the_seq_window(void **state)
     ldg_query_free(q);
 }
 
+/* Read in windows (issue 63): an iterator with a window of 3 events
+ * stops with LDG_QUERY_WINDOW_END and its position, and iterators begun
+ * after it in new transactions, restricted from there, give the same
+ * matches as one pass: none missed, none twice, forward and reverse,
+ * for a sparse match (windows with no match) and every event. */
+static void
+windows_match_one_pass(struct ldg_ledger *l, const char *term, unsigned flags)
+{
+    const char *terms[] = {term};
+    struct ldg_query *q;
+    struct ldg_query_iter *it;
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    uint64_t one[MAXR], win[MAXR], pos = 0, lo = 0, hi = UINT64_MAX;
+    size_t n1 = 0, nw = 0, windows = 0;
+    char err[64];
+    int rc;
+
+    assert_int_equal(ldg_query_compile(&q, 1, (char *const *)(uintptr_t)terms,
+                                       NULL, NULL, err, sizeof err),
+                     0);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_query_iter_new(&it, q, t, flags), 0);
+    while (ldg_query_iter_next(it, &ev) == 0)
+        one[n1++] = ev.seq;
+    ldg_query_iter_free(it);
+    ldg_txn_abort(t);
+    for (;;) {
+        ldg_query_restrict(q, lo, hi);
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+        assert_int_equal(ldg_query_iter_new(&it, q, t, flags), 0);
+        ldg_query_iter_window(it, 3, 0);
+        while ((rc = ldg_query_iter_next(it, &ev)) == 0)
+            win[nw++] = ev.seq;
+        windows++;
+        if (rc != LDG_QUERY_WINDOW_END) {
+            assert_int_equal(rc, LDG_ENOTFOUND);
+            ldg_query_iter_free(it);
+            ldg_txn_abort(t);
+            break;
+        }
+        assert_int_equal(ldg_query_iter_position(it, &pos), 1);
+        ldg_query_iter_free(it);
+        ldg_txn_abort(t);
+        if (flags & LDG_QUERY_REVERSE)
+            hi = pos - 1;
+        else
+            lo = pos + 1;
+    }
+    /* (an index that answers with matches only, fewer than a window,
+     * is read in one) */
+    if (windows <= 2 && n1 > 3)
+        fail_msg("%s: %zu windows for %zu matches", term, windows, n1);
+    assert_int_equal(nw, n1);
+    for (size_t i = 0; i < n1; i++)
+        assert_int_equal(win[i], one[i]);
+    ldg_query_free(q);
+}
+
+static void
+test_iter__windows_resume_without_gap_or_repeat(void **state)
+{
+    struct fx *f = *state;
+    windows_match_one_pass(f->l, "run=R-0001", 0);
+    windows_match_one_pass(f->l, "type!=run.*", 0);
+    windows_match_one_pass(f->l, "type!=run.*", LDG_QUERY_REVERSE);
+    windows_match_one_pass(f->l, "body.status=ok", 0);
+    windows_match_one_pass(f->l, "seq=0..", 0);
+    windows_match_one_pass(f->l, "seq=0..", LDG_QUERY_REVERSE);
+}
+
 /* A long forward bodies scan has its second half prefiltered by a
  * thread (iter.c, struct prescan): with the threshold lowered to every
  * scan, and the prescan's room for candidates cut so that it stops early
@@ -1309,6 +1380,9 @@ main(void)
                                         setup_pdf, teardown),
         cmocka_unit_test_setup_teardown(
             test_iter__restrict_bounds_the_seq_window, setup_pdf, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_iter__windows_resume_without_gap_or_repeat, setup_pdf,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_iter__planner_prefers_run_subject_type_actor_body, setup_pdf,
             teardown),

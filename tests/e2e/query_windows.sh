@@ -1,0 +1,152 @@
+#!/bin/sh
+# query_windows.sh — a reader holds its read snapshot for a window, not
+# for its whole answer (issue 63), and the doctor and metrics name one
+# that holds an old snapshot.
+#   1. `query -o json` of 10,000 events is held on a pipe nobody reads
+#      (between two windows); then events are appended and a prune
+#      removes events it has printed: the answer is still exactly the
+#      10,000 events, in order, each once.
+#   2. The same, with a prune of events it has not read yet: exit 66
+#      naming them, and what was printed is a prefix with no gap (it used
+#      to resume past the horizon in silence: a gap, exit 0).
+#   3. A reader stopped inside its read transaction while 3,000 events
+#      are appended in commits of 5: `doctor` warns naming its pid, state
+#      and what it holds; `metrics` gives the same per pid.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/query_windows.XXXXXX") ||
+    exit 1
+pids=""
+cleanup() {
+    for p in $pids; do kill -9 "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+nfail=0
+bad() {
+    printf 'FAIL %s\n' "$*"
+    nfail=$((nfail + 1))
+}
+gen() { # gen FROM TO: events of about 1.2 kB
+    awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i < b; i++)
+        printf "{\"type\":\"x.t\",\"run\":\"r1\",\"body\":{\"i\":%d,\"pad\":\"%01000d\"}}\n", i, i }'
+}
+gen 0 9999 >"$T/a.jsonl"
+gen 9999 12999 >"$T/b.jsonl"
+
+# blocked PID: wait (30 s at most) until one of PID's threads blocks
+# writing to a pipe
+blocked() {
+    i=0
+    while [ "$i" -lt 300 ]; do
+        case $(cat "/proc/$1"/task/*/wchan 2>/dev/null) in *pipe*) return 0 ;; esac
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# held NAME PRUNE_BEFORE: a ledger of 10,000 events (seq 0..9999);
+# `query -o json seq=1..` into a fifo read only once $T/NAME.go is
+# written; once it blocks, 3,000 events are appended and the ledger
+# pruned before PRUNE_BEFORE; then the reader reads all. Leaves the
+# output in $T/NAME.out, stderr in .err, the exit code in .rc.
+held() {
+    n=$1
+    d=$T/$n
+    "$LEDGER" --dir "$d" init >/dev/null 2>&1 &&
+        "$LEDGER" --dir "$d" ingest "$T/a.jsonl" >/dev/null 2>&1 ||
+        bad "$n: a ledger of 10,000 events"
+    "$LEDGER" --dir "$d" archive --before "$2" --out "$d.bundle" >/dev/null 2>"$d.aerr" ||
+        bad "$n: archive before $2: $(head -c 300 "$d.aerr")"
+    "$LEDGER" --dir "$d" stats -o json 2>/dev/null |
+        sed -n 's/.*"size":"\([0-9]*\)".*/\1/p' >"$d.size"
+    mkfifo "$d.fifo" "$d.go"
+    { cat "$d.go" >/dev/null; cat; } <"$d.fifo" >"$d.out" &
+    rd=$!
+    pids="$pids $rd"
+    sh -c '"$1" --dir "$2" query -o json seq=1.. >"$2.fifo" 2>"$2.err"; echo $? >"$2.rc"' \
+        sh "$LEDGER" "$d" &
+    qs=$!
+    pids="$pids $qs"
+    i=0
+    while [ -z "$(pgrep -P "$qs" 2>/dev/null)" ] && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    qp=$(pgrep -P "$qs")
+    blocked "$qp" || bad "$n: query did not block on its pipe"
+    "$LEDGER" --dir "$d" ingest --batch 5 "$T/b.jsonl" >/dev/null 2>"$d.ierr" ||
+        bad "$n: ingest beside the query: $(head -c 300 "$d.ierr")"
+    "$LEDGER" --dir "$d" prune --before "$2" --archive "$d.bundle" --force >/dev/null 2>"$d.perr" ||
+        bad "$n: prune before $2: $(head -c 300 "$d.perr")"
+    echo go >"$d.go"
+    wait "$qs"
+    wait "$rd"
+}
+
+# 1. a prune of what the query has printed (the first window's events)
+held early 500
+seqs=$(jq -r .seq "$T/early.out" 2>/dev/null | tr '\n' ' ')
+want=$(seq 1 $(($(cat "$T/early.size") - 1)) | tr '\n' ' ')
+[ "$(cat "$T/early.rc")" = 0 ] && [ "$seqs" = "$want" ] ||
+    bad "a prune of printed events between windows: exit $(cat "$T/early.rc"), $(jq -r .seq "$T/early.out" | wc -l) events, first $(jq -r .seq "$T/early.out" | head -1), $(head -c 300 "$T/early.err")"
+
+# 2. a prune of events the query has not read yet
+held late 8000
+rc=$(cat "$T/late.rc")
+got=$(jq -r .seq "$T/late.out" 2>/dev/null | wc -l)
+last=$(jq -r .seq "$T/late.out" 2>/dev/null | tail -1)
+prefix=$(jq -r .seq "$T/late.out" 2>/dev/null | tr '\n' ' ')
+[ "$rc" = 66 ] && [ "$got" -ge 1 ] && [ "$prefix" = "$(seq 1 "$last" | tr '\n' ' ')" ] &&
+    grep -q "^ledger query: events $((last + 1))\.\.[0-9]* were pruned while this query read them" "$T/late.err" ||
+    bad "a prune of unread events between windows: exit $rc, $got events up to ${last:-none}, $(head -c 400 "$T/late.err")"
+echo "a prune before 8000 while the query waited after event ${last:-?}: exit $rc"
+
+# 3. a reader stopped inside its read transaction, named by doctor and
+# metrics
+if cc -o "$T/lr" "$(dirname "$0")/lib/lmdb_readers.c" -llmdb 2>"$T/cc.err"; then
+    d=$T/early
+    "$T/lr" hold "$d" >"$T/hold.out" &
+    hp=$!
+    pids="$pids $hp"
+    i=0
+    while ! grep -q holding "$T/hold.out" && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -STOP "$hp"
+    "$LEDGER" --dir "$d" ingest --batch 5 "$T/b.jsonl" >/dev/null 2>&1 ||
+        bad "ingest beside the stopped reader"
+    "$LEDGER" --dir "$d" doctor -o json >"$T/doc.json" 2>/dev/null
+    st=$(jq -r '.box[] | select(.name == "snapshots-held") | .status' "$T/doc.json")
+    hpid=$(jq -r '.box[] | select(.name == "snapshots-held") | .holders[0].pid' "$T/doc.json")
+    hst=$(jq -r '.box[] | select(.name == "snapshots-held") | .holders[0].state' "$T/doc.json")
+    hb=$(jq -r '.box[] | select(.name == "snapshots-held") | .holders[0].held_bytes' "$T/doc.json")
+    behind=$(jq -r '.box[] | select(.name == "snapshots-held") | .holders[0].commits_behind' "$T/doc.json")
+    [ "$st" = warn ] && [ "$hpid" = "$hp" ] && [ "$hst" = T ] &&
+        [ "${hb:-0}" -gt 0 ] && [ "${behind:-0}" -ge 600 ] ||
+        bad "doctor -o json on the stopped reader $hp: $(jq -c '.box[] | select(.name == "snapshots-held")' "$T/doc.json")"
+    "$LEDGER" --dir "$d" doctor >"$T/doc.txt" 2>&1
+    grep -q "WARN *snapshots-held *process $hp (stopped) holds the store's snapshot of commit" "$T/doc.txt" &&
+        grep -q "kill -CONT $hp" "$T/doc.txt" ||
+        bad "doctor on the stopped reader $hp: $(grep -A1 snapshots-held "$T/doc.txt")"
+    "$LEDGER" --dir "$d" metrics >"$T/metrics.txt" 2>/dev/null
+    grep -q "^ledger_snapshot_held_bytes{pid=\"$hp\",state=\"T\"} [1-9]" "$T/metrics.txt" &&
+        grep -q "^ledger_snapshot_commits_behind{pid=\"$hp\"} [1-9]" "$T/metrics.txt" &&
+        grep -q "^ledger_snapshot_held_bytes_max [1-9]" "$T/metrics.txt" ||
+        bad "metrics on the stopped reader $hp: $(grep snapshot "$T/metrics.txt" | head -5)"
+    grep -A1 snapshots-held "$T/doc.txt"
+    kill -9 "$hp"
+    wait "$hp" 2>/dev/null
+    "$LEDGER" --dir "$d" ingest "$T/b.jsonl" >/dev/null 2>&1 # sweeps the slot
+    "$LEDGER" --dir "$d" doctor -o json >"$T/doc.json" 2>/dev/null
+    [ "$(jq -r '.box[] | select(.name == "snapshots-held") | .status' "$T/doc.json")" = ok ] ||
+        bad "doctor after the reader was killed: $(jq -c '.box[] | select(.name == "snapshots-held")' "$T/doc.json")"
+else
+    bad "cannot build the LMDB reader helper: $(cat "$T/cc.err")"
+fi
+
+echo "query_windows: 3 checks, $nfail failed"
+[ "$nfail" = 0 ]
