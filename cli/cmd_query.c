@@ -5,10 +5,8 @@
 #include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -83,185 +81,17 @@ iter_error(struct cli *c, struct ldg_txn *t, int rc)
     return cli_fail(c, ldg_txn_ledger(t), rc);
 }
 
-/* Output is gathered in memory up to this much, then the read
- * transaction is let go before it is written: a consumer that stops
- * reading (`query | less` left open) then blocks the write without
- * pinning a snapshot, so writers can reuse freed pages. */
-#define CHUNK_BYTES ((size_t)4 << 20)
-
-struct chunk {
-    struct ldg_buf b;
-    size_t ready; /* bytes of b.p known mapped (populated or written) */
-};
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
-
-/* Maps the pages of ch->b.p that the next len bytes will be written to,
- * ahead, in steps that double (so at most twice what is written): one
- * madvise instead of a page fault a page, which costs ~10 us on a
- * virtual machine (bench/RESULTS.md). Only speed depends on it. */
-static void
-chunk_prefault(struct chunk *ch, size_t len)
-{
-    const size_t pg = 4096;
-    uintptr_t base = (uintptr_t)ch->b.p, lo, hi;
-    size_t want = ch->b.len + len, step;
-
-    if (want <= ch->ready)
-        return;
-    step = ch->ready < ((size_t)16 << 10) ? (size_t)16 << 10 : ch->ready;
-    if (step > ((size_t)1 << 20))
-        step = (size_t)1 << 20;
-    if (want < ch->ready + step)
-        want = ch->ready + step;
-    if (want > ch->b.cap)
-        want = ch->b.cap;
-    lo = (base + ch->ready + pg - 1) & ~(uintptr_t)(pg - 1);
-    hi = (base + want) & ~(uintptr_t)(pg - 1);
-    if (hi > lo)
-        (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
-    ch->ready = want;
-}
-
-static int
-chunk_write(void *ctx, const char *text, size_t len)
-{
-    struct chunk *ch = ctx;
-    uint8_t *o;
-    if (ch->b.p == NULL || len >= ch->b.cap - ch->b.len) {
-        /* Room for a whole chunk at once: a block this size is mapped
-         * (not touched) by malloc, so only the pages written are paid
-         * for, and growing never copies what is there (a 64 KiB start
-         * doubled twice copied and faulted in 64 KiB more for a 100
-         * event -o json). */
-        const uint8_t *was = ch->b.p;
-        size_t want = len;
-        if (was == NULL && want < CHUNK_BYTES + ((size_t)1 << 16))
-            want = CHUNK_BYTES + ((size_t)1 << 16);
-        if (ldg_buf_room(&ch->b, want) == NULL)
-            return LDG_ENOMEM;
-        if (ch->b.p != was)
-            ch->ready = 0;
-    }
-    chunk_prefault(ch, len);
-    o = ch->b.p + ch->b.len;
-    memcpy(o, text, len);
-    ch->b.len += len;
-    return ch->b.len >= CHUNK_BYTES ? LDG_QUERY_WRITE_PAUSE : 0;
-}
-
-/*
- * A thread that writes a full chunk while the next one is filled: the
- * query goes on while a pipe's reader takes the output (on a two-core box
- * the scan stood still for every 4 MiB written). Chunks go out in order,
- * one at a time; run_once lets its snapshot go before it waits for the
- * thread, so a reader that stops reading still pins no snapshot.
- */
-struct bgw {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct out *o;
-    struct chunk *job; /* being written; NULL when idle */
-    int rc;            /* the first nonzero write_out result */
-    int quit, started;
-};
-
-static void *
-bgw_main(void *arg)
-{
-    struct bgw *w = arg;
-    pthread_mutex_lock(&w->mu);
-    for (;;) {
-        struct chunk *ch;
-        int rc = 0, failed = w->rc != 0;
-        while (w->job == NULL && !w->quit)
-            pthread_cond_wait(&w->cv, &w->mu);
-        if ((ch = w->job) == NULL)
-            break;
-        pthread_mutex_unlock(&w->mu);
-        if (!failed) /* after a failed write nothing more is written */
-            rc = write_out(w->o, ch->b.s, ch->b.len);
-        ch->b.len = 0;
-        pthread_mutex_lock(&w->mu);
-        if (rc != 0 && w->rc == 0)
-            w->rc = rc;
-        w->job = NULL;
-        pthread_cond_broadcast(&w->cv);
-    }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
-}
-
-/* Waits until w has written what it was given: 0, or the first nonzero
- * result of its writes. */
-static int
-bgw_idle(struct bgw *w)
-{
-    int rc;
-    if (!w->started)
-        return 0;
-    pthread_mutex_lock(&w->mu);
-    while (w->job != NULL)
-        pthread_cond_wait(&w->cv, &w->mu);
-    rc = w->rc;
-    pthread_mutex_unlock(&w->mu);
-    return rc;
-}
-
-/* Gives idle w ch to write (started on first use): 0, or -1 when no
- * thread can be had (the caller writes ch itself). */
-static int
-bgw_give(struct bgw *w, struct chunk *ch)
-{
-    if (!w->started) {
-        pthread_mutex_init(&w->mu, NULL);
-        pthread_cond_init(&w->cv, NULL);
-        if (pthread_create(&w->th, NULL, bgw_main, w) != 0) {
-            pthread_cond_destroy(&w->cv);
-            pthread_mutex_destroy(&w->mu);
-            return -1;
-        }
-        w->started = 1;
-    }
-    pthread_mutex_lock(&w->mu);
-    w->job = ch;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    return 0;
-}
-
-/* Waits for w's last write and ends the thread: as bgw_idle. */
-static int
-bgw_stop(struct bgw *w)
-{
-    int rc = bgw_idle(w);
-    if (!w->started)
-        return rc;
-    pthread_mutex_lock(&w->mu);
-    w->quit = 1;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->th, NULL);
-    pthread_cond_destroy(&w->cv);
-    pthread_mutex_destroy(&w->mu);
-    w->started = 0;
-    return rc;
-}
-
 /* The end of run_once's stream (rc 0 or a failure): what came before a
  * failure is printed, then the error. The last chunk goes out after the
  * one the thread writes; either write may be blocked by a reader that
  * stopped reading, so the snapshot is let go first, and a new one begun
  * for the caller (--explain) once all is written. (It was let go only
- * when a thread had written: an output under CHUNK_BYTES, a human table
+ * when a thread had written: an output under CLI_CHUNK_BYTES, a human table
  * of up to ~25,000 events, pinned it while its last write was blocked,
  * and `ledger query | less` left open grew data.mdb 12x; issue 29.) */
 static int
-finish(struct out *o, struct ldg_ledger *l, struct ldg_txn **tp, struct bgw *w,
-       struct chunk *ch, int rc)
+finish(struct out *o, struct ldg_ledger *l, struct ldg_txn **tp,
+       struct cli_bgw *w, struct cli_chunk *ch, int rc)
 {
     char msg[1024] = "";
     int code = 0, wr;
@@ -270,13 +100,13 @@ finish(struct out *o, struct ldg_ledger *l, struct ldg_txn **tp, struct bgw *w,
         snprintf(msg, sizeof msg, "%s", cli_why(l, rc));
         code = cli_exit_code(rc);
     }
-    ldg_txn_abort(*tp);
+    cli_rtxn_end(*tp);
     *tp = NULL;
-    wr = bgw_idle(w);
+    wr = cli_bgw_idle(w);
     if (wr == 0 && ch->b.len > 0)
         wr = write_out(o, ch->b.s, ch->b.len);
     ch->b.len = 0;
-    if (*tp == NULL && ldg_txn_begin(l, LDG_TXN_READ, tp) < 0)
+    if (*tp == NULL && cli_rtxn_begin(l, tp) < 0)
         *tp = NULL;
     if (code != 0) {
         cli_err(o->c, "%s", msg);
@@ -331,9 +161,9 @@ static int
 window_renew(struct out *o, struct ldg_ledger *l, struct ldg_txn **tp)
 {
     int rc;
-    ldg_txn_abort(*tp);
+    cli_rtxn_end(*tp);
     *tp = NULL;
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, tp)) < 0) {
+    if ((rc = cli_rtxn_begin(l, tp)) < 0) {
         *tp = NULL;
         cli_err(o->c, "reading the ledger: %s", ldg_strerror(rc));
         return cli_exit_code(rc);
@@ -389,10 +219,10 @@ last_n_start(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
  * Without -r and with a limit, the last `limit` matches are wanted in
  * forward order: a reverse pass finds where they start, then a forward
  * pass prints them (two passes, constant memory). Each read window (see
- * above), and every CHUNK_BYTES of output, the transaction is ended and a
+ * above), and every CLI_CHUNK_BYTES of output, the transaction is ended and a
  * new one begun (*tp replaced) to go on after the last event read, never
  * past the first snapshot's size; what was read is written by a thread
- * (struct bgw) while the next window is read.
+ * (struct cli_bgw) while the next window is read.
  */
 static int
 run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
@@ -403,14 +233,15 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
     struct ldg_query_stream_opts so;
     struct ldg_query_stats st;
     struct ldg_event ev;
-    struct chunk ch[2];
-    struct bgw w;
+    struct cli_chunk ch[2];
+    struct cli_bgw w;
     uint64_t n = 0, size, hi, h0;
     int rc, cur = 0, wr;
 
     memset(ch, 0, sizeof ch);
     memset(&w, 0, sizeof w);
-    w.o = o;
+    w.write = write_out;
+    w.ctx = o;
     if ((rc = ldg_txn_size(*tp, &size)) < 0)
         return iter_error(o->c, *tp, rc);
     if (size == 0)
@@ -457,7 +288,7 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
          * renders on all cores */
         memset(&so, 0, sizeof so);
         so.limit = limit ? limit - n : 0;
-        so.write = chunk_write;
+        so.write = cli_chunk_write;
         so.ctx = &ch[cur];
         so.stop = &stop_flag;
         rc = ldg_query_stream(it, o->r, &so, &got, &ev);
@@ -484,13 +315,13 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
          * the event after the last one read, into the other chunk. */
         if (rc == LDG_QUERY_WRITE_PAUSE)
             pos = ev.seq;
-        ldg_txn_abort(*tp);
+        cli_rtxn_end(*tp);
         *tp = NULL;
-        if ((rc = bgw_idle(&w)) != 0)
+        if ((rc = cli_bgw_idle(&w)) != 0)
             break;
         if (ch[cur].b.len == 0) {
             /* nothing matched in the window */
-        } else if (bgw_give(&w, &ch[cur]) == 0) {
+        } else if (cli_bgw_give(&w, &ch[cur]) == 0) {
             cur ^= 1;
         } else {
             rc = write_out(o, ch[cur].b.s, ch[cur].b.len);
@@ -508,7 +339,7 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
             lo = pos + 1;
         ldg_query_restrict(q, lo, hi);
     }
-    if ((wr = bgw_stop(&w)) != 0 && rc == 0)
+    if ((wr = cli_bgw_stop(&w)) != 0 && rc == 0)
         rc = wr;
     ldg_buf_release(&ch[0].b);
     ldg_buf_release(&ch[1].b);
@@ -563,9 +394,9 @@ follow(struct out *o, struct ldg_ledger *l, struct ldg_query *q, uint64_t next,
         }
         if (stop_flag)
             break;
-        if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0 ||
+        if ((rc = cli_rtxn_begin(l, &t)) < 0 ||
             (rc = ldg_txn_size(t, &size)) < 0) {
-            ldg_txn_abort(t);
+            cli_rtxn_end(t);
             cli_err(o->c, "reading the ledger: %s", ldg_strerror(rc));
             rc = cli_exit_code(rc);
             break;
@@ -579,7 +410,7 @@ follow(struct out *o, struct ldg_ledger *l, struct ldg_query *q, uint64_t next,
         } else {
             rc = 0;
         }
-        ldg_txn_abort(t);
+        cli_rtxn_end(t);
         if (rc != 0)
             break;
     }
@@ -859,6 +690,7 @@ cmd_query(struct cli *c, struct qargs *g, int npos, char **pos)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    cli_tstp_install(); /* ctrl-Z waits for a read window's end */
     if (g->follow_mode) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -874,8 +706,7 @@ cmd_query(struct cli *c, struct qargs *g, int npos, char **pos)
          * if the pipe cannot grow, nothing changes. */
         fcntl(1, F_SETPIPE_SZ, 1 << 20);
     }
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0 ||
-        (rc = ldg_txn_size(t, &size)) < 0) {
+    if ((rc = cli_rtxn_begin(l, &t)) < 0 || (rc = ldg_txn_size(t, &size)) < 0) {
         cli_err(c, "reading the ledger: %s", ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out_r;
@@ -892,7 +723,7 @@ cmd_query(struct cli *c, struct qargs *g, int npos, char **pos)
     rc = run_once(&o, l, q, &t, cursor_lo, g->limit, g->reverse, NULL);
     ldg_query_restrict(q, cursor_lo, UINT64_MAX);
     rc = query_said(c, l, q, t, g, o.printed, rc);
-    ldg_txn_abort(t);
+    cli_rtxn_end(t);
     t = NULL;
     if (rc != 0)
         goto out_r;
@@ -906,7 +737,7 @@ cmd_query(struct cli *c, struct qargs *g, int npos, char **pos)
             rc = EX_IOERR;
     }
 out_r:
-    ldg_txn_abort(t);
+    cli_rtxn_end(t);
     ldg_query_render_free(o.r);
 out:
     ldg_query_free(q);

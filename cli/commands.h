@@ -259,6 +259,46 @@ int cli_query_bundle(struct cli *c, const struct cli_bundle_args *ba,
                      const struct ldg_query *q, int fmt, uint32_t fields,
                      uint64_t limit, int reverse);
 
+/* cli/query_out.c — `ledger query`'s reading and writing (cmd_query.c).
+ * cli_rtxn_begin and cli_rtxn_end begin and end a read transaction as
+ * ldg_txn_begin and ldg_txn_abort do, and mark it open: once
+ * cli_tstp_install has run, a ctrl-Z (SIGTSTP) that comes while one is
+ * open stops the process only once it ends (issue 63: stopped inside
+ * one, a reader pins its snapshot and data.mdb grows). */
+int cli_rtxn_begin(struct ldg_ledger *l, struct ldg_txn **tp);
+void cli_rtxn_end(struct ldg_txn *t);
+void cli_tstp_install(void);
+/* Output gathered in memory up to CLI_CHUNK_BYTES (cli_chunk_write, a
+ * stream's writer: LDG_QUERY_WRITE_PAUSE once full), then written by a
+ * thread (cli_bgw) while the next chunk is filled. */
+#define CLI_CHUNK_BYTES ((size_t)4 << 20)
+struct cli_chunk {
+    struct ldg_buf b;
+    size_t ready; /* bytes of b.p known mapped (populated or written) */
+};
+int cli_chunk_write(void *ctx, const char *text, size_t len);
+/* write(ctx, ...) writes what the thread is given, in order: 0, 1 (the
+ * reader is gone) or an exit code; after a nonzero one nothing more is
+ * written. Zeroed, then write and ctx set, before first use. */
+struct cli_bgw {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int (*write)(void *ctx, const char *text, size_t len);
+    void *ctx;
+    struct cli_chunk *job; /* being written; NULL when idle */
+    int rc;                /* the first nonzero write result */
+    int quit, started;
+};
+/* Waits until w has written what it was given: 0, or the first nonzero
+ * result of its writes. */
+int cli_bgw_idle(struct cli_bgw *w);
+/* Gives idle w ch to write (its thread started on first use): 0, or -1
+ * when no thread can be had (the caller writes ch itself). */
+int cli_bgw_give(struct cli_bgw *w, struct cli_chunk *ch);
+/* Waits for w's last write and ends the thread: as cli_bgw_idle. */
+int cli_bgw_stop(struct cli_bgw *w);
+
 /* cli/serve_said.c: `ledger serve --status` (the exit code), and the
  * server's last words on stderr (and the OTLP receiver's, otlp not NULL). */
 struct ldg_serve_stats;
