@@ -761,8 +761,13 @@ CLI_COMMAND(
     "as \"recorded_time\" and \"recorded_ts\" and \"clock\":\"source\" "
     "(docs/QUERY.md). With --bundle FILE it "
     "searches the selected events of an evidence bundle instead, after "
-    "verifying it (withheld fields are not there to match). Exits 0 when "
-    "it could look, even if nothing matched.",
+    "verifying it (withheld fields are not there to match). It reads the "
+    "store a window at a time (1,000 events or 100 ms, each in a new "
+    "snapshot) and writes outside them, so it pins no snapshot while it "
+    "waits on its output; ctrl-Z waits for the window's end (docs/QUERY.md, "
+    "\"Readers and the file's growth\"). Exits 0 when it could look, even "
+    "if nothing matched; 66 when a prune removed events it had not read "
+    "yet.",
     query_opts,
     "short (default), short-iso, short-precise, short-utc, verbose, json, "
     "json-pretty or cat",
