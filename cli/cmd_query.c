@@ -187,7 +187,8 @@ last_n_start(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
     *n = 0;
     for (;;) {
         ldg_query_restrict(q, lo, hi);
-        if ((rc = ldg_query_iter_new(&it, q, *tp, LDG_QUERY_REVERSE)) < 0)
+        if ((rc = ldg_query_iter_new(
+                 &it, q, *tp, LDG_QUERY_REVERSE | LDG_QUERY_KEEP_HINT)) < 0)
             return iter_error(o->c, *tp, rc);
         if ((rc = window_pruned(o, l, it, h0, lo, hi)) != 0) {
             ldg_query_iter_free(it);
@@ -225,9 +226,9 @@ last_n_start(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
  * (struct cli_bgw) while the next window is read.
  */
 static int
-run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
-         struct ldg_txn **tp, uint64_t lo, uint64_t limit, int reverse,
-         uint64_t *last_seq)
+run_windows(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
+            struct ldg_txn **tp, uint64_t lo, uint64_t limit, int reverse,
+            uint64_t *last_seq)
 {
     struct ldg_query_iter *it = NULL;
     struct ldg_query_stream_opts so;
@@ -249,7 +250,7 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
     hi = size - 1;
     ldg_query_restrict(q, lo, hi);
     /* the horizon of the first snapshot (a prune between windows) */
-    if ((rc = ldg_query_iter_new(&it, q, *tp, 0)) < 0)
+    if ((rc = ldg_query_iter_new(&it, q, *tp, LDG_QUERY_KEEP_HINT)) < 0)
         return iter_error(o->c, *tp, rc);
     ldg_query_iter_stats(it, &st);
     h0 = st.horizon;
@@ -271,7 +272,9 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
     for (;;) {
         uint64_t got = 0, pos = 0;
         int have_pos;
-        rc = ldg_query_iter_new(&it, q, *tp, reverse ? LDG_QUERY_REVERSE : 0);
+        rc = ldg_query_iter_new(&it, q, *tp,
+                                (reverse ? LDG_QUERY_REVERSE : 0) |
+                                    LDG_QUERY_KEEP_HINT);
         if (rc < 0) {
             rc = finish(o, l, tp, &w, &ch[cur], rc);
             break;
@@ -344,6 +347,17 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
     ldg_buf_release(&ch[0].b);
     ldg_buf_release(&ch[1].b);
     return rc == 1 ? 0 : rc;
+}
+
+/* run_windows, then the windows' scan hints taken back */
+static int
+run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
+         struct ldg_txn **tp, uint64_t lo, uint64_t limit, int reverse,
+         uint64_t *last_seq)
+{
+    int rc = run_windows(o, l, q, tp, lo, limit, reverse, last_seq);
+    ldg_query_release_hint(q, l);
+    return rc;
 }
 
 static int

@@ -174,6 +174,7 @@ struct ldg_query_iter {
     int reverse;
     struct ldg_reader *rd; /* events and body records by seq */
     int seq_hint;          /* ldg_access_hint(SEQUENTIAL) given */
+    int keep_hint;         /* LDG_QUERY_KEEP_HINT: left at free */
     /* the stored body record of the event returned last: 1 at rec, -1
      * erased, 0 not looked up yet */
     int rec_state;
@@ -844,7 +845,7 @@ ldg_query_iter_free(struct ldg_query_iter *it)
     free(it->s);
     free(it->heap);
     ldg_reader_free(it->rd);
-    if (it->seq_hint)
+    if (it->seq_hint && !it->keep_hint)
         ldg_access_hint(ldg_txn_ledger(it->t), LDG_ACCESS_RANDOM);
     free_actors(it);
     free(it->names.v);
@@ -861,7 +862,8 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
     uint64_t size, lo, hi, hz_ts = 0;
     int rc;
 
-    if (out == NULL || q == NULL || t == NULL || (flags & ~1u) != 0)
+    if (out == NULL || q == NULL || t == NULL ||
+        (flags & ~(unsigned)(LDG_QUERY_REVERSE | LDG_QUERY_KEEP_HINT)) != 0)
         return LDG_EINVAL;
     *out = NULL;
     it = calloc(1, sizeof *it);
@@ -871,6 +873,7 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
     it->t = t;
     q_pre_init(&it->x, t);
     it->reverse = (flags & LDG_QUERY_REVERSE) != 0;
+    it->keep_hint = (flags & LDG_QUERY_KEEP_HINT) != 0;
     if ((rc = ldg_txn_size(t, &size)) < 0 || (rc = resolve_actors(it)) < 0 ||
         (rc = ldg_reader_new(&it->rd, t)) < 0)
         goto fail;
@@ -947,8 +950,12 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
     /* a scan over much of the log: let the kernel read ahead (the map is
      * random-access otherwise, and a cold scan would read page by page) */
     for (size_t i = 0; i < it->ns && !it->seq_hint; i++) {
+        if ((flags & LDG_QUERY_KEEP_HINT) && q->hinted)
+            break; /* a window before this one gave them */
         if (it->s[i].kind != S_INDEX &&
             it->s[i].hi - it->s[i].lo >= SCAN_HINT_EVENTS) {
+            if (flags & LDG_QUERY_KEEP_HINT)
+                ((struct ldg_query *)(uintptr_t)q)->hinted = 1;
             ldg_access_hint(ldg_txn_ledger(t), LDG_ACCESS_SEQUENTIAL);
             it->seq_hint = 1;
             /* a time window: its stretch of the file read in ahead when
@@ -1115,6 +1122,15 @@ ldg_query_iter_window(struct ldg_query_iter *it, uint64_t max_events,
     it->win_max = max_events;
     it->win_from = it->st.examined;
     it->win_end_ns = max_ms ? ldg_now_mono_ns() + max_ms * 1000000u : 0;
+}
+
+void
+ldg_query_release_hint(struct ldg_query *q, struct ldg_ledger *l)
+{
+    if (q == NULL || !q->hinted)
+        return;
+    ldg_access_hint(l, LDG_ACCESS_RANDOM);
+    q->hinted = 0;
 }
 
 int

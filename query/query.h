@@ -59,7 +59,13 @@ const char *ldg_query_notes(const struct ldg_query *q);
 
 struct ldg_query_iter;
 
-enum ldg_query_flags { LDG_QUERY_REVERSE = 1 };
+/* LDG_QUERY_KEEP_HINT: one of a series of iterators over one scan, a
+ * window each (ldg_query_iter_window): a long scan's hints to the kernel
+ * (read ahead, sequential access) are given by the first that needs them
+ * and kept when it is freed, instead of given and taken back by each
+ * (costly a thousand times over: each read ahead the rest of the scan),
+ * until ldg_query_release_hint. */
+enum ldg_query_flags { LDG_QUERY_REVERSE = 1, LDG_QUERY_KEEP_HINT = 2 };
 
 /* Iterates matching events in seq order (reverse with the flag) within t's
  * snapshot. The iterator borrows q and t. */
@@ -86,6 +92,9 @@ void ldg_query_iter_window(struct ldg_query_iter *it, uint64_t max_events,
  * before it, after it with LDG_QUERY_REVERSE, is done), 0 when it
  * examined none. */
 int ldg_query_iter_position(const struct ldg_query_iter *it, uint64_t *seq);
+/* Takes back the scan hints iterators of q made with LDG_QUERY_KEEP_HINT
+ * gave on l's map, if any (the map is random-access again). */
+void ldg_query_release_hint(struct ldg_query *q, struct ldg_ledger *l);
 
 /* ------------------------------------------------------ matcher extras -- */
 

@@ -82,6 +82,9 @@ struct ldg_query {
     void **md;                   /* pcre2_match_data *[nre] */
     size_t nre;
     struct ldg_buf notes; /* ldg_query_notes */
+    /* LDG_QUERY_KEEP_HINT: a window's iterator gave the scan hints, which
+     * stay until ldg_query_release_hint */
+    int hinted;
 };
 
 /* match.c */
