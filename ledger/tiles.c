@@ -70,8 +70,24 @@ struct tiles {
     char **dirs;        /* directories whose entries changed, to fsync */
     size_t ndirs;
     int dirs_overflow;
-    uint8_t *whole; /* LDG_ENTRY_MAX: a layout 5 record made whole */
+    uint8_t *whole;     /* LDG_ENTRY_MAX: a layout 5 record made whole */
+    unsigned window;    /* tiles read in t's snapshot (tiles_window) */
+    uint64_t window_ns; /* when t began (monotonic) */
 };
+
+/*
+ * The read window (issue 63): t is ended and another begun after every
+ * WINDOW_TILES tiles or WINDOW_MS, so that a publication of a long log
+ * (thousands of files written and synced) or one stopped on its way does
+ * not pin one snapshot throughout: LMDB can reuse no page freed after a
+ * live snapshot was taken, and data.mdb grows with every commit meanwhile.
+ * The tree's hashes and entries up to the checkpoint's size are the same
+ * in every later snapshot (the log only grows), unless a prune moved the
+ * horizon: then nothing is published (the checkpoint, written last, stays
+ * as it was) and the run fails with LDG_EPRUNED, to be run again.
+ */
+#define WINDOW_TILES 4 /* 1,024 hashes or entries */
+#define WINDOW_MS 100
 
 /* ----------------------------------------------------------- file work -- */
 
@@ -423,6 +439,35 @@ check_tile(struct tiles *c, int level, uint64_t n, unsigned w)
  * old. count is the number of hashes (entries) at that level.
  */
 static int
+tiles_window(struct tiles *c)
+{
+    uint64_t now = ldg_now_mono_ns(), hz;
+    int rc;
+
+    if (++c->window < WINDOW_TILES &&
+        now - c->window_ns < (uint64_t)WINDOW_MS * 1000000u)
+        return 0;
+    ldg_txn_abort(c->t);
+    c->t = NULL;
+    if ((rc = ldg_txn_begin(c->l, LDG_TXN_READ, &c->t)) < 0) {
+        c->t = NULL;
+        return rc;
+    }
+    c->window = 0;
+    c->window_ns = ldg_now_mono_ns();
+    hz = ldg_txn_horizon(c->t);
+    if (hz != c->hz) {
+        ldg_seterr(c->l,
+                   "tiles: the ledger was pruned while its tiles were "
+                   "written (its horizon moved from %llu to %llu): nothing "
+                   "published; run it again",
+                   (unsigned long long)c->hz, (unsigned long long)hz);
+        return LDG_EPRUNED;
+    }
+    return 0;
+}
+
+static int
 write_level(struct tiles *c, int level, uint64_t old, uint64_t size,
             uint64_t *written)
 {
@@ -472,6 +517,8 @@ write_level(struct tiles *c, int level, uint64_t old, uint64_t size,
         if (rc < 0)
             return rc;
         *written += (uint64_t)rc;
+        if ((rc = tiles_window(c)) < 0)
+            return rc;
     }
     return 0;
 }
@@ -530,6 +577,7 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
     rc = ldg_txn_begin(l, LDG_TXN_READ, &c.t);
     if (rc < 0)
         goto out;
+    c.window_ns = ldg_now_mono_ns();
     c.hz = ldg_txn_horizon(c.t);
     rc = ldg_checkpoint_get(c.t, 0, &note);
     if (rc < 0) {
@@ -572,6 +620,9 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
         rc = write_level(&c, 0, old, size, &r.tiles_written);
     if (rc < 0)
         goto out;
+    /* the rest reads nothing from the store */
+    ldg_txn_abort(c.t);
+    c.t = NULL;
     rc = sync_all(&c);
     if (rc < 0)
         goto out;
