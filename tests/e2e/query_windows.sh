@@ -111,6 +111,7 @@ echo "a prune before 8000 while the query waited after event ${last:-?}: exit $r
 # metrics
 if cc -o "$T/lr" "$(dirname "$0")/lib/lmdb_readers.c" -llmdb 2>"$T/cc.err"; then
     d=$T/early
+    : >"$T/hold.out"
     "$T/lr" hold "$d" >"$T/hold.out" &
     hp=$!
     pids="$pids $hp"
