@@ -122,10 +122,11 @@ finish(struct out *o, struct ldg_ledger *l, struct ldg_txn **tp,
  * read is handed to the writer thread, and the next batch is read in a
  * new snapshot from the event after the last examined. LMDB cannot reuse
  * a page freed after a live snapshot was taken, so a reader stopped
- * (SIGSTOP, ctrl-Z) or slow inside one makes data.mdb grow by all that
- * is written meanwhile (40x over 30,000 events in commits of 5, issue
- * 63); with the window it is inside one for a fraction of its time, and
- * out of any while it waits on its output. The log's events never change
+ * (SIGSTOP) or slow inside one makes data.mdb grow by all that is written
+ * meanwhile (40x over 30,000 events in commits of 5, issue 63); with the
+ * window it is inside one for a fraction of its time, and out of any
+ * while it waits on its output (ctrl-Z waits for the window's end:
+ * cli_rtxn_begin). The log's events never change
  * once appended, so the batches make the answer of the first snapshot
  * (never past its size), unless a prune removes events not yet read:
  * that is an error (window_pruned), not a gap.
@@ -134,8 +135,8 @@ finish(struct out *o, struct ldg_ledger *l, struct ldg_txn **tp,
 #define WINDOW_MS 100
 
 /* 0, or EX_NOINPUT after saying so when events of [lo, hi] not yet read
- * were pruned since the first snapshot, whose horizon was h0 (it's is
- * the horizon in the current one). */
+ * were pruned since the first snapshot, whose horizon was h0 (it, an
+ * iterator in the current snapshot, gives the horizon now). */
 static int
 window_pruned(struct out *o, struct ldg_ledger *l, struct ldg_query_iter *it,
               uint64_t h0, uint64_t lo, uint64_t hi)
