@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -24,7 +25,7 @@
  * SIGTSTP again once continued. SIGSTOP cannot be caught: a query
  * stopped by it inside a window holds that snapshot (docs/QUERY.md).
  */
-static volatile sig_atomic_t in_txn, tstp_pending;
+static atomic_int in_txn, tstp_pending; /* (lock-free: signal-safe) */
 
 static void on_tstp(int sig);
 
@@ -50,25 +51,22 @@ stop_as_default(void)
     errno = e;
 }
 
+/* Takes a SIGTSTP kept while a transaction was open, once none is: the
+ * exchange makes one stop of one SIGTSTP, whichever thread (the
+ * handler's, the one that ends the transaction) comes first. */
+static void
+tstp_take(void)
+{
+    if (!atomic_load(&in_txn) && atomic_exchange(&tstp_pending, 0))
+        stop_as_default();
+}
+
 static void
 on_tstp(int sig)
 {
     (void)sig;
-    if (in_txn) {
-        tstp_pending = 1;
-        return;
-    }
-    stop_as_default();
-}
-
-/* Takes a SIGTSTP kept while a transaction was open. */
-static void
-tstp_take(void)
-{
-    if (tstp_pending && !in_txn) {
-        tstp_pending = 0;
-        stop_as_default();
-    }
+    atomic_store(&tstp_pending, 1);
+    tstp_take(); /* at once when no transaction is open, else at its end */
 }
 
 /* The read transactions of this file, so that a SIGTSTP waits for their
@@ -77,10 +75,10 @@ int
 cli_rtxn_begin(struct ldg_ledger *l, struct ldg_txn **tp)
 {
     int rc;
-    in_txn = 1;
+    atomic_store(&in_txn, 1);
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, tp)) < 0) {
         *tp = NULL;
-        in_txn = 0;
+        atomic_store(&in_txn, 0);
         tstp_take();
     }
     return rc;
@@ -91,7 +89,7 @@ cli_rtxn_end(struct ldg_txn *t)
 {
     ldg_txn_abort(t);
     if (t != NULL) {
-        in_txn = 0;
+        atomic_store(&in_txn, 0);
         tstp_take();
     }
 }
