@@ -52,7 +52,8 @@ endif
 TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs $(TEST_DEPS) libarchive)
 
 B ?= build
-MODULES = util ledger http projections ingest query export doctor evals sensors fleet \
+MODULES = util ledger http projections ingest query export doctor verify evals \
+          sensors fleet \
           pipeline \
           serve proxy otlp metrics page policy retention
 LIB_SRC = $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))

@@ -5,8 +5,8 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "doctor/doctor.h"
 #include "projections/projections.h"
+#include "verify/verify.h"
 
 /* -------------------------------------------------------------- verify -- */
 
@@ -28,18 +28,10 @@ struct vrun {
     uint64_t from, quorum;
     unsigned flags;
     int only_new;
-    int from_set; /* --from given: 0 is an event too, not "no --from" */
-    const char *wkeys[32];
-    int wok[32];
+    const char *wkeys[LDG_VERDICT_WITNESS_MAX];
     size_t nw;
     char *note; /* the trusted checkpoint's text */
-    size_t note_len;
-    struct ldg_verify_report r;
-    struct ldg_trusted_report tr;
-    int trc, prc;
-    json_t *pdiffs;
-    unsigned pchecked;
-    char nowrite[600];
+    struct ldg_verdict v;
 };
 
 /* --witness-key, --quorum, --from, --full: 0, or the exit code of a usage
@@ -50,8 +42,9 @@ verify_opt(struct cli *c, void *args, int id, struct cli_args *a)
     struct vrun *v = args;
     switch (id) {
     case 'W':
-        if (v->nw == 32)
-            return cli_usage_err(c, "--witness-key: at most 32");
+        if (v->nw == LDG_VERDICT_WITNESS_MAX)
+            return cli_usage_err(c, "--witness-key: at most %d",
+                                 LDG_VERDICT_WITNESS_MAX);
         v->wkeys[v->nw++] = a->value;
         return 0;
     case 'Q':
@@ -63,7 +56,7 @@ verify_opt(struct cli *c, void *args, int id, struct cli_args *a)
         if (cli_parse_u64(a->value, &v->from) < 0)
             return cli_usage_err(c, "--from: '%s' is not a sequence number",
                                  a->value);
-        v->from_set = 1;
+        v->flags |= LDG_VERIFY_FROM; /* 0 is an event too */
         return 0;
     default: /* --full */
         v->flags |= LDG_VERIFY_FULL;
@@ -98,20 +91,6 @@ static const struct cli_opt verify_opts[] = {
               "with --witness-key: at least K of those witnesses must have "
               "cosigned FILE (default 1)"),
     CLI_OPT_END};
-
-/* Verification reads only: the ledger is opened read-only (it may be an
- * auditor's write-protected copy) and the result recorded afterwards,
- * where the files allow it (ldg_verify_record_dir). Returns 0 or, with
- * why filled, the reason it could not. */
-static int
-record_result(struct cli *c, const struct ldg_verify_report *r, char *why,
-              size_t cap)
-{
-    int rc = ldg_verify_record_dir(c->dir, NULL, r, why, cap);
-    if (rc < 0 && why[0] == '\0')
-        snprintf(why, cap, "%s", ldg_strerror(rc));
-    return rc;
-}
 
 /* What the verifying child has done, in memory shared with its parent
  * (ldg_run_isolated): if a corrupt page kills the child, the parent says
@@ -214,167 +193,20 @@ CLI_COMMAND(
     "    --witness-key \"$W2\" --witness-key \"$W3\"\n",
     0, {.size = sizeof(struct vrun), .opt = verify_opt});
 
-/* verify --full's check of the projections' stored records
- * (ldg_projections_check_stored). Returns 0 when they are what the log
- * gives, 1 with r->what naming the first difference (or a projection page
- * that cannot be read), < 0 on another error. *diffs (the caller's) gets
- * the differences, *checked the projections checked. */
-static int
-check_projections(struct cli *c, struct ldg_ledger *l,
-                  struct ldg_verify_report *r, json_t **diffs,
-                  unsigned *checked)
-{
-    uint64_t n = 0;
-    json_t *d;
-    char *key = NULL;
-    int rc =
-        ldg_projections_check_stored(l, cli_progress, c, diffs, &n, checked);
-    if (c->progress)
-        cli_progress_done(c);
-    if (rc == LDG_ECORRUPT || rc == LDG_EBADINPUT) {
-        snprintf(r->what, sizeof r->what,
-                 "storage corrupt: the projections' records cannot be read "
-                 "(%s); `ledger rebuild` makes them again from the log",
-                 cli_why(l, rc));
-        return 1;
-    }
-    if (rc < 0)
-        return rc;
-    if (n == 0)
-        return 0;
-    d = json_array_get(*diffs, 0);
-    if (json_is_string(json_object_get(d, "key")))
-        key = json_dumps(json_object_get(d, "key"), JSON_ENCODE_ANY);
-    snprintf(r->what, sizeof r->what,
-             "projection %s%s%s: %s (%llu difference%s between the stored "
-             "state and the one the log gives; the log itself verified; "
-             "`ledger rebuild` makes the state again from the log)",
-             json_string_value(json_object_get(d, "projection")),
-             key ? ", record " : "", key ? key : "",
-             json_string_value(json_object_get(d, "what")),
-             (unsigned long long)n, n == 1 ? "" : "s");
-    free(key);
-    return 1;
-}
-
 /* How the options go together: 0, or the exit code of a usage error. */
 static int
 verify_check_args(struct cli *c, struct vrun *v)
 {
-    if (v->only_new && (v->flags != 0 || v->from_set || v->trusted != NULL))
+    if (v->only_new && (v->flags != 0 || v->trusted != NULL))
         return cli_usage_err(c, "--new checks only new events: it takes no "
                                 "--full, --from or --trusted");
     if ((v->nw > 0 || v->quorum > 0) && v->trusted == NULL)
         return cli_usage_err(c, "--witness-key and --quorum need --trusted");
     if (v->quorum > 0 && v->nw == 0)
         return cli_usage_err(c, "--quorum needs --witness-key");
-    if (v->nw > 0 && v->quorum == 0)
-        v->quorum = 1;
     if (v->quorum > v->nw)
         return cli_usage_err(c, "--quorum %llu: only %zu witness keys given",
                              (unsigned long long)v->quorum, v->nw);
-    return 0;
-}
-
-/* --from SEQ must name an event: 0, or the exit code. */
-static int
-verify_check_from(struct cli *c, struct ldg_ledger *l, struct vrun *v)
-{
-    uint64_t size = 0;
-    int rc;
-    if (!v->from_set)
-        return 0;
-    if ((rc = ldg_size(l, &size)) < 0)
-        return cli_fail(c, l, rc);
-    if (v->from >= size) {
-        /* Not "0 events verified": nothing there was checked. */
-        cli_err(c,
-                "--from %llu: no such event (the log has events "
-                "0..%llu)",
-                (unsigned long long)v->from,
-                (unsigned long long)(size ? size - 1 : 0));
-        return EX_NOINPUT;
-    }
-    v->flags |= LDG_VERIFY_FULL; /* an explicit start overrides the saved */
-    return 0;
-}
-
-/* The checks themselves: ldg_verify's code (LDG_ETAMPER also when the
- * projections' records differ), v->nowrite "" when the result is
- * recorded or need not be. */
-static int
-verify_checks(struct cli *c, struct ldg_ledger *l, struct vrun *v)
-{
-    int rc;
-    if (v->only_new) {
-        /* records itself, where the files allow it */
-        rc = ldg_doctor_verify_new(l, UINT64_MAX, &v->r, v->nowrite,
-                                   sizeof v->nowrite);
-        if (v->r.recorded || v->r.finding_stands ||
-            (rc == 0 && v->r.checked == 0))
-            v->nowrite[0] = '\0';
-        else if (v->nowrite[0] == '\0')
-            snprintf(v->nowrite, sizeof v->nowrite, "not recorded");
-        return rc;
-    }
-    rc = ldg_verify(l, v->flags, v->from, &v->r, verify_progress, c);
-    /* --full: the projections' records the views answer from, too */
-    if (rc == 0 && v->r.full)
-        v->prc = check_projections(c, l, &v->r, &v->pdiffs, &v->pchecked);
-    if (v->prc < 0) {
-        rc = v->prc;
-    } else if (v->prc > 0) {
-        /* the log held; what failed is stored state the log makes again
-         * (`ledger rebuild`): not recorded as a passing full verification */
-        rc = LDG_ETAMPER;
-        v->nowrite[0] = '\0';
-    } else if ((rc == 0 || rc == LDG_ETAMPER) && !v->r.finding_stands &&
-               record_result(c, &v->r, v->nowrite, sizeof v->nowrite) == 0)
-        v->nowrite[0] = '\0';
-    else if (v->r.finding_stands)
-        v->nowrite[0] = '\0';
-    return rc;
-}
-
-/* The k-of-n witness policy over the trusted file's cosignatures, into
- * v->trc and v->tr.what: 0, or the exit code of malformed keys. */
-static int
-verify_quorum(struct cli *c, struct vrun *v)
-{
-    int got = ldg_cosig_count(v->note, v->note_len, v->wkeys, v->nw, v->wok);
-    size_t o = 0;
-    char who[1024] = "";
-    if (got == LDG_EBADINPUT) {
-        cli_err(c,
-                "--witness-key or %s: malformed (a witness key is "
-                "what `ledger witness key` prints)",
-                v->trusted);
-        return EX_DATAERR;
-    }
-    for (size_t i = 0; i < v->nw && got >= 0; i++)
-        o += (size_t)snprintf(who + o, o < sizeof who ? sizeof who - o : 0,
-                              "%s%.*s %s", i ? ", " : "",
-                              (int)strcspn(v->wkeys[i], "+"), v->wkeys[i],
-                              v->wok[i] ? "cosigned" : "did not cosign");
-    if (got < 0) {
-        v->trc = LDG_ETAMPER;
-        snprintf(v->tr.what, sizeof v->tr.what,
-                 "a cosignature on %s by one of the witness keys does "
-                 "not verify (forged)",
-                 v->trusted);
-    } else if ((uint64_t)got < v->quorum) {
-        v->trc = LDG_ETAMPER;
-        snprintf(v->tr.what, sizeof v->tr.what,
-                 "witness quorum not met: %d of %zu cosigned, %llu "
-                 "needed (%s)",
-                 got, v->nw, (unsigned long long)v->quorum, who);
-    } else {
-        size_t tl = strlen(v->tr.what);
-        snprintf(v->tr.what + tl, sizeof v->tr.what - tl,
-                 "; witness quorum met: %d of %zu cosigned, %llu needed "
-                 "(%s)",
-                 got, v->nw, (unsigned long long)v->quorum, who);
-    }
     return 0;
 }
 
@@ -382,24 +214,23 @@ verify_quorum(struct cli *c, struct vrun *v)
 static void
 verify_json(struct cli *c, struct ldg_ledger *l, const struct vrun *v, int rc)
 {
-    const struct ldg_verify_report *r = &v->r;
+    const struct ldg_verdict *vd = &v->v;
+    const struct ldg_verify_report *r = &vd->log;
     char n0[24], b[24], t1[32];
     struct ldg_horizon h;
     json_t *o;
 
     snprintf(n0, sizeof n0, "%llu", (unsigned long long)r->from);
     snprintf(b, sizeof b, "%llu", (unsigned long long)r->to);
-    o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:b}", "ok",
-                  rc == 0 && v->trc == 0, "mode",
+    o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:b}", "ok", rc == 0, "mode",
                   v->only_new ? "new-only"
                   : r->full   ? "full"
                               : "new",
                   "from", n0, "to", b, "checkpoints",
                   (json_int_t)r->checkpoints, "erased", (json_int_t)r->erased,
-                  "recorded", v->nowrite[0] == '\0');
-    if (o != NULL && r->horizon > 0)
-        json_object_set_new(o, "erased_pruned",
-                            json_integer((json_int_t)r->erased_pruned));
+                  "recorded", vd->not_recorded[0] == '\0');
+    json_object_set_new(o, "erased_pruned",
+                        json_integer((json_int_t)r->erased_pruned));
     /* a pruned ledger (whatever the mode checked) */
     if (ldg_horizon(l, &h) == 0) {
         char hs[24], hx[65];
@@ -418,36 +249,38 @@ verify_json(struct cli *c, struct ldg_ledger *l, const struct vrun *v, int rc)
         json_object_set_new(o, "last_full",
                             json_pack("{s:s, s:s}", "size", fs, "time", t1));
     }
-    if (rc == LDG_ETAMPER && v->prc > 0) {
-        json_object_set_new(o, "error", json_string(r->what));
-    } else if (rc == LDG_ETAMPER) {
+    if (vd->failed == LDG_VERDICT_PROJECTIONS) {
+        json_object_set_new(o, "error", json_string(vd->what));
+    } else if (vd->failed == LDG_VERDICT_LOG) {
         char bs[24];
         snprintf(bs, sizeof bs, "%llu", (unsigned long long)r->bad_seq);
         ldg_time_rfc3339_ns(t1, sizeof t1, r->found_ts_ns);
         json_object_set_new(o, "bad_seq", json_string(bs));
-        json_object_set_new(o, "error", json_string(r->what));
+        json_object_set_new(o, "error", json_string(vd->what));
         json_object_set_new(o, "found", json_string(t1));
         json_object_set_new(o, "standing", json_boolean(r->finding_stands));
     }
-    if (r->full && (rc == 0 || v->prc > 0)) {
+    if (r->full && vd->failed != LDG_VERDICT_LOG) {
         json_t *names = json_array();
         for (unsigned bit = 1; bit <= LDG_PROJECTIONS_ALL; bit <<= 1)
-            if (v->pchecked & bit)
+            if (vd->proj_checked & bit)
                 json_array_append_new(names,
                                       json_string(ldg_projections_name(bit)));
-        json_object_set_new(o, "projections",
-                            json_pack("{s:o, s:O}", "checked", names,
-                                      "differences",
-                                      v->pdiffs ? v->pdiffs : json_null()));
+        json_object_set_new(
+            o, "projections",
+            json_pack("{s:o, s:O}", "checked", names, "differences",
+                      vd->proj_diffs ? vd->proj_diffs : json_null()));
     }
-    if (r->full && rc == 0)
+    if (r->full && vd->failed != LDG_VERDICT_LOG &&
+        vd->failed != LDG_VERDICT_PROJECTIONS)
         json_object_set_new(
             o, "body_index",
             json_string(r->bix_checked ? "checked" : "behind the log"));
-    if (v->note != NULL && rc == 0)
-        json_object_set_new(
-            o, "trusted",
-            json_pack("{s:b, s:s}", "ok", v->trc == 0, "detail", v->tr.what));
+    if (vd->trusted_checked)
+        json_object_set_new(o, "trusted",
+                            json_pack("{s:b, s:s}", "ok",
+                                      vd->failed == LDG_VERDICT_NONE, "detail",
+                                      vd->trusted_said));
     cli_print_json(c, o);
 }
 
@@ -459,14 +292,14 @@ verify_json(struct cli *c, struct ldg_ledger *l, const struct vrun *v, int rc)
 static void
 verify_ok_line(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
 {
-    const struct ldg_verify_report *r = &v->r;
+    const struct ldg_verify_report *r = &v->v.log;
     /* format 2: one signature per seal, every seal checked from 0 */
     int sealed = ldg_format(l) >= 2;
     const char *sigs = sealed ? "seals" : "signatures";
     char pnote[96] = "";
-    if (v->pchecked)
+    if (v->v.proj_checked)
         snprintf(pnote, sizeof pnote, "%d stored projections match the log",
-                 __builtin_popcount(v->pchecked));
+                 __builtin_popcount(v->v.proj_checked));
     else
         snprintf(pnote, sizeof pnote,
                  "no projection state is stored as current (views "
@@ -537,7 +370,7 @@ verify_ok_line(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
 static void
 verify_human(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
 {
-    const struct ldg_verify_report *r = &v->r;
+    const struct ldg_verify_report *r = &v->v.log;
     int sealed = ldg_format(l) >= 2;
     char t1[32];
     struct ldg_horizon h;
@@ -581,8 +414,8 @@ verify_human(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
                               : "signatures and indexes",
                        range);
     }
-    if (v->note != NULL)
-        cli_printf_fit(c, 4, "%sok%s: %s\n", OKP, OFFO, v->tr.what);
+    if (v->v.trusted_checked)
+        cli_printf_fit(c, 4, "%sok%s: %s\n", OKP, OFFO, v->v.trusted_said);
     if (r->horizon > 0 && ldg_horizon(l, &h) == 0) {
         char hx[65], earlier[80] = "";
         ldg_hex(hx, h.archive, 32);
@@ -615,22 +448,21 @@ verify_report(struct cli *c, struct ldg_ledger *l, const struct vrun *v, int rc)
 
     if (c->out != OUT_HUMAN)
         verify_json(c, l, v, rc);
-    if (v->nowrite[0] != '\0')
+    if (v->v.not_recorded[0] != '\0')
         cli_err(c,
                 "note: could not record this result in the ledger (%s); "
                 "it is read-only here",
-                v->nowrite);
-    if (rc == LDG_ETAMPER && v->r.finding_stands) {
-        cli_when(t1, sizeof t1, v->r.found_ts_ns);
+                v->v.not_recorded);
+    if (rc == LDG_ETAMPER && v->v.log.finding_stands) {
+        cli_when(t1, sizeof t1, v->v.log.found_ts_ns);
         cli_err(c,
                 "%sFAILED%s: a verification at %s found: %s; this stands "
                 "until `ledger verify --full` passes",
-                failp, offe, t1, v->r.what);
+                failp, offe, t1, v->v.what);
         return EX_VERIFY;
     }
-    if (rc == LDG_ETAMPER || v->trc == LDG_ETAMPER) {
-        cli_err(c, "%sFAILED%s: %s", failp, offe,
-                rc == LDG_ETAMPER ? v->r.what : v->tr.what);
+    if (rc == LDG_ETAMPER) {
+        cli_err(c, "%sFAILED%s: %s", failp, offe, v->v.what);
         return EX_VERIFY;
     }
     if (c->out == OUT_HUMAN)
@@ -642,6 +474,7 @@ static int
 verify_run(struct cli *c, struct vrun *v)
 {
     struct ldg_ledger *l = NULL;
+    size_t len = 0;
     int rc;
 
     if ((rc = cli_check_output(c, NULL)) != 0)
@@ -649,7 +482,7 @@ verify_run(struct cli *c, struct vrun *v)
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if (v->trusted != NULL) {
-        rc = read_file(v->trusted, 1 << 16, &v->note, &v->note_len);
+        rc = read_file(v->trusted, 1 << 16, &v->note, &len);
         if (rc < 0) {
             cli_err(c, "cannot read trusted checkpoint %s: %s", v->trusted,
                     rc == LDG_ENOTFOUND ? strerror(errno) : ldg_strerror(rc));
@@ -661,33 +494,34 @@ verify_run(struct cli *c, struct vrun *v)
             rc = EX_VERIFY; /* storage that cannot be opened fails */
         goto out;
     }
-    if ((rc = verify_check_from(c, l, v)) != 0)
-        goto out;
     if (vshared != NULL) {
         vshared->start = v->from; /* 0 unless --from: a lower bound */
         vshared->started = 1;
     }
-    rc = verify_checks(c, l, v);
+    v->v.from = v->from;
+    v->v.trusted = v->note;
+    v->v.trusted_len = len;
+    v->v.trusted_name = v->trusted;
+    v->v.witness_keys = v->wkeys;
+    v->v.nwitness = v->nw;
+    v->v.quorum = v->quorum;
+    rc = ldg_verify_full(l, v->flags | (v->only_new ? LDG_VERIFY_NEW : 0),
+                         &v->v, verify_progress, c);
     if (c->progress)
         cli_progress_done(c);
-    if (rc < 0 && rc != LDG_ETAMPER) {
-        rc = cli_fail(c, l, rc);
-        goto out;
+    if (rc == LDG_ENOTFOUND && (v->flags & LDG_VERIFY_FROM)) {
+        /* Not "0 events verified": nothing there was checked. */
+        cli_err(c, "--from %llu: %s", (unsigned long long)v->from, v->v.what);
+        rc = EX_NOINPUT;
+    } else if (rc < 0 && rc != LDG_ETAMPER) {
+        cli_err(c, "%s", v->v.what);
+        rc = cli_exit_code(rc);
+    } else {
+        rc = verify_report(c, l, v, rc);
     }
-    if (rc == 0 && v->note != NULL) {
-        v->trc = ldg_verify_trusted(l, v->note, v->note_len, &v->tr);
-        if (v->trc < 0 && v->trc != LDG_ETAMPER) {
-            cli_err(c, "%s: %s", v->trusted, ldg_errmsg(l));
-            rc = cli_exit_code(v->trc);
-            goto out;
-        }
-    }
-    if (rc == 0 && v->trc == 0 && v->nw > 0 && (rc = verify_quorum(c, v)) != 0)
-        goto out;
-    rc = verify_report(c, l, v, rc);
 out:
     free(v->note);
-    json_decref(v->pdiffs);
+    ldg_verdict_release(&v->v);
     ldg_close(l);
     return rc;
 }

@@ -17,7 +17,11 @@
 #   6. doctor/ reads the ledger, the projections and the retention policy
 #      (policy/), nothing else: not the bundle writer (export/) nor what
 #      writes archives (retention/);
-#   7. with LIB (an archive of the library's objects): no object of the
+#   7. verify/ (the whole verdict, verify/verify.h) sits above the core,
+#      the projections and the doctor and reads only them: it includes
+#      util/, ledger/, projections/, doctor/ and its own; and none of
+#      those three includes it (the core never reaches up for a verdict);
+#   8. with LIB (an archive of the library's objects): no object of the
 #      library refers to stdout, stderr, printf, puts, perror, exit,
 #      _exit, err or warn: the library reports, the program prints
 #      (but isolate.o's child, a fork of its own that ends with _exit).
@@ -50,6 +54,10 @@ done
 # shellcheck disable=SC2086
 incs $srcs > "${TMPDIR:-/tmp}/layers.$$"
 while IFS=: read -r f line h; do
+    case $f:$h in
+    ledger/*:'"verify/'* | projections/*:'"verify/'* | doctor/*:'"verify/'*)
+        say "$f:$line: includes $h: the verdict sits above ${f%%/*}/" ;;
+    esac
     case $f in
     ledger/*) continue ;;
     esac
@@ -76,6 +84,10 @@ while IFS=: read -r f line h; do
         case $h in '"util/'* | '"ledger/'* | '"doctor/'* | '"policy/'* | \
             '"projections/'*) ;; *)
             say "$f:$line: the doctor includes $h: it reads the ledger, the projections and the policy" ;; esac ;;
+    verify/*:'"'*)
+        case $h in '"util/'* | '"ledger/'* | '"projections/'* | '"doctor/'* | \
+            '"verify/'*) ;; *)
+            say "$f:$line: the verdict includes $h: it reads the ledger, the projections and the doctor" ;; esac ;;
     esac
     for p in $public; do
         [ "$f" = "$p" ] || continue

@@ -9,6 +9,8 @@
 #      or <lmdb.h>; the program or a public header including
 #      ledger/module.h; util/ or http/ including a header from above; the
 #      doctor including retention/ or export/ (it reads the policy alone);
+#      the verdict (verify/) including a module above it, or the core, the
+#      projections or the doctor including the verdict;
 #   3. an object that prints to stderr, archived with the library's, fails
 #      naming the object;
 #   4. the same words in a comment are not a breach;
@@ -79,6 +81,9 @@ util includes the core|util/buf.c|#include "ledger/ledger.h"
 http includes a module|http/http.c|#include "ledger/module.h"
 the doctor includes retention|doctor/doctor.c|#include "retention/retention.h"
 the doctor includes the bundle writer|doctor/verify_new.c|#include "export/export.h"
+the verdict includes the server|verify/verify.c|#include "serve/serve.h"
+the core reaches up to the verdict|ledger/verify.c|#include "verify/verify.h"
+the projections reach up to the verdict|projections/engine.c|#include "verify/verify.h"
 BREACHES
 
 # 3. a library object that prints
