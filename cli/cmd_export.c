@@ -54,46 +54,6 @@ export_progress(void *ctx, uint64_t done, uint64_t total)
 /* -------------------------------------------------------------- export -- */
 
 #define CTX_TERM 28 /* "seq=" and 20 digits, NUL */
-static char plus[] = "+";
-
-/* The seq=N terms of the context events of run's timeline, in one block
- * of CTX_TERM-byte strings, and the timeline (*tlp, the caller's to
- * release; NULL if there is no such run). 0 or an exit code (printed). */
-static int
-context_terms(struct cli *c, struct ldg_ledger *l, const char *run, char **out,
-              size_t *n, json_t **tlp)
-{
-    struct ldg_txn *t = NULL;
-    json_t *tl = NULL, *e;
-    size_t i, k = 0;
-    int rc;
-
-    *out = NULL;
-    *n = 0;
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) == 0)
-        rc = ldg_query_timeline(t, run, &tl);
-    ldg_txn_abort(t);
-    if (rc == LDG_ENOTFOUND) /* no such run: the export says so */
-        return 0;
-    if (rc < 0) {
-        cli_err(c, "the context of run %s: %s", run, cli_why(l, rc));
-        return cli_exit_code(rc);
-    }
-    json_array_foreach(json_object_get(tl, "events"), i, e) k +=
-        strcmp(json_string_value(json_object_get(e, "kind")), "context") == 0;
-    *tlp = tl;
-    if (k > 0 && (*out = malloc(k * CTX_TERM)) == NULL)
-        return EX_OSERR;
-    json_array_foreach(json_object_get(tl, "events"), i, e)
-    {
-        if (strcmp(json_string_value(json_object_get(e, "kind")), "context"))
-            continue;
-        snprintf(*out + *n * CTX_TERM, CTX_TERM, "seq=%s",
-                 json_string_value(json_object_get(e, "seq")));
-        (*n)++;
-    }
-    return 0;
-}
 
 /* What `ledger export` was asked. */
 struct export_args {
@@ -286,7 +246,7 @@ export_opt(struct cli *c, void *args, int id, struct cli_args *a)
 /* What the export wrote, on stderr, and with -o json on stdout. */
 static void
 export_say(struct cli *c, const struct export_args *x,
-           struct ldg_export_report *rep, size_t ncontext)
+           struct ldg_export_report *rep, size_t nplan)
 {
     const char *out = x->out, *run = x->run, *plan = x->plan;
     int no_context = x->no_context, no_cosigned = x->no_cosigned;
@@ -314,12 +274,12 @@ export_say(struct cli *c, const struct export_args *x,
     else if (plan != NULL)
         fprintf(stderr,
                 "export: plan %s, %zu events%s (`ledger timeline %s`)\n", plan,
-                ncontext, no_context ? " (--no-context)" : "", plan);
+                nplan, no_context ? " (--no-context)" : "", plan);
     else if (run != NULL)
         fprintf(stderr,
                 "export: with the %zu context events of run %s (`ledger "
                 "timeline %s`)\n",
-                ncontext, run, run);
+                (size_t)rep->context, run, run);
     if (c->out != OUT_HUMAN) {
         /* counts are numbers; the checkpoint's size is a 64-bit log
          * position, a string (README, "Output") */
@@ -378,7 +338,7 @@ cmd_export(struct cli *c, struct export_args *x, int npos, char **pos)
     char **all = NULL;
     size_t ncontext = 0;
     const char *out, *run, *plan;
-    json_t *plan_tl = NULL, *run_tl = NULL;
+    json_t *plan_tl = NULL;
     char *plan_text = NULL;
     int no_context, no_cosigned, rc, nterms = npos;
 
@@ -446,25 +406,7 @@ cmd_export(struct cli *c, struct export_args *x, int npos, char **pos)
         o->terms = all;
         o->nterms = (int)ncontext;
     }
-    if (run != NULL && !no_context) {
-        /* the run's context as its own OR group: + seq=A seq=B ... */
-        if ((rc = context_terms(c, l, run, &ctxterms, &ncontext, &run_tl)) != 0)
-            goto out;
-        o->run_timeline = run_tl;
-        if (ncontext > 0) {
-            all = calloc((size_t)nterms + 1 + ncontext, sizeof *all);
-            if (all == NULL) {
-                rc = EX_OSERR;
-                goto out;
-            }
-            memcpy(all, terms, (size_t)nterms * sizeof *all);
-            all[nterms] = plus;
-            for (size_t i = 0; i < ncontext; i++)
-                all[nterms + 1 + i] = ctxterms + i * CTX_TERM;
-            o->terms = all;
-            o->nterms = nterms + 1 + (int)ncontext;
-        }
-    }
+    o->run_context = run != NULL && !no_context;
     /* the cosignatures the box holds go with the bundle */
     rc = no_cosigned ? LDG_ENOTFOUND
                      : ldg_cosigned_get(l, 0, &cosigned, &o->cosigned_len);
@@ -496,7 +438,6 @@ out:
     free(runterm);
     free(ctxterms);
     json_decref(plan_tl);
-    json_decref(run_tl);
     free(plan_text);
     free(all);
     free(terms);

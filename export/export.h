@@ -125,9 +125,15 @@ struct ldg_export_opts {
      * then carries its timeline and the doctor at its start and end
      * (unless something is redacted: both show whole bodies). */
     const char *run;
+    /* With run: its context is evidence too. The events its timeline
+     * shows beside its own (ldg_query_timeline's kind "context": its
+     * pack's permission changes, its models' state changes, its routes'
+     * evals and promotions, runtime health) are selected with the terms'
+     * events, read in the export's one snapshot (report->context counts
+     * them). */
+    int run_context;
     /* Its timeline as ldg_query_timeline gives it (borrowed), when the
-     * caller has it already (export --run reads its context there), or
-     * NULL: the export computes it. */
+     * caller has it already, or NULL: the export reads it. */
     const json_t *run_timeline;
     /* Called now and then with (events written, events to write). */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
@@ -150,6 +156,7 @@ struct ldg_export_opts {
 
 struct ldg_export_report {
     uint64_t selected;         /* events matched by the selection */
+    uint64_t context;          /* of them, the run's context (run_context) */
     uint64_t support;          /* events added to establish keys/erasures */
     uint64_t checkpoint_size;  /* tree size every proof is against */
     uint64_t bodies_full;      /* bodies given whole */

@@ -514,7 +514,8 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
     if (rc < 0 && rc != LDG_ENOTFOUND)
         goto out;
     if ((rc = load_checkpoint(&x)) < 0 || (rc = prepare_cosigned(&x)) < 0 ||
-        (rc = ex_select_events(&x, q)) < 0 || (rc = check_not_empty(&x)) < 0 ||
+        (rc = ex_select_events(&x, q)) < 0 ||
+        (rc = ex_select_context(&x)) < 0 || (rc = check_not_empty(&x)) < 0 ||
         (rc = ex_select_support(&x)) < 0 ||
         (rc = check_redactions_match(&x)) < 0 ||
         (rc = check_envelope_disclosure(&x)) < 0 || (rc = vouch_all(&x)) < 0)
@@ -575,6 +576,7 @@ out:
     free(x.mevents.p);
     json_decref(x.state);
     json_decref(x.timeline);
+    json_decref(x.run_tl);
     free(x.state_note);
     free(x.jsonl.p);
     ex_summary_free(&x);

@@ -93,8 +93,9 @@ struct ex {
     json_t *state;                  /* projected state at cksize, or NULL */
     char *state_note;               /* its signed projection note, or NULL */
     json_t *timeline;               /* timeline.json, or NULL */
-    char top[B_TOP_MAX + 1];        /* the archive's one directory */
-    char file[300];                 /* the bundle's file name, for README */
+    json_t *run_tl;          /* the run's timeline, when the export read it */
+    char top[B_TOP_MAX + 1]; /* the archive's one directory */
+    char file[300];          /* the bundle's file name, for README */
     uint64_t now_ns;
     struct ldg_query_models *models; /* "model_at" (none when redacting) */
     /* format 2: the seals whose events are being written, each with its
@@ -123,6 +124,7 @@ struct exseal {
 /* write_select.c: which events go into the bundle */
 struct keyent *ex_find_key(struct ex *x, const char *id);
 int ex_select_events(struct ex *x, const struct ldg_query *q);
+int ex_select_context(struct ex *x);
 int ex_model_at(struct ex *x, const struct ldg_event *ev, const json_t *body,
                 struct ldg_model_at *m, const char **model);
 int ex_select_support(struct ex *x);

@@ -322,7 +322,7 @@ static void
 summary_run(struct ex *x, struct ldg_buf *b)
 {
     const char *run = x->o->run;
-    const json_t *tl = x->o->run_timeline;
+    const json_t *tl = x->o->run_timeline ? x->o->run_timeline : x->run_tl;
     json_t *own = NULL, *docs, *d;
     char *text = NULL;
     uint64_t s = 0, e = 0;

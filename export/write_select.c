@@ -168,6 +168,59 @@ refuse_crossing(struct ex *x, struct ldg_query_iter *it)
     return LDG_EPRUNED;
 }
 
+/* A run's context (opts.run_context): the events its timeline shows
+ * beside its own (kind "context": its pack's permission changes, its
+ * models' state changes, its routes' evals and promotions, runtime
+ * health), read in the export's own snapshot and selected as evidence. */
+int
+ex_select_context(struct ex *x)
+{
+    const json_t *tl = x->o->run_timeline;
+    json_t *e;
+    size_t i;
+    int rc;
+
+    if (x->o->run == NULL || !x->o->run_context)
+        return 0;
+    if (tl == NULL) {
+        rc = ldg_query_timeline(x->t, x->o->run, &x->run_tl);
+        if (rc == LDG_ENOTFOUND) /* no such run: the selection says so */
+            return 0;
+        if (rc < 0) {
+            ldg_set_errmsg(x->l, "the context of run %s: %s", x->o->run,
+                           ldg_strerror(rc));
+            return rc;
+        }
+        tl = x->run_tl;
+    }
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+    {
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        const char *s = json_string_value(json_object_get(e, "seq"));
+        struct ldg_event ev;
+        uint64_t seq;
+        if (kind == NULL || strcmp(kind, "context") != 0 || s == NULL)
+            continue;
+        seq = strtoull(s, NULL, 10);
+        if (seq >= x->cksize)
+            continue; /* after the checkpoint: cannot be proven */
+        if (x->rep.selected >= x->max_events) {
+            ldg_set_errmsg(x->l,
+                           "the selection has more than %llu events; "
+                           "narrow it or raise the limit",
+                           (unsigned long long)x->max_events);
+            return LDG_ETOOBIG;
+        }
+        if ((rc = ldg_event_get(x->t, seq, &ev)) < 0 ||
+            (rc = push_sel(x, seq, ROLE_SELECTED)) < 0 ||
+            (rc = add_key(x, ev.actor)) < 0)
+            return rc;
+        x->rep.selected++;
+        x->rep.context++;
+    }
+    return 0;
+}
+
 int
 ex_select_events(struct ex *x, const struct ldg_query *q)
 {

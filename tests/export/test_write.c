@@ -675,6 +675,71 @@ test_write__a_tampered_selection_is_refused_naming_the_event(void **state)
     free(buf);
 }
 
+/* export --run: the run's context (the events its timeline shows beside
+ * its own) is selected by the library, in the export's snapshot, with
+ * run_context; without it, only the terms' events. */
+static void
+test_write__a_runs_context_is_selected_with_run_context(void **state)
+{
+    struct fx *f = *state;
+    static char run3[] = "run=R3";
+    char *const terms[] = {run3};
+    struct ldg_export_opts o;
+    struct ldg_export_report rep;
+    struct ldg_txn *t = NULL;
+    struct bundle b;
+    json_t *own, *tl = NULL, *want, *got, *e;
+    uint8_t *buf;
+    size_t len, i;
+
+    add(f->l, "run.started", NULL,
+        "{\"run\":\"R3\",\"pack\":\"pdf-ops\",\"requested_by\":"
+        "\"dan@example.com\"}");
+    add(f->l, "route.decision", "alice",
+        "{\"route\":\"pdf-ops/extract\",\"chosen_model\":\"qwen\","
+        "\"run\":\"R3\"}");
+    add(f->l, "model.state", "alice",
+        "{\"model\":\"qwen\",\"state\":\"offline\"}");
+    add(f->l, "run.finished", NULL, "{\"run\":\"R3\",\"status\":\"ok\"}");
+    own = query_seqs(f->l, 1, terms, NULL, NULL);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_query_timeline(t, "R3", &tl), 0);
+    ldg_txn_abort(t);
+    want = json_array();
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+        json_array_append(want, json_object_get(e, "seq"));
+
+    memset(&o, 0, sizeof o);
+    o.nterms = 1;
+    o.terms = terms;
+    o.run = "R3";
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), 0);
+    assert_int_equal(rep.context, 0);
+    read_bundle(&b, buf, len);
+    got = manifest_selected(&b);
+    assert_true(json_equal(own, got));
+    json_decref(got);
+    bundle_release(&b);
+    free(buf);
+
+    o.run_context = 1;
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), 0);
+    expect_ok(buf, len);
+    assert_true(rep.context >= 1);
+    assert_int_equal(rep.selected,
+                     json_array_size(own) + (size_t)rep.context);
+    read_bundle(&b, buf, len);
+    got = manifest_selected(&b);
+    assert_int_equal(json_array_size(want), json_array_size(got));
+    assert_true(json_equal(want, got));
+    json_decref(got);
+    bundle_release(&b);
+    free(buf);
+    json_decref(want);
+    json_decref(own);
+    json_decref(tl);
+}
+
 int
 main(void)
 {
@@ -694,6 +759,7 @@ main(void)
         T(test_write__existing_file_is_never_overwritten),
         T(test_write__without_the_log_key_file_export_is_refused),
         T(test_write__a_tampered_selection_is_refused_naming_the_event),
+        T(test_write__a_runs_context_is_selected_with_run_context),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
