@@ -542,24 +542,3 @@ cli_metrics_count(struct cli *c, struct ldg_ledger *l, struct ldg_metrics *m,
                 serr);
     return 0;
 }
-
-int
-cli_metrics_catch_up(struct cli *c, struct ldg_ledger *l)
-{
-    struct ldg_metrics *m = NULL;
-    char cache[4200], err[1024];
-    int rc;
-
-    /* (no cache: `ledger metrics` was never run here, and its first run
-     * after the prune starts its counters where the log is kept) */
-    snprintf(cache, sizeof cache, "%s/%s", c->dir, LDG_METRICS_CACHE_FILE);
-    if (access(cache, F_OK) != 0 || ldg_metrics_new(&m) < 0)
-        return 0;
-    if ((rc = cli_metrics_count(c, l, m, 1, err, sizeof err)) < 0)
-        fprintf(stderr,
-                "ledger %s: the metrics' counts before the prune were not "
-                "brought up (%s): after it, a count starts at the horizon\n",
-                c->cmd, err[0] ? err : ldg_strerror(rc));
-    ldg_metrics_free(m);
-    return 0;
-}

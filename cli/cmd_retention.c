@@ -320,7 +320,8 @@ cmd_prune(struct cli *c, struct prune_args *x, int npos, char **pos)
     struct ldg_ledger *l = NULL;
     struct ldg_retention_policy pol;
     struct ldg_prune_report r = {0};
-    struct ldg_policy_report pr;
+    struct ldg_policy_report pr = {0};
+    const char *note;
     char err[512];
     int rc, ex;
 
@@ -344,9 +345,14 @@ cmd_prune(struct cli *c, struct prune_args *x, int npos, char **pos)
     x->o.keep_days = pol.keep_days;
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
-    cli_metrics_catch_up(c, l);
     rc = x->policy ? ldg_retention_apply(l, &pol, x->o.force, 0, &pr)
                    : ldg_retention_prune(l, &x->o, &r);
+    note = x->policy ? pr.pr.metrics_note : r.metrics_note;
+    if (note[0] != '\0')
+        cli_err(c,
+                "the metrics' counts before the prune were not brought up "
+                "(%s): after it, a count starts at the horizon",
+                note);
     if (rc == 0 && r.already) {
         /* run again after it was done, with the archive a record pins */
         char hex[65];

@@ -87,10 +87,6 @@ extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
 
 /* cli/cmd_metrics.c — the ledger's state for Prometheus */
 extern const struct cli_command cli_cmd_metrics;
-/* cli/cli.c: brings DIR/metrics-cache.json, when there is one, up to l's size,
- * so that the counters go on over the events a prune is about to remove; a
- * failure is said on stderr and changes nothing else. Returns 0. */
-int cli_metrics_catch_up(struct cli *c, struct ldg_ledger *l);
 /* Brings m up to l's size, from and back to DIR/metrics-cache.json when
  * use_cache: 0, or the count's code with err saying why. */
 struct ldg_metrics;

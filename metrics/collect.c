@@ -554,3 +554,33 @@ ldg_metrics_load(struct ldg_metrics *m, const char *path)
         clear(m);
     return rc;
 }
+
+int
+ldg_metrics_catch_up(struct ldg_ledger *l, char *err, size_t errcap)
+{
+    struct ldg_metrics *m = NULL;
+    struct ldg_txn *t = NULL;
+    char cache[4200];
+    uint64_t before;
+    int rc;
+
+    if (l == NULL)
+        return LDG_EINVAL;
+    err[0] = '\0';
+    snprintf(cache, sizeof cache, "%s/%s", ldg_dir(l), LDG_METRICS_CACHE_FILE);
+    if (access(cache, F_OK) != 0)
+        return 0;
+    if ((rc = ldg_metrics_new(&m)) < 0)
+        return rc;
+    /* (another version's or a damaged cache: counted again from 0) */
+    (void)ldg_metrics_load(m, cache);
+    before = ldg_metrics_size(m);
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc == 0)
+        rc = ldg_metrics_update(m, t, NULL, err, errcap);
+    ldg_txn_abort(t);
+    if (rc == 0 && ldg_metrics_size(m) != before)
+        rc = ldg_metrics_save(m, cache, err, errcap);
+    ldg_metrics_free(m);
+    return rc;
+}

@@ -64,6 +64,16 @@ uint64_t ldg_metrics_size(const struct ldg_metrics *m);
 int ldg_metrics_update(struct ldg_metrics *m, struct ldg_txn *t,
                        uint64_t *scanned, char *err, size_t errcap);
 
+/* Brings the counts cached in l's directory (LDG_METRICS_CACHE_FILE) up
+ * to its log, as a prune does before it removes events (retention.h):
+ * counts are over the log's events, and the events a prune removes can
+ * no longer be counted. No cache (`ledger metrics` never ran there):
+ * nothing to do, the first count after the prune starts where the log is
+ * kept. A cache this code did not write is counted again from 0.
+ * @return 0; a code with err saying why the counts were not brought up.
+ * Cost: O(events since the cache's size). */
+int ldg_metrics_catch_up(struct ldg_ledger *l, char *err, size_t errcap);
+
 /* Reads counts saved by ldg_metrics_save into m (replacing its counts).
  * LDG_ENOTFOUND when there is no file; LDG_ECORRUPT when it is not one
  * this code wrote (another version, damaged): the caller then starts from

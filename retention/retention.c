@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "export/export.h"
+#include "metrics/metrics.h"
 #include "ledger/module.h"
 #include "projections/projections.h"
 #include "query/query.h"
@@ -1098,6 +1099,12 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
         return rc;
     r->continued = arch_first < r->h.first;
     r->used_before = used_bytes(l);
+    /* the counts of the events about to go, before they go */
+    if ((rc = ldg_metrics_catch_up(l, r->metrics_note,
+                                   sizeof r->metrics_note)) < 0 &&
+        r->metrics_note[0] == '\0')
+        snprintf(r->metrics_note, sizeof r->metrics_note, "%s",
+                 ldg_strerror(rc));
     /* in steps of a commit each (a crash between two leaves a ledger
      * pruned at the first one's end, which verifies, and this prune run
      * again goes on from there with the same archive) */

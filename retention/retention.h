@@ -130,6 +130,10 @@ struct ldg_prune_report {
      * a kept record pins (why says which record) */
     int already;
     char why[900];
+    /* "" when the metrics' counts (ldg_metrics_catch_up) were brought up
+     * to the log before events were removed, or need not be; else why
+     * not (the prune went on: after it, a count starts at the horizon) */
+    char metrics_note[600];
 };
 
 /* Checks that o->archive is a bundle that verifies with this ledger's log
@@ -142,7 +146,9 @@ struct ldg_prune_report {
  * transaction, never less than one commit of the log): a crash between
  * two leaves a ledger pruned at the first one's end, which verifies, and
  * the same prune run again goes on with the same archive (its horizon
- * record names it). ledger.pruned is appended by the last step.
+ * record names it). ledger.pruned is appended by the last step. Before
+ * the first step, the metrics' cached counts are brought up to the log
+ * (ldg_metrics_catch_up), so the counts of the events removed are kept.
  * Run again after it was done (every event asked for is before the
  * horizon), nothing is removed and r->already is set, when o->archive is
  * the archive a kept record pins by its SHA-256 (the horizon record, or a

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "metrics/metrics.h"
 #include "retention/retention.h"
 #include "tests/support/support.h"
 
@@ -339,6 +340,49 @@ test_retention__policy_reuses_or_sets_aside_a_left_archive(void **state)
     fx_free(&f);
 }
 
+/* An embedder's prune keeps the metrics whole by itself: the counts
+ * cached in DIR/metrics-cache.json are brought up to the log before the
+ * events go, so they go on over the pruned events; a ledger whose
+ * metrics were never cached gets no cache. */
+static void
+test_retention__prune_brings_the_metrics_cache_up_first(void **state)
+{
+    struct fx f;
+    struct ldg_prune_report pr;
+    struct ldg_metrics *m = NULL;
+    struct ldg_txn *t = NULL;
+    char cache[400], err[256];
+    uint64_t n;
+    (void)state;
+    fx_new(&f, 10);
+    snprintf(cache, sizeof cache, "%s/%s", f.dir, LDG_METRICS_CACHE_FILE);
+    /* no cache: none made */
+    archive_to(&f, "4", f.file);
+    assert_int_equal(prune_with(&f, "4", f.file, &pr), 0);
+    assert_string_equal(pr.metrics_note, "");
+    assert_int_equal(access(cache, F_OK), -1);
+    /* a cache at this size, then 20 more events, pruned past some */
+    assert_int_equal(ldg_metrics_new(&m), 0);
+    assert_int_equal(ldg_txn_begin(f.l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_metrics_update(m, t, NULL, err, sizeof err), 0);
+    ldg_txn_abort(t);
+    assert_int_equal(ldg_metrics_save(m, cache, err, sizeof err), 0);
+    ldg_metrics_free(m);
+    for (int i = 0; i < 20; i++)
+        t_append(f.l, "x.test.n", "{\"i\":2}", NULL);
+    n = size_of(f.l);
+    snprintf(f.file, sizeof f.file, "%s/b.archive", f.dir);
+    archive_to(&f, "25", f.file);
+    assert_int_equal(prune_with(&f, "25", f.file, &pr), 0);
+    assert_string_equal(pr.metrics_note, "");
+    assert_int_equal(ldg_metrics_new(&m), 0);
+    assert_int_equal(ldg_metrics_load(m, cache), 0);
+    /* counted up to the log as it was before the prune */
+    assert_int_equal(ldg_metrics_size(m), n);
+    ldg_metrics_free(m);
+    fx_free(&f);
+}
+
 int
 main(void)
 {
@@ -350,6 +394,8 @@ main(void)
         cmocka_unit_test(test_retention__policy_prunes_in_parts),
         cmocka_unit_test(
             test_retention__policy_reuses_or_sets_aside_a_left_archive),
+        cmocka_unit_test(
+            test_retention__prune_brings_the_metrics_cache_up_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
