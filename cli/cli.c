@@ -471,40 +471,38 @@ cli_pruned_seq(struct cli *c, struct ldg_ledger *l, uint64_t seq,
     return said ? 1 : cli_pruned(c, l, what);
 }
 
-/* A standing verification finding (ledger verify found event *seq
- * altered, and no full verification has passed since): said once on
- * stderr, since what follows may show the altered data, and 1 returned
- * with *seq and what ("event N: ...") set; 0 when there is none (or it
- * cannot be read: the command shows what it can). unmarked: NULL when the
- * output marks the event, else why it cannot ("-o cat prints bodies
- * alone"), which is said instead. */
-int
-cli_finding(struct cli *c, struct ldg_ledger *l, uint64_t *seq, char *what,
-            size_t cap, const char *unmarked)
+/* A standing verification finding (ledger verify found an event altered,
+ * and no full verification has passed since): said once on stderr, since
+ * what follows may show the altered data. */
+void
+cli_finding_say(struct cli *c, const struct ldg_query_finding *f,
+                const char *unmarked)
 {
-    struct ldg_verify_state st;
     char when[32];
-
-    if (ldg_verify_state(l, &st) < 0 || !st.finding)
-        return 0;
-    cli_when(when, sizeof when, st.finding_ts_ns);
+    cli_when(when, sizeof when, f->found_ts_ns);
     if (unmarked != NULL)
         cli_err(c,
                 "WARNING: ledger verify found event %llu altered or not "
                 "verifiable (%s): %s; it is NOT marked in this output (%s), "
                 "and what is shown may be altered data until a full "
                 "verification passes (ledger verify --full)",
-                (unsigned long long)st.finding_seq, when, st.finding_what,
-                unmarked);
+                (unsigned long long)f->seq, when, f->what, unmarked);
     else
         cli_err(c,
                 "WARNING: ledger verify found event %llu altered or not "
                 "verifiable (%s): %s; it is marked where it is shown, and "
                 "what is shown may be altered data until a full verification "
                 "passes (ledger verify --full)",
-                (unsigned long long)st.finding_seq, when, st.finding_what);
-    *seq = st.finding_seq;
-    snprintf(what, cap, "%s", st.finding_what);
+                (unsigned long long)f->seq, when, f->what);
+}
+
+int
+cli_finding(struct cli *c, struct ldg_ledger *l, struct ldg_query_finding *f,
+            const char *unmarked)
+{
+    if (!ldg_query_finding(l, f))
+        return 0;
+    cli_finding_say(c, f, unmarked);
     return 1;
 }
 

@@ -531,11 +531,14 @@ int cli_out_check(struct cli *c, struct ldg_ledger *l, const char *path,
                   int segment);
 struct ldg_bundle_limits;
 void cli_bundle_limits(struct ldg_bundle_limits *lim, uint64_t n);
-/* A standing verification finding: warned about once on stderr; 1 with
- * *seq (the event it names) and what set, 0 if none.
- * unmarked: NULL when the output marks that event, else why it cannot
- * (said instead of "it is marked where it is shown"). cli/cli.c */
+/* A standing verification finding (ldg_query_finding): warned about once
+ * on stderr; 1 with *f, 0 if none. unmarked: NULL when the output marks
+ * that event, else why it cannot (said instead of "it is marked where it
+ * is shown"). cli_finding_say only says it. cli/cli.c */
 struct ldg_ledger;
-int cli_finding(struct cli *c, struct ldg_ledger *l, uint64_t *seq, char *what,
-                size_t cap, const char *unmarked);
+struct ldg_query_finding;
+int cli_finding(struct cli *c, struct ldg_ledger *l,
+                struct ldg_query_finding *f, const char *unmarked);
+void cli_finding_say(struct cli *c, const struct ldg_query_finding *f,
+                     const char *unmarked);
 #endif

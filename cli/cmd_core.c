@@ -411,12 +411,10 @@ cmd_show(struct cli *c, struct show_args *x, int npos, char **pos)
         goto out;
     }
     if (x->raw) {
-        uint64_t bad;
-        char what[512];
+        struct ldg_query_finding f;
         /* raw bytes carry no mark: say so, when they are this event's */
-        if (cli_finding(c, l, &bad, what, sizeof what,
-                        "--raw prints the entry's bytes alone") &&
-            bad == seq)
+        if (cli_finding(c, l, &f, "--raw prints the entry's bytes alone") &&
+            f.seq == seq)
             cli_err(c,
                     "the bytes below are event %llu's, which ledger "
                     "verify found altered or not verifiable",
@@ -438,11 +436,10 @@ cmd_show(struct cli *c, struct show_args *x, int npos, char **pos)
         }
     } else {
         json_t *o = event_json(t, &ev), *v;
-        uint64_t bad;
-        char what[512];
+        struct ldg_query_finding f;
         /* what `ledger verify` found, beside the data it found altered */
-        if (cli_finding(c, l, &bad, what, sizeof what, NULL) && bad == seq)
-            json_object_set_new(o, "verify", json_sprintf("failed: %s", what));
+        if (cli_finding(c, l, &f, NULL))
+            ldg_query_finding_mark(&f, o);
         /* an erased body: which event erased it, when and why */
         if (json_is_true(json_object_get(o, "erased"))) {
             json_t *by = NULL;

@@ -692,13 +692,12 @@ cmd_query(struct cli *c, struct qargs *g, int npos, char **pos)
         goto out;
     }
     {
-        uint64_t bad;
-        char what[512];
-        if (cli_finding(c, l, &bad, what, sizeof what,
+        struct ldg_query_finding f;
+        if (cli_finding(c, l, &f,
                         ldg_query_render_marks(o.r)
                             ? NULL
                             : "-o cat prints the bodies alone") &&
-            (rc = ldg_query_render_set_finding(o.r, bad, what)) < 0) {
+            (rc = ldg_query_render_set_finding(o.r, f.seq, f.what)) < 0) {
             cli_err(c, "%s", ldg_strerror(rc));
             rc = cli_exit_code(rc);
             goto out_r;

@@ -277,25 +277,6 @@ page_write(struct cli *c, json_t *m, json_t *evidence, const char *notice,
     return rc;
 }
 
-static json_t *
-evidence_lines(const char *status)
-{
-    return json_pack("{s:s, s:[]}", "status", status, "lines");
-}
-
-static void add_line(json_t *ev, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void
-add_line(json_t *ev, const char *fmt, ...)
-{
-    char s[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s, sizeof s, fmt, ap);
-    va_end(ap);
-    json_array_append_new(json_object_get(ev, "lines"), json_string(s));
-}
-
 /* timeline RUN --bundle FILE --html of a bundle with no timeline.json (an
  * archive): the page of the run's events it holds, as the text form lists
  * them (page/page.h, ldg_page_events). */
@@ -304,7 +285,7 @@ bundle_run_page(struct cli *c, const struct cli_bundle_args *ba,
                 const struct ldg_bundle_contents *bc, const struct brun *br,
                 const char *file)
 {
-    json_t *evs = br->evs, *m = NULL, *ev;
+    json_t *evs = br->evs, *m = NULL, *ev = NULL;
     char title[400], sub[600], b0[24], b1[24];
     int rc;
 
@@ -320,13 +301,9 @@ bundle_run_page(struct cli *c, const struct cli_bundle_args *ba,
         cli_err(c, "drawing the page: %s", ldg_strerror(rc));
         return cli_exit_code(rc);
     }
-    ev = evidence_lines(ba->insecure ? "warn" : "ok");
-    add_line(ev,
-             "Verified just now by this program, as `ledger verify-bundle %s` "
-             "does: the %s's %llu events are proven against its "
-             "checkpoint of size %llu of the log %s.",
-             ba->file, br->kind, (unsigned long long)br->events,
-             (unsigned long long)bc->checkpoint_size, bc->origin);
+    ldg_page_evidence_bundle(ba->file, br->kind, (size_t)br->events,
+                             bc->checkpoint_size, bc->origin, ba->insecure, 0,
+                             &ev);
     return page_write(
         c, m, ev,
         strcmp(br->kind, "segment") == 0
@@ -338,60 +315,6 @@ bundle_run_page(struct cli *c, const struct cli_bundle_args *ba,
               "timeline of the run (an archive, or an export by "
               "selection): these are the run's events it holds.",
         file);
-}
-
-/* What the run's events in the ledger rest on: the newest checkpoint, the
- * log key and what `ledger verify` last found. */
-static json_t *
-ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t, const char *flag,
-                const char *run)
-{
-    struct ldg_verify_state vs;
-    uint64_t size = 0;
-    char vkey[512] = "?", when[64];
-    json_t *ev;
-    int have_vs = ldg_verify_state(l, &vs) == 0;
-
-    ldg_txn_size(t, &size);
-    ldg_verifier_key(l, vkey, sizeof vkey);
-    ev = evidence_lines(!have_vs || vs.finding     ? "fail"
-                        : vs.verified_size >= size ? "ok"
-                                                   : "warn");
-    add_line(ev,
-             "From the ledger %s (origin %s), the box's own log: its newest "
-             "checkpoint covers events 0 to %llu and is signed by the log "
-             "key %s.",
-             ldg_dir(l), ldg_origin(l),
-             (unsigned long long)(size ? size - 1 : 0), vkey);
-    if (!have_vs)
-        add_line(ev, "What `ledger verify` last found cannot be read.");
-    else if (vs.finding)
-        add_line(ev,
-                 "A verification FAILED and that finding stands: event %llu: "
-                 "%s. Do not trust this page until `ledger verify` passes.",
-                 (unsigned long long)vs.finding_seq, vs.finding_what);
-    else if (vs.verified_size == 0)
-        add_line(ev, "`ledger verify` has not checked this log yet: run it "
-                     "to re-check every signature, the chain and the tree.");
-    else {
-        if (vs.full_ts_ns)
-            ldg_time_when(when, sizeof when, vs.full_ts_ns);
-        add_line(
-            ev,
-            "`ledger verify` has checked events 0 to %llu%s%s%s; %llu "
-            "appended since are not yet verified.",
-            (unsigned long long)(vs.verified_size ? vs.verified_size - 1 : 0),
-            vs.full_ts_ns ? " (last full verification " : "",
-            vs.full_ts_ns ? when : "", vs.full_ts_ns ? ")" : "",
-            (unsigned long long)(size > vs.verified_size
-                                     ? size - vs.verified_size
-                                     : 0));
-    }
-    add_line(ev,
-             "To prove the events to someone else: `ledger export %s %s` "
-             "writes a bundle that `ledger verify-bundle` checks offline.",
-             flag, run);
-    return ev;
 }
 
 /* Shows a timeline: its page (--html FILE), -o json, or its lines; takes
@@ -460,14 +383,10 @@ timeline_bundle(struct cli *c, struct cli_bundle_args *ba, const char *run,
         strcmp(json_string_value(json_object_get(bt, "plan")), run) == 0) {
         /* export --plan's: the plan's story (cmd_pipeline.c) */
         if (html != NULL) {
-            json_t *ev = evidence_lines(ba->insecure ? "warn" : "ok");
-            add_line(ev,
-                     "Verified just now by this program, as `ledger "
-                     "verify-bundle %s` does: the bundle's %zu events are "
-                     "proven against its checkpoint of size %llu of the "
-                     "log %s.",
-                     ba->file, json_array_size(bc->events),
-                     (unsigned long long)bc->checkpoint_size, bc->origin);
+            json_t *ev = NULL;
+            ldg_page_evidence_bundle(ba->file, "bundle", json_array_size(bc->events),
+                                     bc->checkpoint_size, bc->origin,
+                                     ba->insecure, 0, &ev);
             rc = timeline_page(c, json_object_get(bt, "timeline"), NULL, NULL,
                                ev,
                                "This page is drawn from an evidence "
@@ -521,18 +440,9 @@ timeline_bundle(struct cli *c, struct cli_bundle_args *ba, const char *run,
                      json_string_value(json_object_get(doctor, "size"))
                          ? json_string_value(json_object_get(doctor, "size"))
                          : "?");
-        evidence = evidence_lines(ba->insecure ? "warn" : "ok");
-        add_line(evidence,
-                 "Verified just now by this program, as `ledger "
-                 "verify-bundle %s` does: the bundle's %zu events are "
-                 "proven against its checkpoint of size %llu of the log "
-                 "%s, signed by %s.",
-                 ba->file, json_array_size(bc->events),
-                 (unsigned long long)bc->checkpoint_size, bc->origin,
-                 ba->insecure ? "the key the bundle carries (not checked "
-                                "against a trusted key: "
-                                "--insecure-trust-bundle-key)"
-                              : "the trusted key given");
+        ldg_page_evidence_bundle(ba->file, "bundle", json_array_size(bc->events),
+                                 bc->checkpoint_size, bc->origin, ba->insecure,
+                                 1, &evidence);
     }
     json_decref(br.evs);
     ldg_export_contents_free(bc);
@@ -610,7 +520,10 @@ cmd_timeline(struct cli *c, struct timeline_args *x, int npos, char **pos)
     if (kind == LDG_TIMELINE_PLAN) {
         /* the plan's story (cmd_pipeline.c) */
         if (html != NULL) {
-            evidence = ledger_evidence(l, t, "--plan", run);
+            struct ldg_query_finding f;
+            if (cli_finding(c, l, &f, NULL))
+                ldg_query_finding_mark(&f, tl);
+            ldg_page_evidence_ledger(t, "--plan", run, &evidence);
             ldg_txn_abort(t);
             t = NULL;
             rc = timeline_page(c, tl, NULL, NULL, evidence, NULL, html);
@@ -628,7 +541,7 @@ cmd_timeline(struct cli *c, struct timeline_args *x, int npos, char **pos)
             json_object_get(json_object_get(tl, "start"), "seq"));
         memset(&vo, 0, sizeof vo);
         vo.at_size = ss ? strtoull(ss, NULL, 10) : 0;
-        evidence = ledger_evidence(l, t, "--run", run);
+        ldg_page_evidence_ledger(t, "--run", run, &evidence);
         ldg_txn_abort(t);
         t = NULL;
         if (vo.at_size > 0 &&
@@ -640,20 +553,9 @@ cmd_timeline(struct cli *c, struct timeline_args *x, int npos, char **pos)
     ldg_txn_abort(t);
     t = NULL;
     {
-        uint64_t bad;
-        char what[512], sq[24];
-        size_t i;
-        json_t *e;
-        if (cli_finding(c, l, &bad, what, sizeof what, NULL)) {
-            snprintf(sq, sizeof sq, "%llu", (unsigned long long)bad);
-            json_array_foreach(json_object_get(tl, "events"), i, e)
-            {
-                const char *es = json_string_value(json_object_get(e, "seq"));
-                if (es != NULL && strcmp(es, sq) == 0)
-                    json_object_set_new(e, "verify",
-                                        json_sprintf("failed: %s", what));
-            }
-        }
+        struct ldg_query_finding f;
+        if (cli_finding(c, l, &f, NULL))
+            ldg_query_finding_mark(&f, tl);
     }
     rc = timeline_show(c, tl, doctor, dtitle, evidence, NULL, html);
     tl = NULL;

@@ -118,14 +118,11 @@ warn_stale(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
 static void
 warn_finding(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
 {
-    struct ldg_verify_state st;
-    uint64_t bad;
-    char what[512];
-    if (ldg_verify_state(l, &st) < 0 || !st.finding ||
-        (va->at_size != 0 && st.finding_seq >= va->at_size))
-        return;
-    cli_finding(c, l, &bad, what, sizeof what,
-                "a view is computed from the events, that one among them");
+    struct ldg_query_finding f;
+    if (ldg_query_finding(l, &f) && (va->at_size == 0 || f.seq < va->at_size))
+        cli_finding_say(c, &f,
+                        "a view is computed from the events, that one among "
+                        "them");
 }
 
 /*

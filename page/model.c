@@ -233,6 +233,28 @@ witnesses(const json_t *tl)
     return lines;
 }
 
+/* A standing verification finding marked on e (ldg_query_finding_mark):
+ * drawn as a failure, what verify found first in its label. Takes label
+ * (may be NULL); returns the label to use (malloc'd or NULL). */
+static char *
+verify_label(const json_t *e, char *label, int *bad)
+{
+    const char *v = json_string_value(json_object_get(e, "verify"));
+    size_t n;
+    char *s;
+
+    if (v == NULL)
+        return label;
+    *bad = 1;
+    n = strlen(v) + (label ? strlen(label) : 0) + 16;
+    if ((s = malloc(n)) == NULL)
+        return label;
+    snprintf(s, n, "VERIFY %s%s%s", v, label && *label ? " \xc2\xb7 " : "",
+             label ? label : "");
+    free(label);
+    return s;
+}
+
 int
 ldg_page_run(const json_t *tl, json_t **out)
 {
@@ -284,7 +306,7 @@ ldg_page_run(const json_t *tl, json_t **out)
         if (!json_is_object(body))
             body = NULL;
         /* the words `ledger timeline` says of it */
-        label = ldg_query_timeline_event_text(e, &bad);
+        label = verify_label(e, ldg_query_timeline_event_text(e, &bad), &bad);
         /* a proxy's record joined to the app's span: the two witnesses'
          * verdict, as the timeline's line under it says it */
         const json_t *j = json_object_get(e, "joined");
@@ -443,7 +465,8 @@ ldg_page_events(const json_t *events, size_t total, const char *title,
                       "denied", body != NULL && sis(body, "decision", "deny"));
         if (fake != NULL && body != NULL)
             json_object_set(fake, "body", body);
-        label = ldg_query_timeline_event_text(fake, &bad);
+        label =
+            verify_label(e, ldg_query_timeline_event_text(fake, &bad), &bad);
         o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:O}", "seq",
                       sget(e, "seq"), "rel_us",
                       (json_int_t)(t >= t0 ? (t - t0) / 1000 : 0), "time",
@@ -511,11 +534,16 @@ ldg_page_plan(const json_t *tl, json_t **out)
             ldg_buf_printf(&b, " ! %s", sget(v, "rule"));
         if (sis(e, "kind", "context"))
             ldg_buf_puts(&b, " (context)");
+        if (json_is_string(json_object_get(e, "verify")))
+            ldg_buf_printf(&b, " ! VERIFY %s", sget(e, "verify"));
         o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:n}", "seq",
                       sget(e, "seq"), "rel_us",
                       (json_int_t)(t >= t0 ? (t - t0) / 1000 : 0), "time", time,
                       "lane", kind, "type", type, "label", b.s ? b.s : "",
-                      "bad", json_array_size(viol) > 0, "fallback", 0, "body");
+                      "bad",
+                      json_array_size(viol) > 0 ||
+                          json_is_string(json_object_get(e, "verify")),
+                      "fallback", 0, "body");
         ldg_buf_release(&b);
         if (o == NULL) {
             json_decref(list);

@@ -32,6 +32,9 @@
 #ifndef LDG_PAGE_H
 #define LDG_PAGE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "ledger/ledger.h"
@@ -89,5 +92,24 @@ int ldg_page_plan(const json_t *tl, json_t **out);
  * size 23"). */
 int ldg_page_set_doctor(json_t *model, const json_t *doctor, const char *pack,
                         const char *title);
+
+/* The page's evidence box ("evidence" of the model) for events read from
+ * the ledger of t: its newest checkpoint and log key, what `ledger
+ * verify` last found (a standing finding makes it "fail", events not yet
+ * verified "warn"), and the export that proves them (`ledger export FLAG
+ * NAME`, FLAG --run or --plan). *out: a new object.
+ * @return 0; LDG_EINVAL; LDG_ENOMEM. */
+int ldg_page_evidence_ledger(struct ldg_txn *t, const char *flag,
+                             const char *name, json_t **out);
+/* The evidence box of a page drawn from a bundle just verified (kind:
+ * "bundle" or "segment", as the reader named it; NULL says "bundle"): its
+ * events proven against its checkpoint of that size of the log origin;
+ * with say_key, which key signed it (insecure: the one the bundle
+ * carries, unchecked, and the box says "warn"). *out: a new object.
+ * @return 0; LDG_EINVAL; LDG_ENOMEM. */
+int ldg_page_evidence_bundle(const char *file, const char *kind,
+                             size_t events,
+                             uint64_t checkpoint_size, const char *origin,
+                             int insecure, int say_key, json_t **out);
 
 #endif

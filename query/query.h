@@ -279,6 +279,27 @@ int ldg_query_render_body(struct ldg_query_render *r, struct ldg_txn *t,
 int ldg_query_render_iter(struct ldg_query_render *r, struct ldg_query_iter *it,
                           const struct ldg_event *ev, const char **text,
                           size_t *len);
+/* A standing verification finding (ldg_verify_state): `ledger verify`
+ * found event seq altered or not verifiable, and no full verification
+ * has passed since. Every view of events marks that event where it shows
+ * it, the same way: "verify": "failed: WHAT" on the event (the renderer's
+ * formats, ldg_query_render_set_finding; a timeline's and a page's events,
+ * ldg_query_finding_mark; the page draws it as a failure). */
+struct ldg_query_finding {
+    uint64_t seq;
+    uint64_t found_ts_ns; /* wall-clock ns */
+    char what[512];
+};
+/* @return 1 with *f when a finding stands; 0 when none stands, or when
+ * what verify recorded cannot be read (a view shows what it can).
+ * Lifetime: f is the caller's. */
+int ldg_query_finding(struct ldg_ledger *l, struct ldg_query_finding *f);
+/* Marks f's event where v shows it: v is an event object ({"seq": "N",
+ * ...}, as `ledger show -o json` and a bundle's events.jsonl give it) or
+ * a timeline ({"events": [...]}, ldg_query_timeline's and
+ * ldg_pipeline_timeline's): "verify": "failed: WHAT" on that event.
+ * f NULL marks nothing. @return the events marked (0 or 1). */
+size_t ldg_query_finding_mark(const struct ldg_query_finding *f, json_t *v);
 /* Marks the event a standing verification finding names (struct
  * ldg_verify_state: finding_seq, finding_what), so that what `ledger
  * verify` found is shown beside the data it found altered: json and

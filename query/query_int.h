@@ -13,6 +13,9 @@
 #include "ledger/module.h"
 #include "util/util.h"
 
+/* How every view marks a standing verification finding's event
+ * (finding.c, render.c): "failed: WHAT". */
+#define Q_FINDING_MARK "failed: %s"
 #define Q_VALUE_MAX 500   /* bytes in one term value (LMDB keys <= 511) */
 #define Q_SOURCES_MAX 256 /* index ranges merged by one iterator */
 #define Q_GREP_MAX 64     /* -g patterns in one query */

@@ -1175,7 +1175,7 @@ ldg_query_render_set_finding(struct ldg_query_render *r, uint64_t seq,
         size_t n = strlen(what) + 9;
         if ((w = malloc(n)) == NULL)
             return LDG_ENOMEM;
-        snprintf(w, n, "failed: %s", what);
+        snprintf(w, n, Q_FINDING_MARK, what);
     }
     free(r->bad_what);
     r->bad_what = w;

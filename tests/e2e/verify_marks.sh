@@ -9,7 +9,8 @@
 #     "verify=failed: ..." (verbose), "verify":"failed: ..." in json, also
 #     with --output-fields and through the threaded json path;
 #   - timeline: a "!! verification failed" line under the event; -o json
-#     has the key on that event;
+#     has the key on that event; --html draws it as a failure ("VERIFY
+#     failed: ...") and the evidence box says the finding stands;
 #   - every one of them warns on stderr, once; other events are not marked;
 #   - query -o cat and show --raw, which print the data alone, say on
 #     stderr that it is not marked there (never that it is);
@@ -102,6 +103,11 @@ grep -q '#2 .*!! verification failed: event 2' "$T/o" || fail "timeline: no mark
 grep -q 'WARNING' "$T/e" || fail "timeline: no warning"
 L timeline r1 -o json 2>/dev/null | grep -q '"verify": *"failed: event 2' ||
     fail "timeline json: no mark"
+# the page draws it as a failure, and its evidence box says it stands
+L timeline r1 --html "$T/p.html" >/dev/null 2>"$T/e" || fail "timeline --html: exit $?"
+grep -q 'VERIFY failed: event 2' "$T/p.html" || fail "page: the event is not marked"
+grep -q 'A verification FAILED and that finding stands: event 2' "$T/p.html" ||
+    fail "page: the evidence box does not say the finding stands"
 
 # a view is computed from the events, the altered one among them: it
 # says so (not as of an event before it)
@@ -122,4 +128,4 @@ grep -q '!!' "$T/o" && fail "marked after a full verification passed"
 L runs >/dev/null 2>"$T/e"
 [ -s "$T/e" ] && fail "runs warned after a full verification passed: $(cat "$T/e")"
 [ $nfail = 0 ] || exit 1
-echo "verify_marks: show, query (every format) and timeline mark the event verify found"
+echo "verify_marks: show, query (every format), timeline and its page mark the event verify found"
