@@ -326,6 +326,7 @@ headertest: $(CLI_OBJ)
 	@python3 tools/check_api_docs.py ledger/ledger.h 100
 	@sh tools/check_cli_size.sh cli && echo "cli/: no file over 1000 lines, no function over 150"
 	@sh tools/check_cli_calls.sh $(CLI_OBJ) && echo "cli/: calls go one way (main, commands, helpers)"
+	@sh tools/check_cli_verdicts.sh . $(CLI_OBJ) && echo "cli/: public headers only; verdicts asked whole, their parts printed"
 
 # Each part leaves its figures in $(BENCH_OUT); bench/results.sh then
 # rewrites bench/RESULTS.md from them (machine, date, commit, one table a

@@ -17,7 +17,13 @@
 #   5. the program's calls go one way (tools/check_cli_calls.sh): its
 #      objects as built pass; a command file using another's function, a
 #      helper using a command file's, and two helpers using each other
-#      fail, naming them.
+#      fail, naming them;
+#   6. the program only speaks (tools/check_cli_verdicts.sh): the tree
+#      and its objects as built pass; a cli/ file including a module's
+#      internal header, an object calling a function that makes a
+#      verdict's part (ldg_verify), and a verdict's part assigned to,
+#      returned or decided with fail, naming the file and line; the same
+#      parts printed or choosing what to print pass.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${LEDGER:?set LEDGER to the ledger binary}"
@@ -171,6 +177,72 @@ obj main m cmd_a && obj cmd_a cmd_a h_fn && obj h1 h_fn f2 && obj h2 f2 &&
         cat "$T/out"
         bad "calls going down were taken for a breach"
     fi
+
+# 6. verdicts: decided in the library, printed by the program
+VERD="sh $ROOT/tools/check_cli_verdicts.sh"
+objs=$(for o in "$B"/obj/cli/*.o; do
+    [ -f "$ROOT/cli/$(basename "$o" .o).c" ] && echo "$o"; done)
+# shellcheck disable=SC2086
+if $VERD "$ROOT" $objs > "$T/out" 2>&1; then
+    ok "the program prints the verdicts the library gives"
+else
+    cat "$T/out"
+    bad "the program composes a verdict"
+fi
+verd_case() { # name | the file's text | what the finding names
+    if $VERD "$T/tree" "$@" > "$T/out" 2>&1; then
+        bad "$name not caught"
+    elif grep -q "$want" "$T/out"; then
+        ok "$name caught: $(head -n 1 "$T/out")"
+    else
+        cat "$T/out"
+        bad "$name failed without naming it ($want)"
+    fi
+}
+copy
+printf '#include "query/query_int.h"\n' >> "$T/tree/cli/cmd_stats.c"
+at=$(wc -l < "$T/tree/cli/cmd_stats.c")
+name="a cli/ file including a module's internals"
+want="^cli/cmd_stats.c:$at: includes \"query/query_int.h\""
+verd_case
+copy
+printf 'int ldg_verify(void);\nint cmd_x(void);\nint cmd_x(void) { return ldg_verify(); }\n' \
+    > "$T/cmd_x.c" && $CC -c -o "$T/cmd_x.o" "$T/cmd_x.c" ||
+    bad "could not build cmd_x.o"
+name="an object asking ldg_verify for a part"
+want="^cli/cmd_x.c: calls ldg_verify,"
+verd_case "$T/cmd_x.o"
+for breach in \
+    'a part assigned|    w->failed = LDG_VERDICT_NONE;|assigns to a part' \
+    'a part returned|    return w->proj_ndiff == 0 ? 0 : 1;|returns a part' \
+    'a part decided with|    n = w->proj_ndiff > 0;|decides with a part'; do
+    copy
+    name=${breach%%|*}
+    rest=${breach#*|}
+    want=${rest#*|}
+    {
+        printf 'static int vx(const struct ldg_verdict *w);\n'
+        printf 'static int\nvx(const struct ldg_verdict *w)\n{\n    int n = 0;\n'
+        printf '%s\n' "${rest%%|*}"
+        printf '    return n;\n}\n'
+    } >> "$T/tree/cli/cmd_verify.c"
+    at=$(($(wc -l < "$T/tree/cli/cmd_verify.c") - 2))
+    want="^cli/cmd_verify.c:$at: $want"
+    verd_case
+done
+copy
+{
+    printf 'static void vy(struct cli *c, const struct ldg_verdict *w);\n'
+    printf 'static void\nvy(struct cli *c, const struct ldg_verdict *w)\n{\n'
+    printf '    if (w->failed == LDG_VERDICT_LOG)\n'
+    printf '        cli_err(c, "FAILED: %%s", w->what);\n}\n'
+} >> "$T/tree/cli/cmd_verify.c"
+if $VERD "$T/tree" > "$T/out" 2>&1; then
+    ok "a part printed, and choosing what to print, pass"
+else
+    cat "$T/out"
+    bad "printing a part was taken for a breach"
+fi
 
 [ "$fails" -eq 0 ] || { echo "core_layers: $fails failed"; exit 1; }
 echo "core_layers: all passed"
