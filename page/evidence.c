@@ -35,20 +35,23 @@ verify_line(json_t *ev, int have, const struct ldg_verify_state *vs,
 {
     char when[64];
     if (!have) {
-        add_line(ev, "What `ledger verify` last found cannot be read.");
+        add_line(ev, "What `" LDG_CMD_VERIFY "` last found cannot be read.");
     } else if (vs->finding) {
         add_line(ev,
                  "A verification FAILED and that finding stands: event %llu: "
-                 "%s. Do not trust this page until `ledger verify` passes.",
+                 "%s. Do not trust this page until `" LDG_CMD_VERIFY
+                 "` passes.",
                  (unsigned long long)vs->finding_seq, vs->finding_what);
     } else if (vs->verified_size == 0) {
-        add_line(ev, "`ledger verify` has not checked this log yet: run it "
-                     "to re-check every signature, the chain and the tree.");
+        add_line(ev,
+                 "`" LDG_CMD_VERIFY "` has not checked this log yet: run it "
+                 "to re-check every signature, the chain and the tree.");
     } else {
         if (vs->full_ts_ns)
             ldg_time_when(when, sizeof when, vs->full_ts_ns);
         add_line(ev,
-                 "`ledger verify` has checked events 0 to %llu%s%s%s; %llu "
+                 "`" LDG_CMD_VERIFY
+                 "` has checked events 0 to %llu%s%s%s; %llu "
                  "appended since are not yet verified.",
                  (unsigned long long)(vs->verified_size - 1),
                  vs->full_ts_ns ? " (last full verification " : "",
@@ -88,8 +91,8 @@ ldg_page_evidence_ledger(struct ldg_txn *t, const char *flag, const char *name,
              (unsigned long long)(size ? size - 1 : 0), vkey);
     verify_line(ev, have, &vs, size);
     add_line(ev,
-             "To prove the events to someone else: `ledger export %s %s` "
-             "writes a bundle that `ledger verify-bundle` checks offline.",
+             "To prove the events to someone else: `" LDG_CMD_EXPORT " %s %s` "
+             "writes a bundle that `" LDG_CMD_VERIFY_BUNDLE "` checks offline.",
              flag, name);
     *out = ev;
     return 0;
@@ -106,14 +109,14 @@ ldg_page_evidence_bundle(const char *file, const char *kind, size_t events,
     if ((ev = evidence_new(insecure ? "warn" : "ok")) == NULL)
         return LDG_ENOMEM;
     add_line(ev,
-             "Verified just now by this program, as `ledger verify-bundle %s` "
-             "does: the %s's %zu events are proven against its "
+             "Verified just now by this program, as `" LDG_CMD_VERIFY_BUNDLE
+             " %s` does: the %s's %zu events are proven against its "
              "checkpoint of size %llu of the log %s%s%s.",
              file, kind != NULL ? kind : "bundle", events, (unsigned long long)checkpoint_size, origin,
              !say_key   ? ""
              : insecure ? ", signed by the key the bundle carries (not "
-                          "checked against a trusted key: "
-                          "--insecure-trust-bundle-key)"
+                          "checked against a trusted "
+                          "key: " LDG_OPT_INSECURE_TRUST_BUNDLE_KEY ")"
                         : ", signed by the trusted key given",
              "");
     *out = ev;

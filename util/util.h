@@ -368,6 +368,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_CMD_TILES "ledger tiles"
 #define LDG_CMD_MEMORY_PURGE "ledger memory purge --prefix %.16s --reason "
 #define LDG_CMD_WITNESS_INIT "ledger witness init"
+#define LDG_CMD_WITNESS_KEY "ledger witness key"
 #define LDG_CMD_SERVE_VERIFY_EVERY "ledger serve --verify-every"
 #define LDG_CMD_SERVE_OTLP "ledger serve --otlp"
 #define LDG_CMD_METRICS "ledger metrics"
@@ -418,6 +419,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_CMD_TILES)                                                           \
     X(LDG_CMD_MEMORY_PURGE)                                                    \
     X(LDG_CMD_WITNESS_INIT)                                                    \
+    X(LDG_CMD_WITNESS_KEY)                                                     \
     X(LDG_CMD_MIGRATE)                                                         \
     X(LDG_CMD_SERVE)                                                           \
     X(LDG_CMD_SERVE_VERIFY_EVERY)                                              \

@@ -67,7 +67,7 @@ check_projections(struct ldg_ledger *l, struct ldg_verdict *v, progress_fn fn,
         v->failed = LDG_VERDICT_PROJECTIONS;
         snprintf(v->what, sizeof v->what,
                  "storage corrupt: the projections' records cannot be read "
-                 "(%s); `ledger rebuild` makes them again from the log",
+                 "(%s); `" LDG_CMD_REBUILD "` makes them again from the log",
                  m != NULL && m[0] ? m : ldg_strerror(rc));
         return LDG_ETAMPER;
     }
@@ -82,7 +82,7 @@ check_projections(struct ldg_ledger *l, struct ldg_verdict *v, progress_fn fn,
     snprintf(v->what, sizeof v->what,
              "projection %s%s%s: %s (%llu difference%s between the stored "
              "state and the one the log gives; the log itself verified; "
-             "`ledger rebuild` makes the state again from the log)",
+             "`" LDG_CMD_REBUILD "` makes the state again from the log)",
              json_string_value(json_object_get(d, "projection")),
              key ? ", record " : "", key ? key : "",
              json_string_value(json_object_get(d, "what")),
@@ -104,7 +104,7 @@ check_quorum(struct ldg_verdict *v)
     if (got == LDG_EBADINPUT) {
         snprintf(v->what, sizeof v->what,
                  "a witness key or %s: malformed (a witness key is what "
-                 "`ledger witness key` prints)",
+                 "`" LDG_CMD_WITNESS_KEY "` prints)",
                  name);
         return LDG_EBADINPUT;
     }
