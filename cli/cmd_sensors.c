@@ -104,7 +104,7 @@ CLI_COMMAND(
 
 enum { OPT_RUNTIME = 300, OPT_NO_HOST, OPT_DRY, OPT_TMO, OPT_PDIRECT };
 
-#define PROBE_MAX 32
+#define PROBE_MAX LDG_PROBE_RUNTIMES_MAX
 
 struct probe_args {
     int no_host, dry, direct, verbose;
@@ -127,48 +127,6 @@ static const struct cli_opt probe_opts[] = {
     CLI_ON('v', 'v', "verbose", "say whether it writes through ledger serve",
            PA, verbose),
     CLI_OPT_END};
-
-/* "NAME=URL" or "NAME=KIND:URL" into rt (pointers into s, modified when
- * it is one). */
-static int
-parse_runtime(char *s, struct ldg_probe_runtime *rt)
-{
-    char *eq = strchr(s, '=');
-    if (!eq || eq == s)
-        return -1;
-    rt->name = s;
-    rt->url = eq + 1;
-    rt->kind = LDG_RT_AUTO;
-    static const struct {
-        const char *p;
-        enum ldg_runtime_kind k;
-    } kinds[] = {{"ollama:", LDG_RT_OLLAMA},
-                 {"llamacpp:", LDG_RT_LLAMACPP},
-                 {"openai:", LDG_RT_OPENAI}};
-    for (size_t i = 0; i < 3; i++)
-        if (strncmp(rt->url, kinds[i].p, strlen(kinds[i].p)) == 0) {
-            rt->kind = kinds[i].k;
-            rt->url += strlen(kinds[i].p);
-        }
-    if (strncmp(rt->url, "http://", 7) != 0 &&
-        strncmp(rt->url, "https://", 8) != 0)
-        return -1;
-    *eq = 0;
-    return 0;
-}
-
-/* Whether rts[0..n) already names rt's runtime: two entries under one
- * name would each report on it, two health events and models' states in
- * one commit that may contradict each other. */
-static int
-runtime_named(const struct ldg_probe_runtime *rts, size_t n,
-              const struct ldg_probe_runtime *rt)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(rts[i].name, rt->name) == 0)
-            return 1;
-    return 0;
-}
 
 /* Appends news through `ledger serve` when it serves c->dir, as
  * `ledger append` does: 0 with seqs filled, -1 when no server answers
@@ -294,50 +252,6 @@ fail:
     return cli_exit_code(rc);
 }
 
-/* The runtimes file in the ledger directory, one NAME=URL a line: into
- * rts (own the lines' copies). 0, or the exit code. */
-static int
-read_runtimes(struct cli *c, struct ldg_probe_runtime *rts, char **own,
-              size_t *n)
-{
-    int rc = 0;
-    char path[4200], line[1024];
-    snprintf(path, sizeof path, "%s/runtimes", c->dir);
-    FILE *f = fopen(path, "r");
-    unsigned ln = 0;
-    while (f && fgets(line, sizeof line, f)) {
-        ln++;
-        line[strcspn(line, "\r\n")] = 0;
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (!*p || *p == '#')
-            continue;
-        if (*n == PROBE_MAX) {
-            cli_err(c, "%s:%u: more than %d runtimes", path, ln, PROBE_MAX);
-            rc = EX_DATAERR;
-            break;
-        }
-        own[*n] = strdup(p);
-        if (!own[*n] || parse_runtime(own[*n], &rts[*n]) < 0) {
-            cli_err(c, "%s:%u: '%s' is not NAME=URL", path, ln, p);
-            rc = EX_DATAERR;
-            break;
-        }
-        if (runtime_named(rts, *n, &rts[*n])) {
-            cli_err(c, "%s:%u: runtime '%s' is listed twice", path, ln,
-                    rts[*n].name);
-            rc = EX_DATAERR;
-            (*n)++; /* its copy is freed with the others */
-            break;
-        }
-        (*n)++;
-    }
-    if (f)
-        fclose(f);
-    return rc;
-}
-
 /* What probe appended (or, dry > 0, would append), one line or object
  * each. */
 static void
@@ -372,16 +286,18 @@ static int
 probe_opt(struct cli *c, void *args, int id, struct cli_args *a)
 {
     struct probe_args *x = args;
+    int rc;
     if (x->n == PROBE_MAX)
         return cli_usage_err(c, "at most %d runtimes", PROBE_MAX);
-    if (parse_runtime(a->value, &x->rts[x->n]) < 0)
+    rc = ldg_probe_runtime_parse(a->value, x->rts, x->n, &x->rts[x->n]);
+    if (rc == LDG_EEXIST)
+        return cli_usage_err(c, "--runtime: runtime '%s' is given twice",
+                             x->rts[x->n].name);
+    if (rc < 0)
         return cli_usage_err(c,
                              "--runtime: '%s' is not NAME=URL or "
                              "NAME=KIND:URL with an http(s) URL",
                              a->value);
-    if (runtime_named(x->rts, x->n, &x->rts[x->n]))
-        return cli_usage_err(c, "--runtime: runtime '%s' is given twice",
-                             x->rts[x->n].name);
     x->n++;
     return 0;
 }
@@ -390,7 +306,7 @@ static int
 cmd_probe(struct cli *c, struct probe_args *x, int npos, char **pos)
 {
     struct ldg_probe_runtime *rts = x->rts;
-    char *own[PROBE_MAX] = {0};
+    char *own = NULL, err[600];
     size_t n = x->n;
     int rc, ex = EX_OK;
     uint64_t *seqs = NULL;
@@ -401,8 +317,12 @@ cmd_probe(struct cli *c, struct probe_args *x, int npos, char **pos)
         return rc;
     if ((rc = cli_view_prepare(c)) != 0)
         goto out_rc;
-    if (n == 0 && (rc = read_runtimes(c, rts, own, &n)) != 0)
+    if (n == 0 && (rc = ldg_probe_runtimes_load(c->dir, rts, &n, &own, err,
+                                                sizeof err)) < 0) {
+        cli_err(c, "%s", err);
+        rc = cli_exit_code(rc);
         goto out_rc;
+    }
     if (n == 0 && x->no_host) {
         cli_err(c,
                 "nothing to probe: give --runtime NAME=URL (or list "
@@ -461,12 +381,10 @@ out:
     json_decref(evs);
     json_decref(news);
     ldg_close(l);
-    for (size_t k = 0; k < n; k++)
-        free(own[k]);
+    free(own);
     return ex;
 out_rc:
-    for (size_t k = 0; k < n; k++)
-        free(own[k]);
+    free(own);
     return rc;
 }
 

@@ -847,6 +847,7 @@ serve_metrics(struct cli *c, struct ldg_server *s, struct serve_args *g,
     mo.dir = c->dir;
     mo.allow_remote = g->metrics_remote;
     mo.extra = metrics_extra;
+    mo.jobs = jobs;
     mo.log = metrics_log;
     metrics_server = s;
     err[0] = '\0';

@@ -2,10 +2,11 @@
  * endpoint.c — GET /metrics for `ledger serve --metrics ADDR`, through the
  * project's one HTTP server (http/server.h).
  *
- * Each scrape runs `ledger --dir DIR metrics` as a child (metrics.h says
- * why: the server's ledger handle is its writer's, and LMDB refuses a
- * second handle on the same environment in one process), reads what it
- * prints (at most CHILD_OUT_MAX bytes, within the time limit) and appends
+ * Each scrape is a job in a process of its own (scrape_job, forked by the
+ * server's job runner; metrics.h says why: the server's ledger handle is
+ * its writer's, and LMDB refuses a second handle on the same environment
+ * in one process), reads what it gives (at most CHILD_OUT_MAX bytes,
+ * within the time limit) and appends
  * the serving process's own families. A child that fails or runs out of
  * time still leaves a valid answer: the server's own families and
  * ledger_metrics_scrape_ok 0, with the reason told to the log function, so
@@ -33,7 +34,7 @@
 struct ldg_metrics_endpoint {
     struct ldg_httpd *h;
     char dir[4096];
-    char exe[4096];
+    struct ldg_runner *runner;
     unsigned timeout_ms;
     char *(*extra)(void *ctx, size_t *len);
     void (*log)(void *ctx, const char *line);
@@ -88,14 +89,58 @@ scrape_output(void *ctx, const char *p, size_t n)
     return out->err != 0; /* more than CHILD_OUT_MAX: the child is killed */
 }
 
-/* Runs the child; its standard output into out. 0, or -1 with why. */
+/* The scrape itself, in its own process: the counts brought up from the
+ * cache file (saved back when they moved and the directory is writable),
+ * the text rendered to fd. Its exit code, the text of why on fd when it
+ * is not 0. */
 static int
-run_child(struct ldg_metrics_endpoint *e, struct ldg_buf *out, char *why,
-          size_t cap)
+scrape_job(const char *const *a, size_t n, int fd)
 {
-    struct ldg_child c = {.exe = e->exe,
-                          .line = LDG_CMD_SCRAPE,
-                          .dir = e->dir,
+    struct ldg_ledger *l = NULL;
+    struct ldg_metrics *m = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_options o;
+    char cache[4200], err[1024] = "", *text = NULL;
+    size_t len = 0;
+    uint64_t before;
+    int rc;
+
+    (void)n;
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_RDONLY;
+    snprintf(cache, sizeof cache, "%s/%s", a[0], LDG_METRICS_CACHE_FILE);
+    if ((rc = ldg_open(&l, a[0], &o, err, sizeof err)) < 0 ||
+        (rc = ldg_metrics_new(&m)) < 0)
+        goto out;
+    (void)ldg_metrics_load(m, cache); /* none, or not ours: count again */
+    before = ldg_metrics_size(m);
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) == 0)
+        rc = ldg_metrics_update(m, t, NULL, err, sizeof err);
+    ldg_txn_abort(t);
+    if (rc == 0 && ldg_metrics_size(m) != before && access(a[0], W_OK) == 0)
+        (void)ldg_metrics_save(m, cache, err, sizeof err); /* next: again */
+    if (rc == 0 && (rc = ldg_metrics_render(m, l, &text, &len)) < 0)
+        snprintf(err, sizeof err, "%s", ldg_errmsg(l));
+    if (rc == 0 && ldg_write_all(fd, text, len, 0) < 0)
+        rc = LDG_EIO;
+out:
+    if (rc < 0)
+        dprintf(fd, "%s\n", err[0] ? err : ldg_strerror(rc));
+    free(text);
+    ldg_metrics_free(m);
+    ldg_close(l);
+    return rc < 0 ? ldg_exit_code(rc) : 0;
+}
+
+/* Runs the scrape; its output into out. 0, or -1 with why. */
+static int
+run_scrape(struct ldg_metrics_endpoint *e, struct ldg_buf *out, char *why,
+           size_t cap)
+{
+    struct ldg_child c = {.runner = e->runner,
+                          .fn = scrape_job,
+                          .args = {e->dir},
+                          .nargs = 1,
                           .limit_ms = e->timeout_ms,
                           .out = scrape_output,
                           .ctx = out};
@@ -105,10 +150,10 @@ run_child(struct ldg_metrics_endpoint *e, struct ldg_buf *out, char *why,
     if (rc == 0)
         return 0;
     if (rc == LDG_CHILD_NO_EXIT)
-        snprintf(why, cap, "`%s`: %s", LDG_CMD_SCRAPE, w);
+        snprintf(why, cap, "the scrape: %s", w);
     else
-        snprintf(why, cap, "`%s` exited with %d (its stderr is this server's)",
-                 LDG_CMD_SCRAPE, rc);
+        snprintf(why, cap, "the scrape failed (exit %d): %.*s", rc,
+                 (int)(out->len < 300 ? out->len : 300), out->s ? out->s : "");
     return -1;
 }
 
@@ -136,7 +181,7 @@ handle(void *ctx, struct ldg_httpd_req *req)
     }
     ldg_buf_init(&b, CHILD_OUT_MAX);
     pthread_mutex_lock(&e->mu);
-    ok = run_child(e, &b, why, sizeof why) == 0;
+    ok = run_scrape(e, &b, why, sizeof why) == 0;
     pthread_mutex_unlock(&e->mu);
     if (!ok) {
         if (e->log != NULL) {
@@ -202,11 +247,10 @@ ldg_metrics_endpoint_start(struct ldg_metrics_endpoint **out,
     }
     if ((e = calloc(1, sizeof *e)) == NULL)
         return LDG_ENOMEM;
-    if ((rc = ldg_child_exe(e->exe, sizeof e->exe)) != 0) {
-        snprintf(err, errcap, "cannot find this program (/proc/self/exe): %s",
-                 strerror(rc));
+    if ((e->runner = ldg_jobs_runner(o->jobs)) == NULL) {
+        snprintf(err, errcap, "no job runner to scrape with (opts.jobs)");
         free(e);
-        return LDG_EIO;
+        return LDG_EINVAL;
     }
     snprintf(e->dir, sizeof e->dir, "%s", o->dir);
     e->timeout_ms = o->timeout_ms ? o->timeout_ms : TIMEOUT_MS_DEFAULT;

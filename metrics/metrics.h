@@ -123,10 +123,12 @@ int ldg_metrics_render_otlp(const struct ldg_otlp_stats *st, char **out,
  * `ledger serve --metrics ADDR`: GET /metrics over HTTP (http/server.h).
  * The server process's ledger handle belongs to its writer thread, and
  * LMDB forbids opening the same environment twice in one process, so each
- * scrape runs `ledger --dir DIR metrics` (this program, /proc/self/exe) as
- * a child with a time limit, and appends the server's own counters (fn)
- * to what it prints. The child keeps the counts in DIR's cache file, so a
- * scrape reads only the events appended since the one before.
+ * scrape is counted and rendered (ldg_metrics_update, ldg_metrics_render)
+ * by a job in a process of its own, forked by the server's job runner
+ * (ldg_jobs_runner: no program is executed), with a time limit, and the
+ * server's own counters (fn) are appended to what it gives. The job
+ * keeps the counts in DIR's cache file, so a scrape reads only the events
+ * appended since the one before.
  *
  * Addresses: "127.0.0.1:9464", "[::1]:9464", "localhost:9464" or a bare
  * port (loopback); any other address only with allow_remote set (the
@@ -138,7 +140,10 @@ struct ldg_metrics_endpoint_opts {
     const char *listen;  /* required */
     const char *dir;     /* the ledger directory; copied */
     int allow_remote;    /* accept a non-loopback address */
-    unsigned timeout_ms; /* the child's time limit; 0 = 10000 */
+    unsigned timeout_ms; /* the job's time limit; 0 = 10000 */
+    /* the server's jobs, whose runner forks the scrapes (ldg_jobs_new,
+     * made before any thread started); required */
+    const struct ldg_jobs *jobs;
     /* The serving process's own families, appended to each scrape (may
      * be NULL): a malloc'd text of *len bytes the endpoint frees, or
      * NULL for none. Called on the endpoint's threads. */
@@ -152,7 +157,10 @@ struct ldg_metrics_endpoint_opts {
 };
 /* 0 and *out (stop with ldg_metrics_endpoint_stop); LDG_EBADINPUT for an
  * address that does not parse or is not loopback (without allow_remote),
- * LDG_EIO when it cannot listen or find its own program; err says why. */
+ * LDG_EINVAL without opts.jobs, LDG_EIO when it cannot listen; err says
+ * why. Threads: start and stop from one thread, which may be any once
+ * opts.jobs exists (its runner was forked before the threads started);
+ * scrapes run on the endpoint's own threads, one at a time. */
 int ldg_metrics_endpoint_start(struct ldg_metrics_endpoint **out,
                                const struct ldg_metrics_endpoint_opts *o,
                                char *err, size_t errcap);

@@ -19,6 +19,7 @@
  * the log, on the fields that say what the state is, so that probing
  * twice in a row appends nothing the second time.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -589,5 +590,106 @@ ldg_probe_diff(struct ldg_ledger *l, json_t *events,
     }
     ldg_txn_abort(t);
     *out = keep;
+    return 0;
+}
+
+int
+ldg_probe_runtime_parse(char *s, const struct ldg_probe_runtime *rts, size_t n,
+                        struct ldg_probe_runtime *rt)
+{
+    static const struct {
+        const char *p;
+        enum ldg_runtime_kind k;
+    } kinds[] = {{"ollama:", LDG_RT_OLLAMA},
+                 {"llamacpp:", LDG_RT_LLAMACPP},
+                 {"openai:", LDG_RT_OPENAI}};
+    char *eq = strchr(s, '=');
+
+    if (eq == NULL || eq == s)
+        return LDG_EBADINPUT;
+    rt->name = s;
+    rt->url = eq + 1;
+    rt->kind = LDG_RT_AUTO;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strncmp(rt->url, kinds[i].p, strlen(kinds[i].p)) == 0) {
+            rt->kind = kinds[i].k;
+            rt->url += strlen(kinds[i].p);
+        }
+    if (strncmp(rt->url, "http://", 7) != 0 &&
+        strncmp(rt->url, "https://", 8) != 0)
+        return LDG_EBADINPUT;
+    *eq = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rts[i].name, rt->name) == 0)
+            return LDG_EEXIST;
+    return 0;
+}
+
+/* The file at path whole, at most max bytes, NUL-ended: 0,
+ * LDG_ENOTFOUND (no file), LDG_ETOOBIG, LDG_EIO, LDG_ENOMEM. */
+static int
+read_small(const char *path, size_t max, char **out)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n;
+    if (f == NULL)
+        return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
+    if ((*out = malloc(max + 1)) == NULL) {
+        fclose(f);
+        return LDG_ENOMEM;
+    }
+    n = fread(*out, 1, max + 1, f);
+    (*out)[n <= max ? n : max] = '\0';
+    fclose(f);
+    return n <= max ? 0 : LDG_ETOOBIG;
+}
+
+int
+ldg_probe_runtimes_load(const char *dir, struct ldg_probe_runtime *rts,
+                        size_t *n, char **text, char *err, size_t errcap)
+{
+    char path[4200], line[1024], *p, *next;
+    unsigned ln = 0;
+    int rc;
+
+    *n = 0;
+    *text = NULL;
+    snprintf(path, sizeof path, "%s/runtimes", dir);
+    rc = read_small(path, 1 << 20, text);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0) {
+        snprintf(err, errcap, "%s: %s", path, ldg_strerror(rc));
+        return rc;
+    }
+    for (p = *text; p != NULL && *p; p = next) {
+        next = strchr(p, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        ln++;
+        p[strcspn(p, "\r")] = '\0';
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0' || *p == '#')
+            continue;
+        if (*n == LDG_PROBE_RUNTIMES_MAX) {
+            snprintf(err, errcap, "%s:%u: more than %d runtimes", path, ln,
+                     LDG_PROBE_RUNTIMES_MAX);
+            return LDG_EBADINPUT;
+        }
+        snprintf(line, sizeof line, "%s", p);
+        rc = ldg_probe_runtime_parse(p, rts, *n, &rts[*n]);
+        if (rc == LDG_EEXIST) {
+            snprintf(err, errcap, "%s:%u: runtime '%s' is listed twice", path,
+                     ln, rts[*n].name);
+            return LDG_EBADINPUT;
+        }
+        if (rc < 0) {
+            snprintf(err, errcap, "%s:%u: '%s' is not NAME=URL", path, ln,
+                     line);
+            return LDG_EBADINPUT;
+        }
+        (*n)++;
+    }
     return 0;
 }

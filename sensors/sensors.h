@@ -102,6 +102,25 @@ struct ldg_probe_runtime {
     enum ldg_runtime_kind kind;
 };
 
+#define LDG_PROBE_RUNTIMES_MAX 32
+
+/* "NAME=URL" or "NAME=KIND:URL" (KIND ollama, llamacpp or openai; an
+ * http(s) URL) into rt, in place: s is cut at its '=' and rt points into
+ * it. The name must not be among rts[0..n) (two entries under one name
+ * would each report on the runtime: two health events and states in one
+ * commit that may contradict each other).
+ * @return 0; LDG_EBADINPUT (not that form); LDG_EEXIST (named twice). */
+int ldg_probe_runtime_parse(char *s, const struct ldg_probe_runtime *rts,
+                            size_t n, struct ldg_probe_runtime *rt);
+/* The runtimes the ledger in dir lists in DIR/runtimes (one NAME=URL a
+ * line as ldg_probe_runtime_parse takes it; # comments, blank lines) into
+ * rts (room for LDG_PROBE_RUNTIMES_MAX), *n their count; *text (the
+ * caller frees it) holds the words they point into. No file: none.
+ * @return 0; LDG_EBADINPUT with err naming the file, line and fault;
+ * LDG_ENOMEM. */
+int ldg_probe_runtimes_load(const char *dir, struct ldg_probe_runtime *rts,
+                            size_t *n, char **text, char *err, size_t errcap);
+
 struct ldg_probe_opts {
     const struct ldg_probe_runtime *runtimes;
     size_t nruntimes;

@@ -20,16 +20,21 @@
 #include <jansson.h>
 
 #include "serve/serve.h"
+#include "serve/serve_int.h"
 #include "util/util.h"
 
 /*
- * `--probe-every`, `--publish-every`, `--ship-every`: jobs the daemon runs
- * on an interval, each as a child process (`ledger --dir DIR probe`, ...,
- * the same program), one at a time, on a thread of their own. A child is
- * the unit of failure: whatever a job does (hangs past its time limit,
- * crashes, fails), the daemon goes on serving. Probe's events go through
- * the daemon's own socket (cmd_probe writes through `ledger serve` when
- * it answers), so they share its write path and group commit.
+ * `--probe-every`, `--publish-every`, `--ship-every`, `--verify-every`,
+ * `--prune-every`: jobs the daemon runs on an interval, one at a time, on
+ * a thread of their own, each a function of this library run in a process
+ * of its own (util/spawn.c's runner, forked by ldg_jobs_new before any
+ * thread started: no program is executed). The job opens the ledger
+ * itself (LMDB allows one environment handle per process), and is the unit
+ * of failure: whatever it does (hangs past its time limit, crashes,
+ * fails), the daemon goes on serving and acking; at its time limit, or
+ * when the jobs stop, it is killed, its I/O with it. Probe's events go
+ * through the daemon's own socket (ldg_client), so they share its write
+ * path and group commit.
  *
  * A failed run is reported through the log function the caller set
  * (ldg_jobs_set_log: the program writes it to stderr, the journal) with
@@ -44,16 +49,16 @@
 #define JOB_NO_EXIT (-2) /* ran, but did not exit: not started, or killed */
 
 /*
- * `--verify-every DUR`: `ledger --dir DIR verify --new`, which checks the
- * events appended since the last recorded verification and records the
- * result (doctor/verify_new.c), so that the doctor's chain-verified
- * clause follows a busy box. A finding makes the job fail (exit 1, the
- * child's lines say which event) until a full verification passes.
+ * `--verify-every DUR`: ldg_verify_full's check of the events appended
+ * since the last recorded verification, which records the result
+ * (doctor/verify_new.c), so that the doctor's chain-verified clause
+ * follows a busy box. A finding makes the job fail (exit 1, its line says
+ * which event) until a full verification passes.
  */
 struct job {
     const char *name; /* probe, publish, ship, verify, prune */
-    const char *line; /* its command line (util.h's table) */
-    int notes;        /* its other lines are notes (prune, -o json) */
+    ldg_job_fn fn;
+    int notes; /* its other lines are notes (prune, -o json) */
     const char *url;
     uint64_t every_ms;
     uint64_t next_ns; /* monotonic: when it runs next */
@@ -71,7 +76,7 @@ struct job {
 struct ldg_jobs {
     struct job j[JOB_MAX];
     size_t n;
-    char exe[4096];
+    struct ldg_runner *runner; /* forked by ldg_jobs_new */
     char dir[4096];
     char sock[1024];
     uint64_t started;
@@ -447,11 +452,10 @@ static int
 job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap, char *note)
 {
     struct job_out o = {.js = js, .j = j};
-    struct ldg_child c = {.exe = js->exe,
-                          .line = j->line,
-                          .dir = js->dir,
-                          .url = j->url,
-                          .with_stderr = 1,
+    struct ldg_child c = {.runner = js->runner,
+                          .fn = j->fn,
+                          .args = {js->dir, j->url},
+                          .nargs = j->url ? 2 : 1,
                           .out = job_output,
                           .pid = job_pid,
                           .ctx = &o};
@@ -568,6 +572,7 @@ int
 ldg_jobs_new(struct ldg_jobs **out)
 {
     struct ldg_jobs *js;
+    int rc;
     *out = NULL;
     js = calloc(1, sizeof *js);
     if (js == NULL)
@@ -577,21 +582,27 @@ ldg_jobs_new(struct ldg_jobs **out)
         free(js);
         return LDG_ENOMEM;
     }
+    if ((rc = ldg_runner_new(&js->runner)) < 0) {
+        pthread_cond_destroy(&js->cv);
+        free(js);
+        return rc;
+    }
     pthread_mutex_init(&js->mu, NULL);
     pthread_mutex_init(&js->wmu, NULL);
     *out = js;
     return 0;
 }
 
-/* The interval jobs: each a command line of util.h's table (those that
- * take a URL have the word URL in it). */
+/* The interval jobs: each a function of serve/job_run.c (args: the
+ * ledger's directory, then the URL of those that take one). */
 static const struct {
-    const char *name, *line;
-    int notes;
+    const char *name;
+    ldg_job_fn fn;
+    int takes_url, notes;
 } job_kinds[] = {
-    {"probe", LDG_CMD_JOB_PROBE, 0}, {"publish", LDG_CMD_JOB_PUBLISH, 0},
-    {"ship", LDG_CMD_JOB_SHIP, 0},   {"verify", LDG_CMD_JOB_VERIFY, 0},
-    {"prune", LDG_CMD_JOB_PRUNE, 1},
+    {"probe", ldg_job_probe, 0, 0}, {"publish", ldg_job_publish, 1, 0},
+    {"ship", ldg_job_ship, 1, 0},   {"verify", ldg_job_verify, 0, 0},
+    {"prune", ldg_job_prune, 0, 1},
 };
 
 int
@@ -610,7 +621,7 @@ ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
         snprintf(err, errcap, "no interval job called '%s'", name);
         return LDG_EBADINPUT;
     }
-    takes_url = strstr(job_kinds[k].line, " URL") != NULL;
+    takes_url = job_kinds[k].takes_url;
     for (size_t i = 0; i < js->n; i++)
         if (strcmp(js->j[i].name, name) == 0) {
             snprintf(err, errcap, "--%s-every given twice", name);
@@ -641,7 +652,7 @@ ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
     j = &js->j[js->n++];
     memset(j, 0, sizeof *j);
     j->name = job_kinds[k].name;
-    j->line = job_kinds[k].line;
+    j->fn = job_kinds[k].fn;
     j->notes = job_kinds[k].notes;
     j->url = url;
     j->every_ms = ms;
@@ -659,7 +670,6 @@ int
 ldg_jobs_start(struct ldg_jobs *js, const char *dir, const char *sock,
                char *err, size_t errcap)
 {
-    int rc;
     if (strlen(dir) >= sizeof js->dir) {
         snprintf(err, errcap, "ledger directory path too long");
         return LDG_EBADINPUT;
@@ -675,10 +685,6 @@ ldg_jobs_start(struct ldg_jobs *js, const char *dir, const char *sock,
     jobs_write_status(js, 0);
     if (js->n == 0)
         return 0;
-    if ((rc = ldg_child_exe(js->exe, sizeof js->exe)) != 0) {
-        snprintf(err, errcap, "cannot find its own program (%s)", strerror(rc));
-        return LDG_EIO;
-    }
     for (size_t i = 0; i < js->n; i++)
         js->j[i].next_ns = ldg_now_mono_ns(); /* a first run at once */
     if (pthread_create(&js->thread, NULL, jobs_main, js) != 0) {
@@ -714,11 +720,18 @@ ldg_jobs_free(struct ldg_jobs *js)
     }
     if (js->started != 0)
         jobs_write_status(js, 1);
+    ldg_runner_free(js->runner);
     pthread_mutex_destroy(&js->mu);
     pthread_mutex_destroy(&js->wmu);
     pthread_cond_destroy(&js->cv);
     json_decref(js->receivers);
     free(js);
+}
+
+struct ldg_runner *
+ldg_jobs_runner(const struct ldg_jobs *js)
+{
+    return js != NULL ? js->runner : NULL;
 }
 
 void

@@ -249,17 +249,23 @@ uint64_t ldg_serve_backlog(const struct ldg_server *s);
 /*
  * serve/jobs.c: the jobs `ledger serve` runs on an interval
  * (--probe-every, --publish-every URL, --ship-every URL, --verify-every,
- * --prune-every), each as a child process of the same program (`ledger
- * --dir DIR probe`, `publish URL`, `ship URL`, `verify --new`, `prune
- * --policy`), one at a time, on a thread
- * of their own, with a time limit (the interval, at least 30 s, at most
- * 10 min). A failed run is reported through the log function
- * (ldg_jobs_set_log) with the child's last lines and retried after 5 s,
- * 10 s, 20 s, ... up to the interval. The library prints nothing itself. What
- * each job did last is kept in DIR/serve-status.json (written whole: temporary
- * file, fsync, rename) and sent as systemd's STATUS=.
+ * --prune-every), one at a time, on a thread of their own, each a
+ * function of this library (serve/job_run.c: the probe through the
+ * server's socket, publish, ship, ldg_verify_full of the new events, the
+ * retention policy) run in a process of its own that opens the ledger
+ * itself, with a time limit (the interval, at least 30 s, at most 10
+ * min): a job that hangs or crashes is killed and the server goes on
+ * acking. No program is executed: the processes are forked by a runner
+ * that ldg_jobs_new forks (util/spawn.c), so an embedder needs no
+ * `ledger` binary. A failed run is reported through the log function
+ * (ldg_jobs_set_log) with the job's last lines and retried after 5 s,
+ * 10 s, 20 s, ... up to the interval. The library prints nothing itself.
+ * What each job did last is kept in DIR/serve-status.json (written whole:
+ * temporary file, fsync, rename) and sent as systemd's STATUS=.
  *
- * Threads: one owner calls new/add/start/free; ldg_jobs_quit may be
+ * Threads: call ldg_jobs_new before the process starts any thread (the
+ * runner is a fork, and a fork copies whatever lock another thread
+ * holds); then one owner calls add/start/free; ldg_jobs_quit may be
  * called from any thread (not from a signal handler).
  */
 #define LDG_SERVE_STATUS_FILE "serve-status.json"
@@ -267,8 +273,13 @@ struct ldg_jobs;
 /* "30s", "5m", "1h", "2d", "500ms"; a bare number is seconds; 1 s to 30
  * days. 0 with *ms, -1 if s is not such a duration. */
 int ldg_jobs_parse_every(const char *s, uint64_t *ms);
-/* An empty set of jobs. LDG_ENOMEM. */
+/* An empty set of jobs, and their runner (a process forked now: call it
+ * before any thread starts). LDG_ENOMEM; LDG_EIO (no fork). */
 int ldg_jobs_new(struct ldg_jobs **out);
+/* The runner of js's jobs, for other jobs of the server's (the metrics
+ * endpoint's scrapes, ldg_metrics_endpoint_opts.jobs). */
+struct ldg_runner;
+struct ldg_runner *ldg_jobs_runner(const struct ldg_jobs *js);
 /* Where the jobs report, one line at a time without a newline: each
  * child's output ("probe: ..."), a failed run ("publish failed (exit 74,
  * 2 in a row): ...; retrying in 10 s", or without "exit N" when the child

@@ -1,23 +1,27 @@
 /*
- * spawn.c — the ledger program run as a child (the interval jobs of
- * ledger serve, the metrics endpoint's scrapes, serve's --proxy), its
- * command line taken from util.h's table. A child is the unit of failure,
- * and LMDB allows one environment handle per process: whatever the child
- * does, the caller goes on.
+ * spawn.c — jobs run in processes of their own (the interval jobs of
+ * ledger serve, the metrics endpoint's scrapes): a job is a function of
+ * the library, forked by a runner made before any thread started, never
+ * a program executed. A child is the unit of failure, and LMDB allows one
+ * environment handle per process: whatever the child does, the caller
+ * goes on. And the command lines of util.h's table, as argv (the
+ * program's own children: serve's --proxy).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/util.h"
-
-extern char **environ;
 
 int
 ldg_cmd_argv(const char *line, const char *dir, const char *url,
@@ -50,59 +54,274 @@ ldg_cmd_argv(const char *line, const char *dir, const char *url,
     return n > 0 ? 0 : LDG_EINVAL;
 }
 
-int
-ldg_child_exe(char *buf, size_t cap)
+/*
+ * The runner: a process forked before any thread starts (ldg_runner_new),
+ * which forks each job (ldg_child_run) from itself. A job then starts from
+ * a process of one thread that holds no lock: whatever the caller's
+ * threads hold when it asks (a mutex, an allocator's lock, LMDB's
+ * environment) is not in the job's copy. The job is a function of this
+ * program's own image, named by its address (the runner is a fork of the
+ * same image: the address is the same there), with a few words as its
+ * arguments; it opens what it needs itself (its own LMDB environment: a
+ * process of its own may), writes what it says to one descriptor, and
+ * its return is its exit code. Nothing is executed: no program needs to
+ * be installed or beside the caller.
+ *
+ * A request is one SOCK_SEQPACKET message on the runner's socket, with two
+ * descriptors (SCM_RIGHTS): the write end of the job's output pipe and the
+ * runner's end of a socket pair the caller made for the answers. The
+ * runner answers there twice: the job's pid once forked, its wait status
+ * once reaped (a SIGCHLD self-pipe wakes it).
+ */
+#define RUNNER_SLOTS 16
+
+struct req_msg {
+    uint64_t fn; /* the job function's address */
+    uint32_t nargs, len;
+    char text[LDG_CHILD_TEXT_MAX]; /* the arguments, each NUL-ended */
+};
+struct rep_msg {
+    int32_t kind; /* REP_PID, REP_STATUS, REP_REFUSED */
+    int32_t value;
+};
+enum { REP_PID, REP_STATUS, REP_REFUSED };
+
+struct ldg_runner {
+    pid_t pid;
+    int sock;
+    pthread_mutex_t mu; /* one request on the socket at a time */
+};
+
+static int chld_w = -1; /* the runner's SIGCHLD self-pipe */
+
+static void
+on_chld(int sig)
 {
-    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
-    if (n <= 0)
-        return n < 0 ? errno : ENOENT;
-    if ((size_t)n >= cap - 1)
-        return ENAMETOOLONG;
-    buf[n] = '\0';
+    int e = errno;
+    (void)sig;
+    if (write(chld_w, "c", 1) < 0) {
+        /* full: a wake-up is pending anyway */
+    }
+    errno = e;
+}
+
+static void
+reply(int fd, int kind, int value)
+{
+    struct rep_msg m = {.kind = kind, .value = value};
+    if (send(fd, &m, sizeof m, MSG_NOSIGNAL) < 0) {
+        /* the caller is gone: nothing to tell */
+    }
+}
+
+/* A request's message and its two descriptors: 1, 0 at the end of the
+ * socket (the caller is gone), -1 for a message to drop. */
+static int
+take_request(int sock, struct req_msg *m, int *out, int *rep)
+{
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = m, .iov_len = sizeof *m};
+    struct msghdr h = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = u.buf,
+                       .msg_controllen = sizeof u.buf};
+    struct cmsghdr *cm;
+    ssize_t n = recvmsg(sock, &h, MSG_CMSG_CLOEXEC);
+
+    if (n == 0)
+        return 0;
+    if (n < 0)
+        return errno == EINTR ? -1 : 0;
+    cm = CMSG_FIRSTHDR(&h);
+    if (cm == NULL || cm->cmsg_type != SCM_RIGHTS ||
+        cm->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+        return -1;
+    memcpy(out, CMSG_DATA(cm), sizeof *out);
+    memcpy(rep, CMSG_DATA(cm) + sizeof *out, sizeof *rep);
+    if ((size_t)n < offsetof(struct req_msg, text) || m->len > sizeof m->text ||
+        m->nargs > LDG_CHILD_ARGS_MAX) {
+        close(*out);
+        close(*rep);
+        return -1;
+    }
+    return 1;
+}
+
+/* The job itself, in its own process: never returns. */
+static void
+job_main(const struct req_msg *m, int out)
+{
+    const char *args[LDG_CHILD_ARGS_MAX] = {0};
+    ldg_job_fn fn;
+    size_t off = 0;
+    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+    signal(SIGCHLD, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* it ends with the runner */
+    if (nul >= 0)
+        dup2(nul, 0);
+    dup2(out, 1);
+    dup2(out, 2);
+    for (uint32_t i = 0; i < m->nargs && off < m->len; i++) {
+        args[i] = m->text + off;
+        off += strnlen(m->text + off, m->len - off) + 1;
+    }
+    memcpy(&fn, &m->fn, sizeof fn);
+    _exit(fn(args, m->nargs, 1) & 0xff);
+}
+
+/* Forks the job of one request into a free slot; its pid, or why not, to
+ * the caller. */
+static void
+start_job(const struct req_msg *m, int out, int rep, pid_t *pids, int *reps,
+          int sock, int chld_r)
+{
+    size_t k = 0;
+    pid_t pid;
+
+    while (k < RUNNER_SLOTS && pids[k] != 0)
+        k++;
+    if (k == RUNNER_SLOTS) {
+        reply(rep, REP_REFUSED, EAGAIN);
+        close(rep);
+        close(out);
+        return;
+    }
+    pid = fork();
+    if (pid == 0) {
+        close(sock);
+        close(chld_r);
+        close(chld_w);
+        close(rep);
+        for (size_t i = 0; i < RUNNER_SLOTS; i++)
+            if (pids[i] != 0)
+                close(reps[i]);
+        job_main(m, out);
+    }
+    close(out);
+    if (pid < 0) {
+        reply(rep, REP_REFUSED, errno);
+        close(rep);
+        return;
+    }
+    pids[k] = pid;
+    reps[k] = rep;
+    reply(rep, REP_PID, (int32_t)pid);
+}
+
+/* Reaps the jobs that ended, telling each caller its status. */
+static void
+reap(pid_t *pids, int *reps)
+{
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+        for (size_t k = 0; k < RUNNER_SLOTS; k++)
+            if (pids[k] == pid) {
+                reply(reps[k], REP_STATUS, st);
+                close(reps[k]);
+                pids[k] = 0;
+            }
+}
+
+/* The runner process: never returns. */
+static void
+runner_main(int sock, pid_t parent)
+{
+    pid_t pids[RUNNER_SLOTS] = {0};
+    int reps[RUNNER_SLOTS], p[2], nul;
+    sigset_t none;
+    struct sigaction sa;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* it ends with its caller */
+    if (getppid() != parent)
+        _exit(0);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+        dup2(nul, 0);
+        dup2(nul, 1);
+    }
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+        _exit(1);
+    chld_w = p[1];
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_chld;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, NULL);
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = sock, .events = POLLIN},
+                               {.fd = p[0], .events = POLLIN}};
+        static struct req_msg m; /* (8 KiB: not on the stack) */
+        char drain[64];
+        int out, rep, got;
+
+        if (poll(pf, 2, -1) < 0 && errno != EINTR)
+            _exit(1);
+        while (read(p[0], drain, sizeof drain) > 0)
+            ;
+        reap(pids, reps);
+        if (!(pf[0].revents & (POLLIN | POLLHUP)))
+            continue;
+        if ((got = take_request(sock, &m, &out, &rep)) == 0)
+            _exit(0); /* the caller closed the runner */
+        if (got > 0)
+            start_job(&m, out, rep, pids, reps, sock, p[0]);
+    }
+}
+
+int
+ldg_runner_new(struct ldg_runner **out)
+{
+    struct ldg_runner *r;
+    pid_t parent = getpid();
+    int sv[2];
+
+    *out = NULL;
+    if ((r = calloc(1, sizeof *r)) == NULL)
+        return LDG_ENOMEM;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        free(r);
+        return LDG_EIO;
+    }
+    r->pid = fork();
+    if (r->pid == 0) {
+        close(sv[0]);
+        runner_main(sv[1], parent);
+    }
+    close(sv[1]);
+    if (r->pid < 0) {
+        close(sv[0]);
+        free(r);
+        return LDG_EIO;
+    }
+    r->sock = sv[0];
+    pthread_mutex_init(&r->mu, NULL);
+    *out = r;
     return 0;
 }
 
-/* Starts exe with argv: standard input from /dev/null, standard output
- * (and standard error too when with_stderr) into a pipe whose read end,
- * close-on-exec, is *fd. 0, or an errno value. */
-static int
-spawn_piped(const char *exe, char *const argv[], int with_stderr, pid_t *pid,
-            int *fd)
+void
+ldg_runner_free(struct ldg_runner *r)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, def;
-    int pfd[2], rc;
-
-    if (pipe2(pfd, O_CLOEXEC) < 0)
-        return errno;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-    if (with_stderr)
-        posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-    posix_spawnattr_init(&at);
-    /* the parent's blocked and ignored signals are not the child's */
-    sigemptyset(&none);
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    sigaddset(&def, SIGTERM);
-    sigaddset(&def, SIGINT);
-    sigaddset(&def, SIGHUP);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &def);
-    posix_spawnattr_setflags(&at,
-                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc = posix_spawn(pid, exe, &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    close(pfd[1]);
-    if (rc != 0) {
-        close(pfd[0]);
-        return rc;
-    }
-    *fd = pfd[0];
-    return 0;
+    if (r == NULL)
+        return;
+    close(r->sock); /* the runner ends; its jobs with it (PDEATHSIG) */
+    kill(r->pid, SIGKILL);
+    while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    pthread_mutex_destroy(&r->mu);
+    free(r);
 }
 
 /* Reads the child's output until it closes the pipe, killing it at the
@@ -140,29 +359,116 @@ pump(const struct ldg_child *c, pid_t pid, int fd)
     }
 }
 
+/* One answer of the runner on fd, waiting at most wait_ms: 0, or -1 when
+ * none came (the runner is gone, or silent). */
+static int
+answer(int fd, struct rep_msg *m, int wait_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    ssize_t n;
+    int rc;
+    while ((rc = poll(&p, 1, wait_ms)) < 0 && errno == EINTR)
+        ;
+    if (rc <= 0)
+        return -1;
+    while ((n = recv(fd, m, sizeof *m, 0)) < 0 && errno == EINTR)
+        ;
+    return n == (ssize_t)sizeof *m ? 0 : -1;
+}
+
+/* Sends c's request to the runner with the job's output end and the
+ * runner's end of the answers: 0, or an errno value. */
+static int
+ask(const struct ldg_child *c, int out, int rep)
+{
+    static struct req_msg m; /* under the runner's mutex */
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = &m};
+    struct msghdr h = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = u.buf,
+                       .msg_controllen = sizeof u.buf};
+    struct cmsghdr *cm;
+    int fds[2] = {out, rep}, rc = 0;
+
+    pthread_mutex_lock(&c->runner->mu);
+    memset(&m, 0, offsetof(struct req_msg, text));
+    memcpy(&m.fn, &c->fn, sizeof c->fn);
+    for (size_t i = 0; i < c->nargs && rc == 0; i++) {
+        size_t n = strlen(c->args[i]) + 1;
+        if (n > sizeof m.text - m.len)
+            rc = E2BIG;
+        else
+            memcpy(m.text + m.len, c->args[i], n);
+        m.len += (uint32_t)n;
+        m.nargs++;
+    }
+    iov.iov_len = offsetof(struct req_msg, text) + m.len;
+    memset(u.buf, 0, sizeof u.buf);
+    cm = CMSG_FIRSTHDR(&h);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(cm), fds, sizeof fds);
+    if (rc == 0 && sendmsg(c->runner->sock, &h, MSG_NOSIGNAL) < 0)
+        rc = errno;
+    pthread_mutex_unlock(&c->runner->mu);
+    return rc;
+}
+
 int
 ldg_child_run(const struct ldg_child *c, char *why, size_t cap)
 {
-    char text[LDG_CMD_TEXT_MAX], *argv[LDG_CMD_ARGS_MAX];
+    struct rep_msg m;
+    int op[2], rp[2], rc, status, killed;
     pid_t pid;
-    int fd = -1, rc, status = 0, killed;
 
-    if (ldg_cmd_argv(c->line, c->dir, c->url, text, argv) < 0) {
-        snprintf(why, cap, "cannot make the command line of '%s'", c->line);
+    if (c->runner == NULL || c->fn == NULL || c->nargs > LDG_CHILD_ARGS_MAX) {
+        snprintf(why, cap, "no job runner (ldg_runner_new) or job to run");
         return LDG_CHILD_NO_EXIT;
     }
-    if ((rc = spawn_piped(c->exe, argv, c->with_stderr, &pid, &fd)) != 0) {
-        snprintf(why, cap, "cannot start %.300s: %s", c->exe, strerror(rc));
+    if (pipe2(op, O_CLOEXEC) < 0) {
+        snprintf(why, cap, "cannot start the job: %s", strerror(errno));
         return LDG_CHILD_NO_EXIT;
     }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rp) < 0) {
+        snprintf(why, cap, "cannot start the job: %s", strerror(errno));
+        close(op[0]);
+        close(op[1]);
+        return LDG_CHILD_NO_EXIT;
+    }
+    rc = ask(c, op[1], rp[1]);
+    close(op[1]);
+    close(rp[1]);
+    if (rc != 0 || answer(rp[0], &m, 10000) < 0 || m.kind != REP_PID) {
+        snprintf(why, cap, "cannot start the job: %s",
+                 rc != 0 ? strerror(rc)
+                 : m.kind == REP_REFUSED && m.value == EAGAIN
+                     ? "the runner runs as many jobs as it may"
+                     : "the job runner is gone");
+        close(op[0]);
+        close(rp[0]);
+        return LDG_CHILD_NO_EXIT;
+    }
+    pid = (pid_t)m.value;
     if (c->pid != NULL)
         c->pid(c->ctx, pid);
-    killed = pump(c, pid, fd);
-    close(fd);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    killed = pump(c, pid, op[0]);
+    close(op[0]);
+    /* its status, once the runner has reaped it (it has closed its
+     * output: it is ending, or was killed) */
+    rc = answer(rp[0], &m, 30000);
+    close(rp[0]);
     if (c->pid != NULL)
         c->pid(c->ctx, 0);
+    status = m.value;
+    if (rc < 0 || m.kind != REP_STATUS) {
+        snprintf(why, cap, "the job runner did not say how the job ended");
+        return LDG_CHILD_NO_EXIT;
+    }
     if (killed == 1) {
         snprintf(why, cap, "killed after %llu s (its time limit)",
                  (unsigned long long)(c->limit_ms / 1000));

@@ -316,8 +316,8 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 
 /*
  * The ledger program's command lines that library code runs or names, in
- * one table: the children it starts (ldg_child_run: serve's interval jobs,
- * the metrics endpoint's scrapes, serve's --proxy) and the remedies its
+ * one table: the child the program starts (serve's --proxy; the library
+ * starts none: its jobs are functions, util/spawn.c) and the remedies its
  * messages print. Library code spells a command or an option of the
  * program nowhere else. `ledger help --check` (cli/opt.c, run by
  * tests/e2e/cli_help.sh) checks each entry of LDG_CMDS against the CLI's
@@ -327,7 +327,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
  * Words: "ledger", perhaps "--dir DIR", the command (and the subcommand of
  * keys, memory or witness), then its options, each followed by its value
  * when it takes one. Upper-case words (DIR, URL, KEY, RUN), printf
- * conversions and '...'-quoted words are placeholders: ldg_child_run fills
+ * conversions and '...'-quoted words are placeholders: ldg_cmd_argv fills
  * in DIR and URL; an entry with a conversion is the start of a printf
  * format, and its user passes the values.
  */
@@ -373,15 +373,9 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_CMD_SERVE_OTLP "ledger serve --otlp"
 #define LDG_CMD_METRICS "ledger metrics"
 #define LDG_CMD_SERVE_METRICS "ledger serve --metrics"
-/* the children */
-#define LDG_CMD_JOB_PROBE "ledger --dir DIR probe"
 /* the doctor's remedy for a runtime down: probe it again (runtime, URL) */
 #define LDG_CMD_PROBE_RUNTIME "ledger probe --runtime %s=%s"
-#define LDG_CMD_JOB_PUBLISH "ledger --dir DIR publish URL"
-#define LDG_CMD_JOB_SHIP "ledger --dir DIR ship URL"
-#define LDG_CMD_JOB_VERIFY "ledger --dir DIR verify --new"
-#define LDG_CMD_JOB_PRUNE "ledger --dir DIR prune --policy -o json"
-#define LDG_CMD_SCRAPE "ledger --dir DIR metrics"
+/* the program's own child (serve --proxy, started by cli/cmd_serve.c) */
 #define LDG_CMD_PROXY "ledger --dir DIR proxy"
 
 /* Every entry, for the check: X(LDG_CMD_NAME) each. */
@@ -426,13 +420,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_CMD_SERVE_OTLP)                                                      \
     X(LDG_CMD_METRICS)                                                         \
     X(LDG_CMD_SERVE_METRICS)                                                   \
-    X(LDG_CMD_JOB_PROBE)                                                       \
     X(LDG_CMD_PROBE_RUNTIME)                                                   \
-    X(LDG_CMD_JOB_PUBLISH)                                                     \
-    X(LDG_CMD_JOB_SHIP)                                                        \
-    X(LDG_CMD_JOB_VERIFY)                                                      \
-    X(LDG_CMD_JOB_PRUNE)                                                       \
-    X(LDG_CMD_SCRAPE)                                                          \
     X(LDG_CMD_PROXY)
 
 /*
@@ -553,33 +541,45 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 int ldg_cmd_argv(const char *line, const char *dir, const char *url,
                  char text[LDG_CMD_TEXT_MAX], char *argv[LDG_CMD_ARGS_MAX]);
 
-/* The ledger program itself (/proc/self/exe, resolved) into buf. 0, or an
- * errno value. */
-int ldg_child_exe(char *buf, size_t cap);
+/* Jobs in processes of their own (util/spawn.c). A job is a function of
+ * this program's image: it runs in a process forked by the runner, opens
+ * what it needs itself, writes what it says to fd (its standard output
+ * and error too), and returns its exit code (0..255). */
+typedef int (*ldg_job_fn)(const char *const *args, size_t nargs, int fd);
+#define LDG_CHILD_ARGS_MAX 8
+#define LDG_CHILD_TEXT_MAX 8192 /* bytes of a job's arguments, NULs too */
+/* The runner: a process forked now, which forks every job from itself, so
+ * that a job starts from a process of one thread holding no lock. Make it
+ * before any thread starts (a fork copies the locks other threads hold);
+ * it ends with its caller. 0; LDG_ENOMEM; LDG_EIO (no fork). */
+struct ldg_runner;
+int ldg_runner_new(struct ldg_runner **out);
+/* Ends the runner and the jobs it runs. NULL is a no-op. */
+void ldg_runner_free(struct ldg_runner *r);
 
-/* A run of the ledger program as a child, for ldg_child_run. */
+/* A run of a job, for ldg_child_run. */
 struct ldg_child {
-    const char *exe;       /* the program (ldg_child_exe) */
-    const char *line;      /* an LDG_CMD_ entry: its command line */
-    const char *dir, *url; /* DIR and URL in line */
-    int with_stderr;       /* its stderr into the pipe too, not ours */
-    uint64_t limit_ms;     /* killed (SIGKILL) when it runs longer */
+    struct ldg_runner *runner;
+    ldg_job_fn fn;
+    const char *args[LDG_CHILD_ARGS_MAX];
+    size_t nargs;
+    uint64_t limit_ms; /* killed (SIGKILL) when it runs longer */
     /* Each piece of output as read; a nonzero return kills the child
      * (it printed more than the caller takes). */
     int (*out)(void *ctx, const char *p, size_t n);
     /* The child's pid once started, 0 once reaped: for a caller that
-     * may signal it from another thread. May be NULL. */
+     * may signal it from another thread (ldg_jobs_quit). May be NULL. */
     void (*pid)(void *ctx, pid_t pid);
     void *ctx;
 };
 #define LDG_CHILD_NO_EXIT (-1)
-/* Runs c's command line with standard input from /dev/null, its output
- * given to c->out as it comes, to its end or its time limit, and reaps
- * it; SIGPIPE, SIGTERM, SIGINT and SIGHUP at their defaults and no signal
- * blocked in it, whatever the caller's. Returns its exit code (0..255),
- * or LDG_CHILD_NO_EXIT with why it has none in why (could not start,
- * killed at its time limit or for its output, killed by a signal). Blocks
- * the calling thread for the child's run. */
+/* Runs c's job through its runner (any thread may: requests are sent one
+ * at a time), its output given to c->out as it comes, to its end or its
+ * time limit; SIGPIPE, SIGTERM at their defaults and no signal blocked in
+ * it, whatever the caller's. Returns its exit code (0..255), or
+ * LDG_CHILD_NO_EXIT with why it has none in why (could not start, killed
+ * at its time limit or for its output, killed by a signal). Blocks the
+ * calling thread for the child's run. */
 int ldg_child_run(const struct ldg_child *c, char *why, size_t cap);
 
 /* ------------------------------------------------------- unix sockets -- */
