@@ -4,14 +4,17 @@
 #     its versioned soname, every public header, libledger.pc, the man
 #     pages (with scdoc), the completions, the documents;
 #   - a small C program built with nothing but
-#     `pkg-config --cflags --libs libledger` creates a ledger, appends,
-#     verifies, and the installed `ledger` reads what it wrote;
+#     `pkg-config --cflags --libs libledger` (examples/embed/embed.c)
+#     creates a ledger, appends, gets the verdict of `verify --full` and
+#     runs serve's verify job with no `ledger` program in reach, and the
+#     installed `ledger` reads what it wrote;
 #   - `man ledger` finds the page under the prefix;
 #   - DESTDIR stages under a root without changing PREFIX;
 #   - `make uninstall` removes every file it installed.
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
 B=$(dirname "$L")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 case $B in /*) B=${B#"$PWD"/} ;; esac
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -80,56 +83,28 @@ fi
 [ -L "$P/lib/libledger.so" ] && [ -L "$P/lib/libledger.so.0" ] ||
     bad "libledger.so and libledger.so.0 are not links to the versioned file"
 
-# a program built only through pkg-config
-cat >"$T/prog.c" <<'C'
-#include <stdio.h>
-#include <string.h>
-#include <ledger/ledger.h>
-#include <query/query.h>
-
-int main(int argc, char **argv)
-{
-    struct ldg_ledger *l;
-    struct ldg_event_in in;
-    struct ldg_verify_report r;
-    char err[512];
-    uint64_t seq;
-    json_t *body;
-    (void)argc;
-    if (ldg_init(argv[1], "example.org/pkgconfig", NULL, err, sizeof err) < 0 ||
-        ldg_open(&l, argv[1], NULL, err, sizeof err) < 0) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    body = json_pack("{s:s}", "note", "from a program built with pkg-config");
-    memset(&in, 0, sizeof in);
-    in.type = "x.pkgconfig.hello";
-    in.body = body;
-    if (ldg_append(l, &in, &seq) < 0 ||
-        ldg_verify(l, LDG_VERIFY_FULL, 0, &r, NULL, NULL) < 0) {
-        fprintf(stderr, "%s\n", ldg_errmsg(l));
-        return 1;
-    }
-    printf("seq %llu\n", (unsigned long long)seq);
-    json_decref(body);
-    ldg_close(l);
-    return 0;
-}
-C
+# a program built only through pkg-config (examples/embed/embed.c), run
+# with no ledger program in reach: every verdict and serve job it asks for
+# is the library's own
 export PKG_CONFIG_PATH="$P/lib/pkgconfig"
 flags=$(pkg-config --cflags --libs libledger) || bad "pkg-config libledger"
 # shellcheck disable=SC2086
-${CC:-cc} -std=c11 -Wall -Werror -o "$T/prog" "$T/prog.c" $flags \
+${CC:-cc} -std=c11 -Wall -Werror -o "$T/prog" "$ROOT/examples/embed/embed.c" $flags \
     2>"$T/cc.log" || bad "cc with pkg-config flags: $(cat "$T/cc.log")"
 if [ -x "$T/prog" ]; then
-    LD_LIBRARY_PATH="$P/lib" "$T/prog" "$T/d" >"$T/out" 2>"$T/err" ||
-        bad "the program fails: $(cat "$T/err")"
+    mv "$P/bin/ledger" "$P/bin/ledger.away"
+    LD_LIBRARY_PATH="$P/lib" PATH=/nonexistent "$T/prog" "$T/d" >"$T/out" \
+        2>"$T/err" || bad "the program fails: $(cat "$T/err")"
+    mv "$P/bin/ledger.away" "$P/bin/ledger"
     grep -qx 'seq 1' "$T/out" || bad "program printed $(cat "$T/out")"
+    grep -qx 'verdict: ok' "$T/out" || bad "no verdict: $(cat "$T/out")"
+    grep -qx 'verify job: ok (exit 0)' "$T/out" ||
+        bad "the serve job did not run: $(cat "$T/out" "$T/err")"
     if command -v readelf >/dev/null 2>&1; then
         readelf -d "$T/prog" | grep -q 'NEEDED.*\[libledger\.so\.0\]' ||
             bad "the program is not linked against libledger.so.0"
     fi
-    "$P/bin/ledger" --dir "$T/d" query type=x.pkgconfig.hello -o cat \
+    "$P/bin/ledger" --dir "$T/d" query type=x.embed.hello -o cat \
         >"$T/q" 2>&1 || bad "installed ledger cannot read it: $(cat "$T/q")"
     grep -q 'built with pkg-config' "$T/q" || bad "query: $(cat "$T/q")"
 fi
