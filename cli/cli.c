@@ -505,38 +505,3 @@ cli_finding(struct cli *c, struct ldg_ledger *l, struct ldg_query_finding *f,
     cli_finding_say(c, f, unmarked);
     return 1;
 }
-
-/* Brings m up to l's size: from DIR/metrics-cache.json when use_cache
- * (and saves it back when it moved and DIR is writable; a cache that
- * cannot be written only costs the next run a full count). 0, or the
- * code of the count with err saying why. */
-int
-cli_metrics_count(struct cli *c, struct ldg_ledger *l, struct ldg_metrics *m,
-                  int use_cache, char *err, size_t errcap)
-{
-    struct ldg_txn *t = NULL;
-    char cache[4200], serr[1024];
-    uint64_t before;
-    int rc;
-
-    snprintf(cache, sizeof cache, "%s/%s", c->dir, LDG_METRICS_CACHE_FILE);
-    if (use_cache && ldg_metrics_load(m, cache) == LDG_ECORRUPT)
-        fprintf(stderr,
-                "ledger %s: %s is not a cache this version wrote: counting "
-                "every event again\n",
-                c->cmd, cache);
-    before = ldg_metrics_size(m);
-    err[0] = '\0';
-    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
-    if (rc == 0)
-        rc = ldg_metrics_update(m, t, NULL, err, errcap);
-    ldg_txn_abort(t);
-    if (rc < 0)
-        return rc;
-    if (use_cache && ldg_metrics_size(m) != before &&
-        access(c->dir, W_OK) == 0 &&
-        ldg_metrics_save(m, cache, serr, sizeof serr) < 0)
-        fprintf(stderr, "ledger %s: %s (the next run counts again)\n", c->cmd,
-                serr);
-    return 0;
-}

@@ -31,7 +31,7 @@ cmd_metrics(struct cli *c, struct metrics_args *x, int npos, char **pos)
     struct ldg_metrics *m = NULL;
     char *text = NULL;
     size_t tlen = 0;
-    char err[1024];
+    char err[1024], note[1200];
     int rc;
 
     if (c->out_name != NULL) {
@@ -43,12 +43,11 @@ cmd_metrics(struct cli *c, struct metrics_args *x, int npos, char **pos)
     }
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
-    if (ldg_metrics_new(&m) < 0) {
-        rc = EX_OSERR;
-        cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
-        goto out;
-    }
-    if ((rc = cli_metrics_count(c, l, m, !x->no_cache, err, sizeof err)) < 0) {
+    rc = ldg_metrics_count(l, !x->no_cache, &m, note, sizeof note, err,
+                           sizeof err);
+    if (note[0] != '\0')
+        cli_err(c, "%s", note);
+    if (rc < 0) {
         cli_err(c, "%s", rc == LDG_ECORRUPT || err[0] ? err : ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out;

@@ -87,12 +87,6 @@ extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
 
 /* cli/cmd_metrics.c — the ledger's state for Prometheus */
 extern const struct cli_command cli_cmd_metrics;
-/* Brings m up to l's size, from and back to DIR/metrics-cache.json when
- * use_cache: 0, or the count's code with err saying why. */
-struct ldg_metrics;
-int cli_metrics_count(struct cli *c, struct ldg_ledger *l,
-                      struct ldg_metrics *m, int use_cache, char *err,
-                      size_t errcap);
 
 /* clang-format off */
 #define CLI_COMMANDS \

@@ -1094,20 +1094,6 @@ int ldg_run_isolated(int (*fn)(void *ctx, struct ldg_isolation *iso), void *ctx,
  * Lifetime: nothing kept. */
 void ldg_isolation_progress(struct ldg_isolation *iso, uint64_t done,
                             uint64_t total);
-/* ldg_verify of the ledger in dir, opened with opts (NULL: read-write, so
- * the result is recorded), in a child process: a corrupt store cannot
- * take the caller down. progress runs in the child.
- * @return as ldg_verify, report filled; LDG_ETAMPER with report->what
- * "storage corrupt at or after seq N: reading it killed the verifier"
- * when the child died of what it read; another code with err (if
- * non-NULL) saying why it could not verify (the ledger did not open).
- * Lifetime: nothing kept. */
-int ldg_verify_isolated(const char *dir, const struct ldg_options *opts,
-                        unsigned flags, uint64_t from,
-                        struct ldg_verify_report *report,
-                        void (*progress)(void *ctx, uint64_t done,
-                                         uint64_t total),
-                        void *progress_ctx, char *err, size_t errcap);
 
 /* What the ledger remembers of its verifications (meta records, FORMAT.md
  * section 6). *_ts_ns are wall-clock ns; 0 means never. */

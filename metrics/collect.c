@@ -556,12 +556,50 @@ ldg_metrics_load(struct ldg_metrics *m, const char *path)
 }
 
 int
-ldg_metrics_catch_up(struct ldg_ledger *l, char *err, size_t errcap)
+ldg_metrics_count(struct ldg_ledger *l, int use_cache, struct ldg_metrics **out,
+                  char *note, size_t notecap, char *err, size_t errcap)
 {
     struct ldg_metrics *m = NULL;
     struct ldg_txn *t = NULL;
-    char cache[4200];
+    char cache[4200], serr[1024];
     uint64_t before;
+    int rc;
+
+    *out = NULL;
+    err[0] = '\0';
+    if (note != NULL && notecap > 0)
+        note[0] = '\0';
+    if ((rc = ldg_metrics_new(&m)) < 0)
+        return rc;
+    snprintf(cache, sizeof cache, "%s/%s", ldg_dir(l), LDG_METRICS_CACHE_FILE);
+    if (use_cache && ldg_metrics_load(m, cache) == LDG_ECORRUPT && note != NULL)
+        snprintf(note, notecap,
+                 "%s is not a cache this version wrote: counting every event "
+                 "again",
+                 cache);
+    before = ldg_metrics_size(m);
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) == 0)
+        rc = ldg_metrics_update(m, t, NULL, err, errcap);
+    ldg_txn_abort(t);
+    if (rc < 0) {
+        ldg_metrics_free(m);
+        return rc;
+    }
+    /* (a cache that cannot be written only costs the next run a full
+     * count) */
+    if (use_cache && ldg_metrics_size(m) != before &&
+        access(ldg_dir(l), W_OK) == 0 &&
+        ldg_metrics_save(m, cache, serr, sizeof serr) < 0 && note != NULL)
+        snprintf(note, notecap, "%s (the next run counts again)", serr);
+    *out = m;
+    return 0;
+}
+
+int
+ldg_metrics_catch_up(struct ldg_ledger *l, char *err, size_t errcap)
+{
+    struct ldg_metrics *m = NULL;
+    char cache[4200];
     int rc;
 
     if (l == NULL)
@@ -570,17 +608,7 @@ ldg_metrics_catch_up(struct ldg_ledger *l, char *err, size_t errcap)
     snprintf(cache, sizeof cache, "%s/%s", ldg_dir(l), LDG_METRICS_CACHE_FILE);
     if (access(cache, F_OK) != 0)
         return 0;
-    if ((rc = ldg_metrics_new(&m)) < 0)
-        return rc;
-    /* (another version's or a damaged cache: counted again from 0) */
-    (void)ldg_metrics_load(m, cache);
-    before = ldg_metrics_size(m);
-    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
-    if (rc == 0)
-        rc = ldg_metrics_update(m, t, NULL, err, errcap);
-    ldg_txn_abort(t);
-    if (rc == 0 && ldg_metrics_size(m) != before)
-        rc = ldg_metrics_save(m, cache, err, errcap);
+    rc = ldg_metrics_count(l, 1, &m, NULL, 0, err, errcap);
     ldg_metrics_free(m);
     return rc;
 }

@@ -98,32 +98,20 @@ scrape_job(const char *const *a, size_t n, int fd)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_metrics *m = NULL;
-    struct ldg_txn *t = NULL;
     struct ldg_options o;
-    char cache[4200], err[1024] = "", *text = NULL;
+    char err[1024] = "", *text = NULL;
     size_t len = 0;
-    uint64_t before;
     int rc;
 
     (void)n;
     memset(&o, 0, sizeof o);
     o.flags = LDG_RDONLY;
-    snprintf(cache, sizeof cache, "%s/%s", a[0], LDG_METRICS_CACHE_FILE);
-    if ((rc = ldg_open(&l, a[0], &o, err, sizeof err)) < 0 ||
-        (rc = ldg_metrics_new(&m)) < 0)
-        goto out;
-    (void)ldg_metrics_load(m, cache); /* none, or not ours: count again */
-    before = ldg_metrics_size(m);
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) == 0)
-        rc = ldg_metrics_update(m, t, NULL, err, sizeof err);
-    ldg_txn_abort(t);
-    if (rc == 0 && ldg_metrics_size(m) != before && access(a[0], W_OK) == 0)
-        (void)ldg_metrics_save(m, cache, err, sizeof err); /* next: again */
-    if (rc == 0 && (rc = ldg_metrics_render(m, l, &text, &len)) < 0)
+    if ((rc = ldg_open(&l, a[0], &o, err, sizeof err)) == 0 &&
+        (rc = ldg_metrics_count(l, 1, &m, NULL, 0, err, sizeof err)) == 0 &&
+        (rc = ldg_metrics_render(m, l, &text, &len)) < 0)
         snprintf(err, sizeof err, "%s", ldg_errmsg(l));
     if (rc == 0 && ldg_write_all(fd, text, len, 0) < 0)
         rc = LDG_EIO;
-out:
     if (rc < 0)
         dprintf(fd, "%s\n", err[0] ? err : ldg_strerror(rc));
     free(text);

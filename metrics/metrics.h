@@ -64,6 +64,17 @@ uint64_t ldg_metrics_size(const struct ldg_metrics *m);
 int ldg_metrics_update(struct ldg_metrics *m, struct ldg_txn *t,
                        uint64_t *scanned, char *err, size_t errcap);
 
+/* The counts of l's log in *out (the caller frees them): with use_cache,
+ * from where the cache file in l's directory (LDG_METRICS_CACHE_FILE) left
+ * them (one this code did not write is counted again from 0), and saved
+ * back there when they moved and the directory is writable; note (may be
+ * NULL) then says why the cache could not be read or written (the counts
+ * are right either way). What `ledger metrics` and a scrape count.
+ * @return 0; the count's code with err saying why.
+ * Cost: O(events since the cache's size). */
+int ldg_metrics_count(struct ldg_ledger *l, int use_cache,
+                      struct ldg_metrics **out, char *note, size_t notecap,
+                      char *err, size_t errcap);
 /* Brings the counts cached in l's directory (LDG_METRICS_CACHE_FILE) up
  * to its log, as a prune does before it removes events (retention.h):
  * counts are over the log's events, and the events a prune removes can

@@ -1,7 +1,7 @@
 /*
  * test_isolate.c — ledger/isolate.c: a child killed by what it read is a
- * finding that says how far it got; one stopped from outside is not; a
- * ledger verified in a child gives the report it would give here.
+ * finding that says how far it got; one stopped from outside is not; the
+ * child's exit status comes back.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -80,36 +80,6 @@ test_isolate__the_childs_exit_status_comes_back(void **state)
                      LDG_EINVAL);
 }
 
-static void
-test_isolate__verify_in_a_child_gives_the_report(void **state)
-{
-    char dir[256], err[512], missing[300];
-    struct ldg_verify_report r;
-    struct ldg_options o;
-    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
-    uint64_t size = 0;
-    (void)state;
-
-    t_append_many(l, 9);
-    assert_int_equal(ldg_size(l, &size), 0);
-    ldg_close(l);
-    memset(&o, 0, sizeof o);
-    o.flags = LDG_RDONLY;
-    assert_int_equal(ldg_verify_isolated(dir, &o, LDG_VERIFY_FULL, 0, &r, NULL,
-                                         NULL, err, sizeof err),
-                     0);
-    assert_int_equal(r.to, size);
-    assert_int_equal(r.full, 1);
-    assert_string_equal(r.what, "");
-    /* no ledger there: the open's error, not a finding */
-    snprintf(missing, sizeof missing, "%s/none", dir);
-    assert_int_equal(
-        ldg_verify_isolated(missing, &o, 0, 0, &r, NULL, NULL, err, sizeof err),
-        LDG_ENOTFOUND);
-    assert_true(err[0] != '\0');
-    t_rmrf(dir);
-}
-
 int
 main(void)
 {
@@ -117,7 +87,6 @@ main(void)
         cmocka_unit_test(test_isolate__a_read_that_kills_is_a_finding),
         cmocka_unit_test(test_isolate__stopped_from_outside_is_not_a_finding),
         cmocka_unit_test(test_isolate__the_childs_exit_status_comes_back),
-        cmocka_unit_test(test_isolate__verify_in_a_child_gives_the_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
