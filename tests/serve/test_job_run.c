@@ -9,10 +9,14 @@
  *   - ship into a "ClickHouse" that accepts and never answers, and a
  *     probe whose runtime hangs: killed at the job's time limit, or ended
  *     by the probe's own, while appends through the server are acked;
+ *   - publish into a directory on a full file system: the job fails,
+ *     saying why (a tmpfs filled up; as root only);
  *   - a job in flight when the jobs stop is killed, its connection with
  *     it (ldg_jobs_free).
  */
 #include <dlfcn.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -21,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <time.h>
@@ -220,6 +225,40 @@ write_file(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
+/* A tmpfs filled to the last byte, and a publish into it. */
+static void
+publish_full(const char *dir)
+{
+    char mnt[300], fill[400], why[256];
+    static char block[4096];
+    struct out o;
+    FILE *f;
+    int rc;
+
+    snprintf(mnt, sizeof mnt, "%s/full", dir);
+    assert_int_equal(mkdir(mnt, 0700), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=256k") != 0) {
+        printf("SKIP: publish to a full disk (cannot mount a tmpfs: %s)\n",
+               strerror(errno));
+        return;
+    }
+    snprintf(fill, sizeof fill, "%s/fill", mnt);
+    assert_non_null(f = fopen(fill, "w"));
+    while (fwrite(block, 1, sizeof block, f) == sizeof block &&
+           fflush(f) == 0)
+        ;
+    fclose(f);
+    snprintf(fill, sizeof fill, "%s/pub", mnt);
+    rc = job(ldg_job_publish, dir, fill, 60000, &o, why, sizeof why);
+    umount2(mnt, MNT_DETACH);
+    printf("publish into a full disk: exit %d: %s", rc, o.text);
+    if (rc == 0 || rc == LDG_CHILD_NO_EXIT)
+        fail_msg("publish into a full disk: %d %s %s", rc, why, o.text);
+    if (strstr(o.text, "No space left") == NULL &&
+        strstr(o.text, "space") == NULL)
+        fail_msg("publish into a full disk did not say why: %s", o.text);
+}
+
 static void
 test_job_run__every_job_runs_from_the_library(void **state)
 {
@@ -255,6 +294,8 @@ test_job_run__every_job_runs_from_the_library(void **state)
                      0);
     snprintf(pub, sizeof pub, "%s/pub/checkpoint", dir);
     assert_int_equal(access(pub, F_OK), 0);
+    /* publish into a full file system: fails, saying why */
+    publish_full(dir);
     /* ship into a ClickHouse that never answers: killed at its limit */
     silent_start(&ch);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", ch.port);
