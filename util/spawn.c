@@ -164,6 +164,7 @@ job_main(const struct req_msg *m, int out)
     signal(SIGINT, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* it ends with the runner */
+    prctl(PR_SET_NAME, "ldg-job");
     if (nul >= 0)
         dup2(nul, 0);
     dup2(out, 1);
@@ -239,7 +240,8 @@ runner_main(int sock, pid_t parent)
     sigset_t none;
     struct sigaction sa;
 
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* it ends with its caller */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);     /* it ends with its caller */
+    prctl(PR_SET_NAME, "ldg-job-runner"); /* for ps and top */
     if (getppid() != parent)
         _exit(0);
     sigemptyset(&none);

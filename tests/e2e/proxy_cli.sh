@@ -799,8 +799,9 @@ post /api/generate '{"model":"llama3:8b","prompt":"why is the sky blue","stream"
 grep -q 'through ledger serve' "$T/sp.out" || fail "serve --proxy: $(cat "$T/sp.out")"
 L serve --status >"$T/st2" 2>&1 && grep -q '^proxy *running since' "$T/st2" ||
     fail "serve --status with its proxy up: $(cat "$T/st2")"
-# the proxy dies: the server starts it again
-CH=$(ps -o pid= --ppid $SV | tr -d ' ' | head -1)
+# the proxy dies: the server starts it again (its child running `ledger
+# proxy`; the other is the job runner, util/spawn.c)
+CH=$(ps -o pid=,args= --ppid $SV | awk '$NF == "proxy" { print $1 }' | head -1)
 [ -n "$CH" ] && kill -9 "$CH"
 sleep 1.5
 up

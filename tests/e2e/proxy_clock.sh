@@ -105,8 +105,9 @@ post sp-1
 grep -q 'through ledger serve' "$T/sp.out" || fail "serve --proxy: $(cat "$T/sp.out")"
 within 5 committed sp-1 ||
     fail "serve --proxy async, wall clock an hour ahead: the event is not committed 5 s after its answer"
-# the proxy dies: started again after 1 s (its first backoff)
-CH=$(ps -o pid= --ppid $SV | tr -d ' ' | head -1)
+# the proxy dies: started again after 1 s (its first backoff); it is the
+# child running `ledger proxy` (the other is the job runner)
+CH=$(ps -o pid=,args= --ppid $SV | awk '$NF == "proxy" { print $1 }' | head -1)
 [ -n "$CH" ] && kill -9 "$CH"
 within 5 grep -q 'the proxy exited (signal 9); starting it again in 1 s' "$T/sp.err" ||
     fail "serve --proxy: the kill not seen: $(cat "$T/sp.err")"
