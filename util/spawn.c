@@ -169,6 +169,8 @@ job_main(const struct req_msg *m, int out)
         dup2(nul, 0);
     dup2(out, 1);
     dup2(out, 2);
+    if (out > 2)
+        close(out); /* its output is 1 and 2 alone: closing them ends it */
     for (uint32_t i = 0; i < m->nargs && off < m->len; i++) {
         args[i] = m->text + off;
         off += strnlen(m->text + off, m->len - off) + 1;
@@ -461,8 +463,12 @@ ldg_child_run(const struct ldg_child *c, char *why, size_t cap)
     killed = pump(c, pid, op[0]);
     close(op[0]);
     /* its status, once the runner has reaped it (it has closed its
-     * output: it is ending, or was killed) */
-    rc = answer(rp[0], &m, 30000);
+     * output: it is ending, or was killed; one that closed it and runs on
+     * is killed now) */
+    if ((rc = answer(rp[0], &m, 5000)) < 0) {
+        kill(pid, SIGKILL);
+        rc = answer(rp[0], &m, 5000);
+    }
     close(rp[0]);
     if (c->pid != NULL)
         c->pid(c->ctx, 0);

@@ -2,7 +2,8 @@
  * test_spawn.c — jobs in processes of their own (util/spawn.c): the
  * runner forks each job function from itself (no program is executed),
  * and ldg_child_run's answers for a job that exits, runs past its time
- * limit, prints too much or dies by a signal; a job started while another
+ * limit, prints too much, closes its output and runs on, or dies by a
+ * signal; a job started while another
  * thread holds a lock does not inherit it; the command lines of util.h's
  * table as argv (the program's own --proxy child).
  */
@@ -98,6 +99,19 @@ job_floods(const char *const *a, size_t n, int fd)
 }
 
 static int
+job_goes_quiet(const char *const *a, size_t n, int fd)
+{
+    (void)a, (void)n;
+    dprintf(fd, "bye\n");
+    close(0);
+    close(1);
+    close(2);
+    close(fd);
+    sleep(600);
+    return 0;
+}
+
+static int
 job_dies(const char *const *a, size_t n, int fd)
 {
     (void)a, (void)n, (void)fd;
@@ -144,8 +158,13 @@ test_spawn__job_answers(void **state)
     assert_int_equal(run(job_floods, NULL, 0, 10000, &o, why, sizeof why),
                      LDG_CHILD_NO_EXIT);
     assert_non_null(strstr(why, "printed too much"));
-    /* a signal */
+    /* one that closes its output and runs on: killed, not waited for */
     o.max = 200;
+    assert_int_equal(run(job_goes_quiet, NULL, 0, 60000, &o, why, sizeof why),
+                     LDG_CHILD_NO_EXIT);
+    assert_string_equal(o.text, "bye\n");
+    assert_string_equal(why, "killed by signal 9");
+    /* a signal */
     assert_int_equal(run(job_dies, NULL, 0, 10000, &o, why, sizeof why),
                      LDG_CHILD_NO_EXIT);
     assert_string_equal(why, "killed by signal 15");
