@@ -1215,9 +1215,10 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
     (void)projections_current(l, opts->at_size, box);
     if (opts->at_size == 0 && disk_headroom(l, now_ns, box) == 0)
         disk_answered(box);
-    if (opts->at_size == 0)
+    if (opts->at_size == 0) {
         storage_wear(l, now_ns, box);
         snapshots_held(l, box);
+    }
     {
         /* the control pipeline's clauses, at the doctor's size (0: the
          * store, read without a replay) */
