@@ -384,9 +384,9 @@ timeline_bundle(struct cli *c, struct cli_bundle_args *ba, const char *run,
         /* export --plan's: the plan's story (cmd_pipeline.c) */
         if (html != NULL) {
             json_t *ev = NULL;
-            ldg_page_evidence_bundle(ba->file, "bundle", json_array_size(bc->events),
-                                     bc->checkpoint_size, bc->origin,
-                                     ba->insecure, 0, &ev);
+            ldg_page_evidence_bundle(
+                ba->file, "bundle", json_array_size(bc->events),
+                bc->checkpoint_size, bc->origin, ba->insecure, 0, &ev);
             rc = timeline_page(c, json_object_get(bt, "timeline"), NULL, NULL,
                                ev,
                                "This page is drawn from an evidence "
@@ -440,9 +440,9 @@ timeline_bundle(struct cli *c, struct cli_bundle_args *ba, const char *run,
                      json_string_value(json_object_get(doctor, "size"))
                          ? json_string_value(json_object_get(doctor, "size"))
                          : "?");
-        ldg_page_evidence_bundle(ba->file, "bundle", json_array_size(bc->events),
-                                 bc->checkpoint_size, bc->origin, ba->insecure,
-                                 1, &evidence);
+        ldg_page_evidence_bundle(
+            ba->file, "bundle", json_array_size(bc->events),
+            bc->checkpoint_size, bc->origin, ba->insecure, 1, &evidence);
     }
     json_decref(br.evs);
     ldg_export_contents_free(bc);

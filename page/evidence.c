@@ -112,7 +112,8 @@ ldg_page_evidence_bundle(const char *file, const char *kind, size_t events,
              "Verified just now by this program, as `" LDG_CMD_VERIFY_BUNDLE
              " %s` does: the %s's %zu events are proven against its "
              "checkpoint of size %llu of the log %s%s%s.",
-             file, kind != NULL ? kind : "bundle", events, (unsigned long long)checkpoint_size, origin,
+             file, kind != NULL ? kind : "bundle", events,
+             (unsigned long long)checkpoint_size, origin,
              !say_key   ? ""
              : insecure ? ", signed by the key the bundle carries (not "
                           "checked against a trusted "

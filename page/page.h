@@ -107,8 +107,7 @@ int ldg_page_evidence_ledger(struct ldg_txn *t, const char *flag,
  * with say_key, which key signed it (insecure: the one the bundle
  * carries, unchecked, and the box says "warn"). *out: a new object.
  * @return 0; LDG_EINVAL; LDG_ENOMEM. */
-int ldg_page_evidence_bundle(const char *file, const char *kind,
-                             size_t events,
+int ldg_page_evidence_bundle(const char *file, const char *kind, size_t events,
                              uint64_t checkpoint_size, const char *origin,
                              int insecure, int say_key, json_t **out);
 
