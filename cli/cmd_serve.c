@@ -271,9 +271,9 @@ raise_nofile(unsigned want)
 struct serve_args {
     struct ldg_serve_options o;
     struct ldg_otlp_options oo;
-    const char *metrics_addr, *otlp_addr;
+    const char *metrics_addr, *otlp_addr, *grpc_addr;
     int metrics_remote, otlp_remote, status;
-    char otlp_listen[300]; /* oo.listen */
+    char otlp_listen[300], grpc_listen[300]; /* oo.listen, oo.grpc_listen */
 };
 
 #define SA struct serve_args
@@ -301,7 +301,8 @@ enum {
     OPT_OTLP_SPANS,
     OPT_OTLP_LOGS,
     OPT_OTLP_CONTENT,
-    OPT_OTLP_BACKLOG
+    OPT_OTLP_BACKLOG,
+    OPT_OTLP_GRPC
 };
 
 static const struct cli_opt serve_opts[] = {
@@ -378,8 +379,14 @@ static const struct cli_opt serve_opts[] = {
               "(POST /v1/traces, /v1/logs; protobuf or JSON, gzip or not): "
               "127.0.0.1:4318, [::1]:PORT, localhost:PORT, PORT or "
               "unix:PATH; each span becomes an event (docs/OTLP.md)"),
+    CLI_VALUE(OPT_OTLP_GRPC, 0, "otlp-grpc", "ADDR",
+              "take them over OTLP/gRPC too, or only (HTTP/2 cleartext; "
+              "TraceService/Export, LogsService/Export; gzip or not) at "
+              "ADDR: 127.0.0.1:4317, [::1]:PORT, localhost:PORT, PORT or "
+              "unix:PATH (docs/OTLP.md)"),
     CLI_ON(OPT_OTLP_REMOTE, 0, "otlp-remote",
-           "let --otlp listen on an address that is not loopback (anyone "
+           "let --otlp and --otlp-grpc listen on an address that is not "
+           "loopback (anyone "
            "who reaches it can write events)",
            SA, otlp_remote),
     CLI_VALUE(OPT_OTLP_RUN, 0, "otlp-run", "ATTR",
@@ -609,14 +616,21 @@ serve_opt(struct cli *c, void *args, int ch, struct cli_args *a)
         return 0;
     case OPT_METRICS:
     case OPT_OTLP:
+    case OPT_OTLP_GRPC:
+        is_otlp |= ch == OPT_OTLP_GRPC;
         if ((!is_otlp || strncmp(a->value, "unix:", 5) != 0) &&
             ldg_metrics_addr_loopback(a->value) < 0)
             return cli_usage_err(c,
                                  "--%s: '%s' is not an address "
                                  "(127.0.0.1:PORT, [::1]:PORT, "
                                  "localhost:PORT, PORT or unix:PATH)",
-                                 is_otlp ? "otlp" : "metrics", a->value);
-        *(is_otlp ? &g->otlp_addr : &g->metrics_addr) = a->value;
+                                 ch == OPT_OTLP_GRPC ? "otlp-grpc"
+                                 : is_otlp           ? "otlp"
+                                                     : "metrics",
+                                 a->value);
+        *(ch == OPT_OTLP_GRPC ? &g->grpc_addr
+          : is_otlp           ? &g->otlp_addr
+                              : &g->metrics_addr) = a->value;
         return 0;
     default:
         return cli_usage(c);
@@ -629,20 +643,24 @@ serve_check_args(struct cli *c, struct serve_args *g)
 {
     if (g->metrics_remote && g->metrics_addr == NULL)
         return cli_usage_err(c, "--metrics-remote goes with --metrics ADDR");
-    if (g->otlp_addr == NULL &&
+    if (g->otlp_addr == NULL && g->grpc_addr == NULL &&
         (g->otlp_remote || g->oo.map.run_attr || g->oo.map.spans ||
          g->oo.map.drop_logs || g->oo.map.record_content || g->oo.behind_max))
         return cli_usage_err(c, "--otlp-remote, --otlp-run, --otlp-spans, "
                                 "--otlp-logs, --otlp-content and "
-                                "--otlp-backlog go with --otlp ADDR");
-    if (g->otlp_addr != NULL && !g->otlp_remote &&
-        strncmp(g->otlp_addr, "unix:", 5) != 0 &&
-        ldg_metrics_addr_loopback(g->otlp_addr) == 0)
-        return cli_usage_err(c,
-                             "--otlp %s is not a loopback address: anyone who "
-                             "reaches it can write events; add --otlp-remote "
-                             "to take spans from off this box",
-                             g->otlp_addr);
+                                "--otlp-backlog go with --otlp ADDR or "
+                                "--otlp-grpc ADDR");
+    for (int i = 0; i < 2; i++) {
+        const char *ad = i ? g->grpc_addr : g->otlp_addr;
+        if (ad != NULL && !g->otlp_remote && strncmp(ad, "unix:", 5) != 0 &&
+            ldg_metrics_addr_loopback(ad) == 0)
+            return cli_usage_err(c,
+                                 "--%s %s is not a loopback address: anyone "
+                                 "who reaches it can write events; add "
+                                 "--otlp-remote to take spans from off this "
+                                 "box",
+                                 i ? "otlp-grpc" : "otlp", ad);
+    }
     if (g->metrics_addr != NULL && !g->metrics_remote &&
         ldg_metrics_addr_loopback(g->metrics_addr) == 0)
         return cli_usage_err(c,
@@ -764,35 +782,56 @@ serve_metrics(struct cli *c, struct ldg_server *s, struct serve_args *g,
     return 0;
 }
 
-/* --otlp ADDR: the receiver, and where it listens said. 0, or the exit
- * code. */
+/* An endpoint's address as listened on: a bare PORT, or localhost:PORT,
+ * is loopback IPv4; NULL stays NULL. */
+static const char *
+listen_addr(const char *addr, char *buf, size_t cap)
+{
+    if (addr == NULL)
+        return NULL;
+    if (strspn(addr, "0123456789") == strlen(addr))
+        snprintf(buf, cap, "127.0.0.1:%s", addr);
+    else if (strncmp(addr, "localhost:", 10) == 0)
+        snprintf(buf, cap, "127.0.0.1:%s", addr + 10);
+    else
+        snprintf(buf, cap, "%s", addr);
+    return buf;
+}
+
+/* --otlp ADDR, --otlp-grpc ADDR: the receiver, and where it listens
+ * said. 0, or the exit code. */
 static int
 serve_otlp(struct cli *c, struct ldg_server *s, struct serve_args *g)
 {
-    char err[1024], *listen = g->otlp_listen;
-    size_t cap = sizeof g->otlp_listen;
+    char err[1024];
     int rc;
 
-    /* a bare PORT, or localhost:PORT, is loopback IPv4 */
-    if (strspn(g->otlp_addr, "0123456789") == strlen(g->otlp_addr))
-        snprintf(listen, cap, "127.0.0.1:%s", g->otlp_addr);
-    else if (strncmp(g->otlp_addr, "localhost:", 10) == 0)
-        snprintf(listen, cap, "127.0.0.1:%s", g->otlp_addr + 10);
-    else
-        snprintf(listen, cap, "%s", g->otlp_addr);
-    g->oo.listen = listen;
+    g->oo.listen =
+        listen_addr(g->otlp_addr, g->otlp_listen, sizeof g->otlp_listen);
+    g->oo.grpc_listen =
+        listen_addr(g->grpc_addr, g->grpc_listen, sizeof g->grpc_listen);
     g->oo.server = s;
+    g->oo.log = serve_log;
     err[0] = '\0';
     rc = ldg_otlp_start(&otlp, &g->oo, err, sizeof err);
     if (rc < 0) {
-        cli_err(c, "--otlp: %s", err);
+        /* (which of the two: the address in the message says) */
+        cli_err(c, "--otlp%s: %s",
+                g->oo.grpc_listen && strstr(err, g->oo.grpc_listen) ? "-grpc"
+                                                                    : "",
+                err);
         return rc == LDG_EBADINPUT ? EX_USAGE : 75;
     }
     pthread_mutex_lock(&otlp_mu);
     metrics_otlp = otlp;
     pthread_mutex_unlock(&otlp_mu);
-    say_on("otlp", listen, ldg_otlp_port(otlp), " (POST /v1/traces, /v1/logs)",
-           "POST /v1/traces, /v1/logs");
+    if (g->oo.listen != NULL)
+        say_on("otlp", g->oo.listen, ldg_otlp_port(otlp),
+               " (POST /v1/traces, /v1/logs)", "POST /v1/traces, /v1/logs");
+    if (g->oo.grpc_listen != NULL)
+        say_on("otlp-grpc", g->oo.grpc_listen, ldg_otlp_grpc_port(otlp),
+               " (gRPC: TraceService/Export, LogsService/Export)",
+               "gRPC: TraceService/Export, LogsService/Export");
     return 0;
 }
 
@@ -835,7 +874,8 @@ serve_main(struct cli *c, struct serve_args *g)
     }
     if (g->metrics_addr != NULL && (rc = serve_metrics(c, s, g, &mep)) != 0)
         goto out;
-    if (g->otlp_addr != NULL && (rc = serve_otlp(c, s, g)) != 0)
+    if ((g->otlp_addr != NULL || g->grpc_addr != NULL) &&
+        (rc = serve_otlp(c, s, g)) != 0)
         goto out;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
@@ -858,7 +898,8 @@ serve_main(struct cli *c, struct serve_args *g)
         px.started = 0;
     }
     ldg_serve_stats(s, &st);
-    cli_serve_stopped(&st, g->otlp_addr != NULL ? &otlp_final : NULL);
+    cli_serve_stopped(
+        &st, g->otlp_addr != NULL || g->grpc_addr != NULL ? &otlp_final : NULL);
     notify("STATUS=stopped: %llu events committed, %llu duplicates, %llu "
            "errors",
            (unsigned long long)st.acked, (unsigned long long)st.duplicates,

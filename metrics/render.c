@@ -687,6 +687,14 @@ static const struct counter otlp_counters[] = {
                "Log records not recorded by choice (" LDG_OPT_OTLP_LOGS
                " drop).",
                logs.dropped),
+    OTLP_FIELD("grpc_requests_total",
+               "Of the OTLP requests, the calls answered over OTLP/gRPC "
+               "(--otlp-grpc).",
+               grpc_calls),
+    OTLP_FIELD("h2_refused_total",
+               "HTTP/2 connections (gRPC exporters) at the OTLP/HTTP port, "
+               "answered with a GOAWAY naming --otlp-grpc.",
+               h2_refused),
 #undef OTLP_FIELD
 };
 

@@ -25,21 +25,7 @@
 
 #include "http/server.h"
 #include "otlp/otlp_int.h"
-
-struct ldg_otlp {
-    struct ldg_httpd *h;
-    struct ldg_server *srv;
-    struct ldg_otlp_map map;
-    char *run_attr;
-    struct ldg_otlp_limits lim;
-    uint64_t behind_max;
-    struct ldg_otlp_stats st; /* added to atomically */
-    uint64_t inflight;        /* events submitted, not answered (atomic) */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    unsigned pending; /* requests waiting for the writer */
-    int stopping;
-};
+#include "util/util.h"
 
 /* One request waiting for its commit. */
 struct pending {
@@ -56,8 +42,8 @@ struct pending {
 /* Who sent it, when the kernel says: over a Unix socket its credentials
  * (SO_PEERCRED) and executable, as `ledger serve` records its socket's
  * writers; over TCP nothing (0). */
-static int
-peer_source(int fd, struct pending *p)
+int
+otlp_peer_source(int fd, struct ldg_source *src, char *exe, size_t cap)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -68,24 +54,15 @@ peer_source(int fd, struct pending *p)
         ss.ss_family != AF_UNIX ||
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0)
         return 0;
-    p->src.uid = cr.uid;
-    p->src.gid = cr.gid;
-    p->src.pid = (uint64_t)cr.pid;
+    src->uid = cr.uid;
+    src->gid = cr.gid;
+    src->pid = (uint64_t)cr.pid;
     snprintf(link, sizeof link, "/proc/%d/exe", (int)cr.pid);
-    ssize_t n = readlink(link, p->exe, sizeof p->exe - 1);
-    p->exe[n > 0 ? n : 0] = 0;
-    p->src.exe = p->exe[0] ? p->exe : NULL;
+    ssize_t n = readlink(link, exe, cap - 1);
+    exe[n > 0 ? n : 0] = 0;
+    src->exe = exe[0] ? exe : NULL;
     return 1;
 }
-
-/* gRPC status codes, for google.rpc.Status */
-#define RPC_INVALID_ARGUMENT 3
-#define RPC_NOT_FOUND 5
-#define RPC_RESOURCE_EXHAUSTED 8
-#define RPC_FAILED_PRECONDITION 9
-#define RPC_UNIMPLEMENTED 12
-#define RPC_INTERNAL 13
-#define RPC_UNAVAILABLE 14
 
 static void
 add(uint64_t *c, uint64_t n)
@@ -212,9 +189,9 @@ finish(struct ldg_otlp *r)
  * and (a warning: nothing more is rejected) the first one whose id was
  * already in the log with another content, which is therefore not
  * recorded: a span id sent again for another span. "" when neither. */
-static void
-differs_warning(const struct pending *p, const struct ldg_serve_done *d,
-                char *msg, size_t cap)
+void
+otlp_differs_warning(const struct ldg_otlp_batch *b,
+                     const struct ldg_serve_done *d, char *msg, size_t cap)
 {
     static const struct {
         unsigned bit;
@@ -224,7 +201,7 @@ differs_warning(const struct pending *p, const struct ldg_serve_done *d,
                 {LDG_DIFF_ACTOR, "actor"}, {LDG_DIFF_TIME, "time"},
                 {LDG_DIFF_BODY, "body"}};
     size_t n, k = 0;
-    const struct ldg_event_in *ev = ldg_otlp_batch_events(p->b, &n);
+    const struct ldg_event_in *ev = ldg_otlp_batch_events(b, &n);
 
     msg[0] = 0;
     if (d->refused > 0)
@@ -280,7 +257,7 @@ committed(void *cls, const struct ldg_serve_done *d)
         char msg[800];
         count(r, p->sig, d->appended, d->duplicates, d->refused);
         add(&r->st.requests, 1);
-        differs_warning(p, d, msg, sizeof msg);
+        otlp_differs_warning(p->b, d, msg, sizeof msg);
         succeed(p->req, p->sig, p->json, (int64_t)d->refused, msg);
     }
     ldg_httpd_release(p->req);
@@ -425,7 +402,7 @@ handle(void *ctx, struct ldg_httpd_req *req)
     p->items = items;
     p->dropped = dropped;
     p->n = n;
-    if (peer_source(ldg_httpd_fd(req), p))
+    if (otlp_peer_source(ldg_httpd_fd(req), &p->src, p->exe, sizeof p->exe))
         otlp_batch_source(b, &p->src);
     ldg_httpd_defer(req);
     pthread_mutex_lock(&r->mu);
@@ -448,6 +425,37 @@ handle(void *ctx, struct ldg_httpd_req *req)
 }
 
 /* ------------------------------------------------------------ set up -- */
+
+/* A gRPC exporter sent to the HTTP port (http/server.c answered it with
+ * a GOAWAY): counted, and said once a minute at most. */
+static void
+h2_preface(void *ctx)
+{
+    struct ldg_otlp *r = ctx;
+    uint64_t now = ldg_now_mono_ms(), n = 0;
+    char line[300];
+
+    add(&r->st.h2_refused, 1);
+    if (r->log == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    if (r->h2_said_ms == 0 || now - r->h2_said_ms >= 60000) {
+        n = r->h2_unsaid + 1;
+        r->h2_unsaid = 0;
+        r->h2_said_ms = now;
+    } else
+        r->h2_unsaid++;
+    pthread_mutex_unlock(&r->mu);
+    if (n == 0)
+        return;
+    snprintf(line, sizeof line,
+             "otlp: %llu HTTP/2 connection%s at the OTLP/HTTP port (a gRPC "
+             "exporter: OTEL_EXPORTER_OTLP_PROTOCOL=grpc?), refused with a "
+             "GOAWAY; OTLP/gRPC is served by `ledger serve --otlp-grpc "
+             "ADDR`",
+             (unsigned long long)n, n == 1 ? "" : "s");
+    r->log(r->log_ctx, line);
+}
 
 int
 ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
@@ -473,6 +481,8 @@ ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
     r->map.run_attr = r->run_attr;
     otlp_limits_fill(&r->lim, &o->limits);
     r->behind_max = o->behind_max ? o->behind_max : 65536;
+    r->log = o->log;
+    r->log_ctx = o->log_ctx;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     memset(&ho, 0, sizeof ho);
@@ -483,7 +493,17 @@ ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
     ho.body_max = r->lim.body_max;
     ho.async = 1;
     ho.threads = 2;
-    rc = ldg_httpd_start(&r->h, &ho, err, errcap);
+    ho.h2_goaway = "this is the OTLP/HTTP port; OTLP over gRPC is served by "
+                   "`ledger serve --otlp-grpc ADDR`";
+    ho.h2_preface = h2_preface;
+    rc = 0;
+    if (o->listen != NULL || o->grpc_listen == NULL)
+        rc = ldg_httpd_start(&r->h, &ho, err, errcap);
+    if (rc == 0 && o->grpc_listen != NULL) {
+        rc = otlp_grpc_start(r, o->grpc_listen, ho.max_conns, err, errcap);
+        if (rc < 0)
+            ldg_httpd_stop(r->h);
+    }
     if (rc < 0) {
         pthread_mutex_destroy(&r->mu);
         pthread_cond_destroy(&r->cv);
@@ -498,7 +518,13 @@ ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
 unsigned
 ldg_otlp_port(const struct ldg_otlp *r)
 {
-    return r ? ldg_httpd_port(r->h) : 0;
+    return r && r->h ? ldg_httpd_port(r->h) : 0;
+}
+
+unsigned
+ldg_otlp_grpc_port(const struct ldg_otlp *r)
+{
+    return r && r->g ? ldg_grpcd_port(r->g) : 0;
 }
 
 void
@@ -528,6 +554,7 @@ ldg_otlp_stop(struct ldg_otlp *r, struct ldg_otlp_stats *final)
     while (r->pending > 0)
         pthread_cond_wait(&r->cv, &r->mu);
     pthread_mutex_unlock(&r->mu);
+    otlp_grpc_stop(r); /* (its answers sent) */
     ldg_httpd_stop(r->h);
     ldg_otlp_stats(r, final);
     pthread_mutex_destroy(&r->mu);

@@ -38,7 +38,7 @@ if [ "${FUZZ_TOLERATE_KNOWN:-0}" = 1 ]; then
     MALLOC_LIMIT="-malloc_limit_mb=1000000"
 fi
 TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve fuzz_mirror fuzz_audit fuzz_sealed fuzz_canon fuzz_horizon fuzz_otlp_pb fuzz_otlp_json fuzz_segment"}
-DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd libprotobuf-c zlib"
+DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd libprotobuf-c zlib libnghttp2"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
 SAN="-DLDG_DEBUG -fsanitize=address,undefined -fno-sanitize-recover=all $TOLERATE"
