@@ -197,4 +197,17 @@ cli_serve_stopped(const struct ldg_serve_stats *sp,
             (unsigned long long)otlp->refused,
             (unsigned long long)otlp->throttled,
             (unsigned long long)otlp->failed, spans, logs);
+    if (otlp->grpc_calls || otlp->grpc_conns_refused || otlp->grpc_calls_cut ||
+        otlp->grpc_h2_errors || otlp->h2_refused)
+        fprintf(stderr,
+                "ledger serve: otlp: %llu of the requests over gRPC; gRPC "
+                "connections: %llu refused, %llu idle closed, %llu calls "
+                "cut (slow), %llu ended for breaking HTTP/2; %llu HTTP/2 "
+                "clients at the OTLP/HTTP port\n",
+                (unsigned long long)otlp->grpc_calls,
+                (unsigned long long)otlp->grpc_conns_refused,
+                (unsigned long long)otlp->grpc_conns_idle,
+                (unsigned long long)otlp->grpc_calls_cut,
+                (unsigned long long)otlp->grpc_h2_errors,
+                (unsigned long long)otlp->h2_refused);
 }

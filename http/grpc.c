@@ -334,6 +334,20 @@ send_cb(nghttp2_session *h2, const uint8_t *data, size_t len, int flags,
     return n;
 }
 
+/* A GOAWAY we send with an error (ours, or nghttp2's: a flood of
+ * resets, settings or pings, a frame out of place) ends a connection
+ * that broke HTTP/2. */
+static int
+on_frame_send(nghttp2_session *h2, const nghttp2_frame *f, void *user)
+{
+    struct gconn *c = user;
+    (void)h2;
+    if (f->hd.type == NGHTTP2_GOAWAY &&
+        f->goaway.error_code != NGHTTP2_NO_ERROR && c != NULL)
+        __atomic_add_fetch(&c->s->h2_errors, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
 static int
 on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f, void *user)
 {
@@ -563,6 +577,7 @@ cbs_make(void)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
                                                            on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
     /* a peer's SETTINGS may not make us keep more than this */
     nghttp2_option_set_max_deflate_dynamic_table_size(h2opt, 4096);
 }
@@ -658,7 +673,8 @@ feed(struct ldg_grpcd *s, struct gconn *c, const unsigned char *d, size_t n)
     if (rc < 0) {
         /* broken HTTP/2 (nghttp2 queued a GOAWAY when it could): said,
          * then closed */
-        __atomic_add_fetch(&s->h2_errors, 1, __ATOMIC_RELAXED);
+        if (rc == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+            __atomic_add_fetch(&s->h2_errors, 1, __ATOMIC_RELAXED);
         if (rc == NGHTTP2_ERR_BAD_CLIENT_MAGIC && c->fd >= 0) {
             /* an HTTP/1 client: told in its own words */
             static const char say[] =

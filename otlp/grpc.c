@@ -362,8 +362,24 @@ otlp_grpc_start(struct ldg_otlp *r, const char *addr, unsigned max_conns,
 }
 
 void
+otlp_grpc_stats(const struct ldg_otlp *r, struct ldg_otlp_stats *st)
+{
+    struct ldg_grpcd_stats gs;
+    if (r->g == NULL)
+        return;
+    ldg_grpcd_stats(r->g, &gs);
+    st->grpc_conns_refused = gs.refused_share + gs.refused_full;
+    st->grpc_conns_idle = gs.closed_idle;
+    st->grpc_calls_cut = gs.cut_slow;
+    st->grpc_h2_errors = gs.h2_errors;
+}
+
+void
 otlp_grpc_stop(struct ldg_otlp *r)
 {
+    if (r->g == NULL)
+        return;
+    otlp_grpc_stats(r, &r->st); /* its last counts */
     ldg_grpcd_stop(r->g);
     r->g = NULL;
 }

@@ -208,6 +208,12 @@ struct ldg_otlp_stats {
     uint64_t grpc_calls; /* of the requests, those answered over gRPC */
     uint64_t h2_refused; /* HTTP/2 prefaces at the OTLP/HTTP port, answered
                             with a GOAWAY naming --otlp-grpc */
+    /* the gRPC receiver's connections (http/server.h, ldg_grpcd_stats) */
+    uint64_t grpc_conns_refused; /* closed at once: over a share, full */
+    uint64_t grpc_conns_idle;    /* idle ones closed to make room */
+    uint64_t grpc_calls_cut;     /* calls reset: too slow; connections
+                                    that did not read their answers */
+    uint64_t grpc_h2_errors;     /* connections ended for breaking HTTP/2 */
 };
 void ldg_otlp_stats(const struct ldg_otlp *r, struct ldg_otlp_stats *st);
 

@@ -201,5 +201,7 @@ void otlp_differs_warning(const struct ldg_otlp_batch *b,
 int otlp_grpc_start(struct ldg_otlp *r, const char *addr, unsigned max_conns,
                     char *err, size_t errcap);
 void otlp_grpc_stop(struct ldg_otlp *r);
+/* Its connections' counts into st (the grpc_* fields). */
+void otlp_grpc_stats(const struct ldg_otlp *r, struct ldg_otlp_stats *st);
 
 #endif

@@ -539,6 +539,7 @@ ldg_otlp_stats(const struct ldg_otlp *r, struct ldg_otlp_stats *st)
     dst = (uint64_t *)st;
     for (size_t i = 0; i < sizeof *st / sizeof(uint64_t); i++)
         dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    otlp_grpc_stats(r, st);
 }
 
 void
