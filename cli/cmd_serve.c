@@ -545,7 +545,11 @@ CLI_COMMAND(
     "otel.log; the run is the trace id (--otlp-run: an attribute's value), "
     "and the span id is the event's id, so a batch sent again records "
     "nothing twice. It prints \"otlp on http://ADDR\" once it listens; "
-    "loopback only unless --otlp-remote.",
+    "loopback only unless --otlp-remote. With --otlp-grpc ADDR (with "
+    "--otlp or alone) it takes the same over OTLP/gRPC, HTTP/2 cleartext "
+    "(OTEL_EXPORTER_OTLP_PROTOCOL=grpc), answered with the OTLP status "
+    "codes and a RetryInfo where HTTP says Retry-After; it prints "
+    "\"otlp-grpc on http://ADDR\".",
     serve_opts, NULL,
     "# serve the default ledger\n"
     "ledger serve &\n"
@@ -558,6 +562,7 @@ CLI_COMMAND(
     "# applications export their traces and logs to the ledger\n"
     "# (OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318)\n"
     "ledger serve --otlp 127.0.0.1:4318 &\n"
+
     "# send one event and read its answer\n"
     "echo '{\"type\":\"x.hello\",\"body\":{},\"id\":\"a1\"}' |\n"
     "  socat - UNIX-CONNECT:\"$LEDGER_DIR/ledger.sock\"\n",
