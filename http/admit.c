@@ -323,7 +323,7 @@ httpd_listen(const char *addr, int *out_fd, unsigned *out_port,
                 close(fd);
                 free(*out_unix_path);
                 *out_unix_path = NULL;
-                return LDG_EIO;
+                return LDG_EBUSY;
             }
             unlink(*out_unix_path);
         }
@@ -331,10 +331,11 @@ httpd_listen(const char *addr, int *out_fd, unsigned *out_port,
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
     if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 256) < 0) {
+        int in_use = errno == EADDRINUSE;
         snprintf(err, errcap, "cannot listen on %s: %s", addr,
-                 errno == EADDRINUSE ? "address in use" : strerror(errno));
+                 in_use ? "address in use" : strerror(errno));
         close(fd);
-        return LDG_EIO;
+        return in_use ? LDG_EBUSY : LDG_EIO;
     }
     if (ss.ss_family == AF_UNIX) {
         chmod(*out_unix_path, 0660);

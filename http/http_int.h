@@ -100,7 +100,8 @@ void httpd_peer_of(int fd, struct httpd_peer *p);
 
 /* The listening socket for addr ("HOST:PORT", "[V6]:PORT", "unix:PATH",
  * server.h), into *fd; *port its TCP port, *unix_path (malloc'd) the
- * socket file made. 0, LDG_EBADINPUT, LDG_EIO or LDG_ENOMEM, with err. */
+ * socket file made. 0, LDG_EBADINPUT, LDG_EBUSY (in use), LDG_EIO or
+ * LDG_ENOMEM, with err. */
 int httpd_listen(const char *addr, int *fd, unsigned *port, char **unix_path,
                  char *err, size_t errcap);
 

@@ -62,18 +62,45 @@ enum kind {
     FAILED     /* not committed, stopping, an older layout: 5xx */
 };
 
+static const char *
+code_name(unsigned code)
+{
+    switch (code) {
+    case RPC_INVALID_ARGUMENT:
+        return "INVALID_ARGUMENT";
+    case RPC_RESOURCE_EXHAUSTED:
+        return "RESOURCE_EXHAUSTED";
+    case RPC_FAILED_PRECONDITION:
+        return "FAILED_PRECONDITION";
+    case RPC_UNIMPLEMENTED:
+        return "UNIMPLEMENTED";
+    case RPC_INTERNAL:
+        return "INTERNAL";
+    default:
+        return "UNAVAILABLE";
+    }
+}
+
 /* A refusal: the status, its message, and a RetryInfo of retry_s seconds
  * in its details (0: none). "Not now" without a delay of its own spreads
- * the clients refused together over 1 to 3 seconds. */
+ * the clients refused together over 1 to 3 seconds. One the request's
+ * own fault (REFUSED) is counted by its reason why, and said, as the
+ * HTTP front's 4xx are (otlp_refused_note). */
 static void
-refuse(struct ldg_otlp *r, struct ldg_grpcd_call *call, unsigned code,
-       const char *msg, enum kind kind, unsigned retry_s)
+refuse_why(struct ldg_otlp *r, struct ldg_grpcd_call *call, unsigned code,
+           const char *msg, enum kind kind, unsigned retry_s,
+           enum ldg_otlp_refusal why)
 {
     void *det = NULL;
     size_t dlen = 0;
 
     add(&r->st.requests, 1);
     add(&r->st.grpc_calls, 1);
+    if (kind == REFUSED) {
+        const char *m = ldg_grpcd_header(call, ":method");
+        otlp_refused_note(r, ldg_grpcd_fd(call), m ? m : "?",
+                          ldg_grpcd_path(call), why, code_name(code), msg);
+    }
     if (kind == THROTTLED) {
         uint64_t k = __atomic_fetch_add(&r->st.throttled, 1, __ATOMIC_RELAXED);
         if (retry_s == 0)
@@ -86,6 +113,14 @@ refuse(struct ldg_otlp *r, struct ldg_grpcd_call *call, unsigned code,
         det = NULL;
     ldg_grpcd_fail(call, code, msg, det, det ? dlen : 0);
     free(det);
+}
+
+/* Not the request's fault (THROTTLED, FAILED): no reason to count. */
+static void
+refuse(struct ldg_otlp *r, struct ldg_grpcd_call *call, unsigned code,
+       const char *msg, enum kind kind, unsigned retry_s)
+{
+    refuse_why(r, call, code, msg, kind, retry_s, LDG_OTLP_REFUSED_INVALID);
 }
 
 static void
@@ -151,6 +186,7 @@ committed(void *cls, const struct ldg_serve_done *d)
     } else {
         count(r, p->sig, d->appended, d->duplicates, d->refused);
         otlp_differs_warning(p->b, d, msg, sizeof msg);
+        otlp_early_warning(p->b, p->sig, msg, sizeof msg);
         succeed(r, p->call, p->sig, (int64_t)d->refused, msg);
     }
     ldg_otlp_batch_free(p->b);
@@ -176,14 +212,16 @@ check(struct ldg_otlp *r, struct ldg_grpcd_call *call,
     if (i == sizeof methods / sizeof methods[0]) {
         snprintf(msg, sizeof msg, "%.300s: not a method here (%s, %s)", path,
                  methods[0].path, methods[1].path);
-        refuse(r, call, RPC_UNIMPLEMENTED, msg, REFUSED, 0);
+        refuse_why(r, call, RPC_UNIMPLEMENTED, msg, REFUSED, 0,
+                   LDG_OTLP_REFUSED_PATH);
         return -1;
     }
     *sig = methods[i].sig;
     if (method == NULL || strcmp(method, "POST") != 0) {
         snprintf(msg, sizeof msg, "%.20s %s: gRPC calls are POSTs",
                  method ? method : "?", path);
-        refuse(r, call, RPC_UNIMPLEMENTED, msg, REFUSED, 0);
+        refuse_why(r, call, RPC_UNIMPLEMENTED, msg, REFUSED, 0,
+                   LDG_OTLP_REFUSED_METHOD);
         return -1;
     }
     if (ct == NULL || (strcmp(ct, "application/grpc") != 0 &&
@@ -192,28 +230,31 @@ check(struct ldg_otlp *r, struct ldg_grpcd_call *call,
         snprintf(msg, sizeof msg,
                  "content-type %.200s: not application/grpc (or +proto)",
                  ct ? ct : "(none)");
-        refuse(r, call, RPC_INVALID_ARGUMENT, msg, REFUSED, 0);
+        refuse_why(r, call, RPC_INVALID_ARGUMENT, msg, REFUSED, 0,
+                   LDG_OTLP_REFUSED_TYPE);
         return -1;
     }
     *gzip = enc != NULL && strcmp(enc, "gzip") == 0;
     if (enc != NULL && !*gzip && strcmp(enc, "identity") != 0) {
         snprintf(msg, sizeof msg,
                  "grpc-encoding %.100s: only gzip (or identity) is read", enc);
-        refuse(r, call, RPC_UNIMPLEMENTED, msg, REFUSED, 0);
+        refuse_why(r, call, RPC_UNIMPLEMENTED, msg, REFUSED, 0,
+                   LDG_OTLP_REFUSED_ENCODING);
         return -1;
     }
     if (what == LDG_GRPCD_TOO_BIG) {
         snprintf(msg, sizeof msg,
                  "the message is %zu bytes, over the limit of %zu",
                  ldg_grpcd_declared(call), r->lim.body_max);
-        refuse(r, call, RPC_RESOURCE_EXHAUSTED, msg, REFUSED, 0);
+        refuse_why(r, call, RPC_RESOURCE_EXHAUSTED, msg, REFUSED, 0,
+                   LDG_OTLP_REFUSED_SIZE);
         return -1;
     }
     if (what == LDG_GRPCD_MALFORMED) {
-        refuse(r, call, RPC_INVALID_ARGUMENT,
-               "the request is not one gRPC message (none, one cut short, "
-               "or more than one)",
-               REFUSED, 0);
+        refuse_why(r, call, RPC_INVALID_ARGUMENT,
+                   "the request is not one gRPC message (none, one cut "
+                   "short, or more than one)",
+                   REFUSED, 0, LDG_OTLP_REFUSED_INVALID);
         return -1;
     }
     /* the writer behind, or this receiver holding too much: not now */
@@ -248,15 +289,17 @@ check(struct ldg_otlp *r, struct ldg_grpcd_call *call,
     return 0;
 }
 
-/* Decoding errors as statuses: over a limit is not retried. */
+/* Decoding errors as statuses: over a limit is not retried (too_big: a
+ * gzip message inflating past its limit, else a request over a count). */
 static void
 refuse_decode(struct ldg_otlp *r, struct ldg_grpcd_call *call, int rc,
-              const char *msg)
+              const char *msg, enum ldg_otlp_refusal too_big)
 {
     if (rc == LDG_ETOOBIG)
-        refuse(r, call, RPC_RESOURCE_EXHAUSTED, msg, REFUSED, 0);
+        refuse_why(r, call, RPC_RESOURCE_EXHAUSTED, msg, REFUSED, 0, too_big);
     else if (rc == LDG_EBADINPUT)
-        refuse(r, call, RPC_INVALID_ARGUMENT, msg, REFUSED, 0);
+        refuse_why(r, call, RPC_INVALID_ARGUMENT, msg, REFUSED, 0,
+                   LDG_OTLP_REFUSED_INVALID);
     else
         refuse(r, call, RPC_UNAVAILABLE, msg, FAILED, 5);
 }
@@ -278,10 +321,10 @@ handle(void *ctx, struct ldg_grpcd_call *call, enum ldg_grpcd_request what)
     body = ldg_grpcd_message(call, &len, &compressed);
     if (compressed && !gzip) {
         /* gRPC's rule: a compressed message without an encoding */
-        refuse(r, call, RPC_INTERNAL,
-               "the message is flagged compressed, but the call names no "
-               "grpc-encoding",
-               REFUSED, 0);
+        refuse_why(r, call, RPC_INTERNAL,
+                   "the message is flagged compressed, but the call names no "
+                   "grpc-encoding",
+                   REFUSED, 0, LDG_OTLP_REFUSED_ENCODING);
         return;
     }
     if (compressed) {
@@ -289,7 +332,7 @@ handle(void *ctx, struct ldg_grpcd_call *call, enum ldg_grpcd_request what)
                               err, sizeof err);
         if (rc < 0) {
             snprintf(msg, sizeof msg, "grpc-encoding gzip: %s", err);
-            refuse_decode(r, call, rc, msg);
+            refuse_decode(r, call, rc, msg, LDG_OTLP_REFUSED_SIZE);
             return;
         }
         body = inflated;
@@ -298,7 +341,7 @@ handle(void *ctx, struct ldg_grpcd_call *call, enum ldg_grpcd_request what)
                          sizeof err);
     free(inflated);
     if (rc < 0) {
-        refuse_decode(r, call, rc, err);
+        refuse_decode(r, call, rc, err, LDG_OTLP_REFUSED_LIMIT);
         return;
     }
     size_t items = ldg_otlp_batch_items(b), dropped = ldg_otlp_batch_dropped(b);

@@ -137,6 +137,9 @@ int otlp_pb_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
                    const void *body, size_t len);
 int otlp_json_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
                      const void *body, size_t len);
+/* The bytes jansson may allocate to parse the text p (len bytes), at
+ * most: the estimate json.c's prescan holds against json_mem_max. */
+size_t otlp_json_cost(const char *p, size_t len);
 
 /* Sets every event's source (borrowed: must outlive the batch's use). */
 void otlp_batch_source(struct ldg_otlp_batch *b, const struct ldg_source *src);
@@ -173,10 +176,13 @@ struct ldg_otlp {
     pthread_cond_t cv;
     unsigned pending; /* requests waiting for the writer */
     int stopping;
+    /* the log (ldg_otlp_options), under mu: when each reason was last
+     * said, and how many refusals of it since were not; the same for
+     * HTTP/2 prefaces at the OTLP/HTTP port */
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
-    uint64_t h2_said_ms; /* under mu: the last line about an h2 preface */
-    uint64_t h2_unsaid;  /* under mu: prefaces since, not said */
+    uint64_t said_ms[LDG_OTLP_REFUSED_N], unsaid[LDG_OTLP_REFUSED_N];
+    uint64_t h2_said_ms, h2_unsaid;
 };
 
 /* gRPC status codes (google.rpc.Code), for google.rpc.Status */
@@ -196,6 +202,16 @@ int otlp_peer_source(int fd, struct ldg_source *src, char *exe, size_t cap);
 void otlp_differs_warning(const struct ldg_otlp_batch *b,
                           const struct ldg_serve_done *d, char *msg,
                           size_t cap);
+/* Appends to msg the warning for items timed before 2000-01-01 or the
+ * ledger's genesis (ldg_otlp_batch_early): recorded, and said. */
+void otlp_early_warning(const struct ldg_otlp_batch *b,
+                        enum ldg_otlp_signal sig, char *msg, size_t cap);
+/* A request refused (4xx but 429, or its gRPC status), counted by its
+ * reason and said on the log at most once a reason a minute (receiver.c):
+ * fd its connection, status "413" or "INVALID_ARGUMENT". */
+void otlp_refused_note(struct ldg_otlp *r, int fd, const char *method,
+                       const char *path, enum ldg_otlp_refusal why,
+                       const char *status, const char *msg);
 /* The gRPC front (grpc.c): started on r (its map, limits, server set)
  * at addr; stopped once r's requests are answered. */
 int otlp_grpc_start(struct ldg_otlp *r, const char *addr, unsigned max_conns,
