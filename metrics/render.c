@@ -694,11 +694,11 @@ static const struct counter otlp_counters[] = {
                logs.dropped),
     OTLP_FIELD("grpc_requests_total",
                "Of the OTLP requests, the calls answered over OTLP/gRPC "
-               "(--otlp-grpc).",
+               "(" LDG_OPT_OTLP_GRPC ").",
                grpc_calls),
     OTLP_FIELD("h2_refused_total",
                "HTTP/2 connections (gRPC exporters) at the OTLP/HTTP port, "
-               "answered with a GOAWAY naming --otlp-grpc.",
+               "answered with a GOAWAY naming " LDG_OPT_OTLP_GRPC ".",
                h2_refused),
     OTLP_FIELD("grpc_conns_refused_total",
                "OTLP/gRPC connections closed at once: over their peer's "

@@ -579,8 +579,8 @@ h2_preface(void *ctx)
     snprintf(line, sizeof line,
              "otlp: %llu HTTP/2 connection%s at the OTLP/HTTP port (a gRPC "
              "exporter: OTEL_EXPORTER_OTLP_PROTOCOL=grpc?), refused with a "
-             "GOAWAY; OTLP/gRPC is served by `ledger serve --otlp-grpc "
-             "ADDR`",
+             "GOAWAY; OTLP/gRPC is served by `" LDG_CMD_SERVE_OTLP_GRPC
+             " ADDR`",
              (unsigned long long)n, n == 1 ? "" : "s");
     r->log(r->log_ctx, line);
 }
@@ -622,7 +622,7 @@ ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
     ho.async = 1;
     ho.threads = 2;
     ho.h2_goaway = "this is the OTLP/HTTP port; OTLP over gRPC is served by "
-                   "`ledger serve --otlp-grpc ADDR`";
+                   "`" LDG_CMD_SERVE_OTLP_GRPC " ADDR`";
     ho.h2_preface = h2_preface;
     rc = 0;
     if (o->listen != NULL || o->grpc_listen == NULL)

@@ -370,6 +370,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_CMD_WITNESS_INIT "ledger witness init"
 #define LDG_CMD_SERVE_VERIFY_EVERY "ledger serve --verify-every"
 #define LDG_CMD_SERVE_OTLP "ledger serve --otlp"
+#define LDG_CMD_SERVE_OTLP_GRPC "ledger serve --otlp-grpc"
 /* the children */
 #define LDG_CMD_JOB_PROBE "ledger --dir DIR probe"
 #define LDG_CMD_JOB_PUBLISH "ledger --dir DIR publish URL"
@@ -418,6 +419,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_CMD_SERVE)                                                           \
     X(LDG_CMD_SERVE_VERIFY_EVERY)                                              \
     X(LDG_CMD_SERVE_OTLP)                                                      \
+    X(LDG_CMD_SERVE_OTLP_GRPC)                                                 \
     X(LDG_CMD_JOB_PROBE)                                                       \
     X(LDG_CMD_JOB_PUBLISH)                                                     \
     X(LDG_CMD_JOB_SHIP)                                                        \
@@ -458,6 +460,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_OPT_MODEL "--model"
 #define LDG_OPT_NO_STATE "--no-state"
 #define LDG_OPT_OLLAMA_DIR "--ollama-dir"
+#define LDG_OPT_OTLP_GRPC "--otlp-grpc"
 #define LDG_OPT_OTLP_LOGS "--otlp-logs"
 #define LDG_OPT_OTLP_SPANS "--otlp-spans"
 #define LDG_OPT_PREFIX "--prefix"
@@ -507,6 +510,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_OPT_MODEL, "model")                                                  \
     X(LDG_OPT_NO_STATE, "export")                                              \
     X(LDG_OPT_OLLAMA_DIR, "model")                                             \
+    X(LDG_OPT_OTLP_GRPC, "serve")                                              \
     X(LDG_OPT_OTLP_LOGS, "serve")                                              \
     X(LDG_OPT_OTLP_SPANS, "serve")                                             \
     X(LDG_OPT_PREFIX, "memory purge")                                          \
