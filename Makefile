@@ -12,7 +12,7 @@ LD      ?= ld
 OBJCOPY ?= objcopy
 
 DEPS      = lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive \
-            libmicrohttpd libsystemd libprotobuf-c zlib
+            libmicrohttpd libsystemd libprotobuf-c zlib libnghttp2
 TEST_DEPS = cmocka
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
@@ -35,9 +35,9 @@ LDLIBS  = $(shell $(PKG_CONFIG) --libs $(LINK_DEPS)) -ldl -lpthread -lm
 # symbol resolution, a tenth of an `append` or a `query run=R` (see
 # bench/RESULTS.md). STATIC_LIBS=0 links everything dynamically.
 STATIC_DEPS = lmdb msgpack libzstd libsodium nettle jansson libpcre2-8 \
-              libprotobuf-c zlib
+              libprotobuf-c zlib libnghttp2
 STATIC_ARCHIVES = lmdb msgpackc zstd sodium nettle jansson pcre2-8 \
-                  protobuf-c z
+                  protobuf-c z nghttp2
 STATIC_LIBS ?= $(if $(strip $(foreach a,$(STATIC_ARCHIVES),$(if $(filter     /%,$(shell $(CC) -print-file-name=lib$(a).a)),,no))),0,1)
 ifeq ($(STATIC_LIBS),1)
 # (pkg-config with no package names complains on stderr: ask only when

@@ -6,6 +6,9 @@
  *   otlp_load pb|json URL CONNS BATCHES   POST /v1/traces, protobuf or JSON
  *   otlp_load serve SOCKET CONNS BATCHES  the events those requests map to,
  *                                         as request lines (docs/PROTOCOL.md)
+ *   otlp_load dump DIR CONNS BATCHES      the protobuf requests, written as
+ *                                         DIR/K.B.pb for the OTLP/gRPC load
+ *                                         (bench/otlp_grpc_load.cjs)
  *
  * Each of CONNS connections sends BATCHES batches, one at a time: an
  * export request of BATCH chat spans (an SDK's BatchSpanProcessor sends
@@ -371,15 +374,18 @@ main(int argc, char **argv)
 {
     if (argc != 5) {
         fprintf(stderr,
-                "usage: otlp_load pb|json|serve URL|SOCKET CONNS BATCHES\n");
+                "usage: otlp_load pb|json|serve|dump URL|SOCKET|DIR CONNS "
+                "BATCHES\n");
         return 64;
     }
     const char *mode = argv[1], *where = argv[2];
     int conns = atoi(argv[3]), nb = atoi(argv[4]), errors = 0;
     uint32_t tag = (uint32_t)(getpid() ^ (uint32_t)now_ns());
     if (conns < 1 || nb < 1 ||
-        (strcmp(mode, "pb") && strcmp(mode, "json") && strcmp(mode, "serve")))
+        (strcmp(mode, "pb") && strcmp(mode, "json") && strcmp(mode, "serve") &&
+         strcmp(mode, "dump")))
         return 64;
+    int dump = strcmp(mode, "dump") == 0;
     /* every body first: the clock measures the server */
     void **bodies = calloc((size_t)conns * nb, sizeof *bodies);
     size_t *lens = calloc((size_t)conns * nb, sizeof *lens);
@@ -392,11 +398,24 @@ main(int argc, char **argv)
                 lens[i] = strlen(text);
                 continue;
             }
-            bodies[i] = strcmp(mode, "pb") == 0
+            bodies[i] = strcmp(mode, "pb") == 0 || dump
                             ? (void *)batch_pb(text, &lens[i])
                             : (void *)batch_lines(text, &lens[i]);
             free(text);
+            if (dump) {
+                char path[600];
+                FILE *f;
+                snprintf(path, sizeof path, "%s/%d.%d.pb", where, k, b);
+                if ((f = fopen(path, "wb")) == NULL ||
+                    fwrite(bodies[i], 1, lens[i], f) != lens[i] ||
+                    fclose(f) != 0) {
+                    fprintf(stderr, "otlp_load: cannot write %s\n", path);
+                    return 1;
+                }
+            }
         }
+    if (dump)
+        return 0;
     uint64_t t0 = now_ns();
     if (strcmp(mode, "serve") == 0) {
         pthread_t *th = calloc((size_t)conns, sizeof *th);

@@ -223,7 +223,7 @@ static int otlp_stopped;
  * (otlp_url, metrics_url; "" when not run) with their counters: written
  * at the start, then by rx's thread at most every RX_EVERY_S while they
  * change, and at the stop. */
-static char otlp_url[400], metrics_url[400];
+static char otlp_url[400], grpc_url[400], metrics_url[400];
 static uint64_t scrapes, scrapes_partial; /* __atomic */
 #define RX_EVERY_S 10
 static struct {
@@ -248,9 +248,15 @@ receivers_now(void)
         have = 1;
     }
     pthread_mutex_unlock(&otlp_mu);
+    /* one receiver: its counts under --otlp (else --otlp-grpc) */
     if (have && otlp_url[0])
         json_array_append_new(l,
                               cli_serve_receiver_otlp("otlp", otlp_url, &ot));
+    if (have && grpc_url[0])
+        json_array_append_new(
+            l, otlp_url[0]
+                   ? cli_serve_receiver_grpc(grpc_url, &ot)
+                   : cli_serve_receiver_otlp("otlp-grpc", grpc_url, &ot));
     if (metrics_url[0])
         json_array_append_new(
             l, cli_serve_receiver_metrics(
@@ -295,7 +301,7 @@ rx_main(void *arg)
 static void
 rx_start(void)
 {
-    if (!otlp_url[0] && !metrics_url[0])
+    if (!otlp_url[0] && !grpc_url[0] && !metrics_url[0])
         return;
     ldg_jobs_receivers(jobs, receivers_now());
     if (ldg_cond_init_mono(&rx.cv) == 0 &&
@@ -315,7 +321,7 @@ rx_stop(void)
         pthread_join(rx.thr, NULL);
         rx.started = 0;
     }
-    if (otlp_url[0] || metrics_url[0])
+    if (otlp_url[0] || grpc_url[0] || metrics_url[0])
         ldg_jobs_receivers(jobs, receivers_now());
 }
 
@@ -349,34 +355,13 @@ on_stopping(void *ctx)
            "is in flight");
 }
 
-/* 1,000 idle clients need more descriptors than the usual soft limit of
- * 1024: raise it towards the hard limit as far as max_conns needs. */
-static unsigned
-raise_nofile(unsigned want)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return want;
-    if (rl.rlim_cur < (rlim_t)want + 64) {
-        rlim_t n = (rlim_t)want + 64;
-        if (rl.rlim_max != RLIM_INFINITY && n > rl.rlim_max)
-            n = rl.rlim_max;
-        rl.rlim_cur = n;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)want + 64)
-        return rl.rlim_cur > 96 ? (unsigned)(rl.rlim_cur - 64) : 32;
-    return want;
-}
-
 /* What `ledger serve` was asked. */
 struct serve_args {
     struct ldg_serve_options o;
     struct ldg_otlp_options oo;
-    const char *metrics_addr, *otlp_addr;
+    const char *metrics_addr, *otlp_addr, *grpc_addr;
     int metrics_remote, otlp_remote, status;
-    char otlp_listen[300]; /* oo.listen */
+    char otlp_listen[300], grpc_listen[300]; /* oo.listen, oo.grpc_listen */
 };
 
 #define SA struct serve_args
@@ -404,7 +389,8 @@ enum {
     OPT_OTLP_SPANS,
     OPT_OTLP_LOGS,
     OPT_OTLP_CONTENT,
-    OPT_OTLP_BACKLOG
+    OPT_OTLP_BACKLOG,
+    OPT_OTLP_GRPC
 };
 
 static const struct cli_opt serve_opts[] = {
@@ -482,8 +468,14 @@ static const struct cli_opt serve_opts[] = {
               "(POST /v1/traces, /v1/logs; protobuf or JSON, gzip or not): "
               "127.0.0.1:4318, [::1]:PORT, localhost:PORT, PORT or "
               "unix:PATH; each span becomes an event (docs/OTLP.md)"),
+    CLI_VALUE(OPT_OTLP_GRPC, 0, "otlp-grpc", "ADDR",
+              "take them over OTLP/gRPC too, or only (HTTP/2 cleartext; "
+              "TraceService/Export, LogsService/Export; gzip or not) at "
+              "ADDR: 127.0.0.1:4317, [::1]:PORT, localhost:PORT, PORT or "
+              "unix:PATH (docs/OTLP.md)"),
     CLI_ON(OPT_OTLP_REMOTE, 0, "otlp-remote",
-           "let --otlp listen on an address that is not loopback (anyone "
+           "let --otlp and --otlp-grpc listen on an address that is not "
+           "loopback (anyone "
            "who reaches it can write events)",
            SA, otlp_remote),
     CLI_VALUE(OPT_OTLP_RUN, 0, "otlp-run", "ATTR",
@@ -654,7 +646,11 @@ CLI_COMMAND(
     "otel.log; the run is the trace id (--otlp-run: an attribute's value), "
     "and the span id is the event's id, so a batch sent again records "
     "nothing twice. It prints \"otlp on http://ADDR\" once it listens; "
-    "loopback only unless --otlp-remote.",
+    "loopback only unless --otlp-remote. With --otlp-grpc ADDR (with "
+    "--otlp or alone) it takes the same over OTLP/gRPC, HTTP/2 cleartext "
+    "(OTEL_EXPORTER_OTLP_PROTOCOL=grpc), answered with the OTLP status "
+    "codes and a RetryInfo where HTTP says Retry-After; it prints "
+    "\"otlp-grpc on http://ADDR\".",
     serve_opts, NULL,
     "# serve the default ledger\n"
     "ledger serve &\n"
@@ -667,6 +663,7 @@ CLI_COMMAND(
     "# applications export their traces and logs to the ledger\n"
     "# (OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318)\n"
     "ledger serve --otlp 127.0.0.1:4318 &\n"
+
     "# send one event and read its answer\n"
     "echo '{\"type\":\"x.hello\",\"body\":{},\"id\":\"a1\"}' |\n"
     "  socat - UNIX-CONNECT:\"$LEDGER_DIR/ledger.sock\"\n",
@@ -725,14 +722,21 @@ serve_opt(struct cli *c, void *args, int ch, struct cli_args *a)
         return 0;
     case OPT_METRICS:
     case OPT_OTLP:
+    case OPT_OTLP_GRPC:
+        is_otlp |= ch == OPT_OTLP_GRPC;
         if ((!is_otlp || strncmp(a->value, "unix:", 5) != 0) &&
             ldg_metrics_addr_loopback(a->value) < 0)
             return cli_usage_err(c,
                                  "--%s: '%s' is not an address "
                                  "(127.0.0.1:PORT, [::1]:PORT, "
                                  "localhost:PORT, PORT or unix:PATH)",
-                                 is_otlp ? "otlp" : "metrics", a->value);
-        *(is_otlp ? &g->otlp_addr : &g->metrics_addr) = a->value;
+                                 ch == OPT_OTLP_GRPC ? "otlp-grpc"
+                                 : is_otlp           ? "otlp"
+                                                     : "metrics",
+                                 a->value);
+        *(ch == OPT_OTLP_GRPC ? &g->grpc_addr
+          : is_otlp           ? &g->otlp_addr
+                              : &g->metrics_addr) = a->value;
         return 0;
     default:
         return cli_usage(c);
@@ -745,20 +749,24 @@ serve_check_args(struct cli *c, struct serve_args *g)
 {
     if (g->metrics_remote && g->metrics_addr == NULL)
         return cli_usage_err(c, "--metrics-remote goes with --metrics ADDR");
-    if (g->otlp_addr == NULL &&
+    if (g->otlp_addr == NULL && g->grpc_addr == NULL &&
         (g->otlp_remote || g->oo.map.run_attr || g->oo.map.spans ||
          g->oo.map.drop_logs || g->oo.map.record_content || g->oo.behind_max))
         return cli_usage_err(c, "--otlp-remote, --otlp-run, --otlp-spans, "
                                 "--otlp-logs, --otlp-content and "
-                                "--otlp-backlog go with --otlp ADDR");
-    if (g->otlp_addr != NULL && !g->otlp_remote &&
-        strncmp(g->otlp_addr, "unix:", 5) != 0 &&
-        ldg_metrics_addr_loopback(g->otlp_addr) == 0)
-        return cli_usage_err(c,
-                             "--otlp %s is not a loopback address: anyone who "
-                             "reaches it can write events; add --otlp-remote "
-                             "to take spans from off this box",
-                             g->otlp_addr);
+                                "--otlp-backlog go with --otlp ADDR or "
+                                "--otlp-grpc ADDR");
+    for (int i = 0; i < 2; i++) {
+        const char *ad = i ? g->grpc_addr : g->otlp_addr;
+        if (ad != NULL && !g->otlp_remote && strncmp(ad, "unix:", 5) != 0 &&
+            ldg_metrics_addr_loopback(ad) == 0)
+            return cli_usage_err(c,
+                                 "--%s %s is not a loopback address: anyone "
+                                 "who reaches it can write events; add "
+                                 "--otlp-remote to take spans from off this "
+                                 "box",
+                                 i ? "otlp-grpc" : "otlp", ad);
+    }
     if (g->metrics_addr != NULL && !g->metrics_remote &&
         ldg_metrics_addr_loopback(g->metrics_addr) == 0)
         return cli_usage_err(c,
@@ -801,7 +809,7 @@ serve_prepare(struct cli *c, struct serve_args *g)
     }
     {
         unsigned want = g->o.max_conns ? g->o.max_conns : 4096;
-        unsigned got = raise_nofile(want);
+        unsigned got = cli_serve_raise_nofile(want);
         if (got < want) {
             if (g->o.max_conns != 0)
                 fprintf(stderr,
@@ -865,37 +873,44 @@ serve_metrics(struct cli *c, struct ldg_server *s, struct serve_args *g,
     return 0;
 }
 
-/* --otlp ADDR: the receiver, and where it listens said. 0, or the exit
- * code. */
+/* --otlp ADDR, --otlp-grpc ADDR: the receiver, and where it listens
+ * said. 0, or the exit code. */
 static int
 serve_otlp(struct cli *c, struct ldg_server *s, struct serve_args *g)
 {
-    char err[1024], *listen = g->otlp_listen;
-    size_t cap = sizeof g->otlp_listen;
+    char err[1024];
     int rc;
 
-    /* a bare PORT, or localhost:PORT, is loopback IPv4 */
-    if (strspn(g->otlp_addr, "0123456789") == strlen(g->otlp_addr))
-        snprintf(listen, cap, "127.0.0.1:%s", g->otlp_addr);
-    else if (strncmp(g->otlp_addr, "localhost:", 10) == 0)
-        snprintf(listen, cap, "127.0.0.1:%s", g->otlp_addr + 10);
-    else
-        snprintf(listen, cap, "%s", g->otlp_addr);
-    g->oo.listen = listen;
+    g->oo.listen = cli_serve_listen_addr(g->otlp_addr, g->otlp_listen,
+                                         sizeof g->otlp_listen);
+    g->oo.grpc_listen = cli_serve_listen_addr(g->grpc_addr, g->grpc_listen,
+                                              sizeof g->grpc_listen);
     g->oo.server = s;
     g->oo.log = serve_log; /* a refused request: one line, rate-limited */
     err[0] = '\0';
     rc = ldg_otlp_start(&otlp, &g->oo, err, sizeof err);
     if (rc < 0) {
-        cli_err(c, "--otlp: %s", err);
+        /* (which of the two: the address in the message says) */
+        cli_err(c, "--otlp%s: %s",
+                g->oo.grpc_listen && strstr(err, g->oo.grpc_listen) ? "-grpc"
+                                                                    : "",
+                err);
         return rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
     }
     pthread_mutex_lock(&otlp_mu);
     metrics_otlp = otlp;
     pthread_mutex_unlock(&otlp_mu);
-    cli_serve_said_on("otlp", listen, ldg_otlp_port(otlp),
-                      " (POST /v1/traces, /v1/logs)",
-                      "POST /v1/traces, /v1/logs", otlp_url, sizeof otlp_url);
+    if (g->oo.listen != NULL)
+        cli_serve_said_on("otlp", g->oo.listen, ldg_otlp_port(otlp),
+                          " (POST /v1/traces, /v1/logs)",
+                          "POST /v1/traces, /v1/logs", otlp_url,
+                          sizeof otlp_url);
+    if (g->oo.grpc_listen != NULL)
+        cli_serve_said_on("otlp-grpc", g->oo.grpc_listen,
+                          ldg_otlp_grpc_port(otlp),
+                          " (gRPC: TraceService/Export, LogsService/Export)",
+                          "gRPC: TraceService/Export, LogsService/Export",
+                          grpc_url, sizeof grpc_url);
     return 0;
 }
 
@@ -937,7 +952,7 @@ serve_main(struct cli *c, struct serve_args *g)
     }
     if (g->metrics_addr != NULL && (rc = serve_metrics(c, s, g, &mep)) != 0)
         goto out;
-    if (g->otlp_addr != NULL) {
+    if (g->otlp_addr != NULL || g->grpc_addr != NULL) {
         /* a span timed before the ledger's first event is flagged (not
          * known on a pruned ledger, whose first is gone: 2000 only) */
         struct ldg_stats lst;
@@ -968,7 +983,8 @@ serve_main(struct cli *c, struct serve_args *g)
         px.started = 0;
     }
     ldg_serve_stats(s, &st);
-    cli_serve_stopped(&st, g->otlp_addr != NULL ? &otlp_final : NULL);
+    cli_serve_stopped(
+        &st, g->otlp_addr != NULL || g->grpc_addr != NULL ? &otlp_final : NULL);
     notify("STATUS=stopped: %llu events committed, %llu duplicates, %llu "
            "errors",
            (unsigned long long)st.acked, (unsigned long long)st.duplicates,

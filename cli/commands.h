@@ -310,5 +310,15 @@ void cli_serve_said_on(const char *what, const char *addr, unsigned port,
                        size_t cap);
 void cli_serve_stopped(const struct ldg_serve_stats *st,
                        const struct ldg_otlp_stats *otlp);
+/* The OTLP/gRPC front's entry beside the "otlp" one (same receiver:
+ * the calls over gRPC of its requests, and the gRPC connections). */
+json_t *cli_serve_receiver_grpc(const char *address,
+                                const struct ldg_otlp_stats *st);
+/* An endpoint's address as listened on (cli/serve_addr.c): a bare PORT,
+ * or localhost:PORT, is loopback IPv4; into buf; NULL stays NULL. */
+const char *cli_serve_listen_addr(const char *addr, char *buf, size_t cap);
+/* The soft limit of file descriptors raised for want connections;
+ * @return how many connections it allows. */
+unsigned cli_serve_raise_nofile(unsigned want);
 
 #endif

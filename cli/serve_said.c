@@ -222,6 +222,19 @@ cli_serve_stopped(const struct ldg_serve_stats *sp,
             (unsigned long long)otlp->refused,
             (unsigned long long)otlp->throttled,
             (unsigned long long)otlp->failed, spans, logs);
+    if (otlp->grpc_calls || otlp->grpc_conns_refused || otlp->grpc_calls_cut ||
+        otlp->grpc_h2_errors || otlp->h2_refused)
+        fprintf(stderr,
+                "ledger serve: otlp: %llu of the requests over gRPC; gRPC "
+                "connections: %llu refused, %llu idle closed, %llu calls "
+                "cut (slow), %llu ended for breaking HTTP/2; %llu HTTP/2 "
+                "clients at the OTLP/HTTP port\n",
+                (unsigned long long)otlp->grpc_calls,
+                (unsigned long long)otlp->grpc_conns_refused,
+                (unsigned long long)otlp->grpc_conns_idle,
+                (unsigned long long)otlp->grpc_calls_cut,
+                (unsigned long long)otlp->grpc_h2_errors,
+                (unsigned long long)otlp->h2_refused);
 }
 
 /* One signal's counters, as the status file has them. */
@@ -265,6 +278,27 @@ cli_serve_receiver_otlp(const char *name, const char *address,
         json_object_set_new(c, "logs", counts_json(&st->logs));
     }
     return o;
+}
+
+json_t *
+cli_serve_receiver_grpc(const char *address, const struct ldg_otlp_stats *st)
+{
+    char sum[400];
+    snprintf(sum, sizeof sum,
+             "%llu of the otlp receiver's requests; connections: %llu "
+             "refused, %llu idle closed; %llu calls cut (slow), %llu "
+             "connections ended for breaking HTTP/2",
+             (unsigned long long)st->grpc_calls,
+             (unsigned long long)st->grpc_conns_refused,
+             (unsigned long long)st->grpc_conns_idle,
+             (unsigned long long)st->grpc_calls_cut,
+             (unsigned long long)st->grpc_h2_errors);
+    return json_pack("{sssss{sIsIsIsIsI}ss}", "name", "otlp-grpc", "address",
+                     address, "counters", "calls", (json_int_t)st->grpc_calls,
+                     "conns_refused", (json_int_t)st->grpc_conns_refused,
+                     "conns_idle_closed", (json_int_t)st->grpc_conns_idle,
+                     "calls_cut", (json_int_t)st->grpc_calls_cut, "h2_errors",
+                     (json_int_t)st->grpc_h2_errors, "summary", sum);
 }
 
 json_t *

@@ -30,7 +30,10 @@
 #ifndef LDG_HTTP_INT_H
 #define LDG_HTTP_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "http/server.h"
 
 enum httpd_peer_kind {
     HTTPD_PEER_NONE = 0, /* unknown: shares the "none" peer */
@@ -91,5 +94,20 @@ int httpd_admit(struct httpd_table *t, struct httpd_conn *c, uint64_t now_ms,
 void httpd_leave(struct httpd_table *t, struct httpd_conn *c);
 /* Frees the peer records (every connection must have left). */
 void httpd_table_release(struct httpd_table *t);
+
+/* Who is at the other end of fd, as the kernel says (above). */
+void httpd_peer_of(int fd, struct httpd_peer *p);
+
+/* The listening socket for addr ("HOST:PORT", "[V6]:PORT", "unix:PATH",
+ * server.h), into *fd; *port its TCP port, *unix_path (malloc'd) the
+ * socket file made. 0, LDG_EBADINPUT, LDG_EBUSY (in use), LDG_EIO or
+ * LDG_ENOMEM, with err. */
+int httpd_listen(const char *addr, int *fd, unsigned *port, char **unix_path,
+                 char *err, size_t errcap);
+
+/* The gRPC server's (grpc.c) connection fed data without a socket, for
+ * the fuzz target: @return 0, LDG_ECORRUPT when a message stayed held. */
+int httpd_grpc_fuzz_one(const unsigned char *data, size_t len, size_t msg_max,
+                        ldg_grpcd_handler handle, void *ctx);
 
 #endif

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -138,6 +139,8 @@ struct ldg_httpd {
     void *ctx;
     size_t body_max;
     void (*conn_closed)(void *ctx, uint64_t conn_id);
+    char *h2_goaway; /* (ldg_httpd_options) */
+    void (*h2_preface)(void *ctx);
     uint64_t conns; /* __atomic: the last connection id given */
     /* who holds the connections (http_int.h); under cmu, which is never
      * held while libmicrohttpd is called */
@@ -388,6 +391,7 @@ static void
 srv_free(struct ldg_httpd *s)
 {
     httpd_table_release(&s->adm);
+    free(s->h2_goaway);
     pthread_mutex_destroy(&s->cmu);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -459,48 +463,29 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
         req_free(r);
 }
 
-/* Who is at the other end of fd, as the kernel says (http_int.h). */
-static void
-peer_of(int fd, struct httpd_peer *p)
+/* A client that opened with the HTTP/2 preface, when its first bytes
+ * are there (TCP_DEFER_ACCEPT: on TCP they are): answered with HTTP/2's
+ * SETTINGS and a GOAWAY saying why, its bytes read and its writing end
+ * shut, so that libmicrohttpd finds the connection over. 1 when so. */
+static int
+h2_refuse(struct ldg_httpd *s, int fd)
 {
-    struct sockaddr_storage peer, self;
-    socklen_t pl = sizeof peer, sl = sizeof self;
-    uint64_t uid, inode;
-
-    memset(p, 0, sizeof *p);
-    if (getsockname(fd, (struct sockaddr *)&self, &sl) < 0)
-        return;
-    if (self.ss_family == AF_UNIX) {
-        struct ucred uc;
-        socklen_t ul = sizeof uc;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0 &&
-            ul == sizeof uc) {
-            p->kind = HTTPD_PEER_UID;
-            p->uid = (uint32_t)uc.uid;
-        }
-        return;
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    unsigned char buf[512];
+    ssize_t n = recv(fd, buf, sizeof preface - 1, MSG_PEEK | MSG_DONTWAIT);
+    size_t len;
+    if (n < 14 || memcmp(buf, preface, (size_t)n) != 0)
+        return 0;
+    while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+        ; /* read, so that the close is a FIN and not a reset */
+    len = ldg_grpcd_goaway_frames(s->h2_goaway, buf, sizeof buf);
+    if (len > 0 && send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* gone already */
     }
-    if (getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
-        return;
-    if (ldg_tcp_peer_owner(&peer, &self, &uid, &inode) == 0) {
-        p->kind = HTTPD_PEER_UID;
-        p->uid = (uint32_t)uid;
-        return;
-    }
-    if (peer.ss_family == AF_INET) {
-        p->kind = HTTPD_PEER_ADDR;
-        memcpy(p->addr, &((struct sockaddr_in *)&peer)->sin_addr, 4);
-    } else if (peer.ss_family == AF_INET6) {
-        const unsigned char *a =
-            ((struct sockaddr_in6 *)&peer)->sin6_addr.s6_addr;
-        static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0,    0,
-                                                   0, 0, 0, 0, 0xff, 0xff};
-        p->kind = HTTPD_PEER_ADDR;
-        if (memcmp(a, v4mapped, 12) == 0)
-            memcpy(p->addr, a + 12, 4); /* one host, either way */
-        else
-            memcpy(p->addr + 4, a, 8); /* its /64 (after 4 zero bytes) */
-    }
+    shutdown(fd, SHUT_WR);
+    if (s->h2_preface != NULL)
+        s->h2_preface(s->ctx);
+    return 1;
 }
 
 /* The table closes victim to make room: its socket is shut down, and
@@ -532,13 +517,15 @@ notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
             hc->id = __atomic_add_fetch(&s->conns, 1, __ATOMIC_RELAXED);
             hc->fd = ci != NULL ? ci->connect_fd : -1;
             hc->active_ms = ldg_now_mono_ms();
-            peer_of(hc->fd, &hc->peer);
+            httpd_peer_of(hc->fd, &hc->peer);
             pthread_mutex_lock(&s->cmu);
             rc = httpd_admit(&s->adm, hc, hc->active_ms, shut, NULL);
             pthread_mutex_unlock(&s->cmu);
         }
         if (rc < 0 && ci != NULL)
             shutdown(ci->connect_fd, SHUT_RDWR); /* refused: closed now */
+        else if (ci != NULL && s->h2_goaway != NULL)
+            h2_refuse(s, ci->connect_fd);
         return;
     }
     if ((hc = *socket_context) == NULL)
@@ -870,124 +857,6 @@ ldg_httpd_fd(const struct ldg_httpd_req *r)
     return ci != NULL ? ci->connect_fd : -1;
 }
 
-/* Makes the listening socket for addr ("HOST:PORT", "[V6]:PORT",
- * "unix:PATH"). */
-static int
-listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    int fd, one = 1;
-
-    memset(&ss, 0, sizeof ss);
-    if (strncmp(addr, "unix:", 5) == 0) {
-        struct sockaddr_un *su = (struct sockaddr_un *)&ss;
-        const char *p = addr + 5;
-
-        if (*p == '\0' || strlen(p) >= sizeof su->sun_path) {
-            snprintf(err, errcap, "'%s': want unix:PATH (at most %zu bytes)",
-                     addr, sizeof su->sun_path - 1);
-            return LDG_EBADINPUT;
-        }
-        su->sun_family = AF_UNIX;
-        memcpy(su->sun_path, p, strlen(p) + 1);
-        sl = sizeof *su;
-        if ((s->unix_path = strdup(p)) == NULL)
-            return LDG_ENOMEM;
-    } else {
-        const char *colon = strrchr(addr, ':'), *h = addr;
-        char host[64], *end;
-        unsigned long port;
-        size_t hl;
-
-        if (colon == NULL || colon[1] == '\0')
-            goto bad;
-        hl = (size_t)(colon - addr);
-        if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
-            h++; /* [::1]:PORT */
-            hl -= 2;
-        }
-        if (hl == 0 || hl >= sizeof host)
-            goto bad;
-        memcpy(host, h, hl);
-        host[hl] = '\0';
-        errno = 0;
-        port = strtoul(colon + 1, &end, 10);
-        if (*end == '\0' && errno == 0 && port > 65535) {
-            snprintf(err, errcap, "'%s': port %s is not 0 to 65535", addr,
-                     colon + 1);
-            return LDG_EBADINPUT;
-        }
-        if (*end != '\0' || errno != 0)
-            goto bad;
-        if (strchr(host, ':') != NULL) {
-            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-            s6->sin6_family = AF_INET6;
-            s6->sin6_port = htons((uint16_t)port);
-            if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-                goto bad;
-            sl = sizeof *s6;
-        } else {
-            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-            s4->sin_family = AF_INET;
-            s4->sin_port = htons((uint16_t)port);
-            if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-                goto bad;
-            sl = sizeof *s4;
-        }
-    }
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errcap, "cannot listen on %s: %s", addr, strerror(errno));
-        return LDG_EIO;
-    }
-    if (ss.ss_family == AF_UNIX) {
-        /* a socket file left by a server that is gone is replaced; one a
-         * live server answers on is its: in use */
-        struct stat st;
-        if (lstat(s->unix_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-            if (ldg_unix_socket_live(s->unix_path)) {
-                snprintf(err, errcap,
-                         "cannot listen on %s: address in use (a server "
-                         "answers on it)",
-                         addr);
-                close(fd);
-                free(s->unix_path);
-                s->unix_path = NULL;
-                return LDG_EBUSY;
-            }
-            unlink(s->unix_path);
-        }
-    } else {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    }
-    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 256) < 0) {
-        int in_use = errno == EADDRINUSE;
-        snprintf(err, errcap, "cannot listen on %s: %s", addr,
-                 in_use ? "address in use" : strerror(errno));
-        close(fd);
-        return in_use ? LDG_EBUSY : LDG_EIO;
-    }
-    if (ss.ss_family == AF_UNIX) {
-        chmod(s->unix_path, 0660);
-    } else {
-        sl = sizeof ss;
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-            s->port = ntohs(ss.ss_family == AF_INET6
-                                ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                : ((struct sockaddr_in *)&ss)->sin_port);
-    }
-    s->fd = fd;
-    return 0;
-bad:
-    snprintf(err, errcap,
-             "'%s': want IP:PORT, an IP address and not a host name "
-             "(e.g. 127.0.0.1:8080 or [::1]:8080) "
-             "or unix:PATH",
-             addr);
-    return LDG_EBADINPUT;
-}
-
 int
 ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
                 char *err, size_t errcap)
@@ -1010,6 +879,11 @@ ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
     s->ctx = o->ctx;
     s->body_max = o->body_max ? o->body_max : LDG_HTTPD_BODY_MAX_DEFAULT;
     s->conn_closed = o->conn_closed;
+    s->h2_preface = o->h2_preface;
+    if (o->h2_goaway != NULL && (s->h2_goaway = strdup(o->h2_goaway)) == NULL) {
+        free(s);
+        return LDG_ENOMEM;
+    }
     s->async = o->async;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->cmu, NULL);
@@ -1018,8 +892,14 @@ ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
                              ? o->pressure_idle_ms
                              : LDG_HTTPD_PRESSURE_IDLE_MS_DEFAULT;
     s->adm.self_uid = (uint32_t)geteuid();
-    if ((rc = listen_on(s, o->listen, err, errcap)) < 0)
+    if ((rc = httpd_listen(o->listen, &s->fd, &s->port, &s->unix_path, err,
+                           errcap)) < 0)
         goto fail;
+    if (s->h2_goaway != NULL && s->unix_path == NULL) {
+        /* the client's first bytes with the connection (h2_refuse) */
+        int secs = 10;
+        setsockopt(s->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+    }
     /* more than one thread: a pool (libmicrohttpd warns of a pool of 0
      * or 1, so none is named then) */
     struct MHD_OptionItem pool[2] = {{MHD_OPTION_END, 0, NULL},
@@ -1058,6 +938,7 @@ fail:
     if (s->unix_path != NULL && s->fd >= 0)
         unlink(s->unix_path);
     free(s->unix_path);
+    free(s->h2_goaway);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->cmu);
     free(s);

@@ -91,6 +91,15 @@ struct ldg_httpd_options {
     /* Called when a connection closes, on a server thread, with the id
      * its requests had (ldg_httpd_conn_id); may be NULL. */
     void (*conn_closed)(void *ctx, uint64_t conn_id);
+    /* Not NULL: a client that opens with the HTTP/2 preface (a gRPC
+     * exporter sent here) is answered with an HTTP/2 GOAWAY whose debug
+     * data is this text (ldg_grpcd_goaway_frames), not with HTTP/1's 505,
+     * and h2_preface (may be NULL) is called, on a server thread. On TCP
+     * the listening socket then waits for a client's first bytes before
+     * the connection is taken (TCP_DEFER_ACCEPT), so that they can be
+     * seen; over a Unix socket only a preface already there is. */
+    const char *h2_goaway;
+    void (*h2_preface)(void *ctx);
 };
 
 /* Starts a server in its own threads and returns at once.
@@ -215,5 +224,116 @@ typedef void (*ldg_httpd_done_fn)(void *cls, int completed);
 int ldg_httpd_reply_stream(struct ldg_httpd_req *r, unsigned status,
                            const char *const *headers, ldg_httpd_read_fn rd,
                            ldg_httpd_done_fn done, void *cls);
+
+/*
+ * gRPC: unary calls over HTTP/2 cleartext with prior knowledge (h2c, the
+ * client sends the HTTP/2 preface at once, as OTLP/gRPC exporters do),
+ * over nghttp2 (http/grpc.c is the only file that includes it; linked
+ * as the other libraries are). One thread serves every connection,
+ * event-driven: a handler never blocks, and answers later from any
+ * thread.
+ *
+ * A call's request is one gRPC message, its 5-byte prefix (a flag byte,
+ * 1 when the message is compressed with the call's grpc-encoding, then
+ * its length, big-endian) before it. The length declared is checked
+ * before anything is allocated for it: over msg_max the handler is
+ * called at once with LDG_GRPCD_TOO_BIG, while all the messages held at
+ * once by the server would be over held_max with LDG_GRPCD_BUSY; what the
+ * client sends after it is dropped unread, and its stream is reset once
+ * answered. Otherwise the handler is called when the client ended its
+ * stream, with LDG_GRPCD_OK and the whole message, or with
+ * LDG_GRPCD_MALFORMED (no message, one cut short, more than one).
+ *
+ * Connections are shared between peers as the HTTP server's are (see
+ * "Connections" above; a connection is idle while none of its calls is
+ * open). A connection opens at most streams_max calls at once (its
+ * SETTINGS say so; nghttp2 refuses more), and a call whose request has
+ * not ended timeout_s after it began is reset (a slow client holds
+ * nothing for long); a connection with no call open is closed after
+ * timeout_s, and so is one that has not read its answers for timeout_s
+ * (nothing more is read from it meanwhile). nghttp2 rejects what breaks HTTP/2
+ * (a bad preface, a frame out of place, a pseudo-header missing) and the
+ * connection ends with a GOAWAY naming the error.
+ */
+struct ldg_grpcd;      /* a running gRPC server */
+struct ldg_grpcd_call; /* one call */
+
+enum ldg_grpcd_request {
+    LDG_GRPCD_OK = 0,    /* the message is whole */
+    LDG_GRPCD_TOO_BIG,   /* declared over msg_max: not read */
+    LDG_GRPCD_BUSY,      /* would hold more than held_max: not read */
+    LDG_GRPCD_MALFORMED, /* no message, one cut short, or two */
+};
+
+/* Called on the server's thread; answers once (ldg_grpcd_reply or
+ * ldg_grpcd_fail), now or later from any thread. Must not block. */
+typedef void (*ldg_grpcd_handler)(void *ctx, struct ldg_grpcd_call *call,
+                                  enum ldg_grpcd_request what);
+
+struct ldg_grpcd_options {
+    const char *listen; /* as ldg_httpd_options' */
+    ldg_grpcd_handler handle;
+    void *ctx;
+    unsigned max_conns;        /* 0: 64 */
+    unsigned timeout_s;        /* 0: LDG_HTTPD_TIMEOUT_S_DEFAULT */
+    unsigned pressure_idle_ms; /* 0: LDG_HTTPD_PRESSURE_IDLE_MS_DEFAULT */
+    size_t msg_max;            /* 0: LDG_HTTPD_BODY_MAX_DEFAULT */
+    size_t held_max;           /* 0: 4 x msg_max */
+    unsigned streams_max;      /* calls open at once a connection; 0: 32 */
+};
+
+/* Starts the server in its own thread. @return 0 and *out;
+ * LDG_EBADINPUT (an address that does not parse), LDG_EIO (cannot
+ * listen), LDG_ENOMEM, with err. */
+int ldg_grpcd_start(struct ldg_grpcd **out, const struct ldg_grpcd_options *o,
+                    char *err, size_t errcap);
+/* The TCP port listened on; 0 for a Unix socket. */
+unsigned ldg_grpcd_port(const struct ldg_grpcd *s);
+/* Sends the answers given, ends every connection (a GOAWAY) and frees s.
+ * Every call handed to the handler must have been answered. NULL: a
+ * no-op. */
+void ldg_grpcd_stop(struct ldg_grpcd *s);
+
+struct ldg_grpcd_stats {
+    uint64_t admitted, refused_share, refused_full, closed_idle; /* above */
+    uint64_t calls;     /* handed to the handler */
+    uint64_t cut_slow;  /* calls reset: not ended within timeout_s */
+    uint64_t h2_errors; /* connections ended for breaking HTTP/2 */
+};
+void ldg_grpcd_stats(struct ldg_grpcd *s, struct ldg_grpcd_stats *st);
+
+/* A call's request, borrowed and valid in the handler only (its message
+ * is freed when the handler returns, so that a call waiting for its
+ * answer holds none of it). The path is "/package.Service/Method". */
+const char *ldg_grpcd_path(const struct ldg_grpcd_call *c);
+/* A request header (name in lower case, as HTTP/2 sends them), or NULL;
+ * ":method" too. */
+const char *ldg_grpcd_header(const struct ldg_grpcd_call *c, const char *name);
+/* The message (LDG_GRPCD_OK), and *compressed its prefix's flag. */
+const void *ldg_grpcd_message(const struct ldg_grpcd_call *c, size_t *len,
+                              int *compressed);
+/* Its declared length (LDG_GRPCD_TOO_BIG, LDG_GRPCD_BUSY). */
+size_t ldg_grpcd_declared(const struct ldg_grpcd_call *c);
+/* The connection's socket (SO_PEERCRED); do not read, write or close. */
+int ldg_grpcd_fd(const struct ldg_grpcd_call *c);
+
+/* Answers OK with one message (copied; sent uncompressed). Any thread,
+ * once; the call may be freed at once. @return 0, LDG_ENOMEM (answered
+ * INTERNAL instead). */
+int ldg_grpcd_reply(struct ldg_grpcd_call *c, const void *msg, size_t len);
+/* Answers with a gRPC status code (1 to 16) and message (UTF-8, sent
+ * percent-encoded), and details (NULL or a google.rpc.Status message,
+ * sent base64 in grpc-status-details-bin; copied): trailers only. Any
+ * thread, once. @return 0, LDG_ENOMEM (answered without the details). */
+int ldg_grpcd_fail(struct ldg_grpcd_call *c, unsigned code, const char *msg,
+                   const void *details, size_t dlen);
+
+/* The HTTP/2 client preface (RFC 9113 section 3.4) read by an HTTP/1
+ * server, and what it answers: an HTTP/2 SETTINGS frame and a GOAWAY
+ * (HTTP_1_1_REQUIRED) whose debug data is debug, so that a gRPC client
+ * says why. Into out (cap bytes): @return its length, 0 when it does not
+ * fit. */
+size_t ldg_grpcd_goaway_frames(const char *debug, unsigned char *out,
+                               size_t cap);
 
 #endif

@@ -757,6 +757,28 @@ static const struct counter otlp_counters[] = {
                "Log records not recorded by choice (" LDG_OPT_OTLP_LOGS
                " drop).",
                logs.dropped),
+    OTLP_FIELD("grpc_requests_total",
+               "Of the OTLP requests, the calls answered over OTLP/gRPC "
+               "(" LDG_OPT_OTLP_GRPC ").",
+               grpc_calls),
+    OTLP_FIELD("h2_refused_total",
+               "HTTP/2 connections (gRPC exporters) at the OTLP/HTTP port, "
+               "answered with a GOAWAY naming " LDG_OPT_OTLP_GRPC ".",
+               h2_refused),
+    OTLP_FIELD("grpc_conns_refused_total",
+               "OTLP/gRPC connections closed at once: over their peer's "
+               "share, or every slot busy.",
+               grpc_conns_refused),
+    OTLP_FIELD("grpc_conns_idle_closed_total",
+               "Idle OTLP/gRPC connections closed to make room.",
+               grpc_conns_idle),
+    OTLP_FIELD("grpc_calls_cut_total",
+               "OTLP/gRPC calls reset for not ending within 30 s, and "
+               "connections closed for not reading their answers.",
+               grpc_calls_cut),
+    OTLP_FIELD("grpc_h2_errors_total",
+               "OTLP/gRPC connections ended for breaking HTTP/2.",
+               grpc_h2_errors),
 #undef OTLP_FIELD
 };
 

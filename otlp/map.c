@@ -1,6 +1,8 @@
 /*
  * map.c — spans and log records become events, by the GenAI semantic
- * conventions (LDG_OTLP_SEMCONV; docs/OTLP.md, "Mapping").
+ * conventions (LDG_OTLP_SEMCONV; docs/OTLP.md, "Mapping"), and the
+ * dialects before and beside them: OpenLLMetry's flat attributes and
+ * OpenInference's (classify(), below; docs/OTLP.md, "Dialects").
  *
  *   span with gen_ai.operation.name
  *     chat, text_completion,
@@ -177,14 +179,26 @@ static const char *const content_exact[] = {"gen_ai.input.messages",
                                             "input.value",
                                             "output.value",
                                             "llm.prompts",
+                                            "llm.tools",
                                             NULL};
-static const char *const content_prefix[] = {
-    "gen_ai.prompt.",       "gen_ai.completion.",   "llm.input_messages.",
-    "llm.output_messages.", "llm.prompt_template.", NULL};
+static const char *const content_prefix[] = {"gen_ai.prompt.",
+                                             "gen_ai.completion.",
+                                             "llm.input_messages.",
+                                             "llm.output_messages.",
+                                             "llm.prompt_template.",
+                                             "llm.tools.",
+                                             NULL};
 
 int
 otlp_content_key(const char *key, size_t n)
 {
+    /* OpenLLMetry's gen_ai.completion.N.finish_reason says why a
+     * completion ended, not what it said */
+    static const char fr[] = ".finish_reason";
+    if (n > 18 + sizeof fr - 1 && memcmp(key, "gen_ai.completion.", 18) == 0 &&
+        memcmp(key + n - (sizeof fr - 1), fr, sizeof fr - 1) == 0 &&
+        memchr(key + 18, '.', n - 18 - (sizeof fr - 1)) == NULL)
+        return 0;
     for (int i = 0; content_exact[i] != NULL; i++)
         if (strlen(content_exact[i]) == n &&
             memcmp(content_exact[i], key, n) == 0)
@@ -555,19 +569,135 @@ kind_name(int kind)
 
 enum span_class { SPAN_OTHER, SPAN_MODEL, SPAN_TOOL };
 
+/*
+ * The four shapes GenAI spans come in (docs/OTLP.md, "Dialects"), told
+ * apart by what names the span's kind:
+ *
+ *   gen_ai.operation.name          the conventions (the OTel
+ *                                  instrumentations, OpenLLMetry since
+ *                                  0.23: messages in gen_ai.input.messages,
+ *                                  or on an operation-details event)
+ *   llm.request.type               OpenLLMetry before it (gen_ai.prompt.N.*,
+ *                                  gen_ai.system, gen_ai.usage.prompt_tokens)
+ *   traceloop.span.kind            OpenLLMetry's SDK's tools and workflows
+ *   openinference.span.kind        OpenInference (LLM, EMBEDDING, TOOL, ...:
+ *                                  llm.model_name, llm.token_count.*)
+ *
+ * *op is the conventions' operation name for the span (NULL: none).
+ */
 static enum span_class
 classify(json_t *attrs, const char **op)
 {
     static const char *const inference[] = {
         "chat", "text_completion", "generate_content", "embeddings", NULL};
+    /* OpenLLMetry's llm.request.type values, as operation names */
+    static const char *const legacy[][2] = {{"chat", "chat"},
+                                            {"completion", "text_completion"},
+                                            {"embedding", "embeddings"},
+                                            {NULL, NULL}};
+    const char *oi, *rt, *tl;
     *op = take_str(attrs, "gen_ai.operation.name", NULL, NULL);
-    if (*op == NULL)
-        return take_str(attrs, "gen_ai.request.model", NULL, NULL) ? SPAN_MODEL
-                                                                   : SPAN_OTHER;
-    for (int i = 0; inference[i] != NULL; i++)
-        if (strcmp(*op, inference[i]) == 0)
+    if (*op != NULL) {
+        for (int i = 0; inference[i] != NULL; i++)
+            if (strcmp(*op, inference[i]) == 0)
+                return SPAN_MODEL;
+        return strcmp(*op, "execute_tool") == 0 ? SPAN_TOOL : SPAN_OTHER;
+    }
+    if ((oi = take_str(attrs, "openinference.span.kind", NULL, NULL)) != NULL) {
+        if (strcmp(oi, "EMBEDDING") == 0)
+            *op = "embeddings";
+        if (strcmp(oi, "LLM") == 0 || strcmp(oi, "EMBEDDING") == 0)
             return SPAN_MODEL;
-    return strcmp(*op, "execute_tool") == 0 ? SPAN_TOOL : SPAN_OTHER;
+        return strcmp(oi, "TOOL") == 0 ? SPAN_TOOL : SPAN_OTHER;
+    }
+    if ((tl = take_str(attrs, "traceloop.span.kind", NULL, NULL)) != NULL &&
+        strcmp(tl, "tool") == 0)
+        return SPAN_TOOL;
+    if ((rt = take_str(attrs, "llm.request.type", NULL, NULL)) != NULL)
+        for (int i = 0; legacy[i][0] != NULL; i++)
+            if (strcmp(rt, legacy[i][0]) == 0)
+                *op = legacy[i][1];
+    return take_str(attrs, "gen_ai.request.model", NULL, NULL) ? SPAN_MODEL
+                                                               : SPAN_OTHER;
+}
+
+/* The model a span names, whichever dialect: the conventions'
+ * gen_ai.request.model / gen_ai.response.model, or OpenInference's
+ * llm.model_name (the model that answered) with the request's model from
+ * llm.invocation_parameters (a JSON text), or embedding.model_name. */
+static void
+models(json_t *attrs, const char **req, const char **resp, json_t **parsed)
+{
+    const char *ip;
+    *parsed = NULL;
+    *req = take_str(attrs, "gen_ai.request.model", NULL, NULL);
+    *resp = take_str(attrs, "gen_ai.response.model", NULL, NULL);
+    if (*req != NULL || *resp != NULL)
+        return;
+    *resp = take_str(attrs, "llm.model_name", NULL, NULL);
+    if (*resp == NULL)
+        *resp = take_str(attrs, "embedding.model_name", NULL, NULL);
+    ip = take_str(attrs, "llm.invocation_parameters", NULL, NULL);
+    if (ip != NULL && (*parsed = json_loads(ip, 0, NULL)) != NULL &&
+        json_is_string(json_object_get(*parsed, "model")) &&
+        json_string_length(json_object_get(*parsed, "model")) > 0)
+        *req = json_string_value(json_object_get(*parsed, "model"));
+}
+
+/* The provider, in lower case (the conventions' values are; OpenLLMetry's
+ * gen_ai.system says "OpenAI"): gen_ai.provider.name, gen_ai.system,
+ * OpenInference's llm.provider, llm.system. */
+static void
+provider(json_t *attrs, json_t *body)
+{
+    static const char *const names[] = {"gen_ai.provider.name", "gen_ai.system",
+                                        "llm.provider", "llm.system", NULL};
+    for (int i = 0; names[i] != NULL; i++) {
+        const char *v = take_str(attrs, names[i], NULL, NULL);
+        if (v == NULL)
+            continue;
+        char *low = strdup(v);
+        if (low == NULL)
+            return;
+        for (char *c = low; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+        json_object_set_new(body, "provider", json_string(low));
+        free(low);
+        json_object_del(attrs, names[i]);
+        return;
+    }
+}
+
+/* Finish reasons: the conventions' array, OpenLLMetry's
+ * gen_ai.completion.N.finish_reason, OpenInference's llm.finish_reason. */
+static void
+finish_reasons(json_t *attrs, json_t *body)
+{
+    json_t *fr = json_object_get(attrs, "gen_ai.response.finish_reasons");
+    const char *one;
+    if (json_is_array(fr)) {
+        json_object_set(body, "finish_reasons", fr);
+        json_object_del(attrs, "gen_ai.response.finish_reasons");
+        return;
+    }
+    if ((one = take_str(attrs, "llm.finish_reason", NULL, NULL)) != NULL) {
+        json_object_set_new(body, "finish_reasons", json_pack("[s]", one));
+        json_object_del(attrs, "llm.finish_reason");
+        return;
+    }
+    json_t *all = json_array();
+    for (int i = 0; i < 64; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "gen_ai.completion.%d.finish_reason", i);
+        if ((one = take_str(attrs, key, NULL, NULL)) == NULL)
+            break;
+        json_array_append_new(all, json_string(one));
+        json_object_del(attrs, key);
+    }
+    if (json_array_size(all) > 0)
+        json_object_set(body, "finish_reasons", all);
+    json_decref(all);
 }
 
 /* error.type, and the status message as "reason" (content: an error's
@@ -630,21 +760,28 @@ otlp_map_span(struct otlp_mapper *m, const struct otlp_scope *sc,
         return otlp_fail(m, LDG_EBADINPUT, "%s.name: empty", sp->where);
 
     cls = classify(attrs, &op);
-    if (cls == SPAN_MODEL &&
-        !take_str(attrs, "gen_ai.request.model", NULL, NULL) &&
-        !take_str(attrs, "gen_ai.response.model", NULL, NULL))
-        cls = SPAN_OTHER; /* a route.decision must name its model */
+    const char *req = NULL, *resp = NULL;
+    json_t *params = NULL; /* (holds req when it came from there) */
+    if (cls == SPAN_MODEL) {
+        models(attrs, &req, &resp, &params);
+        if (req == NULL && resp == NULL)
+            cls = SPAN_OTHER; /* a route.decision must name its model */
+    }
     if (cls == SPAN_OTHER && m->m->spans == LDG_OTLP_SPANS_GENAI &&
         op == NULL) {
         m->b->dropped++;
+        json_decref(params);
         return 0;
     }
     early_note(m, sp->where, "startTimeUnixNano", sp->start_ns);
     body = json_object();
-    if (body == NULL)
+    if (body == NULL) {
+        json_decref(params);
         return otlp_fail(m, LDG_ENOMEM, "out of memory");
+    }
     if ((rc = set_run(m, sp->where, attrs, sc, trace, body)) < 0) {
         json_decref(body);
+        json_decref(params);
         return rc;
     }
     if (m->m->run_attr != NULL)
@@ -652,48 +789,62 @@ otlp_map_span(struct otlp_mapper *m, const struct otlp_scope *sc,
     double ms = (double)(sp->end_ns - sp->start_ns) / 1e6;
 
     if (cls == SPAN_MODEL) {
-        const char *req, *resp;
         type = LDG_EV_ROUTE_DECISION;
-        if (op != NULL) {
+        if (op != NULL)
             json_object_set_new(body, "operation", json_string(op));
-            json_object_del(attrs, "gen_ai.operation.name");
-        }
-        req = take_str(attrs, "gen_ai.request.model", body, "model_requested");
-        resp = take_str(attrs, "gen_ai.response.model", NULL, NULL);
+        if (req != NULL)
+            json_object_set_new(body, "model_requested", json_string(req));
         json_object_set_new(body, "route", json_string(req ? req : resp));
         json_object_set_new(body, "chosen_model",
                             json_string(resp ? resp : req));
-        json_object_del(attrs, "gen_ai.response.model");
-        if (!take_str(attrs, "gen_ai.provider.name", body, "provider"))
-            take_str(attrs, "gen_ai.system", body, "provider");
+        /* the attributes the fields came from (the dialect's names) */
+        static const char *const used[] = {
+            "gen_ai.operation.name", "gen_ai.request.model",
+            "gen_ai.response.model", "openinference.span.kind",
+            "llm.request.type",      "llm.model_name",
+            "embedding.model_name",  NULL};
+        for (int i = 0; used[i] != NULL; i++)
+            json_object_del(attrs, used[i]);
+        if (params != NULL && req != NULL &&
+            json_object_size(params) == 1) /* only the model: said */
+            json_object_del(attrs, "llm.invocation_parameters");
+        json_decref(params);
+        params = NULL;
+        provider(attrs, body);
         take_int(attrs, "gen_ai.usage.input_tokens",
                  "gen_ai.usage.prompt_tokens", body, "tokens_in");
         take_int(attrs, "gen_ai.usage.output_tokens",
                  "gen_ai.usage.completion_tokens", body, "tokens_out");
+        take_int(attrs, "llm.token_count.prompt", NULL, body, "tokens_in");
+        take_int(attrs, "llm.token_count.completion", NULL, body, "tokens_out");
         json_object_set_new(body, "latency_ms", json_real(ms));
         json_object_set_new(
             body, "outcome",
             json_string(span_error(m, sp, attrs, body) ? "error" : "ok"));
         take_str(attrs, "gen_ai.response.id", body, "response_id");
         take_str(attrs, "gen_ai.conversation.id", body, "conversation_id");
-        json_t *fr = json_object_get(attrs, "gen_ai.response.finish_reasons");
-        if (json_is_array(fr)) {
-            json_object_set(body, "finish_reasons", fr);
-            json_object_del(attrs, "gen_ai.response.finish_reasons");
-        }
+        finish_reasons(attrs, body);
     } else if (cls == SPAN_TOOL) {
         const char *tool;
         type = LDG_EV_RUN_STEP;
         json_object_set_new(body, "step", json_string(sp->name));
         json_object_del(attrs, "gen_ai.operation.name");
+        json_object_del(attrs, "openinference.span.kind");
+        json_object_del(attrs, "traceloop.span.kind");
+        /* the conventions', OpenInference's, OpenLLMetry's SDK's name */
         tool = take_str(attrs, "gen_ai.tool.name", body, "tool");
+        if (tool == NULL)
+            tool = take_str(attrs, "tool.name", body, "tool");
+        if (tool == NULL)
+            tool = take_str(attrs, "traceloop.entity.name", body, "tool");
         if (tool == NULL)
             json_object_set_new(body, "tool", json_string(sp->name));
         json_object_set_new(
             body, "status",
             json_string(span_error(m, sp, attrs, body) ? "failed" : "ok"));
         json_object_set_new(body, "duration_ms", json_real(ms));
-        take_str(attrs, "gen_ai.tool.call.id", body, "tool_call_id");
+        if (!take_str(attrs, "gen_ai.tool.call.id", body, "tool_call_id"))
+            take_str(attrs, "tool_call.id", body, "tool_call_id");
         take_str(attrs, "gen_ai.tool.type", body, "tool_type");
     } else {
         const char *kn = kind_name(sp->kind);

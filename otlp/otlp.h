@@ -36,6 +36,21 @@
  * Threads: the receiver's HTTP server runs its own threads (event-driven,
  * http/server.h); a request is decoded and mapped on one of them and
  * answered from the serve writer's thread once committed.
+ *
+ * And an OTLP/gRPC receiver (`ledger serve --otlp-grpc ADDR`), the
+ * collector's other port: HTTP/2 cleartext with prior knowledge (the
+ * exporters' grpc protocol), the methods
+ * opentelemetry.proto.collector.trace.v1.TraceService/Export and
+ * ...logs.v1.LogsService/Export, gzip message compression or none. A
+ * call is the HTTP front's request with the same limits, mapping,
+ * idempotency and durability (OK only once committed), answered with
+ * the OTLP specification's status codes: OK (a partial success naming
+ * what the ledger refused); INVALID_ARGUMENT for data that does not
+ * decode; RESOURCE_EXHAUSTED over a limit (not to be retried) or, with
+ * a google.rpc.RetryInfo, while this receiver holds too much;
+ * UNAVAILABLE with a RetryInfo when the writer is behind or a commit
+ * failed (a full disk); UNIMPLEMENTED for another method or encoding.
+ * The gRPC front serves on one thread of its own (http/server.h, gRPC).
  */
 #ifndef LDG_OTLP_H
 #define LDG_OTLP_H
@@ -48,6 +63,8 @@
 
 /* The OTLP/HTTP port the specification names, on loopback. */
 #define LDG_OTLP_LISTEN_DEFAULT "127.0.0.1:4318"
+/* ... and its OTLP/gRPC port. */
+#define LDG_OTLP_GRPC_LISTEN_DEFAULT "127.0.0.1:4317"
 /* The version of the OpenTelemetry semantic conventions (GenAI, still
  * "Development") whose attribute names the mapping follows. The names
  * they replaced (gen_ai.system, gen_ai.usage.prompt_tokens and
@@ -148,9 +165,14 @@ int ldg_otlp_inflate(const void *in, size_t len, size_t max, void **out,
 /* ----------------------------------------------------------- receiver -- */
 
 struct ldg_otlp_options {
-    /* HOST:PORT or unix:PATH (NULL: LDG_OTLP_LISTEN_DEFAULT); which
-     * addresses are allowed is the caller's policy. */
+    /* OTLP/HTTP: HOST:PORT or unix:PATH (NULL: LDG_OTLP_LISTEN_DEFAULT,
+     * or none when grpc_listen is given); which addresses are allowed is
+     * the caller's policy. */
     const char *listen;
+    /* OTLP/gRPC (HTTP/2 cleartext): HOST:PORT or unix:PATH, or NULL for
+     * none. Its calls are decoded, mapped, limited, committed and
+     * counted as the HTTP front's requests (docs/OTLP.md, "gRPC"). */
+    const char *grpc_listen;
     struct ldg_server *server; /* where events are committed; borrowed,
                                   must outlive the receiver; required */
     struct ldg_otlp_map map;
@@ -165,8 +187,9 @@ struct ldg_otlp_options {
     /* Where the receiver says what an operator should see (a request
      * refused: its reason, status, path and sender, and the answer's
      * message; at most one line a reason every LDG_OTLP_LOG_EVERY_MS,
-     * saying how many it left unsaid), on a receiver thread; NULL: said
-     * nowhere. The receiver never prints. */
+     * saying how many it left unsaid; an HTTP/2 client at the OTLP/HTTP
+     * port, as often), on a receiver thread; NULL: said nowhere. The
+     * receiver never prints. */
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
 };
@@ -179,8 +202,9 @@ struct ldg_otlp;
  * that does not parse), LDG_EBUSY (in use), LDG_EIO (cannot listen). */
 int ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
                    char *err, size_t errcap);
-/* The TCP port listened on (0 for a Unix socket). */
+/* The TCP port listened on (0 for a Unix socket, or no such front). */
 unsigned ldg_otlp_port(const struct ldg_otlp *r);
+unsigned ldg_otlp_grpc_port(const struct ldg_otlp *r);
 
 /* Why a request was refused (4xx but 429): the reason label of
  * ledger_otlp_requests_refused_total and of the log line. */
@@ -221,6 +245,15 @@ struct ldg_otlp_stats {
     uint64_t failed;    /* answered 503: a commit that failed, stopping */
     struct ldg_otlp_counts spans, logs;
     uint64_t refused_by[LDG_OTLP_REFUSED_N]; /* refused, by reason */
+    uint64_t grpc_calls; /* of the requests, those answered over gRPC */
+    uint64_t h2_refused; /* HTTP/2 prefaces at the OTLP/HTTP port, answered
+                            with a GOAWAY naming --otlp-grpc */
+    /* the gRPC receiver's connections (http/server.h, ldg_grpcd_stats) */
+    uint64_t grpc_conns_refused; /* closed at once: over a share, full */
+    uint64_t grpc_conns_idle;    /* idle ones closed to make room */
+    uint64_t grpc_calls_cut;     /* calls reset: too slow; connections
+                                    that did not read their answers */
+    uint64_t grpc_h2_errors;     /* connections ended for breaking HTTP/2 */
 };
 void ldg_otlp_stats(const struct ldg_otlp *r, struct ldg_otlp_stats *st);
 

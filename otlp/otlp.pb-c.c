@@ -919,6 +919,141 @@ void   ldg_otlp__rpc_status__free_unpacked
   assert(message->base.descriptor == &ldg_otlp__rpc_status__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   ldg_otlp__protobuf_any__init
+                     (LdgOtlp__ProtobufAny         *message)
+{
+  static const LdgOtlp__ProtobufAny init_value = LDG_OTLP__PROTOBUF_ANY__INIT;
+  *message = init_value;
+}
+size_t ldg_otlp__protobuf_any__get_packed_size
+                     (const LdgOtlp__ProtobufAny *message)
+{
+  assert(message->base.descriptor == &ldg_otlp__protobuf_any__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ldg_otlp__protobuf_any__pack
+                     (const LdgOtlp__ProtobufAny *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ldg_otlp__protobuf_any__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ldg_otlp__protobuf_any__pack_to_buffer
+                     (const LdgOtlp__ProtobufAny *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ldg_otlp__protobuf_any__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+LdgOtlp__ProtobufAny *
+       ldg_otlp__protobuf_any__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (LdgOtlp__ProtobufAny *)
+     protobuf_c_message_unpack (&ldg_otlp__protobuf_any__descriptor,
+                                allocator, len, data);
+}
+void   ldg_otlp__protobuf_any__free_unpacked
+                     (LdgOtlp__ProtobufAny *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ldg_otlp__protobuf_any__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ldg_otlp__rpc_retry_info__init
+                     (LdgOtlp__RpcRetryInfo         *message)
+{
+  static const LdgOtlp__RpcRetryInfo init_value = LDG_OTLP__RPC_RETRY_INFO__INIT;
+  *message = init_value;
+}
+size_t ldg_otlp__rpc_retry_info__get_packed_size
+                     (const LdgOtlp__RpcRetryInfo *message)
+{
+  assert(message->base.descriptor == &ldg_otlp__rpc_retry_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ldg_otlp__rpc_retry_info__pack
+                     (const LdgOtlp__RpcRetryInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ldg_otlp__rpc_retry_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ldg_otlp__rpc_retry_info__pack_to_buffer
+                     (const LdgOtlp__RpcRetryInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ldg_otlp__rpc_retry_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+LdgOtlp__RpcRetryInfo *
+       ldg_otlp__rpc_retry_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (LdgOtlp__RpcRetryInfo *)
+     protobuf_c_message_unpack (&ldg_otlp__rpc_retry_info__descriptor,
+                                allocator, len, data);
+}
+void   ldg_otlp__rpc_retry_info__free_unpacked
+                     (LdgOtlp__RpcRetryInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ldg_otlp__rpc_retry_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ldg_otlp__protobuf_duration__init
+                     (LdgOtlp__ProtobufDuration         *message)
+{
+  static const LdgOtlp__ProtobufDuration init_value = LDG_OTLP__PROTOBUF_DURATION__INIT;
+  *message = init_value;
+}
+size_t ldg_otlp__protobuf_duration__get_packed_size
+                     (const LdgOtlp__ProtobufDuration *message)
+{
+  assert(message->base.descriptor == &ldg_otlp__protobuf_duration__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ldg_otlp__protobuf_duration__pack
+                     (const LdgOtlp__ProtobufDuration *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ldg_otlp__protobuf_duration__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ldg_otlp__protobuf_duration__pack_to_buffer
+                     (const LdgOtlp__ProtobufDuration *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ldg_otlp__protobuf_duration__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+LdgOtlp__ProtobufDuration *
+       ldg_otlp__protobuf_duration__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (LdgOtlp__ProtobufDuration *)
+     protobuf_c_message_unpack (&ldg_otlp__protobuf_duration__descriptor,
+                                allocator, len, data);
+}
+void   ldg_otlp__protobuf_duration__free_unpacked
+                     (LdgOtlp__ProtobufDuration *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ldg_otlp__protobuf_duration__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor ldg_otlp__any_value__field_descriptors[7] =
 {
   {
@@ -2499,7 +2634,7 @@ const ProtobufCMessageDescriptor ldg_otlp__export_logs_partial_success__descript
   (ProtobufCMessageInit) ldg_otlp__export_logs_partial_success__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ldg_otlp__rpc_status__field_descriptors[2] =
+static const ProtobufCFieldDescriptor ldg_otlp__rpc_status__field_descriptors[3] =
 {
   {
     "code",
@@ -2525,15 +2660,28 @@ static const ProtobufCFieldDescriptor ldg_otlp__rpc_status__field_descriptors[2]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "details",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(LdgOtlp__RpcStatus, n_details),
+    offsetof(LdgOtlp__RpcStatus, details),
+    &ldg_otlp__protobuf_any__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ldg_otlp__rpc_status__field_indices_by_name[] = {
   0,   /* field[0] = code */
+  2,   /* field[2] = details */
   1,   /* field[1] = message */
 };
 static const ProtobufCIntRange ldg_otlp__rpc_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor ldg_otlp__rpc_status__descriptor =
 {
@@ -2543,11 +2691,151 @@ const ProtobufCMessageDescriptor ldg_otlp__rpc_status__descriptor =
   "LdgOtlp__RpcStatus",
   "ldg_otlp",
   sizeof(LdgOtlp__RpcStatus),
-  2,
+  3,
   ldg_otlp__rpc_status__field_descriptors,
   ldg_otlp__rpc_status__field_indices_by_name,
   1,  ldg_otlp__rpc_status__number_ranges,
   (ProtobufCMessageInit) ldg_otlp__rpc_status__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ldg_otlp__protobuf_any__field_descriptors[2] =
+{
+  {
+    "type_url",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(LdgOtlp__ProtobufAny, type_url),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(LdgOtlp__ProtobufAny, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ldg_otlp__protobuf_any__field_indices_by_name[] = {
+  0,   /* field[0] = type_url */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange ldg_otlp__protobuf_any__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor ldg_otlp__protobuf_any__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ldg_otlp.ProtobufAny",
+  "ProtobufAny",
+  "LdgOtlp__ProtobufAny",
+  "ldg_otlp",
+  sizeof(LdgOtlp__ProtobufAny),
+  2,
+  ldg_otlp__protobuf_any__field_descriptors,
+  ldg_otlp__protobuf_any__field_indices_by_name,
+  1,  ldg_otlp__protobuf_any__number_ranges,
+  (ProtobufCMessageInit) ldg_otlp__protobuf_any__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ldg_otlp__rpc_retry_info__field_descriptors[1] =
+{
+  {
+    "retry_delay",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(LdgOtlp__RpcRetryInfo, retry_delay),
+    &ldg_otlp__protobuf_duration__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ldg_otlp__rpc_retry_info__field_indices_by_name[] = {
+  0,   /* field[0] = retry_delay */
+};
+static const ProtobufCIntRange ldg_otlp__rpc_retry_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor ldg_otlp__rpc_retry_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ldg_otlp.RpcRetryInfo",
+  "RpcRetryInfo",
+  "LdgOtlp__RpcRetryInfo",
+  "ldg_otlp",
+  sizeof(LdgOtlp__RpcRetryInfo),
+  1,
+  ldg_otlp__rpc_retry_info__field_descriptors,
+  ldg_otlp__rpc_retry_info__field_indices_by_name,
+  1,  ldg_otlp__rpc_retry_info__number_ranges,
+  (ProtobufCMessageInit) ldg_otlp__rpc_retry_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ldg_otlp__protobuf_duration__field_descriptors[2] =
+{
+  {
+    "seconds",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(LdgOtlp__ProtobufDuration, seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "nanos",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(LdgOtlp__ProtobufDuration, nanos),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ldg_otlp__protobuf_duration__field_indices_by_name[] = {
+  1,   /* field[1] = nanos */
+  0,   /* field[0] = seconds */
+};
+static const ProtobufCIntRange ldg_otlp__protobuf_duration__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor ldg_otlp__protobuf_duration__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ldg_otlp.ProtobufDuration",
+  "ProtobufDuration",
+  "LdgOtlp__ProtobufDuration",
+  "ldg_otlp",
+  sizeof(LdgOtlp__ProtobufDuration),
+  2,
+  ldg_otlp__protobuf_duration__field_descriptors,
+  ldg_otlp__protobuf_duration__field_indices_by_name,
+  1,  ldg_otlp__protobuf_duration__number_ranges,
+  (ProtobufCMessageInit) ldg_otlp__protobuf_duration__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue ldg_otlp__severity_number__enum_values_by_number[25] =

@@ -37,6 +37,9 @@ typedef struct LdgOtlp__ExportLogsServiceRequest LdgOtlp__ExportLogsServiceReque
 typedef struct LdgOtlp__ExportLogsServiceResponse LdgOtlp__ExportLogsServiceResponse;
 typedef struct LdgOtlp__ExportLogsPartialSuccess LdgOtlp__ExportLogsPartialSuccess;
 typedef struct LdgOtlp__RpcStatus LdgOtlp__RpcStatus;
+typedef struct LdgOtlp__ProtobufAny LdgOtlp__ProtobufAny;
+typedef struct LdgOtlp__RpcRetryInfo LdgOtlp__RpcRetryInfo;
+typedef struct LdgOtlp__ProtobufDuration LdgOtlp__ProtobufDuration;
 
 
 /* --- enums --- */
@@ -384,18 +387,62 @@ struct  LdgOtlp__ExportLogsPartialSuccess
 
 
 /*
- * google.rpc.Status, the body of a refused request (its details, a list
- * of google.protobuf.Any, are left out: the ledger sends none).
+ * google.rpc.Status, the body of a refused request; over gRPC also its
+ * grpc-status-details-bin, with a google.rpc.RetryInfo among its details
+ * when the client should wait before it sends the request again.
  */
 struct  LdgOtlp__RpcStatus
 {
   ProtobufCMessage base;
   int32_t code;
   char *message;
+  size_t n_details;
+  LdgOtlp__ProtobufAny **details;
 };
 #define LDG_OTLP__RPC_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ldg_otlp__rpc_status__descriptor) \
-    , 0, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+/*
+ * google.protobuf.Any
+ */
+struct  LdgOtlp__ProtobufAny
+{
+  ProtobufCMessage base;
+  char *type_url;
+  ProtobufCBinaryData value;
+};
+#define LDG_OTLP__PROTOBUF_ANY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ldg_otlp__protobuf_any__descriptor) \
+    , (char *)protobuf_c_empty_string, {0,NULL} }
+
+
+/*
+ * google.rpc.RetryInfo
+ */
+struct  LdgOtlp__RpcRetryInfo
+{
+  ProtobufCMessage base;
+  LdgOtlp__ProtobufDuration *retry_delay;
+};
+#define LDG_OTLP__RPC_RETRY_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ldg_otlp__rpc_retry_info__descriptor) \
+    , NULL }
+
+
+/*
+ * google.protobuf.Duration
+ */
+struct  LdgOtlp__ProtobufDuration
+{
+  ProtobufCMessage base;
+  int64_t seconds;
+  int32_t nanos;
+};
+#define LDG_OTLP__PROTOBUF_DURATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ldg_otlp__protobuf_duration__descriptor) \
+    , 0, 0 }
 
 
 /* LdgOtlp__AnyValue methods */
@@ -784,6 +831,63 @@ LdgOtlp__RpcStatus *
 void   ldg_otlp__rpc_status__free_unpacked
                      (LdgOtlp__RpcStatus *message,
                       ProtobufCAllocator *allocator);
+/* LdgOtlp__ProtobufAny methods */
+void   ldg_otlp__protobuf_any__init
+                     (LdgOtlp__ProtobufAny         *message);
+size_t ldg_otlp__protobuf_any__get_packed_size
+                     (const LdgOtlp__ProtobufAny   *message);
+size_t ldg_otlp__protobuf_any__pack
+                     (const LdgOtlp__ProtobufAny   *message,
+                      uint8_t             *out);
+size_t ldg_otlp__protobuf_any__pack_to_buffer
+                     (const LdgOtlp__ProtobufAny   *message,
+                      ProtobufCBuffer     *buffer);
+LdgOtlp__ProtobufAny *
+       ldg_otlp__protobuf_any__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ldg_otlp__protobuf_any__free_unpacked
+                     (LdgOtlp__ProtobufAny *message,
+                      ProtobufCAllocator *allocator);
+/* LdgOtlp__RpcRetryInfo methods */
+void   ldg_otlp__rpc_retry_info__init
+                     (LdgOtlp__RpcRetryInfo         *message);
+size_t ldg_otlp__rpc_retry_info__get_packed_size
+                     (const LdgOtlp__RpcRetryInfo   *message);
+size_t ldg_otlp__rpc_retry_info__pack
+                     (const LdgOtlp__RpcRetryInfo   *message,
+                      uint8_t             *out);
+size_t ldg_otlp__rpc_retry_info__pack_to_buffer
+                     (const LdgOtlp__RpcRetryInfo   *message,
+                      ProtobufCBuffer     *buffer);
+LdgOtlp__RpcRetryInfo *
+       ldg_otlp__rpc_retry_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ldg_otlp__rpc_retry_info__free_unpacked
+                     (LdgOtlp__RpcRetryInfo *message,
+                      ProtobufCAllocator *allocator);
+/* LdgOtlp__ProtobufDuration methods */
+void   ldg_otlp__protobuf_duration__init
+                     (LdgOtlp__ProtobufDuration         *message);
+size_t ldg_otlp__protobuf_duration__get_packed_size
+                     (const LdgOtlp__ProtobufDuration   *message);
+size_t ldg_otlp__protobuf_duration__pack
+                     (const LdgOtlp__ProtobufDuration   *message,
+                      uint8_t             *out);
+size_t ldg_otlp__protobuf_duration__pack_to_buffer
+                     (const LdgOtlp__ProtobufDuration   *message,
+                      ProtobufCBuffer     *buffer);
+LdgOtlp__ProtobufDuration *
+       ldg_otlp__protobuf_duration__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ldg_otlp__protobuf_duration__free_unpacked
+                     (LdgOtlp__ProtobufDuration *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*LdgOtlp__AnyValue_Closure)
@@ -852,6 +956,15 @@ typedef void (*LdgOtlp__ExportLogsPartialSuccess_Closure)
 typedef void (*LdgOtlp__RpcStatus_Closure)
                  (const LdgOtlp__RpcStatus *message,
                   void *closure_data);
+typedef void (*LdgOtlp__ProtobufAny_Closure)
+                 (const LdgOtlp__ProtobufAny *message,
+                  void *closure_data);
+typedef void (*LdgOtlp__RpcRetryInfo_Closure)
+                 (const LdgOtlp__RpcRetryInfo *message,
+                  void *closure_data);
+typedef void (*LdgOtlp__ProtobufDuration_Closure)
+                 (const LdgOtlp__ProtobufDuration *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -883,6 +996,9 @@ extern const ProtobufCMessageDescriptor ldg_otlp__export_logs_service_request__d
 extern const ProtobufCMessageDescriptor ldg_otlp__export_logs_service_response__descriptor;
 extern const ProtobufCMessageDescriptor ldg_otlp__export_logs_partial_success__descriptor;
 extern const ProtobufCMessageDescriptor ldg_otlp__rpc_status__descriptor;
+extern const ProtobufCMessageDescriptor ldg_otlp__protobuf_any__descriptor;
+extern const ProtobufCMessageDescriptor ldg_otlp__rpc_retry_info__descriptor;
+extern const ProtobufCMessageDescriptor ldg_otlp__protobuf_duration__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -16,6 +16,7 @@
 #define LDG_OTLP_INT_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -149,5 +150,74 @@ void otlp_batch_source(struct ldg_otlp_batch *b, const struct ldg_source *src);
 int otlp_pb_response(enum ldg_otlp_signal sig, int64_t rejected,
                      const char *msg, void **out, size_t *len);
 int otlp_pb_status(int code, const char *msg, void **out, size_t *len);
+/* The same, with a google.rpc.RetryInfo of retry_s seconds among its
+ * details (none when 0): gRPC's grpc-status-details-bin. */
+int otlp_pb_status_retry(int code, const char *msg, unsigned retry_s,
+                         void **out, size_t *len);
+
+/* ------------------------------------------------------ the receiver -- */
+
+struct ldg_httpd;
+struct ldg_grpcd;
+
+/* The receiver (receiver.c, its OTLP/HTTP front; grpc.c its OTLP/gRPC
+ * front): both fronts decode, map and commit alike, and count into st. */
+struct ldg_otlp {
+    struct ldg_httpd *h; /* NULL: no OTLP/HTTP */
+    struct ldg_grpcd *g; /* NULL: no OTLP/gRPC */
+    struct ldg_server *srv;
+    struct ldg_otlp_map map;
+    char *run_attr;
+    struct ldg_otlp_limits lim;
+    uint64_t behind_max;
+    struct ldg_otlp_stats st; /* added to atomically */
+    uint64_t inflight;        /* events submitted, not answered (atomic) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned pending; /* requests waiting for the writer */
+    int stopping;
+    /* the log (ldg_otlp_options), under mu: when each reason was last
+     * said, and how many refusals of it since were not; the same for
+     * HTTP/2 prefaces at the OTLP/HTTP port */
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
+    uint64_t said_ms[LDG_OTLP_REFUSED_N], unsaid[LDG_OTLP_REFUSED_N];
+    uint64_t h2_said_ms, h2_unsaid;
+};
+
+/* gRPC status codes (google.rpc.Code), for google.rpc.Status */
+#define RPC_INVALID_ARGUMENT 3
+#define RPC_NOT_FOUND 5
+#define RPC_RESOURCE_EXHAUSTED 8
+#define RPC_FAILED_PRECONDITION 9
+#define RPC_UNIMPLEMENTED 12
+#define RPC_INTERNAL 13
+#define RPC_UNAVAILABLE 14
+
+/* Who sent a request, over a Unix socket (SO_PEERCRED, the executable
+ * into exe): 1 and *src set, else 0 (TCP). */
+int otlp_peer_source(int fd, struct ldg_source *src, char *exe, size_t cap);
+/* A partial success's message (receiver.c): the first event the ledger
+ * refused, the first id already in the log with another content. */
+void otlp_differs_warning(const struct ldg_otlp_batch *b,
+                          const struct ldg_serve_done *d, char *msg,
+                          size_t cap);
+/* Appends to msg the warning for items timed before 2000-01-01 or the
+ * ledger's genesis (ldg_otlp_batch_early): recorded, and said. */
+void otlp_early_warning(const struct ldg_otlp_batch *b,
+                        enum ldg_otlp_signal sig, char *msg, size_t cap);
+/* A request refused (4xx but 429, or its gRPC status), counted by its
+ * reason and said on the log at most once a reason a minute (receiver.c):
+ * fd its connection, status "413" or "INVALID_ARGUMENT". */
+void otlp_refused_note(struct ldg_otlp *r, int fd, const char *method,
+                       const char *path, enum ldg_otlp_refusal why,
+                       const char *status, const char *msg);
+/* The gRPC front (grpc.c): started on r (its map, limits, server set)
+ * at addr; stopped once r's requests are answered. */
+int otlp_grpc_start(struct ldg_otlp *r, const char *addr, unsigned max_conns,
+                    char *err, size_t errcap);
+void otlp_grpc_stop(struct ldg_otlp *r);
+/* Its connections' counts into st (the grpc_* fields). */
+void otlp_grpc_stats(const struct ldg_otlp *r, struct ldg_otlp_stats *st);
 
 #endif

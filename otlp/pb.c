@@ -708,3 +708,31 @@ otlp_pb_status(int code, const char *msg, void **out, size_t *len)
     st.message = (char *)(uintptr_t)(msg ? msg : "");
     return pack(&st.base, out, len);
 }
+
+int
+otlp_pb_status_retry(int code, const char *msg, unsigned retry_s, void **out,
+                     size_t *len)
+{
+    LdgOtlp__RpcStatus st;
+    LdgOtlp__ProtobufAny any, *anys[1] = {&any};
+    LdgOtlp__RpcRetryInfo ri;
+    LdgOtlp__ProtobufDuration d;
+    unsigned char buf[32];
+    ldg_otlp__rpc_status__init(&st);
+    st.code = code;
+    st.message = (char *)(uintptr_t)(msg ? msg : "");
+    if (retry_s > 0) {
+        ldg_otlp__protobuf_duration__init(&d);
+        d.seconds = retry_s;
+        ldg_otlp__rpc_retry_info__init(&ri);
+        ri.retry_delay = &d;
+        ldg_otlp__protobuf_any__init(&any);
+        any.type_url = (char *)(uintptr_t) "type.googleapis.com/"
+                                           "google.rpc.RetryInfo";
+        any.value.len = ldg_otlp__rpc_retry_info__pack(&ri, buf);
+        any.value.data = buf;
+        st.n_details = 1;
+        st.details = anys;
+    }
+    return pack(&st.base, out, len);
+}

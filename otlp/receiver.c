@@ -30,26 +30,6 @@
 #include "otlp/otlp_int.h"
 #include "util/util.h"
 
-struct ldg_otlp {
-    struct ldg_httpd *h;
-    struct ldg_server *srv;
-    struct ldg_otlp_map map;
-    char *run_attr;
-    struct ldg_otlp_limits lim;
-    uint64_t behind_max;
-    struct ldg_otlp_stats st; /* added to atomically */
-    uint64_t inflight;        /* events submitted, not answered (atomic) */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    unsigned pending; /* requests waiting for the writer */
-    int stopping;
-    /* the log (ldg_otlp_options), under mu: when each reason was last
-     * said, and how many refusals of it since were not */
-    void (*log)(void *ctx, const char *line);
-    void *log_ctx;
-    uint64_t said_ms[LDG_OTLP_REFUSED_N], unsaid[LDG_OTLP_REFUSED_N];
-};
-
 /* One request waiting for its commit. */
 struct pending {
     struct ldg_otlp *r;
@@ -65,8 +45,8 @@ struct pending {
 /* Who sent it, when the kernel says: over a Unix socket its credentials
  * (SO_PEERCRED) and executable, as `ledger serve` records its socket's
  * writers; over TCP nothing (0). */
-static int
-peer_source(int fd, struct pending *p)
+int
+otlp_peer_source(int fd, struct ldg_source *src, char *exe, size_t cap)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -77,24 +57,15 @@ peer_source(int fd, struct pending *p)
         ss.ss_family != AF_UNIX ||
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0)
         return 0;
-    p->src.uid = cr.uid;
-    p->src.gid = cr.gid;
-    p->src.pid = (uint64_t)cr.pid;
+    src->uid = cr.uid;
+    src->gid = cr.gid;
+    src->pid = (uint64_t)cr.pid;
     snprintf(link, sizeof link, "/proc/%d/exe", (int)cr.pid);
-    ssize_t n = readlink(link, p->exe, sizeof p->exe - 1);
-    p->exe[n > 0 ? n : 0] = 0;
-    p->src.exe = p->exe[0] ? p->exe : NULL;
+    ssize_t n = readlink(link, exe, cap - 1);
+    exe[n > 0 ? n : 0] = 0;
+    src->exe = exe[0] ? exe : NULL;
     return 1;
 }
-
-/* gRPC status codes, for google.rpc.Status */
-#define RPC_INVALID_ARGUMENT 3
-#define RPC_NOT_FOUND 5
-#define RPC_RESOURCE_EXHAUSTED 8
-#define RPC_FAILED_PRECONDITION 9
-#define RPC_UNIMPLEMENTED 12
-#define RPC_INTERNAL 13
-#define RPC_UNAVAILABLE 14
 
 static void
 add(uint64_t *c, uint64_t n)
@@ -114,16 +85,16 @@ ldg_otlp_refusal_name(enum ldg_otlp_refusal why)
     return (unsigned)why < LDG_OTLP_REFUSED_N ? refusal_names[why] : NULL;
 }
 
-/* Who sent req, for the log: "127.0.0.1:41234", "uid 1000 pid 77". */
+/* Who is at the other end of fd, for the log: "127.0.0.1:41234",
+ * "uid 1000 pid 77". */
 static void
-peer_name(struct ldg_httpd_req *req, char *out, size_t cap)
+peer_name(int fd, char *out, size_t cap)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     struct ucred cr;
     socklen_t cl = sizeof cr;
     char host[64] = "?";
-    int fd = ldg_httpd_fd(req);
 
     snprintf(out, cap, "an unknown peer");
     if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
@@ -143,10 +114,12 @@ peer_name(struct ldg_httpd_req *req, char *out, size_t cap)
 }
 
 /* A refusal counted by its reason and, at most once a reason every
- * LDG_OTLP_LOG_EVERY_MS, said on the log with the answer's message. */
-static void
-refused_note(struct ldg_otlp *r, struct ldg_httpd_req *req,
-             enum ldg_otlp_refusal why, unsigned status, const char *msg)
+ * LDG_OTLP_LOG_EVERY_MS, said on the log with the answer's message (both
+ * fronts: status is "413" or "RESOURCE_EXHAUSTED"). */
+void
+otlp_refused_note(struct ldg_otlp *r, int fd, const char *method,
+                  const char *path, enum ldg_otlp_refusal why,
+                  const char *status, const char *msg)
 {
     char line[1200], peer[128], more[96] = "";
     uint64_t now = ldg_now_mono_ms(), unsaid;
@@ -172,12 +145,21 @@ refused_note(struct ldg_otlp *r, struct ldg_httpd_req *req,
         snprintf(more, sizeof more,
                  " (and %llu more refused for this reason, not said)",
                  (unsigned long long)unsaid);
-    peer_name(req, peer, sizeof peer);
+    peer_name(fd, peer, sizeof peer);
     snprintf(line, sizeof line,
-             "otlp: refused %s %.200s from %s: %u %s: %.700s%s",
-             ldg_httpd_method(req), ldg_httpd_path(req), peer, status,
-             refusal_names[why], msg, more);
+             "otlp: refused %s %.200s from %s: %s %s: %.700s%s", method, path,
+             peer, status, refusal_names[why], msg, more);
     r->log(r->log_ctx, line);
+}
+
+static void
+refused_note(struct ldg_otlp *r, struct ldg_httpd_req *req,
+             enum ldg_otlp_refusal why, unsigned status, const char *msg)
+{
+    char st[16];
+    snprintf(st, sizeof st, "%u", status);
+    otlp_refused_note(r, ldg_httpd_fd(req), ldg_httpd_method(req),
+                      ldg_httpd_path(req), why, st, msg);
 }
 
 static int
@@ -307,9 +289,9 @@ finish(struct ldg_otlp *r)
  * and (a warning: nothing more is rejected) the first one whose id was
  * already in the log with another content, which is therefore not
  * recorded: a span id sent again for another span. "" when neither. */
-static void
-differs_warning(const struct pending *p, const struct ldg_serve_done *d,
-                char *msg, size_t cap)
+void
+otlp_differs_warning(const struct ldg_otlp_batch *b,
+                     const struct ldg_serve_done *d, char *msg, size_t cap)
 {
     static const struct {
         unsigned bit;
@@ -319,7 +301,7 @@ differs_warning(const struct pending *p, const struct ldg_serve_done *d,
                 {LDG_DIFF_ACTOR, "actor"}, {LDG_DIFF_TIME, "time"},
                 {LDG_DIFF_BODY, "body"}};
     size_t n, k = 0;
-    const struct ldg_event_in *ev = ldg_otlp_batch_events(p->b, &n);
+    const struct ldg_event_in *ev = ldg_otlp_batch_events(b, &n);
 
     msg[0] = 0;
     if (d->refused > 0)
@@ -347,19 +329,19 @@ differs_warning(const struct pending *p, const struct ldg_serve_done *d,
 
 /* Appends to msg the warning for items timed before 2000-01-01 or the
  * ledger's genesis (ldg_otlp_batch_early): recorded, and said. */
-static void
-early_warning(const struct pending *p, char *msg, size_t cap)
+void
+otlp_early_warning(const struct ldg_otlp_batch *b, enum ldg_otlp_signal sig,
+                   char *msg, size_t cap)
 {
     const char *why;
-    size_t n = ldg_otlp_batch_early(p->b, &why), k = strlen(msg);
+    size_t n = ldg_otlp_batch_early(b, &why), k = strlen(msg);
 
     if (n == 0 || k >= cap)
         return;
     snprintf(msg + k, cap - k, "%s%zu %s recorded with a suspect time: %s",
              k ? "; " : "", n,
-             p->sig == LDG_OTLP_TRACES
-                 ? (n == 1 ? "span" : "spans")
-                 : (n == 1 ? "log record" : "log records"),
+             sig == LDG_OTLP_TRACES ? (n == 1 ? "span" : "spans")
+                                    : (n == 1 ? "log record" : "log records"),
              why);
 }
 
@@ -393,8 +375,8 @@ committed(void *cls, const struct ldg_serve_done *d)
         char msg[800];
         count(r, p->sig, d->appended, d->duplicates, d->refused);
         add(&r->st.requests, 1);
-        differs_warning(p, d, msg, sizeof msg);
-        early_warning(p, msg, sizeof msg);
+        otlp_differs_warning(p->b, d, msg, sizeof msg);
+        otlp_early_warning(p->b, p->sig, msg, sizeof msg);
         succeed(p->req, p->sig, p->json, (int64_t)d->refused, msg);
     }
     ldg_httpd_release(p->req);
@@ -548,7 +530,7 @@ handle(void *ctx, struct ldg_httpd_req *req)
     p->items = items;
     p->dropped = dropped;
     p->n = n;
-    if (peer_source(ldg_httpd_fd(req), p))
+    if (otlp_peer_source(ldg_httpd_fd(req), &p->src, p->exe, sizeof p->exe))
         otlp_batch_source(b, &p->src);
     ldg_httpd_defer(req);
     pthread_mutex_lock(&r->mu);
@@ -571,6 +553,37 @@ handle(void *ctx, struct ldg_httpd_req *req)
 }
 
 /* ------------------------------------------------------------ set up -- */
+
+/* A gRPC exporter sent to the HTTP port (http/server.c answered it with
+ * a GOAWAY): counted, and said once a minute at most. */
+static void
+h2_preface(void *ctx)
+{
+    struct ldg_otlp *r = ctx;
+    uint64_t now = ldg_now_mono_ms(), n = 0;
+    char line[300];
+
+    add(&r->st.h2_refused, 1);
+    if (r->log == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    if (r->h2_said_ms == 0 || now - r->h2_said_ms >= 60000) {
+        n = r->h2_unsaid + 1;
+        r->h2_unsaid = 0;
+        r->h2_said_ms = now;
+    } else
+        r->h2_unsaid++;
+    pthread_mutex_unlock(&r->mu);
+    if (n == 0)
+        return;
+    snprintf(line, sizeof line,
+             "otlp: %llu HTTP/2 connection%s at the OTLP/HTTP port (a gRPC "
+             "exporter: OTEL_EXPORTER_OTLP_PROTOCOL=grpc?), refused with a "
+             "GOAWAY; OTLP/gRPC is served by `" LDG_CMD_SERVE_OTLP_GRPC
+             " ADDR`",
+             (unsigned long long)n, n == 1 ? "" : "s");
+    r->log(r->log_ctx, line);
+}
 
 int
 ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
@@ -608,7 +621,17 @@ ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
     ho.body_max = r->lim.body_max;
     ho.async = 1;
     ho.threads = 2;
-    rc = ldg_httpd_start(&r->h, &ho, err, errcap);
+    ho.h2_goaway = "this is the OTLP/HTTP port; OTLP over gRPC is served by "
+                   "`" LDG_CMD_SERVE_OTLP_GRPC " ADDR`";
+    ho.h2_preface = h2_preface;
+    rc = 0;
+    if (o->listen != NULL || o->grpc_listen == NULL)
+        rc = ldg_httpd_start(&r->h, &ho, err, errcap);
+    if (rc == 0 && o->grpc_listen != NULL) {
+        rc = otlp_grpc_start(r, o->grpc_listen, ho.max_conns, err, errcap);
+        if (rc < 0)
+            ldg_httpd_stop(r->h);
+    }
     if (rc < 0) {
         pthread_mutex_destroy(&r->mu);
         pthread_cond_destroy(&r->cv);
@@ -623,7 +646,13 @@ ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
 unsigned
 ldg_otlp_port(const struct ldg_otlp *r)
 {
-    return r ? ldg_httpd_port(r->h) : 0;
+    return r && r->h ? ldg_httpd_port(r->h) : 0;
+}
+
+unsigned
+ldg_otlp_grpc_port(const struct ldg_otlp *r)
+{
+    return r && r->g ? ldg_grpcd_port(r->g) : 0;
 }
 
 void
@@ -638,6 +667,7 @@ ldg_otlp_stats(const struct ldg_otlp *r, struct ldg_otlp_stats *st)
     dst = (uint64_t *)st;
     for (size_t i = 0; i < sizeof *st / sizeof(uint64_t); i++)
         dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    otlp_grpc_stats(r, st);
 }
 
 void
@@ -653,6 +683,7 @@ ldg_otlp_stop(struct ldg_otlp *r, struct ldg_otlp_stats *final)
     while (r->pending > 0)
         pthread_cond_wait(&r->cv, &r->mu);
     pthread_mutex_unlock(&r->mu);
+    otlp_grpc_stop(r); /* (its answers sent) */
     ldg_httpd_stop(r->h);
     ldg_otlp_stats(r, final);
     pthread_mutex_destroy(&r->mu);

@@ -371,6 +371,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_CMD_WITNESS_KEY "ledger witness key"
 #define LDG_CMD_SERVE_VERIFY_EVERY "ledger serve --verify-every"
 #define LDG_CMD_SERVE_OTLP "ledger serve --otlp"
+#define LDG_CMD_SERVE_OTLP_GRPC "ledger serve --otlp-grpc"
 #define LDG_CMD_METRICS "ledger metrics"
 #define LDG_CMD_SERVE_METRICS "ledger serve --metrics"
 /* the doctor's remedy for a runtime down: probe it again (runtime, URL) */
@@ -418,6 +419,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_CMD_SERVE)                                                           \
     X(LDG_CMD_SERVE_VERIFY_EVERY)                                              \
     X(LDG_CMD_SERVE_OTLP)                                                      \
+    X(LDG_CMD_SERVE_OTLP_GRPC)                                                 \
     X(LDG_CMD_METRICS)                                                         \
     X(LDG_CMD_SERVE_METRICS)                                                   \
     X(LDG_CMD_PROBE_RUNTIME)                                                   \
@@ -455,6 +457,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_OPT_MODEL "--model"
 #define LDG_OPT_NO_STATE "--no-state"
 #define LDG_OPT_OLLAMA_DIR "--ollama-dir"
+#define LDG_OPT_OTLP_GRPC "--otlp-grpc"
 #define LDG_OPT_OTLP_LOGS "--otlp-logs"
 #define LDG_OPT_OTLP_SPANS "--otlp-spans"
 #define LDG_OPT_PREFIX "--prefix"
@@ -504,6 +507,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_OPT_MODEL, "model")                                                  \
     X(LDG_OPT_NO_STATE, "export")                                              \
     X(LDG_OPT_OLLAMA_DIR, "model")                                             \
+    X(LDG_OPT_OTLP_GRPC, "serve")                                              \
     X(LDG_OPT_OTLP_LOGS, "serve")                                              \
     X(LDG_OPT_OTLP_SPANS, "serve")                                             \
     X(LDG_OPT_PREFIX, "memory purge")                                          \

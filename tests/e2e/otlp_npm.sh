@@ -2,12 +2,14 @@
 # otlp_npm.sh — real clients no one here wrote (issue 48): an application
 # built on the official OpenTelemetry Node SDK, its OTLP/HTTP exporters
 # (JSON, then protobuf: @opentelemetry/exporter-trace-otlp-http and -proto,
-# and the logs exporters), the `openai` client instrumented by
+# and the logs exporters) and its OTLP/gRPC ones to `serve --otlp-grpc`
+# (@opentelemetry/exporter-trace-otlp-grpc and -logs-otlp-grpc, issue 66),
+# the `openai` client instrumented by
 # @opentelemetry/instrumentation-openai and its HTTP requests by
 # @opentelemetry/instrumentation-http (which sends the W3C traceparent),
 # talking to tests/stubs/stub.py through `ledger proxy`, with its traces
 # exported to `ledger serve --otlp` (tests/e2e/lib/otlp_app.cjs). For each
-# encoding:
+# encoding (JSON, protobuf, gRPC):
 #   - the trace is a run: the agent span (otel.span), the chat and
 #     embeddings calls (route.decision, with model, provider, tokens), the
 #     HTTP client spans, the tool span (run.step), the log records;
@@ -46,6 +48,7 @@ fail() {
 command -v node >/dev/null 2>&1 || { echo "FAIL: node is not installed (setup.sh installs it)"; exit 1; }
 if [ ! -d "$NPM_DIR/node_modules/@opentelemetry/instrumentation-openai" ] ||
     [ ! -d "$NPM_DIR/node_modules/@opentelemetry/exporter-trace-otlp-proto" ] ||
+    [ ! -d "$NPM_DIR/node_modules/@opentelemetry/exporter-logs-otlp-grpc" ] ||
     [ ! -d "$NPM_DIR/node_modules/openai" ]; then
     command -v npm >/dev/null 2>&1 || { echo "FAIL: npm is not installed (setup.sh installs it)"; exit 1; }
     mkdir -p "$NPM_DIR" && cp "$ROOT/tests/npm/package.json" "$NPM_DIR/"
@@ -71,13 +74,15 @@ PIDS="$PIDS $!"
 i=0
 while [ ! -s "$T/sport" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
-"$LEDGER" --dir "$D" serve --otlp 127.0.0.1:0 >"$T/s.out" 2>"$T/s.err" &
+"$LEDGER" --dir "$D" serve --otlp 127.0.0.1:0 --otlp-grpc 127.0.0.1:0 \
+    >"$T/s.out" 2>"$T/s.err" &
 SP=$!
 PIDS="$PIDS $SP"
 i=0
 while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 U=$(sed -n 's/^otlp on \(http:[^ ]*\).*/\1/p' "$T/s.out")
-[ -n "$U" ] || { echo "FAIL: serve --otlp: $(cat "$T/s.err")"; exit 1; }
+G=$(sed -n 's/^otlp-grpc on \(http:[^ ]*\).*/\1/p' "$T/s.out")
+[ -n "$U" ] && [ -n "$G" ] || { echo "FAIL: serve --otlp: $(cat "$T/s.err")"; exit 1; }
 # the proxy writes through the server (one writer for both witnesses)
 "$LEDGER" --dir "$D" proxy --listen 127.0.0.1:0 \
     --upstream "ollama=http://127.0.0.1:$(cat "$T/sport")" >"$T/p.out" 2>"$T/p.err" &
@@ -88,8 +93,10 @@ while ! grep -q '^listening on' "$T/p.out" 2>/dev/null && [ $i -lt 200 ]; do sle
 P="http://$(sed -n 's/^listening on //p' "$T/p.out")"
 grep -q 'through ledger serve' "$T/p.out" || fail "the proxy does not write through serve: $(cat "$T/p.out")"
 
-for enc in json proto; do
-    if ! timeout 120 node "$ROOT/tests/e2e/lib/otlp_app.cjs" "$NPM_DIR" "$U" "$P" \
+for enc in json proto grpc; do
+    url=$U
+    [ $enc = grpc ] && url=$G
+    if ! timeout 120 node "$ROOT/tests/e2e/lib/otlp_app.cjs" "$NPM_DIR" "$url" "$P" \
         llama3:8b $enc >"$T/app.$enc" 2>"$T/app.$enc.err"; then
         fail "$enc: the app failed: $(tail -20 "$T/app.$enc.err")"
         continue
@@ -184,7 +191,7 @@ kill -TERM $PP
 wait $PP 2>/dev/null
 kill -TERM $SP
 wait $SP 2>/dev/null
-grep -q 'spans: 1[0-9] received, 1[0-9] recorded' "$T/s.err" ||
+grep -q 'spans: 2[0-9] received, 2[0-9] recorded' "$T/s.err" ||
     fail "the server's counts: $(tail -2 "$T/s.err")"
 # the writer behind: 16 exporters flush a batch of 200 spans each at once
 # against --otlp-backlog 400, the receiver takes two at a time and answers
@@ -272,4 +279,4 @@ kill -TERM $SP
 wait $SP 2>/dev/null
 L verify >"$T/v" 2>&1 || fail "verify: $(cat "$T/v")"
 [ $nfail = 0 ] || { echo "otlp_npm: $nfail failed"; exit 1; }
-echo "otlp_npm: the OpenTelemetry SDK's JSON and protobuf exports, joined to the proxy's records: all passed"
+echo "otlp_npm: the OpenTelemetry SDK's JSON, protobuf and gRPC exports, joined to the proxy's records: all passed"

@@ -1,7 +1,9 @@
 #!/bin/sh
 # run.sh [SECONDS] — builds the core's fuzz targets (fuzz_entry, fuzz_body,
 # fuzz_ingest, fuzz_lines, fuzz_suite, fuzz_serve, fuzz_otlp_pb and
-# fuzz_otlp_json for the OTLP receiver's decoders, fuzz_horizon for a pruned
+# fuzz_otlp_json for the OTLP receiver's decoders, fuzz_grpc for the gRPC
+# server's HTTP/2 layer and framing (nghttp2, http/grpc.c) and what the
+# OTLP/gRPC receiver does with a call, fuzz_horizon for a pruned
 # ledger's horizon record (a bundle's member "horizon"), fuzz_segment for a
 # segment (an archive: as a file and as its stream), and the fleet's
 # fuzz_mirror for the published checkpoint, entry bundles and tiles a mirror
@@ -37,8 +39,8 @@ if [ "${FUZZ_TOLERATE_KNOWN:-0}" = 1 ]; then
     export ASAN_OPTIONS
     MALLOC_LIMIT="-malloc_limit_mb=1000000"
 fi
-TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve fuzz_mirror fuzz_audit fuzz_sealed fuzz_canon fuzz_horizon fuzz_otlp_pb fuzz_otlp_json fuzz_segment"}
-DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd libprotobuf-c zlib"
+TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve fuzz_mirror fuzz_audit fuzz_sealed fuzz_canon fuzz_horizon fuzz_otlp_pb fuzz_otlp_json fuzz_grpc fuzz_segment"}
+DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd libprotobuf-c zlib libnghttp2"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
 SAN="-DLDG_DEBUG -fsanitize=address,undefined -fno-sanitize-recover=all $TOLERATE"
@@ -94,7 +96,7 @@ fuzz_one() {
     fuzz_segment) max=200000 ;;
     fuzz_ingest | fuzz_serve) max=200000 ;;
     fuzz_lines) max=4096 ;;
-    fuzz_otlp_pb | fuzz_otlp_json) max=65536 ;;
+    fuzz_otlp_pb | fuzz_otlp_json | fuzz_grpc) max=65536 ;;
     fuzz_mirror) max=20000 ;;
     fuzz_audit) max=300000 ;;
     *) max=1100000 ;;

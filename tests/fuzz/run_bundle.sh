@@ -9,7 +9,7 @@ set -eu
 DUR=${1:-60}
 CC=${CC:-clang}
 B=build/fuzz-bundle
-DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd libprotobuf-c zlib"
+DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd libprotobuf-c zlib libnghttp2"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
 SAN="-DLDG_DEBUG -fsanitize=address,undefined -fno-sanitize-recover=all"

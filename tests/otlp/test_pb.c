@@ -364,6 +364,43 @@ test_pb__answers_encode(void **state)
     free(out);
 }
 
+/* gRPC's grpc-status-details-bin: a google.rpc.Status with a RetryInfo
+ * among its details when the client should come back later, none when
+ * it should not (its delay 0). */
+static void
+test_pb__status_carries_retry_info(void **state)
+{
+    void *b = NULL;
+    size_t n = 0;
+    LdgOtlp__RpcStatus *st;
+    LdgOtlp__RpcRetryInfo *ri;
+    (void)state;
+    assert_int_equal(otlp_pb_status_retry(14, "behind", 3, &b, &n), 0);
+    st = ldg_otlp__rpc_status__unpack(NULL, n, b);
+    assert_non_null(st);
+    assert_int_equal(st->code, 14);
+    assert_string_equal(st->message, "behind");
+    assert_int_equal(st->n_details, 1);
+    assert_string_equal(st->details[0]->type_url,
+                        "type.googleapis.com/google.rpc.RetryInfo");
+    ri = ldg_otlp__rpc_retry_info__unpack(NULL, st->details[0]->value.len,
+                                          st->details[0]->value.data);
+    assert_non_null(ri);
+    assert_non_null(ri->retry_delay);
+    assert_int_equal(ri->retry_delay->seconds, 3);
+    assert_int_equal(ri->retry_delay->nanos, 0);
+    ldg_otlp__rpc_retry_info__free_unpacked(ri, NULL);
+    ldg_otlp__rpc_status__free_unpacked(st, NULL);
+    free(b);
+    assert_int_equal(otlp_pb_status_retry(8, "too big", 0, &b, &n), 0);
+    st = ldg_otlp__rpc_status__unpack(NULL, n, b);
+    assert_non_null(st);
+    assert_int_equal(st->code, 8);
+    assert_int_equal(st->n_details, 0);
+    ldg_otlp__rpc_status__free_unpacked(st, NULL);
+    free(b);
+}
+
 int
 main(void)
 {
@@ -373,6 +410,7 @@ main(void)
         cmocka_unit_test(test_pb__wire_bytes_that_are_not_a_request),
         cmocka_unit_test(test_pb__nesting_and_counts_refused_before_unpack),
         cmocka_unit_test(test_pb__answers_encode),
+        cmocka_unit_test(test_pb__status_carries_retry_info),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

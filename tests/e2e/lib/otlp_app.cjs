@@ -5,7 +5,10 @@
 // @opentelemetry/instrumentation-http, which sends the W3C traceparent),
 // talking to a model runtime through `ledger proxy`.
 //
-//   node otlp_app.cjs NPM_DIR OTLP_URL PROXY_URL MODEL json|proto [timeout]
+//   node otlp_app.cjs NPM_DIR OTLP_URL PROXY_URL MODEL json|proto|grpc [timeout]
+//
+// grpc: the OTLP/gRPC exporters (@opentelemetry/exporter-trace-otlp-grpc,
+// -logs-otlp-grpc) to `ledger serve --otlp-grpc` at OTLP_URL.
 //
 // An agent span ("invoke_agent planner") holds a chat completion, an
 // embeddings call and a tool execution span of its own; a log record is
@@ -29,21 +32,18 @@ const { HttpInstrumentation } = need("@opentelemetry/instrumentation-http");
 const api = need("@opentelemetry/api");
 const logsApi = need("@opentelemetry/api-logs");
 
-const proto = encoding === "proto";
-const { OTLPTraceExporter } = need(
-  proto ? "@opentelemetry/exporter-trace-otlp-proto"
-        : "@opentelemetry/exporter-trace-otlp-http");
-const { OTLPLogExporter } = need(
-  proto ? "@opentelemetry/exporter-logs-otlp-proto"
-        : "@opentelemetry/exporter-logs-otlp-http");
+const kind = { json: "http", proto: "proto", grpc: "grpc" }[encoding];
+const { OTLPTraceExporter } = need("@opentelemetry/exporter-trace-otlp-" + kind);
+const { OTLPLogExporter } = need("@opentelemetry/exporter-logs-otlp-" + kind);
+const grpc = kind === "grpc";
 
 const failures = [];
 const sdk = new NodeSDK({
   resource: resourceFromAttributes({ "service.name": "otlp-e2e-agent" }),
-  traceExporter: new OTLPTraceExporter({ url: otlpUrl + "/v1/traces" }),
+  traceExporter: new OTLPTraceExporter({ url: grpc ? otlpUrl : otlpUrl + "/v1/traces" }),
   logRecordProcessors: [
     new BatchLogRecordProcessor({
-      exporter: new OTLPLogExporter({ url: otlpUrl + "/v1/logs" }),
+      exporter: new OTLPLogExporter({ url: grpc ? otlpUrl : otlpUrl + "/v1/logs" }),
     }),
   ],
   instrumentations: [
