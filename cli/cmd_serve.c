@@ -221,17 +221,10 @@ static int otlp_stopped;
 
 /* --status lists the receivers (ldg_jobs_receivers) at their addresses
  * (otlp_url, metrics_url; "" when not run) with their counters: written
- * at the start, then by rx's thread at most every RX_EVERY_S while they
- * change, and at the stop. */
+ * at the start, then now and then while they change (cli/serve_rx.c),
+ * and at the stop. */
 static char otlp_url[400], grpc_url[400], metrics_url[400];
 static uint64_t scrapes, scrapes_partial; /* __atomic */
-#define RX_EVERY_S 10
-static struct {
-    pthread_t thr;
-    int started, quit;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-} rx = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static json_t *
 receivers_now(void)
@@ -265,64 +258,20 @@ receivers_now(void)
     return l;
 }
 
-static void *
-rx_main(void *arg)
-{
-    char *last = NULL;
-    (void)arg;
-    pthread_mutex_lock(&rx.mu);
-    while (!rx.quit) {
-        struct timespec ts = ldg_mono_deadline(RX_EVERY_S * 1000000000ull);
-        while (!rx.quit &&
-               pthread_cond_timedwait(&rx.cv, &rx.mu, &ts) != ETIMEDOUT)
-            ;
-        if (rx.quit)
-            break;
-        pthread_mutex_unlock(&rx.mu);
-        json_t *l = receivers_now();
-        char *now = json_dumps(l, JSON_COMPACT);
-        if (now != NULL && (last == NULL || strcmp(now, last) != 0)) {
-            ldg_jobs_receivers(jobs, l); /* changed: written */
-            l = NULL;
-            free(last);
-            last = now;
-        } else {
-            free(now);
-        }
-        json_decref(l);
-        pthread_mutex_lock(&rx.mu);
-    }
-    pthread_mutex_unlock(&rx.mu);
-    free(last);
-    return NULL;
-}
-
-/* The receivers' first counters written, and rx's thread started. */
+/* The receivers' first counters written, and their writer started. */
 static void
 rx_start(void)
 {
-    if (!otlp_url[0] && !grpc_url[0] && !metrics_url[0])
-        return;
-    ldg_jobs_receivers(jobs, receivers_now());
-    if (ldg_cond_init_mono(&rx.cv) == 0 &&
-        pthread_create(&rx.thr, NULL, rx_main, NULL) == 0)
-        rx.started = 1;
+    if (otlp_url[0] || grpc_url[0] || metrics_url[0])
+        cli_serve_rx_start(jobs, receivers_now);
 }
 
-/* Stops rx's thread, and writes the receivers' last counters. */
+/* Stops the writer, and writes the receivers' last counters. */
 static void
 rx_stop(void)
 {
-    if (rx.started) {
-        pthread_mutex_lock(&rx.mu);
-        rx.quit = 1;
-        pthread_cond_broadcast(&rx.cv);
-        pthread_mutex_unlock(&rx.mu);
-        pthread_join(rx.thr, NULL);
-        rx.started = 0;
-    }
     if (otlp_url[0] || grpc_url[0] || metrics_url[0])
-        ldg_jobs_receivers(jobs, receivers_now());
+        cli_serve_rx_stop(jobs, receivers_now);
 }
 
 static void

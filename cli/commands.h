@@ -314,6 +314,12 @@ void cli_serve_stopped(const struct ldg_serve_stats *st,
  * the calls over gRPC of its requests, and the gRPC connections). */
 json_t *cli_serve_receiver_grpc(const char *address,
                                 const struct ldg_otlp_stats *st);
+/* The receivers' counters in the status file (cli/serve_rx.c): written
+ * now (ldg_jobs_receivers of now()), then by a thread when they changed,
+ * at most once a minute, until stop writes them a last time. */
+struct ldg_jobs;
+void cli_serve_rx_start(struct ldg_jobs *jobs, json_t *(*now)(void));
+void cli_serve_rx_stop(struct ldg_jobs *jobs, json_t *(*now)(void));
 /* An endpoint's address as listened on (cli/serve_addr.c): a bare PORT,
  * or localhost:PORT, is loopback IPv4; into buf; NULL stays NULL. */
 const char *cli_serve_listen_addr(const char *addr, char *buf, size_t cap);
