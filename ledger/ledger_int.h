@@ -381,6 +381,28 @@ int ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
                    const void *val, size_t vlen);
 int ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
                         struct ldg_txn **out);
+/*
+ * A transaction with an overlay: an LMDB read snapshot and, in memory,
+ * whatever it writes (overlay_int.h). Every get, put, delete, count and
+ * cursor step of the store's wrappers (ldg_kv_*, ldg_core_kv_*,
+ * ldg_cursor_*, ldg_db_count, ldg_core_db_drop without del) sees the
+ * snapshot with its own changes over it, exactly as a write transaction
+ * sees its own (tests/ledger/test_store_overlay.c holds it to that), so
+ * the append path runs on it unchanged; nothing reaches the store:
+ * ldg_txn_commit refuses it (LDG_EINVAL, after freeing it) and
+ * ldg_txn_abort drops it. A cursor's state after LDG_ENOTFOUND is
+ * unpositioned, except after LDG_NEXT_DUP and LDG_PREV_DUP (it stays on
+ * its item, as LMDB's). Page counts (ldg_db_bytes, ldg_store_db_sizes,
+ * ldg_store_check_pages) are the snapshot's. Values read are valid until
+ * the transaction ends. Costs: memory for every change, O(log n) a
+ * change and a seek; a cursor step is O(1) while nothing changes under
+ * it.
+ */
+int ldg_store_txn_begin_overlay(struct ldg_store *s, struct ldg_ledger *l,
+                                struct ldg_txn **out);
+int ldg_txn_is_overlay(const struct ldg_txn *t);
+/* Bytes of memory t's overlay holds (0 without one). */
+size_t ldg_txn_overlay_bytes(const struct ldg_txn *t);
 /* 0 when t's store layout is the one this build appends to (the newest),
  * else LDG_EVERSION with the remedy (ledger migrate) in the message. */
 int ldg_txn_writable(struct ldg_txn *t);
