@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "ledger/ledger_int.h"
+#include "ledger/intake_int.h"
 #include "ledger/tlog_int.h"
 
 #define GROW_RETRIES 24
@@ -880,41 +881,38 @@ empty_object(void)
  * only p's body record, an applier that reads records gets it; the
  * others (or one that cannot read it in place) the body decoded. */
 static int
-apply_all(struct ldg_txn *t, const struct ldg_prep *p,
+apply_all(struct ldg_txn *t, const json_t *body, const struct ldg_body_rec *br,
           const struct ldg_event *ev)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
-    const json_t *json = p->body;
+    const json_t *json = body;
     json_t *decoded = NULL;
     int rc = 0;
 
-    if (json == NULL && p->body_rec.rec == NULL)
+    if (json == NULL && br->rec == NULL)
         json = empty_object();
     for (size_t i = 0; rc == 0 && i < l->nappliers; i++) {
         const struct ldg_applier *a = &l->appliers[i];
         int done = 0;
         if (json == NULL && a->apply_record != NULL) {
             /* the record uncompressed when the writer kept it so */
-            rc = p->body_rec.raw != NULL
-                     ? a->apply_record(a->ctx, t, ev, p->body_rec.raw,
-                                       p->body_rec.raw_len)
-                     : a->apply_record(a->ctx, t, ev, p->body_rec.rec,
-                                       p->body_rec.rec_len);
+            rc = br->raw != NULL
+                     ? a->apply_record(a->ctx, t, ev, br->raw, br->raw_len)
+                     : a->apply_record(a->ctx, t, ev, br->rec, br->rec_len);
             done = rc != 1;
         }
         if (!done) {
             rc = 0;
-            if (json == NULL &&
-                (rc = ldg_body_decode_json(
-                     ldg_txn_dicts(t), p->body_rec.rec, p->body_rec.rec_len,
-                     l->opts.body_max_bytes, &decoded)) == 0)
+            if (json == NULL && (rc = ldg_body_decode_json(
+                                     ldg_txn_dicts(t), br->rec, br->rec_len,
+                                     l->opts.body_max_bytes, &decoded)) == 0)
                 json = decoded;
             if (rc == 0)
                 rc = a->apply(a->ctx, t, ev, json);
         }
         if (rc < 0 && ldg_errbuf(l)[0] == '\0')
             ldg_seterr(l, "event %llu: projection '%s' failed: %s",
-                       (unsigned long long)p->seq, a->name, ldg_strerror(rc));
+                       (unsigned long long)ev->seq, a->name, ldg_strerror(rc));
     }
     json_decref(decoded);
     return rc;
@@ -923,6 +921,9 @@ apply_all(struct ldg_txn *t, const struct ldg_prep *p,
 static int store_checked(struct ldg_txn *t, struct ldg_prep *p,
                          const uint8_t prev[32], uint8_t leaf_out[32],
                          int erase, uint64_t target);
+static int store_event(struct ldg_txn *t, struct ldg_event *ev,
+                       const struct ldg_body_rec *br, const json_t *body,
+                       int erase, uint64_t target);
 
 /* Steps 5-6 for one prepared, signed event. */
 static int
@@ -946,7 +947,6 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_event ev;
-    uint8_t k[8];
     int rc;
 
     p->entry.len = 1 + p->map_len; /* drop a trailer from a retried try */
@@ -1002,7 +1002,44 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
         ev.src_unit_len = p->source.unit ? strlen(p->source.unit) : 0;
     }
     ldg_tlog_leaf_hash(ev.leaf, ev.entry, ev.entry_len);
+    if ((rc = store_event(t, &ev, &p->body_rec, p->body, erase, target)) < 0)
+        return rc;
+    if (l->frame != NULL &&
+        (rc = ldg_intake_build_event(l->frame, ev.entry, ev.entry_len,
+                                     p->body_rec.rec, p->body_rec.rec_len)) < 0)
+        return rc;
+    memcpy(leaf_out, ev.leaf, 32);
+    return 0;
+}
 
+/*
+ * Stores a decoded event ev (its entry whole, its leaf hash in ev->leaf)
+ * with its body record br and body (NULL: decoded from br where needed)
+ * in every database the append keeps: the entry's stored form, the body,
+ * the tree, the indexes, the body index, the key registry, an erasure,
+ * the projections. The one path of an event into the store, from an
+ * append (store_checked) or from the intake log (ldg_intake_apply_frame).
+ */
+static int
+store_event(struct ldg_txn *t, struct ldg_event *evp,
+            const struct ldg_body_rec *br, const json_t *body, int erase,
+            uint64_t target)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_event ev = *evp;
+    json_t *decoded = NULL;
+    uint8_t k[8];
+    int rc;
+
+    /* the key registry reads the body itself */
+    if (body == NULL && br->rec != NULL &&
+        (strncmp(ev.type, "key.", 4) == 0 ||
+         strcmp(ev.type, LDG_EV_LEDGER_GENESIS) == 0)) {
+        if ((rc = ldg_body_decode_json(ldg_txn_dicts(t), br->rec, br->rec_len,
+                                       l->opts.body_max_bytes, &decoded)) < 0)
+            return rc;
+        body = decoded;
+    }
     /* stored without what a reader derives (prev), a sealed one with its
      * claim digest raw before it (layout 8): FORMAT.md 6.1 */
     {
@@ -1010,33 +1047,31 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
         size_t cut_len;
         if ((rc = ldg_entry_stored(ev.entry, ev.entry_len, LDG_STORED_TAGGED,
                                    cut, sizeof cut, &cut_len)) < 0)
-            return rc;
-        ldg_be64(k, p->seq);
+            goto out;
+        ldg_be64(k, ev.seq);
         rc =
             ldg_kv_put_new(t, ldg_core(l, LDG_DB_ENTRIES5), k, 8, cut, cut_len);
     }
     if (rc == 0) {
         /* The body's key is the entry's: past every other (LMDB's append,
          * no search from the root). */
-        rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_BODIES5), k, 8,
-                            p->body_rec.rec, p->body_rec.rec_len);
+        rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_BODIES5), k, 8, br->rec,
+                            br->rec_len);
         if (rc == LDG_EEXIST) /* not last after all: as before */
-            rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_BODIES5), k, 8,
-                                 p->body_rec.rec, p->body_rec.rec_len);
+            rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_BODIES5), k, 8, br->rec,
+                                 br->rec_len);
     }
     if (rc == 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
-        rc = ldg_tree_add_leaf(t, p->seq, ev.leaf);
+        rc = ldg_tree_add_leaf(t, ev.seq, ev.leaf);
     else if (rc == 0) /* the leaf hashes the next append reads, no more */
-        rc = ldg_tree_add_leaf_only(t, p->seq, ev.leaf);
+        rc = ldg_tree_add_leaf_only(t, ev.seq, ev.leaf);
     if (rc == 0)
         rc = ldg_index_put(t, &ev);
     if (rc == 0)
-        rc = ldg_bix_append(
-            t, p->seq, p->body_rec.raw ? p->body_rec.raw : p->body_rec.rec,
-            p->body_rec.raw ? p->body_rec.raw_len : p->body_rec.rec_len,
-            p->body);
+        rc = ldg_bix_append(t, ev.seq, br->raw ? br->raw : br->rec,
+                            br->raw ? br->raw_len : br->rec_len, body);
     if (rc == 0)
-        rc = ldg_keys_apply(t, &ev, p->body);
+        rc = ldg_keys_apply(t, &ev, body);
     if (rc == 0 && erase) /* the erased values leave the body index too */
         rc = ldg_bix_erase(t, target);
     if (rc == 0 && erase) {
@@ -1044,9 +1079,9 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
         rc = ldg_core_kv_del(t, ldg_core(l, LDG_DB_BODIES5), k, 8, NULL, 0);
     }
     if (rc == 0 && l->nappliers > 0)
-        rc = apply_all(t, p, &ev);
-    if (rc == 0)
-        memcpy(leaf_out, ev.leaf, 32);
+        rc = apply_all(t, body, br, &ev);
+out:
+    json_decref(decoded);
     return rc;
 }
 
@@ -1199,6 +1234,189 @@ seal_set_close(struct seal_set *ss, struct ldg_txn *t)
     return rc;
 }
 
+/* ------------------------------------------------------ intake frames -- */
+
+/* Adds to frame what a commit of k events from seq first stored besides
+ * them: the seals that opened in it (keyed by their first event, which
+ * is in the commit) and the checkpoint of its new size. */
+static int
+frame_close(struct ldg_txn *t, struct ldg_intake_build *frame, uint64_t first,
+            uint64_t k)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val key, v;
+    uint8_t kb[8];
+    int rc;
+
+    ldg_be64(kb, first);
+    if (l->format >= 2) {
+        if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_SEALS), &c)) < 0)
+            return rc;
+        for (rc = ldg_cursor_get(c, LDG_SET_RANGE, kb, 8, &key, &v); rc == 0;
+             rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &key, &v)) {
+            uint64_t at;
+            if (key.len != 8 || (at = ldg_rd_be64(key.data)) >= first + k)
+                break;
+            if ((rc = ldg_intake_build_seal(frame, at, v.data, v.len)) < 0)
+                break;
+        }
+        ldg_cursor_close(c);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+    }
+    ldg_be64(kb, first + k);
+    if ((rc = ldg_kv_get(t, ldg_core(l, LDG_DB_CHECKPOINTS), kb, 8, &v)) ==
+        LDG_ENOTFOUND)
+        return 0; /* (LDG_BENCH_NOTREE: none) */
+    if (rc < 0)
+        return rc;
+    return ldg_intake_build_checkpoint(frame, v.data, v.len);
+}
+
+static int
+frame_bad(struct ldg_ledger *l, const struct ldg_intake_frame *f,
+          const char *what, uint64_t seq)
+{
+    ldg_seterr(l,
+               "storage corrupt: the intake frame of lap %u from event %llu "
+               "does not follow the log: %s (event %llu)",
+               (unsigned)f->gen, (unsigned long long)f->first_seq, what,
+               (unsigned long long)seq);
+    return LDG_ECORRUPT;
+}
+
+/* One EVENT record of f as event seq. */
+static int
+apply_event(struct ldg_txn *t, const struct ldg_intake_frame *f,
+            const struct ldg_intake_rec *r, uint64_t seq)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_event ev;
+    struct ldg_body_rec br;
+    json_t *body = NULL;
+    uint64_t target = 0;
+    uint8_t prev[32];
+    int rc, erase = 0;
+
+    if (ldg_event_decode(r->p, r->len, &ev) < 0)
+        return frame_bad(l, f, "an entry does not decode", seq);
+    if (ev.seq != seq)
+        return frame_bad(l, f, "an entry of another seq", seq);
+    if (seq > 0) {
+        if ((rc = ldg_tree_stored_hash(t, 0, seq - 1, prev)) < 0)
+            return rc == LDG_ENOTFOUND
+                       ? frame_bad(l, f, "no event before it", seq)
+                       : rc;
+        if (memcmp(prev, ev.prev, 32) != 0)
+            return frame_bad(l, f, "its prev is not the last leaf", seq);
+    }
+    memset(&br, 0, sizeof br);
+    br.rec = (uint8_t *)(uintptr_t)r->b;
+    br.rec_len = r->blen;
+    memcpy(br.root, ev.body_root, 32);
+    if (strcmp(ev.type, LDG_EV_BODY_ERASED) == 0) {
+        json_int_t tgt;
+        if (ldg_body_decode_json(ldg_txn_dicts(t), r->b, r->blen,
+                                 l->opts.body_max_bytes, &body) < 0)
+            return frame_bad(l, f, "an erasure's body does not decode", seq);
+        tgt = json_integer_value(json_object_get(body, "target_seq"));
+        if (tgt < 0 || (uint64_t)tgt >= seq) {
+            json_decref(body);
+            return frame_bad(l, f, "an erasure of no earlier event", seq);
+        }
+        target = (uint64_t)tgt;
+        erase = 1;
+        {
+            struct ldg_val v;
+            uint8_t k[8];
+            ldg_be64(k, target);
+            /* erased already (an erasure applied twice): nothing to do */
+            if (ldg_kv_get(t, ldg_core(l, ldg_db_bodies(t)), k, 8, &v) != 0)
+                erase = 0;
+        }
+    }
+    rc = store_event(t, &ev, &br, body, erase, target);
+    json_decref(body);
+    return rc;
+}
+
+int
+ldg_intake_apply_frame(struct ldg_txn *t, const struct ldg_intake_frame *f)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_intake_rec r;
+    uint64_t size, seq = f->first_seq;
+    size_t off = 0;
+    int rc;
+
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        return rc;
+    if (size != f->first_seq)
+        return frame_bad(l, f, "it does not start where the log ends", size);
+    while (ldg_intake_rec_next(f, &off, &r) == 1) {
+        uint8_t k[8];
+        struct ldg_val v;
+        switch (r.kind) {
+        case LDG_IREC_DICT: {
+            uint8_t id = (uint8_t)r.id;
+            if (ldg_kv_get(t, ldg_core(l, LDG_DB_DICTS), &id, 1, &v) == 0)
+                break; /* never changed once stored */
+            rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_DICTS), &id, 1, r.p,
+                                 r.len);
+            break;
+        }
+        case LDG_IREC_EVENT:
+            rc = apply_event(t, f, &r, seq++);
+            break;
+        case LDG_IREC_SEAL: {
+            struct ldg_seal s;
+            if (ldg_seal_record_decode(r.p, r.len, &s) < 0 ||
+                r.seq < f->first_seq || r.seq >= seq)
+                return frame_bad(l, f,
+                                 "a seal that does not decode, or of "
+                                 "events not in the frame",
+                                 r.seq);
+            ldg_be64(k, r.seq);
+            if (ldg_kv_get(t, ldg_core(l, LDG_DB_SEALS), k, 8, &v) == 0)
+                return frame_bad(l, f, "a seal over a stored one", r.seq);
+            rc =
+                ldg_core_kv_put(t, ldg_core(l, LDG_DB_SEALS), k, 8, r.p, r.len);
+            if (rc == 0)
+                rc = ldg_keys_sealed_put(t, s.key_id, s.first + s.count);
+            break;
+        }
+        case LDG_IREC_CHECKPOINT: {
+            uint64_t at = 0;
+            rc = ldg_checkpoint_check(t, (const char *)r.p, r.len, &at);
+            if (rc == 0 && at != seq)
+                rc = LDG_ETAMPER;
+            if (rc == LDG_EBADSIG || rc == LDG_EBADINPUT || rc == LDG_ETAMPER ||
+                rc == LDG_ENOTFOUND)
+                return frame_bad(l, f,
+                                 "its checkpoint is not the log key's "
+                                 "for the tree it makes",
+                                 seq);
+            ldg_be64(k, seq);
+            if (rc == 0)
+                rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_CHECKPOINTS), k, 8,
+                                     r.p, r.len);
+            break;
+        }
+        }
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < l->nappliers; i++) {
+        if (l->appliers[i].at_commit == NULL)
+            continue;
+        rc = l->appliers[i].at_commit(l->appliers[i].ctx, t, seq);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 /*
  * Commits preps[0..n) as one transaction (steps 2-8). Retries after
  * growing the map when it is full. On success the events are durable.
@@ -1248,6 +1466,8 @@ again:
     if ((rc = read_tail(t, &tl)) < 0)
         goto fail;
     memcpy(prev, tl.leaf, 32);
+    if (l->frame != NULL) /* (a try again starts it over) */
+        ldg_intake_build_reset(l->frame, tl.size);
     for (size_t j = 0; j < nspans; j++) {
         for (size_t i = 0; i < spans[j].n; i++) {
             uint64_t seq = tl.size + k;
@@ -1303,6 +1523,8 @@ again:
         goto fail;
     if (!(l->opts.flags & LDG_BENCH_NOTREE) &&
         (rc = ldg_checkpoint_put(t, tl.size + k)) < 0)
+        goto fail;
+    if (l->frame != NULL && (rc = frame_close(t, l->frame, tl.size, k)) < 0)
         goto fail;
     for (size_t i = 0; i < l->nappliers; i++) {
         if (l->appliers[i].at_commit == NULL)

@@ -229,6 +229,16 @@ ldg_intake_build_release(struct ldg_intake_build *b)
     memset(b, 0, sizeof *b);
 }
 
+void
+ldg_intake_build_reset(struct ldg_intake_build *b, uint64_t first_seq)
+{
+    b->len = LDG_INTAKE_FRAME_HDR;
+    b->count = 0;
+    b->first_seq = first_seq;
+    b->last = LDG_IREC_DICT;
+    b->checkpoint = 0;
+}
+
 /* Room for n more bytes (and the padding after them). */
 static int
 build_room(struct ldg_intake_build *b, size_t n)

@@ -113,6 +113,9 @@ struct ldg_intake_build {
 void ldg_intake_build_init(struct ldg_intake_build *b, uint32_t gen,
                            uint64_t first_seq, size_t max_bytes);
 void ldg_intake_build_release(struct ldg_intake_build *b);
+/* Empties b's records (its memory kept) and makes first_seq its first
+ * event's seq: a commit tried again starts its frame over. */
+void ldg_intake_build_reset(struct ldg_intake_build *b, uint64_t first_seq);
 /* Each: 0; LDG_EINVAL out of kind order (or a second checkpoint, an
  * entry of 0 or > 65535 bytes, a dictionary id of 0); LDG_ETOOBIG past
  * max_bytes; LDG_ENOMEM. */

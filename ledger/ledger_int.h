@@ -401,6 +401,10 @@ int ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
 int ldg_store_txn_begin_overlay(struct ldg_store *s, struct ldg_ledger *l,
                                 struct ldg_txn **out);
 int ldg_txn_is_overlay(const struct ldg_txn *t);
+/* Writes what a commit writes last (meta "ix.body", how far the body
+ * index reaches): a commit does it itself; a transaction with an overlay
+ * that stored events does it before it is read as the store. */
+int ldg_txn_settle(struct ldg_txn *t);
 /* Bytes of memory t's overlay holds (0 without one). */
 size_t ldg_txn_overlay_bytes(const struct ldg_txn *t);
 /* 0 when t's store layout is the one this build appends to (the newest),
@@ -492,7 +496,21 @@ struct ldg_ledger {
     struct ldg_cdict *cdict_old[LDG_DICT_IDS];
     size_t ncdict_old;
     uint64_t dict_tried; /* log size at the last training that failed */
+    /* The intake frame the commit under way records its events, seals
+     * and checkpoint in (append.c), or NULL. */
+    struct ldg_intake_build *frame;
 };
+
+/* append.c: brings t (a write transaction, or one with an overlay) up to
+ * date with one intake frame (FORMAT.md 12): each event stored as an
+ * append stores it (ldg_event's decode, its seq the next, its prev the
+ * last leaf; the body record as given), the seals, the dictionaries, and
+ * the checkpoint, which must verify with the log key and name the tree's
+ * root at its size. LDG_ECORRUPT (with the ledger's message) when the
+ * frame does not follow t's log or does not hold; a storage error
+ * otherwise (t must then be aborted). */
+struct ldg_intake_frame;
+int ldg_intake_apply_frame(struct ldg_txn *t, const struct ldg_intake_frame *f);
 
 /* dicts.c: the dictionary new records of l are compressed with (NULL:
  * none yet); the newest of t's snapshot made that one (after an open);

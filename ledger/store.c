@@ -715,6 +715,18 @@ txn_free(struct ldg_txn *t)
 }
 
 int
+ldg_txn_settle(struct ldg_txn *t)
+{
+    if (t->bix.dirty) { /* meta "ix.body": how far it reaches */
+        uint8_t n[8];
+        ldg_be64(n, t->bix.next);
+        return ldg_core_kv_put(t, t->s->core[LDG_DB_META], LDG_META_IX_BODY,
+                               sizeof LDG_META_IX_BODY - 1, n, sizeof n);
+    }
+    return 0;
+}
+
+int
 ldg_txn_commit(struct ldg_txn *t)
 {
     int rc;
@@ -724,17 +736,10 @@ ldg_txn_commit(struct ldg_txn *t)
         ldg_txn_abort(t);
         return LDG_EINVAL;
     }
-    if (t->write && t->bix.dirty) { /* meta "ix.body": how far it reaches */
-        uint8_t n[8];
-        char key[] = LDG_META_IX_BODY;
-        MDB_val k = {sizeof key - 1, key};
-        MDB_val v = {sizeof n, n};
-        ldg_be64(n, t->bix.next);
-        if ((rc = mdb_put(t->txn, t->s->core[LDG_DB_META], &k, &v, 0)) != 0) {
-            mdb_txn_abort(t->txn);
-            txn_free(t);
-            return xlate(rc);
-        }
+    if (t->write && (rc = ldg_txn_settle(t)) < 0) {
+        mdb_txn_abort(t->txn);
+        txn_free(t);
+        return rc;
     }
     rc = mdb_txn_commit(t->txn);
     if (t->write) {
