@@ -1436,18 +1436,56 @@ ldg_commit_group_n(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
     return ldg_commit_spans(l, &one, 1, first_seq, stored);
 }
 
+/* How a commit reaches the store: an LMDB transaction (layouts 1 to 8,
+ * or layout 999's groups too big for a frame, the tail applied first), or
+ * an intake frame (layout 999). */
+enum commit_via { VIA_LMDB, VIA_LMDB_INTAKE, VIA_FRAME };
+
+static int commit_spans_via(struct ldg_ledger *l,
+                            const struct ldg_prep_span *spans, size_t nspans,
+                            uint64_t *first_seq, uint64_t *stored,
+                            enum commit_via via);
+
+/*
+ * Layout 999: under the intake's exclusive lock, the group is made in an
+ * overlay over the store with the unapplied tail replayed (so its checks
+ * see every acknowledged event) and acknowledged by its frame's flush;
+ * a group whose frame would pass the frame limit goes to LMDB itself once
+ * the tail is applied.
+ */
 int
 ldg_commit_spans(struct ldg_ledger *l, const struct ldg_prep_span *spans,
                  size_t nspans, uint64_t *first_seq, uint64_t *stored)
+{
+    int fd, rc;
+
+    if (l->intake == NULL)
+        return commit_spans_via(l, spans, nspans, first_seq, stored, VIA_LMDB);
+    if ((fd = ldg_intake_lock_ex(l)) < 0)
+        return fd;
+    rc = commit_spans_via(l, spans, nspans, first_seq, stored, VIA_FRAME);
+    if (rc == LDG_ETOOBIG && l->errmsg[0] == '\0') /* (the frame's limit) */
+        rc = commit_spans_via(l, spans, nspans, first_seq, stored,
+                              VIA_LMDB_INTAKE);
+    ldg_intake_unlock_ex(l, fd);
+    return rc;
+}
+
+static int
+commit_spans_via(struct ldg_ledger *l, const struct ldg_prep_span *spans,
+                 size_t nspans, uint64_t *first_seq, uint64_t *stored,
+                 enum commit_via via)
 {
     size_t n = 0;
     struct ldg_txn *t = NULL;
     struct tail tl;
     struct seal_set ss = {0};
+    struct ldg_intake_ack ia;
     uint8_t prev[32];
     uint64_t k = 0; /* events stored so far in this try */
     int rc, tries = 0;
 
+    memset(&ia, 0, sizeof ia);
     if (stored != NULL)
         *stored = 0;
     for (size_t j = 0; j < nspans; j++)
@@ -1458,9 +1496,18 @@ again:
     k = 0;
     ss.n = 0;
     ldg_errbuf(l)[0] = '\0';
-    rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
+    if (via == VIA_FRAME) {
+        ldg_intake_ack_release(&ia);
+        rc = ldg_intake_ack_begin(l, &ia, &t);
+        l->frame = &ia.frame;
+    } else {
+        rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
+    }
     if (rc < 0) {
-        ldg_seterr(l, "cannot begin a write transaction: %s", ldg_strerror(rc));
+        l->frame = NULL;
+        if (ldg_errbuf(l)[0] == '\0')
+            ldg_seterr(l, "cannot begin a write transaction: %s",
+                       ldg_strerror(rc));
         return rc;
     }
     if ((rc = read_tail(t, &tl)) < 0)
@@ -1515,6 +1562,10 @@ again:
     if (k == 0) { /* every event was already there: nothing to commit */
         ldg_txn_abort(t);
         seal_set_release(&ss);
+        if (via == VIA_FRAME) {
+            l->frame = NULL;
+            ldg_intake_ack_release(&ia);
+        }
         if (first_seq != NULL)
             *first_seq = tl.size;
         return 0;
@@ -1533,12 +1584,26 @@ again:
         if (rc < 0)
             goto fail;
     }
-    rc = ldg_txn_commit(t);
+    if (via == VIA_FRAME) {
+        /* the ack: the frame written and flushed; the overlay goes */
+        l->frame = NULL;
+        rc = ldg_intake_ack_write(l, &ia);
+        ldg_txn_abort(t);
+    } else {
+        if (via == VIA_LMDB_INTAKE &&
+            (rc = ldg_intake_direct_pos(l, t, tl.size + k)) < 0)
+            goto fail;
+        rc = ldg_txn_commit(t);
+    }
     t = NULL;
     if (rc < 0)
         goto fail;
     seal_set_release(&ss);
-    ldg_dict_after_commit(l, tl.size + k);
+    /* (a dictionary is trained from the store's last events: at layout
+     * 999, once they are applied) */
+    if (via != VIA_FRAME || ia.settled)
+        ldg_dict_after_commit(l, tl.size + k);
+    ldg_intake_ack_release(&ia);
     if (first_seq != NULL)
         *first_seq = tl.size;
     if (stored != NULL)
@@ -1547,6 +1612,17 @@ again:
 fail:
     ldg_txn_abort(t);
     t = NULL;
+    if (via == VIA_FRAME) {
+        l->frame = NULL;
+        if (rc == LDG_ETOOBIG && ia.frame.full) {
+            /* too big for a frame: the caller goes to LMDB (errmsg
+             * empty says it is this) */
+            seal_set_release(&ss);
+            ldg_intake_ack_release(&ia);
+            l->errmsg[0] = '\0';
+            return rc;
+        }
+    }
     if (rc != LDG_EFULL)
         seal_set_release(&ss);
     if (rc == LDG_EFULL) {
@@ -1560,6 +1636,7 @@ fail:
     } else if (ldg_errbuf(l)[0] == '\0')
         ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
     seal_set_release(&ss);
+    ldg_intake_ack_release(&ia);
     return rc;
 }
 
@@ -1629,6 +1706,7 @@ struct ldg_batch {
     int dead;           /* a storage failure: only ldg_batch_free is left */
     int full;           /* that failure was LDG_EFULL */
     struct seal_set ss; /* format 2: the ledger-held keys' open seals */
+    int intake_fd;      /* layout 999: the intake's lock, held throughout */
 };
 
 /* Says which storage limit a batch met (LDG_EFULL or LDG_ETXNFULL): the
@@ -1682,9 +1760,21 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
     if (b == NULL)
         return LDG_ENOMEM;
     b->l = l;
+    b->intake_fd = -1;
+    /* layout 999: a batch appends to LMDB itself (it is written once,
+     * not in the intake and again), the tail applied first and the
+     * intake locked until it ends, so that no frame is written under it */
+    if (l->intake != NULL && (b->intake_fd = ldg_intake_lock_ex(l)) < 0) {
+        rc = b->intake_fd;
+        free(b);
+        return rc;
+    }
     rc = ldg_txn_begin(l, LDG_TXN_WRITE, &b->t);
     if (rc < 0) {
-        ldg_seterr(l, "cannot begin a write transaction: %s", ldg_strerror(rc));
+        if (ldg_errbuf(l)[0] == '\0')
+            ldg_seterr(l, "cannot begin a write transaction: %s",
+                       ldg_strerror(rc));
+        ldg_intake_unlock_ex(l, b->intake_fd);
         free(b);
         return rc;
     }
@@ -1693,6 +1783,7 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
             ldg_seterr(l, "cannot read the end of the log: %s",
                        ldg_strerror(rc));
         ldg_txn_abort(b->t);
+        ldg_intake_unlock_ex(l, b->intake_fd);
         free(b);
         return rc;
     }
@@ -1822,6 +1913,8 @@ ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
     for (size_t i = 0; rc == 0 && b->n > 0 && i < l->nappliers; i++)
         if (l->appliers[i].at_commit != NULL)
             rc = l->appliers[i].at_commit(l->appliers[i].ctx, b->t, size);
+    if (rc == 0 && b->n > 0 && b->intake_fd >= 0)
+        rc = ldg_intake_direct_pos(l, b->t, size);
     if (rc == 0)
         rc = b->n > 0 ? ldg_txn_commit(b->t) : (ldg_txn_abort(b->t), 0);
     else
@@ -1888,6 +1981,7 @@ ldg_batch_free(struct ldg_batch *b)
     if (b == NULL)
         return;
     ldg_txn_abort(b->t);
+    ldg_intake_unlock_ex(b->l, b->intake_fd);
     /* The map was too small for the batch: make room for a retry (as
      * far as the file system has room; a full disk does not grow it). */
     if (b->full) {

@@ -237,6 +237,7 @@ ldg_intake_build_reset(struct ldg_intake_build *b, uint64_t first_seq)
     b->first_seq = first_seq;
     b->last = LDG_IREC_DICT;
     b->checkpoint = 0;
+    b->full = 0;
 }
 
 /* Room for n more bytes (and the padding after them). */
@@ -248,8 +249,10 @@ build_room(struct ldg_intake_build *b, size_t n)
         b->len - LDG_INTAKE_FRAME_HDR + n > LDG_INTAKE_PAYLOAD_MAX ||
         (size_t)blocks_for(b->len - LDG_INTAKE_FRAME_HDR + n) *
                 LDG_INTAKE_BLOCK >
-            b->max)
+            b->max) {
+        b->full = 1;
         return LDG_ETOOBIG;
+    }
     want = (size_t)blocks_for(b->len - LDG_INTAKE_FRAME_HDR + n) *
            LDG_INTAKE_BLOCK;
     if (want > b->cap) {
@@ -386,7 +389,7 @@ ldg_intake_build_finish(struct ldg_intake_build *b, const uint8_t **out,
 /* ------------------------------------------------------------ file -- */
 
 struct ldg_intake {
-    int fd, rdonly, locked;
+    int fd, rdonly, locked, nosync;
     uint64_t blocks;
     uint8_t id[LDG_INTAKE_ID_LEN];
 };
@@ -787,7 +790,13 @@ ldg_intake_write(struct ldg_intake *in, uint64_t at, const void *frame,
         return LDG_EINVAL;
     if (pwrite_all(in->fd, frame, len, (off_t)(at * LDG_INTAKE_BLOCK)) < 0)
         return full_errno(errno) ? LDG_EFULL : LDG_EIO;
-    if (fdatasync(in->fd) != 0)
+    if (!in->nosync && fdatasync(in->fd) != 0)
         return full_errno(errno) ? LDG_EFULL : LDG_EIO;
     return 0;
+}
+
+void
+ldg_intake_set_nosync(struct ldg_intake *in)
+{
+    in->nosync = 1;
 }

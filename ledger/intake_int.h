@@ -106,6 +106,7 @@ struct ldg_intake_build {
     uint64_t first_seq;
     enum ldg_intake_kind last;
     int checkpoint;
+    int full; /* a record was refused for max_bytes (LDG_ETOOBIG) */
 };
 
 /* Starts a frame of lap gen whose first event is first_seq, of at most
@@ -212,5 +213,8 @@ uint64_t ldg_intake_used(const struct ldg_intake *in,
  * fdatasync: durable on return 0. LDG_EFULL (ENOSPC, EDQUOT), LDG_EIO. */
 int ldg_intake_write(struct ldg_intake *in, uint64_t at, const void *frame,
                      size_t len);
+/* Writes without the flush from now on (a ledger opened LDG_NOSYNC, as
+ * LMDB's MDB_NOSYNC: for tests; nothing is durable). */
+void ldg_intake_set_nosync(struct ldg_intake *in);
 
 #endif

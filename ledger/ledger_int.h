@@ -11,6 +11,7 @@
 
 #include "ledger/crypto_int.h"
 #include "ledger/format.h"
+#include "ledger/intake_int.h"
 #include "ledger/module.h"
 #include "util/util.h"
 
@@ -405,6 +406,10 @@ int ldg_txn_is_overlay(const struct ldg_txn *t);
  * index reaches): a commit does it itself; a transaction with an overlay
  * that stored events does it before it is read as the store. */
 int ldg_txn_settle(struct ldg_txn *t);
+/* Marks an overlay transaction a reader's: ldg_txn_commit ends it as a
+ * read transaction's (0), and ldg_txn_snapshot tells apart snapshots
+ * with tails of other lengths (events: how many it replayed). */
+void ldg_txn_set_reader(struct ldg_txn *t, uint64_t events);
 /* Bytes of memory t's overlay holds (0 without one). */
 size_t ldg_txn_overlay_bytes(const struct ldg_txn *t);
 /* 0 when t's store layout is the one this build appends to (the newest),
@@ -499,7 +504,49 @@ struct ldg_ledger {
     /* The intake frame the commit under way records its events, seals
      * and checkpoint in (append.c), or NULL. */
     struct ldg_intake_build *frame;
+    /* Store layout 999: the intake log every append goes through
+     * (intake_log.c); NULL at other layouts. */
+    struct ldg_intake_state *intake;
 };
+
+/* ------------------------------------- intake_log.c: layout 999's path -- */
+
+/* Opens DIR/intake for a store at layout 999 (load_meta). */
+int ldg_intake_attach(struct ldg_ledger *l);
+void ldg_intake_detach(struct ldg_ledger *l);
+/* Creates DIR/intake (a new one: one left by a conversion that did not
+ * finish is replaced) and puts its position, at the log's size, in t:
+ * ldg_init and ledger migrate to layout 999 commit t after. */
+int ldg_intake_make(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size);
+/* Applies the unapplied tail to LMDB in one transaction (taking the
+ * exclusive lock unless this thread holds it). 0 when nothing was left. */
+int ldg_intake_settle(struct ldg_ledger *l);
+/* A read transaction: the store's snapshot with the tail replayed. */
+int ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out);
+/* The exclusive lock: a file descriptor to give back, or < 0. */
+int ldg_intake_lock_ex(struct ldg_ledger *l);
+void ldg_intake_unlock_ex(struct ldg_ledger *l, int fd);
+int ldg_intake_held(const struct ldg_ledger *l);
+/* One ack group, the exclusive lock held: ldg_intake_ack_begin gives
+ * the transaction (an overlay with the tail replayed) the append path
+ * stores the group in, recording a->frame; ldg_intake_ack_write writes
+ * and flushes it (the ack), applying the tail first when the ring has no
+ * room, and after when it passed its bound. */
+struct ldg_intake_ack {
+    struct ldg_intake_pos applied, end;
+    uint64_t tail_events;
+    int settled; /* the tail was applied to LMDB */
+    struct ldg_intake_build frame;
+};
+int ldg_intake_ack_begin(struct ldg_ledger *l, struct ldg_intake_ack *a,
+                         struct ldg_txn **out);
+int ldg_intake_ack_write(struct ldg_ledger *l, struct ldg_intake_ack *a);
+void ldg_intake_ack_release(struct ldg_intake_ack *a);
+/* In a write transaction that appends to LMDB itself (a group too big
+ * for a frame, a batch; the tail applied first, the lock held): the
+ * intake position moved to the log's new size. */
+int ldg_intake_direct_pos(struct ldg_ledger *l, struct ldg_txn *t,
+                          uint64_t size);
 
 /* append.c: brings t (a write transaction, or one with an overlay) up to
  * date with one intake frame (FORMAT.md 12): each event stored as an

@@ -56,6 +56,8 @@ struct ldg_txn {
     int dicts_ok;       /* ldg_txn_dicts has read the snapshot's dictionaries */
     struct ldg_bix bix; /* ix.body's upkeep in a write (index.c) */
     struct ldg_ovl *ov; /* an overlay's changes over the read snapshot */
+    int reader;         /* an overlay of a read transaction (the tail) */
+    uint64_t tail;      /* events its tail replayed */
 };
 
 /* An item a cursor of an overlay transaction is on: a pointer into the
@@ -733,8 +735,9 @@ ldg_txn_commit(struct ldg_txn *t)
     if (t == NULL)
         return LDG_EINVAL;
     if (t->ov != NULL) { /* nothing of an overlay reaches the store */
+        int reader = t->reader;
         ldg_txn_abort(t);
-        return LDG_EINVAL;
+        return reader ? 0 : LDG_EINVAL;
     }
     if (t->write && (rc = ldg_txn_settle(t)) < 0) {
         mdb_txn_abort(t->txn);
@@ -868,7 +871,7 @@ ldg_txn_layout(struct ldg_txn *t)
         return xlate(rc);
     if (v.mv_size == LDG_META_LAYOUT_LEN)
         n = ldg_rd_be32(v.mv_data);
-    if (n > LDG_LAYOUT_MAX) {
+    if (n > LDG_LAYOUT_MAX && n != LDG_LAYOUT_INTAKE) {
         if (t->l != NULL)
             ldg_seterr(t->l, "%s: store layout %u, this build reads %d to %d",
                        t->l->dir, n, LDG_LAYOUT_MIN, LDG_LAYOUT_MAX);
@@ -948,7 +951,18 @@ ldg_txn_set_layout(struct ldg_txn *t, int layout)
 uint64_t
 ldg_txn_snapshot(struct ldg_txn *t)
 {
+    /* a reader's tail is part of what it sees */
+    if (t->reader)
+        return ((uint64_t)mdb_txn_id(t->txn) << 20) +
+               (t->tail < 0xfffff ? t->tail : 0xfffff);
     return (uint64_t)mdb_txn_id(t->txn);
+}
+
+void
+ldg_txn_set_reader(struct ldg_txn *t, uint64_t events)
+{
+    t->reader = 1;
+    t->tail = events;
 }
 
 struct ldg_store *
