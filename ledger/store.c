@@ -11,6 +11,7 @@
  * code is kept so callers can put LMDB's own words in their message.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -226,6 +227,9 @@ open_module_dbs(MDB_txn *txn, char *bad, size_t cap)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+static int tail_pages_free(const char *path, size_t psize, uint64_t size,
+                           uint64_t last);
+
 int
 ldg_store_open(struct ldg_store **out, const char *path,
                const struct ldg_store_opts *o, char *err, size_t errcap)
@@ -337,7 +341,9 @@ ldg_store_open(struct ldg_store **out, const char *path,
             mdb_env_stat(s->env, &st) == 0 && s->data_path[0] != '\0' &&
             stat(s->data_path, &fs) == 0 &&
             (uint64_t)fs.st_size <
-                ((uint64_t)info.me_last_pgno + 1) * st.ms_psize) {
+                ((uint64_t)info.me_last_pgno + 1) * st.ms_psize &&
+            !tail_pages_free(s->data_path, st.ms_psize, fs.st_size,
+                             info.me_last_pgno)) {
             if (err != NULL && errcap > 0)
                 snprintf(err, errcap,
                          "storage corrupt: %s is %llu bytes, but its last "
@@ -2394,6 +2400,117 @@ free_pages_check(struct pgwalk *w, MDB_txn *txn, const uint8_t *used)
     if (rc != MDB_NOTFOUND)
         return pg_bad(w, 0, "cannot be read (%s)", mdb_strerror(rc));
     return 0;
+}
+
+/* The free list's tree under page pg (of a map of npages pages): each
+ * page it names from `from` on is marked in seen. 0, or -1 when a page
+ * of the tree lies past the file or does not parse. */
+static int
+free_tail_walk(const uint8_t *map, size_t psize, uint64_t npages, uint64_t pg,
+               unsigned depth, uint64_t from, uint64_t last, uint8_t *seen)
+{
+    const uint8_t *p;
+    unsigned flags, lower, n;
+
+    if (depth > 32 || pg < 2 || pg >= npages)
+        return -1;
+    p = map + pg * psize;
+    flags = rd16(p + 10);
+    lower = rd16(p + 12);
+    if (lower < PG_HDR || lower > psize || !(flags & (PG_BRANCH | PG_LEAF)))
+        return -1;
+    n = (lower - PG_HDR) / 2;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned off = rd16(p + PG_HDR + 2 * i), ks, nfl;
+        const uint8_t *nd = p + off, *ids;
+        size_t ds;
+        uint64_t cnt;
+        if (off + 8 > psize)
+            return -1;
+        nfl = rd16(nd + 4);
+        ks = rd16(nd + 6);
+        if (flags & PG_BRANCH) {
+            uint64_t child =
+                rd16(nd) | (uint64_t)rd16(nd + 2) << 16 | (uint64_t)nfl << 32;
+            if (free_tail_walk(map, psize, npages, child, depth + 1, from, last,
+                               seen) < 0)
+                return -1;
+            continue;
+        }
+        ds = rd16(nd) | (size_t)rd16(nd + 2) << 16;
+        if (off + 8 + ks > psize)
+            return -1;
+        if (nfl & ND_BIGDATA) {
+            uint64_t opg;
+            if (off + 8 + ks + 8 > psize)
+                return -1;
+            opg = rd64(nd + 8 + ks);
+            if (opg < 2 || opg + (ds + PG_HDR + psize - 1) / psize > npages)
+                return -1;
+            ids = map + opg * psize + PG_HDR;
+        } else {
+            if (off + 8 + ks + ds > psize)
+                return -1;
+            ids = nd + 8 + ks;
+        }
+        if (ds < 8 || (cnt = rd64(ids)) > ds / 8 - 1)
+            return -1;
+        for (uint64_t j = 1; j <= cnt; j++) {
+            uint64_t id = rd64(ids + 8 * j);
+            if (id >= from && id <= last)
+                seen[(id - from) >> 3] |= (uint8_t)(1u << ((id - from) & 7));
+        }
+    }
+    return 0;
+}
+
+/*
+ * A data.mdb shorter than its last page is not always cut short: LMDB
+ * does not write a page that a transaction allocated and freed again
+ * before it committed (a loose page), so when that was the highest page
+ * the file ends before it, and the page is on the free list, never read.
+ * 1 when every page past the end of the file is free in the newest
+ * snapshot (read with plain loads of the file's own length, so nothing
+ * past its end is touched), else 0.
+ */
+static int
+tail_pages_free(const char *path, size_t psize, uint64_t size, uint64_t last)
+{
+    uint64_t npages = size / psize, from = npages, best = 0;
+    const uint8_t *meta = NULL;
+    struct dbrec freedb;
+    uint8_t *seen = NULL, *map;
+    int fd, ok = 0;
+
+    if (npages < 2 || last < from || last - from >= 4096)
+        return 0;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 0;
+    map = mmap(NULL, (size_t)npages * psize, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        const uint8_t *m = map + i * psize + PG_HDR;
+        if (rd32(m) == 0xBEEFC0DE && rd64(m + META_TXNID) >= best) {
+            best = rd64(m + META_TXNID);
+            meta = m;
+        }
+    }
+    if (meta != NULL && rd64(meta + 24 + 2 * DB_REC_LEN) == last &&
+        (seen = calloc((size_t)((last - from) >> 3) + 1, 1)) != NULL) {
+        dbrec_read(meta + 24, &freedb);
+        if (freedb.root != UINT64_MAX &&
+            free_tail_walk(map, psize, npages, freedb.root, 1, from, last,
+                           seen) == 0) {
+            ok = 1;
+            for (uint64_t id = from; ok && id <= last; id++)
+                ok = (seen[(id - from) >> 3] >> ((id - from) & 7)) & 1;
+        }
+    }
+    free(seen);
+    munmap(map, (size_t)npages * psize);
+    return ok;
 }
 
 int
