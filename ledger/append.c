@@ -1240,14 +1240,14 @@ seal_set_close(struct seal_set *ss, struct ldg_txn *t)
  * them: the seals that opened in it (keyed by their first event, which
  * is in the commit) and the checkpoint of its new size. */
 static int
-frame_close(struct ldg_txn *t, struct ldg_intake_build *frame, uint64_t first,
+frame_seals(struct ldg_txn *t, struct ldg_intake_build *frame, uint64_t first,
             uint64_t k)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_cursor *c = NULL;
     struct ldg_val key, v;
     uint8_t kb[8];
-    int rc;
+    int rc = 0;
 
     ldg_be64(kb, first);
     if (l->format >= 2) {
@@ -1265,6 +1265,20 @@ frame_close(struct ldg_txn *t, struct ldg_intake_build *frame, uint64_t first,
         if (rc < 0 && rc != LDG_ENOTFOUND)
             return rc;
     }
+    return 0;
+}
+
+static int
+frame_close(struct ldg_txn *t, struct ldg_intake_build *frame, uint64_t first,
+            uint64_t k)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_val v;
+    uint8_t kb[8];
+    int rc;
+
+    if ((rc = frame_seals(t, frame, first, k)) < 0)
+        return rc;
     ldg_be64(kb, first + k);
     if ((rc = ldg_kv_get(t, ldg_core(l, LDG_DB_CHECKPOINTS), kb, 8, &v)) ==
         LDG_ENOTFOUND)
@@ -1560,7 +1574,10 @@ again:
         }
     }
     if (k == 0) { /* every event was already there: nothing to commit */
-        ldg_txn_abort(t);
+        if (via == VIA_FRAME)
+            ldg_intake_ack_end(l, &ia, t, 1);
+        else
+            ldg_txn_abort(t);
         seal_set_release(&ss);
         if (via == VIA_FRAME) {
             l->frame = NULL;
@@ -1588,7 +1605,7 @@ again:
         /* the ack: the frame written and flushed; the overlay goes */
         l->frame = NULL;
         rc = ldg_intake_ack_write(l, &ia);
-        ldg_txn_abort(t);
+        ldg_intake_ack_end(l, &ia, t, rc == 0);
     } else {
         if (via == VIA_LMDB_INTAKE &&
             (rc = ldg_intake_direct_pos(l, t, tl.size + k)) < 0)
@@ -1610,7 +1627,10 @@ again:
         *stored = k;
     return 0;
 fail:
-    ldg_txn_abort(t);
+    if (via == VIA_FRAME)
+        ldg_intake_ack_end(l, &ia, t, 0);
+    else
+        ldg_txn_abort(t);
     t = NULL;
     if (via == VIA_FRAME) {
         l->frame = NULL;
@@ -1707,7 +1727,72 @@ struct ldg_batch {
     int full;           /* that failure was LDG_EFULL */
     struct seal_set ss; /* format 2: the ledger-held keys' open seals */
     int intake_fd;      /* layout 999: the intake's lock, held throughout */
+    int via_frame;      /* layout 999: b->t is an overlay, acked by a frame */
+    struct ldg_intake_ack ia;
 };
+
+/*
+ * Layout 999: a batch is made in an overlay over the store with the
+ * intake's tail replayed and acknowledged by its frame at commit, as an
+ * append is; one that outgrows a frame (or whose transaction a caller
+ * asks for, to write more than events) goes on in an LMDB transaction:
+ * the tail applied, then what the batch stored so far (its frame so far,
+ * and the seals it closed) applied to it.
+ */
+static int
+batch_to_lmdb(struct ldg_batch *b, uint64_t upto)
+{
+    struct ldg_ledger *l = b->l;
+    struct ldg_intake_build *fr = &b->ia.frame;
+    struct ldg_txn *t = NULL;
+    int rc = 0;
+
+    if (!b->via_frame)
+        return 0;
+    fr->max = SIZE_MAX; /* (room for the seals: the frame is not written) */
+    fr->full = 0;
+    if (fr->count > 0)
+        rc = frame_seals(b->t, fr, fr->first_seq, upto - fr->first_seq);
+    l->frame = NULL;
+    ldg_intake_ack_end(l, &b->ia, b->t, 0);
+    b->t = NULL;
+    b->via_frame = 0;
+    if (rc == 0)
+        rc = ldg_intake_settle(l);
+    if (rc == 0)
+        rc = ldg_store_txn_begin(l->store, l, 1, &t);
+    if (rc == 0 && fr->count > 0) {
+        struct ldg_intake_frame f;
+        const uint8_t *p;
+        size_t n;
+        rc = ldg_intake_build_finish(fr, &p, &n);
+        if (rc == 0)
+            rc = ldg_intake_frame_parse(p, n, &f, NULL);
+        if (rc == 0)
+            rc = ldg_intake_apply_frame(t, &f);
+    }
+    ldg_intake_ack_release(&b->ia);
+    if (rc < 0) {
+        ldg_txn_abort(t);
+        return rc;
+    }
+    b->t = t;
+    return 0;
+}
+
+/* store_checked in a batch: one that outgrows its frame goes on in
+ * LMDB, and the event is stored there. */
+static int
+batch_store(struct ldg_batch *b, struct ldg_prep *p, int erase, uint64_t target)
+{
+    int rc = store_checked(b->t, p, b->prev, b->prev, erase, target);
+    if (rc == LDG_ETOOBIG && b->via_frame && b->ia.frame.full) {
+        if ((rc = batch_to_lmdb(b, p->seq)) < 0)
+            return rc;
+        rc = store_checked(b->t, p, b->prev, b->prev, erase, target);
+    }
+    return rc;
+}
 
 /* Says which storage limit a batch met (LDG_EFULL or LDG_ETXNFULL): the
  * disk, the map (grown by ldg_batch_free for a retry, as far as the disk
@@ -1769,7 +1854,14 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
         free(b);
         return rc;
     }
-    rc = ldg_txn_begin(l, LDG_TXN_WRITE, &b->t);
+    if (l->intake != NULL) {
+        rc = ldg_intake_ack_begin(l, &b->ia, &b->t);
+        b->via_frame = rc == 0;
+        if (rc == 0)
+            l->frame = &b->ia.frame;
+    } else {
+        rc = ldg_txn_begin(l, LDG_TXN_WRITE, &b->t);
+    }
     if (rc < 0) {
         if (ldg_errbuf(l)[0] == '\0')
             ldg_seterr(l, "cannot begin a write transaction: %s",
@@ -1782,7 +1874,12 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
         if (rc != LDG_EVERSION) /* (an older layout said so, and how) */
             ldg_seterr(l, "cannot read the end of the log: %s",
                        ldg_strerror(rc));
-        ldg_txn_abort(b->t);
+        if (b->via_frame)
+            ldg_intake_ack_end(l, &b->ia, b->t, 0);
+        else
+            ldg_txn_abort(b->t);
+        l->frame = NULL;
+        ldg_intake_ack_release(&b->ia);
         ldg_intake_unlock_ex(l, b->intake_fd);
         free(b);
         return rc;
@@ -1809,7 +1906,14 @@ ldg_batch_add_pruned(struct ldg_batch *b, const struct ldg_event_in *ev,
 struct ldg_txn *
 ldg_batch_txn(struct ldg_batch *b)
 {
-    return b == NULL || b->dead ? NULL : b->t;
+    if (b == NULL || b->dead)
+        return NULL;
+    /* a caller that writes more than events writes to LMDB */
+    if (b->via_frame && batch_to_lmdb(b, b->tl.size + b->n) < 0) {
+        b->dead = 1;
+        return NULL;
+    }
+    return b->t;
 }
 
 int
@@ -1861,11 +1965,11 @@ ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
         size_t slot;
         rc = seal_place(&b->ss, b->t, &p, seq, &slot);
         if (rc == 0)
-            rc = store_checked(b->t, &p, b->prev, b->prev, erase, target);
+            rc = batch_store(b, &p, erase, target);
         if (rc == 0)
             ldg_seal_acc_add(&b->ss.s[slot].acc, p.digest);
     } else {
-        rc = store_checked(b->t, &p, b->prev, b->prev, erase, target);
+        rc = batch_store(b, &p, erase, target);
     }
     if (rc < 0)
         goto dead;
@@ -1913,12 +2017,22 @@ ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
     for (size_t i = 0; rc == 0 && b->n > 0 && i < l->nappliers; i++)
         if (l->appliers[i].at_commit != NULL)
             rc = l->appliers[i].at_commit(l->appliers[i].ctx, b->t, size);
-    if (rc == 0 && b->n > 0 && b->intake_fd >= 0)
-        rc = ldg_intake_direct_pos(l, b->t, size);
-    if (rc == 0)
-        rc = b->n > 0 ? ldg_txn_commit(b->t) : (ldg_txn_abort(b->t), 0);
-    else
-        ldg_txn_abort(b->t);
+    if (b->via_frame) {
+        /* the ack: the frame written and flushed; the overlay goes */
+        if (rc == 0 && b->n > 0)
+            rc = frame_close(b->t, &b->ia.frame, b->tl.size, b->n);
+        l->frame = NULL;
+        if (rc == 0 && b->n > 0)
+            rc = ldg_intake_ack_write(l, &b->ia);
+        ldg_intake_ack_end(l, &b->ia, b->t, rc == 0);
+    } else {
+        if (rc == 0 && b->n > 0 && b->intake_fd >= 0)
+            rc = ldg_intake_direct_pos(l, b->t, size);
+        if (rc == 0)
+            rc = b->n > 0 ? ldg_txn_commit(b->t) : (ldg_txn_abort(b->t), 0);
+        else
+            ldg_txn_abort(b->t);
+    }
     b->t = NULL;
     if (rc < 0) {
         b->dead = 1;
@@ -1929,7 +2043,7 @@ ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
             ldg_seterr(l, "commit failed: %s", ldg_strerror(rc));
         return rc;
     }
-    if (b->n > 0)
+    if (b->n > 0 && (b->intake_fd < 0 || !b->via_frame || b->ia.settled))
         ldg_dict_after_commit(l, size);
     if (first_seq != NULL)
         *first_seq = b->tl.size;
@@ -1962,6 +2076,11 @@ ldg_batch_commit_changes(struct ldg_batch *b)
         ldg_seterr(b->l, "the batch failed earlier; nothing of it is written");
         return LDG_EINVAL;
     }
+    if (b->via_frame) { /* no event, and nothing else written: nothing */
+        ldg_intake_ack_end(b->l, &b->ia, b->t, 1);
+        b->t = NULL;
+        return 0;
+    }
     rc = ldg_txn_commit(b->t);
     b->t = NULL;
     if (rc < 0) {
@@ -1980,7 +2099,13 @@ ldg_batch_free(struct ldg_batch *b)
 {
     if (b == NULL)
         return;
-    ldg_txn_abort(b->t);
+    if (b->via_frame) {
+        ldg_intake_ack_end(b->l, &b->ia, b->t, 0);
+        b->l->frame = NULL;
+    } else {
+        ldg_txn_abort(b->t);
+    }
+    ldg_intake_ack_release(&b->ia);
     ldg_intake_unlock_ex(b->l, b->intake_fd);
     /* The map was too small for the batch: make room for a retry (as
      * far as the file system has room; a full disk does not grow it). */
@@ -2218,7 +2343,7 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
         ts = p->ts;
         p->seal_seq = seq0;
         p->seal_leaf = i;
-        if ((rc = store_checked(b->t, p, b->prev, b->prev, 0, 0)) < 0)
+        if ((rc = batch_store(b, p, 0, 0)) < 0)
             goto dead;
     }
     if ((rc = seal_store(b->t, seq0, &seal)) < 0)

@@ -50,7 +50,18 @@ static _Thread_local struct ldg_ledger *held; /* this thread's EX lock */
 struct ldg_intake_state {
     struct ldg_intake *in;
     char path[4200];
+    /* The writer's view kept between ack groups (the exclusive lock held
+     * each time): an overlay over an LMDB snapshot whose applied position
+     * was view_applied, with every frame up to view_end replayed or
+     * stored in it. The next group replays only the frames other
+     * processes added; once anything applies the tail to LMDB (its
+     * snapshot's position is no longer the store's), it is made anew. */
+    struct ldg_txn *view;
+    struct ldg_intake_pos view_applied, view_end;
 };
+/* A view holding more than this many events is made anew (its memory,
+ * and the old snapshot it pins). */
+#define VIEW_EVENTS_MAX 4096u
 
 static void
 path_of(char *buf, size_t cap, const char *dir)
@@ -237,6 +248,7 @@ ldg_intake_detach(struct ldg_ledger *l)
 {
     if (l == NULL || l->intake == NULL)
         return;
+    ldg_txn_abort(l->intake->view);
     ldg_intake_close(l->intake->in);
     free(l->intake);
     l->intake = NULL;
@@ -346,6 +358,48 @@ ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out)
 
 /* ----------------------------------------------------------- appends -- */
 
+/* The kept view, brought up to date with the frames other processes
+ * added, or NULL when there is none or it no longer holds. */
+static struct ldg_txn *
+view_reuse(struct ldg_ledger *l, struct ldg_intake_ack *a)
+{
+    struct ldg_intake_state *st = l->intake;
+    struct ldg_intake_pos now, end;
+    struct ldg_intake_frame f;
+    struct ldg_txn *t;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int rc;
+
+    if (st->view == NULL)
+        return NULL;
+    /* the store's position now: the view holds only while it is the one
+     * its snapshot had (no one applied the tail since) */
+    if (ldg_store_txn_begin(l->store, l, 0, &t) < 0)
+        goto drop;
+    rc = applied_get(t, &now);
+    ldg_txn_abort(t);
+    if (rc < 0 || now.block != st->view_applied.block ||
+        now.gen != st->view_applied.gen || now.seq != st->view_applied.seq ||
+        st->view_end.seq - now.seq > VIEW_EVENTS_MAX)
+        goto drop;
+    end = st->view_end;
+    while ((rc = ldg_intake_next(st->in, &end, &buf, &cap, &f)) == 1)
+        if ((rc = ldg_intake_apply_frame(st->view, &f)) < 0)
+            break;
+    free(buf);
+    if (rc < 0)
+        goto drop;
+    a->applied = st->view_applied;
+    a->end = end;
+    a->tail_events = end.seq - a->applied.seq;
+    return st->view;
+drop:
+    ldg_txn_abort(st->view);
+    st->view = NULL;
+    return NULL;
+}
+
 int
 ldg_intake_ack_begin(struct ldg_ledger *l, struct ldg_intake_ack *a,
                      struct ldg_txn **out)
@@ -355,6 +409,11 @@ ldg_intake_ack_begin(struct ldg_ledger *l, struct ldg_intake_ack *a,
 
     LDG_ASSERT(held == l);
     *out = NULL;
+    a->settled = 0;
+    if ((*out = view_reuse(l, a)) != NULL) {
+        ldg_intake_build_init(&a->frame, a->end.gen, a->end.seq, FRAME_MAX);
+        return 0;
+    }
     if ((rc = ldg_store_txn_begin_overlay(l->store, l, out)) < 0)
         return rc;
     if ((rc = replay(l, *out, &a->applied, &a->end, &events)) < 0) {
@@ -363,9 +422,30 @@ ldg_intake_ack_begin(struct ldg_ledger *l, struct ldg_intake_ack *a,
         return rc;
     }
     a->tail_events = events;
-    a->settled = 0;
     ldg_intake_build_init(&a->frame, a->end.gen, a->end.seq, FRAME_MAX);
+    l->intake->view = *out;
+    l->intake->view_applied = a->applied;
+    l->intake->view_end = a->end;
     return 0;
+}
+
+void
+ldg_intake_ack_end(struct ldg_ledger *l, struct ldg_intake_ack *a,
+                   struct ldg_txn *t, int ok)
+{
+    struct ldg_intake_state *st = l->intake;
+    if (t == NULL)
+        return;
+    if (st != NULL && t == st->view) {
+        /* kept when it holds exactly the log up to the end: the group
+         * acknowledged (or nothing stored), and the tail not applied */
+        if (ok && !a->settled) {
+            st->view_end = a->end;
+            return;
+        }
+        st->view = NULL;
+    }
+    ldg_txn_abort(t);
 }
 
 int

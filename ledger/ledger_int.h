@@ -542,6 +542,11 @@ int ldg_intake_ack_begin(struct ldg_ledger *l, struct ldg_intake_ack *a,
                          struct ldg_txn **out);
 int ldg_intake_ack_write(struct ldg_ledger *l, struct ldg_intake_ack *a);
 void ldg_intake_ack_release(struct ldg_intake_ack *a);
+/* Ends the group's transaction in place of ldg_txn_abort: ok when the
+ * group was acknowledged (or stored nothing), so that the view it is
+ * kept for the next group; otherwise it is dropped. */
+void ldg_intake_ack_end(struct ldg_ledger *l, struct ldg_intake_ack *a,
+                        struct ldg_txn *t, int ok);
 /* In a write transaction that appends to LMDB itself (a group too big
  * for a frame, a batch; the tail applied first, the lock held): the
  * intake position moved to the log's new size. */

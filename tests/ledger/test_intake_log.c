@@ -6,8 +6,9 @@
  * checkpoint of its frame; LMDB is brought up to date in large
  * transactions past the tail's bound; ids are idempotent across the
  * unapplied tail; two processes appending at once make one chain; a
- * bulk writer's groups too big for a frame and an all-or-nothing batch go
- * to LMDB, the tail applied first; a ledger at layout 8 is converted;
+ * bulk writer's groups too big for a frame go to LMDB, the tail applied
+ * first; an all-or-nothing batch is acked by its frame, and one that
+ * outgrows a frame goes on in LMDB; a ledger at layout 8 is converted;
  * the ledger verifies in full after each.
  */
 #include <setjmp.h>
@@ -217,7 +218,7 @@ test_intake_log__bulk_and_batches_go_to_lmdb(void **state)
     assert_int_equal(size_of(l), 3002);
     verify_full(l);
     assert_int_equal(ldg_batch_begin(&b, l), 0);
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 30; i++) {
         struct ldg_event_in in;
         json_t *j = json_pack("{s:i}", "batch", i);
         memset(&in, 0, sizeof in);
@@ -229,10 +230,34 @@ test_intake_log__bulk_and_batches_go_to_lmdb(void **state)
     assert_int_equal(ldg_batch_commit(b, &first, &n), 0);
     ldg_batch_free(b);
     assert_int_equal(first, 3002);
-    assert_int_equal(n, 100);
+    assert_int_equal(n, 30);
+    /* a batch acked by its frame leaves LMDB behind */
+    assert_true(lmdb_size(l) < 3032);
+    /* one that outgrows a frame (2,000 events of 1 KB) goes on in LMDB,
+     * the tail and what it held so far applied first */
+    assert_int_equal(ldg_batch_begin(&b, l), 0);
+    for (int i = 0; i < 2000; i++) {
+        struct ldg_event_in in;
+        char pad[1024];
+        json_t *j;
+        memset(pad, 'a' + i % 26, sizeof pad - 1);
+        pad[sizeof pad - 1] = '\0';
+        j = json_pack("{s:i, s:s}", "big", i, "pad", pad);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.event";
+        in.body = j;
+        assert_int_equal(ldg_batch_add(b, &in), 0);
+        json_decref(j);
+    }
+    assert_int_equal(ldg_batch_commit(b, &first, &n), 0);
+    ldg_batch_free(b);
+    assert_int_equal(first, 3032);
+    assert_int_equal(n, 2000);
+    assert_int_equal(lmdb_size(l), 5032);
+    verify_full(l);
     /* and the intake goes on after them */
     t_append(l, "x.test.event", "{\"after\":1}", NULL);
-    assert_int_equal(size_of(l), 3103);
+    assert_int_equal(size_of(l), 5033);
     verify_full(l);
     ldg_close(l);
     t_rmrf(dir);
