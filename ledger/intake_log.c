@@ -58,6 +58,9 @@ struct ldg_intake_state {
      * snapshot's position is no longer the store's), it is made anew. */
     struct ldg_txn *view;
     struct ldg_intake_pos view_applied, view_end;
+    /* The last try to apply the tail found no room (map or disk): the
+     * tail's bound is not tried again until the ring is full. */
+    int settle_full;
 };
 /* A view holding more than this many events is made anew (its memory,
  * and the old snapshot it pins). */
@@ -304,10 +307,11 @@ again:
             goto again;
         ldg_seterr(l,
                    "%s: the intake log's %llu unapplied events stay in it "
-                   "(nothing is lost), and new events are refused until "
-                   "they fit",
+                   "(nothing is lost), and new events are refused once it "
+                   "is full",
                    why, (unsigned long long)events);
     }
+    l->intake->settle_full = rc == LDG_EFULL;
     return rc;
 }
 
@@ -493,8 +497,9 @@ ldg_intake_ack_write(struct ldg_ledger *l, struct ldg_intake_ack *a)
     a->end.gen = at.gen;
     a->end.seq += a->frame.count;
     a->tail_events += a->frame.count;
-    if (a->tail_events >= TAIL_EVENTS ||
-        ldg_intake_used(l->intake->in, &a->end, &a->applied) >= TAIL_BLOCKS) {
+    if (!l->intake->settle_full &&
+        (a->tail_events >= TAIL_EVENTS ||
+         ldg_intake_used(l->intake->in, &a->end, &a->applied) >= TAIL_BLOCKS)) {
         /* a failure here loses nothing: the tail stays in the intake */
         if (settle_locked(l, &a->end) == 0)
             a->settled = 1;

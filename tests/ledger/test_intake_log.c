@@ -290,6 +290,57 @@ test_intake_log__layout_8_is_converted(void **state)
     t_rmrf(dir);
 }
 
+/* A map that cannot grow: the tail stays in the intake when it cannot be
+ * applied, new events are refused with LDG_EFULL once the ring has no
+ * room, and every acknowledged event is there after a reopen with room. */
+static void
+test_intake_log__a_full_map_loses_nothing(void **state)
+{
+    char dir[256], err[512];
+    struct ldg_ledger *l;
+    struct ldg_options o;
+    uint64_t acked = 0, seq;
+    int rc = 0, i;
+    char pad[2001];
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    ldg_close(l);
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_NOSYNC;
+    o.map_size_bytes = 1u << 20;
+    o.map_max_bytes = 1u << 20;
+    if (ldg_open(&l, dir, &o, err, sizeof err) != 0)
+        fail_msg("open: %s", err);
+    memset(pad, 'x', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    for (i = 0; i < 20000; i++) {
+        struct ldg_event_in in;
+        json_t *j = json_pack("{s:i, s:s}", "n", i, "pad", pad);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.event";
+        in.body = j;
+        rc = ldg_append(l, &in, &seq);
+        json_decref(j);
+        if (rc != 0)
+            break;
+        acked = seq + 1;
+    }
+    assert_int_equal(rc, LDG_EFULL);
+    assert_true(acked > 64);
+    /* what was acked is all there, some of it only in the intake */
+    assert_int_equal(size_of(l), acked);
+    assert_true(lmdb_size(l) < acked);
+    ldg_close(l);
+    l = open_dir(dir, LDG_NOSYNC);
+    assert_int_equal(size_of(l), acked);
+    t_append(l, "x.test.event", "{\"after\":1}", NULL);
+    assert_int_equal(size_of(l), acked + 1);
+    verify_full(l);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -299,6 +350,7 @@ main(void)
         cmocka_unit_test(test_intake_log__two_processes_make_one_chain),
         cmocka_unit_test(test_intake_log__bulk_and_batches_go_to_lmdb),
         cmocka_unit_test(test_intake_log__layout_8_is_converted),
+        cmocka_unit_test(test_intake_log__a_full_map_loses_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
