@@ -697,8 +697,9 @@ frame_at(struct ldg_intake *in, uint64_t b, uint32_t gen, uint64_t seq,
         return LDG_EIO;
     if ((size_t)got < LDG_INTAKE_BLOCK)
         return 0;
+    /* (gen 0: a frame of any lap and seq) */
     if (ldg_intake_frame_peek(*buf, &fgen, &blocks, &first, NULL) < 0 ||
-        fgen != gen || first != seq || blocks > in->blocks - b)
+        (gen != 0 && (fgen != gen || first != seq)) || blocks > in->blocks - b)
         return 0;
     need = (size_t)blocks * LDG_INTAKE_BLOCK;
     if (need > *bufcap) {
@@ -740,6 +741,13 @@ ldg_intake_next(struct ldg_intake *in, struct ldg_intake_pos *pos,
     pos->gen = gen;
     pos->seq = f->first_seq + f->count;
     return 1;
+}
+
+int
+ldg_intake_frame_at(struct ldg_intake *in, uint64_t block, uint8_t **buf,
+                    size_t *bufcap, struct ldg_intake_frame *f)
+{
+    return frame_at(in, block, 0, 0, buf, bufcap, f);
 }
 
 int

@@ -192,6 +192,11 @@ void ldg_intake_unlock(struct ldg_intake *in);
 int ldg_intake_next(struct ldg_intake *in, struct ldg_intake_pos *pos,
                     uint8_t **buf, size_t *bufcap, struct ldg_intake_frame *f);
 
+/* The frame at block `block` whatever its lap and seq: 1 with *f, 0 when
+ * none holds there, LDG_EIO, LDG_ENOMEM (verify's look past the end). */
+int ldg_intake_frame_at(struct ldg_intake *in, uint64_t block, uint8_t **buf,
+                        size_t *bufcap, struct ldg_intake_frame *f);
+
 /*
  * Where a frame of `blocks` blocks goes when the log ends at *end and the
  * store has applied up to *applied: *at (block and lap; seq is end's).

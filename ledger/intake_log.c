@@ -525,3 +525,66 @@ ldg_intake_direct_pos(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size)
     a.seq = size;
     return applied_put(t, ldg_intake_id(l->intake->in), &a);
 }
+
+/*
+ * verify --full's check of the intake against the store: its file id and
+ * the applied position are the store's (applied_get), every frame from
+ * there on follows the log (a reader's replay, made by verify's own read
+ * transaction), and no frame that holds lies past the log's end: one of
+ * the end's lap at or after the end's block, or of the next lap, from
+ * the end's seq on, would be an acknowledged frame cut off by a damaged
+ * one before it (a torn tail leaves only frames that do not hold, or of
+ * earlier laps). 0; 1 with what (cap bytes) and *seq, the first event
+ * cut off; < 0 on an error.
+ */
+int
+ldg_intake_check(struct ldg_ledger *l, char *what, size_t cap, uint64_t *seq)
+{
+    struct ldg_intake_state *st = l->intake;
+    struct ldg_intake_pos applied, end;
+    struct ldg_intake_frame f;
+    struct ldg_txn *t;
+    uint8_t *buf = NULL;
+    size_t bcap = 0;
+    uint64_t frames = 0;
+    int rc;
+
+    if (st == NULL)
+        return 0;
+    if ((rc = ldg_store_txn_begin(l->store, l, 0, &t)) < 0)
+        return rc;
+    rc = applied_get(t, &applied);
+    ldg_txn_abort(t);
+    if (rc == LDG_ECORRUPT) {
+        snprintf(what, cap, "%s", ldg_errbuf(l));
+        *seq = 0;
+        return 1;
+    }
+    if (rc < 0)
+        return rc;
+    end = applied;
+    while ((rc = ldg_intake_next(st->in, &end, &buf, &bcap, &f)) == 1)
+        frames++;
+    for (uint64_t b = 1; rc == 0 && b < ldg_intake_blocks(st->in); b++) {
+        if ((rc = ldg_intake_frame_at(st->in, b, &buf, &bcap, &f)) <= 0)
+            continue;
+        rc = 0;
+        if (f.first_seq >= end.seq &&
+            ((f.gen == end.gen && b >= end.block) || f.gen == end.gen + 1)) {
+            snprintf(what, cap,
+                     "the intake log is damaged at block %llu (lap %u): "
+                     "the frame of events %llu..%llu at block %llu, "
+                     "acknowledged, lies past it and is not read",
+                     (unsigned long long)end.block, (unsigned)end.gen,
+                     (unsigned long long)f.first_seq,
+                     (unsigned long long)(f.first_seq + f.count - 1),
+                     (unsigned long long)b);
+            *seq = end.seq;
+            free(buf);
+            return 1;
+        }
+    }
+    free(buf);
+    (void)frames;
+    return rc < 0 ? rc : 0;
+}

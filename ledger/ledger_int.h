@@ -552,6 +552,10 @@ void ldg_intake_ack_end(struct ldg_ledger *l, struct ldg_intake_ack *a,
  * intake position moved to the log's new size. */
 int ldg_intake_direct_pos(struct ldg_ledger *l, struct ldg_txn *t,
                           uint64_t size);
+/* verify --full's check of the intake against the store (intake_log.c):
+ * 0; 1 with what and *seq; < 0 on an error. */
+int ldg_intake_check(struct ldg_ledger *l, char *what, size_t cap,
+                     uint64_t *seq);
 
 /* append.c: brings t (a write transaction, or one with an overlay) up to
  * date with one intake frame (FORMAT.md 12): each event stored as an

@@ -11,6 +11,7 @@
  * outgrows a frame goes on in LMDB; a ledger at layout 8 is converted;
  * the ledger verifies in full after each.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -341,6 +342,56 @@ test_intake_log__a_full_map_loses_nothing(void **state)
     t_rmrf(dir);
 }
 
+/* A damaged frame in the middle of the tail: a reader stops before it
+ * (the log ends there), and verify --full names the acknowledged frames
+ * cut off past it. */
+static void
+test_intake_log__verify_names_frames_cut_off(void **state)
+{
+    char dir[256], path[300];
+    struct ldg_ledger *l;
+    struct ldg_verify_report rep;
+    uint64_t cut = 0;
+    int fd, rc;
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    for (int i = 0; i < 10; i++)
+        t_append(l, "x.test.event", "{\"n\":1}", NULL);
+    assert_true(lmdb_size(l) <= 1); /* all in the intake */
+    assert_int_equal(
+        ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &rep, NULL, NULL),
+        0);
+    ldg_close(l);
+    /* flip a byte of the payload of the frame of event 5 */
+    snprintf(path, sizeof path, "%s/intake", dir);
+    fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    for (uint64_t b = 1; b < 64; b++) {
+        uint8_t h[64];
+        assert_int_equal(pread(fd, h, sizeof h, (off_t)(b * 4096)), 64);
+        if (memcmp(h, "LDGF", 4) == 0 && ldg_rd_be64(h + 16) == 5) {
+            uint8_t c;
+            assert_int_equal(pread(fd, &c, 1, (off_t)(b * 4096 + 100)), 1);
+            c ^= 0x40;
+            assert_int_equal(pwrite(fd, &c, 1, (off_t)(b * 4096 + 100)), 1);
+            cut = b;
+            break;
+        }
+    }
+    close(fd);
+    assert_true(cut > 0);
+    l = open_dir(dir, LDG_NOSYNC | LDG_RDONLY);
+    assert_int_equal(size_of(l), 5); /* the log ends before the damage */
+    rc =
+        ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &rep, NULL, NULL);
+    assert_int_equal(rc, LDG_ETAMPER);
+    assert_int_equal(rep.bad_seq, 5);
+    assert_non_null(strstr(rep.what, "intake log is damaged"));
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -351,6 +402,7 @@ main(void)
         cmocka_unit_test(test_intake_log__bulk_and_batches_go_to_lmdb),
         cmocka_unit_test(test_intake_log__layout_8_is_converted),
         cmocka_unit_test(test_intake_log__a_full_map_loses_nothing),
+        cmocka_unit_test(test_intake_log__verify_names_frames_cut_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
