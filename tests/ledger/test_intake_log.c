@@ -392,6 +392,76 @@ test_intake_log__verify_names_frames_cut_off(void **state)
     t_rmrf(dir);
 }
 
+/* Readers in another process while the tail is applied and the ring
+ * laps (3,000 frames in a ring of 2,047 blocks): each read transaction
+ * sees a log that only grows, with every event up to its size there and
+ * each event the same bytes every time it is read: no gap, no event twice
+ * or changed. */
+static void
+test_intake_log__readers_see_no_gap_while_applied(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l;
+    pid_t pid;
+    int status, go[2];
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    assert_int_equal(pipe(go), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct ldg_ledger *r = open_dir(dir, LDG_RDONLY);
+        uint8_t(*leaf)[32] = calloc(4000, 32);
+        uint64_t seen = 0, reads = 0;
+        char c;
+        close(go[1]);
+        if (leaf == NULL ||
+            fcntl(go[0], F_SETFL, fcntl(go[0], F_GETFL) | O_NONBLOCK) != 0)
+            _exit(2);
+        for (;;) {
+            struct ldg_txn *t;
+            uint64_t n = 0;
+            int done = read(go[0], &c, 1) == 0;
+            if (ldg_txn_begin(r, LDG_TXN_READ, &t) != 0 ||
+                ldg_txn_size(t, &n) != 0)
+                _exit(3);
+            if (n < seen || n > 4000)
+                _exit(4); /* the log shrank */
+            /* every event up to the size, each the same bytes as when
+             * first read (its leaf hash) */
+            for (uint64_t s = seen > 8 ? seen - 8 : 0; s < n; s++) {
+                struct ldg_event ev;
+                if (ldg_event_get(t, s, &ev) != 0)
+                    _exit(5); /* a gap */
+                if (s < seen && memcmp(leaf[s], ev.leaf, 32) != 0)
+                    _exit(6); /* changed */
+                memcpy(leaf[s], ev.leaf, 32);
+            }
+            seen = n;
+            reads++;
+            ldg_txn_abort(t);
+            if (done)
+                break;
+        }
+        ldg_close(r);
+        _exit(reads > 10 && seen == 3001 ? 0 : 7);
+    }
+    close(go[0]);
+    for (int i = 0; i < 3000; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"i\":%d}", i);
+        t_append(l, "x.test.event", body, NULL);
+    }
+    close(go[1]); /* the reader's last read sees it all */
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("the reader saw a log that is not the log: exit %d",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -403,6 +473,7 @@ main(void)
         cmocka_unit_test(test_intake_log__layout_8_is_converted),
         cmocka_unit_test(test_intake_log__a_full_map_loses_nothing),
         cmocka_unit_test(test_intake_log__verify_names_frames_cut_off),
+        cmocka_unit_test(test_intake_log__readers_see_no_gap_while_applied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
