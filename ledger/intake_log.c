@@ -28,13 +28,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "ledger/intake_int.h"
 #include "ledger/ledger_int.h"
 
-/* The ring a new intake gets: 8 MiB (2,048 blocks). */
+/* The ring a new intake gets: 8 MiB (2,048 blocks), or on a small file
+ * system a sixteenth of its free space, at least 64 blocks (256 KiB):
+ * the file is written whole at creation. */
 #define RING_BLOCKS 2048u
+#define RING_BLOCKS_MIN 64u
 /* The unapplied tail is applied past 64 events or 256 blocks (1 MiB):
  * an LMDB commit writes some 100-200 KB whatever it holds, so 64 events
  * a commit cost some 2-3 KB each beside their 4 KiB frames; and every
@@ -270,11 +274,20 @@ ldg_intake_make(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size)
     struct ldg_intake_pos a = {1, 1, size};
     int rc;
 
+    uint64_t blocks = RING_BLOCKS;
+    struct statvfs vfs;
+
     path_of(path, sizeof path, l->dir);
     ldg_random(id, sizeof id);
     /* one left by a conversion that did not finish is no store's */
     (void)unlink(path);
-    if ((rc = ldg_intake_create(path, RING_BLOCKS, id, err, sizeof err)) < 0) {
+    if (statvfs(l->dir, &vfs) == 0) {
+        uint64_t room =
+            (uint64_t)vfs.f_bavail * vfs.f_frsize / 16 / LDG_INTAKE_BLOCK;
+        if (room < blocks)
+            blocks = room > RING_BLOCKS_MIN ? room : RING_BLOCKS_MIN;
+    }
+    if ((rc = ldg_intake_create(path, blocks, id, err, sizeof err)) < 0) {
         ldg_seterr(l, "%s", err);
         return rc;
     }
