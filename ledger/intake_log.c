@@ -39,12 +39,15 @@
  * the file is written whole at creation. */
 #define RING_BLOCKS 2048u
 #define RING_BLOCKS_MIN 64u
-/* The unapplied tail is applied past 64 events or 256 blocks (1 MiB):
- * an LMDB commit writes some 100-200 KB whatever it holds, so 64 events
- * a commit cost some 2-3 KB each beside their 4 KiB frames; and every
+/* The unapplied tail is applied past 128 events or 512 blocks (2 MiB).
+ * An LMDB commit writes some 100-300 KB whatever it holds: lone events
+ * at 10 a second (bench/wear.sh, 150 s) cost 4,096 B each in their frames
+ * and 4,358 B in data.mdb applied 64 at a time (9,000 B in all with the
+ * journal, against a target of 8 KiB); twice as many a commit halve the
+ * second share (measured: 7,832 B at 10 a second, 7,787 at 100). Every
  * reader replays the tail, some 20-40 us an event. */
-#define TAIL_EVENTS 64u
-#define TAIL_BLOCKS 256u
+#define TAIL_EVENTS 128u
+#define TAIL_BLOCKS 512u
 /* A frame is at most 128 KiB: a bigger ack group (a bulk ingest's, a
  * busy server's) goes straight to LMDB once the tail is applied, not
  * written twice. An LMDB commit writes some 100-200 KB whatever it

@@ -84,6 +84,7 @@ struct ldg_cursor {
     const struct ldg_ovl_node *o; /* the overlay's next candidate */
     int from_o;                   /* cur came from the overlay */
     struct ovl_item cur;
+    int plain; /* a reader's overlay left this database alone: LMDB's */
 };
 
 static int
@@ -1865,8 +1866,14 @@ ldg_cursor_get(struct ldg_cursor *c, enum ldg_seek op, const void *key,
     MDB_cursor_op mop;
     int rc;
 
-    if (c->t != NULL)
-        return ovl_cursor_get(c, op, key, klen, k, v);
+    /* an overlay's cursor merges; a reader's overlay holds what its tail
+     * replayed and never changes after, so a database it left alone is
+     * read as LMDB keeps it */
+    if (c->t != NULL && !c->plain) {
+        if (!c->t->reader || ovl_map_of(c->t, c->dbi, 0) != NULL)
+            return ovl_cursor_get(c, op, key, klen, k, v);
+        c->plain = 1;
+    }
     switch (op) {
     case LDG_FIRST:
         mop = MDB_FIRST;

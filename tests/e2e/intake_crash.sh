@@ -6,7 +6,7 @@
 #
 #   1. Appends with ids, one process each, some killed at a random moment
 #      (opening, replaying the tail, signing, writing the frame, flushing
-#      it, applying the tail to LMDB every 64 events): after each round
+#      it, applying the tail to LMDB every 128 events, and at its close): after each round
 #      every acknowledged seq holds its event, the log has no gaps and
 #      verifies in full, and each killed append's id is in the log at
 #      most once: retried, it answers the seq it has, or a new one.

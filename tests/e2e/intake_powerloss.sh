@@ -4,7 +4,7 @@
 # log, docs/FORMAT.md 12). `ledger ingest --acks --batch 4` of 200 lines
 # runs under tests/faults/powerlog.c recording data.mdb and DIR/intake in
 # one ordered log (every write, every sync of each, every ack printed):
-# frames of 4 events, and LMDB commits that apply the tail every 64. Then
+# frames of 4 events, and LMDB commits that apply the tail every 128. Then
 # tests/faults/powerloss.c makes the images: of each file, its writes up
 # to its own last sync by a chosen epoch durable, and its later writes up
 # to the end of that epoch (both files' together) a prefix, a random

@@ -126,9 +126,9 @@ test_intake_log__acked_events_are_seen_at_once(void **state)
     assert_true(lmdb_size(l) < size_of(l));
     verify_full(r);
     /* past the bound, LMDB catches up */
-    for (int i = 0; i < 70; i++)
+    for (int i = 0; i < 140; i++)
         t_append(l, "x.test.event", "{\"more\":true}", NULL);
-    assert_true(lmdb_size(l) >= 64);
+    assert_true(lmdb_size(l) >= 128);
     assert_int_equal(size_of(r), size_of(l));
     verify_full(l);
     ldg_close(r);
