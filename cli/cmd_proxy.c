@@ -283,8 +283,8 @@ cmd_proxy(struct cli *c, struct proxy_args *x, int npos, char **pos)
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         rc = rc == LDG_EBADINPUT ? EX_USAGE
-             : rc == LDG_EKEY || rc == LDG_EVERSION
-                 ? cli_exit_code(rc) /* as append: 77, 65 */
+             : rc == LDG_EKEY || rc == LDG_EVERSION || rc == LDG_EBUSY
+                 ? cli_exit_code(rc) /* as append: 77, 65; in use: 75 */
                  : EX_IOERR;
         goto out;
     }
@@ -333,7 +333,8 @@ CLI_COMMAND(
     "could not be recorded. Exit 64 for a bad option or proxy file, 66 "
     "for a --config FILE or a ledger that is not there, 65 for a ledger "
     "at an older store layout (`ledger migrate` it), 77 for an --actor "
-    "whose key is missing or unusable, 74 when it cannot listen, open the "
+    "whose key is missing or unusable, 75 when its address is in use (as "
+    "`ledger serve --otlp`), 74 when it cannot listen otherwise, open the "
     "ledger that is there or read the proxy file. See docs/PROXY.md.",
     proxy_opts, NULL,
     "# in front of Ollama; applications use http://127.0.0.1:11435\n"

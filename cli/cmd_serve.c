@@ -176,6 +176,8 @@ proxy_quit(void)
     pthread_mutex_unlock(&px.mu);
 }
 
+static void rx_start(void);
+
 static void
 on_ready(void *ctx, const char *path)
 {
@@ -184,6 +186,7 @@ on_ready(void *ctx, const char *path)
     fflush(stdout);
     notify("READY=1\nMAINPID=%ld\nSTATUS=serving on %s", (long)getpid(),
            path[0] ? path : "an inherited socket");
+    rx_start();
     {
         char err[512];
         if (ldg_jobs_start(jobs, jobs_dir, path, err, sizeof err) < 0)
@@ -215,6 +218,106 @@ static struct ldg_otlp_stats otlp_final;
 static pthread_mutex_t otlp_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct ldg_otlp *metrics_otlp;
 static int otlp_stopped;
+
+/* --status lists the receivers (ldg_jobs_receivers) at their addresses
+ * (otlp_url, metrics_url; "" when not run) with their counters: written
+ * at the start, then by rx's thread at most every RX_EVERY_S while they
+ * change, and at the stop. */
+static char otlp_url[400], metrics_url[400];
+static uint64_t scrapes, scrapes_partial; /* __atomic */
+#define RX_EVERY_S 10
+static struct {
+    pthread_t thr;
+    int started, quit;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} rx = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static json_t *
+receivers_now(void)
+{
+    json_t *l = json_array();
+    struct ldg_otlp_stats ot;
+    int have = 0;
+    pthread_mutex_lock(&otlp_mu);
+    if (metrics_otlp != NULL || otlp_stopped) {
+        if (metrics_otlp != NULL)
+            ldg_otlp_stats(metrics_otlp, &ot);
+        else
+            ot = otlp_final;
+        have = 1;
+    }
+    pthread_mutex_unlock(&otlp_mu);
+    if (have && otlp_url[0])
+        json_array_append_new(l,
+                              cli_serve_receiver_otlp("otlp", otlp_url, &ot));
+    if (metrics_url[0])
+        json_array_append_new(
+            l, cli_serve_receiver_metrics(
+                   metrics_url, __atomic_load_n(&scrapes, __ATOMIC_RELAXED),
+                   __atomic_load_n(&scrapes_partial, __ATOMIC_RELAXED)));
+    return l;
+}
+
+static void *
+rx_main(void *arg)
+{
+    char *last = NULL;
+    (void)arg;
+    pthread_mutex_lock(&rx.mu);
+    while (!rx.quit) {
+        struct timespec ts = ldg_mono_deadline(RX_EVERY_S * 1000000000ull);
+        while (!rx.quit &&
+               pthread_cond_timedwait(&rx.cv, &rx.mu, &ts) != ETIMEDOUT)
+            ;
+        if (rx.quit)
+            break;
+        pthread_mutex_unlock(&rx.mu);
+        json_t *l = receivers_now();
+        char *now = json_dumps(l, JSON_COMPACT);
+        if (now != NULL && (last == NULL || strcmp(now, last) != 0)) {
+            ldg_jobs_receivers(jobs, l); /* changed: written */
+            l = NULL;
+            free(last);
+            last = now;
+        } else {
+            free(now);
+        }
+        json_decref(l);
+        pthread_mutex_lock(&rx.mu);
+    }
+    pthread_mutex_unlock(&rx.mu);
+    free(last);
+    return NULL;
+}
+
+/* The receivers' first counters written, and rx's thread started. */
+static void
+rx_start(void)
+{
+    if (!otlp_url[0] && !metrics_url[0])
+        return;
+    ldg_jobs_receivers(jobs, receivers_now());
+    if (ldg_cond_init_mono(&rx.cv) == 0 &&
+        pthread_create(&rx.thr, NULL, rx_main, NULL) == 0)
+        rx.started = 1;
+}
+
+/* Stops rx's thread, and writes the receivers' last counters. */
+static void
+rx_stop(void)
+{
+    if (rx.started) {
+        pthread_mutex_lock(&rx.mu);
+        rx.quit = 1;
+        pthread_cond_broadcast(&rx.cv);
+        pthread_mutex_unlock(&rx.mu);
+        pthread_join(rx.thr, NULL);
+        rx.started = 0;
+    }
+    if (otlp_url[0] || metrics_url[0])
+        ldg_jobs_receivers(jobs, receivers_now());
+}
 
 static void
 otlp_quit(void)
@@ -360,8 +463,9 @@ static const struct cli_opt serve_opts[] = {
              "run `ledger proxy` with the server, as DIR/" LDG_PROXY_FILE
              " says (docs/PROXY.md); its events go through this server"),
     CLI_ON(OPT_STATUS, 0, "status",
-           "show what the server of DIR is doing and how its interval jobs "
-           "fare, then exit (0 serving and every job's last run ok, 1 a "
+           "show what the server of DIR is doing, how its interval jobs "
+           "fare and what its receivers (--otlp, --metrics) counted, then "
+           "exit (0 serving and every job's last run ok, 1 a "
            "job failing or --proxy's proxy not running, 69 not serving, 66 "
            "never served)",
            SA, status),
@@ -432,6 +536,14 @@ jobs_ready(struct cli *c)
     return 0;
 }
 
+/* A scrape with the server's own figures only: counted for --status. */
+static void
+metrics_log(void *ctx, const char *line)
+{
+    __atomic_add_fetch(&scrapes_partial, 1, __ATOMIC_RELAXED);
+    serve_log(ctx, line);
+}
+
 /* --metrics: the server whose counters the endpoint adds. */
 static struct ldg_server *metrics_server;
 
@@ -444,6 +556,7 @@ metrics_extra(void *ctx, size_t *len)
     size_t tl = 0;
     int have = 1;
     (void)ctx;
+    __atomic_add_fetch(&scrapes, 1, __ATOMIC_RELAXED); /* --status's */
     ldg_serve_stats(metrics_server, &st);
     if (ldg_metrics_render_serve(&st, &s, len) < 0)
         return NULL;
@@ -719,23 +832,6 @@ serve_prepare(struct cli *c, struct serve_args *g)
     return 0;
 }
 
-/* "WHAT on http://HOST:PORTTAIL" once an endpoint given as addr (PORT,
- * localhost:PORT, HOST:PORT) listens on port; "WHAT on unix:PATH (HOW)". */
-static void
-say_on(const char *what, const char *addr, unsigned port, const char *tail,
-       const char *how)
-{
-    const char *colon = strrchr(addr, ':');
-    if (strncmp(addr, "unix:", 5) == 0)
-        printf("%s on %s (%s)\n", what, addr, how);
-    else if (colon == NULL || strncmp(addr, "localhost:", 10) == 0)
-        printf("%s on http://127.0.0.1:%u%s\n", what, port, tail);
-    else
-        printf("%s on http://%.*s:%u%s\n", what, (int)(colon - addr), addr,
-               port, tail);
-    fflush(stdout);
-}
-
 /* --metrics ADDR: the endpoint, and where it listens said. 0, or the
  * exit code. */
 static int
@@ -751,16 +847,17 @@ serve_metrics(struct cli *c, struct ldg_server *s, struct serve_args *g,
     mo.dir = c->dir;
     mo.allow_remote = g->metrics_remote;
     mo.extra = metrics_extra;
-    mo.log = serve_log;
+    mo.log = metrics_log;
     metrics_server = s;
     err[0] = '\0';
     rc = ldg_metrics_endpoint_start(mep, &mo, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "--metrics %s: %s", g->metrics_addr, err);
-        return rc == LDG_EBADINPUT ? EX_USAGE : 75;
+        return rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
     }
-    say_on("metrics", g->metrics_addr, ldg_metrics_endpoint_port(*mep),
-           "/metrics", "GET /metrics");
+    cli_serve_said_on("metrics", g->metrics_addr,
+                      ldg_metrics_endpoint_port(*mep), "/metrics",
+                      "GET /metrics", metrics_url, sizeof metrics_url);
     return 0;
 }
 
@@ -782,17 +879,19 @@ serve_otlp(struct cli *c, struct ldg_server *s, struct serve_args *g)
         snprintf(listen, cap, "%s", g->otlp_addr);
     g->oo.listen = listen;
     g->oo.server = s;
+    g->oo.log = serve_log; /* a refused request: one line, rate-limited */
     err[0] = '\0';
     rc = ldg_otlp_start(&otlp, &g->oo, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "--otlp: %s", err);
-        return rc == LDG_EBADINPUT ? EX_USAGE : 75;
+        return rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
     }
     pthread_mutex_lock(&otlp_mu);
     metrics_otlp = otlp;
     pthread_mutex_unlock(&otlp_mu);
-    say_on("otlp", listen, ldg_otlp_port(otlp), " (POST /v1/traces, /v1/logs)",
-           "POST /v1/traces, /v1/logs");
+    cli_serve_said_on("otlp", listen, ldg_otlp_port(otlp),
+                      " (POST /v1/traces, /v1/logs)",
+                      "POST /v1/traces, /v1/logs", otlp_url, sizeof otlp_url);
     return 0;
 }
 
@@ -828,15 +927,21 @@ serve_main(struct cli *c, struct serve_args *g)
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         notify("STATUS=cannot start: %s", err[0] ? err : ldg_strerror(rc));
-        rc = rc == LDG_EBUSY       ? 75
-             : rc == LDG_EBADINPUT ? EX_CONFIG /* access.json */
-                                   : cli_exit_code(rc);
+        rc = rc == LDG_EBADINPUT ? EX_CONFIG          /* access.json */
+                                 : cli_exit_code(rc); /* 75 in use */
         goto out;
     }
     if (g->metrics_addr != NULL && (rc = serve_metrics(c, s, g, &mep)) != 0)
         goto out;
-    if (g->otlp_addr != NULL && (rc = serve_otlp(c, s, g)) != 0)
-        goto out;
+    if (g->otlp_addr != NULL) {
+        /* a span timed before the ledger's first event is flagged (not
+         * known on a pruned ledger, whose first is gone: 2000 only) */
+        struct ldg_stats lst;
+        if (ldg_stats(l, &lst) == 0 && lst.horizon == 0)
+            g->oo.map.genesis_ns = lst.first_ts;
+        if ((rc = serve_otlp(c, s, g)) != 0)
+            goto out;
+    }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
@@ -851,6 +956,7 @@ serve_main(struct cli *c, struct serve_args *g)
     ldg_metrics_endpoint_stop(mep); /* before the server it reads */
     mep = NULL;
     otlp_quit(); /* (stopped already, unless the loop failed) */
+    rx_stop();   /* the receivers' last counters, in the status file */
     ldg_jobs_quit(jobs);
     if (px.started) {
         proxy_quit();

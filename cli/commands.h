@@ -264,6 +264,20 @@ int cli_query_bundle(struct cli *c, const struct cli_bundle_args *ba,
 struct ldg_serve_stats;
 struct ldg_otlp_stats;
 int cli_serve_status(struct cli *c);
+/* The status file's receivers (ldg_jobs_receivers): an entry for an OTLP
+ * receiver (name "otlp"; another transport's, its own name) and for the
+ * metrics endpoint, each {"name", "address", "counters", "summary"}
+ * (NULL when out of memory). */
+json_t *cli_serve_receiver_otlp(const char *name, const char *address,
+                                const struct ldg_otlp_stats *st);
+json_t *cli_serve_receiver_metrics(const char *address, uint64_t scrapes,
+                                   uint64_t partial);
+/* "WHAT on http://HOST:PORTTAIL" on stdout once an endpoint given as
+ * addr (PORT, localhost:PORT, HOST:PORT) listens on port; "WHAT on
+ * unix:PATH (HOW)"; the address into url (cap bytes) for --status. */
+void cli_serve_said_on(const char *what, const char *addr, unsigned port,
+                       const char *tail, const char *how, char *url,
+                       size_t cap);
 void cli_serve_stopped(const struct ldg_serve_stats *st,
                        const struct ldg_otlp_stats *otlp);
 

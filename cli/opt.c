@@ -380,9 +380,10 @@ cli_help_overview(FILE *f)
              "columns; piped it always is whole)");
     opt_line(f, "    --version", "the version, format and libraries");
     fputs("\nExit codes: 0 ok, 1 verification failed, 64 usage, 65 bad "
-          "data, 66 no input,\n71 out of memory, 73 cannot create, 74 I/O, "
-          "75 try again later, 77 key unusable\n(doctor: 0 healthy, 1 "
-          "degraded, 2 blocked, 3 unknown).\n",
+          "data, 66 no input,\n69 not serving, 70 crashed, 71 out of memory, "
+          "73 cannot create, 74 I/O,\n75 try again later (busy, an address "
+          "in use), 77 key unusable, 78 configuration\n(doctor: 0 healthy, 1 "
+          "degraded, 2 blocked, 3 unknown; docs/OUTPUT.md).\n",
           f);
     fputs("\nExamples:\n"
           "  ledger init\n"

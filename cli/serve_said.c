@@ -1,6 +1,7 @@
 /*
  * serve_said.c — what `ledger serve` says of itself: --status (from
- * its status file) and, when it stops, what it did.
+ * its status file, with the receivers it runs and their counters) and,
+ * when it stops, what it did.
  */
 #include <string.h>
 #include "cli/cli.h"
@@ -40,6 +41,27 @@ said_proxy(const json_t *px, int alive)
                nb);
     else
         printf("proxy    %s\n", state);
+}
+
+/* The status file's receivers, a line each: name, address, what the
+ * counters say (as of the file's last update). */
+static void
+said_receivers(const json_t *rl, const char *updated)
+{
+    const json_t *r;
+    size_t i;
+    char when[48];
+
+    if (json_array_size(rl) == 0)
+        return;
+    cli_when_rfc3339(when, sizeof when, updated);
+    printf("receivers (counters as of %s):\n", when);
+    json_array_foreach(rl, i, r)
+    {
+        const char *s = json_string_value(json_object_get(r, "summary"));
+        printf("%-8s %s: %s\n", json_string_value(json_object_get(r, "name")),
+               json_string_value(json_object_get(r, "address")), s ? s : "-");
+    }
 }
 
 /* `ledger serve --status`: DIR/serve-status.json, and whether its
@@ -140,8 +162,11 @@ cli_serve_status(struct cli *c)
                        le ? le : "(no message)", nx ? nx : "-");
         }
     }
-    if (c->out == OUT_HUMAN)
+    if (c->out == OUT_HUMAN) {
         said_proxy(json_object_get(st, "proxy"), alive);
+        said_receivers(json_object_get(st, "receivers"),
+                       json_string_value(json_object_get(st, "updated")));
+    }
     json_decref(st);
     if (!alive)
         return EX_UNAVAILABLE;
@@ -197,4 +222,85 @@ cli_serve_stopped(const struct ldg_serve_stats *sp,
             (unsigned long long)otlp->refused,
             (unsigned long long)otlp->throttled,
             (unsigned long long)otlp->failed, spans, logs);
+}
+
+/* One signal's counters, as the status file has them. */
+static json_t *
+counts_json(const struct ldg_otlp_counts *n)
+{
+    return json_pack("{sIsIsIsIsIsI}", "received", (json_int_t)n->received,
+                     "recorded", (json_int_t)n->recorded, "duplicate",
+                     (json_int_t)n->duplicate, "rejected",
+                     (json_int_t)n->rejected, "dropped", (json_int_t)n->dropped,
+                     "early", (json_int_t)n->early);
+}
+
+json_t *
+cli_serve_receiver_otlp(const char *name, const char *address,
+                        const struct ldg_otlp_stats *st)
+{
+    json_t *by = json_object(), *o;
+    char spans[200], logs[200], sum[600];
+
+    for (unsigned i = 0; i < LDG_OTLP_REFUSED_N; i++)
+        json_object_set_new(by, ldg_otlp_refusal_name(i),
+                            json_integer((json_int_t)st->refused_by[i]));
+    said_counts(spans, sizeof spans, &st->spans);
+    said_counts(logs, sizeof logs, &st->logs);
+    snprintf(sum, sizeof sum,
+             "%llu requests (%llu refused, %llu throttled, %llu not "
+             "committed); spans: %s, %llu early; log records: %s, %llu early",
+             (unsigned long long)st->requests, (unsigned long long)st->refused,
+             (unsigned long long)st->throttled, (unsigned long long)st->failed,
+             spans, (unsigned long long)st->spans.early, logs,
+             (unsigned long long)st->logs.early);
+    o = json_pack("{sssss{sIsIsosIsI}ss}", "name", name, "address", address,
+                  "counters", "requests", (json_int_t)st->requests, "refused",
+                  (json_int_t)st->refused, "refused_by", by, "throttled",
+                  (json_int_t)st->throttled, "failed", (json_int_t)st->failed,
+                  "summary", sum);
+    if (o != NULL) {
+        json_t *c = json_object_get(o, "counters");
+        json_object_set_new(c, "spans", counts_json(&st->spans));
+        json_object_set_new(c, "logs", counts_json(&st->logs));
+    }
+    return o;
+}
+
+json_t *
+cli_serve_receiver_metrics(const char *address, uint64_t scrapes,
+                           uint64_t partial)
+{
+    char sum[200];
+    snprintf(sum, sizeof sum,
+             "%llu scrapes (%llu with only the server's own figures: "
+             "`ledger metrics` failed)",
+             (unsigned long long)scrapes, (unsigned long long)partial);
+    return json_pack("{sssss{sIsI}ss}", "name", "metrics", "address", address,
+                     "counters", "scrapes", (json_int_t)scrapes, "partial",
+                     (json_int_t)partial, "summary", sum);
+}
+
+/* "WHAT on http://HOST:PORTTAIL" once an endpoint given as addr (PORT,
+ * localhost:PORT, HOST:PORT) listens on port; "WHAT on unix:PATH (HOW)".
+ * The address alone (without TAIL and HOW) into url, for --status. */
+void
+cli_serve_said_on(const char *what, const char *addr, unsigned port,
+                  const char *tail, const char *how, char *url, size_t cap)
+{
+    const char *colon = strrchr(addr, ':');
+    int unx = strncmp(addr, "unix:", 5) == 0;
+    if (unx)
+        snprintf(url, cap, "%s", addr);
+    else if (colon == NULL || strncmp(addr, "localhost:", 10) == 0)
+        snprintf(url, cap, "http://127.0.0.1:%u", port);
+    else
+        snprintf(url, cap, "http://%.*s:%u", (int)(colon - addr), addr, port);
+    if (unx)
+        printf("%s on %s (%s)\n", what, url, how);
+    else
+        printf("%s on %s%s\n", what, url, tail);
+    fflush(stdout);
+    if (!unx && strcmp(tail, "/metrics") == 0)
+        snprintf(url + strlen(url), cap - strlen(url), "%s", tail);
 }

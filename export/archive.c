@@ -871,17 +871,63 @@ out:
     return rc;
 }
 
-/* A copy of what fd holds into an unlinked temporary file, when fd is
- * not a regular file (a pipe): the reader reads a bundle more than once.
- * At most max bytes. */
+/* The one message every reader gives for a bundle past its bound. */
 static int
-spool(int fd, uint64_t max, int *out, char *err, size_t errcap)
+too_big(char *err, size_t errcap, uint64_t max)
+{
+    return ldg_errf(err, errcap, LDG_ETOOBIG,
+                    "the bundle is larger than the limit of %llu bytes "
+                    "(--max-bytes)",
+                    (unsigned long long)max);
+}
+
+/* The first bytes of a bundle (n of them, n < 4 only at the file's end):
+ * a zstd frame's magic number, as zread says it. */
+static int
+zstd_head(const uint8_t *p, size_t n, char *err, size_t errcap)
+{
+    if (n < 4)
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "not a bundle: too short to be zstd-compressed");
+    if (!(p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd))
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "not a bundle: not a zstd stream (a bundle is a "
+                        "zstd-compressed tar: pack one with tar --zstd -cf)");
+    return 0;
+}
+
+int
+bundle_gate_fd(int fd, uint64_t max, char *err, size_t errcap)
+{
+    struct stat st;
+    uint8_t head[4];
+    ssize_t n;
+
+    if (fstat(fd, &st) != 0)
+        return ldg_errf(err, errcap, LDG_EIO, "reading the bundle: %s",
+                        strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return 0; /* (spool() reads it, bounded, looking at its head) */
+    if ((uint64_t)st.st_size > max)
+        return too_big(err, errcap, max);
+    do
+        n = pread(fd, head, sizeof head, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return ldg_errf(err, errcap, LDG_EIO, "reading the bundle: %s",
+                        strerror(errno));
+    return zstd_head(head, (size_t)n, err, errcap);
+}
+
+int
+bundle_spool(int fd, uint64_t max, int *out, char *err, size_t errcap)
 {
     const char *dir = getenv("TMPDIR");
     char path[4200];
-    uint8_t *buf = malloc(STREAM_BUF);
+    uint8_t *buf = malloc(STREAM_BUF), head[4];
     uint64_t n = 0;
-    int t;
+    size_t nhead = 0;
+    int t, rc;
 
     if (buf == NULL)
         return LDG_ENOMEM;
@@ -897,7 +943,10 @@ spool(int fd, uint64_t max, int *out, char *err, size_t errcap)
     }
     unlink(path);
     for (;;) {
-        ssize_t got = read(fd, buf, STREAM_BUF);
+        /* never more than one byte past the bound */
+        size_t want =
+            max + 1 - n < STREAM_BUF ? (size_t)(max + 1 - n) : STREAM_BUF;
+        ssize_t got = read(fd, buf, want);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0 || (got > 0 && ldg_write_all(t, buf, (size_t)got, 0) < 0)) {
@@ -907,15 +956,26 @@ spool(int fd, uint64_t max, int *out, char *err, size_t errcap)
             return ldg_errf(err, errcap, LDG_EIO, "reading the bundle: %s",
                             strerror(e));
         }
+        /* its head first: what is not zstd is refused at once (a device
+         * of zeros is not read to the bound) */
+        if (nhead < 4 && got > 0) {
+            size_t k = 4 - nhead < (size_t)got ? 4 - nhead : (size_t)got;
+            memcpy(head + nhead, buf, k);
+            nhead += k;
+        }
+        if ((nhead == 4 || got == 0) &&
+            (rc = zstd_head(head, nhead, err, errcap)) < 0) {
+            free(buf);
+            close(t);
+            return rc;
+        }
         if (got == 0)
             break;
         n += (uint64_t)got;
         if (n > max) {
             free(buf);
             close(t);
-            return ldg_errf(err, errcap, LDG_ETOOBIG,
-                            "the bundle is larger than the limit of %llu bytes",
-                            (unsigned long long)max);
+            return too_big(err, errcap, max);
         }
     }
     free(buf);
@@ -939,12 +999,14 @@ bundle_read_fd(struct bundle *b, int fd, const struct ldg_bundle_limits *lim,
 
     if (fd < 0)
         return LDG_EINVAL;
+    memset(b, 0, sizeof *b);
+    bundle_limits_fill(&l, lim);
+    if ((rc = bundle_gate_fd(fd, l.total_bytes, err, errcap)) < 0)
+        return rc;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
         lseek(fd, 0, SEEK_CUR) == 0)
         return bundle_read(b, fd, NULL, 0, lim, err, errcap);
-    memset(b, 0, sizeof *b);
-    bundle_limits_fill(&l, lim);
-    if ((rc = spool(fd, l.total_bytes, &t, err, errcap)) < 0)
+    if ((rc = bundle_spool(fd, l.total_bytes, &t, err, errcap)) < 0)
         return rc;
     rc = bundle_read(b, t, NULL, 0, lim, err, errcap);
     close(t);

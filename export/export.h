@@ -360,6 +360,17 @@ int ldg_export_segment(struct ldg_ledger *l,
                        const struct ldg_export_segment_opts *o,
                        const char *path, struct ldg_segment_report *r);
 
+/* The STATE a segment of the events before end carries (FORMAT.md 11.6):
+ * the projected state the first end events fold to now
+ * (ldg_projections_horizon_state's object) as compact JSON text, *text,
+ * and its signed projection note, *note (both malloc'd, the caller's).
+ * What ldg_export_segment writes with with_state; a prune compares an
+ * archive's STATE with it byte for byte. @return 0; LDG_EKEY (a note to
+ * sign and no log key); LDG_ENOMEM. Cost: a fold of the events before
+ * end (from the state kept at the horizon). */
+int ldg_export_segment_state(struct ldg_ledger *l, uint64_t end, char **text,
+                             char **note);
+
 /* The range `export --segment` writes: the events the selection names
  * (one seq=A..B term, and the time window since..until, as `ledger query`
  * reads them against now_ns), lo..hi, taken out to where the commits that

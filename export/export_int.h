@@ -155,6 +155,19 @@ int bundle_read_fd(struct bundle *b, int fd,
 int bundle_read_mem(struct bundle *b, const void *p, size_t len,
                     const struct ldg_bundle_limits *lim, char *err,
                     size_t errcap);
+/* Every bundle reader's gate, before it reads a bundle from fd (issue
+ * 63: the readers bound alike, with one message): a regular file larger
+ * than max, or whose first bytes are not a zstd frame's magic, is refused
+ * here (LDG_ETOOBIG, LDG_EBADINPUT; LDG_EIO), unread; anything else
+ * passes, to be read through bundle_spool. */
+int bundle_gate_fd(int fd, uint64_t max, char *err, size_t errcap);
+/* What fd holds (a pipe, a device: not a regular file) copied into an
+ * unlinked temporary file in $TMPDIR (*out, at its start), read once: a
+ * reader goes over a bundle more than once. It reads at most max + 1
+ * bytes (more is LDG_ETOOBIG, "the bundle is larger than the limit of
+ * max bytes") and refuses, as soon as its first four bytes are read,
+ * what is not zstd (LDG_EBADINPUT: /dev/zero is refused at once). */
+int bundle_spool(int fd, uint64_t max, int *out, char *err, size_t errcap);
 /* The member called name, or NULL (also for a member that was not held). */
 const struct bmember *bundle_get(const struct bundle *b, const char *name);
 void bundle_release(struct bundle *b);

@@ -56,13 +56,16 @@ load_events(const struct bundle *b)
     return arr;
 }
 
-/* The whole file at path, at most max bytes (LDG_ETOOBIG past that),
- * into *out (malloc'd, never NULL on success). On failure *e is the
- * errno and *opened 0 when the file could not be opened (missing, a
- * directory, no permission), 1 when it could but not be read. */
+/* The whole file at path, at most max bytes, into *out (malloc'd, never
+ * NULL on success). A file that is not regular (a pipe, a device) is
+ * copied first, as verify-bundle copies it (bundle_spool): the same bound,
+ * the same refusals, memory the file's size. On failure *e is the errno
+ * and *opened 0 when the file could not be opened (missing, a directory,
+ * no permission), 1 when it could but not be read; err says why when
+ * the bound or the gate refused it. */
 static int
 read_file(const char *path, uint64_t max, uint8_t **out, size_t *len, int *e,
-          int *opened)
+          int *opened, char *err, size_t errcap)
 {
     struct stat st;
     struct ldg_buf b;
@@ -73,6 +76,7 @@ read_file(const char *path, uint64_t max, uint8_t **out, size_t *len, int *e,
     *len = 0;
     *e = 0;
     *opened = 0;
+    err[0] = '\0';
     if (fd < 0) {
         *e = errno;
         return *e == ENOENT || *e == ENOTDIR ? LDG_ENOTFOUND : LDG_EIO;
@@ -88,14 +92,27 @@ read_file(const char *path, uint64_t max, uint8_t **out, size_t *len, int *e,
         return LDG_ENOTFOUND;
     }
     *opened = 1;
-    /* compressed bytes are never more than the decompressed bound */
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+    /* verify-bundle's gate and bound, in its words */
+    if ((rc = bundle_gate_fd(fd, max, err, errcap)) < 0) {
         close(fd);
-        return LDG_ETOOBIG;
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        int t;
+        rc = bundle_spool(fd, max, &t, err, errcap);
+        close(fd);
+        if (rc < 0)
+            return rc;
+        fd = t;
+        if (fstat(fd, &st) != 0) {
+            *e = errno;
+            close(fd);
+            return LDG_EIO;
+        }
     }
     ldg_buf_init(&b, ceil ? ceil : 1);
-    /* a regular file's size at once; room for the NUL even if empty */
-    (void)ldg_buf_room(&b, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0);
+    /* its size at once; room for the NUL even if empty */
+    (void)ldg_buf_room(&b, (size_t)st.st_size);
     while (rc == 0) {
         size_t want =
             ceil - b.len < ((size_t)1 << 16) ? ceil - b.len : (size_t)1 << 16;
@@ -129,6 +146,11 @@ read_file(const char *path, uint64_t max, uint8_t **out, size_t *len, int *e,
     if (rc == 1 && (*out = (uint8_t *)ldg_buf_detach(&b, len)) != NULL)
         return 0;
     ldg_buf_release(&b);
+    if (rc == LDG_ETOOBIG) /* (a file that grew while it was read) */
+        snprintf(err, errcap,
+                 "the bundle is larger than the limit of %llu bytes "
+                 "(--max-bytes)",
+                 (unsigned long long)max);
     return rc == 1 ? LDG_ENOMEM : rc;
 }
 
@@ -151,18 +173,23 @@ ldg_export_read(struct ldg_bundle_contents **out, const char *path,
     memset(report, 0, sizeof *report);
     memset(&b, 0, sizeof b);
     bundle_limits_fill(&lim, opts ? &opts->limits : NULL);
-    rc = read_file(path, lim.total_bytes, &buf, &len, &e, &opened);
+    rc = read_file(path, lim.total_bytes, &buf, &len, &e, &opened, err,
+                   sizeof err);
     if (rc < 0) {
         /* in ldg_export_verify's words: "cannot open" a file that is not
-         * there (or a directory), "cannot read" one that is */
+         * there (or a directory), "cannot read" one that is, and the
+         * gate's and the bound's own */
         report->nchecks = 1;
         report->checks[0].name = "archive";
         report->checks[0].status = LDG_CHECK_FAIL;
-        snprintf(report->checks[0].detail, sizeof report->checks[0].detail,
-                 "cannot %s %s: %s", opened ? "read" : "open", path,
-                 rc == LDG_ETOOBIG  ? "larger than the limit"
-                 : rc == LDG_ENOMEM ? strerror(ENOMEM)
-                                    : strerror(e ? e : EIO));
+        if (err[0] != '\0')
+            snprintf(report->checks[0].detail, sizeof report->checks[0].detail,
+                     "%s", err);
+        else
+            snprintf(report->checks[0].detail, sizeof report->checks[0].detail,
+                     "cannot %s %s: %s", opened ? "read" : "open", path,
+                     rc == LDG_ENOMEM ? strerror(ENOMEM)
+                                      : strerror(e ? e : EIO));
         return rc;
     }
     /* every check verify-bundle makes, on these bytes */

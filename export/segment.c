@@ -42,13 +42,33 @@ sync_dir_of(const char *path)
     return rc;
 }
 
+int
+ldg_export_segment_state(struct ldg_ledger *l, uint64_t end, char **text,
+                         char **note)
+{
+    json_t *state = NULL;
+    int rc;
+
+    if (l == NULL || text == NULL || note == NULL)
+        return LDG_EINVAL;
+    *text = NULL;
+    if ((rc = ldg_projections_horizon_state(l, end, &state, note)) < 0)
+        return rc;
+    if ((*text = json_dumps(state, JSON_COMPACT)) == NULL) {
+        free(*note);
+        *note = NULL;
+        rc = LDG_ENOMEM;
+    }
+    json_decref(state);
+    return rc;
+}
+
 static int
 write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
               const char *path, struct ldg_segment_info *info)
 {
     struct ldg_segment_write_opts wo;
     struct ldg_txn *t = NULL;
-    json_t *state = NULL;
     char *note = NULL, *text = NULL, *tmp = NULL;
     size_t n;
     int fd = -1, rc;
@@ -69,12 +89,8 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
     if (o->with_state) {
         /* the state the first `end` events fold to now, and a note signed
          * for exactly it (FORMAT.md 6.2) */
-        if ((rc = ldg_projections_horizon_state(l, o->end, &state, &note)) < 0)
+        if ((rc = ldg_export_segment_state(l, o->end, &text, &note)) < 0)
             goto out;
-        if ((text = json_dumps(state, JSON_COMPACT)) == NULL) {
-            rc = LDG_ENOMEM;
-            goto out;
-        }
         wo.state = text;
         wo.state_len = strlen(text);
         wo.state_note = note;
@@ -146,7 +162,6 @@ out:
     }
     if (rc < 0 && info != NULL)
         ldg_segment_info_release(info);
-    json_decref(state);
     free(note);
     free(text);
     return rc;

@@ -167,6 +167,7 @@ struct ldg_httpd_req {
     const char *method, *path;
     struct ldg_buf body;
     int too_big;
+    int early;   /* answered on its headers: its body is never read */
     int started; /* the access callback has seen the headers */
     int answered;
     struct stream *stream; /* a streamed answer's reader, or NULL */
@@ -287,6 +288,29 @@ refuse_framing(struct ldg_httpd_req *r, struct MHD_Connection *c)
     return 1;
 }
 
+/*
+ * A body declared over body_max (Content-Length) by a client that waits
+ * for a word before sending it (Expect: 100-continue, which curl sends
+ * for a large body): the handler answers on the headers, and the body is
+ * never read (RFC 9110 10.1.1: a final status instead of 100 Continue;
+ * libmicrohttpd then sends no 100 and closes the connection after the
+ * answer). A client that sends no Expect is sending its body already:
+ * that body is read and dropped (not kept), so that the client, still
+ * writing, reads the answer rather than a reset connection.
+ */
+static int
+declared_too_big(const struct ldg_httpd *s, struct MHD_Connection *c)
+{
+    const char *ex = mhd.lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+    const char *cl =
+        mhd.lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    uint64_t n;
+
+    if (ex == NULL || strcasecmp(ex, "100-continue") != 0 || cl == NULL)
+        return 0;
+    return ldg_parse_u64(cl, strlen(cl), 0, &n) == 0 && n > s->body_max;
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *c, const char *url,
           const char *method, const char *version, const char *upload,
@@ -301,8 +325,11 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
         r->started = 1;
         r->method = method;
         r->path = url;
-        refuse_framing(r, c);
-        return MHD_YES;
+        if (refuse_framing(r, c) || !declared_too_big(s, c))
+            return MHD_YES;
+        /* on to the handler now, without the body (declared_too_big) */
+        r->too_big = 1;
+        r->early = 1;
     }
     conn_active(r->hc);
     if (*upload_size > 0) {
@@ -563,7 +590,9 @@ queue(struct ldg_httpd_req *r, unsigned status, const char *const *headers,
 
     if (resp == NULL)
         return LDG_ENOMEM;
-    if (add_headers(resp, headers) < 0) {
+    if (add_headers(resp, headers) < 0 ||
+        (r->early &&
+         mhd.add_response_header(resp, "Connection", "close") != MHD_YES)) {
         mhd.destroy_response(resp);
         return LDG_ENOMEM;
     }
@@ -925,7 +954,7 @@ listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
                 close(fd);
                 free(s->unix_path);
                 s->unix_path = NULL;
-                return LDG_EIO;
+                return LDG_EBUSY;
             }
             unlink(s->unix_path);
         }
@@ -933,10 +962,11 @@ listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
     if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 256) < 0) {
+        int in_use = errno == EADDRINUSE;
         snprintf(err, errcap, "cannot listen on %s: %s", addr,
-                 errno == EADDRINUSE ? "address in use" : strerror(errno));
+                 in_use ? "address in use" : strerror(errno));
         close(fd);
-        return LDG_EIO;
+        return in_use ? LDG_EBUSY : LDG_EIO;
     }
     if (ss.ss_family == AF_UNIX) {
         chmod(s->unix_path, 0660);

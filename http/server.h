@@ -24,7 +24,11 @@
  * answered 400 and its connection closed; the handler never sees it.
  * The request body is read whole, up to body_max bytes, before the
  * handler is called; a larger body is not kept (the handler sees
- * ldg_httpd_body_too_big() and answers, typically 413). The handler
+ * ldg_httpd_body_too_big() and answers, typically 413). A body declared
+ * larger (Content-Length) by a client that waits for 100 Continue
+ * (Expect: 100-continue) is not read at all: the handler is called on
+ * the headers, too big and with no body, its answer is sent instead of
+ * 100 Continue, and the connection is closed. The handler
  * answers each request exactly once, with ldg_httpd_reply (a buffer) or
  * ldg_httpd_reply_stream (a reader called as the client takes the bytes;
  * with HTTP/1.1 the body goes out chunked, each piece as soon as the
@@ -91,9 +95,10 @@ struct ldg_httpd_options {
 
 /* Starts a server in its own threads and returns at once.
  * @return 0 and *out (free with ldg_httpd_stop); LDG_EBADINPUT for an
- * address that does not parse, LDG_EIO when it cannot listen (the reason,
- * "in use" or "permission denied", in err) or libmicrohttpd cannot be
- * loaded. */
+ * address that does not parse, LDG_EBUSY when the address is in use (a
+ * live server answers on the Unix socket), LDG_EIO when it cannot listen
+ * otherwise (the reason, "permission denied", in err) or libmicrohttpd
+ * cannot be loaded. */
 int ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
                     char *err, size_t errcap);
 

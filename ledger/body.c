@@ -957,7 +957,10 @@ ldg_inflate_release(struct ldg_inflate *s)
 
 /* One frame at z (zn bytes) into s: legacy 0x01's (with magic) when dict
  * is -1, else a magicless one with dictionary dict (0 none). Bounded by
- * max: the frame must state its content size, at most max. */
+ * max: the frame must state its content size, at most max. One body, one
+ * form (FORMAT.md 4): a frame with a content checksum or a Dictionary_ID
+ * field is refused, whatever its kind (no writer of any layout made
+ * one). */
 static int
 inflate(const struct ldg_dicts *d, int dict, const uint8_t *z, size_t zn,
         size_t max, struct ldg_inflate *s, size_t *n)
@@ -968,7 +971,7 @@ inflate(const struct ldg_dicts *d, int dict, const uint8_t *z, size_t zn,
 
     if (ZSTD_getFrameHeader_advanced(
             &h, z, zn, dict < 0 ? ZSTD_f_zstd1 : ZSTD_f_zstd1_magicless) != 0 ||
-        h.frameType != ZSTD_frame ||
+        h.frameType != ZSTD_frame || h.checksumFlag || h.dictID != 0 ||
         h.frameContentSize == ZSTD_CONTENTSIZE_UNKNOWN ||
         h.frameContentSize > max + 16)
         return LDG_ECORRUPT;

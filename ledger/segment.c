@@ -659,6 +659,22 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
         rc = LDG_EINVAL;
         goto out;
     }
+    if (o->first > 0) {
+        /* and begins where one begins: its first event opens its seals
+         * (a verifier refuses a leaf of a seal it did not see open) */
+        if ((rc = ldg_checkpoint_get(t, o->first, &ck)) < 0) {
+            if (rc == LDG_ENOTFOUND) {
+                ldg_seterr(l,
+                           "no checkpoint of size %" PRIu64
+                           ": a segment begins where a commit begins",
+                           o->first);
+                rc = LDG_EINVAL;
+            }
+            goto out;
+        }
+        free(ck);
+        ck = NULL;
+    }
     if ((rc = extra_events(t, hzseq, o->first, o->end, &n, &prior, &after)) < 0)
         goto out;
     if ((rc = ldg_checkpoint_get(t, n, &ck)) < 0) {
@@ -889,6 +905,7 @@ struct segr {
     uint64_t file_bytes, raw_bytes;
     uint8_t *rec; /* a record that spans buffers, copied */
     size_t rec_cap;
+    uint64_t rec_at; /* the stream offset of the last record's kind byte */
     uint64_t record_max, raw_max;
     int (*raw)(void *raw_ctx, const void *p, size_t n);
     void *raw_ctx;
@@ -942,6 +959,29 @@ sr_fill(struct segr *s)
     return 0;
 }
 
+/* The file's first bytes: a zstd frame's magic (not a skippable frame's)
+ * and its Frame_Header_Descriptor (RFC 8878 3.1.1.1.1) with the
+ * Content_Checksum_flag (bit 2) set: FORMAT.md 11.1's one frame with its
+ * content checksum, which zstd then checks at the frame's end. */
+static int
+frame_head(struct segr *s)
+{
+    const uint8_t *b = s->ib.src;
+    if (s->ib.size < 4 || b[0] != 0x28 || b[1] != 0xb5 || b[2] != 0x2f ||
+        b[3] != 0xfd)
+        return sr_fail(s, LDG_EBADINPUT,
+                       "not zstd-compressed (the file does "
+                       "not begin with a zstd frame's magic number)");
+    if (s->ib.size < 5)
+        return sr_fail(s, LDG_EBADINPUT,
+                       "the file ends inside its zstd frame (truncated)");
+    if (!(b[4] & 0x04))
+        return sr_fail(s, LDG_EBADINPUT,
+                       "its zstd frame has no content checksum (a segment "
+                       "is one frame with its checksum, FORMAT.md 11.1)");
+    return 0;
+}
+
 /* Decompresses more into out (which the caller has consumed): 0, 1 at
  * the stream's end (the frame complete and nothing after it), or an
  * error. */
@@ -968,6 +1008,9 @@ sr_more(struct segr *s)
         if (rc == 1)
             return sr_fail(s, LDG_EBADINPUT,
                            "the file ends inside its zstd frame (truncated)");
+        if (s->file_bytes == s->ib.size && s->ib.pos == 0 &&
+            (rc = frame_head(s)) < 0)
+            return rc;
         r = ZSTD_decompressStream(s->z, &ob, &s->ib);
         if (ZSTD_isError(r)) {
             ZSTD_ErrorCode e = ZSTD_getErrorCode(r);
@@ -975,8 +1018,7 @@ sr_more(struct segr *s)
                 return sr_fail(s, LDG_ETOOBIG,
                                "its zstd window is larger than readers take");
             if (e == ZSTD_error_prefix_unknown && s->raw_bytes == 0)
-                return sr_fail(s, LDG_EBADINPUT,
-                               "not a segment: not zstd-compressed");
+                return sr_fail(s, LDG_EBADINPUT, "not zstd-compressed");
             return sr_fail(s, LDG_EBADINPUT, "zstd: %s (damaged or truncated)",
                            ZSTD_getErrorName(r));
         }
@@ -1036,6 +1078,7 @@ sr_record(struct segr *s, uint8_t *kind, const uint8_t **p, size_t *n)
     size_t i, used;
     int rc;
 
+    s->rec_at = s->raw_bytes - (s->out_len - s->out_pos);
     if ((rc = sr_read(s, kind, 1)) != 0)
         return rc;
     for (i = 0; i < 5; i++) {
@@ -1544,6 +1587,28 @@ erased_add(struct sv *s, uint64_t seq)
     return 0;
 }
 
+/* A body a segment carries is a stored record (FORMAT.md section 4) of a
+ * kind that names no dictionary, uncompressed (the stream compresses it):
+ * salted 0x00, or seeded 0x02 (layout 5's salts) or 0x05 (AES salts).
+ * One body, one form: a compressed record (0x01, 0x03, 0x04, 0x06), even
+ * of dictionary 0, is refused, as is any other flag. */
+static int
+body_kind(struct sv *s, uint64_t seq, const uint8_t *p, size_t n)
+{
+    if (n > 0 && (p[0] == LDG_BODY_RAW || p[0] == LDG_BODY_SEEDED ||
+                  p[0] == LDG_BODY_SEEDED_AES))
+        return 0;
+    if (n == 0)
+        return vfail(s, LDG_SEGCHK_BODIES, seq,
+                     "its body record is empty (an erased body is an "
+                     "ERASED record)");
+    return vfail(s, LDG_SEGCHK_BODIES, seq,
+                 "its body record is of kind 0x%02x; a segment carries a "
+                 "body uncompressed, in a kind that names no dictionary "
+                 "(0x00, 0x02 or 0x05, FORMAT.md 11.1)",
+                 p[0]);
+}
+
 /* What a key event, the genesis or a body.erased does (its body given
  * and checked against its commitment). */
 static int
@@ -1885,6 +1950,8 @@ proven_event(struct sv *s, const uint8_t *p, size_t n, int after,
                      "not decode");
     se->body = f[0];
     se->body_len = fl[0];
+    if ((rc = body_kind(s, ev->seq, f[0], fl[0])) != 0)
+        return rc;
     if ((after && ev->seq < s->h.end) || (!after && ev->seq >= s->h.first) ||
         (s->last_proven != UINT64_MAX && ev->seq <= s->last_proven) ||
         ev->seq >= s->n)
@@ -2198,6 +2265,7 @@ enum stage {
     S_BODY,
     S_AFTER, /* PROVEN* after, STATE?, STATE_NOTE?, TRAILER */
     S_NOTE,
+    S_TRAILER, /* (after the state's note) */
     S_DONE
 };
 
@@ -2212,6 +2280,23 @@ kind_name(uint8_t k)
 }
 
 static int check_tree(struct sv *s);
+
+/* A record of a kind, order or count FORMAT.md 11.1 does not allow, named
+ * with its offset in the stream (the magic is bytes 0..17). */
+static int
+misplaced(struct sv *s, const struct segr *rd, uint8_t kind, uint64_t seq,
+          const char *where)
+{
+    if (kind < K_HEADER || kind > K_TRAILER)
+        return vfail(s, LDG_SEGCHK_CONTAINER, seq,
+                     "a record of no kind FORMAT.md 11.1 names (0x%02x) at "
+                     "byte %" PRIu64 " of the stream, %s",
+                     kind, rd->rec_at, where);
+    return vfail(s, LDG_SEGCHK_CONTAINER, seq,
+                 "a %s record (kind 0x%02x) at byte %" PRIu64
+                 " of the stream, %s",
+                 kind_name(kind), kind, rd->rec_at, where);
+}
 
 static int
 run(struct sv *s, struct segr *rd)
@@ -2232,6 +2317,8 @@ run(struct sv *s, struct segr *rd)
         if (rc < 0 && rc != LDG_EBADINPUT)
             return vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX, "%s", rd->err),
                    rc;
+        if (rc != 0 && strncmp(rd->err, "not zstd", 8) != 0)
+            return vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX, "%s", rd->err);
         return vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX, "not a segment: %s",
                      rc != 0 ? rd->err
                              : "its stream does not begin with "
@@ -2264,8 +2351,9 @@ run(struct sv *s, struct segr *rd)
                                     : UINT64_MAX;
         if (n > cap)
             return vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX,
-                         "a %s record of %zu bytes: more than one may have",
-                         kind_name(kind), n);
+                         "a %s record of %zu bytes at byte %" PRIu64
+                         " of the stream: more than one may have",
+                         kind_name(kind), n, rd->rec_at);
         switch (st) {
         case S_HEADER:
             if (kind != K_HEADER || hdr_decode(p, n, &s->h) < 0)
@@ -2321,18 +2409,18 @@ run(struct sv *s, struct segr *rd)
                 break;
             }
             if (kind != K_EDGE)
-                return vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX,
-                             "a %s record where its left edge belongs",
-                             kind_name(kind));
+                return misplaced(s, rd, kind, UINT64_MAX,
+                                 kind == K_HORIZON
+                                     ? "a second one (at most one is allowed)"
+                                     : "where its left edge belongs");
             if ((rc = take_edge(s, p, n, have_hz, hzseq)) != 0)
                 return rc;
             st = S_CHECKPOINT;
             break;
         case S_CHECKPOINT:
             if (kind != K_CHECKPOINT)
-                return vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX,
-                             "a %s record where its checkpoint belongs",
-                             kind_name(kind));
+                return misplaced(s, rd, kind, UINT64_MAX,
+                                 "where its checkpoint belongs");
             if ((rc = take_checkpoint(s, p, n)) != 0)
                 return rc;
             st = s->n > s->h.end ? S_CONSISTENCY : S_PRIOR;
@@ -2374,9 +2462,10 @@ run(struct sv *s, struct segr *rd)
                 break;
             }
             if (kind != K_ENTRY)
-                return vfail(s, LDG_SEGCHK_CONTAINER, s->next_seq,
-                             "a %s record where its entry belongs",
-                             kind_name(kind));
+                return misplaced(s, rd, kind, s->next_seq,
+                                 kind == K_SEAL && s->h.format >= 2
+                                     ? "a second seal record before its entry"
+                                     : "where its entry belongs");
             if (entry_unpack((int)s->h.format, p, n, s->prev, s->entry, &n) <
                     0 ||
                 ldg_event_decode(s->entry, n, &ev) < 0)
@@ -2386,12 +2475,13 @@ run(struct sv *s, struct segr *rd)
             break;
         case S_BODY:
             if (kind != K_BODY && kind != K_ERASED)
-                return vfail(s, LDG_SEGCHK_CONTAINER, s->next_seq,
-                             "a %s record where its body belongs",
-                             kind_name(kind));
+                return misplaced(s, rd, kind, s->next_seq,
+                                 "where its body belongs");
             if (kind == K_ERASED && n != 0)
                 return vfail(s, LDG_SEGCHK_CONTAINER, s->next_seq,
                              "an erased body's record is not empty");
+            if (kind == K_BODY && (rc = body_kind(s, ev.seq, p, n)) != 0)
+                return rc;
             if ((rc = range_event(s, &ev, kind == K_BODY ? p : NULL,
                                   kind == K_BODY ? n : 0)) != 0)
                 return rc;
@@ -2440,29 +2530,31 @@ run(struct sv *s, struct segr *rd)
                 st = S_NOTE;
                 break;
             }
+            /* fall through */
+        case S_TRAILER:
             if (kind != K_TRAILER)
-                return vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX,
-                             "a %s record after its events, where the state "
-                             "or its trailer belong",
-                             kind_name(kind));
+                return misplaced(
+                    s, rd, kind, UINT64_MAX,
+                    st == S_TRAILER
+                        ? "after the state's note, where only the trailer "
+                          "may follow (at most one state, with its note)"
+                        : "after its events, where a proven event, the state "
+                          "or the trailer belong");
             if ((rc = take_trailer(s, p, n)) != 0)
                 return rc;
             st = S_DONE;
             break;
         case S_NOTE:
             if (kind != K_STATE_NOTE)
-                return vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX,
-                             "a %s record where the state's note belongs",
-                             kind_name(kind));
+                return misplaced(s, rd, kind, UINT64_MAX,
+                                 "where the state's note belongs (right "
+                                 "after the state)");
             if ((rc = take_state_note(s, p, n)) != 0)
                 return rc;
-            st = S_AFTER;
-            /* (only the trailer may follow) */
-            s->last_proven = UINT64_MAX - 1;
+            st = S_TRAILER;
             break;
         case S_DONE:
-            return vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX,
-                         "a %s record after its trailer", kind_name(kind));
+            return misplaced(s, rd, kind, UINT64_MAX, "after its trailer");
         }
     }
     s->r->info.file_bytes = rd->file_bytes;

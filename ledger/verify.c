@@ -859,6 +859,20 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
                    ldg_core_db_names[db], (unsigned long long)n, vs.layout,
                    i ? "bodies5" : "entries5");
     }
+    /* meta "digest.next" is advisory (every stored form is valid at any
+     * seq), but one that is not 8 bytes is damage that stops `ledger
+     * migrate` and `ledger stats` (which send the operator here) */
+    if (vs.bad_seq == UINT64_MAX && vs.layout >= LDG_LAYOUT_DIGEST) {
+        struct ldg_val v;
+        if (ldg_kv_get(t, ldg_core(l, LDG_DB_META), LDG_META_DIGEST_NEXT,
+                       sizeof LDG_META_DIGEST_NEXT - 1, &v) == 0 &&
+            v.len != 8)
+            vf_bad(&vs, size ? size - 1 : 0,
+                   "meta \"%s\" is %zu bytes, not an 8-byte seq (storage "
+                   "corrupt: `ledger migrate` and `ledger stats` refuse it; "
+                   "restore data.mdb from a copy)",
+                   LDG_META_DIGEST_NEXT, v.len);
+    }
     /* a body stored for no event of the log is read by no one, and no
      * pass would meet it: its key's first and last records say */
     if (vs.bad_seq == UINT64_MAX)

@@ -96,7 +96,8 @@ int ldg_metrics_render_serve(const struct ldg_serve_stats *st, char **out,
 
 /* Renders an OTLP receiver's counters (ldg_otlp_stats: spans and log
  * records received, recorded, duplicate, rejected, dropped; requests
- * refused and throttled) as the ledger_otlp_* families, which `ledger
+ * refused, by reason, and throttled) as the ledger_otlp_* families (the
+ * refused by their reason label), which `ledger
  * serve --otlp ADDR --metrics ADDR` adds to its /metrics.
  * @return 0 and *out (NUL-terminated, *len bytes); LDG_ENOMEM.
  * Lifetime: *out is the caller's (free). */

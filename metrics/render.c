@@ -648,10 +648,6 @@ static const struct counter otlp_counters[] = {
         "ledger_otlp_" n, "counter", h, offsetof(struct ldg_otlp_stats, m)     \
     }
     OTLP_FIELD("requests_total", "OTLP export requests answered.", requests),
-    OTLP_FIELD("requests_refused_total",
-               "OTLP requests refused (4xx but 429): bad data, limits, "
-               "content types.",
-               refused),
     OTLP_FIELD("requests_throttled_total",
                "OTLP requests answered 429 or 503 because the writer is "
                "behind (Retry-After 1 to 3).",
@@ -674,6 +670,11 @@ static const struct counter otlp_counters[] = {
     OTLP_FIELD("spans_dropped_total",
                "Spans not recorded by choice (" LDG_OPT_OTLP_SPANS " genai).",
                spans.dropped),
+    OTLP_FIELD("spans_early_total",
+               "Spans taken with a time before 2000-01-01 or the ledger's "
+               "first event (seconds sent as nanoseconds?), flagged in the "
+               "answer.",
+               spans.early),
     OTLP_FIELD("logs_received_total",
                "Log records in OTLP requests that decoded.", logs.received),
     OTLP_FIELD("logs_recorded_total", "Log records committed as new events.",
@@ -683,6 +684,10 @@ static const struct counter otlp_counters[] = {
     OTLP_FIELD("logs_rejected_total",
                "Log records refused by the ledger or not committed.",
                logs.rejected),
+    OTLP_FIELD("logs_early_total",
+               "Log records taken with a time before 2000-01-01 or the "
+               "ledger's first event, flagged in the answer.",
+               logs.early),
     OTLP_FIELD("logs_dropped_total",
                "Log records not recorded by choice (" LDG_OPT_OTLP_LOGS
                " drop).",
@@ -714,9 +719,29 @@ int
 ldg_metrics_render_otlp(const struct ldg_otlp_stats *st, char **out,
                         size_t *len)
 {
-    return render_counters(st, otlp_counters,
-                           sizeof otlp_counters / sizeof otlp_counters[0], out,
-                           len);
+    static const char name[] = "ledger_otlp_requests_refused_total";
+    struct ldg_buf b;
+    char *t = NULL;
+    size_t tl = 0;
+    int rc = render_counters(st, otlp_counters,
+                             sizeof otlp_counters / sizeof otlp_counters[0], &t,
+                             &tl);
+
+    if (rc < 0)
+        return rc;
+    ldg_buf_init(&b, 0);
+    ldg_buf_add(&b, t, tl);
+    free(t);
+    /* by reason, each one there from the start (0) */
+    head(&b, name, "counter",
+         "OTLP requests refused (4xx but 429), by reason: path (404), "
+         "method (405), content_type and content_encoding (415), body_size "
+         "and limit (413), invalid (400).");
+    for (unsigned i = 0; i < LDG_OTLP_REFUSED_N; i++) {
+        const char *const labels[] = {"reason", ldg_otlp_refusal_name(i), NULL};
+        sample_u(&b, name, labels, st->refused_by[i]);
+    }
+    return detach(&b, 0, out, len);
 }
 
 int

@@ -8,9 +8,11 @@
  * absent or null for its default.
  *
  * jansson parses the body whole. Before it does, a scan of the text
- * (only brackets, commas and string boundaries: no parse) bounds what it
- * will allocate: nesting at most 16 + 4 depth_max, and at most as many
- * values as the limits let a protobuf request hold messages.
+ * (brackets, commas, string boundaries, the start of a number: no parse)
+ * bounds what it will allocate: nesting at most 16 + 4 depth_max, at
+ * most as many values as the limits let a protobuf request hold
+ * messages, and at most json_mem_max bytes (32 MiB) of jansson's memory
+ * by the estimate below, before a byte of it is allocated.
  */
 #include <errno.h>
 #include <math.h>
@@ -21,40 +23,90 @@
 #include "otlp/otlp_int.h"
 #include "util/util.h"
 
-/* The scan of the file's header comment. */
+/*
+ * What jansson 2.14 allocates to parse a text, at most, from what the
+ * scan finds. Each allocation is counted as glibc's malloc takes it
+ * (CHUNK: the size and its 8-byte header rounded up to 16, at least 32):
+ *
+ *   {          json_object_t (72 bytes) and its first 8 buckets (128)
+ *   [          json_array_t (40) and its first 8 slots (64)
+ *   "key":     a member: its pair (56 + the key + 1)
+ *   "text"     a string: json_string_t (32) and its text (jansson takes
+ *              the raw length + 3: escapes only shorten it)
+ *   -1.5e3     json_integer_t or json_real_t (24)
+ *   true ...   nothing (jansson shares them)
+ *   , { [      one more member or element: 48 bytes of buckets or slots
+ *              (an object's buckets double, to at most twice its members
+ *              at 16 bytes each, beside the old ones while they are
+ *              copied; an array's slots, 8 bytes, alike)
+ *
+ * and, once, the lexer's buffer (it doubles: at most 3 times the longest
+ * token while it grows) and the key being inserted. test_json.c counts
+ * jansson's own allocations (json_set_alloc_funcs) and checks that this
+ * is above them for texts of every shape.
+ */
+#define CHUNK(n)                                                               \
+    ((size_t)(n) + 8 + 15 < 32 ? (size_t)32 : ((size_t)(n) + 23) & ~(size_t)15)
+#define COST_SLOT ((size_t)48)
+
 static int
-prescan(struct otlp_mapper *m, const char *p, size_t len)
+is_space(char c)
 {
-    const struct ldg_otlp_limits *lim = m->lim;
-    size_t depth = 0, values = 0, maxd = 16 + 4 * (size_t)lim->depth_max;
-    size_t maxv = 8 * lim->items_max + 8 * lim->attrs_max + 4096;
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The scan: values ({, [ and commas), the estimate of jansson's bytes,
+ * and where nesting first passed maxd (SIZE_MAX: it did not). */
+struct scan {
+    size_t values, bytes, deep_at;
+};
+
+static void
+scan(const char *p, size_t len, size_t maxd, struct scan *sc)
+{
+    size_t depth = 0, maxtok = 0, run = 0, tok = 0;
     int in_str = 0;
 
+    memset(sc, 0, sizeof *sc);
+    sc->deep_at = SIZE_MAX;
     for (size_t i = 0; i < len; i++) {
         char c = p[i];
         if (in_str) {
-            if (c == '\\')
+            if (c == '\\') {
                 i++;
-            else if (c == '"')
+            } else if (c == '"') {
+                size_t n = i - tok - 1, j = i + 1;
                 in_str = 0;
+                maxtok = n > maxtok ? n : maxtok;
+                while (j < len && is_space(p[j]))
+                    j++;
+                sc->bytes += j < len && p[j] == ':' ? CHUNK(56 + n + 1)
+                                                    : CHUNK(32) + CHUNK(n + 3);
+            }
             continue;
+        }
+        if (c == '"' || c == '{' || c == '[' || c == ',' || c == '}' ||
+            c == ']' || c == ':' || is_space(c)) {
+            maxtok = run > maxtok ? run : maxtok;
+            run = 0;
+        } else if (run++ == 0 && (c == '-' || (c >= '0' && c <= '9'))) {
+            sc->bytes += CHUNK(24); /* a number begins */
         }
         switch (c) {
         case '"':
             in_str = 1;
+            tok = i;
             break;
         case '{':
         case '[':
-            if (++depth > maxd)
-                return otlp_fail(m, LDG_EBADINPUT,
-                                 "JSON nested more than %zu deep (at byte %zu)",
-                                 maxd, i);
+            if (++depth > maxd && sc->deep_at == SIZE_MAX)
+                sc->deep_at = i;
+            sc->bytes +=
+                c == '{' ? CHUNK(72) + CHUNK(128) : CHUNK(40) + CHUNK(64);
             /* fall through */
         case ',':
-            if (++values > maxv)
-                return otlp_fail(m, LDG_ETOOBIG,
-                                 "more than %zu JSON values in one request",
-                                 maxv);
+            sc->values++;
+            sc->bytes += COST_SLOT;
             break;
         case '}':
         case ']':
@@ -65,6 +117,43 @@ prescan(struct otlp_mapper *m, const char *p, size_t len)
             break;
         }
     }
+    maxtok = run > maxtok ? run : maxtok;
+    sc->bytes += 4 * CHUNK(maxtok + 3) + 4096;
+}
+
+size_t
+otlp_json_cost(const char *p, size_t len)
+{
+    struct scan sc;
+    scan(p, len, SIZE_MAX, &sc);
+    return sc.bytes;
+}
+
+/* The checks of the file's header comment. */
+static int
+prescan(struct otlp_mapper *m, const char *p, size_t len)
+{
+    const struct ldg_otlp_limits *lim = m->lim;
+    size_t maxd = 16 + 4 * (size_t)lim->depth_max;
+    size_t maxv = 8 * lim->items_max + 8 * lim->attrs_max + 4096;
+    struct scan sc;
+
+    scan(p, len, maxd, &sc);
+    if (sc.deep_at != SIZE_MAX)
+        return otlp_fail(m, LDG_EBADINPUT,
+                         "JSON nested more than %zu deep (at byte %zu)", maxd,
+                         sc.deep_at);
+    if (sc.values > maxv)
+        return otlp_fail(m, LDG_ETOOBIG,
+                         "more than %zu JSON values in one request", maxv);
+    if (sc.bytes > lim->json_mem_max)
+        return otlp_fail(
+            m, LDG_ETOOBIG,
+            "this JSON body would take about %zu MiB to parse, over the %zu "
+            "MiB a request may take: send fewer spans or records a request "
+            "(the exporter's batch size), or send protobuf, which takes "
+            "less",
+            (sc.bytes + (1 << 20) - 1) >> 20, lim->json_mem_max >> 20);
     return 0;
 }
 

@@ -39,6 +39,8 @@ struct ldg_otlp_batch {
     struct otlp_aux *aux;
     size_t n, cap;
     size_t items, dropped;
+    size_t early;        /* taken, timed before 2000 or the ledger's genesis */
+    char early_why[300]; /* the first of them, said */
 };
 
 /* Span events kept per span; the rest are counted (events_dropped). */
@@ -62,6 +64,8 @@ otlp_limits_fill(struct ldg_otlp_limits *out, const struct ldg_otlp_limits *in)
         out->value_max = LDG_OTLP_VALUE_MAX_DEFAULT;
     if (out->depth_max == 0)
         out->depth_max = LDG_OTLP_DEPTH_MAX_DEFAULT;
+    if (out->json_mem_max == 0)
+        out->json_mem_max = LDG_OTLP_JSON_MEM_MAX_DEFAULT;
 }
 
 /* ------------------------------------------------------------- batch -- */
@@ -134,6 +138,14 @@ size_t
 ldg_otlp_batch_dropped(const struct ldg_otlp_batch *b)
 {
     return b ? b->dropped : 0;
+}
+
+size_t
+ldg_otlp_batch_early(const struct ldg_otlp_batch *b, const char **why)
+{
+    if (why != NULL)
+        *why = b && b->early ? b->early_why : "";
+    return b ? b->early : 0;
 }
 
 void
@@ -402,6 +414,37 @@ otlp_time_check(struct otlp_mapper *m, const char *where, const char *what,
     return check_time(m, where, what, t);
 }
 
+/* 2000-01-01T00:00:00Z, in ns since the epoch. */
+#define Y2000_NS 946684800000000000ull
+
+/* An item taken with a time t (ns) before 2000-01-01 or before the
+ * ledger's genesis: likely seconds or milliseconds sent as nanoseconds
+ * (1700000000 ns is 1970-01-01T00:00:01.7Z), or a clock not yet set.
+ * It is recorded as sent; the batch counts it, and says the first. */
+static void
+early_note(struct otlp_mapper *m, const char *where, const char *what,
+           uint64_t t)
+{
+    char ts[64], gs[64];
+    uint64_t g = m->m->genesis_ns;
+    int before_2000 = t < Y2000_NS;
+
+    if (!before_2000 && (g == 0 || t >= g))
+        return;
+    if (m->b->early++ > 0)
+        return;
+    ldg_time_rfc3339_ns(ts, sizeof ts, t);
+    if (before_2000)
+        snprintf(m->b->early_why, sizeof m->b->early_why,
+                 "%.120s.%s: %llu is %s, before 2000-01-01 (seconds or "
+                 "milliseconds sent as nanoseconds?)",
+                 where, what, (unsigned long long)t, ts);
+    else
+        snprintf(m->b->early_why, sizeof m->b->early_why,
+                 "%.120s.%s: %s is before the ledger's first event (%s)", where,
+                 what, ts, ldg_time_rfc3339_ns(gs, sizeof gs, g));
+}
+
 /* The run of an item: run_attr's value (the item's attributes, then its
  * resource's), else the trace id hex (NULL for a log without one). Set
  * into body as "run". */
@@ -596,6 +639,7 @@ otlp_map_span(struct otlp_mapper *m, const struct otlp_scope *sc,
         m->b->dropped++;
         return 0;
     }
+    early_note(m, sp->where, "startTimeUnixNano", sp->start_ns);
     body = json_object();
     if (body == NULL)
         return otlp_fail(m, LDG_ENOMEM, "out of memory");
@@ -716,6 +760,8 @@ otlp_map_log(struct otlp_mapper *m, const struct otlp_scope *sc,
         m->b->dropped++;
         return 0;
     }
+    early_note(m, lg->where,
+               lg->time_ns ? "timeUnixNano" : "observedTimeUnixNano", t);
     /* The id: the record's own bytes as the ledger reads them (a record
      * sent again is the same record), since a log record has no id. */
     {

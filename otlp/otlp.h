@@ -66,6 +66,9 @@ struct ldg_otlp_limits {
     size_t value_max;    /* bytes of a recorded string or bytes value;
                             0: 65536 (400) */
     unsigned depth_max;  /* arrays and maps nested in a value; 0: 8 (400) */
+    size_t json_mem_max; /* bytes the JSON parser may take for a request,
+                            estimated from the text before it parses;
+                            0: 32 MiB (413) */
 };
 #define LDG_OTLP_BODY_MAX_DEFAULT ((size_t)8 << 20)
 #define LDG_OTLP_INFLATED_MAX_DEFAULT ((size_t)32 << 20)
@@ -73,6 +76,7 @@ struct ldg_otlp_limits {
 #define LDG_OTLP_ATTRS_MAX_DEFAULT 131072
 #define LDG_OTLP_VALUE_MAX_DEFAULT 65536
 #define LDG_OTLP_DEPTH_MAX_DEFAULT 8
+#define LDG_OTLP_JSON_MEM_MAX_DEFAULT ((size_t)32 << 20)
 /* A content value (record_content) longer than this is replaced by a
  * note saying its size, as the proxy does with a prompt. */
 #define LDG_OTLP_CONTENT_MAX ((size_t)256 << 10)
@@ -92,6 +96,11 @@ struct ldg_otlp_map {
     enum ldg_otlp_spans spans;
     int drop_logs;      /* 1: log records are not recorded (counted) */
     int record_content; /* 1: content attributes and bodies are kept */
+    /* The ledger's first event's time (ns; 0: not known): a span or
+     * record timed before it, or before 2000-01-01, is recorded as sent
+     * and flagged (ldg_otlp_batch_early): a time in seconds or
+     * milliseconds sent as nanoseconds, a clock not yet set. */
+    uint64_t genesis_ns;
 };
 
 enum ldg_otlp_signal { LDG_OTLP_TRACES = 0, LDG_OTLP_LOGS = 1 };
@@ -121,6 +130,12 @@ const struct ldg_event_in *ldg_otlp_batch_events(const struct ldg_otlp_batch *b,
  * by the mapping's choice (spans, drop_logs). */
 size_t ldg_otlp_batch_items(const struct ldg_otlp_batch *b);
 size_t ldg_otlp_batch_dropped(const struct ldg_otlp_batch *b);
+/* Of the items to record, those timed before 2000-01-01 or before the
+ * map's genesis_ns: recorded as sent, and flagged. *why (may be NULL)
+ * names the first ("...spans[0].startTimeUnixNano: 1700000000 is
+ * 1970-01-01T00:00:01.7Z, before 2000-01-01 ..."; "" when none), valid
+ * until the batch is freed. */
+size_t ldg_otlp_batch_early(const struct ldg_otlp_batch *b, const char **why);
 void ldg_otlp_batch_free(struct ldg_otlp_batch *b);
 
 /* Inflates a gzip body (Content-Encoding: gzip) into *out (malloc'd, the
@@ -147,17 +162,42 @@ struct ldg_otlp_options {
     uint64_t behind_max;
     unsigned max_conns; /* connections at once; 0: 64 (each may hold a
                            body of body_max while it is read) */
+    /* Where the receiver says what an operator should see (a request
+     * refused: its reason, status, path and sender, and the answer's
+     * message; at most one line a reason every LDG_OTLP_LOG_EVERY_MS,
+     * saying how many it left unsaid), on a receiver thread; NULL: said
+     * nowhere. The receiver never prints. */
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
 };
+#define LDG_OTLP_LOG_EVERY_MS 60000
 
 struct ldg_otlp;
 
 /* Starts the receiver (its threads) and returns at once. LDG_EINVAL (no
- * server), LDG_EBADINPUT / LDG_EIO from the HTTP server (an address that
- * does not parse, in use), with err. */
+ * server); from the HTTP server, with err: LDG_EBADINPUT (an address
+ * that does not parse), LDG_EBUSY (in use), LDG_EIO (cannot listen). */
 int ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
                    char *err, size_t errcap);
 /* The TCP port listened on (0 for a Unix socket). */
 unsigned ldg_otlp_port(const struct ldg_otlp *r);
+
+/* Why a request was refused (4xx but 429): the reason label of
+ * ledger_otlp_requests_refused_total and of the log line. */
+enum ldg_otlp_refusal {
+    LDG_OTLP_REFUSED_PATH = 0, /* 404: neither /v1/traces nor /v1/logs */
+    LDG_OTLP_REFUSED_METHOD,   /* 405: not POST */
+    LDG_OTLP_REFUSED_TYPE,     /* 415: the Content-Type */
+    LDG_OTLP_REFUSED_ENCODING, /* 415: the Content-Encoding */
+    LDG_OTLP_REFUSED_SIZE,     /* 413: the body, or it inflated, too big */
+    LDG_OTLP_REFUSED_LIMIT,    /* 413: too many spans, records, attributes
+                                  or values, or the JSON parser's memory */
+    LDG_OTLP_REFUSED_INVALID,  /* 400: does not decode, or is invalid */
+    LDG_OTLP_REFUSED_N
+};
+/* "path", "method", "content_type", "content_encoding", "body_size",
+ * "limit", "invalid"; NULL past the last. Static storage. */
+const char *ldg_otlp_refusal_name(enum ldg_otlp_refusal why);
 
 /* Counters, each read whole (not together one snapshot). A request
  * refused whole (4xx) did not decode: its spans are not counted, only the
@@ -170,6 +210,9 @@ struct ldg_otlp_counts {
     uint64_t rejected;  /* refused one by one by the ledger (a partial
                            success), or not committed (5xx) */
     uint64_t dropped;   /* not recorded by the mapping's choice */
+    uint64_t early;     /* in requests that decoded, to be recorded, timed
+                           before 2000-01-01 or the ledger's genesis:
+                           flagged in the answer (ldg_otlp_batch_early) */
 };
 struct ldg_otlp_stats {
     uint64_t requests;  /* POSTs answered */
@@ -177,6 +220,7 @@ struct ldg_otlp_stats {
     uint64_t throttled; /* answered 429 or 503: the writer behind */
     uint64_t failed;    /* answered 503: a commit that failed, stopping */
     struct ldg_otlp_counts spans, logs;
+    uint64_t refused_by[LDG_OTLP_REFUSED_N]; /* refused, by reason */
 };
 void ldg_otlp_stats(const struct ldg_otlp *r, struct ldg_otlp_stats *st);
 

@@ -136,6 +136,9 @@ int otlp_pb_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
                    const void *body, size_t len);
 int otlp_json_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
                      const void *body, size_t len);
+/* The bytes jansson may allocate to parse the text p (len bytes), at
+ * most: the estimate json.c's prescan holds against json_mem_max. */
+size_t otlp_json_cost(const char *p, size_t len);
 
 /* Sets every event's source (borrowed: must outlive the batch's use). */
 void otlp_batch_source(struct ldg_otlp_batch *b, const struct ldg_source *src);

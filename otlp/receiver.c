@@ -23,8 +23,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "http/server.h"
 #include "otlp/otlp_int.h"
+#include "util/util.h"
 
 struct ldg_otlp {
     struct ldg_httpd *h;
@@ -39,6 +43,11 @@ struct ldg_otlp {
     pthread_cond_t cv;
     unsigned pending; /* requests waiting for the writer */
     int stopping;
+    /* the log (ldg_otlp_options), under mu: when each reason was last
+     * said, and how many refusals of it since were not */
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
+    uint64_t said_ms[LDG_OTLP_REFUSED_N], unsaid[LDG_OTLP_REFUSED_N];
 };
 
 /* One request waiting for its commit. */
@@ -95,6 +104,82 @@ add(uint64_t *c, uint64_t n)
 
 /* ----------------------------------------------------------- answers -- */
 
+static const char *const refusal_names[LDG_OTLP_REFUSED_N] = {
+    "path",      "method", "content_type", "content_encoding",
+    "body_size", "limit",  "invalid"};
+
+const char *
+ldg_otlp_refusal_name(enum ldg_otlp_refusal why)
+{
+    return (unsigned)why < LDG_OTLP_REFUSED_N ? refusal_names[why] : NULL;
+}
+
+/* Who sent req, for the log: "127.0.0.1:41234", "uid 1000 pid 77". */
+static void
+peer_name(struct ldg_httpd_req *req, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    struct ucred cr;
+    socklen_t cl = sizeof cr;
+    char host[64] = "?";
+    int fd = ldg_httpd_fd(req);
+
+    snprintf(out, cap, "an unknown peer");
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return;
+    if (ss.ss_family == AF_UNIX) {
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+            snprintf(out, cap, "uid %u pid %d", (unsigned)cr.uid, (int)cr.pid);
+    } else if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        snprintf(out, cap, "%s:%u", host, (unsigned)ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        snprintf(out, cap, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
+    }
+}
+
+/* A refusal counted by its reason and, at most once a reason every
+ * LDG_OTLP_LOG_EVERY_MS, said on the log with the answer's message. */
+static void
+refused_note(struct ldg_otlp *r, struct ldg_httpd_req *req,
+             enum ldg_otlp_refusal why, unsigned status, const char *msg)
+{
+    char line[1200], peer[128], more[96] = "";
+    uint64_t now = ldg_now_mono_ms(), unsaid;
+    int say;
+
+    add(&r->st.refused_by[why], 1);
+    if (r->log == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    say =
+        r->said_ms[why] == 0 || now - r->said_ms[why] >= LDG_OTLP_LOG_EVERY_MS;
+    unsaid = r->unsaid[why];
+    if (say) {
+        r->said_ms[why] = now ? now : 1;
+        r->unsaid[why] = 0;
+    } else {
+        r->unsaid[why]++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (!say)
+        return;
+    if (unsaid > 0)
+        snprintf(more, sizeof more,
+                 " (and %llu more refused for this reason, not said)",
+                 (unsigned long long)unsaid);
+    peer_name(req, peer, sizeof peer);
+    snprintf(line, sizeof line,
+             "otlp: refused %s %.200s from %s: %u %s: %.700s%s",
+             ldg_httpd_method(req), ldg_httpd_path(req), peer, status,
+             refusal_names[why], msg, more);
+    r->log(r->log_ctx, line);
+}
+
 static int
 reply(struct ldg_httpd_req *req, unsigned status, int json, const void *body,
       size_t len, const char *retry_after)
@@ -147,6 +232,16 @@ refuse(struct ldg_otlp *r, struct ldg_httpd_req *req, unsigned status, int json,
     rc = reply(req, status, 0, body, len, retry_after);
     free(body);
     return rc;
+}
+
+/* A 4xx refusal (but 429), counted and said (refused_note). */
+static int
+refuse_as(struct ldg_otlp *r, struct ldg_httpd_req *req,
+          enum ldg_otlp_refusal why, unsigned status, int json, int code,
+          const char *msg)
+{
+    refused_note(r, req, why, status, msg);
+    return refuse(r, req, status, json, code, msg, NULL);
 }
 
 /* 200: a full success, or a partial one naming what was refused. */
@@ -250,6 +345,24 @@ differs_warning(const struct pending *p, const struct ldg_serve_done *d,
     }
 }
 
+/* Appends to msg the warning for items timed before 2000-01-01 or the
+ * ledger's genesis (ldg_otlp_batch_early): recorded, and said. */
+static void
+early_warning(const struct pending *p, char *msg, size_t cap)
+{
+    const char *why;
+    size_t n = ldg_otlp_batch_early(p->b, &why), k = strlen(msg);
+
+    if (n == 0 || k >= cap)
+        return;
+    snprintf(msg + k, cap - k, "%s%zu %s recorded with a suspect time: %s",
+             k ? "; " : "", n,
+             p->sig == LDG_OTLP_TRACES
+                 ? (n == 1 ? "span" : "spans")
+                 : (n == 1 ? "log record" : "log records"),
+             why);
+}
+
 /* On the writer's thread: the batch is durable (or not). */
 static void
 committed(void *cls, const struct ldg_serve_done *d)
@@ -281,6 +394,7 @@ committed(void *cls, const struct ldg_serve_done *d)
         count(r, p->sig, d->appended, d->duplicates, d->refused);
         add(&r->st.requests, 1);
         differs_warning(p, d, msg, sizeof msg);
+        early_warning(p, msg, sizeof msg);
         succeed(p->req, p->sig, p->json, (int64_t)d->refused, msg);
     }
     ldg_httpd_release(p->req);
@@ -333,30 +447,35 @@ handle(void *ctx, struct ldg_httpd_req *req)
         snprintf(msg, sizeof msg,
                  "%s: not an OTLP path here (POST /v1/traces or /v1/logs)",
                  path);
-        return refuse(r, req, 404, json, RPC_NOT_FOUND, msg, NULL);
+        return refuse_as(r, req, LDG_OTLP_REFUSED_PATH, 404, json,
+                         RPC_NOT_FOUND, msg);
     }
     if (strcmp(ldg_httpd_method(req), "POST") != 0) {
         snprintf(msg, sizeof msg, "%s %s: only POST", ldg_httpd_method(req),
                  path);
-        return refuse(r, req, 405, json, RPC_UNIMPLEMENTED, msg, NULL);
+        return refuse_as(r, req, LDG_OTLP_REFUSED_METHOD, 405, json,
+                         RPC_UNIMPLEMENTED, msg);
     }
     if (ldg_httpd_body_too_big(req)) {
         snprintf(msg, sizeof msg, "the body is over %zu bytes",
                  r->lim.body_max);
-        return refuse(r, req, 413, json, RPC_RESOURCE_EXHAUSTED, msg, NULL);
+        return refuse_as(r, req, LDG_OTLP_REFUSED_SIZE, 413, json,
+                         RPC_RESOURCE_EXHAUSTED, msg);
     }
     if (!json && !media_is(ct, "application/x-protobuf")) {
         snprintf(msg, sizeof msg,
                  "Content-Type %s: not application/x-protobuf or "
                  "application/json",
                  ct ? ct : "(none)");
-        return refuse(r, req, 415, 1, RPC_INVALID_ARGUMENT, msg, NULL);
+        return refuse_as(r, req, LDG_OTLP_REFUSED_TYPE, 415, 1,
+                         RPC_INVALID_ARGUMENT, msg);
     }
     if (ce != NULL && strcasecmp(ce, "identity") != 0 &&
         strcasecmp(ce, "gzip") != 0) {
         snprintf(msg, sizeof msg,
                  "Content-Encoding %s: only gzip (or none) is read", ce);
-        return refuse(r, req, 415, json, RPC_INVALID_ARGUMENT, msg, NULL);
+        return refuse_as(r, req, LDG_OTLP_REFUSED_ENCODING, 415, json,
+                         RPC_INVALID_ARGUMENT, msg);
     }
     /* the writer behind, or this receiver holding too much: try again
      * later (Retry-After), before any work is done for the request */
@@ -382,11 +501,12 @@ handle(void *ctx, struct ldg_httpd_req *req)
                               err, sizeof err);
         if (rc < 0) {
             snprintf(msg, sizeof msg, "Content-Encoding gzip: %s", err);
-            return rc == LDG_ETOOBIG ? refuse(r, req, 413, json,
-                                              RPC_RESOURCE_EXHAUSTED, msg, NULL)
+            return rc == LDG_ETOOBIG
+                       ? refuse_as(r, req, LDG_OTLP_REFUSED_SIZE, 413, json,
+                                   RPC_RESOURCE_EXHAUSTED, msg)
                    : rc == LDG_EBADINPUT
-                       ? refuse(r, req, 400, json, RPC_INVALID_ARGUMENT, msg,
-                                NULL)
+                       ? refuse_as(r, req, LDG_OTLP_REFUSED_INVALID, 400, json,
+                                   RPC_INVALID_ARGUMENT, msg)
                        : refuse(r, req, 503, json, RPC_UNAVAILABLE, msg, "5");
         }
         body = inflated;
@@ -395,10 +515,12 @@ handle(void *ctx, struct ldg_httpd_req *req)
                          sizeof err);
     free(inflated);
     if (rc < 0) {
-        return rc == LDG_ETOOBIG ? refuse(r, req, 413, json,
-                                          RPC_RESOURCE_EXHAUSTED, err, NULL)
+        return rc == LDG_ETOOBIG
+                   ? refuse_as(r, req, LDG_OTLP_REFUSED_LIMIT, 413, json,
+                               RPC_RESOURCE_EXHAUSTED, err)
                : rc == LDG_EBADINPUT
-                   ? refuse(r, req, 400, json, RPC_INVALID_ARGUMENT, err, NULL)
+                   ? refuse_as(r, req, LDG_OTLP_REFUSED_INVALID, 400, json,
+                               RPC_INVALID_ARGUMENT, err)
                    : refuse(r, req, 503, json, RPC_UNAVAILABLE, err, "5");
     }
     size_t items = ldg_otlp_batch_items(b), dropped = ldg_otlp_batch_dropped(b);
@@ -407,6 +529,7 @@ handle(void *ctx, struct ldg_httpd_req *req)
         sig == LDG_OTLP_TRACES ? &r->st.spans : &r->st.logs;
     add(&cnt->received, items);
     add(&cnt->dropped, dropped);
+    add(&cnt->early, ldg_otlp_batch_early(b, NULL));
     if (n == 0) {
         ldg_otlp_batch_free(b);
         add(&r->st.requests, 1);
@@ -473,6 +596,8 @@ ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
     r->map.run_attr = r->run_attr;
     otlp_limits_fill(&r->lim, &o->limits);
     r->behind_max = o->behind_max ? o->behind_max : 65536;
+    r->log = o->log;
+    r->log_ctx = o->log_ctx;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     memset(&ho, 0, sizeof ho);

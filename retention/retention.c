@@ -439,6 +439,124 @@ archive_readable(struct ldg_ledger *l, const char *path)
     return 0;
 }
 
+/* Where two JSON values first differ, as a path from the root and the two
+ * values ("doctor.packs[0].verdict: \"healthy\" in the archive, \"unknown\"
+ * as the ledger computes it"), into buf. got: the archive's; want: the
+ * ledger's. 1 when they differ, 0 when they are equal. */
+static int
+json_diff(const json_t *got, const json_t *want, char *path, size_t at,
+          size_t cap, char *buf, size_t bufcap)
+{
+    if (json_typeof(got) == json_typeof(want) && json_is_object(want)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)(uintptr_t)want, k, v)
+        {
+            size_t n =
+                (size_t)snprintf(path + at, cap - at, "%s%s", at ? "." : "", k);
+            const json_t *g = json_object_get(got, k);
+            if (at + n >= cap)
+                n = cap - at - 1;
+            if (g == NULL) {
+                snprintf(buf, bufcap, "%s: missing in the archive", path);
+                return 1;
+            }
+            if (json_diff(g, v, path, at + n, cap, buf, bufcap))
+                return 1;
+        }
+        json_object_foreach((json_t *)(uintptr_t)got, k, v)
+        {
+            if (json_object_get(want, k) != NULL)
+                continue;
+            snprintf(path + at, cap - at, "%s%s", at ? "." : "", k);
+            snprintf(buf, bufcap, "%s: in the archive only", path);
+            return 1;
+        }
+        path[at] = '\0';
+        return 0;
+    }
+    if (json_typeof(got) == json_typeof(want) && json_is_array(want) &&
+        json_array_size(got) == json_array_size(want)) {
+        for (size_t i = 0; i < json_array_size(want); i++) {
+            size_t n = (size_t)snprintf(path + at, cap - at, "[%zu]", i);
+            if (at + n >= cap)
+                n = cap - at - 1;
+            if (json_diff(json_array_get(got, i), json_array_get(want, i), path,
+                          at + n, cap, buf, bufcap))
+                return 1;
+        }
+        path[at] = '\0';
+        return 0;
+    }
+    if (json_equal((json_t *)(uintptr_t)got, (json_t *)(uintptr_t)want))
+        return 0;
+    {
+        char *g = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *w = json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(buf, bufcap,
+                 "%s%s%.60s%s in the archive, %.60s%s as the ledger computes "
+                 "it",
+                 at ? path : "the state", ": ", g ? g : "?",
+                 g && strlen(g) > 60 ? "..." : "", w ? w : "?",
+                 w && strlen(w) > 60 ? "..." : "");
+        free(g);
+        free(w);
+    }
+    return 1;
+}
+
+/* The archive's STATE is the state this ledger computes at the horizon,
+ * byte for byte (FORMAT.md 11.8, "a prune's check"): its note signs the
+ * projection records' digests, not the views STATE holds, and its trailer
+ * is signed by the log key, which whoever forges it on this box holds. */
+static int
+same_state(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
+           const char *path, const struct ldg_segment_info *in)
+{
+    char *want = NULL, *note = NULL, where[400], pth[200];
+    json_t *g, *w;
+    size_t i;
+    int rc;
+
+    if ((rc = ldg_export_segment_state(l, h->horizon, &want, &note)) < 0) {
+        if (ldg_errmsg(l)[0] == '\0')
+            ldg_set_errmsg(l, "the projections' state at the horizon: %s",
+                           ldg_strerror(rc));
+        return rc;
+    }
+    free(note);
+    if (strlen(want) == in->state_len &&
+        memcmp(want, in->state, in->state_len) == 0) {
+        free(want);
+        return 0;
+    }
+    g = json_loadb(in->state, in->state_len, JSON_REJECT_DUPLICATES, NULL);
+    w = json_loads(want, 0, NULL);
+    pth[0] = '\0';
+    if (g == NULL || w == NULL) {
+        snprintf(where, sizeof where, "it is not JSON");
+    } else if (!json_diff(g, w, pth, 0, sizeof pth, where, sizeof where)) {
+        for (i = 0; i < in->state_len && want[i] == in->state[i]; i++)
+            ;
+        snprintf(where, sizeof where,
+                 "the same JSON in other bytes (byte %zu differs: %zu "
+                 "bytes, the ledger's %zu)",
+                 i, in->state_len, strlen(want));
+    }
+    json_decref(g);
+    json_decref(w);
+    ldg_set_errmsg(l,
+                   "archive %s carries a projected state at %llu that is "
+                   "not the one this ledger computes there: %s (a state "
+                   "forged and its trailer signed again, or written by a "
+                   "build whose projections differ: write it again "
+                   "with " LDG_CMD_ARCHIVE_BEFORE ")",
+                   path, (unsigned long long)h->horizon, where,
+                   (unsigned long long)h->horizon);
+    free(want);
+    return LDG_ETAMPER;
+}
+
 /* A segment (what `ledger archive` writes): it must be exactly this
  * ledger's events h.first..horizon-1 — each leaf the ledger's tree holds,
  * its bodies those the ledger still holds, its checkpoint the ledger's,
@@ -524,6 +642,8 @@ check_segment(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         rc = LDG_ETAMPER;
         goto out;
     }
+    if ((rc = same_state(l, h, path, &sr->info)) < 0)
+        goto out;
     *note = sr->info.state_note;
     sr->info.state_note = NULL;
     memcpy(sha256, sr->info.sha256, 32);

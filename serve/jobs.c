@@ -83,6 +83,7 @@ struct ldg_jobs {
     int proxy_exit, proxy_signal;     /* the last exit, when exited */
     uint64_t proxy_since, proxy_next; /* wall ns: its start or exit, restart */
     uint64_t proxy_started_mono;      /* when it was last started */
+    json_t *receivers;                /* ldg_jobs_receivers's, or NULL */
     char boot_id[37];                 /* proc_identity's, "" when unknown */
     unsigned long long start_ticks;   /* (the status file's; server_alive) */
     pthread_t thread;
@@ -281,6 +282,8 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
                                                                : json_null());
         json_object_set_new(root, "proxy", px);
     }
+    if (js->receivers != NULL)
+        json_object_set(root, "receivers", js->receivers);
     for (size_t i = 0; i < js->n; i++) {
         struct job *j = &js->j[i];
         json_t *o = json_object();
@@ -714,7 +717,24 @@ ldg_jobs_free(struct ldg_jobs *js)
     pthread_mutex_destroy(&js->mu);
     pthread_mutex_destroy(&js->wmu);
     pthread_cond_destroy(&js->cv);
+    json_decref(js->receivers);
     free(js);
+}
+
+void
+ldg_jobs_receivers(struct ldg_jobs *js, json_t *list)
+{
+    json_t *old;
+    if (js == NULL) {
+        json_decref(list);
+        return;
+    }
+    pthread_mutex_lock(&js->wmu);
+    old = js->receivers;
+    js->receivers = list;
+    pthread_mutex_unlock(&js->wmu);
+    json_decref(old);
+    jobs_write_status(js, 0);
 }
 
 void

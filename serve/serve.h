@@ -304,6 +304,14 @@ void ldg_jobs_free(struct ldg_jobs *js);
  * with the jobs' thread. */
 void ldg_jobs_proxy(struct ldg_jobs *js, int running, int wstatus,
                     uint64_t restart_in_ms);
+/* The receivers `ledger serve` runs beside its socket (its OTLP
+ * receivers, its metrics endpoint), for the status file's "receivers":
+ * a JSON array of objects {"name", "address", "counters": {...},
+ * "summary": "what the counters say, in a line"} (the caller's: list's
+ * reference is taken). Replaces the last list and writes the status file
+ * when ldg_jobs_start has run (each later write has it too). Thread-safe
+ * with the jobs' thread. */
+void ldg_jobs_receivers(struct ldg_jobs *js, json_t *list);
 /* Reads DIR/serve-status.json for `ledger serve --status`: *out the
  * object (the caller json_decref's), *alive whether its server still
  * runs (state "serving" and its pid alive: not a zombie, and, when the

@@ -88,6 +88,8 @@ ldg_exit_code(int code)
         return 77;
     case LDG_ENOMEM:
         return 71;
+    case LDG_EBUSY:
+        return 75;
     default:
         return 74;
     }

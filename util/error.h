@@ -51,9 +51,11 @@ const char *ldg_strerror(int code);
  * (LDG_ETAMPER, LDG_EBADSIG, LDG_EBADPROOF); 64 for misuse (LDG_EINVAL);
  * 65 for bad data (LDG_EBADINPUT, LDG_ETOOBIG, LDG_ECORRUPT, LDG_EVERSION,
  * LDG_EERASED); 66 for what is not there (LDG_ENOTFOUND); 73 for
- * LDG_EEXIST; 77 for an unusable key (LDG_EKEY); 71 for LDG_ENOMEM; 74 for
- * the rest (I/O, a full disk, a transaction too large, the network, a
- * busy lock).
+ * LDG_EEXIST; 77 for an unusable key (LDG_EKEY); 71 for LDG_ENOMEM; 75,
+ * try again later, for LDG_EBUSY (an address in use, a ledger another
+ * server serves, a ledger pruned or migrated meanwhile, LMDB's reader
+ * table full: another process holds what is wanted, for now); 74 for the
+ * rest (I/O, a full disk, a transaction too large, the network).
  * @return the exit status, 0 to 77. */
 int ldg_exit_code(int code);
 

@@ -261,5 +261,50 @@ R query --bundle "$T/red.bundle" $K body.requested_by=operator
 R query --bundle "$T/red.bundle" $K type=run.started
 grep -q '\[1 fields withheld\]' "$T/out" || fail "withheld not shown: $(cat "$T/out")"
 
+# --- bounded alike (issue 63) ---------------------------------------------
+# /dev/zero: every reader read 1 GiB (query, timeline and doctor into
+# memory) before refusing it; each now refuses it at once, in the same
+# words. A pipe of zstd's magic and then zeros, with --max-bytes 1000000:
+# each refuses it as larger than the limit, in the same words, having
+# read at most the bound and a pipe's buffer (the writer counts).
+for cmd in "verify-bundle /dev/zero" "query --bundle /dev/zero" \
+    "timeline R-0001 --bundle /dev/zero" "doctor --bundle /dev/zero"; do
+    # shellcheck disable=SC2086
+    R $cmd --insecure-trust-bundle-key
+    [ "$rc" = 65 ] || fail "$cmd: exit $rc"
+    cat "$T/out" "$T/err" |
+        grep -qx "FAIL archive: not a bundle: not a zstd stream (a bundle is a zstd-compressed tar: pack one with tar --zstd -cf)" ||
+        fail "$cmd: $(cat "$T/out" "$T/err" | head -c 300)"
+done
+if command -v python3 >/dev/null 2>&1; then
+    for cmd in "verify-bundle /dev/stdin" "query --bundle /dev/stdin" \
+        "timeline R-0001 --bundle /dev/stdin" "doctor --bundle /dev/stdin"; do
+        python3 -c '
+import sys
+o, n = sys.stdout.buffer, 0
+try:
+    o.write(b"\x28\xb5\x2f\xfd"); n = 4
+    z = bytes(65536)
+    while n < (1 << 30):
+        o.write(z); n += len(z)
+    o.flush()
+except BrokenPipeError:
+    pass
+open(sys.argv[1], "w").write("%d\n" % n)' "$T/written" 2>/dev/null |
+            "$LEDGER" --dir "$T/nowhere" $cmd --insecure-trust-bundle-key \
+                --max-bytes 1000000 >"$T/out" 2>"$T/err"
+        rc=$?
+        [ "$rc" = 65 ] || fail "$cmd (a pipe past the bound): exit $rc"
+        cat "$T/out" "$T/err" | grep -qx "FAIL archive: the bundle is larger than the limit of 1000000 bytes (--max-bytes)" ||
+            fail "$cmd (a pipe past the bound): $(cat "$T/out" "$T/err" | head -c 300)"
+        w=$(cat "$T/written")
+        # the bound, and at most 1 MiB of the pipe's buffer beside it
+        [ "$w" -le $((1000000 + 1048576 + 65536)) ] ||
+            fail "$cmd (a pipe past the bound): $w bytes read"
+    done
+else
+    echo "SKIP: python3 missing (the bounded pipe)"
+fi
+
 [ "$fails" = 0 ] || exit 1
 echo "bundle_readers: ok"

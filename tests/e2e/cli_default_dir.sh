@@ -14,6 +14,8 @@
 #   * a system ledger this user may not read (run as nobody): without
 #     --dir, that it cannot be read (74, permission denied); with a --dir
 #     that holds none, named as closed to this user; init never advised.
+#     nobody runs a copy of the binary in the test's own directory, from
+#     /: the checkout may be where nobody cannot go (root's home).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
@@ -71,9 +73,16 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
     P=$T/priv
     mkdir -m 0755 "$P" && "$L" --dir "$P/l" init >/dev/null && chmod 0750 "$P/l"
     mkdir -m 0777 "$T/nobody"
+    # nobody may not enter the checkout (a clone in root's 0700 home):
+    # it runs a copy of the binary from $T, from a directory it may enter
+    mkdir -m 0755 "$T/bin" && cp "$L" "$T/bin/ledger" && chmod 0755 "$T/bin/ledger" ||
+        exit 1
+    setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$T/bin/ledger" ||
+        { echo "SKIP: nobody cannot reach $T (TMPDIR)"; [ "$nfail" -eq 0 ] || exit 1; exit 0; }
     nobody() {
-        setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$T/nobody" \
-            LEDGER_SYSTEM_DIR="$P/l" "$L" "$@" >"$T/out" 2>"$T/err"
+        (cd / && setpriv --reuid=65534 --regid=65534 --clear-groups \
+            env HOME="$T/nobody" LEDGER_SYSTEM_DIR="$P/l" "$T/bin/ledger" "$@" \
+            >"$T/out" 2>"$T/err")
     }
     # without --dir: that ledger, and why it cannot be read (74)
     nobody doctor

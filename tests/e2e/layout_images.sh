@@ -322,10 +322,31 @@ open_image 8 "entries without prev, seeded bodies, dictionaries" queries8
 "$LEDGER" --dir "$F" migrate >"$T/mig.out" 2>&1 &&
     grep -q '^layout 8 already: nothing to convert (4323 events)$' "$T/mig.out" ||
     fail "fresh8: migrate: $(cat "$T/mig.out")"
-"$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
-    >/dev/null 2>&1 || fail "fresh8: append"
+# the body kinds a layout 8 store holds (FORMAT.md 4, issue 63): layout
+# 5's 0x02 and 0x03 kept as they were, 0x05 and 0x06 since layout 6; and
+# what layout 8 writes for a new body: 0x05 or 0x06
+body_kinds() { # DIR [SEQ-HEX]: the first byte of each bodies5 value
+    mdb_dump -s bodies5 "$1" | awk -v want="${2:-}" '
+        /^HEADER=END/ { on = 1; next }
+        on && /^ / { if (k == "") { k = $1 } else {
+            if (want == "" || k "" == want "") print substr($1, 1, 2); k = "" } }' |
+        sort -u | tr '\n' ' '
+}
+if command -v mdb_dump >/dev/null 2>&1; then
+    [ "$(body_kinds "$F")" = "02 03 05 06 " ] ||
+        fail "fresh8: body kinds $(body_kinds "$F"), want 02 03 05 06"
+else
+    echo "SKIP: mdb_dump missing (lmdb-utils): fresh8's body kinds"
+fi
+s8=$("$LEDGER" --dir "$F" append -q x.layout.more --body '{"n":1,"status":"ok"}' \
+    2>/dev/null) || fail "fresh8: append"
 "$LEDGER" --dir "$F" verify >"$T/v" 2>&1 ||
     fail "fresh8: verify after append: $(cat "$T/v")"
+if command -v mdb_dump >/dev/null 2>&1; then
+    k8=$(body_kinds "$F" "$(printf '%016x' "$s8")")
+    [ "$k8" = "05 " ] || [ "$k8" = "06 " ] ||
+        fail "fresh8: event $s8 appended by layout 8 stored as kind $k8"
+fi
 
 if [ "$nfail" -gt 0 ]; then
     echo "layout_images: $nfail failure(s)"

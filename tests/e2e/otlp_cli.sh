@@ -12,7 +12,8 @@
 #     limit is refused by name, the other one recorded;
 #   - every refusal (404, 405, 415 for type and encoding, 400 for bad JSON,
 #     protobuf, ids, 413 for the body and a gzip bomb) names its cause and
-#     writes nothing;
+#     writes nothing; a body over the limit sent with Expect: 100-continue
+#     (curl, a raw client) is answered 413 on its headers, never read;
 #   - --otlp-backlog 1 under concurrent requests: 429/503 with
 #     Retry-After, and the spans of every request answered 200 are in the
 #     log while those of a refused one are not;
@@ -77,7 +78,14 @@ post() {
 code() { cat "$T/code"; }
 count() { L query -o json 2>/dev/null | wc -l | tr -d ' '; }
 
-L init >/dev/null || { echo "FAIL: init"; exit 1; }
+# the ledger made a day ago (the clock shim): the generated spans, timed
+# 10 s ago, are after its first event (before it they would be flagged,
+# below)
+ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/tests/e2e/lib/clockshift.sh"
+clockshift_build "$LEDGER"
+CLOCK_SHIFT_S=-86400 LD_PRELOAD=$CS "$LEDGER" --dir "$D" init >/dev/null ||
+    { echo "FAIL: init"; exit 1; }
 
 # ------------------------------------------------------------ usage --
 for args in "--otlp-run x" "--otlp-content" "--otlp-spans genai" \
@@ -94,6 +102,16 @@ ok "options without --otlp, a bad value or a remote address: 64"
 
 start_serve --metrics 127.0.0.1:0
 MU=$(sed -n 's/^metrics on \(http:[^ ]*\)/\1/p' "$T/s.out")
+
+# ------------------------------------------------------ a port in use --
+# another ledger's server on the same port: 75 (try again later), as
+# `proxy --listen` and `serve --metrics` say it, naming the cause
+"$LEDGER" --dir "$T/l2" init >/dev/null || fail "init l2"
+"$LEDGER" --dir "$T/l2" serve --otlp "127.0.0.1:${U##*:}" >/dev/null 2>"$T/inuse.err"
+rc=$?
+[ $rc = 75 ] && grep -q 'address in use' "$T/inuse.err" ||
+    fail "--otlp on a port in use: exit $rc, want 75: $(cat "$T/inuse.err")"
+ok "--otlp on a port in use: 75, naming it"
 
 # ---------------------------------------------------- an agent's trace --
 $GEN agent $TR >"$T/agent.json"
@@ -203,23 +221,72 @@ post /v1/traces application/x-protobuf "$T/bad.pb"
 refused 400 'protobuf' "bad protobuf"
 grep -qi '^content-type: application/x-protobuf' "$T/hdr" || fail "a pb refusal is a pb Status"
 head -c 9437184 /dev/zero >"$T/huge"
-post /v1/traces application/json "$T/huge"
+curl -s -o "$T/resp" -w '%{http_code} %{size_upload}' -X POST \
+    -H "Content-Type: application/json" --data-binary "@$T/huge" "$U/v1/traces" >"$T/cu"
+cut -d' ' -f1 "$T/cu" >"$T/code"
+up=$(cut -d' ' -f2 "$T/cu")
 refused 413 'over 8388608 bytes' "a 9 MiB body"
+# curl sent Expect: 100-continue: answered on the headers, the body unsent
+[ "$up" -lt 1048576 ] || fail "a 9 MiB body with Expect: 100-continue: $up bytes read before the 413"
+post /v1/traces application/json "$T/huge" -H 'Expect:'
+refused 413 'over 8388608 bytes' "a 9 MiB body without Expect"
+# a raw client waiting for 100 Continue: the 413 comes, then the close
+python3 - "${U#http://}" >"$T/raw" <<'P' || fail "raw Expect: 100-continue: $(cat "$T/raw")"
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.settimeout(10)
+s.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"Content-Length: 9437184\r\nExpect: 100-continue\r\n\r\n")
+got = b""
+while True:
+    k = s.recv(65536)
+    if not k:
+        break
+    got += k
+print(got.decode("utf-8", "replace"))
+assert got.startswith(b"HTTP/1.1 413 "), got[:100]
+assert b"100 Continue" not in got and b"over 8388608 bytes" in got, got
+P
 head -c 67108864 /dev/zero | gzip -c >"$T/bomb.gz"
 post /v1/traces application/json "$T/bomb.gz" -H 'Content-Encoding: gzip'
 refused 413 'inflates to more than' "a gzip bomb"
 head -c 100 "$T/b.pb.gz" >"$T/cut.gz"
 post /v1/traces application/x-protobuf "$T/cut.gz" -H 'Content-Encoding: gzip'
 refused 400 'cut short' "gzip cut short"
+# a batch over 8192 spans: 413 by name
+python3 -c 'print("{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[" + ",".join(["{}"] * 8193) + "]}]}]}")' >"$T/over.json"
+post /v1/traces application/json "$T/over.json"
+refused 413 'more than 8192 spans' "8193 spans"
 [ "$(count)" = "$before" ] || fail "refused requests wrote: $(count) events, was $before"
-ok "404, 405, 415 (type, encoding), 400 (JSON, ids, protobuf, gzip), 413 (body, bomb): nothing written"
+ok "404, 405, 415 (type, encoding), 400 (JSON, ids, protobuf, gzip), 413 (body, bomb, spans): nothing written"
+# each reason said on the server's stderr, once a minute at most: the
+# five 413s for the body's size are one line
+for s in "refused POST /v1/metrics from 127.0.0.1:[0-9]*: 404 path: /v1/metrics: not an OTLP path" \
+    "refused GET /v1/traces from .*: 405 method" \
+    "refused POST /v1/traces from .*: 415 content_type: Content-Type text/plain" \
+    "refused POST /v1/traces from .*: 415 content_encoding: Content-Encoding br" \
+    "refused POST /v1/traces from .*: 400 invalid: JSON: line 1" \
+    "refused POST /v1/traces from .*: 413 body_size: the body is over 8388608 bytes" \
+    "refused POST /v1/traces from .*: 413 limit: more than 8192 spans in one request"; do
+    grep -q "^ledger serve: otlp: $s" "$T/s.err" || fail "stderr does not say '$s': $(cat "$T/s.err")"
+done
+[ "$(grep -c ' 413 body_size: ' "$T/s.err")" = 1 ] ||
+    fail "the body size's refusals not one line: $(grep ' 413 body_size: ' "$T/s.err")"
+ok "every refusal's reason on the server's stderr, once a reason a minute"
 
 # ------------------------------------------------------------- metrics --
 curl -s "$MU" >"$T/m"
 for s in "ledger_otlp_spans_received_total 13" "ledger_otlp_spans_recorded_total 9" \
     "ledger_otlp_spans_duplicate_total 3" "ledger_otlp_spans_rejected_total 1" \
-    "ledger_otlp_logs_recorded_total 2" "ledger_otlp_requests_refused_total 10"; do
-    grep -q "^$s\$" "$T/m" || fail "metrics: no '$s': $(grep '^ledger_otlp' "$T/m")"
+    "ledger_otlp_logs_recorded_total 2" 'ledger_otlp_requests_refused_total{reason="path"} 1' \
+    'ledger_otlp_requests_refused_total{reason="method"} 1' \
+    'ledger_otlp_requests_refused_total{reason="content_type"} 1' \
+    'ledger_otlp_requests_refused_total{reason="content_encoding"} 1' \
+    'ledger_otlp_requests_refused_total{reason="body_size"} 4' \
+    'ledger_otlp_requests_refused_total{reason="limit"} 1' \
+    'ledger_otlp_requests_refused_total{reason="invalid"} 4'; do
+    grep -qF "$s" "$T/m" || fail "metrics: no '$s': $(grep '^ledger_otlp' "$T/m")"
 done
 # what the log holds, from ledger metrics (in the scrape, and offline)
 for s in 'signal="span",type="route.decision"} 6' 'signal="span",type="run.step"} 1' \
@@ -230,9 +297,60 @@ for s in 'signal="span",type="route.decision"} 6' 'signal="span",type="run.step"
         fail "ledger metrics: no 'ledger_otlp_events_total{$s'"
 done
 ok "the receiver's counters at /metrics; what the log holds in ledger metrics"
+# serve --status lists the receivers at their addresses (their counters
+# follow within 10 s; checked at the stop, below)
+L serve --status >"$T/st" 2>&1
+grep -q "^otlp  *$U: [0-9]* requests" "$T/st" && grep -q "^metrics  *$MU: [0-9]* scrapes" "$T/st" ||
+    fail "serve --status: no receivers: $(cat "$T/st")"
+
+# ------------------------------------------- a span timed in seconds --
+# 1700000000 "ns" is 1970: taken (an exporter would not send it again),
+# and flagged in the partial success (0 rejected) and a counter
+TR9=99999999999999999999999999999999
+printf '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"%s","spanId":"0000000000000001","name":"s","startTimeUnixNano":"1700000000","endTimeUnixNano":"1700000001"}]}]}]}' \
+    $TR9 >"$T/secs.json"
+post /v1/traces application/json "$T/secs.json"
+python3 - "$T/resp" <<'P' || fail "a span in seconds: $(code) $(cat "$T/resp")"
+import json, sys
+ps = json.load(open(sys.argv[1]))["partialSuccess"]
+assert ps.get("rejectedSpans", "0") == "0", ps
+m = ps["errorMessage"]
+assert "1 span recorded with a suspect time" in m and "spans[0].startTimeUnixNano: 1700000000 is 1970-01-01T00:00:01.7" in m and "before 2000-01-01" in m, m
+P
+[ "$(code)" = 200 ] && [ "$(L query run=$TR9 -o json | wc -l)" = 1 ] ||
+    fail "a span in seconds not recorded: $(code)"
+# before the ledger's first event (a day ago), after 2000: flagged too
+old=$(($(date +%s) - 2 * 86400))000000000
+sed "s/\"1700000000\"/\"$old\"/; s/\"1700000001\"/\"$((old + 1))\"/; s/0000000000000001/0000000000000002/" \
+    "$T/secs.json" >"$T/old.json"
+post /v1/traces application/json "$T/old.json"
+[ "$(code)" = 200 ] && grep -q "before the ledger's first event" "$T/resp" ||
+    fail "a span before the genesis: $(code) $(cat "$T/resp")"
+curl -s "$MU" >"$T/m"
+grep -q '^ledger_otlp_spans_early_total 2$' "$T/m" ||
+    fail "metrics: $(grep early "$T/m")"
+ok "spans timed in seconds, or before the ledger: recorded, flagged, counted"
 stop_serve
-grep -q 'otlp: .* spans: 13 received, 9 recorded' "$T/s.err" ||
+grep -q 'otlp: .* spans: 15 received, 11 recorded' "$T/s.err" ||
     fail "the stop line: $(cat "$T/s.err")"
+# and once it stopped, their last counters
+L serve --status >"$T/st" 2>&1
+[ $? = 69 ] && grep -q "^otlp  *$U: 21 requests (13 refused, 0 throttled, 0 not committed); spans: 15 received, 11 recorded, 3 duplicates, 1 rejected, 0 dropped, 2 early" "$T/st" &&
+    grep -q "^metrics  *$MU: 2 scrapes" "$T/st" ||
+    fail "serve --status after the stop: $(cat "$T/st" | cut -c1-300)"
+L serve --status -o json >"$T/st.json" 2>/dev/null
+python3 - "$T/st.json" "$U" <<'P' || fail "serve --status -o json: $(cat "$T/st.json")"
+import json, sys
+st = json.load(open(sys.argv[1]))
+r = {x["name"]: x for x in st["receivers"]}
+o = r["otlp"]
+assert o["address"] == sys.argv[2], o
+c = o["counters"]
+assert c["spans"]["received"] == 15 and c["spans"]["early"] == 2, c
+assert c["refused"] == 13 and c["refused_by"]["body_size"] == 4, c
+assert r["metrics"]["counters"]["scrapes"] == 2, r["metrics"]
+P
+ok "serve --status: the receivers, their addresses and counters"
 
 # ------------------------------------ empty, misdirected, NUL, again --
 start_serve

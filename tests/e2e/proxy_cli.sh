@@ -17,7 +17,8 @@
 #     own: a client of a third uid is still answered within a second;
 #   - a route file's fallback; --record async; writing through
 #     `ledger serve`, and 503 when the event cannot be written;
-#   - usage errors (64), a missing proxy file (66), an address in use (74).
+#   - usage errors (64), a missing proxy file (66), an address in use (75,
+#     as serve --otlp and --metrics say it).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -147,7 +148,7 @@ BUSY=$!
 PIDS="$PIDS $BUSY"
 i=0
 while [ ! -s "$T/busy" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-expect_exit 74 "in use" L proxy --upstream a=$U --listen "127.0.0.1:$(cat "$T/busy")"
+expect_exit 75 "in use" L proxy --upstream a=$U --listen "127.0.0.1:$(cat "$T/busy")"
 kill $BUSY
 
 # --------------------------------------------------- every API, sync --
@@ -707,12 +708,12 @@ grep -q Rayleigh "$T/ans" || fail "unix socket: $(cat "$T/ans")"
 lastis "unix socket" route.decision '
 e["client"]["transport"] == "unix" and e["client"]["uid"] >= 0
 and e["client"]["exe"].endswith("curl") and e["client"]["pid"] > 0'
-# a second proxy on the same socket: address in use (74), the first keeps
+# a second proxy on the same socket: address in use (75), the first keeps
 # it (until 2026-11-26 the second took it over, and removed it on exit)
 "$LEDGER" --dir "$D" proxy --listen "unix:$T/p.sock" --upstream ollama=$U \
     >/dev/null 2>"$T/pu2.err"
 rc=$?
-[ $rc = 74 ] && grep -q 'address in use' "$T/pu2.err" ||
+[ $rc = 75 ] && grep -q 'address in use' "$T/pu2.err" ||
     fail "a second proxy on the socket: exit $rc: $(cat "$T/pu2.err")"
 curl -sS --unix-socket "$T/p.sock" -o /dev/null http://proxy/api/version ||
     fail "unix socket: the first proxy lost it"
@@ -852,7 +853,7 @@ until grep -q held "$T/hold" || [ $i -gt 100 ]; do sleep 0.05; i=$((i + 1)); don
 SV=$!
 PIDS="$PIDS $SV"
 i=0 rc=0
-until [ $rc = 1 ] && grep -q '^proxy *NOT RUNNING: exit 74 at .*, [0-9]* in a row' "$T/st2"; do
+until [ $rc = 1 ] && grep -q '^proxy *NOT RUNNING: exit 75 at .*, [0-9]* in a row' "$T/st2"; do
     [ $i -gt 60 ] && { fail "serve --status, its proxy failing: exit $rc: $(cat "$T/st2" "$T/sp.err")"; break; }
     sleep 0.1
     i=$((i + 1))

@@ -36,6 +36,10 @@
  *       of hashes: flip tiles 000000000000000000 (level 0, tile 0).
  *   lmdb_poke DIR del DB HEXKEY
  *       Deletes the record keyed HEXKEY in DB (every duplicate of it).
+ *   lmdb_poke DIR put DB HEXKEY HEXVALUE
+ *       Writes the record keyed HEXKEY in DB with the value HEXVALUE (in a
+ *       DUPSORT database, one more duplicate). E.g. meta "digest.next" of
+ *       3 bytes: put meta 6469676573742e6e657874 0000ff.
  *   lmdb_poke DIR undigested DB
  *       Prints how many records of DB (entries5) keep no claim digest
  *       (neither begin 0x01, layout 8's form, nor hold a6 "digest" c4 20,
@@ -494,6 +498,31 @@ poke_key(MDB_txn *txn, const char *db, const char *hex, const char *offset,
     return rc ? die(db, rc) : 0;
 }
 
+/* put DB HEXKEY HEXVALUE: the record written (in a DUPSORT database, one
+ * more duplicate) */
+static int
+put_key(MDB_txn *txn, const char *db, const char *hex, const char *vhex)
+{
+    MDB_dbi dbi;
+    MDB_val k, v;
+    unsigned char key[511], val[4096];
+    size_t klen, vlen;
+    int rc;
+
+    if (unhex(hex, key, sizeof key, &klen) != 0 ||
+        unhex(vhex, val, sizeof val, &vlen) != 0) {
+        fprintf(stderr, "lmdb_poke: %s %s: not hex digits\n", hex, vhex);
+        return 1;
+    }
+    k.mv_size = klen;
+    k.mv_data = key;
+    v.mv_size = vlen;
+    v.mv_data = val;
+    if ((rc = dbi_open(txn, db, &dbi)) != 0)
+        return die(db, rc);
+    return (rc = mdb_put(txn, dbi, &k, &v, 0)) != 0 ? die(db, rc) : 0;
+}
+
 /* join-tile LEVEL N [keep|flip] */
 static int
 join_tile(MDB_txn *txn, unsigned level, uint64_t n, const char *how)
@@ -629,12 +658,14 @@ main(int argc, char **argv)
          strcmp(argv[2], "keys") != 0 && strcmp(argv[2], "undigested") != 0 &&
          strcmp(argv[2], "untagged") != 0 &&
          ((strcmp(argv[2], "flip") != 0 && strcmp(argv[2], "del") != 0 &&
-           strcmp(argv[2], "join-tile") != 0) ||
+           strcmp(argv[2], "join-tile") != 0 &&
+           (strcmp(argv[2], "put") != 0 || argc < 6)) ||
           argc < 5))) {
         fprintf(stderr, "usage: lmdb_poke DIR truncate N [keep-checkpoints]"
                         " | DIR flip-body|flip-seal|flip-digest|drop-seal SEQ"
                         " | DIR drop-db NAME | DIR flip DB HEXKEY [OFFSET]"
-                        " | DIR del DB HEXKEY | DIR keys|undigested|untagged DB"
+                        " | DIR del DB HEXKEY | DIR put DB HEXKEY HEXVALUE"
+                        " | DIR keys|undigested|untagged DB"
                         " | DIR join-tile LEVEL N [keep|flip]\n");
         return 64;
     }
@@ -654,6 +685,8 @@ main(int argc, char **argv)
         bad = poke_key(txn, argv[3], argv[4], argc > 5 ? argv[5] : NULL, 0);
     else if (strcmp(argv[2], "del") == 0)
         bad = poke_key(txn, argv[3], argv[4], NULL, 1);
+    else if (strcmp(argv[2], "put") == 0)
+        bad = put_key(txn, argv[3], argv[4], argv[5]);
     else if (strcmp(argv[2], "keys") == 0)
         bad = list_keys(txn, argv[3]);
     else if (strcmp(argv[2], "undigested") == 0)

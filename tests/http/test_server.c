@@ -691,6 +691,65 @@ test_server__async_conflicting_content_length_is_400(void **state)
     ldg_httpd_stop(s.h);
 }
 
+/* A body declared over body_max (limit) with Expect: 100-continue is
+ * answered 413 on its headers: no 100 Continue, the handler told "too
+ * big", the connection closed without waiting for the body (until
+ * 2026-11-28: 100 Continue, then the whole body read, then 413). Within
+ * the limit: 100 Continue, then the body is read and served. */
+static void
+expect_cases(struct srv *s, size_t limit)
+{
+    char req[512], buf[4096];
+    int fd;
+    uint64_t t0 = ldg_now_mono_ms();
+
+    s->too_big_seen = 0;
+    snprintf(req, sizeof req,
+             "POST /buf HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
+             "Expect: 100-continue\r\n\r\n",
+             limit + 1);
+    raw_exchange(s, req, buf, sizeof buf); /* reads until closed (5 s) */
+    assert_int_equal(strncmp(buf, "HTTP/1.1 413 ", 13), 0);
+    assert_null(strstr(buf, "100 Continue"));
+    assert_non_null(strstr(buf, "Connection: close"));
+    assert_int_equal(s->too_big_seen, 1);
+    assert_true(ldg_now_mono_ms() - t0 < 4000); /* closed, not timed out */
+    /* within the limit: 100 Continue, then the body */
+    fd = raw_connect(s);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const char *hd = "POST /buf HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                     "Expect: 100-continue\r\nConnection: close\r\n\r\n";
+    assert_int_equal(write(fd, hd, strlen(hd)), (ssize_t)strlen(hd));
+    ssize_t k = read(fd, buf, sizeof buf - 1);
+    assert_true(k > 0);
+    buf[k] = 0;
+    assert_int_equal(strncmp(buf, "HTTP/1.1 100 Continue", 21), 0);
+    assert_int_equal(write(fd, "hello", 5), 5);
+    read_all(fd, buf, sizeof buf);
+    close(fd);
+    assert_int_equal(strncmp(buf, "HTTP/1.1 200 ", 13), 0);
+    assert_non_null(strstr(buf, "got 5:hello"));
+}
+
+static void
+test_server__expect_continue_over_the_limit_is_413_at_once(void **state)
+{
+    struct srv s;
+    start(&s, "127.0.0.1:0", 1024);
+    expect_cases(&s, 1024);
+    ldg_httpd_stop(s.h);
+}
+
+static void
+test_server__async_expect_continue_over_the_limit_is_413_at_once(void **state)
+{
+    struct srv s;
+    start_async(&s);
+    expect_cases(&s, LDG_HTTPD_BODY_MAX_DEFAULT);
+    ldg_httpd_stop(s.h);
+}
+
 /* Opens n connections to s and leaves them idle. */
 static void
 open_idle(struct srv *s, int *fds, int n)
@@ -865,6 +924,10 @@ main(void)
         cmocka_unit_test(test_server__async_connection_ids),
         cmocka_unit_test(test_server__conflicting_content_length_is_400),
         cmocka_unit_test(test_server__async_conflicting_content_length_is_400),
+        cmocka_unit_test(
+            test_server__expect_continue_over_the_limit_is_413_at_once),
+        cmocka_unit_test(
+            test_server__async_expect_continue_over_the_limit_is_413_at_once),
         cmocka_unit_test(test_server__full_of_idle_connections_still_answers),
         cmocka_unit_test(test_server__another_uid_holds_half),
     };

@@ -14,9 +14,18 @@
  *     its tree), one re-signed with its last event removed (stated end
  *     kept: it ends early; end made end-1: no consistency proof takes its
  *     root to the checkpoint), an erasure's proof left out;
+ *   - FORMAT.md 11.1's rules, the reader's (issue 63), on segments made
+ *     from a good one's bytes: a second STATE (forged, with a copy of the
+ *     real note), a frame without its checksum, a compressed BODY, a SEAL
+ *     before a leaf > 0, a seal's first off a known count, a STATE of
+ *     another size; a range that begins inside a commit is not written;
+ *   - a prune refuses an archive whose STATE is not the state the ledger
+ *     computes, though its trailer was signed again with the log key;
  *   - the vectors in tests/vectors/segment/: good.seg verifies with
- *     good.vkey; each bad-*.seg fails the check EXPECT names (written anew
- *     with LDG_SEGMENT_WRITE_VECTORS=DIR).
+ *     good.vkey; each bad-*.seg fails the check EXPECT names, each "ok"
+ *     one verifies (with the key file EXPECT names third, if any; written
+ *     anew with LDG_SEGMENT_WRITE_VECTORS=DIR, or the derived and keyed
+ *     ones alone with LDG_SEGMENT_WRITE_DERIVED, LDG_SEGMENT_WRITE_KEYED).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -391,6 +400,231 @@ make_unproven(struct fx *f, size_t *len)
     return bad;
 }
 
+/* ------------------- must-fail segments derived from a good one's bytes --
+ * (no key needed: each made from good.seg alone, as a stranger could) */
+
+/* kind's first record's index among parts, or -1. */
+static long
+first_of(const struct part *parts, size_t np, uint8_t kind)
+{
+    for (size_t i = 0; i < np; i++)
+        if (parts[i].kind == kind)
+            return (long)i;
+    return -1;
+}
+
+/* Before the real STATE, a forged one (the real one less its last byte,
+ * then "  }": the same object, as a reader of JSON takes it) and a copy of
+ * the real STATE_NOTE: the trailer still signs the real (last) state. */
+static uint8_t *
+derive_second_state(const uint8_t *seg, size_t len, size_t *blen)
+{
+    struct stream st;
+    struct part parts[512], out[514];
+    uint8_t *forged, *bad;
+    size_t np, no = 0;
+    long k;
+
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    k = first_of(parts, np, 0x0b);
+    assert_true(k > 0 && parts[k + 1].kind == 0x0c);
+    forged = malloc(parts[k].n + 2);
+    memcpy(forged, parts[k].p, parts[k].n - 1);
+    memcpy(forged + parts[k].n - 1, "  }", 3);
+    for (size_t i = 0; i < np; i++) {
+        if ((long)i == k) {
+            out[no++] = (struct part){0x0b, forged, parts[k].n + 2};
+            out[no++] = parts[k + 1];
+        }
+        out[no++] = parts[i];
+    }
+    bad = compose(out, no, blen);
+    free(forged);
+    free(st.p);
+    return bad;
+}
+
+/* The same stream in a zstd frame without its content checksum. */
+static uint8_t *
+derive_no_checksum(const uint8_t *seg, size_t len, size_t *blen)
+{
+    struct stream st;
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    uint8_t *out;
+
+    decompress(seg, len, &st);
+    out = malloc(ZSTD_compressBound(st.n));
+    ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 0);
+    *blen = ZSTD_compress2(z, out, ZSTD_compressBound(st.n), st.p, st.n);
+    assert_false(ZSTD_isError(*blen));
+    assert_int_equal(out[4] & 0x04, 0);
+    ZSTD_freeCCtx(z);
+    free(st.p);
+    return out;
+}
+
+/* The first salted BODY (0x00 ‖ map) stored compressed, as a store keeps
+ * it: kind 0x01 (0x01 ‖ a zstd frame of the map) or 0x04 (0x04 ‖ dict 0
+ * ‖ the frame without its magic). Its commitment is the same (it is the
+ * map's); a segment carries bodies uncompressed. (good.seg's bodies are
+ * salted; where the first is seeded, 0x05 ‖ seed ‖ map, it becomes 0x06
+ * ‖ seed ‖ dict 0 ‖ the frame: the same rule.) */
+static uint8_t *
+derive_body_kind(const uint8_t *seg, size_t len, uint8_t kind, size_t *blen)
+{
+    struct stream st;
+    struct part parts[512];
+    uint8_t *rec, *bad;
+    size_t np, zn, at = kind == 0x04 ? 2 : 1;
+    long k;
+
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    k = first_of(parts, np, 0x09);
+    assert_true(k > 0);
+    if (parts[k].p[0] == 0x05) {
+        for (long i = k; i < (long)np; i++)
+            if (parts[i].kind == 0x09 && parts[i].p[0] == 0x00) {
+                k = i;
+                break;
+            }
+    }
+    if (parts[k].p[0] == 0x05) {
+        /* seed[16] stays before the dictionary and the frame */
+        kind = 0x06;
+        at = 18;
+    }
+    assert_true(parts[k].p[0] == 0x00 || kind == 0x06);
+    rec = malloc(at + 4 + ZSTD_compressBound(parts[k].n));
+    zn = ZSTD_compress(rec + at, ZSTD_compressBound(parts[k].n),
+                       parts[k].p + at - (kind != 0x01),
+                       parts[k].n - (at - (kind != 0x01)), 1);
+    assert_false(ZSTD_isError(zn));
+    if (kind != 0x01) { /* magicless: the frame less its 4 bytes */
+        memmove(rec + at, rec + at + 4, zn - 4);
+        zn -= 4;
+        rec[at - 1] = 0; /* dictionary 0: none */
+        memcpy(rec + 1, parts[k].p + 1, at - 2); /* (a seed, or nothing) */
+    }
+    rec[0] = kind;
+    parts[k].p = rec;
+    parts[k].n = at + zn;
+    bad = compose(parts, np, blen);
+    free(rec);
+    free(st.p);
+    return bad;
+}
+
+static uint8_t *
+derive_body_01(const uint8_t *seg, size_t len, size_t *blen)
+{
+    return derive_body_kind(seg, len, 0x01, blen);
+}
+
+static uint8_t *
+derive_body_04(const uint8_t *seg, size_t len, size_t *blen)
+{
+    return derive_body_kind(seg, len, 0x04, blen);
+}
+
+/* A copy of the seal record before event 6 (leaf 1 of the seal event 5
+ * opens): a SEAL comes exactly before an entry of leaf 0 (FORMAT.md 11.1). */
+static uint8_t *
+derive_seal_before_leaf(const uint8_t *seg, size_t len, size_t *blen)
+{
+    struct stream st;
+    struct part parts[512], out[513];
+    size_t np, no = 0, entries = 0;
+    long seal = -1;
+    uint8_t *bad;
+
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    for (size_t i = 0; i < np; i++) {
+        if (parts[i].kind == 0x07)
+            seal = (long)i;
+        if (parts[i].kind == 0x08 && entries++ == 6) {
+            assert_true(seal > 0 && parts[i - 1].kind != 0x07);
+            out[no++] = parts[seal];
+        }
+        out[no++] = parts[i];
+    }
+    bad = compose(out, no, blen);
+    free(st.p);
+    return bad;
+}
+
+/* The first seal record's `first` (its key's running count) made 1: the
+ * seal opens alice's or the log key's first seal, whose key the segment
+ * saw added (or the genesis), so its count is known: 0. */
+static uint8_t *
+derive_seal_first(const uint8_t *seg, size_t len, size_t *blen)
+{
+    struct stream st;
+    struct part parts[512];
+    uint8_t *rec, *f, *bad;
+    size_t np;
+    long k;
+
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    k = first_of(parts, np, 0x07);
+    assert_true(k > 0);
+    rec = malloc(parts[k].n);
+    memcpy(rec, parts[k].p, parts[k].n);
+    f = memmem(rec, parts[k].n, "\xa5" "first\x00", 7);
+    assert_non_null(f);
+    f[6] = 1;
+    parts[k].p = rec;
+    bad = compose(parts, np, blen);
+    free(rec);
+    free(st.p);
+    return bad;
+}
+
+/* STATE's "size" (a decimal string, end) made another: a STATE is a JSON
+ * object whose "size" is end (FORMAT.md 11.6), checked before the
+ * trailer. */
+static uint8_t *
+derive_state_size(const uint8_t *seg, size_t len, size_t *blen)
+{
+    struct stream st;
+    struct part parts[512];
+    uint8_t *state, *z, *bad;
+    size_t np;
+    long k;
+
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    k = first_of(parts, np, 0x0b);
+    state = malloc(parts[k].n);
+    memcpy(state, parts[k].p, parts[k].n);
+    z = memmem(state, parts[k].n, "\"size\":\"14\"", 11);
+    assert_non_null(z);
+    z[9] = '3';
+    parts[k].p = state;
+    bad = compose(parts, np, blen);
+    free(state);
+    free(st.p);
+    return bad;
+}
+
+/* The derived must-fail vectors: file, maker, the check that fails. */
+static const struct {
+    const char *name;
+    uint8_t *(*make)(const uint8_t *, size_t, size_t *);
+    enum ldg_segment_check check;
+} derived[] = {
+    {"bad-second-state.seg", derive_second_state, LDG_SEGCHK_CONTAINER},
+    {"bad-no-checksum.seg", derive_no_checksum, LDG_SEGCHK_CONTAINER},
+    {"bad-body-kind-01.seg", derive_body_01, LDG_SEGCHK_BODIES},
+    {"bad-body-kind-04-dict-0.seg", derive_body_04, LDG_SEGCHK_BODIES},
+    {"bad-seal-before-leaf.seg", derive_seal_before_leaf, LDG_SEGCHK_SEALS},
+    {"bad-seal-first.seg", derive_seal_first, LDG_SEGCHK_SEALS},
+    {"bad-state-size.seg", derive_state_size, LDG_SEGCHK_STATE},
+};
+
 /* A segment of another ledger. */
 static uint8_t *
 make_foreign(struct fx *f, size_t *len)
@@ -643,6 +877,35 @@ test_segment__a_middle_range(void **state)
     free(seg);
 }
 
+/* A range that begins inside a commit (event 6: leaf 1 of the seal event
+ * 5 opens; export --segment and archive take whole commits, this writer
+ * is asked directly): refused, writing nothing, as a verifier would refuse
+ * its first event, whose seal is not open in it (FORMAT.md 11.1). */
+static void
+test_segment__a_range_inside_a_commit_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_write_opts o;
+    struct ldg_txn *t;
+    struct stat sb;
+    char path[400];
+    int fd;
+
+    snprintf(path, sizeof path, "%s/mid.seg", f->dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    memset(&o, 0, sizeof o);
+    o.first = 6;
+    o.end = HZ;
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_segment_write(t, &o, fd, NULL), LDG_EINVAL);
+    ldg_txn_abort(t);
+    assert_non_null(
+        strstr(ldg_errmsg(f->l), "a segment begins where a commit begins"));
+    assert_int_equal(fstat(fd, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    close(fd);
+}
+
 /* A format 1 ledger's segment: entries with their signatures (less
  * prev), checked a signature an event; a byte of a signature flipped is
  * refused at its event. */
@@ -855,6 +1118,170 @@ test_segment__an_unproven_erasure_is_refused(void **state)
     free(bad);
 }
 
+/* FORMAT.md 11.1's rules, the reader's (issue 63): a second STATE (a
+ * forged one and a copy of the real note before the real ones) is refused
+ * by its order, naming the record and its offset, and leaks nothing (the
+ * reader kept the last and dropped the first); a frame without its
+ * content checksum; a body of kind 0x01, or 0x04 of dictionary 0. Each by
+ * verify and by the prune's check against the ledger. */
+static void
+test_segment__derived_must_fail(void **state)
+{
+    struct fx *f = *state;
+    char path[400];
+
+    snprintf(path, sizeof path, "%s/d.seg", f->dir);
+    for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++) {
+        struct ldg_segment_result r;
+        struct ldg_segment_verify_opts o;
+        struct ldg_txn *t;
+        size_t blen;
+        uint8_t *bad = derived[i].make(f->seg, f->len, &blen);
+        int rc, fd;
+
+        memset(&o, 0, sizeof o);
+        o.trusted_vkey = f->vkey;
+        o.keep_state = 1;
+        rc = ldg_segment_verify_mem(bad, blen, &o, &r);
+        if (rc == 0 || r.ok)
+            fail_msg("%s verifies", derived[i].name);
+        if (r.failed != derived[i].check)
+            fail_msg("%s fails %s (%s), not %s", derived[i].name,
+                     ldg_segment_check_name(r.failed), r.what,
+                     ldg_segment_check_name(derived[i].check));
+        ldg_segment_info_release(&r.info);
+        if (i == 0)
+            assert_non_null(strstr(r.what, "a state record (kind 0x0b) at "
+                                           "byte "));
+        if (i == 1)
+            assert_non_null(strstr(r.what, "no content checksum"));
+        if (i == 2 || i == 3)
+            assert_non_null(strstr(r.what, "its body record is of kind 0x0"));
+        if (i == 4)
+            assert_non_null(strstr(r.what, "a seal record comes before it"));
+        if (i == 5)
+            assert_non_null(strstr(r.what, "sealed 1 events before it; the "
+                                           "log says 0"));
+        if (i == 6)
+            assert_non_null(strstr(r.what, "the state at size 14"));
+        spit(path, bad, blen);
+        fd = open(path, O_RDONLY);
+        assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+        rc = ldg_segment_check(t, fd, &o, &r);
+        ldg_txn_abort(t);
+        close(fd);
+        assert_true(rc < 0 && !r.ok);
+        ldg_segment_info_release(&r.info);
+        free(bad);
+    }
+}
+
+/* The archive of events 0..HZ-1 with its STATE edited by edit() and its
+ * trailer signed again by the log key (what root on the box can do):
+ * written to path, and it verifies (the key signs it). */
+static void
+forged_archive(struct fx *f, const char *path,
+               size_t (*edit)(const uint8_t *p, size_t n, uint8_t *out))
+{
+    struct ldg_archive_opts ao;
+    struct ldg_archive_report ar;
+    struct ldg_segment_result r;
+    struct stream st;
+    struct part parts[512];
+    uint8_t *seg, *bad, *state, sha[32];
+    size_t len, blen, np;
+    char text[800], *sig = NULL;
+    long k;
+
+    memset(&ao, 0, sizeof ao);
+    ao.before = "14";
+    ao.out = path;
+    assert_int_equal(ldg_retention_archive(f->l, &ao, &ar), 0);
+    seg = slurp(path, &len);
+    unlink(path);
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    k = first_of(parts, np, 0x0b);
+    assert_true(k > 0 && parts[np - 1].kind == 0x0d);
+    state = malloc(parts[k].n + 16);
+    parts[k].n = edit(parts[k].p, parts[k].n, state);
+    parts[k].p = state;
+    ldg_sha256(sha, state, parts[k].n);
+    trailer(text, sizeof text, f->info.origin, 0, HZ, ar.checkpoint_size, sha);
+    assert_int_equal(ldg_log_sign_note(f->l, text, strlen(text), &sig), 0);
+    parts[np - 1].p = (const uint8_t *)sig;
+    parts[np - 1].n = strlen(sig);
+    bad = compose(parts, np, &blen);
+    assert_int_equal(verify(bad, blen, f->vkey, &r), 0);
+    spit(path, bad, blen);
+    free(bad);
+    free(sig);
+    free(state);
+    free(st.p);
+    free(seg);
+}
+
+/* The doctor's verdict "blocked" made "healthy". */
+static size_t
+edit_verdict(const uint8_t *p, size_t n, uint8_t *out)
+{
+    uint8_t *v;
+    memcpy(out, p, n);
+    v = memmem(out, n, "\"verdict\":\"blocked\"", 19);
+    assert_non_null(v);
+    memcpy(v + 11, "healthy", 7);
+    return n;
+}
+
+/* One space added after the first comma: the same JSON. */
+static size_t
+edit_space(const uint8_t *p, size_t n, uint8_t *out)
+{
+    const uint8_t *c = memchr(p, ',', n);
+    size_t at = (size_t)(c - p) + 1;
+    assert_non_null(c);
+    memcpy(out, p, at);
+    out[at] = ' ';
+    memcpy(out + at + 1, p + at, n - at);
+    return n + 1;
+}
+
+/* A state the ledger never computed (issue 63): the archive's STATE
+ * edited, its trailer signed again by the log key. It verifies, so only
+ * the prune, which holds the state at the horizon, can tell: it refuses,
+ * naming where the state differs, and prunes nothing. */
+static void
+test_segment__prune_refuses_a_state_it_did_not_compute(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_prune_opts po;
+    struct ldg_prune_report pr;
+    struct ldg_horizon hz;
+    struct ldg_txn *t;
+    char path[400];
+
+    snprintf(path, sizeof path, "%s/forged.seg", f->dir);
+    memset(&po, 0, sizeof po);
+    po.before = "14";
+    po.archive = path;
+    forged_archive(f, path, edit_verdict);
+    assert_int_equal(ldg_retention_prune(f->l, &po, &pr), LDG_ETAMPER);
+    if (strstr(ldg_errmsg(f->l), "doctor.verdict: \"healthy\" in the "
+                                 "archive, \"blocked\" as the ledger") ==
+        NULL)
+        fail_msg("%s", ldg_errmsg(f->l));
+    unlink(path);
+    forged_archive(f, path, edit_space);
+    assert_int_equal(ldg_retention_prune(f->l, &po, &pr), LDG_ETAMPER);
+    if (strstr(ldg_errmsg(f->l), "the same JSON in other bytes") == NULL)
+        fail_msg("%s", ldg_errmsg(f->l));
+    unlink(path);
+    /* nothing pruned */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_horizon_get(t, &hz), LDG_ENOTFOUND);
+    ldg_txn_abort(t);
+}
+
 /* The fixture's store (layout 8) carried back to layout `layout`: every
  * entries5 record rewritten in that layout's stored form (7: the digest
  * in the stamp; 6: without it), meta "layout" with it. */
@@ -923,6 +1350,92 @@ test_segment__the_same_bytes_from_layouts_6_7_and_8(void **state)
 
 static const char *const VECTORS = "tests/vectors/segment";
 
+/* The must-fail files derived from good.seg's bytes (derived[]), each
+ * with its line of EXPECT. */
+static void
+write_derived(const char *dir, const uint8_t *seg, size_t len, FILE *ex)
+{
+    char path[600];
+    for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++) {
+        size_t blen;
+        uint8_t *bad = derived[i].make(seg, len, &blen);
+        snprintf(path, sizeof path, "%s/%s", dir, derived[i].name);
+        spit(path, bad, blen);
+        fprintf(ex, "%s %s\n", derived[i].name,
+                ldg_segment_check_name(derived[i].check));
+        free(bad);
+    }
+}
+
+/* The keyed vectors (a fixture's own key, keyed.vkey; EXPECT's third
+ * column): what FORMAT.md 11 answers that only a segment signed anew can
+ * show, each ok (verifies) or naming its check.
+ *
+ *   good-middle.seg     events 5..13: the genesis and alice's and bob's
+ *                       key.added are proven before the range, so the
+ *                       log key's and alice's seal counts are not known
+ *                       (11.8 step 6): her seal at 13 says first 1,
+ *                       unchecked, and it verifies
+ *   good-state-spaced.seg  the state with one space added and the trailer
+ *                       signed again: a verifier without the ledger takes
+ *                       any JSON object of the right size (only a prune,
+ *                       which computes the state, refuses it)
+ *   good-horizon-before-first.seg  events 25..26 of the ledger pruned at
+ *                       14: the horizon record (14 < first) and, proven
+ *                       before the range, the key events since the
+ *                       horizon (21 bob's key.revoked, 24 carol's
+ *                       key.added), no genesis (11.5)
+ *   bad-horizon-key-left-out.seg  the same without carol's key.added:
+ *                       her event 25 is by a key not added (keys) */
+static void
+write_keyed(struct fx *f, const char *dir, FILE *ex)
+{
+    struct ldg_segment_info info;
+    struct stream st;
+    struct part parts[512], keep[512];
+    uint8_t *seg, *bad;
+    size_t len, blen, np, nk = 0;
+    char path[600];
+
+    snprintf(path, sizeof path, "%s/keyed.vkey", dir);
+    spit(path, f->vkey, strlen(f->vkey));
+    seg = segment_of(f, f->l, 5, HZ, &len, &info);
+    assert_int_equal(info.prior, 3);
+    ldg_segment_info_release(&info);
+    snprintf(path, sizeof path, "%s/good-middle.seg", dir);
+    spit(path, seg, len);
+    fprintf(ex, "good-middle.seg ok keyed.vkey\n");
+    free(seg);
+    snprintf(path, sizeof path, "%s/good-state-spaced.seg", dir);
+    forged_archive(f, path, edit_space);
+    fprintf(ex, "good-state-spaced.seg ok keyed.vkey\n");
+    /* pruned at 14, then carol and an event of hers */
+    free(second_segment(f, &len));
+    assert_int_equal(ldg_keys_add(f->l, "carol", "x", NULL), 0);
+    t_append(f->l, "x.test.c", "{\"c\":1}", "carol");
+    t_append(f->l, "x.test.d", "{\"d\":1}", NULL);
+    seg = segment_of(f, f->l, 25, 27, &len, &info);
+    assert_int_equal(info.horizon_seq, HZ);
+    assert_int_equal(info.prior, 2);
+    ldg_segment_info_release(&info);
+    snprintf(path, sizeof path, "%s/good-horizon-before-first.seg", dir);
+    spit(path, seg, len);
+    fprintf(ex, "good-horizon-before-first.seg ok keyed.vkey\n");
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    for (size_t i = 0, proven = 0; i < np; i++)
+        if (!(parts[i].kind == 0x06 && proven++ == 1))
+            keep[nk++] = parts[i];
+    assert_int_equal(nk, np - 1);
+    bad = compose(keep, nk, &blen);
+    snprintf(path, sizeof path, "%s/bad-horizon-key-left-out.seg", dir);
+    spit(path, bad, blen);
+    fprintf(ex, "bad-horizon-key-left-out.seg keys keyed.vkey\n");
+    free(bad);
+    free(st.p);
+    free(seg);
+}
+
 /* With LDG_SEGMENT_WRITE_VECTORS=DIR: good.seg and its key, and a
  * must-fail file for each case, with EXPECT (file, check). */
 static void
@@ -944,8 +1457,9 @@ write_vectors(struct fx *f, const char *dir)
     snprintf(path, sizeof path, "%s/EXPECT", dir);
     ex = fopen(path, "w");
     assert_non_null(ex);
-    fprintf(ex, "# file check (what verify-bundle --trusted-key good.vkey "
-                "names as failing)\n");
+    fprintf(ex, "# file check [key] (what verify-bundle --trusted-key "
+                "good.vkey, or the key file named, names as failing; ok: "
+                "it verifies)\n");
     decompress(f->seg, f->len, &st);
     np = parts_of(&st, parts);
     /* one byte flipped in the middle of each record kind's first */
@@ -1018,6 +1532,8 @@ write_vectors(struct fx *f, const char *dir)
         free(s2.p);
         free(seg);
     }
+    write_derived(dir, f->seg, f->len, ex);
+    write_keyed(f, dir, ex);
     fclose(ex);
     free(st.p);
 }
@@ -1029,12 +1545,31 @@ test_segment__vectors(void **state)
     const char *w = getenv("LDG_SEGMENT_WRITE_VECTORS");
     char path[600], line[300], vkey[600];
     uint8_t *b;
-    size_t len, nbad = 0;
+    size_t len, nbad = 0, ngood = 0;
     FILE *ex;
     struct ldg_segment_result r;
 
     if (w != NULL && *w != '\0')
         write_vectors(f, w);
+    if (getenv("LDG_SEGMENT_WRITE_DERIVED") != NULL) {
+        /* the derived ones alone, from the good.seg there, appended */
+        snprintf(path, sizeof path, "%s/good.seg", VECTORS);
+        b = slurp(path, &len);
+        snprintf(path, sizeof path, "%s/EXPECT", VECTORS);
+        ex = fopen(path, "a");
+        assert_non_null(ex);
+        write_derived(VECTORS, b, len, ex);
+        fclose(ex);
+        free(b);
+    }
+    if (getenv("LDG_SEGMENT_WRITE_KEYED") != NULL) {
+        /* the keyed ones alone, with this fixture's key, appended */
+        snprintf(path, sizeof path, "%s/EXPECT", VECTORS);
+        ex = fopen(path, "a");
+        assert_non_null(ex);
+        write_keyed(f, VECTORS, ex);
+        fclose(ex);
+    }
     snprintf(path, sizeof path, "%s/good.vkey", VECTORS);
     b = slurp(path, &len);
     assert_true(len < sizeof vkey);
@@ -1050,12 +1585,33 @@ test_segment__vectors(void **state)
     ex = fopen(path, "r");
     assert_non_null(ex);
     while (fgets(line, sizeof line, ex) != NULL) {
-        char file[200], check[50];
-        if (line[0] == '#' || sscanf(line, "%199s %49s", file, check) != 2)
+        char file[200], check[50], kfile[100], key[600];
+        int nf;
+        if (line[0] == '#' || (nf = sscanf(line, "%199s %49s %99s", file,
+                                           check, kfile)) < 2)
             continue;
+        snprintf(key, sizeof key, "%s", vkey);
+        if (nf == 3) { /* its own key */
+            uint8_t *kb;
+            size_t kl;
+            snprintf(path, sizeof path, "%s/%s", VECTORS, kfile);
+            kb = slurp(path, &kl);
+            assert_true(kl < sizeof key);
+            memcpy(key, kb, kl);
+            key[kl] = '\0';
+            free(kb);
+        }
         snprintf(path, sizeof path, "%s/%s", VECTORS, file);
         b = slurp(path, &len);
-        if (verify(b, len, vkey, &r) == 0 || r.ok)
+        if (strcmp(check, "ok") == 0) {
+            if (verify(b, len, key, &r) != 0 || !r.ok)
+                fail_msg("%s: %s: %s", file, ldg_segment_check_name(r.failed),
+                         r.what);
+            free(b);
+            ngood++;
+            continue;
+        }
+        if (verify(b, len, key, &r) == 0 || r.ok)
             fail_msg("%s verifies", file);
         if (strcmp(ldg_segment_check_name(r.failed), check) != 0)
             fail_msg("%s fails %s (%s), not %s", file,
@@ -1064,7 +1620,8 @@ test_segment__vectors(void **state)
         nbad++;
     }
     fclose(ex);
-    assert_true(nbad >= 17);
+    assert_true(nbad >= 25);
+    assert_true(ngood >= 3);
     /* the good one from a horizon */
     snprintf(path, sizeof path, "%s/good-from-horizon.seg", VECTORS);
     b = slurp(path, &len);
@@ -1087,6 +1644,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_segment__a_middle_range, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_segment__a_range_inside_a_commit_is_refused, setup, teardown),
         cmocka_unit_test(test_segment__format_1),
         cmocka_unit_test_setup_teardown(
             test_segment__every_truncation_is_refused, setup, teardown),
@@ -1102,6 +1661,11 @@ main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_segment__an_unproven_erasure_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segment__derived_must_fail,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_segment__prune_refuses_a_state_it_did_not_compute, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(test_segment__vectors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,8 +4,12 @@
  * strings or numbers, unknown keys ignored), every AnyValue kind, and
  * what is refused: JSON that does not parse, fields of the wrong type,
  * enum names, nesting and counts past the limits (before jansson parses),
- * long values.
+ * long values; jansson's memory, counted by its allocator hooks: an 8 MiB
+ * body of 150,000 attributes refused before jansson allocates (it took
+ * 144 MB before it was refused, until 2026-11-28), and json.c's estimate
+ * above what jansson takes for texts of every shape.
  */
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +31,49 @@
 #define SPAN_TAIL "}]}]}]}"
 
 static char err[1024];
+
+/* jansson's allocations as malloc took them (its usable size and its
+ * 8-byte header): now and the peak. No header of ours: the library frees
+ * some of jansson's strings (json_dumps) with free(), which this count
+ * then misses, so mem_now only drifts up; a peak is measured from the
+ * count at its start. This program is single-threaded. */
+static size_t mem_now, mem_peak;
+
+static void *
+count_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p == NULL)
+        return NULL;
+    mem_now += malloc_usable_size(p) + 8;
+    if (mem_now > mem_peak)
+        mem_peak = mem_now;
+    return p;
+}
+
+static void
+count_free(void *p)
+{
+    if (p == NULL)
+        return;
+    mem_now -= malloc_usable_size(p) + 8;
+    free(p);
+}
+
+/* A span with n attributes {"key":"kNNNNNN","value":{"stringValue":"v"}}
+ * (malloc'd). */
+static char *
+many_attrs(size_t n)
+{
+    char *t = malloc(n * 64 + 512), *p = t;
+    p += sprintf(p, "%s", SPAN_HEAD ",\"attributes\":[");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p,
+                     "%s{\"key\":\"k%06zu\",\"value\":{\"stringValue\":\"v\"}}",
+                     i ? "," : "", i);
+    sprintf(p, "]%s", SPAN_TAIL);
+    return t;
+}
 
 static int
 decode_lim(const char *text, const struct ldg_otlp_limits *lim,
@@ -284,6 +331,105 @@ test_json__limits(void **state)
     ldg_otlp_batch_free(b);
 }
 
+/* 150,000 attributes in 6.9 MB: refused (413) before jansson takes more
+ * than its lexer's few bytes (it took 144 MB, parsed whole, before the
+ * attribute limit refused it). */
+static void
+test_json__memory_bounded_before_the_parse(void **state)
+{
+    struct ldg_otlp_batch *b;
+    char *t = many_attrs(150000);
+    (void)state;
+    mem_peak = mem_now;
+    assert_int_equal(decode_lim(t, NULL, &b), LDG_ETOOBIG);
+    assert_true(mem_peak - mem_now < ((size_t)1 << 20));
+    assert_non_null(strstr(err, "MiB to parse, over the 32 MiB"));
+    free(t);
+}
+
+/* Parses t with jansson, counting: its estimate must be above what
+ * jansson took at its peak, and not absurdly so. */
+static void
+cost_holds(const char *what, const char *t, size_t len)
+{
+    size_t est = otlp_json_cost(t, len);
+    json_error_t je;
+    mem_peak = mem_now;
+    size_t base = mem_now;
+    json_t *v = json_loadb(t, len, JSON_REJECT_DUPLICATES, &je);
+    if (v == NULL)
+        fail_msg("%s: does not parse: %s", what, je.text);
+    size_t took = mem_peak - base;
+    json_decref(v);
+    print_message("%s: %zu bytes, jansson took %zu, estimated %zu\n", what, len,
+                  took, est);
+    if (took > est || est > 4 * took)
+        fail_msg("%s: jansson took %zu bytes, estimated %zu", what, took, est);
+}
+
+static void
+test_json__memory_estimate_is_above_what_jansson_takes(void **state)
+{
+    size_t n = 200000, len;
+    char *t = malloc(n * 16 + 64), *p;
+    (void)state;
+    p = many_attrs(20000);
+    cost_holds("20,000 attributes", p, strlen(p));
+    free(p);
+    /* a long string with escapes; a long number */
+    p = t + sprintf(t, "{\"s\":\"");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, i % 2 ? "ab" : "\\n");
+    p += sprintf(p, "\",\"r\":1.");
+    for (size_t i = 0; i < 10000; i++)
+        *p++ = '0';
+    sprintf(p, "1}");
+    cost_holds("a long string and number", t, strlen(t));
+    /* numbers in an array; one object of many keys; empty containers;
+     * nesting; escaped keys */
+    p = t + sprintf(t, "[");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, i % 2 ? "%zu," : "-%zu.5e3,", i);
+    sprintf(p, "0]");
+    cost_holds("numbers", t, strlen(t));
+    p = t + sprintf(t, "{");
+    for (size_t i = 0; i < n / 4; i++)
+        p += sprintf(p, "\"key%zu\":true,", i);
+    sprintf(p, "\"z\":null}");
+    cost_holds("one object of many keys", t, strlen(t));
+    p = t + sprintf(t, "[");
+    for (size_t i = 0; i < n / 2; i++)
+        p += sprintf(p, i % 2 ? "{}," : "[],");
+    sprintf(p, "{\"\\u00e9\\t\":[[[[[[[[[]]]]]]]]]}]");
+    cost_holds("empty objects and arrays", t, strlen(t));
+    p = t;
+    for (size_t i = 0; i < 40; i++)
+        p += sprintf(p, "{\"a\":[");
+    for (size_t i = 0; i < 40; i++)
+        p += sprintf(p, "]}");
+    len = (size_t)(p - t);
+    cost_holds("nested", t, len);
+    free(t);
+}
+
+/* A request over a lower json_mem_max: 413 naming it; under: decoded. */
+static void
+test_json__memory_limit_is_the_callers(void **state)
+{
+    struct ldg_otlp_limits lim = {0};
+    struct ldg_otlp_batch *b;
+    char *t = many_attrs(2000);
+    (void)state;
+    size_t est = otlp_json_cost(t, strlen(t));
+    lim.json_mem_max = est - 1;
+    assert_int_equal(decode_lim(t, &lim, &b), LDG_ETOOBIG);
+    assert_non_null(strstr(err, "MiB to parse"));
+    lim.json_mem_max = est;
+    assert_int_equal(decode_lim(t, &lim, &b), 0);
+    ldg_otlp_batch_free(b);
+    free(t);
+}
+
 int
 main(void)
 {
@@ -293,6 +439,12 @@ main(void)
         cmocka_unit_test(test_json__refusals_name_the_field),
         cmocka_unit_test(test_json__an_empty_body_is_an_empty_request),
         cmocka_unit_test(test_json__limits),
+        cmocka_unit_test(test_json__memory_bounded_before_the_parse),
+        cmocka_unit_test(
+            test_json__memory_estimate_is_above_what_jansson_takes),
+        cmocka_unit_test(test_json__memory_limit_is_the_callers),
     };
+    /* before anything allocates with jansson */
+    json_set_alloc_funcs(count_malloc, count_free);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

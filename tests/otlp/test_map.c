@@ -4,7 +4,8 @@
  * decoder: a model call, a tool execution, another span, the old
  * attribute names, content kept out (and in, when asked), the run from
  * an attribute, the GenAI-only choice, a log record's id and body, and
- * each invalid id or time refused naming the span.
+ * each invalid id or time refused naming the span; a span timed in
+ * seconds (1970) or before the ledger's genesis taken, and flagged.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -546,6 +547,44 @@ test_map__a_log_record(void **state)
     ldg_otlp_batch_free(b);
 }
 
+/* Times before 2000-01-01 (seconds sent as nanoseconds) or before the
+ * ledger's first event: recorded as sent, counted and named (until
+ * 2026-11-28 they were taken without a word). */
+static void
+test_map__an_early_time_is_taken_and_flagged(void **state)
+{
+    struct ldg_otlp_map m = {0};
+    struct ldg_otlp_batch *b;
+    const char *why;
+    size_t n;
+    (void)state;
+    snprintf(req, sizeof req,
+             "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{"
+             "\"traceId\":\"" TRACE "\",\"spanId\":\"0000000000000001\","
+             "\"name\":\"s\",\"startTimeUnixNano\":\"1700000000\","
+             "\"endTimeUnixNano\":\"1700000001\"}]}]}]}");
+    b = decode(req, &m, 0);
+    ldg_otlp_batch_events(b, &n);
+    assert_int_equal(n, 1); /* taken */
+    assert_int_equal(ldg_otlp_batch_early(b, &why), 1);
+    assert_non_null(strstr(why, "spans[0].startTimeUnixNano: 1700000000 is "
+                                "1970-01-01T00:00:01.7"));
+    assert_non_null(strstr(why, "before 2000-01-01"));
+    ldg_otlp_batch_free(b);
+    /* after 2000, before the ledger's genesis (now): flagged */
+    m.genesis_ns = ldg_now_wall_ns();
+    b = decode(span_req("0000000000000002", "", NULL), &m, 0);
+    assert_int_equal(ldg_otlp_batch_early(b, &why), 1);
+    assert_non_null(strstr(why, "is before the ledger's first event"));
+    ldg_otlp_batch_free(b);
+    /* after it: not */
+    m.genesis_ns = ldg_now_wall_ns() - 3600000000000ull;
+    b = decode(span_req("0000000000000003", "", NULL), &m, 0);
+    assert_int_equal(ldg_otlp_batch_early(b, &why), 0);
+    assert_string_equal(why, "");
+    ldg_otlp_batch_free(b);
+}
+
 int
 main(void)
 {
@@ -559,6 +598,7 @@ main(void)
         cmocka_unit_test(test_map__the_run_from_an_attribute),
         cmocka_unit_test(test_map__bad_ids_and_times_are_refused),
         cmocka_unit_test(test_map__a_log_record),
+        cmocka_unit_test(test_map__an_early_time_is_taken_and_flagged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

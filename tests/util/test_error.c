@@ -34,7 +34,7 @@ test_error__exit_codes_are_the_policy(void **state)
         {LDG_ETOOBIG, 65},  {LDG_ECORRUPT, 65},  {LDG_EVERSION, 65},
         {LDG_EERASED, 65},  {LDG_ENOTFOUND, 66}, {LDG_ENOMEM, 71},
         {LDG_EEXIST, 73},   {LDG_EIO, 74},       {LDG_EFULL, 74},
-        {LDG_EBUSY, 74},    {LDG_ENET, 74},      {LDG_ETIMEOUT, 74},
+        {LDG_EBUSY, 75},    {LDG_ENET, 74},      {LDG_ETIMEOUT, 74},
         {LDG_EHTTP, 74},    {LDG_ESTALE, 74},    {LDG_EDUPLICATE, 74},
         {LDG_EKEY, 77},     {LDG_EPRUNED, 66},   {LDG_ETXNFULL, 74},
         {-1000, 74},
