@@ -35,6 +35,7 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
     struct ldg_options o;
     int rc;
 
+    memset(&o, 0, sizeof o);
     /* what chose an older format or layout before is refused, not ignored:
      * a ledger other than the one asked for is not made */
     {
@@ -43,6 +44,12 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
         _Static_assert(LDG_LAYOUT_NEWEST == 8, "LEDGER_LAYOUT's value");
         for (size_t i = 0; i < 2; i++) {
             const char *v = getenv(vars[i][0]);
+            if (i == 1 && v != NULL && strcmp(v, "999") == 0) {
+                /* in development: appends through an intake log
+                 * (docs/FORMAT.md 12); no release reads it */
+                o.layout = 999;
+                continue;
+            }
             if (v != NULL && v[0] != '\0' && strcmp(v, vars[i][1]) != 0) {
                 cli_err(c,
                         "$%s is '%s': this build makes %s %s ledgers only "
@@ -53,7 +60,6 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
             }
         }
     }
-    memset(&o, 0, sizeof o);
     /* the user's own default, never the system ledger: init makes a new
      * ledger where it was asked to */
     if ((rc = cli_resolve_dir_own(c)) != 0)

@@ -219,6 +219,10 @@ static int
 migrate_opt(struct cli *c, void *args, int id, struct cli_args *a)
 {
     const char *v = a->value;
+    if (strcmp(v, "999") == 0) { /* in development: the intake log */
+        ((struct migrate_args *)args)->to = 999;
+        return 0;
+    }
     if (strlen(v) != 1 || v[0] < '1' || v[0] > '0' + LDG_LAYOUT_NEWEST) {
         cli_err(c, "--layout: '%s' is not a store layout (1 to %d)", v,
                 LDG_LAYOUT_NEWEST);
@@ -231,7 +235,8 @@ migrate_opt(struct cli *c, void *args, int id, struct cli_args *a)
 static const struct cli_opt migrate_opts[] = {
     CLI_VALUE('L', 0, "layout", "N",
               "the layout to convert to (default: the newest, 8, the only "
-              "one this build appends to)"),
+              "released one this build appends to; 999: in development, "
+              "appends through an intake log, docs/FORMAT.md 12)"),
     CLI_OPT_END};
 
 static int

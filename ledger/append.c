@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "ledger/ledger_int.h"
+#include "ledger/intake_int.h"
 #include "ledger/tlog_int.h"
 
 #define GROW_RETRIES 24
@@ -880,41 +881,38 @@ empty_object(void)
  * only p's body record, an applier that reads records gets it; the
  * others (or one that cannot read it in place) the body decoded. */
 static int
-apply_all(struct ldg_txn *t, const struct ldg_prep *p,
+apply_all(struct ldg_txn *t, const json_t *body, const struct ldg_body_rec *br,
           const struct ldg_event *ev)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
-    const json_t *json = p->body;
+    const json_t *json = body;
     json_t *decoded = NULL;
     int rc = 0;
 
-    if (json == NULL && p->body_rec.rec == NULL)
+    if (json == NULL && br->rec == NULL)
         json = empty_object();
     for (size_t i = 0; rc == 0 && i < l->nappliers; i++) {
         const struct ldg_applier *a = &l->appliers[i];
         int done = 0;
         if (json == NULL && a->apply_record != NULL) {
             /* the record uncompressed when the writer kept it so */
-            rc = p->body_rec.raw != NULL
-                     ? a->apply_record(a->ctx, t, ev, p->body_rec.raw,
-                                       p->body_rec.raw_len)
-                     : a->apply_record(a->ctx, t, ev, p->body_rec.rec,
-                                       p->body_rec.rec_len);
+            rc = br->raw != NULL
+                     ? a->apply_record(a->ctx, t, ev, br->raw, br->raw_len)
+                     : a->apply_record(a->ctx, t, ev, br->rec, br->rec_len);
             done = rc != 1;
         }
         if (!done) {
             rc = 0;
-            if (json == NULL &&
-                (rc = ldg_body_decode_json(
-                     ldg_txn_dicts(t), p->body_rec.rec, p->body_rec.rec_len,
-                     l->opts.body_max_bytes, &decoded)) == 0)
+            if (json == NULL && (rc = ldg_body_decode_json(
+                                     ldg_txn_dicts(t), br->rec, br->rec_len,
+                                     l->opts.body_max_bytes, &decoded)) == 0)
                 json = decoded;
             if (rc == 0)
                 rc = a->apply(a->ctx, t, ev, json);
         }
         if (rc < 0 && ldg_errbuf(l)[0] == '\0')
             ldg_seterr(l, "event %llu: projection '%s' failed: %s",
-                       (unsigned long long)p->seq, a->name, ldg_strerror(rc));
+                       (unsigned long long)ev->seq, a->name, ldg_strerror(rc));
     }
     json_decref(decoded);
     return rc;
@@ -923,6 +921,9 @@ apply_all(struct ldg_txn *t, const struct ldg_prep *p,
 static int store_checked(struct ldg_txn *t, struct ldg_prep *p,
                          const uint8_t prev[32], uint8_t leaf_out[32],
                          int erase, uint64_t target);
+static int store_event(struct ldg_txn *t, struct ldg_event *ev,
+                       const struct ldg_body_rec *br, const json_t *body,
+                       int erase, uint64_t target);
 
 /* Steps 5-6 for one prepared, signed event. */
 static int
@@ -946,7 +947,6 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_event ev;
-    uint8_t k[8];
     int rc;
 
     p->entry.len = 1 + p->map_len; /* drop a trailer from a retried try */
@@ -1002,7 +1002,44 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
         ev.src_unit_len = p->source.unit ? strlen(p->source.unit) : 0;
     }
     ldg_tlog_leaf_hash(ev.leaf, ev.entry, ev.entry_len);
+    if ((rc = store_event(t, &ev, &p->body_rec, p->body, erase, target)) < 0)
+        return rc;
+    if (l->frame != NULL &&
+        (rc = ldg_intake_build_event(l->frame, ev.entry, ev.entry_len,
+                                     p->body_rec.rec, p->body_rec.rec_len)) < 0)
+        return rc;
+    memcpy(leaf_out, ev.leaf, 32);
+    return 0;
+}
 
+/*
+ * Stores a decoded event ev (its entry whole, its leaf hash in ev->leaf)
+ * with its body record br and body (NULL: decoded from br where needed)
+ * in every database the append keeps: the entry's stored form, the body,
+ * the tree, the indexes, the body index, the key registry, an erasure,
+ * the projections. The one path of an event into the store, from an
+ * append (store_checked) or from the intake log (ldg_intake_apply_frame).
+ */
+static int
+store_event(struct ldg_txn *t, struct ldg_event *evp,
+            const struct ldg_body_rec *br, const json_t *body, int erase,
+            uint64_t target)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_event ev = *evp;
+    json_t *decoded = NULL;
+    uint8_t k[8];
+    int rc;
+
+    /* the key registry reads the body itself */
+    if (body == NULL && br->rec != NULL &&
+        (strncmp(ev.type, "key.", 4) == 0 ||
+         strcmp(ev.type, LDG_EV_LEDGER_GENESIS) == 0)) {
+        if ((rc = ldg_body_decode_json(ldg_txn_dicts(t), br->rec, br->rec_len,
+                                       l->opts.body_max_bytes, &decoded)) < 0)
+            return rc;
+        body = decoded;
+    }
     /* stored without what a reader derives (prev), a sealed one with its
      * claim digest raw before it (layout 8): FORMAT.md 6.1 */
     {
@@ -1010,33 +1047,31 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
         size_t cut_len;
         if ((rc = ldg_entry_stored(ev.entry, ev.entry_len, LDG_STORED_TAGGED,
                                    cut, sizeof cut, &cut_len)) < 0)
-            return rc;
-        ldg_be64(k, p->seq);
+            goto out;
+        ldg_be64(k, ev.seq);
         rc =
             ldg_kv_put_new(t, ldg_core(l, LDG_DB_ENTRIES5), k, 8, cut, cut_len);
     }
     if (rc == 0) {
         /* The body's key is the entry's: past every other (LMDB's append,
          * no search from the root). */
-        rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_BODIES5), k, 8,
-                            p->body_rec.rec, p->body_rec.rec_len);
+        rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_BODIES5), k, 8, br->rec,
+                            br->rec_len);
         if (rc == LDG_EEXIST) /* not last after all: as before */
-            rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_BODIES5), k, 8,
-                                 p->body_rec.rec, p->body_rec.rec_len);
+            rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_BODIES5), k, 8, br->rec,
+                                 br->rec_len);
     }
     if (rc == 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
-        rc = ldg_tree_add_leaf(t, p->seq, ev.leaf);
+        rc = ldg_tree_add_leaf(t, ev.seq, ev.leaf);
     else if (rc == 0) /* the leaf hashes the next append reads, no more */
-        rc = ldg_tree_add_leaf_only(t, p->seq, ev.leaf);
+        rc = ldg_tree_add_leaf_only(t, ev.seq, ev.leaf);
     if (rc == 0)
         rc = ldg_index_put(t, &ev);
     if (rc == 0)
-        rc = ldg_bix_append(
-            t, p->seq, p->body_rec.raw ? p->body_rec.raw : p->body_rec.rec,
-            p->body_rec.raw ? p->body_rec.raw_len : p->body_rec.rec_len,
-            p->body);
+        rc = ldg_bix_append(t, ev.seq, br->raw ? br->raw : br->rec,
+                            br->raw ? br->raw_len : br->rec_len, body);
     if (rc == 0)
-        rc = ldg_keys_apply(t, &ev, p->body);
+        rc = ldg_keys_apply(t, &ev, body);
     if (rc == 0 && erase) /* the erased values leave the body index too */
         rc = ldg_bix_erase(t, target);
     if (rc == 0 && erase) {
@@ -1044,9 +1079,9 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
         rc = ldg_core_kv_del(t, ldg_core(l, LDG_DB_BODIES5), k, 8, NULL, 0);
     }
     if (rc == 0 && l->nappliers > 0)
-        rc = apply_all(t, p, &ev);
-    if (rc == 0)
-        memcpy(leaf_out, ev.leaf, 32);
+        rc = apply_all(t, body, br, &ev);
+out:
+    json_decref(decoded);
     return rc;
 }
 
@@ -1199,6 +1234,203 @@ seal_set_close(struct seal_set *ss, struct ldg_txn *t)
     return rc;
 }
 
+/* ------------------------------------------------------ intake frames -- */
+
+/* Adds to frame what a commit of k events from seq first stored besides
+ * them: the seals that opened in it (keyed by their first event, which
+ * is in the commit) and the checkpoint of its new size. */
+static int
+frame_seals(struct ldg_txn *t, struct ldg_intake_build *frame, uint64_t first,
+            uint64_t k)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val key, v;
+    uint8_t kb[8];
+    int rc = 0;
+
+    ldg_be64(kb, first);
+    if (l->format >= 2) {
+        if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_SEALS), &c)) < 0)
+            return rc;
+        for (rc = ldg_cursor_get(c, LDG_SET_RANGE, kb, 8, &key, &v); rc == 0;
+             rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &key, &v)) {
+            uint64_t at;
+            if (key.len != 8 || (at = ldg_rd_be64(key.data)) >= first + k)
+                break;
+            if ((rc = ldg_intake_build_seal(frame, at, v.data, v.len)) < 0)
+                break;
+        }
+        ldg_cursor_close(c);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+frame_close(struct ldg_txn *t, struct ldg_intake_build *frame, uint64_t first,
+            uint64_t k)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_val v;
+    uint8_t kb[8];
+    int rc;
+
+    if ((rc = frame_seals(t, frame, first, k)) < 0)
+        return rc;
+    ldg_be64(kb, first + k);
+    if ((rc = ldg_kv_get(t, ldg_core(l, LDG_DB_CHECKPOINTS), kb, 8, &v)) ==
+        LDG_ENOTFOUND)
+        return 0; /* (LDG_BENCH_NOTREE: none) */
+    if (rc < 0)
+        return rc;
+    return ldg_intake_build_checkpoint(frame, v.data, v.len);
+}
+
+static int
+frame_bad(struct ldg_ledger *l, const struct ldg_intake_frame *f,
+          const char *what, uint64_t seq)
+{
+    ldg_seterr(l,
+               "storage corrupt: the intake frame of lap %u from event %llu "
+               "does not follow the log: %s (event %llu)",
+               (unsigned)f->gen, (unsigned long long)f->first_seq, what,
+               (unsigned long long)seq);
+    return LDG_ECORRUPT;
+}
+
+/* One EVENT record of f as event seq. */
+static int
+apply_event(struct ldg_txn *t, const struct ldg_intake_frame *f,
+            const struct ldg_intake_rec *r, uint64_t seq)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_event ev;
+    struct ldg_body_rec br;
+    json_t *body = NULL;
+    uint64_t target = 0;
+    uint8_t prev[32];
+    int rc, erase = 0;
+
+    if (ldg_event_decode(r->p, r->len, &ev) < 0)
+        return frame_bad(l, f, "an entry does not decode", seq);
+    if (ev.seq != seq)
+        return frame_bad(l, f, "an entry of another seq", seq);
+    if (seq > 0) {
+        if ((rc = ldg_tree_stored_hash(t, 0, seq - 1, prev)) < 0)
+            return rc == LDG_ENOTFOUND
+                       ? frame_bad(l, f, "no event before it", seq)
+                       : rc;
+        if (memcmp(prev, ev.prev, 32) != 0)
+            return frame_bad(l, f, "its prev is not the last leaf", seq);
+    }
+    memset(&br, 0, sizeof br);
+    br.rec = (uint8_t *)(uintptr_t)r->b;
+    br.rec_len = r->blen;
+    memcpy(br.root, ev.body_root, 32);
+    if (strcmp(ev.type, LDG_EV_BODY_ERASED) == 0) {
+        json_int_t tgt;
+        if (ldg_body_decode_json(ldg_txn_dicts(t), r->b, r->blen,
+                                 l->opts.body_max_bytes, &body) < 0)
+            return frame_bad(l, f, "an erasure's body does not decode", seq);
+        tgt = json_integer_value(json_object_get(body, "target_seq"));
+        if (tgt < 0 || (uint64_t)tgt >= seq) {
+            json_decref(body);
+            return frame_bad(l, f, "an erasure of no earlier event", seq);
+        }
+        target = (uint64_t)tgt;
+        erase = 1;
+        {
+            struct ldg_val v;
+            uint8_t k[8];
+            ldg_be64(k, target);
+            /* erased already (an erasure applied twice): nothing to do */
+            if (ldg_kv_get(t, ldg_core(l, ldg_db_bodies(t)), k, 8, &v) != 0)
+                erase = 0;
+        }
+    }
+    rc = store_event(t, &ev, &br, body, erase, target);
+    json_decref(body);
+    return rc;
+}
+
+int
+ldg_intake_apply_frame(struct ldg_txn *t, const struct ldg_intake_frame *f)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_intake_rec r;
+    uint64_t size, seq = f->first_seq;
+    size_t off = 0;
+    int rc;
+
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        return rc;
+    if (size != f->first_seq)
+        return frame_bad(l, f, "it does not start where the log ends", size);
+    while (ldg_intake_rec_next(f, &off, &r) == 1) {
+        uint8_t k[8];
+        struct ldg_val v;
+        switch (r.kind) {
+        case LDG_IREC_DICT: {
+            uint8_t id = (uint8_t)r.id;
+            if (ldg_kv_get(t, ldg_core(l, LDG_DB_DICTS), &id, 1, &v) == 0)
+                break; /* never changed once stored */
+            rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_DICTS), &id, 1, r.p,
+                                 r.len);
+            break;
+        }
+        case LDG_IREC_EVENT:
+            rc = apply_event(t, f, &r, seq++);
+            break;
+        case LDG_IREC_SEAL: {
+            struct ldg_seal s;
+            if (ldg_seal_record_decode(r.p, r.len, &s) < 0 ||
+                r.seq < f->first_seq || r.seq >= seq)
+                return frame_bad(l, f,
+                                 "a seal that does not decode, or of "
+                                 "events not in the frame",
+                                 r.seq);
+            ldg_be64(k, r.seq);
+            if (ldg_kv_get(t, ldg_core(l, LDG_DB_SEALS), k, 8, &v) == 0)
+                return frame_bad(l, f, "a seal over a stored one", r.seq);
+            rc =
+                ldg_core_kv_put(t, ldg_core(l, LDG_DB_SEALS), k, 8, r.p, r.len);
+            if (rc == 0)
+                rc = ldg_keys_sealed_put(t, s.key_id, s.first + s.count);
+            break;
+        }
+        case LDG_IREC_CHECKPOINT: {
+            uint64_t at = 0;
+            rc = ldg_checkpoint_check(t, (const char *)r.p, r.len, &at);
+            if (rc == 0 && at != seq)
+                rc = LDG_ETAMPER;
+            if (rc == LDG_EBADSIG || rc == LDG_EBADINPUT || rc == LDG_ETAMPER ||
+                rc == LDG_ENOTFOUND)
+                return frame_bad(l, f,
+                                 "its checkpoint is not the log key's "
+                                 "for the tree it makes",
+                                 seq);
+            ldg_be64(k, seq);
+            if (rc == 0)
+                rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_CHECKPOINTS), k, 8,
+                                     r.p, r.len);
+            break;
+        }
+        }
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < l->nappliers; i++) {
+        if (l->appliers[i].at_commit == NULL)
+            continue;
+        rc = l->appliers[i].at_commit(l->appliers[i].ctx, t, seq);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 /*
  * Commits preps[0..n) as one transaction (steps 2-8). Retries after
  * growing the map when it is full. On success the events are durable.
@@ -1218,18 +1450,56 @@ ldg_commit_group_n(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
     return ldg_commit_spans(l, &one, 1, first_seq, stored);
 }
 
+/* How a commit reaches the store: an LMDB transaction (layouts 1 to 8,
+ * or layout 999's groups too big for a frame, the tail applied first), or
+ * an intake frame (layout 999). */
+enum commit_via { VIA_LMDB, VIA_LMDB_INTAKE, VIA_FRAME };
+
+static int commit_spans_via(struct ldg_ledger *l,
+                            const struct ldg_prep_span *spans, size_t nspans,
+                            uint64_t *first_seq, uint64_t *stored,
+                            enum commit_via via);
+
+/*
+ * Layout 999: under the intake's exclusive lock, the group is made in an
+ * overlay over the store with the unapplied tail replayed (so its checks
+ * see every acknowledged event) and acknowledged by its frame's flush;
+ * a group whose frame would pass the frame limit goes to LMDB itself once
+ * the tail is applied.
+ */
 int
 ldg_commit_spans(struct ldg_ledger *l, const struct ldg_prep_span *spans,
                  size_t nspans, uint64_t *first_seq, uint64_t *stored)
+{
+    int fd, rc;
+
+    if (l->intake == NULL)
+        return commit_spans_via(l, spans, nspans, first_seq, stored, VIA_LMDB);
+    if ((fd = ldg_intake_lock_ex(l)) < 0)
+        return fd;
+    rc = commit_spans_via(l, spans, nspans, first_seq, stored, VIA_FRAME);
+    if (rc == LDG_ETOOBIG && l->errmsg[0] == '\0') /* (the frame's limit) */
+        rc = commit_spans_via(l, spans, nspans, first_seq, stored,
+                              VIA_LMDB_INTAKE);
+    ldg_intake_unlock_ex(l, fd);
+    return rc;
+}
+
+static int
+commit_spans_via(struct ldg_ledger *l, const struct ldg_prep_span *spans,
+                 size_t nspans, uint64_t *first_seq, uint64_t *stored,
+                 enum commit_via via)
 {
     size_t n = 0;
     struct ldg_txn *t = NULL;
     struct tail tl;
     struct seal_set ss = {0};
+    struct ldg_intake_ack ia;
     uint8_t prev[32];
     uint64_t k = 0; /* events stored so far in this try */
     int rc, tries = 0;
 
+    memset(&ia, 0, sizeof ia);
     if (stored != NULL)
         *stored = 0;
     for (size_t j = 0; j < nspans; j++)
@@ -1240,14 +1510,25 @@ again:
     k = 0;
     ss.n = 0;
     ldg_errbuf(l)[0] = '\0';
-    rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
+    if (via == VIA_FRAME) {
+        ldg_intake_ack_release(&ia);
+        rc = ldg_intake_ack_begin(l, &ia, &t);
+        l->frame = &ia.frame;
+    } else {
+        rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
+    }
     if (rc < 0) {
-        ldg_seterr(l, "cannot begin a write transaction: %s", ldg_strerror(rc));
+        l->frame = NULL;
+        if (ldg_errbuf(l)[0] == '\0')
+            ldg_seterr(l, "cannot begin a write transaction: %s",
+                       ldg_strerror(rc));
         return rc;
     }
     if ((rc = read_tail(t, &tl)) < 0)
         goto fail;
     memcpy(prev, tl.leaf, 32);
+    if (l->frame != NULL) /* (a try again starts it over) */
+        ldg_intake_build_reset(l->frame, tl.size);
     for (size_t j = 0; j < nspans; j++) {
         for (size_t i = 0; i < spans[j].n; i++) {
             uint64_t seq = tl.size + k;
@@ -1293,8 +1574,15 @@ again:
         }
     }
     if (k == 0) { /* every event was already there: nothing to commit */
-        ldg_txn_abort(t);
+        if (via == VIA_FRAME)
+            ldg_intake_ack_end(l, &ia, t, 1);
+        else
+            ldg_txn_abort(t);
         seal_set_release(&ss);
+        if (via == VIA_FRAME) {
+            l->frame = NULL;
+            ldg_intake_ack_release(&ia);
+        }
         if (first_seq != NULL)
             *first_seq = tl.size;
         return 0;
@@ -1304,6 +1592,8 @@ again:
     if (!(l->opts.flags & LDG_BENCH_NOTREE) &&
         (rc = ldg_checkpoint_put(t, tl.size + k)) < 0)
         goto fail;
+    if (l->frame != NULL && (rc = frame_close(t, l->frame, tl.size, k)) < 0)
+        goto fail;
     for (size_t i = 0; i < l->nappliers; i++) {
         if (l->appliers[i].at_commit == NULL)
             continue;
@@ -1311,20 +1601,48 @@ again:
         if (rc < 0)
             goto fail;
     }
-    rc = ldg_txn_commit(t);
+    if (via == VIA_FRAME) {
+        /* the ack: the frame written and flushed; the overlay goes */
+        l->frame = NULL;
+        rc = ldg_intake_ack_write(l, &ia);
+        ldg_intake_ack_end(l, &ia, t, rc == 0);
+    } else {
+        if (via == VIA_LMDB_INTAKE &&
+            (rc = ldg_intake_direct_pos(l, t, tl.size + k)) < 0)
+            goto fail;
+        rc = ldg_txn_commit(t);
+    }
     t = NULL;
     if (rc < 0)
         goto fail;
     seal_set_release(&ss);
-    ldg_dict_after_commit(l, tl.size + k);
+    /* (a dictionary is trained from the store's last events: at layout
+     * 999, once they are applied) */
+    if (via != VIA_FRAME || ia.settled)
+        ldg_dict_after_commit(l, tl.size + k);
+    ldg_intake_ack_release(&ia);
     if (first_seq != NULL)
         *first_seq = tl.size;
     if (stored != NULL)
         *stored = k;
     return 0;
 fail:
-    ldg_txn_abort(t);
+    if (via == VIA_FRAME)
+        ldg_intake_ack_end(l, &ia, t, 0);
+    else
+        ldg_txn_abort(t);
     t = NULL;
+    if (via == VIA_FRAME) {
+        l->frame = NULL;
+        if (rc == LDG_ETOOBIG && ia.frame.full) {
+            /* too big for a frame: the caller goes to LMDB (errmsg
+             * empty says it is this) */
+            seal_set_release(&ss);
+            ldg_intake_ack_release(&ia);
+            l->errmsg[0] = '\0';
+            return rc;
+        }
+    }
     if (rc != LDG_EFULL)
         seal_set_release(&ss);
     if (rc == LDG_EFULL) {
@@ -1338,6 +1656,7 @@ fail:
     } else if (ldg_errbuf(l)[0] == '\0')
         ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
     seal_set_release(&ss);
+    ldg_intake_ack_release(&ia);
     return rc;
 }
 
@@ -1407,7 +1726,73 @@ struct ldg_batch {
     int dead;           /* a storage failure: only ldg_batch_free is left */
     int full;           /* that failure was LDG_EFULL */
     struct seal_set ss; /* format 2: the ledger-held keys' open seals */
+    int intake_fd;      /* layout 999: the intake's lock, held throughout */
+    int via_frame;      /* layout 999: b->t is an overlay, acked by a frame */
+    struct ldg_intake_ack ia;
 };
+
+/*
+ * Layout 999: a batch is made in an overlay over the store with the
+ * intake's tail replayed and acknowledged by its frame at commit, as an
+ * append is; one that outgrows a frame (or whose transaction a caller
+ * asks for, to write more than events) goes on in an LMDB transaction:
+ * the tail applied, then what the batch stored so far (its frame so far,
+ * and the seals it closed) applied to it.
+ */
+static int
+batch_to_lmdb(struct ldg_batch *b, uint64_t upto)
+{
+    struct ldg_ledger *l = b->l;
+    struct ldg_intake_build *fr = &b->ia.frame;
+    struct ldg_txn *t = NULL;
+    int rc = 0;
+
+    if (!b->via_frame)
+        return 0;
+    fr->max = SIZE_MAX; /* (room for the seals: the frame is not written) */
+    fr->full = 0;
+    if (fr->count > 0)
+        rc = frame_seals(b->t, fr, fr->first_seq, upto - fr->first_seq);
+    l->frame = NULL;
+    ldg_intake_ack_end(l, &b->ia, b->t, 0);
+    b->t = NULL;
+    b->via_frame = 0;
+    if (rc == 0)
+        rc = ldg_intake_settle(l);
+    if (rc == 0)
+        rc = ldg_store_txn_begin(l->store, l, 1, &t);
+    if (rc == 0 && fr->count > 0) {
+        struct ldg_intake_frame f;
+        const uint8_t *p;
+        size_t n;
+        rc = ldg_intake_build_finish(fr, &p, &n);
+        if (rc == 0)
+            rc = ldg_intake_frame_parse(p, n, &f, NULL);
+        if (rc == 0)
+            rc = ldg_intake_apply_frame(t, &f);
+    }
+    ldg_intake_ack_release(&b->ia);
+    if (rc < 0) {
+        ldg_txn_abort(t);
+        return rc;
+    }
+    b->t = t;
+    return 0;
+}
+
+/* store_checked in a batch: one that outgrows its frame goes on in
+ * LMDB, and the event is stored there. */
+static int
+batch_store(struct ldg_batch *b, struct ldg_prep *p, int erase, uint64_t target)
+{
+    int rc = store_checked(b->t, p, b->prev, b->prev, erase, target);
+    if (rc == LDG_ETOOBIG && b->via_frame && b->ia.frame.full) {
+        if ((rc = batch_to_lmdb(b, p->seq)) < 0)
+            return rc;
+        rc = store_checked(b->t, p, b->prev, b->prev, erase, target);
+    }
+    return rc;
+}
 
 /* Says which storage limit a batch met (LDG_EFULL or LDG_ETXNFULL): the
  * disk, the map (grown by ldg_batch_free for a retry, as far as the disk
@@ -1460,9 +1845,28 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
     if (b == NULL)
         return LDG_ENOMEM;
     b->l = l;
-    rc = ldg_txn_begin(l, LDG_TXN_WRITE, &b->t);
+    b->intake_fd = -1;
+    /* layout 999: a batch appends to LMDB itself (it is written once,
+     * not in the intake and again), the tail applied first and the
+     * intake locked until it ends, so that no frame is written under it */
+    if (l->intake != NULL && (b->intake_fd = ldg_intake_lock_ex(l)) < 0) {
+        rc = b->intake_fd;
+        free(b);
+        return rc;
+    }
+    if (l->intake != NULL) {
+        rc = ldg_intake_ack_begin(l, &b->ia, &b->t);
+        b->via_frame = rc == 0;
+        if (rc == 0)
+            l->frame = &b->ia.frame;
+    } else {
+        rc = ldg_txn_begin(l, LDG_TXN_WRITE, &b->t);
+    }
     if (rc < 0) {
-        ldg_seterr(l, "cannot begin a write transaction: %s", ldg_strerror(rc));
+        if (ldg_errbuf(l)[0] == '\0')
+            ldg_seterr(l, "cannot begin a write transaction: %s",
+                       ldg_strerror(rc));
+        ldg_intake_unlock_ex(l, b->intake_fd);
         free(b);
         return rc;
     }
@@ -1470,7 +1874,13 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
         if (rc != LDG_EVERSION) /* (an older layout said so, and how) */
             ldg_seterr(l, "cannot read the end of the log: %s",
                        ldg_strerror(rc));
-        ldg_txn_abort(b->t);
+        if (b->via_frame)
+            ldg_intake_ack_end(l, &b->ia, b->t, 0);
+        else
+            ldg_txn_abort(b->t);
+        l->frame = NULL;
+        ldg_intake_ack_release(&b->ia);
+        ldg_intake_unlock_ex(l, b->intake_fd);
         free(b);
         return rc;
     }
@@ -1496,7 +1906,14 @@ ldg_batch_add_pruned(struct ldg_batch *b, const struct ldg_event_in *ev,
 struct ldg_txn *
 ldg_batch_txn(struct ldg_batch *b)
 {
-    return b == NULL || b->dead ? NULL : b->t;
+    if (b == NULL || b->dead)
+        return NULL;
+    /* a caller that writes more than events writes to LMDB */
+    if (b->via_frame && batch_to_lmdb(b, b->tl.size + b->n) < 0) {
+        b->dead = 1;
+        return NULL;
+    }
+    return b->t;
 }
 
 int
@@ -1548,11 +1965,11 @@ ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
         size_t slot;
         rc = seal_place(&b->ss, b->t, &p, seq, &slot);
         if (rc == 0)
-            rc = store_checked(b->t, &p, b->prev, b->prev, erase, target);
+            rc = batch_store(b, &p, erase, target);
         if (rc == 0)
             ldg_seal_acc_add(&b->ss.s[slot].acc, p.digest);
     } else {
-        rc = store_checked(b->t, &p, b->prev, b->prev, erase, target);
+        rc = batch_store(b, &p, erase, target);
     }
     if (rc < 0)
         goto dead;
@@ -1600,10 +2017,22 @@ ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
     for (size_t i = 0; rc == 0 && b->n > 0 && i < l->nappliers; i++)
         if (l->appliers[i].at_commit != NULL)
             rc = l->appliers[i].at_commit(l->appliers[i].ctx, b->t, size);
-    if (rc == 0)
-        rc = b->n > 0 ? ldg_txn_commit(b->t) : (ldg_txn_abort(b->t), 0);
-    else
-        ldg_txn_abort(b->t);
+    if (b->via_frame) {
+        /* the ack: the frame written and flushed; the overlay goes */
+        if (rc == 0 && b->n > 0)
+            rc = frame_close(b->t, &b->ia.frame, b->tl.size, b->n);
+        l->frame = NULL;
+        if (rc == 0 && b->n > 0)
+            rc = ldg_intake_ack_write(l, &b->ia);
+        ldg_intake_ack_end(l, &b->ia, b->t, rc == 0);
+    } else {
+        if (rc == 0 && b->n > 0 && b->intake_fd >= 0)
+            rc = ldg_intake_direct_pos(l, b->t, size);
+        if (rc == 0)
+            rc = b->n > 0 ? ldg_txn_commit(b->t) : (ldg_txn_abort(b->t), 0);
+        else
+            ldg_txn_abort(b->t);
+    }
     b->t = NULL;
     if (rc < 0) {
         b->dead = 1;
@@ -1614,7 +2043,7 @@ ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
             ldg_seterr(l, "commit failed: %s", ldg_strerror(rc));
         return rc;
     }
-    if (b->n > 0)
+    if (b->n > 0 && (b->intake_fd < 0 || !b->via_frame || b->ia.settled))
         ldg_dict_after_commit(l, size);
     if (first_seq != NULL)
         *first_seq = b->tl.size;
@@ -1647,6 +2076,11 @@ ldg_batch_commit_changes(struct ldg_batch *b)
         ldg_seterr(b->l, "the batch failed earlier; nothing of it is written");
         return LDG_EINVAL;
     }
+    if (b->via_frame) { /* no event, and nothing else written: nothing */
+        ldg_intake_ack_end(b->l, &b->ia, b->t, 1);
+        b->t = NULL;
+        return 0;
+    }
     rc = ldg_txn_commit(b->t);
     b->t = NULL;
     if (rc < 0) {
@@ -1665,7 +2099,14 @@ ldg_batch_free(struct ldg_batch *b)
 {
     if (b == NULL)
         return;
-    ldg_txn_abort(b->t);
+    if (b->via_frame) {
+        ldg_intake_ack_end(b->l, &b->ia, b->t, 0);
+        b->l->frame = NULL;
+    } else {
+        ldg_txn_abort(b->t);
+    }
+    ldg_intake_ack_release(&b->ia);
+    ldg_intake_unlock_ex(b->l, b->intake_fd);
     /* The map was too small for the batch: make room for a retry (as
      * far as the file system has room; a full disk does not grow it). */
     if (b->full) {
@@ -1902,7 +2343,7 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
         ts = p->ts;
         p->seal_seq = seq0;
         p->seal_leaf = i;
-        if ((rc = store_checked(b->t, p, b->prev, b->prev, 0, 0)) < 0)
+        if ((rc = batch_store(b, p, 0, 0)) < 0)
             goto dead;
     }
     if ((rc = seal_store(b->t, seq0, &seal)) < 0)

@@ -296,6 +296,16 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
  * migrate rewrites them (meta "digest.next", as 6 to 7). */
 #define LDG_LAYOUT_TAGGED 8
 #define LDG_LAYOUT_DEFAULT 8
+/* Layout 999, in development (LMDB's MDB_DEVEL: no release reads it, and
+ * builds that know only layouts 1 to 8 refuse it, as they must: they
+ * would not see the events in its intake log): layout 8, and every
+ * append goes through DIR/intake (intake_int.h, FORMAT.md 12), LMDB being
+ * brought up to date from it in large transactions. meta "intake" says
+ * how far: the intake's file id[16] ‖ u64be block ‖ u32be lap ‖ u64be
+ * seq, the position of the first frame not applied. */
+#define LDG_LAYOUT_INTAKE 999
+#define LDG_META_INTAKE "intake"
+#define LDG_META_INTAKE_LEN 36
 
 /* ----------------------------------------------------------- keys -- */
 

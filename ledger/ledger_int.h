@@ -11,6 +11,7 @@
 
 #include "ledger/crypto_int.h"
 #include "ledger/format.h"
+#include "ledger/intake_int.h"
 #include "ledger/module.h"
 #include "util/util.h"
 
@@ -381,6 +382,36 @@ int ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
                    const void *val, size_t vlen);
 int ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
                         struct ldg_txn **out);
+/*
+ * A transaction with an overlay: an LMDB read snapshot and, in memory,
+ * whatever it writes (overlay_int.h). Every get, put, delete, count and
+ * cursor step of the store's wrappers (ldg_kv_*, ldg_core_kv_*,
+ * ldg_cursor_*, ldg_db_count, ldg_core_db_drop without del) sees the
+ * snapshot with its own changes over it, exactly as a write transaction
+ * sees its own (tests/ledger/test_store_overlay.c holds it to that), so
+ * the append path runs on it unchanged; nothing reaches the store:
+ * ldg_txn_commit refuses it (LDG_EINVAL, after freeing it) and
+ * ldg_txn_abort drops it. A cursor's state after LDG_ENOTFOUND is
+ * unpositioned, except after LDG_NEXT_DUP and LDG_PREV_DUP (it stays on
+ * its item, as LMDB's). Page counts (ldg_db_bytes, ldg_store_db_sizes,
+ * ldg_store_check_pages) are the snapshot's. Values read are valid until
+ * the transaction ends. Costs: memory for every change, O(log n) a
+ * change and a seek; a cursor step is O(1) while nothing changes under
+ * it.
+ */
+int ldg_store_txn_begin_overlay(struct ldg_store *s, struct ldg_ledger *l,
+                                struct ldg_txn **out);
+int ldg_txn_is_overlay(const struct ldg_txn *t);
+/* Writes what a commit writes last (meta "ix.body", how far the body
+ * index reaches): a commit does it itself; a transaction with an overlay
+ * that stored events does it before it is read as the store. */
+int ldg_txn_settle(struct ldg_txn *t);
+/* Marks an overlay transaction a reader's: ldg_txn_commit ends it as a
+ * read transaction's (0), and ldg_txn_snapshot tells apart snapshots
+ * with tails of other lengths (events: how many it replayed). */
+void ldg_txn_set_reader(struct ldg_txn *t, uint64_t events);
+/* Bytes of memory t's overlay holds (0 without one). */
+size_t ldg_txn_overlay_bytes(const struct ldg_txn *t);
 /* 0 when t's store layout is the one this build appends to (the newest),
  * else LDG_EVERSION with the remedy (ledger migrate) in the message. */
 int ldg_txn_writable(struct ldg_txn *t);
@@ -474,7 +505,72 @@ struct ldg_ledger {
     struct ldg_cdict *cdict_old[LDG_DICT_IDS];
     size_t ncdict_old;
     uint64_t dict_tried; /* log size at the last training that failed */
+    /* The intake frame the commit under way records its events, seals
+     * and checkpoint in (append.c), or NULL. */
+    struct ldg_intake_build *frame;
+    /* Store layout 999: the intake log every append goes through
+     * (intake_log.c); NULL at other layouts. */
+    struct ldg_intake_state *intake;
 };
+
+/* ------------------------------------- intake_log.c: layout 999's path -- */
+
+/* Opens DIR/intake for a store at layout 999 (load_meta). */
+int ldg_intake_attach(struct ldg_ledger *l);
+void ldg_intake_detach(struct ldg_ledger *l);
+/* Creates DIR/intake (a new one: one left by a conversion that did not
+ * finish is replaced) and puts its position, at the log's size, in t:
+ * ldg_init and ledger migrate to layout 999 commit t after. */
+int ldg_intake_make(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size);
+/* Applies the unapplied tail to LMDB in one transaction (taking the
+ * exclusive lock unless this thread holds it). 0 when nothing was left. */
+int ldg_intake_settle(struct ldg_ledger *l);
+/* A read transaction: the store's snapshot with the tail replayed. */
+int ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out);
+/* The exclusive lock: a file descriptor to give back, or < 0. */
+int ldg_intake_lock_ex(struct ldg_ledger *l);
+void ldg_intake_unlock_ex(struct ldg_ledger *l, int fd);
+int ldg_intake_held(const struct ldg_ledger *l);
+/* One ack group, the exclusive lock held: ldg_intake_ack_begin gives
+ * the transaction (an overlay with the tail replayed) the append path
+ * stores the group in, recording a->frame; ldg_intake_ack_write writes
+ * and flushes it (the ack), applying the tail first when the ring has no
+ * room, and after when it passed its bound. */
+struct ldg_intake_ack {
+    struct ldg_intake_pos applied, end;
+    uint64_t tail_events;
+    int settled; /* the tail was applied to LMDB */
+    struct ldg_intake_build frame;
+};
+int ldg_intake_ack_begin(struct ldg_ledger *l, struct ldg_intake_ack *a,
+                         struct ldg_txn **out);
+int ldg_intake_ack_write(struct ldg_ledger *l, struct ldg_intake_ack *a);
+void ldg_intake_ack_release(struct ldg_intake_ack *a);
+/* Ends the group's transaction in place of ldg_txn_abort: ok when the
+ * group was acknowledged (or stored nothing), so that the view it is
+ * kept for the next group; otherwise it is dropped. */
+void ldg_intake_ack_end(struct ldg_ledger *l, struct ldg_intake_ack *a,
+                        struct ldg_txn *t, int ok);
+/* In a write transaction that appends to LMDB itself (a group too big
+ * for a frame, a batch; the tail applied first, the lock held): the
+ * intake position moved to the log's new size. */
+int ldg_intake_direct_pos(struct ldg_ledger *l, struct ldg_txn *t,
+                          uint64_t size);
+/* verify --full's check of the intake against the store (intake_log.c):
+ * 0; 1 with what and *seq; < 0 on an error. */
+int ldg_intake_check(struct ldg_ledger *l, char *what, size_t cap,
+                     uint64_t *seq);
+
+/* append.c: brings t (a write transaction, or one with an overlay) up to
+ * date with one intake frame (FORMAT.md 12): each event stored as an
+ * append stores it (ldg_event's decode, its seq the next, its prev the
+ * last leaf; the body record as given), the seals, the dictionaries, and
+ * the checkpoint, which must verify with the log key and name the tree's
+ * root at its size. LDG_ECORRUPT (with the ledger's message) when the
+ * frame does not follow t's log or does not hold; a storage error
+ * otherwise (t must then be aborted). */
+struct ldg_intake_frame;
+int ldg_intake_apply_frame(struct ldg_txn *t, const struct ldg_intake_frame *f);
 
 /* dicts.c: the dictionary new records of l are compressed with (NULL:
  * none yet); the newest of t's snapshot made that one (after an open);

@@ -1472,10 +1472,95 @@ bix_step(struct ldg_txn *t, void *arg)
     return rc;
 }
 
+/*
+ * Layout 8 to 999 (in development): the intake file is made whole and
+ * named first (intake.c: written, flushed, renamed, the directory
+ * flushed), then one transaction writes its position (at the log's size)
+ * and the layout. A power cut before the commit leaves layout 8 and a
+ * file no store names, which the next conversion replaces; after it,
+ * both are there. Nothing is appended meanwhile: a writer at layout 8
+ * holds LMDB's write lock, and from the commit on every writer reads the
+ * layout again and goes through the intake.
+ */
+static int migrate_layouts(struct ldg_ledger *l, int to,
+                           void (*progress)(void *ctx, uint64_t done,
+                                            uint64_t total),
+                           void *progress_ctx, struct ldg_migrate_result *res);
+
+static int
+migrate_to_intake(struct ldg_ledger *l, struct ldg_migrate_result *res)
+{
+    struct ldg_txn *t;
+    uint8_t lay[LDG_META_LAYOUT_LEN];
+    uint64_t size = 0;
+    int rc;
+
+    if (l->intake != NULL) {
+        res->to = LDG_LAYOUT_INTAKE;
+        return 0;
+    }
+    if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0)
+        return rc;
+    rc = ldg_txn_layout(t);
+    if (rc == LDG_LAYOUT_INTAKE) { /* another handle converted it */
+        ldg_txn_abort(t);
+        res->to = LDG_LAYOUT_INTAKE;
+        return ldg_intake_attach(l);
+    }
+    if (rc >= 0 && rc != LDG_LAYOUT_MAX)
+        rc = LDG_EINVAL;
+    if (rc >= 0)
+        rc = ldg_txn_size(t, &size);
+    if (rc >= 0)
+        rc = ldg_intake_make(l, t, size);
+    if (rc >= 0) {
+        ldg_be32(lay, LDG_LAYOUT_INTAKE);
+        rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_LAYOUT,
+                             sizeof LDG_META_LAYOUT - 1, lay, sizeof lay);
+    }
+    if (rc < 0) {
+        ldg_txn_abort(t);
+        return rc;
+    }
+    if ((rc = ldg_txn_commit(t)) < 0)
+        return rc;
+    res->to = LDG_LAYOUT_INTAKE;
+    return ldg_intake_attach(l);
+}
+
 int
 ldg_migrate(struct ldg_ledger *l, int to,
             void (*progress)(void *ctx, uint64_t done, uint64_t total),
             void *progress_ctx, struct ldg_migrate_result *res)
+{
+    if (l != NULL && res != NULL && l->intake != NULL) {
+        memset(res, 0, sizeof *res);
+        res->from = res->to = LDG_LAYOUT_INTAKE;
+        if (to == 0 || to == LDG_LAYOUT_INTAKE)
+            return 0;
+        ldg_seterr(l,
+                   "layout %d: this ledger is at layout %d (in development, "
+                   "with an intake log); a store is converted forward, "
+                   "never back",
+                   to, LDG_LAYOUT_INTAKE);
+        return LDG_EINVAL;
+    }
+    if (l != NULL && res != NULL && to == LDG_LAYOUT_INTAKE) {
+        /* to the newest released layout first, then the intake */
+        int rc = l->intake != NULL ? 0
+                                   : ldg_migrate(l, LDG_LAYOUT_MAX, progress,
+                                                 progress_ctx, res);
+        if (rc == 0)
+            rc = migrate_to_intake(l, res);
+        return rc;
+    }
+    return migrate_layouts(l, to, progress, progress_ctx, res);
+}
+
+static int
+migrate_layouts(struct ldg_ledger *l, int to,
+                void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                void *progress_ctx, struct ldg_migrate_result *res)
 {
     struct ldg_txn *t;
     struct step *s;

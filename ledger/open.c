@@ -272,6 +272,9 @@ load_meta(struct ldg_ledger *l)
      * before anything reads by it */
     if ((rc = ldg_txn_layout(t)) < 0)
         goto out;
+    if (rc == LDG_LAYOUT_INTAKE && (rc = ldg_intake_attach(l)) < 0)
+        goto out;
+    rc = ldg_txn_layout(t);
     /* layout 5: new records are made with the newest dictionary (one that
      * does not load is left to verify to name) */
     if (rc >= LDG_LAYOUT_STORED)
@@ -400,9 +403,14 @@ ldg_close(struct ldg_ledger *l)
 {
     if (l == NULL)
         return;
+    /* layout 999: a clean stop (serve's, any writer's) leaves LMDB up to
+     * date with the intake; a failure leaves the tail where it is */
+    if (l->intake != NULL && !(l->opts.flags & LDG_RDONLY))
+        (void)ldg_intake_settle(l);
     for (size_t i = 0; i < l->nactors; i++)
         ldg_key_free(l->actors[i]);
     ldg_key_free(l->log_key);
+    ldg_intake_detach(l);
     ldg_store_close(l->store);
     ldg_wipe(l->salt_seed, sizeof l->salt_seed);
     pthread_mutex_destroy(&l->keys_mu);
@@ -417,8 +425,15 @@ ldg_close(struct ldg_ledger *l)
 int
 ldg_txn_begin(struct ldg_ledger *l, unsigned flags, struct ldg_txn **out)
 {
+    int rc;
     if (l == NULL || out == NULL)
         return LDG_EINVAL;
+    if (l->intake != NULL && !(flags & LDG_TXN_WRITE))
+        return ldg_intake_read_begin(l, out);
+    /* a write to the store itself (not an append: those go through the
+     * intake) sees every acknowledged event: the tail is applied first */
+    if (l->intake != NULL && (rc = ldg_intake_settle(l)) < 0)
+        return rc;
     return ldg_store_txn_begin(l->store, l, (flags & LDG_TXN_WRITE) != 0, out);
 }
 
@@ -467,6 +482,7 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
     struct ldg_txn *t = NULL;
     uint8_t fmt[8], rnd[6];
     int rc, created = 0;
+    int intake = opts != NULL && opts->layout == LDG_LAYOUT_INTAKE;
 
     if (dir == NULL)
         return LDG_EINVAL;
@@ -478,7 +494,8 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
         return LDG_EINVAL;
     }
     if (opts != NULL && opts->layout != 0 &&
-        opts->layout != LDG_LAYOUT_NEWEST) {
+        opts->layout != LDG_LAYOUT_NEWEST &&
+        opts->layout != LDG_LAYOUT_INTAKE) {
         snprintf(err, errcap,
                  "layout %u: this build makes and appends to layout %d "
                  "ledgers only (it reads and migrates the older ones)",
@@ -536,9 +553,11 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
         rc = meta_put(t, LDG_META_LOG_KEY, l->log_key->pub, 32);
     if (rc == 0) {
         uint8_t lay[LDG_META_LAYOUT_LEN];
-        ldg_be32(lay, LDG_LAYOUT_NEWEST);
+        ldg_be32(lay, intake ? LDG_LAYOUT_INTAKE : LDG_LAYOUT_NEWEST);
         rc = meta_put(t, LDG_META_LAYOUT, lay, sizeof lay);
     }
+    if (rc == 0 && intake)
+        rc = ldg_intake_make(l, t, 0);
     if (rc == 0) { /* the body index, empty and current with the log */
         uint8_t n[8];
         ldg_be64(n, 0);
@@ -549,6 +568,8 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
     else
         ldg_txn_abort(t);
     t = NULL;
+    if (rc == 0 && intake)
+        rc = ldg_intake_attach(l);
     if (rc == 0)
         rc = write_genesis(l);
     if (rc == 0 && !(l->opts.flags & LDG_BENCH_NOTREE)) {
@@ -573,7 +594,7 @@ out:
     if (rc < 0 && created) {
         /* Nothing half-made stays behind: init can simply be run again. */
         static const char *const files[] = {"data.mdb", "lock.mdb",
-                                            "keys/log.key"};
+                                            "keys/log.key", "intake"};
         for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
             snprintf(path, sizeof path, "%s/%s", dir, files[i]);
             unlink(path);

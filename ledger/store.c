@@ -11,6 +11,7 @@
  * code is kept so callers can put LMDB's own words in their message.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #include <lmdb.h>
 
 #include "ledger/ledger_int.h"
+#include "ledger/overlay_int.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
 #define MAX_DBS 128
@@ -55,10 +57,35 @@ struct ldg_txn {
     int layout;         /* ldg_txn_layout's answer, once asked; 0 before */
     int dicts_ok;       /* ldg_txn_dicts has read the snapshot's dictionaries */
     struct ldg_bix bix; /* ix.body's upkeep in a write (index.c) */
+    struct ldg_ovl *ov; /* an overlay's changes over the read snapshot */
+    int reader;         /* an overlay of a read transaction (the tail) */
+    uint64_t tail;      /* events its tail replayed */
+};
+
+/* An item a cursor of an overlay transaction is on: a pointer into the
+ * snapshot's pages or the overlay's arena, valid until the transaction
+ * ends. */
+struct ovl_item {
+    const uint8_t *k, *v;
+    size_t kl, vl;
 };
 
 struct ldg_cursor {
     MDB_cursor *c;
+    /* an overlay transaction's cursor (ovl_* below); t NULL otherwise */
+    struct ldg_txn *t;
+    MDB_dbi dbi;
+    int dup;
+    int pos;      /* on cur */
+    int deleted;  /* cur was deleted through the cursor */
+    int dir;      /* the last step's direction, for the candidates */
+    uint64_t ver; /* the overlay's version the candidates hold for */
+    int b_ok;     /* the snapshot's next candidate (the base cursor) */
+    struct ovl_item b;
+    const struct ldg_ovl_node *o; /* the overlay's next candidate */
+    int from_o;                   /* cur came from the overlay */
+    struct ovl_item cur;
+    int plain; /* a reader's overlay left this database alone: LMDB's */
 };
 
 static int
@@ -202,6 +229,9 @@ open_module_dbs(MDB_txn *txn, char *bad, size_t cap)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+static int tail_pages_free(const char *path, size_t psize, uint64_t size,
+                           uint64_t last);
+
 int
 ldg_store_open(struct ldg_store **out, const char *path,
                const struct ldg_store_opts *o, char *err, size_t errcap)
@@ -313,7 +343,9 @@ ldg_store_open(struct ldg_store **out, const char *path,
             mdb_env_stat(s->env, &st) == 0 && s->data_path[0] != '\0' &&
             stat(s->data_path, &fs) == 0 &&
             (uint64_t)fs.st_size <
-                ((uint64_t)info.me_last_pgno + 1) * st.ms_psize) {
+                ((uint64_t)info.me_last_pgno + 1) * st.ms_psize &&
+            !tail_pages_free(s->data_path, st.ms_psize, fs.st_size,
+                             info.me_last_pgno)) {
             if (err != NULL && errcap > 0)
                 snprintf(err, errcap,
                          "storage corrupt: %s is %llu bytes, but its last "
@@ -642,6 +674,9 @@ ldg_store_grow(struct ldg_store *s, char *why, size_t cap)
     return 0;
 }
 
+static struct ldg_ovl_map *ovl_map_of(struct ldg_txn *t, MDB_dbi dbi,
+                                      int create);
+
 ldg_dbi
 ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which)
 {
@@ -685,7 +720,20 @@ static void
 txn_free(struct ldg_txn *t)
 {
     ldg_bix_release(&t->bix);
+    ldg_ovl_free(t->ov);
     free(t);
+}
+
+int
+ldg_txn_settle(struct ldg_txn *t)
+{
+    if (t->bix.dirty) { /* meta "ix.body": how far it reaches */
+        uint8_t n[8];
+        ldg_be64(n, t->bix.next);
+        return ldg_core_kv_put(t, t->s->core[LDG_DB_META], LDG_META_IX_BODY,
+                               sizeof LDG_META_IX_BODY - 1, n, sizeof n);
+    }
+    return 0;
 }
 
 int
@@ -694,17 +742,15 @@ ldg_txn_commit(struct ldg_txn *t)
     int rc;
     if (t == NULL)
         return LDG_EINVAL;
-    if (t->write && t->bix.dirty) { /* meta "ix.body": how far it reaches */
-        uint8_t n[8];
-        char key[] = LDG_META_IX_BODY;
-        MDB_val k = {sizeof key - 1, key};
-        MDB_val v = {sizeof n, n};
-        ldg_be64(n, t->bix.next);
-        if ((rc = mdb_put(t->txn, t->s->core[LDG_DB_META], &k, &v, 0)) != 0) {
-            mdb_txn_abort(t->txn);
-            txn_free(t);
-            return xlate(rc);
-        }
+    if (t->ov != NULL) { /* nothing of an overlay reaches the store */
+        int reader = t->reader;
+        ldg_txn_abort(t);
+        return reader ? 0 : LDG_EINVAL;
+    }
+    if (t->write && (rc = ldg_txn_settle(t)) < 0) {
+        mdb_txn_abort(t->txn);
+        txn_free(t);
+        return rc;
     }
     rc = mdb_txn_commit(t->txn);
     if (t->write) {
@@ -833,7 +879,7 @@ ldg_txn_layout(struct ldg_txn *t)
         return xlate(rc);
     if (v.mv_size == LDG_META_LAYOUT_LEN)
         n = ldg_rd_be32(v.mv_data);
-    if (n > LDG_LAYOUT_MAX) {
+    if (n > LDG_LAYOUT_MAX && n != LDG_LAYOUT_INTAKE) {
         if (t->l != NULL)
             ldg_seterr(t->l, "%s: store layout %u, this build reads %d to %d",
                        t->l->dir, n, LDG_LAYOUT_MIN, LDG_LAYOUT_MAX);
@@ -913,7 +959,18 @@ ldg_txn_set_layout(struct ldg_txn *t, int layout)
 uint64_t
 ldg_txn_snapshot(struct ldg_txn *t)
 {
+    /* a reader's tail is part of what it sees */
+    if (t->reader)
+        return ((uint64_t)mdb_txn_id(t->txn) << 20) +
+               (t->tail < 0xfffff ? t->tail : 0xfffff);
     return (uint64_t)mdb_txn_id(t->txn);
+}
+
+void
+ldg_txn_set_reader(struct ldg_txn *t, uint64_t events)
+{
+    t->reader = 1;
+    t->tail = events;
 }
 
 struct ldg_store *
@@ -968,6 +1025,11 @@ ldg_db_count(struct ldg_txn *t, ldg_dbi dbi, uint64_t *n)
     if (rc != 0)
         return xlate(rc);
     *n = st.ms_entries;
+    if (t->ov != NULL) {
+        struct ldg_ovl_map *m = ovl_map_of(t, dbi, 0);
+        if (m != NULL)
+            *n = (uint64_t)((int64_t)*n + ldg_ovl_map_delta(m));
+    }
     return 0;
 }
 
@@ -987,6 +1049,512 @@ uint64_t
 ldg_store_map_size(struct ldg_store *s)
 {
     return s->map_size;
+}
+
+/* ---------------------------------------------------- overlay reads -- */
+
+/*
+ * A transaction with an overlay reads an LMDB snapshot (a read
+ * transaction) and keeps its writes in memory (overlay.c): every get,
+ * put, delete and cursor step of this file's wrappers sees the snapshot
+ * with the overlay's changes over it, as a write transaction would see
+ * its own changes, so the append path's code runs on it unchanged.
+ *
+ * A cursor merges two ordered sources: the snapshot's records through an
+ * LMDB cursor, less those the overlay hides (a node of the same key, or
+ * pair in a database of duplicates, a deleted key, a cleared database),
+ * and the overlay's live nodes. It keeps the next candidate of each in
+ * the direction it last moved, and steps the one it took; after a change
+ * to the overlay (its version moved) or a turn, it seeks both again from
+ * the item it is on. Page counts (ldg_db_bytes, sizes, the page check)
+ * are the snapshot's.
+ */
+static int
+dbi_dup(MDB_txn *txn, MDB_dbi dbi)
+{
+    unsigned f = 0;
+    return mdb_dbi_flags(txn, dbi, &f) == 0 && (f & MDB_DUPSORT);
+}
+
+static struct ldg_ovl_map *
+ovl_map_of(struct ldg_txn *t, MDB_dbi dbi, int create)
+{
+    return ldg_ovl_map(t->ov, dbi, dbi_dup(t->txn, dbi), create);
+}
+
+/* Does the overlay leave the snapshot's record (k, v) visible? */
+static int
+base_visible(const struct ldg_ovl_map *m, const MDB_val *k, const MDB_val *v)
+{
+    if (m == NULL)
+        return 1;
+    if (ldg_ovl_map_cleared(m))
+        return 0;
+    if (!ldg_ovl_map_dup(m))
+        return ldg_ovl_find(m, k->mv_data, k->mv_size, NULL, 0) == NULL;
+    return ldg_ovl_keydel(m, k->mv_data, k->mv_size) == NULL &&
+           ldg_ovl_find(m, k->mv_data, k->mv_size, v->mv_data, v->mv_size) ==
+               NULL;
+}
+
+static int
+node_live(const struct ldg_ovl_node *n)
+{
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    unsigned f;
+    ldg_ovl_node_get(n, &k, &kl, &v, &vl, &f);
+    return !(f & (LDG_OVL_DEL | LDG_OVL_KEYDEL));
+}
+
+static void
+node_item(const struct ldg_ovl_node *n, struct ovl_item *it)
+{
+    ldg_ovl_node_get(n, &it->k, &it->kl, &it->v, &it->vl, NULL);
+}
+
+/* The overlay's first live node from n on, in direction dir. */
+static const struct ldg_ovl_node *
+ovl_live(const struct ldg_ovl_map *m, const struct ldg_ovl_node *n, int dir)
+{
+    while (n != NULL && !node_live(n))
+        n = dir > 0 ? ldg_ovl_next(n) : ldg_ovl_prev(m, n);
+    return n;
+}
+
+/* Moves the base cursor by op, then on in direction dir past what the
+ * overlay hides; c->b_ok and c->b say where it is. */
+static int
+base_move(struct ldg_cursor *c, const struct ldg_ovl_map *m, MDB_cursor_op op,
+          int dir)
+{
+    MDB_val k, v;
+    int rc = mdb_cursor_get(c->c, &k, &v, op);
+    while (rc == 0 && !base_visible(m, &k, &v))
+        rc = mdb_cursor_get(c->c, &k, &v, dir > 0 ? MDB_NEXT : MDB_PREV);
+    c->b_ok = rc == 0;
+    if (rc == 0) {
+        c->b.k = k.mv_data;
+        c->b.kl = k.mv_size;
+        c->b.v = v.mv_data;
+        c->b.vl = v.mv_size;
+        return 0;
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The base cursor on the snapshot's first record at or after (k, v)
+ * (strict: after), without regard to the overlay. v NULL: the key's
+ * first; LDG_OVL_VMAX: past its last. MDB_NOTFOUND past the end. */
+static int
+base_seek_raw(struct ldg_cursor *c, const void *key, size_t kl, const void *val,
+              size_t vl, int strict)
+{
+    MDB_val k = {kl, (void *)(uintptr_t)key}, v = {vl, (void *)(uintptr_t)val};
+    int rc;
+
+    if (!c->dup || val == NULL) {
+        rc = mdb_cursor_get(c->c, &k, &v, MDB_SET_RANGE);
+        if (rc == 0 && strict && k.mv_size == kl &&
+            (kl == 0 || memcmp(k.mv_data, key, kl) == 0))
+            rc = mdb_cursor_get(c->c, &k, &v,
+                                c->dup ? MDB_NEXT_NODUP : MDB_NEXT);
+        return rc;
+    }
+    if (val != LDG_OVL_VMAX) {
+        rc = mdb_cursor_get(c->c, &k, &v, MDB_GET_BOTH_RANGE);
+        if (rc == 0) {
+            if (strict && v.mv_size == vl &&
+                (vl == 0 || memcmp(v.mv_data, val, vl) == 0))
+                rc = mdb_cursor_get(c->c, &k, &v, MDB_NEXT);
+            return rc;
+        }
+        if (rc != MDB_NOTFOUND)
+            return rc;
+    }
+    /* past every duplicate of key: the next key's first */
+    k.mv_size = kl;
+    k.mv_data = (void *)(uintptr_t)key;
+    rc = mdb_cursor_get(c->c, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == kl &&
+        (kl == 0 || memcmp(k.mv_data, key, kl) == 0))
+        rc = mdb_cursor_get(c->c, &k, &v, MDB_NEXT_NODUP);
+    return rc;
+}
+
+/* The snapshot's candidate at or after (strict: after) (k, v), dir +1, or
+ * at or before (strict: before), dir -1, past what the overlay hides. */
+static int
+base_seek(struct ldg_cursor *c, const struct ldg_ovl_map *m, const void *k,
+          size_t kl, const void *v, size_t vl, int strict, int dir)
+{
+    int rc;
+    if (m != NULL && ldg_ovl_map_cleared(m)) {
+        c->b_ok = 0;
+        return 0;
+    }
+    if (dir > 0) {
+        rc = base_seek_raw(c, k, kl, v, vl, strict);
+        if (rc == MDB_NOTFOUND) {
+            c->b_ok = 0;
+            return 0;
+        }
+        if (rc != 0)
+            return rc;
+        return base_move(c, m, MDB_GET_CURRENT, +1);
+    }
+    /* before: the one before the first that is not */
+    rc = base_seek_raw(c, k, kl, v, vl, !strict);
+    if (rc == MDB_NOTFOUND)
+        return base_move(c, m, MDB_LAST, -1);
+    if (rc != 0)
+        return rc;
+    return base_move(c, m, MDB_PREV, -1);
+}
+
+static void
+ovl_seek(struct ldg_cursor *c, const struct ldg_ovl_map *m, const void *k,
+         size_t kl, const void *v, size_t vl, int strict, int dir)
+{
+    if (m == NULL) {
+        c->o = NULL;
+        return;
+    }
+    c->o = dir > 0 ? ldg_ovl_seek(m, k, kl, v, vl, strict)
+                   : ldg_ovl_seek_le(m, k, kl, v, vl, strict);
+    c->o = ovl_live(m, c->o, dir);
+}
+
+/* Takes the nearer candidate in direction dir as the cursor's item. */
+static int
+pick(struct ldg_cursor *c, int dir)
+{
+    struct ovl_item oi;
+    int take_o;
+    c->dir = dir;
+    c->ver = ldg_ovl_version(c->t->ov);
+    c->deleted = 0;
+    if (c->o != NULL)
+        node_item(c->o, &oi);
+    if (!c->b_ok && c->o == NULL) {
+        c->pos = 0;
+        return MDB_NOTFOUND;
+    }
+    if (!c->b_ok)
+        take_o = 1;
+    else if (c->o == NULL)
+        take_o = 0;
+    else
+        take_o = ldg_ovl_cmp(c->dup, oi.k, oi.kl, oi.v, oi.vl, c->b.k, c->b.kl,
+                             c->b.v, c->b.vl) *
+                     dir <
+                 0;
+    c->from_o = take_o;
+    c->cur = take_o ? oi : c->b;
+    c->pos = 1;
+    return 0;
+}
+
+/* Both sources sought from (k, v), then the nearer taken. */
+static int
+seek_both(struct ldg_cursor *c, const void *k, size_t kl, const void *v,
+          size_t vl, int strict, int dir)
+{
+    struct ldg_ovl_map *m = ovl_map_of(c->t, c->dbi, 0);
+    int rc = base_seek(c, m, k, kl, v, vl, strict, dir);
+    if (rc != 0)
+        return rc;
+    ovl_seek(c, m, k, kl, v, vl, strict, dir);
+    return pick(c, dir);
+}
+
+/* One step in direction dir from the cursor's item. */
+static int
+step(struct ldg_cursor *c, int dir)
+{
+    struct ldg_ovl_map *m = ovl_map_of(c->t, c->dbi, 0);
+    int rc;
+    if (c->dir != dir || c->ver != ldg_ovl_version(c->t->ov)) {
+        struct ovl_item at = c->cur;
+        return seek_both(c, at.k, at.kl, c->dup ? at.v : NULL, at.vl, 1, dir);
+    }
+    if (c->from_o) {
+        c->o = dir > 0 ? ldg_ovl_next(c->o) : ldg_ovl_prev(m, c->o);
+        c->o = ovl_live(m, c->o, dir);
+    } else if ((rc = base_move(c, m, dir > 0 ? MDB_NEXT : MDB_PREV, dir)) !=
+               0) {
+        return rc;
+    }
+    return pick(c, dir);
+}
+
+static int
+same_key(const struct ovl_item *a, const void *k, size_t kl)
+{
+    return a->kl == kl && (kl == 0 || memcmp(a->k, k, kl) == 0);
+}
+
+static int
+ovl_cursor_get(struct ldg_cursor *c, enum ldg_seek op, const void *key,
+               size_t klen, struct ldg_val *k, struct ldg_val *v)
+{
+    struct ldg_ovl_map *m = ovl_map_of(c->t, c->dbi, 0);
+    struct ovl_item save = c->cur;
+    int rc, pos = c->pos;
+
+    switch (op) {
+    case LDG_FIRST:
+        c->b_ok = 0;
+        if ((m == NULL || !ldg_ovl_map_cleared(m)) &&
+            (rc = base_move(c, m, MDB_FIRST, +1)) != 0)
+            return xlate(rc);
+        c->o = m != NULL ? ovl_live(m, ldg_ovl_first(m), +1) : NULL;
+        rc = pick(c, +1);
+        break;
+    case LDG_LAST:
+        c->b_ok = 0;
+        if ((m == NULL || !ldg_ovl_map_cleared(m)) &&
+            (rc = base_move(c, m, MDB_LAST, -1)) != 0)
+            return xlate(rc);
+        c->o = m != NULL ? ovl_live(m, ldg_ovl_last(m), -1) : NULL;
+        rc = pick(c, -1);
+        break;
+    case LDG_NEXT:
+    case LDG_PREV:
+        if (!pos)
+            return ovl_cursor_get(c, op == LDG_NEXT ? LDG_FIRST : LDG_LAST,
+                                  NULL, 0, k, v);
+        rc = step(c, op == LDG_NEXT ? +1 : -1);
+        break;
+    case LDG_SET_RANGE:
+    case LDG_SET_KEY:
+        rc = seek_both(c, key, klen, NULL, 0, 0, +1);
+        if (rc == 0 && op == LDG_SET_KEY && !same_key(&c->cur, key, klen)) {
+            c->pos = 0;
+            rc = MDB_NOTFOUND;
+        }
+        break;
+    case LDG_GET_BOTH_RANGE:
+        if (v == NULL)
+            return LDG_EINVAL;
+        rc = seek_both(c, key, klen, v->data, v->len, 0, +1);
+        if (rc == 0 && !same_key(&c->cur, key, klen)) {
+            c->pos = 0;
+            rc = MDB_NOTFOUND;
+        }
+        break;
+    case LDG_NEXT_DUP:
+    case LDG_PREV_DUP:
+        if (!pos || c->deleted)
+            return LDG_ENOTFOUND;
+        rc = step(c, op == LDG_NEXT_DUP ? +1 : -1);
+        if (rc == 0 && !same_key(&c->cur, save.k, save.kl))
+            rc = MDB_NOTFOUND;
+        if (rc == MDB_NOTFOUND) {
+            /* stays on the item it was on, as LMDB's does */
+            c->cur = save;
+            c->pos = 1;
+            c->ver = ldg_ovl_version(c->t->ov) - 1; /* candidates stale */
+            return LDG_ENOTFOUND;
+        }
+        break;
+    case LDG_LAST_DUP:
+        if (!pos)
+            return LDG_EINVAL;
+        rc = seek_both(c, save.k, save.kl, c->dup ? LDG_OVL_VMAX : NULL, 0, 0,
+                       -1);
+        break;
+    case LDG_NEXT_NODUP:
+        if (!pos)
+            return ovl_cursor_get(c, LDG_FIRST, NULL, 0, k, v);
+        rc = seek_both(c, save.k, save.kl, c->dup ? LDG_OVL_VMAX : NULL, 0,
+                       !c->dup, +1);
+        break;
+    default:
+        return LDG_EINVAL;
+    }
+    if (rc != 0)
+        return xlate(rc);
+    if (k != NULL) {
+        k->data = c->cur.k;
+        k->len = c->cur.kl;
+    }
+    if (v != NULL) {
+        v->data = c->cur.v;
+        v->len = c->cur.vl;
+    }
+    return 0;
+}
+
+/* Is (k, v) (v unused without duplicates) in t's view? *val gets the
+ * value. */
+static int
+ovl_get(struct ldg_txn *t, MDB_dbi dbi, const void *key, size_t klen,
+        const void *val, size_t vlen, struct ldg_val *out)
+{
+    struct ldg_ovl_map *m = ovl_map_of(t, dbi, 0);
+    MDB_val k = {klen, (void *)(uintptr_t)key},
+            v = {vlen, (void *)(uintptr_t)val};
+    const struct ldg_ovl_node *n;
+    int rc;
+
+    if (m != NULL && (n = ldg_ovl_find(m, key, klen, val, vlen)) != NULL) {
+        const uint8_t *nk, *nv;
+        size_t nkl, nvl;
+        unsigned f;
+        ldg_ovl_node_get(n, &nk, &nkl, &nv, &nvl, &f);
+        if (f & (LDG_OVL_DEL | LDG_OVL_KEYDEL))
+            return LDG_ENOTFOUND;
+        if (out != NULL) {
+            out->data = nv;
+            out->len = nvl;
+        }
+        return 0;
+    }
+    if (m != NULL && (ldg_ovl_map_cleared(m) ||
+                      (val != NULL && ldg_ovl_keydel(m, key, klen) != NULL)))
+        return LDG_ENOTFOUND;
+    if (val == NULL) {
+        rc = mdb_get(t->txn, dbi, &k, &v);
+    } else {
+        MDB_cursor *c;
+        if ((rc = mdb_cursor_open(t->txn, dbi, &c)) != 0)
+            return xlate(rc);
+        rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH);
+        mdb_cursor_close(c);
+    }
+    if (rc == 0 && out != NULL) {
+        out->data = v.mv_data;
+        out->len = v.mv_size;
+    }
+    return xlate(rc);
+}
+
+/* The first of key's values in t's view (a database of duplicates: its
+ * first duplicate). */
+static int
+ovl_kv_get(struct ldg_txn *t, MDB_dbi dbi, const void *key, size_t klen,
+           struct ldg_val *val)
+{
+    struct ldg_cursor *c;
+    int rc;
+    if (!dbi_dup(t->txn, dbi))
+        return ovl_get(t, dbi, key, klen, NULL, 0, val);
+    if ((rc = ldg_cursor_open(t, dbi, &c)) < 0)
+        return rc;
+    rc = ldg_cursor_get(c, LDG_SET_KEY, key, klen, NULL, val);
+    ldg_cursor_close(c);
+    return rc;
+}
+
+/* Puts (k, v): a new value of k, or a duplicate of it. */
+static int
+ovl_put(struct ldg_txn *t, MDB_dbi dbi, const void *key, size_t klen,
+        const void *val, size_t vlen)
+{
+    struct ldg_ovl_map *m = ovl_map_of(t, dbi, 1);
+    int dup, had;
+    if (m == NULL)
+        return LDG_ENOMEM;
+    dup = ldg_ovl_map_dup(m);
+    if (klen == 0 || klen > 511 || (dup && vlen > 511))
+        return LDG_ECORRUPT; /* LMDB's MDB_BAD_VALSIZE */
+    had = ovl_get(t, dbi, key, klen, dup ? val : NULL, vlen, NULL) == 0;
+    if (dup && had)
+        return 0;
+    if (ldg_ovl_set(t->ov, m, key, klen, val, vlen, 0) < 0)
+        return LDG_ENOMEM;
+    if (!had)
+        ldg_ovl_map_add_delta(m, 1);
+    return 0;
+}
+
+static int
+ovl_del(struct ldg_txn *t, MDB_dbi dbi, const void *key, size_t klen,
+        const void *val, size_t vlen)
+{
+    struct ldg_ovl_map *m = ovl_map_of(t, dbi, 1);
+    struct ldg_cursor *c;
+    int64_t n = 0;
+    int rc;
+
+    if (m == NULL)
+        return LDG_ENOMEM;
+    if (!ldg_ovl_map_dup(m) || val != NULL) {
+        if ((rc = ovl_get(t, dbi, key, klen, ldg_ovl_map_dup(m) ? val : NULL,
+                          vlen, NULL)) < 0)
+            return rc;
+        if (ldg_ovl_set(t->ov, m, key, klen, val, vlen, LDG_OVL_DEL) < 0)
+            return LDG_ENOMEM;
+        ldg_ovl_map_add_delta(m, -1);
+        return 0;
+    }
+    /* every duplicate of key: the overlay's are deleted one by one, the
+     * snapshot's hidden at once */
+    if ((rc = ldg_cursor_open(t, dbi, &c)) < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_SET_KEY, key, klen, NULL, NULL); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT_DUP, NULL, 0, NULL, NULL))
+        n++;
+    ldg_cursor_close(c);
+    if (rc != LDG_ENOTFOUND)
+        return rc;
+    if (n == 0)
+        return LDG_ENOTFOUND;
+    for (const struct ldg_ovl_node *o = ldg_ovl_seek(m, key, klen, NULL, 0, 0);
+         o != NULL; o = ldg_ovl_next(o)) {
+        struct ovl_item it;
+        node_item(o, &it);
+        if (!same_key(&it, key, klen))
+            break;
+        if (node_live(o) &&
+            ldg_ovl_set(t->ov, m, it.k, it.kl, it.v, it.vl, LDG_OVL_DEL) < 0)
+            return LDG_ENOMEM;
+    }
+    if (ldg_ovl_set(t->ov, m, key, klen, NULL, 0, LDG_OVL_KEYDEL) < 0)
+        return LDG_ENOMEM;
+    ldg_ovl_map_add_delta(m, -n);
+    return 0;
+}
+
+/* The greatest key in t's view of dbi (LDG_ENOTFOUND when empty). */
+static int
+ovl_last_key(struct ldg_txn *t, MDB_dbi dbi, struct ldg_val *k)
+{
+    struct ldg_cursor *c;
+    int rc;
+    if ((rc = ldg_cursor_open(t, dbi, &c)) < 0)
+        return rc;
+    rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, k, NULL);
+    ldg_cursor_close(c);
+    return rc;
+}
+
+int
+ldg_store_txn_begin_overlay(struct ldg_store *s, struct ldg_ledger *l,
+                            struct ldg_txn **out)
+{
+    int rc = ldg_store_txn_begin(s, l, 0, out);
+    if (rc < 0)
+        return rc;
+    if (((*out)->ov = ldg_ovl_new()) == NULL) {
+        ldg_txn_abort(*out);
+        *out = NULL;
+        return LDG_ENOMEM;
+    }
+    return 0;
+}
+
+int
+ldg_txn_is_overlay(const struct ldg_txn *t)
+{
+    return t != NULL && t->ov != NULL;
+}
+
+size_t
+ldg_txn_overlay_bytes(const struct ldg_txn *t)
+{
+    return t->ov != NULL ? ldg_ovl_bytes(t->ov) : 0;
 }
 
 /* Is dbi one of the core's databases? Those are written only by ledger/
@@ -1019,6 +1587,25 @@ ldg_db_drop(struct ldg_txn *t, ldg_dbi dbi, int del)
 int
 ldg_core_db_drop(struct ldg_txn *t, ldg_dbi dbi, int del)
 {
+    if (t->ov != NULL) {
+        struct ldg_ovl_map *m;
+        uint64_t n = 0;
+        int rc;
+        if (del) /* a database cannot leave a snapshot */
+            return LDG_EINVAL;
+        if ((rc = ldg_db_count(t, dbi, &n)) < 0)
+            return rc;
+        if ((m = ovl_map_of(t, dbi, 1)) == NULL)
+            return LDG_ENOMEM;
+        ldg_ovl_map_clear(t->ov, m);
+        {
+            MDB_stat st;
+            if ((rc = mdb_stat(t->txn, dbi, &st)) != 0)
+                return xlate(rc);
+            ldg_ovl_map_add_delta(m, -(int64_t)st.ms_entries);
+        }
+        return 0;
+    }
     return xlate(mdb_drop(t->txn, dbi, del ? 1 : 0));
 }
 
@@ -1027,7 +1614,10 @@ ldg_kv_get(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
            struct ldg_val *val)
 {
     MDB_val k = {klen, (void *)(uintptr_t)key}, v;
-    int rc = mdb_get(t->txn, dbi, &k, &v);
+    int rc;
+    if (t->ov != NULL)
+        return ovl_kv_get(t, dbi, key, klen, val);
+    rc = mdb_get(t->txn, dbi, &k, &v);
     if (rc != 0)
         return xlate(rc);
     val->data = v.mv_data;
@@ -1050,6 +1640,8 @@ ldg_core_kv_put(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
 {
     MDB_val k = {klen, (void *)(uintptr_t)key};
     MDB_val v = {vlen, (void *)(uintptr_t)val};
+    if (t->ov != NULL)
+        return ovl_put(t, dbi, key, klen, val, vlen);
     return xlate(mdb_put(t->txn, dbi, &k, &v, 0));
 }
 
@@ -1059,6 +1651,17 @@ ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
 {
     MDB_val k = {klen, (void *)(uintptr_t)key};
     MDB_val v = {vlen, (void *)(uintptr_t)val};
+    if (t->ov != NULL) {
+        /* as MDB_APPEND: a key not past the last is refused */
+        struct ldg_val last;
+        int rc = ovl_last_key(t, dbi, &last);
+        if (rc == 0 && ldg_ovl_cmp(0, key, klen, NULL, 0, last.data, last.len,
+                                   NULL, 0) <= 0)
+            return LDG_EEXIST;
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+        return ovl_put(t, dbi, key, klen, val, vlen);
+    }
     return xlate(mdb_put(t->txn, dbi, &k, &v, MDB_NOOVERWRITE | MDB_APPEND));
 }
 
@@ -1071,7 +1674,10 @@ ldg_core_kv_put_dup(struct ldg_txn *t, ldg_dbi dbi, const void *key,
 {
     MDB_val k = {klen, (void *)(uintptr_t)key};
     MDB_val v = {vlen, (void *)(uintptr_t)val};
-    int rc = mdb_put(t->txn, dbi, &k, &v, MDB_APPENDDUP);
+    int rc;
+    if (t->ov != NULL)
+        return ovl_put(t, dbi, key, klen, val, vlen);
+    rc = mdb_put(t->txn, dbi, &k, &v, MDB_APPENDDUP);
     if (rc == MDB_KEYEXIST) {
         k.mv_size = klen;
         k.mv_data = (void *)(uintptr_t)key;
@@ -1098,7 +1704,15 @@ ldg_core_kv_put_dups(struct ldg_txn *t, ldg_dbi dbi, const void *key,
     const uint8_t *p = vals;
     MDB_cursor *c = NULL;
     size_t i = 0;
-    int rc = mdb_cursor_open(t->txn, dbi, &c);
+    int rc;
+
+    if (t->ov != NULL) {
+        for (size_t j = 0; j < n; j++)
+            if ((rc = ovl_put(t, dbi, key, klen, p + j * each, each)) < 0)
+                return rc;
+        return 0;
+    }
+    rc = mdb_cursor_open(t->txn, dbi, &c);
 
     while (rc == 0 && n > 0) {
         MDB_val k = {klen, (void *)(uintptr_t)key};
@@ -1127,7 +1741,10 @@ ldg_core_kv_get_both(struct ldg_txn *t, ldg_dbi dbi, const void *key,
     MDB_val k = {klen, (void *)(uintptr_t)key};
     MDB_val v = {vlen, (void *)(uintptr_t)val};
     MDB_cursor *c;
-    int rc = mdb_cursor_open(t->txn, dbi, &c);
+    int rc;
+    if (t->ov != NULL)
+        return ovl_get(t, dbi, key, klen, val, vlen, NULL);
+    rc = mdb_cursor_open(t->txn, dbi, &c);
     if (rc != 0)
         return xlate(rc);
     rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH);
@@ -1150,12 +1767,23 @@ ldg_core_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
 {
     MDB_val k = {klen, (void *)(uintptr_t)key};
     MDB_val v = {vlen, (void *)(uintptr_t)val};
+    if (t->ov != NULL)
+        return ovl_del(t, dbi, key, klen, val, vlen);
     return xlate(mdb_del(t->txn, dbi, &k, val ? &v : NULL));
 }
 
 int
 ldg_cursor_del(struct ldg_cursor *c)
 {
+    if (c->t != NULL) {
+        int rc;
+        if (!c->pos || c->deleted)
+            return LDG_EINVAL;
+        rc = ovl_del(c->t, c->dbi, c->cur.k, c->cur.kl,
+                     c->dup ? c->cur.v : NULL, c->cur.vl);
+        c->deleted = rc == 0;
+        return rc;
+    }
     return xlate(mdb_cursor_del(c->c, 0));
 }
 
@@ -1164,7 +1792,23 @@ ldg_cursor_put_current(struct ldg_cursor *c, const void *val, size_t vlen)
 {
     MDB_val k, v = {vlen, (void *)(uintptr_t)val};
     uint8_t key[512]; /* the key lies in the page the put rewrites */
-    int rc = mdb_cursor_get(c->c, &k, NULL, MDB_GET_CURRENT);
+    int rc;
+    if (c->t != NULL) {
+        if (!c->pos || c->deleted || c->dup)
+            return LDG_EINVAL;
+        if ((rc = ovl_put(c->t, c->dbi, c->cur.k, c->cur.kl, val, vlen)) < 0)
+            return rc;
+        {
+            struct ldg_ovl_map *m = ovl_map_of(c->t, c->dbi, 0);
+            const struct ldg_ovl_node *n =
+                ldg_ovl_find(m, c->cur.k, c->cur.kl, NULL, 0);
+            node_item(n, &c->cur);
+            c->from_o = 1;
+            c->o = n;
+        }
+        return 0;
+    }
+    rc = mdb_cursor_get(c->c, &k, NULL, MDB_GET_CURRENT);
     if (rc == 0 && k.mv_size > sizeof key)
         return LDG_EINVAL;
     if (rc == 0) {
@@ -1187,6 +1831,11 @@ ldg_cursor_open(struct ldg_txn *t, ldg_dbi dbi, struct ldg_cursor **out)
     if (rc != 0) {
         free(c);
         return xlate(rc);
+    }
+    if (t->ov != NULL) {
+        c->t = t;
+        c->dbi = dbi;
+        c->dup = dbi_dup(t->txn, dbi);
     }
     *out = c;
     return 0;
@@ -1218,6 +1867,14 @@ ldg_cursor_get(struct ldg_cursor *c, enum ldg_seek op, const void *key,
     MDB_cursor_op mop;
     int rc;
 
+    /* an overlay's cursor merges; a reader's overlay holds what its tail
+     * replayed and never changes after, so a database it left alone is
+     * read as LMDB keeps it */
+    if (c->t != NULL && !c->plain) {
+        if (!c->t->reader || ovl_map_of(c->t, c->dbi, 0) != NULL)
+            return ovl_cursor_get(c, op, key, klen, k, v);
+        c->plain = 1;
+    }
     switch (op) {
     case LDG_FIRST:
         mop = MDB_FIRST;
@@ -1751,6 +2408,117 @@ free_pages_check(struct pgwalk *w, MDB_txn *txn, const uint8_t *used)
     if (rc != MDB_NOTFOUND)
         return pg_bad(w, 0, "cannot be read (%s)", mdb_strerror(rc));
     return 0;
+}
+
+/* The free list's tree under page pg (of a map of npages pages): each
+ * page it names from `from` on is marked in seen. 0, or -1 when a page
+ * of the tree lies past the file or does not parse. */
+static int
+free_tail_walk(const uint8_t *map, size_t psize, uint64_t npages, uint64_t pg,
+               unsigned depth, uint64_t from, uint64_t last, uint8_t *seen)
+{
+    const uint8_t *p;
+    unsigned flags, lower, n;
+
+    if (depth > 32 || pg < 2 || pg >= npages)
+        return -1;
+    p = map + pg * psize;
+    flags = rd16(p + 10);
+    lower = rd16(p + 12);
+    if (lower < PG_HDR || lower > psize || !(flags & (PG_BRANCH | PG_LEAF)))
+        return -1;
+    n = (lower - PG_HDR) / 2;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned off = rd16(p + PG_HDR + 2 * i), ks, nfl;
+        const uint8_t *nd = p + off, *ids;
+        size_t ds;
+        uint64_t cnt;
+        if (off + 8 > psize)
+            return -1;
+        nfl = rd16(nd + 4);
+        ks = rd16(nd + 6);
+        if (flags & PG_BRANCH) {
+            uint64_t child =
+                rd16(nd) | (uint64_t)rd16(nd + 2) << 16 | (uint64_t)nfl << 32;
+            if (free_tail_walk(map, psize, npages, child, depth + 1, from, last,
+                               seen) < 0)
+                return -1;
+            continue;
+        }
+        ds = rd16(nd) | (size_t)rd16(nd + 2) << 16;
+        if (off + 8 + ks > psize)
+            return -1;
+        if (nfl & ND_BIGDATA) {
+            uint64_t opg;
+            if (off + 8 + ks + 8 > psize)
+                return -1;
+            opg = rd64(nd + 8 + ks);
+            if (opg < 2 || opg + (ds + PG_HDR + psize - 1) / psize > npages)
+                return -1;
+            ids = map + opg * psize + PG_HDR;
+        } else {
+            if (off + 8 + ks + ds > psize)
+                return -1;
+            ids = nd + 8 + ks;
+        }
+        if (ds < 8 || (cnt = rd64(ids)) > ds / 8 - 1)
+            return -1;
+        for (uint64_t j = 1; j <= cnt; j++) {
+            uint64_t id = rd64(ids + 8 * j);
+            if (id >= from && id <= last)
+                seen[(id - from) >> 3] |= (uint8_t)(1u << ((id - from) & 7));
+        }
+    }
+    return 0;
+}
+
+/*
+ * A data.mdb shorter than its last page is not always cut short: LMDB
+ * does not write a page that a transaction allocated and freed again
+ * before it committed (a loose page), so when that was the highest page
+ * the file ends before it, and the page is on the free list, never read.
+ * 1 when every page past the end of the file is free in the newest
+ * snapshot (read with plain loads of the file's own length, so nothing
+ * past its end is touched), else 0.
+ */
+static int
+tail_pages_free(const char *path, size_t psize, uint64_t size, uint64_t last)
+{
+    uint64_t npages = size / psize, from = npages, best = 0;
+    const uint8_t *meta = NULL;
+    struct dbrec freedb;
+    uint8_t *seen = NULL, *map;
+    int fd, ok = 0;
+
+    if (npages < 2 || last < from || last - from >= 4096)
+        return 0;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 0;
+    map = mmap(NULL, (size_t)npages * psize, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        const uint8_t *m = map + i * psize + PG_HDR;
+        if (rd32(m) == 0xBEEFC0DE && rd64(m + META_TXNID) >= best) {
+            best = rd64(m + META_TXNID);
+            meta = m;
+        }
+    }
+    if (meta != NULL && rd64(meta + 24 + 2 * DB_REC_LEN) == last &&
+        (seen = calloc((size_t)((last - from) >> 3) + 1, 1)) != NULL) {
+        dbrec_read(meta + 24, &freedb);
+        if (freedb.root != UINT64_MAX &&
+            free_tail_walk(map, psize, npages, freedb.root, 1, from, last,
+                           seen) == 0) {
+            ok = 1;
+            for (uint64_t id = from; ok && id <= last; id++)
+                ok = (seen[(id - from) >> 3] >> ((id - from) & 7)) & 1;
+        }
+    }
+    free(seen);
+    munmap(map, (size_t)npages * psize);
+    return ok;
 }
 
 int

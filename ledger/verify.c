@@ -790,6 +790,16 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
             snprintf(vs.what, sizeof vs.what, "storage corrupt: %s", pw);
             goto report;
         }
+        /* layout 999: the intake against the store (intake_log.c) */
+        if ((prc = ldg_intake_check(l, pw, sizeof pw, &vs.bad_seq)) < 0) {
+            rc = prc;
+            goto out;
+        }
+        if (prc > 0) {
+            snprintf(vs.what, sizeof vs.what, "storage corrupt: %s", pw);
+            goto report;
+        }
+        vs.bad_seq = UINT64_MAX;
     }
     /* Verification reads nearly all of data.mdb (every entry, body and
      * tree hash, whatever the mode), roughly from front to back: the

@@ -12,10 +12,12 @@
  *   POWERLOG=path       the log to append to (required)
  *   POWERLOG_FILE=path  the file whose writes are recorded (required; it
  *                       is recognised by device and inode, whatever fd)
+ *   POWERLOG_FILE2=path a second file recorded in the same ordered log
+ *                       (a ledger's intake log beside its data.mdb)
  *
  * Log records, native byte order: a header
  *   u8 type ('W' write, 'S' sync, 'T' truncate, 'A' stdout), u8 dsync,
- *   u16 0, u32 len, u64 offset
+ *   u16 file (0: POWERLOG_FILE, 1: POWERLOG_FILE2), u32 len, u64 offset
  * then len bytes (W: the data written at offset; A: the text; T: none,
  * offset = the new size). A write on an fd opened O_DSYNC/O_SYNC (LMDB's
  * meta pages) is durable when it returns: dsync = 1 (a sync after it).
@@ -50,9 +52,9 @@ struct rec {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int logfd = -1;
-static dev_t fdev;
-static ino_t fino;
-static int have_file;
+static dev_t fdev, fdev2;
+static ino_t fino, fino2;
+static int have_file, have_file2;
 
 static ssize_t (*r_write)(int, const void *, size_t);
 static ssize_t (*r_pwrite)(int, const void *, size_t, off_t);
@@ -83,27 +85,48 @@ init(void)
     *(void **)&r_ftruncate64 = dlsym(RTLD_NEXT, "ftruncate64");
     *(void **)&r_fflush = dlsym(RTLD_NEXT, "fflush");
     if (log != NULL && file != NULL && stat(file, &st) == 0) {
+        const char *file2 = getenv("POWERLOG_FILE2");
         fdev = st.st_dev;
         fino = st.st_ino;
         have_file = 1;
+        if (file2 != NULL && stat(file2, &st) == 0) {
+            fdev2 = st.st_dev;
+            fino2 = st.st_ino;
+            have_file2 = 1;
+        }
         logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     }
+}
+
+/* Which recorded file fd is: 0 the first, 1 the second, -1 neither. */
+static int
+which_file(int fd)
+{
+    struct stat st;
+    if (!have_file || logfd < 0 || fd == logfd || fstat(fd, &st) != 0)
+        return -1;
+    if (st.st_dev == fdev && st.st_ino == fino)
+        return 0;
+    if (have_file2 && st.st_dev == fdev2 && st.st_ino == fino2)
+        return 1;
+    return -1;
 }
 
 /* Is fd the recorded file? *dsync: opened for synchronous writes. */
 static int
 is_file(int fd, int *dsync)
 {
-    struct stat st;
+    int w;
     pthread_once(&once, init);
-    if (!have_file || logfd < 0 || fd == logfd || fstat(fd, &st) != 0 ||
-        st.st_dev != fdev || st.st_ino != fino)
+    if ((w = which_file(fd)) < 0)
         return 0;
+    if (dsync != NULL)
+        *dsync = 0;
     if (dsync != NULL) {
         int fl = fcntl(fd, F_GETFL);
         *dsync = fl >= 0 && (fl & (O_DSYNC | O_SYNC)) != 0;
     }
-    return 1;
+    return w + 1;
 }
 
 static void
@@ -121,9 +144,10 @@ put(const void *p, size_t n)
 
 static void
 log_rec(int type, int dsync, uint64_t off, const struct iovec *iov, int n,
-        size_t total)
+        size_t total, int mine)
 {
-    struct rec r = {(uint8_t)type, (uint8_t)dsync, 0, (uint32_t)total, off};
+    struct rec r = {(uint8_t)type, (uint8_t)dsync,
+                    (uint16_t)(mine > 1 ? mine - 1 : 0), (uint32_t)total, off};
     pthread_mutex_lock(&mu);
     put(&r, sizeof r);
     for (int i = 0; i < n && total > 0; i++) {
@@ -148,9 +172,10 @@ logged_writev(int fd, const struct iovec *iov, int n, off_t off, int at)
     else
         w = r_writev(fd, iov, n);
     if (w > 0 && mine)
-        log_rec('W', dsync, (uint64_t)(at ? off : pos), iov, n, (size_t)w);
+        log_rec('W', dsync, (uint64_t)(at ? off : pos), iov, n, (size_t)w,
+                mine);
     else if (w > 0 && fd == 1 && logfd >= 0)
-        log_rec('A', 0, 0, iov, n, (size_t)w);
+        log_rec('A', 0, 0, iov, n, (size_t)w, 0);
     return w;
 }
 
@@ -167,9 +192,9 @@ write(int fd, const void *buf, size_t count)
         pos = lseek(fd, 0, SEEK_CUR);
     w = r_write(fd, buf, count);
     if (w > 0 && mine)
-        log_rec('W', dsync, (uint64_t)pos, &v, 1, (size_t)w);
+        log_rec('W', dsync, (uint64_t)pos, &v, 1, (size_t)w, mine);
     else if (w > 0 && fd == 1 && logfd >= 0)
-        log_rec('A', 0, 0, &v, 1, (size_t)w);
+        log_rec('A', 0, 0, &v, 1, (size_t)w, 0);
     return w;
 }
 
@@ -181,7 +206,7 @@ do_pwrite(ssize_t (*fn)(int, const void *, size_t, off_t), int fd,
     int dsync = 0, mine = is_file(fd, &dsync);
     ssize_t w = fn(fd, buf, count, off);
     if (w > 0 && mine)
-        log_rec('W', dsync, (uint64_t)off, &v, 1, (size_t)w);
+        log_rec('W', dsync, (uint64_t)off, &v, 1, (size_t)w, mine);
     return w;
 }
 
@@ -226,7 +251,7 @@ do_sync(int (*fn)(int), int fd)
     int mine = is_file(fd, NULL);
     int rc = fn(fd);
     if (rc == 0 && mine)
-        log_rec('S', 0, 0, NULL, 0, 0);
+        log_rec('S', 0, 0, NULL, 0, 0, mine);
     return rc;
 }
 
@@ -250,7 +275,7 @@ do_truncate(int (*fn)(int, off_t), int fd, off_t len)
     int mine = is_file(fd, NULL);
     int rc = fn(fd, len);
     if (rc == 0 && mine)
-        log_rec('T', 0, (uint64_t)len, NULL, 0, 0);
+        log_rec('T', 0, (uint64_t)len, NULL, 0, 0, mine);
     return rc;
 }
 
@@ -275,7 +300,7 @@ fflush(FILE *f)
     if (f == stdout && logfd >= 0 && f->_IO_write_ptr > f->_IO_write_base) {
         struct iovec v = {f->_IO_write_base,
                           (size_t)(f->_IO_write_ptr - f->_IO_write_base)};
-        log_rec('A', 0, 0, &v, 1, v.iov_len);
+        log_rec('A', 0, 0, &v, 1, v.iov_len, 0);
     }
     return r_fflush(f);
 }

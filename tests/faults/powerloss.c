@@ -21,6 +21,14 @@
  *       (-1: none). Every such ack came after the sync that made it
  *       durable, so A must be in OUT.
  * A disk is assumed to write a 512-byte sector whole or not at all.
+ *
+ * Two files (powerlog's POWERLOG_FILE2, a record's u16 naming the file):
+ * POWERLOSS_BASE2 and POWERLOSS_OUT2 name the second file's copy before
+ * the run and its image. A sync makes durable the writes to its own file
+ * only: of each file, the writes before its last sync by the end of
+ * epoch E-1 are applied, and its writes after that sync, up to the end of
+ * epoch E, are the ones MODE chooses from (the two files' together, in
+ * the order they were made).
  * POWERLOSS_IGNORE_SYNC=1 treats the log as if nothing had been synced
  * (one epoch): the images a disk that ignores flushes may leave, which
  * must lose acknowledged events; the test uses it to show it would notice.
@@ -92,9 +100,18 @@ scan_ack(const uint8_t *p, size_t n, long long *acked)
             *acked = strtoll((const char *)p + i + sizeof key - 1, NULL, 10);
 }
 
+static int out_fd[2] = {-1, -1};
+
+static int
+fd_of(const struct op *o)
+{
+    return out_fd[o->r.zero == 1 && out_fd[1] >= 0 ? 1 : 0];
+}
+
 static void
 apply(int fd, const struct op *o, size_t len)
 {
+    fd = fd_of(o);
     if (o->r.type == 'T') {
         if (ftruncate(fd, (off_t)o->r.off) != 0)
             exit(2);
@@ -165,35 +182,72 @@ main(int argc, char **argv)
             perror(argv[3]);
             return 2;
         }
-        /* durable epochs */
-        size_t i = 0;
+        out_fd[0] = out;
+        if (getenv("POWERLOSS_BASE2") != NULL &&
+            getenv("POWERLOSS_OUT2") != NULL) {
+            size_t b2len;
+            uint8_t *b2 = slurp(getenv("POWERLOSS_BASE2"), &b2len);
+            out_fd[1] = open(getenv("POWERLOSS_OUT2"),
+                             O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (out_fd[1] < 0 ||
+                write(out_fd[1], b2, b2len) != (ssize_t)b2len) {
+                perror(getenv("POWERLOSS_OUT2"));
+                return 2;
+            }
+            free(b2);
+        }
+        /* where epoch `want` begins (cut: the index past the sync that
+         * ended the one before) and ends (end: its own sync, or the
+         * log's end); each file's last sync before the cut */
+        size_t i = 0, cut, end, last_sync[2] = {0, 0};
+        int synced[2] = {0, 0};
         for (; i < nops && cur < want; i++) {
-            if (ops[i].r.type == 'W' || ops[i].r.type == 'T')
-                apply(out, &ops[i], ops[i].r.len);
             if (ops[i].r.type == 'A')
                 scan_ack(ops[i].data, ops[i].r.len, &acked);
             if (ops[i].r.type == 'S' ||
-                (ops[i].r.type == 'W' && ops[i].r.dsync))
+                (ops[i].r.type == 'W' && ops[i].r.dsync)) {
+                int f = ops[i].r.zero == 1;
                 cur++;
+                last_sync[f] = i;
+                synced[f] = 1;
+            }
         }
-        /* epoch `want`: its writes up to the sync that ends it */
-        first = i;
+        cut = i;
         for (; i < nops; i++) {
             if (ops[i].r.type == 'A')
                 scan_ack(ops[i].data, ops[i].r.len, &acked);
-            if (ops[i].r.type == 'W' || ops[i].r.type == 'T')
-                n++;
             if (ops[i].r.type == 'S' ||
                 (ops[i].r.type == 'W' && ops[i].r.dsync))
                 break;
+        }
+        end = i < nops ? i : nops - 1;
+        (void)cut;
+        /* durable: each file's writes up to its last sync */
+        for (size_t k = 0; k < nops && k <= end; k++) {
+            int f = ops[k].r.zero == 1;
+            if ((ops[k].r.type == 'W' || ops[k].r.type == 'T') && synced[f] &&
+                k <= last_sync[f])
+                apply(out, &ops[k], ops[k].r.len);
+        }
+        /* the rest, up to the end of epoch `want`: MODE chooses */
+        first = 0;
+        for (size_t k = 0; k < nops && k <= end; k++) {
+            int f = ops[k].r.zero == 1;
+            if ((ops[k].r.type == 'W' || ops[k].r.type == 'T') &&
+                !(synced[f] && k <= last_sync[f]))
+                n++;
         }
         pick = calloc(n ? n : 1, sizeof *pick);
         if (pick == NULL)
             return 2;
         n = 0;
-        for (size_t k = first; k < nops && k <= i; k++)
-            if (ops[k].r.type == 'W' || ops[k].r.type == 'T')
+        for (size_t k = 0; k < nops && k <= end; k++) {
+            int f = ops[k].r.zero == 1;
+            if ((ops[k].r.type == 'W' || ops[k].r.type == 'T') &&
+                !(synced[f] && k <= last_sync[f]))
                 pick[n++] = k;
+        }
+        (void)first;
         if (strcmp(mode, "prefix") == 0) {
             size_t r = n ? (size_t)(next() % (n + 1)) : 0;
             for (size_t k = 0; k < r; k++)
@@ -222,7 +276,7 @@ main(int argc, char **argv)
             fprintf(stderr, "powerloss: unknown mode %s\n", mode);
             return 2;
         }
-        if (close(out) != 0)
+        if (close(out) != 0 || (out_fd[1] >= 0 && close(out_fd[1]) != 0))
             return 2;
         printf("acked %lld writes %zu\n", acked, n);
         free(pick);

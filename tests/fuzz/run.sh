@@ -5,7 +5,8 @@
 # server's HTTP/2 layer and framing (nghttp2, http/grpc.c) and what the
 # OTLP/gRPC receiver does with a call, fuzz_horizon for a pruned
 # ledger's horizon record (a bundle's member "horizon"), fuzz_segment for a
-# segment (an archive: as a file and as its stream), and the fleet's
+# segment (an archive: as a file and as its stream), fuzz_intake for the
+# intake log's frames and file header (DIR/intake), and the fleet's
 # fuzz_mirror for the published checkpoint, entry bundles and tiles a mirror
 # reads, and fuzz_audit for the ClickHouse rows audit-central decodes) with clang's
 # libFuzzer, AddressSanitizer and UBSan against the sources of ledger/,
@@ -39,7 +40,7 @@ if [ "${FUZZ_TOLERATE_KNOWN:-0}" = 1 ]; then
     export ASAN_OPTIONS
     MALLOC_LIMIT="-malloc_limit_mb=1000000"
 fi
-TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve fuzz_mirror fuzz_audit fuzz_sealed fuzz_canon fuzz_horizon fuzz_otlp_pb fuzz_otlp_json fuzz_grpc fuzz_segment"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve fuzz_mirror fuzz_audit fuzz_sealed fuzz_canon fuzz_horizon fuzz_otlp_pb fuzz_otlp_json fuzz_grpc fuzz_segment fuzz_intake"}
 DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd libprotobuf-c zlib libnghttp2"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
@@ -94,6 +95,7 @@ fuzz_one() {
     fuzz_sealed) max=70000 ;;
     fuzz_horizon) max=20000 ;;
     fuzz_segment) max=200000 ;;
+    fuzz_intake) max=70000 ;;
     fuzz_ingest | fuzz_serve) max=200000 ;;
     fuzz_lines) max=4096 ;;
     fuzz_otlp_pb | fuzz_otlp_json | fuzz_grpc) max=65536 ;;

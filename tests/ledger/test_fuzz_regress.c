@@ -16,6 +16,8 @@
  *   tests/fuzz/corpus_segment/ a segment, as a file or as its stream
  *                              (fuzz_segment.c; good-* verify with
  *                              tests/vectors/segment's key)
+ *   tests/fuzz/corpus_intake/  an intake log frame or file header
+ *                              (fuzz_intake.c)
  *   tests/vectors/bad/ (.jsonl) also through fuzz_ingest
  *
  * The targets' invariants (FUZZ_ASSERT) become cmocka failures naming the
@@ -67,6 +69,9 @@ static char current[2400]; /* the corpus file being run, for messages */
 #undef FUZZ_ENTRY
 #define FUZZ_ENTRY fuzz_segment_one
 #include "tests/fuzz/fuzz_segment.c"
+#undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_intake_one
+#include "tests/fuzz/fuzz_intake.c"
 #undef FUZZ_ENTRY
 
 #define FILE_MAX (16u << 20)
@@ -385,6 +390,36 @@ test_fuzz_regress__segment_corpus_holds_invariants(void **state)
                 30);
 }
 
+/* ------------------------------------------------------------ intake -- */
+
+static void
+run_intake(const char *name, const uint8_t *data, size_t len)
+{
+    int rc = -1;
+    if (len > 1 && data[0] == 0) {
+        struct ldg_intake_frame f;
+        rc = ldg_intake_frame_parse(data + 1, len - 1, &f, NULL);
+    } else if (len > 1 && data[0] == 1) {
+        uint8_t hdr[LDG_INTAKE_BLOCK], id[LDG_INTAKE_ID_LEN];
+        uint64_t blocks;
+        memset(hdr, 0, sizeof hdr);
+        memcpy(hdr, data + 1, len - 1 < sizeof hdr ? len - 1 : sizeof hdr);
+        rc = ldg_intake_header_parse(hdr, &blocks, id, NULL);
+    }
+    if (has_prefix(name, "good-") && rc != 0)
+        fail_msg("%s: a good frame or header is refused", current);
+    if (has_prefix(name, "bad-") && rc == 0)
+        fail_msg("%s: a malformed frame or header is taken", current);
+    fuzz_intake_one(data, len);
+}
+
+static void
+test_fuzz_regress__intake_corpus_holds_invariants(void **state)
+{
+    (void)state;
+    assert_true(each_file("tests/fuzz/corpus_intake", NULL, run_intake) >= 14);
+}
+
 /* ------------------------------------------------------------- ingest -- */
 
 static void
@@ -442,6 +477,7 @@ main(void)
         cmocka_unit_test(test_fuzz_regress__canon_depth_limit_is_shared),
         cmocka_unit_test(test_fuzz_regress__horizon_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__segment_corpus_holds_invariants),
+        cmocka_unit_test(test_fuzz_regress__intake_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__ingest_corpus_holds_invariants),
         cmocka_unit_test(
             test_fuzz_regress__bad_input_vectors_hold_ingest_invariants),

@@ -1,0 +1,611 @@
+/*
+ * intake_log.c — a ledger's appends through its intake log (store layout
+ * 999, in development; FORMAT.md 12; issue 64).
+ *
+ * An ack group is made in a transaction with an overlay (store.c): the
+ * store's snapshot with the intake's unapplied tail replayed over it, so
+ * the append path's checks (ids, keys, seals, the chain) see every event
+ * acknowledged so far, from any process; what it stores stays in memory
+ * and is recorded as one frame (append.c), written and flushed at the end
+ * of the log: that is the ack. Everything is signed before (seals and
+ * the checkpoint are in the frame). When the unapplied tail passes
+ * TAIL_EVENTS or TAIL_BLOCKS, or the ring has no room for a frame, the
+ * tail is applied to LMDB in one transaction (ldg_intake_settle), which
+ * records how far in meta "intake": only then is the ring's space before
+ * that reused.
+ *
+ * A reader (ldg_txn_begin's read transactions) replays the tail over its
+ * snapshot the same way. Locks: flock(2) on the intake, each holder on an
+ * open file of its own (so threads of one process exclude each other as
+ * processes do): exclusive from a writer's replay to its frame's flush,
+ * or for a settle; shared from before a reader's snapshot begins to the
+ * end of its replay. A thread that holds the exclusive lock reads without
+ * asking again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "ledger/intake_int.h"
+#include "ledger/ledger_int.h"
+
+/* The ring a new intake gets: 8 MiB (2,048 blocks), or on a small file
+ * system a sixteenth of its free space, at least 64 blocks (256 KiB):
+ * the file is written whole at creation. */
+#define RING_BLOCKS 2048u
+#define RING_BLOCKS_MIN 64u
+/* The unapplied tail is applied past 128 events or 512 blocks (2 MiB).
+ * An LMDB commit writes some 100-300 KB whatever it holds: lone events
+ * at 10 a second (bench/wear.sh, 150 s) cost 4,096 B each in their frames
+ * and 4,358 B in data.mdb applied 64 at a time (9,000 B in all with the
+ * journal, against a target of 8 KiB); twice as many a commit halve the
+ * second share (measured: 7,832 B at 10 a second, 7,787 at 100). Every
+ * reader replays the tail, some 20-40 us an event. */
+#define TAIL_EVENTS 128u
+#define TAIL_BLOCKS 512u
+/* A frame is at most 128 KiB: a bigger ack group (a bulk ingest's, a
+ * busy server's) goes straight to LMDB once the tail is applied, not
+ * written twice. An LMDB commit writes some 100-200 KB whatever it
+ * holds, so past about that many bytes of events a group costs less
+ * written once in its own commit than in a frame and again when applied
+ * (measured with bench/wear.sh, 64 clients: 1,367 B an event with 1 MiB
+ * frames, against 1,059 with none). */
+#define FRAME_MAX ((size_t)128 << 10)
+
+static _Thread_local struct ldg_ledger *held; /* this thread's EX lock */
+
+struct ldg_intake_state {
+    struct ldg_intake *in;
+    char path[4200];
+    /* The writer's view kept between ack groups (the exclusive lock held
+     * each time): an overlay over an LMDB snapshot whose applied position
+     * was view_applied, with every frame up to view_end replayed or
+     * stored in it. The next group replays only the frames other
+     * processes added; once anything applies the tail to LMDB (its
+     * snapshot's position is no longer the store's), it is made anew. */
+    struct ldg_txn *view;
+    struct ldg_intake_pos view_applied, view_end;
+    /* The last try to apply the tail found no room (map or disk): the
+     * tail's bound is not tried again until the ring is full. */
+    int settle_full;
+};
+/* A view holding more than this many events is made anew (its memory,
+ * and the old snapshot it pins). */
+#define VIEW_EVENTS_MAX 4096u
+
+static void
+path_of(char *buf, size_t cap, const char *dir)
+{
+    snprintf(buf, cap, "%s/intake", dir);
+}
+
+/* ------------------------------------------------------------ locks -- */
+
+/* The lock on an open file of its own: the fd, or < 0. */
+static int
+lock_take(struct ldg_ledger *l, int exclusive)
+{
+    int fd = open(l->intake->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        ldg_seterr(l, "cannot open the intake log %s: %s", l->intake->path,
+                   strerror(errno));
+        return LDG_EIO;
+    }
+    while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+        if (errno != EINTR) {
+            ldg_seterr(l, "cannot lock the intake log %s: %s", l->intake->path,
+                       strerror(errno));
+            close(fd);
+            return LDG_EIO;
+        }
+    }
+    return fd;
+}
+
+static void
+lock_drop(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* the lock goes with it */
+}
+
+int
+ldg_intake_lock_ex(struct ldg_ledger *l)
+{
+    int fd;
+    LDG_ASSERT(held != l); /* not taken twice */
+    if ((fd = lock_take(l, 1)) < 0)
+        return fd;
+    held = l;
+    return fd;
+}
+
+void
+ldg_intake_unlock_ex(struct ldg_ledger *l, int fd)
+{
+    if (fd < 0)
+        return;
+    if (held == l)
+        held = NULL;
+    lock_drop(fd);
+}
+
+int
+ldg_intake_held(const struct ldg_ledger *l)
+{
+    return held == l;
+}
+
+/* ---------------------------------------------------- the position -- */
+
+static int
+applied_get(struct ldg_txn *t, struct ldg_intake_pos *a)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_val v;
+    int rc = ldg_kv_get(t, ldg_core(l, LDG_DB_META), LDG_META_INTAKE,
+                        sizeof LDG_META_INTAKE - 1, &v);
+    const uint8_t *p = v.data;
+
+    if (rc == LDG_ENOTFOUND || (rc == 0 && v.len != LDG_META_INTAKE_LEN)) {
+        ldg_seterr(l,
+                   "storage corrupt: %s is at store layout 999 but its "
+                   "intake position record is %s",
+                   l->dir, rc == 0 ? "damaged" : "missing");
+        return LDG_ECORRUPT;
+    }
+    if (rc < 0)
+        return rc;
+    if (memcmp(p, ldg_intake_id(l->intake->in), LDG_INTAKE_ID_LEN) != 0) {
+        ldg_seterr(l,
+                   "storage corrupt: %s/intake is not this store's intake "
+                   "log (another file id)",
+                   l->dir);
+        return LDG_ECORRUPT;
+    }
+    a->block = ldg_rd_be64(p + 16);
+    a->gen = ldg_rd_be32(p + 24);
+    a->seq = ldg_rd_be64(p + 28);
+    if (a->block < 1 || a->block >= ldg_intake_blocks(l->intake->in) ||
+        a->gen == 0) {
+        ldg_seterr(l,
+                   "storage corrupt: %s: the intake position is outside "
+                   "its ring",
+                   l->dir);
+        return LDG_ECORRUPT;
+    }
+    return 0;
+}
+
+static int
+applied_put(struct ldg_txn *t, const uint8_t id[LDG_INTAKE_ID_LEN],
+            const struct ldg_intake_pos *a)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    uint8_t v[LDG_META_INTAKE_LEN];
+    memcpy(v, id, LDG_INTAKE_ID_LEN);
+    ldg_be64(v + 16, a->block);
+    ldg_be32(v + 24, a->gen);
+    ldg_be64(v + 28, a->seq);
+    return ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_INTAKE,
+                           sizeof LDG_META_INTAKE - 1, v, sizeof v);
+}
+
+/* Replays into t every frame from t's applied position: *end gets where
+ * the log ends, *events how many were replayed. */
+static int
+replay(struct ldg_ledger *l, struct ldg_txn *t, struct ldg_intake_pos *applied,
+       struct ldg_intake_pos *end, uint64_t *events)
+{
+    struct ldg_intake_frame f;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int rc;
+
+    *events = 0;
+    if ((rc = applied_get(t, applied)) < 0)
+        return rc;
+    *end = *applied;
+    while ((rc = ldg_intake_next(l->intake->in, end, &buf, &cap, &f)) == 1) {
+        if ((rc = ldg_intake_apply_frame(t, &f)) < 0)
+            break;
+        *events += f.count;
+    }
+    free(buf);
+    if (rc == LDG_EIO)
+        ldg_seterr(l, "cannot read the intake log %s: %s", l->intake->path,
+                   strerror(errno));
+    return rc < 0 ? rc : 0;
+}
+
+/* ------------------------------------------------------------- open -- */
+
+int
+ldg_intake_attach(struct ldg_ledger *l)
+{
+    struct ldg_intake_state *st;
+    char err[600];
+    int rc;
+
+    if (l->intake != NULL)
+        return 0;
+    if ((st = calloc(1, sizeof *st)) == NULL)
+        return LDG_ENOMEM;
+    path_of(st->path, sizeof st->path, l->dir);
+    rc = ldg_intake_open(&st->in, st->path, (l->opts.flags & LDG_RDONLY) != 0,
+                         err, sizeof err);
+    if (rc == LDG_ENOTFOUND) {
+        ldg_seterr(l,
+                   "storage corrupt: %s is at store layout 999 and has no "
+                   "intake log (%s): acknowledged events may be missing",
+                   l->dir, st->path);
+        rc = LDG_ECORRUPT;
+    } else if (rc < 0) {
+        ldg_seterr(l, "%s", err);
+    }
+    if (rc < 0) {
+        free(st);
+        return rc;
+    }
+    if (l->opts.flags & LDG_NOSYNC)
+        ldg_intake_set_nosync(st->in);
+    l->intake = st;
+    return 0;
+}
+
+void
+ldg_intake_detach(struct ldg_ledger *l)
+{
+    if (l == NULL || l->intake == NULL)
+        return;
+    ldg_txn_abort(l->intake->view);
+    ldg_intake_close(l->intake->in);
+    free(l->intake);
+    l->intake = NULL;
+}
+
+int
+ldg_intake_make(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size)
+{
+    char path[4200], err[600];
+    uint8_t id[LDG_INTAKE_ID_LEN];
+    struct ldg_intake_pos a = {1, 1, size};
+    int rc;
+
+    uint64_t blocks = RING_BLOCKS;
+    struct statvfs vfs;
+
+    path_of(path, sizeof path, l->dir);
+    ldg_random(id, sizeof id);
+    /* one left by a conversion that did not finish is no store's */
+    (void)unlink(path);
+    if (statvfs(l->dir, &vfs) == 0) {
+        uint64_t room =
+            (uint64_t)vfs.f_bavail * vfs.f_frsize / 16 / LDG_INTAKE_BLOCK;
+        if (room < blocks)
+            blocks = room > RING_BLOCKS_MIN ? room : RING_BLOCKS_MIN;
+    }
+    if ((rc = ldg_intake_create(path, blocks, id, err, sizeof err)) < 0) {
+        ldg_seterr(l, "%s", err);
+        return rc;
+    }
+    return applied_put(t, id, &a);
+}
+
+/* ----------------------------------------------------------- settle -- */
+
+/* Applies the tail to LMDB (the exclusive lock held). */
+static int
+settle_locked(struct ldg_ledger *l, struct ldg_intake_pos *end)
+{
+    struct ldg_intake_pos applied;
+    struct ldg_txn *t;
+    uint64_t events;
+    int rc, tries = 0;
+
+again:
+    if ((rc = ldg_store_txn_begin(l->store, l, 1, &t)) < 0)
+        return rc;
+    rc = replay(l, t, &applied, end, &events);
+    if (rc == 0 && events == 0) {
+        ldg_txn_abort(t);
+        return 0;
+    }
+    if (rc == 0)
+        rc = applied_put(t, ldg_intake_id(l->intake->in), end);
+    if (rc == 0)
+        rc = ldg_txn_commit(t);
+    else
+        ldg_txn_abort(t);
+    if (rc == LDG_EFULL && tries++ < 8) {
+        char why[256];
+        if (ldg_store_grow(l->store, why, sizeof why) == 0)
+            goto again;
+        ldg_seterr(l,
+                   "%s: the intake log's %llu unapplied events stay in it "
+                   "(nothing is lost), and new events are refused once it "
+                   "is full",
+                   why, (unsigned long long)events);
+    }
+    l->intake->settle_full = rc == LDG_EFULL;
+    return rc;
+}
+
+int
+ldg_intake_settle(struct ldg_ledger *l)
+{
+    struct ldg_intake_pos end;
+    int fd, rc;
+
+    if (l == NULL || l->intake == NULL || (l->opts.flags & LDG_RDONLY))
+        return 0;
+    if (held == l)
+        return settle_locked(l, &end);
+    if ((fd = ldg_intake_lock_ex(l)) < 0)
+        return fd;
+    rc = settle_locked(l, &end);
+    ldg_intake_unlock_ex(l, fd);
+    return rc;
+}
+
+/* ------------------------------------------------------------ reads -- */
+
+int
+ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out)
+{
+    struct ldg_intake_pos applied, end;
+    struct ldg_txn *t = NULL;
+    uint64_t events = 0;
+    int fd = -1, rc;
+
+    *out = NULL;
+    if (held != l && (fd = lock_take(l, 0)) < 0)
+        return fd;
+    rc = ldg_store_txn_begin_overlay(l->store, l, &t);
+    if (rc == 0)
+        rc = replay(l, t, &applied, &end, &events);
+    if (rc == 0)
+        rc = ldg_txn_settle(t);
+    lock_drop(fd);
+    if (rc < 0) {
+        ldg_txn_abort(t);
+        return rc;
+    }
+    ldg_txn_set_reader(t, events);
+    *out = t;
+    return 0;
+}
+
+/* ----------------------------------------------------------- appends -- */
+
+/* The kept view, brought up to date with the frames other processes
+ * added, or NULL when there is none or it no longer holds. */
+static struct ldg_txn *
+view_reuse(struct ldg_ledger *l, struct ldg_intake_ack *a)
+{
+    struct ldg_intake_state *st = l->intake;
+    struct ldg_intake_pos now, end;
+    struct ldg_intake_frame f;
+    struct ldg_txn *t;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int rc;
+
+    if (st->view == NULL)
+        return NULL;
+    /* the store's position now: the view holds only while it is the one
+     * its snapshot had (no one applied the tail since) */
+    if (ldg_store_txn_begin(l->store, l, 0, &t) < 0)
+        goto drop;
+    rc = applied_get(t, &now);
+    ldg_txn_abort(t);
+    if (rc < 0 || now.block != st->view_applied.block ||
+        now.gen != st->view_applied.gen || now.seq != st->view_applied.seq ||
+        st->view_end.seq - now.seq > VIEW_EVENTS_MAX)
+        goto drop;
+    end = st->view_end;
+    while ((rc = ldg_intake_next(st->in, &end, &buf, &cap, &f)) == 1)
+        if ((rc = ldg_intake_apply_frame(st->view, &f)) < 0)
+            break;
+    free(buf);
+    if (rc < 0)
+        goto drop;
+    a->applied = st->view_applied;
+    a->end = end;
+    a->tail_events = end.seq - a->applied.seq;
+    return st->view;
+drop:
+    ldg_txn_abort(st->view);
+    st->view = NULL;
+    return NULL;
+}
+
+int
+ldg_intake_ack_begin(struct ldg_ledger *l, struct ldg_intake_ack *a,
+                     struct ldg_txn **out)
+{
+    uint64_t events;
+    int rc;
+
+    LDG_ASSERT(held == l);
+    *out = NULL;
+    a->settled = 0;
+    if ((*out = view_reuse(l, a)) != NULL) {
+        ldg_intake_build_init(&a->frame, a->end.gen, a->end.seq, FRAME_MAX);
+        return 0;
+    }
+    if ((rc = ldg_store_txn_begin_overlay(l->store, l, out)) < 0)
+        return rc;
+    if ((rc = replay(l, *out, &a->applied, &a->end, &events)) < 0) {
+        ldg_txn_abort(*out);
+        *out = NULL;
+        return rc;
+    }
+    a->tail_events = events;
+    ldg_intake_build_init(&a->frame, a->end.gen, a->end.seq, FRAME_MAX);
+    l->intake->view = *out;
+    l->intake->view_applied = a->applied;
+    l->intake->view_end = a->end;
+    return 0;
+}
+
+void
+ldg_intake_ack_end(struct ldg_ledger *l, struct ldg_intake_ack *a,
+                   struct ldg_txn *t, int ok)
+{
+    struct ldg_intake_state *st = l->intake;
+    if (t == NULL)
+        return;
+    if (st != NULL && t == st->view) {
+        /* kept when it holds exactly the log up to the end: the group
+         * acknowledged (or nothing stored), and the tail not applied */
+        if (ok && !a->settled) {
+            st->view_end = a->end;
+            return;
+        }
+        st->view = NULL;
+    }
+    ldg_txn_abort(t);
+}
+
+int
+ldg_intake_ack_write(struct ldg_ledger *l, struct ldg_intake_ack *a)
+{
+    struct ldg_intake_pos at;
+    const uint8_t *p;
+    size_t n;
+    uint32_t blocks;
+    int rc;
+
+    LDG_ASSERT(held == l && a->frame.count > 0);
+    blocks =
+        (uint32_t)((a->frame.len + LDG_INTAKE_BLOCK - 1) / LDG_INTAKE_BLOCK);
+    rc = ldg_intake_place(l->intake->in, &a->end, &a->applied, blocks, &at);
+    if (rc == LDG_EFULL) {
+        /* no room before the unapplied tail: apply it, then the whole
+         * ring past the end is free */
+        if ((rc = settle_locked(l, &a->end)) < 0)
+            return rc;
+        a->applied = a->end;
+        a->settled = 1;
+        a->tail_events = 0;
+        rc = ldg_intake_place(l->intake->in, &a->end, &a->applied, blocks, &at);
+    }
+    if (rc < 0) {
+        ldg_seterr(l,
+                   "the intake log has no room for a frame of %u blocks "
+                   "(its ring is %llu)",
+                   (unsigned)blocks,
+                   (unsigned long long)ldg_intake_blocks(l->intake->in) - 1);
+        return rc;
+    }
+    a->frame.gen = at.gen;
+    if ((rc = ldg_intake_build_finish(&a->frame, &p, &n)) < 0)
+        return rc;
+    if ((rc = ldg_intake_write(l->intake->in, at.block, p, n)) < 0) {
+        ldg_seterr(l, "cannot write the intake log %s: %s", l->intake->path,
+                   rc == LDG_EFULL ? "no space left on device"
+                                   : strerror(errno));
+        return rc;
+    }
+    /* acknowledged: durable, sealed, under its signed checkpoint */
+    a->end.block = at.block + n / LDG_INTAKE_BLOCK;
+    a->end.gen = at.gen;
+    a->end.seq += a->frame.count;
+    a->tail_events += a->frame.count;
+    if (!l->intake->settle_full &&
+        (a->tail_events >= TAIL_EVENTS ||
+         ldg_intake_used(l->intake->in, &a->end, &a->applied) >= TAIL_BLOCKS)) {
+        /* a failure here loses nothing: the tail stays in the intake */
+        if (settle_locked(l, &a->end) == 0)
+            a->settled = 1;
+    }
+    return 0;
+}
+
+void
+ldg_intake_ack_release(struct ldg_intake_ack *a)
+{
+    ldg_intake_build_release(&a->frame);
+}
+
+int
+ldg_intake_direct_pos(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size)
+{
+    struct ldg_intake_pos a;
+    int rc;
+    /* the tail applied (the caller settled it under the lock): the
+     * position stays, at the new size */
+    if ((rc = applied_get(t, &a)) < 0)
+        return rc;
+    a.seq = size;
+    return applied_put(t, ldg_intake_id(l->intake->in), &a);
+}
+
+/*
+ * verify --full's check of the intake against the store: its file id and
+ * the applied position are the store's (applied_get), every frame from
+ * there on follows the log (a reader's replay, made by verify's own read
+ * transaction), and no frame that holds lies past the log's end: one of
+ * the end's lap at or after the end's block, or of the next lap, from
+ * the end's seq on, would be an acknowledged frame cut off by a damaged
+ * one before it (a torn tail leaves only frames that do not hold, or of
+ * earlier laps). 0; 1 with what (cap bytes) and *seq, the first event
+ * cut off; < 0 on an error.
+ */
+int
+ldg_intake_check(struct ldg_ledger *l, char *what, size_t cap, uint64_t *seq)
+{
+    struct ldg_intake_state *st = l->intake;
+    struct ldg_intake_pos applied, end;
+    struct ldg_intake_frame f;
+    struct ldg_txn *t;
+    uint8_t *buf = NULL;
+    size_t bcap = 0;
+    uint64_t frames = 0;
+    int rc;
+
+    if (st == NULL)
+        return 0;
+    if ((rc = ldg_store_txn_begin(l->store, l, 0, &t)) < 0)
+        return rc;
+    rc = applied_get(t, &applied);
+    ldg_txn_abort(t);
+    if (rc == LDG_ECORRUPT) {
+        snprintf(what, cap, "%s", ldg_errbuf(l));
+        *seq = 0;
+        return 1;
+    }
+    if (rc < 0)
+        return rc;
+    end = applied;
+    while ((rc = ldg_intake_next(st->in, &end, &buf, &bcap, &f)) == 1)
+        frames++;
+    for (uint64_t b = 1; rc == 0 && b < ldg_intake_blocks(st->in); b++) {
+        if ((rc = ldg_intake_frame_at(st->in, b, &buf, &bcap, &f)) <= 0)
+            continue;
+        rc = 0;
+        if (f.first_seq >= end.seq &&
+            ((f.gen == end.gen && b >= end.block) || f.gen == end.gen + 1)) {
+            snprintf(what, cap,
+                     "the intake log is damaged at block %llu (lap %u): "
+                     "the frame of events %llu..%llu at block %llu, "
+                     "acknowledged, lies past it and is not read",
+                     (unsigned long long)end.block, (unsigned)end.gen,
+                     (unsigned long long)f.first_seq,
+                     (unsigned long long)(f.first_seq + f.count - 1),
+                     (unsigned long long)b);
+            *seq = end.seq;
+            free(buf);
+            return 1;
+        }
+    }
+    free(buf);
+    (void)frames;
+    return rc < 0 ? rc : 0;
+}

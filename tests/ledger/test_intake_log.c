@@ -1,0 +1,484 @@
+/*
+ * test_intake_log.c — a ledger at store layout 999 (in development):
+ * every append acknowledged by its intake frame (ledger/intake_log.c,
+ * FORMAT.md 12). Each event is seen at once, by the handle that wrote it
+ * and by any other, a read-only one included, with its proof against the
+ * checkpoint of its frame; LMDB is brought up to date in large
+ * transactions past the tail's bound, and by a clean close; ids are idempotent
+ * across the unapplied tail; two processes appending at once make one chain; a
+ * bulk writer's groups too big for a frame go to LMDB, the tail applied
+ * first; an all-or-nothing batch is acked by its frame, and one that
+ * outgrows a frame goes on in LMDB; a ledger at layout 8 is converted;
+ * the ledger verifies in full after each.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "ledger/ledger_int.h"
+#include "tests/support/support.h"
+
+/* The log's size as LMDB alone holds it (no tail replayed). */
+static uint64_t
+lmdb_size(struct ldg_ledger *l)
+{
+    struct ldg_txn *t;
+    uint64_t n = 0;
+    assert_int_equal(ldg_store_txn_begin(l->store, l, 0, &t), 0);
+    assert_int_equal(ldg_txn_size(t, &n), 0);
+    ldg_txn_abort(t);
+    return n;
+}
+
+static uint64_t
+size_of(struct ldg_ledger *l)
+{
+    uint64_t n = 0;
+    assert_int_equal(ldg_size(l, &n), 0);
+    return n;
+}
+
+static void
+verify_full(struct ldg_ledger *l)
+{
+    struct ldg_verify_report rep;
+    int rc =
+        ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &rep, NULL, NULL);
+    if (rc != 0)
+        fail_msg("verify: %s (%s)", rep.what, ldg_errmsg(l));
+}
+
+static struct ldg_ledger *
+open_dir(const char *dir, unsigned flags)
+{
+    struct ldg_options o;
+    struct ldg_ledger *l = NULL;
+    char err[512];
+    memset(&o, 0, sizeof o);
+    o.flags = flags;
+    o.map_size_bytes = 64u << 20;
+    if (ldg_open(&l, dir, &o, err, sizeof err) != 0)
+        fail_msg("open: %s", err);
+    return l;
+}
+
+/* seq's proof, checked against the ledger's verifier key. */
+static void
+proof_holds(struct ldg_ledger *l, uint64_t seq)
+{
+    struct ldg_txn *t;
+    char *proof = NULL, vkey[512], err[256];
+    uint8_t whole[LDG_ENTRY_MAX], entry[LDG_ENTRY_MAX];
+    const uint8_t *e;
+    size_t len;
+    uint64_t index = 0;
+    assert_int_equal(ldg_verifier_key(l, vkey, sizeof vkey), 0);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_event_entry(t, seq, whole, sizeof whole, &e, &len), 0);
+    memcpy(entry, e, len);
+    assert_int_equal(ldg_proof_text(t, seq, 0, &proof), 0);
+    if (ldg_proof_check(vkey, proof, strlen(proof), entry, len, &index, NULL,
+                        NULL, err, sizeof err) != 0)
+        fail_msg("proof of %llu: %s", (unsigned long long)seq, err);
+    assert_int_equal(index, seq);
+    free(proof);
+    ldg_txn_abort(t);
+}
+
+static void
+test_intake_log__acked_events_are_seen_at_once(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l, *r;
+    uint64_t seq;
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    {
+        struct stat st;
+        char p[300];
+        snprintf(p, sizeof p, "%s/intake", dir);
+        assert_int_equal(stat(p, &st), 0);
+    }
+    r = open_dir(dir, LDG_RDONLY);
+    for (int i = 0; i < 20; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"n\":%d}", i);
+        seq = t_append(l, "x.test.event", body, NULL);
+        /* seen at once, by this handle and a read-only one, provable */
+        assert_int_equal(size_of(l), seq + 1);
+        assert_int_equal(size_of(r), seq + 1);
+        proof_holds(r, seq);
+    }
+    /* the acks are in the intake; LMDB is behind them (the tail's bound
+     * is not reached) */
+    assert_true(lmdb_size(l) < size_of(l));
+    verify_full(r);
+    /* past the bound, LMDB catches up */
+    for (int i = 0; i < 140; i++)
+        t_append(l, "x.test.event", "{\"more\":true}", NULL);
+    assert_true(lmdb_size(l) >= 128);
+    assert_int_equal(size_of(r), size_of(l));
+    verify_full(l);
+    ldg_close(r);
+    /* closed and opened again: nothing acked is lost */
+    seq = size_of(l);
+    ldg_close(l);
+    l = open_dir(dir, LDG_NOSYNC);
+    assert_int_equal(size_of(l), seq);
+    /* a clean close applied the tail */
+    assert_int_equal(lmdb_size(l), seq);
+    verify_full(l);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_intake_log__ids_hold_across_the_tail(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l;
+    struct ldg_event_in in;
+    uint64_t a = 0, b = 0;
+    json_t *body = json_pack("{s:i}", "n", 1);
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    memset(&in, 0, sizeof in);
+    in.type = "x.test.event";
+    in.body = body;
+    in.id = "once";
+    assert_int_equal(ldg_append(l, &in, &a), 0);
+    assert_true(lmdb_size(l) <= a); /* still only in the intake */
+    assert_int_equal(ldg_append(l, &in, &b), LDG_EDUPLICATE);
+    assert_int_equal(a, b);
+    assert_int_equal(size_of(l), a + 1);
+    json_decref(body);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_intake_log__two_processes_make_one_chain(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l;
+    pid_t pid;
+    int status;
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct ldg_ledger *c = open_dir(dir, LDG_NOSYNC);
+        for (int i = 0; i < 150; i++) {
+            struct ldg_event_in in;
+            json_t *b = json_pack("{s:i}", "child", i);
+            memset(&in, 0, sizeof in);
+            in.type = "x.test.event";
+            in.body = b;
+            if (ldg_append(c, &in, NULL) != 0)
+                _exit(1);
+            json_decref(b);
+        }
+        ldg_close(c);
+        _exit(0);
+    }
+    for (int i = 0; i < 150; i++)
+        t_append(l, "x.test.event", "{\"parent\":1}", NULL);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(size_of(l), 301);
+    verify_full(l);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_intake_log__bulk_and_batches_go_to_lmdb(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l;
+    struct ldg_batch *b;
+    uint64_t first = 0, n = 0;
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    t_append(l, "x.test.event", "{\"a\":1}", NULL); /* a tail first */
+    t_append_many(l, 3000);
+    assert_int_equal(size_of(l), 3002);
+    verify_full(l);
+    assert_int_equal(ldg_batch_begin(&b, l), 0);
+    for (int i = 0; i < 30; i++) {
+        struct ldg_event_in in;
+        json_t *j = json_pack("{s:i}", "batch", i);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.event";
+        in.body = j;
+        assert_int_equal(ldg_batch_add(b, &in), 0);
+        json_decref(j);
+    }
+    assert_int_equal(ldg_batch_commit(b, &first, &n), 0);
+    ldg_batch_free(b);
+    assert_int_equal(first, 3002);
+    assert_int_equal(n, 30);
+    /* a batch acked by its frame leaves LMDB behind */
+    assert_true(lmdb_size(l) < 3032);
+    /* one that outgrows a frame (2,000 events of 1 KB) goes on in LMDB,
+     * the tail and what it held so far applied first */
+    assert_int_equal(ldg_batch_begin(&b, l), 0);
+    for (int i = 0; i < 2000; i++) {
+        struct ldg_event_in in;
+        char pad[1024];
+        json_t *j;
+        memset(pad, 'a' + i % 26, sizeof pad - 1);
+        pad[sizeof pad - 1] = '\0';
+        j = json_pack("{s:i, s:s}", "big", i, "pad", pad);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.event";
+        in.body = j;
+        assert_int_equal(ldg_batch_add(b, &in), 0);
+        json_decref(j);
+    }
+    assert_int_equal(ldg_batch_commit(b, &first, &n), 0);
+    ldg_batch_free(b);
+    assert_int_equal(first, 3032);
+    assert_int_equal(n, 2000);
+    assert_int_equal(lmdb_size(l), 5032);
+    verify_full(l);
+    /* and the intake goes on after them */
+    t_append(l, "x.test.event", "{\"after\":1}", NULL);
+    assert_int_equal(size_of(l), 5033);
+    verify_full(l);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_intake_log__layout_8_is_converted(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l;
+    struct ldg_migrate_result res;
+    (void)state;
+
+    l = t_ledger_new(dir, sizeof dir, 0);
+    for (int i = 0; i < 10; i++)
+        t_append(l, "x.test.event", "{\"before\":1}", NULL);
+    assert_int_equal(ldg_migrate(l, 999, NULL, NULL, &res), 0);
+    assert_int_equal(res.to, 999);
+    for (int i = 0; i < 10; i++)
+        t_append(l, "x.test.event", "{\"after\":1}", NULL);
+    assert_int_equal(size_of(l), 21);
+    assert_int_equal(lmdb_size(l), 11); /* the ten after are in the intake */
+    verify_full(l);
+    /* never back */
+    assert_int_equal(ldg_migrate(l, 8, NULL, NULL, &res), LDG_EINVAL);
+    ldg_close(l);
+    l = open_dir(dir, LDG_NOSYNC);
+    assert_int_equal(size_of(l), 21);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* A map that cannot grow: the tail stays in the intake when it cannot be
+ * applied, new events are refused with LDG_EFULL once the ring has no
+ * room, and every acknowledged event is there after a reopen with room. */
+static void
+test_intake_log__a_full_map_loses_nothing(void **state)
+{
+    char dir[256], err[512];
+    struct ldg_ledger *l;
+    struct ldg_options o;
+    uint64_t acked = 0, seq;
+    int rc = 0, i;
+    char pad[2001];
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    ldg_close(l);
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_NOSYNC;
+    o.map_size_bytes = 1u << 20;
+    o.map_max_bytes = 1u << 20;
+    if (ldg_open(&l, dir, &o, err, sizeof err) != 0)
+        fail_msg("open: %s", err);
+    memset(pad, 'x', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    for (i = 0; i < 20000; i++) {
+        struct ldg_event_in in;
+        json_t *j = json_pack("{s:i, s:s}", "n", i, "pad", pad);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.event";
+        in.body = j;
+        rc = ldg_append(l, &in, &seq);
+        json_decref(j);
+        if (rc != 0)
+            break;
+        acked = seq + 1;
+    }
+    assert_int_equal(rc, LDG_EFULL);
+    assert_true(acked > 64);
+    /* what was acked is all there, some of it only in the intake */
+    assert_int_equal(size_of(l), acked);
+    assert_true(lmdb_size(l) < acked);
+    ldg_close(l);
+    l = open_dir(dir, LDG_NOSYNC);
+    assert_int_equal(size_of(l), acked);
+    t_append(l, "x.test.event", "{\"after\":1}", NULL);
+    assert_int_equal(size_of(l), acked + 1);
+    verify_full(l);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* A damaged frame in the middle of the tail: a reader stops before it
+ * (the log ends there), and verify --full names the acknowledged frames
+ * cut off past it. */
+static void
+test_intake_log__verify_names_frames_cut_off(void **state)
+{
+    char dir[256], path[300];
+    struct ldg_ledger *l;
+    struct ldg_verify_report rep;
+    uint64_t cut = 0;
+    int fd, rc;
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    for (int i = 0; i < 10; i++)
+        t_append(l, "x.test.event", "{\"n\":1}", NULL);
+    assert_true(lmdb_size(l) <= 1); /* all in the intake */
+    assert_int_equal(
+        ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &rep, NULL, NULL),
+        0);
+    /* (the writer stays open: a clean close would apply the tail) */
+    /* flip a byte of the payload of the frame of event 5 */
+    snprintf(path, sizeof path, "%s/intake", dir);
+    fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    for (uint64_t b = 1; b < 64; b++) {
+        uint8_t h[64];
+        assert_int_equal(pread(fd, h, sizeof h, (off_t)(b * 4096)), 64);
+        if (memcmp(h, "LDGF", 4) == 0 && ldg_rd_be64(h + 16) == 5) {
+            uint8_t c;
+            assert_int_equal(pread(fd, &c, 1, (off_t)(b * 4096 + 100)), 1);
+            c ^= 0x40;
+            assert_int_equal(pwrite(fd, &c, 1, (off_t)(b * 4096 + 100)), 1);
+            cut = b;
+            break;
+        }
+    }
+    close(fd);
+    assert_true(cut > 0);
+    {
+        struct ldg_ledger *r = open_dir(dir, LDG_NOSYNC | LDG_RDONLY);
+        assert_int_equal(size_of(r), 5); /* the log ends before it */
+        rc = ldg_verify(r, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &rep, NULL,
+                        NULL);
+        assert_int_equal(rc, LDG_ETAMPER);
+        assert_int_equal(rep.bad_seq, 5);
+        assert_non_null(strstr(rep.what, "intake log is damaged"));
+        ldg_close(r);
+    }
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* Readers in another process while the tail is applied and the ring
+ * laps (3,000 frames in a ring of 2,047 blocks): each read transaction
+ * sees a log that only grows, with every event up to its size there and
+ * each event the same bytes every time it is read: no gap, no event twice
+ * or changed. */
+static void
+test_intake_log__readers_see_no_gap_while_applied(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l;
+    pid_t pid;
+    int status, go[2];
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    assert_int_equal(pipe(go), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct ldg_ledger *r = open_dir(dir, LDG_RDONLY);
+        uint8_t(*leaf)[32] = calloc(4000, 32);
+        uint64_t seen = 0, reads = 0;
+        char c;
+        close(go[1]);
+        if (leaf == NULL ||
+            fcntl(go[0], F_SETFL, fcntl(go[0], F_GETFL) | O_NONBLOCK) != 0)
+            _exit(2);
+        for (;;) {
+            struct ldg_txn *t;
+            uint64_t n = 0;
+            int done = read(go[0], &c, 1) == 0;
+            if (ldg_txn_begin(r, LDG_TXN_READ, &t) != 0 ||
+                ldg_txn_size(t, &n) != 0)
+                _exit(3);
+            if (n < seen || n > 4000)
+                _exit(4); /* the log shrank */
+            /* every event up to the size, each the same bytes as when
+             * first read (its leaf hash) */
+            for (uint64_t s = seen > 8 ? seen - 8 : 0; s < n; s++) {
+                struct ldg_event ev;
+                if (ldg_event_get(t, s, &ev) != 0)
+                    _exit(5); /* a gap */
+                if (s < seen && memcmp(leaf[s], ev.leaf, 32) != 0)
+                    _exit(6); /* changed */
+                memcpy(leaf[s], ev.leaf, 32);
+            }
+            seen = n;
+            reads++;
+            ldg_txn_abort(t);
+            if (done)
+                break;
+        }
+        ldg_close(r);
+        _exit(reads > 10 && seen == 3001 ? 0 : 7);
+    }
+    close(go[0]);
+    for (int i = 0; i < 3000; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"i\":%d}", i);
+        t_append(l, "x.test.event", body, NULL);
+    }
+    close(go[1]); /* the reader's last read sees it all */
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("the reader saw a log that is not the log: exit %d",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_intake_log__acked_events_are_seen_at_once),
+        cmocka_unit_test(test_intake_log__ids_hold_across_the_tail),
+        cmocka_unit_test(test_intake_log__two_processes_make_one_chain),
+        cmocka_unit_test(test_intake_log__bulk_and_batches_go_to_lmdb),
+        cmocka_unit_test(test_intake_log__layout_8_is_converted),
+        cmocka_unit_test(test_intake_log__a_full_map_loses_nothing),
+        cmocka_unit_test(test_intake_log__verify_names_frames_cut_off),
+        cmocka_unit_test(test_intake_log__readers_see_no_gap_while_applied),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
