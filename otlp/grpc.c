@@ -49,12 +49,6 @@ struct gpending {
     char exe[1024];
 };
 
-static void
-add(uint64_t *c, uint64_t n)
-{
-    __atomic_add_fetch(c, n, __ATOMIC_RELAXED);
-}
-
 /* How a refusal is counted, as the HTTP front counts its statuses. */
 enum kind {
     REFUSED,   /* the request's own fault: 4xx */
@@ -94,8 +88,8 @@ refuse_why(struct ldg_otlp *r, struct ldg_grpcd_call *call, unsigned code,
     void *det = NULL;
     size_t dlen = 0;
 
-    add(&r->st.requests, 1);
-    add(&r->st.grpc_calls, 1);
+    otlp_add(&r->st.requests, 1);
+    otlp_add(&r->st.grpc_calls, 1);
     if (kind == REFUSED) {
         const char *m = ldg_grpcd_header(call, ":method");
         otlp_refused_note(r, ldg_grpcd_fd(call), m ? m : "?",
@@ -106,9 +100,9 @@ refuse_why(struct ldg_otlp *r, struct ldg_grpcd_call *call, unsigned code,
         if (retry_s == 0)
             retry_s = 1 + (unsigned)(k % 3);
     } else if (kind == FAILED)
-        add(&r->st.failed, 1);
+        otlp_add(&r->st.failed, 1);
     else
-        add(&r->st.refused, 1);
+        otlp_add(&r->st.refused, 1);
     if (otlp_pb_status_retry((int)code, msg, retry_s, &det, &dlen) < 0)
         det = NULL;
     ldg_grpcd_fail(call, code, msg, det, det ? dlen : 0);
@@ -124,17 +118,6 @@ refuse(struct ldg_otlp *r, struct ldg_grpcd_call *call, unsigned code,
 }
 
 static void
-count(struct ldg_otlp *r, enum ldg_otlp_signal sig, size_t recorded, size_t dup,
-      size_t rejected)
-{
-    struct ldg_otlp_counts *cnt =
-        sig == LDG_OTLP_TRACES ? &r->st.spans : &r->st.logs;
-    add(&cnt->recorded, recorded);
-    add(&cnt->duplicate, dup);
-    add(&cnt->rejected, rejected);
-}
-
-static void
 succeed(struct ldg_otlp *r, struct ldg_grpcd_call *call,
         enum ldg_otlp_signal sig, int64_t rejected, const char *msg)
 {
@@ -145,19 +128,10 @@ succeed(struct ldg_otlp *r, struct ldg_grpcd_call *call,
         refuse(r, call, RPC_UNAVAILABLE, "out of memory", FAILED, 5);
         return;
     }
-    add(&r->st.requests, 1);
-    add(&r->st.grpc_calls, 1);
+    otlp_add(&r->st.requests, 1);
+    otlp_add(&r->st.grpc_calls, 1);
     ldg_grpcd_reply(call, body, len);
     free(body);
-}
-
-static void
-finish(struct ldg_otlp *r)
-{
-    pthread_mutex_lock(&r->mu);
-    r->pending--;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
 }
 
 /* On the writer's thread: the batch is durable (or not). */
@@ -169,29 +143,21 @@ committed(void *cls, const struct ldg_serve_done *d)
     char msg[800];
 
     __atomic_sub_fetch(&r->inflight, (uint64_t)p->n, __ATOMIC_RELAXED);
-    if (d->rc == LDG_EVERSION) {
-        /* refused the same way until `ledger migrate` runs: not retried */
-        snprintf(msg, sizeof msg,
-                 "not recorded: %s (nothing of this request was written)",
-                 d->why);
-        count(r, p->sig, 0, 0, p->items - p->dropped);
+    switch (otlp_committed(r, p->sig, p->b, p->items - p->dropped, d, msg,
+                           sizeof msg)) {
+    case OTLP_NOT_RECORDED: /* refused the same way until `ledger migrate` */
         refuse(r, p->call, RPC_FAILED_PRECONDITION, msg, FAILED, 0);
-    } else if (d->rc < 0) {
-        snprintf(msg, sizeof msg,
-                 "not recorded: %s (nothing of this request was written; "
-                 "send it again)",
-                 d->why);
-        count(r, p->sig, 0, 0, p->items - p->dropped);
+        break;
+    case OTLP_RETRY:
         refuse(r, p->call, RPC_UNAVAILABLE, msg, FAILED, 5);
-    } else {
-        count(r, p->sig, d->appended, d->duplicates, d->refused);
-        otlp_differs_warning(p->b, d, msg, sizeof msg);
-        otlp_early_warning(p->b, p->sig, msg, sizeof msg);
+        break;
+    case OTLP_RECORDED:
         succeed(r, p->call, p->sig, (int64_t)d->refused, msg);
+        break;
     }
     ldg_otlp_batch_free(p->b);
     free(p);
-    finish(r);
+    otlp_finish(r);
 }
 
 /* The request's checks, before any work is done for it: 0, or refused. */
@@ -348,8 +314,8 @@ handle(void *ctx, struct ldg_grpcd_call *call, enum ldg_grpcd_request what)
     const struct ldg_event_in *evs = ldg_otlp_batch_events(b, &n);
     struct ldg_otlp_counts *cnt =
         sig == LDG_OTLP_TRACES ? &r->st.spans : &r->st.logs;
-    add(&cnt->received, items);
-    add(&cnt->dropped, dropped);
+    otlp_add(&cnt->received, items);
+    otlp_add(&cnt->dropped, dropped);
     if (n == 0) {
         ldg_otlp_batch_free(b);
         succeed(r, call, sig, 0, NULL);
@@ -378,12 +344,12 @@ handle(void *ctx, struct ldg_grpcd_call *call, enum ldg_grpcd_request what)
     if (rc < 0) {
         /* the writer takes nothing (stopping): nothing was written */
         __atomic_sub_fetch(&r->inflight, (uint64_t)n, __ATOMIC_RELAXED);
-        count(r, sig, 0, 0, items - dropped);
+        otlp_count(r, sig, 0, 0, items - dropped);
         refuse(r, call, RPC_UNAVAILABLE,
                "the ledger server is stopping: nothing was written", FAILED, 5);
         ldg_otlp_batch_free(b);
         free(p);
-        finish(r);
+        otlp_finish(r);
     }
 }
 

@@ -197,6 +197,24 @@ struct ldg_otlp {
 /* Who sent a request, over a Unix socket (SO_PEERCRED, the executable
  * into exe): 1 and *src set, else 0 (TCP). */
 int otlp_peer_source(int fd, struct ldg_source *src, char *exe, size_t cap);
+/* A counter added to (receiver.c), from any thread; a signal's items
+ * counted as recorded, duplicate and rejected. */
+void otlp_add(uint64_t *c, uint64_t n);
+void otlp_count(struct ldg_otlp *r, enum ldg_otlp_signal sig, size_t recorded,
+                size_t dup, size_t rejected);
+/* What a batch's commit came to (receiver.c), for either front to answer:
+ * the items (those not dropped) counted as recorded, duplicate or
+ * rejected, and msg: the partial success's message, or why nothing was
+ * written. OTLP_NOT_RECORDED: refused the same way until `ledger
+ * migrate` runs (not to retry); OTLP_RETRY: nothing written, to send
+ * again. */
+enum otlp_outcome { OTLP_RECORDED, OTLP_NOT_RECORDED, OTLP_RETRY };
+enum otlp_outcome otlp_committed(struct ldg_otlp *r, enum ldg_otlp_signal sig,
+                                 const struct ldg_otlp_batch *b, size_t items,
+                                 const struct ldg_serve_done *d, char *msg,
+                                 size_t cap);
+/* A request answered: one fewer pending (receiver.c). */
+void otlp_finish(struct ldg_otlp *r);
 /* A partial success's message (receiver.c): the first event the ledger
  * refused, the first id already in the log with another content. */
 void otlp_differs_warning(const struct ldg_otlp_batch *b,

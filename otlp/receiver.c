@@ -67,8 +67,8 @@ otlp_peer_source(int fd, struct ldg_source *src, char *exe, size_t cap)
     return 1;
 }
 
-static void
-add(uint64_t *c, uint64_t n)
+void
+otlp_add(uint64_t *c, uint64_t n)
 {
     __atomic_add_fetch(c, n, __ATOMIC_RELAXED);
 }
@@ -125,7 +125,7 @@ otlp_refused_note(struct ldg_otlp *r, int fd, const char *method,
     uint64_t now = ldg_now_mono_ms(), unsaid;
     int say;
 
-    add(&r->st.refused_by[why], 1);
+    otlp_add(&r->st.refused_by[why], 1);
     if (r->log == NULL)
         return;
     pthread_mutex_lock(&r->mu);
@@ -187,7 +187,7 @@ refuse(struct ldg_otlp *r, struct ldg_httpd_req *req, unsigned status, int json,
     size_t len = 0;
     int rc;
 
-    add(&r->st.requests, 1);
+    otlp_add(&r->st.requests, 1);
     if (retry_after == NULL && (status == 429 || status == 503)) {
         /* behind: the clients refused together must not come back
          * together (an SDK waits exactly Retry-After, without its own
@@ -196,9 +196,9 @@ refuse(struct ldg_otlp *r, struct ldg_httpd_req *req, unsigned status, int json,
         uint64_t k = __atomic_fetch_add(&r->st.throttled, 1, __ATOMIC_RELAXED);
         retry_after = spread[k % 3];
     } else if (status >= 500)
-        add(&r->st.failed, 1);
+        otlp_add(&r->st.failed, 1);
     else
-        add(&r->st.refused, 1);
+        otlp_add(&r->st.refused, 1);
     if (json) {
         json_t *o = json_pack("{s:i,s:s}", "code", code, "message", msg);
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -265,19 +265,48 @@ succeed(struct ldg_httpd_req *req, enum ldg_otlp_signal sig, int json,
 
 /* ------------------------------------------------------------ commit -- */
 
-static void
-count(struct ldg_otlp *r, enum ldg_otlp_signal sig, size_t recorded, size_t dup,
-      size_t rejected)
+void
+otlp_count(struct ldg_otlp *r, enum ldg_otlp_signal sig, size_t recorded,
+           size_t dup, size_t rejected)
 {
     struct ldg_otlp_counts *cnt =
         sig == LDG_OTLP_TRACES ? &r->st.spans : &r->st.logs;
-    add(&cnt->recorded, recorded);
-    add(&cnt->duplicate, dup);
-    add(&cnt->rejected, rejected);
+    otlp_add(&cnt->recorded, recorded);
+    otlp_add(&cnt->duplicate, dup);
+    otlp_add(&cnt->rejected, rejected);
 }
 
-static void
-finish(struct ldg_otlp *r)
+enum otlp_outcome
+otlp_committed(struct ldg_otlp *r, enum ldg_otlp_signal sig,
+               const struct ldg_otlp_batch *b, size_t items,
+               const struct ldg_serve_done *d, char *msg, size_t cap)
+{
+    if (d->rc == LDG_EVERSION) {
+        /* the ledger is at an older store layout: the same request sent
+         * again is refused the same way until `ledger migrate` runs, so it
+         * is not one to retry */
+        snprintf(msg, cap,
+                 "not recorded: %s (nothing of this request was written)",
+                 d->why);
+        otlp_count(r, sig, 0, 0, items);
+        return OTLP_NOT_RECORDED;
+    }
+    if (d->rc < 0) {
+        snprintf(msg, cap,
+                 "not recorded: %s (nothing of this request was written; "
+                 "send it again)",
+                 d->why);
+        otlp_count(r, sig, 0, 0, items);
+        return OTLP_RETRY;
+    }
+    otlp_count(r, sig, d->appended, d->duplicates, d->refused);
+    otlp_differs_warning(b, d, msg, cap);
+    otlp_early_warning(b, sig, msg, cap);
+    return OTLP_RECORDED;
+}
+
+void
+otlp_finish(struct ldg_otlp *r)
 {
     pthread_mutex_lock(&r->mu);
     r->pending--;
@@ -351,38 +380,26 @@ committed(void *cls, const struct ldg_serve_done *d)
 {
     struct pending *p = cls;
     struct ldg_otlp *r = p->r;
+    char msg[800];
 
     __atomic_sub_fetch(&r->inflight, (uint64_t)p->n, __ATOMIC_RELAXED);
-    if (d->rc == LDG_EVERSION) {
-        /* the ledger is at an older store layout: the same request sent
-         * again is refused the same way until `ledger migrate` runs, so it
-         * is not a 503 (which exporters retry) */
-        char msg[800];
-        snprintf(msg, sizeof msg,
-                 "not recorded: %s (nothing of this request was written)",
-                 d->why);
-        count(r, p->sig, 0, 0, p->items - p->dropped);
+    switch (otlp_committed(r, p->sig, p->b, p->items - p->dropped, d, msg,
+                           sizeof msg)) {
+    case OTLP_NOT_RECORDED:
         refuse(r, p->req, 500, p->json, RPC_FAILED_PRECONDITION, msg, NULL);
-    } else if (d->rc < 0) {
-        char msg[800];
-        snprintf(msg, sizeof msg,
-                 "not recorded: %s (nothing of this request was written; "
-                 "send it again)",
-                 d->why);
-        count(r, p->sig, 0, 0, p->items - p->dropped);
+        break;
+    case OTLP_RETRY:
         refuse(r, p->req, 503, p->json, RPC_UNAVAILABLE, msg, "5");
-    } else {
-        char msg[800];
-        count(r, p->sig, d->appended, d->duplicates, d->refused);
-        add(&r->st.requests, 1);
-        otlp_differs_warning(p->b, d, msg, sizeof msg);
-        otlp_early_warning(p->b, p->sig, msg, sizeof msg);
+        break;
+    case OTLP_RECORDED:
+        otlp_add(&r->st.requests, 1);
         succeed(p->req, p->sig, p->json, (int64_t)d->refused, msg);
+        break;
     }
     ldg_httpd_release(p->req);
     ldg_otlp_batch_free(p->b);
     free(p);
-    finish(r);
+    otlp_finish(r);
 }
 
 /* ----------------------------------------------------------- handler -- */
@@ -509,12 +526,12 @@ handle(void *ctx, struct ldg_httpd_req *req)
     const struct ldg_event_in *evs = ldg_otlp_batch_events(b, &n);
     struct ldg_otlp_counts *cnt =
         sig == LDG_OTLP_TRACES ? &r->st.spans : &r->st.logs;
-    add(&cnt->received, items);
-    add(&cnt->dropped, dropped);
-    add(&cnt->early, ldg_otlp_batch_early(b, NULL));
+    otlp_add(&cnt->received, items);
+    otlp_add(&cnt->dropped, dropped);
+    otlp_add(&cnt->early, ldg_otlp_batch_early(b, NULL));
     if (n == 0) {
         ldg_otlp_batch_free(b);
-        add(&r->st.requests, 1);
+        otlp_add(&r->st.requests, 1);
         return succeed(req, sig, json, 0, NULL);
     }
     struct pending *p = calloc(1, sizeof *p);
@@ -541,13 +558,13 @@ handle(void *ctx, struct ldg_httpd_req *req)
     if (rc < 0) {
         /* the writer takes nothing (stopping): nothing was written */
         __atomic_sub_fetch(&r->inflight, (uint64_t)n, __ATOMIC_RELAXED);
-        count(r, sig, 0, 0, items - dropped);
+        otlp_count(r, sig, 0, 0, items - dropped);
         refuse(r, req, 503, json, RPC_UNAVAILABLE,
                "the ledger server is stopping: nothing was written", "5");
         ldg_httpd_release(req);
         ldg_otlp_batch_free(b);
         free(p);
-        finish(r);
+        otlp_finish(r);
     }
     return 0;
 }
@@ -563,7 +580,7 @@ h2_preface(void *ctx)
     uint64_t now = ldg_now_mono_ms(), n = 0;
     char line[300];
 
-    add(&r->st.h2_refused, 1);
+    otlp_add(&r->st.h2_refused, 1);
     if (r->log == NULL)
         return;
     pthread_mutex_lock(&r->mu);
