@@ -499,6 +499,175 @@ test_epoch__damaged_slots(void **state)
     rm(dir, path);
 }
 
+/* 1 when hay holds the 32 bytes k raw, in lowercase or uppercase hex, or
+ * in standard or URL-safe base64 (at any of its three alignments, the
+ * characters of whole groups). */
+static int
+holds_any(const uint8_t *hay, size_t hn, const uint8_t k[32])
+{
+    char hex[65], b64[64];
+    uint8_t shifted[34];
+    if (holds(hay, hn, k, 32))
+        return 1;
+    ldg_hex(hex, k, 32);
+    if (holds(hay, hn, (const uint8_t *)hex, 64))
+        return 1;
+    for (int i = 0; i < 64; i++)
+        if (hex[i] >= 'a' && hex[i] <= 'f')
+            hex[i] = (char)(hex[i] - 'a' + 'A');
+    if (holds(hay, hn, (const uint8_t *)hex, 64))
+        return 1;
+    for (int a = 0; a < 3; a++) {
+        size_t n;
+        memset(shifted, 0, sizeof shifted);
+        memcpy(shifted + a, k, 32);
+        ldg_base64(b64, shifted, 33);
+        /* the groups wholly made of k's bytes: from group 1 to the last
+         * group ending before the padding or the zero bytes */
+        n = (size_t)((32 + a) / 3 - 1) * 4;
+        if (holds(hay, hn, (const uint8_t *)b64 + 4, n))
+            return 1;
+        for (size_t i = 4; i < 4 + n; i++)
+            b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+        if (holds(hay, hn, (const uint8_t *)b64 + 4, n))
+            return 1;
+    }
+    return 0;
+}
+
+/* What the image test mounted, for its teardown (a failed assertion
+ * leaves the test early: the teardown still unmounts and removes). */
+static char img_dir[64], img_mnt[96], img_file[96];
+
+static int
+sh(const char *cmd)
+{
+    return system(cmd);
+}
+
+static int
+image_teardown(void **state)
+{
+    char cmd[256];
+    (void)state;
+    if (img_dir[0] == '\0')
+        return 0;
+    snprintf(cmd, sizeof cmd, "umount %s 2>/dev/null", img_mnt);
+    (void)sh(cmd);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", img_dir);
+    (void)sh(cmd);
+    img_dir[0] = '\0';
+    return 0;
+}
+
+/* The attacker's look at the disk (issue 65, item 6): the state file on a
+ * loop-mounted ext4 (data=ordered, the default) advanced twice; the raw
+ * image then holds the current secret (the control: the search sees what
+ * is there) and no secret of a past period, raw, hex or base64. A key file
+ * replaced by write-new-and-rename, as ledger/keys.c writes, leaves its
+ * old secret in the image: the second control, which shows why the state
+ * file is overwritten in place. Needs root, losetup and mkfs.ext4. */
+static void
+test_epoch__ext4_image_holds_no_past_secret(void **state)
+{
+    char path[128], tmp[128], keyf[128], err[256], cmd[512];
+    char *const dir = img_dir, *const mnt = img_mnt, *const img = img_file;
+    struct ldg_epoch_state *s = NULL;
+    uint8_t past[128][32], renamed_old[32];
+    size_t npast = 0;
+    uint8_t *image;
+    size_t isz;
+    FILE *f;
+    int fd;
+    (void)state;
+    if (geteuid() != 0 || access("/usr/sbin/mkfs.ext4", X_OK) != 0 ||
+        access("/dev/loop-control", F_OK) != 0) {
+        skip(); /* reported as skipped, never as passed */
+        return;
+    }
+    snprintf(img_dir, sizeof img_dir, "/tmp/test_epoch_img.XXXXXX");
+    assert_non_null(mkdtemp(img_dir));
+    snprintf(img_file, sizeof img_file, "%s/img", dir);
+    snprintf(img_mnt, sizeof img_mnt, "%s/mnt", dir);
+    assert_int_equal(mkdir(mnt, 0700), 0);
+    fd = open(img, O_CREAT | O_WRONLY, 0600);
+    assert_int_equal(ftruncate(fd, 16 << 20), 0);
+    close(fd);
+    snprintf(cmd, sizeof cmd, "mkfs.ext4 -q -F %s >/dev/null 2>&1", img);
+    assert_int_equal(sh(cmd), 0);
+    snprintf(cmd, sizeof cmd, "mount -o loop %s %s 2>/dev/null", img, mnt);
+    if (sh(cmd) != 0) {
+        skip(); /* no loop device in this container */
+        return;
+    }
+    snprintf(path, sizeof path, "%s/log.epochs", mnt);
+    assert_int_equal(ldg_epoch_state_new(&s, T0, LEN), 0);
+    assert_int_equal(ldg_epoch_file_create(path, s, err, sizeof err), 0);
+    /* a later period, a later one again, then a sub-epoch: every secret
+     * held on the way is noted */
+    for (int step = 0; step < 3; step++) {
+        static const uint8_t zero[32];
+        memcpy(past[npast++], s->cur_seed, 32);
+        for (int l = 0; l < 32; l++)
+            if (memcmp(s->pend[l], zero, 32) != 0)
+                memcpy(past[npast++], s->pend[l], 32);
+        assert_int_equal(ldg_epoch_advance(s, T0 + (step == 0   ? 5 * LEN
+                                                    : step == 1 ? 9 * LEN
+                                                                : 9 * LEN + 7)),
+                         0);
+        assert_int_equal(ldg_epoch_file_store(path, s, 0, err, sizeof err),
+                         0);
+    }
+    /* those still held (the current one, the pending siblings of periods
+     * to come) are not past */
+    for (size_t i = 0; i < npast;) {
+        int held = memcmp(past[i], s->cur_seed, 32) == 0;
+        for (int l = 0; l < 32; l++)
+            held |= memcmp(past[i], s->pend[l], 32) == 0;
+        if (held)
+            memcpy(past[i], past[--npast], 32);
+        else
+            i++;
+    }
+    assert_true(npast >= 3);
+    /* the second control: write-new-and-rename */
+    snprintf(keyf, sizeof keyf, "%s/alice.key", mnt);
+    snprintf(tmp, sizeof tmp, "%s/alice.key.tmp", mnt);
+    ldg_random(renamed_old, 32);
+    for (int round = 0; round < 2; round++) {
+        uint8_t k[32];
+        char hex[65], text[128];
+        if (round == 0)
+            memcpy(k, renamed_old, 32);
+        else
+            ldg_random(k, 32);
+        ldg_hex(hex, k, 32);
+        snprintf(text, sizeof text, "seed %s\n", hex);
+        fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        assert_int_equal(fsync(fd), 0);
+        close(fd);
+        assert_int_equal(rename(tmp, keyf), 0);
+    }
+    sync();
+    snprintf(cmd, sizeof cmd, "umount %s", mnt);
+    assert_int_equal(sh(cmd), 0);
+
+    f = fopen(img, "rb");
+    assert_non_null(f);
+    isz = 16 << 20;
+    image = malloc(isz);
+    assert_int_equal(fread(image, 1, isz, f), isz);
+    fclose(f);
+    assert_true(holds_any(image, isz, s->cur_seed)); /* control 1 */
+    assert_true(holds_any(image, isz, renamed_old)); /* control 2 */
+    for (size_t i = 0; i < npast; i++)
+        if (holds_any(image, isz, past[i]))
+            fail_msg("the image holds past secret %zu of %zu", i, npast);
+    free(image);
+    ldg_epoch_state_free(s);
+}
+
 int
 main(void)
 {
@@ -510,6 +679,8 @@ main(void)
         cmocka_unit_test(test_epoch__file_in_place),
         cmocka_unit_test(test_epoch__power_cut_at_each_step),
         cmocka_unit_test(test_epoch__damaged_slots),
+        cmocka_unit_test_teardown(test_epoch__ext4_image_holds_no_past_secret,
+                                  image_teardown),
     };
     return cmocka_run_group_tests(tests, load_vectors, free_vectors);
 }
