@@ -534,6 +534,234 @@ ldg_epoch_state_check(const struct ldg_epoch_state *s, char *err, size_t errcap)
     return 0;
 }
 
+/* ---------------------------------------------------------- epoch seals -- */
+
+unsigned
+ldg_epoch_part_level(uint32_t a, uint32_t b)
+{
+    unsigned l = 1;
+    while (l < LDG_EPOCH_DEPTH && path_bit(a, l) == path_bit(b, l))
+        l++;
+    return l;
+}
+
+int
+ldg_epoch_ext_decode(const uint8_t *p, size_t n, struct ldg_epoch_ext *x)
+{
+    size_t want;
+
+    memset(x, 0, sizeof *x);
+    if (n < 74)
+        return LDG_ECORRUPT;
+    x->period = ldg_rd_be32(p);
+    x->sub = ldg_rd_be32(p + 4);
+    memcpy(x->sig, p + 8, 64);
+    x->l0 = p[72];
+    x->j0 = p[73];
+    if (x->l0 > LDG_EPOCH_DEPTH || x->sub > LDG_EPOCH_SUBS_MAX ||
+        x->j0 > x->sub)
+        return LDG_ECORRUPT;
+    want = 74 + (size_t)(LDG_EPOCH_DEPTH - x->l0) * CERT_BYTES +
+           (size_t)(x->sub - x->j0) * LINK_BYTES;
+    if (n != want)
+        return LDG_ECORRUPT;
+    x->certs = p + 74;
+    x->links = x->certs + (size_t)(LDG_EPOCH_DEPTH - x->l0) * CERT_BYTES;
+    return 0;
+}
+
+size_t
+ldg_epoch_ext_encode(uint8_t *out, const struct ldg_epoch_state *s,
+                     const uint8_t sig[64], unsigned l0, unsigned j0)
+{
+    uint8_t *o = out;
+
+    LDG_ASSERT(l0 <= LDG_EPOCH_DEPTH && j0 <= s->cur.sub);
+    ldg_be32(o, s->cur.period);
+    ldg_be32(o + 4, s->cur.sub);
+    memcpy(o + 8, sig, 64);
+    o[72] = (uint8_t)l0;
+    o[73] = (uint8_t)j0;
+    o += 74;
+    for (unsigned l = l0; l < LDG_EPOCH_DEPTH; l++, o += CERT_BYTES) {
+        memcpy(o, s->path[l].left, 32);
+        memcpy(o + 32, s->path[l].right, 32);
+        memcpy(o + 64, s->path[l].sig, 64);
+    }
+    for (unsigned j = j0; j < s->cur.sub; j++, o += LINK_BYTES) {
+        ldg_be64(o, s->links[j].start_ns);
+        memcpy(o + 8, s->links[j].pub, 32);
+        memcpy(o + 40, s->links[j].sig, 64);
+    }
+    return (size_t)(o - out);
+}
+
+/* u32be period ‖ u32be sub ‖ map into buf (the caller's, n + 8 bytes). */
+static uint8_t *
+seal_msg(struct ldg_epoch_id e, const uint8_t *map, size_t n, size_t *len)
+{
+    uint8_t *m = malloc(n + 8);
+    if (m == NULL)
+        return NULL;
+    ldg_be32(m, e.period);
+    ldg_be32(m + 4, e.sub);
+    memcpy(m + 8, map, n);
+    *len = n + 8;
+    return m;
+}
+
+int
+ldg_epoch_seal_sign(const struct ldg_epoch_state *s, const uint8_t *map,
+                    size_t n, uint8_t sig[64])
+{
+    struct ldg_key *k = NULL;
+    size_t len;
+    uint8_t *m = seal_msg(s->cur, map, n, &len);
+    int rc;
+
+    if (m == NULL)
+        return LDG_ENOMEM;
+    rc = ldg_epoch_key(s, "epoch", &k);
+    if (rc == 0)
+        rc = ldg_ed25519_sign_ctx(sig, LDG_EPOCH_SEAL_CTX, m, len, k);
+    ldg_key_free(k);
+    free(m);
+    return rc;
+}
+
+int
+ldg_epoch_seal_verify(const uint8_t pub[32], struct ldg_epoch_id e,
+                      const uint8_t *map, size_t n, const uint8_t sig[64])
+{
+    size_t len;
+    uint8_t *m = seal_msg(e, map, n, &len);
+    int rc;
+
+    if (m == NULL)
+        return LDG_ENOMEM;
+    rc = ldg_ed25519_verify_ctx(sig, LDG_EPOCH_SEAL_CTX, m, len, pub) == 0
+             ? 0
+             : LDG_EBADSIG;
+    free(m);
+    return rc;
+}
+
+void
+ldg_epoch_chain_init(struct ldg_epoch_chain *c,
+                     const struct ldg_epoch_params *par)
+{
+    memset(c, 0, sizeof *c);
+    c->par = *par;
+}
+
+int
+ldg_epoch_chain_step(struct ldg_epoch_chain *c, const struct ldg_epoch_ext *x,
+                     char *err, size_t errcap)
+{
+    struct ldg_epoch_chain n = *c;
+    uint8_t node[32], msg[LDG_EPOCH_CERT_MSG];
+    uint64_t start, end;
+    unsigned want_l0, want_j0;
+    const uint8_t *q;
+
+    if (period_bounds(&c->par, x->period, &start, &end) < 0) {
+        snprintf(err, errcap,
+                 "epoch %u.%u: its period ends after the last time a clock "
+                 "of 64-bit nanoseconds can give",
+                 x->period, x->sub);
+        return LDG_EBADSIG;
+    }
+    if (!c->started) {
+        want_l0 = 0;
+        want_j0 = 0;
+    } else if (x->period < c->cur.period ||
+               (x->period == c->cur.period && x->sub < c->cur.sub)) {
+        snprintf(err, errcap,
+                 "epoch %u.%u comes after epoch %u.%u of the same key (a "
+                 "key's epochs never go back)",
+                 x->period, x->sub, c->cur.period, c->cur.sub);
+        return LDG_EBADSIG;
+    } else if (x->period == c->cur.period) {
+        want_l0 = LDG_EPOCH_DEPTH;
+        want_j0 = c->cur.sub;
+    } else {
+        want_l0 = ldg_epoch_part_level(c->cur.period, x->period);
+        want_j0 = 0;
+    }
+    if (x->l0 != want_l0 || x->j0 != want_j0) {
+        snprintf(err, errcap,
+                 "epoch %u.%u carries the certs from level %u and the links "
+                 "after %u, not from level %u and after %u (what the log had "
+                 "not carried yet)",
+                 x->period, x->sub, x->l0, x->j0, want_l0, want_j0);
+        return LDG_EBADSIG;
+    }
+    /* the certs: from the node the chain knows at level l0 */
+    if (x->l0 == 0)
+        memcpy(node, c->par.anchor, 32);
+    else
+        memcpy(node,
+               path_bit(x->period, x->l0) ? c->path[x->l0 - 1].right
+                                          : c->path[x->l0 - 1].left,
+               32);
+    q = x->certs;
+    for (unsigned l = x->l0; l < LDG_EPOCH_DEPTH; l++, q += CERT_BYTES) {
+        uint32_t idx = node_index(x->period, l);
+        ldg_epoch_cert_msg(msg, &c->par, l, idx, q, q + 32);
+        if (ldg_ed25519_verify_ctx(q + 64, LDG_EPOCH_CERT_CTX, msg, sizeof msg,
+                                   node) < 0) {
+            snprintf(err, errcap,
+                     "epoch %u.%u: the cert of node (%u, %u) does not verify "
+                     "with the key %s",
+                     x->period, x->sub, l, idx,
+                     l == 0 ? "of the anchor" : "its parent's cert names");
+            return LDG_EBADSIG;
+        }
+        memcpy(n.path[l].left, q, 32);
+        memcpy(n.path[l].right, q + 32, 32);
+        memcpy(n.path[l].sig, q + 64, 64);
+        memcpy(node, path_bit(x->period, l + 1) ? q + 32 : q, 32);
+    }
+    if (!c->started || x->period != c->cur.period) {
+        memset(n.links, 0, sizeof n.links);
+        n.start_ns = start;
+    } else {
+        memcpy(node, c->pub, 32);
+    }
+    q = x->links;
+    for (uint32_t j = x->j0 + 1; j <= x->sub; j++, q += LINK_BYTES) {
+        struct ldg_epoch_link *k = &n.links[j - 1];
+        k->start_ns = ldg_rd_be64(q);
+        memcpy(k->pub, q + 8, 32);
+        memcpy(k->sig, q + 40, 64);
+        ldg_epoch_link_msg(msg, &c->par, x->period, j, k->start_ns, k->pub);
+        if (ldg_ed25519_verify_ctx(k->sig, LDG_EPOCH_LINK_CTX, msg,
+                                   LDG_EPOCH_LINK_MSG, node) < 0) {
+            snprintf(err, errcap,
+                     "epoch %u.%u: link %u does not verify with the key of "
+                     "epoch %u.%u",
+                     x->period, x->sub, j, x->period, j - 1);
+            return LDG_EBADSIG;
+        }
+        if (k->start_ns <= n.start_ns || k->start_ns >= end) {
+            snprintf(err, errcap,
+                     "epoch %u.%u: link %u starts at %llu ns, not after the "
+                     "start of epoch %u.%u and inside its period",
+                     x->period, x->sub, j, (unsigned long long)k->start_ns,
+                     x->period, j - 1);
+            return LDG_EBADSIG;
+        }
+        n.start_ns = k->start_ns;
+        memcpy(node, k->pub, 32);
+    }
+    memcpy(n.pub, node, 32);
+    n.cur.period = x->period;
+    n.cur.sub = x->sub;
+    n.started = 1;
+    *c = n;
+    return 0;
+}
+
 /* ------------------------------------------------------------ the slots -- */
 
 void

@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "ledger/module.h"
 
 #define LDG_EPOCH_DEPTH 32    /* levels of the tree: 2^32 periods */
@@ -196,5 +198,99 @@ void ldg_epoch_slot_encode(uint8_t *out, const struct ldg_epoch_state *s,
 /* Decodes and checks one slot. @return 0; LDG_ECORRUPT (torn, zero,
  * checksum, fields). */
 int ldg_epoch_slot_decode(const uint8_t *in, struct ldg_epoch_state *s);
+
+/* ---------------------------------------------------------- epoch seals -- */
+
+/* A seal by a key with an anchor carries, after its record's signature,
+ * its epoch part (FORMAT.md 5.1):
+ *
+ *   u32be period ‖ u32be sub ‖ sig[64] ‖ u8 l0 ‖ u8 j0 ‖
+ *   certs of levels l0..31 (128 bytes each) ‖ links j0+1..sub (104 each)
+ *
+ * sig = Ed25519(epoch key, LDG_EPOCH_SEAL_CTX ‖ 0x00 ‖ u32be period ‖
+ * u32be sub ‖ seal-map). The certs and links are those the log has not
+ * carried yet for this key: from where the path to `period` parts from
+ * the key's previous epoch in the log (all 32 for its first), and the
+ * links after its previous sub-epoch in the same period. */
+#define LDG_EPOCH_SEAL_CTX "ledger/seal-epoch/v1"
+#define LDG_EPOCH_EXT_MAX                                                      \
+    (4 + 4 + 64 + 1 + 1 + LDG_EPOCH_DEPTH * 128 + LDG_EPOCH_SUBS_MAX * 104)
+
+struct ldg_epoch_ext {
+    uint32_t period, sub;
+    uint8_t sig[64];
+    uint8_t l0, j0;
+    const uint8_t *certs; /* (32 − l0) × 128 bytes, borrowed */
+    const uint8_t *links; /* (sub − j0) × 104 bytes, borrowed */
+};
+
+/* Strict decode: the length must be exactly what l0, j0 and sub say.
+ * @return 0; LDG_ECORRUPT. x borrows from p. */
+int ldg_epoch_ext_decode(const uint8_t *p, size_t n, struct ldg_epoch_ext *x);
+/* Encodes s's current epoch with sig and the certs of levels l0..31 and
+ * links j0+1..sub into out (cap >= LDG_EPOCH_EXT_MAX); returns the
+ * length. */
+size_t ldg_epoch_ext_encode(uint8_t *out, const struct ldg_epoch_state *s,
+                            const uint8_t sig[64], unsigned l0, unsigned j0);
+/* The epoch signature of a seal map by s's current key. */
+int ldg_epoch_seal_sign(const struct ldg_epoch_state *s, const uint8_t *map,
+                        size_t n, uint8_t sig[64]);
+/* @return 0 when sig is epoch e's key pub's over the seal map;
+ * LDG_EBADSIG. */
+int ldg_epoch_seal_verify(const uint8_t pub[32], struct ldg_epoch_id e,
+                          const uint8_t *map, size_t n, const uint8_t sig[64]);
+/* The level where the paths to periods a < b part (1..32). */
+unsigned ldg_epoch_part_level(uint32_t a, uint32_t b);
+
+/* What a verifier knows of one key's epochs, along the log in seq order:
+ * the certs of the current path and the links of the current period,
+ * every one checked from the anchor. */
+struct ldg_epoch_chain {
+    struct ldg_epoch_params par;
+    int started;
+    struct ldg_epoch_id cur;
+    struct ldg_epoch_cert path[LDG_EPOCH_DEPTH];
+    struct ldg_epoch_link links[LDG_EPOCH_SUBS_MAX];
+    uint8_t pub[32];   /* the current epoch key */
+    uint64_t start_ns; /* its start */
+};
+
+void ldg_epoch_chain_init(struct ldg_epoch_chain *c,
+                          const struct ldg_epoch_params *par);
+/* Takes a seal's epoch part: the same epoch as the chain's, or a later
+ * one whose certs and links, exactly those not carried before, verify
+ * from what the chain knows (the anchor for the first). On success the
+ * chain is at x's epoch (c->pub, c->start_ns). @return 0; LDG_EBADSIG
+ * with err naming the epoch and what is wrong (an epoch that goes back,
+ * certs or links missing, extra or forged). c is unchanged on failure. */
+int ldg_epoch_chain_step(struct ldg_epoch_chain *c,
+                         const struct ldg_epoch_ext *x, char *err,
+                         size_t errcap);
+
+/* ---------------------------------------------- in the log (epoch_log.c) -- */
+
+struct ldg_txn;
+struct ldg_event;
+struct ldg_seal;
+
+/* Applies a key.anchored event in its append's transaction: the key's
+ * registry record "epoch:" (refused, LDG_EBADINPUT, for a second anchor
+ * of one key, an unknown key, or a malformed body). */
+int ldg_epoch_anchor_apply(struct ldg_txn *t, const struct ldg_event *ev,
+                           const json_t *body);
+/* The epoch part of the seal s of key (which has its secret), whose first
+ * event is seal_seq (stored in t already): nothing (s->ext NULL) when the
+ * key has no anchor before seal_seq; else the key's state file loaded,
+ * advanced to the period of that event's time when it is later (stored
+ * before anything is signed), the seal map signed by the epoch key, and
+ * s->ext set to buf (cap >= LDG_EPOCH_EXT_MAX) with the certs and links
+ * the log has not carried yet. @return 0; LDG_EKEY (state file missing,
+ * another tree, behind the log, or an event before the epoch's start);
+ * LDG_EIO. */
+int ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key,
+                   uint64_t seal_seq, struct ldg_seal *s, uint8_t *buf,
+                   size_t cap);
+/* 1 when (k, v) is an "epoch:" registry record (its key id into key_id). */
+int ldg_epoch_rec_ok(const uint8_t *k, size_t klen, size_t vlen, char *key_id);
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef LDG_VERIFY_INT_H
 #define LDG_VERIFY_INT_H
 
+#include "ledger/epoch_int.h"
 #include <pthread.h>
 #include <stdint.h>
 
@@ -31,6 +32,10 @@ struct vkey {
     uint64_t added, revoked;
     uint32_t roles;  /* ldg_roles_mask of its key.added; the log key: all */
     uint64_t sealed; /* format 2: events its seals covered so far (pass 1) */
+    /* epoch keys (FORMAT.md 5.1): anchor_seq + 1 of its key.anchored (0:
+     * none), and its chain from the anchor as far as its seals went */
+    uint64_t anchored;
+    struct ldg_epoch_chain ep;
 };
 
 /* A seal pass 1 has seen opened and not yet all of its events (format 2). */
@@ -38,6 +43,12 @@ struct vseal {
     uint64_t seal_seq;
     struct ldg_seal rec;
     struct ldg_seal_acc acc;
+    /* an epoch seal: its epoch, key, start and signature (rec.ext is not
+     * kept: it points into a record read once) */
+    int epoch;
+    struct ldg_epoch_id e;
+    uint8_t ep_pub[32], ep_sig[64];
+    uint64_t ep_start;
 };
 
 /* The index databases verify walks: idx.type, idx.subject, idx.run,
