@@ -1,7 +1,7 @@
 /*
  * epoch.c — forward-secure epoch keys: the certification tree over time
  * periods, sub-epoch links, and the two-slot state file (epoch_int.h,
- * FORMAT.md 5.1, docs/epochs.md).
+ * FORMAT.md 5.1, docs/EPOCHS.md).
  *
  * A slot of the state file DIR/keys/NAME.epochs (LDG_EPOCH_SLOT bytes;
  * the file is two slots, 16384 bytes, and never changes size):

@@ -1,6 +1,6 @@
 /*
  * epoch_int.h — forward-secure epoch keys, internal to ledger/ (issue 65;
- * FORMAT.md 5.1; docs/epochs.md).
+ * FORMAT.md 5.1; docs/EPOCHS.md).
  *
  * A key whose secret the box holds seals with an epoch key that evolves,
  * and whose past secrets are destroyed. The epoch keys of one box-held key

@@ -377,7 +377,7 @@ int ldg_keys_enrol(struct ldg_ledger *l, const char *name, const char *roles,
 int ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
                     uint64_t *seq_out);
 
-/* Forward-secure epoch keys (FORMAT.md 5.1, docs/epochs.md). One epoch of
+/* Forward-secure epoch keys (FORMAT.md 5.1, docs/EPOCHS.md). One epoch of
  * a key: its period and sub-epoch, its public key, its start, and the seq
  * of the first seal under it (UINT64_MAX: none yet). */
 struct ldg_epoch_row {
