@@ -393,8 +393,14 @@ ldg_key_name_valid(const char *name)
     return 1;
 }
 
+/* A key from its seed (NULL: a random one). pub, when given, is the
+ * seed's public key, known already (an epoch key's, from its cert): the
+ * secret is put together as libsodium lays it out (seed ‖ pub) without
+ * the scalar multiplication; a wrong pub makes signatures that do not
+ * verify, never a wrong key id. */
 static int
-key_new(struct ldg_key **out, const char *name, const uint8_t *seed)
+key_new(struct ldg_key **out, const char *name, const uint8_t *seed,
+        const uint8_t *pub)
 {
     struct ldg_key *k;
     uint8_t seedbuf[32];
@@ -416,7 +422,14 @@ key_new(struct ldg_key **out, const char *name, const uint8_t *seed)
         randombytes_buf(seedbuf, sizeof seedbuf);
         seed = seedbuf;
     }
-    crypto_sign_seed_keypair(k->pub, k->sk, seed);
+    if (pub != NULL) {
+        _Static_assert(crypto_sign_SECRETKEYBYTES == 64, "seed ‖ pub");
+        memcpy(k->sk, seed, 32);
+        memcpy(k->sk + 32, pub, 32);
+        memcpy(k->pub, pub, 32);
+    } else {
+        crypto_sign_seed_keypair(k->pub, k->sk, seed);
+    }
     sodium_memzero(seedbuf, sizeof seedbuf);
     memcpy(k->name, name, strlen(name) + 1);
     ldg_key_id(k->key_id, k->pub);
@@ -427,14 +440,21 @@ key_new(struct ldg_key **out, const char *name, const uint8_t *seed)
 int
 ldg_key_generate(struct ldg_key **out, const char *name)
 {
-    return key_new(out, name, NULL);
+    return key_new(out, name, NULL, NULL);
 }
 
 int
 ldg_key_from_seed(struct ldg_key **out, const char *name,
                   const uint8_t seed[32])
 {
-    return key_new(out, name, seed);
+    return key_new(out, name, seed, NULL);
+}
+
+int
+ldg_key_from_keypair(struct ldg_key **out, const char *name,
+                     const uint8_t seed[32], const uint8_t pub[32])
+{
+    return key_new(out, name, seed, pub);
 }
 
 int

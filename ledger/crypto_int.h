@@ -64,6 +64,11 @@ void ldg_shorthash128(uint8_t out[16], const uint8_t key[16], const void *msg,
 int ldg_key_seed(const struct ldg_key *k, uint8_t seed[32]);
 
 /* Secret-key memory: sodium_malloc'd, wiped on free. */
+/* A key from its seed and its public key, known already (no scalar
+ * multiplication: the epoch keys, whose public keys their certs give).
+ * A pub that is not the seed's makes signatures that do not verify. */
+int ldg_key_from_keypair(struct ldg_key **out, const char *name,
+                         const uint8_t seed[32], const uint8_t pub[32]);
 void *ldg_secure_alloc(size_t n);
 void ldg_secure_free(void *p);
 void ldg_wipe(void *p, size_t n);

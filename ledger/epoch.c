@@ -20,7 +20,10 @@
  *   1128  4096  path[0..31]: left[32] ‖ right[32] ‖ sig[64]
  *   5224  1664  links[0..15]: u64be start ‖ pub[32] ‖ sig[64], zeros
  *               beyond the sub-epoch
- *   6888  1272  zeros
+ *   6888    32  the current epoch key's public key (what its cert or
+ *               link names: the secret is put together without a scalar
+ *               multiplication)
+ *   6920  1240  zeros
  *   8160    32  SHA-256 of bytes 0..8159
  *
  * An all-zero slot is empty (what a wiped slot holds).
@@ -48,14 +51,17 @@
 #define OFF_PEND 104
 #define OFF_PATH 1128
 #define OFF_LINKS 5224
-#define OFF_END 6888
+#define OFF_CURPUB 6888
+#define OFF_END 6920
 #define OFF_SUM (LDG_EPOCH_SLOT - 32)
 #define CERT_BYTES 128
 #define LINK_BYTES 104
 
 _Static_assert(OFF_PATH == OFF_PEND + 32 * 32, "pend");
 _Static_assert(OFF_LINKS == OFF_PATH + 32 * CERT_BYTES, "path");
-_Static_assert(OFF_END == OFF_LINKS + LDG_EPOCH_SUBS_MAX * LINK_BYTES, "links");
+_Static_assert(OFF_CURPUB == OFF_LINKS + LDG_EPOCH_SUBS_MAX * LINK_BYTES,
+               "links");
+_Static_assert(OFF_END == OFF_CURPUB + 32, "curpub");
 _Static_assert(OFF_END <= OFF_SUM, "slot");
 
 /* ---------------------------------------------------- public functions -- */
@@ -250,11 +256,12 @@ is_zero(const uint8_t *p, size_t n)
  * two children, signs their cert into s->path[level], and its seed is
  * wiped; the right child's seed is kept in s->pend when the path goes
  * left, the left child's wiped when it goes right. The leaf's seed ends in
- * s->cur_seed. node_seed is wiped.
+ * s->cur_seed. node_seed is wiped. node_pub: the node's public key when
+ * known (NULL: the anchor's, made here).
  */
 static int
 expand(struct ldg_epoch_state *s, unsigned level, uint32_t period,
-       uint8_t *node_seed, const struct seeder *sd)
+       uint8_t *node_seed, const uint8_t *node_pub, const struct seeder *sd)
 {
     struct ldg_key *node = NULL, *kids[2] = {NULL, NULL};
     uint8_t *seeds = ldg_secure_alloc(64); /* left ‖ right */
@@ -263,7 +270,11 @@ expand(struct ldg_epoch_state *s, unsigned level, uint32_t period,
 
     if (seeds == NULL)
         goto out;
-    if ((rc = ldg_key_from_seed(&node, "epoch", node_seed)) < 0)
+    /* a pending sibling's public key is in its parent's cert already */
+    rc = node_pub != NULL
+             ? ldg_key_from_keypair(&node, "epoch", node_seed, node_pub)
+             : ldg_key_from_seed(&node, "epoch", node_seed);
+    if (rc < 0)
         goto out;
     if (level == LDG_EPOCH_DEPTH) /* the node is the leaf */
         memcpy(s->cur_seed, node_seed, 32);
@@ -351,7 +362,7 @@ state_make(struct ldg_epoch_state **out, const uint8_t *anchor_seed,
     ldg_key_free(anchor);
     s->par.t0_ns = t0_ns;
     s->par.len_ns = len_ns;
-    if ((rc = expand(s, 0, 0, seed, sd)) < 0)
+    if ((rc = expand(s, 0, 0, seed, NULL, sd)) < 0)
         goto out;
     *out = s;
     s = NULL;
@@ -395,7 +406,8 @@ advance_sub(struct ldg_epoch_state *s, uint64_t ts_ns, const struct seeder *sd)
         goto out;
     }
     seed_new(sd, seed);
-    if ((rc = ldg_key_from_seed(&cur, "epoch", s->cur_seed)) < 0 ||
+    if ((rc = ldg_key_from_keypair(&cur, "epoch", s->cur_seed, s->cur_pub)) <
+            0 ||
         (rc = ldg_key_from_seed(&next, "epoch", seed)) < 0)
         goto out;
     k = &s->links[s->cur.sub];
@@ -440,7 +452,7 @@ advance_period(struct ldg_epoch_state *s, uint32_t to, const struct seeder *sd)
     memset(s->links, 0, sizeof s->links);
     s->cur.period = to;
     s->cur.sub = 0;
-    rc = expand(s, l, to, seed, sd);
+    rc = expand(s, l, to, seed, s->path[l - 1].right, sd);
     ldg_secure_free(seed);
     return rc;
 }
@@ -483,7 +495,7 @@ int
 ldg_epoch_key(const struct ldg_epoch_state *s, const char *name,
               struct ldg_key **out)
 {
-    return ldg_key_from_seed(out, name, s->cur_seed);
+    return ldg_key_from_keypair(out, name, s->cur_seed, s->cur_pub);
 }
 
 int
@@ -790,6 +802,7 @@ ldg_epoch_slot_encode(uint8_t *out, const struct ldg_epoch_state *s,
         memcpy(c + 8, s->links[j].pub, 32);
         memcpy(c + 40, s->links[j].sig, 64);
     }
+    memcpy(out + OFF_CURPUB, s->cur_pub, 32);
     ldg_sha256(out + OFF_SUM, out, OFF_SUM);
 }
 
@@ -797,7 +810,6 @@ int
 ldg_epoch_slot_decode(const uint8_t *in, struct ldg_epoch_state *s)
 {
     uint8_t sum[32];
-    struct ldg_key *k = NULL;
     int same;
 
     if (memcmp(in, SLOT_MAGIC, 8) != 0)
@@ -836,11 +848,10 @@ ldg_epoch_slot_decode(const uint8_t *in, struct ldg_epoch_state *s)
         memcpy(s->links[j].pub, c + 8, 32);
         memcpy(s->links[j].sig, c + 40, 64);
     }
-    /* the current secret must be the key the certs or links name */
-    if (ldg_key_from_seed(&k, "epoch", s->cur_seed) < 0)
-        return LDG_ENOMEM;
-    memcpy(s->cur_pub, k->pub, 32);
-    ldg_key_free(k);
+    /* the current key must be the one the certs or links name (its
+     * secret is checked by what it signs: ldg_epoch_state_check does the
+     * scalar multiplication, a load does not) */
+    memcpy(s->cur_pub, in + OFF_CURPUB, 32);
     if (s->cur.sub > 0)
         same = memcmp(s->cur_pub, s->links[s->cur.sub - 1].pub, 32) == 0;
     else

@@ -949,6 +949,8 @@ out:
     ldg_access_hint(l, LDG_ACCESS_RANDOM);
     ldg_txn_abort(t);
     ldg_horizon_release(&vs.hz);
+    for (size_t i = 0; i < vs.nkeys; i++)
+        free(vs.keys[i].ep);
     free(vs.keys);
     free(vs.erased);
     free(vs.missing);

@@ -35,7 +35,7 @@ struct vkey {
     /* epoch keys (FORMAT.md 5.1): anchor_seq + 1 of its key.anchored (0:
      * none), and its chain from the anchor as far as its seals went */
     uint64_t anchored;
-    struct ldg_epoch_chain ep;
+    struct ldg_epoch_chain *ep; /* malloc'd at its anchor; freed with keys */
 };
 
 /* A seal pass 1 has seen opened and not yet all of its events (format 2). */

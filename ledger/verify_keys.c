@@ -102,10 +102,13 @@ vf_anchor(struct vstate *vs, const struct ldg_event *ev, const json_t *body)
     par.t0_ns = (uint64_t)json_integer_value(t0);
     par.len_ns = (uint64_t)json_integer_value(len);
     pthread_mutex_lock(&vs->mu);
-    k->anchored = ev->seq + 1;
-    ldg_epoch_chain_init(&k->ep, &par);
+    k->ep = malloc(sizeof *k->ep);
+    if (k->ep != NULL) {
+        k->anchored = ev->seq + 1;
+        ldg_epoch_chain_init(k->ep, &par);
+    }
     pthread_mutex_unlock(&vs->mu);
-    return 0;
+    return k->ep != NULL ? 0 : -1;
 }
 
 /* Key history and erasures from one event (pass 1). */

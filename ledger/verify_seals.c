@@ -49,15 +49,15 @@ vf_seal_epoch(struct vstate *vs, struct vkey *k, struct vseal *o,
         vf_bad(vs, ev->seq, "its seal's epoch part does not decode");
         return 1;
     }
-    if (ldg_epoch_chain_step(&k->ep, &x, err, sizeof err) < 0) {
+    if (ldg_epoch_chain_step(k->ep, &x, err, sizeof err) < 0) {
         vf_bad(vs, ev->seq, "its seal by key %s: %s", o->rec.key_id, err);
         return 1;
     }
     o->epoch = 1;
-    o->e = k->ep.cur;
-    memcpy(o->ep_pub, k->ep.pub, 32);
+    o->e = k->ep->cur;
+    memcpy(o->ep_pub, k->ep->pub, 32);
     memcpy(o->ep_sig, x.sig, 64);
-    o->ep_start = k->ep.start_ns;
+    o->ep_start = k->ep->start_ns;
     o->rec.ext = NULL;
     o->rec.ext_len = 0;
     return 0;

@@ -484,14 +484,23 @@ test_epoch__damaged_slots(void **state)
     assert_int_equal(ldg_epoch_file_load(path, &r, err, sizeof err),
                      LDG_ECORRUPT);
     assert_non_null(strstr(err, "no valid slot"));
-    /* a slot whose checksum holds but whose secret is another key */
+    /* a slot whose checksum holds but whose current key is not the one
+     * its cert names is refused; one whose secret is not that key's is
+     * found by the whole check (a load does no scalar multiplication) */
     {
         uint8_t *slot = ldg_secure_alloc(LDG_EPOCH_SLOT);
         struct ldg_epoch_state *t = ldg_secure_alloc(sizeof *t);
         memcpy(t, s, sizeof *t);
-        t->cur_seed[0] ^= 1;
+        t->cur_pub[0] ^= 1;
         ldg_epoch_slot_encode(slot, t, 5);
         assert_int_equal(ldg_epoch_slot_decode(slot, t), LDG_ECORRUPT);
+        memcpy(t, s, sizeof *t);
+        t->cur_seed[0] ^= 1;
+        ldg_epoch_slot_encode(slot, t, 5);
+        assert_int_equal(ldg_epoch_slot_decode(slot, t), 0);
+        assert_int_equal(ldg_epoch_state_check(t, err, sizeof err),
+                         LDG_ECORRUPT);
+        assert_non_null(strstr(err, "not the certified key"));
         ldg_secure_free(slot);
         ldg_secure_free(t);
     }

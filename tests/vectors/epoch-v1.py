@@ -125,6 +125,7 @@ class Tree:
         for i, (st, pk, sig) in enumerate(self.links):
             o = 5224 + 104 * i
             b[o:o + 104] = struct.pack(">Q", st) + pk + sig
+        b[6888:6920] = pub(self.cur)
         b[8160:] = hashlib.sha256(bytes(b[:8160])).digest()
         return bytes(b)
 
