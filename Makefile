@@ -339,6 +339,7 @@ bench: all $(BENCH_BIN)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/proxy.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/otlp.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/glance.sh $(B)
+	@BENCH_OUT=$(BENCH_OUT) sh bench/epochs.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/journal.sh $(B)
 	@printf 'end\t%s\nload\t%s (at the end)\n' "$$(date -u '+%H:%M UTC')" \
 	    "$$(cut -d' ' -f1-3 /proc/loadavg)" >> $(BENCH_OUT)/meta
