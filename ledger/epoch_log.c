@@ -17,10 +17,12 @@
  * transaction: the writer lock is the lock of the epoch state file too.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
@@ -414,9 +416,9 @@ ldg_keys_advance(struct ldg_ledger *l, const char *name,
     }
     if ((rc = rec_get(t, ks.key_id, &r)) < 0) {
         if (rc == LDG_ENOTFOUND)
-            ldg_seterr(l,
-                       "key %s has no epoch keys yet (ledger keys anchor %s)",
-                       name, name);
+            ldg_seterr(
+                l, "key %s has no epoch keys yet (" LDG_CMD_KEYS_ANCHOR " %s)",
+                name, name);
         goto out;
     }
     if ((rc = last_ts(t, &ts)) < 0 || (rc = state_load(l, name, &r, &st)) < 0)
@@ -594,5 +596,153 @@ out:
     }
     *out = rows;
     *nout = n;
+    return 0;
+}
+
+/* ------------------------------------------------------------- exposure -- */
+
+int
+ldg_mountinfo_data_journal(const char *mi, const char *path)
+{
+    size_t best = 0;
+    int found = -1;
+
+    /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - TYPE SRC
+     * SUPEROPTS" a line; the longest mount point that is a prefix of
+     * path (at a '/' boundary) holds it */
+    for (const char *ln = mi; ln != NULL && *ln != '\0';) {
+        const char *end = strchr(ln, '\n'), *p = ln, *mp, *sep, *sop;
+        size_t mpn, n = end ? (size_t)(end - ln) : strlen(ln);
+        char line[4096];
+        int f;
+        if (n >= sizeof line)
+            goto next;
+        memcpy(line, ln, n);
+        line[n] = '\0';
+        p = line;
+        for (f = 0; f < 4 && p != NULL; f++) { /* to the mount point */
+            p = strchr(p, ' ');
+            if (p != NULL)
+                p++;
+        }
+        if (p == NULL)
+            goto next;
+        mp = p;
+        mpn = strcspn(mp, " ");
+        if (mpn == 0 || strncmp(path, mp, mpn) != 0 ||
+            !(mpn == 1 || path[mpn] == '\0' || path[mpn] == '/'))
+            goto next;
+        if (mpn < best)
+            goto next;
+        sep = strstr(mp, " - ");
+        if (sep == NULL)
+            goto next;
+        sop = strrchr(sep + 3, ' '); /* super options, the last field */
+        best = mpn;
+        found = sop != NULL && strstr(sop + 1, "data=journal") != NULL;
+    next:
+        ln = end ? end + 1 : NULL;
+    }
+    return found;
+}
+
+static void
+fs_of(const char *dir, char *name, size_t cap, int *keeps)
+{
+    char real[PATH_MAX];
+    struct statfs sf;
+
+    snprintf(name, cap, "unknown");
+    *keeps = -1;
+    if (statfs(dir, &sf) != 0)
+        return;
+    switch ((unsigned long)sf.f_type) {
+    case 0x9123683eUL:
+        snprintf(name, cap, "btrfs");
+        *keeps = 1;
+        return;
+    case 0x2fc12fc1UL:
+        snprintf(name, cap, "zfs");
+        *keeps = 1;
+        return;
+    case 0xf2f52010UL:
+        snprintf(name, cap, "f2fs");
+        *keeps = 1;
+        return;
+    case 0x58465342UL:
+        snprintf(name, cap, "xfs");
+        *keeps = 0;
+        return;
+    case 0x01021994UL:
+        snprintf(name, cap, "tmpfs");
+        *keeps = 0;
+        return;
+    case 0x794c7630UL:
+        snprintf(name, cap, "overlay");
+        return;
+    case 0xef53UL: {
+        FILE *f = fopen("/proc/self/mountinfo", "r");
+        char *text = NULL;
+        size_t len = 0;
+        snprintf(name, cap, "ext4");
+        *keeps = 0;
+        if (f == NULL || realpath(dir, real) == NULL) {
+            if (f != NULL)
+                fclose(f);
+            *keeps = -1;
+            return;
+        }
+        text = calloc(1, 1 << 20);
+        if (text != NULL) {
+            len = fread(text, 1, (1 << 20) - 1, f);
+            text[len] = '\0';
+            if (ldg_mountinfo_data_journal(text, real) == 1) {
+                snprintf(name, cap, "ext4 data=journal");
+                *keeps = 1;
+            }
+        }
+        free(text);
+        fclose(f);
+        return;
+    }
+    default:
+        snprintf(name, cap, "type 0x%lx", (unsigned long)sf.f_type);
+        return;
+    }
+}
+
+int
+ldg_keys_exposure(struct ldg_ledger *l, struct ldg_exposure *out)
+{
+    struct ldg_key_state ks;
+    struct ldg_epoch_state *st = NULL;
+    struct ldg_txn *t = NULL;
+    struct eprec r;
+    char kdir[4200];
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    out->since_seq = UINT64_MAX;
+    snprintf(kdir, sizeof kdir, "%s/keys", l->dir);
+    fs_of(kdir, out->fs, sizeof out->fs, &out->fs_keeps_old);
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_keys_lookup_name(t, LDG_LOG_KEY_NAME, &ks);
+    if (rc == 0)
+        rc = rec_get(t, ks.key_id, &r);
+    ldg_txn_abort(t);
+    if (rc == LDG_ENOTFOUND)
+        return 0; /* no anchor */
+    if (rc < 0)
+        return rc;
+    out->anchored = 1;
+    if ((rc = state_load(l, LDG_LOG_KEY_NAME, &r, &st)) < 0)
+        return rc;
+    out->period = st->cur.period;
+    out->sub = st->cur.sub;
+    out->start_ns = ldg_epoch_start(&st->par, st->cur, st->links);
+    if (r.has && r.e.period == st->cur.period && r.e.sub == st->cur.sub)
+        out->since_seq = r.from_seq;
+    ldg_epoch_state_free(st);
     return 0;
 }

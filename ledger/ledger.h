@@ -419,6 +419,28 @@ int ldg_keys_anchor_get(struct ldg_ledger *l, const char *name,
  * handle's message); LDG_ECORRUPT. Lifetime: *out is the caller's. */
 int ldg_keys_epochs(struct ldg_ledger *l, struct ldg_epoch_row **out,
                     size_t *n);
+/* What whoever holds the box now could still re-sign (the doctor's line):
+ * the log key's current epoch, since which seq and when it began, and
+ * whether the file system under keys/ may keep the bytes an in-place
+ * overwrite replaces. */
+struct ldg_exposure {
+    int anchored;         /* the log key seals with epoch keys */
+    uint32_t period, sub; /* its current epoch (the state file's) */
+    uint64_t since_seq;   /* the first seal under it; UINT64_MAX: none */
+    uint64_t start_ns;    /* when it began */
+    char fs[32];          /* keys/'s file system: "ext4", "btrfs", ... */
+    int fs_keeps_old;     /* 1: copy-on-write, log-structured or ext4
+                           * data=journal; 0: overwrites in place; -1:
+                           * not known (overlay, an unknown type) */
+};
+/* @return 0 with *out; LDG_EKEY (the state file is unusable: named in
+ * the handle's message). Lifetime: nothing borrowed. */
+int ldg_keys_exposure(struct ldg_ledger *l, struct ldg_exposure *out);
+/* From the text of /proc/self/mountinfo: whether the mount holding path
+ * (absolute, no symbolic links) has "data=journal" among its super
+ * options. @return 1 when it has, 0 when not, -1 when no mount holds it.
+ * Lifetime: nothing borrowed. */
+int ldg_mountinfo_data_journal(const char *mountinfo, const char *path);
 
 /* One key as the log knows it (from key.added / key.revoked). */
 struct ldg_keyinfo {

@@ -533,6 +533,43 @@ test_epoch_log__no_past_secret_in_any_file(void **state)
     }
 }
 
+
+/* The doctor's line: the current epoch and since which seq; and which
+ * mount holds keys/, read from mountinfo. */
+static void
+test_epoch_log__exposure(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_exposure x;
+    static const char mi[] =
+        "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+        "27 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw,data=ordered\n"
+        "30 27 8:2 / /var rw,relatime - ext4 /dev/sda2 rw,data=journal\n"
+        "31 30 8:3 / /var/lib/ledger rw - ext4 /dev/sda3 rw,errors=remount-ro\n"
+        "32 27 8:4 / /varx rw - ext4 /dev/sda4 rw,data=journal\n";
+
+    assert_int_equal(ldg_keys_exposure(f->l, &x), 0);
+    assert_true(x.anchored);
+    assert_int_equal(x.period, 2);
+    assert_int_equal(x.sub, 1);
+    assert_int_equal(x.since_seq, 8);
+    assert_true(x.start_ns > T0 + 135 * SEC);
+    assert_true(x.fs[0] != '\0');
+    assert_int_equal(ldg_mountinfo_data_journal(mi, "/var/db/x"), 1);
+    assert_int_equal(ldg_mountinfo_data_journal(mi, "/var"), 1);
+    assert_int_equal(ldg_mountinfo_data_journal(mi, "/var/lib/ledger/keys"),
+                     0);
+    assert_int_equal(ldg_mountinfo_data_journal(mi, "/home/u/.local"), 0);
+    assert_int_equal(ldg_mountinfo_data_journal(mi, "/varx/keys"), 1);
+    assert_int_equal(ldg_mountinfo_data_journal("", "/x"), -1);
+    /* after an advance nothing is sealed under the new epoch yet */
+    clock_ns = T0 + 140 * SEC;
+    assert_int_equal(ldg_keys_advance(f->l, NULL, NULL), 0);
+    assert_int_equal(ldg_keys_exposure(f->l, &x), 0);
+    assert_int_equal(x.sub, 2);
+    assert_true(x.since_seq == UINT64_MAX);
+}
+
 #define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
 
 int
@@ -550,6 +587,7 @@ main(void)
         TE(test_epoch_log__state_behind_the_log_refused),
         TE(test_epoch_log__power_cut_during_advance),
         TE(test_epoch_log__no_past_secret_in_any_file),
+        TE(test_epoch_log__exposure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
