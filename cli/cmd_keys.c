@@ -89,16 +89,26 @@ keys_epochs(struct cli *c, struct ldg_ledger *l)
     for (size_t i = 0; i < n; i++) {
         char ep[32], pub[65];
         snprintf(ep, sizeof ep, "%u.%u", r[i].period, r[i].sub);
-        ldg_hex(pub, r[i].pub, 32);
+        /* a key anchored before a prune's horizon: its certs left with
+         * the pruned events, its epoch keys are not known here */
+        if (r[i].checked)
+            ldg_hex(pub, r[i].pub, 32);
+        else
+            snprintf(pub, sizeof pub, "-");
         if (c->out == OUT_HUMAN) {
             cli_cell(c, r[i].key, 16, 0);
             printf("%-12s %-10llu %s\n", ep, (unsigned long long)r[i].from_seq,
                    pub);
         } else {
-            cli_print_json(c, json_pack("{s:s, s:s, s:s, s:I, s:I}", "epoch",
-                                        ep, "key", r[i].key, "pub", pub,
-                                        "from_seq", (json_int_t)r[i].from_seq,
-                                        "start_ns", (json_int_t)r[i].start_ns));
+            json_t *o =
+                json_pack("{s:s, s:s, s:s, s:I}", "epoch", ep, "key", r[i].key,
+                          "pub", pub, "from_seq", (json_int_t)r[i].from_seq);
+            if (r[i].checked)
+                json_object_set_new(o, "start_ns",
+                                    json_integer((json_int_t)r[i].start_ns));
+            else
+                json_object_set_new(o, "pub", json_null());
+            cli_print_json(c, o);
         }
     }
     free(r);

@@ -290,6 +290,9 @@ int ldg_epoch_anchor_apply(struct ldg_txn *t, const struct ldg_event *ev,
 int ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key,
                    uint64_t seal_seq, struct ldg_seal *s, uint8_t *buf,
                    size_t cap);
+/* 1 when the registry says key_id was anchored before seq. */
+int ldg_epoch_anchored_before(struct ldg_txn *t, const char *key_id,
+                              uint64_t seq);
 /* 1 when (k, v) is an "epoch:" registry record (its key id into key_id). */
 int ldg_epoch_rec_ok(const uint8_t *k, size_t klen, size_t vlen, char *key_id);
 

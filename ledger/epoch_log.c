@@ -91,6 +91,13 @@ rec_put(struct ldg_txn *t, const char *key_id, const struct eprec *r)
 }
 
 int
+ldg_epoch_anchored_before(struct ldg_txn *t, const char *key_id, uint64_t seq)
+{
+    struct eprec r;
+    return rec_get(t, key_id, &r) == 0 && r.anchor_seq < seq;
+}
+
+int
 ldg_epoch_rec_ok(const uint8_t *k, size_t klen, size_t vlen, char *key_id)
 {
     if (klen != 6 + LDG_KEYID_LEN || memcmp(k, "epoch:", 6) != 0 ||
@@ -456,6 +463,7 @@ ldg_keys_advance(struct ldg_ledger *l, const char *name,
         memcpy(row->pub, st->cur_pub, 32);
         row->start_ns = ldg_epoch_start(&st->par, st->cur, st->links);
         row->from_seq = UINT64_MAX; /* nothing sealed under it yet */
+        row->checked = 1;
     }
 out:
     ldg_epoch_state_free(st);
@@ -493,6 +501,7 @@ ldg_keys_anchor_get(struct ldg_ledger *l, const char *name, uint8_t anchor[32],
 struct lchain {
     char key_id[LDG_KEYID_LEN + 1];
     char name[LDG_NAME_MAX + 1];
+    int pruned; /* anchored before the horizon: not checkable */
     struct ldg_epoch_chain c;
 };
 
@@ -505,11 +514,19 @@ ldg_keys_epochs(struct ldg_ledger *l, struct ldg_epoch_row **out, size_t *nout)
     struct lchain *ch = NULL;
     struct ldg_epoch_row *rows = NULL;
     size_t nch = 0, n = 0, cap = 0;
+    uint64_t horizon = 0;
     char err[512];
     int rc;
 
     *out = NULL;
     *nout = 0;
+    {
+        struct ldg_horizon hz;
+        if (ldg_horizon(l, &hz) == 0) {
+            horizon = hz.seq;
+            ldg_horizon_release(&hz);
+        }
+    }
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
     if (!ldg_store_has_core(l->store, LDG_DB_SEALS))
@@ -553,10 +570,19 @@ ldg_keys_epochs(struct ldg_ledger *l, struct ldg_epoch_row **out, size_t *nout)
                 break;
             snprintf(h->name, sizeof h->name, "%s", ks.name);
             ldg_epoch_chain_init(&h->c, &r.par);
+            h->pruned = horizon > 0 && r.anchor_seq < horizon;
         }
         was = h->c.cur;
         started = h->c.started;
-        if (ldg_epoch_chain_step(&h->c, &x, err, sizeof err) < 0) {
+        if (h->pruned) { /* listed as the seals say, not checked */
+            if (started && was.period == x.period && was.sub == x.sub)
+                continue;
+            h->c.started = 1;
+            h->c.cur.period = x.period;
+            h->c.cur.sub = x.sub;
+            memset(h->c.pub, 0, 32);
+            h->c.start_ns = 0;
+        } else if (ldg_epoch_chain_step(&h->c, &x, err, sizeof err) < 0) {
             ldg_seterr(l, "seal at event %llu: %s",
                        (unsigned long long)ldg_rd_be64(k.data), err);
             rc = LDG_ETAMPER;
@@ -581,6 +607,7 @@ ldg_keys_epochs(struct ldg_ledger *l, struct ldg_epoch_row **out, size_t *nout)
         memcpy(rows[n].pub, h->c.pub, 32);
         rows[n].start_ns = h->c.start_ns;
         rows[n].from_seq = ldg_rd_be64(k.data);
+        rows[n].checked = !h->pruned;
         n++;
     }
     if (rc == LDG_ENOTFOUND)

@@ -386,6 +386,9 @@ struct ldg_epoch_row {
     uint8_t pub[32];
     uint64_t start_ns;
     uint64_t from_seq;
+    /* 0: a pruned ledger whose key was anchored before the horizon: the
+     * certs that give pub and start left with the pruned events */
+    int checked;
 };
 /* Gives key name (NULL: the log key), whose secret this box holds, epoch
  * keys: makes DIR/keys/NAME.epochs (a fresh anchor, periods of period_ns
@@ -1065,6 +1068,11 @@ struct ldg_verify_report {
      * against the bodies; 0 when it is behind the log (query scans the
      * bodies then, and it is not checked) */
     int bix_checked;
+    /* a pruned ledger: seals by keys whose epoch anchor is before the
+     * horizon, whose epoch part was not checked (the certs that tie it to
+     * the anchor left with the pruned events: FORMAT.md 5.1); their own
+     * signatures were */
+    uint64_t epochs_unchecked;
 };
 /* Verifies the log: each entry decodes canonically, seq and prev chain,
  * timestamps never decrease, each signature or seal with a key valid at

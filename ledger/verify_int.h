@@ -25,6 +25,8 @@ struct seqrd {
     struct ldg_val k, v;
 };
 
+#define VF_ANCHOR_PRUNED UINT64_MAX
+
 struct vkey {
     char key_id[LDG_KEYID_LEN + 1];
     char name[LDG_NAME_MAX + 1];
@@ -33,7 +35,9 @@ struct vkey {
     uint32_t roles;  /* ldg_roles_mask of its key.added; the log key: all */
     uint64_t sealed; /* format 2: events its seals covered so far (pass 1) */
     /* epoch keys (FORMAT.md 5.1): anchor_seq + 1 of its key.anchored (0:
-     * none), and its chain from the anchor as far as its seals went */
+     * none; VF_ANCHOR_PRUNED: before a pruned ledger's horizon, its chain
+     * not checkable), and its chain from the anchor as far as its seals
+     * went */
     uint64_t anchored;
     struct ldg_epoch_chain *ep; /* malloc'd at its anchor; freed with keys */
 };
@@ -87,7 +91,9 @@ struct vstate {
     /* format 2 (pass 1 only) */
     struct vseal *open;
     size_t nopen, capopen;
-    uint64_t nseals; /* seals opened */
+    uint64_t nseals;           /* seals opened */
+    uint64_t epochs_unchecked; /* epoch seals of keys anchored before the
+                                  horizon (not checked) */
     /* verify --full from 0: the index keys the entries call for, as a
      * keyed multiset hash per index (a random key per run), compared
      * with the same hash over a walk of each index (check_indexes_fast) */

@@ -8,7 +8,9 @@
 # second anchor is refused (exit 73) and `keys advance` without an anchor
 # names the cure; `kill -9` of `keys advance` and of appenders at random
 # moments loses nothing acked and leaves a ledger that verifies and goes
-# on appending. Fails on a build without epochs (no `keys anchor`).
+# on appending; a ledger pruned past its anchor verifies and says which
+# epochs it could not check. Fails on a build without epochs (no `keys
+# anchor`).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 77; }
@@ -123,6 +125,18 @@ done <"$T/acked"
 L append x.test --body '{"after":1}' >/dev/null || fail "append after the kills"
 L keys advance >/dev/null || fail "advance after the kills"
 L verify --full >"$T/out" 2>&1 || fail "verify at the end: $(cat "$T/out")"
+
+# pruned past the anchor: verify passes and says which epochs it could
+# not check (their certs left with the pruned events); keys epochs lists
+# them without a key
+L archive --before 6 --out "$T/a.seg" >/dev/null 2>&1 || fail "archive --before 6"
+L prune --before 6 --archive "$T/a.seg" --force >/dev/null 2>"$T/err" || fail "prune: $(cat "$T/err")"
+L verify --full >"$T/out" 2>&1 || fail "verify of the pruned ledger: $(cat "$T/out")"
+grep -q 'epoch part of .* seals was not checked' "$T/out" ||
+    fail "verify of the pruned ledger did not say what it could not check: $(cat "$T/out")"
+L keys epochs -o json | jq -e -s 'any(.[]; .key == "log" and .pub == null)' >/dev/null ||
+    fail "keys epochs of the pruned ledger: $(L keys epochs -o json 2>&1)"
+L append x.test --body '{"after":"prune"}' >/dev/null || fail "append after prune"
 
 [ "$fails" = 0 ] && echo "ok: epochs" && exit 0
 exit 1
