@@ -115,6 +115,29 @@ keys_epochs(struct cli *c, struct ldg_ledger *l)
     return EX_OK;
 }
 
+/* ledger keys verifier: the log's verifier key, one line (what
+ * verify-bundle --trusted-key and C2SP tools read); -o json names the log
+ * key's epoch anchor too, when it has one. */
+static void
+keys_verifier(struct cli *c, struct ldg_ledger *l, const char *vkey)
+{
+    uint8_t anchor[32];
+    uint64_t t0, len, seq;
+    char hex[65];
+    json_t *o;
+
+    if (c->out == OUT_HUMAN ||
+        ldg_keys_anchor_get(l, NULL, anchor, &t0, &len, &seq) < 0) {
+        cli_print_text(c, "verifier", vkey);
+        return;
+    }
+    ldg_hex(hex, anchor, 32);
+    o = json_pack("{s:s, s:{s:s, s:I, s:I, s:I}}", "verifier", vkey, "anchor",
+                  "pub", hex, "t0", (json_int_t)t0, "period_ns",
+                  (json_int_t)len, "seq", (json_int_t)seq);
+    cli_print_json(c, o);
+}
+
 /* ledger keys anchor|advance [NAME] */
 static int
 keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
@@ -189,7 +212,8 @@ static const struct cli_opt keys_opts[] = {
         "add NAME: create actor NAME's key and record it (with --public-key: "
         "record a key its writer holds); list: every key; revoke NAME: "
         "record that NAME's key is no longer trusted; verifier: the log's "
-        "verifier key, for a third party; generate: make a secret key "
+        "verifier key, for a third party (-o json: and the log key's epoch "
+        "anchor); generate: make a secret key "
         "file outside any ledger (--out) and print its public key; "
         "anchor [NAME]: NAME (default the log key) seals with "
         "forward-secure epoch keys from here on; advance [NAME]: end "
@@ -456,7 +480,7 @@ cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
         rc = keys_list(c, l);
     } else if (strcmp(sub, "verifier") == 0) {
         ldg_verifier_key(l, what, sizeof what);
-        cli_print_text(c, "verifier", what);
+        keys_verifier(c, l, what);
     } else if (strcmp(sub, "revoke") == 0) {
         rc = ldg_keys_revoke(l, pos[1], x->reason, &seq);
         snprintf(what, sizeof what, "key %s revoked", pos[1]);

@@ -65,6 +65,11 @@ jq -e -s 'all(.[]; (.epoch | test("^[0-9]+\\.[0-9]+$")) and .key == "log" and
 [ "$(jq -r .epoch "$T/ep" | head -n 2 | tr '\n' ' ')" = "0.0 0.1 " ] ||
     fail "first epochs: $(jq -r .epoch "$T/ep" | tr '\n' ' ')"
 L verify --full >"$T/out" 2>&1 || fail "verify --full: $(cat "$T/out")"
+# keys verifier: one line as before; -o json names the anchor too
+[ "$(L keys verifier | wc -l)" = 1 ] || fail "keys verifier is not one line"
+L keys verifier -o json | jq -e '(.verifier | test("\\+")) and
+    (.anchor.pub | test("^[0-9a-f]{64}$")) and .anchor.period_ns == 1000000000 and
+    .anchor.seq == 1' >/dev/null || fail "keys verifier -o json: $(L keys verifier -o json)"
 
 # no past secret in any file under the ledger directory
 cur=$(secrets | sort)
