@@ -25,7 +25,7 @@
 #define VECTORS "tests/vectors/epoch-v1.txt"
 #define T0 1700000000000000000ull
 #define LEN 60000000000ull
-static char vkeys[64][32], *vvals[64];
+static char vkeys[96][32], *vvals[96];
 static size_t nv;
 
 static const char *
@@ -46,7 +46,7 @@ load_vectors(void **state)
     (void)state;
     if (f == NULL)
         return -1;
-    while (fgets(line, sizeof line, f) != NULL && nv < 64) {
+    while (fgets(line, sizeof line, f) != NULL && nv < 96) {
         char *c = strstr(line, ": ");
         if (line[0] == '#' || c == NULL)
             continue;
@@ -151,6 +151,76 @@ test_epoch__vectors(void **state)
     hex_eq(slot, LDG_EPOCH_SLOT, "p6.1.slot");
     ldg_secure_free(slot);
     ldg_epoch_state_free(s);
+}
+
+static size_t
+unhex_vec(uint8_t **out, const char *key)
+{
+    const char *h = vec(key);
+    size_t n = strlen(h) / 2;
+    *out = malloc(n);
+    assert_int_equal(ldg_unhex(*out, n, h), 0);
+    return n;
+}
+
+/* The epoch parts of two seals of core-v2's seal map: epoch 1.0 as the
+ * key's first (all 32 certs) and 6.1 (levels 30 and 31, link 1); the
+ * stored record of the second. */
+static void
+test_epoch__seal_vectors(void **state)
+{
+    struct ldg_epoch_chain c;
+    struct ldg_epoch_params par;
+    struct ldg_epoch_ext x;
+    struct ldg_seal s;
+    uint8_t *map, *e1, *e6, *rec, want[32];
+    size_t nm, n1, n6, nr;
+    char err[256];
+    struct ldg_epoch_id id1 = {1, 0}, id6 = {6, 1};
+    (void)state;
+    nm = unhex_vec(&map, "seal.map");
+    n1 = unhex_vec(&e1, "seal.ext.1.0");
+    n6 = unhex_vec(&e6, "seal.ext.6.1");
+    nr = unhex_vec(&rec, "seal.record.6.1");
+    memset(&par, 0, sizeof par);
+    assert_int_equal(ldg_unhex(par.anchor, 32, vec("anchor.pub")), 0);
+    par.t0_ns = T0;
+    par.len_ns = LEN;
+    ldg_epoch_chain_init(&c, &par);
+    assert_int_equal(ldg_epoch_ext_decode(e1, n1, &x), 0);
+    assert_int_equal(ldg_epoch_chain_step(&c, &x, err, sizeof err), 0);
+    assert_int_equal(ldg_unhex(want, 32, vec("p1.key")), 0);
+    assert_memory_equal(c.pub, want, 32);
+    assert_int_equal(ldg_epoch_seal_verify(c.pub, id1, map, nm, x.sig), 0);
+    assert_int_equal(ldg_epoch_ext_decode(e6, n6, &x), 0);
+    assert_int_equal(x.l0, 30);
+    assert_int_equal(ldg_epoch_chain_step(&c, &x, err, sizeof err), 0);
+    assert_int_equal(ldg_unhex(want, 32, vec("p6.1.key")), 0);
+    assert_memory_equal(c.pub, want, 32);
+    assert_true(c.start_ns == T0 + 6 * LEN + 30000000000ull);
+    assert_int_equal(ldg_epoch_seal_verify(c.pub, id6, map, nm, x.sig), 0);
+    /* the record decodes to the map, the key's signature and this part */
+    assert_int_equal(ldg_seal_record_decode(rec, nr, &s), 0);
+    assert_int_equal(s.ext_len, n6);
+    assert_memory_equal(s.ext, e6, n6);
+    /* every single-bit change of the 6.1 part is refused */
+    for (size_t bit = 0; bit < n6 * 8; bit += 7) {
+        struct ldg_epoch_chain c2;
+        ldg_epoch_chain_init(&c2, &par);
+        assert_int_equal(ldg_epoch_ext_decode(e1, n1, &x), 0);
+        assert_int_equal(ldg_epoch_chain_step(&c2, &x, err, sizeof err), 0);
+        e6[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        if (ldg_epoch_ext_decode(e6, n6, &x) == 0 &&
+            ldg_epoch_chain_step(&c2, &x, err, sizeof err) == 0 &&
+            ldg_epoch_seal_verify(c2.pub, c2.cur, map, nm, x.sig) == 0)
+            fail_msg("bit %zu of the 6.1 part changed and it still holds",
+                     bit);
+        e6[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    free(map);
+    free(e1);
+    free(e6);
+    free(rec);
 }
 
 /* Every epoch key verifies from the anchor with its path and links, and a
@@ -682,6 +752,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_epoch__vectors),
+        cmocka_unit_test(test_epoch__seal_vectors),
         cmocka_unit_test(test_epoch__chain_from_anchor),
         cmocka_unit_test(test_epoch__advance_rules),
         cmocka_unit_test(test_epoch__past_secrets_wiped),

@@ -12,6 +12,7 @@ child's; a link's new key), is SHA-256("epoch-vector" || u32be(k)) for
 k = 0, 1, 2, ...
 """
 import hashlib
+import os
 import struct
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import \
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import (Encoding,
 DEPTH = 32
 CERT_CTX = b"ledger/epoch-cert/v1\x00"
 LINK_CTX = b"ledger/epoch-link/v1\x00"
+SEAL_CTX = b"ledger/seal-epoch/v1\x00"
 T0 = 1_700_000_000_000_000_000
 LEN = 60_000_000_000
 
@@ -156,6 +158,14 @@ def main():
     # period 1, then 6 (skipping 2..5), then a sub-epoch of 6
     t.advance(T0 + 1 * LEN + 5)
     out("p1.key", pub(t.cur))
+    smap = None
+    here = os.path.dirname(os.path.abspath(__file__))
+    for line in open(os.path.join(here, "core-v2.txt")):
+        if line.startswith("seal.map: "):
+            smap = bytes.fromhex(line.split(": ", 1)[1].strip())
+    esig = key(t.cur).sign(SEAL_CTX + struct.pack(">II", 1, 0) + smap)
+    t.ext1 = struct.pack(">II", 1, 0) + esig + bytes([0, 0]) + \
+        b"".join(b"".join(c) for c in t.path)
     out("p1.cert.31", b"".join(t.path[31]))
     t.advance(T0 + 6 * LEN + 7)
     out("p6.key", pub(t.cur))
@@ -170,6 +180,31 @@ def main():
     out("p6.1.key", pub(t.cur))
     slot = t.slot(7)
     out("p6.1.slot", slot)
+    # epoch seals (FORMAT.md 5.1): core-v2's seal map sealed under epoch
+    # 1.0 as the key's first epoch seal (all 32 certs), then under 6.1
+    # (the certs of levels 30 and 31, where the paths to 1 and 6 part,
+    # and link 1)
+    here = os.path.dirname(os.path.abspath(__file__))
+    smap = None
+    for line in open(os.path.join(here, "core-v2.txt")):
+        if line.startswith("seal.map: "):
+            smap = bytes.fromhex(line.split(": ", 1)[1].strip())
+    out("seal.map", smap)
+    out("seal.ext.1.0", t.ext1)
+    esig = key(t.cur).sign(SEAL_CTX + struct.pack(">II", 6, 1) + smap)
+    ext = struct.pack(">II", 6, 1) + esig + bytes([30, 0])
+    for lv in (30, 31):
+        ext += b"".join(t.path[lv])
+    for st, pk, sig in t.links:
+        ext += struct.pack(">Q", st) + pk + sig
+    out("seal.ext.6.1", ext)
+    ssig = None
+    for line in open(os.path.join(here, "core-v2.txt")):
+        if line.startswith("seal.signature: "):
+            ssig = bytes.fromhex(line.split(": ", 1)[1].strip())
+    rec = bytes([0x93]) + smap + b"\xc4\x40" + ssig + \
+        b"\xc5" + struct.pack(">H", len(ext)) + ext
+    out("seal.record.6.1", rec)
 
 
 main()
