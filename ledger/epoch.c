@@ -263,55 +263,46 @@ static int
 expand(struct ldg_epoch_state *s, unsigned level, uint32_t period,
        uint8_t *node_seed, const uint8_t *node_pub, const struct seeder *sd)
 {
-    struct ldg_key *node = NULL, *kids[2] = {NULL, NULL};
-    uint8_t *seeds = ldg_secure_alloc(64); /* left ‖ right */
+    /* node ‖ left ‖ right seeds, and the node's public key */
+    uint8_t *seeds = ldg_secure_alloc(96), pub[32];
     uint8_t msg[LDG_EPOCH_CERT_MSG];
     int rc = LDG_ENOMEM;
 
     if (seeds == NULL)
-        goto out;
-    /* a pending sibling's public key is in its parent's cert already */
-    rc = node_pub != NULL
-             ? ldg_key_from_keypair(&node, "epoch", node_seed, node_pub)
-             : ldg_key_from_seed(&node, "epoch", node_seed);
-    if (rc < 0)
-        goto out;
-    if (level == LDG_EPOCH_DEPTH) /* the node is the leaf */
-        memcpy(s->cur_seed, node_seed, 32);
+        return rc;
+    memcpy(seeds, node_seed, 32);
     ldg_wipe(node_seed, 32);
+    /* a pending sibling's public key is in its parent's cert already */
+    if (node_pub != NULL)
+        memcpy(pub, node_pub, 32);
+    else if ((rc = ldg_ed25519_seed_pub(pub, seeds)) < 0)
+        goto out;
     for (unsigned l = level; l < LDG_EPOCH_DEPTH; l++) {
         unsigned bit = path_bit(period, l + 1);
-        seed_new(sd, seeds);
         seed_new(sd, seeds + 32);
-        for (int c = 0; c < 2; c++)
-            if ((rc = ldg_key_from_seed(&kids[c], "epoch", seeds + 32 * c)) < 0)
-                goto out;
-        memcpy(s->path[l].left, kids[0]->pub, 32);
-        memcpy(s->path[l].right, kids[1]->pub, 32);
-        ldg_epoch_cert_msg(msg, &s->par, l, node_index(period, l), kids[0]->pub,
-                           kids[1]->pub);
-        if ((rc = ldg_ed25519_sign_ctx(s->path[l].sig, LDG_EPOCH_CERT_CTX, msg,
-                                       sizeof msg, node)) < 0)
+        seed_new(sd, seeds + 64);
+        if ((rc = ldg_ed25519_seed_pub(s->path[l].left, seeds + 32)) < 0 ||
+            (rc = ldg_ed25519_seed_pub(s->path[l].right, seeds + 64)) < 0)
             goto out;
-        ldg_key_free(node); /* the node's secret: gone */
-        node = kids[bit];
-        kids[bit] = NULL;
+        ldg_epoch_cert_msg(msg, &s->par, l, node_index(period, l),
+                           s->path[l].left, s->path[l].right);
+        if ((rc = ldg_ed25519_seed_sign_ctx(s->path[l].sig, LDG_EPOCH_CERT_CTX,
+                                            msg, sizeof msg, seeds, pub)) < 0)
+            goto out;
+        /* the node's secret: gone; the child on the path is the node */
+        memcpy(seeds, seeds + 32 + 32 * bit, 32);
+        memcpy(pub, bit ? s->path[l].right : s->path[l].left, 32);
         if (bit == 0)
-            memcpy(s->pend[l], seeds + 32, 32); /* level l+1's sibling */
+            memcpy(s->pend[l], seeds + 64, 32); /* level l+1's sibling */
         else
             ldg_wipe(s->pend[l], 32);
-        if (l + 1 == LDG_EPOCH_DEPTH)
-            memcpy(s->cur_seed, seeds + 32 * bit, 32);
-        ldg_wipe(seeds, 64);
-        ldg_key_free(kids[1 - bit]);
-        kids[1 - bit] = NULL;
+        ldg_wipe(seeds + 32, 64);
     }
-    memcpy(s->cur_pub, node->pub, 32);
+    memcpy(s->cur_seed, seeds, 32); /* the leaf */
+    memcpy(s->cur_pub, pub, 32);
     rc = 0;
 out:
-    ldg_key_free(node);
-    ldg_key_free(kids[0]);
-    ldg_key_free(kids[1]);
+    ldg_wipe(seeds, 96);
     ldg_secure_free(seeds);
     return rc;
 }
@@ -393,7 +384,6 @@ ldg_epoch_state_from_seeds(struct ldg_epoch_state **out,
 static int
 advance_sub(struct ldg_epoch_state *s, uint64_t ts_ns, const struct seeder *sd)
 {
-    struct ldg_key *cur = NULL, *next = NULL;
     uint8_t msg[LDG_EPOCH_LINK_MSG];
     uint8_t *seed = ldg_secure_alloc(32);
     struct ldg_epoch_link *k;
@@ -406,24 +396,20 @@ advance_sub(struct ldg_epoch_state *s, uint64_t ts_ns, const struct seeder *sd)
         goto out;
     }
     seed_new(sd, seed);
-    if ((rc = ldg_key_from_keypair(&cur, "epoch", s->cur_seed, s->cur_pub)) <
-            0 ||
-        (rc = ldg_key_from_seed(&next, "epoch", seed)) < 0)
-        goto out;
     k = &s->links[s->cur.sub];
     k->start_ns = ts_ns;
-    memcpy(k->pub, next->pub, 32);
+    if ((rc = ldg_ed25519_seed_pub(k->pub, seed)) < 0)
+        goto out;
     ldg_epoch_link_msg(msg, &s->par, s->cur.period, s->cur.sub + 1, ts_ns,
-                       next->pub);
-    if ((rc = ldg_ed25519_sign_ctx(k->sig, LDG_EPOCH_LINK_CTX, msg, sizeof msg,
-                                   cur)) < 0)
+                       k->pub);
+    if ((rc = ldg_ed25519_seed_sign_ctx(k->sig, LDG_EPOCH_LINK_CTX, msg,
+                                        sizeof msg, s->cur_seed, s->cur_pub)) <
+        0)
         goto out;
     s->cur.sub++;
     memcpy(s->cur_seed, seed, 32);
-    memcpy(s->cur_pub, next->pub, 32);
+    memcpy(s->cur_pub, k->pub, 32);
 out:
-    ldg_key_free(cur);
-    ldg_key_free(next);
     ldg_secure_free(seed);
     return rc;
 }
@@ -626,17 +612,14 @@ int
 ldg_epoch_seal_sign(const struct ldg_epoch_state *s, const uint8_t *map,
                     size_t n, uint8_t sig[64])
 {
-    struct ldg_key *k = NULL;
     size_t len;
     uint8_t *m = seal_msg(s->cur, map, n, &len);
     int rc;
 
     if (m == NULL)
         return LDG_ENOMEM;
-    rc = ldg_epoch_key(s, "epoch", &k);
-    if (rc == 0)
-        rc = ldg_ed25519_sign_ctx(sig, LDG_EPOCH_SEAL_CTX, m, len, k);
-    ldg_key_free(k);
+    rc = ldg_ed25519_seed_sign_ctx(sig, LDG_EPOCH_SEAL_CTX, m, len, s->cur_seed,
+                                   s->cur_pub);
     free(m);
     return rc;
 }
