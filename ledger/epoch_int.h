@@ -20,9 +20,8 @@
  *
  * The rule that makes the past safe: an epoch key has a start time
  * (T0 + p·L for sub-epoch 0, the link's time for j > 0), and an event it
- * seals must have ts ≥ that start and ts < T0 + (p+1)·L. Whoever takes
- * the box holds only keys whose start is after every event acked before
- * the last advance.
+ * seals must have ts ≥ that start. Whoever takes the box holds only keys
+ * whose start is after every event acked before the last advance.
  *
  * The state of one tree lives in DIR/keys/NAME.epochs: two slots of
  * LDG_EPOCH_SLOT bytes, each the whole state with a SHA-256, overwritten in
