@@ -106,6 +106,8 @@ L keys anchor alice --epoch 2 >/dev/null || fail "keys anchor alice"
 L append x.test --actor alice --body '{"n":5}' >/dev/null || fail "append as alice"
 L keys epochs -o json | jq -e -s 'any(.[]; .key == "alice")' >/dev/null ||
     fail "alice's epochs not listed"
+L keys revoke alice --reason 'left' >/dev/null || fail "keys revoke alice"
+[ -e "$D/keys/alice.epochs" ] && fail "alice.epochs left after her key was revoked"
 
 # kill -9 during epoch changes: appenders and `keys advance` killed at
 # random moments; every acked seq stays, the ledger verifies and appends
