@@ -344,6 +344,7 @@ bench: all $(BENCH_BIN)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/proxy.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/otlp.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/glance.sh $(B)
+	@BENCH_OUT=$(BENCH_OUT) sh bench/epochs.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/journal.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) bash bench/wear.sh $(B) || \
 	    echo "bench/wear.sh failed (it needs root): RESULTS.md says so"

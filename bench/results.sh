@@ -25,6 +25,8 @@
 #   glance.tsv    bench/glance.sh: scenario, unit, value, target, note
 #   otlp.tsv      bench/otlp.sh: scenario, unit, figure, target, verdict
 #                 (a header line) — the "OpenTelemetry in" section
+#   epochs.tsv    bench/epochs.sh: scenario, unit, value, target (max:X
+#                 or min:X), note — the "Epoch keys" section
 #   journal.tsv   bench/journal.sh: scenario, unit, ledger, journalctl,
 #                 better, target (ratio:X against journalctl, or -), note
 #                 (a header line) — the "Against the journal" section
@@ -66,7 +68,7 @@ fi
 BOUNDS=${BENCH_BOUNDS:-$HERE/bounds.tsv}
 [ -d "$O" ] || { echo "bench/results.sh: no directory $O" >&2; exit 66; }
 any=0
-for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv proxy.tsv proxy.md retention.txt retention.tsv otlp.tsv journal.tsv wear.tsv; do
+for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv epochs.tsv proxy.tsv proxy.md retention.txt retention.tsv otlp.tsv journal.tsv wear.tsv; do
     [ -f "$O/$f" ] && any=1
 done
 [ $any = 1 ] || {
@@ -398,6 +400,23 @@ if [ -f "$O/glance.tsv" ]; then
     }' "$O/glance.tsv" 2>>"$O/.missed"
 else
     echo 'Missing: `bench/glance.sh` left no `glance.tsv` in this run.'
+fi
+
+# -------------------------------------------------------------- epochs --
+printf '\n## Epoch keys: forward-secure evidence (issue 65)\n'
+if [ -f "$O/epochs.tsv" ]; then
+    echo "| scenario | unit | figure | target | verdict | note |"
+    echo "|---|---|---|---|---|---|"
+    awk -F '\t' -v ROW_MAX="$ROW_MAX" "$FIT"'{
+        v = "-"; tt = "-"
+        if ($4 ~ /^max:/) { t = substr($4, 5); tt = "<= " t; v = isnum($3) ? (($3 + 0 <= t + 0) ? "meets" : "**misses**") : "?" }
+        if ($4 ~ /^min:/) { t = substr($4, 5); tt = ">= " t; v = isnum($3) ? (($3 + 0 >= t + 0) ? "meets" : "**misses**") : "?" }
+        if (v ~ /misses/) print $1 > "/dev/stderr"
+        row = sprintf("| %s | %s | %s | %s | %s | ", $1, $2, $3, tt, v)
+        print row fit(row, $5) " |"
+    }' "$O/epochs.tsv" 2>>"$O/.missed"
+else
+    echo 'Missing: `bench/epochs.sh` left no `epochs.tsv` in this run.'
 fi
 
 # -------------------------------------------------------------- proxy --

@@ -18,6 +18,7 @@ enum { OPT_DIRECT = 300, OPT_ID, OPT_TIME };
 
 struct init_args {
     const char *origin;
+    unsigned epoch_s;
 };
 static const struct cli_opt init_opts[] = {
     CLI_STR('g', 0, "origin", "NAME",
@@ -25,6 +26,11 @@ static const struct cli_opt init_opts[] = {
             "spaces or '+' (default: ledger.local/ and 12 random hex "
             "digits)",
             struct init_args, origin),
+    CLI_NUM(500, 0, "epoch", "SECONDS",
+            "seal with forward-secure epoch keys of SECONDS from the start "
+            "(the anchor is event 1; `ledger keys anchor` does it later); "
+            "in development: with LEDGER_LAYOUT=999 only",
+            struct init_args, epoch_s, 1, 31622400),
     CLI_OPT_END};
 
 static int
@@ -60,6 +66,14 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
             }
         }
     }
+    /* epoch keys are in development, as layout 999 is: they go together
+     * (one development format), so no release reads such a ledger */
+    if (x->epoch_s != 0 && o.layout != 999) {
+        cli_err(c, "--epoch: epoch keys are in development and need store "
+                   "layout 999, which no release reads: set "
+                   "LEDGER_LAYOUT=999 to make one");
+        return EX_USAGE;
+    }
     /* the user's own default, never the system ledger: init makes a new
      * ledger where it was asked to */
     if ((rc = cli_resolve_dir_own(c)) != 0)
@@ -81,6 +95,13 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
                 c->dir);
         if ((rc = cli_open(c, 1, &l)) != 0)
             return rc;
+    }
+    if (x->epoch_s != 0 &&
+        (rc = ldg_keys_anchor(l, NULL, (uint64_t)x->epoch_s * 1000000000ull,
+                              NULL)) < 0) {
+        rc = cli_fail(c, l, rc);
+        ldg_close(l);
+        return rc;
     }
     ldg_verifier_key(l, vkey, sizeof vkey);
     if (c->out == OUT_HUMAN) {

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "export/export.h"
+#include "fleet/fleet.h"
 #include "doctor/doctor.h"
 #include "query/query.h"
 #include "projections/projections.h"
@@ -329,6 +330,16 @@ cmd_doctor(struct cli *c, struct vargs *va, int npos, char **pos)
     o.pack = va->pack;
     o.progress = cli_progress;
     o.progress_ctx = c;
+    {
+        /* the newest size a witness cosigned (fleet/), for
+         * epoch-exposure */
+        char *note = NULL, *nl;
+        size_t len;
+        if (ldg_cosigned_get(l, 0, &note, &len) == 0 &&
+            (nl = strchr(note, '\n')) != NULL)
+            o.witness_size = strtoull(nl + 1, NULL, 10);
+        free(note);
+    }
     rc = ldg_doctor_run(l, &o, &d, &verdict);
     if (c->progress && va->at_size)
         cli_progress_done(c);

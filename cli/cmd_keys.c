@@ -73,10 +73,108 @@ keys_list(struct cli *c, struct ldg_ledger *l)
     return EX_OK;
 }
 
-enum { OPT_PUBKEY = 400, OPT_KEYOUT, OPT_KEYNAME };
+/* ledger keys epochs: each epoch the log's seals are under. */
+static int
+keys_epochs(struct cli *c, struct ldg_ledger *l)
+{
+    struct ldg_epoch_row *r;
+    size_t n;
+    int rc = ldg_keys_epochs(l, &r, &n);
+
+    if (rc < 0)
+        return cli_fail(c, l, rc);
+    if (c->out == OUT_HUMAN)
+        printf("%-16s %-12s %-10s %s\n", "KEY", "EPOCH", "FROM_SEQ",
+               "PUBLIC KEY");
+    for (size_t i = 0; i < n; i++) {
+        char ep[32], pub[65];
+        snprintf(ep, sizeof ep, "%u.%u", r[i].period, r[i].sub);
+        /* a key anchored before a prune's horizon: its certs left with
+         * the pruned events, its epoch keys are not known here */
+        if (r[i].checked)
+            ldg_hex(pub, r[i].pub, 32);
+        else
+            snprintf(pub, sizeof pub, "-");
+        if (c->out == OUT_HUMAN) {
+            cli_cell(c, r[i].key, 16, 0);
+            printf("%-12s %-10llu %s\n", ep, (unsigned long long)r[i].from_seq,
+                   pub);
+        } else {
+            json_t *o =
+                json_pack("{s:s, s:s, s:s, s:I}", "epoch", ep, "key", r[i].key,
+                          "pub", pub, "from_seq", (json_int_t)r[i].from_seq);
+            if (r[i].checked)
+                json_object_set_new(o, "start_ns",
+                                    json_integer((json_int_t)r[i].start_ns));
+            else
+                json_object_set_new(o, "pub", json_null());
+            cli_print_json(c, o);
+        }
+    }
+    free(r);
+    return EX_OK;
+}
+
+/* ledger keys verifier: the log's verifier key, one line (what
+ * verify-bundle --trusted-key and C2SP tools read); -o json names the log
+ * key's epoch anchor too, when it has one. */
+static void
+keys_verifier(struct cli *c, struct ldg_ledger *l, const char *vkey)
+{
+    uint8_t anchor[32];
+    uint64_t t0, len, seq;
+    char hex[65];
+    json_t *o;
+
+    if (c->out == OUT_HUMAN ||
+        ldg_keys_anchor_get(l, NULL, anchor, &t0, &len, &seq) < 0) {
+        cli_print_text(c, "verifier", vkey);
+        return;
+    }
+    ldg_hex(hex, anchor, 32);
+    o = json_pack("{s:s, s:{s:s, s:I, s:I, s:I}}", "verifier", vkey, "anchor",
+                  "pub", hex, "t0", (json_int_t)t0, "period_ns",
+                  (json_int_t)len, "seq", (json_int_t)seq);
+    cli_print_json(c, o);
+}
+
+/* ledger keys anchor|advance [NAME] */
+static int
+keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
+                 const char *name, unsigned epoch_s)
+{
+    struct ldg_epoch_row row;
+    char what[256], pub[65];
+    uint64_t seq;
+    int rc;
+
+    if (strcmp(sub, "anchor") == 0) {
+        rc = ldg_keys_anchor(
+            l, name, (uint64_t)(epoch_s ? epoch_s : 60) * 1000000000ull, &seq);
+        if (rc < 0)
+            return cli_fail(c, l, rc);
+        snprintf(what, sizeof what,
+                 "key %s seals with epoch keys of %u s from here on",
+                 name ? name : "log", epoch_s ? epoch_s : 60);
+        cli_print_seq(c, seq, what);
+        return EX_OK;
+    }
+    if ((rc = ldg_keys_advance(l, name, &row)) < 0)
+        return cli_fail(c, l, rc);
+    ldg_hex(pub, row.pub, 32);
+    snprintf(what, sizeof what,
+             "key %s is at epoch %u.%u (%s); the old "
+             "secret is overwritten",
+             row.key, row.period, row.sub, pub);
+    cli_print_text(c, "epoch", what);
+    return EX_OK;
+}
+
+enum { OPT_PUBKEY = 400, OPT_KEYOUT, OPT_KEYNAME, OPT_EPOCH };
 
 struct keys_args {
     const char *roles, *reason, *pubkey, *kout, *kname;
+    unsigned epoch_s;
 };
 #define KA struct keys_args
 static const struct cli_opt keys_opts[] = {
@@ -105,14 +203,23 @@ static const struct cli_opt keys_opts[] = {
             "with generate: the name written in the key file (default: "
             "FILE's base name without .key)",
             KA, kname),
+    CLI_NUM(OPT_EPOCH, 0, "epoch", "SECONDS",
+            "with anchor: how long an epoch key lives (default 60)", KA,
+            epoch_s, 1, 31622400),
     CLI_QUIET_OPT,
-    CLI_ARG("add NAME|list|revoke NAME|verifier|generate",
-            "add: create actor NAME's key and record it (with --public-key: "
-            "record a key its writer holds); list: every key; revoke: record "
-            "that NAME's key is no longer trusted; verifier: the log's "
-            "verifier key, for a third party; generate: make a secret key "
-            "file outside any ledger (--out) and print its public key",
-            0),
+    CLI_ARG(
+        "add|list|revoke|verifier|generate|anchor|advance|epochs",
+        "add NAME: create actor NAME's key and record it (with --public-key: "
+        "record a key its writer holds); list: every key; revoke NAME: "
+        "record that NAME's key is no longer trusted; verifier: the log's "
+        "verifier key, for a third party (-o json: and the log key's epoch "
+        "anchor); generate: make a secret key "
+        "file outside any ledger (--out) and print its public key; "
+        "anchor [NAME]: NAME (default the log key) seals with "
+        "forward-secure epoch keys from here on; advance [NAME]: end "
+        "NAME's current epoch now; epochs: the epoch keys the log's "
+        "seals are under",
+        0),
     CLI_OPT_END};
 
 /* "key NAME (id KEYID) added" */
@@ -325,11 +432,34 @@ cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
     }
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
+    if (x->epoch_s != 0 && strcmp(sub, "anchor") != 0)
+        return cli_usage_err(c, "--epoch goes with anchor");
+    if (strcmp(sub, "anchor") == 0 || strcmp(sub, "advance") == 0 ||
+        strcmp(sub, "epochs") == 0) {
+        int ro = strcmp(sub, "epochs") == 0;
+        if (x->roles != NULL || x->reason != NULL || x->pubkey != NULL)
+            return cli_usage_err(c,
+                                 "%s takes no --roles, --reason nor "
+                                 "--public-key",
+                                 sub);
+        if (npos > (ro ? 1 : 2))
+            return cli_usage_err(c,
+                                 ro ? "epochs takes no argument"
+                                    : "%s takes one NAME at most",
+                                 sub);
+        if ((rc = cli_open(c, ro, &l)) != 0)
+            return rc;
+        rc = ro ? keys_epochs(c, l)
+                : keys_epoch_write(c, l, sub, npos > 1 ? pos[1] : NULL,
+                                   x->epoch_s);
+        ldg_close(l);
+        return rc;
+    }
     write = strcmp(sub, "add") == 0 || strcmp(sub, "revoke") == 0;
     if (!write && strcmp(sub, "list") != 0 && strcmp(sub, "verifier") != 0)
         return cli_usage_err(c,
                              "unknown subcommand '%s' (add, list, revoke, "
-                             "verifier or generate)",
+                             "verifier, generate, anchor, advance or epochs)",
                              sub);
     if (x->roles != NULL && strcmp(sub, "add") != 0)
         return cli_usage_err(c, "--roles goes with add");
@@ -350,7 +480,7 @@ cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
         rc = keys_list(c, l);
     } else if (strcmp(sub, "verifier") == 0) {
         ldg_verifier_key(l, what, sizeof what);
-        cli_print_text(c, "verifier", what);
+        keys_verifier(c, l, what);
     } else if (strcmp(sub, "revoke") == 0) {
         rc = ldg_keys_revoke(l, pos[1], x->reason, &seq);
         snprintf(what, sizeof what, "key %s revoked", pos[1]);
@@ -397,6 +527,10 @@ CLI_COMMAND(
     "ledger keys revoke runtime --reason 'host reinstalled'\n"
     "# give this to whoever verifies your bundles\n"
     "ledger keys verifier > box.vkey\n"
+    "# forward-secure evidence: the log key seals with epoch keys of 60 s\n"
+    "ledger keys anchor --epoch 60\n"
+    "ledger keys advance\n"
+    "ledger keys epochs -o json\n"
     "# a key the control plane holds itself: make it on its own box ...\n"
     "ledger keys generate --out cp.key > cp.pub\n"
     "# ... and enrol only its public key in the ledger\n"

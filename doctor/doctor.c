@@ -267,6 +267,72 @@ keys_valid(struct ldg_ledger *l, json_t *box)
     return clause_emit(box, &c);
 }
 
+/* What whoever holds the box now could still re-sign (issue 65). */
+static int
+epoch_exposure(struct ldg_ledger *l, uint64_t witness_size, uint64_t now_ns,
+               json_t *box)
+{
+    struct clause c;
+    struct ldg_exposure x;
+    char ago[64];
+    int rc;
+
+    clause_init(&c, "epoch-exposure");
+    rc = ldg_keys_exposure(l, &x);
+    if (rc < 0) {
+        clause_add(&c, ST_FAIL, LDG_CMD_KEYS_ADVANCE,
+                   "the log key's epoch state cannot be used: %s",
+                   ldg_errmsg(l));
+        return clause_emit(box, &c);
+    }
+    if (!x.anchored) {
+        clause_add(&c, ST_WARN, LDG_CMD_KEYS_ANCHOR " " LDG_OPT_EPOCH " 60",
+                   "the log key has no epoch keys: whoever holds this box "
+                   "can re-sign its whole past (docs/EPOCHS.md)");
+    } else {
+        uint64_t s =
+            now_ns > x.start_ns ? (now_ns - x.start_ns) / 1000000000u : 0;
+        snprintf(ago, sizeof ago, "%llu s ago", (unsigned long long)s);
+        if (x.since_seq == UINT64_MAX)
+            clause_add(&c, ST_OK, NULL,
+                       "the log key is at epoch %u.%u, begun %s, which has "
+                       "sealed nothing yet: whoever holds the box now can "
+                       "re-sign nothing acked",
+                       x.period, x.sub, ago);
+        else
+            clause_add(&c, ST_OK, NULL,
+                       "the log key is at epoch %u.%u since seq %llu, begun "
+                       "%s: whoever holds the box now could re-sign the "
+                       "events from seq %llu on, none before",
+                       x.period, x.sub, (unsigned long long)x.since_seq, ago,
+                       (unsigned long long)x.since_seq);
+    }
+    if (witness_size > 0)
+        clause_add(&c, ST_OK, NULL,
+                   "deleting or truncating the log below %llu events would "
+                   "be detected: a witness cosigned that size",
+                   (unsigned long long)witness_size);
+    else
+        clause_add(&c, ST_OK, NULL,
+                   "nothing on this box would detect deleting or truncating "
+                   "the whole log: no witness has cosigned it "
+                   "(" LDG_CMD_PUBLISH_WITNESS ")");
+    if (x.fs_keeps_old == 1)
+        clause_add(&c, ST_WARN,
+                   "keep DIR/keys on a file system that overwrites in place "
+                   "(ext4 data=ordered, xfs)",
+                   "keys/ is on %s, which may keep the old bytes an in-place "
+                   "overwrite replaces: past epoch secrets may stay readable "
+                   "from the raw device",
+                   x.fs);
+    else if (x.fs_keeps_old < 0)
+        clause_add(&c, ST_OK, NULL,
+                   "keys/ is on %s: whether it keeps overwritten bytes is "
+                   "not known here",
+                   x.fs);
+    return clause_emit(box, &c);
+}
+
 static int
 projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
 {
@@ -1212,6 +1278,8 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
     packs = json_object_get(d, "packs");
     (void)chain_verified(l, size, opts->at_size == 0, box);
     (void)keys_valid(l, box);
+    if (opts->at_size == 0)
+        (void)epoch_exposure(l, opts->witness_size, now_ns, box);
     (void)projections_current(l, opts->at_size, box);
     if (opts->at_size == 0 && disk_headroom(l, now_ns, box) == 0)
         disk_answered(box);

@@ -15,6 +15,14 @@
  *                        revoked key still has a secret key file here
  *   projections-current  every projection is stored at this code's version
  *                        and up to the log
+ *   epoch-exposure       what whoever holds the box now could re-sign:
+ *                        the log key's current epoch, since which seq and
+ *                        how long ago (warn: no epoch keys); what would
+ *                        detect deleting or truncating the log (a
+ *                        witness's cosigned size, or nothing here); and
+ *                        whether keys/'s file system may keep the bytes an
+ *                        in-place overwrite replaces (warn: btrfs, ZFS,
+ *                        F2FS, ext4 data=journal)
  *   disk-headroom        free space on the ledger's file system: at
  *                        least LDG_DOCTOR_DISK_MIN_MB and _PERCENT, and
  *                        days left at the log's growth rate against the
@@ -64,6 +72,9 @@ struct ldg_doctor_opts {
     const char *pack; /* one pack, or NULL for all */
     ldg_projections_progress_fn progress; /* for --at replays, may be NULL */
     void *progress_ctx;
+    /* epoch-exposure: the size of the newest checkpoint a witness
+     * cosigned for this log (the CLI reads it from fleet/), 0: none */
+    uint64_t witness_size;
 };
 
 /* Free space below either bound fails disk-headroom. */

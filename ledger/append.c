@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ledger/epoch_int.h"
 #include "ledger/ledger_int.h"
 #include "ledger/intake_int.h"
 #include "ledger/tlog_int.h"
@@ -1145,6 +1146,7 @@ seal_close_one(struct ldg_txn *t, struct open_seal *o)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_seal s;
+    uint8_t ext[LDG_EPOCH_EXT_MAX];
     int rc;
 
     memset(&s, 0, sizeof s);
@@ -1159,6 +1161,9 @@ seal_close_one(struct ldg_txn *t, struct open_seal *o)
                    ldg_strerror(rc));
         return rc;
     }
+    /* a key with an anchor: its epoch key signs too (epoch_log.c) */
+    if ((rc = ldg_epoch_seal(t, o->key, o->seal_seq, &s, ext, sizeof ext)) < 0)
+        return rc;
     return seal_store(t, o->seal_seq, &s);
 }
 

@@ -179,6 +179,54 @@ ldg_ed25519_verify_ctx(const uint8_t sig[64], const char *ctx, const void *msg,
     return rc;
 }
 
+/* A thread's scratch for an Ed25519 secret put together from a seed:
+ * sodium_malloc'd once (a secret never lives in ordinary memory), wiped
+ * after each use. Spares the epoch keys' moves an allocation (an mmap,
+ * mprotects and an mlock) per key. */
+static _Thread_local unsigned char *seed_sk;
+
+static unsigned char *
+scratch_sk(void)
+{
+    if (seed_sk == NULL && crypto_ready() == 0)
+        seed_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    return seed_sk;
+}
+
+int
+ldg_ed25519_seed_pub(uint8_t pub[32], const uint8_t seed[32])
+{
+    unsigned char *sk = scratch_sk();
+    if (sk == NULL)
+        return LDG_ENOMEM;
+    crypto_sign_seed_keypair(pub, sk, seed);
+    sodium_memzero(sk, crypto_sign_SECRETKEYBYTES);
+    return 0;
+}
+
+int
+ldg_ed25519_seed_sign_ctx(uint8_t sig[64], const char *ctx, const void *msg,
+                          size_t n, const uint8_t seed[32],
+                          const uint8_t pub[32])
+{
+    unsigned char *sk = scratch_sk();
+    uint8_t stackbuf[1024], *buf;
+    size_t len;
+    int rc;
+
+    if (sk == NULL)
+        return LDG_ENOMEM;
+    if ((rc = with_ctx(ctx, msg, n, stackbuf, sizeof stackbuf, &buf, &len)) < 0)
+        return rc;
+    memcpy(sk, seed, 32);
+    memcpy(sk + 32, pub, 32);
+    crypto_sign_detached(sig, NULL, buf, len, sk);
+    sodium_memzero(sk, crypto_sign_SECRETKEYBYTES);
+    if (buf != stackbuf)
+        free(buf);
+    return 0;
+}
+
 int
 ldg_ed25519_sign_raw(uint8_t sig[64], const void *msg, size_t n,
                      const struct ldg_key *key)
@@ -393,8 +441,14 @@ ldg_key_name_valid(const char *name)
     return 1;
 }
 
+/* A key from its seed (NULL: a random one). pub, when given, is the
+ * seed's public key, known already (an epoch key's, from its cert): the
+ * secret is put together as libsodium lays it out (seed ‖ pub) without
+ * the scalar multiplication; a wrong pub makes signatures that do not
+ * verify, never a wrong key id. */
 static int
-key_new(struct ldg_key **out, const char *name, const uint8_t *seed)
+key_new(struct ldg_key **out, const char *name, const uint8_t *seed,
+        const uint8_t *pub)
 {
     struct ldg_key *k;
     uint8_t seedbuf[32];
@@ -416,7 +470,14 @@ key_new(struct ldg_key **out, const char *name, const uint8_t *seed)
         randombytes_buf(seedbuf, sizeof seedbuf);
         seed = seedbuf;
     }
-    crypto_sign_seed_keypair(k->pub, k->sk, seed);
+    if (pub != NULL) {
+        _Static_assert(crypto_sign_SECRETKEYBYTES == 64, "seed ‖ pub");
+        memcpy(k->sk, seed, 32);
+        memcpy(k->sk + 32, pub, 32);
+        memcpy(k->pub, pub, 32);
+    } else {
+        crypto_sign_seed_keypair(k->pub, k->sk, seed);
+    }
     sodium_memzero(seedbuf, sizeof seedbuf);
     memcpy(k->name, name, strlen(name) + 1);
     ldg_key_id(k->key_id, k->pub);
@@ -427,14 +488,21 @@ key_new(struct ldg_key **out, const char *name, const uint8_t *seed)
 int
 ldg_key_generate(struct ldg_key **out, const char *name)
 {
-    return key_new(out, name, NULL);
+    return key_new(out, name, NULL, NULL);
 }
 
 int
 ldg_key_from_seed(struct ldg_key **out, const char *name,
                   const uint8_t seed[32])
 {
-    return key_new(out, name, seed);
+    return key_new(out, name, seed, NULL);
+}
+
+int
+ldg_key_from_keypair(struct ldg_key **out, const char *name,
+                     const uint8_t seed[32], const uint8_t pub[32])
+{
+    return key_new(out, name, seed, pub);
 }
 
 int

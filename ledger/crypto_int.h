@@ -25,6 +25,15 @@ int ldg_ed25519_sign_ctx(uint8_t sig[64], const char *ctx, const void *msg,
 /* Returns 0 if the signature verifies, LDG_EBADSIG otherwise. */
 int ldg_ed25519_verify_ctx(const uint8_t sig[64], const char *ctx,
                            const void *msg, size_t n, const uint8_t pub[32]);
+/* The public key of an Ed25519 seed, and a signature (as
+ * ldg_ed25519_sign_ctx) by the key of seed whose public key is pub (a
+ * wrong pub makes a signature that does not verify): the secret is put
+ * together in a per-thread sodium_malloc'd scratch, wiped after use.
+ * 0; LDG_ENOMEM. */
+int ldg_ed25519_seed_pub(uint8_t pub[32], const uint8_t seed[32]);
+int ldg_ed25519_seed_sign_ctx(uint8_t sig[64], const char *ctx, const void *msg,
+                              size_t n, const uint8_t seed[32],
+                              const uint8_t pub[32]);
 /* Plain Ed25519 (no context): for C2SP signed notes, whose spec fixes the
  * signed message. */
 int ldg_ed25519_sign_raw(uint8_t sig[64], const void *msg, size_t n,
@@ -64,6 +73,11 @@ void ldg_shorthash128(uint8_t out[16], const uint8_t key[16], const void *msg,
 int ldg_key_seed(const struct ldg_key *k, uint8_t seed[32]);
 
 /* Secret-key memory: sodium_malloc'd, wiped on free. */
+/* A key from its seed and its public key, known already (no scalar
+ * multiplication: the epoch keys, whose public keys their certs give).
+ * A pub that is not the seed's makes signatures that do not verify. */
+int ldg_key_from_keypair(struct ldg_key **out, const char *name,
+                         const uint8_t seed[32], const uint8_t pub[32]);
 void *ldg_secure_alloc(size_t n);
 void ldg_secure_free(void *p);
 void ldg_wipe(void *p, size_t n);

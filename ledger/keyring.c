@@ -353,19 +353,20 @@ ldg_keys_enrol(struct ldg_ledger *l, const char *name, const char *roles,
     return rc;
 }
 
-/* A revoked key signs nothing more: its secret is overwritten with zeros,
- * synced and unlinked, so no copy stays on disk under its name. (On a
+/* A revoked key signs nothing more: its secret (NAME.key, and NAME.epochs
+ * when it has epoch keys) is overwritten with zeros, synced and unlinked,
+ * so no copy stays on disk under its name. (On a
  * copy-on-write or flash file system old blocks may survive below the
  * file system; the file is gone either way.) */
 static int
-wipe_keyfile(struct ldg_ledger *l, const char *name)
+wipe_keyfile(struct ldg_ledger *l, const char *name, const char *ext)
 {
     char path[4300];
     uint8_t zero[512];
     struct stat st;
     int fd, rc = 0;
 
-    snprintf(path, sizeof path, "%s/keys/%s.key", l->dir, name);
+    snprintf(path, sizeof path, "%s/keys/%s.%s", l->dir, name, ext);
     fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? 0 : LDG_EIO;
@@ -427,6 +428,10 @@ ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
     rc = ldg_append(l, &in, seq_out);
     json_decref(body);
     if (rc == 0)
-        rc = wipe_keyfile(l, name);
+        rc = wipe_keyfile(l, name, "key");
+    /* and its epoch keys' state, whose pending secrets are of periods to
+     * come (FORMAT.md 5.1) */
+    if (rc == 0)
+        rc = wipe_keyfile(l, name, "epochs");
     return rc;
 }

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ledger/epoch_int.h"
 #include "ledger/ledger_int.h"
 
 #define KEYFILE_MAGIC "ledger-secret-key v1\n"
@@ -726,6 +727,8 @@ ldg_keys_apply(struct ldg_txn *t, const struct ldg_event *ev,
         ks.revoked_seq = UINT64_MAX;
         return rec_put(t, &ks);
     }
+    if (strcmp(ev->type, LDG_EV_KEY_ANCHORED) == 0)
+        return ldg_epoch_anchor_apply(t, ev, body);
     if (strcmp(ev->type, LDG_EV_KEY_REVOKED) == 0) {
         const char *id = json_string_value(json_object_get(body, "key_id"));
         if (id == NULL)
@@ -776,7 +779,7 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
          rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
         const struct ldg_key_state *want;
         struct ldg_key_state ks;
-        char id[LDG_KEYID_LEN + 1], a[24], b[24];
+        char id[LDG_KEYID_LEN + 1], eid[LDG_KEYID_LEN + 1], a[24], b[24];
         if (k.len == LDG_KEYS_ID_LEN + LDG_KEYID_LEN &&
             memcmp(k.data, LDG_KEYS_ID, LDG_KEYS_ID_LEN) == 0) {
             memcpy(id, (const char *)k.data + LDG_KEYS_ID_LEN, LDG_KEYID_LEN);
@@ -845,6 +848,17 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
                          "the key registry counts sealed events of key %s, "
                          "which no key event of the log adds",
                          sid);
+                *seq = UINT64_MAX;
+                rc = LDG_ETAMPER;
+                break;
+            }
+        } else if (ldg_epoch_rec_ok(k.data, k.len, v.len, eid)) {
+            /* a key's anchor and the epoch its seals carry last */
+            if (proven_find(p, n, eid) == NULL) {
+                snprintf(why, cap,
+                         "the key registry holds an epoch anchor of key %s, "
+                         "which no key event of the log adds",
+                         eid);
                 *seq = UINT64_MAX;
                 rc = LDG_ETAMPER;
                 break;

@@ -410,6 +410,74 @@ int ldg_keys_enrol(struct ldg_ledger *l, const char *name, const char *roles,
 int ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
                     uint64_t *seq_out);
 
+/* Forward-secure epoch keys (FORMAT.md 5.1, docs/EPOCHS.md). One epoch of
+ * a key: its period and sub-epoch, its public key, its start, and the seq
+ * of the first seal under it (UINT64_MAX: none yet). */
+struct ldg_epoch_row {
+    char key[LDG_NAME_MAX + 1];
+    uint32_t period, sub;
+    uint8_t pub[32];
+    uint64_t start_ns;
+    uint64_t from_seq;
+    /* 0: a pruned ledger whose key was anchored before the horizon: the
+     * certs that give pub and start left with the pruned events */
+    int checked;
+};
+/* Gives key name (NULL: the log key), whose secret this box holds, epoch
+ * keys: makes DIR/keys/NAME.epochs (a fresh anchor, periods of period_ns
+ * from now) and appends key.anchored, signed by the log key; the key's
+ * seals after it are made by its epoch keys. A state file left by an
+ * anchor that never reached the log is taken again.
+ * @return 0 with *seq_out (may be NULL); LDG_EEXIST (anchored already),
+ * LDG_EINVAL (period outside 1 s .. 366 days), LDG_EVERSION (format 1),
+ * LDG_ENOTFOUND, LDG_EKEY (the key's secret is not here).
+ * Lifetime: nothing borrowed. */
+int ldg_keys_anchor(struct ldg_ledger *l, const char *name, uint64_t period_ns,
+                    uint64_t *seq_out);
+/* Ends key name's current epoch now (NULL: the log key): the next begins
+ * after the last event in the log, its link made and the old secret
+ * overwritten in place, under the writer lock. *row (may be NULL) gets the
+ * new epoch. @return 0; LDG_ENOTFOUND (no such key, or no anchor);
+ * LDG_EFULL (16 sub-epochs in this period: the next period begins
+ * soon); LDG_EKEY (state file missing or behind the log).
+ * Lifetime: nothing borrowed. */
+int ldg_keys_advance(struct ldg_ledger *l, const char *name,
+                     struct ldg_epoch_row *row);
+/* The anchor of key name (NULL: the log key): its public key, t0, the
+ * period length, and the seq of its key.anchored. @return 0;
+ * LDG_ENOTFOUND (no such key or no anchor). Lifetime: nothing borrowed. */
+int ldg_keys_anchor_get(struct ldg_ledger *l, const char *name,
+                        uint8_t anchor[32], uint64_t *t0_ns,
+                        uint64_t *period_ns, uint64_t *seq);
+/* The epochs the log's seals are under, in seq order of their first
+ * seal, each checked from its key's anchor. @return 0 with *out (free())
+ * and *n; LDG_ETAMPER (a seal's epoch part does not verify: named in the
+ * handle's message); LDG_ECORRUPT. Lifetime: *out is the caller's. */
+int ldg_keys_epochs(struct ldg_ledger *l, struct ldg_epoch_row **out,
+                    size_t *n);
+/* What whoever holds the box now could still re-sign (the doctor's line):
+ * the log key's current epoch, since which seq and when it began, and
+ * whether the file system under keys/ may keep the bytes an in-place
+ * overwrite replaces. */
+struct ldg_exposure {
+    int anchored;         /* the log key seals with epoch keys */
+    uint32_t period, sub; /* its current epoch (the state file's) */
+    uint64_t since_seq;   /* the first seal under it; UINT64_MAX: none */
+    uint64_t start_ns;    /* when it began */
+    char fs[32];          /* keys/'s file system: "ext4", "btrfs", ... */
+    int fs_keeps_old;     /* 1: copy-on-write, log-structured or ext4
+                           * data=journal; 0: overwrites in place; -1:
+                           * not known (overlay, an unknown type) */
+};
+/* @return 0 with *out; LDG_EKEY (the state file is unusable: named in
+ * the handle's message). Lifetime: nothing borrowed. */
+int ldg_keys_exposure(struct ldg_ledger *l, struct ldg_exposure *out);
+/* From the text of /proc/self/mountinfo: whether the mount holding path
+ * (absolute, no symbolic links) has "data=journal" among its super
+ * options. @return 1 when it has, 0 when not, -1 when no mount holds it.
+ * Lifetime: nothing borrowed. */
+int ldg_mountinfo_data_journal(const char *mountinfo, const char *path);
+
 /* One key as the log knows it (from key.added / key.revoked). */
 struct ldg_keyinfo {
     char name[LDG_NAME_MAX + 1];
@@ -1033,6 +1101,11 @@ struct ldg_verify_report {
      * against the bodies; 0 when it is behind the log (query scans the
      * bodies then, and it is not checked) */
     int bix_checked;
+    /* a pruned ledger: seals by keys whose epoch anchor is before the
+     * horizon, whose epoch part was not checked (the certs that tie it to
+     * the anchor left with the pruned events: FORMAT.md 5.1); their own
+     * signatures were */
+    uint64_t epochs_unchecked;
 };
 /* Verifies the log: each entry decodes canonically, seq and prev chain,
  * timestamps never decrease, each signature or seal with a key valid at

@@ -222,9 +222,12 @@ int ldg_writer_push(struct ldg_writer *w);
 /* Most events one seal covers (a client's sealed batch, or one key's
  * events in one commit). */
 #define LDG_SEAL_EVENTS_MAX 100000
-/* Most bytes of a seal map, and of a stored seal record (map + sig). */
+/* Most bytes of a seal map, of a seal's epoch part (FORMAT.md 5.1: the
+ * epoch, its signature, at most 32 certs and 16 links), and of a stored
+ * seal record (map + sig, and the epoch part's bin16). */
 #define LDG_SEAL_MAP_MAX 400
-#define LDG_SEAL_REC_MAX (LDG_SEAL_MAP_MAX + 1 + 66)
+#define LDG_SEAL_EXT_MAX (74 + 32 * 128 + 16 * 104)
+#define LDG_SEAL_REC_MAX (LDG_SEAL_MAP_MAX + 1 + 66 + 3 + LDG_SEAL_EXT_MAX)
 
 /* A claim: canonical map { "actor": str(16 hex key id), "body": bin32,
  * "id": str (opt), "parent": uint (opt), "run": str (opt), "subject": str,
@@ -332,6 +335,12 @@ struct ldg_seal {
     char origin[LDG_ORIGIN_MAX + 1];
     uint8_t root[32];
     uint8_t sig[64];
+    /* A seal by a key with epochs (FORMAT.md 5.1): its epoch part, stored
+     * after sig (record 0x93 ‖ map ‖ bin sig ‖ bin ext); NULL and 0 for
+     * none. Borrowed: from the bytes ldg_seal_record_decode read, for as
+     * long as they are. */
+    const uint8_t *ext;
+    size_t ext_len;
 };
 /* The canonical seal map of s (sig not included) into out (cap >=
  * LDG_SEAL_MAP_MAX). LDG_EBADINPUT for count 0 or above

@@ -870,15 +870,26 @@ ldg_seal_record_encode(const struct ldg_seal *s, uint8_t *out, size_t cap,
     int rc;
     if (s == NULL || out == NULL || len == NULL)
         return LDG_EINVAL;
-    if (cap < 1 + 66)
+    if (s->ext_len > LDG_SEAL_EXT_MAX || (s->ext_len > 0 && s->ext == NULL))
+        return LDG_EINVAL;
+    if (cap < 1 + 66 + (s->ext_len ? 3 + s->ext_len : 0))
         return LDG_ETOOBIG;
-    out[0] = 0x92;
-    if ((rc = ldg_seal_map_encode(s, out + 1, cap - 1 - 66, &n)) < 0)
+    out[0] = s->ext_len ? 0x93 : 0x92;
+    if ((rc = ldg_seal_map_encode(
+             s, out + 1, cap - 1 - 66 - (s->ext_len ? 3 + s->ext_len : 0),
+             &n)) < 0)
         return rc;
     out[1 + n] = 0xc4;
     out[2 + n] = 64;
     memcpy(out + 3 + n, s->sig, 64);
     *len = 1 + n + 66;
+    if (s->ext_len) { /* bin16 even when short: one form only */
+        out[*len] = 0xc5;
+        out[*len + 1] = (uint8_t)(s->ext_len >> 8);
+        out[*len + 2] = (uint8_t)s->ext_len;
+        memcpy(out + *len + 3, s->ext, s->ext_len);
+        *len += 3 + s->ext_len;
+    }
     return 0;
 }
 
@@ -890,13 +901,26 @@ ldg_seal_record_decode(const uint8_t *p, size_t len, struct ldg_seal *s)
     if (p == NULL || s == NULL)
         return LDG_EINVAL;
     memset(s, 0, sizeof *s);
-    if (len < 1 || len > LDG_SEAL_REC_MAX || p[0] != 0x92)
+    if (len < 1 || len > LDG_SEAL_REC_MAX || (p[0] != 0x92 && p[0] != 0x93))
         return LDG_ECORRUPT;
     r.p = p + 1;
     r.end = p + len;
     if ((rc = seal_map_read(&r, s)) < 0)
         return rc;
-    if (r_bin(&r, s->sig, 64) < 0 || r.p != r.end)
+    if (r_bin(&r, s->sig, 64) < 0)
+        return LDG_ECORRUPT;
+    if (p[0] == 0x93) {
+        size_t n;
+        if (r.end - r.p < 3 || r.p[0] != 0xc5)
+            return LDG_ECORRUPT;
+        n = ((size_t)r.p[1] << 8) | r.p[2];
+        if (n == 0 || n > LDG_SEAL_EXT_MAX || (size_t)(r.end - r.p) != 3 + n)
+            return LDG_ECORRUPT;
+        s->ext = r.p + 3;
+        s->ext_len = n;
+        r.p += 3 + n;
+    }
+    if (r.p != r.end)
         return LDG_ECORRUPT;
     return 0;
 }

@@ -662,6 +662,11 @@ horizon_load(struct vstate *vs, struct ldg_txn *t, uint64_t size)
         k->revoked = hk->revoked;
         k->sealed = hk->sealed;
         k->roles = ldg_horizon_roles_mask(hk->roles);
+        /* anchored before the horizon (the registry says so; its record
+         * can only make verify check less for a key that has one): the
+         * certs that tie its epochs to the anchor were pruned */
+        if (ldg_epoch_anchored_before(t, hk->key_id, vs->start))
+            k->anchored = VF_ANCHOR_PRUNED;
     }
     /* the pruned entries kept for the horizon's entry tile (tiles
      * publishes them): each must hash to its leaf in the tree */
@@ -913,6 +918,7 @@ report:
      * of a pruned event apart */
     r->erased = 0;
     r->erased_pruned = 0;
+    r->epochs_unchecked = vs.epochs_unchecked;
     for (size_t i = 0; i < vs.nerased; i++) {
         if (vs.erased[i] < vs.start)
             r->erased_pruned++;
@@ -959,6 +965,8 @@ out:
     ldg_access_hint(l, LDG_ACCESS_RANDOM);
     ldg_txn_abort(t);
     ldg_horizon_release(&vs.hz);
+    for (size_t i = 0; i < vs.nkeys; i++)
+        free(vs.keys[i].ep);
     free(vs.keys);
     free(vs.erased);
     free(vs.missing);

@@ -6,6 +6,7 @@
 #ifndef LDG_VERIFY_INT_H
 #define LDG_VERIFY_INT_H
 
+#include "ledger/epoch_int.h"
 #include <pthread.h>
 #include <stdint.h>
 
@@ -24,6 +25,8 @@ struct seqrd {
     struct ldg_val k, v;
 };
 
+#define VF_ANCHOR_PRUNED UINT64_MAX
+
 struct vkey {
     char key_id[LDG_KEYID_LEN + 1];
     char name[LDG_NAME_MAX + 1];
@@ -31,6 +34,12 @@ struct vkey {
     uint64_t added, revoked;
     uint32_t roles;  /* ldg_roles_mask of its key.added; the log key: all */
     uint64_t sealed; /* format 2: events its seals covered so far (pass 1) */
+    /* epoch keys (FORMAT.md 5.1): anchor_seq + 1 of its key.anchored (0:
+     * none; VF_ANCHOR_PRUNED: before a pruned ledger's horizon, its chain
+     * not checkable), and its chain from the anchor as far as its seals
+     * went */
+    uint64_t anchored;
+    struct ldg_epoch_chain *ep; /* malloc'd at its anchor; freed with keys */
 };
 
 /* A seal pass 1 has seen opened and not yet all of its events (format 2). */
@@ -38,6 +47,12 @@ struct vseal {
     uint64_t seal_seq;
     struct ldg_seal rec;
     struct ldg_seal_acc acc;
+    /* an epoch seal: its epoch, key, start and signature (rec.ext is not
+     * kept: it points into a record read once) */
+    int epoch;
+    struct ldg_epoch_id e;
+    uint8_t ep_pub[32], ep_sig[64];
+    uint64_t ep_start;
 };
 
 /* The index databases verify walks: idx.type, idx.subject, idx.run,
@@ -76,7 +91,9 @@ struct vstate {
     /* format 2 (pass 1 only) */
     struct vseal *open;
     size_t nopen, capopen;
-    uint64_t nseals; /* seals opened */
+    uint64_t nseals;           /* seals opened */
+    uint64_t epochs_unchecked; /* epoch seals of keys anchored before the
+                                  horizon (not checked) */
     /* verify --full from 0: the index keys the entries call for, as a
      * keyed multiset hash per index (a random key per run), compared
      * with the same hash over a walk of each index (check_indexes_fast) */

@@ -61,6 +61,56 @@ vf_check_sig(struct vstate *vs, const struct ldg_event *ev)
     return 0;
 }
 
+/* A key.anchored: the key's chain of epoch keys starts at its anchor. */
+static int
+vf_anchor(struct vstate *vs, const struct ldg_event *ev, const json_t *body)
+{
+    const char *id = json_string_value(json_object_get(body, "key_id"));
+    const char *hex = json_string_value(json_object_get(body, "anchor"));
+    const json_t *t0 = json_object_get(body, "t0");
+    const json_t *len = json_object_get(body, "period_ns");
+    struct ldg_epoch_params par;
+    struct vkey *k =
+        (struct vkey *)(uintptr_t)(id ? vf_find_key(vs, id) : NULL);
+
+    memset(&par, 0, sizeof par);
+    if (k == NULL) {
+        vf_bad(vs, ev->seq, "key.anchored names unknown key %s",
+               id ? id : "(none)");
+        return 1;
+    }
+    if (hex == NULL || strlen(hex) != 64 ||
+        ldg_unhex(par.anchor, 32, hex) < 0 || !json_is_integer(t0) ||
+        json_integer_value(t0) < 0 || !json_is_integer(len) ||
+        json_integer_value(len) < (json_int_t)LDG_EPOCH_LEN_MIN_NS ||
+        json_integer_value(len) > (json_int_t)LDG_EPOCH_LEN_MAX_NS ||
+        (uint64_t)json_integer_value(t0) > ev->ts_ns) {
+        vf_bad(vs, ev->seq,
+               "key.anchored of key %s: its anchor, t0 or period_ns is not "
+               "valid",
+               id);
+        return 1;
+    }
+    if (k->anchored) {
+        vf_bad(vs, ev->seq,
+               "key %s is anchored a second time (first at event %llu): an "
+               "anchor signed later by the log key would let whoever holds "
+               "the box start a new chain",
+               id, (unsigned long long)(k->anchored - 1));
+        return 1;
+    }
+    par.t0_ns = (uint64_t)json_integer_value(t0);
+    par.len_ns = (uint64_t)json_integer_value(len);
+    pthread_mutex_lock(&vs->mu);
+    k->ep = malloc(sizeof *k->ep);
+    if (k->ep != NULL) {
+        k->anchored = ev->seq + 1;
+        ldg_epoch_chain_init(k->ep, &par);
+    }
+    pthread_mutex_unlock(&vs->mu);
+    return k->ep != NULL ? 0 : -1;
+}
+
 /* Key history and erasures from one event (pass 1). */
 int
 vf_collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
@@ -149,6 +199,8 @@ vf_collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                 }
                 pthread_mutex_unlock(&vs->mu);
             }
+        } else if (strcmp(ev->type, LDG_EV_KEY_ANCHORED) == 0) {
+            rc = vf_anchor(vs, ev, body);
         } else {
             struct vkey *k =
                 (struct vkey *)(uintptr_t)(id ? vf_find_key(vs, id) : NULL);

@@ -14,6 +14,60 @@
 #include "ledger/tlog_int.h"
 #include "ledger/verify_int.h"
 
+/* At a seal's first event: a key anchored before it must seal with its
+ * epoch key, under a chain from its anchor (the certs and links this seal
+ * carries checked now); a key without one, or the seal holding its anchor
+ * event, carries no epoch. Returns 1 on a finding. */
+static int
+vf_seal_epoch(struct vstate *vs, struct vkey *k, struct vseal *o,
+              const struct ldg_event *ev)
+{
+    struct ldg_epoch_ext x;
+    char err[512];
+    int want = k->anchored != 0 && k->anchored - 1 < ev->seq;
+
+    o->epoch = 0;
+    if (k->anchored == VF_ANCHOR_PRUNED) {
+        /* anchored before the horizon: counted, said by the report */
+        vs->epochs_unchecked += o->rec.ext != NULL;
+        return 0;
+    }
+    if (!want) {
+        if (o->rec.ext != NULL) {
+            vf_bad(vs, ev->seq,
+                   "its seal carries an epoch, but key %s has no anchor "
+                   "before it",
+                   o->rec.key_id);
+            return 1;
+        }
+        return 0;
+    }
+    if (o->rec.ext == NULL) {
+        vf_bad(vs, ev->seq,
+               "its seal by key %s carries no epoch, but the key seals with "
+               "epoch keys since its anchor at event %llu (a seal re-signed "
+               "with the key alone)",
+               o->rec.key_id, (unsigned long long)(k->anchored - 1));
+        return 1;
+    }
+    if (ldg_epoch_ext_decode(o->rec.ext, o->rec.ext_len, &x) < 0) {
+        vf_bad(vs, ev->seq, "its seal's epoch part does not decode");
+        return 1;
+    }
+    if (ldg_epoch_chain_step(k->ep, &x, err, sizeof err) < 0) {
+        vf_bad(vs, ev->seq, "its seal by key %s: %s", o->rec.key_id, err);
+        return 1;
+    }
+    o->epoch = 1;
+    o->e = k->ep->cur;
+    memcpy(o->ep_pub, k->ep->pub, 32);
+    memcpy(o->ep_sig, x.sig, 64);
+    o->ep_start = k->ep->start_ns;
+    o->rec.ext = NULL;
+    o->rec.ext_len = 0;
+    return 0;
+}
+
 /* Format 2, pass 1, in seq order: ev's place in its seal. Opens a seal
  * at its first event (the record must be stored, by the claim's actor,
  * with the key's running count as first), continues an open one at the
@@ -97,6 +151,8 @@ vf_seal_step(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                    (unsigned long long)k->sealed);
             return 1;
         }
+        if (vf_seal_epoch(vs, k, o, ev))
+            return 1;
         ldg_seal_acc_init(&o->acc);
         vs->nopen++;
         vs->nseals++;
@@ -115,6 +171,15 @@ vf_seal_step(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
     } else if (strcmp(o->rec.key_id, ev->actor) != 0) {
         vf_bad(vs, ev->seq, "actor %s but its seal is by %s", ev->actor,
                o->rec.key_id);
+        return 1;
+    }
+    if (o->epoch && ev->ts_ns < o->ep_start) {
+        vf_bad(vs, ev->seq,
+               "its time %llu ns is before the start (%llu ns) of epoch %u.%u "
+               "of key %s, which sealed it: an epoch key seals only what "
+               "came after it began (the past re-signed?)",
+               (unsigned long long)ev->ts_ns, (unsigned long long)o->ep_start,
+               o->e.period, o->e.sub, o->rec.key_id);
         return 1;
     }
     ldg_seal_acc_add(&o->acc, ev->digest);
@@ -138,6 +203,20 @@ vf_seal_step(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                    "seal of %llu events: signature does not verify with key %s",
                    (unsigned long long)o->rec.count, o->rec.key_id);
             return 1;
+        }
+        if (o->epoch) {
+            uint8_t map[LDG_SEAL_MAP_MAX];
+            size_t mn;
+            if (ldg_seal_map_encode(&o->rec, map, sizeof map, &mn) < 0 ||
+                ldg_epoch_seal_verify(o->ep_pub, o->e, map, mn, o->ep_sig) <
+                    0) {
+                vf_bad(vs, o->seal_seq,
+                       "seal of %llu events by key %s: its epoch signature "
+                       "does not verify with the key of epoch %u.%u",
+                       (unsigned long long)o->rec.count, o->rec.key_id,
+                       o->e.period, o->e.sub);
+                return 1;
+            }
         }
         pthread_mutex_lock(&vs->mu);
         k->sealed += o->rec.count;

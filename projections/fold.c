@@ -1487,6 +1487,7 @@ fold_event(struct pstate *ps, const struct penv *e,
     case T_LEDGER_PRUNED:
     case T_KEY_ADDED:
     case T_KEY_REVOKED:
+    case T_KEY_ANCHORED:
     case T_BODY_ERASED: /* the engine replays what an erasure changes */
     case T_EVAL_STARTED:
     case T_OTEL_LOG:

@@ -61,6 +61,7 @@ ev_type_feeds(enum ev_type t)
     case T_LEDGER_PRUNED:
     case T_KEY_ADDED:
     case T_KEY_REVOKED:
+    case T_KEY_ANCHORED:
     case T_BODY_ERASED:
     case T_EVAL_STARTED:
     case T_PROXY_REQUEST:

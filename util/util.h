@@ -345,6 +345,9 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_CMD_KEYS_LIST "ledger keys list"
 #define LDG_CMD_KEYS_LIST_JSON "ledger keys list -o json"
 #define LDG_CMD_KEYS_VERIFIER "ledger keys verifier"
+#define LDG_CMD_KEYS_ANCHOR "ledger keys anchor"
+#define LDG_CMD_KEYS_ADVANCE "ledger keys advance"
+#define LDG_CMD_PUBLISH_WITNESS "ledger publish --witness"
 #define LDG_CMD_STATS_DATABASES "ledger stats --databases"
 #define LDG_CMD_ARCHIVE "ledger archive"
 #define LDG_CMD_ARCHIVE_BEFORE "ledger archive --before %llu"
@@ -391,6 +394,9 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_CMD_KEYS_LIST)                                                       \
     X(LDG_CMD_KEYS_LIST_JSON)                                                  \
     X(LDG_CMD_KEYS_VERIFIER)                                                   \
+    X(LDG_CMD_KEYS_ANCHOR)                                                     \
+    X(LDG_CMD_KEYS_ADVANCE)                                                    \
+    X(LDG_CMD_PUBLISH_WITNESS)                                                 \
     X(LDG_CMD_STATS_DATABASES)                                                 \
     X(LDG_CMD_ARCHIVE)                                                         \
     X(LDG_CMD_ARCHIVE_BEFORE)                                                  \
@@ -436,6 +442,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
  * program (tar's --zstd) is no entry.
  */
 #define LDG_OPT_ACTOR "--actor"
+#define LDG_OPT_EPOCH "--epoch"
 #define LDG_OPT_ALL "--all"
 #define LDG_OPT_ALLOW_EMPTY "--allow-empty"
 #define LDG_OPT_ALLOW_ENVELOPE_DISCLOSURE "--allow-envelope-disclosure"
@@ -485,6 +492,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_OPTS(X)                                                            \
     X(LDG_OPT_ACTOR, "proxy")                                                  \
     X(LDG_OPT_ALL, "memory purge")                                             \
+    X(LDG_OPT_EPOCH, "keys")                                                   \
     X(LDG_OPT_ALLOW_EMPTY, "export")                                           \
     X(LDG_OPT_ALLOW_ENVELOPE_DISCLOSURE, "export")                             \
     X(LDG_OPT_AT, "packs,permissions,models,routes,promotions,runs,doctor,"    \

@@ -1,0 +1,786 @@
+/*
+ * epoch_log.c — epoch keys in the log (issue 65; FORMAT.md 5.1): the
+ * anchor event and its registry record, the epoch part of each seal by an
+ * anchored key, and `ledger keys anchor`, `keys advance`, `keys epochs`.
+ *
+ * The registry record (db keys, next to "id:", "name:", "sealed:"):
+ *
+ *   "epoch:" key_id[16] -> anchor[32] ‖ u64be t0 ‖ u64be period_ns ‖
+ *                          u64be anchor_seq ‖ u8 has ‖ u32be period ‖
+ *                          u32be sub ‖ u64be from_seq          (73 bytes)
+ *
+ * written when key.anchored is appended (has = 0), and by each seal that
+ * opens an epoch (the epoch the log carries last, and the seq of the seal
+ * that opened it): the next seal carries the certs and links from there.
+ *
+ * Every step that seals, advances or anchors runs inside an LMDB write
+ * transaction: the writer lock is the lock of the epoch state file too.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "ledger/crypto_int.h"
+#include "ledger/epoch_int.h"
+#include "ledger/ledger_int.h"
+
+#define REC_LEN 73
+
+struct eprec {
+    struct ldg_epoch_params par;
+    uint64_t anchor_seq;
+    int has;
+    struct ldg_epoch_id e;
+    uint64_t from_seq;
+};
+
+static void
+rec_key(uint8_t k[6 + LDG_KEYID_LEN], const char *key_id)
+{
+    memcpy(k, "epoch:", 6);
+    memcpy(k + 6, key_id, LDG_KEYID_LEN);
+}
+
+static int
+rec_get(struct ldg_txn *t, const char *key_id, struct eprec *r)
+{
+    uint8_t k[6 + LDG_KEYID_LEN];
+    struct ldg_val v;
+    const uint8_t *p;
+    int rc;
+
+    rec_key(k, key_id);
+    rc = ldg_kv_get(t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS), k,
+                    sizeof k, &v);
+    if (rc < 0)
+        return rc;
+    if (v.len != REC_LEN)
+        return LDG_ECORRUPT;
+    p = v.data;
+    memcpy(r->par.anchor, p, 32);
+    r->par.t0_ns = ldg_rd_be64(p + 32);
+    r->par.len_ns = ldg_rd_be64(p + 40);
+    r->anchor_seq = ldg_rd_be64(p + 48);
+    r->has = p[56];
+    r->e.period = ldg_rd_be32(p + 57);
+    r->e.sub = ldg_rd_be32(p + 61);
+    r->from_seq = ldg_rd_be64(p + 65);
+    return r->has > 1 ? LDG_ECORRUPT : 0;
+}
+
+static int
+rec_put(struct ldg_txn *t, const char *key_id, const struct eprec *r)
+{
+    uint8_t k[6 + LDG_KEYID_LEN], v[REC_LEN];
+
+    rec_key(k, key_id);
+    memcpy(v, r->par.anchor, 32);
+    ldg_be64(v + 32, r->par.t0_ns);
+    ldg_be64(v + 40, r->par.len_ns);
+    ldg_be64(v + 48, r->anchor_seq);
+    v[56] = (uint8_t)r->has;
+    ldg_be32(v + 57, r->e.period);
+    ldg_be32(v + 61, r->e.sub);
+    ldg_be64(v + 65, r->from_seq);
+    return ldg_core_kv_put(t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS),
+                           k, sizeof k, v, sizeof v);
+}
+
+int
+ldg_epoch_anchored_before(struct ldg_txn *t, const char *key_id, uint64_t seq)
+{
+    struct eprec r;
+    return rec_get(t, key_id, &r) == 0 && r.anchor_seq < seq;
+}
+
+int
+ldg_epoch_rec_ok(const uint8_t *k, size_t klen, size_t vlen, char *key_id)
+{
+    if (klen != 6 + LDG_KEYID_LEN || memcmp(k, "epoch:", 6) != 0 ||
+        vlen != REC_LEN)
+        return 0;
+    memcpy(key_id, k + 6, LDG_KEYID_LEN);
+    key_id[LDG_KEYID_LEN] = '\0';
+    return 1;
+}
+
+/* json integer >= 0 */
+static int
+json_u64(const json_t *v, uint64_t *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+int
+ldg_epoch_anchor_apply(struct ldg_txn *t, const struct ldg_event *ev,
+                       const json_t *body)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    const char *id = json_string_value(json_object_get(body, "key_id"));
+    const char *hex = json_string_value(json_object_get(body, "anchor"));
+    struct ldg_key_state ks;
+    struct eprec r, old;
+    int rc;
+
+    memset(&r, 0, sizeof r);
+    if (id == NULL || strlen(id) != LDG_KEYID_LEN || hex == NULL ||
+        strlen(hex) != 64 || ldg_unhex(r.par.anchor, 32, hex) < 0 ||
+        json_u64(json_object_get(body, "t0"), &r.par.t0_ns) < 0 ||
+        json_u64(json_object_get(body, "period_ns"), &r.par.len_ns) < 0) {
+        ldg_seterr(l,
+                   "key.anchored needs key_id, anchor (64 hex digits), t0 and "
+                   "period_ns (integers)");
+        return LDG_EBADINPUT;
+    }
+    if (r.par.len_ns < LDG_EPOCH_LEN_MIN_NS ||
+        r.par.len_ns > LDG_EPOCH_LEN_MAX_NS || r.par.t0_ns > ev->ts_ns) {
+        ldg_seterr(l,
+                   "key.anchored: period_ns must be 1 s to 366 days and t0 no "
+                   "later than the event's time");
+        return LDG_EBADINPUT;
+    }
+    if ((rc = ldg_keys_lookup_raw(t, id, &ks)) < 0) {
+        ldg_seterr(l, "key.anchored names key %s, which the log has not added",
+                   id);
+        return rc == LDG_ENOTFOUND ? LDG_EBADINPUT : rc;
+    }
+    rc = rec_get(t, id, &old);
+    if (rc == 0) {
+        ldg_seterr(l, "key %s (%s) has an anchor already (event %llu)", id,
+                   ks.name, (unsigned long long)old.anchor_seq);
+        return LDG_EBADINPUT;
+    }
+    if (rc != LDG_ENOTFOUND)
+        return rc;
+    r.anchor_seq = ev->seq;
+    return rec_put(t, id, &r);
+}
+
+static int
+state_path(char *buf, size_t cap, const struct ldg_ledger *l, const char *name)
+{
+    int n = snprintf(buf, cap, "%s/keys/%s.epochs", l->dir, name);
+    return n > 0 && (size_t)n < cap ? 0 : LDG_EINVAL;
+}
+
+/* Loads key's epoch state and checks it is the tree the log anchored. */
+static int
+state_load(struct ldg_ledger *l, const char *name, const struct eprec *r,
+           struct ldg_epoch_state **out)
+{
+    char path[4300], err[512];
+    int rc;
+
+    if ((rc = state_path(path, sizeof path, l, name)) < 0)
+        return rc;
+    rc = ldg_epoch_file_load(path, out, err, sizeof err);
+    if (rc < 0) {
+        ldg_seterr(l,
+                   "key %s seals with epoch keys (anchored at event %llu): %s",
+                   name, (unsigned long long)r->anchor_seq, err);
+        return rc == LDG_ENOTFOUND ? LDG_EKEY : rc;
+    }
+    if (memcmp((*out)->par.anchor, r->par.anchor, 32) != 0 ||
+        (*out)->par.t0_ns != r->par.t0_ns ||
+        (*out)->par.len_ns != r->par.len_ns) {
+        ldg_seterr(l,
+                   "%s holds another epoch tree than the one the log anchored "
+                   "at event %llu",
+                   path, (unsigned long long)r->anchor_seq);
+        ldg_epoch_state_free(*out);
+        *out = NULL;
+        return LDG_EKEY;
+    }
+    if (r->has &&
+        ((*out)->cur.period < r->e.period ||
+         ((*out)->cur.period == r->e.period && (*out)->cur.sub < r->e.sub))) {
+        ldg_seterr(l,
+                   "%s is at epoch %u.%u but the log has sealed under epoch "
+                   "%u.%u (restored from a backup?): refusing to seal under "
+                   "an epoch that goes back",
+                   path, (*out)->cur.period, (*out)->cur.sub, r->e.period,
+                   r->e.sub);
+        ldg_epoch_state_free(*out);
+        *out = NULL;
+        return LDG_EKEY;
+    }
+    return 0;
+}
+
+static int
+state_store(struct ldg_ledger *l, const char *name, struct ldg_epoch_state *s)
+{
+    char path[4300], err[512];
+    int rc;
+
+    if ((rc = state_path(path, sizeof path, l, name)) < 0)
+        return rc;
+    rc = ldg_epoch_file_store(path, s, 0, err, sizeof err);
+    if (rc < 0)
+        ldg_seterr(l, "cannot advance the epoch of key %s: %s", name, err);
+    return rc;
+}
+
+int
+ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key, uint64_t seal_seq,
+               struct ldg_seal *s, uint8_t *buf, size_t cap)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_epoch_state *st = NULL;
+    struct ldg_event ev;
+    struct eprec r;
+    uint8_t map[LDG_SEAL_MAP_MAX], sig[64];
+    unsigned l0, j0;
+    uint32_t p;
+    size_t n;
+    int rc;
+
+    s->ext = NULL;
+    s->ext_len = 0;
+    rc = rec_get(t, key->key_id, &r);
+    if (rc == LDG_ENOTFOUND || (rc == 0 && r.anchor_seq >= seal_seq))
+        return 0; /* no anchor, or this seal holds the anchor event */
+    if (rc < 0)
+        return rc;
+    if (cap < LDG_EPOCH_EXT_MAX)
+        return LDG_EINVAL;
+    if ((rc = ldg_event_get(t, seal_seq, &ev)) < 0)
+        return rc;
+    if ((rc = state_load(l, key->name, &r, &st)) < 0)
+        return rc;
+    if (ev.ts_ns < ldg_epoch_start(&st->par, st->cur, st->links) ||
+        ldg_epoch_period(&st->par, ev.ts_ns, &p) < 0) {
+        ldg_seterr(l,
+                   "event %llu's time %llu ns is before the start of epoch "
+                   "%u.%u of key %s (the clock went back past an epoch's "
+                   "start): it cannot be sealed",
+                   (unsigned long long)seal_seq, (unsigned long long)ev.ts_ns,
+                   st->cur.period, st->cur.sub, key->name);
+        rc = LDG_EKEY;
+        goto out;
+    }
+    if (p > st->cur.period) { /* a new period: made and stored first */
+        if ((rc = ldg_epoch_advance(st, ev.ts_ns)) < 0 ||
+            (rc = state_store(l, key->name, st)) < 0)
+            goto out;
+    }
+    /* what the log has not carried yet */
+    if (!r.has) {
+        l0 = 0;
+        j0 = 0;
+    } else if (r.e.period == st->cur.period) {
+        l0 = LDG_EPOCH_DEPTH;
+        j0 = r.e.sub;
+    } else {
+        l0 = ldg_epoch_part_level(r.e.period, st->cur.period);
+        j0 = 0;
+    }
+    if ((rc = ldg_seal_map_encode(s, map, sizeof map, &n)) < 0 ||
+        (rc = ldg_epoch_seal_sign(st, map, n, sig)) < 0)
+        goto out;
+    s->ext_len = ldg_epoch_ext_encode(buf, st, sig, l0, j0);
+    s->ext = buf;
+    if (!r.has || r.e.period != st->cur.period || r.e.sub != st->cur.sub) {
+        r.has = 1;
+        r.e = st->cur;
+        r.from_seq = seal_seq;
+        rc = rec_put(t, key->key_id, &r);
+    }
+out:
+    ldg_epoch_state_free(st);
+    return rc;
+}
+
+/* ------------------------------------------------------------ commands -- */
+
+/* The log's last ts, or 0 for an empty log. */
+static int
+last_ts(struct ldg_txn *t, uint64_t *ts)
+{
+    struct ldg_event ev;
+    uint64_t size;
+    int rc;
+
+    *ts = 0;
+    if ((rc = ldg_txn_size(t, &size)) < 0 || size == 0)
+        return rc;
+    if ((rc = ldg_event_get(t, size - 1, &ev)) < 0)
+        return rc == LDG_EPRUNED ? 0 : rc;
+    *ts = ev.ts_ns;
+    return 0;
+}
+
+int
+ldg_keys_anchor(struct ldg_ledger *l, const char *name, uint64_t period_ns,
+                uint64_t *seq_out)
+{
+    struct ldg_epoch_state *st = NULL;
+    struct ldg_key_state ks;
+    struct ldg_event_in in;
+    struct ldg_txn *t = NULL;
+    struct ldg_key *k = NULL;
+    struct eprec r;
+    char path[4300], err[512], anchor[65];
+    uint64_t now, ts;
+    json_t *body = NULL;
+    int rc;
+
+    if (name == NULL)
+        name = LDG_LOG_KEY_NAME;
+    if (period_ns < LDG_EPOCH_LEN_MIN_NS || period_ns > LDG_EPOCH_LEN_MAX_NS) {
+        ldg_seterr(l, "an epoch lasts 1 s to 366 days, not %llu ns",
+                   (unsigned long long)period_ns);
+        return LDG_EINVAL;
+    }
+    if (l->format < 2) {
+        ldg_seterr(l, "epoch keys need a format 2 ledger (sealed entries)");
+        return LDG_EVERSION;
+    }
+    /* the key must be held here: its secret file loads */
+    if ((rc = ldg_keys_load(l, name, &k)) < 0)
+        return rc;
+    ldg_key_free(k);
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    /* in development with the intake log: one development format, layout
+     * 999, which no release reads (docs/EPOCHS.md) */
+    if ((rc = ldg_txn_layout(t)) != LDG_LAYOUT_INTAKE) {
+        ldg_txn_abort(t);
+        ldg_seterr(l,
+                   "epoch keys are in development and need store layout "
+                   "%d, which no release reads (this ledger is at %d: `%s "
+                   "--layout %d` converts it, for good)",
+                   LDG_LAYOUT_INTAKE, rc, LDG_CMD_MIGRATE, LDG_LAYOUT_INTAKE);
+        return LDG_EVERSION;
+    }
+    rc = ldg_keys_lookup_name(t, name, &ks);
+    if (rc == 0) {
+        rc = rec_get(t, ks.key_id, &r);
+        if (rc == 0) {
+            ldg_seterr(l, "key %s has an anchor already (event %llu)", name,
+                       (unsigned long long)r.anchor_seq);
+            rc = LDG_EEXIST;
+        } else if (rc == LDG_ENOTFOUND) {
+            rc = last_ts(t, &ts);
+        }
+    } else {
+        ldg_seterr(l, "no key named '%s' in this ledger", name);
+    }
+    ldg_txn_abort(t);
+    if (rc < 0)
+        return rc;
+    if ((rc = state_path(path, sizeof path, l, name)) < 0)
+        return rc;
+    /* a state file left by an anchor that never reached the log is taken
+     * again (same anchor), so a retry after a crash needs nothing */
+    rc = ldg_epoch_file_load(path, &st, err, sizeof err);
+    if (rc == LDG_ENOTFOUND) {
+        now = ldg_clock_now(l);
+        if ((rc = ldg_epoch_state_new(&st, now > ts ? now : ts + 1,
+                                      period_ns)) < 0 ||
+            (rc = ldg_epoch_file_create(path, st, err, sizeof err)) < 0) {
+            ldg_seterr(l, "%s", err);
+            goto out;
+        }
+    } else if (rc < 0) {
+        ldg_seterr(l, "%s", err);
+        goto out;
+    }
+    ldg_hex(anchor, st->par.anchor, 32);
+    body = json_pack("{s:s, s:s, s:I, s:I}", "key_id", ks.key_id, "anchor",
+                     anchor, "t0", (json_int_t)st->par.t0_ns, "period_ns",
+                     (json_int_t)st->par.len_ns);
+    if (body == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    memset(&in, 0, sizeof in);
+    in.type = LDG_EV_KEY_ANCHORED;
+    in.body = body;
+    rc = ldg_append(l, &in, seq_out);
+out:
+    json_decref(body);
+    ldg_epoch_state_free(st);
+    return rc;
+}
+
+int
+ldg_keys_advance(struct ldg_ledger *l, const char *name,
+                 struct ldg_epoch_row *row)
+{
+    struct ldg_epoch_state *st = NULL;
+    struct ldg_key_state ks;
+    struct ldg_txn *t = NULL;
+    struct eprec r;
+    uint64_t ts, start, now;
+    uint32_t before;
+    int rc;
+
+    if (name == NULL)
+        name = LDG_LOG_KEY_NAME;
+    /* the write transaction is the lock every sealer takes */
+    if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0)
+        return rc;
+    if ((rc = ldg_keys_lookup_name(t, name, &ks)) < 0) {
+        ldg_seterr(l, "no key named '%s' in this ledger", name);
+        goto out;
+    }
+    if ((rc = rec_get(t, ks.key_id, &r)) < 0) {
+        if (rc == LDG_ENOTFOUND)
+            ldg_seterr(
+                l, "key %s has no epoch keys yet (" LDG_CMD_KEYS_ANCHOR " %s)",
+                name, name);
+        goto out;
+    }
+    if ((rc = last_ts(t, &ts)) < 0 || (rc = state_load(l, name, &r, &st)) < 0)
+        goto out;
+    /* the new epoch starts after every event acked so far */
+    now = ldg_clock_now(l);
+    start = ldg_epoch_start(&st->par, st->cur, st->links) + 1;
+    if (ts + 1 > start)
+        start = ts + 1;
+    if (now > start)
+        start = now;
+    before = st->cur.period;
+    if ((rc = ldg_epoch_advance(st, start)) < 0) {
+        ldg_seterr(l,
+                   rc == LDG_EFULL
+                       ? "epoch %u of key %s has had %d sub-epochs: the next "
+                         "begins with the next period"
+                       : "cannot advance epoch %u of key %s",
+                   st->cur.period, name, LDG_EPOCH_SUBS_MAX);
+        goto out;
+    }
+    /* a new period whose start is not after the last event: a sub-epoch
+     * of it begins after that event */
+    if (st->cur.period != before &&
+        ts >= ldg_epoch_start(&st->par, st->cur, st->links) &&
+        (rc = ldg_epoch_advance(st, start)) < 0)
+        goto out;
+    if ((rc = state_store(l, name, st)) < 0)
+        goto out;
+    if (row != NULL) {
+        memset(row, 0, sizeof *row);
+        snprintf(row->key, sizeof row->key, "%s", name);
+        row->period = st->cur.period;
+        row->sub = st->cur.sub;
+        memcpy(row->pub, st->cur_pub, 32);
+        row->start_ns = ldg_epoch_start(&st->par, st->cur, st->links);
+        row->from_seq = UINT64_MAX; /* nothing sealed under it yet */
+        row->checked = 1;
+    }
+out:
+    ldg_epoch_state_free(st);
+    ldg_txn_abort(t); /* nothing written to the log */
+    return rc;
+}
+
+int
+ldg_keys_anchor_get(struct ldg_ledger *l, const char *name, uint8_t anchor[32],
+                    uint64_t *t0_ns, uint64_t *period_ns, uint64_t *seq)
+{
+    struct ldg_key_state ks;
+    struct ldg_txn *t = NULL;
+    struct eprec r;
+    int rc;
+
+    if (name == NULL)
+        name = LDG_LOG_KEY_NAME;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_keys_lookup_name(t, name, &ks);
+    if (rc == 0)
+        rc = rec_get(t, ks.key_id, &r);
+    ldg_txn_abort(t);
+    if (rc < 0)
+        return rc;
+    memcpy(anchor, r.par.anchor, 32);
+    *t0_ns = r.par.t0_ns;
+    *period_ns = r.par.len_ns;
+    *seq = r.anchor_seq;
+    return 0;
+}
+
+/* One key's chain while listing. */
+struct lchain {
+    char key_id[LDG_KEYID_LEN + 1];
+    char name[LDG_NAME_MAX + 1];
+    int pruned; /* anchored before the horizon: not checkable */
+    struct ldg_epoch_chain c;
+};
+
+int
+ldg_keys_epochs(struct ldg_ledger *l, struct ldg_epoch_row **out, size_t *nout)
+{
+    struct ldg_txn *t = NULL;
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    struct lchain *ch = NULL;
+    struct ldg_epoch_row *rows = NULL;
+    size_t nch = 0, n = 0, cap = 0;
+    uint64_t horizon = 0;
+    char err[512];
+    int rc;
+
+    *out = NULL;
+    *nout = 0;
+    {
+        struct ldg_horizon hz;
+        if (ldg_horizon(l, &hz) == 0) {
+            horizon = hz.seq;
+            ldg_horizon_release(&hz);
+        }
+    }
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    if (!ldg_store_has_core(l->store, LDG_DB_SEALS))
+        goto out;
+    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_SEALS), &c)) < 0)
+        goto out;
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        struct ldg_seal s;
+        struct ldg_epoch_ext x;
+        struct lchain *h = NULL;
+        struct ldg_epoch_id was;
+        int started;
+        if (k.len != 8 || ldg_seal_record_decode(v.data, v.len, &s) < 0) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if (s.ext == NULL)
+            continue;
+        if (ldg_epoch_ext_decode(s.ext, s.ext_len, &x) < 0) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        for (size_t i = 0; i < nch; i++)
+            if (strcmp(ch[i].key_id, s.key_id) == 0)
+                h = &ch[i];
+        if (h == NULL) {
+            struct eprec r;
+            struct ldg_key_state ks;
+            struct lchain *nc = realloc(ch, (nch + 1) * sizeof *nc);
+            if (nc == NULL) {
+                rc = LDG_ENOMEM;
+                break;
+            }
+            ch = nc;
+            h = &ch[nch++];
+            memset(h, 0, sizeof *h);
+            snprintf(h->key_id, sizeof h->key_id, "%s", s.key_id);
+            if ((rc = rec_get(t, s.key_id, &r)) < 0 ||
+                (rc = ldg_keys_lookup_raw(t, s.key_id, &ks)) < 0)
+                break;
+            snprintf(h->name, sizeof h->name, "%s", ks.name);
+            ldg_epoch_chain_init(&h->c, &r.par);
+            h->pruned = horizon > 0 && r.anchor_seq < horizon;
+        }
+        was = h->c.cur;
+        started = h->c.started;
+        if (h->pruned) { /* listed as the seals say, not checked */
+            if (started && was.period == x.period && was.sub == x.sub)
+                continue;
+            h->c.started = 1;
+            h->c.cur.period = x.period;
+            h->c.cur.sub = x.sub;
+            memset(h->c.pub, 0, 32);
+            h->c.start_ns = 0;
+        } else if (ldg_epoch_chain_step(&h->c, &x, err, sizeof err) < 0) {
+            ldg_seterr(l, "seal at event %llu: %s",
+                       (unsigned long long)ldg_rd_be64(k.data), err);
+            rc = LDG_ETAMPER;
+            break;
+        }
+        if (started && was.period == h->c.cur.period && was.sub == h->c.cur.sub)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            struct ldg_epoch_row *nr = realloc(rows, nc * sizeof *nr);
+            if (nr == NULL) {
+                rc = LDG_ENOMEM;
+                break;
+            }
+            rows = nr;
+            cap = nc;
+        }
+        memset(&rows[n], 0, sizeof rows[n]);
+        snprintf(rows[n].key, sizeof rows[n].key, "%s", h->name);
+        rows[n].period = h->c.cur.period;
+        rows[n].sub = h->c.cur.sub;
+        memcpy(rows[n].pub, h->c.pub, 32);
+        rows[n].start_ns = h->c.start_ns;
+        rows[n].from_seq = ldg_rd_be64(k.data);
+        rows[n].checked = !h->pruned;
+        n++;
+    }
+    if (rc == LDG_ENOTFOUND)
+        rc = 0;
+out:
+    if (c != NULL)
+        ldg_cursor_close(c);
+    ldg_txn_abort(t);
+    free(ch);
+    if (rc < 0) {
+        free(rows);
+        return rc;
+    }
+    *out = rows;
+    *nout = n;
+    return 0;
+}
+
+/* ------------------------------------------------------------- exposure -- */
+
+int
+ldg_mountinfo_data_journal(const char *mi, const char *path)
+{
+    size_t best = 0;
+    int found = -1;
+
+    /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - TYPE SRC
+     * SUPEROPTS" a line; the longest mount point that is a prefix of
+     * path (at a '/' boundary) holds it */
+    for (const char *ln = mi; ln != NULL && *ln != '\0';) {
+        const char *end = strchr(ln, '\n'), *p = ln, *mp, *sep, *sop;
+        size_t mpn, n = end ? (size_t)(end - ln) : strlen(ln);
+        char line[4096];
+        int f;
+        if (n >= sizeof line)
+            goto next;
+        memcpy(line, ln, n);
+        line[n] = '\0';
+        p = line;
+        for (f = 0; f < 4 && p != NULL; f++) { /* to the mount point */
+            p = strchr(p, ' ');
+            if (p != NULL)
+                p++;
+        }
+        if (p == NULL)
+            goto next;
+        mp = p;
+        mpn = strcspn(mp, " ");
+        if (mpn == 0 || strncmp(path, mp, mpn) != 0 ||
+            !(mpn == 1 || path[mpn] == '\0' || path[mpn] == '/'))
+            goto next;
+        if (mpn < best)
+            goto next;
+        sep = strstr(mp, " - ");
+        if (sep == NULL)
+            goto next;
+        sop = strrchr(sep + 3, ' '); /* super options, the last field */
+        best = mpn;
+        found = sop != NULL && strstr(sop + 1, "data=journal") != NULL;
+    next:
+        ln = end ? end + 1 : NULL;
+    }
+    return found;
+}
+
+static void
+fs_of(const char *dir, char *name, size_t cap, int *keeps)
+{
+    char real[PATH_MAX];
+    struct statfs sf;
+
+    snprintf(name, cap, "unknown");
+    *keeps = -1;
+    if (statfs(dir, &sf) != 0)
+        return;
+    switch ((unsigned long)sf.f_type) {
+    case 0x9123683eUL:
+        snprintf(name, cap, "btrfs");
+        *keeps = 1;
+        return;
+    case 0x2fc12fc1UL:
+        snprintf(name, cap, "zfs");
+        *keeps = 1;
+        return;
+    case 0xf2f52010UL:
+        snprintf(name, cap, "f2fs");
+        *keeps = 1;
+        return;
+    case 0x58465342UL:
+        snprintf(name, cap, "xfs");
+        *keeps = 0;
+        return;
+    case 0x01021994UL:
+        snprintf(name, cap, "tmpfs");
+        *keeps = 0;
+        return;
+    case 0x794c7630UL:
+        snprintf(name, cap, "overlay");
+        return;
+    case 0xef53UL: {
+        FILE *f = fopen("/proc/self/mountinfo", "r");
+        char *text = NULL;
+        size_t len = 0;
+        snprintf(name, cap, "ext4");
+        *keeps = 0;
+        if (f == NULL || realpath(dir, real) == NULL) {
+            if (f != NULL)
+                fclose(f);
+            *keeps = -1;
+            return;
+        }
+        text = calloc(1, 1 << 20);
+        if (text != NULL) {
+            len = fread(text, 1, (1 << 20) - 1, f);
+            text[len] = '\0';
+            if (ldg_mountinfo_data_journal(text, real) == 1) {
+                snprintf(name, cap, "ext4 data=journal");
+                *keeps = 1;
+            }
+        }
+        free(text);
+        fclose(f);
+        return;
+    }
+    default:
+        snprintf(name, cap, "type 0x%lx", (unsigned long)sf.f_type);
+        return;
+    }
+}
+
+int
+ldg_keys_exposure(struct ldg_ledger *l, struct ldg_exposure *out)
+{
+    struct ldg_key_state ks;
+    struct ldg_epoch_state *st = NULL;
+    struct ldg_txn *t = NULL;
+    struct eprec r;
+    char kdir[4200];
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    out->since_seq = UINT64_MAX;
+    snprintf(kdir, sizeof kdir, "%s/keys", l->dir);
+    fs_of(kdir, out->fs, sizeof out->fs, &out->fs_keeps_old);
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_keys_lookup_name(t, LDG_LOG_KEY_NAME, &ks);
+    if (rc == 0)
+        rc = rec_get(t, ks.key_id, &r);
+    ldg_txn_abort(t);
+    if (rc == LDG_ENOTFOUND)
+        return 0; /* no anchor */
+    if (rc < 0)
+        return rc;
+    out->anchored = 1;
+    if ((rc = state_load(l, LDG_LOG_KEY_NAME, &r, &st)) < 0)
+        return rc;
+    out->period = st->cur.period;
+    out->sub = st->cur.sub;
+    out->start_ns = ldg_epoch_start(&st->par, st->cur, st->links);
+    if (r.has && r.e.period == st->cur.period && r.e.sub == st->cur.sub)
+        out->since_seq = r.from_seq;
+    ldg_epoch_state_free(st);
+    return 0;
+}

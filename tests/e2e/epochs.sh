@@ -1,0 +1,156 @@
+#!/bin/sh
+# epochs.sh — forward-secure epoch keys through the command line (issue
+# 65): `init --epoch` anchors the log key; epochs follow periods and
+# `keys advance`; `keys epochs -o json` lists one object a line (epoch,
+# key, pub, from_seq); the state file is two 8 KiB slots overwritten in
+# place (same inode, same size after every advance); no file under the
+# ledger directory holds a past epoch's secret, raw, hex or base64; a
+# second anchor is refused (exit 73) and `keys advance` without an anchor
+# names the cure; `kill -9` of `keys advance` and of appenders at random
+# moments loses nothing acked and leaves a ledger that verifies and goes
+# on appending; a ledger pruned past its anchor verifies and says which
+# epochs it could not check. Fails on a build without epochs (no `keys
+# anchor`).
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 77; }
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+D=$T/l
+fails=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+L() { "$LEDGER" --dir "$D" "$@"; }
+
+# in development with the intake log: layout 999 only, said before a
+# ledger is made
+L init --epoch 1 >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 64 ] && grep -q 'LEDGER_LAYOUT=999' "$T/err" && [ ! -e "$D/data.mdb" ] ||
+    fail "init --epoch at layout 8: exit $rc, $(cat "$T/err")"
+export LEDGER_LAYOUT=999
+L init --epoch 1 >"$T/out" 2>"$T/err" || { fail "init --epoch 1: $(cat "$T/err")"; exit 1; }
+[ "$(stat -c %s "$D/keys/log.epochs")" = 16384 ] || fail "log.epochs is not two 8 KiB slots"
+[ "$(stat -c %a "$D/keys/log.epochs")" = 600 ] || fail "log.epochs mode $(stat -c %a "$D/keys/log.epochs")"
+ino=$(stat -c %i "$D/keys/log.epochs")
+
+# the secrets the box holds on the way (what an attacker may look for)
+secrets() {
+    python3 - "$D/keys/log.epochs" <<'EOF'
+import sys
+b = open(sys.argv[1], "rb").read()
+for s in (b[0:8192], b[8192:]):
+    if s[:8] != b"ldgepk01":
+        continue
+    print(s[72:104].hex())
+    for i in range(32):
+        k = s[104 + 32 * i:136 + 32 * i]
+        if any(k):
+            print(k.hex())
+EOF
+}
+secrets >"$T/held"
+L append x.test --body '{"n":1}' >/dev/null || fail "append 1"
+L keys advance >"$T/out" 2>"$T/err" || fail "keys advance: $(cat "$T/err")"
+grep -q 'epoch 0.1' "$T/out" || fail "keys advance said: $(cat "$T/out")"
+secrets >>"$T/held"
+L append x.test --body '{"n":2}' >/dev/null || fail "append 2"
+sleep 1.2
+L append x.test --body '{"n":3}' >/dev/null || fail "append 3"
+L keys advance >/dev/null || fail "second keys advance"
+secrets >>"$T/held"
+L append x.test --body '{"n":4}' >/dev/null || fail "append 4"
+[ "$(stat -c %i "$D/keys/log.epochs")" = "$ino" ] || fail "log.epochs was replaced, not overwritten"
+[ "$(stat -c %s "$D/keys/log.epochs")" = 16384 ] || fail "log.epochs changed size"
+
+L keys epochs -o json >"$T/ep" 2>"$T/err" || fail "keys epochs: $(cat "$T/err")"
+n=$(wc -l <"$T/ep")
+[ "$n" -ge 3 ] || fail "keys epochs listed $n epochs: $(cat "$T/ep")"
+jq -e -s 'all(.[]; (.epoch | test("^[0-9]+\\.[0-9]+$")) and .key == "log" and
+    (.pub | test("^[0-9a-f]{64}$")) and (.from_seq | type == "number"))' \
+    "$T/ep" >/dev/null || fail "keys epochs -o json rows: $(cat "$T/ep")"
+[ "$(jq -r .epoch "$T/ep" | head -n 2 | tr '\n' ' ')" = "0.0 0.1 " ] ||
+    fail "first epochs: $(jq -r .epoch "$T/ep" | tr '\n' ' ')"
+L verify --full >"$T/out" 2>&1 || fail "verify --full: $(cat "$T/out")"
+# keys verifier: one line as before; -o json names the anchor too
+[ "$(L keys verifier | wc -l)" = 1 ] || fail "keys verifier is not one line"
+L keys verifier -o json | jq -e '(.verifier | test("\\+")) and
+    (.anchor.pub | test("^[0-9a-f]{64}$")) and .anchor.period_ns == 1000000000 and
+    .anchor.seq == 1' >/dev/null || fail "keys verifier -o json: $(L keys verifier -o json)"
+
+# no past secret in any file under the ledger directory
+cur=$(secrets | sort)
+sort -u "$T/held" | while read -r k; do
+    echo "$cur" | grep -qx "$k" && continue
+    python3 - "$D" "$k" <<'EOF' || echo past >>"$T/found"
+import base64, os, sys
+root, k = sys.argv[1], bytes.fromhex(sys.argv[2])
+pats = [k, k.hex().encode(), k.hex().upper().encode()]
+for a in range(3):
+    b = base64.b64encode(bytes(a) + k)
+    pats.append(b[4:4 * ((32 + a) // 3)])
+for d, _, fs in os.walk(root):
+    for f in fs:
+        data = open(os.path.join(d, f), "rb").read()
+        if any(p in data for p in pats):
+            print("past secret in", os.path.join(d, f))
+            sys.exit(1)
+EOF
+done
+[ -e "$T/found" ] && fail "a past epoch secret is in a file under the ledger directory"
+
+# refusals
+L keys anchor >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 73 ] || fail "a second anchor: exit $rc, want 73"
+grep -q 'has an anchor already' "$T/err" || fail "second anchor said: $(cat "$T/err")"
+L keys add alice >/dev/null
+L keys advance alice >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 66 ] || fail "advance without anchor: exit $rc, want 66"
+grep -q 'ledger keys anchor alice' "$T/err" || fail "advance without anchor said: $(cat "$T/err")"
+L keys anchor alice --epoch 2 >/dev/null || fail "keys anchor alice"
+L append x.test --actor alice --body '{"n":5}' >/dev/null || fail "append as alice"
+L keys epochs -o json | jq -e -s 'any(.[]; .key == "alice")' >/dev/null ||
+    fail "alice's epochs not listed"
+L keys revoke alice --reason 'left' >/dev/null || fail "keys revoke alice"
+[ -e "$D/keys/alice.epochs" ] && fail "alice.epochs left after her key was revoked"
+
+# kill -9 during epoch changes: appenders and `keys advance` killed at
+# random moments; every acked seq stays, the ledger verifies and appends
+: >"$T/acked"
+i=0
+while [ $i -lt 12 ]; do
+    ( L append x.test --body "{\"k\":$i}" 2>/dev/null | sed -n 's/^seq //p' >>"$T/acked" ) &
+    a=$!
+    L keys advance >/dev/null 2>&1 &
+    k=$!
+    sleep "0.0$((i % 5))"
+    kill -9 $k 2>/dev/null
+    [ $((i % 3)) = 0 ] && kill -9 $a 2>/dev/null
+    wait $a $k 2>/dev/null
+    i=$((i + 1))
+done
+L verify --full >"$T/out" 2>&1 || fail "verify after kill -9: $(cat "$T/out")"
+size=$(L stats -o json | jq -r .events)
+while read -r s; do
+    [ -n "$s" ] && [ "$s" -lt "$size" ] || fail "acked seq $s is not in the log ($size events)"
+done <"$T/acked"
+L append x.test --body '{"after":1}' >/dev/null || fail "append after the kills"
+L keys advance >/dev/null || fail "advance after the kills"
+L verify --full >"$T/out" 2>&1 || fail "verify at the end: $(cat "$T/out")"
+
+# pruned past the anchor: verify passes and says which epochs it could
+# not check (their certs left with the pruned events); keys epochs lists
+# them without a key
+L archive --before 6 --out "$T/a.seg" >/dev/null 2>&1 || fail "archive --before 6"
+L prune --before 6 --archive "$T/a.seg" --force >/dev/null 2>"$T/err" || fail "prune: $(cat "$T/err")"
+L verify --full >"$T/out" 2>&1 || fail "verify of the pruned ledger: $(cat "$T/out")"
+grep -q 'epoch part of .* seals was not checked' "$T/out" ||
+    fail "verify of the pruned ledger did not say what it could not check: $(cat "$T/out")"
+L keys epochs -o json | jq -e -s 'any(.[]; .key == "log" and .pub == null)' >/dev/null ||
+    fail "keys epochs of the pruned ledger: $(L keys epochs -o json 2>&1)"
+L append x.test --body '{"after":"prune"}' >/dev/null || fail "append after prune"
+
+[ "$fails" = 0 ] && echo "ok: epochs" && exit 0
+exit 1
