@@ -83,6 +83,12 @@ keys_epochs(struct cli *c, struct ldg_ledger *l)
 
     if (rc < 0)
         return cli_fail(c, l, rc);
+    if (n == 0) { /* said, not an empty table: no key has an anchor */
+        cli_err(c, "no key of this ledger seals with epoch keys (`ledger "
+                   "keys anchor`, at store layout 999: docs/EPOCHS.md)");
+        free(r);
+        return EX_OK;
+    }
     if (c->out == OUT_HUMAN)
         printf("%-16s %-12s %-10s %s\n", "KEY", "EPOCH", "FROM_SEQ",
                "PUBLIC KEY");
@@ -527,9 +533,9 @@ CLI_COMMAND(
     "ledger keys revoke runtime --reason 'host reinstalled'\n"
     "# give this to whoever verifies your bundles\n"
     "ledger keys verifier > box.vkey\n"
-    "# forward-secure evidence: the log key seals with epoch keys of 60 s\n"
-    "ledger keys anchor --epoch 60\n"
-    "ledger keys advance\n"
+    "# forward-secure evidence, in development (a ledger at store layout\n"
+    "# 999): `ledger keys anchor --epoch 60` seals the log key's events\n"
+    "# with epoch keys of 60 s, `ledger keys advance` ends one early\n"
     "ledger keys epochs -o json\n"
     "# a key the control plane holds itself: make it on its own box ...\n"
     "ledger keys generate --out cp.key > cp.pub\n"

@@ -1138,6 +1138,8 @@ seal_store(struct ldg_txn *t, uint64_t seal_seq, const struct ldg_seal *s)
                          n);
     if (rc == 0)
         rc = ldg_keys_sealed_put(t, s->key_id, s->first + s->count);
+    if (rc == 0)
+        rc = ldg_epoch_seal_stored(t, seal_seq, s);
     return rc;
 }
 
@@ -1403,6 +1405,8 @@ ldg_intake_apply_frame(struct ldg_txn *t, const struct ldg_intake_frame *f)
                 ldg_core_kv_put(t, ldg_core(l, LDG_DB_SEALS), k, 8, r.p, r.len);
             if (rc == 0)
                 rc = ldg_keys_sealed_put(t, s.key_id, s.first + s.count);
+            if (rc == 0)
+                rc = ldg_epoch_seal_stored(t, r.seq, &s);
             break;
         }
         case LDG_IREC_CHECKPOINT: {

@@ -289,6 +289,12 @@ int ldg_epoch_anchor_apply(struct ldg_txn *t, const struct ldg_event *ev,
 int ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key,
                    uint64_t seal_seq, struct ldg_seal *s, uint8_t *buf,
                    size_t cap);
+/* A seal stored (the append path, and a frame of the intake applied or
+ * replayed): the log's record of its key's current epoch follows its
+ * epoch part, when it has one, so what the log has carried is known to
+ * every process from the seals alone. 0; LDG_ECORRUPT. */
+int ldg_epoch_seal_stored(struct ldg_txn *t, uint64_t seal_seq,
+                          const struct ldg_seal *s);
 /* 1 when the registry says key_id was anchored before seq. */
 int ldg_epoch_anchored_before(struct ldg_txn *t, const char *key_id,
                               uint64_t seq);

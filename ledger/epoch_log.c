@@ -287,15 +287,34 @@ ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key, uint64_t seal_seq,
         goto out;
     s->ext_len = ldg_epoch_ext_encode(buf, st, sig, l0, j0);
     s->ext = buf;
-    if (!r.has || r.e.period != st->cur.period || r.e.sub != st->cur.sub) {
-        r.has = 1;
-        r.e = st->cur;
-        r.from_seq = seal_seq;
-        rc = rec_put(t, key->key_id, &r);
-    }
+    /* (the log's record of the key's epoch follows when the seal is
+     * stored: ldg_epoch_seal_stored) */
 out:
     ldg_epoch_state_free(st);
     return rc;
+}
+
+int
+ldg_epoch_seal_stored(struct ldg_txn *t, uint64_t seal_seq,
+                      const struct ldg_seal *s)
+{
+    struct ldg_epoch_ext x;
+    struct eprec r;
+    int rc;
+
+    if (s->ext_len == 0)
+        return 0;
+    if (ldg_epoch_ext_decode(s->ext, s->ext_len, &x) < 0)
+        return LDG_ECORRUPT;
+    if ((rc = rec_get(t, s->key_id, &r)) < 0)
+        return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+    if (r.has && r.e.period == x.period && r.e.sub == x.sub)
+        return 0;
+    r.has = 1;
+    r.e.period = x.period;
+    r.e.sub = x.sub;
+    r.from_seq = seal_seq;
+    return rec_put(t, s->key_id, &r);
 }
 
 /* ------------------------------------------------------------ commands -- */
@@ -356,7 +375,7 @@ ldg_keys_anchor(struct ldg_ledger *l, const char *name, uint64_t period_ns,
         ldg_seterr(l,
                    "epoch keys are in development and need store layout "
                    "%d, which no release reads (this ledger is at %d: `%s "
-                   "--layout %d` converts it, for good)",
+                   "" LDG_OPT_LAYOUT " %d` converts it, for good)",
                    LDG_LAYOUT_INTAKE, rc, LDG_CMD_MIGRATE, LDG_LAYOUT_INTAKE);
         return LDG_EVERSION;
     }

@@ -456,6 +456,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_OPT_GREP_SHORT "-g"
 #define LDG_OPT_INSECURE_TRUST_BUNDLE_KEY "--insecure-trust-bundle-key"
 #define LDG_OPT_KEY "--key"
+#define LDG_OPT_LAYOUT "--layout"
 #define LDG_OPT_MAX_BYTES "--max-bytes"
 #define LDG_OPT_MAX_CONNS "--max-conns"
 #define LDG_OPT_MAX_LINE "--max-line"
@@ -507,6 +508,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_OPT_INSECURE_TRUST_BUNDLE_KEY,                                       \
       "verify-bundle,query,timeline,doctor")                                   \
     X(LDG_OPT_KEY, "mirror")                                                   \
+    X(LDG_OPT_LAYOUT, "migrate")                                               \
     X(LDG_OPT_MAX_BYTES, "verify-bundle,query,timeline,doctor")                \
     X(LDG_OPT_MAX_CONNS, "serve")                                              \
     X(LDG_OPT_MAX_LINE, "serve")                                               \
