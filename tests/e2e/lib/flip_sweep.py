@@ -110,7 +110,8 @@ def answers():
 
 def doctor():
     """The doctor's answer without what changes by itself (the time of the
-    last verification, the free disk space, other processes' snapshots)."""
+    last verification, the free disk space, other processes' snapshots,
+    the device's bytes written, how long ago an epoch began)."""
     rc, out, _e = run(["doctor", "-o", "json"])
     try:
         d = json.loads(out)
@@ -118,7 +119,8 @@ def doctor():
         return rc, out
     d["box"] = [c for c in d.get("box", [])
                 if c.get("name") not in ("chain-verified", "disk-headroom",
-                                         "snapshots-held")]
+                                         "snapshots-held", "storage-wear",
+                                         "epoch-exposure")]
     d.pop("verdict", None)
     # the free space measured now, wherever a clause quotes it
     return rc, json.loads(re.sub(r"[0-9.]+ [KMGTP]?i?B free \([0-9.]+%\)",
