@@ -104,11 +104,10 @@ cat <<'EOF'
 
 ## How to read these
 
-Each figure is a whole process timed from outside, as a user sees it. "peer"
-is the SQLite peer (`bench/peer_sqlite.c`) in the same minutes: **the ratio
-compares across boxes and loads**. A miss is named at the end with its bound.
-A note cut to fit ends in "..."; whole rows and detail are in the `bench/out/`
-files named under the tables. `BENCH_QUICK=1 make bench` is a quick look.
+Each figure is a whole process timed from outside, as a user sees it. "peer" is the SQLite peer
+(`bench/peer_sqlite.c`) in the same minutes: **the ratio compares across boxes and loads**. A miss
+is named at the end with its bound. A note cut to fit ends in "..."; whole rows and detail are in
+the `bench/out/` files named under the tables. `BENCH_QUICK=1 make bench` is a quick look.
 EOF
 
 # A table row is at most ROW_MAX bytes: fit() cuts a note (the last cell)
@@ -551,7 +550,8 @@ if [ -f "$O/wear.tsv" ]; then
     echo
     mode=$(sed -n 's/^# mode \([a-z]*\).*/\1/p' "$O/wear.tsv" | head -n 1)
     when=$(sed -n 's/^# mode.*; date \([^;]*\); commit \([^;]*\); machine \(.*\)$/, \1, commit \2, \3/p' "$O/wear.tsv" | head -n 1)
-    echo "Device: its sectors written (an ext4 of its own on a loop device), first event to unmount; process: write_bytes (whole folios dirtied). Proxy rows' peer: lone events back to back. \`bench/wear.sh\`, ${mode:-?} mode$when; runs: \`bench/out/wear.txt\`, by file: \`wear-files.txt\`."
+    echo "Device: its sectors written (an ext4 of its own on a loop device), first event to unmount; process: write_bytes (whole folios dirtied). Proxy rows' peer: lone events back to back. \`bench/wear.sh\`, ${mode:-?} mode$when; runs: \`bench/out/wear.txt\`, by file: \`wear-files.txt\`." |
+        fold -s -w 100 | sed 's/ *$//'
 else
     echo 'Missing: `bench/wear.sh` left no `wear.tsv` in this run.'
 fi
@@ -583,13 +583,25 @@ else
         printf '%s\t%s\n' "$s" "${hit:-	}"
     done | awk -F '\t' '
     $2 == "" { un = un (un == "" ? "" : ", ") "**" $1 "**"; next }
-    {
-        h = $3; room = 100 - length($1) - length($2) - 13
-        if (room < 20) room = 20
-        if (length(h) > room) { h = substr(h, 1, room - 3); sub(/ [^ ]*$/, "", h); sub(/[,;:]$/, "", h); h = h " ..." }
-        printf "- **%s**: %s (`%s`)\n", $1, h, $2
-    }
+    # the misses one line of bounds.tsv explains: one bullet
+    !($2 in who) { order[++n] = $2; head[$2] = $3 }
+    { who[$2] = who[$2] (who[$2] == "" ? "" : ", ") "**" $1 "**"; names[$2] = names[$2] $1 }
     END {
+        for (i = 1; i <= n; i++) {
+            k = order[i]; h = head[k]
+            room = 100 - length(names[k]) - length(k) - 13
+            if (room < 20) room = 20
+            if (length(h) > room) { h = substr(h, 1, room - 3); sub(/ [^ ]*$/, "", h); sub(/[,;:]$/, "", h); h = h " ..." }
+            line = sprintf("- %s: %s (`%s`)", who[k], h, k)
+            # prose at most 100 bytes a line: a long group goes on below
+            while (length(line) > 100) {
+                cut = 100
+                while (cut > 20 && substr(line, cut, 1) != " ") cut--
+                print substr(line, 1, cut - 1)
+                line = "  " substr(line, cut + 1)
+            }
+            print line
+        }
         if (un != "") printf "\nNot explained yet (no line in `bench/bounds.tsv`): %s.\n", un
     }'
 fi
