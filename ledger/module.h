@@ -592,6 +592,10 @@ int ldg_proof_batch_text(struct ldg_proof_batch *b, uint64_t index, char **out,
                          size_t *len);
 /* Stored hashes read so far (for tests and benchmarks). */
 uint64_t ldg_proof_batch_reads(const struct ldg_proof_batch *b);
+/* Reads from t from now on (a later snapshot of the same store, for a
+ * reader that reads in windows): the hashes of the tree of size never
+ * change once stored, so what b keeps stays valid. */
+void ldg_proof_batch_rebind(struct ldg_proof_batch *b, struct ldg_txn *t);
 void ldg_proof_batch_free(struct ldg_proof_batch *b);
 /* Signs text (non-empty, ending in '\n') as a C2SP signed note with the
  * log key under the origin name. *out malloc'd. Needs the log key file. */
@@ -1354,6 +1358,11 @@ int ldg_vouch_event(struct ldg_vouch *v, uint64_t seq, char *why, size_t cap);
  * about 4096 decoded events at a time. */
 int ldg_vouch_events(struct ldg_vouch *v, const uint64_t *seqs, size_t n,
                      unsigned threads, char *why, size_t cap);
+/* Reads from t from now on (a later snapshot of the same store, for a
+ * reader that reads in windows): the key history and the erased bodies
+ * stay those of the first snapshot; the caller checks that no prune nor
+ * erase came between (export/write.c). */
+void ldg_vouch_rebind(struct ldg_vouch *v, struct ldg_txn *t);
 void ldg_vouch_free(struct ldg_vouch *v);
 
 /* ------------------------------------------------------------ utilities -- */

@@ -177,6 +177,13 @@ ldg_proof_batch_reads(const struct ldg_proof_batch *b)
 }
 
 void
+ldg_proof_batch_rebind(struct ldg_proof_batch *b, struct ldg_txn *t)
+{
+    if (b != NULL && t != NULL)
+        b->t = t;
+}
+
+void
 ldg_proof_batch_free(struct ldg_proof_batch *b)
 {
     if (b == NULL)

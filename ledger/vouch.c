@@ -283,6 +283,13 @@ fail:
 }
 
 void
+ldg_vouch_rebind(struct ldg_vouch *v, struct ldg_txn *t)
+{
+    if (v != NULL && t != NULL)
+        v->t = t;
+}
+
+void
 ldg_vouch_free(struct ldg_vouch *v)
 {
     if (v == NULL)

@@ -681,6 +681,13 @@ ldg_query_models_at(struct ldg_query_models *c, const char *model, uint64_t seq,
 }
 
 void
+ldg_query_models_rebind(struct ldg_query_models *c, struct ldg_txn *t)
+{
+    if (c != NULL && t != NULL)
+        c->t = t;
+}
+
+void
 ldg_query_models_free(struct ldg_query_models *c)
 {
     if (c == NULL)

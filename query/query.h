@@ -408,6 +408,9 @@ struct ldg_query_models;
 int ldg_query_models_new(struct ldg_query_models **out, struct ldg_txn *t);
 int ldg_query_models_at(struct ldg_query_models *c, const char *model,
                         uint64_t seq, struct ldg_model_at *out);
+/* Reads from t from now on (a later snapshot, for a reader that reads in
+ * windows; what c cached stays the first snapshot's). */
+void ldg_query_models_rebind(struct ldg_query_models *c, struct ldg_txn *t);
 void ldg_query_models_free(struct ldg_query_models *c);
 /* The model an event of this type is about: route.decision's
  * chosen_model, eval.started/eval.result/promotion.promoted/

@@ -2,7 +2,9 @@
  * test_proofs_batch.c — ldg_proof_batch_* (ledger/proofs_batch.c): every
  * proof text is ldg_proof_text's, byte for byte, in any order and at
  * several tree sizes (right edges included), and a run of neighbouring
- * entries reads far fewer stored hashes than one proof at a time.
+ * entries reads far fewer stored hashes than one proof at a time; a batch
+ * rebound to a later snapshot (events appended between) goes on giving
+ * the same texts (export reads in windows).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -122,6 +124,36 @@ test_proofs_batch__bad_arguments(void **state)
     ldg_txn_abort(t);
 }
 
+/* Half the proofs in one snapshot, the rest after events were appended,
+ * in a new one the batch is rebound to: the same texts as one proof at a
+ * time. (Last: it appends to the shared ledger.) */
+static void
+test_proofs_batch__rebound_to_a_later_snapshot(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_proof_batch *b = NULL;
+    struct ldg_txn *t;
+
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_proof_batch_new(&b, t, 301), 0);
+    for (uint64_t i = 0; i < 301; i++) {
+        char *got = NULL, *want = NULL;
+        if (i == 150) {
+            ldg_txn_abort(t);
+            t_append_many(f->l, 40);
+            assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+            ldg_proof_batch_rebind(b, t);
+        }
+        assert_int_equal(ldg_proof_batch_text(b, i, &got, NULL), 0);
+        assert_int_equal(ldg_proof_text(t, i, 301, &want), 0);
+        assert_string_equal(got, want);
+        free(got);
+        free(want);
+    }
+    ldg_proof_batch_free(b);
+    ldg_txn_abort(t);
+}
+
 int
 main(void)
 {
@@ -129,6 +161,7 @@ main(void)
         cmocka_unit_test(test_proofs_batch__texts_are_the_single_proofs),
         cmocka_unit_test(test_proofs_batch__a_run_reads_each_hash_about_once),
         cmocka_unit_test(test_proofs_batch__bad_arguments),
+        cmocka_unit_test(test_proofs_batch__rebound_to_a_later_snapshot),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
