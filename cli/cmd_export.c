@@ -460,7 +460,11 @@ CLI_COMMAND(
     "is one directory NAME/ in a zstd-compressed tar, with a README.txt "
     "saying how to verify it and a SUMMARY.txt saying what it shows (with "
     "--run: the run's timeline, the doctor at its start and end, what "
-    "failed). A summary of the export goes to standard error.",
+    "failed). A summary of the export goes to standard error. It reads the "
+    "store a window at a time (1,000 events or 100 ms, each in a new "
+    "snapshot) against the checkpoint of the first, and waits on its output "
+    "outside them; it exits 66, writing nothing, when a prune or an erase "
+    "between two windows removed what the bundle needs (docs/EXPORT.md).",
     export_opts, CLI_OUT_BASIC,
     "# everything about run r1, for a support ticket\n"
     "ledger export --run r1 --out r1.bundle\n"

@@ -2,7 +2,14 @@
  * write.c — `ledger export`: selected events, their proofs against one
  * checkpoint, the keys that sign them, into one signed bundle.
  *
- * The whole export reads one snapshot (one read transaction):
+ * The export reads in windows of at most EX_WINDOW_EVENTS events or
+ * EX_WINDOW_MS (ex_window; docs/QUERY.md, "Readers and the file's
+ * growth"), each in a new read snapshot, and waits for room in its member
+ * queue outside any: the bundle's size S is fixed by the first, and the
+ * log's entries, bodies and tree hashes below S are the same bytes in
+ * every later one, unless a prune or an erase removed some meanwhile,
+ * which each window checks (the export then fails, LDG_ENOTFOUND, and
+ * writes nothing). The steps:
  *
  *   1. the latest stored checkpoint (size S, root R), checked with the
  *      log's own verifier key;
@@ -87,6 +94,119 @@ check_opts(struct ldg_ledger *l, const struct ldg_export_opts *o)
         }
     }
     return 0;
+}
+
+/* ------------------------------------------------------- the window -- */
+
+/* 0, or LDG_ENOTFOUND with the message: a body.erased appended since the
+ * last check (seq x->size_seen up to size) names an event below the
+ * checkpoint, so the bodies the bundle carries may no longer be those the
+ * first snapshot vouched for. */
+static int
+window_erased(struct ex *x, uint64_t size)
+{
+    static char term[] = "type=body.erased";
+    char *terms[1] = {term};
+    struct ldg_query_iter *it = NULL;
+    struct ldg_event ev;
+    char err[256];
+    int rc = 0, erased = 0;
+
+    if (size <= x->size_seen)
+        return 0;
+    if (x->erq == NULL)
+        rc = ldg_query_compile(&x->erq, 1, terms, NULL, NULL, err, sizeof err);
+    if (rc == 0) {
+        ldg_query_restrict(x->erq, x->size_seen, size - 1);
+        rc = ldg_query_iter_new(&it, x->erq, x->t, 0);
+    }
+    while (rc == 0 && (rc = ldg_query_iter_next(it, &ev)) == 0) {
+        json_t *body = NULL;
+        json_int_t tgt;
+        if (ldg_body_get(x->t, ev.seq, &body) < 0)
+            continue;
+        tgt = json_integer_value(json_object_get(body, "target_seq"));
+        json_decref(body);
+        if (tgt >= 0 && (uint64_t)tgt < x->cksize) {
+            ldg_set_errmsg(x->l,
+                           "event %llu's body was erased (by event %llu) "
+                           "while this export read the ledger; nothing was "
+                           "written: run it again",
+                           (unsigned long long)tgt, (unsigned long long)ev.seq);
+            erased = 1;
+            break;
+        }
+    }
+    ldg_query_iter_free(it);
+    if (erased)
+        return LDG_ENOTFOUND;
+    if (rc == LDG_ENOTFOUND)
+        rc = 0; /* the end of the iteration */
+    else if (rc < 0)
+        ldg_set_errmsg(x->l, "reading the ledger: %s", ldg_strerror(rc));
+    if (rc == 0)
+        x->size_seen = size;
+    return rc;
+}
+
+/* Ends x->t and begins a new snapshot (waiting for room in the member
+ * queue in between, outside any), then checks that what the bundle needs
+ * is still there: the horizon of the first snapshot (a prune removes the
+ * events before it) and no new erasure below the checkpoint. */
+static int
+window_renew(struct ex *x)
+{
+    struct ldg_horizon h;
+    uint64_t size;
+    int rc;
+
+    ldg_txn_abort(x->t);
+    x->t = NULL;
+    if ((rc = ex_queue_wait_room(x, QCAP / 2)) < 0)
+        return rc;
+    if ((rc = ldg_txn_begin(x->l, LDG_TXN_READ, &x->t)) < 0) {
+        x->t = NULL;
+        ldg_set_errmsg(x->l, "reading the ledger: %s", ldg_strerror(rc));
+        return rc;
+    }
+    memset(&h, 0, sizeof h);
+    rc = ldg_horizon_get(x->t, &h);
+    if (rc == LDG_ENOTFOUND)
+        rc = 0; /* never pruned: h.seq 0 */
+    if (rc < 0) {
+        ldg_set_errmsg(x->l, "reading the horizon: %s", ldg_strerror(rc));
+        return rc;
+    }
+    if (h.seq != x->hz.seq) {
+        ldg_set_errmsg(x->l,
+                       "events %llu..%llu were pruned while this export "
+                       "read the ledger; nothing was written: run it again",
+                       (unsigned long long)x->hz.seq,
+                       (unsigned long long)(h.seq - 1));
+        ldg_horizon_release(&h);
+        return LDG_ENOTFOUND;
+    }
+    ldg_horizon_release(&h);
+    if ((rc = ldg_txn_size(x->t, &size)) < 0 ||
+        (rc = window_erased(x, size)) < 0)
+        return rc;
+    ldg_proof_batch_rebind(x->proofs, x->t);
+    ldg_vouch_rebind(x->vouch, x->t);
+    ldg_query_models_rebind(x->models, x->t);
+    x->win_events = 0;
+    x->win_ms = ldg_now_mono_ms();
+    return 0;
+}
+
+int
+ex_window(struct ex *x, uint64_t n)
+{
+    x->win_events += n;
+    if (x->win_events < EX_WINDOW_EVENTS &&
+        ldg_now_mono_ms() - x->win_ms < EX_WINDOW_MS &&
+        ex_queue_room(x) >= EX_WINDOW_ROOM)
+        return 0;
+    return window_renew(x);
 }
 
 /* The checkpoint every proof is against, checked with our own key. */
@@ -415,8 +535,20 @@ vouch_all(struct ex *x)
 
     for (size_t i = 0; rc == 0 && i < x->nev; i++)
         seqs[i] = x->ev[i].seq;
-    if (rc == 0)
-        rc = ldg_vouch_events(v, seqs, x->nev, x->o->threads, why, sizeof why);
+    x->vouch = v;
+    /* a window of events at a time (rebound to each new snapshot) */
+    for (size_t i = 0; rc == 0 && i < x->nev; i += EX_WINDOW_EVENTS) {
+        size_t n =
+            x->nev - i < EX_WINDOW_EVENTS ? x->nev - i : EX_WINDOW_EVENTS;
+        rc = ldg_vouch_events(v, seqs + i, n, x->o->threads, why, sizeof why);
+        if (rc == 0 && i + n < x->nev && (rc = ex_window(x, n)) < 0) {
+            x->vouch = NULL;
+            ldg_vouch_free(v);
+            free(seqs);
+            return rc; /* (its message said) */
+        }
+    }
+    x->vouch = NULL;
     if (rc == LDG_ETAMPER)
         ldg_set_errmsg(x->l,
                        "refusing to export: %s (" LDG_CMD_VERIFY_FULL " "
@@ -446,7 +578,8 @@ write_all_members(struct ex *x)
         (rc = write_cosigned(x)) < 0 || (rc = ex_write_keys(x)) < 0)
         return rc;
     for (size_t i = 0; i < x->nev; i++) {
-        if ((rc = ex_write_event(x, &x->ev[i])) < 0)
+        if ((rc = ex_window(x, 1)) < 0 ||
+            (rc = ex_write_event(x, &x->ev[i])) < 0)
             return rc;
         if (x->o->progress && (i % PROGRESS_EVERY == 0 || i + 1 == x->nev))
             x->o->progress(x->o->progress_ctx, i + 1, x->nev);
@@ -508,8 +641,11 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
         ldg_set_errmsg(l, "selection: %s", err);
         return rc;
     }
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &x.t)) < 0)
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &x.t)) < 0 ||
+        (rc = ldg_txn_size(x.t, &x.size0)) < 0)
         goto out;
+    x.size_seen = x.size0;
+    x.win_ms = ldg_now_mono_ms();
     rc = ldg_horizon_get(x.t, &x.hz);
     if (rc < 0 && rc != LDG_ENOTFOUND)
         goto out;
@@ -526,6 +662,11 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
         goto out;
     }
     ex_load_state(&x);
+    /* the state was read in a snapshot of its own: a prune or an erase
+     * before it shows in the next window's check, begun now */
+    x.win_events = EX_WINDOW_EVENTS;
+    if ((rc = ex_window(&x, 0)) < 0)
+        goto out;
     x.now_ns = now_ns = ldg_now_wall_ns();
     rc = bwriter_new(&x.w, fd, o->level ? o->level : 1,
                      o->threads ? o->threads : 2,
@@ -570,6 +711,7 @@ out:
     free(x.seals);
     ldg_query_models_free(x.models);
     ldg_txn_abort(x.t);
+    ldg_query_free(x.erq);
     ldg_query_free(q);
     free(x.mfiles.p);
     free(x.msizes.p);

@@ -4,9 +4,12 @@
  * and the steps each file gives the others. Nothing here is API; see
  * export.h.
  *
- * One struct ex lives for one ldg_export_write* call and reads one
- * snapshot (x->t); the member queue's writer thread alone touches the
- * archive and the digest list until it is joined (ex_queue_finish).
+ * One struct ex lives for one ldg_export_write* call and reads in windows
+ * (x->t, renewed by ex_window): each a snapshot of the same store whose
+ * log prefix and tree below the bundle's checkpoint are the same bytes,
+ * checked to have lost nothing to a prune or an erase meanwhile; the
+ * member queue's writer thread alone touches the archive and the digest
+ * list until it is joined (ex_queue_finish).
  */
 #ifndef LEDGER_EXPORT_WRITE_INT_H
 #define LEDGER_EXPORT_WRITE_INT_H
@@ -23,6 +26,12 @@
 #define ROLE_SUPPORT 2u
 #define MAX_EVENTS_DEFAULT 200000
 #define PROGRESS_EVERY 256
+/* A read window (docs/QUERY.md, "Readers and the file's growth"): the
+ * export holds one read snapshot for at most this many events or this
+ * long, and never while it waits for room in the member queue. */
+#define EX_WINDOW_EVENTS 1000
+#define EX_WINDOW_MS 100
+#define EX_WINDOW_ROOM 16 /* queue slots one event may take */
 
 struct sel {
     uint64_t seq;
@@ -67,6 +76,12 @@ struct ex {
     struct ldg_ledger *l;
     const struct ldg_export_opts *o;
     struct ldg_txn *t;
+    /* the read window: the first snapshot's size, its horizon (hz.seq)
+     * and the events read and the time (ms) since t began */
+    uint64_t size0, win_events, win_ms;
+    uint64_t size_seen;      /* the size the last window's check saw */
+    struct ldg_query *erq;   /* type=body.erased, for that check */
+    struct ldg_vouch *vouch; /* while vouch_all runs (rebound per window) */
     char vkey[512];
     char origin[LDG_ORIGIN_MAX + 1];
     char *ck;
@@ -123,13 +138,23 @@ struct exseal {
 
 /* write_select.c: which events go into the bundle */
 struct keyent *ex_find_key(struct ex *x, const char *id);
-int ex_select_events(struct ex *x, const struct ldg_query *q);
+int ex_select_events(struct ex *x, struct ldg_query *q);
 int ex_select_context(struct ex *x);
 int ex_model_at(struct ex *x, const struct ldg_event *ev, const json_t *body,
                 struct ldg_model_at *m, const char **model);
 int ex_select_support(struct ex *x);
 
+/* write.c: the read window. Counts n events read in x->t; once the
+ * window is full (or the queue has no room for an event's members) ends
+ * x->t, waits for room outside any snapshot, begins a new one and checks
+ * that no prune nor erase removed what the bundle needs (LDG_ENOTFOUND,
+ * the message saying so). Nothing read from the old x->t may be held
+ * across it. */
+int ex_window(struct ex *x, uint64_t n);
+
 /* write_queue.c: the members' queue */
+size_t ex_queue_room(struct ex *x);
+int ex_queue_wait_room(struct ex *x, size_t room);
 int ex_queue_start(struct ex *x);
 int ex_queue_finish(struct ex *x);
 int ex_member_put(struct ex *x, const char *name, const void *data, size_t len,

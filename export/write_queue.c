@@ -61,7 +61,7 @@ writer_main(void *arg)
     struct qitem batch[WBATCH];
     for (;;) {
         size_t n = 0;
-        int rc = 0, was_full;
+        int rc = 0;
         pthread_mutex_lock(&q->mu);
         while (q->count == 0 && !q->closed)
             pthread_cond_wait(&q->nonempty, &q->mu);
@@ -69,14 +69,13 @@ writer_main(void *arg)
             pthread_mutex_unlock(&q->mu);
             return NULL;
         }
-        was_full = q->count == QCAP;
         do {
             batch[n++] = q->items[q->head];
             q->head = (q->head + 1) % QCAP;
             q->count--;
         } while (q->count > 0 && n < WBATCH);
-        if (was_full)
-            pthread_cond_signal(&q->nonfull);
+        /* room made: ex_member_put or ex_queue_wait_room may wait on it */
+        pthread_cond_signal(&q->nonfull);
         pthread_mutex_unlock(&q->mu);
         for (size_t i = 0; i < n; i++) {
             if (q->err == 0 && rc == 0) /* written only here */
@@ -121,6 +120,40 @@ ex_queue_finish(struct ex *x)
     if (q->err)
         ldg_set_errmsg(x->l, "%s", q->errmsg);
     return q->err;
+}
+
+/* Free slots in the queue now (QCAP before it starts). */
+size_t
+ex_queue_room(struct ex *x)
+{
+    struct mqueue *q = &x->q;
+    size_t room;
+
+    if (!q->started)
+        return QCAP;
+    pthread_mutex_lock(&q->mu);
+    room = QCAP - q->count;
+    pthread_mutex_unlock(&q->mu);
+    return room;
+}
+
+/* Waits until the queue has room free slots, or the writer failed. */
+int
+ex_queue_wait_room(struct ex *x, size_t room)
+{
+    struct mqueue *q = &x->q;
+    int rc;
+
+    if (!q->started)
+        return q->err;
+    pthread_mutex_lock(&q->mu);
+    while (QCAP - q->count < room && q->err == 0)
+        pthread_cond_wait(&q->nonfull, &q->mu);
+    rc = q->err;
+    pthread_mutex_unlock(&q->mu);
+    if (rc)
+        ldg_set_errmsg(x->l, "%s", q->errmsg);
+    return rc;
 }
 
 /* Queues one member (taking owned, which holds data, if not NULL). */

@@ -211,7 +211,8 @@ ex_select_context(struct ex *x)
                            (unsigned long long)x->max_events);
             return LDG_ETOOBIG;
         }
-        if ((rc = ldg_event_get(x->t, seq, &ev)) < 0 ||
+        if ((rc = ex_window(x, 1)) < 0 ||
+            (rc = ldg_event_get(x->t, seq, &ev)) < 0 ||
             (rc = push_sel(x, seq, ROLE_SELECTED)) < 0 ||
             (rc = add_key(x, ev.actor)) < 0)
             return rc;
@@ -221,40 +222,63 @@ ex_select_context(struct ex *x)
     return 0;
 }
 
+/* The selection, a read window at a time (ex_window): each window's
+ * iterator goes on after the last event the one before examined, in the
+ * new snapshot (the log's events never change once appended; a prune
+ * between is caught by ex_window). Whether it reaches before the horizon
+ * is the first iterator's finding. */
 int
-ex_select_events(struct ex *x, const struct ldg_query *q)
+ex_select_events(struct ex *x, struct ldg_query *q)
 {
     struct ldg_query_iter *it = NULL;
     struct ldg_event ev;
-    int rc;
+    uint64_t pos = 0;
+    int rc, first = 1;
 
-    if ((rc = ldg_query_iter_new(&it, q, x->t, 0)) < 0) {
-        ldg_set_errmsg(x->l, "selection: %s", ldg_strerror(rc));
-        return rc;
-    }
-    while ((rc = ldg_query_iter_next(it, &ev)) == 0) {
-        if (ev.seq >= x->cksize)
-            continue; /* after the checkpoint: cannot be proven */
-        if (x->rep.selected >= x->max_events) {
-            ldg_set_errmsg(x->l,
-                           "the selection has more than %llu events; "
-                           "narrow it or raise the limit",
-                           (unsigned long long)x->max_events);
-            rc = LDG_ETOOBIG;
+    for (;;) {
+        if ((rc = ldg_query_iter_new(&it, q, x->t, LDG_QUERY_KEEP_HINT)) < 0) {
+            ldg_set_errmsg(x->l, "selection: %s", ldg_strerror(rc));
             break;
         }
-        if ((rc = push_sel(x, ev.seq, ROLE_SELECTED)) < 0 ||
-            (rc = add_key(x, ev.actor)) < 0)
+        if (first && (rc = refuse_crossing(x, it)) < 0)
             break;
-        x->rep.selected++;
+        first = 0;
+        ldg_query_iter_window(it, EX_WINDOW_EVENTS, EX_WINDOW_MS);
+        while ((rc = ldg_query_iter_next(it, &ev)) == 0) {
+            if (ev.seq >= x->cksize)
+                continue; /* after the checkpoint: cannot be proven */
+            if (x->rep.selected >= x->max_events) {
+                ldg_set_errmsg(x->l,
+                               "the selection has more than %llu events; "
+                               "narrow it or raise the limit",
+                               (unsigned long long)x->max_events);
+                rc = LDG_ETOOBIG;
+                break;
+            }
+            if ((rc = push_sel(x, ev.seq, ROLE_SELECTED)) < 0 ||
+                (rc = add_key(x, ev.actor)) < 0)
+                break;
+            x->rep.selected++;
+        }
+        if (rc != LDG_QUERY_WINDOW_END || !ldg_query_iter_position(it, &pos) ||
+            pos + 1 >= x->cksize)
+            break;
+        ldg_query_iter_free(it);
+        it = NULL;
+        /* the window is full: ex_window begins a new one */
+        x->win_events = EX_WINDOW_EVENTS;
+        if ((rc = ex_window(x, 0)) < 0)
+            break;
+        ldg_query_restrict(q, pos + 1, x->cksize - 1);
     }
-    if (rc == LDG_ENOTFOUND)
-        rc = 0;
-    else if (rc < 0 && rc != LDG_ETOOBIG)
+    if (rc == LDG_ENOTFOUND && it != NULL)
+        rc = 0; /* the end of the selection */
+    else if (rc == LDG_QUERY_WINDOW_END)
+        rc = 0; /* a window ended past the checkpoint */
+    else if (rc < 0 && rc != LDG_ETOOBIG && ldg_errmsg(x->l)[0] == '\0')
         ldg_set_errmsg(x->l, "selection: %s", ldg_strerror(rc));
-    if (rc == 0)
-        rc = refuse_crossing(x, it);
     ldg_query_iter_free(it);
+    ldg_query_release_hint(q, x->l);
     return rc;
 }
 
@@ -375,7 +399,8 @@ select_model_support(struct ex *x)
         json_t *body = NULL;
         if (!(x->ev[i].role & ROLE_SELECTED))
             continue;
-        if ((rc = ldg_event_get(x->t, x->ev[i].seq, &ev)) < 0)
+        if ((rc = ex_window(x, 1)) < 0 ||
+            (rc = ldg_event_get(x->t, x->ev[i].seq, &ev)) < 0)
             return rc;
         if (strncmp(ev.type, "route.", 6) != 0 &&
             strncmp(ev.type, "eval.", 5) != 0 &&

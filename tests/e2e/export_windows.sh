@@ -1,0 +1,129 @@
+#!/bin/sh
+# export_windows.sh — `ledger export` holds a read snapshot for a window,
+# not for the whole bundle (issue 63), and what a prune or an erase
+# between two windows removes fails it, leaving no file.
+#   1. An export of 20,000 events whose bundle file stops taking bytes
+#      (the fault shim hangs its writes): it lets its snapshot go, and
+#      30,000 events appended in commits of 5 beside it grow data.mdb no
+#      more than 2x the same ingest with no reader (before: it waited on
+#      its output inside its one transaction, and pinned every page freed
+#      since).
+#   2. An export stopped (SIGSTOP) once it reads, a prune meanwhile, then
+#      SIGCONT: exit 66 naming the pruned events, no bundle nor temporary
+#      file left.
+#   3. The same with an erase of an event it exports: exit 66 naming it.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/export_windows.XXXXXX") ||
+    exit 1
+pids=""
+cleanup() {
+    for p in $pids; do kill -9 "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+nfail=0
+bad() {
+    printf 'FAIL %s\n' "$*"
+    nfail=$((nfail + 1))
+}
+here=$(dirname "$0")
+gen() { # gen FROM TO: events of about 1.2 kB
+    awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i < b; i++)
+        printf "{\"type\":\"x.t\",\"run\":\"r1\",\"body\":{\"i\":%d,\"pad\":\"%01000d\"}}\n", i, i }'
+}
+gen 0 20000 >"$T/a.jsonl"
+gen 20000 50000 >"$T/c.jsonl"
+if ! cc -shared -fPIC -o "$T/fi.so" "$here/../faults/faultinject.c" -ldl 2>"$T/cc.err" ||
+    ! cc -o "$T/lr" "$here/lib/lmdb_readers.c" -llmdb 2>>"$T/cc.err"; then
+    echo "FAIL cannot build the helpers: $(head -c 300 "$T/cc.err")"
+    exit 1
+fi
+for n in free held pr er; do
+    "$LEDGER" --dir "$T/$n" init >/dev/null 2>&1 &&
+        "$LEDGER" --dir "$T/$n" ingest --batch 100 "$T/a.jsonl" >/dev/null 2>&1 ||
+        bad "$n: a ledger of 20,000 events"
+done
+
+# wait_slot DIR: until a reader slot of DIR's store is taken (30 s at most)
+wait_slot() {
+    i=0
+    while [ "$("$T/lr" count "$1")" = 0 ] && [ $i -lt 3000 ]; do
+        sleep 0.01
+        i=$((i + 1))
+    done
+}
+
+# 1. an export whose output hangs
+LD_PRELOAD=$T/fi.so FAULT_CALLS=write FAULT_AT=2 FAULT_MODE=hang \
+    FAULT_LOG=$T/held.fault "$LEDGER" --dir "$T/held" export \
+    --out "$T/held.tar.zst" >/dev/null 2>"$T/held.err" &
+ep=$!
+pids="$pids $ep"
+i=0
+while [ ! -s "$T/held.fault" ] && [ $i -lt 600 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+[ -s "$T/held.fault" ] || bad "the export's bundle writes did not hang: $(head -c 300 "$T/held.err")"
+# its reader slot is let go once the member queue is full (10 s at most)
+i=0
+while [ "$("$T/lr" count "$T/held")" != 0 ] && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+slots=$("$T/lr" count "$T/held")
+[ "$slots" = 0 ] || bad "an export waiting on its output holds $slots reader slot(s)"
+"$LEDGER" --dir "$T/free" ingest --batch 5 "$T/c.jsonl" >/dev/null 2>&1 ||
+    bad "ingest with no reader"
+"$LEDGER" --dir "$T/held" ingest --batch 5 "$T/c.jsonl" >/dev/null 2>&1 ||
+    bad "ingest beside the held export"
+free=$(stat -c %s "$T/free/data.mdb")
+held=$(stat -c %s "$T/held/data.mdb")
+echo "data.mdb after 30,000 events in commits of 5: $free bytes with no reader, $held beside an export whose output hangs"
+[ "$held" -le $((2 * free)) ] ||
+    bad "an export waiting on its output made data.mdb $held bytes, more than 2x $free"
+kill -9 "$ep" 2>/dev/null
+wait "$ep" 2>/dev/null
+
+# between NAME CMD...: an export of NAME's ledger stopped once it reads,
+# CMD run meanwhile, then let go on. Leaves .err and .rc.
+between() {
+    n=$1
+    shift
+    "$LEDGER" --dir "$T/$n" export --out "$T/$n.tar.zst" >/dev/null 2>"$T/$n.err" &
+    ep=$!
+    pids="$pids $ep"
+    wait_slot "$T/$n"
+    kill -STOP "$ep"
+    "$@" >/dev/null 2>"$T/$n.cerr" || bad "$n: $* beside the stopped export: $(head -c 300 "$T/$n.cerr")"
+    kill -CONT "$ep"
+    wait "$ep"
+    echo $? >"$T/$n.rc"
+}
+nofile() { # nofile NAME: no bundle nor temporary file of it
+    left=$(ls "$T" | grep "^$1\.tar\.zst")
+    [ -z "$left" ] || bad "$1: a failed export left $left"
+}
+
+# 2. a prune between two windows
+"$LEDGER" --dir "$T/pr" archive --before 500 --out "$T/pr.archive" >/dev/null 2>"$T/pr.aerr" ||
+    bad "archive before 500: $(head -c 300 "$T/pr.aerr")"
+between pr "$LEDGER" --dir "$T/pr" prune --before 500 --archive "$T/pr.archive" --force
+rc=$(cat "$T/pr.rc")
+[ "$rc" = 66 ] && grep -q "^ledger export: events 0\.\.[1-9][0-9]* were pruned while this export read the ledger" "$T/pr.err" ||
+    bad "a prune between windows: exit $rc, $(head -c 400 "$T/pr.err")"
+nofile pr
+echo "a prune while the export read: exit $rc, $(head -c 200 "$T/pr.err")"
+
+# 3. an erase between two windows
+between er "$LEDGER" --dir "$T/er" erase --reason test 12345
+rc=$(cat "$T/er.rc")
+[ "$rc" = 66 ] && grep -q "^ledger export: event 12345's body was erased (by event [0-9]*) while this export read the ledger" "$T/er.err" ||
+    bad "an erase between windows: exit $rc, $(head -c 400 "$T/er.err")"
+nofile er
+echo "an erase while the export read: exit $rc, $(head -c 200 "$T/er.err")"
+
+echo "export_windows: 3 checks, $nfail failed"
+[ "$nfail" = 0 ]
