@@ -584,6 +584,11 @@ write_all_members(struct ex *x)
         if (x->o->progress && (i % PROGRESS_EVERY == 0 || i + 1 == x->nev))
             x->o->progress(x->o->progress_ctx, i + 1, x->nev);
     }
+    /* a last window, begun once the queue has room for the few members
+     * left (so none of them waits on it inside the snapshot) */
+    x->win_events = EX_WINDOW_EVENTS;
+    if ((rc = ex_window(x, 0)) < 0)
+        return rc;
     if (x->jsonl.err)
         return x->jsonl.err;
     if ((rc = ex_write_state(x)) < 0 ||
@@ -677,6 +682,9 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
     }
     ex_queue_start(&x);
     rc = write_all_members(&x);
+    /* the rest reads nothing: the writer is waited for with no snapshot */
+    ldg_txn_abort(x.t);
+    x.t = NULL;
     if (ex_queue_finish(&x) < 0 && rc == 0)
         rc = x.q.err;
     if (rc < 0 || (rc = ex_write_manifest(&x, now_ns)) < 0)

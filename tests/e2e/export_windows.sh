@@ -8,7 +8,11 @@
 #      more than 2x the same ingest with no reader (before: it waited on
 #      its output inside its one transaction, and pinned every page freed
 #      since).
-#   2. An export stopped (SIGSTOP) once it reads, a prune meanwhile, then
+#      The same with its last writes hanging (the bundle's last members
+#      and its end): no reader slot held (before: its one snapshot was
+#      held until the bundle was written).
+#   2. An export stopped (SIGSTOP) once it writes the events' members (its
+#      checkpoint and selection read), a prune meanwhile, then
 #      SIGCONT: exit 66 naming the pruned events, no bundle nor temporary
 #      file left.
 #   3. The same with an erase of an event it exports: exit 66 naming it.
@@ -40,20 +44,11 @@ if ! cc -shared -fPIC -o "$T/fi.so" "$here/../faults/faultinject.c" -ldl 2>"$T/c
     echo "FAIL cannot build the helpers: $(head -c 300 "$T/cc.err")"
     exit 1
 fi
-for n in free held pr er; do
+for n in free held tail pr er; do
     "$LEDGER" --dir "$T/$n" init >/dev/null 2>&1 &&
         "$LEDGER" --dir "$T/$n" ingest --batch 100 "$T/a.jsonl" >/dev/null 2>&1 ||
         bad "$n: a ledger of 20,000 events"
 done
-
-# wait_slot DIR: until a reader slot of DIR's store is taken (30 s at most)
-wait_slot() {
-    i=0
-    while [ "$("$T/lr" count "$1")" = 0 ] && [ $i -lt 3000 ]; do
-        sleep 0.01
-        i=$((i + 1))
-    done
-}
 
 # 1. an export whose output hangs
 LD_PRELOAD=$T/fi.so FAULT_CALLS=write FAULT_AT=2 FAULT_MODE=hang \
@@ -87,15 +82,60 @@ echo "data.mdb after 30,000 events in commits of 5: $free bytes with no reader, 
 kill -9 "$ep" 2>/dev/null
 wait "$ep" 2>/dev/null
 
-# between NAME CMD...: an export of NAME's ledger stopped once it reads,
-# CMD run meanwhile, then let go on. Leaves .err and .rc.
+# 1b. an export whose last writes hang
+LD_PRELOAD=$T/fi.so FAULT_CALLS=write FAULT_COUNT_FILE=$T/tail.count \
+    "$LEDGER" --dir "$T/tail" export --out "$T/tail0.tar.zst" >/dev/null 2>&1 ||
+    bad "an export of 20,000 events under the fault shim"
+nw=$(cat "$T/tail.count" 2>/dev/null)
+LD_PRELOAD=$T/fi.so FAULT_CALLS=write FAULT_AT=$((${nw:-10} - 3)) FAULT_MODE=hang \
+    FAULT_LOG=$T/tail.fault "$LEDGER" --dir "$T/tail" export \
+    --out "$T/tail.tar.zst" >/dev/null 2>"$T/tail.err" &
+ep=$!
+pids="$pids $ep"
+i=0
+while [ ! -s "$T/tail.fault" ] && [ $i -lt 600 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+[ -s "$T/tail.fault" ] || bad "the export's last writes did not hang: $(head -c 300 "$T/tail.err")"
+i=0
+while [ "$("$T/lr" count "$T/tail")" != 0 ] && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+slots=$("$T/lr" count "$T/tail")
+[ "$slots" = 0 ] || bad "an export whose last writes ($((${nw:-10} - 3)) of $nw) hang holds $slots reader slot(s)"
+kill -9 "$ep" 2>/dev/null
+wait "$ep" 2>/dev/null
+
+# writing PID: until PID's bundle file (unnamed, or NAME.tmp.XXXXXX, in
+# $T) holds bytes (30 s at most): its checkpoint and selection are read,
+# and it is writing the events' members
+writing() {
+    i=0
+    while [ $i -lt 3000 ]; do
+        for f in /proc/"$1"/fd/*; do
+            case $(readlink "$f" 2>/dev/null) in
+            "$T"/*deleted* | "$T"/*.tmp.*)
+                [ "$(stat -L -c %s "$f" 2>/dev/null || echo 0)" -gt 0 ] && return 0
+                ;;
+            esac
+        done
+        sleep 0.01
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# between NAME CMD...: an export of NAME's ledger stopped once it writes
+# the events, CMD run meanwhile, then let go on. Leaves .err and .rc.
 between() {
     n=$1
     shift
     "$LEDGER" --dir "$T/$n" export --out "$T/$n.tar.zst" >/dev/null 2>"$T/$n.err" &
     ep=$!
     pids="$pids $ep"
-    wait_slot "$T/$n"
+    writing "$ep" || bad "$n: the export wrote no byte of its bundle"
     kill -STOP "$ep"
     "$@" >/dev/null 2>"$T/$n.cerr" || bad "$n: $* beside the stopped export: $(head -c 300 "$T/$n.cerr")"
     kill -CONT "$ep"
