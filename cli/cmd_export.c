@@ -382,6 +382,9 @@ cmd_export(struct cli *c, struct export_args *x, int npos, char **pos)
         o->progress = export_progress;
         o->progress_ctx = c;
     }
+    /* ctrl-Z waits for the read window's end (docs/EXPORT.md) */
+    o->snapshot = cli_rtxn_held;
+    cli_tstp_install();
     if ((rc = cli_open(c, 1, &l)) != 0)
         goto out;
     /* before the selection and the run's context are worked out (seconds
@@ -463,7 +466,8 @@ CLI_COMMAND(
     "failed). A summary of the export goes to standard error. It reads the "
     "store a window at a time (1,000 events or 100 ms, each in a new "
     "snapshot) against the checkpoint of the first, and waits on its output "
-    "outside them; it exits 66, writing nothing, when a prune or an erase "
+    "outside them; ctrl-Z waits for the window's end. It exits 66, writing "
+    "nothing, when a prune or an erase "
     "between two windows removed what the bundle needs (docs/EXPORT.md).",
     export_opts, CLI_OUT_BASIC,
     "# everything about run r1, for a support ticket\n"

@@ -258,6 +258,9 @@ int cli_query_bundle(struct cli *c, const struct cli_bundle_args *ba,
 int cli_rtxn_begin(struct ldg_ledger *l, struct ldg_txn **tp);
 void cli_rtxn_end(struct ldg_txn *t);
 void cli_tstp_install(void);
+/* The same marking for read transactions a library call begins and ends
+ * (ldg_export_opts.snapshot): held 1 as one begins, 0 once it ended. */
+void cli_rtxn_held(void *ctx, int held);
 /* Output gathered in memory up to CLI_CHUNK_BYTES (cli_chunk_write, a
  * stream's writer: LDG_QUERY_WRITE_PAUSE once full), then written by a
  * thread (cli_bgw) while the next chunk is filled. */

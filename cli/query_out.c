@@ -95,6 +95,15 @@ cli_rtxn_end(struct ldg_txn *t)
 }
 
 void
+cli_rtxn_held(void *ctx, int held)
+{
+    (void)ctx;
+    atomic_store(&in_txn, held ? 1 : 0);
+    if (!held)
+        tstp_take();
+}
+
+void
 cli_tstp_install(void)
 {
     struct sigaction sa, was;

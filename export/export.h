@@ -152,6 +152,12 @@ struct ldg_export_opts {
     const char *plan;
     const json_t *plan_timeline;
     const char *plan_timeline_text;
+    /* Called (from the calling thread) with 1 as the export begins a read
+     * snapshot and 0 once it has ended it, a window at a time
+     * (docs/EXPORT.md), or NULL: a program can hold a stop (ctrl-Z) until
+     * no snapshot is held, as `ledger export` does. */
+    void (*snapshot)(void *ctx, int held);
+    void *snapshot_ctx;
 };
 
 struct ldg_export_report {

@@ -98,6 +98,32 @@ check_opts(struct ldg_ledger *l, const struct ldg_export_opts *o)
 
 /* ------------------------------------------------------- the window -- */
 
+/* x->t's begin and end, told to o->snapshot. */
+static int
+snap_begin(struct ex *x)
+{
+    int rc;
+    if (x->o->snapshot != NULL)
+        x->o->snapshot(x->o->snapshot_ctx, 1);
+    if ((rc = ldg_txn_begin(x->l, LDG_TXN_READ, &x->t)) < 0) {
+        x->t = NULL;
+        if (x->o->snapshot != NULL)
+            x->o->snapshot(x->o->snapshot_ctx, 0);
+    }
+    return rc;
+}
+
+static void
+snap_end(struct ex *x)
+{
+    if (x->t == NULL)
+        return;
+    ldg_txn_abort(x->t);
+    x->t = NULL;
+    if (x->o->snapshot != NULL)
+        x->o->snapshot(x->o->snapshot_ctx, 0);
+}
+
 /* 0, or LDG_ENOTFOUND with the message: a body.erased appended since the
  * last check (seq x->size_seen up to size) names an event below the
  * checkpoint, so the bodies the bundle carries may no longer be those the
@@ -160,12 +186,10 @@ window_renew(struct ex *x)
     uint64_t size;
     int rc;
 
-    ldg_txn_abort(x->t);
-    x->t = NULL;
+    snap_end(x);
     if ((rc = ex_queue_wait_room(x, QCAP / 2)) < 0)
         return rc;
-    if ((rc = ldg_txn_begin(x->l, LDG_TXN_READ, &x->t)) < 0) {
-        x->t = NULL;
+    if ((rc = snap_begin(x)) < 0) {
         ldg_set_errmsg(x->l, "reading the ledger: %s", ldg_strerror(rc));
         return rc;
     }
@@ -646,8 +670,7 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
         ldg_set_errmsg(l, "selection: %s", err);
         return rc;
     }
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &x.t)) < 0 ||
-        (rc = ldg_txn_size(x.t, &x.size0)) < 0)
+    if ((rc = snap_begin(&x)) < 0 || (rc = ldg_txn_size(x.t, &x.size0)) < 0)
         goto out;
     x.size_seen = x.size0;
     x.win_ms = ldg_now_mono_ms();
@@ -683,8 +706,7 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
     ex_queue_start(&x);
     rc = write_all_members(&x);
     /* the rest reads nothing: the writer is waited for with no snapshot */
-    ldg_txn_abort(x.t);
-    x.t = NULL;
+    snap_end(&x);
     if (ex_queue_finish(&x) < 0 && rc == 0)
         rc = x.q.err;
     if (rc < 0 || (rc = ex_write_manifest(&x, now_ns)) < 0)
@@ -718,7 +740,7 @@ out:
     }
     free(x.seals);
     ldg_query_models_free(x.models);
-    ldg_txn_abort(x.t);
+    snap_end(&x);
     ldg_query_free(x.erq);
     ldg_query_free(q);
     free(x.mfiles.p);

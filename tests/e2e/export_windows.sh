@@ -16,6 +16,9 @@
 #      SIGCONT: exit 66 naming the pruned events, no bundle nor temporary
 #      file left.
 #   3. The same with an erase of an event it exports: exit 66 naming it.
+#   4. Ctrl-Z (SIGTSTP) while it writes the events: it stops at its read
+#      window's end, holding no reader slot (before: stopped inside its
+#      one transaction), and once continued writes the bundle.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/export_windows.XXXXXX") ||
@@ -165,5 +168,29 @@ rc=$(cat "$T/er.rc")
 nofile er
 echo "an erase while the export read: exit $rc, $(head -c 200 "$T/er.err")"
 
-echo "export_windows: 3 checks, $nfail failed"
+# 4. ctrl-Z while the export reads
+"$LEDGER" --dir "$T/tail" export --out "$T/tstp.tar.zst" >/dev/null 2>"$T/tstp.err" &
+ep=$!
+pids="$pids $ep"
+writing "$ep" || bad "tstp: the export wrote no byte of its bundle"
+kill -TSTP "$ep"
+i=0
+while ! grep -q '^State:.*stopped' "/proc/$ep/status" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+if grep -q '^State:.*stopped' "/proc/$ep/status" 2>/dev/null; then
+    slots=$("$T/lr" count "$T/tail")
+    [ "$slots" = 0 ] || bad "an export stopped by SIGTSTP holds $slots reader slot(s)"
+    echo "an export stopped by SIGTSTP while it wrote: $slots reader slot(s) held"
+else
+    bad "export $ep did not stop on SIGTSTP: $(grep State "/proc/$ep/status" 2>/dev/null)"
+fi
+kill -CONT "$ep"
+wait "$ep"
+rc=$?
+[ "$rc" = 0 ] && "$LEDGER" verify-bundle --trusted-key "$("$LEDGER" --dir "$T/tail" keys verifier)" "$T/tstp.tar.zst" >/dev/null 2>&1 ||
+    bad "the export stopped by SIGTSTP, continued: exit $rc, $(head -c 300 "$T/tstp.err")"
+
+echo "export_windows: 4 checks, $nfail failed"
 [ "$nfail" = 0 ]
