@@ -233,15 +233,15 @@ ex_select_events(struct ex *x, struct ldg_query *q)
     struct ldg_query_iter *it = NULL;
     struct ldg_event ev;
     uint64_t pos = 0;
-    int rc, first = 1;
+    char *cmsg = NULL; /* crossing's message */
+    int rc, first = 1, crossing = 0, said = 0;
 
     for (;;) {
-        if ((rc = ldg_query_iter_new(&it, q, x->t, LDG_QUERY_KEEP_HINT)) < 0) {
-            ldg_set_errmsg(x->l, "selection: %s", ldg_strerror(rc));
+        if ((rc = ldg_query_iter_new(&it, q, x->t, LDG_QUERY_KEEP_HINT)) < 0)
             break;
-        }
-        if (first && (rc = refuse_crossing(x, it)) < 0)
-            break;
+        /* (said after the selection, as a selection too big says first) */
+        if (first && (crossing = refuse_crossing(x, it)) < 0)
+            cmsg = strdup(ldg_errmsg(x->l));
         first = 0;
         ldg_query_iter_window(it, EX_WINDOW_EVENTS, EX_WINDOW_MS);
         while ((rc = ldg_query_iter_next(it, &ev)) == 0) {
@@ -267,16 +267,23 @@ ex_select_events(struct ex *x, struct ldg_query *q)
         it = NULL;
         /* the window is full: ex_window begins a new one */
         x->win_events = EX_WINDOW_EVENTS;
-        if ((rc = ex_window(x, 0)) < 0)
+        if ((rc = ex_window(x, 0)) < 0) {
+            said = 1; /* (its message) */
             break;
+        }
         ldg_query_restrict(q, pos + 1, x->cksize - 1);
     }
     if (rc == LDG_ENOTFOUND && it != NULL)
         rc = 0; /* the end of the selection */
     else if (rc == LDG_QUERY_WINDOW_END)
         rc = 0; /* a window ended past the checkpoint */
-    else if (rc < 0 && rc != LDG_ETOOBIG && ldg_errmsg(x->l)[0] == '\0')
+    else if (rc < 0 && rc != LDG_ETOOBIG && !said)
         ldg_set_errmsg(x->l, "selection: %s", ldg_strerror(rc));
+    if (rc == 0 && crossing < 0) {
+        rc = crossing;
+        ldg_set_errmsg(x->l, "%s", cmsg ? cmsg : "");
+    }
+    free(cmsg);
     ldg_query_iter_free(it);
     ldg_query_release_hint(q, x->l);
     return rc;

@@ -19,6 +19,9 @@
 #   4. Ctrl-Z (SIGTSTP) while it writes the events: it stops at its read
 #      window's end, holding no reader slot (before: stopped inside its
 #      one transaction), and once continued writes the bundle.
+#   5. On the pruned ledger, a selection too big that also reaches before
+#      the horizon is said to be too big (65), as with one snapshot; one
+#      that only reaches before it, 66.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/export_windows.XXXXXX") ||
@@ -192,5 +195,17 @@ rc=$?
 [ "$rc" = 0 ] && "$LEDGER" verify-bundle --trusted-key "$("$LEDGER" --dir "$T/tail" keys verifier)" "$T/tstp.tar.zst" >/dev/null 2>&1 ||
     bad "the export stopped by SIGTSTP, continued: exit $rc, $(head -c 300 "$T/tstp.err")"
 
-echo "export_windows: 4 checks, $nfail failed"
+# 5. which failure a windowed selection says
+"$LEDGER" --dir "$T/pr" export --max-events 10 --out "$T/big.tar.zst" seq=1..15000 >/dev/null 2>"$T/big.err"
+rc=$?
+[ "$rc" = 65 ] && grep -q "the selection has more than 10 events" "$T/big.err" ||
+    bad "a selection too big and before the horizon: exit $rc, $(head -c 300 "$T/big.err")"
+"$LEDGER" --dir "$T/pr" export --out "$T/cross.tar.zst" seq=1..15000 >/dev/null 2>"$T/cross.err"
+rc=$?
+[ "$rc" = 66 ] && grep -q "the selection reaches before the ledger's horizon" "$T/cross.err" ||
+    bad "a selection before the horizon: exit $rc, $(head -c 300 "$T/cross.err")"
+nofile big
+nofile cross
+
+echo "export_windows: 5 checks, $nfail failed"
 [ "$nfail" = 0 ]
