@@ -129,7 +129,7 @@ struct ldg_export_opts {
      * shows beside its own (ldg_query_timeline's kind "context": its
      * pack's permission changes, its models' state changes, its routes'
      * evals and promotions, runtime health) are selected with the terms'
-     * events, read in the export's one snapshot (report->context counts
+     * events, read in the export's snapshots (report->context counts
      * them). */
     int run_context;
     /* Its timeline as ldg_query_timeline gives it (borrowed), when the
@@ -193,18 +193,22 @@ struct ldg_export_report {
 /* Writes a bundle of the events opts selects to fd (left open; not
  * synced). When fd is not a regular file (a pipe), the bundle is written
  * to an unlinked temporary file in $TMPDIR and copied to fd after the read
- * transaction ended, so a slow consumer pins no snapshot. Everything is read in
- * one read transaction: the latest stored checkpoint and every event and proof
- * against it, so the bundle is one consistent snapshot; events after that
- * checkpoint are not selected. Every event of the bundle is first checked as
- * ledger verify would (ldg_vouch_events): LDG_ETAMPER, naming the event, and
- * nothing written, if one fails. Returns 0, LDG_EBADINPUT (bad term, time or
- * option, or a redaction that matches nothing; message in ldg_errmsg(l)),
- * LDG_ENOTFOUND (no event selected, unless allow_empty), LDG_ETOOBIG (selection
- * beyond max_events), LDG_EKEY (log key file missing: the manifest cannot be
- * signed), LDG_EIO. Cost: O(events * log(size)) reads and one signature
- * check an event (on threads), one zstd stream; memory O(events) for the
- * selection and file digests, not for their content. */
+ * transaction ended, so a slow consumer pins no snapshot. The latest stored
+ * checkpoint is read in a first read transaction, and the events and proofs
+ * against it in windows of at most 1,000 events or 100 ms, each in a new one
+ * (opts->snapshot is told of each); the log below the checkpoint is the same
+ * in all of them, so the bundle is that of one snapshot; events after the
+ * checkpoint are not selected. A prune or an erase below the checkpoint
+ * between two windows is LDG_ENOTFOUND, naming it, with nothing written. Every
+ * event of the bundle is first checked as ledger verify would
+ * (ldg_vouch_events): LDG_ETAMPER, naming the event, and nothing written, if
+ * one fails. Returns 0, LDG_EBADINPUT (bad term, time or option, or a redaction
+ * that matches nothing; message in ldg_errmsg(l)), LDG_ENOTFOUND (no event
+ * selected, unless allow_empty), LDG_ETOOBIG (selection beyond max_events),
+ * LDG_EKEY (log key file missing: the manifest cannot be signed), LDG_EIO.
+ * Cost: O(events * log(size)) reads and one signature check an event (on
+ * threads), one zstd stream; memory O(events) for the selection and file
+ * digests, not for their content. */
 int ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
                         int fd, struct ldg_export_report *report);
 
