@@ -171,10 +171,19 @@ rc=$(cat "$T/er.rc")
 nofile er
 echo "an erase while the export read: exit $rc, $(head -c 200 "$T/er.err")"
 
-# 4. ctrl-Z while the export reads
-"$LEDGER" --dir "$T/tail" export --out "$T/tstp.tar.zst" >/dev/null 2>"$T/tstp.err" &
-ep=$!
-pids="$pids $ep"
+# 4. ctrl-Z while the export reads, in a process group of its own whose
+# parent is in this session (lib/ownpgrp.py: in an orphaned group, as a
+# test run from a detached job is, the kernel discards SIGTSTP)
+python3 "$here/lib/ownpgrp.py" "$T/ep.pid" \
+    "$LEDGER" --dir "$T/tail" export --out "$T/tstp.tar.zst" >/dev/null 2>"$T/tstp.err" &
+wp=$!
+i=0
+while [ ! -s "$T/ep.pid" ] && [ $i -lt 500 ]; do
+    sleep 0.01
+    i=$((i + 1))
+done
+ep=$(cat "$T/ep.pid")
+pids="$pids $ep $wp"
 writing "$ep" || bad "tstp: the export wrote no byte of its bundle"
 kill -TSTP "$ep"
 i=0
@@ -190,7 +199,7 @@ else
     bad "export $ep did not stop on SIGTSTP: $(grep State "/proc/$ep/status" 2>/dev/null)"
 fi
 kill -CONT "$ep"
-wait "$ep"
+wait "$wp"
 rc=$?
 [ "$rc" = 0 ] && "$LEDGER" verify-bundle --trusted-key "$("$LEDGER" --dir "$T/tail" keys verifier)" "$T/tstp.tar.zst" >/dev/null 2>&1 ||
     bad "the export stopped by SIGTSTP, continued: exit $rc, $(head -c 300 "$T/tstp.err")"
