@@ -39,6 +39,8 @@ bad() {
     nfail=$((nfail + 1))
 }
 here=$(dirname "$0")
+. "$here/lib/preload.sh"
+san_preload "$LEDGER" detect_leaks=0
 gen() { # gen FROM TO: events of about 1.2 kB
     awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i < b; i++)
         printf "{\"type\":\"x.t\",\"run\":\"r1\",\"body\":{\"i\":%d,\"pad\":\"%01000d\"}}\n", i, i }'
@@ -57,7 +59,7 @@ for n in free held tail pr er; do
 done
 
 # 1. an export whose output hangs
-LD_PRELOAD=$T/fi.so FAULT_CALLS=write FAULT_AT=2 FAULT_MODE=hang \
+LD_PRELOAD=$SAN_PRE$T/fi.so FAULT_CALLS=write FAULT_AT=2 FAULT_MODE=hang \
     FAULT_LOG=$T/held.fault "$LEDGER" --dir "$T/held" export \
     --out "$T/held.tar.zst" >/dev/null 2>"$T/held.err" &
 ep=$!
@@ -89,11 +91,11 @@ kill -9 "$ep" 2>/dev/null
 wait "$ep" 2>/dev/null
 
 # 1b. an export whose last writes hang
-LD_PRELOAD=$T/fi.so FAULT_CALLS=write FAULT_COUNT_FILE=$T/tail.count \
+LD_PRELOAD=$SAN_PRE$T/fi.so FAULT_CALLS=write FAULT_COUNT_FILE=$T/tail.count \
     "$LEDGER" --dir "$T/tail" export --out "$T/tail0.tar.zst" >/dev/null 2>&1 ||
     bad "an export of 20,000 events under the fault shim"
 nw=$(cat "$T/tail.count" 2>/dev/null)
-LD_PRELOAD=$T/fi.so FAULT_CALLS=write FAULT_AT=$((${nw:-10} - 3)) FAULT_MODE=hang \
+LD_PRELOAD=$SAN_PRE$T/fi.so FAULT_CALLS=write FAULT_AT=$((${nw:-10} - 3)) FAULT_MODE=hang \
     FAULT_LOG=$T/tail.fault "$LEDGER" --dir "$T/tail" export \
     --out "$T/tail.tar.zst" >/dev/null 2>"$T/tail.err" &
 ep=$!

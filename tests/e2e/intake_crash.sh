@@ -127,7 +127,9 @@ done
 CC=${CC:-cc}
 if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
     -ldl 2>"$T/cc.err"; then
-    PRE=$T/fi.so
+    . "$ROOT/tests/e2e/lib/preload.sh"
+    san_preload "$LEDGER" detect_leaks=0
+    PRE=$SAN_PRE$T/fi.so
     syncs() { # syncs CMD...: fdatasync calls CMD makes on a copy of $D
         rm -rf "$T/copy"
         cp -a "$D" "$T/copy"
