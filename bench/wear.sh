@@ -503,7 +503,10 @@ proxy() { # proxy MODE
     kill "$stub" 2>/dev/null
     wait "$stub" 2>/dev/null
     stub=""
-    pe=$(sqlite3 "$MNT_p/p.db" 'SELECT count(*) FROM events' 2>/dev/null || echo 0)
+    # (Python's sqlite3: the sqlite3 program is not among the set-up's packages)
+    pe=$(python3 -c 'import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM events").fetchone()[0])' \
+        "$MNT_p/p.db" 2>"$T/pe.err") || die "the peer's events: $(tail -n 1 "$T/pe.err")"
     end l && end p
     trace_stop
     le=$((${c1:-0} - ${c0:-0}))
