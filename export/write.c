@@ -124,57 +124,6 @@ snap_end(struct ex *x)
         x->o->snapshot(x->o->snapshot_ctx, 0);
 }
 
-/* 0, or LDG_ENOTFOUND with the message: a body.erased appended since the
- * last check (seq x->size_seen up to size) names an event below the
- * checkpoint, so the bodies the bundle carries may no longer be those the
- * first snapshot vouched for. */
-static int
-window_erased(struct ex *x, uint64_t size)
-{
-    static char term[] = "type=body.erased";
-    char *terms[1] = {term};
-    struct ldg_query_iter *it = NULL;
-    struct ldg_event ev;
-    char err[256];
-    int rc = 0, erased = 0;
-
-    if (size <= x->size_seen)
-        return 0;
-    if (x->erq == NULL)
-        rc = ldg_query_compile(&x->erq, 1, terms, NULL, NULL, err, sizeof err);
-    if (rc == 0) {
-        ldg_query_restrict(x->erq, x->size_seen, size - 1);
-        rc = ldg_query_iter_new(&it, x->erq, x->t, 0);
-    }
-    while (rc == 0 && (rc = ldg_query_iter_next(it, &ev)) == 0) {
-        json_t *body = NULL;
-        json_int_t tgt;
-        if (ldg_body_get(x->t, ev.seq, &body) < 0)
-            continue;
-        tgt = json_integer_value(json_object_get(body, "target_seq"));
-        json_decref(body);
-        if (tgt >= 0 && (uint64_t)tgt < x->cksize) {
-            ldg_set_errmsg(x->l,
-                           "event %llu's body was erased (by event %llu) "
-                           "while this export read the ledger; nothing was "
-                           "written: run it again",
-                           (unsigned long long)tgt, (unsigned long long)ev.seq);
-            erased = 1;
-            break;
-        }
-    }
-    ldg_query_iter_free(it);
-    if (erased)
-        return LDG_ENOTFOUND;
-    if (rc == LDG_ENOTFOUND)
-        rc = 0; /* the end of the iteration */
-    else if (rc < 0)
-        ldg_set_errmsg(x->l, "reading the ledger: %s", ldg_strerror(rc));
-    if (rc == 0)
-        x->size_seen = size;
-    return rc;
-}
-
 /* Ends x->t and begins a new snapshot (waiting for room in the member
  * queue in between, outside any), then checks that what the bundle needs
  * is still there: the horizon of the first snapshot (a prune removes the
@@ -182,8 +131,6 @@ window_erased(struct ex *x, uint64_t size)
 static int
 window_renew(struct ex *x)
 {
-    struct ldg_horizon h;
-    uint64_t size;
     int rc;
 
     snap_end(x);
@@ -193,26 +140,23 @@ window_renew(struct ex *x)
         ldg_set_errmsg(x->l, "reading the ledger: %s", ldg_strerror(rc));
         return rc;
     }
-    memset(&h, 0, sizeof h);
-    rc = ldg_horizon_get(x->t, &h);
-    if (rc == LDG_ENOTFOUND)
-        rc = 0; /* never pruned: h.seq 0 */
-    if (rc < 0) {
-        ldg_set_errmsg(x->l, "reading the horizon: %s", ldg_strerror(rc));
-        return rc;
+    if ((rc = ldg_window_check(x->t, &x->wc)) == LDG_ENOTFOUND) {
+        if (x->wc.pruned_to != x->wc.horizon)
+            ldg_set_errmsg(x->l,
+                           "events %llu..%llu were pruned while this export "
+                           "read the ledger; nothing was written: run it "
+                           "again",
+                           (unsigned long long)x->wc.horizon,
+                           (unsigned long long)(x->wc.pruned_to - 1));
+        else
+            ldg_set_errmsg(x->l,
+                           "event %llu's body was erased (by event %llu) "
+                           "while this export read the ledger; nothing was "
+                           "written: run it again",
+                           (unsigned long long)x->wc.erased,
+                           (unsigned long long)x->wc.erased_by);
     }
-    if (h.seq != x->hz.seq) {
-        ldg_set_errmsg(x->l,
-                       "events %llu..%llu were pruned while this export "
-                       "read the ledger; nothing was written: run it again",
-                       (unsigned long long)x->hz.seq,
-                       (unsigned long long)(h.seq - 1));
-        ldg_horizon_release(&h);
-        return LDG_ENOTFOUND;
-    }
-    ldg_horizon_release(&h);
-    if ((rc = ldg_txn_size(x->t, &size)) < 0 ||
-        (rc = window_erased(x, size)) < 0)
+    if (rc < 0)
         return rc;
     ldg_proof_batch_rebind(x->proofs, x->t);
     ldg_vouch_rebind(x->vouch, x->t);
@@ -261,6 +205,7 @@ load_checkpoint(struct ex *x)
         return LDG_ECORRUPT;
     }
     x->rep.checkpoint_size = x->cksize;
+    x->wc.below = x->cksize;
     return 0;
 }
 
@@ -672,11 +617,12 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
     }
     if ((rc = snap_begin(&x)) < 0 || (rc = ldg_txn_size(x.t, &x.size0)) < 0)
         goto out;
-    x.size_seen = x.size0;
     x.win_ms = ldg_now_mono_ms();
     rc = ldg_horizon_get(x.t, &x.hz);
     if (rc < 0 && rc != LDG_ENOTFOUND)
         goto out;
+    x.wc.horizon = x.hz.seq; /* (0 when never pruned) */
+    x.wc.seen = x.size0;
     if ((rc = load_checkpoint(&x)) < 0 || (rc = prepare_cosigned(&x)) < 0 ||
         (rc = ex_select_events(&x, q)) < 0 ||
         (rc = ex_select_context(&x)) < 0 || (rc = check_not_empty(&x)) < 0 ||
@@ -741,7 +687,6 @@ out:
     free(x.seals);
     ldg_query_models_free(x.models);
     snap_end(&x);
-    ldg_query_free(x.erq);
     ldg_query_free(q);
     free(x.mfiles.p);
     free(x.msizes.p);

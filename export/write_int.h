@@ -79,9 +79,8 @@ struct ex {
     /* the read window: the first snapshot's size, its horizon (hz.seq)
      * and the events read and the time (ms) since t began */
     uint64_t size0, win_events, win_ms;
-    uint64_t size_seen;      /* the size the last window's check saw */
-    struct ldg_query *erq;   /* type=body.erased, for that check */
-    struct ldg_vouch *vouch; /* while vouch_all runs (rebound per window) */
+    struct ldg_window_check wc; /* what each new window checks */
+    struct ldg_vouch *vouch;    /* while vouch_all runs (rebound per window) */
     char vkey[512];
     char origin[LDG_ORIGIN_MAX + 1];
     char *ck;

@@ -825,3 +825,73 @@ out:
         ldg_horizon_release(&old);
     return rc;
 }
+
+/* ----------------------------------------------- a reader's windows -- */
+
+struct wc_scan {
+    struct ldg_txn *t;
+    struct ldg_window_check *c;
+};
+
+static int
+wc_erasure(void *ctx, uint64_t seq)
+{
+    struct wc_scan *x = ctx;
+    json_t *body = NULL;
+    json_int_t tg;
+    int rc = ldg_body_get(x->t, seq, &body);
+    if (rc < 0)
+        return rc == LDG_EERASED ? 0 : rc;
+    tg = json_integer_value(json_object_get(body, "target_seq"));
+    json_decref(body);
+    if (tg >= 0 && (uint64_t)tg < x->c->below) {
+        x->c->erased = (uint64_t)tg;
+        x->c->erased_by = seq;
+        return 1;
+    }
+    return 0;
+}
+
+int
+ldg_window_check(struct ldg_txn *t, struct ldg_window_check *c)
+{
+    struct ldg_ledger *l;
+    struct ldg_horizon h;
+    struct wc_scan x = {t, c};
+    uint64_t size, hz = 0;
+    int rc;
+
+    if (t == NULL || c == NULL)
+        return LDG_EINVAL;
+    l = ldg_txn_ledger(t);
+    c->pruned_to = c->erased = c->erased_by = 0;
+    memset(&h, 0, sizeof h);
+    rc = ldg_horizon_get(t, &h);
+    if (rc == 0)
+        hz = h.seq;
+    ldg_horizon_release(&h);
+    if (rc < 0 && rc != LDG_ENOTFOUND) {
+        ldg_seterr(l, "reading the horizon: %s", ldg_strerror(rc));
+        return rc;
+    }
+    if (hz != c->horizon) {
+        c->pruned_to = hz;
+        return LDG_ENOTFOUND;
+    }
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        return rc;
+    if (size <= c->seen)
+        return 0;
+    x.c->erased_by = UINT64_MAX;
+    rc = ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_BODY_ERASED, c->seen,
+                        size - 1, 0, wc_erasure, &x);
+    if (rc < 0) {
+        ldg_seterr(l, "reading the ledger: %s", ldg_strerror(rc));
+        return rc;
+    }
+    if (c->erased_by != UINT64_MAX)
+        return LDG_ENOTFOUND;
+    c->erased_by = 0;
+    c->seen = size;
+    return 0;
+}

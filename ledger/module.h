@@ -1049,6 +1049,28 @@ int ldg_cursor_del(struct ldg_cursor *c);
  * record. */
 uint64_t ldg_txn_horizon(struct ldg_txn *t);
 
+/* What a reader that reads in windows, each in a new snapshot (docs/
+ * QUERY.md, "Readers and the file's growth"), checks as each begins: the
+ * log's events below its checkpoint `below` are the same bytes in every
+ * later snapshot unless a prune removed some (the horizon moved from
+ * `horizon`, the first snapshot's) or an erase erased one (a body.erased
+ * appended since `seen`, the log's size the last check saw, names an
+ * event below `below`). The export and the segment writer check this. */
+struct ldg_window_check {
+    uint64_t horizon; /* the first snapshot's horizon seq (0: never pruned) */
+    uint64_t below;   /* the reader's checkpoint size */
+    uint64_t seen;    /* body.erased events from here on are looked at;
+                         raised to t's size once they are */
+    /* on LDG_ENOTFOUND: the horizon now (moved: a prune), else the event
+     * erased and the body.erased that did it */
+    uint64_t pruned_to, erased, erased_by;
+};
+/* @return 0 (nothing the reader needs changed); LDG_ENOTFOUND (a prune or
+ * an erase did, c says which); an ldg_error reading (the ledger's message
+ * names it). Cost: a read of the horizon, an index step and a body per
+ * body.erased appended since the last check. */
+int ldg_window_check(struct ldg_txn *t, struct ldg_window_check *c);
+
 /* Prune (horizon.c; retention/ calls it): in the write transaction t,
  * signs and stores the horizon record for hz (a stored checkpoint's size,
  * after any earlier horizon, within the log; LDG_EINVAL naming why
