@@ -175,6 +175,9 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
             so.progress = export_progress;
             so.progress_ctx = c;
         }
+        /* ctrl-Z waits for the read window's end (docs/QUERY.md) */
+        so.snapshot = cli_rtxn_held;
+        cli_tstp_install();
         rc = ldg_export_segment(l, &so, out, &info);
         if (c->progress)
             cli_progress_done(c);

@@ -208,6 +208,9 @@ cmd_archive(struct cli *c, struct ldg_archive_opts *o, int npos, char **pos)
     }
     o->progress = cli_progress;
     o->progress_ctx = c;
+    /* ctrl-Z waits for the read window's end (docs/QUERY.md) */
+    o->snapshot = cli_rtxn_held;
+    cli_tstp_install();
     rc = ldg_retention_archive(l, o, &r);
     cli_progress_done(c);
     if (rc < 0)

@@ -364,6 +364,10 @@ struct ldg_export_segment_opts {
     int level; /* zstd level 1..19; 0 = 1 */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* told of each read snapshot begun (1) and ended (0): the segment is
+     * read a window at a time (ldg_segment_write_opts.snapshot) */
+    void (*snapshot)(void *ctx, int held);
+    void *snapshot_ctx;
 };
 /* Writes the segment of o's range to path: into a temporary file beside
  * it, synced, linked to path (never replacing a file: LDG_EEXIST), its
@@ -371,7 +375,9 @@ struct ldg_export_segment_opts {
  * size and SHA-256. Needs the log key (LDG_EKEY): the
  * segment's trailer is signed. @return 0; LDG_EEXIST; LDG_EINVAL (a range
  * outside the log); LDG_ENOTFOUND (end is not where a commit ends);
- * LDG_EKEY; LDG_EIO (naming the file); LDG_ECORRUPT (the store).
+ * LDG_EKEY; LDG_EIO (naming the file); LDG_ECORRUPT (the store);
+ * LDG_ENOTFOUND also when a prune or an erase between two of its read
+ * windows removed what it needs (no file left).
  * Cost: one pass over the range, zstd; memory as the segment writer's. */
 int ldg_export_segment(struct ldg_ledger *l,
                        const struct ldg_export_segment_opts *o,

@@ -68,7 +68,6 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
               const char *path, struct ldg_segment_info *info)
 {
     struct ldg_segment_write_opts wo;
-    struct ldg_txn *t = NULL;
     char *note = NULL, *text = NULL, *tmp = NULL;
     size_t n;
     int fd = -1, rc;
@@ -86,10 +85,17 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
     wo.level = o->level;
     wo.progress = o->progress;
     wo.progress_ctx = o->progress_ctx;
+    wo.snapshot = o->snapshot;
+    wo.snapshot_ctx = o->snapshot_ctx;
     if (o->with_state) {
         /* the state the first `end` events fold to now, and a note signed
          * for exactly it (FORMAT.md 6.2) */
-        if ((rc = ldg_export_segment_state(l, o->end, &text, &note)) < 0)
+        if (o->snapshot != NULL) /* (read in one snapshot of its own) */
+            o->snapshot(o->snapshot_ctx, 1);
+        rc = ldg_export_segment_state(l, o->end, &text, &note);
+        if (o->snapshot != NULL)
+            o->snapshot(o->snapshot_ctx, 0);
+        if (rc < 0)
             goto out;
         wo.state = text;
         wo.state_len = strlen(text);
@@ -117,11 +123,8 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
                 : LDG_EEXIST;
         goto out;
     }
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
-        goto out;
     ldg_set_errmsg(l, "%s", "");
-    rc = ldg_segment_write(t, &wo, fd, info);
-    ldg_txn_abort(t);
+    rc = ldg_segment_write(l, &wo, fd, info);
     if (rc < 0) {
         if (ldg_errmsg(l)[0] == '\0')
             ldg_set_errmsg(l, "writing %s: %s", tmp[0] ? tmp : path,

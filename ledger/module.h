@@ -1208,18 +1208,31 @@ struct ldg_segment_write_opts {
     int level; /* zstd level 1..19; 0 = 1 */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* Called with 1 before the writer begins a read snapshot and 0 once it
+     * has ended it, a window at a time (NULL: not told); a CLI keeps a
+     * ctrl-Z until 0, so a stopped writer holds no snapshot. */
+    void (*snapshot)(void *ctx, int held);
+    void *snapshot_ctx;
 };
-/* Writes the segment of events o->first..o->end-1 of t's snapshot to fd
- * (from its current offset; not synced, not closed), signing its trailer
- * with the log key (its secret must be at hand: LDG_EKEY). *out (may be
- * NULL) gets what it holds, with the file's SHA-256 and size.
+/* Writes the segment of events o->first..o->end-1 of l to fd (from its
+ * current offset; not synced, not closed), signing its trailer with the
+ * log key (its secret must be at hand: LDG_EKEY). *out (may be NULL) gets
+ * what it holds, with the file's SHA-256 and size. It reads in windows of
+ * at most 1,000 events or 100 ms, each in a new read snapshot, and writes
+ * to fd between two, outside any (segment.c, SEG_WINDOW_*): the range,
+ * checkpoint and proven events are fixed in the first, and the bytes are
+ * those one snapshot would give; a prune, or an erase of an event below
+ * the checkpoint, between two windows fails it (LDG_ENOTFOUND, with the
+ * message; what fd holds then is to be thrown away).
  * @return 0; LDG_EINVAL (a range outside the log or before its horizon);
- * LDG_ENOTFOUND (no checkpoint of that size); LDG_ECORRUPT (the store is
- * not what verify passes: message on the ledger); LDG_EKEY; LDG_EIO
- * (writing fd).
- * Cost: one cursor step a record; zstd at o->level; memory as above. */
-int ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
-                      int fd, struct ldg_segment_info *out);
+ * LDG_ENOTFOUND (no checkpoint of that size; a prune or an erase
+ * meanwhile); LDG_ECORRUPT (the store is not what verify passes: message
+ * on the ledger); LDG_EKEY; LDG_EIO (writing fd).
+ * Cost: one cursor step a record; zstd at o->level; memory as above, and
+ * a window's compressed bytes (8 MiB or so at most). */
+int ldg_segment_write(struct ldg_ledger *l,
+                      const struct ldg_segment_write_opts *o, int fd,
+                      struct ldg_segment_info *out);
 
 /* One event a reader hands out, valid for the callback only. */
 enum ldg_segment_where {

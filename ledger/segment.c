@@ -57,6 +57,7 @@
 #include "ledger/ledger_int.h"
 #include "ledger/mp_int.h"
 #include "ledger/tlog_int.h"
+#include "util/util.h"
 
 enum kind {
     K_HEADER = 0x01,
@@ -290,8 +291,12 @@ struct segw {
     ZSTD_CCtx *z;
     uint8_t *stage; /* records not yet compressed */
     size_t staged;
-    uint8_t *out; /* compressed bytes waiting to be written */
+    uint8_t *out; /* zstd's output buffer */
     size_t out_cap;
+    /* compressed bytes of this window, written to fd between two windows
+     * (outside any snapshot: a file that takes bytes slowly pins none) */
+    uint8_t *pend;
+    size_t pend_len, pend_cap;
     struct ldg_sha256_ctx sha;
     uint64_t file_bytes, raw_bytes;
     int err;
@@ -308,7 +313,30 @@ w_flush_out(struct segw *w, const uint8_t *p, size_t n)
 {
     ldg_sha256_update(&w->sha, p, n);
     w->file_bytes += n;
-    return ldg_write_all(w->fd, p, n, 0) < 0 ? LDG_EIO : 0;
+    if (w->pend_len + n > w->pend_cap) {
+        size_t cap = w->pend_cap ? w->pend_cap : (size_t)1 << 20;
+        uint8_t *q;
+        while (cap < w->pend_len + n)
+            cap *= 2;
+        if ((q = realloc(w->pend, cap)) == NULL)
+            return LDG_ENOMEM;
+        w->pend = q;
+        w->pend_cap = cap;
+    }
+    memcpy(w->pend + w->pend_len, p, n);
+    w->pend_len += n;
+    return 0;
+}
+
+/* The window's compressed bytes to the file (outside any snapshot). */
+static int
+w_write_pending(struct segw *w)
+{
+    int rc = 0;
+    if (w->pend_len > 0 && ldg_write_all(w->fd, w->pend, w->pend_len, 0) < 0)
+        rc = LDG_EIO;
+    w->pend_len = 0;
+    return rc;
 }
 
 static int
@@ -610,11 +638,97 @@ left_edge(struct ldg_txn *t, uint64_t first, uint8_t *edge, size_t *n)
     return 0;
 }
 
+/* The segment is read in windows of at most SEG_WINDOW_EVENTS events (of
+ * its range or proven ones) or SEG_WINDOW_MS, each in a new read snapshot,
+ * and its compressed bytes written to the file between two (docs/
+ * QUERY.md, "Readers and the file's growth"): a reader's snapshot pins
+ * every page freed after it. What the segment holds is fixed in the first
+ * (its range, checkpoint, horizon, proven events); the log's entries,
+ * bodies, seals and tree hashes below its checkpoint are the same bytes in
+ * every later one, unless a prune or an erase removed some meanwhile,
+ * which each window checks (ldg_window_check: the segment then fails,
+ * LDG_ENOTFOUND). A window also ends once this many compressed bytes wait
+ * for the file. */
+#define SEG_WINDOW_EVENTS 1000
+#define SEG_WINDOW_MS 100
+#define SEG_WINDOW_BYTES ((size_t)8 << 20)
+
+struct segwin {
+    struct ldg_ledger *l;
+    const struct ldg_segment_write_opts *o;
+    struct ldg_txn *t;
+    struct ldg_window_check wc;
+    uint64_t events, ms; /* read in this window; when it began */
+};
+
+/* x->t's begin and end, told to o->snapshot. */
+static int
+win_begin(struct segwin *x)
+{
+    int rc;
+    if (x->o->snapshot != NULL)
+        x->o->snapshot(x->o->snapshot_ctx, 1);
+    if ((rc = ldg_txn_begin(x->l, LDG_TXN_READ, &x->t)) < 0) {
+        x->t = NULL;
+        if (x->o->snapshot != NULL)
+            x->o->snapshot(x->o->snapshot_ctx, 0);
+        return rc;
+    }
+    x->events = 0;
+    x->ms = ldg_now_mono_ms();
+    return 0;
+}
+
+static void
+win_end(struct segwin *x)
+{
+    if (x->t == NULL)
+        return;
+    ldg_txn_abort(x->t);
+    x->t = NULL;
+    if (x->o->snapshot != NULL)
+        x->o->snapshot(x->o->snapshot_ctx, 0);
+}
+
+/* n more events read: at the window's end, its bytes to the file and a
+ * new snapshot, checked. 1: a new one began (cursors are to be opened
+ * again in x->t); 0: the same; or an ldg_error (LDG_ENOTFOUND: a prune or
+ * an erase meanwhile, named on the ledger). */
+static int
+win_next(struct segwin *x, struct segw *w, uint64_t n)
+{
+    int rc;
+    x->events += n;
+    if (x->events < SEG_WINDOW_EVENTS &&
+        ldg_now_mono_ms() - x->ms < SEG_WINDOW_MS &&
+        w->pend_len < SEG_WINDOW_BYTES)
+        return 0;
+    win_end(x);
+    if ((rc = w_write_pending(w)) < 0)
+        return rc;
+    if ((rc = win_begin(x)) < 0)
+        return rc;
+    rc = ldg_window_check(x->t, &x->wc);
+    if (rc == LDG_ENOTFOUND && x->wc.pruned_to != x->wc.horizon)
+        ldg_seterr(x->l,
+                   "events %" PRIu64 "..%" PRIu64 " were pruned while the "
+                   "segment was written; nothing was written: run it again",
+                   x->wc.horizon, x->wc.pruned_to - 1);
+    else if (rc == LDG_ENOTFOUND)
+        ldg_seterr(x->l,
+                   "event %" PRIu64 "'s body was erased (by event %" PRIu64
+                   ") while the segment was written; nothing was written: "
+                   "run it again",
+                   x->wc.erased, x->wc.erased_by);
+    return rc < 0 ? rc : 1;
+}
+
 int
-ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
+ldg_segment_write(struct ldg_ledger *l, const struct ldg_segment_write_opts *o,
                   int fd, struct ldg_segment_info *out)
 {
-    struct ldg_ledger *l;
+    struct segwin x;
+    struct ldg_txn *t;
     struct ldg_horizon hz;
     struct segw w;
     struct seqs prior = {0}, after = {0};
@@ -625,26 +739,31 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
     char *ck = NULL, *sig = NULL, text[2 * LDG_ORIGIN_MAX + 200];
     uint64_t size, n, hzseq = 0, seq;
     size_t len, ne;
-    int rc, has_hz = 0, body_ok, seal_ok;
+    int rc, has_hz = 0, body_ok = 0, seal_ok = 0;
 
     if (out != NULL)
         memset(out, 0, sizeof *out);
-    if (t == NULL || o == NULL || fd < 0 || o->end <= o->first ||
+    if (l == NULL || o == NULL || fd < 0 || o->end <= o->first ||
         (o->state == NULL) != (o->state_note == NULL))
         return LDG_EINVAL;
-    l = ldg_txn_ledger(t);
     memset(&w, 0, sizeof w);
     memset(&hz, 0, sizeof hz);
+    memset(&x, 0, sizeof x);
+    x.l = l;
+    x.o = o;
     w.fd = fd;
     ldg_sha256_init(&w.sha);
-    if ((rc = ldg_txn_size(t, &size)) < 0)
+    if ((rc = win_begin(&x)) < 0)
         return rc;
+    t = x.t;
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        goto out;
     rc = ldg_horizon_get(t, &hz);
     if (rc == 0) {
         has_hz = 1;
         hzseq = hz.seq;
     } else if (rc != LDG_ENOTFOUND) {
-        return rc;
+        goto out;
     }
     if (o->end > size || o->first < hzseq) {
         ldg_seterr(l,
@@ -685,6 +804,10 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
                        n);
         goto out;
     }
+    /* what later windows check: below n, the log stays as it is now */
+    x.wc.horizon = hzseq;
+    x.wc.below = n;
+    x.wc.seen = size;
     if ((rc = ldg_log_secret_load(l)) < 0)
         goto out;
     w.z = ZSTD_createCCtx();
@@ -744,25 +867,41 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
             (rc = w_rec(&w, K_CONSISTENCY, proof, np * 32)) < 0)
             goto out;
     }
-    for (size_t i = 0; i < prior.n; i++)
-        if ((rc = w_proven(&w, t, prior.v[i], n)) < 0)
+    for (size_t i = 0; i < prior.n; i++) {
+        if ((rc = win_next(&x, &w, 1)) < 0 ||
+            (rc = w_proven(&w, x.t, prior.v[i], n)) < 0)
             goto out;
-    /* the range: cursors stepping side by side (entries, bodies, seals) */
-    if ((rc = ldg_cursor_open(t, ldg_core(l, ldg_db_entries(t)), &ce)) < 0 ||
-        (rc = ldg_cursor_open(t, ldg_core(l, ldg_db_bodies(t)), &cb)) < 0)
-        goto out;
-    if (l->format >= 2 && ldg_store_has_core(l->store, LDG_DB_SEALS) &&
-        (rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_SEALS), &cs)) < 0)
-        goto out;
-    {
-        uint8_t key[8];
-        ldg_be64(key, o->first);
-        body_ok = ldg_cursor_get(cb, LDG_SET_RANGE, key, 8, &bk, &bv) == 0;
-        seal_ok = cs != NULL &&
-                  ldg_cursor_get(cs, LDG_SET_RANGE, key, 8, &sk, &sv) == 0;
-        rc = ldg_cursor_get(ce, LDG_SET_RANGE, key, 8, &k, &v);
     }
+    /* the range: cursors stepping side by side (entries, bodies, seals),
+     * opened again in each window's snapshot where the last one stopped */
+    rc = 0;
     for (seq = o->first; seq < o->end; seq++) {
+        int renewed = win_next(&x, &w, 1);
+        if (renewed < 0) {
+            rc = renewed;
+            goto out;
+        }
+        if (renewed || ce == NULL) {
+            uint8_t key[8];
+            t = x.t;
+            ldg_cursor_close(ce);
+            ldg_cursor_close(cb);
+            ldg_cursor_close(cs);
+            ce = cb = cs = NULL;
+            if ((rc = ldg_cursor_open(t, ldg_core(l, ldg_db_entries(t)), &ce)) <
+                    0 ||
+                (rc = ldg_cursor_open(t, ldg_core(l, ldg_db_bodies(t)), &cb)) <
+                    0)
+                goto out;
+            if (l->format >= 2 && ldg_store_has_core(l->store, LDG_DB_SEALS) &&
+                (rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_SEALS), &cs)) < 0)
+                goto out;
+            ldg_be64(key, seq);
+            body_ok = ldg_cursor_get(cb, LDG_SET_RANGE, key, 8, &bk, &bv) == 0;
+            seal_ok = cs != NULL &&
+                      ldg_cursor_get(cs, LDG_SET_RANGE, key, 8, &sk, &sv) == 0;
+            rc = ldg_cursor_get(ce, LDG_SET_RANGE, key, 8, &k, &v);
+        }
         if (rc < 0 || k.len != 8 || ldg_rd_be64(k.data) != seq) {
             ldg_seterr(l, "event %" PRIu64 ": its entry is missing", seq);
             rc = rc < 0 && rc != LDG_ENOTFOUND ? rc : LDG_ECORRUPT;
@@ -816,9 +955,18 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
         rc = ldg_cursor_get(ce, LDG_NEXT, NULL, 0, &k, &v);
     }
     rc = 0;
-    for (size_t i = 0; i < after.n; i++)
-        if ((rc = w_proven(&w, t, after.v[i], n)) < 0)
+    ldg_cursor_close(ce);
+    ldg_cursor_close(cb);
+    ldg_cursor_close(cs);
+    ce = cb = cs = NULL;
+    for (size_t i = 0; i < after.n; i++) {
+        if ((rc = win_next(&x, &w, 1)) < 0 ||
+            (rc = w_proven(&w, x.t, after.v[i], n)) < 0)
             goto out;
+    }
+    rc = 0;
+    /* the rest reads nothing: no snapshot held while it is written */
+    win_end(&x);
     if (o->state != NULL) {
         ldg_sha256(state_sha, o->state, o->state_len);
         if ((rc = w_rec(&w, K_STATE, o->state, o->state_len)) < 0 ||
@@ -830,7 +978,7 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
                            o->state ? state_sha : NULL)) < 0 ||
         (rc = ldg_log_sign_note(l, text, strlen(text), &sig)) < 0 ||
         (rc = w_rec(&w, K_TRAILER, sig, strlen(sig))) < 0 ||
-        (rc = w_drain(&w, ZSTD_e_end)) < 0)
+        (rc = w_drain(&w, ZSTD_e_end)) < 0 || (rc = w_write_pending(&w)) < 0)
         goto out;
     if (o->progress != NULL)
         o->progress(o->progress_ctx, o->end - o->first, o->end - o->first);
@@ -871,7 +1019,9 @@ out:
     ldg_cursor_close(ce);
     ldg_cursor_close(cb);
     ldg_cursor_close(cs);
+    win_end(&x);
     ZSTD_freeCCtx(w.z);
+    free(w.pend);
     free(w.out);
     free(w.stage);
     free(w.ebuf);

@@ -235,6 +235,8 @@ ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
     so.level = o->level;
     so.progress = o->progress;
     so.progress_ctx = o->progress_ctx;
+    so.snapshot = o->snapshot;
+    so.snapshot_ctx = o->snapshot_ctx;
     ldg_set_errmsg(l, "%s", "");
     if ((rc = ldg_export_segment(l, &so, o->out, &info)) < 0)
         return rc;

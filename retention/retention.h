@@ -71,6 +71,10 @@ struct ldg_archive_opts {
     int bundle;
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* told of each read snapshot a segment's writer begins (1) and ends
+     * (0), a window at a time (export.h's ldg_export_segment_opts) */
+    void (*snapshot)(void *ctx, int held);
+    void *snapshot_ctx;
 };
 
 struct ldg_archive_report {

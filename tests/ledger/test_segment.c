@@ -504,7 +504,7 @@ derive_body_kind(const uint8_t *seg, size_t len, uint8_t kind, size_t *blen)
     if (kind != 0x01) { /* magicless: the frame less its 4 bytes */
         memmove(rec + at, rec + at + 4, zn - 4);
         zn -= 4;
-        rec[at - 1] = 0; /* dictionary 0: none */
+        rec[at - 1] = 0;                         /* dictionary 0: none */
         memcpy(rec + 1, parts[k].p + 1, at - 2); /* (a seed, or nothing) */
     }
     rec[0] = kind;
@@ -573,7 +573,10 @@ derive_seal_first(const uint8_t *seg, size_t len, size_t *blen)
     assert_true(k > 0);
     rec = malloc(parts[k].n);
     memcpy(rec, parts[k].p, parts[k].n);
-    f = memmem(rec, parts[k].n, "\xa5" "first\x00", 7);
+    f = memmem(rec, parts[k].n,
+               "\xa5"
+               "first\x00",
+               7);
     assert_non_null(f);
     f[6] = 1;
     parts[k].p = rec;
@@ -886,7 +889,6 @@ test_segment__a_range_inside_a_commit_is_refused(void **state)
 {
     struct fx *f = *state;
     struct ldg_segment_write_opts o;
-    struct ldg_txn *t;
     struct stat sb;
     char path[400];
     int fd;
@@ -896,9 +898,7 @@ test_segment__a_range_inside_a_commit_is_refused(void **state)
     memset(&o, 0, sizeof o);
     o.first = 6;
     o.end = HZ;
-    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
-    assert_int_equal(ldg_segment_write(t, &o, fd, NULL), LDG_EINVAL);
-    ldg_txn_abort(t);
+    assert_int_equal(ldg_segment_write(f->l, &o, fd, NULL), LDG_EINVAL);
     assert_non_null(
         strstr(ldg_errmsg(f->l), "a segment begins where a commit begins"));
     assert_int_equal(fstat(fd, &sb), 0);
@@ -1267,8 +1267,7 @@ test_segment__prune_refuses_a_state_it_did_not_compute(void **state)
     forged_archive(f, path, edit_verdict);
     assert_int_equal(ldg_retention_prune(f->l, &po, &pr), LDG_ETAMPER);
     if (strstr(ldg_errmsg(f->l), "doctor.verdict: \"healthy\" in the "
-                                 "archive, \"blocked\" as the ledger") ==
-        NULL)
+                                 "archive, \"blocked\" as the ledger") == NULL)
         fail_msg("%s", ldg_errmsg(f->l));
     unlink(path);
     forged_archive(f, path, edit_space);
@@ -1587,8 +1586,8 @@ test_segment__vectors(void **state)
     while (fgets(line, sizeof line, ex) != NULL) {
         char file[200], check[50], kfile[100], key[600];
         int nf;
-        if (line[0] == '#' || (nf = sscanf(line, "%199s %49s %99s", file,
-                                           check, kfile)) < 2)
+        if (line[0] == '#' ||
+            (nf = sscanf(line, "%199s %49s %99s", file, check, kfile)) < 2)
             continue;
         snprintf(key, sizeof key, "%s", vkey);
         if (nf == 3) { /* its own key */
@@ -1661,8 +1660,8 @@ main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_segment__an_unproven_erasure_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_segment__derived_must_fail,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segment__derived_must_fail, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_segment__prune_refuses_a_state_it_did_not_compute, setup,
             teardown),
