@@ -699,9 +699,10 @@ win_next(struct segwin *x, struct segw *w, uint64_t n)
 {
     int rc;
     x->events += n;
-    if (x->events < SEG_WINDOW_EVENTS &&
-        ldg_now_mono_ms() - x->ms < SEG_WINDOW_MS &&
-        w->pend_len < SEG_WINDOW_BYTES)
+    /* (the clock every 16 events: a window of small ones is read in
+     * well under a millisecond) */
+    if (x->events < SEG_WINDOW_EVENTS && w->pend_len < SEG_WINDOW_BYTES &&
+        ((x->events & 15) != 0 || ldg_now_mono_ms() - x->ms < SEG_WINDOW_MS))
         return 0;
     win_end(x);
     if ((rc = w_write_pending(w)) < 0)
