@@ -880,6 +880,106 @@ test_segment__a_middle_range(void **state)
     free(seg);
 }
 
+/* What the writer's snapshot callback saw; at the end of window
+ * `erase_after` it appends a body.erased of event `target` (0: of an event
+ * it appends first). */
+struct snaps {
+    struct ldg_ledger *l;
+    int held, begins, ends, nested, erase_after;
+    uint64_t target;
+};
+
+static void
+on_snapshot(void *ctx, int held)
+{
+    struct snaps *s = ctx;
+    if (held) {
+        s->nested += s->held;
+        s->held = 1;
+        s->begins++;
+        return;
+    }
+    s->held = 0;
+    s->ends++;
+    if (s->erase_after > 0 && s->ends == s->erase_after) {
+        char body[100];
+        if (s->target == 0)
+            s->target = t_append(s->l, "x.test.new", "{\"n\":1}", NULL);
+        snprintf(body, sizeof body, "{\"target_seq\":%llu,\"reason\":\"t\"}",
+                 (unsigned long long)s->target);
+        t_append(s->l, "body.erased", body, NULL);
+    }
+}
+
+/* 2,509 events are read in windows of at most 1,000, each in a snapshot
+ * of its own (begun and ended in turn, none left held), and the segment
+ * verifies; an erase of one of them between two windows fails it
+ * (LDG_ENOTFOUND, naming it); one after its checkpoint does not. */
+static void
+test_segment__written_in_windows(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_write_opts o;
+    struct ldg_segment_result r;
+    struct snaps sn;
+    char path[400];
+    uint8_t *b;
+    size_t len;
+    uint64_t size;
+    struct ldg_txn *t;
+    int fd;
+
+    t_append_many(f->l, 2500);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_txn_size(t, &size), 0);
+    ldg_txn_abort(t);
+    snprintf(path, sizeof path, "%s/win.seg", f->dir);
+    memset(&o, 0, sizeof o);
+    o.first = HZ;
+    o.end = size;
+    o.snapshot = on_snapshot;
+    o.snapshot_ctx = &sn;
+
+    memset(&sn, 0, sizeof sn);
+    sn.l = f->l;
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_int_equal(ldg_segment_write(f->l, &o, fd, NULL), 0);
+    close(fd);
+    assert_true(sn.begins >= 3);
+    assert_int_equal(sn.ends, sn.begins);
+    assert_int_equal(sn.nested, 0);
+    assert_int_equal(sn.held, 0);
+    b = slurp(path, &len);
+    assert_int_equal(verify(b, len, f->vkey, &r), 0);
+    assert_int_equal(r.info.events, size - HZ);
+    free(b);
+
+    /* an erase of an event of it after the first window */
+    memset(&sn, 0, sizeof sn);
+    sn.l = f->l;
+    sn.erase_after = 1;
+    sn.target = 2000;
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_int_equal(ldg_segment_write(f->l, &o, fd, NULL), LDG_ENOTFOUND);
+    close(fd);
+    assert_non_null(strstr(ldg_errmsg(f->l), "event 2000's body was erased"));
+    assert_int_equal(sn.ends, sn.begins);
+    assert_int_equal(sn.held, 0);
+
+    /* an erase after its checkpoint (of an event appended meanwhile)
+     * changes nothing it holds */
+    memset(&sn, 0, sizeof sn);
+    sn.l = f->l;
+    sn.erase_after = 1;
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_int_equal(ldg_segment_write(f->l, &o, fd, NULL), 0);
+    close(fd);
+    assert_true(sn.target > size);
+    b = slurp(path, &len);
+    assert_int_equal(verify(b, len, f->vkey, &r), 0);
+    free(b);
+}
+
 /* A range that begins inside a commit (event 6: leaf 1 of the seal event
  * 5 opens; export --segment and archive take whole commits, this writer
  * is asked directly): refused, writing nothing, as a verifier would refuse
@@ -1666,6 +1766,8 @@ main(void)
             test_segment__prune_refuses_a_state_it_did_not_compute, setup,
             teardown),
         cmocka_unit_test_setup_teardown(test_segment__vectors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segment__written_in_windows, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
