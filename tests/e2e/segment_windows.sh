@@ -127,8 +127,9 @@ between() {
     echo $? >"$T/$n.rc"
 }
 nofile() { # nofile NAME: no segment nor temporary file of it
-    left=$(ls "$T" | grep "^$1\.seg")
-    [ -z "$left" ] || bad "$1: a failed segment left $left"
+    for f in "$T/$1".seg*; do
+        [ -e "$f" ] && bad "$1: a failed segment left ${f#"$T"/}"
+    done
 }
 
 # 2. a prune between two windows
