@@ -59,7 +59,7 @@ for n in free held tail pr er; do
 done
 
 # 1. an export whose output hangs
-LD_PRELOAD=$SAN_PRE$T/fi.so FAULT_CALLS=write FAULT_AT=2 FAULT_MODE=hang \
+ASAN_OPTIONS=$SAN_OPTS LD_PRELOAD=$SAN_PRE$T/fi.so FAULT_CALLS=write FAULT_AT=2 FAULT_MODE=hang \
     FAULT_LOG=$T/held.fault "$LEDGER" --dir "$T/held" export \
     --out "$T/held.tar.zst" >/dev/null 2>"$T/held.err" &
 ep=$!
@@ -91,11 +91,11 @@ kill -9 "$ep" 2>/dev/null
 wait "$ep" 2>/dev/null
 
 # 1b. an export whose last writes hang
-LD_PRELOAD=$SAN_PRE$T/fi.so FAULT_CALLS=write FAULT_COUNT_FILE=$T/tail.count \
+ASAN_OPTIONS=$SAN_OPTS LD_PRELOAD=$SAN_PRE$T/fi.so FAULT_CALLS=write FAULT_COUNT_FILE=$T/tail.count \
     "$LEDGER" --dir "$T/tail" export --out "$T/tail0.tar.zst" >/dev/null 2>&1 ||
     bad "an export of 20,000 events under the fault shim"
 nw=$(cat "$T/tail.count" 2>/dev/null)
-LD_PRELOAD=$SAN_PRE$T/fi.so FAULT_CALLS=write FAULT_AT=$((${nw:-10} - 3)) FAULT_MODE=hang \
+ASAN_OPTIONS=$SAN_OPTS LD_PRELOAD=$SAN_PRE$T/fi.so FAULT_CALLS=write FAULT_AT=$((${nw:-10} - 3)) FAULT_MODE=hang \
     FAULT_LOG=$T/tail.fault "$LEDGER" --dir "$T/tail" export \
     --out "$T/tail.tar.zst" >/dev/null 2>"$T/tail.err" &
 ep=$!

@@ -134,7 +134,7 @@ if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
         rm -rf "$T/copy"
         cp -a "$D" "$T/copy"
         rm -f "$T/count"
-        env LD_PRELOAD="$PRE" FAULT_AT=0 FAULT_CALLS=fdatasync \
+        env ASAN_OPTIONS="$SAN_OPTS" LD_PRELOAD="$PRE" FAULT_AT=0 FAULT_CALLS=fdatasync \
             FAULT_COUNT_FILE="$T/count" "$@" >/dev/null 2>&1
         rm -rf "$T/copy"
         cat "$T/count" 2>/dev/null || echo 0
@@ -169,7 +169,7 @@ if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
             [ "$h" -eq 2 ] && [ "$at" -gt 1 ] && fill
             id="hang-$h-$at"
             rm -f "$T/hang.log"
-            env LD_PRELOAD="$PRE" FAULT_CALLS=fdatasync FAULT_AT="$at" \
+            env ASAN_OPTIONS="$SAN_OPTS" LD_PRELOAD="$PRE" FAULT_CALLS=fdatasync FAULT_AT="$at" \
                 FAULT_MODE=hang FAULT_LOG="$T/hang.log" \
                 "$LEDGER" --dir "$D" append -q --id "$id" x.crash \
                 --body '{}' >/dev/null 2>&1 &

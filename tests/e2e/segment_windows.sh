@@ -52,17 +52,11 @@ for n in free held pr er ex tstp; do
         bad "$n: a ledger of 20,000 events"
 done
 
-# the shim, after a sanitizer's runtime when the build has one (it must
-# come first in the preload list: core_faults.sh; the run is killed, so
-# no leak check)
-PRE=$T/fi.so
-SAN_OPTS=${ASAN_OPTIONS:-}
-san_rt=$(ldd "$LEDGER" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
-    tr '\n' ':')
-if [ -n "$san_rt" ]; then
-    PRE=$san_rt$T/fi.so
-    SAN_OPTS=$SAN_OPTS${SAN_OPTS:+:}verify_asan_link_order=0:detect_leaks=0
-fi
+# the shim, after a sanitizer's runtime when the build has one (the run
+# is killed, so no leak check): lib/preload.sh
+. "$here/lib/preload.sh"
+san_preload "$LEDGER" detect_leaks=0
+PRE=$SAN_PRE$T/fi.so
 
 # 1. an archive whose output hangs
 ASAN_OPTIONS=$SAN_OPTS LD_PRELOAD=$PRE FAULT_CALLS=write FAULT_AT=2 FAULT_MODE=hang \
