@@ -24,34 +24,12 @@
 #      that only reaches before it, 66.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
-T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/export_windows.XXXXXX") ||
-    exit 1
-pids=""
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-nfail=0
-bad() {
-    printf 'FAIL %s\n' "$*"
-    nfail=$((nfail + 1))
-}
 here=$(dirname "$0")
-. "$here/lib/preload.sh"
-san_preload "$LEDGER" detect_leaks=0
-gen() { # gen FROM TO: events of about 1.2 kB
-    awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i < b; i++)
-        printf "{\"type\":\"x.t\",\"run\":\"r1\",\"body\":{\"i\":%d,\"pad\":\"%01000d\"}}\n", i, i }'
-}
+. "$here/lib/windows.sh"
+win_start export_windows
 gen 0 20000 >"$T/a.jsonl"
 gen 20000 50000 >"$T/c.jsonl"
-if ! cc -shared -fPIC -o "$T/fi.so" "$here/../faults/faultinject.c" -ldl 2>"$T/cc.err" ||
-    ! cc -o "$T/lr" "$here/lib/lmdb_readers.c" -llmdb 2>>"$T/cc.err"; then
-    echo "FAIL cannot build the helpers: $(head -c 300 "$T/cc.err")"
-    exit 1
-fi
+win_tools
 for n in free held tail pr er; do
     "$LEDGER" --dir "$T/$n" init >/dev/null 2>&1 &&
         "$LEDGER" --dir "$T/$n" ingest --batch 100 "$T/a.jsonl" >/dev/null 2>&1 ||
@@ -116,25 +94,6 @@ slots=$("$T/lr" count "$T/tail")
 kill -9 "$ep" 2>/dev/null
 wait "$ep" 2>/dev/null
 
-# writing PID: until PID's bundle file (unnamed, or NAME.tmp.XXXXXX, in
-# $T) holds bytes (30 s at most): its checkpoint and selection are read,
-# and it is writing the events' members
-writing() {
-    i=0
-    while [ $i -lt 3000 ]; do
-        for f in /proc/"$1"/fd/*; do
-            case $(readlink "$f" 2>/dev/null) in
-            "$T"/*deleted* | "$T"/*.tmp.*)
-                [ "$(stat -L -c %s "$f" 2>/dev/null || echo 0)" -gt 0 ] && return 0
-                ;;
-            esac
-        done
-        sleep 0.01
-        i=$((i + 1))
-    done
-    return 1
-}
-
 # between NAME CMD...: an export of NAME's ledger stopped once it writes
 # the events, CMD run meanwhile, then let go on. Leaves .err and .rc.
 between() {
@@ -150,11 +109,6 @@ between() {
     wait "$ep"
     echo $? >"$T/$n.rc"
 }
-nofile() { # nofile NAME: no bundle nor temporary file of it
-    left=$(ls "$T" | grep "^$1\.tar\.zst")
-    [ -z "$left" ] || bad "$1: a failed export left $left"
-}
-
 # 2. a prune between two windows
 "$LEDGER" --dir "$T/pr" archive --before 500 --out "$T/pr.archive" >/dev/null 2>"$T/pr.aerr" ||
     bad "archive before 500: $(head -c 300 "$T/pr.aerr")"
@@ -162,7 +116,7 @@ between pr "$LEDGER" --dir "$T/pr" prune --before 500 --archive "$T/pr.archive" 
 rc=$(cat "$T/pr.rc")
 [ "$rc" = 66 ] && grep -q "^ledger export: events 0\.\.[1-9][0-9]* were pruned while this export read the ledger" "$T/pr.err" ||
     bad "a prune between windows: exit $rc, $(head -c 400 "$T/pr.err")"
-nofile pr
+nofile pr.tar.zst
 echo "a prune while the export read: exit $rc, $(head -c 200 "$T/pr.err")"
 
 # 3. an erase between two windows
@@ -170,41 +124,13 @@ between er "$LEDGER" --dir "$T/er" erase --reason test 12345
 rc=$(cat "$T/er.rc")
 [ "$rc" = 66 ] && grep -q "^ledger export: event 12345's body was erased (by event [0-9]*) while this export read the ledger" "$T/er.err" ||
     bad "an erase between windows: exit $rc, $(head -c 400 "$T/er.err")"
-nofile er
+nofile er.tar.zst
 echo "an erase while the export read: exit $rc, $(head -c 200 "$T/er.err")"
 
-# 4. ctrl-Z while the export reads, in a process group of its own whose
-# parent is in this session (lib/ownpgrp.py: in an orphaned group, as a
-# test run from a detached job is, the kernel discards SIGTSTP)
-python3 "$here/lib/ownpgrp.py" "$T/ep.pid" \
-    "$LEDGER" --dir "$T/tail" export --out "$T/tstp.tar.zst" >/dev/null 2>"$T/tstp.err" &
-wp=$!
-i=0
-while [ ! -s "$T/ep.pid" ] && [ $i -lt 500 ]; do
-    sleep 0.01
-    i=$((i + 1))
-done
-ep=$(cat "$T/ep.pid")
-pids="$pids $ep $wp"
-writing "$ep" || bad "tstp: the export wrote no byte of its bundle"
-kill -TSTP "$ep"
-i=0
-while ! grep -q '^State:.*stopped' "/proc/$ep/status" 2>/dev/null && [ $i -lt 100 ]; do
-    sleep 0.05
-    i=$((i + 1))
-done
-if grep -q '^State:.*stopped' "/proc/$ep/status" 2>/dev/null; then
-    slots=$("$T/lr" count "$T/tail")
-    [ "$slots" = 0 ] || bad "an export stopped by SIGTSTP holds $slots reader slot(s)"
-    echo "an export stopped by SIGTSTP while it wrote: $slots reader slot(s) held"
-else
-    bad "export $ep did not stop on SIGTSTP: $(grep State "/proc/$ep/status" 2>/dev/null)"
-fi
-kill -CONT "$ep"
-wait "$wp"
-rc=$?
-[ "$rc" = 0 ] && "$LEDGER" verify-bundle --trusted-key "$("$LEDGER" --dir "$T/tail" keys verifier)" "$T/tstp.tar.zst" >/dev/null 2>&1 ||
-    bad "the export stopped by SIGTSTP, continued: exit $rc, $(head -c 300 "$T/tstp.err")"
+# 4. ctrl-Z while the export reads (lib/windows.sh)
+tstp_check export "$T/tail" "$LEDGER" --dir "$T/tail" export --out "$T/tstp.tar.zst"
+[ "$TSTP_RC" = 0 ] && "$LEDGER" verify-bundle --trusted-key "$("$LEDGER" --dir "$T/tail" keys verifier)" "$T/tstp.tar.zst" >/dev/null 2>&1 ||
+    bad "the export stopped by SIGTSTP, continued: exit $TSTP_RC, $(head -c 300 "$T/tstp.err")"
 
 # 5. which failure a windowed selection says
 "$LEDGER" --dir "$T/pr" export --max-events 10 --out "$T/big.tar.zst" seq=1..15000 >/dev/null 2>"$T/big.err"
@@ -215,8 +141,8 @@ rc=$?
 rc=$?
 [ "$rc" = 66 ] && grep -q "the selection reaches before the ledger's horizon" "$T/cross.err" ||
     bad "a selection before the horizon: exit $rc, $(head -c 300 "$T/cross.err")"
-nofile big
-nofile cross
+nofile big.tar.zst
+nofile cross.tar.zst
 
 echo "export_windows: 5 checks, $nfail failed"
 [ "$nfail" = 0 ]

@@ -17,24 +17,9 @@
 #      ingest with no reader.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
-T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/query_windows.XXXXXX") ||
-    exit 1
-pids=""
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-nfail=0
-bad() {
-    printf 'FAIL %s\n' "$*"
-    nfail=$((nfail + 1))
-}
-gen() { # gen FROM TO: events of about 1.2 kB
-    awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i < b; i++)
-        printf "{\"type\":\"x.t\",\"run\":\"r1\",\"body\":{\"i\":%d,\"pad\":\"%01000d\"}}\n", i, i }'
-}
+here=$(dirname "$0")
+. "$here/lib/windows.sh"
+win_start query_windows
 gen 0 9999 >"$T/a.jsonl"
 gen 9999 12999 >"$T/b.jsonl"
 

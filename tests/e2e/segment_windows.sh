@@ -20,46 +20,20 @@
 # while the segment is written.)
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
-T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/segment_windows.XXXXXX") ||
-    exit 1
-pids=""
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-nfail=0
-bad() {
-    printf 'FAIL %s\n' "$*"
-    nfail=$((nfail + 1))
-}
 here=$(dirname "$0")
-gen() { # gen FROM TO: events of about 1.2 kB
-    awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i < b; i++)
-        printf "{\"type\":\"x.t\",\"run\":\"r1\",\"body\":{\"i\":%d,\"pad\":\"%01000d\"}}\n", i, i }'
-}
+. "$here/lib/windows.sh"
+win_start segment_windows
 gen 0 20000 >"$T/a.jsonl"
 gen 20000 50000 >"$T/c.jsonl"
-if ! cc -shared -fPIC -o "$T/fi.so" "$here/../faults/faultinject.c" -ldl 2>"$T/cc.err" ||
-    ! cc -o "$T/lr" "$here/lib/lmdb_readers.c" -llmdb 2>>"$T/cc.err"; then
-    echo "FAIL cannot build the helpers: $(head -c 300 "$T/cc.err")"
-    exit 1
-fi
+win_tools
 for n in free held pr er ex tstp; do
     "$LEDGER" --dir "$T/$n" init >/dev/null 2>&1 &&
         "$LEDGER" --dir "$T/$n" ingest --batch 100 "$T/a.jsonl" >/dev/null 2>&1 ||
         bad "$n: a ledger of 20,000 events"
 done
 
-# the shim, after a sanitizer's runtime when the build has one (the run
-# is killed, so no leak check): lib/preload.sh
-. "$here/lib/preload.sh"
-san_preload "$LEDGER" detect_leaks=0
-PRE=$SAN_PRE$T/fi.so
-
 # 1. an archive whose output hangs
-ASAN_OPTIONS=$SAN_OPTS LD_PRELOAD=$PRE FAULT_CALLS=write FAULT_AT=2 FAULT_MODE=hang \
+ASAN_OPTIONS=$SAN_OPTS LD_PRELOAD=$SAN_PRE$T/fi.so FAULT_CALLS=write FAULT_AT=2 FAULT_MODE=hang \
     FAULT_LOG=$T/held.fault "$LEDGER" --dir "$T/held" archive --before 19000 \
     --out "$T/held.seg" >/dev/null 2>"$T/held.err" &
 ap=$!
@@ -84,24 +58,6 @@ echo "data.mdb after 30,000 events in commits of 5: $free bytes with no reader, 
 kill -9 "$ap" 2>/dev/null
 wait "$ap" 2>/dev/null
 
-# writing PID: until PID's segment file (unnamed, or NAME.tmp.XXXXXX, in
-# $T) holds bytes (30 s at most): its first window is written
-writing() {
-    i=0
-    while [ $i -lt 3000 ]; do
-        for f in /proc/"$1"/fd/*; do
-            case $(readlink "$f" 2>/dev/null) in
-            "$T"/*deleted* | "$T"/*.tmp.*)
-                [ "$(stat -L -c %s "$f" 2>/dev/null || echo 0)" -gt 0 ] && return 0
-                ;;
-            esac
-        done
-        sleep 0.01
-        i=$((i + 1))
-    done
-    return 1
-}
-
 # between NAME 'WRITER ARGS' CMD...: a segment of NAME's ledger (ledger
 # WRITER ARGS --out NAME.seg) stopped once it writes, CMD run meanwhile,
 # then let go on. Leaves .err and .rc.
@@ -120,12 +76,6 @@ between() {
     wait "$ap"
     echo $? >"$T/$n.rc"
 }
-nofile() { # nofile NAME: no segment nor temporary file of it
-    for f in "$T/$1".seg*; do
-        [ -e "$f" ] && bad "$1: a failed segment left ${f#"$T"/}"
-    done
-}
-
 # 2. a prune between two windows
 "$LEDGER" --dir "$T/pr" archive --before 500 --out "$T/pr.archive" >/dev/null 2>"$T/pr.aerr" ||
     bad "archive before 500: $(head -c 300 "$T/pr.aerr")"
@@ -133,7 +83,7 @@ between pr "archive --before 19000" "$LEDGER" --dir "$T/pr" prune --before 500 -
 rc=$(cat "$T/pr.rc")
 [ "$rc" = 66 ] && grep -q "^ledger archive: events 0\.\.[1-9][0-9]* were pruned while the segment was written" "$T/pr.err" ||
     bad "a prune between windows: exit $rc, $(head -c 400 "$T/pr.err")"
-nofile pr
+nofile pr.seg
 echo "a prune while the archive read: exit $rc, $(head -c 200 "$T/pr.err")"
 
 # 3. an erase between two windows, of archive and of export --segment
@@ -141,47 +91,19 @@ between er "archive --before 19000" "$LEDGER" --dir "$T/er" erase --reason test 
 rc=$(cat "$T/er.rc")
 [ "$rc" = 66 ] && grep -q "^ledger archive: event 12345's body was erased (by event [0-9]*) while the segment was written" "$T/er.err" ||
     bad "an erase between windows: exit $rc, $(head -c 400 "$T/er.err")"
-nofile er
+nofile er.seg
 echo "an erase while the archive read: exit $rc, $(head -c 200 "$T/er.err")"
 between ex "export --segment seq=1..19000" "$LEDGER" --dir "$T/ex" erase --reason test 12345
 rc=$(cat "$T/ex.rc")
 [ "$rc" = 66 ] && grep -q "^ledger export: event 12345's body was erased (by event [0-9]*) while the segment was written" "$T/ex.err" ||
     bad "an erase between export --segment's windows: exit $rc, $(head -c 400 "$T/ex.err")"
-nofile ex
+nofile ex.seg
 
-# 4. ctrl-Z while the archive writes, in a process group of its own whose
-# parent is in this session (lib/ownpgrp.py: in an orphaned group, as a
-# test run from a detached job is, the kernel discards SIGTSTP)
-python3 "$here/lib/ownpgrp.py" "$T/ap.pid" \
-    "$LEDGER" --dir "$T/tstp" archive --before 19000 --level 19 \
-    --out "$T/tstp.seg" >/dev/null 2>"$T/tstp.err" &
-wp=$!
-i=0
-while [ ! -s "$T/ap.pid" ] && [ $i -lt 500 ]; do
-    sleep 0.01
-    i=$((i + 1))
-done
-ap=$(cat "$T/ap.pid")
-pids="$pids $ap $wp"
-writing "$ap" || bad "tstp: the archive wrote no byte of its file"
-kill -TSTP "$ap"
-i=0
-while ! grep -q '^State:.*stopped' "/proc/$ap/status" 2>/dev/null && [ $i -lt 100 ]; do
-    sleep 0.05
-    i=$((i + 1))
-done
-if grep -q '^State:.*stopped' "/proc/$ap/status" 2>/dev/null; then
-    slots=$("$T/lr" count "$T/tstp")
-    [ "$slots" = 0 ] || bad "an archive stopped by SIGTSTP holds $slots reader slot(s)"
-    echo "an archive stopped by SIGTSTP while it wrote: $slots reader slot(s) held"
-else
-    bad "archive $ap did not stop on SIGTSTP: $(grep State "/proc/$ap/status" 2>/dev/null)"
-fi
-kill -CONT "$ap"
-wait "$wp"
-rc=$?
-[ "$rc" = 0 ] && "$LEDGER" verify-bundle --trusted-key "$("$LEDGER" --dir "$T/tstp" keys verifier)" "$T/tstp.seg" >/dev/null 2>&1 ||
-    bad "the archive stopped by SIGTSTP, continued: exit $rc, $(head -c 300 "$T/tstp.err")"
+# 4. ctrl-Z while the archive writes (lib/windows.sh)
+tstp_check archive "$T/tstp" "$LEDGER" --dir "$T/tstp" archive --before 19000 --level 19 \
+    --out "$T/tstp.seg"
+[ "$TSTP_RC" = 0 ] && "$LEDGER" verify-bundle --trusted-key "$("$LEDGER" --dir "$T/tstp" keys verifier)" "$T/tstp.seg" >/dev/null 2>&1 ||
+    bad "the archive stopped by SIGTSTP, continued: exit $TSTP_RC, $(head -c 300 "$T/tstp.err")"
 
 echo "segment_windows: 4 checks, $nfail failed"
 [ "$nfail" = 0 ]
