@@ -398,6 +398,12 @@ ldg_open(struct ldg_ledger **out, const char *dir,
     return 0;
 }
 
+int
+ldg_read_only(const struct ldg_ledger *l)
+{
+    return l != NULL && (l->opts.flags & LDG_RDONLY) != 0;
+}
+
 void
 ldg_close(struct ldg_ledger *l)
 {

@@ -896,6 +896,10 @@ ldg_projections_attach_progress(struct ldg_ledger *l,
 
     if (l == NULL)
         return LDG_EINVAL;
+    /* A read-only handle writes nothing: its read transactions fold what
+     * the store's projections lack (the intake's tail) in memory. */
+    if (ldg_read_only(l))
+        goto attach;
     /* Bring the store current first (a rebuild if versions changed). */
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
@@ -939,6 +943,7 @@ ldg_projections_attach_progress(struct ldg_ledger *l,
             return rc;
         }
     }
+attach:
     c = calloc(1, sizeof *c);
     if (c == NULL)
         return LDG_ENOMEM;

@@ -52,6 +52,11 @@ typedef void (*ldg_projections_progress_fn)(void *ctx, uint64_t done,
  * (projections/verified.h), filling it first when it is behind the log.
  * Call once per handle, right after ldg_open. Cost: O(1) when the store
  * is current; O(log) for a rebuild.
+ * On a read-only handle (LDG_RDONLY) it writes nothing and only registers
+ * the appliers: each read transaction then folds into the views, in its
+ * own memory, what the store's projections lack (at store layout 999, the
+ * intake's unapplied tail, which every read transaction replays), so a
+ * view read through it is current without a fold of the whole log.
  */
 int ldg_projections_attach(struct ldg_ledger *l);
 /* The same, reporting rebuild/catch-up progress to fn (may be NULL). */

@@ -381,7 +381,10 @@ verified_attach(struct ldg_ledger *l)
 
     /* A ledger written without the applier gets its keys now, as the
      * projections are brought current, so readers seek rather than
-     * look through its verifications. */
+     * look through its verifications (a read-only handle writes
+     * nothing). */
+    if (ldg_read_only(l))
+        goto attach;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
     rc = ldg_txn_size(t, &size);
@@ -406,6 +409,7 @@ verified_attach(struct ldg_ledger *l)
             return rc;
         }
     }
+attach:
     if ((c = calloc(1, sizeof *c)) == NULL)
         return LDG_ENOMEM;
     if ((rc = ldg_body_view_new(&c->view)) < 0) {

@@ -1,0 +1,87 @@
+#!/bin/sh
+# intake_views.sh — at store layout 999 a read-only process's views are
+# current with the intake's unapplied tail (docs/WRITE-PATH.md, "How far
+# behind a view may be"; issue 64): `serve` acks route decisions into the
+# intake and keeps them there (fewer than 128 events), so the store's
+# projections lack them; `ledger routes`, a read-only process, folds the
+# tail in memory, and so does the doctor's view:
+#   1. the store's projections are behind (the test sees the tail);
+#   2. routes shows the three decisions, with no note (before: "projection
+#      packs is not current in the store ... `ledger rebuild` fixes the
+#      store", advice that was wrong, after a fold of the whole log), and
+#      changes nothing in data.mdb;
+#   3. the doctor answers with no note either;
+#   4. serve stopped: the same answer.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+HERE=$(cd "$(dirname "$0")" && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/intake_views.XXXXXX") || exit 1
+pid=""
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+D=$T/l
+fails=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+
+LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" ||
+    { echo "FAIL: init at layout 999: $(cat "$T/err")"; exit 1; }
+"$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
+pid=$!
+i=0
+while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
+    sleep 0.05
+    i=$((i + 1))
+    if [ $i -gt 400 ] || ! kill -0 "$pid" 2>/dev/null; then
+        echo "FAIL: serve did not start: $(cat "$T/serve.err")"
+        exit 1
+    fi
+done
+for m in m1 m2 m3; do
+    printf '{"type":"route.decision","subject":"route:pdf/x","body":{"route":"pdf/x","chosen_model":"%s","latency_ms":5,"outcome":"ok"}}\n' "$m"
+done | python3 "$HERE/lib/serve_probe.py" "$D/ledger.sock" lines >"$T/acks" ||
+    fail "the client: $(cat "$T/acks")"
+[ "$(grep -c '"seq"' "$T/acks")" = 3 ] || fail "three acks: $(cat "$T/acks")"
+
+# 1. the store's projections lack the tail (LMDB's own count of the
+# routes projection's records)
+stored() { mdb_stat -s proj.routes "$D" 2>&1 | awk '/Entries:/ { print $2 }'; }
+n=$(stored)
+[ "$n" = 0 ] || fail "the store's routes projection holds $n record(s): the tail was applied"
+sum0=$(cksum <"$D/data.mdb")
+
+# 2. routes, read-only, current and silent
+"$LEDGER" --dir "$D" routes -o json >"$T/routes" 2>"$T/routes.err" ||
+    fail "routes: $(cat "$T/routes.err")"
+[ -s "$T/routes.err" ] && fail "routes said: $(cat "$T/routes.err")"
+check_routes() {
+    python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+r = [x for x in rows if x["route"] == "pdf/x"][0]
+assert r["decisions"]["count"] == 3, r
+assert r["decided_models"] == ["m1", "m2", "m3"], r' "$1" 2>&1
+}
+out=$(check_routes "$T/routes") || fail "routes with the tail: $out"
+# nothing written by the reader
+[ "$(cksum <"$D/data.mdb")" = "$sum0" ] || fail "a read-only view changed data.mdb"
+
+# 3. the doctor
+"$LEDGER" --dir "$D" doctor -o json >"$T/doctor" 2>"$T/doctor.err"
+rc=$?
+[ $rc -le 1 ] || fail "doctor: exit $rc, $(cat "$T/doctor.err")"
+[ -s "$T/doctor.err" ] && fail "doctor said: $(cat "$T/doctor.err")"
+
+# 4. serve stopped: the tail in the store, the same answer
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pid=""
+[ $rc = 0 ] || fail "serve exited $rc: $(cat "$T/serve.err")"
+"$LEDGER" --dir "$D" routes -o json >"$T/routes2" 2>"$T/routes.err" ||
+    fail "routes after serve: $(cat "$T/routes.err")"
+out=$(check_routes "$T/routes2") || fail "routes after serve: $out"
+
+if [ $fails -eq 0 ]; then
+    echo "intake_views: ok"
+    exit 0
+fi
+echo "intake_views: $fails failure(s)"
+exit 1
