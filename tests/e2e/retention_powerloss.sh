@@ -80,7 +80,9 @@ FAULT_COUNT_FILE=$T/count LD_PRELOAD="$san$T/fi.so" "$LEDGER" --dir "$T/base" \
     archive --before "$H" --out "$T/count.seg" >/dev/null 2>&1 ||
     bad "the counting archive failed"
 calls=$(cat "$T/count" 2>/dev/null || echo 0)
-[ "$calls" -gt 3 ] || bad "an archive made only '$calls' I/O calls"
+# (at least the segment's bytes, its file's fsync and its directory's:
+# 601 events fit one read window, whose bytes are one write)
+[ "$calls" -ge 3 ] || bad "an archive made only '$calls' I/O calls"
 # archived WHAT FILE: FILE is absent, or a whole segment the ledger
 # prunes with; no other file but a .tmp. beside it
 archived() {
