@@ -190,6 +190,7 @@ void bv_event_sig(struct vctx *v, size_t i, struct wctx *w);
 /* verify_keys.c: the actor keys, from the proven key events and the bundle's
  * key files */
 void bv_build_keys(struct vctx *v);
+void bv_check_epochs(struct vctx *v);
 
 /* verify_listing.c: what the bundle lists agrees with what it proves (chain,
  * erasures, events.jsonl, the manifest's events, state, redactions) */

@@ -356,3 +356,215 @@ bv_build_keys(struct vctx *v)
                                "were pruned into an archive)"
                              : "");
 }
+
+/* ----------------------------------------------------------- epochs -- */
+
+/* A key's anchor, from a proven key.anchored the bundle carries, and
+ * where its epochs are along the bundle's seals. */
+struct vanchor {
+    char id[LDG_KEYID_LEN + 1];
+    uint8_t anchor[32];
+    uint64_t t0, len, seq;
+    int started;
+    uint32_t period, sub;
+};
+
+static int
+anchor_read(struct vctx *v, struct vev *e, struct vanchor *a, struct fails *f)
+{
+    const char *id = bv_jstr(e->shown, "key_id");
+    const char *hex = bv_jstr(e->shown, "anchor");
+    const json_t *t0 = json_object_get(e->shown, "t0");
+    const json_t *len = json_object_get(e->shown, "period_ns");
+
+    if (!key_event_usable(v, e, f))
+        return -1;
+    memset(a, 0, sizeof *a);
+    if (id == NULL || strlen(id) != LDG_KEYID_LEN || hex == NULL ||
+        strlen(hex) != 64 || ldg_unhex(a->anchor, 32, hex) < 0 ||
+        !json_is_integer(t0) || json_integer_value(t0) < 0 ||
+        !json_is_integer(len) || json_integer_value(len) <= 0 ||
+        (uint64_t)json_integer_value(t0) > e->ev.ts_ns) {
+        bv_fail_add(f, "key.anchored event %llu: malformed body",
+                    (unsigned long long)e->seq);
+        return -1;
+    }
+    snprintf(a->id, sizeof a->id, "%s", id);
+    a->t0 = (uint64_t)json_integer_value(t0);
+    a->len = (uint64_t)json_integer_value(len);
+    a->seq = e->seq;
+    return 0;
+}
+
+/* Where the bundle's events are along one actor's seals: a key's seals
+ * never interleave, so the events of one seal come together. */
+struct vsealat {
+    char id[LDG_KEYID_LEN + 1];
+    uint64_t seal; /* the seal of its last event */
+    int epoch;     /* that seal is by an epoch key, which began at start */
+    uint32_t period, sub;
+    uint64_t start;
+};
+
+/* The epoch part of e's seal, at the first of its events the bundle
+ * holds: by the key's epoch key, certified from its anchor (the part is
+ * whole in a bundle: format-bundle.md 12), its epochs not going back
+ * along the bundle. Sets at's epoch, period, sub and start. */
+static void
+seal_epoch(struct vctx *v, struct vev *e, struct vanchor *as, size_t na,
+           struct vsealat *at, uint64_t *checked, uint64_t *unchecked,
+           struct fails *f)
+{
+    unsigned long long seq = (unsigned long long)e->seq;
+    unsigned long long sseq = (unsigned long long)e->ev.seal_seq;
+    struct vanchor *a = NULL;
+    const struct bmember *sm;
+    struct ldg_seal seal;
+    char name[48], err[160];
+    uint32_t p, j;
+    uint64_t start;
+
+    at->epoch = 0;
+    snprintf(name, sizeof name, "seals/%llu.seal", sseq);
+    if ((sm = bundle_get(&v->b, name)) == NULL ||
+        ldg_seal_record_decode(sm->data, sm->len, &seal) < 0)
+        return; /* the signatures check says so */
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(as[i].id, seal.key_id) == 0 && as[i].seq < e->ev.seal_seq)
+            a = &as[i];
+    if (a == NULL) {
+        if (seal.ext == NULL)
+            return;
+        if (v->hz_seq > 0) { /* anchored before the horizon: certs pruned */
+            (*unchecked)++;
+            return;
+        }
+        bv_fail_add(f,
+                    "event %llu: its seal %llu carries an epoch, but the "
+                    "bundle carries no key.anchored of key %s before it",
+                    seq, sseq, seal.key_id);
+        return;
+    }
+    if (seal.ext == NULL) {
+        uint64_t per =
+            e->ev.ts_ns >= a->t0 ? (e->ev.ts_ns - a->t0) / a->len : 0;
+        bv_fail_add(f,
+                    "event %llu (period %llu): its seal %llu by key %s "
+                    "carries no epoch, but the key seals with epoch keys "
+                    "since its anchor at event %llu (re-signed with the "
+                    "key alone?)",
+                    seq, (unsigned long long)per, sseq, seal.key_id,
+                    (unsigned long long)a->seq);
+        return;
+    }
+    if (ldg_epoch_seal_check(a->anchor, a->t0, a->len, &seal, &p, &j, &start,
+                             err, sizeof err) < 0) {
+        bv_fail_add(f, "event %llu: its seal %llu by key %s: %s", seq, sseq,
+                    seal.key_id, err);
+        return;
+    }
+    if (a->started && (p < a->period || (p == a->period && j < a->sub))) {
+        bv_fail_add(f,
+                    "event %llu: its seal %llu is under epoch %u.%u of key "
+                    "%s, after a seal under epoch %u.%u (a key's epochs "
+                    "never go back)",
+                    seq, sseq, p, j, seal.key_id, a->period, a->sub);
+        return;
+    }
+    a->started = 1;
+    a->period = p;
+    a->sub = j;
+    (*checked)++;
+    at->epoch = 1;
+    at->period = p;
+    at->sub = j;
+    at->start = start;
+}
+
+/* Epoch keys (docs/EPOCHS.md): every seal of a key the bundle shows
+ * anchored (a proven key.anchored before it) carries an epoch part that
+ * verifies from the anchor, and every event it seals is dated at or after
+ * its epoch's start; a seal with an epoch part needs that anchor. One
+ * pass in seq order; one check of a seal, at its first event. */
+void
+bv_check_epochs(struct vctx *v)
+{
+    struct vanchor *as = NULL;
+    struct vsealat *at = NULL;
+    struct fails f = {{0}, 0};
+    uint64_t checked = 0, unchecked = 0;
+    size_t na = 0, nat = 0;
+    char tail[160] = "";
+
+    for (size_t i = 0; i < v->nev && f.n == 0; i++) {
+        struct vev *e = &v->ev[i];
+        struct vsealat *s = NULL;
+        if (!e->decoded)
+            continue;
+        if (strcmp(e->ev.type, LDG_EV_KEY_ANCHORED) == 0) {
+            struct vanchor a, *n;
+            if (anchor_read(v, e, &a, &f) < 0)
+                continue;
+            for (size_t k = 0; k < na; k++)
+                if (strcmp(as[k].id, a.id) == 0)
+                    bv_fail_add(&f,
+                                "event %llu: key %s is anchored a second "
+                                "time (first at event %llu)",
+                                (unsigned long long)e->seq, a.id,
+                                (unsigned long long)as[k].seq);
+            if (f.n > 0)
+                continue;
+            if ((n = realloc(as, (na + 1) * sizeof *n)) == NULL) {
+                bv_fail_add(&f, "out of memory");
+                break;
+            }
+            as = n;
+            as[na++] = a;
+        }
+        if (!e->ev.sealed)
+            continue;
+        for (size_t k = 0; k < nat; k++)
+            if (strcmp(at[k].id, e->ev.actor) == 0)
+                s = &at[k];
+        if (s == NULL) {
+            struct vsealat *n = realloc(at, (nat + 1) * sizeof *n);
+            if (n == NULL) {
+                bv_fail_add(&f, "out of memory");
+                break;
+            }
+            at = n;
+            s = &at[nat++];
+            memset(s, 0, sizeof *s);
+            snprintf(s->id, sizeof s->id, "%s", e->ev.actor);
+            s->seal = UINT64_MAX;
+        }
+        if (s->seal != e->ev.seal_seq) {
+            s->seal = e->ev.seal_seq;
+            seal_epoch(v, e, as, na, s, &checked, &unchecked, &f);
+        }
+        if (s->epoch && e->ev.ts_ns < s->start)
+            bv_fail_add(
+                &f,
+                "event %llu: its time %llu ns is before the start "
+                "(%llu ns) of epoch %u.%u of key %s, which sealed "
+                "it (the past re-signed?)",
+                (unsigned long long)e->seq, (unsigned long long)e->ev.ts_ns,
+                (unsigned long long)s->start, s->period, s->sub, e->ev.actor);
+    }
+    if (unchecked > 0)
+        snprintf(tail, sizeof tail,
+                 "; the epoch part of %llu seals not checked (their key was "
+                 "anchored before the ledger's horizon)",
+                 (unsigned long long)unchecked);
+    if (na == 0 && checked == 0 && unchecked == 0 && f.n == 0)
+        bv_check(v->r, "epochs", LDG_CHECK_SKIP,
+                 "no key of the bundle seals with epoch keys");
+    else
+        bv_check_fails(v->r, "epochs", &f,
+                       "%llu seals by epoch keys of %zu anchored keys, each "
+                       "certified from its anchor, every event at or after "
+                       "its epoch's start%s",
+                       (unsigned long long)checked, na, tail);
+    free(as);
+    free(at);
+}

@@ -685,6 +685,7 @@ out:
         ldg_seal_tree_free(x.seals[i].tree);
     }
     free(x.seals);
+    ldg_epoch_walk_free(x.epochs);
     ldg_query_models_free(x.models);
     snap_end(&x);
     ldg_query_free(q);

@@ -119,6 +119,8 @@ struct ex {
      * dropped once the events passed its last. */
     struct exseal *seals;
     size_t nseals, capseals;
+    /* the epoch parts of seals of anchored keys, made whole */
+    struct ldg_epoch_walk *epochs;
     /* SUMMARY.txt's figures, gathered as each line of events.jsonl is
      * made (an archive holds a million lines: none is read again): the
      * first EX_SUMMARY_LIST lines and as many of those that report a

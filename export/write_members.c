@@ -289,12 +289,13 @@ seal_load(struct ex *x, uint64_t seq, uint64_t seal_seq, struct exseal *o)
 }
 
 /* The open seal of ev, loaded (and its seals/<seal>.seal member written,
- * as stored) at the first of its events the bundle includes. Events come
- * in increasing seq, so a seal whose last event is before ev is done. */
+ * as stored but with its epoch part whole) at the first of its events the
+ * bundle includes. Events come in increasing seq, so a seal whose last event is
+ * before ev is done. */
 static int
 seal_of(struct ex *x, const struct ldg_event *ev, struct exseal **out)
 {
-    uint8_t rec[LDG_SEAL_REC_MAX];
+    uint8_t rec[LDG_SEAL_REC_MAX], ext[LDG_SEAL_EXT_MAX];
     char name[64];
     size_t i, len;
     int rc;
@@ -326,14 +327,26 @@ seal_of(struct ex *x, const struct ldg_event *ev, struct exseal **out)
         return rc;
     }
     *out = &x->seals[x->nseals++];
-    if ((rc = ldg_seal_record_encode(&(*out)->seal, rec, sizeof rec, &len)) < 0)
-        return rc;
+    {
+        /* an epoch part goes whole: checked from the anchor alone */
+        struct ldg_seal whole = (*out)->seal;
+        if (whole.ext != NULL && x->epochs == NULL &&
+            (rc = ldg_epoch_walk_new(x->l, &x->epochs)) < 0)
+            return rc;
+        if (whole.ext != NULL &&
+            (rc = ldg_epoch_walk_whole(x->epochs, x->t, ev->seal_seq, &whole,
+                                       ext, sizeof ext)) < 0)
+            return rc;
+        if ((rc = ldg_seal_record_encode(&whole, rec, sizeof rec, &len)) < 0)
+            return rc;
+    }
     snprintf(name, sizeof name, "seals/%llu.seal",
              (unsigned long long)ev->seal_seq);
     return ex_member(x, name, rec, len);
 }
 
-/* Format 2: seals/<seal>.seal (once per seal, as stored) and
+/* Format 2: seals/<seal>.seal (once per seal, as stored, an epoch part
+ * whole) and
  * sealproofs/<seq>.proof: the RFC 6962 path from the event's claim digest
  * at index `leaf` among its seal's `count` to the seal's root, one base64
  * hash a line, bottom-up (docs/format-bundle.md section 12). */

@@ -436,6 +436,7 @@ int
 ex_select_support(struct ex *x)
 {
     const char *logid = ldg_log_key(x->l)->key_id;
+    uint64_t last = 0; /* the last event the bundle holds */
     int rc;
 
     if (x->nev > 0)
@@ -450,8 +451,21 @@ ex_select_support(struct ex *x)
      * added before it, genesis among them */
     if (x->hz.seq == 0 && (rc = push_sel(x, 0, ROLE_SUPPORT)) < 0) /* genesis */
         return rc;
+    for (size_t i = 0; i < x->nev; i++)
+        if (x->ev[i].seq > last)
+            last = x->ev[i].seq;
     for (size_t i = 0; i < x->nkeys; i++) {
         const struct ldg_keyinfo *ki = &x->keys[i].ki;
+        uint64_t anchored;
+        /* a key with epoch keys: its key.anchored, from which a verifier
+         * checks the epoch parts of its seals after it (docs/EPOCHS.md);
+         * none when the bundle holds nothing after it */
+        rc = ldg_epoch_anchor_seq(x->t, x->keys[i].id, &anchored);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+        if (rc == 0 && anchored < last && anchored >= x->hz.seq &&
+            (rc = push_sel(x, anchored, ROLE_SUPPORT)) < 0)
+            return rc;
         if (strcmp(x->keys[i].id, logid) == 0)
             continue;
         if (ki->added_seq < x->cksize && ki->added_seq >= x->hz.seq &&

@@ -649,6 +649,81 @@ ldg_epoch_chain_init(struct ldg_epoch_chain *c,
     c->par = *par;
 }
 
+size_t
+ldg_epoch_ext_encode_whole(uint8_t *out, const struct ldg_epoch_chain *c,
+                           const uint8_t sig[64])
+{
+    uint8_t *o = out;
+
+    LDG_ASSERT(c->started && c->cur.sub <= LDG_EPOCH_SUBS_MAX);
+    ldg_be32(o, c->cur.period);
+    ldg_be32(o + 4, c->cur.sub);
+    memcpy(o + 8, sig, 64);
+    o[72] = 0;
+    o[73] = 0;
+    o += 74;
+    for (unsigned l = 0; l < LDG_EPOCH_DEPTH; l++, o += CERT_BYTES) {
+        memcpy(o, c->path[l].left, 32);
+        memcpy(o + 32, c->path[l].right, 32);
+        memcpy(o + 64, c->path[l].sig, 64);
+    }
+    for (unsigned j = 0; j < c->cur.sub; j++, o += LINK_BYTES) {
+        ldg_be64(o, c->links[j].start_ns);
+        memcpy(o + 8, c->links[j].pub, 32);
+        memcpy(o + 40, c->links[j].sig, 64);
+    }
+    return (size_t)(o - out);
+}
+
+/* A seal's epoch part on its own: whole, so that a fresh chain from the
+ * anchor takes it as a key's first, then the epoch signature. */
+int
+ldg_epoch_seal_check(const uint8_t anchor[32], uint64_t t0_ns,
+                     uint64_t period_ns, const struct ldg_seal *s,
+                     uint32_t *period, uint32_t *sub, uint64_t *start_ns,
+                     char *err, size_t errcap)
+{
+    struct ldg_epoch_params par;
+    struct ldg_epoch_chain c;
+    struct ldg_epoch_ext x;
+    uint8_t map[LDG_SEAL_MAP_MAX];
+    size_t mn;
+    int rc;
+
+    if (anchor == NULL || s == NULL || s->ext == NULL || period == NULL ||
+        sub == NULL || start_ns == NULL || err == NULL)
+        return LDG_EINVAL;
+    if (ldg_epoch_ext_decode(s->ext, s->ext_len, &x) < 0) {
+        snprintf(err, errcap, "its epoch part does not decode");
+        return LDG_ECORRUPT;
+    }
+    *period = x.period;
+    *sub = x.sub;
+    if (x.l0 != 0 || x.j0 != 0) {
+        snprintf(err, errcap,
+                 "epoch %u.%u: its epoch part is not whole (certs from level "
+                 "%u, links after %u): it cannot be checked from the anchor",
+                 x.period, x.sub, x.l0, x.j0);
+        return LDG_EBADSIG;
+    }
+    memcpy(par.anchor, anchor, 32);
+    par.t0_ns = t0_ns;
+    par.len_ns = period_ns;
+    ldg_epoch_chain_init(&c, &par);
+    if ((rc = ldg_epoch_chain_step(&c, &x, err, errcap)) < 0)
+        return rc;
+    if (ldg_seal_map_encode(s, map, sizeof map, &mn) < 0 ||
+        ldg_epoch_seal_verify(c.pub, c.cur, map, mn, x.sig) < 0) {
+        snprintf(err, errcap,
+                 "its epoch signature does not verify with the key of epoch "
+                 "%u.%u",
+                 x.period, x.sub);
+        return LDG_EBADSIG;
+    }
+    *start_ns = c.start_ns;
+    return 0;
+}
+
 int
 ldg_epoch_chain_step(struct ldg_epoch_chain *c, const struct ldg_epoch_ext *x,
                      char *err, size_t errcap)

@@ -266,6 +266,12 @@ int ldg_epoch_chain_step(struct ldg_epoch_chain *c,
                          const struct ldg_epoch_ext *x, char *err,
                          size_t errcap);
 
+/* The epoch part of chain c's current epoch, whole (l0 = 0, j0 = 0: the
+ * 32 certs of its path and its links 1..sub), with sig, into out (cap >=
+ * LDG_EPOCH_EXT_MAX); returns the length. c must be started. */
+size_t ldg_epoch_ext_encode_whole(uint8_t *out, const struct ldg_epoch_chain *c,
+                                  const uint8_t sig[64]);
+
 /* ---------------------------------------------- in the log (epoch_log.c) -- */
 
 struct ldg_txn;

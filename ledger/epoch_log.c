@@ -656,6 +656,184 @@ out:
     return 0;
 }
 
+/* ------------------------------------------------- whole epoch parts -- */
+
+/* One key's chain along the log's seals, up to (not past) pos. */
+struct wkey {
+    char key_id[LDG_KEYID_LEN + 1];
+    struct ldg_epoch_chain c;
+    uint64_t anchor_seq, pos;
+    int pruned; /* anchored before the horizon: its certs are gone */
+};
+
+struct ldg_epoch_walk {
+    struct ldg_ledger *l;
+    uint64_t horizon;
+    struct wkey *k;
+    size_t n;
+};
+
+int
+ldg_epoch_walk_new(struct ldg_ledger *l, struct ldg_epoch_walk **out)
+{
+    struct ldg_epoch_walk *w;
+    struct ldg_horizon hz;
+
+    if (l == NULL || out == NULL)
+        return LDG_EINVAL;
+    if ((w = calloc(1, sizeof *w)) == NULL)
+        return LDG_ENOMEM;
+    w->l = l;
+    if (ldg_horizon(l, &hz) == 0) {
+        w->horizon = hz.seq;
+        ldg_horizon_release(&hz);
+    }
+    *out = w;
+    return 0;
+}
+
+void
+ldg_epoch_walk_free(struct ldg_epoch_walk *w)
+{
+    if (w == NULL)
+        return;
+    free(w->k);
+    free(w);
+}
+
+static int
+walk_key(struct ldg_epoch_walk *w, struct ldg_txn *t, const char *key_id,
+         struct wkey **out)
+{
+    struct eprec r;
+    struct wkey *k;
+    int rc;
+
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->k[i].key_id, key_id) == 0) {
+            *out = &w->k[i];
+            return 0;
+        }
+    if ((rc = rec_get(t, key_id, &r)) < 0)
+        return rc;
+    k = realloc(w->k, (w->n + 1) * sizeof *k);
+    if (k == NULL)
+        return LDG_ENOMEM;
+    w->k = k;
+    k = &w->k[w->n++];
+    memset(k, 0, sizeof *k);
+    snprintf(k->key_id, sizeof k->key_id, "%s", key_id);
+    ldg_epoch_chain_init(&k->c, &r.par);
+    k->anchor_seq = r.anchor_seq;
+    k->pos = r.anchor_seq + 1;
+    k->pruned = w->horizon > 0 && r.anchor_seq < w->horizon;
+    *out = k;
+    return 0;
+}
+
+/* Steps k's chain over the key's seals in [k->pos, to]. */
+static int
+walk_to(struct ldg_epoch_walk *w, struct ldg_txn *t, struct wkey *k,
+        uint64_t to)
+{
+    struct ldg_cursor *c = NULL;
+    struct ldg_val key, v;
+    uint8_t kb[8];
+    char err[512];
+    int rc;
+
+    if ((rc = ldg_cursor_open(t, ldg_core(w->l, LDG_DB_SEALS), &c)) < 0)
+        return rc;
+    ldg_be64(kb, k->pos);
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, kb, 8, &key, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &key, &v)) {
+        struct ldg_seal s;
+        struct ldg_epoch_ext x;
+        uint64_t at;
+        if (key.len != 8 || ldg_seal_record_decode(v.data, v.len, &s) < 0) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if ((at = ldg_rd_be64(key.data)) > to)
+            break;
+        if (s.ext == NULL || strcmp(s.key_id, k->key_id) != 0)
+            continue;
+        if (ldg_epoch_ext_decode(s.ext, s.ext_len, &x) < 0) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if (ldg_epoch_chain_step(&k->c, &x, err, sizeof err) < 0) {
+            ldg_seterr(w->l, "seal at event %llu: %s", (unsigned long long)at,
+                       err);
+            rc = LDG_ETAMPER;
+            break;
+        }
+    }
+    ldg_cursor_close(c);
+    if (rc == LDG_ENOTFOUND || rc == 0) {
+        k->pos = to + 1;
+        return 0;
+    }
+    return rc;
+}
+
+int
+ldg_epoch_walk_whole(struct ldg_epoch_walk *w, struct ldg_txn *t,
+                     uint64_t seal_seq, struct ldg_seal *s, uint8_t *buf,
+                     size_t cap)
+{
+    struct ldg_epoch_ext x;
+    struct wkey *k;
+    int rc;
+
+    if (w == NULL || t == NULL || s == NULL || buf == NULL ||
+        cap < LDG_EPOCH_EXT_MAX)
+        return LDG_EINVAL;
+    if (s->ext == NULL)
+        return 0;
+    if (ldg_epoch_ext_decode(s->ext, s->ext_len, &x) < 0)
+        return LDG_ECORRUPT;
+    rc = walk_key(w, t, s->key_id, &k);
+    if (rc == LDG_ENOTFOUND) /* an epoch part without anchor: verify's */
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (k->pruned || seal_seq <= k->anchor_seq)
+        return 0;
+    if (seal_seq < k->pos) { /* asked out of order: from the anchor again */
+        ldg_epoch_chain_init(&k->c, &k->c.par);
+        k->pos = k->anchor_seq + 1;
+    }
+    if ((rc = walk_to(w, t, k, seal_seq)) < 0)
+        return rc;
+    if (!k->c.started || k->c.cur.period != x.period || k->c.cur.sub != x.sub) {
+        ldg_seterr(w->l,
+                   "seal at event %llu: its epoch is not the one its "
+                   "key's seals lead to (run ledger verify)",
+                   (unsigned long long)seal_seq);
+        return LDG_ETAMPER;
+    }
+    s->ext_len = ldg_epoch_ext_encode_whole(buf, &k->c, x.sig);
+    s->ext = buf;
+    return 1;
+}
+
+int
+ldg_epoch_anchor_seq(struct ldg_txn *t, const char *key_id, uint64_t *seq)
+{
+    struct eprec r;
+    int rc;
+
+    if (t == NULL || key_id == NULL || seq == NULL)
+        return LDG_EINVAL;
+    if (strlen(key_id) != LDG_KEYID_LEN)
+        return LDG_ENOTFOUND;
+    if ((rc = rec_get(t, key_id, &r)) < 0)
+        return rc;
+    *seq = r.anchor_seq;
+    return 0;
+}
+
 /* ------------------------------------------------------------- exposure -- */
 
 int

@@ -408,6 +408,40 @@ struct ldg_sealed_batch {
 /* The stored seal whose first event is seal_seq (ldg_event's seal_seq).
  * 0, LDG_ENOTFOUND, or LDG_ECORRUPT for a record that does not decode. */
 int ldg_seal_get(struct ldg_txn *t, uint64_t seal_seq, struct ldg_seal *out);
+/* Epoch parts outside the log (FORMAT.md 5.1; docs/EPOCHS.md): a bundle
+ * carries each seal of an anchored key with its epoch part whole (the 32
+ * certs from the anchor and the links 1..sub), so that it is checked from
+ * the anchor alone. */
+struct ldg_epoch_walk;
+/* A walker over l's seals, for one reader of the log that asks for seals
+ * in increasing seq per key (an export). @return 0 with *out
+ * (ldg_epoch_walk_free); LDG_ENOMEM. */
+int ldg_epoch_walk_new(struct ldg_ledger *l, struct ldg_epoch_walk **out);
+void ldg_epoch_walk_free(struct ldg_epoch_walk *w);
+/* s is the seal stored at seal_seq (ldg_seal_get in t). When it carries
+ * an epoch part and its key's anchor is not before the ledger's horizon,
+ * sets s->ext to buf (cap >= LDG_SEAL_EXT_MAX) holding the part whole
+ * (l0 = 0, j0 = 0: every cert and link of its epoch, each checked from
+ * the anchor on the way) and returns 1; 0 leaves s as stored (no epoch
+ * part, or the certs were pruned). Cost: the key's seals since the one
+ * asked before, read once. @return 1, 0; LDG_ETAMPER (a stored epoch
+ * part does not verify: named in l's message); LDG_ECORRUPT. */
+int ldg_epoch_walk_whole(struct ldg_epoch_walk *w, struct ldg_txn *t,
+                         uint64_t seal_seq, struct ldg_seal *s, uint8_t *buf,
+                         size_t cap);
+/* The seq of key_id's key.anchored: 0 and *seq; LDG_ENOTFOUND. */
+int ldg_epoch_anchor_seq(struct ldg_txn *t, const char *key_id, uint64_t *seq);
+/* Checks seal s's epoch part on its own (a bundle's): whole (l0 = 0,
+ * j0 = 0), its epoch (*period, *sub) certified from the anchor (anchor,
+ * t0_ns, period_ns: a key.anchored's body), and its epoch signature over
+ * s's map by that epoch's key, whose start goes to *start_ns. s without
+ * an epoch part is LDG_EINVAL. @return 0; LDG_ECORRUPT (does not
+ * decode); LDG_EBADSIG with err naming the epoch and what fails. Cost: 33
+ * + sub Ed25519 checks. */
+int ldg_epoch_seal_check(const uint8_t anchor[32], uint64_t t0_ns,
+                         uint64_t period_ns, const struct ldg_seal *s,
+                         uint32_t *period, uint32_t *sub, uint64_t *start_ns,
+                         char *err, size_t errcap);
 /* What attributes one event to its seal (FORMAT.md section 3.3): the
  * seal, the event's leaf index among its count events, its claim digest
  * and the RFC 6962 inclusion path from that digest to the seal's root.

@@ -1,0 +1,230 @@
+/*
+ * test_verify_keys.c — export/verify_keys.c's epoch check, as an attacker
+ * who holds the box after two epoch advances would try it (issue 65, item
+ * 6): with the log key and the current epoch state, a bundle whose past
+ * event is re-sealed by the current epoch key, or by the log key alone
+ * (its epoch part dropped), or under its past epoch with a forged
+ * signature, is refused by `verify-bundle`, naming the event and the
+ * epoch; the same re-sealing of an event before the anchor (a ledger
+ * without epochs) verifies. Forged in the ledger and exported (the
+ * exporter then makes proofs, checkpoint and manifest agree), or in a
+ * genuine bundle whose manifest is signed again.
+ */
+#include "tests/ledger/epoch_fx.h"
+
+#include "tests/export/helpers.h"
+
+static char *
+vkey_of(struct ldg_ledger *l)
+{
+    char *v = malloc(512);
+    assert_int_equal(ldg_verifier_key(l, v, 512), 0);
+    return v;
+}
+
+/* Exports the events `term` selects (NULL: all) and verifies the bundle
+ * against the log key; returns the rc with *r filled. */
+static int
+export_verify(struct fx *f, const char *term, struct ldg_bundle_report *r)
+{
+    const char *terms[2] = {term, NULL};
+    uint8_t *buf;
+    size_t len;
+    char *vk = vkey_of(f->l);
+    int rc;
+
+    assert_int_equal(export_terms(f->l, terms, &buf, &len), 0);
+    rc = verify_mem(buf, len, vk, r);
+    free(buf);
+    free(vk);
+    return rc;
+}
+
+static void
+expect_epoch_fail(int rc, const struct ldg_bundle_report *r, const char *w1,
+                  const char *w2)
+{
+    const char *d = detail_of(r, "epochs");
+    if (rc != LDG_ETAMPER || status_of(r, "epochs") != LDG_CHECK_FAIL ||
+        strstr(d, w1) == NULL || strstr(d, w2) == NULL) {
+        fprintf(stderr, "expected epochs to fail with '%s', '%s', rc %d:\n", w1,
+                w2, rc);
+        print_report(r);
+    }
+    assert_int_equal(rc, LDG_ETAMPER);
+    assert_int_equal(status_of(r, "epochs"), LDG_CHECK_FAIL);
+    assert_non_null(strstr(d, w1));
+    assert_non_null(strstr(d, w2));
+    assert_false(r->ok);
+}
+
+static void
+test_verify_keys__epoch_bundle_verifies(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_bundle_report r;
+    int rc = export_verify(f, NULL, &r);
+    if (rc != 0)
+        print_report(&r);
+    assert_int_equal(rc, 0);
+    assert_int_equal(status_of(&r, "epochs"), LDG_CHECK_PASS);
+    /* seals 4..8 are by epoch keys, each checked from the anchor */
+    assert_non_null(strstr(detail_of(&r, "epochs"), "5 seals by epoch keys"));
+    /* one event of epoch 2.0: its part whole, checked from the anchor */
+    rc = export_verify(f, "seq=7", &r);
+    if (rc != 0)
+        print_report(&r);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(detail_of(&r, "epochs"), "1 seals by epoch keys"));
+}
+
+/* The control: event 2, before the anchor, changed and re-sealed with the
+ * log key verifies, as any event of a ledger without epochs would. */
+static void
+test_verify_keys__before_the_anchor_resignable(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_bundle_report r;
+    uint8_t root[32];
+    int rc;
+
+    rewrite_time(f, 2, root);
+    reseal(f, 2, root, NO_EPOCH);
+    rechain(f, 2);
+    rc = export_verify(f, "seq=2", &r);
+    if (rc != 0)
+        print_report(&r);
+    assert_int_equal(rc, 0);
+}
+
+static void
+test_verify_keys__resealed_by_current_epoch_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_bundle_report r;
+    uint8_t root[32];
+
+    rewrite_time(f, 4, root);
+    reseal(f, 4, root, BY_CURRENT);
+    rechain(f, 4);
+    expect_epoch_fail(export_verify(f, "seq=4", &r), &r, "event 4",
+                      "before the start");
+    assert_non_null(strstr(detail_of(&r, "epochs"), "epoch 2.1"));
+}
+
+static void
+test_verify_keys__resealed_without_epoch_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_bundle_report r;
+    uint8_t root[32];
+
+    rewrite_time(f, 6, root);
+    reseal(f, 6, root, NO_EPOCH);
+    rechain(f, 6);
+    expect_epoch_fail(export_verify(f, "seq=6", &r), &r, "event 6 (period 0)",
+                      "carries no epoch");
+}
+
+/* In a genuine bundle: seals/<q>.seal replaced by what the attacker can
+ * sign (the same seal map), the manifest signed again. */
+static void
+forge_member(struct fx *f, uint64_t q, enum forge how, struct bundle *b)
+{
+    struct ldg_epoch_state *st = current_state(f);
+    struct ldg_seal s;
+    struct bmember *m;
+    uint8_t rec[LDG_SEAL_REC_MAX], map[LDG_SEAL_MAP_MAX], sig[64];
+    static uint8_t ext[LDG_EPOCH_EXT_MAX];
+    char name[48];
+    size_t n, mn;
+
+    snprintf(name, sizeof name, "seals/%llu.seal", (unsigned long long)q);
+    assert_non_null(m = member_get(b, name));
+    assert_int_equal(ldg_seal_record_decode(m->data, m->len, &s), 0);
+    assert_non_null(s.ext);
+    assert_int_equal(ldg_seal_map_encode(&s, map, sizeof map, &mn), 0);
+    assert_int_equal(ldg_epoch_seal_sign(st, map, mn, sig), 0);
+    if (how == BY_CURRENT) {
+        s.ext_len = ldg_epoch_ext_encode(ext, st, sig, 0, 0);
+        s.ext = ext;
+    } else if (how == OLD_EPOCH_FORGED_SIG) {
+        memcpy(ext, s.ext, s.ext_len);
+        memcpy(ext + 8, sig, 64);
+        s.ext = ext;
+    } else {
+        s.ext = NULL;
+        s.ext_len = 0;
+    }
+    assert_int_equal(ldg_seal_record_encode(&s, rec, sizeof rec, &n), 0);
+    member_set(b, name, rec, n);
+    resign(b, f->l);
+    ldg_epoch_state_free(st);
+}
+
+static void
+bundle_forged(struct fx *f, uint64_t q, enum forge how,
+              struct ldg_bundle_report *r, int *rc)
+{
+    const char *terms[1] = {NULL};
+    struct bundle b;
+    uint8_t *buf, *out;
+    size_t len, olen;
+    char *vk = vkey_of(f->l);
+
+    assert_int_equal(export_terms(f->l, terms, &buf, &len), 0);
+    read_bundle(&b, buf, len);
+    forge_member(f, q, how, &b);
+    write_bundle(&b, &out, &olen);
+    *rc = verify_mem(out, olen, vk, r);
+    bundle_release(&b);
+    free(buf);
+    free(out);
+    free(vk);
+}
+
+static void
+test_verify_keys__member_resigned_by_current_refused(void **state)
+{
+    struct ldg_bundle_report r;
+    int rc;
+    bundle_forged(*state, 5, BY_CURRENT, &r, &rc);
+    expect_epoch_fail(rc, &r, "event 5", "epoch 2.1");
+    assert_non_null(strstr(detail_of(&r, "epochs"), "before the start"));
+}
+
+static void
+test_verify_keys__member_epoch_dropped_refused(void **state)
+{
+    struct ldg_bundle_report r;
+    int rc;
+    bundle_forged(*state, 7, NO_EPOCH, &r, &rc);
+    expect_epoch_fail(rc, &r, "event 7 (period 2)", "carries no epoch");
+}
+
+static void
+test_verify_keys__member_past_epoch_forged_refused(void **state)
+{
+    struct ldg_bundle_report r;
+    int rc;
+    bundle_forged(*state, 6, OLD_EPOCH_FORGED_SIG, &r, &rc);
+    expect_epoch_fail(rc, &r, "event 6",
+                      "does not verify with the key of epoch 0.1");
+}
+
+#define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TE(test_verify_keys__epoch_bundle_verifies),
+        TE(test_verify_keys__before_the_anchor_resignable),
+        TE(test_verify_keys__resealed_by_current_epoch_refused),
+        TE(test_verify_keys__resealed_without_epoch_refused),
+        TE(test_verify_keys__member_resigned_by_current_refused),
+        TE(test_verify_keys__member_epoch_dropped_refused),
+        TE(test_verify_keys__member_past_epoch_forged_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

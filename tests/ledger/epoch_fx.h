@@ -1,0 +1,233 @@
+/*
+ * epoch_fx.h — the fixture of the epoch attacker's tests (test_epoch_log.c,
+ * tests/export/test_verify_keys.c): a layout 999 ledger whose log key was
+ * anchored and advanced twice, and the attacker's tools (the state file as
+ * it is now, the log key): rewrite an event, re-seal it (by the current
+ * epoch key, by the log key alone, or under its past epoch with a forged
+ * signature), and rebuild the chain, tree and checkpoints after it.
+ */
+#ifndef LDG_TEST_EPOCH_FX_H
+#define LDG_TEST_EPOCH_FX_H
+
+#include "tests/ledger/verify_fx.h"
+
+#include "ledger/crypto_int.h"
+#include "ledger/epoch_int.h"
+#include "ledger/tlog_int.h"
+
+#define T0 2000000000000000000ull
+#define SEC 1000000000ull
+
+static uint64_t clock_ns;
+
+/* Every epoch secret the box held on the way (from the state file). */
+static uint8_t held[2048][32];
+static size_t nheld;
+
+static inline void
+note_secrets(struct fx *f)
+{
+    char path[512], err[256];
+    struct ldg_epoch_state *s = NULL;
+    static const uint8_t zero[32];
+    snprintf(path, sizeof path, "%s/keys/log.epochs", f->dir);
+    if (ldg_epoch_file_load(path, &s, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_true(nheld + 33 <= sizeof held / sizeof held[0]);
+    memcpy(held[nheld++], s->cur_seed, 32);
+    for (int l = 0; l < 32; l++)
+        if (memcmp(s->pend[l], zero, 32) != 0)
+            memcpy(held[nheld++], s->pend[l], 32);
+    ldg_epoch_state_free(s);
+}
+
+static inline void
+append_at(struct fx *f, uint64_t t)
+{
+    clock_ns = t;
+    t_append(f->l, "x.test", "{\"k\":1}", NULL);
+    note_secrets(f);
+}
+
+/*
+ * 1, 2 before the anchor; 3 key.anchored (60 s periods from T0 + 10 s);
+ * 4, 5 in epoch 0.0; keys advance; 6 in epoch 0.1; 7 in epoch 2.0; keys
+ * advance; 8 in epoch 2.1. Each its own commit and seal.
+ */
+static inline int
+setup_epochs(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    uint64_t seq;
+    f->l = t_ledger_new_layout(f->dir, sizeof f->dir, 0, 0, 999);
+    ldg_set_clock(f->l, &clock_ns);
+    nheld = 0;
+    clock_ns = T0;
+    t_append(f->l, "x.test", "{\"k\":1}", NULL); /* 1 */
+    clock_ns = T0 + 5 * SEC;
+    t_append(f->l, "x.test", "{\"k\":2}", NULL); /* 2 */
+    clock_ns = T0 + 10 * SEC;
+    assert_int_equal(ldg_keys_anchor(f->l, NULL, 60 * SEC, &seq), 0);
+    assert_int_equal(seq, 3);
+    note_secrets(f);
+    append_at(f, T0 + 20 * SEC); /* 4 */
+    append_at(f, T0 + 21 * SEC); /* 5 */
+    clock_ns = T0 + 22 * SEC;
+    assert_int_equal(ldg_keys_advance(f->l, NULL, NULL), 0);
+    note_secrets(f);
+    append_at(f, T0 + 23 * SEC);  /* 6 */
+    append_at(f, T0 + 135 * SEC); /* 7: period 2 */
+    clock_ns = T0 + 136 * SEC;
+    assert_int_equal(ldg_keys_advance(f->l, NULL, NULL), 0);
+    append_at(f, T0 + 137 * SEC); /* 8: epoch 2.1 */
+    *state = f;
+    return 0;
+}
+
+/* The attacker's tools: the state file as it is now, and the log key. */
+static inline struct ldg_epoch_state *
+current_state(struct fx *f)
+{
+    char path[512], err[256];
+    struct ldg_epoch_state *s = NULL;
+    snprintf(path, sizeof path, "%s/keys/log.epochs", f->dir);
+    if (ldg_epoch_file_load(path, &s, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    return s;
+}
+
+static inline struct ldg_event
+get_event(struct fx *f, uint64_t seq)
+{
+    static uint8_t buf[LDG_ENTRY_MAX];
+    struct ldg_event ev;
+    size_t n = t_raw_get(f->l, "entries", seq, buf, sizeof buf);
+    assert_int_equal(ldg_entry2_decode(buf, n, &ev), 0);
+    return ev;
+}
+
+/* Rewrites event q's claim with another source time (which no index
+ * holds): its digest, its one-event seal's root into root. */
+static inline void
+rewrite_time(struct fx *f, uint64_t q, uint8_t root[32])
+{
+    struct ldg_event ev = get_event(f, q);
+    struct ldg_claim c;
+    struct ldg_stamp st;
+    uint8_t claim[LDG_ENTRY_MAX], entry[LDG_ENTRY_MAX];
+    size_t cn, en;
+
+    assert_int_equal(ldg_claim_decode(ev.signed_part, ev.signed_len, &c), 0);
+    c.has_time = 1;
+    c.time_ns = 1234567890;
+    assert_int_equal(ldg_claim_encode(&c, claim, sizeof claim, &cn), 0);
+    memset(&st, 0, sizeof st);
+    ldg_claim_digest(st.digest, claim, cn);
+    st.leaf = 0;
+    st.seal = q;
+    st.seq = q;
+    st.ts = ev.ts_ns;
+    assert_int_equal(
+        ldg_entry2_encode(entry, sizeof entry, &en, claim, cn, &st, ev.prev),
+        0);
+    t_raw_put(f->l, "entries", q, entry, en);
+    ldg_seal_root((const uint8_t(*)[32])st.digest, 1, root);
+}
+
+/* Rebuilds, from `from` on, prev, the stored tree and every checkpoint
+ * with the log key (test_verify_seals.c's attacker). */
+static inline void
+rechain(struct fx *f, uint64_t from)
+{
+    struct ldg_txn *t;
+    ldg_dbi ent, cks;
+    uint64_t size;
+    uint8_t prev[32];
+
+    assert_int_equal(ldg_size(f->l, &size), 0);
+    assert_int_equal(ldg_log_secret_load(f->l), 0);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(
+        ldg_db_open(t, ldg_core_db_names[ldg_db_entries(t)], 0, &ent), 0);
+    assert_int_equal(ldg_db_open(t, "checkpoints", 0, &cks), 0);
+    assert_int_equal(ldg_entry_prev(t, from, prev), 0);
+    for (uint64_t q = from; q < size; q++) {
+        uint8_t k[8], buf[LDG_ENTRY_MAX], leaf[32];
+        struct ldg_val v;
+        size_t n;
+        ldg_be64(k, q);
+        assert_int_equal(ldg_kv_get(t, ent, k, 8, &v), 0);
+        assert_int_equal(
+            ldg_entry_whole(v.data, v.len, prev, buf, sizeof buf, &n), 0);
+        if (q > from)
+            memcpy(buf + n - 32, prev, 32);
+        if (((const uint8_t *)v.data)[0] == 0x93)
+            assert_int_equal(ldg_core_kv_put(t, ent, k, 8, buf, n), 0);
+        ldg_tlog_leaf_hash(leaf, buf, n);
+        assert_int_equal(ldg_tree_add_leaf(t, q, leaf), 0);
+        memcpy(prev, leaf, 32);
+    }
+    for (uint64_t q = from + 1; q <= size; q++) {
+        uint8_t k[8];
+        struct ldg_val v;
+        ldg_be64(k, q);
+        if (ldg_kv_get(t, cks, k, 8, &v) == 0)
+            assert_int_equal(ldg_checkpoint_put(t, q), 0);
+    }
+    assert_int_equal(ldg_txn_commit(t), 0);
+}
+
+static inline void
+verify_ok(struct fx *f)
+{
+    struct ldg_verify_report r;
+    int rc = ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &r, NULL,
+                        NULL);
+    if (rc != 0)
+        fail_msg("verify: %d at %llu: %s", rc, (unsigned long long)r.bad_seq,
+                 r.what);
+}
+
+enum forge { BY_CURRENT, NO_EPOCH, OLD_EPOCH_FORGED_SIG };
+
+/* Re-seals event q (one event, key-local first `first`) over root with the
+ * log key and, as `how` says, the epoch part. */
+static inline void
+reseal(struct fx *f, uint64_t q, const uint8_t root[32], enum forge how)
+{
+    struct ldg_epoch_state *st = current_state(f);
+    struct ldg_seal s, old;
+    uint8_t rec[LDG_SEAL_REC_MAX], map[LDG_SEAL_MAP_MAX], sig[64];
+    static uint8_t ext[LDG_EPOCH_EXT_MAX];
+    size_t n, mn;
+
+    n = t_raw_get(f->l, "seals", q, rec, sizeof rec);
+    assert_int_equal(ldg_seal_record_decode(rec, n, &old), 0);
+    memset(&s, 0, sizeof s);
+    s.count = 1;
+    s.first = old.first;
+    memcpy(s.key_id, old.key_id, sizeof s.key_id);
+    memcpy(s.origin, old.origin, sizeof s.origin);
+    memcpy(s.root, root, 32);
+    assert_int_equal(ldg_log_secret_load(f->l), 0);
+    assert_int_equal(ldg_seal_sign(&s, f->l->log_key), 0);
+    assert_int_equal(ldg_seal_map_encode(&s, map, sizeof map, &mn), 0);
+    assert_int_equal(ldg_epoch_seal_sign(st, map, mn, sig), 0);
+    if (how == BY_CURRENT) {
+        /* the whole path: as if it were the key's first epoch seal */
+        s.ext_len = ldg_epoch_ext_encode(ext, st, sig, 0, 0);
+        s.ext = ext;
+    } else if (how == OLD_EPOCH_FORGED_SIG) {
+        /* the past epoch's part as stored, the signature the current
+         * key's */
+        memcpy(ext, old.ext, old.ext_len);
+        memcpy(ext + 8, sig, 64);
+        s.ext = ext;
+        s.ext_len = old.ext_len;
+    }
+    assert_int_equal(ldg_seal_record_encode(&s, rec, sizeof rec, &n), 0);
+    t_raw_put(f->l, "seals", q, rec, n);
+    ldg_epoch_state_free(st);
+}
+
+#endif
