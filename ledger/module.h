@@ -1217,6 +1217,9 @@ struct ldg_segment_info {
     uint64_t prior, after;       /* proven events carried before first, after
                                     end (key events, genesis, erasures) */
     uint64_t seals, seal_checks; /* seal records; signature checks made */
+    uint64_t epoch_seals;        /* seals by epoch keys, checked as such */
+    uint64_t epochs_unchecked;   /* with an epoch part whose anchor was
+                                    pruned (not checked) */
     uint64_t signatures;         /* format 1 entries checked by signature */
     uint64_t file_bytes;         /* bytes of the file */
     uint64_t raw_bytes;          /* bytes of the stream it decompresses to */

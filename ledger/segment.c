@@ -53,6 +53,7 @@
 
 #include "ledger/codec_int.h"
 #include "ledger/crypto_int.h"
+#include "ledger/epoch_int.h"
 #include "ledger/format.h"
 #include "ledger/ledger_int.h"
 #include "ledger/mp_int.h"
@@ -306,6 +307,11 @@ struct segw {
     size_t body_max;
     struct ldg_inflate zs, raw;
     uint8_t *ebuf; /* LDG_ENTRY_MAX: a proven event's whole entry */
+    /* epoch keys: the walker that makes an epoch part whole, and the keys
+     * whose first seal of the range was written (whole) */
+    struct ldg_epoch_walk *ew;
+    char (*seen)[LDG_KEYID_LEN + 1];
+    size_t nseen;
 };
 
 static int
@@ -429,6 +435,47 @@ read_event(struct segw *w, struct ldg_txn *t, uint64_t seq, uint8_t *ebuf,
                             &w->raw, body, blen);
 }
 
+/* A seal record as the segment carries it (FORMAT.md 11.1): with its
+ * epoch part whole (l0 = 0, j0 = 0) where the reader meets a key's epoch
+ * seal first, so that it is checked from the anchor alone: a PROVEN
+ * event's seal (range 0), and the first SEAL of each key in the range;
+ * the range's later seals of that key as stored (the reader's chain goes
+ * on from there). *rec is the record, in buf when made anew. */
+static int
+w_seal_rec(struct segw *w, struct ldg_txn *t, uint64_t seal_seq,
+           const uint8_t **rec, size_t *len, int range, uint8_t *buf,
+           size_t cap)
+{
+    uint8_t ext[LDG_SEAL_EXT_MAX];
+    struct ldg_seal sl;
+    int rc;
+
+    if ((*rec)[0] != 0x93)
+        return 0;
+    if (ldg_seal_record_decode(*rec, *len, &sl) < 0)
+        return LDG_ECORRUPT;
+    if (range) {
+        char(*n)[LDG_KEYID_LEN + 1];
+        for (size_t i = 0; i < w->nseen; i++)
+            if (strcmp(w->seen[i], sl.key_id) == 0)
+                return 0;
+        if ((n = realloc(w->seen, (w->nseen + 1) * sizeof *n)) == NULL)
+            return LDG_ENOMEM;
+        w->seen = n;
+        memcpy(w->seen[w->nseen++], sl.key_id, LDG_KEYID_LEN + 1);
+    }
+    if (w->ew == NULL &&
+        (rc = ldg_epoch_walk_new(ldg_txn_ledger(t), &w->ew)) < 0)
+        return rc;
+    if ((rc = ldg_epoch_walk_whole(w->ew, t, seal_seq, &sl, ext, sizeof ext)) <=
+        0)
+        return rc;
+    if ((rc = ldg_seal_record_encode(&sl, buf, cap, len)) < 0)
+        return rc;
+    *rec = buf;
+    return 0;
+}
+
 /* A PROVEN record: {"body", "entry", "path"[, "seal", "sealpath"]}. */
 static int
 w_proven(struct segw *w, struct ldg_txn *t, uint64_t seq, uint64_t n)
@@ -461,15 +508,18 @@ w_proven(struct segw *w, struct ldg_txn *t, uint64_t seq, uint64_t n)
     mp_binx(&b, path, np * 32);
     if (l->format >= 2) {
         struct ldg_seal_proof sp;
-        uint8_t rec[LDG_SEAL_REC_MAX];
+        uint8_t rec[LDG_SEAL_REC_MAX], whole[LDG_SEAL_REC_MAX];
+        const uint8_t *r = rec;
         size_t rl;
         if ((rc = ldg_seal_proof(t, seq, &sp)) < 0 ||
-            (rc = ldg_seal_record_encode(&sp.seal, rec, sizeof rec, &rl)) < 0) {
+            (rc = ldg_seal_record_encode(&sp.seal, rec, sizeof rec, &rl)) < 0 ||
+            (rc = w_seal_rec(w, t, sp.seal_seq, &r, &rl, 0, whole,
+                             sizeof whole)) < 0) {
             ldg_buf_release(&b);
             return rc;
         }
         ldg_mp_str(&b, "seal", 4);
-        mp_binx(&b, rec, rl);
+        mp_binx(&b, r, rl);
         ldg_mp_str(&b, "sealpath", 8);
         mp_binx(&b, sp.path, sp.n * 32);
     }
@@ -584,6 +634,24 @@ extra_events(struct ldg_txn *t, uint64_t hz, uint64_t first, uint64_t end,
         }
         at[0] = ldg_rd_be64((const uint8_t *)v.data + LDG_KEYREC_ADDED);
         at[1] = ldg_rd_be64((const uint8_t *)v.data + LDG_KEYREC_REVOKED);
+        if (k.len == LDG_KEYS_ID_LEN + LDG_KEYID_LEN) {
+            /* its key.anchored, from which the reader checks its epoch
+             * seals (FORMAT.md 5.1): before the range, proven */
+            char id[LDG_KEYID_LEN + 1];
+            uint64_t anchored;
+            int arc;
+            memcpy(id, (const uint8_t *)k.data + LDG_KEYS_ID_LEN,
+                   LDG_KEYID_LEN);
+            id[LDG_KEYID_LEN] = '\0';
+            arc = ldg_epoch_anchor_seq(t, id, &anchored);
+            if (arc < 0 && arc != LDG_ENOTFOUND) {
+                rc = arc;
+                break;
+            }
+            if (arc == 0 && anchored >= hz && anchored < first &&
+                (rc = seqs_add(prior, anchored)) < 0)
+                break;
+        }
         for (int i = 0; i < 2 && rc == 0; i++) {
             if (at[i] == UINT64_MAX || at[i] == 0)
                 continue;
@@ -737,6 +805,7 @@ ldg_segment_write(struct ldg_ledger *l, const struct ldg_segment_write_opts *o,
     struct ldg_cursor *ce = NULL, *cb = NULL, *cs = NULL;
     struct ldg_val k, v, bk, bv, sk, sv;
     uint8_t buf[LDG_ENTRY_MAX + 64], edge[EDGE_MAX], state_sha[32];
+    uint8_t sealbuf[LDG_SEAL_REC_MAX];
     char *ck = NULL, *sig = NULL, text[2 * LDG_ORIGIN_MAX + 200];
     uint64_t size, n, hzseq = 0, seq;
     size_t len, ne;
@@ -912,9 +981,14 @@ ldg_segment_write(struct ldg_ledger *l, const struct ldg_segment_write_opts *o,
          * are keyed by their first event: a cursor steps beside) */
         while (seal_ok && sk.len == 8 && ldg_rd_be64(sk.data) < seq)
             seal_ok = ldg_cursor_get(cs, LDG_NEXT, NULL, 0, &sk, &sv) == 0;
-        if (seal_ok && sk.len == 8 && ldg_rd_be64(sk.data) == seq &&
-            (rc = w_rec(&w, K_SEAL, sv.data, sv.len)) < 0)
-            goto out;
+        if (seal_ok && sk.len == 8 && ldg_rd_be64(sk.data) == seq) {
+            const uint8_t *r = sv.data;
+            size_t rl = sv.len;
+            if ((rc = w_seal_rec(&w, t, seq, &r, &rl, 1, sealbuf,
+                                 sizeof sealbuf)) < 0 ||
+                (rc = w_rec(&w, K_SEAL, r, rl)) < 0)
+                goto out;
+        }
         if ((rc = entry_pack(l->format, v.data, v.len, buf, sizeof buf, &len)) <
             0) {
             ldg_seterr(l,
@@ -1026,6 +1100,8 @@ out:
     free(w.out);
     free(w.stage);
     free(w.ebuf);
+    ldg_epoch_walk_free(w.ew);
+    free(w.seen);
     ldg_inflate_release(&w.zs);
     ldg_inflate_release(&w.raw);
     free(ck);
@@ -1371,6 +1447,10 @@ struct skey {
     uint64_t sealed;  /* events its seals covered so far */
     int sealed_known; /* ... when the segment knows where it started */
     int open;         /* index of its open seal + 1, or 0 */
+    /* epoch keys: its key.anchored's seq + 1 (0: none seen), and its
+     * chain along the range's seals (the first whole, FORMAT.md 11.1) */
+    uint64_t anchored;
+    struct ldg_epoch_chain *ep;
 };
 
 struct sopen {
@@ -1378,6 +1458,11 @@ struct sopen {
     struct ldg_seal seal;
     struct ldg_seal_acc acc;
     int key;
+    /* by an epoch key: which, its start, and the seal's epoch signature */
+    int epoch;
+    struct ldg_epoch_id e;
+    uint8_t ep_pub[32], ep_sig[64];
+    uint64_t ep_start;
 };
 
 /*
@@ -1572,6 +1657,7 @@ struct sv {
     /* the pending seal record (read, its first event not yet) */
     int have_seal;
     struct ldg_seal pend;
+    uint8_t pend_ext[LDG_SEAL_EXT_MAX]; /* its epoch part, copied */
     /* the last proven event's seal, checked once */
     uint8_t proven_seal_rec[LDG_SEAL_REC_MAX];
     size_t proven_seal_len;
@@ -1686,7 +1772,8 @@ static int
 needs_body(const char *type)
 {
     return is_key_type(type) || strcmp(type, LDG_EV_LEDGER_GENESIS) == 0 ||
-           strcmp(type, LDG_EV_BODY_ERASED) == 0;
+           strcmp(type, LDG_EV_BODY_ERASED) == 0 ||
+           strcmp(type, LDG_EV_KEY_ANCHORED) == 0;
 }
 
 /* May the actor of ev vouch for it at its seq (FORMAT.md 3, 5)? */
@@ -1762,6 +1849,46 @@ body_kind(struct sv *s, uint64_t seq, const uint8_t *p, size_t n)
 
 /* What a key event, the genesis or a body.erased does (its body given
  * and checked against its commitment). */
+/* A key.anchored (FORMAT.md 5.1): its key's epoch seals after it are
+ * checked from the anchor. */
+static int
+take_anchor(struct sv *s, const struct ldg_event *ev, const json_t *j)
+{
+    const char *id = json_string_value(json_object_get(j, "key_id"));
+    const char *hex = json_string_value(json_object_get(j, "anchor"));
+    const json_t *t0 = json_object_get(j, "t0");
+    const json_t *len = json_object_get(j, "period_ns");
+    struct ldg_epoch_params par;
+    struct skey *k = id ? key_find(s, id) : NULL;
+
+    memset(&par, 0, sizeof par);
+    if (k == NULL)
+        return vfail(s, LDG_SEGCHK_KEYS, ev->seq,
+                     "key.anchored names unknown key %s", id ? id : "(none)");
+    if (hex == NULL || strlen(hex) != 64 ||
+        ldg_unhex(par.anchor, 32, hex) < 0 || !json_is_integer(t0) ||
+        json_integer_value(t0) < 0 || !json_is_integer(len) ||
+        json_integer_value(len) < (json_int_t)LDG_EPOCH_LEN_MIN_NS ||
+        json_integer_value(len) > (json_int_t)LDG_EPOCH_LEN_MAX_NS ||
+        (uint64_t)json_integer_value(t0) > ev->ts_ns)
+        return vfail(s, LDG_SEGCHK_KEYS, ev->seq,
+                     "key.anchored of key %s: its anchor, t0 or period_ns is "
+                     "not valid",
+                     id);
+    if (k->anchored)
+        return vfail(s, LDG_SEGCHK_KEYS, ev->seq,
+                     "key %s is anchored a second time (first at event "
+                     "%" PRIu64 ")",
+                     id, k->anchored - 1);
+    par.t0_ns = (uint64_t)json_integer_value(t0);
+    par.len_ns = (uint64_t)json_integer_value(len);
+    if ((k->ep = malloc(sizeof *k->ep)) == NULL)
+        return LDG_ENOMEM;
+    ldg_epoch_chain_init(k->ep, &par);
+    k->anchored = ev->seq + 1;
+    return 0;
+}
+
 static int
 apply_body(struct sv *s, const struct ldg_event *ev, const uint8_t *body,
            size_t blen)
@@ -1811,6 +1938,8 @@ apply_body(struct sv *s, const struct ldg_event *ev, const uint8_t *body,
              * before the range) */
             k->sealed_known = ev->seq >= s->h.first;
         }
+    } else if (strcmp(ev->type, LDG_EV_KEY_ANCHORED) == 0) {
+        rc = take_anchor(s, ev, j);
     } else if (strcmp(ev->type, LDG_EV_KEY_REVOKED) == 0) {
         const char *id = json_string_value(json_object_get(j, "key_id"));
         struct skey *k = id ? key_find(s, id) : NULL;
@@ -1852,11 +1981,66 @@ apply_body(struct sv *s, const struct ldg_event *ev, const uint8_t *body,
 
 /* Format 2: the event's place in its seal, seal_rec the record that came
  * before it (a seal's first event). */
+/* At a seal's first event (FORMAT.md 5.1, 11.8): a key anchored before
+ * it seals with its epoch key, under a chain from its anchor (the first
+ * of its seals the segment holds carries its epoch part whole, the later
+ * ones what the log had not carried); a seal with an epoch part needs its
+ * key's anchor, unless the segment starts past a prune (the certs left
+ * with the pruned events: counted, not checked). */
+static int
+open_epoch(struct sv *s, const struct ldg_event *ev, struct skey *k,
+           struct sopen *o)
+{
+    struct ldg_epoch_ext x;
+    char err[512];
+
+    if (!k->anchored || k->anchored - 1 >= ev->seq) {
+        if (o->seal.ext == NULL)
+            return 0;
+        if (s->r->info.horizon_seq > 0) {
+            s->r->info.epochs_unchecked++;
+            o->seal.ext = NULL;
+            return 0;
+        }
+        return vfail(s, LDG_SEGCHK_SEALS, ev->seq,
+                     "its seal carries an epoch, but the segment carries no "
+                     "key.anchored of key %s before it",
+                     k->id);
+    }
+    if (o->seal.ext == NULL) {
+        uint64_t p = ev->ts_ns >= k->ep->par.t0_ns
+                         ? (ev->ts_ns - k->ep->par.t0_ns) / k->ep->par.len_ns
+                         : 0;
+        return vfail(s, LDG_SEGCHK_SEALS, ev->seq,
+                     "(period %" PRIu64 ") its seal by key %s carries no "
+                     "epoch, but the key seals with epoch keys since its "
+                     "anchor at event %" PRIu64 " (re-signed with the key "
+                     "alone?)",
+                     p, k->id, k->anchored - 1);
+    }
+    if (ldg_epoch_ext_decode(o->seal.ext, o->seal.ext_len, &x) < 0)
+        return vfail(s, LDG_SEGCHK_SEALS, ev->seq,
+                     "its seal's epoch part does not decode");
+    if (ldg_epoch_chain_step(k->ep, &x, err, sizeof err) < 0)
+        return vfail(s, LDG_SEGCHK_SEALS, ev->seq, "its seal by key %s: %s",
+                     k->id, err);
+    o->epoch = 1;
+    o->e = k->ep->cur;
+    memcpy(o->ep_pub, k->ep->pub, 32);
+    memcpy(o->ep_sig, x.sig, 64);
+    o->ep_start = k->ep->start_ns;
+    o->seal.ext = NULL; /* (its bytes are the reader's, not kept) */
+    o->seal.ext_len = 0;
+    s->r->info.epoch_seals++;
+    return 0;
+}
+
 static int
 check_seal(struct sv *s, const struct ldg_event *ev, struct skey *k)
 {
     struct sopen *o;
     uint8_t d[32];
+    int rc;
 
     if (ev->seal_leaf == 0) {
         if (!s->have_seal)
@@ -1900,6 +2084,8 @@ check_seal(struct sv *s, const struct ldg_event *ev, struct skey *k)
             o->seal = s->pend;
             o->seal_seq = ev->seq;
             o->key = (int)(k - s->keys);
+            if ((rc = open_epoch(s, ev, k, o)) != 0)
+                return rc;
             ldg_seal_acc_init(&o->acc);
             k->open = (int)i + 1;
         }
@@ -1916,6 +2102,12 @@ check_seal(struct sv *s, const struct ldg_event *ev, struct skey *k)
                          ev->seal_leaf, ev->seal_seq, k->id);
     }
     o = &s->seals[k->open - 1];
+    if (o->epoch && ev->ts_ns < o->ep_start)
+        return vfail(s, LDG_SEGCHK_SEALS, ev->seq,
+                     "its time %" PRIu64 " ns is before the start (%" PRIu64
+                     " ns) of epoch %" PRIu32 ".%" PRIu32 " of key %s, which "
+                     "sealed it (the past re-signed?)",
+                     ev->ts_ns, o->ep_start, o->e.period, o->e.sub, k->id);
     if (ev->seal_leaf != o->next)
         return vfail(s, LDG_SEGCHK_SEALS, ev->seq,
                      "leaf %" PRIu64 " of seal %" PRIu64
@@ -1936,6 +2128,17 @@ check_seal(struct sv *s, const struct ldg_event *ev, struct skey *k)
             return vfail(s, LDG_SEGCHK_SEALS, o->seal_seq,
                          "seal %" PRIu64 " does not verify with key %s",
                          o->seal_seq, k->id);
+        if (o->epoch) {
+            uint8_t map[LDG_SEAL_MAP_MAX];
+            size_t mn;
+            if (ldg_seal_map_encode(&o->seal, map, sizeof map, &mn) < 0 ||
+                ldg_epoch_seal_verify(o->ep_pub, o->e, map, mn, o->ep_sig) < 0)
+                return vfail(s, LDG_SEGCHK_SEALS, o->seal_seq,
+                             "seal %" PRIu64 " by key %s: its epoch "
+                             "signature does not verify with the key of "
+                             "epoch %" PRIu32 ".%" PRIu32,
+                             o->seal_seq, k->id, o->e.period, o->e.sub);
+        }
         s->r->info.seal_checks++;
         k->sealed += o->seal.count;
         k->open = 0;
@@ -2039,6 +2242,50 @@ range_event(struct sv *s, const struct ldg_event *ev, const uint8_t *body,
     s->last_ts = ev->ts_ns;
     s->ts_known = 1;
     s->next_seq++;
+    return 0;
+}
+
+/* A proven event's seal by a key anchored before it: its epoch part,
+ * whole (FORMAT.md 11.5), checked from the anchor alone, and the event
+ * dated at or after its epoch's start. */
+static int
+proven_epoch(struct sv *s, const struct ldg_event *ev, const struct skey *k,
+             const struct ldg_seal *seal)
+{
+    uint32_t p, j;
+    uint64_t start;
+    char err[512];
+
+    if (!k->anchored || k->anchored - 1 >= ev->seal_seq) {
+        if (seal->ext == NULL)
+            return 0;
+        if (s->r->info.horizon_seq > 0) {
+            s->r->info.epochs_unchecked++;
+            return 0;
+        }
+        return vfail(s, LDG_SEGCHK_SEALS, ev->seq,
+                     "its seal carries an epoch, but the segment carries no "
+                     "key.anchored of key %s before it",
+                     k->id);
+    }
+    if (seal->ext == NULL)
+        return vfail(s, LDG_SEGCHK_SEALS, ev->seq,
+                     "its seal by key %s carries no epoch, but the key seals "
+                     "with epoch keys since its anchor at event %" PRIu64
+                     " (re-signed with the key alone?)",
+                     k->id, k->anchored - 1);
+    if (ldg_epoch_seal_check(k->ep->par.anchor, k->ep->par.t0_ns,
+                             k->ep->par.len_ns, seal, &p, &j, &start, err,
+                             sizeof err) < 0)
+        return vfail(s, LDG_SEGCHK_SEALS, ev->seq, "its seal by key %s: %s",
+                     k->id, err);
+    if (ev->ts_ns < start)
+        return vfail(s, LDG_SEGCHK_SEALS, ev->seq,
+                     "its time %" PRIu64 " ns is before the start (%" PRIu64
+                     " ns) of epoch %" PRIu32 ".%" PRIu32 " of key %s, which "
+                     "sealed it (the past re-signed?)",
+                     ev->ts_ns, start, p, j, k->id);
+    s->r->info.epoch_seals++;
     return 0;
 }
 
@@ -2174,6 +2421,8 @@ proven_event(struct sv *s, const uint8_t *p, size_t n, int after,
             s->proven_seal_len = fl[3];
             memcpy(s->proven_seal_pub, k->pub, 32);
         }
+        if ((rc = proven_epoch(s, ev, k, &seal)) != 0)
+            return rc;
     } else if (ldg_event_verify_sig(ev, k->pub) != 0) {
         return vfail(s, LDG_SEGCHK_SEALS, ev->seq,
                      "signature does not verify with key %s", ev->actor);
@@ -2608,6 +2857,10 @@ run(struct sv *s, struct segr *rd)
                 if (ldg_seal_record_decode(p, n, &s->pend) < 0)
                     return vfail(s, LDG_SEGCHK_SEALS, s->next_seq,
                                  "its seal record does not decode");
+                if (s->pend.ext != NULL) { /* p is the reader's buffer */
+                    memcpy(s->pend_ext, s->pend.ext, s->pend.ext_len);
+                    s->pend.ext = s->pend_ext;
+                }
                 s->have_seal = 1;
                 s->r->info.seals++;
                 break;
@@ -2814,6 +3067,8 @@ verify_common(int fd, const void *mem, size_t len,
     if (rc == 0 && check && !r->ok)
         rc = LDG_ETAMPER;
     sr_close(&rd);
+    for (size_t i = 0; i < s->nkeys; i++)
+        free(s->keys[i].ep);
     free(s->keys);
     free(s->seals);
     free(s->erased);

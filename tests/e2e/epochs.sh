@@ -82,6 +82,73 @@ L keys verifier -o json | jq -e '(.verifier | test("\\+")) and
     (.anchor.pub | test("^[0-9a-f]{64}$")) and .anchor.period_ns == 1000000000 and
     .anchor.seq == 1' >/dev/null || fail "keys verifier -o json: $(L keys verifier -o json)"
 
+# bundles and segments carry what an epoch-aware reader needs: each seal's
+# epoch part whole, the anchor; verify-bundle checks them (the forgeries
+# a library test makes: tests/export/test_verify_keys.c,
+# tests/ledger/test_segment_epochs.c)
+vk=$(L keys verifier)
+L export --out "$T/b.tar.zst" seq=4 >/dev/null 2>&1 || fail "export seq=4"
+"$LEDGER" verify-bundle --trusted-key "$vk" "$T/b.tar.zst" >/dev/null 2>"$T/err" ||
+    fail "verify-bundle of an epoch ledger's bundle: $(cat "$T/err")"
+grep -q '^PASS epochs: 1 seals by epoch keys of 1 anchored keys' "$T/err" ||
+    fail "verify-bundle did not check the epochs: $(grep epochs "$T/err")"
+L export --segment --out "$T/s.seg" seq=3..5 >/dev/null 2>&1 || fail "export --segment"
+"$LEDGER" verify-bundle --trusted-key "$vk" "$T/s.seg" >/dev/null 2>"$T/err" ||
+    fail "verify-bundle of an epoch ledger's segment: $(cat "$T/err")"
+grep -q '^PASS seals: .*3 seals by epoch keys certified' "$T/err" ||
+    fail "the segment's epochs were not checked: $(grep seals "$T/err")"
+
+# The attacker's bundle: a seal's epoch part dropped (the seal map and the
+# log key's signature kept, as the log key alone would sign it again), the
+# manifest signed again with the log key (which the box holds).
+strip_epoch() { # BUNDLE SEQ OUT
+    rm -rf "$T/x" && mkdir "$T/x" && tar --zstd -xf "$1" -C "$T/x" || return 1
+    python3 - "$T/x" "$2" "$D/keys/log.key" <<'EOF' || return 1
+import base64, glob, hashlib, json, os, sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+top = glob.glob(sys.argv[1] + "/*/")[0]
+name = "seals/%s.seal" % sys.argv[2]
+rec = open(top + name, "rb").read()
+for n in range(1, len(rec)):  # ... 0xc5 u16be(n) ext[n]
+    at = len(rec) - 3 - n
+    if rec[at] == 0xC5 and int.from_bytes(rec[at + 1:at + 3], "big") == n:
+        break
+assert rec[0] == 0x93
+rec = b"\x92" + rec[1:at]
+open(top + name, "wb").write(rec)
+m = json.load(open(top + "manifest.json"))
+m["files"][name] = hashlib.sha256(rec).hexdigest()
+m["sizes"][name] = str(len(rec))
+mj = json.dumps(m, indent=1).encode()
+open(top + "manifest.json", "wb").write(mj)
+seed = bytes.fromhex([l.split()[1] for l in open(sys.argv[3]) if l.startswith("seed ")][0])
+sk = Ed25519PrivateKey.from_private_bytes(seed)
+vkey = open(top + "log.vkey").read().strip()
+origin, _, kb = vkey.split("+", 2)
+pub = base64.b64decode(kb)[1:]
+kh = hashlib.sha256(origin.encode() + b"\n\x01" + pub).digest()[:4]
+text = "ledger.bundle/v1 manifest\n%s\n" % hashlib.sha256(mj).hexdigest()
+sig = base64.b64encode(kh + sk.sign(text.encode())).decode()
+open(top + "manifest.sig", "w").write("%s\n\u2014 %s %s\n" % (text, origin, sig))
+EOF
+    (cd "$T/x" && tar --zstd -cf "$3" ./*)
+}
+strip_epoch "$T/b.tar.zst" 4 "$T/forged.tar.zst" || fail "forging a bundle"
+"$LEDGER" verify-bundle --trusted-key "$vk" "$T/forged.tar.zst" >/dev/null 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q '^FAIL epochs: event 4 (period [0-9]*): its seal 4 .* carries no epoch' "$T/err" ||
+    fail "a bundle whose epoch part was dropped: exit $rc, $(grep -v '^PASS' "$T/err")"
+grep -q '^FAIL manifest-signature\|^FAIL files' "$T/err" && fail "the forgery did not re-sign: $(cat "$T/err")"
+# ... and as the archive a prune is given: refused, nothing removed
+L archive --format bundle --before 5 --out "$T/a.tar.zst" >/dev/null 2>&1 ||
+    fail "archive --format bundle"
+strip_epoch "$T/a.tar.zst" 4 "$T/aforged.tar.zst" || fail "forging an archive"
+L prune --before 5 --archive "$T/aforged.tar.zst" --force >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q 'event 4 (period [0-9]*): its seal 4 .* carries no epoch' "$T/err" ||
+    fail "prune with a forged archive: exit $rc, $(cat "$T/err")"
+L show 0 >/dev/null 2>&1 || fail "prune with a forged archive removed events"
+
 # no past secret in any file under the ledger directory
 cur=$(secrets | sort)
 sort -u "$T/held" | while read -r k; do

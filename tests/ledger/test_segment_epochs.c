@@ -1,0 +1,196 @@
+/*
+ * test_segment_epochs.c — the epoch checks of ledger/segment.c's reader
+ * (and so of `verify-bundle` of a segment, the `--bundle` readers and
+ * `prune --archive`'s check), as an attacker who holds the box after two
+ * epoch advances would try them (issue 65, item 6): with the log key and
+ * the current epoch state, a past event re-sealed by the current epoch key
+ * or by the log key alone (its epoch part dropped), and the ledger's tree
+ * and checkpoints rebuilt, gives a segment that its reader and the
+ * prune's check refuse, naming the event and the epoch; the same
+ * re-sealing of an event before the anchor (as on a ledger without
+ * epochs) gives one that passes both. The fixture is epoch_fx.h's.
+ */
+#include "tests/ledger/epoch_fx.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+/* The segment of first..end-1 in a temporary file; the fd, at 0. */
+static int
+segment_fd(struct fx *f, uint64_t first, uint64_t end)
+{
+    struct ldg_segment_write_opts o;
+    char path[400];
+    int fd, rc;
+
+    snprintf(path, sizeof path, "%s/s.seg", f->dir);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    unlink(path);
+    memset(&o, 0, sizeof o);
+    o.first = first;
+    o.end = end;
+    assert_int_equal(ldg_log_secret_load(f->l), 0);
+    if ((rc = ldg_segment_write(f->l, &o, fd, NULL)) != 0)
+        fail_msg("segment %llu..%llu: %s (%s)", (unsigned long long)first,
+                 (unsigned long long)end, ldg_strerror(rc), ldg_errmsg(f->l));
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    return fd;
+}
+
+/* Seals checked as epoch seals by the last check_both (verify, prune). */
+static uint64_t epoch_seals[2];
+
+/* Verifies the segment (with the log's key: verify-bundle), then runs
+ * the prune's check on it; both results in r[0], r[1]. */
+static void
+check_both(struct fx *f, int fd, struct ldg_segment_result r[2], int rc[2])
+{
+    struct ldg_segment_verify_opts o;
+    struct ldg_txn *t;
+    char vkey[512];
+
+    assert_int_equal(ldg_verifier_key(f->l, vkey, sizeof vkey), 0);
+    memset(&o, 0, sizeof o);
+    o.trusted_vkey = vkey;
+    rc[0] = ldg_segment_verify_fd(fd, &o, &r[0]);
+    epoch_seals[0] = r[0].info.epoch_seals;
+    ldg_segment_info_release(&r[0].info);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    rc[1] = ldg_segment_check(t, fd, NULL, &r[1]);
+    epoch_seals[1] = r[1].info.epoch_seals;
+    ldg_segment_info_release(&r[1].info);
+    ldg_txn_abort(t);
+    close(fd);
+}
+
+static void
+expect_refused(struct ldg_segment_result r[2], const int rc[2], uint64_t seq,
+               const char *w1, const char *w2)
+{
+    for (int i = 0; i < 2; i++) {
+        if (rc[i] != LDG_ETAMPER || r[i].failed != LDG_SEGCHK_SEALS ||
+            r[i].bad_seq != seq || strstr(r[i].what, w1) == NULL ||
+            strstr(r[i].what, w2) == NULL)
+            fail_msg("%s: rc %d, %s at %llu: %s (expected seals at %llu: "
+                     "'%s', '%s')",
+                     i ? "the prune's check" : "verify", rc[i],
+                     ldg_segment_check_name(r[i].failed),
+                     (unsigned long long)r[i].bad_seq, r[i].what,
+                     (unsigned long long)seq, w1, w2);
+    }
+}
+
+static void
+expect_ok(struct ldg_segment_result r[2], const int rc[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (rc[i] != 0)
+            fail_msg("%s: rc %d, %s at %llu: %s",
+                     i ? "the prune's check" : "verify", rc[i],
+                     ldg_segment_check_name(r[i].failed),
+                     (unsigned long long)r[i].bad_seq, r[i].what);
+}
+
+/* The whole log, and ranges that begin after the anchor (the anchor
+ * proven, the first seal's epoch part whole) or inside an epoch. */
+static void
+test_segment_epochs__genuine_segments_pass(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r[2];
+    int rc[2];
+    /* range, and how many of its seals (and proven events' seals) are
+     * by epoch keys: events 4..8 each have one; 1..3 none */
+    static const uint64_t range[][3] = {{0, 9, 5}, {4, 9, 5}, {5, 7, 2},
+                                        {6, 9, 3}, {8, 9, 1}, {1, 4, 0}};
+
+    for (size_t i = 0; i < sizeof range / sizeof range[0]; i++) {
+        check_both(f, segment_fd(f, range[i][0], range[i][1]), r, rc);
+        expect_ok(r, rc);
+        assert_int_equal(epoch_seals[0], range[i][2]);
+        assert_int_equal(epoch_seals[1], range[i][2]);
+    }
+}
+
+/* The control: event 2, before the anchor, changed and re-sealed with the
+ * log key alone passes, as an event of a ledger without epochs would. */
+static void
+test_segment_epochs__before_the_anchor_resignable(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r[2];
+    uint8_t root[32];
+    int rc[2];
+
+    rewrite_time(f, 2, root);
+    reseal(f, 2, root, NO_EPOCH);
+    rechain(f, 2);
+    check_both(f, segment_fd(f, 0, 9), r, rc);
+    expect_ok(r, rc);
+}
+
+static void
+test_segment_epochs__resealed_by_current_epoch_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r[2];
+    uint8_t root[32];
+    int rc[2];
+
+    rewrite_time(f, 4, root);
+    reseal(f, 4, root, BY_CURRENT);
+    rechain(f, 4);
+    check_both(f, segment_fd(f, 4, 5), r, rc);
+    expect_refused(r, rc, 4, "epoch 2.1", "before the start");
+}
+
+static void
+test_segment_epochs__resealed_without_epoch_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r[2];
+    uint8_t root[32];
+    int rc[2];
+
+    rewrite_time(f, 6, root);
+    reseal(f, 6, root, NO_EPOCH);
+    rechain(f, 6);
+    check_both(f, segment_fd(f, 6, 7), r, rc);
+    expect_refused(r, rc, 6, "(period 0)", "carries no epoch");
+    /* and in a range that holds the key's earlier epoch seals */
+    check_both(f, segment_fd(f, 0, 9), r, rc);
+    expect_refused(r, rc, 6, "(period 0)", "carries no epoch");
+}
+
+static void
+test_segment_epochs__past_epoch_signature_forged_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r[2];
+    uint8_t root[32];
+    int rc[2];
+
+    rewrite_time(f, 5, root);
+    reseal(f, 5, root, OLD_EPOCH_FORGED_SIG);
+    rechain(f, 5);
+    check_both(f, segment_fd(f, 0, 9), r, rc);
+    expect_refused(r, rc, 5, "does not verify with the key of epoch 0.0",
+                   "epoch signature");
+}
+
+#define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TE(test_segment_epochs__genuine_segments_pass),
+        TE(test_segment_epochs__before_the_anchor_resignable),
+        TE(test_segment_epochs__resealed_by_current_epoch_refused),
+        TE(test_segment_epochs__resealed_without_epoch_refused),
+        TE(test_segment_epochs__past_epoch_signature_forged_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
