@@ -250,5 +250,6 @@ ex_protected_type(const char *type)
     return strcmp(type, LDG_EV_LEDGER_GENESIS) == 0 ||
            strcmp(type, LDG_EV_KEY_ADDED) == 0 ||
            strcmp(type, LDG_EV_KEY_REVOKED) == 0 ||
+           strcmp(type, LDG_EV_KEY_ANCHORED) == 0 ||
            strcmp(type, LDG_EV_BODY_ERASED) == 0;
 }

@@ -78,6 +78,37 @@ test_verify_keys__epoch_bundle_verifies(void **state)
     assert_non_null(strstr(detail_of(&r, "epochs"), "1 seals by epoch keys"));
 }
 
+/* A redaction of the anchor's fields leaves its key.anchored whole (as
+ * a key.added's): the bundle still verifies, its epochs checked. */
+static void
+test_verify_keys__anchor_never_redacted(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_export_opts o;
+    struct ldg_bundle_report r;
+    static char t7[] = "seq=7", fanchor[] = "anchor", ft0[] = "t0";
+    char *terms[1] = {t7}, *fields[2] = {fanchor, ft0};
+    char *vk = vkey_of(f->l);
+    uint8_t *buf;
+    size_t len;
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    o.nterms = 1;
+    o.terms = terms;
+    o.nredact_fields = 2;
+    o.redact_fields = fields;
+    o.redact_allow_missing = 1;
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, NULL), 0);
+    rc = verify_mem(buf, len, vk, &r);
+    if (rc != 0)
+        print_report(&r);
+    assert_int_equal(rc, 0);
+    assert_int_equal(status_of(&r, "epochs"), LDG_CHECK_PASS);
+    free(buf);
+    free(vk);
+}
+
 /* The control: event 2, before the anchor, changed and re-sealed with the
  * log key verifies, as any event of a ledger without epochs would. */
 static void
@@ -219,6 +250,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         TE(test_verify_keys__epoch_bundle_verifies),
+        TE(test_verify_keys__anchor_never_redacted),
         TE(test_verify_keys__before_the_anchor_resignable),
         TE(test_verify_keys__resealed_by_current_epoch_refused),
         TE(test_verify_keys__resealed_without_epoch_refused),
