@@ -157,6 +157,26 @@ test_verify_keys__resealed_without_epoch_refused(void **state)
                       "carries no epoch");
 }
 
+/* An epoch part made whole from the key's seals since its anchor: one
+ * of them forged on the way (seal 6 re-sealed by the current key), the
+ * exporter refuses to write a bundle of a later event, naming it. */
+static void
+test_verify_keys__exporter_refuses_a_forged_chain(void **state)
+{
+    struct fx *f = *state;
+    const char *terms[2] = {"seq=8", NULL};
+    uint8_t *buf = NULL, root[32];
+    size_t len;
+
+    rewrite_time(f, 6, root);
+    reseal(f, 6, root, BY_CURRENT);
+    rechain(f, 6);
+    assert_int_equal(export_terms(f->l, terms, &buf, &len), LDG_ETAMPER);
+    assert_null(buf);
+    if (strstr(ldg_errmsg(f->l), "seal at event 6") == NULL)
+        fail_msg("export said: %s", ldg_errmsg(f->l));
+}
+
 /* In a genuine bundle: seals/<q>.seal replaced by what the attacker can
  * sign (the same seal map), the manifest signed again. */
 static void
@@ -254,6 +274,7 @@ main(void)
         TE(test_verify_keys__before_the_anchor_resignable),
         TE(test_verify_keys__resealed_by_current_epoch_refused),
         TE(test_verify_keys__resealed_without_epoch_refused),
+        TE(test_verify_keys__exporter_refuses_a_forged_chain),
         TE(test_verify_keys__member_resigned_by_current_refused),
         TE(test_verify_keys__member_epoch_dropped_refused),
         TE(test_verify_keys__member_past_epoch_forged_refused),
