@@ -809,7 +809,7 @@ ldg_epoch_walk_whole(struct ldg_epoch_walk *w, struct ldg_txn *t,
     if (!k->c.started || k->c.cur.period != x.period || k->c.cur.sub != x.sub) {
         ldg_seterr(w->l,
                    "seal at event %llu: its epoch is not the one its "
-                   "key's seals lead to (run ledger verify)",
+                   "key's seals lead to (run " LDG_CMD_VERIFY ")",
                    (unsigned long long)seal_seq);
         return LDG_ETAMPER;
     }
