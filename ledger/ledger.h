@@ -211,10 +211,6 @@ int ldg_open(struct ldg_ledger **out, const char *dir,
  * @return nothing. Lifetime: l and every string borrowed from it (ldg_dir,
  * ldg_origin, ldg_errmsg) are gone when this returns. */
 void ldg_close(struct ldg_ledger *l);
-/* Was l opened with LDG_RDONLY (it takes no append)?
- * @return 1 if so, 0 if not (or l NULL).
- * Lifetime: reads l only; nothing kept. */
-int ldg_read_only(const struct ldg_ledger *l);
 
 /* The message for the last failure on l ("" if none).
  * @return a string, never NULL.

@@ -1163,6 +1163,10 @@ struct ldg_applier {
 };
 /* Registers an applier on this handle (at most 16). */
 int ldg_applier_add(struct ldg_ledger *l, const struct ldg_applier *a);
+/* Was l opened with LDG_RDONLY (it takes no append, so an applier added
+ * to it only folds what its read transactions replay)? 1 if so, 0 if not
+ * (or l NULL). */
+int ldg_read_only(const struct ldg_ledger *l);
 
 /* ------------------------------------------------------------ segments -- */
 
