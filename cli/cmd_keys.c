@@ -90,8 +90,8 @@ keys_epochs(struct cli *c, struct ldg_ledger *l)
         return EX_OK;
     }
     if (c->out == OUT_HUMAN)
-        printf("%-16s %-12s %-10s %s\n", "KEY", "EPOCH", "FROM_SEQ",
-               "PUBLIC KEY");
+        printf("%-16s %-12s %-10s %-5s %s\n", "KEY", "EPOCH", "FROM_SEQ",
+               "LIVE", "PUBLIC KEY");
     for (size_t i = 0; i < n; i++) {
         char ep[32], pub[65];
         snprintf(ep, sizeof ep, "%u.%u", r[i].period, r[i].sub);
@@ -103,7 +103,11 @@ keys_epochs(struct cli *c, struct ldg_ledger *l)
             snprintf(pub, sizeof pub, "-");
         if (c->out == OUT_HUMAN) {
             cli_cell(c, r[i].key, 16, 0);
-            printf("%-12s %-10llu %s\n", ep, (unsigned long long)r[i].from_seq,
+            printf("%-12s %-10llu %-5s %s\n", ep,
+                   (unsigned long long)r[i].from_seq,
+                   r[i].live > 0    ? "yes"
+                   : r[i].live == 0 ? "no"
+                                    : "-",
                    pub);
         } else {
             json_t *o =
@@ -114,6 +118,9 @@ keys_epochs(struct cli *c, struct ldg_ledger *l)
                                     json_integer((json_int_t)r[i].start_ns));
             else
                 json_object_set_new(o, "pub", json_null());
+            /* its secret still on the box (absent: not known here) */
+            if (r[i].live >= 0)
+                json_object_set_new(o, "live", json_boolean(r[i].live));
             cli_print_json(c, o);
         }
     }
@@ -147,7 +154,7 @@ keys_verifier(struct cli *c, struct ldg_ledger *l, const char *vkey)
 /* ledger keys anchor|advance [NAME] */
 static int
 keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
-                 const char *name, unsigned epoch_s)
+                 const char *name, unsigned epoch_s, int if_expired)
 {
     struct ldg_epoch_row row;
     char what[256], pub[65];
@@ -165,6 +172,23 @@ keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
         cli_print_seq(c, seq, what);
         return EX_OK;
     }
+    if (if_expired) {
+        unsigned n = 0;
+        if ((rc = ldg_keys_expire(l, NULL, &n)) < 0)
+            return cli_fail(c, l, rc);
+        if (n > 0)
+            snprintf(what, sizeof what,
+                     "%u epoch%s ended (%s period was over); the old "
+                     "secret%s overwritten",
+                     n, n == 1 ? "" : "s", n == 1 ? "its" : "their",
+                     n == 1 ? " is" : "s are");
+        else
+            snprintf(what, sizeof what,
+                     "no epoch to end: none that sealed events has "
+                     "outlived its period");
+        cli_print_text(c, "epoch", what);
+        return EX_OK;
+    }
     if ((rc = ldg_keys_advance(l, name, &row)) < 0)
         return cli_fail(c, l, rc);
     ldg_hex(pub, row.pub, 32);
@@ -176,11 +200,12 @@ keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
     return EX_OK;
 }
 
-enum { OPT_PUBKEY = 400, OPT_KEYOUT, OPT_KEYNAME, OPT_EPOCH };
+enum { OPT_PUBKEY = 400, OPT_KEYOUT, OPT_KEYNAME, OPT_EPOCH, OPT_IF_EXPIRED };
 
 struct keys_args {
     const char *roles, *reason, *pubkey, *kout, *kname;
     unsigned epoch_s;
+    int if_expired;
 };
 #define KA struct keys_args
 static const struct cli_opt keys_opts[] = {
@@ -212,6 +237,12 @@ static const struct cli_opt keys_opts[] = {
     CLI_NUM(OPT_EPOCH, 0, "epoch", "SECONDS",
             "with anchor: how long an epoch key lives (default 60)", KA,
             epoch_s, 1, 31622400),
+    CLI_ON(OPT_IF_EXPIRED, 0, "if-expired",
+           "with advance: end only the epochs whose period is over and "
+           "that sealed events, of every key (what `ledger serve` does "
+           "when a period ends; run it from a timer where no serve runs: "
+           "ledger-epoch.timer, docs/EPOCHS.md)",
+           KA, if_expired),
     CLI_QUIET_OPT,
     CLI_ARG(
         "add|list|revoke|verifier|generate|anchor|advance|epochs",
@@ -440,6 +471,11 @@ cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
         return rc;
     if (x->epoch_s != 0 && strcmp(sub, "anchor") != 0)
         return cli_usage_err(c, "--epoch goes with anchor");
+    if (x->if_expired && strcmp(sub, "advance") != 0)
+        return cli_usage_err(c, "--if-expired goes with advance");
+    if (x->if_expired && npos > 1)
+        return cli_usage_err(c, "advance --if-expired takes no NAME: it "
+                                "looks at every key with epoch keys");
     if (strcmp(sub, "anchor") == 0 || strcmp(sub, "advance") == 0 ||
         strcmp(sub, "epochs") == 0) {
         int ro = strcmp(sub, "epochs") == 0;
@@ -457,7 +493,7 @@ cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
             return rc;
         rc = ro ? keys_epochs(c, l)
                 : keys_epoch_write(c, l, sub, npos > 1 ? pos[1] : NULL,
-                                   x->epoch_s);
+                                   x->epoch_s, x->if_expired);
         ldg_close(l);
         return rc;
     }
@@ -535,7 +571,8 @@ CLI_COMMAND(
     "ledger keys verifier > box.vkey\n"
     "# forward-secure evidence, in development (a ledger at store layout\n"
     "# 999): `ledger keys anchor --epoch 60` seals the log key's events\n"
-    "# with epoch keys of 60 s, `ledger keys advance` ends one early\n"
+    "# with epoch keys of 60 s, `ledger keys advance` ends one early;\n"
+    "# `ledger keys advance --if-expired` ends those whose period is over\n"
     "ledger keys epochs -o json\n"
     "# a key the control plane holds itself: make it on its own box ...\n"
     "ledger keys generate --out cp.key > cp.pub\n"

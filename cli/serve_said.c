@@ -211,6 +211,12 @@ cli_serve_stopped(const struct ldg_serve_stats *sp,
             (unsigned long long)st.idle_closed,
             (unsigned long long)st.slow_dropped,
             (unsigned long long)st.refused_share);
+    if (st.epochs_ended > 0 || st.epoch_failures > 0)
+        fprintf(stderr,
+                "ledger serve: epochs: %llu ended at their period's end, "
+                "%llu tries failed (ledger doctor: epoch-exposure)\n",
+                (unsigned long long)st.epochs_ended,
+                (unsigned long long)st.epoch_failures);
     if (otlp == NULL)
         return;
     said_counts(spans, sizeof spans, &otlp->spans);

@@ -299,13 +299,30 @@ epoch_exposure(struct ldg_ledger *l, uint64_t witness_size, uint64_t now_ns,
                        "sealed nothing yet: whoever holds the box now can "
                        "re-sign nothing acked",
                        x.period, x.sub, ago);
+        else if (now_ns >= x.end_ns)
+            /* its period is over and no serve, timer nor writer ended it:
+             * the promise of a period's exposure at most is broken */
+            clause_add(&c, ST_WARN,
+                       LDG_CMD_KEYS_ADVANCE_EXPIRED
+                       " (and keep ledger serve or ledger-epoch.timer "
+                       "running: docs/EPOCHS.md)",
+                       "the log key is at epoch %u.%u since seq %llu, begun "
+                       "%s, whose period ended %llu s ago but whose secret "
+                       "is still on the box: whoever holds the box now "
+                       "could re-sign the events from seq %llu on",
+                       x.period, x.sub, (unsigned long long)x.since_seq, ago,
+                       (unsigned long long)((now_ns - x.end_ns) / 1000000000u),
+                       (unsigned long long)x.since_seq);
         else
             clause_add(&c, ST_OK, NULL,
                        "the log key is at epoch %u.%u since seq %llu, begun "
                        "%s: whoever holds the box now could re-sign the "
-                       "events from seq %llu on, none before",
+                       "events from seq %llu on, none before (until its "
+                       "period ends, in %llu s)",
                        x.period, x.sub, (unsigned long long)x.since_seq, ago,
-                       (unsigned long long)x.since_seq);
+                       (unsigned long long)x.since_seq,
+                       (unsigned long long)((x.end_ns - now_ns + 999999999u) /
+                                            1000000000u));
     }
     if (witness_size > 0)
         clause_add(&c, ST_OK, NULL,

@@ -1139,7 +1139,7 @@ seal_store(struct ldg_txn *t, uint64_t seal_seq, const struct ldg_seal *s)
     if (rc == 0)
         rc = ldg_keys_sealed_put(t, s->key_id, s->first + s->count);
     if (rc == 0)
-        rc = ldg_epoch_seal_stored(t, seal_seq, s);
+        rc = ldg_epoch_seal_stored(t, seal_seq, s, 0);
     return rc;
 }
 
@@ -1406,7 +1406,7 @@ ldg_intake_apply_frame(struct ldg_txn *t, const struct ldg_intake_frame *f)
             if (rc == 0)
                 rc = ldg_keys_sealed_put(t, s.key_id, s.first + s.count);
             if (rc == 0)
-                rc = ldg_epoch_seal_stored(t, r.seq, &s);
+                rc = ldg_epoch_seal_stored(t, r.seq, &s, 1);
             break;
         }
         case LDG_IREC_CHECKPOINT: {

@@ -1054,9 +1054,26 @@ bad:
     return LDG_EKEY;
 }
 
+static int file_load(const char *path, struct ldg_epoch_state **out,
+                     int recover, int *differ, char *err, size_t errcap);
+
 int
 ldg_epoch_file_load(const char *path, struct ldg_epoch_state **out, char *err,
                     size_t errcap)
+{
+    return file_load(path, out, 1, NULL, err, errcap);
+}
+
+int
+ldg_epoch_file_read(const char *path, struct ldg_epoch_state **out,
+                    int *differ, char *err, size_t errcap)
+{
+    return file_load(path, out, 0, differ, err, errcap);
+}
+
+static int
+file_load(const char *path, struct ldg_epoch_state **out, int recover,
+          int *differ, char *err, size_t errcap)
 {
     uint8_t *buf = ldg_secure_alloc(2 * LDG_EPOCH_SLOT);
     struct ldg_epoch_state *st[2] = {state_alloc(), state_alloc()};
@@ -1067,7 +1084,7 @@ ldg_epoch_file_load(const char *path, struct ldg_epoch_state **out, char *err,
         rc = LDG_ENOMEM;
         goto out;
     }
-    if ((rc = open_checked(path, O_RDWR, err, errcap)) < 0)
+    if ((rc = open_checked(path, recover ? O_RDWR : O_RDONLY, err, errcap)) < 0)
         goto out;
     fd = rc;
     if (read_at(fd, buf, 2 * LDG_EPOCH_SLOT, 0) < 0) {
@@ -1096,7 +1113,9 @@ ldg_epoch_file_load(const char *path, struct ldg_epoch_state **out, char *err,
         goto out;
     }
     /* recovery: the other slot, torn, stale or zero, becomes the winner */
-    if (memcmp(buf, buf + LDG_EPOCH_SLOT, LDG_EPOCH_SLOT) != 0) {
+    if (differ != NULL)
+        *differ = memcmp(buf, buf + LDG_EPOCH_SLOT, LDG_EPOCH_SLOT) != 0;
+    if (recover && memcmp(buf, buf + LDG_EPOCH_SLOT, LDG_EPOCH_SLOT) != 0) {
         if (write_at(fd, buf + win * LDG_EPOCH_SLOT, LDG_EPOCH_SLOT,
                      (off_t)(1 - win) * LDG_EPOCH_SLOT) < 0 ||
             fdatasync(fd) != 0) {

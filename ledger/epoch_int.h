@@ -183,6 +183,13 @@ int ldg_epoch_file_create(const char *path, struct ldg_epoch_state *s,
  * slot); LDG_EKEY (modes, owner, links); LDG_EIO. */
 int ldg_epoch_file_load(const char *path, struct ldg_epoch_state **out,
                         char *err, size_t errcap);
+/* The same for a reader that does not hold the sealers' lock (`keys
+ * epochs`, the doctor): opened read-only, the winning slot taken and the
+ * other left as it is (a recovery's write could race an advance under
+ * way); *differ (may be NULL) 1 when the slots differ, so that a load
+ * under the lock would overwrite one (it may hold a past secret). */
+int ldg_epoch_file_read(const char *path, struct ldg_epoch_state **out,
+                        int *differ, char *err, size_t errcap);
 /* Writes s (generation s->gen + 1) into the slot not holding the current
  * state, fdatasync, then over the other slot, fdatasync: a power cut
  * anywhere leaves one slot with the old state or the new whole. fail_after
@@ -296,11 +303,13 @@ int ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key,
                    uint64_t seal_seq, struct ldg_seal *s, uint8_t *buf,
                    size_t cap);
 /* A seal stored (the append path, and a frame of the intake applied or
- * replayed): the log's record of its key's current epoch follows its
- * epoch part, when it has one, so what the log has carried is known to
- * every process from the seals alone. 0; LDG_ECORRUPT. */
+ * replayed: replayed 1): the log's record of its key's current epoch
+ * follows its epoch part, when it has one, so what the log has carried is
+ * known to every process from the seals alone; an epoch it opens is noted
+ * for ldg_keys_epoch_due (when replayed, only while its period is not
+ * over). 0; LDG_ECORRUPT. */
 int ldg_epoch_seal_stored(struct ldg_txn *t, uint64_t seal_seq,
-                          const struct ldg_seal *s);
+                          const struct ldg_seal *s, int replayed);
 /* 1 when the registry says key_id was anchored before seq. */
 int ldg_epoch_anchored_before(struct ldg_txn *t, const char *key_id,
                               uint64_t seq);

@@ -46,21 +46,10 @@ rec_key(uint8_t k[6 + LDG_KEYID_LEN], const char *key_id)
 }
 
 static int
-rec_get(struct ldg_txn *t, const char *key_id, struct eprec *r)
+rec_decode(const uint8_t *p, size_t n, struct eprec *r)
 {
-    uint8_t k[6 + LDG_KEYID_LEN];
-    struct ldg_val v;
-    const uint8_t *p;
-    int rc;
-
-    rec_key(k, key_id);
-    rc = ldg_kv_get(t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS), k,
-                    sizeof k, &v);
-    if (rc < 0)
-        return rc;
-    if (v.len != REC_LEN)
+    if (n != REC_LEN)
         return LDG_ECORRUPT;
-    p = v.data;
     memcpy(r->par.anchor, p, 32);
     r->par.t0_ns = ldg_rd_be64(p + 32);
     r->par.len_ns = ldg_rd_be64(p + 40);
@@ -70,6 +59,21 @@ rec_get(struct ldg_txn *t, const char *key_id, struct eprec *r)
     r->e.sub = ldg_rd_be32(p + 61);
     r->from_seq = ldg_rd_be64(p + 65);
     return r->has > 1 ? LDG_ECORRUPT : 0;
+}
+
+static int
+rec_get(struct ldg_txn *t, const char *key_id, struct eprec *r)
+{
+    uint8_t k[6 + LDG_KEYID_LEN];
+    struct ldg_val v;
+    int rc;
+
+    rec_key(k, key_id);
+    rc = ldg_kv_get(t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS), k,
+                    sizeof k, &v);
+    if (rc < 0)
+        return rc;
+    return rec_decode(v.data, v.len, r);
 }
 
 static int
@@ -170,17 +174,19 @@ state_path(char *buf, size_t cap, const struct ldg_ledger *l, const char *name)
     return n > 0 && (size_t)n < cap ? 0 : LDG_EINVAL;
 }
 
-/* Loads key's epoch state and checks it is the tree the log anchored. */
+/* Loads key's epoch state and checks it is the tree the log anchored;
+ * a reader (not holding the sealers' lock) leaves the file as it is. */
 static int
-state_load(struct ldg_ledger *l, const char *name, const struct eprec *r,
-           struct ldg_epoch_state **out)
+state_get(struct ldg_ledger *l, const char *name, const struct eprec *r,
+          int reader, int *differ, struct ldg_epoch_state **out)
 {
     char path[4300], err[512];
     int rc;
 
     if ((rc = state_path(path, sizeof path, l, name)) < 0)
         return rc;
-    rc = ldg_epoch_file_load(path, out, err, sizeof err);
+    rc = reader ? ldg_epoch_file_read(path, out, differ, err, sizeof err)
+                : ldg_epoch_file_load(path, out, err, sizeof err);
     if (rc < 0) {
         ldg_seterr(l,
                    "key %s seals with epoch keys (anchored at event %llu): %s",
@@ -212,6 +218,13 @@ state_load(struct ldg_ledger *l, const char *name, const struct eprec *r,
         return LDG_EKEY;
     }
     return 0;
+}
+
+static int
+state_load(struct ldg_ledger *l, const char *name, const struct eprec *r,
+           struct ldg_epoch_state **out)
+{
+    return state_get(l, name, r, 0, NULL, out);
 }
 
 static int
@@ -294,9 +307,40 @@ out:
     return rc;
 }
 
+/* The end of period p (UINT64_MAX past the clock's last time). */
+static uint64_t
+period_end(const struct ldg_epoch_params *par, uint32_t p)
+{
+    if (par->len_ns == 0 ||
+        (uint64_t)p + 1 > (UINT64_MAX - par->t0_ns) / par->len_ns)
+        return UINT64_MAX;
+    return par->t0_ns + ((uint64_t)p + 1) * par->len_ns;
+}
+
+/* An epoch of period p was opened in the log: its end is when a daemon
+ * must end it (ldg_keys_epoch_due). */
+static void
+due_note(struct ldg_ledger *l, const struct ldg_epoch_params *par, uint32_t p)
+{
+    uint64_t end = period_end(par, p),
+             cur = __atomic_load_n(&l->epoch_due_ns, __ATOMIC_RELAXED);
+
+    while ((cur == 0 || end < cur) &&
+           !__atomic_compare_exchange_n(&l->epoch_due_ns, &cur, end, 1,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+uint64_t
+ldg_keys_epoch_due(struct ldg_ledger *l)
+{
+    uint64_t d = __atomic_exchange_n(&l->epoch_due_ns, 0, __ATOMIC_RELAXED);
+    return d != 0 ? d : UINT64_MAX;
+}
+
 int
 ldg_epoch_seal_stored(struct ldg_txn *t, uint64_t seal_seq,
-                      const struct ldg_seal *s)
+                      const struct ldg_seal *s, int replayed)
 {
     struct ldg_epoch_ext x;
     struct eprec r;
@@ -310,6 +354,12 @@ ldg_epoch_seal_stored(struct ldg_txn *t, uint64_t seal_seq,
         return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
     if (r.has && r.e.period == x.period && r.e.sub == x.sub)
         return 0;
+    /* a frame replayed over an older snapshot opens epochs again: only
+     * one not over yet is news to a daemon (a seal made here always is:
+     * its commit may end after its event's period) */
+    if (!replayed ||
+        period_end(&r.par, x.period) > ldg_clock_now(ldg_txn_ledger(t)))
+        due_note(ldg_txn_ledger(t), &r.par, x.period);
     r.has = 1;
     r.e.period = x.period;
     r.e.sub = x.sub;
@@ -430,37 +480,51 @@ out:
     return rc;
 }
 
-int
-ldg_keys_advance(struct ldg_ledger *l, const char *name,
-                 struct ldg_epoch_row *row)
+/*
+ * The lock every sealer takes, and a transaction that sees every event
+ * acked so far: at layout 999 the intake's exclusive lock (seals are made
+ * under it, in the ack group's frame) with a read view over the intake's
+ * tail; at other layouts an LMDB write transaction (aborted after: an
+ * advance writes nothing to the log). *fd: the lock to give back, or -1.
+ */
+static int
+sealers_lock(struct ldg_ledger *l, struct ldg_txn **t, int *fd)
 {
-    struct ldg_epoch_state *st = NULL;
-    struct ldg_key_state ks;
-    struct ldg_txn *t = NULL;
-    struct eprec r;
+    int rc;
+
+    *t = NULL;
+    *fd = -1;
+    if (l->intake != NULL && (*fd = ldg_intake_lock_ex(l)) < 0)
+        return *fd;
+    rc = ldg_txn_begin(l, l->intake != NULL ? LDG_TXN_READ : LDG_TXN_WRITE, t);
+    if (rc < 0) {
+        ldg_intake_unlock_ex(l, *fd);
+        *fd = -1;
+    }
+    return rc;
+}
+
+static void
+sealers_unlock(struct ldg_ledger *l, struct ldg_txn *t, int fd)
+{
+    ldg_txn_abort(t);
+    ldg_intake_unlock_ex(l, fd);
+}
+
+/* Ends st's current epoch (the sealers' lock held, t its transaction):
+ * the next begins after every event acked so far and at or after now;
+ * the new state stored, the old secret overwritten in place in both
+ * slots. */
+static int
+advance_locked(struct ldg_ledger *l, struct ldg_txn *t, const char *name,
+               struct ldg_epoch_state *st)
+{
     uint64_t ts, start, now;
     uint32_t before;
     int rc;
 
-    if (name == NULL)
-        name = LDG_LOG_KEY_NAME;
-    /* the write transaction is the lock every sealer takes */
-    if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0)
+    if ((rc = last_ts(t, &ts)) < 0)
         return rc;
-    if ((rc = ldg_keys_lookup_name(t, name, &ks)) < 0) {
-        ldg_seterr(l, "no key named '%s' in this ledger", name);
-        goto out;
-    }
-    if ((rc = rec_get(t, ks.key_id, &r)) < 0) {
-        if (rc == LDG_ENOTFOUND)
-            ldg_seterr(
-                l, "key %s has no epoch keys yet (" LDG_CMD_KEYS_ANCHOR " %s)",
-                name, name);
-        goto out;
-    }
-    if ((rc = last_ts(t, &ts)) < 0 || (rc = state_load(l, name, &r, &st)) < 0)
-        goto out;
-    /* the new epoch starts after every event acked so far */
     now = ldg_clock_now(l);
     start = ldg_epoch_start(&st->par, st->cur, st->links) + 1;
     if (ts + 1 > start)
@@ -475,15 +539,44 @@ ldg_keys_advance(struct ldg_ledger *l, const char *name,
                          "begins with the next period"
                        : "cannot advance epoch %u of key %s",
                    st->cur.period, name, LDG_EPOCH_SUBS_MAX);
-        goto out;
+        return rc;
     }
     /* a new period whose start is not after the last event: a sub-epoch
      * of it begins after that event */
     if (st->cur.period != before &&
         ts >= ldg_epoch_start(&st->par, st->cur, st->links) &&
         (rc = ldg_epoch_advance(st, start)) < 0)
+        return rc;
+    return state_store(l, name, st);
+}
+
+int
+ldg_keys_advance(struct ldg_ledger *l, const char *name,
+                 struct ldg_epoch_row *row)
+{
+    struct ldg_epoch_state *st = NULL;
+    struct ldg_key_state ks;
+    struct ldg_txn *t = NULL;
+    struct eprec r;
+    int fd, rc;
+
+    if (name == NULL)
+        name = LDG_LOG_KEY_NAME;
+    if ((rc = sealers_lock(l, &t, &fd)) < 0)
+        return rc;
+    if ((rc = ldg_keys_lookup_name(t, name, &ks)) < 0) {
+        ldg_seterr(l, "no key named '%s' in this ledger", name);
         goto out;
-    if ((rc = state_store(l, name, st)) < 0)
+    }
+    if ((rc = rec_get(t, ks.key_id, &r)) < 0) {
+        if (rc == LDG_ENOTFOUND)
+            ldg_seterr(
+                l, "key %s has no epoch keys yet (" LDG_CMD_KEYS_ANCHOR " %s)",
+                name, name);
+        goto out;
+    }
+    if ((rc = state_load(l, name, &r, &st)) < 0 ||
+        (rc = advance_locked(l, t, name, st)) < 0)
         goto out;
     if (row != NULL) {
         memset(row, 0, sizeof *row);
@@ -494,10 +587,140 @@ ldg_keys_advance(struct ldg_ledger *l, const char *name,
         row->start_ns = ldg_epoch_start(&st->par, st->cur, st->links);
         row->from_seq = UINT64_MAX; /* nothing sealed under it yet */
         row->checked = 1;
+        row->live = 1;
     }
 out:
     ldg_epoch_state_free(st);
-    ldg_txn_abort(t); /* nothing written to the log */
+    sealers_unlock(l, t, fd);
+    return rc;
+}
+
+/*
+ * One key of ldg_keys_expire: its epoch is ended when the log has sealed
+ * under it (r->has), the state file still holds it, and its period is
+ * over. *due gets the end of that period while it is not over; *ended 1
+ * when it was ended, or, in a look (look: no lock held, the state file
+ * read as a reader's), when it is to be.
+ */
+static int
+expire_one(struct ldg_ledger *l, struct ldg_txn *t, const char *key_id,
+           const struct eprec *r, uint64_t now, int look, uint64_t *due,
+           int *ended)
+{
+    struct ldg_epoch_state *st = NULL;
+    struct ldg_key_state ks;
+    uint64_t end;
+    int rc, differ = 0;
+
+    *due = UINT64_MAX;
+    *ended = 0;
+    if (!r->has) /* anchored, nothing sealed yet: nothing to protect */
+        return 0;
+    if ((rc = ldg_keys_lookup_raw(t, key_id, &ks)) < 0)
+        return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+    if (ks.revoked_seq != UINT64_MAX) /* its state file went with it */
+        return 0;
+    end = period_end(&r->par, r->e.period);
+    if (end == UINT64_MAX)
+        return 0;
+    if (now < end) { /* not over: due then (the state file not read) */
+        *due = end;
+        return 0;
+    }
+    if ((rc = state_get(l, ks.name, r, look, &differ, &st)) < 0)
+        return rc;
+    /* ended already (keys advance, a later seal's period, or a run
+     * before): the log's last epoch is no longer the file's; but an end
+     * cut short (kill -9 between the slots) leaves the old secret in one
+     * slot until a load under the lock overwrites it: one is due */
+    if (st->cur.period == r->e.period && st->cur.sub == r->e.sub) {
+        if (look)
+            *ended = 1;
+        else if ((rc = advance_locked(l, t, ks.name, st)) == 0)
+            *ended = 1;
+    } else if (look && differ) {
+        *ended = 1;
+    }
+    ldg_epoch_state_free(st);
+    return rc;
+}
+
+/* Every "epoch:" record through expire_one; one key's failure (its state
+ * file gone or damaged) does not keep the others' epochs from ending:
+ * the first is returned, the others' due times still counted. */
+static int
+expire_all(struct ldg_ledger *l, struct ldg_txn *t, int look, uint64_t *next,
+           unsigned *n)
+{
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint64_t now = ldg_clock_now(l);
+    int rc, first = 0;
+
+    *next = UINT64_MAX;
+    *n = 0;
+    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_KEYS), &c)) < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, "epoch:", 6, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        char key_id[LDG_KEYID_LEN + 1];
+        struct eprec r;
+        uint64_t due;
+        int one, e;
+        if (k.len < 6 || memcmp(k.data, "epoch:", 6) != 0)
+            break;
+        if (!ldg_epoch_rec_ok(k.data, k.len, v.len, key_id) ||
+            rec_decode(v.data, v.len, &r) < 0) {
+            e = LDG_ECORRUPT;
+        } else {
+            e = expire_one(l, t, key_id, &r, now, look, &due, &one);
+            *n += (unsigned)one;
+            if (due < *next)
+                *next = due;
+        }
+        if (e < 0 && first == 0)
+            first = e;
+    }
+    ldg_cursor_close(c);
+    if (rc == LDG_ENOTFOUND)
+        rc = 0;
+    return rc < 0 ? rc : first;
+}
+
+int
+ldg_keys_expire(struct ldg_ledger *l, uint64_t *next_ns, unsigned *ended)
+{
+    struct ldg_txn *t = NULL;
+    uint64_t next = UINT64_MAX;
+    unsigned n = 0;
+    int fd, rc;
+
+    if (next_ns != NULL)
+        *next_ns = UINT64_MAX;
+    if (ended != NULL)
+        *ended = 0;
+    if (l == NULL)
+        return LDG_EINVAL;
+    /* a look first, with no lock: what is idle or not due yet (every
+     * call but one an epoch) costs a reader's transaction */
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = expire_all(l, t, 1, &next, &n);
+    ldg_txn_abort(t);
+    if (n > 0) {
+        /* then under the lock every sealer takes, all over again (a key
+         * that failed the look fails again, named in the message) */
+        if ((rc = sealers_lock(l, &t, &fd)) < 0)
+            return rc;
+        rc = expire_all(l, t, 0, &next, &n);
+        sealers_unlock(l, t, fd);
+    } else {
+        n = 0;
+    }
+    if (next_ns != NULL)
+        *next_ns = next;
+    if (ended != NULL)
+        *ended = n;
     return rc;
 }
 
@@ -534,6 +757,37 @@ struct lchain {
     int pruned; /* anchored before the horizon: not checkable */
     struct ldg_epoch_chain c;
 };
+
+/* Says of each key's last row whether its secret is still on the box:
+ * the state file's current epoch is that row's (1), a later one (0: the
+ * epoch ended), or the file cannot be read here (-1: a reader without
+ * the key's files, a revoked key). */
+static void
+rows_live(struct ldg_ledger *l, struct ldg_txn *t, const struct lchain *ch,
+          size_t nch, struct ldg_epoch_row *rows, size_t n)
+{
+    for (size_t i = 0; i < nch; i++) {
+        struct ldg_epoch_state *st = NULL;
+        struct ldg_key_state ks;
+        struct eprec r;
+        size_t last = n;
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(rows[j].key, ch[i].name) == 0)
+                last = j;
+        if (last == n)
+            continue;
+        rows[last].live = -1;
+        if (rec_get(t, ch[i].key_id, &r) < 0 ||
+            ldg_keys_lookup_raw(t, ch[i].key_id, &ks) < 0 ||
+            ks.revoked_seq != UINT64_MAX ||
+            state_get(l, ks.name, &r, 1, NULL, &st) < 0)
+            continue;
+        rows[last].live = st->cur.period == rows[last].period &&
+                          st->cur.sub == rows[last].sub;
+        ldg_epoch_state_free(st);
+    }
+    l->errmsg[0] = '\0'; /* a state file not read here is no error */
+}
 
 int
 ldg_keys_epochs(struct ldg_ledger *l, struct ldg_epoch_row **out, size_t *nout)
@@ -638,10 +892,13 @@ ldg_keys_epochs(struct ldg_ledger *l, struct ldg_epoch_row **out, size_t *nout)
         rows[n].start_ns = h->c.start_ns;
         rows[n].from_seq = ldg_rd_be64(k.data);
         rows[n].checked = !h->pruned;
+        rows[n].live = 0; /* a later epoch of its key follows, or: */
         n++;
     }
     if (rc == LDG_ENOTFOUND)
         rc = 0;
+    if (rc == 0)
+        rows_live(l, t, ch, nch, rows, n);
 out:
     if (c != NULL)
         ldg_cursor_close(c);
@@ -971,11 +1228,12 @@ ldg_keys_exposure(struct ldg_ledger *l, struct ldg_exposure *out)
     if (rc < 0)
         return rc;
     out->anchored = 1;
-    if ((rc = state_load(l, LDG_LOG_KEY_NAME, &r, &st)) < 0)
+    if ((rc = state_get(l, LDG_LOG_KEY_NAME, &r, 1, NULL, &st)) < 0)
         return rc;
     out->period = st->cur.period;
     out->sub = st->cur.sub;
     out->start_ns = ldg_epoch_start(&st->par, st->cur, st->links);
+    out->end_ns = period_end(&st->par, st->cur.period);
     if (r.has && r.e.period == st->cur.period && r.e.sub == st->cur.sub)
         out->since_seq = r.from_seq;
     ldg_epoch_state_free(st);

@@ -422,6 +422,11 @@ struct ldg_epoch_row {
     /* 0: a pruned ledger whose key was anchored before the horizon: the
      * certs that give pub and start left with the pruned events */
     int checked;
+    /* whether the box still holds its secret: 1 the current epoch of
+     * DIR/keys/NAME.epochs; 0 ended, its secret destroyed; -1 not known
+     * here (the state file cannot be read: a reader without the keys, a
+     * revoked key) */
+    int live;
 };
 /* Gives key name (NULL: the log key), whose secret this box holds, epoch
  * keys: makes DIR/keys/NAME.epochs (a fresh anchor, periods of period_ns
@@ -443,6 +448,30 @@ int ldg_keys_anchor(struct ldg_ledger *l, const char *name, uint64_t period_ns,
  * Lifetime: nothing borrowed. */
 int ldg_keys_advance(struct ldg_ledger *l, const char *name,
                      struct ldg_epoch_row *row);
+/* Ends each epoch whose period is over and under which the log has
+ * sealed something, of every key with epoch keys whose secret is here,
+ * exactly as ldg_keys_advance ends one (the old secret overwritten in
+ * place, under the lock every sealer takes); an epoch that has sealed
+ * nothing is left (an idle box makes no epoch). What `ledger serve` runs
+ * when an epoch's period ends, and `ledger keys advance --if-expired`.
+ * *next_ns (may be NULL): when, by the ledger's clock, the next such end
+ * falls due (the end of the period of the epoch a key's seals are under
+ * last, while its secret is here), UINT64_MAX when none. *ended (may be
+ * NULL): how many epochs it ended. Cost: a reader's transaction over
+ * the key registry, no lock, and the state file of each key whose
+ * period is over read; only when an epoch is to end, the lock, and two
+ * writes and two fdatasync(2) of its state file.
+ * @return 0; the first key's failure (LDG_EKEY: a state file missing or
+ * behind the log, named in the handle's message; LDG_EIO), the other
+ * keys' epochs ended all the same. Lifetime: nothing borrowed. */
+int ldg_keys_expire(struct ldg_ledger *l, uint64_t *next_ns, unsigned *ended);
+/* What a daemon asks after each commit to learn that ldg_keys_expire
+ * falls due sooner: the end of the period of an epoch opened by a seal
+ * this handle stored or replayed since the last call, the earliest, and
+ * forgets it. Costs an atomic exchange; any thread.
+ * @return that time (ns, the ledger's clock); UINT64_MAX: none.
+ * Lifetime: nothing borrowed. */
+uint64_t ldg_keys_epoch_due(struct ldg_ledger *l);
 /* The anchor of key name (NULL: the log key): its public key, t0, the
  * period length, and the seq of its key.anchored. @return 0;
  * LDG_ENOTFOUND (no such key or no anchor). Lifetime: nothing borrowed. */
@@ -464,6 +493,7 @@ struct ldg_exposure {
     uint32_t period, sub; /* its current epoch (the state file's) */
     uint64_t since_seq;   /* the first seal under it; UINT64_MAX: none */
     uint64_t start_ns;    /* when it began */
+    uint64_t end_ns;      /* when its period ends (UINT64_MAX: never) */
     char fs[32];          /* keys/'s file system: "ext4", "btrfs", ... */
     int fs_keeps_old;     /* 1: copy-on-write, log-structured or ext4
                            * data=journal; 0: overwrites in place; -1:

@@ -511,6 +511,10 @@ struct ldg_ledger {
     /* Store layout 999: the intake log every append goes through
      * (intake_log.c); NULL at other layouts. */
     struct ldg_intake_state *intake;
+    /* The earliest end of the period of an epoch that a seal this handle
+     * stored or replayed has opened since ldg_keys_epoch_due last took it
+     * (0: none); atomic (epoch_log.c). */
+    uint64_t epoch_due_ns;
 };
 
 /* ------------------------------------- intake_log.c: layout 999's path -- */

@@ -194,6 +194,10 @@ struct ldg_serve_stats {
      * max_conns together, and one uid other than the daemon's own at
      * most half */
     uint64_t refused_share;
+    /* epoch keys ended at their period's end (docs/EPOCHS.md), and
+     * tries to end them that failed (tried again 5 s later) */
+    uint64_t epochs_ended;
+    uint64_t epoch_failures;
 };
 void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 

@@ -534,6 +534,53 @@ ext_finish(struct ldg_server *s, struct req *group, struct req **last)
     return keep;
 }
 
+/*
+ * Epochs (issue 65, docs/EPOCHS.md): an epoch key whose seals the log
+ * carries is ended once its period is over, so that no acked event stays
+ * under a live epoch key for more than the period and the time a wake-up
+ * takes. The writer does it, between groups, in the daemon's own handle
+ * (LMDB's one environment a process; the jobs' processes are for work
+ * that may hang or crash, and this is two small writes of a file): the
+ * seals of each commit say when an epoch they opened is due
+ * (ldg_keys_epoch_due), the condition variable's wait ends then, and
+ * ldg_keys_expire ends it under the lock every sealer takes. An epoch that
+ * sealed nothing is not due: an idle box makes no epoch. Each sweep asks
+ * too, for the epochs other processes opened (`ledger append --direct`).
+ * A failure (a state file gone) is counted and tried again in
+ * EPOCH_RETRY_NS; the doctor's epoch-exposure clause says what it leaves.
+ */
+#define EPOCH_RETRY_NS (5ull * 1000000000u)
+
+static void
+epochs_expire(struct ldg_server *s, uint64_t *due)
+{
+    unsigned n = 0;
+    int rc = ldg_keys_expire(s->l, due, &n);
+    if (n > 0)
+        __atomic_add_fetch(&s->st.epochs_ended, (uint64_t)n, __ATOMIC_RELAXED);
+    if (rc < 0) {
+        bump(&s->st.epoch_failures);
+        uint64_t retry = ldg_now_wall_ns() + EPOCH_RETRY_NS;
+        if (retry < *due)
+            *due = retry;
+    }
+}
+
+/* The condition variable's deadline (monotonic): the next sweep, or an
+ * epoch's end (due, wall clock) when sooner. */
+static struct timespec
+writer_wake(uint64_t next_sweep, uint64_t due)
+{
+    uint64_t wall = ldg_now_wall_ns(), mono = ldg_now_mono_ns();
+    uint64_t at = next_sweep;
+
+    if (due <= wall)
+        at = mono;
+    else if (next_sweep > mono && due - wall < next_sweep - mono)
+        at = mono + (due - wall);
+    return ldg_mono_timespec(at);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -541,6 +588,7 @@ writer_main(void *arg)
     sigset_t all;
 
     uint64_t next_sweep = 0, since_trim = 0, dups_since = 0;
+    uint64_t epoch_due = UINT64_MAX, due;
     size_t dups;
     /* one part of the map released every trim_events / LDG_SERVE_TRIM_PARTS
      * events: each page's mapping is still dropped every trim_events,
@@ -553,22 +601,30 @@ writer_main(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     sweep_readers(s, &next_sweep, &wake);
+    epochs_expire(s, &epoch_due); /* (those a previous run left) */
     for (;;) {
         struct req *group, *last;
         size_t n = 0;
         uint64_t one = 1;
 
+        wake = writer_wake(next_sweep, epoch_due);
         pthread_mutex_lock(&s->mu);
         while (s->q_head == NULL && !s->writer_quit) {
             /* Idle or not, dead readers' slots are cleared every
              * sweep_ms (issue 11): they pin pages and fill the table. */
-            if (ldg_now_mono_ns() >= next_sweep)
+            if (ldg_now_mono_ns() >= next_sweep ||
+                ldg_now_wall_ns() >= epoch_due)
                 break;
             pthread_cond_timedwait(&s->cv, &s->mu, &wake);
         }
         if (s->q_head == NULL && !s->writer_quit) {
             pthread_mutex_unlock(&s->mu);
-            sweep_readers(s, &next_sweep, &wake);
+            if (ldg_now_mono_ns() >= next_sweep) {
+                sweep_readers(s, &next_sweep, &wake);
+                epochs_expire(s, &epoch_due);
+            } else if (ldg_now_wall_ns() >= epoch_due) {
+                epochs_expire(s, &epoch_due);
+            }
             continue;
         }
         if (s->q_head == NULL) {
@@ -600,6 +656,8 @@ writer_main(void *arg)
 
         dups = commit_group(s, group);
         group = ext_finish(s, group, &last);
+        if ((due = ldg_keys_epoch_due(s->l)) < epoch_due)
+            epoch_due = due; /* a seal opened an epoch */
 
         /* The answers go to the loop first; the trim (a madvise of an
          * eighth of the map, up to a millisecond) waits until they are
@@ -2196,6 +2254,8 @@ ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st)
     st->idle_closed = __atomic_load_n(&c->idle_closed, __ATOMIC_RELAXED);
     st->slow_dropped = __atomic_load_n(&c->slow_dropped, __ATOMIC_RELAXED);
     st->refused_share = __atomic_load_n(&c->refused_share, __ATOMIC_RELAXED);
+    st->epochs_ended = __atomic_load_n(&c->epochs_ended, __ATOMIC_RELAXED);
+    st->epoch_failures = __atomic_load_n(&c->epoch_failures, __ATOMIC_RELAXED);
 }
 
 void

@@ -347,6 +347,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_CMD_KEYS_VERIFIER "ledger keys verifier"
 #define LDG_CMD_KEYS_ANCHOR "ledger keys anchor"
 #define LDG_CMD_KEYS_ADVANCE "ledger keys advance"
+#define LDG_CMD_KEYS_ADVANCE_EXPIRED "ledger keys advance --if-expired"
 #define LDG_CMD_PUBLISH_WITNESS "ledger publish --witness"
 #define LDG_CMD_STATS_DATABASES "ledger stats --databases"
 #define LDG_CMD_ARCHIVE "ledger archive"
@@ -396,6 +397,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_CMD_KEYS_VERIFIER)                                                   \
     X(LDG_CMD_KEYS_ANCHOR)                                                     \
     X(LDG_CMD_KEYS_ADVANCE)                                                    \
+    X(LDG_CMD_KEYS_ADVANCE_EXPIRED)                                            \
     X(LDG_CMD_PUBLISH_WITNESS)                                                 \
     X(LDG_CMD_STATS_DATABASES)                                                 \
     X(LDG_CMD_ARCHIVE)                                                         \

@@ -51,13 +51,16 @@ for u in systemd/*.service systemd/*.socket systemd/*.timer; do
 done
 # the systemd units, with the installed program's path, and the user
 for f in lib/systemd/system/ledger.socket lib/systemd/system/ledger.service \
-    lib/sysusers.d/ledger.conf; do
+    lib/systemd/system/ledger-epoch.service \
+    lib/systemd/system/ledger-epoch.timer lib/sysusers.d/ledger.conf; do
     [ -f "$P/$f" ] || bad "make install did not install $f"
 done
-grep -q "^ExecStart=$P/bin/ledger " "$P/lib/systemd/system/ledger.service" ||
-    bad "ledger.service: ExecStart is not $P/bin/ledger: $(grep ExecStart= "$P/lib/systemd/system/ledger.service")"
-! grep -q '@BINDIR@' "$P/lib/systemd/system/ledger.service" ||
-    bad "ledger.service still says @BINDIR@"
+for u in ledger.service ledger-epoch.service; do
+    grep -q "^ExecStart=$P/bin/ledger " "$P/lib/systemd/system/$u" ||
+        bad "$u: ExecStart is not $P/bin/ledger: $(grep ExecStart= "$P/lib/systemd/system/$u")"
+    ! grep -q '@BINDIR@' "$P/lib/systemd/system/$u" ||
+        bad "$u still says @BINDIR@"
+done
 # every public header (ledger.h, util/error.h, one per other module), and
 # none of the private ones (issue 30: module.h, format.h and util.h are
 # neither installed nor exported)

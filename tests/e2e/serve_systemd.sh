@@ -168,11 +168,25 @@ for x in 65 78; do
 done
 if command -v systemd-analyze >/dev/null 2>&1; then
     mkdir "$T/units"
-    sed "s|@BINDIR@|$(dirname "$LEDGER")|" "$TOP/systemd/ledger.service" >"$T/units/ledger.service"
-    cp "$TOP/systemd/ledger.socket" "$T/units/"
+    for u in ledger.service ledger-epoch.service; do
+        sed "s|@BINDIR@|$(dirname "$LEDGER")|" "$TOP/systemd/$u" >"$T/units/$u"
+    done
+    cp "$TOP/systemd/ledger.socket" "$TOP/systemd/ledger-epoch.timer" "$T/units/"
     # --man=no: the man page is installed by make install, not here
     systemd-analyze verify --man=no "$T/units/ledger.socket" "$T/units/ledger.service" \
+        "$T/units/ledger-epoch.timer" "$T/units/ledger-epoch.service" \
         >"$T/verify.out" 2>&1 || fail "systemd-analyze verify: $(cat "$T/verify.out")"
+    # the epoch timer's service runs what ends expired epochs, as the
+    # ledger user, with no network and nothing writable but the ledger
+    for k in 'Type=oneshot' 'User=ledger' 'ProtectSystem=strict' \
+        'NoNewPrivileges=yes' 'CapabilityBoundingSet=$' 'PrivateNetwork=yes' \
+        'ReadWritePaths=/var/lib/ledger$' \
+        "ExecStart=$(dirname "$LEDGER")/ledger --dir /var/lib/ledger keys advance --if-expired"; do
+        grep -q "^$k" "$T/units/ledger-epoch.service" || fail "ledger-epoch.service lacks $k"
+    done
+    grep -q '^OnUnitActiveSec=30s$' "$T/units/ledger-epoch.timer" || fail "ledger-epoch.timer is not every 30 s"
+    # its command line is one this build takes
+    "$LEDGER" keys --help | grep -q -- '--if-expired' || fail "ledger keys has no --if-expired"
     [ -s "$T/verify.out" ] && fail "systemd-analyze verify warns: $(cat "$T/verify.out")"
     # the check itself catches a bad key (it warns, exit 0, so the
     # emptiness above is what fails)
@@ -190,6 +204,10 @@ if command -v systemd-analyze >/dev/null 2>&1; then
         lvl=$(sed -n 's/.*Overall exposure level for ledger.service: \([0-9.]*\).*/\1/p' "$T/sec.out")
         awk -v l="$lvl" 'BEGIN { exit !(l != "" && l + 0 <= 2.0) }' ||
             fail "security exposure '$lvl', want <= 2.0: $(tail -3 "$T/sec.out")"
+        systemd-analyze security --offline=yes "$T/units/ledger-epoch.service" >"$T/sec.out" 2>&1
+        lvl=$(sed -n 's/.*Overall exposure level for ledger-epoch.service: \([0-9.]*\).*/\1/p' "$T/sec.out")
+        awk -v l="$lvl" 'BEGIN { exit !(l != "" && l + 0 <= 2.0) }' ||
+            fail "ledger-epoch.service: security exposure '$lvl', want <= 2.0: $(tail -3 "$T/sec.out")"
     else
         echo "note: systemd-analyze security --offline unavailable: $(tail -1 "$T/sec.out")"
     fi

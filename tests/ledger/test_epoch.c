@@ -460,7 +460,8 @@ test_epoch__file_in_place(void **state)
  * sync, write, sync), the unsynced write found whole, torn (its second
  * half old) or lost: the
  * load gives exactly one current secret, the old or the new, and leaves
- * both slots equal. */
+ * both slots equal; a reader's read (ldg_epoch_file_read) gives the same
+ * and writes nothing. */
 static void
 test_epoch__power_cut_at_each_step(void **state)
 {
@@ -496,6 +497,27 @@ test_epoch__power_cut_at_each_step(void **state)
                         pwrite(fd, pre + off, LDG_EPOCH_SLOT, off),
                         LDG_EPOCH_SLOT);
                 close(fd);
+            }
+            /* a reader's read: the same winner, the file left as it is
+             * (a recovery's write is for the sealers' lock holder) */
+            {
+                static uint8_t before[2 * LDG_EPOCH_SLOT];
+                read_file(path, before, sizeof before);
+                int differ = -1;
+                assert_int_equal(
+                    ldg_epoch_file_read(path, &r, &differ, err, sizeof err),
+                    0);
+                assert_int_equal(differ,
+                                 memcmp(before, before + LDG_EPOCH_SLOT,
+                                        LDG_EPOCH_SLOT) != 0);
+                if (step == 2) /* the new state synced, the old beside it */
+                    assert_int_equal(differ, 1);
+                read_file(path, buf, sizeof buf);
+                assert_memory_equal(buf, before, sizeof buf);
+                assert_memory_equal(r->cur_seed,
+                                    step >= 2 || fate == 0 ? newk : oldk, 32);
+                ldg_epoch_state_free(r);
+                r = NULL;
             }
             assert_int_equal(ldg_epoch_file_load(path, &r, err, sizeof err),
                              0);

@@ -349,6 +349,94 @@ test_epoch_log__exposure(void **state)
     assert_true(x.since_seq == UINT64_MAX);
 }
 
+/* The state file's bytes hold seed k (raw). */
+static int
+file_holds(struct fx *f, const uint8_t k[32])
+{
+    char path[512];
+    uint8_t buf[2 * LDG_EPOCH_SLOT];
+    FILE *fp;
+    size_t n;
+    snprintf(path, sizeof path, "%s/keys/log.epochs", f->dir);
+    assert_non_null(fp = fopen(path, "rb"));
+    n = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    return holds(buf, n, k, 32);
+}
+
+/* What `ledger serve` runs when a period ends: an epoch that sealed
+ * events is ended once its period is over, not before, and once; an
+ * idle key makes no epoch; a seal that opens an epoch says when it is
+ * due. (Periods of 60 s from T0 + 10 s: period 2 ends at T0 + 190 s.) */
+static void
+test_epoch_log__expire(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_epoch_state *st;
+    struct ldg_epoch_row *rows;
+    struct ldg_exposure x;
+    uint8_t old[32];
+    uint64_t next, gen;
+    unsigned ended;
+    size_t n;
+
+    (void)ldg_keys_epoch_due(f->l); /* the setup's seals */
+    assert_true(ldg_keys_epoch_due(f->l) == UINT64_MAX);
+    st = current_state(f);
+    memcpy(old, st->cur_seed, 32);
+    gen = st->gen;
+    ldg_epoch_state_free(st);
+    /* inside the period: nothing ended, due at its end */
+    clock_ns = T0 + 150 * SEC;
+    assert_int_equal(ldg_keys_expire(f->l, &next, &ended), 0);
+    assert_int_equal(ended, 0);
+    assert_true(next == T0 + 190 * SEC);
+    assert_int_equal(ldg_keys_exposure(f->l, &x), 0);
+    assert_true(x.end_ns == T0 + 190 * SEC);
+    assert_int_equal(x.since_seq, 8);
+    st = current_state(f);
+    assert_true(st->gen == gen);
+    ldg_epoch_state_free(st);
+    /* (the expire's view replayed the live epoch's seal: noted) */
+    assert_true(ldg_keys_epoch_due(f->l) == T0 + 190 * SEC);
+    /* at its end: ended, the old secret overwritten in both slots */
+    clock_ns = T0 + 190 * SEC;
+    assert_int_equal(ldg_keys_expire(f->l, &next, &ended), 0);
+    assert_int_equal(ended, 1);
+    assert_true(next == UINT64_MAX);
+    assert_false(file_holds(f, old));
+    st = current_state(f);
+    assert_int_equal(st->cur.period, 3);
+    gen = st->gen;
+    ldg_epoch_state_free(st);
+    assert_int_equal(ldg_keys_epochs(f->l, &rows, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(rows[3].live, 0);
+    assert_int_equal(rows[2].live, 0);
+    free(rows);
+    /* idle for periods: nothing more ended nor written */
+    clock_ns = T0 + 400 * SEC;
+    assert_int_equal(ldg_keys_expire(f->l, &next, &ended), 0);
+    assert_int_equal(ended, 0);
+    assert_true(next == UINT64_MAX);
+    st = current_state(f);
+    assert_true(st->gen == gen);
+    ldg_epoch_state_free(st);
+    assert_true(ldg_keys_epoch_due(f->l) == UINT64_MAX);
+    /* the next event opens period 6's epoch: due at T0 + 430 s */
+    append_at(f, T0 + 410 * SEC);
+    assert_true(ldg_keys_epoch_due(f->l) == T0 + 430 * SEC);
+    assert_int_equal(ldg_keys_epochs(f->l, &rows, &n), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(rows[4].live, 1);
+    free(rows);
+    clock_ns = T0 + 420 * SEC;
+    assert_int_equal(ldg_keys_expire(f->l, &next, &ended), 0);
+    assert_int_equal(ended, 0);
+    assert_true(next == T0 + 430 * SEC);
+    verify_ok(f);
+}
+
 #define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
 
 int
@@ -367,6 +455,7 @@ main(void)
         TE(test_epoch_log__power_cut_during_advance),
         TE(test_epoch_log__no_past_secret_in_any_file),
         TE(test_epoch_log__exposure),
+        TE(test_epoch_log__expire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,9 @@
 #     and a seccomp filter (Type=notify: systemd saw READY=1);
 #   - a member of the ledger group reads the ledger without writing it;
 #   - `systemctl stop` (SIGTERM) ends the service with status 0, and
-#     `verify --full` passes.
+#     `verify --full` passes;
+#   - ledger-epoch.timer enables, and ledger-epoch.service (`keys advance
+#     --if-expired` as the ledger user) ends with status 0.
 # Needs root, systemd-nspawn (systemd-container), debootstrap and the
 # Debian mirror. Prints "ok ..." / "FAIL ..." lines and exits 1 on any
 # failure. Without the tools it says SKIP and exits 0, unless

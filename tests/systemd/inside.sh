@@ -27,7 +27,7 @@ as_unit() {
         >"$O/as.out" 2>"$O/as.err" </dev/null
 }
 trap 'journalctl -b --no-pager -u ledger.service -u ledger.socket \
-    -u agent.service -u other.service >"$O/journal.log" 2>&1
+    -u ledger-epoch.service -u agent.service -u other.service >"$O/journal.log" 2>&1
     touch "$O/done"; systemctl poweroff --no-block' EXIT
 
 # --- docs/SYSTEMD.md, "Setting up" (PREFIX=/usr: the units are on
@@ -151,3 +151,15 @@ e=$(systemctl show -p ExecMainStatus --value ledger.service)
 check "verify --full" runuser -u ledger -- ledger --dir "$D" verify --full
 n=$(ledger --dir "$D" query -o json type=x.boot | grep -c .)
 [ "$n" = 1 ] && ok "exactly the acked event is in the log" || fail "$n x.boot events, want 1"
+
+# --- ledger-epoch.timer (docs/EPOCHS.md): enabled, and its service, run
+#     once, ends what has expired (here nothing: no epoch keys) with
+#     status 0 as the ledger user
+check "enable --now ledger-epoch.timer" systemctl enable --now ledger-epoch.timer
+a=$(systemctl is-active ledger-epoch.timer)
+[ "$a" = active ] && ok "ledger-epoch.timer active" || fail "ledger-epoch.timer is $a"
+check "start ledger-epoch.service" systemctl start ledger-epoch.service
+r=$(systemctl show -p Result --value ledger-epoch.service)
+e=$(systemctl show -p ExecMainStatus --value ledger-epoch.service)
+[ "$r" = success ] && [ "$e" = 0 ] && ok "ledger-epoch.service: Result=success, status 0" ||
+    fail "ledger-epoch.service: Result=$r ExecMainStatus=$e"

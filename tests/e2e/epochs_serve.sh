@@ -1,0 +1,285 @@
+#!/bin/sh
+# epochs_serve.sh — `ledger serve` ends an epoch key's epoch when its
+# period is over (issue 65: "no acked event stays under a live epoch key
+# for more than --epoch; an idle box makes no epoch"; docs/EPOCHS.md).
+#
+# A layout-999 ledger with 2 s epochs, one event appended through serve
+# and no further traffic: by the period's end plus SLACK (2 s) `keys
+# epochs` says the epoch is no longer live and both slots of the state
+# file are written (on a disk too loaded for that, waited for up to 30 s
+# more and said), and no file under the ledger directory holds its
+# secret, raw, hex or base64; the lag from the period's end to the state
+# file's last write is printed. An idle serve,
+# before any event and after the end, makes no epoch over several periods
+# (the state file is not written: same generation). `ledger keys advance
+# --if-expired` ends an expired epoch where no serve runs and does nothing
+# otherwise. kill -9 of serve inside an epoch end (an LD_PRELOAD shim
+# holds it at the first, then the second, fdatasync of the state file)
+# leaves a ledger that opens, verifies and holds every acked event, and
+# the next serve finishes the job (the old secret gone). `verify --full`
+# passes after the timed ends. Fails on a build whose serve does not end
+# epochs (the epoch stays live).
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 77; }
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
+T=$(mktemp -d)
+pid=""
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+D=$T/l
+SLACK=2
+fails=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+L() { "$LEDGER" --dir "$D" "$@"; }
+export LEDGER_LAYOUT=999
+
+# serve_start [ENV...]: a daemon on $D, waited for; pid in $pid
+serve_start() {
+    : >"$T/serve.out"
+    env "$@" "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
+    pid=$!
+    i=0
+    while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
+        sleep 0.02
+        i=$((i + 1))
+        [ $i -gt 500 ] && { fail "serve did not start: $(cat "$T/serve.err")"; return 1; }
+    done
+    return 0
+}
+serve_stop() {
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    pid=""
+}
+# the current epoch secret in the state file (the slot of highest
+# generation), and every secret it holds (current and pending)
+cur_secret() {
+    python3 - "$D/keys/log.epochs" <<'EOF'
+import sys
+b = open(sys.argv[1], "rb").read()
+best = None
+for s in (b[0:8192], b[8192:]):
+    if s[:8] == b"ldgepk01":
+        g = int.from_bytes(s[8:16], "big")
+        if best is None or g > best[0]:
+            best = (g, s[72:104].hex())
+print(best[1])
+EOF
+}
+gen() {
+    python3 -c 'import sys; b=open(sys.argv[1],"rb").read(); print(max(int.from_bytes(s[8:16],"big") for s in (b[:8192], b[8192:]) if s[:8]==b"ldgepk01"))' "$D/keys/log.epochs"
+}
+# no_secret HEX WHAT: no file under $D holds the secret HEX, raw, hex
+# (either case) or base64 (at any of the three alignments)
+no_secret() {
+    python3 - "$D" "$1" <<'EOF' || fail "$2: $(cat "$T/found")"
+import base64, os, sys
+root, k = sys.argv[1], bytes.fromhex(sys.argv[2])
+pats = [k, k.hex().encode(), k.hex().upper().encode()]
+for a in range(3):
+    b = base64.b64encode(bytes(a) + k)
+    pats.append(b[4:4 * ((32 + a) // 3)])
+for d, _, fs in os.walk(root):
+    for f in fs:
+        p = os.path.join(d, f)
+        if os.path.islink(p) or not os.path.isfile(p):
+            continue
+        data = open(p, "rb").read()
+        if any(q in data for q in pats):
+            open(os.environ["T"] + "/found", "w").write("the secret is in " + p)
+            sys.exit(1)
+EOF
+}
+export T
+# period_end SEQ: when the period of the epoch that sealed SEQ ends (ns)
+period_end() {
+    L keys verifier -o json >"$T/vk" || return 1
+    L keys epochs -o json >"$T/ep" || return 1
+    jq -r --argjson s "$1" 'select(.from_seq <= $s) | .epoch' "$T/ep" |
+        tail -n 1 | cut -d. -f1 >"$T/p"
+    python3 -c 'import json,sys
+a = json.load(open(sys.argv[1]))["anchor"]
+print(a["t0"] + (int(sys.argv[2]) + 1) * a["period_ns"])' "$T/vk" "$(cat "$T/p")"
+}
+now_ns() { python3 -c 'import time; print(time.time_ns())'; }
+sleep_until() { # NS
+    python3 -c 'import sys, time
+d = (int(sys.argv[1]) - time.time_ns()) / 1e9
+time.sleep(max(d, 0))' "$1"
+}
+live_of() { # SEQ: the "live" of the epoch that sealed SEQ
+    L keys epochs -o json | jq -r --argjson s "$1" \
+        'select(.from_seq <= $s) | .live' | tail -n 1
+}
+
+slots_same() {
+    python3 -c 'import sys; b=open(sys.argv[1],"rb").read(); sys.exit(b[:8192] != b[8192:])' "$D/keys/log.epochs"
+}
+# ended_by SEQ END: the epoch that sealed SEQ, whose period ends at END
+# (ns), is ended by SLACK after it, its end whole (both slots of the
+# state file written; waited for at most 30 s more on a loaded disk,
+# said if so); the lag from END to the state file's last write printed
+ended_by() {
+    sleep_until $(($2 + SLACK * 1000000000))
+    i=0
+    until [ "$(live_of "$1")" = false ] && slots_same; do
+        i=$((i + 1))
+        [ $i -gt 300 ] && { fail "the epoch of seq $1 is still live 30 s after its period: $(L keys epochs -o json)"; return 1; }
+        sleep 0.1
+    done
+    [ $i = 0 ] || echo "note: the end of seq $1's epoch was whole only $i tenths of a second after the slack"
+    mt=$(python3 -c 'import os,sys; print(os.stat(sys.argv[1]).st_mtime_ns)' "$D/keys/log.epochs")
+    echo "info: seq $1's epoch ended $(( (mt - $2) / 1000000 )) ms after its period's end (the state file's mtime, a coarse clock)"
+}
+
+L init --epoch 2 >/dev/null 2>"$T/err" || { fail "init --epoch 2: $(cat "$T/err")"; exit 1; }
+
+# --- an idle serve makes no epoch: three periods, the state untouched
+g0=$(gen)
+serve_start || exit 1
+sleep 6.5
+[ "$(gen)" = "$g0" ] || fail "an idle serve wrote the state file (generation $g0 -> $(gen))"
+L keys epochs >"$T/out" 2>&1
+grep -q 'no key of this ledger seals with epoch keys' "$T/out" ||
+    fail "an idle serve made an epoch: $(cat "$T/out")"
+
+# --- one event through serve, then nothing: ended by the period's end
+# plus SLACK, its secret nowhere under the ledger directory
+seq=$(L append x.test --body '{"n":1}' | sed -n 's/^seq //p')
+[ -n "$seq" ] || fail "append through serve"
+sec=$(cur_secret)
+[ "$(live_of "$seq")" = true ] || fail "the epoch that sealed seq $seq is not live at once: $(L keys epochs -o json 2>&1)"
+end=$(period_end "$seq")
+ended_by "$seq" "$end"
+no_secret "$sec" "after the timed end"
+[ "$(cur_secret)" != "$sec" ] || fail "the state file's current secret is the old one"
+L verify --full >"$T/out" 2>&1 || fail "verify --full after a timed end: $(cat "$T/out")"
+
+# --- idle again over several periods: nothing more ended or written
+g1=$(gen)
+n1=$(L keys epochs -o json | wc -l)
+sleep 6.5
+[ "$(gen)" = "$g1" ] || fail "an idle serve after an epoch's end wrote the state file again ($g1 -> $(gen))"
+[ "$(L keys epochs -o json | wc -l)" = "$n1" ] || fail "an idle serve made an epoch"
+
+# --- the next event: a new epoch, sealed and ended the same way
+seq2=$(L append x.test --body '{"n":2}' | sed -n 's/^seq //p')
+[ -n "$seq2" ] || fail "second append through serve"
+sec2=$(cur_secret)
+end2=$(period_end "$seq2")
+ended_by "$seq2" "$end2"
+no_secret "$sec2" "after the second timed end"
+serve_stop
+grep -q 'epochs: 2 ended at their period' "$T/serve.err" ||
+    fail "serve's last words do not count 2 epochs ended: $(cat "$T/serve.err")"
+
+# --- no serve: `keys advance --if-expired` (what ledger-epoch.timer runs)
+L keys advance --if-expired >"$T/out" 2>&1 || fail "advance --if-expired with nothing to end: $(cat "$T/out")"
+grep -q 'no epoch to end' "$T/out" || fail "advance --if-expired said: $(cat "$T/out")"
+seq3=$(L append x.test --body '{"n":3}' | sed -n 's/^seq //p')
+sec3=$(cur_secret)
+L keys advance --if-expired >"$T/out" 2>&1
+grep -q 'no epoch to end' "$T/out" || fail "advance --if-expired ended a live period's epoch: $(cat "$T/out")"
+[ "$(cur_secret)" = "$sec3" ] || fail "advance --if-expired changed the state inside the period"
+sleep_until $(($(period_end "$seq3") + 100000000))
+L keys advance --if-expired >"$T/out" 2>&1 || fail "advance --if-expired: $(cat "$T/out")"
+grep -q '1 epoch ended' "$T/out" || fail "advance --if-expired after the period said: $(cat "$T/out")"
+[ "$(live_of "$seq3")" = false ] || fail "advance --if-expired left the epoch live"
+no_secret "$sec3" "after advance --if-expired"
+L keys advance --if-expired a >"$T/out" 2>&1
+[ $? = 64 ] || fail "advance --if-expired NAME: not a usage error: $(cat "$T/out")"
+L keys list --if-expired >"$T/out" 2>&1
+[ $? = 64 ] || fail "keys list --if-expired: not a usage error"
+
+# --- kill -9 of serve inside an epoch end: held at the Nth fdatasync of
+# the state file made after the period's end, then killed
+CC=${CC:-cc}
+cat >"$T/hold.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+/* holds the process at the EH_AT-th fdatasync of a *.epochs file made
+ * at or after EH_FROM (ns), once it has touched EH_MARK */
+static int n;
+int
+fdatasync(int fd)
+{
+    static int (*real)(int);
+    char p[64], t[4096];
+    struct timespec ts;
+    ssize_t k;
+    if (real == NULL)
+        real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+    k = readlink(p, t, sizeof t - 1);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (k > 7 && getenv("EH_AT") != NULL) {
+        t[k] = '\0';
+        if (strcmp(t + k - 7, ".epochs") == 0 &&
+            (unsigned long long)ts.tv_sec * 1000000000ull + ts.tv_nsec >=
+                strtoull(getenv("EH_FROM"), NULL, 10) &&
+            ++n == atoi(getenv("EH_AT"))) {
+            close(open(getenv("EH_MARK"), O_WRONLY | O_CREAT, 0600));
+            for (;;)
+                pause();
+        }
+    }
+    return real(fd);
+}
+EOF
+if ! $CC -shared -fPIC -o "$T/hold.so" "$T/hold.c" -ldl 2>"$T/cc.err"; then
+    fail "cannot build the fdatasync shim: $(cat "$T/cc.err")"
+else
+    PRE=$(ldd "$LEDGER" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' | tr '\n' ':')
+    [ -n "$PRE" ] && export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0
+    : >"$T/acked"
+    for at in 1 2; do
+        # the next period's bounds: the event goes in early in it, and
+        # the shim counts from half a second before its end on (after
+        # the seal that may open the period's epoch)
+        L keys verifier -o json >"$T/vk"
+        set -- $(python3 -c 'import json, sys, time
+a = json.load(open(sys.argv[1]))["anchor"]
+t0, n = a["t0"], a["period_ns"]
+b = t0 + ((time.time_ns() - t0) // n + 1) * n
+print(b + 200000000, b + n)' "$T/vk")
+        kend=$2
+        rm -f "$T/mark"
+        serve_start LD_PRELOAD="$PRE$T/hold.so" EH_AT=$at \
+            EH_FROM=$((kend - 500000000)) EH_MARK="$T/mark" || break
+        sleep_until "$1"
+        L append x.test --body "{\"kill\":$at}" | sed -n 's/^seq //p' >>"$T/acked"
+        s=$(tail -n 1 "$T/acked")
+        [ -n "$s" ] || { fail "round $at: append through serve"; serve_stop; continue; }
+        ksec=$(cur_secret)
+        [ "$(period_end "$s")" = "$kend" ] || fail "round $at: the event is not in the period ending at $kend"
+        sleep_until "$kend"
+        i=0
+        while [ ! -e "$T/mark" ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+        [ -e "$T/mark" ] || fail "round $at: serve never reached the state file's fdatasync #$at after the period's end"
+        kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=""
+        # the ledger the kill left: opens, verifies, holds every acked event
+        L keys epochs -o json >"$T/out" 2>&1 || fail "round $at: keys epochs after the kill: $(cat "$T/out")"
+        L verify >"$T/out" 2>&1 || fail "round $at: verify after the kill: $(cat "$T/out")"
+        size=$(L stats -o json | jq -r .events)
+        while read -r a; do
+            [ "$a" -lt "$size" ] || fail "round $at: acked seq $a is not in the log ($size events)"
+        done <"$T/acked"
+        # the next serve finishes the job: the old secret gone
+        serve_start || break
+        sleep 0.5
+        [ "$(live_of "$s")" = false ] || fail "round $at: the epoch is live after the next serve began"
+        no_secret "$ksec" "round $at: after the kill and the next serve"
+        serve_stop
+    done
+fi
+L append x.test --body '{"after":"kills"}' >/dev/null || fail "append after the kills"
+L verify --full >"$T/out" 2>&1 || fail "verify --full at the end: $(cat "$T/out")"
+
+[ "$fails" = 0 ] && echo "ok: epochs_serve" && exit 0
+exit 1
