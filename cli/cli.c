@@ -206,6 +206,12 @@ cli_open(struct cli *c, int ro, struct ldg_ledger **out)
     return 0;
 }
 
+void
+cli_expire_epochs(struct ldg_ledger *l)
+{
+    (void)ldg_keys_expire(l, NULL, NULL);
+}
+
 int
 cli_set_output(struct cli *c, const char *v)
 {

@@ -371,6 +371,12 @@ void cli_ledger_options(struct ldg_options *o, unsigned flags);
  * (cli_resolve_dir) when that was not done; on failure prints and returns
  * an exit code (> 0). */
 int cli_open(struct cli *c, int ro, struct ldg_ledger **out);
+/* A one-shot writer (append --direct, ingest without serve), before it
+ * writes: ends the epochs that outlived their period (ldg_keys_expire,
+ * docs/EPOCHS.md), so that the next writer ends what no serve or timer
+ * did. A failure is left to the seal that needs the key (which names
+ * it) and to the doctor's epoch-exposure: the write goes on. */
+void cli_expire_epochs(struct ldg_ledger *l);
 /* cli_open read-only, then a read transaction: 0 with *l and *t (the
  * caller aborts and closes them), or the exit code, said, nothing left
  * open. */

@@ -322,6 +322,7 @@ cmd_append(struct cli *c, struct append_args *x, int npos, char **pos)
                 c->dir);
     if ((rc = cli_open(c, 0, &l)) != 0)
         goto out;
+    cli_expire_epochs(l);
     rc = ldg_append_ex(l, &x->in, &seq, &differs);
     if (rc == LDG_EDUPLICATE) { /* idempotent: the first one's seq */
         if (x->verbose || differs) {

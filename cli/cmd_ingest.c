@@ -350,6 +350,7 @@ cmd_ingest(struct cli *c, struct ingest_args *x, int npos, char **pos)
                 x->direct ? "--direct" : "--strict", c->dir);
     if ((rc = cli_open(c, 0, &l)) != 0)
         goto out;
+    cli_expire_epochs(l);
     x->o.on_error = ingest_error;
     x->o.on_duplicate = ingest_dup;
     x->o.on_progress = ingest_progress;

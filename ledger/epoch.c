@@ -1065,8 +1065,8 @@ ldg_epoch_file_load(const char *path, struct ldg_epoch_state **out, char *err,
 }
 
 int
-ldg_epoch_file_read(const char *path, struct ldg_epoch_state **out,
-                    int *differ, char *err, size_t errcap)
+ldg_epoch_file_read(const char *path, struct ldg_epoch_state **out, int *differ,
+                    char *err, size_t errcap)
 {
     return file_load(path, out, 0, differ, err, errcap);
 }

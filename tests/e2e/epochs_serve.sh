@@ -13,7 +13,8 @@
 # before any event and after the end, makes no epoch over several periods
 # (the state file is not written: same generation). `ledger keys advance
 # --if-expired` ends an expired epoch where no serve runs and does nothing
-# otherwise. kill -9 of serve inside an epoch end (an LD_PRELOAD shim
+# otherwise; a one-shot `append --direct` ends another key's expired
+# epoch before it writes. kill -9 of serve inside an epoch end (an LD_PRELOAD shim
 # holds it at the first, then the second, fdatasync of the state file)
 # leaves a ledger that opens, verifies and holds every acked event, and
 # the next serve finishes the job (the old secret gone). `verify --full`
@@ -186,6 +187,16 @@ L keys advance --if-expired >"$T/out" 2>&1 || fail "advance --if-expired: $(cat 
 grep -q '1 epoch ended' "$T/out" || fail "advance --if-expired after the period said: $(cat "$T/out")"
 [ "$(live_of "$seq3")" = false ] || fail "advance --if-expired left the epoch live"
 no_secret "$sec3" "after advance --if-expired"
+# the next one-shot writer ends what outlived its period first, whatever
+# key it seals with: alice's epoch, by an append as the log key
+L keys add alice >/dev/null && L keys anchor alice --epoch 1 >/dev/null ||
+    fail "keys anchor alice"
+sa=$(L append --direct x.test --actor alice --body '{"alice":1}' | sed -n 's/^seq //p')
+[ "$(live_of "$sa")" = true ] || fail "alice's epoch is not live after her append"
+sleep 1.2
+L append --direct x.test --body '{"log":1}' >/dev/null || fail "append --direct as the log key"
+L keys epochs -o json | jq -e -s 'any(.[]; .key == "alice" and .live == false)' >/dev/null ||
+    fail "a one-shot append left alice's expired epoch live: $(L keys epochs -o json)"
 L keys advance --if-expired a >"$T/out" 2>&1
 [ $? = 64 ] || fail "advance --if-expired NAME: not a usage error: $(cat "$T/out")"
 L keys list --if-expired >"$T/out" 2>&1
