@@ -176,6 +176,12 @@ keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
         unsigned n = 0;
         if ((rc = ldg_keys_expire(l, NULL, &n)) < 0)
             return cli_fail(c, l, rc);
+        /* -q (the timer's): the count when some ended, else nothing */
+        if (c->quiet && c->out == OUT_HUMAN) {
+            if (n > 0)
+                printf("%u\n", n);
+            return EX_OK;
+        }
         if (n > 0)
             snprintf(what, sizeof what,
                      "%u epoch%s ended (%s period was over); the old "
@@ -241,7 +247,8 @@ static const struct cli_opt keys_opts[] = {
            "with advance: end only the epochs whose period is over and "
            "that sealed events, of every key (what `ledger serve` does "
            "when a period ends; run it from a timer where no serve runs: "
-           "ledger-epoch.timer, docs/EPOCHS.md)",
+           "ledger-epoch.timer, docs/EPOCHS.md); with -q it prints how "
+           "many it ended, and nothing when none",
            KA, if_expired),
     CLI_QUIET_OPT,
     CLI_ARG(

@@ -183,10 +183,21 @@ L keys advance --if-expired >"$T/out" 2>&1
 grep -q 'no epoch to end' "$T/out" || fail "advance --if-expired ended a live period's epoch: $(cat "$T/out")"
 [ "$(cur_secret)" = "$sec3" ] || fail "advance --if-expired changed the state inside the period"
 sleep_until $(($(period_end "$seq3") + 100000000))
-L keys advance --if-expired >"$T/out" 2>&1 || fail "advance --if-expired: $(cat "$T/out")"
-grep -q '1 epoch ended' "$T/out" || fail "advance --if-expired after the period said: $(cat "$T/out")"
+# the doctor says the epoch outlived its period, and the cure
+exposure() {
+    L doctor -o json | jq -c '.box[] | select(.name == "epoch-exposure")'
+}
+exposure >"$T/ex"
+jq -e '.status == "warn" and (.remedy | any(test("keys advance --if-expired")))' "$T/ex" >/dev/null ||
+    fail "doctor on an expired live epoch: $(cat "$T/ex")"
+L keys advance --if-expired -q >"$T/out" 2>&1 || fail "advance --if-expired: $(cat "$T/out")"
+[ "$(cat "$T/out")" = 1 ] || fail "advance --if-expired -q after the period said: $(cat "$T/out")"
 [ "$(live_of "$seq3")" = false ] || fail "advance --if-expired left the epoch live"
 no_secret "$sec3" "after advance --if-expired"
+exposure >"$T/ex"
+jq -e '.status == "ok"' "$T/ex" >/dev/null || fail "doctor after advance --if-expired: $(cat "$T/ex")"
+L keys advance --if-expired -q >"$T/out" 2>&1
+[ ! -s "$T/out" ] || fail "advance --if-expired -q with nothing to end said: $(cat "$T/out")"
 # the next one-shot writer ends what outlived its period first, whatever
 # key it seals with: alice's epoch, by an append as the log key
 L keys add alice >/dev/null && L keys anchor alice --epoch 1 >/dev/null ||
