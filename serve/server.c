@@ -672,6 +672,11 @@ writer_main(void *arg)
                 /* the counter is full: the loop is already woken */
             }
         }
+        /* a queue that never empties must not keep an epoch alive (a
+         * key whose seals stopped while others' go on): after the
+         * answers are on their way */
+        if (ldg_now_wall_ns() >= epoch_due)
+            epochs_expire(s, &epoch_due);
 
         /* A duplicate reads its first event and body to say what
          * differs: pages anywhere in the file, where new events touch
