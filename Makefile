@@ -6,6 +6,9 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+# where the libraries and libledger.pc go (a Debian package: the
+# multiarch directory, debian/rules); the units stay under PREFIX/lib
+LIBDIR  ?= $(PREFIX)/lib
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 LD      ?= ld
@@ -20,7 +23,7 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
        -Wno-unused-parameter
 OPT     ?= -O2 -g
 CFLAGS  ?= $(OPT)
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) $(CFLAGS) -I. \
              $(shell $(PKG_CONFIG) --cflags $(DEPS))
 # libarchive, libcurl, libmicrohttpd and libsystemd are loaded on first
 # use, not linked (export/archive_dl.c, http/http.c, fleet/witness_http.c,
@@ -77,7 +80,7 @@ HEADERS = ledger/ledger.h ledger/events.h util/error.h \
 # copies cannot disagree).
 UTIL_OBJ = $(filter $(B)/obj/util/%,$(LIB_OBJ))
 
-.PHONY: all print-modules check asan tsan bench install uninstall demo clean headertest fmt \
+.PHONY: all print-modules deb deb-check check asan tsan bench install uninstall demo clean headertest fmt \
 	fmt-check events proto \
 	print-headers \
 	boot-test \
@@ -130,7 +133,7 @@ $(B)/libledger-util.a: $(UTIL_OBJ)
 	$(call say,AR,$@)ar rcs $@ $^
 
 $(B)/ledger: $(CLI_OBJ) $(B)/libledger.a $(B)/libledger-util.a
-	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libledger.a \
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libledger.a \
 	    $(B)/libledger-util.a $(CLI_LDLIBS)
 
 TEST_HEADERS = $(wildcard tests/*/*.h)
@@ -147,12 +150,16 @@ $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libledger-int.a
 
 # The shared library, for other programs (libledger.pc): the same sources
 # compiled position-independent into $(B)/pic, with a versioned soname.
-# SOVERSION changes when the ABI does.
+# SOVERSION changes when the ABI does (a symbol removed or changed: the
+# Debian package's debian/libledger1.symbols fails the build on any
+# change, so that it is a decision); the file's own two numbers count
+# compatible additions (1.1.0) and fixes (1.0.1), libtool's way.
+# VERSION is the program's and the packages' (`make deb`).
 VERSION   = 0.1.0
-SOVERSION = 0
+SOVERSION = 1
 SONAME    = libledger.so.$(SOVERSION)
 PIC_OBJ   = $(LIB_SRC:%.c=$(B)/pic/%.o)
-SHLIB     = libledger.so.$(VERSION)
+SHLIB     = $(SONAME).0.0
 shared: $(B)/$(SHLIB)
 $(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -170,7 +177,7 @@ $(B)/libledger.map: $(HEADERS) tools/api_symbols.sh Makefile
 	    $(shell $(PKG_CONFIG) --cflags $(DEPS)) -- $(HEADERS) > $@
 $(B)/$(SHLIB): $(PIC_OBJ) $(B)/libledger.map $(B)/libledger.api \
 	    tools/check_exports.sh
-	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(SONAME) \
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) \
 	    -Wl,--version-script=$(B)/libledger.map \
 	    -o $@ $(PIC_OBJ) $(LDLIBS)
 	$(Q)sh tools/check_exports.sh $@ $(B)/libledger.api || \
@@ -206,7 +213,8 @@ $(B)/man/%: man/%.scd
 $(B)/libledger.pc: FORCE
 	@mkdir -p $(dir $@)
 	$(call say,GEN,$@)printf '%s\n' 'prefix=$(PREFIX)' \
-	    'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
+	    'exec_prefix=$${prefix}' \
+	    'libdir=$(patsubst $(PREFIX)/%,$${exec_prefix}/%,$(LIBDIR))' \
 	    'includedir=$${prefix}/include' '' 'Name: libledger' \
 	    'Description: signed, hash-chained evidence ledger for local AI boxes' \
 	    'Version: $(VERSION)' 'Requires: jansson' \
@@ -354,6 +362,14 @@ bench: all $(BENCH_BIN)
 	    mv bench/RESULTS.md.tmp bench/RESULTS.md && \
 	    echo "bench/RESULTS.md rewritten from $(BENCH_OUT)"
 
+# The Debian packages (debian/, docs/PACKAGING.md) into $(B)/deb, from a
+# copy of the tree; deb-check builds them and tests them installed
+# (tests/deb/check.sh: lintian, install into a scratch root, purge).
+deb:
+	@sh tools/deb.sh $(B)/deb
+deb-check:
+	@sh tests/deb/check.sh $(B)/deb
+
 demo: all
 	@sh examples/demo.sh $(B)/ledger
 
@@ -399,16 +415,22 @@ torture-serve: all
 # headers' own #include "ledger/ledger.h" resolves), libledger.pc, the man
 # pages (when scdoc is there), the bash and zsh completions, and the
 # systemd units in systemd/ (when there are any; @BINDIR@ in them becomes
-# PREFIX/bin) and the ledger user for sysusers.d.
+# PREFIX/bin), the ledger user for sysusers.d and /var/lib/ledger for
+# tmpfiles.d. LIBDIR (PREFIX/lib) holds the libraries and libledger.pc.
 D_BIN = $(DESTDIR)$(PREFIX)/bin
-D_LIB = $(DESTDIR)$(PREFIX)/lib
+D_LIB = $(DESTDIR)$(LIBDIR)
 D_INC = $(DESTDIR)$(PREFIX)/include/libledger
 D_PC  = $(D_LIB)/pkgconfig
 D_MAN = $(DESTDIR)$(PREFIX)/share/man
 D_BASH = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
-D_ZSH = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
-D_UNIT = $(D_LIB)/systemd/system
-D_SYSUSERS = $(D_LIB)/sysusers.d
+# (Debian's packages put zsh completions in share/zsh/vendor-completions)
+ZSH_COMPDIR ?= $(PREFIX)/share/zsh/site-functions
+D_ZSH = $(DESTDIR)$(ZSH_COMPDIR)
+# (Debian 12's debhelper looks for units in /lib/systemd/system)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+D_UNIT = $(DESTDIR)$(UNITDIR)
+D_SYSUSERS = $(DESTDIR)$(PREFIX)/lib/sysusers.d
+D_TMPFILES = $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
 D_DOC = $(DESTDIR)$(PREFIX)/share/doc/ledger
 UNITS = $(wildcard systemd/*.service systemd/*.timer systemd/*.socket)
 install: all shared man $(B)/libledger.pc
@@ -434,6 +456,8 @@ install: all shared man $(B)/libledger.pc
 	    done,:)
 	$(Q)$(if $(wildcard systemd/ledger.sysusers),install -d $(D_SYSUSERS) && \
 	    install -m 644 systemd/ledger.sysusers $(D_SYSUSERS)/ledger.conf,:)
+	$(Q)$(if $(wildcard systemd/ledger.tmpfiles),install -d $(D_TMPFILES) && \
+	    install -m 644 systemd/ledger.tmpfiles $(D_TMPFILES)/ledger.conf,:)
 
 uninstall:
 	$(call say,RM,$(DESTDIR)$(PREFIX))rm -f $(D_BIN)/ledger \
@@ -443,7 +467,7 @@ uninstall:
 	    $(foreach p,$(MAN_GROUPS),$(D_MAN)/man1/$(p).1) \
 	    $(foreach p,$(MAN_HAND:man/%.scd=%),$(D_MAN)/man$(subst .,,$(suffix $(p)))/$(p)) \
 	    $(foreach u,$(UNITS),$(D_UNIT)/$(notdir $(u))) \
-	    $(D_SYSUSERS)/ledger.conf
+	    $(D_SYSUSERS)/ledger.conf $(D_TMPFILES)/ledger.conf
 	$(Q)rm -rf $(D_INC) $(D_DOC)
 
 # (ledger/events.h is generated: `make events`; otlp/otlp.pb-c.[ch]:

@@ -21,7 +21,7 @@ for h in "$@"; do printf '#include "%s"\n' "$h"; done > "$tmp"
 names=$($cc -E -P $flags "$tmp" | grep -o '\bldg_[a-z0-9_]*[[:space:]]*(' |
     sed 's/[[:space:]]*($//' | sort -u)
 if [ "$map" -eq 1 ]; then
-    printf 'LIBLEDGER_0 {\n  global:\n'
+    printf 'LIBLEDGER_1 {\n  global:\n'
     for n in $names; do printf '    %s;\n' "$n"; done
     printf '  local:\n    *;\n};\n'
 else

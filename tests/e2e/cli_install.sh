@@ -35,7 +35,7 @@ fi
 
 make -s B="$B" install PREFIX="$P" >"$T/make.log" 2>&1 ||
     { cat "$T/make.log"; echo "FAIL: make install"; exit 1; }
-for f in bin/ledger lib/libledger.a lib/libledger.so lib/libledger.so.0 \
+for f in bin/ledger lib/libledger.a lib/libledger.so lib/libledger.so.1 \
     lib/pkgconfig/libledger.pc include/libledger/ledger/ledger.h \
     include/libledger/query/query.h include/libledger/export/export.h \
     include/libledger/projections/projections.h \
@@ -52,7 +52,8 @@ done
 # the systemd units, with the installed program's path, and the user
 for f in lib/systemd/system/ledger.socket lib/systemd/system/ledger.service \
     lib/systemd/system/ledger-epoch.service \
-    lib/systemd/system/ledger-epoch.timer lib/sysusers.d/ledger.conf; do
+    lib/systemd/system/ledger-epoch.timer lib/sysusers.d/ledger.conf \
+    lib/tmpfiles.d/ledger.conf; do
     [ -f "$P/$f" ] || bad "make install did not install $f"
 done
 for u in ledger.service ledger-epoch.service; do
@@ -80,11 +81,11 @@ if nm -D --defined-only "$P/lib/libledger.so" | grep -q ' T ldg_buf_'; then
 fi
 # the shared library has a versioned soname
 if command -v readelf >/dev/null 2>&1; then
-    readelf -d "$P/lib/libledger.so" | grep -q 'SONAME.*\[libledger\.so\.0\]' ||
-        bad "libledger.so has no soname libledger.so.0"
+    readelf -d "$P/lib/libledger.so" | grep -q 'SONAME.*\[libledger\.so\.1\]' ||
+        bad "libledger.so has no soname libledger.so.1"
 fi
-[ -L "$P/lib/libledger.so" ] && [ -L "$P/lib/libledger.so.0" ] ||
-    bad "libledger.so and libledger.so.0 are not links to the versioned file"
+[ -L "$P/lib/libledger.so" ] && [ -L "$P/lib/libledger.so.1" ] ||
+    bad "libledger.so and libledger.so.1 are not links to the versioned file"
 
 # a program built only through pkg-config (examples/embed/embed.c), run
 # with no ledger program in reach: every verdict and serve job it asks for
@@ -104,8 +105,8 @@ if [ -x "$T/prog" ]; then
     grep -qx 'verify job: ok (exit 0)' "$T/out" ||
         bad "the serve job did not run: $(cat "$T/out" "$T/err")"
     if command -v readelf >/dev/null 2>&1; then
-        readelf -d "$T/prog" | grep -q 'NEEDED.*\[libledger\.so\.0\]' ||
-            bad "the program is not linked against libledger.so.0"
+        readelf -d "$T/prog" | grep -q 'NEEDED.*\[libledger\.so\.1\]' ||
+            bad "the program is not linked against libledger.so.1"
     fi
     "$P/bin/ledger" --dir "$T/d" query type=x.embed.hello -o cat \
         >"$T/q" 2>&1 || bad "installed ledger cannot read it: $(cat "$T/q")"
