@@ -53,6 +53,11 @@ git ls-files -z --cached --others --exclude-standard |
 date=$(date -u -R -d "@$ts")
 sed -i -e "1s/^ledger ([^)]*)/ledger ($pkgver)/" \
     -e "0,/^ -- /s/^\( -- .*>  \).*/\1$date/" "$src/debian/changelog"
+# debhelper gives the build a HOME of its own: a compiler cache (CC="ccache
+# cc") must be told where the real one is
+if command -v ccache >/dev/null 2>&1 && [ -z "${CCACHE_DIR:-}" ]; then
+    CCACHE_DIR=$(ccache -k cache_dir 2>/dev/null) && export CCACHE_DIR
+fi
 echo "deb: building ledger $pkgver in $src" >&2
 rm -f "$out"/*.deb "$out"/*.ddeb "$out"/*.changes "$out"/*.buildinfo
 (

@@ -17,7 +17,10 @@
 #     the ledger group reads the system ledger with no --dir, a user
 #     outside it is refused; then `apt-get purge`: every file is as it was
 #     before the installation but the user and group (kept, as Debian
-#     keeps system users).
+#     keeps system users); then debian/tests (autopkgtest) in the same
+#     chroot: the README's demo and a smoke test with the installed
+#     program, a program built through pkg-config, the system ledger
+#     (DEB_CHECK_AUTOPKGTEST=0 leaves them out).
 # Needs root, debootstrap and the Debian mirror for the chroot part;
 # without them it says SKIP for that part, unless LEDGER_MUST_RUN is set
 # (CI), when it fails. Prints "ok ..." / "FAIL ..." lines; exit 1 on any
@@ -26,7 +29,7 @@
 set -u
 out=${1:-build/deb}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 nfail=0
 ok() { echo "ok $*"; }
 fail() {
@@ -236,6 +239,32 @@ else
                 fail "the reader's read made its own ledger"
             inside userdel -r reader >/dev/null 2>&1
             inside userdel -r outsider >/dev/null 2>&1
+            # an upgrade onto a ledger at an older store layout (layout 7's
+            # golden image, tests/vectors/layout): the postinst migrates it
+            L7=tests/vectors/layout/layout7.mdb.zst
+            if command -v zstd >/dev/null 2>&1 && [ -f "$L7" ]; then
+                d=$root/var/lib/ledger
+                rm -rf "$d/data.mdb" "$d/lock.mdb" "$d/keys"
+                zstd -q -d -c "$L7" >"$d/data.mdb"
+                mkdir -m 700 "$d/keys"
+                cp tests/vectors/layout/keys/log.key "$d/keys/log.key"
+                chmod 600 "$d/keys/log.key" "$d/data.mdb"
+                inside chown -R ledger:ledger /var/lib/ledger
+                if inside sh -c 'apt-get install -y -qq --reinstall --no-install-recommends /tmp/debs/ledger_*.deb' \
+                    >"$T/reinstall.log" 2>&1; then
+                    l=$(inside runuser -u ledger -- ledger --dir /var/lib/ledger stats -o json |
+                        jq -r .layout 2>/dev/null)
+                    [ "$l" = 8 ] && inside runuser -u ledger -- ledger --dir /var/lib/ledger \
+                        verify >/dev/null 2>&1 &&
+                        ok "an upgrade onto a layout 7 ledger migrated it (layout $l, verifies)" ||
+                        fail "after the upgrade onto layout 7: layout ${l:-?}: $(tail -n 5 "$T/reinstall.log")"
+                else
+                    tail -n 20 "$T/reinstall.log"
+                    fail "the upgrade onto a layout 7 ledger failed"
+                fi
+            else
+                skip "the migration test needs zstd and $L7"
+            fi
             if inside apt-get purge -y -qq ledger libledger1 libledger-dev \
                 >"$T/purge.log" 2>&1; then
                 ok "apt-get purge"
@@ -252,6 +281,32 @@ else
             fi
             inside getent passwd ledger >/dev/null &&
                 ok "the ledger user stays after the purge (system users are kept)"
+            # debian/tests, in the same chroot (they install what they need)
+            if [ "${DEB_CHECK_AUTOPKGTEST:-1}" = 0 ]; then
+                echo "deb-check: autopkgtest not run (DEB_CHECK_AUTOPKGTEST=0)"
+            elif ! command -v autopkgtest >/dev/null 2>&1; then
+                skip "autopkgtest is not installed (setup.sh installs it)"
+            else
+                mkdir -p "$T/src"
+                git ls-files -z --cached --others --exclude-standard |
+                    xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done; :' sh |
+                    tar --null -T - -cf - | tar -xf - -C "$T/src"
+                # shellcheck disable=SC2086
+                autopkgtest --output-dir "$T/autopkgtest" $debs "$T/src" \
+                    -- chroot "$root" >"$T/autopkgtest.log" 2>&1
+                rc=$?
+                grep -E '^(demo|smoke|system-ledger) ' "$T/autopkgtest/summary" 2>/dev/null
+                if [ $rc = 0 ]; then
+                    ok "autopkgtest: debian/tests pass against the installed packages"
+                else
+                    # each failed test's own output
+                    for t in $(awk '$2 == "FAIL" { print $1 }' "$T/autopkgtest/summary" 2>/dev/null); do
+                        sed -n "/: test $t: \[---/,/: test $t: - - -/p" "$T/autopkgtest/log" | tail -n 40
+                    done
+                    tail -n 20 "$T/autopkgtest.log"
+                    fail "autopkgtest: exit $rc"
+                fi
+            fi
         fi
     fi
 fi
