@@ -80,7 +80,7 @@ HEADERS = ledger/ledger.h ledger/events.h util/error.h \
 # copies cannot disagree).
 UTIL_OBJ = $(filter $(B)/obj/util/%,$(LIB_OBJ))
 
-.PHONY: all print-modules deb deb-check check asan tsan bench install uninstall demo clean headertest fmt \
+.PHONY: all print-modules deb deb-check deb-repro check asan tsan bench install uninstall demo clean headertest fmt \
 	fmt-check events proto \
 	print-headers \
 	boot-test \
@@ -369,6 +369,9 @@ deb:
 	@sh tools/deb.sh $(B)/deb
 deb-check:
 	@sh tests/deb/check.sh $(B)/deb
+# two builds of one commit give byte-identical packages
+deb-repro:
+	@sh tests/deb/repro.sh $(B)/deb
 
 demo: all
 	@sh examples/demo.sh $(B)/ledger
