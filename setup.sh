@@ -12,7 +12,7 @@ libsqlite3-dev clang clang-format jq python3 nginx-light clickhouse-server scdoc
 libsystemd-dev libmicrohttpd-dev curl iproute2 strace zsh lmdb-utils \
 python3-cryptography prometheus chromium socat libprotobuf-c-dev \
 protobuf-c-compiler zlib1g-dev systemd-journal-remote libnghttp2-dev \
-debhelper dpkg-dev fakeroot lintian debootstrap autopkgtest"
+debhelper dpkg-dev fakeroot lintian debootstrap autopkgtest piuparts"
 
 # node and npm, for the proxy's tests with the official OpenAI and Ollama
 # libraries (tests/e2e/proxy_npm.sh): Debian's packages only when they are

@@ -20,7 +20,9 @@
 #     keeps system users); then debian/tests (autopkgtest) in the same
 #     chroot: the README's demo and a smoke test with the installed
 #     program, a program built through pkg-config, the system ledger
-#     (DEB_CHECK_AUTOPKGTEST=0 leaves them out).
+#     (DEB_CHECK_AUTOPKGTEST=0 leaves them out);
+#   - piuparts: installation and purge in its own chroot
+#     (DEB_CHECK_PIUPARTS=0 leaves it out).
 # Needs root, debootstrap and the Debian mirror for the chroot part;
 # without them it says SKIP for that part, unless LEDGER_MUST_RUN is set
 # (CI), when it fails. Prints "ok ..." / "FAIL ..." lines; exit 1 on any
@@ -308,6 +310,31 @@ else
                 fi
             fi
         fi
+    fi
+fi
+# ------------------------------------------------------------ piuparts --
+# install and purge in piuparts' own chroot (its checks: files left,
+# adequate's). Ignored: what systemd, a dependency piuparts purges too,
+# makes with its own tmpfiles.d (systemd.conf, provision.conf), none of
+# it ours. (The upgrade is tested above, from the previous build: no
+# archive has an earlier ledger.)
+if [ "${DEB_CHECK_PIUPARTS:-1}" = 0 ]; then
+    echo "deb-check: piuparts not run (DEB_CHECK_PIUPARTS=0)"
+elif [ "$(id -u)" != 0 ]; then
+    skip "piuparts needs root"
+elif ! command -v piuparts >/dev/null 2>&1; then
+    skip "piuparts is not installed (setup.sh installs it)"
+else
+    # shellcheck disable=SC2086
+    if piuparts -d bookworm -m "${CI_MIRROR:-http://deb.debian.org/debian}" \
+        --no-upgrade-test -i /root/.ssh/ -i /var/cache/private/ \
+        -i /var/lib/private/ -i /var/log/private/ \
+        -i /var/lib/systemd/coredump/ -i /var/lib/systemd/pstore/ \
+        $debs >"$T/piuparts.log" 2>&1; then
+        ok "piuparts: installation and purge ($(grep -c 'INFO: PASS' "$T/piuparts.log") passes)"
+    else
+        grep -A 20 'ERROR' "$T/piuparts.log" | head -n 40
+        fail "piuparts"
     fi
 fi
 if [ $nfail -ne 0 ]; then
