@@ -97,7 +97,7 @@ close_one(struct httpd_table *t, struct httpd_conn *c,
           void (*close_fn)(void *, struct httpd_conn *), void *cls)
 {
     uncount(t, c);
-    t->closed_idle++;
+    __atomic_add_fetch(&t->closed_idle, 1, __ATOMIC_RELAXED);
     close_fn(cls, c);
 }
 
@@ -141,13 +141,13 @@ httpd_admit(struct httpd_table *t, struct httpd_conn *c, uint64_t now_ms,
         return HTTPD_NOMEM;
     if (r->n >= share &&
         !(c->peer.kind == HTTPD_PEER_UID && c->peer.uid == t->self_uid)) {
-        t->refused_share++;
+        __atomic_add_fetch(&t->refused_share, 1, __ATOMIC_RELAXED);
         peer_drop(t, r);
         return HTTPD_OVER_SHARE;
     }
     if (t->n >= t->max) {
         if ((v = victim(t, now_ms)) == NULL) {
-            t->refused_full++;
+            __atomic_add_fetch(&t->refused_full, 1, __ATOMIC_RELAXED);
             peer_drop(t, r);
             return HTTPD_FULL;
         }
@@ -157,7 +157,7 @@ httpd_admit(struct httpd_table *t, struct httpd_conn *c, uint64_t now_ms,
     r->n++;
     r->refs++;
     t->n++;
-    t->admitted++;
+    __atomic_add_fetch(&t->admitted, 1, __ATOMIC_RELAXED);
     c->listed = 1;
     c->closing = 0;
     c->prev = NULL;

@@ -73,7 +73,8 @@ struct httpd_table {
     unsigned n; /* listed and not closing */
     struct httpd_conn *head;
     struct httpd_peer_rec *peers;
-    /* counts, for ldg_httpd_stats */
+    /* counts, for ldg_httpd_stats and ldg_grpcd_stats (written by the
+     * server's loop, read from other threads: atomic, relaxed) */
     uint64_t admitted, refused_share, refused_full, closed_idle;
 };
 
