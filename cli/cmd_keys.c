@@ -173,6 +173,8 @@ keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
         return EX_OK;
     }
     if (if_expired) {
+        struct ldg_epoch_row *er = NULL;
+        size_t en = 0;
         unsigned n = 0;
         if ((rc = ldg_keys_expire(l, NULL, &n)) < 0)
             return cli_fail(c, l, rc);
@@ -188,10 +190,15 @@ keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
                      "secret%s overwritten",
                      n, n == 1 ? "" : "s", n == 1 ? "its" : "their",
                      n == 1 ? " is" : "s are");
+        else if (ldg_keys_epochs(l, &er, &en) == 0 && en == 0)
+            snprintf(what, sizeof what,
+                     "no epoch to end: no key of this ledger seals with "
+                     "epoch keys");
         else
             snprintf(what, sizeof what,
                      "no epoch to end: none that sealed events has "
                      "outlived its period");
+        free(er);
         cli_print_text(c, "epoch", what);
         return EX_OK;
     }
