@@ -2714,6 +2714,9 @@ run(struct sv *s, struct segr *rd)
     se.ev = &ev;
     rc = sr_read(rd, magic, sizeof magic);
     if (rc != 0 || memcmp(magic, LDG_SEGMENT_MAGIC, sizeof magic) != 0) {
+        if (rc == 1)
+            return vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX,
+                         "not a segment: its stream is empty");
         if (rc < 0 && rc != LDG_EBADINPUT)
             return vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX, "%s", rd->err),
                    rc;
