@@ -98,33 +98,7 @@ check_opts(struct ldg_ledger *l, const struct ldg_export_opts *o)
 
 /* ------------------------------------------------------- the window -- */
 
-/* x->t's begin and end, told to o->snapshot. */
-static int
-snap_begin(struct ex *x)
-{
-    int rc;
-    if (x->o->snapshot != NULL)
-        x->o->snapshot(x->o->snapshot_ctx, 1);
-    if ((rc = ldg_txn_begin(x->l, LDG_TXN_READ, &x->t)) < 0) {
-        x->t = NULL;
-        if (x->o->snapshot != NULL)
-            x->o->snapshot(x->o->snapshot_ctx, 0);
-    }
-    return rc;
-}
-
-static void
-snap_end(struct ex *x)
-{
-    if (x->t == NULL)
-        return;
-    ldg_txn_abort(x->t);
-    x->t = NULL;
-    if (x->o->snapshot != NULL)
-        x->o->snapshot(x->o->snapshot_ctx, 0);
-}
-
-/* Ends x->t and begins a new snapshot (waiting for room in the member
+/* Ends x->win.t and begins a new snapshot (waiting for room in the member
  * queue in between, outside any), then checks that what the bundle needs
  * is still there: the horizon of the first snapshot (a prune removes the
  * events before it) and no new erasure below the checkpoint. */
@@ -133,34 +107,14 @@ window_renew(struct ex *x)
 {
     int rc;
 
-    snap_end(x);
+    ldg_window_end(&x->win);
     if ((rc = ex_queue_wait_room(x, QCAP / 2)) < 0)
         return rc;
-    if ((rc = snap_begin(x)) < 0) {
-        ldg_set_errmsg(x->l, "reading the ledger: %s", ldg_strerror(rc));
+    if ((rc = ldg_window_next(&x->win, "this export read the ledger")) < 0)
         return rc;
-    }
-    if ((rc = ldg_window_check(x->t, &x->wc)) == LDG_ENOTFOUND) {
-        if (x->wc.pruned_to != x->wc.horizon)
-            ldg_set_errmsg(x->l,
-                           "events %llu..%llu were pruned while this export "
-                           "read the ledger; nothing was written: run it "
-                           "again",
-                           (unsigned long long)x->wc.horizon,
-                           (unsigned long long)(x->wc.pruned_to - 1));
-        else
-            ldg_set_errmsg(x->l,
-                           "event %llu's body was erased (by event %llu) "
-                           "while this export read the ledger; nothing was "
-                           "written: run it again",
-                           (unsigned long long)x->wc.erased,
-                           (unsigned long long)x->wc.erased_by);
-    }
-    if (rc < 0)
-        return rc;
-    ldg_proof_batch_rebind(x->proofs, x->t);
-    ldg_vouch_rebind(x->vouch, x->t);
-    ldg_query_models_rebind(x->models, x->t);
+    ldg_proof_batch_rebind(x->proofs, x->win.t);
+    ldg_vouch_rebind(x->vouch, x->win.t);
+    ldg_query_models_rebind(x->models, x->win.t);
     x->win_events = 0;
     x->win_ms = ldg_now_mono_ms();
     return 0;
@@ -184,7 +138,7 @@ load_checkpoint(struct ex *x)
     int rc = ldg_verifier_key(x->l, x->vkey, sizeof x->vkey);
     if (rc < 0)
         return rc;
-    rc = ldg_checkpoint_get(x->t, x->o->checkpoint_size, &x->ck);
+    rc = ldg_checkpoint_get(x->win.t, x->o->checkpoint_size, &x->ck);
     if (rc < 0) {
         if (x->o->checkpoint_size != 0)
             ldg_set_errmsg(x->l, "no signed checkpoint of size %llu: %s",
@@ -205,7 +159,7 @@ load_checkpoint(struct ex *x)
         return LDG_ECORRUPT;
     }
     x->rep.checkpoint_size = x->cksize;
-    x->wc.below = x->cksize;
+    x->win.wc.below = x->cksize;
     return 0;
 }
 
@@ -249,7 +203,7 @@ prepare_cosigned(struct ex *x)
                  (unsigned long long)size, (unsigned long long)x->cksize);
         return 0;
     }
-    rc = ldg_consistency_text(x->t, size, x->cksize, &x->cosigned_proof);
+    rc = ldg_consistency_text(x->win.t, size, x->cksize, &x->cosigned_proof);
     if (rc < 0) {
         ldg_set_errmsg(x->l,
                        "consistency proof from the cosigned size %llu "
@@ -312,7 +266,7 @@ check_redactions_match(struct ex *x)
         size_t n = 0;
         if (!(x->ev[i].role & ROLE_SELECTED))
             continue;
-        rc = ldg_event_get_ex(x->t, x->ev[i].seq, &ev, LDG_DECODE_TRUSTED);
+        rc = ldg_event_get_ex(x->win.t, x->ev[i].seq, &ev, LDG_DECODE_TRUSTED);
         if (rc < 0) {
             ldg_set_errmsg(x->l, "event %llu: %s",
                            (unsigned long long)x->ev[i].seq, ldg_strerror(rc));
@@ -324,7 +278,7 @@ check_redactions_match(struct ex *x)
             hit_t[k] |= strcmp(ev.type, o->redact_types[k]) == 0;
         if (nf == 0)
             continue;
-        rc = ldg_body_fields(x->t, ev.seq, &f, &n);
+        rc = ldg_body_fields(x->win.t, ev.seq, &f, &n);
         if (rc == LDG_EERASED) {
             rc = 0;
             continue;
@@ -411,7 +365,7 @@ check_envelope_disclosure(struct ex *x)
         size_t n = 0;
         int whole;
 
-        rc = ldg_event_get_ex(x->t, x->ev[i].seq, &ev, LDG_DECODE_TRUSTED);
+        rc = ldg_event_get_ex(x->win.t, x->ev[i].seq, &ev, LDG_DECODE_TRUSTED);
         if (rc < 0) {
             ldg_set_errmsg(x->l, "event %llu: %s",
                            (unsigned long long)x->ev[i].seq, ldg_strerror(rc));
@@ -422,7 +376,7 @@ check_envelope_disclosure(struct ex *x)
         whole = ex_in_list(ev.type, o->redact_types, o->nredact_types);
         if (!whole && o->nredact_fields == 0)
             continue;
-        rc = ldg_body_fields(x->t, ev.seq, &f, &n);
+        rc = ldg_body_fields(x->win.t, ev.seq, &f, &n);
         if (rc == LDG_EERASED) {
             rc = 0;
             continue;
@@ -500,7 +454,7 @@ vouch_all(struct ex *x)
     struct ldg_vouch *v = NULL;
     uint64_t *seqs = malloc((x->nev ? x->nev : 1) * sizeof *seqs);
     char why[400] = "";
-    int rc = seqs == NULL ? LDG_ENOMEM : ldg_vouch_new(&v, x->t);
+    int rc = seqs == NULL ? LDG_ENOMEM : ldg_vouch_new(&v, x->win.t);
 
     for (size_t i = 0; rc == 0 && i < x->nev; i++)
         seqs[i] = x->ev[i].seq;
@@ -594,6 +548,9 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
     memset(&x, 0, sizeof x);
     x.l = l;
     x.o = o;
+    x.win.l = l;
+    x.win.snapshot = o->snapshot;
+    x.win.snapshot_ctx = o->snapshot_ctx;
     x.max_events = o->max_events ? o->max_events : MAX_EVENTS_DEFAULT;
     ldg_set_errmsg(l, "%s", "");
     snprintf(x.top, sizeof x.top, "%s", o->name ? o->name : "bundle");
@@ -615,14 +572,15 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
         ldg_set_errmsg(l, "selection: %s", err);
         return rc;
     }
-    if ((rc = snap_begin(&x)) < 0 || (rc = ldg_txn_size(x.t, &x.size0)) < 0)
+    if ((rc = ldg_window_begin(&x.win)) < 0 ||
+        (rc = ldg_txn_size(x.win.t, &x.size0)) < 0)
         goto out;
     x.win_ms = ldg_now_mono_ms();
-    rc = ldg_horizon_get(x.t, &x.hz);
+    rc = ldg_horizon_get(x.win.t, &x.hz);
     if (rc < 0 && rc != LDG_ENOTFOUND)
         goto out;
-    x.wc.horizon = x.hz.seq; /* (0 when never pruned) */
-    x.wc.seen = x.size0;
+    x.win.wc.horizon = x.hz.seq; /* (0 when never pruned) */
+    x.win.wc.seen = x.size0;
     if ((rc = load_checkpoint(&x)) < 0 || (rc = prepare_cosigned(&x)) < 0 ||
         (rc = ex_select_events(&x, q)) < 0 ||
         (rc = ex_select_context(&x)) < 0 || (rc = check_not_empty(&x)) < 0 ||
@@ -630,7 +588,7 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
         (rc = check_redactions_match(&x)) < 0 ||
         (rc = check_envelope_disclosure(&x)) < 0 || (rc = vouch_all(&x)) < 0)
         goto out;
-    if ((rc = ldg_proof_batch_new(&x.proofs, x.t, x.cksize)) < 0) {
+    if ((rc = ldg_proof_batch_new(&x.proofs, x.win.t, x.cksize)) < 0) {
         ldg_set_errmsg(l, "inclusion proofs at size %llu: %s",
                        (unsigned long long)x.cksize, ldg_strerror(rc));
         goto out;
@@ -652,7 +610,7 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
     ex_queue_start(&x);
     rc = write_all_members(&x);
     /* the rest reads nothing: the writer is waited for with no snapshot */
-    snap_end(&x);
+    ldg_window_end(&x.win);
     if (ex_queue_finish(&x) < 0 && rc == 0)
         rc = x.q.err;
     if (rc < 0 || (rc = ex_write_manifest(&x, now_ns)) < 0)
@@ -687,7 +645,7 @@ out:
     free(x.seals);
     ldg_epoch_walk_free(x.epochs);
     ldg_query_models_free(x.models);
-    snap_end(&x);
+    ldg_window_end(&x.win);
     ldg_query_free(q);
     free(x.mfiles.p);
     free(x.msizes.p);

@@ -75,12 +75,12 @@ struct mqueue {
 struct ex {
     struct ldg_ledger *l;
     const struct ldg_export_opts *o;
-    struct ldg_txn *t;
-    /* the read window: the first snapshot's size, its horizon (hz.seq)
-     * and the events read and the time (ms) since t began */
+    /* the read window (win.t, and what each new one checks), the first
+     * snapshot's size, its horizon (hz.seq) and the events read and the
+     * time (ms) since win.t began */
+    struct ldg_window win;
     uint64_t size0, win_events, win_ms;
-    struct ldg_window_check wc; /* what each new window checks */
-    struct ldg_vouch *vouch;    /* while vouch_all runs (rebound per window) */
+    struct ldg_vouch *vouch; /* while vouch_all runs (rebound per window) */
     char vkey[512];
     char origin[LDG_ORIGIN_MAX + 1];
     char *ck;

@@ -80,7 +80,7 @@ body_member(struct ex *x, const struct ldg_event *ev, enum bmode *mode,
 
     snprintf(name, sizeof name, "bodies/%llu.json",
              (unsigned long long)ev->seq);
-    rc = ldg_body_fields(x->t, ev->seq, &f, &n);
+    rc = ldg_body_fields(x->win.t, ev->seq, &f, &n);
     if (rc == LDG_EERASED) {
         *mode = BM_ERASED;
         x->rep.bodies_erased++;
@@ -242,7 +242,7 @@ seal_load(struct ex *x, uint64_t seq, uint64_t seal_seq, struct exseal *o)
     int rc;
 
     memset(o, 0, sizeof *o);
-    if ((rc = ldg_seal_get(x->t, seal_seq, &o->seal)) < 0) {
+    if ((rc = ldg_seal_get(x->win.t, seal_seq, &o->seal)) < 0) {
         ldg_set_errmsg(
             x->l, "event %llu: its seal at %llu: %s (run " LDG_CMD_VERIFY ")",
             (unsigned long long)seq, (unsigned long long)seal_seq,
@@ -253,7 +253,8 @@ seal_load(struct ex *x, uint64_t seq, uint64_t seal_seq, struct exseal *o)
     if (o->dig == NULL)
         return LDG_ENOMEM;
     for (at = seal_seq; got < o->seal.count && at < x->cksize; at++) {
-        if ((rc = ldg_event_get_ex(x->t, at, &se, LDG_DECODE_TRUSTED)) < 0) {
+        if ((rc = ldg_event_get_ex(x->win.t, at, &se, LDG_DECODE_TRUSTED)) <
+            0) {
             ldg_set_errmsg(x->l, "event %llu: event %llu of its commit: %s",
                            (unsigned long long)seq, (unsigned long long)at,
                            ldg_strerror(rc));
@@ -334,8 +335,8 @@ seal_of(struct ex *x, const struct ldg_event *ev, struct exseal **out)
             (rc = ldg_epoch_walk_new(x->l, &x->epochs)) < 0)
             return rc;
         if (whole.ext != NULL &&
-            (rc = ldg_epoch_walk_whole(x->epochs, x->t, ev->seal_seq, &whole,
-                                       ext, sizeof ext)) < 0)
+            (rc = ldg_epoch_walk_whole(x->epochs, x->win.t, ev->seal_seq,
+                                       &whole, ext, sizeof ext)) < 0)
             return rc;
         if ((rc = ldg_seal_record_encode(&whole, rec, sizeof rec, &len)) < 0)
             return rc;
@@ -410,8 +411,9 @@ ex_write_event(struct ex *x, const struct sel *s)
     /* The stored bytes go into the bundle as they are and the reader
      * checks everything, so the display decode is enough here; the leaf
      * hash is the stored one (it is what the proof is about). */
-    if ((rc = ldg_event_get_ex(x->t, s->seq, &ev, LDG_DECODE_TRUSTED)) < 0 ||
-        (rc = ldg_tree_stored_hash(x->t, 0, s->seq, ev.leaf)) < 0) {
+    if ((rc = ldg_event_get_ex(x->win.t, s->seq, &ev, LDG_DECODE_TRUSTED)) <
+            0 ||
+        (rc = ldg_tree_stored_hash(x->win.t, 0, s->seq, ev.leaf)) < 0) {
         ldg_set_errmsg(x->l, "event %llu: %s", (unsigned long long)s->seq,
                        ldg_strerror(rc));
         return rc;
@@ -426,7 +428,7 @@ ex_write_event(struct ex *x, const struct sel *s)
         size_t el;
         if (whole == NULL)
             return LDG_ENOMEM;
-        rc = ldg_event_entry(x->t, s->seq, whole, LDG_ENTRY_MAX, &e, &el);
+        rc = ldg_event_entry(x->win.t, s->seq, whole, LDG_ENTRY_MAX, &e, &el);
         if (rc == 0)
             rc = ex_member(x, name, e, el);
         free(whole);

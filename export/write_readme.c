@@ -262,7 +262,7 @@ doctor_point(void *ctx, uint64_t size, json_t *d)
     json_t *cmp;
     int rc;
 
-    if ((rc = ldg_event_get(p->x->t, size - 1, &ev)) < 0) {
+    if ((rc = ldg_event_get(p->x->win.t, size - 1, &ev)) < 0) {
         json_decref(d);
         return rc;
     }
@@ -306,11 +306,11 @@ doctor_points(struct ex *x, uint64_t lo, uint64_t hi)
     json_decref(p.prev);
     o = json_pack("{s:o, s:o, s:o, s:o}", "first_size", ldg_json_u64(lo),
                   "last_size", ldg_json_u64(hi), "points", pts, "ts", times);
-    if (ldg_event_get(x->t, lo - 1, &ev) == 0)
+    if (ldg_event_get(x->win.t, lo - 1, &ev) == 0)
         json_object_set_new(o, "first_ts", ldg_json_u64(ev.ts_ns));
-    if (ldg_event_get(x->t, hi - 1, &ev) == 0)
+    if (ldg_event_get(x->win.t, hi - 1, &ev) == 0)
         json_object_set_new(o, "last_ts", ldg_json_u64(ev.ts_ns));
-    if (hi < x->cksize && ldg_event_get(x->t, hi, &ev) == 0)
+    if (hi < x->cksize && ldg_event_get(x->win.t, hi, &ev) == 0)
         json_object_set_new(o, "next_ts", ldg_json_u64(ev.ts_ns));
     json_object_set_new(x->timeline, "doctor_points", o);
     ldg_set_errmsg(x->l, "%s", msg);
@@ -335,7 +335,7 @@ summary_run(struct ex *x, struct ldg_buf *b)
                        run);
         return;
     }
-    if (tl == NULL && ldg_query_timeline(x->t, run, &own) == 0)
+    if (tl == NULL && ldg_query_timeline(x->win.t, run, &own) == 0)
         tl = own;
     if (tl == NULL || ldg_query_timeline_text(tl, &text) < 0) {
         ldg_buf_printf(b, "\nRun %s: no timeline (%s)\n", run,

@@ -100,7 +100,7 @@ add_key(struct ex *x, const char *id)
         return 0;
     memset(&k, 0, sizeof k);
     snprintf(k.id, sizeof k.id, "%s", id);
-    rc = ldg_key_info(x->t, id, &k.ki);
+    rc = ldg_key_info(x->win.t, id, &k.ki);
     if (rc < 0) {
         ldg_set_errmsg(x->l,
                        "key %s signs selected events but the log does "
@@ -183,7 +183,7 @@ ex_select_context(struct ex *x)
     if (x->o->run == NULL || !x->o->run_context)
         return 0;
     if (tl == NULL) {
-        rc = ldg_query_timeline(x->t, x->o->run, &x->run_tl);
+        rc = ldg_query_timeline(x->win.t, x->o->run, &x->run_tl);
         if (rc == LDG_ENOTFOUND) /* no such run: the selection says so */
             return 0;
         if (rc < 0) {
@@ -212,7 +212,7 @@ ex_select_context(struct ex *x)
             return LDG_ETOOBIG;
         }
         if ((rc = ex_window(x, 1)) < 0 ||
-            (rc = ldg_event_get(x->t, seq, &ev)) < 0 ||
+            (rc = ldg_event_get(x->win.t, seq, &ev)) < 0 ||
             (rc = push_sel(x, seq, ROLE_SELECTED)) < 0 ||
             (rc = add_key(x, ev.actor)) < 0)
             return rc;
@@ -237,7 +237,8 @@ ex_select_events(struct ex *x, struct ldg_query *q)
     int rc, first = 1, crossing = 0, said = 0;
 
     for (;;) {
-        if ((rc = ldg_query_iter_new(&it, q, x->t, LDG_QUERY_KEEP_HINT)) < 0)
+        if ((rc = ldg_query_iter_new(&it, q, x->win.t, LDG_QUERY_KEEP_HINT)) <
+            0)
             break;
         /* (said after the selection, as a selection too big says first) */
         if (first && (crossing = refuse_crossing(x, it)) < 0)
@@ -305,12 +306,12 @@ select_erasures(struct ex *x)
 
     rc = ldg_query_compile(&q, 1, terms, NULL, NULL, err, sizeof err);
     if (rc == 0)
-        rc = ldg_query_iter_new(&it, q, x->t, 0);
+        rc = ldg_query_iter_new(&it, q, x->win.t, 0);
     while (rc == 0 && (rc = ldg_query_iter_next(it, &ev)) == 0) {
         json_t *body = NULL;
         json_int_t tgt;
         struct sel *s;
-        if ((rc = ldg_body_get(x->t, ev.seq, &body)) < 0)
+        if ((rc = ldg_body_get(x->win.t, ev.seq, &body)) < 0)
             break;
         tgt = json_integer_value(json_object_get(body, "target_seq"));
         json_decref(body);
@@ -381,7 +382,7 @@ push_support(struct ex *x, uint64_t seq)
 
     if (seq < x->hz.seq)
         return 0; /* pruned: its archive holds it (format-bundle.md 13) */
-    if ((rc = ldg_event_get(x->t, seq, &ev)) < 0 ||
+    if ((rc = ldg_event_get(x->win.t, seq, &ev)) < 0 ||
         (rc = push_sel(x, seq, ROLE_SUPPORT)) < 0)
         return rc;
     return add_key(x, ev.actor);
@@ -397,7 +398,7 @@ select_model_support(struct ex *x)
 
     if (x->o->nredact_fields > 0 || x->o->nredact_types > 0)
         return 0;
-    if ((rc = ldg_query_models_new(&x->models, x->t)) < 0)
+    if ((rc = ldg_query_models_new(&x->models, x->win.t)) < 0)
         return rc;
     for (size_t i = 0; i < nsel; i++) {
         struct ldg_event ev;
@@ -407,13 +408,13 @@ select_model_support(struct ex *x)
         if (!(x->ev[i].role & ROLE_SELECTED))
             continue;
         if ((rc = ex_window(x, 1)) < 0 ||
-            (rc = ldg_event_get(x->t, x->ev[i].seq, &ev)) < 0)
+            (rc = ldg_event_get(x->win.t, x->ev[i].seq, &ev)) < 0)
             return rc;
         if (strncmp(ev.type, "route.", 6) != 0 &&
             strncmp(ev.type, "eval.", 5) != 0 &&
             strncmp(ev.type, "promotion.", 10) != 0)
             continue;
-        rc = ldg_body_get(x->t, ev.seq, &body);
+        rc = ldg_body_get(x->win.t, ev.seq, &body);
         if (rc == LDG_EERASED)
             continue;
         if (rc < 0)
@@ -460,7 +461,7 @@ ex_select_support(struct ex *x)
         /* a key with epoch keys: its key.anchored, from which a verifier
          * checks the epoch parts of its seals after it (docs/EPOCHS.md);
          * none when the bundle holds nothing after it */
-        rc = ldg_epoch_anchor_seq(x->t, x->keys[i].id, &anchored);
+        rc = ldg_epoch_anchor_seq(x->win.t, x->keys[i].id, &anchored);
         if (rc < 0 && rc != LDG_ENOTFOUND)
             return rc;
         if (rc == 0 && anchored < last && anchored >= x->hz.seq &&

@@ -9,6 +9,7 @@
  * inside the caller's write transaction; the tree, the checkpoints and the
  * key registry stay.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -833,19 +834,32 @@ struct wc_scan {
     struct ldg_window_check *c;
 };
 
+int
+ldg_erasure_target(struct ldg_txn *t, uint64_t seq, uint64_t *target)
+{
+    json_t *body = NULL;
+    json_int_t tg;
+    int rc = ldg_body_get(t, seq, &body);
+    if (rc < 0)
+        return rc == LDG_EERASED ? 1 : rc;
+    tg = json_integer_value(json_object_get(body, "target_seq"));
+    json_decref(body);
+    if (tg < 0)
+        return 1;
+    *target = (uint64_t)tg;
+    return 0;
+}
+
 static int
 wc_erasure(void *ctx, uint64_t seq)
 {
     struct wc_scan *x = ctx;
-    json_t *body = NULL;
-    json_int_t tg;
-    int rc = ldg_body_get(x->t, seq, &body);
-    if (rc < 0)
-        return rc == LDG_EERASED ? 0 : rc;
-    tg = json_integer_value(json_object_get(body, "target_seq"));
-    json_decref(body);
-    if (tg >= 0 && (uint64_t)tg < x->c->below) {
-        x->c->erased = (uint64_t)tg;
+    uint64_t tg;
+    int rc = ldg_erasure_target(x->t, seq, &tg);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    if (tg < x->c->below) {
+        x->c->erased = tg;
         x->c->erased_by = seq;
         return 1;
     }
@@ -894,4 +908,51 @@ ldg_window_check(struct ldg_txn *t, struct ldg_window_check *c)
     c->erased_by = 0;
     c->seen = size;
     return 0;
+}
+
+int
+ldg_window_begin(struct ldg_window *w)
+{
+    int rc;
+    if (w->snapshot != NULL)
+        w->snapshot(w->snapshot_ctx, 1);
+    if ((rc = ldg_txn_begin(w->l, LDG_TXN_READ, &w->t)) < 0) {
+        w->t = NULL;
+        if (w->snapshot != NULL)
+            w->snapshot(w->snapshot_ctx, 0);
+    }
+    return rc;
+}
+
+void
+ldg_window_end(struct ldg_window *w)
+{
+    if (w->t == NULL)
+        return;
+    ldg_txn_abort(w->t);
+    w->t = NULL;
+    if (w->snapshot != NULL)
+        w->snapshot(w->snapshot_ctx, 0);
+}
+
+int
+ldg_window_next(struct ldg_window *w, const char *doing)
+{
+    int rc;
+    if ((rc = ldg_window_begin(w)) < 0) {
+        ldg_seterr(w->l, "reading the ledger: %s", ldg_strerror(rc));
+        return rc;
+    }
+    rc = ldg_window_check(w->t, &w->wc);
+    if (rc == LDG_ENOTFOUND && w->wc.pruned_to != w->wc.horizon)
+        ldg_seterr(w->l,
+                   "events %" PRIu64 "..%" PRIu64 " were pruned while %s; "
+                   "nothing was written: run it again",
+                   w->wc.horizon, w->wc.pruned_to - 1, doing);
+    else if (rc == LDG_ENOTFOUND)
+        ldg_seterr(w->l,
+                   "event %" PRIu64 "'s body was erased (by event %" PRIu64
+                   ") while %s; nothing was written: run it again",
+                   w->wc.erased, w->wc.erased_by, doing);
+    return rc;
 }

@@ -1105,6 +1105,34 @@ struct ldg_window_check {
  * body.erased appended since the last check. */
 int ldg_window_check(struct ldg_txn *t, struct ldg_window_check *c);
 
+/* The event a body.erased at seq names (its body's "target_seq") into
+ * *target. @return 0; 1 (seq's own body is erased, or names none); an
+ * ldg_error reading. Cost: a body read. */
+int ldg_erasure_target(struct ldg_txn *t, uint64_t seq, uint64_t *target);
+
+/* A reader's windows, each a read snapshot of l, with snapshot(ctx, 1)
+ * told before one begins and snapshot(ctx, 0) once it has ended (NULL:
+ * nobody told; a CLI holds back ctrl-Z in between). The caller fills l,
+ * snapshot, snapshot_ctx and, before the second window, wc; t is the
+ * window's transaction (owned here: NULL between windows). */
+struct ldg_window {
+    struct ldg_ledger *l;
+    void (*snapshot)(void *ctx, int held);
+    void *snapshot_ctx;
+    struct ldg_txn *t;
+    struct ldg_window_check wc;
+};
+/* Begins a window. @return 0 (w->t set); an ldg_error (w->t NULL). */
+int ldg_window_begin(struct ldg_window *w);
+/* Ends the window, if one is open (w->t NULL after). */
+void ldg_window_end(struct ldg_window *w);
+/* Begins the next window (after ldg_window_end) and checks it
+ * (ldg_window_check on w->wc). @return 0; LDG_ENOTFOUND (a prune or an
+ * erase since, named on l as happening "while DOING; nothing was written:
+ * run it again"); another ldg_error, named on l. The window stays open
+ * (to be ended) whenever w->t is set. */
+int ldg_window_next(struct ldg_window *w, const char *doing);
+
 /* Prune (horizon.c; retention/ calls it): in the write transaction t,
  * signs and stores the horizon record for hz (a stored checkpoint's size,
  * after any earlier horizon, within the log; LDG_EINVAL naming why

@@ -579,14 +579,11 @@ static int
 erasure_add(void *ctx, uint64_t seq)
 {
     struct erasure_scan *x = ctx;
-    json_t *body = NULL;
-    json_int_t tg;
-    int rc = ldg_body_get(x->t, seq, &body);
-    if (rc < 0)
-        return rc == LDG_EERASED ? 0 : rc;
-    tg = json_integer_value(json_object_get(body, "target_seq"));
-    json_decref(body);
-    if (tg >= 0 && (uint64_t)tg >= x->first && (uint64_t)tg < x->end) {
+    uint64_t tg;
+    int rc = ldg_erasure_target(x->t, seq, &tg);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    if (tg >= x->first && tg < x->end) {
         x->last = seq;
         return seqs_add(x->after, seq);
     }
@@ -722,46 +719,14 @@ left_edge(struct ldg_txn *t, uint64_t first, uint8_t *edge, size_t *n)
 #define SEG_WINDOW_BYTES ((size_t)8 << 20)
 
 struct segwin {
-    struct ldg_ledger *l;
-    const struct ldg_segment_write_opts *o;
-    struct ldg_txn *t;
-    struct ldg_window_check wc;
+    struct ldg_window win;
     uint64_t events, ms; /* read in this window; when it began */
 };
 
-/* x->t's begin and end, told to o->snapshot. */
-static int
-win_begin(struct segwin *x)
-{
-    int rc;
-    if (x->o->snapshot != NULL)
-        x->o->snapshot(x->o->snapshot_ctx, 1);
-    if ((rc = ldg_txn_begin(x->l, LDG_TXN_READ, &x->t)) < 0) {
-        x->t = NULL;
-        if (x->o->snapshot != NULL)
-            x->o->snapshot(x->o->snapshot_ctx, 0);
-        return rc;
-    }
-    x->events = 0;
-    x->ms = ldg_now_mono_ms();
-    return 0;
-}
-
-static void
-win_end(struct segwin *x)
-{
-    if (x->t == NULL)
-        return;
-    ldg_txn_abort(x->t);
-    x->t = NULL;
-    if (x->o->snapshot != NULL)
-        x->o->snapshot(x->o->snapshot_ctx, 0);
-}
-
 /* n more events read: at the window's end, its bytes to the file and a
  * new snapshot, checked. 1: a new one began (cursors are to be opened
- * again in x->t); 0: the same; or an ldg_error (LDG_ENOTFOUND: a prune or
- * an erase meanwhile, named on the ledger). */
+ * again in x->win.t); 0: the same; or an ldg_error (LDG_ENOTFOUND: a
+ * prune or an erase meanwhile, named on the ledger). */
 static int
 win_next(struct segwin *x, struct segw *w, uint64_t n)
 {
@@ -772,23 +737,12 @@ win_next(struct segwin *x, struct segw *w, uint64_t n)
     if (x->events < SEG_WINDOW_EVENTS && w->pend_len < SEG_WINDOW_BYTES &&
         ((x->events & 15) != 0 || ldg_now_mono_ms() - x->ms < SEG_WINDOW_MS))
         return 0;
-    win_end(x);
+    ldg_window_end(&x->win);
     if ((rc = w_write_pending(w)) < 0)
         return rc;
-    if ((rc = win_begin(x)) < 0)
-        return rc;
-    rc = ldg_window_check(x->t, &x->wc);
-    if (rc == LDG_ENOTFOUND && x->wc.pruned_to != x->wc.horizon)
-        ldg_seterr(x->l,
-                   "events %" PRIu64 "..%" PRIu64 " were pruned while the "
-                   "segment was written; nothing was written: run it again",
-                   x->wc.horizon, x->wc.pruned_to - 1);
-    else if (rc == LDG_ENOTFOUND)
-        ldg_seterr(x->l,
-                   "event %" PRIu64 "'s body was erased (by event %" PRIu64
-                   ") while the segment was written; nothing was written: "
-                   "run it again",
-                   x->wc.erased, x->wc.erased_by);
+    x->events = 0;
+    x->ms = ldg_now_mono_ms();
+    rc = ldg_window_next(&x->win, "the segment was written");
     return rc < 0 ? rc : 1;
 }
 
@@ -819,13 +773,15 @@ ldg_segment_write(struct ldg_ledger *l, const struct ldg_segment_write_opts *o,
     memset(&w, 0, sizeof w);
     memset(&hz, 0, sizeof hz);
     memset(&x, 0, sizeof x);
-    x.l = l;
-    x.o = o;
+    x.win.l = l;
+    x.win.snapshot = o->snapshot;
+    x.win.snapshot_ctx = o->snapshot_ctx;
+    x.ms = ldg_now_mono_ms();
     w.fd = fd;
     ldg_sha256_init(&w.sha);
-    if ((rc = win_begin(&x)) < 0)
+    if ((rc = ldg_window_begin(&x.win)) < 0)
         return rc;
-    t = x.t;
+    t = x.win.t;
     if ((rc = ldg_txn_size(t, &size)) < 0)
         goto out;
     rc = ldg_horizon_get(t, &hz);
@@ -875,9 +831,9 @@ ldg_segment_write(struct ldg_ledger *l, const struct ldg_segment_write_opts *o,
         goto out;
     }
     /* what later windows check: below n, the log stays as it is now */
-    x.wc.horizon = hzseq;
-    x.wc.below = n;
-    x.wc.seen = size;
+    x.win.wc.horizon = hzseq;
+    x.win.wc.below = n;
+    x.win.wc.seen = size;
     if ((rc = ldg_log_secret_load(l)) < 0)
         goto out;
     w.z = ZSTD_createCCtx();
@@ -939,7 +895,7 @@ ldg_segment_write(struct ldg_ledger *l, const struct ldg_segment_write_opts *o,
     }
     for (size_t i = 0; i < prior.n; i++) {
         if ((rc = win_next(&x, &w, 1)) < 0 ||
-            (rc = w_proven(&w, x.t, prior.v[i], n)) < 0)
+            (rc = w_proven(&w, x.win.t, prior.v[i], n)) < 0)
             goto out;
     }
     /* the range: cursors stepping side by side (entries, bodies, seals),
@@ -953,7 +909,7 @@ ldg_segment_write(struct ldg_ledger *l, const struct ldg_segment_write_opts *o,
         }
         if (renewed || ce == NULL) {
             uint8_t key[8];
-            t = x.t;
+            t = x.win.t;
             ldg_cursor_close(ce);
             ldg_cursor_close(cb);
             ldg_cursor_close(cs);
@@ -1036,12 +992,12 @@ ldg_segment_write(struct ldg_ledger *l, const struct ldg_segment_write_opts *o,
     ce = cb = cs = NULL;
     for (size_t i = 0; i < after.n; i++) {
         if ((rc = win_next(&x, &w, 1)) < 0 ||
-            (rc = w_proven(&w, x.t, after.v[i], n)) < 0)
+            (rc = w_proven(&w, x.win.t, after.v[i], n)) < 0)
             goto out;
     }
     rc = 0;
     /* the rest reads nothing: no snapshot held while it is written */
-    win_end(&x);
+    ldg_window_end(&x.win);
     if (o->state != NULL) {
         ldg_sha256(state_sha, o->state, o->state_len);
         if ((rc = w_rec(&w, K_STATE, o->state, o->state_len)) < 0 ||
@@ -1094,7 +1050,7 @@ out:
     ldg_cursor_close(ce);
     ldg_cursor_close(cb);
     ldg_cursor_close(cs);
-    win_end(&x);
+    ldg_window_end(&x.win);
     ZSTD_freeCCtx(w.z);
     free(w.pend);
     free(w.out);
