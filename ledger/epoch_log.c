@@ -1138,69 +1138,62 @@ ldg_mountinfo_data_journal(const char *mi, const char *path)
     return found;
 }
 
+/* File systems by statfs's f_type: whether an in-place overwrite can
+ * leave the old bytes elsewhere (1 yes: copy-on-write or log-structured;
+ * 0 no; -1 not known). ext4 is 0 unless mounted data=journal. */
+static const struct {
+    unsigned long type;
+    const char *name;
+    int keeps;
+} fs_types[] = {
+    {0x9123683eUL, "btrfs", 1}, {0x2fc12fc1UL, "zfs", 1},
+    {0xf2f52010UL, "f2fs", 1},  {0x58465342UL, "xfs", 0},
+    {0x01021994UL, "tmpfs", 0}, {0x794c7630UL, "overlay", -1},
+    {0xef53UL, "ext4", 0},
+};
+
 static void
 fs_of(const char *dir, char *name, size_t cap, int *keeps)
 {
     char real[PATH_MAX];
     struct statfs sf;
+    FILE *f;
+    char *text;
+    size_t i, len;
 
     snprintf(name, cap, "unknown");
     *keeps = -1;
     if (statfs(dir, &sf) != 0)
         return;
-    switch ((unsigned long)sf.f_type) {
-    case 0x9123683eUL:
-        snprintf(name, cap, "btrfs");
-        *keeps = 1;
-        return;
-    case 0x2fc12fc1UL:
-        snprintf(name, cap, "zfs");
-        *keeps = 1;
-        return;
-    case 0xf2f52010UL:
-        snprintf(name, cap, "f2fs");
-        *keeps = 1;
-        return;
-    case 0x58465342UL:
-        snprintf(name, cap, "xfs");
-        *keeps = 0;
-        return;
-    case 0x01021994UL:
-        snprintf(name, cap, "tmpfs");
-        *keeps = 0;
-        return;
-    case 0x794c7630UL:
-        snprintf(name, cap, "overlay");
-        return;
-    case 0xef53UL: {
-        FILE *f = fopen("/proc/self/mountinfo", "r");
-        char *text = NULL;
-        size_t len = 0;
-        snprintf(name, cap, "ext4");
-        *keeps = 0;
-        if (f == NULL || realpath(dir, real) == NULL) {
-            if (f != NULL)
-                fclose(f);
-            *keeps = -1;
-            return;
-        }
-        text = calloc(1, 1 << 20);
-        if (text != NULL) {
-            len = fread(text, 1, (1 << 20) - 1, f);
-            text[len] = '\0';
-            if (ldg_mountinfo_data_journal(text, real) == 1) {
-                snprintf(name, cap, "ext4 data=journal");
-                *keeps = 1;
-            }
-        }
-        free(text);
-        fclose(f);
-        return;
-    }
-    default:
+    for (i = 0; i < sizeof fs_types / sizeof fs_types[0]; i++)
+        if (fs_types[i].type == (unsigned long)sf.f_type)
+            break;
+    if (i == sizeof fs_types / sizeof fs_types[0]) {
         snprintf(name, cap, "type 0x%lx", (unsigned long)sf.f_type);
         return;
     }
+    snprintf(name, cap, "%s", fs_types[i].name);
+    *keeps = fs_types[i].keeps;
+    if (fs_types[i].type != 0xef53UL)
+        return;
+    /* ext4: data=journal keeps the old bytes in its journal */
+    if ((f = fopen("/proc/self/mountinfo", "r")) == NULL ||
+        realpath(dir, real) == NULL) {
+        if (f != NULL)
+            fclose(f);
+        *keeps = -1;
+        return;
+    }
+    if ((text = calloc(1, 1 << 20)) != NULL) {
+        len = fread(text, 1, (1 << 20) - 1, f);
+        text[len] = '\0';
+        if (ldg_mountinfo_data_journal(text, real) == 1) {
+            snprintf(name, cap, "ext4 data=journal");
+            *keeps = 1;
+        }
+    }
+    free(text);
+    fclose(f);
 }
 
 int
