@@ -82,27 +82,7 @@ cmd_stats(struct cli *c, struct stats_args *x, int npos, char **pos)
     }
     if (c->out == OUT_HUMAN) {
         printf("origin       %s\n", ldg_origin(l));
-        printf("layout       %d (%s", st.layout,
-               st.layout >= 8   ? "entries without prev, "
-                                  "seeded bodies, dictionaries"
-               : st.layout == 7 ? "entries without prev, seeded bodies, "
-                                  "dictionaries; ledger migrate converts it"
-               : st.layout == 6 ? "entries without derived bytes, seeded "
-                                  "bodies, dictionaries; ledger migrate "
-                                  "converts it"
-               : st.layout == 5 ? "entries without derived bytes, bodies "
-                                  "seeded by BLAKE2b, dictionaries; ledger "
-                                  "migrate converts it"
-               : st.layout == 4 ? "Merkle tree as tiles of two pages, an "
-                                  "index key per value; ledger migrate "
-                                  "converts it"
-               : st.layout == 3
-                   ? "Merkle tree as tiles, an index key per value; ledger "
-                     "migrate converts it"
-               : st.layout == 2 ? "Merkle tree as tiles, an index key per "
-                                  "event; ledger migrate converts it"
-                                : "a record per tree node; ledger migrate "
-                                  "converts it");
+        printf("layout       %d (%s", st.layout, st.layout_what);
         if (tiles_whole > 0)
             printf("; %llu tile%s not yet split: ledger migrate splits %s",
                    (unsigned long long)tiles_whole, tiles_whole == 1 ? "" : "s",
@@ -175,7 +155,7 @@ cmd_stats(struct cli *c, struct stats_args *x, int npos, char **pos)
                                           st.last_type));
         }
         json_object_set_new(o, "layout", json_integer(st.layout));
-        if (st.layout >= 4)
+        if (st.tiles_split)
             json_object_set_new(o, "tiles_whole",
                                 json_integer((json_int_t)tiles_whole));
         if (st.digests_left)

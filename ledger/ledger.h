@@ -245,12 +245,17 @@ struct ldg_stats {
     uint64_t map_bytes;   /* current LMDB map size */
     uint64_t first_ts, last_ts;
     char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
-    int layout;           /* the store layout (docs/FORMAT.md 6.1): 1 to 8 */
-    int digests_left;     /* layouts 7 and 8: 1 when a migrate that stopped
-                             left entry records not yet in the layout's
-                             form (meta "digest.next"; ledger migrate
-                             finishes the rewrite), else 0 */
-    uint64_t digest_next; /* then: the first seq not yet rewritten */
+    int layout;              /* the store layout (docs/FORMAT.md 6.1): 1 to 8,
+                                or 999 (in development) */
+    const char *layout_what; /* the layout in a phrase, and whether ledger
+                                migrate converts it (static) */
+    int tiles_split;         /* 1: the layout splits full tiles (4 on), so
+                                ldg_stats_tiles_whole can count some */
+    int digests_left;        /* layouts 7 and 8: 1 when a migrate that stopped
+                                left entry records not yet in the layout's
+                                form (meta "digest.next"; ledger migrate
+                                finishes the rewrite), else 0 */
+    uint64_t digest_next;    /* then: the first seq not yet rewritten */
 };
 /* Fills st from one read snapshot.
  * @return 0; LDG_ECORRUPT (a malformed meta record, named in

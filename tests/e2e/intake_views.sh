@@ -12,6 +12,7 @@
 #      changes nothing in data.mdb;
 #   3. the doctor answers with no note either;
 #   4. serve stopped: the same answer.
+# And `ledger stats` names the layout as in development.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +25,9 @@ fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 
 LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" ||
     { echo "FAIL: init at layout 999: $(cat "$T/err")"; exit 1; }
+# (stats names the layout for what it is: before, layout 8's phrase)
+"$LEDGER" --dir "$D" stats | grep -q '^layout  *999 (in development, no release reads it: layout 8 behind an intake log)$' ||
+    fail "stats does not name layout 999: $("$LEDGER" --dir "$D" stats | grep '^layout')"
 "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
 i=0
