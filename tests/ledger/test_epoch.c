@@ -20,51 +20,30 @@
 
 #include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
+#include "tests/support/support.h"
 #include "util/util.h"
 
 #define VECTORS "tests/vectors/epoch-v1.txt"
 #define T0 1700000000000000000ull
 #define LEN 60000000000ull
-static char vkeys[96][32], *vvals[96];
-static size_t nv;
-
 static const char *
 vec(const char *key)
 {
-    for (size_t i = 0; i < nv; i++)
-        if (strcmp(vkeys[i], key) == 0)
-            return vvals[i];
-    fail_msg("%s: no '%s'", VECTORS, key);
-    return NULL;
+    return t_vec(key);
 }
 
 static int
 load_vectors(void **state)
 {
-    FILE *f = fopen(VECTORS, "r");
-    char line[20000];
     (void)state;
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof line, f) != NULL && nv < 96) {
-        char *c = strstr(line, ": ");
-        if (line[0] == '#' || c == NULL)
-            continue;
-        *c = '\0';
-        c[2 + strcspn(c + 2, "\n")] = '\0';
-        snprintf(vkeys[nv], sizeof vkeys[nv], "%.31s", line);
-        vvals[nv++] = strdup(c + 2);
-    }
-    fclose(f);
-    return nv > 0 ? 0 : -1;
+    return t_vectors_load(VECTORS);
 }
 
 static int
 free_vectors(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < nv; i++)
-        free(vvals[i]);
+    t_vectors_free();
     return 0;
 }
 
@@ -110,8 +89,8 @@ test_epoch__vectors(void **state)
     (void)state;
     for (int i = 0; i < 32; i++)
         seed[i] = (uint8_t)i;
-    assert_int_equal(
-        ldg_epoch_state_from_seeds(&s, seed, T0, LEN, vec_rnd, &k), 0);
+    assert_int_equal(ldg_epoch_state_from_seeds(&s, seed, T0, LEN, vec_rnd, &k),
+                     0);
     hex_eq(s->par.anchor, 32, "anchor.pub");
     ldg_epoch_cert_msg(msg, &s->par, 0, 0, s->path[0].left, s->path[0].right);
     hex_eq(msg, sizeof msg, "cert.0.0.msg");
@@ -134,9 +113,9 @@ test_epoch__vectors(void **state)
     cert_eq(&s->path[29], "p6.cert.29");
     cert_eq(&s->path[30], "p6.cert.30");
     cert_eq(&s->path[31], "p6.cert.31");
-    assert_int_equal(ldg_epoch_advance_with(s, T0 + 6 * LEN + 30000000000ull,
-                                            vec_rnd, &k),
-                     0);
+    assert_int_equal(
+        ldg_epoch_advance_with(s, T0 + 6 * LEN + 30000000000ull, vec_rnd, &k),
+        0);
     assert_int_equal(s->cur.period, 6);
     assert_int_equal(s->cur.sub, 1);
     ldg_epoch_link_msg(lmsg, &s->par, 6, 1, s->links[0].start_ns,
@@ -213,8 +192,7 @@ test_epoch__seal_vectors(void **state)
         if (ldg_epoch_ext_decode(e6, n6, &x) == 0 &&
             ldg_epoch_chain_step(&c2, &x, err, sizeof err) == 0 &&
             ldg_epoch_seal_verify(c2.pub, c2.cur, map, nm, x.sig) == 0)
-            fail_msg("bit %zu of the 6.1 part changed and it still holds",
-                     bit);
+            fail_msg("bit %zu of the 6.1 part changed and it still holds", bit);
         e6[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
     free(map);
@@ -270,8 +248,8 @@ test_epoch__chain_from_anchor(void **state)
         uint8_t *p = bit / 8 < 8 ? (uint8_t *)&links[j].start_ns
                                  : (uint8_t *)&links[j] + 8 + (bit / 8 - 8);
         p[bit / 8 < 8 ? bit / 8 : 0] ^= (uint8_t)(1u << (bit % 8));
-        assert_int_equal(ldg_epoch_verify(&s->par, s->cur, s->path, links,
-                                          pub, NULL, err, sizeof err),
+        assert_int_equal(ldg_epoch_verify(&s->par, s->cur, s->path, links, pub,
+                                          NULL, err, sizeof err),
                          LDG_EBADSIG);
     }
     /* the same path does not certify another period, nor other params */
@@ -324,8 +302,8 @@ test_epoch__advance_rules(void **state)
     ldg_epoch_state_free(s);
     /* the last period of the tree, and beyond: with 1 s periods from 0 */
     assert_int_equal(ldg_epoch_state_new(&s, 0, 1000000000ull), 0);
-    assert_int_equal(
-        ldg_epoch_advance(s, (uint64_t)UINT32_MAX * 1000000000ull), 0);
+    assert_int_equal(ldg_epoch_advance(s, (uint64_t)UINT32_MAX * 1000000000ull),
+                     0);
     assert_int_equal(s->cur.period, UINT32_MAX);
     assert_int_equal(ldg_epoch_state_check(s, err, sizeof err), 0);
     assert_int_equal(
@@ -339,8 +317,8 @@ test_epoch__advance_rules(void **state)
     assert_int_equal(ldg_epoch_advance(s, UINT64_MAX), LDG_EINVAL);
     {
         struct ldg_epoch_id far = {UINT32_MAX, 0};
-        assert_int_equal(ldg_epoch_verify(&s->par, far, s->path, s->links,
-                                          NULL, NULL, err, sizeof err),
+        assert_int_equal(ldg_epoch_verify(&s->par, far, s->path, s->links, NULL,
+                                          NULL, err, sizeof err),
                          LDG_EBADSIG);
         assert_non_null(strstr(err, "64-bit"));
     }
@@ -433,7 +411,8 @@ test_epoch__file_in_place(void **state)
     assert_int_equal(read_file(path, buf, sizeof buf), 2 * LDG_EPOCH_SLOT);
     assert_false(holds(buf, 2 * LDG_EPOCH_SLOT, old, 32));
     assert_true(holds(buf, 2 * LDG_EPOCH_SLOT, s->cur_seed, 32));
-    if (ldg_epoch_file_load(path, &r, err, sizeof err) != 0) fail_msg("%s", err);
+    if (ldg_epoch_file_load(path, &r, err, sizeof err) != 0)
+        fail_msg("%s", err);
     assert_memory_equal(r->cur_seed, s->cur_seed, 32);
     assert_true(r->gen == 2 && r->cur.period == 1);
     ldg_epoch_state_free(r);
@@ -489,13 +468,12 @@ test_epoch__power_cut_at_each_step(void **state)
                 int fd = open(path, O_WRONLY);
                 assert_true(fd >= 0);
                 if (fate == 1) /* torn */
-                    assert_int_equal(pwrite(fd, pre + off + half, half,
-                                            off + (off_t)half),
-                                     (ssize_t)half);
-                if (fate == 2) /* lost */
                     assert_int_equal(
-                        pwrite(fd, pre + off, LDG_EPOCH_SLOT, off),
-                        LDG_EPOCH_SLOT);
+                        pwrite(fd, pre + off + half, half, off + (off_t)half),
+                        (ssize_t)half);
+                if (fate == 2) /* lost */
+                    assert_int_equal(pwrite(fd, pre + off, LDG_EPOCH_SLOT, off),
+                                     LDG_EPOCH_SLOT);
                 close(fd);
             }
             /* a reader's read: the same winner, the file left as it is
@@ -505,11 +483,9 @@ test_epoch__power_cut_at_each_step(void **state)
                 read_file(path, before, sizeof before);
                 int differ = -1;
                 assert_int_equal(
-                    ldg_epoch_file_read(path, &r, &differ, err, sizeof err),
-                    0);
-                assert_int_equal(differ,
-                                 memcmp(before, before + LDG_EPOCH_SLOT,
-                                        LDG_EPOCH_SLOT) != 0);
+                    ldg_epoch_file_read(path, &r, &differ, err, sizeof err), 0);
+                assert_int_equal(differ, memcmp(before, before + LDG_EPOCH_SLOT,
+                                                LDG_EPOCH_SLOT) != 0);
                 if (step == 2) /* the new state synced, the old beside it */
                     assert_int_equal(differ, 1);
                 read_file(path, buf, sizeof buf);
@@ -519,8 +495,7 @@ test_epoch__power_cut_at_each_step(void **state)
                 ldg_epoch_state_free(r);
                 r = NULL;
             }
-            assert_int_equal(ldg_epoch_file_load(path, &r, err, sizeof err),
-                             0);
+            assert_int_equal(ldg_epoch_file_load(path, &r, err, sizeof err), 0);
             assert_true(memcmp(r->cur_seed, oldk, 32) == 0 ||
                         memcmp(r->cur_seed, newk, 32) == 0);
             if (step >= 2 || fate == 0)
@@ -532,8 +507,7 @@ test_epoch__power_cut_at_each_step(void **state)
             read_file(path, buf, sizeof buf);
             assert_memory_equal(buf, buf + LDG_EPOCH_SLOT, LDG_EPOCH_SLOT);
             assert_false(holds(buf, sizeof buf,
-                               memcmp(r->cur_seed, newk, 32) == 0 ? oldk
-                                                                  : newk,
+                               memcmp(r->cur_seed, newk, 32) == 0 ? oldk : newk,
                                32));
             ldg_epoch_state_free(r);
             ldg_epoch_state_free(s);
@@ -716,8 +690,7 @@ test_epoch__ext4_image_holds_no_past_secret(void **state)
                                                     : step == 1 ? 9 * LEN
                                                                 : 9 * LEN + 7)),
                          0);
-        assert_int_equal(ldg_epoch_file_store(path, s, 0, err, sizeof err),
-                         0);
+        assert_int_equal(ldg_epoch_file_store(path, s, 0, err, sizeof err), 0);
     }
     /* those still held (the current one, the pending siblings of periods
      * to come) are not past */

@@ -17,50 +17,28 @@
 #include <cmocka.h>
 
 #include "ledger/ledger_int.h"
+#include "tests/support/support.h"
 
 /* The known answers: tests/vectors/core-v2.txt ("key: hex" lines). */
 #define VECTORS "tests/vectors/core-v2.txt"
-static char vkeys[64][32], *vvals[64];
-static size_t nv;
-
 static const char *
 vec(const char *key)
 {
-    for (size_t i = 0; i < nv; i++)
-        if (strcmp(vkeys[i], key) == 0)
-            return vvals[i];
-    fail_msg("%s: no '%s'", VECTORS, key);
-    return NULL;
+    return t_vec(key);
 }
 
 static int
 load_vectors(void **state)
 {
-    FILE *f = fopen(VECTORS, "r");
-    char line[4096];
     (void)state;
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof line, f) != NULL && nv < 64) {
-        char *c = strstr(line, ": ");
-        if (line[0] == '#' || c == NULL)
-            continue;
-        *c = '\0';
-        line[strcspn(line, "\n")] = '\0';
-        c[2 + strcspn(c + 2, "\n")] = '\0';
-        snprintf(vkeys[nv], sizeof vkeys[nv], "%.31s", line);
-        vvals[nv++] = strdup(c + 2);
-    }
-    fclose(f);
-    return nv > 0 ? 0 : -1;
+    return t_vectors_load(VECTORS);
 }
 
 static int
 free_vectors(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < nv; i++)
-        free(vvals[i]);
+    t_vectors_free();
     return 0;
 }
 

@@ -25,46 +25,24 @@
 #include "tests/support/support.h"
 
 #define VECTORS "tests/vectors/store-v5.txt"
-static char vkeys[64][40], *vvals[64];
-static size_t nv;
-
 static const char *
 vec(const char *key)
 {
-    for (size_t i = 0; i < nv; i++)
-        if (strcmp(vkeys[i], key) == 0)
-            return vvals[i];
-    fail_msg("%s: no '%s'", VECTORS, key);
-    return NULL;
+    return t_vec(key);
 }
 
 static int
 load_vectors(void **state)
 {
-    FILE *f = fopen(VECTORS, "r");
-    char line[16384];
     (void)state;
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof line, f) != NULL && nv < 64) {
-        char *c = strstr(line, ": ");
-        if (line[0] == '#' || c == NULL)
-            continue;
-        *c = '\0';
-        c[2 + strcspn(c + 2, "\n")] = '\0';
-        snprintf(vkeys[nv], sizeof vkeys[nv], "%.39s", line);
-        vvals[nv++] = strdup(c + 2);
-    }
-    fclose(f);
-    return nv > 0 ? 0 : -1;
+    return t_vectors_load(VECTORS);
 }
 
 static int
 free_vectors(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < nv; i++)
-        free(vvals[i]);
+    t_vectors_free();
     return 0;
 }
 
@@ -352,8 +330,7 @@ first_literals_type(const uint8_t *f, size_t n)
     at = 1 + (single ? 0 : 1) + did_len[f[0] & 3] +
          ((f[0] >> 6) == 0 && single ? 1 : fcs_len[f[0] >> 6]);
     assert_true(at + 4 <= n);
-    bh = (uint32_t)f[at] | (uint32_t)f[at + 1] << 8 |
-         (uint32_t)f[at + 2] << 16;
+    bh = (uint32_t)f[at] | (uint32_t)f[at + 1] << 8 | (uint32_t)f[at + 2] << 16;
     if (((bh >> 1) & 3) != 2)
         return -1;
     return f[at + 3] & 3;
@@ -369,8 +346,7 @@ seeded_literals(json_t *body, const struct ldg_cdict *cd,
     uint8_t *seed;
     bytes("seed", &seed);
     assert_int_equal(ldg_body_prepare_seeded(body, LDG_BODY_SEEDED_AES, seed,
-                                             cd, 1 << 20, out, err,
-                                             sizeof err),
+                                             cd, 1 << 20, out, err, sizeof err),
                      0);
     free(seed);
     assert_int_equal(out->rec[0], LDG_BODY_SEEDED_AES_Z);
@@ -427,17 +403,15 @@ test_stored__a_dictionary_frame_has_raw_literals(void **state)
     json_object_set_new(body, "note", json_string(text));
     json_object_set_new(body, "note2", json_string(text));
     assert_int_equal(seeded_literals(body, cd, &with), 0);
-    assert_int_equal(ldg_body_rec_root(d, with.rec, with.rec_len, 1 << 20,
-                                       root),
-                     0);
+    assert_int_equal(
+        ldg_body_rec_root(d, with.rec, with.rec_len, 1 << 20, root), 0);
     assert_memory_equal(root, with.root, 32);
-    assert_int_equal(ldg_body_decode_json(d, with.rec, with.rec_len, 1 << 20,
-                                          &got),
-                     0);
+    assert_int_equal(
+        ldg_body_decode_json(d, with.rec, with.rec_len, 1 << 20, &got), 0);
     assert_true(json_equal(got, body));
-    assert_int_equal(ldg_body_rec_root(NULL, with.rec, with.rec_len, 1 << 20,
-                                       root),
-                     LDG_ECORRUPT);
+    assert_int_equal(
+        ldg_body_rec_root(NULL, with.rec, with.rec_len, 1 << 20, root),
+        LDG_ECORRUPT);
     assert_int_equal(seeded_literals(body, NULL, &without), 2);
     assert_memory_equal(without.root, with.root, 32);
     json_decref(got);
@@ -466,8 +440,7 @@ check_entry(const char *whole_key, const char *prev_key, const char *stored_key,
     assert_int_equal(ldg_entry_stored(e, en, digest, out, sizeof out, &n), 0);
     assert_hex(out, n, stored_key);
     /* the stored form of the stored form: itself */
-    assert_int_equal(ldg_entry_stored(st, sn, digest, out, sizeof out, &n),
-                     0);
+    assert_int_equal(ldg_entry_stored(st, sn, digest, out, sizeof out, &n), 0);
     assert_hex(out, n, stored_key);
     assert_int_equal(ldg_entry_whole(st, sn, prev, out, sizeof out, &n), 0);
     assert_int_equal(n, en);
@@ -546,13 +519,12 @@ test_stored__the_sealed_forms_convert_every_way(void **state)
                 0);
             assert_hex(out, n, keys[to]);
             /* too little room: said so */
-            assert_int_equal(ldg_entry_stored(sf[from], sn[from], to, out,
-                                              sn[to] - 1, &n),
-                             LDG_ETOOBIG);
+            assert_int_equal(
+                ldg_entry_stored(sf[from], sn[from], to, out, sn[to] - 1, &n),
+                LDG_ETOOBIG);
         }
-        assert_int_equal(ldg_entry_whole(sf[from], sn[from], prev, w,
-                                         sizeof w, &wn),
-                         0);
+        assert_int_equal(
+            ldg_entry_whole(sf[from], sn[from], prev, w, sizeof w, &wn), 0);
         assert_int_equal(wn, en);
         assert_memory_equal(w, e, en);
     }
@@ -663,17 +635,17 @@ test_stored__a_stored_digest_is_read_not_derived(void **state)
         for (int p = 0; p < 4; p++) {
             const uint8_t *sx = p < 2 ? s7 : s8;
             size_t nx = p < 2 ? n7 : n8;
-            assert_int_equal(ldg_entry_decode_rec(sx, nx, p % 2 ? prev : NULL,
-                                                  &ev, fl[f]),
-                             0);
+            assert_int_equal(
+                ldg_entry_decode_rec(sx, nx, p % 2 ? prev : NULL, &ev, fl[f]),
+                0);
             assert_false(ev.digest_derived);
             assert_true(ev.derived);
             assert_memory_equal(ev.digest, d, 32);
             if (p % 2 && !(fl[f] & LDG_DECODE_TRUSTED))
                 assert_memory_equal(ev.leaf, leaf, 32);
-            assert_int_equal(ldg_entry_decode_rec(s5, n5, p % 2 ? prev : NULL,
-                                                  &ev, fl[f]),
-                             0);
+            assert_int_equal(
+                ldg_entry_decode_rec(s5, n5, p % 2 ? prev : NULL, &ev, fl[f]),
+                0);
             assert_true(ev.digest_derived);
             if (fl[f] & LDG_DECODE_NO_DIGEST) {
                 assert_memory_equal(ev.digest, zero, 32);
@@ -789,11 +761,10 @@ same_event(const struct ldg_event *w, const struct ldg_event *p, unsigned flags)
     assert_int_equal(p->seal_leaf, w->seal_leaf);
     /* a digest stored (layouts 7, 8) is read as ever; derived only if
      * asked */
-    assert_memory_equal(p->digest,
-                        (flags & LDG_DECODE_NO_DIGEST) && p->digest_derived
-                            ? zero
-                            : w->digest,
-                        32);
+    assert_memory_equal(
+        p->digest,
+        (flags & LDG_DECODE_NO_DIGEST) && p->digest_derived ? zero : w->digest,
+        32);
     assert_memory_equal(p->leaf, zero, 32);
     assert_null(p->entry);
     assert_true(p->derived);
@@ -903,8 +874,7 @@ test_stored__sealed_entries_are_read_in_place_as_whole(void **state)
         assert_int_equal(
             ldg_entry2_encode(e, sizeof e, &en, claim, cn, &s, prev), 0);
         for (int d = 0; d < 3; d++) {
-            assert_int_equal(ldg_entry_stored(e, en, d, st, sizeof st, &sn),
-                             0);
+            assert_int_equal(ldg_entry_stored(e, en, d, st, sizeof st, &sn), 0);
             check_in_place(st, sn, prev);
         }
     }

@@ -239,3 +239,62 @@ t_forget_verified(struct ldg_ledger *l)
     }
     assert_int_equal(ldg_txn_commit(t), 0);
 }
+
+/* ------------------------------------------------------ test vectors -- */
+
+static struct {
+    char path[256];
+    char **keys, **vals;
+    size_t n;
+} tv;
+
+int
+t_vectors_load(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+
+    if (f == NULL)
+        return -1;
+    snprintf(tv.path, sizeof tv.path, "%s", path);
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        char *c = strstr(line, ": ");
+        if (line[0] == '#' || c == NULL)
+            continue;
+        *c = '\0';
+        c[2 + strcspn(c + 2, "\n")] = '\0';
+        tv.keys = realloc(tv.keys, (tv.n + 1) * sizeof *tv.keys);
+        tv.vals = realloc(tv.vals, (tv.n + 1) * sizeof *tv.vals);
+        if (tv.keys == NULL || tv.vals == NULL)
+            abort();
+        tv.keys[tv.n] = strdup(line);
+        tv.vals[tv.n++] = strdup(c + 2);
+    }
+    free(line);
+    fclose(f);
+    return tv.n > 0 ? 0 : -1;
+}
+
+const char *
+t_vec(const char *key)
+{
+    for (size_t i = 0; i < tv.n; i++)
+        if (strcmp(tv.keys[i], key) == 0)
+            return tv.vals[i];
+    fail_msg("%s: no '%s'", tv.path, key);
+    return NULL;
+}
+
+void
+t_vectors_free(void)
+{
+    for (size_t i = 0; i < tv.n; i++) {
+        free(tv.keys[i]);
+        free(tv.vals[i]);
+    }
+    free(tv.keys);
+    free(tv.vals);
+    memset(&tv, 0, sizeof tv);
+}

@@ -48,4 +48,12 @@ void t_raw_del(struct ldg_ledger *l, const char *db, uint64_t seq);
  * "verify.full", "verify.finding"): a ledger made before init verified
  * its genesis, never verified since. */
 void t_forget_verified(struct ldg_ledger *l);
+/* A test vectors file (tests/vectors/NAME.txt: "key: value" lines, '#'
+ * comments), loaded whole by t_vectors_load (a group setup: 0, or -1
+ * when it cannot be read or holds none), its values looked up by t_vec
+ * (the test fails naming the key when absent; valid until
+ * t_vectors_free, the group teardown). One file at a time. */
+int t_vectors_load(const char *path);
+const char *t_vec(const char *key);
+void t_vectors_free(void);
 #endif
