@@ -1,8 +1,8 @@
 /*
  * verify_fx.h — the fixture of the verify tests (test_verify*.c): a fresh
  * ledger of 40 events (keys, a run, bodies) in a format, or the golden
- * image of an older store layout (TL1, TL2), and expect_bad, which checks the first bad seq a verification
- * names and what it says.
+ * image of an older store layout (TL1, TL2), and expect_bad, which checks the
+ * first bad seq a verification names and what it says.
  */
 #ifndef LDG_TEST_VERIFY_FX_H
 #define LDG_TEST_VERIFY_FX_H
@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
 #include "tests/support/support.h"
 
 struct fx {
@@ -113,5 +114,52 @@ expect_bad(struct fx *f, unsigned flags, uint64_t seq, const char *word)
 #define T1(name) cmocka_unit_test_setup_teardown(name, setup_v1, teardown)
 #define TL1(name) cmocka_unit_test_setup_teardown(name, setup_l1, teardown)
 #define TL2(name) cmocka_unit_test_setup_teardown(name, setup_l2, teardown)
+
+/* An attacker who holds the log key rebuilds everything it signs: from
+ * `from` on, each entry's prev, the stored tree and every checkpoint. What
+ * is left to catch them is the seals. */
+static inline void
+rechain(struct fx *f, uint64_t from)
+{
+    struct ldg_txn *t;
+    ldg_dbi ent, cks;
+    uint64_t size;
+    uint8_t prev[32] = {0};
+
+    assert_int_equal(ldg_size(f->l, &size), 0);
+    assert_int_equal(ldg_log_secret_load(f->l), 0);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(
+        ldg_db_open(t, ldg_core_db_names[ldg_db_entries(t)], 0, &ent), 0);
+    assert_int_equal(ldg_db_open(t, "checkpoints", 0, &cks), 0);
+    if (from > 0)
+        assert_int_equal(ldg_entry_prev(t, from, prev), 0);
+    for (uint64_t q = from; q < size; q++) {
+        uint8_t k[8], buf[LDG_ENTRY_MAX], leaf[32];
+        struct ldg_val v;
+        size_t n;
+        ldg_be64(k, q);
+        assert_int_equal(ldg_kv_get(t, ent, k, 8, &v), 0);
+        /* a whole entry gets the new prev; a stored form (layout 5) has
+         * none, and is read with the new tree's */
+        assert_int_equal(
+            ldg_entry_whole(v.data, v.len, prev, buf, sizeof buf, &n), 0);
+        if (q > from) /* sealed: prev is the last 32 bytes */
+            memcpy(buf + n - 32, prev, 32);
+        if (((const uint8_t *)v.data)[0] == 0x93)
+            assert_int_equal(ldg_core_kv_put(t, ent, k, 8, buf, n), 0);
+        ldg_tlog_leaf_hash(leaf, buf, n);
+        assert_int_equal(ldg_tree_add_leaf(t, q, leaf), 0);
+        memcpy(prev, leaf, 32);
+    }
+    for (uint64_t q = from + 1; q <= size; q++) {
+        uint8_t k[8];
+        struct ldg_val v;
+        ldg_be64(k, q);
+        if (ldg_kv_get(t, cks, k, 8, &v) == 0)
+            assert_int_equal(ldg_checkpoint_put(t, q), 0);
+    }
+    assert_int_equal(ldg_txn_commit(t), 0);
+}
 
 #endif
