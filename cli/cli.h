@@ -367,9 +367,13 @@ int cli_resolve_dir_own(struct cli *c);
 /* *o zeroed, with flags (LDG_RDONLY...) and the map sizes of
  * $LEDGER_MAP_BYTES and $LEDGER_MAP_MAX_BYTES when set. */
 void cli_ledger_options(struct ldg_options *o, unsigned flags);
-/* Opens the ledger (read-only when ro) in c->dir, resolving it first
- * (cli_resolve_dir) when that was not done; on failure prints and returns
- * an exit code (> 0). */
+/* Opens the ledger in c->dir, resolving it first (cli_resolve_dir) when
+ * that was not done: ro is CLI_OPEN_WRITE (0: a one-shot writer, which
+ * leaves the intake's tail for the next writer: LDG_KEEP_TAIL),
+ * CLI_OPEN_READ (1) or CLI_OPEN_DAEMON (a long-lived writer, whose clean
+ * stop applies the tail). On failure prints and returns an exit code
+ * (> 0). */
+enum { CLI_OPEN_WRITE = 0, CLI_OPEN_READ = 1, CLI_OPEN_DAEMON = 2 };
 int cli_open(struct cli *c, int ro, struct ldg_ledger **out);
 /* A one-shot writer (append --direct, ingest without serve), before it
  * writes: ends the epochs that outlived their period (ldg_keys_expire,

@@ -264,7 +264,7 @@ cmd_proxy(struct cli *c, struct proxy_args *x, int npos, char **pos)
             goto out;
         }
     } else {
-        if ((rc = cli_open(c, 0, &l)) != 0)
+        if ((rc = cli_open(c, CLI_OPEN_DAEMON, &l)) != 0)
             goto out;
         x->o.ledger = l;
         x->o.registry = l;

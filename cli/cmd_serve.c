@@ -888,7 +888,7 @@ serve_main(struct cli *c, struct serve_args *g)
     jobs_dir = c->dir;
     if ((rc = serve_prepare(c, g)) != 0)
         return rc;
-    if ((rc = cli_open(c, 0, &l)) != 0) {
+    if ((rc = cli_open(c, CLI_OPEN_DAEMON, &l)) != 0) {
         notify("STATUS=cannot open the ledger in %s (exit %d)", c->dir, rc);
         return rc;
     }

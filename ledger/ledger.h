@@ -131,7 +131,16 @@ enum ldg_open_flags {
      * second copy of them): the map starts at 1.5 times data.mdb plus
      * 256 MiB, within map_max_bytes. The core grows the map by itself
      * only on its append path. */
-    LDG_ROOM_TO_REWRITE = 1 << 3
+    LDG_ROOM_TO_REWRITE = 1 << 3,
+    /* Store layout 999 (in development; docs/WRITE-PATH.md): ldg_close
+     * leaves the intake's unapplied tail (at most 128 events or 2 MiB of
+     * frames, which every reader replays) for the next writer to apply,
+     * where by default a writer's clean close applies it to LMDB. For a
+     * one-shot writer (`ledger append`, `ingest`, `probe`): an append
+     * then costs one intake block and one flush, not an LMDB commit too.
+     * A long-lived writer (`serve`, `proxy`) leaves it unset, so that
+     * its clean stop leaves LMDB current. No effect at other layouts. */
+    LDG_KEEP_TAIL = 1 << 4
 };
 
 struct ldg_options {

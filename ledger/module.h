@@ -1083,6 +1083,12 @@ int ldg_cursor_del(struct ldg_cursor *c);
  * record. */
 uint64_t ldg_txn_horizon(struct ldg_txn *t);
 
+/* The events of the intake's tail t replayed over the store's snapshot
+ * (store layout 999, a read transaction), which the store itself does
+ * not hold yet: ldg_txn_size less this is the store's own size. 0 at
+ * other layouts and in write transactions. */
+uint64_t ldg_txn_tail(struct ldg_txn *t);
+
 /* What a reader that reads in windows, each in a new snapshot (docs/
  * QUERY.md, "Readers and the file's growth"), checks as each begins: the
  * log's events below its checkpoint `below` are the same bytes in every

@@ -409,9 +409,10 @@ ldg_close(struct ldg_ledger *l)
 {
     if (l == NULL)
         return;
-    /* layout 999: a clean stop (serve's, any writer's) leaves LMDB up to
-     * date with the intake; a failure leaves the tail where it is */
-    if (l->intake != NULL && !(l->opts.flags & LDG_RDONLY))
+    /* layout 999: a clean stop (serve's, a long-lived writer's) leaves
+     * LMDB up to date with the intake; a failure, or a one-shot writer
+     * (LDG_KEEP_TAIL), leaves the tail where it is */
+    if (l->intake != NULL && !(l->opts.flags & (LDG_RDONLY | LDG_KEEP_TAIL)))
         (void)ldg_intake_settle(l);
     for (size_t i = 0; i < l->nactors; i++)
         ldg_key_free(l->actors[i]);

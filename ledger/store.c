@@ -973,6 +973,12 @@ ldg_txn_set_reader(struct ldg_txn *t, uint64_t events)
     t->tail = events;
 }
 
+uint64_t
+ldg_txn_tail(struct ldg_txn *t)
+{
+    return t != NULL && t->reader ? t->tail : 0;
+}
+
 struct ldg_store *
 ldg_txn_store(struct ldg_txn *t)
 {

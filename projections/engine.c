@@ -900,12 +900,15 @@ ldg_projections_attach_progress(struct ldg_ledger *l,
      * the store's projections lack (the intake's tail) in memory. */
     if (ldg_read_only(l))
         goto attach;
-    /* Bring the store current first (a rebuild if versions changed). */
+    /* Bring the store current first (a rebuild if versions changed):
+     * current with the store's own events, the intake's tail aside (at
+     * layout 999 it is applied to the projections when it is applied to
+     * the store; a one-shot writer leaves it there, LDG_KEEP_TAIL) */
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
     rc = ldg_txn_size(t, &size);
     if (rc == 0)
-        rc = all_current(t, size, &yes);
+        rc = all_current(t, size - ldg_txn_tail(t), &yes);
     ldg_txn_abort(t);
     t = NULL;
     if (rc < 0)
