@@ -16,7 +16,8 @@
 #     from a size inside them, exits 66 naming the horizon, layout 999 and
 #     the archive; `checkpoint --size` of such a size prints the signed
 #     note and says its root was not checked; `verify --trusted` with it
-#     exits 66, named;
+#     exits 66, named, and so does the submission to a witness whose last
+#     cosigned size is such a one;
 #   * verify and verify --full pass and say what they did not check;
 #     `tiles` writes the kept tiles only and says so; published, a dropped
 #     tile is a 404 as a tile never made (nginx, when present);
@@ -29,8 +30,10 @@ L=$LEDGER
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/retention_layout999.XXXXXX") ||
     exit 1
+WPID=""
 cleanup() {
     [ -n "${SERVER_PIDS:-}" ] && stop_servers
+    [ -n "$WPID" ] && kill "$WPID" 2>/dev/null
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -201,6 +204,36 @@ E2=$(((H2 - 1) / 256 * 256))
 "$L" --dir "$D" proof $((E2 - 1)) >/dev/null 2>"$T/err"
 rc=$?
 [ $rc = 66 ] && grep -q "store layout 999" "$T/err" || fail "proof $((E2 - 1)) after the second prune: exit $rc: $(cat "$T/err")"
+
+# ------------------------- a witness whose last size is a dropped one --
+# (a ledger of its own: cosigned at 301, then grown and pruned past it;
+# the next submission cannot be made, and says why, 66)
+W=$T/w
+LEDGER_LAYOUT=999 "$L" --dir "$W" init --origin layout999.test/w >/dev/null || exit 1
+head -n 300 "$T/in.jsonl" | "$L" --dir "$W" ingest - >/dev/null 2>&1 || exit 1
+WV=$("$L" witness init --dir "$T/wit" --name w.example/w1) || fail "witness init"
+"$L" witness serve --listen 127.0.0.1:0 --dir "$T/wit" --trust "$("$L" --dir "$W" keys verifier)" \
+    >"$T/wout" 2>"$T/werr" &
+WPID=$!
+i=0
+while ! grep -q '^listening on 127.0.0.1:' "$T/wout" 2>/dev/null && [ $i -lt 100 ]; do
+    i=$((i + 1))
+    sleep 0.05
+done
+WURL=http://127.0.0.1:$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/wout")
+mkdir "$T/wpub"
+"$L" --dir "$W" publish "$T/wpub" --witness "$WURL $WV" >/dev/null 2>"$T/err" &&
+    grep -q "cosigned size 301" "$T/err" || fail "first witness submission: $(cat "$T/err")"
+sed -n '301,1600p' "$T/in.jsonl" | "$L" --dir "$W" ingest - >/dev/null 2>&1 || exit 1
+"$L" --dir "$W" archive --before 1301 --out "$T/w.seg" >/dev/null 2>&1 &&
+    "$L" --dir "$W" prune --before 1301 --archive "$T/w.seg" --force >/dev/null 2>&1 ||
+    fail "the witnessed ledger's prune"
+"$L" --dir "$W" publish "$T/wpub" --witness "$WURL $WV" >/dev/null 2>"$T/err"
+rc=$?
+[ $rc = 66 ] && grep -q "cannot build the request from size 301: no consistency proof from size 301" "$T/err" &&
+    grep -q "store layout 999" "$T/err" || fail "witness below the kept tiles: exit $rc: $(cat "$T/err")"
+kill "$WPID" 2>/dev/null
+wait "$WPID" 2>/dev/null
 
 # ------------------------------------------------ layout 8: as it was --
 "$L" --dir "$D8" prune --before "$H" --archive "$T/a1.seg" --force -o json \
