@@ -453,6 +453,10 @@ print_pruned(struct cli *c, const char *archive,
             printf("in %d commits (a step each, every one leaving a ledger "
                    "that verifies)\n",
                    r.steps);
+        if (r.tiles > 0)
+            printf("dropped  %llu hash tile%s of the pruned events (store "
+                   "layout 999: their archive proves them)\n",
+                   (unsigned long long)r.tiles, r.tiles == 1 ? "" : "s");
         printf("in use   %llu -> %llu bytes (data.mdb does not shrink; "
                "LMDB reuses its free pages for later writes)\n",
                (unsigned long long)r.used_before,
@@ -460,7 +464,7 @@ print_pruned(struct cli *c, const char *archive,
     } else {
         json_t *o = json_pack(
             "{s:b, s:o, s:o, s:s, s:s, s:o, s:{s:o, s:o}, s:{s:o, "
-            "s:o, s:o, s:o}}",
+            "s:o, s:o, s:o, s:o}}",
             "pruned", 1, "horizon", horizon_json(&r.h), "events",
             json_integer((json_int_t)r.events), "archive", archive,
             "archive_sha256", hex, "pruned_seq", ldg_json_u64(r.pruned_seq),
@@ -469,7 +473,8 @@ print_pruned(struct cli *c, const char *archive,
             "entries", json_integer((json_int_t)r.entries), "bodies",
             json_integer((json_int_t)r.bodies), "seals",
             json_integer((json_int_t)r.seals), "index_keys",
-            json_integer((json_int_t)r.index_keys));
+            json_integer((json_int_t)r.index_keys), "tiles",
+            json_integer((json_int_t)r.tiles));
         if (o != NULL) {
             json_object_set_new(o, "commits", json_integer(r.steps));
             json_object_set_new(o, "continued", json_boolean(r.continued));

@@ -72,8 +72,18 @@ cmd_checkpoint(struct cli *c, const struct tlog_args *x, int npos, char **pos)
         else
             cli_err(c, "%s", ldg_strerror(rc));
         rc = cli_exit_code(rc);
-    } else if ((rc = ldg_checkpoint_check(
-                    t, note, cosigned ? note_len : strlen(note), &held)) < 0) {
+    } else if ((rc = ldg_checkpoint_check(t, note,
+                                          cosigned ? note_len : strlen(note),
+                                          &held)) == LDG_EPRUNED) {
+        /* store layout 999: its size is among the tree hashes a prune
+         * dropped; the note is the log key's (checked), its root is not
+         * the stored tree's to give */
+        cli_print_text(c, "checkpoint", note);
+        cli_err(c, "note: its signature was checked, not its root: %s",
+                cli_why(l, rc));
+        free(note);
+        rc = EX_OK;
+    } else if (rc < 0) {
         /* handed out as a trust anchor: never one the log key did not
          * sign */
         char why[128];
@@ -205,7 +215,9 @@ CLI_COMMAND(
     "without the ledger: for SEQ, a tlog-proof@v1 inclusion proof (the "
     "event's entry, its index, the audit path and the checkpoint); with "
     "--consistency OLD, the RFC 6962 consistency proof between the trees "
-    "of size OLD and N.",
+    "of size OLD and N. At store layout 999 a prune drops the pruned "
+    "events' tree hashes: a proof that needs them exits 66, naming the "
+    "archive that proves it.",
     proof_opts, CLI_OUT_BASIC,
     "# prove event 5 is in the log\n"
     "ledger proof 5\n"
@@ -259,13 +271,24 @@ cmd_tiles(struct cli *c, void *args, int npos, char **pos)
                          (unsigned long long)(k0 ? k0 - 1 : 0));
                 if (k0 > 0)
                     cli_pruned(c, l, what);
+                /* store layout 999: the prune dropped their hash tiles */
+                if (r.tree_from > 0) {
+                    snprintf(what, sizeof what,
+                             "the level-0 hash tiles of events 0..%llu, "
+                             "which the prune dropped (store layout 999), "
+                             "were not written",
+                             (unsigned long long)(r.tree_from - 1));
+                    cli_pruned(c, l, what);
+                }
                 ldg_horizon_release(&h);
             }
         } else {
             cli_print_json(
-                c, json_pack("{s:o, s:I, s:I}", "size", ldg_json_u64(r.size),
-                             "tiles_written", (json_int_t)r.tiles_written,
-                             "bundles_written", (json_int_t)r.bundles_written));
+                c,
+                json_pack("{s:o, s:I, s:I, s:o}", "size", ldg_json_u64(r.size),
+                          "tiles_written", (json_int_t)r.tiles_written,
+                          "bundles_written", (json_int_t)r.bundles_written,
+                          "tree_from", ldg_json_u64(r.tree_from)));
         }
         rc = EX_OK;
     }

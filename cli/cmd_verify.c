@@ -238,8 +238,11 @@ verify_json(struct cli *c, struct ldg_ledger *l, const struct vrun *v, int rc)
         ldg_hex(hx, h.archive, 32);
         ldg_time_rfc3339_ns(t1, sizeof t1, h.pruned_ns);
         json_object_set_new(o, "pruned",
-                            json_pack("{s:s, s:s, s:s}", "horizon", hs, "at",
-                                      t1, "archive_sha256", hx));
+                            json_pack("{s:s, s:s, s:s, s:o, s:I}", "horizon",
+                                      hs, "at", t1, "archive_sha256", hx,
+                                      "tree_from", ldg_json_u64(r->tree_from),
+                                      "checkpoints_unchecked",
+                                      (json_int_t)r->checkpoints_unchecked));
         ldg_horizon_release(&h);
     }
     if (r->full_ts_ns != 0) {
@@ -438,6 +441,18 @@ verify_human(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
                        (unsigned long long)h.first,
                        (unsigned long long)(h.seq - 1), t1, hx, earlier,
                        (unsigned long long)h.seq);
+        /* store layout 999: what the prune dropped was not checked */
+        if (r->tree_from > 0)
+            cli_printf_fit(
+                c, 4,
+                "not checked: the leaf hashes of events 0..%llu, dropped "
+                "by the prune at store layout 999 (the tree over them was "
+                "checked from its level-8 hashes up), and %llu "
+                "checkpoint%s of sizes among them; their archives prove "
+                "them\n",
+                (unsigned long long)(r->tree_from - 1),
+                (unsigned long long)r->checkpoints_unchecked,
+                r->checkpoints_unchecked == 1 ? "" : "s");
         ldg_horizon_release(&h);
     }
 }

@@ -181,16 +181,29 @@ ldg_publish(struct ldg_ledger *l, const char *url,
     }
     if (old == 0 && (rc = remote_is_ours(r, l, url, size, err, errcap)) < 0)
         goto out;
+    /* a pruned ledger: the entry bundles wholly before the horizon, and
+     * at store layout 999 the level-0 hash tiles before tr.tree_from,
+     * went with the pruned events and were not written (a publication
+     * made before the prune keeps them): none is sent */
+    struct ldg_horizon hz;
+    uint64_t gone = 0;
+    if (ldg_horizon(l, &hz) == 0) {
+        gone = hz.seq;
+        ldg_horizon_release(&hz);
+    }
     /* entry bundles (level -1), then hash tiles level by level */
     for (int level = -1; level < 8; level++) {
         int shift = level < 0 ? 0 : 8 * level;
         uint64_t count = size >> shift;
+        uint64_t skip = level < 0 ? gone : level == 0 ? tr.tree_from : 0;
         if (count == 0)
             break;
         for (uint64_t t = (old >> shift) / LDG_TILE_WIDTH;
              t * LDG_TILE_WIDTH < count; t++) {
             uint64_t w = count - t * LDG_TILE_WIDTH;
             char rel[128];
+            if ((t + 1) * LDG_TILE_WIDTH <= skip)
+                continue;
             if (w > LDG_TILE_WIDTH)
                 w = LDG_TILE_WIDTH;
             ldg_tlog_tile_path(rel, sizeof rel, level, t, (unsigned)w);

@@ -232,9 +232,12 @@ ldg_witness_submit(struct ldg_ledger *l, const char *url, const char *wvkey,
 
         rc = request_body(l, old, size, &body);
         if (rc < 0) {
+            /* (store layout 999: a witness whose last size is among the
+             * tree hashes a prune dropped; the ledger's message says so) */
             snprintf(rep->what, sizeof rep->what,
                      "%s: cannot build the request from size %llu: %s", wname,
-                     (unsigned long long)old, ldg_strerror(rc));
+                     (unsigned long long)old,
+                     rc == LDG_EPRUNED ? ldg_errmsg(l) : ldg_strerror(rc));
             return rc;
         }
         rc = ldg_remote_post(full, body, strlen(body), &status, &resp, &rlen, e,

@@ -612,6 +612,67 @@ del_index(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
     return rc == LDG_ENOTFOUND ? 0 : rc;
 }
 
+/* Deletes the records of db keyed u8 level ‖ u64be index (ldg_tree_key)
+ * at level 0 with an index below end. */
+static int
+del_level0(struct ldg_txn *t, enum ldg_core_db db, uint64_t end, uint64_t *n)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    uint8_t first[LDG_TREE_KEY_LEN];
+    struct ldg_cursor *c;
+    struct ldg_val k;
+    int rc;
+
+    if (end == 0 || !ldg_store_has_core(l->store, db))
+        return 0;
+    if ((rc = ldg_cursor_open(t, ldg_core(l, db), &c)) < 0)
+        return rc;
+    ldg_tree_key(first, 0, 0);
+    /* (as del_seq_range: from the first key again until it is past end) */
+    for (;;) {
+        uint64_t before = *n;
+        for (rc = ldg_cursor_get(c, LDG_SET_RANGE, first, sizeof first, &k,
+                                 NULL);
+             rc == 0; rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, NULL)) {
+            const uint8_t *p = k.data;
+            if (k.len != LDG_TREE_KEY_LEN || p[0] != 0 ||
+                ldg_rd_be64(p + 1) >= end)
+                break;
+            if ((rc = ldg_cursor_del(c)) < 0)
+                break;
+            if (++*n % PRUNE_RELEASE == 0)
+                ldg_store_trim(l->store);
+        }
+        if (rc < 0 || *n == before)
+            break;
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
+/* Store layout 999 (FORMAT.md 6.2): the level-0 tiles wholly before the
+ * one holding event hz-1, and their last hashes in db tree, go with the
+ * pruned events. Every hash a proof of an event from hz on needs stays:
+ * its siblings below level 8 lie in its own tile (at or after that one),
+ * and those of level 8 and up are the hashes of tile levels 1 and up,
+ * which stay whole; so do the roots of sizes from hz on, and the
+ * consistency proofs between them (a size's own tile is at or after it).
+ * What needs a dropped hash (a proof of an event before the kept tiles,
+ * a consistency proof from a size inside them) answers LDG_EPRUNED. */
+static int
+drop_pruned_tiles(struct ldg_txn *t, uint64_t hz, uint64_t *n)
+{
+    uint64_t kept = (hz - 1) / LDG_TILE_WIDTH * LDG_TILE_WIDTH, last = 0;
+    int rc;
+
+    if (ldg_txn_layout(t) != LDG_LAYOUT_INTAKE)
+        return 0;
+    if ((rc = del_level0(t, LDG_DB_TILES, kept / LDG_TILE_WIDTH, n)) < 0)
+        return rc;
+    /* (the split tiles' last hashes: counted with their tiles) */
+    return del_level0(t, LDG_DB_TREE, kept, &last);
+}
+
 int
 ldg_horizon_entry(struct ldg_txn *t, uint64_t hz, uint64_t seq,
                   const uint8_t **entry, size_t *len)
@@ -812,7 +873,8 @@ ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
         goto out;
     if ((rc = del_seq_range(t, ldg_db_entries(t), hz, &st->entries)) < 0 ||
         (rc = del_seq_range(t, ldg_db_bodies(t), hz, &st->bodies)) < 0 ||
-        (rc = del_seq_range(t, LDG_DB_SEALS, hz, &st->seals)) < 0)
+        (rc = del_seq_range(t, LDG_DB_SEALS, hz, &st->seals)) < 0 ||
+        (rc = drop_pruned_tiles(t, hz, &st->tiles)) < 0)
         goto out;
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
         if ((rc = del_index(t, idx[i], hz, &st->index_keys)) < 0)

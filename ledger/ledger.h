@@ -283,7 +283,8 @@ int ldg_stats_tiles_whole(struct ldg_ledger *l, uint64_t *n);
 enum ldg_db_class {
     LDG_DBC_EVENT,      /* an event's own records: entries, bodies, seals */
     LDG_DBC_INDEX,      /* a record or seq an event in an index */
-    LDG_DBC_TREE,       /* the Merkle tree's hashes (kept by a prune) */
+    LDG_DBC_TREE,       /* the Merkle tree's hashes (kept by a prune; at store
+                           layout 999 but the pruned events' level-0 tiles) */
     LDG_DBC_CHECKPOINT, /* signed checkpoints (kept by a prune) */
     LDG_DBC_STATE,      /* projections, meta, keys, dictionaries */
     LDG_DBC_FREE,       /* LMDB's pages free for reuse */
@@ -981,7 +982,9 @@ int ldg_checkpoint_floor(struct ldg_txn *t, uint64_t n, uint64_t *size);
 int ldg_checkpoint_ceil(struct ldg_txn *t, uint64_t n, uint64_t *size);
 /* C2SP tlog-proof@v1 text for entry index against the stored checkpoint
  * of size (0 = latest).
- * @return 0; LDG_ENOTFOUND (index >= size, or no checkpoint of size).
+ * @return 0; LDG_ENOTFOUND (index >= size, or no checkpoint of size);
+ * LDG_EPRUNED (store layout 999: the event's tree hashes went with it in
+ * a prune; the message names the archive that proves it).
  * Lifetime: *out is malloc'd, the caller's to free(). */
 int ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size,
                    char **out);
@@ -990,7 +993,8 @@ int ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size,
  * OLD 0, the empty tree), an empty line, and the stored checkpoint of
  * size (0 = latest).
  * @return 0; LDG_ENOTFOUND (old or size beyond the log, or no checkpoint
- * of size); LDG_EINVAL (old > size).
+ * of size); LDG_EINVAL (old > size); LDG_EPRUNED (store layout 999: old
+ * lies inside the level-0 tiles a prune dropped; named as above).
  * Lifetime: *out is malloc'd, the caller's to free(). */
 int ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
                          char **out);
@@ -1007,6 +1011,10 @@ struct ldg_tiles_report {
     uint64_t size;            /* tree size published */
     uint64_t tiles_written;   /* hash tiles written this run */
     uint64_t bundles_written; /* entry bundles written this run */
+    /* store layout 999, pruned: the level-0 hash tiles of the events
+     * before tree_from were dropped by the prune and are not written (0:
+     * every tile is) */
+    uint64_t tree_from;
 };
 /* @return 0 with *report (may be NULL); LDG_EIO (naming the file).
  * Lifetime: nothing borrowed. */
@@ -1036,8 +1044,10 @@ int ldg_checkpoint_open(const char *vkey, const char *note, size_t len,
  * at its size; *size gets that size. @return 0; LDG_EBADSIG (not the log
  * key's signature), LDG_EBADINPUT (malformed, or another log's), LDG_ETAMPER
  * (the stored tree has another root at that size: it is damaged), or the
- * tree's error (LDG_ENOTFOUND: the log is shorter). Lifetime: nothing
- * borrowed; t is only read. */
+ * tree's error (LDG_ENOTFOUND: the log is shorter; LDG_EPRUNED: store
+ * layout 999, a size inside the tiles a prune dropped, its signature
+ * checked and not its root, named). Lifetime: nothing borrowed; t is
+ * only read. */
 int ldg_checkpoint_check(struct ldg_txn *t, const char *note, size_t len,
                          uint64_t *size);
 /* Verifies that note carries a valid signature by the verifier key vkey
@@ -1150,6 +1160,13 @@ struct ldg_verify_report {
      * the anchor left with the pruned events: FORMAT.md 5.1); their own
      * signatures were */
     uint64_t epochs_unchecked;
+    /* store layout 999, pruned: the first event whose level-0 tree hashes
+     * the prune kept (those before went with the pruned events: the tree
+     * over them is checked from its level-8 hashes up), and how many
+     * checkpoints of sizes inside the dropped tiles were not checked
+     * (their roots need the dropped hashes; the archives prove them);
+     * 0, 0 otherwise */
+    uint64_t tree_from, checkpoints_unchecked;
 };
 /* Verifies the log: each entry decodes canonically, seq and prev chain,
  * timestamps never decrease, each signature or seal with a key valid at

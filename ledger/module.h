@@ -1145,13 +1145,16 @@ int ldg_window_next(struct ldg_window *w, const char *doing);
  * otherwise) with the archive's SHA-256 and the projections' state digest
  * at hz, then removes the entries, bodies and seals of the events before
  * hz and their keys in every index. The tree, checkpoints and key
- * registry stay. Needs the log key's secret (LDG_EKEY). When the earlier
- * horizon record names the same archive (a prune made in steps, a commit
- * each), the record's "first" is that record's: the archive's first
- * event. */
+ * registry stay; at store layout 999, but for the level-0 hash tiles
+ * wholly before the one holding event hz-1 (ldg_tree_kept_from), which
+ * only proofs of pruned events need. Needs the log key's secret (LDG_EKEY).
+ * When the earlier horizon record names the same archive (a prune made in
+ * steps, a commit each), the record's "first" is that record's: the archive's
+ * first event. */
 struct ldg_prune_stats {
     uint64_t from, to; /* events [from, to) removed */
     uint64_t entries, bodies, seals, index_keys;
+    uint64_t tiles; /* layout 999: level-0 hash tiles dropped */
 };
 int ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
                   const uint8_t state[32], uint64_t now_ns,

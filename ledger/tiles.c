@@ -65,6 +65,9 @@ struct tiles {
     struct ldg_ledger *l;
     struct ldg_txn *t;
     uint64_t hz; /* a pruned ledger's horizon (0: never pruned) */
+    /* store layout 999, pruned: the level-0 tiles of the events before it
+     * went with them (ldg_tree_kept_from); 0: every tile is kept */
+    uint64_t kept;
     const char *dir;
     struct ldg_buf buf; /* the file being built (util.h) */
     char **dirs;        /* directories whose entries changed, to fsync */
@@ -406,7 +409,12 @@ check_tile(struct tiles *c, int level, uint64_t n, unsigned w)
 
     for (unsigned j = 0; j < w; j++) {
         uint64_t idx = n * LDG_TILE_WIDTH + j;
-        int rc = ldg_tree_tile_root(c->t, level - 1, idx, root);
+        int rc;
+        /* a level-0 tile a prune dropped: the hash over it is checked by
+         * the levels above and the signed root, as every stored hash */
+        if (level == 1 && (idx + 1) * LDG_TILE_WIDTH <= c->kept)
+            continue;
+        rc = ldg_tree_tile_root(c->t, level - 1, idx, root);
         if (rc < 0) {
             ldg_seterr(
                 c->l, "tiles: stored hashes (%d, %llu..%llu): %s", below,
@@ -479,6 +487,7 @@ write_level(struct tiles *c, int level, uint64_t old, uint64_t size,
     int rc;
 
     uint64_t hz = level < 0 ? c->hz : 0;
+    uint64_t kept = level == 0 ? c->kept : 0;
 
     for (uint64_t n = first; n <= full; n++) {
         unsigned w = n < full ? LDG_TILE_WIDTH : partial;
@@ -490,6 +499,10 @@ write_level(struct tiles *c, int level, uint64_t old, uint64_t size,
          * horizon falls in is made with the pruned entries the prune kept
          * for it (meta horizon.entries), when it kept them */
         if ((n + 1) * LDG_TILE_WIDTH <= hz)
+            continue;
+        /* layout 999: a level-0 tile the prune dropped is not written
+         * (nor can it be: its archive proves its hashes) */
+        if ((n + 1) * LDG_TILE_WIDTH <= kept)
             continue;
         if (n * LDG_TILE_WIDTH < hz) {
             const uint8_t *e;
@@ -579,6 +592,9 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
         goto out;
     c.window_ns = ldg_now_mono_ns();
     c.hz = ldg_txn_horizon(c.t);
+    if ((rc = ldg_tree_kept_from(c.t, &c.kept)) < 0)
+        goto out;
+    r.tree_from = c.kept;
     rc = ldg_checkpoint_get(c.t, 0, &note);
     if (rc < 0) {
         ldg_seterr(l, "tiles: no stored checkpoint to publish: %s",

@@ -217,10 +217,60 @@ tile_node(struct ldg_txn *t, int level, uint64_t index, uint8_t out[32])
     }
     if (rc != LDG_ENOTFOUND)
         return rc;
-    if ((rc = edge_run(t, tl, first, count, buf)) < 0)
+    if ((rc = edge_run(t, tl, first, count, buf)) < 0) {
+        uint64_t kept;
+        /* layout 999: a level-0 tile a prune dropped (only proofs of
+         * pruned events need it), said as such, never as damage */
+        if (rc == LDG_ENOTFOUND && tl == 0 &&
+            ldg_tree_kept_from(t, &kept) == 0 && first < kept)
+            return LDG_EPRUNED;
         return rc;
+    }
     subtree_hash(buf[0], count, out);
     return 0;
+}
+
+int
+ldg_tree_kept_from(struct ldg_txn *t, uint64_t *from)
+{
+    int layout = ldg_txn_layout(t);
+    uint64_t hz;
+
+    *from = 0;
+    if (layout < 0)
+        return layout;
+    if (layout != LDG_LAYOUT_INTAKE)
+        return 0;
+    hz = ldg_txn_horizon(t);
+    /* the tile holding the last pruned event stays: its leaf is the
+     * chain's link to the first kept event (FORMAT.md 6.2) */
+    if (hz > 0)
+        *from = (hz - 1) / LDG_TILE_WIDTH * LDG_TILE_WIDTH;
+    return 0;
+}
+
+int
+ldg_tree_pruned_err(struct ldg_txn *t, const char *what)
+{
+    struct ldg_horizon h;
+    char said[400] = "";
+    uint64_t kept = 0;
+
+    (void)ldg_tree_kept_from(t, &kept);
+    if (ldg_horizon_get(t, &h) == 0) {
+        ldg_horizon_describe(&h, said, sizeof said);
+        ldg_horizon_release(&h);
+    }
+    ldg_seterr(ldg_txn_ledger(t),
+               "%s: the tree hashes it needs were pruned (at store layout "
+               "999 a prune drops those of the pruned events: this ledger "
+               "keeps them from event %llu on); %s, which proves them "
+               "(`" LDG_CMD_VERIFY_BUNDLE " ARCHIVE " LDG_OPT_TRUSTED_KEY
+               " VKEY` "
+               "checks each of its events against its checkpoint)",
+               what, (unsigned long long)kept,
+               said[0] ? said : "their archive holds them");
+    return LDG_EPRUNED;
 }
 
 static int
@@ -512,7 +562,12 @@ ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size, char **out)
             inclusion_holds(t, index, size, (const uint8_t(*)[32])proof, n, ck);
     if (rc == LDG_ETAMPER)
         rc = LDG_ECORRUPT; /* named by inclusion_holds */
-    else if (rc < 0)
+    else if (rc == LDG_EPRUNED) {
+        char what[96];
+        snprintf(what, sizeof what, "no inclusion proof of event %llu",
+                 (unsigned long long)index);
+        rc = ldg_tree_pruned_err(t, what);
+    } else if (rc < 0)
         rc = proof_damaged(t, rc, "inclusion proof of event", index, size);
     if (rc == 0)
         rc = ldg_tlog_proof_format(out, index, (const uint8_t(*)[32])proof, n,
@@ -560,7 +615,12 @@ ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size, char **out)
                            old, size, r1, r2, (const uint8_t(*)[32])proof, n);
         free(ck_old);
     }
-    if (rc < 0)
+    if (rc == LDG_EPRUNED) {
+        char what[96];
+        snprintf(what, sizeof what, "no consistency proof from size %llu",
+                 (unsigned long long)old);
+        rc = ldg_tree_pruned_err(t, what);
+    } else if (rc < 0)
         rc = proof_damaged(t, rc, "consistency proof from size", old, size);
     if (rc == 0)
         rc = ldg_tlog_consistency_format(out, old, (const uint8_t(*)[32])proof,
@@ -604,7 +664,13 @@ ldg_checkpoint_check(struct ldg_txn *t, const char *note, size_t len,
         return rc;
     if (strcmp(origin, ldg_origin(l)) != 0)
         return LDG_EBADINPUT;
-    if ((rc = ldg_tree_root(t, *size, ours)) < 0)
+    if ((rc = ldg_tree_root(t, *size, ours)) == LDG_EPRUNED) {
+        char what[96];
+        snprintf(what, sizeof what, "no root of the tree of size %llu",
+                 (unsigned long long)*size);
+        return ldg_tree_pruned_err(t, what);
+    }
+    if (rc < 0)
         return rc;
     return memcmp(ours, root, 32) == 0 ? 0 : LDG_ETAMPER;
 }

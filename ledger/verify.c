@@ -633,6 +633,8 @@ horizon_load(struct vstate *vs, struct ldg_txn *t, uint64_t size)
     if (rc < 0)
         return rc;
     vs->start = vs->hz.seq;
+    if ((rc = ldg_tree_kept_from(t, &vs->tree_from)) < 0)
+        return rc;
     if (ldg_horizon_check_sig(&vs->hz, l->log_key->pub) != 0) {
         vf_bad(vs, vs->start - 1,
                "the horizon record's signature does not verify with the log "
@@ -919,6 +921,8 @@ report:
     r->erased = 0;
     r->erased_pruned = 0;
     r->epochs_unchecked = vs.epochs_unchecked;
+    r->tree_from = vs.tree_from;
+    r->checkpoints_unchecked = vs.ck_unchecked;
     for (size_t i = 0; i < vs.nerased; i++) {
         if (vs.erased[i] < vs.start)
             r->erased_pruned++;
@@ -1014,7 +1018,18 @@ ldg_verify_trusted(struct ldg_ledger *l, const char *note, size_t len,
         rc = LDG_ETAMPER;
         goto out;
     }
-    if ((rc = ldg_tree_root(t, r->trusted_size, root)) < 0)
+    if ((rc = ldg_tree_root(t, r->trusted_size, root)) == LDG_EPRUNED) {
+        /* store layout 999: a size among the tree hashes a prune dropped
+         * (a trusted checkpoint older than the kept tiles) */
+        char what[128];
+        snprintf(what, sizeof what,
+                 "the trusted checkpoint of size %llu cannot be checked",
+                 (unsigned long long)r->trusted_size);
+        rc = ldg_tree_pruned_err(t, what);
+        snprintf(r->what, sizeof r->what, "%s", ldg_errmsg(l));
+        goto out;
+    }
+    if (rc < 0)
         goto out;
     ldg_base64(h2, root, 32);
     if (memcmp(root, troot, 32) != 0) {

@@ -171,10 +171,93 @@ check_checkpoint(struct vstate *vs, const char *note, size_t len, uint64_t size,
     return 0;
 }
 
+/* Pushes the stored hash h of node (level, idx) onto the edge (whose
+ * subtrees are all of level >= level), comparing each subtree it
+ * completes with the stored hash: as edge_add, from a level-8 node. */
+static int
+edge_push(struct edge *e, struct ldg_txn *t, int level, uint64_t idx,
+          const uint8_t h[32])
+{
+    uint8_t stored[32];
+    int rc;
+
+    memcpy(e->h[e->n], h, 32);
+    e->level[e->n] = level;
+    e->n++;
+    while (e->n >= 2 && e->level[e->n - 1] == e->level[e->n - 2]) {
+        int lv = e->level[e->n - 1] + 1;
+        ldg_tlog_node_hash(e->h[e->n - 2], e->h[e->n - 2], e->h[e->n - 1]);
+        e->level[e->n - 2] = lv;
+        e->n--;
+        idx >>= 1;
+        rc = edge_stored(e, t, lv, idx, stored);
+        if (rc < 0)
+            return rc == LDG_ENOTFOUND ? lv + 1 : rc;
+        if (rc == 0 && memcmp(stored, e->h[e->n - 1], 32) != 0)
+            return lv + 1;
+    }
+    return 0;
+}
+
+/* Store layout 999: the tiles before vs->tree_from went with the pruned
+ * events. The tree over them is their stored level-8 hashes (tile level 1
+ * and up, kept whole), compared with the stored levels above as for any
+ * subtree; a checkpoint of a size at a tile's edge is checked against the
+ * root they give, one inside a dropped tile cannot be (counted). 0, 1 on
+ * a finding, < 0 on I/O. */
+static int
+pruned_tiles(struct vstate *vs, struct edge *e, struct ldg_txn *t,
+             struct ldg_cursor *cc, struct ldg_val *ck, struct ldg_val *cv,
+             uint64_t *cksize, uint64_t *last_ck, uint64_t *ncheck)
+{
+    uint8_t h[32], root[32];
+    int rc, crc;
+
+    for (uint64_t n = 0; n < vs->tree_from / LDG_TILE_WIDTH; n++) {
+        uint64_t end = (n + 1) * LDG_TILE_WIDTH;
+        rc = edge_stored(e, t, LDG_TILE_HEIGHT, n, h);
+        if (rc == 0)
+            rc = edge_push(e, t, LDG_TILE_HEIGHT, n, h);
+        if (rc == LDG_ENOTFOUND || rc == LDG_ECORRUPT || rc == LDG_EBADINPUT) {
+            vf_bad(vs, end - 1,
+                   "storage corrupt: the stored Merkle hash of pruned "
+                   "events %llu..%llu (level 8) cannot be read (%s)",
+                   (unsigned long long)(end - LDG_TILE_WIDTH),
+                   (unsigned long long)(end - 1), ldg_strerror(rc));
+            return 1;
+        }
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            vf_bad(vs, end - 1,
+                   "stored Merkle hash at level %d differs from the hashes "
+                   "of the pruned events below it",
+                   rc - 1);
+            return 1;
+        }
+        while (*cksize <= end) {
+            if (*cksize == end) {
+                (*ncheck)++;
+                edge_root(e, root);
+                if (check_checkpoint(vs, cv->data, cv->len, *cksize, root))
+                    return 1;
+                *last_ck = *cksize;
+            } else {
+                vs->ck_unchecked++;
+            }
+            crc = ldg_cursor_get(cc, LDG_NEXT, NULL, 0, ck, cv);
+            *cksize =
+                (crc == 0 && ck->len == 8) ? ldg_rd_be64(ck->data) : UINT64_MAX;
+        }
+    }
+    return 0;
+}
+
 /* The events before the horizon: their leaf hashes as stored, the tree
  * they make compared level by level with the stored one, each checkpoint
  * of a size up to the horizon checked against its root, and the last
- * leaf must be the horizon record's. 0, 1 on a finding, < 0 on I/O. */
+ * leaf must be the horizon record's (at layout 999, from the first leaf
+ * the prune kept: pruned_tiles before). 0, 1 on a finding, < 0 on I/O. */
 static int
 pruned_prefix(struct vstate *vs, struct edge *e, struct ldg_txn *t,
               struct ldg_cursor *cc, struct ldg_val *ck, struct ldg_val *cv,
@@ -183,7 +266,10 @@ pruned_prefix(struct vstate *vs, struct edge *e, struct ldg_txn *t,
     uint8_t leaf[32], root[32];
     int rc, crc;
 
-    for (uint64_t seq = 0; seq < vs->start; seq++) {
+    rc = pruned_tiles(vs, e, t, cc, ck, cv, cksize, last_ck, ncheck);
+    if (rc != 0)
+        return rc;
+    for (uint64_t seq = vs->tree_from; seq < vs->start; seq++) {
         rc = edge_stored(e, t, 0, seq, leaf);
         if (rc == LDG_ENOTFOUND) {
             vf_bad(vs, seq,

@@ -1046,6 +1046,7 @@ prune_step(struct ldg_ledger *l, const struct ldg_prune_opts *o,
         r->bodies += st.bodies;
         r->seals += st.seals;
         r->index_keys += st.index_keys;
+        r->tiles += st.tiles;
         r->steps++;
     }
 out:

@@ -20,7 +20,13 @@
  *   - verify fails naming the record when meta "horizon" is changed (its
  *     signature, its map, cut short) and when the checkpoint at the
  *     horizon is gone; ldg_projections_check_stored reports a "horizon"
- *     difference when proj.horizon's records are changed or deleted.
+ *     difference when proj.horizon's records are changed or deleted;
+ *   - store layout 999: a prune drops the level-0 tiles before the one of
+ *     its last event, and every proof of an event from there on, every
+ *     consistency proof between sizes from there on, is the bytes it was
+ *     before; what needs a dropped hash is LDG_EPRUNED, named; verify
+ *     --full passes and counts the checkpoints it could not check; a
+ *     second prune drops the next tiles; at layout 8 nothing is dropped.
 
  */
 #include <setjmp.h>
@@ -815,6 +821,236 @@ test_horizon__prune_of_keys_with_long_names_and_roles(void **state)
     t_rmrf(dir);
 }
 
+/* ---------------------------------- store layout 999 (issue 64, 6) -- */
+
+/* Commits of these sizes after genesis: sizes 1, 2, 39, 294, 550, 850, 857,
+ * 1024, 1536, 1636, 1638, 1893, 2406, 2806, 2935, 3185, 3215. */
+static const int l999_commits[] = {1,   37,  255, 256, 300, 7,   167, 512,
+                                   100, 2,   255, 513, 400, 129, 250, 30};
+#define L999_SIZE 3215
+#define L999_HZ 2806   /* a commit's end, at about 90% */
+#define L999_KEPT 2560 /* floor((HZ-1)/256)*256: the first kept leaf */
+#define L999_HZ2 3185
+#define L999_KEPT2 3072
+
+static struct ldg_ledger *
+l999_ledger(char *dir, size_t cap, unsigned layout)
+{
+    struct ldg_ledger *l = t_ledger_new_layout(dir, cap, 0, 0, layout);
+    for (size_t i = 0; i < sizeof l999_commits / sizeof l999_commits[0]; i++)
+        t_append_many(l, l999_commits[i]);
+    return l;
+}
+
+static void
+l999_prune(struct ldg_ledger *l, const char *dir, uint64_t hz, const char *name,
+           struct ldg_prune_report *pr)
+{
+    struct ldg_archive_opts ao;
+    struct ldg_archive_report ar;
+    struct ldg_prune_opts po;
+    char before[24], path[400];
+    int rc;
+
+    snprintf(before, sizeof before, "%llu", (unsigned long long)hz);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    memset(&ao, 0, sizeof ao);
+    ao.before = before;
+    ao.out = path;
+    if ((rc = ldg_retention_archive(l, &ao, &ar)) != 0)
+        fail_msg("archive: %s (%s)", ldg_strerror(rc), ldg_errmsg(l));
+    assert_int_equal(ar.h.horizon, hz);
+    memset(&po, 0, sizeof po);
+    po.before = before;
+    po.archive = path;
+    if ((rc = ldg_retention_prune(l, &po, pr)) != 0)
+        fail_msg("prune: %s (%s)", ldg_strerror(rc), ldg_errmsg(l));
+}
+
+/* Every proof the log gives at size n of events from `from` on, and
+ * every consistency proof into n from a size from `from` on (and from
+ * the multiples of 256 before it), one string each, in a fixed order;
+ * NULL where there is none (rc in *rcs). */
+struct l999_proofs {
+    size_t n;
+    char **text;
+    int *rc;
+};
+
+static void
+l999_collect(struct ldg_ledger *l, uint64_t from, struct l999_proofs *p)
+{
+    static const uint64_t sizes[] = {L999_HZ, 2935, L999_HZ2, L999_SIZE};
+    struct ldg_txn *t;
+    size_t cap = 0;
+
+    memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        cap += 2 * (sizes[i] + 1);
+    p->text = calloc(cap, sizeof *p->text);
+    p->rc = calloc(cap, sizeof *p->rc);
+    assert_non_null(p->text);
+    assert_non_null(p->rc);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint64_t n = sizes[i];
+        for (uint64_t s = from; s < n; s++) {
+            p->rc[p->n] = ldg_proof_text(t, s, n, &p->text[p->n]);
+            p->n++;
+        }
+        for (uint64_t old = 0; old <= n; old++) {
+            if (old < from && old % LDG_TILE_WIDTH != 0)
+                continue;
+            p->rc[p->n] = ldg_consistency_text(t, old, n, &p->text[p->n]);
+            p->n++;
+        }
+    }
+    ldg_txn_abort(t);
+    assert_true(p->n <= cap);
+}
+
+static void
+l999_release(struct l999_proofs *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->text[i]);
+    free(p->text);
+    free(p->rc);
+}
+
+static void
+l999_same(const struct l999_proofs *a, const struct l999_proofs *b)
+{
+    assert_int_equal(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->rc[i] != 0 || b->rc[i] != 0)
+            fail_msg("proof %zu: %s before, %s after", i,
+                     ldg_strerror(a->rc[i]), ldg_strerror(b->rc[i]));
+        assert_string_equal(a->text[i], b->text[i]);
+    }
+}
+
+/* What a prune needs of the tree at store layout 999: the proofs of
+ * every event from the first kept leaf on and the consistency proofs
+ * between its sizes are the same bytes as before the prune; a proof
+ * that needs a dropped hash is LDG_EPRUNED with a message naming the
+ * archive; verify --full checks the rest and counts what it could not; a
+ * second prune drops the next tiles. */
+static void
+test_horizon__layout_999_prune_drops_only_what_proofs_of_pruned_need(
+    void **state)
+{
+    struct l999_proofs before, after;
+    struct ldg_prune_report pr;
+    struct ldg_verify_report r;
+    struct ldg_txn *t;
+    uint8_t tile[LDG_TILE_BYTES];
+    char dir[256], *text = NULL;
+    uint64_t size, kept;
+    struct ldg_ledger *l;
+    (void)state;
+
+    l = l999_ledger(dir, sizeof dir, 999);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_txn_size(t, &size), 0);
+    assert_int_equal(size, L999_SIZE);
+    assert_int_equal(ldg_checkpoint_floor(t, L999_SIZE * 9 / 10, &size), 0);
+    assert_int_equal(size, L999_HZ);
+    ldg_txn_abort(t);
+    l999_collect(l, L999_KEPT, &before);
+    l999_prune(l, dir, L999_HZ, "a1.seg", &pr);
+    assert_int_equal(pr.tiles, L999_KEPT / LDG_TILE_WIDTH);
+    l999_collect(l, L999_KEPT, &after);
+    l999_same(&before, &after);
+    l999_release(&before);
+    l999_release(&after);
+
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_tree_kept_from(t, &kept), 0);
+    assert_int_equal(kept, L999_KEPT);
+    /* the dropped tiles are gone; the one of the last pruned event and
+     * every later one stays */
+    for (uint64_t n = 0; n < L999_SIZE / LDG_TILE_WIDTH; n++)
+        assert_int_equal(ldg_tree_tile_get(t, 0, n, tile),
+                         n < L999_KEPT / LDG_TILE_WIDTH ? LDG_ENOTFOUND : 0);
+    /* what needs a dropped hash says so, naming the archive */
+    assert_int_equal(ldg_proof_text(t, 5, 0, &text), LDG_EPRUNED);
+    assert_null(text);
+    assert_non_null(strstr(ldg_errmsg(l), "no inclusion proof of event 5"));
+    assert_non_null(strstr(ldg_errmsg(l), "store layout 999"));
+    assert_non_null(strstr(ldg_errmsg(l), "into the archive with SHA-256"));
+    assert_int_equal(ldg_proof_text(t, L999_KEPT - 1, 0, &text), LDG_EPRUNED);
+    assert_int_equal(ldg_consistency_text(t, 1000, 0, &text), LDG_EPRUNED);
+    assert_non_null(
+        strstr(ldg_errmsg(l), "no consistency proof from size 1000"));
+    assert_int_equal(ldg_consistency_text(t, L999_KEPT - 1, 0, &text),
+                     LDG_EPRUNED);
+    /* a pruned event of the kept tile still has its proof */
+    assert_int_equal(ldg_proof_text(t, L999_KEPT, 0, &text), 0);
+    free(text);
+    assert_int_equal(ldg_proof_text(t, L999_HZ - 1, 0, &text), 0);
+    free(text);
+    ldg_txn_abort(t);
+
+    /* verify --full: the kept part, and what it did not check counted
+     * (the checkpoints 1 (genesis), 2, 39, 294, 550, 850, 857, 1636, 1638,
+     * 1893 and 2406; 1024 and 1536 are checked from the level-8 hashes) */
+    if (ldg_verify(l, LDG_VERIFY_FULL, 0, &r, NULL, NULL) != 0)
+        fail_msg("verify --full: %s at %llu", r.what,
+                 (unsigned long long)r.bad_seq);
+    assert_int_equal(r.tree_from, L999_KEPT);
+    assert_int_equal(r.checkpoints_unchecked, 11);
+    assert_int_equal(ldg_verify(l, 0, 0, &r, NULL, NULL), 0);
+
+    /* a second prune: the tiles up to the new one of its last event */
+    l999_prune(l, dir, L999_HZ2, "a2.seg", &pr);
+    assert_int_equal(pr.tiles, (L999_KEPT2 - L999_KEPT) / LDG_TILE_WIDTH);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_tree_kept_from(t, &kept), 0);
+    assert_int_equal(kept, L999_KEPT2);
+    assert_int_equal(ldg_proof_text(t, L999_KEPT2 - 1, 0, &text),
+                     LDG_EPRUNED);
+    assert_int_equal(ldg_proof_text(t, L999_KEPT2, 0, &text), 0);
+    free(text);
+    ldg_txn_abort(t);
+    if (ldg_verify(l, LDG_VERIFY_FULL, 0, &r, NULL, NULL) != 0)
+        fail_msg("verify --full after the second prune: %s at %llu", r.what,
+                 (unsigned long long)r.bad_seq);
+    assert_int_equal(r.tree_from, L999_KEPT2);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* At a released layout a prune keeps every tree hash, as before. */
+static void
+test_horizon__layout_8_prune_keeps_every_tree_hash(void **state)
+{
+    struct ldg_prune_report pr;
+    struct ldg_verify_report r;
+    struct ldg_txn *t;
+    char dir[256], *text = NULL;
+    uint64_t kept = 1;
+    struct ldg_ledger *l;
+    (void)state;
+
+    l = l999_ledger(dir, sizeof dir, 0);
+    l999_prune(l, dir, L999_HZ, "a1.seg", &pr);
+    assert_int_equal(pr.tiles, 0);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_tree_kept_from(t, &kept), 0);
+    assert_int_equal(kept, 0);
+    assert_int_equal(ldg_proof_text(t, 5, 0, &text), 0);
+    free(text);
+    assert_int_equal(ldg_consistency_text(t, 1000, 0, &text), 0);
+    free(text);
+    ldg_txn_abort(t);
+    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    assert_int_equal(r.tree_from, 0);
+    assert_int_equal(r.checkpoints_unchecked, 0);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -854,6 +1090,9 @@ main(void)
             test_horizon__second_prune_names_its_first, setup, teardown),
         cmocka_unit_test(test_horizon__prune_of_a_revoked_key),
         cmocka_unit_test(test_horizon__prune_of_keys_with_long_names_and_roles),
+        cmocka_unit_test(
+            test_horizon__layout_999_prune_drops_only_what_proofs_of_pruned_need),
+        cmocka_unit_test(test_horizon__layout_8_prune_keeps_every_tree_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
