@@ -724,30 +724,64 @@ ldg_keys_expire(struct ldg_ledger *l, uint64_t *next_ns, unsigned *ended)
     return rc;
 }
 
-int
-ldg_keys_anchor_get(struct ldg_ledger *l, const char *name, uint8_t anchor[32],
-                    uint64_t *t0_ns, uint64_t *period_ns, uint64_t *seq)
+static int
+pin_cmp(const void *a, const void *b)
 {
-    struct ldg_key_state ks;
+    const struct ldg_anchor_pin *x = a, *y = b;
+    int xl = strcmp(x->name, LDG_LOG_KEY_NAME) == 0;
+    int yl = strcmp(y->name, LDG_LOG_KEY_NAME) == 0;
+    if (xl != yl)
+        return yl - xl;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int
+ldg_keys_anchors(struct ldg_ledger *l, struct ldg_anchor_pin **out, size_t *n)
+{
+    struct ldg_keyinfo *ki = NULL;
+    struct ldg_anchor_pin *p = NULL;
     struct ldg_txn *t = NULL;
-    struct eprec r;
+    size_t nk = 0, np = 0;
     int rc;
 
-    if (name == NULL)
-        name = LDG_LOG_KEY_NAME;
+    *out = NULL;
+    *n = 0;
+    if ((rc = ldg_keys_list(l, &ki, &nk)) < 0)
+        return rc;
+    if (nk > 0 && (p = calloc(nk, sizeof *p)) == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
-        return rc;
-    rc = ldg_keys_lookup_name(t, name, &ks);
-    if (rc == 0)
-        rc = rec_get(t, ks.key_id, &r);
+        goto out;
+    for (size_t i = 0; i < nk; i++) {
+        struct eprec r;
+        if ((rc = rec_get(t, ki[i].key_id, &r)) == LDG_ENOTFOUND)
+            continue;
+        if (rc < 0)
+            goto out;
+        snprintf(p[np].key_id, sizeof p[np].key_id, "%s", ki[i].key_id);
+        snprintf(p[np].name, sizeof p[np].name, "%s", ki[i].name);
+        memcpy(p[np].anchor, r.par.anchor, 32);
+        p[np].t0_ns = r.par.t0_ns;
+        p[np].period_ns = r.par.len_ns;
+        p[np].seq = r.anchor_seq;
+        np++;
+    }
+    rc = 0;
+    if (np > 1)
+        qsort(p, np, sizeof *p, pin_cmp);
+out:
     ldg_txn_abort(t);
-    if (rc < 0)
-        return rc;
-    memcpy(anchor, r.par.anchor, 32);
-    *t0_ns = r.par.t0_ns;
-    *period_ns = r.par.len_ns;
-    *seq = r.anchor_seq;
-    return 0;
+    free(ki);
+    if (rc < 0 || np == 0) {
+        free(p);
+        p = NULL;
+        np = 0;
+    }
+    *out = p;
+    *n = np;
+    return rc < 0 ? rc : 0;
 }
 
 /* One key's chain while listing. */

@@ -1294,6 +1294,12 @@ struct ldg_segment_verify_opts {
      * NULL takes the segment's own key (then it proves only that it is
      * consistent with itself: the caller says so). */
     const char *trusted_vkey;
+    /* Epoch anchors the caller pins, or NULL (ldg_anchor_pin): a segment
+     * whose key.anchored of a pinned key differs, or is missing while a
+     * seal of the key after the pin's seq is in it, or whose seals of the
+     * key after that seq carry no epoch part, fails LDG_SEGCHK_SEALS. */
+    const struct ldg_anchor_pin *anchors;
+    size_t nanchors;
     uint64_t record_max; /* bytes one record may have; 0 =
                             LDG_SEGMENT_RECORD_MAX */
     uint64_t raw_max;    /* bytes the stream may decompress to in all; 0:

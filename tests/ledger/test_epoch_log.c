@@ -8,7 +8,8 @@
  * `ledger verify`, naming the event and the epoch; the same re-sealing on
  * a ledger without epochs (today's) verifies. A second anchor, a state
  * file restored from a backup and a power cut during an advance; no file
- * under the ledger directory holds a past epoch's secret.
+ * under the ledger directory holds a past epoch's secret. The anchors a
+ * verifier pins (ldg_keys_anchors).
  */
 #include "tests/ledger/epoch_fx.h"
 
@@ -39,6 +40,36 @@ test_epoch_log__verifies_and_lists(void **state)
     assert_true(rows[1].start_ns > T0 + 21 * SEC);
     assert_true(rows[3].start_ns > T0 + 135 * SEC);
     free(rows);
+}
+
+/* What `keys verifier` names for a verifier to pin: each anchored key's
+ * anchor, the log key's first, as its key.anchored says. */
+static void
+test_epoch_log__anchors_listed(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_anchor_pin *p;
+    uint64_t seq;
+    size_t n;
+
+    assert_int_equal(ldg_keys_add(f->l, "bob", NULL, NULL), 0);
+    assert_int_equal(ldg_keys_anchors(f->l, &p, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(p[0].name, "log");
+    assert_string_equal(p[0].key_id, f->l->log_key->key_id);
+    assert_int_equal(p[0].seq, 3);
+    assert_int_equal(p[0].t0_ns, T0 + 10 * SEC);
+    assert_int_equal(p[0].period_ns, 60 * SEC);
+    free(p);
+    clock_ns = T0 + 140 * SEC;
+    assert_int_equal(ldg_keys_anchor(f->l, "bob", 5 * SEC, &seq), 0);
+    assert_int_equal(ldg_keys_anchors(f->l, &p, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(p[0].name, "log");
+    assert_string_equal(p[1].name, "bob");
+    assert_int_equal(p[1].seq, seq);
+    assert_int_equal(p[1].period_ns, 5 * SEC);
+    free(p);
 }
 
 /* The control: on a ledger without epochs (what today's build makes),
@@ -444,6 +475,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         TE(test_epoch_log__verifies_and_lists),
+        TE(test_epoch_log__anchors_listed),
         TE(test_epoch_log__without_epochs_the_past_is_resignable),
         TE(test_epoch_log__resealed_by_current_epoch_refused),
         TE(test_epoch_log__same_event_resigned_by_current_refused),
