@@ -576,6 +576,61 @@ seal_epoch(struct vctx *v, struct vev *e, struct vanchor *as, size_t na,
     at->start = start;
 }
 
+/* The checkpoint's epoch line (FORMAT.md 5.1), whole in a bundle: once
+ * the log key's seals in the bundle are under epoch keys, the checkpoint
+ * carries a signature by an epoch key certified from the log key's
+ * anchor a, at or after the epoch of its last seal in the bundle (lg,
+ * NULL when none is under an epoch). Appends to tail what it checked. */
+static void
+checkpoint_epoch(struct vctx *v, const struct vanchor *a,
+                 const struct vsealat *lg, struct fails *f, char *tail,
+                 size_t cap)
+{
+    const char *note = (const char *)v->ck->data;
+    const struct bmember *line;
+    unsigned long long sz = (unsigned long long)v->cksize;
+    size_t tlen = 0;
+    uint32_t p = 0, j = 0;
+    char err[512];
+    int rc;
+
+    for (size_t i = v->ck->len; i >= 2 && tlen == 0; i--)
+        if (note[i - 1] == '\n' && note[i - 2] == '\n')
+            tlen = i - 1;
+    line = bundle_get(&v->b, B_CHECKPOINT_EPOCH);
+    rc = ldg_epoch_checkpoint_check(
+        note, v->ck->len, tlen, line ? (const char *)line->data : "",
+        line ? line->len : 0, v->ck_origin, a->anchor, a->t0, a->len, &p, &j,
+        err, sizeof err);
+    if (rc == LDG_ENOTFOUND) {
+        if (lg != NULL)
+            bv_fail_add(f,
+                        "the checkpoint of size %llu carries no signature by "
+                        "an epoch key, but the log key seals with epoch keys "
+                        "(epoch %u.%u, its seal %llu in the bundle): signed "
+                        "again by the log key alone?",
+                        sz, lg->period, lg->sub, (unsigned long long)lg->seal);
+        return;
+    }
+    if (rc < 0) {
+        bv_fail_add(f,
+                    "the checkpoint of size %llu, by the log key's epoch: %s",
+                    sz, err);
+        return;
+    }
+    if (lg != NULL && (p < lg->period || (p == lg->period && j < lg->sub))) {
+        bv_fail_add(f,
+                    "the checkpoint of size %llu is signed by epoch %u.%u of "
+                    "the log key, before epoch %u.%u of its seal %llu in the "
+                    "bundle (a key's epochs never go back)",
+                    sz, p, j, lg->period, lg->sub,
+                    (unsigned long long)lg->seal);
+        return;
+    }
+    snprintf(tail + strlen(tail), cap - strlen(tail),
+             "; the checkpoint signed by epoch %u.%u of the log key too", p, j);
+}
+
 /* Epoch keys (docs/EPOCHS.md): every seal of a key the bundle shows
  * anchored (a proven key.anchored before it) carries an epoch part that
  * verifies from the anchor, and every event it seals is dated at or after
@@ -589,7 +644,7 @@ bv_check_epochs(struct vctx *v)
     struct fails f = {{0}, 0};
     uint64_t checked = 0, unchecked = 0;
     size_t na = 0, nat = 0, nanch = 0, npin = v->o->nanchors;
-    char tail[240] = "";
+    char tail[320] = "";
 
     /* the caller's pins first: a bundle's key.anchored of a pinned key
      * must be the pin, and the key's seals after it carry epochs even
@@ -650,6 +705,18 @@ bv_check_epochs(struct vctx *v)
                  "; the epoch part of %llu seals not checked (their key was "
                  "anchored before the ledger's horizon)",
                  (unsigned long long)unchecked);
+    if (f.n == 0 && v->ck_ok && v->ck != NULL) {
+        const struct vanchor *la = NULL;
+        const struct vsealat *lg = NULL;
+        for (size_t k = 0; k < na; k++)
+            if (strcmp(as[k].id, v->logid) == 0)
+                la = &as[k];
+        for (size_t k = 0; k < nat; k++)
+            if (strcmp(at[k].id, v->logid) == 0 && at[k].epoch)
+                lg = &at[k];
+        if (la != NULL && (!la->pinned || la->seen || lg != NULL))
+            checkpoint_epoch(v, la, lg, &f, tail, sizeof tail);
+    }
     if (npin > 0)
         snprintf(tail + strlen(tail), sizeof tail - strlen(tail),
                  "; %zu pinned anchor%s held to the bundle", npin,
