@@ -317,7 +317,8 @@ cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
     int looks_vkey = strchr(arg, '+') != NULL;
 
     if (stat(arg, &st) != 0 && looks_vkey) {
-        snprintf(buf, cap, "%s", arg);
+        /* (its first line: `keys verifier` names anchors after it) */
+        snprintf(buf, cap, "%.*s", (int)strcspn(arg, "\r\n"), arg);
         return 0;
     }
     f = fopen(arg, "r");
@@ -333,10 +334,282 @@ cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
     return 0;
 }
 
+/* One field of a pinned anchor (an "anchor" line's NAME=VALUE, or a
+ * member of -o json's anchor object, as text): 0, or EX_USAGE after
+ * naming the field. *have gets the field's bit. */
 static int
-trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
+pin_field(struct cli *c, const char *where, struct ldg_anchor_pin *p,
+          const char *field, const char *val, unsigned *have)
 {
-    return cli_vkey_arg(c, "--trusted-key", arg, buf, cap);
+    static const char *const names[] = {"key_id",    "pub", "t0",
+                                        "period_ns", "seq", "name"};
+    uint64_t n = 0;
+    unsigned i;
+
+    for (i = 0; i < 6 && strcmp(field, names[i]) != 0; i++)
+        ;
+    if (i == 6)
+        return cli_usage_err(c,
+                             "--trusted-key: %s: unknown field '%s' (an "
+                             "anchor has key_id, pub, t0, period_ns, seq "
+                             "and name)",
+                             where, field);
+    if (*have & (1u << i))
+        return cli_usage_err(c, "--trusted-key: %s: field '%s' given twice",
+                             where, field);
+    *have |= 1u << i;
+    if (i >= 2 && i <= 4 && cli_parse_u64(val, &n) < 0)
+        return cli_usage_err(c,
+                             "--trusted-key: %s: field '%s' is not a "
+                             "number: '%s'",
+                             where, field, val);
+    switch (i) {
+    case 0:
+        if (strlen(val) != LDG_KEYID_LEN ||
+            strspn(val, "0123456789abcdef") != LDG_KEYID_LEN)
+            return cli_usage_err(c,
+                                 "--trusted-key: %s: field 'key_id' is not "
+                                 "%d lowercase hex digits: '%s'",
+                                 where, LDG_KEYID_LEN, val);
+        memcpy(p->key_id, val, LDG_KEYID_LEN + 1);
+        return 0;
+    case 1:
+        if (strlen(val) != 64 || ldg_unhex(p->anchor, 32, val) < 0)
+            return cli_usage_err(c,
+                                 "--trusted-key: %s: field 'pub' is not 64 "
+                                 "hex digits: '%s'",
+                                 where, val);
+        return 0;
+    case 2:
+        p->t0_ns = n;
+        return 0;
+    case 3:
+        /* FORMAT.md 5.1: 1 s to 366 days */
+        if (n < 1000000000ull || n > 31622400000000000ull)
+            return cli_usage_err(c,
+                                 "--trusted-key: %s: field 'period_ns' %s "
+                                 "is not 1 s to 366 days",
+                                 where, val);
+        p->period_ns = n;
+        return 0;
+    case 4:
+        p->seq = n;
+        return 0;
+    default:
+        if (*val == '\0' || strlen(val) > LDG_NAME_MAX)
+            return cli_usage_err(c,
+                                 "--trusted-key: %s: field 'name' is empty "
+                                 "or too long",
+                                 where);
+        snprintf(p->name, sizeof p->name, "%s", val);
+        return 0;
+    }
+}
+
+/* A pin complete (have: its fields' bits), added to *pins unless the same
+ * is there: 0 or EX_USAGE. */
+static int
+pin_add(struct cli *c, const char *where, const struct ldg_anchor_pin *p,
+        unsigned have, struct ldg_anchor_pin **pins, size_t *npins)
+{
+    static const char *const need[] = {"key_id", "pub", "t0", "period_ns",
+                                       "seq"};
+    struct ldg_anchor_pin *n;
+
+    for (unsigned i = 0; i < 5; i++)
+        if (!(have & (1u << i)))
+            return cli_usage_err(c, "--trusted-key: %s: field '%s' is missing",
+                                 where, need[i]);
+    for (size_t i = 0; i < *npins; i++) {
+        struct ldg_anchor_pin *q = &(*pins)[i];
+        if (strcmp(q->key_id, p->key_id) != 0)
+            continue;
+        if (memcmp(q->anchor, p->anchor, 32) != 0 || q->t0_ns != p->t0_ns ||
+            q->period_ns != p->period_ns || q->seq != p->seq)
+            return cli_usage_err(c,
+                                 "--trusted-key: %s: a second, different "
+                                 "anchor of key %s",
+                                 where, p->key_id);
+        return 0;
+    }
+    if ((n = realloc(*pins, (*npins + 1) * sizeof *n)) == NULL) {
+        cli_err(c, "out of memory");
+        return EX_OSERR;
+    }
+    *pins = n;
+    n[(*npins)++] = *p;
+    return 0;
+}
+
+/* An object of -o json's "anchor" or "anchors". */
+static int
+pin_json(struct cli *c, const char *where, json_t *o,
+         struct ldg_anchor_pin **pins, size_t *npins)
+{
+    struct ldg_anchor_pin p;
+    unsigned have = 0;
+    const char *k;
+    json_t *v;
+    int rc;
+
+    if (!json_is_object(o))
+        return cli_usage_err(c, "--trusted-key: %s is not an object", where);
+    memset(&p, 0, sizeof p);
+    json_object_foreach(o, k, v)
+    {
+        char num[24];
+        const char *text = json_string_value(v);
+        if (json_is_integer(v) && json_integer_value(v) >= 0) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+            text = num;
+        }
+        if (text == NULL)
+            text = "(not a string or a number)";
+        if ((rc = pin_field(c, where, &p, k, text, &have)) != 0)
+            return rc;
+    }
+    return pin_add(c, where, &p, have, pins, npins);
+}
+
+/* What `ledger keys verifier -o json` prints: {"verifier", "anchor"
+ * (the log key's), "anchors" (every anchored key's)}. */
+static int
+trust_json(struct cli *c, const char *text, char *vkey, size_t cap,
+           struct ldg_anchor_pin **pins, size_t *npins)
+{
+    json_error_t je;
+    json_t *o = json_loads(text, 0, &je), *a;
+    const char *vk;
+    size_t i;
+    int rc = 0;
+
+    if (o == NULL || !json_is_object(o)) {
+        json_decref(o);
+        return cli_usage_err(c,
+                             "--trusted-key: not what `ledger keys verifier "
+                             "-o json` prints: %s",
+                             o == NULL ? je.text : "not an object");
+    }
+    vk = json_string_value(json_object_get(o, "verifier"));
+    if (vk == NULL || strlen(vk) >= cap || strchr(vk, '+') == NULL) {
+        json_decref(o);
+        return cli_usage_err(c, "--trusted-key: field 'verifier' is missing "
+                                "or not a verifier key");
+    }
+    snprintf(vkey, cap, "%s", vk);
+    if ((a = json_object_get(o, "anchor")) != NULL)
+        rc = pin_json(c, "anchor", a, pins, npins);
+    a = json_object_get(o, "anchors");
+    if (rc == 0 && a != NULL && !json_is_array(a))
+        rc = cli_usage_err(c, "--trusted-key: field 'anchors' is not an "
+                              "array");
+    for (i = 0; rc == 0 && i < json_array_size(a); i++) {
+        char where[48];
+        snprintf(where, sizeof where, "anchors[%zu]", i);
+        rc = pin_json(c, where, json_array_get(a, i), pins, npins);
+    }
+    json_decref(o);
+    return rc;
+}
+
+/* What `ledger keys verifier` prints: the verifier key, then a line
+ * "anchor key_id=... pub=... t0=... period_ns=... seq=... name=..." for
+ * each anchored key. */
+static int
+trust_lines(struct cli *c, char *text, char *vkey, size_t cap,
+            struct ldg_anchor_pin **pins, size_t *npins)
+{
+    char *line = text, *next;
+    int no = 1, rc;
+
+    next = line + strcspn(line, "\n");
+    if (*next)
+        *next++ = '\0';
+    line[strcspn(line, "\r")] = '\0';
+    snprintf(vkey, cap, "%s", line);
+    for (line = next; *line; line = next) {
+        struct ldg_anchor_pin p;
+        unsigned have = 0;
+        char where[40], *tok, *save = NULL;
+        no++;
+        next = line + strcspn(line, "\n");
+        if (*next)
+            *next++ = '\0';
+        line[strcspn(line, "\r")] = '\0';
+        if (line[strspn(line, " \t")] == '\0')
+            continue;
+        snprintf(where, sizeof where, "line %d", no);
+        if (strncmp(line, "anchor ", 7) != 0)
+            return cli_usage_err(c,
+                                 "--trusted-key: %s is not an anchor line "
+                                 "(\"anchor key_id=... pub=... t0=... "
+                                 "period_ns=... seq=...\", what `ledger keys "
+                                 "verifier` prints)",
+                                 where);
+        memset(&p, 0, sizeof p);
+        for (tok = strtok_r(line + 7, " \t", &save); tok != NULL;
+             tok = strtok_r(NULL, " \t", &save)) {
+            char *eq = strchr(tok, '=');
+            if (eq == NULL)
+                return cli_usage_err(c,
+                                     "--trusted-key: %s: '%s' is not "
+                                     "FIELD=VALUE",
+                                     where, tok);
+            *eq = '\0';
+            if ((rc = pin_field(c, where, &p, tok, eq + 1, &have)) != 0)
+                return rc;
+        }
+        if ((rc = pin_add(c, where, &p, have, pins, npins)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+cli_trust_arg(struct cli *c, const char *arg, char *vkey, size_t cap,
+              struct ldg_anchor_pin **pins, size_t *npins)
+{
+    struct stat st;
+    char *text;
+    int rc;
+
+    *pins = NULL;
+    *npins = 0;
+    if (stat(arg, &st) != 0 && strchr(arg, '+') != NULL) {
+        if ((text = strdup(arg)) == NULL)
+            return EX_OSERR;
+    } else {
+        /* a file: what `keys verifier` (-o json) wrote, 64 KiB at most */
+        FILE *f = fopen(arg, "r");
+        size_t n = 0;
+        text = f ? malloc(65537) : NULL;
+        if (text != NULL)
+            n = fread(text, 1, 65537, f);
+        if (f == NULL || text == NULL || ferror(f) || n == 0 || n > 65536) {
+            cli_err(c, "--trusted-key: cannot read %s: %s", arg,
+                    f == NULL      ? strerror(errno)
+                    : text == NULL ? "out of memory"
+                    : ferror(f)    ? strerror(errno)
+                    : n == 0       ? "empty"
+                                   : "larger than 64 KiB: not a verifier key");
+            if (f)
+                fclose(f);
+            free(text);
+            return n > 65536 ? EX_DATAERR : EX_NOINPUT;
+        }
+        fclose(f);
+        text[n] = '\0';
+    }
+    rc = text[strspn(text, " \t\r\n")] == '{'
+             ? trust_json(c, text, vkey, cap, pins, npins)
+             : trust_lines(c, text, vkey, cap, pins, npins);
+    free(text);
+    if (rc != 0) {
+        free(*pins);
+        *pins = NULL;
+        *npins = 0;
+    }
+    return rc;
 }
 
 int
@@ -384,7 +657,9 @@ cli_bundle_opt(struct cli *c, struct cli_bundle_args *b, int id,
         b->file = value;
         return 1;
     case CLI_OPT_BUNDLE_KEY:
-        if ((rc = trusted_key(c, value, b->key, sizeof b->key)) != 0)
+        free(b->pins);
+        if ((rc = cli_trust_arg(c, value, b->key, sizeof b->key, &b->pins,
+                                &b->npins)) != 0)
             return -rc;
         b->have_key = 1;
         return 1;
@@ -421,6 +696,8 @@ cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
     *out = NULL;
     memset(&o, 0, sizeof o);
     o.trusted_vkey = b->have_key ? b->key : NULL;
+    o.anchors = b->pins;
+    o.nanchors = b->npins;
     o.insecure_trust_bundle_key = b->insecure;
     cli_bundle_limits(&o.limits, b->max_bytes);
     r = malloc(sizeof *r);

@@ -507,6 +507,8 @@ void cli_progress_done(const struct cli *c);
 struct cli_bundle_args {
     const char *file;
     char key[1024];
+    struct ldg_anchor_pin *pins; /* --trusted-key's anchors (free()) */
+    size_t npins;
     int have_key, insecure;
     uint64_t max_bytes; /* 0: the reader's defaults */
 };
@@ -531,6 +533,14 @@ int cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
  * 0 with buf set, or EX_NOINPUT after printing why the file is unreadable. */
 int cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
                  size_t cap);
+/* --trusted-key of verify-bundle and the --bundle readers: what `ledger
+ * keys verifier` prints (the verifier key, then an "anchor FIELD=VALUE
+ * ..." line for each anchored key), or its -o json, given as the text or
+ * a file holding it. 0 with vkey and *pins (free(); NULL when none);
+ * EX_NOINPUT (a file that cannot be read), EX_USAGE (a malformed anchor,
+ * naming the field), after printing why. */
+int cli_trust_arg(struct cli *c, const char *arg, char *vkey, size_t cap,
+                  struct ldg_anchor_pin **pins, size_t *npins);
 /* verify-bundle's exit code for a bundle reader's code (a missing trust
  * anchor is a usage error), and --max-bytes N as the reader's limits. */
 int cli_bundle_exit(int rc);

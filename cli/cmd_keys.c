@@ -129,26 +129,56 @@ keys_epochs(struct cli *c, struct ldg_ledger *l)
 }
 
 /* ledger keys verifier: the log's verifier key, one line (what
- * verify-bundle --trusted-key and C2SP tools read); -o json names the log
- * key's epoch anchor too, when it has one. */
-static void
+ * verify-bundle --trusted-key and C2SP tools read), then, for each key
+ * with epoch keys, the anchor a verifier pins (verify-bundle
+ * --trusted-key takes the whole: docs/EPOCHS.md):
+ *
+ *   anchor name=log key_id=HEX16 pub=HEX64 t0=NS period_ns=NS seq=N
+ *
+ * -o json: {"verifier", "anchor" (the log key's), "anchors" (every
+ * anchored key's, the log key's first)}. */
+static int
 keys_verifier(struct cli *c, struct ldg_ledger *l, const char *vkey)
 {
-    uint8_t anchor[32];
-    uint64_t t0, len, seq;
-    char hex[65];
-    json_t *o;
+    struct ldg_anchor_pin *p = NULL;
+    json_t *o, *arr;
+    size_t n = 0;
+    int rc;
 
-    if (c->out == OUT_HUMAN ||
-        ldg_keys_anchor_get(l, NULL, anchor, &t0, &len, &seq) < 0) {
+    if ((rc = ldg_keys_anchors(l, &p, &n)) < 0)
+        return cli_fail(c, l, rc);
+    if (c->out == OUT_HUMAN || n == 0) {
         cli_print_text(c, "verifier", vkey);
-        return;
+        for (size_t i = 0; c->out == OUT_HUMAN && i < n; i++) {
+            char hex[65];
+            ldg_hex(hex, p[i].anchor, 32);
+            printf("anchor name=%s key_id=%s pub=%s t0=%llu period_ns=%llu "
+                   "seq=%llu\n",
+                   p[i].name, p[i].key_id, hex, (unsigned long long)p[i].t0_ns,
+                   (unsigned long long)p[i].period_ns,
+                   (unsigned long long)p[i].seq);
+        }
+        free(p);
+        return EX_OK;
     }
-    ldg_hex(hex, anchor, 32);
-    o = json_pack("{s:s, s:{s:s, s:I, s:I, s:I}}", "verifier", vkey, "anchor",
-                  "pub", hex, "t0", (json_int_t)t0, "period_ns",
-                  (json_int_t)len, "seq", (json_int_t)seq);
+    o = json_pack("{s:s}", "verifier", vkey);
+    arr = json_array();
+    for (size_t i = 0; o && arr && i < n; i++) {
+        char hex[65];
+        json_t *a;
+        ldg_hex(hex, p[i].anchor, 32);
+        a = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name", p[i].name,
+                      "key_id", p[i].key_id, "pub", hex, "t0",
+                      (json_int_t)p[i].t0_ns, "period_ns",
+                      (json_int_t)p[i].period_ns, "seq", (json_int_t)p[i].seq);
+        if (i == 0 && strcmp(p[i].name, "log") == 0)
+            json_object_set(o, "anchor", a);
+        json_array_append_new(arr, a);
+    }
+    json_object_set_new(o, "anchors", arr);
+    free(p);
     cli_print_json(c, o);
+    return EX_OK;
 }
 
 /* ledger keys anchor|advance [NAME] */
@@ -536,7 +566,7 @@ cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
         rc = keys_list(c, l);
     } else if (strcmp(sub, "verifier") == 0) {
         ldg_verifier_key(l, what, sizeof what);
-        keys_verifier(c, l, what);
+        rc = keys_verifier(c, l, what);
     } else if (strcmp(sub, "revoke") == 0) {
         rc = ldg_keys_revoke(l, pos[1], x->reason, &seq);
         snprintf(what, sizeof what, "key %s revoked", pos[1]);
@@ -575,13 +605,22 @@ CLI_COMMAND(
     "list` shows who holds each key (HELD: ledger, writer, or none when a "
     "ledger-held key's file is gone) and how many events its seals cover "
     "(SEALED; in a format 2 ledger, the \"first\" its next seal carries: "
-    "-o json \"sealed\").",
+    "-o json \"sealed\")."
+    "\n\n"
+    "`keys verifier` prints the log's verifier key (what verify-bundle "
+    "--trusted-key and C2SP tools read), then, on a ledger with epoch "
+    "keys, one line a key with an anchor: `anchor name=N key_id=ID "
+    "pub=HEX t0=NS period_ns=NS seq=S` (-o json: \"verifier\", \"anchor\" "
+    "the log key's, \"anchors\" every key's). Given whole to verify-bundle "
+    "--trusted-key, the anchors are pinned: a bundle whose anchor was "
+    "removed and its seals signed again by the log key is refused "
+    "(docs/EPOCHS.md).",
     keys_opts, CLI_OUT_BASIC,
     "# prints \"seq 5: key runtime (id 3f9a1c2e5b7d0a41) added\"\n"
     "ledger keys add runtime --roles run,route\n"
     "ledger keys list\n"
     "ledger keys revoke runtime --reason 'host reinstalled'\n"
-    "# give this to whoever verifies your bundles\n"
+    "# give this to whoever verifies your bundles (with its anchors)\n"
     "ledger keys verifier > box.vkey\n"
     "# forward-secure evidence, in development (a ledger at store layout\n"
     "# 999): `ledger keys anchor --epoch 60` seals the log key's events\n"

@@ -108,7 +108,9 @@ report_json(const char *file, const struct ldg_bundle_report *r,
 
 struct vb_args {
     struct ldg_bundle_verify_opts o;
-    char key[1024];                    /* --trusted-key's */
+    char key[1024];              /* --trusted-key's */
+    struct ldg_anchor_pin *pins; /* ... and its anchors */
+    size_t npins;
     const char *ckpt_file, *wkeys[32]; /* --trusted-checkpoint, --witness-key */
     size_t nw;
     uint64_t quorum;
@@ -129,8 +131,11 @@ vb_opt(struct cli *c, void *args, int id, struct cli_args *a)
 
     switch (id) {
     case 'k':
-        rc = cli_vkey_arg(c, "--trusted-key", val, x->key, sizeof x->key);
+        free(x->pins);
+        rc = cli_trust_arg(c, val, x->key, sizeof x->key, &x->pins, &x->npins);
         x->o.trusted_vkey = x->key;
+        x->o.anchors = x->pins;
+        x->o.nanchors = x->npins;
         return rc;
     case 'c':
         if (x->ckpt_file != NULL)
@@ -165,9 +170,12 @@ vb_opt(struct cli *c, void *args, int id, struct cli_args *a)
 static const struct cli_opt verify_bundle_opts[] = {
     CLI_VALUE('k', 0, "trusted-key", "VKEY|FILE",
               "the log's verifier key as you received it from the box's "
-              "owner (`ledger keys verifier`), or a file holding it (an "
-              "argument without '+' is a file); required unless "
-              "--insecure-trust-bundle-key"),
+              "owner (`ledger keys verifier`, plain or -o json), or a file "
+              "holding it (an argument without '+' is a file); required "
+              "unless --insecure-trust-bundle-key. The anchor lines it "
+              "carries after the key (a ledger with epoch keys) are pinned: "
+              "a bundle whose key.anchored differs or is missing, or whose "
+              "seals after the anchor carry no epoch, is refused"),
     CLI_VALUE('c', 0, "trusted-checkpoint", "FILE",
               "a checkpoint of the log you trust (`ledger checkpoint` or "
               "`ledger checkpoint --cosigned` on the box, or a witness's): "
@@ -245,6 +253,8 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
     }
     rc = ldg_export_verify(file, o, r);
     free(ckpt);
+    free(x->pins);
+    x->pins = NULL;
     for (size_t i = 0; i < r->nchecks; i++) {
         enum ldg_check_status st = r->checks[i].status;
         fprintf(
@@ -318,11 +328,19 @@ const struct cli_command cli_cmd_verify_bundle = {
     "archive` and `export --segment` write) is checked in one pass: its "
     "events' seals, chain and bodies, and their leaves with the left edge "
     "against its checkpoint's root, stopping at the first failure "
-    "(docs/FORMAT.md section 11). Exits 0 when the bundle verifies, 1 when "
-    "a check fails, 65 when it is not a readable bundle.",
+    "(docs/FORMAT.md section 11). The anchor lines `ledger keys verifier` "
+    "prints after the key, given with it to --trusted-key, are pinned: a "
+    "bundle or segment whose key.anchored differs from one or is missing, "
+    "or whose seals after it carry no epoch part, fails naming the first "
+    "bad event and the anchor (docs/EPOCHS.md). Exits 0 when the bundle "
+    "verifies, 1 when a check fails, 64 when an anchor is malformed, 65 "
+    "when it is not a readable bundle.",
     verify_bundle_opts,
     CLI_OUT_BASIC,
     "ledger verify-bundle r1.bundle --trusted-key box.vkey\n"
+    "# the anchors of a ledger with epoch keys pinned too\n"
+    "ledger keys verifier -o json > box.json   # on the box, once\n"
+    "ledger verify-bundle r1.bundle --trusted-key box.json\n"
     "# an archive (a segment) is checked the same way\n"
     "ledger verify-bundle old.seg --trusted-key \"$(ledger --dir old keys "
     "verifier)\"\n"

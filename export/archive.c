@@ -78,7 +78,8 @@ bundle_name_kind(const char *name, uint64_t *seq)
                  {B_SUMMARY, BN_SUMMARY},
                  {B_TIMELINE, BN_TIMELINE},
                  {B_INDEX, BN_INDEX},
-                 {B_HORIZON, BN_HORIZON}};
+                 {B_HORIZON, BN_HORIZON},
+                 {B_CHECKPOINT_EPOCH, BN_CHECKPOINT_EPOCH}};
     uint64_t dummy;
 
     if (seq == NULL)

@@ -309,6 +309,15 @@ struct ldg_bundle_verify_opts {
     const char *const *witness_keys;
     size_t nwitness_keys;
     unsigned quorum;
+    /* Epoch anchors the caller pins (what `ledger keys verifier` names
+     * beside the log key), or NULL. For each, the "epochs" check (a
+     * segment's "seals") refuses a bundle whose key.anchored of that key
+     * differs from the pin, or is missing while the bundle holds a seal
+     * of the key after the pin's seq, or whose seals of the key after
+     * that seq carry no epoch part: what a bundle re-signed whole by the
+     * log key, its anchor removed, looks like (docs/EPOCHS.md). */
+    const struct ldg_anchor_pin *anchors;
+    size_t nanchors;
     struct ldg_bundle_limits limits;
     unsigned threads; /* signature-checking threads; 0 = CPUs (max 16) */
     /* If set, the bundle's members are also written under this directory

@@ -37,6 +37,9 @@
 /* a pruned ledger's: its horizon record (FORMAT.md 6.2), which
  * establishes the keys added before the horizon */
 #define B_HORIZON "horizon"
+/* a layout 999 ledger's with epoch keys: the checkpoint's epoch line,
+ * whole (FORMAT.md 5.1, docs/format-bundle.md 12.1) */
+#define B_CHECKPOINT_EPOCH "checkpoint.epoch"
 /* The bundle's one top directory (NAME/): at most this many bytes. */
 #define B_TOP_MAX 64
 /* The first line of the manifest's signed note (domain separation). */
@@ -65,7 +68,8 @@ enum bname {
     BN_SUMMARY,
     BN_TIMELINE,
     BN_INDEX,
-    BN_HORIZON
+    BN_HORIZON,
+    BN_CHECKPOINT_EPOCH
 };
 
 /* Classifies a member name against the layout's allow-list. *seq gets

@@ -445,6 +445,8 @@ bv_segment_verify(int fd, const struct ldg_bundle_verify_opts *o,
         return LDG_ENOMEM;
     memset(&so, 0, sizeof so);
     so.trusted_vkey = o->trusted_vkey;
+    so.anchors = o->anchors;
+    so.nanchors = o->nanchors;
     if (o->limits.file_bytes > LDG_SEGMENT_RECORD_MAX)
         so.record_max = o->limits.file_bytes;
     so.raw_max = o->limits.total_bytes; /* (--max-bytes, when given) */
@@ -650,6 +652,8 @@ bv_segment_each(int fd, const struct ldg_bundle_verify_opts *o,
     }
     memset(&so, 0, sizeof so);
     so.trusted_vkey = o->trusted_vkey;
+    so.anchors = o->anchors;
+    so.nanchors = o->nanchors;
     so.raw = copy_raw;
     so.raw_ctx = &copy;
     if (o->limits.file_bytes > LDG_SEGMENT_RECORD_MAX)

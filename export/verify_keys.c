@@ -367,7 +367,41 @@ struct vanchor {
     uint64_t t0, len, seq;
     int started;
     uint32_t period, sub;
+    /* the caller pinned it (ldg_anchor_pin); seen: the bundle's
+     * key.anchored of the key was found to be the pin */
+    int pinned, seen;
 };
+
+/* The first 16 hex digits of an anchor, for messages. */
+static const char *
+anchor_hex16(const struct vanchor *a, char out[17])
+{
+    ldg_hex(out, a->anchor, 8);
+    return out;
+}
+
+/* A key.anchored of a pinned key: it must be the pin. 0, or -1 after
+ * saying what differs. */
+static int
+anchor_is_pin(struct vanchor *pin, const struct vanchor *a, struct fails *f)
+{
+    char ph[17], ah[17];
+
+    if (memcmp(pin->anchor, a->anchor, 32) == 0 && pin->t0 == a->t0 &&
+        pin->len == a->len && pin->seq == a->seq) {
+        pin->seen = 1;
+        return 0;
+    }
+    bv_fail_add(f,
+                "event %llu: key.anchored of key %s names anchor %s... (t0 "
+                "%llu, period %llu ns), not the pinned anchor %s... (t0 "
+                "%llu, period %llu ns, at event %llu)",
+                (unsigned long long)a->seq, a->id, anchor_hex16(a, ah),
+                (unsigned long long)a->t0, (unsigned long long)a->len,
+                anchor_hex16(pin, ph), (unsigned long long)pin->t0,
+                (unsigned long long)pin->len, (unsigned long long)pin->seq);
+    return -1;
+}
 
 static int
 anchor_read(struct vctx *v, struct vev *e, struct vanchor *a, struct fails *f)
@@ -394,6 +428,41 @@ anchor_read(struct vctx *v, struct vev *e, struct vanchor *a, struct fails *f)
     a->len = (uint64_t)json_integer_value(len);
     a->seq = e->seq;
     return 0;
+}
+
+/* A key.anchored the bundle carries: when its key is pinned, it must be
+ * the pin; else it is the key's anchor (a second of a key fails). */
+static void
+anchor_take(struct vctx *v, struct vev *e, struct vanchor **as, size_t *na,
+            size_t *nanch, struct fails *f)
+{
+    struct vanchor a, *n;
+
+    if (anchor_read(v, e, &a, f) < 0)
+        return;
+    for (size_t k = 0; k < *na; k++) {
+        struct vanchor *x = &(*as)[k];
+        if (strcmp(x->id, a.id) != 0)
+            continue;
+        if (x->pinned && !x->seen) {
+            if (anchor_is_pin(x, &a, f) == 0)
+                (*nanch)++;
+            return;
+        }
+        bv_fail_add(f,
+                    "event %llu: key %s is anchored a second time (first at "
+                    "event %llu)",
+                    (unsigned long long)e->seq, a.id,
+                    (unsigned long long)x->seq);
+        return;
+    }
+    if ((n = realloc(*as, (*na + 1) * sizeof *n)) == NULL) {
+        bv_fail_add(f, "out of memory");
+        return;
+    }
+    *as = n;
+    n[(*na)++] = a;
+    (*nanch)++;
 }
 
 /* Where the bundle's events are along one actor's seals: a key's seals
@@ -445,6 +514,32 @@ seal_epoch(struct vctx *v, struct vev *e, struct vanchor *as, size_t na,
                     seq, sseq, seal.key_id);
         return;
     }
+    if (a->pinned && !a->seen) { /* the bundle has no key.anchored of it */
+        char ah[17];
+        uint64_t per =
+            e->ev.ts_ns >= a->t0 ? (e->ev.ts_ns - a->t0) / a->len : 0;
+        if (seal.ext != NULL && v->hz_seq > a->seq) {
+            (*unchecked)++; /* anchored before the horizon: certs pruned */
+            return;
+        }
+        if (seal.ext != NULL)
+            bv_fail_add(f,
+                        "event %llu: the bundle carries no key.anchored of "
+                        "key %s, which the pinned anchor %s... says was "
+                        "anchored at event %llu (removed?)",
+                        seq, seal.key_id, anchor_hex16(a, ah),
+                        (unsigned long long)a->seq);
+        else
+            bv_fail_add(f,
+                        "event %llu (period %llu): its seal %llu by key %s "
+                        "carries no epoch, but the pinned anchor %s... says "
+                        "the key seals with epoch keys since event %llu "
+                        "(re-signed with the key alone, its key.anchored "
+                        "removed?)",
+                        seq, (unsigned long long)per, sseq, seal.key_id,
+                        anchor_hex16(a, ah), (unsigned long long)a->seq);
+        return;
+    }
     if (seal.ext == NULL) {
         uint64_t per =
             e->ev.ts_ns >= a->t0 ? (e->ev.ts_ns - a->t0) / a->len : 0;
@@ -481,6 +576,61 @@ seal_epoch(struct vctx *v, struct vev *e, struct vanchor *as, size_t na,
     at->start = start;
 }
 
+/* The checkpoint's epoch line (FORMAT.md 5.1), whole in a bundle: once
+ * the log key's seals in the bundle are under epoch keys, the checkpoint
+ * carries a signature by an epoch key certified from the log key's
+ * anchor a, at or after the epoch of its last seal in the bundle (lg,
+ * NULL when none is under an epoch). Appends to tail what it checked. */
+static void
+checkpoint_epoch(struct vctx *v, const struct vanchor *a,
+                 const struct vsealat *lg, struct fails *f, char *tail,
+                 size_t cap)
+{
+    const char *note = (const char *)v->ck->data;
+    const struct bmember *line;
+    unsigned long long sz = (unsigned long long)v->cksize;
+    size_t tlen = 0;
+    uint32_t p = 0, j = 0;
+    char err[512];
+    int rc;
+
+    for (size_t i = v->ck->len; i >= 2 && tlen == 0; i--)
+        if (note[i - 1] == '\n' && note[i - 2] == '\n')
+            tlen = i - 1;
+    line = bundle_get(&v->b, B_CHECKPOINT_EPOCH);
+    rc = ldg_epoch_checkpoint_check(
+        note, v->ck->len, tlen, line ? (const char *)line->data : "",
+        line ? line->len : 0, v->ck_origin, a->anchor, a->t0, a->len, &p, &j,
+        err, sizeof err);
+    if (rc == LDG_ENOTFOUND) {
+        if (lg != NULL)
+            bv_fail_add(f,
+                        "the checkpoint of size %llu carries no signature by "
+                        "an epoch key, but the log key seals with epoch keys "
+                        "(epoch %u.%u, its seal %llu in the bundle): signed "
+                        "again by the log key alone?",
+                        sz, lg->period, lg->sub, (unsigned long long)lg->seal);
+        return;
+    }
+    if (rc < 0) {
+        bv_fail_add(f,
+                    "the checkpoint of size %llu, by the log key's epoch: %s",
+                    sz, err);
+        return;
+    }
+    if (lg != NULL && (p < lg->period || (p == lg->period && j < lg->sub))) {
+        bv_fail_add(f,
+                    "the checkpoint of size %llu is signed by epoch %u.%u of "
+                    "the log key, before epoch %u.%u of its seal %llu in the "
+                    "bundle (a key's epochs never go back)",
+                    sz, p, j, lg->period, lg->sub,
+                    (unsigned long long)lg->seal);
+        return;
+    }
+    snprintf(tail + strlen(tail), cap - strlen(tail),
+             "; the checkpoint signed by epoch %u.%u of the log key too", p, j);
+}
+
 /* Epoch keys (docs/EPOCHS.md): every seal of a key the bundle shows
  * anchored (a proven key.anchored before it) carries an epoch part that
  * verifies from the anchor, and every event it seals is dated at or after
@@ -493,34 +643,33 @@ bv_check_epochs(struct vctx *v)
     struct vsealat *at = NULL;
     struct fails f = {{0}, 0};
     uint64_t checked = 0, unchecked = 0;
-    size_t na = 0, nat = 0;
-    char tail[160] = "";
+    size_t na = 0, nat = 0, nanch = 0, npin = v->o->nanchors;
+    char tail[320] = "";
 
+    /* the caller's pins first: a bundle's key.anchored of a pinned key
+     * must be the pin, and the key's seals after it carry epochs even
+     * when the bundle says nothing of an anchor */
+    if (npin > 0 && (as = calloc(npin, sizeof *as)) == NULL) {
+        bv_check(v->r, "epochs", LDG_CHECK_FAIL, "out of memory");
+        return;
+    }
+    for (size_t k = 0; k < npin; k++) {
+        const struct ldg_anchor_pin *p = &v->o->anchors[k];
+        snprintf(as[na].id, sizeof as[na].id, "%s", p->key_id);
+        memcpy(as[na].anchor, p->anchor, 32);
+        as[na].t0 = p->t0_ns;
+        as[na].len = p->period_ns;
+        as[na].seq = p->seq;
+        as[na].pinned = 1;
+        na++;
+    }
     for (size_t i = 0; i < v->nev && f.n == 0; i++) {
         struct vev *e = &v->ev[i];
         struct vsealat *s = NULL;
         if (!e->decoded)
             continue;
-        if (strcmp(e->ev.type, LDG_EV_KEY_ANCHORED) == 0) {
-            struct vanchor a, *n;
-            if (anchor_read(v, e, &a, &f) < 0)
-                continue;
-            for (size_t k = 0; k < na; k++)
-                if (strcmp(as[k].id, a.id) == 0)
-                    bv_fail_add(&f,
-                                "event %llu: key %s is anchored a second "
-                                "time (first at event %llu)",
-                                (unsigned long long)e->seq, a.id,
-                                (unsigned long long)as[k].seq);
-            if (f.n > 0)
-                continue;
-            if ((n = realloc(as, (na + 1) * sizeof *n)) == NULL) {
-                bv_fail_add(&f, "out of memory");
-                break;
-            }
-            as = n;
-            as[na++] = a;
-        }
+        if (strcmp(e->ev.type, LDG_EV_KEY_ANCHORED) == 0)
+            anchor_take(v, e, &as, &na, &nanch, &f);
         if (!e->ev.sealed)
             continue;
         for (size_t k = 0; k < nat; k++)
@@ -556,15 +705,31 @@ bv_check_epochs(struct vctx *v)
                  "; the epoch part of %llu seals not checked (their key was "
                  "anchored before the ledger's horizon)",
                  (unsigned long long)unchecked);
-    if (na == 0 && checked == 0 && unchecked == 0 && f.n == 0)
+    if (f.n == 0 && v->ck_ok && v->ck != NULL) {
+        const struct vanchor *la = NULL;
+        const struct vsealat *lg = NULL;
+        for (size_t k = 0; k < na; k++)
+            if (strcmp(as[k].id, v->logid) == 0)
+                la = &as[k];
+        for (size_t k = 0; k < nat; k++)
+            if (strcmp(at[k].id, v->logid) == 0 && at[k].epoch)
+                lg = &at[k];
+        if (la != NULL && (!la->pinned || la->seen || lg != NULL))
+            checkpoint_epoch(v, la, lg, &f, tail, sizeof tail);
+    }
+    if (npin > 0)
+        snprintf(tail + strlen(tail), sizeof tail - strlen(tail),
+                 "; %zu pinned anchor%s held to the bundle", npin,
+                 npin == 1 ? "" : "s");
+    if (nanch == 0 && checked == 0 && unchecked == 0 && f.n == 0)
         bv_check(v->r, "epochs", LDG_CHECK_SKIP,
-                 "no key of the bundle seals with epoch keys");
+                 "no key of the bundle seals with epoch keys%s", tail);
     else
         bv_check_fails(v->r, "epochs", &f,
                        "%llu seals by epoch keys of %zu anchored keys, each "
                        "certified from its anchor, every event at or after "
                        "its epoch's start%s",
-                       (unsigned long long)checked, na, tail);
+                       (unsigned long long)checked, nanch, tail);
     free(as);
     free(at);
 }

@@ -160,7 +160,8 @@ load_checkpoint(struct ex *x)
     }
     x->rep.checkpoint_size = x->cksize;
     x->win.wc.below = x->cksize;
-    return 0;
+    /* its epoch line whole, checked from the anchor alone (FORMAT.md 5.1) */
+    return ldg_epoch_checkpoint_whole(x->win.t, x->cksize, x->ck, &x->ck_epoch);
 }
 
 /* Bundles carry the cosignatures they have (docs/format-bundle.md §2):
@@ -496,6 +497,9 @@ write_all_members(struct ex *x)
                         strlen(LDG_BUNDLE_MAGIC "\n"))) < 0 ||
         (rc = ex_member(x, B_VKEY, vk, strlen(vk))) < 0 ||
         (rc = ex_member(x, B_CHECKPOINT, x->ck, strlen(x->ck))) < 0 ||
+        (x->ck_epoch != NULL &&
+         (rc = ex_member(x, B_CHECKPOINT_EPOCH, x->ck_epoch,
+                         strlen(x->ck_epoch))) < 0) ||
         (x->hz.seq > 0 &&
          (rc = ex_member(x, B_HORIZON, x->hz.record, x->hz.record_len)) < 0) ||
         (rc = write_cosigned(x)) < 0 || (rc = ex_write_keys(x)) < 0)
@@ -659,6 +663,7 @@ out:
     free(x.ev);
     free(x.keys);
     free(x.ck);
+    free(x.ck_epoch);
     ldg_horizon_release(&x.hz);
     free(x.cosigned_proof);
     return rc;

@@ -84,6 +84,7 @@ struct ex {
     char vkey[512];
     char origin[LDG_ORIGIN_MAX + 1];
     char *ck;
+    char *ck_epoch; /* its epoch line whole (B_CHECKPOINT_EPOCH), or NULL */
     /* a pruned ledger's horizon (hz.seq 0: never pruned): carried as the
      * member "horizon", it establishes the keys added before it */
     struct ldg_horizon hz;

@@ -38,6 +38,7 @@
 
 #include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
+#include "ledger/tlog_int.h"
 #include "util/util.h"
 
 #define SLOT_MAGIC "ldgepk01"
@@ -641,6 +642,58 @@ ldg_epoch_seal_verify(const uint8_t pub[32], struct ldg_epoch_id e,
     return rc;
 }
 
+uint32_t
+ldg_epoch_note_key_id(const char *origin, const uint8_t anchor[32], char *name,
+                      size_t cap)
+{
+    static const uint8_t sep[2] = {'\n', 0xff};
+    struct ldg_sha256_ctx c;
+    uint8_t h[32];
+
+    snprintf(name, cap, "%s" LDG_EPOCH_NOTE_SUFFIX, origin);
+    ldg_sha256_init(&c);
+    ldg_sha256_update(&c, name, strlen(name));
+    ldg_sha256_update(&c, sep, sizeof sep);
+    ldg_sha256_update(&c, LDG_EPOCH_CHECKPOINT_CTX,
+                      sizeof LDG_EPOCH_CHECKPOINT_CTX - 1);
+    ldg_sha256_update(&c, anchor, 32);
+    ldg_sha256_final(&c, h);
+    return ldg_rd_be32(h);
+}
+
+int
+ldg_epoch_checkpoint_sign(const struct ldg_epoch_state *s, const char *text,
+                          size_t n, uint8_t sig[64])
+{
+    size_t len;
+    uint8_t *m = seal_msg(s->cur, (const uint8_t *)text, n, &len);
+    int rc;
+
+    if (m == NULL)
+        return LDG_ENOMEM;
+    rc = ldg_ed25519_seed_sign_ctx(sig, LDG_EPOCH_CHECKPOINT_CTX, m, len,
+                                   s->cur_seed, s->cur_pub);
+    free(m);
+    return rc;
+}
+
+int
+ldg_epoch_checkpoint_verify(const uint8_t pub[32], struct ldg_epoch_id e,
+                            const char *text, size_t n, const uint8_t sig[64])
+{
+    size_t len;
+    uint8_t *m = seal_msg(e, (const uint8_t *)text, n, &len);
+    int rc;
+
+    if (m == NULL)
+        return LDG_ENOMEM;
+    rc = ldg_ed25519_verify_ctx(sig, LDG_EPOCH_CHECKPOINT_CTX, m, len, pub) == 0
+             ? 0
+             : LDG_EBADSIG;
+    free(m);
+    return rc;
+}
+
 void
 ldg_epoch_chain_init(struct ldg_epoch_chain *c,
                      const struct ldg_epoch_params *par)
@@ -677,6 +730,75 @@ ldg_epoch_ext_encode_whole(uint8_t *out, const struct ldg_epoch_chain *c,
 
 /* A seal's epoch part on its own: whole, so that a fresh chain from the
  * anchor takes it as a key's first, then the epoch signature. */
+int
+ldg_epoch_checkpoint_check(const char *note, size_t len, size_t tlen,
+                           const char *line, size_t line_len,
+                           const char *origin, const uint8_t anchor[32],
+                           uint64_t t0_ns, uint64_t period_ns, uint32_t *period,
+                           uint32_t *sub, char *err, size_t errcap)
+{
+    struct ldg_epoch_params par;
+    struct ldg_epoch_chain *c;
+    struct ldg_epoch_ext x;
+    uint8_t own[LDG_EPOCH_EXT_MAX], raw[LDG_EPOCH_EXT_MAX];
+    char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX], *buf;
+    uint32_t id = ldg_epoch_note_key_id(origin, anchor, name, sizeof name);
+    size_t n, on;
+    int rc;
+
+    rc = ldg_note_sig_find(note, len, tlen, name, id, own, sizeof own, &on);
+    if (rc == LDG_ENOTFOUND)
+        return rc;
+    if (rc < 0 || on < 72) {
+        snprintf(err, errcap, "its epoch signature line is malformed");
+        return LDG_ECORRUPT;
+    }
+    /* the whole line, read as the one signature line of a note of text */
+    if ((buf = malloc(tlen + 1 + line_len)) == NULL)
+        return LDG_ENOMEM;
+    memcpy(buf, note, tlen);
+    buf[tlen] = '\n';
+    memcpy(buf + tlen + 1, line, line_len);
+    rc = ldg_note_sig_find(buf, tlen + 1 + line_len, tlen, name, id, raw,
+                           sizeof raw, &n);
+    free(buf);
+    if (rc < 0 || ldg_epoch_ext_decode(raw, n, &x) < 0 ||
+        memcmp(raw, own, 72) != 0) {
+        snprintf(err, errcap,
+                 rc < 0
+                     ? "its whole epoch line is malformed or missing"
+                     : "its whole epoch line is not the checkpoint's (another "
+                       "epoch or signature)");
+        return LDG_ECORRUPT;
+    }
+    *period = x.period;
+    *sub = x.sub;
+    if (x.l0 != 0 || x.j0 != 0) {
+        snprintf(err, errcap,
+                 "epoch %u.%u: its epoch line is not whole (certs from level "
+                 "%u, links after %u): it cannot be checked from the anchor",
+                 x.period, x.sub, x.l0, x.j0);
+        return LDG_EBADSIG;
+    }
+    memcpy(par.anchor, anchor, 32);
+    par.t0_ns = t0_ns;
+    par.len_ns = period_ns;
+    if ((c = malloc(sizeof *c)) == NULL)
+        return LDG_ENOMEM;
+    ldg_epoch_chain_init(c, &par);
+    rc = ldg_epoch_chain_step(c, &x, err, errcap);
+    if (rc == 0 &&
+        ldg_epoch_checkpoint_verify(c->pub, c->cur, note, tlen, x.sig) < 0) {
+        snprintf(err, errcap,
+                 "its signature does not verify with the key of epoch %u.%u "
+                 "(forged?)",
+                 x.period, x.sub);
+        rc = LDG_EBADSIG;
+    }
+    free(c);
+    return rc;
+}
+
 int
 ldg_epoch_seal_check(const uint8_t anchor[32], uint64_t t0_ns,
                      uint64_t period_ns, const struct ldg_seal *s,

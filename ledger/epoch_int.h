@@ -245,6 +245,32 @@ int ldg_epoch_seal_sign(const struct ldg_epoch_state *s, const uint8_t *map,
  * LDG_EBADSIG. */
 int ldg_epoch_seal_verify(const uint8_t pub[32], struct ldg_epoch_id e,
                           const uint8_t *map, size_t n, const uint8_t sig[64]);
+/* Checkpoints (FORMAT.md 5.1, "The epoch signature of a checkpoint"):
+ * besides the log key's signature line, a checkpoint of a log key with
+ * epochs carries the line
+ *
+ *   — <origin>/epoch base64(key ID ‖ ext)
+ *
+ * key ID = SHA-256(<origin>/epoch ‖ 0x0A ‖ 0xff ‖
+ *                  "ledger/checkpoint-epoch/v1" ‖ anchor[32])[0:4]
+ * ext    = a seal's epoch part (u32be p ‖ u32be j ‖ esig[64] ‖ u8 l0 ‖
+ *          u8 j0 ‖ certs ‖ links), with
+ * esig   = Ed25519(key (p, j), "ledger/checkpoint-epoch/v1" ‖ 0x00 ‖
+ *                  u32be p ‖ u32be j ‖ the note's text)
+ */
+#define LDG_EPOCH_CHECKPOINT_CTX "ledger/checkpoint-epoch/v1"
+#define LDG_EPOCH_NOTE_SUFFIX "/epoch"
+/* The line's key name into name (cap >= LDG_ORIGIN_MAX + 7) and its key
+ * ID. */
+uint32_t ldg_epoch_note_key_id(const char *origin, const uint8_t anchor[32],
+                               char *name, size_t cap);
+/* esig over a checkpoint's text by s's current key / checked with epoch
+ * e's key pub (0 or LDG_EBADSIG). */
+int ldg_epoch_checkpoint_sign(const struct ldg_epoch_state *s, const char *text,
+                              size_t n, uint8_t sig[64]);
+int ldg_epoch_checkpoint_verify(const uint8_t pub[32], struct ldg_epoch_id e,
+                                const char *text, size_t n,
+                                const uint8_t sig[64]);
 /* The level where the paths to periods a < b part (1..32). */
 unsigned ldg_epoch_part_level(uint32_t a, uint32_t b);
 
@@ -284,6 +310,15 @@ size_t ldg_epoch_ext_encode_whole(uint8_t *out, const struct ldg_epoch_chain *c,
 struct ldg_txn;
 struct ldg_event;
 struct ldg_seal;
+
+/* In a commit's transaction, after its seals: when the log key's seals
+ * are under epoch keys (the log has carried one), appends to the signed
+ * checkpoint *note (text n bytes) the line of the epoch live now, with
+ * the certs and links the log has not carried (FORMAT.md 5.1). 0 (no
+ * line when there is nothing to carry it); LDG_EKEY (state file);
+ * LDG_ENOMEM. */
+int ldg_epoch_checkpoint_line(struct ldg_txn *t, const char *text, size_t n,
+                              char **note);
 
 /* Applies a key.anchored event in its append's transaction: the key's
  * registry record "epoch:" (refused, LDG_EBADINPUT, for a second anchor

@@ -27,6 +27,7 @@
 #include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
 #include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
 
 #define REC_LEN 73
 
@@ -303,6 +304,48 @@ ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key, uint64_t seal_seq,
     /* (the log's record of the key's epoch follows when the seal is
      * stored: ldg_epoch_seal_stored) */
 out:
+    ldg_epoch_state_free(st);
+    return rc;
+}
+
+int
+ldg_epoch_checkpoint_line(struct ldg_txn *t, const char *text, size_t n,
+                          char **note)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_epoch_state *st = NULL;
+    struct eprec r;
+    uint8_t raw[LDG_EPOCH_EXT_MAX], sig[64];
+    char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX];
+    unsigned l0, j0;
+    size_t len;
+    uint32_t id;
+    int rc;
+
+    if (l->log_key == NULL)
+        return 0;
+    rc = rec_get(t, l->log_key->key_id, &r);
+    if (rc == LDG_ENOTFOUND || (rc == 0 && !r.has))
+        return 0; /* no epoch of the log key in the log yet */
+    if (rc < 0)
+        return rc;
+    if ((rc = state_load(l, LDG_LOG_KEY_NAME, &r, &st)) < 0)
+        return rc;
+    /* what the log has not carried: the epoch may have moved on since
+     * the log key's last seal (keys advance, an expired period) */
+    if (r.e.period == st->cur.period) {
+        l0 = LDG_EPOCH_DEPTH;
+        j0 = r.e.sub;
+    } else {
+        l0 = ldg_epoch_part_level(r.e.period, st->cur.period);
+        j0 = 0;
+    }
+    id = ldg_epoch_note_key_id(l->origin, r.par.anchor, name, sizeof name);
+    if ((rc = ldg_epoch_checkpoint_sign(st, text, n, sig)) == 0) {
+        ldg_be32(raw, id);
+        len = ldg_epoch_ext_encode(raw + 4, st, sig, l0, j0);
+        rc = ldg_note_sig_append(note, name, raw, 4 + len);
+    }
     ldg_epoch_state_free(st);
     return rc;
 }
@@ -724,30 +767,64 @@ ldg_keys_expire(struct ldg_ledger *l, uint64_t *next_ns, unsigned *ended)
     return rc;
 }
 
-int
-ldg_keys_anchor_get(struct ldg_ledger *l, const char *name, uint8_t anchor[32],
-                    uint64_t *t0_ns, uint64_t *period_ns, uint64_t *seq)
+static int
+pin_cmp(const void *a, const void *b)
 {
-    struct ldg_key_state ks;
+    const struct ldg_anchor_pin *x = a, *y = b;
+    int xl = strcmp(x->name, LDG_LOG_KEY_NAME) == 0;
+    int yl = strcmp(y->name, LDG_LOG_KEY_NAME) == 0;
+    if (xl != yl)
+        return yl - xl;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int
+ldg_keys_anchors(struct ldg_ledger *l, struct ldg_anchor_pin **out, size_t *n)
+{
+    struct ldg_keyinfo *ki = NULL;
+    struct ldg_anchor_pin *p = NULL;
     struct ldg_txn *t = NULL;
-    struct eprec r;
+    size_t nk = 0, np = 0;
     int rc;
 
-    if (name == NULL)
-        name = LDG_LOG_KEY_NAME;
+    *out = NULL;
+    *n = 0;
+    if ((rc = ldg_keys_list(l, &ki, &nk)) < 0)
+        return rc;
+    if (nk > 0 && (p = calloc(nk, sizeof *p)) == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
-        return rc;
-    rc = ldg_keys_lookup_name(t, name, &ks);
-    if (rc == 0)
-        rc = rec_get(t, ks.key_id, &r);
+        goto out;
+    for (size_t i = 0; i < nk; i++) {
+        struct eprec r;
+        if ((rc = rec_get(t, ki[i].key_id, &r)) == LDG_ENOTFOUND)
+            continue;
+        if (rc < 0)
+            goto out;
+        snprintf(p[np].key_id, sizeof p[np].key_id, "%s", ki[i].key_id);
+        snprintf(p[np].name, sizeof p[np].name, "%s", ki[i].name);
+        memcpy(p[np].anchor, r.par.anchor, 32);
+        p[np].t0_ns = r.par.t0_ns;
+        p[np].period_ns = r.par.len_ns;
+        p[np].seq = r.anchor_seq;
+        np++;
+    }
+    rc = 0;
+    if (np > 1)
+        qsort(p, np, sizeof *p, pin_cmp);
+out:
     ldg_txn_abort(t);
-    if (rc < 0)
-        return rc;
-    memcpy(anchor, r.par.anchor, 32);
-    *t0_ns = r.par.t0_ns;
-    *period_ns = r.par.len_ns;
-    *seq = r.anchor_seq;
-    return 0;
+    free(ki);
+    if (rc < 0 || np == 0) {
+        free(p);
+        p = NULL;
+        np = 0;
+    }
+    *out = p;
+    *n = np;
+    return rc < 0 ? rc : 0;
 }
 
 /* One key's chain while listing. */
@@ -1073,6 +1150,69 @@ ldg_epoch_walk_whole(struct ldg_epoch_walk *w, struct ldg_txn *t,
     s->ext_len = ldg_epoch_ext_encode_whole(buf, &k->c, x.sig);
     s->ext = buf;
     return 1;
+}
+
+int
+ldg_epoch_checkpoint_whole(struct ldg_txn *t, uint64_t size, const char *note,
+                           char **line)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_epoch_walk *w = NULL;
+    struct ldg_epoch_ext x;
+    struct wkey *k;
+    struct eprec r;
+    uint8_t raw[4 + LDG_EPOCH_EXT_MAX];
+    char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX], err[512];
+    const char *sep;
+    size_t tlen, n;
+    uint32_t id;
+    char *out;
+    int rc;
+
+    *line = NULL;
+    if (l->log_key == NULL ||
+        (rc = rec_get(t, l->log_key->key_id, &r)) == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if ((sep = strstr(note, "\n\n")) == NULL)
+        return LDG_ECORRUPT;
+    tlen = (size_t)(sep - note) + 1;
+    id = ldg_epoch_note_key_id(l->origin, r.par.anchor, name, sizeof name);
+    rc = ldg_note_sig_find(note, strlen(note), tlen, name, id, raw + 4,
+                           sizeof raw - 4, &n);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0 || ldg_epoch_ext_decode(raw + 4, n, &x) < 0)
+        return LDG_ECORRUPT;
+    if ((rc = ldg_epoch_walk_new(l, &w)) < 0)
+        return rc;
+    if ((rc = walk_key(w, t, l->log_key->key_id, &k)) < 0)
+        goto out;
+    /* a chain that does not hold (a seal or the line forged in the store:
+     * what `verify` names) gives no whole line; the bundle's verifier
+     * then refuses the checkpoint's line, as it refuses the seals */
+    if ((rc = walk_to(w, t, k, size - 1)) == LDG_ETAMPER || k->pruned ||
+        ldg_epoch_chain_step(&k->c, &x, err, sizeof err) < 0) {
+        rc = rc == LDG_ETAMPER ? 0 : rc;
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    ldg_be32(raw, id);
+    n = 4 + ldg_epoch_ext_encode_whole(raw + 4, &k->c, x.sig);
+    if ((out = calloc(1, 1)) == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    if ((rc = ldg_note_sig_append(&out, name, raw, n)) < 0) {
+        free(out);
+        goto out;
+    }
+    *line = out;
+out:
+    ldg_epoch_walk_free(w);
+    return rc;
 }
 
 int

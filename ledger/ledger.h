@@ -487,12 +487,28 @@ int ldg_keys_expire(struct ldg_ledger *l, uint64_t *next_ns, unsigned *ended);
  * @return that time (ns, the ledger's clock); UINT64_MAX: none.
  * Lifetime: nothing borrowed. */
 uint64_t ldg_keys_epoch_due(struct ldg_ledger *l);
-/* The anchor of key name (NULL: the log key): its public key, t0, the
- * period length, and the seq of its key.anchored. @return 0;
- * LDG_ENOTFOUND (no such key or no anchor). Lifetime: nothing borrowed. */
-int ldg_keys_anchor_get(struct ldg_ledger *l, const char *name,
-                        uint8_t anchor[32], uint64_t *t0_ns,
-                        uint64_t *period_ns, uint64_t *seq);
+/* A key's epoch anchor as a verifier pins it (what `ledger keys verifier`
+ * names beside the log's verifier key): the key (its id; name for
+ * messages, may be ""), the anchor's public key, t0, the period length,
+ * and the seq of its key.anchored. The verifiers that take pins
+ * (ldg_bundle_verify_opts, ldg_segment_verify_opts) refuse a bundle or
+ * segment whose key.anchored of that key differs, or is missing while
+ * it holds seals of the key after seq, or whose seals after seq carry
+ * no epoch part (docs/EPOCHS.md). */
+struct ldg_anchor_pin {
+    char key_id[LDG_KEYID_LEN + 1];
+    char name[LDG_NAME_MAX + 1];
+    uint8_t anchor[32];
+    uint64_t t0_ns, period_ns;
+    uint64_t seq;
+};
+/* The anchor of every key the log knows that has one (revoked keys
+ * included), the log key's first, then in added order.
+ * @return 0 with *out (free(); NULL when none) and *n; LDG_ETAMPER (the
+ * key registry, as ldg_keys_list); LDG_ECORRUPT.
+ * Lifetime: *out is the caller's. */
+int ldg_keys_anchors(struct ldg_ledger *l, struct ldg_anchor_pin **out,
+                     size_t *n);
 /* The epochs the log's seals are under, in seq order of their first
  * seal, each checked from its key's anchor. @return 0 with *out (free())
  * and *n; LDG_ETAMPER (a seal's epoch part does not verify: named in the

@@ -429,6 +429,29 @@ void ldg_epoch_walk_free(struct ldg_epoch_walk *w);
 int ldg_epoch_walk_whole(struct ldg_epoch_walk *w, struct ldg_txn *t,
                          uint64_t seal_seq, struct ldg_seal *s, uint8_t *buf,
                          size_t cap);
+/* The checkpoint of size (note, as stored) for a bundle: *line (malloc'd;
+ * NULL when the note has none) gets its epoch line (FORMAT.md 5.1) made
+ * whole (the certs from the anchor and links 1..sub of its epoch, from
+ * the log key's seals before size and what the line carries), so that it
+ * is checked from the anchor alone; none when the line does not follow
+ * from the seals (a store forged: its verifier refuses the line) or their
+ * certs were pruned. @return 0; LDG_ECORRUPT; LDG_ENOMEM. */
+int ldg_epoch_checkpoint_whole(struct ldg_txn *t, uint64_t size,
+                               const char *note, char **line);
+/* A checkpoint note (len bytes; its text tlen bytes) of the log of origin
+ * whose log key has this anchor, and its epoch line whole (line, one
+ * signature line, as ldg_epoch_checkpoint_whole makes it): the note's
+ * own epoch line has the same epoch and signature, the whole one's epoch
+ * (*period, *sub) is certified from the anchor, and the signature over
+ * the text verifies with that epoch's key. @return 0; LDG_ENOTFOUND (the
+ * note has no epoch line); LDG_ECORRUPT (malformed, or the two lines
+ * differ); LDG_EBADSIG with err naming the epoch. */
+int ldg_epoch_checkpoint_check(const char *note, size_t len, size_t tlen,
+                               const char *line, size_t line_len,
+                               const char *origin, const uint8_t anchor[32],
+                               uint64_t t0_ns, uint64_t period_ns,
+                               uint32_t *period, uint32_t *sub, char *err,
+                               size_t errcap);
 /* The seq of key_id's key.anchored: 0 and *seq; LDG_ENOTFOUND. */
 int ldg_epoch_anchor_seq(struct ldg_txn *t, const char *key_id, uint64_t *seq);
 /* Checks seal s's epoch part on its own (a bundle's): whole (l0 = 0,
@@ -1331,6 +1354,12 @@ struct ldg_segment_verify_opts {
      * NULL takes the segment's own key (then it proves only that it is
      * consistent with itself: the caller says so). */
     const char *trusted_vkey;
+    /* Epoch anchors the caller pins, or NULL (ldg_anchor_pin): a segment
+     * whose key.anchored of a pinned key differs, or is missing while a
+     * seal of the key after the pin's seq is in it, or whose seals of the
+     * key after that seq carry no epoch part, fails LDG_SEGCHK_SEALS. */
+    const struct ldg_anchor_pin *anchors;
+    size_t nanchors;
     uint64_t record_max; /* bytes one record may have; 0 =
                             LDG_SEGMENT_RECORD_MAX */
     uint64_t raw_max;    /* bytes the stream may decompress to in all; 0:

@@ -284,6 +284,29 @@ ldg_note_sign(char **out, const char *text, size_t text_len, const char *name,
     return 0;
 }
 
+int
+ldg_note_sig_append(char **note, const char *name, const uint8_t *raw, size_t n)
+{
+    size_t have = strlen(*note), nlen = strlen(name), blen = (n + 2) / 3 * 4;
+    char *b;
+
+    if (!ldg_note_name_valid(name) || n < 5)
+        return LDG_EINVAL;
+    /* dash, ' ', name, ' ', base64, "\n", NUL */
+    if ((b = realloc(*note, have + 3 + 1 + nlen + 1 + blen + 2)) == NULL)
+        return LDG_ENOMEM;
+    *note = b;
+    b += have;
+    memcpy(b, em_dash, 3);
+    b[3] = ' ';
+    memcpy(b + 4, name, nlen);
+    b[4 + nlen] = ' ';
+    ldg_base64(b + 5 + nlen, raw, n);
+    b[5 + nlen + blen] = '\n';
+    b[6 + nlen + blen] = '\0';
+    return 0;
+}
+
 /* Length of the bytes a padded base64 string decodes to, or -1 if its
  * shape is wrong (the alphabet is checked by ldg_unbase64). */
 static long
@@ -395,6 +418,52 @@ ldg_note_verify(const char *note, size_t len, const char *name,
         return LDG_EBADSIG;
     *text_len = tlen;
     return 0;
+}
+
+int
+ldg_note_sig_find(const char *note, size_t len, size_t tlen, const char *name,
+                  uint32_t id, uint8_t *raw, size_t cap, size_t *n)
+{
+    const char *p = note + tlen + 1, *end = note + len;
+    size_t want = strlen(name);
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *b64;
+        size_t blen;
+        long rl;
+        if (nl == NULL)
+            return LDG_EBADINPUT;
+        if ((size_t)(nl - p) > 5 + want && memcmp(p, em_dash, 3) == 0 &&
+            p[3] == ' ' && memcmp(p + 4, name, want) == 0 &&
+            p[4 + want] == ' ') {
+            uint8_t *all;
+            int mine;
+            b64 = p + 5 + want;
+            blen = (size_t)(nl - b64);
+            if ((rl = b64_decoded_len(b64, blen)) < 5)
+                return LDG_EBADINPUT;
+            if ((all = malloc((size_t)rl)) == NULL)
+                return LDG_ENOMEM;
+            if (ldg_unbase64(all, (size_t)rl, b64, blen) < 0) {
+                free(all);
+                return LDG_EBADINPUT;
+            }
+            mine = ldg_rd_be32(all) == id;
+            if (mine && (size_t)rl - 4 > cap) {
+                free(all);
+                return LDG_EBADINPUT;
+            }
+            if (mine) {
+                memcpy(raw, all + 4, (size_t)rl - 4);
+                *n = (size_t)rl - 4;
+            }
+            free(all);
+            if (mine)
+                return 0;
+        }
+        p = nl + 1;
+    }
+    return LDG_ENOTFOUND;
 }
 
 /* ---------------------------------------------------------- checkpoint -- */

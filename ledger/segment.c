@@ -1803,10 +1803,53 @@ body_kind(struct sv *s, uint64_t seq, const uint8_t *p, size_t n)
                  p[0]);
 }
 
+/* The caller's pin of key id's anchor (docs/EPOCHS.md), or NULL. */
+static const struct ldg_anchor_pin *
+pin_of(const struct sv *s, const char *id)
+{
+    for (size_t i = 0; s->check && i < s->o->nanchors; i++)
+        if (strcmp(s->o->anchors[i].key_id, id) == 0)
+            return &s->o->anchors[i];
+    return NULL;
+}
+
+/* A seal by key k whose first event is seq, and no key.anchored of k
+ * before it in the segment: 0, or the failure when the caller pinned
+ * k's anchor before seq (its key.anchored removed, the seal re-signed
+ * with the key alone). A segment that starts past a prune of the anchor
+ * keeps the seal's epoch part, unchecked (open_epoch). */
+static int
+pinned_unanchored(struct sv *s, const struct ldg_event *ev, uint64_t seq,
+                  const struct skey *k, int has_ext)
+{
+    const struct ldg_anchor_pin *pin = pin_of(s, k->id);
+    char ah[17];
+
+    if (pin == NULL || pin->seq >= seq ||
+        (has_ext && s->r->info.horizon_seq > pin->seq))
+        return 0;
+    ldg_hex(ah, pin->anchor, 8);
+    if (has_ext)
+        return vfail(s, LDG_SEGCHK_SEALS, ev->seq,
+                     "the segment carries no key.anchored of key %s, which "
+                     "the pinned anchor %s... says was anchored at event "
+                     "%" PRIu64 " (removed?)",
+                     k->id, ah, pin->seq);
+    return vfail(
+        s, LDG_SEGCHK_SEALS, ev->seq,
+        "(period %" PRIu64 ") its seal by key %s carries no epoch, "
+        "but the pinned anchor %s... says the key seals with epoch "
+        "keys since event %" PRIu64 " (re-signed with the key "
+        "alone, its key.anchored removed?)",
+        ev->ts_ns >= pin->t0_ns ? (ev->ts_ns - pin->t0_ns) / pin->period_ns : 0,
+        k->id, ah, pin->seq);
+}
+
 /* What a key event, the genesis or a body.erased does (its body given
  * and checked against its commitment). */
 /* A key.anchored (FORMAT.md 5.1): its key's epoch seals after it are
- * checked from the anchor. */
+ * checked from the anchor, which must be the caller's pin when there is
+ * one. */
 static int
 take_anchor(struct sv *s, const struct ldg_event *ev, const json_t *j)
 {
@@ -1816,6 +1859,7 @@ take_anchor(struct sv *s, const struct ldg_event *ev, const json_t *j)
     const json_t *len = json_object_get(j, "period_ns");
     struct ldg_epoch_params par;
     struct skey *k = id ? key_find(s, id) : NULL;
+    const struct ldg_anchor_pin *pin;
 
     memset(&par, 0, sizeof par);
     if (k == NULL)
@@ -1838,6 +1882,19 @@ take_anchor(struct sv *s, const struct ldg_event *ev, const json_t *j)
                      id, k->anchored - 1);
     par.t0_ns = (uint64_t)json_integer_value(t0);
     par.len_ns = (uint64_t)json_integer_value(len);
+    if ((pin = pin_of(s, id)) != NULL &&
+        (memcmp(pin->anchor, par.anchor, 32) != 0 || pin->t0_ns != par.t0_ns ||
+         pin->period_ns != par.len_ns || pin->seq != ev->seq)) {
+        char ah[17];
+        ldg_hex(ah, pin->anchor, 8);
+        return vfail(s, LDG_SEGCHK_KEYS, ev->seq,
+                     "key.anchored of key %s names anchor %.16s... (t0 "
+                     "%" PRIu64 ", period %" PRIu64 " ns), not the pinned "
+                     "anchor %s... (t0 %" PRIu64 ", period %" PRIu64
+                     " ns, at event %" PRIu64 ")",
+                     id, hex, par.t0_ns, par.len_ns, ah, pin->t0_ns,
+                     pin->period_ns, pin->seq);
+    }
     if ((k->ep = malloc(sizeof *k->ep)) == NULL)
         return LDG_ENOMEM;
     ldg_epoch_chain_init(k->ep, &par);
@@ -1951,8 +2008,9 @@ open_epoch(struct sv *s, const struct ldg_event *ev, struct skey *k,
     char err[512];
 
     if (!k->anchored || k->anchored - 1 >= ev->seq) {
-        if (o->seal.ext == NULL)
-            return 0;
+        int rc = pinned_unanchored(s, ev, ev->seq, k, o->seal.ext != NULL);
+        if (rc < 0 || o->seal.ext == NULL)
+            return rc;
         if (s->r->info.horizon_seq > 0) {
             s->r->info.epochs_unchecked++;
             o->seal.ext = NULL;
@@ -2213,8 +2271,9 @@ proven_epoch(struct sv *s, const struct ldg_event *ev, const struct skey *k,
     char err[512];
 
     if (!k->anchored || k->anchored - 1 >= ev->seal_seq) {
-        if (seal->ext == NULL)
-            return 0;
+        int rc = pinned_unanchored(s, ev, ev->seal_seq, k, seal->ext != NULL);
+        if (rc < 0 || seal->ext == NULL)
+            return rc;
         if (s->r->info.horizon_seq > 0) {
             s->r->info.epochs_unchecked++;
             return 0;

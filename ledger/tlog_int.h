@@ -52,6 +52,18 @@ uint32_t ldg_note_key_id_alg(const char *name, size_t n, uint8_t alg,
 int ldg_note_vkey_format(char *buf, size_t cap, const char *name, uint8_t alg,
                          const uint8_t pub[32]);
 uint32_t ldg_note_key_id(const char *name, const uint8_t pub[32]);
+/* Appends the signature line "— name base64(raw)\n" to the signed note
+ * *note (malloc'd, NUL-terminated; realloc'd). raw is key ID ‖ signature
+ * (n >= 5 bytes). 0; LDG_EINVAL (a bad name); LDG_ENOMEM. */
+int ldg_note_sig_append(char **note, const char *name, const uint8_t *raw,
+                        size_t n);
+/* The first signature line of note (len bytes; its text tlen bytes, as
+ * ldg_note_verify gives) by key name and key ID id: the bytes after the
+ * key ID into raw (cap bytes), their count into *n. 0; LDG_ENOTFOUND (no
+ * such line); LDG_EBADINPUT (the line is malformed or longer than cap). */
+int ldg_note_sig_find(const char *note, size_t len, size_t tlen,
+                      const char *name, uint32_t id, uint8_t *raw, size_t cap,
+                      size_t *n);
 /* 1 if name is a valid signed-note key name: non-empty UTF-8 with no
  * Unicode space, no '+' and no control character. */
 int ldg_note_name_valid(const char *name);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ledger/ledger_int.h"
+#include "ledger/epoch_int.h"
 #include "ledger/tlog_int.h"
 
 /* ---------------------------------------------------------- Merkle tree -- */
@@ -706,6 +707,11 @@ ldg_checkpoint_put(struct ldg_txn *t, uint64_t size)
     rc = ldg_note_sign(&note, text, (size_t)n, l->origin, l->log_key);
     if (rc < 0)
         return rc;
+    /* the live epoch key's line beside the log key's (FORMAT.md 5.1) */
+    if ((rc = ldg_epoch_checkpoint_line(t, text, (size_t)n, &note)) < 0) {
+        free(note);
+        return rc;
+    }
     ldg_be64(k, size);
     rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_CHECKPOINTS), k, LDG_SEQ_KEY_LEN,
                          note, strlen(note));

@@ -98,6 +98,11 @@ struct vstate {
     uint64_t nseals;           /* seals opened */
     uint64_t epochs_unchecked; /* epoch seals of keys anchored before the
                                   horizon (not checked) */
+    /* the epoch of the log key that signed the last checkpoint since its
+     * last seal (ck_ep_size 0: none): the next seal may not be under an
+     * earlier one (vf_checkpoint_epoch) */
+    struct ldg_epoch_id ck_ep;
+    uint64_t ck_ep_size;
     /* verify --full from 0: the index keys the entries call for, as a
      * keyed multiset hash per index (a random key per run), compared
      * with the same hash over a walk of each index (check_indexes_fast) */
@@ -153,6 +158,11 @@ void vf_check_registry(struct vstate *vs, struct ldg_txn *t, uint64_t size);
 int vf_seal_step(struct vstate *vs, struct ldg_txn *t,
                  const struct ldg_event *ev);
 int vf_seals_closed(struct vstate *vs, uint64_t size, const char *what);
+/* Pass 1, at the checkpoint of size (note, its text tlen bytes): its
+ * epoch line (FORMAT.md 5.1), once the log key seals with epoch keys.
+ * Returns 1 on a finding. */
+int vf_checkpoint_epoch(struct vstate *vs, const char *note, size_t len,
+                        size_t tlen, uint64_t size);
 void vf_check_seals(struct vstate *vs, struct ldg_txn *t, uint64_t size);
 
 /* verify_bodies.c */

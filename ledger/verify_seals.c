@@ -14,6 +14,87 @@
 #include "ledger/tlog_int.h"
 #include "ledger/verify_int.h"
 
+static int
+epoch_before(struct ldg_epoch_id a, struct ldg_epoch_id b)
+{
+    return a.period < b.period || (a.period == b.period && a.sub < b.sub);
+}
+
+/* The checkpoint's epoch line (FORMAT.md 5.1): once the log key's seals
+ * are under epoch keys, the checkpoint of size carries a signature by an
+ * epoch key certified from the chain its seals before size made: that
+ * epoch or a later one (its certs and links in the line), never earlier
+ * than the last checkpoint's, never later than the log key's next seal's
+ * (checked at that seal, vf_seal_epoch): what was live when it was
+ * signed. */
+int
+vf_checkpoint_epoch(struct vstate *vs, const char *note, size_t len,
+                    size_t tlen, uint64_t size)
+{
+    struct ldg_ledger *l = vs->l;
+    const struct vkey *k = vf_find_key(vs, l->log_key->key_id);
+    struct ldg_epoch_chain *c;
+    struct ldg_epoch_ext x;
+    uint8_t raw[LDG_EPOCH_EXT_MAX];
+    char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX], err[512];
+    unsigned long long sz = (unsigned long long)size;
+    size_t n;
+    uint32_t id;
+    int rc;
+
+    if (k == NULL || k->anchored == 0 || k->anchored == VF_ANCHOR_PRUNED ||
+        k->ep == NULL || !k->ep->started)
+        return 0;
+    id = ldg_epoch_note_key_id(l->origin, k->ep->par.anchor, name, sizeof name);
+    rc = ldg_note_sig_find(note, len, tlen, name, id, raw, sizeof raw, &n);
+    if (rc == LDG_ENOTFOUND) {
+        vf_bad(vs, size - 1,
+               "checkpoint of size %llu carries no signature by an epoch "
+               "key, but the log key seals with epoch keys (epoch %u.%u "
+               "before it): signed again by the log key alone?",
+               sz, k->ep->cur.period, k->ep->cur.sub);
+        return 1;
+    }
+    if (rc < 0 || ldg_epoch_ext_decode(raw, n, &x) < 0) {
+        vf_bad(vs, size - 1,
+               "checkpoint of size %llu: its epoch signature line is "
+               "malformed",
+               sz);
+        return 1;
+    }
+    if ((c = malloc(sizeof *c)) == NULL)
+        return -1;
+    *c = *k->ep;
+    rc = ldg_epoch_chain_step(c, &x, err, sizeof err);
+    if (rc == 0 && vs->ck_ep_size > 0 && epoch_before(c->cur, vs->ck_ep)) {
+        snprintf(err, sizeof err,
+                 "epoch %u.%u is before epoch %u.%u, which signed the "
+                 "checkpoint of size %llu",
+                 c->cur.period, c->cur.sub, vs->ck_ep.period, vs->ck_ep.sub,
+                 (unsigned long long)vs->ck_ep_size);
+        rc = LDG_EBADSIG;
+    }
+    if (rc == 0 &&
+        ldg_epoch_checkpoint_verify(c->pub, c->cur, note, tlen, x.sig) != 0) {
+        snprintf(err, sizeof err,
+                 "its signature does not verify with the key of epoch %u.%u "
+                 "(forged?)",
+                 c->cur.period, c->cur.sub);
+        rc = LDG_EBADSIG;
+    }
+    if (rc == 0) {
+        vs->ck_ep = c->cur;
+        vs->ck_ep_size = size;
+    }
+    free(c);
+    if (rc != 0) {
+        vf_bad(vs, size - 1,
+               "checkpoint of size %llu, by the log key's epoch: %s", sz, err);
+        return 1;
+    }
+    return 0;
+}
+
 /* At a seal's first event: a key anchored before it must seal with its
  * epoch key, under a chain from its anchor (the certs and links this seal
  * carries checked now); a key without one, or the seal holding its anchor
@@ -57,6 +138,20 @@ vf_seal_epoch(struct vstate *vs, struct vkey *k, struct vseal *o,
     if (ldg_epoch_chain_step(k->ep, &x, err, sizeof err) < 0) {
         vf_bad(vs, ev->seq, "its seal by key %s: %s", o->rec.key_id, err);
         return 1;
+    }
+    if (vs->ck_ep_size > 0 && k->key_id[0] != '\0' &&
+        strcmp(k->key_id, vs->l->log_key->key_id) == 0) {
+        if (epoch_before(k->ep->cur, vs->ck_ep)) {
+            vf_bad(vs, ev->seq,
+                   "its seal is under epoch %u.%u of the log key, but the "
+                   "checkpoint of size %llu before it is signed by its later "
+                   "epoch %u.%u (a checkpoint signed again later?)",
+                   k->ep->cur.period, k->ep->cur.sub,
+                   (unsigned long long)vs->ck_ep_size, vs->ck_ep.period,
+                   vs->ck_ep.sub);
+            return 1;
+        }
+        vs->ck_ep_size = 0;
     }
     o->epoch = 1;
     o->e = k->ep->cur;

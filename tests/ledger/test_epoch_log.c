@@ -8,7 +8,10 @@
  * `ledger verify`, naming the event and the epoch; the same re-sealing on
  * a ledger without epochs (today's) verifies. A second anchor, a state
  * file restored from a backup and a power cut during an advance; no file
- * under the ledger directory holds a past epoch's secret.
+ * under the ledger directory holds a past epoch's secret. The anchors a
+ * verifier pins (ldg_keys_anchors). Checkpoints signed by the epoch key
+ * (FORMAT.md 5.1): one signed again by the log key alone, by the current
+ * epoch, or with a forged epoch signature is refused naming its size.
  */
 #include "tests/ledger/epoch_fx.h"
 
@@ -41,8 +44,41 @@ test_epoch_log__verifies_and_lists(void **state)
     free(rows);
 }
 
-/* The control: on a ledger without epochs (what today's build makes),
- * what is on the box re-signs the past and verify cannot tell. */
+/* What `keys verifier` names for a verifier to pin: each anchored key's
+ * anchor, the log key's first, as its key.anchored says. */
+static void
+test_epoch_log__anchors_listed(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_anchor_pin *p;
+    uint64_t seq;
+    size_t n;
+
+    assert_int_equal(ldg_keys_add(f->l, "bob", NULL, NULL), 0);
+    assert_int_equal(ldg_keys_anchors(f->l, &p, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(p[0].name, "log");
+    assert_string_equal(p[0].key_id, f->l->log_key->key_id);
+    assert_int_equal(p[0].seq, 3);
+    assert_int_equal(p[0].t0_ns, T0 + 10 * SEC);
+    assert_int_equal(p[0].period_ns, 60 * SEC);
+    free(p);
+    clock_ns = T0 + 140 * SEC;
+    assert_int_equal(ldg_keys_anchor(f->l, "bob", 5 * SEC, &seq), 0);
+    assert_int_equal(ldg_keys_anchors(f->l, &p, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(p[0].name, "log");
+    assert_string_equal(p[1].name, "bob");
+    assert_int_equal(p[1].seq, seq);
+    assert_int_equal(p[1].period_ns, 5 * SEC);
+    free(p);
+}
+
+/* The control: before the anchor (what today's build makes of every
+ * event without epochs), what is on the box re-signs the past: the seal,
+ * the tree and the newest checkpoint; verify cannot tell once the
+ * checkpoints signed under past epochs are gone (only the newest is part
+ * of the log). A witness's cosigned checkpoint or a bundle bounds it. */
 static void
 test_epoch_log__without_epochs_the_past_is_resignable(void **state)
 {
@@ -52,7 +88,104 @@ test_epoch_log__without_epochs_the_past_is_resignable(void **state)
     rewrite_time(f, 2, root);
     reseal(f, 2, root, NO_EPOCH);
     rechain(f, 2);
+    for (uint64_t q = 5; q < 9; q++)
+        t_raw_del(f->l, "checkpoints", q);
     verify_ok(f);
+}
+
+/* ... but while they are there, the checkpoints signed by the epoch keys
+ * since the log key's first epoch seal hold the tree: re-signed by the
+ * current epoch, the first one's certs are not what the log carried
+ * there. */
+static void
+test_epoch_log__rewrite_before_anchor_caught_by_checkpoints(void **state)
+{
+    struct fx *f = *state;
+    uint8_t root[32];
+    rewrite_time(f, 2, root);
+    reseal(f, 2, root, NO_EPOCH);
+    rechain(f, 2);
+    expect_bad(f, LDG_VERIFY_FULL, 4, "checkpoint of size 5, by the log "
+                                      "key's epoch: epoch 2.1 carries");
+}
+
+enum ckforge { CK_LOG_KEY_ONLY, CK_BY_CURRENT, CK_FORGED_SIG };
+
+/* Signs the checkpoint of size again the attacker's way: with the log
+ * key, and an epoch line as how says (the current epoch's, carrying the
+ * certs from level l0 and the links after j0; or the stored line with its
+ * signature changed). */
+static void
+resign_checkpoint(struct fx *f, uint64_t size, enum ckforge how, unsigned l0,
+                  unsigned j0)
+{
+    static char note[65536];
+    struct ldg_epoch_state *st = current_state(f);
+    uint8_t raw[4 + LDG_EPOCH_EXT_MAX], sig[64];
+    char name[LDG_ORIGIN_MAX + 8], *out = NULL;
+    size_t n = t_raw_get(f->l, "checkpoints", size, (uint8_t *)note,
+                         sizeof note - 1),
+           tlen, len = 0;
+    uint32_t id;
+
+    note[n] = '\0';
+    tlen = (size_t)(strstr(note, "\n\n") - note) + 1;
+    assert_int_equal(ldg_log_secret_load(f->l), 0);
+    assert_int_equal(ldg_note_sign(&out, note, tlen, f->l->origin,
+                                   f->l->log_key),
+                     0);
+    id = ldg_epoch_note_key_id(f->l->origin, st->par.anchor, name,
+                               sizeof name);
+    ldg_be32(raw, id);
+    if (how == CK_BY_CURRENT) {
+        assert_int_equal(ldg_epoch_checkpoint_sign(st, note, tlen, sig), 0);
+        len = ldg_epoch_ext_encode(raw + 4, st, sig, l0, j0);
+    } else if (how == CK_FORGED_SIG) {
+        assert_int_equal(ldg_note_sig_find(note, n, tlen, name, id, raw + 4,
+                                           sizeof raw - 4, &len),
+                         0);
+        raw[4 + 8 + 5] ^= 0x20; /* (esig, after p and j) */
+    }
+    if (how != CK_LOG_KEY_ONLY)
+        assert_int_equal(ldg_note_sig_append(&out, name, raw, 4 + len), 0);
+    t_raw_put(f->l, "checkpoints", size, (const uint8_t *)out, strlen(out));
+    free(out);
+    ldg_epoch_state_free(st);
+}
+
+/* The newest checkpoint signed again by the log key alone (its epoch line
+ * dropped, as a stock signer makes it): refused. */
+static void
+test_epoch_log__checkpoint_without_epoch_line_refused(void **state)
+{
+    struct fx *f = *state;
+    resign_checkpoint(f, 9, CK_LOG_KEY_ONLY, 0, 0);
+    expect_bad(f, LDG_VERIFY_FULL, 8,
+               "checkpoint of size 9 carries no signature by an epoch key");
+}
+
+/* An old checkpoint signed again by the current epoch (2.1), its certs
+ * and links those the log had not carried at size 6 (epoch 0.0): the
+ * line holds, but the log key's next seal (event 6, epoch 0.1) is under
+ * an earlier epoch than the checkpoint before it: refused. */
+static void
+test_epoch_log__checkpoint_resigned_by_current_epoch_refused(void **state)
+{
+    struct fx *f = *state;
+    resign_checkpoint(f, 6, CK_BY_CURRENT, ldg_epoch_part_level(0, 2), 0);
+    expect_bad(f, LDG_VERIFY_FULL, 6,
+               "the checkpoint of size 6 before it is signed by its later "
+               "epoch 2.1");
+}
+
+/* A checkpoint under its own past epoch with a forged signature. */
+static void
+test_epoch_log__checkpoint_epoch_signature_forged_refused(void **state)
+{
+    struct fx *f = *state;
+    resign_checkpoint(f, 7, CK_FORGED_SIG, 0, 0);
+    expect_bad(f, LDG_VERIFY_FULL, 6,
+               "does not verify with the key of epoch 0.1");
 }
 
 static void
@@ -444,7 +577,12 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         TE(test_epoch_log__verifies_and_lists),
+        TE(test_epoch_log__anchors_listed),
         TE(test_epoch_log__without_epochs_the_past_is_resignable),
+        TE(test_epoch_log__rewrite_before_anchor_caught_by_checkpoints),
+        TE(test_epoch_log__checkpoint_without_epoch_line_refused),
+        TE(test_epoch_log__checkpoint_resigned_by_current_epoch_refused),
+        TE(test_epoch_log__checkpoint_epoch_signature_forged_refused),
         TE(test_epoch_log__resealed_by_current_epoch_refused),
         TE(test_epoch_log__same_event_resigned_by_current_refused),
         TE(test_epoch_log__resealed_without_epoch_refused),
