@@ -186,6 +186,7 @@ build(const char *dir, uint64_t n, uint64_t every, int epochs)
                 break;
         if (rc == 0)
             rc = ldg_batch_commit(b, NULL, NULL);
+        ldg_batch_free(b);
         json_decref(body);
         if (rc < 0) {
             fprintf(stderr, "epoch_cost: %s\n", ldg_errmsg(l));

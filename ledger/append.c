@@ -2004,8 +2004,30 @@ dead:
                : rc;
 }
 
+/* The intake's lock goes when the batch's transaction has ended, as
+ * LMDB's write lock does (ledger.h: "until commit or free"), not at
+ * ldg_batch_free, which a caller may call much later. */
+static void
+batch_unlock(struct ldg_batch *b)
+{
+    if (b != NULL && b->t == NULL && b->intake_fd >= 0) {
+        ldg_intake_unlock_ex(b->l, b->intake_fd);
+        b->intake_fd = -1;
+    }
+}
+
+static int batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n);
+
 int
 ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
+{
+    int rc = batch_commit(b, first_seq, n);
+    batch_unlock(b);
+    return rc;
+}
+
+static int
+batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
 {
     struct ldg_ledger *l;
     uint64_t size;
@@ -2088,10 +2110,12 @@ ldg_batch_commit_changes(struct ldg_batch *b)
     if (b->via_frame) { /* no event, and nothing else written: nothing */
         ldg_intake_ack_end(b->l, &b->ia, b->t, 1);
         b->t = NULL;
+        batch_unlock(b);
         return 0;
     }
     rc = ldg_txn_commit(b->t);
     b->t = NULL;
+    batch_unlock(b);
     if (rc < 0) {
         b->dead = 1;
         b->full = rc == LDG_EFULL;

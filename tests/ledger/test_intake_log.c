@@ -266,6 +266,38 @@ test_intake_log__bulk_and_batches_go_to_lmdb(void **state)
     t_rmrf(dir);
 }
 
+/* ledger.h: a batch holds the write lock "until commit or free". At
+ * layout 999 the intake's lock was let go only at ldg_batch_free, so a
+ * caller that committed and appended again before freeing waited for
+ * ever (bench/epoch_cost, which never freed its batches, hung). */
+static void
+test_intake_log__a_committed_batch_lets_the_lock_go(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l;
+    struct ldg_batch *b;
+    struct ldg_event_in in;
+    json_t *j = json_pack("{s:i}", "batch", 1);
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    memset(&in, 0, sizeof in);
+    in.type = "x.test.event";
+    in.body = j;
+    assert_int_equal(ldg_batch_begin(&b, l), 0);
+    assert_int_equal(ldg_batch_add(b, &in), 0);
+    assert_int_equal(ldg_batch_commit(b, NULL, NULL), 0);
+    json_decref(j);
+    alarm(60); /* (before: no answer) */
+    t_append(l, "x.test.event", "{\"after\":1}", NULL);
+    alarm(0);
+    ldg_batch_free(b);
+    assert_int_equal(size_of(l), 3);
+    verify_full(l);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 static void
 test_intake_log__layout_8_is_converted(void **state)
 {
@@ -475,6 +507,7 @@ main(void)
         cmocka_unit_test(test_intake_log__ids_hold_across_the_tail),
         cmocka_unit_test(test_intake_log__two_processes_make_one_chain),
         cmocka_unit_test(test_intake_log__bulk_and_batches_go_to_lmdb),
+        cmocka_unit_test(test_intake_log__a_committed_batch_lets_the_lock_go),
         cmocka_unit_test(test_intake_log__layout_8_is_converted),
         cmocka_unit_test(test_intake_log__a_full_map_loses_nothing),
         cmocka_unit_test(test_intake_log__verify_names_frames_cut_off),
