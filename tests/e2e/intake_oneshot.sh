@@ -37,7 +37,9 @@ while [ $i -lt 19 ]; do
     i=$((i + 1))
 done
 if command -v strace >/dev/null 2>&1; then
-    strace -f -y -e trace=pwrite64,write,fdatasync,fsync -o "$T/trace" \
+    # (LeakSanitizer does not work under ptrace: off, under make asan)
+    ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0 \
+        strace -f -y -e trace=pwrite64,write,fdatasync,fsync -o "$T/trace" \
         "$LEDGER" --dir "$D" append x.t --body '{"last":1}' >/dev/null 2>"$T/err" ||
         fail "append under strace: $(cat "$T/err")"
     grep -q 'data\.mdb>' "$T/trace" &&

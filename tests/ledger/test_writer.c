@@ -482,6 +482,9 @@ test_writer__waiting_events_keep_strings_and_bodies_whole(void **state)
     memcpy(subject, "kind:", 5);
     memset(run, 'r', sizeof run - 1);
     memset(id, 'i', sizeof id - 1);
+    /* (ended, so that one byte over the largest is a string too) */
+    subject[sizeof subject - 1] = run[sizeof run - 1] = id[sizeof id - 1] =
+        '\0';
     for (size_t i = 0; i < sizeof text - 1; i++) /* compresses (> 512) */
         text[i] = (char)('a' + i % 7);
     text[sizeof text - 1] = '\0';
