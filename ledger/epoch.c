@@ -728,8 +728,31 @@ ldg_epoch_ext_encode_whole(uint8_t *out, const struct ldg_epoch_chain *c,
     return (size_t)(o - out);
 }
 
-/* A seal's epoch part on its own: whole, so that a fresh chain from the
- * anchor takes it as a key's first, then the epoch signature. */
+/* x checked whole from the anchor into *c: it must carry every cert and
+ * link from the root (its WHAT, named in the error). 0, LDG_EBADSIG (not
+ * whole, or a cert or link that does not verify: err says which). */
+static int
+whole_from_anchor(const uint8_t anchor[32], uint64_t t0_ns, uint64_t period_ns,
+                  const struct ldg_epoch_ext *x, const char *what,
+                  struct ldg_epoch_chain *c, char *err, size_t errcap)
+{
+    struct ldg_epoch_params par;
+    if (x->l0 != 0 || x->j0 != 0) {
+        snprintf(err, errcap,
+                 "epoch %u.%u: its %s is not whole (certs from level %u, "
+                 "links after %u): it cannot be checked from the anchor",
+                 x->period, x->sub, what, x->l0, x->j0);
+        return LDG_EBADSIG;
+    }
+    memcpy(par.anchor, anchor, 32);
+    par.t0_ns = t0_ns;
+    par.len_ns = period_ns;
+    ldg_epoch_chain_init(c, &par);
+    return ldg_epoch_chain_step(c, x, err, errcap);
+}
+
+/* A checkpoint's epoch line on its own: whole, checked from the anchor,
+ * then its signature over the note's text. */
 int
 ldg_epoch_checkpoint_check(const char *note, size_t len, size_t tlen,
                            const char *line, size_t line_len,
@@ -737,7 +760,6 @@ ldg_epoch_checkpoint_check(const char *note, size_t len, size_t tlen,
                            uint64_t t0_ns, uint64_t period_ns, uint32_t *period,
                            uint32_t *sub, char *err, size_t errcap)
 {
-    struct ldg_epoch_params par;
     struct ldg_epoch_chain *c;
     struct ldg_epoch_ext x;
     uint8_t own[LDG_EPOCH_EXT_MAX], raw[LDG_EPOCH_EXT_MAX];
@@ -773,20 +795,10 @@ ldg_epoch_checkpoint_check(const char *note, size_t len, size_t tlen,
     }
     *period = x.period;
     *sub = x.sub;
-    if (x.l0 != 0 || x.j0 != 0) {
-        snprintf(err, errcap,
-                 "epoch %u.%u: its epoch line is not whole (certs from level "
-                 "%u, links after %u): it cannot be checked from the anchor",
-                 x.period, x.sub, x.l0, x.j0);
-        return LDG_EBADSIG;
-    }
-    memcpy(par.anchor, anchor, 32);
-    par.t0_ns = t0_ns;
-    par.len_ns = period_ns;
     if ((c = malloc(sizeof *c)) == NULL)
         return LDG_ENOMEM;
-    ldg_epoch_chain_init(c, &par);
-    rc = ldg_epoch_chain_step(c, &x, err, errcap);
+    rc = whole_from_anchor(anchor, t0_ns, period_ns, &x, "epoch line", c, err,
+                           errcap);
     if (rc == 0 &&
         ldg_epoch_checkpoint_verify(c->pub, c->cur, note, tlen, x.sig) < 0) {
         snprintf(err, errcap,
@@ -799,13 +811,14 @@ ldg_epoch_checkpoint_check(const char *note, size_t len, size_t tlen,
     return rc;
 }
 
+/* A seal's epoch part on its own: whole, so that a fresh chain from the
+ * anchor takes it as a key's first, then the epoch signature. */
 int
 ldg_epoch_seal_check(const uint8_t anchor[32], uint64_t t0_ns,
                      uint64_t period_ns, const struct ldg_seal *s,
                      uint32_t *period, uint32_t *sub, uint64_t *start_ns,
                      char *err, size_t errcap)
 {
-    struct ldg_epoch_params par;
     struct ldg_epoch_chain c;
     struct ldg_epoch_ext x;
     uint8_t map[LDG_SEAL_MAP_MAX];
@@ -821,18 +834,8 @@ ldg_epoch_seal_check(const uint8_t anchor[32], uint64_t t0_ns,
     }
     *period = x.period;
     *sub = x.sub;
-    if (x.l0 != 0 || x.j0 != 0) {
-        snprintf(err, errcap,
-                 "epoch %u.%u: its epoch part is not whole (certs from level "
-                 "%u, links after %u): it cannot be checked from the anchor",
-                 x.period, x.sub, x.l0, x.j0);
-        return LDG_EBADSIG;
-    }
-    memcpy(par.anchor, anchor, 32);
-    par.t0_ns = t0_ns;
-    par.len_ns = period_ns;
-    ldg_epoch_chain_init(&c, &par);
-    if ((rc = ldg_epoch_chain_step(&c, &x, err, errcap)) < 0)
+    if ((rc = whole_from_anchor(anchor, t0_ns, period_ns, &x, "epoch part", &c,
+                                err, errcap)) < 0)
         return rc;
     if (ldg_seal_map_encode(s, map, sizeof map, &mn) < 0 ||
         ldg_epoch_seal_verify(c.pub, c.cur, map, mn, x.sig) < 0) {

@@ -83,24 +83,16 @@ edge_stored(struct edge *e, struct ldg_txn *t, int level, uint64_t index,
     return 0;
 }
 
-/* Adds a leaf and compares each completed subtree with the stored hash.
- * Returns 0 or the level whose stored hash differs (+1), -err on I/O. */
+/* Merges the edge's top subtrees while two are of one level (the last
+ * pushed at index idx of its level), comparing each subtree completed
+ * with its stored hash. Returns 0 or the level whose stored hash differs
+ * (+1), -err on I/O. */
 static int
-edge_add(struct edge *e, struct ldg_txn *t, uint64_t seq,
-         const uint8_t leaf[32])
+edge_fold(struct edge *e, struct ldg_txn *t, uint64_t idx)
 {
     uint8_t stored[32];
-    uint64_t idx = seq;
     int rc;
 
-    memcpy(e->h[e->n], leaf, 32);
-    e->level[e->n] = 0;
-    e->n++;
-    rc = edge_stored(e, t, 0, seq, stored);
-    if (rc < 0)
-        return rc == LDG_ENOTFOUND ? 1 : rc;
-    if (memcmp(stored, leaf, 32) != 0)
-        return 1;
     while (e->n >= 2 && e->level[e->n - 1] == e->level[e->n - 2]) {
         int lv = e->level[e->n - 1] + 1;
         ldg_tlog_node_hash(e->h[e->n - 2], e->h[e->n - 2], e->h[e->n - 1]);
@@ -114,6 +106,26 @@ edge_add(struct edge *e, struct ldg_txn *t, uint64_t seq,
             return lv + 1;
     }
     return 0;
+}
+
+/* Adds a leaf and compares each completed subtree with the stored hash.
+ * Returns 0 or the level whose stored hash differs (+1), -err on I/O. */
+static int
+edge_add(struct edge *e, struct ldg_txn *t, uint64_t seq,
+         const uint8_t leaf[32])
+{
+    uint8_t stored[32];
+    int rc;
+
+    memcpy(e->h[e->n], leaf, 32);
+    e->level[e->n] = 0;
+    e->n++;
+    rc = edge_stored(e, t, 0, seq, stored);
+    if (rc < 0)
+        return rc == LDG_ENOTFOUND ? 1 : rc;
+    if (memcmp(stored, leaf, 32) != 0)
+        return 1;
+    return edge_fold(e, t, seq);
 }
 
 static void
@@ -188,25 +200,10 @@ static int
 edge_push(struct edge *e, struct ldg_txn *t, int level, uint64_t idx,
           const uint8_t h[32])
 {
-    uint8_t stored[32];
-    int rc;
-
     memcpy(e->h[e->n], h, 32);
     e->level[e->n] = level;
     e->n++;
-    while (e->n >= 2 && e->level[e->n - 1] == e->level[e->n - 2]) {
-        int lv = e->level[e->n - 1] + 1;
-        ldg_tlog_node_hash(e->h[e->n - 2], e->h[e->n - 2], e->h[e->n - 1]);
-        e->level[e->n - 2] = lv;
-        e->n--;
-        idx >>= 1;
-        rc = edge_stored(e, t, lv, idx, stored);
-        if (rc < 0)
-            return rc == LDG_ENOTFOUND ? lv + 1 : rc;
-        if (rc == 0 && memcmp(stored, e->h[e->n - 1], 32) != 0)
-            return lv + 1;
-    }
-    return 0;
+    return edge_fold(e, t, idx);
 }
 
 /* Store layout 999: the tiles before vs->tree_from went with the pruned
