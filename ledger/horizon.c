@@ -531,10 +531,11 @@ keys_at(struct ldg_txn *t, const struct ldg_horizon *old, uint64_t hz,
  * 2,048 at 91 MiB, in the same time). */
 #define PRUNE_RELEASE 2048
 
-/* Deletes the keys of db from the first up to (not including) the u64be
- * key hz. */
+/* Deletes the keys of db of below's length from `from` (NULL: the
+ * first key) up to (not including) below, counting them in *n. */
 static int
-del_seq_range(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
+del_below(struct ldg_txn *t, enum ldg_core_db db, const uint8_t *from,
+          size_t from_len, const uint8_t *below, size_t len, uint64_t *n)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_cursor *c;
@@ -546,13 +547,16 @@ del_seq_range(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
     if ((rc = ldg_cursor_open(t, ldg_core(l, db), &c)) < 0)
         return rc;
     /* deleting as it goes, then from the first key again until it is past
-     * hz: a step after a delete is LMDB's to get right, the last look is
-     * ours */
+     * below: a step after a delete is LMDB's to get right, the last look
+     * is ours */
     for (;;) {
         uint64_t before = *n;
-        for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, NULL); rc == 0;
-             rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, NULL)) {
-            if (k.len != 8 || ldg_rd_be64(k.data) >= hz)
+        for (rc = from != NULL
+                      ? ldg_cursor_get(c, LDG_SET_RANGE, from, from_len, &k,
+                                       NULL)
+                      : ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, NULL);
+             rc == 0; rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, NULL)) {
+            if (k.len != len || memcmp(k.data, below, len) >= 0)
                 break;
             if ((rc = ldg_cursor_del(c)) < 0)
                 break;
@@ -564,6 +568,16 @@ del_seq_range(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
     }
     ldg_cursor_close(c);
     return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
+/* Deletes the keys of db from the first up to (not including) the u64be
+ * key hz. */
+static int
+del_seq_range(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
+{
+    uint8_t below[8];
+    ldg_be64(below, hz);
+    return del_below(t, db, NULL, 0, below, sizeof below, n);
 }
 
 /* Deletes the index records of the events before hz: in ix.* the
@@ -617,37 +631,12 @@ del_index(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
 static int
 del_level0(struct ldg_txn *t, enum ldg_core_db db, uint64_t end, uint64_t *n)
 {
-    struct ldg_ledger *l = ldg_txn_ledger(t);
-    uint8_t first[LDG_TREE_KEY_LEN];
-    struct ldg_cursor *c;
-    struct ldg_val k;
-    int rc;
-
-    if (end == 0 || !ldg_store_has_core(l->store, db))
+    uint8_t first[LDG_TREE_KEY_LEN], below[LDG_TREE_KEY_LEN];
+    if (end == 0)
         return 0;
-    if ((rc = ldg_cursor_open(t, ldg_core(l, db), &c)) < 0)
-        return rc;
     ldg_tree_key(first, 0, 0);
-    /* (as del_seq_range: from the first key again until it is past end) */
-    for (;;) {
-        uint64_t before = *n;
-        for (rc = ldg_cursor_get(c, LDG_SET_RANGE, first, sizeof first, &k,
-                                 NULL);
-             rc == 0; rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, NULL)) {
-            const uint8_t *p = k.data;
-            if (k.len != LDG_TREE_KEY_LEN || p[0] != 0 ||
-                ldg_rd_be64(p + 1) >= end)
-                break;
-            if ((rc = ldg_cursor_del(c)) < 0)
-                break;
-            if (++*n % PRUNE_RELEASE == 0)
-                ldg_store_trim(l->store);
-        }
-        if (rc < 0 || *n == before)
-            break;
-    }
-    ldg_cursor_close(c);
-    return rc == LDG_ENOTFOUND ? 0 : rc;
+    ldg_tree_key(below, 0, end);
+    return del_below(t, db, first, sizeof first, below, sizeof below, n);
 }
 
 /* Store layout 999 (FORMAT.md 6.2): the level-0 tiles wholly before the

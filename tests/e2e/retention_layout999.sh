@@ -224,7 +224,7 @@ WURL=http://127.0.0.1:$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/
 mkdir "$T/wpub"
 "$L" --dir "$W" publish "$T/wpub" --witness "$WURL $WV" >/dev/null 2>"$T/err" &&
     grep -q "cosigned size 301" "$T/err" || fail "first witness submission: $(cat "$T/err")"
-sed -n '301,1600p' "$T/in.jsonl" | "$L" --dir "$W" ingest - >/dev/null 2>&1 || exit 1
+sed -n '301,1600p' "$T/in.jsonl" | "$L" --dir "$W" ingest --batch 500 - >/dev/null 2>&1 || exit 1
 "$L" --dir "$W" archive --before 1301 --out "$T/w.seg" >/dev/null 2>&1 &&
     "$L" --dir "$W" prune --before 1301 --archive "$T/w.seg" --force >/dev/null 2>&1 ||
     fail "the witnessed ledger's prune"
