@@ -607,7 +607,7 @@ CLI_COMMAND(
     "(SEALED; in a format 2 ledger, the \"first\" its next seal carries: "
     "-o json \"sealed\")."
     "\n\n"
-    "`keys verifier` prints the log's verifier key (what verify-bundle "
+    "And `keys verifier` prints the log's verifier key (what verify-bundle "
     "--trusted-key and C2SP tools read), then, on a ledger with epoch "
     "keys, one line a key with an anchor: `anchor name=N key_id=ID "
     "pub=HEX t0=NS period_ns=NS seq=S` (-o json: \"verifier\", \"anchor\" "
