@@ -242,6 +242,24 @@ state_store(struct ldg_ledger *l, const char *name, struct ldg_epoch_state *s)
     return rc;
 }
 
+/* What of st's chain the log has not carried yet (r: its record of the
+ * key's last epoch): certs from level *l0, links after *j0. */
+static void
+uncarried(const struct eprec *r, const struct ldg_epoch_state *st, unsigned *l0,
+          unsigned *j0)
+{
+    if (!r->has) {
+        *l0 = 0;
+        *j0 = 0;
+    } else if (r->e.period == st->cur.period) {
+        *l0 = LDG_EPOCH_DEPTH;
+        *j0 = r->e.sub;
+    } else {
+        *l0 = ldg_epoch_part_level(r->e.period, st->cur.period);
+        *j0 = 0;
+    }
+}
+
 int
 ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key, uint64_t seal_seq,
                struct ldg_seal *s, uint8_t *buf, size_t cap)
@@ -285,17 +303,7 @@ ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key, uint64_t seal_seq,
             (rc = state_store(l, key->name, st)) < 0)
             goto out;
     }
-    /* what the log has not carried yet */
-    if (!r.has) {
-        l0 = 0;
-        j0 = 0;
-    } else if (r.e.period == st->cur.period) {
-        l0 = LDG_EPOCH_DEPTH;
-        j0 = r.e.sub;
-    } else {
-        l0 = ldg_epoch_part_level(r.e.period, st->cur.period);
-        j0 = 0;
-    }
+    uncarried(&r, st, &l0, &j0);
     if ((rc = ldg_seal_map_encode(s, map, sizeof map, &n)) < 0 ||
         (rc = ldg_epoch_seal_sign(st, map, n, sig)) < 0)
         goto out;
@@ -331,15 +339,9 @@ ldg_epoch_checkpoint_line(struct ldg_txn *t, const char *text, size_t n,
         return rc;
     if ((rc = state_load(l, LDG_LOG_KEY_NAME, &r, &st)) < 0)
         return rc;
-    /* what the log has not carried: the epoch may have moved on since
-     * the log key's last seal (keys advance, an expired period) */
-    if (r.e.period == st->cur.period) {
-        l0 = LDG_EPOCH_DEPTH;
-        j0 = r.e.sub;
-    } else {
-        l0 = ldg_epoch_part_level(r.e.period, st->cur.period);
-        j0 = 0;
-    }
+    /* (the epoch may have moved on since the log key's last seal: keys
+     * advance, an expired period) */
+    uncarried(&r, st, &l0, &j0);
     id = ldg_epoch_note_key_id(l->origin, r.par.anchor, name, sizeof name);
     if ((rc = ldg_epoch_checkpoint_sign(st, text, n, sig)) == 0) {
         ldg_be32(raw, id);
