@@ -205,7 +205,7 @@ struct cli_command {
     const struct cli_opt *opts;
     const char *outputs;  /* what -o accepts, or NULL when -o is not used */
     const char *examples; /* "# comment\nledger ...\n" lines */
-    unsigned flags;       /* CLI_CMD_PAGER, CLI_CMD_GATHER */
+    unsigned flags;       /* CLI_CMD_PAGER, CLI_CMD_GATHER, _OWN_OUTPUT */
     /* How the dispatcher parses argv for fn (cli_parse). */
     struct {
         size_t size; /* of the struct the options are stored in */
@@ -219,6 +219,9 @@ struct cli_command {
 
 #define CLI_CMD_PAGER 1u  /* long output, paged on a tty */
 #define CLI_CMD_GATHER 2u /* reads: output kept until done (cli/gather.c) */
+/* formats of its own for -o beyond human, json and json-pretty, checked
+ * by the command (others: by the dispatcher, cli_check_output) */
+#define CLI_CMD_OWN_OUTPUT 4u
 
 /* Defines command ID: const struct cli_command cli_cmd_ID, named "ID" and
  * run by cmd_ID, which takes its own args struct (struct ID_args *x, say)

@@ -101,4 +101,4 @@ CLI_COMMAND(
     "ledger metrics > /var/lib/node_exporter/ledger.prom.tmp &&\n"
     "  mv /var/lib/node_exporter/ledger.prom.tmp "
     "/var/lib/node_exporter/ledger.prom\n",
-    CLI_CMD_GATHER, {.size = sizeof(struct metrics_args)});
+    CLI_CMD_GATHER | CLI_CMD_OWN_OUTPUT, {.size = sizeof(struct metrics_args)});

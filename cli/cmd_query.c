@@ -798,7 +798,7 @@ CLI_COMMAND(
     "ledger query pack=pdf-ops type=route.decision --deps\n"
     "# follow new events like tail -f\n"
     "ledger query -f\n",
-    CLI_CMD_PAGER,
+    CLI_CMD_PAGER | CLI_CMD_OWN_OUTPUT,
     {.size = sizeof(struct qargs),
      .maxpos = -1,
      .opt = query_opt,

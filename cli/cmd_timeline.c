@@ -615,5 +615,5 @@ CLI_COMMAND(
     "ledger timeline r1 --html r1.html\n"
     "# an application's trace (OpenTelemetry), with the proxy's records\n"
     "ledger timeline --trace 5b8efff798038103d269b633813fc60c\n",
-    CLI_CMD_PAGER,
+    CLI_CMD_PAGER | CLI_CMD_OWN_OUTPUT,
     {.size = sizeof(struct timeline_args), .maxpos = -1, .opt = timeline_opt});

@@ -118,6 +118,10 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
     if (cmd->flags & CLI_CMD_GATHER)
         cli_gather_start();
     rc = cli_parse(c, argc, argv, &args, &ind);
+    /* an unknown -o is refused before the command runs, whichever it is
+     * (before: each command had to ask, and `keys` printed text for any) */
+    if (rc == 0 && !(cmd->flags & CLI_CMD_OWN_OUTPUT))
+        rc = cli_check_output(c, NULL);
     if (rc == 0)
         rc = cmd->fn(c, args, argc - ind, argv + ind);
     else if (rc < 0)
