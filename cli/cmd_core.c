@@ -414,8 +414,6 @@ cmd_show(struct cli *c, struct show_args *x, int npos, char **pos)
 
     if ((rc = cli_one_seq(c, npos, pos, "the event to show", &seq)))
         return rc;
-    if ((rc = cli_check_output(c, NULL)) != 0)
-        return rc;
     if (x->raw && c->tty_out) {
         cli_err(c, "--raw writes the binary entry; refusing to write it to "
                    "a terminal (redirect it to a file or a pipe)");

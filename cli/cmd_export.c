@@ -315,10 +315,6 @@ export_say(struct cli *c, const struct export_args *x,
 static int
 export_check_out(struct cli *c, const char *out)
 {
-    int rc;
-
-    if ((rc = cli_check_output(c, NULL)) != 0)
-        return rc;
     if (strcmp(out, "-") == 0 && c->out != OUT_HUMAN) {
         cli_err(c, "-o json writes to standard output, which --out - "
                    "already uses");

@@ -198,7 +198,7 @@ cmd_archive(struct cli *c, struct ldg_archive_opts *o, int npos, char **pos)
                              "--out '%s': an archive is a file to keep and "
                              "to give prune (not standard output)",
                              o->out);
-    if ((rc = cli_check_output(c, NULL)) != 0 || (rc = cli_resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
@@ -339,7 +339,7 @@ cmd_prune(struct cli *c, struct prune_args *x, int npos, char **pos)
     if (!x->policy && (x->o.archive == NULL || x->o.archive[0] == '\0'))
         return cli_usage_err(c, "--archive FILE is required (write it with "
                                 "ledger archive)");
-    if ((rc = cli_check_output(c, NULL)) != 0 || (rc = cli_resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = ldg_retention_policy_load(c->dir, &pol, err, sizeof err)) < 0) {
         cli_err(c, "%s", err);

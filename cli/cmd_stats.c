@@ -61,8 +61,6 @@ cmd_stats(struct cli *c, struct stats_args *x, int npos, char **pos)
     char t1[64] = "", t2[64] = "";
     int rc;
 
-    if ((rc = cli_check_output(c, NULL)) != 0)
-        return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     rc = ldg_stats(l, &st);
@@ -227,8 +225,6 @@ cmd_migrate(struct cli *c, const struct migrate_args *x, int npos, char **pos)
     struct ldg_migrate_result r;
     int rc;
 
-    if ((rc = cli_check_output(c, NULL)) != 0)
-        return rc;
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     rc = cli_serve_connect(c, &cl, 0);

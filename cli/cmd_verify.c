@@ -498,8 +498,6 @@ verify_run(struct cli *c, struct vrun *v)
     size_t len = 0;
     int rc;
 
-    if ((rc = cli_check_output(c, NULL)) != 0)
-        return rc;
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if (v->trusted != NULL) {

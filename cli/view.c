@@ -13,8 +13,7 @@
 int
 cli_view_prepare(struct cli *c)
 {
-    int rc = cli_check_output(c, NULL);
-    return rc != 0 ? rc : cli_resolve_dir(c) != 0 ? EX_USAGE : 0;
+    return cli_resolve_dir(c) != 0 ? EX_USAGE : 0;
 }
 
 /* --at SEQ|TIME into va: 0, or the exit code of a usage error. */
