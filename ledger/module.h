@@ -1112,6 +1112,13 @@ uint64_t ldg_txn_horizon(struct ldg_txn *t);
  * other layouts and in write transactions. */
 uint64_t ldg_txn_tail(struct ldg_txn *t);
 
+/* With LDG_TXN_WRITE, for ldg_txn_begin: a write of records beside the
+ * log (meta: a verification's result), which reads nothing of the log.
+ * At store layout 999 the intake's tail is left where it is (a write
+ * otherwise applies it first): applied by a handle with no appliers,
+ * the projections would fall behind the store. */
+#define LDG_TXN_SIDE 2u
+
 /* What a reader that reads in windows, each in a new snapshot (docs/
  * QUERY.md, "Readers and the file's growth"), checks as each begins: the
  * log's events below its checkpoint `below` are the same bytes in every

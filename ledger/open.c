@@ -439,7 +439,8 @@ ldg_txn_begin(struct ldg_ledger *l, unsigned flags, struct ldg_txn **out)
         return ldg_intake_read_begin(l, out);
     /* a write to the store itself (not an append: those go through the
      * intake) sees every acknowledged event: the tail is applied first */
-    if (l->intake != NULL && (rc = ldg_intake_settle(l)) < 0)
+    if (l->intake != NULL && !(flags & LDG_TXN_SIDE) &&
+        (rc = ldg_intake_settle(l)) < 0)
         return rc;
     return ldg_store_txn_begin(l->store, l, (flags & LDG_TXN_WRITE) != 0, out);
 }

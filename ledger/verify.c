@@ -542,7 +542,7 @@ ldg_verify_record(struct ldg_ledger *l, const struct ldg_verify_report *r)
     }
     if (r->finding_stands)
         return 0; /* nothing new */
-    if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0)
+    if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE | LDG_TXN_SIDE, &t)) < 0)
         return rc;
     meta = ldg_store_core_dbi(l->store, LDG_DB_META);
     if (r->bad_seq != UINT64_MAX && r->what[0] != '\0') {
@@ -606,7 +606,10 @@ ldg_verify_record_dir(const char *dir, const struct ldg_options *opts,
         o = *opts;
     else
         memset(&o, 0, sizeof o);
+    /* a handle without the projections: it leaves the intake's tail to
+     * those that fold it (LDG_TXN_SIDE) */
     o.flags &= ~(unsigned)LDG_RDONLY;
+    o.flags |= LDG_KEEP_TAIL;
     if ((rc = ldg_open(&w, dir, &o, err, errcap)) < 0)
         return rc;
     if ((rc = ldg_verify_record(w, r)) < 0 && err != NULL)

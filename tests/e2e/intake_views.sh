@@ -13,6 +13,12 @@
 #   3. the doctor answers with no note either;
 #   4. serve stopped: the same answer.
 # And `ledger stats` names the layout as in development.
+#   5. one-shot appends leave their events in the tail: `projections`
+#      calls the stored ones current, and a `verify --full` (which records
+#      its result on a handle without the projections) leaves them so: the
+#      doctor's projections-current stays ok, exit 0 (before: the verify
+#      applied the tail without folding it, and the doctor failed the
+#      clause, "an appender ran without projections", `ledger rebuild`).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -82,6 +88,33 @@ pid=""
 "$LEDGER" --dir "$D" routes -o json >"$T/routes2" 2>"$T/routes.err" ||
     fail "routes after serve: $(cat "$T/routes.err")"
 out=$(check_routes "$T/routes2") || fail "routes after serve: $out"
+
+# 5. one-shot appends, then a verification recorded beside them
+D=$T/oneshot
+LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null 2>&1 || fail "init oneshot"
+for m in a b; do
+    "$LEDGER" --dir "$D" append x.test.view --body "{\"m\":\"$m\"}" >/dev/null ||
+        fail "append $m"
+done
+current() { # WHEN
+    "$LEDGER" --dir "$D" projections -o json >"$T/proj" 2>&1 ||
+        fail "projections $1: $(cat "$T/proj")"
+    python3 - "$T/proj" <<'EOF' || fail "projections $1: not all current: $(cat "$T/proj")"
+import json, sys
+rows = [json.loads(x) for x in open(sys.argv[1]) if x.strip()]
+assert len(rows) == 10 and all(r["current"] for r in rows), rows
+EOF
+    "$LEDGER" --dir "$D" doctor >"$T/doc" 2>&1
+    rc=$?
+    [ $rc = 0 ] || fail "doctor $1: exit $rc: $(grep -v '^  ok' "$T/doc")"
+    grep -q '^  ok  *projections-current' "$T/doc" ||
+        fail "doctor $1: $(grep projections-current "$T/doc")"
+}
+current "after two appends"
+"$LEDGER" --dir "$D" verify --full >/dev/null 2>&1 || fail "verify --full oneshot"
+current "after verify --full"
+"$LEDGER" --dir "$D" routes >/dev/null 2>"$T/err" || fail "routes oneshot"
+grep -q "not current" "$T/err" && fail "routes after verify says: $(cat "$T/err")"
 
 if [ $fails -eq 0 ]; then
     echo "intake_views: ok"
