@@ -751,6 +751,24 @@ ldg_intake_frame_at(struct ldg_intake *in, uint64_t block, uint8_t **buf,
 }
 
 int
+ldg_intake_peek_at(struct ldg_intake *in, uint64_t block, uint32_t *gen,
+                   uint64_t *first_seq)
+{
+    uint8_t hdr[32];
+    uint32_t blocks;
+    ssize_t got;
+
+    if (block < 1 || block >= in->blocks)
+        return 0;
+    got = pread_all(in->fd, hdr, sizeof hdr, (off_t)(block * LDG_INTAKE_BLOCK));
+    if (got < 0)
+        return LDG_EIO;
+    return (size_t)got == sizeof hdr &&
+           ldg_intake_frame_peek(hdr, gen, &blocks, first_seq, NULL) == 0 &&
+           blocks <= in->blocks - block;
+}
+
+int
 ldg_intake_place(const struct ldg_intake *in, const struct ldg_intake_pos *end,
                  const struct ldg_intake_pos *applied, uint32_t blocks,
                  struct ldg_intake_pos *at)

@@ -197,6 +197,13 @@ int ldg_intake_next(struct ldg_intake *in, struct ldg_intake_pos *pos,
 int ldg_intake_frame_at(struct ldg_intake *in, uint64_t block, uint8_t **buf,
                         size_t *bufcap, struct ldg_intake_frame *f);
 
+/* The header of a frame at block `block`, unchecked past its own fields
+ * (its payload's checksum is not read): 1 with its lap and first seq, 0
+ * when no header parses there, LDG_EIO. A cheap look before
+ * ldg_intake_frame_at. */
+int ldg_intake_peek_at(struct ldg_intake *in, uint64_t block, uint32_t *gen,
+                       uint64_t *first_seq);
+
 /*
  * Where a frame of `blocks` blocks goes when the log ends at *end and the
  * store has applied up to *applied: *at (block and lap; seq is end's).

@@ -381,6 +381,69 @@ ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out)
     return 0;
 }
 
+/* How far past the end of the log a writer looks for acknowledged frames
+ * before it writes there: a frame is at most FRAME_MAX, so a frame that
+ * starts after one damaged frame starts within this many blocks. */
+#define LOOK_PAST ((uint64_t)(FRAME_MAX / LDG_INTAKE_BLOCK) + 1)
+
+/*
+ * Acknowledged frames the log cannot reach: a frame of end's lap at a
+ * block from end's on, or of the next lap, whose events come at or after
+ * end's. A torn frame at the end (a write the crash cut short) hides no
+ * such frame; a damaged one does, and every reader stops before it. With
+ * near, only the LOOK_PAST blocks after end's (and as many from the
+ * ring's start, for a writer that wrapped) are looked at, up to the first
+ * frame of an earlier lap (the writer never passed it); else the whole
+ * ring. 1 with what and *seq (end's), 0 if none, LDG_EIO, LDG_ENOMEM.
+ */
+static int
+hidden_past(struct ldg_intake *in, const struct ldg_intake_pos *end, int near,
+            char *what, size_t cap, uint64_t *seq)
+{
+    struct ldg_intake_frame f;
+    uint8_t *buf = NULL;
+    size_t bcap = 0;
+    uint64_t n = ldg_intake_blocks(in), b, first, stop;
+    uint32_t gen;
+    int rc = 0, pass;
+
+    for (pass = 0; pass < 2 && rc == 0; pass++) {
+        /* pass 0: from end's block; pass 1: the ring's start (next lap) */
+        b = pass == 0 ? (near ? end->block + 1 : 1) : 1;
+        stop = near ? b + LOOK_PAST : n;
+        if (pass == 1 && (!near || end->block + LOOK_PAST < n))
+            break;
+        for (; b < stop && b < n; b++) {
+            if ((rc = ldg_intake_peek_at(in, b, &gen, &first)) < 0)
+                break;
+            rc = 0;
+            if (gen == 0)
+                continue;
+            if (first < end->seq ||
+                !((gen == end->gen && b >= end->block) || gen == end->gen + 1)) {
+                if (near && (gen < end->gen || first < end->seq))
+                    break; /* the writer never wrote past an older frame */
+                continue;
+            }
+            if ((rc = ldg_intake_frame_at(in, b, &buf, &bcap, &f)) <= 0)
+                continue; /* a header, but not a whole frame */
+            snprintf(what, cap,
+                     "the intake log is damaged at block %llu (lap %u): "
+                     "the frame of events %llu..%llu at block %llu, "
+                     "acknowledged, lies past it and is not read",
+                     (unsigned long long)end->block, (unsigned)end->gen,
+                     (unsigned long long)f.first_seq,
+                     (unsigned long long)(f.first_seq + f.count - 1),
+                     (unsigned long long)b);
+            *seq = end->seq;
+            free(buf);
+            return 1;
+        }
+    }
+    free(buf);
+    return rc < 0 ? rc : 0;
+}
+
 /* ----------------------------------------------------------- appends -- */
 
 /* The kept view, brought up to date with the frames other processes
@@ -483,6 +546,22 @@ ldg_intake_ack_write(struct ldg_ledger *l, struct ldg_intake_ack *a)
     int rc;
 
     LDG_ASSERT(held == l && a->frame.count > 0);
+    /* where the log seems to end, a damaged frame may hide acknowledged
+     * ones: never write over them */
+    {
+        char why[512];
+        uint64_t seq;
+        if ((rc = hidden_past(l->intake->in, &a->end, 1, why, sizeof why,
+                              &seq)) > 0) {
+            ldg_seterr(l,
+                       "%s; nothing is written over it (`ledger verify "
+                       "--full` says so too)",
+                       why);
+            return LDG_ECORRUPT;
+        }
+        if (rc < 0)
+            return rc;
+    }
     blocks =
         (uint32_t)((a->frame.len + LDG_INTAKE_BLOCK - 1) / LDG_INTAKE_BLOCK);
     rc = ldg_intake_place(l->intake->in, &a->end, &a->applied, blocks, &at);
@@ -567,7 +646,6 @@ ldg_intake_check(struct ldg_ledger *l, char *what, size_t cap, uint64_t *seq)
     struct ldg_txn *t;
     uint8_t *buf = NULL;
     size_t bcap = 0;
-    uint64_t frames = 0;
     int rc;
 
     if (st == NULL)
@@ -585,27 +663,9 @@ ldg_intake_check(struct ldg_ledger *l, char *what, size_t cap, uint64_t *seq)
         return rc;
     end = applied;
     while ((rc = ldg_intake_next(st->in, &end, &buf, &bcap, &f)) == 1)
-        frames++;
-    for (uint64_t b = 1; rc == 0 && b < ldg_intake_blocks(st->in); b++) {
-        if ((rc = ldg_intake_frame_at(st->in, b, &buf, &bcap, &f)) <= 0)
-            continue;
-        rc = 0;
-        if (f.first_seq >= end.seq &&
-            ((f.gen == end.gen && b >= end.block) || f.gen == end.gen + 1)) {
-            snprintf(what, cap,
-                     "the intake log is damaged at block %llu (lap %u): "
-                     "the frame of events %llu..%llu at block %llu, "
-                     "acknowledged, lies past it and is not read",
-                     (unsigned long long)end.block, (unsigned)end.gen,
-                     (unsigned long long)f.first_seq,
-                     (unsigned long long)(f.first_seq + f.count - 1),
-                     (unsigned long long)b);
-            *seq = end.seq;
-            free(buf);
-            return 1;
-        }
-    }
+        ;
     free(buf);
-    (void)frames;
-    return rc < 0 ? rc : 0;
+    if (rc < 0)
+        return rc;
+    return hidden_past(st->in, &end, 0, what, cap, seq);
 }
