@@ -171,7 +171,8 @@ applied_get(struct ldg_txn *t, struct ldg_intake_pos *a)
     a->block = ldg_rd_be64(p + 16);
     a->gen = ldg_rd_be32(p + 24);
     a->seq = ldg_rd_be64(p + 28);
-    if (a->block < 1 || a->block >= ldg_intake_blocks(l->intake->in) ||
+    /* (the ring's size itself: a frame ended at the ring's end) */
+    if (a->block < 1 || a->block > ldg_intake_blocks(l->intake->in) ||
         a->gen == 0) {
         ldg_seterr(l,
                    "storage corrupt: %s: the intake position is outside "

@@ -499,6 +499,55 @@ test_intake_log__readers_see_no_gap_while_applied(void **state)
     t_rmrf(dir);
 }
 
+/* A frame that ends at the ring's last block, and the tail applied right
+ * there: the store records the ring's size as its position (the next
+ * frame goes to block 1 of the next lap). Before, every later open
+ * refused that position as outside the ring ("storage corrupt"), so a
+ * ledger whose tail happened to be applied there was lost to its users
+ * (tests/e2e/robust_readers.sh met it by chance). */
+static void
+test_intake_log__a_frame_may_end_at_the_ring_end(void **state)
+{
+    char dir[256], path[300];
+    struct ldg_ledger *l;
+    struct stat st;
+    uint64_t n, events = 0;
+    int fd;
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    snprintf(path, sizeof path, "%s/intake", dir);
+    assert_int_equal(stat(path, &st), 0);
+    n = (uint64_t)st.st_size / 4096; /* the ring's blocks, its header's too */
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    /* a frame an event after genesis's (block 1), followed through the
+     * frames' headers until one ends at the ring's end */
+    for (uint64_t seq = 1, at = 2; at < n; seq++) {
+        uint8_t h[32];
+        t_append(l, "x.test.event", "{}", NULL);
+        assert_int_equal(pread(fd, h, sizeof h, (off_t)(at * 4096)), 32);
+        if (memcmp(h, "LDGF", 4) != 0 || ldg_rd_be32(h + 8) != 1 ||
+            ldg_rd_be64(h + 16) != seq)
+            fail_msg("event %llu is not at block %llu of lap 1",
+                     (unsigned long long)seq, (unsigned long long)at);
+        at += ldg_rd_be32(h + 12);
+        events = seq + 1;
+    }
+    close(fd);
+    assert_int_equal(ldg_intake_settle(l), 0); /* there, at block n */
+    assert_int_equal(lmdb_size(l), events);
+    ldg_close(l);
+    l = open_dir(dir, LDG_NOSYNC);
+    assert_int_equal(size_of(l), events);
+    t_append(l, "x.test.event", "{\"after\":1}", NULL); /* block 1, lap 2 */
+    assert_int_equal(size_of(l), events + 1);
+    verify_full(l);
+    proof_holds(l, events);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -512,6 +561,7 @@ main(void)
         cmocka_unit_test(test_intake_log__a_full_map_loses_nothing),
         cmocka_unit_test(test_intake_log__verify_names_frames_cut_off),
         cmocka_unit_test(test_intake_log__readers_see_no_gap_while_applied),
+        cmocka_unit_test(test_intake_log__a_frame_may_end_at_the_ring_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
