@@ -390,6 +390,7 @@ ldg_intake_build_finish(struct ldg_intake_build *b, const uint8_t **out,
 
 struct ldg_intake {
     int fd, rdonly, locked, nosync;
+    int unsure; /* the last failed write could not be undone */
     uint64_t blocks;
     uint8_t id[LDG_INTAKE_ID_LEN];
 };
@@ -814,11 +815,29 @@ ldg_intake_write(struct ldg_intake *in, uint64_t at, const void *frame,
     if (in->rdonly || len == 0 || len % LDG_INTAKE_BLOCK != 0 || at < 1 ||
         at >= in->blocks || len / LDG_INTAKE_BLOCK > in->blocks - at)
         return LDG_EINVAL;
-    if (pwrite_all(in->fd, frame, len, (off_t)(at * LDG_INTAKE_BLOCK)) < 0)
-        return full_errno(errno) ? LDG_EFULL : LDG_EIO;
-    if (!in->nosync && fdatasync(in->fd) != 0)
-        return full_errno(errno) ? LDG_EFULL : LDG_EIO;
-    return 0;
+    if (pwrite_all(in->fd, frame, len, (off_t)(at * LDG_INTAKE_BLOCK)) == 0 &&
+        (in->nosync || fdatasync(in->fd) == 0))
+        return 0;
+    /* Not acknowledged, yet the frame may be whole in the page cache (a
+     * failed flush leaves it there), where the next reader would take it
+     * for one: its header is overwritten with zeros and flushed, so that
+     * a failure means "not in the log". Should that fail too, it may be. */
+    {
+        static const uint8_t zero[LDG_INTAKE_BLOCK];
+        int e = errno;
+        in->unsure =
+            pwrite_all(in->fd, zero, sizeof zero,
+                       (off_t)(at * LDG_INTAKE_BLOCK)) != 0 ||
+            (!in->nosync && fdatasync(in->fd) != 0);
+        errno = e;
+    }
+    return full_errno(errno) ? LDG_EFULL : LDG_EIO;
+}
+
+int
+ldg_intake_unsure(const struct ldg_intake *in)
+{
+    return in->unsure;
 }
 
 void

@@ -222,9 +222,16 @@ uint64_t ldg_intake_used(const struct ldg_intake *in,
                          const struct ldg_intake_pos *applied);
 
 /* Writes a built frame (len a multiple of the block) at block at, then
- * fdatasync: durable on return 0. LDG_EFULL (ENOSPC, EDQUOT), LDG_EIO. */
+ * fdatasync: durable on return 0. LDG_EFULL (ENOSPC, EDQUOT), LDG_EIO:
+ * then the frame's header is overwritten with zeros and flushed, so that
+ * no reader takes it for one; if that fails too, ldg_intake_unsure says
+ * so (the frame may be in the log). */
 int ldg_intake_write(struct ldg_intake *in, uint64_t at, const void *frame,
                      size_t len);
+
+/* Whether the last failed ldg_intake_write could not undo its frame. */
+int ldg_intake_unsure(const struct ldg_intake *in);
+
 /* Writes without the flush from now on (a ledger opened LDG_NOSYNC, as
  * LMDB's MDB_NOSYNC: for tests; nothing is durable). */
 void ldg_intake_set_nosync(struct ldg_intake *in);

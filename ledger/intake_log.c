@@ -588,9 +588,14 @@ ldg_intake_ack_write(struct ldg_ledger *l, struct ldg_intake_ack *a)
     if ((rc = ldg_intake_build_finish(&a->frame, &p, &n)) < 0)
         return rc;
     if ((rc = ldg_intake_write(l->intake->in, at.block, p, n)) < 0) {
-        ldg_seterr(l, "cannot write the intake log %s: %s", l->intake->path,
+        ldg_seterr(l, "cannot write the intake log %s: %s (%s)",
+                   l->intake->path,
                    rc == LDG_EFULL ? "no space left on device"
-                                   : strerror(errno));
+                                   : strerror(errno),
+                   ldg_intake_unsure(l->intake->in)
+                       ? "nor undo the write: the events may be in the log, "
+                         "and a retry with the same ids finds them"
+                       : "nothing was appended");
         return rc;
     }
     /* acknowledged: durable, sealed, under its signed checkpoint */
