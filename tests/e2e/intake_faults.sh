@@ -1,0 +1,110 @@
+#!/bin/sh
+# intake_faults.sh — at store layout 999, a failed write or flush of the
+# intake log leaves no frame a reader takes for one (docs/WRITE-PATH.md).
+# `ledger append` and `ledger keys add bob` run with each of their I/O
+# calls failing in turn (tests/faults/faultinject.c: fail EIO, fail
+# ENOSPC, after EIO: the call done, then the error), and once with none:
+#   - exit 0: the event (or bob's key) is there, once;
+#   - a failure that says "nothing was appended" left the log as it was:
+#     the events are the base's, `keys add bob` again succeeds and bob
+#     signs (before: a failed flush of the intake left the frame whole in
+#     the page cache, so bob's key event was in the log without its file,
+#     and an append retried after ENOSPC appended the event twice);
+#   - every ledger verifies in full afterwards and takes an append.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/intake_faults.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM HUP
+fails=0 runs=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+. "$ROOT/tests/e2e/lib/preload.sh"
+${CC:-cc} -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
+    -ldl 2>"$T/cc.err" || { echo "FAIL: cannot build the shim: $(cat "$T/cc.err")"; exit 1; }
+san_preload "$LEDGER" detect_leaks=0
+events() { "$LEDGER" --dir "$1" stats -o json | sed 's/.*"events":\([0-9]*\).*/\1/'; }
+
+B=$T/base
+LEDGER_LAYOUT=999 "$LEDGER" --dir "$B" init >/dev/null 2>&1 || { echo "FAIL: init"; exit 1; }
+"$LEDGER" --dir "$B" keys add alice >/dev/null 2>&1 || { echo "FAIL: keys add alice"; exit 1; }
+"$LEDGER" --dir "$B" append x.test.base --body '{}' >/dev/null 2>&1 || { echo "FAIL: append"; exit 1; }
+NB=$(events "$B")
+W=$T/w
+
+# shimmed N MODE ERRNO CMD...: CMD on a fresh copy of the base, its Nth
+# write or sync failing; rc and the output in $T/out, $T/err
+shimmed() {
+    n=$1 mode=$2 err=$3
+    shift 3
+    rm -rf "$W"
+    cp -a "$B" "$W"
+    ASAN_OPTIONS=$SAN_OPTS LD_PRELOAD=$SAN_PRE$T/fi.so FAULT_AT=$n \
+        FAULT_MODE=$mode FAULT_ERRNO=$err FAULT_LOG="$T/fault.log" \
+        "$LEDGER" --dir "$W" "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    runs=$((runs + 1))
+}
+calls() { # CMD...: how many counted calls a clean run makes
+    rm -rf "$W"
+    cp -a "$B" "$W"
+    rm -f "$T/count"
+    ASAN_OPTIONS=$SAN_OPTS LD_PRELOAD=$SAN_PRE$T/fi.so FAULT_AT=0 \
+        FAULT_COUNT_FILE="$T/count" "$LEDGER" --dir "$W" "$@" >/dev/null 2>&1
+    cat "$T/count" 2>/dev/null || echo 0
+}
+after() { # WHAT: the ledger verifies and takes an append
+    "$LEDGER" --dir "$W" verify --full >"$T/v" 2>&1 || fail "$1: verify --full: $(cat "$T/v")"
+    "$LEDGER" --dir "$W" append x.test.after --body '{}' >/dev/null 2>"$T/e2" ||
+        fail "$1: the next append: $(cat "$T/e2")"
+}
+
+k=$(calls append x.test.f --body '{"m":"f"}')
+[ "$k" -gt 0 ] || { echo "FAIL: the shim counted no call of append"; exit 1; }
+undone=0
+for me in fail:EIO fail:ENOSPC after:EIO; do
+    n=1
+    while [ "$n" -le $((k + 1)) ]; do
+        shimmed "$n" "${me%%:*}" "${me#*:}" append x.test.f --body '{"m":"f"}'
+        what="append, $me at call $n of $k"
+        now=$(events "$W")
+        if [ "$rc" = 0 ]; then
+            [ "$now" = $((NB + 1)) ] || fail "$what: exit 0 but $now events, want $((NB + 1))"
+        elif grep -q "nothing was appended" "$T/err"; then
+            undone=$((undone + 1))
+            [ "$now" = "$NB" ] || fail "$what: '$(cat "$T/err")' but $now events, want $NB"
+        else
+            case $now in "$NB" | $((NB + 1))) ;; *) fail "$what: $now events after a failure" ;; esac
+        fi
+        after "$what"
+        n=$((n + 1))
+    done
+done
+[ "$undone" -gt 0 ] || fail "append: no failure undid its frame (is the shim working?)"
+
+k=$(calls keys add bob)
+undone=0
+for me in fail:EIO after:EIO; do
+    n=1
+    while [ "$n" -le $((k + 1)) ]; do
+        shimmed "$n" "${me%%:*}" "${me#*:}" keys add bob
+        what="keys add bob, $me at call $n of $k"
+        if [ "$rc" != 0 ] && grep -q "nothing was appended" "$T/err"; then
+            undone=$((undone + 1))
+            "$LEDGER" --dir "$W" keys add bob >/dev/null 2>"$T/e2" ||
+                fail "$what: adding bob again: $(cat "$T/e2")"
+        fi
+        if [ "$rc" != 0 ] && ! "$LEDGER" --dir "$W" keys list 2>/dev/null | grep -q '^bob '; then
+            "$LEDGER" --dir "$W" keys add bob >/dev/null 2>"$T/e2" ||
+                fail "$what: bob is not listed and cannot be added: $(cat "$T/e2")"
+        fi
+        "$LEDGER" --dir "$W" append x.test.bob --actor bob --body '{}' >/dev/null 2>"$T/e2" ||
+            fail "$what: bob cannot sign: $(cat "$T/e2")"
+        after "$what"
+        n=$((n + 1))
+    done
+done
+[ "$undone" -gt 0 ] || fail "keys add: no failure undid its frame (is the shim working?)"
+
+[ $fails = 0 ] || exit 1
+echo "intake_faults: $runs faulted runs; a failed frame is undone, nothing appended twice"
