@@ -1667,6 +1667,43 @@ note_compare(const char *note, enum proj_id p, uint32_t version,
 
 #define REBUILD_READAHEAD_MIN 65536 /* events */
 
+/* Store layout 999: stored projections current with the store's own
+ * events, the intake's tail not applied yet, are what every read sees
+ * once the tail is folded over them: that is the state before a rebuild
+ * (else a rebuild after any one-shot append would report a change that
+ * is only the tail). before[] and scanned[] get the folded digests and
+ * size; left as they are otherwise. */
+static int
+before_with_tail(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size,
+                 struct pmeta before[P_COUNT], struct pdigest scanned[P_COUNT])
+{
+    uint64_t tail = ldg_txn_tail(t);
+    struct pdigest d[P_COUNT];
+    struct pstate *ps = NULL;
+    int rc;
+
+    if (tail == 0 || tail > size)
+        return 0;
+    for (int p = 0; p < P_COUNT; p++)
+        if (!before[p].present || before[p].version != proj_defs[p].version ||
+            before[p].applied != size - tail)
+            return 0;
+    if ((rc = ps_new(&ps, l, t, 0, P_ALL)) < 0)
+        return rc;
+    rc = fold_range(ps, t, size - tail, size, NULL, NULL);
+    if (rc == 0)
+        rc = ps_digest_all(ps, d);
+    ps_free(ps);
+    if (rc < 0)
+        return rc;
+    for (int p = 0; p < P_COUNT; p++) {
+        before[p].dig = d[p];
+        before[p].applied = size;
+        scanned[p] = d[p];
+    }
+    return 0;
+}
+
 int
 ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
                         ldg_projections_progress_fn fn, void *ctx,
@@ -1699,6 +1736,8 @@ ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
             (rc = stored_digest(t, (enum proj_id)p, &scanned[p])) < 0)
             goto fail;
     }
+    if ((rc = before_with_tail(l, t, size0, before, scanned)) < 0)
+        goto fail;
     if ((rc = ps_new(&ps, l, NULL, 0, mask)) < 0)
         goto fail;
     /* A whole-log scan: kernel readahead on the map, as query's big scans
