@@ -81,7 +81,7 @@ struct ldg_intake_state {
 static void
 path_of(char *buf, size_t cap, const char *dir)
 {
-    snprintf(buf, cap, "%s/intake", dir);
+    snprintf(buf, cap, "%s/%s", dir, ldg_store_file_name(LDG_FILE_INTAKE));
 }
 
 /* ------------------------------------------------------------ locks -- */

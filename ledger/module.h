@@ -50,8 +50,10 @@ int ldg_key_from_public(struct ldg_key **out, const char *name,
 
 /* The files LMDB keeps a ledger's store in, inside its directory: the data
  * file every commit writes (in place: the pages, then a meta page) and the
- * lock file every reader registers in (a reader needs to write it). */
-enum ldg_store_file { LDG_FILE_DATA, LDG_FILE_LOCK };
+ * lock file every reader registers in (a reader needs to write it); at
+ * store layout 999 the intake log too, which a reader reads (and locks,
+ * flock(2) on a read-only descriptor). */
+enum ldg_store_file { LDG_FILE_DATA, LDG_FILE_LOCK, LDG_FILE_INTAKE };
 /* The base name of the store's file f, without a directory (the name
  * readdir and inotify report; ldg_dir gives the directory): a static
  * string, valid for the life of the program. NULL for an f not in the

@@ -143,6 +143,8 @@ ldg_store_file_name(enum ldg_store_file f)
         return "data.mdb";
     case LDG_FILE_LOCK:
         return "lock.mdb";
+    case LDG_FILE_INTAKE:
+        return "intake";
     }
     return NULL;
 }

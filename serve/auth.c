@@ -518,8 +518,10 @@ give_group(const char *f, gid_t gid, mode_t mode, int is_dir)
 /* Gives the readers' group what reading needs: the directory (0750, and
  * setgid only when needed: give_group) and data.mdb to read, lock.mdb to
  * write (LMDB readers register in it: without it a reader would read
- * without the lock, unsafe beside a live writer), the socket to connect.
- * keys/ and its files are not touched: they stay 0700 and 0600. */
+ * without the lock, unsafe beside a live writer), the intake log to read
+ * where there is one (store layout 999: the acknowledged events LMDB does
+ * not hold yet), the socket to connect. keys/ and its files are not
+ * touched: they stay 0700 and 0600. */
 int
 serve_auth_apply_readers(const struct serve_auth *a, const char *dir,
                          const char *sock, char *err, size_t cap)
@@ -527,15 +529,19 @@ serve_auth_apply_readers(const struct serve_auth *a, const char *dir,
     static const struct {
         int file; /* enum ldg_store_file; -1: the directory itself */
         mode_t mode;
-    } files[] = {{-1, 02750}, {LDG_FILE_DATA, 0640}, {LDG_FILE_LOCK, 0660}};
+    } files[] = {{-1, 02750},
+                 {LDG_FILE_DATA, 0640},
+                 {LDG_FILE_LOCK, 0660},
+                 {LDG_FILE_INTAKE, 0640}};
+    const size_t nfiles = sizeof files / sizeof files[0];
     char p[4300];
     int e;
     if (a == NULL || !a->has_readers)
         return 0;
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i <= nfiles; i++) {
         const char *f;
         mode_t mode;
-        if (i < 3) {
+        if (i < nfiles) {
             const char *name =
                 files[i].file < 0 ? "" : ldg_store_file_name(files[i].file);
             snprintf(p, sizeof p, "%s%s%s", dir, name[0] ? "/" : "", name);
@@ -547,7 +553,10 @@ serve_auth_apply_readers(const struct serve_auth *a, const char *dir,
             f = sock;
             mode = 0660;
         }
-        if ((e = give_group(f, a->readers, mode, i == 0)) != 0) {
+        e = give_group(f, a->readers, mode, i == 0);
+        if (e == ENOENT && i < nfiles && files[i].file == LDG_FILE_INTAKE)
+            continue; /* a store without an intake log */
+        if (e != 0) {
             snprintf(err, cap,
                      "%s: \"readers\": \"%s\": cannot give the group "
                      "access to %s: %s%s",

@@ -233,13 +233,18 @@ bad "not an object" "must be an object"
 : >"$A"
 bad "empty file" "access.json: line "
 
-# --- 4. readers: the group reads, keys stay the owner's
-if [ $ROOT = 1 ]; then
+# --- 4. readers: the group reads, keys stay the owner's; at store layout
+# 999 too, whose readers read the intake log (before: "Permission denied"
+# for every reading command of a member of the group)
+readers_check() {
     printf '{"version": 1, "readers": "nogroup", "writers": []}\n' >"$A"
     start || exit 1
     [ "$(stat -c '%a %G' "$D")" = "2750 nogroup" ] || fail "dir: $(stat -c '%a %G' "$D")"
     [ "$(stat -c '%a %G' "$D/data.mdb")" = "640 nogroup" ] || fail "data.mdb: $(stat -c '%a %G' "$D/data.mdb")"
     [ "$(stat -c '%a %G' "$D/lock.mdb")" = "660 nogroup" ] || fail "lock.mdb: $(stat -c '%a %G' "$D/lock.mdb")"
+    if [ -e "$D/intake" ]; then
+        [ "$(stat -c '%a %G' "$D/intake")" = "640 nogroup" ] || fail "intake: $(stat -c '%a %G' "$D/intake")"
+    fi
     [ "$(stat -c '%a %G' "$S")" = "660 nogroup" ] || fail "socket: $(stat -c '%a %G' "$S")"
     [ "$(stat -c '%a' "$D/keys")" = 700 ] || fail "keys/ is $(stat -c '%a' "$D/keys")"
     for k in "$D"/keys/*; do
@@ -276,6 +281,13 @@ if [ $ROOT = 1 ]; then
     "$LEDGER" --dir "$D" verify --full >"$T/vf" 2>&1 || fail "verify --full: $(cat "$T/vf")"
     "$LEDGER" --dir "$D" append --direct --body '{}' x.owner >/dev/null 2>"$T/oa.err" ||
         fail "the owner cannot append: $(cat "$T/oa.err")"
+}
+if [ $ROOT = 1 ]; then
+    readers_check
+    D=$T/l999 S=$T/l999/ledger.sock A=$T/l999/access.json
+    LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null || exit 1
+    [ -e "$D/intake" ] || fail "layout 999 made no intake log"
+    readers_check
 fi
 
 [ $fails -eq 0 ] || exit 1
