@@ -1392,6 +1392,19 @@ ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
     rc = note_get(t, ps->applied, &note);
     if (rc < 0 && rc != LDG_ENOTFOUND)
         goto out;
+    if (rc == LDG_ENOTFOUND) {
+        /* No note was signed at that size (store layout 999 signs one
+         * when the intake's tail is applied, not at each ack): signed
+         * now, for this state, by whoever holds the log key; a reader
+         * without it gets none, as before. */
+        struct pdigest d[P_COUNT];
+        char text[2048];
+        if (ps_digest_all(ps, d) == 0 &&
+            note_text_of(t, ps->applied, d, ps->last_ts, text, sizeof text) ==
+                0 &&
+            ldg_log_sign_note(l, text, strlen(text), &note) < 0)
+            note = NULL;
+    }
     rc = 0;
     json_object_set_new(o, "note", note ? json_string(note) : json_null());
     *out = o;

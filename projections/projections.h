@@ -213,7 +213,8 @@ int ldg_projections_check_stored(struct ldg_ledger *l,
  * "routes": [...], "promotions": [...], "doctor": {...}, "plans": [...]
  * (only when the log has plans), "note": "<signed
  * projection note for that size>" or null}. at_size 0 = current; N = the
- * state after the first N events (same as --at N-1).
+ * state after the first N events (same as --at N-1). A note not stored
+ * for that size is signed now when l holds the log key (null without).
  */
 int ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size,
                                json_t **out);

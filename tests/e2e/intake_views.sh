@@ -19,7 +19,8 @@
 #      doctor's projections-current stays ok, exit 0 (before: the verify
 #      applied the tail without folding it, and the doctor failed the
 #      clause, "an appender ran without projections", `ledger rebuild`);
-#      and `ledger rebuild` then finds nothing changed.
+#      and `ledger rebuild` then finds nothing changed; an export of a
+#      size in the tail carries a signed projection note.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -127,6 +128,16 @@ rows = [json.loads(x) for x in open(sys.argv[1]) if x.strip()]
 assert len(rows) == 9 and not any(r["changed"] for r in rows), rows
 EOF
 current "after rebuild"
+# a bundle of a size in the tail carries a signed projection note (before:
+# none was stored there, and verify-bundle warned the state was only the
+# exporter's computation)
+"$LEDGER" --dir "$D" append x.test.view --body '{"m":"d"}' >/dev/null || fail "append d"
+"$LEDGER" --dir "$D" export --out "$T/b.tar.zst" 2>"$T/err" || fail "export: $(cat "$T/err")"
+vk=$("$LEDGER" --dir "$D" keys verifier | head -1)
+"$LEDGER" verify-bundle "$T/b.tar.zst" --trusted-key "$vk" >"$T/vb" 2>&1 ||
+    fail "verify-bundle: $(cat "$T/vb")"
+grep -q '^PASS state' "$T/vb" || fail "verify-bundle's state: $(grep state "$T/vb")"
+grep -q '^WARN' "$T/vb" && fail "verify-bundle warns: $(grep WARN "$T/vb")"
 
 if [ $fails -eq 0 ]; then
     echo "intake_views: ok"
