@@ -1284,6 +1284,10 @@ frame_close(struct ldg_txn *t, struct ldg_intake_build *frame, uint64_t first,
     uint8_t kb[8];
     int rc;
 
+    /* (events filled it up to its limit, at most: the closing records
+     * have room past it) */
+    if (frame->max <= SIZE_MAX - LDG_INTAKE_CLOSE_ROOM)
+        frame->max += LDG_INTAKE_CLOSE_ROOM;
     if ((rc = frame_seals(t, frame, first, k)) < 0)
         return rc;
     ldg_be64(kb, first + k);

@@ -383,9 +383,11 @@ ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out)
 }
 
 /* How far past the end of the log a writer looks for acknowledged frames
- * before it writes there: a frame is at most FRAME_MAX, so a frame that
- * starts after one damaged frame starts within this many blocks. */
-#define LOOK_PAST ((uint64_t)(FRAME_MAX / LDG_INTAKE_BLOCK) + 1)
+ * before it writes there: a frame is at most FRAME_MAX and its closing
+ * records, so a frame that starts after one damaged frame starts within
+ * this many blocks. */
+#define LOOK_PAST                                                             \
+    ((uint64_t)((FRAME_MAX + LDG_INTAKE_CLOSE_ROOM) / LDG_INTAKE_BLOCK) + 1)
 
 /*
  * Acknowledged frames the log cannot reach: a frame of end's lap at a
