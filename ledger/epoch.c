@@ -252,6 +252,32 @@ is_zero(const uint8_t *p, size_t n)
 }
 
 /*
+ * Every state is allocated (state_alloc) inside a box that holds, after
+ * it, the scratch an advance and a store need: the spare copy an advance
+ * works on, the seeds it makes, the slot a store encodes. An epoch's end
+ * then allocates nothing: sodium_malloc's mmap, mprotect and mlock for
+ * each buffer cost more than the signatures (bench/epoch_cost). The box
+ * is secure memory as the state is; each scratch is wiped after use.
+ */
+struct work {
+    uint8_t seeds[96]; /* expand: node ‖ left ‖ right */
+    uint8_t seed[32];  /* advance_sub, advance_period */
+    uint8_t slot[LDG_EPOCH_SLOT];
+    struct ldg_epoch_state spare;
+};
+
+struct box {
+    struct ldg_epoch_state s; /* first: a state's address is its box's */
+    struct work w;
+};
+
+static struct work *
+work_of(struct ldg_epoch_state *s)
+{
+    return &((struct box *)(void *)s)->w;
+}
+
+/*
  * Expands the path from node (level, period >> (32 − level)), whose seed
  * is node_seed, down to leaf `period`: at each level the node makes its
  * two children, signs their cert into s->path[level], and its seed is
@@ -261,16 +287,15 @@ is_zero(const uint8_t *p, size_t n)
  * known (NULL: the anchor's, made here).
  */
 static int
-expand(struct ldg_epoch_state *s, unsigned level, uint32_t period,
-       uint8_t *node_seed, const uint8_t *node_pub, const struct seeder *sd)
+expand(struct ldg_epoch_state *s, struct work *w, unsigned level,
+       uint32_t period, uint8_t *node_seed, const uint8_t *node_pub,
+       const struct seeder *sd)
 {
     /* node ‖ left ‖ right seeds, and the node's public key */
-    uint8_t *seeds = ldg_secure_alloc(96), pub[32];
+    uint8_t *seeds = w->seeds, pub[32];
     uint8_t msg[LDG_EPOCH_CERT_MSG];
-    int rc = LDG_ENOMEM;
+    int rc;
 
-    if (seeds == NULL)
-        return rc;
     memcpy(seeds, node_seed, 32);
     ldg_wipe(node_seed, 32);
     /* a pending sibling's public key is in its parent's cert already */
@@ -304,17 +329,17 @@ expand(struct ldg_epoch_state *s, unsigned level, uint32_t period,
     rc = 0;
 out:
     ldg_wipe(seeds, 96);
-    ldg_secure_free(seeds);
     return rc;
 }
 
 static struct ldg_epoch_state *
 state_alloc(void)
 {
-    struct ldg_epoch_state *s = ldg_secure_alloc(sizeof *s);
-    if (s != NULL)
-        memset(s, 0, sizeof *s);
-    return s;
+    struct box *b = ldg_secure_alloc(sizeof *b);
+    if (b == NULL)
+        return NULL;
+    memset(b, 0, sizeof *b);
+    return &b->s;
 }
 
 void
@@ -322,7 +347,7 @@ ldg_epoch_state_free(struct ldg_epoch_state *s)
 {
     if (s == NULL)
         return;
-    ldg_wipe(s, sizeof *s);
+    ldg_wipe(s, sizeof(struct box));
     ldg_secure_free(s);
 }
 
@@ -338,12 +363,9 @@ state_make(struct ldg_epoch_state **out, const uint8_t *anchor_seed,
     *out = NULL;
     if (len_ns < LDG_EPOCH_LEN_MIN_NS || len_ns > LDG_EPOCH_LEN_MAX_NS)
         return LDG_EINVAL;
-    s = state_alloc();
-    seed = ldg_secure_alloc(32);
-    if (s == NULL || seed == NULL) {
-        rc = LDG_ENOMEM;
-        goto out;
-    }
+    if ((s = state_alloc()) == NULL)
+        return LDG_ENOMEM;
+    seed = work_of(s)->seed;
     if (anchor_seed != NULL)
         memcpy(seed, anchor_seed, 32);
     else
@@ -354,13 +376,12 @@ state_make(struct ldg_epoch_state **out, const uint8_t *anchor_seed,
     ldg_key_free(anchor);
     s->par.t0_ns = t0_ns;
     s->par.len_ns = len_ns;
-    if ((rc = expand(s, 0, 0, seed, NULL, sd)) < 0)
+    if ((rc = expand(s, work_of(s), 0, 0, seed, NULL, sd)) < 0)
         goto out;
     *out = s;
     s = NULL;
 out:
-    ldg_secure_free(seed); /* wipes */
-    ldg_epoch_state_free(s);
+    ldg_epoch_state_free(s); /* wipes the seed too */
     return rc;
 }
 
@@ -383,15 +404,14 @@ ldg_epoch_state_from_seeds(struct ldg_epoch_state **out,
 
 /* A sub-epoch: the current key signs a link to a fresh one. */
 static int
-advance_sub(struct ldg_epoch_state *s, uint64_t ts_ns, const struct seeder *sd)
+advance_sub(struct ldg_epoch_state *s, struct work *w, uint64_t ts_ns,
+            const struct seeder *sd)
 {
     uint8_t msg[LDG_EPOCH_LINK_MSG];
-    uint8_t *seed = ldg_secure_alloc(32);
+    uint8_t *seed = w->seed;
     struct ldg_epoch_link *k;
-    int rc = LDG_ENOMEM;
+    int rc;
 
-    if (seed == NULL)
-        return rc;
     if (s->cur.sub >= LDG_EPOCH_SUBS_MAX) {
         rc = LDG_EFULL;
         goto out;
@@ -411,21 +431,20 @@ advance_sub(struct ldg_epoch_state *s, uint64_t ts_ns, const struct seeder *sd)
     memcpy(s->cur_seed, seed, 32);
     memcpy(s->cur_pub, k->pub, 32);
 out:
-    ldg_secure_free(seed);
+    ldg_wipe(seed, 32);
     return rc;
 }
 
 /* A later period: the path from the pending sibling where the paths part. */
 static int
-advance_period(struct ldg_epoch_state *s, uint32_t to, const struct seeder *sd)
+advance_period(struct ldg_epoch_state *s, struct work *w, uint32_t to,
+               const struct seeder *sd)
 {
     uint32_t from = s->cur.period;
-    uint8_t *seed = ldg_secure_alloc(32);
+    uint8_t *seed = w->seed;
     unsigned l = 1;
     int rc;
 
-    if (seed == NULL)
-        return LDG_ENOMEM;
     while (path_bit(from, l) == path_bit(to, l))
         l++;
     /* from < to: where they part, from goes left and to right, so the
@@ -439,8 +458,8 @@ advance_period(struct ldg_epoch_state *s, uint32_t to, const struct seeder *sd)
     memset(s->links, 0, sizeof s->links);
     s->cur.period = to;
     s->cur.sub = 0;
-    rc = expand(s, l, to, seed, s->path[l - 1].right, sd);
-    ldg_secure_free(seed);
+    rc = expand(s, w, l, to, seed, s->path[l - 1].right, sd);
+    ldg_wipe(seed, 32);
     return rc;
 }
 
@@ -450,6 +469,7 @@ ldg_epoch_advance_with(struct ldg_epoch_state *s, uint64_t ts_ns,
 {
     struct seeder sd = {rnd, ctx};
     struct ldg_epoch_state *t;
+    struct work *w;
     uint32_t p;
     int rc;
 
@@ -461,14 +481,14 @@ ldg_epoch_advance_with(struct ldg_epoch_state *s, uint64_t ts_ns,
     if (p == s->cur.period && s->cur.sub >= LDG_EPOCH_SUBS_MAX)
         return LDG_EFULL;
     /* on a copy, so that s is unchanged on failure */
-    if ((t = state_alloc()) == NULL)
-        return LDG_ENOMEM;
+    w = work_of(s);
+    t = &w->spare;
     memcpy(t, s, sizeof *t);
-    rc = p == s->cur.period ? advance_sub(t, ts_ns, &sd)
-                            : advance_period(t, p, &sd);
+    rc = p == s->cur.period ? advance_sub(t, w, ts_ns, &sd)
+                            : advance_period(t, w, p, &sd);
     if (rc == 0)
         memcpy(s, t, sizeof *t);
-    ldg_epoch_state_free(t);
+    ldg_wipe(t, sizeof *t);
     return rc;
 }
 
@@ -1268,12 +1288,10 @@ int
 ldg_epoch_file_store(const char *path, struct ldg_epoch_state *s,
                      int fail_after, char *err, size_t errcap)
 {
-    uint8_t *slot = ldg_secure_alloc(LDG_EPOCH_SLOT);
+    uint8_t *slot = work_of(s)->slot;
     uint64_t gen = s->gen + 1;
     int fd = -1, rc = LDG_EIO, step = 0;
 
-    if (slot == NULL)
-        return LDG_ENOMEM;
     if ((rc = open_checked(path, O_RDWR, err, errcap)) < 0)
         goto out;
     fd = rc;
@@ -1306,9 +1324,6 @@ cut:
 out:
     if (fd >= 0)
         close(fd);
-    if (slot != NULL) {
-        ldg_wipe(slot, LDG_EPOCH_SLOT);
-        ldg_secure_free(slot);
-    }
+    ldg_wipe(slot, LDG_EPOCH_SLOT);
     return rc;
 }
