@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,44 @@ is_zero(const uint8_t *p, size_t n)
 }
 
 /*
+ * Every state is allocated (state_alloc) inside a box that holds, after
+ * it, the scratch an advance and a store need: the spare copy an advance
+ * works on, the seeds it makes, the slot a store encodes. An epoch's end
+ * then allocates nothing: sodium_malloc's mmap, mprotect and mlock for
+ * each buffer cost more than the signatures (bench/epoch_cost). The box
+ * is secure memory as the state is; each scratch is wiped after use.
+ * It also keeps the state file open from the load (or the first store)
+ * to the next store: an open and a close cost 12 us, a sixth of an
+ * epoch's CPU; a store checks the path still names that file first.
+ */
+struct work {
+    uint8_t seeds[96]; /* expand: node ‖ left ‖ right */
+    uint8_t seed[32];  /* advance_sub, advance_period */
+    uint8_t slot[LDG_EPOCH_SLOT];
+    struct ldg_epoch_state spare;
+};
+
+struct box {
+    struct ldg_epoch_state s; /* first: a state's address is its box's */
+    struct work w;
+    int fd; /* the state file, read-write; -1 */
+    dev_t dev;
+    ino_t ino;
+};
+
+static struct box *
+box_of(struct ldg_epoch_state *s)
+{
+    return (struct box *)(void *)s;
+}
+
+static struct work *
+work_of(struct ldg_epoch_state *s)
+{
+    return &box_of(s)->w;
+}
+
+/*
  * Expands the path from node (level, period >> (32 − level)), whose seed
  * is node_seed, down to leaf `period`: at each level the node makes its
  * two children, signs their cert into s->path[level], and its seed is
@@ -261,16 +300,15 @@ is_zero(const uint8_t *p, size_t n)
  * known (NULL: the anchor's, made here).
  */
 static int
-expand(struct ldg_epoch_state *s, unsigned level, uint32_t period,
-       uint8_t *node_seed, const uint8_t *node_pub, const struct seeder *sd)
+expand(struct ldg_epoch_state *s, struct work *w, unsigned level,
+       uint32_t period, uint8_t *node_seed, const uint8_t *node_pub,
+       const struct seeder *sd)
 {
     /* node ‖ left ‖ right seeds, and the node's public key */
-    uint8_t *seeds = ldg_secure_alloc(96), pub[32];
+    uint8_t *seeds = w->seeds, pub[32];
     uint8_t msg[LDG_EPOCH_CERT_MSG];
-    int rc = LDG_ENOMEM;
+    int rc;
 
-    if (seeds == NULL)
-        return rc;
     memcpy(seeds, node_seed, 32);
     ldg_wipe(node_seed, 32);
     /* a pending sibling's public key is in its parent's cert already */
@@ -304,26 +342,62 @@ expand(struct ldg_epoch_state *s, unsigned level, uint32_t period,
     rc = 0;
 out:
     ldg_wipe(seeds, 96);
-    ldg_secure_free(seeds);
     return rc;
 }
+
+/*
+ * Boxes freed are kept, wiped, for the next states: a commit of an
+ * anchored ledger loads a state file (two boxes, one of them the loser),
+ * and sodium_malloc's mmap, mprotect and mlock and sodium_free's undoing
+ * of them took a fifth of such a commit's CPU in `ledger serve`, one
+ * event a commit. What is kept holds nothing but zeros.
+ */
+#define POOL_MAX 4
+
+static struct {
+    pthread_mutex_t mu;
+    int n;
+    struct box *b[POOL_MAX];
+} pool = {PTHREAD_MUTEX_INITIALIZER, 0, {NULL}};
 
 static struct ldg_epoch_state *
 state_alloc(void)
 {
-    struct ldg_epoch_state *s = ldg_secure_alloc(sizeof *s);
-    if (s != NULL)
-        memset(s, 0, sizeof *s);
-    return s;
+    struct box *b = NULL;
+
+    pthread_mutex_lock(&pool.mu);
+    if (pool.n > 0)
+        b = pool.b[--pool.n];
+    pthread_mutex_unlock(&pool.mu);
+    if (b == NULL) {
+        if ((b = ldg_secure_alloc(sizeof *b)) == NULL)
+            return NULL;
+        memset(b, 0, sizeof *b); /* (a kept box is zeros already) */
+    }
+    b->fd = -1;
+    return &b->s;
 }
 
 void
 ldg_epoch_state_free(struct ldg_epoch_state *s)
 {
+    struct box *b;
+    int kept = 0;
+
     if (s == NULL)
         return;
-    ldg_wipe(s, sizeof *s);
-    ldg_secure_free(s);
+    b = box_of(s);
+    if (b->fd >= 0)
+        close(b->fd);
+    ldg_wipe(b, sizeof *b);
+    pthread_mutex_lock(&pool.mu);
+    if (pool.n < POOL_MAX) {
+        pool.b[pool.n++] = b;
+        kept = 1;
+    }
+    pthread_mutex_unlock(&pool.mu);
+    if (!kept)
+        ldg_secure_free(b);
 }
 
 static int
@@ -338,12 +412,9 @@ state_make(struct ldg_epoch_state **out, const uint8_t *anchor_seed,
     *out = NULL;
     if (len_ns < LDG_EPOCH_LEN_MIN_NS || len_ns > LDG_EPOCH_LEN_MAX_NS)
         return LDG_EINVAL;
-    s = state_alloc();
-    seed = ldg_secure_alloc(32);
-    if (s == NULL || seed == NULL) {
-        rc = LDG_ENOMEM;
-        goto out;
-    }
+    if ((s = state_alloc()) == NULL)
+        return LDG_ENOMEM;
+    seed = work_of(s)->seed;
     if (anchor_seed != NULL)
         memcpy(seed, anchor_seed, 32);
     else
@@ -354,13 +425,12 @@ state_make(struct ldg_epoch_state **out, const uint8_t *anchor_seed,
     ldg_key_free(anchor);
     s->par.t0_ns = t0_ns;
     s->par.len_ns = len_ns;
-    if ((rc = expand(s, 0, 0, seed, NULL, sd)) < 0)
+    if ((rc = expand(s, work_of(s), 0, 0, seed, NULL, sd)) < 0)
         goto out;
     *out = s;
     s = NULL;
 out:
-    ldg_secure_free(seed); /* wipes */
-    ldg_epoch_state_free(s);
+    ldg_epoch_state_free(s); /* wipes the seed too */
     return rc;
 }
 
@@ -383,15 +453,14 @@ ldg_epoch_state_from_seeds(struct ldg_epoch_state **out,
 
 /* A sub-epoch: the current key signs a link to a fresh one. */
 static int
-advance_sub(struct ldg_epoch_state *s, uint64_t ts_ns, const struct seeder *sd)
+advance_sub(struct ldg_epoch_state *s, struct work *w, uint64_t ts_ns,
+            const struct seeder *sd)
 {
     uint8_t msg[LDG_EPOCH_LINK_MSG];
-    uint8_t *seed = ldg_secure_alloc(32);
+    uint8_t *seed = w->seed;
     struct ldg_epoch_link *k;
-    int rc = LDG_ENOMEM;
+    int rc;
 
-    if (seed == NULL)
-        return rc;
     if (s->cur.sub >= LDG_EPOCH_SUBS_MAX) {
         rc = LDG_EFULL;
         goto out;
@@ -411,21 +480,20 @@ advance_sub(struct ldg_epoch_state *s, uint64_t ts_ns, const struct seeder *sd)
     memcpy(s->cur_seed, seed, 32);
     memcpy(s->cur_pub, k->pub, 32);
 out:
-    ldg_secure_free(seed);
+    ldg_wipe(seed, 32);
     return rc;
 }
 
 /* A later period: the path from the pending sibling where the paths part. */
 static int
-advance_period(struct ldg_epoch_state *s, uint32_t to, const struct seeder *sd)
+advance_period(struct ldg_epoch_state *s, struct work *w, uint32_t to,
+               const struct seeder *sd)
 {
     uint32_t from = s->cur.period;
-    uint8_t *seed = ldg_secure_alloc(32);
+    uint8_t *seed = w->seed;
     unsigned l = 1;
     int rc;
 
-    if (seed == NULL)
-        return LDG_ENOMEM;
     while (path_bit(from, l) == path_bit(to, l))
         l++;
     /* from < to: where they part, from goes left and to right, so the
@@ -439,8 +507,8 @@ advance_period(struct ldg_epoch_state *s, uint32_t to, const struct seeder *sd)
     memset(s->links, 0, sizeof s->links);
     s->cur.period = to;
     s->cur.sub = 0;
-    rc = expand(s, l, to, seed, s->path[l - 1].right, sd);
-    ldg_secure_free(seed);
+    rc = expand(s, w, l, to, seed, s->path[l - 1].right, sd);
+    ldg_wipe(seed, 32);
     return rc;
 }
 
@@ -450,6 +518,7 @@ ldg_epoch_advance_with(struct ldg_epoch_state *s, uint64_t ts_ns,
 {
     struct seeder sd = {rnd, ctx};
     struct ldg_epoch_state *t;
+    struct work *w;
     uint32_t p;
     int rc;
 
@@ -461,14 +530,14 @@ ldg_epoch_advance_with(struct ldg_epoch_state *s, uint64_t ts_ns,
     if (p == s->cur.period && s->cur.sub >= LDG_EPOCH_SUBS_MAX)
         return LDG_EFULL;
     /* on a copy, so that s is unchanged on failure */
-    if ((t = state_alloc()) == NULL)
-        return LDG_ENOMEM;
+    w = work_of(s);
+    t = &w->spare;
     memcpy(t, s, sizeof *t);
-    rc = p == s->cur.period ? advance_sub(t, ts_ns, &sd)
-                            : advance_period(t, p, &sd);
+    rc = p == s->cur.period ? advance_sub(t, w, ts_ns, &sd)
+                            : advance_period(t, w, p, &sd);
     if (rc == 0)
         memcpy(s, t, sizeof *t);
-    ldg_epoch_state_free(t);
+    ldg_wipe(t, sizeof *t);
     return rc;
 }
 
@@ -1134,49 +1203,98 @@ out:
     return rc;
 }
 
+/* What a state file must be (st: its fstat or lstat): 0; LDG_EKEY
+ * (kind, modes, owner, links) or LDG_ECORRUPT (size), with err set. */
 static int
-open_checked(const char *path, int flags, char *err, size_t errcap)
+file_ok(const char *path, const struct stat *st, char *err, size_t errcap)
 {
-    struct stat st;
-    int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
+    if (!S_ISREG(st->st_mode)) {
+        snprintf(err, errcap, "epoch key file %s is not a regular file", path);
+        return LDG_EKEY;
+    }
+    if ((st->st_mode & 077) != 0) {
+        snprintf(err, errcap,
+                 "epoch key file %s has mode %04o; it must be 0600 "
+                 "(chmod 600 %s)",
+                 path, (unsigned)(st->st_mode & 07777), path);
+        return LDG_EKEY;
+    }
+    if (st->st_uid != geteuid()) {
+        snprintf(err, errcap, "epoch key file %s is owned by uid %u, not %u",
+                 path, (unsigned)st->st_uid, (unsigned)geteuid());
+        return LDG_EKEY;
+    }
+    if (st->st_nlink != 1) {
+        snprintf(err, errcap,
+                 "epoch key file %s has %u hard links; a copy elsewhere "
+                 "would keep its past secrets",
+                 path, (unsigned)st->st_nlink);
+        return LDG_EKEY;
+    }
+    if (st->st_size != 2 * LDG_EPOCH_SLOT) {
+        snprintf(err, errcap, "epoch key file %s is %lld bytes, not %d", path,
+                 (long long)st->st_size, 2 * LDG_EPOCH_SLOT);
+        return LDG_ECORRUPT;
+    }
+    return 0;
+}
+
+/* The state file opened (flags) and checked: the fd, *st its fstat; a
+ * negative code with err set. */
+static int
+open_checked(const char *path, int flags, struct stat *st, char *err,
+             size_t errcap)
+{
+    int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC), rc;
 
     if (fd < 0) {
         snprintf(err, errcap, "cannot open %s: %s", path, strerror(errno));
         return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errcap, "epoch key file %s is not a regular file", path);
-        goto bad;
-    }
-    if ((st.st_mode & 077) != 0) {
-        snprintf(err, errcap,
-                 "epoch key file %s has mode %04o; it must be 0600 "
-                 "(chmod 600 %s)",
-                 path, (unsigned)(st.st_mode & 07777), path);
-        goto bad;
-    }
-    if (st.st_uid != geteuid()) {
-        snprintf(err, errcap, "epoch key file %s is owned by uid %u, not %u",
-                 path, (unsigned)st.st_uid, (unsigned)geteuid());
-        goto bad;
-    }
-    if (st.st_nlink != 1) {
-        snprintf(err, errcap,
-                 "epoch key file %s has %u hard links; a copy elsewhere "
-                 "would keep its past secrets",
-                 path, (unsigned)st.st_nlink);
-        goto bad;
-    }
-    if (st.st_size != 2 * LDG_EPOCH_SLOT) {
-        snprintf(err, errcap, "epoch key file %s is %lld bytes, not %d", path,
-                 (long long)st.st_size, 2 * LDG_EPOCH_SLOT);
+    if (fstat(fd, st) != 0) {
+        snprintf(err, errcap, "cannot stat %s: %s", path, strerror(errno));
         close(fd);
-        return LDG_ECORRUPT;
+        return LDG_EIO;
+    }
+    if ((rc = file_ok(path, st, err, errcap)) < 0) {
+        close(fd);
+        return rc;
     }
     return fd;
-bad:
-    close(fd);
-    return LDG_EKEY;
+}
+
+/* Hands fd (st: its fstat) to s's box, to be written by the next store. */
+static void
+keep_fd(struct ldg_epoch_state *s, int fd, const struct stat *st)
+{
+    struct box *b = box_of(s);
+    if (b->fd >= 0)
+        close(b->fd);
+    b->fd = fd;
+    b->dev = st->st_dev;
+    b->ino = st->st_ino;
+}
+
+/* s's state file for a store: the one its box keeps while path still
+ * names it and it passes file_ok, else opened anew (and kept). */
+static int
+store_fd(struct ldg_epoch_state *s, const char *path, char *err,
+         size_t errcap)
+{
+    struct box *b = box_of(s);
+    struct stat st;
+    int fd, rc;
+
+    if (b->fd >= 0 && lstat(path, &st) == 0 && st.st_dev == b->dev &&
+        st.st_ino == b->ino) {
+        if ((rc = file_ok(path, &st, err, errcap)) < 0)
+            return rc;
+        return b->fd;
+    }
+    if ((fd = open_checked(path, O_RDWR, &st, err, errcap)) < 0)
+        return fd;
+    keep_fd(s, fd, &st);
+    return fd;
 }
 
 static int file_load(const char *path, struct ldg_epoch_state **out,
@@ -1200,25 +1318,34 @@ static int
 file_load(const char *path, struct ldg_epoch_state **out, int recover,
           int *differ, char *err, size_t errcap)
 {
-    uint8_t *buf = ldg_secure_alloc(2 * LDG_EPOCH_SLOT);
     struct ldg_epoch_state *st[2] = {state_alloc(), state_alloc()};
-    int ok[2], fd = -1, rc, win;
+    uint8_t *slot[2];
+    struct stat fst;
+    int ok[2], fd = -1, rc, win, same;
 
     *out = NULL;
-    if (buf == NULL || st[0] == NULL || st[1] == NULL) {
+    if (st[0] == NULL || st[1] == NULL) {
         rc = LDG_ENOMEM;
         goto out;
     }
-    if ((rc = open_checked(path, recover ? O_RDWR : O_RDONLY, err, errcap)) < 0)
+    /* each slot read into its state's box (secure memory) */
+    slot[0] = work_of(st[0])->slot;
+    slot[1] = work_of(st[1])->slot;
+    if ((rc = open_checked(path, recover ? O_RDWR : O_RDONLY, &fst, err,
+                           errcap)) < 0)
         goto out;
     fd = rc;
-    if (read_at(fd, buf, 2 * LDG_EPOCH_SLOT, 0) < 0) {
+    if (read_at(fd, slot[0], LDG_EPOCH_SLOT, 0) < 0 ||
+        read_at(fd, slot[1], LDG_EPOCH_SLOT, LDG_EPOCH_SLOT) < 0) {
         snprintf(err, errcap, "cannot read %s: %s", path, strerror(errno));
         rc = LDG_EIO;
         goto out;
     }
-    for (int i = 0; i < 2; i++)
-        ok[i] = ldg_epoch_slot_decode(buf + i * LDG_EPOCH_SLOT, st[i]) == 0;
+    /* both slots alike (every load but the first after a cut): one is
+     * decoded and checked for both */
+    same = memcmp(slot[0], slot[1], LDG_EPOCH_SLOT) == 0;
+    ok[0] = ldg_epoch_slot_decode(slot[0], st[0]) == 0;
+    ok[1] = same ? ok[0] : ldg_epoch_slot_decode(slot[1], st[1]) == 0;
     if (!ok[0] && !ok[1]) {
         snprintf(err, errcap,
                  "epoch key file %s has no valid slot (both fail their "
@@ -1227,9 +1354,8 @@ file_load(const char *path, struct ldg_epoch_state **out, int recover,
         rc = LDG_ECORRUPT;
         goto out;
     }
-    win = !ok[0] ? 1 : !ok[1] ? 0 : st[1]->gen > st[0]->gen ? 1 : 0;
-    if (ok[0] && ok[1] && st[0]->gen == st[1]->gen &&
-        memcmp(buf, buf + LDG_EPOCH_SLOT, LDG_EPOCH_SLOT) != 0) {
+    win = same || !ok[1] ? 0 : !ok[0] ? 1 : st[1]->gen > st[0]->gen ? 1 : 0;
+    if (!same && ok[0] && ok[1] && st[0]->gen == st[1]->gen) {
         snprintf(err, errcap,
                  "epoch key file %s holds two different states of "
                  "generation %llu",
@@ -1239,9 +1365,9 @@ file_load(const char *path, struct ldg_epoch_state **out, int recover,
     }
     /* recovery: the other slot, torn, stale or zero, becomes the winner */
     if (differ != NULL)
-        *differ = memcmp(buf, buf + LDG_EPOCH_SLOT, LDG_EPOCH_SLOT) != 0;
-    if (recover && memcmp(buf, buf + LDG_EPOCH_SLOT, LDG_EPOCH_SLOT) != 0) {
-        if (write_at(fd, buf + win * LDG_EPOCH_SLOT, LDG_EPOCH_SLOT,
+        *differ = !same;
+    if (recover && !same) {
+        if (write_at(fd, slot[win], LDG_EPOCH_SLOT,
                      (off_t)(1 - win) * LDG_EPOCH_SLOT) < 0 ||
             fdatasync(fd) != 0) {
             snprintf(err, errcap, "cannot write %s: %s", path, strerror(errno));
@@ -1249,18 +1375,19 @@ file_load(const char *path, struct ldg_epoch_state **out, int recover,
             goto out;
         }
     }
+    ldg_wipe(slot[win], LDG_EPOCH_SLOT);
     *out = st[win];
     st[win] = NULL;
+    if (recover) { /* the sealers' lock is held: the next store writes */
+        keep_fd(*out, fd, &fst);
+        fd = -1;
+    }
     rc = 0;
 out:
     if (fd >= 0)
         close(fd);
-    ldg_epoch_state_free(st[0]);
+    ldg_epoch_state_free(st[0]); /* (wipes its box, the slot read too) */
     ldg_epoch_state_free(st[1]);
-    if (buf != NULL) {
-        ldg_wipe(buf, 2 * LDG_EPOCH_SLOT);
-        ldg_secure_free(buf);
-    }
     return rc;
 }
 
@@ -1268,16 +1395,12 @@ int
 ldg_epoch_file_store(const char *path, struct ldg_epoch_state *s,
                      int fail_after, char *err, size_t errcap)
 {
-    uint8_t *slot = ldg_secure_alloc(LDG_EPOCH_SLOT);
+    uint8_t *slot = work_of(s)->slot;
     uint64_t gen = s->gen + 1;
-    int fd = -1, rc = LDG_EIO, step = 0;
+    int fd, rc = LDG_EIO, step = 0;
 
-    if (slot == NULL)
-        return LDG_ENOMEM;
-    if ((rc = open_checked(path, O_RDWR, err, errcap)) < 0)
-        goto out;
-    fd = rc;
-    rc = LDG_EIO;
+    if ((fd = store_fd(s, path, err, errcap)) < 0)
+        return fd; /* (the file, kept open in s's box: store_fd) */
     ldg_epoch_slot_encode(slot, s, gen);
     /* Both slots hold the current state (gen) when we begin. The new one
      * goes to slot (gen & 1) first, then over the other: a cut before the
@@ -1304,11 +1427,6 @@ cut:
     snprintf(err, errcap, "stopped after step %d (a simulated power cut)",
              fail_after);
 out:
-    if (fd >= 0)
-        close(fd);
-    if (slot != NULL) {
-        ldg_wipe(slot, LDG_EPOCH_SLOT);
-        ldg_secure_free(slot);
-    }
+    ldg_wipe(slot, LDG_EPOCH_SLOT);
     return rc;
 }

@@ -194,7 +194,11 @@ int ldg_epoch_file_read(const char *path, struct ldg_epoch_state **out,
  * state, fdatasync, then over the other slot, fdatasync: a power cut
  * anywhere leaves one slot with the old state or the new whole. fail_after
  * (tests; 0: none) stops after that many of the four steps (write, sync,
- * write, sync) to simulate a cut. @return 0; LDG_EIO. */
+ * write, sync) to simulate a cut. The file stays open in s (from
+ * ldg_epoch_file_load or the first store) until s is freed; each store
+ * checks first that the path still names it, with its mode and one link
+ * (else opens what the path names). @return 0; LDG_EKEY (modes, owner,
+ * links); LDG_ECORRUPT (size); LDG_ENOTFOUND; LDG_EIO. */
 int ldg_epoch_file_store(const char *path, struct ldg_epoch_state *s,
                          int fail_after, char *err, size_t errcap);
 /* The bytes of a slot (LDG_EPOCH_SLOT) for s at generation gen, into out

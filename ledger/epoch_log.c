@@ -175,6 +175,32 @@ state_path(char *buf, size_t cap, const struct ldg_ledger *l, const char *name)
     return n > 0 && (size_t)n < cap ? 0 : LDG_EINVAL;
 }
 
+/* Whether st (from path) is the tree the log anchored (r) and not behind
+ * the epoch the log carries last. */
+static int
+state_fits(struct ldg_ledger *l, const char *path,
+           const struct ldg_epoch_state *st, const struct eprec *r)
+{
+    if (memcmp(st->par.anchor, r->par.anchor, 32) != 0 ||
+        st->par.t0_ns != r->par.t0_ns || st->par.len_ns != r->par.len_ns) {
+        ldg_seterr(l,
+                   "%s holds another epoch tree than the one the log anchored "
+                   "at event %llu",
+                   path, (unsigned long long)r->anchor_seq);
+        return LDG_EKEY;
+    }
+    if (r->has && (st->cur.period < r->e.period ||
+                   (st->cur.period == r->e.period && st->cur.sub < r->e.sub))) {
+        ldg_seterr(l,
+                   "%s is at epoch %u.%u but the log has sealed under epoch "
+                   "%u.%u (restored from a backup?): refusing to seal under "
+                   "an epoch that goes back",
+                   path, st->cur.period, st->cur.sub, r->e.period, r->e.sub);
+        return LDG_EKEY;
+    }
+    return 0;
+}
+
 /* Loads key's epoch state and checks it is the tree the log anchored;
  * a reader (not holding the sealers' lock) leaves the file as it is. */
 static int
@@ -194,31 +220,11 @@ state_get(struct ldg_ledger *l, const char *name, const struct eprec *r,
                    name, (unsigned long long)r->anchor_seq, err);
         return rc == LDG_ENOTFOUND ? LDG_EKEY : rc;
     }
-    if (memcmp((*out)->par.anchor, r->par.anchor, 32) != 0 ||
-        (*out)->par.t0_ns != r->par.t0_ns ||
-        (*out)->par.len_ns != r->par.len_ns) {
-        ldg_seterr(l,
-                   "%s holds another epoch tree than the one the log anchored "
-                   "at event %llu",
-                   path, (unsigned long long)r->anchor_seq);
+    if ((rc = state_fits(l, path, *out, r)) < 0) {
         ldg_epoch_state_free(*out);
         *out = NULL;
-        return LDG_EKEY;
     }
-    if (r->has &&
-        ((*out)->cur.period < r->e.period ||
-         ((*out)->cur.period == r->e.period && (*out)->cur.sub < r->e.sub))) {
-        ldg_seterr(l,
-                   "%s is at epoch %u.%u but the log has sealed under epoch "
-                   "%u.%u (restored from a backup?): refusing to seal under "
-                   "an epoch that goes back",
-                   path, (*out)->cur.period, (*out)->cur.sub, r->e.period,
-                   r->e.sub);
-        ldg_epoch_state_free(*out);
-        *out = NULL;
-        return LDG_EKEY;
-    }
-    return 0;
+    return rc;
 }
 
 static int
@@ -240,6 +246,91 @@ state_store(struct ldg_ledger *l, const char *name, struct ldg_epoch_state *s)
     if (rc < 0)
         ldg_seterr(l, "cannot advance the epoch of key %s: %s", name, err);
     return rc;
+}
+
+/*
+ * The states a transaction has loaded, by key name. A commit seals with
+ * each anchored key's state, then signs its checkpoint with the log
+ * key's: each state file is read once a commit (a load opens, reads and
+ * checks 16 KB and allocates two states), not once a use. The sealers'
+ * lock is held for the whole transaction, so no other process changes
+ * the files meanwhile; a state whose use failed half-way (advanced but
+ * not stored) is dropped, to be loaded again. Freed with the transaction
+ * (ldg_txn_set_memo).
+ */
+struct held {
+    char name[LDG_NAME_MAX + 1];
+    struct ldg_epoch_state *st;
+};
+
+struct held_set {
+    size_t n, cap;
+    struct held *k;
+};
+
+static void
+held_release(void *p)
+{
+    struct held_set *h = p;
+    if (h == NULL)
+        return;
+    for (size_t i = 0; i < h->n; i++)
+        ldg_epoch_state_free(h->k[i].st);
+    free(h->k);
+    free(h);
+}
+
+/* key name's state for this transaction: loaded once, then checked
+ * against r again at each use. Borrowed until the transaction ends. */
+static int
+state_held(struct ldg_txn *t, const char *name, const struct eprec *r,
+           struct ldg_epoch_state **out)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct held_set *h = ldg_txn_memo(t);
+    char path[4300];
+    int rc;
+
+    *out = NULL;
+    if (h == NULL) {
+        if ((h = calloc(1, sizeof *h)) == NULL)
+            return LDG_ENOMEM;
+        ldg_txn_set_memo(t, h, held_release);
+    }
+    for (size_t i = 0; i < h->n; i++)
+        if (strcmp(h->k[i].name, name) == 0) {
+            if ((rc = state_path(path, sizeof path, l, name)) < 0 ||
+                (rc = state_fits(l, path, h->k[i].st, r)) < 0)
+                return rc;
+            *out = h->k[i].st;
+            return 0;
+        }
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 4;
+        struct held *k = realloc(h->k, cap * sizeof *k);
+        if (k == NULL)
+            return LDG_ENOMEM;
+        h->k = k;
+        h->cap = cap;
+    }
+    if ((rc = state_load(l, name, r, out)) < 0)
+        return rc;
+    snprintf(h->k[h->n].name, sizeof h->k[h->n].name, "%s", name);
+    h->k[h->n++].st = *out;
+    return 0;
+}
+
+/* Drops key name's state from the transaction's (a use failed). */
+static void
+state_drop(struct ldg_txn *t, const char *name)
+{
+    struct held_set *h = ldg_txn_memo(t);
+    for (size_t i = 0; h != NULL && i < h->n; i++)
+        if (strcmp(h->k[i].name, name) == 0) {
+            ldg_epoch_state_free(h->k[i].st);
+            h->k[i] = h->k[--h->n];
+            return;
+        }
 }
 
 /* What of st's chain the log has not carried yet (r: its record of the
@@ -285,7 +376,7 @@ ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key, uint64_t seal_seq,
         return LDG_EINVAL;
     if ((rc = ldg_event_get(t, seal_seq, &ev)) < 0)
         return rc;
-    if ((rc = state_load(l, key->name, &r, &st)) < 0)
+    if ((rc = state_held(t, key->name, &r, &st)) < 0)
         return rc;
     if (ev.ts_ns < ldg_epoch_start(&st->par, st->cur, st->links) ||
         ldg_epoch_period(&st->par, ev.ts_ns, &p) < 0) {
@@ -312,7 +403,8 @@ ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key, uint64_t seal_seq,
     /* (the log's record of the key's epoch follows when the seal is
      * stored: ldg_epoch_seal_stored) */
 out:
-    ldg_epoch_state_free(st);
+    if (rc < 0)
+        state_drop(t, key->name);
     return rc;
 }
 
@@ -337,7 +429,7 @@ ldg_epoch_checkpoint_line(struct ldg_txn *t, const char *text, size_t n,
         return 0; /* no epoch of the log key in the log yet */
     if (rc < 0)
         return rc;
-    if ((rc = state_load(l, LDG_LOG_KEY_NAME, &r, &st)) < 0)
+    if ((rc = state_held(t, LDG_LOG_KEY_NAME, &r, &st)) < 0)
         return rc;
     /* (the epoch may have moved on since the log key's last seal: keys
      * advance, an expired period) */
@@ -348,7 +440,6 @@ ldg_epoch_checkpoint_line(struct ldg_txn *t, const char *text, size_t n,
         len = ldg_epoch_ext_encode(raw + 4, st, sig, l0, j0);
         rc = ldg_note_sig_append(note, name, raw, 4 + len);
     }
-    ldg_epoch_state_free(st);
     return rc;
 }
 

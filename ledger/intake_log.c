@@ -484,6 +484,9 @@ view_reuse(struct ldg_ledger *l, struct ldg_intake_ack *a)
     a->applied = st->view_applied;
     a->end = end;
     a->tail_events = end.seq - a->applied.seq;
+    /* what the last group memoized (epoch states) held under its hold of
+     * the lock, not this one's */
+    ldg_txn_memo_drop(st->view);
     return st->view;
 drop:
     ldg_txn_abort(st->view);

@@ -772,6 +772,16 @@ struct ldg_bix {
 };
 void ldg_bix_release(struct ldg_bix *x);
 struct ldg_bix *ldg_txn_bix(struct ldg_txn *t);
+/* What a floor above the store keeps for the length of one transaction
+ * under one hold of the sealers' lock (epoch_log.c: the epoch states a
+ * commit loaded), released with it: ldg_txn_memo gives what
+ * ldg_txn_set_memo set, or NULL; set_memo replaces it (the old one is the
+ * caller's); ldg_txn_memo_drop releases it now (the intake's kept view,
+ * taken again under a new hold of the lock: what the files held may have
+ * changed meanwhile). */
+void *ldg_txn_memo(struct ldg_txn *t);
+void ldg_txn_set_memo(struct ldg_txn *t, void *memo, void (*release)(void *));
+void ldg_txn_memo_drop(struct ldg_txn *t);
 /* 1 if ix.body indexes body field name. */
 int ldg_bix_name(const char *name);
 /* Indexes appended event seq's body (body, or else its stored record rec

@@ -60,6 +60,8 @@ struct ldg_txn {
     struct ldg_ovl *ov; /* an overlay's changes over the read snapshot */
     int reader;         /* an overlay of a read transaction (the tail) */
     uint64_t tail;      /* events its tail replayed */
+    void *memo;         /* ldg_txn_memo, released with the transaction */
+    void (*memo_release)(void *);
 };
 
 /* An item a cursor of an overlay transaction is on: a pointer into the
@@ -723,6 +725,7 @@ txn_free(struct ldg_txn *t)
 {
     ldg_bix_release(&t->bix);
     ldg_ovl_free(t->ov);
+    ldg_txn_memo_drop(t);
     free(t);
 }
 
@@ -785,6 +788,28 @@ struct ldg_bix *
 ldg_txn_bix(struct ldg_txn *t)
 {
     return &t->bix;
+}
+
+void *
+ldg_txn_memo(struct ldg_txn *t)
+{
+    return t->memo;
+}
+
+void
+ldg_txn_set_memo(struct ldg_txn *t, void *memo, void (*release)(void *))
+{
+    t->memo = memo;
+    t->memo_release = release;
+}
+
+void
+ldg_txn_memo_drop(struct ldg_txn *t)
+{
+    if (t->memo_release != NULL)
+        t->memo_release(t->memo);
+    t->memo = NULL;
+    t->memo_release = NULL;
 }
 
 struct ldg_ledger *

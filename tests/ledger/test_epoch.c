@@ -435,6 +435,54 @@ test_epoch__file_in_place(void **state)
     rm(dir, path);
 }
 
+/* A state keeps its file open from its load to its next store: the store
+ * checks again what the path names (a second link or a loose mode made
+ * meanwhile is refused; a file put in its place is the one written, as
+ * a store by a fresh state would). */
+static void
+test_epoch__store_checks_its_kept_file(void **state)
+{
+    char dir[64], path[96], other[128], err[256];
+    struct ldg_epoch_state *s = NULL, *r = NULL;
+    struct stat a, b;
+    (void)state;
+    tmp_path(dir, sizeof dir, path, sizeof path);
+    snprintf(other, sizeof other, "%s/copy", dir);
+    assert_int_equal(ldg_epoch_state_new(&s, T0, LEN), 0);
+    assert_int_equal(ldg_epoch_file_create(path, s, err, sizeof err), 0);
+    ldg_epoch_state_free(s);
+    if (ldg_epoch_file_load(path, &s, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(ldg_epoch_advance(s, T0 + LEN), 0);
+    assert_int_equal(link(path, other), 0);
+    assert_int_equal(ldg_epoch_file_store(path, s, 0, err, sizeof err),
+                     LDG_EKEY);
+    assert_non_null(strstr(err, "2 hard links"));
+    assert_int_equal(unlink(other), 0);
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_int_equal(ldg_epoch_file_store(path, s, 0, err, sizeof err),
+                     LDG_EKEY);
+    assert_non_null(strstr(err, "0640"));
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(ldg_epoch_file_store(path, s, 0, err, sizeof err), 0);
+    /* another file at the path: the store writes it, not the kept one */
+    assert_int_equal(rename(path, other), 0);
+    assert_int_equal(ldg_epoch_file_create(path, s, err, sizeof err), 0);
+    assert_int_equal(stat(path, &a), 0);
+    assert_int_equal(ldg_epoch_advance(s, T0 + 2 * LEN), 0);
+    assert_int_equal(ldg_epoch_file_store(path, s, 0, err, sizeof err), 0);
+    if (ldg_epoch_file_load(path, &r, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_true(r->cur.period == 2);
+    assert_memory_equal(r->cur_seed, s->cur_seed, 32);
+    assert_int_equal(stat(path, &b), 0);
+    assert_true(a.st_ino == b.st_ino);
+    ldg_epoch_state_free(r);
+    ldg_epoch_state_free(s);
+    unlink(other);
+    rm(dir, path);
+}
+
 /* A power cut after each of the first three steps of a store (write,
  * sync, write, sync), the unsynced write found whole, torn (its second
  * half old) or lost: the
@@ -648,7 +696,7 @@ test_epoch__ext4_image_holds_no_past_secret(void **state)
     char path[128], tmp[128], keyf[128], err[256], cmd[512];
     char *const dir = img_dir, *const mnt = img_mnt, *const img = img_file;
     struct ldg_epoch_state *s = NULL;
-    uint8_t past[128][32], renamed_old[32];
+    uint8_t past[128][32], renamed_old[32], cur[32];
     size_t npast = 0;
     uint8_t *image;
     size_t isz;
@@ -704,6 +752,11 @@ test_epoch__ext4_image_holds_no_past_secret(void **state)
             i++;
     }
     assert_true(npast >= 3);
+    /* (the state keeps its file open for the next store: closed here,
+     * before the unmount; its current secret is control 1) */
+    memcpy(cur, s->cur_seed, 32);
+    ldg_epoch_state_free(s);
+    s = NULL;
     /* the second control: write-new-and-rename */
     snprintf(keyf, sizeof keyf, "%s/alice.key", mnt);
     snprintf(tmp, sizeof tmp, "%s/alice.key.tmp", mnt);
@@ -733,7 +786,7 @@ test_epoch__ext4_image_holds_no_past_secret(void **state)
     image = malloc(isz);
     assert_int_equal(fread(image, 1, isz, f), isz);
     fclose(f);
-    assert_true(holds_any(image, isz, s->cur_seed)); /* control 1 */
+    assert_true(holds_any(image, isz, cur)); /* control 1 */
     assert_true(holds_any(image, isz, renamed_old)); /* control 2 */
     for (size_t i = 0; i < npast; i++)
         if (holds_any(image, isz, past[i]))
@@ -752,6 +805,7 @@ main(void)
         cmocka_unit_test(test_epoch__advance_rules),
         cmocka_unit_test(test_epoch__past_secrets_wiped),
         cmocka_unit_test(test_epoch__file_in_place),
+        cmocka_unit_test(test_epoch__store_checks_its_kept_file),
         cmocka_unit_test(test_epoch__power_cut_at_each_step),
         cmocka_unit_test(test_epoch__damaged_slots),
         cmocka_unit_test_teardown(test_epoch__ext4_image_holds_no_past_secret,
