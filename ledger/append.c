@@ -1906,27 +1906,34 @@ int
 ldg_batch_add_pruned(struct ldg_batch *b, const struct ldg_event_in *ev,
                      uint64_t *seq)
 {
+    struct ldg_txn *t;
     int rc;
     if (ev == NULL || ev->type == NULL ||
-        strcmp(ev->type, LDG_EV_LEDGER_PRUNED) != 0 || ldg_batch_txn(b) == NULL)
+        strcmp(ev->type, LDG_EV_LEDGER_PRUNED) != 0)
         return LDG_EINVAL;
+    if ((rc = ldg_batch_txn(b, &t)) < 0) /* (in LMDB, as the prune is) */
+        return rc;
     adding_pruned = 1;
     rc = ldg_batch_add_seq(b, ev, seq, NULL);
     adding_pruned = 0;
     return rc;
 }
 
-struct ldg_txn *
-ldg_batch_txn(struct ldg_batch *b)
+int
+ldg_batch_txn(struct ldg_batch *b, struct ldg_txn **out)
 {
+    int rc;
+    *out = NULL;
     if (b == NULL || b->dead)
-        return NULL;
+        return LDG_EINVAL;
     /* a caller that writes more than events writes to LMDB */
-    if (b->via_frame && batch_to_lmdb(b, b->tl.size + b->n) < 0) {
+    if (b->via_frame && (rc = batch_to_lmdb(b, b->tl.size + b->n)) < 0) {
         b->dead = 1;
-        return NULL;
+        b->full = rc == LDG_EFULL;
+        return rc;
     }
-    return b->t;
+    *out = b->t;
+    return 0;
 }
 
 int

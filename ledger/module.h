@@ -1192,8 +1192,11 @@ int ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
                   const uint8_t state[32], uint64_t now_ns,
                   struct ldg_prune_stats *st);
 /* The write transaction of an open all-or-nothing batch (so a module can
- * change more in the same commit), or NULL once it failed. */
-struct ldg_txn *ldg_batch_txn(struct ldg_batch *b);
+ * change more in the same commit): 0 with *out; at store layout 999 the
+ * batch moves to LMDB first, the intake's tail applied, which can fail
+ * (LDG_EFULL: no room, said on l; the batch is then dead, as after any
+ * failure, LDG_EINVAL). */
+int ldg_batch_txn(struct ldg_batch *b, struct ldg_txn **out);
 /* Adds the prune's ledger.pruned event (refused on every other path). */
 int ldg_batch_add_pruned(struct ldg_batch *b, const struct ldg_event_in *ev,
                          uint64_t *seq);

@@ -982,7 +982,8 @@ prune_step(struct ldg_ledger *l, const struct ldg_prune_opts *o,
     *single = 0;
     if ((rc = ldg_batch_begin(&b, l)) < 0)
         return rc;
-    t = ldg_batch_txn(b);
+    if ((rc = ldg_batch_txn(b, &t)) < 0)
+        goto out;
     /* the archive was checked against the log as it was then: a prune
      * of another process since moves the first event */
     if ((rc = ldg_retention_resolve(l, o->before, now, &again)) < 0 ||

@@ -10,7 +10,8 @@
 #     signs (before: a failed flush of the intake left the frame whole in
 #     the page cache, so bob's key event was in the log without its file,
 #     and an append retried after ENOSPC appended the event twice);
-#   - every ledger verifies in full afterwards and takes an append.
+#   - every ledger verifies in full afterwards and takes an append;
+#   - a prune whose move to LMDB meets ENOSPC exits 0, 74 or 75, never 65.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -105,6 +106,38 @@ for me in fail:EIO after:EIO; do
     done
 done
 [ "$undone" -gt 0 ] || fail "keys add: no failure undid its frame (is the shim working?)"
+
+# a prune whose move to LMDB (the tail applied first) meets a full disk:
+# 0 (retried once the map grew) or a full store's exit, never a
+# malformed-input 65 (before: the batch died and the prune went on with
+# no transaction, "invalid argument")
+P=$T/prune
+LEDGER_LAYOUT=999 "$LEDGER" --dir "$P" init >/dev/null 2>&1 || { echo "FAIL: init prune"; exit 1; }
+awk 'BEGIN { for (i = 0; i < 600; i++) printf "{\"type\":\"x.t\",\"body\":{\"i\":%d}}\n", i }' |
+    "$LEDGER" --dir "$P" ingest --batch 100 - >/dev/null 2>&1 || fail "ingest for the prune"
+for i in 1 2 3 4; do
+    "$LEDGER" --dir "$P" append x.test.tail --body '{}' >/dev/null 2>&1 || fail "tail $i"
+done
+"$LEDGER" --dir "$P" archive --before 301 --out "$T/a.seg" >/dev/null 2>&1 || fail "archive"
+B=$P
+k=$(calls prune --force --before 301 --archive "$T/a.seg")
+n=1
+while [ "$n" -le $((k + 1)) ]; do
+    shimmed "$n" fail ENOSPC prune --force --before 301 --archive "$T/a.seg"
+    case $rc in
+    0 | 74 | 75) ;;
+    *) fail "prune, fail ENOSPC at call $n of $k: exit $rc ($(cat "$T/err"))" ;;
+    esac
+    "$LEDGER" --dir "$W" verify --full >"$T/v" 2>&1 || fail "prune at call $n: verify --full: $(cat "$T/v")"
+    # (a prune adds its ledger.pruned event: 606)
+    e=$(events "$W")
+    if [ "$rc" = 0 ]; then
+        [ "$e" = 606 ] || fail "prune at call $n: exit 0 but $e events, want 606"
+    else
+        case $e in 605 | 606) ;; *) fail "prune at call $n: $e events after a failure" ;; esac
+    fi
+    n=$((n + 1))
+done
 
 [ $fails = 0 ] || exit 1
 echo "intake_faults: $runs faulted runs; a failed frame is undone, nothing appended twice"
