@@ -38,8 +38,8 @@ layout_what(int layout)
         [8] = "entries without prev, seeded bodies, dictionaries",
     };
     if (layout == LDG_LAYOUT_INTAKE)
-        return "in development, no release reads it: layout 8 behind an "
-               "intake log";
+        return "in development, no release reads it: layout 8 + intake "
+               "log"; /* (in 80 columns, with `stats`' name column) */
     if (layout >= 1 && layout < (int)(sizeof what / sizeof what[0]))
         return what[layout];
     return "unknown to this build";

@@ -34,7 +34,7 @@ fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" ||
     { echo "FAIL: init at layout 999: $(cat "$T/err")"; exit 1; }
 # (stats names the layout for what it is: before, layout 8's phrase)
-"$LEDGER" --dir "$D" stats | grep -q '^layout  *999 (in development, no release reads it: layout 8 behind an intake log)$' ||
+"$LEDGER" --dir "$D" stats | grep -q '^layout  *999 (in development, no release reads it: layout 8 + intake log)$' ||
     fail "stats does not name layout 999: $("$LEDGER" --dir "$D" stats | grep '^layout')"
 "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
