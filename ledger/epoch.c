@@ -1278,8 +1278,7 @@ keep_fd(struct ldg_epoch_state *s, int fd, const struct stat *st)
 /* s's state file for a store: the one its box keeps while path still
  * names it and it passes file_ok, else opened anew (and kept). */
 static int
-store_fd(struct ldg_epoch_state *s, const char *path, char *err,
-         size_t errcap)
+store_fd(struct ldg_epoch_state *s, const char *path, char *err, size_t errcap)
 {
     struct box *b = box_of(s);
     struct stat st;

@@ -825,10 +825,9 @@ ldg_intake_write(struct ldg_intake *in, uint64_t at, const void *frame,
     {
         static const uint8_t zero[LDG_INTAKE_BLOCK];
         int e = errno;
-        in->unsure =
-            pwrite_all(in->fd, zero, sizeof zero,
-                       (off_t)(at * LDG_INTAKE_BLOCK)) != 0 ||
-            (!in->nosync && fdatasync(in->fd) != 0);
+        in->unsure = pwrite_all(in->fd, zero, sizeof zero,
+                                (off_t)(at * LDG_INTAKE_BLOCK)) != 0 ||
+                     (!in->nosync && fdatasync(in->fd) != 0);
         errno = e;
     }
     return full_errno(errno) ? LDG_EFULL : LDG_EIO;

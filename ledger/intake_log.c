@@ -386,7 +386,7 @@ ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out)
  * before it writes there: a frame is at most FRAME_MAX and its closing
  * records, so a frame that starts after one damaged frame starts within
  * this many blocks. */
-#define LOOK_PAST                                                             \
+#define LOOK_PAST                                                              \
     ((uint64_t)((FRAME_MAX + LDG_INTAKE_CLOSE_ROOM) / LDG_INTAKE_BLOCK) + 1)
 
 /*
@@ -422,8 +422,8 @@ hidden_past(struct ldg_intake *in, const struct ldg_intake_pos *end, int near,
             rc = 0;
             if (gen == 0)
                 continue;
-            if (first < end->seq ||
-                !((gen == end->gen && b >= end->block) || gen == end->gen + 1)) {
+            if (first < end->seq || !((gen == end->gen && b >= end->block) ||
+                                      gen == end->gen + 1)) {
                 if (near && (gen < end->gen || first < end->seq))
                     break; /* the writer never wrote past an older frame */
                 continue;
@@ -593,14 +593,13 @@ ldg_intake_ack_write(struct ldg_ledger *l, struct ldg_intake_ack *a)
     if ((rc = ldg_intake_build_finish(&a->frame, &p, &n)) < 0)
         return rc;
     if ((rc = ldg_intake_write(l->intake->in, at.block, p, n)) < 0) {
-        ldg_seterr(l, "cannot write the intake log %s: %s (%s)",
-                   l->intake->path,
-                   rc == LDG_EFULL ? "no space left on device"
-                                   : strerror(errno),
-                   ldg_intake_unsure(l->intake->in)
-                       ? "nor undo the write: the events may be in the log, "
-                         "and a retry with the same ids finds them"
-                       : "nothing was appended");
+        ldg_seterr(
+            l, "cannot write the intake log %s: %s (%s)", l->intake->path,
+            rc == LDG_EFULL ? "no space left on device" : strerror(errno),
+            ldg_intake_unsure(l->intake->in)
+                ? "nor undo the write: the events may be in the log, "
+                  "and a retry with the same ids finds them"
+                : "nothing was appended");
         return rc;
     }
     /* acknowledged: durable, sealed, under its signed checkpoint */

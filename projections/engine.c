@@ -1570,11 +1570,10 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
         }
         json_object_set_new(o, "records",
                             json_integer((json_int_t)m.dig.count));
-        json_object_set_new(o, "current",
-                            json_boolean(m.present &&
-                                         m.version == proj_defs[p].version &&
-                                         m.applied >= stored &&
-                                         m.applied <= size));
+        json_object_set_new(
+            o, "current",
+            json_boolean(m.present && m.version == proj_defs[p].version &&
+                         m.applied >= stored && m.applied <= size));
         json_object_set_new(
             o, "behind", /* a count: a number */
             json_integer(
@@ -1599,9 +1598,8 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
         json_object_set_new(o, "version", json_integer(V_DOCTOR));
         json_object_set_new(o, "code_version", json_integer(V_DOCTOR));
         json_object_set_new(o, "applied", ldg_json_u64(drc == 0 ? at : 0));
-        json_object_set_new(o, "last_seq",
-                            drc == 0 && at ? ldg_json_u64(at - 1)
-                                           : json_null());
+        json_object_set_new(
+            o, "last_seq", drc == 0 && at ? ldg_json_u64(at - 1) : json_null());
         json_object_set_new(o, "digest",
                             drc == 0 ? ldg_json_hex(dd, 32) : json_null());
         json_object_set_new(o, "current", json_boolean(drc == 0));
