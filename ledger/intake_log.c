@@ -560,8 +560,8 @@ ldg_intake_ack_write(struct ldg_ledger *l, struct ldg_intake_ack *a)
         if ((rc = hidden_past(l->intake->in, &a->end, 1, why, sizeof why,
                               &seq)) > 0) {
             ldg_seterr(l,
-                       "%s; nothing is written over it (`ledger verify "
-                       "--full` says so too)",
+                       "%s; nothing is written over it (`" LDG_CMD_VERIFY
+                       "` says so too)",
                        why);
             return LDG_ECORRUPT;
         }
