@@ -4,7 +4,9 @@
 #   tests/run_tests.sh BUILD_DIR [unit]
 # Unit tests: build/tests/<module>/test_* (cmocka).
 # End-to-end tests: tests/e2e/*.sh, each given the ledger binary in $LEDGER.
-# Each line says how many seconds the test took.
+# Each line says how many seconds the test took, and how many seconds of
+# CPU it and its processes used (what decides the suite's time on two
+# cores: most tests wait as much as they compute); the summary adds them.
 #
 # What a test's exit means (docs/TESTING.md, "What a test's exit says"):
 #   0    passed;
@@ -66,10 +68,26 @@ skipped_parts() {
     sed -n 's/^SKIP: //p; s/^\[  SKIPPED \] \(test_.*\)/\1/p' "$1" |
         awk '!seen[$0]++' | tr '\n' ';' | sed 's/;$//; s/;/; /g'
 }
-# verdict NAME RC LOG: the line of a test that ended with RC (its log in
-# LOG); prints it and adds "PASS|FAIL|SKIP|PART NAME..." to $status.
+# cpu_mark: sets cpu to the CPU seconds (user and system) of this shell's
+# children that have ended (times itself, not in a pipe nor in $(...): a
+# subshell's children are not these).
+cpu_mark() {
+    times >"$status.times"
+    cpu=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
+        printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$status.times")
+    rm -f "$status.times"
+}
+# cpu_since C0: the CPU seconds since cpu_mark set C0, into cpu
+cpu_since() {
+    cpu_mark
+    cpu=$(echo "$cpu $1" | awk '{ printf "%.1f", $1 - $2 }')
+}
+# verdict NAME RC LOG SECS CPU: the line of a test that ended with RC (its
+# log in LOG) after SECS seconds and CPU seconds of CPU; prints it and adds
+# "PASS|FAIL|SKIP|PART NAME..." and "TIME NAME SECS CPU" to $status.
 verdict() {
-    name=$1 rc=$2 log=$3 secs=$4
+    name=$1 rc=$2 log=$3 secs=$4 cpu=$5
+    echo "TIME $name $secs $cpu" >> "$status"
     short=$(basename "$name" .sh)
     if [ "$rc" -eq 77 ] && ! grep -q '^SKIP: ' "$log"; then
         # (77 without its "SKIP: why": a command's 77 passed on, a failure)
@@ -91,15 +109,15 @@ verdict() {
             printf 'FAIL %s: left parts out (%s), but LEDGER_MUST_RUN says it must run whole\n' "$name" "$parts"
             echo "FAIL $name" >> "$status"
         elif [ -n "$parts" ]; then
-            printf 'PASS %s (%d s; parts skipped: %s)\n' "$name" "$secs" "$parts"
+            printf 'PASS %s (%d s, %s s CPU; parts skipped: %s)\n' "$name" "$secs" "$cpu" "$parts"
             echo "PASS $name" >> "$status"
             echo "PART $name ($parts)" >> "$status"
         else
-            printf 'PASS %s (%d s)\n' "$name" "$secs"
+            printf 'PASS %s (%d s, %s s CPU)\n' "$name" "$secs" "$cpu"
             echo "PASS $name" >> "$status"
         fi
     else
-        printf 'FAIL %s\n' "$name"
+        printf 'FAIL %s (%d s, %s s CPU)\n' "$name" "$secs" "$cpu"
         tail -n 30 "$log"
         echo "FAIL $name" >> "$status"
     fi
@@ -114,18 +132,22 @@ status="$B/tests/run.status"
 : > "$status"
 for t in $(find "$B/tests" -type f -name 'test_*' -perm -u+x | sort); do
     s0=$(date +%s)
-    rc=0
+    cpu_mark
+    c0=$cpu rc=0
     "$t" > "$t.log" 2>&1 || rc=$?
-    verdict "$t" "$rc" "$t.log" $(($(date +%s) - s0))
+    cpu_since "$c0"
+    verdict "$t" "$rc" "$t.log" $(($(date +%s) - s0)) "$cpu"
 done
 # run_one TEST: runs an end-to-end test, prints its line (and the end of
 # its log when it fails) and adds its verdict to $status.
 run_one() {
     log="$B/tests/$(basename "$1").log"
     s0=$(date +%s)
-    rc=0
+    cpu_mark
+    c0=$cpu rc=0
     sh "$1" > "$log" 2>&1 || rc=$?
-    verdict "$1" "$rc" "$log" $(($(date +%s) - s0))
+    cpu_since "$c0"
+    verdict "$1" "$rc" "$log" $(($(date +%s) - s0)) "$cpu"
 }
 serial_test() {
     n=$(basename "$1" .sh)
@@ -182,5 +204,7 @@ failed=$(echo $failed)
 grep -q '^PART ' "$status" &&
     printf 'parts skipped: %s\n' "$(sed -n 's/^PART //p' "$status" | tr '\n' ' ')"
 [ -n "$failed" ] && printf 'failed: %s\n' "$failed"
+awk '$1 == "TIME" { n++; w += $3; c += $4 }
+    END { if (n) printf "%d tests: %d s of test time, %.1f s of CPU\n", n, w, c }' "$status"
 printf '%d passed, %d failed, %d skipped\n' "$pass" "$fail" "$skip"
 [ "$fail" -eq 0 ]
