@@ -27,10 +27,11 @@
 #   LEDGER_MAY_SKIP="core_faults"  those left out of LEDGER_MUST_RUN (a
 #   part that cannot run in this build, as allocation faults under ASan).
 #   LEDGER_TEST_JOBS=2  runs the end-to-end tests in that many lanes at
-#   once (make asan uses it: a sanitized test spends its time starting
-#   processes on one core), except those matching LEDGER_SERIAL_TESTS
-#   (the ones that time things, kill processes under load or use the
-#   box's network namespaces), which run alone afterwards.
+#   once (make check and make asan use it: most tests wait as much as
+#   they compute), except those matching LEDGER_SERIAL_TESTS (those with
+#   short timeouts of their own, a daemon's idle or line limit, that kill
+#   processes under load or use the box's network namespaces), which run
+#   alone afterwards.
 B=${1:-build}
 only=${2:-all}
 picked() {
