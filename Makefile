@@ -231,6 +231,9 @@ $(B)/libledger.pc: FORCE
 # Those LEDGER_SERIAL_TESTS names (short timeouts of their own, kills
 # under load, the box's network namespaces) run alone after them.
 CHECK_TEST_JOBS ?= $(or $(LEDGER_TEST_JOBS),2)
+# and the serial ones two at a time beside each other (but under the
+# sanitizers, whose processes compute several times more)
+CHECK_SERIAL_JOBS ?= $(or $(LEDGER_SERIAL_JOBS),2)
 # The repeated kills run a short representative number of rounds here,
 # every distinct check included, and many more in make torture (below):
 # serve_crash.sh kills ledger serve 20 times (make torture 100, issue
@@ -242,7 +245,8 @@ CHECK_SERVE_CRASH_ROUNDS ?= $(or $(SERVE_CRASH_ROUNDS),20)
 # (the bench programs too: tests/e2e/bench_wear.sh runs bench/wear.sh)
 check: all $(TEST_BIN) $(BENCH_BIN) headertest fmt-check
 	@SERVE_CRASH_ROUNDS=$(CHECK_SERVE_CRASH_ROUNDS) \
-	LEDGER_TEST_JOBS=$(CHECK_TEST_JOBS) tests/run_tests.sh $(B)
+	LEDGER_TEST_JOBS=$(CHECK_TEST_JOBS) \
+	LEDGER_SERIAL_JOBS=$(CHECK_SERIAL_JOBS) tests/run_tests.sh $(B)
 
 unit: all $(TEST_BIN)
 	@tests/run_tests.sh $(B) unit
@@ -282,6 +286,7 @@ ASAN_MAY_SKIP ?= core_faults
 ASAN_TEST_JOBS ?= 2
 asan:
 	LEDGER_SKIP_TESTS="$(ASAN_SKIP_TESTS)" LEDGER_TEST_JOBS=$(ASAN_TEST_JOBS) \
+	LEDGER_SERIAL_JOBS=1 \
 	LEDGER_MAY_SKIP="$(ASAN_MAY_SKIP)" \
 	VERIFY_FLIPS=2 MIGRATE_CALL_STEP=5 RETENTION_CALL_STEP=6 \
 	FAULTS_CALL_STEP=4 FLIPS=6 CRASH_ROUNDS=6 $(MAKE) B=build/asan OPT="-O1 -g -DLDG_DEBUG -fsanitize=address,undefined \
@@ -302,7 +307,7 @@ TSAN_TESTS ?= serve_* core_cli core_crash evals_cli fleet export_roundtrip \
 	metrics_prom doctor_follows
 tsan:
 	TSAN_OPTIONS="halt_on_error=1 exitcode=86 $(TSAN_OPTIONS)" \
-	LEDGER_TESTS="$(TSAN_TESTS)" CRASH_ROUNDS=4 \
+	LEDGER_TESTS="$(TSAN_TESTS)" CRASH_ROUNDS=4 LEDGER_SERIAL_JOBS=1 \
 	$(MAKE) B=build/tsan OPT="-O1 -g -DLDG_DEBUG -fsanitize=thread \
 	    -fno-omit-frame-pointer" CHECK_SERVE_CRASH_ROUNDS=3 check
 

@@ -26,12 +26,15 @@
 #   (CI sets it: everything setup.sh installs is there).
 #   LEDGER_MAY_SKIP="core_faults"  those left out of LEDGER_MUST_RUN (a
 #   part that cannot run in this build, as allocation faults under ASan).
-#   LEDGER_TEST_JOBS=2  runs the end-to-end tests in that many lanes at
-#   once (make check and make asan use it: most tests wait as much as
-#   they compute), except those matching LEDGER_SERIAL_TESTS (those with
-#   short timeouts of their own, a daemon's idle or line limit, that kill
+#   LEDGER_TEST_JOBS=2  runs the unit tests, then the end-to-end tests, in
+#   that many lanes at once (make check and make asan use it: most tests
+#   wait as much as they compute), each lane taking the next test, except
+#   the end-to-end tests matching LEDGER_SERIAL_TESTS (those with short
+#   timeouts of their own, a daemon's idle or line limit, that kill
 #   processes under load or use the box's network namespaces), which run
-#   alone afterwards.
+#   afterwards, apart from the others: one at a time, or
+#   LEDGER_SERIAL_JOBS=2 at a time (make check: they wait far more than
+#   they compute, so two of them load the cores less than the lanes do).
 B=${1:-build}
 only=${2:-all}
 picked() {
@@ -131,25 +134,67 @@ export LEDGER_TEST_TMP="${TMPDIR:-/tmp}"
 mkdir -p "$B/tests"
 status="$B/tests/run.status"
 : > "$status"
-for t in $(find "$B/tests" -type f -name 'test_*' -perm -u+x | sort); do
-    s0=$(date +%s)
-    cpu_mark
-    c0=$cpu rc=0
-    "$t" > "$t.log" 2>&1 || rc=$?
-    cpu_since "$c0"
-    verdict "$t" "$rc" "$t.log" $(($(date +%s) - s0)) "$cpu"
-done
-# run_one TEST: runs an end-to-end test, prints its line (and the end of
-# its log when it fails) and adds its verdict to $status.
+jobs=${LEDGER_TEST_JOBS:-1}
+# run_one TEST: runs a test (a unit test's program, or an end-to-end
+# test's script), prints its line (and the end of its log when it fails)
+# and adds its verdict to $status.
 run_one() {
-    log="$B/tests/$(basename "$1").log"
+    case $1 in
+    *.sh) log="$B/tests/$(basename "$1").log" ;;
+    *) log="$1.log" ;;
+    esac
     s0=$(date +%s)
     cpu_mark
     c0=$cpu rc=0
-    sh "$1" > "$log" 2>&1 || rc=$?
+    case $1 in
+    *.sh) sh "$1" > "$log" 2>&1 || rc=$? ;;
+    *) "$1" > "$log" 2>&1 || rc=$? ;;
+    esac
     cpu_since "$c0"
     verdict "$1" "$rc" "$log" $(($(date +%s) - s0)) "$cpu"
 }
+# in_lanes TEST...: runs the tests in $jobs lanes at once, each lane
+# taking the next test not yet taken (a file a test in $B/tests/queue,
+# claimed by renaming it); then prints their lines, lane by lane, and adds
+# their verdicts to $status.
+in_lanes() {
+    if [ "$jobs" -le 1 ]; then
+        for t in "$@"; do run_one "$t"; done
+        return
+    fi
+    q="$B/tests/queue"
+    rm -rf "$q"
+    mkdir -p "$q"
+    n=1000
+    for t in "$@"; do
+        n=$((n + 1))
+        printf '%s\n' "$t" >"$q/$n"
+    done
+    i=0
+    while [ "$i" -lt "$jobs" ]; do
+        (
+            status="$B/tests/lane$i.status"
+            : > "$status"
+            for f in "$q"/[0-9][0-9][0-9][0-9]; do
+                mv "$f" "$f.$i" 2>/dev/null || continue
+                run_one "$(cat "$f.$i")"
+            done
+        ) > "$B/tests/lane$i.out" &
+        i=$((i + 1))
+    done
+    wait
+    i=0
+    while [ "$i" -lt "$jobs" ]; do
+        cat "$B/tests/lane$i.out"
+        cat "$B/tests/lane$i.status" >> "$status"
+        i=$((i + 1))
+    done
+    rm -rf "$q"
+}
+# (the unit tests wait as the end-to-end ones do: on a server's timeout,
+# a child, a job's time limit; each works in a directory of its own)
+# shellcheck disable=SC2046
+in_lanes $(find "$B/tests" -type f -name 'test_*' -perm -u+x | sort)
 serial_test() {
     n=$(basename "$1" .sh)
     for p in ${LEDGER_SERIAL_TESTS-*crash* serve_* proxy_* robust_readers \
@@ -160,7 +205,6 @@ serial_test() {
     return 1
 }
 if [ "$only" = all ]; then
-    jobs=${LEDGER_TEST_JOBS:-1}
     lanes="" serial=""
     for t in $(ls tests/e2e/*.sh 2>/dev/null | sort); do
         picked "$t" || continue
@@ -170,31 +214,12 @@ if [ "$only" = all ]; then
             serial="$serial $t"
         fi
     done
-    if [ -n "$lanes" ]; then
-        i=0
-        while [ "$i" -lt "$jobs" ]; do
-            (
-                status="$B/tests/lane$i.status"
-                : > "$status"
-                k=0
-                for t in $lanes; do
-                    [ $((k % jobs)) -eq "$i" ] && run_one "$t"
-                    k=$((k + 1))
-                done
-            ) > "$B/tests/lane$i.out" &
-            i=$((i + 1))
-        done
-        wait
-        i=0
-        while [ "$i" -lt "$jobs" ]; do
-            cat "$B/tests/lane$i.out"
-            cat "$B/tests/lane$i.status" >> "$status"
-            i=$((i + 1))
-        done
-    fi
-    for t in $serial; do
-        run_one "$t"
-    done
+    # shellcheck disable=SC2086
+    [ -n "$lanes" ] && in_lanes $lanes
+    # shellcheck disable=SC2086
+    jobs=${LEDGER_SERIAL_JOBS:-1}
+    # shellcheck disable=SC2086
+    [ -n "$serial" ] && in_lanes $serial
 fi
 pass=$(grep -c '^PASS ' "$status")
 fail=$(grep -c '^FAIL ' "$status")

@@ -99,9 +99,16 @@ rc=$(run lanes LEDGER_MUST_RUN= LEDGER_TEST_JOBS=2 LEDGER_SERIAL_TESTS=)
 [ "$rc" = 0 ] && grep -qx '4 passed, 0 failed, 1 skipped' "$T/lanes" ||
     fail "in two lanes: exit $rc, $(cat "$T/lanes")"
 
+# the serial ones two at a time after the lanes: the same count
+rc=$(run serial2 LEDGER_MUST_RUN= LEDGER_TEST_JOBS=2 'LEDGER_SERIAL_TESTS=a_* c_*' \
+    LEDGER_SERIAL_JOBS=2)
+[ "$rc" = 0 ] && grep -qx '4 passed, 0 failed, 1 skipped' "$T/serial2" ||
+    fail "serial ones in two lanes: exit $rc, $(cat "$T/serial2")"
+[ -e "$T/b/tests/queue" ] && fail "the lanes' queue was left: $(ls "$T/b/tests/queue")"
+
 # seconds and CPU seconds: a_pass's child's CPU counted (alone and in a
 # lane), a test that only echoes costs next to none, the summary adds
-for f in ok lanes; do
+for f in ok lanes serial2; do
     c=$(sed -n 's/^PASS tests\/e2e\/a_pass.sh ([0-9]* s, \([0-9.]*\) s CPU)$/\1/p' "$T/$f")
     awk -v c="${c:-x}" 'BEGIN { exit !(c ~ /^[0-9.]+$/ && c >= 0.1) }' ||
         fail "$f: a_pass's CPU: '${c:-}' ($(grep a_pass "$T/$f"))"
