@@ -216,31 +216,23 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$MPORT/m
 # is held and scraped again, three times at most.) The other uid needs
 # root (setpriv). tests/e2e/lib/hold.sh holds them.
 . "$HERE/lib/hold.sh"
-# scrape_beside WHAT SHUT0 AFTER [PREFIX...]: 16 held (as PREFIX python3),
-# SHUT0 of them closed at once, then a scrape: 200, and the holder's
-# count then makes the shell test AFTER (on $shut) true
+# scrape_beside WHAT SHUT0 AFTER [PREFIX...]: a round of hold.sh's (16
+# held as PREFIX python3, SHUT0 closed at once), the scrape answered 200,
+# and the holder's count then makes the shell test AFTER (on $shut) true
+scrape() { code=$(curl -s -o "$T/s_idle" -w '%{http_code}' --max-time 120 "http://127.0.0.1:$MPORT/metrics"); }
 scrape_beside() {
     sb_what=$1 sb_shut0=$2 sb_after=$3
     shift 3
-    sb_try=1
-    while :; do
-        hold_start "$T/held" 16 127.0.0.1 "$MPORT" "$@" ||
-            { fail "$sb_what: the holder did not start"; hold_stop; return; }
-        hold_until "$T/held" "[ \"\$shut\" -ge $sb_shut0 ]" && [ "$shut" = "$sb_shut0" ] ||
-            { fail "$sb_what: $held held, $shut closed at once, want $sb_shut0"; hold_stop; return; }
-        code=$(curl -s -o "$T/s_idle" -w '%{http_code}' --max-time 120 "http://127.0.0.1:$MPORT/metrics")
-        sb_rc=0
-        hold_until "$T/held" "[ \"\$shut\" -ne $sb_shut0 ] || $sb_after" && eval "$sb_after" || sb_rc=1
-        hold_stop
-        echo "$sb_what: scraped ($code); of $held held, $sb_shut0 closed before, $shut after"
-        [ "$code" = 200 ] || { fail "$sb_what: scrape status $code"; return; }
-        [ $sb_rc = 0 ] && return
-        if [ "$shut" != 16 ] || [ $sb_try -ge 3 ]; then
-            fail "$sb_what: of $held held, $shut closed after the scrape"
-            return
-        fi
-        sb_try=$((sb_try + 1))
-    done
+    code=""
+    hold_round "$T/held" 16 127.0.0.1 "$MPORT" "$sb_shut0" "$sb_after" scrape "$@"
+    sb_rc=$?
+    echo "$sb_what: scraped (${code:-none}); of $held held, $hold_b closed before, $shut after"
+    case $sb_rc in
+    2) fail "$sb_what: the holder did not start"; return ;;
+    3) fail "$sb_what: $held held, $shut closed at once, want $sb_shut0"; return ;;
+    esac
+    [ "$code" = 200 ] || fail "$sb_what: scrape status $code"
+    [ $sb_rc = 0 ] || fail "$sb_what: of $held held, $shut closed after the scrape"
 }
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && [ -x /usr/bin/python3 ]; then
     scrape_beside "16 idle connections of nobody" 8 '[ "$shut" = 8 ]' \

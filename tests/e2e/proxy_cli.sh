@@ -509,52 +509,43 @@ P
 # stalled past the proxy's 5 s "idle under pressure" between the holding
 # and the requests: that round is held and asked again, three times at
 # most.) tests/e2e/lib/hold.sh holds them; the other uids need root.
-# answered_beside WHAT SHUT0 AFTER [PREFIX...]: 1,100 held (as PREFIX
-# python3), SHUT0 or more of them closed at once ($ab_b), the two
-# requests answered, and the holder's count then makes the shell test
-# AFTER (on $shut) true
+# answered_beside WHAT SHUT0 AFTER [PREFIX...]: a round of hold.sh's
+# (1,100 held as PREFIX python3, SHUT0 or more closed at once: $hold_b),
+# the two requests answered, and the holder's count then makes the shell
+# test AFTER (on $shut) true
+two_requests() {
+    setpriv --reuid=daemon --regid=daemon --clear-groups \
+        curl -sS -o "$T/ans" -w '%{http_code}' --max-time 120 "$PP/api/version" >"$T/st" 2>"$T/cerr"
+    ab_st1=$(cat "$T/st") ab_err1=$(cat "$T/cerr")
+    curl -sS -o "$T/ans" -w '%{http_code}' --max-time 120 -H 'Content-Type: application/json' \
+        -d '{"model":"llama3:8b","messages":[{"role":"user","content":"held"}]}' \
+        "$PP/v1/chat/completions" >"$T/st" 2>"$T/cerr"
+    ab_st2=$(cat "$T/st")
+}
 answered_beside() {
     ab_what=$1 ab_shut0=$2 ab_after=$3
     shift 3
     ab_hp=${PP#http://}
-    ab_try=1
-    while :; do
-        ab_b=""
-        hold_start "$T/held" 1100 "${ab_hp%:*}" "${ab_hp##*:}" \
-            sh -c 'ulimit -n 4096 && exec "$@"' sh "$@" ||
-            { fail "$ab_what: the holder did not start"; hold_stop; return; }
-        # (what it closed at once: once the count stops moving)
-        hold_until "$T/held" "[ \"\$shut\" -ge $ab_shut0 ] && [ \"\$shut\" = \"\${ab_b:-}\" ] || { ab_b=\$shut; false; }" ||
-            { fail "$ab_what: $held held, $shut closed at once, want $ab_shut0 or more"; hold_stop; return; }
-        ab_b=$shut
-        setpriv --reuid=daemon --regid=daemon --clear-groups \
-            curl -sS -o "$T/ans" -w '%{http_code}' --max-time 120 "$PP/api/version" >"$T/st" 2>"$T/cerr"
-        ab_st1=$(cat "$T/st") ab_err1=$(cat "$T/cerr")
-        curl -sS -o "$T/ans" -w '%{http_code}' --max-time 120 -H 'Content-Type: application/json' \
-            -d '{"model":"llama3:8b","messages":[{"role":"user","content":"held"}]}' \
-            "$PP/v1/chat/completions" >"$T/st" 2>"$T/cerr"
-        ab_st2=$(cat "$T/st")
-        ab_rc=0
-        hold_until "$T/held" "[ \"\$shut\" -ne $ab_b ] || $ab_after" && eval "$ab_after" || ab_rc=1
-        hold_stop
-        echo "$ab_what: uid daemon answered $ab_st1, root's model call $ab_st2; of $held held, $ab_b closed before, $shut after"
-        [ "$ab_st1" = 200 ] || { fail "$ab_what: status $ab_st1 $ab_err1"; return; }
-        [ "$ab_st2" = 200 ] || { fail "$ab_what: model call status $ab_st2 $(cat "$T/cerr")"; return; }
-        lastis "$ab_what: the model call" route.decision 'e["outcome"] == "ok" and e["api"] == "openai.chat" and e["client"]["uid"] == 0'
-        [ $ab_rc = 0 ] && return
-        if [ "$shut" != 1100 ] || [ $ab_try -ge 3 ]; then
-            fail "$ab_what: of $held held, $shut closed after the requests"
-            return
-        fi
-        ab_try=$((ab_try + 1))
-    done
+    ab_st1="" ab_st2=""
+    hold_round "$T/held" 1100 "${ab_hp%:*}" "${ab_hp##*:}" "$ab_shut0" "$ab_after" two_requests \
+        sh -c 'ulimit -n 4096 && exec "$@"' sh "$@"
+    ab_rc=$?
+    echo "$ab_what: uid daemon answered ${ab_st1:-none}, root's model call ${ab_st2:-none}; of $held held, $hold_b closed before, $shut after"
+    case $ab_rc in
+    2) fail "$ab_what: the holder did not start"; return ;;
+    3) fail "$ab_what: $held held, $shut closed at once, want $ab_shut0 or more"; return ;;
+    esac
+    [ "$ab_st1" = 200 ] || fail "$ab_what: status $ab_st1 $ab_err1"
+    [ "$ab_st2" = 200 ] || fail "$ab_what: model call status $ab_st2 $(cat "$T/cerr")"
+    lastis "$ab_what: the model call" route.decision 'e["outcome"] == "ok" and e["api"] == "openai.chat" and e["client"]["uid"] == 0'
+    [ $ab_rc = 0 ] || fail "$ab_what: of $held held, $shut closed after the requests"
 }
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id daemon >/dev/null 2>&1 &&
     [ -x /usr/bin/python3 ]; then
     answered_beside "1,100 idle connections of nobody" 588 '[ "$shut" = 588 ]' \
         setpriv --reuid=nobody --regid=nogroup --clear-groups
     answered_beside "1,100 idle connections of the proxy's own uid" 76 \
-        '[ "$shut" -gt "$ab_b" ] && [ "$shut" -lt 1100 ]'
+        '[ "$shut" -gt "$hold_b" ] && [ "$shut" -lt 1100 ]'
 else
     echo "SKIP: idle connections of other uids need root, setpriv, a daemon user and /usr/bin/python3"
 fi

@@ -16,6 +16,18 @@
 #                        does (60 s: slack for a loaded box) or the
 #                        holder is gone
 #   hold_stop            kills and reaps the holder
+#   hold_round OUT N HOST PORT SHUT0 AFTER ASK [PREFIX...]
+#                        a round: N held (hold_start), SHUT0 or more of
+#                        them closed at once (once the count stops
+#                        moving: $hold_b), then the caller's function ASK
+#                        (the requests), then the count must make the
+#                        shell test AFTER (on $shut, $hold_b) true. A
+#                        round whose count is all N closed (they reached
+#                        an idle limit: a box that stalled past the
+#                        server's 5 s "idle under pressure" between the
+#                        holding and the requests) is run again, three
+#                        times at most. 0, or 1 (AFTER false), 2 (no
+#                        holder), 3 (fewer than SHUT0 closed at once)
 . "$ROOT/tests/e2e/lib/wait.sh"
 HOLD_PY=$ROOT/tests/e2e/lib/hold_idle.py
 
@@ -52,4 +64,26 @@ hold_until() {
 hold_stop() {
     kill "$HOLDER" 2>/dev/null
     wait "$HOLDER" 2>/dev/null
+}
+
+hold_round() {
+    hr_out=$1 hr_n=$2 hr_host=$3 hr_port=$4 hr_shut0=$5 hr_after=$6 hr_ask=$7
+    shift 7
+    hr_try=1
+    while :; do
+        hold_b=""
+        hold_start "$hr_out" "$hr_n" "$hr_host" "$hr_port" "$@" ||
+            { hold_stop; return 2; }
+        hold_until "$hr_out" "[ \"\$shut\" -ge $hr_shut0 ] && [ \"\$shut\" = \"\${hold_b:-}\" ] || { hold_b=\$shut; false; }" ||
+            { hold_stop; return 3; }
+        hold_b=$shut
+        "$hr_ask"
+        hr_rc=0
+        hold_until "$hr_out" "[ \"\$shut\" -ne $hold_b ] || $hr_after" &&
+            eval "$hr_after" || hr_rc=1
+        hold_stop
+        [ $hr_rc = 0 ] && return 0
+        { [ "$shut" != "$held" ] || [ $hr_try -ge 3 ]; } && return 1
+        hr_try=$((hr_try + 1))
+    done
 }
