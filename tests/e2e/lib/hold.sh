@@ -16,7 +16,7 @@
 #                        does (60 s: slack for a loaded box) or the
 #                        holder is gone
 #   hold_stop            kills and reaps the holder
-#   hold_round OUT N HOST PORT SHUT0 AFTER ASK [PREFIX...]
+#   hold_round WHAT OUT N HOST PORT SHUT0 AFTER ASK [PREFIX...]
 #                        a round: N held (hold_start), SHUT0 or more of
 #                        them closed at once (once the count stops
 #                        moving: $hold_b), then the caller's function ASK
@@ -27,7 +27,8 @@
 #                        server's 5 s "idle under pressure" between the
 #                        holding and the requests) is run again, three
 #                        times at most. 0, or 1 (AFTER false), 2 (no
-#                        holder), 3 (fewer than SHUT0 closed at once)
+#                        holder), 3 (fewer than SHUT0 closed at once),
+#                        each said through the caller's fail, naming WHAT
 . "$ROOT/tests/e2e/lib/wait.sh"
 HOLD_PY=$ROOT/tests/e2e/lib/hold_idle.py
 
@@ -67,6 +68,19 @@ hold_stop() {
 }
 
 hold_round() {
+    hr_what=$1
+    shift
+    hold_round_ "$@"
+    hr_rc=$?
+    case $hr_rc in
+    1) fail "$hr_what: of $held held, $shut closed after the requests, want $hr_after" ;;
+    2) fail "$hr_what: the holder did not start" ;;
+    3) fail "$hr_what: $held held, $shut closed at once, want $hr_shut0 or more" ;;
+    esac
+    return $hr_rc
+}
+
+hold_round_() {
     hr_out=$1 hr_n=$2 hr_host=$3 hr_port=$4 hr_shut0=$5 hr_after=$6 hr_ask=$7
     shift 7
     hr_try=1
