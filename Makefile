@@ -225,14 +225,15 @@ $(B)/libledger.pc: FORCE
 
 # Unit tests (cmocka), then the end-to-end shell tests, then the Go
 # interoperability checks. Each prints its own summary.
-# The end-to-end tests run in two lanes (tests/run_tests.sh,
-# LEDGER_TEST_JOBS): most of a test's time is spent waiting (for a
-# daemon, a timeout, a child), so two at a time keep two cores busy.
-# Those LEDGER_SERIAL_TESTS names (short timeouts of their own, kills
-# under load, the box's network namespaces) run alone after them.
+# The unit tests, then the end-to-end tests, run in two lanes
+# (tests/run_tests.sh, LEDGER_TEST_JOBS): most of a test's time is spent
+# waiting (for a daemon, a timeout, a child), so two at a time keep two
+# cores busy. Those LEDGER_SERIAL_TESTS names (short timeouts of their
+# own, kills under load, the box's network namespaces) run after them,
+# apart from the others,
 CHECK_TEST_JOBS ?= $(or $(LEDGER_TEST_JOBS),2)
-# and the serial ones two at a time beside each other (but under the
-# sanitizers, whose processes compute several times more)
+# two at a time (they wait far more than they compute; one at a time
+# under the sanitizers, whose processes compute several times more).
 CHECK_SERIAL_JOBS ?= $(or $(LEDGER_SERIAL_JOBS),2)
 # The repeated kills run a short representative number of rounds here,
 # every distinct check included, and many more in make torture (below):
