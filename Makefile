@@ -225,13 +225,29 @@ $(B)/libledger.pc: FORCE
 
 # Unit tests (cmocka), then the end-to-end shell tests, then the Go
 # interoperability checks. Each prints its own summary.
-# serve_crash.sh's kill -9 rounds: the issue's 100 in a plain build, 6
-# under the sanitizers (their daemons are several times slower; the
-# rounds test the daemon's durability, not the sanitizers' findings).
-CHECK_SERVE_CRASH_ROUNDS ?= $(or $(SERVE_CRASH_ROUNDS),100)
+# The unit tests, then the end-to-end tests, run in two lanes
+# (tests/run_tests.sh, LEDGER_TEST_JOBS): most of a test's time is spent
+# waiting (for a daemon, a timeout, a child), so two at a time keep two
+# cores busy. Those LEDGER_SERIAL_TESTS names (short timeouts of their
+# own, kills under load, the box's network namespaces) run after them,
+# apart from the others,
+CHECK_TEST_JOBS ?= $(or $(LEDGER_TEST_JOBS),2)
+# two at a time (they wait far more than they compute; one at a time
+# under the sanitizers, whose processes compute several times more).
+CHECK_SERIAL_JOBS ?= $(or $(LEDGER_SERIAL_JOBS),2)
+# The repeated kills run a short representative number of rounds here,
+# every distinct check included, and many more in make torture (below):
+# serve_crash.sh kills ledger serve 20 times (make torture 100, issue
+# 13's count), 3 under the sanitizers (their daemons are several times
+# slower; the rounds test the daemon's durability, not the sanitizers'
+# findings); core_crash.sh's default is 10 ingest rounds (make torture
+# 300).
+CHECK_SERVE_CRASH_ROUNDS ?= $(or $(SERVE_CRASH_ROUNDS),20)
 # (the bench programs too: tests/e2e/bench_wear.sh runs bench/wear.sh)
 check: all $(TEST_BIN) $(BENCH_BIN) headertest fmt-check
-	@SERVE_CRASH_ROUNDS=$(CHECK_SERVE_CRASH_ROUNDS) tests/run_tests.sh $(B)
+	@SERVE_CRASH_ROUNDS=$(CHECK_SERVE_CRASH_ROUNDS) \
+	LEDGER_TEST_JOBS=$(CHECK_TEST_JOBS) \
+	LEDGER_SERIAL_JOBS=$(CHECK_SERIAL_JOBS) tests/run_tests.sh $(B)
 
 unit: all $(TEST_BIN)
 	@tests/run_tests.sh $(B) unit
@@ -248,7 +264,7 @@ unit: all $(TEST_BIN)
 # that verify passes runs some twenty commands); migrate.sh faults every
 # fifth I/O call, core_faults.sh every fourth and retention.sh every
 # sixth, not every one; robust_corrupt.sh flips 6 bits, not 30, and
-# core_crash.sh kills 6 ingests, not 30. Each fault is a run of the same
+# core_crash.sh kills 6 ingests, not 10. Each fault is a run of the same
 # code paths the others take, and make check does all of them on the
 # same code; make torture does many more. (So make asan takes less of
 # CI's two cores beside the chroot's make check.)
@@ -266,12 +282,12 @@ ASAN_MAY_SKIP ?= core_faults
 # to the dynamic loader relocating an instrumented PIE's 122,000 relative
 # relocations, 17 to libubsan as a shared library of 6 MB of zeroed data,
 # which LeakSanitizer reads through at exit).
-# Its end-to-end tests run in two lanes (tests/run_tests.sh,
-# LEDGER_TEST_JOBS): a sanitized test spends its time starting processes
-# on one core. Those that time things run alone after them.
+# Its end-to-end tests run in two lanes, as make check's do (a sanitized
+# test spends its time starting processes on one core).
 ASAN_TEST_JOBS ?= 2
 asan:
 	LEDGER_SKIP_TESTS="$(ASAN_SKIP_TESTS)" LEDGER_TEST_JOBS=$(ASAN_TEST_JOBS) \
+	LEDGER_SERIAL_JOBS=1 \
 	LEDGER_MAY_SKIP="$(ASAN_MAY_SKIP)" \
 	VERIFY_FLIPS=2 MIGRATE_CALL_STEP=5 RETENTION_CALL_STEP=6 \
 	FAULTS_CALL_STEP=4 FLIPS=6 CRASH_ROUNDS=6 $(MAKE) B=build/asan OPT="-O1 -g -DLDG_DEBUG -fsanitize=address,undefined \
@@ -286,13 +302,13 @@ asan:
 # test that hit it: the process stops at the first report with exit 86, a
 # code no test expects. TSAN_TESTS='*' runs every end-to-end test. The
 # kill -9 rounds of core_crash.sh and serve_crash.sh are 4 and 3 (the
-# threads are the same in each round; make check runs 30 and 100).
+# threads are the same in each round; make check runs 10 and 20).
 TSAN_TESTS ?= serve_* core_cli core_crash evals_cli fleet export_roundtrip \
 	verify_remember query_follow query_cli ingest_trickle proxy_* otlp_* \
 	metrics_prom doctor_follows
 tsan:
 	TSAN_OPTIONS="halt_on_error=1 exitcode=86 $(TSAN_OPTIONS)" \
-	LEDGER_TESTS="$(TSAN_TESTS)" CRASH_ROUNDS=4 \
+	LEDGER_TESTS="$(TSAN_TESTS)" CRASH_ROUNDS=4 LEDGER_SERIAL_JOBS=1 \
 	$(MAKE) B=build/tsan OPT="-O1 -g -DLDG_DEBUG -fsanitize=thread \
 	    -fno-omit-frame-pointer" CHECK_SERVE_CRASH_ROUNDS=3 check
 
@@ -389,12 +405,13 @@ fuzz:
 # rounds of concurrent ingest, power-loss states replayed from a
 # write-logging shim, strace fault-injection sweeps over every write-side
 # call, bit flips over a stored image, and kill -9 rounds of `ledger serve`
-# under load from several clients (needs strace, zstd, python3). Five
+# under load from several clients (needs strace, zstd, python3): the same
+# scripts make check runs with fewer rounds, states and flips. Five
 # independent parts: `make -j2 torture` runs two at a time.
 TORTURE_ROUNDS ?= 300
 TORTURE_POWER_STATES ?= 400
 TORTURE_FLIPS ?= 1000
-SERVE_CRASH_ROUNDS ?= 100
+TORTURE_SERVE_ROUNDS ?= 100
 TORTURE_PARTS = torture-crash torture-power torture-strace torture-flips \
 	torture-serve
 torture: $(TORTURE_PARTS)
@@ -410,7 +427,7 @@ torture-flips: all
 	LEDGER=$(CURDIR)/$(B)/ledger FLIPS=$(TORTURE_FLIPS) \
 	    sh tests/e2e/robust_corrupt.sh
 torture-serve: all
-	LEDGER=$(CURDIR)/$(B)/ledger SERVE_CRASH_ROUNDS=$(SERVE_CRASH_ROUNDS) \
+	LEDGER=$(CURDIR)/$(B)/ledger SERVE_CRASH_ROUNDS=$(TORTURE_SERVE_ROUNDS) \
 	    sh tests/e2e/serve_crash.sh
 
 # make install PREFIX=/usr/local DESTDIR=: the program, libledger.a and

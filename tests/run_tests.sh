@@ -4,7 +4,9 @@
 #   tests/run_tests.sh BUILD_DIR [unit]
 # Unit tests: build/tests/<module>/test_* (cmocka).
 # End-to-end tests: tests/e2e/*.sh, each given the ledger binary in $LEDGER.
-# Each line says how many seconds the test took.
+# Each line says how many seconds the test took, and how many seconds of
+# CPU it and its processes used (what decides the suite's time on two
+# cores: most tests wait as much as they compute); the summary adds them.
 #
 # What a test's exit means (docs/TESTING.md, "What a test's exit says"):
 #   0    passed;
@@ -24,11 +26,15 @@
 #   (CI sets it: everything setup.sh installs is there).
 #   LEDGER_MAY_SKIP="core_faults"  those left out of LEDGER_MUST_RUN (a
 #   part that cannot run in this build, as allocation faults under ASan).
-#   LEDGER_TEST_JOBS=2  runs the end-to-end tests in that many lanes at
-#   once (make asan uses it: a sanitized test spends its time starting
-#   processes on one core), except those matching LEDGER_SERIAL_TESTS
-#   (the ones that time things, kill processes under load or use the
-#   box's network namespaces), which run alone afterwards.
+#   LEDGER_TEST_JOBS=2  runs the unit tests, then the end-to-end tests, in
+#   that many lanes at once (make check and make asan use it: most tests
+#   wait as much as they compute), each lane taking the next test, except
+#   the end-to-end tests matching LEDGER_SERIAL_TESTS (those with short
+#   timeouts of their own, a daemon's idle or line limit, that kill
+#   processes under load or use the box's network namespaces), which run
+#   afterwards, apart from the others: one at a time, or
+#   LEDGER_SERIAL_JOBS=2 at a time (make check: they wait far more than
+#   they compute, so two of them load the cores less than the lanes do).
 B=${1:-build}
 only=${2:-all}
 picked() {
@@ -66,10 +72,26 @@ skipped_parts() {
     sed -n 's/^SKIP: //p; s/^\[  SKIPPED \] \(test_.*\)/\1/p' "$1" |
         awk '!seen[$0]++' | tr '\n' ';' | sed 's/;$//; s/;/; /g'
 }
-# verdict NAME RC LOG: the line of a test that ended with RC (its log in
-# LOG); prints it and adds "PASS|FAIL|SKIP|PART NAME..." to $status.
+# cpu_mark: sets cpu to the CPU seconds (user and system) of this shell's
+# children that have ended (times itself, not in a pipe nor in $(...): a
+# subshell's children are not these).
+cpu_mark() {
+    times >"$status.times"
+    cpu=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
+        printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$status.times")
+    rm -f "$status.times"
+}
+# cpu_since C0: the CPU seconds since cpu_mark set C0, into cpu
+cpu_since() {
+    cpu_mark
+    cpu=$(echo "$cpu $1" | awk '{ printf "%.1f", $1 - $2 }')
+}
+# verdict NAME RC LOG SECS CPU: the line of a test that ended with RC (its
+# log in LOG) after SECS seconds and CPU seconds of CPU; prints it and adds
+# "PASS|FAIL|SKIP|PART NAME..." and "TIME NAME SECS CPU" to $status.
 verdict() {
-    name=$1 rc=$2 log=$3 secs=$4
+    name=$1 rc=$2 log=$3 secs=$4 cpu=$5
+    echo "TIME $name $secs $cpu" >> "$status"
     short=$(basename "$name" .sh)
     if [ "$rc" -eq 77 ] && ! grep -q '^SKIP: ' "$log"; then
         # (77 without its "SKIP: why": a command's 77 passed on, a failure)
@@ -91,15 +113,15 @@ verdict() {
             printf 'FAIL %s: left parts out (%s), but LEDGER_MUST_RUN says it must run whole\n' "$name" "$parts"
             echo "FAIL $name" >> "$status"
         elif [ -n "$parts" ]; then
-            printf 'PASS %s (%d s; parts skipped: %s)\n' "$name" "$secs" "$parts"
+            printf 'PASS %s (%d s, %s s CPU; parts skipped: %s)\n' "$name" "$secs" "$cpu" "$parts"
             echo "PASS $name" >> "$status"
             echo "PART $name ($parts)" >> "$status"
         else
-            printf 'PASS %s (%d s)\n' "$name" "$secs"
+            printf 'PASS %s (%d s, %s s CPU)\n' "$name" "$secs" "$cpu"
             echo "PASS $name" >> "$status"
         fi
     else
-        printf 'FAIL %s\n' "$name"
+        printf 'FAIL %s (%d s, %s s CPU)\n' "$name" "$secs" "$cpu"
         tail -n 30 "$log"
         echo "FAIL $name" >> "$status"
     fi
@@ -112,21 +134,67 @@ export LEDGER_TEST_TMP="${TMPDIR:-/tmp}"
 mkdir -p "$B/tests"
 status="$B/tests/run.status"
 : > "$status"
-for t in $(find "$B/tests" -type f -name 'test_*' -perm -u+x | sort); do
-    s0=$(date +%s)
-    rc=0
-    "$t" > "$t.log" 2>&1 || rc=$?
-    verdict "$t" "$rc" "$t.log" $(($(date +%s) - s0))
-done
-# run_one TEST: runs an end-to-end test, prints its line (and the end of
-# its log when it fails) and adds its verdict to $status.
+jobs=${LEDGER_TEST_JOBS:-1}
+# run_one TEST: runs a test (a unit test's program, or an end-to-end
+# test's script), prints its line (and the end of its log when it fails)
+# and adds its verdict to $status.
 run_one() {
-    log="$B/tests/$(basename "$1").log"
+    case $1 in
+    *.sh) log="$B/tests/$(basename "$1").log" ;;
+    *) log="$1.log" ;;
+    esac
     s0=$(date +%s)
-    rc=0
-    sh "$1" > "$log" 2>&1 || rc=$?
-    verdict "$1" "$rc" "$log" $(($(date +%s) - s0))
+    cpu_mark
+    c0=$cpu rc=0
+    case $1 in
+    *.sh) sh "$1" > "$log" 2>&1 || rc=$? ;;
+    *) "$1" > "$log" 2>&1 || rc=$? ;;
+    esac
+    cpu_since "$c0"
+    verdict "$1" "$rc" "$log" $(($(date +%s) - s0)) "$cpu"
 }
+# in_lanes TEST...: runs the tests in $jobs lanes at once, each lane
+# taking the next test not yet taken (a file a test in $B/tests/queue,
+# claimed by renaming it); then prints their lines, lane by lane, and adds
+# their verdicts to $status.
+in_lanes() {
+    if [ "$jobs" -le 1 ]; then
+        for t in "$@"; do run_one "$t"; done
+        return
+    fi
+    q="$B/tests/queue"
+    rm -rf "$q"
+    mkdir -p "$q"
+    n=1000
+    for t in "$@"; do
+        n=$((n + 1))
+        printf '%s\n' "$t" >"$q/$n"
+    done
+    i=0
+    while [ "$i" -lt "$jobs" ]; do
+        (
+            status="$B/tests/lane$i.status"
+            : > "$status"
+            for f in "$q"/[0-9][0-9][0-9][0-9]; do
+                mv "$f" "$f.$i" 2>/dev/null || continue
+                run_one "$(cat "$f.$i")"
+            done
+        ) > "$B/tests/lane$i.out" &
+        i=$((i + 1))
+    done
+    wait
+    i=0
+    while [ "$i" -lt "$jobs" ]; do
+        cat "$B/tests/lane$i.out"
+        cat "$B/tests/lane$i.status" >> "$status"
+        i=$((i + 1))
+    done
+    rm -rf "$q"
+}
+# (the unit tests wait as the end-to-end ones do: on a server's timeout,
+# a child, a job's time limit; each works in a directory of its own)
+# shellcheck disable=SC2046
+in_lanes $(find "$B/tests" -type f -name 'test_*' -perm -u+x | sort)
 serial_test() {
     n=$(basename "$1" .sh)
     for p in ${LEDGER_SERIAL_TESTS-*crash* serve_* proxy_* robust_readers \
@@ -137,7 +205,6 @@ serial_test() {
     return 1
 }
 if [ "$only" = all ]; then
-    jobs=${LEDGER_TEST_JOBS:-1}
     lanes="" serial=""
     for t in $(ls tests/e2e/*.sh 2>/dev/null | sort); do
         picked "$t" || continue
@@ -147,31 +214,12 @@ if [ "$only" = all ]; then
             serial="$serial $t"
         fi
     done
-    if [ -n "$lanes" ]; then
-        i=0
-        while [ "$i" -lt "$jobs" ]; do
-            (
-                status="$B/tests/lane$i.status"
-                : > "$status"
-                k=0
-                for t in $lanes; do
-                    [ $((k % jobs)) -eq "$i" ] && run_one "$t"
-                    k=$((k + 1))
-                done
-            ) > "$B/tests/lane$i.out" &
-            i=$((i + 1))
-        done
-        wait
-        i=0
-        while [ "$i" -lt "$jobs" ]; do
-            cat "$B/tests/lane$i.out"
-            cat "$B/tests/lane$i.status" >> "$status"
-            i=$((i + 1))
-        done
-    fi
-    for t in $serial; do
-        run_one "$t"
-    done
+    # shellcheck disable=SC2086
+    [ -n "$lanes" ] && in_lanes $lanes
+    # shellcheck disable=SC2086
+    jobs=${LEDGER_SERIAL_JOBS:-1}
+    # shellcheck disable=SC2086
+    [ -n "$serial" ] && in_lanes $serial
 fi
 pass=$(grep -c '^PASS ' "$status")
 fail=$(grep -c '^FAIL ' "$status")
@@ -182,5 +230,7 @@ failed=$(echo $failed)
 grep -q '^PART ' "$status" &&
     printf 'parts skipped: %s\n' "$(sed -n 's/^PART //p' "$status" | tr '\n' ' ')"
 [ -n "$failed" ] && printf 'failed: %s\n' "$failed"
+awk '$1 == "TIME" { n++; w += $3; c += $4 }
+    END { if (n) printf "%d tests: %d s of test time, %.1f s of CPU\n", n, w, c }' "$status"
 printf '%d passed, %d failed, %d skipped\n' "$pass" "$fail" "$skip"
 [ "$fail" -eq 0 ]

@@ -2,8 +2,9 @@
 # core_crash.sh — crash safety: kill -9 at random moments never loses an
 # acknowledged event and never leaves a log that fails verification.
 #
-# Rounds (CRASH_ROUNDS, default 30) of: `ledger ingest --acks` of a
-# generated file, killed with SIGKILL after a random delay; then
+# Rounds (CRASH_ROUNDS, default 10, as make check runs it; make torture
+# runs 300) of: `ledger ingest --acks` of a generated file, killed with
+# SIGKILL after a random delay; then
 #   (a) every acknowledged range ({"committed_first":..,"committed_last":..}
 #       lines, one per durable commit) holds the lines it stands for, in
 #       order (the ranges are contiguous; the round's first event, the
@@ -35,7 +36,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 KNOWN=${LEDGER_KNOWN_BUGS-""}
-ROUNDS=${CRASH_ROUNDS:-30}
+ROUNDS=${CRASH_ROUNDS:-10}
 SEED=${CRASH_SEED:-$(date +%s)}
 echo "core_crash: seed $SEED ($ROUNDS rounds); rerun with CRASH_SEED=$SEED"
 BAD_NOTE="seed $SEED"

@@ -14,7 +14,8 @@
 #     answer; misbehaving clients: a 100 MB body, a client gone
 #     mid-stream, 1,000 idle connections (and the proxy's RSS after);
 #     1,100 idle connections of another uid (nobody), and of the proxy's
-#     own: a client of a third uid is still answered within a second;
+#     own: a client of a third uid is still answered, in a slot made for
+#     it (tests/e2e/lib/hold.sh);
 #   - a route file's fallback; --record async; writing through
 #     `ledger serve`, and 503 when the event cannot be written;
 #   - usage errors (64), a missing proxy file (66), an address in use (75,
@@ -53,6 +54,7 @@ cat >"$T/state.json" <<J
 J
 # start_stub, start_proxy, stop_proxy: tests/e2e/lib/proxy.sh
 . "$ROOT/tests/e2e/lib/proxy.sh"
+. "$ROOT/tests/e2e/lib/hold.sh"
 start_stub
 DEAD="http://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 
@@ -293,6 +295,45 @@ sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$T/last.json" "$2" 2>/dev/
 lastis() { # WHAT TYPE EXPR over `e`, the last event of TYPE
     lastok "$2" "$3" || fail "$1: $(cat "$T/last.json")"
 }
+# a stream, whole: forwarded as it comes. The upstream holds the rest
+# back until the client has the first piece (the stub's "gate"), so a
+# proxy that held the answer to its end would never pass it on (the
+# client's 60 s are the deadline of that, not a measure of speed).
+# Recorded ok, its time to first token taken when the first piece came:
+# no later than the gate's opening, counted from the client's request
+# (which began before the proxy's), and no later than the end.
+python3 - "$T/state.json" "$T/gate" <<'P'
+import json, sys
+st = json.load(open(sys.argv[1]))
+st["chunk_ms"] = 0
+st["gate"] = sys.argv[2]
+st.setdefault("answers", {})["gated"] = "one two three four five six seven eight nine ten"
+json.dump(st, open(sys.argv[1], "w"))
+P
+python3 - "$PP" "$T/gate" >"$T/ans" 2>"$T/gate_ms" <<'P' || fail "gated stream: $(cat "$T/gate_ms")"
+import sys, time, urllib.request
+t0 = time.monotonic()
+q = urllib.request.Request(sys.argv[1] + "/api/generate",
+                           data=b'{"model":"llama3:8b","prompt":"gated","stream":true}',
+                           headers={"Content-Type": "application/json"})
+r = urllib.request.urlopen(q, timeout=60)
+first = r.readline()
+ms = int((time.monotonic() - t0) * 1000) + 1
+open(sys.argv[2], "w").close()
+sys.stdout.write((first + r.read()).decode())
+sys.stderr.write("%d\n" % ms)
+P
+GATE=$(cat "$T/gate_ms")
+[ "$(grep -c '"done": false' "$T/ans")" = 10 ] || fail "gated stream: $(cat "$T/ans")"
+lastis "gated stream" route.decision "
+e['outcome'] == 'ok' and e['stream'] is True and e['tokens_out'] == 10
+and e['ttft_ms'] <= ${GATE:-0} and e['ttft_ms'] <= e['latency_ms']"
+python3 - "$T/state.json" <<'P'
+import json, sys
+st = json.load(open(sys.argv[1]))
+st.pop("gate", None)
+json.dump(st, open(sys.argv[1], "w"))
+P
 stop_proxy $P1 p1
 E0=$(L query body.outcome=error -o json | wc -l)
 start_proxy p2 --upstream ollama=$U --idle-timeout 1000 --first-byte-timeout 1500
@@ -319,10 +360,12 @@ L query -g PSECRET -o json >>"$T/q" 2>&1
 L query -g ASECRET -o json >>"$T/q" 2>&1
 grep -q SECRET "$T/q" && fail "a secret recorded: $(cat "$T/q")"
 grep -q SECRET "$T/ans" && fail "a secret in the answer to the client: $(cat "$T/ans")"
+# a stream that stops: ended by the proxy's idle timeout (its reason
+# says so; the client's 60 s are the deadline of that: a client that gave
+# up first would be recorded client-gone, and curl would say 28)
 fails /api/chat streamhang
-s0=$(date +%s)
-post /api/chat "$Q" --max-time 10
-[ $(($(date +%s) - s0)) -le 5 ] || fail "a stream that stops: not ended by the idle timeout"
+post /api/chat "$Q" --max-time 60
+grep -q '(28)' "$T/cerr" && fail "a stream that stops: not ended by the proxy: $(cat "$T/cerr")"
 lastis "stream stops" route.decision 'e["outcome"] == "error" and "no data for 1000 ms" in e["reason"]'
 fails /api/chat streamcut
 post /api/chat "$Q" --max-time 10
@@ -358,12 +401,13 @@ fails /api/chat close
 post /api/chat "$Q"
 [ "$(cat "$T/st")" = 502 ] || fail "closed: status $(cat "$T/st")"
 lastis "closed" route.decision 'e["outcome"] == "error" and e["status"] == 0'
+# an upstream that sends its head and then nothing: ended by the proxy's
+# idle timeout, a 502 and a reason that names it (a client that gave up first would have
+# no status and be recorded client-gone)
 fails /api/chat hang
-s0=$(date +%s)
-post /api/chat "$Q" --max-time 10
+post /api/chat "$Q" --max-time 60
 [ "$(cat "$T/st")" = 502 ] || fail "hang: status $(cat "$T/st")"
-[ $(($(date +%s) - s0)) -le 5 ] || fail "hang: not ended by the idle timeout"
-lastis "hang" route.decision 'e["outcome"] == "error"'
+lastis "hang" route.decision 'e["outcome"] == "error" and "no data for 1000 ms" in e["reason"]'
 fails /api/chat -
 # a 100 MB answer: over the 64 MiB limit for a whole answer
 curl -sS -o /dev/null -w '%{http_code}' "$PP/big?bytes=104857600" >"$T/st"
@@ -433,16 +477,6 @@ sys.exit(0 if len(es) == 2 and all(e["outcome"] == "client-gone" for e in es) el
         fail "gone before a whole answer ($1): $(L query "run=$1" -o json)"
 }
 gone_whole gone-sync
-# a slow drip, whole: forwarded as it comes (the first piece long before
-# the end), recorded ok with its time to first token
-curl -sS -N -o "$T/ans" -w '%{time_starttransfer} %{time_total}' \
-    -d '{"model":"llama3:8b","prompt":"x","stream":true}' "$PP/api/generate" >"$T/tt"
-python3 -c 'import sys; a, b = map(float, open(sys.argv[1]).read().split()); sys.exit(0 if a < 1.0 and b > 2.5 else 1)' "$T/tt" ||
-    fail "slow drip: first byte and end at $(cat "$T/tt") s"
-[ "$(grep -c '"done": false' "$T/ans")" = 10 ] || fail "slow drip: $(cat "$T/ans")"
-lastis "slow drip" route.decision '
-e["outcome"] == "ok" and e["stream"] is True and e["tokens_out"] == 10
-and e["ttft_ms"] < 1000 and e["latency_ms"] > 2500'
 python3 - "$T/state.json" <<'P'
 import json, sys
 st = json.load(open(sys.argv[1]))
@@ -463,79 +497,50 @@ for s in idle:
     s.close()
 P
 # 1,100 idle connections held by another uid (nobody), then by the
-# proxy's own uid: a client of a third uid (daemon) is answered within a
-# second all the same (issue 46: at ~1,030 of nobody's every other
-# client timed out). nobody holds at most half of the 1,024 slots; the
-# proxy's own uid has no share, and a newcomer takes the slot of its
-# longest-idle connection. Needs root (setpriv) for the other uids.
-cat >"$T/hold.py" <<'P'
-import socket, sys, time
-host, port = sys.argv[1][7:].split(":")
-held = []
-for _ in range(int(sys.argv[2])):
-    try:
-        held.append(socket.create_connection((host, int(port)), timeout=5))
-    except OSError:
-        pass
-time.sleep(0.5)  # the proxy takes what is in its backlog
-shut = 0
-for s in held:
-    s.setblocking(False)
-    try:
-        shut += s.recv(1) == b""
-    except BlockingIOError:
-        pass
-    except OSError:
-        shut += 1
-print(len(held), shut, flush=True)
-time.sleep(600)
-P
-answered_within_1s() { # WHAT: daemon asks /api/version, in time
-    t0=$(date +%s%N)
+# proxy's own uid: a client of a third uid (daemon) is answered all the
+# same, and a model call of root's goes through to the upstream (issue
+# 46: at ~1,030 of nobody's every other client timed out). nobody holds
+# at most half of the 1,024 slots: 588 closed at once, and the 512 still
+# held after the requests (they needed no room). The proxy's own uid has
+# no share: its 76 over 1,024 close the longest-idle of its own at once,
+# and each newcomer takes the slot of another: more closed after the
+# requests, the rest still held. Clients answered only once the idle
+# connections timed out would leave none held. (So would a box that
+# stalled past the proxy's 5 s "idle under pressure" between the holding
+# and the requests: that round is held and asked again, three times at
+# most.) tests/e2e/lib/hold.sh holds them; the other uids need root.
+# answered_beside WHAT SHUT0 AFTER [PREFIX...]: a round of hold.sh's
+# (1,100 held as PREFIX python3, SHUT0 or more closed at once: $hold_b),
+# the two requests answered, and the holder's count then makes the shell
+# test AFTER (on $shut) true
+two_requests() {
     setpriv --reuid=daemon --regid=daemon --clear-groups \
-        curl -sS -o "$T/ans" -w '%{http_code}' --max-time 10 "$PP/api/version" >"$T/st" 2>"$T/cerr"
-    ms=$((($(date +%s%N) - t0) / 1000000))
-    echo "$1: a client of uid daemon answered $(cat "$T/st") in $ms ms"
-    [ "$(cat "$T/st")" = 200 ] || fail "$1: status $(cat "$T/st") $(cat "$T/cerr")"
-    [ "$ms" -lt 1000 ] || fail "$1: answered in $ms ms"
-    # and the issue's own probe: a model call of the proxy's uid (root)
-    # through to the upstream, answered and recorded
-    t0=$(date +%s%N)
-    curl -sS -o "$T/ans" -w '%{http_code}' --max-time 10 -H 'Content-Type: application/json' \
+        curl -sS -o "$T/ans" -w '%{http_code}' --max-time 120 "$PP/api/version" >"$T/st" 2>"$T/cerr"
+    ab_st1=$(cat "$T/st") ab_err1=$(cat "$T/cerr")
+    curl -sS -o "$T/ans" -w '%{http_code}' --max-time 120 -H 'Content-Type: application/json' \
         -d '{"model":"llama3:8b","messages":[{"role":"user","content":"held"}]}' \
         "$PP/v1/chat/completions" >"$T/st" 2>"$T/cerr"
-    ms=$((($(date +%s%N) - t0) / 1000000))
-    echo "$1: POST /v1/chat/completions of uid root answered $(cat "$T/st") in $ms ms"
-    [ "$(cat "$T/st")" = 200 ] || fail "$1: model call status $(cat "$T/st") $(cat "$T/cerr")"
-    [ "$ms" -lt 1000 ] || fail "$1: model call answered in $ms ms"
-    lastis "$1: the model call" route.decision 'e["outcome"] == "ok" and e["api"] == "openai.chat" and e["client"]["uid"] == 0'
+    ab_st2=$(cat "$T/st")
+}
+answered_beside() {
+    ab_what=$1 ab_shut0=$2 ab_after=$3
+    shift 3
+    ab_hp=${PP#http://}
+    ab_st1="" ab_st2=""
+    hold_round "$ab_what" "$T/held" 1100 "${ab_hp%:*}" "${ab_hp##*:}" "$ab_shut0" "$ab_after" \
+        two_requests sh -c 'ulimit -n 4096 && exec "$@"' sh "$@"
+    [ $? -le 1 ] || return
+    echo "$ab_what: uid daemon answered $ab_st1, root's model call $ab_st2; of $held held, $hold_b closed before, $shut after"
+    [ "$ab_st1" = 200 ] || fail "$ab_what: status $ab_st1 $ab_err1"
+    [ "$ab_st2" = 200 ] || fail "$ab_what: model call status $ab_st2 $(cat "$T/cerr")"
+    lastis "$ab_what: the model call" route.decision 'e["outcome"] == "ok" and e["api"] == "openai.chat" and e["client"]["uid"] == 0'
 }
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id daemon >/dev/null 2>&1 &&
     [ -x /usr/bin/python3 ]; then
-    rm -f "$T/held"
-    # (the script on the command line: nobody may not read $T)
-    (ulimit -n 4096 && exec setpriv --reuid=nobody --regid=nogroup --clear-groups \
-        /usr/bin/python3 -c "$(cat "$T/hold.py")" "$PP" 1100 >"$T/held") &
-    HOLDER=$!
-    PIDS="$PIDS $HOLDER"
-    until_true test -s "$T/held"
-    read -r held shut <"$T/held"
-    echo "nobody opened $held connections; the proxy closed $shut of them at once"
-    [ "$held" = 1100 ] && [ "$shut" = 588 ] ||
-        fail "nobody's 1,100 connections: $held opened, $shut closed (want 588: over half of 1,024)"
-    answered_within_1s "1,100 idle connections of nobody"
-    kill $HOLDER 2>/dev/null
-    wait $HOLDER 2>/dev/null
-    rm -f "$T/held"
-    (ulimit -n 4096 && exec python3 "$T/hold.py" "$PP" 1100 >"$T/held") &
-    HOLDER=$!
-    PIDS="$PIDS $HOLDER"
-    until_true test -s "$T/held"
-    read -r held shut <"$T/held"
-    echo "the proxy's own uid opened $held connections; $shut closed to make room"
-    answered_within_1s "1,100 idle connections of the proxy's own uid"
-    kill $HOLDER 2>/dev/null
-    wait $HOLDER 2>/dev/null
+    answered_beside "1,100 idle connections of nobody" 588 '[ "$shut" = 588 ]' \
+        setpriv --reuid=nobody --regid=nogroup --clear-groups
+    answered_beside "1,100 idle connections of the proxy's own uid" 76 \
+        '[ "$shut" -gt "$hold_b" ] && [ "$shut" -lt 1100 ]'
 else
     echo "SKIP: idle connections of other uids need root, setpriv, a daemon user and /usr/bin/python3"
 fi
@@ -668,13 +673,16 @@ rm -f "$T/proxy.json"
 start_proxy pd --upstream ollama=$U
 PD=$PX
 drip_start drained
-s0=$(date +%s)
-stop_proxy $PD pd
+kill -TERM $PD
 wait $CP || fail "drain: the client's request failed: $(cat "$T/drip.err")"
 fails /api/pull -
 [ "$(cat "$T/drip.st")" = 200 ] && [ "$(wc -c <"$T/drip")" = 20 ] ||
     fail "drain: the answer: $(cat "$T/drip.st") $(wc -c <"$T/drip") bytes"
-[ $(($(date +%s) - s0)) -le 8 ] || fail "drain: the stop took too long"
+# once its last answer is served it exits (it waits for nothing else:
+# 60 s is the deadline of that, not a measure of speed)
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
+within 60 gone $PD || { fail "drain: the proxy did not exit after its last answer"; kill -9 $PD; }
+stop_proxy $PD pd
 L query type=proxy.request -o json | python3 -c '
 import json, sys
 e = [json.loads(l) for l in sys.stdin if json.loads(l).get("id") == "drained"]

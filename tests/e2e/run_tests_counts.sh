@@ -12,7 +12,9 @@
 #   * LEDGER_MUST_RUN: a skip, or a part skipped, of a test it names fails
 #     the run, but for those LEDGER_MAY_SKIP names; the patterns are never
 #     taken for file names;
-#   * the lanes of LEDGER_TEST_JOBS count the same.
+#   * the lanes of LEDGER_TEST_JOBS count the same;
+#   * each line says the test's seconds and its CPU seconds, its
+#     children's included, and the summary adds them up.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/run_tests_counts.XXXXXX") ||
@@ -30,7 +32,8 @@ cp "$ROOT/tests/run_tests.sh" "$T/tests/"
 e2e() { # NAME BODY
     printf '#!/bin/sh\n%s\n' "$2" >"$T/tests/e2e/$1.sh"
 }
-e2e a_pass 'echo ok'
+# (a_pass's child computes: CPU the harness must count)
+e2e a_pass 'sh -c "i=0; while [ \$i -lt 300000 ]; do i=\$((i + 1)); done"; echo ok'
 e2e b_skip 'echo "SKIP: needs frob"; exit 77'
 e2e c_part 'echo "SKIP: the go part (no go)"; echo ok'
 e2e d_bare77 'exit 77'
@@ -95,6 +98,26 @@ rc=$(run none 'LEDGER_MUST_RUN=a_*')
 rc=$(run lanes LEDGER_MUST_RUN= LEDGER_TEST_JOBS=2 LEDGER_SERIAL_TESTS=)
 [ "$rc" = 0 ] && grep -qx '4 passed, 0 failed, 1 skipped' "$T/lanes" ||
     fail "in two lanes: exit $rc, $(cat "$T/lanes")"
+
+# the serial ones two at a time after the lanes: the same count
+rc=$(run serial2 LEDGER_MUST_RUN= LEDGER_TEST_JOBS=2 'LEDGER_SERIAL_TESTS=a_* c_*' \
+    LEDGER_SERIAL_JOBS=2)
+[ "$rc" = 0 ] && grep -qx '4 passed, 0 failed, 1 skipped' "$T/serial2" ||
+    fail "serial ones in two lanes: exit $rc, $(cat "$T/serial2")"
+[ -e "$T/b/tests/queue" ] && fail "the lanes' queue was left: $(ls "$T/b/tests/queue")"
+
+# seconds and CPU seconds: a_pass's child's CPU counted (alone and in a
+# lane), a test that only echoes costs next to none, the summary adds
+for f in ok lanes serial2; do
+    c=$(sed -n 's/^PASS tests\/e2e\/a_pass.sh ([0-9]* s, \([0-9.]*\) s CPU)$/\1/p' "$T/$f")
+    awk -v c="${c:-x}" 'BEGIN { exit !(c ~ /^[0-9.]+$/ && c >= 0.1) }' ||
+        fail "$f: a_pass's CPU: '${c:-}' ($(grep a_pass "$T/$f"))"
+    c=$(sed -n 's/^PASS tests\/e2e\/c_part.sh ([0-9]* s, \([0-9.]*\) s CPU;.*/\1/p' "$T/$f")
+    awk -v c="${c:-x}" 'BEGIN { exit !(c ~ /^[0-9.]+$/ && c < 0.1) }' ||
+        fail "$f: c_part's CPU: '${c:-}' ($(grep c_part "$T/$f"))"
+    grep -Eq '^5 tests: [0-9]+ s of test time, [0-9.]+ s of CPU$' "$T/$f" ||
+        fail "$f: no sum of the times: $(tail -n 2 "$T/$f")"
+done
 
 # every test keeps to it: no script of the tree says SKIP and then exits
 # 0 (a whole test left out would count as passed); a part left out says

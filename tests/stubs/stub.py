@@ -39,7 +39,9 @@ test can change a model between two probes:
    NDJSON stream with a Content-Length of 500 and one 53-byte line, then
    the connection closes; "empty": 200 with no body; "close": the
    connection closes before any answer), "chunk_ms": a pause between the
-   chunks of a stream.
+   chunks of a stream, "gate": a file a model call's stream waits for
+   (60 s at most) after its first chunk, so a test can tell a chunk
+   forwarded as it came from one held to the end.
 A chat reply is answers[last user message] or default_answer. With
 --port-file, the chosen port is written there; it is always printed on
 stdout as the first line. Binds 127.0.0.1 only, port 0 (the kernel's pick).
@@ -392,9 +394,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
 
+        sent = [0]
+
         def out(b):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(b), b))
             self.wfile.flush()
+            sent[0] += 1
+            if sent[0] == 1 and st.get("gate"):
+                end = time.monotonic() + 60
+                while not os.path.exists(st["gate"]) and time.monotonic() < end:
+                    time.sleep(0.01)
             if ms:
                 time.sleep(ms / 1000.0)
         try:
