@@ -351,6 +351,8 @@ headertest: $(CLI_OBJ)
 	@sh tools/check_cli_size.sh cli && echo "cli/: no file over 1000 lines, no function over 150"
 	@sh tools/check_cli_calls.sh $(CLI_OBJ) && echo "cli/: calls go one way (main, commands, helpers)"
 	@sh tools/check_cli_verdicts.sh . $(CLI_OBJ) && echo "cli/: public headers only; verdicts asked whole, their parts printed"
+	@sh tools/check_asserts.sh . > $(B)/headertest/asserts.txt || { cat $(B)/headertest/asserts.txt; exit 1; }; \
+	    tail -n 1 $(B)/headertest/asserts.txt | sed 's/^library */asserts: library, /; s/$$/ (each module over 1,000 lines at least 2)/'
 
 # Each part leaves its figures in $(BENCH_OUT); bench/results.sh then
 # rewrites bench/RESULTS.md from them (machine, date, commit, one table a

@@ -439,6 +439,7 @@ human_bytes(char *buf, size_t cap, double n)
         n /= 1024;
         u++;
     }
+    LDG_ASSERT(u >= 0 && u < (int)(sizeof unit / sizeof unit[0]));
     if (u == 0)
         snprintf(buf, cap, "%.0f B", n);
     else

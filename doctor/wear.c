@@ -156,6 +156,8 @@ samples_read(const char *path, const char *boot, unsigned maj, unsigned min,
         x.sectors = sec;
         if (n > 0 && (x.t <= s[n - 1].t || x.sectors < s[n - 1].sectors))
             continue; /* out of order: not one history */
+        LDG_ASSERT(n < cap && (n == 0 || (s[n - 1].t < x.t &&
+                                          s[n - 1].sectors <= x.sectors)));
         s[n++] = x;
     }
     fclose(f);
@@ -184,6 +186,7 @@ ldg_doctor_wear_sample(const char *dir, uint64_t now_s)
     if ((s = calloc(SAMPLES_MAX, sizeof *s)) == NULL)
         return LDG_ENOMEM;
     n = samples_read(path, w.boot, w.major, w.minor, s, SAMPLES_MAX - 1);
+    LDG_ASSERT(n <= SAMPLES_MAX - 1);
     if (n > 0 && now_s < s[n - 1].t + LDG_DOCTOR_WEAR_EVERY_S &&
         now_s >= s[n - 1].t)
         goto out; /* the last one is recent enough: nothing written */
@@ -299,6 +302,7 @@ ldg_doctor_wear_measure(const char *dir, uint64_t now_s,
     for (i = n; i-- > 0;) {
         if (s[i].t > now_s || s[i].sectors > w->sectors)
             continue;
+        LDG_ASSERT(s[i].t <= now_s && s[i].sectors <= w->sectors);
         if (w->history_s < now_s - s[i].t)
             w->history_s = now_s - s[i].t;
         if (!w->hour_s && now_s - s[i].t >= 3600) {

@@ -242,6 +242,7 @@ ldg_eval_run(const struct ldg_eval_suite *s, const struct ldg_eval_run_opts *o,
         rep->passed += c->passed;
         rep->request_failures += c->request_failed;
         rep->violations += c->violation;
+        LDG_ASSERT(nl <= i);
         if (!c->request_failed)
             lat[nl++] = c->latency_ms;
     }

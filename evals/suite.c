@@ -383,6 +383,7 @@ ldg_eval_suite_parse(struct ldg_eval_suite **out, const char *name,
         p.text = buf + off;
         p.len = n;
         off += n + (nl ? 1 : 0);
+        LDG_ASSERT(off <= len);
         size_t w = 0;
         while (w < n &&
                (p.text[w] == ' ' || p.text[w] == '\t' || p.text[w] == '\r'))
@@ -433,6 +434,7 @@ ldg_eval_suite_parse(struct ldg_eval_suite **out, const char *name,
             s->cases = c;
             cap = nc;
         }
+        LDG_ASSERT(s->ncases < cap);
         struct eval_case *c = &s->cases[s->ncases++];
         memset(c, 0, sizeof *c);
         c->line = p.line;

@@ -218,6 +218,7 @@ zrefill(struct zsrc *z)
         }
         have += (size_t)got;
     } while (!z->started && have < 4);
+    LDG_ASSERT(have <= z->incap);
     z->in.src = z->inbuf;
     z->in.size = have;
     z->in.pos = 0;
@@ -333,6 +334,7 @@ push_member(struct bundle *b, char *name, uint8_t *data, size_t len,
         b->m = m;
         b->cap = cap;
     }
+    LDG_ASSERT(b->n < b->cap);
     b->m[b->n].name = name;
     b->m[b->n].data = data;
     b->m[b->n].len = len;
@@ -719,10 +721,12 @@ static int
 sort_held(struct bundle *b, char *err, size_t errcap)
 {
     qsort(b->m, b->n, sizeof *b->m, cmp_member);
-    for (size_t i = 1; i < b->n; i++)
+    for (size_t i = 1; i < b->n; i++) {
+        LDG_ASSERT(strcmp(b->m[i - 1].name, b->m[i].name) <= 0);
         if (strcmp(b->m[i - 1].name, b->m[i].name) == 0)
             return ldg_errf(err, errcap, LDG_EBADINPUT, "duplicate member %s",
                             b->m[i].name);
+    }
     return 0;
 }
 
@@ -1244,6 +1248,7 @@ zpush(struct bwriter *w, const void *p, size_t n, ZSTD_EndDirective dir)
         size_t r = ZSTD_compressStream2(w->cctx, &out, &in, dir);
         if (ZSTD_isError(r))
             return wfail(w, LDG_EIO, ZSTD_getErrorName(r));
+        LDG_ASSERT(in.pos <= in.size && out.pos <= w->outcap);
         if (out.pos > 0) {
             if (ldg_write_all(w->fd, w->outbuf, out.pos, 0) < 0)
                 return wfail(w, LDG_EIO, strerror(errno));

@@ -536,6 +536,7 @@ names_add(struct names *nm, const char *id, const char *name)
         nm->k = k;
         nm->cap = cap;
     }
+    LDG_ASSERT(nm->n < nm->cap);
     snprintf(nm->k[nm->n].id, sizeof nm->k[0].id, "%s", id);
     snprintf(nm->k[nm->n].name, sizeof nm->k[0].name, "%s", name);
     nm->n++;

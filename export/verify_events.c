@@ -165,6 +165,7 @@ bv_collect_events(struct vctx *v)
         char name[48];
         struct vev *e = &v->ev[v->nev++];
         uint64_t seq = pos[k].seq;
+        LDG_ASSERT(pos[k].m < v->b.n && (k == 0 || pos[k - 1].seq <= seq));
         e->seq = seq;
         e->entry = &v->b.m[pos[k].m];
         snprintf(name, sizeof name, "proofs/%llu.proof",

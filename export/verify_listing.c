@@ -55,9 +55,11 @@ seal_order(struct vctx *v, struct fails *fs)
         if (v->ev[i].decoded && v->ev[i].ev.sealed)
             p[n++] = (struct sealpos){v->ev[i].ev.seal_seq, v->ev[i].seq,
                                       v->ev[i].ev.seal_leaf};
+    LDG_ASSERT(n <= v->nev);
     qsort(p, n, sizeof *p, cmp_sealpos);
     for (size_t i = 1; i < n; i++) {
         const struct sealpos *a = &p[i - 1], *b = &p[i];
+        LDG_ASSERT(a->seal <= b->seal);
         if (a->seal != b->seal)
             continue;
         if (b->leaf <= a->leaf || b->leaf - a->leaf > b->seq - a->seq)

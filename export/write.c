@@ -689,6 +689,7 @@ ldg_export_bundle_name(char *buf, size_t cap, const char *file)
             c = '_';
         buf[n++] = c;
     }
+    LDG_ASSERT(n < cap);
     buf[n] = '\0';
     while (again) { /* r1.bundle.tar.zst -> r1 */
         again = 0;

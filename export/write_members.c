@@ -392,6 +392,7 @@ write_seal(struct ex *x, const struct ldg_event *ev)
         len += 44;
         text[len++] = '\n';
     }
+    LDG_ASSERT(len == np * 45);
     text[len] = '\0';
     snprintf(name, sizeof name, "sealproofs/%llu.proof",
              (unsigned long long)ev->seq);

@@ -70,6 +70,7 @@ writer_main(void *arg)
             return NULL;
         }
         do {
+            LDG_ASSERT(n < WBATCH && q->count > 0 && q->count <= QCAP);
             batch[n++] = q->items[q->head];
             q->head = (q->head + 1) % QCAP;
             q->count--;
@@ -196,6 +197,7 @@ ex_member_put(struct ex *x, const char *name, const void *data, size_t len,
     while (q->count == QCAP && q->err == 0)
         pthread_cond_wait(&q->nonfull, &q->mu);
     if (q->err == 0) {
+        LDG_ASSERT(q->count < QCAP);
         q->items[(q->head + q->count) % QCAP] = it;
         if (q->count++ == 0) /* the writer waits only on an empty queue */
             pthread_cond_signal(&q->nonempty);

@@ -34,6 +34,7 @@ push_sel(struct ex *x, uint64_t seq, unsigned role)
         x->ev = n;
         x->capev = cap;
     }
+    LDG_ASSERT(x->nev < x->capev);
     x->ev[x->nev].seq = seq;
     x->ev[x->nev].role = role;
     x->ev[x->nev].erased_by = UINT64_MAX;
@@ -60,6 +61,7 @@ sort_sel(struct ex *x)
             if (x->ev[i].erased_by != UINT64_MAX)
                 x->ev[j - 1].erased_by = x->ev[i].erased_by;
         } else {
+            LDG_ASSERT(j == 0 || x->ev[j - 1].seq < x->ev[i].seq);
             x->ev[j++] = x->ev[i];
         }
     }
@@ -73,6 +75,7 @@ key_pos(const struct ex *x, const char *id)
     size_t lo = 0, hi = x->nkeys;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
+        LDG_ASSERT(lo <= mid && mid < hi);
         if (strcmp(x->keys[mid].id, id) < 0)
             lo = mid + 1;
         else
@@ -116,8 +119,10 @@ add_key(struct ex *x, const char *id)
         x->keys = n;
         x->capkeys = cap;
     }
+    LDG_ASSERT(i <= x->nkeys && x->nkeys < x->capkeys);
     memmove(&x->keys[i + 1], &x->keys[i], (x->nkeys - i) * sizeof k);
     x->keys[i] = k;
+    LDG_ASSERT(i == x->nkeys || strcmp(k.id, x->keys[i + 1].id) < 0);
     x->nkeys++;
     return 0;
 }

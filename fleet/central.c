@@ -45,6 +45,8 @@ url_with_query(char *out, size_t cap, const char *base, const char *query)
 {
     size_t o = (size_t)snprintf(out, cap, "%s%squery=", base,
                                 strchr(base, '?') ? "&" : "?");
+    if (o >= cap) /* a base longer than out: cut, the query left out */
+        o = cap - 1;
     for (const unsigned char *q = (const unsigned char *)query;
          *q && o + 4 < cap; q++) {
         if ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
@@ -53,6 +55,7 @@ url_with_query(char *out, size_t cap, const char *base, const char *query)
         else
             o += (size_t)snprintf(out + o, cap - o, "%%%02X", *q);
     }
+    LDG_ASSERT(o < cap);
     out[o] = '\0';
 }
 

@@ -64,6 +64,7 @@ level_reserve(struct level *L, uint64_t upto)
     nh = realloc(L->hashes, (size_t)nc * H);
     if (nh == NULL)
         return LDG_ENOMEM;
+    LDG_ASSERT(nc >= need);
     L->hashes = nh;
     L->cap = nc;
     return 0;
@@ -137,6 +138,7 @@ stage(struct sync *s, const char *rel, const void *p, size_t n)
         s->staged = ns;
         s->capstaged = nc;
     }
+    LDG_ASSERT(s->nstaged < s->capstaged);
     s->staged[s->nstaged] = strdup(rel);
     if (s->staged[s->nstaged] == NULL)
         return LDG_ENOMEM;
@@ -237,9 +239,12 @@ leaves_from_bundles(struct sync *s)
             off += 2;
             if (off + el > len)
                 goto short_bundle;
+            LDG_ASSERT(i >= L->first && i - L->first < L->cap &&
+                       off + el <= len);
             ldg_tlog_leaf_hash(L->hashes + (i - L->first) * H, buf + off, el);
             off += el;
         }
+        LDG_ASSERT(off <= len);
         if (off != len) {
             free(buf);
             return fail(s, LDG_ETAMPER, "%s: %zu bytes after its %u entries",

@@ -130,6 +130,7 @@ ldg_fleet_note_text_len(const char *note, size_t len, size_t *text_len)
         if (note[i] == '\n' && note[i - 1] == '\n') {
             if (i + 1 >= len)
                 return LDG_EBADINPUT;
+            LDG_ASSERT(i > 0 && i + 1 < len);
             *text_len = i;
             return 0;
         }

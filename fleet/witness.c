@@ -187,6 +187,7 @@ ldg_witness_open(struct ldg_witness **out, const char *dir,
     }
     for (size_t i = 0; i < ntrust; i++) {
         struct trusted *t = &w->trust[w->ntrust];
+        LDG_ASSERT(w->ntrust == i && i < ntrust);
         if (ldg_note_parse_verifier(trust[i], t->origin, sizeof t->origin,
                                     t->pub) < 0) {
             ldg_errf(err, errcap, 0,

@@ -75,6 +75,7 @@ uncount(struct httpd_table *t, struct httpd_conn *c)
     if (c->closing)
         return;
     c->closing = 1;
+    LDG_ASSERT(t->n > 0 && c->pr->n > 0);
     t->n--;
     c->pr->n--;
 }
@@ -157,6 +158,7 @@ httpd_admit(struct httpd_table *t, struct httpd_conn *c, uint64_t now_ms,
     r->n++;
     r->refs++;
     t->n++;
+    LDG_ASSERT(r->refs >= r->n);
     __atomic_add_fetch(&t->admitted, 1, __ATOMIC_RELAXED);
     c->listed = 1;
     c->closing = 0;
@@ -181,6 +183,7 @@ httpd_leave(struct httpd_table *t, struct httpd_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     c->listed = 0;
+    LDG_ASSERT(c->pr->refs > 0);
     c->pr->refs--;
     peer_drop(t, c->pr);
     c->pr = NULL;

@@ -394,6 +394,7 @@ on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t *name,
     memcpy(k->hdrs + k->hlen, value, vlen);
     k->hlen += vlen;
     k->hdrs[k->hlen++] = 0;
+    LDG_ASSERT(k->hlen <= sizeof k->hdrs);
     return 0;
 }
 
@@ -510,6 +511,7 @@ read_answer(nghttp2_session *h2, int32_t sid, uint8_t *buf, size_t cap,
         n = cap;
     memcpy(buf, k->out + k->out_off, n);
     k->out_off += n;
+    LDG_ASSERT(k->out_off <= k->out_len);
     if (k->out_off == k->out_len) {
         nghttp2_nv tr[] = {nv("grpc-status", "0")};
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -543,6 +545,7 @@ submit(struct gconn *c, struct ldg_grpcd_call *k)
             h[n++] = nv("grpc-message", k->message);
         if (k->details != NULL)
             h[n++] = nv("grpc-status-details-bin", k->details);
+        LDG_ASSERT(n <= sizeof h / sizeof h[0]);
         rc = nghttp2_submit_response(c->h2, k->sid, h, n, NULL);
     }
     /* the client still sending (a refused length): its stream ends now,

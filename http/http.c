@@ -703,6 +703,7 @@ head_add(struct resp_head *h, const char *line, size_t n)
         h->arena = na;
         h->cap = nc;
     }
+    LDG_ASSERT(h->n < HEAD_LINES_MAX && h->len + k + 1 <= h->cap);
     h->off[h->n++] = h->len;
     memcpy(h->arena + h->len, line, k);
     h->len += k;
@@ -1079,6 +1080,7 @@ ldg_http_stream_read(struct ldg_http_stream *s, char *buf, size_t cap,
                 n = cap;
             memcpy(buf, s->buf + s->boff, n);
             s->boff += n;
+            LDG_ASSERT(s->boff <= s->blen);
             if (s->boff == s->blen)
                 s->boff = s->blen = 0;
             return (long)n;

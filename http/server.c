@@ -415,6 +415,7 @@ req_unref(struct ldg_httpd_req *r)
     struct ldg_httpd *s = r->srv;
     int free_s = 0;
     pthread_mutex_lock(&s->mu);
+    LDG_ASSERT(r->refs > 0);
     int last = --r->refs == 0;
     if (last) {
         if (r->prev)
@@ -659,6 +660,7 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     }
     if (n < 0)
         return MHD_CONTENT_READER_END_WITH_ERROR;
+    LDG_ASSERT((size_t)n <= max);
     return n;
 }
 

@@ -765,10 +765,12 @@ parse_worker(void *arg)
         if (pp->stop)
             break;
         c = &pp->c[pp->take++ % PIPE_CHUNKS];
+        LDG_ASSERT(c->state == C_FILLED && pp->take <= pp->fill);
         c->state = C_TAKEN;
         pthread_mutex_unlock(&pp->mu);
         parse_chunk(pp, c);
         pthread_mutex_lock(&pp->mu);
+        LDG_ASSERT(c->state == C_TAKEN);
         c->state = C_DONE;
         pthread_cond_broadcast(&pp->done);
     }
@@ -1023,6 +1025,7 @@ pass_piped(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
         for (size_t i = 0; i < head->n && !stop; i++)
             rc = consume_line(l, o, w, rep, &r, head, &head->lines[i], &stop);
         pthread_mutex_lock(&pp.mu);
+        LDG_ASSERT(head->state == C_DONE && pp.cons < pp.fill);
         head->state = C_FREE;
         pp.cons++;
         pthread_mutex_unlock(&pp.mu);

@@ -128,11 +128,13 @@ feed_sorted(struct ldg_sha256_ctx *c, const uint8_t (*d)[32], size_t n)
                     same++;
                 }
             }
+            LDG_ASSERT(min != NULL && same > 0 && done + same <= n);
             for (size_t k = 0; k < same; k++)
                 ldg_sha256_update(c, min, 32);
             done += same;
             last = min;
         }
+        LDG_ASSERT(done == n);
     }
 }
 
@@ -1001,6 +1003,7 @@ inflate(const struct ldg_dicts *d, int dict, const uint8_t *z, size_t zn,
     }
     if (ZSTD_isError(got) || got != h.frameContentSize)
         return LDG_ECORRUPT;
+    LDG_ASSERT(got + SLACK <= s->cap);
     *n = got;
     return 0;
 }
@@ -1418,6 +1421,7 @@ env_add(struct ldg_train *t, const char *s, size_t n)
     if ((c = malloc(n)) == NULL)
         return LDG_ENOMEM;
     memcpy(c, s, n);
+    LDG_ASSERT(t->nenv < t->capenv);
     t->env[t->nenv].p = c;
     t->env[t->nenv++].n = n;
     return 0;
@@ -1471,6 +1475,7 @@ ldg_train_body(struct ldg_train *t, const struct ldg_dicts *d,
         t->sizes = ns;
         t->capsamples = cap;
     }
+    LDG_ASSERT(t->nsamples < t->capsamples);
     shape = pl.seed != NULL;
     ldg_buf_add(&t->samples, &shape, 1);
     ldg_buf_add(&t->samples, pl.map, pl.len);
@@ -1509,6 +1514,7 @@ kept_string(const struct ldg_train *t, const uint8_t *s, size_t n)
         return 1;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
+        LDG_ASSERT(lo <= mid && mid < hi);
         int c = strcmp_n((const uint8_t *)t->env[mid].p, t->env[mid].n, s, n);
         if (c == 0)
             return 1;
@@ -1567,6 +1573,7 @@ ldg_dict_train(struct ldg_train *t, unsigned id, uint8_t **out, size_t *len)
         size_t n = t->sizes[i] - 1, nf = 0, before = san.len;
         struct ldg_field_slice *sl = NULL;
         int seeded = t->samples.p[at];
+        LDG_ASSERT(t->sizes[i] >= 1);
         at += t->sizes[i];
         if (ldg_codec_fields_slices_shape(p, n, seeded, &sl, &nf) < 0)
             continue; /* not canonical: left out */
@@ -1581,6 +1588,7 @@ ldg_dict_train(struct ldg_train *t, unsigned id, uint8_t **out, size_t *len)
         free(sl);
         sizes[k++] = san.len - before;
     }
+    LDG_ASSERT(k <= t->nsamples);
     if (san.err) {
         rc = san.err;
         goto out;

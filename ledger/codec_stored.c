@@ -81,6 +81,7 @@ split_whole(const uint8_t *e, size_t len, struct parts *pt)
         (!pt->sealed &&
          (e[len - SIG_TAIL] != 0xc4 || e[len - SIG_TAIL + 1] != 0x40)))
         return LDG_ECORRUPT;
+    LDG_ASSERT(1 + pt->m + pt->s < len);
     return 0;
 }
 
@@ -121,6 +122,7 @@ sealed_of_rec(const uint8_t *rec, size_t len, size_t m, struct sealed *sl)
         sl->rest = st + 1;
         sl->rlen = len - 2 - m;
     }
+    LDG_ASSERT(sl->rest + sl->rlen == rec + len);
 }
 
 /* Whether rec has a layout 8 record's frame: the tag, the digest, a
@@ -186,6 +188,7 @@ emit(const struct sealed *sl, int form, uint8_t *out, size_t cap,
         put(out, &at, &sl->head, 1);
     }
     put(out, &at, sl->rest, sl->rlen);
+    LDG_ASSERT(at == n);
     *out_len = at;
     return 0;
 }
@@ -239,6 +242,7 @@ ldg_entry_stored(const uint8_t *e, size_t len, int form, uint8_t *out,
     put(out, &m, "\x92", 1);
     put(out, &m, e + 1, pt.m);
     put(out, &m, e + len - SIG_TAIL, SIG_TAIL);
+    LDG_ASSERT(m == len - PREV_TAIL);
     *out_len = m;
     return 0;
 }
@@ -267,6 +271,7 @@ ldg_entry_stored_parts(const uint8_t *rec, size_t len, size_t *first_len,
             return LDG_ECORRUPT;
         *sealed = 0;
     }
+    LDG_ASSERT(m > 0 && 1 + m < len);
     *first_len = m;
     return 0;
 }
@@ -307,6 +312,7 @@ whole_sealed(const struct sealed *sl, const uint8_t prev[32], int digest,
     put(out, &at, sl->rest, sl->rlen);
     put(out, &at, "\xc4\x20", 2);
     put(out, &at, prev, 32);
+    LDG_ASSERT(at == n);
     *out_len = at;
     return 0;
 }
@@ -375,6 +381,7 @@ whole_parts(const uint8_t *rec, size_t len, size_t m, int sealed,
     put(out, &at, "\xc4\x20", 2);
     put(out, &at, prev, 32);
     put(out, &at, rec + 1 + m, SIG_TAIL);
+    LDG_ASSERT(at == n);
     *out_len = at;
     return 0;
 }
@@ -419,6 +426,7 @@ remap(const void *p, const uint8_t *w, const uint8_t *rec, size_t m, int cut)
     if (p == NULL)
         return NULL;
     off = (size_t)((const uint8_t *)p - w);
+    LDG_ASSERT((const uint8_t *)p >= w && off < LDG_ENTRY_MAX);
     if (cut && off > 1 + m)
         off -= DIGEST_PAIR;
     return rec + off;

@@ -820,6 +820,7 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
             rc = LDG_ENOTFOUND;
             break;
         }
+        LDG_ASSERT(from <= seq && seq < to);
         if ((rc = pack_leaf(t, p, seq, leaf)) < 0)
             break;
         if (n > 0 && e[0] == 0x93) {
@@ -859,6 +860,7 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
     }
     if (rc < 0)
         return rc;
+    LDG_ASSERT(seq == to && *ne == to - from);
     if ((rc = ldg_bix_batch_new(&bb)) < 0)
         return rc;
     if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_BODIES), &c)) < 0)
@@ -883,6 +885,7 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
         }
         if (rc < 0 && rc != LDG_ENOTFOUND)
             break;
+        LDG_ASSERT(po->n > 0 && po->n <= PB_ITEMS);
         pool_batch(po);
         if ((rc2 = pack_write(t, po, bb, nb)) < 0) {
             rc = rc2;
@@ -926,6 +929,7 @@ pack_step(struct ldg_txn *t, void *arg)
     int rc = pack_same(t, p);
     if (rc != 0)
         return rc < 0 ? rc : 0;
+    LDG_ASSERT(p->next < end && end <= p->size0);
     memcpy(p->prev_step, p->prev, 32);
     rc = pack_range(t, p, p->next, end, p->prev_step, &p->entries_step,
                     &p->bodies_step);
@@ -1109,6 +1113,7 @@ to_stored(struct ldg_ledger *l, int to,
         p.entries += p.entries_step;
         p.bodies += p.bodies_step;
         memcpy(p.prev, p.prev_step, 32);
+        LDG_ASSERT(p.next < p.next_step && p.next_step <= p.size0);
         p.next = p.next_step;
         if (progress != NULL)
             progress(progress_ctx,
@@ -1176,6 +1181,7 @@ layout_step(struct ldg_txn *t, int from, int to)
                    rc, from);
         return LDG_EBUSY;
     }
+    LDG_ASSERT(from < to);
     ldg_be32(lay, (uint32_t)to);
     if ((rc = ldg_core_kv_put(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
                               LDG_META_LAYOUT, sizeof LDG_META_LAYOUT - 1, lay,
@@ -1648,6 +1654,7 @@ migrate_layouts(struct ldg_ledger *l, int to,
                 s->tl = tl;
                 s->from_tile = n;
                 s->to_tile = f - n > CHUNK ? n + CHUNK : f;
+                LDG_ASSERT(s->from_tile < s->to_tile && s->to_tile <= f);
                 if ((rc = in_txn(l, step_copy, s)) < 0)
                     break;
                 done += s->to_tile - s->from_tile;
@@ -1707,6 +1714,7 @@ migrate_layouts(struct ldg_ledger *l, int to,
         if ((rc = in_txn(l, bix_step, res)) < 0)
             return rc;
     }
+    LDG_ASSERT(res->from <= res->to && res->to <= to);
     return usage(l, &res->used_after, &res->file_after, &res->tree_after,
                  &res->index_after, &res->events_after);
 }

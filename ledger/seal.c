@@ -75,6 +75,7 @@ ldg_claim_encode(const struct ldg_claim *c, uint8_t *out, size_t cap,
     w_uint(&w, LDG_CLAIM_V);
     if (w.err)
         return w.err;
+    LDG_ASSERT(w.n <= cap);
     *len = w.n;
     return 0;
 }
@@ -235,6 +236,7 @@ ldg_entry2_encode(uint8_t *out, size_t cap, size_t *len, const uint8_t *claim,
     w_bin(&w, prev, 32);
     if (w.err)
         return w.err;
+    LDG_ASSERT(w.n <= cap);
     *len = w.n;
     return 0;
 }
@@ -611,6 +613,7 @@ ldg_seal_acc_add(struct ldg_seal_acc *a, const uint8_t digest[32])
 void
 ldg_seal_acc_root(const struct ldg_seal_acc *a, uint8_t root[32])
 {
+    LDG_ASSERT(acc_span(a) == a->count);
     if (a->n == 0) {
         ldg_sha256(root, "", 0);
         return;
@@ -635,6 +638,7 @@ static void
 sub_hash(const struct dig_tree *t, int level, uint64_t index, uint8_t out[32])
 {
     uint8_t l[32], r[32];
+    LDG_ASSERT(level >= 0 && ((index + 1) << level) <= t->n);
     if (level == 0) {
         ldg_tlog_leaf_hash(out, t->d[index], 32);
         return;
@@ -729,10 +733,12 @@ ldg_seal_tree_new(struct ldg_seal_tree **out, const uint8_t (*digests)[32],
             return LDG_ENOMEM;
         }
         t->nlv = L + 1;
+        LDG_ASSERT(2 * m <= (n >> (L - 1)));
         for (uint64_t i = 0; i < m; i++)
             ldg_tlog_node_hash(t->lv[L][i], t->lv[L - 1][2 * i],
                                t->lv[L - 1][2 * i + 1]);
     }
+    LDG_ASSERT(t->nlv < 64 && (n >> t->nlv) == 0);
     *out = t;
     return 0;
 }
@@ -798,6 +804,7 @@ ldg_seal_map_encode(const struct ldg_seal *s, uint8_t *out, size_t cap,
     w_bin(&w, s->root, 32);
     if (w.err)
         return w.err;
+    LDG_ASSERT(w.n <= cap);
     *len = w.n;
     return 0;
 }
@@ -890,6 +897,7 @@ ldg_seal_record_encode(const struct ldg_seal *s, uint8_t *out, size_t cap,
         memcpy(out + *len + 3, s->ext, s->ext_len);
         *len += 3 + s->ext_len;
     }
+    LDG_ASSERT(*len <= cap);
     return 0;
 }
 

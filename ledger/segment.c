@@ -329,6 +329,7 @@ w_flush_out(struct segw *w, const uint8_t *p, size_t n)
         w->pend = q;
         w->pend_cap = cap;
     }
+    LDG_ASSERT(w->pend_len + n <= w->pend_cap);
     memcpy(w->pend + w->pend_len, p, n);
     w->pend_len += n;
     return 0;
@@ -383,6 +384,7 @@ w_stage(struct segw *w, const void *p, size_t n)
         return w->err;
     if (n > STAGE_CAP) /* (a record larger than the stage: as it is) */
         return w_push(w, p, n, ZSTD_e_continue);
+    LDG_ASSERT(w->staged + n <= STAGE_CAP);
     memcpy(w->stage + w->staged, p, n);
     w->staged += n;
     return 0;
@@ -393,10 +395,11 @@ w_rec(struct segw *w, enum kind k, const void *p, size_t n)
 {
     uint8_t h[6];
     size_t hl;
-    h[0] = (uint8_t)k;
-    hl = 1 + uv_put(h + 1, n);
     if (n > 0xffffffffu)
         return w->err = LDG_ETOOBIG;
+    h[0] = (uint8_t)k;
+    hl = 1 + uv_put(h + 1, n);
+    LDG_ASSERT(hl <= sizeof h);
     if (w_stage(w, h, hl) < 0)
         return w->err;
     return n ? w_stage(w, p, n) : 0;
@@ -545,6 +548,7 @@ seqs_add(struct seqs *s, uint64_t x)
         s->v = v;
         s->cap = cap;
     }
+    LDG_ASSERT(s->n < s->cap);
     s->v[s->n++] = x;
     return 0;
 }
@@ -566,6 +570,7 @@ seqs_sort(struct seqs *s)
     for (size_t i = 0; i < s->n; i++)
         if (j == 0 || s->v[i] != s->v[j - 1])
             s->v[j++] = s->v[i];
+    LDG_ASSERT(j >= 1 && j <= s->n);
     s->n = j;
 }
 
@@ -1120,6 +1125,7 @@ sr_fill(struct segr *s)
             n = IN_CAP;
         memcpy(s->in, s->mem + s->mem_pos, n);
         s->mem_pos += n;
+        LDG_ASSERT(s->mem_pos <= s->mem_len);
     } else {
         ssize_t k;
         do
@@ -1244,6 +1250,7 @@ sr_read(struct segr *s, uint8_t *dst, size_t n)
         k = s->out_len - s->out_pos;
         if (k > n - got)
             k = n - got;
+        LDG_ASSERT(k > 0 && s->out_pos + k <= s->out_len);
         memcpy(dst + got, s->out + s->out_pos, k);
         s->out_pos += k;
         got += k;
@@ -1280,6 +1287,7 @@ sr_record(struct segr *s, uint8_t *kind, const uint8_t **p, size_t *n)
                        "a record of %" PRIu64 " bytes (kind %u): more than "
                        "the %" PRIu64 " a record may have here",
                        len, *kind, s->record_max);
+    LDG_ASSERT(used == i + 1);
     *n = (size_t)len;
     if (s->out_len - s->out_pos >= len) {
         *p = s->out + s->out_pos;
@@ -1481,6 +1489,7 @@ bworker_main(void *arg)
         for (size_t i = 0; i < b->n && w->bad_seq == UINT64_MAX; i++) {
             uint8_t root[32];
             const struct bjob *j = &b->jobs[i];
+            LDG_ASSERT(j->off + j->len <= b->len);
             if (ldg_body_rec_root(NULL, b->data + j->off, j->len, w->body_max,
                                   root) < 0) {
                 snprintf(w->what, sizeof w->what,
@@ -1559,6 +1568,7 @@ bworker_add(struct bworker *w, uint64_t seq, const uint8_t *rec, size_t len,
         b->data = d;
         b->cap = len;
     }
+    LDG_ASSERT(b->n < BATCH_EVENTS && b->len + len <= b->cap);
     j = &b->jobs[b->n++];
     j->seq = seq;
     j->off = b->len;
@@ -1695,6 +1705,7 @@ key_add(struct sv *s, const char *id, const uint8_t pub[32], uint64_t added)
 static void
 tree_push(struct sv *s, const uint8_t h[32], int level)
 {
+    LDG_ASSERT(s->fn <= 64);
     memcpy(s->fh[s->fn], h, 32);
     s->flevel[s->fn++] = level;
     while (s->fn >= 2 && s->flevel[s->fn - 1] == s->flevel[s->fn - 2]) {
@@ -1703,6 +1714,7 @@ tree_push(struct sv *s, const uint8_t h[32], int level)
         s->flevel[s->fn - 2]++;
         s->fn--;
     }
+    LDG_ASSERT(s->fn < 2 || s->flevel[s->fn - 1] < s->flevel[s->fn - 2]);
 }
 
 static void
@@ -2546,6 +2558,7 @@ take_edge(struct sv *s, const uint8_t *p, size_t n, int have_hz, uint64_t hzseq)
         return vfail(s, LDG_SEGCHK_HORIZON, UINT64_MAX,
                      "the leaf before its first event is not the one the "
                      "horizon record names");
+    LDG_ASSERT(s->fn == 0);
     memcpy(s->prev, p, 32);
     for (int b = 63; b >= 0; b--)
         if (f >> b & 1)

@@ -307,6 +307,7 @@ build_tile(struct tiles *c, int level, uint64_t n, unsigned w)
 {
     int rc;
 
+    LDG_ASSERT(w > 0 && w <= LDG_TILE_WIDTH);
     c->buf.len = 0;
     rc = buf_reserve(c, (size_t)w * LDG_HASH_LEN);
     if (rc < 0)
@@ -323,6 +324,7 @@ build_tile(struct tiles *c, int level, uint64_t n, unsigned w)
         }
         c->buf.len += LDG_HASH_LEN;
     }
+    LDG_ASSERT(c->buf.len == (size_t)w * LDG_HASH_LEN);
     return 0;
 }
 
@@ -341,6 +343,7 @@ build_bundle(struct tiles *c, uint64_t n, unsigned w)
     struct ldg_val v;
     int rc, have_prev = 0;
 
+    LDG_ASSERT(w > 0 && w <= LDG_TILE_WIDTH);
     c->buf.len = 0;
     for (unsigned i = 0; i < w; i++) {
         uint64_t seq = n * LDG_TILE_WIDTH + i;
@@ -386,6 +389,7 @@ build_bundle(struct tiles *c, uint64_t n, unsigned w)
         rc = buf_reserve(c, 2 + ev.entry_len);
         if (rc < 0)
             return rc;
+        LDG_ASSERT(ev.entry_len <= 0xffff);
         ldg_be16(c->buf.p + c->buf.len, (uint16_t)ev.entry_len);
         memcpy(c->buf.p + c->buf.len + 2, ev.entry, ev.entry_len);
         c->buf.len += 2 + ev.entry_len;
@@ -407,6 +411,7 @@ check_tile(struct tiles *c, int level, uint64_t n, unsigned w)
     uint8_t root[LDG_HASH_LEN];
     int below = LDG_TILE_HEIGHT * (level - 1);
 
+    LDG_ASSERT(level >= 1 && c->buf.len == (size_t)w * LDG_HASH_LEN);
     for (unsigned j = 0; j < w; j++) {
         uint64_t idx = n * LDG_TILE_WIDTH + j;
         int rc;
@@ -498,6 +503,7 @@ write_level(struct tiles *c, int level, uint64_t old, uint64_t size,
          * entries; an earlier publication keeps the file); the one the
          * horizon falls in is made with the pruned entries the prune kept
          * for it (meta horizon.entries), when it kept them */
+        LDG_ASSERT(w <= LDG_TILE_WIDTH && n * LDG_TILE_WIDTH + w <= count);
         if ((n + 1) * LDG_TILE_WIDTH <= hz)
             continue;
         /* layout 999: a level-0 tile the prune dropped is not written

@@ -101,6 +101,7 @@ type_slot(struct ldg_metrics *m, const char *name, size_t *hint)
         }
     if (m->ntypes >= LDG_METRICS_TYPES_MAX)
         return &m->types[LDG_METRICS_TYPES_MAX];
+    LDG_ASSERT(m->ntypes < LDG_METRICS_TYPES_MAX);
     snprintf(m->types[m->ntypes].name, sizeof m->types[0].name, "%s", name);
     *hint = m->ntypes;
     return &m->types[m->ntypes++];
@@ -122,6 +123,8 @@ model_slot(struct ldg_metrics *m, const char *name, size_t n)
             return (uint16_t)i;
     if (m->nmodels >= LDG_METRICS_MODELS_MAX)
         return LDG_METRICS_MODELS_MAX;
+    LDG_ASSERT(n <= LDG_METRICS_LABEL_MAX &&
+               m->nmodels < LDG_METRICS_MODELS_MAX);
     memcpy(m->models[m->nmodels].name, name, n);
     m->models[m->nmodels].name[n] = '\0';
     return (uint16_t)m->nmodels++;
@@ -137,6 +140,7 @@ status_slot(struct ldg_metrics *m, int64_t status)
             return (uint16_t)i;
     if (m->nstatuses >= LDG_METRICS_STATUSES_MAX)
         return M_OTHER_STATUS;
+    LDG_ASSERT(m->nstatuses < LDG_METRICS_STATUSES_MAX);
     m->statuses[m->nstatuses] = (unsigned)status;
     return (uint16_t)m->nstatuses++;
 }
@@ -170,6 +174,7 @@ req_add(struct ldg_metrics *m, uint16_t model, uint16_t status,
         m->reqs = p;
         m->capreqs = cap;
     }
+    LDG_ASSERT(m->nreqs < m->capreqs);
     m->reqs[m->nreqs++] = (struct m_req){model, status, outcome, 1};
     return 0;
 }

@@ -217,6 +217,7 @@ state_set(struct ldg_buf *o, const char *name, const char *k1, const char *v1,
         }
         lab[n++] = key;
         lab[n++] = states[i];
+        LDG_ASSERT(n < sizeof lab / sizeof lab[0]);
         lab[n] = NULL;
         sample(o, name, lab, strcmp(states[i], now) == 0 ? "1" : "0");
     }

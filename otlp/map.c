@@ -110,6 +110,7 @@ batch_push(struct ldg_otlp_batch *b, struct otlp_aux **aux)
         for (size_t i = 0; i < b->n; i++)
             b->ev[i].id = b->aux[i].id;
     }
+    LDG_ASSERT(b->n < b->cap);
     memset(&b->ev[b->n], 0, sizeof b->ev[b->n]);
     memset(&b->aux[b->n], 0, sizeof b->aux[b->n]);
     *aux = &b->aux[b->n];
@@ -770,6 +771,7 @@ otlp_map_span(struct otlp_mapper *m, const struct otlp_scope *sc,
     if (cls == SPAN_OTHER && m->m->spans == LDG_OTLP_SPANS_GENAI &&
         op == NULL) {
         m->b->dropped++;
+        LDG_ASSERT(m->b->dropped <= m->b->items);
         json_decref(params);
         return 0;
     }
@@ -786,6 +788,7 @@ otlp_map_span(struct otlp_mapper *m, const struct otlp_scope *sc,
     }
     if (m->m->run_attr != NULL)
         json_object_del(attrs, m->m->run_attr);
+    LDG_ASSERT(sp->start_ns <= sp->end_ns);
     double ms = (double)(sp->end_ns - sp->start_ns) / 1e6;
 
     if (cls == SPAN_MODEL) {
@@ -909,6 +912,7 @@ otlp_map_log(struct otlp_mapper *m, const struct otlp_scope *sc,
                          lg->severity);
     if (m->m->drop_logs) {
         m->b->dropped++;
+        LDG_ASSERT(m->b->dropped <= m->b->items);
         return 0;
     }
     early_note(m, lg->where,

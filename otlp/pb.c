@@ -61,9 +61,11 @@ arena_alloc(void *ad, size_t n)
         c->next = a->head;
         a->head = c;
     }
+    LDG_ASSERT(c->used + need <= c->cap && need % 16 == 0);
     void *p = (char *)c->data + c->used;
     c->used += need;
     a->total += need;
+    LDG_ASSERT(a->total <= a->budget);
     return p;
 }
 
@@ -160,6 +162,7 @@ path_add(char *b, size_t cap, const ProtobufCFieldDescriptor *f, long idx)
             b[k++] = *c;
         }
     }
+    LDG_ASSERT(k < cap);
     b[k] = 0;
     if (idx >= 0)
         snprintf(b + k, cap - k, "[%ld]", idx);
@@ -215,6 +218,7 @@ prescan(struct otlp_mapper *m, const ProtobufCMessageDescriptor *root,
             break;
         const ProtobufCMessageDescriptor *d = st[top].d;
         size_t end = st[top].end, at = pos;
+        LDG_ASSERT(pos < end);
         uint64_t tag, n;
         if (varint(p, end, &pos, &tag) < 0)
             return otlp_fail(m, LDG_EBADINPUT,
@@ -297,6 +301,7 @@ prescan(struct otlp_mapper *m, const ProtobufCMessageDescriptor *root,
             st[top].end = pos + (size_t)n;
             st[top].f = f;
             st[top].tag_at = at;
+            LDG_ASSERT(st[top].end <= st[top - 1].end && (unsigned)top <= maxd);
             break;
         }
         default:

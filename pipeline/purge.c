@@ -32,6 +32,7 @@ prefix_norm(const char *in, char *out, size_t cap)
             return -1;
         out[i] = (char)tolower((unsigned char)in[i]);
     }
+    LDG_ASSERT(n < cap);
     out[n] = '\0';
     return 0;
 }
@@ -58,6 +59,7 @@ match_items(struct ldg_ledger *l, const char *prefix, json_t *items,
             continue;
         for (k = 0; k <= hn; k++)
             low[k] = (char)tolower((unsigned char)h[k]);
+        LDG_ASSERT(low[hn] == '\0' && n <= hn);
         if (strncmp(low, prefix, n) != 0)
             continue;
         json_array_append(items, json_object_get(r, "item"));

@@ -243,6 +243,7 @@ add_keys(struct ldg_ledger *l, struct tctx *c)
         if (ldg_key_info(t, json_string_value(json_array_get(c->keys, i)),
                          &ki) < 0)
             continue; /* an id the log does not know: nothing to add */
+        LDG_ASSERT(k <= i && i < n);
         terms[k] = block + k * 32;
         snprintf(terms[k], 32, "seq=%llu", (unsigned long long)ki.added_seq);
         k++;

@@ -30,6 +30,7 @@ utf8_trim(char *buf, size_t cap)
         n--;
     if (n > 0 && (((unsigned char)buf[n - 1]) & 0xc0) == 0xc0)
         n--;
+    LDG_ASSERT(n < cap);
     buf[n] = '\0';
 }
 
@@ -693,6 +694,7 @@ jstr(char *buf, size_t cap, const char *s)
         if (o > 1 && (((unsigned char)buf[o - 1]) & 0xc0) == 0xc0)
             o--;
     }
+    LDG_ASSERT(o + 2 <= cap);
     buf[o++] = '"';
     buf[o] = '\0';
 }

@@ -390,6 +390,7 @@ write_out(struct pstate *ps, struct ldg_txn *t, enum proj_id p,
     for (size_t i = 0; i < ps->cap; i++)
         if (ps->slots[i] != NULL && ps->slots[i]->rt->proj == p)
             v[n++] = ps->slots[i];
+    LDG_ASSERT(n <= ps->n);
     qsort(v, n, sizeof *v, proj_cmp_entry);
     for (size_t i = 0; i < n && rc == 0; i++) {
         uint8_t *val, h[32];
@@ -1921,6 +1922,7 @@ compare_one(struct ldg_txn *t, struct pstate *ps, enum proj_id p, json_t *diffs)
     for (size_t s = 0; s < ps->cap; s++)
         if (ps->slots[s] != NULL && ps->slots[s]->rt->proj == p)
             v[n++] = ps->slots[s];
+    LDG_ASSERT(n <= ps->n);
     qsort(v, n, sizeof *v, proj_cmp_entry);
     rc = ldg_db_open(t, proj_defs[p].db, 0, &dbi);
     if (rc == LDG_ENOTFOUND) {

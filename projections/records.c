@@ -875,6 +875,7 @@ arena_alloc(struct arena *a, size_t n)
         b->cap = cap;
         a->head = b;
     }
+    LDG_ASSERT(b->used + need <= b->cap);
     p = (char *)b->data + b->used;
     b->used += need;
     memset(p, 0, n);

@@ -198,6 +198,7 @@ scan_events(struct ldg_txn *t, uint64_t from, uint64_t to, unsigned mask,
             if (ev_type_feeds((enum ev_type)(i + 1)) &&
                 (ev_type_writes((enum ev_type)(i + 1)) & mask))
                 types[n++] = type_names[i].name;
+        LDG_ASSERT(n < sizeof types / sizeof types[0]);
         types[n] = NULL;
         fns.types = types;
     }

@@ -184,6 +184,7 @@ pkey(uint8_t *buf, uint8_t tag, const struct ldg_slice *parts, size_t n)
             memcpy(buf + len, parts[i].p, parts[i].n);
             len += parts[i].n;
         }
+        LDG_ASSERT(len == full && len <= PROJ_KEY_MAX);
         return len;
     } else {
         /* prefix ‖ 0x01 ‖ hex(SHA-256(parts joined))[0:32] */
@@ -207,6 +208,7 @@ pkey(uint8_t *buf, uint8_t tag, const struct ldg_slice *parts, size_t n)
                 memcpy(tmp + at, parts[i].p, parts[i].n);
                 at += parts[i].n;
             }
+            LDG_ASSERT(at + 1 == full);
             ldg_sha256(h, tmp, at);
             memcpy(buf + 1, tmp, keep);
             free(tmp);
@@ -217,6 +219,7 @@ pkey(uint8_t *buf, uint8_t tag, const struct ldg_slice *parts, size_t n)
         buf[len++] = 0x01;
         ldg_hex(hex, h, 16);
         memcpy(buf + len, hex, 32);
+        LDG_ASSERT(len + 32 == PROJ_KEY_MAX);
         return len + 32;
     }
 }
@@ -421,6 +424,7 @@ mark_dirty(struct pstate *ps, struct pentry *e)
         ps->dirty = nd;
         ps->dcap = nc;
     }
+    LDG_ASSERT(ps->ndirty < ps->dcap);
     ps->dirty[ps->ndirty++] = e;
     e->queued = 1;
     return 0;
@@ -594,6 +598,7 @@ ps_list(struct pstate *ps, enum proj_id p, uint8_t tag, struct pentry ***out,
         if (e != NULL && e->rt->proj == p && e->key[0] == tag)
             v[k++] = e;
     }
+    LDG_ASSERT(k <= ps->n);
     qsort(v, k, sizeof *v, proj_cmp_entry);
     *out = v;
     *n = k;
@@ -643,6 +648,7 @@ pdigest_final(uint8_t out[32], enum proj_id p, const struct pdigest *d)
         buf[n++] = (uint8_t)(d->count >> (8 * i));
     memcpy(buf + n, d->acc, 32);
     n += 32;
+    LDG_ASSERT(n <= sizeof buf);
     ldg_sha256(out, buf, n);
 }
 

@@ -478,8 +478,10 @@ expect_one(void *ctx, const struct ldg_event *ev, const struct ldg_body_view *b)
         e->v = nv;
         e->cap = cap;
     }
+    LDG_ASSERT(e->n < e->cap);
     e->v[e->n].n = key_of(e->v[e->n].k, ev, b);
     e->v[e->n].seq = ev->seq;
+    LDG_ASSERT(e->v[e->n].n <= VKEY_MAX);
     if (e->v[e->n].n > 0)
         e->n++;
     return 0;
@@ -514,6 +516,7 @@ expect_pruned(struct vexpect *e)
             e->v = nv;
             e->cap = cap;
         }
+        LDG_ASSERT(e->n < e->cap && k.len - 1 <= VKEY_MAX);
         memcpy(e->v[e->n].k, (const uint8_t *)k.data + 1, k.len - 1);
         e->v[e->n].n = k.len - 1;
         e->v[e->n].seq = ldg_rd_be64((const uint8_t *)k.data + k.len - 8);

@@ -265,6 +265,7 @@ load_routes(struct ldg_proxy_config *c, json_t *routes, char *err, size_t cap)
                 return ldg_errf(
                     err, cap, LDG_EBADINPUT,
                     "\"routes\".\"%s\"[%zu].model: must be a string", model, i);
+            LDG_ASSERT(r->n < json_array_size(list));
             r->cand[r->n].up = (size_t)ui;
             if (m &&
                 (r->cand[r->n].model = strdup(json_string_value(m))) == NULL)

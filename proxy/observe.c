@@ -278,6 +278,7 @@ proxy_obs_piece(struct proxy_obs *o, const char *p, size_t n)
         }
         if (nl == NULL)
             return;
+        LDG_ASSERT(k < n);
         o->line_skip = 0;
         p += k + 1;
         n -= k + 1;

@@ -138,6 +138,7 @@ slurp(const char *path, size_t *len)
         if (r <= 0)
             break;
         n += (size_t)r;
+        LDG_ASSERT(n <= cap);
     }
     close(fd);
     *len = n;
@@ -187,6 +188,7 @@ remember(uint64_t pid)
     size_t i = 0;
     while (i < RECENT - 1 && recent[i] != pid)
         i++;
+    LDG_ASSERT(i < RECENT);
     memmove(recent + 1, recent, i * sizeof recent[0]);
     recent[0] = pid;
     pthread_mutex_unlock(&recent_mu);
@@ -237,6 +239,7 @@ pid_of_inode(uint64_t inode, uint64_t uid)
             pids = np;
             cap = nc;
         }
+        LDG_ASSERT(n < cap);
         pids[n++] = strtoull(e->d_name, NULL, 10);
     }
     closedir(d);

@@ -471,6 +471,7 @@ hdr_add(struct hdrs *h, const char *name, const char *value)
         h->v = nv;
         h->cap = nc;
     }
+    LDG_ASSERT(h->n + 2 <= h->cap);
     size_t len = strlen(name) + strlen(value) + 3;
     char *s = malloc(len);
     if (s == NULL)
@@ -712,6 +713,7 @@ up_data(void *cls, struct ldg_http_xfer *x, const char *piece, size_t n)
         if (cap)
             *cap = need;
     }
+    LDG_ASSERT(cap == NULL || need <= *cap);
     memcpy(*dst + off + *len, piece, n);
     *len += n;
     pthread_mutex_unlock(&c->mu);

@@ -129,6 +129,7 @@ enqueue(struct proxy_rec *r, struct proxy_item *it)
     r->tail = it;
     r->queued++;
     r->waited += (size_t)waited;
+    LDG_ASSERT(r->waited <= r->queued);
     if (waited || r->idle || r->queued == GROUP_MAX) {
         r->idle = 0;
         pthread_cond_broadcast(&r->cv_work);

@@ -503,9 +503,11 @@ close_group(struct ldg_query *q, struct qgroup *cur, char *err, size_t errcap)
         return LDG_EBADINPUT;
     }
     qsort(cur->p, cur->n, sizeof *cur->p, cmp_pred);
-    for (size_t i = 0; i < cur->n; i++)
+    for (size_t i = 0; i < cur->n; i++) {
+        LDG_ASSERT(i == 0 || cur->p[i - 1].f <= cur->p[i].f);
         if (cur->p[i].f >= QF_PACK)
             cur->needs_body = 1;
+    }
     ng = realloc(q->g, (q->ng + 1) * sizeof *q->g);
     if (ng == NULL)
         return LDG_ENOMEM;

@@ -134,6 +134,7 @@ prescan_run(void *arg)
                 p->seqs = ns;
                 p->cap = nc;
             }
+            LDG_ASSERT(p->n < p->cap);
             p->seqs[p->n++] = seq;
         }
         p->reached = seq + 1;
@@ -340,6 +341,7 @@ add_src(struct ldg_query_iter *it, enum src_kind kind, uint64_t lo, uint64_t hi)
         it->s = na;
         it->scap = nc;
     }
+    LDG_ASSERT(it->ns < it->scap);
     s = &it->s[it->ns];
     memset(s, 0, sizeof *s);
     s->kind = kind;

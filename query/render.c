@@ -1099,6 +1099,7 @@ ldg_query_fields_parse(const char *list, uint32_t *mask, char *err,
             ldg_buf_release(&known);
             return LDG_EBADINPUT;
         }
+        LDG_ASSERT(f >= 0 && f < LDG_QF_COUNT && LDG_QF_COUNT <= 32);
         m |= UINT32_C(1) << f;
         if (e == NULL)
             break;
@@ -1197,6 +1198,7 @@ q_json_mark_finding(struct ldg_buf *b, size_t start, const char *what)
     if (b->err || b->len < start + 2 || b->s[b->len - 2] != '}')
         return;
     b->len -= 2;
+    LDG_ASSERT(b->len >= start);
     ldg_buf_add(b, ",\"verify\":", 10);
     q_json_str(b, what, strlen(what));
     ldg_buf_add(b, "}\n", 2);

@@ -128,6 +128,7 @@ render_batch(struct q_stream *s, struct batch *b, struct q_jsonstate *js)
     b->good_len = 0;
     for (size_t i = 0; i < b->n; i++) {
         struct item *it = &b->items[i];
+        LDG_ASSERT(b->good == i);
         size_t start = b->out.len;
         int rc;
         /* the claim digest a stored entry leaves out, made here rather
@@ -191,6 +192,7 @@ worker(void *arg)
         pthread_mutex_unlock(&s->mu);
         render_batch(s, b, &js);
         pthread_mutex_lock(&s->mu);
+        LDG_ASSERT(b->state == B_BUSY);
         b->state = B_DONE;
         pthread_cond_broadcast(&s->done);
     }
@@ -222,6 +224,7 @@ drain_one(struct q_stream *s, const struct ldg_query_stream_opts *o,
 
     pthread_mutex_lock(&s->mu);
     while (b->state != B_DONE) {
+        LDG_ASSERT(s->head < s->tail && s->tail - s->head <= RING);
         /* rather than wait, render what no worker has taken yet: the
          * head itself, or a later batch */
         struct batch *r = next_ready(s);
@@ -233,9 +236,11 @@ drain_one(struct q_stream *s, const struct ldg_query_stream_opts *o,
         pthread_mutex_unlock(&s->mu);
         render_batch(s, r, &s->js);
         pthread_mutex_lock(&s->mu);
+        LDG_ASSERT(r->state == B_BUSY);
         r->state = B_DONE;
     }
     pthread_mutex_unlock(&s->mu);
+    LDG_ASSERT(b->good_len <= b->out.len && b->good <= b->n);
     if (b->good_len > 0)
         rc = o->write(o->ctx, b->out.s, b->good_len);
     if ((rc == 0 || rc == LDG_QUERY_WRITE_PAUSE) && b->good > 0) {
@@ -401,6 +406,7 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
             if (b->items[i].raw_at != 0)
                 b->items[i].rec = b->raw.p + b->items[i].raw_at - 1;
         pthread_mutex_lock(&s->mu);
+        LDG_ASSERT(s->tail - s->head < RING);
         b->state = B_READY;
         s->tail++;
         if (b->n < BATCH || ready_count(s) >= WAKE_AT)

@@ -575,6 +575,7 @@ context_rel(const struct tl *tl, const json_t *v, uint64_t base,
         }
         while (lo < hi) { /* the first run event after seq */
             size_t mid = lo + (hi - lo) / 2;
+            LDG_ASSERT(lo <= mid && mid < hi);
             if (runs[mid].seq < seq)
                 lo = mid + 1;
             else
@@ -672,6 +673,7 @@ context_events(struct tl *tl)
     free(runs);
     /* by time from the start, then seq: seq order on the ledger's clock
      * (its time grows with seq), the run's own order on the source's */
+    LDG_ASSERT(n == nruns + json_object_size(tl->context));
     qsort(all, n, sizeof *all, rel_cmp);
     for (i = 0; i < n; i++)
         json_array_append(merged, all[i]);

@@ -199,6 +199,7 @@ tokenize(char *s, char **tok, int max)
             return n;
         if (n == max)
             return -1;
+        LDG_ASSERT(n < max);
         tok[n++] = p;
         while (*p != '\0' && *p != ' ' && *p != '\t')
             p++;

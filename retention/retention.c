@@ -87,6 +87,7 @@ resolve(struct ldg_ledger *l, const char *before, int by_time, uint64_t v,
         rc = LDG_ENOTFOUND;
         goto out;
     }
+    LDG_ASSERT(h->first < h->horizon && h->requested <= h->size);
     if ((rc = ldg_event_get(t, h->horizon - 1, &ev)) < 0)
         goto out;
     h->until_ns = ev.ts_ns;
@@ -223,6 +224,7 @@ ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
     if ((rc = ldg_retention_resolve(l, o->before, ldg_now_wall_ns(), &r->h)) <
         0)
         return rc;
+    LDG_ASSERT(r->h.first < r->h.horizon);
     if (o->bundle)
         return archive_bundle(l, o, r);
     /* a segment of the events first..horizon-1, proven by their leaves
@@ -1242,6 +1244,7 @@ part_end(struct ldg_ledger *l, const struct ldg_retention_policy *p,
     hi = cur->horizon;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
+        LDG_ASSERT(lo <= mid && mid < hi);
         rc = resolve(l, "", 0, mid, &step);
         if (rc < 0 && rc != LDG_ENOTFOUND)
             return rc;

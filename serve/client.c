@@ -269,6 +269,7 @@ ldg_client_wait(struct ldg_client *c, struct ldg_client_answer *a,
             size_t len = (size_t)(nl - (c->in.s + c->in_off));
             rc = parse_answer(c, c->in.s + c->in_off, len, a);
             c->in_off += len + 1;
+            LDG_ASSERT(c->in_off <= c->in.len);
             break;
         }
         ldg_buf_consume(&c->in, c->in_off);

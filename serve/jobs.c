@@ -415,6 +415,7 @@ job_output(void *ctx, const char *p, size_t n)
     for (size_t k = 0; k < n; k++) {
         if (p[k] != '\n' && o->line_len + 1 < sizeof o->line) {
             o->line[o->line_len++] = p[k];
+            LDG_ASSERT(o->line_len < sizeof o->line);
             continue;
         }
         if (p[k] != '\n')

@@ -86,6 +86,7 @@ serve_ack_line(const char *id, size_t id_len, uint64_t seq, int dup,
         *o++ = ']';
     }
     o += sprintf(o, "}\n");
+    LDG_ASSERT((size_t)(o - buf) < 6 * id_len + 160 + 64);
     *len = (size_t)(o - buf);
     return buf;
 }
@@ -109,6 +110,7 @@ serve_sealed_ack_line(uint64_t seq, uint64_t count, int dup, uint64_t sealed,
                      "\"sealed\":%llu}\n",
                      (unsigned long long)seq, (unsigned long long)count,
                      (unsigned long long)sealed);
+    LDG_ASSERT(n > 0 && n < 128);
     *len = (size_t)n;
     return buf;
 }
@@ -131,6 +133,7 @@ serve_error_line(const char *id, size_t id_len, const char *msg, int code,
     o = ldg_json_str_write(o + 8, clean, n);
     free(clean);
     o += sprintf(o, ",\"code\":%d}\n", code);
+    LDG_ASSERT((size_t)(o - buf) < 6 * id_len + 6 * n + 40 + 64);
     *len = (size_t)(o - buf);
     return buf;
 }

@@ -911,6 +911,7 @@ static int
 out_append(struct conn *c, const char *p, size_t n)
 {
     uint8_t *o;
+    LDG_ASSERT(c->out_off <= c->out.len);
     if (c->out_off > 0 &&
         (c->out_off == c->out.len || n >= c->out.cap - c->out.len)) {
         /* all sent, or no room: what was sent goes first */
@@ -938,6 +939,7 @@ conn_drain_fifo(struct ldg_server *s, struct conn *c)
         c->head = r->next;
         if (c->head == NULL)
             c->tail = NULL;
+        LDG_ASSERT(c->waiting > 0 && c->waiting_bytes >= r->bytes);
         c->waiting--;
         c->waiting_bytes -= r->bytes;
         r->next = s->retired;
@@ -968,6 +970,7 @@ conn_update(struct ldg_server *s, struct conn *c)
             return;
         }
         c->out_off += (size_t)w;
+        LDG_ASSERT(c->out_off <= c->out.len);
         c->stall_since_ms = 0;
         c->active_ms = ldg_now_mono_ms();
     }
@@ -1299,6 +1302,7 @@ process_lines(struct ldg_server *s, struct conn *c)
     }
     if (c->dead)
         return;
+    LDG_ASSERT(pos <= c->in.len);
     ldg_buf_consume(&c->in, pos);
     /* Keep idle connections small. */
     if (c->in.len == 0 && c->in.cap > 64 * 1024)
@@ -1387,6 +1391,7 @@ conn_recv(struct ldg_server *s, struct conn *c)
     ssize_t n;
     const uint8_t *nl;
 
+    LDG_ASSERT(c->in.len < c->in.cap);
     if (s->held < s->o.budget_bytes)
         return recv(c->fd, at, room, MSG_DONTWAIT);
     n = recv(c->fd, at, room, MSG_PEEK | MSG_DONTWAIT);
@@ -1456,6 +1461,7 @@ conn_read(struct ldg_server *s, struct conn *c)
             ldg_buf_consume(in, (size_t)(nl + 1 - in->s));
         } else
             in->len += (size_t)n;
+        LDG_ASSERT(in->len < in->cap);
         process_lines(s, c);
     }
 }

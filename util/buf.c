@@ -99,6 +99,7 @@ ldg_buf_vprintf(struct ldg_buf *b, const char *fmt, va_list ap)
         return;
     vsnprintf((char *)o, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
+    LDG_ASSERT(b->len < b->cap);
 }
 
 void
@@ -121,6 +122,7 @@ ldg_buf_consume(struct ldg_buf *b, size_t n)
     } else {
         b->len = 0;
     }
+    LDG_ASSERT(b->len < b->cap);
     b->p[b->len] = '\0';
 }
 

@@ -97,6 +97,7 @@ ldg_civil_from_days(int64_t days, int64_t *y, int *m, int *d)
     *d = (int)(doy - (153 * mp + 2) / 5 + 1);
     *m = (int)(mp < 10 ? mp + 3 : mp - 9);
     *y = yoe + era * 400 + (*m <= 2);
+    LDG_ASSERT(*m >= 1 && *m <= 12 && *d >= 1 && *d <= 31);
 }
 
 int
