@@ -762,22 +762,21 @@ resolve_actors(struct ldg_query_iter *it)
         if (na == 0)
             continue;
         it->actor_ids[gi] = calloc(na, sizeof **it->actor_ids);
-        if (it->actor_ids[gi] == NULL)
-            return LDG_ENOMEM;
+        if (it->actor_ids[gi] == NULL) {
+            rc = LDG_ENOMEM;
+            break;
+        }
         for (size_t i = 0; i < g->n && rc == 0; i++) {
             const struct qpred *p = &g->p[i];
             char **ids;
-            size_t n = 0;
+            size_t n = 0, cap = 0;
             if (p->f != QF_ACTOR)
                 continue;
-            ids = calloc(p->nv + 16 * p->nv + 1, sizeof *ids);
-            if (ids == NULL)
-                return LDG_ENOMEM;
-            it->actor_ids[gi][ai++] = ids;
+            /* room for every id asked for: a name may name any number of
+             * keys (one a rotation), and none is dropped */
             for (size_t j = 0; j < p->nv && rc == 0; j++) {
-                int found = 0;
                 if (is_keyid(p->v[j].s)) {
-                    ids[n++] = strdup(p->v[j].s);
+                    cap++;
                     continue;
                 }
                 if (!have_keys) {
@@ -786,7 +785,23 @@ resolve_actors(struct ldg_query_iter *it)
                         break;
                     have_keys = 1;
                 }
-                for (size_t k = 0; k < nkeys && n < p->nv + 16 * p->nv; k++) {
+                for (size_t k = 0; k < nkeys; k++)
+                    cap += strcmp(keys[k].name, p->v[j].s) == 0;
+            }
+            if (rc < 0)
+                break;
+            if ((ids = calloc(cap + 1, sizeof *ids)) == NULL) {
+                rc = LDG_ENOMEM;
+                break;
+            }
+            it->actor_ids[gi][ai++] = ids;
+            for (size_t j = 0; j < p->nv && rc == 0; j++) {
+                int found = 0;
+                if (is_keyid(p->v[j].s)) {
+                    ids[n++] = strdup(p->v[j].s);
+                    continue;
+                }
+                for (size_t k = 0; k < nkeys; k++) {
                     if (strcmp(keys[k].name, p->v[j].s) == 0) {
                         ids[n++] = strdup(keys[k].key_id);
                         found = 1;
@@ -800,6 +815,7 @@ resolve_actors(struct ldg_query_iter *it)
                     rc = LDG_EBADINPUT;
                 }
             }
+            LDG_ASSERT(n <= cap);
             for (size_t j = 0; j < n; j++)
                 if (ids[j] == NULL)
                     rc = LDG_ENOMEM;

@@ -242,5 +242,22 @@ grep -q "writing the output: No space left on device" "$T/err" ||
 [ "$(cat "$T/pipe.rc")" = 0 ] || fail "big SIGPIPE: exit $(cat "$T/pipe.rc")"
 [ -s "$T/pipe.err" ] && fail "big SIGPIPE: stderr $(cat "$T/pipe.err")"
 
+# a name that 20 keys bore in turn (added, used, revoked): actor=NAME
+# finds the events of every one (before: at most 17 of a name's keys were
+# looked for, and the rest's events were left out without a word)
+A=$T/rot
+"$LEDGER" --dir "$A" init >/dev/null 2>&1 || fail "init rot"
+i=1
+while [ $i -le 20 ]; do
+    "$LEDGER" --dir "$A" keys add bob >/dev/null 2>&1 || fail "keys add bob ($i)"
+    "$LEDGER" --dir "$A" append x.rot --actor bob --body "{\"i\":$i}" >/dev/null 2>&1 ||
+        fail "append by bob ($i)"
+    "$LEDGER" --dir "$A" keys revoke bob --reason "round $i" >/dev/null 2>&1 ||
+        fail "keys revoke bob ($i)"
+    i=$((i + 1))
+done
+n=$("$LEDGER" --dir "$A" query actor=bob type=x.rot -o json | wc -l)
+[ "$n" = 20 ] || fail "actor=bob over 20 keys: $n events, want 20"
+
 [ "$fails" = 0 ] || { echo "$fails failures"; exit 1; }
 echo "query_cli: ok"
