@@ -586,8 +586,14 @@ cmd_rebuild(struct cli *c, struct vargs *va, int npos, char **pos)
     }
     if (want_index) {
         /* The secondary indexes (type, subject, run, actor, time), in one
-         * write transaction; ledger verify checks them. */
-        rc = ldg_index_rebuild_progress(l, cli_progress, c);
+         * write transaction; ledger verify checks them. Its write applies
+         * the intake's tail first (store layout 999): with the
+         * projections attached, as every writer has them, so that they
+         * take it too. */
+        rc = rep == NULL ? ldg_projections_attach_progress(l, cli_progress, c)
+                         : 0;
+        if (rc == 0)
+            rc = ldg_index_rebuild_progress(l, cli_progress, c);
         if (step_failed(c, l, &rc)) {
             json_decref(rep);
             return rc;
