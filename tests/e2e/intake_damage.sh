@@ -11,7 +11,8 @@
 #      events, and plain `verify` said ok for a log of 2);
 #   3. the control: a torn last frame (its second half never written, as
 #      a crash leaves it) is the end of the log: verify passes and the
-#      next append goes on at its seq.
+#      next append goes on at its seq;
+#   4. but once a verification has seen that frame, its loss is said.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/intake_damage.XXXXXX") || exit 1
@@ -107,6 +108,27 @@ L stats -o json | grep -q '"events":3[,}]' || fail "torn: not 3 events: $(L stat
 out=$(L append x.test.damage --body '{"m":"again"}' 2>&1)
 [ "$out" = "seq 3" ] || fail "torn: the next append: $out, want seq 3"
 L verify --full >"$T/out" 2>&1 || fail "torn: verify --full after: $(cat "$T/out")"
+
+# 4. the last frame damaged after a verification saw it: a torn write
+# would look the same, but the verification's record says the log was
+# longer: verify and the doctor fail naming the events gone (before: the
+# doctor said healthy for the shorter log, exit 0)
+D=$T/last
+LEDGER_LAYOUT=999 L init >/dev/null 2>&1 || { echo "FAIL: init last"; exit 1; }
+for m in one two three; do
+    L append x.test.damage --body "{\"m\":\"marker-$m\"}" >/dev/null 2>&1 ||
+        fail "last: append $m"
+done
+L verify >/dev/null 2>&1 || fail "last: verify before"
+flip marker-three || exit 1
+L doctor >"$T/doc" 2>&1
+rc=$?
+[ $rc = 1 ] && grep chain-verified "$T/doc" | grep -q "FAIL.*the log has 3 events, but a verification saw 4" ||
+    fail "last: doctor exit $rc: $(grep chain-verified "$T/doc")"
+L verify >"$T/out" 2>&1
+rc=$?
+[ $rc = 1 ] && grep -q "event 3: the log ends before it, but a verification saw 4 events" "$T/out" ||
+    fail "last: verify exit $rc: $(cat "$T/out")"
 
 [ $fails = 0 ] || exit 1
 echo "intake_damage: a damaged frame fails verify and the doctor, no writer writes over it; a torn one is the end"
