@@ -35,13 +35,19 @@ open(p, "r+b").write(b)
 EOF
 }
 
+# a 999 ledger in $D with events 1, 2, 3 in a frame each (markers one,
+# two, three)
+three_frames() { # WHAT
+    LEDGER_LAYOUT=999 L init >/dev/null 2>"$T/err" ||
+        { echo "FAIL: $1: init at layout 999: $(cat "$T/err")"; exit 1; }
+    for m in one two three; do
+        L append x.test.damage --body "{\"m\":\"marker-$m\"}" >/dev/null 2>"$T/err" ||
+            fail "$1: append $m: $(cat "$T/err")"
+    done
+}
+
 D=$T/l
-LEDGER_LAYOUT=999 L init >/dev/null 2>"$T/err" ||
-    { echo "FAIL: init at layout 999: $(cat "$T/err")"; exit 1; }
-for m in one two three; do
-    L append x.test.damage --body "{\"m\":\"marker-$m\"}" >/dev/null 2>"$T/err" ||
-        fail "append $m: $(cat "$T/err")"
-done
+three_frames damaged
 L verify >/dev/null 2>"$T/err" || fail "verify before the damage: $(cat "$T/err")"
 flip marker-two || exit 1
 cp "$D/intake" "$T/intake.damaged"
@@ -97,11 +103,7 @@ cmp -s "$D/intake" "$T/intake.damaged" || fail "the damaged intake was written t
 
 # 3. the control: a torn last frame is the log's end, written over
 D=$T/torn
-LEDGER_LAYOUT=999 L init >/dev/null 2>&1 || { echo "FAIL: init torn"; exit 1; }
-for m in one two three; do
-    L append x.test.damage --body "{\"m\":\"marker-$m\"}" >/dev/null 2>&1 ||
-        fail "torn: append $m"
-done
+three_frames torn
 flip marker-three || exit 1
 L verify >"$T/out" 2>&1 || fail "torn: verify: $(cat "$T/out")"
 L stats -o json | grep -q '"events":3[,}]' || fail "torn: not 3 events: $(L stats -o json)"
@@ -114,11 +116,7 @@ L verify --full >"$T/out" 2>&1 || fail "torn: verify --full after: $(cat "$T/out
 # longer: verify and the doctor fail naming the events gone (before: the
 # doctor said healthy for the shorter log, exit 0)
 D=$T/last
-LEDGER_LAYOUT=999 L init >/dev/null 2>&1 || { echo "FAIL: init last"; exit 1; }
-for m in one two three; do
-    L append x.test.damage --body "{\"m\":\"marker-$m\"}" >/dev/null 2>&1 ||
-        fail "last: append $m"
-done
+three_frames last
 L verify >/dev/null 2>&1 || fail "last: verify before"
 flip marker-three || exit 1
 L doctor >"$T/doc" 2>&1
