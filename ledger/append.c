@@ -1480,6 +1480,16 @@ static int commit_spans_via(struct ldg_ledger *l,
  * a group whose frame would pass the frame limit goes to LMDB itself once
  * the tail is applied.
  */
+static int
+spans_erase(const struct ldg_prep_span *spans, size_t nspans)
+{
+    for (size_t j = 0; j < nspans; j++)
+        for (size_t i = 0; i < spans[j].n; i++)
+            if (strcmp(spans[j].p[i].type, LDG_EV_BODY_ERASED) == 0)
+                return 1;
+    return 0;
+}
+
 int
 ldg_commit_spans(struct ldg_ledger *l, const struct ldg_prep_span *spans,
                  size_t nspans, uint64_t *first_seq, uint64_t *stored)
@@ -1490,6 +1500,16 @@ ldg_commit_spans(struct ldg_ledger *l, const struct ldg_prep_span *spans,
         return commit_spans_via(l, spans, nspans, first_seq, stored, VIA_LMDB);
     if ((fd = ldg_intake_lock_ex(l)) < 0)
         return fd;
+    if (spans_erase(spans, nspans)) {
+        /* an erasure leaves no copy of the body in the intake, and goes to
+         * LMDB itself, which deletes the record at once (as at layout 8) */
+        rc = ldg_intake_scrub(l, 1);
+        if (rc == 0)
+            rc = commit_spans_via(l, spans, nspans, first_seq, stored,
+                                  VIA_LMDB_INTAKE);
+        ldg_intake_unlock_ex(l, fd);
+        return rc;
+    }
     rc = commit_spans_via(l, spans, nspans, first_seq, stored, VIA_FRAME);
     if (rc == LDG_ETOOBIG && l->errmsg[0] == '\0') /* (the frame's limit) */
         rc = commit_spans_via(l, spans, nspans, first_seq, stored,
@@ -1753,7 +1773,7 @@ struct ldg_batch {
  * and the seals it closed) applied to it.
  */
 static int
-batch_to_lmdb(struct ldg_batch *b, uint64_t upto)
+batch_to_lmdb(struct ldg_batch *b, uint64_t upto, int scrub)
 {
     struct ldg_ledger *l = b->l;
     struct ldg_intake_build *fr = &b->ia.frame;
@@ -1771,7 +1791,7 @@ batch_to_lmdb(struct ldg_batch *b, uint64_t upto)
     b->t = NULL;
     b->via_frame = 0;
     if (rc == 0)
-        rc = ldg_intake_settle(l);
+        rc = scrub ? ldg_intake_scrub(l, 1) : ldg_intake_settle(l);
     if (rc == 0)
         rc = ldg_store_txn_begin(l->store, l, 1, &t);
     if (rc == 0 && fr->count > 0) {
@@ -1798,9 +1818,17 @@ batch_to_lmdb(struct ldg_batch *b, uint64_t upto)
 static int
 batch_store(struct ldg_batch *b, struct ldg_prep *p, int erase, uint64_t target)
 {
-    int rc = store_checked(b->t, p, b->prev, b->prev, erase, target);
+    int rc;
+
+    /* an erasure at layout 999: the batch goes on in LMDB, with no copy
+     * of the body left in the intake (ldg_commit_spans) */
+    if (erase && b->intake_fd >= 0 &&
+        (rc = b->via_frame ? batch_to_lmdb(b, p->seq, 1)
+                           : ldg_intake_scrub(b->l, 0)) < 0)
+        return rc;
+    rc = store_checked(b->t, p, b->prev, b->prev, erase, target);
     if (rc == LDG_ETOOBIG && b->via_frame && b->ia.frame.full) {
-        if ((rc = batch_to_lmdb(b, p->seq)) < 0)
+        if ((rc = batch_to_lmdb(b, p->seq, 0)) < 0)
             return rc;
         rc = store_checked(b->t, p, b->prev, b->prev, erase, target);
     }
@@ -1927,7 +1955,7 @@ ldg_batch_txn(struct ldg_batch *b, struct ldg_txn **out)
     if (b == NULL || b->dead)
         return LDG_EINVAL;
     /* a caller that writes more than events writes to LMDB */
-    if (b->via_frame && (rc = batch_to_lmdb(b, b->tl.size + b->n)) < 0) {
+    if (b->via_frame && (rc = batch_to_lmdb(b, b->tl.size + b->n, 0)) < 0) {
         b->dead = 1;
         b->full = rc == LDG_EFULL;
         return rc;
