@@ -17,7 +17,9 @@
  *   derive.c   what is computed from records at read time: pack state,
  *              route readiness, effective permissions, the doctor clauses
  *   views.c    JSON renderings of every view
- *   engine.c   the applier, catch-up, rebuild, check, meta and notes
+ *   engine.c   meta, notes and catch-up (engine_int.h), with applier.c
+ *              (the append path), read.c (reading as of a size),
+ *              rebuild.c and check.c
  *   verified.c proj.verified, the successful model verifications by
  *              subject and digest (for query's model_at), with an
  *              applier of its own
