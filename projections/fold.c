@@ -19,7 +19,7 @@
  *   - everything else needs body fields to mean anything and is skipped.
  * Since a rebuild must give the same state as the incremental folds, an
  * erasure of an event that fed a projection makes the engine replay the
- * log (engine.c).
+ * log (applier.c).
  */
 #include <stdlib.h>
 #include <string.h>

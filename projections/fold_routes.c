@@ -73,7 +73,7 @@ fold_route_declared(struct pstate *ps, const struct penv *e,
  * the caller's parent_span_id) are one call: the route's stats count it
  * once, as the app's span says it (its outcome, fallback and latency:
  * what the caller waited). They are paired as `ledger timeline` pairs
- * them (query/timeline.c, trace_tree): from the proxy record's parent
+ * them (query/timeline_trace.c, tl_trace_tree): from the proxy record's parent
  * span up through the spans between (an HTTP client's span sits between
  * an instrumented `openai` call and the proxy) to the nearest decision
  * span. The fold sees them in the log's order, any order, so it keeps,

@@ -396,7 +396,7 @@ int hist_bucket(double ms);
 double hist_value(int bucket);
 /* What the routes projection keeps of one span of a trace to count a
  * model call seen by both the application and the proxy once (routes 3;
- * fold.c, "one call, two witnesses"), keyed by trace and span id. */
+ * fold_routes.c, "one call, two witnesses"), keyed by trace and span id. */
 enum rjoin_kind {
     RJ_DECISION = 1, /* an app's route.decision span: the call counted */
     RJ_LINK,         /* a client span: its parent */
