@@ -59,7 +59,7 @@ expect() {
 }
 
 # 1. the tree as it is
-dirs=$(make -s -C "$ROOT" print-size-dirs)
+dirs=$(make -s --no-print-directory -C "$ROOT" print-size-dirs)
 out=$(cd "$ROOT" && $CHECK $dirs 2>&1)
 rc=$?
 if [ "$rc" -eq 0 ] && [ -z "$out" ] && [ -n "$dirs" ]; then
