@@ -57,12 +57,6 @@
 #include "serve/server_int.h"
 
 void
-srv_bump(uint64_t *counter)
-{
-    __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
-}
-
-void
 srv_wake_at(struct ldg_server *s, uint64_t at_ms)
 {
     if (s->wake_ms == 0 || at_ms < s->wake_ms)

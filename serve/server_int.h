@@ -169,7 +169,11 @@ struct ldg_server {
 /* A counter of ldg_serve_stats, which any thread may read while the
  * server runs: each is added to atomically (relaxed: a count, not a
  * signal). */
-void srv_bump(uint64_t *counter);
+static inline void
+srv_bump(uint64_t *counter)
+{
+    __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+}
 
 /* Something is due at at_ms: the loop wakes then at the latest. */
 void srv_wake_at(struct ldg_server *s, uint64_t at_ms);
