@@ -287,8 +287,17 @@ if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
         bad lock "append after a writer died holding the lock:" \
             "$(head -c 300 "$T/err")"
     now=$(events "$D")
-    [ "$now" = $((before + 1)) ] ||
-        bad lock "$now events after one killed and one good append, from $before"
+    # (store layout 999: the killed append had written its frame, which
+    # its death leaves in the page cache, whole: the next writer builds on
+    # it (never acknowledged, so it may be in the log, as FORMAT.md 12.5
+    # says); then it is there whole, before the good one)
+    if [ "$now" = $((before + 2)) ] && [ -f "$D/intake" ]; then
+        [ "$(marker "$D" "$before")" = "2001:1" ] ||
+            bad lock "a killed append's event $before kept but not whole"
+    else
+        [ "$now" = $((before + 1)) ] ||
+            bad lock "$now events after one killed and one good append, from $before"
+    fi
     [ "$(marker "$D" "$(cat "$T/out")")" = "2001:2" ] ||
         bad lock "the append after the dead writer is not where it said"
     verify "$D" "after a writer died holding the lock"
