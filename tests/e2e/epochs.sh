@@ -24,7 +24,7 @@ L() { "$LEDGER" --dir "$D" "$@"; }
 
 # in development with the intake log: layout 999 only, said before a
 # ledger is made
-L init --epoch 1 >"$T/out" 2>"$T/err"
+LEDGER_LAYOUT=8 L init --epoch 1 >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc = 64 ] && grep -q 'LEDGER_LAYOUT=999' "$T/err" && [ ! -e "$D/data.mdb" ] ||
     fail "init --epoch at layout 8: exit $rc, $(cat "$T/err")"

@@ -37,7 +37,10 @@ grep -q '^ok: consistent with the trusted checkpoint' "$T/out" ||
     fail "verify --trusted: $(grep '^ok' "$T/out")"
 # the store layout it says a build appends to is the one init made, and
 # the older ones it says are read are those below it
-lay=$("$L" --dir "$T/demo-ledger" stats -o json | sed -n 's/.*"layout": *\([0-9]*\).*/\1/p')
+# (what init makes unasked: not the development layout LEDGER_LAYOUT
+# may ask for)
+env -u LEDGER_LAYOUT "$L" --dir "$T/plain-ledger" init >/dev/null 2>&1
+lay=$("$L" --dir "$T/plain-ledger" stats -o json | sed -n 's/.*"layout": *\([0-9]*\).*/\1/p')
 tr '\n' ' ' <README.md | grep -q "Layout $lay, the one a build appends to" ||
     fail "README does not name layout $lay (ledger init's) as the one appended to"
 tr '\n' ' ' <README.md | grep -q "of layout 1 to $((lay - 1)) is read" ||
