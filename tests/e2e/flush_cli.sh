@@ -15,6 +15,7 @@
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib/wait.sh" # within SECONDS CMD...
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/flush_cli.XXXXXX") || exit 1
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
@@ -81,15 +82,8 @@ t8=$(txn "$E")
 # 4. beside serve
 "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
-i=0
-while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
-    sleep 0.05
-    i=$((i + 1))
-    if [ $i -gt 400 ] || ! kill -0 "$pid" 2>/dev/null; then
-        echo "FAIL: serve did not start: $(cat "$T/serve.err")"
-        exit 1
-    fi
-done
+within 20 grep -q '^listening on ' "$T/serve.out" ||
+    { echo "FAIL: serve did not start: $(cat "$T/serve.err")"; exit 1; }
 acks() { # N WHO
     j=0
     while [ $j -lt "$1" ]; do

@@ -17,6 +17,7 @@
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib/wait.sh" # within SECONDS CMD...
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/intake_erase.XXXXXX") || exit 1
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
@@ -72,15 +73,8 @@ F=$T/c
 LEDGER_LAYOUT=999 "$LEDGER" --dir "$F" init >/dev/null 2>&1 || fail "init c"
 "$LEDGER" --dir "$F" serve >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
-i=0
-while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
-    sleep 0.05
-    i=$((i + 1))
-    if [ $i -gt 400 ] || ! kill -0 "$pid" 2>/dev/null; then
-        echo "FAIL: serve did not start: $(cat "$T/serve.err")"
-        exit 1
-    fi
-done
+within 20 grep -q '^listening on ' "$T/serve.out" ||
+    { echo "FAIL: serve did not start: $(cat "$T/serve.err")"; exit 1; }
 send() { # LINES...
     printf '%s\n' "$@" | python3 "$HERE/lib/serve_probe.py" "$F/ledger.sock" lines >"$T/acks" ||
         fail "the client: $(cat "$T/acks")"
