@@ -1243,8 +1243,9 @@ int ldg_read_only(const struct ldg_ledger *l);
 /* ------------------------------------------------------------ segments -- */
 
 /*
- * A segment (ledger/segment.c; docs/FORMAT.md section 11 byte for byte) is
- * the archive of a contiguous range of events first..end-1: one zstd
+ * A segment (ledger/segment_*.c around segment_int.h; docs/FORMAT.md
+ * section 11 byte for byte) is the archive of a contiguous range of
+ * events first..end-1: one zstd
  * stream of length-prefixed records holding what cannot be recomputed —
  * the entries and body records as the ledger keeps them less what a
  * reader derives (each entry's prev, a sealed entry's claim digest), the
@@ -1332,7 +1333,7 @@ struct ldg_segment_write_opts {
  * log key (its secret must be at hand: LDG_EKEY). *out (may be NULL) gets
  * what it holds, with the file's SHA-256 and size. It reads in windows of
  * at most 1,000 events or 100 ms, each in a new read snapshot, and writes
- * to fd between two, outside any (segment.c, SEG_WINDOW_*): the range,
+ * to fd between two, outside any (segment_write.c, SEG_WINDOW_*): the range,
  * checkpoint and proven events are fixed in the first, and the bytes are
  * those one snapshot would give; a prune, or an erase of an event below
  * the checkpoint, between two windows fails it (LDG_ENOTFOUND, with the
