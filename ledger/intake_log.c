@@ -229,6 +229,9 @@ replay(struct ldg_ledger *l, struct ldg_txn *t, struct ldg_intake_pos *applied,
 int
 ldg_intake_attach(struct ldg_ledger *l)
 {
+    static const struct ldg_intake_hooks hooks = {
+        ldg_intake_read_begin, ldg_intake_settle, ldg_intake_lock_ex,
+        ldg_intake_unlock_ex};
     struct ldg_intake_state *st;
     char err[600];
     int rc;
@@ -255,6 +258,7 @@ ldg_intake_attach(struct ldg_ledger *l)
     }
     if (l->opts.flags & LDG_NOSYNC)
         ldg_intake_set_nosync(st->in);
+    l->intake_hooks = &hooks;
     l->intake = st;
     return 0;
 }

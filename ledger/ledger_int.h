@@ -455,6 +455,18 @@ int ldg_store_snapshots(struct ldg_txn *t, struct ldg_snapshot_holder **out,
 
 /* ---------------- the handle and the append path (open.c ... writer.c) -- */
 
+/* Layout 999: a read transaction is a view of the store with the intake's
+ * tail over it, and a write to the store applies the tail first
+ * (intake_log.c's ldg_intake_read_begin and ldg_intake_settle); the
+ * epoch sealers take its lock (ldg_intake_lock_ex). */
+struct ldg_intake_hooks {
+    int (*read_begin)(struct ldg_ledger *l, struct ldg_txn **out);
+    int (*settle)(struct ldg_ledger *l);
+    /* the intake's exclusive lock (an fd, or an error) and its release */
+    int (*lock_ex)(struct ldg_ledger *l);
+    void (*unlock_ex)(struct ldg_ledger *l, int fd);
+};
+
 struct ldg_key_state {
     char key_id[LDG_KEYID_LEN + 1];
     char name[LDG_NAME_MAX + 1];
@@ -511,6 +523,10 @@ struct ldg_ledger {
     /* Store layout 999: the intake log every append goes through
      * (intake_log.c); NULL at other layouts. */
     struct ldg_intake_state *intake;
+    /* ... and how a transaction reaches it: set by ldg_intake_attach, so
+     * that ldg_txn_begin (handle.c, below the append part) calls no part
+     * above its own. */
+    const struct ldg_intake_hooks *intake_hooks;
     /* The earliest end of the period of an epoch that a seal this handle
      * stored or replayed has opened since ldg_keys_epoch_due last took it
      * (0: none); atomic (epoch_log.c). */
@@ -957,5 +973,25 @@ int ldg_txn_digest_next(struct ldg_txn *t, uint64_t *seq);
 const char *ldg_store_lib_version(void); /* store.c: LMDB */
 const char *ldg_codec_lib_version(void); /* codec.c: msgpack-c */
 const char *ldg_body_lib_version(void);  /* body.c: zstd */
+
+/* handle.c: "no ledger in dir" with what to do, into err */
+void handle_no_ledger(const char *dir, char *err, size_t errcap);
+
+/* horizon.c */
+size_t hz_map_cap(const struct ldg_horizon *h);
+int hz_map_encode(const struct ldg_horizon *h, uint8_t *out, size_t cap,
+                  size_t *len);
+
+/* open.c: a handle on dir's store (create: a new one, ldg_init's), its
+ * meta read; err says why not */
+int ldg_open_handle(struct ldg_ledger **out, const char *dir,
+                    const struct ldg_options *opts, int create, char *err,
+                    size_t errcap);
+
+/* epoch_log.c: the body of name's key.anchored event, an epoch state of
+ * period_ns made (or one a failed anchor left taken again); the caller's
+ * (ldg_keys_anchor, key_events.c, appends it). */
+int ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
+                          uint64_t period_ns, json_t **out);
 
 #endif

@@ -1028,3 +1028,10 @@ ldg_store_map_size(struct ldg_store *s)
 }
 
 /* ---------------------------------------------------- overlay reads -- */
+
+void
+ldg_bix_release(struct ldg_bix *x)
+{
+    ldg_body_view_free(x->view);
+    x->view = NULL;
+}
