@@ -339,7 +339,7 @@ proto:
 print-headers:
 	@echo $(HEADERS)
 
-headertest: $(CLI_OBJ)
+headertest: $(CLI_OBJ) $(filter $(B)/obj/ledger/%,$(LIB_OBJ))
 	@mkdir -p $(B)/headertest
 	@for h in $(HEADERS); do \
 	    printf '#include "%s"\ntypedef int headertest_t;\n' $$h > $(B)/headertest/t.c; \
@@ -350,6 +350,7 @@ headertest: $(CLI_OBJ)
 	@python3 tools/check_api_docs.py ledger/ledger.h 100
 	@sh tools/check_cli_size.sh cli && echo "cli/: no file over 1000 lines, no function over 150"
 	@MAX_FILE=1500 MAX_FN=200 sh tools/check_cli_size.sh ledger && echo "ledger/: no file over 1500 lines, no function over 200"
+	@sh tools/check_parts.sh . $(filter $(B)/obj/ledger/%,$(LIB_OBJ)) && echo "ledger/: $$(grep -c '^part ' tools/ledger_parts.txt) parts (tools/ledger_parts.txt), each calling and including only itself and those below"
 	@sh tools/check_cli_calls.sh $(CLI_OBJ) && echo "cli/: calls go one way (main, commands, helpers)"
 	@sh tools/check_cli_verdicts.sh . $(CLI_OBJ) && echo "cli/: public headers only; verdicts asked whole, their parts printed"
 	@sh tools/check_asserts.sh . > $(B)/headertest/asserts.txt || { cat $(B)/headertest/asserts.txt; exit 1; }; \
