@@ -38,6 +38,7 @@
 #include "ledger/append_int.h"
 #include "ledger/epoch_int.h"
 #include "ledger/intake_int.h"
+#include "ledger/intake_log_int.h"
 #include "ledger/ledger_int.h"
 #include "ledger/tlog_int.h"
 

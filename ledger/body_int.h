@@ -18,7 +18,7 @@
 
 #include <zstd.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 /*
  * The dictionaries a store's records name, by id (1..255). A set only

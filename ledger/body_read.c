@@ -13,7 +13,7 @@
 #include <zstd.h>
 
 #include "ledger/codec_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 #include "ledger/body_int.h"
 
 /* --------------------------------------------------- reading records -- */

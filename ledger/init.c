@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "ledger/intake_log_int.h"
 #include "ledger/ledger_int.h"
 #include "ledger/tlog_int.h"
 

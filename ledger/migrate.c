@@ -39,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ledger/intake_log_int.h"
 #include "ledger/ledger_int.h"
 #include "ledger/migrate_int.h"
 
@@ -104,7 +105,7 @@ usage(struct ldg_ledger *l, uint64_t *used, uint64_t *file, uint64_t *tree,
 /* 1 while t's snapshot is still at layout s->from, 0 when another migrate
  * got past it first (s->moved), or -err. */
 static int
-still_old(struct ldg_txn *t, struct step *s)
+still_old(struct ldg_txn *t, struct mig_step *s)
 {
     int layout = ldg_txn_layout(t);
     if (layout < 0)
@@ -126,7 +127,7 @@ step_begin(struct ldg_txn *t, void *arg)
 static int
 step_copy(struct ldg_txn *t, void *arg)
 {
-    struct step *s = arg;
+    struct mig_step *s = arg;
     int rc = still_old(t, s);
     if (rc <= 0)
         return rc;
@@ -155,7 +156,7 @@ static const enum ldg_core_db ix_to[4] = {LDG_DB_IX_TYPE, LDG_DB_IX_SUBJECT,
 static int
 ix_begin(struct ldg_txn *t, void *arg)
 {
-    struct step *s = arg;
+    struct mig_step *s = arg;
     struct ldg_ledger *l = ldg_txn_ledger(t);
     int rc = still_old(t, s);
     if (rc <= 0)
@@ -171,7 +172,7 @@ ix_begin(struct ldg_txn *t, void *arg)
 
 /* One value's seqs gathered by ix_copy, written in one request. */
 static int
-ix_flush(struct ldg_txn *t, ldg_dbi to, struct step *s)
+ix_flush(struct ldg_txn *t, ldg_dbi to, struct mig_step *s)
 {
     int rc = 0;
     if (s->nseq > 0)
@@ -188,7 +189,7 @@ ix_flush(struct ldg_txn *t, ldg_dbi to, struct step *s)
 static int
 ix_copy(struct ldg_txn *t, void *arg)
 {
-    struct step *s = arg;
+    struct mig_step *s = arg;
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
@@ -257,7 +258,7 @@ ix_copy(struct ldg_txn *t, void *arg)
 static int
 ix_finish(struct ldg_txn *t, void *arg)
 {
-    struct step *s = arg;
+    struct mig_step *s = arg;
     struct ldg_ledger *l = ldg_txn_ledger(t);
     uint64_t size;
     uint8_t lay[LDG_META_LAYOUT_LEN];
@@ -319,7 +320,7 @@ to_dups(struct ldg_ledger *l,
         void (*progress)(void *ctx, uint64_t done, uint64_t total),
         void *progress_ctx, uint64_t done0, uint64_t total)
 {
-    struct step *s = calloc(1, sizeof *s);
+    struct mig_step *s = calloc(1, sizeof *s);
     int rc;
 
     if (s == NULL)
@@ -746,7 +747,7 @@ migrate_layouts(struct ldg_ledger *l, int to,
                 void *progress_ctx, struct ldg_migrate_result *res)
 {
     struct ldg_txn *t;
-    struct step *s;
+    struct mig_step *s;
     uint64_t size = 0, total, done = 0, tiles = 0, keys = 0, whole = 0, dig;
     int rc;
 

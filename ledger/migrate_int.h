@@ -27,7 +27,7 @@
 #define IX_CHUNK 16384
 #define GROW_RETRIES 16
 
-struct step {
+struct mig_step {
     int from; /* the layout the steps convert from */
     int tl;
     uint64_t from_tile, to_tile;

@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #include "ledger/crypto_int.h"
+#include "ledger/intake_log_int.h"
 #include "ledger/ledger_int.h"
 #include "ledger/tlog_int.h"
 #include "ledger/verify_int.h"
