@@ -60,6 +60,9 @@ MODULES = util ledger http projections ingest query export doctor verify evals \
           pipeline \
           serve proxy otlp metrics page policy retention
 LIB_SRC = $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+# the modules held to 1,500 lines a file and 200 a function (headertest):
+# all of them, ledger/ since its split (issue 67, item 3)
+LIB_SIZE_DIRS = $(MODULES)
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC = $(sort $(wildcard cli/*.c))
 CLI_OBJ = $(CLI_SRC:%.c=$(B)/obj/%.o)
@@ -80,7 +83,7 @@ HEADERS = ledger/ledger.h ledger/events.h util/error.h \
 # copies cannot disagree).
 UTIL_OBJ = $(filter $(B)/obj/util/%,$(LIB_OBJ))
 
-.PHONY: all print-modules deb deb-check deb-repro check asan tsan bench install uninstall demo clean headertest fmt \
+.PHONY: all print-modules print-size-dirs deb deb-check deb-repro check asan tsan bench install uninstall demo clean headertest fmt \
 	fmt-check events proto \
 	print-headers \
 	boot-test \
@@ -349,7 +352,8 @@ headertest: $(CLI_OBJ) $(filter $(B)/obj/ledger/%,$(LIB_OBJ))
 	done; echo "headertest: $(words $(HEADERS)) headers compile alone"
 	@python3 tools/check_api_docs.py ledger/ledger.h 100
 	@sh tools/check_cli_size.sh cli && echo "cli/: no file over 1000 lines, no function over 150"
-	@MAX_FILE=1500 MAX_FN=200 sh tools/check_cli_size.sh ledger && echo "ledger/: no file over 1500 lines, no function over 200"
+	@MAX_FILE=1500 MAX_FN=200 sh tools/check_cli_size.sh $(LIB_SIZE_DIRS) && \
+	    echo "library: no file over 1500 lines, no function over 200 ($(words $(LIB_SIZE_DIRS)) modules; generated files aside)"
 	@sh tools/check_parts.sh . $(filter $(B)/obj/ledger/%,$(LIB_OBJ)) && echo "ledger/: $$(grep -c '^part ' tools/ledger_parts.txt) parts (tools/ledger_parts.txt), each calling and including only itself and those below"
 	@sh tools/check_cli_calls.sh $(CLI_OBJ) && echo "cli/: calls go one way (main, commands, helpers)"
 	@sh tools/check_cli_verdicts.sh . $(CLI_OBJ) && echo "cli/: public headers only; verdicts asked whole, their parts printed"
@@ -400,6 +404,10 @@ demo: all
 FUZZ_SECONDS ?= 60
 print-modules:
 	@echo $(MODULES)
+
+# the modules tools/check_cli_size.sh holds to 1,500/200 (tests/e2e/lib_size.sh)
+print-size-dirs:
+	@echo $(LIB_SIZE_DIRS)
 
 fuzz:
 	LEDGER_MODULES="$(MODULES)" sh tests/fuzz/run.sh $(FUZZ_SECONDS)

@@ -1,5 +1,5 @@
 /*
- * cmd_stats.c — stats, migrate.
+ * cmd_stats.c — stats, migrate, flush.
  */
 #include <string.h>
 #include "cli/cli.h"
@@ -107,6 +107,10 @@ cmd_stats(struct cli *c, struct stats_args *x, int npos, char **pos)
         printf("body bytes   %llu\n", (unsigned long long)st.body_bytes);
         printf("file bytes   %llu\n", (unsigned long long)st.file_bytes);
         printf("map bytes    %llu\n", (unsigned long long)st.map_bytes);
+        if (st.intake)
+            printf("intake       %llu event%s not yet in data.mdb\n",
+                   (unsigned long long)st.intake_events,
+                   st.intake_events == 1 ? "" : "s");
         if (st.events) {
             char h1[32], h2[32];
             cli_when(h1, sizeof h1, st.first_ts);
@@ -160,6 +164,9 @@ cmd_stats(struct cli *c, struct stats_args *x, int npos, char **pos)
             json_object_set_new(o, "digest_next", ldg_json_u64(st.digest_next));
         if (st.horizon > 0)
             json_object_set_new(o, "horizon", ldg_json_u64(st.horizon));
+        if (st.intake)
+            json_object_set_new(o, "intake_events",
+                                json_integer((json_int_t)st.intake_events));
         if (x->databases)
             json_object_set_new(o, "databases", stats_dbs_json(dbs, ndbs));
         cli_print_json(c, o);
@@ -377,3 +384,97 @@ CLI_COMMAND(
     "ledger migrate --dir ./box\n"
     "ledger stats --dir ./box | grep layout\n",
     0, {.size = sizeof(struct migrate_args), .opt = migrate_opt});
+
+/* --------------------------------------------------------------- flush -- */
+
+static const struct cli_opt flush_opts[] = {CLI_OPT_END};
+
+/* What flush did, from the store's own end (events less the intake's
+ * tail) before and after: other writers may append meanwhile. */
+static void
+flush_print(struct cli *c, const struct ldg_stats *a, const struct ldg_stats *b)
+{
+    uint64_t from = a->events - a->intake_events;
+    uint64_t to = b->events - b->intake_events;
+    uint64_t moved = to > from ? to - from : 0;
+
+    if (c->out != OUT_HUMAN) {
+        json_t *o =
+            json_pack("{s:i, s:I, s:I}", "layout", b->layout, "moved",
+                      (json_int_t)moved, "left", (json_int_t)b->intake_events);
+        if (o != NULL && moved > 0) {
+            json_object_set_new(o, "first", ldg_json_u64(from));
+            json_object_set_new(o, "last", ldg_json_u64(to - 1));
+        }
+        cli_print_json(c, o);
+        return;
+    }
+    if (!b->intake)
+        printf("layout %d keeps no intake log: data.mdb holds every event "
+               "(%llu); nothing moved\n",
+               b->layout, (unsigned long long)b->events);
+    else if (moved == 0)
+        printf("the intake held no event data.mdb lacks: data.mdb holds "
+               "every event (%llu); nothing moved\n",
+               (unsigned long long)b->events);
+    else if (moved == 1)
+        printf("moved 1 event (seq %llu) from the intake into data.mdb\n",
+               (unsigned long long)from);
+    else
+        printf("moved %llu events (seq %llu to %llu) from the intake into "
+               "data.mdb\n",
+               (unsigned long long)moved, (unsigned long long)from,
+               (unsigned long long)(to - 1));
+    if (b->intake_events > 0)
+        printf("%llu event%s appended meanwhile %s in the intake\n",
+               (unsigned long long)b->intake_events,
+               b->intake_events == 1 ? "" : "s",
+               b->intake_events == 1 ? "is" : "are");
+}
+
+static int
+cmd_flush(struct cli *c, void *x, int npos, char **pos)
+{
+    struct ldg_ledger *l = NULL;
+    struct ldg_stats a, b;
+    struct ldg_txn *t = NULL;
+    int rc;
+
+    (void)x;
+    if ((rc = cli_open(c, CLI_OPEN_WRITE, &l)) != 0)
+        return rc;
+    rc = ldg_stats(l, &a);
+    /* a write to the store applies the intake's tail first (and with it
+     * the projections this handle keeps); nothing else is written */
+    if (rc == 0 && a.intake_events > 0 &&
+        (rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) == 0)
+        ldg_txn_abort(t);
+    if (rc == 0)
+        rc = ldg_stats(l, &b);
+    if (rc < 0)
+        return cli_fail_close(c, l, rc);
+    ldg_close(l);
+    flush_print(c, &a, &b);
+    return EX_OK;
+}
+
+CLI_COMMAND(
+    flush, CLI_GROUP_EVENTS, "move the intake's events into data.mdb",
+    "At store layout 999 an acknowledged event is first in the intake log "
+    "(DIR/intake), and is applied to LMDB (data.mdb) in large "
+    "transactions later: past 128 events or 2 MiB, when the intake is "
+    "full, on `ledger serve`'s clean stop, before any other kind of "
+    "write. Every reader sees the intake's events at once, so this is "
+    "never needed for an answer; it applies them now, with the "
+    "projections, so that LMDB's own file holds every event acknowledged "
+    "so far (what `mdb_dump`, `mdb_stat` and other tools that read "
+    "data.mdb directly see; a backup still copies the intake with it, "
+    "docs/WRITE-PATH.md). Prints how many events it moved and which, and how "
+    "many "
+    "other writers appended meanwhile (they stay in the intake). At other "
+    "layouts there is no intake: it says so and changes nothing. "
+    "`ledger stats` says how many events the intake holds.",
+    flush_opts, CLI_OUT_BASIC,
+    "ledger flush --dir ./box\n"
+    "mdb_stat -s entries5 ./box\n",
+    0, {.size = 0});

@@ -12,8 +12,8 @@
 /* cli/cmd_core.c, cmd_ingest.c, cmd_verify.c, cmd_stats.c, cmd_keys.c —
  * events, keys */
 extern const struct cli_command cli_cmd_init, cli_cmd_append, cli_cmd_ingest,
-    cli_cmd_show, cli_cmd_verify, cli_cmd_stats, cli_cmd_migrate, cli_cmd_keys,
-    cli_cmd_erase;
+    cli_cmd_show, cli_cmd_verify, cli_cmd_stats, cli_cmd_migrate, cli_cmd_flush,
+    cli_cmd_keys, cli_cmd_erase;
 
 /* cli/cmd_retention.c — archive and prune old events */
 extern const struct cli_command cli_cmd_archive, cli_cmd_prune;
@@ -99,6 +99,7 @@ extern const struct cli_command cli_cmd_metrics;
     &cli_cmd_verify, \
     &cli_cmd_stats, \
     &cli_cmd_migrate, \
+    &cli_cmd_flush, \
     &cli_cmd_archive, \
     &cli_cmd_prune, \
     &cli_cmd_keys, \

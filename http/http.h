@@ -2,8 +2,9 @@
  * http.h — the project's one HTTP client (a wrapper over libcurl).
  *
  * Every module that speaks HTTP (the probe, the eval runner, publishing
- * and mirroring) goes through this header; http/http.c is the only file
- * that includes <curl/curl.h>, and it translates curl's codes into
+ * and mirroring) goes through this header; http/curl_int.h is the only
+ * header that includes <curl/curl.h> (for http.c, stream.c and loop.c),
+ * and those files translate curl's codes into
  * enum ldg_error (util/error.h). The library never prints: a failure
  * writes one line into the caller's err buffer naming the method, the URL
  * and, when the server answered, the HTTP status, e.g.

@@ -892,6 +892,16 @@ static int commit_spans_via(struct ldg_ledger *l,
  * a group whose frame would pass the frame limit goes to LMDB itself once
  * the tail is applied.
  */
+static int
+spans_erase(const struct ldg_prep_span *spans, size_t nspans)
+{
+    for (size_t j = 0; j < nspans; j++)
+        for (size_t i = 0; i < spans[j].n; i++)
+            if (strcmp(spans[j].p[i].type, LDG_EV_BODY_ERASED) == 0)
+                return 1;
+    return 0;
+}
+
 int
 ldg_commit_spans(struct ldg_ledger *l, const struct ldg_prep_span *spans,
                  size_t nspans, uint64_t *first_seq, uint64_t *stored)
@@ -902,6 +912,16 @@ ldg_commit_spans(struct ldg_ledger *l, const struct ldg_prep_span *spans,
         return commit_spans_via(l, spans, nspans, first_seq, stored, VIA_LMDB);
     if ((fd = ldg_intake_lock_ex(l)) < 0)
         return fd;
+    if (spans_erase(spans, nspans)) {
+        /* an erasure leaves no copy of the body in the intake, and goes to
+         * LMDB itself, which deletes the record at once (as at layout 8) */
+        rc = ldg_intake_scrub(l, 1);
+        if (rc == 0)
+            rc = commit_spans_via(l, spans, nspans, first_seq, stored,
+                                  VIA_LMDB_INTAKE);
+        ldg_intake_unlock_ex(l, fd);
+        return rc;
+    }
     rc = commit_spans_via(l, spans, nspans, first_seq, stored, VIA_FRAME);
     if (rc == LDG_ETOOBIG && l->errmsg[0] == '\0') /* (the frame's limit) */
         rc = commit_spans_via(l, spans, nspans, first_seq, stored,

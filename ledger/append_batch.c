@@ -54,7 +54,7 @@ struct ldg_batch {
  * and the seals it closed) applied to it.
  */
 static int
-batch_to_lmdb(struct ldg_batch *b, uint64_t upto)
+batch_to_lmdb(struct ldg_batch *b, uint64_t upto, int scrub)
 {
     struct ldg_ledger *l = b->l;
     struct ldg_intake_build *fr = &b->ia.frame;
@@ -72,7 +72,7 @@ batch_to_lmdb(struct ldg_batch *b, uint64_t upto)
     b->t = NULL;
     b->via_frame = 0;
     if (rc == 0)
-        rc = ldg_intake_settle(l);
+        rc = scrub ? ldg_intake_scrub(l, 1) : ldg_intake_settle(l);
     if (rc == 0)
         rc = ldg_store_txn_begin(l->store, l, 1, &t);
     if (rc == 0 && fr->count > 0) {
@@ -99,9 +99,17 @@ batch_to_lmdb(struct ldg_batch *b, uint64_t upto)
 static int
 batch_store(struct ldg_batch *b, struct ldg_prep *p, int erase, uint64_t target)
 {
-    int rc = app_store_checked(b->t, p, b->prev, b->prev, erase, target);
+    int rc;
+
+    /* an erasure at layout 999: the batch goes on in LMDB, with no copy
+     * of the body left in the intake (ldg_commit_spans) */
+    if (erase && b->intake_fd >= 0 &&
+        (rc = b->via_frame ? batch_to_lmdb(b, p->seq, 1)
+                           : ldg_intake_scrub(b->l, 0)) < 0)
+        return rc;
+    rc = app_store_checked(b->t, p, b->prev, b->prev, erase, target);
     if (rc == LDG_ETOOBIG && b->via_frame && b->ia.frame.full) {
-        if ((rc = batch_to_lmdb(b, p->seq)) < 0)
+        if ((rc = batch_to_lmdb(b, p->seq, 0)) < 0)
             return rc;
         rc = app_store_checked(b->t, p, b->prev, b->prev, erase, target);
     }
@@ -228,7 +236,7 @@ ldg_batch_txn(struct ldg_batch *b, struct ldg_txn **out)
     if (b == NULL || b->dead)
         return LDG_EINVAL;
     /* a caller that writes more than events writes to LMDB */
-    if (b->via_frame && (rc = batch_to_lmdb(b, b->tl.size + b->n)) < 0) {
+    if (b->via_frame && (rc = batch_to_lmdb(b, b->tl.size + b->n, 0)) < 0) {
         b->dead = 1;
         b->full = rc == LDG_EFULL;
         return rc;

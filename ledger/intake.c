@@ -834,6 +834,29 @@ ldg_intake_write(struct ldg_intake *in, uint64_t at, const void *frame,
 }
 
 int
+ldg_intake_wipe(struct ldg_intake *in)
+{
+    static const uint8_t zero[64 * LDG_INTAKE_BLOCK];
+    uint64_t b = 1;
+
+    if (in->rdonly)
+        return LDG_EINVAL;
+    while (b < in->blocks) {
+        uint64_t n = in->blocks - b;
+        if (n > sizeof zero / LDG_INTAKE_BLOCK)
+            n = sizeof zero / LDG_INTAKE_BLOCK;
+        if (pwrite_all(in->fd, zero, (size_t)n * LDG_INTAKE_BLOCK,
+                       (off_t)(b * LDG_INTAKE_BLOCK)) != 0)
+            return full_errno(errno) ? LDG_EFULL : LDG_EIO;
+        b += n;
+    }
+    LDG_ASSERT(b == in->blocks);
+    if (!in->nosync && fdatasync(in->fd) != 0)
+        return LDG_EIO;
+    return 0;
+}
+
+int
 ldg_intake_unsure(const struct ldg_intake *in)
 {
     return in->unsure;

@@ -234,6 +234,14 @@ uint64_t ldg_intake_used(const struct ldg_intake *in,
 int ldg_intake_write(struct ldg_intake *in, uint64_t at, const void *frame,
                      size_t len);
 
+/* Overwrites every frame block of the ring (all but the header block)
+ * with zeros in place, then fdatasync: what an erasure leaves of the
+ * events the ring held (their bodies among them). Only once every frame
+ * is applied to the store (the exclusive lock held, the tail settled):
+ * the ring then reads as holding no frame. 0; LDG_EFULL, LDG_EIO (some
+ * blocks may be zero: they were applied); LDG_EINVAL read-only. */
+int ldg_intake_wipe(struct ldg_intake *in);
+
 /* Whether the last failed ldg_intake_write could not undo its frame. */
 int ldg_intake_unsure(const struct ldg_intake *in);
 

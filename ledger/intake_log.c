@@ -359,6 +359,33 @@ ldg_intake_settle(struct ldg_ledger *l)
     return rc;
 }
 
+int
+ldg_intake_scrub(struct ldg_ledger *l, int settle)
+{
+    struct ldg_intake_state *st = l->intake;
+    struct ldg_intake_pos end;
+    int rc;
+
+    LDG_ASSERT(held == l);
+    if (st == NULL)
+        return 0;
+    if (settle && (rc = settle_locked(l, &end)) < 0)
+        return rc;
+    /* every frame is in the store now: the kept view's replay of them
+     * goes with their bytes */
+    if (st->view != NULL) {
+        ldg_txn_abort(st->view);
+        st->view = NULL;
+    }
+    if ((rc = ldg_intake_wipe(st->in)) < 0)
+        ldg_seterr(l,
+                   "overwriting the intake log (%s/intake) before the "
+                   "erasure: %s; nothing was erased, every event is in "
+                   "the store",
+                   l->dir, ldg_strerror(rc));
+    return rc;
+}
+
 /* ------------------------------------------------------------ reads -- */
 
 int

@@ -25,6 +25,13 @@ int ldg_intake_make(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size);
 /* Applies the unapplied tail to LMDB in one transaction (taking the
  * exclusive lock unless this thread holds it). 0 when nothing was left. */
 int ldg_intake_settle(struct ldg_ledger *l);
+/* Before an erasure (the exclusive lock held): the tail applied (with
+ * settle; without, the caller applied it, as a batch gone to LMDB has),
+ * then every block of the ring overwritten with zeros in place and
+ * flushed, so that no frame keeps the erased body's bytes (the seed its
+ * salts come from); the erasure then goes to LMDB itself, which deletes
+ * the record at once. 0; < 0 with errmsg, nothing erased. */
+int ldg_intake_scrub(struct ldg_ledger *l, int settle);
 /* A read transaction: the store's snapshot with the tail replayed. */
 int ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out);
 /* The exclusive lock: a file descriptor to give back, or < 0. */

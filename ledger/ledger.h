@@ -265,6 +265,11 @@ struct ldg_stats {
                                 form (meta "digest.next"; ledger migrate
                                 finishes the rewrite), else 0 */
     uint64_t digest_next;    /* then: the first seq not yet rewritten */
+    int intake;              /* 1: appends go through an intake log first
+                                (layout 999, docs/WRITE-PATH.md) */
+    uint64_t intake_events;  /* then: acknowledged events in the intake
+                                log's tail, not yet applied to data.mdb
+                                (every reader sees them); else 0 */
 };
 /* Fills st from one read snapshot.
  * @return 0; LDG_ECORRUPT (a malformed meta record, named in

@@ -79,8 +79,11 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
         rc = ldg_db_count(t, ldg_core(l, LDG_DB_KEYS), &n);
         st->keys = n; /* corrected below: records are id: and name: */
     }
-    if (rc == 0)
+    if (rc == 0) {
         st->horizon = ldg_txn_horizon(t);
+        st->intake = l->intake != NULL;
+        st->intake_events = ldg_txn_tail(t);
+    }
     if (rc == 0 && st->layout >= LDG_LAYOUT_DIGEST) {
         rc = ldg_txn_digest_next(t, &st->digest_next);
         st->digests_left = rc == 0;

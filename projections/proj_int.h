@@ -14,10 +14,14 @@
  *              (tag, key), optionally backed by a transaction, with the
  *              per-projection multiset digests
  *   fold.c     the folds: one event in, records updated
+ *              (fold_routes.c: those of routes, decisions, evals and
+ *              promotions)
  *   derive.c   what is computed from records at read time: pack state,
  *              route readiness, effective permissions, the doctor clauses
  *   views.c    JSON renderings of every view
- *   engine.c   the applier, catch-up, rebuild, check, meta and notes
+ *   engine.c   meta, notes and catch-up (engine_int.h), with applier.c
+ *              (the append path), read.c (reading as of a size),
+ *              rebuild.c and check.c
  *   verified.c proj.verified, the successful model verifications by
  *              subject and digest (for query's model_at), with an
  *              applier of its own
@@ -392,7 +396,7 @@ int hist_bucket(double ms);
 double hist_value(int bucket);
 /* What the routes projection keeps of one span of a trace to count a
  * model call seen by both the application and the proxy once (routes 3;
- * fold.c, "one call, two witnesses"), keyed by trace and span id. */
+ * fold_routes.c, "one call, two witnesses"), keyed by trace and span id. */
 enum rjoin_kind {
     RJ_DECISION = 1, /* an app's route.decision span: the call counted */
     RJ_LINK,         /* a client span: its parent */
@@ -722,6 +726,43 @@ int strlist_add(struct strlist *l, const char *s, size_t n);
 /* Folds one event into ps (projections in ps->mask). */
 int fold_event(struct pstate *ps, const struct penv *e,
                const struct ldg_body_view *b);
+
+/* rec = the record of proj under key, to update; returns from the
+ * calling fold on failure (ps->err, else LDG_ENOMEM). */
+#define UPD(ps, proj, key, klen)                                               \
+    do {                                                                       \
+        rec = ps_upd((ps), (proj), (key), (klen));                             \
+        if (rec == NULL)                                                       \
+            return (ps)->err ? (ps)->err : LDG_ENOMEM;                         \
+    } while (0)
+
+/* *dst replaced by a copy of s (NULL: cleared): 0 or LDG_ENOMEM. */
+int fold_set_str(char **dst, const char *s);
+
+/* Sets *dst from an optional body string field (cleared when absent). */
+int fold_set_field(char **dst, const struct ldg_body_view *b, const char *name);
+
+/* A JSON array of strings into l (non-strings skipped). Returns 1 if it
+ * held more than max entries (the rest dropped), 0, or an error. */
+int fold_strlist_from_json(struct strlist *l, const json_t *a, size_t max);
+
+/* ---- fold_routes.c: the folds of routes, decisions, evals and
+ * promotions, which fold_event calls ---- */
+
+int fold_route_declared(struct pstate *ps, const struct penv *e,
+                        const struct ldg_body_view *b);
+
+int fold_span_join(struct pstate *ps, const struct penv *e,
+                   const struct ldg_body_view *b);
+
+int fold_decision(struct pstate *ps, const struct penv *e,
+                  const struct ldg_body_view *b);
+
+int fold_eval_result(struct pstate *ps, const struct penv *e,
+                     const struct ldg_body_view *b);
+
+int fold_promotion(struct pstate *ps, const struct penv *e,
+                   const struct ldg_body_view *b);
 
 /* The promotion gate of VOCABULARY.md for promoting cand on target with
  * eval_id, against the state in ps: 1 holds, 0 not (why says which rule

@@ -292,7 +292,7 @@ struct vctx {
     struct vctx *link; /* global list: see below */
 };
 
-/* As engine.c's contexts: the core cannot release an applier's context
+/* As applier.c's contexts: the core cannot release an applier's context
  * when the handle closes, so every one is kept reachable here. */
 static struct vctx *all_vctx;
 static pthread_mutex_t all_vmu = PTHREAD_MUTEX_INITIALIZER;

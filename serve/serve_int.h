@@ -40,7 +40,7 @@ char *serve_sealed_ack_line(uint64_t seq, uint64_t count, int dup,
                             uint64_t sealed, size_t *len);
 /* A sealed-batch line may be this many times --max-line long, or
  * --budget / LDG_INGEST_SEALED_FACTOR if less (never less than
- * --max-line): server.c's sealed_max. */
+ * --max-line): conn.c's sealed_max. */
 #define SERVE_SEALED_LINE_FACTOR 8
 
 /* Who is at the other end of a connection, from the kernel: uid, gid

@@ -74,10 +74,18 @@ count_calls() {
 last_fault() { tail -n 1 "$T/fault.log" 2>/dev/null; }
 # Each sweep must have made some run fail, or the shim did not take hold.
 runs_failed=0
-sweep_start() { runs_failed=0; }
+sweep_start() {
+    runs_failed=0
+    rm -f "$T/fault.log"
+}
+# (store layout 999: an append whose intake write or flush fails with
+# ENOSPC undoes its frame and tries again, which a one-shot fault lets
+# pass: every run may succeed; the shim's log shows it took hold)
 sweep_end() {
     check
-    [ "$runs_failed" -gt 0 ] || bad shim "$1: no run failed (is the shim working?)"
+    [ "$runs_failed" -gt 0 ] && return
+    [ "$LAYOUT" = 999 ] && [ "${1##* }" = ENOSPC ] && [ -s "$T/fault.log" ] && return
+    bad shim "$1: no run failed (is the shim working?)"
 }
 
 # --------------------------------------------------------------- helpers --
@@ -140,6 +148,7 @@ BASE=$T/base
     --body '{"hmark":"base-2"}' >/dev/null 2>&1 || exit 1
 "$LEDGER" --dir "$BASE" checkpoint >"$T/base.ckpt" || exit 1
 NBASE=$(events "$BASE")
+LAYOUT=$("$LEDGER" --dir "$BASE" stats -o json | sed -n 's/.*"layout":\([0-9]*\).*/\1/p')
 W=$T/w
 fresh() {
     rm -rf "$W"
@@ -457,13 +466,17 @@ F=$T/full
 "$LEDGER" --dir "$F" init >/dev/null 2>&1
 NBASE=$(events "$F")
 "$LEDGER" --dir "$F" checkpoint >"$T/base.ckpt"
-gen_fill 20000 "$T/fill.jsonl"
+# (store layout 999: the intake's 8 MiB ring holds acknowledged events
+# past a full map, and new ones are refused once it is full: more lines)
+NFILL=20000
+[ "$LAYOUT" = 999 ] && NFILL=40000
+gen_fill $NFILL "$T/fill.jsonl"
 LEDGER_MAP_MAX_BYTES=2097152 "$LEDGER" --dir "$F" ingest --acks --batch 100 \
     "$T/fill.jsonl" >"$T/out" 2>"$T/err"
 rc=$?
 check
 if [ "$rc" -eq 0 ]; then
-    bad map-full "20000 events fitted in a 2 MiB map?"
+    bad map-full "$NFILL events fitted in a 2 MiB map?"
 else
     failed_checks "ingest into a 2 MiB map" ingest
     grep -q 'storage full' "$T/err" ||

@@ -88,6 +88,7 @@ grep -q '"last_exit":0' "$T/st" || fail "serve --status: verify job not ok: $(ca
 kill "$pid"
 wait "$pid" 2>/dev/null
 L append x.test.c --body '{"marker":"tamper-zzqq"}' >/dev/null
+L flush >/dev/null # (layout 999: into data.mdb, altered below)
 seq=$(($(L stats -o json | sed 's/.*"events":\([0-9]*\).*/\1/') - 1))
 python3 - "$D/data.mdb" <<'EOF' || exit 1
 import sys
@@ -130,6 +131,7 @@ if ${CC:-cc} -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
     L append x.test.b --body '{}' >/dev/null
     L append x.test.c --body '{}' >/dev/null
     L checkpoint >"$T/ck.txt"
+    L flush >/dev/null # (layout 999: into data.mdb, altered below)
     n=$(sed -n 2p "$T/ck.txt")
     key=$(printf '%016x' "$n")
     len=$("$T/poke" "$D" keys checkpoints | awk -v k="$key" '$1 == k {print $2}')
@@ -137,8 +139,8 @@ if ${CC:-cc} -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
     # a bit in the middle of the signature's base64, of a character that
     # stays base64 with its low bit flipped (A, Z, a, z, + and / do not:
     # the signature would then not decode, a different failure)
-    off=$((len - 20))
-    while :; do
+    off=$((${len:-0} - 20))
+    while [ "$off" -gt 0 ]; do
         c=$(dd if="$T/ck.txt" bs=1 skip="$off" count=1 2>/dev/null)
         case $c in [BCDEFGHIJKLMNOPQRSTUVWXYbcdefghijklmnopqrstuvwxy0123456789]) break ;; esac
         off=$((off - 1))

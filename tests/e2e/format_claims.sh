@@ -144,6 +144,9 @@ rm -rf "$T/g8" "$T/g7"
 "$L" --dir "$T/g8" init >/dev/null || exit 1
 "$L" --dir "$T/g8" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
     fail "ingest"
+# (into data.mdb, where poke alters them: at store layout 999 they wait in
+# the intake until a flush; at 8 a no-op)
+"$L" --dir "$T/g8" flush >/dev/null || fail "flush g8"
 unpack layout7 "$T/g7"
 for g in g8 g7; do
     "$L" --dir "$T/$g" verify >/dev/null 2>&1 || fail "$g: verify before the flip"
@@ -167,6 +170,7 @@ P=$T/pm
 "$L" --dir "$P" init >/dev/null || exit 1
 "$L" --dir "$P" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
     fail "pm: ingest"
+"$L" --dir "$P" flush >/dev/null || fail "pm: flush"
 "$L" --dir "$P" packs -o json >"$T/packs0" 2>"$T/e" && [ -s "$T/packs0" ] &&
     ! [ -s "$T/e" ] || fail "pm: packs before: $(cat "$T/e")"
 "$T/poke" "$P" del proj.meta "$(printf packs | od -An -tx1 | tr -d ' \n')" ||

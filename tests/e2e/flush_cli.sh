@@ -1,0 +1,129 @@
+#!/bin/sh
+# flush_cli.sh — `ledger flush` moves the intake's acknowledged tail into
+# data.mdb (store layout 999; docs/WRITE-PATH.md), and says so truly:
+#   1. five one-shot appends stay in the intake (stats: 5, LMDB's entries
+#      and last transaction unchanged); flush moves them (seq 1 to 5), the
+#      entries database then holds all 6, stats says 0, the projections
+#      are current and `verify --full` passes;
+#   2. a second flush moves nothing, says so, and writes nothing;
+#   3. a ledger at layout 8 has no intake: flush says so, writes nothing;
+#   4. beside a running `serve` (which keeps its acks in the intake):
+#      flush moves serve's events, serve goes on acking, and after its
+#      stop every event is there once and the ledger verifies;
+#   5. unhappy paths: no ledger (66), an argument (64), an unknown
+#      option (64), each naming the cause.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+HERE=$(cd "$(dirname "$0")" && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/flush_cli.XXXXXX") || exit 1
+pid=""
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+fails=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+command -v mdb_stat >/dev/null 2>&1 || { echo "FAIL: no mdb_stat (lmdb-utils, installed by setup.sh)"; exit 1; }
+txn() { mdb_stat -e "$1" | sed -n 's/^ *Last transaction ID: //p'; }
+entries() { mdb_stat -s entries5 "$1" | awk '/Entries:/ { print $2 }'; }
+jfield() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# 1. the tail, moved
+D=$T/a
+LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" ||
+    { echo "FAIL: init at layout 999: $(cat "$T/err")"; exit 1; }
+i=0
+while [ $i -lt 5 ]; do
+    "$LEDGER" --dir "$D" append -q --body "{\"i\":$i}" x.flush >/dev/null 2>"$T/err" ||
+        fail "append $i: $(cat "$T/err")"
+    i=$((i + 1))
+done
+n=$("$LEDGER" --dir "$D" stats -o json | jfield intake_events)
+[ "$n" = 5 ] || fail "stats: $n events in the intake, want 5"
+"$LEDGER" --dir "$D" stats | grep -q '^intake  *5 events not yet in data.mdb$' ||
+    fail "stats' intake line: $("$LEDGER" --dir "$D" stats | grep intake)"
+e0=$(entries "$D")
+[ "$e0" = 1 ] || fail "before the flush LMDB's entries hold $e0 records, want 1 (the genesis)"
+t0=$(txn "$D")
+"$LEDGER" --dir "$D" flush >"$T/out" 2>"$T/err" || fail "flush: exit $?: $(cat "$T/err")"
+[ "$(cat "$T/out")" = "moved 5 events (seq 1 to 5) from the intake into data.mdb" ] ||
+    fail "flush said: $(cat "$T/out")"
+[ -s "$T/err" ] && fail "flush said on stderr: $(cat "$T/err")"
+e1=$(entries "$D")
+[ "$e1" = 6 ] || fail "after the flush LMDB's entries hold $e1 records, want 6"
+n=$("$LEDGER" --dir "$D" stats -o json | jfield intake_events)
+[ "$n" = 0 ] || fail "stats after the flush: $n events in the intake"
+"$LEDGER" --dir "$D" projections -o json >"$T/proj" || fail "projections"
+grep -q '"current": *false' "$T/proj" && fail "a projection behind after the flush: $(cat "$T/proj")"
+"$LEDGER" --dir "$D" verify --full >"$T/v" 2>&1 || fail "verify --full after the flush: $(cat "$T/v")"
+grep -q 'stored projections match the log' "$T/v" || fail "verify: $(cat "$T/v")"
+
+# 2. nothing left: said, nothing written
+t1=$(txn "$D")
+"$LEDGER" --dir "$D" flush >"$T/out" 2>"$T/err" || fail "second flush: $(cat "$T/err")"
+[ "$(cat "$T/out")" = "the intake held no event data.mdb lacks: data.mdb holds every event (6); nothing moved" ] ||
+    fail "second flush said: $(cat "$T/out")"
+[ "$(txn "$D")" = "$t1" ] || fail "a flush with nothing to move wrote a transaction ($t1 -> $(txn "$D"))"
+[ "$t1" != "$t0" ] || fail "the first flush wrote no transaction"
+o=$("$LEDGER" --dir "$D" flush -o json)
+[ "$o" = '{"layout":999,"moved":0,"left":0}' ] || fail "flush -o json: $o"
+"$LEDGER" --dir "$D" append -q --body '{}' x.flush >/dev/null
+o=$("$LEDGER" --dir "$D" flush -o json)
+[ "$o" = '{"layout":999,"moved":1,"left":0,"first":"6","last":"6"}' ] || fail "flush -o json of one: $o"
+
+# 3. layout 8
+E=$T/b
+"$LEDGER" --dir "$E" init >/dev/null 2>&1 || fail "init at layout 8"
+"$LEDGER" --dir "$E" append -q --body '{}' x.flush >/dev/null
+t8=$(txn "$E")
+"$LEDGER" --dir "$E" flush >"$T/out" 2>"$T/err" || fail "flush at layout 8: $(cat "$T/err")"
+[ "$(cat "$T/out")" = "layout 8 keeps no intake log: data.mdb holds every event (2); nothing moved" ] ||
+    fail "flush at layout 8 said: $(cat "$T/out")"
+[ "$(txn "$E")" = "$t8" ] || fail "flush at layout 8 wrote a transaction"
+
+# 4. beside serve
+"$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
+pid=$!
+i=0
+while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
+    sleep 0.05
+    i=$((i + 1))
+    if [ $i -gt 400 ] || ! kill -0 "$pid" 2>/dev/null; then
+        echo "FAIL: serve did not start: $(cat "$T/serve.err")"
+        exit 1
+    fi
+done
+acks() { # N WHO
+    j=0
+    while [ $j -lt "$1" ]; do
+        printf '{"type":"x.served","subject":"job:%s","body":{"j":%d}}\n' "$2" "$j"
+        j=$((j + 1))
+    done | python3 "$HERE/lib/serve_probe.py" "$D/ledger.sock" lines >"$T/acks" ||
+        fail "the client: $(cat "$T/acks")"
+    [ "$(grep -c '"seq"' "$T/acks")" = "$1" ] || fail "$1 acks: $(cat "$T/acks")"
+}
+acks 4 a
+o=$("$LEDGER" --dir "$D" flush -o json 2>"$T/err") || fail "flush beside serve: $(cat "$T/err")"
+[ "$o" = '{"layout":999,"moved":4,"left":0,"first":"7","last":"10"}' ] ||
+    fail "flush beside serve: $o"
+acks 3 b
+[ "$("$LEDGER" --dir "$D" stats -o json | jfield intake_events)" = 3 ] ||
+    fail "serve's acks after the flush are not in the intake"
+kill -TERM "$pid"
+wait "$pid" || fail "serve's stop: exit $?: $(cat "$T/serve.err")"
+pid=""
+n=$("$LEDGER" --dir "$D" query -n all -o json type=x.served | wc -l)
+[ "$n" = 7 ] || fail "after serve's stop $n served events, want 7"
+"$LEDGER" --dir "$D" verify --full >"$T/v" 2>&1 || fail "verify --full after serve: $(cat "$T/v")"
+
+# 5. unhappy paths
+"$LEDGER" --dir "$T/none" flush >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 66 ] && grep -q 'no ledger in' "$T/err" && [ ! -s "$T/out" ] ||
+    fail "flush of no ledger: exit $rc: $(cat "$T/err")"
+"$LEDGER" --dir "$D" flush 5 >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 64 ] && [ -s "$T/err" ] || fail "flush with an argument: exit $rc: $(cat "$T/err")"
+"$LEDGER" --dir "$D" flush --all >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 64 ] && grep -q -- '--all' "$T/err" || fail "flush --all: exit $rc: $(cat "$T/err")"
+
+[ $fails = 0 ] && echo "ok: flush_cli" && exit 0
+exit 1
