@@ -56,7 +56,8 @@
 #include <zstd.h>
 
 #include "ledger/codec_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
+#include "ledger/body_int.h"
 
 #define COMPRESS_MIN 512
 #define RECORD_ROOM 960
@@ -156,10 +157,10 @@ ldg_body_root(uint8_t out[32], const uint8_t (*digests)[32], size_t n)
     ldg_sha256_final(&c, out);
 }
 
-static void
-digest_slices(uint8_t out[32], const uint8_t salt[LDG_SALT_LEN],
-              const uint8_t *name, size_t name_len, const uint8_t *val,
-              size_t val_len)
+void
+body_digest_slices(uint8_t out[32], const uint8_t salt[LDG_SALT_LEN],
+                   const uint8_t *name, size_t name_len, const uint8_t *val,
+                   size_t val_len)
 {
     struct ldg_sha256_ctx c;
     ldg_sha256_init(&c);
@@ -183,7 +184,7 @@ ldg_field_digest(uint8_t out[32], const uint8_t salt[LDG_SALT_LEN],
     ldg_mp_json(&vb, value);
     rc = nb.err ? nb.err : vb.err;
     if (rc == 0)
-        digest_slices(out, salt, nb.p, nb.len, vb.p, vb.len);
+        body_digest_slices(out, salt, nb.p, nb.len, vb.p, vb.len);
     ldg_buf_release(&nb);
     ldg_buf_release(&vb);
     return rc;
@@ -257,9 +258,9 @@ struct salt_src {
 
 /* The salts of fields 0..n-1 of a seeded record of uncompressed kind
  * kind (0x02: BLAKE2b, layout 5; 0x05: AES, layout 6). */
-static void
-seed_salts(uint8_t kind, const uint8_t seed[LDG_SEED_LEN], size_t n,
-           uint8_t (*out)[LDG_SALT_LEN])
+void
+body_seed_salts(uint8_t kind, const uint8_t seed[LDG_SEED_LEN], size_t n,
+                uint8_t (*out)[LDG_SALT_LEN])
 {
     if (kind == LDG_BODY_SEEDED_AES)
         ldg_seed_salts_aes(seed, n, out);
@@ -398,7 +399,7 @@ prepare(const json_t *body, const struct salt_src *src,
             key;
     sort_names(names, n);
     if (seeded)
-        seed_salts(src->kind, src->seed, n, salts);
+        body_seed_salts(src->kind, src->seed, n, salts);
     else
         for (i = 0; i < n; i++)
             make_salt(salts[i], src, names[i]);
@@ -434,9 +435,9 @@ prepare(const json_t *body, const struct salt_src *src,
                     json_object_iter_value(json_object_key_to_iter(names[i])));
         if (b.err)
             break;
-        digest_slices(digests[i], salt, b.p + name_at,
-                      val_at - (seeded ? 0 : 19) - name_at, b.p + val_at,
-                      b.len - val_at);
+        body_digest_slices(digests[i], salt, b.p + name_at,
+                           val_at - (seeded ? 0 : 19) - name_at, b.p + val_at,
+                           b.len - val_at);
     }
     if (seeded)
         ldg_wipe(salts, n * LDG_SALT_LEN);
@@ -700,8 +701,8 @@ dctx_key_make(void)
     dctx_key_ok = pthread_key_create(&dctx_key, dctx_free) == 0;
 }
 
-static ZSTD_DCtx *
-thread_dctx(void)
+ZSTD_DCtx *
+body_thread_dctx(void)
 {
     ZSTD_DCtx *d;
     pthread_once(&dctx_once, dctx_key_make);
@@ -728,8 +729,8 @@ dctx5_key_make(void)
     dctx5_key_ok = pthread_key_create(&dctx5_key, dctx_free) == 0;
 }
 
-static ZSTD_DCtx *
-thread_dctx5(void)
+ZSTD_DCtx *
+body_thread_dctx5(void)
 {
     ZSTD_DCtx *d;
     pthread_once(&dctx5_once, dctx5_key_make);
@@ -768,8 +769,8 @@ scratch_key_make(void)
     scratch_key_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
 }
 
-static struct ldg_inflate *
-thread_scratch(void)
+struct ldg_inflate *
+body_thread_scratch(void)
 {
     struct ldg_inflate *s;
     pthread_once(&scratch_once, scratch_key_make);
@@ -785,19 +786,6 @@ thread_scratch(void)
 }
 
 /* ------------------------------------------------------ dictionaries -- */
-
-/*
- * The dictionaries a store's records name, by id (1..255). A set only
- * grows: ldg_dicts_add puts an id once (under the mutex) and readers look
- * ids up without it (the pointer is published with a release store).
- */
-struct ldg_dicts {
-    pthread_mutex_t mu;
-    ZSTD_DDict *dd[LDG_DICT_IDS];
-    uint8_t *bytes[LDG_DICT_IDS]; /* the dictionary as stored */
-    size_t len[LDG_DICT_IDS];
-    unsigned top; /* the highest id held, 0 for none */
-};
 
 int
 ldg_dicts_new(struct ldg_dicts **out)
@@ -827,8 +815,8 @@ ldg_dicts_free(struct ldg_dicts *d)
 
 /* The id a zstd dictionary's header says it has (RFC 8878 5: the magic
  * 0xEC30A437, then Dictionary_ID, both little-endian), or 0. */
-static unsigned
-dict_header_id(const uint8_t *p, size_t len)
+unsigned
+body_dict_header_id(const uint8_t *p, size_t len)
 {
     if (len < 8 || p[0] != 0x37 || p[1] != 0xa4 || p[2] != 0x30 || p[3] != 0xec)
         return 0;
@@ -841,7 +829,7 @@ ldg_dict_check(unsigned id, const uint8_t *p, size_t len)
 {
     ZSTD_DDict *dd;
     if (id < 1 || id >= LDG_DICT_IDS || len > LDG_DICT_MAX ||
-        dict_header_id(p, len) != id)
+        body_dict_header_id(p, len) != id)
         return LDG_ECORRUPT;
     if ((dd = ZSTD_createDDict(p, len)) == NULL)
         return LDG_ECORRUPT;
@@ -859,7 +847,7 @@ ldg_dicts_add(struct ldg_dicts *d, unsigned id, const uint8_t *p, size_t len)
     if (d == NULL || p == NULL)
         return LDG_EINVAL;
     if (id < 1 || id >= LDG_DICT_IDS || len > LDG_DICT_MAX ||
-        dict_header_id(p, len) != id)
+        body_dict_header_id(p, len) != id)
         return LDG_ECORRUPT;
     pthread_mutex_lock(&d->mu);
     if (__atomic_load_n(&d->dd[id], __ATOMIC_ACQUIRE) != NULL) {
@@ -915,7 +903,7 @@ int
 ldg_cdict_new(struct ldg_cdict **out, unsigned id, const uint8_t *p, size_t len)
 {
     struct ldg_cdict *c;
-    if (id < 1 || id >= LDG_DICT_IDS || dict_header_id(p, len) != id)
+    if (id < 1 || id >= LDG_DICT_IDS || body_dict_header_id(p, len) != id)
         return LDG_ECORRUPT;
     if ((c = calloc(1, sizeof *c)) == NULL)
         return LDG_ENOMEM;
@@ -941,682 +929,4 @@ ldg_cdict_free(struct ldg_cdict *c)
         return;
     ZSTD_freeCDict(c->cd);
     free(c);
-}
-
-/* --------------------------------------------------- reading records -- */
-
-void
-ldg_inflate_release(struct ldg_inflate *s)
-{
-    free(s->p);
-    s->p = NULL;
-    s->cap = 0;
-}
-
-/* Room past a frame's content: zstd copies a match 32 bytes at a time
- * when the output has that much room, else byte by byte to the end. */
-#define SLACK 64
-
-/* One frame at z (zn bytes) into s: legacy 0x01's (with magic) when dict
- * is -1, else a magicless one with dictionary dict (0 none). Bounded by
- * max: the frame must state its content size, at most max. One body, one
- * form (FORMAT.md 4): a frame with a content checksum or a Dictionary_ID
- * field is refused, whatever its kind (no writer of any layout made
- * one). */
-static int
-inflate(const struct ldg_dicts *d, int dict, const uint8_t *z, size_t zn,
-        size_t max, struct ldg_inflate *s, size_t *n)
-{
-    ZSTD_frameHeader h;
-    ZSTD_DCtx *dx;
-    size_t got;
-
-    if (ZSTD_getFrameHeader_advanced(
-            &h, z, zn, dict < 0 ? ZSTD_f_zstd1 : ZSTD_f_zstd1_magicless) != 0 ||
-        h.frameType != ZSTD_frame || h.checksumFlag || h.dictID != 0 ||
-        h.frameContentSize == ZSTD_CONTENTSIZE_UNKNOWN ||
-        h.frameContentSize > max + 16)
-        return LDG_ECORRUPT;
-    if (s->cap < h.frameContentSize + SLACK) {
-        size_t cap = (size_t)h.frameContentSize + SLACK;
-        uint8_t *np;
-        if (cap < 4096)
-            cap = 4096;
-        if ((np = realloc(s->p, cap)) == NULL)
-            return LDG_ENOMEM;
-        s->p = np;
-        s->cap = cap;
-    }
-    if (dict < 0) {
-        dx = thread_dctx();
-        got = dx ? ZSTD_decompressDCtx(dx, s->p, s->cap, z, zn)
-                 : ZSTD_decompress(s->p, s->cap, z, zn);
-    } else {
-        const ZSTD_DDict *dd = NULL;
-        if (dict > 0 &&
-            (d == NULL ||
-             (dd = __atomic_load_n(&d->dd[dict], __ATOMIC_ACQUIRE)) == NULL))
-            return LDG_ECORRUPT; /* a dictionary the store lacks */
-        if ((dx = thread_dctx5()) == NULL)
-            return LDG_ENOMEM;
-        got = ZSTD_decompress_usingDDict(dx, s->p, s->cap, z, zn, dd);
-    }
-    if (ZSTD_isError(got) || got != h.frameContentSize)
-        return LDG_ECORRUPT;
-    LDG_ASSERT(got + SLACK <= s->cap);
-    *n = got;
-    return 0;
-}
-
-int
-ldg_body_payload(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
-                 size_t max, struct ldg_inflate *s, struct ldg_payload *pl)
-{
-    int rc;
-    memset(pl, 0, sizeof *pl);
-    if (rec == NULL || len < 1)
-        return LDG_ECORRUPT;
-    switch (rec[0]) {
-    case LDG_BODY_RAW:
-        pl->map = rec + 1;
-        pl->len = len - 1;
-        return 0;
-    case LDG_BODY_ZSTD:
-        if ((rc = inflate(d, -1, rec + 1, len - 1, max, s, &pl->len)) < 0)
-            return rc;
-        pl->map = s->p;
-        return 0;
-    case LDG_BODY_SEEDED:
-    case LDG_BODY_SEEDED_AES:
-        if (len < 1 + LDG_SEED_LEN + 1)
-            return LDG_ECORRUPT;
-        pl->kind = rec[0];
-        pl->seed = rec + 1;
-        pl->map = rec + 1 + LDG_SEED_LEN;
-        pl->len = len - 1 - LDG_SEED_LEN;
-        return 0;
-    case LDG_BODY_SEEDED_Z:
-    case LDG_BODY_SEEDED_AES_Z:
-        if (len < 1 + LDG_SEED_LEN + 2)
-            return LDG_ECORRUPT;
-        if ((rc = inflate(d, rec[1 + LDG_SEED_LEN], rec + 2 + LDG_SEED_LEN,
-                          len - 2 - LDG_SEED_LEN, max, s, &pl->len)) < 0)
-            return rc;
-        pl->kind =
-            rec[0] == LDG_BODY_SEEDED_Z ? LDG_BODY_SEEDED : LDG_BODY_SEEDED_AES;
-        pl->seed = rec + 1;
-        pl->map = s->p;
-        pl->dict = rec[1 + LDG_SEED_LEN];
-        return 0;
-    case LDG_BODY_SALTED_Z:
-        if (len < 3)
-            return LDG_ECORRUPT;
-        if ((rc = inflate(d, rec[1], rec + 2, len - 2, max, s, &pl->len)) < 0)
-            return rc;
-        pl->map = s->p;
-        pl->dict = rec[1];
-        return 0;
-    default:
-        return LDG_ECORRUPT;
-    }
-}
-
-int
-ldg_body_rec_raw(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
-                 size_t max, struct ldg_inflate *s, struct ldg_inflate *o,
-                 const uint8_t **out, size_t *olen)
-{
-    struct ldg_payload pl;
-    size_t head;
-    int rc;
-    if (len > 0 && (rec[0] == LDG_BODY_RAW || rec[0] == LDG_BODY_SEEDED ||
-                    rec[0] == LDG_BODY_SEEDED_AES)) {
-        if ((rc = ldg_body_payload(d, rec, len, max, s, &pl)) < 0)
-            return rc;
-        *out = rec;
-        *olen = len;
-        return 0;
-    }
-    if ((rc = ldg_body_payload(d, rec, len, max, s, &pl)) < 0)
-        return rc;
-    head = pl.seed != NULL ? 1 + LDG_SEED_LEN : 1;
-    if (o->cap < head + pl.len) {
-        size_t nc = head + pl.len + 4096;
-        uint8_t *np = realloc(o->p, nc);
-        if (np == NULL)
-            return LDG_ENOMEM;
-        o->p = np;
-        o->cap = nc;
-    }
-    o->p[0] = pl.kind;
-    if (pl.seed != NULL)
-        memcpy(o->p + 1, pl.seed, LDG_SEED_LEN);
-    memcpy(o->p + head, pl.map, pl.len);
-    *out = o->p;
-    *olen = head + pl.len;
-    return 0;
-}
-
-int
-ldg_body_record_raw_append(const struct ldg_dicts *d, const uint8_t *rec,
-                           size_t rec_len, size_t body_max, struct ldg_buf *out)
-{
-    struct ldg_inflate *s;
-    struct ldg_payload pl;
-    int rc;
-    if (rec == NULL || out == NULL)
-        return LDG_EINVAL;
-    if ((s = thread_scratch()) == NULL)
-        return LDG_ENOMEM;
-    if ((rc = ldg_body_payload(d, rec, rec_len, body_max, s, &pl)) < 0)
-        return rc;
-    /* pl.kind: 0x00 unless seeded (as ldg_body_rec_raw writes it) */
-    ldg_buf_add(out, &pl.kind, 1);
-    if (pl.seed != NULL)
-        ldg_buf_add(out, pl.seed, LDG_SEED_LEN);
-    ldg_buf_add(out, pl.map, pl.len);
-    return out->err;
-}
-
-int
-ldg_body_record_open(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
-                     size_t max, struct ldg_inflate *s, const uint8_t **map,
-                     size_t *n, int *seeded)
-{
-    struct ldg_payload pl;
-    int rc;
-    if (s == NULL || map == NULL || n == NULL)
-        return LDG_EINVAL;
-    if ((rc = ldg_body_payload(d, rec, len, max, s, &pl)) < 0)
-        return rc;
-    *map = pl.map;
-    *n = pl.len;
-    if (seeded != NULL)
-        *seeded = pl.seed != NULL;
-    return 0;
-}
-
-/* The digests of n sliced fields of a payload (a seeded one's salts
- * derived from its seed). */
-static int
-slice_digests(const struct ldg_payload *pl, const struct ldg_field_slice *sl,
-              size_t n, uint8_t (*d)[32], struct ldg_field *f)
-{
-    uint8_t salts_stack[32][LDG_SALT_LEN], (*salts)[LDG_SALT_LEN] = salts_stack;
-    if (pl->seed != NULL) {
-        if (n > 32 && (salts = malloc(n * LDG_SALT_LEN)) == NULL)
-            return LDG_ENOMEM;
-        seed_salts(pl->kind, pl->seed, n, salts);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *sp = pl->seed != NULL ? salts[i] : sl[i].salt;
-        if (f != NULL)
-            memcpy(f[i].salt, sp, LDG_SALT_LEN);
-        digest_slices(f != NULL ? f[i].digest : d[i], sp, sl[i].name_enc,
-                      sl[i].name_enc_len, sl[i].value_enc, sl[i].value_enc_len);
-    }
-    if (pl->seed != NULL)
-        ldg_wipe(salts, (n < 32 ? 32 : n) * LDG_SALT_LEN);
-    if (salts != salts_stack)
-        free(salts);
-    return 0;
-}
-
-/* The fields of a record, with their salts and digests when digests is
- * set (a JSON body needs none: computing them was most of ldg_body_get). */
-static int
-decode_fields(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
-              size_t max, struct ldg_field **out, size_t *n, int digests)
-{
-    struct ldg_inflate s = {NULL, 0};
-    struct ldg_payload pl;
-    size_t ns = 0;
-    struct ldg_field_slice *sl = NULL;
-    int rc = ldg_body_payload(d, rec, len, max, &s, &pl);
-    *out = NULL;
-    *n = 0;
-    if (rc < 0)
-        goto out;
-    rc = ldg_codec_fields_decode_shape(pl.map, pl.len, pl.seed != NULL, out, n);
-    if (rc < 0 || !digests)
-        goto out;
-    rc = ldg_codec_fields_slices_shape(pl.map, pl.len, pl.seed != NULL, &sl,
-                                       &ns);
-    if (rc == 0 && ns == *n)
-        rc = slice_digests(&pl, sl, ns, NULL, *out);
-    else if (rc == 0)
-        rc = LDG_ECORRUPT;
-    if (rc < 0) {
-        ldg_fields_free(*out, *n);
-        *out = NULL;
-        *n = 0;
-    }
-out:
-    free(sl);
-    ldg_inflate_release(&s);
-    return rc;
-}
-
-int
-ldg_body_decode(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
-                size_t max, struct ldg_field **out, size_t *n)
-{
-    return decode_fields(d, rec, len, max, out, n, 1);
-}
-
-int
-ldg_body_decode_json(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
-                     size_t max, json_t **out)
-{
-    struct ldg_field *f;
-    size_t n;
-    json_t *o;
-    int rc = decode_fields(d, rec, len, max, &f, &n, 0);
-    if (rc < 0)
-        return rc;
-    o = json_object();
-    if (o == NULL) {
-        ldg_fields_free(f, n);
-        return LDG_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_object_set_new_nocheck(o, f[i].name, f[i].value);
-        f[i].value = NULL;
-    }
-    ldg_fields_free(f, n);
-    *out = o;
-    return 0;
-}
-
-int
-ldg_body_payload_root(const struct ldg_payload *pl, uint8_t root[32],
-                      struct ldg_body_view *b, int *viewed)
-{
-    size_t n = 0;
-    uint8_t d_stack[32][32], (*dg)[32] = NULL;
-    struct ldg_field_slice sl_stack[32], *sl = sl_stack;
-    int rc;
-    /* verify --full calls this for every event: one walk over the bytes
-     * and no allocation for up to 32 fields */
-    rc = ldg_codec_fields_walk_shape(pl->map, pl->len, pl->seed != NULL,
-                                     sl_stack, 32, &n);
-    if (rc == 0 && n > 32) {
-        sl = NULL;
-        rc = ldg_codec_fields_slices_shape(pl->map, pl->len, pl->seed != NULL,
-                                           &sl, &n);
-    }
-    if (rc == 0) {
-        dg = n <= 32 ? d_stack : malloc(n * 32);
-        if (dg == NULL)
-            rc = LDG_ENOMEM;
-    }
-    if (rc == 0)
-        rc = slice_digests(pl, sl, n, dg, NULL);
-    if (rc == 0)
-        ldg_body_root(root, (const uint8_t(*)[32])dg, n);
-    if (b != NULL)
-        *viewed = rc == 0 && ldg_body_view_from_slices(b, sl, n) == 0;
-    if (dg != d_stack)
-        free(dg);
-    if (sl != sl_stack)
-        free(sl);
-    return rc;
-}
-
-int
-ldg_body_rec_root_s(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
-                    size_t max, struct ldg_inflate *s, uint8_t root[32])
-{
-    struct ldg_payload pl;
-    int rc = ldg_body_payload(d, rec, len, max, s, &pl);
-    return rc < 0 ? rc : ldg_body_payload_root(&pl, root, NULL, NULL);
-}
-
-int
-ldg_body_rec_root(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
-                  size_t max, uint8_t root[32])
-{
-    struct ldg_inflate *s = thread_scratch();
-    if (s == NULL)
-        return LDG_ENOMEM;
-    return ldg_body_rec_root_s(d, rec, len, max, s, root);
-}
-
-void
-ldg_fields_free(struct ldg_field *f, size_t n)
-{
-    if (f == NULL)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(f[i].name);
-        json_decref(f[i].value);
-    }
-    free(f);
-}
-
-int
-ldg_body_rec_json_text(const struct ldg_dicts *d, const uint8_t *rec,
-                       size_t len, size_t max, struct ldg_inflate *s,
-                       struct ldg_buf *b)
-{
-    struct ldg_payload pl;
-    int rc;
-    if (s == NULL && (s = thread_scratch()) == NULL)
-        return LDG_ENOMEM;
-    rc = ldg_body_payload(d, rec, len, max, s, &pl);
-    if (rc == 0)
-        rc = ldg_codec_fields_json_text_shape(pl.map, pl.len, pl.seed != NULL,
-                                              b);
-    return rc;
-}
-
-const char *
-ldg_body_lib_version(void)
-{
-    static char v[48];
-    snprintf(v, sizeof v, "zstd %s", ZSTD_versionString());
-    return v;
-}
-
-int
-ldg_body_record_plain(const uint8_t *rec, size_t len, const uint8_t **p,
-                      size_t *n)
-{
-    if (rec == NULL || len < 1)
-        return 0;
-    if (rec[0] == LDG_BODY_RAW) {
-        *p = rec + 1;
-        *n = len - 1;
-        return 1;
-    }
-    if ((rec[0] == LDG_BODY_SEEDED || rec[0] == LDG_BODY_SEEDED_AES) &&
-        len > 1 + LDG_SEED_LEN) {
-        *p = rec + 1 + LDG_SEED_LEN;
-        *n = len - 1 - LDG_SEED_LEN;
-        return 1;
-    }
-    return 0;
-}
-
-int
-ldg_body_record_seeded(const uint8_t *rec, size_t len)
-{
-    return rec != NULL && len > 0 &&
-           (rec[0] == LDG_BODY_SEEDED || rec[0] == LDG_BODY_SEEDED_Z ||
-            rec[0] == LDG_BODY_SEEDED_AES || rec[0] == LDG_BODY_SEEDED_AES_Z);
-}
-
-/* ---------------------------------------------------------- training -- */
-
-/*
- * A dictionary is trained on the maps of recent bodies (seeded shape: name
- * then value), in which every value is replaced by nil except those that
- * erasing a body cannot remove from the store:
- *
- *   - nil, true and false;
- *   - a string the vocabulary enumerates ("ok", "failed", "deny", ...;
- *     ledger/vocab.c);
- *   - a string an entry of the window shows: its type, subject, the
- *     subject's name (after its first ':'), run, actor key id, id, source
- *     exe and unit. Entries are never erased (only pruned into archives).
- *
- * Numbers, other strings, arrays and maps go. zstd's trainer (fastCover)
- * builds the dictionary's content from segments of these samples only, so
- * a dictionary holds field names, the structure of the maps and those
- * values: nothing of an erased body is left in it. Its tables only count
- * symbols. Training the same samples gives the same bytes.
- */
-struct env_str {
-    char *p;
-    size_t n;
-};
-struct ldg_train {
-    /* envelope strings, sorted when the dictionary is made */
-    struct env_str *env;
-    size_t nenv, capenv;
-    /* the bodies' sanitized maps, back to back */
-    struct ldg_buf samples;
-    size_t *sizes;
-    size_t nsamples, capsamples;
-};
-
-int
-ldg_train_new(struct ldg_train **out)
-{
-    struct ldg_train *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return LDG_ENOMEM;
-    ldg_buf_init(&t->samples, (size_t)1 << 30);
-    *out = t;
-    return 0;
-}
-
-void
-ldg_train_free(struct ldg_train *t)
-{
-    if (t == NULL)
-        return;
-    for (size_t i = 0; i < t->nenv; i++)
-        free(t->env[i].p);
-    free(t->env);
-    ldg_buf_release(&t->samples);
-    free(t->sizes);
-    free(t);
-}
-
-static int
-env_add(struct ldg_train *t, const char *s, size_t n)
-{
-    char *c;
-    if (n == 0)
-        return 0;
-    if (t->nenv == t->capenv) {
-        size_t cap = t->capenv ? 2 * t->capenv : 1024;
-        struct env_str *e = realloc(t->env, cap * sizeof *e);
-        if (e == NULL)
-            return LDG_ENOMEM;
-        t->env = e;
-        t->capenv = cap;
-    }
-    if ((c = malloc(n)) == NULL)
-        return LDG_ENOMEM;
-    memcpy(c, s, n);
-    LDG_ASSERT(t->nenv < t->capenv);
-    t->env[t->nenv].p = c;
-    t->env[t->nenv++].n = n;
-    return 0;
-}
-
-int
-ldg_train_envelope(struct ldg_train *t, const struct ldg_event *ev)
-{
-    const char *colon = strchr(ev->subject, ':');
-    int rc = 0;
-    if (rc == 0)
-        rc = env_add(t, ev->type, strlen(ev->type));
-    if (rc == 0)
-        rc = env_add(t, ev->subject, strlen(ev->subject));
-    if (rc == 0 && colon != NULL)
-        rc = env_add(t, colon + 1, strlen(colon + 1));
-    if (rc == 0)
-        rc = env_add(t, ev->run, strlen(ev->run));
-    if (rc == 0)
-        rc = env_add(t, ev->actor, strlen(ev->actor));
-    if (rc == 0 && ev->id_len > 0)
-        rc = env_add(t, ev->id, ev->id_len);
-    if (rc == 0 && ev->src_exe_len > 0)
-        rc = env_add(t, ev->src_exe, ev->src_exe_len);
-    if (rc == 0 && ev->src_unit_len > 0)
-        rc = env_add(t, ev->src_unit, ev->src_unit_len);
-    return rc;
-}
-
-/* Adds a body record's map (either shape) as it is; sanitized when the
- * dictionary is made (the envelopes must all be in by then). */
-int
-ldg_train_body(struct ldg_train *t, const struct ldg_dicts *d,
-               const uint8_t *rec, size_t len, size_t max)
-{
-    struct ldg_inflate s = {NULL, 0};
-    struct ldg_payload pl;
-    uint8_t shape;
-    int rc = ldg_body_payload(d, rec, len, max, &s, &pl);
-    if (rc < 0) {
-        ldg_inflate_release(&s);
-        return rc;
-    }
-    if (t->nsamples == t->capsamples) {
-        size_t cap = t->capsamples ? 2 * t->capsamples : 1024;
-        size_t *ns = realloc(t->sizes, cap * sizeof *ns);
-        if (ns == NULL) {
-            ldg_inflate_release(&s);
-            return LDG_ENOMEM;
-        }
-        t->sizes = ns;
-        t->capsamples = cap;
-    }
-    LDG_ASSERT(t->nsamples < t->capsamples);
-    shape = pl.seed != NULL;
-    ldg_buf_add(&t->samples, &shape, 1);
-    ldg_buf_add(&t->samples, pl.map, pl.len);
-    t->sizes[t->nsamples++] = 1 + pl.len;
-    ldg_inflate_release(&s);
-    return t->samples.err;
-}
-
-size_t
-ldg_train_count(const struct ldg_train *t)
-{
-    return t->nsamples;
-}
-
-static int
-strcmp_n(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
-{
-    int c = memcmp(a, b, an < bn ? an : bn);
-    return c ? c : (an > bn) - (an < bn);
-}
-
-static int
-env_sort_cmp(const void *a, const void *b)
-{
-    const struct env_str *x = a, *y = b;
-    return strcmp_n((const uint8_t *)x->p, x->n, (const uint8_t *)y->p, y->n);
-}
-
-/* Is the string s (n bytes) one that may be in a dictionary? (t->env
- * sorted) */
-static int
-kept_string(const struct ldg_train *t, const uint8_t *s, size_t n)
-{
-    size_t lo = 0, hi = t->nenv;
-    if (ldg_vocab_enum_value((const char *)s, n))
-        return 1;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        LDG_ASSERT(lo <= mid && mid < hi);
-        int c = strcmp_n((const uint8_t *)t->env[mid].p, t->env[mid].n, s, n);
-        if (c == 0)
-            return 1;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
-static int
-kept_value(const struct ldg_train *t, const uint8_t *v, size_t n)
-{
-    size_t h;
-    if (n == 1 && (v[0] == 0xc0 || v[0] == 0xc2 || v[0] == 0xc3))
-        return 1;
-    if ((v[0] & 0xe0) == 0xa0)
-        h = 1;
-    else if (v[0] == 0xd9)
-        h = 2;
-    else if (v[0] == 0xda)
-        h = 3;
-    else if (v[0] == 0xdb)
-        h = 5;
-    else
-        return 0;
-    return n >= h && kept_string(t, v + h, n - h);
-}
-
-int
-ldg_dict_train(struct ldg_train *t, unsigned id, uint8_t **out, size_t *len)
-{
-    struct ldg_buf san;
-    size_t *sizes = NULL, at = 0, ds, k = 0;
-    uint8_t *dict = NULL;
-    int rc = 0;
-    ZDICT_fastCover_params_t fc;
-
-    *out = NULL;
-    *len = 0;
-    if (id < 1 || id >= LDG_DICT_IDS)
-        return LDG_EINVAL;
-    if (t->nsamples < LDG_DICT_TRAIN_MIN)
-        return LDG_ENOTFOUND;
-    sizes = malloc(t->nsamples * sizeof *sizes);
-    dict = malloc(LDG_DICT_SIZE);
-    ldg_buf_init(&san, (size_t)1 << 30);
-    if (sizes == NULL || dict == NULL) {
-        rc = LDG_ENOMEM;
-        goto out;
-    }
-    qsort(t->env, t->nenv, sizeof *t->env, env_sort_cmp);
-    for (size_t i = 0; i < t->nsamples; i++) {
-        const uint8_t *p = t->samples.p + at + 1;
-        size_t n = t->sizes[i] - 1, nf = 0, before = san.len;
-        struct ldg_field_slice *sl = NULL;
-        int seeded = t->samples.p[at];
-        LDG_ASSERT(t->sizes[i] >= 1);
-        at += t->sizes[i];
-        if (ldg_codec_fields_slices_shape(p, n, seeded, &sl, &nf) < 0)
-            continue; /* not canonical: left out */
-        ldg_mp_map(&san, (uint32_t)nf);
-        for (size_t f = 0; f < nf; f++) {
-            ldg_buf_add(&san, sl[f].name_enc, sl[f].name_enc_len);
-            if (kept_value(t, sl[f].value_enc, sl[f].value_enc_len))
-                ldg_buf_add(&san, sl[f].value_enc, sl[f].value_enc_len);
-            else
-                ldg_buf_add(&san, "\xc0", 1);
-        }
-        free(sl);
-        sizes[k++] = san.len - before;
-    }
-    LDG_ASSERT(k <= t->nsamples);
-    if (san.err) {
-        rc = san.err;
-        goto out;
-    }
-    /* fastCover with fixed parameters, single-threaded (the same samples
-     * give the same bytes): segments of 1024 bytes (k), scored by their
-     * 8-byte substrings (d), counted in a table of 2^16 (f; 256 KiB, not
-     * the default 4 MiB). On the bench's bodies a search over k finds
-     * 1024 to 2000 and bodies 2% smaller, for ten times the time. */
-    memset(&fc, 0, sizeof fc);
-    fc.k = 1024;
-    fc.d = 8;
-    fc.f = 16;
-    fc.accel = 1;
-    fc.zParams.compressionLevel = LDG_DICT_LEVEL;
-    fc.zParams.dictID = id;
-    ds = ZDICT_trainFromBuffer_fastCover(dict, LDG_DICT_SIZE, san.p, sizes,
-                                         (unsigned)k, fc);
-    if (ZDICT_isError(ds) || dict_header_id(dict, ds) != id) {
-        rc = LDG_ENOTFOUND; /* too little to learn from */
-        goto out;
-    }
-    *out = dict;
-    *len = ds;
-    dict = NULL;
-out:
-    free(dict);
-    free(sizes);
-    ldg_buf_release(&san);
-    return rc;
 }

@@ -37,7 +37,7 @@
  */
 #include <string.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 /* codec_int.h's JSON_DEPTH_MAX, which this file does not include (it
  * pulls in msgpack-c); test_fuzz_regress checks both limits are one. */

@@ -10,7 +10,7 @@
 #include <msgpack.h>
 
 #include "ledger/codec_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 #include "ledger/tlog_int.h"
 
 /* -------------------------------------------------------- body fields -- */

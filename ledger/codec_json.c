@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "ledger/codec_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 #include "ledger/tlog_int.h"
 
 /* ------------------------------------------------- body as JSON text -- */

@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "ledger/codec_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 #define PREV_TAIL 34                 /* c4 20 prev[32] */
 #define SIG_TAIL 66                  /* c4 40 sig[64] */

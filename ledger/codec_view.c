@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "ledger/codec_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 struct vfield {
     const char *name;

@@ -523,12 +523,11 @@ last_ts(struct ldg_txn *t, uint64_t *ts)
 }
 
 int
-ldg_keys_anchor(struct ldg_ledger *l, const char *name, uint64_t period_ns,
-                uint64_t *seq_out)
+ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
+                      uint64_t period_ns, json_t **out)
 {
     struct ldg_epoch_state *st = NULL;
     struct ldg_key_state ks;
-    struct ldg_event_in in;
     struct ldg_txn *t = NULL;
     struct ldg_key *k = NULL;
     struct eprec r;
@@ -606,10 +605,9 @@ ldg_keys_anchor(struct ldg_ledger *l, const char *name, uint64_t period_ns,
         rc = LDG_ENOMEM;
         goto out;
     }
-    memset(&in, 0, sizeof in);
-    in.type = LDG_EV_KEY_ANCHORED;
-    in.body = body;
-    rc = ldg_append(l, &in, seq_out);
+    *out = body;
+    body = NULL;
+    rc = 0;
 out:
     json_decref(body);
     ldg_epoch_state_free(st);
@@ -630,11 +628,12 @@ sealers_lock(struct ldg_ledger *l, struct ldg_txn **t, int *fd)
 
     *t = NULL;
     *fd = -1;
-    if (l->intake != NULL && (*fd = ldg_intake_lock_ex(l)) < 0)
+    if (l->intake != NULL && (*fd = l->intake_hooks->lock_ex(l)) < 0)
         return *fd;
     rc = ldg_txn_begin(l, l->intake != NULL ? LDG_TXN_READ : LDG_TXN_WRITE, t);
     if (rc < 0) {
-        ldg_intake_unlock_ex(l, *fd);
+        if (*fd >= 0)
+            l->intake_hooks->unlock_ex(l, *fd);
         *fd = -1;
     }
     return rc;
@@ -644,7 +643,8 @@ static void
 sealers_unlock(struct ldg_ledger *l, struct ldg_txn *t, int fd)
 {
     ldg_txn_abort(t);
-    ldg_intake_unlock_ex(l, fd);
+    if (fd >= 0)
+        l->intake_hooks->unlock_ex(l, fd);
 }
 
 /* Ends st's current epoch (the sealers' lock held, t its transaction):

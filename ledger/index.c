@@ -934,13 +934,6 @@ rb_flush(struct ldg_txn *t, struct ldg_bix_batch *bb[RB_NIX])
 }
 
 void
-ldg_bix_release(struct ldg_bix *x)
-{
-    ldg_body_view_free(x->view);
-    x->view = NULL;
-}
-
-void
 ldg_bix_mark_current(struct ldg_txn *t, uint64_t size)
 {
     struct ldg_bix *x = ldg_txn_bix(t);

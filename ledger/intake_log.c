@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "ledger/intake_int.h"
+#include "ledger/intake_log_int.h"
 #include "ledger/ledger_int.h"
 
 /* The ring a new intake gets: 8 MiB (2,048 blocks), or on a small file
@@ -229,6 +230,9 @@ replay(struct ldg_ledger *l, struct ldg_txn *t, struct ldg_intake_pos *applied,
 int
 ldg_intake_attach(struct ldg_ledger *l)
 {
+    static const struct ldg_intake_hooks hooks = {
+        ldg_intake_read_begin, ldg_intake_settle, ldg_intake_lock_ex,
+        ldg_intake_unlock_ex};
     struct ldg_intake_state *st;
     char err[600];
     int rc;
@@ -255,6 +259,7 @@ ldg_intake_attach(struct ldg_ledger *l)
     }
     if (l->opts.flags & LDG_NOSYNC)
         ldg_intake_set_nosync(st->in);
+    l->intake_hooks = &hooks;
     l->intake = st;
     return 0;
 }

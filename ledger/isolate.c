@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 /* The signals that say the child read something that killed it (the
  * others came from outside: a kill, a Ctrl-C, a closed pipe). */

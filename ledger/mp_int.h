@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 /* ------------------------------------------------------------ writing -- */
 

@@ -23,41 +23,6 @@ seq_key(uint8_t k[8], uint64_t seq)
     ldg_be64(k, seq);
 }
 
-int
-ldg_txn_size(struct ldg_txn *t, uint64_t *size)
-{
-    struct ldg_ledger *l = ldg_txn_ledger(t);
-    struct ldg_cursor *c;
-    struct ldg_val k;
-    int rc = ldg_cursor_open(t, ldg_core(l, ldg_db_entries(t)), &c);
-    if (rc < 0)
-        return rc;
-    rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, NULL);
-    ldg_cursor_close(c);
-    if (rc == LDG_ENOTFOUND) {
-        *size = 0;
-        return 0;
-    }
-    if (rc < 0)
-        return rc;
-    if (k.len != 8)
-        return LDG_ECORRUPT;
-    *size = ldg_rd_be64(k.data) + 1;
-    return 0;
-}
-
-int
-ldg_size(struct ldg_ledger *l, uint64_t *size)
-{
-    struct ldg_txn *t;
-    int rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
-    if (rc < 0)
-        return rc;
-    rc = ldg_txn_size(t, size);
-    ldg_txn_abort(t);
-    return rc;
-}
-
 /* A seq not found: LDG_EPRUNED when it is before the ledger's horizon. */
 static int
 pruned_or(struct ldg_txn *t, uint64_t seq, int rc)
@@ -65,19 +30,6 @@ pruned_or(struct ldg_txn *t, uint64_t seq, int rc)
     if (rc == LDG_ENOTFOUND && seq < ldg_txn_horizon(t))
         return LDG_EPRUNED;
     return rc;
-}
-
-int
-ldg_entry_prev(struct ldg_txn *t, uint64_t seq, uint8_t prev[32])
-{
-    int rc;
-    if (seq == 0) {
-        memset(prev, 0, 32);
-        return 0;
-    }
-    rc = ldg_tree_stored_hash(t, 0, seq - 1, prev);
-    /* a tree without the leaf the record needs: damage (verify names it) */
-    return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
 }
 
 int

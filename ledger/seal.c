@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "ledger/crypto_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 #include "ledger/mp_int.h"
 #include "ledger/tlog_int.h"
 

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "ledger/ledger_int.h"
-#include "ledger/epoch_int.h"
 #include "ledger/tlog_int.h"
 
 /* ---------------------------------------------------------- Merkle tree -- */
@@ -631,16 +630,6 @@ ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size, char **out)
 }
 
 int
-ldg_log_sign_note(struct ldg_ledger *l, const char *text, size_t len,
-                  char **out)
-{
-    int rc = ldg_log_secret_load(l);
-    if (rc < 0)
-        return rc;
-    return ldg_note_sign(out, text, len, l->origin, l->log_key);
-}
-
-int
 ldg_log_verify_note(struct ldg_ledger *l, const char *note, size_t len,
                     size_t *text_len)
 {
@@ -686,37 +675,6 @@ ldg_note_verify_vkey(const char *vkey, const char *note, size_t len,
     if (rc < 0)
         return rc;
     return ldg_note_verify(note, len, name, pub, text_len);
-}
-
-/* Signs and stores the checkpoint for the tree of size leaves. */
-int
-ldg_checkpoint_put(struct ldg_txn *t, uint64_t size)
-{
-    struct ldg_ledger *l = ldg_txn_ledger(t);
-    char text[LDG_ORIGIN_MAX + 128];
-    uint8_t root[32], k[8];
-    char *note = NULL;
-    int rc, n;
-
-    LDG_ASSERT(size >= 1); /* a commit holds one event at least */
-    if ((rc = ldg_tree_root(t, size, root)) < 0)
-        return rc;
-    n = ldg_checkpoint_text(text, sizeof text, l->origin, size, root);
-    if (n < 0)
-        return n;
-    rc = ldg_note_sign(&note, text, (size_t)n, l->origin, l->log_key);
-    if (rc < 0)
-        return rc;
-    /* the live epoch key's line beside the log key's (FORMAT.md 5.1) */
-    if ((rc = ldg_epoch_checkpoint_line(t, text, (size_t)n, &note)) < 0) {
-        free(note);
-        return rc;
-    }
-    ldg_be64(k, size);
-    rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_CHECKPOINTS), k, LDG_SEQ_KEY_LEN,
-                         note, strlen(note));
-    free(note);
-    return rc;
 }
 
 /* ------------------------------------------------ layout 1 to layout 2 -- */
@@ -936,4 +894,17 @@ ldg_tree_tiles_whole(struct ldg_txn *t, uint64_t *n)
         *n += v.len == LDG_TILE_BYTES;
     ldg_cursor_close(c);
     return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
+int
+ldg_entry_prev(struct ldg_txn *t, uint64_t seq, uint8_t prev[32])
+{
+    int rc;
+    if (seq == 0) {
+        memset(prev, 0, 32);
+        return 0;
+    }
+    rc = ldg_tree_stored_hash(t, 0, seq - 1, prev);
+    /* a tree without the leaf the record needs: damage (verify names it) */
+    return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
 }

@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #include "ledger/crypto_int.h"
+#include "ledger/intake_log_int.h"
 #include "ledger/ledger_int.h"
 #include "ledger/tlog_int.h"
 #include "ledger/verify_int.h"
@@ -712,6 +713,144 @@ horizon_load(struct vstate *vs, struct ldg_txn *t, uint64_t size)
     return 0;
 }
 
+/* Before the passes: with --full from 0, every page as stored
+ * (store_pages.c), so that damage every read still gets through is named
+ * before it spreads; in every mode, layout 999's intake against the store.
+ * 1: a finding (in vs), 0: none, or an error. */
+static int
+storage_checks(struct vstate *vs, struct ldg_txn *t)
+{
+    if (vs->bad_seq != UINT64_MAX)
+        return 1; /* the horizon record */
+    if (vs->idx_fast) {
+        char pw[sizeof vs->what - 32];
+        int prc = ldg_store_check_pages(t, pw, sizeof pw);
+        if (prc < 0)
+            return prc;
+        if (prc > 0) {
+            vs->bad_seq = 0;
+            snprintf(vs->what, sizeof vs->what, "storage corrupt: %s", pw);
+            return 1;
+        }
+        vs->bad_seq = UINT64_MAX;
+    }
+    {
+        /* layout 999, in every mode: the intake against the store; a
+         * damaged frame hides the acknowledged ones after it from every
+         * reader (intake_log.c) */
+        char pw[sizeof vs->what - 32];
+        int prc = ldg_intake_check(vs->l, pw, sizeof pw, &vs->bad_seq);
+        if (prc < 0)
+            return prc;
+        if (prc > 0) {
+            snprintf(vs->what, sizeof vs->what, "storage corrupt: %s", pw);
+            return 1;
+        }
+        vs->bad_seq = UINT64_MAX;
+    }
+    return 0;
+}
+
+/* After the passes, what names no event of its own or is met by no
+ * pass: the index counts, the databases older layouts used, meta
+ * "digest.next", bodies of no event, a walk of every index (--full). */
+static void
+late_checks(struct vstate *vs, struct ldg_txn *t, uint64_t size,
+            uint64_t with_run, unsigned flags, int walked)
+{
+    /* Counts name no event of their own: only when nothing else did. */
+    if (vs->bad_seq == UINT64_MAX)
+        vf_check_index_counts(vs, t, size, with_run);
+    /* layout 5 keeps the log in entries5 and bodies5: the databases of
+     * layouts before hold nothing (a record there is read by no one) */
+    for (int i = 0;
+         i < 2 && vs->bad_seq == UINT64_MAX && vs->layout >= LDG_LAYOUT_STORED;
+         i++) {
+        enum ldg_core_db db = i ? LDG_DB_BODIES : LDG_DB_ENTRIES;
+        uint64_t n = 0;
+        if (ldg_db_count(t, ldg_core(vs->l, db), &n) == 0 && n > 0)
+            vf_bad(vs, size ? size - 1 : 0,
+                   "database %s holds %llu records, but store layout %d "
+                   "keeps the log in %s",
+                   ldg_core_db_names[db], (unsigned long long)n, vs->layout,
+                   i ? "bodies5" : "entries5");
+    }
+    /* meta "digest.next" is advisory (every stored form is valid at any
+     * seq), but one that is not 8 bytes is damage that stops `ledger
+     * migrate` and `ledger stats` (which send the operator here) */
+    if (vs->bad_seq == UINT64_MAX && vs->layout >= LDG_LAYOUT_DIGEST) {
+        struct ldg_val v;
+        if (ldg_kv_get(t, ldg_core(vs->l, LDG_DB_META), LDG_META_DIGEST_NEXT,
+                       sizeof LDG_META_DIGEST_NEXT - 1, &v) == 0 &&
+            v.len != 8)
+            vf_bad(vs, size ? size - 1 : 0,
+                   "meta \"%s\" is %zu bytes, not an 8-byte seq (storage "
+                   "corrupt: `" LDG_CMD_MIGRATE "` refuses it; "
+                   "restore data.mdb from a copy)",
+                   LDG_META_DIGEST_NEXT, v.len);
+    }
+    /* a body stored for no event of the log is read by no one, and no
+     * pass would meet it: its key's first and last records say */
+    if (vs->bad_seq == UINT64_MAX)
+        vf_check_body_keys(vs, t, size);
+    if (vs->bad_seq == UINT64_MAX && (flags & LDG_VERIFY_FULL) && !walked)
+        vf_walk_indexes(vs, t, size, with_run);
+}
+
+/* ix.body, derived from the bodies, when query uses it (current). */
+static int
+bix_checks(struct vstate *vs, struct ldg_txn *t, uint64_t size, unsigned flags,
+           struct ldg_verify_report *r)
+{
+    if (vs->bad_seq == UINT64_MAX && (flags & LDG_VERIFY_FULL)) {
+        int cur = ldg_bix_current(t);
+        uint64_t bad = 0;
+        char why[sizeof vs->what - 32];
+        r->bix_checked = cur == 1;
+        if (cur == LDG_ECORRUPT) {
+            vf_bad(vs, size ? size - 1 : 0,
+                   "meta \"%s\" is not an 8-byte count (storage corrupt; "
+                   "`" LDG_CMD_REBUILD "` writes it again)",
+                   LDG_META_IX_BODY);
+            cur = 0;
+        }
+        /* the sums of pass 2 and of a walk of it first; the lookups of
+         * ldg_bix_check, which name the fault, only when they differ */
+        if (cur == 1 && !bix_sums_equal(vs, t))
+            cur = ldg_bix_check(t, vs->start, &bad, why, sizeof why);
+        else if (cur == 1)
+            cur = 0;
+        if (cur == 1)
+            vf_bad(vs, bad, "%s", why);
+        else if (cur < 0)
+            return cur;
+    }
+    return 0;
+}
+
+/* The report's range and counts. */
+static void
+report_counts(struct ldg_verify_report *r, const struct vstate *vs,
+              uint64_t size)
+{
+    r->from = vs->from;
+    r->to = size;
+    r->checked = size - vs->from;
+    /* the kept events' erased bodies, as stats counts them; a body.erased
+     * of a pruned event apart */
+    r->erased = 0;
+    r->erased_pruned = 0;
+    r->epochs_unchecked = vs->epochs_unchecked;
+    r->tree_from = vs->tree_from;
+    r->checkpoints_unchecked = vs->ck_unchecked;
+    for (size_t i = 0; i < vs->nerased; i++) {
+        if (vs->erased[i] < vs->start)
+            r->erased_pruned++;
+        else
+            r->erased++;
+    }
+}
+
 int
 ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
            struct ldg_verify_report *r,
@@ -786,38 +925,10 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         nthreads = 16;
     /* --full from 0: first, every page as stored (store.c), so that damage
      * every read still gets through is named before it spreads */
-    if (vs.bad_seq != UINT64_MAX)
-        goto report; /* the horizon record */
-    if (vs.idx_fast) {
-        char pw[sizeof vs.what - 32];
-        int prc = ldg_store_check_pages(t, pw, sizeof pw);
-        if (prc < 0) {
-            rc = prc;
-            goto out;
-        }
-        if (prc > 0) {
-            vs.bad_seq = 0;
-            snprintf(vs.what, sizeof vs.what, "storage corrupt: %s", pw);
-            goto report;
-        }
-        vs.bad_seq = UINT64_MAX;
-    }
-    {
-        /* layout 999, in every mode: the intake against the store; a
-         * damaged frame hides the acknowledged ones after it from every
-         * reader (intake_log.c) */
-        char pw[sizeof vs.what - 32];
-        int prc = ldg_intake_check(l, pw, sizeof pw, &vs.bad_seq);
-        if (prc < 0) {
-            rc = prc;
-            goto out;
-        }
-        if (prc > 0) {
-            snprintf(vs.what, sizeof vs.what, "storage corrupt: %s", pw);
-            goto report;
-        }
-        vs.bad_seq = UINT64_MAX;
-    }
+    if ((rc = storage_checks(&vs, t)) < 0)
+        goto out;
+    if (rc > 0)
+        goto report;
     /* Verification reads nearly all of data.mdb (every entry, body and
      * tree hash, whatever the mode), roughly from front to back: the
      * kernel may read ahead for it (the map is otherwise MADV_RANDOM).
@@ -859,86 +970,11 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
     if (vs.p1_finished && vs.p1_done == size && vs.bad_seq == UINT64_MAX &&
         l->format >= 2)
         vf_check_seals(&vs, t, size);
-    /* Counts name no event of their own: only when nothing else did. */
-    if (vs.bad_seq == UINT64_MAX)
-        vf_check_index_counts(&vs, t, size, with_run);
-    /* layout 5 keeps the log in entries5 and bodies5: the databases of
-     * layouts before hold nothing (a record there is read by no one) */
-    for (int i = 0;
-         i < 2 && vs.bad_seq == UINT64_MAX && vs.layout >= LDG_LAYOUT_STORED;
-         i++) {
-        enum ldg_core_db db = i ? LDG_DB_BODIES : LDG_DB_ENTRIES;
-        uint64_t n = 0;
-        if (ldg_db_count(t, ldg_core(l, db), &n) == 0 && n > 0)
-            vf_bad(&vs, size ? size - 1 : 0,
-                   "database %s holds %llu records, but store layout %d "
-                   "keeps the log in %s",
-                   ldg_core_db_names[db], (unsigned long long)n, vs.layout,
-                   i ? "bodies5" : "entries5");
-    }
-    /* meta "digest.next" is advisory (every stored form is valid at any
-     * seq), but one that is not 8 bytes is damage that stops `ledger
-     * migrate` and `ledger stats` (which send the operator here) */
-    if (vs.bad_seq == UINT64_MAX && vs.layout >= LDG_LAYOUT_DIGEST) {
-        struct ldg_val v;
-        if (ldg_kv_get(t, ldg_core(l, LDG_DB_META), LDG_META_DIGEST_NEXT,
-                       sizeof LDG_META_DIGEST_NEXT - 1, &v) == 0 &&
-            v.len != 8)
-            vf_bad(&vs, size ? size - 1 : 0,
-                   "meta \"%s\" is %zu bytes, not an 8-byte seq (storage "
-                   "corrupt: `" LDG_CMD_MIGRATE "` refuses it; "
-                   "restore data.mdb from a copy)",
-                   LDG_META_DIGEST_NEXT, v.len);
-    }
-    /* a body stored for no event of the log is read by no one, and no
-     * pass would meet it: its key's first and last records say */
-    if (vs.bad_seq == UINT64_MAX)
-        vf_check_body_keys(&vs, t, size);
-    if (vs.bad_seq == UINT64_MAX && (flags & LDG_VERIFY_FULL) && !walked)
-        vf_walk_indexes(&vs, t, size, with_run);
-    /* ix.body, derived from the bodies, when query uses it (current) */
-    if (vs.bad_seq == UINT64_MAX && (flags & LDG_VERIFY_FULL)) {
-        int cur = ldg_bix_current(t);
-        uint64_t bad = 0;
-        char why[sizeof vs.what - 32];
-        r->bix_checked = cur == 1;
-        if (cur == LDG_ECORRUPT) {
-            vf_bad(&vs, size ? size - 1 : 0,
-                   "meta \"%s\" is not an 8-byte count (storage corrupt; "
-                   "`" LDG_CMD_REBUILD "` writes it again)",
-                   LDG_META_IX_BODY);
-            cur = 0;
-        }
-        /* the sums of pass 2 and of a walk of it first; the lookups of
-         * ldg_bix_check, which name the fault, only when they differ */
-        if (cur == 1 && !bix_sums_equal(&vs, t))
-            cur = ldg_bix_check(t, vs.start, &bad, why, sizeof why);
-        else if (cur == 1)
-            cur = 0;
-        if (cur == 1)
-            vf_bad(&vs, bad, "%s", why);
-        else if (cur < 0) {
-            rc = cur;
-            goto out;
-        }
-    }
+    late_checks(&vs, t, size, with_run, flags, walked);
+    if ((rc = bix_checks(&vs, t, size, flags, r)) < 0)
+        goto out;
 report:
-    r->from = vs.from;
-    r->to = size;
-    r->checked = size - vs.from;
-    /* the kept events' erased bodies, as stats counts them; a body.erased
-     * of a pruned event apart */
-    r->erased = 0;
-    r->erased_pruned = 0;
-    r->epochs_unchecked = vs.epochs_unchecked;
-    r->tree_from = vs.tree_from;
-    r->checkpoints_unchecked = vs.ck_unchecked;
-    for (size_t i = 0; i < vs.nerased; i++) {
-        if (vs.erased[i] < vs.start)
-            r->erased_pruned++;
-        else
-            r->erased++;
-    }
+    report_counts(r, &vs, size);
     ldg_txn_abort(t);
     t = NULL;
     if (vs.bad_seq != UINT64_MAX) {

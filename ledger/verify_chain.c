@@ -338,6 +338,69 @@ pruned_prefix(struct vstate *vs, struct edge *e, struct ldg_txn *t,
     return 0;
 }
 
+/* The entry at seq in its place of the chain: its number, prev, time and
+ * parent. 1: a finding (made), 0: none. */
+static int
+chain_bad(struct vstate *vs, const struct ldg_event *ev, uint64_t seq,
+          const uint8_t prev[32], uint64_t last_ts)
+{
+    if (ev->seq != seq) {
+        vf_bad(vs, seq,
+               "entry carries sequence number %llu (moved, "
+               "swapped or duplicated)",
+               (unsigned long long)ev->seq);
+        return 1;
+    }
+    if (memcmp(ev->prev, prev, 32) != 0) {
+        vf_bad(vs, seq,
+               "hash chain broken: prev is not the leaf hash of "
+               "event %llu",
+               (unsigned long long)(seq ? seq - 1 : 0));
+        return 1;
+    }
+    if (seq > 0 && ev->ts_ns <= last_ts) {
+        vf_bad(vs, seq, "time goes backwards (%llu after %llu)",
+               (unsigned long long)ev->ts_ns, (unsigned long long)last_ts);
+        return 1;
+    }
+    if (ev->has_parent && ev->parent >= seq) {
+        vf_bad(vs, seq, "parent %llu is not an earlier event",
+               (unsigned long long)ev->parent);
+        return 1;
+    }
+    return 0;
+}
+
+/* At the log's end: its newest checkpoint is at its size, and no
+ * checkpoint or earlier verification went past it. */
+static void
+tail_checks(struct vstate *vs, uint64_t size, uint64_t last_ck, uint64_t cksize,
+            uint64_t saved_size)
+{
+    /* A seal still open at the end needs no finding of its own: the log
+     * then has no checkpoint at its size (said below), as every
+     * checkpoint is at a seal boundary (checked above). */
+    /* Every commit stores a checkpoint of its new size: the newest is
+     * part of the log (checkpoint, proof and export stand on it). */
+    /* (a checkpoint beyond the log's end says more: the tail was cut,
+     * below) */
+    if (size > 0 && last_ck != size && !(cksize != UINT64_MAX && cksize > size))
+        vf_bad(vs, size - 1,
+               "no signed checkpoint at the log's size %llu (the newest "
+               "stored is for %llu): the latest checkpoint was deleted",
+               (unsigned long long)size, (unsigned long long)last_ck);
+    if (cksize != UINT64_MAX && cksize > size)
+        vf_bad(vs, size,
+               "a checkpoint was signed for %llu events but the log has %llu: "
+               "the tail from here on was truncated",
+               (unsigned long long)cksize, (unsigned long long)size);
+    if (saved_size > size)
+        vf_bad(vs, size,
+               "the log has %llu events but %llu were verified before: the "
+               "tail from here on was truncated",
+               (unsigned long long)size, (unsigned long long)saved_size);
+}
+
 int
 vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
          uint64_t saved_size, const uint8_t saved_root[32], uint64_t *ncheck,
@@ -412,30 +475,8 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
             break;
         }
         rc = 0;
-        if (ev.seq != seq) {
-            vf_bad(vs, seq,
-                   "entry carries sequence number %llu (moved, "
-                   "swapped or duplicated)",
-                   (unsigned long long)ev.seq);
+        if (chain_bad(vs, &ev, seq, prev, last_ts))
             break;
-        }
-        if (memcmp(ev.prev, prev, 32) != 0) {
-            vf_bad(vs, seq,
-                   "hash chain broken: prev is not the leaf hash of "
-                   "event %llu",
-                   (unsigned long long)(seq ? seq - 1 : 0));
-            break;
-        }
-        if (seq > 0 && ev.ts_ns <= last_ts) {
-            vf_bad(vs, seq, "time goes backwards (%llu after %llu)",
-                   (unsigned long long)ev.ts_ns, (unsigned long long)last_ts);
-            break;
-        }
-        if (ev.has_parent && ev.parent >= seq) {
-            vf_bad(vs, seq, "parent %llu is not an earlier event",
-                   (unsigned long long)ev.parent);
-            break;
-        }
         last_ts = ev.ts_ns;
         memcpy(prev, ev.leaf, 32);
         if (ev.run[0])
@@ -521,29 +562,8 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
         if (((seq + 1) & (CHUNK - 1)) == 0)
             vf_p1_publish(vs, seq + 1, 0);
     }
-    /* A seal still open at the end needs no finding of its own: the log
-     * then has no checkpoint at its size (said below), as every
-     * checkpoint is at a seal boundary (checked above). */
-    /* Every commit stores a checkpoint of its new size: the newest is
-     * part of the log (checkpoint, proof and export stand on it). */
-    /* (a checkpoint beyond the log's end says more: the tail was cut,
-     * below) */
-    if (rc == 0 && seq == size && size > 0 && last_ck != size &&
-        !(cksize != UINT64_MAX && cksize > size))
-        vf_bad(vs, size - 1,
-               "no signed checkpoint at the log's size %llu (the newest "
-               "stored is for %llu): the latest checkpoint was deleted",
-               (unsigned long long)size, (unsigned long long)last_ck);
-    if (rc == 0 && seq == size && cksize != UINT64_MAX && cksize > size)
-        vf_bad(vs, size,
-               "a checkpoint was signed for %llu events but the log has %llu: "
-               "the tail from here on was truncated",
-               (unsigned long long)cksize, (unsigned long long)size);
-    if (rc == 0 && seq == size && saved_size > size)
-        vf_bad(vs, size,
-               "the log has %llu events but %llu were verified before: the "
-               "tail from here on was truncated",
-               (unsigned long long)size, (unsigned long long)saved_size);
+    if (rc == 0 && seq == size)
+        tail_checks(vs, size, last_ck, cksize, saved_size);
 done:
     edge_root(e, final_root);
 out:

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 struct vtype {
     const char *type;

@@ -2,13 +2,16 @@
 # check_layers.sh ROOT [LIB] — the header structure, as rules on what
 # includes what (issue 30), and a library that never prints or exits.
 #
-#   1. ledger/format.h and the core's private headers (ledger/*_int.h) are
-#      included only by ledger/ and the tests;
+#   1. ledger/format.h and the core's private headers (ledger/*_int.h:
+#      ledger_int.h and each part's own, tools/ledger_parts.txt, whose
+#      floors tools/check_parts.sh holds) are included only by ledger/
+#      and the tests;
 #   2. <lmdb.h> and <msgpack.h> only by ledger/ (and the tests' own LMDB
 #      tools, test_prune_steps.c's LMDB with a small limit of changes a
 #      transaction holds, and fuzz_horizon's check of canonical form
 #      against msgpack-c): no other module knows how the bytes are kept;
-#   3. ledger/module.h (the modules' interface) by no public header and
+#   3. ledger/module.h (the modules' interface) and the part interfaces it
+#      includes (ledger/module_*.h) by no public header and
 #      not by the program (cli/), which is built on the public API alone;
 #   4. a public header (ledger/ledger.h, util/error.h, M/M.h of the other
 #      modules) includes only public headers;
@@ -75,8 +78,8 @@ while IFS=: read -r f line h; do
         esac ;;
     esac
     case $f:$h in
-    cli/*:'"ledger/module.h"')
-        say "$f:$line: the program includes ledger/module.h: use the public API" ;;
+    cli/*:'"ledger/module.h"' | cli/*:'"ledger/module_'*'.h"')
+        hn=${h#\"}; say "$f:$line: the program includes ${hn%\"}: use the public API" ;;
     util/*:'"'*)
         case $h in '"util/'*) ;; *)
             say "$f:$line: util/ includes $h, from above it" ;; esac ;;

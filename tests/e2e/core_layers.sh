@@ -23,7 +23,12 @@
 #      internal header, an object calling a function that makes a
 #      verdict's part (ldg_verify), and a verdict's part assigned to,
 #      returned or decided with fail, naming the file and line; the same
-#      parts printed or choosing what to print pass.
+#      parts printed or choosing what to print pass;
+#   7. ledger/ is floors (tools/check_parts.sh, tools/ledger_parts.txt):
+#      the tree and ledger/'s objects as built pass; a file including the
+#      header of a part above its own, and a file in no part, fail naming
+#      the file and line; a file using a function a part above defines
+#      fails naming both, and the same call going down passes.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${LEDGER:?set LEDGER to the ledger binary}"
@@ -242,6 +247,74 @@ if $VERD "$T/tree" > "$T/out" 2>&1; then
 else
     cat "$T/out"
     bad "printing a part was taken for a breach"
+fi
+
+
+# 7. ledger/'s floors
+PARTS="sh $ROOT/tools/check_parts.sh"
+lobjs=$(for o in "$B"/obj/ledger/*.o; do # (not a removed file's)
+    [ -f "$ROOT/ledger/$(basename "$o" .o).c" ] && echo "$o"; done)
+# shellcheck disable=SC2086
+if [ -n "$lobjs" ] && $PARTS "$ROOT" $lobjs > "$T/out" 2>&1; then
+    ok "ledger/'s parts call and include downward only"
+else
+    cat "$T/out"
+    bad "ledger/'s parts do not keep their floors (or no $B/obj/ledger)"
+fi
+partcopy() {
+    copy
+    mkdir -p "$T/tree/tools" && cp "$ROOT/tools/ledger_parts.txt" "$T/tree/tools/"
+}
+# parts_breach WHAT FILE WANT: the copy fails, WANT its first finding
+parts_breach() {
+    if $PARTS "$T/tree" > "$T/out" 2>&1; then
+        bad "$1 not caught"
+    elif grep -q "^$2" "$T/out"; then
+        ok "$1 caught: $(head -n 1 "$T/out")"
+    else
+        cat "$T/out"
+        bad "$1 failed without naming ${2%%:*}"
+    fi
+}
+partcopy
+printf '#include "ledger/segment_int.h"\n' >> "$T/tree/ledger/read.c"
+at=$(wc -l < "$T/tree/ledger/read.c")
+parts_breach "an include from below" \
+    "ledger/read.c:$at: includes ledger/segment_int.h of part segment"
+partcopy
+printf 'int zz_fn(void);\n' > "$T/tree/ledger/zz_new.c"
+parts_breach "a file in no part" "ledger/zz_new.c:1: in no part"
+# tree.o (part tree) and verify.o (part verify, above it)
+mkdir -p "$T/ledger"
+pobj() {
+    {
+        printf 'int %s(void);\nint %s(void) { return 0; }\n' "$2" "$2"
+        printf 'int %s(void);\nint u_%s(void) { return %s(); }\n' "$3" "$2" "$3"
+    } > "$T/ledger/$1.c" && $CC -c -o "$T/ledger/$1.o" "$T/ledger/$1.c"
+}
+rm -f "$T"/ledger/*.o
+if pobj tree t_fn v_fn && pobj verify v_fn x_fn; then
+    if $PARTS "$ROOT" "$T"/ledger/*.o > "$T/out" 2>&1; then
+        bad "the tree calling verification not caught"
+    elif grep -q "^ledger/tree.c:1: uses v_fn of ledger/verify.c (part verify, above its part tree)" "$T/out"; then
+        ok "a call up caught: $(head -n 1 "$T/out")"
+    else
+        cat "$T/out"
+        bad "the call up failed without naming it"
+    fi
+else
+    bad "could not build the objects of a call up"
+fi
+rm -f "$T"/ledger/*.o
+if pobj tree t_fn x_fn && pobj verify v_fn t_fn; then
+    if $PARTS "$ROOT" "$T"/ledger/*.o > "$T/out" 2>&1; then
+        ok "a call going down passes"
+    else
+        cat "$T/out"
+        bad "a call going down was taken for a breach"
+    fi
+else
+    bad "could not build the objects of a call down"
 fi
 
 [ "$fails" -eq 0 ] || { echo "core_layers: $fails failed"; exit 1; }

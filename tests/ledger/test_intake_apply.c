@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "ledger/intake_int.h"
+#include "ledger/intake_log_int.h"
 #include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 

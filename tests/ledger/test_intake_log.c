@@ -26,6 +26,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "ledger/intake_log_int.h"
 #include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 
@@ -565,8 +566,8 @@ test_intake_log__a_full_frame_still_closes(void **state)
         struct ldg_ledger *l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
         struct ldg_batch *b = NULL;
         uint64_t first = 0, got = 0, x = (uint64_t)n * 2654435761u;
-        assert_int_equal(ldg_keys_anchor(l, NULL, 3600ull * 1000000000ull, NULL),
-                         0);
+        assert_int_equal(
+            ldg_keys_anchor(l, NULL, 3600ull * 1000000000ull, NULL), 0);
         assert_int_equal(ldg_batch_begin(&b, l), 0);
         for (int i = 0; i < n; i++) {
             struct ldg_event_in ev;

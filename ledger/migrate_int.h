@@ -1,0 +1,71 @@
+/*
+ * migrate_int.h — what the files of `ledger migrate` share (migrate.c's
+ * comment says what each step does):
+ *
+ *   migrate.c       the steps' driver, layouts 2 to 4, the stored
+ *                   digests of layouts 7 and 8, layout 999's intake
+ *   migrate_pack.c  layout 4 to 5 and after: the entries packed anew,
+ *                   by a pool of threads
+ *
+ * Included by those files alone.
+ */
+#ifndef LEDGER_MIGRATE_INT_H
+#define LEDGER_MIGRATE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger/ledger_int.h"
+
+/* Tiles a transaction: 1.5 MiB of pages written, and the pages of 32,768
+ * leaf hashes read, which leave the process's memory after each. */
+#define CHUNK 128
+/* Index records a transaction: about 1 MiB of pages read and 128 KiB
+ * written. A transaction's dirty pages stay in the process (LMDB keeps
+ * them for reuse): 131,072 a transaction took 132 MiB at 200,000
+ * events, 16,384 take 28 MiB. */
+#define IX_CHUNK 16384
+#define GROW_RETRIES 16
+
+struct mig_step {
+    int from; /* the layout the steps convert from */
+    int tl;
+    uint64_t from_tile, to_tile;
+    int moved; /* the ledger is past `from` already (another migrate) */
+    /* layout 2 to 3: the index copied (0..3), where the copy is (the last
+     * key copied, klen 0 before the first), the log's size when migrate
+     * began (keys of seqs below it are copied; the rest the last step
+     * indexes from the entries), and seqs copied so far */
+    int ix;
+    uint8_t key[LDG_SUBJECT_MAX + 16];
+    size_t klen;
+    uint64_t size0, done;
+    /* what ix_copy's transaction leaves, taken once it commits (a retry
+     * after a full map starts again from the committed place) */
+    int nix;
+    uint8_t nkey[LDG_SUBJECT_MAX + 16];
+    size_t nklen;
+    uint64_t n;
+    /* the value whose seqs are gathered, and they (IX_CHUNK at most) */
+    uint8_t val[LDG_SUBJECT_MAX + 16];
+    size_t vlen, nseq;
+    uint8_t seqs[8 * IX_CHUNK];
+};
+
+/* migrate.c */
+/* layout 2 to 3: the index databases copied from */
+extern const enum ldg_core_db mig_ix_from[4];
+int mig_in_txn(struct ldg_ledger *l, int (*fn)(struct ldg_txn *t, void *arg),
+               void *arg);
+
+/* migrate_pack.c */
+int mig_layout_form(int layout);
+int mig_to_stored(struct ldg_ledger *l, int to,
+                  void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                  void *progress_ctx, uint64_t done0, uint64_t total,
+                  struct ldg_migrate_result *res, int *at);
+void mig_to_convert(struct ldg_ledger *l, uint64_t *keys, uint64_t *whole);
+int mig_step_aes_salts(struct ldg_txn *t, void *arg);
+int mig_step_digest(struct ldg_txn *t, void *arg);
+
+#endif
