@@ -58,7 +58,7 @@ for u in ledger.socket ledger.service ledger-epoch.service ledger-epoch.timer; d
         fail "$u is not in the package: $(dpkg -L ledger | grep systemd/system | paste -sd' ')"
     else
         case $f in
-        /lib/systemd/system/$u | /usr/lib/systemd/system/$u) ok "$u is the package's ($f)" ;;
+        /lib/systemd/system/"$u" | /usr/lib/systemd/system/"$u") ok "$u is the package's ($f)" ;;
         *) fail "$u is systemd's from '$f', not the package's" ;;
         esac
     fi
