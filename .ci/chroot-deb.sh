@@ -10,17 +10,17 @@
 set -eu
 t0=$(date +%s)
 make deb
-echo "chroot-deb: make deb took $(( $(date +%s) - t0 )) s" >&2
+echo "chroot: make deb took $(( $(date +%s) - t0 )) s" >&2
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
     ./build/deb/ledger_*.deb ./build/deb/libledger1_*.deb
 p=$(command -v ledger)
-[ "$p" = /usr/bin/ledger ] || { echo "chroot-deb: ledger is $p, not /usr/bin/ledger" >&2; exit 1; }
+[ "$p" = /usr/bin/ledger ] || { echo "chroot: ledger is $p, not /usr/bin/ledger" >&2; exit 1; }
 /usr/bin/ledger --version
 runuser -u ledger -- /usr/bin/ledger --dir /var/lib/ledger verify
 DEMO_DIR=/tmp/ledger-deb-demo sh examples/demo.sh /usr/bin/ledger >/tmp/ledger-deb-demo.out 2>&1 || {
     tail -n 40 /tmp/ledger-deb-demo.out >&2
-    echo "chroot-deb: the README's demo failed with /usr/bin/ledger" >&2
+    echo "chroot: the README's demo failed with /usr/bin/ledger" >&2
     exit 1
 }
 rm -rf /tmp/ledger-deb-demo /tmp/ledger-deb-demo.*
-echo "chroot-deb: the packages built, installed, and the demo ran with /usr/bin/ledger in $(( $(date +%s) - t0 )) s" >&2
+echo "chroot: the packages built, installed, and the demo ran with /usr/bin/ledger in $(( $(date +%s) - t0 )) s" >&2
