@@ -315,13 +315,16 @@ tsan:
 	$(MAKE) B=build/tsan OPT="-O1 -g -DLDG_DEBUG -fsanitize=thread \
 	    -fno-omit-frame-pointer" CHECK_SERVE_CRASH_ROUNDS=3 check
 
-# The shipped units under a real systemd: tests/systemd/boot.sh boots a
-# Debian 12 container (systemd-nspawn -b), installs the ledger into it and
-# follows docs/SYSTEMD.md's set-up. Needs root, systemd-nspawn
-# (systemd-container), debootstrap and the Debian mirror; CI runs it on
-# the host (it cannot run inside the chroot make check runs in).
-boot-test: all
-	@sh tests/systemd/boot.sh $(B)
+# The Debian packages' units under a real systemd: tests/systemd/boot.sh
+# builds the packages from this tree (as make deb, into $(B)/deb;
+# BOOT_DEB_BUILT=1 takes those there), boots a Debian 12 container
+# (systemd-nspawn -b), installs ledger and libledger1 there with apt-get
+# and checks what their maintainer scripts set up. Needs root,
+# systemd-nspawn (systemd-container), debootstrap, what make deb needs and
+# the Debian mirror; CI runs it on the host (it cannot run inside the
+# chroot make check runs in), then make deb-check on the same .debs.
+boot-test:
+	@sh tests/systemd/boot.sh $(B)/deb
 
 # ledger/events.h (the names of the event types) and ledger/vocab.def
 # (their field rules), from docs/VOCABULARY.md (committed;

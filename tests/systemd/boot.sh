@@ -1,17 +1,28 @@
 #!/bin/sh
-# tests/systemd/boot.sh BUILD_DIR — the shipped units under a real systemd
-# (issue 13): a Debian 12 root file system (debootstrap) with systemd as
-# its init is booted with systemd-nspawn; inside it the ledger is installed
-# with `make install PREFIX=/usr DESTDIR=ROOT` and set up exactly as
-# docs/SYSTEMD.md's "Setting up" says (sysusers, the 0750 directory, init
-# as the ledger user, an access.json naming agent.service, enable --now
-# ledger.socket). Then, inside (tests/systemd/inside.sh):
-#   - the socket is systemd's, ledger:ledger 0660, and the service is not
-#     started until the first connection;
+# tests/systemd/boot.sh DEB_DIR — the Debian packages' units under a real
+# systemd (issues 13 and 68): the packages are built from this tree
+# (tools/deb.sh DEB_DIR, as `make deb`; BOOT_DEB_BUILT=1 takes the .debs
+# already in DEB_DIR), a Debian 12 root file system (debootstrap) with
+# systemd as its init gets their dependencies from the mirror and
+# ledger_*.deb and libledger1_*.deb copied in, and is booted with
+# systemd-nspawn. Inside it (tests/systemd/inside.sh), under the running
+# systemd:
+#   - `apt-get install ./ledger_*.deb ./libledger1_*.deb`: the package's
+#     own maintainer scripts make the ledger user and group, the 0750
+#     /var/lib/ledger and the system ledger, and enable and start the
+#     packaged units (/lib/systemd/system, ExecStart=/usr/bin/ledger);
+#   - what an operator still does (docs/SYSTEMD.md, docs/PACKAGING.md): an
+#     access.json naming agent.service, `systemctl reload ledger`;
+#   - the socket is systemd's, ledger:ledger 0660, and the service, once
+#     stopped, is not started again until the next connection;
 #   - `ledger append` from agent.service (run as nobody, in the ledger
 #     group) is acked through the socket-activated daemon and recorded
 #     with source.unit "agent.service" and uid 65534; from other.service it
 #     is refused with exit 77, naming the rule;
+#   - a client of the daemon's own user, run from a copy of the program
+#     through a symlink, is recorded under the packaged unit with its real
+#     executable (source.exe); one of another user with none, and with
+#     SYSTEMD.md's CAP_SYS_PTRACE drop-in with its real executable;
 #   - the daemon runs as the ledger user with NoNewPrivs, no capability
 #     and a seccomp filter (Type=notify: systemd saw READY=1);
 #   - a member of the ledger group reads the ledger without writing it;
@@ -19,14 +30,19 @@
 #     `verify --full` passes;
 #   - ledger-epoch.timer enables, and ledger-epoch.service (`keys advance
 #     --if-expired` as the ledger user) ends with status 0.
-# Needs root, systemd-nspawn (systemd-container), debootstrap and the
-# Debian mirror. Prints "ok ..." / "FAIL ..." lines and exits 1 on any
-# failure. Without the tools it says SKIP and exits 0, unless
-# LEDGER_REQUIRE_NSPAWN=1 (CI), when a missing tool fails the test.
-#   NSPAWN_ROOT=DIR  a root file system to reuse (else a fresh one, removed)
+# Needs root, systemd-nspawn (systemd-container), debootstrap, what `make
+# deb` needs and the Debian mirror. Prints "ok ..." / "FAIL ..." lines and
+# exits 1 on any failure. Without the tools it says SKIP and exits 0,
+# unless LEDGER_REQUIRE_NSPAWN=1 (CI), when a missing tool fails the test.
+#   NSPAWN_ROOT=DIR  a root file system to reuse (else a fresh one,
+#                    removed); the packages a run left in it are purged
+#                    and the ledger user and group deleted first
+#   BOOT_DEB_BUILT=1 no build: the newest .debs in DEB_DIR
+#   BOOT_KEEP=1      keep the logs (the container's console, inside.log,
+#                    the journal)
 #   CI_MIRROR        the Debian mirror (default http://deb.debian.org/debian)
 set -u
-B=${1:-build}
+debdir=${1:-build/deb}
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 mirror=${CI_MIRROR:-http://deb.debian.org/debian}
@@ -41,7 +57,7 @@ skip() {
 [ "$(id -u)" = 0 ] || skip "needs root"
 command -v systemd-nspawn >/dev/null 2>&1 || skip "needs systemd-nspawn (systemd-container)"
 command -v debootstrap >/dev/null 2>&1 || skip "needs debootstrap"
-[ -x "$TOP/$B/ledger" ] || { echo "FAIL: no $B/ledger (build first)"; exit 1; }
+case $debdir in /*) ;; *) debdir=$TOP/$debdir ;; esac
 
 out=$(mktemp -d /tmp/ledger-boot-out.XXXXXX)
 chmod 777 "$out"
@@ -61,6 +77,24 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# the packages, from this tree
+if [ "${BOOT_DEB_BUILT:-0}" != 1 ]; then
+    echo "boot: make deb (tools/deb.sh $debdir)" >&2
+    sh "$TOP/tools/deb.sh" "$debdir" >"$out/deb.log" 2>&1 || {
+        tail -n 20 "$out/deb.log"
+        echo "FAIL: make deb"
+        exit 1
+    }
+fi
+debs=""
+for p in ledger libledger1; do
+    # shellcheck disable=SC2012
+    f=$(ls -t "$debdir"/${p}_*.deb 2>/dev/null | head -n 1)
+    [ -n "$f" ] || { echo "FAIL: no $debdir/${p}_*.deb"; exit 1; }
+    debs="$debs $f"
+done
+echo "boot: packages$debs" >&2
+
 if [ -n "${NSPAWN_ROOT:-}" ]; then
     root=$NSPAWN_ROOT
 else
@@ -68,8 +102,10 @@ else
     chmod 755 "$root"
     fresh=$root
     echo "boot: debootstrap bookworm (systemd) into $root" >&2
-    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus \
-        bookworm "$root" "$mirror" >"$out/debootstrap.log" 2>&1 || {
+    cache=/var/cache/apt/archives
+    [ -d "$cache" ] && [ -w "$cache" ] || cache=""
+    debootstrap --variant=minbase ${cache:+--cache-dir="$cache"} \
+        --include=systemd,systemd-sysv,dbus bookworm "$root" "$mirror" >"$out/debootstrap.log" 2>&1 || {
         tail -n 20 "$out/debootstrap.log"
         echo "FAIL: debootstrap"
         exit 1
@@ -77,12 +113,39 @@ else
 fi
 [ -x "$root/usr/lib/systemd/systemd" ] || { echo "FAIL: $root has no systemd"; exit 1; }
 
-# the ledger as a package would install it, units and sysusers included
-make -C "$TOP" B="$B" install PREFIX=/usr DESTDIR="$root" >"$out/install.log" 2>&1 || {
-    tail -n 20 "$out/install.log"
-    echo "FAIL: make install DESTDIR=$root"
+# a root reused: what an earlier run installed goes, the ledger user and
+# group with it (Debian's purge keeps them), so that this run's packages
+# must make them again
+if [ -z "$fresh" ]; then
+    chroot "$root" dpkg --purge ledger libledger1 >"$out/purge.log" 2>&1 || {
+        tail -n 20 "$out/purge.log"
+        echo "FAIL: dpkg --purge in $root"
+        exit 1
+    }
+    chroot "$root" userdel ledger 2>/dev/null
+    chroot "$root" groupdel ledger 2>/dev/null
+    rm -rf "$root/var/lib/ledger" "$root/etc/systemd/system/ledger.service.d"
+fi
+# the packages' dependencies and recommendations from the mirror (not
+# ours: the installation inside is then the packages' alone, with no
+# network)
+deps=$(for f in $debs; do dpkg-deb -f "$f" Depends Recommends; done |
+    sed 's/^[A-Za-z-]*: *//' | tr ',' '\n' | sed 's/^ *//; s/ *$//' |
+    grep -v -E '^(ledger|libledger1|libledger-dev)( |$)' | grep . |
+    sort -u | paste -sd, -)
+cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null
+if ! chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    DEBIAN_FRONTEND=noninteractive sh -c 'apt-get update -qq &&
+        apt-get satisfy -y -qq --no-install-recommends "$1"' sh "$deps" \
+    >"$out/deps.log" 2>&1; then
+    tail -n 20 "$out/deps.log"
+    echo "FAIL: installing the dependencies in $root ($deps)"
     exit 1
-}
+fi
+rm -rf "$root/root/ledger-debs"
+mkdir -p "$root/root/ledger-debs"
+# shellcheck disable=SC2086
+cp $debs "$root/root/ledger-debs/"
 install -m 755 "$HERE/inside.sh" "$root/usr/local/sbin/ledger-boot-test"
 cat >"$root/etc/systemd/system/ledger-boot-test.service" <<'UNIT'
 [Unit]
@@ -100,8 +163,6 @@ mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 ln -sf /etc/systemd/system/ledger-boot-test.service \
     "$root/etc/systemd/system/multi-user.target.wants/ledger-boot-test.service"
 echo ledger-boot >"$root/etc/hostname"
-# a fresh ledger each boot (NSPAWN_ROOT reused)
-rm -rf "$root/var/lib/ledger"
 
 echo "boot: systemd-nspawn -b" >&2
 systemd-nspawn -q -D "$root" --register=no --keep-unit -b \

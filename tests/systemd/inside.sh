@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/systemd/inside.sh OUT — runs inside the container boot.sh boots,
-# as a oneshot unit once the system is up: docs/SYSTEMD.md's set-up, then
-# the checks boot.sh lists. Writes "ok ..."/"FAIL ..." lines to OUT/result
+# as a oneshot unit once the system is up: `apt-get install` of the
+# packages boot.sh copied to /root/ledger-debs, what docs/SYSTEMD.md and
+# docs/PACKAGING.md leave to the operator, then the checks boot.sh lists. Writes "ok ..."/"FAIL ..." lines to OUT/result
 # and creates OUT/done at the end.
 set -u
 O=${1:-/out}
@@ -15,30 +16,68 @@ check() { # check WHAT COMMAND...: ok when the command succeeds
     shift
     if "$@" >>"$O/inside.log" 2>&1; then ok "$w"; else fail "$w"; fi
 }
-# as(UNIT, ARGS...): `ledger ARGS` run in the transient unit UNIT as
-# nobody, a member of the ledger group; its output in $O/as.out, its
-# exit status returned
+# as_unit UNIT ARGS...: `ledger ARGS` run in the transient unit UNIT as
+# $as_user (nobody), a member of the ledger group, from $as_bin
+# (/usr/bin/ledger); its output in $O/as.out, its exit status returned
+as_user=nobody
+as_bin=/usr/bin/ledger
 as_unit() {
     u=$1
     shift
-    systemd-run --quiet --wait --pipe --unit="$u" -p User=nobody \
+    systemd-run --quiet --wait --pipe --unit="$u" -p User="$as_user" \
         -p RuntimeMaxSec=60 \
-        -p SupplementaryGroups=ledger /usr/bin/ledger --dir "$D" "$@" \
+        -p SupplementaryGroups=ledger "$as_bin" --dir "$D" "$@" \
         >"$O/as.out" 2>"$O/as.err" </dev/null
 }
 trap 'journalctl -b --no-pager -u ledger.service -u ledger.socket \
     -u ledger-epoch.service -u agent.service -u other.service >"$O/journal.log" 2>&1
     touch "$O/done"; systemctl poweroff --no-block' EXIT
 
-# --- docs/SYSTEMD.md, "Setting up" (PREFIX=/usr: the units are on
-#     systemd's own path, no copy needed)
-check "systemd-sysusers" systemd-sysusers /usr/lib/sysusers.d/ledger.conf
-check "the ledger directory" install -d -o ledger -g ledger -m 0750 "$D"
-check "init as the ledger user" runuser -u ledger -- ledger --dir "$D" init
+# --- the packages, installed as docs/PACKAGING.md says, under the running
+#     systemd: their maintainer scripts do what "Setting up" lists
+if (cd /root/ledger-debs && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q ./ledger_*.deb ./libledger1_*.deb) >"$O/apt.log" 2>&1; then
+    ok "apt-get install ./ledger_*.deb ./libledger1_*.deb"
+else
+    fail "apt-get install: $(tail -n 20 "$O/apt.log")"
+fi
+cat "$O/apt.log" >>"$O/inside.log"
+pw=$(getent passwd ledger)
+case $pw in
+ledger:*:/var/lib/ledger:*) ok "the package made the ledger user: $pw" ;;
+*) fail "the ledger user: '$pw'" ;;
+esac
+getent group ledger >/dev/null && ok "the package made the ledger group" || fail "no ledger group"
+st=$(stat -c '%U:%G %a' "$D" 2>&1)
+[ "$st" = "ledger:ledger 750" ] && ok "$D: $st" || fail "$D is '$st', want 'ledger:ledger 750'"
+check "the package made the system ledger" runuser -u ledger -- ledger --dir "$D" verify
+# the units are the package's, and run the package's program
+for u in ledger.socket ledger.service ledger-epoch.service ledger-epoch.timer; do
+    f=$(systemctl show -p FragmentPath --value "$u")
+    if ! dpkg -L ledger | grep -qx "/lib/systemd/system/$u"; then
+        fail "$u is not in the package: $(dpkg -L ledger | grep systemd/system | paste -sd' ')"
+    else
+        case $f in
+        /lib/systemd/system/"$u" | /usr/lib/systemd/system/"$u") ok "$u is the package's ($f)" ;;
+        *) fail "$u is systemd's from '$f', not the package's" ;;
+        esac
+    fi
+done
+systemctl show -p ExecStart --value ledger.service | grep -q 'path=/usr/bin/ledger ' &&
+    ok "ledger.service runs /usr/bin/ledger" ||
+    fail "ledger.service ExecStart: $(systemctl show -p ExecStart --value ledger.service)"
+a=$(systemctl is-enabled ledger.socket ledger-epoch.timer | paste -sd' ')
+[ "$a" = "enabled enabled" ] && ok "the package enabled ledger.socket and ledger-epoch.timer" ||
+    fail "after the installation ledger.socket, ledger-epoch.timer are: $a"
+a=$(systemctl is-active ledger.socket ledger-epoch.timer | paste -sd' ')
+[ "$a" = "active active" ] && ok "the package started ledger.socket and ledger-epoch.timer" ||
+    fail "after the installation ledger.socket, ledger-epoch.timer are: $a"
+
+# --- what the operator does (SYSTEMD.md, "Who may write"; PACKAGING.md):
+#     writers in access.json, then the daemon told, if it runs
 echo '{"version": 1, "readers": "ledger", "writers": [{"unit": "agent.service", "types": ["x.*"]}, {"unit": "agent2.service", "types": ["x.*"]}]}' |
     runuser -u ledger -- tee "$D/access.json" >/dev/null
-check "daemon-reload" systemctl daemon-reload
-check "enable --now ledger.socket" systemctl enable --now ledger.socket
+check "systemctl try-reload-or-restart ledger" systemctl try-reload-or-restart ledger
 
 # --- the socket is systemd's; nothing runs before the first connection
 st=$(stat -c '%U:%G %a' "$D/ledger.sock" 2>&1)
@@ -75,8 +114,31 @@ if [ -n "$seq" ]; then
     elif grep -q '"exe":' "$O/show.json"; then
         fail "source.exe without CAP_SYS_PTRACE: $(cat "$O/show.json")"
     else
-        ok "no source.exe for another user's peer under the shipped unit"
+        ok "no source.exe for another user's peer under the packaged unit"
     fi
+fi
+
+# --- a peer's executable under the packaged unit: a client of the
+#     daemon's own user, run from a copy of the program through a
+#     symlink, is recorded with the copy's real path (not the symlink,
+#     not the daemon's own /usr/bin/ledger)
+mkdir -p /usr/local/libexec
+cp /usr/bin/ledger /usr/local/libexec/ledger-agent-bin
+ln -sf /usr/local/libexec/ledger-agent-bin /usr/local/bin/ledger-agent
+as_user=ledger
+as_bin=/usr/local/bin/ledger-agent
+as_unit agent3.service append -q -v x.exe --body '{"n":8}'
+rc=$?
+as_user=nobody
+as_bin=/usr/bin/ledger
+if [ $rc = 0 ]; then
+    ledger --dir "$D" show -o json "$(cat "$O/as.out")" >"$O/show3.json" 2>&1
+    grep -q '"exe":"/usr/local/libexec/ledger-agent-bin"' "$O/show3.json" &&
+        grep -q '"uid":'"$(id -u ledger)"',' "$O/show3.json" &&
+        ok "under the packaged unit, source.exe is the client's real executable" ||
+        fail "source of the ledger user's client: $(cat "$O/show3.json")"
+else
+    fail "agent3.service append: $(cat "$O/as.err")"
 fi
 
 # --- a peer the access file does not name: refused, 77, nothing written
@@ -131,14 +193,17 @@ printf '[Service]\nAmbientCapabilities=CAP_SYS_PTRACE\nCapabilityBoundingSet=CAP
     >/etc/systemd/system/ledger.service.d/exe.conf
 check "daemon-reload with the exe drop-in" systemctl daemon-reload
 check "restart ledger.service" systemctl restart ledger.service
+as_bin=/usr/local/bin/ledger-agent
 if as_unit agent2.service append -q x.exe --body '{"n":9}'; then
     ledger --dir "$D" show -o json "$(cat "$O/as.out")" >"$O/show2.json" 2>&1
-    grep -q '"exe":"/usr/bin/ledger"' "$O/show2.json" && grep -q '"unit":"agent2.service"' "$O/show2.json" &&
-        ok "with CAP_SYS_PTRACE, source.exe is /usr/bin/ledger" ||
+    grep -q '"exe":"/usr/local/libexec/ledger-agent-bin"' "$O/show2.json" &&
+        grep -q '"unit":"agent2.service"' "$O/show2.json" &&
+        ok "with CAP_SYS_PTRACE, another user's source.exe is its real executable" ||
         fail "source with the drop-in: $(cat "$O/show2.json")"
 else
     fail "agent2.service append: $(cat "$O/as.err")"
 fi
+as_bin=/usr/bin/ledger
 rm -rf /etc/systemd/system/ledger.service.d
 check "daemon-reload without it" systemctl daemon-reload
 
