@@ -71,7 +71,7 @@ o=$("$LEDGER" --dir "$D" flush -o json)
 
 # 3. layout 8
 E=$T/b
-"$LEDGER" --dir "$E" init >/dev/null 2>&1 || fail "init at layout 8"
+LEDGER_LAYOUT=8 "$LEDGER" --dir "$E" init >/dev/null 2>&1 || fail "init at layout 8"
 "$LEDGER" --dir "$E" append -q --body '{}' x.flush >/dev/null
 t8=$(txn "$E")
 "$LEDGER" --dir "$E" flush >"$T/out" 2>"$T/err" || fail "flush at layout 8: $(cat "$T/err")"

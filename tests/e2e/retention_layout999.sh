@@ -58,7 +58,7 @@ awk -v n=$N 'BEGIN { for (i = 0; i < n; i++)
            i % 3, i % 7, i % 5, i, (i % 7 ? "ok" : "failed")) }' >"$T/in.jsonl"
 D8=$T/l8
 D=$T/l999
-"$L" --dir "$D8" init --origin layout999.test/l >/dev/null || exit 1
+LEDGER_LAYOUT=8 "$L" --dir "$D8" init --origin layout999.test/l >/dev/null || exit 1
 "$L" --dir "$D8" ingest --batch 1000 "$T/in.jsonl" >/dev/null 2>&1 || exit 1
 [ "$("$L" --dir "$D8" stats -o json | jq -r .layout)" = 8 ] || fail "init made no layout 8 store"
 cp -a "$D8" "$D"
