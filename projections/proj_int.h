@@ -699,6 +699,11 @@ void record_hash(uint8_t out[32], const uint8_t *key, size_t klen,
                  const uint8_t *val, size_t vlen);
 /* Computes the digests of all records (memory-only states). */
 int ps_digest_all(struct pstate *ps, struct pdigest out[P_COUNT]);
+/* A state over a store (ps->t, not proj.horizon) whose records some folds
+ * changed in memory: d, the digests of the store's records, becomes that
+ * of the store with ps's records in place of its (each one's stored form
+ * out, if any, its form in memory in). Reads t; 0 or an error. */
+int ps_digest_over(struct pstate *ps, struct pdigest d[P_COUNT]);
 
 /* ----------------------------------------------------------- verified.c -- */
 

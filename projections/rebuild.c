@@ -93,11 +93,15 @@ before_with_tail(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size,
         if (!before[p].present || before[p].version != proj_defs[p].version ||
             before[p].applied != size - tail)
             return 0;
+    /* the store's records, and the tail's changes to them in memory */
+    for (int p = 0; p < P_COUNT; p++)
+        if ((rc = eng_stored_digest(t, (enum proj_id)p, &d[p])) < 0)
+            return rc;
     if ((rc = ps_new(&ps, l, t, 0, P_ALL)) < 0)
         return rc;
     rc = eng_fold_range(ps, t, size - tail, size, NULL, NULL);
     if (rc == 0)
-        rc = ps_digest_all(ps, d);
+        rc = ps_digest_over(ps, d);
     ps_free(ps);
     if (rc < 0)
         return rc;

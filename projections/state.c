@@ -719,6 +719,37 @@ ps_digest_all(struct pstate *ps, struct pdigest out[P_COUNT])
 }
 
 int
+ps_digest_over(struct pstate *ps, struct pdigest d[P_COUNT])
+{
+    for (size_t i = 0; i < ps->cap; i++) {
+        struct pentry *e = ps->slots[i];
+        enum proj_id p;
+        struct ldg_val v;
+        uint8_t *val, h[32];
+        size_t vlen;
+        int rc;
+        if (e == NULL)
+            continue;
+        p = e->rt->proj;
+        LDG_ASSERT(ps->t != NULL && !ps->horizon);
+        rc = ps->have_db[p] ? ldg_kv_get(ps->t, ps->dbi[p], e->key, e->klen, &v)
+                            : LDG_ENOTFOUND;
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+        if (rc == 0) {
+            record_hash(h, e->key, e->klen, v.data, v.len);
+            pdigest_sub(&d[p], h);
+        }
+        if ((rc = rec_encode(e->rt, e->rec, &val, &vlen)) < 0)
+            return rc;
+        record_hash(h, e->key, e->klen, val, vlen);
+        free(val);
+        pdigest_add(&d[p], h);
+    }
+    return 0;
+}
+
+int
 ps_load_snapshot(struct pstate *ps, struct ldg_txn *t)
 {
     struct ldg_cursor *c = NULL;
