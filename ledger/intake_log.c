@@ -369,8 +369,15 @@ ldg_intake_scrub(struct ldg_ledger *l, int settle)
     LDG_ASSERT(held == l);
     if (st == NULL)
         return 0;
-    if (settle && (rc = settle_locked(l, &end)) < 0)
+    if (settle && (rc = settle_locked(l, &end)) < 0) {
+        if (ldg_errbuf(l)[0] == '\0')
+            ldg_seterr(l,
+                       "applying the intake log's events to the store "
+                       "before the erasure: %s; nothing was erased, every "
+                       "event is in the intake or the store",
+                       ldg_strerror(rc));
         return rc;
+    }
     /* every frame is in the store now: the kept view's replay of them
      * goes with their bytes */
     if (st->view != NULL) {

@@ -11,6 +11,8 @@
 #     the page cache, so bob's key event was in the log without its file,
 #     and an append retried after ENOSPC appended the event twice);
 #   - every ledger verifies in full afterwards and takes an append;
+#   - `ledger erase` with each call failing: the cause named, nothing
+#     erased, and the erasure again leaves no copy in the intake;
 #   - a prune whose move to LMDB meets ENOSPC exits 0, 74 or 75, never 65.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
@@ -106,6 +108,34 @@ for me in fail:EIO after:EIO; do
     done
 done
 [ "$undone" -gt 0 ] || fail "keys add: no failure undid its frame (is the shim working?)"
+
+# an erasure (it applies the tail, overwrites the ring, then commits to
+# LMDB): each failure names its cause and erases nothing, the ledger
+# verifies, and the erasure retried succeeds and leaves no copy of the
+# body in the intake
+"$LEDGER" --dir "$B" append -q x.test.secret --body '{"s":"ZQ-ERASE-FAULT"}' >"$T/sseq" 2>&1 ||
+    fail "append the secret: $(cat "$T/sseq")"
+"$LEDGER" --dir "$B" append x.test.base --body '{}' >/dev/null 2>&1 || fail "append after the secret"
+S=$(cat "$T/sseq")
+k=$(calls erase -q --reason r "$S")
+n=1
+while [ "$n" -le $((k + 1)) ]; do
+    shimmed "$n" fail EIO erase -q --reason r "$S"
+    what="erase, fail EIO at call $n of $k"
+    if [ "$rc" != 0 ]; then
+        grep -q "^ledger erase: .*I/O error" "$T/err" && ! grep -q "^ledger erase: I/O error$" "$T/err" ||
+            fail "$what: exit $rc, the cause not named: $(cat "$T/err")"
+        "$LEDGER" --dir "$W" show -o json "$S" 2>/dev/null | grep -q '"erased": *true' &&
+            fail "$what: failed, yet event $S is erased"
+        "$LEDGER" --dir "$W" erase -q --reason r "$S" >/dev/null 2>"$T/e2" ||
+            fail "$what: the erasure again: $(cat "$T/e2")"
+    fi
+    grep -q ZQ-ERASE-FAULT "$W/intake" && fail "$what: the intake holds the erased body"
+    "$LEDGER" --dir "$W" show -o json "$S" 2>/dev/null | grep -q '"erased": *true' ||
+        fail "$what: event $S not erased in the end"
+    after "$what"
+    n=$((n + 1))
+done
 
 # a prune whose move to LMDB (the tail applied first) meets a full disk:
 # 0 (retried once the map grew) or a full store's exit, never a
