@@ -157,6 +157,8 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
     if (strcmp(out, "-") == 0)
         return cli_usage_err(c, "--segment --out -: a segment is written to "
                                 "a file (beside its path, then linked in)");
+    /* ctrl-Z waits for the read window's end (docs/QUERY.md) */
+    cli_tstp_install();
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     if ((rc = cli_out_check(c, l, out, 1)) != 0) {
@@ -175,9 +177,7 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
             so.progress = export_progress;
             so.progress_ctx = c;
         }
-        /* ctrl-Z waits for the read window's end (docs/QUERY.md) */
         so.snapshot = cli_rtxn_held;
-        cli_tstp_install();
         rc = ldg_export_segment(l, &so, out, &info);
         if (c->progress)
             cli_progress_done(c);

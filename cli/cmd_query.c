@@ -676,6 +676,7 @@ cmd_query(struct cli *c, struct qargs *g, int npos, char **pos)
         ldg_query_free(q);
         return rc;
     }
+    cli_tstp_install(); /* ctrl-Z waits for a read window's end */
     if ((rc = cli_open(c, 1, &l)) != 0)
         goto out;
     memset(&o, 0, sizeof o);
@@ -704,7 +705,6 @@ cmd_query(struct cli *c, struct qargs *g, int npos, char **pos)
         }
     }
     signal(SIGPIPE, SIG_IGN);
-    cli_tstp_install(); /* ctrl-Z waits for a read window's end */
     if (g->follow_mode) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);

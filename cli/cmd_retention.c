@@ -200,6 +200,7 @@ cmd_archive(struct cli *c, struct ldg_archive_opts *o, int npos, char **pos)
                              o->out);
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
+    cli_tstp_install(); /* ctrl-Z waits for the read window's end */
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     if ((rc = cli_out_check(c, l, o->out, !o->bundle)) != 0) {
@@ -210,7 +211,6 @@ cmd_archive(struct cli *c, struct ldg_archive_opts *o, int npos, char **pos)
     o->progress_ctx = c;
     /* ctrl-Z waits for the read window's end (docs/QUERY.md) */
     o->snapshot = cli_rtxn_held;
-    cli_tstp_install();
     rc = ldg_retention_archive(l, o, &r);
     cli_progress_done(c);
     if (rc < 0)

@@ -258,6 +258,10 @@ int cli_query_bundle(struct cli *c, const struct cli_bundle_args *ba,
  * one, a reader pins its snapshot and data.mdb grows). */
 int cli_rtxn_begin(struct ldg_ledger *l, struct ldg_txn **tp);
 void cli_rtxn_end(struct ldg_txn *t);
+/* Installs the SIGTSTP handler and marks a read open: the reads that
+ * come before the first marked one (opening the ledger, the setup's own)
+ * are not marked one by one, so a ctrl-Z waits for the first marked
+ * read's end. Called before cli_open. */
 void cli_tstp_install(void);
 /* The same marking for read transactions a library call begins and ends
  * (ldg_export_opts.snapshot): held 1 as one begins, 0 once it ended. */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "cli/commands.h"
 #include "query/query.h"
@@ -24,8 +25,16 @@
  * action would (the shell sees a job stopped by SIGTSTP), and takes
  * SIGTSTP again once continued. SIGSTOP cannot be caught: a query
  * stopped by it inside a window holds that snapshot (docs/QUERY.md).
+ *
+ * A stop is not instant: between the handler's look at in_txn and the
+ * kernel stopping every thread, another thread could open a
+ * transaction and be stopped holding it. So whoever decides to stop
+ * counts itself in `stopping` first, and a thread opening a transaction
+ * marks in_txn, then looks at `stopping`: seen (sequentially consistent
+ * atomics), it unmarks, waits for the stop to pass and tries again. Of
+ * the two, at least one sees the other.
  */
-static atomic_int in_txn, tstp_pending; /* (lock-free: signal-safe) */
+static atomic_int in_txn, tstp_pending, stopping; /* (lock-free: signal-safe) */
 
 static void on_tstp(int sig);
 
@@ -57,8 +66,27 @@ stop_as_default(void)
 static void
 tstp_take(void)
 {
+    atomic_fetch_add(&stopping, 1);
     if (!atomic_load(&in_txn) && atomic_exchange(&tstp_pending, 0))
         stop_as_default();
+    atomic_fetch_sub(&stopping, 1);
+}
+
+/* Marks a read transaction about to open, once no stop is under way:
+ * a thread stopped with in_txn marked could hold a snapshot. */
+static void
+txn_enter(void)
+{
+    const struct timespec ms = {0, 1000000};
+    for (;;) {
+        atomic_store(&in_txn, 1);
+        if (atomic_load(&stopping) == 0)
+            return;
+        atomic_store(&in_txn, 0);
+        while (atomic_load(&stopping) != 0)
+            nanosleep(&ms, NULL);
+        tstp_take(); /* a SIGTSTP not taken because in_txn was marked */
+    }
 }
 
 static void
@@ -75,7 +103,7 @@ int
 cli_rtxn_begin(struct ldg_ledger *l, struct ldg_txn **tp)
 {
     int rc;
-    atomic_store(&in_txn, 1);
+    txn_enter();
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, tp)) < 0) {
         *tp = NULL;
         atomic_store(&in_txn, 0);
@@ -98,15 +126,19 @@ void
 cli_rtxn_held(void *ctx, int held)
 {
     (void)ctx;
-    atomic_store(&in_txn, held ? 1 : 0);
-    if (!held)
-        tstp_take();
+    if (held) {
+        txn_enter();
+        return;
+    }
+    atomic_store(&in_txn, 0);
+    tstp_take();
 }
 
 void
 cli_tstp_install(void)
 {
     struct sigaction sa, was;
+    atomic_store(&in_txn, 1); /* until the first marked read ends */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_tstp;
     sigemptyset(&sa.sa_mask);
