@@ -40,7 +40,6 @@
 
 #include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
-#include "ledger/ledger_int.h"
 #include "util/util.h"
 
 #define SEC 1000000000ull

@@ -39,7 +39,10 @@
 #include "ledger/epoch_int.h"
 #include "ledger/intake_int.h"
 #include "ledger/intake_log_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/index_int.h"
+#include "ledger/keys_int.h"
+#include "ledger/log_int.h"
+#include "ledger/tree_int.h"
 #include "ledger/tlog_int.h"
 
 int

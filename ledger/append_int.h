@@ -10,7 +10,8 @@
  *   append_batch.c  all-or-nothing batches, sealed ones among them
  *                   (ldg_batch_*)
  *
- * Included by those files alone.
+ * Included by those files, and by writer.c and init.c for the events
+ * they prepare and commit (struct ldg_prep, ldg_commit_*).
  */
 #ifndef LEDGER_APPEND_INT_H
 #define LEDGER_APPEND_INT_H
@@ -18,7 +19,86 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
+
+/* append.c: one event on its way into the log (see append.c's steps). */
+struct ldg_prep {
+    char type[LDG_TYPE_MAX + 1];
+    /* NUL-terminated, "" for none: in text (owned; prep_text keeps them
+     * at their own lengths), else static strings (write_genesis) */
+    const char *subject, *run, *id;
+    char *text;
+    int has_parent;
+    uint64_t parent;
+    struct ldg_key *signer; /* borrowed from the handle */
+    json_t *body;           /* owned reference */
+    uint64_t seq, ts;       /* stamp the signature was made for */
+    uint64_t body_seq;      /* seq the body record was prepared for */
+    int signed_ok;          /* stamp, body and signature are done */
+    int rc;                 /* error from signing, if any */
+    struct ldg_body_rec body_rec;
+    struct ldg_buf entry;
+    size_t map_len;
+    uint8_t sig[64];
+    /* format version 2 (id above) */
+    int has_time;
+    uint64_t time_ns;
+    int has_source;
+    struct ldg_source source; /* exe, unit malloc'd (or NULL) */
+    /* ledger format 2: entry holds 0x93 ‖ claim (map_len bytes) once
+     * prepared; digest is the claim digest. salts: a sealed batch's
+     * (borrowed), else NULL. */
+    uint8_t digest[32];
+    const json_t *salts;
+    uint64_t seal_seq, seal_leaf; /* its stamp's seal and leaf */
+    int dup;                      /* its id was found in the log: not stored */
+    uint64_t dup_seq;             /* the event that carries the id */
+    unsigned dup_differs;         /* enum ldg_dup_diff: what of it differs */
+    uint64_t tag; /* the writer's caller's (ldg_writer_add_tagged) */
+};
+void ldg_prep_release(struct ldg_prep *p);
+/* For an event that waits in the bulk writer: drops what the commit does
+ * not read (the body's JSON tree where the record serves, the record's
+ * slack), so many more fit in the same memory. */
+void ldg_prep_compact(const struct ldg_ledger *l, struct ldg_prep *p);
+/* An event ldg_prepare made (off the writer's caller's thread): the prep
+ * and what refused it, reported by ldg_prep_finish in order. */
+struct ldg_prepared {
+    struct ldg_prep p;
+    int rc;      /* refused as an event (prep_event) */
+    int body_rc; /* refused for its body (judged after the actor) */
+    int has_actor;
+    char actor[LDG_NAME_MAX + 1];
+    char err[1024];
+};
+/* ldg_writer_add_prepared's step 1: pe's refusal, or its actor checked as
+ * the log is now, or its body's refusal (message set), else 0 with the
+ * prep moved into *p. */
+int ldg_prep_finish(struct ldg_ledger *l, struct ldg_prepared *pe,
+                    struct ldg_prep *p);
+/* Step 1 (validate) with a predicted seq. */
+int ldg_prep_init(struct ldg_ledger *l, struct ldg_prep *p,
+                  const struct ldg_event_in *in, uint64_t seq_hint);
+/* Steps 2-4 for a given stamp; thread-safe. */
+int ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
+                  uint64_t ts);
+/* Steps 5-8 for n prepared events in one write transaction; seqs and
+ * first_seq as ldg_batch_commit. */
+int ldg_commit_group(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
+                     uint64_t *first_seq);
+/* The same; *stored (may be NULL) gets how many were stored: a prep whose
+ * id is already in the log (or earlier in the group) is skipped, with
+ * p->dup set and p->dup_seq naming that event. */
+int ldg_commit_group_n(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
+                       uint64_t *first_seq, uint64_t *stored);
+/* The same over several arrays of preps, in order, as one transaction
+ * (the bulk writer commits every batch that is ready at once). */
+struct ldg_prep_span {
+    struct ldg_prep *p;
+    size_t n;
+};
+int ldg_commit_spans(struct ldg_ledger *l, const struct ldg_prep_span *spans,
+                     size_t nspans, uint64_t *first_seq, uint64_t *stored);
 
 #define GROW_RETRIES 24
 /* ldg_commit_spans drops the map's resident pages every this many events

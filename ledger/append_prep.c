@@ -18,7 +18,8 @@
 #include "ledger/epoch_int.h"
 #include "ledger/intake_int.h"
 #include "ledger/intake_log_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/keys_int.h"
+#include "ledger/log_int.h"
 #include "ledger/tlog_int.h"
 
 /* ----------------------------------------------------------- prepared -- */

@@ -1,7 +1,7 @@
 /*
  * codec_entry.c — the stored entry: its encoder and its decoders (the
  * strict one and the fast trusted one). The layout is drawn in
- * ledger_int.h and docs/FORMAT.md; a change to the event map is made here.
+ * record_int.h and docs/FORMAT.md; a change to the event map is made here.
  */
 #include <math.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/log_int.h"
 
 /* Log size at which dictionary id is due (0 when beyond the reach of a
  * 64-bit size). */

@@ -355,4 +355,10 @@ int ldg_epoch_anchored_before(struct ldg_txn *t, const char *key_id,
 /* 1 when (k, v) is an "epoch:" registry record (its key id into key_id). */
 int ldg_epoch_rec_ok(const uint8_t *k, size_t klen, size_t vlen, char *key_id);
 
+/* epoch_log.c: the body of name's key.anchored event, an epoch state of
+ * period_ns made (or one a failed anchor left taken again); the caller's
+ * (ldg_keys_anchor, key_events.c, appends it). */
+int ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
+                          uint64_t period_ns, json_t **out);
+
 #endif

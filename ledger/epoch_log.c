@@ -26,7 +26,7 @@
 
 #include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/keys_int.h"
 #include "ledger/tlog_int.h"
 
 #define REC_LEN 73

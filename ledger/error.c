@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "ledger/tlog_int.h"
 
 /* Set on a bulk writer's commit thread for its whole life. It says which

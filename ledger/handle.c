@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "ledger/tlog_int.h"
 
 size_t

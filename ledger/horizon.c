@@ -17,7 +17,7 @@
 
 #include "ledger/crypto_int.h"
 #include "ledger/format.h"
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "ledger/mp_int.h"
 
 enum hz_key {

@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "ledger/crypto_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/index_int.h"
 
 /* Where layout keeps index db (an LDG_DB_IDX_*): itself, its ix.*
  * database, or LDG_CORE_DBS when the layout keeps no such index. */

@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "ledger/intake_log_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/append_int.h"
+#include "ledger/keys_int.h"
+#include "ledger/open_int.h"
 #include "ledger/tlog_int.h"
 
 /* A C2SP note key name: printable ASCII without '+' or spaces. */

@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #include "ledger/intake_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 #define HDR_SUM_AT 40
 #define ENTRY_MAX 65535u

@@ -33,7 +33,6 @@
 
 #include "ledger/intake_int.h"
 #include "ledger/intake_log_int.h"
-#include "ledger/ledger_int.h"
 
 /* The ring a new intake gets: 8 MiB (2,048 blocks), or on a small file
  * system a sixteenth of its free space, at least 64 blocks (256 KiB):

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "ledger/intake_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 
 /* ------------------------------------- intake_log.c: layout 999's path -- */
 

@@ -14,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/epoch_int.h"
+#include "ledger/keys_int.h"
 #include "ledger/tlog_int.h"
 
 /* ------------------------------------------------------ key commands -- */

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "ledger/epoch_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/keys_int.h"
 #include "ledger/tlog_int.h"
 
 /* -------------------------------------------------------------- keys -- */

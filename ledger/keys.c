@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "ledger/epoch_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/keys_int.h"
 
 #define KEYFILE_MAGIC "ledger-secret-key v1\n"
 #define KEYFILE_MAX 512

@@ -40,7 +40,8 @@
 #include <unistd.h>
 
 #include "ledger/intake_log_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/index_int.h"
+#include "ledger/tree_int.h"
 #include "ledger/migrate_int.h"
 
 /* Runs fn in a write transaction and commits, growing the map when full. */

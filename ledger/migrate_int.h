@@ -7,7 +7,7 @@
  *   migrate_pack.c  layout 4 to 5 and after: the entries packed anew,
  *                   by a pool of threads
  *
- * Included by those files alone.
+ * Included by those files and stats.c.
  */
 #ifndef LEDGER_MIGRATE_INT_H
 #define LEDGER_MIGRATE_INT_H
@@ -15,7 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
+
+/* Meta "digest.next" of t (layouts 7 and 8: the records from *seq on may
+ * not be in the layout's stored form yet, a migrate having stopped): 0
+ * with *seq,
+ * LDG_ENOTFOUND (none left to rewrite), or LDG_ECORRUPT (not 8 bytes,
+ * named in the handle's message). In ledger/migrate.c. */
+int ldg_txn_digest_next(struct ldg_txn *t, uint64_t *seq);
 
 /* Tiles a transaction: 1.5 MiB of pages written, and the pages of 32,768
  * leaf hashes read, which leave the process's memory after each. */

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/index_int.h"
+#include "ledger/log_int.h"
+#include "ledger/tree_int.h"
 #include "ledger/migrate_int.h"
 
 /* ------------------------------------------------ layout 4 to layout 5 -- */

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "ledger/intake_log_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/keys_int.h"
+#include "ledger/log_int.h"
+#include "ledger/open_int.h"
 #include "ledger/tlog_int.h"
 
 /* ---------------------------------------------------------- open/close -- */

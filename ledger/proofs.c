@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ledger/ledger_int.h"
 #include "ledger/tlog_int.h"
 
 int

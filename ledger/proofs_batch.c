@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger/ledger_int.h"
 #include "ledger/tlog_int.h"
 
 #define PROOF_MAGIC "c2sp.org/tlog-proof@v1\n"

@@ -12,7 +12,8 @@
 
 #include "ledger/crypto_int.h"
 #include "ledger/format.h"
-#include "ledger/ledger_int.h"
+#include "ledger/index_int.h"
+#include "ledger/keys_int.h"
 #include "ledger/mp_int.h"
 
 /* ------------------------------------------------------------ pruning -- */

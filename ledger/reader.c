@@ -26,7 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/index_int.h"
+#include "ledger/tree_int.h"
 #include "util/util.h"
 
 /* ------------------------------------------------------------ seqscans -- */

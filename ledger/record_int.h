@@ -4,7 +4,7 @@
  * records and their dictionaries, the seals' accumulator. Its files
  * include this header and the codec part's own (codec_int.h, mp_int.h,
  * crypto_int.h, tlog_int.h, body_int.h); every part above reaches it
- * through ledger_int.h.
+ * through the store's handle_int.h.
  */
 #ifndef LDG_RECORD_INT_H
 #define LDG_RECORD_INT_H

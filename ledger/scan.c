@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/index_int.h"
 #include "util/util.h"
 
 /* events between dropped mappings: an archive's fold of the state at

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "ledger/crypto_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 int
 ldg_sealed_commitment(const json_t *body, const json_t *salts, size_t body_max,

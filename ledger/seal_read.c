@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "ledger/tlog_int.h"
 
 int

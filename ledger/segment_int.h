@@ -26,7 +26,7 @@
 
 #include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 /* ------------------------------------------------------------ format -- */
 

@@ -15,7 +15,7 @@
 #include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
 #include "ledger/format.h"
-#include "ledger/ledger_int.h"
+#include "ledger/keys_int.h"
 #include "ledger/mp_int.h"
 #include "ledger/segment_int.h"
 #include "ledger/tlog_int.h"

@@ -18,7 +18,7 @@
 
 #include <lmdb.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 
 struct ldg_store {
     MDB_env *env;

@@ -17,7 +17,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "ledger/ledger_int.h"
 #include "ledger/overlay_int.h"
 #include "ledger/store_int.h"
 

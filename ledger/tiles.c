@@ -42,7 +42,7 @@
  * first). Otherwise every file is compared and written if missing or
  * different. Delete DIR/checkpoint to force the full pass.
  *
- * Uses the public API for all data; ledger_int.h only for ldg_seterr.
+ * Reads through the public API and the tree's own (tree_int.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,7 +54,7 @@
 #include <unistd.h>
 
 #include "ledger/ledger.h"
-#include "ledger/ledger_int.h"
+#include "ledger/tree_int.h"
 #include "ledger/tlog_int.h"
 
 #define PATH_CAP 4096

@@ -6,7 +6,6 @@
  */
 #include <string.h>
 
-#include "ledger/ledger_int.h"
 #include "ledger/tlog_int.h"
 
 /*

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/tree_int.h"
 #include "ledger/tlog_int.h"
 
 /* ---------------------------------------------------------- Merkle tree -- */

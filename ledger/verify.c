@@ -58,7 +58,9 @@
 
 #include "ledger/crypto_int.h"
 #include "ledger/intake_log_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/index_int.h"
+#include "ledger/keys_int.h"
+#include "ledger/tree_int.h"
 #include "ledger/tlog_int.h"
 #include "ledger/verify_int.h"
 

@@ -10,7 +10,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 
 #define CHUNK 512
 /* pass 1 drops the mapped pages every 2^18 events (see vf_pass1) */

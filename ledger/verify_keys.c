@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "ledger/crypto_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/keys_int.h"
 #include "ledger/tlog_int.h"
 #include "ledger/verify_int.h"
 

@@ -4,7 +4,7 @@
  */
 #include <stdio.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 
 void
 ldg_lib_versions(char *buf, size_t cap)

@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 #include "ledger/crypto_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/index_int.h"
+#include "ledger/keys_int.h"
 #include "ledger/tlog_int.h"
 #include "ledger/verify_int.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include "ledger/crypto_int.h"
 #include "ledger/format.h"
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "ledger/mp_int.h"
 
 /* ----------------------------------------------- a reader's windows -- */

@@ -13,7 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/append_int.h"
+#include "ledger/keys_int.h"
 #include "ledger/tlog_int.h"
 
 /* ------------------------------------------------------------- writer -- */

@@ -19,7 +19,7 @@
 
 #include "export/verify_int.h"
 #include "ledger/crypto_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/log_int.h"
 #include "tests/export/helpers.h"
 
 struct fx {

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "query/query.h"
 #include "tests/export/helpers.h"
 

@@ -36,7 +36,7 @@
 
 #include <msgpack.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/module.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "ingest/ingest.h"
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 #include "util/util.h"
 
 #ifndef FUZZ_ENTRY

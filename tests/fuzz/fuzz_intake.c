@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "ledger/intake_int.h"
-#include "ledger/ledger_int.h"
+#include "ledger/module.h"
 
 #ifndef FUZZ_ASSERT
 #include <stdio.h>

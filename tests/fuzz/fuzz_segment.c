@@ -31,7 +31,7 @@
 
 #include <zstd.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/module.h"
 
 #ifndef FUZZ_ASSERT
 #include <stdio.h>

@@ -20,7 +20,6 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 
 struct fx {

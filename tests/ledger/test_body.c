@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 static const uint8_t seed[32] = {7};
 

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 static void
 enc(const char *json, uint8_t **p, size_t *n)

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 static uint64_t
 xs(uint64_t *s)

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 
 /* Builds a stored-body record (flag 0 ‖ {name: [salt, value]}) from a
  * JSON object whose keys are already in bytewise order. */

@@ -13,7 +13,6 @@
 #include <cmocka.h>
 
 #include "ledger/crypto_int.h"
-#include "ledger/ledger_int.h"
 
 static void
 hex_of(char out[65], const uint8_t h[32])

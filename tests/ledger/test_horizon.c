@@ -41,7 +41,8 @@
 
 #include "ledger/crypto_int.h"
 #include "ledger/format.h"
-#include "ledger/ledger_int.h"
+#include "ledger/keys_int.h"
+#include "ledger/tree_int.h"
 #include "projections/projections.h"
 #include "retention/retention.h"
 #include "tests/support/support.h"

@@ -20,7 +20,7 @@
 
 #include "ledger/module.h"
 #include "util/util.h"
-#include "ledger/ledger_int.h"
+#include "ledger/index_int.h"
 #include "tests/support/support.h"
 
 struct got {

@@ -22,7 +22,6 @@
 #include <cmocka.h>
 
 #include "ledger/intake_int.h"
-#include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 
 #define VECTORS "tests/vectors/intake-v1.txt"

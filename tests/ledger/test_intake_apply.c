@@ -23,7 +23,6 @@
 
 #include "ledger/intake_int.h"
 #include "ledger/intake_log_int.h"
-#include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 
 #define NFRAMES_MAX 400

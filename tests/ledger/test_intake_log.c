@@ -27,7 +27,6 @@
 #include <jansson.h>
 
 #include "ledger/intake_log_int.h"
-#include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 
 /* The log's size as LMDB alone holds it (no tail replayed). */

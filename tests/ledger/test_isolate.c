@@ -14,7 +14,6 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 
 /* a child that gets as far as event 7 of 20 from 5, then dies of sig */

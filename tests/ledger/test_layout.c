@@ -40,7 +40,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/index_int.h"
+#include "ledger/tree_int.h"
 #include "ledger/tlog_int.h"
 #include "tests/support/support.h"
 

@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "retention/retention.h"
 #include "tests/support/support.h"
 

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "tests/support/support.h"
 
 static void

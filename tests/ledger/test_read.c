@@ -14,7 +14,6 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 
 /* The fast read paths give what the strict ones give. */

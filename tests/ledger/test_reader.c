@@ -19,7 +19,7 @@
 
 #include "ledger/module.h"
 #include "util/util.h"
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "tests/support/support.h"
 
 #define N 40

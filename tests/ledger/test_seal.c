@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 #include "tests/support/support.h"
 
 /* The known answers: tests/vectors/core-v2.txt ("key: hex" lines). */

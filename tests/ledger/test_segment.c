@@ -43,7 +43,7 @@
 #include <zstd.h>
 
 #include "export/export.h"
-#include "ledger/ledger_int.h"
+#include "ledger/log_int.h"
 #include "retention/retention.h"
 #include "tests/support/support.h"
 

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "ledger/module.h"
 #include "util/util.h"
 #include "tests/support/support.h"

@@ -20,7 +20,7 @@
 #define ZSTD_STATIC_LINKING_ONLY /* the magicless frame format */
 #include <zstd.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "ledger/tlog_int.h"
 #include "tests/support/support.h"
 

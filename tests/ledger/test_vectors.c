@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 #include "ledger/tlog_int.h"
 
 #define VECTORS "tests/vectors/core-v1.txt"

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/log_int.h"
 #include "tests/support/support.h"
 
 static void

@@ -17,7 +17,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/keys_int.h"
+#include "ledger/tree_int.h"
 #include "ledger/tlog_int.h"
 #include "tests/support/support.h"
 

@@ -9,7 +9,7 @@
 
 #include "tests/query/qtest.h"
 
-#include "ledger/ledger_int.h"
+#include "ledger/index_int.h"
 #include "query/query_int.h"
 
 #define MAXR 4096

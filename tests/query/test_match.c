@@ -4,7 +4,7 @@
  * negative, rejects records lacking the bytes, lets compressed records
  * through), and grep's smart case.
  */
-#include "ledger/ledger_int.h"
+#include "ledger/record_int.h"
 #include "query/query_int.h"
 #include "tests/query/qtest.h"
 

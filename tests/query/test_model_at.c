@@ -17,7 +17,6 @@
 #include <cmocka.h>
 
 #include "query/query.h"
-#include "ledger/ledger_int.h"
 #include "query/query_int.h"
 #include "projections/projections.h"
 #include "projections/verified.h"

@@ -5,7 +5,7 @@
  * databases hold exactly what the append path wrote (ix.*, a key per
  * value). A ledger of an older layout is migrated, never reindexed.
  */
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "tests/query/qtest.h"
 
 static const char *const idx[9] = {"idx.type",   "idx.subject", "idx.run",

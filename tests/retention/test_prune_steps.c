@@ -44,7 +44,6 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
-#include "ledger/ledger_int.h"
 #include "projections/projections.h"
 #include "retention/retention.h"
 #include "tests/support/support.h"

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger_int.h"
+#include "ledger/handle_int.h"
 #include "tests/support/support.h"
 
 /* The database that holds the log's entries or bodies in t's store
