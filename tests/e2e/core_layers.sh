@@ -26,8 +26,9 @@
 #      parts printed or choosing what to print pass;
 #   7. ledger/ is floors (tools/check_parts.sh, tools/ledger_parts.txt):
 #      the tree and ledger/'s objects as built pass; a file including the
-#      header of a part above its own, and a file in no part, fail naming
-#      the file and line; a file using a function a part above defines
+#      header of a part above its own, a part header including one of a
+#      part above (the tree's tree_int.h the keys' keys_int.h), and a
+#      file in no part, fail naming the file and line; a file using a function a part above defines
 #      fails naming both, and the same call going down passes.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -80,7 +81,7 @@ while IFS='|' read -r what file line; do
     fi
 done <<'BREACHES'
 a module includes format.h|doctor/doctor.c|#include "ledger/format.h"
-a module includes ledger_int.h|query/render.c|#include "ledger/ledger_int.h"
+a module includes handle_int.h|query/render.c|#include "ledger/handle_int.h"
 a module includes codec_int.h|export/write.c|#include "ledger/codec_int.h"
 a module includes lmdb.h|projections/engine.c|#include <lmdb.h>
 a module includes msgpack.h|serve/server.c|#include <msgpack.h>
@@ -281,6 +282,11 @@ printf '#include "ledger/segment_int.h"\n' >> "$T/tree/ledger/read.c"
 at=$(wc -l < "$T/tree/ledger/read.c")
 parts_breach "an include from below" \
     "ledger/read.c:$at: includes ledger/segment_int.h of part segment"
+partcopy
+printf '#include "ledger/keys_int.h"\n' >> "$T/tree/ledger/tree_int.h"
+at=$(wc -l < "$T/tree/ledger/tree_int.h")
+parts_breach "a part header including one above" \
+    "ledger/tree_int.h:$at: includes ledger/keys_int.h of part keys"
 partcopy
 printf 'int zz_fn(void);\n' > "$T/tree/ledger/zz_new.c"
 parts_breach "a file in no part" "ledger/zz_new.c:1: in no part"
