@@ -3,8 +3,8 @@
 # includes what (issue 30), and a library that never prints or exits.
 #
 #   1. ledger/format.h and the core's private headers (ledger/*_int.h:
-#      ledger_int.h and each part's own, tools/ledger_parts.txt, whose
-#      floors tools/check_parts.sh holds) are included only by ledger/
+#      each part's own, tools/ledger_parts.txt, whose floors
+#      tools/check_parts.sh holds) are included only by ledger/
 #      and the tests;
 #   2. <lmdb.h> and <msgpack.h> only by ledger/ (and the tests' own LMDB
 #      tools, test_prune_steps.c's LMDB with a small limit of changes a

@@ -72,7 +72,7 @@ for h in ledger/ledger.h util/error.h */*.h; do
     [ "$h" = "$m/$m.h" ] || [ "$h" = util/error.h ] || continue
     [ -f "$P/include/libledger/$h" ] || bad "public header $h not installed"
 done
-for h in ledger/module.h ledger/format.h ledger/ledger_int.h util/util.h; do
+for h in ledger/module.h ledger/format.h ledger/handle_int.h util/util.h; do
     [ ! -e "$P/include/libledger/$h" ] || bad "private header $h installed"
 done
 # util is not exported: none of its functions is a global of the library

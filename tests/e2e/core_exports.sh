@@ -33,7 +33,7 @@ for n in ldg_open ldg_append ldg_strerror ldg_query_reindex; do
     if grep -qx "$n" "$T/api"; then ok "the API list holds $n"
     else bad "the API list lacks $n"; fi
 done
-for n in ldg_core_kv_put:ledger_int.h ldg_index_walk:module.h \
+for n in ldg_core_kv_put:handle_int.h ldg_index_walk:module.h \
     ldg_buf_add:util.h; do
     if grep -qx "${n%%:*}" "$T/api"; then
         bad "the API list holds an internal name (${n%%:*}, ${n#*:})"
