@@ -38,7 +38,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
 #include "util/util.h"
 

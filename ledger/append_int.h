@@ -16,9 +16,6 @@
 #ifndef LEDGER_APPEND_INT_H
 #define LEDGER_APPEND_INT_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "ledger/handle_int.h"
 
 /* append.c: one event on its way into the log (see append.c's steps). */

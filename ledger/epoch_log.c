@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
-#include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
 #include "ledger/keys_int.h"
 #include "ledger/tlog_int.h"

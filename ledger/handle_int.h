@@ -237,8 +237,6 @@ char *ldg_errbuf(struct ldg_ledger *l);
 void ldg_seterr(struct ldg_ledger *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Big-endian helpers (ldg_be64, ldg_rd_be64, ...): util/util.h. */
-
 /* ix.body (index.c, FORMAT.md 6.1). A write transaction's upkeep of it:
  * state 0 before its first append, 1 kept (next: the seq it indexes next),
  * -1 not kept; dirty: ldg_txn_commit writes meta "ix.body" = next; view:

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "ledger/crypto_int.h"
-#include "ledger/format.h"
 #include "ledger/handle_int.h"
 #include "ledger/mp_int.h"
 

@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger/crypto_int.h"
 #include "ledger/index_int.h"
 
 /* Where layout keeps index db (an LDG_DB_IDX_*): itself, its ix.*

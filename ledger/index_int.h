@@ -5,9 +5,6 @@
 #ifndef LDG_INDEX_INT_H
 #define LDG_INDEX_INT_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "ledger/handle_int.h"
 
 /* The core database behind a public index in a store layout (index.c):

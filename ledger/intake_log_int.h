@@ -7,9 +7,6 @@
 #ifndef LEDGER_INTAKE_LOG_INT_H
 #define LEDGER_INTAKE_LOG_INT_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "ledger/intake_int.h"
 #include "ledger/handle_int.h"
 

@@ -6,9 +6,6 @@
 #ifndef LDG_KEYS_INT_H
 #define LDG_KEYS_INT_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "ledger/handle_int.h"
 
 #define LDG_LOG_KEY_NAME "log"

@@ -5,8 +5,6 @@
 #ifndef LDG_LOG_INT_H
 #define LDG_LOG_INT_H
 
-#include <stdint.h>
-
 #include "ledger/handle_int.h"
 
 /* dicts.c: the dictionary new records of l are compressed with (NULL:

@@ -12,9 +12,6 @@
 #ifndef LEDGER_MIGRATE_INT_H
 #define LEDGER_MIGRATE_INT_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "ledger/handle_int.h"
 
 /* Meta "digest.next" of t (layouts 7 and 8: the records from *seq on may

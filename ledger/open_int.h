@@ -4,8 +4,6 @@
 #ifndef LDG_OPEN_INT_H
 #define LDG_OPEN_INT_H
 
-#include <stddef.h>
-
 #include "ledger/handle_int.h"
 
 /* open.c: a handle on dir's store (create: a new one, ldg_init's), its

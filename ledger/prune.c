@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "ledger/crypto_int.h"
-#include "ledger/format.h"
 #include "ledger/index_int.h"
 #include "ledger/keys_int.h"
 #include "ledger/mp_int.h"

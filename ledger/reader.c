@@ -28,7 +28,6 @@
 
 #include "ledger/index_int.h"
 #include "ledger/tree_int.h"
-#include "util/util.h"
 
 /* ------------------------------------------------------------ seqscans -- */
 

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "ledger/index_int.h"
-#include "util/util.h"
 
 /* events between dropped mappings: an archive's fold of the state at
  * its horizon peaked at 89 MiB a million events every 65,536, 51 MiB

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger/crypto_int.h"
 #include "ledger/record_int.h"
 
 int

@@ -47,13 +47,10 @@
 #include <string.h>
 
 #include "ledger/codec_int.h"
-#include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
-#include "ledger/format.h"
 #include "ledger/mp_int.h"
 #include "ledger/segment_int.h"
 #include "ledger/tlog_int.h"
-#include "util/util.h"
 
 const char *
 ldg_segment_check_name(enum ldg_segment_check c)

@@ -10,14 +10,11 @@
 #include <string.h>
 
 #include "ledger/codec_int.h"
-#include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
-#include "ledger/format.h"
 #include "ledger/keys_int.h"
 #include "ledger/mp_int.h"
 #include "ledger/segment_int.h"
 #include "ledger/tlog_int.h"
-#include "util/util.h"
 
 int
 seg_vfail(struct sv *s, enum ldg_segment_check c, uint64_t seq, const char *fmt,

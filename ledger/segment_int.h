@@ -19,12 +19,9 @@
 #define LEDGER_SEGMENT_INT_H
 
 #include <pthread.h>
-#include <stddef.h>
-#include <stdint.h>
 
 #include <zstd.h>
 
-#include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
 #include "ledger/record_int.h"
 

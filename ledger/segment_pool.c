@@ -8,13 +8,10 @@
 #include <string.h>
 
 #include "ledger/codec_int.h"
-#include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
-#include "ledger/format.h"
 #include "ledger/mp_int.h"
 #include "ledger/segment_int.h"
 #include "ledger/tlog_int.h"
-#include "util/util.h"
 
 static void *
 bworker_main(void *arg)

@@ -10,14 +10,11 @@
 #include <unistd.h>
 
 #include "ledger/codec_int.h"
-#include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
-#include "ledger/format.h"
 #include "ledger/keys_int.h"
 #include "ledger/mp_int.h"
 #include "ledger/segment_int.h"
 #include "ledger/tlog_int.h"
-#include "util/util.h"
 
 /* The earlier prune's record: the keys as they stood at its horizon
  * (with their sealed counts when it is this segment's first event), and

@@ -53,7 +53,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "ledger/ledger.h"
 #include "ledger/tree_int.h"
 #include "ledger/tlog_int.h"
 

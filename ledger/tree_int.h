@@ -5,8 +5,6 @@
 #ifndef LDG_TREE_INT_H
 #define LDG_TREE_INT_H
 
-#include <stdint.h>
-
 #include "ledger/handle_int.h"
 
 /* tree.c: prev of event seq (the stored tree's leaf hash of seq-1; zeros

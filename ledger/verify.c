@@ -56,7 +56,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ledger/crypto_int.h"
 #include "ledger/intake_log_int.h"
 #include "ledger/index_int.h"
 #include "ledger/keys_int.h"

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger/crypto_int.h"
 #include "ledger/tree_int.h"
 #include "ledger/tlog_int.h"
 #include "ledger/verify_int.h"

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ledger/crypto_int.h"
 #include "ledger/index_int.h"
 #include "ledger/tlog_int.h"
 #include "ledger/verify_int.h"

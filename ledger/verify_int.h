@@ -7,9 +7,6 @@
 #define LDG_VERIFY_INT_H
 
 #include "ledger/epoch_int.h"
-#include <pthread.h>
-#include <stdint.h>
-
 #include "ledger/handle_int.h"
 
 #define CHUNK 512

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger/crypto_int.h"
 #include "ledger/keys_int.h"
 #include "ledger/tlog_int.h"
 #include "ledger/verify_int.h"

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ledger/crypto_int.h"
 #include "ledger/index_int.h"
 #include "ledger/keys_int.h"
 #include "ledger/tlog_int.h"

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ledger/crypto_int.h"
-#include "ledger/format.h"
 #include "ledger/handle_int.h"
 #include "ledger/mp_int.h"
 

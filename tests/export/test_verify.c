@@ -18,7 +18,6 @@
 #include <zstd.h>
 
 #include "export/verify_int.h"
-#include "ledger/crypto_int.h"
 #include "ledger/log_int.h"
 #include "tests/export/helpers.h"
 

@@ -40,7 +40,6 @@
 #include <cmocka.h>
 
 #include "ledger/crypto_int.h"
-#include "ledger/format.h"
 #include "ledger/keys_int.h"
 #include "ledger/tree_int.h"
 #include "projections/projections.h"

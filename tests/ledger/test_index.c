@@ -18,8 +18,6 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "ledger/module.h"
-#include "util/util.h"
 #include "ledger/index_int.h"
 #include "tests/support/support.h"
 

@@ -17,8 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ledger/module.h"
-#include "util/util.h"
 #include "ledger/handle_int.h"
 #include "tests/support/support.h"
 

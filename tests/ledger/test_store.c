@@ -22,8 +22,6 @@
 #include <cmocka.h>
 
 #include "ledger/handle_int.h"
-#include "ledger/module.h"
-#include "util/util.h"
 #include "tests/support/support.h"
 
 /* The VmFlags of this process's mapping of dir/data.mdb, or "". */
