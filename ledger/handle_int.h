@@ -110,8 +110,6 @@ int ldg_txn_settle(struct ldg_txn *t);
  * read transaction's (0), and ldg_txn_snapshot tells apart snapshots
  * with tails of other lengths (events: how many it replayed). */
 void ldg_txn_set_reader(struct ldg_txn *t, uint64_t events);
-/* Bytes of memory t's overlay holds (0 without one). */
-size_t ldg_txn_overlay_bytes(const struct ldg_txn *t);
 /* 0 when t's store layout is the one this build appends to (the newest),
  * else LDG_EVERSION with the remedy (ledger migrate) in the message. */
 int ldg_txn_writable(struct ldg_txn *t);
@@ -129,8 +127,6 @@ int ldg_db_count(struct ldg_txn *t, ldg_dbi dbi, uint64_t *n);
 int ldg_db_bytes(struct ldg_txn *t, ldg_dbi dbi, uint64_t *bytes);
 /* Current map size. */
 uint64_t ldg_store_map_size(struct ldg_store *s);
-/* Last error detail text of the store (LMDB's message). */
-const char *ldg_store_strerror(int mdb_rc);
 /* verify --full's walk of every page of t's snapshot as LMDB lays it out
  * (store.c says what is checked): 0 when sound, 1 with what (cap bytes)
  * naming the database, the page and the damage, < 0 on an error. */
@@ -241,14 +237,13 @@ void ldg_seterr(struct ldg_ledger *l, const char *fmt, ...)
  * state 0 before its first append, 1 kept (next: the seq it indexes next),
  * -1 not kept; dirty: ldg_txn_commit writes meta "ix.body" = next; view:
  * the view each append reads a record with, made by the first, freed with
- * the transaction (ldg_bix_release). */
+ * the transaction (bix_release, store.c). */
 struct ldg_bix {
     int state;
     uint64_t next;
     int dirty;
     struct ldg_body_view *view;
 };
-void ldg_bix_release(struct ldg_bix *x);
 struct ldg_bix *ldg_txn_bix(struct ldg_txn *t);
 /* What a floor above the store keeps for the length of one transaction
  * under one hold of the sealers' lock (epoch_log.c: the epoch states a
@@ -262,7 +257,6 @@ void ldg_txn_set_memo(struct ldg_txn *t, void *memo, void (*release)(void *));
 void ldg_txn_memo_drop(struct ldg_txn *t);
 
 /* horizon.c */
-int ldg_horizon_decode(const uint8_t *p, size_t len, struct ldg_horizon *h);
 /* The entry of pruned event seq kept for the horizon's entry tile (meta
  * "horizon.entries"; hz: the horizon), borrowed from t: 0 with *entry and
  * *len; LDG_ENOTFOUND when it is not kept; LDG_ECORRUPT (the record does

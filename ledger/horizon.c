@@ -268,8 +268,8 @@ map_read(struct rd *r, struct ldg_horizon *h)
     return h->seq == 0 || h->first >= h->seq ? LDG_ECORRUPT : 0;
 }
 
-int
-ldg_horizon_decode(const uint8_t *p, size_t len, struct ldg_horizon *h)
+static int
+horizon_decode(const uint8_t *p, size_t len, struct ldg_horizon *h)
 {
     struct rd r;
     int rc;
@@ -296,7 +296,7 @@ ldg_horizon_parse(const uint8_t *p, size_t len, struct ldg_horizon *out)
         memset(out, 0, sizeof *out);
         return LDG_ECORRUPT;
     }
-    return ldg_horizon_decode(p, len, out);
+    return horizon_decode(p, len, out);
 }
 
 void
@@ -347,7 +347,7 @@ ldg_horizon_get(struct ldg_txn *t, struct ldg_horizon *out)
                     strlen(LDG_META_HORIZON), &v);
     if (rc < 0)
         return rc;
-    rc = ldg_horizon_decode(v.data, v.len, out);
+    rc = horizon_decode(v.data, v.len, out);
     if (rc == 0) {
         if ((out->record = malloc(v.len)) == NULL) {
             ldg_horizon_release(out);

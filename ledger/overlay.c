@@ -50,7 +50,6 @@ struct ldg_ovl {
     struct ldg_ovl_map *maps;
     uint64_t version;
     uint64_t rnd;
-    size_t bytes; /* held, for a caller's bound */
 };
 
 static void *
@@ -69,7 +68,6 @@ arena_alloc(struct ldg_ovl *o, size_t n)
         c->cap = cap;
         c->next = o->chunks;
         o->chunks = c;
-        o->bytes += hdr + cap;
     }
     c->used += n;
     return (uint8_t *)c + hdr + c->used - n;
@@ -101,12 +99,6 @@ uint64_t
 ldg_ovl_version(const struct ldg_ovl *o)
 {
     return o->version;
-}
-
-size_t
-ldg_ovl_bytes(const struct ldg_ovl *o)
-{
-    return o->bytes;
 }
 
 struct ldg_ovl_map *

@@ -36,8 +36,6 @@ struct ldg_ovl_node;
 struct ldg_ovl *ldg_ovl_new(void);
 void ldg_ovl_free(struct ldg_ovl *o);
 uint64_t ldg_ovl_version(const struct ldg_ovl *o);
-/* Bytes of memory the overlay holds. */
-size_t ldg_ovl_bytes(const struct ldg_ovl *o);
 void ldg_ovl_touch(struct ldg_ovl *o);
 
 /* dbi's map: NULL when it has none and !create (or out of memory). */

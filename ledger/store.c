@@ -99,12 +99,6 @@ ldg_store_file_name(enum ldg_store_file f)
     return NULL;
 }
 
-const char *
-ldg_store_strerror(int mdb_rc)
-{
-    return mdb_strerror(mdb_rc);
-}
-
 static void
 put_err(char *err, size_t cap, const char *what, const char *path, int rc)
 {
@@ -665,7 +659,8 @@ ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
 static void
 txn_free(struct ldg_txn *t)
 {
-    ldg_bix_release(&t->bix);
+    ldg_body_view_free(t->bix.view); /* the ix.body view */
+    t->bix.view = NULL;
     ldg_ovl_free(t->ov);
     ldg_txn_memo_drop(t);
     free(t);
@@ -1027,10 +1022,3 @@ ldg_store_map_size(struct ldg_store *s)
 }
 
 /* ---------------------------------------------------- overlay reads -- */
-
-void
-ldg_bix_release(struct ldg_bix *x)
-{
-    ldg_body_view_free(x->view);
-    x->view = NULL;
-}

@@ -518,12 +518,6 @@ ldg_txn_is_overlay(const struct ldg_txn *t)
     return t != NULL && t->ov != NULL;
 }
 
-size_t
-ldg_txn_overlay_bytes(const struct ldg_txn *t)
-{
-    return t->ov != NULL ? ldg_ovl_bytes(t->ov) : 0;
-}
-
 /* Is dbi one of the core's databases? Those are written only by ledger/
  * (ldg_core_kv_put and friends), so append-only is a property of the API
  * and not a convention: the public writers refuse them. */
