@@ -383,6 +383,8 @@ bench: all $(BENCH_BIN)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/journal.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) bash bench/wear.sh $(B) || \
 	    echo "bench/wear.sh failed (it needs root): RESULTS.md says so"
+	@LEDGER_LAYOUT=999 BENCH_OUT=$(BENCH_OUT) bash bench/wear.sh $(B) || \
+	    echo "bench/wear.sh at layout 999 failed: RESULTS.md says so"
 	@printf 'end\t%s\nload\t%s (at the end)\n' "$$(date -u '+%H:%M UTC')" \
 	    "$$(cut -d' ' -f1-3 /proc/loadavg)" >> $(BENCH_OUT)/meta
 	@sh bench/results.sh $(BENCH_OUT) > bench/RESULTS.md.tmp && \

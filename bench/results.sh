@@ -35,6 +35,7 @@
 #                 ledger process, peer device, peer process), flushes an
 #                 event (ledger, peer), ledger written/stored, note — the
 #                 "Wear" section, issue 64's targets judged by row name
+#   wear-999.tsv  the same with LEDGER_LAYOUT=999 (the intake log)
 #   proxy.tsv     bench/proxy.sh's "key<TAB>value" figures (or rows:
 #                 scenario, unit, ledger, nginx, better, target, note);
 #                 without it proxy.md, a Markdown fragment, condensed
@@ -68,7 +69,7 @@ fi
 BOUNDS=${BENCH_BOUNDS:-$HERE/bounds.tsv}
 [ -d "$O" ] || { echo "bench/results.sh: no directory $O" >&2; exit 66; }
 any=0
-for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv epochs.tsv proxy.tsv proxy.md retention.txt retention.tsv otlp.tsv journal.tsv wear.tsv; do
+for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv epochs.tsv proxy.tsv proxy.md retention.txt retention.tsv otlp.tsv journal.tsv wear.tsv wear-999.tsv; do
     [ -f "$O/$f" ] && any=1
 done
 [ $any = 1 ] || {
@@ -513,45 +514,74 @@ else
     echo 'No OTLP bench part in this run (`bench/out/otlp.tsv`).'
 fi
 
-# bench/wear.sh (issue 64): bytes written an event, the device's count
-# and the processes', beside the SQLite WAL peer's; issue 64's targets
+# bench/wear.sh (issue 64): bytes written an event, the device's count,
+# at store layout 8 (wear.tsv) and 999 (wear-999.tsv, the intake log)
+# side by side, beside the SQLite WAL peer's; issue 64's targets judged
+# for each layout (a miss is named "wear, ROW" or "wear at layout 999,
+# ROW" for bounds.tsv)
 printf '\n## Wear: bytes written an event (issue 64)\n'
-if [ -f "$O/wear.tsv" ]; then
-    echo "| scenario | ledger device | process | peer device | process | ledger/peer | flushes/event | target | verdict |"
-    echo "|---|---|---|---|---|---|---|---|---|"
-    grep -v '^#' "$O/wear.tsv" | tail -n +2 | awk -F '\t' '
-    function kb(v) { return v == "-" ? "-" : v >= 10000 ? sprintf("%.1f KB", v / 1000) : sprintf("%d B", v) }
+if [ -f "$O/wear.tsv" ] || [ -f "$O/wear-999.tsv" ]; then
+    echo "| scenario | layout 8 | layout 999 | peer | 999 / peer | target | layout 8 | layout 999 |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for f in wear.tsv wear-999.tsv; do
+        if [ -f "$O/$f" ]; then grep -v '^#' "$O/$f" | tail -n +2 | sed "s/^/$f\t/"; fi
+    done | awk -F '\t' '
+    function kb(v) { return v == "" || v == "-" ? "-" : v >= 10000 ? sprintf("%.1f KB", v / 1000) : sprintf("%d B", v) }
+    function judge(row, dev, peer, ws, what,   r, v) {
+        if (dev == "") return "-"
+        r = (peer + 0 > 0 && dev != "-") ? dev / peer : -1
+        v = "-"
+        if (row == "lone 10/s" || row == "lone 100/s")
+            v = (dev <= 8192 && r >= 0 && r <= 0.5) ? "meets" : "**misses**"
+        if (row == "lone 1/s") v = dev <= 16384 ? "meets" : "**misses**"
+        if (row == "proxy sync") v = dev <= 8192 ? "meets" : "**misses**"
+        if (row ~ /^64 clients/ || row ~ /^ingest/) {
+            lim = row ~ /^ingest/ ? 1.5 : 2
+            v = (ws != "-" && ws + 0 <= lim) ? "meets" : "**misses**"
+            v = v " (" ws "x)"
+        }
+        if (v ~ /misses/) print what ", " row > "/dev/stderr"
+        return v
+    }
     {
-        r = ($6 + 0 > 0 && $4 != "-") ? sprintf("%.2f", $4 / $6) : "-"
-        t = "-"; v = "-"
-        if ($1 == "lone 10/s" || $1 == "lone 100/s") {
-            t = "<= 8 KiB, <= 0.5x peer"
-            v = ($4 <= 8192 && r != "-" && r + 0 <= 0.5) ? "meets" : "**misses**"
+        l = ($1 == "wear.tsv") ? 8 : 999
+        if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 }
+        dev[$2, l] = $5; peer[$2, l] = $7; ws[$2, l] = $11
+        # a pace the ledger did not keep (wear.txt gives the peer figure too)
+        if ($2 ~ /^lone [0-9]+\/s$/ && match($12, /reached [0-9]+\/s/)) {
+            got = substr($12, RSTART + 8, RLENGTH - 10) + 0
+            if (got < 0.95 * substr($2, 6)) reached[$2, l] = got
         }
-        if ($1 == "lone 1/s") { t = "<= 16 KiB"; v = $4 <= 16384 ? "meets" : "**misses**" }
-        if ($1 == "proxy sync") { t = "<= 8 KiB"; v = $4 <= 8192 ? "meets" : "**misses**" }
-        if ($1 ~ /^64 clients/ || $1 ~ /^ingest/) {
-            lim = $1 ~ /^ingest/ ? 1.5 : 2
-            t = "<= " lim "x stored"
-            v = ($10 != "-" && $10 + 0 <= lim) ? "meets" : "**misses**"
-            v = v " (" $10 "x)"
+    }
+    END {
+        for (i = 1; i <= n; i++) {
+            k = order[i]
+            t = "-"
+            if (k == "lone 10/s" || k == "lone 100/s") t = "<= 8 KiB, <= 0.5x peer"
+            if (k == "lone 1/s") t = "<= 16 KiB"
+            if (k == "proxy sync") t = "<= 8 KiB"
+            if (k ~ /^64 clients/) t = "<= 2x stored"
+            if (k ~ /^ingest/) t = "<= 1.5x stored"
+            p = ((k, 999) in dev) ? 999 : 8
+            name = k
+            if ((k, 8) in reached || (k, 999) in reached)
+                name = k " (reached " (((k, 8) in reached) ? reached[k, 8] : "-") " / " (((k, 999) in reached) ? reached[k, 999] : "-") ")"
+            r = ((k, 999) in dev && peer[k, 999] + 0 > 0) ? sprintf("%.2f", dev[k, 999] / peer[k, 999]) : "-"
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", name, kb(dev[k, 8]), kb(dev[k, 999]),
+                kb(peer[k, p]), r, t,
+                judge(k, dev[k, 8], peer[k, 8], ws[k, 8], "wear"),
+                judge(k, dev[k, 999], peer[k, 999], ws[k, 999], "wear at layout 999")
         }
-        if (v ~ /misses/) print "wear, " $1 > "/dev/stderr"
-        # a pace the ledger did not keep, said in the row (wear.txt gives
-        # the peer figure too)
-        name = $1
-        if ($1 ~ /^lone [0-9]+\/s$/ && match($11, /reached [0-9]+\/s/)) {
-            got = substr($11, RSTART + 8, RLENGTH - 10) + 0
-            asked = substr($1, 6) + 0
-            if (got < 0.95 * asked) name = $1 " (reached " got ")"
-        }
-        printf "| %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |\n", name, kb($4), kb($5), kb($6), kb($7), r, $8, $9, t, v
     }' 2>>"$O/.missed"
     echo
-    mode=$(sed -n 's/^# mode \([a-z]*\).*/\1/p' "$O/wear.tsv" | head -n 1)
-    when=$(sed -n 's/^# mode.*; date \([^;]*\); commit \([^;]*\); machine \(.*\)$/, \1, commit \2, \3/p' "$O/wear.tsv" | head -n 1)
-    echo "Device: its sectors written (an ext4 of its own on a loop device), first event to unmount; process: write_bytes (whole folios dirtied). Proxy rows' peer: lone events back to back. \`bench/wear.sh\`, ${mode:-?} mode$when; runs: \`bench/out/wear.txt\`, by file: \`wear-files.txt\`." |
-        fold -s -w 100 | sed 's/ *$//'
+    for f in wear wear-999; do
+        [ -f "$O/$f.tsv" ] || { echo "Missing: \`bench/wear.sh\` left no \`$f.tsv\` in this run."; continue; }
+        mode=$(sed -n 's/^# mode \([a-z]*\).*/\1/p' "$O/$f.tsv" | head -n 1)
+        when=$(sed -n 's/^# mode.*; date \([^;]*\); commit \([^;]*\); machine \(.*\)$/ \1, commit \2, \3/p' "$O/$f.tsv" | head -n 1)
+        echo "Layout ${f#wear-}: ${mode:-?} mode,$when (\`bench/out/$f.txt\`, by file \`$f-files.txt\`)." |
+            sed 's/Layout wear:/Layout 8:/'
+    done
+    echo "Device: its sectors written (an ext4 of its own on a loop device), first event to unmount; the peer: the layout 999 run's; proxy rows' peer: lone events back to back; the processes' own counts (write_bytes) and the flushes are in the runs."
 else
     echo 'Missing: `bench/wear.sh` left no `wear.tsv` in this run.'
 fi

@@ -85,7 +85,8 @@
 #
 # Needs root (losetup, mount, tracefs). Writes $OUT/wear.tsv (a row a
 # scenario, read by bench/results.sh), $OUT/wear-files.txt and
-# $OUT/wear.txt (everything it measured, in words). Loop devices, mounts
+# $OUT/wear.txt (everything it measured, in words; with LEDGER_LAYOUT=N,
+# wear-N.tsv and so on). Loop devices, mounts
 # and the trace instance are removed on exit, whatever the exit.
 set -u
 B=${1:-build}
@@ -328,20 +329,28 @@ peer_start() { # peer_start LABEL: peer_serve on side p under rss; sets PW PP
 }
 peer_stop() { stop "$PP" "$PW" "peer_serve"; PP=""; }
 
-ROWS=$OUT/wear.tsv
-FILES=$OUT/wear-files.txt
-TXT=$OUT/wear.txt
+# LEDGER_LAYOUT=999 (the development layout's intake log, docs/
+# WRITE-PATH.md) runs the same scenarios with every ledger made at that
+# layout, into wear-999.tsv, wear-999-files.txt and wear-999.txt
+SUF=${LEDGER_LAYOUT:+-$LEDGER_LAYOUT}
+# (the layout `ledger init` makes here, read back from one)
+"$LEDGER" --dir "$T/probe" init >/dev/null 2>&1 || die "ledger init failed"
+LAYOUT=$("$LEDGER" --dir "$T/probe" stats -o json 2>/dev/null | sed -n 's/.*"layout":\([0-9]*\).*/\1/p')
+rm -rf "$T/probe"
+ROWS=$OUT/wear$SUF.tsv
+FILES=$OUT/wear$SUF-files.txt
+TXT=$OUT/wear$SUF.txt
 : >"$T/notes"
 {
-    printf '# mode %s: timed runs %s s, scrape every %s s; date %s; commit %s; machine %s\n' \
-        "$MODE" "$SECS" "$SCRAPE" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+    printf '# mode %s: timed runs %s s, scrape every %s s; layout %s; date %s; commit %s; machine %s\n' \
+        "$MODE" "$SECS" "$SCRAPE" "$LAYOUT" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
         "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' (modified)')" \
         "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs"
     printf 'scenario\tledger events\tpeer events\tledger device B/event\tledger process B/event\tpeer device B/event\tpeer process B/event\tledger flushes/event\tpeer flushes/event\tledger written/stored\tnote\n'
 } >"$ROWS"
 : >"$FILES"
 {
-    echo "== wear: bytes written an event, $(date -u '+%Y-%m-%d %H:%M UTC'), mode $MODE"
+    echo "== wear: bytes written an event, $(date -u '+%Y-%m-%d %H:%M UTC'), mode $MODE, store layout $LAYOUT"
     echo "   $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs; kernel $(uname -r)"
     echo "   ledger on $DEV_l, peer on $DEV_p: ext4, ${IMG_MB} MiB each, under $IMG_DIR"
 } | tee "$TXT"
