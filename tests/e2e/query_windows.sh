@@ -156,6 +156,35 @@ fi
 # test run from a detached job is, the kernel discards SIGTSTP.
 # SIGSTOP cannot be caught: a query stopped by it inside a window pins
 # that snapshot (docs/QUERY.md), which check 3 shows the doctor naming.
+# tstp_query NAME: `query -o json` of ledger $T/NAME into a pipe nobody
+# reads, in a process group of its own (lib/ownpgrp.py), sent SIGTSTP
+# the moment one of the ledger's reader slots shows; 0 once it stopped.
+# Sets qp (the query) and sleeper (its pipe's reader).
+tstp_query() {
+    rm -f "$T/$1.pid"
+    python3 "$here/lib/ownpgrp.py" "$T/$1.pid" \
+        "$LEDGER" --dir "$T/$1" query -o json | sleep 600 &
+    sleeper=$!
+    pids="$pids $!"
+    i=0
+    while [ ! -s "$T/$1.pid" ] && [ $i -lt 3000 ]; do
+        sleep 0.001
+        i=$((i + 1))
+    done
+    qp=$(cat "$T/$1.pid")
+    pids="$pids $qp"
+    i=0
+    while [ "$("$T/lr" count "$T/$1")" = 0 ] && [ $i -lt 3000 ]; do
+        i=$((i + 1))
+    done
+    kill -TSTP "$qp"
+    i=0
+    while ! grep -q '^State:.*stopped' "/proc/$qp/status" 2>/dev/null && [ $i -lt 200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    grep -q '^State:.*stopped' "/proc/$qp/status" 2>/dev/null
+}
 awk 'BEGIN { for (i = 0; i < 150000; i++)
     printf "{\"type\":\"x.s\",\"body\":{\"i\":%d,\"m\":\"%s\"}}\n", i, i % 100 ? "a" : "hit" }' >"$T/s.jsonl"
 gen 20000 50000 >"$T/c.jsonl"
@@ -165,28 +194,7 @@ if [ -x "$T/lr" ]; then
             "$LEDGER" --dir "$T/$n" ingest "$T/s.jsonl" >/dev/null 2>&1 ||
             bad "$n: a ledger of 150,000 events"
     done
-    python3 "$(dirname "$0")/lib/ownpgrp.py" "$T/tstp.pid" \
-        "$LEDGER" --dir "$T/tstp" query -o json | sleep 600 &
-    sleeper=$!
-    pids="$pids $!"
-    i=0
-    while [ ! -s "$T/tstp.pid" ] && [ $i -lt 300 ]; do
-        sleep 0.01
-        i=$((i + 1))
-    done
-    qp=$(cat "$T/tstp.pid")
-    pids="$pids $qp"
-    i=0
-    while [ "$("$T/lr" count "$T/tstp")" = 0 ] && [ $i -lt 3000 ]; do
-        i=$((i + 1))
-    done
-    kill -TSTP "$qp"
-    i=0
-    while ! grep -q '^State:.*stopped' "/proc/$qp/status" 2>/dev/null && [ $i -lt 100 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    if grep -q '^State:.*stopped' "/proc/$qp/status" 2>/dev/null; then
+    if tstp_query tstp; then
         slots=$("$T/lr" count "$T/tstp")
         [ "$slots" = 0 ] || bad "query stopped by SIGTSTP holds $slots reader slot(s)"
         "$LEDGER" --dir "$T/free" ingest --batch 5 "$T/c.jsonl" >/dev/null 2>&1 ||
@@ -215,29 +223,7 @@ if [ -x "$T/lr" ]; then
     held=0
     stops=0
     while [ $r -lt 20 ]; do
-        rm -f "$T/start.pid"
-        python3 "$(dirname "$0")/lib/ownpgrp.py" "$T/start.pid" \
-            "$LEDGER" --dir "$T/free" query -o json | sleep 600 &
-        sleeper=$!
-        pids="$pids $!"
-        i=0
-        while [ ! -s "$T/start.pid" ] && [ $i -lt 3000 ]; do
-            sleep 0.001
-            i=$((i + 1))
-        done
-        qp=$(cat "$T/start.pid")
-        pids="$pids $qp"
-        i=0
-        while [ "$("$T/lr" count "$T/free")" = 0 ] && [ $i -lt 3000 ]; do
-            i=$((i + 1))
-        done
-        kill -TSTP "$qp"
-        i=0
-        while ! grep -q '^State:.*stopped' "/proc/$qp/status" 2>/dev/null && [ $i -lt 200 ]; do
-            sleep 0.05
-            i=$((i + 1))
-        done
-        if grep -q '^State:.*stopped' "/proc/$qp/status" 2>/dev/null; then
+        if tstp_query free; then
             stops=$((stops + 1))
             [ "$("$T/lr" count "$T/free")" = 0 ] || held=$((held + 1))
         fi
