@@ -244,8 +244,16 @@ echo "data.mdb after 30,000 events: $table bytes beside a query (table) on an un
 [ "$table" -le $((2 * free)) ] ||
     bad "a query (table) on an unread pipe made data.mdb $table bytes, more than 2x $free"
 
+# lmdb_readers: `lr count DIR` says how many reader slots DIR's readers
+# hold (checks 5 and 6)
+cc -o "$T/lr" "$(dirname "$0")/lib/lmdb_readers.c" -llmdb 2>"$T/cc.err" ||
+    bad "cannot build the LMDB reader helper: $(head -c 300 "$T/cc.err")"
+
 # 5. `ledger query | less`, then ctrl-Z: the query stopped (SIGSTOP)
-# while it waits on its pipe, outside any read transaction.
+# while it waits on its pipe, outside any read transaction. Its writer
+# thread blocks on the pipe while the next window may still be read:
+# SIGSTOP (which nothing can defer) goes once no reader slot is held,
+# as with `less` showing its first screen a moment later.
 stopped_reader() {
     sh -c 'echo $$ >"$1/stopped.pid"; exec "$2" --dir "$1/stopped" query 2>/dev/null' \
         sh "$T" "$LEDGER" | sleep 600 &
@@ -253,6 +261,13 @@ stopped_reader() {
     sp=$(pid_of "$T/stopped.pid")
     pids="$pids $sp"
     pipe_blocked "$sp" || bad "query did not block on its pipe"
+    i=0
+    while [ "$("$T/lr" count "$T/stopped")" != 0 ] && [ $i -lt 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ "$("$T/lr" count "$T/stopped")" = 0 ] ||
+        bad "query blocked on its pipe holds a reader slot after 30 s"
     kill -STOP "$sp"
     i=0
     while ! grep -q '^State:.*stopped' "/proc/$sp/status" && [ $i -lt 50 ]; do
@@ -275,8 +290,7 @@ echo "data.mdb after 30,000 events: $stopped bytes beside a query stopped (SIGST
 # one would let it read reused pages). Measured, not bounded
 # (docs/TESTING.md); what is bounded is that once it is killed, the
 # sweep frees its slot and the file grows no more than with no reader.
-if command -v cc >/dev/null 2>&1 &&
-    cc -o "$T/lr" "$(dirname "$0")/lib/lmdb_readers.c" -llmdb 2>"$T/cc.err"; then
+if [ -x "$T/lr" ]; then
     held_reader() {
         "$T/lr" hold "$T/held" >"$T/held.out" &
         hp=$!
@@ -299,8 +313,6 @@ if command -v cc >/dev/null 2>&1 &&
     echo "data.mdb after 20,000 more events once it was killed: $after bytes"
     [ "$after" -le $((held + free)) ] ||
         bad "after the stopped reader was killed data.mdb grew from $held to $after bytes, more than $free"
-else
-    bad "cannot build the LMDB reader helper: $(cat "$T/cc.err")"
 fi
 
 # 7. (issue 46) Every command that reads lets its snapshot go before it
