@@ -3,19 +3,25 @@
  * cc and liblmdb): "hold DIR" opens DIR's LMDB environment, begins a read
  * transaction, says "holding" and waits to be killed (a reader that dies
  * with its slot taken); "count DIR" prints how many reader slots are
- * taken (mdb_reader_list), without clearing any.
+ * taken (mdb_reader_list), without clearing any; "count DIR PID" how
+ * many of them process PID holds.
  */
 #include <lmdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static long only_pid; /* count only this process's slots (0: all) */
 
 static int
 count_line(const char *msg, void *ctx)
 {
     int *n = ctx;
-    /* the header line is "    pid     thread     txnid" */
-    if (strstr(msg, "pid") == NULL && strstr(msg, "(no active readers)") == NULL)
+    /* the header line is "    pid     thread     txnid", then a line a
+     * slot, its pid first */
+    if (strstr(msg, "pid") == NULL && strstr(msg, "(no active readers)") == NULL &&
+        (only_pid == 0 || strtol(msg, NULL, 10) == only_pid))
         (*n)++;
     return 0;
 }
@@ -26,10 +32,12 @@ main(int argc, char **argv)
     MDB_env *env;
     MDB_txn *txn;
     int n = 0;
-    if (argc != 3 || mdb_env_create(&env) != 0 ||
+    if (argc == 4 && strcmp(argv[1], "count") == 0)
+        only_pid = strtol(argv[3], NULL, 10);
+    if ((argc != 3 && !(argc == 4 && only_pid > 0)) || mdb_env_create(&env) != 0 ||
         mdb_env_set_maxdbs(env, 64) != 0 ||
         mdb_env_open(env, argv[2], MDB_RDONLY, 0600) != 0) {
-        fprintf(stderr, "usage: lmdb_readers hold|count DIR (or cannot open)\n");
+        fprintf(stderr, "usage: lmdb_readers hold DIR | count DIR [PID] (or cannot open)\n");
         return 2;
     }
     if (strcmp(argv[1], "count") == 0) {
