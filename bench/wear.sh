@@ -334,8 +334,10 @@ peer_stop() { stop "$PP" "$PW" "peer_serve"; PP=""; }
 # layout, into wear-999.tsv, wear-999-files.txt and wear-999.txt
 SUF=${LEDGER_LAYOUT:+-$LEDGER_LAYOUT}
 # (the layout `ledger init` makes here, read back from one)
-"$LEDGER" --dir "$T/probe" init >/dev/null 2>&1 || die "ledger init failed"
+"$LEDGER" --dir "$T/probe" init >/dev/null 2>"$T/probe.err" ||
+    die "ledger init${LEDGER_LAYOUT:+ at LEDGER_LAYOUT=$LEDGER_LAYOUT}: $(cat "$T/probe.err")"
 LAYOUT=$("$LEDGER" --dir "$T/probe" stats -o json 2>/dev/null | sed -n 's/.*"layout":\([0-9]*\).*/\1/p')
+[ -n "$LAYOUT" ] || die "ledger stats -o json did not say the probe ledger's layout"
 rm -rf "$T/probe"
 ROWS=$OUT/wear$SUF.tsv
 FILES=$OUT/wear$SUF-files.txt

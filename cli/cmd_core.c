@@ -58,10 +58,14 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
             }
             if (v != NULL && v[0] != '\0' && strcmp(v, vars[i][1]) != 0) {
                 cli_err(c,
-                        "$%s is '%s': this build makes %s %s ledgers only "
-                        "(it reads and %s the older ones); unset it",
+                        "$%s is '%s': this build makes %s %s ledgers "
+                        "only%s (it reads and %s the older ones); unset it",
                         vars[i][0], v, i ? "store layout" : "format",
-                        vars[i][1], i ? "migrates" : "appends to");
+                        vars[i][1],
+                        i ? ", or 999, the development layout no release "
+                            "reads"
+                          : "",
+                        i ? "migrates" : "appends to");
                 return EX_USAGE;
             }
         }
