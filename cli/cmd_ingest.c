@@ -299,11 +299,12 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
     say_dups(dups);
     if (c->out != OUT_HUMAN) {
         /* counts are numbers, seqs strings, as a direct ingest gives */
-        cli_print_json(c, json_pack("{s:I, s:I, s:I, s:o}", "committed",
+        cli_print_json(c, json_pack("{s:I, s:I, s:I, s:o, s:o}", "committed",
                                     (json_int_t)committed, "rejected",
                                     (json_int_t)rejected, "duplicates",
                                     (json_int_t)dups, "first_seq",
-                                    ldg_json_u64(first)));
+                                    ldg_json_u64(first), "last_seq",
+                                    ldg_json_u64(last)));
     }
     ldg_client_close(cl);
     return rc;
@@ -369,12 +370,15 @@ cmd_ingest(struct cli *c, struct ingest_args *x, int npos, char **pos)
                 "committed\n",
                 (unsigned long long)rep.rejected);
     else if (rep.committed > 0) {
+        /* another writer's commits may come between this input's */
+        int among = rep.last_seq - rep.first_seq + 1 > rep.committed;
         fprintf(stderr,
-                "ingest: %llu events committed (seq %llu..%llu), "
+                "ingest: %llu events committed (seq %llu..%llu%s), "
                 "%llu lines rejected",
                 (unsigned long long)rep.committed,
                 (unsigned long long)rep.first_seq,
-                (unsigned long long)(rep.first_seq + rep.committed - 1),
+                (unsigned long long)rep.last_seq,
+                among ? ", other writers' events among them" : "",
                 (unsigned long long)rep.rejected);
         say_dups(rep.duplicates);
     } else {
@@ -383,13 +387,14 @@ cmd_ingest(struct cli *c, struct ingest_args *x, int npos, char **pos)
         say_dups(rep.duplicates);
     }
     if (c->out != OUT_HUMAN) {
-        char d[24]; /* counts are numbers, seqs strings (README) */
+        char d[24], e[24]; /* counts are numbers, seqs strings (README) */
         snprintf(d, sizeof d, "%llu", (unsigned long long)rep.first_seq);
-        cli_print_json(c,
-                       json_pack("{s:I, s:I, s:I, s:s}", "committed",
-                                 (json_int_t)rep.committed, "rejected",
-                                 (json_int_t)rep.rejected, "duplicates",
-                                 (json_int_t)rep.duplicates, "first_seq", d));
+        snprintf(e, sizeof e, "%llu", (unsigned long long)rep.last_seq);
+        cli_print_json(c, json_pack("{s:I, s:I, s:I, s:s, s:s}", "committed",
+                                    (json_int_t)rep.committed, "rejected",
+                                    (json_int_t)rep.rejected, "duplicates",
+                                    (json_int_t)rep.duplicates, "first_seq", d,
+                                    "last_seq", e));
     }
     rc = cli_exit_code(rc);
 out:
@@ -413,8 +418,10 @@ CLI_COMMAND(
     "ledger's own time. Lines that do not parse are reported as "
     "FILE:LINE:COLUMN on "
     "standard error and skipped, unless --strict. Events are committed in "
-    "batches; a summary of what was committed goes to standard error, and "
-    "an event is acknowledged only once its batch is durable.\n\n"
+    "batches; a summary of what was committed goes to standard error (the "
+    "seqs of the first and the last, and whether another writer's events "
+    "lie between them), and an event is acknowledged only once its batch "
+    "is durable.\n\n"
     "With --batch N, ingest commits every N events. Without it, events "
     "are prepared in batches of 1000 and a file is committed two batches "
     "at a time (up to four when the disk falls behind). Input "

@@ -1070,6 +1070,7 @@ ingest_strict(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
             if (rc == 0) {
                 rep->committed = n;
                 rep->first_seq = first;
+                rep->last_seq = n > 0 ? first + n - 1 : 0;
                 if (n > 0 && o->on_commit != NULL)
                     o->on_commit(o->ctx, first, n);
             }
@@ -1098,10 +1099,37 @@ ingest_strict(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     return rc;
 }
 
+/* The writer's callbacks, through which the report learns the seq of the
+ * last event committed (another writer's may lie between two commits). */
+struct relay {
+    const struct ldg_ingest_opts *o;
+    struct ldg_ingest_report *rep;
+};
+
+static void
+relay_commit(void *ctx, uint64_t first_seq, uint64_t n)
+{
+    struct relay *r = ctx;
+    if (n > 0 && first_seq + n - 1 > r->rep->last_seq)
+        r->rep->last_seq = first_seq + n - 1;
+    if (r->o->on_commit != NULL)
+        r->o->on_commit(r->o->ctx, first_seq, n);
+}
+
+static void
+relay_duplicate(void *ctx, uint64_t tag, const char *id, uint64_t seq,
+                unsigned differs)
+{
+    struct relay *r = ctx;
+    if (r->o->on_duplicate != NULL)
+        r->o->on_duplicate(r->o->ctx, tag, id, seq, differs);
+}
+
 int
 ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
            struct ldg_ingest_report *rep)
 {
+    struct relay relay = {o, rep};
     struct ldg_writer_options wo;
     struct ldg_writer *w = NULL;
     struct idle_src idle;
@@ -1126,9 +1154,9 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
      * is committed as it comes (and when it pauses, idle_read). */
     wo.gather = o->batch == 0 && !is_stream(in) ? 2 : 1;
     wo.threads = o->threads;
-    wo.on_commit = o->on_commit;
-    wo.on_duplicate = o->on_duplicate; /* the tag is the line */
-    wo.ctx = o->ctx;
+    wo.on_commit = relay_commit;
+    wo.on_duplicate = relay_duplicate; /* the tag is the line */
+    wo.ctx = &relay;
     rc = ldg_writer_new(&w, l, &wo);
     if (rc < 0)
         goto out;

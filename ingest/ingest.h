@@ -59,6 +59,9 @@ struct ldg_ingest_report {
                               * plain line is one event; a retried sealed
                               * batch counts all of its events) */
     uint64_t first_seq;      /* sequence number of the first committed event */
+    uint64_t last_seq;       /* ... and of the last: past first_seq +
+                              * committed - 1 when another writer's events
+                              * came between two of this input's commits */
 };
 
 /* The fields a request line of the serve protocol (docs/PROTOCOL.md) may
