@@ -102,6 +102,15 @@ int ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
 int ldg_store_txn_begin_overlay(struct ldg_store *s, struct ldg_ledger *l,
                                 struct ldg_txn **out);
 int ldg_txn_is_overlay(const struct ldg_txn *t);
+/* A read transaction (an overlay's included) lets go of its snapshot:
+ * its reader slot stays but pins no page (mdb_txn_reset), and nothing of
+ * it may be read until ldg_store_txn_renew gives it the newest snapshot
+ * (an overlay's changes stay over it: the caller knows whether they
+ * still hold there). Renew: 0, or a storage error (the map grown by
+ * another process among them), and then t may only be aborted. */
+void ldg_store_txn_park(struct ldg_txn *t);
+int ldg_store_txn_renew(struct ldg_txn *t);
+
 /* Writes what a commit writes last (meta "ix.body", how far the body
  * index reaches): a commit does it itself; a transaction with an overlay
  * that stored events does it before it is read as the store. */

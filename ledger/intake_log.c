@@ -65,9 +65,10 @@ struct ldg_intake_state {
     /* The writer's view kept between ack groups (the exclusive lock held
      * each time): an overlay over an LMDB snapshot whose applied position
      * was view_applied, with every frame up to view_end replayed or
-     * stored in it. The next group replays only the frames other
-     * processes added; once anything applies the tail to LMDB (its
-     * snapshot's position is no longer the store's), it is made anew. */
+     * stored in it. Between groups its snapshot is let go (parked), and
+     * the next group takes the newest and replays only the frames other
+     * processes added; once anything applies the tail to LMDB (the
+     * snapshot's position is no longer view_applied), it is made anew. */
     struct ldg_txn *view;
     struct ldg_intake_pos view_applied, view_end;
     /* The last try to apply the tail found no room (map or disk): the
@@ -495,19 +496,19 @@ view_reuse(struct ldg_ledger *l, struct ldg_intake_ack *a)
     struct ldg_intake_state *st = l->intake;
     struct ldg_intake_pos now, end;
     struct ldg_intake_frame f;
-    struct ldg_txn *t;
     uint8_t *buf = NULL;
     size_t cap = 0;
     int rc;
 
     if (st->view == NULL)
         return NULL;
-    /* the store's position now: the view holds only while it is the one
-     * its snapshot had (no one applied the tail since) */
-    if (ldg_store_txn_begin(l->store, l, 0, &t) < 0)
+    /* the newest snapshot under the kept changes, which hold there only
+     * while its position is the one they were made at (no one applied
+     * the tail since, and so no one wrote the store: a write applies the
+     * tail first) */
+    if (ldg_store_txn_renew(st->view) < 0)
         goto drop;
-    rc = applied_get(t, &now);
-    ldg_txn_abort(t);
+    rc = applied_get(st->view, &now);
     if (rc < 0 || now.block != st->view_applied.block ||
         now.gen != st->view_applied.gen || now.seq != st->view_applied.seq ||
         st->view_end.seq - now.seq > VIEW_EVENTS_MAX)
@@ -573,6 +574,9 @@ ldg_intake_ack_end(struct ldg_ledger *l, struct ldg_intake_ack *a,
          * acknowledged (or nothing stored), and the tail not applied */
         if (ok && !a->settled) {
             st->view_end = a->end;
+            /* and its snapshot let go until the next group: a writer
+             * waiting on its input pins no page the tail's apply frees */
+            ldg_store_txn_park(t);
             return;
         }
         st->view = NULL;

@@ -655,6 +655,26 @@ ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
     return 0;
 }
 
+void
+ldg_store_txn_park(struct ldg_txn *t)
+{
+    LDG_ASSERT(!t->write);
+    mdb_txn_reset(t->txn);
+}
+
+int
+ldg_store_txn_renew(struct ldg_txn *t)
+{
+    int rc;
+    LDG_ASSERT(!t->write);
+    if ((rc = mdb_txn_renew(t->txn)) != 0)
+        return store_xlate(rc);
+    /* what was read of the snapshot let go is asked again */
+    t->layout = 0;
+    t->dicts_ok = 0;
+    return 0;
+}
+
 /* Frees t (its LMDB transaction ended) and what it held. */
 static void
 txn_free(struct ldg_txn *t)
