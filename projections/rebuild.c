@@ -53,15 +53,17 @@ note_line(const char *note, const char *name)
 }
 
 /* "matches" / "differs" / "none": the digest of p at size against the
- * signed note stored for size. */
+ * signed note stored for size; with none stored before, whether one was
+ * signed now (signed: 0 when this process has no log key). */
 static const char *
-note_compare(const char *note, enum proj_id p, uint32_t version,
+note_compare(const char *note, int signed_now, enum proj_id p, uint32_t version,
              const uint8_t dg[32])
 {
     char want[128], hex[65];
     const char *line;
     if (note == NULL)
-        return "none before (signed now)";
+        return signed_now ? "none before (signed now)"
+                          : "none (no log key here to sign one)";
     line = note_line(note, proj_defs[p].name);
     if (line == NULL)
         return "none";
@@ -125,7 +127,7 @@ ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
     uint64_t size0, size1;
     char *note = NULL;
     json_t *rep = NULL;
-    int rc, changed;
+    int rc, changed, signed_now = 0;
 
     if (l == NULL || (mask & ~P_ALL) != 0)
         return LDG_EINVAL;
@@ -188,6 +190,13 @@ ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
         goto fail;
     if ((rc = eng_finish_size(t, size1)) < 0)
         goto fail;
+    if (note == NULL) { /* signed now, or no key to sign with */
+        char *now = NULL;
+        if ((rc = eng_note_get(t, size1, &now)) < 0 && rc != LDG_ENOTFOUND)
+            goto fail;
+        signed_now = now != NULL;
+        free(now);
+    }
     rep = json_array();
     for (int p = 0; p < P_COUNT; p++) {
         struct pmeta after;
@@ -203,16 +212,17 @@ ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
          * meta or their version differ from the rebuilt state (a rebuild
          * that only caught up on new events is a change too). */
         json_array_append_new(
-            rep,
-            json_pack(
-                "{s:s, s:I, s:o, s:o, s:b, s:s}", "name", proj_defs[p].name,
-                "events", (json_int_t)size1, "before",
-                before[p].present ? ldg_json_hex(b, 32) : json_null(), "after",
-                ldg_json_hex(a, 32), "changed",
-                !before[p].present || before[p].version != after.version ||
-                    memcmp(a, b, 32) != 0 || memcmp(a, m, 32) != 0 ||
-                    before[p].applied != size1,
-                "note", note_compare(note, (enum proj_id)p, after.version, a)));
+            rep, json_pack(
+                     "{s:s, s:I, s:o, s:o, s:b, s:s}", "name",
+                     proj_defs[p].name, "events", (json_int_t)size1, "before",
+                     before[p].present ? ldg_json_hex(b, 32) : json_null(),
+                     "after", ldg_json_hex(a, 32), "changed",
+                     !before[p].present || before[p].version != after.version ||
+                         memcmp(a, b, 32) != 0 || memcmp(a, m, 32) != 0 ||
+                         before[p].applied != size1,
+                     "note",
+                     note_compare(note, signed_now, (enum proj_id)p,
+                                  after.version, a)));
     }
     rc = ldg_txn_commit(t);
     t = NULL;
