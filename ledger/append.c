@@ -787,7 +787,8 @@ ldg_intake_apply_frame(struct ldg_txn *t, const struct ldg_intake_frame *f)
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_intake_rec r;
     uint64_t size, seq = f->first_seq;
-    size_t off = 0;
+    const uint8_t *note = NULL;
+    size_t off = 0, note_len = 0;
     int rc;
 
     if ((rc = ldg_txn_size(t, &size)) < 0)
@@ -845,18 +846,38 @@ ldg_intake_apply_frame(struct ldg_txn *t, const struct ldg_intake_frame *f)
                                      r.p, r.len);
             break;
         }
+        case LDG_IREC_NOTE: /* the appliers' (at_commit, below) */
+            note = r.p;
+            note_len = r.len;
+            break;
         }
         if (rc < 0)
             return rc;
     }
-    for (size_t i = 0; i < l->nappliers; i++) {
-        if (l->appliers[i].at_commit == NULL)
-            continue;
-        rc = l->appliers[i].at_commit(l->appliers[i].ctx, t, seq);
-        if (rc < 0)
-            return rc;
+    LDG_ASSERT(seq == f->first_seq + f->count);
+    ldg_txn_set_carried(t, seq, note, note_len);
+    for (size_t i = 0; rc == 0 && i < l->nappliers; i++)
+        if (l->appliers[i].at_commit != NULL)
+            rc = l->appliers[i].at_commit(l->appliers[i].ctx, t, seq);
+    ldg_txn_set_carried(t, 0, NULL, 0);
+    return rc;
+}
+
+int
+ldg_txn_note_carry(struct ldg_txn *t, uint64_t size, const char *note,
+                   size_t len)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    uint64_t at = 0;
+    if (l->frame == NULL || l->frame_txn != t)
+        return 0; /* not an ack group's */
+    /* (the frame's checkpoint is of this size) */
+    if (ldg_txn_size(t, &at) < 0 || at != size) {
+        ldg_seterr(l, "a note of log size %llu for a frame of size %llu",
+                   (unsigned long long)size, (unsigned long long)at);
+        return LDG_EINVAL;
     }
-    return 0;
+    return ldg_intake_build_note(l->frame, note, len);
 }
 
 /*
@@ -962,6 +983,7 @@ again:
         ldg_intake_ack_release(&ia);
         rc = ldg_intake_ack_begin(l, &ia, &t);
         l->frame = &ia.frame;
+        l->frame_txn = t;
     } else {
         rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
     }

@@ -181,8 +181,10 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
     if (l->intake != NULL) {
         rc = ldg_intake_ack_begin(l, &b->ia, &b->t);
         b->via_frame = rc == 0;
-        if (rc == 0)
+        if (rc == 0) {
             l->frame = &b->ia.frame;
+            l->frame_txn = b->t;
+        }
     } else {
         rc = ldg_txn_begin(l, LDG_TXN_WRITE, &b->t);
     }
@@ -367,13 +369,14 @@ batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
         rc = app_seal_set_close(&b->ss, b->t);
     if (rc == 0 && b->n > 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
         rc = ldg_checkpoint_put(b->t, size);
+    /* (the frame closed first: an applier's note follows its checkpoint) */
+    if (rc == 0 && b->n > 0 && b->via_frame)
+        rc = app_frame_close(b->t, &b->ia.frame, b->tl.size, b->n);
     for (size_t i = 0; rc == 0 && b->n > 0 && i < l->nappliers; i++)
         if (l->appliers[i].at_commit != NULL)
             rc = l->appliers[i].at_commit(l->appliers[i].ctx, b->t, size);
     if (b->via_frame) {
         /* the ack: the frame written and flushed; the overlay goes */
-        if (rc == 0 && b->n > 0)
-            rc = app_frame_close(b->t, &b->ia.frame, b->tl.size, b->n);
         l->frame = NULL;
         if (rc == 0 && b->n > 0)
             rc = ldg_intake_ack_write(l, &b->ia);

@@ -207,8 +207,10 @@ struct ldg_ledger {
     size_t ncdict_old;
     uint64_t dict_tried; /* log size at the last training that failed */
     /* The intake frame the commit under way records its events, seals
-     * and checkpoint in (append.c), or NULL. */
+     * and checkpoint in (append.c), or NULL, and that commit's
+     * transaction (an applier's note goes in the frame only from it). */
     struct ldg_intake_build *frame;
+    struct ldg_txn *frame_txn;
     /* Store layout 999: the intake log every append goes through
      * (intake_log.c); NULL at other layouts. */
     struct ldg_intake_state *intake;
@@ -262,6 +264,10 @@ struct ldg_bix *ldg_txn_bix(struct ldg_txn *t);
  * taken again under a new hold of the lock: what the files held may have
  * changed meanwhile). */
 void *ldg_txn_memo(struct ldg_txn *t);
+/* The note an intake frame carries, handed to the appliers' at_commit
+ * (ldg_txn_note_carried): set before and cleared (note NULL) after. */
+void ldg_txn_set_carried(struct ldg_txn *t, uint64_t size, const uint8_t *note,
+                         size_t len);
 void ldg_txn_set_memo(struct ldg_txn *t, void *memo, void (*release)(void *));
 void ldg_txn_memo_drop(struct ldg_txn *t);
 

@@ -144,6 +144,10 @@ rec_read(const uint8_t *pl, uint32_t plen, size_t *off,
         if (len == 0)
             return say(why, "an empty checkpoint record", LDG_ECORRUPT);
         break;
+    case LDG_IREC_NOTE:
+        if (len == 0)
+            return say(why, "an empty note record", LDG_ECORRUPT);
+        break;
     default:
         return say(why, "a record of an unknown kind", LDG_ECORRUPT);
     }
@@ -159,7 +163,7 @@ ldg_intake_frame_parse(const uint8_t *p, size_t len, struct ldg_intake_frame *f,
     struct ldg_intake_rec r;
     enum ldg_intake_kind last = LDG_IREC_DICT;
     uint8_t sum[32];
-    uint32_t events = 0, checkpoints = 0;
+    uint32_t events = 0, checkpoints = 0, notes = 0;
     size_t off = 0;
     int rc;
 
@@ -190,6 +194,7 @@ ldg_intake_frame_parse(const uint8_t *p, size_t len, struct ldg_intake_frame *f,
         last = r.kind;
         events += r.kind == LDG_IREC_EVENT;
         checkpoints += r.kind == LDG_IREC_CHECKPOINT;
+        notes += r.kind == LDG_IREC_NOTE;
     }
     if (rc < 0)
         return rc;
@@ -198,6 +203,8 @@ ldg_intake_frame_parse(const uint8_t *p, size_t len, struct ldg_intake_frame *f,
                    LDG_ECORRUPT);
     if (checkpoints > 1)
         return say(why, "a frame with two checkpoints", LDG_ECORRUPT);
+    if (notes > 1)
+        return say(why, "a frame with two notes", LDG_ECORRUPT);
     return 0;
 }
 
@@ -237,6 +244,7 @@ ldg_intake_build_reset(struct ldg_intake_build *b, uint64_t first_seq)
     b->first_seq = first_seq;
     b->last = LDG_IREC_DICT;
     b->checkpoint = 0;
+    b->note = 0;
     b->full = 0;
 }
 
@@ -275,7 +283,7 @@ build_rec(struct ldg_intake_build *b, enum ldg_intake_kind k, const void *h,
 {
     int rc;
     if (k < b->last || (k == LDG_IREC_CHECKPOINT && b->checkpoint) ||
-        hlen + len > UINT32_MAX)
+        (k == LDG_IREC_NOTE && b->note) || hlen + len > UINT32_MAX)
         return LDG_EINVAL;
     if ((rc = build_room(b, LDG_INTAKE_REC_HDR + hlen + len)) < 0)
         return rc;
@@ -351,6 +359,17 @@ ldg_intake_build_checkpoint(struct ldg_intake_build *b, const void *note,
         return LDG_EINVAL;
     if ((rc = build_rec(b, LDG_IREC_CHECKPOINT, NULL, 0, note, len)) == 0)
         b->checkpoint = 1;
+    return rc;
+}
+
+int
+ldg_intake_build_note(struct ldg_intake_build *b, const void *note, size_t len)
+{
+    int rc;
+    if (len == 0)
+        return LDG_EINVAL;
+    if ((rc = build_rec(b, LDG_IREC_NOTE, NULL, 0, note, len)) == 0)
+        b->note = 1;
     return rc;
 }
 

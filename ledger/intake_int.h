@@ -42,10 +42,12 @@
 
 /* A frame's records, in this order (FORMAT.md 12.3). */
 enum ldg_intake_kind {
-    LDG_IREC_DICT = 1,      /* u8 id ‖ a zstd dictionary */
-    LDG_IREC_EVENT = 2,     /* u32be entry length ‖ entry ‖ body record */
-    LDG_IREC_SEAL = 3,      /* u64be seq of its first event ‖ seal record */
-    LDG_IREC_CHECKPOINT = 4 /* the signed checkpoint note */
+    LDG_IREC_DICT = 1,       /* u8 id ‖ a zstd dictionary */
+    LDG_IREC_EVENT = 2,      /* u32be entry length ‖ entry ‖ body record */
+    LDG_IREC_SEAL = 3,       /* u64be seq of its first event ‖ seal record */
+    LDG_IREC_CHECKPOINT = 4, /* the signed checkpoint note */
+    LDG_IREC_NOTE = 5        /* the appliers' signed note of the new size
+                              * (the projection note), optional */
 };
 
 /* A record header: u8 kind ‖ u32be length. */
@@ -69,7 +71,7 @@ struct ldg_intake_frame {
 
 /* One record of a frame. EVENT: p/len the entry, b/blen the body record;
  * SEAL: seq and p/len the seal record; DICT: id and p/len the
- * dictionary; CHECKPOINT: p/len the note. */
+ * dictionary; CHECKPOINT and NOTE: p/len the note. */
 struct ldg_intake_rec {
     enum ldg_intake_kind kind;
     const uint8_t *p, *b;
@@ -84,7 +86,8 @@ struct ldg_intake_rec {
  * Parses the frame at p (len bytes available from the start of its first
  * block): the magic, version, reserved bytes, the length in blocks for
  * its payload, the checksum, and every record (kinds in order, lengths
- * inside the payload, `count` events, at most one checkpoint, each event
+ * inside the payload, `count` events, at most one checkpoint and one
+ * note, each event
  * with an entry of 1..65535 bytes). 0 with *f; LDG_ENOTFOUND when the
  * block is not a frame's start (no magic: zeros, a stale middle), or
  * LDG_ECORRUPT when it starts like one but does not hold, with a reason
@@ -110,7 +113,7 @@ struct ldg_intake_build {
     uint32_t gen, count;
     uint64_t first_seq;
     enum ldg_intake_kind last;
-    int checkpoint;
+    int checkpoint, note;
     int full; /* a record was refused for max_bytes (LDG_ETOOBIG) */
 };
 
@@ -122,7 +125,7 @@ void ldg_intake_build_release(struct ldg_intake_build *b);
 /* Empties b's records (its memory kept) and makes first_seq its first
  * event's seq: a commit tried again starts its frame over. */
 void ldg_intake_build_reset(struct ldg_intake_build *b, uint64_t first_seq);
-/* Each: 0; LDG_EINVAL out of kind order (or a second checkpoint, an
+/* Each: 0; LDG_EINVAL out of kind order (or a second checkpoint or note, an
  * entry of 0 or > 65535 bytes, a dictionary id of 0); LDG_ETOOBIG past
  * max_bytes; LDG_ENOMEM. */
 int ldg_intake_build_dict(struct ldg_intake_build *b, unsigned id,
@@ -133,6 +136,8 @@ int ldg_intake_build_seal(struct ldg_intake_build *b, uint64_t seal_seq,
                           const void *rec, size_t len);
 int ldg_intake_build_checkpoint(struct ldg_intake_build *b, const void *note,
                                 size_t len);
+int ldg_intake_build_note(struct ldg_intake_build *b, const void *note,
+                          size_t len);
 /* Writes the header and checksum and pads to whole blocks: *out (b's
  * memory, valid until b is released or built on) holds *len bytes, a
  * multiple of LDG_INTAKE_BLOCK. LDG_EINVAL for a frame of no event. */

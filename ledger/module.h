@@ -1233,6 +1233,18 @@ struct ldg_applier {
     int (*at_commit)(void *ctx, struct ldg_txn *t, uint64_t size);
     void *ctx;
 };
+/* The signed note an applier's at_commit makes for log size `size` (the
+ * projection note). _carry: when t is the transaction of an ack group at
+ * store layout 999, the group's intake frame carries the note (it is
+ * signed once, before the ack, and stored as signed when the frame is
+ * applied); for any other t nothing. 0; LDG_EINVAL (size is not t's, or
+ * a second note); LDG_ETOOBIG; LDG_ENOMEM. _carried: 1 with the note
+ * (len bytes, no NUL; valid during at_commit) that the intake frame being
+ * applied or replayed in t carries for size, else 0. */
+int ldg_txn_note_carry(struct ldg_txn *t, uint64_t size, const char *note,
+                       size_t len);
+int ldg_txn_note_carried(struct ldg_txn *t, uint64_t size, const char **note,
+                         size_t *len);
 /* Registers an applier on this handle (at most 16). */
 int ldg_applier_add(struct ldg_ledger *l, const struct ldg_applier *a);
 /* Was l opened with LDG_RDONLY (it takes no append, so an applier added

@@ -741,6 +741,26 @@ ldg_txn_abort(struct ldg_txn *t)
     txn_free(t);
 }
 
+void
+ldg_txn_set_carried(struct ldg_txn *t, uint64_t size, const uint8_t *note,
+                    size_t len)
+{
+    t->carried = note;
+    t->carried_len = note != NULL ? len : 0;
+    t->carried_size = size;
+}
+
+int
+ldg_txn_note_carried(struct ldg_txn *t, uint64_t size, const char **note,
+                     size_t *len)
+{
+    if (t == NULL || t->carried == NULL || t->carried_size != size)
+        return 0;
+    *note = (const char *)t->carried;
+    *len = t->carried_len;
+    return 1;
+}
+
 struct ldg_bix *
 ldg_txn_bix(struct ldg_txn *t)
 {

@@ -43,6 +43,11 @@ struct ldg_txn {
     int reader;         /* an overlay of a read transaction (the tail) */
     uint64_t tail;      /* events its tail replayed */
     void *memo;         /* ldg_txn_memo, released with the transaction */
+    /* the appliers' note the intake frame being applied or replayed
+     * carries, for log size carried_size (during their at_commit) */
+    const uint8_t *carried;
+    size_t carried_len;
+    uint64_t carried_size;
     void (*memo_release)(void *);
 };
 

@@ -492,21 +492,39 @@ eng_note_text(struct ldg_txn *t, uint64_t size, char *buf, size_t cap)
 }
 
 static int
+note_put(struct ldg_txn *t, uint64_t size, const char *note, size_t len)
+{
+    uint8_t k[8];
+    ldg_dbi dbi;
+    int rc = ldg_db_open(t, NOTES_DB, LDG_DB_CREATE, &dbi);
+    ldg_be64(k, size);
+    return rc < 0 ? rc : ldg_kv_put(t, dbi, k, 8, note, len);
+}
+
+/* The note of the state at size, signed and stored. At store layout 999
+ * it is signed once, at the ack: the group's intake frame carries it,
+ * and the frame applied or replayed later stores it as it was signed
+ * (when it is this state's note; one of a projection whose code changed
+ * since is signed again, for the new state). */
+static int
 note_store(struct ldg_txn *t, uint64_t size)
 {
     char text[2048], *note = NULL;
-    uint8_t k[8];
-    ldg_dbi dbi;
+    const char *carried;
+    size_t n, tl;
     int rc = eng_note_text(t, size, text, sizeof text);
     if (rc < 0)
         return rc;
-    rc = ldg_log_sign_note(ldg_txn_ledger(t), text, strlen(text), &note);
+    tl = strlen(text);
+    if (ldg_txn_note_carried(t, size, &carried, &n) == 1 && n > tl &&
+        memcmp(carried, text, tl) == 0 && carried[tl] == '\n')
+        return note_put(t, size, carried, n);
+    rc = ldg_log_sign_note(ldg_txn_ledger(t), text, tl, &note);
     if (rc < 0)
         return rc;
-    ldg_be64(k, size);
-    rc = ldg_db_open(t, NOTES_DB, LDG_DB_CREATE, &dbi);
+    rc = note_put(t, size, note, strlen(note));
     if (rc == 0)
-        rc = ldg_kv_put(t, dbi, k, 8, note, strlen(note));
+        rc = ldg_txn_note_carry(t, size, note, strlen(note));
     free(note);
     return rc;
 }

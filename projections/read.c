@@ -420,10 +420,10 @@ ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
     if (rc < 0 && rc != LDG_ENOTFOUND)
         goto out;
     if (rc == LDG_ENOTFOUND) {
-        /* No note was signed at that size (store layout 999 signs one
-         * when the intake's tail is applied, not at each ack): signed
-         * now, for this state, by whoever holds the log key; a reader
-         * without it gets none, as before. */
+        /* No note is stored at that size (at store layout 999: a frame
+         * from a writer without the projections, or one applied by a
+         * process without them): signed now, for this state, by whoever
+         * holds the log key; a reader without it gets none, as before. */
         struct pdigest d[P_COUNT];
         char text[2048];
         if (ps_digest_all(ps, d) == 0 &&

@@ -21,6 +21,9 @@
 #      clause, "an appender ran without projections", `ledger rebuild`);
 #      and `ledger rebuild` then finds nothing changed; an export of a
 #      size in the tail carries a signed projection note.
+#   6. the frame carries the projection note signed at the ack: a process
+#      without the log key that applies the tail stores it, and a rebuild
+#      finds it matching; with no note and no key, a rebuild says so.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -156,6 +159,41 @@ vk=$("$LEDGER" --dir "$D" keys verifier | head -1)
     fail "verify-bundle: $(cat "$T/vb")"
 grep -q '^PASS state' "$T/vb" || fail "verify-bundle's state: $(grep state "$T/vb")"
 grep -q '^WARN' "$T/vb" && fail "verify-bundle warns: $(grep WARN "$T/vb")"
+
+# 6. the projection note is signed at the ack and the frame carries it: a
+# copy of the ledger without the log key applies the tail (flush) and
+# stores the notes as signed, and a rebuild there finds them matching
+# (before: notes were signed when the tail was applied, so without the
+# key none was stored, and the rebuild said "none before (signed now)"
+# though nothing was signed)
+N=$T/nokey
+LEDGER_LAYOUT=999 "$LEDGER" --dir "$N" init >/dev/null 2>&1 || fail "init nokey"
+for m in a b; do
+    "$LEDGER" --dir "$N" append x.test.view --body "{\"m\":\"$m\"}" >/dev/null ||
+        fail "append nokey $m"
+done
+n=$(grep -a -c 'ledger-projections/v1' "$N/intake")
+[ "$n" = 2 ] || fail "the intake holds $n projection notes, not 2 (one a frame)"
+rm "$N/keys/log.key"
+"$LEDGER" --dir "$N" flush >/dev/null 2>"$T/err" || fail "flush without the key: $(cat "$T/err")"
+"$LEDGER" --dir "$N" rebuild -o json >"$T/rb" 2>"$T/err" || fail "rebuild without the key: $(cat "$T/err")"
+python3 - "$T/rb" <<'EOF' || fail "rebuild without the key: $(cat "$T/rb")"
+import json, sys
+rows = [json.loads(x) for x in open(sys.argv[1]) if x.strip()]
+assert len(rows) == 9 and all(r["note"] == "matches" for r in rows), rows
+EOF
+# a size with no note stored and no key to sign one: said so (before:
+# "none before (signed now)", and nothing was signed)
+"$LEDGER" --dir "$D" append x.test.view --body '{"m":"g"}' >/dev/null || fail "append g"
+"$LEDGER" --dir "$D" verify --full >/dev/null 2>&1 || fail "verify --full before g's rebuild"
+mv "$D/keys/log.key" "$T/log.key"
+"$LEDGER" --dir "$D" rebuild -o json >"$T/rb" 2>"$T/err" || fail "rebuild of g without the key: $(cat "$T/err")"
+mv "$T/log.key" "$D/keys/log.key"
+python3 - "$T/rb" <<'EOF' || fail "rebuild of g without the key: $(cat "$T/rb")"
+import json, sys
+rows = [json.loads(x) for x in open(sys.argv[1]) if x.strip()]
+assert len(rows) == 9 and all(r["note"] == "none (no log key here to sign one)" for r in rows), rows
+EOF
 
 if [ $fails -eq 0 ]; then
     echo "intake_views: ok"

@@ -98,6 +98,9 @@ intake_frame_one(const uint8_t *data, size_t size)
         case LDG_IREC_CHECKPOINT:
             FUZZ_ASSERT(ldg_intake_build_checkpoint(&b, r.p, r.len) == 0);
             break;
+        case LDG_IREC_NOTE:
+            FUZZ_ASSERT(ldg_intake_build_note(&b, r.p, r.len) == 0);
+            break;
         }
     }
     FUZZ_ASSERT(off == f.payload_len && events == f.count);

@@ -168,6 +168,56 @@ test_intake__frame_matches_vector(void **state)
     assert_int_equal(r.blen, 0);
     ldg_intake_build_release(&b);
     free(want);
+
+    /* the third: a checkpoint, then the appliers' NOTE */
+    {
+        uint8_t *cp, *pn;
+        size_t ncp = vbytes(VECTORS, "frame.note", &cp);
+        size_t npn = vbytes(VECTORS, "frame3.note", &pn);
+        nw = vbytes(VECTORS, "frame3", &want);
+        ldg_intake_build_init(&b, 1, 44, 4096);
+        assert_int_equal(ldg_intake_build_event(&b, entry, ne, NULL, 0), 0);
+        /* kind order: the note comes after the checkpoint, once */
+        assert_int_equal(ldg_intake_build_note(&b, pn, npn), 0);
+        assert_int_equal(ldg_intake_build_checkpoint(&b, cp, ncp), LDG_EINVAL);
+        ldg_intake_build_reset(&b, 44);
+        assert_int_equal(ldg_intake_build_event(&b, entry, ne, NULL, 0), 0);
+        assert_int_equal(ldg_intake_build_checkpoint(&b, cp, ncp), 0);
+        assert_int_equal(ldg_intake_build_note(&b, pn, npn), 0);
+        assert_int_equal(ldg_intake_build_note(&b, pn, npn), LDG_EINVAL);
+        assert_int_equal(ldg_intake_build_note(&b, pn, 0), LDG_EINVAL);
+        assert_int_equal(ldg_intake_build_finish(&b, &p, &n), 0);
+        assert_int_equal(n, LDG_INTAKE_BLOCK);
+        assert_memory_equal(p, want, nw);
+        assert_int_equal(ldg_intake_frame_parse(want, nw, &f, NULL), 0);
+        off = 0;
+        assert_int_equal(ldg_intake_rec_next(&f, &off, &r), 1);
+        assert_int_equal(r.kind, LDG_IREC_EVENT);
+        assert_int_equal(ldg_intake_rec_next(&f, &off, &r), 1);
+        assert_int_equal(r.kind, LDG_IREC_CHECKPOINT);
+        assert_int_equal(ldg_intake_rec_next(&f, &off, &r), 1);
+        assert_int_equal(r.kind, LDG_IREC_NOTE);
+        assert_int_equal(r.len, npn);
+        assert_memory_equal(r.p, pn, npn);
+        assert_int_equal(ldg_intake_rec_next(&f, &off, &r), 0);
+        /* two notes (the builder made to write a second): refused */
+        ldg_intake_build_reset(&b, 44);
+        assert_int_equal(ldg_intake_build_event(&b, entry, ne, NULL, 0), 0);
+        assert_int_equal(ldg_intake_build_note(&b, pn, npn), 0);
+        b.note = 0;
+        assert_int_equal(ldg_intake_build_note(&b, pn, npn), 0);
+        assert_int_equal(ldg_intake_build_finish(&b, &p, &n), 0);
+        {
+            const char *why = NULL;
+            assert_int_equal(ldg_intake_frame_parse(p, n, &f, &why),
+                             LDG_ECORRUPT);
+            assert_string_equal(why, "a frame with two notes");
+        }
+        ldg_intake_build_release(&b);
+        free(want);
+        free(cp);
+        free(pn);
+    }
     free(entry);
     free(seal);
 }

@@ -56,6 +56,8 @@ print("# frame.*: lap 1, first seq 42, a dictionary, one event (core-v2's")
 print("# entry with store-v5's seeded body record), core-v2's seal record")
 print("# for seq 40 and a checkpoint note. frame2.*: lap 2, seq 43, one")
 print("# event without a body (an empty body record) and no checkpoint.")
+print("# frame3.*: lap 1, seq 44, one event without a body, a checkpoint")
+print("# note and a NOTE record (frame3.note: a projection note).")
 ident = bytes(range(16))
 hdr = b"LDGRINTK" + struct.pack(">IIQ", 1, BLOCK, 16) + ident
 hdr = hdr + hashlib.sha256(hdr).digest()
@@ -76,3 +78,13 @@ payload2 = rec(2, struct.pack(">I", len(entry)) + entry)
 f2, blocks2 = frame(2, 43, 1, payload2)
 print("frame2.blocks: %d" % blocks2)
 print("frame2: " + f2[:64 + len(payload2)].hex())
+pnote = (b"example.org/log projections\n45\n"
+         b"packs 3 00112233445566778899aabbccddeeff"
+         b"00112233445566778899aabbccddeeff\n\n"
+         b"\xe2\x80\x94 example.org/log VkdaqnY0Z0w=\n")
+payload3 = (rec(2, struct.pack(">I", len(entry)) + entry) +
+            rec(4, note) + rec(5, pnote))
+f3, blocks3 = frame(1, 44, 1, payload3)
+print("frame3.note: " + pnote.hex())
+print("frame3.blocks: %d" % blocks3)
+print("frame3: " + f3[:64 + len(payload3)].hex())
