@@ -636,20 +636,17 @@ ldg_log_verify_note(struct ldg_ledger *l, const char *note, size_t len,
     return ldg_note_verify(note, len, l->origin, l->log_key->pub, text_len);
 }
 
-int
-ldg_checkpoint_check(struct ldg_txn *t, const char *note, size_t len,
-                     uint64_t *size)
+/* The checkpoint's text (tlen bytes of note) against t's tree. */
+static int
+checkpoint_root(struct ldg_txn *t, const char *note, size_t tlen,
+                uint64_t *size)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     char origin[LDG_ORIGIN_MAX + 1];
     uint8_t root[32], ours[32];
-    size_t tlen;
     int rc;
 
-    rc = ldg_log_verify_note(l, note, len, &tlen);
-    if (rc == 0)
-        rc =
-            ldg_checkpoint_parse(note, tlen, origin, sizeof origin, size, root);
+    rc = ldg_checkpoint_parse(note, tlen, origin, sizeof origin, size, root);
     if (rc < 0)
         return rc;
     if (strcmp(origin, ldg_origin(l)) != 0)
@@ -663,6 +660,25 @@ ldg_checkpoint_check(struct ldg_txn *t, const char *note, size_t len,
     if (rc < 0)
         return rc;
     return memcmp(ours, root, 32) == 0 ? 0 : LDG_ETAMPER;
+}
+
+int
+ldg_checkpoint_check(struct ldg_txn *t, const char *note, size_t len,
+                     uint64_t *size)
+{
+    size_t tlen;
+    int rc = ldg_log_verify_note(ldg_txn_ledger(t), note, len, &tlen);
+    return rc < 0 ? rc : checkpoint_root(t, note, tlen, size);
+}
+
+int
+ldg_checkpoint_check_root(struct ldg_txn *t, const char *note, size_t len,
+                          uint64_t *size)
+{
+    const char *end = memmem(note, len, "\n\n", 2);
+    if (end == NULL)
+        return LDG_EBADINPUT; /* (no signature lines: not a note) */
+    return checkpoint_root(t, note, (size_t)(end - note) + 1, size);
 }
 
 int

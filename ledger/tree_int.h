@@ -71,4 +71,13 @@ uint64_t ldg_tree_level_count(uint64_t size, int tl);
 int ldg_tree_tiles_copy(struct ldg_txn *t, int tl, uint64_t from, uint64_t to);
 int ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size);
 
+/* ldg_checkpoint_check but for the signature: the note's text names this
+ * log's origin and t's tree root at its size. For a frame of the ledger's
+ * own intake log, applied or replayed: its bytes are under the frame's
+ * checksum, its signature was made before the ack, and verify checks it
+ * as it checks every checkpoint (whoever could write a frame could write
+ * data.mdb). @return as ldg_checkpoint_check, without LDG_EBADSIG. */
+int ldg_checkpoint_check_root(struct ldg_txn *t, const char *note, size_t len,
+                              uint64_t *size);
+
 #endif

@@ -239,6 +239,50 @@ test_intake_apply__frames_rebuild_the_appends(void **state)
     t_rmrf(dc);
 }
 
+/* Applies fr's first frame to b in a write transaction (committed when
+ * it applies) with one byte of its checkpoint changed, the frame's
+ * checksum made good again: in the root's text (sig 0) or in the
+ * signature (sig 1). */
+static int
+apply_changed(struct ldg_ledger *b, struct frames *fr, int sig)
+{
+    struct ldg_intake_frame f;
+    struct ldg_intake_rec r;
+    struct ldg_sha256_ctx sc;
+    struct ldg_txn *t;
+    size_t off = 0;
+    uint8_t *m = malloc(fr->len[0]);
+    int rc;
+
+    assert_non_null(m);
+    memcpy(m, fr->p[0], fr->len[0]);
+    assert_int_equal(ldg_intake_frame_parse(m, fr->len[0], &f, NULL), 0);
+    while (ldg_intake_rec_next(&f, &off, &r) == 1) {
+        if (r.kind == LDG_IREC_CHECKPOINT) {
+            uint8_t *p = (uint8_t *)(uintptr_t)r.p;
+            const uint8_t *end = memmem(p, r.len, "\n\n", 2);
+            assert_non_null(end);
+            if (sig)
+                p[r.len - 3] ^= 1;
+            else /* a base64 digit of the root, another digit */
+                p[end - p - 2] = p[end - p - 2] == 'A' ? 'B' : 'A';
+        }
+    }
+    ldg_sha256_init(&sc);
+    ldg_sha256_update(&sc, m, 32);
+    ldg_sha256_update(&sc, m + 64, f.payload_len);
+    ldg_sha256_final(&sc, m + 32);
+    assert_int_equal(ldg_intake_frame_parse(m, fr->len[0], &f, NULL), 0);
+    assert_int_equal(ldg_txn_begin(b, LDG_TXN_WRITE, &t), 0);
+    rc = ldg_intake_apply_frame(t, &f);
+    if (rc == 0)
+        assert_int_equal(ldg_txn_commit(t), 0);
+    else
+        ldg_txn_abort(t);
+    free(m);
+    return rc;
+}
+
 static void
 test_intake_apply__refuses_frames_that_do_not_follow(void **state)
 {
@@ -246,7 +290,6 @@ test_intake_apply__refuses_frames_that_do_not_follow(void **state)
     struct ldg_ledger *a, *b;
     struct frames fr = {0};
     struct ldg_txn *t;
-    struct ldg_intake_frame f;
     uint64_t size = 0;
     (void)state;
 
@@ -264,36 +307,27 @@ test_intake_apply__refuses_frames_that_do_not_follow(void **state)
     assert_int_equal(apply_all_frames(t, &fr, 0, 1), LDG_ECORRUPT);
     ldg_txn_abort(t);
 
-    /* another log's checkpoint (the note's signature changed), its
+    /* a checkpoint naming another tree (its root's text changed), its
      * checksum made good again: refused by what it says */
-    {
-        uint8_t *m = malloc(fr.len[0]);
-        struct ldg_intake_rec r;
-        size_t off = 0;
-        memcpy(m, fr.p[0], fr.len[0]);
-        assert_int_equal(ldg_intake_frame_parse(m, fr.len[0], &f, NULL), 0);
-        while (ldg_intake_rec_next(&f, &off, &r) == 1)
-            if (r.kind == LDG_IREC_CHECKPOINT)
-                ((uint8_t *)(uintptr_t)r.p)[r.len - 3] ^= 1;
-        {
-            struct ldg_sha256_ctx sc;
-            ldg_sha256_init(&sc);
-            ldg_sha256_update(&sc, m, 32);
-            ldg_sha256_update(&sc, m + 64, f.payload_len);
-            ldg_sha256_final(&sc, m + 32);
-        }
-        assert_int_equal(ldg_intake_frame_parse(m, fr.len[0], &f, NULL), 0);
-        assert_int_equal(ldg_txn_begin(b, LDG_TXN_WRITE, &t), 0);
-        assert_int_equal(ldg_intake_apply_frame(t, &f), LDG_ECORRUPT);
-        assert_non_null(strstr(ldg_errmsg(b), "checkpoint"));
-        ldg_txn_abort(t);
-        free(m);
-    }
+    assert_int_equal(apply_changed(b, &fr, 0), LDG_ECORRUPT);
+    assert_non_null(strstr(ldg_errmsg(b), "checkpoint does not name the tree"));
     /* nothing of it stayed */
     assert_int_equal(ldg_txn_begin(b, LDG_TXN_READ, &t), 0);
     assert_int_equal(ldg_txn_size(t, &size), 0);
     ldg_txn_abort(t);
     assert_int_equal(size, 1);
+    /* its signature changed: applied (a frame's signatures were made
+     * before its ack, and a checksum covers its bytes), and verify names
+     * it as it names any stored checkpoint's */
+    assert_int_equal(apply_changed(b, &fr, 1), 0);
+    {
+        struct ldg_verify_report rep;
+        memset(&rep, 0, sizeof rep);
+        assert_int_equal(ldg_verify(b, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
+                                    &rep, NULL, NULL),
+                         LDG_ETAMPER);
+        assert_non_null(strstr(rep.what, "checkpoint"));
+    }
 
     ldg_close(a);
     ldg_close(b);
