@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,18 +434,22 @@ test_intake_log__verify_names_frames_cut_off(void **state)
  * laps (3,000 frames in a ring of 2,047 blocks): each read transaction
  * sees a log that only grows, with every event up to its size there and
  * each event the same bytes every time it is read: no gap, no event twice
- * or changed. */
+ * or changed. The writer waits for a read after each 100 appends, so the
+ * reads interleave with the appends whatever the two processes' speeds
+ * (before: it asked for more than 10 reads, a race the writer won on a
+ * fast box). */
 static void
 test_intake_log__readers_see_no_gap_while_applied(void **state)
 {
     char dir[256];
     struct ldg_ledger *l;
     pid_t pid;
-    int status, go[2];
+    int status, go[2], did[2];
     (void)state;
 
     l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
     assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(did), 0);
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -453,6 +458,10 @@ test_intake_log__readers_see_no_gap_while_applied(void **state)
         uint64_t seen = 0, reads = 0;
         char c;
         close(go[1]);
+        close(did[0]);
+        signal(SIGPIPE, SIG_IGN); /* (the writer closes its end first) */
+        if (fcntl(did[1], F_SETFL, fcntl(did[1], F_GETFL) | O_NONBLOCK) != 0)
+            _exit(2);
         if (leaf == NULL ||
             fcntl(go[0], F_SETFL, fcntl(go[0], F_GETFL) | O_NONBLOCK) != 0)
             _exit(2);
@@ -478,6 +487,8 @@ test_intake_log__readers_see_no_gap_while_applied(void **state)
             seen = n;
             reads++;
             ldg_txn_abort(t);
+            (void)!write(did[1], "r", 1); /* a read done (never blocks: the
+                                           * writer drains them) */
             if (done)
                 break;
         }
@@ -485,12 +496,23 @@ test_intake_log__readers_see_no_gap_while_applied(void **state)
         _exit(reads > 10 && seen == 3001 ? 0 : 7);
     }
     close(go[0]);
+    close(did[1]);
     for (int i = 0; i < 3000; i++) {
         char body[64];
         snprintf(body, sizeof body, "{\"i\":%d}", i);
         t_append(l, "x.test.event", body, NULL);
+        if (i % 100 == 99) { /* a read that ends after these appends */
+            char buf[512];
+            int fl = fcntl(did[0], F_GETFL);
+            assert_int_equal(fcntl(did[0], F_SETFL, fl | O_NONBLOCK), 0);
+            while (read(did[0], buf, sizeof buf) > 0)
+                ;
+            assert_int_equal(fcntl(did[0], F_SETFL, fl), 0);
+            assert_int_equal(read(did[0], buf, 1), 1);
+        }
     }
     close(go[1]); /* the reader's last read sees it all */
+    close(did[0]);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fail_msg("the reader saw a log that is not the log: exit %d",
