@@ -66,7 +66,8 @@
 # reader's slot, which a clean run never has; the doctor's sample of the
 # device's writes (DIR/storage-wear.tsv, rewritten by a scrape every 10
 # minutes: a few KiB) is taken once a run, at its first scrape, so a run
-# holds more of it than a box does. The timed scenarios run
+# holds more of it than a box does; at layout 999, the tail's application
+# to data.mdb every 128 events (lone_secs, below). The timed scenarios run
 # WEAR_SECS: 150 s by default (ten scrapes); the bursts (64 clients,
 # ingest, otlp) are as long as their load takes, and their periodic writes
 # are then a small share of the total (the scrapes are counted in the
@@ -387,9 +388,21 @@ size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
 want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # ------------------------------------------------------- lone events --
+# At layout 999 the intake's tail is applied to data.mdb every 128 events
+# (docs/WRITE-PATH.md): a periodic write of 128/RATE s. In full mode a
+# lone rate's run holds ten of them, as it holds ten of every other
+# periodic write: at 1 a second, 1,280 s (its row's note says how long).
+lone_secs() { # lone_secs RATE
+    if [ "$LAYOUT" = 999 ] && [ "$MODE" = full ]; then
+        awk -v r="$1" -v s="$SECS" 'BEGIN { c = int(1280 / r + 0.999); print (c > s ? c : s) }'
+    else
+        echo "$SECS"
+    fi
+}
 lone() { # lone RATE
     r=$1
-    n=$(awk -v r="$r" -v s="$SECS" 'BEGIN { printf "%d", r * s }')
+    secs=$(lone_secs "$r")
+    n=$(awk -v r="$r" -v s="$secs" 'BEGIN { printf "%d", r * s }')
     fresh_fs l && fresh_fs p
     trace_start
     serve_start "$MNT_l/l" "lone$r"
@@ -417,7 +430,7 @@ lone() { # lone RATE
     lr=$(field "$(cat "$T/ll")" eps) pr=$(field "$(cat "$T/pl")" eps)
     record "lone $r/s" "$n" "$n" \
         $(($(rss_wb "$T/lone$r.rss") - lw0)) $(($(rss_wb "$T/lone$r-peer.rss") - pw0)) \
-        $((st1 - st0)) "one in flight, ${SECS} s, $SCRAPES scrapes; reached $lr/s (peer $pr/s)"
+        $((st1 - st0)) "one in flight, ${secs} s, $SCRAPES scrapes; reached $lr/s (peer $pr/s)"
 }
 
 # ---------------------------------------------------------- 64 clients --
@@ -555,7 +568,7 @@ otlp() {
         $((st1 - st0)) "OTLP/HTTP protobuf, $OC conns x $OB batches of 512 spans, $SCRAPES scrapes; peer: the same events, 512 a write"
 }
 
-if want lone; then for r in $RATES; do echo "lone events, $r/s, $SECS s" >&2; lone "$r"; done; fi
+if want lone; then for r in $RATES; do echo "lone events, $r/s, $(lone_secs "$r") s" >&2; lone "$r"; done; fi
 if want 64; then echo "64 clients" >&2; many; fi
 if want ingest; then echo "ingest $ING_N" >&2; ingest; fi
 if want proxy; then for m in $PMODES; do echo "proxy $m, $SECS s" >&2; proxy "$m"; done; fi
