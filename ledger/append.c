@@ -926,6 +926,18 @@ spans_erase(const struct ldg_prep_span *spans, size_t nspans)
     return 0;
 }
 
+/* The bytes the spans' events take in a frame, their entries and body
+ * records (less their records' few bytes of framing). */
+static size_t
+spans_bytes(const struct ldg_prep_span *spans, size_t nspans)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nspans; i++)
+        for (size_t j = 0; j < spans[i].n; j++)
+            n += spans[i].p[j].entry.len + spans[i].p[j].body_rec.rec_len;
+    return n;
+}
+
 int
 ldg_commit_spans(struct ldg_ledger *l, const struct ldg_prep_span *spans,
                  size_t nspans, uint64_t *first_seq, uint64_t *stored)
@@ -946,7 +958,11 @@ ldg_commit_spans(struct ldg_ledger *l, const struct ldg_prep_span *spans,
         ldg_intake_unlock_ex(l, fd);
         return rc;
     }
-    rc = commit_spans_via(l, spans, nspans, first_seq, stored, VIA_FRAME);
+    /* a group whose events alone pass a frame's limit goes to LMDB at
+     * once, not stored in a frame until it is full and then again */
+    rc = spans_bytes(spans, nspans) > LDG_INTAKE_FRAME_MAX
+             ? LDG_ETOOBIG
+             : commit_spans_via(l, spans, nspans, first_seq, stored, VIA_FRAME);
     if (rc == LDG_ETOOBIG && l->errmsg[0] == '\0') /* (the frame's limit) */
         rc = commit_spans_via(l, spans, nspans, first_seq, stored,
                               VIA_LMDB_INTAKE);

@@ -29,7 +29,7 @@
 #define LDG_INTAKE_FRAME_MAGIC "LDGF"
 #define LDG_INTAKE_FRAME_HDR 64 /* a frame's header, checksum included */
 /* A group's events fill its frame up to the writer's limit (intake_log.c:
- * 128 KiB, then the group goes to LMDB); the seals and the checkpoint
+ * 64 KiB, then the group goes to LMDB); the seals and the checkpoint
  * that close it may take this much more, so that closing a full frame
  * never fails (a seal's epoch part alone can be some 6 KB). */
 #define LDG_INTAKE_CLOSE_ROOM ((size_t)64 << 10)

@@ -48,14 +48,10 @@
  * reader replays the tail, some 20-40 us an event. */
 #define TAIL_EVENTS 128u
 #define TAIL_BLOCKS 512u
-/* A frame is at most 128 KiB: a bigger ack group (a bulk ingest's, a
- * busy server's) goes straight to LMDB once the tail is applied, not
- * written twice. An LMDB commit writes some 100-200 KB whatever it
- * holds, so past about that many bytes of events a group costs less
- * written once in its own commit than in a frame and again when applied
- * (measured with bench/wear.sh, 64 clients: 1,367 B an event with 1 MiB
- * frames, against 1,059 with none). */
-#define FRAME_MAX ((size_t)128 << 10)
+#define FRAME_MAX LDG_INTAKE_FRAME_MAX
+/* Frames of earlier builds were up to 128 KiB of events: where the log
+ * seems to end, a writer looks past a damaged frame of that size. */
+#define FRAME_MAX_EVER ((size_t)128 << 10)
 
 static _Thread_local struct ldg_ledger *held; /* this thread's EX lock */
 
@@ -426,7 +422,8 @@ ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out)
  * records, so a frame that starts after one damaged frame starts within
  * this many blocks. */
 #define LOOK_PAST                                                              \
-    ((uint64_t)((FRAME_MAX + LDG_INTAKE_CLOSE_ROOM) / LDG_INTAKE_BLOCK) + 1)
+    ((uint64_t)((FRAME_MAX_EVER + LDG_INTAKE_CLOSE_ROOM) / LDG_INTAKE_BLOCK) + \
+     1)
 
 /*
  * Acknowledged frames the log cannot reach: a frame of end's lap at a

@@ -13,6 +13,16 @@
 /* ------------------------------------- intake_log.c: layout 999's path -- */
 
 /* Opens DIR/intake for a store at layout 999 (load_meta). */
+/* A frame holds at most this many bytes of events: a bigger ack group (a
+ * bulk ingest's, a busy server's) goes straight to LMDB once the tail is
+ * applied, written once. Past about that many a group costs no more in
+ * its own LMDB commit (some 100-200 KB whatever it holds) than in a frame
+ * and again when applied, and it is stored faster: the intake's overlay
+ * costs more CPU an event than LMDB's own pages (docs/WRITE-PATH.md,
+ * "Bigger groups": 16 KiB was faster still at 64 clients, and wrote twice
+ * the bytes for groups of 30-60 events). */
+#define LDG_INTAKE_FRAME_MAX ((size_t)64 << 10)
+
 int ldg_intake_attach(struct ldg_ledger *l);
 void ldg_intake_detach(struct ldg_ledger *l);
 /* Creates DIR/intake (a new one: one left by a conversion that did not

@@ -11,7 +11,13 @@
 #      (routes, a read-only process folding the tail);
 #   3. past 128 unapplied events the tail goes to LMDB in one commit, and
 #      `verify --full` finds the store's projections match the log;
-#   4. `serve`, a long-lived writer, applies the tail when it stops.
+#   4. `serve`, a long-lived writer, applies the tail when it stops;
+#   5. an ingest whose group passes a frame's 64 KiB of events (100 of
+#      some 900 B stored) commits it to LMDB, leaving no tail (stats' intake
+#      count 0, an LMDB commit; before, up to 128 KiB went to a frame: 100
+#      in the intake), and one
+#      of three small events leaves them in a frame (intake 3, LMDB
+#      untouched).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/intake_oneshot.XXXXXX") || exit 1
@@ -99,6 +105,24 @@ wait "$pid" 2>/dev/null
 pid=""
 [ "$(txn)" -gt "$t3" ] || fail "serve stopped and left the tail in the intake (LMDB at $t3)"
 "$LEDGER" --dir "$D" verify --full >"$T/v" 2>&1 || fail "verify --full after serve: $(cat "$T/v")"
+
+# 5. groups past 16 KiB of events to LMDB, small ones to a frame
+intake() { "$LEDGER" --dir "$D" stats -o json | jq -r '.intake_events'; }
+# (bodies of 1,200 random hex digits: some 900 B an event stored)
+awk 'BEGIN { srand(5); for (i = 0; i < 100; i++) { p = "";
+    for (j = 0; j < 1200; j++) p = p sprintf("%x", int(rand() * 16));
+    printf "{\"type\":\"x.test.big\",\"body\":{\"n\":%d,\"pad\":\"%s\"}}\n", i, p } }' >"$T/big.jsonl"
+t5=$(txn)
+"$LEDGER" --dir "$D" ingest --batch 100 "$T/big.jsonl" >/dev/null 2>"$T/err" ||
+    fail "ingest of a group of 100: $(cat "$T/err")"
+[ "$(intake)" = 0 ] || fail "a group of 100 events (some 90 KiB) left $(intake) events in the intake"
+[ "$(txn)" -gt "$t5" ] || fail "a group of 100 events: no LMDB commit"
+head -n 3 "$T/big.jsonl" >"$T/small.jsonl"
+t6=$(txn)
+"$LEDGER" --dir "$D" ingest "$T/small.jsonl" >/dev/null 2>"$T/err" || fail "ingest of 3: $(cat "$T/err")"
+[ "$(intake)" = 3 ] || fail "a group of 3 small events: the intake holds $(intake), not 3"
+[ "$(txn)" = "$t6" ] || fail "a group of 3 small events committed to LMDB ($t6 -> $(txn))"
+"$LEDGER" --dir "$D" verify --full >"$T/v" 2>&1 || fail "verify --full after the ingests: $(cat "$T/v")"
 
 if [ "$fails" = 0 ]; then
     echo "intake_oneshot: ok"
