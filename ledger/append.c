@@ -855,6 +855,7 @@ ldg_intake_apply_frame(struct ldg_txn *t, const struct ldg_intake_frame *f)
             return rc;
     }
     LDG_ASSERT(seq == f->first_seq + f->count);
+    ldg_txn_frame_applied(t, f->first_seq, seq);
     ldg_txn_set_carried(t, seq, note, note_len);
     for (size_t i = 0; rc == 0 && i < l->nappliers; i++)
         if (l->appliers[i].at_commit != NULL)

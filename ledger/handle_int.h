@@ -268,6 +268,9 @@ void *ldg_txn_memo(struct ldg_txn *t);
  * (ldg_txn_note_carried): set before and cleared (note NULL) after. */
 void ldg_txn_set_carried(struct ldg_txn *t, uint64_t size, const uint8_t *note,
                          size_t len);
+/* An intake frame from first_seq to end applied in t: recorded, so that
+ * ldg_txn_note_superseded knows the frame applied before it in t. */
+void ldg_txn_frame_applied(struct ldg_txn *t, uint64_t first_seq, uint64_t end);
 void ldg_txn_set_memo(struct ldg_txn *t, void *memo, void (*release)(void *));
 void ldg_txn_memo_drop(struct ldg_txn *t);
 

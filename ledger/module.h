@@ -1245,6 +1245,11 @@ int ldg_txn_note_carry(struct ldg_txn *t, uint64_t size, const char *note,
                        size_t len);
 int ldg_txn_note_carried(struct ldg_txn *t, uint64_t size, const char **note,
                          size_t *len);
+/* During at_commit for a frame that carries a note: the size of the frame
+ * applied just before it in t, whose note this one supersedes (a
+ * transaction that applies several frames keeps the last one's note:
+ * some 930 B an event less in data.mdb for lone events), else 0. */
+uint64_t ldg_txn_note_superseded(struct ldg_txn *t);
 /* Registers an applier on this handle (at most 16). */
 int ldg_applier_add(struct ldg_ledger *l, const struct ldg_applier *a);
 /* Was l opened with LDG_RDONLY (it takes no append, so an applier added

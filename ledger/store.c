@@ -750,6 +750,20 @@ ldg_txn_set_carried(struct ldg_txn *t, uint64_t size, const uint8_t *note,
     t->carried_size = size;
 }
 
+void
+ldg_txn_frame_applied(struct ldg_txn *t, uint64_t first_seq, uint64_t end)
+{
+    t->frame_prev =
+        t->frames_end != 0 && t->frames_end == first_seq ? first_seq : 0;
+    t->frames_end = end;
+}
+
+uint64_t
+ldg_txn_note_superseded(struct ldg_txn *t)
+{
+    return t != NULL && t->carried != NULL ? t->frame_prev : 0;
+}
+
 int
 ldg_txn_note_carried(struct ldg_txn *t, uint64_t size, const char **note,
                      size_t *len)

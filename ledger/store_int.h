@@ -48,6 +48,9 @@ struct ldg_txn {
     const uint8_t *carried;
     size_t carried_len;
     uint64_t carried_size;
+    /* the end of the last intake frame applied in this transaction, and
+     * the end of the one before it (0: none) */
+    uint64_t frames_end, frame_prev;
     void (*memo_release)(void *);
 };
 

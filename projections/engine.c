@@ -501,6 +501,18 @@ note_put(struct ldg_txn *t, uint64_t size, const char *note, size_t len)
     return rc < 0 ? rc : ldg_kv_put(t, dbi, k, 8, note, len);
 }
 
+static int
+note_del(struct ldg_txn *t, uint64_t size)
+{
+    uint8_t k[8];
+    ldg_dbi dbi;
+    int rc = ldg_db_open(t, NOTES_DB, 0, &dbi);
+    ldg_be64(k, size);
+    if (rc == 0)
+        rc = ldg_kv_del(t, dbi, k, 8, NULL, 0);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
 /* The note of the state at size, signed and stored. At store layout 999
  * it is signed once, at the ack: the group's intake frame carries it,
  * and the frame applied or replayed later stores it as it was signed
@@ -517,8 +529,14 @@ note_store(struct ldg_txn *t, uint64_t size)
         return rc;
     tl = strlen(text);
     if (ldg_txn_note_carried(t, size, &carried, &n) == 1 && n > tl &&
-        memcmp(carried, text, tl) == 0 && carried[tl] == '\n')
-        return note_put(t, size, carried, n);
+        memcmp(carried, text, tl) == 0 && carried[tl] == '\n') {
+        /* the note of the frame applied before it in this transaction
+         * goes: an application keeps its last frame's */
+        uint64_t prev = ldg_txn_note_superseded(t);
+        if ((rc = note_put(t, size, carried, n)) == 0 && prev != 0)
+            rc = note_del(t, prev);
+        return rc;
+    }
     rc = ldg_log_sign_note(ldg_txn_ledger(t), text, tl, &note);
     if (rc < 0)
         return rc;

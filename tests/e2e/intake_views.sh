@@ -22,8 +22,9 @@
 #      and `ledger rebuild` then finds nothing changed; an export of a
 #      size in the tail carries a signed projection note.
 #   6. the frame carries the projection note signed at the ack: a process
-#      without the log key that applies the tail stores it, and a rebuild
-#      finds it matching; with no note and no key, a rebuild says so.
+#      without the log key that applies the tail stores the last frame's
+#      (one note an application), and a rebuild finds it matching; with no
+#      note and no key, a rebuild says so.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -176,6 +177,10 @@ n=$(grep -a -c 'ledger-projections/v1' "$N/intake")
 [ "$n" = 2 ] || fail "the intake holds $n projection notes, not 2 (one a frame)"
 rm "$N/keys/log.key"
 "$LEDGER" --dir "$N" flush >/dev/null 2>"$T/err" || fail "flush without the key: $(cat "$T/err")"
+# one note an application, its last frame's (init's at size 1, then 3):
+# the note of size 2 went with it (before: one a frame, 931 B each)
+n=$(mdb_stat -s proj.notes "$N" 2>&1 | awk '/Entries:/ { print $2 }')
+[ "$n" = 2 ] || fail "proj.notes holds $n notes after the application, not 2"
 "$LEDGER" --dir "$N" rebuild -o json >"$T/rb" 2>"$T/err" || fail "rebuild without the key: $(cat "$T/err")"
 python3 - "$T/rb" <<'EOF' || fail "rebuild without the key: $(cat "$T/rb")"
 import json, sys
