@@ -36,6 +36,7 @@ gen() { # FROM TO
 P=$T/pruned
 { "$LEDGER" --dir "$P" init --origin cases.test/store &&
     gen 0 100 | "$LEDGER" --dir "$P" ingest - &&
+    "$LEDGER" --dir "$P" flush &&
     gen 100 200 | "$LEDGER" --dir "$P" ingest - &&
     "$LEDGER" --dir "$P" archive --before 101 --out "$T/p.seg" &&
     "$LEDGER" --dir "$P" prune --before 101 --archive "$T/p.seg" --force; } \
