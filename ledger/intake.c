@@ -243,8 +243,6 @@ ldg_intake_build_reset(struct ldg_intake_build *b, uint64_t first_seq)
     b->count = 0;
     b->first_seq = first_seq;
     b->last = LDG_IREC_DICT;
-    b->checkpoint = 0;
-    b->note = 0;
     b->full = 0;
 }
 
@@ -282,8 +280,10 @@ build_rec(struct ldg_intake_build *b, enum ldg_intake_kind k, const void *h,
           size_t hlen, const void *d, size_t len)
 {
     int rc;
-    if (k < b->last || (k == LDG_IREC_CHECKPOINT && b->checkpoint) ||
-        (k == LDG_IREC_NOTE && b->note) || hlen + len > UINT32_MAX)
+    /* (kinds in order; a checkpoint and a note once each, so one of those
+     * after its own kind is a second) */
+    if (k < b->last || (k == b->last && k >= LDG_IREC_CHECKPOINT) ||
+        hlen + len > UINT32_MAX)
         return LDG_EINVAL;
     if ((rc = build_room(b, LDG_INTAKE_REC_HDR + hlen + len)) < 0)
         return rc;
@@ -354,23 +354,15 @@ int
 ldg_intake_build_checkpoint(struct ldg_intake_build *b, const void *note,
                             size_t len)
 {
-    int rc;
-    if (len == 0)
-        return LDG_EINVAL;
-    if ((rc = build_rec(b, LDG_IREC_CHECKPOINT, NULL, 0, note, len)) == 0)
-        b->checkpoint = 1;
-    return rc;
+    return len == 0 ? LDG_EINVAL
+                    : build_rec(b, LDG_IREC_CHECKPOINT, NULL, 0, note, len);
 }
 
 int
 ldg_intake_build_note(struct ldg_intake_build *b, const void *note, size_t len)
 {
-    int rc;
-    if (len == 0)
-        return LDG_EINVAL;
-    if ((rc = build_rec(b, LDG_IREC_NOTE, NULL, 0, note, len)) == 0)
-        b->note = 1;
-    return rc;
+    return len == 0 ? LDG_EINVAL
+                    : build_rec(b, LDG_IREC_NOTE, NULL, 0, note, len);
 }
 
 int

@@ -113,7 +113,6 @@ struct ldg_intake_build {
     uint32_t gen, count;
     uint64_t first_seq;
     enum ldg_intake_kind last;
-    int checkpoint, note;
     int full; /* a record was refused for max_bytes (LDG_ETOOBIG) */
 };
 

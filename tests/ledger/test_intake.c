@@ -183,6 +183,7 @@ test_intake__frame_matches_vector(void **state)
         ldg_intake_build_reset(&b, 44);
         assert_int_equal(ldg_intake_build_event(&b, entry, ne, NULL, 0), 0);
         assert_int_equal(ldg_intake_build_checkpoint(&b, cp, ncp), 0);
+        assert_int_equal(ldg_intake_build_checkpoint(&b, cp, ncp), LDG_EINVAL);
         assert_int_equal(ldg_intake_build_note(&b, pn, npn), 0);
         assert_int_equal(ldg_intake_build_note(&b, pn, npn), LDG_EINVAL);
         assert_int_equal(ldg_intake_build_note(&b, pn, 0), LDG_EINVAL);
@@ -204,7 +205,7 @@ test_intake__frame_matches_vector(void **state)
         ldg_intake_build_reset(&b, 44);
         assert_int_equal(ldg_intake_build_event(&b, entry, ne, NULL, 0), 0);
         assert_int_equal(ldg_intake_build_note(&b, pn, npn), 0);
-        b.note = 0;
+        b.last = LDG_IREC_CHECKPOINT; /* (as if the first were not there) */
         assert_int_equal(ldg_intake_build_note(&b, pn, npn), 0);
         assert_int_equal(ldg_intake_build_finish(&b, &p, &n), 0);
         {
