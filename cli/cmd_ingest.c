@@ -299,12 +299,13 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
     say_dups(dups);
     if (c->out != OUT_HUMAN) {
         /* counts are numbers, seqs strings, as a direct ingest gives */
-        cli_print_json(c, json_pack("{s:I, s:I, s:I, s:o, s:o}", "committed",
-                                    (json_int_t)committed, "rejected",
-                                    (json_int_t)rejected, "duplicates",
-                                    (json_int_t)dups, "first_seq",
-                                    ldg_json_u64(first), "last_seq",
-                                    ldg_json_u64(last)));
+        cli_print_json(
+            c,
+            json_pack("{s:I, s:I, s:I, s:o, s:o}", "committed",
+                      (json_int_t)committed, "rejected", (json_int_t)rejected,
+                      "duplicates", (json_int_t)dups, "first_seq",
+                      committed ? ldg_json_u64(first) : json_null(), "last_seq",
+                      committed ? ldg_json_u64(last) : json_null()));
     }
     ldg_client_close(cl);
     return rc;
@@ -387,14 +388,17 @@ cmd_ingest(struct cli *c, struct ingest_args *x, int npos, char **pos)
         say_dups(rep.duplicates);
     }
     if (c->out != OUT_HUMAN) {
-        char d[24], e[24]; /* counts are numbers, seqs strings (README) */
-        snprintf(d, sizeof d, "%llu", (unsigned long long)rep.first_seq);
-        snprintf(e, sizeof e, "%llu", (unsigned long long)rep.last_seq);
-        cli_print_json(c, json_pack("{s:I, s:I, s:I, s:s, s:s}", "committed",
-                                    (json_int_t)rep.committed, "rejected",
-                                    (json_int_t)rep.rejected, "duplicates",
-                                    (json_int_t)rep.duplicates, "first_seq", d,
-                                    "last_seq", e));
+        /* counts are numbers, seqs strings (README); no seqs, null, when
+         * nothing was committed (seq 0 is the log's first event) */
+        int any = rep.committed > 0;
+        cli_print_json(
+            c, json_pack("{s:I, s:I, s:I, s:o, s:o}", "committed",
+                         (json_int_t)rep.committed, "rejected",
+                         (json_int_t)rep.rejected, "duplicates",
+                         (json_int_t)rep.duplicates, "first_seq",
+                         any ? ldg_json_u64(rep.first_seq) : json_null(),
+                         "last_seq",
+                         any ? ldg_json_u64(rep.last_seq) : json_null()));
     }
     rc = cli_exit_code(rc);
 out:

@@ -56,7 +56,7 @@ evs 1 300 busy >"$T/busy.jsonl"
 # 1. ingest - from a pipe, three events acked, then the pipe quiet
 D=$T/l
 mkfifo "$T/in"
-"$LEDGER" --dir "$D" ingest - <"$T/in" >"$T/ingest.out" 2>"$T/ingest.err" &
+"$LEDGER" --dir "$D" ingest -o json - <"$T/in" >"$T/ingest.out" 2>"$T/ingest.err" &
 ipid=$!
 exec 3>"$T/in"
 evs 1 3 waiting >&3
@@ -82,6 +82,12 @@ ipid=""
 [ $rc = 0 ] || fail "the waiting ingest exited $rc: $(cat "$T/ingest.err")"
 grep -q "^ingest: 5 events committed (seq 1\\.\\.305, other writers' events among them)" "$T/ingest.err" ||
     fail "the waiting ingest's report: $(cat "$T/ingest.out" "$T/ingest.err")"
+[ "$(jq -c '[.committed, .first_seq, .last_seq]' "$T/ingest.out" 2>&1)" = '[5,"1","305"]' ] ||
+    fail "the waiting ingest's -o json: $(cat "$T/ingest.out")"
+# nothing committed: no seqs (before: "0", the log's first event)
+"$LEDGER" --dir "$D" ingest -o json /dev/null >"$T/none.out" 2>/dev/null
+[ "$(jq -c '[.committed, .first_seq, .last_seq]' "$T/none.out" 2>&1)" = '[0,null,null]' ] ||
+    fail "an empty ingest's -o json: $(cat "$T/none.out")"
 [ "$(size_of "$D")" = 306 ] || fail "the log's size is $(size_of "$D"), not 306"
 "$LEDGER" --dir "$D" query subject=route:waiting/5 -o json >"$T/q5" 2>&1
 [ "$(jq -r '.seq' "$T/q5" 2>/dev/null)" = 305 ] ||
