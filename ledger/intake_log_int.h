@@ -20,7 +20,7 @@
  * and again when applied, and it is stored faster: the intake's overlay
  * costs more CPU an event than LMDB's own pages (docs/WRITE-PATH.md,
  * "Bigger groups": 16 KiB was faster still at 64 clients, and wrote twice
- * the bytes for groups of 30-60 events). */
+ * the bytes for groups of up to 64 events). */
 #define LDG_INTAKE_FRAME_MAX ((size_t)64 << 10)
 
 int ldg_intake_attach(struct ldg_ledger *l);
