@@ -433,13 +433,11 @@ anchor_read(struct vctx *v, struct vev *e, struct vanchor *a, struct fails *f)
 /* A key.anchored the bundle carries: when its key is pinned, it must be
  * the pin; else it is the key's anchor (a second of a key fails). */
 static void
-anchor_take(struct vctx *v, struct vev *e, struct vanchor **as, size_t *na,
-            size_t *nanch, struct fails *f)
+anchor_add(const struct vanchor *a0, struct vanchor **as, size_t *na,
+           size_t *nanch, struct fails *f)
 {
-    struct vanchor a, *n;
+    struct vanchor a = *a0, *n;
 
-    if (anchor_read(v, e, &a, f) < 0)
-        return;
     for (size_t k = 0; k < *na; k++) {
         struct vanchor *x = &(*as)[k];
         if (strcmp(x->id, a.id) != 0)
@@ -452,7 +450,7 @@ anchor_take(struct vctx *v, struct vev *e, struct vanchor **as, size_t *na,
         bv_fail_add(f,
                     "event %llu: key %s is anchored a second time (first at "
                     "event %llu)",
-                    (unsigned long long)e->seq, a.id,
+                    (unsigned long long)a.seq, a.id,
                     (unsigned long long)x->seq);
         return;
     }
@@ -463,6 +461,45 @@ anchor_take(struct vctx *v, struct vev *e, struct vanchor **as, size_t *na,
     *as = n;
     n[(*na)++] = a;
     (*nanch)++;
+}
+
+static void
+anchor_take(struct vctx *v, struct vev *e, struct vanchor **as, size_t *na,
+            size_t *nanch, struct fails *f)
+{
+    struct vanchor a;
+
+    if (anchor_read(v, e, &a, f) == 0)
+        anchor_add(&a, as, na, nanch, f);
+}
+
+/* The anchors the bundle's horizon record keeps (FORMAT.md 6.2, "epoch":
+ * keys anchored before the horizon, whose key.anchored was pruned), taken
+ * as the key.anchored they stand for. */
+static void
+anchors_at_horizon(struct vctx *v, struct vanchor **as, size_t *na,
+                   size_t *nanch, struct fails *f)
+{
+    const struct bmember *m = bundle_get(&v->b, B_HORIZON);
+    struct ldg_horizon h;
+
+    if (v->hz_seq == 0 || m == NULL ||
+        ldg_horizon_parse(m->data, m->len, &h) < 0)
+        return; /* (the keys check says why) */
+    for (size_t i = 0; i < h.nkeys; i++) {
+        const struct ldg_horizon_key *hk = &h.keys[i];
+        struct vanchor a;
+        if (!hk->anchored)
+            continue;
+        memset(&a, 0, sizeof a);
+        snprintf(a.id, sizeof a.id, "%s", hk->key_id);
+        memcpy(a.anchor, hk->anchor, 32);
+        a.t0 = hk->anchor_t0_ns;
+        a.len = hk->anchor_period_ns;
+        a.seq = hk->anchor_seq;
+        anchor_add(&a, as, na, nanch, f);
+    }
+    ldg_horizon_release(&h);
 }
 
 /* Where the bundle's events are along one actor's seals: a key's seals
@@ -518,11 +555,15 @@ seal_epoch(struct vctx *v, struct vev *e, struct vanchor *as, size_t na,
         char ah[17];
         uint64_t per =
             e->ev.ts_ns >= a->t0 ? (e->ev.ts_ns - a->t0) / a->len : 0;
-        if (seal.ext != NULL && v->hz_seq > a->seq) {
-            (*unchecked)++; /* anchored before the horizon: certs pruned */
-            return;
-        }
-        if (seal.ext != NULL)
+        if (seal.ext != NULL && v->hz_seq > a->seq)
+            bv_fail_add(f,
+                        "event %llu: the bundle's horizon record keeps no "
+                        "anchor of key %s, which the pinned anchor %s... says "
+                        "was anchored at event %llu (removed, or a prune by a "
+                        "build before 2026-11-29?)",
+                        seq, seal.key_id, anchor_hex16(a, ah),
+                        (unsigned long long)a->seq);
+        else if (seal.ext != NULL)
             bv_fail_add(f,
                         "event %llu: the bundle carries no key.anchored of "
                         "key %s, which the pinned anchor %s... says was "
@@ -663,6 +704,7 @@ bv_check_epochs(struct vctx *v)
         as[na].pinned = 1;
         na++;
     }
+    anchors_at_horizon(v, &as, &na, &nanch, &f);
     for (size_t i = 0; i < v->nev && f.n == 0; i++) {
         struct vev *e = &v->ev[i];
         struct vsealat *s = NULL;

@@ -820,6 +820,30 @@ whole_from_anchor(const uint8_t anchor[32], uint64_t t0_ns, uint64_t period_ns,
     return ldg_epoch_chain_step(c, x, err, errcap);
 }
 
+int
+ldg_epoch_chain_from_horizon(const struct ldg_horizon_key *hk,
+                             struct ldg_epoch_chain *c, char *err,
+                             size_t errcap)
+{
+    struct ldg_epoch_params par;
+    struct ldg_epoch_ext x;
+
+    if (!hk->anchored)
+        return LDG_ENOTFOUND;
+    memcpy(par.anchor, hk->anchor, 32);
+    par.t0_ns = hk->anchor_t0_ns;
+    par.len_ns = hk->anchor_period_ns;
+    ldg_epoch_chain_init(c, &par);
+    if (hk->epoch_len == 0)
+        return 0;
+    if (ldg_epoch_ext_decode(hk->epoch, hk->epoch_len, &x) < 0) {
+        snprintf(err, errcap, "its epoch part does not decode");
+        return LDG_EBADSIG;
+    }
+    return whole_from_anchor(hk->anchor, hk->anchor_t0_ns, hk->anchor_period_ns,
+                             &x, "epoch part", c, err, errcap);
+}
+
 /* A checkpoint's epoch line on its own: whole, checked from the anchor,
  * then its signature over the note's text. */
 int

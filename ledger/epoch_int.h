@@ -303,6 +303,16 @@ int ldg_epoch_chain_step(struct ldg_epoch_chain *c,
                          const struct ldg_epoch_ext *x, char *err,
                          size_t errcap);
 
+/* The chain a horizon record keeps of key hk (FORMAT.md 6.2, "epoch"):
+ * c from hk's anchor, stepped over its whole part when it has one (each
+ * cert and link checked from the anchor; its signature is the pruned
+ * seal's, not checked). @return 0; LDG_ENOTFOUND: the record keeps no
+ * anchor of hk; LDG_EBADSIG with err. */
+struct ldg_horizon_key;
+int ldg_epoch_chain_from_horizon(const struct ldg_horizon_key *hk,
+                                 struct ldg_epoch_chain *c, char *err,
+                                 size_t errcap);
+
 /* The epoch part of chain c's current epoch, whole (l0 = 0, j0 = 0: the
  * 32 certs of its path and its links 1..sub), with sig, into out (cap >=
  * LDG_EPOCH_EXT_MAX); returns the length. c must be started. */
@@ -349,6 +359,41 @@ int ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key,
  * over). 0; LDG_ECORRUPT. */
 int ldg_epoch_seal_stored(struct ldg_txn *t, uint64_t seal_seq,
                           const struct ldg_seal *s, int replayed);
+/* Fills, for each key of h anchored before hz, what the horizon record
+ * keeps of its epochs (FORMAT.md 6.2, "epoch"): its anchor and its chain
+ * at hz, walked along the seals from the ledger's current horizon (t
+ * before the new record is put). A key whose chain an earlier prune did
+ * not keep gets none. @return 0; LDG_ETAMPER (a seal's chain does not
+ * hold: err names it); LDG_ENOMEM; store errors. */
+struct ldg_horizon;
+int ldg_epoch_horizon_keys(struct ldg_txn *t, uint64_t hz,
+                           struct ldg_horizon *h);
+/* The key registry's record of a key's epochs ("epoch:" key_id,
+ * epoch_log.c): its anchor, the seq of its key.anchored, and the epoch
+ * the log carries last (has: one did), opened at from_seq. */
+struct ldg_epoch_rec {
+    struct ldg_epoch_params par;
+    uint64_t anchor_seq;
+    int has;
+    struct ldg_epoch_id e;
+    uint64_t from_seq;
+};
+/* @return 0; LDG_ENOTFOUND (no anchor); LDG_ECORRUPT. */
+int ldg_epoch_rec_get(struct ldg_txn *t, const char *key_id,
+                      struct ldg_epoch_rec *r);
+/* Where key key_id, anchored before horizon hz (its registry record r),
+ * starts along the log after it: c = the chain the record keeps (0), or
+ * none (1: a record by an earlier build, its certs gone with the pruned
+ * seals). @return 0, 1; LDG_ETAMPER (with the ledger's error) when the
+ * record's anchor is not r's or its chain does not hold. */
+int ldg_epoch_chain_at_horizon(struct ldg_ledger *l,
+                               const struct ldg_horizon *hz, const char *key_id,
+                               const struct ldg_epoch_rec *r,
+                               struct ldg_epoch_chain *c);
+/* 1 when the key registry holds no anchor of hk's key, or the one the
+ * horizon record keeps of it (hk anchored); else 0. */
+int ldg_epoch_registry_agrees(struct ldg_txn *t,
+                              const struct ldg_horizon_key *hk);
 /* 1 when the registry says key_id was anchored before seq. */
 int ldg_epoch_anchored_before(struct ldg_txn *t, const char *key_id,
                               uint64_t seq);

@@ -30,14 +30,6 @@
 
 #define REC_LEN 73
 
-struct eprec {
-    struct ldg_epoch_params par;
-    uint64_t anchor_seq;
-    int has;
-    struct ldg_epoch_id e;
-    uint64_t from_seq;
-};
-
 static void
 rec_key(uint8_t k[6 + LDG_KEYID_LEN], const char *key_id)
 {
@@ -46,7 +38,7 @@ rec_key(uint8_t k[6 + LDG_KEYID_LEN], const char *key_id)
 }
 
 static int
-rec_decode(const uint8_t *p, size_t n, struct eprec *r)
+rec_decode(const uint8_t *p, size_t n, struct ldg_epoch_rec *r)
 {
     if (n != REC_LEN)
         return LDG_ECORRUPT;
@@ -61,8 +53,9 @@ rec_decode(const uint8_t *p, size_t n, struct eprec *r)
     return r->has > 1 ? LDG_ECORRUPT : 0;
 }
 
-static int
-rec_get(struct ldg_txn *t, const char *key_id, struct eprec *r)
+int
+ldg_epoch_rec_get(struct ldg_txn *t, const char *key_id,
+                  struct ldg_epoch_rec *r)
 {
     uint8_t k[6 + LDG_KEYID_LEN];
     struct ldg_val v;
@@ -77,7 +70,7 @@ rec_get(struct ldg_txn *t, const char *key_id, struct eprec *r)
 }
 
 static int
-rec_put(struct ldg_txn *t, const char *key_id, const struct eprec *r)
+rec_put(struct ldg_txn *t, const char *key_id, const struct ldg_epoch_rec *r)
 {
     uint8_t k[6 + LDG_KEYID_LEN], v[REC_LEN];
 
@@ -97,8 +90,21 @@ rec_put(struct ldg_txn *t, const char *key_id, const struct eprec *r)
 int
 ldg_epoch_anchored_before(struct ldg_txn *t, const char *key_id, uint64_t seq)
 {
-    struct eprec r;
-    return rec_get(t, key_id, &r) == 0 && r.anchor_seq < seq;
+    struct ldg_epoch_rec r;
+    return ldg_epoch_rec_get(t, key_id, &r) == 0 && r.anchor_seq < seq;
+}
+
+int
+ldg_epoch_registry_agrees(struct ldg_txn *t, const struct ldg_horizon_key *hk)
+{
+    struct ldg_epoch_rec r;
+    int rc = ldg_epoch_rec_get(t, hk->key_id, &r);
+    if (rc == LDG_ENOTFOUND)
+        return 1;
+    return rc == 0 && hk->anchored && r.anchor_seq == hk->anchor_seq &&
+           memcmp(r.par.anchor, hk->anchor, 32) == 0 &&
+           r.par.t0_ns == hk->anchor_t0_ns &&
+           r.par.len_ns == hk->anchor_period_ns;
 }
 
 int
@@ -130,7 +136,7 @@ ldg_epoch_anchor_apply(struct ldg_txn *t, const struct ldg_event *ev,
     const char *id = json_string_value(json_object_get(body, "key_id"));
     const char *hex = json_string_value(json_object_get(body, "anchor"));
     struct ldg_key_state ks;
-    struct eprec r, old;
+    struct ldg_epoch_rec r, old;
     int rc;
 
     memset(&r, 0, sizeof r);
@@ -155,7 +161,7 @@ ldg_epoch_anchor_apply(struct ldg_txn *t, const struct ldg_event *ev,
                    id);
         return rc == LDG_ENOTFOUND ? LDG_EBADINPUT : rc;
     }
-    rc = rec_get(t, id, &old);
+    rc = ldg_epoch_rec_get(t, id, &old);
     if (rc == 0) {
         ldg_seterr(l, "key %s (%s) has an anchor already (event %llu)", id,
                    ks.name, (unsigned long long)old.anchor_seq);
@@ -178,7 +184,7 @@ state_path(char *buf, size_t cap, const struct ldg_ledger *l, const char *name)
  * the epoch the log carries last. */
 static int
 state_fits(struct ldg_ledger *l, const char *path,
-           const struct ldg_epoch_state *st, const struct eprec *r)
+           const struct ldg_epoch_state *st, const struct ldg_epoch_rec *r)
 {
     if (memcmp(st->par.anchor, r->par.anchor, 32) != 0 ||
         st->par.t0_ns != r->par.t0_ns || st->par.len_ns != r->par.len_ns) {
@@ -203,7 +209,7 @@ state_fits(struct ldg_ledger *l, const char *path,
 /* Loads key's epoch state and checks it is the tree the log anchored;
  * a reader (not holding the sealers' lock) leaves the file as it is. */
 static int
-state_get(struct ldg_ledger *l, const char *name, const struct eprec *r,
+state_get(struct ldg_ledger *l, const char *name, const struct ldg_epoch_rec *r,
           int reader, int *differ, struct ldg_epoch_state **out)
 {
     char path[4300], err[512];
@@ -227,8 +233,8 @@ state_get(struct ldg_ledger *l, const char *name, const struct eprec *r,
 }
 
 static int
-state_load(struct ldg_ledger *l, const char *name, const struct eprec *r,
-           struct ldg_epoch_state **out)
+state_load(struct ldg_ledger *l, const char *name,
+           const struct ldg_epoch_rec *r, struct ldg_epoch_state **out)
 {
     return state_get(l, name, r, 0, NULL, out);
 }
@@ -282,7 +288,7 @@ held_release(void *p)
 /* key name's state for this transaction: loaded once, then checked
  * against r again at each use. Borrowed until the transaction ends. */
 static int
-state_held(struct ldg_txn *t, const char *name, const struct eprec *r,
+state_held(struct ldg_txn *t, const char *name, const struct ldg_epoch_rec *r,
            struct ldg_epoch_state **out)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
@@ -335,8 +341,8 @@ state_drop(struct ldg_txn *t, const char *name)
 /* What of st's chain the log has not carried yet (r: its record of the
  * key's last epoch): certs from level *l0, links after *j0. */
 static void
-uncarried(const struct eprec *r, const struct ldg_epoch_state *st, unsigned *l0,
-          unsigned *j0)
+uncarried(const struct ldg_epoch_rec *r, const struct ldg_epoch_state *st,
+          unsigned *l0, unsigned *j0)
 {
     if (!r->has) {
         *l0 = 0;
@@ -357,7 +363,7 @@ ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key, uint64_t seal_seq,
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_epoch_state *st = NULL;
     struct ldg_event ev;
-    struct eprec r;
+    struct ldg_epoch_rec r;
     uint8_t map[LDG_SEAL_MAP_MAX], sig[64];
     unsigned l0, j0;
     uint32_t p;
@@ -366,7 +372,7 @@ ldg_epoch_seal(struct ldg_txn *t, const struct ldg_key *key, uint64_t seal_seq,
 
     s->ext = NULL;
     s->ext_len = 0;
-    rc = rec_get(t, key->key_id, &r);
+    rc = ldg_epoch_rec_get(t, key->key_id, &r);
     if (rc == LDG_ENOTFOUND || (rc == 0 && r.anchor_seq >= seal_seq))
         return 0; /* no anchor, or this seal holds the anchor event */
     if (rc < 0)
@@ -413,7 +419,7 @@ ldg_epoch_checkpoint_line(struct ldg_txn *t, const char *text, size_t n,
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_epoch_state *st = NULL;
-    struct eprec r;
+    struct ldg_epoch_rec r;
     uint8_t raw[LDG_EPOCH_EXT_MAX], sig[64];
     char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX];
     unsigned l0, j0;
@@ -423,7 +429,7 @@ ldg_epoch_checkpoint_line(struct ldg_txn *t, const char *text, size_t n,
 
     if (l->log_key == NULL)
         return 0;
-    rc = rec_get(t, l->log_key->key_id, &r);
+    rc = ldg_epoch_rec_get(t, l->log_key->key_id, &r);
     if (rc == LDG_ENOTFOUND || (rc == 0 && !r.has))
         return 0; /* no epoch of the log key in the log yet */
     if (rc < 0)
@@ -478,14 +484,14 @@ ldg_epoch_seal_stored(struct ldg_txn *t, uint64_t seal_seq,
                       const struct ldg_seal *s, int replayed)
 {
     struct ldg_epoch_ext x;
-    struct eprec r;
+    struct ldg_epoch_rec r;
     int rc;
 
     if (s->ext_len == 0)
         return 0;
     if (ldg_epoch_ext_decode(s->ext, s->ext_len, &x) < 0)
         return LDG_ECORRUPT;
-    if ((rc = rec_get(t, s->key_id, &r)) < 0)
+    if ((rc = ldg_epoch_rec_get(t, s->key_id, &r)) < 0)
         return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
     if (r.has && r.e.period == x.period && r.e.sub == x.sub)
         return 0;
@@ -529,7 +535,7 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
     struct ldg_key_state ks;
     struct ldg_txn *t = NULL;
     struct ldg_key *k = NULL;
-    struct eprec r;
+    struct ldg_epoch_rec r;
     char path[4300], err[512], anchor[65];
     uint64_t now, ts;
     json_t *body = NULL;
@@ -565,7 +571,7 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
     }
     rc = ldg_keys_lookup_name(t, name, &ks);
     if (rc == 0) {
-        rc = rec_get(t, ks.key_id, &r);
+        rc = ldg_epoch_rec_get(t, ks.key_id, &r);
         if (rc == 0) {
             ldg_seterr(l, "key %s has an anchor already (event %llu)", name,
                        (unsigned long long)r.anchor_seq);
@@ -692,7 +698,7 @@ ldg_keys_advance(struct ldg_ledger *l, const char *name,
     struct ldg_epoch_state *st = NULL;
     struct ldg_key_state ks;
     struct ldg_txn *t = NULL;
-    struct eprec r;
+    struct ldg_epoch_rec r;
     int fd, rc;
 
     if (name == NULL)
@@ -703,7 +709,7 @@ ldg_keys_advance(struct ldg_ledger *l, const char *name,
         ldg_seterr(l, "no key named '%s' in this ledger", name);
         goto out;
     }
-    if ((rc = rec_get(t, ks.key_id, &r)) < 0) {
+    if ((rc = ldg_epoch_rec_get(t, ks.key_id, &r)) < 0) {
         if (rc == LDG_ENOTFOUND)
             ldg_seterr(
                 l, "key %s has no epoch keys yet (" LDG_CMD_KEYS_ANCHOR " %s)",
@@ -739,7 +745,7 @@ out:
  */
 static int
 expire_one(struct ldg_ledger *l, struct ldg_txn *t, const char *key_id,
-           const struct eprec *r, uint64_t now, int look, uint64_t *due,
+           const struct ldg_epoch_rec *r, uint64_t now, int look, uint64_t *due,
            int *ended)
 {
     struct ldg_epoch_state *st = NULL;
@@ -799,7 +805,7 @@ expire_all(struct ldg_ledger *l, struct ldg_txn *t, int look, uint64_t *next,
     for (rc = ldg_cursor_get(c, LDG_SET_RANGE, "epoch:", 6, &k, &v); rc == 0;
          rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
         char key_id[LDG_KEYID_LEN + 1];
-        struct eprec r;
+        struct ldg_epoch_rec r;
         uint64_t due;
         int one, e;
         if (k.len < 6 || memcmp(k.data, "epoch:", 6) != 0)
@@ -890,8 +896,8 @@ ldg_keys_anchors(struct ldg_ledger *l, struct ldg_anchor_pin **out, size_t *n)
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         goto out;
     for (size_t i = 0; i < nk; i++) {
-        struct eprec r;
-        if ((rc = rec_get(t, ki[i].key_id, &r)) == LDG_ENOTFOUND)
+        struct ldg_epoch_rec r;
+        if ((rc = ldg_epoch_rec_get(t, ki[i].key_id, &r)) == LDG_ENOTFOUND)
             continue;
         if (rc < 0)
             goto out;
@@ -938,7 +944,7 @@ rows_live(struct ldg_ledger *l, struct ldg_txn *t, const struct lchain *ch,
     for (size_t i = 0; i < nch; i++) {
         struct ldg_epoch_state *st = NULL;
         struct ldg_key_state ks;
-        struct eprec r;
+        struct ldg_epoch_rec r;
         size_t last = n;
         for (size_t j = 0; j < n; j++)
             if (strcmp(rows[j].key, ch[i].name) == 0)
@@ -946,7 +952,7 @@ rows_live(struct ldg_ledger *l, struct ldg_txn *t, const struct lchain *ch,
         if (last == n)
             continue;
         rows[last].live = -1;
-        if (rec_get(t, ch[i].key_id, &r) < 0 ||
+        if (ldg_epoch_rec_get(t, ch[i].key_id, &r) < 0 ||
             ldg_keys_lookup_raw(t, ch[i].key_id, &ks) < 0 ||
             ks.revoked_seq != UINT64_MAX ||
             state_get(l, ks.name, &r, 1, NULL, &st) < 0)
@@ -966,22 +972,19 @@ ldg_keys_epochs(struct ldg_ledger *l, struct ldg_epoch_row **out, size_t *nout)
     struct ldg_val k, v;
     struct lchain *ch = NULL;
     struct ldg_epoch_row *rows = NULL;
+    struct ldg_horizon hz;
     size_t nch = 0, n = 0, cap = 0;
-    uint64_t horizon = 0;
     char err[512];
     int rc;
 
     *out = NULL;
     *nout = 0;
-    {
-        struct ldg_horizon hz;
-        if (ldg_horizon(l, &hz) == 0) {
-            horizon = hz.seq;
-            ldg_horizon_release(&hz);
-        }
-    }
+    memset(&hz, 0, sizeof hz);
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
+    if ((rc = ldg_horizon_get(t, &hz)) < 0 && rc != LDG_ENOTFOUND)
+        goto out;
+    rc = 0;
     if (!ldg_store_has_core(l->store, LDG_DB_SEALS))
         goto out;
     if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_SEALS), &c)) < 0)
@@ -1007,7 +1010,7 @@ ldg_keys_epochs(struct ldg_ledger *l, struct ldg_epoch_row **out, size_t *nout)
             if (strcmp(ch[i].key_id, s.key_id) == 0)
                 h = &ch[i];
         if (h == NULL) {
-            struct eprec r;
+            struct ldg_epoch_rec r;
             struct ldg_key_state ks;
             struct lchain *nc = realloc(ch, (nch + 1) * sizeof *nc);
             if (nc == NULL) {
@@ -1018,12 +1021,19 @@ ldg_keys_epochs(struct ldg_ledger *l, struct ldg_epoch_row **out, size_t *nout)
             h = &ch[nch++];
             memset(h, 0, sizeof *h);
             snprintf(h->key_id, sizeof h->key_id, "%s", s.key_id);
-            if ((rc = rec_get(t, s.key_id, &r)) < 0 ||
+            if ((rc = ldg_epoch_rec_get(t, s.key_id, &r)) < 0 ||
                 (rc = ldg_keys_lookup_raw(t, s.key_id, &ks)) < 0)
                 break;
             snprintf(h->name, sizeof h->name, "%s", ks.name);
             ldg_epoch_chain_init(&h->c, &r.par);
-            h->pruned = horizon > 0 && r.anchor_seq < horizon;
+            if (hz.seq > 0 && r.anchor_seq < hz.seq) {
+                /* from the chain the horizon record keeps, if it does */
+                if ((rc = ldg_epoch_chain_at_horizon(l, &hz, s.key_id, &r,
+                                                     &h->c)) < 0)
+                    break;
+                h->pruned = rc == 1;
+                rc = 0;
+            }
         }
         was = h->c.cur;
         started = h->c.started;
@@ -1072,6 +1082,7 @@ out:
     if (c != NULL)
         ldg_cursor_close(c);
     ldg_txn_abort(t);
+    ldg_horizon_release(&hz);
     free(ch);
     if (rc < 0) {
         free(rows);
@@ -1079,247 +1090,6 @@ out:
     }
     *out = rows;
     *nout = n;
-    return 0;
-}
-
-/* ------------------------------------------------- whole epoch parts -- */
-
-/* One key's chain along the log's seals, up to (not past) pos. */
-struct wkey {
-    char key_id[LDG_KEYID_LEN + 1];
-    struct ldg_epoch_chain c;
-    uint64_t anchor_seq, pos;
-    int pruned; /* anchored before the horizon: its certs are gone */
-};
-
-struct ldg_epoch_walk {
-    struct ldg_ledger *l;
-    uint64_t horizon;
-    struct wkey *k;
-    size_t n;
-};
-
-int
-ldg_epoch_walk_new(struct ldg_ledger *l, struct ldg_epoch_walk **out)
-{
-    struct ldg_epoch_walk *w;
-    struct ldg_horizon hz;
-
-    if (l == NULL || out == NULL)
-        return LDG_EINVAL;
-    if ((w = calloc(1, sizeof *w)) == NULL)
-        return LDG_ENOMEM;
-    w->l = l;
-    if (ldg_horizon(l, &hz) == 0) {
-        w->horizon = hz.seq;
-        ldg_horizon_release(&hz);
-    }
-    *out = w;
-    return 0;
-}
-
-void
-ldg_epoch_walk_free(struct ldg_epoch_walk *w)
-{
-    if (w == NULL)
-        return;
-    free(w->k);
-    free(w);
-}
-
-static int
-walk_key(struct ldg_epoch_walk *w, struct ldg_txn *t, const char *key_id,
-         struct wkey **out)
-{
-    struct eprec r;
-    struct wkey *k;
-    int rc;
-
-    for (size_t i = 0; i < w->n; i++)
-        if (strcmp(w->k[i].key_id, key_id) == 0) {
-            *out = &w->k[i];
-            return 0;
-        }
-    if ((rc = rec_get(t, key_id, &r)) < 0)
-        return rc;
-    k = realloc(w->k, (w->n + 1) * sizeof *k);
-    if (k == NULL)
-        return LDG_ENOMEM;
-    w->k = k;
-    k = &w->k[w->n++];
-    memset(k, 0, sizeof *k);
-    snprintf(k->key_id, sizeof k->key_id, "%s", key_id);
-    ldg_epoch_chain_init(&k->c, &r.par);
-    k->anchor_seq = r.anchor_seq;
-    k->pos = r.anchor_seq + 1;
-    k->pruned = w->horizon > 0 && r.anchor_seq < w->horizon;
-    *out = k;
-    return 0;
-}
-
-/* Steps k's chain over the key's seals in [k->pos, to]. */
-static int
-walk_to(struct ldg_epoch_walk *w, struct ldg_txn *t, struct wkey *k,
-        uint64_t to)
-{
-    struct ldg_cursor *c = NULL;
-    struct ldg_val key, v;
-    uint8_t kb[8];
-    char err[512];
-    int rc;
-
-    if ((rc = ldg_cursor_open(t, ldg_core(w->l, LDG_DB_SEALS), &c)) < 0)
-        return rc;
-    ldg_be64(kb, k->pos);
-    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, kb, 8, &key, &v); rc == 0;
-         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &key, &v)) {
-        struct ldg_seal s;
-        struct ldg_epoch_ext x;
-        uint64_t at;
-        if (key.len != 8 || ldg_seal_record_decode(v.data, v.len, &s) < 0) {
-            rc = LDG_ECORRUPT;
-            break;
-        }
-        if ((at = ldg_rd_be64(key.data)) > to)
-            break;
-        if (s.ext == NULL || strcmp(s.key_id, k->key_id) != 0)
-            continue;
-        if (ldg_epoch_ext_decode(s.ext, s.ext_len, &x) < 0) {
-            rc = LDG_ECORRUPT;
-            break;
-        }
-        if (ldg_epoch_chain_step(&k->c, &x, err, sizeof err) < 0) {
-            ldg_seterr(w->l, "seal at event %llu: %s", (unsigned long long)at,
-                       err);
-            rc = LDG_ETAMPER;
-            break;
-        }
-    }
-    ldg_cursor_close(c);
-    if (rc == LDG_ENOTFOUND || rc == 0) {
-        k->pos = to + 1;
-        return 0;
-    }
-    return rc;
-}
-
-int
-ldg_epoch_walk_whole(struct ldg_epoch_walk *w, struct ldg_txn *t,
-                     uint64_t seal_seq, struct ldg_seal *s, uint8_t *buf,
-                     size_t cap)
-{
-    struct ldg_epoch_ext x;
-    struct wkey *k;
-    int rc;
-
-    if (w == NULL || t == NULL || s == NULL || buf == NULL ||
-        cap < LDG_EPOCH_EXT_MAX)
-        return LDG_EINVAL;
-    if (s->ext == NULL)
-        return 0;
-    if (ldg_epoch_ext_decode(s->ext, s->ext_len, &x) < 0)
-        return LDG_ECORRUPT;
-    rc = walk_key(w, t, s->key_id, &k);
-    if (rc == LDG_ENOTFOUND) /* an epoch part without anchor: verify's */
-        return 0;
-    if (rc < 0)
-        return rc;
-    if (k->pruned || seal_seq <= k->anchor_seq)
-        return 0;
-    if (seal_seq < k->pos) { /* asked out of order: from the anchor again */
-        ldg_epoch_chain_init(&k->c, &k->c.par);
-        k->pos = k->anchor_seq + 1;
-    }
-    if ((rc = walk_to(w, t, k, seal_seq)) < 0)
-        return rc;
-    if (!k->c.started || k->c.cur.period != x.period || k->c.cur.sub != x.sub) {
-        ldg_seterr(w->l,
-                   "seal at event %llu: its epoch is not the one its "
-                   "key's seals lead to (run " LDG_CMD_VERIFY ")",
-                   (unsigned long long)seal_seq);
-        return LDG_ETAMPER;
-    }
-    s->ext_len = ldg_epoch_ext_encode_whole(buf, &k->c, x.sig);
-    s->ext = buf;
-    return 1;
-}
-
-int
-ldg_epoch_checkpoint_whole(struct ldg_txn *t, uint64_t size, const char *note,
-                           char **line)
-{
-    struct ldg_ledger *l = ldg_txn_ledger(t);
-    struct ldg_epoch_walk *w = NULL;
-    struct ldg_epoch_ext x;
-    struct wkey *k;
-    struct eprec r;
-    uint8_t raw[4 + LDG_EPOCH_EXT_MAX];
-    char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX], err[512];
-    const char *sep;
-    size_t tlen, n;
-    uint32_t id;
-    char *out;
-    int rc;
-
-    *line = NULL;
-    if (l->log_key == NULL ||
-        (rc = rec_get(t, l->log_key->key_id, &r)) == LDG_ENOTFOUND)
-        return 0;
-    if (rc < 0)
-        return rc;
-    if ((sep = strstr(note, "\n\n")) == NULL)
-        return LDG_ECORRUPT;
-    tlen = (size_t)(sep - note) + 1;
-    id = ldg_epoch_note_key_id(l->origin, r.par.anchor, name, sizeof name);
-    rc = ldg_note_sig_find(note, strlen(note), tlen, name, id, raw + 4,
-                           sizeof raw - 4, &n);
-    if (rc == LDG_ENOTFOUND)
-        return 0;
-    if (rc < 0 || ldg_epoch_ext_decode(raw + 4, n, &x) < 0)
-        return LDG_ECORRUPT;
-    if ((rc = ldg_epoch_walk_new(l, &w)) < 0)
-        return rc;
-    if ((rc = walk_key(w, t, l->log_key->key_id, &k)) < 0)
-        goto out;
-    /* a chain that does not hold (a seal or the line forged in the store:
-     * what `verify` names) gives no whole line; the bundle's verifier
-     * then refuses the checkpoint's line, as it refuses the seals */
-    if ((rc = walk_to(w, t, k, size - 1)) == LDG_ETAMPER || k->pruned ||
-        ldg_epoch_chain_step(&k->c, &x, err, sizeof err) < 0) {
-        rc = rc == LDG_ETAMPER ? 0 : rc;
-        goto out;
-    }
-    if (rc < 0)
-        goto out;
-    ldg_be32(raw, id);
-    n = 4 + ldg_epoch_ext_encode_whole(raw + 4, &k->c, x.sig);
-    if ((out = calloc(1, 1)) == NULL) {
-        rc = LDG_ENOMEM;
-        goto out;
-    }
-    if ((rc = ldg_note_sig_append(&out, name, raw, n)) < 0) {
-        free(out);
-        goto out;
-    }
-    *line = out;
-out:
-    ldg_epoch_walk_free(w);
-    return rc;
-}
-
-int
-ldg_epoch_anchor_seq(struct ldg_txn *t, const char *key_id, uint64_t *seq)
-{
-    struct eprec r;
-    int rc;
-
-    if (t == NULL || key_id == NULL || seq == NULL)
-        return LDG_EINVAL;
-    if (strlen(key_id) != LDG_KEYID_LEN)
-        return LDG_ENOTFOUND;
-    if ((rc = rec_get(t, key_id, &r)) < 0)
-        return rc;
-    *seq = r.anchor_seq;
     return 0;
 }
 
@@ -1434,7 +1204,7 @@ ldg_keys_exposure(struct ldg_ledger *l, struct ldg_exposure *out)
     struct ldg_key_state ks;
     struct ldg_epoch_state *st = NULL;
     struct ldg_txn *t = NULL;
-    struct eprec r;
+    struct ldg_epoch_rec r;
     char kdir[4200];
     int rc;
 
@@ -1446,7 +1216,7 @@ ldg_keys_exposure(struct ldg_ledger *l, struct ldg_exposure *out)
         return rc;
     rc = ldg_keys_lookup_name(t, LDG_LOG_KEY_NAME, &ks);
     if (rc == 0)
-        rc = rec_get(t, ks.key_id, &r);
+        rc = ldg_epoch_rec_get(t, ks.key_id, &r);
     ldg_txn_abort(t);
     if (rc == LDG_ENOTFOUND)
         return 0; /* no anchor */

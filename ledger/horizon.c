@@ -36,6 +36,7 @@ static const char *const hz_keys[H_N] = {"archive", "first",  "keys",
                                          "seq",     "state",  "ts"};
 enum hk_key {
     K_ADDED,
+    K_EPOCH, /* only for a key anchored before the horizon */
     K_HELD,
     K_ID,
     K_NAME,
@@ -45,8 +46,13 @@ enum hk_key {
     K_SEALED,
     K_N
 };
-static const char *const hk_keys[K_N] = {"added", "held",    "id",    "name",
-                                         "pub",   "revoked", "roles", "sealed"};
+static const char *const hk_keys[K_N] = {"added",   "epoch", "held",
+                                         "id",      "name",  "pub",
+                                         "revoked", "roles", "sealed"};
+
+/* "epoch": anchor[32] ‖ u64be t0 ‖ u64be period ‖ u64be anchor seq, then
+ * the whole epoch part of its last epoch before the horizon, if any */
+#define HK_EPOCH_HEAD 56
 
 /* ------------------------------------------------------------ codec -- */
 
@@ -90,8 +96,41 @@ hz_map_cap(const struct ldg_horizon *h)
 {
     /* a key map: 8 keys (47 bytes), the numbers (3 * 9), held (8), id
      * (17), name (66), pub (34), roles (258), its header: 458; and the
-     * record's own keys and values: well under 512 */
-    return 512 + h->nkeys * 512;
+     * record's own keys and values: well under 512; an anchored key's
+     * "epoch" adds its key, a bin16 header and its bytes */
+    size_t cap = 512 + h->nkeys * 512;
+    for (size_t i = 0; i < h->nkeys; i++)
+        if (h->keys[i].anchored)
+            cap += 16 + HK_EPOCH_HEAD + h->keys[i].epoch_len;
+    return cap;
+}
+
+/* A bin of any length up to 65535, in its shortest form. */
+static void
+w_bin_head(struct wr *w, size_t n)
+{
+    uint8_t h[3] = {0xc5, (uint8_t)(n >> 8), (uint8_t)n};
+    if (n > 0xffff)
+        w->err = LDG_ETOOBIG;
+    else if (n < 256)
+        w_bytes(w, (uint8_t[]){0xc4, (uint8_t)n}, 2);
+    else
+        w_bytes(w, h, 3);
+}
+
+static void
+w_epoch(struct wr *w, const struct ldg_horizon_key *k)
+{
+    uint8_t head[HK_EPOCH_HEAD];
+    memcpy(head, k->anchor, 32);
+    ldg_be64(head + 32, k->anchor_t0_ns);
+    ldg_be64(head + 40, k->anchor_period_ns);
+    ldg_be64(head + 48, k->anchor_seq);
+    w_key(w, "epoch");
+    w_bin_head(w, HK_EPOCH_HEAD + k->epoch_len);
+    w_bytes(w, head, sizeof head);
+    if (k->epoch_len > 0)
+        w_bytes(w, k->epoch, k->epoch_len);
 }
 
 int
@@ -111,9 +150,11 @@ hz_map_encode(const struct ldg_horizon *h, uint8_t *out, size_t cap,
     w_array(&w, h->nkeys);
     for (size_t i = 0; i < h->nkeys; i++) {
         const struct ldg_horizon_key *k = &h->keys[i];
-        w_byte(&w, 0x80 | K_N);
+        w_byte(&w, (uint8_t)(0x80 | (k->anchored ? K_N : K_N - 1)));
         w_key(&w, "added");
         w_uint(&w, k->added);
+        if (k->anchored)
+            w_epoch(&w, k);
         w_key(&w, "held");
         w_str(&w, k->held, strlen(k->held));
         w_key(&w, "id");
@@ -159,19 +200,76 @@ r_text(struct rd *r, char *out, size_t cap, size_t min)
     return 0;
 }
 
+/* "epoch": in its shortest bin form, the head and nothing or a whole
+ * epoch part (l0 = 0, j0 = 0) of exactly its length. */
+static int
+epoch_read(struct rd *r, struct ldg_horizon_key *k)
+{
+    size_t avail = (size_t)(r->end - r->p), n;
+    const uint8_t *p;
+
+    if (avail >= 2 && r->p[0] == 0xc4) {
+        n = r->p[1];
+        p = r->p + 2;
+    } else if (avail >= 3 && r->p[0] == 0xc5) {
+        n = ldg_rd_be16(r->p + 1);
+        p = r->p + 3;
+        if (n < 256)
+            return -1;
+    } else {
+        return -1;
+    }
+    if ((size_t)(r->end - p) < n || n < HK_EPOCH_HEAD)
+        return -1;
+    r->p = p + n;
+    if (n > HK_EPOCH_HEAD) {
+        /* whole (FORMAT.md 5.1): u32be period ‖ u32be sub ‖ sig[64] ‖
+         * l0 = 0 ‖ j0 = 0 ‖ 32 certs of 128 bytes ‖ sub (<= 16) links of
+         * 104; its certs are checked from the anchor by its readers
+         * (ldg_epoch_chain_from_horizon) */
+        const uint8_t *x = p + HK_EPOCH_HEAD;
+        uint32_t sub;
+        if (n - HK_EPOCH_HEAD < 74 || x[72] != 0 || x[73] != 0)
+            return -1;
+        sub = ldg_rd_be32(x + 4);
+        if (sub > 16 || n - HK_EPOCH_HEAD != 74 + 32 * 128 + (size_t)sub * 104)
+            return -1;
+    }
+    k->anchored = 1;
+    memcpy(k->anchor, p, 32);
+    k->anchor_t0_ns = ldg_rd_be64(p + 32);
+    k->anchor_period_ns = ldg_rd_be64(p + 40);
+    k->anchor_seq = ldg_rd_be64(p + 48);
+    if (k->anchor_period_ns == 0 || k->anchor_seq < k->added)
+        return -1;
+    if ((k->epoch_len = n - HK_EPOCH_HEAD) > 0) {
+        if ((k->epoch = malloc(k->epoch_len)) == NULL)
+            return -1;
+        memcpy(k->epoch, p + HK_EPOCH_HEAD, k->epoch_len);
+    }
+    return 0;
+}
+
 static int
 key_read(struct rd *r, struct ldg_horizon_key *k)
 {
     unsigned n;
-    if (r_map(r, &n) < 0 || n != K_N)
+    int next = 0;
+    if (r_map(r, &n) < 0 || (n != K_N && n != K_N - 1))
         return -1;
-    for (int i = 0; i < K_N; i++) {
-        int rc = 0;
+    for (unsigned c = 0; c < n; c++) {
+        int rc = 0, i = next;
+        if (i == K_EPOCH && n == K_N - 1) /* not anchored */
+            i++;
         if (r_key(r, hk_keys, i + 1, i) != i)
             return -1;
+        next = i + 1;
         switch (i) {
         case K_ADDED:
             rc = r_uint(r, &k->added);
+            break;
+        case K_EPOCH:
+            rc = epoch_read(r, k);
             break;
         case K_HELD:
             rc = r_text(r, k->held, sizeof k->held, 0);
@@ -292,7 +390,7 @@ ldg_horizon_parse(const uint8_t *p, size_t len, struct ldg_horizon *out)
 {
     if (p == NULL || out == NULL)
         return LDG_EINVAL;
-    if (len > (size_t)1 << 20) {
+    if (len > LDG_HORIZON_RECORD_MAX) {
         memset(out, 0, sizeof *out);
         return LDG_ECORRUPT;
     }
@@ -304,6 +402,8 @@ ldg_horizon_release(struct ldg_horizon *h)
 {
     if (h == NULL)
         return;
+    for (size_t i = 0; h->keys != NULL && i < h->nkeys; i++)
+        free(h->keys[i].epoch);
     free(h->keys);
     free(h->record);
     h->keys = NULL;

@@ -587,6 +587,7 @@ int ldg_key_sealed(struct ldg_txn *t, const char *key_id, uint64_t *n);
  * checkpoints and keys stay. The record is signed by the log key. */
 #define LDG_HORIZON_KEYS_MAX 4096
 #define LDG_HORIZON_ROLES_MAX 256
+#define LDG_HORIZON_RECORD_MAX (1 << 20) /* bytes, the signature's included */
 struct ldg_horizon_key {
     char key_id[LDG_KEYID_LEN + 1];
     char name[LDG_NAME_MAX + 1];
@@ -599,6 +600,18 @@ struct ldg_horizon_key {
      * given: any type an actor key may sign; "*" for the log key) */
     char roles[LDG_HORIZON_ROLES_MAX];
     char held[8]; /* "writer": held by its writer (key.added "held") */
+    /* its epoch keys (FORMAT.md 6.2, "epoch"), when anchored: its
+     * key.anchored is before the horizon (anchor_seq), and the record
+     * keeps the anchor, t0 and period, and the whole epoch part of the
+     * last epoch its seals before the horizon were under (epoch_len 0:
+     * none yet). 0: no anchor, or one the record does not keep (a prune
+     * by an earlier build) */
+    int anchored;
+    uint64_t anchor_seq;
+    uint8_t anchor[32];
+    uint64_t anchor_t0_ns, anchor_period_ns;
+    uint8_t *epoch; /* malloc'd; ldg_horizon_release frees it */
+    size_t epoch_len;
 };
 struct ldg_horizon {
     uint64_t seq;        /* events before this one were pruned (> 0) */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ledger/crypto_int.h"
+#include "ledger/epoch_int.h"
 #include "ledger/index_int.h"
 #include "ledger/keys_int.h"
 #include "ledger/mp_int.h"
@@ -396,7 +397,8 @@ ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
     memcpy(h.archive, archive, 32);
     memcpy(h.state, state, 32);
     snprintf(h.origin, sizeof h.origin, "%s", l->origin);
-    if ((rc = keys_at(t, has_old ? &old : NULL, hz, &h)) < 0)
+    if ((rc = keys_at(t, has_old ? &old : NULL, hz, &h)) < 0 ||
+        (rc = ldg_epoch_horizon_keys(t, hz, &h)) < 0)
         goto out;
     /* the horizon record first: from here on every reader of this
      * transaction's view knows the events before hz are gone */
@@ -406,9 +408,17 @@ ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
         goto out;
     }
     rec[0] = 0x92;
-    if ((rc = hz_map_encode(&h, rec + 1, cap - 67, &n)) < 0 ||
-        (rc = ldg_ed25519_sign_ctx(h.sig, LDG_CTX_HORIZON, rec + 1, n,
-                                   l->log_key)) < 0)
+    if ((rc = hz_map_encode(&h, rec + 1, cap - 67, &n)) == 0 &&
+        n + 67 > LDG_HORIZON_RECORD_MAX) {
+        /* (some 170 keys anchored before the horizon: 5.9 KB each) */
+        ldg_seterr(l,
+                   "the horizon record would take %zu bytes, over the %d a "
+                   "reader takes (%zu keys)",
+                   n + 67, LDG_HORIZON_RECORD_MAX, h.nkeys);
+        rc = LDG_ETOOBIG;
+    }
+    if (rc < 0 || (rc = ldg_ed25519_sign_ctx(h.sig, LDG_CTX_HORIZON, rec + 1, n,
+                                             l->log_key)) < 0)
         goto out;
     rec[1 + n] = 0xc4;
     rec[2 + n] = 64;

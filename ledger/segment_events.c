@@ -192,10 +192,10 @@ pin_of(const struct sv *s, const char *id)
 }
 
 /* A seal by key k whose first event is seq, and no key.anchored of k
- * before it in the segment: 0, or the failure when the caller pinned
- * k's anchor before seq (its key.anchored removed, the seal re-signed
- * with the key alone). A segment that starts past a prune of the anchor
- * keeps the seal's epoch part, unchecked (open_epoch). */
+ * before it in the segment (nor its anchor in the horizon record): 0, or
+ * the failure when the caller pinned k's anchor before seq (its
+ * key.anchored removed, the seal re-signed with the key alone, or the
+ * anchor dropped from the horizon record). */
 static int
 pinned_unanchored(struct sv *s, const struct ldg_event *ev, uint64_t seq,
                   const struct skey *k, int has_ext)
@@ -203,10 +203,16 @@ pinned_unanchored(struct sv *s, const struct ldg_event *ev, uint64_t seq,
     const struct ldg_anchor_pin *pin = pin_of(s, k->id);
     char ah[17];
 
-    if (pin == NULL || pin->seq >= seq ||
-        (has_ext && s->r->info.horizon_seq > pin->seq))
+    if (pin == NULL || pin->seq >= seq)
         return 0;
     ldg_hex(ah, pin->anchor, 8);
+    if (has_ext && s->r->info.horizon_seq > pin->seq)
+        return seg_vfail(s, LDG_SEGCHK_SEALS, ev->seq,
+                         "the segment's horizon record keeps no anchor of "
+                         "key %s, which the pinned anchor %s... says was "
+                         "anchored at event %" PRIu64 " (removed, or a "
+                         "prune by a build before 2026-11-29?)",
+                         k->id, ah, pin->seq);
     if (has_ext)
         return seg_vfail(s, LDG_SEGCHK_SEALS, ev->seq,
                          "the segment carries no key.anchored of key %s, which "
@@ -279,6 +285,36 @@ take_anchor(struct sv *s, const struct ldg_event *ev, const json_t *j)
         return LDG_ENOMEM;
     ldg_epoch_chain_init(k->ep, &par);
     k->anchored = ev->seq + 1;
+    return 0;
+}
+
+int
+seg_anchor_at_horizon(struct sv *s, struct skey *k,
+                      const struct ldg_horizon_key *hk)
+{
+    const struct ldg_anchor_pin *pin = pin_of(s, k->id);
+    struct ldg_epoch_params par;
+
+    if (pin != NULL && (memcmp(pin->anchor, hk->anchor, 32) != 0 ||
+                        pin->t0_ns != hk->anchor_t0_ns ||
+                        pin->period_ns != hk->anchor_period_ns ||
+                        pin->seq != hk->anchor_seq)) {
+        char ah[17], hh[17];
+        ldg_hex(ah, pin->anchor, 8);
+        ldg_hex(hh, hk->anchor, 8);
+        return seg_vfail(s, LDG_SEGCHK_HORIZON, UINT64_MAX,
+                         "the horizon record keeps anchor %s... of key %s "
+                         "(at event %" PRIu64 "), not the pinned anchor "
+                         "%s... (at event %" PRIu64 ")",
+                         hh, k->id, hk->anchor_seq, ah, pin->seq);
+    }
+    memcpy(par.anchor, hk->anchor, 32);
+    par.t0_ns = hk->anchor_t0_ns;
+    par.len_ns = hk->anchor_period_ns;
+    if ((k->ep = malloc(sizeof *k->ep)) == NULL)
+        return LDG_ENOMEM;
+    ldg_epoch_chain_init(k->ep, &par);
+    k->anchored = hk->anchor_seq + 1;
     return 0;
 }
 

@@ -230,6 +230,12 @@ int seg_vfail(struct sv *s, enum ldg_segment_check c, uint64_t seq,
 struct skey *seg_key_find(struct sv *s, const char *id);
 struct skey *seg_key_add(struct sv *s, const char *id, const uint8_t pub[32],
                          uint64_t added);
+/* Key k was anchored before the segment's horizon record: its anchor
+ * as the record keeps it (FORMAT.md 6.2, "epoch"), which must be the
+ * caller's pin when there is one; its seals in the range are then
+ * checked from it (the first whole). @return 0; a finding; LDG_ENOMEM. */
+int seg_anchor_at_horizon(struct sv *s, struct skey *k,
+                          const struct ldg_horizon_key *hk);
 void seg_tree_push(struct sv *s, const uint8_t h[32], int level);
 void seg_tree_root(const struct sv *s, uint8_t root[32]);
 int seg_body_kind(struct sv *s, uint64_t seq, const uint8_t *p, size_t n);

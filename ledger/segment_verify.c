@@ -64,6 +64,8 @@ take_horizon(struct sv *s, const uint8_t *p, size_t n)
         if (hk->added == 0 && memcmp(hk->pub, s->h.key, 32) != 0)
             rc = seg_vfail(s, LDG_SEGCHK_HORIZON, UINT64_MAX,
                            "the horizon record's log key is not the segment's");
+        if (rc == 0 && hk->anchored)
+            rc = seg_anchor_at_horizon(s, k, hk);
     }
     if (rc == 0 && hz.seq == s->h.first) {
         /* the chain goes on from the record's last leaf and time */

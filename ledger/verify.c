@@ -669,11 +669,31 @@ horizon_load(struct vstate *vs, struct ldg_txn *t, uint64_t size)
         k->revoked = hk->revoked;
         k->sealed = hk->sealed;
         k->roles = ldg_horizon_roles_mask(hk->roles);
-        /* anchored before the horizon (the registry says so; its record
-         * can only make verify check less for a key that has one): the
-         * certs that tie its epochs to the anchor were pruned */
-        if (ldg_epoch_anchored_before(t, hk->key_id, vs->start))
+        /* anchored before the horizon: its chain goes on from what the
+         * record keeps (FORMAT.md 6.2, "epoch"), or, when a prune by an
+         * earlier build kept none (the registry says it was anchored),
+         * its epoch parts after the horizon cannot be checked */
+        if (hk->anchored) {
+            char err[512];
+            if ((k->ep = malloc(sizeof *k->ep)) == NULL)
+                return LDG_ENOMEM;
+            k->anchored = hk->anchor_seq + 1;
+            if (ldg_epoch_chain_from_horizon(hk, k->ep, err, sizeof err) < 0) {
+                vf_bad(vs, vs->start - 1,
+                       "the horizon record's epoch chain of key %s: %s",
+                       hk->key_id, err);
+                return 0;
+            }
+            if (!ldg_epoch_registry_agrees(t, hk)) {
+                vf_bad(vs, vs->start - 1,
+                       "the key registry holds another anchor of key %s than "
+                       "the horizon record keeps",
+                       hk->key_id);
+                return 0;
+            }
+        } else if (ldg_epoch_anchored_before(t, hk->key_id, vs->start)) {
             k->anchored = VF_ANCHOR_PRUNED;
+        }
     }
     /* the pruned entries kept for the horizon's entry tile (tiles
      * publishes them): each must hash to its leaf in the tree */

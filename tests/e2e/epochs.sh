@@ -8,9 +8,9 @@
 # second anchor is refused (exit 73) and `keys advance` without an anchor
 # names the cure; `kill -9` of `keys advance` and of appenders at random
 # moments loses nothing acked and leaves a ledger that verifies and goes
-# on appending; a ledger pruned past its anchor verifies and says which
-# epochs it could not check. Fails on a build without epochs (no `keys
-# anchor`).
+# on appending; a ledger pruned past its anchor goes on checking every
+# epoch part from the anchor, in verify, bundles and segments. Fails on a
+# build without epochs (no `keys anchor`).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 77; }
@@ -213,17 +213,39 @@ L append x.test --body '{"after":1}' >/dev/null || fail "append after the kills"
 L keys advance >/dev/null || fail "advance after the kills"
 L verify --full >"$T/out" 2>&1 || fail "verify at the end: $(cat "$T/out")"
 
-# pruned past the anchor: verify passes and says which epochs it could
-# not check (their certs left with the pruned events); keys epochs lists
-# them without a key
+# pruned past the anchor: the horizon record keeps the anchor and the
+# chain (FORMAT.md 6.2, "epoch"), so verify checks every epoch part after
+# it, keys epochs lists their keys, and a bundle and a segment of the
+# pruned ledger are checked from the anchor, pinned or not; a bundle
+# whose event after the horizon was re-sealed by the log key alone is
+# refused (a build before 2026-11-29 checked none of it)
 L archive --before 6 --out "$T/a.seg" >/dev/null 2>&1 || fail "archive --before 6"
 L prune --before 6 --archive "$T/a.seg" --force >/dev/null 2>"$T/err" || fail "prune: $(cat "$T/err")"
 L verify --full >"$T/out" 2>&1 || fail "verify of the pruned ledger: $(cat "$T/out")"
-grep -q 'epoch part of .* seals was not checked' "$T/out" ||
-    fail "verify of the pruned ledger did not say what it could not check: $(cat "$T/out")"
-L keys epochs -o json | jq -e -s 'any(.[]; .key == "log" and .pub == null)' >/dev/null ||
+grep -q 'not checked' "$T/out" &&
+    fail "verify of the pruned ledger left epoch parts unchecked: $(cat "$T/out")"
+L keys epochs -o json | jq -e -s 'length > 0 and all(.[]; .pub != null)' >/dev/null ||
     fail "keys epochs of the pruned ledger: $(L keys epochs -o json 2>&1)"
 L append x.test --body '{"after":"prune"}' >/dev/null || fail "append after prune"
+last=$(($(L stats -o json | jq -r .events) - 1))
+L export --out "$T/pb.tar.zst" "seq=$last" >/dev/null 2>&1 || fail "export after prune"
+"$LEDGER" verify-bundle --trusted-key "$vk" "$T/pb.tar.zst" >/dev/null 2>"$T/err" ||
+    fail "verify-bundle of a pruned ledger's bundle: $(cat "$T/err")"
+grep -q '^PASS epochs: 1 seals by epoch keys' "$T/err" && ! grep -q 'not checked' "$T/err" ||
+    fail "verify-bundle of a pruned ledger's bundle: $(grep epochs "$T/err")"
+strip_epoch "$T/pb.tar.zst" "$last" "$T/pforged.tar.zst" || fail "forging a pruned ledger's bundle"
+# (with the anchor pinned, and with the log's key alone)
+for pin in "$vk" "$(echo "$vk" | head -n 1)"; do
+    "$LEDGER" verify-bundle --trusted-key "$pin" "$T/pforged.tar.zst" >/dev/null 2>"$T/err"
+    rc=$?
+    [ $rc = 1 ] && grep -q "^FAIL epochs: event $last (period [0-9]*): its seal $last .* carries no epoch" "$T/err" ||
+        fail "a pruned ledger's bundle whose epoch part was dropped (pin: $pin): exit $rc, $(grep -v '^PASS' "$T/err")"
+done
+L export --segment --out "$T/ps.seg" "seq=6..$last" >/dev/null 2>&1 || fail "export --segment after prune"
+"$LEDGER" verify-bundle --trusted-key "$vk" "$T/ps.seg" >/dev/null 2>"$T/err" ||
+    fail "verify-bundle of a pruned ledger's segment: $(cat "$T/err")"
+grep -q '^PASS seals: .* seals by epoch keys certified' "$T/err" && ! grep -q 'not checked' "$T/err" ||
+    fail "a pruned ledger's segment's epochs were not checked: $(grep seals "$T/err")"
 
 [ "$fails" = 0 ] && echo "ok: epochs" && exit 0
 exit 1

@@ -214,10 +214,10 @@ forge_member(struct fx *f, uint64_t q, enum forge how, struct bundle *b)
 }
 
 static void
-bundle_forged(struct fx *f, uint64_t q, enum forge how,
+bundle_forged(struct fx *f, const char *term, uint64_t q, enum forge how,
               struct ldg_bundle_report *r, int *rc)
 {
-    const char *terms[1] = {NULL};
+    const char *terms[2] = {term, NULL};
     struct bundle b;
     uint8_t *buf, *out;
     size_t len, olen;
@@ -239,7 +239,7 @@ test_verify_keys__member_resigned_by_current_refused(void **state)
 {
     struct ldg_bundle_report r;
     int rc;
-    bundle_forged(*state, 5, BY_CURRENT, &r, &rc);
+    bundle_forged(*state, NULL, 5, BY_CURRENT, &r, &rc);
     expect_epoch_fail(rc, &r, "event 5", "epoch 2.1");
     assert_non_null(strstr(detail_of(&r, "epochs"), "before the start"));
 }
@@ -249,7 +249,7 @@ test_verify_keys__member_epoch_dropped_refused(void **state)
 {
     struct ldg_bundle_report r;
     int rc;
-    bundle_forged(*state, 7, NO_EPOCH, &r, &rc);
+    bundle_forged(*state, NULL, 7, NO_EPOCH, &r, &rc);
     expect_epoch_fail(rc, &r, "event 7 (period 2)", "carries no epoch");
 }
 
@@ -258,9 +258,105 @@ test_verify_keys__member_past_epoch_forged_refused(void **state)
 {
     struct ldg_bundle_report r;
     int rc;
-    bundle_forged(*state, 6, OLD_EPOCH_FORGED_SIG, &r, &rc);
+    bundle_forged(*state, NULL, 6, OLD_EPOCH_FORGED_SIG, &r, &rc);
     expect_epoch_fail(rc, &r, "event 6",
                       "does not verify with the key of epoch 0.1");
+}
+
+/* A pruned ledger (issue 65, item 6: the chain survives pruning): its
+ * horizon record keeps the log key's anchor and chain, so a bundle of an
+ * event after the horizon is checked from the anchor, with the
+ * checkpoint's epoch line, and one whose seal was re-signed by the log
+ * key alone is refused. A build before this one counted such seals as
+ * "not checked" and passed the forgery. */
+static void
+test_verify_keys__pruned_ledger_bundle_checked(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_bundle_report r;
+    int rc;
+
+    prune_at(f, 6);
+    rc = export_verify(f, "seq=7", &r);
+    if (rc != 0)
+        print_report(&r);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(detail_of(&r, "epochs"), "1 seals by epoch keys"));
+    assert_non_null(strstr(detail_of(&r, "epochs"), "the checkpoint signed by"));
+    assert_null(strstr(detail_of(&r, "epochs"), "not checked"));
+    bundle_forged(f, "seq=7", 7, NO_EPOCH, &r, &rc);
+    expect_epoch_fail(rc, &r, "event 7 (period 2)", "carries no epoch");
+}
+
+/* The attacker's next step: the horizon record signed again by the log
+ * key without the anchor it keeps. A verifier that pinned the anchor
+ * refuses it; without the pin the bundle looks like one of a ledger whose
+ * anchor was pruned by an earlier build (its epoch parts not checked, and
+ * said so). */
+static void
+test_verify_keys__pruned_anchor_dropped_refused_by_pin(void **state)
+{
+    struct fx *f = *state;
+    const char *terms[2] = {"seq=7", NULL};
+    struct ldg_bundle_verify_opts o;
+    struct ldg_bundle_report r;
+    struct ldg_anchor_pin *pins;
+    struct ldg_horizon h;
+    struct bmember *m;
+    struct bundle b;
+    uint8_t *buf, *out, *rec;
+    size_t len, olen, npin, n, cap;
+    char *vk = vkey_of(f->l);
+    int rc;
+
+    assert_int_equal(ldg_keys_anchors(f->l, &pins, &npin), 0);
+    assert_int_equal(npin, 1);
+    prune_at(f, 6);
+    assert_int_equal(export_terms(f->l, terms, &buf, &len), 0);
+    read_bundle(&b, buf, len);
+    assert_non_null(m = member_get(&b, "horizon"));
+    assert_int_equal(ldg_horizon_parse(m->data, m->len, &h), 0);
+    for (size_t i = 0; i < h.nkeys; i++) {
+        h.keys[i].anchored = 0;
+        free(h.keys[i].epoch);
+        h.keys[i].epoch = NULL;
+        h.keys[i].epoch_len = 0;
+    }
+    cap = 1 + hz_map_cap(&h) + 66;
+    assert_non_null(rec = malloc(cap));
+    rec[0] = 0x92;
+    assert_int_equal(hz_map_encode(&h, rec + 1, cap - 67, &n), 0);
+    assert_int_equal(ldg_log_secret_load(f->l), 0);
+    assert_int_equal(ldg_ed25519_sign_ctx(h.sig, LDG_CTX_HORIZON, rec + 1, n,
+                                          f->l->log_key),
+                     0);
+    rec[1 + n] = 0xc4;
+    rec[2 + n] = 64;
+    memcpy(rec + 3 + n, h.sig, 64);
+    member_set(&b, "horizon", rec, n + 67);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+
+    memset(&o, 0, sizeof o);
+    o.trusted_vkey = vk;
+    o.threads = 2;
+    o.anchors = pins;
+    o.nanchors = npin;
+    rc = ldg_export_verify_mem(out, olen, &o, &r);
+    expect_epoch_fail(rc, &r, "event 7",
+                      "horizon record keeps no anchor of key");
+    /* unpinned: what it could not check is said */
+    rc = verify_mem(out, olen, vk, &r);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(detail_of(&r, "epochs"), "not checked"));
+
+    ldg_horizon_release(&h);
+    bundle_release(&b);
+    free(rec);
+    free(buf);
+    free(out);
+    free(vk);
+    free(pins);
 }
 
 #define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
@@ -278,6 +374,8 @@ main(void)
         TE(test_verify_keys__member_resigned_by_current_refused),
         TE(test_verify_keys__member_epoch_dropped_refused),
         TE(test_verify_keys__member_past_epoch_forged_refused),
+        TE(test_verify_keys__pruned_ledger_bundle_checked),
+        TE(test_verify_keys__pruned_anchor_dropped_refused_by_pin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

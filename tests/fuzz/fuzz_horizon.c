@@ -13,7 +13,9 @@
  *     (FORMAT.md 6.2), so that a record has one encoding;
  *   - the decoded record obeys the format: seq > 0, first < seq, at most
  *     LDG_HORIZON_KEYS_MAX keys, each a 16-digit lowercase hex id, a name
- *     of 1..64 bytes, strings NUL-terminated within their arrays;
+ *     of 1..64 bytes, strings NUL-terminated within their arrays; an
+ *     epoch part only on an anchored key, whole and checkable from its
+ *     anchor without harm (FORMAT.md 6.2, "epoch");
  *   - ldg_horizon_check_sig, with the record's own log key (the key added
  *     at 0) and with a key of ours, answers 0 or LDG_EBADSIG: a record
  *     that decodes can always be encoded again to check it;
@@ -36,6 +38,7 @@
 
 #include <msgpack.h>
 
+#include "ledger/epoch_int.h"
 #include "ledger/module.h"
 
 #ifndef FUZZ_ENTRY
@@ -156,16 +159,35 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
     }
     horizon_check_fields(&h);
     FUZZ_ASSERT(horizon_repacks(data, size));
+    /* an anchored key's chain is checked from its anchor, or refused */
+    for (size_t i = 0; i < h.nkeys; i++) {
+        struct ldg_epoch_chain *c;
+        char err[256];
+        if (!h.keys[i].anchored)
+            continue;
+        FUZZ_ASSERT((c = malloc(sizeof *c)) != NULL);
+        rc = ldg_epoch_chain_from_horizon(&h.keys[i], c, err, sizeof err);
+        FUZZ_ASSERT(rc == 0 || rc == LDG_EBADSIG);
+        free(c);
+    }
     if (size > 0) {
         rc = ldg_horizon_parse(data, size - 1, &h2);
         FUZZ_ASSERT(rc != 0 && h2.keys == NULL);
     }
-    /* deterministic: the same bytes decode to the same keys */
+    /* deterministic: the same bytes decode to the same keys (an anchored
+     * key's epoch part compared by its bytes, not its pointer) */
     FUZZ_ASSERT(ldg_horizon_parse(data, size, &h2) == 0);
     FUZZ_ASSERT(h2.nkeys == h.nkeys && h2.seq == h.seq &&
-                memcmp(h2.sig, h.sig, 64) == 0 &&
-                (h.nkeys == 0 ||
-                 memcmp(h2.keys, h.keys, h.nkeys * sizeof *h.keys) == 0));
+                memcmp(h2.sig, h.sig, 64) == 0);
+    for (size_t i = 0; i < h.nkeys; i++) {
+        struct ldg_horizon_key a = h.keys[i], b = h2.keys[i];
+        FUZZ_ASSERT(a.epoch_len == b.epoch_len &&
+                    (a.epoch_len == 0 ||
+                     memcmp(a.epoch, b.epoch, a.epoch_len) == 0));
+        FUZZ_ASSERT(a.anchored || a.epoch_len == 0);
+        a.epoch = b.epoch = NULL;
+        FUZZ_ASSERT(memcmp(&a, &b, sizeof a) == 0);
+    }
     ldg_horizon_release(&h2);
 
     if ((pub = horizon_log_pub(&h)) != NULL)

@@ -134,6 +134,19 @@ rewrite_time(struct fx *f, uint64_t q, uint8_t root[32])
     ldg_seal_root((const uint8_t(*)[32])st.digest, 1, root);
 }
 
+/* Prunes the events before hz (as `ledger prune` does, the archive's and
+ * the state's digests aside). */
+static inline void
+prune_at(struct fx *f, uint64_t hz)
+{
+    struct ldg_txn *t;
+    struct ldg_prune_stats ps;
+    uint8_t zero[32] = {0};
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_prune_txn(t, hz, zero, zero, 1, &ps), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+}
+
 static inline void
 verify_ok(struct fx *f)
 {

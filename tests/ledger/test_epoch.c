@@ -20,6 +20,7 @@
 
 #include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
+#include "ledger/handle_int.h"
 #include "tests/support/support.h"
 #include "util/util.h"
 
@@ -199,6 +200,91 @@ test_epoch__seal_vectors(void **state)
     free(e1);
     free(e6);
     free(rec);
+}
+
+/* A horizon record's "epoch" (FORMAT.md 6.2): the chain at 6.1 kept whole
+ * with a zero signature encodes to the vector's bytes, decodes back, and
+ * the chain it gives is the one the seals made; a changed cert is
+ * refused, and a part that is not whole does not decode. */
+static void
+test_epoch__horizon_vectors(void **state)
+{
+    uint8_t *e1, *e6, *want, *map, *rec;
+    size_t n1, n6, nw, cap, n;
+    struct ldg_epoch_params par;
+    struct ldg_epoch_chain c, c2;
+    struct ldg_epoch_ext x;
+    struct ldg_horizon h, back;
+    struct ldg_horizon_key k;
+    static const uint8_t zero[64];
+    uint8_t pub[32];
+    char err[256];
+    (void)state;
+
+    n1 = unhex_vec(&e1, "seal.ext.1.0");
+    n6 = unhex_vec(&e6, "seal.ext.6.1");
+    nw = unhex_vec(&want, "horizon.epoch.6.1");
+    memset(&par, 0, sizeof par);
+    assert_int_equal(ldg_unhex(par.anchor, 32, vec("anchor.pub")), 0);
+    par.t0_ns = T0;
+    par.len_ns = LEN;
+    ldg_epoch_chain_init(&c, &par);
+    assert_int_equal(ldg_epoch_ext_decode(e1, n1, &x), 0);
+    assert_int_equal(ldg_epoch_chain_step(&c, &x, err, sizeof err), 0);
+    assert_int_equal(ldg_epoch_ext_decode(e6, n6, &x), 0);
+    assert_int_equal(ldg_epoch_chain_step(&c, &x, err, sizeof err), 0);
+
+    memset(&h, 0, sizeof h);
+    memset(&k, 0, sizeof k);
+    snprintf(k.key_id, sizeof k.key_id, "56475aa75463474c");
+    snprintf(k.name, sizeof k.name, "log");
+    snprintf(k.roles, sizeof k.roles, "*");
+    k.revoked = UINT64_MAX;
+    k.anchored = 1;
+    k.anchor_seq = 3;
+    memcpy(k.anchor, par.anchor, 32);
+    k.anchor_t0_ns = T0;
+    k.anchor_period_ns = LEN;
+    assert_non_null(k.epoch = malloc(LDG_EPOCH_EXT_MAX));
+    k.epoch_len = ldg_epoch_ext_encode_whole(k.epoch, &c, zero);
+    h.keys = &k;
+    h.nkeys = 1;
+    h.seq = 9;
+    snprintf(h.origin, sizeof h.origin, "example.org/log");
+    cap = 1 + hz_map_cap(&h) + 66;
+    assert_non_null(rec = malloc(cap));
+    map = rec + 1;
+    rec[0] = 0x92;
+    assert_int_equal(hz_map_encode(&h, map, cap - 67, &n), 0);
+    assert_non_null(memmem(map, n, want, nw));
+    rec[1 + n] = 0xc4;
+    rec[2 + n] = 64;
+    memset(rec + 3 + n, 0, 64);
+    assert_int_equal(ldg_horizon_parse(rec, n + 67, &back), 0);
+    assert_int_equal(back.nkeys, 1);
+    assert_true(back.keys[0].anchored);
+    assert_int_equal(back.keys[0].anchor_seq, 3);
+    assert_int_equal(back.keys[0].epoch_len, nw - 9 - 56);
+    assert_int_equal(
+        ldg_epoch_chain_from_horizon(&back.keys[0], &c2, err, sizeof err), 0);
+    assert_int_equal(c2.cur.period, 6);
+    assert_int_equal(c2.cur.sub, 1);
+    assert_int_equal(ldg_unhex(pub, 32, vec("p6.1.key")), 0);
+    assert_memory_equal(c2.pub, pub, 32);
+    /* a cert changed: refused from the anchor */
+    back.keys[0].epoch[74 + 31 * 128 + 70] ^= 1;
+    assert_int_equal(
+        ldg_epoch_chain_from_horizon(&back.keys[0], &c2, err, sizeof err),
+        LDG_EBADSIG);
+    ldg_horizon_release(&back);
+    /* a part that is not whole (l0 = 30) does not decode */
+    ((uint8_t *)memmem(map, n, want, nw))[9 + 56 + 72] = 30;
+    assert_int_equal(ldg_horizon_parse(rec, n + 67, &back), LDG_ECORRUPT);
+    free(k.epoch);
+    free(rec);
+    free(e1);
+    free(e6);
+    free(want);
 }
 
 /* Every epoch key verifies from the anchor with its path and links, and a
@@ -801,6 +887,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_epoch__vectors),
         cmocka_unit_test(test_epoch__seal_vectors),
+        cmocka_unit_test(test_epoch__horizon_vectors),
         cmocka_unit_test(test_epoch__chain_from_anchor),
         cmocka_unit_test(test_epoch__advance_rules),
         cmocka_unit_test(test_epoch__past_secrets_wiped),

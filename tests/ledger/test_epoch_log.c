@@ -570,6 +570,89 @@ test_epoch_log__expire(void **state)
     verify_ok(f);
 }
 
+static uint64_t
+unchecked_epochs(struct fx *f)
+{
+    struct ldg_verify_report r;
+    int rc = ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &r, NULL,
+                        NULL);
+    if (rc != 0)
+        fail_msg("verify: %d at %llu: %s", rc, (unsigned long long)r.bad_seq,
+                 r.what);
+    return r.epochs_unchecked;
+}
+
+/* The chain survives pruning (issue 65, item 6): a prune past the anchor
+ * keeps the log key's anchor and its chain at the horizon in the horizon
+ * record (FORMAT.md 6.2, "epoch"), so every epoch part after it is still
+ * checked from the anchor, after a second prune too, and `keys epochs`
+ * lists their keys. A build before this one checked none of them. */
+static void
+test_epoch_log__pruned_past_the_anchor_keeps_the_chain(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_epoch_row *rows;
+    struct ldg_horizon hz;
+    const struct ldg_horizon_key *hk;
+    size_t n;
+
+    prune_at(f, 6);
+    assert_int_equal(ldg_horizon(f->l, &hz), 0);
+    hk = ldg_horizon_key_find(&hz, f->l->log_key->key_id);
+    assert_non_null(hk);
+    assert_true(hk->anchored);
+    assert_int_equal(hk->anchor_seq, 3);
+    /* epoch 0.1 (5 sealed under 0.0, 0.1 began before 6): 0.0's whole part */
+    assert_int_equal(hk->epoch_len, 74 + 32 * 128);
+    ldg_horizon_release(&hz);
+    assert_int_equal(unchecked_epochs(f), 0);
+    assert_int_equal(ldg_keys_epochs(f->l, &rows, &n), 0);
+    assert_int_equal(n, 3); /* 0.1 from 6, 2.0 from 7, 2.1 from 8 */
+    for (size_t i = 0; i < n; i++) {
+        static const uint8_t zero[32];
+        assert_true(rows[i].checked);
+        assert_memory_not_equal(rows[i].pub, zero, 32);
+    }
+    free(rows);
+    /* a second prune walks on from the first's chain */
+    prune_at(f, 8);
+    assert_int_equal(ldg_horizon(f->l, &hz), 0);
+    hk = ldg_horizon_key_find(&hz, f->l->log_key->key_id);
+    assert_true(hk->anchored && hk->epoch_len == 74 + 32 * 128);
+    ldg_horizon_release(&hz);
+    assert_int_equal(unchecked_epochs(f), 0);
+    /* and the log goes on under epoch keys */
+    append_at(f, T0 + 140 * SEC);
+    assert_int_equal(unchecked_epochs(f), 0);
+}
+
+/* What the old build let through on a pruned ledger: an event after the
+ * horizon re-sealed with the log key alone, or by the current epoch key,
+ * is refused naming the event, as before a prune. */
+static void
+test_epoch_log__pruned_resealed_without_epoch_refused(void **state)
+{
+    struct fx *f = *state;
+    uint8_t root[32];
+    prune_at(f, 6);
+    rewrite_time(f, 7, root);
+    reseal(f, 7, root, NO_EPOCH);
+    rechain(f, 7);
+    expect_bad(f, LDG_VERIFY_FULL, 7, "carries no epoch");
+}
+
+static void
+test_epoch_log__pruned_resealed_by_current_epoch_refused(void **state)
+{
+    struct fx *f = *state;
+    uint8_t root[32];
+    prune_at(f, 6);
+    rewrite_time(f, 6, root);
+    reseal(f, 6, root, BY_CURRENT);
+    rechain(f, 6);
+    expect_bad(f, LDG_VERIFY_FULL, 6, "epoch 2.1");
+}
+
 #define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
 
 int
@@ -594,6 +677,9 @@ main(void)
         TE(test_epoch_log__no_past_secret_in_any_file),
         TE(test_epoch_log__exposure),
         TE(test_epoch_log__expire),
+        TE(test_epoch_log__pruned_past_the_anchor_keeps_the_chain),
+        TE(test_epoch_log__pruned_resealed_without_epoch_refused),
+        TE(test_epoch_log__pruned_resealed_by_current_epoch_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

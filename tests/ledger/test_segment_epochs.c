@@ -180,6 +180,33 @@ test_segment_epochs__past_epoch_signature_forged_refused(void **state)
                    "epoch signature");
 }
 
+/* A segment of a ledger pruned past the anchor (issue 65, item 6): the
+ * horizon record it carries keeps the anchor, so its seals are checked
+ * from it (a build before this one counted them "not checked" and took
+ * the forgery below). */
+static void
+test_segment_epochs__pruned_ledger_checked(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r[2];
+    uint8_t root[32];
+    int rc[2];
+
+    prune_at(f, 6);
+    check_both(f, segment_fd(f, 6, 9), r, rc);
+    expect_ok(r, rc);
+    assert_int_equal(epoch_seals[0], 3);
+    assert_int_equal(epoch_seals[1], 3);
+    check_both(f, segment_fd(f, 8, 9), r, rc);
+    expect_ok(r, rc);
+    assert_int_equal(epoch_seals[0], 1);
+    rewrite_time(f, 7, root);
+    reseal(f, 7, root, NO_EPOCH);
+    rechain(f, 7);
+    check_both(f, segment_fd(f, 6, 9), r, rc);
+    expect_refused(r, rc, 7, "(period 2)", "carries no epoch");
+}
+
 #define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
 
 int
@@ -191,6 +218,7 @@ main(void)
         TE(test_segment_epochs__resealed_by_current_epoch_refused),
         TE(test_segment_epochs__resealed_without_epoch_refused),
         TE(test_segment_epochs__past_epoch_signature_forged_refused),
+        TE(test_segment_epochs__pruned_ledger_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

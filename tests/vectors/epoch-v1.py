@@ -205,6 +205,16 @@ def main():
     rec = bytes([0x93]) + smap + b"\xc4\x40" + ssig + \
         b"\xc5" + struct.pack(">H", len(ext)) + ext
     out("seal.record.6.1", rec)
+    # a horizon record's "epoch" (FORMAT.md 6.2), as a key-map holds it:
+    # the key anchored at event 3, its chain at epoch 6.1 kept whole (the
+    # 32 certs of the path to 6, link 1) with a zero signature
+    whole = struct.pack(">II", 6, 1) + bytes(64) + bytes([0, 0])
+    whole += b"".join(b"".join(c) for c in t.path)
+    for st, pk, sig in t.links:
+        whole += struct.pack(">Q", st) + pk + sig
+    v = t.anchor + struct.pack(">QQQ", T0, LEN, 3) + whole
+    out("horizon.epoch.6.1",
+        b"\xa5epoch\xc5" + struct.pack(">H", len(v)) + v)
 
 
 main()

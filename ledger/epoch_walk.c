@@ -1,0 +1,344 @@
+/*
+ * epoch_walk.c — a key's epochs walked along the log's seals (issue 65;
+ * FORMAT.md 5.1, 6.2): from its anchor, or from the chain a pruned
+ * ledger's horizon record keeps. What a bundle and a segment carry whole
+ * (each seal's epoch part, the checkpoint's epoch line), and what a prune
+ * keeps of each anchored key in its horizon record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/epoch_int.h"
+#include "ledger/keys_int.h"
+#include "ledger/tlog_int.h"
+
+/* Where a key anchored before horizon hz starts along the log after it:
+ * the chain the record keeps (0), or none (1: a record by an earlier
+ * build, its certs gone with the pruned seals); LDG_ETAMPER when the
+ * record's anchor is not the key's or its chain does not hold. */
+int
+ldg_epoch_chain_at_horizon(struct ldg_ledger *l, const struct ldg_horizon *hz,
+                           const char *key_id, const struct ldg_epoch_rec *r,
+                           struct ldg_epoch_chain *c)
+{
+    const struct ldg_horizon_key *hk = ldg_horizon_key_find(hz, key_id);
+    char err[512];
+
+    if (hk == NULL || !hk->anchored)
+        return 1;
+    if (hk->anchor_seq != r->anchor_seq ||
+        memcmp(hk->anchor, r->par.anchor, 32) != 0 ||
+        hk->anchor_t0_ns != r->par.t0_ns ||
+        hk->anchor_period_ns != r->par.len_ns) {
+        ldg_seterr(l,
+                   "key %s: the horizon record's anchor is not the one the "
+                   "key registry holds (run " LDG_CMD_VERIFY ")",
+                   key_id);
+        return LDG_ETAMPER;
+    }
+    if (ldg_epoch_chain_from_horizon(hk, c, err, sizeof err) < 0) {
+        ldg_seterr(l, "key %s: the horizon record's epoch chain: %s", key_id,
+                   err);
+        return LDG_ETAMPER;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------- whole epoch parts -- */
+
+/* One key's chain along the log's seals, up to (not past) pos; base is
+ * where it starts (at base_pos): its anchor, or the chain a horizon
+ * record keeps. */
+struct wkey {
+    char key_id[LDG_KEYID_LEN + 1];
+    struct ldg_epoch_chain c, base;
+    uint64_t anchor_seq, pos, base_pos;
+    int pruned; /* anchored before a horizon that kept no chain of it */
+};
+
+struct ldg_epoch_walk {
+    struct ldg_ledger *l;
+    int hz_read;           /* hz: read from the first walk's transaction */
+    struct ldg_horizon hz; /* seq 0: never pruned */
+    struct wkey *k;
+    size_t n;
+};
+
+int
+ldg_epoch_walk_new(struct ldg_ledger *l, struct ldg_epoch_walk **out)
+{
+    struct ldg_epoch_walk *w;
+
+    if (l == NULL || out == NULL)
+        return LDG_EINVAL;
+    if ((w = calloc(1, sizeof *w)) == NULL)
+        return LDG_ENOMEM;
+    w->l = l;
+    *out = w;
+    return 0;
+}
+
+void
+ldg_epoch_walk_free(struct ldg_epoch_walk *w)
+{
+    if (w == NULL)
+        return;
+    ldg_horizon_release(&w->hz);
+    free(w->k);
+    free(w);
+}
+
+static int
+walk_key(struct ldg_epoch_walk *w, struct ldg_txn *t, const char *key_id,
+         struct wkey **out)
+{
+    struct ldg_epoch_rec r;
+    struct wkey *k;
+    int rc;
+
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->k[i].key_id, key_id) == 0) {
+            *out = &w->k[i];
+            return 0;
+        }
+    if (!w->hz_read) {
+        rc = ldg_horizon_get(t, &w->hz);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+        w->hz_read = 1;
+    }
+    if ((rc = ldg_epoch_rec_get(t, key_id, &r)) < 0)
+        return rc;
+    k = realloc(w->k, (w->n + 1) * sizeof *k);
+    if (k == NULL)
+        return LDG_ENOMEM;
+    w->k = k;
+    k = &w->k[w->n];
+    memset(k, 0, sizeof *k);
+    snprintf(k->key_id, sizeof k->key_id, "%s", key_id);
+    ldg_epoch_chain_init(&k->base, &r.par);
+    k->anchor_seq = r.anchor_seq;
+    k->base_pos = r.anchor_seq + 1;
+    if (w->hz.seq > 0 && r.anchor_seq < w->hz.seq) {
+        if ((rc = ldg_epoch_chain_at_horizon(w->l, &w->hz, key_id, &r,
+                                             &k->base)) < 0)
+            return rc;
+        k->pruned = rc == 1;
+        k->base_pos = w->hz.seq;
+    }
+    k->c = k->base;
+    k->pos = k->base_pos;
+    w->n++;
+    *out = k;
+    return 0;
+}
+
+/* Steps k's chain over the key's seals in [k->pos, to]. */
+static int
+walk_to(struct ldg_epoch_walk *w, struct ldg_txn *t, struct wkey *k,
+        uint64_t to)
+{
+    struct ldg_cursor *c = NULL;
+    struct ldg_val key, v;
+    uint8_t kb[8];
+    char err[512];
+    int rc;
+
+    if ((rc = ldg_cursor_open(t, ldg_core(w->l, LDG_DB_SEALS), &c)) < 0)
+        return rc;
+    ldg_be64(kb, k->pos);
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, kb, 8, &key, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &key, &v)) {
+        struct ldg_seal s;
+        struct ldg_epoch_ext x;
+        uint64_t at;
+        if (key.len != 8 || ldg_seal_record_decode(v.data, v.len, &s) < 0) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if ((at = ldg_rd_be64(key.data)) > to)
+            break;
+        if (s.ext == NULL || strcmp(s.key_id, k->key_id) != 0)
+            continue;
+        if (ldg_epoch_ext_decode(s.ext, s.ext_len, &x) < 0) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if (ldg_epoch_chain_step(&k->c, &x, err, sizeof err) < 0) {
+            ldg_seterr(w->l, "seal at event %llu: %s", (unsigned long long)at,
+                       err);
+            rc = LDG_ETAMPER;
+            break;
+        }
+    }
+    ldg_cursor_close(c);
+    if (rc == LDG_ENOTFOUND || rc == 0) {
+        k->pos = to + 1;
+        return 0;
+    }
+    return rc;
+}
+
+int
+ldg_epoch_horizon_keys(struct ldg_txn *t, uint64_t hz, struct ldg_horizon *h)
+{
+    static const uint8_t no_sig[64];
+    struct ldg_epoch_walk *w = NULL;
+    int rc;
+
+    if ((rc = ldg_epoch_walk_new(ldg_txn_ledger(t), &w)) < 0)
+        return rc;
+    for (size_t i = 0; i < h->nkeys && rc == 0; i++) {
+        struct ldg_horizon_key *hk = &h->keys[i];
+        struct wkey *k;
+        struct ldg_epoch_rec r;
+        if ((rc = ldg_epoch_rec_get(t, hk->key_id, &r)) == LDG_ENOTFOUND) {
+            rc = 0;
+            continue;
+        }
+        if (rc < 0 || r.anchor_seq >= hz)
+            continue;
+        if ((rc = walk_key(w, t, hk->key_id, &k)) < 0)
+            break;
+        if (k->pruned) /* its chain went with an earlier prune */
+            continue;
+        if ((rc = walk_to(w, t, k, hz - 1)) < 0)
+            break;
+        hk->anchored = 1;
+        hk->anchor_seq = r.anchor_seq;
+        memcpy(hk->anchor, r.par.anchor, 32);
+        hk->anchor_t0_ns = r.par.t0_ns;
+        hk->anchor_period_ns = r.par.len_ns;
+        if (!k->c.started)
+            continue;
+        if ((hk->epoch = malloc(LDG_EPOCH_EXT_MAX)) == NULL) {
+            rc = LDG_ENOMEM;
+            break;
+        }
+        /* the seal it signed is pruned: no signature to keep */
+        hk->epoch_len = ldg_epoch_ext_encode_whole(hk->epoch, &k->c, no_sig);
+    }
+    ldg_epoch_walk_free(w);
+    return rc;
+}
+
+int
+ldg_epoch_walk_whole(struct ldg_epoch_walk *w, struct ldg_txn *t,
+                     uint64_t seal_seq, struct ldg_seal *s, uint8_t *buf,
+                     size_t cap)
+{
+    struct ldg_epoch_ext x;
+    struct wkey *k;
+    int rc;
+
+    if (w == NULL || t == NULL || s == NULL || buf == NULL ||
+        cap < LDG_EPOCH_EXT_MAX)
+        return LDG_EINVAL;
+    if (s->ext == NULL)
+        return 0;
+    if (ldg_epoch_ext_decode(s->ext, s->ext_len, &x) < 0)
+        return LDG_ECORRUPT;
+    rc = walk_key(w, t, s->key_id, &k);
+    if (rc == LDG_ENOTFOUND) /* an epoch part without anchor: verify's */
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (k->pruned || seal_seq <= k->anchor_seq)
+        return 0;
+    if (seal_seq < k->pos) { /* asked out of order: from the start again */
+        k->c = k->base;
+        k->pos = k->base_pos;
+    }
+    if ((rc = walk_to(w, t, k, seal_seq)) < 0)
+        return rc;
+    if (!k->c.started || k->c.cur.period != x.period || k->c.cur.sub != x.sub) {
+        ldg_seterr(w->l,
+                   "seal at event %llu: its epoch is not the one its "
+                   "key's seals lead to (run " LDG_CMD_VERIFY ")",
+                   (unsigned long long)seal_seq);
+        return LDG_ETAMPER;
+    }
+    s->ext_len = ldg_epoch_ext_encode_whole(buf, &k->c, x.sig);
+    s->ext = buf;
+    return 1;
+}
+
+int
+ldg_epoch_checkpoint_whole(struct ldg_txn *t, uint64_t size, const char *note,
+                           char **line)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_epoch_walk *w = NULL;
+    struct ldg_epoch_ext x;
+    struct wkey *k;
+    struct ldg_epoch_rec r;
+    uint8_t raw[4 + LDG_EPOCH_EXT_MAX];
+    char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX], err[512];
+    const char *sep;
+    size_t tlen, n;
+    uint32_t id;
+    char *out;
+    int rc;
+
+    *line = NULL;
+    if (l->log_key == NULL ||
+        (rc = ldg_epoch_rec_get(t, l->log_key->key_id, &r)) == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if ((sep = strstr(note, "\n\n")) == NULL)
+        return LDG_ECORRUPT;
+    tlen = (size_t)(sep - note) + 1;
+    id = ldg_epoch_note_key_id(l->origin, r.par.anchor, name, sizeof name);
+    rc = ldg_note_sig_find(note, strlen(note), tlen, name, id, raw + 4,
+                           sizeof raw - 4, &n);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0 || ldg_epoch_ext_decode(raw + 4, n, &x) < 0)
+        return LDG_ECORRUPT;
+    if ((rc = ldg_epoch_walk_new(l, &w)) < 0)
+        return rc;
+    if ((rc = walk_key(w, t, l->log_key->key_id, &k)) < 0)
+        goto out;
+    /* a chain that does not hold (a seal or the line forged in the store:
+     * what `verify` names) gives no whole line; the bundle's verifier
+     * then refuses the checkpoint's line, as it refuses the seals */
+    if ((rc = walk_to(w, t, k, size - 1)) == LDG_ETAMPER || k->pruned ||
+        ldg_epoch_chain_step(&k->c, &x, err, sizeof err) < 0) {
+        rc = rc == LDG_ETAMPER ? 0 : rc;
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    ldg_be32(raw, id);
+    n = 4 + ldg_epoch_ext_encode_whole(raw + 4, &k->c, x.sig);
+    if ((out = calloc(1, 1)) == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    if ((rc = ldg_note_sig_append(&out, name, raw, n)) < 0) {
+        free(out);
+        goto out;
+    }
+    *line = out;
+out:
+    ldg_epoch_walk_free(w);
+    return rc;
+}
+
+int
+ldg_epoch_anchor_seq(struct ldg_txn *t, const char *key_id, uint64_t *seq)
+{
+    struct ldg_epoch_rec r;
+    int rc;
+
+    if (t == NULL || key_id == NULL || seq == NULL)
+        return LDG_EINVAL;
+    if (strlen(key_id) != LDG_KEYID_LEN)
+        return LDG_ENOTFOUND;
+    if ((rc = ldg_epoch_rec_get(t, key_id, &r)) < 0)
+        return rc;
+    *seq = r.anchor_seq;
+    return 0;
+}
