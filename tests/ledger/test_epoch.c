@@ -146,6 +146,16 @@ unhex_vec(uint8_t **out, const char *key)
 /* The epoch parts of two seals of core-v2's seal map: epoch 1.0 as the
  * key's first (all 32 certs) and 6.1 (levels 30 and 31, link 1); the
  * stored record of the second. */
+/* The vectors' anchor, t0 and period. */
+static void
+vec_params(struct ldg_epoch_params *par)
+{
+    memset(par, 0, sizeof *par);
+    assert_int_equal(ldg_unhex(par->anchor, 32, vec("anchor.pub")), 0);
+    par->t0_ns = T0;
+    par->len_ns = LEN;
+}
+
 static void
 test_epoch__seal_vectors(void **state)
 {
@@ -162,10 +172,7 @@ test_epoch__seal_vectors(void **state)
     n1 = unhex_vec(&e1, "seal.ext.1.0");
     n6 = unhex_vec(&e6, "seal.ext.6.1");
     nr = unhex_vec(&rec, "seal.record.6.1");
-    memset(&par, 0, sizeof par);
-    assert_int_equal(ldg_unhex(par.anchor, 32, vec("anchor.pub")), 0);
-    par.t0_ns = T0;
-    par.len_ns = LEN;
+    vec_params(&par);
     ldg_epoch_chain_init(&c, &par);
     assert_int_equal(ldg_epoch_ext_decode(e1, n1, &x), 0);
     assert_int_equal(ldg_epoch_chain_step(&c, &x, err, sizeof err), 0);
@@ -224,10 +231,7 @@ test_epoch__horizon_vectors(void **state)
     n1 = unhex_vec(&e1, "seal.ext.1.0");
     n6 = unhex_vec(&e6, "seal.ext.6.1");
     nw = unhex_vec(&want, "horizon.epoch.6.1");
-    memset(&par, 0, sizeof par);
-    assert_int_equal(ldg_unhex(par.anchor, 32, vec("anchor.pub")), 0);
-    par.t0_ns = T0;
-    par.len_ns = LEN;
+    vec_params(&par);
     ldg_epoch_chain_init(&c, &par);
     assert_int_equal(ldg_epoch_ext_decode(e1, n1, &x), 0);
     assert_int_equal(ldg_epoch_chain_step(&c, &x, err, sizeof err), 0);
