@@ -33,6 +33,31 @@ static const struct cli_opt init_opts[] = {
             struct init_args, epoch_s, 1, 31622400),
     CLI_OPT_END};
 
+/* 1 with *out when dir holds what an `init --epoch` left when it stopped
+ * before its anchor (a fault, a kill): the genesis alone, of the origin
+ * asked for if one was, no anchor. The same command then finishes it. */
+static int
+init_unanchored(struct cli *c, const struct init_args *x,
+                struct ldg_ledger **out)
+{
+    struct ldg_anchor_pin *pins = NULL;
+    struct ldg_ledger *l;
+    uint64_t size = 0;
+    size_t n = 0;
+
+    if (cli_open(c, 0, &l) != 0)
+        return 0;
+    if (ldg_size(l, &size) == 0 && size == 1 &&
+        (x->origin == NULL || strcmp(x->origin, ldg_origin(l)) == 0) &&
+        ldg_keys_anchors(l, &pins, &n) == 0 && n == 0) {
+        *out = l;
+        return 1;
+    }
+    free(pins);
+    ldg_close(l);
+    return 0;
+}
+
 static int
 cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
 {
@@ -83,6 +108,8 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
     if ((rc = cli_resolve_dir_own(c)) != 0)
         return rc;
     rc = ldg_init(c->dir, x->origin, &o, err, sizeof err);
+    if (rc == LDG_EEXIST && x->epoch_s != 0 && init_unanchored(c, x, &l))
+        goto anchor;
     if (rc < 0)
         return cli_fail_err(c, err, rc);
     /* Opened for writing, so the projections' store is made now, current
@@ -97,13 +124,25 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
                 "the ledger in %s is made, but its projections were not "
                 "built (above); the next command that writes builds them",
                 c->dir);
+        if (x->epoch_s != 0) { /* (a read-only handle cannot anchor) */
+            cli_err(c,
+                    "its log key is not anchored either: the same `ledger "
+                    "init --epoch %u` finishes it",
+                    x->epoch_s);
+            return EX_IOERR;
+        }
         if ((rc = cli_open(c, 1, &l)) != 0)
             return rc;
     }
+anchor:
     if (x->epoch_s != 0 &&
         (rc = ldg_keys_anchor(l, NULL, (uint64_t)x->epoch_s * 1000000000ull,
                               NULL)) < 0) {
         rc = cli_fail(c, l, rc);
+        cli_err(c,
+                "the ledger in %s is made, but its log key is not anchored: "
+                "the same `ledger init --epoch %u` finishes it",
+                c->dir, x->epoch_s);
         ldg_close(l);
         return rc;
     }

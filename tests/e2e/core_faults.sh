@@ -399,6 +399,40 @@ sweep_init() {
     sweep_end "init $mode $err"
 }
 
+# ... and so must a failed `init --epoch` (store layout 999): the same
+# command finishes what it left (the genesis made, the anchor not), and
+# the ledger then verifies with its log key anchored.
+sweep_init_epoch() {
+    mode=${1%%:*} err=${1#*:}
+    sweep_start
+    I=$T/inite
+    rm -rf "$I"
+    k=$(count_calls "$IO_CALLS" env LEDGER_LAYOUT=999 "$LEDGER" --dir "$I" \
+        init --epoch 1)
+    n=1
+    while [ "$n" -le $((k + 1)) ]; do
+        rm -rf "$I"
+        faulted "$n" "$mode" "$err" "$IO_CALLS" env LEDGER_LAYOUT=999 \
+            "$LEDGER" --dir "$I" init --epoch 1
+        what="init --epoch 1, $mode $err at call $n/$k ($(last_fault))"
+        check
+        if [ "$rc" -ne 0 ]; then
+            failed_checks "$what" init
+            LEDGER_LAYOUT=999 "$LEDGER" --dir "$I" init --epoch 1 \
+                >/dev/null 2>"$T/err2" ||
+                bad init-epoch-retry "$what: init --epoch cannot be run" \
+                    "again: $(head -c 200 "$T/err2")"
+        fi
+        "$LEDGER" --dir "$I" verify --full >/dev/null 2>"$T/err2" ||
+            bad init-epoch-broken "$what: verify fails after:" \
+                "$(head -c 200 "$T/err2")"
+        "$LEDGER" --dir "$I" keys verifier 2>/dev/null | grep -q '^anchor ' ||
+            bad init-epoch-unanchored "$what: the log key is not anchored"
+        n=$(next_call "$n" "$k")
+    done
+    sweep_end "init --epoch $mode $err"
+}
+
 for m in $IO_MODES; do
     sweep_append "$m"
     sweep_ingest "$m"
@@ -408,6 +442,7 @@ for m in fail:EIO after:EIO; do
     sweep_erase "$m"
     sweep_verify "$m"
     sweep_init "$m"
+    sweep_init_epoch "$m"
 done
 
 # ------------------------------------------------- allocation failures --
