@@ -264,6 +264,9 @@ struct ldg_bix *ldg_txn_bix(struct ldg_txn *t);
  * taken again under a new hold of the lock: what the files held may have
  * changed meanwhile). */
 void *ldg_txn_memo(struct ldg_txn *t);
+/* The tree's own memo (tree.c: complete subtrees' hashes), one block of
+ * plain memory malloc'd by the tree and freed with the transaction. */
+void **ldg_txn_tree_memo(struct ldg_txn *t);
 /* The note an intake frame carries, handed to the appliers' at_commit
  * (ldg_txn_note_carried): set before and cleared (note NULL) after. */
 void ldg_txn_set_carried(struct ldg_txn *t, uint64_t size, const uint8_t *note,

@@ -683,6 +683,7 @@ txn_free(struct ldg_txn *t)
     t->bix.view = NULL;
     ldg_ovl_free(t->ov);
     ldg_txn_memo_drop(t);
+    free(t->tree_memo);
     free(t);
 }
 
@@ -779,6 +780,12 @@ struct ldg_bix *
 ldg_txn_bix(struct ldg_txn *t)
 {
     return &t->bix;
+}
+
+void **
+ldg_txn_tree_memo(struct ldg_txn *t)
+{
+    return &t->tree_memo;
 }
 
 void *

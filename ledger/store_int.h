@@ -43,6 +43,7 @@ struct ldg_txn {
     int reader;         /* an overlay of a read transaction (the tail) */
     uint64_t tail;      /* events its tail replayed */
     void *memo;         /* ldg_txn_memo, released with the transaction */
+    void *tree_memo;    /* ldg_txn_tree_memo: flat, freed with it */
     /* the appliers' note the intake frame being applied or replayed
      * carries, for log size carried_size (during their at_commit) */
     const uint8_t *carried;

@@ -185,10 +185,88 @@ edge_run(struct ldg_txn *t, int tl, uint64_t first, size_t count,
     return rc;
 }
 
+/* The hashes of complete subtrees tile_node computed in a transaction.
+ * The log only grows, so a complete subtree's hash never changes: a root
+ * or proof asked again in the transaction (each frame of an intake tail
+ * replayed checks its checkpoint's root; a writer's kept view computes
+ * one each group) takes the big ones from here instead of hashing up to
+ * 128 stored hashes again. A leaf written where the memo's nodes reach
+ * (a tree rewritten in place) empties it. */
+#define MEMO_SLOTS 64
+struct tree_memo {
+    uint64_t reach; /* leaves below it are under a memoized node */
+    struct {
+        uint64_t index;
+        int level; /* 0: an empty slot (level-0 hashes are not memoized) */
+        uint8_t h[32];
+    } slot[MEMO_SLOTS];
+};
+
+static unsigned
+memo_slot(int level, uint64_t index)
+{
+    return (unsigned)((index * 0x9e3779b97f4a7c15ull >> 58) ^ (uint64_t)level) %
+           MEMO_SLOTS;
+}
+
+static int
+memo_get(struct ldg_txn *t, int level, uint64_t index, uint8_t out[32])
+{
+    struct tree_memo *m = *ldg_txn_tree_memo(t);
+    unsigned i = memo_slot(level, index);
+    if (m == NULL || m->slot[i].level != level || m->slot[i].index != index)
+        return 0;
+    memcpy(out, m->slot[i].h, 32);
+    return 1;
+}
+
+static void
+memo_put(struct ldg_txn *t, int level, uint64_t index, const uint8_t h[32])
+{
+    struct tree_memo **m = (struct tree_memo **)ldg_txn_tree_memo(t);
+    unsigned i = memo_slot(level, index);
+    uint64_t end;
+    if (*m == NULL && (*m = calloc(1, sizeof **m)) == NULL)
+        return; /* (a memo is no answer: computed again next time) */
+    (*m)->slot[i].level = level;
+    (*m)->slot[i].index = index;
+    memcpy((*m)->slot[i].h, h, 32);
+    end = (index + 1) << level;
+    if (end > (*m)->reach)
+        (*m)->reach = end;
+}
+
+/* Leaf seq is written: a memo reaching it is emptied. */
+static void
+memo_leaf(struct ldg_txn *t, uint64_t seq)
+{
+    struct tree_memo **m = (struct tree_memo **)ldg_txn_tree_memo(t);
+    if (*m != NULL && seq < (*m)->reach) {
+        free(*m);
+        *m = NULL;
+    }
+}
+
 /* Layout 2: node (level, index) is the MTH of 2^(level mod 8) hashes of
  * level 8·(level div 8), from a full tile or from the edge. */
+static int tile_node_hashed(struct ldg_txn *t, int level, uint64_t index,
+                            uint8_t out[32]);
+
 static int
 tile_node(struct ldg_txn *t, int level, uint64_t index, uint8_t out[32])
+{
+    int rc;
+    if (level % LDG_TILE_HEIGHT == 0) /* a stored hash: nothing to save */
+        return tile_node_hashed(t, level, index, out);
+    if (memo_get(t, level, index, out))
+        return 0;
+    if ((rc = tile_node_hashed(t, level, index, out)) == 0)
+        memo_put(t, level, index, out);
+    return rc;
+}
+
+static int
+tile_node_hashed(struct ldg_txn *t, int level, uint64_t index, uint8_t out[32])
 {
     int tl = level / LDG_TILE_HEIGHT, r = level % LDG_TILE_HEIGHT, rc;
     size_t count = (size_t)1 << r, have, at;
@@ -333,6 +411,7 @@ ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32])
 {
     uint8_t h[32];
     memcpy(h, leaf, 32);
+    memo_leaf(t, seq);
     return edge_add(t, 0, seq, h, 7);
 }
 
@@ -343,6 +422,7 @@ ldg_tree_add_leaf_only(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32])
 {
     uint8_t h[32];
     memcpy(h, leaf, 32);
+    memo_leaf(t, seq);
     return edge_add(t, 0, seq, h, 0);
 }
 

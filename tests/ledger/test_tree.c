@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "ledger/module.h"
+#include "ledger/tree_int.h"
 #include "tests/support/support.h"
 
 #define N_EVENTS 600 /* past two tiles of 256 */
@@ -204,12 +205,52 @@ test_tree__bench_notree_keeps_the_leaf_hashes_only(void **state)
     t_rmrf(dir);
 }
 
+/* A transaction remembers the complete subtrees it hashed (tree.c's
+ * memo): a root asked again takes them from there, and a leaf written
+ * where they reach (a tree rewritten in place, as tests and attackers do)
+ * is not hidden by them. */
+static void
+test_tree__memo_follows_a_rewritten_leaf(void **state)
+{
+    char dir[256];
+    static uint8_t leaves[N_EVENTS + 1][32];
+    uint8_t ends[N_EVENTS + 2], got[32], want[32];
+    struct ldg_ledger *l;
+    struct ldg_txn *t;
+    uint64_t size = 0;
+
+    (void)state;
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, LDG_LAYOUT_NEWEST);
+    memset(ends, 0, sizeof ends);
+    fill(l, ends, 5);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_txn_size(t, &size), 0);
+    for (uint64_t s = 0; s < size; s++)
+        assert_int_equal(ldg_tree_stored_hash(t, 0, s, leaves[s]), 0);
+    mth((const uint8_t(*)[32])leaves, size, want);
+    assert_int_equal(ldg_tree_root(t, size, got), 0);
+    assert_memory_equal(got, want, 32);
+    assert_int_equal(ldg_tree_root(t, size, got), 0); /* from the memo */
+    assert_memory_equal(got, want, 32);
+    /* leaf 520 (of the last tile, not yet whole), under the subtree of
+     * 512..575 the memo holds, rewritten */
+    leaves[520][0] ^= 1;
+    assert_int_equal(ldg_tree_add_leaf(t, 520, leaves[520]), 0);
+    mth((const uint8_t(*)[32])leaves, size, want);
+    assert_int_equal(ldg_tree_root(t, size, got), 0);
+    assert_memory_equal(got, want, 32);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tree__roots_and_checkpoints_in_every_layout),
         cmocka_unit_test(test_tree__bench_notree_keeps_the_leaf_hashes_only),
+        cmocka_unit_test(test_tree__memo_follows_a_rewritten_leaf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
