@@ -108,8 +108,14 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
     if ((rc = cli_resolve_dir_own(c)) != 0)
         return rc;
     rc = ldg_init(c->dir, x->origin, &o, err, sizeof err);
-    if (rc == LDG_EEXIST && x->epoch_s != 0 && init_unanchored(c, x, &l))
+    if (rc == LDG_EEXIST && x->epoch_s != 0 && init_unanchored(c, x, &l)) {
+        /* said, not silent: the ledger was there, its anchor is new */
+        cli_err(c,
+                "%s holds a ledger with only its genesis and no anchor: "
+                "anchoring its log key now, as `ledger keys anchor` would",
+                c->dir);
         goto anchor;
+    }
     if (rc < 0)
         return cli_fail_err(c, err, rc);
     /* Opened for writing, so the projections' store is made now, current

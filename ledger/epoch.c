@@ -820,6 +820,15 @@ whole_from_anchor(const uint8_t anchor[32], uint64_t t0_ns, uint64_t period_ns,
     return ldg_epoch_chain_step(c, x, err, errcap);
 }
 
+void
+ldg_epoch_horizon_params(const struct ldg_horizon_key *hk,
+                         struct ldg_epoch_params *par)
+{
+    memcpy(par->anchor, hk->anchor, 32);
+    par->t0_ns = hk->anchor_t0_ns;
+    par->len_ns = hk->anchor_period_ns;
+}
+
 int
 ldg_epoch_chain_from_horizon(const struct ldg_horizon_key *hk,
                              struct ldg_epoch_chain *c, char *err,
@@ -830,9 +839,7 @@ ldg_epoch_chain_from_horizon(const struct ldg_horizon_key *hk,
 
     if (!hk->anchored)
         return LDG_ENOTFOUND;
-    memcpy(par.anchor, hk->anchor, 32);
-    par.t0_ns = hk->anchor_t0_ns;
-    par.len_ns = hk->anchor_period_ns;
+    ldg_epoch_horizon_params(hk, &par);
     ldg_epoch_chain_init(c, &par);
     if (hk->epoch_len == 0)
         return 0;

@@ -309,6 +309,13 @@ int ldg_epoch_chain_step(struct ldg_epoch_chain *c,
  * seal's, not checked). @return 0; LDG_ENOTFOUND: the record keeps no
  * anchor of hk; LDG_EBADSIG with err. */
 struct ldg_horizon_key;
+/* hk's anchor, t0 and period as epoch params (hk anchored). */
+void ldg_epoch_horizon_params(const struct ldg_horizon_key *hk,
+                              struct ldg_epoch_params *par);
+/* 1 when registry record r names the anchor horizon key hk keeps. */
+struct ldg_epoch_rec;
+int ldg_epoch_rec_is(const struct ldg_epoch_rec *r,
+                     const struct ldg_horizon_key *hk);
 int ldg_epoch_chain_from_horizon(const struct ldg_horizon_key *hk,
                                  struct ldg_epoch_chain *c, char *err,
                                  size_t errcap);

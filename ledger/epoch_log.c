@@ -101,10 +101,17 @@ ldg_epoch_registry_agrees(struct ldg_txn *t, const struct ldg_horizon_key *hk)
     int rc = ldg_epoch_rec_get(t, hk->key_id, &r);
     if (rc == LDG_ENOTFOUND)
         return 1;
-    return rc == 0 && hk->anchored && r.anchor_seq == hk->anchor_seq &&
-           memcmp(r.par.anchor, hk->anchor, 32) == 0 &&
-           r.par.t0_ns == hk->anchor_t0_ns &&
-           r.par.len_ns == hk->anchor_period_ns;
+    return rc == 0 && ldg_epoch_rec_is(&r, hk);
+}
+
+int
+ldg_epoch_rec_is(const struct ldg_epoch_rec *r,
+                 const struct ldg_horizon_key *hk)
+{
+    return hk->anchored && r->anchor_seq == hk->anchor_seq &&
+           memcmp(r->par.anchor, hk->anchor, 32) == 0 &&
+           r->par.t0_ns == hk->anchor_t0_ns &&
+           r->par.len_ns == hk->anchor_period_ns;
 }
 
 int

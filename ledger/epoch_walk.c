@@ -27,10 +27,7 @@ ldg_epoch_chain_at_horizon(struct ldg_ledger *l, const struct ldg_horizon *hz,
 
     if (hk == NULL || !hk->anchored)
         return 1;
-    if (hk->anchor_seq != r->anchor_seq ||
-        memcmp(hk->anchor, r->par.anchor, 32) != 0 ||
-        hk->anchor_t0_ns != r->par.t0_ns ||
-        hk->anchor_period_ns != r->par.len_ns) {
+    if (!ldg_epoch_rec_is(r, hk)) {
         ldg_seterr(l,
                    "key %s: the horizon record's anchor is not the one the "
                    "key registry holds (run " LDG_CMD_VERIFY ")",

@@ -231,6 +231,27 @@ pinned_unanchored(struct sv *s, const struct ldg_event *ev, uint64_t seq,
 
 /* What a key event, the genesis or a body.erased does (its body given
  * and checked against its commitment). */
+/* 1 when pin names anchor par of the key.anchored at seq. */
+static int
+pin_is(const struct ldg_anchor_pin *pin, const struct ldg_epoch_params *par,
+       uint64_t seq)
+{
+    return memcmp(pin->anchor, par->anchor, 32) == 0 &&
+           pin->t0_ns == par->t0_ns && pin->period_ns == par->len_ns &&
+           pin->seq == seq;
+}
+
+/* k's epoch seals after seq are checked from anchor par. */
+static int
+key_anchor(struct skey *k, const struct ldg_epoch_params *par, uint64_t seq)
+{
+    if ((k->ep = malloc(sizeof *k->ep)) == NULL)
+        return LDG_ENOMEM;
+    ldg_epoch_chain_init(k->ep, par);
+    k->anchored = seq + 1;
+    return 0;
+}
+
 /* A key.anchored (FORMAT.md 5.1): its key's epoch seals after it are
  * checked from the anchor, which must be the caller's pin when there is
  * one. */
@@ -268,9 +289,7 @@ take_anchor(struct sv *s, const struct ldg_event *ev, const json_t *j)
                          id, k->anchored - 1);
     par.t0_ns = (uint64_t)json_integer_value(t0);
     par.len_ns = (uint64_t)json_integer_value(len);
-    if ((pin = pin_of(s, id)) != NULL &&
-        (memcmp(pin->anchor, par.anchor, 32) != 0 || pin->t0_ns != par.t0_ns ||
-         pin->period_ns != par.len_ns || pin->seq != ev->seq)) {
+    if ((pin = pin_of(s, id)) != NULL && !pin_is(pin, &par, ev->seq)) {
         char ah[17];
         ldg_hex(ah, pin->anchor, 8);
         return seg_vfail(s, LDG_SEGCHK_KEYS, ev->seq,
@@ -281,11 +300,7 @@ take_anchor(struct sv *s, const struct ldg_event *ev, const json_t *j)
                          id, hex, par.t0_ns, par.len_ns, ah, pin->t0_ns,
                          pin->period_ns, pin->seq);
     }
-    if ((k->ep = malloc(sizeof *k->ep)) == NULL)
-        return LDG_ENOMEM;
-    ldg_epoch_chain_init(k->ep, &par);
-    k->anchored = ev->seq + 1;
-    return 0;
+    return key_anchor(k, &par, ev->seq);
 }
 
 int
@@ -295,10 +310,8 @@ seg_anchor_at_horizon(struct sv *s, struct skey *k,
     const struct ldg_anchor_pin *pin = pin_of(s, k->id);
     struct ldg_epoch_params par;
 
-    if (pin != NULL && (memcmp(pin->anchor, hk->anchor, 32) != 0 ||
-                        pin->t0_ns != hk->anchor_t0_ns ||
-                        pin->period_ns != hk->anchor_period_ns ||
-                        pin->seq != hk->anchor_seq)) {
+    ldg_epoch_horizon_params(hk, &par);
+    if (pin != NULL && !pin_is(pin, &par, hk->anchor_seq)) {
         char ah[17], hh[17];
         ldg_hex(ah, pin->anchor, 8);
         ldg_hex(hh, hk->anchor, 8);
@@ -308,14 +321,7 @@ seg_anchor_at_horizon(struct sv *s, struct skey *k,
                          "%s... (at event %" PRIu64 ")",
                          hh, k->id, hk->anchor_seq, ah, pin->seq);
     }
-    memcpy(par.anchor, hk->anchor, 32);
-    par.t0_ns = hk->anchor_t0_ns;
-    par.len_ns = hk->anchor_period_ns;
-    if ((k->ep = malloc(sizeof *k->ep)) == NULL)
-        return LDG_ENOMEM;
-    ldg_epoch_chain_init(k->ep, &par);
-    k->anchored = hk->anchor_seq + 1;
-    return 0;
+    return key_anchor(k, &par, hk->anchor_seq);
 }
 
 static int

@@ -29,6 +29,18 @@ rc=$?
 [ $rc = 64 ] && grep -q 'LEDGER_LAYOUT=999' "$T/err" && [ ! -e "$D/data.mdb" ] ||
     fail "init --epoch at layout 8: exit $rc, $(cat "$T/err")"
 export LEDGER_LAYOUT=999
+# init --epoch over a ledger that holds only its genesis anchors it and
+# says so; over one with events it is refused as before
+"$LEDGER" --dir "$T/g" init >/dev/null || fail "init of $T/g"
+"$LEDGER" --dir "$T/g" init --epoch 1 >/dev/null 2>"$T/err" &&
+    grep -q 'only its genesis and no anchor: anchoring its log key now' "$T/err" &&
+    "$LEDGER" --dir "$T/g" keys verifier | grep -q '^anchor name=log ' ||
+    fail "init --epoch over a genesis-only ledger: $(cat "$T/err")"
+"$LEDGER" --dir "$T/g" append x.test --body '{}' >/dev/null
+"$LEDGER" --dir "$T/g" init --epoch 1 >/dev/null 2>"$T/err"
+rc=$?
+[ $rc = 73 ] && grep -q 'a ledger already exists' "$T/err" ||
+    fail "init --epoch over a ledger with events: exit $rc, $(cat "$T/err")"
 L init --epoch 1 >"$T/out" 2>"$T/err" || { fail "init --epoch 1: $(cat "$T/err")"; exit 1; }
 [ "$(stat -c %s "$D/keys/log.epochs")" = 16384 ] || fail "log.epochs is not two 8 KiB slots"
 [ "$(stat -c %a "$D/keys/log.epochs")" = 600 ] || fail "log.epochs mode $(stat -c %a "$D/keys/log.epochs")"
