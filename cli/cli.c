@@ -62,7 +62,7 @@ cli_open_read(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t)
     if ((rc = cli_open(c, 1, l)) != 0)
         return rc;
     if ((rc = ldg_txn_begin(*l, LDG_TXN_READ, t)) < 0) {
-        cli_err(c, "%s", ldg_strerror(rc));
+        cli_err(c, "%s", cli_why(*l, rc));
         ldg_close(*l);
         *l = NULL;
         return cli_exit_code(rc);

@@ -532,6 +532,13 @@ verify_run(struct cli *c, struct vrun *v)
         /* Not "0 events verified": nothing there was checked. */
         cli_err(c, "--from %llu: %s", (unsigned long long)v->from, v->v.what);
         rc = EX_NOINPUT;
+    } else if (rc == LDG_ECORRUPT) {
+        /* storage that cannot be read fails, as storage that cannot be
+         * opened does (at store layout 999 a reader meets some damage
+         * only when it replays the intake's tail, after the open) */
+        cli_err(c, "%sFAILED%s: %s", cli_paint(c->color_err, CLI_PAINT_FAIL),
+                cli_paint(c->color_err, CLI_PAINT_OFF), v->v.what);
+        rc = EX_VERIFY;
     } else if (rc < 0 && rc != LDG_ETAMPER) {
         cli_err(c, "%s", v->v.what);
         rc = cli_exit_code(rc);

@@ -195,8 +195,11 @@ ldg_txn_begin(struct ldg_ledger *l, unsigned flags, struct ldg_txn **out)
     int rc;
     if (l == NULL || out == NULL)
         return LDG_EINVAL;
-    if (l->intake != NULL && !(flags & LDG_TXN_WRITE))
-        return l->intake_hooks->read_begin(l, out);
+    if (!(flags & LDG_TXN_WRITE)) {
+        if (l->intake != NULL && !(flags & LDG_TXN_STORE))
+            return l->intake_hooks->read_begin(l, out);
+        return ldg_store_txn_begin(l->store, l, 0, out);
+    }
     /* a write to the store itself (not an append: those go through the
      * intake) sees every acknowledged event: the tail is applied first */
     if (l->intake != NULL && !(flags & LDG_TXN_SIDE) &&

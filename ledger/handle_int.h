@@ -103,22 +103,34 @@ int ldg_store_txn_begin_overlay(struct ldg_store *s, struct ldg_ledger *l,
                                 struct ldg_txn **out);
 int ldg_txn_is_overlay(const struct ldg_txn *t);
 /* A read transaction (an overlay's included) lets go of its snapshot:
- * its reader slot stays but pins no page (mdb_txn_reset), and nothing of
- * it may be read until ldg_store_txn_renew gives it the newest snapshot
- * (an overlay's changes stay over it: the caller knows whether they
- * still hold there). Renew: 0, or a storage error (the map grown by
- * another process among them), and then t may only be aborted. */
-void ldg_store_txn_park(struct ldg_txn *t);
+ * with slot, its reader slot stays but pins no page (mdb_txn_reset; a
+ * check of the readers still sees the process); without, the LMDB
+ * transaction ends and the slot is free. Nothing of it may be read
+ * until ldg_store_txn_renew gives it the newest snapshot (an overlay's
+ * changes stay over it: the caller knows whether they still hold
+ * there). Renew: 1 when that is the snapshot it let go (nothing was
+ * committed since: all it held holds), 0 a newer one, or a storage
+ * error, and then t may only be aborted. */
+void ldg_store_txn_park(struct ldg_txn *t, int slot);
 int ldg_store_txn_renew(struct ldg_txn *t);
+/* Hands an overlay read transaction's end to its keeper: ldg_txn_abort
+ * (and ldg_txn_commit, which ends a reader's so) calls keep(t, unchanged)
+ * once, instead of freeing t, with unchanged 1 when nothing was written
+ * into its overlay since this call. keep returns 1 when it took t back
+ * (it parks or frees it later, the hook cleared), 0 to have it freed
+ * now. */
+void ldg_txn_keep(struct ldg_txn *t,
+                  int (*keep)(struct ldg_txn *, int unchanged));
 
 /* Writes what a commit writes last (meta "ix.body", how far the body
  * index reaches): a commit does it itself; a transaction with an overlay
  * that stored events does it before it is read as the store. */
 int ldg_txn_settle(struct ldg_txn *t);
-/* Marks an overlay transaction a reader's: ldg_txn_commit ends it as a
- * read transaction's (0), and ldg_txn_snapshot tells apart snapshots
- * with tails of other lengths (events: how many it replayed). */
-void ldg_txn_set_reader(struct ldg_txn *t, uint64_t events);
+/* Marks an overlay transaction a reader's (reader 1) or a writer's view
+ * again (0): ldg_txn_commit ends a reader's as a read transaction's (0),
+ * and ldg_txn_snapshot tells apart snapshots with tails of other lengths
+ * (events: how many it replayed). */
+void ldg_txn_set_reader(struct ldg_txn *t, int reader, uint64_t events);
 /* 0 when t's store layout is the one this build appends to (the newest),
  * else LDG_EVERSION with the remedy (ledger migrate) in the message. */
 int ldg_txn_writable(struct ldg_txn *t);

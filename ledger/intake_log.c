@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,20 @@ struct ldg_intake_state {
     /* The last try to apply the tail found no room (map or disk): the
      * tail's bound is not tried again until the ring is full. */
     int settle_full;
+    /* A reader's view kept between read transactions the same way: the
+     * last reader's overlay, taken back at its end (ldg_txn_keep) and
+     * parked. The next reader renews it and, when the store's snapshot
+     * is the one it let go (nothing committed since: ldg_store_txn_renew)
+     * and the handle has the appliers it was made with, replays only
+     * the frames past rview_end; else it is made anew. One reader holds
+     * it at a time (rview_busy: a reader meanwhile makes its own); rmu
+     * guards rview and rview_busy between threads. An ack group whose
+     * writer has no view of its own takes it (view_adopt). */
+    pthread_mutex_t rmu;
+    struct ldg_txn *rview;
+    int rview_busy;
+    struct ldg_intake_pos rview_applied, rview_end;
+    size_t rview_appliers;
 };
 /* A view holding more than this many events is made anew (its memory,
  * and the old snapshot it pins). */
@@ -180,6 +195,13 @@ applied_get(struct ldg_txn *t, struct ldg_intake_pos *a)
     return 0;
 }
 
+int
+ldg_intake_position_check(struct ldg_ledger *l, struct ldg_txn *t)
+{
+    struct ldg_intake_pos a;
+    return l->intake != NULL ? applied_get(t, &a) : 0;
+}
+
 static int
 applied_put(struct ldg_txn *t, const uint8_t id[LDG_INTAKE_ID_LEN],
             const struct ldg_intake_pos *a)
@@ -194,31 +216,40 @@ applied_put(struct ldg_txn *t, const uint8_t id[LDG_INTAKE_ID_LEN],
                            sizeof LDG_META_INTAKE - 1, v, sizeof v);
 }
 
-/* Replays into t every frame from t's applied position: *end gets where
- * the log ends, *events how many were replayed. */
+/* Replays into t the frames from *end on, moving *end past them. */
 static int
-replay(struct ldg_ledger *l, struct ldg_txn *t, struct ldg_intake_pos *applied,
-       struct ldg_intake_pos *end, uint64_t *events)
+replay_more(struct ldg_ledger *l, struct ldg_txn *t, struct ldg_intake_pos *end)
 {
     struct ldg_intake_frame f;
     uint8_t *buf = NULL;
     size_t cap = 0;
     int rc;
 
-    *events = 0;
-    if ((rc = applied_get(t, applied)) < 0)
-        return rc;
-    *end = *applied;
-    while ((rc = ldg_intake_next(l->intake->in, end, &buf, &cap, &f)) == 1) {
+    while ((rc = ldg_intake_next(l->intake->in, end, &buf, &cap, &f)) == 1)
         if ((rc = ldg_intake_apply_frame(t, &f)) < 0)
             break;
-        *events += f.count;
-    }
     free(buf);
     if (rc == LDG_EIO)
         ldg_seterr(l, "cannot read the intake log %s: %s", l->intake->path,
                    strerror(errno));
     return rc < 0 ? rc : 0;
+}
+
+/* Replays into t every frame from t's applied position: *end gets where
+ * the log ends, *events how many were replayed. */
+static int
+replay(struct ldg_ledger *l, struct ldg_txn *t, struct ldg_intake_pos *applied,
+       struct ldg_intake_pos *end, uint64_t *events)
+{
+    int rc;
+
+    *events = 0;
+    if ((rc = applied_get(t, applied)) < 0)
+        return rc;
+    *end = *applied;
+    rc = replay_more(l, t, end);
+    *events = end->seq - applied->seq;
+    return rc;
 }
 
 /* ------------------------------------------------------------- open -- */
@@ -237,6 +268,10 @@ ldg_intake_attach(struct ldg_ledger *l)
         return 0;
     if ((st = calloc(1, sizeof *st)) == NULL)
         return LDG_ENOMEM;
+    if (pthread_mutex_init(&st->rmu, NULL) != 0) {
+        free(st);
+        return LDG_ENOMEM;
+    }
     path_of(st->path, sizeof st->path, l->dir);
     rc = ldg_intake_open(&st->in, st->path, (l->opts.flags & LDG_RDONLY) != 0,
                          err, sizeof err);
@@ -250,6 +285,7 @@ ldg_intake_attach(struct ldg_ledger *l)
         ldg_seterr(l, "%s", err);
     }
     if (rc < 0) {
+        pthread_mutex_destroy(&st->rmu);
         free(st);
         return rc;
     }
@@ -266,7 +302,11 @@ ldg_intake_detach(struct ldg_ledger *l)
     if (l == NULL || l->intake == NULL)
         return;
     ldg_txn_abort(l->intake->view);
+    /* a reader's view still out is freed at its end (its keeper gone) */
+    if (!l->intake->rview_busy)
+        ldg_txn_abort(l->intake->rview);
     ldg_intake_close(l->intake->in);
+    pthread_mutex_destroy(&l->intake->rmu);
     free(l->intake);
     l->intake = NULL;
 }
@@ -391,28 +431,102 @@ ldg_intake_scrub(struct ldg_ledger *l, int settle)
 
 /* ------------------------------------------------------------ reads -- */
 
+/* The kept reader's view for this reader, or NULL (another reader has
+ * it, or there is none): *mine says whether t, made anew, is to be
+ * kept. */
+static struct ldg_txn *
+rview_take(struct ldg_intake_state *st, int *mine)
+{
+    struct ldg_txn *t = NULL;
+    pthread_mutex_lock(&st->rmu);
+    *mine = !st->rview_busy;
+    if (*mine) {
+        st->rview_busy = 1;
+        t = st->rview;
+        st->rview = NULL;
+    }
+    pthread_mutex_unlock(&st->rmu);
+    return t;
+}
+
+/* The kept reader's view brought up to date (the lock held), or NULL
+ * (freed) when it no longer holds. */
+static struct ldg_txn *
+rview_renew(struct ldg_ledger *l, struct ldg_txn *t)
+{
+    struct ldg_intake_state *st = l->intake;
+    if (ldg_store_txn_renew(t) != 1 || st->rview_appliers != l->nappliers ||
+        st->rview_end.seq - st->rview_applied.seq > VIEW_EVENTS_MAX ||
+        replay_more(l, t, &st->rview_end) < 0 || ldg_txn_settle(t) < 0) {
+        ldg_txn_abort(t);
+        return NULL;
+    }
+    /* what a read memoized (epoch states) held in its hold of the lock */
+    ldg_txn_memo_drop(t);
+    return t;
+}
+
+/* The slot given back: t (parked) kept in it, or none. */
+static void
+rview_put(struct ldg_intake_state *st, struct ldg_txn *t)
+{
+    pthread_mutex_lock(&st->rmu);
+    st->rview = t;
+    st->rview_busy = 0;
+    pthread_mutex_unlock(&st->rmu);
+}
+
+/* A reader's end (ldg_txn_keep): its view parked for the next. */
+static int
+rview_back(struct ldg_txn *t, int unchanged)
+{
+    struct ldg_intake_state *st = ldg_txn_ledger(t)->intake;
+    if (st == NULL)
+        return 0;  /* the handle's intake detached meanwhile */
+    if (unchanged) /* (its slot let go: a reader pins nothing between) */
+        ldg_store_txn_park(t, 0);
+    rview_put(st, unchanged ? t : NULL);
+    return unchanged;
+}
+
 int
 ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out)
 {
+    struct ldg_intake_state *st = l->intake;
     struct ldg_intake_pos applied, end;
-    struct ldg_txn *t = NULL;
+    struct ldg_txn *t;
     uint64_t events = 0;
-    int fd = -1, rc;
+    int fd = -1, rc = 0, mine;
 
     *out = NULL;
     if (held != l && (fd = lock_take(l, 0)) < 0)
         return fd;
-    rc = ldg_store_txn_begin_overlay(l->store, l, &t);
-    if (rc == 0)
-        rc = replay(l, t, &applied, &end, &events);
-    if (rc == 0)
-        rc = ldg_txn_settle(t);
+    if ((t = rview_take(st, &mine)) != NULL)
+        t = rview_renew(l, t);
+    if (t != NULL) {
+        events = st->rview_end.seq - st->rview_applied.seq;
+    } else {
+        rc = ldg_store_txn_begin_overlay(l->store, l, &t);
+        if (rc == 0)
+            rc = replay(l, t, &applied, &end, &events);
+        if (rc == 0)
+            rc = ldg_txn_settle(t);
+        if (rc == 0 && mine) {
+            st->rview_applied = applied;
+            st->rview_end = end;
+            st->rview_appliers = l->nappliers;
+        }
+    }
     lock_drop(fd);
     if (rc < 0) {
         ldg_txn_abort(t);
+        if (mine)
+            rview_put(st, NULL);
         return rc;
     }
-    ldg_txn_set_reader(t, events);
+    ldg_txn_set_reader(t, 1, events);
+    if (mine)
+        ldg_txn_keep(t, rview_back);
     *out = t;
     return 0;
 }
@@ -485,6 +599,30 @@ hidden_past(struct ldg_intake *in, const struct ldg_intake_pos *end, int near,
 
 /* ----------------------------------------------------------- appends -- */
 
+/* A writer with no view of its own takes the kept reader's, when it is
+ * free and was made with the handle's appliers (a one-shot append reads
+ * before its group: one replay of the tail then serves both). */
+static void
+view_adopt(struct ldg_ledger *l)
+{
+    struct ldg_intake_state *st = l->intake;
+    struct ldg_txn *t;
+    int mine;
+
+    if ((t = rview_take(st, &mine)) != NULL) {
+        if (st->rview_appliers == l->nappliers) {
+            ldg_txn_set_reader(t, 0, 0);
+            st->view = t;
+            st->view_applied = st->rview_applied;
+            st->view_end = st->rview_end;
+        } else {
+            ldg_txn_abort(t);
+        }
+    }
+    if (mine)
+        rview_put(st, NULL);
+}
+
 /* The kept view, brought up to date with the frames other processes
  * added, or NULL when there is none or it no longer holds. */
 static struct ldg_txn *
@@ -492,11 +630,10 @@ view_reuse(struct ldg_ledger *l, struct ldg_intake_ack *a)
 {
     struct ldg_intake_state *st = l->intake;
     struct ldg_intake_pos now, end;
-    struct ldg_intake_frame f;
-    uint8_t *buf = NULL;
-    size_t cap = 0;
     int rc;
 
+    if (st->view == NULL)
+        view_adopt(l);
     if (st->view == NULL)
         return NULL;
     /* the newest snapshot under the kept changes, which hold there only
@@ -511,11 +648,7 @@ view_reuse(struct ldg_ledger *l, struct ldg_intake_ack *a)
         st->view_end.seq - now.seq > VIEW_EVENTS_MAX)
         goto drop;
     end = st->view_end;
-    while ((rc = ldg_intake_next(st->in, &end, &buf, &cap, &f)) == 1)
-        if ((rc = ldg_intake_apply_frame(st->view, &f)) < 0)
-            break;
-    free(buf);
-    if (rc < 0)
+    if (replay_more(l, st->view, &end) < 0)
         goto drop;
     a->applied = st->view_applied;
     a->end = end;
@@ -573,7 +706,7 @@ ldg_intake_ack_end(struct ldg_ledger *l, struct ldg_intake_ack *a,
             st->view_end = a->end;
             /* and its snapshot let go until the next group: a writer
              * waiting on its input pins no page the tail's apply frees */
-            ldg_store_txn_park(t);
+            ldg_store_txn_park(t, 1);
             return;
         }
         st->view = NULL;

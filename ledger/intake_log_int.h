@@ -32,6 +32,10 @@ int ldg_intake_make(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size);
 /* Applies the unapplied tail to LMDB in one transaction (taking the
  * exclusive lock unless this thread holds it). 0 when nothing was left. */
 int ldg_intake_settle(struct ldg_ledger *l);
+/* 0 when t's store records an intake position that belongs to l's intake
+ * log and lies inside its ring (or l has none), else LDG_ECORRUPT with
+ * the message (what ldg_open checks without replaying the tail). */
+int ldg_intake_position_check(struct ldg_ledger *l, struct ldg_txn *t);
 /* Before an erasure (the exclusive lock held): the tail applied (with
  * settle; without, the caller applied it, as a batch gone to LMDB has),
  * then every block of the ring overwritten with zeros in place and

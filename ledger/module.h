@@ -1120,6 +1120,12 @@ uint64_t ldg_txn_tail(struct ldg_txn *t);
  * otherwise applies it first): applied by a handle with no appliers,
  * the projections would fall behind the store. */
 #define LDG_TXN_SIDE 2u
+/* With LDG_TXN_READ, for ldg_txn_begin: the store's own snapshot, the
+ * intake's tail aside (at store layout 999; the same as a read at
+ * others): for a check of what the store itself holds, such as a
+ * projection's mark (ldg_txn_size is then the store's own size), at the
+ * cost of one LMDB read transaction and no replay. */
+#define LDG_TXN_STORE 4u
 
 /* What a reader that reads in windows, each in a new snapshot (docs/
  * QUERY.md, "Readers and the file's growth"), checks as each begins: the

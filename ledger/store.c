@@ -656,10 +656,16 @@ ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
 }
 
 void
-ldg_store_txn_park(struct ldg_txn *t)
+ldg_store_txn_park(struct ldg_txn *t, int slot)
 {
-    LDG_ASSERT(!t->write);
-    mdb_txn_reset(t->txn);
+    LDG_ASSERT(!t->write && t->txn != NULL);
+    t->parked_id = (uint64_t)mdb_txn_id(t->txn);
+    if (slot) {
+        mdb_txn_reset(t->txn);
+    } else {
+        mdb_txn_abort(t->txn);
+        t->txn = NULL;
+    }
 }
 
 int
@@ -667,12 +673,32 @@ ldg_store_txn_renew(struct ldg_txn *t)
 {
     int rc;
     LDG_ASSERT(!t->write);
-    if ((rc = mdb_txn_renew(t->txn)) != 0)
+    if (t->txn != NULL) {
+        rc = mdb_txn_renew(t->txn);
+    } else {
+        rc = mdb_txn_begin(t->s->env, NULL, MDB_RDONLY, &t->txn);
+        if (rc == MDB_MAP_RESIZED) { /* another process grew the map */
+            mdb_env_set_mapsize(t->s->env, 0);
+            rc = mdb_txn_begin(t->s->env, NULL, MDB_RDONLY, &t->txn);
+        }
+        if (rc != 0)
+            t->txn = NULL;
+    }
+    if (rc != 0)
         return store_xlate(rc);
-    /* what was read of the snapshot let go is asked again */
+    /* what was read of the snapshot let go (pointers into the map, which
+     * may have moved) is asked again */
     t->layout = 0;
     t->dicts_ok = 0;
-    return 0;
+    /* nothing committed since it was let go: the same snapshot */
+    return t->parked_id != 0 && (uint64_t)mdb_txn_id(t->txn) == t->parked_id;
+}
+
+void
+ldg_txn_keep(struct ldg_txn *t, int (*keep)(struct ldg_txn *, int unchanged))
+{
+    t->keep = keep;
+    t->keep_ver = t->ov != NULL ? ldg_ovl_version(t->ov) : 0;
 }
 
 /* Frees t (its LMDB transaction ended) and what it held. */
@@ -738,7 +764,14 @@ ldg_txn_abort(struct ldg_txn *t)
 {
     if (t == NULL)
         return;
-    mdb_txn_abort(t->txn);
+    if (t->keep != NULL) {
+        int (*keep)(struct ldg_txn *, int) = t->keep;
+        t->keep = NULL;
+        if (keep(t, t->ov != NULL && ldg_ovl_version(t->ov) == t->keep_ver))
+            return; /* its keeper's again */
+    }
+    if (t->txn != NULL) /* (NULL: parked without its slot) */
+        mdb_txn_abort(t->txn);
     txn_free(t);
 }
 
@@ -992,9 +1025,9 @@ ldg_txn_snapshot(struct ldg_txn *t)
 }
 
 void
-ldg_txn_set_reader(struct ldg_txn *t, uint64_t events)
+ldg_txn_set_reader(struct ldg_txn *t, int reader, uint64_t events)
 {
-    t->reader = 1;
+    t->reader = reader;
     t->tail = events;
 }
 

@@ -53,6 +53,11 @@ struct ldg_txn {
      * the end of the one before it (0: none) */
     uint64_t frames_end, frame_prev;
     void (*memo_release)(void *);
+    /* a reader's view its keeper takes back at its end (ldg_txn_keep):
+     * the hook, and the overlay's version it was handed out at */
+    int (*keep)(struct ldg_txn *, int unchanged);
+    uint64_t keep_ver;
+    uint64_t parked_id; /* the LMDB snapshot park let go, 0: none */
 };
 
 /* An item a cursor of an overlay transaction is on: a pointer into the

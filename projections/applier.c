@@ -214,11 +214,11 @@ ldg_projections_attach_progress(struct ldg_ledger *l,
      * current with the store's own events, the intake's tail aside (at
      * layout 999 it is applied to the projections when it is applied to
      * the store; a one-shot writer leaves it there, LDG_KEEP_TAIL) */
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ | LDG_TXN_STORE, &t)) < 0)
         return rc;
     rc = ldg_txn_size(t, &size);
     if (rc == 0)
-        rc = eng_all_current(t, size - ldg_txn_tail(t), &yes);
+        rc = eng_all_current(t, size, &yes);
     ldg_txn_abort(t);
     t = NULL;
     if (rc < 0)

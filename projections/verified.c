@@ -385,13 +385,13 @@ verified_attach(struct ldg_ledger *l)
      * nothing). */
     if (ldg_read_only(l))
         goto attach;
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ | LDG_TXN_STORE, &t)) < 0)
         return rc;
     rc = ldg_txn_size(t, &size);
     /* (current with the store's own events: the intake's tail is
      * applied here when it is applied to the store) */
     current = rc == 0 && ldg_db_open(t, VERIFIED_DB, 0, &dbi) == 0 &&
-              read_mark(t, dbi, &mark) == 0 && mark == size - ldg_txn_tail(t);
+              read_mark(t, dbi, &mark) == 0 && mark == size;
     ldg_txn_abort(t);
     if (rc < 0)
         return rc;

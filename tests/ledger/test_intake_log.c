@@ -8,7 +8,8 @@
  * across the unapplied tail; two processes appending at once make one chain; a
  * bulk writer's groups too big for a frame go to LMDB, the tail applied
  * first; an all-or-nothing batch is acked by its frame, and one that
- * outgrows a frame goes on in LMDB; a ledger at layout 8 is converted;
+ * outgrows a frame goes on in LMDB; a reader's view is kept for the next
+ * reader while it holds; a ledger at layout 8 is converted;
  * the ledger verifies in full after each.
  */
 #include <fcntl.h>
@@ -521,6 +522,133 @@ test_intake_log__readers_see_no_gap_while_applied(void **state)
     t_rmrf(dir);
 }
 
+/* An applier that counts the frames folded (its at_commit). */
+static int
+count_commit(void *ctx, struct ldg_txn *t, uint64_t size)
+{
+    (void)t;
+    (void)size;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int
+count_apply(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
+            const json_t *body)
+{
+    (void)ctx;
+    (void)t;
+    (void)ev;
+    (void)body;
+    return 0;
+}
+
+/* A handle keeps its last reader's view (the tail replayed) for the next
+ * reader: kept while nothing was committed to the store, brought up to
+ * date with the frames another handle acked meanwhile, made anew after
+ * the tail is applied and when the handle gains an applier (which folds
+ * the tail it did not see); a second reader while the first is open
+ * makes its own; an append after a read takes the kept view as its own.
+ * Each read sees every acked event, the same bytes. A look at the store
+ * alone replays and applies nothing. */
+static void
+test_intake_log__a_reader_view_is_kept_until_it_no_longer_holds(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l, *r;
+    struct ldg_txn *t1, *t2;
+    struct ldg_applier a;
+    uint64_t n1 = 0, n2 = 0, seq;
+    int folds = 0;
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    r = open_dir(dir, LDG_NOSYNC);
+    for (int i = 0; i < 5; i++)
+        t_append(l, "x.test.event", "{\"a\":1}", NULL);
+    assert_true(lmdb_size(l) < size_of(l)); /* a tail to replay */
+
+    /* the first reader's view, kept and handed to the next */
+    assert_int_equal(ldg_txn_begin(r, LDG_TXN_READ, &t1), 0);
+    assert_int_equal(ldg_txn_size(t1, &n1), 0);
+    assert_int_equal(n1, size_of(l));
+    /* a second reader while it is open: a view of its own */
+    assert_int_equal(ldg_txn_begin(r, LDG_TXN_READ, &t2), 0);
+    assert_ptr_not_equal(t1, t2);
+    assert_int_equal(ldg_txn_size(t2, &n2), 0);
+    assert_int_equal(n2, n1);
+    ldg_txn_abort(t2);
+    assert_int_equal(ldg_txn_commit(t1), 0); /* a reader's end */
+    assert_int_equal(ldg_txn_begin(r, LDG_TXN_READ, &t2), 0);
+    assert_ptr_equal(t2, t1); /* the kept one */
+    ldg_txn_abort(t2);
+
+    /* frames another handle acked: replayed into the kept view */
+    for (int i = 0; i < 3; i++)
+        seq = t_append(l, "x.test.event", "{\"b\":2}", NULL);
+    assert_int_equal(ldg_txn_begin(r, LDG_TXN_READ, &t2), 0);
+    assert_ptr_equal(t2, t1);
+    assert_int_equal(ldg_txn_size(t2, &n2), 0);
+    assert_int_equal(n2, seq + 1);
+    assert_int_equal(ldg_txn_tail(t2), n2 - lmdb_size(l));
+    ldg_txn_abort(t2);
+    proof_holds(r, seq);
+    /* a look at the store alone (LDG_TXN_STORE) replays nothing, and
+     * applies nothing either */
+    n1 = lmdb_size(l);
+    assert_true(n1 < n2);
+    assert_int_equal(ldg_txn_begin(r, LDG_TXN_READ | LDG_TXN_STORE, &t2), 0);
+    assert_ptr_not_equal(t2, t1);
+    assert_int_equal(ldg_txn_size(t2, &n2), 0);
+    assert_int_equal(n2, n1);
+    assert_int_equal(ldg_txn_tail(t2), 0);
+    ldg_txn_abort(t2);
+    assert_int_equal(lmdb_size(l), n1);
+
+    /* the tail applied to the store: the view is made anew */
+    assert_int_equal(ldg_intake_settle(l), 0);
+    assert_int_equal(lmdb_size(l), seq + 1);
+    assert_int_equal(ldg_txn_begin(r, LDG_TXN_READ, &t2), 0);
+    assert_int_equal(ldg_txn_size(t2, &n2), 0);
+    assert_int_equal(n2, seq + 1);
+    assert_int_equal(ldg_txn_tail(t2), 0);
+    ldg_txn_abort(t2);
+
+    /* an applier added after a read folds the tail a kept view lacks */
+    for (int i = 0; i < 4; i++)
+        seq = t_append(l, "x.test.event", "{\"c\":3}", NULL);
+    assert_int_equal(ldg_txn_begin(r, LDG_TXN_READ, &t1), 0);
+    ldg_txn_abort(t1);
+    memset(&a, 0, sizeof a);
+    a.name = "count";
+    a.apply = count_apply;
+    a.at_commit = count_commit;
+    a.ctx = &folds;
+    assert_int_equal(ldg_applier_add(r, &a), 0);
+    assert_int_equal(ldg_txn_begin(r, LDG_TXN_READ, &t2), 0);
+    assert_int_equal(folds, 4); /* the tail's four frames */
+    assert_int_equal(ldg_txn_size(t2, &n2), 0);
+    assert_int_equal(n2, seq + 1);
+    ldg_txn_abort(t2);
+    /* (kept again: nothing folded twice) */
+    assert_int_equal(ldg_txn_begin(r, LDG_TXN_READ, &t2), 0);
+    assert_int_equal(folds, 4);
+    ldg_txn_abort(t2);
+
+    /* an append after a read: the writer takes the kept view */
+    seq = t_append(r, "x.test.event", "{\"d\":4}", NULL);
+    assert_int_equal(folds, 5);
+    assert_int_equal(size_of(l), seq + 1);
+    proof_holds(l, seq);
+    seq = t_append(l, "x.test.event", "{\"e\":5}", NULL);
+    assert_int_equal(size_of(r), seq + 1);
+    proof_holds(r, seq);
+    verify_full(r);
+    ldg_close(r);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 /* A frame that ends at the ring's last block, and the tail applied right
  * there: the store records the ring's size as its position (the next
  * frame goes to block 1 of the next lap). Before, every later open
@@ -629,6 +757,8 @@ main(void)
         cmocka_unit_test(test_intake_log__a_full_map_loses_nothing),
         cmocka_unit_test(test_intake_log__verify_names_frames_cut_off),
         cmocka_unit_test(test_intake_log__readers_see_no_gap_while_applied),
+        cmocka_unit_test(
+            test_intake_log__a_reader_view_is_kept_until_it_no_longer_holds),
         cmocka_unit_test(test_intake_log__a_frame_may_end_at_the_ring_end),
         cmocka_unit_test(test_intake_log__a_full_frame_still_closes),
     };
