@@ -15,8 +15,10 @@
  * that reused.
  *
  * A reader (ldg_txn_begin's read transactions) replays the tail over its
- * snapshot the same way. Locks: flock(2) on the intake, each holder on an
- * open file of its own (so threads of one process exclude each other as
+ * snapshot the same way; a handle keeps its last reader's view for the
+ * next while the store's snapshot stays the same (rview below), so a
+ * command replays the tail once. Locks: flock(2) on the intake, each holder on
+ * an open file of its own (so threads of one process exclude each other as
  * processes do): exclusive from a writer's replay to its frame's flush,
  * or for a settle; shared from before a reader's snapshot begins to the
  * end of its replay. A thread that holds the exclusive lock reads without
