@@ -964,7 +964,7 @@ ldg_commit_spans(struct ldg_ledger *l, const struct ldg_prep_span *spans,
     rc = spans_bytes(spans, nspans) > LDG_INTAKE_FRAME_MAX
              ? LDG_ETOOBIG
              : commit_spans_via(l, spans, nspans, first_seq, stored, VIA_FRAME);
-    if (rc == LDG_ETOOBIG && l->errmsg[0] == '\0') /* (the frame's limit) */
+    if (rc == LDG_ETOOBIG && ldg_errbuf(l)[0] == '\0') /* (the frame's limit) */
         rc = commit_spans_via(l, spans, nspans, first_seq, stored,
                               VIA_LMDB_INTAKE);
     ldg_intake_unlock_ex(l, fd);
@@ -1126,7 +1126,7 @@ fail:
              * empty says it is this) */
             app_seal_set_release(&ss);
             ldg_intake_ack_release(&ia);
-            l->errmsg[0] = '\0';
+            ldg_errbuf(l)[0] = '\0';
             return rc;
         }
     }
