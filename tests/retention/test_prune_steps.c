@@ -56,9 +56,12 @@ static long changes, commits, refused;
 static MDB_txn *wtxn;
 
 #define REAL(name, type)                                                       \
-    static type real;                                                          \
-    if (real == NULL)                                                          \
-        real = (type)dlsym(RTLD_NEXT, name);
+    static type real_fn; /* (looked up once, by whichever thread is first) */ \
+    type real = __atomic_load_n(&real_fn, __ATOMIC_ACQUIRE);                   \
+    if (real == NULL) {                                                        \
+        real = (type)dlsym(RTLD_NEXT, name);                                   \
+        __atomic_store_n(&real_fn, real, __ATOMIC_RELEASE);                    \
+    }
 
 static int
 full(MDB_txn *txn)

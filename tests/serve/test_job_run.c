@@ -101,7 +101,7 @@ job(ldg_job_fn fn, const char *dir, const char *url, uint64_t limit_ms,
  * the peer goes (then counts it gone). */
 struct silent {
     int fd, port;
-    volatile int accepted, gone;
+    _Atomic int accepted, gone; /* (the thread's counts, read here) */
     pthread_t th;
 };
 
