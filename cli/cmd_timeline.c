@@ -499,7 +499,7 @@ cmd_timeline(struct cli *c, struct timeline_args *x, int npos, char **pos)
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0) {
-        cli_err(c, "reading the ledger: %s", ldg_strerror(rc));
+        cli_err(c, "reading the ledger: %s", cli_why(l, rc));
         rc = cli_exit_code(rc);
         goto out;
     }

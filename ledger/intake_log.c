@@ -304,9 +304,9 @@ ldg_intake_detach(struct ldg_ledger *l)
     if (l == NULL || l->intake == NULL)
         return;
     ldg_txn_abort(l->intake->view);
-    /* a reader's view still out is freed at its end (its keeper gone) */
-    if (!l->intake->rview_busy)
-        ldg_txn_abort(l->intake->rview);
+    /* the kept reader's view (none while a reader holds it: a reader
+     * must end before its handle closes) */
+    ldg_txn_abort(l->intake->rview);
     ldg_intake_close(l->intake->in);
     pthread_mutex_destroy(&l->intake->rmu);
     free(l->intake);
@@ -508,6 +508,7 @@ ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out)
     if (t != NULL) {
         events = st->rview_end.seq - st->rview_applied.seq;
     } else {
+        size_t appliers = l->nappliers; /* (those the replay runs) */
         rc = ldg_store_txn_begin_overlay(l->store, l, &t);
         if (rc == 0)
             rc = replay(l, t, &applied, &end, &events);
@@ -516,7 +517,7 @@ ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out)
         if (rc == 0 && mine) {
             st->rview_applied = applied;
             st->rview_end = end;
-            st->rview_appliers = l->nappliers;
+            st->rview_appliers = appliers;
         }
     }
     lock_drop(fd);

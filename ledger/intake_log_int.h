@@ -34,7 +34,8 @@ int ldg_intake_make(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size);
 int ldg_intake_settle(struct ldg_ledger *l);
 /* 0 when t's store records an intake position that belongs to l's intake
  * log and lies inside its ring (or l has none), else LDG_ECORRUPT with
- * the message (what ldg_open checks without replaying the tail). */
+ * the message, or a storage error reading it (what ldg_open checks
+ * without replaying the tail). */
 int ldg_intake_position_check(struct ldg_ledger *l, struct ldg_txn *t);
 /* Before an erasure (the exclusive lock held): the tail applied (with
  * settle; without, the caller applied it, as a batch gone to LMDB has),

@@ -683,8 +683,14 @@ ldg_query_models_at(struct ldg_query_models *c, const char *model, uint64_t seq,
 void
 ldg_query_models_rebind(struct ldg_query_models *c, struct ldg_txn *t)
 {
-    if (c != NULL && t != NULL)
+    if (c != NULL && t != NULL) {
+        /* what the cache read belongs to the transaction that ended: its
+         * cursors go now, and t takes the cache on only if its snapshot
+         * is the same (cache_for), never because t has the ended one's
+         * address (a handle hands its kept reader's view out again) */
+        q_modelcache_detach(c->c);
         c->t = t;
+    }
 }
 
 void
