@@ -70,6 +70,8 @@ struct ldg_intake_state {
      * snapshot's position is no longer view_applied), it is made anew. */
     struct ldg_txn *view;
     struct ldg_intake_pos view_applied, view_end;
+    /* view_end is where this handle's own last frame ended */
+    int view_own;
     /* The last try to apply the tail found no room (map or disk): the
      * tail's bound is not tried again until the ring is full. */
     int settle_full;
@@ -600,6 +602,31 @@ hidden_past(struct ldg_intake *in, const struct ldg_intake_pos *end, int near,
     return rc < 0 ? rc : 0;
 }
 
+/*
+ * Whether a frame was written after end, where this handle's own last
+ * frame ended (and nothing was read past it since). The next writer
+ * starts its frame at end's block or, wrapping, at block 1 of the next
+ * lap (ldg_intake_place): a header of such a frame there means someone
+ * wrote after us and the log stops before it (1: hidden_past looks
+ * further); none means no frame can hide past end (0), and the LOOK_PAST
+ * headers are not read (some 50 reads a group). LDG_EIO.
+ */
+static int
+written_after(struct ldg_intake *in, const struct ldg_intake_pos *end)
+{
+    uint32_t gen;
+    uint64_t first;
+    int rc;
+
+    if ((rc = ldg_intake_peek_at(in, end->block, &gen, &first)) != 0)
+        if (rc < 0 || (gen == end->gen && first >= end->seq))
+            return rc;
+    if ((rc = ldg_intake_peek_at(in, 1, &gen, &first)) != 0)
+        if (rc < 0 || (gen == end->gen + 1 && first >= end->seq))
+            return rc;
+    return 0;
+}
+
 /* ----------------------------------------------------------- appends -- */
 
 /* A writer with no view of its own takes the kept reader's, when it is
@@ -618,6 +645,7 @@ view_adopt(struct ldg_ledger *l)
             st->view = t;
             st->view_applied = st->rview_applied;
             st->view_end = st->rview_end;
+            st->view_own = 0;
         } else {
             ldg_txn_abort(t);
         }
@@ -653,6 +681,7 @@ view_reuse(struct ldg_ledger *l, struct ldg_intake_ack *a)
     end = st->view_end;
     if (replay_more(l, st->view, &end) < 0)
         goto drop;
+    a->own = st->view_own && end.seq == st->view_end.seq;
     a->applied = st->view_applied;
     a->end = end;
     a->tail_events = end.seq - a->applied.seq;
@@ -676,6 +705,7 @@ ldg_intake_ack_begin(struct ldg_ledger *l, struct ldg_intake_ack *a,
     LDG_ASSERT(held == l);
     *out = NULL;
     a->settled = 0;
+    a->own = 0;
     if ((*out = view_reuse(l, a)) != NULL) {
         ldg_intake_build_init(&a->frame, a->end.gen, a->end.seq, FRAME_MAX);
         return 0;
@@ -707,6 +737,7 @@ ldg_intake_ack_end(struct ldg_ledger *l, struct ldg_intake_ack *a,
          * acknowledged (or nothing stored), and the tail not applied */
         if (ok && !a->settled) {
             st->view_end = a->end;
+            st->view_own = a->own || a->frame.count > 0;
             /* and its snapshot let go until the next group: a writer
              * waiting on its input pins no page the tail's apply frees */
             ldg_store_txn_park(t, 1);
@@ -732,8 +763,9 @@ ldg_intake_ack_write(struct ldg_ledger *l, struct ldg_intake_ack *a)
     {
         char why[512];
         uint64_t seq;
-        if ((rc = hidden_past(l->intake->in, &a->end, 1, why, sizeof why,
-                              &seq)) > 0) {
+        rc = a->own ? written_after(l->intake->in, &a->end) : 1;
+        if (rc > 0 && (rc = hidden_past(l->intake->in, &a->end, 1, why,
+                                        sizeof why, &seq)) > 0) {
             ldg_seterr(l,
                        "%s; nothing is written over it (`" LDG_CMD_VERIFY
                        "` says so too)",

@@ -431,6 +431,76 @@ test_intake_log__verify_names_frames_cut_off(void **state)
     t_rmrf(dir);
 }
 
+/* A writer's next group after its own frame, when another process wrote
+ * frames after it and the first of them was damaged: the writer's kept
+ * view ends at its own frame, and it still finds the acknowledged frame
+ * past the damage and writes nothing over either (it looks past its own
+ * frame's end only when a frame starts there). */
+static void
+test_intake_log__a_writer_sees_damage_after_its_own_frame(void **state)
+{
+    char dir[256], path[300];
+    struct ldg_ledger *l;
+    uint8_t before[8 * 4096], after[8 * 4096];
+    pid_t pid;
+    int status, fd, flipped = 0;
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    for (int i = 0; i < 3; i++)
+        t_append(l, "x.test.event", "{\"n\":1}", NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* events 4 and 5, a frame each; no close: the tail stays */
+        struct ldg_ledger *c = open_dir(dir, LDG_NOSYNC);
+        for (int i = 0; i < 2; i++) {
+            struct ldg_event_in in;
+            json_t *b = json_pack("{s:i}", "child", i);
+            memset(&in, 0, sizeof in);
+            in.type = "x.test.event";
+            in.body = b;
+            if (ldg_append(c, &in, NULL) != 0)
+                _exit(1);
+            json_decref(b);
+        }
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    snprintf(path, sizeof path, "%s/intake", dir);
+    fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    for (uint64_t b = 1; b < 64 && !flipped; b++) {
+        uint8_t h[64], c;
+        assert_int_equal(pread(fd, h, sizeof h, (off_t)(b * 4096)), 64);
+        if (memcmp(h, "LDGF", 4) != 0 || ldg_rd_be64(h + 16) != 4)
+            continue;
+        assert_int_equal(pread(fd, &c, 1, (off_t)(b * 4096 + 100)), 1);
+        c ^= 0x40;
+        assert_int_equal(pwrite(fd, &c, 1, (off_t)(b * 4096 + 100)), 1);
+        flipped = 1;
+    }
+    assert_true(flipped);
+    assert_int_equal(pread(fd, before, sizeof before, 0), sizeof before);
+    {
+        struct ldg_event_in in;
+        json_t *b = json_pack("{s:i}", "after", 1);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.event";
+        in.body = b;
+        assert_int_equal(ldg_append(l, &in, NULL), LDG_ECORRUPT);
+        assert_non_null(strstr(ldg_errmsg(l), "intake log is damaged"));
+        assert_non_null(strstr(ldg_errmsg(l), "events 5..5"));
+        json_decref(b);
+    }
+    assert_int_equal(pread(fd, after, sizeof after, 0), sizeof after);
+    assert_memory_equal(before, after, sizeof before);
+    close(fd);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 /* Readers in another process while the tail is applied and the ring
  * laps (3,000 frames in a ring of 2,047 blocks): each read transaction
  * sees a log that only grows, with every event up to its size there and
@@ -757,6 +827,8 @@ main(void)
         cmocka_unit_test(test_intake_log__layout_8_is_converted),
         cmocka_unit_test(test_intake_log__a_full_map_loses_nothing),
         cmocka_unit_test(test_intake_log__verify_names_frames_cut_off),
+        cmocka_unit_test(
+            test_intake_log__a_writer_sees_damage_after_its_own_frame),
         cmocka_unit_test(test_intake_log__readers_see_no_gap_while_applied),
         cmocka_unit_test(
             test_intake_log__a_reader_view_is_kept_until_it_no_longer_holds),
