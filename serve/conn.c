@@ -74,6 +74,8 @@ srv_conn_free(struct ldg_server *s, struct conn *c)
         nx = r->next;
         req_free(s, r);
     }
+    if (c->close_fd >= 0)
+        close(c->close_fd); /* the writer is done with it */
     ldg_buf_release(&c->in);
     ldg_buf_release(&c->out);
     free(c);
@@ -180,7 +182,10 @@ srv_conn_close(struct ldg_server *s, struct conn *c)
     for (int i = 0; i < 256; i++)
         if (recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
             break;
-    close(c->fd);
+    if (c->direct_held > 0)
+        c->close_fd = c->fd; /* the writer may still send on it */
+    else
+        close(c->fd);
     c->fd = -1;
     c->dead = 1;
     held_forget(s, c);
@@ -240,9 +245,14 @@ conn_drain_fifo(struct ldg_server *s, struct conn *c)
 {
     struct req *r;
     while ((r = c->head) != NULL && r->ready) {
-        if (!c->dead && r->resp != NULL &&
-            out_append(c, r->resp, r->resp_len) < 0)
+        if (!c->dead && r->resp != NULL && r->sent < r->resp_len &&
+            out_append(c, r->resp + r->sent, r->resp_len - r->sent) < 0)
             break;
+        if (r->sent > 0) { /* the writer sent (some of) it */
+            c->stall_since_ms = 0;
+            c->active_ms = ldg_now_mono_ms();
+        }
+        c->direct -= (unsigned)r->direct;
         c->head = r->next;
         if (c->head == NULL)
             c->tail = NULL;
@@ -464,6 +474,17 @@ static void
 queue_req(struct ldg_server *s, struct conn *c, struct req *r)
 {
     c->held++;
+    /* direct (server.c): nothing waits to go out before its answer but
+     * answers the writer may send itself */
+    if (c->waiting == c->direct + 1 && c->out_off == c->out.len &&
+        (c->head == r || !c->head->ready)) {
+        if (c->direct_held == 0)
+            c->w_stop = 0; /* the writer holds none: not reading it */
+        r->direct = 1;
+        r->fd = c->fd;
+        c->direct++;
+        c->direct_held++;
+    }
     if (s->lq_tail)
         s->lq_tail->qnext = r;
     else

@@ -198,6 +198,9 @@ struct ldg_serve_stats {
      * tries to end them that failed (tried again 5 s later) */
     uint64_t epochs_ended;
     uint64_t epoch_failures;
+    /* answers the writer sent to the client itself, with nothing else
+     * queued for it (server.c, "Direct answers"); the loop sent the rest */
+    uint64_t direct;
 };
 void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 

@@ -36,6 +36,19 @@
  * A connection closed or dropped while the writer holds some of its
  * requests is only unlinked; it is freed when the writer hands the last
  * of them back (c->held reaches 0).
+ *
+ * Direct answers: when nothing of a connection is waiting to go out but
+ * requests the writer may answer itself, the request the loop queues is
+ * one of those too (req->direct). The writer, once the group is durable
+ * and nothing else is queued for it, sends such an answer to the socket
+ * itself and hands it back marked sent: a lone event's ack then costs
+ * one thread's wake-up less on its way to the client (the loop's). With
+ * a queue behind it, the writer goes on committing and the loop answers.
+ * Order holds: the writer sends a connection's direct answers in FIFO
+ * order, and once it leaves one unsent (or half sent) it sends none after
+ * it (c->w_stop) until the loop has them all back. The socket is not
+ * closed while the writer holds a direct request: its number cannot be
+ * another connection's meanwhile.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -133,6 +146,7 @@ accept_all(struct ldg_server *s)
             continue;
         }
         c->fd = fd;
+        c->close_fd = -1;
         serve_peer_get(fd, &c->peer);
         serve_peer_groups(fd, &c->peer);
         c->may = serve_auth_match(s->auth, &c->peer);
@@ -191,14 +205,9 @@ take_done(struct ldg_server *s)
         nx = r->qnext;
         r->qnext = NULL;
         r->ready = 1;
-        if (r->is_err)
-            srv_bump(&s->st.errors);
-        else /* events: a sealed batch counts its events */
-            __atomic_add_fetch(r->dup ? &s->st.duplicates : &s->st.acked,
-                               r->sb != NULL ? (uint64_t)r->sb->n : 1,
-                               __ATOMIC_RELAXED);
         c = r->c;
         c->held--;
+        c->direct_held -= (unsigned)r->direct;
         if (!c->dead && !c->dirty) {
             /* in the order of each connection's first answered request:
              * the connection whose request reached the writer first gets
@@ -860,6 +869,7 @@ ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st)
     st->refused_share = __atomic_load_n(&c->refused_share, __ATOMIC_RELAXED);
     st->epochs_ended = __atomic_load_n(&c->epochs_ended, __ATOMIC_RELAXED);
     st->epoch_failures = __atomic_load_n(&c->epoch_failures, __ATOMIC_RELAXED);
+    st->direct = __atomic_load_n(&c->direct, __ATOMIC_RELAXED);
 }
 
 void

@@ -62,6 +62,12 @@ struct req {
     int is_err;       /* resp is an error */
     char *resp;
     size_t resp_len;
+    /* direct: the writer may send resp itself, to fd, once durable (set
+     * by the loop when queued, see server.c); sent: how much of resp it
+     * sent (the writer's until handed back, then the loop's) */
+    int direct;
+    int fd;
+    size_t sent;
 };
 
 struct conn {
@@ -81,6 +87,16 @@ struct conn {
     unsigned waiting; /* requests not yet answered */
     size_t waiting_bytes;
     unsigned held; /* requests the writer holds */
+    /* Direct answers (server.c): direct, the requests in the FIFO the
+     * writer may answer itself; direct_held, those of them it holds,
+     * while which the socket stays open (a close waits in close_fd, -1
+     * none, for srv_conn_free). w_stop: the writer left one of them for
+     * the loop, so it sends none after it (written by the writer while
+     * it holds a direct request, reset by the loop when none is held;
+     * the queue's lock orders the two). */
+    unsigned direct, direct_held;
+    int close_fd;
+    int w_stop;
     /* Answers not yet sent: out.p[out_off..out.len). What was sent is
      * dropped (ldg_buf_consume) only when an answer needs room or all of
      * it was sent, so a socket that takes a little at a time costs no

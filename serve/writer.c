@@ -3,11 +3,13 @@
  * every queued request as one group, one ldg_batch a group, commits, and
  * hands the answers back to the loop.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -254,6 +256,45 @@ commit_group(struct ldg_server *s, struct req *group)
     return dups;
 }
 
+/* Counts the group's answers, then sends its direct answers (server.c)
+ * when nothing else is queued: the writer is idle anyway, and the client
+ * need not wait for the loop to wake. A connection's answer left unsent
+ * or half sent stops its later ones here; the loop sends the rest in
+ * order. Counted before any is sent: a client that has its answer finds
+ * it in the stats. */
+static void
+answer_group(struct ldg_server *s, struct req *group)
+{
+    int idle = __atomic_load_n(&s->backlog, __ATOMIC_RELAXED) == 0;
+    struct req *r;
+
+    for (r = group; r != NULL; r = r->qnext) {
+        if (r->is_err)
+            srv_bump(&s->st.errors);
+        else /* events: a sealed batch counts its events */
+            __atomic_add_fetch(r->dup ? &s->st.duplicates : &s->st.acked,
+                               r->sb != NULL ? (uint64_t)r->sb->n : 1,
+                               __ATOMIC_RELAXED);
+    }
+    for (r = group; r != NULL; r = r->qnext) {
+        ssize_t w;
+        if (!r->direct)
+            continue;
+        if (!idle || r->c->w_stop || r->resp == NULL) {
+            r->c->w_stop = 1;
+            continue;
+        }
+        do
+            w = send(r->fd, r->resp, r->resp_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (w < 0 && errno == EINTR);
+        r->sent = w > 0 ? (size_t)w : 0;
+        if (r->sent < r->resp_len)
+            r->c->w_stop = 1; /* a full socket, or gone: the loop sees */
+        else
+            srv_bump(&s->st.direct);
+    }
+}
+
 /* One dead-reader sweep; sets the next one's time (ldg_now_mono_ns), and
  * wake, the same as the deadline the condition variable (monotonic) waits
  * for. */
@@ -451,6 +492,7 @@ srv_writer_main(void *arg)
          * eighth of the map, up to a millisecond) waits until they are
          * on their way, not the answers until it is done. */
         if (group != NULL) {
+            answer_group(s, group);
             pthread_mutex_lock(&s->mu);
             last->qnext = s->done_head;
             s->done_head = group;

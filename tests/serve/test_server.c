@@ -162,6 +162,82 @@ ack_seq(const char *line)
     return p ? strtoull(p + 7, NULL, 10) : 0;
 }
 
+/* A lone request's answer is sent by the writer itself (no queue behind
+ * it): every one of twenty sent one at a time. A client that sends and
+ * closes at once has its connection closed by the loop while the writer
+ * holds its request; the socket stays open until the writer is done
+ * with it. Else a connection accepted meanwhile gets its number and the
+ * writer's answer to the first: the test holds the writer in its group
+ * (a write transaction of its own, as below) until the second client is
+ * accepted, lets it commit, and only then has the second client send:
+ * that client must get its own answer and no other. */
+static void
+test_server__a_lone_answer_goes_out_from_the_writer(void **state)
+{
+    char dir[256], buf[4096], line[128];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_serve_stats st;
+    struct run r;
+    uint64_t size = 0;
+    int fd;
+    (void)state;
+
+    memset(&r, 0, sizeof r);
+    assert_int_equal(ldg_serve_new(&r.s, l, NULL, buf, sizeof buf), 0);
+    run_start(&r);
+    fd = dial(ldg_serve_path(r.s));
+    for (int i = 0; i < 20; i++) {
+        int n = snprintf(line, sizeof line,
+                         "{\"type\":\"x.a\",\"body\":{},\"id\":\"one-%d\"}\n",
+                         i);
+        char want[64];
+        assert_int_equal(write(fd, line, (size_t)n), n);
+        read_lines(fd, buf, sizeof buf, 1);
+        snprintf(want, sizeof want, "{\"id\":\"one-%d\",\"seq\":\"%d\"}\n", i,
+                 i + 1);
+        assert_string_equal(buf, want);
+    }
+    close(fd);
+    /* (counted just after the send: the last may be read before) */
+    wait_stat(r.s, offsetof(struct ldg_serve_stats, direct), "direct", 20);
+    ldg_serve_stats(r.s, &st);
+    assert_int_equal(st.direct, 20);
+    for (int i = 0; i < 5; i++) {
+        struct ldg_txn *hold = NULL;
+        int a, b, n;
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &hold), 0);
+        a = dial(ldg_serve_path(r.s));
+        n = snprintf(line, sizeof line,
+                     "{\"type\":\"x.a\",\"body\":{},\"id\":\"a-%d\"}\n", i);
+        assert_int_equal(write(a, line, (size_t)n), n);
+        close(a);
+        wait_requests(r.s, 21 + 2 * (uint64_t)i);
+        usleep(20000); /* the loop sees a's end (not needed to pass) */
+        b = dial(ldg_serve_path(r.s));
+        wait_stat(r.s, offsetof(struct ldg_serve_stats, conns), "conns",
+                  3 + 2 * (uint64_t)i);
+        ldg_txn_abort(hold); /* the writer commits a's event */
+        wait_stat(r.s, offsetof(struct ldg_serve_stats, acked), "acked",
+                  21 + (uint64_t)i); /* and knows b sent nothing yet */
+        n = snprintf(line, sizeof line,
+                     "{\"type\":\"x.a\",\"body\":{},\"id\":\"b-%d\"}\n", i);
+        assert_int_equal(write(b, line, (size_t)n), n);
+        read_lines(b, buf, sizeof buf, 1);
+        snprintf(line, sizeof line, "{\"id\":\"b-%d\",\"seq\":", i);
+        if (strncmp(buf, line, strlen(line)) != 0)
+            fail_msg("b-%d was answered %s", i, buf);
+        close(b);
+    }
+    run_stop(&r);
+    ldg_serve_stats(r.s, &st);
+    assert_int_equal(st.acked, 30);
+    ldg_serve_free(r.s);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(size, 31); /* and the ledger's first event */
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 /* Requests from several connections that wait while a commit is on
  * disk share the next commit. The test holds the ledger's write lock (a
  * write transaction of its own) so the writer sits in its first group
@@ -954,6 +1030,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server__answers_in_order_and_drains),
+        cmocka_unit_test(test_server__a_lone_answer_goes_out_from_the_writer),
         cmocka_unit_test(
             test_server__second_server_on_a_live_socket_is_refused),
         cmocka_unit_test(test_server__drops_its_map_every_trim_events),
