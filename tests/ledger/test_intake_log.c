@@ -432,19 +432,20 @@ test_intake_log__verify_names_frames_cut_off(void **state)
 }
 
 /* A writer's next group after its own frame, when another process wrote
- * frames after it and the first of them was damaged: the writer's kept
- * view ends at its own frame, and it still finds the acknowledged frame
- * past the damage and writes nothing over either (it looks past its own
- * frame's end only when a frame starts there). */
+ * frames after it and the first of them was damaged at byte `at` of its
+ * block (in its payload, or in its header: the frame then no longer
+ * looks like one): the writer's kept view ends at its own frame, and it
+ * still finds the acknowledged frame past the damage and writes nothing
+ * over either (it looks past its own frame's end whenever the bytes
+ * where a next frame would start changed since it wrote). */
 static void
-test_intake_log__a_writer_sees_damage_after_its_own_frame(void **state)
+damage_after_own_frame(size_t at)
 {
     char dir[256], path[300];
     struct ldg_ledger *l;
     uint8_t before[8 * 4096], after[8 * 4096];
     pid_t pid;
     int status, fd, flipped = 0;
-    (void)state;
 
     l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
     for (int i = 0; i < 3; i++)
@@ -476,9 +477,9 @@ test_intake_log__a_writer_sees_damage_after_its_own_frame(void **state)
         assert_int_equal(pread(fd, h, sizeof h, (off_t)(b * 4096)), 64);
         if (memcmp(h, "LDGF", 4) != 0 || ldg_rd_be64(h + 16) != 4)
             continue;
-        assert_int_equal(pread(fd, &c, 1, (off_t)(b * 4096 + 100)), 1);
+        assert_int_equal(pread(fd, &c, 1, (off_t)(b * 4096 + at)), 1);
         c ^= 0x40;
-        assert_int_equal(pwrite(fd, &c, 1, (off_t)(b * 4096 + 100)), 1);
+        assert_int_equal(pwrite(fd, &c, 1, (off_t)(b * 4096 + at)), 1);
         flipped = 1;
     }
     assert_true(flipped);
@@ -499,6 +500,14 @@ test_intake_log__a_writer_sees_damage_after_its_own_frame(void **state)
     close(fd);
     ldg_close(l);
     t_rmrf(dir);
+}
+
+static void
+test_intake_log__a_writer_sees_damage_after_its_own_frame(void **state)
+{
+    (void)state;
+    damage_after_own_frame(100); /* the payload */
+    damage_after_own_frame(23);  /* the header's first seq */
 }
 
 /* Readers in another process while the tail is applied and the ring
