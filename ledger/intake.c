@@ -763,20 +763,6 @@ ldg_intake_frame_at(struct ldg_intake *in, uint64_t block, uint8_t **buf,
 }
 
 int
-ldg_intake_head_at(struct ldg_intake *in, uint64_t block,
-                   uint8_t head[LDG_INTAKE_HEAD_LEN])
-{
-    memset(head, 0, LDG_INTAKE_HEAD_LEN);
-    if (block < 1 || block >= in->blocks)
-        return 0;
-    return pread_all(in->fd, head, LDG_INTAKE_HEAD_LEN,
-                     (off_t)(block * LDG_INTAKE_BLOCK)) ==
-                   (ssize_t)LDG_INTAKE_HEAD_LEN
-               ? 0
-               : LDG_EIO;
-}
-
-int
 ldg_intake_peek_at(struct ldg_intake *in, uint64_t block, uint32_t *gen,
                    uint64_t *first_seq)
 {

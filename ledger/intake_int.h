@@ -206,12 +206,6 @@ int ldg_intake_next(struct ldg_intake *in, struct ldg_intake_pos *pos,
 int ldg_intake_frame_at(struct ldg_intake *in, uint64_t block, uint8_t **buf,
                         size_t *bufcap, struct ldg_intake_frame *f);
 
-/* The first LDG_INTAKE_HEAD_LEN bytes of block `block`, as they are,
- * into head (zeros past the ring's end). 0, LDG_EIO. */
-#define LDG_INTAKE_HEAD_LEN 32
-int ldg_intake_head_at(struct ldg_intake *in, uint64_t block,
-                       uint8_t head[LDG_INTAKE_HEAD_LEN]);
-
 /* The header of a frame at block `block`, unchecked past its own fields
  * (its payload's checksum is not read): 1 with its lap and first seq, 0
  * when no header parses there, LDG_EIO. A cheap look before

@@ -70,11 +70,6 @@ struct ldg_intake_state {
      * snapshot's position is no longer view_applied), it is made anew. */
     struct ldg_txn *view;
     struct ldg_intake_pos view_applied, view_end;
-    /* view_end is where this handle's own last frame ended, and heads
-     * the bytes of the blocks where the next frame would start (view_end's
-     * and block 1) right after it was written (written_after) */
-    int view_own;
-    uint8_t heads[2][LDG_INTAKE_HEAD_LEN];
     /* The last try to apply the tail found no room (map or disk): the
      * tail's bound is not tried again until the ring is full. */
     int settle_full;
@@ -605,36 +600,6 @@ hidden_past(struct ldg_intake *in, const struct ldg_intake_pos *end, int near,
     return rc < 0 ? rc : 0;
 }
 
-/*
- * The bytes where the next writer's frame starts once end is the log's
- * end: end's block or, wrapping, block 1 of the next lap
- * (ldg_intake_place). 0, LDG_EIO.
- */
-static int
-next_heads(struct ldg_intake *in, const struct ldg_intake_pos *end,
-           uint8_t heads[2][LDG_INTAKE_HEAD_LEN])
-{
-    int rc = ldg_intake_head_at(in, end->block, heads[0]);
-    return rc < 0 ? rc : ldg_intake_head_at(in, 1, heads[1]);
-}
-
-/*
- * Whether anything was written after end, where this handle's own last
- * frame ended with heads there (nothing was read past it since): any
- * frame after it starts at one of those two blocks and changes its bytes,
- * even if it was damaged later, header and all. 1: hidden_past must look
- * further; 0: nothing can hide past end, and the LOOK_PAST headers are
- * not read (some 50 reads a group). LDG_EIO.
- */
-static int
-written_after(struct ldg_intake *in, const struct ldg_intake_pos *end,
-              uint8_t heads[2][LDG_INTAKE_HEAD_LEN])
-{
-    uint8_t now[2][LDG_INTAKE_HEAD_LEN];
-    int rc = next_heads(in, end, now);
-    return rc < 0 ? rc : memcmp(now, heads, sizeof now) != 0;
-}
-
 /* ----------------------------------------------------------- appends -- */
 
 /* A writer with no view of its own takes the kept reader's, when it is
@@ -653,7 +618,6 @@ view_adopt(struct ldg_ledger *l)
             st->view = t;
             st->view_applied = st->rview_applied;
             st->view_end = st->rview_end;
-            st->view_own = 0;
         } else {
             ldg_txn_abort(t);
         }
@@ -689,7 +653,6 @@ view_reuse(struct ldg_ledger *l, struct ldg_intake_ack *a)
     end = st->view_end;
     if (replay_more(l, st->view, &end) < 0)
         goto drop;
-    a->own = st->view_own && end.seq == st->view_end.seq;
     a->applied = st->view_applied;
     a->end = end;
     a->tail_events = end.seq - a->applied.seq;
@@ -713,7 +676,6 @@ ldg_intake_ack_begin(struct ldg_ledger *l, struct ldg_intake_ack *a,
     LDG_ASSERT(held == l);
     *out = NULL;
     a->settled = 0;
-    a->own = 0;
     if ((*out = view_reuse(l, a)) != NULL) {
         ldg_intake_build_init(&a->frame, a->end.gen, a->end.seq, FRAME_MAX);
         return 0;
@@ -745,7 +707,6 @@ ldg_intake_ack_end(struct ldg_ledger *l, struct ldg_intake_ack *a,
          * acknowledged (or nothing stored), and the tail not applied */
         if (ok && !a->settled) {
             st->view_end = a->end;
-            st->view_own = a->own;
             /* and its snapshot let go until the next group: a writer
              * waiting on its input pins no page the tail's apply frees */
             ldg_store_txn_park(t, 1);
@@ -771,10 +732,8 @@ ldg_intake_ack_write(struct ldg_ledger *l, struct ldg_intake_ack *a)
     {
         char why[512];
         uint64_t seq;
-        rc = a->own ? written_after(l->intake->in, &a->end, l->intake->heads)
-                    : 1;
-        if (rc > 0 && (rc = hidden_past(l->intake->in, &a->end, 1, why,
-                                        sizeof why, &seq)) > 0) {
+        if ((rc = hidden_past(l->intake->in, &a->end, 1, why, sizeof why,
+                              &seq)) > 0) {
             ldg_seterr(l,
                        "%s; nothing is written over it (`" LDG_CMD_VERIFY
                        "` says so too)",
@@ -822,9 +781,6 @@ ldg_intake_ack_write(struct ldg_ledger *l, struct ldg_intake_ack *a)
     a->end.block = at.block + n / LDG_INTAKE_BLOCK;
     a->end.gen = at.gen;
     a->end.seq += a->frame.count;
-    /* what the next writer changes (still under the lock); unread, the
-     * next group looks past the end in full */
-    a->own = next_heads(l->intake->in, &a->end, l->intake->heads) == 0;
     a->tail_events += a->frame.count;
     if (!l->intake->settle_full &&
         (a->tail_events >= TAIL_EVENTS ||

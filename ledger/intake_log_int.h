@@ -59,7 +59,6 @@ struct ldg_intake_ack {
     struct ldg_intake_pos applied, end;
     uint64_t tail_events;
     int settled; /* the tail was applied to LMDB */
-    int own;     /* end is this handle's own last frame's end, its heads kept */
     struct ldg_intake_build frame;
 };
 int ldg_intake_ack_begin(struct ldg_ledger *l, struct ldg_intake_ack *a,

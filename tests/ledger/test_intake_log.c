@@ -433,11 +433,13 @@ test_intake_log__verify_names_frames_cut_off(void **state)
 
 /* A writer's next group after its own frame, when another process wrote
  * frames after it and the first of them was damaged at byte `at` of its
- * block (in its payload, or in its header: the frame then no longer
- * looks like one): the writer's kept view ends at its own frame, and it
+ * block (in its payload, or in its header: the frame then no longer looks
+ * like one), or its first block came back as zeros (at 0: as a block
+ * never written): the writer's kept view ends at its own frame, and it
  * still finds the acknowledged frame past the damage and writes nothing
- * over either (it looks past its own frame's end whenever the bytes
- * where a next frame would start changed since it wrote). */
+ * over either. (A shortcut that compared only the bytes where a next
+ * frame would start, as they were after its own write, missed the last:
+ * zeros there were zeros before.) */
 static void
 damage_after_own_frame(size_t at)
 {
@@ -477,9 +479,15 @@ damage_after_own_frame(size_t at)
         assert_int_equal(pread(fd, h, sizeof h, (off_t)(b * 4096)), 64);
         if (memcmp(h, "LDGF", 4) != 0 || ldg_rd_be64(h + 16) != 4)
             continue;
-        assert_int_equal(pread(fd, &c, 1, (off_t)(b * 4096 + at)), 1);
-        c ^= 0x40;
-        assert_int_equal(pwrite(fd, &c, 1, (off_t)(b * 4096 + at)), 1);
+        if (at == 0) {
+            static const uint8_t zeros[4096];
+            assert_int_equal(pwrite(fd, zeros, sizeof zeros, (off_t)(b * 4096)),
+                             4096);
+        } else {
+            assert_int_equal(pread(fd, &c, 1, (off_t)(b * 4096 + at)), 1);
+            c ^= 0x40;
+            assert_int_equal(pwrite(fd, &c, 1, (off_t)(b * 4096 + at)), 1);
+        }
         flipped = 1;
     }
     assert_true(flipped);
@@ -508,6 +516,7 @@ test_intake_log__a_writer_sees_damage_after_its_own_frame(void **state)
     (void)state;
     damage_after_own_frame(100); /* the payload */
     damage_after_own_frame(23);  /* the header's first seq */
+    damage_after_own_frame(0);   /* the whole first block zeroed */
 }
 
 /* Readers in another process while the tail is applied and the ring
