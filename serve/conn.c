@@ -66,6 +66,19 @@ srv_retire_flush(struct ldg_server *s)
     s->retired = NULL;
 }
 
+/* A Unix socket closed with unread input resets its peer, which may then
+ * lose answers it has not read yet (a drain on SIGTERM): what is waiting
+ * is dropped first (a bounded amount), then the socket is closed. */
+static void
+drain_close(int fd)
+{
+    char sink[4096];
+    for (int i = 0; i < 256; i++)
+        if (recv(fd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
+            break;
+    close(fd);
+}
+
 void
 srv_conn_free(struct ldg_server *s, struct conn *c)
 {
@@ -75,7 +88,7 @@ srv_conn_free(struct ldg_server *s, struct conn *c)
         req_free(s, r);
     }
     if (c->close_fd >= 0)
-        close(c->close_fd); /* the writer is done with it */
+        drain_close(c->close_fd); /* the writer is done with it */
     ldg_buf_release(&c->in);
     ldg_buf_release(&c->out);
     free(c);
@@ -172,20 +185,13 @@ conn_may_read(struct ldg_server *s, struct conn *c)
 void
 srv_conn_close(struct ldg_server *s, struct conn *c)
 {
-    char sink[4096];
     if (c->dead)
         return;
     epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
-    /* A Unix socket closed with unread input resets its peer, which may
-     * then lose answers it has not read yet (a drain on SIGTERM): drop
-     * what is waiting first (a bounded amount). */
-    for (int i = 0; i < 256; i++)
-        if (recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
-            break;
     if (c->direct_held > 0)
         c->close_fd = c->fd; /* the writer may still send on it */
     else
-        close(c->fd);
+        drain_close(c->fd);
     c->fd = -1;
     c->dead = 1;
     held_forget(s, c);

@@ -199,7 +199,9 @@ struct ldg_serve_stats {
     uint64_t epochs_ended;
     uint64_t epoch_failures;
     /* answers the writer sent to the client itself, with nothing else
-     * queued for it (server.c, "Direct answers"); the loop sent the rest */
+     * queued for it (server.c, "Direct answers"); the loop sent the rest.
+     * One may go to a connection the loop has just dropped (also counted
+     * in dropped or slow_dropped): the client still gets a true answer. */
     uint64_t direct;
 };
 void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
