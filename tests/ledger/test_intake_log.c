@@ -75,6 +75,34 @@ open_dir(const char *dir, unsigned flags)
     return l;
 }
 
+/* A child process that appends n events to the ledger in dir, one at a
+ * time, and exits 0 (1 if an append failed); with close_it it closes its
+ * handle first (which applies the tail), else it leaves the tail as it
+ * is. The caller waits for it. */
+static pid_t
+child_appends(const char *dir, int n, int close_it)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct ldg_ledger *c = open_dir(dir, LDG_NOSYNC);
+        for (int i = 0; i < n; i++) {
+            struct ldg_event_in in;
+            json_t *b = json_pack("{s:i}", "child", i);
+            memset(&in, 0, sizeof in);
+            in.type = "x.test.event";
+            in.body = b;
+            if (ldg_append(c, &in, NULL) != 0)
+                _exit(1);
+            json_decref(b);
+        }
+        if (close_it)
+            ldg_close(c);
+        _exit(0);
+    }
+    return pid;
+}
+
 /* seq's proof, checked against the ledger's verifier key. */
 static void
 proof_holds(struct ldg_ledger *l, uint64_t seq)
@@ -181,23 +209,7 @@ test_intake_log__two_processes_make_one_chain(void **state)
     (void)state;
 
     l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        struct ldg_ledger *c = open_dir(dir, LDG_NOSYNC);
-        for (int i = 0; i < 150; i++) {
-            struct ldg_event_in in;
-            json_t *b = json_pack("{s:i}", "child", i);
-            memset(&in, 0, sizeof in);
-            in.type = "x.test.event";
-            in.body = b;
-            if (ldg_append(c, &in, NULL) != 0)
-                _exit(1);
-            json_decref(b);
-        }
-        ldg_close(c);
-        _exit(0);
-    }
+    pid = child_appends(dir, 150, 1);
     for (int i = 0; i < 150; i++)
         t_append(l, "x.test.event", "{\"parent\":1}", NULL);
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -452,23 +464,8 @@ damage_after_own_frame(size_t at)
     l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
     for (int i = 0; i < 3; i++)
         t_append(l, "x.test.event", "{\"n\":1}", NULL);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* events 4 and 5, a frame each; no close: the tail stays */
-        struct ldg_ledger *c = open_dir(dir, LDG_NOSYNC);
-        for (int i = 0; i < 2; i++) {
-            struct ldg_event_in in;
-            json_t *b = json_pack("{s:i}", "child", i);
-            memset(&in, 0, sizeof in);
-            in.type = "x.test.event";
-            in.body = b;
-            if (ldg_append(c, &in, NULL) != 0)
-                _exit(1);
-            json_decref(b);
-        }
-        _exit(0);
-    }
+    /* events 4 and 5, a frame each; no close: the tail stays */
+    pid = child_appends(dir, 2, 0);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     snprintf(path, sizeof path, "%s/intake", dir);
