@@ -256,28 +256,25 @@ commit_group(struct ldg_server *s, struct req *group)
     return dups;
 }
 
-/* Counts the group's answers, then sends its direct answers (server.c)
- * when nothing else is queued: the writer is idle anyway, and the client
- * need not wait for the loop to wake. A connection's answer left unsent
- * or half sent stops its later ones here; the loop sends the rest in
- * order. Counted before any is sent: a client that has its answer finds
- * it in the stats. */
+/* Counts each of the group's answers and, when nothing else is queued,
+ * sends its direct answers (server.c): the writer is idle anyway, and the
+ * client need not wait for the loop to wake. A connection's answer left
+ * unsent or half sent stops its later ones here; the loop sends the rest
+ * in order. Each is counted before it is sent: a client that has its
+ * answer finds it in the stats. */
 static void
 answer_group(struct ldg_server *s, struct req *group)
 {
     int idle = __atomic_load_n(&s->backlog, __ATOMIC_RELAXED) == 0;
-    struct req *r;
 
-    for (r = group; r != NULL; r = r->qnext) {
+    for (struct req *r = group; r != NULL; r = r->qnext) {
+        ssize_t w;
         if (r->is_err)
             srv_bump(&s->st.errors);
         else /* events: a sealed batch counts its events */
             __atomic_add_fetch(r->dup ? &s->st.duplicates : &s->st.acked,
                                r->sb != NULL ? (uint64_t)r->sb->n : 1,
                                __ATOMIC_RELAXED);
-    }
-    for (r = group; r != NULL; r = r->qnext) {
-        ssize_t w;
         if (!r->direct)
             continue;
         if (!idle || r->c->w_stop || r->resp == NULL) {
