@@ -22,8 +22,19 @@ set -u
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/robust_readers.XXXXXX") ||
     exit 1
 pids=""
+# kill_ours PID...: SIGKILL to each that is still this shell's child. A
+# pid already reaped may be another process's by now (pid_max is 32,768
+# on some boxes, and `make check` starts processes by the thousand): a
+# stale kill once took a verify of another test running beside this one.
+kill_ours() {
+    for p in "$@"; do
+        pp=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f2)
+        [ "$pp" = "$$" ] && kill -9 "$p" 2>/dev/null
+    done
+    return 0
+}
 cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; done
+    kill_ours $pids
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -422,7 +433,7 @@ show_reader() { # DIR KILL_AFTER (0: never)
         kill -9 "$sp"
     fi
     wait "$wi" || bad "ingest beside show: $(head -c 300 "$1.err")"
-    kill -9 "$sp" 2>/dev/null
+    kill_ours "$sp" # (the wait may have reaped the one killed above)
 }
 show_reader "$T/showb" 0
 showb=$(size_of "$T/showb")
