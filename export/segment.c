@@ -248,8 +248,17 @@ passed(struct ldg_bundle_report *r, enum ldg_segment_check c,
                                  "that the segment is consistent with itself");
         break;
     case LDG_SEGCHK_CHECKPOINT:
-        bv_check(r, n, LDG_CHECK_PASS, "signed by the log key, size %" PRIu64,
-                 i->checkpoint_size);
+        if (i->ck_epoch)
+            bv_check(r, n, LDG_CHECK_PASS,
+                     "signed by the log key, size %" PRIu64
+                     ", and by its epoch %" PRIu32 ".%" PRIu32
+                     " (certified from its anchor, checked at the range's "
+                     "end)",
+                     i->checkpoint_size, i->ck_period, i->ck_sub);
+        else
+            bv_check(r, n, LDG_CHECK_PASS,
+                     "signed by the log key, size %" PRIu64,
+                     i->checkpoint_size);
         break;
     case LDG_SEGCHK_HORIZON:
         if (i->horizon != NULL)

@@ -70,6 +70,8 @@ struct ldg_segment_info {
     uint64_t epoch_seals;        /* seals by epoch keys, checked as such */
     uint64_t epochs_unchecked;   /* with an epoch part whose anchor was
                                     pruned (not checked) */
+    int ck_epoch;                /* the checkpoint's epoch line checked */
+    uint32_t ck_period, ck_sub;  /* ... its epoch */
     uint64_t signatures;         /* format 1 entries checked by signature */
     uint64_t file_bytes;         /* bytes of the file */
     uint64_t raw_bytes;          /* bytes of the stream it decompresses to */

@@ -40,7 +40,8 @@ enum seg_kind {
     K_ERASED = 0x0a,
     K_STATE = 0x0b,
     K_STATE_NOTE = 0x0c,
-    K_TRAILER = 0x0d
+    K_TRAILER = 0x0d,
+    K_CHECKPOINT_EPOCH = 0x0e /* right after CHECKPOINT (layout 999) */
 };
 
 /* The way ENTRY records pack an entry (the header's "codec"). */
@@ -214,6 +215,8 @@ struct sv {
     uint8_t root[32];
     uint8_t cproof[LDG_PROOF_MAX][32];
     size_t ncproof;
+    char *ck_line; /* its epoch line whole (CHECKPOINT_EPOCH), or NULL */
+    size_t ck_line_len;
     /* the chain */
     uint64_t next_seq, last_ts, last_proven;
     int ts_known;

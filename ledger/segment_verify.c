@@ -252,13 +252,14 @@ static const char *
 kind_name(uint8_t k)
 {
     static const char *const n[] = {
-        "?",           "header", "horizon",    "edge",   "checkpoint",
-        "consistency", "proven", "seal",       "entry",  "body",
-        "erased",      "state",  "state note", "trailer"};
+        "?",           "header", "horizon",    "edge",    "checkpoint",
+        "consistency", "proven", "seal",       "entry",   "body",
+        "erased",      "state",  "state note", "trailer", "checkpoint epoch"};
     return k < sizeof n / sizeof n[0] ? n[k] : "unknown";
 }
 
 static int check_tree(struct sv *s);
+static int check_ck_epoch(struct sv *s);
 
 /* A record of a kind, order or count FORMAT.md 11.1 does not allow, named
  * with its offset in the stream (the magic is bytes 0..17). */
@@ -266,7 +267,7 @@ static int
 misplaced(struct sv *s, const struct segr *rd, uint8_t kind, uint64_t seq,
           const char *where)
 {
-    if (kind < K_HEADER || kind > K_TRAILER)
+    if (kind < K_HEADER || kind > K_CHECKPOINT_EPOCH)
         return seg_vfail(s, LDG_SEGCHK_CONTAINER, seq,
                          "a record of no kind FORMAT.md 11.1 names (0x%02x) at "
                          "byte %" PRIu64 " of the stream, %s",
@@ -280,6 +281,7 @@ misplaced(struct sv *s, const struct segr *rd, uint8_t kind, uint64_t seq,
 /* Where the pass stands: its stage, the horizon seen, the event read. */
 struct pass {
     enum stage st;
+    int after_ck; /* the record before was the checkpoint */
     int have_hz;
     uint64_t hzseq;
     struct ldg_event ev;
@@ -312,15 +314,15 @@ read_magic(struct sv *s, struct segr *rd)
 static int
 record_bound(struct sv *s, const struct segr *rd, uint8_t kind, size_t n)
 {
-    uint64_t cap =
-        kind == K_HEADER ? HEADER_MAX
-        : kind == K_EDGE ? EDGE_MAX
-        : kind == K_CHECKPOINT || kind == K_STATE_NOTE || kind == K_TRAILER
-            ? NOTE_MAX
-        : kind == K_CONSISTENCY ? 32 * LDG_PROOF_MAX
-        : kind == K_SEAL        ? LDG_SEAL_REC_MAX
-        : kind == K_ENTRY       ? LDG_ENTRY_MAX
-                                : UINT64_MAX;
+    uint64_t cap = kind == K_HEADER ? HEADER_MAX
+                   : kind == K_EDGE ? EDGE_MAX
+                   : kind == K_CHECKPOINT || kind == K_STATE_NOTE ||
+                           kind == K_TRAILER || kind == K_CHECKPOINT_EPOCH
+                       ? NOTE_MAX
+                   : kind == K_CONSISTENCY ? 32 * LDG_PROOF_MAX
+                   : kind == K_SEAL        ? LDG_SEAL_REC_MAX
+                   : kind == K_ENTRY       ? LDG_ENTRY_MAX
+                                           : UINT64_MAX;
     if (n > cap)
         return seg_vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX,
                          "a %s record of %zu bytes at byte %" PRIu64
@@ -490,7 +492,8 @@ st_body(struct sv *s, struct pass *ps, const struct segr *rd, uint8_t kind,
         if (s->have_seal)
             return seg_vfail(s, LDG_SEGCHK_SEALS, UINT64_MAX,
                              "a seal record after its last event");
-        if (s->check && (rc = check_tree(s)) != 0)
+        if (s->check &&
+            ((rc = check_ck_epoch(s)) != 0 || (rc = check_tree(s)) != 0))
             return rc;
         ps->st = S_AFTER;
         s->last_proven = UINT64_MAX;
@@ -543,7 +546,20 @@ static int
 step(struct sv *s, struct pass *ps, const struct segr *rd, uint8_t kind,
      const uint8_t *p, size_t n)
 {
-    int rc;
+    int rc, after_ck = ps->after_ck;
+
+    ps->after_ck = 0;
+    if (kind == K_CHECKPOINT_EPOCH) {
+        if (!after_ck)
+            return misplaced(s, rd, kind, UINT64_MAX,
+                             "not right after its checkpoint");
+        if ((s->ck_line = malloc(n + 1)) == NULL)
+            return LDG_ENOMEM;
+        memcpy(s->ck_line, p, n);
+        s->ck_line[n] = '\0';
+        s->ck_line_len = n;
+        return 0;
+    }
     switch (ps->st) {
     case S_HEADER:
         if ((rc = st_header(s, kind, p, n)) != 0)
@@ -558,6 +574,7 @@ step(struct sv *s, struct pass *ps, const struct segr *rd, uint8_t kind,
                              "where its checkpoint belongs");
         if ((rc = take_checkpoint(s, p, n)) != 0)
             return rc;
+        ps->after_ck = 1;
         ps->st = s->n > s->h.end ? S_CONSISTENCY : S_PRIOR;
         s->last_proven = UINT64_MAX;
         return 0;
@@ -695,6 +712,61 @@ check_tree(struct sv *s)
     return 0;
 }
 
+/* At the range's end, once the log key's anchor is known (FORMAT.md
+ * 11.8, step 6, "epochs"): the checkpoint carries a signature by an
+ * epoch key of the log key when its seals in the range are under epoch
+ * keys; its line, whole in the CHECKPOINT_EPOCH record, is certified from
+ * the anchor and signs the checkpoint's text; and its epoch is no earlier
+ * than the one of the log key's last seal in the range. */
+static int
+check_ck_epoch(struct sv *s)
+{
+    const struct skey *k = seg_key_find(s, s->log_id);
+    const struct ldg_epoch_chain *c = k != NULL ? k->ep : NULL;
+    const char *note = s->r->info.checkpoint;
+    const char *blank = note != NULL ? strstr(note, "\n\n") : NULL;
+    uint32_t p = 0, j = 0;
+    char err[512];
+    int rc;
+
+    if (c == NULL || blank == NULL)
+        return 0; /* (no anchor of the log key in the segment) */
+    rc = ldg_epoch_checkpoint_check(
+        note, s->r->info.checkpoint_len, (size_t)(blank - note) + 1,
+        s->ck_line != NULL ? s->ck_line : "", s->ck_line_len, s->h.origin,
+        c->par.anchor, c->par.t0_ns, c->par.len_ns, &p, &j, err, sizeof err);
+    if (rc == LDG_ENOTFOUND && !c->started)
+        return 0;
+    if (rc == LDG_ENOTFOUND)
+        return seg_vfail(s, LDG_SEGCHK_SEALS, UINT64_MAX,
+                         "the checkpoint of size %" PRIu64
+                         " carries no signature by an epoch key, but the log "
+                         "key seals with epoch keys (epoch %" PRIu32 ".%" PRIu32
+                         " in the segment): signed again by the "
+                         "log key alone?",
+                         s->n, c->cur.period, c->cur.sub);
+    if (rc == LDG_ENOMEM)
+        return rc;
+    if (rc < 0)
+        return seg_vfail(s, LDG_SEGCHK_SEALS, UINT64_MAX,
+                         "the checkpoint of size %" PRIu64
+                         ", by the log key's epoch: %s",
+                         s->n, err);
+    if (c->started &&
+        (p < c->cur.period || (p == c->cur.period && j < c->cur.sub)))
+        return seg_vfail(s, LDG_SEGCHK_SEALS, UINT64_MAX,
+                         "the checkpoint of size %" PRIu64
+                         " is signed by epoch %" PRIu32 ".%" PRIu32
+                         " of the log key, before epoch %" PRIu32 ".%" PRIu32
+                         " of its seals in the segment (a key's epochs never "
+                         "go back)",
+                         s->n, p, j, c->cur.period, c->cur.sub);
+    s->r->info.ck_epoch = 1;
+    s->r->info.ck_period = p;
+    s->r->info.ck_sub = j;
+    return 0;
+}
+
 static int
 verify_common(int fd, const void *mem, size_t len,
               const struct ldg_segment_verify_opts *o,
@@ -750,6 +822,7 @@ verify_common(int fd, const void *mem, size_t len,
     if (rc == 0 && check && !r->ok)
         rc = LDG_ETAMPER;
     segr_close(&rd);
+    free(s->ck_line);
     for (size_t i = 0; i < s->nkeys; i++)
         free(s->keys[i].ep);
     free(s->keys);

@@ -582,7 +582,8 @@ w_open(struct wjob *j)
     return 0;
 }
 
-/* Stage 3: the magic, HEADER, HORIZON?, EDGE, CHECKPOINT, CONSISTENCY?. */
+/* Stage 3: the magic, HEADER, HORIZON?, EDGE, CHECKPOINT,
+ * CHECKPOINT_EPOCH?, CONSISTENCY?. */
 static int
 w_head(struct wjob *j)
 {
@@ -592,6 +593,7 @@ w_head(struct wjob *j)
     struct segw *w = &j->w;
     struct seg_hdr h;
     uint8_t buf[LDG_ENTRY_MAX + 64], edge[EDGE_MAX];
+    char *line = NULL;
     size_t len, ne;
     int rc;
 
@@ -623,6 +625,16 @@ w_head(struct wjob *j)
     if ((rc = w_rec(w, K_EDGE, edge, 32 * ne)) < 0 ||
         (rc = w_rec(w, K_CHECKPOINT, j->ck, strlen(j->ck))) < 0)
         return rc;
+    /* the checkpoint's epoch line whole, so that the reader checks it
+     * from the log key's anchor (FORMAT.md 11.1: layout 999 only) */
+    if ((rc = ldg_epoch_checkpoint_whole(t, j->n, j->ck, &line)) < 0)
+        return rc;
+    if (line != NULL) {
+        rc = w_rec(w, K_CHECKPOINT_EPOCH, line, strlen(line));
+        free(line);
+        if (rc < 0)
+            return rc;
+    }
     if (j->n > o->end) {
         uint8_t proof[LDG_PROOF_MAX][32];
         size_t np;

@@ -111,6 +111,8 @@ L export --segment --out "$T/s.seg" seq=3..5 >/dev/null 2>&1 || fail "export --s
     fail "verify-bundle of an epoch ledger's segment: $(cat "$T/err")"
 grep -q '^PASS seals: .*3 seals by epoch keys certified' "$T/err" ||
     fail "the segment's epochs were not checked: $(grep seals "$T/err")"
+grep -q '^PASS checkpoint: signed by the log key, size [0-9]*, and by its epoch [0-9]*\.[0-9]* (certified from its anchor' "$T/err" ||
+    fail "the segment's checkpoint's epoch line was not checked: $(grep checkpoint "$T/err")"
 
 # The attacker's bundle: a seal's epoch part dropped (the seal map and the
 # log key's signature kept, as the log key alone would sign it again), the
@@ -258,6 +260,8 @@ L export --segment --out "$T/ps.seg" "seq=6..$last" >/dev/null 2>&1 || fail "exp
     fail "verify-bundle of a pruned ledger's segment: $(cat "$T/err")"
 grep -q '^PASS seals: .* seals by epoch keys certified' "$T/err" && ! grep -q 'not checked' "$T/err" ||
     fail "a pruned ledger's segment's epochs were not checked: $(grep seals "$T/err")"
+grep -q '^PASS checkpoint: .*, and by its epoch ' "$T/err" ||
+    fail "a pruned ledger's segment's checkpoint's epoch line was not checked: $(grep checkpoint "$T/err")"
 
 [ "$fails" = 0 ] && echo "ok: epochs" && exit 0
 exit 1

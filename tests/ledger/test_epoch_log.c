@@ -109,50 +109,6 @@ test_epoch_log__rewrite_before_anchor_caught_by_checkpoints(void **state)
                                       "key's epoch: epoch 2.1 carries");
 }
 
-enum ckforge { CK_LOG_KEY_ONLY, CK_BY_CURRENT, CK_FORGED_SIG };
-
-/* Signs the checkpoint of size again the attacker's way: with the log
- * key, and an epoch line as how says (the current epoch's, carrying the
- * certs from level l0 and the links after j0; or the stored line with its
- * signature changed). */
-static void
-resign_checkpoint(struct fx *f, uint64_t size, enum ckforge how, unsigned l0,
-                  unsigned j0)
-{
-    static char note[65536];
-    struct ldg_epoch_state *st = current_state(f);
-    uint8_t raw[4 + LDG_EPOCH_EXT_MAX], sig[64];
-    char name[LDG_ORIGIN_MAX + 8], *out = NULL;
-    size_t n = t_raw_get(f->l, "checkpoints", size, (uint8_t *)note,
-                         sizeof note - 1),
-           tlen, len = 0;
-    uint32_t id;
-
-    note[n] = '\0';
-    tlen = (size_t)(strstr(note, "\n\n") - note) + 1;
-    assert_int_equal(ldg_log_secret_load(f->l), 0);
-    assert_int_equal(ldg_note_sign(&out, note, tlen, f->l->origin,
-                                   f->l->log_key),
-                     0);
-    id = ldg_epoch_note_key_id(f->l->origin, st->par.anchor, name,
-                               sizeof name);
-    ldg_be32(raw, id);
-    if (how == CK_BY_CURRENT) {
-        assert_int_equal(ldg_epoch_checkpoint_sign(st, note, tlen, sig), 0);
-        len = ldg_epoch_ext_encode(raw + 4, st, sig, l0, j0);
-    } else if (how == CK_FORGED_SIG) {
-        assert_int_equal(ldg_note_sig_find(note, n, tlen, name, id, raw + 4,
-                                           sizeof raw - 4, &len),
-                         0);
-        raw[4 + 8 + 5] ^= 0x20; /* (esig, after p and j) */
-    }
-    if (how != CK_LOG_KEY_ONLY)
-        assert_int_equal(ldg_note_sig_append(&out, name, raw, 4 + len), 0);
-    t_raw_put(f->l, "checkpoints", size, (const uint8_t *)out, strlen(out));
-    free(out);
-    ldg_epoch_state_free(st);
-}
-
 /* The newest checkpoint signed again by the log key alone (its epoch line
  * dropped, as a stock signer makes it): refused. */
 static void

@@ -11,6 +11,7 @@
  * epochs) gives one that passes both. The fixture is epoch_fx.h's.
  */
 #include "tests/ledger/epoch_fx.h"
+#include "tests/ledger/segment_stream.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -38,8 +39,10 @@ segment_fd(struct fx *f, uint64_t first, uint64_t end)
     return fd;
 }
 
-/* Seals checked as epoch seals by the last check_both (verify, prune). */
+/* Seals checked as epoch seals by the last check_both (verify, prune),
+ * and whether each checked the checkpoint's epoch line. */
 static uint64_t epoch_seals[2];
+static int ck_epoch[2];
 
 /* Verifies the segment (with the log's key: verify-bundle), then runs
  * the prune's check on it; both results in r[0], r[1]. */
@@ -55,11 +58,13 @@ check_both(struct fx *f, int fd, struct ldg_segment_result r[2], int rc[2])
     o.trusted_vkey = vkey;
     rc[0] = ldg_segment_verify_fd(fd, &o, &r[0]);
     epoch_seals[0] = r[0].info.epoch_seals;
+    ck_epoch[0] = r[0].info.ck_epoch;
     ldg_segment_info_release(&r[0].info);
     assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
     rc[1] = ldg_segment_check(t, fd, NULL, &r[1]);
     epoch_seals[1] = r[1].info.epoch_seals;
+    ck_epoch[1] = r[1].info.ck_epoch;
     ldg_segment_info_release(&r[1].info);
     ldg_txn_abort(t);
     close(fd);
@@ -111,7 +116,42 @@ test_segment_epochs__genuine_segments_pass(void **state)
         expect_ok(r, rc);
         assert_int_equal(epoch_seals[0], range[i][2]);
         assert_int_equal(epoch_seals[1], range[i][2]);
+        /* the checkpoint's epoch line, whole, checked from the anchor */
+        assert_int_equal(ck_epoch[0], range[i][2] > 0);
+        assert_int_equal(ck_epoch[1], range[i][2] > 0);
     }
+}
+
+/* The segment's checkpoint signed again by the log key alone (its epoch
+ * line dropped: what a stock signer makes) is refused once the range's
+ * seals by the log key are under epoch keys; one whose epoch line has a
+ * forged signature is refused, naming the epoch. */
+static void
+test_segment_epochs__checkpoint_without_epoch_line_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r[2];
+    int rc[2];
+
+    resign_checkpoint(f, 9, CK_LOG_KEY_ONLY, 0, 0);
+    check_both(f, segment_fd(f, 4, 9), r, rc);
+    expect_refused(r, rc, UINT64_MAX,
+                   "checkpoint of size 9 carries no signature by an epoch key",
+                   "(epoch 2.1 in the segment): signed again by the log key "
+                   "alone?");
+}
+
+static void
+test_segment_epochs__checkpoint_epoch_signature_forged_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r[2];
+    int rc[2];
+
+    resign_checkpoint(f, 7, CK_FORGED_SIG, 0, 0);
+    check_both(f, segment_fd(f, 6, 7), r, rc);
+    expect_refused(r, rc, UINT64_MAX, "the checkpoint of size 7",
+                   "does not verify with the key of epoch 0.1");
 }
 
 /* The control: event 2, before the anchor, changed and re-sealed with the
@@ -207,6 +247,117 @@ test_segment_epochs__pruned_ledger_checked(void **state)
     expect_refused(r, rc, 7, "(period 2)", "carries no epoch");
 }
 
+/* The segment's bytes (first..end-1) in memory; *len. */
+static uint8_t *
+segment_bytes(struct fx *f, uint64_t first, uint64_t end, size_t *len)
+{
+    int fd = segment_fd(f, first, end);
+    off_t n = lseek(fd, 0, SEEK_END);
+    uint8_t *p = malloc((size_t)n);
+    assert_true(n > 0 && p != NULL);
+    assert_int_equal(pread(fd, p, (size_t)n, 0), n);
+    close(fd);
+    *len = (size_t)n;
+    return p;
+}
+
+/* parts with the record at index `from` moved to `to` (or dropped when
+ * to < 0, copied there too when dup), composed and verified with the
+ * log's key: the result's rc and r. */
+static int
+verify_edited(struct fx *f, struct part *parts, size_t np, long from, long to,
+              int dup, struct ldg_segment_result *r)
+{
+    struct part out[512];
+    struct ldg_segment_verify_opts o;
+    char vkey[512];
+    size_t no = 0, blen;
+    uint8_t *bad;
+    int rc;
+
+    for (long i = 0; i < (long)np; i++) {
+        if (i == to)
+            out[no++] = parts[from];
+        if (i != from || dup)
+            out[no++] = parts[i];
+    }
+    bad = compose(out, no, &blen);
+    assert_int_equal(ldg_verifier_key(f->l, vkey, sizeof vkey), 0);
+    memset(&o, 0, sizeof o);
+    o.trusted_vkey = vkey;
+    rc = ldg_segment_verify_mem(bad, blen, &o, r);
+    ldg_segment_info_release(&r->info);
+    free(bad);
+    return rc;
+}
+
+static void
+edited_refused(struct fx *f, struct part *parts, size_t np, long from,
+               long to, int dup, enum ldg_segment_check check,
+               const char *word)
+{
+    struct ldg_segment_result r;
+    int rc = verify_edited(f, parts, np, from, to, dup, &r);
+    if (rc >= 0 || r.ok || r.failed != check || strstr(r.what, word) == NULL)
+        fail_msg("record %ld moved to %ld%s: rc %d, %s: %s (expected %s: "
+                 "'%s')",
+                 from, to, dup ? " (copied)" : "", rc,
+                 ldg_segment_check_name(r.failed), r.what,
+                 ldg_segment_check_name(check), word);
+}
+
+/* The CHECKPOINT_EPOCH record (FORMAT.md 11.1): right after the
+ * checkpoint, at most once; moved, doubled, dropped or with a byte
+ * flipped, the segment is refused, naming the record or the epoch. */
+static void
+test_segment_epochs__checkpoint_epoch_record_held_to_its_place(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r;
+    struct stream st;
+    struct part parts[512];
+    size_t len, np;
+    uint8_t *seg = segment_bytes(f, 4, 9, &len);
+    long ck, ce, tr;
+
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    ck = first_of(parts, np, 0x04);
+    ce = first_of(parts, np, 0x0e);
+    tr = first_of(parts, np, 0x0d);
+    assert_true(ck > 0 && ce == ck + 1 && tr > ce);
+    /* as written: passes */
+    assert_int_equal(verify_edited(f, parts, np, -1, -1, 0, &r), 0);
+    /* before its checkpoint, a record later, twice, before the trailer
+     * (where the range's end finds the checkpoint's line missing) */
+    edited_refused(f, parts, np, ce, ck, 0, LDG_SEGCHK_CONTAINER,
+                   "a checkpoint epoch record (kind 0x0e)");
+    edited_refused(f, parts, np, ce, ce + 2, 0, LDG_SEGCHK_CONTAINER,
+                   "not right after its checkpoint");
+    edited_refused(f, parts, np, ce, tr, 0, LDG_SEGCHK_SEALS,
+                   "whole epoch line is malformed or missing");
+    edited_refused(f, parts, np, ce, ce, 1, LDG_SEGCHK_CONTAINER,
+                   "not right after its checkpoint");
+    /* dropped: the checkpoint's line cannot be checked whole */
+    edited_refused(f, parts, np, ce, -1, 0, LDG_SEGCHK_SEALS,
+                   "whole epoch line is malformed or missing");
+    /* a byte flipped at its start, middle and end */
+    for (int k = 0; k < 3; k++) {
+        size_t at[3] = {0, parts[ce].n / 2, parts[ce].n - 2};
+        uint8_t *b = (uint8_t *)(uintptr_t)parts[ce].p + at[k];
+        int rc;
+        *b ^= 0x01;
+        rc = verify_edited(f, parts, np, -1, -1, 0, &r);
+        *b ^= 0x01;
+        if (rc != LDG_ETAMPER || r.failed != LDG_SEGCHK_SEALS)
+            fail_msg("byte %zu of the checkpoint's epoch line flipped: rc "
+                     "%d, %s: %s",
+                     at[k], rc, ldg_segment_check_name(r.failed), r.what);
+    }
+    free(st.p);
+    free(seg);
+}
+
 #define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
 
 int
@@ -218,6 +369,9 @@ main(void)
         TE(test_segment_epochs__resealed_by_current_epoch_refused),
         TE(test_segment_epochs__resealed_without_epoch_refused),
         TE(test_segment_epochs__past_epoch_signature_forged_refused),
+        TE(test_segment_epochs__checkpoint_without_epoch_line_refused),
+        TE(test_segment_epochs__checkpoint_epoch_signature_forged_refused),
+        TE(test_segment_epochs__checkpoint_epoch_record_held_to_its_place),
         TE(test_segment_epochs__pruned_ledger_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
