@@ -6,11 +6,12 @@
  * LEDGER_DIR/fleet/publish-<H>/ with H the first 16 hex digits of
  * SHA-256(URL). Then every file that is new or grew since the size last
  * published to that URL is PUT, entry bundles and hash tiles first and the
- * checkpoint last, so a reader never sees a checkpoint whose tiles are
- * missing. Only after the checkpoint's PUT succeeded is the new size
- * recorded (publish-<H>/published); an interrupted publish therefore
- * starts again from the last size that was completely published, and
- * re-sends only the files above it (PUT is idempotent).
+ * checkpoint last (its epoch line, checkpoint.epoch, just before it),
+ * so a reader never sees a checkpoint whose tiles are missing. Only after the
+ * checkpoint's PUT succeeded is the new size recorded (publish-<H>/published);
+ * an interrupted publish therefore starts again from the last size that was
+ * completely published, and re-sends only the files above it (PUT is
+ * idempotent).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -211,6 +212,16 @@ ldg_publish(struct ldg_ledger *l, const char *url,
             if (rc < 0)
                 goto out;
         }
+    }
+    /* the checkpoint's epoch line whole, when it has one (a mirror that
+     * pinned the log key's anchor checks it), just before it */
+    {
+        char ep[4500];
+        struct stat sb;
+        snprintf(ep, sizeof ep, "%s/checkpoint.epoch", tiles);
+        if (stat(ep, &sb) == 0 &&
+            (rc = put_one(r, tiles, "checkpoint.epoch", rep, err, errcap)) < 0)
+            goto out;
     }
     rc = put_one(r, tiles, "checkpoint", rep, err, errcap);
     if (rc < 0)

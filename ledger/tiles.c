@@ -3,6 +3,8 @@
  * layout (c2sp.org/tlog-tiles), for any web server to serve.
  *
  *     DIR/checkpoint                  the latest signed checkpoint (last)
+ *     DIR/checkpoint.epoch            its epoch line whole, when it has one
+ *                                     (layout 999: FORMAT.md 5.1; before it)
  *     DIR/tile/<L>/<N>[.p/<W>]        hash tiles
  *     DIR/tile/entries/<N>[.p/<W>]    entry bundles
  *
@@ -578,7 +580,7 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
 {
     struct tiles c = {0};
     struct ldg_tiles_report r = {0};
-    char *note = NULL, dpath[PATH_CAP];
+    char *note = NULL, *line = NULL, dpath[PATH_CAP];
     uint64_t size, old;
     int rc;
 
@@ -639,6 +641,10 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
         rc = write_level(&c, -1, old, size, &r.bundles_written);
     if (rc == 0)
         rc = write_level(&c, 0, old, size, &r.tiles_written);
+    /* the checkpoint's epoch line whole (FORMAT.md 5.1), for a mirror
+     * that checks it from the log key's anchor: DIR/checkpoint.epoch */
+    if (rc == 0)
+        rc = ldg_epoch_checkpoint_whole(c.t, size, note, &line);
     if (rc < 0)
         goto out;
     /* the rest reads nothing from the store */
@@ -651,7 +657,22 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
     if (rc < 0)
         goto out;
 
-    /* Last, the checkpoint that makes the new tiles reachable. */
+    /* Then its epoch line (or none: a stale one removed), and last the
+     * checkpoint that makes the new tiles reachable. */
+    if (join(&c, dpath, "checkpoint.epoch") < 0) {
+        rc = LDG_EINVAL;
+        goto out;
+    }
+    c.buf.len = 0;
+    if (line != NULL && (rc = buf_reserve(&c, strlen(line))) == 0) {
+        memcpy(c.buf.p, line, strlen(line));
+        c.buf.len = strlen(line);
+        rc = put_file(&c, "checkpoint.epoch");
+    } else if (line == NULL && unlink(dpath) < 0 && errno != ENOENT) {
+        rc = io_error(&c, "remove", dpath);
+    }
+    if (rc < 0)
+        goto out;
     c.buf.len = 0;
     rc = buf_reserve(&c, strlen(note));
     if (rc < 0)
@@ -675,5 +696,6 @@ out:
     ldg_buf_release(&c.buf);
     free(c.whole);
     free(note);
+    free(line);
     return rc < 0 ? rc : 0;
 }
