@@ -304,35 +304,9 @@ out:
 
 /* ---------------------------------------------------- --bundle readers -- */
 
-/* --trusted-key (and mirror's --key): a verifier key ("name+hexid+base64";
- * names never hold '+'), or a file holding one on its first line. Anything
- * else is a file name, and one that cannot be read is EX_NOINPUT before
- * any check. */
-int
-cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
-             size_t cap)
-{
-    struct stat st;
-    FILE *f;
-    int looks_vkey = strchr(arg, '+') != NULL;
-
-    if (stat(arg, &st) != 0 && looks_vkey) {
-        /* (its first line: `keys verifier` names anchors after it) */
-        snprintf(buf, cap, "%.*s", (int)strcspn(arg, "\r\n"), arg);
-        return 0;
-    }
-    f = fopen(arg, "r");
-    if (f == NULL || fgets(buf, (int)cap, f) == NULL) {
-        cli_err(c, "%s: cannot read %s: %s", opt, arg,
-                f ? (ferror(f) ? strerror(errno) : "empty") : strerror(errno));
-        if (f)
-            fclose(f);
-        return EX_NOINPUT;
-    }
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return 0;
-}
+/* The option whose text the anchors below are read from, named in
+ * their errors: --trusted-key, or mirror's --key (cli_trust_arg). */
+static const char *trust_opt = "--trusted-key";
 
 /* One field of a pinned anchor (an "anchor" line's NAME=VALUE, or a
  * member of -o json's anchor object, as text): 0, or EX_USAGE after
@@ -350,35 +324,35 @@ pin_field(struct cli *c, const char *where, struct ldg_anchor_pin *p,
         ;
     if (i == 6)
         return cli_usage_err(c,
-                             "--trusted-key: %s: unknown field '%s' (an "
+                             "%s: %s: unknown field '%s' (an "
                              "anchor has key_id, pub, t0, period_ns, seq "
                              "and name)",
-                             where, field);
+                             trust_opt, where, field);
     if (*have & (1u << i))
-        return cli_usage_err(c, "--trusted-key: %s: field '%s' given twice",
+        return cli_usage_err(c, "%s: %s: field '%s' given twice", trust_opt,
                              where, field);
     *have |= 1u << i;
     if (i >= 2 && i <= 4 && cli_parse_u64(val, &n) < 0)
         return cli_usage_err(c,
-                             "--trusted-key: %s: field '%s' is not a "
+                             "%s: %s: field '%s' is not a "
                              "number: '%s'",
-                             where, field, val);
+                             trust_opt, where, field, val);
     switch (i) {
     case 0:
         if (strlen(val) != LDG_KEYID_LEN ||
             strspn(val, "0123456789abcdef") != LDG_KEYID_LEN)
             return cli_usage_err(c,
-                                 "--trusted-key: %s: field 'key_id' is not "
+                                 "%s: %s: field 'key_id' is not "
                                  "%d lowercase hex digits: '%s'",
-                                 where, LDG_KEYID_LEN, val);
+                                 trust_opt, where, LDG_KEYID_LEN, val);
         memcpy(p->key_id, val, LDG_KEYID_LEN + 1);
         return 0;
     case 1:
         if (strlen(val) != 64 || ldg_unhex(p->anchor, 32, val) < 0)
             return cli_usage_err(c,
-                                 "--trusted-key: %s: field 'pub' is not 64 "
+                                 "%s: %s: field 'pub' is not 64 "
                                  "hex digits: '%s'",
-                                 where, val);
+                                 trust_opt, where, val);
         return 0;
     case 2:
         p->t0_ns = n;
@@ -387,9 +361,9 @@ pin_field(struct cli *c, const char *where, struct ldg_anchor_pin *p,
         /* FORMAT.md 5.1: 1 s to 366 days */
         if (n < 1000000000ull || n > 31622400000000000ull)
             return cli_usage_err(c,
-                                 "--trusted-key: %s: field 'period_ns' %s "
+                                 "%s: %s: field 'period_ns' %s "
                                  "is not 1 s to 366 days",
-                                 where, val);
+                                 trust_opt, where, val);
         p->period_ns = n;
         return 0;
     case 4:
@@ -398,9 +372,9 @@ pin_field(struct cli *c, const char *where, struct ldg_anchor_pin *p,
     default:
         if (*val == '\0' || strlen(val) > LDG_NAME_MAX)
             return cli_usage_err(c,
-                                 "--trusted-key: %s: field 'name' is empty "
+                                 "%s: %s: field 'name' is empty "
                                  "or too long",
-                                 where);
+                                 trust_opt, where);
         snprintf(p->name, sizeof p->name, "%s", val);
         return 0;
     }
@@ -418,7 +392,7 @@ pin_add(struct cli *c, const char *where, const struct ldg_anchor_pin *p,
 
     for (unsigned i = 0; i < 5; i++)
         if (!(have & (1u << i)))
-            return cli_usage_err(c, "--trusted-key: %s: field '%s' is missing",
+            return cli_usage_err(c, "%s: %s: field '%s' is missing", trust_opt,
                                  where, need[i]);
     for (size_t i = 0; i < *npins; i++) {
         struct ldg_anchor_pin *q = &(*pins)[i];
@@ -427,9 +401,9 @@ pin_add(struct cli *c, const char *where, const struct ldg_anchor_pin *p,
         if (memcmp(q->anchor, p->anchor, 32) != 0 || q->t0_ns != p->t0_ns ||
             q->period_ns != p->period_ns || q->seq != p->seq)
             return cli_usage_err(c,
-                                 "--trusted-key: %s: a second, different "
+                                 "%s: %s: a second, different "
                                  "anchor of key %s",
-                                 where, p->key_id);
+                                 trust_opt, where, p->key_id);
         return 0;
     }
     if ((n = realloc(*pins, (*npins + 1) * sizeof *n)) == NULL) {
@@ -453,7 +427,7 @@ pin_json(struct cli *c, const char *where, json_t *o,
     int rc;
 
     if (!json_is_object(o))
-        return cli_usage_err(c, "--trusted-key: %s is not an object", where);
+        return cli_usage_err(c, "%s: %s is not an object", trust_opt, where);
     memset(&p, 0, sizeof p);
     json_object_foreach(o, k, v)
     {
@@ -486,23 +460,27 @@ trust_json(struct cli *c, const char *text, char *vkey, size_t cap,
     if (o == NULL || !json_is_object(o)) {
         json_decref(o);
         return cli_usage_err(c,
-                             "--trusted-key: not what `ledger keys verifier "
+                             "%s: not what `ledger keys verifier "
                              "-o json` prints: %s",
-                             o == NULL ? je.text : "not an object");
+                             trust_opt, o == NULL ? je.text : "not an object");
     }
     vk = json_string_value(json_object_get(o, "verifier"));
     if (vk == NULL || strlen(vk) >= cap || strchr(vk, '+') == NULL) {
         json_decref(o);
-        return cli_usage_err(c, "--trusted-key: field 'verifier' is missing "
-                                "or not a verifier key");
+        return cli_usage_err(c,
+                             "%s: field 'verifier' is missing "
+                             "or not a verifier key",
+                             trust_opt);
     }
     snprintf(vkey, cap, "%s", vk);
     if ((a = json_object_get(o, "anchor")) != NULL)
         rc = pin_json(c, "anchor", a, pins, npins);
     a = json_object_get(o, "anchors");
     if (rc == 0 && a != NULL && !json_is_array(a))
-        rc = cli_usage_err(c, "--trusted-key: field 'anchors' is not an "
-                              "array");
+        rc = cli_usage_err(c,
+                           "%s: field 'anchors' is not an "
+                           "array",
+                           trust_opt);
     for (i = 0; rc == 0 && i < json_array_size(a); i++) {
         char where[48];
         snprintf(where, sizeof where, "anchors[%zu]", i);
@@ -541,20 +519,20 @@ trust_lines(struct cli *c, char *text, char *vkey, size_t cap,
         snprintf(where, sizeof where, "line %d", no);
         if (strncmp(line, "anchor ", 7) != 0)
             return cli_usage_err(c,
-                                 "--trusted-key: %s is not an anchor line "
+                                 "%s: %s is not an anchor line "
                                  "(\"anchor key_id=... pub=... t0=... "
                                  "period_ns=... seq=...\", what `ledger keys "
                                  "verifier` prints)",
-                                 where);
+                                 trust_opt, where);
         memset(&p, 0, sizeof p);
         for (tok = strtok_r(line + 7, " \t", &save); tok != NULL;
              tok = strtok_r(NULL, " \t", &save)) {
             char *eq = strchr(tok, '=');
             if (eq == NULL)
                 return cli_usage_err(c,
-                                     "--trusted-key: %s: '%s' is not "
+                                     "%s: %s: '%s' is not "
                                      "FIELD=VALUE",
-                                     where, tok);
+                                     trust_opt, where, tok);
             *eq = '\0';
             if ((rc = pin_field(c, where, &p, tok, eq + 1, &have)) != 0)
                 return rc;
@@ -566,13 +544,14 @@ trust_lines(struct cli *c, char *text, char *vkey, size_t cap,
 }
 
 int
-cli_trust_arg(struct cli *c, const char *arg, char *vkey, size_t cap,
-              struct ldg_anchor_pin **pins, size_t *npins)
+cli_trust_arg(struct cli *c, const char *opt, const char *arg, char *vkey,
+              size_t cap, struct ldg_anchor_pin **pins, size_t *npins)
 {
     struct stat st;
     char *text;
     int rc;
 
+    trust_opt = opt;
     *pins = NULL;
     *npins = 0;
     if (stat(arg, &st) != 0 && strchr(arg, '+') != NULL) {
@@ -586,7 +565,7 @@ cli_trust_arg(struct cli *c, const char *arg, char *vkey, size_t cap,
         if (text != NULL)
             n = fread(text, 1, 65537, f);
         if (f == NULL || text == NULL || ferror(f) || n == 0 || n > 65536) {
-            cli_err(c, "--trusted-key: cannot read %s: %s", arg,
+            cli_err(c, "%s: cannot read %s: %s", trust_opt, arg,
                     f == NULL      ? strerror(errno)
                     : text == NULL ? "out of memory"
                     : ferror(f)    ? strerror(errno)
@@ -658,8 +637,8 @@ cli_bundle_opt(struct cli *c, struct cli_bundle_args *b, int id,
         return 1;
     case CLI_OPT_BUNDLE_KEY:
         free(b->pins);
-        if ((rc = cli_trust_arg(c, value, b->key, sizeof b->key, &b->pins,
-                                &b->npins)) != 0)
+        if ((rc = cli_trust_arg(c, "--trusted-key", value, b->key,
+                                sizeof b->key, &b->pins, &b->npins)) != 0)
             return -rc;
         b->have_key = 1;
         return 1;

@@ -531,19 +531,15 @@ int cli_bundle_read(struct cli *c, const struct cli_bundle_args *b,
 int cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
                     int (*fn)(void *ctx, json_t *event), void *ctx,
                     struct ldg_bundle_contents **out);
-/* A verifier-key option's value (opt names it in messages): the key
- * itself ("name+hexid+base64"), or a file holding it on its first line.
- * 0 with buf set, or EX_NOINPUT after printing why the file is unreadable. */
-int cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
-                 size_t cap);
 /* --trusted-key of verify-bundle and the --bundle readers: what `ledger
  * keys verifier` prints (the verifier key, then an "anchor FIELD=VALUE
  * ..." line for each anchored key), or its -o json, given as the text or
  * a file holding it. 0 with vkey and *pins (free(); NULL when none);
  * EX_NOINPUT (a file that cannot be read), EX_USAGE (a malformed anchor,
- * naming the field), after printing why. */
-int cli_trust_arg(struct cli *c, const char *arg, char *vkey, size_t cap,
-                  struct ldg_anchor_pin **pins, size_t *npins);
+ * naming the field), after printing why, each naming opt (the option:
+ * --trusted-key, mirror's --key). */
+int cli_trust_arg(struct cli *c, const char *opt, const char *arg, char *vkey,
+                  size_t cap, struct ldg_anchor_pin **pins, size_t *npins);
 /* verify-bundle's exit code for a bundle reader's code (a missing trust
  * anchor is a usage error), and --max-bytes N as the reader's limits. */
 int cli_bundle_exit(int rc);

@@ -349,31 +349,41 @@ mirror_one(struct cli *c, const char *url, const char *state, const char *key)
     struct ldg_remote *r = NULL;
     struct ldg_fetcher f;
     struct ldg_mirror_report rep;
+    struct ldg_anchor_pin *pins = NULL;
+    size_t npins = 0;
     char err[1536] = "", vkey[1024];
     int rc;
 
     /* the key or a file holding it, read as verify-bundle reads
-     * --trusted-key: the text of a file name is never a key */
+     * --trusted-key (the text of a file name is never a key), with the
+     * anchors `keys verifier` names after it */
     if (key != NULL) {
-        if ((rc = cli_vkey_arg(c, "--key", key, vkey, sizeof vkey)) != 0)
+        if ((rc = cli_trust_arg(c, "--key", key, vkey, sizeof vkey, &pins,
+                                &npins)) != 0)
             return rc;
         key = vkey;
     }
     rc = ldg_remote_open(&r, url, err, sizeof err);
     if (rc < 0) {
+        free(pins);
         cli_err(c, "%s", err);
         return EX_USAGE;
     }
     ldg_remote_fetcher(r, &f);
-    rc = ldg_mirror_sync(state, key, &f, &rep, err, sizeof err);
+    rc = ldg_mirror_sync(state, key, pins, npins, &f, &rep, err, sizeof err);
     ldg_remote_free(r);
+    free(pins);
     if (c->out != OUT_HUMAN) {
-        cli_print_json(c, json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:I,s:s}", "url",
-                                    url, "state", state, "origin", rep.origin,
-                                    "old_size", ldg_json_u64(rep.old_size),
-                                    "size", ldg_json_u64(rep.size), "tiles",
+        char ep[32];
+        snprintf(ep, sizeof ep, "%u.%u", rep.period, rep.sub);
+        cli_print_json(c, json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:I,s:s*,s:s}",
+                                    "url", url, "state", state, "origin",
+                                    rep.origin, "old_size",
+                                    ldg_json_u64(rep.old_size), "size",
+                                    ldg_json_u64(rep.size), "tiles",
                                     (json_int_t)rep.tiles_fetched, "bundles",
-                                    (json_int_t)rep.bundles_fetched, "status",
+                                    (json_int_t)rep.bundles_fetched, "epoch",
+                                    rc == 0 && rep.epoch ? ep : NULL, "status",
                                     rc == 0 ? "ok" : err));
     }
     if (rc < 0) {
@@ -384,13 +394,19 @@ mirror_one(struct cli *c, const char *url, const char *state, const char *key)
         return cli_exit_code(rc);
     }
     if (c->out == OUT_HUMAN) {
+        char ep[96] = "";
+        if (rep.epoch)
+            snprintf(ep, sizeof ep,
+                     " (signed by epoch %u.%u of the log key, certified "
+                     "from its anchor)",
+                     rep.period, rep.sub);
         if (rep.entries_added == 0)
-            printf("%s: %s verified at size %llu; nothing new\n", url,
-                   rep.origin, (unsigned long long)rep.size);
+            printf("%s: %s verified at size %llu%s; nothing new\n", url,
+                   rep.origin, (unsigned long long)rep.size, ep);
         else
-            printf("%s: %s verified at size %llu (was %llu): %llu bundles, "
-                   "%llu tiles, %llu bytes fetched\n",
-                   url, rep.origin, (unsigned long long)rep.size,
+            printf("%s: %s verified at size %llu%s (was %llu): %llu "
+                   "bundles, %llu tiles, %llu bytes fetched\n",
+                   url, rep.origin, (unsigned long long)rep.size, ep,
                    (unsigned long long)rep.old_size,
                    (unsigned long long)rep.bundles_fetched,
                    (unsigned long long)rep.tiles_fetched,

@@ -132,7 +132,8 @@ vb_opt(struct cli *c, void *args, int id, struct cli_args *a)
     switch (id) {
     case 'k':
         free(x->pins);
-        rc = cli_trust_arg(c, val, x->key, sizeof x->key, &x->pins, &x->npins);
+        rc = cli_trust_arg(c, "--trusted-key", val, x->key, sizeof x->key,
+                           &x->pins, &x->npins);
         x->o.trusted_vkey = x->key;
         x->o.anchors = x->pins;
         x->o.nanchors = x->npins;

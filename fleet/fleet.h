@@ -191,6 +191,8 @@ struct ldg_mirror_report {
     uint64_t size;          /* the published size */
     uint64_t entries_added; /* size - old_size when it succeeded */
     uint64_t tiles_fetched, bundles_fetched, bytes_fetched;
+    int epoch;            /* the checkpoint's epoch line was checked */
+    uint32_t period, sub; /* ... its epoch of the log key */
 };
 /*
  * Brings the verified copy in dir (a C2SP tlog-tiles tree plus dir/vkey)
@@ -203,8 +205,20 @@ struct ldg_mirror_report {
  * for a rollback, a fork (err names the sizes and roots), a changed
  * bundle or a tile that disagrees with the entries; fetch errors as the
  * fetcher returns them. On any failure the copy is left as it was.
+ *
+ * Epoch keys (docs/EPOCHS.md): pins (npins of them, or NULL and 0) are
+ * what `ledger keys verifier` names; the log key's anchor among them is
+ * remembered in dir/anchor once a checkpoint was checked under it (a
+ * different one later is LDG_EKEY). With an anchor, each published
+ * checkpoint that carries an epoch line needs it whole in
+ * checkpoint.epoch, certified from the anchor and signing the note; its
+ * epoch never goes back, and once a mirrored checkpoint was under one, a
+ * checkpoint without is refused (LDG_ETAMPER; a fork of two checkpoints
+ * both under epoch keys is named an equivocation). rep->epoch says
+ * whether the line was checked, rep->period and rep->sub its epoch.
  */
 int ldg_mirror_sync(const char *dir, const char *vkey,
+                    const struct ldg_anchor_pin *pins, size_t npins,
                     const struct ldg_fetcher *f, struct ldg_mirror_report *rep,
                     char *err, size_t errcap);
 

@@ -70,6 +70,16 @@ level_reserve(struct level *L, uint64_t upto)
     return 0;
 }
 
+/* The log key's anchor (FORMAT.md 5.1: its key.anchored's), and an epoch
+ * of the log key. */
+struct lanchor {
+    uint8_t anchor[32];
+    uint64_t t0, len, seq;
+};
+struct lepoch {
+    uint32_t period, sub;
+};
+
 struct sync {
     const char *dir;
     const struct ldg_fetcher *f;
@@ -81,6 +91,14 @@ struct sync {
     int nlv;
     char **staged; /* rel paths written under DIR/staging */
     size_t nstaged, capstaged;
+    /* epoch keys: the log key's anchor (when known), the published
+     * checkpoint's epoch line (ne, new_ep) and the mirrored one's */
+    struct lanchor par;
+    int anchored, fresh_anchor, new_ep, old_ep;
+    struct lepoch ne, oe;
+    char *line, *mline;
+    size_t llen, mllen;
+    char eq[256]; /* what a fork adds when both sides are epoch-signed */
 };
 
 static int fail(struct sync *s, int rc, const char *fmt, ...)
@@ -225,9 +243,9 @@ leaves_from_bundles(struct sync *s)
                 return fail(s, LDG_ETAMPER,
                             "fork: the published %s does not begin with the "
                             "%llu entries mirrored in %s (entries below the "
-                            "mirrored size %llu were rewritten)",
+                            "mirrored size %llu were rewritten)%s",
                             rel, (unsigned long long)oldw, orel,
-                            (unsigned long long)s->old);
+                            (unsigned long long)s->old, s->eq);
             }
             free(mine);
         }
@@ -506,8 +524,231 @@ remember_key(const char *dir, const char *vkey, char *err, size_t errcap)
     return rc;
 }
 
+/* ------------------------------------------------------------ epochs -- */
+
+/* The log key's anchor (docs/EPOCHS.md): the caller's pin of it (among
+ * pins, the one of the log key's id), else the one DIR/anchor remembers
+ * ("key_id pub t0 period_ns seq", written once a checkpoint was checked
+ * under it). 1 and *par; 0: none; LDG_EKEY when a pin differs from the
+ * one remembered. *fresh: the pin is new (to remember). */
+static int
+log_anchor(struct sync *s, const uint8_t logpub[32],
+           const struct ldg_anchor_pin *pins, size_t npins, struct lanchor *par,
+           int *fresh)
+{
+    char id[LDG_KEYID_LEN + 1], rid[LDG_KEYID_LEN + 1], hex[65], *txt = NULL;
+    const struct ldg_anchor_pin *pin = NULL;
+    unsigned long long t0 = 0, len = 0, seq = 0;
+    size_t n = 0;
+    int have = 0, rc;
+
+    *fresh = 0;
+    ldg_key_id(id, logpub);
+    for (size_t i = 0; i < npins; i++)
+        if (strcmp(pins[i].key_id, id) == 0)
+            pin = &pins[i];
+    rc = read_local(s, "anchor", &txt, &n);
+    if (rc == 0) {
+        if (sscanf(txt, "%16s %64s %llu %llu %llu", rid, hex, &t0, &len,
+                   &seq) != 5 ||
+            strcmp(rid, id) != 0 || ldg_unhex(par->anchor, 32, hex) < 0) {
+            free(txt);
+            return fail(s, LDG_ECORRUPT,
+                        "%s/anchor: not the anchor of the log key %s", s->dir,
+                        id);
+        }
+        free(txt);
+        par->t0 = t0;
+        par->len = len;
+        par->seq = seq;
+        have = 1;
+    } else if (rc != LDG_ENOTFOUND) {
+        return fail(s, rc, "%s/anchor: cannot read", s->dir);
+    }
+    if (pin != NULL && have &&
+        (memcmp(pin->anchor, par->anchor, 32) != 0 || pin->t0_ns != t0 ||
+         pin->period_ns != len || pin->seq != seq))
+        return fail(s, LDG_EKEY,
+                    "the pinned anchor of the log key %s is not the one "
+                    "this mirror remembers (%s/anchor): a log's anchor "
+                    "does not change",
+                    id, s->dir);
+    if (pin != NULL && !have) {
+        memcpy(par->anchor, pin->anchor, 32);
+        par->t0 = pin->t0_ns;
+        par->len = pin->period_ns;
+        par->seq = pin->seq;
+        *fresh = 1;
+        have = 1;
+    }
+    return have;
+}
+
+/* Checkpoint note (len bytes) and its whole epoch line (line, or NULL
+ * when none was published), held to the anchor: 1 and *e when it is
+ * signed by an epoch key certified from it; 0 when the note carries no
+ * epoch line; else the failure (LDG_ETAMPER), naming what. */
+static int
+epoch_of(struct sync *s, const char *what, const char *note, size_t len,
+         const char *line, size_t llen, const char *origin,
+         const struct lanchor *par, struct lepoch *e)
+{
+    char err[512];
+    size_t tl;
+    int rc;
+
+    if (ldg_fleet_note_text_len(note, len, &tl) < 0)
+        return fail(s, LDG_ETAMPER, "%s: not a signed note", what);
+    rc = ldg_epoch_checkpoint_check(
+        note, len, tl, line ? line : "", line ? llen : 0, origin, par->anchor,
+        par->t0, par->len, &e->period, &e->sub, err, sizeof err);
+    if (rc == LDG_ENOTFOUND) {
+        /* none by this anchor: but one by another? */
+        char needle[LDG_ORIGIN_MAX + 16];
+        int n =
+            snprintf(needle, sizeof needle, "\n\xe2\x80\x94 %s/epoch ", origin);
+        if (n > 0 && (size_t)n < sizeof needle &&
+            memmem(note + tl, len - tl, needle, (size_t)n) != NULL)
+            return fail(s, LDG_ETAMPER,
+                        "%s carries an epoch line, but none by the log "
+                        "key's anchor (pinned or remembered): the wrong "
+                        "pin, or the log anchored again?",
+                        what);
+        return 0;
+    }
+    if (rc == LDG_ENOMEM)
+        return fail(s, rc, "out of memory");
+    if (rc < 0)
+        return fail(s, LDG_ETAMPER, "%s, by the log key's epoch: %s%s", what,
+                    err,
+                    line == NULL ? " (no checkpoint.epoch published)" : "");
+    return 1;
+}
+
+/* The published checkpoint (note, len bytes, of origin): the log key's
+ * anchor, then the checkpoint's epoch line (checkpoint.epoch) held to it.
+ * 0 with s->anchored, s->new_ep and s->ne; else the failure. */
+static int
+published_epoch(struct sync *s, const char *vkey,
+                const struct ldg_anchor_pin *pins, size_t npins,
+                const char *note, size_t len, const char *origin)
+{
+    char name[LDG_ORIGIN_MAX + 1], what[128], e[512] = "";
+    uint8_t logpub[32];
+    int rc;
+
+    free(s->line);
+    s->line = NULL;
+    s->llen = 0;
+    if (ldg_note_parse_verifier(vkey, name, sizeof name, logpub) < 0)
+        return fail(s, LDG_EKEY, "%s/vkey: not a log verifier key", s->dir);
+    rc = log_anchor(s, logpub, pins, npins, &s->par, &s->fresh_anchor);
+    if (rc <= 0)
+        return rc;
+    s->anchored = 1;
+    rc = s->f->get(s->f->ctx, "checkpoint.epoch", (uint8_t **)&s->line,
+                   &s->llen, e, sizeof e);
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        return fail(s, rc, "checkpoint.epoch: %s", e[0] ? e : ldg_strerror(rc));
+    if (rc < 0) {
+        s->line = NULL;
+        s->llen = 0;
+    }
+    s->rep->bytes_fetched += s->llen;
+    snprintf(what, sizeof what, "the published checkpoint of size %llu",
+             (unsigned long long)s->size);
+    rc =
+        epoch_of(s, what, note, len, s->line, s->llen, origin, &s->par, &s->ne);
+    if (rc < 0)
+        return rc;
+    s->new_ep = rc;
+    return 0;
+}
+
+/* The mirrored checkpoint (mine) and DIR/checkpoint.epoch, held to the
+ * anchor as when it was taken: s->old_ep and s->oe. */
+static int
+mirrored_epoch(struct sync *s, const char *mine, size_t mlen,
+               const char *origin)
+{
+    char what[128];
+    int rc = read_local(s, "checkpoint.epoch", &s->mline, &s->mllen);
+
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        return fail(s, rc, "%s/checkpoint.epoch: cannot read", s->dir);
+    snprintf(what, sizeof what, "the mirrored checkpoint of size %llu",
+             (unsigned long long)s->old);
+    rc = epoch_of(s, what, mine, mlen, s->mline, s->mllen, origin, &s->par,
+                  &s->oe);
+    if (rc < 0)
+        return rc;
+    s->old_ep = rc;
+    return 0;
+}
+
+/* A log key's epochs never go back, and once under them, stay. */
+static int
+epochs_hold(struct sync *s)
+{
+    if (s->old_ep && !s->new_ep)
+        return fail(s, LDG_ETAMPER,
+                    "the published checkpoint of size %llu carries no "
+                    "signature by an epoch key, but the mirrored one of "
+                    "size %llu is signed by epoch %u.%u of the log key: "
+                    "signed again by the log key alone?",
+                    (unsigned long long)s->size, (unsigned long long)s->old,
+                    s->oe.period, s->oe.sub);
+    if (s->old_ep && (s->ne.period < s->oe.period ||
+                      (s->ne.period == s->oe.period && s->ne.sub < s->oe.sub)))
+        return fail(s, LDG_ETAMPER,
+                    "the published checkpoint of size %llu is signed by "
+                    "epoch %u.%u of the log key, before epoch %u.%u of the "
+                    "mirrored one of size %llu (a key's epochs never go "
+                    "back)",
+                    (unsigned long long)s->size, s->ne.period, s->ne.sub,
+                    s->oe.period, s->oe.sub, (unsigned long long)s->old);
+    return 0;
+}
+
+/* The mirrored checkpoint's epoch line beside it (before it: see
+ * commit_staged), or none. */
+static int
+keep_epoch(struct sync *s)
+{
+    char path[4400];
+
+    if (s->new_ep)
+        return ldg_fleet_write_file(s->dir, "checkpoint.epoch", s->line,
+                                    s->llen, 0644, s->err, s->errcap);
+    snprintf(path, sizeof path, "%s/checkpoint.epoch", s->dir);
+    if (unlink(path) < 0 && errno != ENOENT)
+        return fail(s, LDG_EIO, "%s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Remembers the pinned anchor in DIR/anchor: once a checkpoint's epoch
+ * line verified under it. */
+static int
+remember_anchor(struct sync *s, const char *vkey)
+{
+    char id[LDG_KEYID_LEN + 1], hex[65], txt[256], name[LDG_ORIGIN_MAX + 1];
+    uint8_t pub[32];
+    int n;
+
+    if (ldg_note_parse_verifier(vkey, name, sizeof name, pub) < 0)
+        return LDG_EINVAL;
+    ldg_key_id(id, pub);
+    ldg_hex(hex, s->par.anchor, 32);
+    n = snprintf(txt, sizeof txt, "%s %s %llu %llu %llu\n", id, hex,
+                 (unsigned long long)s->par.t0, (unsigned long long)s->par.len,
+                 (unsigned long long)s->par.seq);
+    return ldg_fleet_write_file(s->dir, "anchor", txt, (size_t)n, 0644, s->err,
+                                s->errcap);
+}
+
 int
 ldg_mirror_sync(const char *dir, const char *vkey_opt,
+                const struct ldg_anchor_pin *pins, size_t npins,
                 const struct ldg_fetcher *f, struct ldg_mirror_report *rep,
                 char *err, size_t errcap)
 {
@@ -516,9 +757,10 @@ ldg_mirror_sync(const char *dir, const char *vkey_opt,
     char *note = NULL, *mine = NULL, b1[45], b2[45];
     size_t len = 0, mlen = 0;
     uint8_t root[32], oldroot[32], got[32];
-    int rc, fresh = 0;
+    int rc, fresh = 0, tries = 0;
 
-    if (dir == NULL || f == NULL || f->get == NULL || rep == NULL)
+    if (dir == NULL || f == NULL || f->get == NULL || rep == NULL ||
+        (npins > 0 && pins == NULL))
         return LDG_EINVAL;
     memset(rep, 0, sizeof *rep);
     memset(&s, 0, sizeof s);
@@ -530,6 +772,7 @@ ldg_mirror_sync(const char *dir, const char *vkey_opt,
     rc = remembered_key(dir, vkey_opt, vkey, sizeof vkey, &fresh, err, errcap);
     if (rc < 0)
         return rc;
+again:
     rc = fetch(&s, "checkpoint", &note, &len);
     if (rc < 0)
         goto out;
@@ -548,6 +791,18 @@ ldg_mirror_sync(const char *dir, const char *vkey_opt,
                   vkey);
         goto out;
     }
+    /* epoch keys: once the mirror knows the log key's anchor (pinned, or
+     * remembered), the checkpoint's epoch line, published whole beside
+     * it, is checked from the anchor (docs/EPOCHS.md) */
+    rc = published_epoch(&s, vkey, pins, npins, note, len, origin);
+    if (rc == LDG_ETAMPER && s.anchored && ++tries < 3) {
+        /* (published between the two reads? read both again) */
+        free(note);
+        note = NULL;
+        goto again;
+    }
+    if (rc < 0)
+        goto out;
     /* the key verified the log's checkpoint: from now on it is the log's */
     if (fresh && (rc = remember_key(dir, vkey, err, errcap)) < 0)
         goto out;
@@ -568,6 +823,15 @@ ldg_mirror_sync(const char *dir, const char *vkey_opt,
         rc = fail(&s, rc, "%s/checkpoint: cannot read", dir);
         goto out;
     }
+    if (mine != NULL && s.anchored &&
+        (rc = mirrored_epoch(&s, mine, mlen, origin)) < 0)
+        goto out;
+    if (s.new_ep && s.old_ep)
+        snprintf(s.eq, sizeof s.eq,
+                 "; equivocation: both are signed by epoch keys of the log "
+                 "key, certified from its anchor (the published one by "
+                 "epoch %u.%u, the mirrored one by epoch %u.%u)",
+                 s.ne.period, s.ne.sub, s.oe.period, s.oe.sub);
     rep->old_size = s.old;
     ldg_base64(b1, oldroot, 32);
     ldg_base64(b2, root, 32);
@@ -579,17 +843,25 @@ ldg_mirror_sync(const char *dir, const char *vkey_opt,
                   (unsigned long long)s.old, b1);
         goto out;
     }
+    if (mine != NULL && s.size == s.old && memcmp(root, oldroot, 32) != 0) {
+        rc = fail(&s, LDG_ETAMPER,
+                  "fork: %s publishes size %llu with root %s but the "
+                  "mirrored size %llu has root %s%s",
+                  origin, (unsigned long long)s.size, b2,
+                  (unsigned long long)s.old, b1, s.eq);
+        goto out;
+    }
+    if ((rc = epochs_hold(&s)) < 0)
+        goto out;
+    rep->epoch = s.new_ep;
+    rep->period = s.ne.period;
+    rep->sub = s.ne.sub;
     if (mine != NULL && s.size == s.old) {
-        if (memcmp(root, oldroot, 32) != 0)
-            rc = fail(&s, LDG_ETAMPER,
-                      "fork: %s publishes size %llu with root %s but the "
-                      "mirrored size %llu has root %s",
-                      origin, (unsigned long long)s.size, b2,
-                      (unsigned long long)s.old, b1);
-        else if (len != mlen || memcmp(note, mine, len) != 0)
+        if ((rc = keep_epoch(&s)) == 0 &&
+            (len != mlen || memcmp(note, mine, len) != 0))
             rc = ldg_fleet_write_file(dir, "checkpoint", note, len, 0644, err,
                                       errcap); /* e.g. new cosignatures */
-        goto out;
+        goto done;
     }
 
     /* Level 0: the leaf hashes from the first changed bundle on. */
@@ -622,22 +894,28 @@ ldg_mirror_sync(const char *dir, const char *vkey_opt,
                   mine != NULL
                       ? "fork: %s's checkpoint of size %llu (root %s) does "
                         "not extend the mirrored size %llu (root %s): the "
-                        "mirrored entries and the new ones give root %s"
+                        "mirrored entries and the new ones give root %s%s"
                       : "%s's checkpoint of size %llu (root %s) does not "
                         "match its entries (mirrored size %llu, root %s): "
-                        "they give root %s",
+                        "they give root %s%s",
                   origin, (unsigned long long)s.size, b2,
-                  (unsigned long long)s.old, b1, b3);
+                  (unsigned long long)s.old, b1, b3, s.eq);
         goto out;
     }
     if ((rc = check_tiles(&s)) < 0 || (rc = stage_tiles(&s)) < 0 ||
-        (rc = commit_staged(&s, note, len)) < 0)
+        (rc = keep_epoch(&s)) < 0 || (rc = commit_staged(&s, note, len)) < 0)
         goto out;
     rep->entries_added = s.size - s.old;
+done:
+    /* (a pin is remembered once a checkpoint's line verified under it) */
+    if (rc == 0 && s.fresh_anchor && s.new_ep)
+        rc = remember_anchor(&s, vkey);
 out:
     sync_release(&s);
     free(note);
     free(mine);
+    free(s.line);
+    free(s.mline);
     return rc;
 }
 

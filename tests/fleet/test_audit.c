@@ -46,7 +46,7 @@ setup(void **state)
     assert_int_equal(ldg_tiles_write(l, pub, &tr), 0);
     ldg_fetcher_dir(&fe, pub);
     assert_int_equal(ldg_verifier_key(l, vkey, sizeof vkey), 0);
-    assert_int_equal(ldg_mirror_sync(f->mir, vkey, &fe, &mr, err, sizeof err),
+    assert_int_equal(ldg_mirror_sync(f->mir, vkey, NULL, 0, &fe, &mr, err, sizeof err),
                      0);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
     assert_int_equal(ldg_ship_rows(t, ldg_origin(l), 0, 10, &f->rows, &f->len,

@@ -61,7 +61,7 @@ static int
 sync_(struct fx *f, const char *vkey, struct ldg_mirror_report *r, char *err,
       size_t cap)
 {
-    return ldg_mirror_sync(f->mir, vkey, &f->f, r, err, cap);
+    return ldg_mirror_sync(f->mir, vkey, NULL, 0, &f->f, r, err, cap);
 }
 
 static char *
@@ -284,7 +284,7 @@ test_mirror__key_remembered_and_checked(void **state)
         ldg_fetcher_dir(&none, "/nonexistent-dir");
         snprintf(m2, sizeof m2, "%.4000s/m2", f->ldir);
         assert_int_equal(
-            ldg_mirror_sync(m2, f->vkey, &none, &r, err, sizeof err),
+            ldg_mirror_sync(m2, f->vkey, NULL, 0, &none, &r, err, sizeof err),
             LDG_ENOTFOUND);
         assert_non_null(strstr(err, "checkpoint"));
     }

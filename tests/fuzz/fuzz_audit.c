@@ -106,7 +106,7 @@ setup(void)
         abort();
     ldg_fetcher_dir(&f, p);
     snprintf(g.mirror, sizeof g.mirror, "%s/mirror", g.base);
-    if (ldg_mirror_sync(g.mirror, vkey, &f, &mr, err, sizeof err) < 0)
+    if (ldg_mirror_sync(g.mirror, vkey, NULL, 0, &f, &mr, err, sizeof err) < 0)
         abort();
     if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0 ||
         ldg_ship_rows(t, ldg_origin(l), 0, NEVENTS, &g.rows, &g.len, err,

@@ -213,7 +213,7 @@ setup(void)
     {
         char st[300];
         snprintf(st, sizeof st, "%s/stateA", g.base);
-        if (ldg_mirror_sync(st, g.vkey, &f, &mr, err, sizeof err) < 0 ||
+        if (ldg_mirror_sync(st, g.vkey, NULL, 0, &f, &mr, err, sizeof err) < 0 ||
             mr.size != OLD)
             abort();
     }
@@ -305,7 +305,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     memset(&r, 0, sizeof r);
-    rc = ldg_mirror_sync(st, g.vkey, &f, &r, err, sizeof err);
+    rc = ldg_mirror_sync(st, g.vkey, NULL, 0, &f, &r, err, sizeof err);
     if (rc == 0) {
         if (changed && g.replaced != 0)
             abort(); /* accepted a changed tile or bundle */

@@ -1,0 +1,128 @@
+#!/bin/sh
+# epochs_mirror.sh — a mirror that pinned the log key's anchor checks the
+# epoch signature of every checkpoint it takes (issue 65, items 2 and 6):
+# `ledger publish` puts the checkpoint's epoch line whole beside it
+# (checkpoint.epoch), `ledger mirror --key FILE` (FILE: what `ledger keys
+# verifier` prints, the anchor lines after the key) checks it from the
+# anchor and remembers the anchor, and refuses what whoever holds the box
+# later can make: a checkpoint signed again by the log key alone (its
+# epoch line dropped), a forged or missing epoch line, another anchor; a
+# clone of the box that signs another log of the same size under the same
+# epoch is reported as an equivocation. A mirror given the key alone
+# checks what it checked before. Fails on a build whose mirror does not
+# check epochs.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+export LEDGER_LAYOUT=999
+D=$T/box
+L() { "$LEDGER" --dir "$D" "$@"; }
+M() { "$LEDGER" mirror "$@"; }
+
+L init --epoch 60 >/dev/null 2>"$T/err" || { fail "init --epoch 60: $(cat "$T/err")"; exit 1; }
+for i in 1 2 3; do L append x.test --body "{\"n\":$i}" >/dev/null || fail "append $i"; done
+L keys advance >/dev/null || fail "keys advance"
+L append x.test --body '{"n":4}' >/dev/null || fail "append 4"
+L keys verifier >"$T/pin" || fail "keys verifier"
+head -n 1 "$T/pin" >"$T/vkey"
+L publish "$T/pub" >/dev/null 2>"$T/err" || fail "publish: $(cat "$T/err")"
+[ -s "$T/pub/checkpoint.epoch" ] || fail "publish wrote no checkpoint.epoch"
+grep -q '^— .*/epoch ' "$T/pub/checkpoint.epoch" || fail "checkpoint.epoch is not a signature line: $(cat "$T/pub/checkpoint.epoch")"
+
+# the key alone: checked as before, nothing said of epochs
+M "$T/pub" --state "$T/m0" --key "$T/vkey" >"$T/out" 2>"$T/err" || fail "mirror with the key alone: $(cat "$T/err")"
+grep -q 'epoch' "$T/out" && fail "a mirror without the anchor speaks of epochs: $(cat "$T/out")"
+[ -e "$T/m0/anchor" ] && fail "a mirror without the anchor remembers one"
+
+# pinned: the checkpoint's epoch line checked, the anchor remembered
+M "$T/pub" --state "$T/m" --key "$T/pin" >"$T/out" 2>"$T/err" || fail "mirror --key PIN: $(cat "$T/err")"
+grep -q 'verified at size [0-9]* (signed by epoch 0\.1 of the log key, certified from its anchor)' "$T/out" ||
+    fail "the mirror did not check the epoch line: $(cat "$T/out")"
+[ -s "$T/m/anchor" ] || fail "the mirror did not remember the anchor"
+cmp -s "$T/m/checkpoint.epoch" "$T/pub/checkpoint.epoch" || fail "the mirror's copy lacks checkpoint.epoch"
+M "$T/pub" --state "$T/m" -o json >"$T/out" 2>"$T/err" || fail "mirror again: $(cat "$T/err")"
+jq -e '.epoch == "0.1" and .status == "ok"' "$T/out" >/dev/null || fail "mirror -o json: $(cat "$T/out")"
+cp -a "$T/m" "$T/mkeep"
+
+# a clone of the box (its keys and epoch state copied) and the box each
+# append another event under epoch 0.1: two logs of one size, each
+# checkpoint signed by the same epoch key. The mirror that took the box's
+# names the clone's an equivocation.
+cp -a "$D" "$T/clone"
+L append x.test --body '{"n":"a"}' >/dev/null || fail "append a"
+L publish "$T/puba" >/dev/null 2>"$T/err" || fail "publish a: $(cat "$T/err")"
+cp -a "$T/mkeep" "$T/me"
+M "$T/puba" --state "$T/me" >"$T/out" 2>"$T/err" || fail "mirror a: $(cat "$T/err")"
+"$LEDGER" --dir "$T/clone" append x.test --body '{"n":"b"}' >/dev/null || fail "clone append"
+"$LEDGER" --dir "$T/clone" publish "$T/pubb" >/dev/null 2>"$T/err" || fail "clone publish: $(cat "$T/err")"
+M "$T/pubb" --state "$T/me" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q "fork: .* publishes size [0-9]* with root .* but the mirrored size [0-9]* has root .*; equivocation: both are signed by epoch keys of the log key, certified from its anchor (the published one by epoch 0\.1, the mirrored one by epoch 0\.1)" "$T/err" ||
+    fail "a clone's fork of the same size: exit $rc, $(cat "$T/err")"
+"$LEDGER" --dir "$T/clone" append x.test --body '{"n":"c"}' >/dev/null || fail "clone append c"
+"$LEDGER" --dir "$T/clone" publish "$T/pubb" >/dev/null 2>"$T/err" || fail "clone publish c: $(cat "$T/err")"
+M "$T/pubb" --state "$T/me" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q "fork: .* (entries below the mirrored size [0-9]* were rewritten); equivocation: both are signed by epoch keys of the log key" "$T/err" ||
+    fail "a clone's longer fork: exit $rc, $(cat "$T/err")"
+
+# a later epoch, remembered anchor (no --key): taken
+L keys advance >/dev/null || fail "second keys advance"
+L append x.test --body '{"n":5}' >/dev/null || fail "append 5"
+L publish "$T/pub" >/dev/null 2>"$T/err" || fail "publish again: $(cat "$T/err")"
+M "$T/pub" --state "$T/m" >"$T/out" 2>"$T/err" || fail "mirror of the next epoch: $(cat "$T/err")"
+grep -q '(signed by epoch 0\.2 of the log key' "$T/out" || fail "the next epoch: $(cat "$T/out")"
+
+# forgeries on a copy of the publication, each against a copy of the state
+forged() { # NAME: the mirror refuses $T/f (exit 1), saying $2
+    rm -rf "$T/ms"
+    cp -a "$T/mkeep" "$T/ms"
+    M "$T/f" --state "$T/ms" >"$T/out" 2>"$T/err"
+    rc=$?
+    [ $rc = 1 ] && grep -q -- "$2" "$T/err" || fail "$1: exit $rc, $(cat "$T/err")"
+    cmp -s "$T/ms/checkpoint" "$T/mkeep/checkpoint" || fail "$1: the mirror's checkpoint changed"
+}
+fresh() { rm -rf "$T/f"; cp -a "$T/pub" "$T/f"; }
+# the epoch line dropped: the log key's signature still holds
+fresh
+grep -v '/epoch ' "$T/pub/checkpoint" >"$T/f/checkpoint"
+rm -f "$T/f/checkpoint.epoch"
+forged "the log key alone" "carries no signature by an epoch key, but the mirrored one of size [0-9]* is signed by epoch 0.1 of the log key: signed again by the log key alone?"
+# checkpoint.epoch missing, or a byte of it changed
+fresh
+rm "$T/f/checkpoint.epoch"
+forged "checkpoint.epoch missing" "by the log key's epoch: its whole epoch line is malformed or missing (no checkpoint.epoch published)"
+fresh
+python3 - "$T/f/checkpoint.epoch" <<'PY' || fail "flipping a byte"
+import base64, sys
+p = sys.argv[1]
+head, b64 = open(p).read().rstrip("\n").rsplit(" ", 1)
+raw = bytearray(base64.b64decode(b64))
+raw[len(raw) - 9] ^= 1 # in the last link or cert
+open(p, "w").write("%s %s\n" % (head, base64.b64encode(bytes(raw)).decode()))
+PY
+forged "a byte of checkpoint.epoch" "by the log key's epoch: "
+
+# another anchor pinned: refused, the state unchanged
+sed 's/ pub=\([0-9a-f]\)/ pub=0/' "$T/pin" >"$T/pin2"
+cmp -s "$T/pin" "$T/pin2" && sed 's/ pub=0/ pub=1/' "$T/pin" >"$T/pin2"
+M "$T/pub" --state "$T/m" --key "$T/pin2" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 77 ] && grep -q "the pinned anchor of the log key [0-9a-f]* is not the one this mirror remembers" "$T/err" ||
+    fail "another anchor: exit $rc, $(cat "$T/err")"
+M "$T/pub" --state "$T/mnew" --key "$T/pin2" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q "carries an epoch line, but none by the log key's anchor (pinned or remembered): the wrong pin" "$T/err" &&
+    [ ! -e "$T/mnew/anchor" ] && [ ! -e "$T/mnew/checkpoint" ] ||
+    fail "a wrong anchor on a fresh mirror: exit $rc, $(cat "$T/err")"
+# a malformed anchor line names the option and the field
+printf '%s\nanchor key_id=zz\n' "$(cat "$T/vkey")" >"$T/pin3"
+M "$T/pub" --state "$T/m3" --key "$T/pin3" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 64 ] && grep -q -- "--key: .*key_id" "$T/err" || fail "a malformed anchor: exit $rc, $(cat "$T/err")"
+
+[ "$fails" = 0 ] && echo "ok: epochs_mirror" && exit 0
+exit 1
