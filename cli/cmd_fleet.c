@@ -335,8 +335,10 @@ static const struct cli_opt mirror_opts[] = {
             RA, state),
     CLI_STR(OPT_KEY, 0, "key", "VKEY|FILE",
             "the log's verifier key (`ledger keys verifier` on the box), "
-            "or a file holding it; needed until a checkpoint verifies with "
-            "it, then remembered in DIR",
+            "or a file holding what it prints: with the log key's anchor "
+            "line, each checkpoint's epoch signature is checked too; "
+            "needed until a checkpoint verifies with it, then remembered "
+            "in DIR",
             RA, key),
     CLI_STR(OPT_LIST, 0, "list", "FILE",
             "mirror many logs: one \"URL DIR [VKEY]\" a line (# comments)", RA,
@@ -477,11 +479,18 @@ CLI_COMMAND(
     "signed with the same key), a changed bundle or a tile that disagrees "
     "with its entries is an error naming the sizes and hashes. Only new "
     "tiles are fetched. The copy is written checkpoint last and can be "
-    "served as it is. Exit 0 when every log verified, 1 when one did not, "
-    "74 when one could not be fetched.",
+    "served as it is. Given the log key's anchor (what `ledger keys "
+    "verifier` prints, in --key FILE), each checkpoint's epoch signature is "
+    "checked from it too, and a fork of two checkpoints under epoch keys is "
+    "named an equivocation. Exit 0 when every log verified, 1 when one did "
+    "not, 74 when one could not be fetched, 75 when a checkpoint and its "
+    "checkpoint.epoch disagree (a publish in progress), 77 another key or "
+    "anchor.",
     mirror_opts, CLI_OUT_BASIC,
     "# first time, with the key; then just the URL and state\n"
     "ledger mirror http://logs.example/box1 --state m/box1 --key \"$VKEY\"\n"
+    "# with the anchors: `ledger keys verifier > box1.pin` on the box\n"
+    "ledger mirror http://logs.example/box1 --state m/box1 --key box1.pin\n"
     "ledger mirror --list boxes.txt\n",
     0, {.size = sizeof(struct mirror_args), .maxpos = -1});
 

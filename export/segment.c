@@ -248,7 +248,7 @@ passed(struct ldg_bundle_report *r, enum ldg_segment_check c,
                                  "that the segment is consistent with itself");
         break;
     case LDG_SEGCHK_CHECKPOINT:
-        if (i->ck_epoch)
+        if (i->ck_epoch > 0)
             bv_check(r, n, LDG_CHECK_PASS,
                      "signed by the log key, size %" PRIu64
                      ", and by its epoch %" PRIu32 ".%" PRIu32
@@ -257,8 +257,12 @@ passed(struct ldg_bundle_report *r, enum ldg_segment_check c,
                      i->checkpoint_size, i->ck_period, i->ck_sub);
         else
             bv_check(r, n, LDG_CHECK_PASS,
-                     "signed by the log key, size %" PRIu64,
-                     i->checkpoint_size);
+                     "signed by the log key, size %" PRIu64 "%s",
+                     i->checkpoint_size,
+                     i->ck_epoch < 0
+                         ? " (its epoch line not checked: the segment holds "
+                           "no anchor of the log key, and none was pinned)"
+                         : "");
         break;
     case LDG_SEGCHK_HORIZON:
         if (i->horizon != NULL)

@@ -208,14 +208,17 @@ struct ldg_mirror_report {
  *
  * Epoch keys (docs/EPOCHS.md): pins (npins of them, or NULL and 0) are
  * what `ledger keys verifier` names; the log key's anchor among them is
- * remembered in dir/anchor once a checkpoint was checked under it (a
- * different one later is LDG_EKEY). With an anchor, each published
- * checkpoint that carries an epoch line needs it whole in
- * checkpoint.epoch, certified from the anchor and signing the note; its
- * epoch never goes back, and once a mirrored checkpoint was under one, a
- * checkpoint without is refused (LDG_ETAMPER; a fork of two checkpoints
- * both under epoch keys is named an equivocation). rep->epoch says
- * whether the line was checked, rep->period and rep->sub its epoch.
+ * remembered in dir/anchor by the first sync that passes with it (a
+ * different one later is LDG_EKEY once the mirrored checkpoint is signed
+ * under the remembered one). With an anchor, each published checkpoint
+ * that carries an epoch line needs it whole in checkpoint.epoch,
+ * certified from the anchor and signing the note; its epoch never goes
+ * back, and once a mirrored checkpoint was under one, a checkpoint
+ * without is refused (LDG_ETAMPER; a fork of two checkpoints both under
+ * epoch keys is named an equivocation). A checkpoint.epoch missing or of
+ * another checkpoint is read again (three times, 200 ms apart), then
+ * LDG_EBUSY. rep->epoch says whether the line was checked, rep->period
+ * and rep->sub its epoch.
  */
 int ldg_mirror_sync(const char *dir, const char *vkey,
                     const struct ldg_anchor_pin *pins, size_t npins,

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fleet/fleet.h"
@@ -526,13 +527,41 @@ remember_key(const char *dir, const char *vkey, char *err, size_t errcap)
 
 /* ------------------------------------------------------------ epochs -- */
 
+/* The epoch the mirrored checkpoint (DIR/checkpoint) names under anchor
+ * par, read from its own epoch line (checked when it was taken): 1 and
+ * *e; 0 when it has none (or there is no mirrored checkpoint). */
+static int
+mirrored_epoch_of(struct sync *s, const char *origin, const struct lanchor *par,
+                  struct lepoch *e)
+{
+    char *mine = NULL;
+    size_t n = 0, tl;
+    int rc = read_local(s, "checkpoint", &mine, &n);
+
+    if (rc == 0 && ldg_fleet_note_text_len(mine, n, &tl) == 0)
+        rc = ldg_epoch_checkpoint_epoch(mine, n, tl, origin, par->anchor,
+                                        &e->period, &e->sub) == 0;
+    else
+        rc = 0;
+    free(mine);
+    return rc;
+}
+
+static int
+mirrored_under(struct sync *s, const char *origin, const struct lanchor *par)
+{
+    struct lepoch e;
+    return mirrored_epoch_of(s, origin, par, &e);
+}
+
 /* The log key's anchor (docs/EPOCHS.md): the caller's pin of it (among
  * pins, the one of the log key's id), else the one DIR/anchor remembers
- * ("key_id pub t0 period_ns seq", written once a checkpoint was checked
- * under it). 1 and *par; 0: none; LDG_EKEY when a pin differs from the
- * one remembered. *fresh: the pin is new (to remember). */
+ * ("key_id pub t0 period_ns seq", written by the first sync that passed
+ * with it). A pin replaces a remembered anchor under which the mirrored
+ * checkpoint is not signed; LDG_EKEY when it is. 1 and *par; 0: none.
+ * *fresh: the pin is new (to remember). */
 static int
-log_anchor(struct sync *s, const uint8_t logpub[32],
+log_anchor(struct sync *s, const uint8_t logpub[32], const char *origin,
            const struct ldg_anchor_pin *pins, size_t npins, struct lanchor *par,
            int *fresh)
 {
@@ -567,12 +596,17 @@ log_anchor(struct sync *s, const uint8_t logpub[32],
     }
     if (pin != NULL && have &&
         (memcmp(pin->anchor, par->anchor, 32) != 0 || pin->t0_ns != t0 ||
-         pin->period_ns != len || pin->seq != seq))
-        return fail(s, LDG_EKEY,
-                    "the pinned anchor of the log key %s is not the one "
-                    "this mirror remembers (%s/anchor): a log's anchor "
-                    "does not change",
-                    id, s->dir);
+         pin->period_ns != len || pin->seq != seq)) {
+        /* (one the mirrored checkpoint is signed under stays) */
+        if (mirrored_under(s, origin, par))
+            return fail(s, LDG_EKEY,
+                        "the pinned anchor of the log key %s is not the "
+                        "one this mirror remembers (%s/anchor), under which "
+                        "its checkpoint is signed: a log's anchor does not "
+                        "change",
+                        id, s->dir);
+        have = 0;
+    }
     if (pin != NULL && !have) {
         memcpy(par->anchor, pin->anchor, 32);
         par->t0 = pin->t0_ns;
@@ -618,10 +652,20 @@ epoch_of(struct sync *s, const char *what, const char *note, size_t len,
     }
     if (rc == LDG_ENOMEM)
         return fail(s, rc, "out of memory");
+    if (line == NULL)
+        return fail(s, LDG_EBUSY,
+                    "%s carries an epoch line, but no checkpoint.epoch is "
+                    "published beside it (published by an earlier build, "
+                    "or in progress: publish again, then mirror)",
+                    what);
+    if (rc == LDG_ECORRUPT)
+        return fail(s, LDG_EBUSY,
+                    "%s and the published checkpoint.epoch do not agree: "
+                    "%s (a publish in progress or interrupted: try again)",
+                    what, err);
     if (rc < 0)
-        return fail(s, LDG_ETAMPER, "%s, by the log key's epoch: %s%s", what,
-                    err,
-                    line == NULL ? " (no checkpoint.epoch published)" : "");
+        return fail(s, LDG_ETAMPER, "%s, by the log key's epoch: %s", what,
+                    err);
     return 1;
 }
 
@@ -642,7 +686,7 @@ published_epoch(struct sync *s, const char *vkey,
     s->llen = 0;
     if (ldg_note_parse_verifier(vkey, name, sizeof name, logpub) < 0)
         return fail(s, LDG_EKEY, "%s/vkey: not a log verifier key", s->dir);
-    rc = log_anchor(s, logpub, pins, npins, &s->par, &s->fresh_anchor);
+    rc = log_anchor(s, logpub, origin, pins, npins, &s->par, &s->fresh_anchor);
     if (rc <= 0)
         return rc;
     s->anchored = 1;
@@ -662,27 +706,6 @@ published_epoch(struct sync *s, const char *vkey,
     if (rc < 0)
         return rc;
     s->new_ep = rc;
-    return 0;
-}
-
-/* The mirrored checkpoint (mine) and DIR/checkpoint.epoch, held to the
- * anchor as when it was taken: s->old_ep and s->oe. */
-static int
-mirrored_epoch(struct sync *s, const char *mine, size_t mlen,
-               const char *origin)
-{
-    char what[128];
-    int rc = read_local(s, "checkpoint.epoch", &s->mline, &s->mllen);
-
-    if (rc < 0 && rc != LDG_ENOTFOUND)
-        return fail(s, rc, "%s/checkpoint.epoch: cannot read", s->dir);
-    snprintf(what, sizeof what, "the mirrored checkpoint of size %llu",
-             (unsigned long long)s->old);
-    rc = epoch_of(s, what, mine, mlen, s->mline, s->mllen, origin, &s->par,
-                  &s->oe);
-    if (rc < 0)
-        return rc;
-    s->old_ep = rc;
     return 0;
 }
 
@@ -710,24 +733,35 @@ epochs_hold(struct sync *s)
     return 0;
 }
 
-/* The mirrored checkpoint's epoch line beside it (before it: see
- * commit_staged), or none. */
+/* The published checkpoint's epoch line, for the copy's readers: with
+ * the tiles (staged: moved into place before the checkpoint), or at once
+ * (now); a stale one removed when there is none checked (after the
+ * checkpoint: drop_epoch). The mirror reads its own copy's epoch from the
+ * checkpoint's own line. */
 static int
-keep_epoch(struct sync *s)
+keep_epoch(struct sync *s, int now)
+{
+    if (!s->new_ep)
+        return 0;
+    if (now)
+        return ldg_fleet_write_file(s->dir, "checkpoint.epoch", s->line,
+                                    s->llen, 0644, s->err, s->errcap);
+    return stage(s, "checkpoint.epoch", s->line, s->llen);
+}
+
+static int
+drop_epoch(struct sync *s)
 {
     char path[4400];
 
-    if (s->new_ep)
-        return ldg_fleet_write_file(s->dir, "checkpoint.epoch", s->line,
-                                    s->llen, 0644, s->err, s->errcap);
     snprintf(path, sizeof path, "%s/checkpoint.epoch", s->dir);
-    if (unlink(path) < 0 && errno != ENOENT)
+    if (!s->new_ep && unlink(path) < 0 && errno != ENOENT)
         return fail(s, LDG_EIO, "%s: %s", path, strerror(errno));
     return 0;
 }
 
-/* Remembers the pinned anchor in DIR/anchor: once a checkpoint's epoch
- * line verified under it. */
+/* Remembers the pinned anchor in DIR/anchor (before the checkpoint is
+ * written: a pin that checked everything it could is kept). */
 static int
 remember_anchor(struct sync *s, const char *vkey)
 {
@@ -795,10 +829,12 @@ again:
      * remembered), the checkpoint's epoch line, published whole beside
      * it, is checked from the anchor (docs/EPOCHS.md) */
     rc = published_epoch(&s, vkey, pins, npins, note, len, origin);
-    if (rc == LDG_ETAMPER && s.anchored && ++tries < 3) {
+    if (rc == LDG_EBUSY && ++tries < 3) {
         /* (published between the two reads? read both again) */
+        struct timespec pause = {0, 200 * 1000 * 1000};
         free(note);
         note = NULL;
+        nanosleep(&pause, NULL);
         goto again;
     }
     if (rc < 0)
@@ -823,9 +859,8 @@ again:
         rc = fail(&s, rc, "%s/checkpoint: cannot read", dir);
         goto out;
     }
-    if (mine != NULL && s.anchored &&
-        (rc = mirrored_epoch(&s, mine, mlen, origin)) < 0)
-        goto out;
+    if (mine != NULL && s.anchored)
+        s.old_ep = mirrored_epoch_of(&s, origin, &s.par, &s.oe);
     if (s.new_ep && s.old_ep)
         snprintf(s.eq, sizeof s.eq,
                  "; equivocation: both are signed by epoch keys of the log "
@@ -856,12 +891,16 @@ again:
     rep->epoch = s.new_ep;
     rep->period = s.ne.period;
     rep->sub = s.ne.sub;
+    if (s.fresh_anchor && (rc = remember_anchor(&s, vkey)) < 0)
+        goto out;
     if (mine != NULL && s.size == s.old) {
-        if ((rc = keep_epoch(&s)) == 0 &&
+        if ((rc = keep_epoch(&s, 1)) == 0 &&
             (len != mlen || memcmp(note, mine, len) != 0))
             rc = ldg_fleet_write_file(dir, "checkpoint", note, len, 0644, err,
                                       errcap); /* e.g. new cosignatures */
-        goto done;
+        if (rc == 0)
+            rc = drop_epoch(&s);
+        goto out;
     }
 
     /* Level 0: the leaf hashes from the first changed bundle on. */
@@ -903,13 +942,10 @@ again:
         goto out;
     }
     if ((rc = check_tiles(&s)) < 0 || (rc = stage_tiles(&s)) < 0 ||
-        (rc = keep_epoch(&s)) < 0 || (rc = commit_staged(&s, note, len)) < 0)
+        (rc = keep_epoch(&s, 0)) < 0 ||
+        (rc = commit_staged(&s, note, len)) < 0 || (rc = drop_epoch(&s)) < 0)
         goto out;
     rep->entries_added = s.size - s.old;
-done:
-    /* (a pin is remembered once a checkpoint's line verified under it) */
-    if (rc == 0 && s.fresh_anchor && s.new_ep)
-        rc = remember_anchor(&s, vkey);
 out:
     sync_release(&s);
     free(note);

@@ -851,6 +851,26 @@ ldg_epoch_chain_from_horizon(const struct ldg_horizon_key *hk,
                              &x, "epoch part", c, err, errcap);
 }
 
+int
+ldg_epoch_checkpoint_epoch(const char *note, size_t len, size_t tlen,
+                           const char *origin, const uint8_t anchor[32],
+                           uint32_t *period, uint32_t *sub)
+{
+    char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX];
+    uint8_t raw[LDG_EPOCH_EXT_MAX];
+    uint32_t id = ldg_epoch_note_key_id(origin, anchor, name, sizeof name);
+    size_t n;
+    int rc = ldg_note_sig_find(note, len, tlen, name, id, raw, sizeof raw, &n);
+
+    if (rc < 0)
+        return rc == LDG_ENOTFOUND ? rc : LDG_ECORRUPT;
+    if (n < 8)
+        return LDG_ECORRUPT;
+    *period = ldg_rd_be32(raw);
+    *sub = ldg_rd_be32(raw + 4);
+    return 0;
+}
+
 /* A checkpoint's epoch line on its own: whole, checked from the anchor,
  * then its signature over the note's text. */
 int

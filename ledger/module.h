@@ -454,6 +454,13 @@ int ldg_epoch_checkpoint_check(const char *note, size_t len, size_t tlen,
                                uint64_t t0_ns, uint64_t period_ns,
                                uint32_t *period, uint32_t *sub, char *err,
                                size_t errcap);
+/* The epoch (*period, *sub) a checkpoint note (len bytes; text tlen) of
+ * origin names in its own epoch line under this anchor, read, not
+ * checked (a note checked before: a mirror's own copy). @return 0;
+ * LDG_ENOTFOUND (no epoch line under this anchor); LDG_ECORRUPT. */
+int ldg_epoch_checkpoint_epoch(const char *note, size_t len, size_t tlen,
+                               const char *origin, const uint8_t anchor[32],
+                               uint32_t *period, uint32_t *sub);
 /* The seq of key_id's key.anchored: 0 and *seq; LDG_ENOTFOUND. */
 int ldg_epoch_anchor_seq(struct ldg_txn *t, const char *key_id, uint64_t *seq);
 /* Checks seal s's epoch part on its own (a bundle's): whole (l0 = 0,

@@ -70,12 +70,13 @@ struct ldg_segment_info {
     uint64_t epoch_seals;        /* seals by epoch keys, checked as such */
     uint64_t epochs_unchecked;   /* with an epoch part whose anchor was
                                     pruned (not checked) */
-    int ck_epoch;                /* the checkpoint's epoch line checked */
-    uint32_t ck_period, ck_sub;  /* ... its epoch */
-    uint64_t signatures;         /* format 1 entries checked by signature */
-    uint64_t file_bytes;         /* bytes of the file */
-    uint64_t raw_bytes;          /* bytes of the stream it decompresses to */
-    uint8_t sha256[32];          /* SHA-256 of the file's bytes */
+    int ck_epoch; /* the checkpoint's epoch line: 1 checked, -1 carried
+                     but not checked (no anchor of the log key), 0 none */
+    uint32_t ck_period, ck_sub; /* ... its epoch */
+    uint64_t signatures;        /* format 1 entries checked by signature */
+    uint64_t file_bytes;        /* bytes of the file */
+    uint64_t raw_bytes;         /* bytes of the stream it decompresses to */
+    uint8_t sha256[32];         /* SHA-256 of the file's bytes */
 };
 void ldg_segment_info_release(struct ldg_segment_info *i);
 

@@ -713,29 +713,51 @@ check_tree(struct sv *s)
 }
 
 /* At the range's end, once the log key's anchor is known (FORMAT.md
- * 11.8, step 6, "epochs"): the checkpoint carries a signature by an
- * epoch key of the log key when its seals in the range are under epoch
- * keys; its line, whole in the CHECKPOINT_EPOCH record, is certified from
- * the anchor and signs the checkpoint's text; and its epoch is no earlier
- * than the one of the log key's last seal in the range. */
+ * 11.8, step 6, "epochs": from the segment, else the caller's pin): the
+ * checkpoint carries a signature by an epoch key of the log key when its
+ * seals in the range are under epoch keys; its line, whole in the
+ * CHECKPOINT_EPOCH record, is certified from the anchor and signs the
+ * checkpoint's text; and its epoch is no earlier than the one of the log
+ * key's last seal in the range. With no anchor, a line is marked
+ * unchecked (info.ck_epoch -1). */
 static int
 check_ck_epoch(struct sv *s)
 {
     const struct skey *k = seg_key_find(s, s->log_id);
     const struct ldg_epoch_chain *c = k != NULL ? k->ep : NULL;
+    const struct ldg_anchor_pin *pin = NULL;
     const char *note = s->r->info.checkpoint;
     const char *blank = note != NULL ? strstr(note, "\n\n") : NULL;
     uint32_t p = 0, j = 0;
     char err[512];
     int rc;
 
-    if (c == NULL || blank == NULL)
-        return 0; /* (no anchor of the log key in the segment) */
+    for (size_t i = 0; c == NULL && i < s->o->nanchors; i++)
+        if (strcmp(s->o->anchors[i].key_id, s->log_id) == 0)
+            pin = &s->o->anchors[i];
+    if (blank == NULL)
+        return 0;
+    if (c == NULL && pin == NULL) {
+        /* no anchor of the log key here: its line, if any, unchecked */
+        char needle[LDG_ORIGIN_MAX + 16];
+        int n = snprintf(needle, sizeof needle, "\n\xe2\x80\x94 %s/epoch ",
+                         s->h.origin);
+        if (n > 0 && (size_t)n < sizeof needle && strstr(blank, needle))
+            s->r->info.ck_epoch = -1;
+        return 0;
+    }
     rc = ldg_epoch_checkpoint_check(
         note, s->r->info.checkpoint_len, (size_t)(blank - note) + 1,
         s->ck_line != NULL ? s->ck_line : "", s->ck_line_len, s->h.origin,
-        c->par.anchor, c->par.t0_ns, c->par.len_ns, &p, &j, err, sizeof err);
-    if (rc == LDG_ENOTFOUND && !c->started)
+        c ? c->par.anchor : pin->anchor, c ? c->par.t0_ns : pin->t0_ns,
+        c ? c->par.len_ns : pin->period_ns, &p, &j, err, sizeof err);
+    if (rc == LDG_ENOTFOUND && s->ck_line != NULL)
+        return seg_vfail(s, LDG_SEGCHK_SEALS, UINT64_MAX,
+                         "a checkpoint epoch record, but the checkpoint of "
+                         "size %" PRIu64 " carries no epoch line under the "
+                         "log key's anchor",
+                         s->n);
+    if (rc == LDG_ENOTFOUND && (c == NULL || !c->started))
         return 0;
     if (rc == LDG_ENOTFOUND)
         return seg_vfail(s, LDG_SEGCHK_SEALS, UINT64_MAX,
@@ -752,7 +774,7 @@ check_ck_epoch(struct sv *s)
                          "the checkpoint of size %" PRIu64
                          ", by the log key's epoch: %s",
                          s->n, err);
-    if (c->started &&
+    if (c != NULL && c->started &&
         (p < c->cur.period || (p == c->cur.period && j < c->cur.sub)))
         return seg_vfail(s, LDG_SEGCHK_SEALS, UINT64_MAX,
                          "the checkpoint of size %" PRIu64

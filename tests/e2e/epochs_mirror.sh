@@ -69,6 +69,23 @@ rc=$?
 [ $rc = 1 ] && grep -q "fork: .* (entries below the mirrored size [0-9]* were rewritten); equivocation: both are signed by epoch keys of the log key" "$T/err" ||
     fail "a clone's longer fork: exit $rc, $(cat "$T/err")"
 
+# the pin given to a mirror that took the log with the key alone
+M "$T/pub" --state "$T/m0" --key "$T/pin" >"$T/out" 2>"$T/err" || fail "a pin added later: $(cat "$T/err")"
+grep -q '(signed by epoch 0\.1 of the log key' "$T/out" && [ -s "$T/m0/anchor" ] || fail "a pin added later: $(cat "$T/out")"
+
+# a pin given before the log signs under an epoch: remembered, then used
+D2=$T/box2
+"$LEDGER" --dir "$D2" init --epoch 60 >/dev/null || fail "init box2"
+"$LEDGER" --dir "$D2" keys verifier >"$T/pinb" || fail "keys verifier box2"
+"$LEDGER" --dir "$D2" publish "$T/pubx" >/dev/null 2>"$T/err" || fail "publish box2: $(cat "$T/err")"
+M "$T/pubx" --state "$T/mx" --key "$T/pinb" >"$T/out" 2>"$T/err" || fail "an early pin: $(cat "$T/err")"
+grep -q 'epoch' "$T/out" && fail "an early pin spoke of an epoch: $(cat "$T/out")"
+[ -s "$T/mx/anchor" ] || fail "an early pin was not remembered"
+"$LEDGER" --dir "$D2" append x.test --body '{"n":1}' >/dev/null || fail "append box2"
+"$LEDGER" --dir "$D2" publish "$T/pubx" >/dev/null 2>"$T/err" || fail "publish box2 again: $(cat "$T/err")"
+M "$T/pubx" --state "$T/mx" >"$T/out" 2>"$T/err" || fail "mirror box2 again: $(cat "$T/err")"
+grep -q '(signed by epoch 0\.0 of the log key' "$T/out" || fail "the remembered early pin: $(cat "$T/out")"
+
 # a later epoch, remembered anchor (no --key): taken
 L keys advance >/dev/null || fail "second keys advance"
 L append x.test --body '{"n":5}' >/dev/null || fail "append 5"
@@ -77,13 +94,15 @@ M "$T/pub" --state "$T/m" >"$T/out" 2>"$T/err" || fail "mirror of the next epoch
 grep -q '(signed by epoch 0\.2 of the log key' "$T/out" || fail "the next epoch: $(cat "$T/out")"
 
 # forgeries on a copy of the publication, each against a copy of the state
-forged() { # NAME: the mirror refuses $T/f (exit 1), saying $2
+forged() { # NAME TEXT [CODE]: the mirror refuses $T/f (exit CODE, 1), saying TEXT
     rm -rf "$T/ms"
     cp -a "$T/mkeep" "$T/ms"
     M "$T/f" --state "$T/ms" >"$T/out" 2>"$T/err"
     rc=$?
-    [ $rc = 1 ] && grep -q -- "$2" "$T/err" || fail "$1: exit $rc, $(cat "$T/err")"
-    cmp -s "$T/ms/checkpoint" "$T/mkeep/checkpoint" || fail "$1: the mirror's checkpoint changed"
+    [ $rc = "${3:-1}" ] && grep -q -- "$2" "$T/err" || fail "$1: exit $rc, $(cat "$T/err")"
+    for x in checkpoint checkpoint.epoch anchor; do
+        cmp -s "$T/ms/$x" "$T/mkeep/$x" || fail "$1: the mirror's $x changed"
+    done
 }
 fresh() { rm -rf "$T/f"; cp -a "$T/pub" "$T/f"; }
 # the epoch line dropped: the log key's signature still holds
@@ -94,7 +113,11 @@ forged "the log key alone" "carries no signature by an epoch key, but the mirror
 # checkpoint.epoch missing, or a byte of it changed
 fresh
 rm "$T/f/checkpoint.epoch"
-forged "checkpoint.epoch missing" "by the log key's epoch: its whole epoch line is malformed or missing (no checkpoint.epoch published)"
+forged "checkpoint.epoch missing" "carries an epoch line, but no checkpoint.epoch is published beside it" 75
+# ... or of another checkpoint (a publish in progress): read again, then 75
+fresh
+cp "$T/puba/checkpoint.epoch" "$T/f/checkpoint.epoch"
+forged "another checkpoint's checkpoint.epoch" "and the published checkpoint.epoch do not agree: its whole epoch line is not the checkpoint's" 75
 fresh
 python3 - "$T/f/checkpoint.epoch" <<'PY' || fail "flipping a byte"
 import base64, sys

@@ -16,9 +16,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-/* The segment of first..end-1 in a temporary file; the fd, at 0. */
+/* The segment of first..end-1 against the checkpoint of size ck (0: end)
+ * in a temporary file; the fd, at 0. */
 static int
-segment_fd(struct fx *f, uint64_t first, uint64_t end)
+segment_fd_ck(struct fx *f, uint64_t first, uint64_t end, uint64_t ck)
 {
     struct ldg_segment_write_opts o;
     char path[400];
@@ -31,12 +32,19 @@ segment_fd(struct fx *f, uint64_t first, uint64_t end)
     memset(&o, 0, sizeof o);
     o.first = first;
     o.end = end;
+    o.checkpoint_size = ck;
     assert_int_equal(ldg_log_secret_load(f->l), 0);
     if ((rc = ldg_segment_write(f->l, &o, fd, NULL)) != 0)
         fail_msg("segment %llu..%llu: %s (%s)", (unsigned long long)first,
                  (unsigned long long)end, ldg_strerror(rc), ldg_errmsg(f->l));
     assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
     return fd;
+}
+
+static int
+segment_fd(struct fx *f, uint64_t first, uint64_t end)
+{
+    return segment_fd_ck(f, first, end, 0);
 }
 
 /* Seals checked as epoch seals by the last check_both (verify, prune),
@@ -358,6 +366,84 @@ test_segment_epochs__checkpoint_epoch_record_held_to_its_place(void **state)
     free(seg);
 }
 
+/* Events 1..2 (before the anchor) against the checkpoint of size 9: the
+ * segment holds no anchor of the log key, so its checkpoint's epoch line
+ * is checked from the caller's pin (a forged one refused), and said not
+ * checked without one. */
+static void
+test_segment_epochs__checkpoint_line_checked_from_a_pin(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_verify_opts o;
+    struct ldg_segment_result r;
+    struct ldg_anchor_pin *pins = NULL;
+    size_t npins = 0;
+    char vkey[512];
+    int fd;
+
+    assert_int_equal(ldg_keys_anchors(f->l, &pins, &npins), 0);
+    assert_true(npins == 1);
+    assert_int_equal(ldg_verifier_key(f->l, vkey, sizeof vkey), 0);
+    memset(&o, 0, sizeof o);
+    o.trusted_vkey = vkey;
+    fd = segment_fd_ck(f, 1, 3, 9);
+    assert_int_equal(ldg_segment_verify_fd(fd, &o, &r), 0);
+    assert_int_equal(r.info.ck_epoch, -1);
+    assert_int_equal(r.info.epoch_seals, 0);
+    ldg_segment_info_release(&r.info);
+    o.anchors = pins;
+    o.nanchors = npins;
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    assert_int_equal(ldg_segment_verify_fd(fd, &o, &r), 0);
+    assert_int_equal(r.info.ck_epoch, 1);
+    assert_int_equal(r.info.ck_period, 2);
+    assert_int_equal(r.info.ck_sub, 1);
+    ldg_segment_info_release(&r.info);
+    close(fd);
+    /* forged: its epoch signature changed */
+    resign_checkpoint(f, 9, CK_FORGED_SIG, 0, 0);
+    fd = segment_fd_ck(f, 1, 3, 9);
+    assert_int_equal(ldg_segment_verify_fd(fd, &o, &r), LDG_ETAMPER);
+    assert_int_equal(r.failed, LDG_SEGCHK_SEALS);
+    assert_non_null(strstr(r.what, "does not verify with the key of epoch 2.1"));
+    ldg_segment_info_release(&r.info);
+    close(fd);
+    free(pins);
+}
+
+/* A CHECKPOINT_EPOCH record beside a checkpoint that has no epoch line
+ * (events 1..3: the anchor, no seal under an epoch yet) is refused. */
+static void
+test_segment_epochs__checkpoint_epoch_record_without_line_refused(void **state)
+{
+    struct fx *f = *state;
+    struct stream st, st2;
+    struct part parts[512], other[512];
+    size_t len, len2, np, np2;
+    uint8_t *seg = segment_bytes(f, 1, 4, &len);
+    uint8_t *seg2 = segment_bytes(f, 4, 9, &len2);
+    long ck, ce;
+
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    decompress(seg2, len2, &st2);
+    np2 = parts_of(&st2, other);
+    assert_true(first_of(parts, np, 0x0e) < 0);
+    ck = first_of(parts, np, 0x04);
+    ce = first_of(other, np2, 0x0e);
+    assert_true(ck > 0 && ce > 0);
+    /* the other segment's record, right after this one's checkpoint */
+    memmove(&parts[ck + 2], &parts[ck + 1], (np - ck - 1) * sizeof parts[0]);
+    parts[ck + 1] = other[ce];
+    edited_refused(f, parts, np + 1, -1, -1, 0, LDG_SEGCHK_SEALS,
+                   "a checkpoint epoch record, but the checkpoint of size 4 "
+                   "carries no epoch line");
+    free(st.p);
+    free(st2.p);
+    free(seg);
+    free(seg2);
+}
+
 #define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
 
 int
@@ -372,6 +458,8 @@ main(void)
         TE(test_segment_epochs__checkpoint_without_epoch_line_refused),
         TE(test_segment_epochs__checkpoint_epoch_signature_forged_refused),
         TE(test_segment_epochs__checkpoint_epoch_record_held_to_its_place),
+        TE(test_segment_epochs__checkpoint_line_checked_from_a_pin),
+        TE(test_segment_epochs__checkpoint_epoch_record_without_line_refused),
         TE(test_segment_epochs__pruned_ledger_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

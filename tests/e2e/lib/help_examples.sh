@@ -75,6 +75,7 @@ ex_setup() (
         '{"type":"run.step","body":{"run":"r2","step":"s","tool":"t","status":"ok"}}' > events.jsonl
     cp events.jsonl e.jsonl
     ledger keys verifier > box.vkey
+    cp box.vkey box1.pin
     ledger checkpoint > saved-checkpoint.txt
     cp saved-checkpoint.txt c.txt
     ledger export --run r1 --out r1.bundle >/dev/null 2>&1
