@@ -18,6 +18,9 @@
  *                              tests/vectors/segment's key)
  *   tests/fuzz/corpus_intake/  an intake log frame or file header
  *                              (fuzz_intake.c)
+ *   tests/fuzz/corpus_epoch_line/ a checkpoint's epoch line made whole,
+ *                              with its note and anchor (fuzz_epoch_line.c;
+ *                              good-* pass the check, bad-* are refused)
  *   tests/vectors/bad/ (.jsonl) also through fuzz_ingest
  *
  * The targets' invariants (FUZZ_ASSERT) become cmocka failures naming the
@@ -72,6 +75,9 @@ static char current[2400]; /* the corpus file being run, for messages */
 #undef FUZZ_ENTRY
 #define FUZZ_ENTRY fuzz_intake_one
 #include "tests/fuzz/fuzz_intake.c"
+#undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_epoch_line_one
+#include "tests/fuzz/fuzz_epoch_line.c"
 #undef FUZZ_ENTRY
 
 #define FILE_MAX (16u << 20)
@@ -360,6 +366,46 @@ test_fuzz_regress__horizon_corpus_holds_invariants(void **state)
                 15);
 }
 
+/* -------------------------------------------------------- epoch line -- */
+
+static void
+run_epoch_line(const char *name, const uint8_t *data, size_t len)
+{
+    /* the input as fuzz_epoch_line.c reads it, checked once more here */
+    size_t n = len > 48 ? data[48] : 0, at = 49 + n, m;
+    char origin[256], *note, *line;
+    uint32_t p, j;
+    int rc = LDG_ECORRUPT;
+
+    if (len >= at + 2 && (m = (size_t)data[at] << 8 | data[at + 1],
+                          len >= at + 2 + m)) {
+        memcpy(origin, data + 49, n);
+        origin[n] = '\0';
+        note = strndup((const char *)data + at + 2, m);
+        line = strndup((const char *)data + at + 2 + m, len - at - 2 - m);
+        assert_non_null(note);
+        assert_non_null(line);
+        rc = el_check(note, m, line, len - at - 2 - m, origin, data,
+                      el_be64(data + 32), el_be64(data + 40), &p, &j);
+        free(note);
+        free(line);
+    }
+    if (has_prefix(name, "good-") && rc != 0)
+        fail_msg("%s: a real epoch line does not pass (%s)", current,
+                 ldg_strerror(rc));
+    if (has_prefix(name, "bad-") && rc == 0)
+        fail_msg("%s: a bad epoch line passes", current);
+    fuzz_epoch_line_one(data, len);
+}
+
+static void
+test_fuzz_regress__epoch_line_corpus_holds_invariants(void **state)
+{
+    (void)state;
+    assert_true(each_file("tests/fuzz/corpus_epoch_line", NULL,
+                          run_epoch_line) >= 5);
+}
+
 /* ----------------------------------------------------------- segment -- */
 
 static void
@@ -476,6 +522,8 @@ main(void)
         cmocka_unit_test(test_fuzz_regress__canon_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__canon_depth_limit_is_shared),
         cmocka_unit_test(test_fuzz_regress__horizon_corpus_holds_invariants),
+        cmocka_unit_test(
+            test_fuzz_regress__epoch_line_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__segment_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__intake_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__ingest_corpus_holds_invariants),
