@@ -1047,6 +1047,65 @@ out:
     return rc;
 }
 
+/* A trusted checkpoint (note, text tlen bytes) that contradicts the log:
+ * when its epoch line is by an epoch key of the log key that the log's own
+ * seals certify from the anchor, and the log's newest checkpoint is under
+ * an epoch key too, both histories are signed by the box's epoch keys: an
+ * equivocation (docs/EPOCHS.md). Appends what it found to what. */
+static void
+trusted_equivocation(struct ldg_ledger *l, const char *note, size_t len,
+                     size_t tlen, char *what, size_t cap)
+{
+    struct ldg_anchor_pin *pins = NULL;
+    struct ldg_epoch_row *rows = NULL;
+    struct ldg_txn *t = NULL;
+    char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX], *ck = NULL;
+    uint8_t raw[LDG_EPOCH_EXT_MAX];
+    size_t np = 0, nr = 0, n, at = strlen(what);
+    uint32_t p, j, p2, j2, id;
+    const uint8_t *pub = NULL;
+    const char *blank;
+
+    if (ldg_keys_anchors(l, &pins, &np) < 0 || np == 0 ||
+        strcmp(pins[0].key_id, l->log_key->key_id) != 0 ||
+        ldg_keys_epochs(l, &rows, &nr) < 0)
+        goto out;
+    id = ldg_epoch_note_key_id(l->origin, pins[0].anchor, name, sizeof name);
+    if (ldg_note_sig_find(note, len, tlen, name, id, raw, sizeof raw, &n) < 0 ||
+        n < 72)
+        goto out;
+    p = ldg_rd_be32(raw);
+    j = ldg_rd_be32(raw + 4);
+    for (size_t i = 0; i < nr; i++)
+        if (strcmp(rows[i].key, l->log_key->name) == 0 && rows[i].checked &&
+            rows[i].period == p && rows[i].sub == j)
+            pub = rows[i].pub;
+    if (pub == NULL ||
+        ldg_epoch_checkpoint_verify(pub, (struct ldg_epoch_id){p, j}, note,
+                                    tlen, raw + 8) != 0)
+        goto out;
+    /* the log's own statement now: its newest checkpoint */
+    if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0 ||
+        ldg_checkpoint_get(t, 0, &ck) < 0 ||
+        (blank = strstr(ck, "\n\n")) == NULL ||
+        ldg_epoch_checkpoint_epoch(ck, strlen(ck), (size_t)(blank - ck) + 1,
+                                   l->origin, pins[0].anchor, &p2, &j2) < 0)
+        goto out;
+    snprintf(what + at, cap - at,
+             "; equivocation: the trusted checkpoint is signed by epoch "
+             "%u.%u of the log key (a key this log's seals certify from its "
+             "anchor), the log's newest checkpoint by epoch %u.%u: two "
+             "histories signed by the box's epoch keys",
+             p, j, p2, j2);
+out:
+    if (t != NULL)
+        ldg_txn_abort(t);
+    free(ck);
+    free(rows);
+    free(pins);
+    l->errmsg[0] = '\0'; /* (what could not be read here is no finding) */
+}
+
 int
 ldg_verify_trusted(struct ldg_ledger *l, const char *note, size_t len,
                    struct ldg_trusted_report *r)
@@ -1104,8 +1163,9 @@ ldg_verify_trusted(struct ldg_ledger *l, const char *note, size_t len,
                  "forked: at size %llu the trusted checkpoint has root %s "
                  "but the log's tree has root %s",
                  (unsigned long long)r->trusted_size, h1, h2);
-        rc = LDG_ETAMPER;
-        goto out;
+        ldg_txn_abort(t);
+        trusted_equivocation(l, note, len, tlen, r->what, sizeof r->what);
+        return LDG_ETAMPER;
     }
     snprintf(r->what, sizeof r->what,
              "consistent with the trusted checkpoint of size %llu (root %s); "

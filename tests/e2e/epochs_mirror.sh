@@ -8,7 +8,8 @@
 # later can make: a checkpoint signed again by the log key alone (its
 # epoch line dropped), a forged or missing epoch line, another anchor; a
 # clone of the box that signs another log of the same size under the same
-# epoch is reported as an equivocation. A mirror given the key alone
+# epoch is reported as an equivocation, by the mirror and by the box's
+# `verify --trusted` given the clone's checkpoint. A mirror given the key alone
 # checks what it checked before. Fails on a build whose mirror does not
 # check epochs.
 set -u
@@ -62,6 +63,12 @@ M "$T/pubb" --state "$T/me" >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc = 1 ] && grep -q "fork: .* publishes size [0-9]* with root .* but the mirrored size [0-9]* has root .*; equivocation: both are signed by epoch keys of the log key, certified from its anchor (the published one by epoch 0\.1, the mirrored one by epoch 0\.1)" "$T/err" ||
     fail "a clone's fork of the same size: exit $rc, $(cat "$T/err")"
+# the box's own verify, given the clone's checkpoint as trusted, names it too
+cp "$T/pubb/checkpoint" "$T/ckb"
+L verify --trusted "$T/ckb" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q "forked: at size [0-9]* the trusted checkpoint has root .*; equivocation: the trusted checkpoint is signed by epoch 0\.1 of the log key (a key this log's seals certify from its anchor), the log's newest checkpoint by epoch 0\.1" "$T/out" "$T/err" ||
+    fail "verify --trusted with the clone's checkpoint: exit $rc, $(cat "$T/out" "$T/err")"
 "$LEDGER" --dir "$T/clone" append x.test --body '{"n":"c"}' >/dev/null || fail "clone append c"
 "$LEDGER" --dir "$T/clone" publish "$T/pubb" >/dev/null 2>"$T/err" || fail "clone publish c: $(cat "$T/err")"
 M "$T/pubb" --state "$T/me" >"$T/out" 2>"$T/err"
