@@ -216,7 +216,7 @@ struct ldg_mirror_report {
  * back, and once a mirrored checkpoint was under one, a checkpoint
  * without is refused (LDG_ETAMPER; a fork of two checkpoints both under
  * epoch keys is named an equivocation). A checkpoint.epoch missing or of
- * another checkpoint is read again (three times, 200 ms apart), then
+ * another checkpoint is read three times in all, 200 ms apart, then
  * LDG_EBUSY. rep->epoch says whether the line was checked, rep->period
  * and rep->sub its epoch.
  */

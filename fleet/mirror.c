@@ -97,8 +97,8 @@ struct sync {
     struct lanchor par;
     int anchored, fresh_anchor, new_ep, old_ep;
     struct lepoch ne, oe;
-    char *line, *mline;
-    size_t llen, mllen;
+    char *line;
+    size_t llen;
     char eq[256]; /* what a fork adds when both sides are epoch-signed */
 };
 
@@ -633,6 +633,11 @@ epoch_of(struct sync *s, const char *what, const char *note, size_t len,
 
     if (ldg_fleet_note_text_len(note, len, &tl) < 0)
         return fail(s, LDG_ETAMPER, "%s: not a signed note", what);
+    /* the note's own line, malformed: not a race, a note tampered with */
+    if (ldg_epoch_checkpoint_epoch(note, len, tl, origin, par->anchor,
+                                   &e->period, &e->sub) == LDG_ECORRUPT)
+        return fail(s, LDG_ETAMPER, "%s: its epoch signature line is malformed",
+                    what);
     rc = ldg_epoch_checkpoint_check(
         note, len, tl, line ? line : "", line ? llen : 0, origin, par->anchor,
         par->t0, par->len, &e->period, &e->sub, err, sizeof err);
@@ -860,7 +865,11 @@ again:
         goto out;
     }
     if (mine != NULL && s.anchored)
-        s.old_ep = mirrored_epoch_of(&s, origin, &s.par, &s.oe);
+        /* (read, not checked again: every copy taken since the anchor
+         * was remembered had its line checked under it; one taken
+         * before counts as under no epoch) */
+        s.old_ep =
+            !s.fresh_anchor && mirrored_epoch_of(&s, origin, &s.par, &s.oe);
     if (s.new_ep && s.old_ep)
         snprintf(s.eq, sizeof s.eq,
                  "; equivocation: both are signed by epoch keys of the log "
@@ -891,8 +900,6 @@ again:
     rep->epoch = s.new_ep;
     rep->period = s.ne.period;
     rep->sub = s.ne.sub;
-    if (s.fresh_anchor && (rc = remember_anchor(&s, vkey)) < 0)
-        goto out;
     if (mine != NULL && s.size == s.old) {
         if ((rc = keep_epoch(&s, 1)) == 0 &&
             (len != mlen || memcmp(note, mine, len) != 0))
@@ -900,7 +907,7 @@ again:
                                       errcap); /* e.g. new cosignatures */
         if (rc == 0)
             rc = drop_epoch(&s);
-        goto out;
+        goto done;
     }
 
     /* Level 0: the leaf hashes from the first changed bundle on. */
@@ -946,12 +953,16 @@ again:
         (rc = commit_staged(&s, note, len)) < 0 || (rc = drop_epoch(&s)) < 0)
         goto out;
     rep->entries_added = s.size - s.old;
+done:
+    /* the pin, once a sync passed with it: the copy is now one whose
+     * epoch line (if any) was checked under it */
+    if (rc == 0 && s.fresh_anchor)
+        rc = remember_anchor(&s, vkey);
 out:
     sync_release(&s);
     free(note);
     free(mine);
     free(s.line);
-    free(s.mline);
     return rc;
 }
 

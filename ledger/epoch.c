@@ -864,7 +864,7 @@ ldg_epoch_checkpoint_epoch(const char *note, size_t len, size_t tlen,
 
     if (rc < 0)
         return rc == LDG_ENOTFOUND ? rc : LDG_ECORRUPT;
-    if (n < 8)
+    if (n < 72) /* (p, j and the signature, as ldg_epoch_checkpoint_check) */
         return LDG_ECORRUPT;
     *period = ldg_rd_be32(raw);
     *sub = ldg_rd_be32(raw + 4);

@@ -1084,12 +1084,25 @@ trusted_equivocation(struct ldg_ledger *l, const char *note, size_t len,
         ldg_epoch_checkpoint_verify(pub, (struct ldg_epoch_id){p, j}, note,
                                     tlen, raw + 8) != 0)
         goto out;
-    /* the log's own statement now: its newest checkpoint */
+    /* the log's own statement now: its newest checkpoint (of the log's
+     * size, past the trusted one's), its epoch line checked as well */
     if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0 ||
         ldg_checkpoint_get(t, 0, &ck) < 0 ||
         (blank = strstr(ck, "\n\n")) == NULL ||
-        ldg_epoch_checkpoint_epoch(ck, strlen(ck), (size_t)(blank - ck) + 1,
-                                   l->origin, pins[0].anchor, &p2, &j2) < 0)
+        ldg_note_sig_find(ck, strlen(ck), (size_t)(blank - ck) + 1, name, id,
+                          raw, sizeof raw, &n) < 0 ||
+        n < 72)
+        goto out;
+    p2 = ldg_rd_be32(raw);
+    j2 = ldg_rd_be32(raw + 4);
+    pub = NULL;
+    for (size_t i = 0; i < nr; i++)
+        if (strcmp(rows[i].key, l->log_key->name) == 0 && rows[i].checked &&
+            rows[i].period == p2 && rows[i].sub == j2)
+            pub = rows[i].pub;
+    if (pub == NULL ||
+        ldg_epoch_checkpoint_verify(pub, (struct ldg_epoch_id){p2, j2}, ck,
+                                    (size_t)(blank - ck) + 1, raw + 8) != 0)
         goto out;
     snprintf(what + at, cap - at,
              "; equivocation: the trusted checkpoint is signed by epoch "

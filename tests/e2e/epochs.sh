@@ -84,8 +84,12 @@ n=$(wc -l <"$T/ep")
 jq -e -s 'all(.[]; (.epoch | test("^[0-9]+\\.[0-9]+$")) and .key == "log" and
     (.pub | test("^[0-9a-f]{64}$")) and (.from_seq | type == "number"))' \
     "$T/ep" >/dev/null || fail "keys epochs -o json rows: $(cat "$T/ep")"
-# the anchor's period first, and the sub-epoch keys advance began
-[ "$(jq -r .epoch "$T/ep" | head -n 1)" = 0.0 ] && jq -r .epoch "$T/ep" | grep -qx "$adv" ||
+# the anchor's period first, and the sub-epoch keys advance began (unless
+# append 2 fell into the next 1 s period on a busy box: then that sub-epoch
+# sealed nothing, and the next epoch listed is of a later period)
+[ "$(jq -r .epoch "$T/ep" | head -n 1)" = 0.0 ] &&
+    { jq -r .epoch "$T/ep" | grep -qx "$adv" ||
+        [ "$(jq -r .epoch "$T/ep" | sed -n 2p | cut -d. -f1)" -gt "${adv%.*}" ]; } ||
     fail "first epochs: $(jq -r .epoch "$T/ep" | tr '\n' ' ') (keys advance began ${adv:-none})"
 L verify --full >"$T/out" 2>&1 || fail "verify --full: $(cat "$T/out")"
 # keys verifier: the verifier key's line as before, then the anchor's

@@ -381,10 +381,14 @@ run_epoch_line(const char *name, const uint8_t *data, size_t len)
                           len >= at + 2 + m)) {
         memcpy(origin, data + 49, n);
         origin[n] = '\0';
-        note = strndup((const char *)data + at + 2, m);
-        line = strndup((const char *)data + at + 2 + m, len - at - 2 - m);
+        note = malloc(m + 1);
+        line = malloc(len - at - 2 - m + 1);
         assert_non_null(note);
         assert_non_null(line);
+        memcpy(note, data + at + 2, m);
+        note[m] = '\0';
+        memcpy(line, data + at + 2 + m, len - at - 2 - m);
+        line[len - at - 2 - m] = '\0';
         rc = el_check(note, m, line, len - at - 2 - m, origin, data,
                       el_be64(data + 32), el_be64(data + 40), &p, &j);
         free(note);
