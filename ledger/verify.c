@@ -1047,10 +1047,36 @@ out:
     return rc;
 }
 
+/* A checkpoint note (text tlen bytes) signed by the log key's epoch key
+ * (*e) that the log's epochs (rows) certify, under the key ID of name and
+ * id: 1, or 0. */
+static int
+note_by_epoch(const struct ldg_ledger *l, const char *note, size_t len,
+              size_t tlen, const char *name, uint32_t id,
+              const struct ldg_epoch_row *rows, size_t nr,
+              struct ldg_epoch_id *e)
+{
+    uint8_t raw[LDG_EPOCH_EXT_MAX];
+    const uint8_t *pub = NULL;
+    size_t n;
+
+    if (ldg_note_sig_find(note, len, tlen, name, id, raw, sizeof raw, &n) < 0 ||
+        n < 72)
+        return 0;
+    e->period = ldg_rd_be32(raw);
+    e->sub = ldg_rd_be32(raw + 4);
+    for (size_t i = 0; i < nr; i++)
+        if (strcmp(rows[i].key, l->log_key->name) == 0 && rows[i].checked &&
+            rows[i].period == e->period && rows[i].sub == e->sub)
+            pub = rows[i].pub;
+    return pub != NULL &&
+           ldg_epoch_checkpoint_verify(pub, *e, note, tlen, raw + 8) == 0;
+}
+
 /* A trusted checkpoint (note, text tlen bytes) that contradicts the log:
  * when its epoch line is by an epoch key of the log key that the log's own
- * seals certify from the anchor, and the log's newest checkpoint is under
- * an epoch key too, both histories are signed by the box's epoch keys: an
+ * seals certify from the anchor, and the log's newest checkpoint is signed
+ * by one too, both histories are signed by the box's epoch keys: an
  * equivocation (docs/EPOCHS.md). Appends what it found to what. */
 static void
 trusted_equivocation(struct ldg_ledger *l, const char *note, size_t len,
@@ -1060,56 +1086,31 @@ trusted_equivocation(struct ldg_ledger *l, const char *note, size_t len,
     struct ldg_epoch_row *rows = NULL;
     struct ldg_txn *t = NULL;
     char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX], *ck = NULL;
-    uint8_t raw[LDG_EPOCH_EXT_MAX];
-    size_t np = 0, nr = 0, n, at = strlen(what);
-    uint32_t p, j, p2, j2, id;
-    const uint8_t *pub = NULL;
+    size_t np = 0, nr = 0, at = strlen(what);
+    struct ldg_epoch_id e, e2;
     const char *blank;
+    uint32_t id;
 
     if (ldg_keys_anchors(l, &pins, &np) < 0 || np == 0 ||
         strcmp(pins[0].key_id, l->log_key->key_id) != 0 ||
         ldg_keys_epochs(l, &rows, &nr) < 0)
         goto out;
     id = ldg_epoch_note_key_id(l->origin, pins[0].anchor, name, sizeof name);
-    if (ldg_note_sig_find(note, len, tlen, name, id, raw, sizeof raw, &n) < 0 ||
-        n < 72)
-        goto out;
-    p = ldg_rd_be32(raw);
-    j = ldg_rd_be32(raw + 4);
-    for (size_t i = 0; i < nr; i++)
-        if (strcmp(rows[i].key, l->log_key->name) == 0 && rows[i].checked &&
-            rows[i].period == p && rows[i].sub == j)
-            pub = rows[i].pub;
-    if (pub == NULL ||
-        ldg_epoch_checkpoint_verify(pub, (struct ldg_epoch_id){p, j}, note,
-                                    tlen, raw + 8) != 0)
-        goto out;
     /* the log's own statement now: its newest checkpoint (of the log's
-     * size, past the trusted one's), its epoch line checked as well */
-    if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0 ||
+     * size, past the trusted one's) */
+    if (!note_by_epoch(l, note, len, tlen, name, id, rows, nr, &e) ||
+        ldg_txn_begin(l, LDG_TXN_READ, &t) < 0 ||
         ldg_checkpoint_get(t, 0, &ck) < 0 ||
         (blank = strstr(ck, "\n\n")) == NULL ||
-        ldg_note_sig_find(ck, strlen(ck), (size_t)(blank - ck) + 1, name, id,
-                          raw, sizeof raw, &n) < 0 ||
-        n < 72)
-        goto out;
-    p2 = ldg_rd_be32(raw);
-    j2 = ldg_rd_be32(raw + 4);
-    pub = NULL;
-    for (size_t i = 0; i < nr; i++)
-        if (strcmp(rows[i].key, l->log_key->name) == 0 && rows[i].checked &&
-            rows[i].period == p2 && rows[i].sub == j2)
-            pub = rows[i].pub;
-    if (pub == NULL ||
-        ldg_epoch_checkpoint_verify(pub, (struct ldg_epoch_id){p2, j2}, ck,
-                                    (size_t)(blank - ck) + 1, raw + 8) != 0)
+        !note_by_epoch(l, ck, strlen(ck), (size_t)(blank - ck) + 1, name, id,
+                       rows, nr, &e2))
         goto out;
     snprintf(what + at, cap - at,
              "; equivocation: the trusted checkpoint is signed by epoch "
              "%u.%u of the log key (a key this log's seals certify from its "
              "anchor), the log's newest checkpoint by epoch %u.%u: two "
              "histories signed by the box's epoch keys",
-             p, j, p2, j2);
+             e.period, e.sub, e2.period, e2.sub);
 out:
     if (t != NULL)
         ldg_txn_abort(t);
