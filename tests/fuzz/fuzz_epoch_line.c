@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "ledger/module.h"
+#include "util/util.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput
@@ -42,15 +43,6 @@
 #endif
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size);
-
-static uint64_t
-el_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* The check of note (len) and line, as a mirror makes it; the epoch in
  * *p, *j. */
@@ -88,8 +80,8 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
 
     if (size < 32 + 16 + 1)
         return 0;
-    t0 = el_be64(data + 32);
-    period = el_be64(data + 40);
+    t0 = ldg_rd_be64(data + 32);
+    period = ldg_rd_be64(data + 40);
     n = data[48];
     at = 49;
     if (size < at + n + 2)

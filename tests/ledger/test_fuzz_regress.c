@@ -390,7 +390,7 @@ run_epoch_line(const char *name, const uint8_t *data, size_t len)
         memcpy(line, data + at + 2 + m, len - at - 2 - m);
         line[len - at - 2 - m] = '\0';
         rc = el_check(note, m, line, len - at - 2 - m, origin, data,
-                      el_be64(data + 32), el_be64(data + 40), &p, &j);
+                      ldg_rd_be64(data + 32), ldg_rd_be64(data + 40), &p, &j);
         free(note);
         free(line);
     }
