@@ -270,7 +270,10 @@ unit: all $(TEST_BIN)
 # core_crash.sh kills 6 ingests, not 10. Each fault is a run of the same
 # code paths the others take, and make check does all of them on the
 # same code; make torture does many more. (So make asan takes less of
-# CI's two cores beside the chroot's make check.)
+# CI's two cores beside the chroot's make check.) epochs_serve.sh's epochs
+# last 6 s, not 2 (LEDGER_TEST_EPOCH_S): an instrumented program takes a
+# tenth of a second to start, and on a loaded box a 2 s period ended
+# between an append and the next look at it.
 ASAN_SKIP_TESTS ?= cli_install page_chromium bench_wear
 # Parts a sanitized build cannot run, which CI's LEDGER_MUST_RUN lets
 # skip here: core_faults.sh's allocation faults (ASan's allocator cannot be
@@ -288,12 +291,20 @@ ASAN_MAY_SKIP ?= core_faults
 # Its end-to-end tests run in two lanes, as make check's do (a sanitized
 # test spends its time starting processes on one core).
 ASAN_TEST_JOBS ?= 2
+# ASAN_E2E_LEAKS=0 leaves LeakSanitizer out of the end-to-end tests (the
+# unit tests keep it): a third of their CPU, the leak scan at each of
+# their processes' exits (cli_manners.sh: 26.4 s of CPU with it, 18.3
+# without, measured 2026-11-30). CI uses it to fit its two cores
+# (docs/TESTING.md); make asan alone checks every process for leaks.
+ASAN_E2E_LEAKS ?= 1
+ASAN_E2E_OPTIONS_0 = detect_leaks=0
 asan:
+	LEDGER_E2E_ASAN_OPTIONS="$(ASAN_E2E_OPTIONS_$(ASAN_E2E_LEAKS))" \
 	LEDGER_SKIP_TESTS="$(ASAN_SKIP_TESTS)" LEDGER_TEST_JOBS=$(ASAN_TEST_JOBS) \
 	LEDGER_SERIAL_JOBS=1 \
 	LEDGER_MAY_SKIP="$(ASAN_MAY_SKIP)" \
 	VERIFY_FLIPS=2 MIGRATE_CALL_STEP=5 RETENTION_CALL_STEP=6 \
-	FAULTS_CALL_STEP=4 FLIPS=6 CRASH_ROUNDS=6 $(MAKE) B=build/asan OPT="-O1 -g -DLDG_DEBUG -fsanitize=address,undefined \
+	FAULTS_CALL_STEP=4 FLIPS=6 CRASH_ROUNDS=6 LEDGER_TEST_EPOCH_S=6 $(MAKE) B=build/asan OPT="-O1 -g -DLDG_DEBUG -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -no-pie \
 	    -static-libubsan" CHECK_SERVE_CRASH_ROUNDS=3 check
 

@@ -26,6 +26,8 @@
 #   (CI sets it: everything setup.sh installs is there).
 #   LEDGER_MAY_SKIP="core_faults"  those left out of LEDGER_MUST_RUN (a
 #   part that cannot run in this build, as allocation faults under ASan).
+#   LEDGER_E2E_ASAN_OPTIONS="detect_leaks=0"  added to ASAN_OPTIONS for
+#   the end-to-end tests only (make asan ASAN_E2E_LEAKS=0 uses it).
 #   LEDGER_TEST_JOBS=2  runs the unit tests, then the end-to-end tests, in
 #   that many lanes at once (make check and make asan use it: most tests
 #   wait as much as they compute), each lane taking the next test, except
@@ -147,7 +149,9 @@ run_one() {
     cpu_mark
     c0=$cpu rc=0
     case $1 in
-    *.sh) sh "$1" > "$log" 2>&1 || rc=$? ;;
+    *.sh)
+        ASAN_OPTIONS=${ASAN_OPTIONS:-}${LEDGER_E2E_ASAN_OPTIONS:+${ASAN_OPTIONS:+:}}${LEDGER_E2E_ASAN_OPTIONS:-} \
+            sh "$1" > "$log" 2>&1 || rc=$? ;;
     *) "$1" > "$log" 2>&1 || rc=$? ;;
     esac
     cpu_since "$c0"
