@@ -643,11 +643,7 @@ epoch_of(struct sync *s, const char *what, const char *note, size_t len,
         par->t0, par->len, &e->period, &e->sub, err, sizeof err);
     if (rc == LDG_ENOTFOUND) {
         /* none by this anchor: but one by another? */
-        char needle[LDG_ORIGIN_MAX + 16];
-        int n =
-            snprintf(needle, sizeof needle, "\n\xe2\x80\x94 %s/epoch ", origin);
-        if (n > 0 && (size_t)n < sizeof needle &&
-            memmem(note + tl, len - tl, needle, (size_t)n) != NULL)
+        if (ldg_epoch_checkpoint_has_line(note, len, tl, origin))
             return fail(s, LDG_ETAMPER,
                         "%s carries an epoch line, but none by the log "
                         "key's anchor (pinned or remembered): the wrong "

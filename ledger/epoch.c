@@ -871,6 +871,21 @@ ldg_epoch_checkpoint_epoch(const char *note, size_t len, size_t tlen,
     return 0;
 }
 
+int
+ldg_epoch_checkpoint_has_line(const char *note, size_t len, size_t tlen,
+                              const char *origin)
+{
+    /* a signature line: a newline (the blank line's, for the first),
+     * an em dash, a space, the key name and a space */
+    char needle[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX + 8];
+    int n = snprintf(needle, sizeof needle,
+                     "\n\xe2\x80\x94 %s" LDG_EPOCH_NOTE_SUFFIX " ", origin);
+
+    if (n <= 0 || (size_t)n >= sizeof needle || tlen >= len)
+        return 0;
+    return memmem(note + tlen, len - tlen, needle, (size_t)n) != NULL;
+}
+
 /* A checkpoint's epoch line on its own: whole, checked from the anchor,
  * then its signature over the note's text. */
 int

@@ -461,6 +461,11 @@ int ldg_epoch_checkpoint_check(const char *note, size_t len, size_t tlen,
 int ldg_epoch_checkpoint_epoch(const char *note, size_t len, size_t tlen,
                                const char *origin, const uint8_t anchor[32],
                                uint32_t *period, uint32_t *sub);
+/* 1 when the signature lines of a checkpoint note (len bytes; text tlen)
+ * of origin hold one by the key name "<origin>/epoch", under any anchor
+ * (its key ID not looked at); else 0. Says only that a line is there. */
+int ldg_epoch_checkpoint_has_line(const char *note, size_t len, size_t tlen,
+                                  const char *origin);
 /* The seq of key_id's key.anchored: 0 and *seq; LDG_ENOTFOUND. */
 int ldg_epoch_anchor_seq(struct ldg_txn *t, const char *key_id, uint64_t *seq);
 /* Checks seal s's epoch part on its own (a bundle's): whole (l0 = 0,

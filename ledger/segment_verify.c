@@ -739,10 +739,9 @@ check_ck_epoch(struct sv *s)
         return 0;
     if (c == NULL && pin == NULL) {
         /* no anchor of the log key here: its line, if any, unchecked */
-        char needle[LDG_ORIGIN_MAX + 16];
-        int n = snprintf(needle, sizeof needle, "\n\xe2\x80\x94 %s/epoch ",
-                         s->h.origin);
-        if (n > 0 && (size_t)n < sizeof needle && strstr(blank, needle))
+        if (ldg_epoch_checkpoint_has_line(note, s->r->info.checkpoint_len,
+                                          (size_t)(blank - note) + 1,
+                                          s->h.origin))
             s->r->info.ck_epoch = -1;
         return 0;
     }

@@ -18,7 +18,9 @@
  *   - what passes binds the note's text: the same input with one byte of
  *     the text changed never passes (the line's signature is over it), and
  *     ldg_epoch_checkpoint_epoch reads the same epoch from the note's own
- *     line.
+ *     line;
+ *   - ldg_epoch_checkpoint_has_line says 1 of every note whose own line
+ *     under the anchor passes or is read.
  *
  * Built by tests/fuzz/run.sh; tests/ledger/test_fuzz_regress.c runs the
  * corpus through it.
@@ -107,6 +109,18 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
     memcpy(line, data + at + m, llen);
     line[llen] = '\0';
     rc = el_check(note, m, line, llen, origin, anchor, t0, period, &p, &j);
+    {
+        const char *b = m >= 2 ? memmem(note, m, "\n\n", 2) : NULL;
+        size_t tl = b != NULL ? (size_t)(b - note) + 1 : m;
+        int has = ldg_epoch_checkpoint_has_line(note, m, tl, origin);
+
+        FUZZ_ASSERT(has == 0 || has == 1);
+        /* a line under this anchor is a line under some anchor */
+        if (rc == 0 || (b != NULL && ldg_epoch_checkpoint_epoch(
+                                         note, m, tl, origin, anchor, &p2,
+                                         &j2) == 0))
+            FUZZ_ASSERT(has == 1);
+    }
     if (rc == 0) {
         const char *blank = memmem(note, m, "\n\n", 2);
         size_t tl = (size_t)(blank - note) + 1;
