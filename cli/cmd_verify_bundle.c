@@ -9,34 +9,57 @@
 #include "cli/commands.h"
 #include "export/export.h"
 
-/* --trusted-checkpoint FILE: read whole (a checkpoint note is small);
- * a file that cannot be read is exit 66 before any bundle check. */
+/* Reads path whole into *out (NUL-terminated, *len bytes), at most cap
+ * bytes: 0; -1 when it is not there and absent_ok; else the exit code
+ * (66 unreadable or empty, 65 larger than cap), said under opt. */
 static int
-read_checkpoint(struct cli *c, const char *path, char **out, size_t *len)
+read_small(struct cli *c, const char *opt, const char *path, size_t cap,
+           const char *toolarge, int absent_ok, char **out, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    size_t cap = 1 << 16, n;
+    size_t n;
     char *buf;
 
+    if (f == NULL && absent_ok && errno == ENOENT)
+        return -1;
     if (f == NULL) {
-        cli_err(c, "--trusted-checkpoint: cannot read %s: %s", path,
-                strerror(errno));
+        cli_err(c, "%s: cannot read %s: %s", opt, path, strerror(errno));
         return EX_NOINPUT;
     }
     buf = malloc(cap + 1);
     n = buf ? fread(buf, 1, cap + 1, f) : 0;
     if (buf == NULL || ferror(f) || n == 0 || n > cap) {
-        cli_err(c, "--trusted-checkpoint: cannot read %s: %s", path,
+        cli_err(c, "%s: cannot read %s: %s", opt, path,
                 buf == NULL ? "out of memory"
                 : ferror(f) ? strerror(errno)
                 : n == 0    ? "empty"
-                            : "larger than 64 KiB: not a checkpoint");
+                            : toolarge);
         free(buf);
         fclose(f);
         return n > cap ? EX_DATAERR : EX_NOINPUT;
     }
     fclose(f);
     buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* --trusted-checkpoint FILE: read whole (a checkpoint note is small),
+ * and FILE.epoch beside it when it is there (its epoch line whole, as
+ * `ledger publish` writes checkpoint.epoch beside checkpoint); a file
+ * that cannot be read is exit 66 before any bundle check. */
+static int
+read_checkpoint(struct cli *c, const char *path, char **out, size_t *len,
+                char **line, size_t *llen)
+{
+    size_t n;
+    char *buf, ep[4096];
+    int rc = read_small(c, "--trusted-checkpoint", path, 1 << 16,
+                        "larger than 64 KiB: not a checkpoint", 0, &buf, &n);
+
+    if (rc != 0)
+        return rc;
     {
         /* a signed note: the checkpoint text, a blank line, signatures */
         const char *sep = strstr(buf, "\n\n");
@@ -53,6 +76,17 @@ read_checkpoint(struct cli *c, const char *path, char **out, size_t *len)
             free(buf);
             return EX_DATAERR;
         }
+    }
+    *line = NULL;
+    *llen = 0;
+    if ((size_t)snprintf(ep, sizeof ep, "%s.epoch", path) >= sizeof ep)
+        rc = -1;
+    else
+        rc = read_small(c, "--trusted-checkpoint", ep, 1 << 20,
+                        "larger than 1 MiB: not an epoch line", 1, line, llen);
+    if (rc > 0) {
+        free(buf);
+        return rc;
     }
     *out = buf;
     *len = n;
@@ -181,7 +215,9 @@ static const struct cli_opt verify_bundle_opts[] = {
               "a checkpoint of the log you trust (`ledger checkpoint` or "
               "`ledger checkpoint --cosigned` on the box, or a witness's): "
               "a trust anchor of its own; the bundle's checkpoint, or the "
-              "cosigned one it carries, must be this one"),
+              "cosigned one it carries, must be this one (FILE.epoch beside "
+              "it, when there, is its epoch line whole: a fork then signed "
+              "by epoch keys is named an equivocation)"),
     CLI_VALUE('W', 0, "witness-key", "VKEY",
               "a witness's cosigner key whose cosignature on the bundle's "
               "cosigned checkpoint counts toward --quorum (repeatable)"),
@@ -219,19 +255,22 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
     struct vb_args *x = args;
     struct ldg_bundle_verify_opts *o = &x->o;
     struct ldg_bundle_report *r;
-    char summary[600], *ckpt = NULL;
+    char summary[600], *ckpt = NULL, *ckline = NULL;
     const char *file;
     size_t nfail = 0;
     int rc;
 
     if (x->ckpt_file != NULL &&
-        (rc = read_checkpoint(c, x->ckpt_file, &ckpt,
-                              &o->trusted_checkpoint_len)) != 0)
+        (rc =
+             read_checkpoint(c, x->ckpt_file, &ckpt, &o->trusted_checkpoint_len,
+                             &ckline, &o->trusted_checkpoint_epoch_len)) != 0)
         return rc;
     o->trusted_checkpoint = ckpt;
+    o->trusted_checkpoint_epoch = ckline;
     if (npos != 1 || (rc = cli_check_output(c, NULL)) != 0 ||
         (x->quorum > 0 && x->nw == 0) || x->quorum > x->nw) {
         free(ckpt);
+        free(ckline);
         if (npos != 1)
             return cli_npos(c, npos, pos, 1, 1,
                             "FILE is needed: the bundle to verify");
@@ -250,10 +289,12 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
     r = malloc(sizeof *r);
     if (r == NULL) {
         free(ckpt);
+        free(ckline);
         return EX_OSERR;
     }
     rc = ldg_export_verify(file, o, r);
     free(ckpt);
+    free(ckline);
     free(x->pins);
     x->pins = NULL;
     for (size_t i = 0; i < r->nchecks; i++) {

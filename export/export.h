@@ -302,6 +302,15 @@ struct ldg_bundle_verify_opts {
      * "trusted-checkpoint" check fails naming what differs. */
     const char *trusted_checkpoint;
     size_t trusted_checkpoint_len;
+    /* That checkpoint's epoch line whole (what `ledger tiles` and
+     * `ledger publish` write beside it as checkpoint.epoch), or NULL.
+     * With it, a trusted checkpoint of the bundle's size with another
+     * root whose epoch line it certifies from the log key's anchor, while
+     * the bundle's checkpoint is signed by a certified epoch key too, is
+     * an "equivocation" check that fails: two histories signed by the
+     * box's epoch keys (docs/EPOCHS.md). */
+    const char *trusted_checkpoint_epoch;
+    size_t trusted_checkpoint_epoch_len;
     /* A k-of-n witness policy (docs/FLEET.md): at least quorum (0 = 1) of
      * these cosigner verifier keys must have a valid cosignature on the
      * cosigned checkpoint the bundle carries; the "witnesses" check names

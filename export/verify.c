@@ -310,6 +310,7 @@ verify_bundle(struct vctx *v)
     bv_pfor_run(v, v->nev, bv_event_sig);
     bv_report_pass(v);
     bv_check_epochs(v);
+    bv_check_equivocation(v);
     bv_check_erasures(v);
     bv_check_events(v);
     bv_check_state(v);

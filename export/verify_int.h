@@ -104,6 +104,16 @@ struct vctx {
     int cs_ok;
     uint64_t cs_size;
     uint8_t cs_root[32];
+    /* the trusted checkpoint is of the checkpoint's size with another
+     * root (set by bv_check_trusted_checkpoint) */
+    int trusted_fork;
+    /* the checkpoint's epoch line checked from the log key's anchor
+     * (ck_anchor, its t0 and period length), by epoch ck_period.ck_sub
+     * (set by bv_check_epochs) */
+    int ck_ep;
+    uint32_t ck_period, ck_sub;
+    uint8_t ck_anchor[32];
+    uint64_t ck_t0, ck_len;
     /* format 2: one slot per seals/ member, by seq */
     struct vseal *seals;
     size_t nseals;
@@ -191,6 +201,10 @@ void bv_event_sig(struct vctx *v, size_t i, struct wctx *w);
  * key files */
 void bv_build_keys(struct vctx *v);
 void bv_check_epochs(struct vctx *v);
+/* A trusted checkpoint that forks from the bundle's, when both are signed
+ * by epoch keys certified from the log key's anchor: the "equivocation"
+ * check (after bv_check_epochs). */
+void bv_check_equivocation(struct vctx *v);
 
 /* verify_listing.c: what the bundle lists agrees with what it proves (chain,
  * erasures, events.jsonl, the manifest's events, state, redactions) */

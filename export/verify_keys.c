@@ -670,6 +670,82 @@ checkpoint_epoch(struct vctx *v, const struct vanchor *a,
     }
     snprintf(tail + strlen(tail), cap - strlen(tail),
              "; the checkpoint signed by epoch %u.%u of the log key too", p, j);
+    v->ck_ep = 1;
+    v->ck_period = p;
+    v->ck_sub = j;
+    memcpy(v->ck_anchor, a->anchor, 32);
+    v->ck_t0 = a->t0;
+    v->ck_len = a->len;
+}
+
+/* The text length of a signed note (len bytes): up to and with the
+ * newline before its blank line; 0 when it has none. */
+static size_t
+note_text_len(const char *note, size_t len)
+{
+    const char *b = len >= 2 ? memmem(note, len, "\n\n", 2) : NULL;
+    return b != NULL ? (size_t)(b - note) + 1 : 0;
+}
+
+void
+bv_check_equivocation(struct vctx *v)
+{
+    const struct ldg_bundle_verify_opts *o = v->o;
+    const char *tc = o->trusted_checkpoint;
+    size_t tlen = tc != NULL ? note_text_len(tc, o->trusted_checkpoint_len) : 0;
+    uint32_t p = 0, j = 0;
+    char err[512], tr[45], br[45];
+    uint8_t root[32];
+    uint64_t size;
+    char origin[LDG_ORIGIN_MAX + 1];
+    int rc;
+
+    if (!v->trusted_fork || tlen == 0 ||
+        !ldg_epoch_checkpoint_has_line(tc, o->trusted_checkpoint_len, tlen,
+                                       v->ck_origin))
+        return; /* no fork, or the trusted one carries no epoch line */
+    if (!v->ck_ep) {
+        bv_check(v->r, "equivocation", LDG_CHECK_SKIP,
+                 "the trusted checkpoint carries an epoch line, but the "
+                 "bundle's checkpoint no epoch signature certified from the "
+                 "log key's anchor: not two statements by epoch keys");
+        return;
+    }
+    if (o->trusted_checkpoint_epoch == NULL) {
+        bv_check(v->r, "equivocation", LDG_CHECK_SKIP,
+                 "the trusted checkpoint carries an epoch line, but not its "
+                 "line whole (the checkpoint.epoch `ledger publish` writes "
+                 "beside it) to certify its key from the anchor");
+        return;
+    }
+    rc = ldg_epoch_checkpoint_check(
+        tc, o->trusted_checkpoint_len, tlen, o->trusted_checkpoint_epoch,
+        o->trusted_checkpoint_epoch_len, v->ck_origin, v->ck_anchor, v->ck_t0,
+        v->ck_len, &p, &j, err, sizeof err);
+    if (rc == LDG_ENOTFOUND) {
+        bv_check(v->r, "equivocation", LDG_CHECK_SKIP,
+                 "the trusted checkpoint's epoch line is not under the "
+                 "anchor the bundle's checkpoint is certified from");
+        return;
+    }
+    if (rc < 0) {
+        bv_check(v->r, "equivocation", LDG_CHECK_SKIP,
+                 "the trusted checkpoint's epoch line does not hold: %s "
+                 "(not a statement by the box's epoch keys)",
+                 rc == LDG_ENOMEM ? "out of memory" : err);
+        return;
+    }
+    if (ldg_checkpoint_parse(tc, tlen, origin, sizeof origin, &size, root) < 0)
+        return; /* (parsed before: bv_check_trusted_checkpoint) */
+    ldg_base64(tr, root, 32);
+    ldg_base64(br, v->root, 32);
+    bv_check(v->r, "equivocation", LDG_CHECK_FAIL,
+             "at size %llu the trusted checkpoint (root %s) is signed by "
+             "epoch %u.%u of the log key, the bundle's (root %s) by epoch "
+             "%u.%u, each certified from the log key's anchor: two histories "
+             "signed by the box's epoch keys (a clone of the box, or its keys "
+             "taken)",
+             (unsigned long long)size, tr, p, j, br, v->ck_period, v->ck_sub);
 }
 
 /* Epoch keys (docs/EPOCHS.md): every seal of a key the bundle shows

@@ -432,6 +432,7 @@ bv_check_trusted_checkpoint(struct vctx *v)
                  "%s)",
                  (unsigned long long)size, tr);
     } else if (size == v->cksize) {
+        v->trusted_fork = 1;
         bv_check(v->r, "trusted-checkpoint", LDG_CHECK_FAIL,
                  "same size %llu, different roots: trusted %s, bundle %s (a "
                  "fork of the log, or not the log you trust)",

@@ -8,8 +8,11 @@
 # later can make: a checkpoint signed again by the log key alone (its
 # epoch line dropped), a forged or missing epoch line, another anchor; a
 # clone of the box that signs another log of the same size under the same
-# epoch is reported as an equivocation, by the mirror and by the box's
-# `verify --trusted` given the clone's checkpoint. A mirror given the key alone
+# epoch is reported as an equivocation, by the mirror, by the box's
+# `verify --trusted` given the clone's checkpoint, and by `verify-bundle
+# --trusted-checkpoint` of the box's bundle given the clone's checkpoint
+# with its checkpoint.epoch beside it (without it: a SKIP saying why; a
+# line that is not the note's own: no equivocation). A mirror given the key alone
 # checks what it checked before. Fails on a build whose mirror does not
 # check epochs.
 set -u
@@ -69,6 +72,52 @@ L verify --trusted "$T/ckb" >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc = 1 ] && grep -q "forked: at size [0-9]* the trusted checkpoint has root .*; equivocation: the trusted checkpoint is signed by epoch 0\.1 of the log key (a key this log's seals certify from its anchor), the log's newest checkpoint by epoch 0\.1" "$T/out" "$T/err" ||
     fail "verify --trusted with the clone's checkpoint: exit $rc, $(cat "$T/out" "$T/err")"
+# verify-bundle: the box's bundle, given the clone's checkpoint as
+# trusted with its epoch line beside it (checkpoint.epoch, as published),
+# names the equivocation; without the line it cannot certify the key and
+# says so
+L export --out "$T/a.bundle" type=x.test >/dev/null 2>"$T/err" || fail "export a: $(cat "$T/err")"
+"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
+    --trusted-checkpoint "$T/pubb/checkpoint" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q '^FAIL trusted-checkpoint: same size [0-9]*, different roots' "$T/err" &&
+    grep -q "^FAIL equivocation: at size [0-9]* the trusted checkpoint (root .*) is signed by epoch 0\.1 of the log key, the bundle's (root .*) by epoch 0\.1, each certified from the log key's anchor: two histories signed by the box's epoch keys" "$T/err" ||
+    fail "verify-bundle --trusted-checkpoint with the clone's (and its line): exit $rc, $(cat "$T/out" "$T/err")"
+"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
+    --trusted-checkpoint "$T/pubb/checkpoint" -o json >"$T/out" 2>"$T/err"
+jq -e '.checks | any(.name == "equivocation" and .status == "FAIL")' "$T/out" >/dev/null ||
+    fail "verify-bundle -o json lacks the equivocation check: $(cat "$T/out")"
+"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
+    --trusted-checkpoint "$T/ckb" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q '^FAIL trusted-checkpoint: same size' "$T/err" &&
+    grep -q '^SKIP equivocation: the trusted checkpoint carries an epoch line, but not its line whole' "$T/err" ||
+    fail "verify-bundle --trusted-checkpoint with the clone's, no line: exit $rc, $(cat "$T/out" "$T/err")"
+# a line that is not the note's own: no statement by the epoch keys
+cp "$T/ckb" "$T/ckx"
+cp "$T/pub/checkpoint.epoch" "$T/ckx.epoch"
+"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
+    --trusted-checkpoint "$T/ckx" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q '^SKIP equivocation: the trusted checkpoint.s epoch line does not hold' "$T/err" &&
+    ! grep -q '^FAIL equivocation' "$T/err" ||
+    fail "verify-bundle with another checkpoint's line: exit $rc, $(cat "$T/out" "$T/err")"
+# the box's own checkpoint, trusted: no fork, no equivocation line
+"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
+    --trusted-checkpoint "$T/puba/checkpoint" >"$T/out" 2>"$T/err" &&
+    ! grep -q 'equivocation' "$T/out" "$T/err" ||
+    fail "verify-bundle with the box's own checkpoint: $(cat "$T/out" "$T/err")"
+mkdir "$T/ckdir.epoch"
+"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
+    --trusted-checkpoint "$T/ckdir" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 66 ] || fail "verify-bundle --trusted-checkpoint of a missing file: exit $rc"
+cp "$T/ckb" "$T/ckdir"
+"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
+    --trusted-checkpoint "$T/ckdir" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 66 ] && grep -q 'cannot read .*ckdir.epoch' "$T/err" ||
+    fail "verify-bundle with FILE.epoch a directory: exit $rc, $(cat "$T/err")"
 "$LEDGER" --dir "$T/clone" append x.test --body '{"n":"c"}' >/dev/null || fail "clone append c"
 "$LEDGER" --dir "$T/clone" publish "$T/pubb" >/dev/null 2>"$T/err" || fail "clone publish c: $(cat "$T/err")"
 M "$T/pubb" --state "$T/me" >"$T/out" 2>"$T/err"
