@@ -730,8 +730,9 @@ bv_check_equivocation(struct vctx *v)
     }
     if (rc < 0) {
         bv_check(v->r, "equivocation", LDG_CHECK_SKIP,
-                 "the trusted checkpoint's epoch line does not hold: %s "
-                 "(not a statement by the box's epoch keys)",
+                 "the trusted checkpoint's epoch line, with its FILE.epoch: "
+                 "%s (FILE.epoch is not this checkpoint's line, or either is "
+                 "forged: its key cannot be certified)",
                  rc == LDG_ENOMEM ? "out of memory" : err);
         return;
     }

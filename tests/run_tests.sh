@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs every test program and prints one summary line
 # "N passed, N failed, N skipped".
-#   tests/run_tests.sh BUILD_DIR [unit]
+#   tests/run_tests.sh BUILD_DIR [unit | e2e]
 # Unit tests: build/tests/<module>/test_* (cmocka).
 # End-to-end tests: tests/e2e/*.sh, each given the ledger binary in $LEDGER.
 # Each line says how many seconds the test took, and how many seconds of
@@ -198,7 +198,7 @@ in_lanes() {
 # (the unit tests wait as the end-to-end ones do: on a server's timeout,
 # a child, a job's time limit; each works in a directory of its own)
 # shellcheck disable=SC2046
-in_lanes $(find "$B/tests" -type f -name 'test_*' -perm -u+x | sort)
+[ "$only" = e2e ] || in_lanes $(find "$B/tests" -type f -name 'test_*' -perm -u+x | sort)
 serial_test() {
     n=$(basename "$1" .sh)
     for p in ${LEDGER_SERIAL_TESTS-*crash* serve_* proxy_* robust_readers \
@@ -208,7 +208,7 @@ serial_test() {
     done
     return 1
 }
-if [ "$only" = all ]; then
+if [ "$only" = all ] || [ "$only" = e2e ]; then
     lanes="" serial=""
     for t in $(ls tests/e2e/*.sh 2>/dev/null | sort); do
         picked "$t" || continue

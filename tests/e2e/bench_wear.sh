@@ -31,7 +31,7 @@ wp=$!
 wait $wp
 rc=$?
 [ $rc = 0 ] || fail "bench/wear.sh exit $rc: $(tail -n 5 "$T/log")"
-# (with LEDGER_LAYOUT=N, as CI's second make check runs, wear-N.tsv)
+# (with LEDGER_LAYOUT=N, as CI's make asan-rest runs, wear-N.tsv)
 SUF=${LEDGER_LAYOUT:+-$LEDGER_LAYOUT}
 R=$T/out/wear$SUF.tsv
 FILES=$T/out/wear$SUF-files.txt

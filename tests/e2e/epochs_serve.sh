@@ -157,8 +157,8 @@ ended_by() {
 }
 
 P=${LEDGER_TEST_EPOCH_S:-2}
-case $P in '' | *[!0-9]* | 0 | 1) echo "LEDGER_TEST_EPOCH_S: seconds, at least 2: $P" >&2; exit 64 ;; esac
-# three periods and a half
+case $P in '' | *[!0-9]* | 0* | 1) echo "LEDGER_TEST_EPOCH_S: seconds, at least 2: $P" >&2; exit 64 ;; esac
+# three periods and half a second
 idle=$((P * 3)).5
 L init --epoch "$P" >/dev/null 2>"$T/err" || { fail "init --epoch $P: $(cat "$T/err")"; exit 1; }
 
