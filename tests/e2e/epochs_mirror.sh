@@ -77,19 +77,24 @@ rc=$?
 # names the equivocation; without the line it cannot certify the key and
 # says so
 L export --out "$T/a.bundle" type=x.test >/dev/null 2>"$T/err" || fail "export a: $(cat "$T/err")"
-"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
-    --trusted-checkpoint "$T/pubb/checkpoint" >"$T/out" 2>"$T/err"
-rc=$?
+# VB CHECKPOINT [ARG...]: verify-bundle of the box's bundle, the pin and
+# CHECKPOINT trusted; stdout in $T/out, stderr in $T/err, the exit in rc
+VB() {
+    c=$1
+    shift
+    "$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
+        --trusted-checkpoint "$c" "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    return "$rc"
+}
+VB "$T/pubb/checkpoint"
 [ $rc = 1 ] && grep -q '^FAIL trusted-checkpoint: same size [0-9]*, different roots' "$T/err" &&
     grep -q "^FAIL equivocation: at size [0-9]* the trusted checkpoint (root .*) is signed by epoch 0\.1 of the log key, the bundle's (root .*) by epoch 0\.1, each certified from the log key's anchor: two histories signed by the box's epoch keys" "$T/err" ||
     fail "verify-bundle --trusted-checkpoint with the clone's (and its line): exit $rc, $(cat "$T/out" "$T/err")"
-"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
-    --trusted-checkpoint "$T/pubb/checkpoint" -o json >"$T/out" 2>"$T/err"
+VB "$T/pubb/checkpoint" -o json
 jq -e '.checks | any(.name == "equivocation" and .status == "FAIL")' "$T/out" >/dev/null ||
     fail "verify-bundle -o json lacks the equivocation check: $(cat "$T/out")"
-"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
-    --trusted-checkpoint "$T/ckb" >"$T/out" 2>"$T/err"
-rc=$?
+VB "$T/ckb"
 [ $rc = 1 ] && grep -q '^FAIL trusted-checkpoint: same size' "$T/err" &&
     grep -q '^SKIP equivocation: the trusted checkpoint carries an epoch line, but not its line whole' "$T/err" ||
     fail "verify-bundle --trusted-checkpoint with the clone's, no line: exit $rc, $(cat "$T/out" "$T/err")"
@@ -108,27 +113,20 @@ raw[12] ^= 1  # (in the signature: after the key ID, period and sub-epoch)
 open(sys.argv[2], "wb").write(head + b" " + base64.b64encode(bytes(raw)) + b"\n")
 EOF2
 for f in ckx cky; do
-    "$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
-        --trusted-checkpoint "$T/$f" >"$T/out" 2>"$T/err"
-    rc=$?
+    VB "$T/$f"
     [ $rc = 1 ] && grep -q "^SKIP equivocation: the trusted checkpoint's epoch line, with its FILE.epoch: .* (FILE.epoch is not this checkpoint's line, or either is forged" "$T/err" &&
         ! grep -q '^FAIL equivocation' "$T/err" ||
         fail "verify-bundle with $f.epoch not the checkpoint's line: exit $rc, $(cat "$T/out" "$T/err")"
 done
 # the box's own checkpoint, trusted: no fork, no equivocation line
-"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
-    --trusted-checkpoint "$T/puba/checkpoint" >"$T/out" 2>"$T/err" &&
-    ! grep -q 'equivocation' "$T/out" "$T/err" ||
+VB "$T/puba/checkpoint"
+[ $rc = 0 ] && ! grep -q 'equivocation' "$T/out" "$T/err" ||
     fail "verify-bundle with the box's own checkpoint: $(cat "$T/out" "$T/err")"
 mkdir "$T/ckdir.epoch"
-"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
-    --trusted-checkpoint "$T/ckdir" >"$T/out" 2>"$T/err"
-rc=$?
+VB "$T/ckdir"
 [ $rc = 66 ] || fail "verify-bundle --trusted-checkpoint of a missing file: exit $rc"
 cp "$T/ckb" "$T/ckdir"
-"$LEDGER" verify-bundle "$T/a.bundle" --trusted-key "$T/pin" \
-    --trusted-checkpoint "$T/ckdir" >"$T/out" 2>"$T/err"
-rc=$?
+VB "$T/ckdir"
 [ $rc = 66 ] && grep -q 'cannot read .*ckdir.epoch' "$T/err" ||
     fail "verify-bundle with FILE.epoch a directory: exit $rc, $(cat "$T/err")"
 "$LEDGER" --dir "$T/clone" append x.test --body '{"n":"c"}' >/dev/null || fail "clone append c"
