@@ -174,8 +174,15 @@ grep -q 'no key of this ledger seals with epoch keys' "$T/out" ||
 # --- one event through serve, then nothing: ended by the period's end
 # plus SLACK, its secret nowhere under the ledger directory
 append_fresh 1 || fail "append through serve"
-[ "$(live_of "$seq")" = true ] || fail "the epoch that sealed seq $seq is not live at once: $(L keys epochs -o json 2>&1)"
+# (live while its period lasts: when the period ended before keys epochs
+# answered, as on a loaded box under make asan, nothing can be said)
 end=$(period_end "$seq")
+lv=$(live_of "$seq")
+if [ "$lv" != true ] && [ "$(now_ns)" -lt "$end" ]; then
+    fail "the epoch that sealed seq $seq is not live at once: $(L keys epochs -o json 2>&1)"
+elif [ "$lv" != true ]; then
+    echo "note: the period of seq $seq ended before keys epochs answered: not said live at once"
+fi
 ended_by "$seq" "$end"
 no_secret "$sec" "after the timed end"
 [ "$(cur_secret)" != "$sec" ] || fail "the state file's current secret is the old one"
