@@ -307,6 +307,12 @@ ASAN_MAY_SKIP ?= core_faults
 # Its end-to-end tests run in two lanes, as make check's do (a sanitized
 # test spends its time starting processes on one core).
 ASAN_TEST_JOBS ?= 2
+# The end-to-end tests LEDGER_SERIAL_TESTS names (short timeouts of their
+# own, kills under load) run after the lanes, one at a time; CI runs two
+# at a time, as make check does (ASAN_SERIAL_JOBS=2: on a box of two
+# cores the one-at-a-time tail was 13 minutes, robust_readers.sh's 4 of
+# them on one core while the other idled).
+ASAN_SERIAL_JOBS ?= 1
 # ASAN_E2E_LEAKS=0 leaves LeakSanitizer out of the end-to-end tests (the
 # unit tests keep it): a third of their CPU, the leak scan at each of
 # their processes' exits (cli_manners.sh: 26.4 s of CPU with it, 18.3
@@ -319,7 +325,7 @@ asan:
 	$(if $(filter 0 1,$(ASAN_E2E_LEAKS)),,$(error ASAN_E2E_LEAKS is 0 or 1, not $(ASAN_E2E_LEAKS)))
 	LEDGER_E2E_ASAN_OPTIONS="$(ASAN_E2E_OPTIONS_$(ASAN_E2E_LEAKS))" \
 	LEDGER_SKIP_TESTS="$(ASAN_SKIP_TESTS)" LEDGER_TEST_JOBS=$(ASAN_TEST_JOBS) \
-	LEDGER_SERIAL_JOBS=1 \
+	LEDGER_SERIAL_JOBS=$(ASAN_SERIAL_JOBS) \
 	LEDGER_MAY_SKIP="$(ASAN_MAY_SKIP)" \
 	VERIFY_FLIPS=2 MIGRATE_CALL_STEP=5 RETENTION_CALL_STEP=6 \
 	FAULTS_CALL_STEP=4 FLIPS=6 CRASH_ROUNDS=6 LEDGER_TEST_EPOCH_S=6 $(MAKE) B=build/asan OPT="-O1 -g -DLDG_DEBUG -fsanitize=address,undefined \
