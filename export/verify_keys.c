@@ -714,8 +714,8 @@ bv_check_equivocation(struct vctx *v)
     if (o->trusted_checkpoint_epoch == NULL) {
         bv_check(v->r, "equivocation", LDG_CHECK_SKIP,
                  "the trusted checkpoint carries an epoch line, but not its "
-                 "line whole (the checkpoint.epoch `ledger publish` writes "
-                 "beside it) to certify its key from the anchor");
+                 "line whole (the checkpoint.epoch a publish writes beside "
+                 "it) to certify its key from the anchor");
         return;
     }
     rc = ldg_epoch_checkpoint_check(
