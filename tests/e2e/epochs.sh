@@ -15,6 +15,7 @@ set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 77; }
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
+HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 D=$T/l
@@ -134,18 +135,14 @@ grep -q '^PASS checkpoint: signed by the log key, size [0-9]*, and by its epoch 
 # manifest signed again with the log key (which the box holds).
 strip_epoch() { # BUNDLE SEQ OUT
     rm -rf "$T/x" && mkdir "$T/x" && tar --zstd -xf "$1" -C "$T/x" || return 1
-    python3 - "$T/x" "$2" "$D/keys/log.key" <<'EOF' || return 1
+    python3 - "$T/x" "$2" "$D/keys/log.key" "$HERE/lib" <<'EOF' || return 1
 import base64, glob, hashlib, json, os, sys
+sys.path.insert(0, sys.argv[4])
+import epoch_part
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 top = glob.glob(sys.argv[1] + "/*/")[0]
 name = "seals/%s.seal" % sys.argv[2]
-rec = open(top + name, "rb").read()
-for n in range(1, len(rec)):  # ... 0xc5 u16be(n) ext[n]
-    at = len(rec) - 3 - n
-    if rec[at] == 0xC5 and int.from_bytes(rec[at + 1:at + 3], "big") == n:
-        break
-assert rec[0] == 0x93
-rec = b"\x92" + rec[1:at]
+rec = epoch_part.strip(open(top + name, "rb").read())
 open(top + name, "wb").write(rec)
 m = json.load(open(top + "manifest.json"))
 m["files"][name] = hashlib.sha256(rec).hexdigest()

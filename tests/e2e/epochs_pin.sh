@@ -17,6 +17,7 @@ set -u
 command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 77; }
 command -v zstd >/dev/null 2>&1 || { echo "SKIP: needs zstd"; exit 77; }
 python3 -c 'import cryptography' 2>/dev/null || { echo "SKIP: needs python3 cryptography"; exit 77; }
+HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 D=$T/l
@@ -74,8 +75,10 @@ VB --trusted-key "$T/pin" "$T/b0.tar.zst" >/dev/null 2>"$T/err" ||
 # sign anew), the manifest signed again with the log key (on the box).
 forge_bundle() { # IN OUT DROP_EXT
     rm -rf "$T/x" && mkdir "$T/x" && tar --zstd -xf "$1" -C "$T/x" || return 1
-    python3 - "$T/x" "$D/keys/log.key" "$3" <<'EOF' || return 1
+    python3 - "$T/x" "$D/keys/log.key" "$3" "$HERE/lib" <<'EOF' || return 1
 import base64, glob, hashlib, json, os, sys
+sys.path.insert(0, sys.argv[4])
+import epoch_part
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 top = glob.glob(sys.argv[1] + "/*/")[0]
 m = json.load(open(top + "manifest.json"))
@@ -109,11 +112,7 @@ for name in list(m["files"]):
         continue
     rec = open(top + name, "rb").read()
     if rec[0] == 0x93 and sys.argv[3] == "1":
-        for n in range(1, len(rec)):  # ... 0xc5 u16be(n) ext[n]
-            at = len(rec) - 3 - n
-            if rec[at] == 0xC5 and int.from_bytes(rec[at + 1:at + 3], "big") == n:
-                break
-        rec = b"\x92" + rec[1:at]
+        rec = epoch_part.strip(rec)
         open(top + name, "wb").write(rec)
         m["files"][name] = hashlib.sha256(rec).hexdigest()
         m["sizes"][name] = str(len(rec))
@@ -176,8 +175,10 @@ rc=$?
 # The attacker's segment: the PROVEN key.anchored removed, every SEAL's
 # epoch part dropped, and the proven events' (bob's key.added, event 2,
 # comes first; the trailer does not cover seals: nothing to sign)
-python3 - "$T/s.seg" "$T/forged.seg" <<'EOF' || fail "forging a segment"
+python3 - "$T/s.seg" "$T/forged.seg" "$HERE/lib" <<'EOF' || fail "forging a segment"
 import subprocess, sys
+sys.path.insert(0, sys.argv[3])
+import epoch_part
 raw = subprocess.run(["zstd", "-dc", sys.argv[1]], check=True, capture_output=True).stdout
 magic = b"ledger.segment/v1\n"
 assert raw.startswith(magic)
@@ -196,13 +197,7 @@ def enc(n):
         if not n:
             return bytes(o)
 def strip(rec):  # 0x93 ... 0xc5 u16be(n) ext[n] -> 0x92 ...
-    if rec[0] != 0x93:
-        return rec
-    for m in range(1, len(rec)):
-        at = len(rec) - 3 - m
-        if rec[at] == 0xC5 and int.from_bytes(rec[at + 1:at + 3], "big") == m:
-            return b"\x92" + rec[1:at]
-    raise ValueError("no epoch part")
+    return epoch_part.strip(rec) if rec[0] == 0x93 else rec
 def binhdr(n):
     return (bytes([0xC4, n]) if n < 256 else
             b"\xc5" + n.to_bytes(2, "big") if n < 65536 else b"\xc6" + n.to_bytes(4, "big"))
