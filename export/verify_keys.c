@@ -630,14 +630,11 @@ checkpoint_epoch(struct vctx *v, const struct vanchor *a,
     const char *note = (const char *)v->ck->data;
     const struct bmember *line;
     unsigned long long sz = (unsigned long long)v->cksize;
-    size_t tlen = 0;
+    size_t tlen = ldg_note_text_len(note, v->ck->len);
     uint32_t p = 0, j = 0;
     char err[512];
     int rc;
 
-    for (size_t i = v->ck->len; i >= 2 && tlen == 0; i--)
-        if (note[i - 1] == '\n' && note[i - 2] == '\n')
-            tlen = i - 1;
     line = bundle_get(&v->b, B_CHECKPOINT_EPOCH);
     rc = ldg_epoch_checkpoint_check(
         note, v->ck->len, tlen, line ? (const char *)line->data : "",
@@ -678,21 +675,13 @@ checkpoint_epoch(struct vctx *v, const struct vanchor *a,
     v->ck_len = a->len;
 }
 
-/* The text length of a signed note (len bytes): up to and with the
- * newline before its blank line; 0 when it has none. */
-static size_t
-note_text_len(const char *note, size_t len)
-{
-    const char *b = len >= 2 ? memmem(note, len, "\n\n", 2) : NULL;
-    return b != NULL ? (size_t)(b - note) + 1 : 0;
-}
-
 void
 bv_check_equivocation(struct vctx *v)
 {
     const struct ldg_bundle_verify_opts *o = v->o;
     const char *tc = o->trusted_checkpoint;
-    size_t tlen = tc != NULL ? note_text_len(tc, o->trusted_checkpoint_len) : 0;
+    size_t tlen =
+        tc != NULL ? ldg_note_text_len(tc, o->trusted_checkpoint_len) : 0;
     uint32_t p = 0, j = 0;
     char err[512], tr[45], br[45];
     uint8_t root[32];

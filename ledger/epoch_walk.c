@@ -272,7 +272,6 @@ ldg_epoch_checkpoint_whole(struct ldg_txn *t, uint64_t size, const char *note,
     struct ldg_epoch_rec r;
     uint8_t raw[4 + LDG_EPOCH_EXT_MAX];
     char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX], err[512];
-    const char *sep;
     size_t tlen, n;
     uint32_t id;
     char *out;
@@ -284,9 +283,8 @@ ldg_epoch_checkpoint_whole(struct ldg_txn *t, uint64_t size, const char *note,
         return 0;
     if (rc < 0)
         return rc;
-    if ((sep = strstr(note, "\n\n")) == NULL)
+    if ((tlen = ldg_note_text_len(note, strlen(note))) == 0)
         return LDG_ECORRUPT;
-    tlen = (size_t)(sep - note) + 1;
     id = ldg_epoch_note_key_id(l->origin, r.par.anchor, name, sizeof name);
     rc = ldg_note_sig_find(note, strlen(note), tlen, name, id, raw + 4,
                            sizeof raw - 4, &n);

@@ -372,9 +372,18 @@ out:
     return rc;
 }
 
+size_t
+ldg_note_text_len(const char *note, size_t len)
+{
+    for (size_t i = len; i >= 2; i--)
+        if (note[i - 1] == '\n' && note[i - 2] == '\n')
+            return i - 1;
+    return 0;
+}
+
 /*
- * The text ends at the note's last "\n\n" (the text may itself hold empty
- * lines; signature lines never do). Every signature line must be well
+ * The text ends at the note's last "\n\n" (ldg_note_text_len). Every
+ * signature line must be well
  * formed. Lines by other keys are ignored, as the spec requires; a line by
  * our key that fails to verify rejects the whole note (the spec's SHOULD),
  * and at least one by our key must verify.
@@ -393,16 +402,10 @@ ldg_note_verify(const char *note, size_t len, const char *name,
         return LDG_EINVAL;
     if (len > NOTE_MAX || !note_chars_valid(note, len))
         return LDG_EBADINPUT;
-    sigs = NULL;
-    for (p = end - 1; p > note; p--) {
-        if (p[0] == '\n' && p[-1] == '\n') {
-            sigs = p + 1;
-            break;
-        }
-    }
+    tlen = ldg_note_text_len(note, len);
+    sigs = tlen > 0 ? note + tlen + 1 : NULL;
     if (sigs == NULL || sigs == end || end[-1] != '\n')
         return LDG_EBADINPUT;
-    tlen = (size_t)(sigs - 1 - note);
     id = ldg_note_key_id(name, pub);
     for (p = sigs; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));

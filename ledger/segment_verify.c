@@ -135,11 +135,10 @@ take_checkpoint(struct sv *s, const uint8_t *p, size_t n)
                          "its checkpoint is not signed by the log key");
     if (rc == LDG_EBADSIG) {
         /* (read, not checked: the text is up to the blank line) */
-        const uint8_t *blank = n > 1 ? memmem(p, n, "\n\n", 2) : NULL;
-        if (blank == NULL)
+        tl = ldg_note_text_len((const char *)p, n);
+        if (tl == 0)
             return seg_vfail(s, LDG_SEGCHK_CHECKPOINT, UINT64_MAX,
                              "its checkpoint is not a signed note");
-        tl = (size_t)(blank - p) + 1;
         rc = 0;
     }
     if ((rc < 0 && rc != LDG_EBADSIG) ||

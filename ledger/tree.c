@@ -755,10 +755,10 @@ int
 ldg_checkpoint_check_root(struct ldg_txn *t, const char *note, size_t len,
                           uint64_t *size)
 {
-    const char *end = memmem(note, len, "\n\n", 2);
-    if (end == NULL)
+    size_t tlen = ldg_note_text_len(note, len);
+    if (tlen == 0)
         return LDG_EBADINPUT; /* (no signature lines: not a note) */
-    return checkpoint_root(t, note, (size_t)(end - note) + 1, size);
+    return checkpoint_root(t, note, tlen, size);
 }
 
 int
