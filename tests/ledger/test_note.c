@@ -126,6 +126,35 @@ test_note__go_vectors_key_id_and_verifier(void **state)
         LDG_EINVAL);
 }
 
+/* The text ends at the note's last blank line, as Go's note.Open reads it:
+ * an empty line inside the text is the text's own. */
+static void
+test_note__text_len_is_up_to_the_last_blank_line(void **state)
+{
+    static const char one[] = "a\nb\n\n\u2014 k sig\n";
+    static const char two[] = "a\n\nb\n\n\u2014 k sig\n";
+    struct fixture *f = *state;
+    char *note = NULL;
+    size_t tlen = 0;
+
+    assert_int_equal(ldg_note_text_len(one, strlen(one)), 4);
+    assert_int_equal(ldg_note_text_len(two, strlen(two)), 5);
+    assert_int_equal(ldg_note_text_len("a\nb\n", 4), 0);
+    assert_int_equal(ldg_note_text_len("\n\n", 2), 1);
+    assert_int_equal(ldg_note_text_len("\n", 1), 0);
+    assert_int_equal(ldg_note_text_len("", 0), 0);
+    /* what verify reads is what the helper says */
+    assert_int_equal(ldg_note_sign(&note, "a\n\nb\n", 5, "PeterNeumann",
+                                   f->peter),
+                     0);
+    assert_int_equal(ldg_note_text_len(note, strlen(note)), 5);
+    assert_int_equal(ldg_note_verify(note, strlen(note), "PeterNeumann",
+                                     f->peter_pub, &tlen),
+                     0);
+    assert_int_equal(tlen, 5);
+    free(note);
+}
+
 static void
 test_note__go_vector_sign_is_byte_identical(void **state)
 {
@@ -603,6 +632,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_note__go_vectors_key_id_and_verifier),
         cmocka_unit_test(test_note__go_vector_sign_is_byte_identical),
+        cmocka_unit_test(test_note__text_len_is_up_to_the_last_blank_line),
         cmocka_unit_test(test_note__go_vectors_open),
         cmocka_unit_test(test_note__verifier_manglings_rejected),
         cmocka_unit_test(test_note__sign_verify_round_trip),
