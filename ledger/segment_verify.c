@@ -726,7 +726,8 @@ check_ck_epoch(struct sv *s)
     const struct ldg_epoch_chain *c = k != NULL ? k->ep : NULL;
     const struct ldg_anchor_pin *pin = NULL;
     const char *note = s->r->info.checkpoint;
-    const char *blank = note != NULL ? strstr(note, "\n\n") : NULL;
+    size_t tlen =
+        note != NULL ? ldg_note_text_len(note, s->r->info.checkpoint_len) : 0;
     uint32_t p = 0, j = 0;
     char err[512];
     int rc;
@@ -734,18 +735,17 @@ check_ck_epoch(struct sv *s)
     for (size_t i = 0; c == NULL && i < s->o->nanchors; i++)
         if (strcmp(s->o->anchors[i].key_id, s->log_id) == 0)
             pin = &s->o->anchors[i];
-    if (blank == NULL)
+    if (tlen == 0)
         return 0;
     if (c == NULL && pin == NULL) {
         /* no anchor of the log key here: its line, if any, unchecked */
-        if (ldg_epoch_checkpoint_has_line(note, s->r->info.checkpoint_len,
-                                          (size_t)(blank - note) + 1,
+        if (ldg_epoch_checkpoint_has_line(note, s->r->info.checkpoint_len, tlen,
                                           s->h.origin))
             s->r->info.ck_epoch = -1;
         return 0;
     }
     rc = ldg_epoch_checkpoint_check(
-        note, s->r->info.checkpoint_len, (size_t)(blank - note) + 1,
+        note, s->r->info.checkpoint_len, tlen,
         s->ck_line != NULL ? s->ck_line : "", s->ck_line_len, s->h.origin,
         c ? c->par.anchor : pin->anchor, c ? c->par.t0_ns : pin->t0_ns,
         c ? c->par.len_ns : pin->period_ns, &p, &j, err, sizeof err);

@@ -846,8 +846,7 @@ w_report(struct wjob *j, struct ldg_segment_info *out)
     const struct ldg_segment_write_opts *o = j->o;
     char origin[LDG_ORIGIN_MAX + 1];
     uint64_t sz;
-    size_t tl = strlen(j->ck);
-    const char *blank = strstr(j->ck, "\n\n");
+    size_t tl = ldg_note_text_len(j->ck, strlen(j->ck));
 
     out->format = l->format;
     out->codec = CODEC_V1;
@@ -866,9 +865,8 @@ w_report(struct wjob *j, struct ldg_segment_info *out)
     out->file_bytes = j->w.file_bytes;
     out->raw_bytes = j->w.raw_bytes;
     ldg_sha256_final(&j->w.sha, out->sha256);
-    if (blank != NULL)
-        tl = (size_t)(blank - j->ck) + 1;
-    ldg_checkpoint_parse(j->ck, tl, origin, sizeof origin, &sz, out->root);
+    ldg_checkpoint_parse(j->ck, tl > 0 ? tl : strlen(j->ck), origin,
+                         sizeof origin, &sz, out->root);
     out->checkpoint = j->ck;
     out->checkpoint_len = strlen(j->ck);
     j->ck = NULL;

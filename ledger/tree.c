@@ -538,11 +538,11 @@ ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap)
 static int
 note_root(const char *ck, uint8_t root[32])
 {
-    const char *end = strstr(ck, "\n\n");
+    size_t tlen = ldg_note_text_len(ck, strlen(ck));
     char origin[LDG_ORIGIN_MAX + 1];
     uint64_t size;
-    return ldg_checkpoint_parse(ck, end ? (size_t)(end - ck) + 1 : strlen(ck),
-                                origin, sizeof origin, &size, root);
+    return ldg_checkpoint_parse(ck, tlen > 0 ? tlen : strlen(ck), origin,
+                                sizeof origin, &size, root);
 }
 
 /* A proof is made from the stored tree hashes; one damaged since it was

@@ -1088,7 +1088,7 @@ trusted_equivocation(struct ldg_ledger *l, const char *note, size_t len,
     char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX], *ck = NULL;
     size_t np = 0, nr = 0, at = strlen(what);
     struct ldg_epoch_id e, e2;
-    const char *blank;
+    size_t ctl;
     uint32_t id;
 
     if (ldg_keys_anchors(l, &pins, &np) < 0 || np == 0 ||
@@ -1101,9 +1101,8 @@ trusted_equivocation(struct ldg_ledger *l, const char *note, size_t len,
     if (!note_by_epoch(l, note, len, tlen, name, id, rows, nr, &e) ||
         ldg_txn_begin(l, LDG_TXN_READ, &t) < 0 ||
         ldg_checkpoint_get(t, 0, &ck) < 0 ||
-        (blank = strstr(ck, "\n\n")) == NULL ||
-        !note_by_epoch(l, ck, strlen(ck), (size_t)(blank - ck) + 1, name, id,
-                       rows, nr, &e2))
+        (ctl = ldg_note_text_len(ck, strlen(ck))) == 0 ||
+        !note_by_epoch(l, ck, strlen(ck), ctl, name, id, rows, nr, &e2))
         goto out;
     snprintf(what + at, cap - at,
              "; equivocation: the trusted checkpoint is signed by epoch "
