@@ -139,8 +139,8 @@ ldg_cosig_sign(char **line, const char *text, size_t text_len, const char *name,
 }
 
 /*
- * The note's text ends at its last "\n\n"; every line after it is a
- * signature line "— name base64". Lines by other keys (another name or
+ * The note's text ends at its last "\n\n" (ldg_note_text_len); every line after
+ * it is a signature line "— name base64". Lines by other keys (another name or
  * key ID, e.g. the log's own signature) are skipped; each must still be
  * well formed.
  */
@@ -161,14 +161,9 @@ ldg_cosig_verify(const char *note, size_t len, const char *vkey,
         return LDG_EBADINPUT;
     if (len < 2 || len > COSIG_NOTE_MAX || end[-1] != '\n')
         return LDG_EBADINPUT;
-    for (p = end - 1; p > note; p--)
-        if (p[0] == '\n' && p[-1] == '\n') {
-            sigs = p + 1;
-            break;
-        }
-    if (sigs == NULL || sigs == end)
+    if ((tlen = ldg_note_text_len(note, len)) == 0 ||
+        (sigs = note + tlen + 1) == end)
         return LDG_EBADINPUT;
-    tlen = (size_t)(sigs - 1 - note);
     nlen = strlen(name);
     id = cosig_key_id(name, nlen, pub);
     for (p = sigs; p < end;) {
