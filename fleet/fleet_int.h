@@ -27,8 +27,9 @@ int ldg_fleet_mkdirs_for(const char *path);
 /* Reads a whole file (at most max bytes, else LDG_ETOOBIG) into *out,
  * malloc'd and NUL-terminated; LDG_ENOTFOUND if it does not exist. */
 int ldg_fleet_read_file(const char *path, size_t max, char **out, size_t *len);
-/* Length of a signed note's text: up to and including the '\n' before its
- * last empty line. LDG_EBADINPUT if there is none or no signature. */
+/* Length of a signed note's text (ldg_note_text_len), for a note that
+ * ends in '\n' and has a signature line after its text; LDG_EBADINPUT
+ * otherwise. */
 int ldg_fleet_note_text_len(const char *note, size_t len, size_t *text_len);
 
 struct ldg_ledger;

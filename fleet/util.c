@@ -124,17 +124,16 @@ ldg_fleet_read_file(const char *path, size_t max, char **out, size_t *len)
 int
 ldg_fleet_note_text_len(const char *note, size_t len, size_t *text_len)
 {
+    size_t tl;
+
     if (note == NULL || len < 3 || note[len - 1] != '\n')
         return LDG_EBADINPUT;
-    for (size_t i = len - 1; i > 0; i--)
-        if (note[i] == '\n' && note[i - 1] == '\n') {
-            if (i + 1 >= len)
-                return LDG_EBADINPUT;
-            LDG_ASSERT(i > 0 && i + 1 < len);
-            *text_len = i;
-            return 0;
-        }
-    return LDG_EBADINPUT;
+    tl = ldg_note_text_len(note, len);
+    if (tl == 0 || tl + 1 >= len)
+        return LDG_EBADINPUT; /* no signature line */
+    LDG_ASSERT(note[tl - 1] == '\n' && note[tl] == '\n');
+    *text_len = tl;
+    return 0;
 }
 
 int

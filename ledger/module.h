@@ -743,9 +743,10 @@ int ldg_note_verifier(char *buf, size_t cap, const char *name,
  * LDG_EBADINPUT if malformed (bad name, id not matching the key, ...). */
 int ldg_note_parse_verifier(const char *vkey, char *name, size_t name_cap,
                             uint8_t pub[32]);
-/* The text length of a signed note (len bytes): up to and with the
- * newline before its last "\n\n" (the text may itself hold empty lines;
- * signature lines never do); 0 when it has none. */
+/* The text length of a signed note (len bytes): up to and with the first
+ * newline of its last "\n\n" (the text may itself hold empty lines;
+ * signature lines never do), as Go's sumdb/note reads it; 0 when it has
+ * none. Reads only note[0..len). */
 size_t ldg_note_text_len(const char *note, size_t len);
 /* Verifies that note carries a valid signature by (name, pub). On success
  * *text_len is the length of the signed text (which starts at note).

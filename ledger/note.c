@@ -383,10 +383,9 @@ ldg_note_text_len(const char *note, size_t len)
 
 /*
  * The text ends at the note's last "\n\n" (ldg_note_text_len). Every
- * signature line must be well
- * formed. Lines by other keys are ignored, as the spec requires; a line by
- * our key that fails to verify rejects the whole note (the spec's SHOULD),
- * and at least one by our key must verify.
+ * signature line must be well formed. Lines by other keys are ignored, as the
+ * spec requires; a line by our key that fails to verify rejects the whole note
+ * (the spec's SHOULD), and at least one by our key must verify.
  */
 int
 ldg_note_verify(const char *note, size_t len, const char *name,

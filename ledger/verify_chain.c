@@ -147,16 +147,6 @@ edge_root(const struct edge *e, uint8_t root[32])
         ldg_tlog_node_hash(root, e->h[i], root);
 }
 
-/* The text of a signed note: up to its last empty line (0 if none). */
-static size_t
-text_len(const char *note, size_t len)
-{
-    for (size_t i = len; i >= 2; i--)
-        if (note[i - 1] == '\n' && note[i - 2] == '\n')
-            return i - 1;
-    return 0;
-}
-
 /* Verifies the stored checkpoint note of size against our root. */
 static int
 check_checkpoint(struct vstate *vs, const char *note, size_t len, uint64_t size,
@@ -538,7 +528,8 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
                 }
                 if (check_checkpoint(vs, cv.data, cv.len, cksize, root) ||
                     vf_checkpoint_epoch(vs, cv.data, cv.len,
-                                        text_len(cv.data, cv.len), cksize)) {
+                                        ldg_note_text_len(cv.data, cv.len),
+                                        cksize)) {
                     stop = 1;
                     break;
                 }

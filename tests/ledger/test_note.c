@@ -141,6 +141,11 @@ test_note__text_len_is_up_to_the_last_blank_line(void **state)
     assert_int_equal(ldg_note_text_len(two, strlen(two)), 5);
     assert_int_equal(ldg_note_text_len("a\nb\n", 4), 0);
     assert_int_equal(ldg_note_text_len("\n\n", 2), 1);
+    assert_int_equal(ldg_note_text_len("\n\nx", 3), 1);
+    assert_int_equal(ldg_note_text_len("a\n\n\n- k sig\n", 12), 3);
+    assert_int_equal(ldg_note_text_len("a\n\nb", 5), 2); /* no final '\n' */
+    assert_int_equal(ldg_note_text_len("a\n\0\n\nb\n", 7), 4); /* a NUL */
+    assert_int_equal(ldg_note_text_len("a\n\nb\n", 2), 0); /* only len */
     assert_int_equal(ldg_note_text_len("\n", 1), 0);
     assert_int_equal(ldg_note_text_len("", 0), 0);
     /* what verify reads is what the helper says */
@@ -152,6 +157,24 @@ test_note__text_len_is_up_to_the_last_blank_line(void **state)
                                      f->peter_pub, &tlen),
                      0);
     assert_int_equal(tlen, 5);
+    /* and a cosignature over that text is found after the same line */
+    {
+        char *line = NULL, *both, vkey[256];
+        uint64_t ts = 0;
+        assert_int_equal(
+            ldg_cosig_sign(&line, "a\n\nb\n", 5, "w.example/w1", f->peter, 7),
+            0);
+        assert_true(ldg_cosig_verifier(vkey, sizeof vkey, "w.example/w1",
+                                       f->peter_pub) > 0);
+        both = malloc(strlen(note) + strlen(line) + 1);
+        assert_non_null(both);
+        strcpy(both, note);
+        strcat(both, line);
+        assert_int_equal(ldg_cosig_verify(both, strlen(both), vkey, &ts), 0);
+        assert_int_equal(ts, 7);
+        free(both);
+        free(line);
+    }
     free(note);
 }
 

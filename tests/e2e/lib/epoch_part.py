@@ -6,9 +6,9 @@
 
 strip(rec) returns 0x92 ‖ seal-map ‖ 0xc4 0x40 ‖ signature[64]: the record
 the log key alone would sign. The epoch part is found from the end: the
-0xc5 header whose n is the length its own l0, j0 and j give. (Scanning for
-0xc5 u16be(n) alone matched inside a cert's random bytes once in about
-four thousand seals.) Raises ValueError on a record with no epoch part.
+0xc5 header whose n is the length its own l0, j0 and j give, after the key's signature. (Scanning for
+0xc5 u16be(n) alone can stop inside the part's own bytes: a CI run forged
+three records that no longer decoded.) Raises ValueError on a record with no epoch part.
 """
 
 
@@ -17,7 +17,7 @@ def strip(rec):
         raise ValueError("not a seal record with an epoch part (0x93)")
     for n in range(74, min(len(rec) - 3, 65535) + 1):
         at = len(rec) - 3 - n
-        if rec[at] != 0xC5 or int.from_bytes(rec[at + 1:at + 3], "big") != n:
+        if at < 67 or rec[at] != 0xC5 or int.from_bytes(rec[at + 1:at + 3], "big") != n:
             continue
         ext = rec[at + 3:]
         j = int.from_bytes(ext[4:8], "big")
