@@ -16,6 +16,8 @@ set -u
 command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 77; }
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 HERE=$(cd "$(dirname "$0")" && pwd)
+# (lib/epoch_part.py is imported: no __pycache__ in the source tree)
+export PYTHONDONTWRITEBYTECODE=1
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 D=$T/l

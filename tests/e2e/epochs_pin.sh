@@ -18,6 +18,8 @@ command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 77; }
 command -v zstd >/dev/null 2>&1 || { echo "SKIP: needs zstd"; exit 77; }
 python3 -c 'import cryptography' 2>/dev/null || { echo "SKIP: needs python3 cryptography"; exit 77; }
 HERE=$(cd "$(dirname "$0")" && pwd)
+# (lib/epoch_part.py is imported: no __pycache__ in the source tree)
+export PYTHONDONTWRITEBYTECODE=1
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 D=$T/l
