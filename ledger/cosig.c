@@ -140,9 +140,9 @@ ldg_cosig_sign(char **line, const char *text, size_t text_len, const char *name,
 
 /*
  * The note's text ends at its last "\n\n" (ldg_note_text_len); every
- * line after it is a signature line "— name base64". Lines by other keys
- * (another name or key ID, e.g. the log's own signature) are skipped; each must
- * still be well formed.
+ * line after it is a signature line "— name base64". Lines by other
+ * keys (another name or key ID, e.g. the log's own signature) are
+ * skipped; each must still be well formed.
  */
 int
 ldg_cosig_verify(const char *note, size_t len, const char *vkey,
