@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "export/export.h"
@@ -218,6 +219,11 @@ static const struct cli_opt verify_bundle_opts[] = {
               "cosigned one it carries, must be this one (FILE.epoch beside "
               "it, when there, is its epoch line whole: a fork then signed "
               "by epoch keys is named an equivocation)"),
+    CLI_STR('a', 0, "against", "BUNDLE",
+            "another bundle of the same log (an earlier export you kept): "
+            "verified too, and compared event by event and seal by seal; "
+            "where they differ under the box's epoch keys, an equivocation",
+            VB, o.against),
     CLI_VALUE('W', 0, "witness-key", "VKEY",
               "a witness's cosigner key whose cosignature on the bundle's "
               "cosigned checkpoint counts toward --quorum (repeatable)"),
@@ -249,6 +255,18 @@ only_extract_failed(const struct ldg_bundle_report *r)
     return 0;
 }
 
+/* 0 when path is a file this process can read, else the errno saying why
+ * (EISDIR for a directory). */
+static int
+unreadable(const char *path)
+{
+    struct stat st;
+
+    if (access(path, R_OK) != 0 || stat(path, &st) != 0)
+        return errno;
+    return S_ISDIR(st.st_mode) ? EISDIR : 0;
+}
+
 static int
 cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
 {
@@ -258,8 +276,13 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
     char summary[600], *ckpt = NULL, *ckline = NULL;
     const char *file;
     size_t nfail = 0;
-    int rc;
+    int rc, e;
 
+    if (o->against != NULL && (e = unreadable(o->against)) != 0) {
+        cli_err(c, "--against: cannot read %s: %s", o->against, strerror(e));
+        free(x->pins);
+        return EX_NOINPUT;
+    }
     if (x->ckpt_file != NULL &&
         (rc =
              read_checkpoint(c, x->ckpt_file, &ckpt, &o->trusted_checkpoint_len,
@@ -336,6 +359,9 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
         snprintf(summary, sizeof summary,
                  "%s FAILED verification: %zu of %zu checks failed",
                  r->segment ? "segment" : "bundle", nfail, r->nchecks);
+    else if (rc == LDG_EINVAL) /* a segment with --against: FAIL says */
+        snprintf(summary, sizeof summary, "%s: not verified: %s", file,
+                 r->nchecks > 0 ? r->checks[0].detail : "invalid argument");
     else if (rc == LDG_ENOTFOUND) /* missing, or a directory: FAIL says */
         snprintf(summary, sizeof summary,
                  "%s: not verified: it cannot be opened", file);
@@ -375,8 +401,9 @@ const struct cli_command cli_cmd_verify_bundle = {
     "bundle or segment whose key.anchored differs from one or is missing, "
     "or whose seals after it carry no epoch part, fails naming the first "
     "bad event and the anchor (docs/EPOCHS.md). Exits 0 when the bundle "
-    "verifies, 1 when a check fails, 64 when an anchor is malformed, 65 "
-    "when it is not a readable bundle.",
+    "verifies, 1 when a check fails, 64 when an anchor is malformed (or "
+    "FILE is a segment given --against), 65 when it is not a readable "
+    "bundle, 66 when FILE or the --against bundle cannot be read.",
     verify_bundle_opts,
     CLI_OUT_BASIC,
     "ledger verify-bundle r1.bundle --trusted-key box.vkey\n"

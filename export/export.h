@@ -311,6 +311,19 @@ struct ldg_bundle_verify_opts {
      * box's epoch keys (docs/EPOCHS.md). */
     const char *trusted_checkpoint_epoch;
     size_t trusted_checkpoint_epoch_len;
+    /* Another bundle of the same log (a path), or NULL: a copy the caller
+     * kept from before, or got from elsewhere. It is verified with these
+     * options (less against, extract_dir, the trusted checkpoint and the
+     * witness policy; trusted by this bundle's log key when only a
+     * checkpoint was given) and compared with this bundle in an "against"
+     * check: a checkpoint of one size has one root, an event of one seq one
+     * entry, a seal of one seq one key, range and root. Two that differ,
+     * both signed by epoch keys certified from the same anchor, also fail
+     * an "equivocation" check naming the seq and both epochs: two
+     * histories signed by the box's epoch keys (docs/EPOCHS.md). An other
+     * bundle that does not verify, or is a segment, fails "against"; one
+     * sharing nothing with this bundle is a SKIP. */
+    const char *against;
     /* A k-of-n witness policy (docs/FLEET.md): at least quorum (0 = 1) of
      * these cosigner verifier keys must have a valid cosignature on the
      * cosigned checkpoint the bundle carries; the "witnesses" check names

@@ -315,6 +315,7 @@ verify_bundle(struct vctx *v)
     bv_check_events(v);
     bv_check_state(v);
     bv_check_redactions(v);
+    bv_check_against(v);
     return v->r->ok ? 0 : LDG_ETAMPER;
 }
 
@@ -330,6 +331,8 @@ verify_common(struct vctx *v, int rc, const char *err)
              (unsigned long long)v->b.members, (unsigned long long)v->b.total,
              LDG_BUNDLE_MAGIC);
     rc = verify_bundle(v);
+    if (rc == 0 && v->keep != NULL)
+        v->keep(v, v->keep_arg);
     if (v->o->extract_dir != NULL && (rc < 0 || !v->r->ok)) {
         /* only what verified is ever written */
         bv_check(v->r, "extract", LDG_CHECK_FAIL,
@@ -355,6 +358,7 @@ verify_common(struct vctx *v, int rc, const char *err)
     free(v->jl);
     json_decref(v->manifest);
     json_decref(v->hz_roles);
+    free(v->sealeps);
     bundle_release(&v->b);
     return rc;
 }
@@ -410,6 +414,14 @@ int
 ldg_export_verify(const char *path, const struct ldg_bundle_verify_opts *opts,
                   struct ldg_bundle_report *report)
 {
+    return bv_verify_file(path, opts, report, NULL, NULL);
+}
+
+int
+bv_verify_file(const char *path, const struct ldg_bundle_verify_opts *opts,
+               struct ldg_bundle_report *report,
+               void (*keep)(struct vctx *v, void *arg), void *arg)
+{
     static const struct ldg_bundle_verify_opts none;
     struct vctx v;
     struct stat st;
@@ -436,6 +448,16 @@ ldg_export_verify(const char *path, const struct ldg_bundle_verify_opts *opts,
     if ((rc = ctx_init(&v, opts ? opts : &none, report)) < 0) {
         close(fd);
         return rc;
+    }
+    v.keep = keep;
+    v.keep_arg = arg;
+    if (ldg_segment_sniff(fd) == 1 && v.o->against != NULL) {
+        close(fd); /* refused, not verified: no comparison of segments */
+        report->segment = 1;
+        bv_check(report, "against", LDG_CHECK_FAIL,
+                 "%s is a segment: " LDG_OPT_AGAINST " compares two bundles",
+                 path);
+        return LDG_EINVAL;
     }
     if (ldg_segment_sniff(fd) == 1) {
         /* a segment, not a bundle: its own one-pass verification */

@@ -69,6 +69,14 @@ struct vseal {
     int result; /* of that check: 0 verified, -1 did not */
 };
 
+/* A seal whose epoch part bv_check_epochs certified: the seq it is
+ * stored at, its key's epoch and the anchor it was certified from. */
+struct vsealep {
+    uint64_t seq;
+    uint32_t period, sub;
+    uint8_t anchor[32];
+};
+
 /* First failure and count, per check. */
 struct fails {
     char first[WHY_MAX + 64];
@@ -127,6 +135,14 @@ struct vctx {
      * the log key (hz_seq 0: none); the roles of its keys, owned */
     uint64_t hz_seq;
     json_t *hz_roles;
+    /* the seals bv_check_epochs certified from an anchor, in seq order
+     * (owned): what bv_check_against compares */
+    struct vsealep *sealeps;
+    size_t nsealeps;
+    /* when set, called with v once the bundle verified, before v is
+     * released (bv_verify_file) */
+    void (*keep)(struct vctx *v, void *arg);
+    void *keep_arg;
 };
 
 /* Per-thread scratch: proofs of neighbouring entries share most of their
@@ -165,6 +181,12 @@ void bv_fail_add(struct fails *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void bv_pfor_run(struct vctx *v, size_t n,
                  void (*fn)(struct vctx *, size_t, struct wctx *));
+/* ldg_export_verify with a hook: keep(v, arg), when not NULL, is called
+ * with the verified bundle's context before it is released (never for a
+ * segment, nor when a check failed). */
+int bv_verify_file(const char *path, const struct ldg_bundle_verify_opts *o,
+                   struct ldg_bundle_report *r,
+                   void (*keep)(struct vctx *v, void *arg), void *arg);
 
 /* verify_trust.c: the log key, the manifest and its signature, the checkpoint,
  * cosignatures and witnesses, the members' digests */
@@ -205,6 +227,12 @@ void bv_check_epochs(struct vctx *v);
  * by epoch keys certified from the log key's anchor: the "equivocation"
  * check (after bv_check_epochs). */
 void bv_check_equivocation(struct vctx *v);
+
+/* verify_against.c: opts->against, another bundle of the log, verified
+ * and compared with this one checkpoint, event and seal: the "against"
+ * check, and an "equivocation" check that fails when two seals or two
+ * checkpoints that differ are both signed by certified epoch keys. */
+void bv_check_against(struct vctx *v);
 
 /* verify_listing.c: what the bundle lists agrees with what it proves (chain,
  * erasures, events.jsonl, the manifest's events, state, redactions) */

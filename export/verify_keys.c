@@ -372,6 +372,29 @@ struct vanchor {
     int pinned, seen;
 };
 
+/* Notes a certified seal for bv_check_against, in the order its first
+ * event comes (bv_check_against sorts them). */
+static void
+sealep_add(struct vctx *v, uint64_t seq, uint32_t p, uint32_t j,
+           const uint8_t anchor[32], struct fails *f)
+{
+    struct vsealep *n;
+
+    if ((v->nsealeps & (v->nsealeps + 1)) == 0) { /* 0, 1, 3, 7...: grow */
+        n = realloc(v->sealeps, (2 * v->nsealeps + 1) * sizeof *n);
+        if (n == NULL) {
+            bv_fail_add(f, "out of memory");
+            return;
+        }
+        v->sealeps = n;
+    }
+    n = &v->sealeps[v->nsealeps++];
+    n->seq = seq;
+    n->period = p;
+    n->sub = j;
+    memcpy(n->anchor, anchor, 32);
+}
+
 /* The first 16 hex digits of an anchor, for messages. */
 static const char *
 anchor_hex16(const struct vanchor *a, char out[17])
@@ -611,6 +634,7 @@ seal_epoch(struct vctx *v, struct vev *e, struct vanchor *as, size_t na,
     a->period = p;
     a->sub = j;
     (*checked)++;
+    sealep_add(v, e->ev.seal_seq, p, j, a->anchor, f);
     at->epoch = 1;
     at->period = p;
     at->sub = j;

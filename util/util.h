@@ -445,6 +445,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
  */
 #define LDG_OPT_ACTOR "--actor"
 #define LDG_OPT_EPOCH "--epoch"
+#define LDG_OPT_AGAINST "--against"
 #define LDG_OPT_ALL "--all"
 #define LDG_OPT_ALLOW_EMPTY "--allow-empty"
 #define LDG_OPT_ALLOW_ENVELOPE_DISCLOSURE "--allow-envelope-disclosure"
@@ -494,6 +495,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 /* Every entry, for the check: X(LDG_OPT_NAME, "command,command") each. */
 #define LDG_OPTS(X)                                                            \
     X(LDG_OPT_ACTOR, "proxy")                                                  \
+    X(LDG_OPT_AGAINST, "verify-bundle")                                        \
     X(LDG_OPT_ALL, "memory purge")                                             \
     X(LDG_OPT_EPOCH, "keys")                                                   \
     X(LDG_OPT_ALLOW_EMPTY, "export")                                           \

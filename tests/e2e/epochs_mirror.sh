@@ -56,6 +56,7 @@ cp -a "$T/m" "$T/mkeep"
 # checkpoint signed by the same epoch key. The mirror that took the box's
 # names the clone's an equivocation.
 cp -a "$D" "$T/clone"
+L export --out "$T/old.bundle" type=x.test >/dev/null 2>"$T/err" || fail "export old: $(cat "$T/err")"
 L append x.test --body '{"n":"a"}' >/dev/null || fail "append a"
 L publish "$T/puba" >/dev/null 2>"$T/err" || fail "publish a: $(cat "$T/err")"
 cp -a "$T/mkeep" "$T/me"
@@ -122,6 +123,89 @@ done
 VB "$T/puba/checkpoint"
 [ $rc = 0 ] && ! grep -q 'equivocation' "$T/out" "$T/err" ||
     fail "verify-bundle with the box's own checkpoint: $(cat "$T/out" "$T/err")"
+# --against: the box's bundle and one exported before the clone agree
+# (each way round, and with itself); the clone's bundle, of the same size,
+# is two histories under epoch 0.1: an equivocation at the checkpoint and
+# at each seal after the fork, and events that differ
+VA() { # FILE OTHER [ARG...]: verify-bundle FILE --against OTHER, pinned
+    a=$1
+    b=$2
+    shift 2
+    "$LEDGER" verify-bundle "$a" --trusted-key "$T/pin" --against "$b" "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+}
+"$LEDGER" --dir "$T/clone" export --out "$T/b.bundle" type=x.test >/dev/null 2>"$T/err" || fail "export b: $(cat "$T/err")"
+VA "$T/a.bundle" "$T/old.bundle"
+[ $rc = 0 ] && grep -q "^PASS against: .*/old.bundle (size 6) verified and agrees with this bundle (size 7): 6 events and 6 seals in common$" "$T/err" ||
+    fail "--against an earlier bundle: exit $rc, $(cat "$T/err")"
+VA "$T/old.bundle" "$T/a.bundle"
+[ $rc = 0 ] && grep -q "^PASS against: .*/a.bundle (size 7) verified and agrees with this bundle (size 6): 6 events and 6 seals in common$" "$T/err" ||
+    fail "--against a later bundle: exit $rc, $(cat "$T/err")"
+VA "$T/a.bundle" "$T/a.bundle"
+[ $rc = 0 ] && grep -q "^PASS against: .*: 7 events and 7 seals in common, one root at that size$" "$T/err" ||
+    fail "--against itself: exit $rc, $(cat "$T/err")"
+VA "$T/a.bundle" "$T/b.bundle"
+[ $rc = 1 ] && grep -q "^FAIL equivocation: seal 6 of key [0-9a-f]*: this bundle's (events 6 to 6) is signed by epoch 0\.1, the other's (events 6 to 6) by epoch 0\.1, each certified from the key's anchor, and they differ (and 1 more)$" "$T/err" &&
+    grep -q "^FAIL against: event 6 differs: the two bundles carry two entries of it" "$T/err" &&
+    grep -q "bundle FAILED verification: 2 of" "$T/err" ||
+    fail "--against the clone's bundle: exit $rc, $(cat "$T/err")"
+VA "$T/a.bundle" "$T/b.bundle" -o json
+jq -e '[.checks[] | select(.status == "FAIL") | .name] == ["equivocation", "against"]' "$T/out" >/dev/null ||
+    fail "--against the clone's, -o json: $(cat "$T/out")"
+# two bundles of one event before the fork: it agrees, and the two
+# checkpoints of one size are the equivocation
+"$LEDGER" --dir "$T/clone" export --out "$T/b4.bundle" seq=4 >/dev/null 2>"$T/err" || fail "export b4: $(cat "$T/err")"
+L export --out "$T/a4.bundle" seq=4 >/dev/null 2>"$T/err" || fail "export a4: $(cat "$T/err")"
+VA "$T/a4.bundle" "$T/b4.bundle"
+[ $rc = 1 ] && grep -q "^FAIL equivocation: at size 7 this bundle's checkpoint (root .*) is signed by epoch 0\.1 of the log key, the other's (root .*) by epoch 0\.1, each certified from the log key's anchor$" "$T/err" &&
+    grep -q "^FAIL against: the two bundles tell two histories (see equivocation)$" "$T/err" ||
+    fail "--against the clone's, before the fork: exit $rc, $(cat "$T/err")"
+# the other bundle missing, a directory, changed by a byte, another log's,
+# a segment; a bundle that fails itself is not compared
+VA "$T/a.bundle" "$T/nope.bundle"
+[ $rc = 66 ] && grep -q "^ledger verify-bundle: --against: cannot read .*nope.bundle: No such file" "$T/err" ||
+    fail "--against a missing file: exit $rc, $(cat "$T/err")"
+VA "$T/a.bundle" "$T"
+[ $rc = 66 ] && grep -q "cannot read .*: Is a directory" "$T/err" || fail "--against a directory: exit $rc, $(cat "$T/err")"
+python3 - "$T/old.bundle" "$T/oldx.bundle" <<'PY' || fail "changing a byte"
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[len(b) // 2] ^= 1
+open(sys.argv[2], "wb").write(bytes(b))
+PY
+VA "$T/a.bundle" "$T/oldx.bundle"
+[ $rc = 1 ] && grep -q "^FAIL against: .*/oldx.bundle does not verify (.*): nothing to compare with$" "$T/err" ||
+    fail "--against a changed bundle: exit $rc, $(cat "$T/err")"
+VA "$T/oldx.bundle" "$T/a.bundle"
+[ $rc = 65 ] && ! grep -q "against" "$T/err" || fail "a changed bundle --against: exit $rc, $(cat "$T/err")"
+L export --segment --out "$T/a.seg" seq=0..4 >/dev/null 2>"$T/err" || fail "export a segment: $(cat "$T/err")"
+VA "$T/a.bundle" "$T/a.seg"
+[ $rc = 1 ] && grep -q "^FAIL against: .*a.seg is a segment, not a bundle" "$T/err" || fail "--against a segment: exit $rc, $(cat "$T/err")"
+VA "$T/a.seg" "$T/a.bundle"
+[ $rc = 64 ] && grep -q "a.seg: not verified: .*a.seg is a segment: --against compares two bundles" "$T/err" ||
+    fail "a segment --against: exit $rc, $(cat "$T/err")"
+# without epochs, two copies that differ are two histories, not named an
+# equivocation (nothing says the box's past keys signed both)
+P=$T/plain
+"$LEDGER" --dir "$P" init >/dev/null || fail "init plain"
+"$LEDGER" --dir "$P" append x.test --body '{"n":1}' >/dev/null || fail "append plain"
+cp -a "$P" "$T/plainc"
+"$LEDGER" --dir "$P" append x.test --body '{"n":"a"}' >/dev/null || fail "append plain a"
+"$LEDGER" --dir "$T/plainc" append x.test --body '{"n":"b"}' >/dev/null || fail "append plainc b"
+"$LEDGER" --dir "$P" export --out "$T/pa.bundle" type=x.test >/dev/null 2>&1 || fail "export pa"
+"$LEDGER" --dir "$T/plainc" export --out "$T/pb.bundle" type=x.test >/dev/null 2>&1 || fail "export pb"
+"$LEDGER" verify-bundle "$T/pa.bundle" --trusted-key "$("$LEDGER" --dir "$P" keys verifier)" --against "$T/pb.bundle" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q "^FAIL against: event 2 differs: the two bundles carry two entries of it (two histories from there on) (and 2 more)$" "$T/err" &&
+    ! grep -q equivocation "$T/err" ||
+    fail "--against without epochs: exit $rc, $(cat "$T/err")"
+"$LEDGER" verify-bundle "$T/pa.bundle" --trusted-key "$T/pin" --against "$T/a.bundle" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q "^SKIP against: not compared" "$T/err" || fail "another log's key: exit $rc, $(cat "$T/err")"
+"$LEDGER" verify-bundle "$T/pa.bundle" --insecure-trust-bundle-key --against "$T/a.bundle" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q "^FAIL against: .*/a.bundle does not verify (the bundle's log key .* is not the trusted key .*): nothing to compare with$" "$T/err" ||
+    fail "--against another log's bundle: exit $rc, $(cat "$T/err")"
 mkdir "$T/ckdir.epoch"
 VB "$T/ckdir"
 [ $rc = 66 ] || fail "verify-bundle --trusted-checkpoint of a missing file: exit $rc"
