@@ -286,14 +286,17 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
     if (x->ckpt_file != NULL &&
         (rc =
              read_checkpoint(c, x->ckpt_file, &ckpt, &o->trusted_checkpoint_len,
-                             &ckline, &o->trusted_checkpoint_epoch_len)) != 0)
+                             &ckline, &o->trusted_checkpoint_epoch_len)) != 0) {
+        free(x->pins);
         return rc;
+    }
     o->trusted_checkpoint = ckpt;
     o->trusted_checkpoint_epoch = ckline;
     if (npos != 1 || (rc = cli_check_output(c, NULL)) != 0 ||
         (x->quorum > 0 && x->nw == 0) || x->quorum > x->nw) {
         free(ckpt);
         free(ckline);
+        free(x->pins);
         if (npos != 1)
             return cli_npos(c, npos, pos, 1, 1,
                             "FILE is needed: the bundle to verify");

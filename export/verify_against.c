@@ -166,8 +166,10 @@ compare(struct vctx *w, void *arg)
     c->w = w;
     /* noted in the order their first event came: a bundle without a
      * seal's first event meets it later */
-    qsort(c->v->sealeps, c->v->nsealeps, sizeof *c->v->sealeps, cmp_sealep);
-    qsort(w->sealeps, w->nsealeps, sizeof *w->sealeps, cmp_sealep);
+    if (c->v->nsealeps > 1)
+        qsort(c->v->sealeps, c->v->nsealeps, sizeof *c->v->sealeps, cmp_sealep);
+    if (w->nsealeps > 1)
+        qsort(w->sealeps, w->nsealeps, sizeof *w->sealeps, cmp_sealep);
     ldg_hex(vk, c->v->logpub, 8);
     ldg_hex(wk, w->logpub, 8);
     if (memcmp(c->v->logpub, w->logpub, 32) != 0 ||
