@@ -68,18 +68,23 @@ keep_cosignature(struct ldg_ledger *l, uint64_t size, const char *note,
     } else if (rc < 0) {
         return rc;
     }
-    /* one line per witness name: a newer cosignature replaces the older */
+    /* one line per witness name among the signatures (never in the
+     * text): a newer cosignature replaces the older */
     {
         char prefix[LDG_ORIGIN_MAX + 8];
+        size_t tl = 0;
         char *p;
-        int pl = snprintf(prefix, sizeof prefix, "\n\xe2\x80\x94 %s ", wname);
-        while ((p = strstr(cur, prefix)) != NULL) {
+        snprintf(prefix, sizeof prefix, "\n\xe2\x80\x94 %s ", wname);
+        if (ldg_fleet_note_text_len(cur, n, &tl) < 0) {
+            free(cur);
+            return LDG_ECORRUPT; /* cosigned/<size> is not a signed note */
+        }
+        while ((p = strstr(cur + tl, prefix)) != NULL) {
             char *e = strchr(p + 1, '\n');
             size_t cut = e ? (size_t)(e - p) : strlen(p);
             memmove(p, p + cut, strlen(p + cut) + 1);
             n -= cut;
         }
-        (void)pl;
     }
     nb = realloc(cur, n + line_len + 1);
     if (nb == NULL) {
