@@ -12,7 +12,9 @@
 # `verify --trusted` given the clone's checkpoint, and by `verify-bundle
 # --trusted-checkpoint` of the box's bundle given the clone's checkpoint
 # with its checkpoint.epoch beside it (without it: a SKIP saying why; a
-# line that is not the note's own: no equivocation). A mirror given the key alone
+# line that is not the note's own: no equivocation), and by `verify-bundle
+# --against` of the box's bundle and the clone's (seal by seal; a bundle
+# kept from before the clone agrees). A mirror given the key alone
 # checks what it checked before. Fails on a build whose mirror does not
 # check epochs.
 set -u
