@@ -257,6 +257,24 @@ only_extract_failed(const struct ldg_bundle_report *r)
 
 /* 0 when path is a file this process can read, else the errno saying why
  * (EISDIR for a directory). */
+/* Whether every failed check is --against's own ("against", and the
+ * "equivocation" it found): the bundle itself verified. */
+static int
+only_against_failed(const struct ldg_bundle_report *r)
+{
+    int against = 0;
+
+    for (size_t i = 0; i < r->nchecks; i++) {
+        if (r->checks[i].status != LDG_CHECK_FAIL)
+            continue;
+        if (strcmp(r->checks[i].name, "against") != 0 &&
+            strcmp(r->checks[i].name, "equivocation") != 0)
+            return 0;
+        against |= strcmp(r->checks[i].name, "against") == 0;
+    }
+    return against;
+}
+
 static int
 unreadable(const char *path)
 {
@@ -278,11 +296,6 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
     size_t nfail = 0;
     int rc, e;
 
-    if (o->against != NULL && (e = unreadable(o->against)) != 0) {
-        cli_err(c, "--against: cannot read %s: %s", o->against, strerror(e));
-        free(x->pins);
-        return EX_NOINPUT;
-    }
     if (x->ckpt_file != NULL &&
         (rc =
              read_checkpoint(c, x->ckpt_file, &ckpt, &o->trusted_checkpoint_len,
@@ -308,6 +321,13 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
                                  (unsigned long long)x->quorum, x->nw);
         return rc;
     }
+    if (o->against != NULL && (e = unreadable(o->against)) != 0) {
+        cli_err(c, "--against: cannot read %s: %s", o->against, strerror(e));
+        free(ckpt);
+        free(ckline);
+        free(x->pins);
+        return EX_NOINPUT;
+    }
     o->witness_keys = x->wkeys;
     o->nwitness_keys = x->nw;
     o->quorum = (unsigned)x->quorum;
@@ -316,6 +336,7 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
     if (r == NULL) {
         free(ckpt);
         free(ckline);
+        free(x->pins);
         return EX_OSERR;
     }
     rc = ldg_export_verify(file, o, r);
@@ -358,6 +379,11 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
     else if (rc == LDG_EKEY)
         snprintf(summary, sizeof summary,
                  "%s: not verified: no trust anchor given", file);
+    else if (rc == LDG_ETAMPER && only_against_failed(r))
+        snprintf(summary, sizeof summary,
+                 "%s verified, but the --against bundle %s tells another "
+                 "history or does not verify (FAIL above)",
+                 file, o->against);
     else if (rc == LDG_ETAMPER)
         snprintf(summary, sizeof summary,
                  "%s FAILED verification: %zu of %zu checks failed",

@@ -53,8 +53,11 @@ bv_check(struct ldg_bundle_report *r, const char *name,
     struct ldg_bundle_check *c;
     va_list ap;
 
-    if (r->nchecks == LDG_BUNDLE_CHECKS_MAX)
+    if (r->nchecks == LDG_BUNDLE_CHECKS_MAX) {
+        if (st == LDG_CHECK_FAIL) /* no room to say it; never an ok */
+            r->ok = 0;
         return;
+    }
     c = &r->checks[r->nchecks++];
     c->name = name;
     c->status = st;

@@ -46,33 +46,80 @@ find_sealep(const struct vctx *v, uint64_t seq)
     return NULL;
 }
 
-/* The two checkpoints, when of one size. */
+/* ldg_hash_reader over a bundle's events 0..n-1 (ctx: its ev array,
+ * every one of them held): a subtree's hash from its leaves. */
+static int
+leaf_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
+{
+    const struct vev *ev = ctx;
+    uint8_t l[32], r[32];
+
+    if (level == 0) {
+        memcpy(out, ev[index].ev.leaf, 32);
+        return 0;
+    }
+    leaf_reader(ctx, level - 1, 2 * index, l);
+    leaf_reader(ctx, level - 1, 2 * index + 1, r);
+    ldg_tlog_node_hash(out, l, r);
+    return 0;
+}
+
+/* The root of the tree of size n from x's own events, when x holds every
+ * event below n (each proven in x's checkpoint): 0, or -1 when it does
+ * not. */
+static int
+root_of_prefix(const struct vctx *x, uint64_t n, uint8_t root[32])
+{
+    if (n == 0 || x->nev < n)
+        return -1;
+    for (uint64_t i = 0; i < n; i++)
+        if (x->ev[i].seq != i || !x->ev[i].decoded)
+            return -1;
+    return ldg_tlog_root(leaf_reader, x->ev, n, root) < 0 ? -1 : 0;
+}
+
+/* The checkpoints: of one size, one root; of two sizes, the smaller one's
+ * root rebuilt from the larger bundle's events when it holds every event
+ * below that size (a whole export does). */
 static void
 cmp_checkpoints(struct cmp *c)
 {
     struct vctx *v = c->v, *w = c->w;
-    char vr[45], wr[45];
+    const struct vctx *small = v->cksize <= w->cksize ? v : w;
+    const struct vctx *big = small == v ? w : v;
+    uint8_t root[32];
+    char vr[45], wr[45], here[80], there[80];
+    int same = v->cksize == w->cksize;
 
-    if (!v->ck_ok || !w->ck_ok || v->cksize != w->cksize)
+    if (!v->ck_ok || !w->ck_ok)
         return;
+    if (same)
+        memcpy(root, big->root, 32);
+    else if (root_of_prefix(big, small->cksize, root) < 0)
+        return; /* nothing proves the smaller one's root from the other */
     c->checkpoints++;
-    if (memcmp(v->root, w->root, 32) == 0)
+    if (memcmp(small->root, root, 32) == 0)
         return;
-    ldg_base64(vr, v->root, 32);
-    ldg_base64(wr, w->root, 32);
+    ldg_base64(vr, small == v ? v->root : root, 32);
+    ldg_base64(wr, small == w ? w->root : root, 32);
+    snprintf(here, sizeof here, "%s (root %s)",
+             small == v ? "checkpoint" : "events below it", vr);
+    snprintf(there, sizeof there, "%s (root %s)",
+             small == w || same ? "checkpoint" : "events below it", wr);
     if (v->ck_ep && w->ck_ep && memcmp(v->ck_anchor, w->ck_anchor, 32) == 0)
         bv_fail_add(&c->eq,
-                    "at size %llu this bundle's checkpoint (root %s) is "
-                    "signed by epoch %u.%u of the log key, the other's (root "
-                    "%s) by epoch %u.%u, each certified from the log key's "
-                    "anchor",
-                    (unsigned long long)v->cksize, vr, v->ck_period, v->ck_sub,
-                    wr, w->ck_period, w->ck_sub);
+                    "at size %llu this bundle's %s and the other's %s give "
+                    "two roots, this bundle's checkpoint signed by epoch "
+                    "%u.%u of the log key, the other's by epoch %u.%u, each "
+                    "certified from the log key's anchor",
+                    (unsigned long long)small->cksize,
+                    small == v ? "checkpoint" : "events below it",
+                    small == w || same ? "checkpoint" : "events below it",
+                    v->ck_period, v->ck_sub, w->ck_period, w->ck_sub);
     else
         bv_fail_add(&c->diff,
-                    "the two checkpoints of size %llu have different roots "
-                    "(%s here, %s there)",
-                    (unsigned long long)v->cksize, vr, wr);
+                    "at size %llu this bundle's %s and the other's %s differ",
+                    (unsigned long long)small->cksize, here, there);
 }
 
 /* Every event both carry: one entry. */
@@ -94,7 +141,9 @@ cmp_events(struct cmp *c)
     }
 }
 
-/* One seal both carry at seq: one key, range and root. */
+/* One seal both carry at seq: the same bytes (one key, range, root and
+ * signatures: Ed25519 signs a message one way, so honest copies agree
+ * byte for byte). */
 static void
 cmp_seal(struct cmp *c, uint64_t seq, const struct bmember *x,
          const struct bmember *y)
@@ -102,57 +151,65 @@ cmp_seal(struct cmp *c, uint64_t seq, const struct bmember *x,
     unsigned long long s = (unsigned long long)seq;
     const struct vsealep *ex, *ey;
     struct ldg_seal a, b;
+    char ar[45], br[45], ea[24] = "no epoch", eb[24] = "no epoch";
 
     LDG_ASSERT(x != NULL && y != NULL && strcmp(x->name, y->name) == 0);
     c->seals++;
+    if (x->len == y->len && memcmp(x->data, y->data, x->len) == 0)
+        return; /* the same statement */
     if (ldg_seal_record_decode(x->data, x->len, &a) < 0 ||
         ldg_seal_record_decode(y->data, y->len, &b) < 0)
         return; /* each bundle's own checks said so */
-    if (strcmp(a.key_id, b.key_id) == 0 && a.first == b.first &&
-        a.count == b.count && memcmp(a.root, b.root, 32) == 0)
-        return; /* the same statement */
     ex = find_sealep(c->v, seq);
     ey = find_sealep(c->w, seq);
-    if (strcmp(a.key_id, b.key_id) == 0 && ex != NULL && ey != NULL &&
-        memcmp(ex->anchor, ey->anchor, 32) == 0)
+    if (ex != NULL)
+        snprintf(ea, sizeof ea, "epoch %u.%u", ex->period, ex->sub);
+    if (ey != NULL)
+        snprintf(eb, sizeof eb, "epoch %u.%u", ey->period, ey->sub);
+    ldg_base64(ar, a.root, 32);
+    ldg_base64(br, b.root, 32);
+    if (strcmp(a.key_id, b.key_id) == 0 && a.first == b.first &&
+        a.count == b.count && memcmp(a.root, b.root, 32) == 0)
+        bv_fail_add(&c->diff,
+                    "seal %llu of key %s: the same events (%llu to %llu, "
+                    "root %s) signed again: under %s here, %s there",
+                    s, a.key_id, (unsigned long long)a.first,
+                    (unsigned long long)(a.first + a.count - 1), ar, ea, eb);
+    else if (strcmp(a.key_id, b.key_id) == 0 && ex != NULL && ey != NULL &&
+             memcmp(ex->anchor, ey->anchor, 32) == 0)
         bv_fail_add(&c->eq,
                     "seal %llu of key %s: this bundle's (events %llu to %llu) "
-                    "is signed by epoch %u.%u, the other's (events %llu to "
-                    "%llu) by epoch %u.%u, each certified from the key's "
-                    "anchor, and they differ",
+                    "is signed by %s, the other's (events %llu to %llu) by "
+                    "%s, each certified from the key's anchor, and they "
+                    "differ",
                     s, a.key_id, (unsigned long long)a.first,
-                    (unsigned long long)(a.first + a.count - 1), ex->period,
-                    ex->sub, (unsigned long long)b.first,
-                    (unsigned long long)(b.first + b.count - 1), ey->period,
-                    ey->sub);
+                    (unsigned long long)(a.first + a.count - 1), ea,
+                    (unsigned long long)b.first,
+                    (unsigned long long)(b.first + b.count - 1), eb);
     else
         bv_fail_add(&c->diff,
-                    "seal %llu differs: key %s, events %llu to %llu here; key "
-                    "%s, events %llu to %llu there",
+                    "seal %llu differs: key %s, events %llu to %llu, root %s "
+                    "here; key %s, events %llu to %llu, root %s there",
                     s, a.key_id, (unsigned long long)a.first,
-                    (unsigned long long)(a.first + a.count - 1), b.key_id,
+                    (unsigned long long)(a.first + a.count - 1), ar, b.key_id,
                     (unsigned long long)b.first,
-                    (unsigned long long)(b.first + b.count - 1));
+                    (unsigned long long)(b.first + b.count - 1), br);
 }
 
+/* Every seal both carry, in seq order (the other's slots are sorted). */
 static void
 cmp_seals(struct cmp *c)
 {
-    static const char pre[] = "seals/";
+    for (size_t i = 0; i < c->w->nseals; i++) {
+        const struct bmember *x, *y;
+        char name[48];
 
-    for (size_t i = 0; i < c->w->b.n; i++) {
-        const struct bmember *y = &c->w->b.m[i];
-        const struct bmember *x;
-        char *end;
-        unsigned long long seq;
-
-        if (strncmp(y->name, pre, sizeof pre - 1) != 0)
+        snprintf(name, sizeof name, "seals/%llu.seal",
+                 (unsigned long long)c->w->seals[i].seq);
+        if ((y = bundle_get(&c->w->b, name)) == NULL ||
+            (x = bundle_get(&c->v->b, name)) == NULL)
             continue;
-        seq = strtoull(y->name + sizeof pre - 1, &end, 10);
-        if (strcmp(end, ".seal") != 0 ||
-            (x = bundle_get(&c->v->b, y->name)) == NULL)
-            continue;
-        cmp_seal(c, seq, x, y);
+        cmp_seal(c, c->w->seals[i].seq, x, y);
     }
 }
 
@@ -265,7 +322,13 @@ bv_check_against(struct vctx *v)
                  (unsigned long long)v->cksize, (unsigned long long)c.events,
                  c.events == 1 ? "" : "s", (unsigned long long)c.seals,
                  c.seals == 1 ? "" : "s",
-                 c.checkpoints > 0 ? ", one root at that size" : "");
+                 c.checkpoints > 0
+                     ? (r->checkpoint_size == v->cksize
+                            ? ", one root at that size"
+                            : ", the smaller checkpoint's root rebuilt from "
+                              "the other's events")
+                     : "; the two checkpoints not compared (neither bundle "
+                       "holds every event below the smaller size)");
     }
     free(r);
 }
