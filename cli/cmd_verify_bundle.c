@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "export/export.h"
@@ -255,8 +254,6 @@ only_extract_failed(const struct ldg_bundle_report *r)
     return 0;
 }
 
-/* 0 when path is a file this process can read, else the errno saying why
- * (EISDIR for a directory). */
 /* Whether every failed check is --against's own ("against", and the
  * "equivocation" it found): the bundle itself verified. */
 static int
@@ -275,14 +272,17 @@ only_against_failed(const struct ldg_bundle_report *r)
     return against;
 }
 
+/* 0 when path is a file this process can read, else the errno saying why
+ * (EISDIR for a directory: cli_fopen_input's rule). */
 static int
 unreadable(const char *path)
 {
-    struct stat st;
+    FILE *f = cli_fopen_input(path);
 
-    if (access(path, R_OK) != 0 || stat(path, &st) != 0)
+    if (f == NULL)
         return errno;
-    return S_ISDIR(st.st_mode) ? EISDIR : 0;
+    fclose(f);
+    return 0;
 }
 
 static int

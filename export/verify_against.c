@@ -4,10 +4,10 @@
  * that each verify can still tell two histories: a clone of the box, or
  * whoever took its keys, writing on from some seq. Where they overlap
  * they must agree byte for byte: a checkpoint of one size has one root,
- * an event of one seq one entry, a seal of one seq one key, range and
- * root. When two statements that differ are both signed by epoch keys
- * certified from the key's anchor, the box's epoch keys signed both: an
- * equivocation (docs/EPOCHS.md). */
+ * an event of one seq one entry, a seal of one seq the same record. When two
+ * statements that differ are both signed by epoch keys certified from the key's
+ * anchor, the box's epoch keys signed both: an equivocation (docs/EPOCHS.md).
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,18 +32,12 @@ cmp_sealep(const void *a, const void *b)
 static const struct vsealep *
 find_sealep(const struct vctx *v, uint64_t seq)
 {
-    size_t lo = 0, hi = v->nsealeps;
+    struct vsealep key;
 
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v->sealeps[mid].seq == seq)
-            return &v->sealeps[mid];
-        if (v->sealeps[mid].seq < seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    key.seq = seq;
+    return v->nsealeps ? bsearch(&key, v->sealeps, v->nsealeps,
+                                 sizeof *v->sealeps, cmp_sealep)
+                       : NULL;
 }
 
 /* ldg_hash_reader over a bundle's events 0..n-1 (ctx: its ev array,
