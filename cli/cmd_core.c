@@ -230,7 +230,7 @@ static const struct cli_opt append_opts[] = {
     CLI_DIRECT_OPT(OPT_DIRECT, AA, direct),
     CLI_ON('v', 'v', "verbose", "say which way the event went", AA, verbose),
     CLI_QUIET_OPT,
-    CLI_ARG("TYPE", "the event type, e.g. run.started, model.loaded", 0),
+    CLI_ARG("TYPE", "the event type, e.g. model.registered, x.myorg.thing", 0),
     CLI_OPT_END};
 
 /* --parent and --time: 0, or the exit code of a usage error */
@@ -324,7 +324,7 @@ cmd_append(struct cli *c, struct append_args *x, int npos, char **pos)
 
     if ((rc = cli_npos(c, npos, pos, 1, 1,
                        "TYPE is needed: the event type, e.g. run.started, "
-                       "model.loaded")) != 0)
+                       "model.registered, x.myorg.thing")) != 0)
         return rc;
     if (x->body_text && x->body_file)
         return cli_usage_err(c, "--body and --body-file: give one of them");

@@ -56,6 +56,16 @@ echo "$n" | grep -qx '[0-9][0-9]*' || bad "append -q prints '$n'"
 [ "$n" = $((${out#seq } + 1)) ] || bad "append -q: $n after $out"
 "$L" append x.manners --body '{}' -o json | grep -qx '{"seq":"[0-9]*"}' ||
     bad "append -o json"
+# the types append's help gives as examples are types append knows (its
+# help once named model.loaded, which append refused as unknown)
+types=$("$L" append --help | sed -n 's/^ *TYPE *the event type, e\.g\. //p' |
+    tr -d ',')
+[ -n "$types" ] || bad "append --help names no example type"
+for t in $types; do
+    "$L" append --body '{}' "$t" >/dev/null 2>"$T/err"
+    grep -q 'unknown event type' "$T/err" &&
+        bad "append --help's example $t is refused: $(cat "$T/err")"
+done
 out=$("$L" keys add alice)
 echo "$out" | grep -qx 'seq [0-9]*: key alice (id [0-9a-f]\{16\}) added' ||
     bad "keys add prints '$out'"
@@ -224,7 +234,7 @@ probe x|unexpected argument 'x'
 tripcode|a subcommand is needed: sign CODE, verify TRIPCODE or list
 seal|--key FILE is needed (the key that seals the events)
 seal a b|unexpected argument 'b'
-append|TYPE is needed: the event type, e.g. run.started, model.loaded
+append|TYPE is needed: the event type, e.g. run.started, model.registered, x.myorg.thing
 append x.a y.b|unexpected argument 'y.b'
 append x.a --body {} --body-file f|--body and --body-file: give one of them
 timeline|RUN is needed: the run (or plan) to show, or --trace ID
