@@ -87,10 +87,12 @@ is_blank(const char *s, size_t n)
     return 1;
 }
 
-/* The origin and the key's count from the ledger in c->dir. */
+/* The origin, the key's count and the name the ledger enrolled it under
+ * (enrolled, LDG_NAME_MAX + 1 bytes: it may differ from the key file's)
+ * from the ledger in c->dir. */
 static int
 from_ledger(struct cli *c, const struct ldg_key *key, char *origin, size_t ocap,
-            uint64_t *first)
+            uint64_t *first, char *enrolled)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_txn *t = NULL;
@@ -123,6 +125,7 @@ from_ledger(struct cli *c, const struct ldg_key *key, char *origin, size_t ocap,
                 key->key_id, (unsigned long long)ki.revoked_seq);
         rc = EX_NOPERM;
     } else if (rc == 0) {
+        snprintf(enrolled, LDG_NAME_MAX + 1, "%s", ki.name);
         rc = ldg_key_sealed(t, key->key_id, first);
         if (rc < 0) {
             rc = cli_fail(c, l, rc);
@@ -144,8 +147,10 @@ seal_check_opts(struct cli *c, const char *origin_opt, const char *first_opt,
     if ((origin_opt == NULL) != (first_opt == NULL))
         return cli_usage_err(c, "--origin and --first go together (without "
                                 "them the ledger in --dir says both)");
-    if (first_opt != NULL && cli_parse_u64(first_opt, first) < 0)
-        return cli_usage_err(c, "--first: '%s' is not a count", first_opt);
+    if (first_opt != NULL &&
+        (cli_parse_u64(first_opt, first) < 0 || *first > (uint64_t)INT64_MAX))
+        return cli_usage_err(c, "--first: '%s' is not a count (0 to 2^63 - 1)",
+                             first_opt);
     if (origin_opt != NULL &&
         (strlen(origin_opt) == 0 || strlen(origin_opt) > LDG_ORIGIN_MAX ||
          strpbrk(origin_opt, "\n\r\t") != NULL))
@@ -156,11 +161,39 @@ seal_check_opts(struct cli *c, const char *origin_opt, const char *first_opt,
     return 0;
 }
 
+/* Prints the sealed batch, one line, if ingest can take it: 0, or the exit
+ * code after saying why. */
+static int
+print_batch(struct cli *c, const json_t *batch, const char *name, size_t n)
+{
+    char *text = json_dumps(batch, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t len;
+
+    if (text == NULL)
+        return EX_OSERR;
+    len = strlen(text) + 1;
+    if (len > LDG_SEALED_LINE_MAX) {
+        cli_err(c,
+                "%s: the sealed batch of %zu events is %zu bytes, more than "
+                "ingest takes on one line (%zu): seal fewer events a batch",
+                name, n, len, LDG_SEALED_LINE_MAX);
+        free(text);
+        return EX_DATAERR;
+    }
+    if (printf("%s\n", text) < 0 || fflush(stdout) != 0) {
+        cli_err(c, "cannot write the sealed batch: %s", strerror(errno));
+        free(text);
+        return EX_IOERR;
+    }
+    free(text);
+    return 0;
+}
+
 static int
 cmd_seal(struct cli *c, struct seal_args *x, int npos, char **pos)
 {
     const char *name = "<stdin>";
-    char origin[LDG_ORIGIN_MAX + 1], err[1024];
+    char origin[LDG_ORIGIN_MAX + 1], err[1024], enrolled[LDG_NAME_MAX + 1];
     struct ldg_key *key = NULL;
     struct ldg_sealer *s = NULL;
     uint64_t first = 0, lineno = 0;
@@ -176,7 +209,7 @@ cmd_seal(struct cli *c, struct seal_args *x, int npos, char **pos)
                                 "the events)");
     if ((rc = seal_check_opts(c, x->origin, x->first, &first)) != 0)
         return rc;
-    err[0] = '\0';
+    err[0] = enrolled[0] = '\0';
     rc = ldg_keyfile_load(x->keyfile, &key, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
@@ -184,7 +217,8 @@ cmd_seal(struct cli *c, struct seal_args *x, int npos, char **pos)
     }
     if (x->origin != NULL) {
         snprintf(origin, sizeof origin, "%s", x->origin);
-    } else if ((rc = from_ledger(c, key, origin, sizeof origin, &first)) != 0) {
+    } else if ((rc = from_ledger(c, key, origin, sizeof origin, &first,
+                                 enrolled)) != 0) {
         goto out;
     }
     if (npos > 0 && strcmp(pos[0], "-") != 0) {
@@ -196,7 +230,17 @@ cmd_seal(struct cli *c, struct seal_args *x, int npos, char **pos)
             goto out;
         }
     }
-    if ((rc = ldg_sealer_begin(&s, origin, key, first)) < 0) {
+    if ((rc = ldg_sealer_begin(&s, origin, key, first)) == LDG_EINVAL &&
+        x->origin != NULL) {
+        /* the library's rule (ledger init's): the only argument left */
+        rc = cli_usage_err(c,
+                           "--origin: '%.80s' is no log origin (printable "
+                           "ASCII without '+' or spaces, as `ledger "
+                           "checkpoint` prints on its first line)",
+                           x->origin);
+        goto out;
+    }
+    if (rc < 0) {
         cli_err(c, "cannot seal: %s", ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out;
@@ -232,12 +276,15 @@ cmd_seal(struct cli *c, struct seal_args *x, int npos, char **pos)
             rc = EX_DATAERR;
             goto out;
         }
-        if (ev.actor != NULL && strcmp(ev.actor, key->name) != 0) {
+        /* the key file's name, or the one the ledger enrolled it under
+         * (keys add NAME --public-key: they may differ) */
+        if (ev.actor != NULL && strcmp(ev.actor, key->name) != 0 &&
+            strcmp(ev.actor, enrolled) != 0) {
             fprintf(stderr,
                     "%s:%llu:1: actor '%s': these events are sealed by key "
                     "%s (id %s); leave \"actor\" out\n",
-                    name, (unsigned long long)lineno, ev.actor, key->name,
-                    key->key_id);
+                    name, (unsigned long long)lineno, ev.actor,
+                    enrolled[0] ? enrolled : key->name, key->key_id);
             json_decref(holder);
             rc = EX_DATAERR;
             goto out;
@@ -260,25 +307,13 @@ cmd_seal(struct cli *c, struct seal_args *x, int npos, char **pos)
         rc = cli_fail_err(c, err, rc);
         goto out;
     }
-    {
-        char *text = json_dumps(batch, JSON_COMPACT | JSON_SORT_KEYS);
-        if (text == NULL) {
-            rc = EX_OSERR;
-            goto out;
-        }
-        if (printf("%s\n", text) < 0 || fflush(stdout) != 0) {
-            cli_err(c, "cannot write the sealed batch: %s", strerror(errno));
-            free(text);
-            rc = EX_IOERR;
-            goto out;
-        }
-        free(text);
-    }
+    if ((rc = print_batch(c, batch, name, ldg_sealer_count(s))) != 0)
+        goto out;
     fprintf(stderr,
             "sealed %zu events with key %s (id %s), range %llu..%llu, for "
             "%s\n",
-            ldg_sealer_count(s), key->name, key->key_id,
-            (unsigned long long)first,
+            ldg_sealer_count(s), enrolled[0] ? enrolled : key->name,
+            key->key_id, (unsigned long long)first,
             (unsigned long long)(first + ldg_sealer_count(s) - 1), origin);
     rc = EX_OK;
 out:

@@ -20,19 +20,6 @@
 #include "ledger/open_int.h"
 #include "ledger/tlog_int.h"
 
-/* A C2SP note key name: printable ASCII without '+' or spaces. */
-static int
-origin_valid(const char *o)
-{
-    size_t n = strlen(o);
-    if (n == 0 || n > LDG_ORIGIN_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (o[i] <= 0x20 || o[i] >= 0x7f || o[i] == '+')
-            return 0;
-    return 1;
-}
-
 static int
 mkdir_p(const char *path, mode_t mode)
 {
@@ -113,7 +100,7 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
         snprintf(gen, sizeof gen, "ledger.local/%s", hex);
         origin = gen;
     }
-    if (!origin_valid(origin)) {
+    if (!ldg_origin_valid(origin)) {
         snprintf(err, errcap,
                  "invalid origin '%s': 1-%d printable ASCII characters, no "
                  "spaces or '+'",

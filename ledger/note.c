@@ -143,6 +143,18 @@ ldg_note_name_valid(const char *name)
     return name != NULL && name_valid_n(name, strlen(name));
 }
 
+int
+ldg_origin_valid(const char *o)
+{
+    size_t n = o ? strlen(o) : 0;
+    if (n == 0 || n > LDG_ORIGIN_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (o[i] <= 0x20 || o[i] >= 0x7f || o[i] == '+')
+            return 0;
+    return 1;
+}
+
 uint32_t
 ldg_note_key_id_alg(const char *name, size_t n, uint8_t alg,
                     const uint8_t pub[32])

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ledger/record_int.h"
+#include "ledger/tlog_int.h"
 
 int
 ldg_sealed_commitment(const json_t *body, const json_t *salts, size_t body_max,
@@ -106,7 +107,9 @@ ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
     if (in->body != NULL && !json_is_object(in->body))
         return ldg_errf(err, errcap, LDG_EBADINPUT, "body: must be an object");
     if (strcmp(in->type, LDG_EV_LEDGER_GENESIS) == 0 ||
-        strncmp(in->type, "key.", 4) == 0)
+        strncmp(in->type, "key.", 4) == 0 ||
+        strcmp(in->type, LDG_EV_BODY_ERASED) == 0 ||
+        strcmp(in->type, LDG_EV_LEDGER_PRUNED) == 0)
         return ldg_errf(
             err, errcap, LDG_EBADINPUT,
             "type %s: the log key's alone, never sealed by a writer", in->type);
@@ -203,8 +206,8 @@ ldg_sealer_begin(struct ldg_sealer **out, const char *origin,
     uint8_t seed[32];
     int rc;
 
-    if (out == NULL || origin == NULL || key == NULL || key->sk == NULL ||
-        strlen(origin) == 0 || strlen(origin) > LDG_ORIGIN_MAX)
+    if (out == NULL || !ldg_origin_valid(origin) || key == NULL ||
+        key->sk == NULL || first > (uint64_t)INT64_MAX)
         return LDG_EINVAL;
     *out = NULL;
     s = calloc(1, sizeof *s);
@@ -292,6 +295,21 @@ ldg_sealer_add(struct ldg_sealer *s, const struct ldg_event_in *in, char *err,
                         "source: the ledger's to record, not a writer's");
     if (in->body != NULL && !json_is_object(in->body))
         return ldg_errf(err, errcap, LDG_EBADINPUT, "body: must be an object");
+    /* the batch carries numbers as JSON's signed 64-bit integers */
+    if (s->first + s->n > (uint64_t)INT64_MAX)
+        return ldg_errf(err, errcap, LDG_ETOOBIG,
+                        "seq %llu: past the largest sequence number a "
+                        "sealed batch carries (2^63 - 1)",
+                        (unsigned long long)(s->first + s->n));
+    if (in->has_time && in->time_ns > (uint64_t)INT64_MAX)
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "time: %llu ns is after 2262, past what a sealed "
+                        "batch carries",
+                        (unsigned long long)in->time_ns);
+    if (in->has_parent && in->parent > (uint64_t)INT64_MAX)
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "parent: %llu is no sequence number",
+                        (unsigned long long)in->parent);
     body = in->body ? json_incref(in->body) : json_object();
     salts = json_object();
     o = json_object();

@@ -67,6 +67,10 @@ int ldg_note_sig_find(const char *note, size_t len, size_t tlen,
 /* 1 if name is a valid signed-note key name: non-empty UTF-8 with no
  * Unicode space, no '+' and no control character. */
 int ldg_note_name_valid(const char *name);
+/* A log origin as ledger init makes one (the checkpoint's first line and
+ * its note key name): 1 to LDG_ORIGIN_MAX bytes of printable ASCII
+ * without '+' or spaces. 1 valid, 0 not (NULL included). */
+int ldg_origin_valid(const char *origin);
 /* Writes the verifier string into buf; returns length or LDG_EINVAL. */
 int ldg_note_verifier(char *buf, size_t cap, const char *name,
                       const uint8_t pub[32]);
