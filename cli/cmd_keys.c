@@ -482,6 +482,15 @@ keys_generate(struct cli *c, const char *out, const char *name)
     else
         printf("public_key %s\nkey_id %s\nname %s\n", pub, k->key_id, k->name);
     ldg_key_free(k);
+    /* a key whose public half nobody saw is no use: no command prints it
+     * again, and the file would block the next try. So the output goes
+     * out now (not kept until the command ends: cli/gather.c). */
+    if (cli_gather_end(c) != 0 || fflush(stdout) != 0 || ferror(stdout)) {
+        cli_err(c, "cannot print the public key: %s; %s removed",
+                strerror(errno), out);
+        unlink(out);
+        return EX_IOERR;
+    }
     return EX_OK;
 }
 

@@ -228,6 +228,12 @@ ldg_ed25519_seed_sign_ctx(uint8_t sig[64], const char *ctx, const void *msg,
 }
 
 int
+ldg_ed25519_pub_valid(const uint8_t pub[32])
+{
+    return crypto_core_ed25519_is_valid_point(pub) == 1;
+}
+
+int
 ldg_ed25519_sign_raw(uint8_t sig[64], const void *msg, size_t n,
                      const struct ldg_key *key)
 {

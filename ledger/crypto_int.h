@@ -34,6 +34,10 @@ int ldg_ed25519_seed_pub(uint8_t pub[32], const uint8_t seed[32]);
 int ldg_ed25519_seed_sign_ctx(uint8_t sig[64], const char *ctx, const void *msg,
                               size_t n, const uint8_t seed[32],
                               const uint8_t pub[32]);
+/* 1 when pub is an Ed25519 public key a signature can verify under: a
+ * canonical encoding of a point of the prime-order subgroup, not of small
+ * order (so not the identity); 0 otherwise. */
+int ldg_ed25519_pub_valid(const uint8_t pub[32]);
 /* Plain Ed25519 (no context): for C2SP signed notes, whose spec fixes the
  * signed message. */
 int ldg_ed25519_sign_raw(uint8_t sig[64], const void *msg, size_t n,

@@ -154,6 +154,12 @@ ldg_keys_enrol(struct ldg_ledger *l, const char *name, const char *roles,
                    fmt);
         return LDG_EVERSION;
     }
+    if (!ldg_ed25519_pub_valid(pub)) {
+        ldg_seterr(l, "this public key is no usable Ed25519 key (not a "
+                      "point of the curve's prime-order group): no "
+                      "signature could ever verify under it");
+        return LDG_EBADINPUT;
+    }
     ldg_key_id(id, pub);
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;

@@ -258,7 +258,9 @@ keyfile_read_at(const char *path, const char *name, struct ldg_key **out,
         goto out;
     }
     p = text + strlen(KEYFILE_MAGIC) + strlen(want);
-    if (strlen(p) != 65 || p[64] != '\n') {
+    /* got, not strlen: a NUL byte must not hide what follows it */
+    if ((size_t)got != (size_t)(p - text) + 65 || p[64] != '\n' ||
+        memchr(text, '\0', (size_t)got) != NULL) {
         snprintf(err, errcap, "key file %s: malformed seed line", path);
         goto out;
     }
