@@ -301,5 +301,62 @@ grep -q "actor 'beta'" "$T/err" || fail "other actor: '$(cat "$T/err")'"
 [ $? = 65 ] || fail "seal of no events: not 65"
 grep -q "no events to seal" "$T/err" || fail "no events: '$(cat "$T/err")'"
 
+# --- what seal once let through (a review, 2026-11-30) ----------------------
+# a key enrolled under another name than its file's ("keys add
+# control-plane --public-key @cp.pub", the help's own example): a line may
+# name the enrolled actor, and seal names the key as the ledger does
+"$LEDGER" keys generate --out "$T/writer/cp.key" >"$T/writer/cp.pub" ||
+    fail "keys generate cp"
+L keys add control-plane --public-key @"$T/writer/cp.pub" >/dev/null ||
+    fail "enrol cp as control-plane"
+printf '{"type":"x.y","actor":"control-plane","body":{}}\n' >"$T/cp.jsonl"
+L seal --key "$T/writer/cp.key" "$T/cp.jsonl" >"$T/cp.batch" 2>"$T/err" ||
+    fail "seal naming the enrolled actor: $(cat "$T/err")"
+grep -q "with key control-plane (id" "$T/err" || fail "seal of cp names: '$(cat "$T/err")'"
+L ingest "$T/cp.batch" >/dev/null 2>"$T/err" || fail "ingest of cp's batch: $(cat "$T/err")"
+# numbers past JSON's signed 64 bits: refused, not written as -1
+printf '{"type":"x.y","body":{}}\n' >"$T/one.jsonl"
+"$LEDGER" seal --key "$T/writer/cp.key" --origin "$ORIGIN" --first 18446744073709551615 "$T/one.jsonl" >"$T/out" 2>"$T/err"
+[ $? = 64 ] || fail "seal --first 2^64-1: not 64"
+grep -q "^ledger seal: --first: '18446744073709551615' is not a count" "$T/err" || fail "--first 2^64-1: '$(cat "$T/err")'"
+printf '{"type":"x.y","time":"18446744073709551615","body":{}}\n' |
+    "$LEDGER" seal --key "$T/writer/cp.key" --origin "$ORIGIN" --first 0 >"$T/out" 2>"$T/err"
+[ $? = 65 ] || fail "seal of a time past 2262: not 65"
+grep -q "^<stdin>:1:1: time: 18446744073709551615 ns is after 2262" "$T/err" || fail "time past 2262: '$(cat "$T/err")'"
+[ -s "$T/out" ] && fail "seal printed a batch for a time past 2262"
+# an origin no ledger can have (ledger init's rule)
+"$LEDGER" seal --key "$T/writer/cp.key" --origin 'foo bar+x' --first 0 "$T/one.jsonl" >"$T/out" 2>"$T/err"
+[ $? = 64 ] || fail "seal --origin 'foo bar+x': not 64"
+grep -q "is no log origin" "$T/err" || fail "bad origin: '$(cat "$T/err")'"
+# the log's own types: refused at seal, as ingest would
+for t in body.erased ledger.pruned; do
+    printf '{"type":"%s","body":{"seq":"1","reason":"r"}}\n' "$t" |
+        L seal --key "$T/writer/cp.key" >"$T/out" 2>"$T/err"
+    [ $? = 65 ] || fail "seal of $t: not 65"
+    grep -q "type $t: the log key's alone" "$T/err" || fail "seal of $t: '$(cat "$T/err")'"
+done
+# a key file with bytes after a NUL is no key file
+cp "$T/writer/cp.key" "$T/writer/nul.key" && printf '\0junk' >>"$T/writer/nul.key"
+"$LEDGER" seal --key "$T/writer/nul.key" --origin "$ORIGIN" --first 0 "$T/one.jsonl" >"$T/out" 2>"$T/err"
+[ $? = 77 ] || fail "seal with a key file with a NUL: not 77"
+grep -q "nul.key: malformed seed line" "$T/err" || fail "NUL key file: '$(cat "$T/err")'"
+# public keys no signature can verify under: never enrolled
+n0=$(events)
+for k in 0000000000000000000000000000000000000000000000000000000000000000 \
+    0100000000000000000000000000000000000000000000000000000000000000 \
+    ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff; do
+    L keys add weak --public-key "$k" >"$T/out" 2>"$T/err"
+    [ $? = 65 ] || fail "keys add of public key $k: not 65"
+    grep -q "no usable Ed25519 key" "$T/err" || fail "weak key $k: '$(cat "$T/err")'"
+done
+[ "$(events)" = "$n0" ] || fail "a weak key was enrolled"
+# keys generate whose public key cannot be printed keeps no file
+if [ -w /dev/full ]; then
+    "$LEDGER" keys generate --out "$T/writer/lost.key" >/dev/full 2>"$T/err"
+    [ $? = 74 ] || fail "keys generate > /dev/full: not 74"
+    [ -e "$T/writer/lost.key" ] && fail "keys generate > /dev/full left its key file"
+    grep -q "lost.key removed" "$T/err" || fail "keys generate > /dev/full: '$(cat "$T/err")'"
+fi
+
 echo "trust_client_seal: $fails failed"
 [ $fails = 0 ]
