@@ -370,6 +370,9 @@ cmd_prune(struct cli *c, struct prune_args *x, int npos, char **pos)
         return EX_OK;
     }
     if (rc < 0) {
+        /* how --before was read, when it was (zeros until then: silent) */
+        if (!x->policy)
+            say_rounding(c, x->o.before, &r.h);
         ex = cli_fail_close(c, l, rc);
         return rc == LDG_EINVAL ? EX_DATAERR : ex;
     }

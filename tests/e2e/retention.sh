@@ -228,6 +228,12 @@ unchanged "missing archive"
 [ $? -eq 1 ] && grep -q "holds events 0..702; pruning before $H1 needs exactly events 0..$((H1 - 1))" "$T/err" ||
     fail "prune, partial archive: $(cat "$T/err")"
 unchanged "partial archive"
+# a refusal says how --before was read too (a time: all of the log)
+"$L" --dir "$D" prune --before now --archive "$T/short.bundle" --force 2>"$T/err"
+[ $? -eq 1 ] && grep -q "^ledger prune: --before now read as the time .*, after the log's last event: all of it" "$T/err" &&
+    grep -q "holds events 0..702; pruning before" "$T/err" ||
+    fail "prune --before now, partial archive: $(cat "$T/err")"
+unchanged "partial archive, --before now"
 head -c 5000 "$T/a1.bundle" >"$T/cut.bundle"
 "$L" --dir "$D" prune --before "$H1" --archive "$T/cut.bundle" --force 2>"$T/err"
 [ $? -eq 65 ] && grep -q 'cannot be read as a segment: .*truncated' "$T/err" ||
