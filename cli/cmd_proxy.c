@@ -29,6 +29,9 @@ enum {
     OPT_IDLE
 };
 
+/* The longest --first-byte-timeout and --idle-timeout: a day, in ms. */
+#define PROXY_TIMEOUT_MAX_MS 86400000
+
 struct proxy_args {
     struct ldg_proxy_options o;
     const char *config;
@@ -99,6 +102,10 @@ proxy_opt(struct cli *c, void *args, int id, struct cli_args *a)
     if (cli_parse_u64(a->value, &n) < 0 || n == 0)
         return cli_usage_err(c, "%s: '%s' is not a positive number", name,
                              a->value);
+    /* a longer wait is no timeout, and past 2^63 ms it wraps around */
+    if (id != OPT_BODY_MAX && n > PROXY_TIMEOUT_MAX_MS)
+        return cli_usage_err(c, "%s: '%s' ms is more than a day (%d)", name,
+                             a->value, PROXY_TIMEOUT_MAX_MS);
     if (id == OPT_BODY_MAX)
         o->body_max = (size_t)n;
     else if (id == OPT_FIRST_BYTE)
@@ -281,7 +288,14 @@ cmd_proxy(struct cli *c, struct proxy_args *x, int npos, char **pos)
     rc = ldg_proxy_start(&p, &x->o, err, sizeof err);
     cl = NULL; /* the proxy's now (closed on failure too) */
     if (rc < 0) {
-        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+        /* an address the proxy file gave: say so, and where */
+        if (rc == LDG_EBADINPUT && x->o.listen != NULL &&
+            x->o.listen == ldg_proxy_config_listen(cfg) &&
+            strncmp(err, "'", 1) == 0 &&
+            strncmp(err + 1, x->o.listen, strlen(x->o.listen)) == 0)
+            cli_err(c, "%s: \"listen\": %s", x->config, err);
+        else
+            cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         rc = rc == LDG_EBADINPUT ? EX_USAGE
              : rc == LDG_EKEY || rc == LDG_EVERSION || rc == LDG_EBUSY
                  ? cli_exit_code(rc) /* as append: 77, 65; in use: 75 */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 
 #include "proxy/proxy_int.h"
 
@@ -71,21 +72,64 @@ proxy_upstream_find(const struct ldg_proxy_config *c, const char *name,
  * optional user@, a host or [IPv6] address, an optional :PORT, then the
  * path), or NULL when nothing is: caught at start rather than as a 502
  * on every request. */
+/* What is wrong with a host name or IPv4 address of n bytes (its
+ * characters already checked), or NULL: names of labels of 1 to 63
+ * bytes that neither start nor end with '-' (a last '.' allowed), and
+ * all digits and dots only as an IPv4 address inet_pton takes. */
+static const char *
+host_bad(const char *h, size_t n)
+{
+    char ip[INET_ADDRSTRLEN];
+    struct in_addr a4;
+    size_t i = 0;
+
+    if (n > 253)
+        return "the host name is longer than 253 bytes";
+    if (strspn(h, "0123456789.") >= n) {
+        if (n >= sizeof ip)
+            return "not an IPv4 address";
+        memcpy(ip, h, n);
+        ip[n] = '\0';
+        return inet_pton(AF_INET, ip, &a4) == 1 ? NULL : "not an IPv4 address";
+    }
+    while (i < n) {
+        size_t l = strcspn(h + i, ".:/");
+        if (i + l > n)
+            l = n - i;
+        if (l == 0 || l > 63)
+            return "a part of the host name between dots is empty or longer "
+                   "than 63 bytes";
+        if (h[i] == '-' || h[i + l - 1] == '-')
+            return "a part of the host name starts or ends with '-'";
+        i += l + 1; /* and the dot; a last one ends the loop */
+    }
+    return NULL;
+}
+
 static const char *
 authority_bad(const char *a)
 {
+    const char *why;
     size_t len = strcspn(a, "/");
     const char *at = memchr(a, '@', len), *host, *end = a + len, *port;
 
     host = at ? at + 1 : a;
     if (*host == '[') {
         const char *rb = memchr(host, ']', (size_t)(end - host));
+        char ip[INET6_ADDRSTRLEN];
+        struct in6_addr a6;
+        size_t n;
         if (rb == NULL || rb == host + 1)
             return "an IPv6 address is written [ADDRESS]";
-        for (const char *s = host + 1; s < rb; s++)
-            if (!(strchr("0123456789abcdefABCDEF:.", *s) != NULL ||
-                  (*s == '%' && s > host + 1)))
-                return "not an IPv6 address between [ and ]";
+        /* the address, without a zone (%25eth0 or %eth0, RFC 6874) */
+        n = strcspn(host + 1, "%]");
+        if (n >= sizeof ip)
+            return "not an IPv6 address between [ and ]";
+        memcpy(ip, host + 1, n);
+        ip[n] = '\0';
+        if (inet_pton(AF_INET6, ip, &a6) != 1 ||
+            (host[1 + n] == '%' && host + 2 + n == rb))
+            return "not an IPv6 address between [ and ]";
         port = rb + 1;
         if (port < end && *port != ':')
             return "only :PORT may follow ]";
@@ -100,6 +144,8 @@ authority_bad(const char *a)
                   (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' ||
                   *s == '_'))
                 return "the host has a character a host name cannot have";
+        if ((why = host_bad(host, (size_t)(port - host))) != NULL)
+            return why;
     }
     if (port < end) { /* ":PORT" */
         unsigned long v = 0;

@@ -100,7 +100,9 @@ expect_exit 64 "twice" L proxy --upstream a=$U --upstream a=$U
 grep -q 'given twice' "$T/err" || fail "twice: $(cat "$T/err")"
 # URLs no request could reach: refused at start, not a 502 each request
 for u in 'http://127.0.0.1:abc' 'http://127.0.0.1:99999' 'http://:80' \
-    'http://127.0.0.1:' 'http://[::1'; do
+    'http://127.0.0.1:' 'http://[::1' 'http://999.999.999.999:80' \
+    'http://-:80' 'http://..' 'http://1.2.3.4.5.6:80' 'http://[:::::]:8' \
+    'http://a..b:80' 'http://[fe80::1%]:8'; do
     expect_exit 64 "bad url $u" timeout 10 "$LEDGER" --dir "$D" proxy \
         --listen 127.0.0.1:0 --upstream "a=$u"
     grep -qF "$u" "$T/err" || fail "bad url $u: $(cat "$T/err")"
@@ -113,6 +115,25 @@ expect_exit 64 "bad url in file" timeout 10 "$LEDGER" --dir "$D" proxy \
     --listen 127.0.0.1:0 --config "$T/bad.json"
 grep -q 'bad.json: "upstreams": upstream .a.*port is not a number' "$T/err" ||
     fail "bad url in file: $(cat "$T/err")"
+# and the forms a real host takes are not (a zone, a last dot, an _)
+for u in 'http://[fe80::1%25eth0]:8' 'http://[fe80::1%eth0]:8' \
+    'http://localhost.:8' 'http://my_host.lan:8'; do
+    expect_exit 124 "good url $u" timeout 2 "$LEDGER" --dir "$D" proxy \
+        --listen 127.0.0.1:0 --upstream "a=$u"
+done
+# a timeout past a day is refused (past 2^63 ms one wrapped around into
+# a 504 for every request)
+for o in --first-byte-timeout --idle-timeout; do
+    expect_exit 64 "$o 2^63-1" L proxy --upstream a=$U $o 9223372036854775807
+    grep -q "^ledger proxy: $o: '9223372036854775807' ms is more than a day" "$T/err" ||
+        fail "$o 2^63-1: $(cat "$T/err")"
+done
+# a listen address from the proxy file is named as the file's
+echo '{"upstreams": {"a": "'$U'"}, "listen": "0.0.0.0:99999"}' >"$T/bad.json"
+expect_exit 64 "bad listen in file" timeout 10 "$LEDGER" --dir "$D" proxy \
+    --config "$T/bad.json"
+grep -q 'bad.json: "listen": .0.0.0.0:99999.: port 99999 is not 0 to 65535' "$T/err" ||
+    fail "bad listen in file: $(cat "$T/err")"
 expect_exit 64 "bad record" L proxy --upstream a=$U --record sometimes
 expect_exit 64 "bad body-max" L proxy --upstream a=$U --body-max x
 expect_exit 66 "no config" L proxy --config "$T/nope.json"
