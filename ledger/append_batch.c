@@ -552,8 +552,7 @@ sealed_prep(struct ldg_ledger *l, const struct ldg_sealed_batch *sb,
         struct ldg_prep *p = &preps[i];
         in.actor = NULL;
         rc = app_prep_init_ex(l, p, &in, seq0 + i, 1, pk, sb->ev[i].salts);
-        if (rc == 0 && (strncmp(p->type, "key.", 4) == 0 ||
-                        strcmp(p->type, LDG_EV_BODY_ERASED) == 0)) {
+        if (rc == 0 && ldg_type_log_only(p->type)) {
             ldg_seterr(l, "%s is the log key's and never arrives sealed",
                        p->type);
             rc = LDG_EKEY;

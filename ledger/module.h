@@ -526,11 +526,14 @@ void ldg_sealer_set_body_max(struct ldg_sealer *s, size_t body_max);
  * the body (ldg_vocab_subject), run in->run or the body's "run" string,
  * body commitment from in->body and salts (exactly one 32-hex-digit salt
  * per top-level field: ldg_field_digest, ldg_body_root), vocabulary and
- * limits checked (body_max: the body limit, 0 = default; key.* and
- * ledger.genesis refused: the log key's alone). claim gets the canonical
+ * limits checked (body_max: the body limit, 0 = default; the types
+ * ldg_type_log_only names refused). claim gets the canonical
  * bytes (cap >= LDG_ENTRY_MAX is always enough) and *len their length,
  * digest the claim digest. LDG_EBADINPUT / LDG_ETOOBIG with err naming the
  * field. in->actor and in->source are not part of a claim. */
+/* 1 for the types only the log key writes, which never arrive sealed by
+ * a writer: ledger.genesis, key.*, body.erased, ledger.pruned. */
+int ldg_type_log_only(const char *type);
 int ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
                      const char *key_id, size_t body_max, uint8_t *claim,
                      size_t cap, size_t *len, uint8_t digest[32], char *err,

@@ -92,6 +92,15 @@ ldg_sealed_commitment(const json_t *body, const json_t *salts, size_t body_max,
 }
 
 int
+ldg_type_log_only(const char *type)
+{
+    return strcmp(type, LDG_EV_LEDGER_GENESIS) == 0 ||
+           strncmp(type, "key.", 4) == 0 ||
+           strcmp(type, LDG_EV_BODY_ERASED) == 0 ||
+           strcmp(type, LDG_EV_LEDGER_PRUNED) == 0;
+}
+
+int
 ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
                  const char *key_id, size_t body_max, uint8_t *claim,
                  size_t cap, size_t *len, uint8_t digest[32], char *err,
@@ -106,10 +115,7 @@ ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
         return ldg_errf(err, errcap, LDG_EBADINPUT, "type: required");
     if (in->body != NULL && !json_is_object(in->body))
         return ldg_errf(err, errcap, LDG_EBADINPUT, "body: must be an object");
-    if (strcmp(in->type, LDG_EV_LEDGER_GENESIS) == 0 ||
-        strncmp(in->type, "key.", 4) == 0 ||
-        strcmp(in->type, LDG_EV_BODY_ERASED) == 0 ||
-        strcmp(in->type, LDG_EV_LEDGER_PRUNED) == 0)
+    if (ldg_type_log_only(in->type))
         return ldg_errf(
             err, errcap, LDG_EBADINPUT,
             "type %s: the log key's alone, never sealed by a writer", in->type);

@@ -68,10 +68,6 @@ proxy_upstream_find(const struct ldg_proxy_config *c, const char *name,
     return -1;
 }
 
-/* What is wrong with a URL's authority (what follows "http://": an
- * optional user@, a host or [IPv6] address, an optional :PORT, then the
- * path), or NULL when nothing is: caught at start rather than as a 502
- * on every request. */
 /* What is wrong with a host name or IPv4 address of n bytes (its
  * characters already checked), or NULL: names of labels of 1 to 63
  * bytes that neither start nor end with '-' (a last '.' allowed), and
@@ -106,6 +102,10 @@ host_bad(const char *h, size_t n)
     return NULL;
 }
 
+/* What is wrong with a URL's authority (what follows "http://": an
+ * optional user@, a host or [IPv6] address, an optional :PORT, then the
+ * path), or NULL when nothing is: caught at start rather than as a 502
+ * on every request. */
 static const char *
 authority_bad(const char *a)
 {
