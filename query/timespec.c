@@ -109,7 +109,7 @@ parse_span(const char *p, const char *end, uint64_t *out, const char **why)
     int parts = 0;
 
     while (p < end) {
-        uint64_t whole = 0, frac = 0, fscale = 1, unit_ns = NS, add;
+        uint64_t whole = 0, frac = 0, fscale = 1, unit_ns = NS, add, fpart;
         const char *u;
         size_t ulen;
         int digits = 0;
@@ -167,15 +167,16 @@ parse_span(const char *p, const char *end, uint64_t *out, const char **why)
         }
         add = whole * unit_ns;
         /* frac/fscale of a unit; unit_ns <= 3.2e16 and frac < 1e9, so
-         * compute in long double to avoid overflow, rounding to ns. */
-        add += (uint64_t)((long double)frac * (long double)unit_ns /
-                              (long double)fscale +
-                          0.5L);
-        if (total > UINT64_MAX - add) {
+         * compute in long double to avoid overflow, rounding to ns. The
+         * part is below one unit, but the sum can still pass 2^64. */
+        fpart = (uint64_t)((long double)frac * (long double)unit_ns /
+                               (long double)fscale +
+                           0.5L);
+        if (add > UINT64_MAX - fpart || total > UINT64_MAX - add - fpart) {
             *why = "time span too large";
             return -1;
         }
-        total += add;
+        total += add + fpart;
         parts++;
     }
     if (parts == 0) {
