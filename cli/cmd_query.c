@@ -627,9 +627,12 @@ query_said(struct cli *c, struct ldg_ledger *l, struct ldg_query *q,
         struct ldg_query_stats st;
         if (ldg_query_iter_new(&it, q, t, 0) == 0) {
             ldg_query_iter_stats(it, &st);
-            fprintf(stderr, "plan: %s; seq window %llu..%llu\n", st.plan,
-                    (unsigned long long)st.seq_lo,
-                    (unsigned long long)st.seq_hi);
+            if (st.seq_lo > st.seq_hi) /* the window holds no event */
+                fprintf(stderr, "plan: %s; seq window empty\n", st.plan);
+            else
+                fprintf(stderr, "plan: %s; seq window %llu..%llu\n", st.plan,
+                        (unsigned long long)st.seq_lo,
+                        (unsigned long long)st.seq_hi);
         }
         ldg_query_iter_free(it);
     }

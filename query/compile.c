@@ -517,6 +517,18 @@ close_group(struct ldg_query *q, struct qgroup *cur, char *err, size_t errcap)
     return 0;
 }
 
+/* One of --since/--until; its message names the option. */
+static int
+parse_bound(const char *opt, const char *spec, uint64_t now, uint64_t *ns,
+            char *err, size_t errcap)
+{
+    char why[400];
+    int rc = ldg_query_parse_time(spec, now, ns, why, sizeof why);
+    if (rc != 0)
+        snprintf(err, errcap, "%s: %s", opt, why);
+    return rc;
+}
+
 int
 ldg_query_compile(struct ldg_query **out, int nterms, char *const *terms,
                   const char *since, const char *until, char *err,
@@ -555,9 +567,9 @@ ldg_query_compile(struct ldg_query **out, int nterms, char *const *terms,
     if (rc == 0 && (cur.n > 0 || q->ng > 0))
         rc = close_group(q, &cur, err, errcap);
     if (rc == 0 && since != NULL)
-        rc = ldg_query_parse_time(since, now, &q->since_ns, err, errcap);
+        rc = parse_bound(LDG_OPT_SINCE, since, now, &q->since_ns, err, errcap);
     if (rc == 0 && until != NULL)
-        rc = ldg_query_parse_time(until, now, &q->until_ns, err, errcap);
+        rc = parse_bound(LDG_OPT_UNTIL, until, now, &q->until_ns, err, errcap);
     if (rc == 0 && q->since_ns > q->until_ns) {
         snprintf(err, errcap,
                  LDG_OPT_SINCE " '%s' is after " LDG_OPT_UNTIL " '%s'", since,

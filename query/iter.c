@@ -197,6 +197,7 @@ struct ldg_query_iter {
      * or at win_end_ns (0: no time); pos the last examined (have_pos) */
     uint64_t win_max, win_from, win_end_ns, pos;
     int have_pos;
+    int grep_failed; /* event_matches' error came from --grep */
 };
 
 /* ------------------------------------------------------------- sources -- */
@@ -997,6 +998,8 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
         }
     }
 done:
+    if (it->st.plan[0] == '\0') /* nothing in the window: no source */
+        plan_note(it, "empty");
     *out = it;
     return 0;
 fail:
@@ -1027,8 +1030,10 @@ event_matches(struct ldg_query_iter *it, const struct ldg_event *ev)
         if (m != 0)
             break;
     }
-    if (m == 1 && q->nre > 0)
+    if (m == 1 && q->nre > 0) {
         m = q_grep(q, ev, &b, q_key_name(&it->names, it->t, ev->actor));
+        it->grep_failed = m < 0;
+    }
     if (m == 1 && b.have_json != 0) { /* keep it for the caller */
         it->last_body = b.json;
         it->last_state = b.have_json;
@@ -1092,8 +1097,11 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
         it->have_pos = 1;
         m = event_matches(it, ev);
         if (m < 0) {
-            ldg_set_errmsg(ldg_txn_ledger(it->t), "event %llu: %s",
-                           (unsigned long long)seq, ldg_strerror(m));
+            ldg_set_errmsg(
+                ldg_txn_ledger(it->t), "event %llu: %s%s",
+                (unsigned long long)seq, it->grep_failed ? "--grep: " : "",
+                it->grep_failed && m == LDG_ETOOBIG ? LDG_QUERY_GREP_LIMIT
+                                                    : ldg_strerror(m));
             return m;
         }
         if (m) {

@@ -43,6 +43,9 @@ expect_code 0 q -S "1 hour ago" -U "+1h"
 [ "$(lines)" = 32 ] || fail "relative window: $(lines) lines"
 expect_code 0 q -S tomorrow
 [ "$(lines)" = 0 ] || fail "-S tomorrow: $(lines) lines"
+# --explain of a window with no event: said, not a blank plan and 1..0
+expect_code 0 q -S tomorrow --explain
+grep -qx "plan: empty; seq window empty" "$T/err" || fail "--explain, empty window: $(cat "$T/err")"
 expect_code 0 q -g deny
 [ "$(lines)" = 1 ] && grep -q run.policy "$T/out" || fail "-g deny: $(cat "$T/out")"
 # repeated -g OR (git log --grep), never last-wins
@@ -176,7 +179,7 @@ expect_code 64 q -S "next tuesday"
 grep -q "bad time 'next tuesday'" "$T/err" || fail "bad time message: $(cat "$T/err")"
 [ -s "$T/out" ] && fail "bad time printed on stdout"
 expect_code 64 q -U 2026-02-30
-grep -q "no such date" "$T/err" || fail "bad date message"
+grep -q "^ledger query: --until: bad time '2026-02-30': no such date" "$T/err" || fail "bad date message: $(cat "$T/err")"
 expect_code 64 q -S @200 -U @100
 expect_code 64 q colour=red
 grep -q "unknown field 'colour'" "$T/err" || fail "bad field message"

@@ -179,8 +179,10 @@ test_compile__times_are_checked(void **state)
     struct ldg_query *q = NULL;
     char err[512];
     (void)state;
-    compile_bad(0, NULL, "next tuesday", NULL, "bad time 'next tuesday'");
-    compile_bad(0, NULL, NULL, "2026-02-30", "no such date");
+    compile_bad(0, NULL, "next tuesday", NULL,
+                "--since: bad time 'next tuesday'");
+    compile_bad(0, NULL, NULL, "2026-02-30", "--until: bad time '2026-02-30'");
+    compile_bad(0, NULL, "yesterday", "garbage", "--until: bad time 'garbage'");
     compile_bad(0, NULL, "@200", "@100", "is after --until");
     assert_int_equal(
         ldg_query_compile(&q, 0, NULL, "@100", "@200.5", err, sizeof err), 0);
