@@ -254,9 +254,12 @@ cli_query_bundle(struct cli *c, const struct cli_bundle_args *ba,
     }
     rc = cli_bundle_each(c, ba, bundle_hit, &h, &bc);
     if (rc != 0) {
-        if (h.rc < 0)
-            cli_err(c, "bundle %s: event %llu: %s", ba->file,
-                    (unsigned long long)h.events, ldg_strerror(h.rc));
+        if (h.rc == LDG_ETOOBIG)
+            cli_err(c, "bundle %s: event %s: --grep: %s", ba->file, h.last_seq,
+                    LDG_QUERY_GREP_LIMIT);
+        else if (h.rc < 0)
+            cli_err(c, "bundle %s: event %s: %s", ba->file, h.last_seq,
+                    ldg_strerror(h.rc));
         goto out;
     }
     if (h.matched == 0) {

@@ -130,13 +130,19 @@ bundle_run_events(struct cli *c, const struct cli_bundle_args *ba,
            cli_bundle_seq(json_array_get(evs, json_array_size(evs) - 1), b1));
     json_array_foreach(evs, i, e)
     {
-        const char *ts = json_string_value(json_object_get(e, "ts"));
-        uint64_t t = ts ? strtoull(ts, NULL, 10) : 0;
+        /* the ledger's clock, as a run's timeline reads it: "ts" is the
+         * source's time when one was given, and may be before the first */
+        const char *ts = json_string_value(json_object_get(e, "recorded_ts"));
+        uint64_t t;
         char *w = event_words(e);
+        if (ts == NULL)
+            ts = json_string_value(json_object_get(e, "ts"));
+        t = ts ? strtoull(ts, NULL, 10) : 0;
         if (i == 0)
             t0 = t;
         /* as a run's timeline says each event: its kind and words */
-        printf("  %+10.3fs  #%-8s %-14s %s\n", (double)(t - t0) / 1e9,
+        printf("  %+10.3fs  #%-8s %-14s %s\n",
+               (t >= t0 ? (double)(t - t0) : -(double)(t0 - t)) / 1e9,
                cli_bundle_seq(e, b0),
                json_string_value(json_object_get(e, "type"))
                    ? json_string_value(json_object_get(e, "type"))

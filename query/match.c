@@ -499,8 +499,11 @@ q_grep(const struct ldg_query *q, const struct ldg_event *ev, struct qbody *b,
                             t->len, 0, 0, (pcre2_match_data *)q->md[i], NULL);
         if (m >= 0)
             rc = 1;
+        else if (m == PCRE2_ERROR_MATCHLIMIT || m == PCRE2_ERROR_DEPTHLIMIT ||
+                 m == PCRE2_ERROR_HEAPLIMIT)
+            rc = LDG_ETOOBIG; /* the pattern backtracks past PCRE2's limits */
         else if (m != PCRE2_ERROR_NOMATCH)
-            rc = LDG_EINVAL; /* match limit etc. */
+            rc = LDG_EINVAL;
     }
     if (t == &own)
         ldg_buf_release(&own);

@@ -434,8 +434,16 @@ json_t *ldg_query_model_at_json(const char *model,
  * ledger behind them (`ledger query --bundle`): actor= compares with the
  * event's key id and actor_name; a body that is absent (erased, withheld)
  * has no fields, and withheld fields are not there to match. 1, 0, or
- * LDG_EBADINPUT (no seq/ts) / LDG_EINVAL. */
+ * LDG_EBADINPUT (no seq/ts) / LDG_EINVAL / LDG_ETOOBIG (--grep's limit,
+ * LDG_QUERY_GREP_LIMIT). */
 int ldg_query_match_json(const struct ldg_query *q, const json_t *event);
+
+/* What LDG_ETOOBIG from matching --grep means: PCRE2 gave up on an event
+ * (its match, depth or heap limit), so the query cannot say whether that
+ * event matches. */
+#define LDG_QUERY_GREP_LIMIT                                                   \
+    "the pattern backtracks past PCRE2's match limit on this event (make it "  \
+    "simpler, e.g. no nested repeats like (a+)+)"
 
 /* ------------------------------------------------------------- timeline -- */
 
