@@ -160,8 +160,13 @@ threshold_holds(const struct ldg_eval_suite *s,
     int ok = 0;
     if (m && op) {
         double v = metric(rep, m);
-        if (strncmp(m, "latency", 7) == 0 && !rep->has_latency)
+        if (rep->total > 0 && rep->request_failures == rep->total)
+            ok = 0; /* no reply at all: nothing was measured */
+        else if (strncmp(m, "latency", 7) == 0 && !rep->has_latency)
             ok = 0; /* no latency measured: cannot hold */
+        else if (strcmp(m, "policy_violations") == 0 &&
+                 rep->request_failures > 0)
+            ok = 0; /* a case with no reply cannot be checked for one */
         else if (strcmp(op, ">=") == 0)
             ok = v >= want;
         else if (strcmp(op, ">") == 0)

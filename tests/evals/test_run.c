@@ -192,6 +192,60 @@ test_run__request_failures_never_pass(void **state)
     ldg_eval_suite_free(s);
 }
 
+/* A threshold on what only replies show (policy violations) cannot hold
+ * when a case got none: refused requests once gave "PASSED 0/1" with
+ * policy_violations <= 0, and promote took it. */
+static void
+test_run__no_reply_holds_no_threshold(void **state)
+{
+    static const char *const metrics[][2] = {
+        {"policy_violations", "<="}, {"pass_rate", ">="},
+        {"cases_passed", ">="},      {"latency_p95_ms", ">="}};
+    char ep[128], text[512], err[512];
+    (void)state;
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d/v1", t_unused_port());
+    for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
+        struct ldg_eval_suite *s = NULL;
+        struct ldg_eval_report rep;
+        int n = snprintf(text, sizeof text,
+                         "{\"suite\": {\"name\": \"v\", \"threshold\": "
+                         "{\"metric\": \"%s\", \"op\": \"%s\", \"value\": 0}}}\n"
+                         "{\"id\": \"c\", \"prompt\": \"q0\", \"assert\": [{\"type\": \"equals\", \"value\": \"a0\"}]}\n",
+                         metrics[i][0], metrics[i][1]);
+        if (ldg_eval_suite_parse(&s, "v", text, (size_t)n, err, sizeof err))
+            fail_msg("%s", err);
+        run(s, ep, &rep, 2000);
+        assert_int_equal(rep.request_failures, 1);
+        if (rep.threshold_passed)
+            fail_msg("%s %s 0 held with no reply", metrics[i][0],
+                     metrics[i][1]);
+        ldg_eval_report_release(&rep);
+        ldg_eval_suite_free(s);
+    }
+    /* some replies, one case without: violations are not known */
+    struct ldg_eval_suite *s = NULL;
+    struct ldg_eval_report rep;
+    int n = snprintf(text, sizeof text,
+                     "{\"suite\": {\"name\": \"v\", \"threshold\": "
+                     "{\"metric\": \"policy_violations\", \"op\": \"<=\", "
+                     "\"value\": 0}}}\n{\"id\": \"c\", \"prompt\": \"q0\", \"assert\": [{\"type\": \"equals\", \"value\": \"a0\"}]}\n");
+    if (ldg_eval_suite_parse(&s, "v", text, (size_t)n, err, sizeof err))
+        fail_msg("%s", err);
+    write_state(NULL);
+    snprintf(ep, sizeof ep, "%s/v1", stub.base);
+    run(s, ep, &rep, 10000);
+    assert_int_equal(rep.request_failures, 0);
+    assert_true(rep.threshold_passed); /* the reply was checked */
+    ldg_eval_report_release(&rep);
+    write_state("500");
+    run(s, ep, &rep, 10000);
+    assert_int_equal(rep.request_failures, 1);
+    assert_false(rep.threshold_passed);
+    ldg_eval_report_release(&rep);
+    write_state(NULL);
+    ldg_eval_suite_free(s);
+}
+
 static void
 test_run__misuse(void **state)
 {
@@ -215,6 +269,7 @@ main(void)
         cmocka_unit_test(test_run__30_of_40),
         cmocka_unit_test(test_run__violations_fail_cases),
         cmocka_unit_test(test_run__request_failures_never_pass),
+        cmocka_unit_test(test_run__no_reply_holds_no_threshold),
         cmocka_unit_test(test_run__misuse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
