@@ -13,6 +13,7 @@
 
 #include "evals/evals_int.h"
 #include "ledger/ledger.h"
+#include "util/util.h"
 
 struct eval_re {
     pcre2_code *code;
@@ -148,27 +149,29 @@ check_one(const struct eval_assert *a, const char *r, size_t n, char *why,
         trim(&t, &tn);
         if (tn == a->text_len && memcmp(t, a->text, tn) == 0)
             return 1;
-        snprintf(why, wl, "equals: reply is not \"%.60s\"", a->text);
+        snprintf(why, wl, "equals: reply is not \"%.*s\"",
+                 ldg_utf8_cut(a->text, 60), a->text);
         return 0;
     case LDG_EA_CONTAINS:
     case LDG_EA_ICONTAINS:
         if (mem_has(r, n, a->text, a->text_len, a->type == LDG_EA_ICONTAINS))
             return 1;
-        snprintf(why, wl, "%s: \"%.60s\" not found",
+        snprintf(why, wl, "%s: \"%.*s\" not found",
                  a->type == LDG_EA_CONTAINS ? "contains" : "icontains",
-                 a->text);
+                 ldg_utf8_cut(a->text, 60), a->text);
         return 0;
     case LDG_EA_NOT_CONTAINS:
         if (!mem_has(r, n, a->text, a->text_len, 0))
             return 1;
-        snprintf(why, wl, "not-contains: \"%.60s\" found", a->text);
+        snprintf(why, wl, "not-contains: \"%.*s\" found",
+                 ldg_utf8_cut(a->text, 60), a->text);
         return 0;
     case LDG_EA_REGEX:
         ok = eval_re_match(a->re, r, n);
         if (ok == 1)
             return 1;
-        snprintf(why, wl, "regex /%.60s/: %s", a->text,
-                 ok == 0 ? "no match" : "match error");
+        snprintf(why, wl, "regex /%.*s/: %s", ldg_utf8_cut(a->text, 60),
+                 a->text, ok == 0 ? "no match" : "match error");
         return 0;
     case LDG_EA_IS_JSON:
     case LDG_EA_JSON_PATH_EQUALS:
@@ -187,7 +190,8 @@ check_one(const struct eval_assert *a, const char *r, size_t n, char *why,
         json_t *v = at_path(j, a->path);
         ok = v != NULL && same_json(v, a->want);
         if (!ok)
-            snprintf(why, wl, "json-path-equals %.60s: %s", a->path,
+            snprintf(why, wl, "json-path-equals %.*s: %s",
+                     ldg_utf8_cut(a->path, 60), a->path,
                      v ? "different value" : "no such path");
         json_decref(j);
         return ok;

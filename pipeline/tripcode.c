@@ -60,16 +60,16 @@ ldg_pipeline_code_check(const char *code, char *err, size_t errcap)
         if (name_ok(code + n))
             return 0;
         snprintf(err, errcap,
-                 "tripcode '%.200s': the part after '%s' must be 1..128 of "
+                 "tripcode '%.*s': the part after '%s' must be 1..128 of "
                  "[A-Za-z0-9._-]",
-                 code, arg[i]);
+                 ldg_utf8_cut(code, 200), code, arg[i]);
         return LDG_EBADINPUT;
     }
     snprintf(err, errcap,
-             "'%.200s' is not a tripcode (RECOVERY:REVERT_SNAPSHOT::<id>, "
+             "'%.*s' is not a tripcode (RECOVERY:REVERT_SNAPSHOT::<id>, "
              "RECOVERY:REIMAGE_TO_GOLDEN, RECOVERY:LOCKDOWN or "
              "RECOVERY:DIAGNOSTIC::<profile>)",
-             code);
+             ldg_utf8_cut(code, 200), code);
     return LDG_EBADINPUT;
 }
 
@@ -119,6 +119,10 @@ ldg_pipeline_tripcode_parse(const char *text, struct ldg_tripcode *t, char *err,
     }
     memcpy(t->buf, text, n);
     t->buf[n] = '\0';
+    if (!ldg_json_text_ok(t->buf)) { /* recorded as JSON, refused or not */
+        snprintf(err, errcap, "tripcode is not UTF-8 text");
+        return LDG_EBADINPUT;
+    }
     first = strchr(t->buf, '|');
     last = strrchr(t->buf, '|');
     if (first == NULL || first == last) {
@@ -131,9 +135,9 @@ ldg_pipeline_tripcode_parse(const char *text, struct ldg_tripcode *t, char *err,
     if (n == 0 || n > 12 || strspn(t->buf, "0123456789") != n ||
         (t->buf[0] == '0' && n > 1)) {
         snprintf(err, errcap,
-                 "tripcode TS '%.40s' is not seconds since the epoch "
+                 "tripcode TS '%.*s' is not seconds since the epoch "
                  "(1..12 digits, no leading zero)",
-                 t->buf);
+                 ldg_utf8_cut(t->buf, 40), t->buf);
         return LDG_EBADINPUT;
     }
     t->ts_s = strtoll(t->buf, NULL, 10);

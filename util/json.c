@@ -6,6 +6,7 @@
  * configuration file that is one JSON object (retention.json, proxy.json).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,4 +71,25 @@ ldg_json_load_object(const char *path, json_t **out, char *err, size_t errcap)
                         path);
     }
     return 0;
+}
+
+int
+ldg_json_text_ok(const char *s)
+{
+    json_t *j = s != NULL ? json_string(s) : NULL;
+    json_decref(j);
+    return j != NULL;
+}
+
+int
+ldg_utf8_cut(const char *s, size_t max)
+{
+    size_t n;
+    if (max > INT_MAX)
+        max = INT_MAX;
+    n = strnlen(s, max);
+    /* s[n] a continuation byte: the cut is inside a character */
+    for (int i = 0; i < 3 && n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80; i++)
+        n--;
+    return (int)n;
 }

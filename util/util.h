@@ -291,6 +291,13 @@ const char *ldg_json_str(const json_t *o, const char *k);
  * JSON object". */
 int ldg_json_load_object(const char *path, json_t **out, char *err,
                          size_t errcap);
+/* 1 if s is text a JSON string can hold (valid UTF-8, no NUL before its
+ * end); 0 if not, or s NULL. */
+int ldg_json_text_ok(const char *s);
+/* How many bytes of s to print as "%.*s" to show at most max of them
+ * without cutting a UTF-8 character in two (text cut mid-character is no
+ * longer UTF-8, and a JSON body would drop it). */
+int ldg_utf8_cut(const char *s, size_t max);
 
 /* ------------------------------------------------------- hex, text -- */
 

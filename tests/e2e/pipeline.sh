@@ -256,6 +256,13 @@ sed 's/.$/X/; s/X$/0/' "$T/good" >"$T/flip"
 cmp -s "$T/good" "$T/flip" && sed 's/.$/1/' "$T/good" >"$T/flip"
 expect_exit 1 "bit-flipped" L tripcode verify @"$T/flip"
 expect_err "bit-flipped" "forged"
+# a code that is not UTF-8: refused as data, nothing recorded (before:
+# "out of memory", 71)
+sed 's/LOCKDOWN/LOCK\xff/' "$T/good" >"$T/nonutf8"
+n0=$(L checkpoint | sed -n 2p)
+expect_exit 65 "not UTF-8" L tripcode verify @"$T/nonutf8"
+expect_err "not UTF-8" "tripcode is not UTF-8 text"
+[ "$(L checkpoint | sed -n 2p)" = "$n0" ] || fail "not UTF-8: an event was written"
 # a changed code under the same signature
 sed 's/LOCKDOWN/REIMAGE_TO_GOLDEN/' "$T/good" >"$T/swap"
 expect_exit 1 "code swapped" L tripcode verify @"$T/swap"
@@ -281,6 +288,10 @@ expect_jq "recorded" "$T/tc2.json" \
 expect_jqs "refusals are events" \
     "$(L query -o json type=tripcode.refused >"$T/r.json"; echo "$T/r.json")" \
     'length' 8
+# a long code's refusal cut between characters: its reason is recorded
+long=$(printf 'RECOVERY:%0190d\303\251' 0)
+expect_exit 1 "long code" L tripcode verify -o json "$now|$long|$(printf '%0128d' 0)"
+expect_jq "long code refused" "$T/out" '.reason | startswith("'"'"'RECOVERY:0000")' true
 # malformed: nothing recorded
 size0=$(L stats -o json | jq -r '.events')
 expect_exit 65 "malformed" L tripcode verify "12|RECOVERY:LOCKDOWN"

@@ -38,6 +38,28 @@ check(const char *assert_json, const char *reply, char *why)
     return ok;
 }
 
+/* A value cut to 60 bytes for the message is cut between characters: the
+ * detail stays UTF-8, so eval.result keeps it (before: dropped). */
+static void
+test_assert__detail_cut_at_a_character(void **state)
+{
+    char why[256], a[256] = "{\"type\":\"equals\",\"value\":\"a";
+    json_t *j;
+    (void)state;
+    for (int i = 0; i < 30; i++)
+        strcat(a, "\xe2\x82\xac"); /* the euro sign, 3 bytes */
+    strcat(a, "\"}");
+    assert_false(check(a, "b", why));
+    j = json_string(why);
+    if (j == NULL)
+        fail_msg("detail is not UTF-8: %s", why);
+    json_decref(j);
+    assert_non_null(strstr(why, "reply is not \"a\xe2\x82\xac"));
+    assert_int_equal(ldg_utf8_cut("a\xe2\x82\xac", 2), 1);
+    assert_int_equal(ldg_utf8_cut("a\xe2\x82\xac", 4), 4);
+    assert_int_equal(ldg_utf8_cut("ab", 60), 2);
+}
+
 static void
 test_assert__each_type(void **state)
 {
@@ -98,6 +120,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_assert__each_type),
+        cmocka_unit_test(test_assert__detail_cut_at_a_character),
         cmocka_unit_test(test_assert__forbid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
