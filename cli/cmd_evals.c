@@ -57,7 +57,9 @@ static const struct cli_opt eval_opts[] = {
     CLI_ARG("run", "the subcommand (only run)", 0),
     CLI_ARG("SUITE", "the suite file (JSON Lines, docs/EVALS.md)", 0),
     CLI_OPT_END};
-static const struct eval_args eval_defaults = {.conc = 1, .tmo = 120000};
+/* seed UINT64_MAX: --seed not given (sent as 0 unless --no-seed) */
+static const struct eval_args eval_defaults = {
+    .conc = 1, .tmo = 120000, .seed = UINT64_MAX};
 
 /* 0 when target is route:NAME, pack:NAME or model:NAME; else said after
  * what ("--target:" or "TARGET") and EX_USAGE. */
@@ -105,6 +107,8 @@ cmd_eval(struct cli *c, struct eval_args *x, int npos, char **pos)
     const char *target = x->target, *cand = x->cand, *ep = x->ep;
     if ((rc = eval_check(c, target, cand, ep)) != 0)
         return rc;
+    if (x->noseed && x->seed != UINT64_MAX)
+        return cli_usage_err(c, "--seed N and --no-seed: give one");
     if ((rc = cli_view_prepare(c)) != 0)
         return rc;
     rc = ldg_eval_suite_load(&s, suite_path, err, sizeof err);
@@ -115,7 +119,9 @@ cmd_eval(struct cli *c, struct eval_args *x, int npos, char **pos)
         .model = cand,
         .concurrency = (unsigned)x->conc,
         .timeout_ms = (long)x->tmo,
-        .seed = x->noseed ? -1 : (long)x->seed,
+        .seed = x->noseed               ? -1
+                : x->seed == UINT64_MAX ? 0
+                                        : (long)x->seed,
         .api_key = x->keyenv ? getenv(x->keyenv) : NULL,
     };
     if (x->keyenv && !o.api_key) {

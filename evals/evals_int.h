@@ -36,6 +36,11 @@ struct ldg_eval_suite {
     size_t ncases;
 };
 
+/* The options ldg_eval_run refuses (concurrency, the endpoint's and API
+ * key's lengths), checked before anything is recorded: 0, or LDG_EINVAL
+ * with err "eval: why". */
+int eval_run_check(const struct ldg_eval_run_opts *o, char *err, size_t errlen);
+
 /* Compiles pattern (UTF-8). NULL with err "offset N: message" on error. */
 struct eval_re *eval_re_compile(const char *pattern, char *err, size_t errlen);
 /* 1 match, 0 no match, < 0 error (e.g. match limit). */

@@ -11,7 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "evals/evals.h"
+#include "evals/evals_int.h"
 #include "ledger/ledger.h"
 #include "projections/projections.h"
 #include "query/query.h"
@@ -83,6 +83,11 @@ eval_has_result(struct ldg_ledger *l, const char *eval_id)
         return 0;
     }
     rc = ldg_query_compile(&q, 3, terms, NULL, NULL, err, sizeof err);
+    if (rc == LDG_EBADINPUT) { /* no id the log holds is refused there */
+        ldg_set_errmsg(l, "no eval %.*s in the log (%s)",
+                       ldg_utf8_cut(eval_id, 80), eval_id, err);
+        return 0;
+    }
     if (rc == 0)
         rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
     if (rc == 0)
@@ -124,6 +129,17 @@ append(struct ldg_ledger *l, const char *type, json_t *body, uint64_t *seq)
     return rc;
 }
 
+/* Text a body records must be UTF-8 (a JSON string): 0, or LDG_EBADINPUT
+ * with the handle's message naming what. */
+static int
+text_ok(struct ldg_ledger *l, const char *what, const char *s)
+{
+    if (s == NULL || ldg_json_text_ok(s))
+        return 0;
+    ldg_set_errmsg(l, "%s is not UTF-8 text", what);
+    return LDG_EBADINPUT;
+}
+
 int
 ldg_eval_record(struct ldg_ledger *l, const struct ldg_eval_suite *s,
                 const struct ldg_eval_run_opts *o, const char *target,
@@ -141,6 +157,15 @@ ldg_eval_record(struct ldg_ledger *l, const struct ldg_eval_suite *s,
     if (!ldg_eval_target_valid(target)) {
         ldg_set_errmsg(l, "'%s' is not route:NAME, pack:NAME or model:NAME",
                        target ? target : "");
+        return LDG_EINVAL;
+    }
+    /* what the run would refuse, refused before eval.started is written */
+    if ((rc = text_ok(l, "the candidate", o->model)) < 0 ||
+        (rc = text_ok(l, "the endpoint", o->endpoint)) < 0 ||
+        (rc = text_ok(l, "the suite's name", ldg_eval_suite_name(s))) < 0)
+        return rc;
+    if (eval_run_check(o, err, sizeof err) < 0) {
+        ldg_set_errmsg(l, "%s", err);
         return LDG_EINVAL;
     }
     if ((md = ldg_eval_candidate(l, o->model)) == NULL)
@@ -193,6 +218,10 @@ ldg_eval_promote(struct ldg_ledger *l, const struct ldg_promotion *p,
                        p->target ? p->target : "");
         return LDG_EINVAL;
     }
+    if ((rc = text_ok(l, "the candidate", p->candidate)) < 0 ||
+        (rc = text_ok(l, "the reason", p->reason)) < 0 ||
+        (rc = text_ok(l, "the eval id", p->eval_id)) < 0)
+        return rc;
     /* An eval id that names no result (a typo, an eval still running)
      * decides nothing: refused, nothing written, forced or not. */
     if ((rc = eval_has_result(l, p->eval_id)) <= 0)
@@ -287,6 +316,9 @@ ldg_eval_rollback(struct ldg_ledger *l, const char *target, const char *to,
                            : "a rollback needs a reason");
         return LDG_EINVAL;
     }
+    if ((rc = text_ok(l, "the reason", reason)) < 0 ||
+        (rc = text_ok(l, "the model to roll back to", to)) < 0)
+        return rc;
     if (to == NULL && (rc = previous_candidate(l, target, &prev)) < 0)
         return rc;
     b = json_pack("{s:s, s:s, s:s}", "target", target, "to", to ? to : prev,

@@ -20,6 +20,8 @@
 #include "ledger/ledger.h"
 #include "util/util.h"
 
+#define AUTH_BEARER "Authorization: Bearer "
+
 struct runner {
     const struct ldg_eval_suite *s;
     const struct ldg_eval_run_opts *o;
@@ -69,7 +71,8 @@ run_case(struct runner *r, struct ldg_http_client *hc, size_t i)
     cr->latency_ms = resp.elapsed_ms;
     if (rc < 0) {
         cr->request_failed = 1;
-        snprintf(cr->detail, sizeof cr->detail, "request failed: %.200s", err);
+        snprintf(cr->detail, sizeof cr->detail, "request failed: %.*s",
+                 ldg_utf8_cut(err, 200), err);
         goto out;
     }
     json_error_t je;
@@ -90,7 +93,8 @@ run_case(struct runner *r, struct ldg_http_client *hc, size_t i)
     if (ldg_eval_forbidden(r->s, text, tl, &which)) {
         cr->violation = 1;
         snprintf(cr->detail, sizeof cr->detail,
-                 "policy violation: reply matches forbid /%.80s/", which);
+                 "policy violation: reply matches forbid /%.*s/",
+                 ldg_utf8_cut(which, 80), which);
     } else if (ldg_eval_check(r->s, i, text, tl, cr->detail,
                               sizeof cr->detail)) {
         cr->passed = 1;
@@ -183,6 +187,32 @@ threshold_holds(const struct ldg_eval_suite *s,
 }
 
 int
+eval_run_check(const struct ldg_eval_run_opts *o, char *err, size_t errlen)
+{
+    unsigned nt = o->concurrency ? o->concurrency : 1;
+    size_t el = strlen(o->endpoint);
+    if (nt > LDG_EVAL_CONCURRENCY_MAX) {
+        snprintf(err, errlen, "eval: concurrency %u is over the limit of %d",
+                 nt, LDG_EVAL_CONCURRENCY_MAX);
+        return LDG_EINVAL;
+    }
+    while (el > 0 && o->endpoint[el - 1] == '/')
+        el--;
+    if (el + sizeof "/chat/completions" > sizeof((struct runner *)0)->url) {
+        snprintf(err, errlen, "eval: endpoint URL longer than %zu bytes",
+                 sizeof((struct runner *)0)->url - sizeof "/chat/completions");
+        return LDG_EINVAL;
+    }
+    if (o->api_key != NULL && strlen(o->api_key) + sizeof AUTH_BEARER >
+                                  sizeof((struct runner *)0)->auth) {
+        snprintf(err, errlen, "eval: API key longer than %zu bytes",
+                 sizeof((struct runner *)0)->auth - sizeof AUTH_BEARER);
+        return LDG_EINVAL;
+    }
+    return 0;
+}
+
+int
 ldg_eval_run(const struct ldg_eval_suite *s, const struct ldg_eval_run_opts *o,
              struct ldg_eval_report *rep, char *err, size_t errlen)
 {
@@ -198,23 +228,16 @@ ldg_eval_run(const struct ldg_eval_suite *s, const struct ldg_eval_run_opts *o,
         return LDG_EINVAL;
     }
     memset(rep, 0, sizeof *rep);
-    nt = o->concurrency ? o->concurrency : 1;
-    if (nt > LDG_EVAL_CONCURRENCY_MAX) {
-        snprintf(err, errlen, "eval: concurrency %u is over the limit of %d",
-                 nt, LDG_EVAL_CONCURRENCY_MAX);
+    if (eval_run_check(o, err, errlen) < 0)
         return LDG_EINVAL;
-    }
+    nt = o->concurrency ? o->concurrency : 1;
     size_t el = strlen(o->endpoint);
     while (el > 0 && o->endpoint[el - 1] == '/')
         el--;
-    if (el + sizeof "/chat/completions" > sizeof r.url) {
-        snprintf(err, errlen, "eval: endpoint URL too long");
-        return LDG_EINVAL;
-    }
     snprintf(r.url, sizeof r.url, "%.*s/chat/completions", (int)el,
              o->endpoint);
     if (o->api_key)
-        snprintf(r.auth, sizeof r.auth, "Authorization: Bearer %s", o->api_key);
+        snprintf(r.auth, sizeof r.auth, AUTH_BEARER "%s", o->api_key);
     rep->total = s->ncases;
     rep->cases = calloc(s->ncases, sizeof *rep->cases);
     if (!rep->cases)

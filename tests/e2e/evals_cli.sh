@@ -150,6 +150,28 @@ expect_exit 64 "no endpoint" L eval run "$T/s40.jsonl" --target route:qa --candi
 expect_exit 64 "bad concurrency" L eval run "$T/s40.jsonl" --target route:qa \
     --candidate m1 --endpoint "$EP" -j 0
 expect_exit 64 "rollback without reason" L rollback route:qa
+expect_exit 64 "--seed and --no-seed" L eval run "$T/s40.jsonl" --target route:qa \
+    --candidate m1 --endpoint "$EP" --seed 3 --no-seed
+# refused before eval.started is written: no eval left without a result
+n0=$(L checkpoint | sed -n 2p)
+expect_exit 64 "endpoint too long" L eval run "$T/s40.jsonl" --target route:qa \
+    --candidate m1 --endpoint "http://127.0.0.1:1/$(printf '%03000d' 0)"
+grep -q "endpoint URL longer than" "$T/err" || fail "long endpoint: $(cat "$T/err")"
+K=$(printf '%02000d' 0) expect_exit 64 "API key too long" L eval run "$T/s40.jsonl" \
+    --target route:qa --candidate m1 --endpoint "$EP" --api-key-env K
+grep -q "API key longer than" "$T/err" || fail "long key: $(cat "$T/err")"
+bad=$(printf 'm\377')
+expect_exit 65 "candidate not UTF-8" L eval run "$T/s40.jsonl" --target route:qa \
+    --candidate "$bad" --endpoint "$EP"
+grep -q "the candidate is not UTF-8 text" "$T/err" || fail "not UTF-8: $(cat "$T/err")"
+[ "$(L checkpoint | sed -n 2p)" = "$n0" ] || fail "refused runs wrote events"
+expect_exit 65 "rollback reason not UTF-8" L rollback route:qa --reason "$bad"
+grep -q "the reason is not UTF-8 text" "$T/err" || fail "rollback: $(cat "$T/err")"
+expect_exit 65 "promote reason not UTF-8" L promote route:qa m1 --eval E-1 --reason "$bad"
+[ "$(L checkpoint | sed -n 2p)" = "$n0" ] || fail "refused rollback/promote wrote events"
+# an eval id no query can hold names no eval (before: 65, "invalid input")
+expect_exit 66 "promote a 600-byte eval id" L promote route:qa m1 --eval "E-$(printf '%0550d' 0)"
+grep -q "no eval E-0000" "$T/err" || fail "long eval id: $(cat "$T/err")"
 expect_exit 0 "eval --help" L eval run --help
 grep -q "Example" "$T/out" || fail "eval --help has no example"
 # the example suite parses and runs (the stub answers "wrong": exit 1)
