@@ -296,7 +296,7 @@ probe_opt(struct cli *c, void *args, int id, struct cli_args *a)
     if (rc < 0)
         return cli_usage_err(c,
                              "--runtime: '%s' is not NAME=URL or "
-                             "NAME=KIND:URL with an http(s) URL",
+                             "NAME=KIND:URL with an http(s) URL, in UTF-8",
                              a->value);
     x->n++;
     return 0;

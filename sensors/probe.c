@@ -619,6 +619,8 @@ ldg_probe_runtime_parse(char *s, const struct ldg_probe_runtime *rts, size_t n,
         strncmp(rt->url, "https://", 8) != 0)
         return LDG_EBADINPUT;
     *eq = 0;
+    if (!ldg_json_text_ok(rt->name) || !ldg_json_text_ok(rt->url))
+        return LDG_EBADINPUT; /* recorded in JSON bodies */
     for (size_t i = 0; i < n; i++)
         if (strcmp(rts[i].name, rt->name) == 0)
             return LDG_EEXIST;
@@ -685,8 +687,9 @@ ldg_probe_runtimes_load(const char *dir, struct ldg_probe_runtime *rts,
             return LDG_EBADINPUT;
         }
         if (rc < 0) {
-            snprintf(err, errcap, "%s:%u: '%s' is not NAME=URL", path, ln,
-                     line);
+            snprintf(err, errcap,
+                     "%s:%u: '%s' is not NAME=URL (an http(s) URL, in UTF-8)",
+                     path, ln, line);
             return LDG_EBADINPUT;
         }
         (*n)++;

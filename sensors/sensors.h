@@ -109,7 +109,8 @@ struct ldg_probe_runtime {
  * it. The name must not be among rts[0..n) (two entries under one name
  * would each report on the runtime: two health events and states in one
  * commit that may contradict each other).
- * @return 0; LDG_EBADINPUT (not that form); LDG_EEXIST (named twice). */
+ * @return 0; LDG_EBADINPUT (not that form, or not UTF-8 text); LDG_EEXIST
+ * (named twice). */
 int ldg_probe_runtime_parse(char *s, const struct ldg_probe_runtime *rts,
                             size_t n, struct ldg_probe_runtime *rt);
 /* The runtimes the ledger in dir lists in DIR/runtimes (one NAME=URL a

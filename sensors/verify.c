@@ -59,7 +59,7 @@ hash_file(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
     json_object_set_new(body, "path", json_string(path));
     json_object_set_new(body, "expected",
                         want ? json_string(want) : json_null());
-    json_object_set_new(body, "digest", json_string(rc ? want : digest));
+    json_object_set_new(body, "digest", json_string(digest));
     json_object_set_new(body, "weights_digest", json_string(digest));
     return rc;
 }
@@ -139,9 +139,12 @@ ldg_model_verify(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
                        o->expect);
         return LDG_EINVAL;
     }
-    int is_file = stat(arg, &st) == 0 && S_ISREG(st.st_mode);
-    if (!is_file && arg[0] == '/') {
-        ldg_set_errmsg(l, "%s: no such file", arg);
+    int there = stat(arg, &st) == 0;
+    int is_file = there && S_ISREG(st.st_mode);
+    if (!is_file && (arg[0] == '/' || strncmp(arg, "./", 2) == 0 ||
+                     strncmp(arg, "../", 3) == 0)) { /* a path, no name */
+        ldg_set_errmsg(l, "%s: %s", arg,
+                       there ? "not a regular file" : "no such file");
         return LDG_ENOTFOUND;
     }
     if ((body = json_object()) == NULL)
@@ -176,6 +179,12 @@ ldg_model_verify(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
     }
     if (rc < 0)
         goto out;
+    /* the registered digest as written when it names the same bytes, so
+     * that the models view sees the very digest verified */
+    const char *rd = json_string_value(json_object_get(reg, "digest"));
+    if (rc == 1 && rd != NULL &&
+        ldg_digest_same(rd, json_string_value(json_object_get(body, "digest"))))
+        json_object_set_new(body, "digest", json_string(rd));
     json_object_set_new(body, "model", json_string(name));
     json_object_set_new(body, "ok", json_boolean(rc));
     json_object_set_new(body, "bytes", json_integer((json_int_t)bytes));

@@ -147,9 +147,26 @@ expect_exit 64 "verify file unregistered" L model verify "$T/w.gguf" -o json
 L models -o json | grep -q '"w.gguf"' && fail "unregistered: w.gguf is in the models view"
 expect_exit 64 "verify bad expect" L model verify "$T/w.gguf" --expect xyz
 expect_exit 66 "verify missing file" L model verify /nonexistent/x.gguf
+# a relative path is a path too (before: "not an Ollama model name", 65)
+expect_exit 66 "verify missing relative file" L model verify ./nonexistent-x.gguf
+grep -q "nonexistent-x.gguf: no such file" "$T/err" || fail "relative: $(cat "$T/err")"
+expect_exit 66 "verify a directory" L model verify ./
+grep -q "not a regular file" "$T/err" || fail "directory: $(cat "$T/err")"
+# --expect in capitals of a registered digest: recorded as registered, so
+# the models view says ok (before: stale, the digest kept as typed)
+L append model.registered --body "{\"model\": \"w3\", \"digest\": \"sha256:$FD\", \"runtime\": \"lc\"}" >/dev/null
+expect_exit 0 "verify capitals" L model verify "$T/w.gguf" --model w3 \
+    --expect "$(printf %s "$FD" | tr a-f A-F)" -o json
+[ "$(jq -r .digest "$T/out")" = "sha256:$FD" ] || fail "capitals recorded: $(cat "$T/out")"
+L models -o json >"$T/models"
+[ "$(jq -r 'select(.model=="w3") | .verified' "$T/models")" = ok ] ||
+    fail "capitals, models view: $(grep w3 "$T/models")"
 expect_exit 64 "verify no subcommand" L model
 expect_exit 64 "probe bad runtime" L probe -r nourl
 expect_exit 64 "probe bad url" L probe -r x=ftp://h
+# a name that is not UTF-8 cannot be recorded: refused, not "no change"
+expect_exit 64 "probe name not UTF-8" L probe --no-host -n -r "$(printf 'a\377')=http://127.0.0.1:1"
+grep -q "in UTF-8" "$T/err" || fail "probe name not UTF-8: $(cat "$T/err")"
 # one runtime named twice (two URLs, or the same one): each would report on
 # it, two health events in one commit that may contradict each other
 size0=$(L checkpoint | sed -n 2p)
