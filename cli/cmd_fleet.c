@@ -21,11 +21,15 @@ on_signal(int sig)
 }
 
 static char listen_host[64];
+static const char *listen_unix; /* --listen unix:PATH, said as given */
 
 static void
 on_ready(void *ctx, unsigned port)
 {
-    printf("listening on %s:%u\n", listen_host, port);
+    if (listen_unix != NULL)
+        printf("listening on %s\n", listen_unix);
+    else
+        printf("listening on %s:%u\n", listen_host, port);
     fflush(stdout);
 }
 
@@ -63,6 +67,17 @@ static const struct cli_opt witness_opts[] = {
              WA, trust),
     CLI_OPT_END};
 
+/* The witness's verifier key: a line, or {"verifier": VKEY} as `keys
+ * verifier -o json` prints a log's. */
+static void
+print_vkey(struct cli *c, const char *vkey)
+{
+    if (c->out != OUT_HUMAN)
+        cli_print_json(c, json_pack("{s:s}", "verifier", vkey));
+    else
+        printf("%s\n", vkey);
+}
+
 static int
 cmd_witness(struct cli *c, struct witness_args *x, int npos, char **pos)
 {
@@ -78,15 +93,23 @@ cmd_witness(struct cli *c, struct witness_args *x, int npos, char **pos)
     if (strcmp(sub, "init") && strcmp(sub, "key") && strcmp(sub, "serve"))
         return cli_usage_err(c, "unknown subcommand '%s' (init, key, serve)",
                              sub);
-    if (dir == NULL)
+    if (dir == NULL || dir[0] == '\0')
         return cli_usage_err(c, "--dir DIR (the witness's directory) is "
                                 "required");
+    /* each option belongs to one subcommand: another's is a mistake */
+    if (x->name != NULL && strcmp(sub, "init") != 0)
+        return cli_usage_err(c, "--name is for init, not %s", sub);
+    if ((x->listen != NULL || x->trust.n > 0) && strcmp(sub, "serve") != 0)
+        return cli_usage_err(c, "--listen and --trust are for serve, not %s",
+                             sub);
+    if (c->out != OUT_HUMAN && strcmp(sub, "serve") == 0)
+        return cli_usage_err(c, "serve takes no -o: it logs lines");
     if (strcmp(sub, "init") == 0) {
         rc = ldg_witness_init(dir, x->name ? x->name : "witness.local/w1", vkey,
                               sizeof vkey, err, sizeof err);
         if (rc < 0)
             return cli_fail_err(c, err, rc);
-        printf("%s\n", vkey);
+        print_vkey(c, vkey);
         return EX_OK;
     }
     if (strcmp(sub, "serve") == 0 && (x->listen == NULL || x->trust.n == 0))
@@ -96,7 +119,7 @@ cmd_witness(struct cli *c, struct witness_args *x, int npos, char **pos)
     if (rc < 0)
         return cli_fail_err(c, err, rc);
     if (strcmp(sub, "key") == 0) {
-        printf("%s\n", ldg_witness_vkey(w));
+        print_vkey(c, ldg_witness_vkey(w));
         rc = EX_OK;
     } else {
         struct ldg_witness_serve_options o = {0};
@@ -107,6 +130,7 @@ cmd_witness(struct cli *c, struct witness_args *x, int npos, char **pos)
         sigaction(SIGTERM, &sa, NULL);
         snprintf(listen_host, sizeof listen_host, "%.*s",
                  colon ? (int)(colon - x->listen) : 0, x->listen);
+        listen_unix = strncmp(x->listen, "unix:", 5) == 0 ? x->listen : NULL;
         o.addr = x->listen;
         o.stop = &stop_flag;
         o.on_ready = on_ready;
@@ -159,6 +183,8 @@ remote_fail(struct cli *c, const char *err, int rc)
 
 enum { OPT_WITNESS = 400, OPT_NOW };
 
+#define WITNESS_URL_MAX 2048 /* with its NUL */
+
 struct publish_args {
     struct cli_list wit;
     int now;
@@ -197,6 +223,11 @@ cmd_publish(struct cli *c, struct publish_args *x, int npos, char **pos)
         size_t ul = sp ? (size_t)(sp - w) : 0;
         if (sp == NULL)
             return cli_usage_err(c, "--witness '%s': want 'URL VKEY'", w);
+        if (ul >= WITNESS_URL_MAX) /* the outbox keeps it whole */
+            return cli_usage_err(c,
+                                 "--witness: a URL of %zu bytes (at most "
+                                 "%d)",
+                                 ul, WITNESS_URL_MAX - 1);
         if (!((ul > 7 && strncmp(w, "http://", 7) == 0) ||
               (ul > 8 && strncmp(w, "https://", 8) == 0)))
             return cli_usage_err(c,
@@ -212,6 +243,10 @@ cmd_publish(struct cli *c, struct publish_args *x, int npos, char **pos)
     }
     if (npos != 1)
         return cli_usage_err(c, "want one URL");
+    /* the outbox is kept per witness: which to retry is said by --witness */
+    if (x->now && x->wit.n == 0)
+        return cli_usage_err(c, "--retry-now retries the --witness named "
+                                "with it: give --witness 'URL VKEY'");
     if ((rc = cli_resolve_dir(c)) != 0 || (rc = cli_open(c, 1, &l)) != 0)
         return rc;
     rc = ldg_publish(l, pos[0], &r, err, sizeof err);
@@ -232,7 +267,7 @@ cmd_publish(struct cli *c, struct publish_args *x, int npos, char **pos)
     wj = json_array();
     for (size_t i = 0; i < x->wit.n; i++) {
         struct ldg_submit_report sr;
-        char wurl[2048];
+        char wurl[WITNESS_URL_MAX];
         const char *sp = strchr(x->wit.v[i], ' ');
         snprintf(wurl, sizeof wurl, "%.*s", (int)(sp - x->wit.v[i]),
                  x->wit.v[i]);
@@ -440,6 +475,13 @@ cmd_mirror(struct cli *c, struct mirror_args *x, int npos, char **pos)
         while (fgets(line, sizeof line, fp) != NULL) {
             char *u, *d, *k, *save = NULL;
             lineno++;
+            if (strchr(line, '\n') == NULL && !feof(fp)) {
+                /* its tail would be read as another line */
+                cli_err(c, "%s:%u: line longer than %zu bytes", x->list, lineno,
+                        sizeof line - 2);
+                fclose(fp);
+                return EX_DATAERR;
+            }
             u = strtok_r(line, " \t\r\n", &save);
             if (u == NULL || u[0] == '#')
                 continue;
@@ -485,7 +527,7 @@ CLI_COMMAND(
     "named an equivocation. Exit 0 when every log verified, 1 when one did "
     "not, 74 when one could not be fetched, 75 when a checkpoint and its "
     "checkpoint.epoch disagree (a publish in progress), 77 another key or "
-    "anchor.",
+    "anchor, 64 no key the first time.",
     mirror_opts, CLI_OUT_BASIC,
     "# first time, with the key; then just the URL and state\n"
     "ledger mirror http://logs.example/box1 --state m/box1 --key \"$VKEY\"\n"

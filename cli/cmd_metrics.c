@@ -36,8 +36,8 @@ cmd_metrics(struct cli *c, struct metrics_args *x, int npos, char **pos)
 
     if (c->out_name != NULL) {
         cli_err(c,
-                "unknown output format '%s' (metrics print the Prometheus "
-                "text format only)",
+                "-o %s: metrics take no -o; they print the Prometheus text "
+                "format only",
                 c->out_name);
         return EX_USAGE;
     }

@@ -198,12 +198,12 @@ struct ldg_mirror_report {
  * Brings the verified copy in dir (a C2SP tlog-tiles tree plus dir/vkey)
  * up to the published checkpoint. vkey: the log's verifier key, needed the
  * first time and then remembered in dir/vkey (a different one is refused,
- * LDG_EKEY; one that is not a verifier key is refused before anything
- * is written, LDG_EINVAL). Fetches only the checkpoint and the tiles and
- * bundles that are new or grew. Returns 0 when the copy now holds the published
- * size; LDG_EBADSIG if the checkpoint's signature does not verify; LDG_ETAMPER
- * for a rollback, a fork (err names the sizes and roots), a changed
- * bundle or a tile that disagrees with the entries; fetch errors as the
+ * LDG_EKEY; one that is not a verifier key, or none the first time, is
+ * refused before anything is written, LDG_EINVAL). Fetches only the checkpoint
+ * and the tiles and bundles that are new or grew. Returns 0 when the copy now
+ * holds the published size; LDG_EBADSIG if the checkpoint's signature does not
+ * verify; LDG_ETAMPER for a rollback, a fork (err names the sizes and roots), a
+ * changed bundle or a tile that disagrees with the entries; fetch errors as the
  * fetcher returns them. On any failure the copy is left as it was.
  *
  * Epoch keys (docs/EPOCHS.md): pins (npins of them, or NULL and 0) are

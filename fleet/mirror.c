@@ -483,7 +483,7 @@ remembered_key(const char *dir, const char *vkey, char *out, size_t cap,
                  " VKEY (the line "
                  "`" LDG_CMD_KEYS_VERIFIER "` prints on the box) once",
                  dir);
-        return LDG_EKEY;
+        return LDG_EINVAL; /* none given: a usage error, not a bad key */
     }
     {
         char name[LDG_ORIGIN_MAX + 1];

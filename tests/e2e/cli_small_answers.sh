@@ -109,6 +109,21 @@ grep -q "cannot open $T/nope.txt: No such file" "$T/err" ||
 expect_exit 64 "mirror --key not a key" "$LEDGER" mirror "$T/pub" --state "$T/m3" --key 'box+not+a+key'
 grep -q "not a log verifier key" "$T/err" || fail "bad key not said: $(cat "$T/err")"
 [ -e "$T/m2/vkey" ] || [ -e "$T/m3/vkey" ] && fail "a refused --key was remembered"
+# no key at all the first time: a usage error (64), not an unusable key
+expect_exit 64 "mirror without a key" "$LEDGER" mirror "$T/pub" --state "$T/m4"
+grep -q "no log key remembered: give --key" "$T/err" || fail "no key: $(cat "$T/err")"
+# a line past the list's buffer: named, not split into a second entry
+{ printf '#%08200d\n' 0; printf '%s %s\n' "$T/pub" "$T/m1"; } >"$T/long.txt"
+expect_exit 65 "mirror --list long line" "$LEDGER" mirror --list "$T/long.txt"
+grep -q "long.txt:1: line longer than" "$T/err" || fail "long list line: $(cat "$T/err")"
+# publish: --retry-now names no witness by itself; a URL the outbox
+# would cut short is refused before anything is published
+expect_exit 64 "publish --retry-now alone" L publish "$T/pub" --retry-now
+grep -q -- "--retry-now retries the --witness named with it" "$T/err" ||
+    fail "--retry-now alone: $(cat "$T/err")"
+expect_exit 64 "publish --witness long URL" L publish "$T/pub" \
+    --witness "http://127.0.0.1:1/$(printf '%02100d' 0) w.example/w1+01234567+AAAA"
+grep -q -- "--witness: a URL of 2119 bytes" "$T/err" || fail "long witness URL: $(cat "$T/err")"
 
 # --- model verify FILE with nothing to compare
 head -c 1000 /dev/urandom > "$T/w.gguf"

@@ -234,7 +234,7 @@ grep -q 'box2.example/log seq 5000: in ClickHouse but not in the log' "$T/a3" ||
 [ $? -eq 74 ] || fail "missing log: want 74"
 grep -q '404' "$T/e" || fail "missing log message: $(cat "$T/e")"
 "$L" mirror "$W/logs/box1" --state "$T/mirror/x" 2>"$T/e"
-[ $? -eq 77 ] || fail "no key: want 77"
+[ $? -eq 64 ] || fail "no key: want 64 (a usage error, not an unusable key)"
 "$L" mirror "$W/logs/box1" --state "$T/mirror/box1" --key "$(cat "$T/box2.vkey")" 2>/dev/null
 [ $? -eq 77 ] || fail "other key: want 77"
 "$L" --dir "$T/box1" publish ftp://x 2>/dev/null

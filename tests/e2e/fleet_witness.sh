@@ -22,6 +22,33 @@ case "$WV" in w.example/w1+????????+*) ;; *) fail "witness vkey: $WV" ;; esac
 [ "$("$L" witness key --dir "$T/w")" = "$WV" ] || fail "witness key differs"
 "$L" witness init --dir "$T/w" --name w.example/w1 2>/dev/null
 [ $? -eq 73 ] || fail "second witness init in one dir: want exit 73"
+# -o json: the verifier key as `keys verifier -o json` prints a log's
+[ "$("$L" witness key --dir "$T/w" -o json | jq -r .verifier)" = "$WV" ] ||
+    fail "witness key -o json"
+# another subcommand's option, an empty --dir: usage errors, nothing made
+for args in "key --dir $T/w --name other" "init --dir $T/w9 --listen 1.2.3.4:5" \
+    "init --dir $T/w9 --trust $VK" "key --dir $T/w --trust $VK" \
+    "serve --dir $T/w --listen 127.0.0.1:0 --trust $VK -o json"; do
+    # shellcheck disable=SC2086
+    "$L" witness $args >/dev/null 2>"$T/e"
+    rc=$?
+    [ $rc -eq 64 ] || fail "witness $args: exit $rc, want 64 ($(cat "$T/e"))"
+done
+[ -e "$T/w9" ] && fail "a refused init made its directory"
+"$L" witness init --dir '' >/dev/null 2>"$T/e"
+[ $? -eq 64 ] || fail "witness init --dir '': want 64 ($(cat "$T/e"))"
+"$L" witness key --dir '' >/dev/null 2>"$T/e"
+[ $? -eq 64 ] || fail "witness key --dir '': want 64 ($(cat "$T/e"))"
+# a Unix socket: said as given (before: "listening on unix:0")
+"$L" witness serve --listen "unix:$T/w.sock" --dir "$T/w" --trust "$VK" \
+    >"$T/uout" 2>"$T/uerr" &
+UPID=$!
+i=0
+while [ ! -s "$T/uout" ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.05; done
+[ "$(cat "$T/uout")" = "listening on unix:$T/w.sock" ] ||
+    fail "unix listen line: $(cat "$T/uout") $(cat "$T/uerr")"
+kill $UPID 2>/dev/null
+wait $UPID 2>/dev/null
 
 "$L" witness serve --listen 127.0.0.1:0 --dir "$T/w" --trust "$VK" \
     > "$T/wout" 2> "$T/werr" &

@@ -148,7 +148,11 @@ L metrics extra >/dev/null 2>&1; rc=$?
 [ $rc = 64 ] || fail "metrics extra: exit $rc, want 64"
 L metrics -o json >/dev/null 2>"$T/e5"; rc=$?
 [ $rc = 64 ] || fail "metrics -o json: exit $rc, want 64"
-grep -q "unknown output format 'json'" "$T/e5" || fail "-o json: $(cat "$T/e5")"
+grep -q -- "-o json: metrics take no -o" "$T/e5" || fail "-o json: $(cat "$T/e5")"
+# human is a known format, not an unknown one: the same refusal
+L metrics -o human >/dev/null 2>"$T/e5"; rc=$?
+[ $rc = 64 ] || fail "metrics -o human: exit $rc, want 64"
+grep -q -- "-o human: metrics take no -o" "$T/e5" || fail "-o human: $(cat "$T/e5")"
 L metrics --help >"$T/h" || fail "metrics --help"
 grep -q 'ledger metrics' "$T/h" || fail "metrics --help has no example"
 for a in "nonsense" "127.0.0.1:" "127.0.0.1:x"; do

@@ -269,7 +269,7 @@ test_mirror__key_remembered_and_checked(void **state)
 
     t_append_many(f->l, 3);
     publish(f);
-    assert_int_equal(sync_(f, NULL, &r, err, sizeof err), LDG_EKEY);
+    assert_int_equal(sync_(f, NULL, &r, err, sizeof err), LDG_EINVAL);
     assert_non_null(strstr(err, "--key"));
     assert_int_equal(sync_(f, f->vkey, &r, err, sizeof err), 0);
     ldg_verifier_key(l2, vk2, sizeof vk2);
@@ -313,7 +313,7 @@ test_mirror__wrong_key_not_remembered(void **state)
     assert_int_not_equal(sync_(f, vk2, &r, err, sizeof err), 0);
     snprintf(path, sizeof path, "%s/vkey", f->mir);
     assert_null(fopen(path, "r")); /* not remembered */
-    assert_int_equal(sync_(f, NULL, &r, err, sizeof err), LDG_EKEY);
+    assert_int_equal(sync_(f, NULL, &r, err, sizeof err), LDG_EINVAL);
     assert_non_null(strstr(err, "no log key remembered"));
     if (sync_(f, f->vkey, &r, err, sizeof err) != 0)
         fail_msg("the right key after a wrong one: %s", err);
