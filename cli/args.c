@@ -38,12 +38,17 @@ args_init(struct cli_args *a, struct cli *c, int argc, char **argv, void *dst)
          o++) {
         if (o->flags & CLI_POS)
             continue;
-        if (o->short_name && s + 3 < sizeof a->shortopts) {
+        /* a table too long for the lists is the program's fault: never
+         * an option dropped in silence (room kept for "o:h" and the
+         * seven common long options with the end) */
+        if (o->short_name) {
+            LDG_ASSERT(s + 2 + sizeof "o:h" <= sizeof a->shortopts);
             a->shortopts[s++] = o->short_name;
             if (o->value)
                 a->shortopts[s++] = ':';
         }
-        if (o->name && n + 7 < CLI_OPTS_MAX) {
+        if (o->name) {
+            LDG_ASSERT(n + 1 + 7 + 1 <= CLI_OPTS_MAX);
             a->lo[n].name = o->name;
             a->lo[n].has_arg = o->value ? required_argument : no_argument;
             a->lo[n].flag = NULL;
