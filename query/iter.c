@@ -1097,11 +1097,12 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
         it->have_pos = 1;
         m = event_matches(it, ev);
         if (m < 0) {
-            ldg_set_errmsg(
-                ldg_txn_ledger(it->t), "event %llu: %s%s",
-                (unsigned long long)seq, it->grep_failed ? "--grep: " : "",
-                it->grep_failed && m == LDG_ETOOBIG ? LDG_QUERY_GREP_LIMIT
-                                                    : ldg_strerror(m));
+            ldg_set_errmsg(ldg_txn_ledger(it->t), "event %llu: %s%s",
+                           (unsigned long long)seq,
+                           it->grep_failed ? LDG_OPT_GREP ": " : "",
+                           it->grep_failed && m == LDG_ETOOBIG
+                               ? LDG_QUERY_GREP_LIMIT
+                               : ldg_strerror(m));
             return m;
         }
         if (m) {

@@ -463,6 +463,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
 #define LDG_OPT_EXPECT "--expect"
 #define LDG_OPT_EXTRACT "--extract"
 #define LDG_OPT_FORCE "--force"
+#define LDG_OPT_GREP "--grep"
 #define LDG_OPT_GREP_SHORT "-g"
 #define LDG_OPT_INSECURE_TRUST_BUNDLE_KEY "--insecure-trust-bundle-key"
 #define LDG_OPT_KEY "--key"
@@ -515,6 +516,7 @@ int ldg_parse_u64(const char *s, size_t n, unsigned flags, uint64_t *out);
     X(LDG_OPT_EXPECT, "model")                                                 \
     X(LDG_OPT_EXTRACT, "verify-bundle")                                        \
     X(LDG_OPT_FORCE, "prune")                                                  \
+    X(LDG_OPT_GREP, "query")                                                   \
     X(LDG_OPT_GREP_SHORT, "query")                                             \
     X(LDG_OPT_INSECURE_TRUST_BUNDLE_KEY,                                       \
       "verify-bundle,query,timeline,doctor")                                   \
