@@ -98,6 +98,7 @@ ldg_file_sha256(const char *path, char out[72], uint64_t *bytes,
     }
     memcpy(out, "sha256:", 7);
     ldg_hex(out + 7, d, 32);
+    LDG_ASSERT(strlen(out) == 71); /* "sha256:" and 64 hex digits */
     return 0;
 }
 

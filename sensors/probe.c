@@ -619,6 +619,7 @@ ldg_probe_runtime_parse(char *s, const struct ldg_probe_runtime *rts, size_t n,
         strncmp(rt->url, "https://", 8) != 0)
         return LDG_EBADINPUT;
     *eq = 0;
+    LDG_ASSERT(rts != NULL || n == 0); /* the names given before */
     if (!ldg_json_text_ok(rt->name) || !ldg_json_text_ok(rt->url))
         return LDG_EBADINPUT; /* recorded in JSON bodies */
     for (size_t i = 0; i < n; i++)

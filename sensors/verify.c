@@ -179,6 +179,7 @@ ldg_model_verify(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
     }
     if (rc < 0)
         goto out;
+    LDG_ASSERT(rc == 0 || rc == 1); /* the hash's verdict: match or not */
     /* the registered digest as written when it names the same bytes, so
      * that the models view sees the very digest verified */
     const char *rd = json_string_value(json_object_get(reg, "digest"));
