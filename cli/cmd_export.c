@@ -146,13 +146,16 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
     char hex[65];
     int rc;
 
+    /* a segment has no manifest: nothing records --creator, and nothing
+     * is redacted for the --redact options' companions to allow */
     if (run != NULL || plan != NULL || o->nredact_fields > 0 ||
         o->nredact_types > 0 || o->name != NULL || context_flags ||
-        o->allow_empty || o->max_events > 0)
+        o->allow_empty || o->max_events > 0 || o->exported_by != NULL ||
+        o->redact_allow_missing || o->allow_envelope_disclosure)
         return cli_usage_err(c, "--segment writes a contiguous range, whole: "
-                                "seq=A..B, -S, -U, --level, --no-state and "
-                                "--creator go with it, not --run, --plan, "
-                                "--redact, --redact-body, --name or the "
+                                "seq=A..B, -S, -U, --level and --no-state "
+                                "go with it, not --run, --plan, --redact, "
+                                "--redact-body, --name, --creator or the "
                                 "others (a selection is a bundle)");
     if (strcmp(out, "-") == 0)
         return cli_usage_err(c, "--segment --out -: a segment is written to "
@@ -207,13 +210,13 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
     if (c->out != OUT_HUMAN)
         cli_print_json(
             c,
-            json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:s}", "file",
+            json_pack("{s:s, s:s, s:o, s:o, s:I, s:o, s:I, s:I, s:s}", "file",
                       out, "format", "segment", "first",
                       ldg_json_u64(info.first), "end", ldg_json_u64(info.end),
-                      "events", ldg_json_u64(info.events), "checkpoint_size",
+                      "events", (json_int_t)info.events, "checkpoint_size",
                       ldg_json_u64(info.checkpoint_size), "erased",
-                      ldg_json_u64(info.erased), "bytes",
-                      (json_int_t)info.bytes, "sha256", hex));
+                      (json_int_t)info.erased, "bytes", (json_int_t)info.bytes,
+                      "sha256", hex));
     return EX_OK;
 }
 

@@ -223,9 +223,10 @@ verify_json(struct cli *c, struct ldg_ledger *l, const struct vrun *v, int rc)
     snprintf(n0, sizeof n0, "%llu", (unsigned long long)r->from);
     snprintf(b, sizeof b, "%llu", (unsigned long long)r->to);
     o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:b}", "ok", rc == 0, "mode",
-                  v->only_new ? "new-only"
-                  : r->full   ? "full"
-                              : "new",
+                  v->only_new                    ? "new-only"
+                  : r->full                      ? "full"
+                  : (v->flags & LDG_VERIFY_FROM) ? "from"
+                                                 : "new",
                   "from", n0, "to", b, "checkpoints",
                   (json_int_t)r->checkpoints, "erased", (json_int_t)r->erased,
                   "recorded", vd->not_recorded[0] == '\0');
@@ -299,6 +300,7 @@ verify_ok_line(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
     /* format 2: one signature per seal, every seal checked from 0 */
     int sealed = ldg_format(l) >= 2;
     const char *sigs = sealed ? "seals" : "signatures";
+    int from = (v->flags & LDG_VERIFY_FROM) != 0;
     char pnote[96] = "";
     if (v->v.proj_checked)
         snprintf(pnote, sizeof pnote, "%d stored projections match the log",
@@ -346,7 +348,7 @@ verify_ok_line(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
             (unsigned long long)(r->to ? r->to - 1 : 0), sigs,
             (unsigned long long)r->checkpoints, r->checkpoints == 1 ? "" : "s",
             (unsigned long long)r->erased, pnote);
-    else if (r->checked == 0)
+    else if (r->checked == 0 && !(v->flags & LDG_VERIFY_FROM))
         cli_printf_fit(
             c, 4,
             "%sok%s: nothing new since seq %llu (chain, tree, bodies and "
@@ -354,15 +356,17 @@ verify_ok_line(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
             OKP, OFFO, (unsigned long long)(r->to ? r->to - 1 : 0),
             (unsigned long long)r->checkpoints, r->checkpoints == 1 ? "" : "s",
             (unsigned long long)r->horizon);
-    else
+    else /* --from's events were asked for: re-checked, not new */
         cli_printf_fit(
             c, 4,
-            "%sok%s: checked %llu new event%s %llu..%llu (%s, "
+            "%sok%s: %s %llu %sevent%s %llu..%llu%s (%s, "
             "indexes); chain, tree, bodies%s and %llu checkpoint%s "
             "re-checked from %llu; %llu erased bodies\n",
-            OKP, OFFO, (unsigned long long)r->checked,
+            OKP, OFFO, from ? "re-checked" : "checked",
+            (unsigned long long)r->checked, from ? "" : "new ",
             r->checked == 1 ? "" : "s", (unsigned long long)r->from,
-            (unsigned long long)(r->to - 1), sealed ? "claims" : "signatures",
+            (unsigned long long)(r->to ? r->to - 1 : 0),
+            from ? " from --from" : "", sealed ? "claims" : "signatures",
             sealed ? ", seals" : "", (unsigned long long)r->checkpoints,
             r->checkpoints == 1 ? "" : "s", (unsigned long long)r->horizon,
             (unsigned long long)r->erased);

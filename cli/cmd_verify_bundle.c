@@ -165,6 +165,10 @@ vb_opt(struct cli *c, void *args, int id, struct cli_args *a)
 
     switch (id) {
     case 'k':
+        /* one log key: a second would replace the first unchecked */
+        if (x->o.trusted_vkey != NULL)
+            return cli_usage_err(c, "--trusted-key: give one (the log's "
+                                    "verifier key)");
         free(x->pins);
         rc = cli_trust_arg(c, "--trusted-key", val, x->key, sizeof x->key,
                            &x->pins, &x->npins);
@@ -192,7 +196,8 @@ vb_opt(struct cli *c, void *args, int id, struct cli_args *a)
     case 'Q':
         if (cli_parse_u64(val, &x->quorum) < 0 || x->quorum == 0 ||
             x->quorum > 32)
-            return cli_usage_err(c, "--quorum: '%s' is not a count > 0", val);
+            return cli_usage_err(c, "--quorum: '%s' is not a count of 1 to 32",
+                                 val);
         return 0;
     default: /* --max-bytes */
         if (cli_parse_u64(val, &v) < 0 || v == 0)
@@ -296,19 +301,9 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
     size_t nfail = 0;
     int rc, e;
 
-    if (x->ckpt_file != NULL &&
-        (rc =
-             read_checkpoint(c, x->ckpt_file, &ckpt, &o->trusted_checkpoint_len,
-                             &ckline, &o->trusted_checkpoint_epoch_len)) != 0) {
-        free(x->pins);
-        return rc;
-    }
-    o->trusted_checkpoint = ckpt;
-    o->trusted_checkpoint_epoch = ckline;
+    /* the command line first: a usage error before any file is read */
     if (npos != 1 || (rc = cli_check_output(c, NULL)) != 0 ||
         (x->quorum > 0 && x->nw == 0) || x->quorum > x->nw) {
-        free(ckpt);
-        free(ckline);
         free(x->pins);
         if (npos != 1)
             return cli_npos(c, npos, pos, 1, 1,
@@ -321,6 +316,15 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
                                  (unsigned long long)x->quorum, x->nw);
         return rc;
     }
+    if (x->ckpt_file != NULL &&
+        (rc =
+             read_checkpoint(c, x->ckpt_file, &ckpt, &o->trusted_checkpoint_len,
+                             &ckline, &o->trusted_checkpoint_epoch_len)) != 0) {
+        free(x->pins);
+        return rc;
+    }
+    o->trusted_checkpoint = ckpt;
+    o->trusted_checkpoint_epoch = ckline;
     if (o->against != NULL && (e = unreadable(o->against)) != 0) {
         cli_err(c, "--against: cannot read %s: %s", o->against, strerror(e));
         free(ckpt);

@@ -316,6 +316,11 @@ vjson --full
     bad verify "--full: from $from to $to"
 vjson --from 5
 [ "$rc" = 0 ] && [ "$from" = 5 ] || bad verify "--from 5: from $from"
+# the events --from re-checks are not "new" (they were before)
+grep -q '"mode":"from"' "$T/out" || bad verify "--from 5 mode: $(cat "$T/out")"
+run "$LEDGER" --dir "$V" verify --from 5
+grep -q "^ok: re-checked [0-9]* events 5\.\.[0-9]* from --from" "$T/out" ||
+    bad verify "--from 5 line: $(cat "$T/out")"
 # --from 0 is event 0, not "no --from": a check from the start, not the
 # plain run's "nothing new" (it was, and checked nothing)
 vjson --from 0

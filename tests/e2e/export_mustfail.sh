@@ -47,6 +47,21 @@ for a in "export --run R-0001" "export --segment" "archive --before 5"; do
         fail "$a --out DIR: exit $rc, $(cat "$T/eerr")"
 done
 [ -z "$(ls -A "$T/outdir")" ] || fail "--out DIR wrote into it: $(ls -A "$T/outdir")"
+# --segment with what only a bundle records or redacts: refused (before:
+# --creator accepted and recorded nowhere), no file written
+for a in "--creator ALICE" "--redact-allow-missing" "--allow-envelope-disclosure"; do
+    # shellcheck disable=SC2086
+    L export --segment $a --out "$T/seg-opt.seg" >/dev/null 2>"$T/eerr"
+    rc=$?
+    [ "$rc" = 64 ] && grep -q -- "--segment writes a contiguous range" "$T/eerr" ||
+        fail "export --segment $a: exit $rc, $(cat "$T/eerr")"
+    [ -e "$T/seg-opt.seg" ] && fail "export --segment $a wrote a file"
+done
+# -o json: counts are numbers, seqs and sizes strings (README, "Output")
+L export --segment --out "$T/seg-json.seg" -o json >"$T/seg.json" 2>/dev/null ||
+    fail "export --segment -o json: $(cat "$T/seg.json")"
+[ "$(jq -r '[(.events|type), (.erased|type), (.first|type), (.checkpoint_size|type)] | join(",")' "$T/seg.json")" = \
+    "number,number,string,string" ] || fail "export --segment -o json types: $(cat "$T/seg.json")"
 # an empty --out names no file: 64, saying so (not "invalid argument")
 for a in "export --run R-0001" "export --segment"; do
     # shellcheck disable=SC2086
@@ -216,6 +231,27 @@ for v in "$HERE"/../vectors/bundles/*.bundle; do
     *) fail "$(basename "$v"): exit $rc" ;;
     esac
 done
+
+# one --trusted-key: a second replaced the first unchecked (exit 0 with
+# another log's key first); the readers of --bundle take one too
+OTHER=$("$LEDGER" --dir "$D2" keys verifier) # another log's key (above)
+for cmd in "verify-bundle $T/good.tar.zst" "query --bundle $T/good.tar.zst"; do
+    # shellcheck disable=SC2086
+    "$LEDGER" $cmd --trusted-key "$OTHER" --trusted-key "$VKEY" >/dev/null 2>"$T/eerr"
+    rc=$?
+    [ "$rc" = 64 ] && grep -q -- "--trusted-key: give one" "$T/eerr" ||
+        fail "$cmd with two --trusted-key: exit $rc, $(cat "$T/eerr")"
+done
+"$LEDGER" verify-bundle "$T/good.tar.zst" --trusted-key "$VKEY" --quorum 33 \
+    --witness-key w.example/w1+01234567+AAAA >/dev/null 2>"$T/eerr"
+grep -q -- "--quorum: '33' is not a count of 1 to 32" "$T/eerr" ||
+    fail "--quorum 33: $(cat "$T/eerr")"
+# a usage error before any file is read: no FILE is 64, not the 66 of a
+# --trusted-checkpoint that is not there
+"$LEDGER" verify-bundle --trusted-checkpoint "$T/nothere" --trusted-key "$VKEY" >/dev/null 2>"$T/eerr"
+rc=$?
+[ "$rc" = 64 ] && grep -q "FILE is needed" "$T/eerr" ||
+    fail "verify-bundle without FILE: exit $rc, $(cat "$T/eerr")"
 
 [ "$fails" = 0 ] || exit 1
 echo "export_mustfail: ok"
