@@ -241,6 +241,33 @@ opt_store(struct cli_args *a, const struct cli_opt *o)
     }
 }
 
+/* 1 after saying so when o takes one value (it has a metavariable, or
+ * the parser stores one) and was given before: which one was meant is a
+ * guess (mirror --key A --key B, doctor --at 3 --at 4), so neither is
+ * taken. Options marked CLI_REPEAT collect their values. */
+static int
+given_twice(struct cli_args *a, const struct cli_opt *o)
+{
+    size_t i = (size_t)(o - a->c->command->opts);
+    uint64_t bit;
+
+    if (o->value == NULL || (o->flags & CLI_REPEAT) || o->kind == CLI_K_LIST)
+        return 0;
+    LDG_ASSERT(i < 64);
+    bit = UINT64_C(1) << i;
+    if (!(a->given & bit)) {
+        a->given |= bit;
+        return 0;
+    }
+    if (o->name != NULL)
+        cli_err(a->c, "option '--%s' given more than once (it takes one value)",
+                o->name);
+    else
+        cli_err(a->c, "option '-%c' given more than once (it takes one value)",
+                o->short_name);
+    return 1;
+}
+
 /* The next option's id (> 0) the table cannot store; 0 when the options
  * are done (a->ind is the first positional); -1 when parsing must stop:
  * --help was printed (a->exit is 0) or a usage error was (a->exit). */
@@ -330,6 +357,10 @@ args_next(struct cli_args *a)
                 path_kind(o->value) != NULL) {
                 cli_err(a->c, "--%s '': names no %s", o->name,
                         path_kind(o->value));
+                a->exit = cli_usage(a->c);
+                return -1;
+            }
+            if (o != NULL && given_twice(a, o)) {
                 a->exit = cli_usage(a->c);
                 return -1;
             }

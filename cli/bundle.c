@@ -639,10 +639,7 @@ cli_bundle_opt(struct cli *c, struct cli_bundle_args *b, int id,
         b->file = value;
         return 1;
     case CLI_OPT_BUNDLE_KEY:
-        /* one log key: a second would replace the first unchecked */
-        if (b->have_key)
-            return -cli_usage_err(c, "--trusted-key: give one (the log's "
-                                     "verifier key)");
+        /* one log key (cli/args.c refuses a second) */
         free(b->pins);
         if ((rc = cli_trust_arg(c, "--trusted-key", value, b->key,
                                 sizeof b->key, &b->pins, &b->npins)) != 0)

@@ -87,7 +87,8 @@ enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
 enum cli_opt_flags {
     CLI_POS = 1 << 0,      /* a positional argument, not an option */
     CLI_OPTIONAL = 1 << 1, /* positional that may be left out: [NAME] */
-    CLI_REPEAT = 1 << 2,   /* may be given more than once: NAME... */
+    CLI_REPEAT = 1 << 2,   /* may be given more than once: NAME...; an
+                              option: CLI_VALUES */
     CLI_HIDDEN = 1 << 3,   /* parsed, not shown in help */
     CLI_REQUIRED = 1 << 4, /* an option that must be given */
 };
@@ -139,6 +140,13 @@ struct cli_opt {
     {                                                                          \
         .id = (xid), .short_name = (xs), .name = (xname), .value = (xmeta),    \
         .help = (xhelp)                                                        \
+    }
+/* CLI_VALUE that may be given more than once: .opt gets each value
+ * (any other option with a value given twice is a usage error) */
+#define CLI_VALUES(xid, xs, xname, xmeta, xhelp)                               \
+    {                                                                          \
+        .id = (xid), .short_name = (xs), .name = (xname), .value = (xmeta),    \
+        .help = (xhelp), .flags = CLI_REPEAT                                   \
     }
 #define CLI_ARG(xmeta, xhelp, xflags)                                          \
     {                                                                          \
@@ -262,10 +270,11 @@ struct cli_args {
     struct cli *c;
     int argc;
     char **argv;
-    char *value; /* the value of the option just parsed */
-    void *dst;   /* where options with a kind are stored */
-    int ind;     /* after the loop: index of the first positional */
-    int exit;    /* when parsing stopped: the exit code */
+    char *value;    /* the value of the option just parsed */
+    void *dst;      /* where options with a kind are stored */
+    int ind;        /* after the loop: index of the first positional */
+    int exit;       /* when parsing stopped: the exit code */
+    uint64_t given; /* bit i: the table's option i was stored already */
     char shortopts[128];
     struct option lo[CLI_OPTS_MAX]; /* built from the table */
 };

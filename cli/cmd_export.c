@@ -78,11 +78,11 @@ static const struct cli_opt export_opts[] = {
             "the events of the control pipeline's plan PLAN and its "
             "context, as `ledger timeline PLAN` shows them",
             EA, plan),
-    CLI_VALUE('R', 0, "redact", "FIELD,...",
-              "withhold these body fields (their hashes stay, so the "
-              "bundle still verifies)"),
-    CLI_VALUE('B', 0, "redact-body", "TYPE,...",
-              "withhold the whole body of events of these types"),
+    CLI_VALUES('R', 0, "redact", "FIELD,...",
+               "withhold these body fields (their hashes stay, so the "
+               "bundle still verifies)"),
+    CLI_VALUES('B', 0, "redact-body", "TYPE,...",
+               "withhold the whole body of events of these types"),
     CLI_ON('A', 0, "redact-allow-missing",
            "accept a --redact field or --redact-body type that no "
            "selected event has (otherwise an error, exit 65: a typo must "

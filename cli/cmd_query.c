@@ -478,9 +478,9 @@ query_opt(struct cli *c, void *args, int id, struct cli_args *a)
 static const struct cli_opt query_opts[] = {
     CLI_STR('S', 'S', "since", "TIME", "events at or after TIME", QA, since),
     CLI_STR('U', 'U', "until", "TIME", "events at or before TIME", QA, until),
-    CLI_VALUE('g', 'g', "grep", "PATTERN",
-              "events whose text matches the regular expression (PCRE2); "
-              "repeated -g OR, as git log --grep"),
+    CLI_VALUES('g', 'g', "grep", "PATTERN",
+               "events whose text matches the regular expression (PCRE2); "
+               "repeated -g OR, as git log --grep"),
     CLI_STR('n', 'n', "lines", "N",
             "the last N matches (or 'all'); with -r the first N newest", QA,
             limit_s),

@@ -115,9 +115,9 @@ struct probe_args {
 static const struct probe_args probe_defaults = {.tmo = 5000};
 #define PA struct probe_args
 static const struct cli_opt probe_opts[] = {
-    CLI_VALUE('r', 'r', "runtime", "NAME=URL",
-              "a runtime to ask (repeatable); KIND:URL picks the API "
-              "(ollama, llamacpp, openai), else it is detected"),
+    CLI_VALUES('r', 'r', "runtime", "NAME=URL",
+               "a runtime to ask (repeatable); KIND:URL picks the API "
+               "(ollama, llamacpp, openai), else it is detected"),
     CLI_ON(OPT_NO_HOST, 0, "no-host", "skip host.profile and capacity.snapshot",
            PA, no_host),
     CLI_ON('n', 'n', "dry-run", "print what would be appended", PA, dry),

@@ -83,10 +83,10 @@ static const struct cli_opt verify_opts[] = {
             "also check that this log extends FILE, a checkpoint saved "
             "earlier (`ledger checkpoint > FILE`)",
             struct vrun, trusted),
-    CLI_VALUE('W', 0, "witness-key", "VKEY",
-              "with --trusted: a witness's cosigner key whose cosignature "
-              "on FILE counts toward --quorum (repeatable; FILE from "
-              "`ledger checkpoint --cosigned`)"),
+    CLI_VALUES('W', 0, "witness-key", "VKEY",
+               "with --trusted: a witness's cosigner key whose cosignature "
+               "on FILE counts toward --quorum (repeatable; FILE from "
+               "`ledger checkpoint --cosigned`)"),
     CLI_VALUE('Q', 0, "quorum", "K",
               "with --witness-key: at least K of those witnesses must have "
               "cosigned FILE (default 1)"),

@@ -165,10 +165,7 @@ vb_opt(struct cli *c, void *args, int id, struct cli_args *a)
 
     switch (id) {
     case 'k':
-        /* one log key: a second would replace the first unchecked */
-        if (x->o.trusted_vkey != NULL)
-            return cli_usage_err(c, "--trusted-key: give one (the log's "
-                                    "verifier key)");
+        /* one log key (cli/args.c refuses a second) */
         free(x->pins);
         rc = cli_trust_arg(c, "--trusted-key", val, x->key, sizeof x->key,
                            &x->pins, &x->npins);
@@ -177,8 +174,6 @@ vb_opt(struct cli *c, void *args, int id, struct cli_args *a)
         x->o.nanchors = x->npins;
         return rc;
     case 'c':
-        if (x->ckpt_file != NULL)
-            return cli_usage_err(c, "--trusted-checkpoint: give one");
         x->ckpt_file = val;
         return 0;
     case 'W':
@@ -228,9 +223,9 @@ static const struct cli_opt verify_bundle_opts[] = {
             "verified too, and compared event by event and seal by seal; "
             "where they differ under the box's epoch keys, an equivocation",
             VB, o.against),
-    CLI_VALUE('W', 0, "witness-key", "VKEY",
-              "a witness's cosigner key whose cosignature on the bundle's "
-              "cosigned checkpoint counts toward --quorum (repeatable)"),
+    CLI_VALUES('W', 0, "witness-key", "VKEY",
+               "a witness's cosigner key whose cosignature on the bundle's "
+               "cosigned checkpoint counts toward --quorum (repeatable)"),
     CLI_VALUE('Q', 0, "quorum", "K",
               "with --witness-key: at least K of those witnesses must have "
               "cosigned (default 1)"),

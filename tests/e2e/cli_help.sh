@@ -166,6 +166,23 @@ done
 "$L" verify --f > "$T/o" 2> "$T/e"; rc=$?
 [ $rc = 64 ] && grep -q "ambiguous option '--f' (--from or --full)" "$T/e" ||
     bad "verify --f: exit $rc: $(cat "$T/e")"
+# a single-value option given twice is refused, by either spelling, and
+# nothing runs (mirror --key A --key B once kept B silently); repeatable
+# options (--trust, -g, --redact) and flags still repeat
+for args in "mirror --key A --key B" "query -n 3 --lines 4" \
+    "export --out $T/x.tar --name a --name=b" "doctor --at 3 --at=4"; do
+    # shellcheck disable=SC2086
+    "$L" $args > "$T/o" 2> "$T/e"; rc=$?
+    [ $rc = 64 ] && [ ! -s "$T/o" ] && [ ! -e "$T/x.tar" ] &&
+        grep -q "given more than once (it takes one value)" "$T/e" ||
+        bad "$args: exit $rc: $(cat "$T/e")"
+done
+for args in "query -n 3" "query -g a -g b" "export --redact a --redact b" \
+    "verify --full --full"; do
+    # shellcheck disable=SC2086
+    "$L" $args > "$T/o" 2> "$T/e"
+    grep -q "given more than once" "$T/e" && bad "$args refused as repeated"
+done
 # unknown command and help topic
 "$L" frobnicate > "$T/o" 2> "$T/e"; rc=$?
 [ $rc = 64 ] && [ ! -s "$T/o" ] && grep -q "unknown command 'frobnicate'" "$T/e" ||

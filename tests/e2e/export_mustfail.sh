@@ -239,7 +239,7 @@ for cmd in "verify-bundle $T/good.tar.zst" "query --bundle $T/good.tar.zst"; do
     # shellcheck disable=SC2086
     "$LEDGER" $cmd --trusted-key "$OTHER" --trusted-key "$VKEY" >/dev/null 2>"$T/eerr"
     rc=$?
-    [ "$rc" = 64 ] && grep -q -- "--trusted-key: give one" "$T/eerr" ||
+    [ "$rc" = 64 ] && grep -q -- "option '--trusted-key' given more than once" "$T/eerr" ||
         fail "$cmd with two --trusted-key: exit $rc, $(cat "$T/eerr")"
 done
 "$LEDGER" verify-bundle "$T/good.tar.zst" --trusted-key "$VKEY" --quorum 33 \
