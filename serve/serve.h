@@ -137,7 +137,8 @@ struct ldg_server;
 /* Creates a server over l (borrowed; must outlive the server) and binds
  * its socket (mode 0660: never world-writable). An existing socket file
  * at the path is replaced only when nothing answers on it; if another
- * server does, LDG_EBUSY. err gets a message on failure. */
+ * server does, LDG_EBUSY; a file that is not a socket is never replaced:
+ * LDG_EEXIST. err gets a message on failure. */
 int ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
                   const struct ldg_serve_options *opts, char *err,
                   size_t errcap);

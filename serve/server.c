@@ -635,7 +635,8 @@ ldg_serve_held(const char *dir)
     return held;
 }
 
-/* Binds path, replacing a stale socket file that nothing answers on. */
+/* Binds path, replacing a stale socket file that nothing answers on;
+ * any other file there is left alone (LDG_EEXIST). */
 static int
 bind_socket(struct ldg_server *s)
 {
@@ -659,6 +660,18 @@ bind_socket(struct ldg_server *s)
     old = umask(0117); /* srw-rw----: never world-writable */
     rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     if (rc < 0 && errno == EADDRINUSE) {
+        struct stat st;
+        /* only a socket is replaced: a file of another kind at the path
+         * (serve --socket /etc/passwd) refuses connections too, and is
+         * not ours to delete */
+        if (lstat(s->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+            umask(old);
+            close(fd);
+            seterr(s, "%s exists and is not a socket (serve replaces only a "
+                      "socket its server left)",
+                   s->path);
+            return LDG_EEXIST;
+        }
         if (ldg_unix_socket_live(s->path)) {
             umask(old);
             close(fd);

@@ -266,6 +266,16 @@ sed -n 1p "$T/after" | grep -q '"seq"' || fail "after restart: $(cat "$T/after")
 sed -n 2p "$T/after" | grep -q "\"seq\":\"$seq1\",\"duplicate\":true" || fail "id after a restart: $(sed -n 2p "$T/after")"
 stop
 
+# --- a file that is not a socket is never replaced (serve --socket
+# /etc/passwd once deleted it: it refuses connections as a stale socket
+# does): 73, the file as it was, nothing listening
+printf 'keep me\n' >"$T/notsock"
+"$LEDGER" --dir "$D" serve --socket "$T/notsock" >"$T/o" 2>"$T/e"
+rc=$?
+[ $rc = 73 ] && grep -q "notsock exists and is not a socket" "$T/e" &&
+    [ "$(cat "$T/notsock")" = "keep me" ] && [ ! -s "$T/o" ] ||
+    fail "serve --socket on a file: exit $rc, $(cat "$T/e"), file: $(cat "$T/notsock" 2>&1)"
+
 "$LEDGER" --dir "$D" verify --full >/dev/null || fail "verify --full"
 "$LEDGER" --dir "$D" serve --bogus >/dev/null 2>&1
 [ $? = 64 ] || fail "unknown option: want 64"
