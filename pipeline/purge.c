@@ -125,6 +125,52 @@ out:
     return rc;
 }
 
+/* LDG_EPRUNED, said, when an item's memory.candidate event went with a
+ * prune: its body is in an archive segment, which a purge cannot erase,
+ * so marking the item purged would claim what was not done; else 0. */
+static int
+pruned_item(struct ldg_ledger *l, const char *prefix, const json_t *items)
+{
+    struct ldg_stats st;
+    json_t *rows = NULL, *r;
+    size_t i;
+    int rc;
+
+    if ((rc = ldg_stats(l, &st)) < 0)
+        return rc;
+    if (st.horizon == 0)
+        return 0;
+    if ((rc = ldg_projections_view(l, LDG_VIEW_MEMORY, NULL, &rows)) < 0)
+        return rc;
+    json_array_foreach(rows, i, r)
+    {
+        const char *item = json_string_value(json_object_get(r, "item"));
+        const char *cs =
+            json_string_value(json_object_get(r, "candidate_seq"));
+        char subject[300];
+        unsigned long long cseq;
+        if (item == NULL || cs == NULL ||
+            snprintf(subject, sizeof subject, "memory:%s", item) >=
+                (int)sizeof subject ||
+            !has_item(items, subject))
+            continue;
+        cseq = strtoull(cs, NULL, 10);
+        if (cseq < st.horizon) {
+            ldg_set_errmsg(l,
+                           "item %s (hash %s...): its memory.candidate event "
+                           "seq %llu was pruned (the ledger starts at seq "
+                           "%llu); its body is in an archive segment, which "
+                           "a purge cannot erase; nothing purged",
+                           item, prefix, cseq,
+                           (unsigned long long)st.horizon);
+            rc = LDG_EPRUNED;
+            break;
+        }
+    }
+    json_decref(rows);
+    return rc;
+}
+
 static int
 write_purge(struct ldg_ledger *l, const char *prefix, const char *reason,
             json_t *items, json_t *seqs, uint64_t *purged_seq)
@@ -230,6 +276,8 @@ ldg_pipeline_purge(struct ldg_ledger *l, const char *prefix_in,
         rc = LDG_EBADINPUT;
         goto out;
     }
+    if ((rc = pruned_item(l, prefix, items)) < 0)
+        goto out;
     if ((rc = candidate_seqs(l, items, seqs)) < 0)
         goto out;
     if ((rc = write_purge(l, prefix, reason, items, seqs, &seq)) < 0)

@@ -237,6 +237,23 @@ L memory --revoked -o json >"$T/rev2.json"
 expect_jqs "all purged" "$T/rev2.json" '[.[].status] | unique | join(",")' \
     purged
 
+# a candidate gone with a prune: its body is in the segment, so a purge
+# that said "purged" would claim what it did not do; refused, nothing
+# written
+D=$T/pruned
+L init >/dev/null 2>&1 || fail "init pruned"
+L append -q memory.candidate --body '{"item":"old-1","hash":"'"$(printf 'e1%062d' 0)"'","provenance":{"source":"s"}}' >/dev/null
+L append -q x.later --body '{}' >/dev/null
+L archive --before 2 --out "$T/p.seg" >/dev/null 2>&1 || fail "archive"
+L prune --before 2 --archive "$T/p.seg" --force >/dev/null 2>&1 || fail "prune"
+sz0=$(L stats -o json | jq -r .events)
+expect_exit 66 "purge: candidate pruned" L memory purge --prefix e1 --reason r
+expect_err "was pruned" "seq 1 was pruned"
+[ "$(L stats -o json | jq -r .events)" = "$sz0" ] || fail "the refused purge wrote"
+L memory old-1 -o json >"$T/old.json"
+expect_jq "still a candidate" "$T/old.json" '.status' candidate
+D=$T/day
+
 # --------------------------------------------------------- tripcodes --
 L tripcode list -o json >"$T/tc.json" || fail "tripcode list"
 expect_jq "tripcode" "$T/tc.json" '"\(.uses) \(.spent) \(.refusals)"' "1 1 1"
