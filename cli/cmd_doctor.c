@@ -301,7 +301,8 @@ doctor_bundle(struct cli *c, struct vargs *va)
     fprintf(stderr,
             "ledger doctor: the log-derived doctor from the bundle (the live "
             "box-wide checks are not in it)\n");
-    rc = verdict_code(d);
+    /* the bundle's verdict is every active pack's; P's is its own */
+    rc = va->pack != NULL ? ldg_doctor_verdict(d, va->pack) : verdict_code(d);
     if (c->out != OUT_HUMAN)
         cli_print_json(c, d);
     else {

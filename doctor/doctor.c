@@ -1281,13 +1281,45 @@ disk_answered(json_t *box)
 }
 
 int
+ldg_doctor_verdict(json_t *d, const char *pack)
+{
+    size_t i;
+    json_t *x;
+    int rank = 0, r;
+
+    /* the packs that count (active ones, or the one asked for), then the
+     * box clauses that bear on them */
+    json_array_foreach(json_object_get(d, "packs"), i, x)
+    {
+        const char *name = json_string_value(json_object_get(x, "pack"));
+        if (pack == NULL ? !json_is_true(json_object_get(x, "active"))
+                         : name == NULL || strcmp(name, pack) != 0)
+            continue;
+        r = ldg_projections_verdict_rank(
+            json_string_value(json_object_get(x, "verdict")));
+        rank = r > rank ? r : rank;
+    }
+    json_array_foreach(json_object_get(d, "box"), i, x)
+    {
+        const char *name = json_string_value(json_object_get(x, "name"));
+        if (pack != NULL && !box_clause_bears_on_a_pack(name))
+            continue;
+        r = clause_rank(x);
+        rank = r > rank ? r : rank;
+    }
+    json_object_set_new(d, "verdict",
+                        json_string(ldg_projections_verdict_name(rank)));
+    return rank_exit(rank);
+}
+
+int
 ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
                json_t **out, int *verdict)
 {
     struct ldg_view_opts vo;
-    json_t *d = NULL, *box, *packs;
+    json_t *d = NULL, *box;
     uint64_t size = 0, now_ns = opts ? opts->now_ns : 0;
-    int rc, rank = 0, r;
+    int rc;
 
     if (l == NULL || out == NULL || verdict == NULL || opts == NULL)
         return LDG_EINVAL;
@@ -1303,7 +1335,6 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
         return rc;
     size = strtoull(json_string_value(json_object_get(d, "size")), NULL, 10);
     box = json_object_get(d, "box");
-    packs = json_object_get(d, "packs");
     (void)chain_verified(l, size, opts->at_size == 0, box);
     (void)keys_valid(l, box);
     if (opts->at_size == 0)
@@ -1323,32 +1354,7 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
         memory_admission(l, at, box);
         success_gates(l, at, box);
     }
-    /* The verdict: the packs that count (active ones, or the one asked
-     * for), then the box clauses that bear on them. */
-    {
-        size_t i;
-        json_t *x;
-        json_array_foreach(packs, i, x)
-        {
-            if (opts->pack == NULL &&
-                !json_is_true(json_object_get(x, "active")))
-                continue;
-            r = ldg_projections_verdict_rank(
-                json_string_value(json_object_get(x, "verdict")));
-            rank = r > rank ? r : rank;
-        }
-        json_array_foreach(box, i, x)
-        {
-            const char *name = json_string_value(json_object_get(x, "name"));
-            if (opts->pack != NULL && !box_clause_bears_on_a_pack(name))
-                continue;
-            r = clause_rank(x);
-            rank = r > rank ? r : rank;
-        }
-    }
-    json_object_set_new(d, "verdict",
-                        json_string(ldg_projections_verdict_name(rank)));
-    *verdict = rank_exit(rank);
+    *verdict = ldg_doctor_verdict(d, opts->pack);
     *out = d;
     return 0;
 }

@@ -207,4 +207,15 @@ int ldg_doctor_wear_measure(const char *dir, uint64_t now_s,
 int ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
                    json_t **out, int *verdict);
 
+/*
+ * Sets d's "verdict" (a doctor as ldg_doctor_run or a bundle's state
+ * gives it) from its packs and box clauses, and returns it as the enum:
+ * with pack NULL, the active packs and every box clause; with a pack,
+ * that pack's own verdict (d's packs filtered to it or not) and only the
+ * box clauses that bear on every pack (the log, keys, projections and
+ * disk; not the control pipeline's or another pack's runtimes), so that
+ * another pack's failure never changes P's answer. d is borrowed.
+ */
+int ldg_doctor_verdict(json_t *d, const char *pack);
+
 #endif

@@ -145,8 +145,7 @@ pruned_item(struct ldg_ledger *l, const char *prefix, const json_t *items)
     json_array_foreach(rows, i, r)
     {
         const char *item = json_string_value(json_object_get(r, "item"));
-        const char *cs =
-            json_string_value(json_object_get(r, "candidate_seq"));
+        const char *cs = json_string_value(json_object_get(r, "candidate_seq"));
         char subject[300];
         unsigned long long cseq;
         if (item == NULL || cs == NULL ||
@@ -161,8 +160,7 @@ pruned_item(struct ldg_ledger *l, const char *prefix, const json_t *items)
                            "seq %llu was pruned (the ledger starts at seq "
                            "%llu); its body is in an archive segment, which "
                            "a purge cannot erase; nothing purged",
-                           item, prefix, cseq,
-                           (unsigned long long)st.horizon);
+                           item, prefix, cseq, (unsigned long long)st.horizon);
             rc = LDG_EPRUNED;
             break;
         }

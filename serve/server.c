@@ -667,8 +667,9 @@ bind_socket(struct ldg_server *s)
         if (lstat(s->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
             umask(old);
             close(fd);
-            seterr(s, "%s exists and is not a socket (serve replaces only a "
-                      "socket its server left)",
+            seterr(s,
+                   "%s exists and is not a socket (serve replaces only a "
+                   "socket its server left)",
                    s->path);
             return LDG_EEXIST;
         }

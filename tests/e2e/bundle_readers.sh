@@ -157,6 +157,25 @@ R doctor --bundle "$B" $K --at 'not a time'
 R doctor --bundle "$B" $K --pack nope
 [ "$rc" = 66 ] || fail "doctor --bundle --pack nope: exit $rc"
 
+# --pack P is P's verdict, as the live doctor gives it: another pack's
+# failure (zz: installed, never validated: blocked) never changes it (the
+# bundle's own verdict is every active pack's)
+D2=$T/l2
+"$LEDGER" --dir "$D2" init >/dev/null || exit 1
+"$LEDGER" --dir "$D2" ingest "$(dirname "$0")/../../examples/pdf-ops.jsonl" 2>/dev/null
+"$LEDGER" --dir "$D2" append -q pack.installed --body '{"pack":"zz","version":"1.0","manifest_digest":"sha256:'"$(printf '%064d' 0)"'","requires":{"permissions":[]},"source":"local:/x"}' >/dev/null
+"$LEDGER" --dir "$D2" export --out "$T/two.bundle" >/dev/null 2>&1
+"$LEDGER" --dir "$D2" keys verifier >"$T/two.vkey"
+"$LEDGER" --dir "$D2" doctor --pack pdf-ops >/dev/null 2>&1
+live=$?
+R doctor --bundle "$T/two.bundle" --trusted-key "$T/two.vkey" --pack pdf-ops -o json
+[ "$rc" = "$live" ] && [ "$rc" = 1 ] && [ "$(jq -r .verdict "$T/out")" = degraded ] ||
+    fail "doctor --bundle --pack pdf-ops: exit $rc (live $live), $(jq -c .verdict "$T/out")"
+R doctor --bundle "$T/two.bundle" --trusted-key "$T/two.vkey" --pack zz
+[ "$rc" = 2 ] || fail "doctor --bundle --pack zz: exit $rc"
+R doctor --bundle "$T/two.bundle" --trusted-key "$T/two.vkey"
+[ "$rc" = 2 ] || fail "doctor --bundle of both: exit $rc"
+
 # --- verified before anything is shown -----------------------------------
 R timeline R-0001 --bundle "$B"
 [ "$rc" = 64 ] && grep -q 'pass --trusted-key' "$T/err" ||
