@@ -232,6 +232,21 @@ out:
     return rc;
 }
 
+/* Whether what filter f names is there, for a view narrowed to it that
+ * came out empty: a pack with no permissions, a plan or item that is not
+ * flagged (an empty list, exit 0), not "no such pack". */
+static int
+named_exists(struct pstate *ps, enum ldg_proj_view view, const char *f)
+{
+    json_t *v = view == LDG_VIEW_PERMISSIONS ? view_packs(ps, f)
+                : view == LDG_VIEW_PLANS     ? view_plans(ps, f, 0)
+                : view == LDG_VIEW_MEMORY    ? view_memory(ps, f, 0)
+                                             : NULL;
+    int yes = json_array_size(v) > 0;
+    json_decref(v);
+    return yes;
+}
+
 int
 ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
                      const struct ldg_view_opts *o, json_t **out)
@@ -314,7 +329,7 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         snprintf(asof, sizeof asof, " as of event %llu",
                  (unsigned long long)(o->at_size - 1));
     if (f != NULL && view != LDG_VIEW_DOCTOR && view != LDG_VIEW_GATES &&
-        json_array_size(v) == 0) {
+        json_array_size(v) == 0 && !named_exists(ps, view, f)) {
         ldg_set_errmsg(l, "%s: no such %s%s", f,
                        view == LDG_VIEW_RUNS        ? "run"
                        : view == LDG_VIEW_PLANS     ? "plan"

@@ -103,6 +103,17 @@ L promotions -o json >"$T/promo.json" || fail "promotions"
 L packs >"$T/packs.txt" || fail "packs (human)"
 grep -q "pdf-ops.*declared-not-proven+partial" "$T/packs.txt" ||
     fail "packs (human) does not show the state: $(cat "$T/packs.txt")"
+# a pack that asks no permissions has none: an empty list, exit 0 (not
+# "no such pack", 66, which is for a pack that is not there)
+D=$T/bare
+L init >/dev/null 2>&1 || fail "init bare"
+L append -q pack.installed --body '{"pack":"bare","version":"1.0","manifest_digest":"sha256:'"$(printf '%064d' 0)"'","requires":{"permissions":[]},"source":"local:/x"}' >/dev/null
+expect_exit 0 "permissions --pack bare" L permissions --pack bare
+[ ! -s "$T/out" ] && grep -q "no permissions for bare recorded" "$T/err" ||
+    fail "permissions --pack bare: $(cat "$T/out" "$T/err")"
+expect_exit 66 "permissions --pack nope" L permissions --pack nope
+grep -q "nope: no such pack" "$T/err" || fail "permissions --pack nope: $(cat "$T/err")"
+D=$T/pdf
 
 # ------------------------------------------------------------ doctor --
 expect_exit 1 "doctor (degraded)" L doctor
