@@ -199,7 +199,8 @@ out:
     return NULL;
 }
 
-/* Prints a server's "line N[, column C]: msg" as NAME:N:C: msg. */
+/* Prints a server's "line N[, column C]: msg" as NAME:N:C: msg; an
+ * answer about no line (the connection refused) as NAME: msg. */
 static void
 served_error(const char *name, const char *m)
 {
@@ -210,7 +211,19 @@ served_error(const char *name, const char *m)
         m += used;
     else if (sscanf(m, "line %llu: %n", &line, &used) == 1 && used > 0)
         m += used;
+    else {
+        fprintf(stderr, "%s: ledger serve: %s\n", name, m);
+        return;
+    }
     fprintf(stderr, "%s:%llu:%d: %s\n", name, line, col, m);
+}
+
+/* A code the line is not to blame for (docs/PROTOCOL.md): 71, 74, 75,
+ * 70: the server's; the line was not recorded and may be sent again. */
+static int
+server_side(int code)
+{
+    return code != EX_DATAERR && code != EX_NOPERM;
 }
 
 /* Ends ingest's summary line: how many lines carried an id already in
@@ -229,18 +242,21 @@ say_dups(uint64_t dups)
 /* The exit code, or -1 when no server answers (write directly). */
 static int
 ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
-              int verbose)
+              int verbose, int tuned)
 {
     struct ldg_client *cl = NULL;
     struct ldg_client_answer ans;
     struct feed f;
     pthread_t th;
     uint64_t answered = 0, committed = 0, rejected = 0, first = 0, last = 0;
-    uint64_t dups = 0, key_refused = 0;
-    int rc;
+    uint64_t dups = 0, key_refused = 0, unrecorded = 0;
+    int rc, srv_code = 0, refused_conn = 0;
 
     if ((rc = cli_serve_connect(c, &cl, verbose)) != 0)
         return rc;
+    if (tuned)
+        cli_err(c, "--batch and --threads are a direct ingest's: ledger serve "
+                   "commits as it batches (--direct writes the ledger here)");
     memset(&f, 0, sizeof f);
     f.in = in;
     f.cl = cl;
@@ -267,6 +283,14 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
                        (unsigned long long)(ans.seq + ans.count - 1));
                 fflush(stdout);
             }
+        } else if (server_side(ans.code)) {
+            /* not the line's fault: not recorded (75 on accept: the
+             * connection is refused before any line is read) */
+            unrecorded++;
+            if (srv_code == 0)
+                srv_code = ans.code > 0 ? ans.code : EX_IOERR;
+            refused_conn |= answered == 1 && strncmp(ans.error, "line ", 5);
+            served_error(ic->name, ans.error);
         } else {
             rejected++;
             if (ans.code == EX_NOPERM)
@@ -275,6 +299,15 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
         }
     }
     pthread_join(th, NULL);
+    if (refused_conn && answered == 1) {
+        /* refused on accept: nothing of the input was read */
+        cli_err(c,
+                "ledger serve refused the connection (exit %d); nothing of "
+                "%s was recorded",
+                srv_code, ic->name);
+        ldg_client_close(cl);
+        return srv_code;
+    }
     if (f.rc < 0 || answered < f.requests) {
         cli_err(c,
                 "ledger serve: %s after %llu of %llu answers; the lines "
@@ -283,7 +316,8 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
                 (unsigned long long)answered, (unsigned long long)f.requests);
         rc = EX_IOERR;
     } else
-        rc = rejected == 0             ? EX_OK
+        rc = srv_code != 0             ? srv_code
+             : rejected == 0           ? EX_OK
              : key_refused == rejected ? EX_NOPERM
                                        : EX_DATAERR;
     if (committed > 0)
@@ -296,14 +330,20 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
     else
         fprintf(stderr, "ingest: 0 events committed, %llu lines rejected",
                 (unsigned long long)rejected);
+    if (unrecorded > 0)
+        fprintf(stderr,
+                ", %llu lines not recorded by the server's fault (code %d: "
+                "send them again)",
+                (unsigned long long)unrecorded, srv_code);
     say_dups(dups);
     if (c->out != OUT_HUMAN) {
         /* counts are numbers, seqs strings, as a direct ingest gives */
         cli_print_json(
             c,
-            json_pack("{s:I, s:I, s:I, s:o, s:o}", "committed",
+            json_pack("{s:I, s:I, s:I, s:I, s:o, s:o}", "committed",
                       (json_int_t)committed, "rejected", (json_int_t)rejected,
-                      "duplicates", (json_int_t)dups, "first_seq",
+                      "not_recorded", (json_int_t)unrecorded, "duplicates",
+                      (json_int_t)dups, "first_seq",
                       committed ? ldg_json_u64(first) : json_null(), "last_seq",
                       committed ? ldg_json_u64(last) : json_null()));
     }
@@ -344,7 +384,8 @@ cmd_ingest(struct cli *c, struct ingest_args *x, int npos, char **pos)
     if ((rc = cli_resolve_dir(c)) != 0)
         goto out;
     if (!x->direct && !x->o.strict) {
-        rc = ingest_served(c, in, &ic, x->o.on_commit != NULL, x->verbose);
+        rc = ingest_served(c, in, &ic, x->o.on_commit != NULL, x->verbose,
+                           x->o.batch != 0 || x->o.threads != 0);
         if (rc >= 0)
             goto out;
     } else if (x->verbose)
@@ -390,12 +431,17 @@ cmd_ingest(struct cli *c, struct ingest_args *x, int npos, char **pos)
     if (c->out != OUT_HUMAN) {
         /* counts are numbers, seqs strings (README); no seqs, null, when
          * nothing was committed (seq 0 is the log's first event) */
-        int any = rep.committed > 0;
+        int any = rep.committed > 0, ex = cli_exit_code(rc);
+        /* not_recorded: lines lost to a failed commit (through serve, the
+         * server's count); null when a direct write stopped on one */
         cli_print_json(
-            c, json_pack("{s:I, s:I, s:I, s:o, s:o}", "committed",
+            c, json_pack("{s:I, s:I, s:o, s:I, s:o, s:o}", "committed",
                          (json_int_t)rep.committed, "rejected",
-                         (json_int_t)rep.rejected, "duplicates",
-                         (json_int_t)rep.duplicates, "first_seq",
+                         (json_int_t)rep.rejected, "not_recorded",
+                         rc < 0 && ex != EX_DATAERR && ex != EX_NOPERM
+                             ? json_null()
+                             : json_integer(0),
+                         "duplicates", (json_int_t)rep.duplicates, "first_seq",
                          any ? ldg_json_u64(rep.first_seq) : json_null(),
                          "last_seq",
                          any ? ldg_json_u64(rep.last_seq) : json_null()));
@@ -426,7 +472,9 @@ CLI_COMMAND(
     "seqs of the first and the last, and whether another writer's events "
     "lie between them), and an event is acknowledged only once its batch "
     "is durable.\n\n"
-    "With --batch N, ingest commits every N events. Without it, events "
+    "With --batch N, ingest commits every N events (writing the ledger "
+    "itself; through ledger serve the server batches, and ingest says "
+    "--batch and --threads are not used). Without it, events "
     "are prepared in batches of 1000 and a file is committed two batches "
     "at a time (up to four when the disk falls behind). Input "
     "that arrives "

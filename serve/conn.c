@@ -525,11 +525,16 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
     char msg[600];
     int col, rc;
 
+    size_t i = 0;
+
     while (len > 0 && line[len - 1] == '\r')
         len--;
     c->lineno++;
-    if (len == 0)
-        return; /* blank lines are not requests */
+    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+        i++;
+    if (i == len)
+        return; /* blank lines (spaces, tabs) are not requests, as for a
+                   direct ingest and as ledger ingest counts them */
     srv_bump(&s->st.requests);
     r = req_new(s, c, len);
     if (r == NULL) {

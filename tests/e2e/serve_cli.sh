@@ -266,6 +266,41 @@ sed -n 1p "$T/after" | grep -q '"seq"' || fail "after restart: $(cat "$T/after")
 sed -n 2p "$T/after" | grep -q "\"seq\":\"$seq1\",\"duplicate\":true" || fail "id after a restart: $(sed -n 2p "$T/after")"
 stop
 
+# --- ledger ingest through serve: lines of spaces and tabs are blank, as
+#     for a direct ingest (they were answered as bad requests, 65); a
+#     connection refused on accept (75) is no rejected line: nothing of
+#     the file was read, and the exit is the server's 75, not 65 or 74
+start --max-conns 1 || exit 1
+printf '{"type":"x.blank","body":{}}\n   \n\t\n{"type":"x.blank","body":{}}\n' >"$T/blank.jsonl"
+"$LEDGER" --dir "$D" ingest "$T/blank.jsonl" -o json >"$T/o" 2>"$T/e"
+rc=$?
+[ $rc = 0 ] && [ "$(jq -c '[.committed,.rejected,.not_recorded]' "$T/o")" = "[2,0,0]" ] ||
+    fail "ingest of blank lines through serve: exit $rc, $(cat "$T/o" "$T/e")"
+# --batch is a direct ingest's: through serve it is said unused
+"$LEDGER" --dir "$D" ingest --batch 5 "$T/blank.jsonl" >/dev/null 2>"$T/e" ||
+    fail "ingest --batch through serve: $(cat "$T/e")"
+grep -q -- "--batch and --threads are a direct ingest's" "$T/e" ||
+    fail "ingest --batch through serve said nothing: $(cat "$T/e")"
+n0=$(count x.blank)
+python3 - "$S" "$LEDGER" "$D" "$T/blank.jsonl" >"$T/held" 2>&1 <<'PY'
+import socket, subprocess, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])  # holds the one connection --max-conns allows
+time.sleep(0.3)
+r = subprocess.run([sys.argv[2], "--dir", sys.argv[3], "ingest", sys.argv[4],
+                    "-o", "json"], capture_output=True, text=True)
+print(r.returncode)
+print(r.stdout.strip() or "-")
+print(r.stderr)
+PY
+[ "$(sed -n 1p "$T/held")" = 75 ] && [ "$(sed -n 2p "$T/held")" = - ] &&
+    grep -q "too many connections; try again later" "$T/held" &&
+    grep -q "refused the connection (exit 75); nothing of .*blank.jsonl was recorded" "$T/held" &&
+    ! grep -q "rejected\|:0:1:" "$T/held" ||
+    fail "ingest refused on accept: $(cat "$T/held")"
+[ "$(count x.blank)" = "$n0" ] || fail "a refused ingest recorded events"
+stop
+
 # --- a file that is not a socket is never replaced (serve --socket
 # /etc/passwd once deleted it: it refuses connections as a stale socket
 # does): 73, the file as it was, nothing listening
