@@ -518,6 +518,10 @@ cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
         if (x->roles != NULL || x->reason != NULL)
             return cli_usage_err(c, "generate makes a key file only; give "
                                     "--roles to keys add");
+        if (x->epoch_s != 0)
+            return cli_usage_err(c, "--epoch goes with anchor");
+        if (x->if_expired)
+            return cli_usage_err(c, "--if-expired goes with advance");
         return keys_generate(c, x->kout, x->kname);
     }
     if ((rc = cli_resolve_dir(c)) != 0)

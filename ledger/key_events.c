@@ -47,8 +47,22 @@ roles_array(struct ldg_ledger *l, const char *roles, json_t **out)
     *out = NULL;
     if (rl == NULL)
         return LDG_ENOMEM;
-    if (roles != NULL && *roles) {
-        char *dup = strdup(roles), *save = NULL;
+    if (roles != NULL) {
+        size_t n = strlen(roles);
+        char *dup, *save = NULL;
+        /* '' or an empty name (',', 'a,,b') would make no role, and a key
+         * with no roles may sign any type: a mistake, not a choice */
+        if (n == 0 || roles[0] == ',' || roles[n - 1] == ',' ||
+            strstr(roles, ",,") != NULL) {
+            ldg_seterr(l,
+                       LDG_OPT_ROLES " '%.80s': an empty role name (give "
+                       "roles separated by commas, or leave out " LDG_OPT_ROLES
+                       " for a key that may sign any type)",
+                       roles);
+            json_decref(rl);
+            return LDG_EINVAL;
+        }
+        dup = strdup(roles);
         if (dup == NULL) {
             json_decref(rl);
             return LDG_ENOMEM;

@@ -117,6 +117,16 @@ usage keys add k1 --reason why
 usage keys revoke nosuch --roles run --reason r
 usage keys list --roles run
 usage keys verifier --reason why
+usage keys generate --out "$T/g.key" --epoch 5
+usage keys generate --out "$T/g.key" --if-expired
+# an empty role list would make a key that may sign any type
+for r in '' , run,,sensor; do
+    run L keys add k2 --roles "$r"
+    [ "$rc" = 64 ] && grep -q "an empty role name" "$T/err" ||
+        bad usage "keys add --roles '$r': exit $rc ($(errtxt))"
+done
+run L keys list -o json
+grep -q '"k2"' "$T/out" && bad usage "keys add with an empty role list added k2"
 usage erase
 usage erase 1
 usage erase abc --reason r
