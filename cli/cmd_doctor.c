@@ -527,7 +527,8 @@ cmd_rebuild(struct cli *c, struct vargs *va, int npos, char **pos)
     size_t i;
     int rc, n, want_index = 0;
 
-    if ((rc = cli_view_args(c, va, npos, pos, 8)) != 0)
+    /* every name once: the nine projections and indexes */
+    if ((rc = cli_view_args(c, va, npos, pos, 10)) != 0)
         return rc;
     for (n = 0; n < npos; n++) {
         unsigned b;
@@ -546,6 +547,11 @@ cmd_rebuild(struct cli *c, struct vargs *va, int npos, char **pos)
         }
         mask |= b;
     }
+    /* --check compares projections only (mask 0 would compare them
+     * all): indexes asked for would be said checked and not be */
+    if (va->check && want_index)
+        return cli_usage_err(c, "--check compares projections; `ledger "
+                                "verify --full` checks the indexes");
     /* No names: everything derived from the log, indexes included. */
     if (n == 0)
         want_index = 1;

@@ -163,6 +163,15 @@ expect_jqs "rebuild" "$T/out" '[.[].changed] | any' false
 expect_jqs "rebuild" "$T/out" '[.[].note == "matches"] | all' true
 expect_exit 0 "rebuild --check" L rebuild --check
 expect_exit 0 "rebuild packs routes" L rebuild packs routes
+# every name at once (the cap was 8 of the 10)
+expect_exit 0 "rebuild all ten by name" L rebuild packs permissions models \
+    routes promotions runs plans memory builds indexes
+grep -q "indexes rebuilt" "$T/err" || fail "rebuild ten names: indexes: $(cat "$T/err")"
+# --check compares projections; indexes named were said checked and not
+expect_exit 64 "rebuild --check indexes" L rebuild --check indexes
+expect_exit 64 "rebuild --check packs indexes" L rebuild --check packs indexes
+expect_exit 0 "rebuild --check nine" L rebuild --check packs permissions \
+    models routes promotions runs plans memory builds
 
 # ------------------------------------------- healthy, unknown, blocked --
 D=$T/ready
