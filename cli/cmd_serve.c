@@ -705,6 +705,22 @@ serve_opt(struct cli *c, void *args, int ch, struct cli_args *a)
 static int
 serve_check_args(struct cli *c, struct serve_args *g)
 {
+    if (g->status) {
+        /* --status reports on DIR's server: a serving option beside it
+         * would be ignored */
+        struct serve_args zero, mine;
+        memset(&zero, 0, sizeof zero);
+        memcpy(&mine, g, sizeof mine); /* calloc'd: its padding is 0 */
+        mine.status = 0;
+        if (memcmp(&mine, &zero, sizeof zero) != 0 ||
+            (jobs != NULL && ldg_jobs_count(jobs) > 0) || px.on)
+            return cli_usage_err(c, "--status takes no serving option (it "
+                                    "reports on DIR's server)");
+        return 0;
+    }
+    if (c->out != OUT_HUMAN)
+        return cli_usage_err(c, "-o goes with --status (the server's own "
+                                "lines are text)");
     if (g->metrics_remote && g->metrics_addr == NULL)
         return cli_usage_err(c, "--metrics-remote goes with --metrics ADDR");
     if (g->otlp_addr == NULL && g->grpc_addr == NULL &&

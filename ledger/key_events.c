@@ -55,7 +55,8 @@ roles_array(struct ldg_ledger *l, const char *roles, json_t **out)
         if (n == 0 || roles[0] == ',' || roles[n - 1] == ',' ||
             strstr(roles, ",,") != NULL) {
             ldg_seterr(l,
-                       LDG_OPT_ROLES " '%.80s': an empty role name (give "
+                       LDG_OPT_ROLES
+                       " '%.80s': an empty role name (give "
                        "roles separated by commas, or leave out " LDG_OPT_ROLES
                        " for a key that may sign any type)",
                        roles);

@@ -314,6 +314,17 @@ rc=$?
 "$LEDGER" --dir "$D" verify --full >/dev/null || fail "verify --full"
 "$LEDGER" --dir "$D" serve --bogus >/dev/null 2>&1
 [ $? = 64 ] || fail "unknown option: want 64"
+# --status reports on DIR's server: a serving option beside it was
+# ignored; -o is --status's (the server's lines are text)
+for a in "--status --socket $T/zz" "--status --max-conns 5" "--status --proxy" \
+    "--status --probe-every 1h" "-o json"; do
+    # shellcheck disable=SC2086
+    "$LEDGER" --dir "$D" serve $a >"$T/o" 2>"$T/e"
+    rc=$?
+    [ $rc = 64 ] && [ ! -s "$T/o" ] || fail "serve $a: exit $rc, $(cat "$T/e")"
+done
+"$LEDGER" --dir "$D" serve --status -o json >"$T/o" 2>"$T/e"
+jq -e . "$T/o" >/dev/null || fail "serve --status -o json: $(cat "$T/o" "$T/e")"
 
 [ $fails = 0 ] && echo "serve_cli: ok"
 [ $fails = 0 ]
