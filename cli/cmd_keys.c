@@ -111,11 +111,11 @@ keys_epochs(struct cli *c, struct ldg_ledger *l)
                    pub);
         } else {
             json_t *o =
-                json_pack("{s:s, s:s, s:s, s:I}", "epoch", ep, "key", r[i].key,
-                          "pub", pub, "from_seq", (json_int_t)r[i].from_seq);
+                json_pack("{s:s, s:s, s:s, s:o}", "epoch", ep, "key", r[i].key,
+                          "pub", pub, "from_seq", ldg_json_u64(r[i].from_seq));
             if (r[i].checked)
                 json_object_set_new(o, "start_ns",
-                                    json_integer((json_int_t)r[i].start_ns));
+                                    ldg_json_u64(r[i].start_ns));
             else
                 json_object_set_new(o, "pub", json_null());
             /* its secret still on the box (absent: not known here) */
@@ -167,10 +167,12 @@ keys_verifier(struct cli *c, struct ldg_ledger *l, const char *vkey)
         char hex[65];
         json_t *a;
         ldg_hex(hex, p[i].anchor, 32);
-        a = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name", p[i].name,
+        /* t0 a nanosecond time and seq a seq: strings (OUTPUT.md) */
+        a = json_pack("{s:s, s:s, s:s, s:o, s:I, s:o}", "name", p[i].name,
                       "key_id", p[i].key_id, "pub", hex, "t0",
-                      (json_int_t)p[i].t0_ns, "period_ns",
-                      (json_int_t)p[i].period_ns, "seq", (json_int_t)p[i].seq);
+                      ldg_json_u64(p[i].t0_ns), "period_ns",
+                      (json_int_t)p[i].period_ns, "seq",
+                      ldg_json_u64(p[i].seq));
         if (i == 0 && strcmp(p[i].name, "log") == 0)
             json_object_set(o, "anchor", a);
         json_array_append_new(arr, a);

@@ -261,7 +261,8 @@ cmd_archive(struct cli *c, struct ldg_archive_opts *o, int npos, char **pos)
             json_object_set_new(j, "format",
                                 json_string(o->bundle ? "bundle" : "segment"));
             if (!o->bundle)
-                json_object_set_new(j, "after", ldg_json_u64(r.after));
+                json_object_set_new(j, "after",
+                                    json_integer((json_int_t)r.after));
         }
         cli_print_json(c, j);
     }

@@ -51,6 +51,7 @@ J verify-bundle verify-bundle "$T/r1.bundle" --trusted-key "$T/box.vkey"
 J rebuild rebuild
 J evals evals
 J doctor-bundle doctor --bundle "$T/r1.bundle" --trusted-key "$T/box.vkey"
+J archive archive --before 3 --out "$T/a.seg"
 
 # an ingest through `ledger serve` answers in the same types as a direct one
 "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
@@ -69,14 +70,14 @@ grep -q '^ingest-served	' "$T/all" || bad "no JSON from an ingest through ledger
 
 for n in init ingest append keys-add keys-list show stats migrate verify checkpoint proof tiles runs run \
     routes permissions models packs projections doctor timeline query export verify-bundle rebuild \
-    evals doctor-bundle; do
+    evals doctor-bundle archive; do
     grep -q "^$n	" "$T/all" || bad "$n: no JSON line"
 done
 
 python3 - "$T/all" >"$T/problems" <<'PY' || bad "JSON types differ from docs/OUTPUT.md: $(cat "$T/problems")"
 import json, re, sys
 STR = re.compile(r'^(seq|.*_seq|size|old_size|checkpoint_size|cosigned_size|'
-                 r'tree_size|applied|ts|.*_ts)$')
+                 r'tree_size|applied|ts|.*_ts|start_ns|t0)$')
 FROMTO = {"verify", "ship"}
 NUM = {"committed", "rejected", "selected", "erased", "events", "bodies",
        "checkpoints", "keys", "records", "behind", "count", "files", "bytes",
@@ -103,6 +104,7 @@ def walk(cmd, x, path, key):
         if not (isinstance(x, str) and x.isdigit()):
             bad.append(f"{cmd} {path}: {x!r} is not a string of digits")
     elif (key in NUM and not (key == "fallbacks" and "counts" not in path)) or \
+            (key == "after" and cmd == "archive") or \
             (key in ("version", "code_version") and cmd == "projections"):
         if isinstance(x, bool) or not isinstance(x, (int, float)):
             bad.append(f"{cmd} {path}: {x!r} is not a number")

@@ -91,7 +91,7 @@ L keys epochs -o json >"$T/ep" 2>"$T/err" || fail "keys epochs: $(cat "$T/err")"
 n=$(wc -l <"$T/ep")
 [ "$n" -ge 3 ] || fail "keys epochs listed $n epochs: $(cat "$T/ep")"
 jq -e -s 'all(.[]; (.epoch | test("^[0-9]+\\.[0-9]+$")) and .key == "log" and
-    (.pub | test("^[0-9a-f]{64}$")) and (.from_seq | type == "number"))' \
+    (.pub | test("^[0-9a-f]{64}$")) and (.from_seq | type == "string") and (.start_ns | type == "string"))' \
     "$T/ep" >/dev/null || fail "keys epochs -o json rows: $(cat "$T/ep")"
 # a period's first epoch first (the anchor's period, 0.0, or a later one
 # on a busy box whose init outlasted its period: the anchor's own
@@ -112,7 +112,7 @@ L verify --full >"$T/out" 2>&1 || fail "verify --full: $(cat "$T/out")"
     fail "keys verifier is not the key and the anchor: $(L keys verifier)"
 L keys verifier -o json | jq -e '(.verifier | test("\\+")) and
     (.anchor.pub | test("^[0-9a-f]{64}$")) and .anchor.period_ns == '"$E"'000000000 and
-    .anchor.seq == 1' >/dev/null || fail "keys verifier -o json: $(L keys verifier -o json)"
+    .anchor.seq == "1" and (.anchor.t0 | type == "string")' >/dev/null || fail "keys verifier -o json: $(L keys verifier -o json)"
 
 # bundles and segments carry what an epoch-aware reader needs: each seal's
 # epoch part whole, the anchor; verify-bundle checks them (the forgeries

@@ -51,8 +51,8 @@ grep -Eq "^anchor name=bob key_id=$bob_id pub=[0-9a-f]{64} t0=[0-9]+ period_ns=5
     fail "keys verifier's bob anchor line: $(cat "$T/pin")"
 apub=$(sed -n 's/^anchor name=log .* pub=\([0-9a-f]*\) .*/\1/p' "$T/pin")
 jq -e --arg v "$vk" --arg p "$apub" --arg id "$log_id" '.verifier == $v and
-    .anchor.pub == $p and .anchor.key_id == $id and .anchor.seq == 1 and
-    (.anchors | length) == 2 and .anchors[1].name == "bob" and .anchors[1].seq == 3' \
+    .anchor.pub == $p and .anchor.key_id == $id and .anchor.seq == "1" and
+    (.anchors | length) == 2 and .anchors[1].name == "bob" and .anchors[1].seq == "3"' \
     "$T/pin.json" >/dev/null || fail "keys verifier -o json: $(cat "$T/pin.json")"
 a16=$(printf %s "$apub" | cut -c 1-16)
 

@@ -99,11 +99,11 @@ export T
 period_end() {
     L keys verifier -o json >"$T/vk" || return 1
     L keys epochs -o json >"$T/ep" || return 1
-    jq -r --argjson s "$1" 'select(.from_seq <= $s) | .epoch' "$T/ep" |
+    jq -r --argjson s "$1" 'select((.from_seq | tonumber) <= $s) | .epoch' "$T/ep" |
         tail -n 1 | cut -d. -f1 >"$T/p"
     python3 -c 'import json,sys
 a = json.load(open(sys.argv[1]))["anchor"]
-print(a["t0"] + (int(sys.argv[2]) + 1) * a["period_ns"])' "$T/vk" "$(cat "$T/p")"
+print(int(a["t0"]) + (int(sys.argv[2]) + 1) * a["period_ns"])' "$T/vk" "$(cat "$T/p")"
 }
 now_ns() { python3 -c 'import time; print(time.time_ns())'; }
 sleep_until() { # NS
@@ -113,7 +113,7 @@ time.sleep(max(d, 0))' "$1"
 }
 live_of() { # SEQ: the "live" of the epoch that sealed SEQ
     L keys epochs -o json | jq -r --argjson s "$1" \
-        'select(.from_seq <= $s) | .live' | tail -n 1
+        'select((.from_seq | tonumber) <= $s) | .live' | tail -n 1
 }
 
 # append_fresh N: an event through serve 100 ms into a period, and the
@@ -126,7 +126,7 @@ append_fresh() {
         L keys verifier -o json >"$T/vk" || return 1
         sleep_until "$(python3 -c 'import json, sys, time
 a = json.load(open(sys.argv[1]))["anchor"]
-t0, n = a["t0"], a["period_ns"]
+t0, n = int(a["t0"]), a["period_ns"]
 print(t0 + ((time.time_ns() - t0) // n + 1) * n + 100000000)' "$T/vk")"
         seq=$(L append x.test --body "{\"n\":$1}" | sed -n 's/^seq //p')
         [ -n "$seq" ] || return 1
@@ -319,7 +319,7 @@ else
         L keys verifier -o json >"$T/vk"
         set -- $(python3 -c 'import json, sys, time
 a = json.load(open(sys.argv[1]))["anchor"]
-t0, n = a["t0"], a["period_ns"]
+t0, n = int(a["t0"]), a["period_ns"]
 b = t0 + ((time.time_ns() - t0) // n + 1) * n
 print(b + 200000000, b + n)' "$T/vk")
         kend=$2
