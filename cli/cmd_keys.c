@@ -73,6 +73,16 @@ keys_list(struct cli *c, struct ldg_ledger *l)
     return EX_OK;
 }
 
+/* How many keys have an anchor (key.anchored) into *n. */
+static int
+anchored(struct ldg_ledger *l, size_t *n)
+{
+    struct ldg_anchor_pin *p = NULL;
+    int rc = ldg_keys_anchors(l, &p, n);
+    free(p);
+    return rc;
+}
+
 /* ledger keys epochs: each epoch the log's seals are under. */
 static int
 keys_epochs(struct cli *c, struct ldg_ledger *l)
@@ -83,9 +93,22 @@ keys_epochs(struct cli *c, struct ldg_ledger *l)
 
     if (rc < 0)
         return cli_fail(c, l, rc);
-    if (n == 0) { /* said, not an empty table: no key has an anchor */
-        cli_err(c, "no key of this ledger seals with epoch keys (`ledger "
-                   "keys anchor`, at store layout 999: docs/EPOCHS.md)");
+    if (n == 0) { /* said, not an empty table */
+        size_t na = 0;
+        if ((rc = anchored(l, &na)) < 0) {
+            free(r);
+            return cli_fail(c, l, rc);
+        }
+        if (na > 0)
+            cli_err(c,
+                    "no epoch yet: %zu key%s anchored, and none has "
+                    "sealed an event since (a key's first epoch starts "
+                    "with its first seal)",
+                    na, na == 1 ? " is" : "s are");
+        else
+            cli_err(c, "no key of this ledger seals with epoch keys "
+                       "(`ledger keys anchor`, at store layout 999: "
+                       "docs/EPOCHS.md)");
         free(r);
         return EX_OK;
     }
@@ -114,8 +137,7 @@ keys_epochs(struct cli *c, struct ldg_ledger *l)
                 json_pack("{s:s, s:s, s:s, s:o}", "epoch", ep, "key", r[i].key,
                           "pub", pub, "from_seq", ldg_json_u64(r[i].from_seq));
             if (r[i].checked)
-                json_object_set_new(o, "start_ns",
-                                    ldg_json_u64(r[i].start_ns));
+                json_object_set_new(o, "start_ns", ldg_json_u64(r[i].start_ns));
             else
                 json_object_set_new(o, "pub", json_null());
             /* its secret still on the box (absent: not known here) */
@@ -222,14 +244,22 @@ keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
                      "secret%s overwritten",
                      n, n == 1 ? "" : "s", n == 1 ? "its" : "their",
                      n == 1 ? " is" : "s are");
-        else if (ldg_keys_epochs(l, &er, &en) == 0 && en == 0)
-            snprintf(what, sizeof what,
-                     "no epoch to end: no key of this ledger seals with "
-                     "epoch keys");
-        else
-            snprintf(what, sizeof what,
-                     "no epoch to end: none that sealed events has "
-                     "outlived its period");
+        else {
+            size_t na = 0;
+            /* which "nothing": an error here is said, not taken for one */
+            if ((rc = ldg_keys_epochs(l, &er, &en)) < 0 ||
+                (rc = anchored(l, &na)) < 0) {
+                free(er);
+                return cli_fail(c, l, rc);
+            }
+            snprintf(what, sizeof what, "%s",
+                     en > 0   ? "no epoch to end: none that sealed events has "
+                                "outlived its period"
+                     : na > 0 ? "no epoch to end: no anchored key has "
+                                "sealed an event since its anchor"
+                              : "no epoch to end: no key of this ledger "
+                                "seals with epoch keys");
+        }
         free(er);
         cli_print_text(c, "epoch", what);
         return EX_OK;

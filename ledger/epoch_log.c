@@ -608,6 +608,19 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
     } else if (rc < 0) {
         ldg_seterr(l, "%s", err);
         goto out;
+    } else if (st->par.len_ns != period_ns) {
+        /* taken again as it is, it would anchor another period than the
+         * one asked for (and said) */
+        ldg_seterr(l,
+                   "%s holds an anchor of key %s that never reached the log, "
+                   "with epochs of %llu s, not %llu s: give "
+                   "" LDG_OPT_EPOCH " %llu to finish that anchor",
+                   path, name,
+                   (unsigned long long)(st->par.len_ns / 1000000000ull),
+                   (unsigned long long)(period_ns / 1000000000ull),
+                   (unsigned long long)(st->par.len_ns / 1000000000ull));
+        rc = LDG_EBADINPUT;
+        goto out;
     }
     ldg_hex(anchor, st->par.anchor, 32);
     body = json_pack("{s:s, s:s, s:I, s:I}", "key_id", ks.key_id, "anchor",

@@ -277,5 +277,29 @@ grep -q '^PASS seals: .* seals by epoch keys certified' "$T/err" && ! grep -q 'n
 grep -q '^PASS checkpoint: .*, and by its epoch ' "$T/err" ||
     fail "a pruned ledger's segment's checkpoint's epoch line was not checked: $(grep checkpoint "$T/err")"
 
+# an anchor that never reached the log (its state file is there, its
+# key.anchored not) is taken again only for the period it was made with:
+# taken for another, it said "epoch keys of 3600 s" and sealed with 5 s
+X=$T/twinx
+Y=$T/twiny
+for d in "$X" "$Y"; do "$LEDGER" --dir "$d" init >/dev/null 2>&1 || fail "init $d"; done
+"$LEDGER" --dir "$Y" keys anchor --epoch 5 >/dev/null 2>&1 || fail "anchor the twin"
+cp "$Y/keys/log.epochs" "$X/keys/"
+"$LEDGER" --dir "$X" keys epochs >/dev/null 2>"$T/err"
+grep -q "no key of this ledger seals with epoch keys" "$T/err" || fail "keys epochs, none anchored: $(cat "$T/err")"
+for e in "--epoch 3600" ""; do
+    # shellcheck disable=SC2086
+    "$LEDGER" --dir "$X" keys anchor $e >"$T/out" 2>"$T/err"
+    rc=$?
+    [ $rc = 65 ] && [ ! -s "$T/out" ] &&
+        grep -q "never reached the log, with epochs of 5 s, not [0-9]* s: give --epoch 5" "$T/err" ||
+        fail "keys anchor $e over a 5 s leftover: exit $rc, $(cat "$T/out" "$T/err")"
+done
+"$LEDGER" --dir "$X" keys anchor --epoch 5 >/dev/null 2>"$T/err" || fail "keys anchor --epoch 5: $(cat "$T/err")"
+"$LEDGER" --dir "$X" keys verifier | grep -q "period_ns=5000000000" || fail "the leftover's period"
+# anchored, nothing sealed since: said so, not "no key seals with epoch keys"
+"$LEDGER" --dir "$X" keys epochs >/dev/null 2>"$T/err"
+grep -q "no epoch yet: 1 key is anchored" "$T/err" || fail "keys epochs, anchored: $(cat "$T/err")"
+
 [ "$fails" = 0 ] && echo "ok: epochs" && exit 0
 exit 1
