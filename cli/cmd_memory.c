@@ -352,7 +352,18 @@ memory_view(struct cli *c, struct vargs *va, const char *item, int revoked)
         if (item != NULL || gone == revoked)
             json_array_append(keep, r);
     }
-    if (json_array_size(keep) == 0)
+    if (json_array_size(keep) == 0 && json_array_size(rows) > 0)
+        /* items there are, all on the other side of --revoked */
+        cli_err(c, "no %s memory items%s; %zu %s (%s)",
+                revoked ? "revoked or purged" : "live",
+                va->at_size ? " as of that event" : "", json_array_size(rows),
+                revoked ? (json_array_size(rows) == 1 ? "is live" : "are live")
+                        : (json_array_size(rows) == 1 ? "is revoked or purged"
+                                                      : "are revoked or "
+                                                        "purged"),
+                revoked ? "`ledger memory` lists them"
+                        : "`ledger memory --revoked` lists them");
+    else if (json_array_size(keep) == 0)
         cli_view_none(
             c, l, revoked ? "revoked or purged memory items" : "memory items",
             item, va->at_size);

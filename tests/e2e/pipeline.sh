@@ -252,6 +252,17 @@ expect_err "was pruned" "seq 1 was pruned"
 [ "$(L stats -o json | jq -r .events)" = "$sz0" ] || fail "the refused purge wrote"
 L memory old-1 -o json >"$T/old.json"
 expect_jq "still a candidate" "$T/old.json" '.status' candidate
+# items there are, on the other side of --revoked: said so, not "no
+# memory items recorded"
+expect_exit 0 "memory --revoked, one live" L memory --revoked
+expect_err "one live" "no revoked or purged memory items; 1 is live"
+D=$T/gone
+L init >/dev/null 2>&1 || fail "init gone"
+L append -q memory.candidate --body '{"item":"z-1","hash":"'"$(printf 'f2%062d' 0)"'","provenance":{"source":"s"}}' >/dev/null
+L memory purge --prefix f2 --reason r >/dev/null 2>&1 || fail "purge z-1"
+expect_exit 0 "memory, only purged" L memory
+expect_err "only purged" "no live memory items; 1 is revoked or purged"
+[ ! -s "$T/out" ] || fail "memory, only purged: stdout $(cat "$T/out")"
 D=$T/day
 
 # --------------------------------------------------------- tripcodes --
