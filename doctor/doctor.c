@@ -157,6 +157,16 @@ chain_verified(struct ldg_ledger *l, uint64_t size, int check_new, json_t *box)
     if (rc < 0) {
         clause_add(&c, 1, LDG_CMD_VERIFY_FULL,
                    "cannot read what verification found: %s", ldg_strerror(rc));
+    } else if (st.finding && !check_new && st.finding_seq >= size) {
+        /* --at: judged at that size, before the bad event (verification
+         * reached it having checked those before) */
+        ldg_time_when(when, sizeof when, st.finding_ts_ns);
+        clause_add(&c, 0, NULL,
+                   "the first %llu events held when verification reached "
+                   "event %llu and found it bad (%s): that finding stands "
+                   "for the log now, not for event %llu",
+                   (unsigned long long)size, (unsigned long long)st.finding_seq,
+                   when, (unsigned long long)(size - 1));
     } else if (st.finding) {
         ldg_time_when(when, sizeof when, st.finding_ts_ns);
         clause_add(&c, 2, LDG_CMD_VERIFY_FULL,

@@ -114,6 +114,15 @@ grep 'chain-verified' "$T/doc" | grep -q "FAIL.*event $seq" ||
     fail "doctor: $(grep -A1 chain-verified "$T/doc")"
 L verify >/dev/null 2>&1
 [ $? = 1 ] || fail "verify after tampering: want 1"
+# --at before the bad event is judged at that size: the finding is the
+# log's now, not the first events' (it failed chain-verified for them)
+L doctor --at $((seq - 1)) -o json >"$T/doc.json" 2>/dev/null
+jq -e '.box[] | select(.name == "chain-verified") | .status == "ok" and
+    (.detail[0] | test("found it bad"))' "$T/doc.json" >/dev/null ||
+    fail "doctor --at $((seq - 1)): $(jq -c '.box[] | select(.name == "chain-verified")' "$T/doc.json")"
+L doctor --at "$seq" -o json >"$T/doc.json" 2>/dev/null
+jq -e '.box[] | select(.name == "chain-verified") | .status == "fail"' "$T/doc.json" >/dev/null ||
+    fail "doctor --at $seq (the bad event): $(jq -c '.box[] | select(.name == "chain-verified")' "$T/doc.json")"
 
 kill "$pid"
 wait "$pid" 2>/dev/null
