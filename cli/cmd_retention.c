@@ -375,6 +375,17 @@ cmd_prune(struct cli *c, struct prune_args *x, int npos, char **pos)
         if (!x->policy)
             say_rounding(c, x->o.before, &r.h);
         ex = cli_fail_close(c, l, rc);
+        /* parts pruned before the failure are pruned: said, not lost
+         * behind the error */
+        if (x->policy && pr.pruned > 0)
+            cli_err(c,
+                    "before that, this run pruned %d part%s: %llu events "
+                    "from event %llu on, each after checking its archive "
+                    "in %s; the ledger is whole, and a run again goes on "
+                    "from there",
+                    pr.pruned, pr.pruned == 1 ? "" : "s",
+                    (unsigned long long)pr.events,
+                    (unsigned long long)pr.first, pol.archive_dir);
         return rc == LDG_EINVAL ? EX_DATAERR : ex;
     }
     ldg_close(l);

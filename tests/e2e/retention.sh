@@ -625,8 +625,19 @@ for k in 1 2 3 4 5 6 7 8; do
     gen $((k * 100)) 100 | ago 400 --dir "$Q" ingest - >/dev/null 2>&1
 done
 echo '{"archive_events": 250}' >"$Q/retention.json"
+cp -r "$Q" "$T/qfail"
 "$L" --dir "$Q" prune --policy -o json >"$T/out" 2>"$T/err" ||
     fail "prune --policy in parts: $(cat "$T/err")"
+# a part that fails after others were pruned: the error, and what was
+# pruned before it (it was said only as the error); here the second
+# part's archive name is taken by a directory
+second=$(ls "$Q/archive" | sort -t- -k2,2n | sed -n 2p)
+mkdir -p "$T/qfail/archive/$second"
+"$L" --dir "$T/qfail" prune --policy >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc != 0 ] && grep -q "before that, this run pruned 1 part: [0-9]* events from event 0 on" "$T/err" ||
+    fail "prune --policy failing at part 2: exit $rc, $(cat "$T/err")"
+"$L" --dir "$T/qfail" verify --full >/dev/null 2>&1 || fail "verify after a part failed"
 jq -e '.policy.parts == 4 and .policy.archives_written == 4 and
        .policy.events == 801 and .horizon.horizon == "801"' "$T/out" \
     >/dev/null || fail "prune --policy in parts: $(cat "$T/out")"
