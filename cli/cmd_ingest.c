@@ -269,7 +269,15 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
         answered++;
         if (ans.ok && ans.duplicate) {
             dups += ans.count; /* its id was in the log: nothing appended */
-            say_dup_line(ic, 0, ans.id, ans.seq, ans.differs);
+            if (ans.has_id)
+                say_dup_line(ic, 0, ans.id, ans.seq, ans.differs);
+            else if (verbose) /* a sealed batch recorded before */
+                fprintf(stderr,
+                        "%s: a sealed batch of %llu events is already "
+                        "events %llu..%llu: not appended again\n",
+                        ic->name, (unsigned long long)ans.count,
+                        (unsigned long long)ans.seq,
+                        (unsigned long long)(ans.seq + ans.count - 1));
         } else if (ans.ok) {
             /* one event, or a sealed batch of count */
             if (committed == 0)

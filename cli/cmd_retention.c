@@ -384,8 +384,8 @@ cmd_prune(struct cli *c, struct prune_args *x, int npos, char **pos)
                     "in %s; the ledger is whole, and a run again goes on "
                     "from there",
                     pr.pruned, pr.pruned == 1 ? "" : "s",
-                    (unsigned long long)pr.events,
-                    (unsigned long long)pr.first, pol.archive_dir);
+                    (unsigned long long)pr.events, (unsigned long long)pr.first,
+                    pol.archive_dir);
         return rc == LDG_EINVAL ? EX_DATAERR : ex;
     }
     ldg_close(l);

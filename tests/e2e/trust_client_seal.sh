@@ -158,6 +158,11 @@ EOF
     [ "$(jq -r .duplicate "$T/ans")" = true ] && [ "$(jq -r .seq "$T/ans")" = $((n2 + 3)) ] ||
         fail "a sealed batch sent again through serve: $(cat "$T/ans")"
     [ "$(events)" = $((n2 + 6)) ] || fail "the retried batch was appended again"
+    # and by `ledger ingest -v` through serve: named as the batch it is
+    # (it said "id '' is already event N")
+    L ingest -v "$T/a4.json" >/dev/null 2>"$T/err" || fail "ingest -v of a4 again: $(cat "$T/err")"
+    grep -q "a4.json: a sealed batch of 3 events is already events $((n2 + 3))\.\.$((n2 + 5)): not appended again" "$T/err" &&
+        ! grep -q "id ''" "$T/err" || fail "ingest -v of a sealed batch again: $(cat "$T/err")"
 fi
 # the batch `ledger ingest` sent through serve: its events name that
 # process (uid, and the ledger program as exe); those ingested directly
