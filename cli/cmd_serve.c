@@ -721,6 +721,23 @@ serve_check_args(struct cli *c, struct serve_args *g)
     if (c->out != OUT_HUMAN)
         return cli_usage_err(c, "-o goes with --status (the server's own "
                                 "lines are text)");
+    {
+        /* one address for two receivers: the second could not listen,
+         * after the first had said it serves there */
+        const char *ad[3] = {g->metrics_addr, g->otlp_addr, g->grpc_addr};
+        static const char *const nm[3] = {"--metrics", "--otlp", "--otlp-grpc"};
+        char a[300], b[300];
+        for (int i = 0; i < 3; i++)
+            for (int j = i + 1; j < 3; j++)
+                if (ad[i] != NULL && ad[j] != NULL &&
+                    strcmp(cli_serve_listen_addr(ad[i], a, sizeof a),
+                           cli_serve_listen_addr(ad[j], b, sizeof b)) == 0 &&
+                    strcmp(a + strlen(a) - 2, ":0") != 0)
+                    return cli_usage_err(c,
+                                         "%s and %s are both %s: give each "
+                                         "its own address",
+                                         nm[i], nm[j], a);
+    }
     if (g->metrics_remote && g->metrics_addr == NULL)
         return cli_usage_err(c, "--metrics-remote goes with --metrics ADDR");
     if (g->otlp_addr == NULL && g->grpc_addr == NULL &&

@@ -317,7 +317,8 @@ rc=$?
 # --status reports on DIR's server: a serving option beside it was
 # ignored; -o is --status's (the server's lines are text)
 for a in "--status --socket $T/zz" "--status --max-conns 5" "--status --proxy" \
-    "--status --probe-every 1h" "-o json"; do
+    "--status --probe-every 1h" "-o json" "--otlp 14319 --metrics 14319" \
+    "--otlp localhost:14319 --otlp-grpc 127.0.0.1:14319"; do
     # shellcheck disable=SC2086
     "$LEDGER" --dir "$D" serve $a >"$T/o" 2>"$T/e"
     rc=$?
