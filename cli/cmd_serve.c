@@ -802,11 +802,12 @@ serve_prepare(struct cli *c, struct serve_args *g)
         unsigned want = g->o.max_conns ? g->o.max_conns : 4096;
         unsigned got = cli_serve_raise_nofile(want);
         if (got < want) {
-            if (g->o.max_conns != 0)
+            struct rlimit rl;
+            if (g->o.max_conns != 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0)
                 fprintf(stderr,
-                        "ledger serve: --max-conns %u: only %u file "
+                        "ledger serve: --max-conns %u: only %llu file "
                         "descriptors allowed; serving at most %u\n",
-                        want, got + 64, got);
+                        want, (unsigned long long)rl.rlim_cur, got);
             g->o.max_conns = got;
         }
     }

@@ -42,6 +42,10 @@ cli_serve_raise_nofile(unsigned want)
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)want + 64)
-        return rl.rlim_cur > 96 ? (unsigned)(rl.rlim_cur - 64) : 32;
+        /* 64 kept for the rest (LMDB, receivers, jobs); under a limit
+         * of 96, a third of it (32 would need more than a limit of 50) */
+        return rl.rlim_cur > 96  ? (unsigned)(rl.rlim_cur - 64)
+               : rl.rlim_cur > 3 ? (unsigned)(rl.rlim_cur / 3)
+                                 : 1;
     return want;
 }

@@ -311,6 +311,17 @@ rc=$?
     [ "$(cat "$T/notsock")" = "keep me" ] && [ ! -s "$T/o" ] ||
     fail "serve --socket on a file: exit $rc, $(cat "$T/e"), file: $(cat "$T/notsock" 2>&1)"
 
+# --- a low limit on open files: --max-conns is brought under it, and
+# said; at a limit of 50 the 32 it once took needed more than it allows
+(
+    ulimit -n 50 || exit 0
+    start --max-conns 100 || exit 1
+    grep -q "only 50 file descriptors allowed; serving at most 16" "$T/serve.err" ||
+        fail "serve at ulimit -n 50: $(cat "$T/serve.err")"
+    stop
+    exit $fails
+) || fails=$((fails + 1))
+
 "$LEDGER" --dir "$D" verify --full >/dev/null || fail "verify --full"
 "$LEDGER" --dir "$D" serve --bogus >/dev/null 2>&1
 [ $? = 64 ] || fail "unknown option: want 64"
