@@ -293,10 +293,30 @@ proxy_obs_flush(struct proxy_obs *o)
     o->line.len = 0;
 }
 
+/* s at the start of a line of p: at p's start or after a newline (a
+ * model's text that quotes "data: [DONE]" is inside a JSON string, never
+ * at a line's start) */
+static int
+has_line(const char *p, size_t n, const char *s)
+{
+    size_t k = strlen(s);
+    for (const char *q = p; q != NULL && (size_t)(q - p) + k <= n;) {
+        const char *m = memmem(q, n - (size_t)(q - p), s, k);
+        if (m == NULL)
+            return 0;
+        if (m == p || m[-1] == '\n')
+            return 1;
+        q = m + 1;
+    }
+    return 0;
+}
+
 int
 proxy_piece_ends(const char *p, size_t n)
 {
-    return has(p, n, "data: [DONE]") || has(p, n, "data:[DONE]") ||
+    /* ollama's "done":true is a key of the line's object: in a model's
+     * text it would be escaped (\"done\") */
+    return has_line(p, n, "data: [DONE]") || has_line(p, n, "data:[DONE]") ||
            has(p, n, "\"done\":true") || has(p, n, "\"done\": true");
 }
 

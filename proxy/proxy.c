@@ -690,8 +690,9 @@ up_data(void *cls, struct ldg_http_xfer *x, const char *piece, size_t n)
         c->first_ns = ldg_now_wall_ns();
     c->response_bytes += n;
     proxy_obs_piece(&c->obs, piece, n);
-    /* the end marker, in sync mode: held until the event is committed */
-    int hold = !p->async && proxy_piece_ends(piece, n);
+    /* the end marker, in sync mode: held until the event is committed,
+     * and whatever follows it with it (sent after it, never before) */
+    int hold = !p->async && (c->held_len > 0 || proxy_piece_ends(piece, n));
     char **dst = hold ? &c->held : &c->sb;
     size_t off = hold ? 0 : c->so, *len = hold ? &c->held_len : &c->sl;
     size_t need = off + *len + n;

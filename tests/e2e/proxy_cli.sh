@@ -355,6 +355,23 @@ st = json.load(open(sys.argv[1]))
 st.pop("gate", None)
 json.dump(st, open(sys.argv[1], "w"))
 P
+# a model's text that quotes the SSE end ("data:[DONE]" inside a JSON
+# string) is no end: the pieces reach the client in the upstream's order
+# (held as the end, it was sent after the pieces that followed it)
+python3 - "$T/state.json" <<'P'
+import json, sys
+st = json.load(open(sys.argv[1]))
+st["chunk_ms"] = 20
+st.setdefault("answers", {})["quote the end"] = "a stream ends with data:[DONE] and then more words"
+json.dump(st, open(sys.argv[1], "w"))
+P
+same /v1/chat/completions '{"model":"llama3:8b","stream":true,"messages":[{"role":"user","content":"quote the end"}]}'
+python3 - "$T/state.json" <<'P'
+import json, sys
+st = json.load(open(sys.argv[1]))
+st["chunk_ms"] = 0
+json.dump(st, open(sys.argv[1], "w"))
+P
 stop_proxy $P1 p1
 E0=$(L query body.outcome=error -o json | wc -l)
 start_proxy p2 --upstream ollama=$U --idle-timeout 1000 --first-byte-timeout 1500

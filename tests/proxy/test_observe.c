@@ -202,6 +202,14 @@ test_observe__piece_ends(void **state)
     assert_true(proxy_piece_ends("{\"done\":true}", 13));
     assert_true(proxy_piece_ends("{\"done\": true}", 14));
     assert_false(proxy_piece_ends("{\"done\":false}", 14));
+    /* at a line's start only: a model's text quoting it is inside JSON
+     * (it was held, and the pieces after it sent before it) */
+    assert_true(proxy_piece_ends("x\n\ndata: [DONE]\n\n", 18));
+    {
+        static const char q[] = "data: {\"choices\":[{\"delta\":{\"content\":"
+                                "\"ends with data: [DONE]\"}}]}\n\n";
+        assert_false(proxy_piece_ends(q, sizeof q - 1));
+    }
     assert_false(proxy_piece_ends("data: {}", 8));
 }
 
