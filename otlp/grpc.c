@@ -316,6 +316,7 @@ handle(void *ctx, struct ldg_grpcd_call *call, enum ldg_grpcd_request what)
         sig == LDG_OTLP_TRACES ? &r->st.spans : &r->st.logs;
     otlp_add(&cnt->received, items);
     otlp_add(&cnt->dropped, dropped);
+    otlp_add(&cnt->early, ldg_otlp_batch_early(b, NULL)); /* as HTTP's */
     if (n == 0) {
         ldg_otlp_batch_free(b);
         succeed(r, call, sig, 0, NULL);
@@ -336,7 +337,18 @@ handle(void *ctx, struct ldg_grpcd_call *call, enum ldg_grpcd_request what)
     p->n = n;
     if (otlp_peer_source(ldg_grpcd_fd(call), &p->src, p->exe, sizeof p->exe))
         otlp_batch_source(b, &p->src);
+    /* stopping looked at again, with pending counted under the same lock
+     * (receiver.c: a stop begun during the decode waits for this call) */
     pthread_mutex_lock(&r->mu);
+    if (r->stopping) {
+        pthread_mutex_unlock(&r->mu);
+        otlp_count(r, sig, 0, 0, items - dropped);
+        refuse(r, call, RPC_UNAVAILABLE,
+               "the ledger server is stopping: nothing was written", FAILED, 5);
+        ldg_otlp_batch_free(b);
+        free(p);
+        return;
+    }
     r->pending++;
     pthread_mutex_unlock(&r->mu);
     __atomic_add_fetch(&r->inflight, (uint64_t)n, __ATOMIC_RELAXED);

@@ -549,10 +549,22 @@ handle(void *ctx, struct ldg_httpd_req *req)
     p->n = n;
     if (otlp_peer_source(ldg_httpd_fd(req), &p->src, p->exe, sizeof p->exe))
         otlp_batch_source(b, &p->src);
-    ldg_httpd_defer(req);
+    /* stopping looked at again, with pending counted under the same lock:
+     * a stop begun while this request was decoded must wait for it (it
+     * frees r once pending is 0) */
     pthread_mutex_lock(&r->mu);
+    if (r->stopping) {
+        pthread_mutex_unlock(&r->mu);
+        otlp_count(r, sig, 0, 0, items - dropped);
+        ldg_otlp_batch_free(b);
+        free(p);
+        return refuse(r, req, 503, json, RPC_UNAVAILABLE,
+                      "the ledger server is stopping: nothing was written",
+                      "5");
+    }
     r->pending++;
     pthread_mutex_unlock(&r->mu);
+    ldg_httpd_defer(req);
     __atomic_add_fetch(&r->inflight, (uint64_t)n, __ATOMIC_RELAXED);
     rc = ldg_serve_submit(r->srv, evs, n, committed, p);
     if (rc < 0) {

@@ -235,6 +235,18 @@ n=$(grep -c 'HTTP/2 connection.* at the OTLP/HTTP port' "$T/s.err")
 [ "$n" = 1 ] && grep -q -- 'otlp: 1 HTTP/2 connection at the OTLP/HTTP port .*--otlp-grpc ADDR' "$T/s.err" ||
     fail "the log line ($n): $(cat "$T/s.err")"
 ok "an HTTP/2 preface at the HTTP port: GOAWAY naming --otlp-grpc, counted, said once"
+# a span timed in seconds over gRPC: recorded, flagged, and counted as
+# the HTTP front counts it (the gRPC front never added to the counter)
+printf '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"%s","spanId":"0000000000000001","name":"s","startTimeUnixNano":"1700000000","endTimeUnixNano":"1700000001"}]}]}]}' \
+    99999999999999999999999999999998 | $PB traces >"$T/secs.pb"
+e0=$(curl -s "$MU" | sed -n 's/^ledger_otlp_spans_early_total //p')
+rpc traces "$T/secs.pb"
+[ "$(field grpc)" = 0 ] && python3 -c 'import json, sys
+assert b"1 span recorded with a suspect time" in bytes.fromhex(json.load(open(sys.argv[1]))["body"])' "$T/r" ||
+    fail "a span in seconds over gRPC: $(cat "$T/r")"
+curl -s "$MU" >"$T/m"
+grep -q "^ledger_otlp_spans_early_total $((e0 + 1))\$" "$T/m" ||
+    fail "early spans over gRPC not counted: $(grep early "$T/m") (was $e0)"
 # the refused calls by reason, as the HTTP front's, and said on stderr
 for s in 'ledger_otlp_requests_refused_total{reason="path"} 1' \
     'ledger_otlp_requests_refused_total{reason="content_type"} 1' \
@@ -259,7 +271,7 @@ grep -q "^otlp-grpc  *http://$G: [0-9]* of the otlp receiver's requests" "$T/st"
     fail "serve --status does not name the gRPC receiver: $(cat "$T/st")"
 ok "refused calls counted by reason and said; serve --status names both receivers"
 stop_serve
-grep -q 'otlp: 14 requests (8 refused' "$T/s.err" || fail "the stop line: $(cat "$T/s.err")"
+grep -q 'otlp: 15 requests (8 refused' "$T/s.err" || fail "the stop line: $(cat "$T/s.err")"
 
 # ------------------------------------------------- the writer behind --
 start_serve --otlp-backlog 1
