@@ -765,8 +765,11 @@ otlp_map_span(struct otlp_mapper *m, const struct otlp_scope *sc,
     json_t *params = NULL; /* (holds req when it came from there) */
     if (cls == SPAN_MODEL) {
         models(attrs, &req, &resp, &params);
-        if (req == NULL && resp == NULL)
-            cls = SPAN_OTHER; /* a route.decision must name its model */
+        if (req == NULL && resp == NULL) {
+            cls = SPAN_OTHER;    /* a route.decision must name its model */
+            json_decref(params); /* (only that branch uses it) */
+            params = NULL;
+        }
     }
     if (cls == SPAN_OTHER && m->m->spans == LDG_OTLP_SPANS_GENAI &&
         op == NULL) {

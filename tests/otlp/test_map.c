@@ -253,6 +253,27 @@ test_map__other_spans_are_otel_spans_or_dropped(void **state)
     ev = only_event(b);
     assert_string_equal(ev->type, "otel.span");
     ldg_otlp_batch_free(b);
+    /* GenAI in an older dialect (OTLP.md): OpenLLMetry's request type is
+     * an operation, kept with --otlp-spans genai */
+    b = decode(span_req("0000000000000003", KV_S("llm.request.type", "chat"),
+                        NULL),
+               &m, 0);
+    ev = only_event(b);
+    assert_string_equal(ev->type, "otel.span");
+    assert_string_equal(s(ev->body, "operation"), "chat");
+    ldg_otlp_batch_free(b);
+    /* an OpenInference LLM span whose parameters name no model: an
+     * otel.span, and the parameters parsed for the model are freed (they
+     * leaked: make asan) */
+    b = decode(span_req("0000000000000003",
+                        KV_S("openinference.span.kind",
+                             "LLM") "," KV_S("llm.invocation_parameters",
+                                             "{\\\"temperature\\\":0}"),
+                        NULL),
+               NULL, 0);
+    ev = only_event(b);
+    assert_string_equal(ev->type, "otel.span");
+    ldg_otlp_batch_free(b);
 }
 
 static void
