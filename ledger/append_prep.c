@@ -47,6 +47,11 @@ copy_field(char *err, size_t errcap, char *dst, size_t cap, const char *src,
     if (n >= cap)
         return ldg_errf(err, errcap, LDG_ETOOBIG, "%s longer than %zu bytes",
                         what, cap - 1);
+    /* text, as FORMAT.md 3 says: a field that is not UTF-8 would be
+     * stored, then left out of every JSON that shows the event */
+    if (!ldg_json_text_ok(src))
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "field '%s': not UTF-8",
+                        what);
     memcpy(dst, src, n + 1);
     return 0;
 }
@@ -168,10 +173,10 @@ prep_v2(struct ldg_prep *p, const struct ldg_event_in *in, char *err,
         size_t errcap)
 {
     if (in->id != NULL) {
-        if (!text_ok(in->id, LDG_ID_MAX, 1))
+        if (!text_ok(in->id, LDG_ID_MAX, 1) || !ldg_json_text_ok(in->id))
             return ldg_errf(err, errcap, LDG_EBADINPUT,
-                            "field 'id': must be 1 to %d bytes without "
-                            "control characters",
+                            "field 'id': must be 1 to %d bytes of UTF-8 "
+                            "without control characters",
                             LDG_ID_MAX);
     }
     p->has_time = in->has_time;

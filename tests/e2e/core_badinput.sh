@@ -325,6 +325,13 @@ expect_append append "invalid UTF-8 (file)" 65 'unable to decode byte 0xff' \
 printf '{"s":"a\000b"}' >"$T/nul.json"
 expect_append append "raw NUL (stdin)" 65 'control character 0x0|end of file' \
     x.bad <"$T/nul.json"
+# Fields given on the command line that are not UTF-8: refused, not
+# stored to vanish from every JSON that shows the event
+XFF=$(printf 'a\377b')
+expect_append append "--id not UTF-8" 65 "field 'id': .*UTF-8" x.bad --body '{}' --id "$XFF"
+expect_append append "--run not UTF-8" 65 "field 'run': not UTF-8" x.bad --body '{}' --run "$XFF"
+expect_append append "--subject not UTF-8" 65 "field 'subject': not UTF-8" x.bad --body '{}' \
+    --subject "x:$XFF"
 # Vocabulary through append.
 expect_append append "missing field" 65 "runtime.health: field 'status': required" \
     runtime.health --body '{"runtime":"ollama"}'
