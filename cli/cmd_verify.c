@@ -200,6 +200,11 @@ verify_check_args(struct cli *c, struct vrun *v)
     if (v->only_new && (v->flags != 0 || v->trusted != NULL))
         return cli_usage_err(c, "--new checks only new events: it takes no "
                                 "--full, --from or --trusted");
+    if ((v->flags & LDG_VERIFY_FULL) && (v->flags & LDG_VERIFY_FROM))
+        /* --full is every event from 0 (and the store's pages): a --from
+         * that won would say 'ok' having done less than asked */
+        return cli_usage_err(c, "--full checks everything from event 0: it "
+                                "takes no --from");
     if ((v->nw > 0 || v->quorum > 0) && v->trusted == NULL)
         return cli_usage_err(c, "--witness-key and --quorum need --trusted");
     if (v->quorum > 0 && v->nw == 0)

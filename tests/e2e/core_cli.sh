@@ -106,6 +106,7 @@ usage show -1
 usage show 1 2
 usage verify extra
 usage verify --from abc
+usage verify --full --from 1
 usage stats extra
 usage keys
 usage keys frobnicate
