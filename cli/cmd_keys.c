@@ -709,6 +709,9 @@ cmd_erase(struct cli *c, struct erase_args *x, int npos, char **pos)
     if (x->reason == NULL || *x->reason == '\0')
         return cli_usage_err(c, "--reason TEXT is required (why the body "
                                 "is erased, kept in the log)");
+    if (!ldg_json_text_ok(x->reason))
+        return cli_usage_err(c, "--reason: not UTF-8 (it is kept in the "
+                                "log, as JSON text)");
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
     {
@@ -727,6 +730,11 @@ cmd_erase(struct cli *c, struct erase_args *x, int npos, char **pos)
     }
     body = json_pack("{s:I, s:s}", "target_seq", (json_int_t)target, "reason",
                      x->reason);
+    if (body == NULL) {
+        ldg_close(l);
+        cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
+        return EX_OSERR;
+    }
     memset(&in, 0, sizeof in);
     in.type = LDG_EV_BODY_ERASED;
     in.body = body;

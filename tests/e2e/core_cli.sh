@@ -131,6 +131,7 @@ grep -q '"k2"' "$T/out" && bad usage "keys add with an empty role list added k2"
 usage erase
 usage erase 1
 usage erase abc --reason r
+usage erase 1 --reason "$(printf 'a\377b')"
 usage bogus-command
 usage --bogus-option stats
 run "$LEDGER"
