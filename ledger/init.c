@@ -28,9 +28,17 @@ mkdir_p(const char *path, mode_t mode)
     if (n >= sizeof tmp)
         return -1;
     memcpy(tmp, path, n + 1);
+    struct stat st;
     if (ldg_mkdir_p(tmp, 0, 0, 0755, NULL, NULL) < 0 ||
         (mkdir(tmp, mode) != 0 && errno != EEXIST))
         return -1;
+    /* there already: a directory, or no ledger can be made there */
+    if (stat(tmp, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
     return 0;
 }
 
@@ -101,15 +109,19 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
         origin = gen;
     }
     if (!ldg_origin_valid(origin)) {
+        /* the caller's argument (the header's LDG_EINVAL: a usage error) */
         snprintf(err, errcap,
-                 "invalid origin '%s': 1-%d printable ASCII characters, no "
-                 "spaces or '+'",
-                 origin, LDG_ORIGIN_MAX);
-        return LDG_EBADINPUT;
+                 "invalid origin '%.80s%s': 1-%d printable ASCII "
+                 "characters, no spaces or '+'",
+                 origin, strlen(origin) > 80 ? "..." : "", LDG_ORIGIN_MAX);
+        return LDG_EINVAL;
     }
     if (mkdir_p(dir, 0700) != 0) {
-        snprintf(err, errcap, "cannot create %s: %s", dir, strerror(errno));
-        return LDG_EIO;
+        int e = errno;
+        snprintf(err, errcap, "cannot create %s: %s", dir, strerror(e));
+        /* a path that is no directory, or one not ours to make: cannot
+         * create (73); the disk's own faults: I/O (74) */
+        return e == ENOSPC || e == EIO || e == EDQUOT ? LDG_EIO : LDG_EEXIST;
     }
     snprintf(path, sizeof path, "%s/data.mdb", dir);
     if (stat(path, &st) == 0) {

@@ -198,8 +198,9 @@ const char *ldg_system_dir(int *readable);
  * hold one), its log key (named "log", file keys/log.key) and the genesis
  * event 0. origin: the checkpoint origin line, a valid key name; NULL
  * means a unique "ledger.local/<random>". opts may be NULL.
- * @return 0; LDG_EEXIST (a ledger is there), LDG_EINVAL (bad origin or
- * format), LDG_EIO; *err (if non-NULL) receives a message.
+ * @return 0; LDG_EEXIST (a ledger is there, or dir is not a directory
+ * and cannot be made one), LDG_EINVAL (bad origin or format), LDG_EIO;
+ * *err (if non-NULL) receives a message.
  * Lifetime: nothing is kept open; open the ledger with ldg_open. */
 int ldg_init(const char *dir, const char *origin,
              const struct ldg_options *opts, char *err, size_t errcap);

@@ -92,6 +92,19 @@ usage() {
 }
 usage init extra
 usage init --bogus
+# a bad --origin is the caller's (64, as seal --origin's), echoed cut
+# short; a --dir that is a file cannot be made a ledger (73, not 74)
+for o in 'bad origin' '' "$(head -c 5000 /dev/zero | tr '\0' a)"; do
+    run L init --dir "$T/badorigin" --origin "$o"
+    [ "$rc" = 64 ] && grep -q "invalid origin" "$T/err" && [ "$(wc -c <"$T/err")" -lt 300 ] ||
+        bad usage "init --origin '$(printf %.20s "$o")': exit $rc ($(head -c 200 "$T/err"))"
+done
+: >"$T/plainfile"
+for d in "$T/plainfile" "$T/plainfile/x"; do
+    run "$LEDGER" --dir "$d" init
+    [ "$rc" = 73 ] && grep -q "cannot create .*: Not a directory" "$T/err" ||
+        bad usage "init --dir $d: exit $rc ($(errtxt))"
+done
 usage append
 usage append x.a extra --body '{}'
 usage append x.a --body '{}' --body-file /dev/null
