@@ -320,7 +320,8 @@ cmd_migrate(struct cli *c, const struct migrate_args *x, int npos, char **pos)
                 "{s:i, s:i, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
                 "s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:b, s:I}",
                 "from", r.from, "to", r.to, "converted",
-                r.from != r.to || r.tiles_split > 0 || r.entries_digested > 0,
+                r.from != r.to || r.tiles_split > 0 ||
+                    r.entries_digested > 0 || r.body_index_built,
                 "events", (json_int_t)r.events, "tiles_split",
                 (json_int_t)r.tiles_split, "used_bytes", "before",
                 (json_int_t)r.used_before, "after", (json_int_t)r.used_after,
