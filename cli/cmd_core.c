@@ -257,6 +257,32 @@ append_opt(struct cli *c, void *args, int id, struct cli_args *a)
 /* An --id already in the log: the first event's seq is printed and
  * nothing appended; said on stderr with -v, and always when the event
  * given differs from the stored one (the id was reused for another). */
+/* The seq appended, or, for an id already in the log, the first event's
+ * with -o json's "duplicate": true and "differs" (what of this event is
+ * not as recorded, as serve answers: docs/PROTOCOL.md). */
+static void
+print_appended(struct cli *c, uint64_t seq, int dup, unsigned differs)
+{
+    char names[96], *save = NULL;
+    json_t *o, *d;
+
+    if (c->out == OUT_HUMAN || !dup) {
+        cli_print_seq(c, seq, NULL);
+        return;
+    }
+    o = json_pack("{s:o, s:b}", "seq", ldg_json_u64(seq), "duplicate", 1);
+    d = json_array();
+    ldg_dup_diff_names(differs, names, sizeof names);
+    for (char *w = strtok_r(names, ", ", &save); w != NULL;
+         w = strtok_r(NULL, ", ", &save))
+        json_array_append_new(d, json_string(w));
+    if (o != NULL && differs != 0)
+        json_object_set_new(o, "differs", d);
+    else
+        json_decref(d);
+    cli_print_json(c, o);
+}
+
 static void
 dup_say(const char *id, uint64_t seq, unsigned differs, char *what, size_t cap)
 {
@@ -306,7 +332,7 @@ append_served(struct cli *c, const struct ldg_event_in *in, int verbose)
             char what[96];
             dup_say(in->id, ans.seq, ans.differs, what, sizeof what);
         }
-        cli_print_seq(c, ans.seq, NULL);
+        print_appended(c, ans.seq, ans.duplicate, ans.differs);
         rc = EX_OK;
     }
     ldg_client_close(cl);
@@ -320,6 +346,7 @@ cmd_append(struct cli *c, struct append_args *x, int npos, char **pos)
     json_t *body = NULL;
     uint64_t seq;
     unsigned differs = 0;
+    int dup = 0;
     int rc;
 
     if ((rc = cli_npos(c, npos, pos, 1, 1,
@@ -378,6 +405,7 @@ cmd_append(struct cli *c, struct append_args *x, int npos, char **pos)
             char what[96];
             dup_say(x->in.id, seq, differs, what, sizeof what);
         }
+        dup = 1;
         rc = 0;
     }
     if (rc < 0) {
@@ -387,7 +415,7 @@ cmd_append(struct cli *c, struct append_args *x, int npos, char **pos)
         rc = cli_exit_code(rc);
         goto out;
     }
-    cli_print_seq(c, seq, NULL);
+    print_appended(c, seq, dup, differs);
     rc = EX_OK;
 out:
     json_decref(body);

@@ -315,25 +315,24 @@ cmd_migrate(struct cli *c, const struct migrate_args *x, int npos, char **pos)
                (unsigned long long)r.file_after);
     } else {
         cli_print_json(
-            c,
-            json_pack(
-                "{s:i, s:i, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
-                "s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:b, s:I}",
-                "from", r.from, "to", r.to, "converted",
-                r.from != r.to || r.tiles_split > 0 ||
-                    r.entries_digested > 0 || r.body_index_built,
-                "events", (json_int_t)r.events, "tiles_split",
-                (json_int_t)r.tiles_split, "used_bytes", "before",
-                (json_int_t)r.used_before, "after", (json_int_t)r.used_after,
-                "file_bytes", "before", (json_int_t)r.file_before, "after",
-                (json_int_t)r.file_after, "tree_bytes", "before",
-                (json_int_t)r.tree_before, "after", (json_int_t)r.tree_after,
-                "index_bytes", "before", (json_int_t)r.index_before, "after",
-                (json_int_t)r.index_after, "event_bytes", "before",
-                (json_int_t)r.events_before, "after",
-                (json_int_t)r.events_after, "body_index_built",
-                r.body_index_built, "entries_digested",
-                (json_int_t)r.entries_digested));
+            c, json_pack(
+                   "{s:i, s:i, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
+                   "s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:b, s:I}",
+                   "from", r.from, "to", r.to, "converted",
+                   r.from != r.to || r.tiles_split > 0 ||
+                       r.entries_digested > 0 || r.body_index_built,
+                   "events", (json_int_t)r.events, "tiles_split",
+                   (json_int_t)r.tiles_split, "used_bytes", "before",
+                   (json_int_t)r.used_before, "after", (json_int_t)r.used_after,
+                   "file_bytes", "before", (json_int_t)r.file_before, "after",
+                   (json_int_t)r.file_after, "tree_bytes", "before",
+                   (json_int_t)r.tree_before, "after", (json_int_t)r.tree_after,
+                   "index_bytes", "before", (json_int_t)r.index_before, "after",
+                   (json_int_t)r.index_after, "event_bytes", "before",
+                   (json_int_t)r.events_before, "after",
+                   (json_int_t)r.events_after, "body_index_built",
+                   r.body_index_built, "entries_digested",
+                   (json_int_t)r.entries_digested));
     }
     return EX_OK;
 }

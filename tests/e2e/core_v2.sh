@@ -40,6 +40,12 @@ fi
 a=$(L append -q --id a-1 --time 2026-11-22T20:00:00.5+01:00 x.new --body '{"i":3}') || fail "append --id"
 b=$(L append -q --id a-1 --time 2026-11-22T20:00:00.5+01:00 x.new --body '{"i":3}' 2>"$T/e") || fail "append --id again"
 [ -n "$a" ] && [ "$a" = "$b" ] && [ ! -s "$T/e" ] || fail "append --id twice: '$a' '$b' $(cat "$T/e")"
+# -o json says it: duplicate, and what differs from the recorded event
+# (a script saw only {"seq":...} and could not tell)
+[ "$(L append -o json --id a-1 --time 2026-11-22T20:00:00.5+01:00 x.new --body '{"i":3}')" = "{\"seq\":\"$a\",\"duplicate\":true}" ] ||
+    fail "append -o json of a duplicate"
+[ "$(L append -o json --id a-1 x.new --body '{"i":4}' 2>/dev/null | jq -c .differs)" = '["time","body"]' ] ||
+    fail "append -o json of a differing duplicate: $(L append -o json --id a-1 x.new --body '{"i":4}' 2>&1)"
 L show -o json "$a" | grep -q '"ts":"1795374000500000000","time":"2026-11-22T19:00:00.500000000Z",.*"clock":"source",.*"id":"a-1"' ||
     fail "append --time: $(L show -o json "$a")"
 L show -o json "$a" | grep -q '"source":{' && fail "a direct append recorded a source"
