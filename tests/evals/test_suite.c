@@ -11,6 +11,9 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include "evals/evals.h"
 #include "ledger/module.h"
 #include "util/util.h"
@@ -134,11 +137,68 @@ test_suite__load_missing_file(void **state)
     assert_non_null(strstr(err, "/nonexistent/x.jsonl"));
 }
 
+/* the fuzz target's corpus, replayed: its invariants are assertions */
+static char current[1200];
+#define FUZZ_ASSERT(c)                                                         \
+    do {                                                                       \
+        if (!(c))                                                              \
+            fail_msg("%s: invariant %s does not hold", current, #c);         \
+    } while (0)
+#define FUZZ_ENTRY fuzz_suite_one
+#include "tests/fuzz/fuzz_suite.c"
+
+static const char *
+root(void)
+{
+    static char buf[1024];
+    const char *env = getenv("LEDGER_SRC_DIR");
+    struct stat st;
+    char *cut;
+    if (env != NULL && *env)
+        return env;
+    if (stat("tests/fuzz/corpus_suite", &st) == 0)
+        return ".";
+    snprintf(buf, sizeof buf, "%s", __FILE__);
+    cut = strstr(buf, "tests/evals/test_suite.c");
+    if (cut == NULL || cut == buf)
+        return ".";
+    cut[-1] = '\0';
+    return buf;
+}
+
+static void
+test_suite__fuzz_corpus_holds_invariants(void **state)
+{
+    char dir[900];
+    struct dirent **names;
+    int n, ran = 0;
+    (void)state;
+    snprintf(dir, sizeof dir, "%.800s/tests/fuzz/corpus_suite", root());
+    n = scandir(dir, &names, NULL, alphasort);
+    assert_true(n > 0);
+    for (int i = 0; i < n; i++) {
+        FILE *f;
+        static uint8_t buf[1 << 20];
+        size_t len;
+        snprintf(current, sizeof current, "%s/%s", dir, names[i]->d_name);
+        if (names[i]->d_name[0] != '.' && (f = fopen(current, "rb")) != NULL) {
+            len = fread(buf, 1, sizeof buf, f);
+            fclose(f);
+            fuzz_suite_one(buf, len);
+            ran++;
+        }
+        free(names[i]);
+    }
+    free(names);
+    assert_true(ran >= 3); /* the seeds at least */
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_suite__header_and_cases),
+        cmocka_unit_test(test_suite__fuzz_corpus_holds_invariants),
         cmocka_unit_test(
             test_suite__no_header_named_after_file_default_threshold),
         cmocka_unit_test(test_suite__errors_name_line_column_field),
