@@ -380,7 +380,7 @@ proto:
 print-headers:
 	@echo $(HEADERS)
 
-headertest: $(CLI_OBJ) $(filter $(B)/obj/ledger/%,$(LIB_OBJ))
+headertest: $(CLI_OBJ) $(filter $(B)/obj/ledger/%,$(LIB_OBJ)) $(B)/libledger.api
 	@mkdir -p $(B)/headertest
 	@for h in $(HEADERS); do \
 	    printf '#include "%s"\ntypedef int headertest_t;\n' $$h > $(B)/headertest/t.c; \
@@ -389,6 +389,12 @@ headertest: $(CLI_OBJ) $(filter $(B)/obj/ledger/%,$(LIB_OBJ))
 	        -fsyntax-only $(B)/headertest/t.c || exit 1; \
 	done; echo "headertest: $(words $(HEADERS)) headers compile alone"
 	@python3 tools/check_api_docs.py ledger/ledger.h 100
+	@sed -n 's/^ \([a-z_0-9]*\)@LIBLEDGER_1 .*/\1/p' debian/libledger1.symbols | \
+	    LC_ALL=C sort | diff - $$(LC_ALL=C sort $(B)/libledger.api > $(B)/api.sorted; \
+	    echo $(B)/api.sorted) >/dev/null || { \
+	    echo "headertest: $(B)/libledger.api and debian/libledger1.symbols" \
+	        "differ: list the symbol there (make deb refuses it)"; exit 1; }; \
+	    echo "API: $$(wc -l < $(B)/libledger.api) symbols, as debian/libledger1.symbols lists"
 	@sh tools/check_cli_size.sh cli && echo "cli/: no file over 1000 lines, no function over 150"
 	@MAX_FILE=1500 MAX_FN=200 sh tools/check_cli_size.sh $(LIB_SIZE_DIRS) && \
 	    echo "library: no file over 1500 lines, no function over 200 ($(words $(LIB_SIZE_DIRS)) modules; generated files aside)"
