@@ -11,10 +11,8 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
-#include <sys/stat.h>
-
 #include "evals/evals.h"
+#include "tests/support/support.h"
 #include "ledger/module.h"
 #include "util/util.h"
 
@@ -147,50 +145,19 @@ static char current[1200];
 #define FUZZ_ENTRY fuzz_suite_one
 #include "tests/fuzz/fuzz_suite.c"
 
-static const char *
-root(void)
+static void
+suite_one(const uint8_t *data, size_t size)
 {
-    static char buf[1024];
-    const char *env = getenv("LEDGER_SRC_DIR");
-    struct stat st;
-    char *cut;
-    if (env != NULL && *env)
-        return env;
-    if (stat("tests/fuzz/corpus_suite", &st) == 0)
-        return ".";
-    snprintf(buf, sizeof buf, "%s", __FILE__);
-    cut = strstr(buf, "tests/evals/test_suite.c");
-    if (cut == NULL || cut == buf)
-        return ".";
-    cut[-1] = '\0';
-    return buf;
+    (void)fuzz_suite_one(data, size);
 }
 
 static void
 test_suite__fuzz_corpus_holds_invariants(void **state)
 {
-    char dir[900];
-    struct dirent **names;
-    int n, ran = 0;
     (void)state;
-    snprintf(dir, sizeof dir, "%.800s/tests/fuzz/corpus_suite", root());
-    n = scandir(dir, &names, NULL, alphasort);
-    assert_true(n > 0);
-    for (int i = 0; i < n; i++) {
-        FILE *f;
-        static uint8_t buf[1 << 20];
-        size_t len;
-        snprintf(current, sizeof current, "%s/%s", dir, names[i]->d_name);
-        if (names[i]->d_name[0] != '.' && (f = fopen(current, "rb")) != NULL) {
-            len = fread(buf, 1, sizeof buf, f);
-            fclose(f);
-            fuzz_suite_one(buf, len);
-            ran++;
-        }
-        free(names[i]);
-    }
-    free(names);
-    assert_true(ran >= 3); /* the seeds at least */
+    /* the seeds at least */
+    assert_true(t_corpus_each("tests/fuzz/corpus_suite", suite_one, current,
+                              sizeof current) >= 3);
 }
 
 int

@@ -21,13 +21,7 @@
 
 #include "export/export_int.h"
 
-#ifndef FUZZ_ASSERT
-#define FUZZ_ASSERT(c)                                                         \
-    do {                                                                       \
-        if (!(c))                                                              \
-            abort();                                                           \
-    } while (0)
-#endif
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -24,16 +24,7 @@
 #include "http/server.h"
 #include "otlp/otlp_int.h"
 
-#ifndef FUZZ_ENTRY
-#define FUZZ_ENTRY LLVMFuzzerTestOneInput
-#endif
-#ifndef FUZZ_ASSERT
-#define FUZZ_ASSERT(c)                                                         \
-    do {                                                                       \
-        if (!(c))                                                              \
-            abort();                                                           \
-    } while (0)
-#endif
+#include "tests/fuzz/fuzz.h"
 
 #define FUZZ_GRPC_MSG_MAX 1024
 

@@ -41,16 +41,7 @@
 #include "ledger/epoch_int.h"
 #include "ledger/module.h"
 
-#ifndef FUZZ_ENTRY
-#define FUZZ_ENTRY LLVMFuzzerTestOneInput
-#endif
-#ifndef FUZZ_ASSERT
-#define FUZZ_ASSERT(c)                                                         \
-    do {                                                                       \
-        if (!(c))                                                              \
-            abort();                                                           \
-    } while (0)
-#endif
+#include "tests/fuzz/fuzz.h"
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size);
 

@@ -26,16 +26,7 @@
 #include "ledger/record_int.h"
 #include "util/util.h"
 
-#ifndef FUZZ_ENTRY
-#define FUZZ_ENTRY LLVMFuzzerTestOneInput
-#endif
-#ifndef FUZZ_ASSERT
-#define FUZZ_ASSERT(c)                                                         \
-    do {                                                                       \
-        if (!(c))                                                              \
-            abort();                                                           \
-    } while (0)
-#endif
+#include "tests/fuzz/fuzz.h"
 
 #define INGEST_BODY_MAX (1024 * 1024)
 

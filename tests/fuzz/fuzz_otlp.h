@@ -31,13 +31,7 @@
 #include "ledger/module.h"
 #include "otlp/otlp_int.h"
 
-#ifndef FUZZ_ASSERT
-#define FUZZ_ASSERT(c)                                                         \
-    do {                                                                       \
-        if (!(c))                                                              \
-            abort();                                                           \
-    } while (0)
-#endif
+#include "tests/fuzz/fuzz.h"
 
 static int
 fuzz_hex(const char *s, size_t n)

@@ -4,7 +4,6 @@
  * line that never ends), plus the line reader's fuzz corpus
  * (tests/fuzz/corpus_lines/) through the fuzz target's own entry point.
  */
-#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -171,50 +170,18 @@ test_ingest__endless_line_stops_with_an_error(void **state)
     t_rmrf(dir);
 }
 
-static const char *
-root(void)
+static void
+lines_one(const uint8_t *data, size_t size)
 {
-    static char buf[1024];
-    const char *env = getenv("LEDGER_SRC_DIR");
-    struct stat st;
-    char *cut;
-    if (env != NULL && *env)
-        return env;
-    if (stat("tests/fuzz/corpus_lines", &st) == 0)
-        return ".";
-    snprintf(buf, sizeof buf, "%s", __FILE__);
-    cut = strstr(buf, "tests/ingest/test_ingest.c");
-    if (cut == NULL || cut == buf)
-        return ".";
-    cut[-1] = '\0';
-    return buf;
+    (void)fuzz_lines_one(data, size);
 }
 
 static void
 test_ingest__line_corpus_holds_invariants(void **state)
 {
-    char dir[1200];
-    struct dirent **names;
-    int n, ran = 0;
     (void)state;
-    snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus_lines", root());
-    n = scandir(dir, &names, NULL, alphasort);
-    assert_true(n > 0);
-    for (int i = 0; i < n; i++) {
-        FILE *f;
-        uint8_t buf[1 << 16];
-        size_t len;
-        snprintf(current, sizeof current, "%s/%s", dir, names[i]->d_name);
-        if (names[i]->d_name[0] != '.' && (f = fopen(current, "rb")) != NULL) {
-            len = fread(buf, 1, sizeof buf, f);
-            fclose(f);
-            fuzz_lines_one(buf, len);
-            ran++;
-        }
-        free(names[i]);
-    }
-    free(names);
-    assert_true(ran >= 6);
+    assert_true(t_corpus_each("tests/fuzz/corpus_lines", lines_one, current,
+                              sizeof current) >= 6);
 }
 
 /* The serve protocol's "time": RFC 3339 or decimal ns, nothing else. */

@@ -4,7 +4,6 @@
  * fuzz corpus (tests/fuzz/corpus_serve/) through the fuzz target's own
  * entry point.
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +25,7 @@ static char current[2400];
 #define FUZZ_ENTRY fuzz_serve_one
 #include "tests/fuzz/fuzz_serve.c"
 #undef FUZZ_ENTRY
+#include "tests/support/support.h"
 
 static void
 test_proto__ack_and_error_lines(void **state)
@@ -119,36 +119,18 @@ test_proto__unit_from_cgroup(void **state)
     assert_string_equal(u, ""); /* only the unified hierarchy counts */
 }
 
-static int
-by_name(const struct dirent **a, const struct dirent **b)
+static void
+serve_one(const uint8_t *data, size_t size)
 {
-    return strcmp((*a)->d_name, (*b)->d_name);
+    (void)fuzz_serve_one(data, size);
 }
 
 static void
 test_proto__corpus_holds_invariants(void **state)
 {
-    const char *dir = "tests/fuzz/corpus_serve";
-    struct dirent **names;
-    int n, ran = 0;
     (void)state;
-    n = scandir(dir, &names, NULL, by_name);
-    assert_true(n > 0);
-    for (int i = 0; i < n; i++) {
-        FILE *f;
-        static uint8_t buf[1 << 18];
-        size_t len;
-        snprintf(current, sizeof current, "%s/%s", dir, names[i]->d_name);
-        if (names[i]->d_name[0] != '.' && (f = fopen(current, "rb")) != NULL) {
-            len = fread(buf, 1, sizeof buf, f);
-            fclose(f);
-            fuzz_serve_one(buf, len);
-            ran++;
-        }
-        free(names[i]);
-    }
-    free(names);
-    assert_true(ran >= 7);
+    assert_true(t_corpus_each("tests/fuzz/corpus_serve", serve_one, current,
+                              sizeof current) >= 7);
 }
 
 int

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -297,4 +299,52 @@ t_vectors_free(void)
     free(tv.keys);
     free(tv.vals);
     memset(&tv, 0, sizeof tv);
+}
+
+/* The repository's root, for a path relative to it. */
+static const char *
+t_root(const char *rel)
+{
+    static char buf[1024];
+    const char *env = getenv("LEDGER_SRC_DIR");
+    struct stat st;
+    char *cut;
+    if (env != NULL && *env)
+        return env;
+    if (stat(rel, &st) == 0)
+        return ".";
+    snprintf(buf, sizeof buf, "%s", __FILE__);
+    cut = strstr(buf, "tests/support/support.c");
+    if (cut == NULL || cut == buf)
+        return ".";
+    cut[-1] = '\0';
+    return buf;
+}
+
+int
+t_corpus_each(const char *rel, void (*fn)(const uint8_t *, size_t),
+              char *current, size_t cap)
+{
+    static uint8_t buf[1 << 20];
+    char dir[2048];
+    struct dirent **names;
+    int n, ran = 0;
+
+    snprintf(dir, sizeof dir, "%.1000s/%.1000s", t_root(rel), rel);
+    n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0)
+        fail_msg("cannot read %s", dir);
+    for (int i = 0; i < n; i++) {
+        FILE *f;
+        snprintf(current, cap, "%s/%s", dir, names[i]->d_name);
+        if (names[i]->d_name[0] != '.' && (f = fopen(current, "rb")) != NULL) {
+            size_t len = fread(buf, 1, sizeof buf, f);
+            fclose(f);
+            fn(buf, len);
+            ran++;
+        }
+        free(names[i]);
+    }
+    free(names);
+    return ran;
 }

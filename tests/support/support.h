@@ -56,4 +56,13 @@ void t_forget_verified(struct ldg_ledger *l);
 int t_vectors_load(const char *path);
 const char *t_vec(const char *key);
 void t_vectors_free(void);
+/* Runs every file of the corpus directory rel (e.g.
+ * "tests/fuzz/corpus_suite", from the repository root: the working
+ * directory, $LEDGER_SRC_DIR, or where this file was compiled from)
+ * through fn, in name order, its path in current (for fn's failure
+ * messages) and its first 1 MiB as the input; returns how many ran (fails
+ * the test when the directory cannot be read). */
+int t_corpus_each(const char *rel, void (*fn)(const uint8_t *, size_t),
+                  char *current, size_t cap);
+
 #endif
