@@ -38,10 +38,12 @@ prefix_norm(const char *in, char *out, size_t cap)
 }
 
 /* Items whose hash starts with prefix: *items (names) and *hashes
- * (distinct, in order of first match). */
+ * (distinct, in order of first match); the match with the oldest
+ * memory.candidate into *oldest (its seq, UINT64_MAX for none) and
+ * oldest_item. */
 static int
 match_items(struct ldg_ledger *l, const char *prefix, json_t *items,
-            json_t *hashes)
+            json_t *hashes, uint64_t *oldest, char *oldest_item, size_t cap)
 {
     json_t *rows = NULL, *r;
     size_t i, n = strlen(prefix);
@@ -63,6 +65,16 @@ match_items(struct ldg_ledger *l, const char *prefix, json_t *items,
         if (strncmp(low, prefix, n) != 0)
             continue;
         json_array_append(items, json_object_get(r, "item"));
+        {
+            const char *cs =
+                json_string_value(json_object_get(r, "candidate_seq"));
+            uint64_t c = cs ? strtoull(cs, NULL, 10) : UINT64_MAX;
+            if (c < *oldest) {
+                *oldest = c;
+                snprintf(oldest_item, cap, "%s",
+                         json_string_value(json_object_get(r, "item")));
+            }
+        }
         json_array_foreach(hashes, k, x) seen |=
             strcmp(json_string_value(x), low) == 0;
         if (!seen)
@@ -125,48 +137,29 @@ out:
     return rc;
 }
 
-/* LDG_EPRUNED, said, when an item's memory.candidate event went with a
- * prune: its body is in an archive segment, which a purge cannot erase,
- * so marking the item purged would claim what was not done; else 0. */
+/* LDG_EPRUNED, said, when the oldest matched item's memory.candidate
+ * (seq oldest) went with a prune: its body is in an archive segment,
+ * which a purge cannot erase, so marking the item purged would claim
+ * what was not done; else 0. */
 static int
-pruned_item(struct ldg_ledger *l, const char *prefix, const json_t *items)
+pruned_item(struct ldg_ledger *l, const char *prefix, uint64_t oldest,
+            const char *item)
 {
     struct ldg_stats st;
-    json_t *rows = NULL, *r;
-    size_t i;
     int rc;
 
     if ((rc = ldg_stats(l, &st)) < 0)
         return rc;
-    if (st.horizon == 0)
+    if (st.horizon == 0 || oldest >= st.horizon)
         return 0;
-    if ((rc = ldg_projections_view(l, LDG_VIEW_MEMORY, NULL, &rows)) < 0)
-        return rc;
-    json_array_foreach(rows, i, r)
-    {
-        const char *item = json_string_value(json_object_get(r, "item"));
-        const char *cs = json_string_value(json_object_get(r, "candidate_seq"));
-        char subject[300];
-        unsigned long long cseq;
-        if (item == NULL || cs == NULL ||
-            snprintf(subject, sizeof subject, "memory:%s", item) >=
-                (int)sizeof subject ||
-            !has_item(items, subject))
-            continue;
-        cseq = strtoull(cs, NULL, 10);
-        if (cseq < st.horizon) {
-            ldg_set_errmsg(l,
-                           "item %s (hash %s...): its memory.candidate event "
-                           "seq %llu was pruned (the ledger starts at seq "
-                           "%llu); its body is in an archive segment, which "
-                           "a purge cannot erase; nothing purged",
-                           item, prefix, cseq, (unsigned long long)st.horizon);
-            rc = LDG_EPRUNED;
-            break;
-        }
-    }
-    json_decref(rows);
-    return rc;
+    ldg_set_errmsg(l,
+                   "item %s (hash %s...): its memory.candidate event seq "
+                   "%llu was pruned (the ledger starts at seq %llu); its "
+                   "body is in an archive segment, which a purge cannot "
+                   "erase; nothing purged",
+                   item, prefix, (unsigned long long)oldest,
+                   (unsigned long long)st.horizon);
+    return LDG_EPRUNED;
 }
 
 static int
@@ -216,7 +209,8 @@ ldg_pipeline_purge(struct ldg_ledger *l, const char *prefix_in,
 {
     char prefix[72];
     json_t *items = NULL, *hashes = NULL, *seqs = NULL;
-    uint64_t seq = 0;
+    uint64_t seq = 0, oldest = UINT64_MAX;
+    char oldest_item[300] = "";
     int rc;
 
     if (report != NULL)
@@ -242,7 +236,8 @@ ldg_pipeline_purge(struct ldg_ledger *l, const char *prefix_in,
         rc = LDG_ENOMEM;
         goto out;
     }
-    if ((rc = match_items(l, prefix, items, hashes)) < 0)
+    if ((rc = match_items(l, prefix, items, hashes, &oldest, oldest_item,
+                          sizeof oldest_item)) < 0)
         goto out;
     if (json_array_size(items) == 0) {
         ldg_set_errmsg(l,
@@ -274,7 +269,7 @@ ldg_pipeline_purge(struct ldg_ledger *l, const char *prefix_in,
         rc = LDG_EBADINPUT;
         goto out;
     }
-    if ((rc = pruned_item(l, prefix, items)) < 0)
+    if ((rc = pruned_item(l, prefix, oldest, oldest_item)) < 0)
         goto out;
     if ((rc = candidate_seqs(l, items, seqs)) < 0)
         goto out;
