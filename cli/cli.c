@@ -285,11 +285,12 @@ cli_progress(void *ctx, uint64_t done, uint64_t total)
         snprintf(eta, sizeof eta, ", %lu:%02lu left", s / 60, s % 60);
     }
     if (total)
-        fprintf(stderr, "\r%s: %llu/%llu (%.0f%%)%s\033[K", c->cmd,
-                (unsigned long long)done, (unsigned long long)total,
+        fprintf(cli_guard_stderr_raw(), "\r%s: %llu/%llu (%.0f%%)%s\033[K",
+                c->cmd, (unsigned long long)done, (unsigned long long)total,
                 100.0 * (double)done / (double)total, eta);
     else
-        fprintf(stderr, "\r%s: %llu\033[K", c->cmd, (unsigned long long)done);
+        fprintf(cli_guard_stderr_raw(), "\r%s: %llu\033[K", c->cmd,
+                (unsigned long long)done);
 }
 
 void
@@ -322,7 +323,7 @@ void
 cli_progress_done(const struct cli *c)
 {
     if (c->progress && progress_last_ns != 0)
-        fputs("\r\033[K", stderr);
+        fputs("\r\033[K", cli_guard_stderr_raw());
     progress_t0_ns = progress_last_ns = 0;
 }
 

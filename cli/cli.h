@@ -308,6 +308,18 @@ int cli_help_man(FILE *f, const char *name);
  * answer is not the answer). */
 void cli_gather_start(void);
 int cli_gather_end(const struct cli *c);
+/* cli/guard.c: standard output and error go through a filter that writes
+ * control bytes, invalid UTF-8, C1 controls and bidi overrides as text
+ * ("\x1b", "\u202e"): recorded data cannot drive the terminal.
+ * cli_guard_install replaces stdout and stderr (once, before any output);
+ * cli_guard_paint lets cli_paint's sequences through where colour is on;
+ * cli_guard_raw passes stdout's bytes unchanged from then on (a file
+ * format: show --raw, page, metrics); cli_guard_stderr_raw is the
+ * unfiltered stderr, for the progress line's "\r". */
+void cli_guard_install(void);
+void cli_guard_paint(int on_out, int on_err);
+void cli_guard_raw(void);
+FILE *cli_guard_stderr_raw(void);
 /* cli/term.c: the pager and colour. */
 enum cli_paint {
     CLI_PAINT_OFF,

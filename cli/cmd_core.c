@@ -528,8 +528,10 @@ cmd_show(struct cli *c, struct show_args *x, int npos, char **pos)
         rc = whole == NULL
                  ? LDG_ENOMEM
                  : ldg_event_entry(t, seq, whole, LDG_ENTRY_MAX, &e, &el);
-        if (rc == 0)
+        if (rc == 0) {
+            cli_guard_raw(); /* the stored bytes, as they are */
             fwrite(e, 1, el, stdout);
+        }
         free(whole);
         if (rc < 0) {
             cli_err(c, "event %llu: %s", (unsigned long long)seq,

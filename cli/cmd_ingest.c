@@ -109,14 +109,15 @@ ingest_progress(void *ctx, uint64_t lines, uint64_t committed)
                 (unsigned long)((double)el / 1e9 * (1 - frac) / frac + 0.5);
             snprintf(eta, sizeof eta, ", %lu:%02lu left", left / 60, left % 60);
         }
-        fprintf(stderr,
+        fprintf(cli_guard_stderr_raw(),
                 "\ringest: %.0f%% of %s (%llu lines read, %llu "
                 "committed)%s\033[K",
                 100.0 * frac, ic->name, (unsigned long long)lines,
                 (unsigned long long)committed, eta);
         return;
     }
-    fprintf(stderr, "\ringest: %llu lines read, %llu committed\033[K",
+    fprintf(cli_guard_stderr_raw(),
+            "\ringest: %llu lines read, %llu committed\033[K",
             (unsigned long long)lines, (unsigned long long)committed);
 }
 
@@ -408,7 +409,7 @@ cmd_ingest(struct cli *c, struct ingest_args *x, int npos, char **pos)
     x->o.ctx = &ic;
     rc = ldg_ingest(l, in, &x->o, &rep);
     if (c->progress)
-        fputs("\r\033[K", stderr); /* the summary follows */
+        fputs("\r\033[K", cli_guard_stderr_raw()); /* the summary follows */
     if (rc < 0 && rc != LDG_EBADINPUT &&
         !(rc == LDG_EKEY && rep.key_refused > 0))
         cli_err(c, "%s", cli_why(l, rc));

@@ -60,6 +60,7 @@ cmd_metrics(struct cli *c, struct metrics_args *x, int npos, char **pos)
         goto out;
     }
     rc = EX_OK;
+    cli_guard_raw(); /* Prometheus' text format, byte for byte */
     if (fwrite(text, 1, tlen, stdout) != tlen || fflush(stdout) != 0) {
         if (errno != EPIPE) {
             cli_err(c, "writing the output: %s", strerror(errno));

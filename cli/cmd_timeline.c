@@ -197,6 +197,7 @@ write_whole(struct cli *c, const char *file, const char *text, size_t len)
     char tmp[4200];
     int fd;
     if (strcmp(file, "-") == 0) {
+        cli_guard_raw(); /* a page is a file, not lines for a terminal */
         if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
             if (errno == EPIPE)
                 return EX_OK;

@@ -261,6 +261,8 @@ main(int argc, char **argv)
      * it is not an error: writes then fail with EPIPE and run_command
      * returns the command's own exit code, for every command alike. */
     signal(SIGPIPE, SIG_IGN);
+    /* a control byte in recorded data is shown, not obeyed (guard.c) */
+    cli_guard_install();
     cli_commands = commands;
     memset(&c, 0, sizeof c);
     c.prog = "ledger";

@@ -46,6 +46,7 @@ cli_color_parse(struct cli *c, const char *when)
         c->color_err = color_auto(2);
     } else
         return -1;
+    cli_guard_paint(c->color, c->color_err);
     return 0;
 }
 
@@ -148,18 +149,33 @@ esc_len(const char *s, size_t n)
     return i < n && s[i] == 'm' ? i + 1 : 0;
 }
 
-/* Columns s takes (UTF-8 code points; no wide characters in our data;
- * colour escapes take none). */
+/* Columns the character at s takes as shown (cli/guard.c writes a
+ * control byte as "\x1b", a C1 control as "\u0085"; no wide characters
+ * in our data), and its bytes in *len. */
+static size_t
+unit_cols(const unsigned char *s, size_t n, size_t *len)
+{
+    size_t j = 1;
+    if (s[0] < 0x20)
+        return *len = 1, s[0] == '\t' ? 1 : 4;
+    if (s[0] == 0xc2 && n > 1 && s[1] >= 0x80 && s[1] <= 0x9f)
+        return *len = 2, 6;
+    while (j < n && (s[j] & 0xc0) == 0x80)
+        j++;
+    return *len = j, 1;
+}
+
+/* Columns s takes (colour escapes take none). */
 static size_t
 cols(const char *s, size_t n)
 {
-    size_t k = 0, e;
-    for (size_t i = 0; i < n; i++) {
+    size_t k = 0, e, len;
+    for (size_t i = 0; i < n; i += len) {
         if ((e = esc_len(s + i, n - i)) > 0) {
-            i += e - 1;
+            len = e;
             continue;
         }
-        k += ((unsigned char)s[i] & 0xc0) != 0x80;
+        k += unit_cols((const unsigned char *)s + i, n - i, &len);
     }
     return k;
 }
@@ -168,19 +184,17 @@ cols(const char *s, size_t n)
 static size_t
 fit_bytes(const char *s, size_t w)
 {
-    size_t i = 0, k = 0, n = strlen(s), e;
+    size_t i = 0, k = 0, n = strlen(s), e, len, u;
     while (s[i] != '\0') {
-        size_t j = i + 1;
         if ((e = esc_len(s + i, n - i)) > 0) {
             i += e;
             continue;
         }
-        while (((unsigned char)s[j] & 0xc0) == 0x80)
-            j++;
-        if (k + 1 > w)
+        u = unit_cols((const unsigned char *)s + i, n - i, &len);
+        if (k + u > w)
             break;
-        k++;
-        i = j;
+        k += u;
+        i += len;
     }
     return i;
 }
