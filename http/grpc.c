@@ -56,6 +56,7 @@
 
 struct ldg_grpcd {
     int lfd, efd, epfd;
+    int spare_fd; /* held for a connection when out of fds (ldg_accept) */
     unsigned port;
     char *unix_path;
     ldg_grpcd_handler handle;
@@ -726,11 +727,18 @@ static void
 conn_accept(struct ldg_grpcd *s)
 {
     for (;;) {
-        int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int full, fd = ldg_accept(s->lfd, &s->spare_fd, &full);
         struct gconn *c;
         struct epoll_event ev = {0};
-        if (fd < 0)
-            return;
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return; /* EAGAIN; or EMFILE with no spare (the next event) */
+        }
+        if (full) { /* out of descriptors: closed, the client retries */
+            close(fd);
+            continue;
+        }
         if ((c = calloc(1, sizeof *c)) == NULL) {
             close(fd);
             continue;
@@ -887,7 +895,7 @@ ldg_grpcd_start(struct ldg_grpcd **out, const struct ldg_grpcd_options *o,
     *out = NULL;
     if ((s = calloc(1, sizeof *s)) == NULL)
         return LDG_ENOMEM;
-    s->lfd = s->efd = s->epfd = -1;
+    s->lfd = s->efd = s->epfd = s->spare_fd = -1;
     s->handle = o->handle;
     s->ctx = o->ctx;
     s->msg_max = o->msg_max ? o->msg_max : LDG_HTTPD_BODY_MAX_DEFAULT;
@@ -971,6 +979,8 @@ ldg_grpcd_stop(struct ldg_grpcd *s)
     }
     if (s->lfd >= 0)
         close(s->lfd);
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
     if (s->unix_path != NULL)
         unlink(s->unix_path);
     if (s->efd >= 0)

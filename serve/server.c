@@ -128,11 +128,17 @@ accept_all(struct ldg_server *s)
         struct epoll_event e;
         struct conn *c;
         char why[200];
-        int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int full, fd = ldg_accept(s->lfd, &s->spare_fd, &full);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            return; /* EAGAIN, or EMFILE (tried again on the next event) */
+            return; /* EAGAIN; or EMFILE with no spare (the next event) */
+        }
+        if (full) {
+            srv_refuse(s, fd,
+                       "the server is out of file descriptors (its open-file "
+                       "limit); try again later");
+            continue;
         }
         if (s->nconns >= s->o.max_conns || s->stopping) {
             srv_refuse(s, fd,
@@ -725,6 +731,7 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         return LDG_ENOMEM;
     s->l = l;
     s->lfd = s->ep = s->stop_fd = s->done_fd = s->hup_fd = s->hold_fd = -1;
+    s->spare_fd = -1;
     if (opts != NULL)
         s->o = *opts;
     if (s->o.max_conns == 0)
@@ -933,6 +940,8 @@ ldg_serve_free(struct ldg_server *s)
     }
     if (s->lfd >= 0)
         close(s->lfd);
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
     if (s->bound)
         unlink(s->path);
     if (s->hold_fd >= 0)

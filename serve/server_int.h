@@ -131,7 +131,8 @@ struct ldg_server {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int bound; /* we bound path and remove it at the end */
     int lfd, ep, stop_fd, done_fd, hup_fd;
-    int hold_fd; /* LDG_SERVE_LOCK, held shared while the server lives */
+    int spare_fd; /* held for a connection when out of fds (ldg_accept) */
+    int hold_fd;  /* LDG_SERVE_LOCK, held shared while the server lives */
     char auth_path[4200];
     struct conn *conns;
     struct conn *graveyard; /* closed, freed once the writer is done */

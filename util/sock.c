@@ -1,9 +1,11 @@
 /*
  * sock.c — whether a Unix socket file is a live server's or one left by a
  * server that is gone (ledger serve's socket, the proxy's unix: address),
- * and who holds the other end of a TCP connection made on this box.
+ * who holds the other end of a TCP connection made on this box, and an
+ * accept that does not spin when the process is out of descriptors.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +16,23 @@
 #include <linux/sock_diag.h>
 
 #include "util/util.h"
+
+int
+ldg_accept(int lfd, int *spare, int *full)
+{
+    int fd;
+    *full = 0;
+    if (*spare < 0)
+        *spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || *spare < 0)
+        return fd;
+    close(*spare); /* one descriptor, to take the waiting one off */
+    *spare = -1;
+    if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+        *full = 1;
+    return fd;
+}
 
 int
 ldg_unix_socket_live(const char *path)

@@ -618,6 +618,17 @@ int ldg_child_run(const struct ldg_child *c, char *why, size_t cap);
  * long to connect to. */
 int ldg_unix_socket_live(const char *path);
 
+/* accept4(lfd, SOCK_NONBLOCK | SOCK_CLOEXEC) that cannot spin. A process
+ * out of descriptors (EMFILE, ENFILE) leaves the connection waiting and
+ * the listening socket readable, and a level-triggered event loop would
+ * wake for it forever; so *spare, a descriptor held for this (/dev/null,
+ * opened here while *spare is -1), is closed, the waiting connection taken
+ * and returned with *full set to 1, for the caller to refuse and close.
+ * The spare is opened again on the next call. The connection's fd; or -1
+ * with errno (EAGAIN when none waits). The caller closes *spare when it
+ * stops listening. */
+int ldg_accept(int lfd, int *spare, int *full);
+
 /* -------------------------------------------------------- tcp sockets -- */
 
 /* Who holds the other end of a TCP connection made on this box: the
