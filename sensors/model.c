@@ -66,9 +66,35 @@ ldg_digest_same(const char *a, const char *b)
     if (strlen(a) != 64 || strlen(b) != 64)
         return 0;
     for (int i = 0; i < 64; i++)
-        if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+        if (!isxdigit((unsigned char)a[i]) ||
+            tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
             return 0;
     return 1;
+}
+
+/* Opens path for reading if it is a regular file: a FIFO or a device is
+ * refused without waiting on it (O_NONBLOCK until fstat said what it is).
+ * The fd with *st filled; or < 0 with err set (LDG_ENOTFOUND, *missing
+ * set when nothing is there). */
+static int
+open_regular(const char *path, struct stat *st, int *missing, char *err,
+             size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    *missing = 0;
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        *missing = e == ENOENT;
+        return e == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
+    }
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        close(fd);
+        return LDG_ENOTFOUND;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
 }
 
 int
@@ -78,17 +104,9 @@ ldg_file_sha256(const char *path, char out[72], uint64_t *bytes,
 {
     struct stat st;
     uint8_t d[32];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
-        return e == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
-        close(fd);
-        return LDG_EIO;
-    }
+    int missing, fd = open_regular(path, &st, &missing, err, errlen);
+    if (fd < 0)
+        return fd;
     int rc = ldg_sha256_fd(fd, d, bytes, (uint64_t)st.st_size, progress,
                            progress_ctx);
     close(fd);
@@ -146,25 +164,45 @@ ldg_ollama_resolve(const char *models_dir, const char *name,
                          model, tag) >= sizeof out->manifest_path)
         goto badname;
 
-    /* The manifest: hash it (that is the digest Ollama reports), then read
-     * the model layer. Manifests are small; 1 MiB is far beyond any. */
-    uint64_t mlen = 0;
-    int rc = ldg_file_sha256(out->manifest_path, out->manifest_digest, &mlen,
-                             NULL, NULL, err, errlen);
-    if (rc < 0) {
-        if (rc == LDG_ENOTFOUND)
-            snprintf(err, errlen,
-                     "model %s: no manifest at %s (is it pulled, and is "
-                     "OLLAMA_MODELS right?)",
-                     name, out->manifest_path);
-        return rc;
-    }
-    if (mlen > (1u << 20)) {
+    /* The manifest, read once: its hash (the digest Ollama reports) and
+     * its model layer come from the same bytes. Manifests are small; 1 MiB
+     * is far beyond any, and a larger file is refused before it is read. */
+    struct stat st;
+    char *mb;
+    uint8_t md[32];
+    int missing,
+        fd = open_regular(out->manifest_path, &st, &missing, err, errlen);
+    if (missing)
+        snprintf(err, errlen,
+                 "model %s: no manifest at %s (is it pulled, and is "
+                 "OLLAMA_MODELS right?)",
+                 name, out->manifest_path);
+    if (fd < 0)
+        return fd;
+    if (st.st_size > (1 << 20)) {
+        close(fd);
         snprintf(err, errlen, "%s: manifest over 1 MiB", out->manifest_path);
         return LDG_EBADINPUT;
     }
+    if ((mb = malloc((size_t)st.st_size + 1)) == NULL) {
+        close(fd);
+        snprintf(err, errlen, "%s: out of memory", out->manifest_path);
+        return LDG_ENOMEM;
+    }
+    ssize_t got = read(fd, mb, (size_t)st.st_size + 1);
+    close(fd);
+    if (got < 0 || got > st.st_size) {
+        snprintf(err, errlen, "%s: %s", out->manifest_path,
+                 got < 0 ? strerror(errno) : "changed while read");
+        free(mb);
+        return LDG_EIO;
+    }
+    ldg_sha256(md, mb, (size_t)got);
+    memcpy(out->manifest_digest, "sha256:", 7);
+    ldg_hex(out->manifest_digest + 7, md, 32);
     json_error_t je;
-    json_t *m = json_load_file(out->manifest_path, 0, &je);
+    json_t *m = json_loadb(mb, (size_t)got, 0, &je);
+    free(mb);
     if (!m) {
         snprintf(err, errlen, "%s:%d:%d: %s", out->manifest_path, je.line,
                  je.column, je.text);

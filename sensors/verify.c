@@ -65,7 +65,7 @@ hash_file(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
 }
 
 /* An Ollama model: its manifest and weights blob against each other and
- * the manifest against want (none: the blob alone). 1, 0 or < 0. */
+ * the manifest against want. 1, 0 or < 0. */
 static int
 hash_ollama(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
             const char *want, json_t *body, char digest[72], uint64_t *bytes)
@@ -91,7 +91,7 @@ hash_ollama(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
         return rc;
     }
     int blob_ok = ldg_digest_same(digest, om.layer_digest);
-    int man_ok = want ? ldg_digest_same(want, om.manifest_digest) : 1;
+    int man_ok = ldg_digest_same(want, om.manifest_digest);
     json_object_set_new(body, "path", json_string(om.blob_path));
     json_object_set_new(body, "manifest", json_string(om.manifest_path));
     json_object_set_new(body, "manifest_digest",
@@ -104,7 +104,7 @@ hash_ollama(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
      * it (as registered) when the chain holds. */
     json_object_set_new(
         body, "digest",
-        json_string(blob_ok && man_ok && want ? want : om.manifest_digest));
+        json_string(blob_ok && man_ok ? want : om.manifest_digest));
     if (!blob_ok)
         json_object_set_new(body, "detail",
                             json_string("the weights blob does not hash to the "
@@ -139,6 +139,11 @@ ldg_model_verify(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
                        o->expect);
         return LDG_EINVAL;
     }
+    if (o->name != NULL && o->name[0] == '\0') {
+        ldg_set_errmsg(l, "an empty model name: give " LDG_OPT_MODEL
+                          " NAME, or leave it out");
+        return LDG_EINVAL;
+    }
     int there = stat(arg, &st) == 0;
     int is_file = there && S_ISREG(st.st_mode);
     if (!is_file && (arg[0] == '/' || strncmp(arg, "./", 2) == 0 ||
@@ -149,34 +154,33 @@ ldg_model_verify(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
     }
     if ((body = json_object()) == NULL)
         return LDG_ENOMEM;
-    if (is_file) {
-        const char *b = strrchr(arg, '/');
-        name = o->name ? o->name : b ? b + 1 : arg;
-        reg = registered(l, name);
-        want = o->expect ? o->expect
-                         : json_string_value(json_object_get(reg, "digest"));
-        if (want == NULL) {
-            ldg_set_errmsg(l,
-                           "%s: nothing to compare with: model '%s' is not "
-                           "registered; give " LDG_OPT_EXPECT
-                           " DIGEST, or " LDG_OPT_MODEL " "
-                           "NAME of a registered model (nothing was written)",
-                           arg, name);
-            rc = LDG_EINVAL;
-            goto out;
-        }
-        rc = hash_file(l, o, arg, want, body, digest, &bytes);
-    } else {
-        name = o->name ? o->name : arg;
-        reg = registered(l, name);
-        const char *path = json_string_value(json_object_get(reg, "path"));
-        want = o->expect ? o->expect
-                         : json_string_value(json_object_get(reg, "digest"));
-        if (path && !o->expect) /* llama.cpp: the file it said it loaded */
-            rc = hash_file(l, o, path, want, body, digest, &bytes);
-        else
-            rc = hash_ollama(l, o, want, body, digest, &bytes);
+    const char *b = strrchr(arg, '/');
+    name = o->name ? o->name : is_file && b ? b + 1 : arg;
+    reg = registered(l, name);
+    want = o->expect ? o->expect
+                     : json_string_value(json_object_get(reg, "digest"));
+    /* a registration whose runtime reported no digest ("unreported", as
+     * llama.cpp's) has nothing to compare with either */
+    if (want == NULL || !ldg_digest_same(want, want)) {
+        ldg_set_errmsg(l,
+                       "%s: nothing to compare with: model '%s' is %s; "
+                       "give " LDG_OPT_EXPECT " DIGEST%s (nothing was written)",
+                       arg, name,
+                       reg == NULL ? "not registered"
+                                   : "registered without a sha256 digest",
+                       is_file && reg == NULL ? ", or " LDG_OPT_MODEL
+                                                " NAME of a registered model"
+                                              : "");
+        rc = LDG_EINVAL;
+        goto out;
     }
+    const char *path = json_string_value(json_object_get(reg, "path"));
+    if (is_file)
+        rc = hash_file(l, o, arg, want, body, digest, &bytes);
+    else if (path) /* llama.cpp: the file it said it loaded */
+        rc = hash_file(l, o, path, want, body, digest, &bytes);
+    else
+        rc = hash_ollama(l, o, want, body, digest, &bytes);
     if (rc < 0)
         goto out;
     LDG_ASSERT(rc == 0 || rc == 1); /* the hash's verdict: match or not */

@@ -109,6 +109,8 @@ expect_exit 0 "probe llama.cpp" L probe --no-host -r "lc=llamacpp:$U" -o json
 grep -q '"kind":"llama.cpp"' "$T/out" || fail "llama.cpp: $(cat "$T/out")"
 grep -q '"path":"'"$T"'/w.gguf"' "$T/out" || fail "llama.cpp path: $(cat "$T/out")"
 grep -q '"digest":"unreported"' "$T/out" || fail "llama.cpp digest: $(cat "$T/out")"
+LCM=$(jq -r 'select(.type=="model.registered") | .body.model' "$T/out" | head -1)
+[ -n "$LCM" ] || fail "llama.cpp: no model.registered: $(cat "$T/out")"
 
 # model verify: a fake Ollama store for m1:7b
 S=$T/ollama
@@ -135,7 +137,26 @@ grep -q "does not hash to the digest its manifest names" "$T/out" ||
 L models -o json >"$T/models"
 [ "$(jq -r 'select(.model=="tiny") | .verified' "$T/models")" = failed ] ||
     fail "models view failed: $(grep tiny "$T/models")"
-OLLAMA_MODELS=$S expect_exit 66 "verify unknown" L model verify nope
+# nothing registered and no --expect: nothing to compare with (64, before
+# the store is looked at); with --expect, no manifest is 66
+OLLAMA_MODELS=$S expect_exit 64 "verify unknown" L model verify nope
+grep -q "nothing to compare with: model 'nope' is not registered" "$T/err" ||
+    fail "verify unknown: $(cat "$T/err")"
+OLLAMA_MODELS=$S expect_exit 66 "verify unknown --expect" L model verify nope --expect "$A"
+grep -q "no manifest at" "$T/err" || fail "verify unknown --expect: $(cat "$T/err")"
+# an Ollama model pulled but never registered: refused, nothing written
+# (before: recorded ok with expected null, and listed in the models view)
+mkdir -p "$S/manifests/registry.ollama.ai/library/q"
+cp "$S/manifests/registry.ollama.ai/library/tiny/latest" "$S/manifests/registry.ollama.ai/library/q/"
+n0=$(L checkpoint | sed -n 2p)
+expect_exit 64 "verify unregistered ollama" L model verify q --ollama-dir "$S" -o json
+[ "$(L checkpoint | sed -n 2p)" = "$n0" ] || fail "unregistered ollama model: an event was written"
+L models -o json | grep -q '"q"' && fail "unregistered ollama model is in the models view"
+# a manifest that is a FIFO is refused, not waited on
+mkdir -p "$S/manifests/registry.ollama.ai/library/ff"
+mkfifo "$S/manifests/registry.ollama.ai/library/ff/latest"
+expect_exit 66 "verify a FIFO manifest" timeout 20 "$LEDGER" --dir "$D" model verify ff --ollama-dir "$S" --expect "$A"
+grep -q "not a regular file" "$T/err" || fail "FIFO manifest: $(cat "$T/err")"
 
 # a FILE against --expect, and the llama.cpp path of a registered model
 FD=$(sha256sum "$T/w.gguf" | cut -d' ' -f1)
@@ -146,6 +167,26 @@ expect_exit 64 "verify file unregistered" L model verify "$T/w.gguf" -o json
 [ -s "$T/out" ] && fail "unregistered: printed $(cat "$T/out")"
 L models -o json | grep -q '"w.gguf"' && fail "unregistered: w.gguf is in the models view"
 expect_exit 64 "verify bad expect" L model verify "$T/w.gguf" --expect xyz
+# 64 characters that are not hex are no digest either (before: recorded a
+# failed verification against "sha256:zzz...")
+expect_exit 64 "verify non-hex expect" L model verify "$T/w.gguf" --model w \
+    --expect "sha256:$(printf 'z%.0s' $(seq 64))"
+expect_exit 64 "verify empty --model" L model verify "$T/w.gguf" --model '' --expect "$A"
+grep -q "empty model name" "$T/err" || fail "empty --model: $(cat "$T/err")"
+# llama.cpp's model (registered with its path, digest unreported): with
+# --expect its file is hashed (before: Ollama's store was looked in, 66);
+# without, nothing to compare with (before: a recorded MISMATCH)
+expect_exit 0 "verify llama.cpp model --expect" L model verify "$LCM" --expect "$FD" -o json
+[ "$(jq -r .path "$T/out")" = "$T/w.gguf" ] || fail "llama.cpp --expect: $(cat "$T/out")"
+n0=$(L checkpoint | sed -n 2p)
+expect_exit 64 "verify llama.cpp model alone" L model verify "$LCM"
+grep -q "registered without a sha256 digest" "$T/err" || fail "llama.cpp alone: $(cat "$T/err")"
+[ "$(L checkpoint | sed -n 2p)" = "$n0" ] || fail "llama.cpp alone: an event was written"
+# a registered path that is a FIFO: refused at once, not waited on
+mkfifo "$T/fifo.gguf"
+L append model.registered --body "{\"model\": \"lcf\", \"digest\": \"unreported\", \"runtime\": \"lc\", \"path\": \"$T/fifo.gguf\"}" >/dev/null
+expect_exit 66 "verify a FIFO path" timeout 20 "$LEDGER" --dir "$D" model verify lcf --expect "$A"
+grep -q "not a regular file" "$T/err" || fail "FIFO path: $(cat "$T/err")"
 expect_exit 66 "verify missing file" L model verify /nonexistent/x.gguf
 # a relative path is a path too (before: "not an Ollama model name", 65)
 expect_exit 66 "verify missing relative file" L model verify ./nonexistent-x.gguf
