@@ -211,6 +211,8 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
         return rc;
     }
     memcpy(b->prev, b->tl.leaf, 32);
+    l->batch_open = 1;
+    l->batch_thread = pthread_self();
     *out = b;
     return 0;
 }
@@ -271,6 +273,11 @@ ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
     l = b->l;
     if (b->dead) {
         ldg_seterr(l, "the batch failed earlier; nothing of it is written");
+        return LDG_EINVAL;
+    }
+    if (b->t == NULL) {
+        ldg_seterr(l, "the batch is committed: it takes no more events "
+                      "(begin another)");
         return LDG_EINVAL;
     }
     l->errmsg[0] = '\0';
@@ -345,7 +352,10 @@ static int batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n);
 int
 ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
 {
-    int rc = batch_commit(b, first_seq, n);
+    int rc;
+    if (b != NULL)
+        b->l->batch_open = 0; /* what commits writes, on this thread */
+    rc = batch_commit(b, first_seq, n);
     batch_unlock(b);
     return rc;
 }
@@ -426,6 +436,7 @@ ldg_batch_commit_changes(struct ldg_batch *b)
 
     if (b == NULL || b->t == NULL)
         return LDG_EINVAL;
+    b->l->batch_open = 0;
     if (b->n > 0)
         return ldg_batch_commit(b, NULL, NULL);
     if (b->dead) {
@@ -457,6 +468,7 @@ ldg_batch_free(struct ldg_batch *b)
 {
     if (b == NULL)
         return;
+    b->l->batch_open = 0;
     if (b->via_frame) {
         ldg_intake_ack_end(b->l, &b->ia, b->t, 0);
         b->l->frame = NULL;

@@ -494,6 +494,10 @@ key_new(struct ldg_key **out, const char *name, const uint8_t *seed,
 int
 ldg_key_generate(struct ldg_key **out, const char *name)
 {
+    if (out != NULL && !ldg_key_name_valid(name)) {
+        *out = NULL; /* a key saved must load back: its name too */
+        return LDG_EINVAL;
+    }
     return key_new(out, name, NULL, NULL);
 }
 

@@ -190,11 +190,23 @@ ldg_read_only(const struct ldg_ledger *l)
 }
 
 int
+ldg_batch_blocks(struct ldg_ledger *l)
+{
+    if (!l->batch_open || !pthread_equal(l->batch_thread, pthread_self()))
+        return 0;
+    ldg_seterr(l, "a batch is open on this handle, on this thread: commit "
+                  "or free it before another write");
+    return 1;
+}
+
+int
 ldg_txn_begin(struct ldg_ledger *l, unsigned flags, struct ldg_txn **out)
 {
     int rc;
     if (l == NULL || out == NULL)
         return LDG_EINVAL;
+    if ((flags & LDG_TXN_WRITE) && ldg_batch_blocks(l))
+        return LDG_EBUSY;
     if (!(flags & LDG_TXN_WRITE)) {
         if (l->intake != NULL && !(flags & LDG_TXN_STORE))
             return l->intake_hooks->read_begin(l, out);

@@ -223,6 +223,12 @@ struct ldg_ledger {
      * transaction (an applier's note goes in the frame only from it). */
     struct ldg_intake_build *frame;
     struct ldg_txn *frame_txn;
+    /* A batch open on this handle, and the thread that opened it
+     * (append_batch.c): a write begun on that thread would wait for the
+     * batch's own lock forever, so it is refused (LDG_EBUSY). */
+    int batch_open;
+    pthread_t batch_thread;
+    int writer_open; /* an ldg_writer runs on this handle (writer.c) */
     /* Store layout 999: the intake log every append goes through
      * (intake_log.c); NULL at other layouts. */
     struct ldg_intake_state *intake;
@@ -314,5 +320,9 @@ const char *ldg_store_lib_version(void); /* store_kv.c: LMDB */
 
 /* handle.c: "no ledger in dir" with what to do, into err */
 void handle_no_ledger(const char *dir, char *err, size_t errcap);
+
+/* 1, with the handle's error set, when a batch is open on l on the
+ * calling thread (a write begun there would wait for it forever). */
+int ldg_batch_blocks(struct ldg_ledger *l);
 
 #endif

@@ -132,6 +132,8 @@ int
 ldg_intake_lock_ex(struct ldg_ledger *l)
 {
     int fd;
+    if (ldg_batch_blocks(l))
+        return LDG_EBUSY;
     LDG_ASSERT(held != l); /* not taken twice */
     if ((fd = lock_take(l, 1)) < 0)
         return fd;

@@ -106,7 +106,8 @@ int ldg_key_name_valid(const char *name);
 int ldg_keyfile_save(const char *path, const struct ldg_key *k, char *err,
                      size_t errcap);
 /* Reads a key file back: a regular file of this user's, 0600, one link;
- * the key's name is the file's base name without ".key".
+ * the key's name is the one the file records (its "name" line), whatever
+ * the file is called.
  * @return 0; LDG_ENOTFOUND (no such file), LDG_EKEY (unusable: modes,
  * owner, links, content). err names the file.
  * Lifetime: *out is the caller's, freed with ldg_key_free. */
@@ -410,8 +411,9 @@ void ldg_lib_versions(char *buf, size_t cap);
  * key.added, signed by the log key. roles: a comma-separated list of role
  * names (FORMAT.md, "Key roles") or NULL for none.
  * @return 0 with *seq_out (may be NULL) the key.added event's seq;
- * LDG_EEXIST (an active key of that name), LDG_EBADINPUT (bad name or
- * role), LDG_EKEY (the log key file is unusable).
+ * LDG_EEXIST (an active key of that name, or the name 'log'), LDG_EINVAL
+ * (a name ldg_key_name_valid refuses, or an unknown or empty role: the
+ * caller's argument), LDG_EKEY (the log key file is unusable).
  * Lifetime: nothing borrowed. */
 int ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
                  uint64_t *seq_out);
@@ -421,13 +423,15 @@ int ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
  * must arrive sealed: ldg_sealer_*). Format version 2 only.
  * @return 0 with *seq_out (may be NULL); LDG_EVERSION (format 1),
  * LDG_EEXIST (the public key is in the log already or NAME names an
- * active key), LDG_EBADINPUT. Lifetime: nothing borrowed. */
+ * active key), LDG_EINVAL (bad name or role, as ldg_keys_add).
+ * Lifetime: nothing borrowed. */
 int ldg_keys_enrol(struct ldg_ledger *l, const char *name, const char *roles,
                    const uint8_t pub[32], uint64_t *seq_out);
 /* Appends key.revoked for NAME (the newest key of that name), with reason
- * (may be NULL). The log key cannot be revoked.
- * @return 0 with *seq_out (may be NULL); LDG_ENOTFOUND (no active key of
- * that name), LDG_EINVAL (the log key). Lifetime: nothing borrowed. */
+ * (required: a revocation says why). The log key cannot be revoked.
+ * @return 0 with *seq_out (may be NULL); LDG_EINVAL (no name or no
+ * reason), LDG_ENOTFOUND (no active key of that name), LDG_EBADINPUT (the
+ * log key). Lifetime: nothing borrowed. */
 int ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
                     uint64_t *seq_out);
 
@@ -454,9 +458,12 @@ struct ldg_epoch_row {
  * from now) and appends key.anchored, signed by the log key; the key's
  * seals after it are made by its epoch keys. A state file left by an
  * anchor that never reached the log is taken again.
+ * Epoch keys need store layout 999 (made with ldg_init's layout 999, or
+ * brought there by ldg_migrate).
  * @return 0 with *seq_out (may be NULL); LDG_EEXIST (anchored already),
- * LDG_EINVAL (period outside 1 s .. 366 days), LDG_EVERSION (format 1),
- * LDG_ENOTFOUND, LDG_EKEY (the key's secret is not here).
+ * LDG_EINVAL (period outside 1 s .. 366 days), LDG_EVERSION (format 1, or
+ * a store layout other than 999), LDG_ENOTFOUND, LDG_EKEY (the key's
+ * secret is not here).
  * Lifetime: nothing borrowed. */
 int ldg_keys_anchor(struct ldg_ledger *l, const char *name, uint64_t period_ns,
                     uint64_t *seq_out);
@@ -774,7 +781,10 @@ int ldg_append_ex(struct ldg_ledger *l, const struct ldg_event_in *ev,
  * has it so far (keys added or revoked, bodies erased, sequence numbers
  * taken by earlier events of the batch count). The transaction holds the
  * ledger's write lock until commit or free; signing is on the caller's
- * thread. */
+ * thread. Meanwhile another write through the same handle on the same
+ * thread (ldg_append, a second batch, a key event...) would wait for that
+ * lock forever: it is refused with LDG_EBUSY; on another thread it
+ * waits. */
 struct ldg_batch;
 /* Begins a batch (takes the write lock; waits for another writer).
  * @return 0; LDG_EINVAL (read-only handle).
@@ -787,7 +797,8 @@ int ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l);
  * earlier in the batch, nothing written, the batch goes on. Any other
  * code: the batch failed and only ldg_batch_free is left (after
  * LDG_EFULL, free grows the map so that a new batch of the same events
- * may fit). Lifetime: ev is read during the call only. */
+ * may fit). LDG_EINVAL also after ldg_batch_commit (a committed batch
+ * takes no more events). Lifetime: ev is read during the call only. */
 int ldg_batch_add(struct ldg_batch *b, const struct ldg_event_in *ev);
 /* ldg_batch_add that says where the event went: on 0, *seq the sequence
  * number it will have once committed; on LDG_EDUPLICATE, *seq that of the
@@ -938,7 +949,9 @@ struct ldg_ledger *ldg_txn_ledger(struct ldg_txn *t);
 int ldg_txn_size(struct ldg_txn *t, uint64_t *size);
 /* Reads and decodes event seq (strictly: canonical form, exact length;
  * the signature is not checked: ldg_verify does that).
- * @return 0; LDG_ENOTFOUND (no such seq); LDG_ECORRUPT.
+ * @return 0; LDG_ENOTFOUND (no such seq); LDG_EPRUNED (seq is below the
+ * horizon a prune left: it was recorded, and is gone from this store);
+ * LDG_ECORRUPT.
  * Lifetime: ev is the caller's; ev->entry and the pointers into it are
  * valid until t ends. ev->entry is NULL when the store keeps the entry
  * without the bytes a reader derives (store layout 5, docs/FORMAT.md

@@ -530,7 +530,7 @@ int
 ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap)
 {
     int n = ldg_note_verifier(buf, cap, l->origin, l->log_key->pub);
-    return n < 0 ? n : 0;
+    return n == LDG_EINVAL ? LDG_ETOOBIG : n < 0 ? n : 0;
 }
 
 /* The root of the signed checkpoint note ck (its text: up to the blank

@@ -274,6 +274,14 @@ ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
     *out = NULL;
     if (l == NULL)
         return LDG_EINVAL;
+    if (l->opts.flags & LDG_RDONLY) {
+        ldg_seterr(l, "ledger opened read-only");
+        return LDG_EINVAL;
+    }
+    if (l->writer_open) {
+        ldg_seterr(l, "a writer runs on this handle already (one at a time)");
+        return LDG_EINVAL;
+    }
     if ((rc = ldg_log_secret_load(l)) < 0)
         return rc;
     w = calloc(1, sizeof *w);
@@ -324,6 +332,7 @@ ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
         ldg_seterr(l, "cannot start the writer threads");
         goto fail;
     }
+    l->writer_open = 1;
     *out = w;
     return 0;
 fail:
@@ -576,6 +585,7 @@ ldg_writer_free(struct ldg_writer *w)
     pthread_cond_destroy(&w->work);
     pthread_cond_destroy(&w->ready);
     pthread_cond_destroy(&w->space);
+    w->l->writer_open = 0;
     free(w);
 }
 

@@ -137,6 +137,12 @@ ldg_client_append(struct ldg_client *c, const struct ldg_event_in *ev,
 
     if (c == NULL || ev == NULL || ev->type == NULL)
         return LDG_EINVAL;
+    if (id == NULL) /* the event's own id and time, as ldg_append takes */
+        id = ev->id;
+    if (!has_time && ev->has_time) {
+        has_time = 1;
+        time_ns = ev->time_ns;
+    }
     if (id != NULL) {
         if (!ldg_text_ok(id, LDG_ID_MAX)) {
             /* the server's words for it; nothing is sent */

@@ -407,9 +407,9 @@ int ldg_client_connect(struct ldg_client **out, const char *dir,
  * added). Blocks while the server applies backpressure. LDG_EIO if the
  * server went away. */
 int ldg_client_send(struct ldg_client *c, const char *line, size_t len);
-/* Builds and sends a request for ev, with an optional id (NULL: none) and
- * source time (has_time). LDG_EBADINPUT for an id longer than 128
- * bytes. */
+/* Builds and sends a request for ev, with an id (NULL: ev->id, which may
+ * be NULL too) and a source time (has_time 0: ev's own, if it has one).
+ * LDG_EBADINPUT for an id longer than 128 bytes. */
 int ldg_client_append(struct ldg_client *c, const struct ldg_event_in *ev,
                       const char *id, int has_time, uint64_t time_ns);
 /* Waits for the next answer (timeout_ms < 0: forever). 0 with *a filled

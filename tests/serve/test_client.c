@@ -127,6 +127,11 @@ test_client__nothing_serves_is_not_found(void **state)
     memset(id, 'a', 129);
     id[129] = '\0';
     assert_int_equal(ldg_client_append(cl, &ev, id, 0, 0), LDG_EBADINPUT);
+    /* the event's own id is the one sent when the argument is NULL (it
+     * was dropped: a resend after LDG_EIO recorded the event twice) */
+    ev.id = id;
+    assert_int_equal(ldg_client_append(cl, &ev, NULL, 0, 0), LDG_EBADINPUT);
+    ev.id = NULL;
     assert_int_equal(ldg_client_wait(cl, &(struct ldg_client_answer){0}, 10),
                      LDG_ETIMEOUT);
     ldg_client_close(cl);
