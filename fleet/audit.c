@@ -103,8 +103,19 @@ check_body(struct audit *a, const char *origin, uint64_t seq, json_t *row,
     json_t *v;
     size_t n = 0;
 
-    if (json_integer_value(json_object_get(row, "body_erased")) != 0)
-        return; /* erased on the box: nothing to check but the entry */
+    if (json_integer_value(json_object_get(row, "body_erased")) != 0) {
+        /* erased on the box: nothing to check but the entry, and that
+         * the row then carries no body (a forged one would be read by
+         * every query of the table, under a flag that skips the check) */
+        if (btxt == NULL || btxt[0] != '\0' || stxt == NULL ||
+            strcmp(stxt, "{}") != 0)
+            found(a,
+                  "%s seq %llu: marked body_erased but carries a body "
+                  "(\"%.60s\") or salts (\"%.60s\")",
+                  origin, (unsigned long long)seq, btxt ? btxt : "(none)",
+                  stxt ? stxt : "(none)");
+        return;
+    }
     if (btxt != NULL)
         body = json_loads(btxt, JSON_DECODE_ANY, NULL);
     if (stxt != NULL)

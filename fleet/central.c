@@ -88,7 +88,11 @@ ldg_ch_query(struct ldg_http_client *c, const char *base, const char *query,
     q.timeout_ms = 120000;
     q.max_response_bytes = 256u << 20;
     rc = ldg_http_request(c, &q, resp, err, errcap);
-    if (rc == LDG_EHTTP) {
+    if (rc == LDG_EHTTP && resp->status >= 300 && resp->status < 400) {
+        char why[600]; /* http/ names the redirect and where it points */
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errcap, "ClickHouse: %s", why);
+    } else if (rc == LDG_EHTTP) {
         snprintf(err, errcap, "ClickHouse: HTTP %ld: %.300s", resp->status,
                  resp->body ? resp->body : "");
         char *nl = strchr(err, '\n');

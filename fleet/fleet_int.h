@@ -24,6 +24,11 @@ int ldg_fleet_put_file(const char *dir, const char *rel, const void *data,
                        size_t len, char *err, size_t errcap);
 /* Creates the parent directories of path (0755). */
 int ldg_fleet_mkdirs_for(const char *path);
+/* Makes what was put to r durable before a watermark says it was: a
+ * directory's file system is synced (syncfs; its files are written
+ * without a flush each); an HTTP or S3 target's answers were its acks.
+ * 0; LDG_EIO with err. */
+int ldg_remote_settle(struct ldg_remote *r, char *err, size_t errcap);
 /* Reads a whole file (at most max bytes, else LDG_ETOOBIG) into *out,
  * malloc'd and NUL-terminated; LDG_ENOTFOUND if it does not exist. */
 int ldg_fleet_read_file(const char *path, size_t max, char **out, size_t *len);

@@ -224,7 +224,7 @@ ldg_publish(struct ldg_ledger *l, const char *url,
             goto out;
     }
     rc = put_one(r, tiles, "checkpoint", rep, err, errcap);
-    if (rc < 0)
+    if (rc < 0 || (rc = ldg_remote_settle(r, err, errcap)) < 0)
         goto out;
     rc = ldg_fleet_write_u64(st, "published", size);
     if (rc < 0)

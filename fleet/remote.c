@@ -11,10 +11,12 @@
  * $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fleet/fleet.h"
 #include "fleet/fleet_int.h"
@@ -187,6 +189,23 @@ ldg_remote_get(struct ldg_remote *r, const char *rel, uint8_t **out,
         resp.body = NULL;
     }
     ldg_http_response_release(&resp);
+    return rc;
+}
+
+int
+ldg_remote_settle(struct ldg_remote *r, char *err, size_t errcap)
+{
+    int fd, rc = 0;
+    if (r->kind != 2)
+        return 0;
+    if ((fd = open(r->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+        syncfs(fd) < 0) {
+        snprintf(err, errcap, "%s: cannot flush what was written: %s", r->base,
+                 strerror(errno));
+        rc = LDG_EIO;
+    }
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 

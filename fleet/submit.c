@@ -146,6 +146,48 @@ request_body(struct ldg_ledger *l, uint64_t old, uint64_t size, char **body)
     return rc;
 }
 
+/* The line of resp (rlen bytes, the witness's answer) that begins with
+ * "— wname " and verifies with wvkey over the checkpoint note ck: *line
+ * and *ll (its bytes, with its newline) point into resp; *note (the note
+ * verified, malloc'd) is the caller's to free. 0; LDG_EBADSIG when no
+ * line verifies; LDG_ENOMEM. */
+static int
+verified_line(const char *ck, const char *resp, size_t rlen, const char *wname,
+              const char *wvkey, const char **line, size_t *ll, char **note)
+{
+    char lb[LDG_ORIGIN_MAX + 8];
+    size_t cl = strlen(ck), lbn;
+    const char *p = resp, *end = resp + rlen;
+    *note = NULL;
+    snprintf(lb, sizeof lb, "\xe2\x80\x94 %s ", wname);
+    lbn = strlen(lb);
+    while (resp != NULL && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        uint64_t ts = 0;
+        if (n > lbn && memcmp(p, lb, lbn) == 0) {
+            char *v = malloc(cl + n + 2);
+            if (v == NULL)
+                return LDG_ENOMEM;
+            size_t vn = cl + n;
+            memcpy(v, ck, cl);
+            memcpy(v + cl, p, n);
+            if (p[n - 1] != '\n')
+                v[vn++] = '\n';
+            v[vn] = '\0';
+            if (ldg_cosig_verify(v, vn, wvkey, &ts) >= 0) {
+                *line = p;
+                *ll = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+                *note = v;
+                return 0;
+            }
+            free(v);
+        }
+        p += n;
+    }
+    return LDG_EBADSIG;
+}
+
 static void
 backoff(const char *st, uint64_t size, uint64_t now)
 {
@@ -264,40 +306,27 @@ ldg_witness_submit(struct ldg_ledger *l, const char *url, const char *wvkey,
         }
         if (status == 200) {
             const char *ck = strstr(body, "\n\n") + 2;
-            size_t cl = strlen(ck), vl = cl + rlen;
-            char *note = malloc(vl + 1);
-            uint64_t ts = 0;
-            if (note == NULL) {
+            const char *line = NULL;
+            size_t ll = 0;
+            char *note = NULL;
+            /* the witness's line that verifies with its key: it may send
+             * others of its name (an older key's) before it */
+            rc = verified_line(ck, resp, rlen, wname, wvkey, &line, &ll, &note);
+            if (rc == LDG_ENOMEM) {
                 free(body);
                 free(resp);
-                return LDG_ENOMEM;
+                return rc;
             }
-            memcpy(note, ck, cl);
-            memcpy(note + cl, resp ? resp : "", rlen);
-            note[vl] = '\0';
-            rc = ldg_cosig_verify(note, vl, wvkey, &ts);
             if (rc < 0) {
                 snprintf(rep->what, sizeof rep->what,
                          "%s answered 200 but its cosignature does not verify "
                          "with %s",
                          wname, wvkey);
-                free(note);
                 free(body);
                 free(resp);
                 return LDG_EBADSIG;
             }
-            /* keep only the witness's own line(s) */
-            {
-                char *p = strstr(resp, "\xe2\x80\x94 ");
-                char lb[LDG_ORIGIN_MAX + 8];
-                snprintf(lb, sizeof lb, "\xe2\x80\x94 %s ", wname);
-                p = strstr(resp, lb);
-                if (p != NULL) {
-                    char *nl = strchr(p, '\n');
-                    size_t ll = nl ? (size_t)(nl - p) + 1 : strlen(p);
-                    rc = keep_cosignature(l, size, ck, p, ll, wname);
-                }
-            }
+            rc = keep_cosignature(l, size, ck, line, ll, wname);
             free(note);
             free(body);
             free(resp);
@@ -318,8 +347,11 @@ ldg_witness_submit(struct ldg_ledger *l, const char *url, const char *wvkey,
             uint64_t held = strtoull(resp, NULL, 10);
             free(body);
             free(resp);
-            if (held < size) {
-                old = held; /* our record was stale: prove from its size */
+            if (held <= size) {
+                /* our record was stale (at our very size: its 200 was
+                 * lost): prove from its size; an equal one with an empty
+                 * proof, which it cosigns again if the roots agree */
+                old = held;
                 continue;
             }
             snprintf(rep->what, sizeof rep->what,

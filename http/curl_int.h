@@ -62,9 +62,10 @@ struct xfer {
     /* the body as it arrives, at most cap bytes; resp->body is its bytes
      * (owned by resp from the first byte on, freed with it) */
     struct ldg_buf body;
-    int toobig;      /* the cap stopped the transfer */
-    int oom;         /* an allocation failed in a callback */
-    char reason[64]; /* reason phrase of the last status line */
+    int toobig;         /* the cap stopped the transfer */
+    int oom;            /* an allocation failed in a callback */
+    char reason[64];    /* reason phrase of the last status line */
+    char location[256]; /* its Location header, printable, cut */
 };
 
 /* Sets an option of the easy handle h; on failure goes to setopt_failed,

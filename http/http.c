@@ -263,6 +263,7 @@ on_header(char *line, size_t size, size_t nitems, void *arg)
         replace(&x->resp->content_type, NULL);
         replace(&x->resp->etag, NULL);
         x->reason[0] = 0;
+        x->location[0] = 0;
         const char *sp = memchr(line, ' ', n);
         if (sp) {
             const char *sp2 = memchr(sp + 1, ' ', n - (size_t)(sp + 1 - line));
@@ -301,6 +302,16 @@ on_header(char *line, size_t size, size_t nitems, void *arg)
             return 0;
         }
         replace(&x->resp->content_type, s);
+    } else if (header_is(line, n, "Location", &v, &vlen)) {
+        size_t k = 0, i = 0;
+        while (i < vlen && (v[i] == ' ' || v[i] == '\t'))
+            i++;
+        for (; i < vlen && k + 1 < sizeof x->location; i++)
+            if (isprint((unsigned char)v[i]))
+                x->location[k++] = v[i];
+        while (k > 0 && x->location[k - 1] == ' ')
+            k--;
+        x->location[k] = 0;
     } else if (header_is(line, n, "ETag", &v, &vlen)) {
         char *s = dup_trimmed(v, vlen);
         if (!s) {
@@ -557,6 +568,17 @@ ldg_http_request(struct ldg_http_client *c, const struct ldg_http_request *req,
             if (rc == LDG_ETOOBIG || rc == LDG_ENOMEM || !transient_curl(cc))
                 goto out;
             continue;
+        }
+        if (st >= 300 && st < 400 && !req->accept_error_status) {
+            /* not followed: a PUT or POST answered by a redirect did not
+             * reach where it was meant to, and is not a success */
+            rc = LDG_EHTTP;
+            http_seterr(err, errlen,
+                        "%s %s: HTTP %ld%s%s: a redirect%s%s, not followed "
+                        "(give the URL it names)",
+                        method, req->url, st, x.reason[0] ? " " : "", x.reason,
+                        x.location[0] ? " to " : "", x.location);
+            goto out;
         }
         if (st >= 400 && !req->accept_error_status) {
             rc = LDG_EHTTP;

@@ -100,9 +100,12 @@ void ldg_http_client_free(struct ldg_http_client *c);
 
 /* Performs req with client c (NULL = a one-shot handle) and fills resp
  * (which it zeroes first). Returns:
- *   0              a response arrived (status < 400, or accept_error_status)
+ *   0              a response arrived (status < 300, or accept_error_status)
  *   LDG_EHTTP      the server answered with status >= 400 (resp is filled:
- *                  status, headers and the body, capped, are there)
+ *                  status, headers and the body, capped, are there), or
+ *                  with a redirect (3xx), which is not followed: a PUT or
+ *                  POST answered so did not reach its target
+ *                  (the message names the Location)
  *   LDG_ENET       no usable answer: refused, reset, DNS failure, TLS
  *                  failure, or the connection closed before the reply
  *                  was complete (a short body against its Content-Length)

@@ -201,6 +201,37 @@ test_audit__order_missing_and_altered(void **state)
     }
 }
 
+/* A row marked erased carries no body: a forged body under the flag
+ * (which skips the body's check) is a finding; an empty one is not. */
+static void
+test_audit__erased_row_carries_no_body(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_audit_report r;
+    char *l1 = line_of(f->rows, 1), *rows, *p, *e, *s;
+    char buf[8192];
+
+    p = strstr(l1, "\"body_erased\":0");
+    assert_non_null(p);
+    p[14] = '1';
+    rows = with_line(f->rows, 1, l1);
+    assert_int_equal(audit(f, rows, &r), LDG_ETAMPER);
+    assert_non_null(strstr(f->found, "seq 1: marked body_erased but carries"));
+    free(rows);
+    /* the same row as an erasure ships it: body '' and salts {} */
+    e = strstr(l1, "\"body\":\"");
+    s = strstr(l1, ",\"body_erased\"");
+    assert_non_null(e);
+    assert_non_null(s);
+    snprintf(buf, sizeof buf, "%.*s\"body\":\"\",\"body_salts\":\"{}\"%s",
+             (int)(e - l1), l1, s);
+    rows = with_line(f->rows, 1, buf);
+    assert_int_equal(audit(f, rows, &r), 0);
+    assert_string_equal(f->found, "");
+    free(rows);
+    free(l1);
+}
+
 int
 main(void)
 {
@@ -210,6 +241,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_audit__garbage_line_is_a_finding,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit__order_missing_and_altered,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit__erased_row_carries_no_body,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -129,6 +129,28 @@ test_http__status_500_is_ehttp_with_status(void **state)
     ldg_http_response_release(&resp);
 }
 
+/* A redirect is not followed, and not a success: a PUT answered 301 did
+ * not reach its target (publish recorded tiles as sent that were not). */
+static void
+test_http__redirect_is_ehttp_naming_location(void **state)
+{
+    static const char *const codes[] = {"301", "302", "307", "308"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        struct ldg_http_request r = {.method = "PUT", .body = "x",
+                                     .body_len = 1};
+        struct ldg_http_response resp;
+        char err[LDG_HTTP_ERR_MAX], path[32];
+        snprintf(path, sizeof path, "/status/%s", codes[i]);
+        assert_int_equal(get(path, &r, &resp, err), LDG_EHTTP);
+        assert_int_equal(resp.status, atoi(codes[i]));
+        if (strstr(err, "a redirect to https://elsewhere.example/x") == NULL)
+            fail_msg("%s", err);
+        assert_non_null(strstr(err, "not followed"));
+        ldg_http_response_release(&resp);
+    }
+    (void)state;
+}
+
 static void
 test_http__reply_that_never_ends_times_out(void **state)
 {
@@ -1475,6 +1497,7 @@ main(void)
         cmocka_unit_test(test_http__get_ok_with_headers),
         cmocka_unit_test(test_http__refused_is_enet_with_url),
         cmocka_unit_test(test_http__status_500_is_ehttp_with_status),
+        cmocka_unit_test(test_http__redirect_is_ehttp_naming_location),
         cmocka_unit_test(test_http__reply_that_never_ends_times_out),
         cmocka_unit_test(test_http__slow_drip_hits_total_timeout),
         cmocka_unit_test(test_http__oversized_body_aborted_before_buffering),

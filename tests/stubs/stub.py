@@ -14,7 +14,7 @@ Answers with the response shapes the runtimes document:
   llama.cpp   GET /props, GET /health
 and misbehaves on demand, for the HTTP client's tests:
   /ok                 200 "hello" (ETag "v1", text/plain)
-  /status/N           status N with a short body
+  /status/N           status N with a short body (3xx: with a Location)
   /hang               headers and 5 bytes of a 100-byte body, then nothing
   /drip?n=N&ms=M      N bytes, one every M ms (chunked)
   /big?bytes=N        N bytes with a Content-Length
@@ -219,6 +219,10 @@ class Handler(BaseHTTPRequestHandler):
                 % self.headers.get("Authorization", ""),
                 "type": "invalid_request_error", "param": None,
                 "code": "invalid_api_key"}})
+        elif how.isdigit() and 300 <= int(how) < 400:
+            # a redirect, as a front end sending http:// to https://
+            self.send(int(how), "moved", "text/plain",
+                      {"Location": "https://elsewhere.example/x"})
         else:
             self.send(int(how), {"error": "stub failure %s" % how})
 
