@@ -25,6 +25,7 @@ add_line(json_t *ev, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(s, sizeof s, fmt, ap);
     va_end(ap);
+    ldg_utf8_trim(s); /* a name cut mid-character: the line is kept */
     json_array_append_new(json_object_get(ev, "lines"), json_string(s));
 }
 

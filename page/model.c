@@ -58,6 +58,21 @@ lane_of(const char *kind)
     return kind[0] ? kind : "other"; /* policy, context, ... */
 }
 
+/* snprintf that leaves valid UTF-8: a recorded name cut where the
+ * buffer ends loses the character it was cut in (jansson refuses a string
+ * that is not UTF-8, and the page would not be drawn at all). */
+static void put_text(char *b, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+put_text(char *b, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b, cap, fmt, ap);
+    va_end(ap);
+    ldg_utf8_trim(b);
+}
+
 static json_t *text_line(int bad, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static json_t *
@@ -68,6 +83,7 @@ text_line(int bad, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(s, sizeof s, fmt, ap);
     va_end(ap);
+    ldg_utf8_trim(s);
     return json_pack("{s:b, s:s}", "bad", bad, "text", s);
 }
 
@@ -154,7 +170,7 @@ began(char *b, size_t cap, const json_t *tl)
         if (sis(tl, "clock", "source") && ju64(st, "ts") > 0 &&
             ju64(st, "ts") != ju64(st, "recorded_ts"))
             ldg_time_when(src, sizeof src, ju64(st, "ts"));
-        snprintf(b, cap, "started %s (#%s%s%s)",
+        put_text(b, cap, "started %s (#%s%s%s)",
                  ldg_time_when(when, sizeof when, ju64(st, "recorded_ts")),
                  sget(st, "seq"), src[0] ? "; its source's clock says " : "",
                  src);
@@ -167,10 +183,10 @@ began(char *b, size_t cap, const json_t *tl)
             first = t;
     }
     if (first > 0)
-        snprintf(b, cap, "first event %s",
+        put_text(b, cap, "first event %s",
                  ldg_time_when(when, sizeof when, first));
     else
-        snprintf(b, cap, "no start");
+        put_text(b, cap, "no start");
 }
 
 /* "status trace (root span #11 invoke_agent planner: unset in 94.3ms)" */
@@ -182,14 +198,14 @@ status_text(char *b, size_t cap, const json_t *tl)
     char ms[48] = "";
 
     if (!json_is_object(r)) {
-        snprintf(b, cap, "status %s%s", sget(tl, "status"),
+        put_text(b, cap, "status %s%s", sget(tl, "status"),
                  sis(tl, "status", "trace") ? " (its root span not recorded)"
                                             : "");
         return;
     }
     if (json_is_number(d))
         snprintf(ms, sizeof ms, " in %.1fms", json_number_value(d));
-    snprintf(b, cap, "status %s (root span #%s %s%s%s%s)", sget(tl, "status"),
+    put_text(b, cap, "status %s (root span #%s %s%s%s%s)", sget(tl, "status"),
              sget(r, "seq"), sget(r, "name"),
              json_is_string(json_object_get(r, "status")) ? ": " : "",
              sget(r, "status"), ms);
@@ -249,7 +265,7 @@ verify_label(const json_t *e, char *label, int *bad)
     n = strlen(v) + (label ? strlen(label) : 0) + 16;
     if ((s = malloc(n)) == NULL)
         return label;
-    snprintf(s, n, "VERIFY %s%s%s", v, label && *label ? " \xc2\xb7 " : "",
+    put_text(s, n, "VERIFY %s%s%s", v, label && *label ? " \xc2\xb7 " : "",
              label ? label : "");
     free(label);
     return s;
@@ -269,16 +285,16 @@ ldg_page_run(const json_t *tl, json_t **out)
         return LDG_EINVAL;
     *out = NULL;
     if (json_is_string(json_object_get(tl, "trace")))
-        snprintf(title, sizeof title, "Trace %s", sget(tl, "trace"));
+        put_text(title, sizeof title, "Trace %s", sget(tl, "trace"));
     else
-        snprintf(title, sizeof title, "Run %s", sget(tl, "run"));
+        put_text(title, sizeof title, "Run %s", sget(tl, "run"));
     began(when, sizeof when, tl);
     status_text(st, sizeof st, tl);
     char pk[400] = "";
     if (json_is_string(json_object_get(tl, "pack")))
-        snprintf(pk, sizeof pk, "pack %s %s \xc2\xb7 ", sget(tl, "pack"),
+        put_text(pk, sizeof pk, "pack %s %s \xc2\xb7 ", sget(tl, "pack"),
                  sget(json_object_get(tl, "pack_version"), "version"));
-    snprintf(
+    put_text(
         sub, sizeof sub,
         "%s%s \xc2\xb7 %s \xc2\xb7 "
         "%lld events: %lld steps (%lld failed), %lld route decisions "
@@ -313,7 +329,7 @@ ldg_page_run(const json_t *tl, json_t **out)
         char jt[160] = "";
         if (json_is_object(j)) {
             int dis = json_array_size(json_object_get(j, "differs")) > 0;
-            snprintf(jt, sizeof jt,
+            put_text(jt, sizeof jt,
                      " \xe2\x80\x94 the proxy's record of #%s (one request, "
                      "two witnesses): %s",
                      sget(j, "seq"), dis ? "they DISAGREE" : "they agree");
@@ -507,11 +523,11 @@ ldg_page_plan(const json_t *tl, json_t **out)
     *out = NULL;
     plan = sget(tl, "plan");
     state = sget(tl, "state");
-    snprintf(title, sizeof title, "Plan %s: %s", plan, state[0] ? state : "?");
+    put_text(title, sizeof title, "Plan %s: %s", plan, state[0] ? state : "?");
     json_array_foreach(json_object_get(tl, "path"), i, e)
     {
         size_t n = strlen(path);
-        snprintf(path + n, sizeof path - n, "%s%s", i ? " > " : "path: ",
+        put_text(path + n, sizeof path - n, "%s%s", i ? " > " : "path: ",
                  json_string_value(e) ? json_string_value(e) : "?");
     }
     list = json_array();

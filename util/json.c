@@ -81,6 +81,19 @@ ldg_json_text_ok(const char *s)
     return j != NULL;
 }
 
+void
+ldg_utf8_trim(char *s)
+{
+    size_t n = strlen(s), i = n;
+    unsigned lead;
+    while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0 || (lead = (unsigned char)s[i - 1]) < 0xC0)
+        return; /* ASCII, or continuation bytes without a lead: as is */
+    if (n - (i - 1) < (lead >= 0xF0 ? 4u : lead >= 0xE0 ? 3u : 2u))
+        s[i - 1] = '\0';
+}
+
 int
 ldg_utf8_cut(const char *s, size_t max)
 {

@@ -298,6 +298,9 @@ int ldg_json_text_ok(const char *s);
  * without cutting a UTF-8 character in two (text cut mid-character is no
  * longer UTF-8, and a JSON body would drop it). */
 int ldg_utf8_cut(const char *s, size_t max);
+/* Cuts from s a UTF-8 character its end leaves unfinished (what snprintf
+ * leaves when it truncates text in the middle of one), in place. */
+void ldg_utf8_trim(char *s);
 
 /* ------------------------------------------------------- hex, text -- */
 

@@ -182,6 +182,43 @@ test_html__context_long_before_the_run_has_its_band(void **state)
     free(html);
 }
 
+/* A recorded name long enough that the title's or a line's buffer ends
+ * inside one of its characters: the page is drawn, its text valid UTF-8,
+ * the name cut at a character (the page and `export --run` failed: jansson
+ * refused the cut text, reported as "not a timeline" or out of memory). */
+static void
+test_html__long_multibyte_names_still_draw(void **state)
+{
+    json_t *tl = json_loads(tl_text, 0, NULL), *m = NULL, *root;
+    char pack[1300], name[2000];
+    size_t k = 0;
+    (void)state;
+    assert_non_null(tl);
+    for (int off = 0; off < 3; off++) {
+        k = 0;
+        for (int i = 0; i < off; i++)
+            pack[k++] = 'a';
+        while (k + 3 < 398)
+            k += (size_t)sprintf(pack + k, "\xe2\x82\xac");
+        pack[k] = '\0';
+        json_object_set_new(tl, "pack", json_string(pack));
+        k = 0;
+        while (k + 3 < sizeof name - 1)
+            k += (size_t)sprintf(name + k, "\xe2\x82\xac");
+        name[k] = '\0';
+        root = json_pack("{s:s, s:s, s:s}", "seq", "3", "name", name, "status",
+                         "ok");
+        json_object_set_new(tl, "root", root);
+        assert_int_equal(ldg_page_run(tl, &m), 0);
+        assert_non_null(json_string_value(json_object_get(m, "subtitle")));
+        char *html = page_of(m);
+        assert_non_null(strstr(html, "\xe2\x82\xac\xe2\x82\xac"));
+        free(html);
+        json_decref(m);
+    }
+    json_decref(tl);
+}
+
 static void
 test_html__events_page(void **state)
 {
@@ -238,6 +275,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_html__run_page),
         cmocka_unit_test(test_html__context_long_before_the_run_has_its_band),
+        cmocka_unit_test(test_html__long_multibyte_names_still_draw),
         cmocka_unit_test(test_html__events_page),
         cmocka_unit_test(test_html__refuses_what_is_not_a_model),
     };
