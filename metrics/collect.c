@@ -33,7 +33,7 @@ const char *const metrics_otlp_types[M_NOTLP] = {
     LDG_EV_ROUTE_DECISION, LDG_EV_RUN_STEP, LDG_EV_OTEL_SPAN, LDG_EV_OTEL_LOG};
 
 /* 2: the OTLP receiver's events (otlp) */
-#define CACHE_VERSION 2
+#define CACHE_VERSION 3 /* 3: no model is "", not "none" */
 
 int
 ldg_metrics_new(struct ldg_metrics **out)
@@ -107,14 +107,11 @@ type_slot(struct ldg_metrics *m, const char *name, size_t *hint)
     return &m->types[m->ntypes++];
 }
 
-/* The index of model name (n bytes; "none" when n is 0). */
+/* The index of model name (n bytes; "" when n is 0: not a model call,
+ * shown as "none", apart from a model that is called "none"). */
 static uint16_t
 model_slot(struct ldg_metrics *m, const char *name, size_t n)
 {
-    if (n == 0) {
-        name = "none";
-        n = 4;
-    }
     if (n > LDG_METRICS_LABEL_MAX)
         return LDG_METRICS_MODELS_MAX;
     for (size_t i = 0; i < m->nmodels; i++)

@@ -28,23 +28,35 @@ head(struct ldg_buf *o, const char *name, const char *type, const char *help)
     ldg_buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A label value, escaped as the format asks (backslash, quote, newline).
- * The format has no escape for the other control characters (promtool
- * refuses "\\r"), and a raw carriage return ends a line for many a
- * reader of the text: each is written as U+FFFD, the
- * replacement character, so a name holding one stays visible and distinct
- * from the same name without it. */
+/* The model label's values for the buckets that are not one model: told
+ * from a model of the same name by address (esc). */
+static const char bucket_none[] = "none", bucket_other[] = "other";
+
+/* A label value, escaped as the format asks (backslash, quote, newline),
+ * from a name that keeps it distinct from every other name: the format
+ * has no escape for the other control characters (promtool refuses
+ * "\\r"), and a raw carriage return ends a line for many a reader of the
+ * text, so each is written as the four characters \xHH; a backslash of
+ * the name is doubled, so that a name holding "\x0d" stays apart from one
+ * holding a carriage return; and a model whose name is a bucket's
+ * ("none", "other") is written "\none", "\other" (model: this is the
+ * model label). */
 static void
-esc(struct ldg_buf *o, const char *s)
+esc(struct ldg_buf *o, const char *s, int model)
 {
+    if (model && s != bucket_none && s != bucket_other &&
+        (strcmp(s, "none") == 0 || strcmp(s, "other") == 0))
+        ldg_buf_puts(o, "\\\\"); /* the value's one backslash */
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (ch == '\\' || ch == '"')
-            ldg_buf_printf(o, "\\%c", ch);
+        if (ch == '\\')
+            ldg_buf_puts(o, "\\\\\\\\"); /* two in the value */
+        else if (ch == '"')
+            ldg_buf_puts(o, "\\\"");
         else if (ch == '\n')
             ldg_buf_puts(o, "\\n");
         else if (ch < 0x20 || ch == 0x7f)
-            ldg_buf_puts(o, "\xef\xbf\xbd"); /* U+FFFD */
+            ldg_buf_printf(o, "\\\\x%02x", ch); /* \xHH in the value */
         else
             ldg_buf_add(o, s, 1);
     }
@@ -60,7 +72,8 @@ sample(struct ldg_buf *o, const char *name, const char *const *labels,
         ldg_buf_puts(o, "{");
         for (size_t i = 0; labels[i] != NULL; i += 2) {
             ldg_buf_printf(o, "%s%s=\"", i ? "," : "", labels[i]);
-            esc(o, labels[i + 1] ? labels[i + 1] : "");
+            esc(o, labels[i + 1] ? labels[i + 1] : "",
+                strcmp(labels[i], "model") == 0);
             ldg_buf_puts(o, "\"");
         }
         ldg_buf_puts(o, "}");
@@ -479,6 +492,15 @@ model_at(const struct ldg_metrics *m, size_t i)
     return i < m->nmodels ? &m->models[i] : &m->models[LDG_METRICS_MODELS_MAX];
 }
 
+/* The model label of slot i: a model's name, or a bucket's. */
+static const char *
+model_label(const struct ldg_metrics *m, size_t i)
+{
+    if (i >= m->nmodels)
+        return bucket_other;
+    return m->models[i].name[0] != '\0' ? m->models[i].name : bucket_none;
+}
+
 /* The models to show: those named, then "other" if anything fell there. */
 static size_t
 models_shown(const struct ldg_metrics *m)
@@ -529,7 +551,7 @@ render_proxy(struct ldg_buf *o, const struct ldg_metrics *m)
         char st[16];
         status_name(m, r->status, st, sizeof st);
         sample_u(o, "ledger_proxy_requests_total",
-                 (const char *const[]){"model", model_at(m, r->model)->name,
+                 (const char *const[]){"model", model_label(m, r->model),
                                        "status", st, "outcome",
                                        metrics_outcomes[r->outcome], NULL},
                  r->n);
@@ -537,51 +559,51 @@ render_proxy(struct ldg_buf *o, const struct ldg_metrics *m)
     head(o, "ledger_proxy_request_duration_seconds", "histogram",
          "Time the proxy took to answer a request (latency_ms), by model.");
     for (size_t i = 0; i < nm; i++)
-        hist(o, "ledger_proxy_request_duration_seconds", model_at(m, i)->name,
+        hist(o, "ledger_proxy_request_duration_seconds", model_label(m, i),
              &model_at(m, i)->lat);
     head(o, "ledger_proxy_time_to_first_token_seconds", "histogram",
          "Time to the first token of a streamed answer (ttft_ms), by model.");
     for (size_t i = 0; i < nm; i++)
-        if (strcmp(model_at(m, i)->name, "none") != 0)
+        if (model_label(m, i) != bucket_none)
             hist(o, "ledger_proxy_time_to_first_token_seconds",
-                 model_at(m, i)->name, &model_at(m, i)->ttft);
+                 model_label(m, i), &model_at(m, i)->ttft);
     head(o, "ledger_proxy_tokens_total", "counter",
          "Tokens through the proxy by model and direction (in: prompt, out: "
          "completion).");
     for (size_t i = 0; i < nm; i++) {
         const struct m_model *x = model_at(m, i);
-        if (strcmp(x->name, "none") == 0)
+        const char *ml = model_label(m, i);
+        if (ml == bucket_none)
             continue;
-        sample_u(
-            o, "ledger_proxy_tokens_total",
-            (const char *const[]){"model", x->name, "direction", "in", NULL},
-            x->tok_in);
-        sample_u(
-            o, "ledger_proxy_tokens_total",
-            (const char *const[]){"model", x->name, "direction", "out", NULL},
-            x->tok_out);
+        sample_u(o, "ledger_proxy_tokens_total",
+                 (const char *const[]){"model", ml, "direction", "in", NULL},
+                 x->tok_in);
+        sample_u(o, "ledger_proxy_tokens_total",
+                 (const char *const[]){"model", ml, "direction", "out", NULL},
+                 x->tok_out);
     }
     head(o, "ledger_proxy_transferred_bytes_total", "counter",
          "Bytes through the proxy by model and direction (request, "
          "response).");
     for (size_t i = 0; i < nm; i++) {
         const struct m_model *x = model_at(m, i);
-        sample_u(o, "ledger_proxy_transferred_bytes_total",
-                 (const char *const[]){"model", x->name, "direction", "request",
-                                       NULL},
-                 x->req_bytes);
-        sample_u(o, "ledger_proxy_transferred_bytes_total",
-                 (const char *const[]){"model", x->name, "direction",
-                                       "response", NULL},
-                 x->resp_bytes);
+        const char *ml = model_label(m, i);
+        sample_u(
+            o, "ledger_proxy_transferred_bytes_total",
+            (const char *const[]){"model", ml, "direction", "request", NULL},
+            x->req_bytes);
+        sample_u(
+            o, "ledger_proxy_transferred_bytes_total",
+            (const char *const[]){"model", ml, "direction", "response", NULL},
+            x->resp_bytes);
     }
     head(o, "ledger_proxy_fallbacks_total", "counter",
          "Model requests answered by a fallback model, by the model that "
          "answered.");
     for (size_t i = 0; i < nm; i++)
-        if (strcmp(model_at(m, i)->name, "none") != 0)
+        if (model_label(m, i) != bucket_none)
             sample_u(o, "ledger_proxy_fallbacks_total",
-                     (const char *const[]){"model", model_at(m, i)->name, NULL},
+                     (const char *const[]){"model", model_label(m, i), NULL},
                      model_at(m, i)->fallbacks);
 }
 

@@ -336,20 +336,29 @@ expect "$T/m5" 'ledger_serve_job_last_success_timestamp_seconds{job="probe"}' 17
 # control characters in a pack's, route's or model's name (issue 46: a
 # carriage return was written raw into the label value): the format
 # escapes only backslash, quote and newline, so the others are written as
-# U+FFFD; promtool passes the output and no raw control byte is left
+# \xHH in the value, a name's backslash doubled, so that names differing
+# only there stay distinct series (they were all U+FFFD, and Prometheus
+# kept one of four); a model named as a bucket ("other", "none") is
+# written \other, \none, apart from the buckets (its counts were merged
+# with theirs, its tokens dropped). promtool passes the output and no raw
+# control byte is left.
 D=$T/ctl
 L init >/dev/null || fail "init (ctl)"
 python3 >"$T/ctl.jsonl" <<'EOF'
 import json
 pack, route, model = "pdf\rops", "pdf\rops/ex\ttract", "qwen\x01\x7f@q4"
-for t, b in [("model.registered", {"model": model, "digest": "sha256:" + "a" * 64}),
-             ("pack.installed", {"pack": pack, "version": "1", "manifest_digest": "sha256:" + "b" * 64}),
-             ("pack.enabled", {"pack": pack}),
-             ("route.declared", {"route": route, "pack": pack, "model": model}),
-             ("route.decision", {"route": route, "chosen_model": model,
-                                 "upstream": "o\rx", "api": "ollama.chat",
-                                 "status": 200, "outcome": "ok", "latency_ms": 3,
-                                 "tokens_in": 1, "tokens_out": 1})]:
+evs = [("model.registered", {"model": model, "digest": "sha256:" + "a" * 64}),
+       ("pack.installed", {"pack": pack, "version": "1", "manifest_digest": "sha256:" + "b" * 64}),
+       ("pack.enabled", {"pack": pack}),
+       ("route.declared", {"route": route, "pack": pack, "model": model})]
+for m in [model, "m\r", "m\t", "m\\x0d", "m\ufffd", "m\u0001", "other", "x" * 129, "none"]:
+    evs.append(("route.decision", {"route": route, "chosen_model": m,
+                                   "upstream": "o\rx", "api": "ollama.chat",
+                                   "status": 200, "outcome": "ok", "latency_ms": 3,
+                                   "tokens_in": 100 if m == "none" else 1,
+                                   "tokens_out": 1, "fallback": m == "none",
+                                   "ttft_ms": 50}))
+for t, b in evs:
     print(json.dumps({"type": t, "body": b}))
 EOF
 L ingest "$T/ctl.jsonl" >/dev/null 2>"$T/ctl.err" || fail "ingest (ctl): $(cat "$T/ctl.err")"
@@ -358,10 +367,21 @@ promtool check metrics <"$T/m6" >"$T/pc6" 2>&1 || fail "promtool (control charac
 CTL=$(printf '[\001-\011\013-\037\177]')
 LC_ALL=C grep -q "$CTL" "$T/m6" &&
     fail "a raw control character in the metrics: $(LC_ALL=C grep "$CTL" "$T/m6" | od -c | head -5)"
-R=$(printf '\357\277\275')
-grep -q "pack=\"pdf${R}ops\"" "$T/m6" || fail "the pack's CR not shown as U+FFFD: $(grep pack= "$T/m6" | head -3)"
-grep -q "route=\"pdf${R}ops/ex${R}tract\"" "$T/m6" || fail "the route's CR and tab not shown as U+FFFD: $(grep route= "$T/m6" | head -3)"
-grep -q "model=\"qwen${R}${R}@q4\"" "$T/m6" || fail "the model's control bytes not shown as U+FFFD: $(grep model= "$T/m6" | head -3)"
+grep -qF 'pack="pdf\\x0dops"' "$T/m6" || fail "the pack's CR not shown as \\x0d: $(grep pack= "$T/m6" | head -3)"
+grep -qF 'route="pdf\\x0dops/ex\\x09tract"' "$T/m6" || fail "the route's CR and tab: $(grep route= "$T/m6" | head -3)"
+grep -qF 'model="qwen\\x01\\x7f@q4"' "$T/m6" || fail "the model's control bytes: $(grep model= "$T/m6" | head -3)"
+# one series a model: eight models and the overflow, each its own series
+grep '^ledger_proxy_requests_total{' "$T/m6" | sed 's/ [0-9]*$//' | sort | uniq -d >"$T/dup6"
+[ -s "$T/dup6" ] && fail "duplicate series: $(cat "$T/dup6")"
+n=$(grep -c '^ledger_proxy_requests_total{' "$T/m6")
+[ "$n" = 9 ] || fail "want 9 request series (8 models and the overflow), got $n: $(grep '^ledger_proxy_requests_total' "$T/m6")"
+grep -qF 'ledger_proxy_requests_total{model="m\\x0d",' "$T/m6" || fail "m CR"
+grep -qF 'ledger_proxy_requests_total{model="m\\\\x0d",' "$T/m6" || fail "a literal backslash-x0d is not doubled"
+grep -qF 'ledger_proxy_requests_total{model="\\other",' "$T/m6" || fail "a model named other: $(grep other "$T/m6" | head -3)"
+grep -qF 'ledger_proxy_requests_total{model="other",' "$T/m6" || fail "the overflow bucket"
+grep -qF 'ledger_proxy_tokens_total{model="\\none",direction="in"} 100' "$T/m6" ||
+    fail "a model named none lost its tokens: $(grep none "$T/m6" | head -5)"
+grep -qF 'ledger_proxy_fallbacks_total{model="\\none"} 1' "$T/m6" || fail "a model named none lost its fallback"
 
 if [ $fails -eq 0 ]; then
     echo "metrics_prom: ok"
