@@ -194,6 +194,10 @@ say_warnings(struct cli *c, json_t **news)
             json_array_append(keep, e);
             continue;
         }
+        if (json_is_string(json_object_get(b, "why"))) {
+            cli_err(c, "runtime %s: %s", sv(b, "runtime"), sv(b, "why"));
+            continue;
+        }
         char *v = json_dumps(json_object_get(b, "value"),
                              JSON_COMPACT | JSON_ENCODE_ANY);
         cli_err(c,

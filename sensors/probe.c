@@ -164,10 +164,16 @@ probe_ollama(json_t *out, const struct ldg_probe_runtime *rt, long tmo)
         json_t *caps = json_object_get(show, "capabilities");
         if (json_is_array(caps))
             json_object_set(b, "capabilities", caps);
-        if (!show)
-            degraded = 1;
         json_decref(show);
-        push(out, LDG_EV_MODEL_REGISTERED, b);
+        if (show == NULL) {
+            /* without its capabilities the registration would differ
+             * from the last one, and again when /api/show is back: two
+             * false changes a blip. Left for a probe that can say it */
+            degraded = 1;
+            json_decref(b);
+        } else {
+            push(out, LDG_EV_MODEL_REGISTERED, b);
+        }
         int loaded = 0;
         size_t k;
         json_t *p;
@@ -213,7 +219,14 @@ probe_openai(json_t *out, const struct ldg_probe_runtime *rt, long tmo,
         json_decref(props);
         return;
     }
-    push(out, LDG_EV_RUNTIME_REGISTERED, reg);
+    /* llama.cpp without /props: no version, no model path; registering
+     * so would say they changed (and a model verify would then look for
+     * the weights in the wrong place): only health and states this time */
+    int reg_ok = !llamacpp || props != NULL;
+    if (reg_ok)
+        push(out, LDG_EV_RUNTIME_REGISTERED, reg);
+    else
+        json_decref(reg);
     size_t i;
     json_t *m;
     const char *path = json_string_value(json_object_get(props, "model_path"));
@@ -228,7 +241,10 @@ probe_openai(json_t *out, const struct ldg_probe_runtime *rt, long tmo,
             json_object_set_new(b, "format", json_string("gguf"));
             set_str(b, "path", path);
         }
-        push(out, LDG_EV_MODEL_REGISTERED, b);
+        if (reg_ok)
+            push(out, LDG_EV_MODEL_REGISTERED, b);
+        else
+            json_decref(b);
         push(out, LDG_EV_MODEL_STATE,
              json_pack("{s:s, s:s, s:s}", "model", id, "state",
                        llamacpp ? "loaded" : "available", "runtime", rt->name));
@@ -428,18 +444,25 @@ ldg_probe_collect(const struct ldg_probe_opts *o, json_t **out)
 
 /* ----------------------------------------------------------------- diff -- */
 
+/* The body of the latest event of type on subject, and of runtime rt when
+ * rt is not NULL (a model two runtimes serve has one subject: each is
+ * compared with its own news, not the other's); NULL if none. */
 static json_t *
-latest(struct ldg_txn *t, const char *type, const char *subject)
+latest(struct ldg_txn *t, const char *type, const char *subject, const char *rt)
 {
     struct ldg_query *q = NULL;
     struct ldg_query_iter *it = NULL;
     struct ldg_event ev;
     json_t *body = NULL;
-    char err[256], ty[128], sj[LDG_SUBJECT_MAX + 16];
-    char *terms[] = {ty, sj};
+    char err[256], ty[128], sj[LDG_SUBJECT_MAX + 16], br[512];
+    char *terms[] = {ty, sj, br};
     snprintf(ty, sizeof ty, "type=%s", type);
     snprintf(sj, sizeof sj, "subject=%s", subject);
-    if (ldg_query_compile(&q, 2, terms, NULL, NULL, err, sizeof err) < 0)
+    if (rt != NULL &&
+        (size_t)snprintf(br, sizeof br, "body.runtime=%s", rt) >= sizeof br)
+        return NULL;
+    if (ldg_query_compile(&q, rt != NULL ? 3 : 2, terms, NULL, NULL, err,
+                          sizeof err) < 0)
         return NULL;
     if (ldg_query_iter_new(&it, q, t, LDG_QUERY_REVERSE) == 0 &&
         ldg_query_iter_next(it, &ev) == 0)
@@ -519,16 +542,48 @@ models_of(struct ldg_txn *t, const char *rt)
                 json_object_set_new(names, ev.subject + 6, json_true());
     ldg_query_iter_free(it);
     ldg_query_free(q);
+    /* a model registered since on another runtime moved there: it is
+     * that one's to call removed or offline, not this one's */
+    const char *name;
+    json_t *v, *tmp;
+    json_object_foreach_safe(names, tmp, name, v)
+    {
+        char subj[LDG_SUBJECT_MAX + 16];
+        json_t *last;
+        snprintf(subj, sizeof subj, "model:%s", name);
+        last = latest(t, LDG_EV_MODEL_REGISTERED, subj, NULL);
+        const char *lrt = json_string_value(json_object_get(last, "runtime"));
+        if (lrt != NULL && strcmp(lrt, rt) != 0)
+            json_object_del(names, name);
+        json_decref(last);
+    }
     return names;
 }
 
+/* Keeps body of type when it is news. A body whose subject cannot be
+ * formed (a model's name longer than a subject holds) is not recorded:
+ * a _warning says so. */
 static int
 consider(struct ldg_txn *t, json_t *keep, const char *type, json_t *body)
 {
     char subj[LDG_SUBJECT_MAX + 1];
-    if (ldg_vocab_subject(type, body, subj, sizeof subj) < 0)
+    const char *rt = json_string_value(json_object_get(body, "runtime"));
+    if (ldg_vocab_subject(type, body, subj, sizeof subj) < 0) {
+        const char *m = json_string_value(json_object_get(body, "model"));
+        char why[300];
+        snprintf(why, sizeof why,
+                 "model '%.60s%s' (%zu bytes): cannot be recorded, its name is "
+                 "longer than a subject holds (%d bytes); %s left out",
+                 m ? m : "?", m && strlen(m) > 60 ? "..." : "",
+                 m ? strlen(m) : 0, LDG_SUBJECT_MAX, type);
+        json_array_append_new(keep, json_pack("{s:s, s:{s:s, s:s}}", "type",
+                                              "_warning", "body", "runtime",
+                                              rt ? rt : "?", "why", why));
         return LDG_EBADINPUT;
-    json_t *old = latest(t, type, subj);
+    }
+    int per_rt = strcmp(type, LDG_EV_MODEL_STATE) == 0 ||
+                 strcmp(type, LDG_EV_MODEL_REGISTERED) == 0;
+    json_t *old = latest(t, type, subj, per_rt ? rt : NULL);
     int s = same(type, old, body);
     json_decref(old);
     if (!s)
@@ -643,6 +698,12 @@ read_small(const char *path, size_t max, char **out)
     }
     n = fread(*out, 1, max + 1, f);
     (*out)[n <= max ? n : max] = '\0';
+    if (ferror(f)) { /* a directory opens, and reads as an error */
+        fclose(f);
+        free(*out);
+        *out = NULL;
+        return LDG_EIO;
+    }
     fclose(f);
     return n <= max ? 0 : LDG_ETOOBIG;
 }
@@ -662,7 +723,8 @@ ldg_probe_runtimes_load(const char *dir, struct ldg_probe_runtime *rts,
     if (rc == LDG_ENOTFOUND)
         return 0;
     if (rc < 0) {
-        snprintf(err, errcap, "%s: %s", path, ldg_strerror(rc));
+        snprintf(err, errcap, "%s: %s", path,
+                 rc == LDG_EIO ? strerror(errno) : ldg_strerror(rc));
         return rc;
     }
     for (p = *text; p != NULL && *p; p = next) {

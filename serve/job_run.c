@@ -229,8 +229,13 @@ ldg_job_probe(const char *const *a, size_t n, int fd)
     l = NULL;
     json_array_foreach(news, i, e)
     {
+        json_t *wb = json_object_get(e, "body");
         if (strcmp(json_string_value(json_object_get(e, "type")), "_warning"))
             json_array_append(keep, e);
+        else if (json_is_string(json_object_get(wb, "why")))
+            dprintf(fd, "runtime %s: %s\n",
+                    json_string_value(json_object_get(wb, "runtime")),
+                    json_string_value(json_object_get(wb, "why")));
         else
             dprintf(fd, "runtime %s: model %s: field '%s' left out\n",
                     json_string_value(
