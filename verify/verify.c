@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "doctor/doctor.h"
+#include "ledger/module.h"
 #include "projections/projections.h"
 #include "util/util.h"
 #include "verify/verify.h"
@@ -162,13 +163,23 @@ check_trusted(struct ldg_ledger *l, struct ldg_verdict *v)
     return v->nwitness > 0 ? check_quorum(v) : 0;
 }
 
-/* Records a run of ldg_verify made through a read-only handle, where the
- * files allow it. */
+/* Records the run of ldg_verify once the whole verdict is known (it ran
+ * with LDG_VERIFY_NOSAVE: a log that held whose projections or trusted
+ * checkpoint failed is no passing run): through l when it is writable,
+ * else through the directory, where the files allow it. */
 static void
 record(struct ldg_ledger *l, unsigned flags, struct ldg_verdict *v)
 {
     if ((flags & LDG_VERIFY_NOSAVE) || v->log.recorded || v->log.finding_stands)
         return;
+    int rc = ldg_verify_record(l, &v->log); /* LDG_EINVAL: read-only */
+    if (rc != LDG_EINVAL) {
+        v->log.recorded = rc == 0;
+        if (rc < 0)
+            snprintf(v->not_recorded, sizeof v->not_recorded, "%s",
+                     ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        return;
+    }
     if (ldg_verify_record_dir(ldg_dir(l), NULL, &v->log, v->not_recorded,
                               sizeof v->not_recorded) == 0)
         v->not_recorded[0] = '\0';
@@ -220,7 +231,8 @@ int
 ldg_verify_full(struct ldg_ledger *l, unsigned flags, struct ldg_verdict *v,
                 progress_fn progress, void *progress_ctx)
 {
-    unsigned lflags = flags & (LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE);
+    /* recorded here, at the end (record) */
+    unsigned lflags = (flags & LDG_VERIFY_FULL) | LDG_VERIFY_NOSAVE;
     int rc;
 
     if (l == NULL || v == NULL)
@@ -242,10 +254,16 @@ ldg_verify_full(struct ldg_ledger *l, unsigned flags, struct ldg_verdict *v,
     if (rc == 0 && v->log.full &&
         (rc = check_projections(l, v, progress, progress_ctx)) != 0)
         return rc; /* the log held: not recorded as a passing run */
-    record(l, flags, v);
-    if (rc == LDG_ETAMPER)
+    if (rc == LDG_ETAMPER) {
+        record(l, flags, v);
         return log_failed(v);
-    return v->trusted != NULL ? check_trusted(l, v) : 0;
+    }
+    /* a log that holds but is not the one a trusted checkpoint names
+     * (rolled back, forked) is not recorded as a passing run either */
+    if (v->trusted != NULL && (rc = check_trusted(l, v)) != 0)
+        return rc;
+    record(l, flags, v);
+    return 0;
 }
 
 void

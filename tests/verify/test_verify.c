@@ -199,6 +199,38 @@ test_verify__trusted_checkpoint_and_quorum(void **state)
     assert_int_equal(v.failed, LDG_VERDICT_QUORUM);
     assert_non_null(strstr(v.what, "witness quorum not met: 0 of 1"));
     ldg_verdict_release(&v);
+
+    /* through this writable handle, recording: a failed quorum is not
+     * recorded as a passing run (it was: the log's check recorded itself
+     * before the trusted checkpoint was looked at); a passing one is */
+    struct ldg_verify_state st0;
+    t_forget_verified(l);
+    assert_int_equal(ldg_verify_state(l, &st0), 0);
+    memset(&v, 0, sizeof v);
+    v.trusted = note;
+    v.trusted_len = len;
+    v.witness_keys = keys;
+    v.nwitness = 1;
+    assert_int_equal(ldg_verify_full(l, LDG_VERIFY_FULL, &v, NULL, NULL),
+                     LDG_ETAMPER);
+    assert_int_equal(v.log.recorded, 0);
+    {
+        struct ldg_verify_state st;
+        assert_int_equal(ldg_verify_state(l, &st), 0);
+        assert_true(st.full_ts_ns == st0.full_ts_ns);
+    }
+    ldg_verdict_release(&v);
+    memset(&v, 0, sizeof v);
+    v.trusted = note;
+    v.trusted_len = len;
+    assert_int_equal(ldg_verify_full(l, LDG_VERIFY_FULL, &v, NULL, NULL), 0);
+    assert_int_equal(v.log.recorded, 1);
+    {
+        struct ldg_verify_state st;
+        assert_int_equal(ldg_verify_state(l, &st), 0);
+        assert_true(st.full_ts_ns != st0.full_ts_ns);
+    }
+    ldg_verdict_release(&v);
     free(note);
     ldg_close(l);
     t_rmrf(dir);
