@@ -91,6 +91,24 @@ check_column(struct audit *a, const char *origin, uint64_t seq, json_t *row,
               origin, (unsigned long long)seq, col, got ? got : "(none)", want);
 }
 
+/* A number column (ClickHouse quotes 64-bit ones in JSON; toString makes
+ * every one a string) against the entry's value, as decimal text. */
+static void
+check_number(struct audit *a, const char *origin, uint64_t seq, json_t *row,
+             const char *col, const char *want)
+{
+    json_t *v = json_object_get(row, col);
+    char got[32] = "";
+    if (json_is_string(v))
+        snprintf(got, sizeof got, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(got, sizeof got, "%lld", (long long)json_integer_value(v));
+    if (strcmp(got, want) != 0)
+        found(a, "%s seq %llu: column '%s' is %s but the entry says %s",
+              origin, (unsigned long long)seq, col, got[0] ? got : "(none)",
+              want);
+}
+
 static void
 check_body(struct audit *a, const char *origin, uint64_t seq, json_t *row,
            const struct ldg_event *ev)
@@ -204,20 +222,15 @@ check_row(struct audit *a, const char *origin, json_t *row, uint64_t seq)
     check_column(a, origin, seq, row, "run", ev.run);
     check_column(a, origin, seq, row, "actor", ev.actor);
     snprintf(num, sizeof num, "%llu", (unsigned long long)ev.ts_ns);
-    {
-        json_t *ts = json_object_get(row, "ts_ns");
-        char got[32] = "";
-        if (json_is_string(ts))
-            snprintf(got, sizeof got, "%s", json_string_value(ts));
-        else if (json_is_integer(ts))
-            snprintf(got, sizeof got, "%lld",
-                     (long long)json_integer_value(ts));
-        if (strcmp(got, num) != 0)
-            found(a,
-                  "%s seq %llu: column 'ts_ns' is %s but the entry says "
-                  "%s",
-                  origin, (unsigned long long)seq, got, num);
-    }
+    check_number(a, origin, seq, row, "ts_ns", num);
+    snprintf(num, sizeof num, "%llu",
+             (unsigned long long)(ev.ts_ns / 1000000000u));
+    check_number(a, origin, seq, row, "time", num);
+    snprintf(num, sizeof num, "%lld",
+             ev.has_parent ? (long long)ev.parent : -1LL);
+    check_number(a, origin, seq, row, "parent", num);
+    ldg_hex(lhex, ev.body_root, 32);
+    check_column(a, origin, seq, row, "body_root", lhex);
     check_body(a, origin, seq, row, &ev);
     free(entry);
 }
@@ -335,8 +348,9 @@ audit_origin(struct audit *a, const char *origin)
         q.len = 0;
         ldg_buf_puts(&q,
                      "SELECT seq, type, subject, run, actor, toString(ts_ns) "
-                     "AS ts_ns, body, body_salts, body_erased, entry, "
-                     "leaf_hash FROM ");
+                     "AS ts_ns, toString(toUnixTimestamp(time)) AS time, "
+                     "toString(parent) AS parent, body, body_salts, "
+                     "body_erased, entry, leaf_hash, body_root FROM ");
         ldg_buf_puts(&q, a->table);
         ldg_buf_puts(&q, " FINAL WHERE origin = ");
         ldg_ch_sql_string(&q, origin);

@@ -186,6 +186,32 @@ test_audit__order_missing_and_altered(void **state)
         free(rows);
         free(l1);
     }
+    /* parent, time and body_root, which queries read and the audit did
+     * not check (a row's parent could be changed without a finding) */
+    {
+        static const char *const alter[][3] = {
+            {"\"parent\":-1", "\"parent\":2", "seq 4: column 'parent'"},
+            {"\"time\":", "\"time\":1", "seq 4: column 'time'"},
+            {"\"body_root\":\"", "\"body_root\":\"", "seq 4: column 'body_root'"},
+        };
+        for (size_t k = 0; k < sizeof alter / sizeof alter[0]; k++) {
+            char *l4 = line_of(f->rows, 4), buf[8192];
+            p = strstr(l4, alter[k][0]);
+            assert_non_null(p);
+            snprintf(buf, sizeof buf, "%.*s%s%s", (int)(p - l4), l4,
+                     alter[k][1], p + strlen(alter[k][0]));
+            if (k == 2) { /* the root's first hex digit, changed */
+                char *h = buf + (p - l4) + strlen(alter[k][1]);
+                *h = *h == '0' ? '1' : '0';
+            }
+            rows = with_line(f->rows, 4, buf);
+            assert_int_equal(audit(f, rows, &r), LDG_ETAMPER);
+            if (strstr(f->found, alter[k][2]) == NULL)
+                fail_msg("%s", f->found);
+            free(rows);
+            free(l4);
+        }
+    }
     /* an entry that is not the mirrored leaf */
     {
         char *l2 = line_of(f->rows, 2);
