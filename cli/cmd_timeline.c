@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -206,8 +207,17 @@ write_whole(struct cli *c, const char *file, const char *text, size_t len)
         }
         return EX_OK;
     }
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", file, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* a name nobody can have planted (a symlink in a shared directory
+     * would have been followed and truncated) */
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", file);
+    mode_t um = umask(0);
+    umask(um);
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd >= 0 && fchmod(fd, 0644 & ~um) != 0) {
+        close(fd);
+        unlink(tmp);
+        fd = -1;
+    }
     if (fd < 0) {
         cli_err(c, "cannot create %s: %s", file, strerror(errno));
         return EX_CANTCREAT;
@@ -242,10 +252,12 @@ timeline_page(struct cli *c, const json_t *tl, const json_t *doctor,
     int is_plan = json_is_string(json_object_get(tl, "plan")) &&
                   json_is_array(json_object_get(tl, "path"));
 
-    if ((is_plan ? ldg_page_plan(tl, &m) : ldg_page_run(tl, &m)) < 0) {
+    int rc = is_plan ? ldg_page_plan(tl, &m) : ldg_page_run(tl, &m);
+    if (rc < 0) {
         json_decref(evidence);
-        cli_err(c, "the timeline cannot be drawn (not a timeline)");
-        return EX_DATAERR;
+        cli_err(c, "the timeline cannot be drawn: %s",
+                rc == LDG_EINVAL ? "not a timeline" : ldg_strerror(rc));
+        return rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
     }
     if (doctor != NULL)
         ldg_page_set_doctor(m, doctor,

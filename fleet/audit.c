@@ -104,9 +104,8 @@ check_number(struct audit *a, const char *origin, uint64_t seq, json_t *row,
     else if (json_is_integer(v))
         snprintf(got, sizeof got, "%lld", (long long)json_integer_value(v));
     if (strcmp(got, want) != 0)
-        found(a, "%s seq %llu: column '%s' is %s but the entry says %s",
-              origin, (unsigned long long)seq, col, got[0] ? got : "(none)",
-              want);
+        found(a, "%s seq %llu: column '%s' is %s but the entry says %s", origin,
+              (unsigned long long)seq, col, got[0] ? got : "(none)", want);
 }
 
 static void
