@@ -156,8 +156,10 @@ struct ldg_options {
      * read the format from the ledger. */
     unsigned format;
     /* ldg_init only: the store layout to create (docs/FORMAT.md 6.1): 0 or
-     * LDG_LAYOUT_NEWEST, the only one this build appends to (it reads the
-     * older ones and ldg_migrate converts them); another is refused. */
+     * LDG_LAYOUT_NEWEST, the only released one this build appends to (it
+     * reads the older ones and ldg_migrate converts them), or
+     * LDG_LAYOUT_INTAKE, the development layout of the intake log and
+     * epoch keys, which no release reads; another is refused. */
     unsigned layout;
 };
 /* The store layout this build writes, the newest (docs/FORMAT.md 6.1): it
@@ -197,7 +199,8 @@ const char *ldg_system_dir(int *readable);
 
 /* Creates a new ledger in dir (created 0700 if missing; must not already
  * hold one), its log key (named "log", file keys/log.key) and the genesis
- * event 0. origin: the checkpoint origin line, a valid key name; NULL
+ * event 0. origin: the checkpoint origin line: 1..LDG_ORIGIN_MAX printable
+ * ASCII characters without spaces or '+' (a C2SP note's key name); NULL
  * means a unique "ledger.local/<random>". opts may be NULL.
  * @return 0; LDG_EEXIST (a ledger is there, or dir is not a directory
  * and cannot be made one), LDG_EINVAL (bad origin or format), LDG_EIO;
