@@ -158,7 +158,7 @@ struct ldg_options {
     /* ldg_init only: the store layout to create (docs/FORMAT.md 6.1): 0 or
      * LDG_LAYOUT_NEWEST, the only released one this build appends to (it
      * reads the older ones and ldg_migrate converts them), or
-     * LDG_LAYOUT_INTAKE, the development layout of the intake log and
+     * 999 (LDG_LAYOUT_INTAKE), the development layout of the intake log and
      * epoch keys, which no release reads; another is refused. */
     unsigned layout;
 };
