@@ -40,15 +40,18 @@ ldg_ch_table_ok(const char *t)
     return !(t[0] >= '0' && t[0] <= '9');
 }
 
-static void
+/* base?query=QUERY, percent-encoded, into out: 0, or -1 when it does not
+ * fit (a query cut short would be another query). */
+static int
 url_with_query(char *out, size_t cap, const char *base, const char *query)
 {
     size_t o = (size_t)snprintf(out, cap, "%s%squery=", base,
                                 strchr(base, '?') ? "&" : "?");
-    if (o >= cap) /* a base longer than out: cut, the query left out */
-        o = cap - 1;
-    for (const unsigned char *q = (const unsigned char *)query;
-         *q && o + 4 < cap; q++) {
+    if (o >= cap)
+        return -1;
+    for (const unsigned char *q = (const unsigned char *)query; *q; q++) {
+        if (o + 4 >= cap)
+            return -1;
         if ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
             (*q >= '0' && *q <= '9') || strchr("-_.~", *q))
             out[o++] = (char)*q;
@@ -57,6 +60,7 @@ url_with_query(char *out, size_t cap, const char *base, const char *query)
     }
     LDG_ASSERT(o < cap);
     out[o] = '\0';
+    return 0;
 }
 
 /* Runs query (with body, if any, as the data after it). */
@@ -80,7 +84,13 @@ ldg_ch_query(struct ldg_http_client *c, const char *base, const char *query,
                  base);
         return LDG_EINVAL;
     }
-    url_with_query(url, sizeof url, base, query);
+    if (url_with_query(url, sizeof url, base, query) < 0) {
+        snprintf(err, errcap,
+                 "ClickHouse: the URL with its query is longer than %zu "
+                 "bytes (a shorter base URL, or table name)",
+                 sizeof url - 1);
+        return LDG_EINVAL;
+    }
     q.method = "POST";
     q.url = url;
     q.body = body ? body : "";

@@ -7,6 +7,7 @@
  * leaf hash, and the body with its per-field salts, from which the body
  * commitment in the entry is recomputed (audit.c does).
  */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,7 +345,10 @@ ldg_ship(struct ldg_ledger *l, const char *url, const char *table, size_t batch,
     rc = ldg_ch_query(c, url, b.s, NULL, 0, &resp, err, errcap);
     if (rc == 0) {
         unsigned long long cnt = 0, mx = 0;
-        if (resp.body == NULL ||
+        /* digits only: %llu takes "-1" and wraps it (a hostile or broken
+         * server would make every event shipped again) */
+        if (resp.body == NULL || !isdigit((unsigned char)resp.body[0]) ||
+            strchr(resp.body, '-') != NULL ||
             sscanf(resp.body, "%llu\t%llu", &cnt, &mx) != 2) {
             snprintf(err, errcap,
                      "ClickHouse: unexpected answer to the "

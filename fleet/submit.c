@@ -289,7 +289,8 @@ ldg_witness_submit(struct ldg_ledger *l, const char *url, const char *wvkey,
         }
         rc = ldg_remote_post(full, body, strlen(body), &status, &resp, &rlen, e,
                              sizeof e);
-        if (rc < 0 || status >= 500) {
+        /* 408 and 429 are "later", as a 5xx is: queued, not refused */
+        if (rc < 0 || status >= 500 || status == 408 || status == 429) {
             backoff(st, size, now);
             rep->outcome = LDG_SUBMIT_QUEUED;
             rep->attempts = ldg_fleet_read_u64(st, "attempts");
