@@ -45,5 +45,16 @@ for code in 301 307; do
     grep -q "redirect" "$T/err" || fail "ship $code: no redirect named: $(cat "$T/err")"
 done
 
-[ $nfail -eq 0 ] && echo "fleet_redirect: publish and ship fail on a redirect, record nothing"
+# a witness that says "later" (408, 429) is queued, as an unreachable one
+# is; it was reported as refusing our history (exit 74)
+WV=$("$L" witness init --dir "$T/w" --name w.example/w1) || fail "witness init"
+for code in 408 429; do
+    "$L" publish --dir "$D" "$T/pub$code" --witness "$U/status/$code $WV" \
+        >"$T/out" 2>"$T/err"
+    rc=$?
+    [ $rc -eq 0 ] || fail "witness $code: exit $rc, want 0 ($(cat "$T/out" "$T/err"))"
+    grep -q "queued in the outbox" "$T/err" || fail "witness $code: not queued: $(cat "$T/err")"
+done
+
+[ $nfail -eq 0 ] && echo "fleet_redirect: publish and ship fail on a redirect, record nothing; a witness's 408/429 is queued"
 exit $((nfail > 0))
