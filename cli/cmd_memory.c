@@ -403,6 +403,10 @@ cmd_memory(struct cli *c, struct memory_args *x, int npos, char **pos)
     if (x->prefix != NULL || x->reason != NULL || x->all)
         return cli_usage_err(c, "--prefix, --reason and --all go with "
                                 "`ledger memory purge`");
+    if (item != NULL && x->revoked) /* ITEM is shown whatever its state */
+        return cli_usage_err(c, "--revoked chooses which items the list "
+                                "shows; with ITEM it says nothing (ITEM is "
+                                "shown, revoked or not)");
     return memory_view(c, va, item, x->revoked);
 }
 

@@ -216,6 +216,9 @@ expect_exit 66 "purge: no match" L memory purge --prefix ffff --reason r
 expect_exit 66 "purge: already purged" L memory purge --prefix a9df53 --reason r
 expect_exit 64 "purge with --revoked" L memory purge --prefix 93 --reason r --revoked
 expect_exit 64 "--prefix without purge" L memory --prefix 93
+# --revoked chooses the list; with ITEM it said nothing and was ignored
+expect_exit 64 "ITEM with --revoked" L memory a9df53 --revoked
+expect_err "ITEM with --revoked" "with ITEM it says nothing"
 size1=$(L stats -o json | jq -r '.events')
 [ "$size0" = "$size1" ] || fail "refused purges wrote events ($size0 -> $size1)"
 # an ambiguous prefix: two items whose hashes start alike
