@@ -69,21 +69,24 @@ char *
 serve_ack_line(const char *id, size_t id_len, uint64_t seq, int dup,
                unsigned differs, size_t *len)
 {
-    static const char *const names[] = {"type",  "subject", "run", "parent",
-                                        "actor", "time",    "body"};
-    char *o, *buf = line_new(id, id_len, 160, &o);
+    char *o, *buf = line_new(id, id_len, 160, &o), nm[96];
     if (buf == NULL)
         return NULL;
     o += sprintf(o, "\"seq\":\"%llu\"%s", (unsigned long long)seq,
                  dup ? ",\"duplicate\":true" : "");
     if (dup && differs != 0) {
-        const char *sep = ",\"differs\":[";
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (differs & (1u << i)) {
-                o += sprintf(o, "%s\"%s\"", sep, names[i]);
-                sep = ",";
+        /* the library's names, "type, body", as ["type","body"] */
+        ldg_dup_diff_names(differs, nm, sizeof nm);
+        o += sprintf(o, ",\"differs\":[\"");
+        for (const char *p = nm; *p; p++) {
+            if (p[0] == ',' && p[1] == ' ') {
+                o += sprintf(o, "\",\"");
+                p++;
+            } else {
+                *o++ = *p;
             }
-        *o++ = ']';
+        }
+        o += sprintf(o, "\"]");
     }
     o += sprintf(o, "}\n");
     LDG_ASSERT((size_t)(o - buf) < 6 * id_len + 160 + 64);
