@@ -43,7 +43,7 @@ L init >/dev/null || exit 1
 for args in "--probe-every 0" "--probe-every 5x" "--probe-every -1s" \
     "--probe-every 31d" "--publish-every 5s" "--publish-every 5s ftp://x/" \
     "--ship-every 1m --max-conns 3" "--probe-every 1s --probe-every 2s" \
-    "--sweep-every never"; do
+    "--sweep-every never" "--sweep-every 31d" "--sweep-every 0"; do
     # shellcheck disable=SC2086
     L serve $args >"$T/u.out" 2>"$T/u.err"
     rc=$?
