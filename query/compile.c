@@ -289,6 +289,10 @@ pred_init(struct qpred *p, const char *body_name, char *err, size_t errcap)
             return LDG_ENOMEM;
         if ((rc = split_path(p, err, errcap)) < 0)
             return rc;
+        /* a dotted NAME is first a top-level field of that whole name
+         * (QUERY.md): the prefilter passes a body holding either */
+        if (p->npath > 1 && (rc = name_needle(p, p->name)) < 0)
+            return rc;
         return name_needle(p, p->path[0]);
     case QF_PACK:
         p->fields = pack_fields;

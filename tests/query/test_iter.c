@@ -215,6 +215,25 @@ test_iter__body_fields_strings_numbers_bools_arrays_paths(void **state)
     EXPECT(f->l, 0, L(-1), "body.nosuchfield=1");
 }
 
+/* body.a.b names first a top-level field "a.b", then the path a -> b
+ * (QUERY.md); the byte prefilter let through only bodies holding "a",
+ * so a body of field "a.b" alone was missed (a bundle's query found it). */
+static void
+test_iter__dotted_name_is_a_field_or_a_path(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    (void)state;
+    t_append(l, "x.t.other", "{\"a.b\":\"x\",\"n\":1}", NULL);
+    t_append(l, "x.t.other", "{\"a\":{\"b\":\"x\"}}", NULL);
+    t_append(l, "x.t.other", "{\"a.b\":\"y\"}", NULL);
+    EXPECT(l, 0, L(1, 2), "body.a.b=x");
+    EXPECT(l, 0, L(3), "body.a.b=y");
+    EXPECT(l, 0, L(1, 2), "body.a.b!=y");
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 static void
 test_iter__reverse_gives_the_same_set_backwards(void **state)
 {
@@ -1349,6 +1368,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_iter__dotted_name_is_a_field_or_a_path),
         cmocka_unit_test_setup_teardown(
             test_iter__run_uses_run_index_and_examines_only_matches, setup_pdf,
             teardown),
