@@ -833,26 +833,34 @@ ldg_intake_check(struct ldg_ledger *l, char *what, size_t cap, uint64_t *seq)
     struct ldg_txn *t;
     uint8_t *buf = NULL;
     size_t bcap = 0;
-    int rc;
+    int rc, fd = -1;
 
     if (st == NULL)
         return 0;
+    /* a reader's shared lock from the applied position to the scan past
+     * the end (FORMAT 12.5): a frame a writer finished between the walk
+     * and the scan would look like one cut off past the end */
+    if (held != l && (fd = lock_take(l, 0)) < 0)
+        return fd;
     if ((rc = ldg_store_txn_begin(l->store, l, 0, &t)) < 0)
-        return rc;
+        goto out;
     rc = applied_get(t, &applied);
     ldg_txn_abort(t);
     if (rc == LDG_ECORRUPT) {
         snprintf(what, cap, "%s", ldg_errbuf(l));
         *seq = 0;
-        return 1;
+        rc = 1;
+        goto out;
     }
     if (rc < 0)
-        return rc;
+        goto out;
     end = applied;
     while ((rc = ldg_intake_next(st->in, &end, &buf, &bcap, &f)) == 1)
         ;
     free(buf);
-    if (rc < 0)
-        return rc;
-    return hidden_past(st->in, &end, 0, what, cap, seq);
+    if (rc >= 0)
+        rc = hidden_past(st->in, &end, 0, what, cap, seq);
+out:
+    lock_drop(fd);
+    return rc;
 }
