@@ -365,7 +365,9 @@ summary(struct ldg_buf *out, const struct ldg_event *ev, const json_t *body)
     json_t *v;
 
     memset(&s, 0, sizeof s);
-    if (ev->run[0] && strncmp(ev->subject, "run:", 4) != 0) {
+    /* run= unless the subject says it already (run:RUN of the same run) */
+    if (ev->run[0] && !(strncmp(ev->subject, "run:", 4) == 0 &&
+                        strcmp(ev->subject + 4, ev->run) == 0)) {
         ldg_buf_puts(&s, "run=");
         ldg_buf_puts(&s, ev->run);
     }
