@@ -44,9 +44,10 @@ said_proxy(const json_t *px, int alive)
 }
 
 /* The status file's receivers, a line each: name, address, what the
- * counters say (as of the file's last update). */
+ * counters say (as of when they were counted: a job's run rewrites the
+ * file more often than they are). */
 static void
-said_receivers(const json_t *rl, const char *updated)
+said_receivers(const json_t *rl, const char *counted)
 {
     const json_t *r;
     size_t i;
@@ -54,7 +55,7 @@ said_receivers(const json_t *rl, const char *updated)
 
     if (json_array_size(rl) == 0)
         return;
-    cli_when_rfc3339(when, sizeof when, updated);
+    cli_when_rfc3339(when, sizeof when, counted);
     printf("receivers (counters as of %s):\n", when);
     json_array_foreach(rl, i, r)
     {
@@ -164,8 +165,12 @@ cli_serve_status(struct cli *c)
     }
     if (c->out == OUT_HUMAN) {
         said_proxy(json_object_get(st, "proxy"), alive);
+        const char *counted =
+            json_string_value(json_object_get(st, "receivers_counted"));
         said_receivers(json_object_get(st, "receivers"),
-                       json_string_value(json_object_get(st, "updated")));
+                       counted
+                           ? counted
+                           : json_string_value(json_object_get(st, "updated")));
     }
     json_decref(st);
     if (!alive)

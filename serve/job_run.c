@@ -159,7 +159,7 @@ ldg_job_ship(const char *const *a, size_t n, int fd)
 /* The probe's new events, through the daemon's socket: 0, or the exit
  * code (said on fd). */
 static int
-probe_submit(const char *dir, json_t *news, int fd)
+probe_submit(const char *dir, const char *sock, json_t *news, int fd)
 {
     struct ldg_client *cl = NULL;
     struct ldg_client_answer ans;
@@ -168,7 +168,9 @@ probe_submit(const char *dir, json_t *news, int fd)
     json_t *e;
     int rc, ex = 0;
 
-    if ((rc = ldg_client_connect(&cl, dir, NULL, err, sizeof err)) < 0)
+    if ((rc = ldg_client_connect(&cl, sock != NULL && sock[0] ? NULL : dir,
+                                 sock != NULL && sock[0] ? sock : NULL, err,
+                                 sizeof err)) < 0)
         return job_fail(fd, err, rc);
     json_array_foreach(news, i, e)
     {
@@ -206,7 +208,6 @@ ldg_job_probe(const char *const *a, size_t n, int fd)
     size_t nrt = 0, i;
     int ex = 0, rc;
 
-    (void)n;
     if ((rc = ldg_probe_runtimes_load(a[0], rts, &nrt, &text, err,
                                       sizeof err)) < 0)
         return job_fail(fd, err, rc);
@@ -246,7 +247,7 @@ ldg_job_probe(const char *const *a, size_t n, int fd)
                         json_object_get(json_object_get(e, "body"), "field")));
     }
     if (json_array_size(keep) > 0)
-        ex = probe_submit(a[0], keep, fd);
+        ex = probe_submit(a[0], n > 1 ? a[1] : NULL, keep, fd);
     dprintf(fd, "%zu events appended\n", ex == 0 ? json_array_size(keep) : 0);
 out:
     ldg_close(l);

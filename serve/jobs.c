@@ -89,6 +89,7 @@ struct ldg_jobs {
     uint64_t proxy_since, proxy_next; /* wall ns: its start or exit, restart */
     uint64_t proxy_started_mono;      /* when it was last started */
     json_t *receivers;                /* ldg_jobs_receivers's, or NULL */
+    uint64_t receivers_ns;            /* when they were counted (wall) */
     char boot_id[37];                 /* proc_identity's, "" when unknown */
     unsigned long long start_ticks;   /* (the status file's; server_alive) */
     pthread_t thread;
@@ -287,8 +288,11 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
                                                                : json_null());
         json_object_set_new(root, "proxy", px);
     }
-    if (js->receivers != NULL)
+    if (js->receivers != NULL) {
         json_object_set(root, "receivers", js->receivers);
+        fmt_wall(t, sizeof t, js->receivers_ns);
+        json_object_set_new(root, "receivers_counted", json_string(t));
+    }
     for (size_t i = 0; i < js->n; i++) {
         struct job *j = &js->j[i];
         json_t *o = json_object();
@@ -405,6 +409,35 @@ struct job_out {
                        the job's own under wmu */
 };
 
+/* Adds line (n bytes, at most the line buffer's) to the tail, after " | ":
+ * when it does not fit, the oldest bytes give way (the last lines say
+ * why a run failed), from a character's start. */
+static void
+tail_add(struct job_out *o, const char *line, size_t n)
+{
+    const size_t cap = sizeof o->tail - 1;
+    size_t sep = o->tail_len ? 3 : 0;
+    LDG_ASSERT(n < sizeof o->line && n + 3 < cap);
+    if (o->tail_len + sep + n > cap) {
+        size_t drop = o->tail_len + sep + n - cap;
+        while (drop < o->tail_len &&
+               ((unsigned char)o->tail[drop] & 0xC0) == 0x80)
+            drop++;
+        if (drop >= o->tail_len) {
+            o->tail_len = 0;
+            sep = 0;
+        } else {
+            memmove(o->tail, o->tail + drop, o->tail_len - drop);
+            o->tail_len -= drop;
+        }
+    }
+    memcpy(o->tail + o->tail_len, " | ", sep);
+    memcpy(o->tail + o->tail_len + sep, line, n);
+    o->tail_len += sep + n;
+    LDG_ASSERT(o->tail_len <= cap);
+    o->tail[o->tail_len] = '\0';
+}
+
 /* Each line the child wrote goes to the log, the tail and (prune's lines
  * that are not its JSON answer) the job's note. */
 static int
@@ -421,17 +454,15 @@ job_output(void *ctx, const char *p, size_t n)
         if (p[k] != '\n')
             continue; /* an over-long line: cut */
         o->line[o->line_len] = '\0';
+        ldg_utf8_trim(o->line); /* an over-long line cut inside a character */
         jobs_log(o->js, "%s: %s", j->name, o->line);
         if (j->notes && o->line[0] != '{') {
             size_t nl = strlen(o->note);
             snprintf(o->note + nl, sizeof o->note - nl, "%s%s", nl ? " | " : "",
                      o->line);
+            ldg_utf8_trim(o->note);
         }
-        if (o->line_len + 2 > sizeof o->tail - o->tail_len)
-            o->tail_len = 0;
-        o->tail_len += (size_t)snprintf(o->tail + o->tail_len,
-                                        sizeof o->tail - o->tail_len, "%s%s",
-                                        o->tail_len ? " | " : "", o->line);
+        tail_add(o, o->line, strlen(o->line));
         o->line_len = 0;
     }
     return 0;
@@ -453,13 +484,18 @@ static int
 job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap, char *note)
 {
     struct job_out o = {.js = js, .j = j};
-    struct ldg_child c = {.runner = js->runner,
-                          .fn = j->fn,
-                          .args = {js->dir, j->url},
-                          .nargs = j->url ? 2 : 1,
-                          .out = job_output,
-                          .pid = job_pid,
-                          .ctx = &o};
+    struct ldg_child c = {
+        .runner = js->runner,
+        .fn = j->fn,
+        /* the probe writes through the socket this
+         * daemon serves, wherever it is (--socket) */
+        .args = {js->dir, j->url                          ? j->url
+                          : strcmp(j->name, "probe") == 0 ? js->sock
+                                                          : NULL},
+        .nargs = j->url || strcmp(j->name, "probe") == 0 ? 2 : 1,
+        .out = job_output,
+        .pid = job_pid,
+        .ctx = &o};
     char why[256];
     int rc;
 
@@ -469,18 +505,22 @@ job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap, char *note)
     err[0] = '\0';
     rc = ldg_child_run(&c, why, sizeof why);
     memcpy(note, o.note, sizeof o.note);
+    /* the last lines, which say why, from a character's start */
+    const char *t = o.tail_len > 400 ? o.tail + o.tail_len - 400 : o.tail;
+    while (((unsigned char)*t & 0xC0) == 0x80)
+        t++;
     if (rc == LDG_CHILD_NO_EXIT) {
         /* a signal's message ends with the last lines, which say why */
         if (strncmp(why, "killed by signal", 16) == 0 && o.tail_len)
-            snprintf(err, cap, "%.60s: %.400s", why, o.tail);
+            snprintf(err, cap, "%.60s: %.400s", why, t);
         else
             snprintf(err, cap, "%s", why);
+        ldg_utf8_trim(err);
         return JOB_NO_EXIT;
     }
     if (rc != 0) {
-        /* the last lines, which say why */
-        const char *t = o.tail_len > 400 ? o.tail + o.tail_len - 400 : o.tail;
         snprintf(err, cap, "%.400s", o.tail_len ? t : "(no message)");
+        ldg_utf8_trim(err);
     }
     return rc;
 }
@@ -526,6 +566,13 @@ jobs_main(void *arg)
             due->last_run = ldg_now_wall_ns();
             pthread_mutex_unlock(&js->wmu);
             rc = job_run(js, due, err, sizeof err, note);
+            pthread_mutex_lock(&js->mu);
+            int stopped = js->quit && rc != 0;
+            pthread_mutex_unlock(&js->mu);
+            if (stopped) { /* cut short by the stop: not the job's failure */
+                jobs_log(js, "%s: cut short by the stop", due->name);
+                continue;
+            }
             pthread_mutex_lock(&js->wmu); /* what a status write reads */
             memcpy(due->last_note, note, sizeof due->last_note);
             due->runs++;
@@ -704,7 +751,8 @@ ldg_jobs_quit(struct ldg_jobs *js)
     pthread_mutex_lock(&js->mu);
     js->quit = 1;
     if (js->child > 0)
-        kill(js->child, SIGTERM); /* a job in flight is cut short */
+        ldg_child_signal(js->child, SIGTERM); /* a job in flight is cut
+                                                 short, with what it runs */
     pthread_cond_signal(&js->cv);
     pthread_mutex_unlock(&js->mu);
 }
@@ -746,6 +794,7 @@ ldg_jobs_receivers(struct ldg_jobs *js, json_t *list)
     pthread_mutex_lock(&js->wmu);
     old = js->receivers;
     js->receivers = list;
+    js->receivers_ns = ldg_now_wall_ns();
     pthread_mutex_unlock(&js->wmu);
     json_decref(old);
     jobs_write_status(js, 0);

@@ -98,7 +98,7 @@ int serve_auth_apply_readers(const struct serve_auth *a, const char *dir,
                              const char *sock, char *err, size_t cap);
 
 /* The interval jobs (job_run.c): ldg_job_fn's, args the ledger's
- * directory (then a URL). */
+ * directory (then a URL; for the probe, the socket the daemon serves). */
 int ldg_job_probe(const char *const *a, size_t n, int fd);
 int ldg_job_publish(const char *const *a, size_t n, int fd);
 int ldg_job_ship(const char *const *a, size_t n, int fd);

@@ -165,6 +165,10 @@ job_main(const struct req_msg *m, int out)
     signal(SIGHUP, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* it ends with the runner */
     prctl(PR_SET_NAME, "ldg-job");
+    /* a group of its own: what it starts (a probe's sh and nvidia-smi)
+     * is killed with it at its time limit and at a stop, and a terminal's
+     * ^C to the server's group is not a job failure */
+    setpgid(0, 0);
     if (nul >= 0)
         dup2(nul, 0);
     dup2(out, 1);
@@ -328,13 +332,21 @@ ldg_runner_free(struct ldg_runner *r)
     free(r);
 }
 
-/* Reads the child's output until it closes the pipe, killing it at the
- * deadline or when the caller refuses its output: 0, 1 (time limit) or 2
- * (output refused). */
+void
+ldg_child_signal(pid_t pid, int sig)
+{
+    if (pid > 0 && kill(-pid, sig) != 0) /* not its group yet: itself */
+        kill(pid, sig);
+}
+
+/* Reads the child's output until it closes the pipe, killing it (and its
+ * group) at the deadline or when the caller refuses its output: 0, 1
+ * (time limit) or 2 (output refused). Once killed, the pipe is waited for
+ * 2 s at most (a descendant that left the group may hold it). */
 static int
 pump(const struct ldg_child *c, pid_t pid, int fd)
 {
-    uint64_t deadline = ldg_now_mono_ns() + c->limit_ms * 1000000u;
+    uint64_t deadline = ldg_now_mono_ns() + c->limit_ms * 1000000u, gone = 0;
     int killed = 0;
     char chunk[16384];
 
@@ -344,8 +356,11 @@ pump(const struct ldg_child *c, pid_t pid, int fd)
         int wait_ms = 200;
         ssize_t r;
         if (!killed && now >= deadline) {
-            kill(pid, SIGKILL);
+            ldg_child_signal(pid, SIGKILL);
             killed = 1;
+            gone = now + 2000000000u;
+        } else if (killed && now >= gone) {
+            return killed;
         } else if (!killed && (deadline - now) / 1000000u < 200) {
             wait_ms = (int)((deadline - now) / 1000000u) + 1;
         }
@@ -357,7 +372,7 @@ pump(const struct ldg_child *c, pid_t pid, int fd)
         if (r <= 0)
             return killed;
         if (!killed && c->out != NULL && c->out(c->ctx, chunk, (size_t)r)) {
-            kill(pid, SIGKILL);
+            ldg_child_signal(pid, SIGKILL);
             return 2;
         }
     }
@@ -466,7 +481,7 @@ ldg_child_run(const struct ldg_child *c, char *why, size_t cap)
      * output: it is ending, or was killed; one that closed it and runs on
      * is killed now) */
     if ((rc = answer(rp[0], &m, 5000)) < 0) {
-        kill(pid, SIGKILL);
+        ldg_child_signal(pid, SIGKILL);
         rc = answer(rp[0], &m, 5000);
     }
     close(rp[0]);

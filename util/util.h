@@ -611,6 +611,9 @@ struct ldg_child {
  * at its time limit or for its output, killed by a signal). Blocks the
  * calling thread for the child's run. */
 int ldg_child_run(const struct ldg_child *c, char *why, size_t cap);
+/* Sends sig to a job ldg_child_run started and to its process group (what
+ * it started itself), or to the job alone when its group is not made yet. */
+void ldg_child_signal(pid_t pid, int sig);
 
 /* ------------------------------------------------------- unix sockets -- */
 
