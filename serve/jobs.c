@@ -504,6 +504,8 @@ job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap, char *note)
         c.limit_ms = 30000;
     err[0] = '\0';
     rc = ldg_child_run(&c, why, sizeof why);
+    if (o.line_len > 0) /* a last line without its newline is a line too */
+        job_output(&o, "\n", 1);
     memcpy(note, o.note, sizeof o.note);
     /* the last lines, which say why, from a character's start */
     const char *t = o.tail_len > 400 ? o.tail + o.tail_len - 400 : o.tail;
