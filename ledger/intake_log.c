@@ -550,7 +550,8 @@ ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out)
  * end's. A torn frame at the end (a write the crash cut short) hides no
  * such frame; a damaged one does, and every reader stops before it. With
  * near, only the LOOK_PAST blocks after end's (and as many from the
- * ring's start, for a writer that wrapped) are looked at, up to the first
+ * ring's start, for a writer that wrapped: when end is within two frames
+ * of the ring's end) are looked at, up to the first
  * frame of an earlier lap (the writer never passed it); else the whole
  * ring. 1 with what and *seq (end's), 0 if none, LDG_EIO, LDG_ENOMEM.
  */
@@ -569,7 +570,10 @@ hidden_past(struct ldg_intake *in, const struct ldg_intake_pos *end, int near,
         /* pass 0: from end's block; pass 1: the ring's start (next lap) */
         b = pass == 0 ? (near ? end->block + 1 : 1) : 1;
         stop = near ? b + LOOK_PAST : n;
-        if (pass == 1 && (!near || end->block + LOOK_PAST < n))
+        /* the next lap's start, when the damaged frame and one after it
+         * (which wraps when it does not fit before the ring's end) could
+         * reach past the end: two frames, not one */
+        if (pass == 1 && (!near || end->block + 2 * LOOK_PAST < n))
             break;
         for (; b < stop && b < n; b++) {
             if ((rc = ldg_intake_peek_at(in, b, &gen, &first)) < 0)
