@@ -317,6 +317,10 @@ int cli_gather_end(const struct cli *c);
  * format: show --raw, page, metrics); cli_guard_stderr_raw is the
  * unfiltered stderr, for the progress line's "\r". */
 void cli_guard_install(void);
+/* The columns the character (or paint sequence, when paint) at s, n bytes
+ * of text, takes once the filter has written it, and its bytes in *len:
+ * what tables and cut lines count by (cli/term.c). */
+size_t cli_shown_cols(const char *s, size_t n, int paint, size_t *len);
 void cli_guard_paint(int on_out, int on_err);
 void cli_guard_raw(void);
 FILE *cli_guard_stderr_raw(void);

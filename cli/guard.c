@@ -91,6 +91,33 @@ utf8_len(const unsigned char *s, size_t n, unsigned *cp)
     return k;
 }
 
+/* 1 for the characters written escaped as "\\u%04x" (C1, bidi). */
+static int
+shown_as_u(unsigned cp)
+{
+    return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
+size_t
+cli_shown_cols(const char *s, size_t n, int paint, size_t *len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned cp = 0;
+    int k;
+    *len = 1;
+    if (u[0] == '\033' && paint && (k = paint_len(u, n)) > 0)
+        return *len = (size_t)k, 0;
+    if (u[0] < 0x20)
+        return u[0] == '\t' || u[0] == '\n' ? 1 : 4; /* \x1b */
+    if (u[0] < 0x80)
+        return 1;
+    if ((k = utf8_len(u, n, &cp)) <= 0)
+        return 4; /* \xff */
+    *len = (size_t)k;
+    return shown_as_u(cp) ? 6 : 1; /* \u202e */
+}
+
 static int
 flush_to(int fd, const void *b, size_t n)
 {
@@ -157,9 +184,7 @@ filter(struct guard *g, const unsigned char *b, size_t n, int last)
             if (len <= 0) {
                 len = 1;
                 esc = 1;
-            } else if ((cp >= 0x80 && cp <= 0x9f) ||
-                       (cp >= 0x202a && cp <= 0x202e) ||
-                       (cp >= 0x2066 && cp <= 0x2069)) {
+            } else if (shown_as_u(cp)) {
                 esc = 2;
             }
         }

@@ -137,46 +137,14 @@ cli_paint(int on, enum cli_paint what)
 
 /* ------------------------------------------------------------- tables -- */
 
-/* Length of the colour escape ("\033[...m") at s, or 0. */
-static size_t
-esc_len(const char *s, size_t n)
-{
-    size_t i = 2;
-    if (n < 3 || s[0] != '\033' || s[1] != '[')
-        return 0;
-    while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == ';'))
-        i++;
-    return i < n && s[i] == 'm' ? i + 1 : 0;
-}
-
-/* Columns the character at s takes as shown (cli/guard.c writes a
- * control byte as "\x1b", a C1 control as "\u0085"; no wide characters
- * in our data), and its bytes in *len. */
-static size_t
-unit_cols(const unsigned char *s, size_t n, size_t *len)
-{
-    size_t j = 1;
-    if (s[0] < 0x20)
-        return *len = 1, s[0] == '\t' ? 1 : 4;
-    if (s[0] == 0xc2 && n > 1 && s[1] >= 0x80 && s[1] <= 0x9f)
-        return *len = 2, 6;
-    while (j < n && (s[j] & 0xc0) == 0x80)
-        j++;
-    return *len = j, 1;
-}
-
-/* Columns s takes (colour escapes take none). */
+/* Columns s takes as shown (cli_shown_cols: ledger's colours none, a
+ * control byte 4, C1 and bidi 6; no wide characters in our data). */
 static size_t
 cols(const char *s, size_t n)
 {
-    size_t k = 0, e, len;
-    for (size_t i = 0; i < n; i += len) {
-        if ((e = esc_len(s + i, n - i)) > 0) {
-            len = e;
-            continue;
-        }
-        k += unit_cols((const unsigned char *)s + i, n - i, &len);
-    }
+    size_t k = 0, len;
+    for (size_t i = 0; i < n; i += len)
+        k += cli_shown_cols(s + i, n - i, 1, &len);
     return k;
 }
 
@@ -184,13 +152,9 @@ cols(const char *s, size_t n)
 static size_t
 fit_bytes(const char *s, size_t w)
 {
-    size_t i = 0, k = 0, n = strlen(s), e, len, u;
+    size_t i = 0, k = 0, n = strlen(s), len, u;
     while (s[i] != '\0') {
-        if ((e = esc_len(s + i, n - i)) > 0) {
-            i += e;
-            continue;
-        }
-        u = unit_cols((const unsigned char *)s + i, n - i, &len);
+        u = cli_shown_cols(s + i, n - i, 1, &len);
         if (k + u > w)
             break;
         k += u;

@@ -211,8 +211,8 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
         return rc;
     }
     memcpy(b->prev, b->tl.leaf, 32);
-    l->batch_open = 1;
-    l->batch_thread = pthread_self();
+    __atomic_store_n(&l->batch_thread, pthread_self(), __ATOMIC_RELAXED);
+    __atomic_store_n(&l->batch_owner, b, __ATOMIC_RELEASE);
     *out = b;
     return 0;
 }
@@ -349,14 +349,28 @@ batch_unlock(struct ldg_batch *b)
 
 static int batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n);
 
+/* The handle no longer holds b's lock: a write on b's thread is no longer
+ * refused (unless another batch holds it now: only b's own mark goes). */
+static void
+batch_release(struct ldg_batch *b)
+{
+    struct ldg_batch *mine = b;
+    if (b->t == NULL && b->intake_fd < 0)
+        __atomic_compare_exchange_n(&b->l->batch_owner, &mine, NULL, 0,
+                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
 int
 ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
 {
     int rc;
-    if (b != NULL)
-        b->l->batch_open = 0; /* what commits writes, on this thread */
+    if (b == NULL)
+        return batch_commit(b, first_seq, n);
+    b->l->batch_committing = 1; /* what commits writes, on this thread */
     rc = batch_commit(b, first_seq, n);
+    b->l->batch_committing = 0;
     batch_unlock(b);
+    batch_release(b);
     return rc;
 }
 
@@ -436,7 +450,6 @@ ldg_batch_commit_changes(struct ldg_batch *b)
 
     if (b == NULL || b->t == NULL)
         return LDG_EINVAL;
-    b->l->batch_open = 0;
     if (b->n > 0)
         return ldg_batch_commit(b, NULL, NULL);
     if (b->dead) {
@@ -447,11 +460,13 @@ ldg_batch_commit_changes(struct ldg_batch *b)
         ldg_intake_ack_end(b->l, &b->ia, b->t, 1);
         b->t = NULL;
         batch_unlock(b);
+        batch_release(b);
         return 0;
     }
     rc = ldg_txn_commit(b->t);
     b->t = NULL;
     batch_unlock(b);
+    batch_release(b);
     if (rc < 0) {
         b->dead = 1;
         b->full = rc == LDG_EFULL;
@@ -468,7 +483,6 @@ ldg_batch_free(struct ldg_batch *b)
 {
     if (b == NULL)
         return;
-    b->l->batch_open = 0;
     if (b->via_frame) {
         ldg_intake_ack_end(b->l, &b->ia, b->t, 0);
         b->l->frame = NULL;
@@ -477,6 +491,11 @@ ldg_batch_free(struct ldg_batch *b)
     }
     ldg_intake_ack_release(&b->ia);
     ldg_intake_unlock_ex(b->l, b->intake_fd);
+    {
+        struct ldg_batch *mine = b; /* its lock is gone: its mark too */
+        __atomic_compare_exchange_n(&b->l->batch_owner, &mine, NULL, 0,
+                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    }
     /* The map was too small for the batch: make room for a retry (as
      * far as the file system has room; a full disk does not grow it). */
     if (b->full) {

@@ -192,7 +192,10 @@ ldg_read_only(const struct ldg_ledger *l)
 int
 ldg_batch_blocks(struct ldg_ledger *l)
 {
-    if (!l->batch_open || !pthread_equal(l->batch_thread, pthread_self()))
+    if (__atomic_load_n(&l->batch_owner, __ATOMIC_ACQUIRE) == NULL ||
+        !pthread_equal(__atomic_load_n(&l->batch_thread, __ATOMIC_RELAXED),
+                       pthread_self()) ||
+        l->batch_committing)
         return 0;
     ldg_seterr(l, "a batch is open on this handle, on this thread: commit "
                   "or free it before another write");

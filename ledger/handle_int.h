@@ -226,8 +226,9 @@ struct ldg_ledger {
     /* A batch open on this handle, and the thread that opened it
      * (append_batch.c): a write begun on that thread would wait for the
      * batch's own lock forever, so it is refused (LDG_EBUSY). */
-    int batch_open;
-    pthread_t batch_thread;
+    struct ldg_batch *batch_owner; /* atomic: the batch holding the lock */
+    pthread_t batch_thread;        /* atomic: its thread */
+    int batch_committing;          /* its thread's: inside its own commit */
     int writer_open; /* an ldg_writer runs on this handle (writer.c) */
     /* Store layout 999: the intake log every append goes through
      * (intake_log.c); NULL at other layouts. */

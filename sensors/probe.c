@@ -572,10 +572,11 @@ consider(struct ldg_txn *t, json_t *keep, const char *type, json_t *body)
         const char *m = json_string_value(json_object_get(body, "model"));
         char why[300];
         snprintf(why, sizeof why,
-                 "model '%.60s%s' (%zu bytes): cannot be recorded, its name is "
+                 "model '%.*s%s' (%zu bytes): cannot be recorded, its name is "
                  "longer than a subject holds (%d bytes); %s left out",
-                 m ? m : "?", m && strlen(m) > 60 ? "..." : "",
-                 m ? strlen(m) : 0, LDG_SUBJECT_MAX, type);
+                 m ? ldg_utf8_cut(m, 60) : 1, m ? m : "?",
+                 m && strlen(m) > 60 ? "..." : "", m ? strlen(m) : 0,
+                 LDG_SUBJECT_MAX, type);
         json_array_append_new(keep, json_pack("{s:s, s:{s:s, s:s}}", "type",
                                               "_warning", "body", "runtime",
                                               rt ? rt : "?", "why", why));

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "ledger/ledger.h"
+#include "ledger/module.h"
 #include "tests/support/support.h"
 
 static struct ldg_event_in
@@ -113,6 +114,95 @@ test_api__write_beside_own_batch_is_busy(void **state)
     busy_at(999); /* the intake's lock */
 }
 
+/* A batch that failed holds its lock until it is freed: a commit of it
+ * (refused) leaves the refusal in place (it cleared it, and the next
+ * append on the thread hung). */
+static void
+failed_batch_at(unsigned layout)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new_layout(dir, sizeof dir, 0, 0, layout);
+    struct ldg_batch *b;
+    struct ldg_event_in in = event("x.test.a");
+    uint64_t seq;
+
+    assert_int_equal(ldg_batch_begin(&b, l), 0);
+    assert_int_equal(ldg_batch_add(b, &in), 0);
+    ldg_batch_fail(b, LDG_EIO);
+    assert_true(ldg_batch_commit(b, NULL, NULL) < 0);
+    assert_int_equal(ldg_append(l, &in, &seq), LDG_EBUSY);
+    ldg_batch_free(b);
+    assert_int_equal(ldg_append(l, &in, &seq), 0);
+    assert_int_equal(seq, 1);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_api__a_failed_batch_keeps_its_thread_refused(void **state)
+{
+    (void)state;
+    failed_batch_at(0);
+    failed_batch_at(999);
+}
+
+struct second {
+    struct ldg_ledger *l;
+    pthread_barrier_t *bar;
+    int busy_rc, commit_rc;
+};
+
+static void *
+second_batch(void *arg)
+{
+    struct second *s = arg;
+    struct ldg_batch *b2;
+    struct ldg_event_in in = event("x.test.b");
+    uint64_t seq;
+    assert_int_equal(ldg_batch_begin(&b2, s->l), 0);
+    pthread_barrier_wait(s->bar); /* b2 holds the lock */
+    pthread_barrier_wait(s->bar); /* the first batch was freed */
+    s->busy_rc = ldg_append(s->l, &in, &seq);
+    assert_int_equal(ldg_batch_add(b2, &in), 0);
+    s->commit_rc = ldg_batch_commit(b2, NULL, NULL);
+    ldg_batch_free(b2);
+    return NULL;
+}
+
+/* Freeing a committed batch does not take away another batch's refusal
+ * (it cleared the handle's one mark, and the other batch's thread then
+ * hung on its own lock). */
+static void
+test_api__freeing_a_committed_batch_leaves_another_one(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_batch *b1;
+    struct ldg_event_in in = event("x.test.a");
+    pthread_barrier_t bar;
+    struct second s = {l, &bar, -100, -100};
+    pthread_t th;
+    uint64_t size;
+    (void)state;
+
+    assert_int_equal(pthread_barrier_init(&bar, NULL, 2), 0);
+    assert_int_equal(ldg_batch_begin(&b1, l), 0);
+    assert_int_equal(ldg_batch_add(b1, &in), 0);
+    assert_int_equal(ldg_batch_commit(b1, NULL, NULL), 0);
+    assert_int_equal(pthread_create(&th, NULL, second_batch, &s), 0);
+    pthread_barrier_wait(&bar);
+    ldg_batch_free(b1);
+    pthread_barrier_wait(&bar);
+    pthread_join(th, NULL);
+    pthread_barrier_destroy(&bar);
+    assert_int_equal(s.busy_rc, LDG_EBUSY);
+    assert_int_equal(s.commit_rc, 0);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(size, 3);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 static void
 test_api__writer_needs_writable_handle_and_is_alone(void **state)
 {
@@ -182,6 +272,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_api__committed_batch_takes_no_more),
         cmocka_unit_test(test_api__write_beside_own_batch_is_busy),
+        cmocka_unit_test(test_api__a_failed_batch_keeps_its_thread_refused),
+        cmocka_unit_test(test_api__freeing_a_committed_batch_leaves_another_one),
         cmocka_unit_test(test_api__writer_needs_writable_handle_and_is_alone),
         cmocka_unit_test(test_api__key_names_that_would_not_load_back),
         cmocka_unit_test(test_api__verifier_key_and_revoke_codes),
