@@ -209,15 +209,7 @@ write_whole(struct cli *c, const char *file, const char *text, size_t len)
     }
     /* a name nobody can have planted (a symlink in a shared directory
      * would have been followed and truncated) */
-    snprintf(tmp, sizeof tmp, "%s.XXXXXX", file);
-    mode_t um = umask(0);
-    umask(um);
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd >= 0 && fchmod(fd, 0644 & ~um) != 0) {
-        close(fd);
-        unlink(tmp);
-        fd = -1;
-    }
+    fd = ldg_tmp_beside(file, 0644, tmp, sizeof tmp);
     if (fd < 0) {
         cli_err(c, "cannot create %s: %s", file, strerror(errno));
         return EX_CANTCREAT;

@@ -141,10 +141,15 @@ samples_read(const char *path, const char *boot, unsigned maj, unsigned min,
 {
     char line[256];
     size_t n = 0;
-    FILE *f = fopen(path, "r");
+    /* never through a symlink planted in its place (a root reader) */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 
-    if (f == NULL)
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
         return 0;
+    }
     while (n < cap && fgets(line, sizeof line, f) != NULL) {
         struct sample x;
         unsigned long long t, sec;
@@ -193,10 +198,18 @@ ldg_doctor_wear_sample(const char *dir, uint64_t now_s)
     i = 0;
     while (i < n && s[i].t + LDG_DOCTOR_WEAR_KEEP_S < now_s)
         i++;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if ((f = fopen(tmp, "w")) == NULL) {
-        rc = LDG_EIO;
-        goto out;
+    {
+        /* a name nobody could plant a symlink under (the ledger's user
+         * could, for root's `ledger metrics`, with a fixed one) */
+        int fd = ldg_tmp_beside(path, 0644, tmp, sizeof tmp);
+        if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+            if (fd >= 0) {
+                close(fd);
+                unlink(tmp);
+            }
+            rc = LDG_EIO;
+            goto out;
+        }
     }
     for (; i < n; i++)
         if (s[i].t < now_s)

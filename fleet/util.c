@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +32,13 @@ static int
 write_via_tmp(const char *dir, const char *rel, const void *data, size_t len,
               unsigned mode, int durable, char *err, size_t errcap)
 {
-    static atomic_uint counter;
     char path[4400], tmp[4500], parent[4400], *slash;
     int fd, rc = 0;
 
     snprintf(path, sizeof path, "%s/%s", dir, rel);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
-             atomic_fetch_add(&counter, 1));
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    /* a name nobody could plant a file or symlink under (a target
+     * directory others write to): its mode is ours, its content too */
+    fd = ldg_tmp_beside(path, mode, tmp, sizeof tmp);
     if (fd < 0)
         return ldg_errf(err, errcap, LDG_EIO, "%s: %s", tmp, strerror(errno));
     if (ldg_write_all(fd, data, len, 0) < 0) {

@@ -79,6 +79,21 @@ ldg_witness_init(const char *dir, const char *name, char *vkey, size_t cap,
                         name);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         return ldg_errf(err, errcap, LDG_EIO, "%s: %s", dir, strerror(errno));
+    {
+        /* the secret goes in a directory that is this user's alone: in
+         * one others may write, they could take or swap the key file */
+        struct stat ds;
+        if (lstat(dir, &ds) != 0 || !S_ISDIR(ds.st_mode))
+            return ldg_errf(err, errcap, LDG_EIO, "%s: not a directory", dir);
+        if (ds.st_uid != geteuid() || (ds.st_mode & 022) != 0)
+            return ldg_errf(err, errcap, LDG_EKEY,
+                            "%s: a witness key is kept in a directory that is "
+                            "this user's and no one else may write (it is "
+                            "uid %u's, mode %o): use another, or chmod "
+                            "go-w it",
+                            dir, (unsigned)ds.st_uid,
+                            (unsigned)(ds.st_mode & 07777));
+    }
     snprintf(path, sizeof path, "%s/witness.key", dir);
     if (access(path, F_OK) == 0)
         return ldg_errf(err, errcap, LDG_EEXIST,
@@ -115,7 +130,7 @@ load_key(struct ldg_witness *w, char *err, size_t errcap)
     int rc;
 
     snprintf(path, sizeof path, "%s/witness.key", w->dir);
-    if (stat(path, &st) < 0)
+    if (lstat(path, &st) < 0)
         return ldg_errf(err, errcap, LDG_ENOTFOUND,
                         "%s: %s (create the witness with `" LDG_CMD_WITNESS_INIT
                         "`)",
@@ -125,6 +140,11 @@ load_key(struct ldg_witness *w, char *err, size_t errcap)
                         "%s: mode %o lets others read the witness key; "
                         "chmod 600 it",
                         path, (unsigned)(st.st_mode & 0777));
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+        return ldg_errf(err, errcap, LDG_EKEY,
+                        "%s: not a regular file of this user's (uid %u's): "
+                        "a key another user made or links to is not ours",
+                        path, (unsigned)st.st_uid);
     rc = ldg_fleet_read_file(path, 33, (char **)&nm, &n);
     if (rc < 0 || n != 32) {
         ldg_errf(err, errcap, 0, "%s: not a 32-byte witness key", path);

@@ -440,8 +440,7 @@ ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
                  ldg_strerror(LDG_ENOMEM));
         return LDG_ENOMEM;
     }
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    fd = ldg_tmp_beside(path, 0640, tmp, sizeof tmp); /* no planted name */
     if (fd >= 0) {
         err_no = ldg_write_all(fd, text, strlen(text), 0) == 0 ? 0 : errno;
         if (close(fd) != 0 && err_no == 0)
@@ -546,10 +545,17 @@ ldg_metrics_load(struct ldg_metrics *m, const char *path)
     if (m == NULL || path == NULL)
         return LDG_EINVAL;
     clear(m);
-    o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    {
+        /* never through a symlink planted in its place: one is damage,
+         * counted again and replaced */
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+            return errno == ENOENT ? LDG_ENOTFOUND : LDG_ECORRUPT;
+        o = json_loadfd(fd, JSON_REJECT_DUPLICATES, &je);
+        close(fd);
+    }
     if (o == NULL)
-        return access(path, F_OK) != 0 && errno == ENOENT ? LDG_ENOTFOUND
-                                                          : LDG_ECORRUPT;
+        return LDG_ECORRUPT;
     rc = load_into(m, o) < 0 ? LDG_ECORRUPT : 0;
     json_decref(o);
     if (rc < 0)

@@ -244,7 +244,6 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
         return;                   /* not started */
     pthread_mutex_lock(&js->wmu); /* the jobs' thread and the proxy's */
     snprintf(path, sizeof path, "%s/%s", js->dir, LDG_SERVE_STATUS_FILE);
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     root = json_object();
     arr = json_array();
     json_object_set_new(root, "pid", json_integer((json_int_t)getpid()));
@@ -332,7 +331,7 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
         json_array_append_new(arr, o);
     }
     json_object_set_new(root, "jobs", arr);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    fd = ldg_tmp_beside(path, 0640, tmp, sizeof tmp); /* no planted name */
     f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL ||
         json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||

@@ -4,6 +4,9 @@
  * buffer whole, to a file or a socket.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,4 +56,44 @@ ldg_write_all(int fd, const void *p, size_t n, int sock)
         n -= (size_t)w;
     }
     return 0;
+}
+
+/* The process's umask, read without changing it (umask(2) sets it too,
+ * for every thread at once): /proc/self/status's Umask line; 077, the
+ * strictest, when that cannot be read. */
+static mode_t
+current_umask(void)
+{
+    char line[128];
+    unsigned um = 077;
+    FILE *f = fopen("/proc/self/status", "re");
+    if (f == NULL)
+        return 077;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "Umask: %o", &um) == 1)
+            break;
+    fclose(f);
+    return (mode_t)(um & 0777);
+}
+
+int
+ldg_tmp_beside(const char *path, unsigned mode, char *tmp, size_t cap)
+{
+    mode_t um;
+    int fd;
+    if ((size_t)snprintf(tmp, cap, "%s.XXXXXX", path) >= cap) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+        return -1;
+    um = current_umask();
+    if (fchmod(fd, (mode_t)mode & ~um) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }

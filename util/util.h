@@ -267,6 +267,13 @@ int ldg_time_parse_rfc3339(const char *s, size_t n, unsigned flags,
 int ldg_mkdir_p(char *path, size_t from, int whole, unsigned mode,
                 int (*made)(void *ctx, const char *dir), void *ctx);
 
+/* A new temporary file beside path, for a write that replaces path by a
+ * rename: "PATH.XXXXXX" made by mkostemp (O_EXCL: never a file or
+ * symlink someone planted under a name they could guess), then given
+ * mode as open(2) would (less the umask). Its name into tmp (cap bytes).
+ * The fd; or -1 with errno (ENAMETOOLONG when the name does not fit). */
+int ldg_tmp_beside(const char *path, unsigned mode, char *tmp, size_t cap);
+
 /* Writes the n bytes at p to fd whole: again after EINTR and after a short
  * write. sock: send() with MSG_NOSIGNAL (a peer gone is an error, not a
  * SIGPIPE). 0; or -1 with errno (EIO when a write wrote nothing). */
