@@ -1083,22 +1083,30 @@ parent_dir(int dfd, const char *name, char *sub, size_t subcap,
 /* Removes what extract_into wrote under tmp (at most one level of
  * subdirectories, as bundle names allow) and tmp itself. */
 static void
-remove_tree(const char *tmp)
+remove_under(int dfd)
 {
-    DIR *d = opendir(tmp);
+    /* what the directory open as dfd holds, through dfd alone: a name
+     * swapped for a symlink meanwhile (in a parent others may write) is
+     * removed as a link, never followed; dfd is closed */
+    DIR *d = fdopendir(dfd);
     struct dirent *e;
-    char p[4400];
-    if (d != NULL) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(p, sizeof p, "%s/%s", tmp, e->d_name);
-            if (unlink(p) != 0) /* a directory */
-                remove_tree(p);
-        }
-        closedir(d);
+    if (d == NULL) {
+        close(dfd);
+        return;
     }
-    rmdir(tmp);
+    while ((e = readdir(d)) != NULL) {
+        int sub;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            unlinkat(dirfd(d), e->d_name, 0) == 0)
+            continue;
+        sub = openat(dirfd(d), e->d_name,
+                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub >= 0) {
+            remove_under(sub);
+            unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+        }
+    }
+    closedir(d);
 }
 
 static int
@@ -1202,14 +1210,17 @@ bundle_extract(const struct bundle *b, const char *dir, char *err,
         snprintf(err, errcap, "%s: %s", tmp, strerror(errno));
         rc = LDG_EIO;
     }
-    close(dfd);
     if (rc == 0 && rename(tmp, dir) != 0) {
         snprintf(err, errcap, "cannot rename %s to %s: %s", tmp, dir,
                  strerror(errno));
         rc = errno == ENOTEMPTY || errno == EEXIST ? LDG_EEXIST : LDG_EIO;
     }
-    if (rc < 0)
-        remove_tree(tmp);
+    if (rc < 0) {
+        remove_under(dfd); /* the one it made, whatever is at its name */
+        rmdir(tmp);
+    } else {
+        close(dfd);
+    }
     return rc;
 }
 
