@@ -474,7 +474,8 @@ journal_open(struct ldg_witness *w, char *err, size_t errcap)
             }
         }
     }
-    w->jfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    w->jfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+                  0600);
     if (w->jfd < 0 || ftruncate(w->jfd, 0) < 0 || fdatasync(w->jfd) < 0) {
         snprintf(err, errcap, "%s: %s", path, strerror(errno));
         return LDG_EIO;

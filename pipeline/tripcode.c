@@ -308,7 +308,7 @@ lock_uses(struct ldg_ledger *l)
         ldg_set_errmsg(l, "%s", "ledger directory path too long");
         return LDG_EIO;
     }
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         ldg_set_errmsg(l, "cannot open %s: %s", path, strerror(errno));
         return LDG_EIO;

@@ -46,7 +46,7 @@ lock_dir(struct ldg_ledger *l, const char *dir)
     char path[4200];
     int fd;
     snprintf(path, sizeof path, "%s/.prune.lock", dir);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (fd < 0) {
         int e = errno;
         ldg_set_errmsg(l, "archive directory %s: cannot create %s: %s", dir,
