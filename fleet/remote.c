@@ -51,6 +51,13 @@ ldg_remote_open(struct ldg_remote **out, const char *url, char *err,
     if (r == NULL)
         return LDG_ENOMEM;
     if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
+        const char *host = strstr(url, "://") + 3;
+        if (*host == '\0' || *host == '/') { /* "http://", "http:///x" */
+            snprintf(err, errcap, "%s: no host (want http(s)://HOST/PATH)",
+                     url);
+            free(r);
+            return LDG_EINVAL;
+        }
         r->kind = 0;
         snprintf(r->base, sizeof r->base, "%s", url);
     } else if (strncmp(url, "s3://", 5) == 0) {

@@ -45,6 +45,15 @@ for code in 301 307; do
     grep -q "redirect" "$T/err" || fail "ship $code: no redirect named: $(cat "$T/err")"
 done
 
+# a URL with no host is a usage error naming it (it tried a GET first,
+# then said "PUT http:/tile/...")
+for u in "http://" "http:///x"; do
+    "$L" publish --dir "$D" "$u" >/dev/null 2>"$T/err"
+    rc=$?
+    [ $rc -eq 64 ] || fail "publish $u: exit $rc, want 64"
+    grep -q "no host" "$T/err" || fail "publish $u: $(cat "$T/err")"
+done
+
 # a witness that says "later" (408, 429) is queued, as an unreachable one
 # is; it was reported as refusing our history (exit 74)
 WV=$("$L" witness init --dir "$T/w" --name w.example/w1) || fail "witness init"
