@@ -133,7 +133,12 @@ static const char *const style =
     "-webkit-print-color-adjust:exact}a{color:inherit}"
     ".notice{break-inside:avoid}}\n";
 
-/* The lanes in the order they are drawn: the usual kinds first. */
+/* The lane drawn last when there are more kinds than lanes (custom x.*
+ * types): every event of a kind past the others goes there. */
+static const char more_lane[] = "other kinds";
+
+/* The lanes in the order they are drawn: the usual kinds first; past
+ * cap - 1 kinds, the last is more_lane, so that every event has a mark. */
 static size_t
 lanes_of(const json_t *evs, const char **lanes, size_t cap)
 {
@@ -155,10 +160,22 @@ lanes_of(const json_t *evs, const char **lanes, size_t cap)
         size_t j;
         for (j = 0; j < n && strcmp(lanes[j], l) != 0; j++)
             ;
-        if (j == n && n < cap)
+        if (j == n && n + 1 < cap)
             lanes[n++] = l;
+        else if (j == n && n + 1 == cap)
+            lanes[n++] = more_lane;
     }
     return n;
+}
+
+/* The lane of an event whose kind is name. */
+static size_t
+lane_at(const char *const *lanes, size_t nl, const char *name)
+{
+    for (size_t j = 0; j < nl; j++)
+        if (lanes[j] != more_lane && strcmp(lanes[j], name) == 0)
+            return j;
+    return nl - 1; /* past the drawn kinds: more_lane */
 }
 
 /* A time relative to the run's start, in the unit its span needs. */
@@ -261,7 +278,7 @@ picture(struct ldg_buf *b, const json_t *evs)
         {
             double x;
             char *body;
-            if (strcmp(sget(e, "lane"), lanes[l]) != 0)
+            if (lane_at(lanes, nl, sget(e, "lane")) != l)
                 continue;
             if (gutter && before_run(e, run_lo)) {
                 /* the k-th of the context before the run, in order */

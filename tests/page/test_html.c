@@ -219,6 +219,36 @@ test_html__long_multibyte_names_still_draw(void **state)
     json_decref(tl);
 }
 
+/* More kinds than the picture has lanes (custom types on a bundle's
+ * page): every event still has its mark, the kinds past the 63rd in a
+ * last lane "other kinds" (they had none). */
+static void
+test_html__every_event_has_a_mark_past_64_kinds(void **state)
+{
+    json_t *evs = json_array(), *m = NULL;
+    char *html, type[32];
+    size_t marks = 0;
+    (void)state;
+    for (int i = 0; i < 70; i++) {
+        snprintf(type, sizeof type, "k%d.thing", i);
+        json_array_append_new(
+            evs, json_pack("{s:s, s:s, s:s, s:s}", "seq", "1", "ts", "1000",
+                           "type", type, "subject", "x"));
+        json_string_set(json_object_get(json_array_get(evs, (size_t)i), "seq"),
+                        type); /* a distinct anchor a mark */
+    }
+    assert_int_equal(ldg_page_events(evs, 70, "T", "S", &m), 0);
+    html = page_of(m);
+    for (const char *p = html; (p = strstr(p, "<a class=\"m ")) != NULL; p++)
+        marks++;
+    assert_int_equal(marks, 70);
+    assert_non_null(strstr(html, "<div class=\"ln\">other kinds</div>"));
+    assert_non_null(strstr(html, "<div class=\"ln\">k0</div>"));
+    free(html);
+    json_decref(m);
+    json_decref(evs);
+}
+
 static void
 test_html__events_page(void **state)
 {
@@ -277,6 +307,7 @@ main(void)
         cmocka_unit_test(test_html__context_long_before_the_run_has_its_band),
         cmocka_unit_test(test_html__long_multibyte_names_still_draw),
         cmocka_unit_test(test_html__events_page),
+        cmocka_unit_test(test_html__every_event_has_a_mark_past_64_kinds),
         cmocka_unit_test(test_html__refuses_what_is_not_a_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
