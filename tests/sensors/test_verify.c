@@ -154,11 +154,16 @@ test_verify__an_ollama_model(void **state)
     assert_int_equal(ldg_model_verify(l, &o, &b, &seq), 1);
     assert_non_null(strstr(str(b, "detail"), "manifest does not hash"));
     json_decref(b);
-    /* not in the store: nothing written */
+    /* never registered: nothing to compare with, nothing written; with a
+     * digest to expect, not in the store: nothing written either */
     n = size(l);
     o.arg = "nope";
+    assert_int_equal(ldg_model_verify(l, &o, &b, &seq), LDG_EINVAL);
+    assert_null(b);
+    o.expect = "sha256:" ABC;
     assert_int_equal(ldg_model_verify(l, &o, &b, &seq), LDG_ENOTFOUND);
     assert_null(b);
+    o.expect = NULL;
     assert_int_equal(size(l), n);
     ldg_close(l);
     t_rmrf(dir);
