@@ -41,8 +41,8 @@ registered(struct ldg_ledger *l, const char *model)
     return body;
 }
 
-/* Hashes path into digest and *bytes, compares it with want (none: a
- * mismatch) and fills body: 1 match, 0 not, < 0 the hash's error. */
+/* Hashes path into digest and *bytes, compares it with want and fills
+ * body: 1 match, 0 not, < 0 the hash's error. */
 static int
 hash_file(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
           const char *path, const char *want, json_t *body, char digest[72],
@@ -55,10 +55,9 @@ hash_file(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
         ldg_set_errmsg(l, "%s", err);
         return rc;
     }
-    rc = want && ldg_digest_same(want, digest);
+    rc = ldg_digest_same(want, digest);
     json_object_set_new(body, "path", json_string(path));
-    json_object_set_new(body, "expected",
-                        want ? json_string(want) : json_null());
+    json_object_set_new(body, "expected", json_string(want));
     json_object_set_new(body, "digest", json_string(digest));
     json_object_set_new(body, "weights_digest", json_string(digest));
     return rc;
@@ -98,8 +97,7 @@ hash_ollama(struct ldg_ledger *l, const struct ldg_model_verify_opts *o,
                         json_string(om.manifest_digest));
     json_object_set_new(body, "layer_digest", json_string(om.layer_digest));
     json_object_set_new(body, "weights_digest", json_string(digest));
-    json_object_set_new(body, "expected",
-                        want ? json_string(want) : json_null());
+    json_object_set_new(body, "expected", json_string(want));
     /* The identity the runtime reports is the manifest's digest: record
      * it (as registered) when the chain holds. */
     json_object_set_new(

@@ -483,18 +483,18 @@ static int
 job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap, char *note)
 {
     struct job_out o = {.js = js, .j = j};
-    struct ldg_child c = {
-        .runner = js->runner,
-        .fn = j->fn,
-        /* the probe writes through the socket this
-         * daemon serves, wherever it is (--socket) */
-        .args = {js->dir, j->url                          ? j->url
-                          : strcmp(j->name, "probe") == 0 ? js->sock
-                                                          : NULL},
-        .nargs = j->url || strcmp(j->name, "probe") == 0 ? 2 : 1,
-        .out = job_output,
-        .pid = job_pid,
-        .ctx = &o};
+    /* a job's second argument: its URL; the probe's, the socket this
+     * daemon serves (wherever --socket put it), which it writes through */
+    const char *arg2 = j->url != NULL                  ? j->url
+                       : strcmp(j->name, "probe") == 0 ? js->sock
+                                                       : NULL;
+    struct ldg_child c = {.runner = js->runner,
+                          .fn = j->fn,
+                          .args = {js->dir, arg2},
+                          .nargs = arg2 != NULL ? 2 : 1,
+                          .out = job_output,
+                          .pid = job_pid,
+                          .ctx = &o};
     char why[256];
     int rc;
 

@@ -38,6 +38,12 @@ done
 grep -qF "$(printf 'pack:p\\x1b[31mRED\\x07x\177')" "$T/out" ||
     bad "show: the subject is not written as text: $(grep subject "$T/out")"
 grep -qF 'r\x1b]0;owned\x07' "$T/out" || bad "show: the run is not written as text"
+# a table counts a character as it is shown (\x1b takes 4 columns): the
+# escaped run's row keeps its columns under their headings
+"$L" runs >"$T/out"
+awk 'NR == 1 { c = index($0, "STATUS") }
+     /owned/ { ok = substr($0, c - 1, 1) == " " && substr($0, c, 1) != " " }
+     END { exit !(c && ok) }' "$T/out" || bad "runs: the escaped row is out of its columns: $(cat "$T/out")"
 "$L" query >"$T/out"
 grep -qF '\u009b31m\u202eevil' "$T/out" ||
     bad "query: C1 and bidi are not written as text: $(tail -1 "$T/out")"
