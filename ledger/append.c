@@ -586,14 +586,15 @@ seal_close_one(struct ldg_txn *t, struct open_seal *o)
     memcpy(s.key_id, o->key->key_id, sizeof s.key_id);
     memcpy(s.origin, l->origin, sizeof s.origin);
     ldg_seal_acc_root(&o->acc, s.root);
-    if ((rc = ldg_seal_sign(&s, o->key)) < 0) {
+    /* a key with an anchor: its epoch key signs, in place of the key
+     * itself (epoch_log.c) */
+    if ((rc = ldg_epoch_seal(t, o->key, o->seal_seq, &s, ext, sizeof ext)) < 0)
+        return rc;
+    if (s.ext_len == 0 && (rc = ldg_seal_sign(&s, o->key)) < 0) {
         ldg_seterr(l, "cannot seal with key %s: %s", o->key->key_id,
                    ldg_strerror(rc));
         return rc;
     }
-    /* a key with an anchor: its epoch key signs too (epoch_log.c) */
-    if ((rc = ldg_epoch_seal(t, o->key, o->seal_seq, &s, ext, sizeof ext)) < 0)
-        return rc;
     return app_seal_store(t, o->seal_seq, &s);
 }
 

@@ -1206,11 +1206,6 @@ struct ldg_verify_report {
      * against the bodies; 0 when it is behind the log (query scans the
      * bodies then, and it is not checked) */
     int bix_checked;
-    /* a pruned ledger: seals by keys whose epoch anchor is before the
-     * horizon, whose epoch part was not checked (the certs that tie it to
-     * the anchor left with the pruned events: FORMAT.md 5.1); their own
-     * signatures were */
-    uint64_t epochs_unchecked;
     /* store layout 999, pruned: the first event whose level-0 tree hashes
      * the prune kept (those before went with the pruned events: the tree
      * over them is checked from its level-8 hashes up), and how many

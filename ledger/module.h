@@ -337,10 +337,10 @@ struct ldg_seal {
     char origin[LDG_ORIGIN_MAX + 1];
     uint8_t root[32];
     uint8_t sig[64];
-    /* A seal by a key with epochs (FORMAT.md 5.1): its epoch part, stored
-     * after sig (record 0x93 ‖ map ‖ bin sig ‖ bin ext); NULL and 0 for
-     * none. Borrowed: from the bytes ldg_seal_record_decode read, for as
-     * long as they are. */
+    /* A seal by a key with epochs (FORMAT.md 5.1): its epoch part, whose
+     * epoch signature stands in place of sig (record 0x93 ‖ map ‖ bin
+     * ext; sig left zero); NULL and 0 for none. Borrowed: from the bytes
+     * ldg_seal_record_decode read, for as long as they are. */
     const uint8_t *ext;
     size_t ext_len;
 };
@@ -360,7 +360,8 @@ int ldg_seal_record_decode(const uint8_t *p, size_t len, struct ldg_seal *s);
  * s->key_id: LDG_EINVAL otherwise), filling s->sig. */
 int ldg_seal_sign(struct ldg_seal *s, const struct ldg_key *key);
 /* Verifies s->sig over s's map with pub. 0 or LDG_EBADSIG (also for a
- * map that does not encode). */
+ * map that does not encode, and for an epoch seal, which has no sig:
+ * ldg_epoch_seal_check checks it). */
 int ldg_seal_verify(const struct ldg_seal *s, const uint8_t pub[32]);
 
 /*
@@ -484,7 +485,8 @@ int ldg_epoch_seal_check(const uint8_t anchor[32], uint64_t t0_ns,
  * and the RFC 6962 inclusion path from that digest to the seal's root.
  * A verifier checks: SHA-256("ledger/claim/v1" 0x00 claim) == digest,
  * ldg_seal_verify_inclusion(digest, leaf, seal.count, path, n,
- * seal.root), then ldg_seal_verify(&seal, pub of seal.key_id). */
+ * seal.root), then ldg_seal_verify(&seal, pub of seal.key_id), or for
+ * an epoch seal ldg_epoch_seal_check from the key's anchor. */
 struct ldg_seal_proof {
     uint64_t seal_seq; /* seq of the seal's first event */
     uint64_t leaf;

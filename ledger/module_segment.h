@@ -68,8 +68,6 @@ struct ldg_segment_info {
                                     end (key events, genesis, erasures) */
     uint64_t seals, seal_checks; /* seal records; signature checks made */
     uint64_t epoch_seals;        /* seals by epoch keys, checked as such */
-    uint64_t epochs_unchecked;   /* with an epoch part whose anchor was
-                                    pruned (not checked) */
     int ck_epoch; /* the checkpoint's epoch line: 1 checked, -1 carried
                      but not checked (no anchor of the log key), 0 none */
     uint32_t ck_period, ck_sub; /* ... its epoch */

@@ -873,30 +873,32 @@ int
 ldg_seal_record_encode(const struct ldg_seal *s, uint8_t *out, size_t cap,
                        size_t *len)
 {
-    size_t n;
+    size_t n, tail;
     int rc;
     if (s == NULL || out == NULL || len == NULL)
         return LDG_EINVAL;
     if (s->ext_len > LDG_SEAL_EXT_MAX || (s->ext_len > 0 && s->ext == NULL))
         return LDG_EINVAL;
-    if (cap < 1 + 66 + (s->ext_len ? 3 + s->ext_len : 0))
+    /* the key's own signature, or (an epoch seal) the epoch part, whose
+     * epoch signature stands in its place */
+    tail = s->ext_len ? 3 + s->ext_len : 66;
+    if (cap < 1 + tail)
         return LDG_ETOOBIG;
     out[0] = s->ext_len ? 0x93 : 0x92;
-    if ((rc = ldg_seal_map_encode(
-             s, out + 1, cap - 1 - 66 - (s->ext_len ? 3 + s->ext_len : 0),
-             &n)) < 0)
+    if ((rc = ldg_seal_map_encode(s, out + 1, cap - 1 - tail, &n)) < 0)
         return rc;
-    out[1 + n] = 0xc4;
-    out[2 + n] = 64;
-    memcpy(out + 3 + n, s->sig, 64);
-    *len = 1 + n + 66;
+    *len = 1 + n;
     if (s->ext_len) { /* bin16 even when short: one form only */
         out[*len] = 0xc5;
         out[*len + 1] = (uint8_t)(s->ext_len >> 8);
         out[*len + 2] = (uint8_t)s->ext_len;
         memcpy(out + *len + 3, s->ext, s->ext_len);
-        *len += 3 + s->ext_len;
+    } else {
+        out[*len] = 0xc4;
+        out[*len + 1] = 64;
+        memcpy(out + *len + 2, s->sig, 64);
     }
+    *len += tail;
     LDG_ASSERT(*len <= cap);
     return 0;
 }
@@ -915,9 +917,10 @@ ldg_seal_record_decode(const uint8_t *p, size_t len, struct ldg_seal *s)
     r.end = p + len;
     if ((rc = seal_map_read(&r, s)) < 0)
         return rc;
-    if (r_bin(&r, s->sig, 64) < 0)
-        return LDG_ECORRUPT;
-    if (p[0] == 0x93) {
+    if (p[0] == 0x92) {
+        if (r_bin(&r, s->sig, 64) < 0)
+            return LDG_ECORRUPT;
+    } else {
         size_t n;
         if (r.end - r.p < 3 || r.p[0] != 0xc5)
             return LDG_ECORRUPT;
@@ -954,7 +957,9 @@ ldg_seal_verify(const struct ldg_seal *s, const uint8_t pub[32])
     size_t n;
     if (s == NULL || pub == NULL)
         return LDG_EINVAL;
-    if (ldg_seal_map_encode(s, map, sizeof map, &n) < 0)
+    /* an epoch seal has no signature by the key itself: only its epoch
+     * part's, checked from the key's anchor (ldg_epoch_seal_check) */
+    if (s->ext_len > 0 || ldg_seal_map_encode(s, map, sizeof map, &n) < 0)
         return LDG_EBADSIG;
     return ldg_ed25519_verify_ctx(s->sig, LDG_CTX_SEAL, map, n, pub) == 0
                ? 0

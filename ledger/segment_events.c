@@ -423,8 +423,7 @@ apply_body(struct sv *s, const struct ldg_event *ev, const uint8_t *body,
  * it seals with its epoch key, under a chain from its anchor (the first
  * of its seals the segment holds carries its epoch part whole, the later
  * ones what the log had not carried); a seal with an epoch part needs its
- * key's anchor, unless the segment starts past a prune (the certs left
- * with the pruned events: counted, not checked). */
+ * key's anchor (a key.anchored, or the horizon record's). */
 static int
 open_epoch(struct sv *s, const struct ldg_event *ev, struct skey *k,
            struct sopen *o)
@@ -436,16 +435,11 @@ open_epoch(struct sv *s, const struct ldg_event *ev, struct skey *k,
         int rc = pinned_unanchored(s, ev, ev->seq, k, o->seal.ext != NULL);
         if (rc < 0 || o->seal.ext == NULL)
             return rc;
-        if (s->r->info.horizon_seq > 0) {
-            s->r->info.epochs_unchecked++;
-            o->seal.ext = NULL;
-            return 0;
-        }
-        return seg_vfail(
-            s, LDG_SEGCHK_SEALS, ev->seq,
-            "its seal carries an epoch, but the segment carries no "
-            "key.anchored of key %s before it",
-            k->id);
+        return seg_vfail(s, LDG_SEGCHK_SEALS, ev->seq,
+                         "its seal carries an epoch, but the segment carries "
+                         "no key.anchored of key %s before it (nor its "
+                         "horizon record its anchor)",
+                         k->id);
     }
     if (o->seal.ext == NULL) {
         uint64_t p = ev->ts_ns >= k->ep->par.t0_ns
@@ -565,7 +559,7 @@ check_seal(struct sv *s, const struct ldg_event *ev, struct skey *k)
                              " events' claims (one of events %" PRIu64
                              "..%" PRIu64 " was changed)",
                              o->seal.count, o->seal_seq, ev->seq);
-        if (ldg_seal_verify(&o->seal, k->pub) != 0)
+        if (!o->epoch && ldg_seal_verify(&o->seal, k->pub) != 0)
             return seg_vfail(s, LDG_SEGCHK_SEALS, o->seal_seq,
                              "seal %" PRIu64 " does not verify with key %s",
                              o->seal_seq, k->id);
@@ -704,15 +698,11 @@ proven_epoch(struct sv *s, const struct ldg_event *ev, const struct skey *k,
         int rc = pinned_unanchored(s, ev, ev->seal_seq, k, seal->ext != NULL);
         if (rc < 0 || seal->ext == NULL)
             return rc;
-        if (s->r->info.horizon_seq > 0) {
-            s->r->info.epochs_unchecked++;
-            return 0;
-        }
-        return seg_vfail(
-            s, LDG_SEGCHK_SEALS, ev->seq,
-            "its seal carries an epoch, but the segment carries no "
-            "key.anchored of key %s before it",
-            k->id);
+        return seg_vfail(s, LDG_SEGCHK_SEALS, ev->seq,
+                         "its seal carries an epoch, but the segment carries "
+                         "no key.anchored of key %s before it (nor its "
+                         "horizon record its anchor)",
+                         k->id);
     }
     if (seal->ext == NULL)
         return seg_vfail(
@@ -861,7 +851,8 @@ seg_proven_event(struct sv *s, const uint8_t *p, size_t n, int after,
         if (fl[3] != s->proven_seal_len ||
             memcmp(f[3], s->proven_seal_rec, fl[3]) != 0 ||
             memcmp(k->pub, s->proven_seal_pub, 32) != 0) {
-            if (ldg_seal_verify(&seal, k->pub) != 0)
+            /* an epoch seal: its epoch signature, by proven_epoch */
+            if (seal.ext == NULL && ldg_seal_verify(&seal, k->pub) != 0)
                 return seg_vfail(s, LDG_SEGCHK_SEALS, ev->seq,
                                  "seal %" PRIu64 " does not verify with key %s",
                                  ev->seal_seq, k->id);

@@ -861,7 +861,6 @@ report_counts(struct ldg_verify_report *r, const struct vstate *vs,
      * of a pruned event apart */
     r->erased = 0;
     r->erased_pruned = 0;
-    r->epochs_unchecked = vs->epochs_unchecked;
     r->tree_from = vs->tree_from;
     r->checkpoints_unchecked = vs->ck_unchecked;
     for (size_t i = 0; i < vs->nerased; i++) {

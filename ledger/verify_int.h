@@ -92,9 +92,7 @@ struct vstate {
     /* format 2 (pass 1 only) */
     struct vseal *open;
     size_t nopen, capopen;
-    uint64_t nseals;           /* seals opened */
-    uint64_t epochs_unchecked; /* epoch seals of keys anchored before the
-                                  horizon (not checked) */
+    uint64_t nseals; /* seals opened */
     /* the epoch of the log key that signed the last checkpoint since its
      * last seal (ck_ep_size 0: none): the next seal may not be under an
      * earlier one (vf_checkpoint_epoch) */

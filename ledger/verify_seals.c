@@ -107,9 +107,14 @@ vf_seal_epoch(struct vstate *vs, struct vkey *k, struct vseal *o,
 
     o->epoch = 0;
     if (k->anchored == VF_ANCHOR_PRUNED) {
-        /* anchored before the horizon: counted, said by the report */
-        vs->epochs_unchecked += o->rec.ext != NULL;
-        return 0;
+        if (o->rec.ext == NULL)
+            return 0;
+        vf_bad(vs, ev->seq,
+               "its seal by key %s is under an epoch, but the horizon "
+               "record keeps no chain of the key (a prune by a development "
+               "build before 2026-11-29): no signature of it can be checked",
+               o->rec.key_id);
+        return 1;
     }
     if (!want) {
         if (o->rec.ext != NULL) {
@@ -291,7 +296,7 @@ vf_seal_step(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                    (unsigned long long)o->rec.count, o->rec.key_id);
             return 1;
         }
-        if (k == NULL || ldg_seal_verify(&o->rec, k->pub) != 0) {
+        if (k == NULL || (!o->epoch && ldg_seal_verify(&o->rec, k->pub) != 0)) {
             vf_bad(vs, o->seal_seq,
                    "seal of %llu events: signature does not verify with key %s",
                    (unsigned long long)o->rec.count, o->rec.key_id);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ledger/epoch_int.h"
 #include "ledger/index_int.h"
 #include "ledger/keys_int.h"
 #include "ledger/tlog_int.h"
@@ -30,7 +31,53 @@ struct ldg_vouch {
      * and of the last event each covers), round robin */
     uint64_t seal_first[VOUCH_SEALS], seal_last[VOUCH_SEALS];
     unsigned nseal, seal_next;
+    struct ldg_epoch_walk *ew; /* epoch seals' chains; NULL until one */
 };
+
+/* An epoch seal s (at seal_seq) of ev: its epoch part made whole from the
+ * key's anchor along the log's seals, its epoch signature checked, ev at
+ * or after its epoch's start (FORMAT.md 5.1). */
+static int
+vouch_seal_epoch(struct ldg_vouch *v, const struct ldg_event *ev,
+                 const struct ldg_seal *stored, char *why, size_t cap)
+{
+    unsigned long long q = (unsigned long long)ev->seq;
+    uint8_t buf[LDG_SEAL_EXT_MAX];
+    struct ldg_seal ws = *stored, *s = &ws;
+    struct ldg_epoch_rec r;
+    char err[256];
+    uint32_t p, j;
+    uint64_t start;
+    int rc;
+
+    if (v->ew == NULL && (rc = ldg_epoch_walk_new(v->l, &v->ew)) < 0)
+        return rc;
+    rc = ldg_epoch_walk_whole(v->ew, v->t, ev->seal_seq, s, buf, sizeof buf);
+    if (rc == LDG_ETAMPER || rc == 0) {
+        snprintf(why, cap, "event %llu: its seal's epoch: %s", q,
+                 rc == 0 ? "no anchor of its key leads to it"
+                         : ldg_errmsg(v->l));
+        return LDG_ETAMPER;
+    }
+    if (rc < 0)
+        return rc;
+    if ((rc = ldg_epoch_rec_get(v->t, s->key_id, &r)) < 0)
+        return rc;
+    if (ldg_epoch_seal_check(r.par.anchor, r.par.t0_ns, r.par.len_ns, s, &p, &j,
+                             &start, err, sizeof err) < 0) {
+        snprintf(why, cap, "event %llu: its seal (at event %llu): %s", q,
+                 (unsigned long long)ev->seal_seq, err);
+        return LDG_ETAMPER;
+    }
+    if (ev->ts_ns < start) {
+        snprintf(why, cap,
+                 "event %llu: its time is before the start of epoch %u.%u, "
+                 "which sealed it",
+                 q, p, j);
+        return LDG_ETAMPER;
+    }
+    return 0;
+}
 
 /* Format 2: ev's claim is bound by its stamp's digest, and that digest is
  * a leaf of the seal the stamp names: its events' digests give the
@@ -105,13 +152,16 @@ vouch_seal(struct ldg_vouch *v, const struct ldg_event *ev,
         return LDG_ETAMPER;
     }
     ldg_seal_acc_root(&acc, root);
-    if (memcmp(root, s.root, 32) != 0 || ldg_seal_verify(&s, pub) != 0) {
+    if (memcmp(root, s.root, 32) != 0 ||
+        (s.ext == NULL && ldg_seal_verify(&s, pub) != 0)) {
         snprintf(why, cap,
                  "event %llu: its seal (at event %llu) does not verify with "
                  "key %s",
                  q, (unsigned long long)ev->seal_seq, s.key_id);
         return LDG_ETAMPER;
     }
+    if (s.ext != NULL && (rc = vouch_seal_epoch(v, ev, &s, why, cap)) < 0)
+        return rc;
     v->seal_first[v->seal_next] = ev->seal_seq;
     v->seal_last[v->seal_next] = last;
     v->seal_next = (v->seal_next + 1) % VOUCH_SEALS;
@@ -294,6 +344,7 @@ ldg_vouch_free(struct ldg_vouch *v)
 {
     if (v == NULL)
         return;
+    ldg_epoch_walk_free(v->ew);
     free(v->keys);
     free(v->erased);
     free(v);

@@ -144,7 +144,8 @@ import epoch_part
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 top = glob.glob(sys.argv[1] + "/*/")[0]
 name = "seals/%s.seal" % sys.argv[2]
-rec = epoch_part.strip(open(top + name, "rb").read())
+rec = epoch_part.strip(open(top + name, "rb").read(),
+                       os.path.dirname(sys.argv[3]))
 open(top + name, "wb").write(rec)
 m = json.load(open(top + "manifest.json"))
 m["files"][name] = hashlib.sha256(rec).hexdigest()

@@ -114,7 +114,7 @@ for name in list(m["files"]):
         continue
     rec = open(top + name, "rb").read()
     if rec[0] == 0x93 and sys.argv[3] == "1":
-        rec = epoch_part.strip(rec)
+        rec = epoch_part.strip(rec, os.path.dirname(sys.argv[2]))
         open(top + name, "wb").write(rec)
         m["files"][name] = hashlib.sha256(rec).hexdigest()
         m["sizes"][name] = str(len(rec))
@@ -177,10 +177,11 @@ rc=$?
 # The attacker's segment: the PROVEN key.anchored removed, every SEAL's
 # epoch part dropped, and the proven events' (bob's key.added, event 2,
 # comes first; the trailer does not cover seals: nothing to sign)
-python3 - "$T/s.seg" "$T/forged.seg" "$HERE/lib" <<'EOF' || fail "forging a segment"
+python3 - "$T/s.seg" "$T/forged.seg" "$HERE/lib" "$D/keys" <<'EOF' || fail "forging a segment"
 import subprocess, sys
 sys.path.insert(0, sys.argv[3])
 import epoch_part
+KEYS = sys.argv[4]
 raw = subprocess.run(["zstd", "-dc", sys.argv[1]], check=True, capture_output=True).stdout
 magic = b"ledger.segment/v1\n"
 assert raw.startswith(magic)
@@ -199,7 +200,7 @@ def enc(n):
         if not n:
             return bytes(o)
 def strip(rec):  # 0x93 ... 0xc5 u16be(n) ext[n] -> 0x92 ...
-    return epoch_part.strip(rec) if rec[0] == 0x93 else rec
+    return epoch_part.strip(rec, KEYS) if rec[0] == 0x93 else rec
 def binhdr(n):
     return (bytes([0xC4, n]) if n < 256 else
             b"\xc5" + n.to_bytes(2, "big") if n < 65536 else b"\xc6" + n.to_bytes(4, "big"))

@@ -186,10 +186,23 @@ test_epoch__seal_vectors(void **state)
     assert_memory_equal(c.pub, want, 32);
     assert_true(c.start_ns == T0 + 6 * LEN + 30000000000ull);
     assert_int_equal(ldg_epoch_seal_verify(c.pub, id6, map, nm, x.sig), 0);
-    /* the record decodes to the map, the key's signature and this part */
+    /* the record decodes to the map and this part, no signature by the
+     * key itself (so none to check: ldg_seal_verify refuses it), and
+     * encodes back byte for byte */
     assert_int_equal(ldg_seal_record_decode(rec, nr, &s), 0);
     assert_int_equal(s.ext_len, n6);
     assert_memory_equal(s.ext, e6, n6);
+    {
+        static const uint8_t zero[64];
+        uint8_t back[LDG_SEAL_REC_MAX], pub[32] = {0};
+        size_t nb;
+        assert_memory_equal(s.sig, zero, 64);
+        assert_int_equal(ldg_seal_verify(&s, pub), LDG_EBADSIG);
+        assert_int_equal(ldg_seal_record_encode(&s, back, sizeof back, &nb), 0);
+        assert_int_equal(nb, nr);
+        assert_memory_equal(back, rec, nr);
+        assert_int_equal(nr, 1 + nm + 3 + n6);
+    }
     /* every single-bit change of the 6.1 part is refused */
     for (size_t bit = 0; bit < n6 * 8; bit += 7) {
         struct ldg_epoch_chain c2;

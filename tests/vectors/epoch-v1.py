@@ -198,12 +198,8 @@ def main():
     for st, pk, sig in t.links:
         ext += struct.pack(">Q", st) + pk + sig
     out("seal.ext.6.1", ext)
-    ssig = None
-    for line in open(os.path.join(here, "core-v2.txt")):
-        if line.startswith("seal.signature: "):
-            ssig = bytes.fromhex(line.split(": ", 1)[1].strip())
-    rec = bytes([0x93]) + smap + b"\xc4\x40" + ssig + \
-        b"\xc5" + struct.pack(">H", len(ext)) + ext
+    # the epoch signature stands in place of the key's own
+    rec = bytes([0x93]) + smap + b"\xc5" + struct.pack(">H", len(ext)) + ext
     out("seal.record.6.1", rec)
     # a horizon record's "epoch" (FORMAT.md 6.2), as a key-map holds it:
     # the key anchored at event 3, its chain at epoch 6.1 kept whole (the
