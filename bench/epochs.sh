@@ -21,9 +21,9 @@ row() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$R"; }
 v() { sed -n "s/.*[ ^]$1=\([-0-9.]*\).*/\1/p; s/^$1=\([-0-9.]*\).*/\1/p" "$OUT/epochs.txt" | head -n 1; }
 sign=$(v sign_us)
 row "CPU per epoch (periods in a row)" "us" "$(v epoch_cpu_us)" "max:100" \
-    "in user space $(v epoch_user_us) us (the tree's keys and signatures, the seal's: one Ed25519 signature here $sign us); the state file's two writes and fdatasyncs $(v epoch_store_cpu_us) us"
+    "in user space $(v epoch_user_us) us (the tree's keys and cert signatures; one Ed25519 signature here $sign us; the seal's epoch signature is made in place of the key's own, not counted); the state file's two writes and fdatasyncs $(v epoch_store_cpu_us) us"
 row "stored per epoch" "bytes" "$(v epoch_bytes)" "max:160" \
-    "the epoch part of the seal opening it, a cert amortized; each further seal $(v seal_bytes) B (the key's own signature is kept too)"
+    "the epoch part of the seal opening it, a cert amortized, less the key's own signature it replaces; each further seal $(v seal_bytes) B"
 row "chain for one epoch key, year-old ledger, 60 s epochs" "bytes" "$(v chain_bytes)" "max:1048576" \
     "32 certs and the links of its period: what a one-event bundle carries (bundles do not carry it yet)"
 row "checking that chain" "ms" "$(v chain_verify_ms)" "max:1000" "32 + links Ed25519 checks"
