@@ -220,21 +220,20 @@ ldg_epoch_horizon_keys(struct ldg_txn *t, uint64_t hz, struct ldg_horizon *h)
     return rc;
 }
 
-int
-ldg_epoch_walk_whole(struct ldg_epoch_walk *w, struct ldg_txn *t,
-                     uint64_t seal_seq, struct ldg_seal *s, uint8_t *buf,
-                     size_t cap)
+/* The chain of s's key walked to s (at seal_seq), each cert and link on
+ * the way checked: 1 with *kout at s's epoch (its part decoded in x), 0
+ * when s has no epoch part or its key no anchor before it (or one a
+ * horizon kept no chain of), LDG_ETAMPER named in l's message. */
+static int
+walk_seal(struct ldg_epoch_walk *w, struct ldg_txn *t, uint64_t seal_seq,
+          const struct ldg_seal *s, struct ldg_epoch_ext *x, struct wkey **kout)
 {
-    struct ldg_epoch_ext x;
     struct wkey *k;
     int rc;
 
-    if (w == NULL || t == NULL || s == NULL || buf == NULL ||
-        cap < LDG_EPOCH_EXT_MAX)
-        return LDG_EINVAL;
     if (s->ext == NULL)
         return 0;
-    if (ldg_epoch_ext_decode(s->ext, s->ext_len, &x) < 0)
+    if (ldg_epoch_ext_decode(s->ext, s->ext_len, x) < 0)
         return LDG_ECORRUPT;
     rc = walk_key(w, t, s->key_id, &k);
     if (rc == LDG_ENOTFOUND) /* an epoch part without anchor: verify's */
@@ -249,15 +248,64 @@ ldg_epoch_walk_whole(struct ldg_epoch_walk *w, struct ldg_txn *t,
     }
     if ((rc = walk_to(w, t, k, seal_seq)) < 0)
         return rc;
-    if (!k->c.started || k->c.cur.period != x.period || k->c.cur.sub != x.sub) {
+    if (!k->c.started || k->c.cur.period != x->period ||
+        k->c.cur.sub != x->sub) {
         ldg_seterr(w->l,
                    "seal at event %llu: its epoch is not the one its "
                    "key's seals lead to (run " LDG_CMD_VERIFY ")",
                    (unsigned long long)seal_seq);
         return LDG_ETAMPER;
     }
+    *kout = k;
+    return 1;
+}
+
+int
+ldg_epoch_walk_whole(struct ldg_epoch_walk *w, struct ldg_txn *t,
+                     uint64_t seal_seq, struct ldg_seal *s, uint8_t *buf,
+                     size_t cap)
+{
+    struct ldg_epoch_ext x;
+    struct wkey *k;
+    int rc;
+
+    if (w == NULL || t == NULL || s == NULL || buf == NULL ||
+        cap < LDG_EPOCH_EXT_MAX)
+        return LDG_EINVAL;
+    if ((rc = walk_seal(w, t, seal_seq, s, &x, &k)) <= 0)
+        return rc;
     s->ext_len = ldg_epoch_ext_encode_whole(buf, &k->c, x.sig);
     s->ext = buf;
+    return 1;
+}
+
+int
+ldg_epoch_walk_check(struct ldg_epoch_walk *w, struct ldg_txn *t,
+                     uint64_t seal_seq, const struct ldg_seal *s,
+                     uint32_t *period, uint32_t *sub, uint64_t *start_ns)
+{
+    uint8_t map[LDG_SEAL_MAP_MAX];
+    struct ldg_epoch_ext x;
+    struct wkey *k;
+    size_t n;
+    int rc;
+
+    if (w == NULL || t == NULL || s == NULL || period == NULL || sub == NULL ||
+        start_ns == NULL)
+        return LDG_EINVAL;
+    if ((rc = walk_seal(w, t, seal_seq, s, &x, &k)) <= 0)
+        return rc;
+    if (ldg_seal_map_encode(s, map, sizeof map, &n) < 0 ||
+        ldg_epoch_seal_verify(k->c.pub, k->c.cur, map, n, x.sig) < 0) {
+        ldg_seterr(w->l,
+                   "seal at event %llu: its epoch signature does not verify "
+                   "with the key of epoch %u.%u",
+                   (unsigned long long)seal_seq, k->c.cur.period, k->c.cur.sub);
+        return LDG_ETAMPER;
+    }
+    *period = k->c.cur.period;
+    *sub = k->c.cur.sub;
+    *start_ns = k->c.start_ns;
     return 1;
 }
 

@@ -432,6 +432,15 @@ void ldg_epoch_walk_free(struct ldg_epoch_walk *w);
 int ldg_epoch_walk_whole(struct ldg_epoch_walk *w, struct ldg_txn *t,
                          uint64_t seal_seq, struct ldg_seal *s, uint8_t *buf,
                          size_t cap);
+/* The same walk, and s's epoch signature checked with the key it leads to
+ * (an epoch seal has no other: ldg_seal_verify refuses it); *period,
+ * *sub and *start_ns get the epoch and its start. Cost: the walk's certs once,
+ * one Ed25519 check a seal. @return 1; 0 as ldg_epoch_walk_whole (no part, or
+ * none the log leads to: no signature checked); LDG_ETAMPER (named in l's
+ * message); LDG_ECORRUPT. */
+int ldg_epoch_walk_check(struct ldg_epoch_walk *w, struct ldg_txn *t,
+                         uint64_t seal_seq, const struct ldg_seal *s,
+                         uint32_t *period, uint32_t *sub, uint64_t *start_ns);
 /* The checkpoint of size (note, as stored) for a bundle: *line (malloc'd;
  * NULL when the note has none) gets its epoch line (FORMAT.md 5.1) made
  * whole (the certs from the anchor and links 1..sub of its epoch, from

@@ -145,7 +145,7 @@ test_verify_keys__resealed_by_current_epoch_refused(void **state)
     assert_int_equal(export_terms(f->l, terms, &buf, &len), LDG_ETAMPER);
     assert_null(buf);
     if (strstr(ldg_errmsg(f->l), "event 4") == NULL ||
-        strstr(ldg_errmsg(f->l), "before the start of epoch 2.1") == NULL)
+        strstr(ldg_errmsg(f->l), "of epoch 2.1 of key") == NULL)
         fail_msg("export said: %s", ldg_errmsg(f->l));
 }
 
