@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "fleet/fleet.h"
+#include "ledger/module.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
