@@ -559,10 +559,6 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
         ldg_seterr(l, "epoch keys need a format 2 ledger (sealed entries)");
         return LDG_EVERSION;
     }
-    /* the key must be held here: its secret file loads */
-    if ((rc = ldg_keys_load(l, name, &k)) < 0)
-        return rc;
-    ldg_key_free(k);
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
     /* in development with the intake log: one development format, layout
@@ -586,12 +582,17 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
         } else if (rc == LDG_ENOTFOUND) {
             rc = last_ts(t, &ts);
         }
-    } else {
+    } else if (rc == LDG_ENOTFOUND) {
         ldg_seterr(l, "no key named '%s' in this ledger", name);
     }
     ldg_txn_abort(t);
     if (rc < 0)
         return rc;
+    /* the key must be held here: its secret file loads (after the
+     * registry: a name it does not know is said as such) */
+    if ((rc = ldg_keys_load(l, name, &k)) < 0)
+        return rc;
+    ldg_key_free(k);
     if ((rc = state_path(path, sizeof path, l, name)) < 0)
         return rc;
     /* a state file left by an anchor that never reached the log is taken

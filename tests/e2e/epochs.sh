@@ -206,6 +206,12 @@ L keys anchor >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" = 73 ] || fail "a second anchor: exit $rc, want 73"
 grep -q 'has an anchor already' "$T/err" || fail "second anchor said: $(cat "$T/err")"
+# a name the ledger does not know: as `keys advance` says it (66), not a
+# missing secret file (77)
+L keys anchor nosuch >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 66 ] && grep -q "no key named 'nosuch' in this ledger" "$T/err" ||
+    fail "anchor of an unknown key: exit $rc, $(cat "$T/err")"
 L keys add alice >/dev/null
 L keys advance alice >"$T/out" 2>"$T/err"
 rc=$?
