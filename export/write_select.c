@@ -457,21 +457,8 @@ ex_select_support(struct ex *x)
      * added before it, genesis among them */
     if (x->hz.seq == 0 && (rc = push_sel(x, 0, ROLE_SUPPORT)) < 0) /* genesis */
         return rc;
-    for (size_t i = 0; i < x->nev; i++)
-        if (x->ev[i].seq > last)
-            last = x->ev[i].seq;
     for (size_t i = 0; i < x->nkeys; i++) {
         const struct ldg_keyinfo *ki = &x->keys[i].ki;
-        uint64_t anchored;
-        /* a key with epoch keys: its key.anchored, from which a verifier
-         * checks the epoch parts of its seals after it (docs/EPOCHS.md);
-         * none when the bundle holds nothing after it */
-        rc = ldg_epoch_anchor_seq(x->win.t, x->keys[i].id, &anchored);
-        if (rc < 0 && rc != LDG_ENOTFOUND)
-            return rc;
-        if (rc == 0 && anchored < last && anchored >= x->hz.seq &&
-            (rc = push_sel(x, anchored, ROLE_SUPPORT)) < 0)
-            return rc;
         if (strcmp(x->keys[i].id, logid) == 0)
             continue;
         if (ki->added_seq < x->cksize && ki->added_seq >= x->hz.seq &&
@@ -479,6 +466,24 @@ ex_select_support(struct ex *x)
             return rc;
         if (ki->revoked_seq < x->cksize && ki->revoked_seq >= x->hz.seq &&
             (rc = push_sel(x, ki->revoked_seq, ROLE_SUPPORT)) < 0)
+            return rc;
+    }
+    /* after the key events, which the log key seals too: a key.revoked
+     * after the log key's anchor needs that anchor in the bundle */
+    for (size_t i = 0; i < x->nev; i++)
+        if (x->ev[i].seq > last)
+            last = x->ev[i].seq;
+    for (size_t i = 0; i < x->nkeys; i++) {
+        uint64_t anchored;
+        /* a key with epoch keys: its key.anchored, from which a verifier
+         * checks the epoch parts of its seals after it (docs/EPOCHS.md);
+         * none when the bundle holds nothing after it (a key.anchored is
+         * itself before last: it adds no event that needs another) */
+        rc = ldg_epoch_anchor_seq(x->win.t, x->keys[i].id, &anchored);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+        if (rc == 0 && anchored < last && anchored >= x->hz.seq &&
+            (rc = push_sel(x, anchored, ROLE_SUPPORT)) < 0)
             return rc;
     }
     sort_sel(x);
