@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ledger/epoch_int.h"
 #include "ledger/index_int.h"
 #include "ledger/keys_int.h"
 #include "ledger/tlog_int.h"
@@ -31,7 +32,100 @@ struct ldg_vouch {
     uint64_t seal_first[VOUCH_SEALS], seal_last[VOUCH_SEALS];
     unsigned nseal, seal_next;
     struct ldg_epoch_walk *ew; /* epoch seals' chains; NULL until one */
+    /* keys whose registry anchor (where ew starts) was held to the log */
+    char (*anch)[LDG_KEYID_LEN + 1];
+    size_t nanch;
+    /* the keys whose anchor is being held to the log, innermost last (the
+     * key.anchored read for one may be under another key's epoch seal) */
+    char busy[8][LDG_KEYID_LEN + 1];
+    unsigned nbusy;
 };
+
+static int vouch_key_event(struct ldg_vouch *v, uint64_t seq,
+                           struct ldg_event *ev, json_t **body, char *why,
+                           size_t cap);
+
+/* 1 when the body of a key.anchored names r's key, anchor, t0, period. */
+static int
+anchor_body_is(const json_t *body, const char *key_id,
+               const struct ldg_epoch_rec *r)
+{
+    const char *id = json_string_value(json_object_get(body, "key_id"));
+    const char *hex = json_string_value(json_object_get(body, "anchor"));
+    const json_t *t0 = json_object_get(body, "t0");
+    const json_t *len = json_object_get(body, "period_ns");
+    uint8_t anchor[32];
+
+    return id != NULL && strcmp(id, key_id) == 0 && hex != NULL &&
+           strlen(hex) == 64 && ldg_unhex(anchor, 32, hex) == 0 &&
+           memcmp(anchor, r->par.anchor, 32) == 0 && json_is_integer(t0) &&
+           json_integer_value(t0) >= 0 &&
+           (uint64_t)json_integer_value(t0) == r->par.t0_ns &&
+           json_is_integer(len) && json_integer_value(len) >= 0 &&
+           (uint64_t)json_integer_value(len) == r->par.len_ns;
+}
+
+/* The key registry's anchor of key_id, where its epoch walk starts, held
+ * to the log: the key.anchored it names, read as evidence (by the log
+ * key, its body whole), or a pruned ledger's horizon record, signed by the
+ * log key. Each key once. 0 (none in the registry: the walk finds none
+ * either); LDG_ETAMPER with why. */
+static int
+vouch_anchor(struct ldg_vouch *v, const char *key_id, char *why, size_t cap)
+{
+    char(*na)[LDG_KEYID_LEN + 1];
+    struct ldg_epoch_rec r;
+    struct ldg_horizon h;
+    int rc, ok;
+
+    for (size_t i = 0; i < v->nanch; i++)
+        if (strcmp(v->anch[i], key_id) == 0)
+            return 0;
+    if ((rc = ldg_epoch_rec_get(v->t, key_id, &r)) == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    rc = ldg_horizon_get(v->t, &h);
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        return rc;
+    if (rc == 0 && r.anchor_seq < h.seq) {
+        const struct ldg_horizon_key *hk = ldg_horizon_key_find(&h, key_id);
+        ok = ldg_horizon_check_sig(&h, v->l->log_key->pub) == 0 && hk != NULL &&
+             ldg_epoch_rec_is(&r, hk);
+    } else {
+        struct ldg_event ev;
+        json_t *body = NULL;
+        char inner[256];
+        /* an anchor event under an epoch seal of its own key (or a chain
+         * of them deeper than keys go) does not hold */
+        ok = v->nbusy < sizeof v->busy / sizeof v->busy[0];
+        for (unsigned i = 0; ok && i < v->nbusy; i++)
+            ok = strcmp(v->busy[i], key_id) != 0;
+        if (ok) {
+            memcpy(v->busy[v->nbusy++], key_id, LDG_KEYID_LEN + 1);
+            ok = vouch_key_event(v, r.anchor_seq, &ev, &body, inner,
+                                 sizeof inner) == 0 &&
+                 strcmp(ev.type, LDG_EV_KEY_ANCHORED) == 0 &&
+                 anchor_body_is(body, key_id, &r);
+            v->nbusy--;
+        }
+        json_decref(body);
+    }
+    if (rc == 0)
+        ldg_horizon_release(&h);
+    if (!ok) {
+        snprintf(why, cap,
+                 "the key registry's anchor of key %s (event %llu) is not "
+                 "the one the log holds (run " LDG_CMD_VERIFY ")",
+                 key_id, (unsigned long long)r.anchor_seq);
+        return LDG_ETAMPER;
+    }
+    if ((na = realloc(v->anch, (v->nanch + 1) * sizeof *na)) == NULL)
+        return LDG_ENOMEM;
+    v->anch = na;
+    memcpy(v->anch[v->nanch++], key_id, LDG_KEYID_LEN + 1);
+    return 0;
+}
 
 /* An epoch seal s of ev: its epoch signature checked with the key the
  * key's chain leads to from its anchor along the log's seals (each cert
@@ -46,6 +140,8 @@ vouch_seal_epoch(struct ldg_vouch *v, const struct ldg_event *ev,
     uint32_t p, j;
     int rc;
 
+    if ((rc = vouch_anchor(v, s->key_id, why, cap)) < 0)
+        return rc;
     if (v->ew == NULL && (rc = ldg_epoch_walk_new(v->l, &v->ew)) < 0)
         return rc;
     rc = ldg_epoch_walk_check(v->ew, v->t, ev->seal_seq, s, &p, &j, &start);
@@ -325,8 +421,13 @@ fail:
 void
 ldg_vouch_rebind(struct ldg_vouch *v, struct ldg_txn *t)
 {
-    if (v != NULL && t != NULL)
+    if (v != NULL && t != NULL) {
         v->t = t;
+        /* what was read in the old transaction: read again */
+        ldg_epoch_walk_free(v->ew);
+        v->ew = NULL;
+        v->nanch = 0;
+    }
 }
 
 void
@@ -335,6 +436,7 @@ ldg_vouch_free(struct ldg_vouch *v)
     if (v == NULL)
         return;
     ldg_epoch_walk_free(v->ew);
+    free(v->anch);
     free(v->keys);
     free(v->erased);
     free(v);

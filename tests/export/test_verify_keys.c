@@ -367,6 +367,61 @@ test_verify_keys__pruned_anchor_dropped_refused_by_pin(void **state)
     free(pins);
 }
 
+/* Whoever can write data.mdb points the key registry at an anchor of
+ * their own after the log's end and appends under it (a state file of that
+ * anchor in place of the box's): the pre-check of evidence (vouch: the
+ * exporter's, the doctor's check of new events) holds the registry's
+ * anchor to the log's key.anchored and refuses the new event alone, where
+ * it took the registry's word before (the seals' own signatures, which a
+ * forger without the key could not make, are gone from epoch seals). */
+static void
+test_verify_keys__registry_anchor_forged_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_epoch_state *st = NULL;
+    const char *terms[2] = {"seq=9", NULL};
+    const char *id = f->l->log_key->key_id;
+    uint8_t k[6 + LDG_KEYID_LEN], v[73] = {0}, *buf = NULL;
+    char path[512], err[256], why[256] = "";
+    struct ldg_vouch *vo = NULL;
+    struct ldg_txn *t;
+    size_t len;
+    int rc;
+
+    snprintf(path, sizeof path, "%s/keys/log.epochs", f->dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(ldg_epoch_state_new(&st, T0 + 200 * SEC, 60 * SEC), 0);
+    assert_int_equal(ldg_epoch_file_create(path, st, err, sizeof err), 0);
+    memcpy(k, "epoch:", 6);
+    memcpy(k + 6, id, LDG_KEYID_LEN);
+    memcpy(v, st->par.anchor, 32);
+    ldg_be64(v + 32, st->par.t0_ns);
+    ldg_be64(v + 40, st->par.len_ns);
+    ldg_be64(v + 48, 8); /* the log's last event: the real seals skipped */
+    ldg_epoch_state_free(st);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    rc = ldg_core_kv_put(t, ldg_core(f->l, LDG_DB_KEYS), k, sizeof k, v,
+                         sizeof v);
+    if (rc == 0)
+        rc = ldg_txn_commit(t);
+    else
+        ldg_txn_abort(t);
+    assert_int_equal(rc, 0);
+    clock_ns = T0 + 201 * SEC;
+    t_append(f->l, "x.test", "{\"k\":9}", NULL); /* 9, under the forgery */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    rc = ldg_vouch_new(&vo, t);
+    if (rc == 0)
+        rc = ldg_vouch_event(vo, 9, why, sizeof why);
+    ldg_vouch_free(vo);
+    ldg_txn_abort(t);
+    assert_int_equal(rc, LDG_ETAMPER);
+    if (strstr(why, "registry's anchor of key") == NULL)
+        fail_msg("vouch of event 9 said: %s", why);
+    assert_int_equal(export_terms(f->l, terms, &buf, &len), LDG_ETAMPER);
+    assert_null(buf);
+}
+
 #define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
 
 int
@@ -384,6 +439,7 @@ main(void)
         TE(test_verify_keys__member_past_epoch_forged_refused),
         TE(test_verify_keys__pruned_ledger_bundle_checked),
         TE(test_verify_keys__pruned_anchor_dropped_refused_by_pin),
+        TE(test_verify_keys__registry_anchor_forged_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
