@@ -713,6 +713,15 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
                              "some of its events' ids are already in the log "
                              "and some are not (a sealed batch is appended "
                              "whole)");
+    if (!retry && ldg_epoch_anchored_before(b->t, ks.key_id, seq0))
+        /* its seals must carry the epoch part only the box can make
+         * (FORMAT.md 5.1): stored as sent, it would fail verify */
+        return sealed_refuse(l, LDG_EKEY,
+                             "key '%s' (%s) seals with epoch keys since its "
+                             "anchor: the ledger seals its events, so they "
+                             "come unsealed (a sealed batch is for a key its "
+                             "writer holds)",
+                             ks.name, ks.key_id);
     if (!retry) {
         /* this key's ledger-held seal in the batch so far is complete
          * now: a key's seals never interleave */

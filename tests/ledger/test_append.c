@@ -600,6 +600,44 @@ test_append__timestamps_never_go_backwards(void **state)
     t_rmrf(dir);
 }
 
+/* A key anchored for epoch keys seals only through the ledger (its epoch
+ * seals carry what only the box can make): a sealed batch of it, though
+ * signed by the key itself, is refused and nothing is written, where it
+ * was acked and then failed verify. */
+static void
+test_append__sealed_batch_of_an_anchored_key_refused(void **state)
+{
+    struct fx f;
+    struct ldg_verify_report rep;
+    uint64_t size0, size1;
+    json_t *j;
+    (void)state;
+
+    memset(&f, 0, sizeof f);
+    f.l = t_ledger_new_layout(f.dir, sizeof f.dir, 0, 0, 999);
+    assert_int_equal(ldg_keys_add(f.l, "alice", "run", NULL), 0);
+    assert_int_equal(ldg_keys_load(f.l, "alice", &f.alice), 0);
+    j = make_sealed(&f, f.alice, 0, 2, "run.step", NULL);
+    if (add_one(&f, j, NULL) != 0) /* before its anchor: taken */
+        fail_msg("%s", ldg_errmsg(f.l));
+    json_decref(j);
+    assert_int_equal(ldg_keys_anchor(f.l, "alice", 60000000000ull, NULL), 0);
+    assert_int_equal(ldg_size(f.l, &size0), 0);
+    j = make_sealed(&f, f.alice, 2, 2, "run.step", NULL);
+    assert_int_equal(add_one(&f, j, NULL), LDG_EKEY);
+    json_decref(j);
+    assert_non_null(strstr(ldg_errmsg(f.l), "seals with epoch keys"));
+    assert_int_equal(ldg_size(f.l, &size1), 0);
+    assert_true(size1 == size0);
+    assert_int_equal(
+        ldg_verify(f.l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &rep, NULL,
+                   NULL),
+        0);
+    ldg_key_free(f.alice);
+    ldg_close(f.l);
+    t_rmrf(f.dir);
+}
+
 /* An id is appended once: again (from this handle, after reopening, in a
  * batch, through the writer) it gives the first event's seq and appends
  * nothing; the ledger still verifies. */
@@ -738,6 +776,7 @@ main(void)
         cmocka_unit_test(test_append__bad_input_changes_nothing),
         cmocka_unit_test(test_append__timestamps_never_go_backwards),
         cmocka_unit_test(test_append__ids_are_idempotent),
+        cmocka_unit_test(test_append__sealed_batch_of_an_anchored_key_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
