@@ -90,8 +90,10 @@ seal_check(struct vctx *v, const uint8_t *rec, size_t len,
     struct ldg_seal seal;
     if (ldg_seal_record_decode(rec, len, &seal) < 0)
         return -1;
-    if (seal.ext != NULL) /* by its epoch key alone: bv_check_epochs */
+    if (seal.ext != NULL) { /* by its epoch key alone: bv_check_epochs */
+        __atomic_store_n(&v->epoch_seals, 1, __ATOMIC_RELAXED);
         return 0;
+    }
     __atomic_fetch_add(&v->seal_sigs, 1, __ATOMIC_RELAXED);
     return ldg_seal_verify(&seal, pub) == 0 ? 0 : -1;
 }

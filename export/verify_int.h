@@ -126,6 +126,7 @@ struct vctx {
     struct vseal *seals;
     size_t nseals;
     unsigned long long seal_sigs; /* Ed25519 seal checks made (atomic) */
+    int epoch_seals;              /* a seal by an epoch key met (atomic) */
     /* events.jsonl's "model_at" (docs/format-bundle.md section 5): allowed
      * only when the manifest declares no redaction, and then due on every
      * line whose whole body names a model, in a manifest with "sizes"

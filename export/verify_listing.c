@@ -163,10 +163,14 @@ bv_report_pass(struct vctx *v)
                            "%zu events vouched for by a key valid at each: %zu "
                            "sealed (claim digest, seal proof, seal signature), "
                            "%zu signed; %llu seal signature checks for %zu "
-                           "seals",
+                           "seals%s",
                            v->nev, nsealed, v->nev - nsealed,
                            __atomic_load_n(&v->seal_sigs, __ATOMIC_RELAXED),
-                           v->nseals);
+                           v->nseals,
+                           __atomic_load_n(&v->epoch_seals, __ATOMIC_RELAXED)
+                               ? " (a seal by an epoch key: its "
+                                 "signature in the epochs check)"
+                               : "");
     }
     bv_check_fails(v->r, "chain", &fc, "%llu links between consecutive events",
                    (unsigned long long)links);
