@@ -71,7 +71,8 @@ anchor_body_is(const json_t *body, const char *key_id,
  * log key. Each key once. 0 (none in the registry: the walk finds none
  * either); LDG_ETAMPER with why. */
 static int
-vouch_anchor(struct ldg_vouch *v, const char *key_id, char *why, size_t cap)
+vouch_anchor(struct ldg_vouch *v, uint64_t seq, const char *key_id, char *why,
+             size_t cap)
 {
     char(*na)[LDG_KEYID_LEN + 1];
     struct ldg_epoch_rec r;
@@ -115,9 +116,11 @@ vouch_anchor(struct ldg_vouch *v, const char *key_id, char *why, size_t cap)
         ldg_horizon_release(&h);
     if (!ok) {
         snprintf(why, cap,
-                 "the key registry's anchor of key %s (event %llu) is not "
-                 "the one the log holds (run " LDG_CMD_VERIFY ")",
-                 key_id, (unsigned long long)r.anchor_seq);
+                 "event %llu: the key registry's anchor of key %s (event "
+                 "%llu), which its seal's epoch starts from, is not the one "
+                 "the log holds (run " LDG_CMD_VERIFY ")",
+                 (unsigned long long)seq, key_id,
+                 (unsigned long long)r.anchor_seq);
         return LDG_ETAMPER;
     }
     if ((na = realloc(v->anch, (v->nanch + 1) * sizeof *na)) == NULL)
@@ -140,7 +143,7 @@ vouch_seal_epoch(struct ldg_vouch *v, const struct ldg_event *ev,
     uint32_t p, j;
     int rc;
 
-    if ((rc = vouch_anchor(v, s->key_id, why, cap)) < 0)
+    if ((rc = vouch_anchor(v, ev->seq, s->key_id, why, cap)) < 0)
         return rc;
     if (v->ew == NULL && (rc = ldg_epoch_walk_new(v->l, &v->ew)) < 0)
         return rc;
@@ -423,9 +426,9 @@ ldg_vouch_rebind(struct ldg_vouch *v, struct ldg_txn *t)
 {
     if (v != NULL && t != NULL) {
         v->t = t;
-        /* what was read in the old transaction: read again */
-        ldg_epoch_walk_free(v->ew);
-        v->ew = NULL;
+        /* the anchors held to the log again, once a key (one event
+         * each); the epoch walks go on where they were: the log only
+         * grows (a prune between windows ends an export) */
         v->nanch = 0;
     }
 }
