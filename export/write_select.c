@@ -438,6 +438,38 @@ select_model_support(struct ex *x)
     return 0;
 }
 
+/* A selected key.revoked or key.anchored names a key whose key.added a
+ * verifier checks it against: that key's events come as support too (its
+ * key.added; with a key.anchored, its key.revoked after it). */
+static int
+select_named_keys(struct ex *x)
+{
+    size_t nsel = x->nev;
+    int rc;
+
+    for (size_t i = 0; i < nsel; i++) {
+        struct ldg_event ev;
+        json_t *body = NULL;
+        const char *id;
+        if (!(x->ev[i].role & ROLE_SELECTED))
+            continue;
+        if ((rc = ex_window(x, 1)) < 0 ||
+            (rc = ldg_event_get(x->win.t, x->ev[i].seq, &ev)) < 0)
+            return rc;
+        if (strcmp(ev.type, LDG_EV_KEY_REVOKED) != 0 &&
+            strcmp(ev.type, LDG_EV_KEY_ANCHORED) != 0)
+            continue;
+        if ((rc = ldg_body_get(x->win.t, ev.seq, &body)) < 0)
+            return rc == LDG_EERASED ? 0 : rc; /* key events: never erased */
+        id = json_string_value(json_object_get(body, "key_id"));
+        rc = id != NULL ? add_key(x, id) : 0;
+        json_decref(body);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int
 ex_select_support(struct ex *x)
 {
@@ -450,6 +482,8 @@ ex_select_support(struct ex *x)
     if ((rc = select_erasures(x)) < 0)
         return rc;
     if ((rc = select_model_support(x)) < 0)
+        return rc;
+    if ((rc = select_named_keys(x)) < 0)
         return rc;
     if ((rc = add_key(x, logid)) < 0)
         return rc;

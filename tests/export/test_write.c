@@ -277,6 +277,31 @@ test_write__support_events_establish_every_actor_key(void **state)
     free(buf);
 }
 
+/* A key.revoked selected alone: the key it revokes is established too
+ * (its key.added as support), or the verifier refused the bundle ("which
+ * no earlier proven key.added establishes"). */
+static void
+test_write__revocation_alone_carries_the_key_it_revokes(void **state)
+{
+    struct fx *f = *state;
+    static char type[] = "type=key.revoked";
+    char *t[] = {type};
+    struct ldg_export_opts o;
+    struct ldg_export_report rep;
+    uint8_t *buf;
+    size_t len;
+    uint64_t seq;
+
+    assert_int_equal(ldg_keys_revoke(f->l, "alice", "rotated", &seq), 0);
+    memset(&o, 0, sizeof o);
+    o.nterms = 1;
+    o.terms = t;
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), 0);
+    assert_int_equal(rep.selected, 1);
+    expect_ok(buf, len);
+    free(buf);
+}
+
 /* --------------------------------------------------------- redaction -- */
 
 static void
@@ -749,6 +774,7 @@ main(void)
         T(test_write__time_windows_round_trip),
         T(test_write__empty_selection_only_when_asked),
         T(test_write__support_events_establish_every_actor_key),
+        T(test_write__revocation_alone_carries_the_key_it_revokes),
         T(test_write__redacted_fields_are_withheld_and_still_verify),
         T(test_write__redacted_body_types_are_withheld_whole),
         T(test_write__redacting_bodies_verification_needs_is_refused),
