@@ -147,6 +147,34 @@ prune_at(struct fx *f, uint64_t hz)
     assert_int_equal(ldg_txn_commit(t), 0);
 }
 
+/* Horizon record h as whoever holds the box can sign it again with the
+ * log key: every key's anchor and epoch chain left out (as a development
+ * build before 2026-11-29 wrote it). *rec is malloc'd, *len its bytes. */
+static inline void
+horizon_without_anchors(struct fx *f, struct ldg_horizon *h, uint8_t **rec,
+                        size_t *len)
+{
+    size_t cap, n;
+
+    for (size_t i = 0; i < h->nkeys; i++) {
+        h->keys[i].anchored = 0;
+        free(h->keys[i].epoch);
+        h->keys[i].epoch = NULL;
+        h->keys[i].epoch_len = 0;
+    }
+    cap = 1 + hz_map_cap(h) + 66;
+    assert_non_null(*rec = malloc(cap));
+    (*rec)[0] = 0x92;
+    assert_int_equal(hz_map_encode(h, *rec + 1, cap - 67, &n), 0);
+    assert_int_equal(ldg_log_secret_load(f->l), 0);
+    assert_int_equal(ldg_ed25519_sign_ctx(*rec + 3 + n, LDG_CTX_HORIZON,
+                                          *rec + 1, n, f->l->log_key),
+                     0);
+    (*rec)[1 + n] = 0xc4;
+    (*rec)[2 + n] = 64;
+    *len = n + 67;
+}
+
 /* Verifies the ledger whole. */
 static inline void
 verify_ok(struct fx *f)

@@ -609,30 +609,15 @@ test_epoch_log__pruned_chain_dropped_refused(void **state)
     struct ldg_horizon h;
     struct ldg_txn *t;
     uint8_t *rec;
-    size_t cap, n;
+    size_t n;
     int rc;
 
     prune_at(f, 6);
     assert_int_equal(ldg_horizon(f->l, &h), 0);
-    for (size_t i = 0; i < h.nkeys; i++) {
-        h.keys[i].anchored = 0;
-        free(h.keys[i].epoch);
-        h.keys[i].epoch = NULL;
-        h.keys[i].epoch_len = 0;
-    }
-    cap = 1 + hz_map_cap(&h) + 66;
-    assert_non_null(rec = malloc(cap));
-    rec[0] = 0x92;
-    assert_int_equal(hz_map_encode(&h, rec + 1, cap - 67, &n), 0);
-    assert_int_equal(ldg_log_secret_load(f->l), 0);
-    assert_int_equal(ldg_ed25519_sign_ctx(rec + 3 + n, LDG_CTX_HORIZON, rec + 1,
-                                          n, f->l->log_key),
-                     0);
-    rec[1 + n] = 0xc4;
-    rec[2 + n] = 64;
+    horizon_without_anchors(f, &h, &rec, &n);
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
     rc = ldg_core_kv_put(t, ldg_core(f->l, LDG_DB_META), LDG_META_HORIZON,
-                         strlen(LDG_META_HORIZON), rec, n + 67);
+                         strlen(LDG_META_HORIZON), rec, n);
     if (rc == 0)
         rc = ldg_txn_commit(t);
     else
