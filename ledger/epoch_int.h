@@ -344,6 +344,12 @@ int ldg_epoch_checkpoint_line(struct ldg_txn *t, const char *text, size_t n,
 /* Applies a key.anchored event in its append's transaction: the key's
  * registry record "epoch:" (refused, LDG_EBADINPUT, for a second anchor
  * of one key, an unknown key, or a malformed body). */
+/* The fields of a key.anchored body: key_id (16 characters, copied with
+ * its NUL into id), anchor, t0 and period_ns into par. 0, or -1 when one
+ * is missing or of the wrong shape (the period's bounds and t0 against
+ * the event's time are the caller's). */
+int ldg_epoch_anchor_fields(const json_t *body, char id[LDG_KEYID_LEN + 1],
+                            struct ldg_epoch_params *par);
 int ldg_epoch_anchor_apply(struct ldg_txn *t, const struct ldg_event *ev,
                            const json_t *body);
 /* The epoch part of the seal s of key (which has its secret), whose first

@@ -136,21 +136,34 @@ json_u64(const json_t *v, uint64_t *out)
 }
 
 int
+ldg_epoch_anchor_fields(const json_t *body, char id[LDG_KEYID_LEN + 1],
+                        struct ldg_epoch_params *par)
+{
+    const char *k = json_string_value(json_object_get(body, "key_id"));
+    const char *hex = json_string_value(json_object_get(body, "anchor"));
+
+    memset(par, 0, sizeof *par);
+    if (k == NULL || strlen(k) != LDG_KEYID_LEN || hex == NULL ||
+        strlen(hex) != 64 || ldg_unhex(par->anchor, 32, hex) < 0 ||
+        json_u64(json_object_get(body, "t0"), &par->t0_ns) < 0 ||
+        json_u64(json_object_get(body, "period_ns"), &par->len_ns) < 0)
+        return -1;
+    memcpy(id, k, LDG_KEYID_LEN + 1);
+    return 0;
+}
+
+int
 ldg_epoch_anchor_apply(struct ldg_txn *t, const struct ldg_event *ev,
                        const json_t *body)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
-    const char *id = json_string_value(json_object_get(body, "key_id"));
-    const char *hex = json_string_value(json_object_get(body, "anchor"));
+    char id[LDG_KEYID_LEN + 1];
     struct ldg_key_state ks;
     struct ldg_epoch_rec r, old;
     int rc;
 
     memset(&r, 0, sizeof r);
-    if (id == NULL || strlen(id) != LDG_KEYID_LEN || hex == NULL ||
-        strlen(hex) != 64 || ldg_unhex(r.par.anchor, 32, hex) < 0 ||
-        json_u64(json_object_get(body, "t0"), &r.par.t0_ns) < 0 ||
-        json_u64(json_object_get(body, "period_ns"), &r.par.len_ns) < 0) {
+    if (ldg_epoch_anchor_fields(body, id, &r.par) < 0) {
         ldg_seterr(l,
                    "key.anchored needs key_id, anchor (64 hex digits), t0 and "
                    "period_ns (integers)");

@@ -50,19 +50,13 @@ static int
 anchor_body_is(const json_t *body, const char *key_id,
                const struct ldg_epoch_rec *r)
 {
-    const char *id = json_string_value(json_object_get(body, "key_id"));
-    const char *hex = json_string_value(json_object_get(body, "anchor"));
-    const json_t *t0 = json_object_get(body, "t0");
-    const json_t *len = json_object_get(body, "period_ns");
-    uint8_t anchor[32];
+    struct ldg_epoch_params par;
+    char id[LDG_KEYID_LEN + 1];
 
-    return id != NULL && strcmp(id, key_id) == 0 && hex != NULL &&
-           strlen(hex) == 64 && ldg_unhex(anchor, 32, hex) == 0 &&
-           memcmp(anchor, r->par.anchor, 32) == 0 && json_is_integer(t0) &&
-           json_integer_value(t0) >= 0 &&
-           (uint64_t)json_integer_value(t0) == r->par.t0_ns &&
-           json_is_integer(len) && json_integer_value(len) >= 0 &&
-           (uint64_t)json_integer_value(len) == r->par.len_ns;
+    return ldg_epoch_anchor_fields(body, id, &par) == 0 &&
+           strcmp(id, key_id) == 0 &&
+           memcmp(par.anchor, r->par.anchor, 32) == 0 &&
+           par.t0_ns == r->par.t0_ns && par.len_ns == r->par.len_ns;
 }
 
 /* The key registry's anchor of key_id, where its epoch walk starts, held
