@@ -4,9 +4,23 @@
 # from tests/vectors/bundles and a fresh real bundle, and fuzzes for
 # SECONDS (default 60). Exits non-zero on a crash, leak or sanitizer error
 # (the reproducer is left in build/fuzz-bundle/). Run from the repository
-# root. CC defaults to clang.
+# root. CC defaults to clang. FUZZ_TARGETS names some of fuzz_bundle,
+# fuzz_bundle_names and fuzz_manifest (default: all three). Each reads its
+# corpus in the tree too (tests/fuzz/corpus_bundle, corpus_bundle_names,
+# corpus_manifest), what its hours found, merged.
 set -eu
 DUR=${1:-60}
+TARGETS=${FUZZ_TARGETS:-"fuzz_bundle fuzz_bundle_names fuzz_manifest"}
+for t in $TARGETS; do
+    case $t in
+    fuzz_bundle | fuzz_bundle_names | fuzz_manifest) ;;
+    *)
+        echo "run_bundle.sh: unknown target $t (fuzz_bundle, fuzz_bundle_names, fuzz_manifest)" >&2
+        exit 64
+        ;;
+    esac
+done
+T_DIR=tests/fuzz
 CC=${CC:-clang}
 B=build/fuzz-bundle
 DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd libprotobuf-c zlib libnghttp2"
@@ -107,12 +121,14 @@ for s in "$B"/seeds/*.z; do
         >"$B/manifest-seeds/$(basename "$s" .z).json" || true
 done
 printf '{"files": {}}' >"$B/manifest-seeds/empty-files.json"
+# the corpus in the tree of NAME, when there is one
+tree_corpus() { if [ -d "$T_DIR/corpus_$1" ]; then echo "$T_DIR/corpus_$1"; fi; }
 # Each runs for DUR seconds; FUZZ_JOBS at a time (tests/fuzz/jobs.sh), each
 # verdict printed in one piece when it ends.
 run_names() {
     if ! "$B/fuzz_bundle_names" -max_total_time="$DUR" -max_len=512 \
         -timeout=20 -print_final_stats=1 -artifact_prefix="$B/artifacts/names-" \
-        "$B/names-corpus" "$B/names-seeds" >"$B/fuzz_bundle_names.log" 2>&1; then
+        "$B/names-corpus" "$B/names-seeds" $(tree_corpus bundle_names) >"$B/fuzz_bundle_names.log" 2>&1; then
         echo "fuzz_bundle_names: $i seeds, $DUR s: FAILED — see $B/fuzz_bundle_names.log"
         return 1
     fi
@@ -121,7 +137,7 @@ run_names() {
 run_manifest() {
     if ! "$B/fuzz_manifest" -max_total_time="$DUR" -max_len=65536 \
         -timeout=20 -print_final_stats=1 -artifact_prefix="$B/artifacts/manifest-" \
-        "$B/manifest-corpus" "$B/manifest-seeds" >"$B/fuzz_manifest.log" 2>&1; then
+        "$B/manifest-corpus" "$B/manifest-seeds" $(tree_corpus manifest) >"$B/fuzz_manifest.log" 2>&1; then
         echo "fuzz_manifest: $(ls "$B/manifest-seeds" | wc -l) seeds, $DUR s: FAILED — see $B/fuzz_manifest.log"
         return 1
     fi
@@ -131,7 +147,7 @@ run_bundle() {
     if ! "$B/fuzz_bundle" -max_total_time="$DUR" -max_len=1048576 \
         -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
         -artifact_prefix="$B/artifacts/" "$B/corpus" "$B/seeds" \
-        >"$B/fuzz_bundle.log" 2>&1; then
+        $(tree_corpus bundle) >"$B/fuzz_bundle.log" 2>&1; then
         echo "fuzz_bundle: $(ls "$B/seeds" | wc -l) seeds, $DUR s: FAILED — see $B/fuzz_bundle.log and $B/artifacts/"
         grep -E 'ERROR|SUMMARY|Test unit written' "$B/fuzz_bundle.log" | head -n 5
         return 1
@@ -139,7 +155,11 @@ run_bundle() {
     echo "fuzz_bundle: $(ls "$B/seeds" | wc -l) seeds, $DUR s: $(grep -E '^stat::number_of_executed_units' "$B/fuzz_bundle.log")"
 }
 . tests/fuzz/jobs.sh
-fz_spawn run_bundle
-fz_spawn run_names
-fz_spawn run_manifest
+for t in $TARGETS; do
+    case $t in
+    fuzz_bundle) fz_spawn run_bundle ;;
+    fuzz_bundle_names) fz_spawn run_names ;;
+    fuzz_manifest) fz_spawn run_manifest ;;
+    esac
+done
 fz_wait_all
