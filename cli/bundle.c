@@ -564,12 +564,14 @@ cli_trust_arg(struct cli *c, const char *opt, const char *arg, char *vkey,
         /* a file: what `keys verifier` (-o json) wrote, 64 KiB at most */
         FILE *f = fopen(arg, "r");
         size_t n = 0;
+        int e = errno, oom;
         text = f ? malloc(65537) : NULL;
         if (text != NULL)
             n = fread(text, 1, 65537, f);
         if (f == NULL || text == NULL || ferror(f) || n == 0 || n > 65536) {
+            oom = (f == NULL && e == ENOMEM) || (f != NULL && text == NULL);
             cli_err(c, "%s: cannot read %s: %s", trust_opt, arg,
-                    f == NULL      ? strerror(errno)
+                    f == NULL      ? strerror(e)
                     : text == NULL ? "out of memory"
                     : ferror(f)    ? strerror(errno)
                     : n == 0       ? "empty"
@@ -577,7 +579,7 @@ cli_trust_arg(struct cli *c, const char *opt, const char *arg, char *vkey,
             if (f)
                 fclose(f);
             free(text);
-            return n > 65536 ? EX_DATAERR : EX_NOINPUT;
+            return oom ? EX_OSERR : n > 65536 ? EX_DATAERR : EX_NOINPUT;
         }
         fclose(f);
         text[n] = '\0';

@@ -279,7 +279,11 @@ zread(struct archive *a, void *ctx, const void **buf)
                       "2^%u bytes",
                       z->window_log);
             else
-                zfail(z, LDG_EBADINPUT, "zstd: %s", ZSTD_getErrorName(r));
+                zfail(z,
+                      ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation
+                          ? LDG_ENOMEM
+                          : LDG_EBADINPUT,
+                      "zstd: %s", ZSTD_getErrorName(r));
             goto fail;
         }
         z->last_ret = r;
@@ -468,6 +472,19 @@ check_header(struct archive_entry *e, const char *name,
 
 #define STREAM_BUF 65536
 
+/* What a failed libarchive read says about the bundle: nothing when
+ * libarchive ran out of memory (it says so in its errno), that the bundle
+ * is malformed otherwise. */
+static int
+arc_read_rc(struct archive *a)
+{
+    /* (libarchive names every malformation; a failure it has no words for
+     * is an allocation's) */
+    return archive_errno(a) == ENOMEM || archive_error_string(a) == NULL
+               ? LDG_ENOMEM
+               : LDG_EBADINPUT;
+}
+
 /* Reads the current member's data: exactly len bytes, then its end,
  * through SHA-256 into sha. hold: into *out (len + 1 bytes, NUL after);
  * else through buf (STREAM_BUF bytes) and forgotten. */
@@ -493,7 +510,7 @@ read_data(struct archive *a, const char *name, size_t len, int hold,
             snprintf(err, errcap, "member %s: truncated (%s)", name,
                      got < 0 ? archive_error_string(a) : "ends early");
             free(data);
-            return LDG_EBADINPUT;
+            return got < 0 ? arc_read_rc(a) : LDG_EBADINPUT;
         }
         ldg_sha256_update(&c, to, (size_t)got);
         off += (size_t)got;
@@ -503,7 +520,7 @@ read_data(struct archive *a, const char *name, size_t len, int hold,
         snprintf(err, errcap, "member %s: %s", name,
                  got < 0 ? archive_error_string(a) : "longer than declared");
         free(data);
-        return LDG_EBADINPUT;
+        return got < 0 ? arc_read_rc(a) : LDG_EBADINPUT;
     }
     ldg_sha256_final(&c, sha);
     if (hold) {
@@ -571,18 +588,32 @@ run_pass(struct bundle *b, struct zsrc *z, const struct ldg_bundle_limits *lim,
          enum pass pass, char *err, size_t errcap)
 {
     struct archive *a = archive_read_new();
-    struct archive_entry *e;
+    /* headers read into an entry of ours (archive_read_next_header2):
+     * libarchive 3.6's own, made by archive_read_new, is not checked for
+     * NULL there, and reading into it after that allocation failed
+     * crashes */
+    struct archive_entry *e = archive_entry_new();
     uint8_t *buf = malloc(STREAM_BUF);
     uint64_t count = 0, budget = BUNDLE_HOLD_OTHER_BYTES;
     int rc = 0, r;
 
-    if (a == NULL || buf == NULL) {
+    if (a == NULL || e == NULL || buf == NULL) {
         rc = LDG_ENOMEM;
         goto out;
     }
-    archive_read_support_format_tar(a);
-    if (archive_read_open(a, z, NULL, zread, NULL) != ARCHIVE_OK) {
-        rc = z->code ? z->code : LDG_EBADINPUT;
+    /* it fails only when it cannot allocate (or libarchive is missing,
+     * which archive_read_open then says) */
+    if (archive_read_support_format_tar(a) != ARCHIVE_OK &&
+        archive_errno(a) == ENOMEM) {
+        rc = ldg_errf(err, errcap, LDG_ENOMEM, "%s", ldg_strerror(LDG_ENOMEM));
+        goto out;
+    }
+    /* archive_read_open in three steps: libarchive 3.6's ignores a failed
+     * allocation of the second and then crashes in the third */
+    if (archive_read_set_read_callback(a, zread) != ARCHIVE_OK ||
+        archive_read_set_callback_data(a, z) != ARCHIVE_OK ||
+        archive_read_open1(a) != ARCHIVE_OK) {
+        rc = z->code ? z->code : arc_read_rc(a);
         snprintf(err, errcap, "%s", z->code ? z->err : archive_error_string(a));
         goto out;
     }
@@ -593,11 +624,11 @@ run_pass(struct bundle *b, struct zsrc *z, const struct ldg_bundle_limits *lim,
         size_t len;
         int hold = 0, hash = 0, skip;
 
-        r = archive_read_next_header(a, &e);
+        r = archive_read_next_header2(a, e);
         if (r == ARCHIVE_EOF)
             break;
         if (r != ARCHIVE_OK) {
-            rc = z->code ? z->code : LDG_EBADINPUT;
+            rc = z->code ? z->code : arc_read_rc(a);
             snprintf(err, errcap, "%s%s", z->code ? "" : "archive: ",
                      z->code ? z->err : archive_error_string(a));
             goto out;
@@ -645,7 +676,7 @@ run_pass(struct bundle *b, struct zsrc *z, const struct ldg_bundle_limits *lim,
         if (hold || hash) {
             rc = read_data(a, name, len, hold, buf, &data, sha, err, errcap);
         } else if (archive_read_data_skip(a) != ARCHIVE_OK) {
-            rc = LDG_EBADINPUT;
+            rc = arc_read_rc(a);
             snprintf(err, errcap, "member %s: %s", name,
                      archive_error_string(a));
         }
@@ -711,6 +742,8 @@ run_pass(struct bundle *b, struct zsrc *z, const struct ldg_bundle_limits *lim,
     }
 out:
     free(buf);
+    if (e != NULL)
+        archive_entry_free(e);
     if (a != NULL)
         archive_read_free(a);
     return rc;
@@ -1239,6 +1272,13 @@ struct bwriter {
     char err[256];
 };
 
+/* A failed libarchive write: out of memory (its errno says), or I/O */
+static int
+arc_write_rc(struct archive *a)
+{
+    return archive_errno(a) == ENOMEM ? LDG_ENOMEM : LDG_EIO;
+}
+
 static int
 wfail(struct bwriter *w, int code, const char *what)
 {
@@ -1258,7 +1298,11 @@ zpush(struct bwriter *w, const void *p, size_t n, ZSTD_EndDirective dir)
         ZSTD_outBuffer out = {w->outbuf, w->outcap, 0};
         size_t r = ZSTD_compressStream2(w->cctx, &out, &in, dir);
         if (ZSTD_isError(r))
-            return wfail(w, LDG_EIO, ZSTD_getErrorName(r));
+            return wfail(w,
+                         ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation
+                             ? LDG_ENOMEM
+                             : LDG_EIO,
+                         ZSTD_getErrorName(r));
         LDG_ASSERT(in.pos <= in.size && out.pos <= w->outcap);
         if (out.pos > 0) {
             if (ldg_write_all(w->fd, w->outbuf, out.pos, 0) < 0)
@@ -1306,10 +1350,10 @@ add_entry(struct bwriter *w, const char *name, unsigned type, const void *data,
     archive_entry_set_perm(e, type == AE_IFDIR ? 0755 : 0644);
     archive_entry_set_mtime(e, (time_t)w->mtime, 0);
     if (archive_write_header(w->a, e) != ARCHIVE_OK) {
-        rc = wfail(w, LDG_EIO, archive_error_string(w->a));
+        rc = wfail(w, arc_write_rc(w->a), archive_error_string(w->a));
     } else if (len > 0 &&
                archive_write_data(w->a, data, len) != (la_ssize_t)len) {
-        rc = wfail(w, LDG_EIO, archive_error_string(w->a));
+        rc = wfail(w, arc_write_rc(w->a), archive_error_string(w->a));
     }
     archive_entry_free(e);
     return rc;
@@ -1351,7 +1395,12 @@ bwriter_new(struct bwriter **out, int fd, int level, unsigned threads,
     rc = LDG_EIO;
     if (archive_write_set_format_ustar(w->a) != ARCHIVE_OK ||
         archive_write_open(w->a, w, NULL, zwrite, NULL) != ARCHIVE_OK) {
-        snprintf(err, errcap, "archive: %s", archive_error_string(w->a));
+        /* libarchive names every failure here but an allocation's */
+        rc = archive_error_string(w->a) == NULL ? LDG_ENOMEM
+                                                : arc_write_rc(w->a);
+        snprintf(err, errcap, "archive: %s",
+                 archive_error_string(w->a) ? archive_error_string(w->a)
+                                            : ldg_strerror(rc));
         goto fail;
     }
     if (w->top != NULL && (rc = add_entry(w, "", AE_IFDIR, NULL, 0)) < 0) {
@@ -1377,7 +1426,7 @@ bwriter_finish(struct bwriter *w, uint64_t *bytes, uint64_t *unpacked)
     if (w->failed)
         return w->failed;
     if (archive_write_close(w->a) != ARCHIVE_OK)
-        return wfail(w, LDG_EIO, archive_error_string(w->a));
+        return wfail(w, arc_write_rc(w->a), archive_error_string(w->a));
     if (zpush(w, NULL, 0, ZSTD_e_end) < 0)
         return w->failed;
     if (bytes)

@@ -90,12 +90,19 @@ TRAMP_PTR(const char *, archive_version_string, (void), ())
 /* Status calls: ARCHIVE_FATAL. */
 #define FAILVAL ARCHIVE_FATAL
 TRAMP_PTR(int, archive_read_support_format_tar, (struct archive * a), (a))
+TRAMP_PTR(int, archive_read_set_read_callback,
+          (struct archive * a, archive_read_callback *r), (a, r))
+TRAMP_PTR(int, archive_read_set_callback_data, (struct archive * a, void *d),
+          (a, d))
+TRAMP_PTR(int, archive_read_open1, (struct archive * a), (a))
 TRAMP_PTR(int, archive_read_open,
           (struct archive * a, void *cd, archive_open_callback *o,
            archive_read_callback *r, archive_close_callback *c),
           (a, cd, o, r, c))
 TRAMP_PTR(int, archive_read_next_header,
           (struct archive * a, struct archive_entry **e), (a, e))
+TRAMP_PTR(int, archive_read_next_header2,
+          (struct archive * a, struct archive_entry *e), (a, e))
 TRAMP_PTR(int, archive_read_free, (struct archive * a), (a))
 TRAMP_PTR(int, archive_read_data_skip, (struct archive * a), (a))
 TRAMP_PTR(int, archive_write_set_format_ustar, (struct archive * a), (a))
@@ -109,6 +116,10 @@ TRAMP_PTR(int, archive_write_close, (struct archive * a), (a))
 TRAMP_PTR(int, archive_write_free, (struct archive * a), (a))
 TRAMP_PTR(int, archive_entry_size_is_set, (struct archive_entry * e), (e))
 TRAMP_PTR(int, archive_entry_sparse_count, (struct archive_entry * e), (e))
+#undef FAILVAL
+
+#define FAILVAL 0 /* no errno: the library is missing, not out of memory */
+TRAMP_PTR(int, archive_errno, (struct archive * a), (a))
 #undef FAILVAL
 
 #define FAILVAL (-1)
