@@ -390,6 +390,11 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
     else if (rc == LDG_EINVAL) /* a segment with --against: FAIL says */
         snprintf(summary, sizeof summary, "%s: not verified: %s", file,
                  r->nchecks > 0 ? r->checks[0].detail : "invalid argument");
+    else if (rc == LDG_ENOMEM)
+        snprintf(summary, sizeof summary,
+                 "%s: not verified: memory ran out while verifying, so no "
+                 "check above is to be relied on, passed or failed",
+                 file);
     else if (rc == LDG_ENOTFOUND) /* missing, or a directory: FAIL says */
         snprintf(summary, sizeof summary,
                  "%s: not verified: it cannot be opened", file);

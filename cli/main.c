@@ -102,6 +102,33 @@ reader_gone(int fd)
 
 static void catch_fatal_signals(const char *cmd);
 
+/* libarchive ends the process with exit(1) when it cannot allocate
+ * (__archive_errx: "Fatal Internal Error in libarchive: No memory"),
+ * which would read as "verification failed"; so would any library's
+ * exit() inside a command. Set once the command has returned. */
+static volatile sig_atomic_t command_returned;
+
+static void
+exit_guard(void)
+{
+    static const char msg[] =
+        "ledger: a library ended the command (libarchive does when out of "
+        "memory): exit 71\n";
+    if (!command_returned) {
+        (void)!write(2, msg, sizeof msg - 1);
+        _exit(EX_OSERR);
+    }
+}
+
+/* The commands that run until stopped: a failed allocation hours before
+ * they stop is not their exit status (each request says so itself). */
+static int
+runs_until_stopped(const char *name)
+{
+    return strcmp(name, "serve") == 0 || strcmp(name, "proxy") == 0 ||
+           strcmp(name, "witness") == 0;
+}
+
 static int
 run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
 {
@@ -122,10 +149,25 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
      * (before: each command had to ask, and `keys` printed text for any) */
     if (rc == 0 && !(cmd->flags & CLI_CMD_OWN_OUTPUT))
         rc = cli_check_output(c, NULL);
-    if (rc == 0)
+    if (rc == 0) {
+        unsigned long oom = ldg_alloc_failures();
+        atexit(exit_guard);
         rc = cmd->fn(c, args, argc - ind, argv + ind);
-    else if (rc < 0)
+        command_returned = 1;
+        /* an object built or parsed while memory ran out may lack members
+         * or read as malformed: no answer given then is one (error.h) */
+        if (ldg_alloc_failures() != oom && rc != EX_OSERR &&
+            !runs_until_stopped(cmd->name)) {
+            cli_err(c,
+                    "out of memory: an allocation failed while the "
+                    "command ran, so what it printed%s is not to be "
+                    "relied on",
+                    rc == EX_OK ? "" : " and its exit status");
+            rc = EX_OSERR;
+        }
+    } else if (rc < 0) {
         rc = EX_OK; /* --help */
+    }
     cli_args_free(c, args);
     if (cli_gather_end(c) != 0)
         return rc == EX_OK ? EX_IOERR : rc;
@@ -187,7 +229,8 @@ print_version(void)
 /*
  * A fatal signal while a command runs is, in the field, almost always a
  * corrupt data.mdb: LMDB has no page checksums and trusts its pages. Say
- * so, and exit 70 without a core dump. (verify runs its reads in a child
+ * so, and exit 70 without a core dump, unless memory ran out before: then
+ * say that, and exit 71. (verify runs its reads in a child
  * and reports such a death as a finding; see cmd_verify.) Not installed
  * under AddressSanitizer, whose own report is worth more.
  */
@@ -201,9 +244,17 @@ on_fatal(int sig)
                        : sig == SIGABRT ? "SIGABRT"
                        : sig == SIGFPE  ? "SIGFPE"
                                         : "SIGILL";
+    static const char oom[] =
+        "): an allocation had failed before (out of memory), and jansson "
+        "2.14 can crash after one (akheron/jansson#362); exit 71\n";
     ssize_t w;
     w = write(2, crash_msg, strlen(crash_msg));
     w = write(2, name, strlen(name));
+    if (ldg_alloc_failures() > 0) { /* an atomic load: signal-safe */
+        w = write(2, oom, sizeof oom - 1);
+        (void)w;
+        _exit(EX_OSERR);
+    }
     w = write(2,
               "): the ledger's storage is probably corrupt; run `ledger "
               "verify --full`. If it verifies, this is a bug: please report "

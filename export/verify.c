@@ -66,6 +66,10 @@ bv_check(struct ldg_bundle_report *r, const char *name,
     va_end(ap);
     if (st == LDG_CHECK_FAIL)
         r->ok = 0;
+    /* a check that failed because memory ran out found nothing: counted,
+     * so that the verdict is LDG_ENOMEM, not a failed check (verified) */
+    if (st == LDG_CHECK_FAIL && strstr(c->detail, ldg_strerror(LDG_ENOMEM)))
+        (void)ldg_alloc_failed();
 }
 
 void
@@ -395,6 +399,18 @@ ctx_init(struct vctx *v, const struct ldg_bundle_verify_opts *o,
     return 0;
 }
 
+/* rc, or LDG_ENOMEM when an allocation failed since oom was read: a check
+ * that failed then proves nothing, nor does one that passed on what a
+ * failed allocation left out (ldg_alloc_failures) */
+static int
+bv_whole(int rc, unsigned long oom, struct ldg_bundle_report *r)
+{
+    if (ldg_alloc_failures() == oom || rc == LDG_EKEY)
+        return rc;
+    r->ok = 0;
+    return LDG_ENOMEM;
+}
+
 int
 ldg_export_verify_mem(const void *buf, size_t len,
                       const struct ldg_bundle_verify_opts *opts,
@@ -409,8 +425,9 @@ ldg_export_verify_mem(const void *buf, size_t len,
         return LDG_EINVAL;
     if ((rc = ctx_init(&v, opts ? opts : &none, report)) < 0)
         return rc;
+    unsigned long oom = ldg_alloc_failures();
     rc = bundle_read_mem(&v.b, buf, len, &v.o->limits, err, sizeof err);
-    return verify_common(&v, rc, err);
+    return bv_whole(verify_common(&v, rc, err), oom, report);
 }
 
 int
@@ -430,6 +447,7 @@ bv_verify_file(const char *path, const struct ldg_bundle_verify_opts *opts,
     struct stat st;
     char err[512] = "";
     int fd, rc;
+    unsigned long oom = ldg_alloc_failures();
 
     if (report == NULL || path == NULL)
         return LDG_EINVAL;
@@ -466,9 +484,9 @@ bv_verify_file(const char *path, const struct ldg_bundle_verify_opts *opts,
         /* a segment, not a bundle: its own one-pass verification */
         rc = bv_segment_verify(fd, v.o, report);
         close(fd);
-        return rc;
+        return bv_whole(rc, oom, report);
     }
     rc = bundle_read_fd(&v.b, fd, &v.o->limits, err, sizeof err);
     close(fd);
-    return verify_common(&v, rc, err);
+    return bv_whole(verify_common(&v, rc, err), oom, report);
 }

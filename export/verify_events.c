@@ -295,12 +295,13 @@ check_body(struct vev *e)
         const char *salt = bv_jstr(val, "salt");
         json_t *value = json_object_get(val, "value");
         uint8_t s[16];
+        int frc = LDG_EBADINPUT;
         if (!json_is_object(val) || json_object_size(val) != 2 ||
             salt == NULL || value == NULL ||
             ldg_unbase64(s, 16, salt, strlen(salt)) < 0 ||
-            ldg_field_digest(d[k], s, name, value) < 0) {
-            snprintf(why, WHY_MAX, "event %llu: field '%.64s' is malformed",
-                     seq, name);
+            (frc = ldg_field_digest(d[k], s, name, value)) < 0) {
+            snprintf(why, WHY_MAX, "event %llu: field '%.64s' %s", seq, name,
+                     frc == LDG_ENOMEM ? ldg_strerror(frc) : "is malformed");
             goto out;
         }
         json_object_set(e->shown, name, value);

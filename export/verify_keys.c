@@ -311,6 +311,8 @@ bv_build_keys(struct vctx *v)
         snprintf(k->actor, sizeof k->actor, "log");
         memcpy(k->pub, v->logpub, 32);
         k->is_log = 1;
+    } else {
+        bv_fail_add(&f, "%s", ldg_strerror(LDG_ENOMEM));
     }
     for (size_t i = 0; i < v->nev; i++) { /* additions, in seq order */
         struct vev *e = &v->ev[i];

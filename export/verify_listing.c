@@ -830,6 +830,7 @@ bv_check_state(struct vctx *v)
     json_t *state = v->state; /* parsed beside pass 1 */
     uint64_t size = 0;
     size_t tlen = 0;
+    int rc;
 
     if (!json_is_true(json_object_get(st, "included"))) {
         if (sj != NULL || sn != NULL)
@@ -907,10 +908,12 @@ bv_check_state(struct vctx *v)
                  (unsigned long long)size);
         goto out;
     }
-    if (ldg_note_verify_vkey(v->vkey, (const char *)sn->data, sn->len, &tlen) <
-        0) {
-        bv_check(v->r, "state", LDG_CHECK_FAIL,
-                 "the projection note does not verify with the log key");
+    if ((rc = ldg_note_verify_vkey(v->vkey, (const char *)sn->data, sn->len,
+                                   &tlen)) < 0) {
+        bv_check(v->r, "state", LDG_CHECK_FAIL, "%s",
+                 rc == LDG_ENOMEM
+                     ? ldg_strerror(rc)
+                     : "the projection note does not verify with the log key");
         goto out;
     }
     snprintf(want, sizeof want,

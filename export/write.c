@@ -156,7 +156,7 @@ load_checkpoint(struct ex *x)
                        "the latest stored checkpoint does not verify "
                        "with the log key: %s",
                        ldg_strerror(rc));
-        return LDG_ECORRUPT;
+        return rc == LDG_ENOMEM ? rc : LDG_ECORRUPT;
     }
     x->rep.checkpoint_size = x->cksize;
     x->win.wc.below = x->cksize;
@@ -740,6 +740,25 @@ copy_out(int from, int fd)
  * blocked) then pins no snapshot, so writers go on reusing freed pages
  * (issue 11: a paused reader used to make data.mdb grow for good).
  */
+/* export_into, and no answer of it when jansson ran out of memory on the
+ * way: a body or key event read then may lack members, a finding made
+ * then proves nothing, a bundle written then may lack what it says it
+ * holds (util.h). */
+static int
+export_into_whole(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
+                  struct ldg_export_report *report)
+{
+    unsigned long oom = ldg_alloc_failures();
+    int rc = export_into(l, o, fd, report);
+
+    if (ldg_alloc_failures() != oom && rc != LDG_ENOMEM) {
+        ldg_set_errmsg(l, "out of memory while exporting (the bundle, or "
+                          "what the export found, is not to be relied on)");
+        rc = LDG_ENOMEM;
+    }
+    return rc;
+}
+
 int
 ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
                     int fd, struct ldg_export_report *report)
@@ -752,7 +771,7 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
     if (l == NULL || o == NULL || fd < 0)
         return LDG_EINVAL;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-        return export_into(l, o, fd, report);
+        return export_into_whole(l, o, fd, report);
     if (dir == NULL || *dir == '\0')
         dir = "/tmp";
     snprintf(tmp, sizeof tmp, "%s/ledger-export-XXXXXX", dir);
@@ -763,7 +782,7 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
         return LDG_EIO;
     }
     unlink(tmp);
-    rc = export_into(l, o, t, report);
+    rc = export_into_whole(l, o, t, report);
     if (rc == 0 && copy_out(t, fd) < 0) {
         ldg_set_errmsg(l, "writing the bundle: %s", strerror(errno));
         rc = LDG_EIO;

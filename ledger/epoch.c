@@ -797,13 +797,11 @@ ldg_epoch_ext_encode_whole(uint8_t *out, const struct ldg_epoch_chain *c,
     return (size_t)(o - out);
 }
 
-/* x checked whole from the anchor into *c: it must carry every cert and
- * link from the root (its WHAT, named in the error). 0, LDG_EBADSIG (not
- * whole, or a cert or link that does not verify: err says which). */
-static int
-whole_from_anchor(const uint8_t anchor[32], uint64_t t0_ns, uint64_t period_ns,
-                  const struct ldg_epoch_ext *x, const char *what,
-                  struct ldg_epoch_chain *c, char *err, size_t errcap)
+int
+ldg_epoch_whole_from_anchor(const uint8_t anchor[32], uint64_t t0_ns,
+                            uint64_t period_ns, const struct ldg_epoch_ext *x,
+                            const char *what, struct ldg_epoch_chain *c,
+                            char *err, size_t errcap)
 {
     struct ldg_epoch_params par;
     if (x->l0 != 0 || x->j0 != 0) {
@@ -847,8 +845,9 @@ ldg_epoch_chain_from_horizon(const struct ldg_horizon_key *hk,
         snprintf(err, errcap, "its epoch part does not decode");
         return LDG_EBADSIG;
     }
-    return whole_from_anchor(hk->anchor, hk->anchor_t0_ns, hk->anchor_period_ns,
-                             &x, "epoch part", c, err, errcap);
+    return ldg_epoch_whole_from_anchor(hk->anchor, hk->anchor_t0_ns,
+                                       hk->anchor_period_ns, &x, "epoch part",
+                                       c, err, errcap);
 }
 
 int
@@ -884,104 +883,6 @@ ldg_epoch_checkpoint_has_line(const char *note, size_t len, size_t tlen,
     if (n <= 0 || (size_t)n >= sizeof needle || tlen >= len)
         return 0;
     return memmem(note + tlen, len - tlen, needle, (size_t)n) != NULL;
-}
-
-/* A checkpoint's epoch line on its own: whole, checked from the anchor,
- * then its signature over the note's text. */
-int
-ldg_epoch_checkpoint_check(const char *note, size_t len, size_t tlen,
-                           const char *line, size_t line_len,
-                           const char *origin, const uint8_t anchor[32],
-                           uint64_t t0_ns, uint64_t period_ns, uint32_t *period,
-                           uint32_t *sub, char *err, size_t errcap)
-{
-    struct ldg_epoch_chain *c;
-    struct ldg_epoch_ext x;
-    uint8_t own[LDG_EPOCH_EXT_MAX], raw[LDG_EPOCH_EXT_MAX];
-    char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX], *buf;
-    uint32_t id = ldg_epoch_note_key_id(origin, anchor, name, sizeof name);
-    size_t n, on;
-    int rc;
-
-    rc = ldg_note_sig_find(note, len, tlen, name, id, own, sizeof own, &on);
-    if (rc == LDG_ENOTFOUND)
-        return rc;
-    if (rc < 0 || on < 72) {
-        snprintf(err, errcap, "its epoch signature line is malformed");
-        return LDG_ECORRUPT;
-    }
-    /* the whole line, read as the one signature line of a note of text */
-    if ((buf = malloc(tlen + 1 + line_len)) == NULL)
-        return LDG_ENOMEM;
-    memcpy(buf, note, tlen);
-    buf[tlen] = '\n';
-    memcpy(buf + tlen + 1, line, line_len);
-    rc = ldg_note_sig_find(buf, tlen + 1 + line_len, tlen, name, id, raw,
-                           sizeof raw, &n);
-    free(buf);
-    if (rc < 0 || ldg_epoch_ext_decode(raw, n, &x) < 0 ||
-        memcmp(raw, own, 72) != 0) {
-        snprintf(err, errcap,
-                 rc < 0
-                     ? "its whole epoch line is malformed or missing"
-                     : "its whole epoch line is not the checkpoint's (another "
-                       "epoch or signature)");
-        return LDG_ECORRUPT;
-    }
-    *period = x.period;
-    *sub = x.sub;
-    if ((c = malloc(sizeof *c)) == NULL)
-        return LDG_ENOMEM;
-    rc = whole_from_anchor(anchor, t0_ns, period_ns, &x, "epoch line", c, err,
-                           errcap);
-    if (rc == 0 &&
-        ldg_epoch_checkpoint_verify(c->pub, c->cur, note, tlen, x.sig) < 0) {
-        snprintf(err, errcap,
-                 "its signature does not verify with the key of epoch %u.%u "
-                 "(forged?)",
-                 x.period, x.sub);
-        rc = LDG_EBADSIG;
-    }
-    free(c);
-    return rc;
-}
-
-/* A seal's epoch part on its own: whole, so that a fresh chain from the
- * anchor takes it as a key's first, then the epoch signature. */
-int
-ldg_epoch_seal_check(const uint8_t anchor[32], uint64_t t0_ns,
-                     uint64_t period_ns, const struct ldg_seal *s,
-                     uint32_t *period, uint32_t *sub, uint64_t *start_ns,
-                     char *err, size_t errcap)
-{
-    struct ldg_epoch_chain c;
-    struct ldg_epoch_ext x;
-    uint8_t map[LDG_SEAL_MAP_MAX];
-    size_t mn;
-    int rc;
-
-    if (anchor == NULL || s == NULL || s->ext == NULL || period == NULL ||
-        sub == NULL || start_ns == NULL || err == NULL)
-        return LDG_EINVAL;
-    if (ldg_epoch_ext_decode(s->ext, s->ext_len, &x) < 0) {
-        snprintf(err, errcap, "its epoch part does not decode");
-        return LDG_ECORRUPT;
-    }
-    *period = x.period;
-    *sub = x.sub;
-    if ((rc = whole_from_anchor(anchor, t0_ns, period_ns, &x, "epoch part", &c,
-                                err, errcap)) < 0)
-        return rc;
-    if (ldg_seal_map_encode(s, map, sizeof map, &mn) < 0 ||
-        ldg_epoch_seal_verify(c.pub, c.cur, map, mn, x.sig) < 0) {
-        snprintf(err, errcap,
-                 "its epoch signature does not verify with the key of epoch "
-                 "%u.%u",
-                 x.period, x.sub);
-        return LDG_EBADSIG;
-    }
-    *start_ns = c.start_ns;
-    return 0;
 }
 
 int

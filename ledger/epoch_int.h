@@ -293,6 +293,15 @@ struct ldg_epoch_chain {
 
 void ldg_epoch_chain_init(struct ldg_epoch_chain *c,
                           const struct ldg_epoch_params *par);
+/* x checked whole from the anchor into *c: it must carry every cert and
+ * link from the root (its WHAT, named in the error). 0, LDG_EBADSIG (not
+ * whole, or a cert or link that does not verify: err says which). */
+int ldg_epoch_whole_from_anchor(const uint8_t anchor[32], uint64_t t0_ns,
+                                uint64_t period_ns,
+                                const struct ldg_epoch_ext *x, const char *what,
+                                struct ldg_epoch_chain *c, char *err,
+                                size_t errcap);
+
 /* Takes a seal's epoch part: the same epoch as the chain's, or a later
  * one whose certs and links, exactly those not carried before, verify
  * from what the chain knows (the anchor for the first). On success the

@@ -3,7 +3,8 @@
  * FORMAT.md 5.1, 6.2): from its anchor, or from the chain a pruned
  * ledger's horizon record keeps. What a bundle and a segment carry whole
  * (each seal's epoch part, the checkpoint's epoch line), and what a prune
- * keeps of each anchored key in its horizon record.
+ * keeps of each anchored key in its horizon record; and a checkpoint's
+ * epoch line or a seal's epoch part checked on its own, from the anchor.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,8 +296,12 @@ ldg_epoch_walk_check(struct ldg_epoch_walk *w, struct ldg_txn *t,
         return LDG_EINVAL;
     if ((rc = walk_seal(w, t, seal_seq, s, &x, &k)) <= 0)
         return rc;
-    if (ldg_seal_map_encode(s, map, sizeof map, &n) < 0 ||
-        ldg_epoch_seal_verify(k->c.pub, k->c.cur, map, n, x.sig) < 0) {
+    rc = ldg_seal_map_encode(s, map, sizeof map, &n);
+    if (rc == 0)
+        rc = ldg_epoch_seal_verify(k->c.pub, k->c.cur, map, n, x.sig);
+    if (rc == LDG_ENOMEM || rc == LDG_EIO)
+        return rc; /* the machine's, not the seal's */
+    if (rc < 0) {
         ldg_seterr(w->l,
                    "seal at event %llu: its epoch signature does not verify "
                    "with the key of epoch %u.%u",
@@ -338,6 +343,8 @@ ldg_epoch_checkpoint_whole(struct ldg_txn *t, uint64_t size, const char *note,
                            sizeof raw - 4, &n);
     if (rc == LDG_ENOTFOUND)
         return 0;
+    if (rc == LDG_ENOMEM)
+        return rc;
     if (rc < 0 || ldg_epoch_ext_decode(raw + 4, n, &x) < 0)
         return LDG_ECORRUPT;
     if ((rc = ldg_epoch_walk_new(l, &w)) < 0)
@@ -383,5 +390,122 @@ ldg_epoch_anchor_seq(struct ldg_txn *t, const char *key_id, uint64_t *seq)
     if ((rc = ldg_epoch_rec_get(t, key_id, &r)) < 0)
         return rc;
     *seq = r.anchor_seq;
+    return 0;
+}
+
+/* LDG_ENOMEM, said in err */
+static int
+no_memory(char *err, size_t errcap)
+{
+    return ldg_errf(err, errcap, LDG_ENOMEM, "%s", ldg_strerror(LDG_ENOMEM));
+}
+
+/* A checkpoint's epoch line on its own: whole, checked from the anchor,
+ * then its signature over the note's text. */
+int
+ldg_epoch_checkpoint_check(const char *note, size_t len, size_t tlen,
+                           const char *line, size_t line_len,
+                           const char *origin, const uint8_t anchor[32],
+                           uint64_t t0_ns, uint64_t period_ns, uint32_t *period,
+                           uint32_t *sub, char *err, size_t errcap)
+{
+    struct ldg_epoch_chain *c;
+    struct ldg_epoch_ext x;
+    uint8_t own[LDG_EPOCH_EXT_MAX], raw[LDG_EPOCH_EXT_MAX];
+    char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX], *buf;
+    uint32_t id = ldg_epoch_note_key_id(origin, anchor, name, sizeof name);
+    size_t n, on;
+    int rc;
+
+    rc = ldg_note_sig_find(note, len, tlen, name, id, own, sizeof own, &on);
+    if (rc == LDG_ENOTFOUND)
+        return rc;
+    if (rc == LDG_ENOMEM)
+        return no_memory(err, errcap);
+    if (rc < 0 || on < 72) {
+        snprintf(err, errcap, "its epoch signature line is malformed");
+        return LDG_ECORRUPT;
+    }
+    /* the whole line, read as the one signature line of a note of text */
+    if ((buf = malloc(tlen + 1 + line_len)) == NULL)
+        return no_memory(err, errcap);
+    memcpy(buf, note, tlen);
+    buf[tlen] = '\n';
+    memcpy(buf + tlen + 1, line, line_len);
+    rc = ldg_note_sig_find(buf, tlen + 1 + line_len, tlen, name, id, raw,
+                           sizeof raw, &n);
+    free(buf);
+    if (rc == LDG_ENOMEM)
+        return no_memory(err, errcap);
+    if (rc < 0 || ldg_epoch_ext_decode(raw, n, &x) < 0 ||
+        memcmp(raw, own, 72) != 0) {
+        snprintf(err, errcap,
+                 rc < 0
+                     ? "its whole epoch line is malformed or missing"
+                     : "its whole epoch line is not the checkpoint's (another "
+                       "epoch or signature)");
+        return LDG_ECORRUPT;
+    }
+    *period = x.period;
+    *sub = x.sub;
+    if ((c = malloc(sizeof *c)) == NULL)
+        return no_memory(err, errcap);
+    rc = ldg_epoch_whole_from_anchor(anchor, t0_ns, period_ns, &x, "epoch line",
+                                     c, err, errcap);
+    if (rc == 0) {
+        rc = ldg_epoch_checkpoint_verify(c->pub, c->cur, note, tlen, x.sig);
+        if (rc == LDG_ENOMEM) {
+            snprintf(err, errcap, "%s", ldg_strerror(rc));
+        } else if (rc < 0) {
+            snprintf(err, errcap,
+                     "its signature does not verify with the key of epoch "
+                     "%u.%u (forged?)",
+                     x.period, x.sub);
+            rc = LDG_EBADSIG;
+        }
+    }
+    free(c);
+    return rc;
+}
+
+/* A seal's epoch part on its own: whole, so that a fresh chain from the
+ * anchor takes it as a key's first, then the epoch signature. */
+int
+ldg_epoch_seal_check(const uint8_t anchor[32], uint64_t t0_ns,
+                     uint64_t period_ns, const struct ldg_seal *s,
+                     uint32_t *period, uint32_t *sub, uint64_t *start_ns,
+                     char *err, size_t errcap)
+{
+    struct ldg_epoch_chain c;
+    struct ldg_epoch_ext x;
+    uint8_t map[LDG_SEAL_MAP_MAX];
+    size_t mn;
+    int rc;
+
+    if (anchor == NULL || s == NULL || s->ext == NULL || period == NULL ||
+        sub == NULL || start_ns == NULL || err == NULL)
+        return LDG_EINVAL;
+    if (ldg_epoch_ext_decode(s->ext, s->ext_len, &x) < 0) {
+        snprintf(err, errcap, "its epoch part does not decode");
+        return LDG_ECORRUPT;
+    }
+    *period = x.period;
+    *sub = x.sub;
+    if ((rc = ldg_epoch_whole_from_anchor(anchor, t0_ns, period_ns, &x,
+                                          "epoch part", &c, err, errcap)) < 0)
+        return rc;
+    rc = ldg_seal_map_encode(s, map, sizeof map, &mn);
+    if (rc == 0)
+        rc = ldg_epoch_seal_verify(c.pub, c.cur, map, mn, x.sig);
+    if (rc == LDG_ENOMEM)
+        return no_memory(err, errcap);
+    if (rc < 0) {
+        snprintf(err, errcap,
+                 "its epoch signature does not verify with the key of epoch "
+                 "%u.%u",
+                 x.period, x.sub);
+        return LDG_EBADSIG;
+    }
+    *start_ns = c.start_ns;
     return 0;
 }

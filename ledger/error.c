@@ -15,6 +15,41 @@
 #include "ledger/handle_int.h"
 #include "ledger/tlog_int.h"
 
+#include <stdatomic.h>
+
+/* ------------------------------------------- jansson's failed allocations */
+
+static atomic_ulong json_alloc_failed;
+
+static void *
+json_counted_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p == NULL)
+        atomic_fetch_add(&json_alloc_failed, 1);
+    return p;
+}
+
+/* before main, before any jansson call of this process */
+__attribute__((constructor)) static void
+json_count_allocs(void)
+{
+    json_set_alloc_funcs(json_counted_malloc, free);
+}
+
+unsigned long
+ldg_alloc_failures(void)
+{
+    return atomic_load(&json_alloc_failed);
+}
+
+int
+ldg_alloc_failed(void)
+{
+    atomic_fetch_add(&json_alloc_failed, 1);
+    return LDG_ENOMEM;
+}
+
 /* Set on a bulk writer's commit thread for its whole life. It says which
  * of the handle's two message buffers this thread writes: the message
  * still lives on the handle (never a thread-local "last error"), but the

@@ -1056,16 +1056,21 @@ ldg_key_info(struct ldg_txn *t, const char *key_id, struct ldg_keyinfo *out)
     return 0;
 }
 
-json_t *
-ldg_signer_json(struct ldg_txn *t, uint64_t seq)
+int
+ldg_signer_json(struct ldg_txn *t, uint64_t seq, json_t **out)
 {
     struct ldg_event ev;
     struct ldg_keyinfo ki;
+    int rc;
 
-    if (t == NULL || ldg_event_get(t, seq, &ev) < 0)
-        return NULL;
+    *out = NULL;
+    if (t == NULL)
+        return LDG_EINVAL;
+    if ((rc = ldg_event_get(t, seq, &ev)) < 0)
+        return rc;
     if (ldg_key_info(t, ev.actor, &ki) < 0)
         ki.name[0] = '\0';
-    return json_pack("{s:s, s:s?}", "key_id", ev.actor, "name",
+    *out = json_pack("{s:s, s:s?}", "key_id", ev.actor, "name",
                      ki.name[0] ? ki.name : NULL);
+    return *out != NULL ? 0 : LDG_ENOMEM;
 }

@@ -90,12 +90,30 @@ int ldg_key_writer_held(struct ldg_txn *t, uint64_t added_seq);
  * unsealed from such a key. */
 int ldg_keys_held_by_writer(struct ldg_ledger *l, const char *name);
 
+/* Counts an allocation that failed where a caller may not tell it from
+ * damage (ldg_alloc_failures). @return LDG_ENOMEM. */
+int ldg_alloc_failed(void);
+
 /* Who signed event seq, from the log (not from any claim in its body):
  * {"key_id": K, "name": N}, N the name the log's key events gave K (null
  * if none does). Views put it as "signer" beside a claimed actor (a body's
- * "by" or "requested_by"). NULL if the event cannot be read or on ENOMEM.
- * Costs one entry read and one key lookup (proven keys are cached). */
-json_t *ldg_signer_json(struct ldg_txn *t, uint64_t seq);
+ * "by" or "requested_by"). Costs one entry read and one key lookup
+ * (proven keys are cached).
+ * @return 0 with *out (a new reference); what ldg_event_get says
+ * (LDG_ENOTFOUND, LDG_ECORRUPT, ...); LDG_ENOMEM. */
+int ldg_signer_json(struct ldg_txn *t, uint64_t seq, json_t **out);
+
+/* What a failed read of something the log must hold says: damage
+ * (LDG_ECORRUPT), unless the machine failed (out of memory, I/O, a busy
+ * store), which proves nothing about the bytes. */
+static inline int
+ldg_as_damage(int rc)
+{
+    return rc == LDG_ENOMEM || rc == LDG_EIO || rc == LDG_EBUSY ||
+                   rc == LDG_EPRUNED
+               ? rc
+               : LDG_ECORRUPT;
+}
 
 /* -------------------------------------------------------------- events -- */
 

@@ -200,11 +200,19 @@ ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
         return pruned_or(t, seq, rc);
     rc = decode_at(t, seq, v.data, v.len, ev, flags,
                    !(flags & LDG_DECODE_TRUSTED));
-    if (rc == 0 && (flags & LDG_DECODE_TRUSTED) &&
-        ldg_tree_stored_hash(t, 0, seq, ev->leaf) != 0 && ev->entry != NULL)
-        ldg_tlog_leaf_hash(ev->leaf, v.data, v.len);
-    if (rc == 0 && (flags & LDG_DECODE_TRUSTED) && ev->entry == NULL)
-        (void)ldg_entry_prev(t, seq, ev->prev);
+    if (rc == 0 && (flags & LDG_DECODE_TRUSTED)) {
+        int hrc = ldg_tree_stored_hash(t, 0, seq, ev->leaf), prc = 0;
+        if (hrc != 0 && ev->entry != NULL)
+            ldg_tlog_leaf_hash(ev->leaf, v.data, v.len);
+        if (ev->entry == NULL)
+            prc = ldg_entry_prev(t, seq, ev->prev);
+        /* out of memory, or an I/O error: a leaf or prev left unread
+         * would be written out as the event's (a view, a bundle) */
+        if ((hrc == LDG_ENOMEM || hrc == LDG_EIO) && ev->entry == NULL)
+            rc = hrc;
+        else if (prc == LDG_ENOMEM || prc == LDG_EIO)
+            rc = prc;
+    }
     return rc;
 }
 

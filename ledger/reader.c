@@ -698,10 +698,11 @@ reader_leaf(struct ldg_reader *r, struct ldg_event *ev)
         memcpy(ev->leaf, leaf.data, 32);
         return 0;
     }
-    if (ev->entry == NULL || ev->entry_len == 0)
-        return ldg_tree_stored_hash(r->t, 0, ev->seq, ev->leaf) == 0
-                   ? 0
-                   : LDG_ECORRUPT;
+    if (ev->entry == NULL || ev->entry_len == 0) {
+        int rc = ldg_tree_stored_hash(r->t, 0, ev->seq, ev->leaf);
+        /* the machine's failures as they are; anything else is damage */
+        return rc == 0 || rc == LDG_ENOMEM || rc == LDG_EIO ? rc : LDG_ECORRUPT;
+    }
     ldg_tlog_leaf_hash(ev->leaf, ev->entry, ev->entry_len);
     return 0;
 }

@@ -75,7 +75,7 @@ store_xlate(int rc)
     case EAGAIN:
         return LDG_EBUSY;
     case ENOMEM:
-        return LDG_ENOMEM;
+        return ldg_alloc_failed();
     case EINVAL:
         return LDG_EINVAL;
     default:

@@ -788,7 +788,7 @@ ldg_cursor_open(struct ldg_txn *t, ldg_dbi dbi, struct ldg_cursor **out)
     int rc;
     *out = NULL;
     if (c == NULL)
-        return LDG_ENOMEM;
+        return ldg_alloc_failed();
     rc = mdb_cursor_open(t->txn, dbi, &c->c);
     if (rc != 0) {
         free(c);

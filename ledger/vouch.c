@@ -41,6 +41,16 @@ struct ldg_vouch {
     unsigned nbusy;
 };
 
+/* 1 when rc says the stored bytes are wrong; 0 for what the machine ran
+ * out of (memory, I/O, a busy store), which proves nothing about them */
+static int
+is_finding(int rc)
+{
+    return rc == LDG_ENOTFOUND || rc == LDG_ECORRUPT || rc == LDG_EBADSIG ||
+           rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EVERSION ||
+           rc == LDG_ETAMPER;
+}
+
 static int vouch_key_event(struct ldg_vouch *v, uint64_t seq,
                            struct ldg_event *ev, json_t **body, char *why,
                            size_t cap);
@@ -63,7 +73,7 @@ anchor_body_is(const json_t *body, const char *key_id,
  * to the log: the key.anchored it names, read as evidence (by the log
  * key, its body whole), or a pruned ledger's horizon record, signed by the
  * log key. Each key once. 0 (none in the registry: the walk finds none
- * either); LDG_ETAMPER with why. */
+ * either); LDG_ETAMPER with why; a resource error as it is. */
 static int
 vouch_anchor(struct ldg_vouch *v, uint64_t seq, const char *key_id, char *why,
              size_t cap)
@@ -71,7 +81,7 @@ vouch_anchor(struct ldg_vouch *v, uint64_t seq, const char *key_id, char *why,
     char(*na)[LDG_KEYID_LEN + 1];
     struct ldg_epoch_rec r;
     struct ldg_horizon h;
-    int rc, ok;
+    int rc, hrc, ok;
 
     for (size_t i = 0; i < v->nanch; i++)
         if (strcmp(v->anch[i], key_id) == 0)
@@ -80,10 +90,11 @@ vouch_anchor(struct ldg_vouch *v, uint64_t seq, const char *key_id, char *why,
         return 0;
     if (rc < 0)
         return rc;
-    rc = ldg_horizon_get(v->t, &h);
-    if (rc < 0 && rc != LDG_ENOTFOUND)
-        return rc;
-    if (rc == 0 && r.anchor_seq < h.seq) {
+    hrc = ldg_horizon_get(v->t, &h);
+    if (hrc < 0 && hrc != LDG_ENOTFOUND)
+        return hrc;
+    rc = 0;
+    if (hrc == 0 && r.anchor_seq < h.seq) {
         const struct ldg_horizon_key *hk = ldg_horizon_key_find(&h, key_id);
         ok = ldg_horizon_check_sig(&h, v->l->log_key->pub) == 0 && hk != NULL &&
              ldg_epoch_rec_is(&r, hk);
@@ -98,16 +109,18 @@ vouch_anchor(struct ldg_vouch *v, uint64_t seq, const char *key_id, char *why,
             ok = strcmp(v->busy[i], key_id) != 0;
         if (ok) {
             memcpy(v->busy[v->nbusy++], key_id, LDG_KEYID_LEN + 1);
-            ok = vouch_key_event(v, r.anchor_seq, &ev, &body, inner,
-                                 sizeof inner) == 0 &&
-                 strcmp(ev.type, LDG_EV_KEY_ANCHORED) == 0 &&
-                 anchor_body_is(body, key_id, &r);
+            rc = vouch_key_event(v, r.anchor_seq, &ev, &body, inner,
+                                 sizeof inner);
             v->nbusy--;
+            ok = rc == 0 && strcmp(ev.type, LDG_EV_KEY_ANCHORED) == 0 &&
+                 anchor_body_is(body, key_id, &r);
         }
         json_decref(body);
     }
-    if (rc == 0)
+    if (hrc == 0)
         ldg_horizon_release(&h);
+    if (rc < 0 && rc != LDG_ETAMPER)
+        return rc; /* the machine's (memory, I/O), not the log's */
     if (!ok) {
         snprintf(why, cap,
                  "event %llu: the key registry's anchor of key %s (event "
@@ -254,7 +267,8 @@ vouch_seal(struct ldg_vouch *v, const struct ldg_event *ev,
 }
 
 /* A key event (or the genesis) read as evidence: canonical, signed by the
- * log key, its body whole. *body is the caller's. */
+ * log key, its body whole. *body is the caller's. LDG_ETAMPER with why;
+ * a resource error (LDG_ENOMEM, LDG_EIO, ...) as it is. */
 static int
 vouch_key_event(struct ldg_vouch *v, uint64_t seq, struct ldg_event *ev,
                 json_t **body, char *why, size_t cap)
@@ -271,25 +285,29 @@ vouch_key_event(struct ldg_vouch *v, uint64_t seq, struct ldg_event *ev,
          (!ev->sealed && ldg_event_verify_sig(ev, v->l->log_key->pub) != 0)))
         rc = LDG_EBADSIG;
     if (rc == 0 && ev->sealed &&
-        vouch_seal(v, ev, v->l->log_key->pub, why, cap) != 0)
-        rc = LDG_EBADSIG;
+        (rc = vouch_seal(v, ev, v->l->log_key->pub, why, cap)) < 0)
+        return rc; /* why says what, when it is a finding */
     ldg_be64(k, seq);
-    if (rc == 0 &&
-        (ldg_kv_get(
-             v->t, ldg_store_core_dbi(ldg_txn_store(v->t), ldg_db_bodies(v->t)),
-             k, 8, &bv) < 0 ||
-         ldg_body_rec_root(ldg_txn_dicts(v->t), bv.data, bv.len,
-                           v->l->opts.body_max_bytes, root) < 0 ||
-         memcmp(root, ev->body_root, 32) != 0))
-        rc = LDG_ECORRUPT;
+    if (rc == 0)
+        rc = ldg_kv_get(
+            v->t, ldg_store_core_dbi(ldg_txn_store(v->t), ldg_db_bodies(v->t)),
+            k, 8, &bv);
+    if (rc == 0) {
+        rc = ldg_body_rec_root(ldg_txn_dicts(v->t), bv.data, bv.len,
+                               v->l->opts.body_max_bytes, root);
+        if (rc == 0 && memcmp(root, ev->body_root, 32) != 0)
+            rc = LDG_ECORRUPT;
+    }
     if (rc == 0)
         rc = ldg_body_get(v->t, seq, body);
-    if (rc < 0) {
+    if (rc < 0 && is_finding(rc)) {
+        json_decref(*body);
+        *body = NULL;
         snprintf(why, cap, "event %llu (a key event): %s",
                  (unsigned long long)seq, ldg_strerror(rc));
         return LDG_ETAMPER;
     }
-    return 0;
+    return rc;
 }
 
 int
@@ -360,8 +378,11 @@ ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t)
         struct ldg_event ev;
         json_t *body;
         const char *id, *hex;
-        if (vouch_key_event(v, seqs[i], &ev, &body, why, sizeof why) < 0)
+        if ((rc = vouch_key_event(v, seqs[i], &ev, &body, why, sizeof why)) ==
+            LDG_ETAMPER)
             continue; /* such a key is simply not valid: its events fail */
+        if (rc < 0)
+            goto fail;
         id = json_string_value(json_object_get(body, "key_id"));
         hex = json_string_value(json_object_get(body, "public_key"));
         if (i < nadd && id != NULL && hex != NULL &&
@@ -469,16 +490,19 @@ vouch_struct(struct ldg_vouch *v, uint64_t seq, struct ldg_event *evp,
                  s, (unsigned long long)ev.seq);
         return LDG_ETAMPER;
     }
-    if (ldg_tree_stored_hash(v->t, 0, seq, leaf) < 0 ||
-        memcmp(leaf, ev.leaf, 32) != 0) {
+    if ((rc = ldg_tree_stored_hash(v->t, 0, seq, leaf)) < 0 && !is_finding(rc))
+        return rc;
+    if (rc < 0 || memcmp(leaf, ev.leaf, 32) != 0) {
         snprintf(why, cap,
                  "event %llu: the entry is not the stored tree's "
                  "leaf (entry or tree altered)",
                  s);
         return LDG_ETAMPER;
     }
-    if ((seq > 0 && ldg_tree_stored_hash(v->t, 0, seq - 1, prev) < 0) ||
-        memcmp(prev, ev.prev, 32) != 0) {
+    if (seq > 0 && (rc = ldg_tree_stored_hash(v->t, 0, seq - 1, prev)) < 0 &&
+        !is_finding(rc))
+        return rc;
+    if ((seq > 0 && rc < 0) || memcmp(prev, ev.prev, 32) != 0) {
         snprintf(why, cap,
                  "event %llu: hash chain broken: prev is not the "
                  "leaf hash of event %llu",
@@ -527,9 +551,11 @@ vouch_struct(struct ldg_vouch *v, uint64_t seq, struct ldg_event *evp,
     }
     if (rc < 0)
         return rc;
-    if (ldg_body_rec_root(ldg_txn_dicts(v->t), bv.data, bv.len,
-                          v->l->opts.body_max_bytes, root) < 0 ||
-        memcmp(root, ev.body_root, 32) != 0) {
+    rc = ldg_body_rec_root(ldg_txn_dicts(v->t), bv.data, bv.len,
+                           v->l->opts.body_max_bytes, root);
+    if (rc < 0 && !is_finding(rc))
+        return rc;
+    if (rc < 0 || memcmp(root, ev.body_root, 32) != 0) {
         snprintf(why, cap,
                  "event %llu: body does not match its commitment "
                  "in the entry",
@@ -546,7 +572,8 @@ ldg_vouch_event(struct ldg_vouch *v, uint64_t seq, char *why, size_t cap)
     const uint8_t *pub = NULL;
     int rc = vouch_struct(v, seq, &ev, &pub, why, cap);
 
-    if (rc == 0 && !ev.sealed && ldg_event_verify_sig(&ev, pub) != 0) {
+    if (rc == 0 && !ev.sealed &&
+        (rc = ldg_event_verify_sig(&ev, pub)) == LDG_EBADSIG) {
         snprintf(why, cap, "event %llu: signature does not verify with key %s",
                  (unsigned long long)seq, ev.actor);
         rc = LDG_ETAMPER;
@@ -561,6 +588,8 @@ struct vsig {
     const uint8_t **pub;
     size_t n, next;
     size_t first_bad; /* lowest failing index, n if none */
+    int err;          /* what stopped the check there: LDG_EBADSIG, or the
+                         machine's (LDG_ENOMEM), which proves nothing */
     pthread_mutex_t mu;
 };
 
@@ -577,15 +606,20 @@ vsig_worker(void *arg)
         pthread_mutex_unlock(&w->mu);
         if (lo >= hi)
             return NULL;
-        for (size_t i = lo; i < hi; i++)
-            if (!w->ev[i].sealed &&
-                ldg_event_verify_sig(&w->ev[i], w->pub[i]) != 0) {
+        for (size_t i = lo; i < hi; i++) {
+            int rc = w->ev[i].sealed
+                         ? 0
+                         : ldg_event_verify_sig(&w->ev[i], w->pub[i]);
+            if (rc != 0) {
                 pthread_mutex_lock(&w->mu);
-                if (i < w->first_bad)
+                if (i < w->first_bad) {
                     w->first_bad = i;
+                    w->err = rc;
+                }
                 pthread_mutex_unlock(&w->mu);
                 break;
             }
+        }
     }
 }
 
@@ -635,7 +669,9 @@ ldg_vouch_events(struct ldg_vouch *v, const uint64_t *seqs, size_t n,
             vsig_worker(&w);
         for (unsigned i = 0; i < nt; i++)
             pthread_join(th[i], NULL);
-        if (w.first_bad < k) {
+        if (w.first_bad < k && w.err != LDG_EBADSIG) {
+            rc = w.err;
+        } else if (w.first_bad < k) {
             snprintf(why, cap,
                      "event %llu: signature does not verify with key %s",
                      (unsigned long long)w.ev[w.first_bad].seq,

@@ -85,6 +85,7 @@ add_signers(struct ldg_txn *t, json_t *rows, const char *seq_field)
     uint64_t hz = ldg_txn_horizon(t);
     size_t i;
     json_t *r;
+    int rc;
 
     json_array_foreach(rows, i, r)
     {
@@ -98,12 +99,12 @@ add_signers(struct ldg_txn *t, json_t *rows, const char *seq_field)
             json_object_set_new(r, "signer", json_null());
             continue;
         }
-        sg = ldg_signer_json(t, strtoull(s, NULL, 10));
-        if (sg == NULL)
-            return LDG_ECORRUPT; /* the projection names an event not read */
+        /* the projection names an event not read: damage */
+        if ((rc = ldg_signer_json(t, strtoull(s, NULL, 10), &sg)) < 0)
+            return ldg_as_damage(rc);
         json_object_set_new(r, "signer", sg);
-        if (ldg_event_get(t, strtoull(s, NULL, 10), &ev) < 0)
-            return LDG_ECORRUPT;
+        if ((rc = ldg_event_get(t, strtoull(s, NULL, 10), &ev)) < 0)
+            return ldg_as_damage(rc);
         if (ev.has_source) {
             json_t *src = ldg_event_source_json(&ev);
             if (src == NULL)

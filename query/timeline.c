@@ -466,12 +466,8 @@ context_walk(struct tl *tl, enum ldg_index db, const char *value,
 int
 tl_seq_cmp(const void *a, const void *b)
 {
-    uint64_t x = strtoull(
-                 json_string_value(json_object_get(*(json_t *const *)a, "seq")),
-                 NULL, 10),
-             y = strtoull(
-                 json_string_value(json_object_get(*(json_t *const *)b, "seq")),
-                 NULL, 10);
+    uint64_t x = strtoull(ldg_json_str(*(json_t *const *)a, "seq"), NULL, 10),
+             y = strtoull(ldg_json_str(*(json_t *const *)b, "seq"), NULL, 10);
     return x < y ? -1 : x > y;
 }
 
@@ -514,16 +510,13 @@ static json_int_t
 context_rel(const struct tl *tl, const json_t *v, uint64_t base,
             const struct seqrel *runs, size_t nruns)
 {
-    uint64_t ts = strtoull(json_string_value(json_object_get(v, "recorded_ts")),
-                           NULL, 10),
-             seq = strtoull(json_string_value(json_object_get(v, "seq")), NULL,
-                            10);
+    uint64_t ts = strtoull(ldg_json_str(v, "recorded_ts"), NULL, 10),
+             seq = strtoull(ldg_json_str(v, "seq"), NULL, 10);
 
     if (runs != NULL) { /* the run is on the source's clock */
         size_t lo = 0, hi = nruns;
         if (tl_jstr_is(v, "clock", "source")) {
-            uint64_t s =
-                strtoull(json_string_value(json_object_get(v, "ts")), NULL, 10);
+            uint64_t s = strtoull(ldg_json_str(v, "ts"), NULL, 10);
             return s >= tl->src_base ? (json_int_t)((s - tl->src_base) / 1000)
                                      : -(json_int_t)((tl->src_base - s) / 1000);
         }
@@ -611,8 +604,7 @@ context_events(struct tl *tl)
     if (tl_jstr_is(tl->root, "clock", "source") &&
         (runs = malloc((n ? n : 1) * sizeof *runs)) != NULL) {
         for (i = 0; i < n; i++) {
-            runs[i].seq = strtoull(
-                json_string_value(json_object_get(all[i], "seq")), NULL, 10);
+            runs[i].seq = strtoull(ldg_json_str(all[i], "seq"), NULL, 10);
             runs[i].rel = json_integer_value(json_object_get(all[i], "rel_us"));
         }
         qsort(runs, n, sizeof *runs, seqrel_cmp);
@@ -646,7 +638,7 @@ order_of(const json_t *e)
     const json_t *o = json_object_get(e, "_order");
     if (!json_is_string(o))
         o = json_object_get(e, "recorded_ts");
-    return strtoull(json_string_value(o), NULL, 10);
+    return json_is_string(o) ? strtoull(json_string_value(o), NULL, 10) : 0;
 }
 
 static int

@@ -17,6 +17,7 @@ tl_add_signers(struct ldg_txn *t, json_t *arr)
     uint64_t hz = 0;
     size_t i;
     json_t *e;
+    int rc;
 
     if (ldg_horizon_get(t, &h) == 0) {
         hz = h.seq;
@@ -32,16 +33,16 @@ tl_add_signers(struct ldg_txn *t, json_t *arr)
             json_object_set_new(e, "signer", json_null());
             continue;
         }
-        if ((sg = ldg_signer_json(t, strtoull(s, NULL, 10))) == NULL)
-            return LDG_ECORRUPT;
+        if ((rc = ldg_signer_json(t, strtoull(s, NULL, 10), &sg)) < 0)
+            return ldg_as_damage(rc);
         json_object_set_new(e, "signer", sg);
         if (json_object_get(e, "clock") == NULL) {
             /* a permission in force: its event's source beside the signer
              * (the run's own events have theirs already) */
             struct ldg_event ev;
             json_t *src;
-            if (ldg_event_get(t, strtoull(s, NULL, 10), &ev) < 0)
-                return LDG_ECORRUPT;
+            if ((rc = ldg_event_get(t, strtoull(s, NULL, 10), &ev)) < 0)
+                return ldg_as_damage(rc);
             if ((src = ldg_event_source_json(&ev)) != NULL)
                 json_object_set_new(e, "source", src);
         }

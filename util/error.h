@@ -59,4 +59,20 @@ const char *ldg_strerror(int code);
  * @return the exit status, 0 to 77. */
 int ldg_exit_code(int code);
 
+/* How many allocations have failed in this process so far: jansson's,
+ * and those of the store's reads (LMDB's cursors), which some readers
+ * cannot tell from damage (a dictionary not read). jansson reports few:
+ * json_object_set_new returns -1, which builders of views seldom check, and
+ * json_loads says "" at line -1, so an object built or parsed while memory ran
+ * out may lack members or read as malformed, and jansson 2.14's parser can
+ * crash after such a failure (akheron/jansson#362). Functions whose answer is a
+ * verdict (export, verify-bundle) compare this count before and after and
+ * answer LDG_ENOMEM when it grew, never a finding; a program can do the same
+ * around any call. The library installs its counting allocator
+ * (json_set_alloc_funcs) when it is loaded; a program that installs its
+ * own afterwards turns the count off. Safe from any thread and from a
+ * signal handler. Defined in libledger (ledger/error.c), not in util/.
+ * @return the count, which only grows. Lifetime: nothing kept. */
+unsigned long ldg_alloc_failures(void);
+
 #endif

@@ -186,17 +186,19 @@ test_keys__signer_json_names_the_signing_key(void **state)
     assert_int_equal(ldg_keys_list(l, &k, &n), 0);
     assert_int_equal(n, 2);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
-    sg = ldg_signer_json(t, seq);
+    assert_int_equal(ldg_signer_json(t, seq, &sg), 0);
     assert_non_null(sg);
     assert_string_equal(json_string_value(json_object_get(sg, "key_id")),
                         k[1].key_id);
     assert_string_equal(json_string_value(json_object_get(sg, "name")), "ops");
     json_decref(sg);
-    sg = ldg_signer_json(t, 0);
+    assert_int_equal(ldg_signer_json(t, 0, &sg), 0);
     assert_string_equal(json_string_value(json_object_get(sg, "name")), "log");
     json_decref(sg);
-    assert_null(ldg_signer_json(t, seq + 1)); /* no such event */
-    assert_null(ldg_signer_json(NULL, 0));
+    /* no such event; no transaction */
+    assert_int_equal(ldg_signer_json(t, seq + 1, &sg), LDG_ENOTFOUND);
+    assert_null(sg);
+    assert_int_equal(ldg_signer_json(NULL, 0, &sg), LDG_EINVAL);
     ldg_txn_abort(t);
     free(k);
     ldg_close(l);
