@@ -493,6 +493,79 @@ if [ "$SAN" = 0 ]; then
         fi
         n=$(next_call "$n" "$k")
     done
+
+    # The readers: an allocation that fails in `export` or `verify-bundle`
+    # is never a verdict. Before 2026-12-01 one made export refuse a
+    # healthy ledger as tampered (exit 1), write a bundle that did not
+    # verify and exit 0, or crash and blame the storage; and made
+    # verify-bundle FAIL a sound bundle (exit 1 or 65). Now each run
+    # either answers as without the fault or exits 71 naming memory. The
+    # one exception is not ours: the dynamic loader, out of memory while
+    # dlopen() loads libarchive, prints "out of memory" and exits 127.
+    # Every READ_ALLOC_STEP-th allocation fails (default 3; 1 sweeps all).
+    RS=${READ_ALLOC_STEP:-3}
+    R=$T/readers
+    LEDGER_LAYOUT=999 "$LEDGER" --dir "$R" init >/dev/null 2>&1 &&
+        "$LEDGER" --dir "$R" keys anchor >/dev/null 2>&1 &&
+        "$LEDGER" --dir "$R" append x.fault.read --body '{"run":"R-1"}' \
+            >/dev/null 2>&1 &&
+        "$LEDGER" --dir "$R" keys advance >/dev/null 2>&1 &&
+        "$LEDGER" --dir "$R" append x.fault.read --body '{"run":"R-1"}' \
+            >/dev/null 2>&1 &&
+        "$LEDGER" --dir "$R" keys verifier >"$T/r.vk" &&
+        "$LEDGER" --dir "$R" export --run R-1 --out "$T/r.tar.zst" \
+            2>/dev/null || {
+        echo "FAIL: the readers' ledger and bundle"
+        exit 1
+    }
+    # loader_oom — the dynamic loader's own "out of memory" (exit 127)
+    loader_oom() { [ "$rc" -eq 127 ] && [ "$(cat "$T/err")" = "out of memory" ]; }
+    k=$(count_calls "$ALLOC" "$LEDGER" --dir "$R" export --run R-1 \
+        --out "$T/r-count.tar.zst")
+    n=1
+    while [ "$n" -le $((k + 1)) ]; do
+        rm -f "$T/o.tar.zst"
+        faulted "$n" fail ENOMEM "$ALLOC" "$LEDGER" --dir "$R" export \
+            --run R-1 --out "$T/o.tar.zst"
+        what="export, allocation $n/$k fails"
+        check
+        if loader_oom; then
+            :
+        elif [ "$rc" -ne 0 ] && [ "$rc" -ne 71 ]; then
+            bad read-alloc "$what: exit $rc, not 0 or 71:" \
+                "'$(head -c 200 "$T/err" | tr -cd '[:print:]')'"
+        elif [ "$rc" -eq 71 ] && ! grep -qi 'memory' "$T/err"; then
+            bad read-alloc "$what: exit 71 without naming memory:" \
+                "'$(head -c 200 "$T/err" | tr -cd '[:print:]')'"
+        fi
+        check
+        if [ -e "$T/o.tar.zst" ] && ! "$LEDGER" verify-bundle --trusted-key \
+            "$T/r.vk" "$T/o.tar.zst" >/dev/null 2>"$T/vb.err"; then
+            bad read-alloc "$what: exit $rc, and the bundle it left does not" \
+                "verify: $(grep -m 1 FAIL "$T/vb.err")"
+        fi
+        n=$((n + RS))
+    done
+    k=$(count_calls "$ALLOC" "$LEDGER" verify-bundle --trusted-key "$T/r.vk" \
+        "$T/r.tar.zst")
+    n=1
+    while [ "$n" -le $((k + 1)) ]; do
+        faulted "$n" fail ENOMEM "$ALLOC" "$LEDGER" verify-bundle \
+            --trusted-key "$T/r.vk" "$T/r.tar.zst"
+        what="verify-bundle, allocation $n/$k fails"
+        check
+        if loader_oom; then
+            :
+        elif [ "$rc" -eq 0 ] && ! grep -q '^bundle OK' "$T/err"; then
+            bad read-alloc "$what: exit 0 without 'bundle OK'"
+        elif [ "$rc" -ne 0 ] && { [ "$rc" -ne 71 ] ||
+            ! grep -qi 'memory' "$T/err"; }; then
+            bad read-alloc "$what: exit $rc, not 0 or 71 naming memory:" \
+                "'$(grep -v '^PASS\|^SKIP' "$T/err" | head -c 200 |
+                    tr -cd '[:print:]')'"
+        fi
+        n=$((n + RS))
+    done
 else
     echo "SKIP: allocation faults under a sanitizer runtime (its allocator cannot be wrapped)"
 fi
