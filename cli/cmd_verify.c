@@ -118,12 +118,12 @@ static int
 verify_gathered(void *ctx, struct ldg_isolation *iso)
 {
     struct verify_call *v = ctx;
-    int rc;
+    int rc, grc;
     vshared = iso;
     cli_gather_start();
     rc = verify_run(v->c, v->v);
-    if (cli_gather_end(v->c) != 0 && rc == EX_OK)
-        rc = EX_IOERR;
+    if ((grc = cli_gather_end(v->c)) != 0 && rc == EX_OK)
+        rc = grc;
     return rc;
 }
 

@@ -150,5 +150,5 @@ cli_gather_end(const struct cli *c)
                 "cannot keep the output until the command is done: %s; "
                 "nothing of it is written",
                 strerror(err));
-    return EX_IOERR;
+    return err == ENOMEM ? EX_OSERR : EX_IOERR;
 }

@@ -169,8 +169,8 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
         rc = EX_OK; /* --help */
     }
     cli_args_free(c, args);
-    if (cli_gather_end(c) != 0)
-        return rc == EX_OK ? EX_IOERR : rc;
+    if ((ind = cli_gather_end(c)) != 0)
+        return rc == EX_OK ? ind : rc;
     /* Data that did not reach stdout is a failure: a sequence number lost
      * to a full disk must not look like success. */
     int ferr = fflush(stdout) != 0 ? errno : 0;

@@ -294,10 +294,15 @@ ldg_body_decode_json(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
         return LDG_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        json_object_set_new_nocheck(o, f[i].name, f[i].value);
+        if (json_object_set_new_nocheck(o, f[i].name, f[i].value) != 0)
+            rc = LDG_ENOMEM; /* (the value is gone with the failed set) */
         f[i].value = NULL;
     }
     ldg_fields_free(f, n);
+    if (rc < 0) {
+        json_decref(o);
+        return rc;
+    }
     *out = o;
     return 0;
 }

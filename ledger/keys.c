@@ -878,7 +878,12 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
     if (rc == 0 && nid != n) {
         for (size_t i = 0; i < n; i++) {
             struct ldg_key_state ks;
-            if (ldg_keys_lookup_raw(t, p[i].key_id, &ks) < 0) {
+            int lrc = ldg_keys_lookup_raw(t, p[i].key_id, &ks);
+            if (lrc == LDG_ENOMEM || lrc == LDG_EIO) {
+                rc = lrc;
+                break;
+            }
+            if (lrc < 0) {
                 snprintf(why, cap,
                          "the key registry lacks key %s (%s), which the log "
                          "added",
@@ -887,7 +892,8 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
                 break;
             }
         }
-        rc = LDG_ETAMPER;
+        if (rc == 0)
+            rc = LDG_ETAMPER;
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct ldg_key_state ks;
@@ -896,8 +902,12 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
             if (strcmp(p[j].name, p[i].name) == 0 &&
                 p[j].added_seq > p[i].added_seq)
                 newest = 0;
-        if (newest && (ldg_keys_lookup_name(t, p[i].name, &ks) < 0 ||
-                       strcmp(ks.key_id, p[i].key_id) != 0)) {
+        int lrc = newest ? ldg_keys_lookup_name(t, p[i].name, &ks) : 0;
+        if (lrc == LDG_ENOMEM || lrc == LDG_EIO) {
+            rc = lrc; /* the machine's: no finding */
+            break;
+        }
+        if (newest && (lrc < 0 || strcmp(ks.key_id, p[i].key_id) != 0)) {
             snprintf(why, cap,
                      "the key registry does not name key %s (%s), the "
                      "newest of that name the log added",

@@ -434,7 +434,9 @@ free_pages_check(struct pgwalk *w, MDB_txn *txn, const uint8_t *used)
     int rc;
 
     w->db = "(free list)";
-    if ((rc = mdb_cursor_open(txn, 0, &c)) != 0)
+    if ((rc = mdb_cursor_open(txn, 0, &c)) == ENOMEM)
+        return ldg_alloc_failed(); /* the machine's: no finding */
+    if (rc != 0)
         return pg_bad(w, 0, "cannot be read (%s)", mdb_strerror(rc));
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {

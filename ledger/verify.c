@@ -886,6 +886,7 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
     unsigned nthreads = ncpu > 0 ? (unsigned)ncpu : 1;
     pthread_t th[16];
     int rc, walked = 0;
+    unsigned long oom = ldg_alloc_failures();
 
     if (l == NULL || r == NULL)
         return LDG_EINVAL;
@@ -1015,6 +1016,19 @@ report:
             r->full_ts_ns = ldg_clock_now(l);
         }
     }
+    /* Memory that ran out on the way leaves no verdict, and nothing to
+     * record: a finding then may be the machine's (a failed read, a body
+     * jansson could not build), a pass may rest on what it left out. */
+    if (ldg_alloc_failures() != oom ||
+        (vs.bad_seq != UINT64_MAX &&
+         strstr(vs.what, ldg_strerror(LDG_ENOMEM)) != NULL)) {
+        r->bad_seq = UINT64_MAX;
+        r->what[0] = '\0';
+        ldg_seterr(l, "out of memory while verifying: no verdict, nothing "
+                      "recorded");
+        rc = LDG_ENOMEM;
+        goto out;
+    }
     /* Checked first; recorded afterwards, where that is possible. */
     if (!(flags & LDG_VERIFY_NOSAVE) && !(l->opts.flags & LDG_RDONLY) &&
         !r->finding_stands) {
@@ -1032,6 +1046,11 @@ report:
         rc = LDG_ETAMPER;
     }
 out:
+    if (rc < 0 && rc != LDG_ENOMEM && ldg_alloc_failures() != oom) {
+        ldg_seterr(l, "out of memory while verifying: no verdict, nothing "
+                      "recorded");
+        rc = LDG_ENOMEM;
+    }
     ldg_access_hint(l, LDG_ACCESS_RANDOM);
     ldg_txn_abort(t);
     ldg_horizon_release(&vs.hz);

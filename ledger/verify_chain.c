@@ -157,8 +157,11 @@ check_checkpoint(struct vstate *vs, const char *note, size_t len, uint64_t size,
     uint64_t csize;
     uint8_t croot[32];
     size_t tlen;
+    int rc = ldg_note_verify(note, len, l->origin, l->log_key->pub, &tlen);
 
-    if (ldg_note_verify(note, len, l->origin, l->log_key->pub, &tlen) != 0) {
+    if (rc == LDG_ENOMEM) /* no finding: ldg_verify answers LDG_ENOMEM */
+        return ldg_alloc_failed(), 1;
+    if (rc != 0) {
         vf_bad(vs, size - 1,
                "checkpoint of size %llu: signature does not "
                "verify with the log key",

@@ -248,6 +248,7 @@ vf_check_registry(struct vstate *vs, struct ldg_txn *t, uint64_t size)
     struct ldg_key_state *p = calloc(vs->nkeys ? vs->nkeys : 1, sizeof *p);
     char why[400];
     uint64_t seq = 0;
+    int rc;
 
     if (p == NULL) {
         vs->io_rc = LDG_ENOMEM;
@@ -260,8 +261,13 @@ vf_check_registry(struct vstate *vs, struct ldg_txn *t, uint64_t size)
         p[i].added_seq = vs->keys[i].added;
         p[i].revoked_seq = vs->keys[i].revoked;
     }
-    if (ldg_keys_registry_check(t, p, vs->nkeys, &seq, why, sizeof why) ==
-        LDG_ETAMPER)
+    rc = ldg_keys_registry_check(t, p, vs->nkeys, &seq, why, sizeof why);
+    if (rc == LDG_ETAMPER)
         vf_bad(vs, seq < size ? seq : (size ? size - 1 : 0), "%s", why);
+    else if (rc == LDG_ENOMEM)
+        (void)ldg_alloc_failed(); /* no verdict (ldg_verify) */
+    else if (rc < 0)
+        vf_bad(vs, size ? size - 1 : 0, "the key registry cannot be read: %s",
+               ldg_strerror(rc));
     free(p);
 }

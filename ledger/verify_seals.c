@@ -45,6 +45,8 @@ vf_checkpoint_epoch(struct vstate *vs, const char *note, size_t len,
         return 0;
     id = ldg_epoch_note_key_id(l->origin, k->ep->par.anchor, name, sizeof name);
     rc = ldg_note_sig_find(note, len, tlen, name, id, raw, sizeof raw, &n);
+    if (rc == LDG_ENOMEM) /* no finding: ldg_verify answers LDG_ENOMEM */
+        return ldg_alloc_failed(), 1;
     if (rc == LDG_ENOTFOUND) {
         vf_bad(vs, size - 1,
                "checkpoint of size %llu carries no signature by an epoch "
@@ -72,13 +74,19 @@ vf_checkpoint_epoch(struct vstate *vs, const char *note, size_t len,
                  (unsigned long long)vs->ck_ep_size);
         rc = LDG_EBADSIG;
     }
-    if (rc == 0 &&
-        ldg_epoch_checkpoint_verify(c->pub, c->cur, note, tlen, x.sig) != 0) {
-        snprintf(err, sizeof err,
-                 "its signature does not verify with the key of epoch %u.%u "
-                 "(forged?)",
-                 c->cur.period, c->cur.sub);
-        rc = LDG_EBADSIG;
+    if (rc == 0) {
+        rc = ldg_epoch_checkpoint_verify(c->pub, c->cur, note, tlen, x.sig);
+        if (rc == LDG_ENOMEM) { /* no finding: ldg_verify says LDG_ENOMEM */
+            free(c);
+            return ldg_alloc_failed(), 1;
+        }
+        if (rc != 0) {
+            snprintf(err, sizeof err,
+                     "its signature does not verify with the key of epoch "
+                     "%u.%u (forged?)",
+                     c->cur.period, c->cur.sub);
+            rc = LDG_EBADSIG;
+        }
     }
     if (rc == 0) {
         vs->ck_ep = c->cur;
@@ -305,9 +313,13 @@ vf_seal_step(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
         if (o->epoch) {
             uint8_t map[LDG_SEAL_MAP_MAX];
             size_t mn;
-            if (ldg_seal_map_encode(&o->rec, map, sizeof map, &mn) < 0 ||
-                ldg_epoch_seal_verify(o->ep_pub, o->e, map, mn, o->ep_sig) <
-                    0) {
+            int src = ldg_seal_map_encode(&o->rec, map, sizeof map, &mn);
+            if (src == 0)
+                src =
+                    ldg_epoch_seal_verify(o->ep_pub, o->e, map, mn, o->ep_sig);
+            if (src == LDG_ENOMEM) /* no finding: ldg_verify says so */
+                return ldg_alloc_failed(), 1;
+            if (src < 0) {
                 vf_bad(vs, o->seal_seq,
                        "seal of %llu events by key %s: its epoch signature "
                        "does not verify with the key of epoch %u.%u",

@@ -26,6 +26,19 @@ failed_on(struct ldg_verdict *v, struct ldg_ledger *l, int rc)
     return rc;
 }
 
+/* Memory ran out since oom was read: no verdict, and nothing recorded (a
+ * finding then may be the machine's; ldg_alloc_failures). */
+static int
+out_of_memory(struct ldg_verdict *v, unsigned long oom)
+{
+    if (ldg_alloc_failures() == oom)
+        return 0;
+    v->failed = LDG_VERDICT_NONE;
+    snprintf(v->what, sizeof v->what,
+             "out of memory while verifying: no verdict, nothing recorded");
+    return LDG_ENOMEM;
+}
+
 /* The log's verdict failed with what it found. */
 static int
 log_failed(struct ldg_verdict *v)
@@ -233,6 +246,7 @@ ldg_verify_full(struct ldg_ledger *l, unsigned flags, struct ldg_verdict *v,
 {
     /* recorded here, at the end (record) */
     unsigned lflags = (flags & LDG_VERIFY_FULL) | LDG_VERIFY_NOSAVE;
+    unsigned long oom = ldg_alloc_failures();
     int rc;
 
     if (l == NULL || v == NULL)
@@ -252,15 +266,23 @@ ldg_verify_full(struct ldg_ledger *l, unsigned flags, struct ldg_verdict *v,
     if (rc < 0 && rc != LDG_ETAMPER)
         return failed_on(v, l, rc);
     if (rc == 0 && v->log.full &&
-        (rc = check_projections(l, v, progress, progress_ctx)) != 0)
-        return rc; /* the log held: not recorded as a passing run */
+        (rc = check_projections(l, v, progress, progress_ctx)) != 0) {
+        int orc = out_of_memory(v, oom);
+        return orc < 0 ? orc : rc; /* the log held: not recorded as passing */
+    }
     if (rc == LDG_ETAMPER) {
+        if ((rc = out_of_memory(v, oom)) < 0)
+            return rc;
         record(l, flags, v);
         return log_failed(v);
     }
     /* a log that holds but is not the one a trusted checkpoint names
      * (rolled back, forked) is not recorded as a passing run either */
-    if (v->trusted != NULL && (rc = check_trusted(l, v)) != 0)
+    if (v->trusted != NULL && (rc = check_trusted(l, v)) != 0) {
+        int orc = out_of_memory(v, oom);
+        return orc < 0 ? orc : rc;
+    }
+    if ((rc = out_of_memory(v, oom)) < 0)
         return rc;
     record(l, flags, v);
     return 0;
