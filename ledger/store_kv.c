@@ -426,7 +426,12 @@ ovl_put(struct ldg_txn *t, MDB_dbi dbi, const void *key, size_t klen,
     dup = ldg_ovl_map_dup(m);
     if (klen == 0 || klen > 511 || (dup && vlen > 511))
         return LDG_ECORRUPT; /* LMDB's MDB_BAD_VALSIZE */
-    had = ovl_get(t, dbi, key, klen, dup ? val : NULL, vlen, NULL) == 0;
+    /* whether it is there already: a failed read (out of memory) is no
+     * answer, and taken as "no" it counted a record twice */
+    had = ovl_get(t, dbi, key, klen, dup ? val : NULL, vlen, NULL);
+    if (had < 0 && had != LDG_ENOTFOUND)
+        return had;
+    had = had == 0;
     if (dup && had)
         return 0;
     if (ldg_ovl_set(t->ov, m, key, klen, val, vlen, 0) < 0)
