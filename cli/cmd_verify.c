@@ -119,9 +119,16 @@ verify_gathered(void *ctx, struct ldg_isolation *iso)
 {
     struct verify_call *v = ctx;
     int rc, grc;
+    unsigned long oom = ldg_alloc_failures();
     vshared = iso;
     cli_gather_start();
     rc = verify_run(v->c, v->v);
+    /* in the child, what the program checks after a command (main.c) */
+    if (iso != NULL && ldg_alloc_failures() != oom && rc != EX_OSERR) {
+        cli_err(v->c, "out of memory: an allocation failed while verifying, "
+                      "so what it printed is not to be relied on");
+        rc = EX_OSERR;
+    }
     if ((grc = cli_gather_end(v->c)) != 0 && rc == EX_OK)
         rc = grc;
     return rc;
@@ -146,7 +153,7 @@ cmd_verify(struct cli *c, void *args, int npos, char **pos)
     if (inproc != NULL && strcmp(inproc, "1") == 0)
         return verify_gathered(&v, NULL);
     rc = ldg_run_isolated(verify_gathered, &v, &st, what, sizeof what);
-    if (rc == LDG_EIO) {
+    if (rc == LDG_EIO || rc == LDG_ENOMEM) {
         cli_err(c, "%s", what);
         return EX_OSERR;
     }

@@ -3,6 +3,7 @@
  * helpers every command uses: cli.c).
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -107,6 +108,10 @@ static void catch_fatal_signals(const char *cmd);
  * which would read as "verification failed"; so would any library's
  * exit() inside a command. Set once the command has returned. */
 static volatile sig_atomic_t command_returned;
+/* the count of failed allocations when the command began; the crash
+ * handler's (ULONG_MAX: it does not ask, for a command that runs until
+ * stopped) */
+static volatile unsigned long oom_at_start = ULONG_MAX;
 
 static void
 exit_guard(void)
@@ -151,6 +156,8 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
         rc = cli_check_output(c, NULL);
     if (rc == 0) {
         unsigned long oom = ldg_alloc_failures();
+        if (!runs_until_stopped(cmd->name))
+            oom_at_start = oom;
         atexit(exit_guard);
         rc = cmd->fn(c, args, argc - ind, argv + ind);
         command_returned = 1;
@@ -250,7 +257,8 @@ on_fatal(int sig)
     ssize_t w;
     w = write(2, crash_msg, strlen(crash_msg));
     w = write(2, name, strlen(name));
-    if (ldg_alloc_failures() > 0) { /* an atomic load: signal-safe */
+    if (oom_at_start != ULONG_MAX && /* atomic loads: signal-safe */
+        ldg_alloc_failures() != oom_at_start) {
         w = write(2, oom, sizeof oom - 1);
         (void)w;
         _exit(EX_OSERR);

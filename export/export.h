@@ -357,14 +357,14 @@ struct ldg_bundle_verify_opts {
  * opened, LDG_EBADINPUT / LDG_ETOOBIG / LDG_EVERSION if the file is not
  * a readable bundle (report->readable == 0; the "archive" or "manifest"
  * check says why), LDG_EIO, or LDG_ENOMEM: memory ran out on the way
- * (ldg_alloc_failures grew), whatever the checks said, for a check that
- * failed then proves nothing and one that passed may have passed on what
- * a failed allocation left out. Cost: three passes over the
- * file (a pipe is first copied to an unlinked temporary file): the
- * manifest, then the digests of the members it lists, then the members it
- * vouches for, which are held in memory with at most 4 MiB of others (so
- * memory follows what the manifest declares, not what the file holds);
- * one Ed25519 verification per entry spread over threads. */
+ * (ldg_alloc_failures grew), whatever the checks said (but LDG_EKEY), for a
+ * check that failed then proves nothing and one that passed may have passed on
+ * what a failed allocation left out. Cost: three passes over the file (a pipe
+ * is first copied to an unlinked temporary file): the manifest, then the
+ * digests of the members it lists, then the members it vouches for, which are
+ * held in memory with at most 4 MiB of others (so memory follows what the
+ * manifest declares, not what the file holds); one Ed25519 verification per
+ * entry spread over threads. */
 int ldg_export_verify(const char *path, const struct ldg_bundle_verify_opts *o,
                       struct ldg_bundle_report *report);
 

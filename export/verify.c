@@ -66,10 +66,18 @@ bv_check(struct ldg_bundle_report *r, const char *name,
     va_end(ap);
     if (st == LDG_CHECK_FAIL)
         r->ok = 0;
-    /* a check that failed because memory ran out found nothing: counted,
-     * so that the verdict is LDG_ENOMEM, not a failed check (verified) */
-    if (st == LDG_CHECK_FAIL && strstr(c->detail, ldg_strerror(LDG_ENOMEM)))
-        (void)ldg_alloc_failed();
+}
+
+const char *
+bv_nomem(void)
+{
+    return ldg_strerror(ldg_alloc_failed());
+}
+
+const char *
+bv_strerror(int rc)
+{
+    return rc == LDG_ENOMEM ? bv_nomem() : ldg_strerror(rc);
 }
 
 void

@@ -266,7 +266,7 @@ bv_check_against(struct vctx *v)
         return;
     }
     if ((r = malloc(sizeof *r)) == NULL) {
-        bv_check(v->r, "against", LDG_CHECK_FAIL, "out of memory");
+        bv_check(v->r, "against", LDG_CHECK_FAIL, "%s", bv_nomem());
         return;
     }
     /* the other copy is held to the same trust, not to this one's
@@ -292,7 +292,7 @@ bv_check_against(struct vctx *v)
         else
             bv_check(v->r, "against", LDG_CHECK_FAIL,
                      "%s does not verify (%s): nothing to compare with", path,
-                     bad != NULL ? bad->detail : ldg_strerror(rc));
+                     bad != NULL ? bad->detail : bv_strerror(rc));
         free(r);
         return;
     }

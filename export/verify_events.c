@@ -287,7 +287,7 @@ check_body(struct vev *e)
     d = malloc((nf + nw ? nf + nw : 1) * 32);
     e->shown = json_object();
     if (d == NULL || e->shown == NULL) {
-        snprintf(why, WHY_MAX, "event %llu: out of memory", seq);
+        snprintf(why, WHY_MAX, "event %llu: %s", seq, bv_nomem());
         goto out;
     }
     json_object_foreach(fields, name, val)
@@ -301,7 +301,7 @@ check_body(struct vev *e)
             ldg_unbase64(s, 16, salt, strlen(salt)) < 0 ||
             (frc = ldg_field_digest(d[k], s, name, value)) < 0) {
             snprintf(why, WHY_MAX, "event %llu: field '%.64s' %s", seq, name,
-                     frc == LDG_ENOMEM ? ldg_strerror(frc) : "is malformed");
+                     frc == LDG_ENOMEM ? bv_strerror(frc) : "is malformed");
             goto out;
         }
         json_object_set(e->shown, name, value);
@@ -493,7 +493,7 @@ bv_event_pass1(struct vctx *v, size_t i, struct wctx *w)
         snprintf(e->why_entry, WHY_MAX,
                  "event %llu: entry does not decode "
                  "(%s)",
-                 (unsigned long long)e->seq, ldg_strerror(rc));
+                 (unsigned long long)e->seq, bv_strerror(rc));
     } else if (e->ev.seq != e->seq) {
         snprintf(e->why_entry, WHY_MAX, "entries/%llu.entry holds event %llu",
                  (unsigned long long)e->seq, (unsigned long long)e->ev.seq);

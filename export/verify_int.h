@@ -172,6 +172,13 @@ int bv_ju64(const json_t *o, const char *k, uint64_t *v);
 int bv_vkey_pub(const char *vkey, uint8_t pub[32]);
 struct vev *bv_find_ev(struct vctx *v, uint64_t seq);
 struct vkey *bv_find_key(struct vctx *v, const char *id);
+/* "out of memory", for a check that failed because an allocation did:
+ * counted (ldg_alloc_failed), so that the verdict is LDG_ENOMEM and no
+ * failed check stands. bv_strerror is ldg_strerror, counting the same
+ * when rc is LDG_ENOMEM. A check's text never decides it: a bundle may
+ * put any words there. */
+const char *bv_nomem(void);
+const char *bv_strerror(int rc);
 void bv_check(struct ldg_bundle_report *r, const char *name,
               enum ldg_check_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -81,7 +81,7 @@ add_actor_key(struct vctx *v, struct vev *e, struct fails *f)
         return;
     }
     if ((k = push_key(v)) == NULL) {
-        bv_fail_add(f, "out of memory");
+        bv_fail_add(f, "%s", bv_nomem());
         return;
     }
     snprintf(k->id, sizeof k->id, "%s", id);
@@ -252,7 +252,7 @@ horizon_keys(struct vctx *v, const struct bmember *m, struct fails *f)
             if (hk->added == 0)
                 continue; /* the log key: given */
             if ((k = push_key(v)) == NULL) {
-                bv_fail_add(f, "out of memory");
+                bv_fail_add(f, "%s", bv_nomem());
                 break;
             }
             snprintf(k->id, sizeof k->id, "%s", hk->key_id);
@@ -312,7 +312,7 @@ bv_build_keys(struct vctx *v)
         memcpy(k->pub, v->logpub, 32);
         k->is_log = 1;
     } else {
-        bv_fail_add(&f, "%s", ldg_strerror(LDG_ENOMEM));
+        bv_fail_add(&f, "%s", bv_strerror(LDG_ENOMEM));
     }
     for (size_t i = 0; i < v->nev; i++) { /* additions, in seq order */
         struct vev *e = &v->ev[i];
@@ -385,7 +385,7 @@ sealep_add(struct vctx *v, uint64_t seq, uint32_t p, uint32_t j,
     if ((v->nsealeps & (v->nsealeps + 1)) == 0) { /* 0, 1, 3, 7...: grow */
         n = realloc(v->sealeps, (2 * v->nsealeps + 1) * sizeof *n);
         if (n == NULL) {
-            bv_fail_add(f, "out of memory");
+            bv_fail_add(f, "%s", bv_nomem());
             return;
         }
         v->sealeps = n;
@@ -480,7 +480,7 @@ anchor_add(const struct vanchor *a0, struct vanchor **as, size_t *na,
         return;
     }
     if ((n = realloc(*as, (*na + 1) * sizeof *n)) == NULL) {
-        bv_fail_add(f, "out of memory");
+        bv_fail_add(f, "%s", bv_nomem());
         return;
     }
     *as = n;
@@ -743,7 +743,7 @@ bv_check_equivocation(struct vctx *v)
                  "the trusted checkpoint's epoch line, with its FILE.epoch: "
                  "%s (FILE.epoch is not this checkpoint's line, or either is "
                  "forged: its key cannot be certified)",
-                 rc == LDG_ENOMEM ? "out of memory" : err);
+                 rc == LDG_ENOMEM ? bv_nomem() : err);
         return;
     }
     if (ldg_checkpoint_parse(tc, tlen, origin, sizeof origin, &size, root) < 0)
@@ -778,7 +778,7 @@ bv_check_epochs(struct vctx *v)
      * must be the pin, and the key's seals after it carry epochs even
      * when the bundle says nothing of an anchor */
     if (npin > 0 && (as = calloc(npin, sizeof *as)) == NULL) {
-        bv_check(v->r, "epochs", LDG_CHECK_FAIL, "out of memory");
+        bv_check(v->r, "epochs", LDG_CHECK_FAIL, "%s", bv_nomem());
         return;
     }
     for (size_t k = 0; k < npin; k++) {
@@ -807,7 +807,7 @@ bv_check_epochs(struct vctx *v)
         if (s == NULL) {
             struct vsealat *n = realloc(at, (nat + 1) * sizeof *n);
             if (n == NULL) {
-                bv_fail_add(&f, "out of memory");
+                bv_fail_add(&f, "%s", bv_nomem());
                 break;
             }
             at = n;

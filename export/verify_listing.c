@@ -48,7 +48,7 @@ seal_order(struct vctx *v, struct fails *fs)
 
     p = malloc((v->nev ? v->nev : 1) * sizeof *p);
     if (p == NULL) {
-        bv_fail_add(fs, "out of memory checking the seals' order");
+        bv_fail_add(fs, "%s checking the seals' order", bv_nomem());
         return;
     }
     for (size_t i = 0; i < v->nev; i++)
@@ -121,7 +121,7 @@ bv_report_pass(struct vctx *v)
         size_t nsealed = 0, nused = 0;
         uint64_t *sealseqs = malloc((v->nev ? v->nev : 1) * sizeof *sealseqs);
         if (sealseqs == NULL)
-            bv_fail_add(&fs, "out of memory checking the seals");
+            bv_fail_add(&fs, "%s checking the seals", bv_nomem());
         for (size_t i = 0; i < v->nev; i++) {
             int sealed = v->ev[i].decoded && v->ev[i].ev.sealed;
             nsealed += sealed;
@@ -579,7 +579,7 @@ check_jsonl(struct vctx *v, struct fails *f, uint64_t nselected)
                     nlines, (unsigned long long)nselected);
     v->jl = calloc(nlines ? nlines : 1, sizeof *v->jl);
     if (v->jl == NULL) {
-        bv_fail_add(f, "out of memory");
+        bv_fail_add(f, "%s", bv_nomem());
         return;
     }
     /* pair line i with the i-th selected event, in seq order */
@@ -912,7 +912,7 @@ bv_check_state(struct vctx *v)
                                    &tlen)) < 0) {
         bv_check(v->r, "state", LDG_CHECK_FAIL, "%s",
                  rc == LDG_ENOMEM
-                     ? ldg_strerror(rc)
+                     ? bv_strerror(rc)
                      : "the projection note does not verify with the log key");
         goto out;
     }

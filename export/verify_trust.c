@@ -189,7 +189,7 @@ bv_check_manifest_sig(struct vctx *v)
     if (rc < 0)
         bv_check(v->r, "manifest-signature", LDG_CHECK_FAIL,
                  "manifest.sig does not verify with the log key (%s)",
-                 ldg_strerror(rc));
+                 bv_strerror(rc));
     else if (tlen != strlen(want) || memcmp(sig->data, want, tlen) != 0)
         bv_check(v->r, "manifest-signature", LDG_CHECK_FAIL,
                  "manifest.sig is a valid note but does not name this "
@@ -236,7 +236,7 @@ bv_check_checkpoint(struct vctx *v)
     if (!v->ck_ok) {
         bv_check(v->r, "checkpoint", LDG_CHECK_FAIL,
                  "the checkpoint does not verify with the log key (%s)",
-                 ldg_strerror(v->ck_rc));
+                 bv_strerror(v->ck_rc));
         return;
     }
     ldg_base64(rootb64, v->root, 32);
@@ -292,7 +292,7 @@ bv_check_cosigned(struct vctx *v)
     if (rc < 0) {
         bv_check(v->r, "cosignatures", LDG_CHECK_FAIL,
                  "%s does not verify with the log key (%s)", B_COSIGNED,
-                 ldg_strerror(rc));
+                 bv_strerror(rc));
         return;
     }
     if (strcmp(origin, v->ck_origin) != 0 || v->cs_size > v->cksize) {
@@ -347,7 +347,7 @@ bv_check_witnesses(struct vctx *v)
         return;
     ok = calloc(nw, sizeof *ok);
     if (ok == NULL) {
-        bv_check(v->r, "witnesses", LDG_CHECK_FAIL, "out of memory");
+        bv_check(v->r, "witnesses", LDG_CHECK_FAIL, "%s", bv_nomem());
         return;
     }
     got = v->cs_ok ? ldg_cosig_count((const char *)v->cs->data, v->cs->len,
@@ -411,7 +411,7 @@ bv_check_trusted_checkpoint(struct vctx *v)
                  "the trusted checkpoint does not verify with the %s log key "
                  "%s (%s)",
                  v->o->trusted_vkey ? "trusted" : "bundle's", v->vkey,
-                 ldg_strerror(rc));
+                 bv_strerror(rc));
         return;
     }
     ldg_base64(tr, root, 32);
@@ -504,7 +504,7 @@ bv_check_files(struct vctx *v)
 
     v->member_ok = calloc(v->b.n ? v->b.n : 1, 1);
     if (v->member_ok == NULL) {
-        bv_check(v->r, "files", LDG_CHECK_FAIL, "out of memory");
+        bv_check(v->r, "files", LDG_CHECK_FAIL, "%s", bv_nomem());
         return;
     }
     for (size_t i = 0; i < v->b.n; i++)

@@ -171,8 +171,8 @@ ldg_ed25519_verify_ctx(const uint8_t sig[64], const char *ctx, const void *msg,
     if (crypto_ready() < 0)
         return LDG_EIO;
     rc = with_ctx(ctx, msg, n, stackbuf, sizeof stackbuf, &buf, &len);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) /* (out of memory: counted, a check that failed is none) */
+        return rc == LDG_ENOMEM ? ldg_alloc_failed() : rc;
     rc = crypto_sign_verify_detached(sig, buf, len, pub) == 0 ? 0 : LDG_EBADSIG;
     if (buf != stackbuf)
         free(buf);

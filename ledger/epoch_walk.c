@@ -393,11 +393,13 @@ ldg_epoch_anchor_seq(struct ldg_txn *t, const char *key_id, uint64_t *seq)
     return 0;
 }
 
-/* LDG_ENOMEM, said in err */
+/* LDG_ENOMEM, said in err and counted */
 static int
 no_memory(char *err, size_t errcap)
 {
-    return ldg_errf(err, errcap, LDG_ENOMEM, "%s", ldg_strerror(LDG_ENOMEM));
+    /* counted: a check that failed then found nothing (ldg_alloc_failures) */
+    return ldg_errf(err, errcap, ldg_alloc_failed(), "%s",
+                    ldg_strerror(LDG_ENOMEM));
 }
 
 /* A checkpoint's epoch line on its own: whole, checked from the anchor,
@@ -455,7 +457,7 @@ ldg_epoch_checkpoint_check(const char *note, size_t len, size_t tlen,
     if (rc == 0) {
         rc = ldg_epoch_checkpoint_verify(c->pub, c->cur, note, tlen, x.sig);
         if (rc == LDG_ENOMEM) {
-            snprintf(err, errcap, "%s", ldg_strerror(rc));
+            rc = no_memory(err, errcap);
         } else if (rc < 0) {
             snprintf(err, errcap,
                      "its signature does not verify with the key of epoch "

@@ -20,13 +20,30 @@
 /* ------------------------------------------- jansson's failed allocations */
 
 static atomic_ulong json_alloc_failed;
+/* a second count, in memory an isolated run shares with its parent */
+static volatile unsigned long *_Atomic alloc_mirror;
+
+static void
+count_failure(void)
+{
+    volatile unsigned long *m = atomic_load(&alloc_mirror);
+    atomic_fetch_add(&json_alloc_failed, 1);
+    if (m != NULL)
+        __atomic_fetch_add(m, 1, __ATOMIC_RELAXED);
+}
+
+void
+ldg_alloc_mirror(volatile unsigned long *to)
+{
+    atomic_store(&alloc_mirror, to);
+}
 
 static void *
 json_counted_malloc(size_t n)
 {
     void *p = malloc(n);
     if (p == NULL)
-        atomic_fetch_add(&json_alloc_failed, 1);
+        count_failure();
     return p;
 }
 
@@ -46,7 +63,7 @@ ldg_alloc_failures(void)
 int
 ldg_alloc_failed(void)
 {
-    atomic_fetch_add(&json_alloc_failed, 1);
+    count_failure();
     return LDG_ENOMEM;
 }
 

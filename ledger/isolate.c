@@ -53,10 +53,19 @@ say_killed(const struct ldg_isolation *sh, int sig, char *what, size_t cap)
                  strsignal(sig));
 }
 
+/* What parent and child share: the progress the caller sees, and how many
+ * allocations failed in the child (ldg_alloc_mirror), which makes a child
+ * that then crashed out of memory, not a finding. */
+struct shared {
+    struct ldg_isolation iso;
+    volatile unsigned long oom;
+};
+
 int
 ldg_run_isolated(int (*fn)(void *ctx, struct ldg_isolation *iso), void *ctx,
                  int *status, char *what, size_t cap)
 {
+    struct shared *shm;
     struct ldg_isolation *sh;
     pid_t pid;
     int st, sig, rc = 0;
@@ -64,17 +73,18 @@ ldg_run_isolated(int (*fn)(void *ctx, struct ldg_isolation *iso), void *ctx,
     if (fn == NULL || status == NULL || what == NULL || cap == 0)
         return LDG_EINVAL;
     what[0] = '\0';
-    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
-              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (sh == MAP_FAILED) {
+    shm = mmap(NULL, sizeof *shm, PROT_READ | PROT_WRITE,
+               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shm == MAP_FAILED) {
         *status = fn(ctx, NULL); /* no isolation: in this process */
         return 0;
     }
-    memset(sh, 0, sizeof *sh);
+    memset(shm, 0, sizeof *shm);
+    sh = &shm->iso;
     fflush(NULL); /* what is buffered is written once, not by both */
     pid = fork();
     if (pid < 0) {
-        munmap(sh, sizeof *sh);
+        munmap(shm, sizeof *shm);
         *status = fn(ctx, NULL);
         return 0;
     }
@@ -88,6 +98,7 @@ ldg_run_isolated(int (*fn)(void *ctx, struct ldg_isolation *iso), void *ctx,
         signal(SIGABRT, SIG_DFL);
         signal(SIGFPE, SIG_DFL);
         signal(SIGILL, SIG_DFL);
+        ldg_alloc_mirror(&shm->oom);
         st = fn(ctx, sh);
         fflush(NULL);
         _exit(st & 0xff);
@@ -96,7 +107,7 @@ ldg_run_isolated(int (*fn)(void *ctx, struct ldg_isolation *iso), void *ctx,
         if (errno != EINTR) {
             snprintf(what, cap, "waiting for the verifier: %s",
                      strerror(errno));
-            munmap(sh, sizeof *sh);
+            munmap(shm, sizeof *shm);
             return LDG_EIO;
         }
     }
@@ -104,7 +115,16 @@ ldg_run_isolated(int (*fn)(void *ctx, struct ldg_isolation *iso), void *ctx,
         *status = WEXITSTATUS(st);
     } else {
         sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-        if (read_killed(sig)) {
+        if (read_killed(sig) && shm->oom > 0) {
+            /* jansson 2.14 can crash after a failed allocation
+             * (akheron/jansson#362): not what it read */
+            snprintf(what, cap,
+                     "out of memory: an allocation failed in the verifier, "
+                     "which then died (%s): no verdict",
+                     strsignal(sig));
+            *status = 128 + sig;
+            rc = LDG_ENOMEM;
+        } else if (read_killed(sig)) {
             say_killed(sh, sig, what, cap);
             *status = 128 + sig;
             rc = LDG_ETAMPER;
@@ -114,7 +134,7 @@ ldg_run_isolated(int (*fn)(void *ctx, struct ldg_isolation *iso), void *ctx,
             *status = 128 + sig;
         }
     }
-    munmap(sh, sizeof *sh);
+    munmap(shm, sizeof *shm);
     return rc;
 }
 

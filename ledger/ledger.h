@@ -1266,7 +1266,9 @@ struct ldg_isolation {
  * @return 0 with *status fn's return, or 128+N when a signal N from
  * outside (SIGKILL, SIGTERM, SIGINT, SIGPIPE, ...) stopped it, what saying
  * so; LDG_ETAMPER when it died of what it read, what saying where (*status
- * 128+N); LDG_EIO when it cannot be waited for (what says why).
+ * 128+N); LDG_ENOMEM when it died after an allocation of its failed (not
+ * of what it read: what says so); LDG_EIO when it cannot be waited for
+ * (what says why).
  * Lifetime: nothing kept; what is the caller's. */
 int ldg_run_isolated(int (*fn)(void *ctx, struct ldg_isolation *iso), void *ctx,
                      int *status, char *what, size_t cap);

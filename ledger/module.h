@@ -93,6 +93,9 @@ int ldg_keys_held_by_writer(struct ldg_ledger *l, const char *name);
 /* Counts an allocation that failed where a caller may not tell it from
  * damage (ldg_alloc_failures). @return LDG_ENOMEM. */
 int ldg_alloc_failed(void);
+/* Every failure ldg_alloc_failures counts from now on is also added to *to
+ * (shared memory: isolate.c's child tells its parent); NULL stops it. */
+void ldg_alloc_mirror(volatile unsigned long *to);
 
 /* Who signed event seq, from the log (not from any claim in its body):
  * {"key_id": K, "name": N}, N the name the log's key events gave K (null

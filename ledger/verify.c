@@ -160,6 +160,12 @@ vf_seqrd_seq(struct seqrd *r, uint64_t seq, struct ldg_val *v)
 void vf_bad(struct vstate *vs, uint64_t seq, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+const char *
+vf_strerror(int rc)
+{
+    return ldg_strerror(rc == LDG_ENOMEM ? ldg_alloc_failed() : rc);
+}
+
 void
 vf_bad(struct vstate *vs, uint64_t seq, const char *fmt, ...)
 {
@@ -1019,9 +1025,7 @@ report:
     /* Memory that ran out on the way leaves no verdict, and nothing to
      * record: a finding then may be the machine's (a failed read, a body
      * jansson could not build), a pass may rest on what it left out. */
-    if (ldg_alloc_failures() != oom ||
-        (vs.bad_seq != UINT64_MAX &&
-         strstr(vs.what, ldg_strerror(LDG_ENOMEM)) != NULL)) {
+    if (ldg_alloc_failures() != oom) {
         r->bad_seq = UINT64_MAX;
         r->what[0] = '\0';
         ldg_seterr(l, "out of memory while verifying: no verdict, nothing "

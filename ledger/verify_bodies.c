@@ -56,7 +56,7 @@ vf_check_body_pl(struct vstate *vs, const struct ldg_event *ev, int defer,
         return 1;
     }
     if (rc < 0) {
-        vf_bad(vs, ev->seq, "cannot read body: %s", ldg_strerror(rc));
+        vf_bad(vs, ev->seq, "cannot read body: %s", vf_strerror(rc));
         return 1;
     }
     if (!defer && vf_is_erased(vs, ev->seq)) {
@@ -73,7 +73,7 @@ vf_check_body_pl(struct vstate *vs, const struct ldg_event *ev, int defer,
     }
     if (rc < 0) {
         vf_bad(vs, ev->seq, "stored body does not decode (%s)",
-               ldg_strerror(rc));
+               vf_strerror(rc));
         return 1;
     }
     if (memcmp(root, ev->body_root, 32) != 0) {

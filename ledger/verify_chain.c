@@ -222,7 +222,7 @@ pruned_tiles(struct vstate *vs, struct edge *e, struct ldg_txn *t,
                    "storage corrupt: the stored Merkle hash of pruned "
                    "events %llu..%llu (level 8) cannot be read (%s)",
                    (unsigned long long)(end - LDG_TILE_WIDTH),
-                   (unsigned long long)(end - 1), ldg_strerror(rc));
+                   (unsigned long long)(end - 1), vf_strerror(rc));
             return 1;
         }
         if (rc < 0)
@@ -280,7 +280,7 @@ pruned_prefix(struct vstate *vs, struct edge *e, struct ldg_txn *t,
             vf_bad(vs, seq,
                    "storage corrupt: the stored Merkle tree at this pruned "
                    "event cannot be read (%s)",
-                   ldg_strerror(rc));
+                   vf_strerror(rc));
             return 1;
         }
         if (rc < 0)
@@ -296,7 +296,7 @@ pruned_prefix(struct vstate *vs, struct edge *e, struct ldg_txn *t,
             vf_bad(vs, seq,
                    "storage corrupt: the stored Merkle tree at this pruned "
                    "event cannot be read (%s)",
-                   ldg_strerror(rc));
+                   vf_strerror(rc));
             return 1;
         }
         if (rc < 0)
@@ -462,7 +462,7 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
         }
         if (rc < 0) {
             vf_bad(vs, seq, "entry does not decode as a canonical entry (%s)",
-                   ldg_strerror(rc));
+                   vf_strerror(rc));
             rc = 0;
             break;
         }
@@ -482,7 +482,7 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
             vf_bad(vs, seq,
                    "storage corrupt: the stored Merkle tree at this event "
                    "cannot be read (%s)",
-                   ldg_strerror(tr));
+                   vf_strerror(tr));
             break;
         }
         if (tr < 0) {

@@ -161,7 +161,7 @@ walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
                     vs, size ? size - 1 : 0,
                     "index %s: reading entry %llu failed (%s): its pages are "
                     "corrupt",
-                    name, (unsigned long long)n, ldg_strerror(rc));
+                    name, (unsigned long long)n, vf_strerror(rc));
             ldg_cursor_close(c);
             return 1;
         }

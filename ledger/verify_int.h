@@ -123,6 +123,11 @@ struct vstate {
 };
 
 /* verify.c */
+/* ldg_strerror(rc) for a finding's text; LDG_ENOMEM counted as it is
+ * said (ldg_alloc_failed), so that ldg_verify answers LDG_ENOMEM and
+ * records nothing: the words of a finding never decide (an entry's actor
+ * can be any 16 bytes). */
+const char *vf_strerror(int rc);
 void vf_bad(struct vstate *vs, uint64_t seq, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const struct vkey *vf_find_key(const struct vstate *vs, const char *id);

@@ -131,7 +131,7 @@ vf_collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
         return 1;
     rc = ldg_body_get(t, ev->seq, &body);
     if (rc < 0) {
-        vf_bad(vs, ev->seq, "cannot read body: %s", ldg_strerror(rc));
+        vf_bad(vs, ev->seq, "cannot read body: %s", vf_strerror(rc));
         return 1;
     }
     rc = 0;
@@ -268,6 +268,6 @@ vf_check_registry(struct vstate *vs, struct ldg_txn *t, uint64_t size)
         (void)ldg_alloc_failed(); /* no verdict (ldg_verify) */
     else if (rc < 0)
         vf_bad(vs, size ? size - 1 : 0, "the key registry cannot be read: %s",
-               ldg_strerror(rc));
+               vf_strerror(rc));
     free(p);
 }

@@ -216,7 +216,7 @@ vf_seal_step(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
         }
         if (rc < 0) {
             vf_bad(vs, ev->seq, "its seal record cannot be read (%s)",
-                   ldg_strerror(rc));
+                   vf_strerror(rc));
             return 1;
         }
         if (vs->nopen == vs->capopen) {

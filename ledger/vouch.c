@@ -378,8 +378,8 @@ ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t)
         struct ldg_event ev;
         json_t *body;
         const char *id, *hex;
-        if ((rc = vouch_key_event(v, seqs[i], &ev, &body, why, sizeof why)) ==
-            LDG_ETAMPER)
+        rc = vouch_key_event(v, seqs[i], &ev, &body, why, sizeof why);
+        if (rc == LDG_ETAMPER || rc == LDG_EPRUNED)
             continue; /* such a key is simply not valid: its events fail */
         if (rc < 0)
             goto fail;

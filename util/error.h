@@ -66,8 +66,9 @@ int ldg_exit_code(int code);
  * json_loads says "" at line -1, so an object built or parsed while memory ran
  * out may lack members or read as malformed, and jansson 2.14's parser can
  * crash after such a failure (akheron/jansson#362). Functions whose answer is a
- * verdict (export, verify-bundle) compare this count before and after and
- * answer LDG_ENOMEM when it grew, never a finding; a program can do the same
+ * verdict (ldg_verify, ldg_verify_full, ldg_export_write, ldg_export_verify)
+ * compare this count before and after and answer LDG_ENOMEM when it grew,
+ * never a finding (nor record one); a program can do the same
  * around any call. The library installs its counting allocator
  * (json_set_alloc_funcs) when it is loaded; a program that installs its
  * own afterwards turns the count off. Safe from any thread and from a
