@@ -1279,6 +1279,8 @@ arc_write_rc(struct archive *a)
     return archive_errno(a) == ENOMEM ? LDG_ENOMEM : LDG_EIO;
 }
 
+/* The writer's first failure, kept: libarchive's report of it (an I/O
+ * error from the callback) comes after the cause (zstd out of memory). */
 static int
 wfail(struct bwriter *w, int code, const char *what)
 {
@@ -1286,7 +1288,7 @@ wfail(struct bwriter *w, int code, const char *what)
         w->failed = code;
         snprintf(w->err, sizeof w->err, "%s", what);
     }
-    return code;
+    return w->failed;
 }
 
 /* Compresses in with directive and writes all output to the file. */
