@@ -158,6 +158,28 @@ repack a "$T/altered.tar.zst"
 expect "$T/altered.tar.zst" 1 "proofs"
 grep -q "^FAIL signatures" "$T/verr" || fail "altered: signatures did not fail"
 
+# words a bundle chooses never make a verdict "out of memory" (exit 71,
+# no verdict): a body field named so, malformed, fails the bodies check
+# (exit 1); a manifest whose format says so is not a bundle (65). Before
+# 2026-12-01 (a review of that day's change) both exited 71.
+unpack a
+sed 's/^{"fields":{/{"fields":{"out of memory":{},/' "$T/a/bodies/$step.json" \
+    >"$T/a/tmp" && mv "$T/a/tmp" "$T/a/bodies/$step.json"
+grep -q '"out of memory":{}' "$T/a/bodies/$step.json" ||
+    fail "oom-words: the body was not changed"
+repack a "$T/oomfield.tar.zst"
+expect "$T/oomfield.tar.zst" 1 "bodies"
+grep -q "field 'out of memory' is malformed" "$T/verr" ||
+    fail "oom-words: the field not named: $(grep FAIL "$T/verr" | head -n 2)"
+unpack a
+sed 's|"format": "ledger.bundle/v1"|"format": "out of memory"|' \
+    "$T/a/manifest.json" >"$T/a/tmp" && mv "$T/a/tmp" "$T/a/manifest.json"
+repack a "$T/oomformat.tar.zst"
+"$LEDGER" verify-bundle "$T/oomformat.tar.zst" --trusted-key "$VKEY" \
+    >/dev/null 2>"$T/verr"
+rc=$?
+[ "$rc" = 65 ] || fail "oom-format: exit $rc, want 65: $(tail -n 1 "$T/verr")"
+
 # events reordered: two events' members swapped
 unpack a
 for kind in entries:entry proofs:proof bodies:json; do
