@@ -597,6 +597,10 @@ run_pass(struct bundle *b, struct zsrc *z, const struct ldg_bundle_limits *lim,
     uint64_t count = 0, budget = BUNDLE_HOLD_OTHER_BYTES;
     int rc = 0, r;
 
+    if (a == NULL && ldg_archive_unavailable() != NULL) {
+        rc = ldg_errf(err, errcap, LDG_EIO, "%s", ldg_archive_unavailable());
+        goto out;
+    }
     if (a == NULL || e == NULL || buf == NULL) {
         rc = LDG_ENOMEM;
         goto out;
@@ -1386,6 +1390,10 @@ bwriter_new(struct bwriter **out, int fd, int level, unsigned threads,
     w->outbuf = malloc(w->outcap);
     w->cctx = ZSTD_createCCtx();
     w->a = archive_write_new();
+    if (w->a == NULL && ldg_archive_unavailable() != NULL) {
+        rc = ldg_errf(err, errcap, LDG_EIO, "%s", ldg_archive_unavailable());
+        goto fail;
+    }
     if (w->outbuf == NULL || w->cctx == NULL || w->a == NULL)
         goto fail;
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);

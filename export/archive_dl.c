@@ -36,6 +36,15 @@ load(void)
         snprintf(why, sizeof why, "cannot load %s: %s", SONAME, dlerror());
 }
 
+const char *ldg_archive_unavailable(void); /* (export_int.h) */
+
+const char *
+ldg_archive_unavailable(void)
+{
+    pthread_once(&once, load);
+    return lib == NULL ? why : NULL;
+}
+
 static void *
 sym(const char *name)
 {

@@ -185,6 +185,10 @@ int bundle_extract(const struct bundle *b, const char *dir, char *err,
 /* ---------------------------------------------------------- writing -- */
 
 struct bwriter;
+/* archive_dl.c: why libarchive cannot be loaded, or NULL when it is
+ * (then a constructor's NULL is out of memory). Static text. */
+const char *ldg_archive_unavailable(void);
+
 /* A writer producing ustar + zstd into fd. level 1..19, threads >= 1.
  * top (NULL: none) is the directory every member is written in: a
  * directory entry top/ first, then each name as top/name. */
