@@ -57,12 +57,12 @@ keys_list(struct cli *c, struct ldg_ledger *l)
             json_object_set_new(o, "sealed",
                                 json_integer((json_int_t)k[i].sealed));
             json_t *rl = json_array();
-            char *dup = strdup(k[i].roles), *save = NULL;
+            char dup[sizeof k[i].roles], *save = NULL;
             /* the log key: ["*"]; none: [] (any actor type) */
-            for (char *r = dup ? strtok_r(dup, ",", &save) : NULL; r;
+            snprintf(dup, sizeof dup, "%s", k[i].roles);
+            for (char *r = strtok_r(dup, ",", &save); r;
                  r = strtok_r(NULL, ",", &save))
                 json_array_append_new(rl, json_string(r));
-            free(dup);
             json_object_set_new(o, "roles", rl);
             if (k[i].revoked_seq != UINT64_MAX)
                 json_object_set_new(o, "revoked_seq", json_string(rev));

@@ -83,6 +83,11 @@ cmd_checkpoint(struct cli *c, const struct tlog_args *x, int npos, char **pos)
                 cli_why(l, rc));
         free(note);
         rc = EX_OK;
+    } else if (rc == LDG_ENOMEM) {
+        cli_err(c, "checking the stored checkpoint: %s; nothing printed",
+                ldg_strerror(rc));
+        free(note);
+        rc = EX_OSERR;
     } else if (rc < 0) {
         /* handed out as a trust anchor: never one the log key did not
          * sign */

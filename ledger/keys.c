@@ -607,7 +607,7 @@ ldg_keys_lookup(struct ldg_txn *t, const char *key_id, struct ldg_key_state *ks)
                    "the key registry's record of key %s is not what the "
                    "log's key events say (run " LDG_CMD_VERIFY_FULL ")",
                    key_id);
-    return rc;
+    return ldg_counted(rc);
 }
 
 int

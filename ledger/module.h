@@ -96,6 +96,14 @@ int ldg_alloc_failed(void);
 /* Every failure ldg_alloc_failures counts from now on is also added to *to
  * (shared memory: isolate.c's child tells its parent); NULL stops it. */
 void ldg_alloc_mirror(volatile unsigned long *to);
+/* rc, with LDG_ENOMEM counted (ldg_alloc_failed): for the reads many
+ * callers take a failure of as "none" (no key name, no body), so that a
+ * view made then still says, at the end, that memory ran out. */
+static inline int
+ldg_counted(int rc)
+{
+    return rc == LDG_ENOMEM ? ldg_alloc_failed() : rc;
+}
 
 /* Who signed event seq, from the log (not from any claim in its body):
  * {"key_id": K, "name": N}, N the name the log's key events gave K (null

@@ -102,8 +102,8 @@ ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev)
     size_t len;
     int rc = ldg_entry_record(t, seq, &rec, &len);
     if (rc < 0)
-        return rc;
-    return decode_at(t, seq, rec, len, ev, 0, 1);
+        return ldg_counted(rc);
+    return ldg_counted(decode_at(t, seq, rec, len, ev, 0, 1));
 }
 
 uint64_t
@@ -243,8 +243,8 @@ ldg_body_get(struct ldg_txn *t, uint64_t seq, json_t **out)
         return rc;
     if ((d = ldg_txn_dicts(t)) == NULL)
         return LDG_ECORRUPT;
-    return ldg_body_decode_json(d, v.data, v.len,
-                                ldg_txn_ledger(t)->opts.body_max_bytes, out);
+    return ldg_counted(ldg_body_decode_json(
+        d, v.data, v.len, ldg_txn_ledger(t)->opts.body_max_bytes, out));
 }
 
 int

@@ -107,9 +107,12 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
     if (rc == 0) {
         struct ldg_keyinfo *ki;
         size_t nk;
-        if (ldg_keys_list(l, &ki, &nk) == 0) {
+        int krc = ldg_keys_list(l, &ki, &nk);
+        if (krc == 0) {
             st->keys = nk;
             free(ki);
+        } else if (krc == LDG_ENOMEM) {
+            rc = krc; /* the count above is the records', not the keys' */
         }
         snprintf(path, sizeof path, "%s/data.mdb", l->dir);
         if (stat(path, &sb) == 0)

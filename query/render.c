@@ -213,8 +213,10 @@ q_key_name(struct q_names *c, struct ldg_txn *t, const char *id)
     if (c->n >= NAMES_MAX)
         return "";
     nv = realloc(c->v, (c->n + 1) * sizeof *nv);
-    if (nv == NULL)
+    if (nv == NULL) { /* a name left out: the program says memory ran out */
+        (void)ldg_alloc_failed();
         return "";
+    }
     c->v = nv;
     snprintf(nv[c->n].id, sizeof nv[c->n].id, "%s", id);
     snprintf(nv[c->n].name, sizeof nv[c->n].name, "%s", ki.name);
