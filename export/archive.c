@@ -602,7 +602,7 @@ run_pass(struct bundle *b, struct zsrc *z, const struct ldg_bundle_limits *lim,
         goto out;
     }
     if (a == NULL || e == NULL || buf == NULL) {
-        rc = LDG_ENOMEM;
+        rc = ldg_errf(err, errcap, LDG_ENOMEM, "%s", ldg_strerror(LDG_ENOMEM));
         goto out;
     }
     /* it fails only when it cannot allocate (or libarchive is missing,

@@ -14,6 +14,7 @@
  * why; export/archive.c reports those as it reports any libarchive error.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,13 +28,17 @@
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void *lib;
 static char why[256] = "libarchive is not loaded";
+static int load_errno; /* errno when dlopen failed (ENOMEM: not missing) */
 
 static void
 load(void)
 {
+    errno = 0;
     lib = dlopen(SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL)
+    if (lib == NULL) {
+        load_errno = errno;
         snprintf(why, sizeof why, "cannot load %s: %s", SONAME, dlerror());
+    }
 }
 
 const char *ldg_archive_unavailable(void); /* (export_int.h) */
@@ -42,7 +47,8 @@ const char *
 ldg_archive_unavailable(void)
 {
     pthread_once(&once, load);
-    return lib == NULL ? why : NULL;
+    /* the loader out of memory: the caller's "out of memory" holds */
+    return lib == NULL && load_errno != ENOMEM ? why : NULL;
 }
 
 static void *

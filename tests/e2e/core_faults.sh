@@ -566,6 +566,36 @@ if [ "$SAN" = 0 ]; then
         fi
         n=$((n + RS))
     done
+    # The views: each answers as without the fault, byte for byte, or
+    # exits 71. Before 2026-12-01 `query` and `show` left out a key's name,
+    # `keys list` its roles, `stats` counted records as keys (exit 0), and
+    # `checkpoint` called the store corrupt (65).
+    for v in "query type=x.fault.read -o json" "show 2 -o json" \
+        "timeline R-1 -o json" "keys list -o json" "stats -o json" \
+        "checkpoint"; do
+        # shellcheck disable=SC2086
+        "$LEDGER" --dir "$R" $v >"$T/v.base" 2>/dev/null || {
+            bad read-alloc "$v: fails without a fault"
+            continue
+        }
+        # shellcheck disable=SC2086
+        k=$(count_calls "$ALLOC" "$LEDGER" --dir "$R" $v)
+        n=1
+        while [ "$n" -le $((k + 1)) ]; do
+            # shellcheck disable=SC2086
+            faulted "$n" fail ENOMEM "$ALLOC" "$LEDGER" --dir "$R" $v
+            check
+            if [ "$rc" -eq 0 ]; then
+                cmp -s "$T/out" "$T/v.base" ||
+                    bad read-alloc "$v, allocation $n/$k fails: exit 0," \
+                        "but its output differs"
+            elif [ "$rc" -ne 71 ] || ! grep -qi 'memory' "$T/err"; then
+                bad read-alloc "$v, allocation $n/$k fails: exit $rc:" \
+                    "'$(head -c 200 "$T/err" | tr -cd '[:print:]')'"
+            fi
+            n=$((n + RS))
+        done
+    done
 else
     echo "SKIP: allocation faults under a sanitizer runtime (its allocator cannot be wrapped)"
 fi
