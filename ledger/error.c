@@ -15,58 +15,6 @@
 #include "ledger/handle_int.h"
 #include "ledger/tlog_int.h"
 
-#include <stdatomic.h>
-
-/* ------------------------------------------- jansson's failed allocations */
-
-static atomic_ulong json_alloc_failed;
-/* a second count, in memory an isolated run shares with its parent */
-static volatile unsigned long *_Atomic alloc_mirror;
-
-static void
-count_failure(void)
-{
-    volatile unsigned long *m = atomic_load(&alloc_mirror);
-    atomic_fetch_add(&json_alloc_failed, 1);
-    if (m != NULL)
-        __atomic_fetch_add(m, 1, __ATOMIC_RELAXED);
-}
-
-void
-ldg_alloc_mirror(volatile unsigned long *to)
-{
-    atomic_store(&alloc_mirror, to);
-}
-
-static void *
-json_counted_malloc(size_t n)
-{
-    void *p = malloc(n);
-    if (p == NULL)
-        count_failure();
-    return p;
-}
-
-/* before main, before any jansson call of this process */
-__attribute__((constructor)) static void
-json_count_allocs(void)
-{
-    json_set_alloc_funcs(json_counted_malloc, free);
-}
-
-unsigned long
-ldg_alloc_failures(void)
-{
-    return atomic_load(&json_alloc_failed);
-}
-
-int
-ldg_alloc_failed(void)
-{
-    count_failure();
-    return LDG_ENOMEM;
-}
-
 /* Set on a bulk writer's commit thread for its whole life. It says which
  * of the handle's two message buffers this thread writes: the message
  * still lives on the handle (never a thread-local "last error"), but the
