@@ -71,6 +71,7 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
     char *note = NULL, *text = NULL, *tmp = NULL;
     size_t n;
     int fd = -1, rc;
+    unsigned long oom = ldg_alloc_failures();
 
     if (info != NULL)
         memset(info, 0, sizeof *info);
@@ -125,6 +126,13 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
     }
     ldg_set_errmsg(l, "%s", "");
     rc = ldg_segment_write(l, &wo, fd, info);
+    /* a segment written while memory ran out may lack what a failed
+     * allocation left out: not kept (ldg_alloc_failures) */
+    if (rc == 0 && ldg_alloc_failures() != oom) {
+        ldg_set_errmsg(l, "out of memory while writing the segment: "
+                          "nothing written");
+        rc = LDG_ENOMEM;
+    }
     if (rc < 0) {
         if (ldg_errmsg(l)[0] == '\0')
             ldg_set_errmsg(l, "writing %s: %s", tmp[0] ? tmp : path,
@@ -153,7 +161,7 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
     if (sync_dir_of(path) < 0) {
         ldg_set_errmsg(l, "%s: syncing its directory: %s", path,
                        strerror(errno));
-        rc = LDG_EIO;
+        rc = errno == ENOMEM ? LDG_ENOMEM : LDG_EIO;
     }
 out:
     if (fd >= 0)

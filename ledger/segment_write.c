@@ -911,7 +911,9 @@ ldg_segment_write(struct ldg_ledger *l, const struct ldg_segment_write_opts *o,
     if (out != NULL)
         w_report(j, out);
 out:
-    if (rc == LDG_EIO && ldg_errbuf(l)[0] == '\0')
+    if (rc == LDG_EIO && errno == ENOMEM) /* (zstd's, or a stdio buffer's) */
+        rc = ldg_alloc_failed();
+    if ((rc == LDG_EIO || rc == LDG_ENOMEM) && ldg_errbuf(l)[0] == '\0')
         ldg_seterr(l, "writing the segment: %s", strerror(errno));
     ldg_window_end(&j->x.win);
     ZSTD_freeCCtx(j->w.z);

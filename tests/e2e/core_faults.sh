@@ -546,6 +546,30 @@ if [ "$SAN" = 0 ]; then
         fi
         n=$((n + RS))
     done
+    # a segment too (export --segment): one written while memory ran out
+    # used to be kept, and did not verify
+    k=$(count_calls "$ALLOC" "$LEDGER" --dir "$R" export --segment seq=0..3 \
+        --out "$T/r-count.seg")
+    n=1
+    while [ "$n" -le $((k + 1)) ]; do
+        rm -f "$T/o.seg"
+        faulted "$n" fail ENOMEM "$ALLOC" "$LEDGER" --dir "$R" export \
+            --segment seq=0..3 --out "$T/o.seg"
+        what="export --segment, allocation $n/$k fails"
+        check
+        if [ "$rc" -ne 0 ] && { [ "$rc" -ne 71 ] ||
+            ! grep -qi 'memory' "$T/err"; }; then
+            bad read-alloc "$what: exit $rc, not 0 or 71 naming memory:" \
+                "'$(head -c 200 "$T/err" | tr -cd '[:print:]')'"
+        fi
+        check
+        if [ -e "$T/o.seg" ] && ! "$LEDGER" verify-bundle --trusted-key \
+            "$T/r.vk" "$T/o.seg" >/dev/null 2>"$T/vb.err"; then
+            bad read-alloc "$what: exit $rc, and the segment it left does" \
+                "not verify: $(grep -m 1 FAIL "$T/vb.err")"
+        fi
+        n=$((n + RS))
+    done
     k=$(count_calls "$ALLOC" "$LEDGER" verify-bundle --trusted-key "$T/r.vk" \
         "$T/r.tar.zst")
     n=1
