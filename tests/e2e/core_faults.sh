@@ -520,56 +520,39 @@ if [ "$SAN" = 0 ]; then
     }
     # loader_oom — the dynamic loader's own "out of memory" (exit 127)
     loader_oom() { [ "$rc" -eq 127 ] && [ "$(cat "$T/err")" = "out of memory" ]; }
-    k=$(count_calls "$ALLOC" "$LEDGER" --dir "$R" export --run R-1 \
-        --out "$T/r-count.tar.zst")
-    n=1
-    while [ "$n" -le $((k + 1)) ]; do
-        rm -f "$T/o.tar.zst"
-        faulted "$n" fail ENOMEM "$ALLOC" "$LEDGER" --dir "$R" export \
-            --run R-1 --out "$T/o.tar.zst"
-        what="export, allocation $n/$k fails"
-        check
-        if loader_oom; then
-            :
-        elif [ "$rc" -ne 0 ] && [ "$rc" -ne 71 ]; then
-            bad read-alloc "$what: exit $rc, not 0 or 71:" \
-                "'$(head -c 200 "$T/err" | tr -cd '[:print:]')'"
-        elif [ "$rc" -eq 71 ] && ! grep -qi 'memory' "$T/err"; then
-            bad read-alloc "$what: exit 71 without naming memory:" \
-                "'$(head -c 200 "$T/err" | tr -cd '[:print:]')'"
-        fi
-        check
-        if [ -e "$T/o.tar.zst" ] && ! "$LEDGER" verify-bundle --trusted-key \
-            "$T/r.vk" "$T/o.tar.zst" >/dev/null 2>"$T/vb.err"; then
-            bad read-alloc "$what: exit $rc, and the bundle it left does not" \
-                "verify: $(grep -m 1 FAIL "$T/vb.err")"
-        fi
-        n=$((n + RS))
-    done
-    # a segment too (export --segment): one written while memory ran out
-    # used to be kept, and did not verify
-    k=$(count_calls "$ALLOC" "$LEDGER" --dir "$R" export --segment seq=0..3 \
-        --out "$T/r-count.seg")
-    n=1
-    while [ "$n" -le $((k + 1)) ]; do
-        rm -f "$T/o.seg"
-        faulted "$n" fail ENOMEM "$ALLOC" "$LEDGER" --dir "$R" export \
-            --segment seq=0..3 --out "$T/o.seg"
-        what="export --segment, allocation $n/$k fails"
-        check
-        if [ "$rc" -ne 0 ] && { [ "$rc" -ne 71 ] ||
-            ! grep -qi 'memory' "$T/err"; }; then
-            bad read-alloc "$what: exit $rc, not 0 or 71 naming memory:" \
-                "'$(head -c 200 "$T/err" | tr -cd '[:print:]')'"
-        fi
-        check
-        if [ -e "$T/o.seg" ] && ! "$LEDGER" verify-bundle --trusted-key \
-            "$T/r.vk" "$T/o.seg" >/dev/null 2>"$T/vb.err"; then
-            bad read-alloc "$what: exit $rc, and the segment it left does" \
-                "not verify: $(grep -m 1 FAIL "$T/vb.err")"
-        fi
-        n=$((n + RS))
-    done
+    # sweep_writer WHAT OUT ARGS...: every RS-th allocation of
+    # `ledger --dir R ARGS --out OUT` fails in turn; each run exits 0, or 71
+    # naming memory, and what it leaves at OUT verifies. (A segment written
+    # while memory ran out used to be kept, and did not verify.)
+    sweep_writer() {
+        sw_what=$1 sw_out=$2
+        shift 2
+        k=$(count_calls "$ALLOC" "$LEDGER" --dir "$R" "$@" --out "$sw_out.count")
+        n=1
+        while [ "$n" -le $((k + 1)) ]; do
+            rm -f "$sw_out"
+            faulted "$n" fail ENOMEM "$ALLOC" "$LEDGER" --dir "$R" "$@" \
+                --out "$sw_out"
+            what="$sw_what, allocation $n/$k fails"
+            check
+            if loader_oom; then
+                :
+            elif [ "$rc" -ne 0 ] && { [ "$rc" -ne 71 ] ||
+                ! grep -qi 'memory' "$T/err"; }; then
+                bad read-alloc "$what: exit $rc, not 0 or 71 naming memory:" \
+                    "'$(head -c 200 "$T/err" | tr -cd '[:print:]')'"
+            fi
+            check
+            if [ -e "$sw_out" ] && ! "$LEDGER" verify-bundle --trusted-key \
+                "$T/r.vk" "$sw_out" >/dev/null 2>"$T/vb.err"; then
+                bad read-alloc "$what: exit $rc, and what it left does not" \
+                    "verify: $(grep -m 1 FAIL "$T/vb.err")"
+            fi
+            n=$((n + RS))
+        done
+    }
+    sweep_writer export "$T/o.tar.zst" export --run R-1
+    sweep_writer "export --segment" "$T/o.seg" export --segment seq=0..3
     k=$(count_calls "$ALLOC" "$LEDGER" verify-bundle --trusted-key "$T/r.vk" \
         "$T/r.tar.zst")
     n=1
