@@ -428,12 +428,12 @@ ldg_export_verify_mem(const void *buf, size_t len,
     struct vctx v;
     char err[512] = "";
     int rc;
+    unsigned long oom = ldg_alloc_failures();
 
     if (report == NULL || (buf == NULL && len > 0))
         return LDG_EINVAL;
     if ((rc = ctx_init(&v, opts ? opts : &none, report)) < 0)
         return rc;
-    unsigned long oom = ldg_alloc_failures();
     rc = bundle_read_mem(&v.b, buf, len, &v.o->limits, err, sizeof err);
     return bv_whole(verify_common(&v, rc, err), oom, report);
 }

@@ -732,18 +732,10 @@ copy_out(int from, int fd)
     return got == 0 ? 0 : -1;
 }
 
-/*
- * Into a regular file, the export writes directly. Into anything else (a
- * pipe, a socket, a terminal), it writes to an unlinked temporary file in
- * $TMPDIR first and copies that out after its read transaction ended: a
- * consumer that reads slowly or not at all (`export --out - | ...` left
- * blocked) then pins no snapshot, so writers go on reusing freed pages
- * (issue 11: a paused reader used to make data.mdb grow for good).
- */
-/* export_into, and no answer of it when jansson ran out of memory on the
- * way: a body or key event read then may lack members, a finding made
- * then proves nothing, a bundle written then may lack what it says it
- * holds (util.h). */
+/* export_into, and no answer of it when memory ran out on the way
+ * (ldg_alloc_failures, util/error.h): a body or key event read then may
+ * lack members, a finding made then proves nothing, a bundle written then
+ * may lack what it says it holds. */
 static int
 export_into_whole(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
                   struct ldg_export_report *report)
@@ -759,6 +751,14 @@ export_into_whole(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
     return rc;
 }
 
+/*
+ * Into a regular file, the export writes directly. Into anything else (a
+ * pipe, a socket, a terminal), it writes to an unlinked temporary file in
+ * $TMPDIR first and copies that out after its read transaction ended: a
+ * consumer that reads slowly or not at all (`export --out - | ...` left
+ * blocked) then pins no snapshot, so writers go on reusing freed pages
+ * (issue 11: a paused reader used to make data.mdb grow for good).
+ */
 int
 ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
                     int fd, struct ldg_export_report *report)
