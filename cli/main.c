@@ -163,8 +163,8 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
         command_returned = 1;
         /* an object built or parsed while memory ran out may lack members
          * or read as malformed: no answer given then is one (error.h) */
-        if (ldg_alloc_failures() != oom && rc != EX_OSERR &&
-            !runs_until_stopped(cmd->name)) {
+        if (oom_at_start != ULONG_MAX && ldg_alloc_failures() != oom &&
+            rc != EX_OSERR) {
             cli_err(c,
                     "out of memory: an allocation failed while the "
                     "command ran, so what it printed%s is not to be "
@@ -176,8 +176,11 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
         rc = EX_OK; /* --help */
     }
     cli_args_free(c, args);
-    if ((ind = cli_gather_end(c)) != 0)
-        return rc == EX_OK ? ind : rc;
+    {
+        int grc = cli_gather_end(c); /* (71 when out of memory) */
+        if (grc != 0)
+            return rc == EX_OK ? grc : rc;
+    }
     /* Data that did not reach stdout is a failure: a sequence number lost
      * to a full disk must not look like success. */
     int ferr = fflush(stdout) != 0 ? errno : 0;

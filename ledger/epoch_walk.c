@@ -299,7 +299,7 @@ ldg_epoch_walk_check(struct ldg_epoch_walk *w, struct ldg_txn *t,
     rc = ldg_seal_map_encode(s, map, sizeof map, &n);
     if (rc == 0)
         rc = ldg_epoch_seal_verify(k->c.pub, k->c.cur, map, n, x.sig);
-    if (rc == LDG_ENOMEM || rc == LDG_EIO)
+    if (ldg_rc_machine(rc))
         return rc; /* the machine's, not the seal's */
     if (rc < 0) {
         ldg_seterr(w->l,

@@ -879,7 +879,7 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
         for (size_t i = 0; i < n; i++) {
             struct ldg_key_state ks;
             int lrc = ldg_keys_lookup_raw(t, p[i].key_id, &ks);
-            if (lrc == LDG_ENOMEM || lrc == LDG_EIO) {
+            if (ldg_rc_machine(lrc)) {
                 rc = lrc;
                 break;
             }
@@ -903,7 +903,7 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
                 p[j].added_seq > p[i].added_seq)
                 newest = 0;
         int lrc = newest ? ldg_keys_lookup_name(t, p[i].name, &ks) : 0;
-        if (lrc == LDG_ENOMEM || lrc == LDG_EIO) {
+        if (ldg_rc_machine(lrc)) {
             rc = lrc; /* the machine's: no finding */
             break;
         }

@@ -114,16 +114,22 @@ ldg_counted(int rc)
  * (LDG_ENOTFOUND, LDG_ECORRUPT, ...); LDG_ENOMEM. */
 int ldg_signer_json(struct ldg_txn *t, uint64_t seq, json_t **out);
 
+/* 1 when rc is the machine's failure (out of memory, I/O, a busy store),
+ * which proves nothing about the stored bytes; a reader passes it on
+ * where it would take any other failure for damage or a finding. */
+static inline int
+ldg_rc_machine(int rc)
+{
+    return rc == LDG_ENOMEM || rc == LDG_EIO || rc == LDG_EBUSY;
+}
+
 /* What a failed read of something the log must hold says: damage
  * (LDG_ECORRUPT), unless the machine failed (out of memory, I/O, a busy
  * store), which proves nothing about the bytes. */
 static inline int
 ldg_as_damage(int rc)
 {
-    return rc == LDG_ENOMEM || rc == LDG_EIO || rc == LDG_EBUSY ||
-                   rc == LDG_EPRUNED
-               ? rc
-               : LDG_ECORRUPT;
+    return ldg_rc_machine(rc) || rc == LDG_EPRUNED ? rc : LDG_ECORRUPT;
 }
 
 /* -------------------------------------------------------------- events -- */

@@ -208,9 +208,9 @@ ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
             prc = ldg_entry_prev(t, seq, ev->prev);
         /* out of memory, or an I/O error: a leaf or prev left unread
          * would be written out as the event's (a view, a bundle) */
-        if ((hrc == LDG_ENOMEM || hrc == LDG_EIO) && ev->entry == NULL)
+        if (ldg_rc_machine(hrc) && ev->entry == NULL)
             rc = hrc;
-        else if (prc == LDG_ENOMEM || prc == LDG_EIO)
+        else if (ldg_rc_machine(prc))
             rc = prc;
     }
     return rc;

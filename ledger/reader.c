@@ -701,7 +701,7 @@ reader_leaf(struct ldg_reader *r, struct ldg_event *ev)
     if (ev->entry == NULL || ev->entry_len == 0) {
         int rc = ldg_tree_stored_hash(r->t, 0, ev->seq, ev->leaf);
         /* the machine's failures as they are; anything else is damage */
-        return rc == 0 || rc == LDG_ENOMEM || rc == LDG_EIO ? rc : LDG_ECORRUPT;
+        return rc == 0 || ldg_rc_machine(rc) ? rc : LDG_ECORRUPT;
     }
     ldg_tlog_leaf_hash(ev->leaf, ev->entry, ev->entry_len);
     return 0;
