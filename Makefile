@@ -399,6 +399,7 @@ headertest: $(CLI_OBJ) $(filter $(B)/obj/ledger/%,$(LIB_OBJ)) $(B)/libledger.api
 	@MAX_FILE=1500 MAX_FN=200 sh tools/check_cli_size.sh $(LIB_SIZE_DIRS) && \
 	    echo "library: no file over 1500 lines, no function over 200 ($(words $(LIB_SIZE_DIRS)) modules; generated files aside)"
 	@sh tools/check_parts.sh . $(filter $(B)/obj/ledger/%,$(LIB_OBJ)) && echo "ledger/: $$(grep -c '^part ' tools/ledger_parts.txt) parts (tools/ledger_parts.txt), each calling and including only itself and those below"
+	@python3 tools/check_layout.py . $(MODULES) cli && echo "store layouts: known in ledger/layout.c and ledger migrate alone"
 	@sh tools/check_cli_calls.sh $(CLI_OBJ) && echo "cli/: calls go one way (main, commands, helpers)"
 	@sh tools/check_cli_verdicts.sh . $(CLI_OBJ) && echo "cli/: public headers only; verdicts asked whole, their parts printed"
 	@sh tools/check_asserts.sh . > $(B)/headertest/asserts.txt || { cat $(B)/headertest/asserts.txt; exit 1; }; \

@@ -64,43 +64,51 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
     char err[1024], vkey[512];
     struct ldg_ledger *l;
     struct ldg_options o;
+    const char *layout_env = NULL;
     int rc;
 
     memset(&o, 0, sizeof o);
     /* what chose an older format or layout before is refused, not ignored:
      * a ledger other than the one asked for is not made */
     {
-        static const char *const vars[][2] = {{"LEDGER_FORMAT", "2"},
-                                              {"LEDGER_LAYOUT", "8"}};
-        _Static_assert(LDG_LAYOUT_NEWEST == 8, "LEDGER_LAYOUT's value");
-        for (size_t i = 0; i < 2; i++) {
-            const char *v = getenv(vars[i][0]);
-            if (i == 1 && v != NULL && strcmp(v, "999") == 0) {
-                /* in development: appends through an intake log
-                 * (docs/FORMAT.md 12); no release reads it */
-                o.layout = 999;
-                continue;
-            }
-            if (v != NULL && v[0] != '\0' && strcmp(v, vars[i][1]) != 0) {
+        const char *v = getenv("LEDGER_FORMAT");
+        if (v != NULL && v[0] != '\0' && strcmp(v, "2") != 0) {
+            cli_err(c,
+                    "$LEDGER_FORMAT is '%s': this build makes format 2 "
+                    "ledgers only (it reads and appends to the older ones); "
+                    "unset it",
+                    v);
+            return EX_USAGE;
+        }
+        /* the store layout: ldg_init says which it makes (and refuses
+         * another before it makes anything) */
+        if ((v = getenv("LEDGER_LAYOUT")) != NULL && v[0] != '\0') {
+            char *end;
+            unsigned long n = strtoul(v, &end, 10);
+            if (*end != '\0' || v[0] < '1' || v[0] > '9' || n > 1000000) {
                 cli_err(c,
-                        "$%s is '%s': this build makes %s %s ledgers "
-                        "only%s (it reads and %s the older ones); unset it",
-                        vars[i][0], v, i ? "store layout" : "format",
-                        vars[i][1],
-                        i ? ", or 999, the development layout no release "
-                            "reads"
-                          : "",
-                        i ? "migrates" : "appends to");
+                        "$LEDGER_LAYOUT is '%s': not a store layout's "
+                        "number; unset it",
+                        v);
                 return EX_USAGE;
             }
+            o.layout = (unsigned)n;
+            layout_env = v;
         }
     }
-    /* epoch keys are in development, as layout 999 is: they go together
+    /* epoch keys are in development, as their layout is: they go together
      * (one development format), so no release reads such a ledger */
-    if (x->epoch_s != 0 && o.layout != 999) {
-        cli_err(c, "--epoch: epoch keys are in development and need store "
-                   "layout 999, which no release reads: set "
-                   "LEDGER_LAYOUT=999 to make one");
+    if (x->epoch_s != 0 &&
+        (ldg_layout_info((int)o.layout, NULL) & LDG_LAYOUT_EPOCHS) == 0) {
+        int with = 0; /* the layout that has them, as the library knows */
+        for (int n = 1; n <= 1000; n++)
+            if (ldg_layout_info(n, NULL) & LDG_LAYOUT_EPOCHS)
+                with = n;
+        cli_err(c,
+                "--epoch: epoch keys are in development and need store "
+                "layout %d, which no release reads: set LEDGER_LAYOUT=%d to "
+                "make one",
+                with, with);
         return EX_USAGE;
     }
     /* the user's own default, never the system ledger: init makes a new
@@ -108,6 +116,11 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
     if ((rc = cli_resolve_dir_own(c)) != 0)
         return rc;
     rc = ldg_init(c->dir, x->origin, &o, err, sizeof err);
+    if (rc == LDG_EINVAL && layout_env != NULL &&
+        (ldg_layout_info((int)o.layout, NULL) & LDG_LAYOUT_MAKES) == 0) {
+        cli_err(c, "$LEDGER_LAYOUT is '%s': %s; unset it", layout_env, err);
+        return EX_USAGE;
+    }
     if (rc == LDG_EEXIST && x->epoch_s != 0 && init_unanchored(c, x, &l)) {
         /* said, not silent: the ledger was there, its anchor is new */
         cli_err(c,

@@ -203,17 +203,20 @@ struct migrate_args {
 static int
 migrate_opt(struct cli *c, void *args, int id, struct cli_args *a)
 {
-    const char *v = a->value;
-    if (strcmp(v, "999") == 0) { /* in development: the intake log */
-        ((struct migrate_args *)args)->to = 999;
-        return 0;
-    }
-    if (strlen(v) != 1 || v[0] < '1' || v[0] > '0' + LDG_LAYOUT_NEWEST) {
-        cli_err(c, "--layout: '%s' is not a store layout (1 to %d)", v,
-                LDG_LAYOUT_NEWEST);
+    const char *v = a->value, *what;
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+    /* (the library knows the layouts; which it converts to, ldg_migrate
+     * says of the ledger's own) */
+    if (*end != '\0' || v[0] < '1' || v[0] > '9' || n > 1000000 ||
+        (ldg_layout_info((int)n, &what) & LDG_LAYOUT_READS) == 0) {
+        cli_err(c,
+                "--layout: '%s' is not a store layout this build knows "
+                "(`ledger --version` lists them)",
+                v);
         return EX_USAGE;
     }
-    ((struct migrate_args *)args)->to = v[0] - '0';
+    ((struct migrate_args *)args)->to = (int)n;
     return 0;
 }
 

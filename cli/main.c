@@ -212,16 +212,33 @@ static void
 print_version(void)
 {
     char libs[512], *p, *save = NULL;
+    int lo = 0, hi = 0, makes = 0, devel = 0;
+    /* the store layouts, as the library knows them */
+    for (int n = 1; n <= 1000; n++) {
+        unsigned f = ldg_layout_info(n, NULL);
+        if (f & LDG_LAYOUT_DEVEL) {
+            devel = n;
+            continue;
+        }
+        if (f & LDG_LAYOUT_READS)
+            hi = n, lo = lo ? lo : n;
+        if (f & LDG_LAYOUT_MAKES)
+            makes = n;
+    }
     ldg_lib_versions(libs, sizeof libs);
     printf("ledger %s\n", LEDGER_VERSION);
     printf("formats:   ledger format %d and %d (init makes %d: sealed "
            "entries),\n"
-           "           store layouts 1 to %d (appends to %d), bundle format "
-           "%d,\n"
-           "           c2sp.org/tlog-checkpoint, c2sp.org/tlog-proof@v1,\n"
-           "           c2sp.org/tlog-tiles\n",
+           "           store layouts %d to %d (appends to %d), bundle format "
+           "%d,\n",
            LDG_FORMAT_VERSION_MIN, LDG_FORMAT_VERSION_MAX, LDG_FORMAT_VERSION,
-           LDG_LAYOUT_NEWEST, LDG_LAYOUT_NEWEST, LDG_BUNDLE_VERSION);
+           lo, hi, makes, LDG_BUNDLE_VERSION);
+    if (devel != 0)
+        printf("           store layout %d in development (no release "
+               "reads it),\n",
+               devel);
+    printf("           c2sp.org/tlog-checkpoint, c2sp.org/tlog-proof@v1,\n"
+           "           c2sp.org/tlog-tiles\n");
     printf("features:  query --grep (PCRE2), evidence bundles (tar + zstd;\n"
            "           libarchive loaded on first use), HTTP client "
            "(libcurl),\n"

@@ -60,13 +60,13 @@ app_read_tail(struct ldg_txn *t, struct tail *tl)
      * appends would go to LMDB behind the intake's back, and the intake's
      * next frame take their seqs (acknowledged events lost). Refused: the
      * program opens the ledger again, and appends through the intake */
-    if (ldg_txn_layout(t) == LDG_LAYOUT_INTAKE && ldg_txn_ledger(t) != NULL &&
+    if (ldg_txn_has(t, LDG_HAS_INTAKE) > 0 && ldg_txn_ledger(t) != NULL &&
         ldg_txn_ledger(t)->intake == NULL) {
         ldg_seterr(ldg_txn_ledger(t),
                    "%s was migrated to store layout %d (its intake log) "
                    "since this program opened it: nothing was written; open "
                    "it again (restart the program) to append",
-                   ldg_txn_ledger(t)->dir, LDG_LAYOUT_INTAKE);
+                   ldg_txn_ledger(t)->dir, ldg_txn_layout(t));
         return LDG_EVERSION;
     }
     rc = ldg_txn_size(t, &tl->size);

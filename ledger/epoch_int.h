@@ -428,4 +428,10 @@ int ldg_epoch_rec_ok(const uint8_t *k, size_t klen, size_t vlen, char *key_id);
 int ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
                           uint64_t period_ns, json_t **out);
 
+/* From the text of /proc/self/mountinfo: whether the mount holding path
+ * (absolute, no symbolic links) has "data=journal" among its super
+ * options. @return 1 when it has, 0 when not, -1 when no mount holds it.
+ * Lifetime: nothing borrowed. */
+int ldg_mountinfo_data_journal(const char *mountinfo, const char *path);
+
 #endif

@@ -576,13 +576,16 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
         return rc;
     /* in development with the intake log: one development format, layout
      * 999, which no release reads (docs/EPOCHS.md) */
-    if ((rc = ldg_txn_layout(t)) != LDG_LAYOUT_INTAKE) {
+    if ((rc = ldg_txn_has(t, LDG_HAS_EPOCHS)) <= 0) {
+        int at = ldg_txn_layout(t), to = ldg_layout_with(LDG_HAS_EPOCHS);
         ldg_txn_abort(t);
+        if (rc < 0)
+            return rc;
         ldg_seterr(l,
                    "epoch keys are in development and need store layout "
                    "%d, which no release reads (this ledger is at %d: `%s "
                    "" LDG_OPT_LAYOUT " %d` converts it, for good)",
-                   LDG_LAYOUT_INTAKE, rc, LDG_CMD_MIGRATE, LDG_LAYOUT_INTAKE);
+                   to, at, LDG_CMD_MIGRATE, to);
         return LDG_EVERSION;
     }
     rc = ldg_keys_lookup_name(t, name, &ks);

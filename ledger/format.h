@@ -260,50 +260,12 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
  * Absent: layout 1. */
 #define LDG_META_LAYOUT "layout"
 #define LDG_META_LAYOUT_LEN 4
-#define LDG_LAYOUT_MIN 1
-#define LDG_LAYOUT_MAX 8 /* ledger.h's LDG_LAYOUT_NEWEST (store.c checks) */
-/* Layout 1: db tree holds every node of the Merkle tree. Layout 2: db
- * tiles holds full tiles, db tree only the hashes of the tiles not yet
- * full (the right edge). Layout 3: layout 2, and the type, subject, run
- * and actor indexes in ix.* (key: the value; sorted duplicate values:
- * be64 seqs, 8 bytes each) in place of idx.*, and no idx.time (ts grows
- * with seq: a time is found by binary search in entries). Layout 4:
- * layout 3, and a full tile keeps its first 255 hashes in db tiles
- * (LDG_TILE_SPLIT_BYTES: two pages, where 256 take three) and its last
- * in db tree, where the edge had it. */
-#define LDG_LAYOUT_TILES 2
-#define LDG_LAYOUT_DUPS 3
-#define LDG_LAYOUT_SPLIT 4
-/* Layout 5: layout 4, and entries stored without the bytes a reader
- * derives (prev; a sealed entry's claim digest: codec_stored.c), new
- * bodies seeded (one random seed a record, the field salts derived from
- * it) and compressed with zstd dictionaries of db dicts (body.c). */
-#define LDG_LAYOUT_STORED 5
-/* Layout 6: layout 5, and new bodies seeded with the salts derived by
- * AES-128 (records 0x05 and 0x06) in place of BLAKE2b; layout 5's records
- * stay as they are. Migrating 5 to 6 rewrites meta "layout" only. */
-#define LDG_LAYOUT_AES_SALTS 6
-/* Layout 7: layout 6, and a new sealed entry's stored record keeps its
- * claim digest (the whole entry less prev: codec_stored.c), which a
- * reader showing the digest would otherwise hash from the claim; layout 5
- * and 6's records stay as they are. Migrating 6 to 7 rewrites meta
- * "layout" only. */
-#define LDG_LAYOUT_DIGEST 7
-/* Layout 8: layout 7, and a new sealed entry's stored record is 0x01 ‖
- * digest[32] ‖ the record layouts 5 and 6 store (codec_stored.c): the
- * digest raw, 8 bytes an event less than layout 7's msgpack pair; the
- * records of layouts 5 to 7 stay readable at any seq until ledger
- * migrate rewrites them (meta "digest.next", as 6 to 7). */
-#define LDG_LAYOUT_TAGGED 8
-#define LDG_LAYOUT_DEFAULT 8
-/* Layout 999, in development (LMDB's MDB_DEVEL: no release reads it, and
- * builds that know only layouts 1 to 8 refuse it, as they must: they
- * would not see the events in its intake log): layout 8, and every
- * append goes through DIR/intake (intake_int.h, FORMAT.md 12), LMDB being
- * brought up to date from it in large transactions. meta "intake" says
- * how far: the intake's file id[16] ‖ u64be block ‖ u32be lap ‖ u64be
- * seq, the position of the first frame not applied. */
-#define LDG_LAYOUT_INTAKE 999
+/* The layouts themselves, and what each keeps where: layout_int.h, the
+ * one place that knows their numbers. */
+/* meta "intake" (an intake layout: layout_int.h, LDG_HAS_INTAKE): how far
+ * LMDB is brought up to date from DIR/intake: the intake's file id[16] ‖
+ * u64be block ‖ u32be lap ‖ u64be seq, the position of the first frame
+ * not applied. */
 #define LDG_META_INTAKE "intake"
 #define LDG_META_INTAKE_LEN 36
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ledger/layout_int.h"
 #include "ledger/record_int.h" /* the codec part */
 
 #define LDG_MAX_APPLIERS 16

@@ -36,7 +36,7 @@
 static enum ldg_core_db
 ix_db(int layout, enum ldg_core_db db)
 {
-    if (layout < LDG_LAYOUT_DUPS)
+    if (!ldg_layout_has(layout, LDG_HAS_DUPS))
         return db;
     switch (db) {
     case LDG_DB_IDX_TYPE:
@@ -96,7 +96,7 @@ build_keys(const struct ldg_event *ev, int layout, void *arg,
         if ((rc = fn(arg, LDG_DB_IDX_ID, k, n, 0)) < 0)
             return rc;
     }
-    if (layout >= LDG_LAYOUT_DUPS)
+    if (ldg_layout_has(layout, LDG_HAS_DUPS))
         return 0;
     ldg_be64(k, ev->ts_ns);
     ldg_be64(k + 8, ev->seq);

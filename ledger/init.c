@@ -80,8 +80,7 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
     struct ldg_key *key = NULL;
     struct ldg_txn *t = NULL;
     uint8_t fmt[8], rnd[6];
-    int rc, created = 0;
-    int intake = opts != NULL && opts->layout == LDG_LAYOUT_INTAKE;
+    int rc, created = 0, layout, intake;
 
     if (dir == NULL)
         return LDG_EINVAL;
@@ -92,15 +91,10 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
                  opts->format, LDG_FORMAT_VERSION_MIN, LDG_FORMAT_VERSION_MAX);
         return LDG_EINVAL;
     }
-    if (opts != NULL && opts->layout != 0 &&
-        opts->layout != LDG_LAYOUT_NEWEST &&
-        opts->layout != LDG_LAYOUT_INTAKE) {
-        snprintf(err, errcap,
-                 "layout %u: this build makes and appends to layout %d "
-                 "ledgers only (it reads and migrates the older ones)",
-                 opts->layout, LDG_LAYOUT_NEWEST);
-        return LDG_EINVAL;
-    }
+    if ((layout = ldg_layout_to_make(opts != NULL ? opts->layout : 0, err,
+                                     errcap)) < 0)
+        return layout;
+    intake = ldg_layout_has(layout, LDG_HAS_INTAKE);
     if (origin == NULL) {
         char hex[13];
         ldg_random(rnd, sizeof rnd);
@@ -156,7 +150,7 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
         rc = meta_put(t, LDG_META_LOG_KEY, l->log_key->pub, 32);
     if (rc == 0) {
         uint8_t lay[LDG_META_LAYOUT_LEN];
-        ldg_be32(lay, intake ? LDG_LAYOUT_INTAKE : LDG_LAYOUT_NEWEST);
+        ldg_be32(lay, (uint32_t)layout);
         rc = meta_put(t, LDG_META_LAYOUT, lay, sizeof lay);
     }
     if (rc == 0 && intake)

@@ -165,6 +165,18 @@ struct ldg_options {
 /* The store layout this build writes, the newest (docs/FORMAT.md 6.1): it
  * reads every one from 1, and appends to this one only. */
 #define LDG_LAYOUT_NEWEST 8
+/* ldg_layout_info's flags. */
+#define LDG_LAYOUT_READS 1u  /* this build reads it */
+#define LDG_LAYOUT_MAKES 2u  /* and appends to it: ldg_init makes it */
+#define LDG_LAYOUT_EPOCHS 4u /* its keys may seal with epoch keys */
+#define LDG_LAYOUT_DEVEL 8u  /* in development: no release reads it */
+/* What this build knows of store layout number (docs/FORMAT.md 6.1; 0:
+ * the one ldg_init makes unasked), for a caller with no ledger open (a
+ * command's options; ldg_stats tells of an open one). *what, when not
+ * NULL, gets the layout in a phrase, as ldg_stats gives it.
+ * @return the LDG_LAYOUT_* flags below; 0 for a number this build does
+ * not know. Lifetime: *what is static. */
+unsigned ldg_layout_info(int number, const char **what);
 
 /* Where the system ledger is (docs/SYSTEMD.md: the one ledger.service
  * serves), unless $LEDGER_SYSTEM_DIR names another: a command that names
@@ -263,6 +275,8 @@ struct ldg_stats {
                                 or 999 (in development) */
     const char *layout_what; /* the layout in a phrase, and whether ledger
                                 migrate converts it (static) */
+    int layout_older;        /* 1: older than the layout this build appends
+                                to (ledger migrate converts it) */
     int tiles_split;         /* 1: the layout splits full tiles (4 on), so
                                 ldg_stats_tiles_whole can count some */
     int digests_left;        /* layouts 7 and 8: 1 when a migrate that stopped
@@ -549,11 +563,6 @@ struct ldg_exposure {
 /* @return 0 with *out; LDG_EKEY (the state file is unusable: named in
  * the handle's message). Lifetime: nothing borrowed. */
 int ldg_keys_exposure(struct ldg_ledger *l, struct ldg_exposure *out);
-/* From the text of /proc/self/mountinfo: whether the mount holding path
- * (absolute, no symbolic links) has "data=journal" among its super
- * options. @return 1 when it has, 0 when not, -1 when no mount holds it.
- * Lifetime: nothing borrowed. */
-int ldg_mountinfo_data_journal(const char *mountinfo, const char *path);
 
 /* One key as the log knows it (from key.added / key.revoked). */
 struct ldg_keyinfo {

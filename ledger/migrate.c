@@ -144,7 +144,7 @@ step_finish(struct ldg_txn *t, void *arg)
         return rc;
     if ((rc = ldg_txn_size(t, &size)) < 0)
         return rc;
-    return ldg_tree_tiles_finish(t, size);
+    return ldg_tree_tiles_finish(t, size, LDG_LAYOUT_TILES);
 }
 
 /* ---------------------------------------------------- layout 2 to 3 -- */

@@ -92,14 +92,13 @@ load_meta(struct ldg_ledger *l)
     /* the store layout is read again in every transaction (migrate changes
      * it under open handles); here a damaged or unknown one is refused
      * before anything reads by it */
-    if ((rc = ldg_txn_layout(t)) < 0)
+    if ((rc = ldg_txn_has(t, LDG_HAS_INTAKE)) < 0)
         goto out;
-    if (rc == LDG_LAYOUT_INTAKE && (rc = ldg_intake_attach(l)) < 0)
+    if (rc == 1 && (rc = ldg_intake_attach(l)) < 0)
         goto out;
-    rc = ldg_txn_layout(t);
-    /* layout 5: new records are made with the newest dictionary (one that
-     * does not load is left to verify to name) */
-    if (rc >= LDG_LAYOUT_STORED)
+    /* layout 5 on: new records are made with the newest dictionary (one
+     * that does not load is left to verify to name) */
+    if (ldg_txn_has(t, LDG_HAS_STORED) == 1)
         (void)ldg_dict_refresh(l, t);
     l->errmsg[0] = '\0';
     rc = meta_get(t, LDG_META_ORIGIN, &v);

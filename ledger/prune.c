@@ -249,8 +249,8 @@ drop_pruned_tiles(struct ldg_txn *t, uint64_t hz, uint64_t *n)
     uint64_t kept = (hz - 1) / LDG_TILE_WIDTH * LDG_TILE_WIDTH, last = 0;
     int rc;
 
-    if (ldg_txn_layout(t) != LDG_LAYOUT_INTAKE)
-        return 0;
+    if ((rc = ldg_txn_has(t, LDG_HAS_TREE_PRUNE)) <= 0)
+        return rc;
     if ((rc = del_level0(t, LDG_DB_TILES, kept / LDG_TILE_WIDTH, n)) < 0)
         return rc;
     /* (the split tiles' last hashes: counted with their tiles) */

@@ -49,9 +49,10 @@ struct ldg_seqscan {
 const char *
 ldg_index_name(struct ldg_txn *t, enum ldg_index which)
 {
-    int layout = t != NULL ? ldg_txn_layout(t) : LDG_LAYOUT_DEFAULT;
-    enum ldg_core_db db =
-        ldg_index_db(which, layout > 0 ? layout : LDG_LAYOUT_DEFAULT);
+    /* (no transaction, or a layout not read: the newest layout's name) */
+    int layout = t != NULL ? ldg_txn_layout(t) : 0;
+    enum ldg_core_db db = ldg_index_db(
+        which, layout > 0 ? layout : ldg_layout_with(LDG_HAS_APPEND));
     return db < LDG_CORE_DBS ? ldg_core_db_names[db] : "?";
 }
 
@@ -428,7 +429,7 @@ ldg_time_window(struct ldg_txn *t, uint64_t since_ns, uint64_t until_ns,
         return 0;
     if ((layout = ldg_txn_layout(t)) < 0)
         return layout;
-    if (layout >= LDG_LAYOUT_DUPS)
+    if (ldg_layout_has(layout, LDG_HAS_DUPS))
         return time_window_search(t, since_ns, until_ns, lo, hi);
     l = ldg_txn_ledger(t);
     if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_IDX_TIME), &c)) < 0)
@@ -608,7 +609,7 @@ ldg_reader_new(struct ldg_reader **out, struct ldg_txn *t)
     /* leaf hashes: level 0 of the stored tree; a ledger without one
      * hashes the entries instead */
     r->have_tree = seekc_open(t, &r->tc, LDG_DB_TREE, 1, 0) == 0;
-    r->tiles = ldg_txn_layout(t) >= LDG_LAYOUT_TILES;
+    r->tiles = ldg_txn_has(t, LDG_HAS_TILES) == 1;
     *out = r;
     return 0;
 }

@@ -18,34 +18,6 @@
 
 /* -------------------------------------------------------------- stats -- */
 
-/* What `ledger stats` says of each layout (format.h says what each is). */
-static const char *
-layout_what(int layout)
-{
-    static const char *const what[] = {
-        [1] = "a record per tree node; ledger migrate converts it",
-        [2] = "Merkle tree as tiles, an index key per event; ledger "
-              "migrate converts it",
-        [3] = "Merkle tree as tiles, an index key per value; ledger migrate "
-              "converts it",
-        [4] = "Merkle tree as tiles of two pages, an index key per value; "
-              "ledger migrate converts it",
-        [5] = "entries without derived bytes, bodies seeded by BLAKE2b, "
-              "dictionaries; ledger migrate converts it",
-        [6] = "entries without derived bytes, seeded bodies, dictionaries; "
-              "ledger migrate converts it",
-        [7] = "entries without prev, seeded bodies, dictionaries; ledger "
-              "migrate converts it",
-        [8] = "entries without prev, seeded bodies, dictionaries",
-    };
-    if (layout == LDG_LAYOUT_INTAKE)
-        return "in development, no release reads it: layout 8 + intake "
-               "log"; /* (in 80 columns, with `stats`' name column) */
-    if (layout >= 1 && layout < (int)(sizeof what / sizeof what[0]))
-        return what[layout];
-    return "unknown to this build";
-}
-
 int
 ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
 {
@@ -64,8 +36,9 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
     if (rc == 0 && (st->layout = ldg_txn_layout(t)) < 0)
         rc = st->layout;
     if (rc == 0) {
-        st->layout_what = layout_what(st->layout);
-        st->tiles_split = st->layout >= LDG_LAYOUT_SPLIT;
+        st->layout_what = ldg_layout_what(st->layout);
+        st->layout_older = ldg_layout_older(st->layout);
+        st->tiles_split = ldg_layout_has(st->layout, LDG_HAS_SPLIT);
     }
     if (rc == 0)
         rc = ldg_db_count(t, ldg_core(l, ldg_db_bodies(t)), &st->bodies);
@@ -85,7 +58,7 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
         st->intake = l->intake != NULL;
         st->intake_events = ldg_txn_tail(t);
     }
-    if (rc == 0 && st->layout >= LDG_LAYOUT_DIGEST) {
+    if (rc == 0 && ldg_layout_has(st->layout, LDG_HAS_DIGEST)) {
         rc = ldg_txn_digest_next(t, &st->digest_next);
         st->digests_left = rc == 0;
         if (rc == LDG_ENOTFOUND)

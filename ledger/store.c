@@ -25,6 +25,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "ledger/layout_int.h"
 #include "ledger/overlay_int.h"
 #include "ledger/store_int.h"
 
@@ -853,15 +854,14 @@ ldg_txn_ledger(struct ldg_txn *t)
 enum ldg_core_db
 ldg_db_entries(struct ldg_txn *t)
 {
-    return ldg_txn_layout(t) >= LDG_LAYOUT_STORED ? LDG_DB_ENTRIES5
-                                                  : LDG_DB_ENTRIES;
+    return ldg_txn_has(t, LDG_HAS_STORED) > 0 ? LDG_DB_ENTRIES5
+                                              : LDG_DB_ENTRIES;
 }
 
 enum ldg_core_db
 ldg_db_bodies(struct ldg_txn *t)
 {
-    return ldg_txn_layout(t) >= LDG_LAYOUT_STORED ? LDG_DB_BODIES5
-                                                  : LDG_DB_BODIES;
+    return ldg_txn_has(t, LDG_HAS_STORED) > 0 ? LDG_DB_BODIES5 : LDG_DB_BODIES;
 }
 
 /* Reads the dictionaries of t's snapshot that l's set does not hold yet
@@ -937,75 +937,27 @@ ldg_txn_layout(struct ldg_txn *t)
         return store_xlate(rc);
     if (v.mv_size == LDG_META_LAYOUT_LEN)
         n = ldg_rd_be32(v.mv_data);
-    if (n > LDG_LAYOUT_MAX && n != LDG_LAYOUT_INTAKE) {
-        if (t->l != NULL)
-            ldg_seterr(t->l, "%s: store layout %u, this build reads %d to %d",
-                       t->l->dir, n, LDG_LAYOUT_MIN, LDG_LAYOUT_MAX);
-        return LDG_EVERSION;
-    }
-    if (n < LDG_LAYOUT_MIN ||
-        (n >= LDG_LAYOUT_TILES && t->s->missing[LDG_DB_TILES]) ||
-        (n >= LDG_LAYOUT_DUPS && t->s->missing[LDG_DB_IX_TYPE]) ||
-        (n >= LDG_LAYOUT_STORED && t->s->missing[LDG_DB_ENTRIES5])) {
-        if (t->l != NULL)
+    { /* the layout module says whether it is one this build reads */
+        unsigned missing =
+            (t->s->missing[LDG_DB_TILES] ? LDG_HAS_TILES : 0) |
+            (t->s->missing[LDG_DB_IX_TYPE] ? LDG_HAS_DUPS : 0) |
+            (t->s->missing[LDG_DB_ENTRIES5] ? LDG_HAS_STORED : 0);
+        const char *damage;
+        rc = ldg_layout_check(n > INT_MAX ? INT_MAX : (int)n, missing, &damage);
+        if (rc == LDG_EVERSION && t->l != NULL)
+            ldg_seterr(t->l, "%s: store layout %u, this build reads %s",
+                       t->l->dir, n, ldg_layouts_known());
+        else if (rc < 0 && t->l != NULL)
             ldg_seterr(t->l,
                        "storage corrupt: %s: the store layout record is "
                        "damaged (%zu bytes%s)",
-                       t->l->dir, v.mv_size,
-                       n < LDG_LAYOUT_TILES ? ""
-                       : t->s->missing[LDG_DB_TILES]
-                           ? ", and no 'tiles' database"
-                       : t->s->missing[LDG_DB_IX_TYPE]
-                           ? ", and no 'ix.type' database"
-                           : ", and no 'entries5' database");
-        return LDG_ECORRUPT;
+                       t->l->dir, v.mv_size, damage);
+        if (rc < 0)
+            return rc;
     }
     t->layout = (int)n;
     return t->layout;
 }
-
-int
-ldg_txn_writable(struct ldg_txn *t)
-{
-    int layout = ldg_txn_layout(t);
-    if (layout < 0)
-        return layout;
-    if (layout >= LDG_LAYOUT_NEWEST)
-        return 0;
-    if (t->l != NULL)
-        ldg_seterr(t->l,
-                   "%s is at store layout %d, and this build appends to "
-                   "layout %d only: run `" LDG_CMD_MIGRATE "` (it converts the "
-                   "ledger in place and may be stopped at any point; stop "
-                   "`" LDG_CMD_SERVE "` first if it serves the ledger), then "
-                   "try again",
-                   t->l->dir, layout, LDG_LAYOUT_NEWEST);
-    return LDG_EVERSION;
-}
-
-int
-ldg_check_writable(struct ldg_ledger *l)
-{
-    struct ldg_txn *t;
-    int rc;
-    if (l == NULL)
-        return LDG_EINVAL;
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
-        return rc;
-    rc = ldg_txn_writable(t);
-    if (rc == LDG_EVERSION) /* said to a server's operator, with the dir */
-        ldg_seterr(l,
-                   "%s is at store layout %d, and this build appends to "
-                   "layout %d only: every event would be refused until "
-                   "`" LDG_CMD_MIGRATE_IN "` converts it (in place; it may be "
-                   "stopped at any point)",
-                   l->dir, ldg_txn_layout(t), LDG_LAYOUT_NEWEST, l->dir);
-    ldg_txn_abort(t);
-    return rc;
-}
-
-_Static_assert(LDG_LAYOUT_MAX == LDG_LAYOUT_NEWEST,
-               "format.h and ledger.h name the same newest layout");
 
 /* After ledger migrate's last step wrote meta "layout" in t. */
 void

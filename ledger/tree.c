@@ -89,7 +89,8 @@ tile_ref(struct ldg_txn *t, int tl, uint64_t n, const uint8_t **h,
     if (rc < 0)
         return rc;
     if (v.len != LDG_TILE_BYTES &&
-        (layout < LDG_LAYOUT_SPLIT || v.len != LDG_TILE_SPLIT_BYTES ||
+        (!ldg_layout_has(layout, LDG_HAS_SPLIT) ||
+         v.len != LDG_TILE_SPLIT_BYTES ||
          n > (UINT64_MAX - (LDG_TILE_WIDTH - 1)) / LDG_TILE_WIDTH))
         return LDG_ECORRUPT;
     *h = v.data;
@@ -138,7 +139,7 @@ ldg_tree_tile_root(struct ldg_txn *t, int tl, uint64_t n, uint8_t out[32])
 
     if (layout < 0)
         return layout;
-    if (layout >= LDG_LAYOUT_TILES) {
+    if (ldg_layout_has(layout, LDG_HAS_TILES)) {
         if ((rc = ldg_tree_tile_get(t, tl, n, h)) < 0)
             return rc;
     } else {
@@ -311,14 +312,12 @@ tile_node_hashed(struct ldg_txn *t, int level, uint64_t index, uint8_t out[32])
 int
 ldg_tree_kept_from(struct ldg_txn *t, uint64_t *from)
 {
-    int layout = ldg_txn_layout(t);
+    int rc = ldg_txn_has(t, LDG_HAS_TREE_PRUNE);
     uint64_t hz;
 
     *from = 0;
-    if (layout < 0)
-        return layout;
-    if (layout != LDG_LAYOUT_INTAKE)
-        return 0;
+    if (rc <= 0)
+        return rc;
     hz = ldg_txn_horizon(t);
     /* the tile holding the last pruned event stays: its leaf is the
      * chain's link to the first kept event (FORMAT.md 6.2) */
@@ -358,7 +357,7 @@ tree_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
     int layout = ldg_txn_layout(t);
     if (layout < 0)
         return layout;
-    if (layout >= LDG_LAYOUT_TILES)
+    if (ldg_layout_has(layout, LDG_HAS_TILES))
         return tile_node(t, level, index, out);
     return node_get(t, level, index, out);
 }
@@ -824,7 +823,7 @@ ldg_tree_tiles_copy(struct ldg_txn *t, int tl, uint64_t from, uint64_t to)
 }
 
 int
-ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size)
+ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size, int layout)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     ldg_dbi tree = ldg_core(l, LDG_DB_TREE);
@@ -834,7 +833,8 @@ ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size)
     const uint8_t *h;
     int rc, top = 0;
 
-    if (ldg_txn_layout(t) != 1)
+    if (ldg_txn_has(t, LDG_HAS_TILES) != 0 ||
+        !ldg_layout_has(layout, LDG_HAS_TILES))
         return LDG_EINVAL;
     if (size > 0 && (rc = ldg_tree_root(t, size, root1)) < 0)
         return rc;
@@ -874,11 +874,11 @@ ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size)
                 goto out;
         }
     }
-    ldg_be32(lay, LDG_LAYOUT_TILES);
+    ldg_be32(lay, (uint32_t)layout);
     if ((rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_LAYOUT,
                               sizeof LDG_META_LAYOUT - 1, lay, sizeof lay)) < 0)
         goto out;
-    ldg_txn_set_layout(t, LDG_LAYOUT_TILES);
+    ldg_txn_set_layout(t, layout);
     /* the same tree, read the new way */
     if (size > 0 && (rc = ldg_tree_root(t, size, root2)) < 0)
         goto out;
@@ -912,7 +912,7 @@ ldg_tree_tiles_split(struct ldg_txn *t, const uint8_t from[LDG_TREE_KEY_LEN],
     *done = 0;
     *split = 0;
     memcpy(next, from, LDG_TREE_KEY_LEN);
-    if (ldg_txn_layout(t) != LDG_LAYOUT_SPLIT || max == 0)
+    if (ldg_txn_has(t, LDG_HAS_SPLIT) != 1 || max == 0)
         return LDG_EINVAL;
     if ((keys = malloc(max * sizeof *keys)) == NULL)
         return LDG_ENOMEM;
@@ -980,8 +980,8 @@ ldg_tree_tiles_whole(struct ldg_txn *t, uint64_t *n)
     int rc;
 
     *n = 0;
-    if (ldg_txn_layout(t) < LDG_LAYOUT_SPLIT)
-        return 0;
+    if ((rc = ldg_txn_has(t, LDG_HAS_SPLIT)) <= 0)
+        return rc;
     if ((rc = ldg_cursor_open(t, ldg_core(ldg_txn_ledger(t), LDG_DB_TILES),
                               &c)) < 0)
         return rc;

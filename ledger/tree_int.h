@@ -67,9 +67,10 @@ uint64_t ldg_tree_level_count(uint64_t size, int tl);
  * layout 1 ledger: writes full tiles [from, to) of tile level tl from the
  * nodes of db tree, each checked against the node above it; then, in the
  * last one, the tiles still missing for a log of size leaves, db tree cut
- * to the edge, meta "layout", and a check that the root is unchanged. */
+ * to the edge, meta "layout" set to layout (migrate's, the first with
+ * tiles), and a check that the root is unchanged. */
 int ldg_tree_tiles_copy(struct ldg_txn *t, int tl, uint64_t from, uint64_t to);
-int ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size);
+int ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size, int layout);
 
 /* ldg_checkpoint_check but for the signature: the note's text names this
  * log's origin and t's tree root at its size. For a frame of the ledger's

@@ -790,8 +790,8 @@ late_checks(struct vstate *vs, struct ldg_txn *t, uint64_t size,
         vf_check_index_counts(vs, t, size, with_run);
     /* layout 5 keeps the log in entries5 and bodies5: the databases of
      * layouts before hold nothing (a record there is read by no one) */
-    for (int i = 0;
-         i < 2 && vs->bad_seq == UINT64_MAX && vs->layout >= LDG_LAYOUT_STORED;
+    for (int i = 0; i < 2 && vs->bad_seq == UINT64_MAX &&
+                    ldg_layout_has(vs->layout, LDG_HAS_STORED);
          i++) {
         enum ldg_core_db db = i ? LDG_DB_BODIES : LDG_DB_ENTRIES;
         uint64_t n = 0;
@@ -805,7 +805,8 @@ late_checks(struct vstate *vs, struct ldg_txn *t, uint64_t size,
     /* meta "digest.next" is advisory (every stored form is valid at any
      * seq), but one that is not 8 bytes is damage that stops `ledger
      * migrate` and `ledger stats` (which send the operator here) */
-    if (vs->bad_seq == UINT64_MAX && vs->layout >= LDG_LAYOUT_DIGEST) {
+    if (vs->bad_seq == UINT64_MAX &&
+        ldg_layout_has(vs->layout, LDG_HAS_DIGEST)) {
         struct ldg_val v;
         if (ldg_kv_get(t, ldg_core(vs->l, LDG_DB_META), LDG_META_DIGEST_NEXT,
                        sizeof LDG_META_DIGEST_NEXT - 1, &v) == 0 &&

@@ -43,7 +43,7 @@ edge_stored(struct edge *e, struct ldg_txn *t, int level, uint64_t index,
     uint8_t k[9];
     int rc;
 
-    if (e->layout >= LDG_LAYOUT_TILES) {
+    if (ldg_layout_has(e->layout, LDG_HAS_TILES)) {
         /* layout 2 stores the hashes of levels 8·tl only: in full tiles,
          * and past them in db tree as layout 1 does */
         int tl = level / LDG_TILE_HEIGHT;

@@ -63,7 +63,7 @@ vf_idx_acc_key(void *ctx, enum ldg_core_db db, const uint8_t *key, size_t n)
 static int
 idx_checked(const struct vstate *vs, enum ldg_core_db db)
 {
-    return vs->layout >= LDG_LAYOUT_DUPS || !ldg_index_dups(db);
+    return ldg_layout_has(vs->layout, LDG_HAS_DUPS) || !ldg_index_dups(db);
 }
 
 /* Entries an index holds for the log: one per event, one per event with
@@ -73,7 +73,7 @@ static uint64_t
 index_want(const struct vstate *vs, enum ldg_core_db db, uint64_t size,
            uint64_t with_run)
 {
-    int dups = vs->layout >= LDG_LAYOUT_DUPS;
+    int dups = ldg_layout_has(vs->layout, LDG_HAS_DUPS);
     if (db == LDG_DB_IDX_ID)
         return vs->with_id;
     if (ldg_index_dups(db) != dups)

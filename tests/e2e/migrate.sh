@@ -159,8 +159,14 @@ rc=$?
 [ $rc -eq 64 ] && [ ! -e "$T/i" ] || fail "init --layout 4: exit $rc, $(cat "$T/err")"
 LEDGER_LAYOUT=4 "$L" --dir "$T/i" init >/dev/null 2>"$T/err"
 rc=$?
-[ $rc -eq 64 ] && grep -q "LEDGER_LAYOUT is '4': this build makes store layout 8 ledgers only, or 999, the development layout no release reads (it reads and migrates the older ones); unset it" "$T/err" &&
+[ $rc -eq 64 ] && grep -q "LEDGER_LAYOUT is '4': store layout 4: this build makes layout 8 ledgers only, or 999, the development layout no release reads (it reads and migrates the older ones); unset it" "$T/err" &&
     [ ! -e "$T/i/data.mdb" ] || fail "LEDGER_LAYOUT=4 init: exit $rc, $(cat "$T/err")"
+for v in 0 abc 8x -8 99999999999; do
+    LEDGER_LAYOUT=$v "$L" --dir "$T/i" init >/dev/null 2>"$T/err"
+    rc=$?
+    [ $rc -eq 64 ] && grep -q "LEDGER_LAYOUT is '$v': not a store layout's number; unset it" "$T/err" &&
+        [ ! -e "$T/i/data.mdb" ] || fail "LEDGER_LAYOUT=$v init: exit $rc, $(cat "$T/err")"
+done
 rm -rf "$T/i"
 
 # ------------------------------------------------------------ migrate --
@@ -287,8 +293,14 @@ rc=$?
     fail "--layout 1: exit $rc, $(cat "$T/err")"
 "$L" --dir "$D" migrate --layout 9 >/dev/null 2>"$T/err"
 rc=$?
-[ $rc -eq 64 ] && grep -q "'9' is not a store layout (1 to 8)" "$T/err" ||
+[ $rc -eq 64 ] && grep -q "'9' is not a store layout this build knows (\`ledger --version\` lists them)" "$T/err" ||
     fail "--layout 9: exit $rc, $(cat "$T/err")"
+for v in 0 abc 3x 1000 -1; do
+    "$L" --dir "$D" migrate --layout "$v" >/dev/null 2>"$T/err"
+    rc=$?
+    [ $rc -eq 64 ] && grep -q "'$v' is not a store layout this build knows" "$T/err" ||
+        fail "--layout $v: exit $rc, $(cat "$T/err")"
+done
 "$L" --dir "$D" migrate --layout 7 >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||

@@ -1390,6 +1390,60 @@ test_layout__migrate_to_5_refuses_a_broken_chain(void **state)
     fx_free(f);
 }
 
+/* The layout module answers for every layout: what each has, in a
+ * chain (each has what the one before had), and what the program asks
+ * of a number with no ledger open. */
+static void
+test_layout__the_module_knows_each_layout(void **state)
+{
+    static const unsigned feat[] = {LDG_HAS_TILES, LDG_HAS_DUPS,
+                                    LDG_HAS_SPLIT, LDG_HAS_STORED, 0,
+                                    LDG_HAS_DIGEST, LDG_HAS_APPEND};
+    unsigned want = 0;
+    const char *what = NULL;
+    char err[300];
+    (void)state;
+    for (int n = LDG_LAYOUT_MIN; n <= LDG_LAYOUT_MAX; n++) {
+        unsigned f = ldg_layout_info(n, &what);
+        assert_true(f & LDG_LAYOUT_READS);
+        assert_int_equal(!!(f & LDG_LAYOUT_MAKES), n == LDG_LAYOUT_NEWEST);
+        assert_false(f & (LDG_LAYOUT_EPOCHS | LDG_LAYOUT_DEVEL));
+        assert_string_equal(what, ldg_layout_what(n));
+        assert_int_equal(ldg_layout_older(n), n < LDG_LAYOUT_NEWEST);
+        assert_true(ldg_layout_has(n, want));
+        if (n >= 2 && feat[n - 2] != 0) {
+            assert_false(ldg_layout_has(n - 1, feat[n - 2]));
+            assert_true(ldg_layout_has(n, feat[n - 2]));
+        }
+        want |= n >= 2 ? feat[n - 2] : 0;
+        want &= ~(unsigned)LDG_HAS_APPEND; /* (the newest only) */
+    }
+    assert_int_equal(ldg_layout_info(0, NULL),
+                     ldg_layout_info(LDG_LAYOUT_NEWEST, NULL));
+    assert_int_equal(ldg_layout_info(LDG_LAYOUT_INTAKE, NULL),
+                     LDG_LAYOUT_READS | LDG_LAYOUT_MAKES | LDG_LAYOUT_EPOCHS |
+                         LDG_LAYOUT_DEVEL);
+    assert_true(ldg_layout_has(LDG_LAYOUT_INTAKE,
+                               LDG_HAS_INTAKE | LDG_HAS_TREE_PRUNE |
+                                   LDG_HAS_EPOCHS | LDG_HAS_APPEND));
+    assert_false(ldg_layout_older(LDG_LAYOUT_INTAKE));
+    assert_int_equal(ldg_layout_with(LDG_HAS_EPOCHS), LDG_LAYOUT_INTAKE);
+    assert_int_equal(ldg_layout_with(LDG_HAS_DUPS), LDG_LAYOUT_INTAKE);
+    for (int n = -1; n <= 1000; n += n == 0 ? 9 : 1) {
+        if (n == LDG_LAYOUT_INTAKE || n == 0)
+            continue;
+        assert_int_equal(ldg_layout_info(n, &what), 0);
+        assert_string_equal(what, "unknown to this build");
+        assert_false(ldg_layout_has(n, 0));
+    }
+    assert_int_equal(ldg_layout_to_make(0, err, sizeof err),
+                     LDG_LAYOUT_NEWEST);
+    assert_int_equal(ldg_layout_to_make(LDG_LAYOUT_INTAKE, err, sizeof err),
+                     LDG_LAYOUT_INTAKE);
+    assert_int_equal(ldg_layout_to_make(7, err, sizeof err), LDG_EINVAL);
+    assert_non_null(strstr(err, "store layout 7: this build makes layout 8"));
+}
+
 int
 main(void)
 {
@@ -1423,6 +1477,7 @@ main(void)
         cmocka_unit_test(
             test_layout__migrate_6_to_7_to_8_gives_the_entries_their_digests),
         cmocka_unit_test(test_layout__migrate_to_5_refuses_a_broken_chain),
+        cmocka_unit_test(test_layout__the_module_knows_each_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,207 @@
+/*
+ * layout.c — the store layouts (layout_int.h, docs/FORMAT.md 6.1): what
+ * each keeps where, its words, which one ldg_init makes and which one an
+ * append needs. The rest of the core asks; only this file and ledger
+ * migrate know the numbers.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ledger/handle_int.h"
+#include "ledger/layout_int.h"
+
+/* Every layout this build reads, oldest first: its features and words. */
+static const struct layout {
+    int number;
+    unsigned has;
+    const char *what; /* `ledger stats`' phrase (80 columns with its name) */
+} layouts[] = {
+    {1, 0, "a record per tree node; ledger migrate converts it"},
+    {2, LDG_HAS_TILES,
+     "Merkle tree as tiles, an index key per event; ledger migrate "
+     "converts it"},
+    {3, LDG_HAS_TILES | LDG_HAS_DUPS,
+     "Merkle tree as tiles, an index key per value; ledger migrate "
+     "converts it"},
+    {4, LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT,
+     "Merkle tree as tiles of two pages, an index key per value; ledger "
+     "migrate converts it"},
+    {5, LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT | LDG_HAS_STORED,
+     "entries without derived bytes, bodies seeded by BLAKE2b, "
+     "dictionaries; ledger migrate converts it"},
+    {6, LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT | LDG_HAS_STORED,
+     "entries without derived bytes, seeded bodies, dictionaries; ledger "
+     "migrate converts it"},
+    {7,
+     LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT | LDG_HAS_STORED |
+         LDG_HAS_DIGEST,
+     "entries without prev, seeded bodies, dictionaries; ledger migrate "
+     "converts it"},
+    {8,
+     LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT | LDG_HAS_STORED |
+         LDG_HAS_DIGEST | LDG_HAS_APPEND,
+     "entries without prev, seeded bodies, dictionaries"},
+    {LDG_LAYOUT_INTAKE,
+     LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT | LDG_HAS_STORED |
+         LDG_HAS_DIGEST | LDG_HAS_APPEND | LDG_HAS_INTAKE | LDG_HAS_EPOCHS |
+         LDG_HAS_TREE_PRUNE,
+     "in development, no release reads it: layout 8 + intake log"},
+};
+#define NLAYOUTS (sizeof layouts / sizeof layouts[0])
+
+_Static_assert(LDG_LAYOUT_MAX == LDG_LAYOUT_NEWEST,
+               "layout_int.h and ledger.h name the same newest layout");
+_Static_assert(LDG_LAYOUT_DEFAULT == LDG_LAYOUT_NEWEST,
+               "init makes the newest released layout unasked");
+
+static const struct layout *
+find(int number)
+{
+    for (size_t i = 0; i < NLAYOUTS; i++)
+        if (layouts[i].number == number)
+            return &layouts[i];
+    return NULL;
+}
+
+int
+ldg_layout_has(int number, unsigned what)
+{
+    const struct layout *lo = find(number);
+    return lo != NULL && (lo->has & what) == what;
+}
+
+int
+ldg_txn_has(struct ldg_txn *t, unsigned what)
+{
+    int n = ldg_txn_layout(t);
+    return n < 0 ? n : ldg_layout_has(n, what);
+}
+
+const char *
+ldg_layout_what(int number)
+{
+    const struct layout *lo = find(number);
+    return lo != NULL ? lo->what : "unknown to this build";
+}
+
+int
+ldg_layout_older(int number)
+{
+    return find(number) != NULL && number < LDG_LAYOUT_NEWEST;
+}
+
+int
+ldg_layout_with(unsigned what)
+{
+    for (size_t i = NLAYOUTS; i-- > 0;)
+        if ((layouts[i].has & what) == what)
+            return layouts[i].number;
+    return 0;
+}
+
+const char *
+ldg_layouts_known(void)
+{
+    return "1 to 8 (appends to 8; 999 in development)";
+}
+
+int
+ldg_layout_check(int number, unsigned missing, const char **damage)
+{
+    const struct layout *lo = find(number);
+    *damage = NULL;
+    if (number > LDG_LAYOUT_MAX && lo == NULL)
+        return LDG_EVERSION;
+    if (lo == NULL)
+        *damage = "";
+    else if ((lo->has & missing & LDG_HAS_TILES) != 0)
+        *damage = ", and no 'tiles' database";
+    else if ((lo->has & missing & LDG_HAS_DUPS) != 0)
+        *damage = ", and no 'ix.type' database";
+    else if ((lo->has & missing & LDG_HAS_STORED) != 0)
+        *damage = ", and no 'entries5' database";
+    return *damage != NULL ? LDG_ECORRUPT : 0;
+}
+
+int
+ldg_layout_to_make(unsigned asked, char *err, size_t errcap)
+{
+    if (asked == 0)
+        return LDG_LAYOUT_DEFAULT;
+    if (asked == LDG_LAYOUT_NEWEST || asked == LDG_LAYOUT_INTAKE)
+        return (int)asked;
+    snprintf(err, errcap,
+             "store layout %u: this build makes layout %d ledgers only, or "
+             "%d, the development layout no release reads (it reads and "
+             "migrates the older ones)",
+             asked, LDG_LAYOUT_NEWEST, LDG_LAYOUT_INTAKE);
+    return LDG_EINVAL;
+}
+
+unsigned
+ldg_layout_info(int number, const char **what)
+{
+    const struct layout *lo;
+    unsigned f = 0;
+
+    if (number == 0)
+        number = LDG_LAYOUT_DEFAULT;
+    if ((lo = find(number)) == NULL) {
+        if (what != NULL)
+            *what = "unknown to this build";
+        return 0;
+    }
+    f = LDG_LAYOUT_READS;
+    if (lo->has & LDG_HAS_APPEND)
+        f |= LDG_LAYOUT_MAKES;
+    if (lo->has & LDG_HAS_EPOCHS)
+        f |= LDG_LAYOUT_EPOCHS;
+    if (lo->number == LDG_LAYOUT_INTAKE)
+        f |= LDG_LAYOUT_DEVEL;
+    if (what != NULL)
+        *what = lo->what;
+    return f;
+}
+
+/* ------------------------------------------------ the one appended to -- */
+
+int
+ldg_txn_writable(struct ldg_txn *t)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    int layout = ldg_txn_layout(t);
+    if (layout < 0)
+        return layout;
+    if (ldg_layout_has(layout, LDG_HAS_APPEND))
+        return 0;
+    if (l != NULL)
+        ldg_seterr(l,
+                   "%s is at store layout %d, and this build appends to "
+                   "layout %d only: run `" LDG_CMD_MIGRATE "` (it converts the "
+                   "ledger in place and may be stopped at any point; stop "
+                   "`" LDG_CMD_SERVE "` first if it serves the ledger), then "
+                   "try again",
+                   l->dir, layout, LDG_LAYOUT_NEWEST);
+    return LDG_EVERSION;
+}
+
+int
+ldg_check_writable(struct ldg_ledger *l)
+{
+    struct ldg_txn *t;
+    int rc;
+    if (l == NULL)
+        return LDG_EINVAL;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_txn_writable(t);
+    if (rc == LDG_EVERSION) /* said to a server's operator, with the dir */
+        ldg_seterr(l,
+                   "%s is at store layout %d, and this build appends to "
+                   "layout %d only: every event would be refused until "
+                   "`" LDG_CMD_MIGRATE_IN "` converts it (in place; it may be "
+                   "stopped at any point)",
+                   l->dir, ldg_txn_layout(t), LDG_LAYOUT_NEWEST, l->dir);
+    ldg_txn_abort(t);
+    return rc;
+}
