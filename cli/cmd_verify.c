@@ -480,9 +480,7 @@ verify_report(struct cli *c, struct ldg_ledger *l, const struct vrun *v, int rc)
     if (c->out != OUT_HUMAN)
         verify_json(c, l, v, rc);
     if (v->v.not_recorded[0] != '\0')
-        cli_err(c,
-                "note: could not record this result in the ledger (%s); "
-                "it is read-only here",
+        cli_err(c, "note: could not record this result in the ledger: %s",
                 v->v.not_recorded);
     if (rc == LDG_ETAMPER && v->v.log.finding_stands) {
         cli_when(t1, sizeof t1, v->v.log.found_ts_ns);

@@ -363,8 +363,14 @@ cli_printf_fit(const struct cli *c, int hang, const char *fmt, ...)
     va_start(ap, fmt);
     n = vasprintf(&text, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0) { /* out of memory: the text as it is, unwrapped, not lost */
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        if (fmt[0] == '\0' || fmt[strlen(fmt) - 1] != '\n')
+            putchar('\n'); /* (each line of the text ends in one) */
         return;
+    }
     for (const char *p = text; *p;) {
         size_t k = strcspn(p, "\n");
         cli_line(c, p, k, hang, NULL, NULL);

@@ -265,7 +265,7 @@ ldg_intake_attach(struct ldg_ledger *l)
         ldg_intake_read_begin, ldg_intake_settle, ldg_intake_lock_ex,
         ldg_intake_unlock_ex};
     struct ldg_intake_state *st;
-    char err[600];
+    char err[600] = ""; /* (not every failure says why: memory) */
     int rc;
 
     if (l->intake != NULL)
@@ -286,7 +286,7 @@ ldg_intake_attach(struct ldg_ledger *l)
                    l->dir, st->path);
         rc = LDG_ECORRUPT;
     } else if (rc < 0) {
-        ldg_seterr(l, "%s", err);
+        ldg_seterr(l, "%s", err[0] ? err : ldg_strerror(rc));
     }
     if (rc < 0) {
         pthread_mutex_destroy(&st->rmu);

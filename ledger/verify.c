@@ -215,7 +215,7 @@ vf_add_key(struct vstate *vs, const char *id, const uint8_t pub[32],
         size_t cap = vs->capkeys ? vs->capkeys * 2 : 16;
         struct vkey *k = realloc(vs->keys, cap * sizeof *k);
         if (k == NULL)
-            return LDG_ENOMEM;
+            return ldg_alloc_failed();
         vs->keys = k;
         vs->capkeys = cap;
     }
@@ -618,10 +618,14 @@ ldg_verify_record_dir(const char *dir, const struct ldg_options *opts,
      * those that fold it (LDG_TXN_SIDE) */
     o.flags &= ~(unsigned)LDG_RDONLY;
     o.flags |= LDG_KEEP_TAIL;
-    if ((rc = ldg_open(&w, dir, &o, err, errcap)) < 0)
+    if ((rc = ldg_open(&w, dir, &o, err, errcap)) < 0) {
+        if (err != NULL && errcap > 0 && err[0] == '\0')
+            snprintf(err, errcap, "%s", ldg_strerror(rc));
         return rc;
+    }
     if ((rc = ldg_verify_record(w, r)) < 0 && err != NULL)
-        snprintf(err, errcap, "%s", ldg_errmsg(w));
+        snprintf(err, errcap, "%s",
+                 ldg_errmsg(w)[0] ? ldg_errmsg(w) : ldg_strerror(rc));
     ldg_close(w);
     return rc;
 }
@@ -669,7 +673,7 @@ horizon_load(struct vstate *vs, struct ldg_txn *t, uint64_t size)
             return 0;
         }
         if (vf_add_key(vs, hk->key_id, hk->pub, hk->added) < 0)
-            return LDG_ENOMEM;
+            return LDG_ENOMEM; /* (counted) */
         k = &vs->keys[vs->nkeys - 1];
         snprintf(k->name, sizeof k->name, "%s", hk->name);
         k->revoked = hk->revoked;
@@ -682,7 +686,7 @@ horizon_load(struct vstate *vs, struct ldg_txn *t, uint64_t size)
         if (hk->anchored) {
             char err[512];
             if ((k->ep = malloc(sizeof *k->ep)) == NULL)
-                return LDG_ENOMEM;
+                return ldg_alloc_failed();
             k->anchored = hk->anchor_seq + 1;
             if (ldg_epoch_chain_from_horizon(hk, k->ep, err, sizeof err) < 0) {
                 vf_bad(vs, vs->start - 1,

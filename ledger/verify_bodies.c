@@ -38,7 +38,7 @@ vf_check_body_pl(struct vstate *vs, const struct ldg_event *ev, int defer,
             size_t cap = vs->capmissing ? vs->capmissing * 2 : 64;
             uint64_t *m = realloc(vs->missing, cap * sizeof *m);
             if (m == NULL) {
-                vs->io_rc = LDG_ENOMEM;
+                vs->io_rc = ldg_alloc_failed();
                 pthread_mutex_unlock(&vs->mu);
                 return 1;
             }

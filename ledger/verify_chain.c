@@ -409,7 +409,7 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
 
     if (e == NULL) {
         vf_p1_publish(vs, 0, 1);
-        return LDG_ENOMEM;
+        return ldg_alloc_failed();
     }
     *with_run = 0;
     if ((e->layout = ldg_txn_layout(t)) < 0) {

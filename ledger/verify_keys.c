@@ -107,7 +107,7 @@ vf_anchor(struct vstate *vs, const struct ldg_event *ev, const json_t *body)
         ldg_epoch_chain_init(k->ep, &par);
     }
     pthread_mutex_unlock(&vs->mu);
-    return k->ep != NULL ? 0 : -1;
+    return k->ep != NULL ? 0 : ldg_alloc_failed();
 }
 
 /* Key history and erasures from one event (pass 1). */
@@ -151,7 +151,7 @@ vf_collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
             rc = 1;
         } else {
             pthread_mutex_lock(&vs->mu);
-            rc = vf_add_key(vs, l->log_key->key_id, pub, 0) < 0 ? -1 : 0;
+            rc = vf_add_key(vs, l->log_key->key_id, pub, 0); /* 0, -err */
             if (rc == 0)
                 snprintf(vs->keys[vs->nkeys - 1].name, sizeof vs->keys[0].name,
                          "%s", LDG_LOG_KEY_NAME);
@@ -189,7 +189,7 @@ vf_collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                 pthread_mutex_lock(&vs->mu);
                 const char *nm =
                     json_string_value(json_object_get(body, "actor"));
-                rc = vf_add_key(vs, id, pub, ev->seq) < 0 ? -1 : 0;
+                rc = vf_add_key(vs, id, pub, ev->seq); /* 0, -err */
                 if (rc == 0) {
                     snprintf(vs->keys[vs->nkeys - 1].name,
                              sizeof vs->keys[0].name, "%s", nm ? nm : "");
@@ -228,7 +228,7 @@ vf_collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                 uint64_t *e = realloc(vs->erased, cap * sizeof *e);
                 if (e == NULL) {
                     json_decref(body);
-                    return -1;
+                    return ldg_alloc_failed();
                 }
                 vs->erased = e;
                 vs->caperased = cap;
@@ -251,7 +251,7 @@ vf_check_registry(struct vstate *vs, struct ldg_txn *t, uint64_t size)
     int rc;
 
     if (p == NULL) {
-        vs->io_rc = LDG_ENOMEM;
+        vs->io_rc = ldg_alloc_failed();
         return;
     }
     for (size_t i = 0; i < vs->nkeys; i++) {

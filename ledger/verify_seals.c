@@ -63,7 +63,7 @@ vf_checkpoint_epoch(struct vstate *vs, const char *note, size_t len,
         return 1;
     }
     if ((c = malloc(sizeof *c)) == NULL)
-        return -1;
+        return ldg_alloc_failed();
     *c = *k->ep;
     rc = ldg_epoch_chain_step(c, &x, err, sizeof err);
     if (rc == 0 && vs->ck_ep_size > 0 && epoch_before(c->cur, vs->ck_ep)) {
@@ -223,7 +223,7 @@ vf_seal_step(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
             size_t cap = vs->capopen ? vs->capopen * 2 : 8;
             struct vseal *ns = realloc(vs->open, cap * sizeof *ns);
             if (ns == NULL)
-                return -1;
+                return ldg_alloc_failed();
             vs->open = ns;
             vs->capopen = cap;
         }
