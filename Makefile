@@ -104,6 +104,13 @@ all: $(B)/ledger $(B)/libledger.a
 
 # `ledger --version` says the Makefile's VERSION.
 $(B)/obj/cli/main.o: ALL_CFLAGS += -DLEDGER_VERSION='"$(VERSION)"'
+# RELEASE=1: a release build (debian/rules makes one): it neither reads
+# nor makes a store layout in development, such as 999 (ledger/layout.c).
+# A build directory holds one kind: `make clean` between them.
+RELEASE ?= 0
+ifeq ($(RELEASE),1)
+$(B)/obj/ledger/layout.o $(B)/pic/ledger/layout.o: ALL_CFLAGS += -DLEDGER_RELEASE
+endif
 # protoc-c's output casts away const in its initialisers
 $(B)/obj/otlp/otlp.pb-c.o $(B)/pic/otlp/otlp.pb-c.o: ALL_CFLAGS += \
     -Wno-cast-qual

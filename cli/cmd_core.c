@@ -104,6 +104,12 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
         for (int n = 1; n <= 1000; n++)
             if (ldg_layout_info(n, NULL) & LDG_LAYOUT_EPOCHS)
                 with = n;
+        if (with == 0) {
+            cli_err(c, "--epoch: epoch keys are in development, which this "
+                       "release build does not make (a development build "
+                       "of ledger does)");
+            return EX_USAGE;
+        }
         cli_err(c,
                 "--epoch: epoch keys are in development and need store "
                 "layout %d, which no release reads: set LEDGER_LAYOUT=%d to "

@@ -103,8 +103,12 @@ warn_stale(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
                 "the store (computed from the log for this answer; "
                 "`ledger %s` fixes the store)\n",
                 c->cmd, cli_view_js(o, "name"),
-                ldg_stats(l, &st) == 0 && st.layout_older ? "migrate"
-                                                          : "rebuild");
+                ldg_stats(l, &st) == 0 &&
+                        (ldg_layout_info(st.layout, NULL) &
+                         (LDG_LAYOUT_READS | LDG_LAYOUT_MAKES)) ==
+                            LDG_LAYOUT_READS
+                    ? "migrate"
+                    : "rebuild");
         break;
     }
     json_decref(list);

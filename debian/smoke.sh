@@ -2,7 +2,8 @@
 # smoke.sh LEDGER — the package build's test (debian/rules,
 # dh_auto_test; DEB_BUILD_OPTIONS=nocheck skips it): the program just
 # built makes a ledger, records the example box's morning, verifies it,
-# exports a bundle and verifies that offline. A few seconds; the
+# exports a bundle and verifies that offline, and refuses the store
+# layout in development (a release build's). A few seconds; the
 # project's whole suite is make check's.
 set -eu
 L=$1
@@ -23,4 +24,17 @@ run "$L" --dir "$T/d" verify
 "$L" --dir "$T/d" keys verifier >"$T/vkey"
 run "$L" --dir "$T/d" export --run R-0001 --out "$T/b.bundle"
 run "$L" verify-bundle "$T/b.bundle" --trusted-key "$T/vkey"
-echo "smoke: init, ingest, verify, export and verify-bundle passed"
+# a release build (RELEASE=1) makes and reads no layout in development
+if "$L" --version | grep -q 'in development'; then
+    echo "smoke: FAIL: --version names a layout in development"
+    exit 1
+fi
+if LEDGER_LAYOUT=999 "$L" --dir "$T/dev" init >"$T/out" 2>&1 ||
+    ! grep -q 'in development, which no release makes or reads' "$T/out" ||
+    [ -e "$T/dev/data.mdb" ]; then
+    cat "$T/out"
+    echo "smoke: FAIL: a release build made a ledger of layout 999"
+    exit 1
+fi
+echo "smoke: init, ingest, verify, export and verify-bundle passed;" \
+    "layout 999 refused"

@@ -581,6 +581,12 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
         ldg_txn_abort(t);
         if (rc < 0)
             return rc;
+        if (to == 0) { /* a release build */
+            ldg_seterr(l, "epoch keys are in development, which this "
+                          "release build does not make (a development "
+                          "build of ledger does)");
+            return LDG_EVERSION;
+        }
         ldg_seterr(l,
                    "epoch keys are in development and need store layout "
                    "%d, which no release reads (this ledger is at %d: `%s "

@@ -4,48 +4,66 @@
  * append needs. The rest of the core asks; only this file and ledger
  * migrate know the numbers.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ledger/handle_int.h"
 #include "ledger/layout_int.h"
 
-/* Every layout this build reads, oldest first: its features and words. */
+/* A release build (make RELEASE=1, the Debian packages') neither reads
+ * nor makes a layout in development: its format may still change, and
+ * what a release reads, every later release must (docs/FORMAT.md 6.1). */
+#ifdef LEDGER_RELEASE
+#define DEVEL_KNOWN 0
+#else
+#define DEVEL_KNOWN 1
+#endif
+
+/* Every layout this build reads, oldest first: its features and words
+ * (devel: in development, unknown to a release build). */
 static const struct layout {
     int number;
     unsigned has;
     const char *what; /* `ledger stats`' phrase (80 columns with its name) */
+    int devel;
 } layouts[] = {
-    {1, 0, "a record per tree node; ledger migrate converts it"},
+    {1, 0, "a record per tree node; ledger migrate converts it", 0},
     {2, LDG_HAS_TILES,
      "Merkle tree as tiles, an index key per event; ledger migrate "
-     "converts it"},
+     "converts it",
+     0},
     {3, LDG_HAS_TILES | LDG_HAS_DUPS,
      "Merkle tree as tiles, an index key per value; ledger migrate "
-     "converts it"},
+     "converts it",
+     0},
     {4, LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT,
      "Merkle tree as tiles of two pages, an index key per value; ledger "
-     "migrate converts it"},
+     "migrate converts it",
+     0},
     {5, LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT | LDG_HAS_STORED,
      "entries without derived bytes, bodies seeded by BLAKE2b, "
-     "dictionaries; ledger migrate converts it"},
+     "dictionaries; ledger migrate converts it",
+     0},
     {6, LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT | LDG_HAS_STORED,
      "entries without derived bytes, seeded bodies, dictionaries; ledger "
-     "migrate converts it"},
+     "migrate converts it",
+     0},
     {7,
      LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT | LDG_HAS_STORED |
          LDG_HAS_DIGEST,
      "entries without prev, seeded bodies, dictionaries; ledger migrate "
-     "converts it"},
+     "converts it",
+     0},
     {8,
      LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT | LDG_HAS_STORED |
          LDG_HAS_DIGEST | LDG_HAS_APPEND,
-     "entries without prev, seeded bodies, dictionaries"},
+     "entries without prev, seeded bodies, dictionaries", 0},
     {LDG_LAYOUT_INTAKE,
      LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT | LDG_HAS_STORED |
          LDG_HAS_DIGEST | LDG_HAS_APPEND | LDG_HAS_INTAKE | LDG_HAS_EPOCHS |
          LDG_HAS_TREE_PRUNE,
-     "in development, no release reads it: layout 8 + intake log"},
+     "in development, no release reads it: layout 8 + intake log", 1},
 };
 #define NLAYOUTS (sizeof layouts / sizeof layouts[0])
 
@@ -58,9 +76,18 @@ static const struct layout *
 find(int number)
 {
     for (size_t i = 0; i < NLAYOUTS; i++)
-        if (layouts[i].number == number)
+        if (layouts[i].number == number && (DEVEL_KNOWN || !layouts[i].devel))
             return &layouts[i];
     return NULL;
+}
+
+int
+ldg_layout_devel(int number)
+{
+    for (size_t i = 0; i < NLAYOUTS; i++)
+        if (layouts[i].number == number)
+            return layouts[i].devel;
+    return 0;
 }
 
 int
@@ -85,16 +112,17 @@ ldg_layout_what(int number)
 }
 
 int
-ldg_layout_older(int number)
+ldg_layout_default(void)
 {
-    return find(number) != NULL && number < LDG_LAYOUT_NEWEST;
+    return LDG_LAYOUT_DEFAULT;
 }
 
 int
 ldg_layout_with(unsigned what)
 {
     for (size_t i = NLAYOUTS; i-- > 0;)
-        if ((layouts[i].has & what) == what)
+        if ((layouts[i].has & what) == what &&
+            (DEVEL_KNOWN || !layouts[i].devel))
             return layouts[i].number;
     return 0;
 }
@@ -102,7 +130,8 @@ ldg_layout_with(unsigned what)
 const char *
 ldg_layouts_known(void)
 {
-    return "1 to 8 (appends to 8; 999 in development)";
+    return DEVEL_KNOWN ? "1 to 8 (appends to 8; 999 in development)"
+                       : "1 to 8 (appends to 8)";
 }
 
 int
@@ -128,8 +157,16 @@ ldg_layout_to_make(unsigned asked, char *err, size_t errcap)
 {
     if (asked == 0)
         return LDG_LAYOUT_DEFAULT;
-    if (asked == LDG_LAYOUT_NEWEST || asked == LDG_LAYOUT_INTAKE)
+    if (asked == LDG_LAYOUT_NEWEST ||
+        (asked == LDG_LAYOUT_INTAKE && DEVEL_KNOWN))
         return (int)asked;
+    if (ldg_layout_devel(asked <= INT_MAX ? (int)asked : 0)) {
+        snprintf(err, errcap,
+                 "store layout %u: in development, which no release makes "
+                 "or reads; this release build makes layout %d ledgers only",
+                 asked, LDG_LAYOUT_NEWEST);
+        return LDG_EINVAL;
+    }
     snprintf(err, errcap,
              "store layout %u: this build makes layout %d ledgers only, or "
              "%d, the development layout no release reads (it reads and "
@@ -156,7 +193,7 @@ ldg_layout_info(int number, const char **what)
         f |= LDG_LAYOUT_MAKES;
     if (lo->has & LDG_HAS_EPOCHS)
         f |= LDG_LAYOUT_EPOCHS;
-    if (lo->number == LDG_LAYOUT_INTAKE)
+    if (lo->devel)
         f |= LDG_LAYOUT_DEVEL;
     if (what != NULL)
         *what = lo->what;

@@ -4,7 +4,7 @@
  *
  * The rest of the core asks what a store has (ldg_txn_has: tiles, ix.*
  * indexes, an intake log, ...) and never compares or names a layout's
- * number; `make check` holds it to that (tools/check_layout.sh). Only
+ * number; `make check` holds it to that (tools/check_layout.py). Only
  * layout.c and ledger migrate (migrate*.c), which converts the older
  * layouts, use the numbers below.
  *
@@ -93,12 +93,12 @@ int ldg_txn_has(struct ldg_txn *t, unsigned what);
 /* The layout in a phrase, and whether ledger migrate converts it, for
  * `ledger stats` (static; "unknown to this build" for another number). */
 const char *ldg_layout_what(int number);
-/* 1 when number is a layout older than the one this build appends to
- * (ledger migrate converts it), else 0. */
-int ldg_layout_older(int number);
 /* The layout ldg_init makes when asked for asked (0: the default): the
  * number to store, or LDG_EINVAL with what this build makes in err. */
 int ldg_layout_to_make(unsigned asked, char *err, size_t errcap);
+/* 1 when number is a layout in development (one a release build knows
+ * only to refuse it), else 0. */
+int ldg_layout_devel(int number);
 /* The layouts this build reads, in words for a message ("1 to 8 ..."). */
 const char *ldg_layouts_known(void);
 /* The check of a layout record read (ldg_txn_layout): 0 when number is a
@@ -107,6 +107,8 @@ const char *ldg_layouts_known(void);
  * tiles, ix.type, entries5); LDG_EVERSION for a newer layout;
  * LDG_ECORRUPT with *damage the words to add ("" or ", and no ..."). */
 int ldg_layout_check(int number, unsigned missing, const char **damage);
+/* The layout ldg_init makes unasked. */
+int ldg_layout_default(void);
 /* The layout that has every feature in what (the newest such; 0 when
  * none), for a message that names what to migrate to. */
 int ldg_layout_with(unsigned what);

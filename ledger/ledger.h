@@ -275,8 +275,6 @@ struct ldg_stats {
                                 or 999 (in development) */
     const char *layout_what; /* the layout in a phrase, and whether ledger
                                 migrate converts it (static) */
-    int layout_older;        /* 1: older than the layout this build appends
-                                to (ledger migrate converts it) */
     int tiles_split;         /* 1: the layout splits full tiles (4 on), so
                                 ldg_stats_tiles_whole can count some */
     int digests_left;        /* layouts 7 and 8: 1 when a migrate that stopped

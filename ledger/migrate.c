@@ -718,6 +718,15 @@ ldg_migrate(struct ldg_ledger *l, int to,
             void (*progress)(void *ctx, uint64_t done, uint64_t total),
             void *progress_ctx, struct ldg_migrate_result *res)
 {
+    /* (a release build knows no layout in development) */
+    if (l != NULL && res != NULL && to != 0 && !ldg_layout_has(to, 0)) {
+        memset(res, 0, sizeof *res);
+        ldg_seterr(l,
+                   "layout %d: not a store layout this build converts to "
+                   "(it reads %s)",
+                   to, ldg_layouts_known());
+        return LDG_EINVAL;
+    }
     if (l != NULL && res != NULL && l->intake != NULL) {
         memset(res, 0, sizeof *res);
         res->from = res->to = LDG_LAYOUT_INTAKE;

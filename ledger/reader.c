@@ -51,8 +51,8 @@ ldg_index_name(struct ldg_txn *t, enum ldg_index which)
 {
     /* (no transaction, or a layout not read: the newest layout's name) */
     int layout = t != NULL ? ldg_txn_layout(t) : 0;
-    enum ldg_core_db db = ldg_index_db(
-        which, layout > 0 ? layout : ldg_layout_with(LDG_HAS_APPEND));
+    enum ldg_core_db db =
+        ldg_index_db(which, layout > 0 ? layout : ldg_layout_default());
     return db < LDG_CORE_DBS ? ldg_core_db_names[db] : "?";
 }
 

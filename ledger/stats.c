@@ -37,7 +37,6 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
         rc = st->layout;
     if (rc == 0) {
         st->layout_what = ldg_layout_what(st->layout);
-        st->layout_older = ldg_layout_older(st->layout);
         st->tiles_split = ldg_layout_has(st->layout, LDG_HAS_SPLIT);
     }
     if (rc == 0)

@@ -944,7 +944,14 @@ ldg_txn_layout(struct ldg_txn *t)
             (t->s->missing[LDG_DB_ENTRIES5] ? LDG_HAS_STORED : 0);
         const char *damage;
         rc = ldg_layout_check(n > INT_MAX ? INT_MAX : (int)n, missing, &damage);
-        if (rc == LDG_EVERSION && t->l != NULL)
+        if (rc == LDG_EVERSION && t->l != NULL &&
+            ldg_layout_devel(n > INT_MAX ? 0 : (int)n))
+            ldg_seterr(t->l,
+                       "%s: store layout %u is in development, which no "
+                       "release reads (a development build of ledger made "
+                       "it); this build reads %s",
+                       t->l->dir, n, ldg_layouts_known());
+        else if (rc == LDG_EVERSION && t->l != NULL)
             ldg_seterr(t->l, "%s: store layout %u, this build reads %s",
                        t->l->dir, n, ldg_layouts_known());
         else if (rc < 0 && t->l != NULL)

@@ -912,7 +912,10 @@ ldg_tree_tiles_split(struct ldg_txn *t, const uint8_t from[LDG_TREE_KEY_LEN],
     *done = 0;
     *split = 0;
     memcpy(next, from, LDG_TREE_KEY_LEN);
-    if (ldg_txn_has(t, LDG_HAS_SPLIT) != 1 || max == 0)
+    /* (layout 4's step alone: a whole tile in a later layout is damage
+     * verify names, not a tile to split) */
+    if (ldg_txn_has(t, LDG_HAS_SPLIT) != 1 ||
+        ldg_txn_has(t, LDG_HAS_STORED) != 0 || max == 0)
         return LDG_EINVAL;
     if ((keys = malloc(max * sizeof *keys)) == NULL)
         return LDG_ENOMEM;

@@ -2,10 +2,18 @@
 """check_layout.py ROOT DIR... — one module knows the store layouts
 (issue 68, item 2): outside ledger/layout.c, ledger/layout_int.h and
 ledger migrate (ledger/migrate*.c), no library or cli/ file compares a
-store layout's number with a layout or names one in code
-(LDG_LAYOUT_<a layout's name>, the development number 999). Comments,
-messages and help (string literals) and the public flags of ledger.h's
-ldg_layout_info (LDG_LAYOUT_READS, _MAKES, _EPOCHS, _DEVEL) are free.
+store layout with a number or names one in code:
+
+  - LDG_LAYOUT_<a layout's name> (the public flags of ledger.h's
+    ldg_layout_info, LDG_LAYOUT_READS, _MAKES, _EPOCHS and _DEVEL, are
+    free);
+  - a layout (a name holding "layout", or a call such as
+    ldg_txn_layout(t)) compared with a number, across lines, through
+    parentheses, in decimal or hex, or a switch on one with case labels;
+  - the development number 999 beside a layout, or as a string ("999").
+
+Comments are free, and so are messages and help (the words of string
+literals), but for the strings that are a number alone beside a layout.
 
 Prints each offence as FILE:LINE: text, and exits 1 when there is one.
 """
@@ -13,41 +21,75 @@ import os
 import re
 import sys
 
-ALLOWED = {"ledger/layout.c", "ledger/layout_int.h"}
+ALLOWED = {"ledger/layout.c", "ledger/layout_int.h", "ledger/ledger.h"}
 PUBLIC = {"LDG_LAYOUT_READS", "LDG_LAYOUT_MAKES", "LDG_LAYOUT_EPOCHS",
           "LDG_LAYOUT_DEVEL"}
-NAME = re.compile(r"\bLDG_LAYOUT_[A-Z0-9_]+\b")
-COMPARE = re.compile(
-    r"\w*layout\w*\s*(==|!=|<=|>=|<|>)\s*'?[1-9]"
-    r"|[1-9]\d*'?\s*(==|!=|<=|>=|<|>)\s*[\w>.-]*layout")
-DEVEL = re.compile(r"layout.*\b999\b|\b999\b.*layout")
+OP = r"(?:==|!=|<=|>=|<(?!<)|>(?!>))"
+NUM = r"\(?\s*(?:0[xX][0-9a-fA-F]*[1-9a-fA-F][0-9a-fA-F]*|[1-9][0-9]*|'[1-9]')"
+LAY = r"[\w.>-]*layout\w*(?:\s*\([^()]*\))?"
+PATTERNS = [
+    re.compile(r"\bLDG_LAYOUT_[A-Z0-9_]+\b"),
+    re.compile(LAY + r"\s*\)?\s*" + OP + r"\s*" + NUM),
+    re.compile(r"(?:[1-9][0-9]*|'[1-9]')\s*" + OP + r"\s*\(?\s*" + LAY),
+    re.compile(r"\bswitch\s*\(\s*" + LAY + r"\s*\)\s*\{[^{}]*\bcase\s+" +
+               r"(?:[1-9]|0[xX])"),
+    re.compile(r"layout[^;{}]*\b999\b|\b999\b[^;{}]*layout"),
+]
+# on the text with the strings kept: a number alone as a string beside a
+# layout ("8", "999": the old ways of parsing $LEDGER_LAYOUT)
+STRINGS = [
+    re.compile(r"\"999\""),
+    re.compile(r"(?i)layout[^;{}]*\"[1-9][0-9]*\"|\"[1-9][0-9]*\"[^;{}]*layout",
+               re.I),
+]
 
 
-def strip_comments(text):
-    """The text with /* */ and // comments blanked, lines kept."""
+def blank(text, strings):
+    """text with comments (and, when strings, the words of string and
+    character literals) blanked, newlines kept."""
     out, i, n = [], 0, len(text)
+
+    def spaces(s):
+        return "".join(ch if ch == "\n" else " " for ch in s)
     while i < n:
         c = text[i]
         if text.startswith("/*", i):
             j = text.find("*/", i + 2)
             j = n if j < 0 else j + 2
-            out.append("".join(ch if ch == "\n" else " " for ch in text[i:j]))
+            out.append(spaces(text[i:j]))
             i = j
         elif text.startswith("//", i):
             j = text.find("\n", i)
             j = n if j < 0 else j
-            out.append(" " * (j - i))
+            out.append(spaces(text[i:j]))
             i = j
         elif c in "\"'":
             j = i + 1
-            while j < n and text[j] != c:
+            while j < n and text[j] != c and text[j] != "\n":
                 j += 2 if text[j] == "\\" else 1
-            out.append(c + " " * (j - i - 1) + c)  # the words aside
+            body = text[i + 1:j]
+            keep = not strings or (c == "'" and re.fullmatch(r"[0-9]", body))
+            out.append(c + (body if keep else spaces(body)) + c)
             i = j + 1
         else:
             out.append(c)
             i += 1
     return "".join(out)
+
+
+def offences(text):
+    code = blank(text, True)
+    kept = blank(text, False)
+    found = set()
+    for pat in PATTERNS:
+        for m in pat.finditer(code):
+            if m.group(0) in PUBLIC:
+                continue
+            found.add(code.count("\n", 0, m.start()) + 1)
+    for pat in STRINGS:
+        for m in pat.finditer(kept):
+            found.add(kept.count("\n", 0, m.start()) + 1)
+    return sorted(found)
 
 
 def main():
@@ -56,17 +98,15 @@ def main():
     for d in dirs:
         for name in sorted(os.listdir(os.path.join(root, d))):
             rel = f"{d}/{name}"
-            if not name.endswith((".c", ".h")) or rel in ALLOWED:
-                continue
-            if rel.startswith("ledger/migrate") or rel == "ledger/ledger.h":
+            if not name.endswith((".c", ".h")) or rel in ALLOWED or \
+                    rel.startswith("ledger/migrate"):
                 continue
             with open(os.path.join(root, rel), encoding="utf-8") as f:
-                code = strip_comments(f.read())
-            for ln, line in enumerate(code.split("\n"), 1):
-                names = [m for m in NAME.findall(line) if m not in PUBLIC]
-                if names or COMPARE.search(line) or DEVEL.search(line):
-                    print(f"{rel}:{ln}: {line.strip()}")
-                    bad += 1
+                text = f.read()
+            lines = text.split("\n")
+            for ln in offences(text):
+                print(f"{rel}:{ln}: {lines[ln - 1].strip()}")
+                bad += 1
     if bad:
         print(f"check_layout: {bad} line(s) compare or name a store layout "
               "outside ledger/layout.c and ledger migrate: ask the layout "

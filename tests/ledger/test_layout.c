@@ -1409,7 +1409,6 @@ test_layout__the_module_knows_each_layout(void **state)
         assert_int_equal(!!(f & LDG_LAYOUT_MAKES), n == LDG_LAYOUT_NEWEST);
         assert_false(f & (LDG_LAYOUT_EPOCHS | LDG_LAYOUT_DEVEL));
         assert_string_equal(what, ldg_layout_what(n));
-        assert_int_equal(ldg_layout_older(n), n < LDG_LAYOUT_NEWEST);
         assert_true(ldg_layout_has(n, want));
         if (n >= 2 && feat[n - 2] != 0) {
             assert_false(ldg_layout_has(n - 1, feat[n - 2]));
@@ -1426,7 +1425,7 @@ test_layout__the_module_knows_each_layout(void **state)
     assert_true(ldg_layout_has(LDG_LAYOUT_INTAKE,
                                LDG_HAS_INTAKE | LDG_HAS_TREE_PRUNE |
                                    LDG_HAS_EPOCHS | LDG_HAS_APPEND));
-    assert_false(ldg_layout_older(LDG_LAYOUT_INTAKE));
+    assert_int_equal(ldg_layout_default(), LDG_LAYOUT_NEWEST);
     assert_int_equal(ldg_layout_with(LDG_HAS_EPOCHS), LDG_LAYOUT_INTAKE);
     assert_int_equal(ldg_layout_with(LDG_HAS_DUPS), LDG_LAYOUT_INTAKE);
     for (int n = -1; n <= 1000; n += n == 0 ? 9 : 1) {
