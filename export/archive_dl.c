@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,20 +26,31 @@
 
 #define SONAME "libarchive.so.13"
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* The library and what it failed with, under mu. A load that ran out of
+ * memory is tried again at the next call (a daemon's later export must
+ * not find libarchive "missing" for the rest of its life); one that
+ * failed otherwise (not installed) is not. */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static void *lib;
+static int gave_up;
 static char why[256] = "libarchive is not loaded";
 static int load_errno; /* errno when dlopen failed (ENOMEM: not missing) */
 
-static void
-load(void)
+static void *
+load_locked(void)
 {
-    errno = 0;
-    lib = dlopen(SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL) {
-        load_errno = errno;
-        snprintf(why, sizeof why, "cannot load %s: %s", SONAME, dlerror());
+    if (lib == NULL && !gave_up) {
+        errno = 0;
+        lib = dlopen(SONAME, RTLD_NOW | RTLD_LOCAL);
+        if (lib == NULL) {
+            const char *e = dlerror();
+            load_errno = errno;
+            gave_up = load_errno != ENOMEM;
+            snprintf(why, sizeof why, "cannot load %s: %s", SONAME,
+                     e != NULL ? e : strerror(load_errno));
+        }
     }
+    return lib;
 }
 
 const char *ldg_archive_unavailable(void); /* (export_int.h) */
@@ -46,49 +58,57 @@ const char *ldg_archive_unavailable(void); /* (export_int.h) */
 const char *
 ldg_archive_unavailable(void)
 {
-    pthread_once(&once, load);
+    const char *r;
+    pthread_mutex_lock(&mu);
     /* the loader out of memory: the caller's "out of memory" holds */
-    return lib == NULL && load_errno != ENOMEM ? why : NULL;
+    r = load_locked() == NULL && load_errno != ENOMEM ? why : NULL;
+    pthread_mutex_unlock(&mu);
+    return r;
 }
 
+/* name's address, kept in *slot once found; NULL while it cannot be had
+ * (looked for again at the next call). */
 static void *
-sym(const char *name)
+sym(void *_Atomic *slot, const char *name)
 {
-    void *p;
-    pthread_once(&once, load);
-    if (lib == NULL)
-        return NULL;
-    p = dlsym(lib, name);
-    if (p == NULL)
-        snprintf(why, sizeof why, "%s has no %s", SONAME, name);
+    void *p = atomic_load_explicit(slot, memory_order_acquire);
+    if (p != NULL)
+        return p;
+    pthread_mutex_lock(&mu);
+    if ((p = atomic_load_explicit(slot, memory_order_relaxed)) == NULL &&
+        load_locked() != NULL) {
+        if ((p = dlsym(lib, name)) == NULL)
+            snprintf(why, sizeof why, "%s has no %s", SONAME, name);
+        else
+            atomic_store_explicit(slot, p, memory_order_release);
+    }
+    pthread_mutex_unlock(&mu);
     return p;
 }
 
+/* A trampoline: the real function once found, else FAILVAL. */
 #define TRAMP_PTR(ret, fn, params, args)                                       \
-    static ret(*real_##fn) params;                                             \
-    static pthread_once_t once_##fn = PTHREAD_ONCE_INIT;                       \
-    static void resolve_##fn(void)                                             \
-    {                                                                          \
-        *(void **)(&real_##fn) = sym(#fn);                                     \
-    }                                                                          \
+    static void *_Atomic real_##fn;                                            \
     ret fn params                                                              \
     {                                                                          \
-        pthread_once(&once_##fn, resolve_##fn);                                \
-        return real_##fn ? real_##fn args : FAILVAL;                           \
+        void *tramp_p = sym(&real_##fn, #fn);                                  \
+        ret(*tramp_f) params;                                                  \
+        if (tramp_p == NULL)                                                   \
+            return FAILVAL;                                                    \
+        memcpy(&tramp_f, &tramp_p, sizeof tramp_f);                            \
+        return tramp_f args;                                                   \
     }
 
 #define TRAMP_VOID(fn, params, args)                                           \
-    static void(*real_##fn) params;                                            \
-    static pthread_once_t once_##fn = PTHREAD_ONCE_INIT;                       \
-    static void resolve_##fn(void)                                             \
-    {                                                                          \
-        *(void **)(&real_##fn) = sym(#fn);                                     \
-    }                                                                          \
+    static void *_Atomic real_##fn;                                            \
     void fn params                                                             \
     {                                                                          \
-        pthread_once(&once_##fn, resolve_##fn);                                \
-        if (real_##fn)                                                         \
-            real_##fn args;                                                    \
+        void *tramp_p = sym(&real_##fn, #fn);                                  \
+        void(*tramp_f) params;                                                 \
+        if (tramp_p == NULL)                                                   \
+            return;                                                            \
+        memcpy(&tramp_f, &tramp_p, sizeof tramp_f);                            \
+        tramp_f args;                                                          \
     }
 
 /* Constructors: NULL when the library is missing. */
@@ -162,42 +182,36 @@ TRAMP_VOID(archive_entry_set_mtime,
            (struct archive_entry * e, time_t t, long ns), (e, t, ns))
 
 /* archive_error_string: says why the library is missing, if it is. */
-static const char *(*real_archive_error_string)(struct archive *);
-static pthread_once_t once_archive_error_string = PTHREAD_ONCE_INIT;
-static void
-resolve_archive_error_string(void)
-{
-    *(void **)(&real_archive_error_string) = sym("archive_error_string");
-}
+static void *_Atomic real_archive_error_string;
 const char *
 archive_error_string(struct archive *a)
 {
-    pthread_once(&once_archive_error_string, resolve_archive_error_string);
-    return real_archive_error_string ? real_archive_error_string(a) : why;
+    void *p = sym(&real_archive_error_string, "archive_error_string");
+    const char *(*f)(struct archive *);
+    if (p == NULL)
+        return why;
+    memcpy(&f, &p, sizeof f);
+    return f(a);
 }
 
 /* archive_set_error is variadic: format here, hand over the text. */
-static void (*real_archive_set_error)(struct archive *, int, const char *, ...);
-static pthread_once_t once_archive_set_error = PTHREAD_ONCE_INIT;
-static void
-resolve_archive_set_error(void)
-{
-    *(void **)(&real_archive_set_error) = sym("archive_set_error");
-}
+static void *_Atomic real_archive_set_error;
 void
 archive_set_error(struct archive *a, int err, const char *fmt, ...)
 {
+    void *p = sym(&real_archive_set_error, "archive_set_error");
+    void (*f)(struct archive *, int, const char *, ...);
     char text[1024];
     va_list ap;
-    pthread_once(&once_archive_set_error, resolve_archive_set_error);
-    if (real_archive_set_error == NULL)
+    if (p == NULL)
         return;
+    memcpy(&f, &p, sizeof f);
     if (fmt == NULL) {
-        real_archive_set_error(a, err, NULL);
+        f(a, err, NULL);
         return;
     }
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    real_archive_set_error(a, err, "%s", text);
+    f(a, err, "%s", text);
 }
