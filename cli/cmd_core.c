@@ -61,7 +61,7 @@ init_unanchored(struct cli *c, const struct init_args *x,
 static int
 cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
 {
-    char err[1024], vkey[512];
+    char err[1024] = "", vkey[512];
     struct ldg_ledger *l;
     struct ldg_options o;
     const char *layout_env = NULL;

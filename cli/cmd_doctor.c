@@ -482,7 +482,7 @@ static int
 open_plain(struct cli *c, struct ldg_ledger **out, int ro)
 {
     struct ldg_options o;
-    char err[1024];
+    char err[1024] = ""; /* (not every failure says why) */
     int rc;
     /* A rebuild writes a second copy of the projections in one
      * transaction: ask the core for room for it. */

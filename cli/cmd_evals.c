@@ -97,7 +97,7 @@ cmd_eval(struct cli *c, struct eval_args *x, int npos, char **pos)
     struct ldg_eval_suite *s = NULL;
     struct ldg_ledger *l = NULL;
     struct ldg_eval_report rep = {0};
-    char err[1024];
+    char err[1024] = "";
     json_t *result = NULL;
 
     if ((rc = cli_only_sub(c, npos, pos, "run",

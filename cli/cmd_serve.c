@@ -774,7 +774,7 @@ serve_check_args(struct cli *c, struct serve_args *g)
 static int
 serve_prepare(struct cli *c, struct serve_args *g)
 {
-    char err[1024];
+    char err[1024] = "";
     int rc;
 
     if (px.on) { /* a proxy file that will not do: said now, not later */
@@ -792,11 +792,12 @@ serve_prepare(struct cli *c, struct serve_args *g)
         /* as `ledger proxy` answers for the same file: 66 missing, 74
          * unreadable or not a file, 64 what it says */
         if (rc == LDG_ENOTFOUND || rc == LDG_EIO) {
-            cli_err(c, "--proxy: %s", err);
+            cli_err(c, "--proxy: %s", err[0] ? err : ldg_strerror(rc));
             return cli_exit_code(rc);
         }
         if (rc < 0)
-            return cli_usage_err(c, "--proxy: %s", err);
+            return cli_usage_err(c, "--proxy: %s",
+                                 err[0] ? err : ldg_strerror(rc));
     }
     {
         unsigned want = g->o.max_conns ? g->o.max_conns : 4096;

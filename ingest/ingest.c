@@ -525,13 +525,13 @@ sealed_line(struct ldg_ledger *l, const struct ldg_ingest_opts *o,
 {
     struct ldg_sealed_batch *sb = NULL;
     uint64_t first = 0;
-    char msg[900];
+    char msg[900] = "";
     int col = 1, rc;
 
     rep->sealed_lines++;
     rc = ldg_ingest_parse_sealed(line, len, &sb, &col, msg, sizeof msg);
     if (rc < 0) {
-        report_error(o, lineno, col, msg);
+        report_error(o, lineno, col, msg[0] ? msg : ldg_strerror(rc));
         rep->rejected++;
         rep->sealed_refused++;
         return rc == LDG_ENOMEM ? rc : 0;

@@ -232,7 +232,7 @@ static int
 state_get(struct ldg_ledger *l, const char *name, const struct ldg_epoch_rec *r,
           int reader, int *differ, struct ldg_epoch_state **out)
 {
-    char path[4300], err[512];
+    char path[4300], err[512] = "";
     int rc;
 
     if ((rc = state_path(path, sizeof path, l, name)) < 0)
@@ -242,7 +242,8 @@ state_get(struct ldg_ledger *l, const char *name, const struct ldg_epoch_rec *r,
     if (rc < 0) {
         ldg_seterr(l,
                    "key %s seals with epoch keys (anchored at event %llu): %s",
-                   name, (unsigned long long)r->anchor_seq, err);
+                   name, (unsigned long long)r->anchor_seq,
+                   err[0] ? err : ldg_strerror(rc));
         return rc == LDG_ENOTFOUND ? LDG_EKEY : rc;
     }
     if ((rc = state_fits(l, path, *out, r)) < 0) {
@@ -556,7 +557,7 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
     struct ldg_txn *t = NULL;
     struct ldg_key *k = NULL;
     struct ldg_epoch_rec r;
-    char path[4300], err[512], anchor[65];
+    char path[4300], err[512] = "", anchor[65];
     uint64_t now, ts;
     json_t *body = NULL;
     int rc;
@@ -625,11 +626,13 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
         if ((rc = ldg_epoch_state_new(&st, now > ts ? now : ts + 1,
                                       period_ns)) < 0 ||
             (rc = ldg_epoch_file_create(path, st, err, sizeof err)) < 0) {
-            ldg_seterr(l, "%s", err);
+            /* (a state not made for want of memory: not the load's words) */
+            ldg_seterr(l, "%s",
+                       st == NULL || rc == LDG_ENOMEM ? ldg_strerror(rc) : err);
             goto out;
         }
     } else if (rc < 0) {
-        ldg_seterr(l, "%s", err);
+        ldg_seterr(l, "%s", err[0] ? err : ldg_strerror(rc));
         goto out;
     } else if (st->par.len_ns != period_ns) {
         /* taken again as it is, it would anchor another period than the

@@ -89,7 +89,7 @@ ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
 {
     struct ldg_key *k = NULL;
     struct ldg_event_in in;
-    char hex[65], err[512], path[4300];
+    char hex[65], err[512] = "", path[4300];
     json_t *body = NULL, *rl = NULL;
     int rc;
 
@@ -129,7 +129,7 @@ ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
             rc = ldg_keyfile_write(l->dir, k, err, sizeof err);
     }
     if (rc < 0) {
-        ldg_seterr(l, "%s", err);
+        ldg_seterr(l, "%s", err[0] ? err : ldg_strerror(rc));
         goto out;
     }
     memset(&in, 0, sizeof in);

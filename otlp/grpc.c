@@ -279,7 +279,7 @@ handle(void *ctx, struct ldg_grpcd_call *call, enum ldg_grpcd_request what)
     void *inflated = NULL;
     size_t len, n;
     int gzip = 0, compressed = 0, rc;
-    char err[600], msg[700];
+    char err[600] = "", msg[700];
     struct ldg_otlp_batch *b = NULL;
 
     if (check(r, call, what, &sig, &gzip) < 0)
@@ -307,7 +307,8 @@ handle(void *ctx, struct ldg_grpcd_call *call, enum ldg_grpcd_request what)
                          sizeof err);
     free(inflated);
     if (rc < 0) {
-        refuse_decode(r, call, rc, err, LDG_OTLP_REFUSED_LIMIT);
+        refuse_decode(r, call, rc, err[0] ? err : ldg_strerror(rc),
+                      LDG_OTLP_REFUSED_LIMIT);
         return;
     }
     size_t items = ldg_otlp_batch_items(b), dropped = ldg_otlp_batch_dropped(b);

@@ -1030,8 +1030,11 @@ ldg_otlp_decode(struct ldg_otlp_batch **out, enum ldg_otlp_signal sig, int json,
     otlp_limits_fill(&l, lim);
     memset(&m, 0, sizeof m);
     m.b = otlp_batch_new(sig, 0);
-    if (m.b == NULL)
+    if (m.b == NULL) {
+        if (err != NULL && errcap > 0)
+            snprintf(err, errcap, "out of memory");
         return LDG_ENOMEM;
+    }
     m.m = map ? map : &defaults;
     m.lim = &l;
     m.now_ns = ldg_now_wall_ns();

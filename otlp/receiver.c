@@ -434,7 +434,7 @@ handle(void *ctx, struct ldg_httpd_req *req)
     const void *body;
     void *inflated = NULL;
     size_t len, n;
-    char err[600], msg[700];
+    char err[600] = "", msg[700];
     struct ldg_otlp_batch *b = NULL;
     int rc;
 
@@ -513,6 +513,8 @@ handle(void *ctx, struct ldg_httpd_req *req)
     rc = ldg_otlp_decode(&b, sig, json, body, len, &r->map, &r->lim, err,
                          sizeof err);
     free(inflated);
+    if (rc < 0 && err[0] == '\0') /* (memory: the decoder said nothing) */
+        snprintf(err, sizeof err, "%s", ldg_strerror(rc));
     if (rc < 0) {
         return rc == LDG_ETOOBIG
                    ? refuse_as(r, req, LDG_OTLP_REFUSED_LIMIT, 413, json,

@@ -554,8 +554,10 @@ ldg_query_compile(struct ldg_query **out, int nterms, char *const *terms,
         errcap = sizeof sink;
     }
     q = calloc(1, sizeof *q);
-    if (q == NULL)
+    if (q == NULL) {
+        snprintf(err, errcap, "out of memory");
         return LDG_ENOMEM;
+    }
     memset(&cur, 0, sizeof cur);
     q->until_ns = UINT64_MAX;
     q->seq_hi = UINT64_MAX;

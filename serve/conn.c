@@ -418,7 +418,7 @@ static void
 handle_sealed(struct ldg_server *s, struct conn *c, struct req *r,
               const char *line, size_t len)
 {
-    char msg[900];
+    char msg[900] = "";
     int col = 1, rc;
     size_t cost;
 
@@ -430,9 +430,10 @@ handle_sealed(struct ldg_server *s, struct conn *c, struct req *r,
                        (unsigned long long)c->lineno, msg);
         return;
     }
+    msg[0] = '\0';
     rc = ldg_ingest_parse_sealed(line, len, &r->sb, &col, msg, sizeof msg);
     if (rc < 0) {
-        answer_parse_error(s, r, col, msg);
+        answer_parse_error(s, r, col, msg[0] ? msg : ldg_strerror(rc));
         return;
     }
     /* What the parsed batch holds counts against the budget from here

@@ -49,7 +49,7 @@ main(int argc, char **argv)
     struct ldg_ledger *l = NULL;
     struct ldg_event_in in;
     struct ldg_verdict v;
-    char err[512];
+    char err[512] = "";
     uint64_t seq;
     json_t *body;
     int rc, ex = -1;
@@ -62,9 +62,11 @@ main(int argc, char **argv)
         fprintf(stderr, "embed: cannot make the jobs' runner\n");
         return 71;
     }
-    if (ldg_init(argv[1], "example.org/embed", NULL, err, sizeof err) < 0 ||
-        ldg_open(&l, argv[1], NULL, err, sizeof err) < 0) {
-        fprintf(stderr, "embed: %s\n", err);
+    if ((rc = ldg_init(argv[1], "example.org/embed", NULL, err,
+                       sizeof err)) < 0 ||
+        (rc = ldg_open(&l, argv[1], NULL, err, sizeof err)) < 0) {
+        /* (a failure for want of memory may leave err as it was) */
+        fprintf(stderr, "embed: %s\n", err[0] ? err : ldg_strerror(rc));
         return 1;
     }
     body = json_pack("{s:s}", "note", "from a program built with pkg-config");
