@@ -1290,7 +1290,9 @@ wfail(struct bwriter *w, int code, const char *what)
 {
     if (!w->failed) {
         w->failed = code;
-        snprintf(w->err, sizeof w->err, "%s", what);
+        /* (libarchive's "Can't allocate ..." is memory: said so) */
+        snprintf(w->err, sizeof w->err, "%s%s",
+                 code == LDG_ENOMEM ? "out of memory: " : "", what);
     }
     return w->failed;
 }
@@ -1408,7 +1410,10 @@ bwriter_new(struct bwriter **out, int fd, int level, unsigned threads,
         /* libarchive names every failure here but an allocation's */
         rc = archive_error_string(w->a) == NULL ? LDG_ENOMEM
                                                 : arc_write_rc(w->a);
-        snprintf(err, errcap, "archive: %s",
+        snprintf(err, errcap, "archive: %s%s",
+                 rc == LDG_ENOMEM && archive_error_string(w->a) != NULL
+                     ? "out of memory: "
+                     : "",
                  archive_error_string(w->a) ? archive_error_string(w->a)
                                             : ldg_strerror(rc));
         goto fail;
