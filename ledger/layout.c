@@ -66,19 +66,28 @@ static const struct layout {
      "in development, no release reads it: layout 8 + intake log", 1},
 };
 #define NLAYOUTS (sizeof layouts / sizeof layouts[0])
+_Static_assert(NLAYOUTS == LDG_LAYOUT_MAX - LDG_LAYOUT_MIN + 2,
+               "one entry a released layout, then the one in development");
 
 _Static_assert(LDG_LAYOUT_MAX == LDG_LAYOUT_NEWEST,
                "layout_int.h and ledger.h name the same newest layout");
 _Static_assert(LDG_LAYOUT_DEFAULT == LDG_LAYOUT_NEWEST,
                "init makes the newest released layout unasked");
 
+/* number's entry, or NULL. Without a search: asked on every read (the
+ * released layouts are in the table in order, one a number, then 999). */
 static const struct layout *
 find(int number)
 {
-    for (size_t i = 0; i < NLAYOUTS; i++)
-        if (layouts[i].number == number && (DEVEL_KNOWN || !layouts[i].devel))
-            return &layouts[i];
-    return NULL;
+    const struct layout *lo = NULL;
+    if (number >= LDG_LAYOUT_MIN && number <= LDG_LAYOUT_MAX)
+        lo = &layouts[number - LDG_LAYOUT_MIN];
+    else if (number == LDG_LAYOUT_INTAKE)
+        lo = &layouts[NLAYOUTS - 1];
+    if (lo == NULL || (!DEVEL_KNOWN && lo->devel))
+        return NULL;
+    LDG_ASSERT(lo->number == number);
+    return lo;
 }
 
 int
