@@ -1351,7 +1351,7 @@ add_entry(struct bwriter *w, const char *name, unsigned type, const void *data,
         return wfail(w, LDG_EINVAL, "member name too long");
     e = archive_entry_new();
     if (e == NULL)
-        return wfail(w, LDG_ENOMEM, "out of memory");
+        return wfail(w, LDG_ENOMEM, "a member's entry");
     archive_entry_set_pathname(e, path);
     archive_entry_set_size(e, (la_int64_t)len);
     archive_entry_set_filetype(e, type);
