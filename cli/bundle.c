@@ -102,7 +102,7 @@ cli_query_deps(struct cli *c, int nterms, char **terms, char ***out, int *nout,
     *out = calloc(cap + 1, sizeof **out);
     if (*out == NULL) {
         json_decref(names);
-        return EX_OSERR;
+        return cli_fail_err(c, "", LDG_ENOMEM);
     }
     memcpy(*out, terms, (size_t)nterms * sizeof **out);
     *nout = nterms;
@@ -250,7 +250,7 @@ cli_query_bundle(struct cli *c, const struct cli_bundle_args *ba,
         (fields != LDG_QF_ALL &&
          ldg_query_render_set_fields(h.r, fields) < 0)) {
         ldg_query_render_free(h.r);
-        return EX_OSERR;
+        return cli_fail_err(c, "", LDG_ENOMEM);
     }
     rc = cli_bundle_each(c, ba, bundle_hit, &h, &bc);
     if (rc != 0) {
@@ -559,7 +559,7 @@ cli_trust_arg(struct cli *c, const char *opt, const char *arg, char *vkey,
     *npins = 0;
     if (stat(arg, &st) != 0 && strchr(arg, '+') != NULL) {
         if ((text = strdup(arg)) == NULL)
-            return EX_OSERR;
+            return cli_fail_err(c, "", LDG_ENOMEM);
     } else {
         /* a file: what `keys verifier` (-o json) wrote, 64 KiB at most */
         FILE *f = fopen(arg, "r");
@@ -687,7 +687,7 @@ cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
     cli_bundle_limits(&o.limits, b->max_bytes);
     r = malloc(sizeof *r);
     if (r == NULL)
-        return EX_OSERR;
+        return cli_fail_err(c, "", LDG_ENOMEM);
     rc = ldg_export_each(b->file, &o, r, fn, ctx, out);
     if (rc > 0) { /* fn's: an exit code, said */
         free(r);

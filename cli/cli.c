@@ -19,20 +19,10 @@
 #include "query/query.h"
 #include "serve/serve.h"
 
-/* How many errors cli_err has said (main.c: a failure said by none). */
-static unsigned long errs_said;
-
-unsigned long
-cli_errs_said(void)
-{
-    return errs_said;
-}
-
 void
 cli_err(const struct cli *c, const char *fmt, ...)
 {
     va_list ap;
-    errs_said++;
     fprintf(stderr, "ledger%s%s: ", c && c->cmd ? " " : "",
             c && c->cmd ? c->cmd : "");
     va_start(ap, fmt);

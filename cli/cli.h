@@ -360,8 +360,6 @@ extern const struct cli_command *const *cli_commands;
 /* Prints "ledger CMD: message" to stderr. */
 void cli_err(const struct cli *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* How many messages cli_err has printed in this process. */
-unsigned long cli_errs_said(void);
 /* What went wrong: l's last message (ldg_errmsg), else rc's (l may be
  * NULL). Borrowed from l until its next call. */
 const char *cli_why(struct ldg_ledger *l, int rc);

@@ -364,7 +364,7 @@ cmd_export(struct cli *c, struct export_args *x, int npos, char **pos)
                                 "MATCH terms with it");
     terms = calloc((size_t)nterms + 2, sizeof *terms);
     if (terms == NULL)
-        return EX_OSERR;
+        return cli_fail_err(c, "", LDG_ENOMEM);
     for (int i = 0; i < nterms; i++)
         terms[i] = pos[i];
     if (run != NULL) {
@@ -372,7 +372,7 @@ cmd_export(struct cli *c, struct export_args *x, int npos, char **pos)
         runterm = malloc(n);
         if (runterm == NULL) {
             free(terms);
-            return EX_OSERR;
+            return cli_fail_err(c, "", LDG_ENOMEM);
         }
         snprintf(runterm, n, "run=%s", run);
         terms[nterms++] = runterm;

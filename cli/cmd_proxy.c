@@ -231,7 +231,7 @@ cmd_proxy(struct cli *c, struct proxy_args *x, int npos, char **pos)
     int rc;
 
     if (ldg_proxy_config_new(&cfg) < 0)
-        return EX_OSERR;
+        return cli_fail_err(c, "", LDG_ENOMEM);
     for (size_t i = 0; i < x->upstreams.n; i++)
         if (ldg_proxy_config_add_upstream(cfg, x->upstreams.v[i], err,
                                           sizeof err) < 0) {

@@ -170,7 +170,7 @@ print_batch(struct cli *c, const json_t *batch, const char *name, size_t n)
     size_t len;
 
     if (text == NULL)
-        return EX_OSERR;
+        return cli_fail_err(c, "", LDG_ENOMEM);
     len = strlen(text) + 1;
     if (len > LDG_SEALED_LINE_MAX) {
         cli_err(c,

@@ -185,7 +185,7 @@ say_warnings(struct cli *c, json_t **news)
     size_t i;
 
     if (keep == NULL)
-        return EX_OSERR;
+        return cli_fail_err(c, "", LDG_ENOMEM);
     json_array_foreach(*news, i, e)
     {
         json_t *b = json_object_get(e, "body");

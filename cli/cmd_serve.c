@@ -781,8 +781,12 @@ serve_prepare(struct cli *c, struct serve_args *g)
         struct ldg_proxy_config *pc = NULL;
         char path[4200];
         snprintf(path, sizeof path, "%s/%s", c->dir, LDG_PROXY_FILE);
-        if (ldg_cond_init_mono(&px.cv) != 0 || ldg_proxy_config_new(&pc) < 0)
+        if (ldg_cond_init_mono(&px.cv) != 0) {
+            cli_err(c, "--proxy: cannot make the proxy's condition variable");
             return EX_OSERR;
+        }
+        if (ldg_proxy_config_new(&pc) < 0)
+            return cli_fail_err(c, "", LDG_ENOMEM);
         rc = ldg_proxy_config_load(pc, path, err, sizeof err);
         if (rc == 0 && ldg_proxy_config_upstreams(pc) == 0) {
             snprintf(err, sizeof err, "%.900s: no \"upstreams\"", path);

@@ -24,6 +24,7 @@ struct brun {
     uint64_t events;
     char first_seq[24], last_seq[24];
     const char *kind; /* "bundle" or "segment" (once read) */
+    int nomem;        /* an event could not be kept */
 };
 
 static int
@@ -37,8 +38,10 @@ bundle_run_hit(void *ctx, json_t *e)
                  cli_bundle_seq(e, buf));
     snprintf(r->last_seq, sizeof r->last_seq, "%s", cli_bundle_seq(e, buf));
     if (run != NULL && strcmp(run, r->run) == 0 &&
-        json_array_append(r->evs, e) < 0)
+        json_array_append(r->evs, e) < 0) {
+        r->nomem = 1; /* (said by timeline_bundle: no cli here) */
         return EX_OSERR;
+    }
     return 0;
 }
 
@@ -382,10 +385,10 @@ timeline_bundle(struct cli *c, struct cli_bundle_args *ba, const char *run,
     memset(&br, 0, sizeof br);
     br.run = run;
     if ((br.evs = json_array()) == NULL)
-        return EX_OSERR;
+        return cli_fail_err(c, "", LDG_ENOMEM);
     if ((rc = cli_bundle_each(c, ba, bundle_run_hit, &br, &bc)) != 0) {
         json_decref(br.evs);
-        return rc;
+        return br.nomem ? cli_fail_err(c, "", LDG_ENOMEM) : rc;
     }
     /* a segment's events are never held (ldg_export_each) */
     br.kind = bc->events == NULL ? "segment" : "bundle";

@@ -336,7 +336,7 @@ cmd_verify_bundle(struct cli *c, void *args, int npos, char **pos)
         free(ckpt);
         free(ckline);
         free(x->pins);
-        return EX_OSERR;
+        return cli_fail_err(c, "", LDG_ENOMEM);
     }
     rc = ldg_export_verify(file, o, r);
     free(ckpt);

@@ -138,7 +138,6 @@ static int
 run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
 {
     void *args = NULL;
-    unsigned long said;
     int ind, rc;
     c->cmd = cmd->name;
     c->command = cmd;
@@ -150,7 +149,6 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
      * that a reader of it that stops pins no snapshot (cli/gather.c) */
     if (cmd->flags & CLI_CMD_GATHER)
         cli_gather_start();
-    said = cli_errs_said();
     rc = cli_parse(c, argc, argv, &args, &ind);
     /* an unknown -o is refused before the command runs, whichever it is
      * (before: each command had to ask, and `keys` printed text for any) */
@@ -178,11 +176,6 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
         rc = EX_OK; /* --help */
     }
     cli_args_free(c, args);
-    /* 71 said by no one: an allocation that failed where the code had no
-     * words for it (the failures of the system that are not memory say
-     * what they are) */
-    if (rc == EX_OSERR && cli_errs_said() == said)
-        cli_err(c, "out of memory");
     {
         int grc = cli_gather_end(c); /* (71 when out of memory) */
         if (grc != 0)

@@ -426,7 +426,7 @@ cli_plan_terms(struct cli *c, struct ldg_ledger *l, const char *plan,
         json_decref(tl);
         free(*text);
         *text = NULL;
-        return EX_OSERR;
+        return cli_fail_err(c, "", LDG_ENOMEM);
     }
     json_array_foreach(json_object_get(tl, "events"), i, e)
     {
