@@ -106,11 +106,20 @@ all: $(B)/ledger $(B)/libledger.a
 $(B)/obj/cli/main.o: ALL_CFLAGS += -DLEDGER_VERSION='"$(VERSION)"'
 # RELEASE=1: a release build (debian/rules makes one): it neither reads
 # nor makes a store layout in development, such as 999 (ledger/layout.c).
-# A build directory holds one kind: `make clean` between them.
+# $(B)/release holds the kind last built, so that changing RELEASE
+# rebuilds layout.o. The tests make ledgers at 999 (CI's second pass), so
+# make check and its kin refuse a release build.
 RELEASE ?= 0
 ifeq ($(RELEASE),1)
 $(B)/obj/ledger/layout.o $(B)/pic/ledger/layout.o: ALL_CFLAGS += -DLEDGER_RELEASE
+ifneq ($(filter check unit asan asan-rest torture%,$(MAKECMDGOALS)),)
+$(error RELEASE=1 builds refuse layout 999, which the tests make: run the tests without RELEASE=1)
 endif
+endif
+$(B)/release: FORCE
+	@mkdir -p $(@D)
+	@echo $(RELEASE) | cmp -s - $@ || echo $(RELEASE) > $@
+$(B)/obj/ledger/layout.o $(B)/pic/ledger/layout.o: $(B)/release
 # protoc-c's output casts away const in its initialisers
 $(B)/obj/otlp/otlp.pb-c.o $(B)/pic/otlp/otlp.pb-c.o: ALL_CFLAGS += \
     -Wno-cast-qual
@@ -270,7 +279,7 @@ asan-rest: all $(TEST_BIN) $(BENCH_BIN)
 	LEDGER_TEST_JOBS=$(CHECK_TEST_JOBS) \
 	LEDGER_SERIAL_JOBS=$(CHECK_SERIAL_JOBS) tests/run_tests.sh $(B) e2e
 
-# Five end-to-end tests are left out, as nothing they add runs
+# Six end-to-end tests are left out, as nothing they add runs
 # instrumented code that the others do not: core_layers.sh reads the
 # source tree and the objects' symbols, cli_help.sh's time (4.4
 # CPU-minutes under ASan, the most of any test) is some thousand runs of
@@ -279,8 +288,9 @@ asan-rest: all $(TEST_BIN) $(BENCH_BIN)
 # page_chromium.sh's time is the browser's (the page it loads is made by
 # the code export_evidence.sh and the unit tests run here), and
 # bench_wear.sh's is the benchmark's and the loop devices' (what it runs
-# of the library, serve's appends, the others run). make check runs all
-# five. The tests that repeat one command over many faults run fewer
+# of the library, serve's appends, the others run), and release_build.sh
+# links this build's objects into a release program (a plain one). make
+# check runs all six. The tests that repeat one command over many faults run fewer
 # of them: verify_every_db.sh flips 2 bits a database, not 12 (each flip
 # that verify passes runs some twenty commands); migrate.sh faults every
 # fifth I/O call, core_faults.sh every fourth and retention.sh every
@@ -292,12 +302,14 @@ asan-rest: all $(TEST_BIN) $(BENCH_BIN)
 # last 6 s, not 2 (LEDGER_TEST_EPOCH_S): an instrumented program takes a
 # tenth of a second to start, and on a loaded box a 2 s period ended
 # between an append and the next look at it.
-ASAN_SKIP_TESTS ?= cli_install page_chromium bench_wear core_layers cli_help
+ASAN_SKIP_TESTS ?= cli_install page_chromium bench_wear core_layers cli_help \
+	release_build
 # core_layers.sh runs no program: it reads the tree and the objects (nm),
 # the same at every layout; cli_help.sh is every command's option table
 # and --help text, and its examples' commands are the other tests' (each
-# of those at 999 too): make asan-rest leaves both out.
-ASAN_LAYOUT_FREE = core_layers cli_help
+# of those at 999 too), and release_build.sh says which layout each of
+# its commands gets: make asan-rest leaves the three out.
+ASAN_LAYOUT_FREE = core_layers cli_help release_build
 # Parts a sanitized build cannot run, which CI's LEDGER_MUST_RUN lets
 # skip here: core_faults.sh's allocation faults (ASan's allocator cannot be
 # wrapped by the fault shim; make check runs them).
@@ -406,7 +418,8 @@ headertest: $(CLI_OBJ) $(filter $(B)/obj/ledger/%,$(LIB_OBJ)) $(B)/libledger.api
 	@MAX_FILE=1500 MAX_FN=200 sh tools/check_cli_size.sh $(LIB_SIZE_DIRS) && \
 	    echo "library: no file over 1500 lines, no function over 200 ($(words $(LIB_SIZE_DIRS)) modules; generated files aside)"
 	@sh tools/check_parts.sh . $(filter $(B)/obj/ledger/%,$(LIB_OBJ)) && echo "ledger/: $$(grep -c '^part ' tools/ledger_parts.txt) parts (tools/ledger_parts.txt), each calling and including only itself and those below"
-	@python3 tools/check_layout.py . $(MODULES) cli && echo "store layouts: known in ledger/layout.c and ledger migrate alone"
+	@python3 tools/check_layout.py --self-test && \
+	    python3 tools/check_layout.py . $(MODULES) cli && echo "store layouts: known in ledger/layout.c and ledger migrate alone"
 	@sh tools/check_cli_calls.sh $(CLI_OBJ) && echo "cli/: calls go one way (main, commands, helpers)"
 	@sh tools/check_cli_verdicts.sh . $(CLI_OBJ) && echo "cli/: public headers only; verdicts asked whole, their parts printed"
 	@sh tools/check_asserts.sh . > $(B)/headertest/asserts.txt || { cat $(B)/headertest/asserts.txt; exit 1; }; \

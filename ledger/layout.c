@@ -176,11 +176,17 @@ ldg_layout_to_make(unsigned asked, char *err, size_t errcap)
                  asked, LDG_LAYOUT_NEWEST);
         return LDG_EINVAL;
     }
-    snprintf(err, errcap,
-             "store layout %u: this build makes layout %d ledgers only, or "
-             "%d, the development layout no release reads (it reads and "
-             "migrates the older ones)",
-             asked, LDG_LAYOUT_NEWEST, LDG_LAYOUT_INTAKE);
+    if (DEVEL_KNOWN)
+        snprintf(err, errcap,
+                 "store layout %u: this build makes layout %d ledgers only, "
+                 "or %d, the development layout no release reads (it reads "
+                 "and migrates the older ones)",
+                 asked, LDG_LAYOUT_NEWEST, LDG_LAYOUT_INTAKE);
+    else
+        snprintf(err, errcap,
+                 "store layout %u: this build makes layout %d ledgers only "
+                 "(it reads and migrates the older ones)",
+                 asked, LDG_LAYOUT_NEWEST);
     return LDG_EINVAL;
 }
 
