@@ -55,13 +55,25 @@ load_locked(void)
 
 const char *ldg_archive_unavailable(void); /* (export_int.h) */
 
+/* why, copied under mu into the calling thread's own buffer (another
+ * thread's failed load may rewrite why meanwhile). */
+static _Thread_local char why_mine[sizeof why];
+
+static const char *
+why_copy_locked(void)
+{
+    memcpy(why_mine, why, sizeof why_mine);
+    return why_mine;
+}
+
 const char *
 ldg_archive_unavailable(void)
 {
     const char *r;
     pthread_mutex_lock(&mu);
     /* the loader out of memory: the caller's "out of memory" holds */
-    r = load_locked() == NULL && load_errno != ENOMEM ? why : NULL;
+    r = load_locked() == NULL && load_errno != ENOMEM ? why_copy_locked()
+                                                      : NULL;
     pthread_mutex_unlock(&mu);
     return r;
 }
@@ -181,15 +193,21 @@ TRAMP_VOID(archive_entry_set_perm, (struct archive_entry * e, __LA_MODE_T m),
 TRAMP_VOID(archive_entry_set_mtime,
            (struct archive_entry * e, time_t t, long ns), (e, t, ns))
 
-/* archive_error_string: says why the library is missing, if it is. */
+/* archive_error_string: says why the library is missing, if it is (the
+ * text is the calling thread's until its next such call). */
 static void *_Atomic real_archive_error_string;
 const char *
 archive_error_string(struct archive *a)
 {
     void *p = sym(&real_archive_error_string, "archive_error_string");
     const char *(*f)(struct archive *);
-    if (p == NULL)
-        return why;
+    if (p == NULL) {
+        const char *r;
+        pthread_mutex_lock(&mu);
+        r = why_copy_locked();
+        pthread_mutex_unlock(&mu);
+        return r;
+    }
     memcpy(&f, &p, sizeof f);
     return f(a);
 }

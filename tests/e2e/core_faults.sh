@@ -665,6 +665,30 @@ if [ "$SAN" = 0 ]; then
     else
         bad dl-alloc "cannot build the loader's test: $(head -c 200 "$T/err")"
     fi
+    # ... but a libarchive that is not there is looked for once, and said:
+    # the same object, with a dlopen of the program's own that finds
+    # nothing and counts its calls.
+    if [ -f "$DLO" ] && printf '%s\n' '#include <errno.h>' \
+        '#include <stdio.h>' 'static int calls;' \
+        'void *dlopen(const char *f, int m)' \
+        '{ (void)f; (void)m; calls++; errno = ENOENT; return 0; }' \
+        'const char *archive_version_string(void);' \
+        'const char *archive_error_string(void *);' \
+        'const char *ldg_archive_unavailable(void);' \
+        'int main(void) { const char *a = archive_version_string();' \
+        '  const char *b = archive_version_string();' \
+        '  const char *u = ldg_archive_unavailable();' \
+        '  printf("%s|%s|%d|%s|%s\n", a ? "yes" : "no", b ? "yes" : "no",' \
+        '         calls, u ? u : "(none)", archive_error_string(0)); }' |
+        cc -o "$T/dlm" -x c - -x none "$DLO" -ldl -lpthread 2>"$T/err"; then
+        want="no|no|1|cannot load libarchive.so.13: No such file or directory"
+        want="$want|cannot load libarchive.so.13: No such file or directory"
+        got=$("$T/dlm" 2>&1)
+        [ "$got" = "$want" ] ||
+            bad dl-missing "a missing libarchive: '$got', not '$want'"
+    elif [ -f "$DLO" ]; then
+        bad dl-missing "cannot build the test: $(head -c 200 "$T/err")"
+    fi
 else
     echo "SKIP: allocation faults under a sanitizer runtime (its allocator cannot be wrapped)"
 fi
