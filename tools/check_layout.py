@@ -92,7 +92,40 @@ def offences(text):
     return sorted(found)
 
 
+# The check's own test (--self-test, run before it in make check): each
+# line of CAUGHT is an offence, none of FREE is.
+CAUGHT = [
+    "if (ldg_txn_layout(t) >= 5)",
+    "if (layout == 8) {",
+    "while (l->layout\n    != 0x9)",
+    "if (4 < store_layout)",
+    "switch (layout) { case 4: break; }",
+    "o.layout = LDG_LAYOUT_INTAKE;",
+    "if (layout_env != NULL && n == 999)",
+    "if (strcmp(layout_env, \"999\") == 0)",
+    "const char *layout = \"8\";",
+]
+FREE = [
+    "/* layout 999, in development */",
+    "if (ldg_layout_info(n, NULL) & LDG_LAYOUT_DEVEL)",
+    "ldg_seterr(l, \"store layout 999 is in development\");",
+    "if (layout_count == 0)",
+    "int layout = ldg_layout_default();",
+    "if (n_layouts > 0)",
+]
+
+
+def self_test():
+    bad = [c for c in CAUGHT if not offences(c)]
+    bad += [f for f in FREE if offences(f)]
+    for b in bad:
+        print(f"check_layout --self-test: wrong about: {b}", file=sys.stderr)
+    return 1 if bad else 0
+
+
 def main():
+    if sys.argv[1:] == ["--self-test"]:
+        return self_test()
     root, dirs = sys.argv[1], sys.argv[2:]
     bad = 0
     for d in dirs:
