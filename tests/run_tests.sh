@@ -28,9 +28,10 @@
 #   part that cannot run in this build, as allocation faults under ASan).
 #   LEDGER_E2E_ASAN_OPTIONS="detect_leaks=0"  added to ASAN_OPTIONS for
 #   the end-to-end tests only (make asan ASAN_E2E_LEAKS=0 uses it).
-#   LEDGER_TEST_JOBS=2  runs the unit tests, then the end-to-end tests, in
-#   that many lanes at once (make check and make asan use it: most tests
-#   wait as much as they compute), each lane taking the next test, except
+#   LEDGER_TEST_JOBS=3  runs the end-to-end tests, then the unit tests, in
+#   that many lanes at once, one queue (make check and make asan use it:
+#   most tests wait as much as they compute), each lane taking the next
+#   test, except
 #   the end-to-end tests matching LEDGER_SERIAL_TESTS (those with short
 #   timeouts of their own, a daemon's idle or line limit, that kill
 #   processes under load or use the box's network namespaces), which run
@@ -197,8 +198,8 @@ in_lanes() {
 }
 # (the unit tests wait as the end-to-end ones do: on a server's timeout,
 # a child, a job's time limit; each works in a directory of its own)
-# shellcheck disable=SC2046
-[ "$only" = e2e ] || in_lanes $(find "$B/tests" -type f -name 'test_*' -perm -u+x | sort)
+units=""
+[ "$only" = e2e ] || units=$(find "$B/tests" -type f -name 'test_*' -perm -u+x | sort)
 serial_test() {
     n=$(basename "$1" .sh)
     for p in ${LEDGER_SERIAL_TESTS-*crash* serve_* proxy_* robust_readers \
@@ -208,8 +209,8 @@ serial_test() {
     done
     return 1
 }
+lanes="" serial=""
 if [ "$only" = all ] || [ "$only" = e2e ]; then
-    lanes="" serial=""
     for t in $(ls tests/e2e/*.sh 2>/dev/null | sort); do
         picked "$t" || continue
         if [ "$jobs" -gt 1 ] && ! serial_test "$t"; then
@@ -218,13 +219,15 @@ if [ "$only" = all ] || [ "$only" = e2e ]; then
             serial="$serial $t"
         fi
     done
-    # shellcheck disable=SC2086
-    [ -n "$lanes" ] && in_lanes $lanes
-    # shellcheck disable=SC2086
-    jobs=${LEDGER_SERIAL_JOBS:-1}
-    # shellcheck disable=SC2086
-    [ -n "$serial" ] && in_lanes $serial
 fi
+# The unit tests share the lanes with the end-to-end ones, after them:
+# one queue, no lane idle while another ends its part (the short unit
+# tests fill the lanes' ends).
+# shellcheck disable=SC2086
+[ -n "$lanes$units" ] && in_lanes $lanes $units
+jobs=${LEDGER_SERIAL_JOBS:-1}
+# shellcheck disable=SC2086
+[ -n "$serial" ] && in_lanes $serial
 pass=$(grep -c '^PASS ' "$status")
 fail=$(grep -c '^FAIL ' "$status")
 skip=$(grep -c '^SKIP ' "$status")
