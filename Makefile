@@ -116,9 +116,13 @@ ifneq ($(filter check unit asan asan-rest torture%,$(MAKECMDGOALS)),)
 $(error RELEASE=1 builds refuse layout 999, which the tests make: run the tests without RELEASE=1)
 endif
 endif
+# (decided as the Makefile is read, so that make -n and -q see it current)
+ifneq ($(RELEASE),$(shell cat $(B)/release 2>/dev/null))
 $(B)/release: FORCE
+endif
+$(B)/release:
 	@mkdir -p $(@D)
-	@echo $(RELEASE) | cmp -s - $@ || echo $(RELEASE) > $@
+	@echo $(RELEASE) > $@
 $(B)/obj/ledger/layout.o $(B)/pic/ledger/layout.o: $(B)/release
 # protoc-c's output casts away const in its initialisers
 $(B)/obj/otlp/otlp.pb-c.o $(B)/pic/otlp/otlp.pb-c.o: ALL_CFLAGS += \
@@ -266,18 +270,25 @@ CHECK_SERIAL_JOBS ?= $(or $(LEDGER_SERIAL_JOBS),3)
 CHECK_SERVE_CRASH_ROUNDS ?= $(or $(SERVE_CRASH_ROUNDS),20)
 # migrate.sh fails every third I/O call of a migration in turn (make
 # torture: every one; make asan: every fifth).
-CHECK_MIGRATE_CALL_STEP ?= 3
+CHECK_MIGRATE_CALL_STEP ?= $(or $(MIGRATE_CALL_STEP),3)
 # (the bench programs too: tests/e2e/bench_wear.sh runs bench/wear.sh)
 # What the tests need is built on every core (CHECK_BUILD_JOBS), the
 # checks of headertest and fmt-check beside it, unless make was given -j
 # itself: the README's `make check` is given none.
+# With other goals beside check (make all check), it is built as one of
+# them: two makes must not build the same files at once.
 CHECK_BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check-build: all $(TEST_BIN) $(BENCH_BIN) headertest fmt-check
+ifeq ($(filter-out check,$(MAKECMDGOALS)),)
 check:
-	@case "$$MAKEFLAGS" in *jobserver*) j= ;; *) j=-j$(CHECK_BUILD_JOBS) ;; esac; \
+	@case " $$MAKEFLAGS " in *jobserver* | *" -j1 "* | *" -j "*) j= ;; \
+	    *) j=-j$(CHECK_BUILD_JOBS) ;; esac; \
 	    $(MAKE) --no-print-directory $$j check-build
+else
+check: check-build
+endif
 	@SERVE_CRASH_ROUNDS=$(CHECK_SERVE_CRASH_ROUNDS) \
-	MIGRATE_CALL_STEP=$${MIGRATE_CALL_STEP:-$(CHECK_MIGRATE_CALL_STEP)} \
+	MIGRATE_CALL_STEP=$(CHECK_MIGRATE_CALL_STEP) \
 	LEDGER_TEST_JOBS=$(CHECK_TEST_JOBS) \
 	LEDGER_SERIAL_JOBS=$(CHECK_SERIAL_JOBS) tests/run_tests.sh $(B)
 

@@ -403,7 +403,7 @@ cmd_export(struct cli *c, struct export_args *x, int npos, char **pos)
         o->plan_timeline_text = plan_text;
         all = calloc(ncontext + 1, sizeof *all);
         if (all == NULL) {
-            rc = EX_OSERR;
+            rc = cli_fail_err(c, "", LDG_ENOMEM);
             goto out;
         }
         for (size_t i = 0; i < ncontext; i++)

@@ -186,7 +186,8 @@ int bundle_extract(const struct bundle *b, const char *dir, char *err,
 
 struct bwriter;
 /* archive_dl.c: why libarchive cannot be loaded, or NULL when it is
- * (then a constructor's NULL is out of memory). Static text. */
+ * (then a constructor's NULL is out of memory). The calling thread's own
+ * copy, valid until its next call here or to archive_error_string. */
 const char *ldg_archive_unavailable(void);
 
 /* A writer producing ustar + zstd into fd. level 1..19, threads >= 1.

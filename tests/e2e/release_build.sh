@@ -27,10 +27,11 @@ bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
 # which layout each command gets.)
 unset LEDGER_LAYOUT
 # make asan's settings must not reach this make (cli_install.sh)
-unset MAKEFLAGS MFLAGS MAKELEVEL OPT
+# (and V: the checks read make's short "CC file" lines)
+unset MAKEFLAGS MFLAGS MAKELEVEL OPT V
 if nm "$B/libledger.a" 2>/dev/null | grep -q -E '__(asan|tsan)_'; then
-    echo "FAIL: $B holds instrumented objects: run this test on a plain build"
-    exit 1
+    echo "SKIP: $B holds instrumented objects, which a plain release program cannot link (make check runs this test)"
+    exit 77
 fi
 
 # this build's objects; only layout.o is made again
@@ -38,7 +39,7 @@ R=$T/rel
 mkdir -p "$R"
 cp -a "$B/obj" "$R/obj"
 [ -f "$B/release" ] && cp -a "$B/release" "$R/release"
-(cd "$ROOT" && make B="$R" RELEASE=1 "$R/ledger") >"$T/make.log" 2>&1 ||
+(cd "$ROOT" && make B="$R" RELEASE=1 V=0 "$R/ledger") >"$T/make.log" 2>&1 ||
     { cat "$T/make.log"; echo "FAIL: make RELEASE=1"; exit 1; }
 grep -q 'ledger/layout\.c' "$T/make.log" ||
     bad "make RELEASE=1 did not rebuild ledger/layout.c"
@@ -122,7 +123,7 @@ grep -q 'RELEASE=1 builds refuse layout 999' "$T/o" ||
     bad "make RELEASE=1 check: $(tail -3 "$T/o")"
 
 # and back: RELEASE=0 rebuilds layout.c, and 999 is known again
-(cd "$ROOT" && make B="$R" RELEASE=0 "$R/ledger") >"$T/make.log" 2>&1 ||
+(cd "$ROOT" && make B="$R" RELEASE=0 V=0 "$R/ledger") >"$T/make.log" 2>&1 ||
     { cat "$T/make.log"; bad "make RELEASE=0"; }
 grep -q 'ledger/layout\.c' "$T/make.log" ||
     bad "make RELEASE=0 after RELEASE=1 did not rebuild ledger/layout.c"
