@@ -110,6 +110,9 @@ $(B)/obj/cli/main.o: ALL_CFLAGS += -DLEDGER_VERSION='"$(VERSION)"'
 # rebuilds layout.o. The tests make ledgers at 999 (CI's second pass), so
 # make check and its kin refuse a release build.
 RELEASE ?= 0
+ifeq ($(filter 0 1,$(RELEASE)),)
+$(error RELEASE is 0 (a development build) or 1 (a release build), not '$(RELEASE)')
+endif
 ifeq ($(RELEASE),1)
 $(B)/obj/ledger/layout.o $(B)/pic/ledger/layout.o: ALL_CFLAGS += -DLEDGER_RELEASE
 ifneq ($(filter check unit asan asan-rest torture%,$(MAKECMDGOALS)),)
@@ -252,12 +255,12 @@ $(B)/libledger.pc: FORCE
 # the cores (tests/run_tests.sh, LEDGER_TEST_JOBS): most of a test's time
 # is spent waiting (for a daemon, a timeout, a child), so two lanes left
 # a third of two cores idle (on the 2-vCPU VM, 2026-12-01: the lanes' part
-# 459 s with two, 366 s with three). Those LEDGER_SERIAL_TESTS names
+# 459 s with two, 370 s with three, unit tests included). Those LEDGER_SERIAL_TESTS names
 # (short timeouts of their own, kills under load, the box's network
 # namespaces) run after them, apart from the others,
 CHECK_TEST_JOBS ?= $(or $(LEDGER_TEST_JOBS),$(shell echo $$(($$(nproc 2>/dev/null || echo 1) + 1))))
 # three at a time: they wait far more than they compute (their CPU is
-# about 0.9 of a core at two at a time; their part 190 s with two, 150 s
+# about 0.9 of a core at two at a time; their part 178 s with two, 150 s
 # with three, the same day); make asan sets its own (ASAN_SERIAL_JOBS).
 CHECK_SERIAL_JOBS ?= $(or $(LEDGER_SERIAL_JOBS),3)
 # The repeated kills run a short representative number of rounds here,
