@@ -693,10 +693,15 @@ test_epoch__damaged_slots(void **state)
         read_file(path, buf, sizeof buf);
         assert_memory_equal(buf, buf + LDG_EPOCH_SLOT, LDG_EPOCH_SLOT);
     }
-    /* both slots bad */
+    /* both slots bad: a byte of each flipped (writing a fixed byte
+     * would change nothing when the random key held it already) */
     fd = open(path, O_RDWR);
-    assert_int_equal(pwrite(fd, "x", 1, 100), 1);
-    assert_int_equal(pwrite(fd, "x", 1, LDG_EPOCH_SLOT + 100), 1);
+    for (off_t at = 100; at < 2 * LDG_EPOCH_SLOT; at += LDG_EPOCH_SLOT) {
+        uint8_t c;
+        assert_int_equal(pread(fd, &c, 1, at), 1);
+        c ^= 0x10;
+        assert_int_equal(pwrite(fd, &c, 1, at), 1);
+    }
     close(fd);
     assert_int_equal(ldg_epoch_file_load(path, &r, err, sizeof err),
                      LDG_ECORRUPT);
