@@ -384,10 +384,6 @@ cmd_append(struct cli *c, struct append_args *x, int npos, char **pos)
         char *text;
         size_t len;
         const char *name = x->body_file ? x->body_file : "<stdin>";
-        if (f == stdin && isatty(0))
-            fprintf(stderr, "ledger append: reading the body from the "
-                            "terminal; end it with Ctrl-D (or give --body "
-                            "JSON or --body-file FILE)\n");
         if (x->body_file != NULL && strcmp(x->body_file, "-") != 0) {
             f = cli_fopen_input(x->body_file);
             if (f == NULL) {
@@ -395,6 +391,10 @@ cmd_append(struct cli *c, struct append_args *x, int npos, char **pos)
                 return EX_NOINPUT;
             }
         }
+        if (f == stdin && isatty(0))
+            fprintf(stderr, "ledger append: reading the body from the "
+                            "terminal; end it with Ctrl-D (or give --body "
+                            "JSON or --body-file FILE)\n");
         rc = cli_read_all(f, LDG_BODY_MAX_DEFAULT * 4, &text, &len);
         if (f != stdin)
             fclose(f);

@@ -84,6 +84,13 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
     grep -q 'reading the body from the terminal' "$T/tty" ||
         bad "append on a terminal does not say it reads the terminal: $(cat "$T/tty")"
     [ $rc = 65 ] || bad "append of an empty terminal body: exit $rc"
+    # a body from a file, run on a terminal, does not read the terminal
+    printf '{"k":1}' >"$T/body.json"
+    timeout 20 script -qec "'$L' append x.manners --body-file '$T/body.json'" \
+        /dev/null </dev/null >"$T/tty" 2>&1; rc=$?
+    [ $rc = 0 ] || bad "append --body-file on a terminal: exit $rc: $(cat "$T/tty")"
+    grep -q 'reading the body from the terminal' "$T/tty" &&
+        bad "append --body-file on a terminal says it reads the terminal"
     timeout 20 script -qec "'$L' show 1 --raw" /dev/null </dev/null \
         >"$T/tty" 2>&1; rc=$?
     [ $rc = 64 ] && grep -q 'refusing to write it to a terminal' "$T/tty" ||
