@@ -388,9 +388,7 @@ struct cli_table {
     struct tcell {
         char *s; /* NULL: a note line (indent in paint) */
         int paint;
-        size_t row; /* the row it is in (a note: the row above) */
     } * cells;
-    size_t rows; /* rows begun */
 };
 
 struct cli_table *

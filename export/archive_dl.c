@@ -142,10 +142,6 @@ TRAMP_PTR(int, archive_read_set_read_callback,
 TRAMP_PTR(int, archive_read_set_callback_data, (struct archive * a, void *d),
           (a, d))
 TRAMP_PTR(int, archive_read_open1, (struct archive * a), (a))
-TRAMP_PTR(int, archive_read_open,
-          (struct archive * a, void *cd, archive_open_callback *o,
-           archive_read_callback *r, archive_close_callback *c),
-          (a, cd, o, r, c))
 TRAMP_PTR(int, archive_read_next_header,
           (struct archive * a, struct archive_entry **e), (a, e))
 TRAMP_PTR(int, archive_read_next_header2,

@@ -99,7 +99,6 @@ struct ldg_grpcd_call {
     /* headers: "name\0value\0" pairs */
     char hdrs[HDRS_MAX];
     size_t hlen;
-    int hdrs_over;
     /* the request */
     unsigned char pre[5];
     size_t pre_have;

@@ -1187,12 +1187,7 @@ ldg_append_ex(struct ldg_ledger *l, const struct ldg_event_in *ev,
     l->errmsg[0] = '\0';
     if ((rc = ldg_log_secret_load(l)) < 0)
         return rc;
-    {
-        uint64_t hint = 0;
-        if (l->has_salt_seed && (rc = ldg_size(l, &hint)) < 0)
-            return rc;
-        rc = ldg_prep_init(l, &p, ev, hint);
-    }
+    rc = ldg_prep_init(l, &p, ev);
     if (rc == 0)
         rc = ldg_commit_group(l, &p, 1, &first);
     if (rc == 0 && p.dup) {

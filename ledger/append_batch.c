@@ -284,7 +284,7 @@ ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
     if (differs != NULL)
         *differs = 0;
     seq = b->tl.size + b->n;
-    rc = app_prep_init_ex(l, &p, ev, seq, 1, NULL, NULL);
+    rc = app_prep_init_ex(l, &p, ev, 1, NULL, NULL);
     if (rc == 0) {
         now = ldg_clock_now(l);
         min_ts = seq == 0 ? 0 : b->tl.ts + 1;
@@ -582,7 +582,7 @@ sealed_prep(struct ldg_ledger *l, const struct ldg_sealed_batch *sb,
         struct ldg_event_in in = sb->ev[i].in;
         struct ldg_prep *p = &preps[i];
         in.actor = NULL;
-        rc = app_prep_init_ex(l, p, &in, seq0 + i, 1, pk, sb->ev[i].salts);
+        rc = app_prep_init_ex(l, p, &in, 1, pk, sb->ev[i].salts);
         if (rc == 0 && ldg_type_log_only(p->type)) {
             ldg_seterr(l, "%s is the log key's and never arrives sealed",
                        p->type);

@@ -30,7 +30,6 @@ struct ldg_prep {
     struct ldg_key *signer; /* borrowed from the handle */
     json_t *body;           /* owned reference */
     uint64_t seq, ts;       /* stamp the signature was made for */
-    uint64_t body_seq;      /* seq the body record was prepared for */
     int signed_ok;          /* stamp, body and signature are done */
     int rc;                 /* error from signing, if any */
     struct ldg_body_rec body_rec;
@@ -57,7 +56,7 @@ void ldg_prep_release(struct ldg_prep *p);
 /* For an event that waits in the bulk writer: drops what the commit does
  * not read (the body's JSON tree where the record serves, the record's
  * slack), so many more fit in the same memory. */
-void ldg_prep_compact(const struct ldg_ledger *l, struct ldg_prep *p);
+void ldg_prep_compact(struct ldg_prep *p);
 /* An event ldg_prepare made (off the writer's caller's thread): the prep
  * and what refused it, reported by ldg_prep_finish in order. */
 struct ldg_prepared {
@@ -73,9 +72,9 @@ struct ldg_prepared {
  * prep moved into *p. */
 int ldg_prep_finish(struct ldg_ledger *l, struct ldg_prepared *pe,
                     struct ldg_prep *p);
-/* Step 1 (validate) with a predicted seq. */
+/* Step 1 (validate). */
 int ldg_prep_init(struct ldg_ledger *l, struct ldg_prep *p,
-                  const struct ldg_event_in *in, uint64_t seq_hint);
+                  const struct ldg_event_in *in);
 /* Steps 2-4 for a given stamp; thread-safe. */
 int ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
                   uint64_t ts);
@@ -133,8 +132,8 @@ extern _Thread_local int app_adding_pruned;
 int app_roles_refuse(struct ldg_ledger *l, const struct ldg_key_state *ks,
                      const char *type);
 int app_prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
-                     const struct ldg_event_in *in, uint64_t seq_hint,
-                     int in_txn, struct ldg_key *signer, const json_t *salts);
+                     const struct ldg_event_in *in, int in_txn,
+                     struct ldg_key *signer, const json_t *salts);
 
 /* append.c */
 int app_read_tail(struct ldg_txn *t, struct tail *tl);

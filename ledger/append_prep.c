@@ -116,16 +116,14 @@ actor_active(struct ldg_ledger *l, const struct ldg_key *k, const char *type)
     return app_roles_refuse(l, &ks, type);
 }
 
-/* p's body record: with the client's salts (a sealed batch), else a seed
- * of its own (seeded by seq in test mode); p->body_seq says for which seq.
- * Compressed with the ledger's newest dictionary. */
+/* p's body record: with the client's salts (a sealed batch), else a
+ * random seed of its own. Compressed with the ledger's newest dictionary. */
 static int
-prep_body(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
-          char *err, size_t errcap)
+prep_body(const struct ldg_ledger *l, struct ldg_prep *p, char *err,
+          size_t errcap)
 {
     const struct ldg_cdict *cd =
         ldg_ledger_cdict((struct ldg_ledger *)(uintptr_t)l);
-    const uint8_t *test = l->has_salt_seed ? l->salt_seed : NULL;
     int rc;
 
     if (p->salts != NULL) {
@@ -134,14 +132,12 @@ prep_body(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
                                     errcap);
     } else {
         uint8_t seed[LDG_SEED_LEN];
-        ldg_body_seed_for(seed, test, seq);
+        ldg_random(seed, sizeof seed);
         rc = ldg_body_prepare_seeded(p->body, LDG_BODY_SEEDED_AES, seed, cd,
                                      l->opts.body_max_bytes, &p->body_rec, err,
                                      errcap);
         ldg_wipe(seed, sizeof seed);
     }
-    if (rc == 0)
-        p->body_seq = seq;
     return rc;
 }
 
@@ -150,8 +146,8 @@ static int prep_event(struct ldg_prep *p, const struct ldg_event_in *in,
 static int prep_actor(struct ldg_ledger *l, struct ldg_prep *p,
                       const char *actor, int in_txn, struct ldg_key *signer);
 static int prep_body_of(const struct ldg_ledger *l, struct ldg_prep *p,
-                        const json_t *body, uint64_t seq_hint,
-                        const json_t *salts, char *err, size_t errcap);
+                        const json_t *body, const json_t *salts, char *err,
+                        size_t errcap);
 
 /* 1..max bytes without control characters (id) or NUL (exe, unit). */
 static int
@@ -202,9 +198,9 @@ prep_v2(struct ldg_prep *p, const struct ldg_event_in *in, char *err,
 
 int
 ldg_prep_init(struct ldg_ledger *l, struct ldg_prep *p,
-              const struct ldg_event_in *in, uint64_t seq_hint)
+              const struct ldg_event_in *in)
 {
-    return app_prep_init_ex(l, p, in, seq_hint, 0, NULL, NULL);
+    return app_prep_init_ex(l, p, in, 0, NULL, NULL);
 }
 
 /* in_txn: the caller holds the write transaction the event goes into, and
@@ -212,7 +208,7 @@ ldg_prep_init(struct ldg_ledger *l, struct ldg_prep *p,
  * not see the key events of that transaction). */
 int
 app_prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
-                 const struct ldg_event_in *in, uint64_t seq_hint, int in_txn,
+                 const struct ldg_event_in *in, int in_txn,
                  struct ldg_key *signer, const json_t *salts)
 {
     char err[sizeof l->errmsg];
@@ -225,8 +221,7 @@ app_prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
     }
     if ((rc = prep_actor(l, p, in->actor, in_txn, signer)) < 0)
         return rc;
-    if ((rc = prep_body_of(l, p, in->body, seq_hint, salts, err, sizeof err)) <
-        0) {
+    if ((rc = prep_body_of(l, p, in->body, salts, err, sizeof err)) < 0) {
         ldg_seterr(l, "%s", err);
         return rc;
     }
@@ -367,14 +362,14 @@ prep_actor(struct ldg_ledger *l, struct ldg_prep *p, const char *actor,
  * on any thread. */
 static int
 prep_body_of(const struct ldg_ledger *l, struct ldg_prep *p, const json_t *body,
-             uint64_t seq_hint, const json_t *salts, char *err, size_t errcap)
+             const json_t *salts, char *err, size_t errcap)
 {
     p->body = body ? json_incref((json_t *)(uintptr_t)body) : json_object();
     if (p->body == NULL)
         return ldg_errf(err, errcap, LDG_ENOMEM, "%s",
                         ldg_strerror(LDG_ENOMEM));
     p->salts = salts;
-    return prep_body(l, p, seq_hint, err, errcap);
+    return prep_body(l, p, err, errcap);
 }
 
 /* ------------------------------------------------ prepared elsewhere -- */
@@ -395,13 +390,11 @@ ldg_prepared_free(struct ldg_prepared *pe)
 }
 
 /* Does the commit read p's body as JSON? Key events, erasures and the
- * genesis are judged and applied from it (check_in_txn, ldg_keys_apply),
- * and with seeded salts (test mode) the record is made again for the
- * event's seq. */
+ * genesis are judged and applied from it (check_in_txn, ldg_keys_apply). */
 static int
-prep_needs_json(const struct ldg_ledger *l, const struct ldg_prep *p)
+prep_needs_json(const struct ldg_prep *p)
 {
-    return l->has_salt_seed || strncmp(p->type, "key.", 4) == 0 ||
+    return strncmp(p->type, "key.", 4) == 0 ||
            strcmp(p->type, LDG_EV_BODY_ERASED) == 0 ||
            strcmp(p->type, LDG_EV_LEDGER_GENESIS) == 0;
 }
@@ -412,12 +405,12 @@ prep_needs_json(const struct ldg_ledger *l, const struct ldg_prep *p)
  * commit does not read it (projections read the record, a duplicate's
  * body is compared decoded), and the record gives back its slack. */
 void
-ldg_prep_compact(const struct ldg_ledger *l, struct ldg_prep *p)
+ldg_prep_compact(struct ldg_prep *p)
 {
     uint8_t *rec;
 
     if (p->body == NULL || p->body_rec.rec == NULL || p->salts != NULL ||
-        prep_needs_json(l, p))
+        prep_needs_json(p))
         return;
     json_decref(p->body);
     p->body = NULL;
@@ -451,9 +444,9 @@ ldg_prepare(const struct ldg_ledger *l, const struct ldg_event_in *ev,
     /* seq 0: the writer prepares it again for its seq where salts depend
      * on it (test mode) */
     pe->body_rc =
-        prep_body_of(l, &pe->p, ev->body, 0, NULL, pe->err, sizeof pe->err);
+        prep_body_of(l, &pe->p, ev->body, NULL, pe->err, sizeof pe->err);
     if (pe->body_rc == 0)
-        ldg_prep_compact(l, &pe->p);
+        ldg_prep_compact(&pe->p);
     return pe->body_rc == LDG_ENOMEM ? LDG_ENOMEM : 0;
 }
 
@@ -543,11 +536,8 @@ ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
 
     ldg_buf_release(&p->entry);
     p->signed_ok = 0;
-    /* Salts depend on seq only in test mode (seeded salts). */
-    if (p->body_rec.rec == NULL ||
-        (l->has_salt_seed && p->salts == NULL && p->body_seq != seq)) {
-        ldg_body_rec_release(&p->body_rec);
-        if ((rc = prep_body(l, p, seq, err, sizeof err)) < 0)
+    if (p->body_rec.rec == NULL) {
+        if ((rc = prep_body(l, p, err, sizeof err)) < 0)
             return rc;
     }
     if (l->format >= 2)

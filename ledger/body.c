@@ -335,19 +335,6 @@ ldg_body_prepare_seeded(const json_t *body, uint8_t kind,
     return prepare(body, &src, cd, 0, max, out, err, errcap);
 }
 
-void
-ldg_body_seed_for(uint8_t seed[LDG_SEED_LEN], const uint8_t *test_seed,
-                  uint64_t seq)
-{
-    uint8_t msg[8];
-    if (test_seed == NULL) {
-        ldg_random(seed, LDG_SEED_LEN);
-        return;
-    }
-    ldg_be64(msg, seq);
-    ldg_keyed_hash16(seed, test_seed, msg, sizeof msg);
-}
-
 static int
 prepare(const json_t *body, const struct salt_src *src,
         const struct ldg_cdict *cd, int legacy, size_t max,
@@ -822,19 +809,6 @@ body_dict_header_id(const uint8_t *p, size_t len)
         return 0;
     return (unsigned)p[4] | (unsigned)p[5] << 8 | (unsigned)p[6] << 16 |
            (unsigned)p[7] << 24;
-}
-
-int
-ldg_dict_check(unsigned id, const uint8_t *p, size_t len)
-{
-    ZSTD_DDict *dd;
-    if (id < 1 || id >= LDG_DICT_IDS || len > LDG_DICT_MAX ||
-        body_dict_header_id(p, len) != id)
-        return LDG_ECORRUPT;
-    if ((dd = ZSTD_createDDict(p, len)) == NULL)
-        return LDG_ECORRUPT;
-    ZSTD_freeDDict(dd);
-    return 0;
 }
 
 int

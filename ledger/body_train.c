@@ -101,9 +101,7 @@ int
 ldg_train_envelope(struct ldg_train *t, const struct ldg_event *ev)
 {
     const char *colon = strchr(ev->subject, ':');
-    int rc = 0;
-    if (rc == 0)
-        rc = env_add(t, ev->type, strlen(ev->type));
+    int rc = env_add(t, ev->type, strlen(ev->type));
     if (rc == 0)
         rc = env_add(t, ev->subject, strlen(ev->subject));
     if (rc == 0 && colon != NULL)
@@ -152,12 +150,6 @@ ldg_train_body(struct ldg_train *t, const struct ldg_dicts *d,
     t->sizes[t->nsamples++] = 1 + pl.len;
     ldg_inflate_release(&s);
     return t->samples.err;
-}
-
-size_t
-ldg_train_count(const struct ldg_train *t)
-{
-    return t->nsamples;
 }
 
 static int

@@ -44,13 +44,6 @@ ldg_mp_uint(struct ldg_buf *b, uint64_t v)
 }
 
 void
-ldg_mp_int(struct ldg_buf *b, int64_t v)
-{
-    PACKER(b);
-    msgpack_pack_int64(&pk, v);
-}
-
-void
 ldg_mp_str(struct ldg_buf *b, const char *s, size_t n)
 {
     PACKER(b);

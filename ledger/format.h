@@ -37,7 +37,6 @@
 /* A body field's salt (FORMAT.md 4.2): LDG_SALT_LEN (module.h: the
  * modules see salts in ldg_field) random bytes per field, stored as bin8
  * (0xc4 0x10 ‖ salt) and written in hex where JSON carries it. */
-#define LDG_SALT_HEX_LEN (2 * LDG_SALT_LEN)
 /* A seeded body record's seed (FORMAT.md 4): random, one per event. */
 #define LDG_SEED_LEN 16
 

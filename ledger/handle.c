@@ -61,17 +61,6 @@ ldg_log_key(const struct ldg_ledger *l)
 }
 
 void
-ldg_set_salt_seed(struct ldg_ledger *l, const uint8_t seed[32])
-{
-    if (seed == NULL) {
-        l->has_salt_seed = 0;
-        return;
-    }
-    memcpy(l->salt_seed, seed, 32);
-    l->has_salt_seed = 1;
-}
-
-void
 ldg_set_clock(struct ldg_ledger *l, const uint64_t *clock_ns)
 {
     l->clock_ns = clock_ns;

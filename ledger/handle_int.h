@@ -193,8 +193,6 @@ struct ldg_ledger {
     size_t nactors;
     struct ldg_applier appliers[LDG_MAX_APPLIERS];
     size_t nappliers;
-    uint8_t salt_seed[32];
-    int has_salt_seed;
     const uint64_t *clock_ns;
     char errmsg[1024];
     /* Messages set on a writer's commit thread go to err_alt so they

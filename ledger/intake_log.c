@@ -151,12 +151,6 @@ ldg_intake_unlock_ex(struct ldg_ledger *l, int fd)
     lock_drop(fd);
 }
 
-int
-ldg_intake_held(const struct ldg_ledger *l)
-{
-    return held == l;
-}
-
 /* ---------------------------------------------------- the position -- */
 
 static int

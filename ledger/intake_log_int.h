@@ -49,7 +49,6 @@ int ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out);
 /* The exclusive lock: a file descriptor to give back, or < 0. */
 int ldg_intake_lock_ex(struct ldg_ledger *l);
 void ldg_intake_unlock_ex(struct ldg_ledger *l, int fd);
-int ldg_intake_held(const struct ldg_ledger *l);
 /* One ack group, the exclusive lock held: ldg_intake_ack_begin gives
  * the transaction (an overlay with the tail replayed) the append path
  * stores the group in, recording a->frame; ldg_intake_ack_write writes

@@ -70,9 +70,6 @@ size_t ldg_body_max(const struct ldg_ledger *l);
 /* The log public key (borrowed, lives as long as l). */
 const struct ldg_key *ldg_log_key(const struct ldg_ledger *l);
 
-/* Test hook: derive body salts deterministically from seed (test vectors).
- * NULL restores random salts. */
-void ldg_set_salt_seed(struct ldg_ledger *l, const uint8_t seed[32]);
 /* Test hook: fixed time source; ts_ns values are then taken from *clock_ns
  * (still forced to increase). NULL restores CLOCK_REALTIME. */
 void ldg_set_clock(struct ldg_ledger *l, const uint64_t *clock_ns);
@@ -564,8 +561,6 @@ void ldg_sealed_batch_free(struct ldg_sealed_batch *b);
 
 /* Test hook: salts derived from seed (fixed vectors); NULL: random. */
 void ldg_sealer_set_salt_seed(struct ldg_sealer *s, const uint8_t seed[32]);
-/* The ledger's body limit, when not LDG_BODY_MAX_DEFAULT. */
-void ldg_sealer_set_body_max(struct ldg_sealer *s, size_t body_max);
 
 /* The claim of one sealed event, as both the sealer and the ledger that
  * checks a sealed batch compute it: subject in->subject or derived from

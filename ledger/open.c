@@ -236,7 +236,6 @@ ldg_close(struct ldg_ledger *l)
     ldg_key_free(l->log_key);
     ldg_intake_detach(l);
     ldg_store_close(l->store);
-    ldg_wipe(l->salt_seed, sizeof l->salt_seed);
     pthread_mutex_destroy(&l->keys_mu);
     ldg_cdict_free(l->cdict);
     for (size_t i = 0; i < l->ncdict_old; i++)

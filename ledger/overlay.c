@@ -368,9 +368,3 @@ ldg_ovl_map_clear(struct ldg_ovl *o, struct ldg_ovl_map *m)
     m->cleared = 1;
     m->delta = 0;
 }
-
-void
-ldg_ovl_touch(struct ldg_ovl *o)
-{
-    o->version++;
-}

@@ -36,7 +36,6 @@ struct ldg_ovl_node;
 struct ldg_ovl *ldg_ovl_new(void);
 void ldg_ovl_free(struct ldg_ovl *o);
 uint64_t ldg_ovl_version(const struct ldg_ovl *o);
-void ldg_ovl_touch(struct ldg_ovl *o);
 
 /* dbi's map: NULL when it has none and !create (or out of memory). */
 struct ldg_ovl_map *ldg_ovl_map(struct ldg_ovl *o, unsigned dbi, int dup,

@@ -109,7 +109,6 @@ void ldg_seal_acc_root(const struct ldg_seal_acc *a, uint8_t root[32]);
 
 /* Canonical msgpack writer into a bounded buffer (util.h's ldg_buf). */
 void ldg_mp_uint(struct ldg_buf *b, uint64_t v);
-void ldg_mp_int(struct ldg_buf *b, int64_t v);
 void ldg_mp_str(struct ldg_buf *b, const char *s, size_t n);
 void ldg_mp_bin(struct ldg_buf *b, const void *p, size_t n);
 void ldg_mp_map(struct ldg_buf *b, uint32_t n);
@@ -239,10 +238,6 @@ int ldg_body_prepare_seeded(const json_t *body, uint8_t kind,
                             const uint8_t seed[LDG_SEED_LEN],
                             const struct ldg_cdict *cd, size_t max,
                             struct ldg_body_rec *out, char *err, size_t errcap);
-/* The seed of event seq's body: random, or in test mode (test_seed set)
- * BLAKE2b-128(key = test_seed[32], msg = u64be(seq)). */
-void ldg_body_seed_for(uint8_t seed[LDG_SEED_LEN], const uint8_t *test_seed,
-                       uint64_t seq);
 void ldg_body_rec_release(struct ldg_body_rec *b);
 
 /* A record's map, opened (inflated into the caller's scratch when
@@ -289,9 +284,6 @@ int ldg_body_rec_root_s(const struct ldg_dicts *d, const uint8_t *rec,
  * decoder). */
 int ldg_body_payload_root(const struct ldg_payload *pl, uint8_t root[32],
                           struct ldg_body_view *b, int *viewed);
-/* Checks the bytes of dictionary id as stored: its header names that id
- * and zstd takes it. 0 or LDG_ECORRUPT. */
-int ldg_dict_check(unsigned id, const uint8_t *p, size_t len);
 /* The highest id d holds (0: none). */
 unsigned ldg_dicts_top(struct ldg_dicts *d);
 
@@ -303,7 +295,6 @@ int ldg_train_new(struct ldg_train **out);
 int ldg_train_envelope(struct ldg_train *t, const struct ldg_event *ev);
 int ldg_train_body(struct ldg_train *t, const struct ldg_dicts *d,
                    const uint8_t *rec, size_t len, size_t max);
-size_t ldg_train_count(const struct ldg_train *t);
 int ldg_dict_train(struct ldg_train *t, unsigned id, uint8_t **out,
                    size_t *len);
 void ldg_train_free(struct ldg_train *t);

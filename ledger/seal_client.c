@@ -248,13 +248,6 @@ ldg_sealer_set_salt_seed(struct ldg_sealer *s, const uint8_t seed[32])
         memcpy(s->seed, seed, 32);
 }
 
-void
-ldg_sealer_set_body_max(struct ldg_sealer *s, size_t body_max)
-{
-    if (s != NULL && body_max > 0)
-        s->body_max = body_max;
-}
-
 size_t
 ldg_sealer_count(const struct ldg_sealer *s)
 {

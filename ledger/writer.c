@@ -460,7 +460,7 @@ ldg_writer_add_tagged(struct ldg_writer *w, const struct ldg_event_in *ev,
         return LDG_EINVAL;
     if ((rc = writer_begin_add(w)) < 0)
         return rc;
-    rc = ldg_prep_init(w->l, &p, ev, w->next_seq);
+    rc = ldg_prep_init(w->l, &p, ev);
     if (rc < 0) {
         ldg_prep_release(&p);
         return rc;
@@ -517,7 +517,7 @@ writer_queue(struct ldg_writer *w, struct ldg_prep p, uint64_t tag)
         ldg_prep_release(&p);
         return rc;
     }
-    ldg_prep_compact(l, &p);
+    ldg_prep_compact(&p);
     if (p.has_parent && p.parent >= w->next_seq) {
         ldg_seterr(l, "parent %llu is not an earlier event than %llu",
                    (unsigned long long)p.parent,

@@ -444,14 +444,7 @@ struct rec_phist {
     uint8_t ungated;
 };
 
-enum run_status {
-    RS_RUNNING = 0,
-    RS_OK,
-    RS_FAILED,
-    RS_ABORTED,
-    RS_UNKNOWN,
-    RS_NOT_STARTED
-};
+enum run_status { RS_RUNNING = 0, RS_OK, RS_FAILED, RS_ABORTED, RS_UNKNOWN };
 struct rec_run {
     char *run, *pack, *intent, *requested_by, *plan_hash, *error;
     uint8_t started, status; /* enum run_status */
@@ -624,7 +617,6 @@ struct pstate {
     struct pentry **dirty;
     size_t ndirty, dcap;
     struct pdigest dig[P_COUNT];
-    int dig_valid;    /* dig holds the backing digests (+ changes) */
     uint64_t applied; /* events folded: state after the first N */
     uint64_t last_ts; /* ts of event applied-1 */
     int loaded[256];  /* tag fully loaded from the backing store */

@@ -550,8 +550,6 @@ lookup(struct q_modelcache **cp, struct ldg_txn *t, const char *model,
             *ep = e;
             return answer(c, e, seq, out);
         }
-        if (ne != NULL)
-            c->e = ne;
     }
     rc = answer(c, &one, seq, out);
     entry_release(&one);

@@ -11,7 +11,6 @@
 
 /* Response codes (sysexits, as the CLI's exit codes). */
 #define SERVE_CODE_DATA 65   /* the request is malformed or refused */
-#define SERVE_CODE_OS 71     /* out of memory */
 #define SERVE_CODE_IO 74     /* the ledger could not commit */
 #define SERVE_CODE_TEMP 75   /* try again later (too many connections) */
 #define SERVE_CODE_NOPERM 77 /* the peer may not write this (access.json) */
