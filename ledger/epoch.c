@@ -162,71 +162,6 @@ ldg_epoch_start(const struct ldg_epoch_params *par, struct ldg_epoch_id e,
     return start;
 }
 
-int
-ldg_epoch_verify(const struct ldg_epoch_params *par, struct ldg_epoch_id e,
-                 const struct ldg_epoch_cert path[LDG_EPOCH_DEPTH],
-                 const struct ldg_epoch_link *links, uint8_t pub[32],
-                 uint64_t *start_ns, char *err, size_t errcap)
-{
-    uint8_t node[32],
-        msg[LDG_EPOCH_CERT_MSG > LDG_EPOCH_LINK_MSG ? LDG_EPOCH_CERT_MSG
-                                                    : LDG_EPOCH_LINK_MSG];
-    uint64_t start, end;
-
-    if (e.sub > LDG_EPOCH_SUBS_MAX)
-        return LDG_EINVAL;
-    if (period_bounds(par, e.period, &start, &end) < 0) {
-        snprintf(err, errcap,
-                 "epoch %u.%u: its period ends after the last time a clock "
-                 "of 64-bit nanoseconds can give",
-                 e.period, e.sub);
-        return LDG_EBADSIG;
-    }
-    memcpy(node, par->anchor, 32);
-    for (unsigned l = 0; l < LDG_EPOCH_DEPTH; l++) {
-        uint32_t idx = node_index(e.period, l);
-        ldg_epoch_cert_msg(msg, par, l, idx, path[l].left, path[l].right);
-        if (ldg_ed25519_verify_ctx(path[l].sig, LDG_EPOCH_CERT_CTX, msg,
-                                   LDG_EPOCH_CERT_MSG, node) < 0) {
-            snprintf(err, errcap,
-                     "epoch %u.%u: the cert of node (%u, %u) does not verify "
-                     "with the key %s",
-                     e.period, e.sub, l, idx,
-                     l == 0 ? "of the anchor" : "its parent's cert names");
-            return LDG_EBADSIG;
-        }
-        memcpy(node, path_bit(e.period, l + 1) ? path[l].right : path[l].left,
-               32);
-    }
-    for (uint32_t j = 1; j <= e.sub; j++) {
-        const struct ldg_epoch_link *k = &links[j - 1];
-        ldg_epoch_link_msg(msg, par, e.period, j, k->start_ns, k->pub);
-        if (ldg_ed25519_verify_ctx(k->sig, LDG_EPOCH_LINK_CTX, msg,
-                                   LDG_EPOCH_LINK_MSG, node) < 0) {
-            snprintf(err, errcap,
-                     "epoch %u.%u: link %u does not verify with the key "
-                     "of epoch %u.%u",
-                     e.period, e.sub, j, e.period, j - 1);
-            return LDG_EBADSIG;
-        }
-        if (k->start_ns <= start || k->start_ns >= end) {
-            snprintf(err, errcap,
-                     "epoch %u.%u: link %u starts at %llu ns, not after the "
-                     "start of epoch %u.%u and inside its period",
-                     e.period, e.sub, j, (unsigned long long)k->start_ns,
-                     e.period, j - 1);
-            return LDG_EBADSIG;
-        }
-        start = k->start_ns;
-        memcpy(node, k->pub, 32);
-    }
-    if (pub != NULL)
-        memcpy(pub, node, 32);
-    if (start_ns != NULL)
-        *start_ns = start;
-    return 0;
-}
-
 /* ------------------------------------------------------------ the tree -- */
 
 struct seeder {
@@ -638,30 +573,42 @@ ldg_epoch_ext_decode(const uint8_t *p, size_t n, struct ldg_epoch_ext *x)
     return 0;
 }
 
-size_t
-ldg_epoch_ext_encode(uint8_t *out, const struct ldg_epoch_state *s,
-                     const uint8_t sig[64], unsigned l0, unsigned j0)
+/* The extension of epoch e (its certs from level l0, its links after j0)
+ * into out; returns its length. */
+static size_t
+ext_put(uint8_t *out, struct ldg_epoch_id e,
+        const struct ldg_epoch_cert path[LDG_EPOCH_DEPTH],
+        const struct ldg_epoch_link *links, const uint8_t sig[64], unsigned l0,
+        unsigned j0)
 {
     uint8_t *o = out;
 
-    LDG_ASSERT(l0 <= LDG_EPOCH_DEPTH && j0 <= s->cur.sub);
-    ldg_be32(o, s->cur.period);
-    ldg_be32(o + 4, s->cur.sub);
+    LDG_ASSERT(l0 <= LDG_EPOCH_DEPTH && j0 <= e.sub &&
+               e.sub <= LDG_EPOCH_SUBS_MAX);
+    ldg_be32(o, e.period);
+    ldg_be32(o + 4, e.sub);
     memcpy(o + 8, sig, 64);
     o[72] = (uint8_t)l0;
     o[73] = (uint8_t)j0;
     o += 74;
     for (unsigned l = l0; l < LDG_EPOCH_DEPTH; l++, o += CERT_BYTES) {
-        memcpy(o, s->path[l].left, 32);
-        memcpy(o + 32, s->path[l].right, 32);
-        memcpy(o + 64, s->path[l].sig, 64);
+        memcpy(o, path[l].left, 32);
+        memcpy(o + 32, path[l].right, 32);
+        memcpy(o + 64, path[l].sig, 64);
     }
-    for (unsigned j = j0; j < s->cur.sub; j++, o += LINK_BYTES) {
-        ldg_be64(o, s->links[j].start_ns);
-        memcpy(o + 8, s->links[j].pub, 32);
-        memcpy(o + 40, s->links[j].sig, 64);
+    for (unsigned j = j0; j < e.sub; j++, o += LINK_BYTES) {
+        ldg_be64(o, links[j].start_ns);
+        memcpy(o + 8, links[j].pub, 32);
+        memcpy(o + 40, links[j].sig, 64);
     }
     return (size_t)(o - out);
+}
+
+size_t
+ldg_epoch_ext_encode(uint8_t *out, const struct ldg_epoch_state *s,
+                     const uint8_t sig[64], unsigned l0, unsigned j0)
+{
+    return ext_put(out, s->cur, s->path, s->links, sig, l0, j0);
 }
 
 /* u32be period ‖ u32be sub ‖ map into buf (the caller's, n + 8 bytes). */
@@ -775,26 +722,44 @@ size_t
 ldg_epoch_ext_encode_whole(uint8_t *out, const struct ldg_epoch_chain *c,
                            const uint8_t sig[64])
 {
-    uint8_t *o = out;
+    LDG_ASSERT(c->started);
+    return ext_put(out, c->cur, c->path, c->links, sig, 0, 0);
+}
 
-    LDG_ASSERT(c->started && c->cur.sub <= LDG_EPOCH_SUBS_MAX);
-    ldg_be32(o, c->cur.period);
-    ldg_be32(o + 4, c->cur.sub);
-    memcpy(o + 8, sig, 64);
-    o[72] = 0;
-    o[73] = 0;
-    o += 74;
-    for (unsigned l = 0; l < LDG_EPOCH_DEPTH; l++, o += CERT_BYTES) {
-        memcpy(o, c->path[l].left, 32);
-        memcpy(o + 32, c->path[l].right, 32);
-        memcpy(o + 64, c->path[l].sig, 64);
+int
+ldg_epoch_verify(const struct ldg_epoch_params *par, struct ldg_epoch_id e,
+                 const struct ldg_epoch_cert path[LDG_EPOCH_DEPTH],
+                 const struct ldg_epoch_link *links, uint8_t pub[32],
+                 uint64_t *start_ns, char *err, size_t errcap)
+{
+    static const uint8_t nosig[64];
+    struct ldg_epoch_chain *c;
+    struct ldg_epoch_ext x;
+    uint8_t *buf;
+    int rc;
+
+    if (e.sub > LDG_EPOCH_SUBS_MAX)
+        return LDG_EINVAL;
+    c = malloc(sizeof *c);
+    buf = malloc(LDG_EPOCH_EXT_MAX);
+    if (c == NULL || buf == NULL) {
+        free(c);
+        free(buf);
+        return LDG_ENOMEM;
     }
-    for (unsigned j = 0; j < c->cur.sub; j++, o += LINK_BYTES) {
-        ldg_be64(o, c->links[j].start_ns);
-        memcpy(o + 8, c->links[j].pub, 32);
-        memcpy(o + 40, c->links[j].sig, 64);
+    rc = ldg_epoch_ext_decode(buf, ext_put(buf, e, path, links, nosig, 0, 0),
+                              &x);
+    LDG_ASSERT(rc == 0);
+    ldg_epoch_chain_init(c, par);
+    if ((rc = ldg_epoch_chain_step(c, &x, err, errcap)) == 0) {
+        if (pub != NULL)
+            memcpy(pub, c->pub, 32);
+        if (start_ns != NULL)
+            *start_ns = c->start_ns;
     }
-    return (size_t)(o - out);
+    free(buf);
+    free(c);
+    return rc;
 }
 
 int

@@ -116,10 +116,12 @@ void ldg_epoch_link_msg(uint8_t out[LDG_EPOCH_LINK_MSG],
 /* Checks that epoch (period, sub) is certified from the anchor: path[l]
  * is cert(l, period >> (32 − l)) signed by the node the previous cert (or
  * the anchor) names, and links[0..sub−1] each signed by the key before it,
- * with starts strictly increasing inside the period. On success *pub and
- * *start_ns (may be NULL) receive the epoch key and its start.
- * @return 0; LDG_EBADSIG naming the level or link in err; LDG_EINVAL
- * (sub > LDG_EPOCH_SUBS_MAX). Cost: 32 + sub Ed25519 checks. */
+ * with starts strictly increasing inside the period: the check a whole
+ * extension gets from the anchor (ldg_epoch_chain_step, which it calls).
+ * On success *pub and *start_ns (may be NULL) receive the epoch key and
+ * its start. @return 0; LDG_EBADSIG naming the level or link in err;
+ * LDG_EINVAL (sub > LDG_EPOCH_SUBS_MAX); LDG_ENOMEM. Cost: 32 + sub
+ * Ed25519 checks. */
 int ldg_epoch_verify(const struct ldg_epoch_params *par, struct ldg_epoch_id e,
                      const struct ldg_epoch_cert path[LDG_EPOCH_DEPTH],
                      const struct ldg_epoch_link *links, uint8_t pub[32],
