@@ -542,16 +542,6 @@ struct ldg_seal_proof {
  * seal or the seal's events are not as stored by the ledger. Cost: reads
  * the seal's events (one commit's worth at most). */
 int ldg_seal_proof(struct ldg_txn *t, uint64_t seq, struct ldg_seal_proof *out);
-/* The same for many events (a bundle's thousands): the prover keeps the
- * last seal it loaded with its whole tree, so further events of that
- * seal cost log2(count) copies each, not a read of the seal's events.
- * Valid while t lives; one thread at a time; the proof is the same as
- * ldg_seal_proof's. */
-struct ldg_seal_prover;
-int ldg_seal_prover_new(struct ldg_seal_prover **out, struct ldg_txn *t);
-int ldg_seal_prover_proof(struct ldg_seal_prover *p, uint64_t seq,
-                          struct ldg_seal_proof *out);
-void ldg_seal_prover_free(struct ldg_seal_prover *p);
 
 int ldg_sealed_batch_parse(struct ldg_sealed_batch **out, const json_t *j,
                            char *err, size_t errcap);
