@@ -18,8 +18,6 @@
 
 struct ldg_http_client {
     CURL *easy;
-    CURLM *multi; /* for streams (ldg_http_stream_open): keeps their
-                     connections for the next stream */
 };
 
 #define CURL_SONAME "libcurl.so.4"
@@ -77,7 +75,7 @@ struct xfer {
     } while (0)
 
 /*
- * What streams and the loop's transfers share: a response's status line
+ * What the loop's transfers take from stream.c: a response's status line
  * and headers as curl hands them over (struct resp_head), the easy
  * handle's set-up (http_stream_setup) and the message for a transfer that
  * failed (http_stream_fail).

@@ -1,9 +1,10 @@
 /*
  * http.c — libcurl loaded, and one request at a time (see http.h for the
- * contract). With stream.c (a response read as it arrives) and loop.c
- * (many transfers on one thread), the only files that include libcurl,
- * through curl_int.h. One easy handle per request, per client or per
- * stream, and a loop reuses a few for all its transfers; curl's codes are
+ * contract). With stream.c (what a streamed transfer's set-up and
+ * response head need) and loop.c (many transfers on one thread), the only
+ * files that include libcurl, through curl_int.h. One easy handle per
+ * request or per client, and a loop reuses a few for all its transfers;
+ * curl's codes are
  * translated into enum ldg_error in these files and nowhere else.
  *
  * The response cap is enforced twice, both before anything is buffered:
@@ -183,8 +184,6 @@ ldg_http_client_free(struct ldg_http_client *c)
 {
     if (!c)
         return;
-    if (c->multi)
-        http_cu.multi_cleanup(c->multi);
     if (c->easy)
         http_cu.easy_cleanup(c->easy);
     free(c);

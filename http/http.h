@@ -131,75 +131,14 @@ int ldg_http_method_idempotent(const char *method);
  * it; "libcurl (not loaded)" when it cannot be). */
 const char *ldg_http_lib_version(void);
 
-/* ------------------------------------------------------------ streams -- */
-
-/*
- * A streamed request, for a proxy: the response's status and headers as
- * soon as they arrive, then its body piece by piece as the caller pulls
- * it (ldg_http_stream_read), never buffered whole. POST is never retried
- * (no retries at all: the caller decides). The transfer runs on the
- * caller's thread (curl's multi interface, driven by open and read);
- * closing the stream ends the upstream request at once (the connection
- * is closed if the body was not read to its end).
- *
- * Timeouts: req->connect_timeout_ms for the connection;
- * first_byte_ms (0: req->timeout_ms, then the default) from the start
- * until the response's headers; idle_ms (0: none) between two pieces of
- * the body. req->timeout_ms is not a limit on a stream's total time (a
- * generation may take minutes). req->max_response_bytes (0: none) caps
- * the body: the read that would pass it fails with LDG_ETOOBIG.
- *
- * Memory: at most about 64 KiB of body is held between reads (curl is
- * paused when the caller does not read), plus the response headers (at
- * most LDG_HTTP_STREAM_HEADERS_MAX bytes; more fails the open with
- * LDG_ETOOBIG).
- */
-#define LDG_HTTP_STREAM_HEADERS_MAX (64u * 1024)
-struct ldg_http_stream;
-
-/* Sends req through client c (NULL: a handle of its own; a client keeps
- * its connection to the upstream for the next request) and waits for the
- * response's status line and headers. c must not be used again until the
- * stream is closed. Returns 0 with *out (close it with
- * ldg_http_stream_close) whatever the status (no status is an error
- * here); LDG_ENET (refused, reset, closed before a response),
- * LDG_ETIMEOUT (connect or first byte), LDG_ETOOBIG (headers), LDG_EINVAL,
- * LDG_ENOMEM, LDG_EIO (libcurl not loadable), with err filled and *out
- * NULL. *connected (may be NULL) is 1 when a connection was made (a
- * timeout after it is not a refusal). */
-int ldg_http_stream_open(struct ldg_http_stream **out,
-                         struct ldg_http_client *c,
-                         const struct ldg_http_request *req, long first_byte_ms,
-                         long idle_ms, int *connected, char *err,
-                         size_t errlen);
-/* The response's HTTP status. */
-long ldg_http_stream_status(const struct ldg_http_stream *s);
-/* The i-th response header as "Name: value" (without CRLF), i from 0;
- * NULL past the last. Borrowed until close. */
-const char *ldg_http_stream_header(const struct ldg_http_stream *s, size_t i);
-/* A response header's value (name case-insensitive), or NULL. */
-const char *ldg_http_stream_header_get(const struct ldg_http_stream *s,
-                                       const char *name);
-/* Reads the next piece of the body into buf (at most cap bytes), blocking
- * until one arrives. Returns the bytes (> 0), 0 at the end of a complete
- * body, or LDG_ETIMEOUT (idle_ms passed without a byte), LDG_ENET (the
- * upstream closed or failed before the body was complete), LDG_ETOOBIG,
- * LDG_ENOMEM, with err filled. After an error or 0 it returns the same
- * again. */
-long ldg_http_stream_read(struct ldg_http_stream *s, char *buf, size_t cap,
-                          char *err, size_t errlen);
-/* Ends the transfer (at once, when the body was not read to its end) and
- * frees s; the client given to open is free again. NULL is a no-op. */
-void ldg_http_stream_close(struct ldg_http_stream *s);
-
 /* --------------------------------------------------------------- loop -- */
 
 /*
  * An asynchronous client, for a reverse proxy that must not hold a thread
  * per request: a loop is one thread, owned by the loop, that runs many
- * transfers at once (curl's multi interface). A transfer sends what a
- * stream sends (method, url, headers, body, the connect timeout and the
- * TLS options of req; no retries, whatever the method) and hands the
+ * transfers at once (curl's multi interface). A transfer sends req's
+ * method, url, headers and body with its connect timeout and TLS options
+ * (no retries, whatever the method) and hands the
  * response to three callbacks as it arrives: head once, data for each
  * piece of the body as curl reads it (never buffered by the loop), end
  * once, last.
@@ -222,6 +161,7 @@ void ldg_http_stream_close(struct ldg_http_stream *s);
  * costs one wakeup of the loop's thread when nothing else is queued,
  * none otherwise (nor from the loop's own callbacks).
  */
+#define LDG_HTTP_STREAM_HEADERS_MAX (64u * 1024)
 struct ldg_http_loop; /* a thread running transfers */
 struct ldg_http_xfer; /* one transfer on it */
 
@@ -243,7 +183,7 @@ struct ldg_http_xfer_cbs {
      * (headers over LDG_HTTP_STREAM_HEADERS_MAX, or the body over
      * max_response_bytes when that is not 0), LDG_ENOMEM, or (rarely)
      * LDG_EINVAL when libcurl rejects an option, with err a one-line
-     * message in the style of the stream errors ("POST http://...:
+     * message ("POST http://...:
      * connection refused (...)", "GET http://...: cancelled"), borrowed
      * for the call. connected: 1 if a connection to the server was made
      * (so a timeout after it is not a refusal). The status and headers

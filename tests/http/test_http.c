@@ -3,7 +3,7 @@
  * loopback: success with headers, refused connection, HTTP 500, a reply
  * that never ends (total timeout), a slow drip, an oversized body (with and
  * without a Content-Length), a cut-short reply, retries only for
- * idempotent methods, request headers and bodies, SigV4 headers; streams;
+ * idempotent methods, request headers and bodies, SigV4 headers;
  * the loop (many transfers on one thread) against the stub and against
  * a small keep-alive server of its own (tsrv, below), fast enough to
  * measure the loop and able to misbehave in ways the stub cannot.
@@ -333,147 +333,6 @@ test_http__client_reuse_and_misuse(void **state)
     assert_int_equal(ldg_http_request(NULL, NULL, &resp, err, sizeof err),
                      LDG_EINVAL);
     assert_string_equal(ldg_strerror(LDG_ETIMEOUT), "timed out");
-}
-
-/* ------------------------------------------------------------ streams -- */
-
-static int
-sopen(const char *path, struct ldg_http_client *c, long first_ms,
-      long idle_ms, struct ldg_http_stream **st, int *connected, char *err)
-{
-    struct ldg_http_request r = {0};
-    char url[256];
-    snprintf(url, sizeof url, "%s%s", stub.base, path);
-    r.url = url;
-    return ldg_http_stream_open(st, c, &r, first_ms, idle_ms, connected, err,
-                                LDG_HTTP_ERR_MAX);
-}
-
-static void
-test_http__stream_pieces_as_they_come(void **state)
-{
-    struct ldg_http_stream *st;
-    struct ldg_http_client *c;
-    char err[LDG_HTTP_ERR_MAX], buf[64];
-    int connected = 0, pieces = 0;
-    size_t total = 0, first = 0;
-    long n;
-    assert_int_equal(ldg_http_client_new(&c), 0);
-    /* twice through one client: the second reuses its connection */
-    for (int round = 0; round < 2; round++) {
-        assert_int_equal(
-            sopen("/drip?n=5&ms=150", c, 2000, 2000, &st, &connected, err),
-            0);
-        assert_int_equal(connected, 1);
-        assert_int_equal(ldg_http_stream_status(st), 200);
-        assert_non_null(ldg_http_stream_header(st, 0));
-        pieces = 0;
-        total = 0;
-        while ((n = ldg_http_stream_read(st, buf, sizeof buf, err,
-                                         sizeof err)) > 0) {
-            if (pieces++ == 0)
-                first = (size_t)n;
-            total += (size_t)n;
-        }
-        assert_int_equal(n, 0);
-        assert_int_equal(total, 5);
-        /* not buffered whole: the first byte is read before the last is
-         * sent, 600 ms later (a count of pieces depended on the reader
-         * not being kept off a busy box's CPU for 60 ms) */
-        assert_true(first < 5);
-        assert_true(pieces >= 2);
-        assert_int_equal(ldg_http_stream_read(st, buf, sizeof buf, err,
-                                              sizeof err),
-                         0);
-        ldg_http_stream_close(st);
-    }
-    ldg_http_client_free(c);
-}
-
-static void
-test_http__stream_failures(void **state)
-{
-    struct ldg_http_stream *st = NULL;
-    char err[LDG_HTTP_ERR_MAX], buf[256], path[64];
-    int connected = 1;
-    long n;
-    /* refused: not connected */
-    struct ldg_http_request r = {0};
-    char url[160];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/x", t_unused_port());
-    r.url = url;
-    r.method = "POST";
-    assert_int_equal(ldg_http_stream_open(&st, NULL, &r, 1000, 0, &connected,
-                                          err, sizeof err),
-                     LDG_ENET);
-    assert_null(st);
-    assert_int_equal(connected, 0);
-    assert_non_null(strstr(err, "refused"));
-    /* an answer that starts and stops: the idle limit */
-    assert_int_equal(sopen("/hang", NULL, 2000, 300, &st, &connected, err), 0);
-    while ((n = ldg_http_stream_read(st, buf, sizeof buf, err, sizeof err)) >
-           0)
-        ;
-    assert_int_equal(n, LDG_ETIMEOUT);
-    assert_non_null(strstr(err, "no data for 300 ms"));
-    ldg_http_stream_close(st);
-    /* cut short: LDG_ENET after what came */
-    assert_int_equal(sopen("/truncated", NULL, 2000, 2000, &st, NULL, err),
-                     0);
-    while ((n = ldg_http_stream_read(st, buf, sizeof buf, err, sizeof err)) >
-           0)
-        ;
-    assert_int_equal(n, LDG_ENET);
-    ldg_http_stream_close(st);
-    /* a body cap */
-    snprintf(path, sizeof path, "/bigchunked?bytes=%d", 300000);
-    snprintf(url, sizeof url, "%s%s", stub.base, path);
-    r.url = url;
-    r.method = "GET";
-    r.max_response_bytes = 100000;
-    assert_int_equal(
-        ldg_http_stream_open(&st, NULL, &r, 2000, 2000, NULL, err, sizeof err),
-        0);
-    while ((n = ldg_http_stream_read(st, buf, sizeof buf, err, sizeof err)) >
-           0)
-        ;
-    assert_int_equal(n, LDG_ETOOBIG);
-    ldg_http_stream_close(st);
-    /* a status >= 400 is an answer, not an error */
-    assert_int_equal(sopen("/status/503", NULL, 2000, 2000, &st, NULL, err),
-                     0);
-    assert_int_equal(ldg_http_stream_status(st), 503);
-    ldg_http_stream_close(st);
-    ldg_http_stream_close(NULL);
-}
-
-static void
-test_http__stream_first_byte_timeout(void **state)
-{
-    /* a server that accepts (the kernel's backlog) and never answers */
-    struct sockaddr_in a = {0};
-    socklen_t al = sizeof a;
-    struct ldg_http_stream *st = NULL;
-    struct ldg_http_request r = {0};
-    char url[64], err[LDG_HTTP_ERR_MAX];
-    int connected = 0;
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(ls, 4), 0);
-    assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/x", ntohs(a.sin_port));
-    r.url = url;
-    r.method = "POST";
-    r.body = "{}";
-    r.body_len = 2;
-    assert_int_equal(ldg_http_stream_open(&st, NULL, &r, 300, 0, &connected,
-                                          err, sizeof err),
-                     LDG_ETIMEOUT);
-    assert_int_equal(connected, 1);
-    assert_non_null(strstr(err, "within 300 ms"));
-    close(ls);
 }
 
 /* --------------------------------------------------------------- loop -- */
@@ -1506,9 +1365,6 @@ main(void)
         cmocka_unit_test(test_http__put_post_head_headers_and_body),
         cmocka_unit_test(test_http__sigv4_signs_request),
         cmocka_unit_test(test_http__client_reuse_and_misuse),
-        cmocka_unit_test(test_http__stream_pieces_as_they_come),
-        cmocka_unit_test(test_http__stream_failures),
-        cmocka_unit_test(test_http__stream_first_byte_timeout),
         cmocka_unit_test(test_http__loop_misuse),
         cmocka_unit_test(test_http__loop_many_concurrent_get_and_post),
         cmocka_unit_test(test_http__loop_pause_resume_from_another_thread),

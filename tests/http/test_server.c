@@ -465,36 +465,85 @@ test_server__buffered_answer_headers_and_target(void **state)
     ldg_httpd_stop(s.h);
 }
 
-/* GETs path as a stream, reads it whole and checks it is want (and its
- * X-Test header, unless xtest is NULL); then the server's done callback
- * must say "completed". */
+/* One GET on a transfer loop, read whole: what its callbacks saw. */
+struct got {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ended, rc;
+    long status;
+    char xtest[64], conn[64], body[256];
+    size_t n;
+};
+
+static int
+got_head(void *cls, struct ldg_http_xfer *x, long status)
+{
+    struct got *g = cls;
+    const char *v = ldg_http_xfer_header_get(x, "X-Test");
+    g->status = status;
+    snprintf(g->xtest, sizeof g->xtest, "%s", v ? v : "(none)");
+    v = ldg_http_xfer_header_get(x, "Connection");
+    snprintf(g->conn, sizeof g->conn, "%s", v ? v : "(none)");
+    return 0;
+}
+
+static int
+got_data(void *cls, struct ldg_http_xfer *x, const char *p, size_t n)
+{
+    struct got *g = cls;
+    (void)x;
+    if (g->n + n >= sizeof g->body)
+        return -1;
+    memcpy(g->body + g->n, p, n);
+    g->n += n;
+    return 0;
+}
+
+static void
+got_end(void *cls, struct ldg_http_xfer *x, int rc, int connected,
+        const char *err)
+{
+    struct got *g = cls;
+    (void)x, (void)connected, (void)err;
+    pthread_mutex_lock(&g->mu);
+    g->rc = rc;
+    g->ended = 1;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* GETs path through a transfer loop (the body as it arrives), reads it
+ * whole and checks it is want (and its X-Test header, unless xtest is
+ * NULL); then the server's done callback must say "completed". */
 static void
 read_stream_whole(struct srv *s, const char *path, const char *want,
                   const char *xtest)
 {
+    static const struct ldg_http_xfer_cbs cbs = {got_head, got_data, got_end};
     struct ldg_http_request r = {0};
-    struct ldg_http_stream *st = NULL;
-    char url[128], err[LDG_HTTP_ERR_MAX], buf[256], all[256] = "";
-    long n;
+    struct ldg_http_loop *lp = NULL;
+    struct ldg_http_xfer *x = NULL;
+    struct got g = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                    .cv = PTHREAD_COND_INITIALIZER};
+    char url[128], err[LDG_HTTP_ERR_MAX];
     snprintf(url, sizeof url, "%s%s", s->base, path);
     r.url = url;
-    assert_int_equal(
-        ldg_http_stream_open(&st, NULL, &r, 2000, 2000, NULL, err, sizeof err),
-        0);
-    assert_int_equal(ldg_http_stream_status(st), 200);
+    assert_int_equal(ldg_http_loop_new(&lp, err, sizeof err), 0);
+    assert_int_equal(ldg_http_xfer_start(lp, &r, 2000, 2000, &cbs, &g, &x), 0);
+    pthread_mutex_lock(&g.mu);
+    while (!g.ended)
+        pthread_cond_wait(&g.cv, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+    ldg_http_xfer_close(x);
+    ldg_http_loop_free(lp);
+    assert_int_equal(g.rc, 0);
+    assert_int_equal(g.status, 200);
     if (xtest)
-        assert_string_equal(ldg_http_stream_header_get(st, "X-Test"), xtest);
+        assert_string_equal(g.xtest, xtest);
     /* the server's own hop-by-hop headers are not taken from the list */
-    const char *conn = ldg_http_stream_header_get(st, "Connection");
-    assert_true(conn == NULL || strcmp(conn, "bogus") != 0);
-    while ((n = ldg_http_stream_read(st, buf, sizeof buf - 1, err,
-                                     sizeof err)) > 0) {
-        buf[n] = 0;
-        strcat(all, buf);
-    }
-    assert_int_equal(n, 0);
-    assert_string_equal(all, want);
-    ldg_http_stream_close(st);
+    assert_string_not_equal(g.conn, "bogus");
+    g.body[g.n] = '\0';
+    assert_string_equal(g.body, want);
     for (int i = 0;
          i < 100 && __atomic_load_n(&s->done_calls, __ATOMIC_SEQ_CST) == 0; i++)
         usleep(10000);
