@@ -74,10 +74,6 @@ int ldg_core_kv_put_dups(struct ldg_txn *t, ldg_dbi dbi, const void *key,
  * else LDG_ENOTFOUND or an error. */
 int ldg_core_kv_get_both(struct ldg_txn *t, ldg_dbi dbi, const void *key,
                          size_t klen, const void *val, size_t vlen);
-/* Replaces the value of the record under the cursor (a write
- * transaction's; not a database of sorted duplicates): ledger migrate's
- * conversion of records in place. */
-int ldg_cursor_put_current(struct ldg_cursor *c, const void *val, size_t vlen);
 /* Put that never overwrites and requires the key to sort last (entries). */
 int ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
                    const void *val, size_t vlen);
@@ -102,7 +98,6 @@ int ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
  */
 int ldg_store_txn_begin_overlay(struct ldg_store *s, struct ldg_ledger *l,
                                 struct ldg_txn **out);
-int ldg_txn_is_overlay(const struct ldg_txn *t);
 /* A read transaction (an overlay's included) lets go of its snapshot:
  * with slot, its reader slot stays but pins no page (mdb_txn_reset; a
  * check of the readers still sees the process); without, the LMDB

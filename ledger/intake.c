@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -400,7 +399,7 @@ ldg_intake_build_finish(struct ldg_intake_build *b, const uint8_t **out,
 /* ------------------------------------------------------------ file -- */
 
 struct ldg_intake {
-    int fd, rdonly, locked, nosync;
+    int fd, rdonly, nosync;
     int unsure; /* the last failed write could not be undone */
     uint64_t blocks;
     uint8_t id[LDG_INTAKE_ID_LEN];
@@ -657,30 +656,6 @@ const uint8_t *
 ldg_intake_id(const struct ldg_intake *in)
 {
     return in->id;
-}
-
-int
-ldg_intake_lock(struct ldg_intake *in, int exclusive, int nonblock)
-{
-    int op = (exclusive ? LOCK_EX : LOCK_SH) | (nonblock ? LOCK_NB : 0);
-    for (;;) {
-        if (flock(in->fd, op) == 0) {
-            in->locked = 1;
-            return 0;
-        }
-        if (errno == EINTR)
-            continue;
-        return errno == EWOULDBLOCK ? LDG_EBUSY : LDG_EIO;
-    }
-}
-
-void
-ldg_intake_unlock(struct ldg_intake *in)
-{
-    if (in != NULL && in->locked) {
-        (void)flock(in->fd, LOCK_UN);
-        in->locked = 0;
-    }
 }
 
 /* The frame at block b, of lap gen with first seq seq: 1 with *f, 0 when

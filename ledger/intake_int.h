@@ -180,17 +180,6 @@ uint64_t ldg_intake_blocks(const struct ldg_intake *in);
 const uint8_t *ldg_intake_id(const struct ldg_intake *in);
 
 /*
- * The intake's lock (flock(2) on the file): every writer holds it
- * exclusive from reading the tail to its frame's fdatasync; a reader
- * holds it shared from before its store snapshot begins until it has read
- * the tail past the snapshot's applied position, so the frames it reads
- * are durable and none of them is overwritten under it (FORMAT.md 12.5).
- * 0, or LDG_EBUSY when nonblock and another holds it, LDG_EIO.
- */
-int ldg_intake_lock(struct ldg_intake *in, int exclusive, int nonblock);
-void ldg_intake_unlock(struct ldg_intake *in);
-
-/*
  * Reads the frame at *pos, or when the block there holds none of lap
  * pos->gen, the frame at block 1 of lap pos->gen + 1 (the writer wrapped):
  * either must hold and have first seq pos->seq. 1 with *f (its bytes in

@@ -46,7 +46,13 @@ int ldg_intake_position_check(struct ldg_ledger *l, struct ldg_txn *t);
 int ldg_intake_scrub(struct ldg_ledger *l, int settle);
 /* A read transaction: the store's snapshot with the tail replayed. */
 int ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out);
-/* The exclusive lock: a file descriptor to give back, or < 0. */
+/* The intake's lock (flock(2) on a descriptor of its own): every writer
+ * holds it exclusive from reading the tail to its frame's fdatasync; a
+ * reader holds it shared from before its store snapshot begins until it
+ * has read the tail past the snapshot's applied position, so the frames
+ * it reads are durable and none of them is overwritten under it
+ * (FORMAT.md 12.5). The exclusive lock: a file descriptor to give back,
+ * or < 0. */
 int ldg_intake_lock_ex(struct ldg_ledger *l);
 void ldg_intake_unlock_ex(struct ldg_ledger *l, int fd);
 /* One ack group, the exclusive lock held: ldg_intake_ack_begin gives

@@ -517,12 +517,6 @@ ldg_store_txn_begin_overlay(struct ldg_store *s, struct ldg_ledger *l,
     return 0;
 }
 
-int
-ldg_txn_is_overlay(const struct ldg_txn *t)
-{
-    return t != NULL && t->ov != NULL;
-}
-
 /* Is dbi one of the core's databases? Those are written only by ledger/
  * (ldg_core_kv_put and friends), so append-only is a property of the API
  * and not a convention: the public writers refuse them. */
@@ -752,38 +746,6 @@ ldg_cursor_del(struct ldg_cursor *c)
         return rc;
     }
     return store_xlate(mdb_cursor_del(c->c, 0));
-}
-
-int
-ldg_cursor_put_current(struct ldg_cursor *c, const void *val, size_t vlen)
-{
-    MDB_val k, v = {vlen, (void *)(uintptr_t)val};
-    uint8_t key[512]; /* the key lies in the page the put rewrites */
-    int rc;
-    if (c->t != NULL) {
-        if (!c->pos || c->deleted || c->dup)
-            return LDG_EINVAL;
-        if ((rc = ovl_put(c->t, c->dbi, c->cur.k, c->cur.kl, val, vlen)) < 0)
-            return rc;
-        {
-            struct ldg_ovl_map *m = store_ovl_map_of(c->t, c->dbi, 0);
-            const struct ldg_ovl_node *n =
-                ldg_ovl_find(m, c->cur.k, c->cur.kl, NULL, 0);
-            node_item(n, &c->cur);
-            c->from_o = 1;
-            c->o = n;
-        }
-        return 0;
-    }
-    rc = mdb_cursor_get(c->c, &k, NULL, MDB_GET_CURRENT);
-    if (rc == 0 && k.mv_size > sizeof key)
-        return LDG_EINVAL;
-    if (rc == 0) {
-        memcpy(key, k.mv_data, k.mv_size);
-        k.mv_data = key;
-        rc = mdb_cursor_put(c->c, &k, &v, MDB_CURRENT);
-    }
-    return store_xlate(rc);
 }
 
 int

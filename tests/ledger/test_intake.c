@@ -550,32 +550,6 @@ test_intake__ring_model(void **state)
     t_rmrf(d.dir);
 }
 
-/* Two processes' writers exclude each other; readers share. */
-static void
-test_intake__lock_excludes_writers(void **state)
-{
-    struct tdir d;
-    struct ldg_intake *a = NULL, *b = NULL;
-    uint8_t id[16] = {0};
-    char err[256];
-    (void)state;
-    tdir_new(&d);
-    assert_int_equal(ldg_intake_create(d.path, 16, id, err, sizeof err), 0);
-    assert_int_equal(ldg_intake_open(&a, d.path, 0, err, sizeof err), 0);
-    assert_int_equal(ldg_intake_open(&b, d.path, 1, err, sizeof err), 0);
-    assert_int_equal(ldg_intake_lock(a, 1, 1), 0);
-    assert_int_equal(ldg_intake_lock(b, 0, 1), LDG_EBUSY);
-    ldg_intake_unlock(a);
-    assert_int_equal(ldg_intake_lock(b, 0, 1), 0);
-    assert_int_equal(ldg_intake_lock(a, 0, 1), 0);
-    ldg_intake_unlock(a);
-    assert_int_equal(ldg_intake_lock(a, 1, 1), LDG_EBUSY);
-    ldg_intake_unlock(b);
-    ldg_intake_close(a);
-    ldg_intake_close(b);
-    t_rmrf(d.dir);
-}
-
 int
 main(void)
 {
@@ -587,7 +561,6 @@ main(void)
         cmocka_unit_test(test_intake__file_is_made_whole_and_checked),
         cmocka_unit_test(test_intake__torn_tail_ends_the_log),
         cmocka_unit_test(test_intake__ring_model),
-        cmocka_unit_test(test_intake__lock_excludes_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
