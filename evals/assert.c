@@ -43,7 +43,8 @@ eval_re_compile(const char *pattern, char *err, size_t errlen)
     return re;
 }
 
-int
+/* 1 match, 0 no match, < 0 error (e.g. match limit). */
+static int
 eval_re_match(const struct eval_re *re, const char *s, size_t n)
 {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re->code, NULL);

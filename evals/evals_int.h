@@ -43,11 +43,6 @@ int eval_run_check(const struct ldg_eval_run_opts *o, char *err, size_t errlen);
 
 /* Compiles pattern (UTF-8). NULL with err "offset N: message" on error. */
 struct eval_re *eval_re_compile(const char *pattern, char *err, size_t errlen);
-/* 1 match, 0 no match, < 0 error (e.g. match limit). */
-int eval_re_match(const struct eval_re *re, const char *s, size_t n);
 void eval_re_free(struct eval_re *re);
-
-/* Threshold metric names accepted; 1 if name is one. */
-int eval_metric_known(const char *name);
 
 #endif

@@ -57,7 +57,8 @@ static const char *const type_names[] = {
     "equals", "contains", "icontains",       "not-contains",
     "regex",  "is-json",  "json-path-equals"};
 
-int
+/* Threshold metric names accepted; 1 if name is one. */
+static int
 eval_metric_known(const char *m)
 {
     return strcmp(m, "pass_rate") == 0 || strcmp(m, "latency_p50_ms") == 0 ||

@@ -98,7 +98,7 @@ ldg_dup_diff_names(unsigned differs, char *buf, size_t cap)
 }
 
 /* What of p differs from event seq, which already carries p's id. */
-int
+static int
 app_dup_differs(struct ldg_txn *t, const struct ldg_prep *p, uint64_t seq,
                 unsigned *differs)
 {

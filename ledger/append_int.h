@@ -137,8 +137,6 @@ int app_prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
 
 /* append.c */
 int app_read_tail(struct ldg_txn *t, struct tail *tl);
-int app_dup_differs(struct ldg_txn *t, const struct ldg_prep *p, uint64_t seq,
-                    unsigned *differs);
 int app_check_in_txn(struct ldg_txn *t, struct ldg_prep *p, uint64_t seq,
                      int *erase, uint64_t *erase_target);
 int app_store_checked(struct ldg_txn *t, struct ldg_prep *p,

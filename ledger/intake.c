@@ -59,7 +59,10 @@ say(const char **why, const char *what, int rc)
     return rc;
 }
 
-int
+/* Reads the header of a frame's first block (64 bytes at p) without its
+ * checksum: how many blocks the frame says it is. 0, or as
+ * ldg_intake_frame_parse. */
+static int
 ldg_intake_frame_peek(const uint8_t *p, uint32_t *gen, uint32_t *blocks,
                       uint64_t *first_seq, const char **why)
 {

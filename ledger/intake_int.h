@@ -96,11 +96,6 @@ struct ldg_intake_rec {
 int ldg_intake_frame_parse(const uint8_t *p, size_t len,
                            struct ldg_intake_frame *f, const char **why);
 
-/* Reads the header of a frame's first block (64 bytes at p) without its
- * checksum: how many blocks the frame says it is. 0, or as above. */
-int ldg_intake_frame_peek(const uint8_t *p, uint32_t *gen, uint32_t *blocks,
-                          uint64_t *first_seq, const char **why);
-
 /* The records of a parsed frame, one a call: 1 with *r, 0 at the end.
  * *off starts at 0. A frame ldg_intake_frame_parse took never fails. */
 int ldg_intake_rec_next(const struct ldg_intake_frame *f, size_t *off,

@@ -152,8 +152,6 @@ int ldg_roles_allow(const json_t *rl, const char *type);
 /* Checks a key.added "roles" value: an array of known role names. On
  * failure LDG_EBADINPUT and text naming the entry. */
 int ldg_roles_check(const json_t *rl, char *err, size_t errcap);
-/* The known role names, comma-separated (static). */
-const char *ldg_roles_names(void);
 /* Derives the subject from a body as VOCABULARY.md says. */
 int ldg_vocab_subject(const char *type, const json_t *body, char *buf,
                       size_t cap);
@@ -569,10 +567,6 @@ int ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
                      const char *key_id, size_t body_max, uint8_t *claim,
                      size_t cap, size_t *len, uint8_t digest[32], char *err,
                      size_t errcap);
-/* Just the body commitment of body under salts (the same checks). */
-int ldg_sealed_commitment(const json_t *body, const json_t *salts,
-                          size_t body_max, uint8_t root[32], char *err,
-                          size_t errcap);
 
 /* --------------------------------------------------- storage & reading -- */
 

@@ -20,7 +20,8 @@
 #include "ledger/record_int.h"
 #include "ledger/tlog_int.h"
 
-int
+/* Just the body commitment of body under salts (the same checks). */
+static int
 ldg_sealed_commitment(const json_t *body, const json_t *salts, size_t body_max,
                       uint8_t root[32], char *err, size_t errcap)
 {

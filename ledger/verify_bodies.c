@@ -83,7 +83,7 @@ vf_check_body_pl(struct vstate *vs, const struct ldg_event *ev, int defer,
     return 0;
 }
 
-int
+static int
 vf_check_body_val(struct vstate *vs, const struct ldg_event *ev, int defer,
                   int rc, struct ldg_val v)
 {

@@ -259,7 +259,7 @@ vf_walk_indexes(struct vstate *vs, struct ldg_txn *t, uint64_t size,
  */
 /* Walk i of the fast index check (no findings reported: a walk that
  * stops or a count or sum that differs sends verify to the slow path). */
-void
+static void
 vf_walk_one(struct vstate *vs, struct ldg_txn *t, int i, struct vwalk *w)
 {
     memset(w, 0, sizeof *w);

@@ -167,8 +167,6 @@ void vf_check_seals(struct vstate *vs, struct ldg_txn *t, uint64_t size);
 
 /* verify_bodies.c */
 extern const char vf_msg_nobody[], vf_msg_still[];
-int vf_check_body_val(struct vstate *vs, const struct ldg_event *ev, int defer,
-                      int rc, struct ldg_val v);
 int vf_check_body_pl(struct vstate *vs, const struct ldg_event *ev, int defer,
                      int rc, struct ldg_val v, struct ldg_inflate *s,
                      struct ldg_body_view *bv, int *viewed);
@@ -185,7 +183,6 @@ struct idx_acc {
 };
 void vf_idx_acc_key(void *ctx, enum ldg_core_db db, const uint8_t *key,
                     size_t n);
-void vf_walk_one(struct vstate *vs, struct ldg_txn *t, int i, struct vwalk *w);
 void vf_check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
                            uint64_t with_run);
 void vf_walk_indexes(struct vstate *vs, struct ldg_txn *t, uint64_t size,

@@ -449,7 +449,8 @@ ldg_roles_allow(const json_t *rl, const char *type)
     return type != NULL && ldg_roles_mask_allows(ldg_roles_mask(rl), type);
 }
 
-const char *
+/* The known role names, comma-separated (static). */
+static const char *
 ldg_roles_names(void)
 {
     return "host, runtime, capacity, model, pack, permission, route, eval, "

@@ -72,7 +72,9 @@ otlp_limits_fill(struct ldg_otlp_limits *out, const struct ldg_otlp_limits *in)
 
 /* ------------------------------------------------------------- batch -- */
 
-struct ldg_otlp_batch *
+/* A new, empty batch for sig with room for n events; NULL when out of
+ * memory. */
+static struct ldg_otlp_batch *
 otlp_batch_new(enum ldg_otlp_signal sig, size_t n)
 {
     struct ldg_otlp_batch *b = calloc(1, sizeof *b);

@@ -96,10 +96,6 @@ int otlp_map_log(struct otlp_mapper *m, const struct otlp_scope *sc,
 int otlp_fail(struct otlp_mapper *m, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* A new, empty batch for sig with room for n events; NULL when out of
- * memory. */
-struct ldg_otlp_batch *otlp_batch_new(enum ldg_otlp_signal sig, size_t n);
-
 /* 1 if an attribute named key (n bytes) is content (docs/OTLP.md,
  * "Content"): recorded only with record_content. */
 int otlp_content_key(const char *key, size_t n);
@@ -215,15 +211,6 @@ enum otlp_outcome otlp_committed(struct ldg_otlp *r, enum ldg_otlp_signal sig,
                                  size_t cap);
 /* A request answered: one fewer pending (receiver.c). */
 void otlp_finish(struct ldg_otlp *r);
-/* A partial success's message (receiver.c): the first event the ledger
- * refused, the first id already in the log with another content. */
-void otlp_differs_warning(const struct ldg_otlp_batch *b,
-                          const struct ldg_serve_done *d, char *msg,
-                          size_t cap);
-/* Appends to msg the warning for items timed before 2000-01-01 or the
- * ledger's genesis (ldg_otlp_batch_early): recorded, and said. */
-void otlp_early_warning(const struct ldg_otlp_batch *b,
-                        enum ldg_otlp_signal sig, char *msg, size_t cap);
 /* A request refused (4xx but 429, or its gRPC status), counted by its
  * reason and said on the log at most once a reason a minute (receiver.c):
  * fd its connection, status "413" or "INVALID_ARGUMENT". */

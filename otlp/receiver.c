@@ -276,6 +276,12 @@ otlp_count(struct ldg_otlp *r, enum ldg_otlp_signal sig, size_t recorded,
     otlp_add(&cnt->rejected, rejected);
 }
 
+static void otlp_differs_warning(const struct ldg_otlp_batch *b,
+                                 const struct ldg_serve_done *d, char *msg,
+                                 size_t cap);
+static void otlp_early_warning(const struct ldg_otlp_batch *b,
+                               enum ldg_otlp_signal sig, char *msg, size_t cap);
+
 enum otlp_outcome
 otlp_committed(struct ldg_otlp *r, enum ldg_otlp_signal sig,
                const struct ldg_otlp_batch *b, size_t items,
@@ -318,7 +324,9 @@ otlp_finish(struct ldg_otlp *r)
  * and (a warning: nothing more is rejected) the first one whose id was
  * already in the log with another content, which is therefore not
  * recorded: a span id sent again for another span. "" when neither. */
-void
+/* A partial success's message: the first event the ledger refused, the
+ * first id already in the log with another content. */
+static void
 otlp_differs_warning(const struct ldg_otlp_batch *b,
                      const struct ldg_serve_done *d, char *msg, size_t cap)
 {
@@ -358,7 +366,9 @@ otlp_differs_warning(const struct ldg_otlp_batch *b,
 
 /* Appends to msg the warning for items timed before 2000-01-01 or the
  * ledger's genesis (ldg_otlp_batch_early): recorded, and said. */
-void
+/* Appends to msg the warning for items timed before 2000-01-01 or the
+ * ledger's genesis (ldg_otlp_batch_early): recorded, and said. */
+static void
 otlp_early_warning(const struct ldg_otlp_batch *b, enum ldg_otlp_signal sig,
                    char *msg, size_t cap)
 {

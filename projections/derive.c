@@ -1046,7 +1046,10 @@ clause_promotions(struct sink *arr, struct pstate *ps, const struct rec_pack *p)
     return clause_emit(arr, &c, NULL);
 }
 
-json_t *
+/* Doctor clauses of one pack: a JSON object {pack, state, partial,
+ * active, verdict, ok: [names of clauses that hold], clauses: [{name,
+ * status, detail, remedy}] (the others)}. */
+static json_t *
 doctor_pack_json(struct pstate *ps, const struct rec_pack *p, uint64_t now_ns)
 {
     json_t *o;

@@ -206,13 +206,6 @@ struct io {
     struct arena *arena;    /* IO_DEC: allocate here instead of malloc */
     int err;
 };
-void io_u8(struct io *io, uint8_t *v);
-void io_u32(struct io *io, uint32_t *v);
-void io_u64(struct io *io, uint64_t *v);
-void io_i64(struct io *io, int64_t *v);
-void io_f64(struct io *io, double *v);
-void io_str(struct io *io, char **s);
-void io_strlist(struct io *io, struct strlist *l);
 
 /* Record tags (first byte of every key, by projection). */
 #define TAG_PACK 'p'    /* packs:       pack                        */
@@ -823,11 +816,6 @@ const char *pack_state_name(enum pack_state s);
 enum pack_state pack_state_of(struct pstate *ps, const struct rec_pack *p,
                               uint64_t now_ns, int *partial, json_t *reasons);
 
-/* Doctor clauses of one pack: a JSON object {pack, state, partial,
- * active, verdict, ok: [names of clauses that hold], clauses: [{name,
- * status, detail, remedy}] (the others)}. */
-json_t *doctor_pack_json(struct pstate *ps, const struct rec_pack *p,
-                         uint64_t now_ns);
 /* The log-derived doctor: {verdict, packs: [...], box: [clauses]}. */
 json_t *doctor_state_json(struct pstate *ps, const char *only_pack);
 

@@ -82,7 +82,7 @@ get_varint(struct io *io)
     return 0;
 }
 
-void
+static void
 io_u8(struct io *io, uint8_t *v)
 {
     if (io->mode == IO_ENC) {
@@ -96,7 +96,7 @@ io_u8(struct io *io, uint8_t *v)
     }
 }
 
-void
+static void
 io_u64(struct io *io, uint64_t *v)
 {
     if (io->mode == IO_ENC)
@@ -105,7 +105,7 @@ io_u64(struct io *io, uint64_t *v)
         *v = get_varint(io);
 }
 
-void
+static void
 io_u32(struct io *io, uint32_t *v)
 {
     uint64_t w = *v;
@@ -117,7 +117,7 @@ io_u32(struct io *io, uint32_t *v)
     }
 }
 
-void
+static void
 io_i64(struct io *io, int64_t *v)
 {
     uint64_t z;
@@ -130,7 +130,7 @@ io_i64(struct io *io, int64_t *v)
     }
 }
 
-void
+static void
 io_f64(struct io *io, double *v)
 {
     uint8_t b[8];
@@ -150,7 +150,7 @@ io_f64(struct io *io, double *v)
     }
 }
 
-void
+static void
 io_str(struct io *io, char **s)
 {
     if (io->mode == IO_ENC) {
@@ -208,7 +208,7 @@ io_count(struct io *io, uint32_t n, size_t min_bytes)
     return (uint32_t)v;
 }
 
-void
+static void
 io_strlist(struct io *io, struct strlist *l)
 {
     uint32_t n = io_count(io, l->n, 1);

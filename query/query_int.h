@@ -144,10 +144,8 @@ int q_iter_body_record(struct ldg_query_iter *it, const uint8_t **rec,
 struct ldg_txn *q_iter_txn(const struct ldg_query_iter *it);
 uint64_t q_iter_examined(const struct ldg_query_iter *it);
 
-/* render.c: JSON text into util's buffer (struct ldg_buf): a string
- * literal of the n bytes at s (escaped as jansson does by default), and
- * v with jansson's encoder. */
-void q_json_str(struct ldg_buf *b, const char *s, size_t n);
+/* render.c: JSON text into util's buffer (struct ldg_buf): v with
+ * jansson's encoder. */
 void q_json_value(struct ldg_buf *b, const json_t *v, size_t flags);
 
 /* render.c: -o json from a stored body record, for one thread's use. */

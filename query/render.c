@@ -52,8 +52,9 @@ static const char *const field_names[LDG_QF_COUNT] = {
 
 /* ---------------------------------------------- JSON into an ldg_buf -- */
 
-/* A JSON string literal, escaped as jansson does by default. */
-void
+/* A JSON string literal of the n bytes at s (escaped as jansson does by
+ * default). */
+static void
 q_json_str(struct ldg_buf *b, const char *s, size_t n)
 {
     char *o;
