@@ -204,13 +204,6 @@ canon_value(struct cw *w, int depth)
 }
 
 int
-ldg_codec_fields_walk(const uint8_t *p, size_t len, struct ldg_field_slice *out,
-                      size_t cap, size_t *n)
-{
-    return ldg_codec_fields_walk_shape(p, len, 0, out, cap, n);
-}
-
-int
 ldg_codec_fields_walk_shape(const uint8_t *p, size_t len, int seeded,
                             struct ldg_field_slice *out, size_t cap, size_t *n)
 {

@@ -33,13 +33,6 @@ ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f, size_t n)
     return b->err;
 }
 
-int
-ldg_codec_fields_decode(const uint8_t *p, size_t len, struct ldg_field **out,
-                        size_t *n)
-{
-    return ldg_codec_fields_decode_shape(p, len, 0, out, n);
-}
-
 /* seeded: the map holds each value itself (a seeded record's, FORMAT.md
  * 4): the salts are left zero for the caller to derive. */
 int
@@ -181,13 +174,6 @@ ldg_codec_fields_check_repack(const uint8_t *p, size_t len)
     }
     msgpack_unpacked_destroy(&u);
     return rc;
-}
-
-int
-ldg_codec_fields_slices(const uint8_t *p, size_t len,
-                        struct ldg_field_slice **out, size_t *n)
-{
-    return ldg_codec_fields_slices_shape(p, len, 0, out, n);
 }
 
 int

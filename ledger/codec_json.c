@@ -433,12 +433,6 @@ jt_value(uint8_t **op, const uint8_t **pp, const uint8_t *end, int depth)
 }
 
 int
-ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b)
-{
-    return ldg_codec_fields_json_text_shape(p, len, 0, b);
-}
-
-int
 ldg_codec_fields_json_text_shape(const uint8_t *p, size_t len, int seeded,
                                  struct ldg_buf *b)
 {

@@ -132,10 +132,8 @@ int ldg_msgpack_to_json(const uint8_t *p, size_t len, json_t **out);
  * }. */
 int ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f,
                             size_t n);
-int ldg_codec_fields_decode(const uint8_t *p, size_t len,
-                            struct ldg_field **out, size_t *n);
-/* The same over either payload shape (seeded 1: a seeded record's map of
- * name to value, FORMAT.md 4; the salts are then left zero). */
+/* Decodes either payload shape (seeded 1: a seeded record's map of name
+ * to value, FORMAT.md 4; the salts are then left zero). */
 int ldg_codec_fields_decode_shape(const uint8_t *p, size_t len, int seeded,
                                   struct ldg_field **out, size_t *n);
 /* Decodes an entry; flags as ldg_event_get_ex (TRUSTED leaves ev->leaf
@@ -154,8 +152,8 @@ int ldg_entry_decode_rec(const uint8_t *rec, size_t len, const uint8_t *prev,
 #define LDG_DECODE_NO_DIGEST (1u << 8)
 int ldg_event_decode_flags(const uint8_t *buf, size_t len, struct ldg_event *ev,
                            unsigned flags);
-/* Appends a body payload (the map of [salt, value]) as compact JSON text. */
-int ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b);
+/* Appends a body payload (seeded 0: the map of [salt, value]) as compact
+ * JSON text. */
 int ldg_codec_fields_json_text_shape(const uint8_t *p, size_t len, int seeded,
                                      struct ldg_buf *b);
 /* Body record as JSON text (s: scratch to inflate into, NULL: its own). */
@@ -171,17 +169,13 @@ struct ldg_field_slice {
     const uint8_t *value_enc;
     size_t value_enc_len;
 };
-/* Checks the payload is canonical and slices it. *out malloc'd. */
-int ldg_codec_fields_slices(const uint8_t *p, size_t len,
-                            struct ldg_field_slice **out, size_t *n);
-/* Either shape; a seeded map's slices have salt NULL (derived). */
+/* Checks the payload (either shape) is canonical and slices it; a seeded
+ * map's slices have salt NULL (derived). *out malloc'd. */
 int ldg_codec_fields_slices_shape(const uint8_t *p, size_t len, int seeded,
                                   struct ldg_field_slice **out, size_t *n);
 /* codec_canon.c: the same check on the bytes, in one pass, without
  * allocating: 0 and *n fields (the first cap of them sliced into out, if
  * out is not NULL), or LDG_ECORRUPT. */
-int ldg_codec_fields_walk(const uint8_t *p, size_t len,
-                          struct ldg_field_slice *out, size_t cap, size_t *n);
 int ldg_codec_fields_walk_shape(const uint8_t *p, size_t len, int seeded,
                                 struct ldg_field_slice *out, size_t cap,
                                 size_t *n);

@@ -1,8 +1,8 @@
 /*
  * fuzz_canon.c — differential libFuzzer target for the canonical check of
  * a stored body payload (the bytes after a body record's flag byte):
- * ldg_codec_fields_walk (ledger/codec_canon.c, a walk over the bytes that
- * verify --full makes for every event) against
+ * ldg_codec_fields_walk_shape (ledger/codec_canon.c, a walk over the
+ * bytes that verify --full makes for every event) against
  * ldg_codec_fields_check_repack (ledger/codec_fields.c: msgpack-c unpacks
  * the payload, packs it again and compares the bytes, then checks the
  * payload's shape on the objects), the check verify made before. Both
@@ -10,8 +10,8 @@
  * When they accept, the walk's slices cover the payload: each field's
  * name, then 0x92 0xc4 0x10 and the 16-byte salt, then its value, the
  * next field right after, the last ending at the end; and
- * ldg_codec_fields_slices (which body.c uses for more than 32 fields)
- * gives the same slices.
+ * ldg_codec_fields_slices_shape (which body.c uses for more than 32
+ * fields) gives the same slices.
  *
  * Arbitrary bytes in. See fuzz_entry.c for how this file is also built
  * into the cmocka regression test (tests/ledger/test_fuzz_regress.c).
@@ -32,9 +32,9 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
 {
     struct ldg_field_slice sl[8], *all = NULL;
     size_t n = 0, n2 = 0;
-    int walk = ldg_codec_fields_walk(data, size, sl, 8, &n);
+    int walk = ldg_codec_fields_walk_shape(data, size, 0, sl, 8, &n);
     int repack = ldg_codec_fields_check_repack(data, size);
-    int slices = ldg_codec_fields_slices(data, size, &all, &n2);
+    int slices = ldg_codec_fields_slices_shape(data, size, 0, &all, &n2);
 
     FUZZ_ASSERT(walk == 0 || walk == LDG_ECORRUPT);
     FUZZ_ASSERT(repack == 0 || repack == LDG_ECORRUPT);
