@@ -1,8 +1,8 @@
 /*
  * curl_int.h — what the files that call libcurl share (not public): the
  * library's functions as loaded by http.c, and the response head and
- * easy-handle set-up that streams (stream.c) and the loop's transfers
- * (loop.c) have in common. Only http.c, stream.c and loop.c include
+ * easy-handle set-up of the loop's streamed transfers (stream.c, for
+ * loop.c). Only http.c, stream.c and loop.c include
  * <curl/curl.h>, through this header; curl's codes become enum ldg_error
  * there and nowhere else.
  */
@@ -53,7 +53,8 @@ extern struct http_curl http_cu;
 extern char http_load_why[300];
 
 /* One transfer's response as it arrives (http.c's callbacks; stream.c
- * fills one to have a failed stream's error said the same way). */
+ * fills one to have a failed streamed transfer's error said the same
+ * way). */
 struct xfer {
     struct ldg_http_response *resp;
     size_t cap;
@@ -126,9 +127,8 @@ int http_stream_method_ok(const char *method);
  * hdrs made from req->headers, the body from req->body, which curl does
  * not copy: it must outlive the transfer) as a stream: no total timeout,
  * no decoding, the response's header lines to head_fn and its body to
- * body_fn, both with arg, curl's message into cerr. Used by streams and
- * by the loop's transfers. 0, or LDG_EINVAL when curl rejects an
- * option. */
+ * body_fn, both with arg, curl's message into cerr. Used by the loop's
+ * transfers. 0, or LDG_EINVAL when curl rejects an option. */
 int http_stream_setup(CURL *h, const struct ldg_http_request *req,
                       const char *method, struct curl_slist *hdrs, char *cerr,
                       curl_write_callback head_fn, curl_write_callback body_fn,

@@ -4,8 +4,8 @@
  * response head need) and loop.c (many transfers on one thread), the only
  * files that include libcurl, through curl_int.h. One easy handle per
  * request or per client, and a loop reuses a few for all its transfers;
- * curl's codes are
- * translated into enum ldg_error in these files and nowhere else.
+ * curl's codes are translated into enum ldg_error in these files and
+ * nowhere else.
  *
  * The response cap is enforced twice, both before anything is buffered:
  * the header callback refuses a Content-Length over the cap, and the

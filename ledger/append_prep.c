@@ -441,8 +441,6 @@ ldg_prepare(const struct ldg_ledger *l, const struct ldg_event_in *ev,
         memcpy(pe->actor, ev->actor, strlen(ev->actor) + 1);
         pe->has_actor = 1;
     }
-    /* seq 0: the writer prepares it again for its seq where salts depend
-     * on it (test mode) */
     pe->body_rc =
         prep_body_of(l, &pe->p, ev->body, NULL, pe->err, sizeof pe->err);
     if (pe->body_rc == 0)
@@ -531,15 +529,13 @@ ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
               uint64_t ts)
 {
     struct ldg_envelope env;
-    char err[256];
     int rc;
 
     ldg_buf_release(&p->entry);
     p->signed_ok = 0;
-    if (p->body_rec.rec == NULL) {
-        if ((rc = prep_body(l, p, err, sizeof err)) < 0)
-            return rc;
-    }
+    /* the body's record was made once, in step 1: its salts are random,
+     * and its commitment may be compared already (a duplicate's) */
+    LDG_ASSERT(p->body_rec.rec != NULL);
     if (l->format >= 2)
         return prep_claim(p, seq, ts);
     memset(&env, 0, sizeof env);

@@ -251,7 +251,7 @@ sort_names(const char **names, size_t n)
 struct salt_src {
     const uint8_t *seed;      /* seeded record: derived from this seed */
     uint8_t kind;             /* seeded: LDG_BODY_SEEDED or _SEEDED_AES */
-    const uint8_t *test_seed; /* salted, test mode: BLAKE2b(seed, seq ‖ name) */
+    const uint8_t *test_seed; /* salted, vectors: BLAKE2b(seed, seq ‖ name) */
     uint64_t seq;
     const json_t *given; /* salted, a sealed batch's */
 };

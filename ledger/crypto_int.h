@@ -45,7 +45,8 @@ int ldg_ed25519_sign_raw(uint8_t sig[64], const void *msg, size_t n,
 int ldg_ed25519_verify_raw(const uint8_t sig[64], const void *msg, size_t n,
                            const uint8_t pub[32]);
 
-/* Keyed BLAKE2b, used to derive deterministic salts in test mode only. */
+/* Keyed BLAKE2b: the salts of the fixed-seed test vectors (ldg_body_prepare
+ * with a seed, ldg_sealer_set_salt_seed), never a writer's. */
 void ldg_keyed_hash16(uint8_t out[16], const uint8_t key[32], const void *msg,
                       size_t n);
 void ldg_random(void *buf, size_t n);

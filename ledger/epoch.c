@@ -498,6 +498,8 @@ ldg_epoch_state_check(const struct ldg_epoch_state *s, char *err, size_t errcap)
 
     rc = ldg_epoch_verify(&s->par, s->cur, s->path, s->links, pub, NULL, err,
                           errcap);
+    if (rc == LDG_ENOMEM)
+        return rc;
     if (rc < 0)
         return LDG_ECORRUPT;
     if ((rc = ldg_key_from_seed(&k, "epoch", s->cur_seed)) < 0)

@@ -165,7 +165,7 @@ int ldg_epoch_key(const struct ldg_epoch_state *s, const char *name,
                   struct ldg_key **out);
 /* Checks the whole state: its path and links certified from the anchor,
  * the current secret and every pending secret giving the public key the
- * certs name. @return 0; LDG_ECORRUPT naming what in err. */
+ * certs name. @return 0; LDG_ECORRUPT naming what in err; LDG_ENOMEM. */
 int ldg_epoch_state_check(const struct ldg_epoch_state *s, char *err,
                           size_t errcap);
 

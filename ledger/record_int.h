@@ -198,8 +198,8 @@ struct ldg_body_rec {
     size_t raw_len;
 };
 /* Builds the salted record (legacy: the record of layouts 1 to 4, 0x00 or
- * 0x01) of a body for event seq. salt_seed NULL = random salts, else test
- * mode's (FORMAT.md 4). */
+ * 0x01) of a body for event seq. salt_seed NULL = random salts, else the
+ * fixed-seed vectors' (FORMAT.md 4). */
 int ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
                      size_t max, struct ldg_body_rec *out, char *err,
                      size_t errcap);

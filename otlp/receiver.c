@@ -324,8 +324,6 @@ otlp_finish(struct ldg_otlp *r)
  * and (a warning: nothing more is rejected) the first one whose id was
  * already in the log with another content, which is therefore not
  * recorded: a span id sent again for another span. "" when neither. */
-/* A partial success's message: the first event the ledger refused, the
- * first id already in the log with another content. */
 static void
 otlp_differs_warning(const struct ldg_otlp_batch *b,
                      const struct ldg_serve_done *d, char *msg, size_t cap)
@@ -364,8 +362,6 @@ otlp_differs_warning(const struct ldg_otlp_batch *b,
     }
 }
 
-/* Appends to msg the warning for items timed before 2000-01-01 or the
- * ledger's genesis (ldg_otlp_batch_early): recorded, and said. */
 /* Appends to msg the warning for items timed before 2000-01-01 or the
  * ledger's genesis (ldg_otlp_batch_early): recorded, and said. */
 static void

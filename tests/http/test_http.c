@@ -989,6 +989,35 @@ test_http__loop_refused_is_not_connected(void **state)
     free(t.body);
 }
 
+/* A body cut short is LDG_ENET at its end, naming the url; a status of
+ * 400 or more is an answer like any other (head sees it, end is 0). */
+static void
+test_http__loop_cut_short_and_error_status(void **state)
+{
+    struct ldg_http_loop *l = tloop();
+    struct tx t[2];
+    struct ldg_http_xfer *x[2];
+    (void)state;
+    tx_init(&t[0], 4096);
+    tx_init(&t[1], 4096);
+    x[0] = tstart(l, &t[0], NULL, stub.base, "/truncated", NULL, 5000, 5000, 0);
+    x[1] = tstart(l, &t[1], NULL, stub.base, "/status/503", NULL, 5000, 5000, 0);
+    TWAIT(t[0].ends == 1 && t[1].ends == 1);
+    assert_int_equal(t[0].rc, LDG_ENET);
+    assert_int_equal(t[0].connected, 1);
+    assert_int_equal(t[0].status_seen, 200);
+    assert_non_null(strstr(t[0].err, "/truncated"));
+    assert_int_equal(t[1].rc, 0);
+    assert_string_equal(t[1].err, "");
+    assert_int_equal(t[1].status_seen, 503);
+    assert_int_equal(t[1].log[0], 'h');
+    for (int i = 0; i < 2; i++) {
+        ldg_http_xfer_close(x[i]);
+        free(t[i].body);
+    }
+    ldg_http_loop_free(l);
+}
+
 static void
 test_http__loop_first_byte_and_idle_timeouts(void **state)
 {
@@ -1371,6 +1400,7 @@ main(void)
         cmocka_unit_test(test_http__loop_close_before_end),
         cmocka_unit_test(test_http__loop_close_from_callbacks),
         cmocka_unit_test(test_http__loop_refused_is_not_connected),
+        cmocka_unit_test(test_http__loop_cut_short_and_error_status),
         cmocka_unit_test(test_http__loop_first_byte_and_idle_timeouts),
         cmocka_unit_test(test_http__loop_body_and_header_caps),
         cmocka_unit_test(test_http__loop_free_with_transfers_running),

@@ -471,7 +471,7 @@ struct got {
     pthread_cond_t cv;
     int ended, rc;
     long status;
-    char xtest[64], conn[64], body[256];
+    char xtest[64], conn[64], body[256], err[LDG_HTTP_ERR_MAX];
     size_t n;
 };
 
@@ -504,8 +504,9 @@ got_end(void *cls, struct ldg_http_xfer *x, int rc, int connected,
         const char *err)
 {
     struct got *g = cls;
-    (void)x, (void)connected, (void)err;
+    (void)x, (void)connected;
     pthread_mutex_lock(&g->mu);
+    snprintf(g->err, sizeof g->err, "%s", err ? err : "");
     g->rc = rc;
     g->ended = 1;
     pthread_cond_signal(&g->cv);
@@ -536,7 +537,8 @@ read_stream_whole(struct srv *s, const char *path, const char *want,
     pthread_mutex_unlock(&g.mu);
     ldg_http_xfer_close(x);
     ldg_http_loop_free(lp);
-    assert_int_equal(g.rc, 0);
+    if (g.rc != 0)
+        fail_msg("GET %s: %s", path, g.err);
     assert_int_equal(g.status, 200);
     if (xtest)
         assert_string_equal(g.xtest, xtest);
