@@ -529,13 +529,15 @@ ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
               uint64_t ts)
 {
     struct ldg_envelope env;
+    char err[256];
     int rc;
 
     ldg_buf_release(&p->entry);
     p->signed_ok = 0;
-    /* the body's record was made once, in step 1: its salts are random,
-     * and its commitment may be compared already (a duplicate's) */
-    LDG_ASSERT(p->body_rec.rec != NULL);
+    /* the body's record is made in step 1, once (its salts are random);
+     * only the genesis, which ldg_init prepares by hand, comes without */
+    if (p->body_rec.rec == NULL && (rc = prep_body(l, p, err, sizeof err)) < 0)
+        return rc;
     if (l->format >= 2)
         return prep_claim(p, seq, ts);
     memset(&env, 0, sizeof env);
