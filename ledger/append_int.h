@@ -75,6 +75,10 @@ int ldg_prep_finish(struct ldg_ledger *l, struct ldg_prepared *pe,
 /* Step 1 (validate). */
 int ldg_prep_init(struct ldg_ledger *l, struct ldg_prep *p,
                   const struct ldg_event_in *in);
+/* Step 1 for the genesis (ledger.genesis by the log key, its body the
+ * origin and the key): no actor to judge, no key history yet. Release p
+ * with ldg_prep_release, whatever the result. 0, LDG_ENOMEM. */
+int ldg_prep_genesis(struct ldg_ledger *l, struct ldg_prep *p);
 /* Steps 2-4 for a given stamp; thread-safe. */
 int ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
                   uint64_t ts);

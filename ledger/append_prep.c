@@ -372,6 +372,29 @@ prep_body_of(const struct ldg_ledger *l, struct ldg_prep *p, const json_t *body,
     return prep_body(l, p, err, errcap);
 }
 
+int
+ldg_prep_genesis(struct ldg_ledger *l, struct ldg_prep *p)
+{
+    char hex[65], err[sizeof l->errmsg];
+    json_t *body;
+    int rc;
+
+    memset(p, 0, sizeof *p);
+    memcpy(p->type, LDG_EV_LEDGER_GENESIS, sizeof LDG_EV_LEDGER_GENESIS);
+    p->subject = "host:local";
+    p->run = p->id = "";
+    p->signer = l->log_key;
+    ldg_hex(hex, l->log_key->pub, 32);
+    body = json_pack("{s:s, s:s}", "origin", l->origin, "log_key", hex);
+    if (body == NULL)
+        return LDG_ENOMEM;
+    rc = prep_body_of(l, p, body, NULL, err, sizeof err);
+    json_decref(body);
+    if (rc < 0)
+        ldg_seterr(l, "%s", err);
+    return rc;
+}
+
 /* ------------------------------------------------ prepared elsewhere -- */
 
 struct ldg_prepared *
@@ -529,15 +552,13 @@ ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
               uint64_t ts)
 {
     struct ldg_envelope env;
-    char err[256];
     int rc;
 
     ldg_buf_release(&p->entry);
     p->signed_ok = 0;
-    /* the body's record is made in step 1, once (its salts are random);
-     * only the genesis, which ldg_init prepares by hand, comes without */
-    if (p->body_rec.rec == NULL && (rc = prep_body(l, p, err, sizeof err)) < 0)
-        return rc;
+    /* the body's record is made once, in step 1 (its salts are random) */
+    if (LDG_NEVER(p->body_rec.rec == NULL))
+        return LDG_EINVAL;
     if (l->format >= 2)
         return prep_claim(p, seq, ts);
     memset(&env, 0, sizeof env);

@@ -53,19 +53,10 @@ static int
 write_genesis(struct ldg_ledger *l)
 {
     struct ldg_prep p;
-    char hex[65];
-    int rc;
+    int rc = ldg_prep_genesis(l, &p);
 
-    memset(&p, 0, sizeof p);
-    memcpy(p.type, LDG_EV_LEDGER_GENESIS, sizeof LDG_EV_LEDGER_GENESIS);
-    p.subject = "host:local";
-    p.run = p.id = "";
-    p.signer = l->log_key;
-    ldg_hex(hex, l->log_key->pub, 32);
-    p.body = json_pack("{s:s, s:s}", "origin", l->origin, "log_key", hex);
-    if (p.body == NULL)
-        return LDG_ENOMEM;
-    rc = ldg_commit_group(l, &p, 1, NULL);
+    if (rc == 0)
+        rc = ldg_commit_group(l, &p, 1, NULL);
     ldg_prep_release(&p);
     return rc;
 }
