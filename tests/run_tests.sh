@@ -233,6 +233,18 @@ fail=$(grep -c '^FAIL ' "$status")
 skip=$(grep -c '^SKIP ' "$status")
 failed=$(sed -n 's/^FAIL //p' "$status" | tr '\n' ' ')
 failed=$(echo $failed)
+# the end of each failed test's log again, last: a lane's lines come
+# before the lanes after it, and a CI that keeps only the run's end (as
+# .ci/run's summary does) would lose why
+for t in $failed; do
+    case $t in
+    *.sh) log="$B/tests/$(basename "$t").log" ;;
+    *) log="$t.log" ;;
+    esac
+    [ -f "$log" ] || continue
+    printf -- '--- the end of %s:\n' "$log"
+    tail -n 12 "$log"
+done
 [ "$skip" -gt 0 ] && printf 'skipped: %s\n' "$(sed -n 's/^SKIP //p' "$status" | tr '\n' ' ')"
 grep -q '^PART ' "$status" &&
     printf 'parts skipped: %s\n' "$(sed -n 's/^PART //p' "$status" | tr '\n' ' ')"
