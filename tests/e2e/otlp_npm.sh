@@ -72,14 +72,14 @@ python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
     --port-file "$T/sport" >"$T/stub.log" 2>&1 &
 PIDS="$PIDS $!"
 i=0
-while [ ! -s "$T/sport" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -s "$T/sport" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
 "$LEDGER" --dir "$D" serve --otlp 127.0.0.1:0 --otlp-grpc 127.0.0.1:0 \
     >"$T/s.out" 2>"$T/s.err" &
 SP=$!
 PIDS="$PIDS $SP"
 i=0
-while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 U=$(sed -n 's/^otlp on \(http:[^ ]*\).*/\1/p' "$T/s.out")
 G=$(sed -n 's/^otlp-grpc on \(http:[^ ]*\).*/\1/p' "$T/s.out")
 [ -n "$U" ] && [ -n "$G" ] || { echo "FAIL: serve --otlp: $(cat "$T/s.err")"; exit 1; }
@@ -89,7 +89,7 @@ G=$(sed -n 's/^otlp-grpc on \(http:[^ ]*\).*/\1/p' "$T/s.out")
 PP=$!
 PIDS="$PIDS $PP"
 i=0
-while ! grep -q '^listening on' "$T/p.out" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while ! grep -q '^listening on' "$T/p.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 P="http://$(sed -n 's/^listening on //p' "$T/p.out")"
 grep -q 'through ledger serve' "$T/p.out" || fail "the proxy does not write through serve: $(cat "$T/p.out")"
 
@@ -149,16 +149,18 @@ done
 python3 - "$T/state.json" <<'P'
 import json, sys
 s = json.load(open(sys.argv[1]))
-s["delay_ms"] = 2000
+s["delay_ms"] = 5000
 json.dump(s, open(sys.argv[1], "w"))
 P
 if timeout 120 node "$ROOT/tests/e2e/lib/otlp_app.cjs" "$NPM_DIR" "$U" "$P" \
     llama3:8b json timeout >"$T/app.to" 2>"$T/app.to.err"; then
     TR=$(head -1 "$T/app.to")
-    # the proxy records the call once the runtime answers (2 s)
+    # the proxy records the call once the runtime answers (5 s: the app
+    # gives up after 1.5, time enough for its request to reach the proxy
+    # on a box that CI loads with several test suites at once)
     i=0
     while [ "$(L query trace="$TR" type=route.decision -o json 2>/dev/null | wc -l)" -lt 2 ] &&
-        [ $i -lt 200 ]; do
+        [ $i -lt 300 ]; do
         sleep 0.1
         i=$((i + 1))
     done
@@ -247,7 +249,7 @@ U=$(sed -n 's/^otlp on \(http:[^ ]*\).*/\1/p' "$T/s3.out")
 PP=$!
 PIDS="$PIDS $PP"
 i=0
-while ! grep -q '^listening on' "$T/p3.out" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while ! grep -q '^listening on' "$T/p3.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 P="http://$(sed -n 's/^listening on //p' "$T/p3.out")"
 if timeout 120 node "$ROOT/tests/e2e/lib/otlp_app.cjs" "$NPM_DIR" "$U" "$P" \
     llama3:8b proto >"$T/app.run" 2>"$T/app.run.err"; then

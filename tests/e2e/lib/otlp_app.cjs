@@ -15,7 +15,7 @@
 // emitted in the trace. Prints the trace id, then "done" once the SDK has
 // flushed and shut down (its exporters sent everything, or it says why
 // not on stderr and exits 1). With "timeout": only one chat completion,
-// which the app gives up on after 400 ms (no retry), so that its span
+// which the app gives up on after 1.5 s (no retry), so that its span
 // says error while the proxy sees the client leave.
 "use strict";
 const path = require("path");
@@ -80,7 +80,7 @@ async function main() {
       try {
         await client.chat.completions.create({
           model, messages: [{ role: "user", content: "why is the sky blue" }],
-        }, { timeout: 400, maxRetries: 0 });
+        }, { timeout: 1500, maxRetries: 0 });
       } catch (e) {
         failed = true;
       }
