@@ -116,7 +116,7 @@ S=$T/s
 "$L" --dir "$S" serve --verify-every 1h >"$T/serve.log" 2>&1 &
 spid=$!
 i=0
-while [ ! -S "$S/ledger.sock" ] && [ $i -lt 100 ]; do
+while [ ! -S "$S/ledger.sock" ] && [ $i -lt 600 ]; do
     sleep 0.1
     i=$((i + 1))
 done

@@ -333,7 +333,7 @@ if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
     dead=$!
     echo "$dead" >"$T/reader.pid"
     i=0
-    while ! grep -q holding "$T/lr.out" 2>/dev/null && [ $i -lt 100 ]; do
+    while ! grep -q holding "$T/lr.out" 2>/dev/null && [ $i -lt 600 ]; do
         msleep 100
         i=$((i + 1))
     done

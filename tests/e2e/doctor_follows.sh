@@ -51,7 +51,7 @@ L verify >/dev/null 2>&1 || fail "first verify"
 
 "$LEDGER" --dir "$D" serve --verify-every 1s >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
-within 10 grep -q listening "$T/serve.out" || { echo "FAIL: serve did not start"; exit 1; }
+within 30 grep -q listening "$T/serve.out" || { echo "FAIL: serve did not start"; exit 1; }
 
 # a busy box: writes, doctor, writes, doctor ...
 round=0
@@ -76,7 +76,7 @@ n=$(L stats -o json | sed 's/.*"events":\([0-9]*\).*/\1/')
 job_caught_up() {
     L verify --new 2>/dev/null | grep -q "nothing new since seq $((n - 1))"
 }
-within 10 job_caught_up || fail "the verify job did not record the new events: $(L verify --new -o json 2>&1)"
+within 30 job_caught_up || fail "the verify job did not record the new events: $(L verify --new -o json 2>&1)"
 L serve --status -o json >"$T/st" 2>/dev/null
 grep -q '"name":"verify"' "$T/st" || fail "serve --status: no verify job: $(cat "$T/st")"
 grep -q '"last_exit":0' "$T/st" || fail "serve --status: verify job not ok: $(cat "$T/st")"
@@ -103,7 +103,7 @@ open(p, "r+b").write(b)
 EOF
 "$LEDGER" --dir "$D" serve --verify-every 1s >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
-within 10 grep -q listening "$T/serve.out" || { echo "FAIL: serve did not start again: $(cat "$T/serve.err")"; exit 1; }
+within 30 grep -q listening "$T/serve.out" || { echo "FAIL: serve did not start again: $(cat "$T/serve.err")"; exit 1; }
 job_failed() { L serve --status -o json 2>/dev/null | grep -q '"last_exit":1'; }
 within 15 job_failed || fail "the verify job did not fail on tampering: $(L serve --status 2>&1)"
 grep -q "event $seq" "$T/serve.err" || fail "the job's log does not name event $seq"

@@ -161,7 +161,7 @@ WPID=$!
 i=0
 while ! grep -q '^listening on 127.0.0.1:' "$T/wout" 2>/dev/null; do
     i=$((i + 1))
-    [ $i -gt 200 ] && { fail "witness did not start: $(cat "$T/werr")"; break; }
+    [ $i -gt 600 ] && { fail "witness did not start: $(cat "$T/werr")"; break; }
     sleep 0.05
 done
 PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/wout")

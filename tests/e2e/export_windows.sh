@@ -50,7 +50,7 @@ done
 [ -s "$T/held.fault" ] || bad "the export's bundle writes did not hang: $(head -c 300 "$T/held.err")"
 # its reader slot is let go once the member queue is full (10 s at most)
 i=0
-while [ "$("$T/lr" count "$T/held")" != 0 ] && [ $i -lt 100 ]; do
+while [ "$("$T/lr" count "$T/held")" != 0 ] && [ $i -lt 600 ]; do
     sleep 0.1
     i=$((i + 1))
 done
@@ -85,7 +85,7 @@ while [ ! -s "$T/tail.fault" ] && [ $i -lt 600 ]; do
 done
 [ -s "$T/tail.fault" ] || bad "the export's last writes did not hang: $(head -c 300 "$T/tail.err")"
 i=0
-while [ "$("$T/lr" count "$T/tail")" != 0 ] && [ $i -lt 100 ]; do
+while [ "$("$T/lr" count "$T/tail")" != 0 ] && [ $i -lt 600 ]; do
     sleep 0.1
     i=$((i + 1))
 done

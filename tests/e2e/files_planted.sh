@@ -49,7 +49,7 @@ decoy
 sh -c 'ln -s "$T/decoy" "$D/serve-status.json.$$.tmp"; exec "$L" --dir "$D" serve --socket "$T/s.sock" --verify-every 1h' >/dev/null 2>"$T/serr" &
 spid=$!
 i=0
-while [ ! -s "$D/serve-status.json" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -s "$D/serve-status.json" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 kill -TERM "$spid"
 wait "$spid" || fail "serve: $(cat "$T/serr")"
 untouched "serve's status file"

@@ -67,7 +67,7 @@ start_witness() {
     SERVER_PIDS="$SERVER_PIDS $WPID"
     i=0
     while ! grep -q '^listening on' "$T/wout" 2>/dev/null; do
-        i=$((i + 1)); [ $i -gt 200 ] && fail "witness did not start: $(cat "$T/werr")"
+        i=$((i + 1)); [ $i -gt 600 ] && { fail "witness did not start: $(cat "$T/werr")"; break; }
         sleep 0.05
     done
     WPORT=$(sed -n 's/^listening on [0-9.]*:\([0-9]*\)$/\1/p' "$T/wout")

@@ -44,7 +44,7 @@ done
     >"$T/uout" 2>"$T/uerr" &
 UPID=$!
 i=0
-while [ ! -s "$T/uout" ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.05; done
+while [ ! -s "$T/uout" ] && [ $i -lt 600 ]; do i=$((i + 1)); sleep 0.05; done
 [ "$(cat "$T/uout")" = "listening on unix:$T/w.sock" ] ||
     fail "unix listen line: $(cat "$T/uout") $(cat "$T/uerr")"
 kill $UPID 2>/dev/null
@@ -55,7 +55,7 @@ wait $UPID 2>/dev/null
 WPID=$!
 i=0
 while ! grep -q '^listening on 127.0.0.1:' "$T/wout" 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt 100 ] && fail "witness did not start"
+    i=$((i + 1)); [ $i -gt 600 ] && { fail "witness did not start"; break; }
     sleep 0.05
 done
 PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/wout")

@@ -34,7 +34,7 @@ WV=$("$L" witness init --dir "$T/w" --name w.example/w1) || exit 1
 WPID=$!
 i=0
 while ! grep -q '^listening on 127.0.0.1:' "$T/wout" 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt 200 ] && { echo "FAIL: witness did not start"; exit 1; }
+    i=$((i + 1)); [ $i -gt 600 ] && { echo "FAIL: witness did not start"; exit 1; }
     sleep 0.05
 done
 WPORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/wout")
@@ -76,7 +76,7 @@ echo drop >"$T/mode"
 python3 "$T/proxy.py" "$WPORT" "$T/mode" "$T/pport" 2>"$T/perr" &
 PPID2=$!
 i=0
-while [ ! -s "$T/pport" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -s "$T/pport" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 PURL="http://127.0.0.1:$(cat "$T/pport")"
 
 # 1. the answer is lost: queued (exit 0); the retry is cosigned

@@ -24,7 +24,7 @@ IPID=$!
 exec 3>"$T/in"
 waitacks() { # N: until N ack lines are there (10 s at most)
     i=0
-    while [ "$(wc -l <"$T/acks")" -lt "$1" ] && [ $i -lt 200 ]; do
+    while [ "$(wc -l <"$T/acks")" -lt "$1" ] && [ $i -lt 600 ]; do
         sleep 0.05
         i=$((i + 1))
     done

@@ -170,7 +170,7 @@ L serve --help | grep -A3 -- '--metrics ADDR' | grep -q 'unix:PATH' ||
     >"$T/userve.out" 2>"$T/userve.err" &
 upid=$!
 i=0
-until grep -q '^listening on' "$T/userve.out" || [ $i -gt 100 ]; do sleep 0.05; i=$((i + 1)); done
+until grep -q '^listening on' "$T/userve.out" || [ $i -gt 600 ]; do sleep 0.05; i=$((i + 1)); done
 curl -sf --unix-socket "$T/m.sock" http://localhost/metrics >"$T/mu" ||
     fail "GET /metrics over unix:$T/m.sock: $(cat "$T/userve.err")"
 grep -q '^ledger_log_events [0-9]' "$T/mu" || fail "metrics over a Unix socket: $(head -3 "$T/mu")"
@@ -187,7 +187,7 @@ MPORT=$(free_port)
 "$LEDGER" --dir "$D" serve --metrics "127.0.0.1:$MPORT" >"$T/serve.out" 2>"$T/serve.err" &
 spid=$!
 i=0
-while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null && [ $i -lt 100 ]; do
+while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null && [ $i -lt 600 ]; do
     sleep 0.1; i=$((i + 1))
 done
 grep -q "^metrics on http://127.0.0.1:$MPORT/metrics$" "$T/serve.out" ||

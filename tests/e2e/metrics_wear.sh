@@ -30,7 +30,7 @@ MPORT=$(free_port)
 "$LEDGER" --dir "$D" serve --metrics "127.0.0.1:$MPORT" >"$T/serve.out" 2>"$T/serve.err" &
 spid=$!
 i=0
-while ! grep -q '^metrics on ' "$T/serve.out" 2>/dev/null && [ $i -lt 100 ]; do
+while ! grep -q '^metrics on ' "$T/serve.out" 2>/dev/null && [ $i -lt 600 ]; do
     sleep 0.1
     i=$((i + 1))
 done

@@ -389,7 +389,7 @@ s.listen(8)
 time.sleep(60)' "$S/ledger.sock" &
             spid=$!
             i=0
-            while [ ! -S "$S/ledger.sock" ] && [ $i -lt 200 ]; do
+            while [ ! -S "$S/ledger.sock" ] && [ $i -lt 600 ]; do
                 sleep 0.05
                 i=$((i + 1))
             done
@@ -403,7 +403,7 @@ open(sys.argv[1] + ".held", "w").close()
 time.sleep(60)' "$S/serve.lock" &
             spid=$!
             i=0
-            while [ ! -e "$S/serve.lock.held" ] && [ $i -lt 200 ]; do
+            while [ ! -e "$S/serve.lock.held" ] && [ $i -lt 600 ]; do
                 sleep 0.05
                 i=$((i + 1))
             done

@@ -505,7 +505,7 @@ ok "kill -9 after acks: all $n acknowledged spans there, verify passes"
 "$LEDGER" --dir "$D" serve --otlp "unix:$T/otlp.sock" >"$T/s.out" 2>"$T/s.err" &
 SP=$!
 i=0
-while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 grep -q "^otlp on unix:$T/otlp.sock" "$T/s.out" || fail "unix: $(cat "$T/s.out" "$T/s.err")"
 TR6=44444444444444444444444444444444
 $GEN batch $TR6 2 1 >"$T/u.json"

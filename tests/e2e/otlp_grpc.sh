@@ -365,7 +365,7 @@ ok "kill -9 during a flood of calls: every span answered OK is there; verify pas
 "$LEDGER" --dir "$D" serve --otlp-grpc "unix:$T/grpc.sock" >"$T/s.out" 2>"$T/s.err" &
 SP=$!
 i=0
-while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 grep -q "^otlp-grpc on unix:$T/grpc.sock" "$T/s.out" || fail "unix: $(cat "$T/s.out" "$T/s.err")"
 TR6=44444444444444444444444444444444
 $GEN batch $TR6 2 1 | $PB traces >"$T/u.pb"

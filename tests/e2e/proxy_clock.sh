@@ -67,11 +67,11 @@ committed() { L query -o json 2>/dev/null | grep -q "\"id\":\"$1\""; }
 shifted_proxy ahead 3600 --direct --upstream o=$U --record async
 grep -q 'recording async' "$T/ahead.out" || fail "ahead: banner: $(cat "$T/ahead.out" "$T/ahead.err")"
 post ahead-1
-within 5 committed ahead-1 ||
+within 30 committed ahead-1 ||
     fail "async, wall clock an hour ahead: the event is not committed 5 s after its answer (the recorder's tick waits on the wall clock)"
 # and the next tick too (the deadline after a take)
 post ahead-2
-within 5 committed ahead-2 ||
+within 30 committed ahead-2 ||
     fail "async, wall clock an hour ahead: the second event is not committed 5 s after its answer"
 stop_proxy $PX ahead
 grep -q '2 events recorded' "$T/ahead.err" || fail "ahead stop: $(cat "$T/ahead.err")"
@@ -79,7 +79,7 @@ grep -q '2 events recorded' "$T/ahead.err" || fail "ahead stop: $(cat "$T/ahead.
 # --------------------------------------- async, wall clock an hour behind --
 shifted_proxy behind -3600 --direct --upstream o=$U --record async
 post behind-1
-within 5 committed behind-1 ||
+within 30 committed behind-1 ||
     fail "async, wall clock an hour behind: the event is not committed 5 s after its answer"
 # idle for 3 s: an idle recorder sleeps between ticks; waits whose
 # deadline is always in the past would spin and take about 3 s of CPU
@@ -103,20 +103,20 @@ answers() { curl -s -o /dev/null "$PP/api/version"; }
 within 20 answers || fail "serve --proxy: the proxy does not answer: $(cat "$T/sp.err")"
 post sp-1
 grep -q 'through ledger serve' "$T/sp.out" || fail "serve --proxy: $(cat "$T/sp.out")"
-within 5 committed sp-1 ||
+within 30 committed sp-1 ||
     fail "serve --proxy async, wall clock an hour ahead: the event is not committed 5 s after its answer"
 # the proxy dies: started again after 1 s (its first backoff); it is the
 # child running `ledger proxy` (the other is the job runner)
 CH=$(ps -o pid=,args= --ppid $SV | awk '$NF == "proxy" { print $1 }' | head -1)
 [ -n "$CH" ] && kill -9 "$CH"
-within 5 grep -q 'the proxy exited (signal 9); starting it again in 1 s' "$T/sp.err" ||
+within 30 grep -q 'the proxy exited (signal 9); starting it again in 1 s' "$T/sp.err" ||
     fail "serve --proxy: the kill not seen: $(cat "$T/sp.err")"
 # (the old proxy's port may answer no more before the new one binds it)
 sleep 0.2
-within 8 answers ||
+within 30 answers ||
     fail "serve --proxy, wall clock an hour ahead: the killed proxy is not started again 8 s later (its 1 s backoff waits on the wall clock)"
 post sp-2
-within 5 committed sp-2 ||
+within 30 committed sp-2 ||
     fail "serve --proxy after the restart: the event is not committed 5 s after its answer"
 kill -TERM $SV
 wait $SV 2>/dev/null

@@ -33,7 +33,7 @@ while [ $r -le "$ROUNDS" ]; do
     PP=$!
     PIDS="$PIDS $PP"
     i=0
-    while ! grep -q '^listening on' "$T/p.out" 2>/dev/null && [ $i -lt 100 ]; do
+    while ! grep -q '^listening on' "$T/p.out" 2>/dev/null && [ $i -lt 600 ]; do
         sleep 0.05
         i=$((i + 1))
     done

@@ -49,7 +49,7 @@ case $(runtimes_up) in ok*) ;; *) fail "before: $(runtimes_up)" ;; esac
     --upstream "other=$URL" >"$T/p.out" 2>"$T/p.err" &
 PIDS="$PIDS $!"
 i=0
-while ! grep -q '^listening on' "$T/p.out" 2>/dev/null && [ $i -lt 100 ]; do
+while ! grep -q '^listening on' "$T/p.out" 2>/dev/null && [ $i -lt 600 ]; do
     sleep 0.05
     i=$((i + 1))
 done
@@ -98,7 +98,7 @@ s.serve_forever()
 PY
 PIDS="$PIDS $!"
 i=0
-while [ ! -s "$T/up" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -s "$T/up" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 [ "$(call ollama)" = 200 ] || fail "call to ollama (up): $(cat "$T/resp")"
 case $(runtimes_up) in ok*) ;; *) fail "after an answered call: $(runtimes_up)" ;; esac
 L rebuild --check >"$T/out" 2>&1 || fail "rebuild --check: $(cat "$T/out")"

@@ -31,7 +31,7 @@ L init >/dev/null || { echo "FAIL: init"; exit 1; }
 PP=$!
 PIDS="$PIDS $PP"
 i=0
-while ! grep -q '^listening on' "$T/p.out" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while ! grep -q '^listening on' "$T/p.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 P="http://$(sed -n 's/^listening on //p' "$T/p.out")"
 TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 # echo GET: what the runtime got (a proxy.request: not a model call)

@@ -13,7 +13,7 @@ fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 # wait_lines FILE N: waits (at most ~20 s, a guard, not a measure) for N lines
 wait_lines() {
     i=0
-    while [ "$(cat "$1" 2>/dev/null | wc -l | tr -d ' ')" -lt "$2" ] && [ $i -lt 200 ]; do
+    while [ "$(cat "$1" 2>/dev/null | wc -l | tr -d ' ')" -lt "$2" ] && [ $i -lt 600 ]; do
         sleep 0.1
         i=$((i + 1))
     done
@@ -62,7 +62,7 @@ tail -n 1 "$T/out2" | grep -q '^-- cursor: ' || fail "no cursor at the end: $(ca
     head -n 11 >"$T/out3" &
 hp=$!
 i=0
-while [ ! -s "$T/rc3" ] && [ $i -lt 200 ]; do
+while [ ! -s "$T/rc3" ] && [ $i -lt 600 ]; do
     "$LEDGER" --dir "$D" append x.follow --body '{"i":201}' >/dev/null
     sleep 0.1
     i=$((i + 1))

@@ -61,7 +61,7 @@ held() {
     qs=$!
     pids="$pids $qs"
     i=0
-    while [ -z "$(pgrep -P "$qs" 2>/dev/null)" ] && [ $i -lt 100 ]; do
+    while [ -z "$(pgrep -P "$qs" 2>/dev/null)" ] && [ $i -lt 600 ]; do
         sleep 0.1
         i=$((i + 1))
     done
@@ -103,7 +103,7 @@ if cc -o "$T/lr" "$(dirname "$0")/lib/lmdb_readers.c" -llmdb 2>"$T/cc.err"; then
     hp=$!
     pids="$pids $hp"
     i=0
-    while ! grep -q holding "$T/hold.out" && [ $i -lt 100 ]; do
+    while ! grep -q holding "$T/hold.out" && [ $i -lt 600 ]; do
         sleep 0.1
         i=$((i + 1))
     done
@@ -179,7 +179,7 @@ tstp_query() {
     done
     kill -TSTP "$qp"
     i=0
-    while ! grep -q '^State:.*stopped' "/proc/$qp/status" 2>/dev/null && [ $i -lt 200 ]; do
+    while ! grep -q '^State:.*stopped' "/proc/$qp/status" 2>/dev/null && [ $i -lt 600 ]; do
         sleep 0.05
         i=$((i + 1))
     done

@@ -489,7 +489,7 @@ python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$T/tiles.before" \
     >"$T/hs" 2>&1 &
 hpid=$!
 i=0
-while ! grep -q 'port [0-9]' "$T/hs" 2>/dev/null && [ $i -lt 200 ]; do
+while ! grep -q 'port [0-9]' "$T/hs" 2>/dev/null && [ $i -lt 600 ]; do
     sleep 0.05
     i=$((i + 1))
 done
@@ -507,7 +507,7 @@ python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$T/tiles.before" \
     >"$T/hs2" 2>&1 &
 hpid=$!
 i=0
-while ! grep -q 'port [0-9]' "$T/hs2" 2>/dev/null && [ $i -lt 200 ]; do
+while ! grep -q 'port [0-9]' "$T/hs2" 2>/dev/null && [ $i -lt 600 ]; do
     sleep 0.05
     i=$((i + 1))
 done
@@ -523,7 +523,7 @@ WV=$("$L" witness init --dir "$T/w" --name w.example/w1) || fail "witness init"
     >"$T/wout" 2>"$T/werr" &
 wpid=$!
 i=0
-while ! grep -q '^listening on 127.0.0.1:' "$T/wout" 2>/dev/null && [ $i -lt 100 ]; do
+while ! grep -q '^listening on 127.0.0.1:' "$T/wout" 2>/dev/null && [ $i -lt 600 ]; do
     sleep 0.05
     i=$((i + 1))
 done
@@ -815,7 +815,7 @@ echo '{"disk_budget": "1K"}' >"$S/retention.json"
 "$L" --dir "$S" serve --prune-every 1s >"$T/sout" 2>"$T/serr" &
 spid=$!
 i=0
-while [ $i -lt 200 ] && ! "$L" --dir "$S" stats -o json 2>/dev/null | jq -e .horizon >/dev/null; do
+while [ $i -lt 600 ] && ! "$L" --dir "$S" stats -o json 2>/dev/null | jq -e .horizon >/dev/null; do
     sleep 0.1
     i=$((i + 1))
 done
@@ -824,7 +824,7 @@ done
 "$L" --dir "$S" serve --status -o json 2>/dev/null | jq -e '.jobs[] | select(.name == "prune")' \
     >/dev/null || fail "serve --status: no prune job"
 i=0
-while [ $i -lt 100 ] && ! "$L" --dir "$S" serve --status 2>/dev/null |
+while [ $i -lt 600 ] && ! "$L" --dir "$S" serve --status 2>/dev/null |
     grep -q '^prune .*ok, but: .*the disk budget (1024 bytes'; do
     sleep 0.1
     i=$((i + 1))

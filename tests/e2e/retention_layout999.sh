@@ -216,7 +216,7 @@ WV=$("$L" witness init --dir "$T/wit" --name w.example/w1) || fail "witness init
     >"$T/wout" 2>"$T/werr" &
 WPID=$!
 i=0
-while ! grep -q '^listening on 127.0.0.1:' "$T/wout" 2>/dev/null && [ $i -lt 100 ]; do
+while ! grep -q '^listening on 127.0.0.1:' "$T/wout" 2>/dev/null && [ $i -lt 600 ]; do
     i=$((i + 1))
     sleep 0.05
 done

@@ -309,7 +309,7 @@ if [ -x "$T/lr" ]; then
         hp=$!
         pids="$pids $hp"
         i=0
-        while ! grep -q holding "$T/held.out" && [ $i -lt 100 ]; do
+        while ! grep -q holding "$T/held.out" && [ $i -lt 600 ]; do
             sleep 0.1
             i=$((i + 1))
         done

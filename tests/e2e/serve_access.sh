@@ -138,7 +138,7 @@ EOF
     printf '{"writers": [{"uid": 1,}]}\n' >"$A"
     kill -HUP "$pid"
     i=0
-    while ! grep -q "not reloaded" "$T/serve.err" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    while ! grep -q "not reloaded" "$T/serve.err" && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
     grep -q "SIGHUP: not reloaded, the previous rules stay: .*access.json: line 1, column" "$T/serve.err" ||
         fail "bad file on SIGHUP: $(cat "$T/serve.err")"
     printf '%s\n' '{"type":"x.ok.hup","body":{},"id":"h1"}' | as $NOBODY $NOBODY "" >"$T/hup1" 2>&1
@@ -160,11 +160,11 @@ PY
     exec 7>"$T/hfifo"
     printf '%s\n' '{"type":"x.hup","body":{},"id":"h2"}' >&7
     i=0
-    while ! grep -q h2 "$T/hup2" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    while ! grep -q h2 "$T/hup2" && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
     printf '{"writers": [{"user": "nobody", "types": ["x.hup"]}]}\n' >"$A"
     kill -HUP "$pid"
     i=0
-    while ! grep -q "SIGHUP: .*access.json read again" "$T/serve.err" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    while ! grep -q "SIGHUP: .*access.json read again" "$T/serve.err" && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
     grep -q "SIGHUP: .*access.json read again" "$T/serve.err" || fail "good file on SIGHUP: $(cat "$T/serve.err")"
     printf '%s\n' '{"type":"x.hup","body":{},"id":"h3"}' >&7
     exec 7>&-
@@ -192,7 +192,7 @@ bad() {
     "$LEDGER" --dir "$D" serve >"$T/b.out" 2>"$T/b.err" &
     bp=$!
     i=0
-    while kill -0 $bp 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+    while kill -0 $bp 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
     if kill -0 $bp 2>/dev/null; then
         kill -9 $bp
         fail "$name: the daemon started"

@@ -240,7 +240,7 @@ grep -q 'another server already answers' "$T/second" || fail "second server: $(c
 $PROBE "$S" drain 3000 >"$T/drain" 2>"$T/drain.acks" &
 dp=$!
 i=0
-while ! grep -q sent "$T/drain" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while ! grep -q sent "$T/drain" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 stop
 [ "$stopped" = 0 ] || fail "drain: exit $stopped"
 wait "$dp"

@@ -77,10 +77,10 @@ fails_at_least() { [ "$(failures "$1")" -ge "$2" ]; }
 dead_reader_cleared() {
     "$T/lr" hold "$D" >"$T/hold.out" &
     hp=$!
-    within 10 grep -q holding "$T/hold.out" || fail "reader helper did not start"
+    within 30 grep -q holding "$T/hold.out" || fail "reader helper did not start"
     kill -9 "$hp"
     wait "$hp" 2>/dev/null
-    within 10 sh -c "[ \"\$('$T/lr' count '$D')\" = 0 ]"
+    within 30 sh -c "[ \"\$('$T/lr' count '$D')\" = 0 ]"
 }
 
 # ------------------------------------------------ an hour ahead: a job --
@@ -119,7 +119,7 @@ stop behind
 # ------------------------------- stepped back an hour while it runs --
 python3 "$HERE/lib/notify_sink.py" "$T/notify" "$T/msgs" &
 sink=$!
-within 10 test -S "$T/notify" || fail "notify sink"
+within 30 test -S "$T/notify" || fail "notify sink"
 echo 0 >"$T/shift"
 # the publish job fails (retry in 5 s); the verify job runs every second
 # and writes the status after each run
@@ -158,7 +158,7 @@ PY
 m1=$(grep -c '^STATUS=' "$T/msgs")
 after_step() { grep '^STATUS=' "$T/msgs" | tail -n +$((m1 + 1)); }
 some_after_step() { after_step | grep -q 'publish FAILING'; }
-within 10 some_after_step || fail "no STATUS= after the step"
+within 30 some_after_step || fail "no STATUS= after the step"
 after_step | grep 'publish FAILING' |
     sed 's/.*publish FAILING.*retry in \([0-9]*\)s.*/\1/' >"$T/retry"
 while read -r r; do

@@ -60,7 +60,7 @@ while os.path.exists(sys.argv[2]):
 EOF
 holder=$!
 i=0
-while [ ! -e "$T/held" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -e "$T/held" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 sleep 0.2
 # the lowest free descriptor number: a new one needs a number below the
 # limit, and one is free below the lowest gap

@@ -77,7 +77,7 @@ J
 state "$B"
 python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" --port-file "$T/port" >/dev/null 2>&1 &
 SPID=$!
-within 10 test -s "$T/port" || { echo "FAIL: stub did not start"; exit 1; }
+within 30 test -s "$T/port" || { echo "FAIL: stub did not start"; exit 1; }
 echo "ol=http://127.0.0.1:$(cat "$T/port")" >"$D/runtimes"
 P=$(free_port)
 CH=""
@@ -93,7 +93,7 @@ fi
 
 python3 "$HERE/lib/notify_sink.py" "$T/notify" "$T/msgs" &
 sink=$!
-within 10 test -S "$T/notify" || fail "notify sink"
+within 30 test -S "$T/notify" || fail "notify sink"
 
 # --- the daemon with its jobs
 # shellcheck disable=SC2046
@@ -143,7 +143,7 @@ grep -q "through ledger serve" "$T/app.err" || fail "append did not go through t
 free_port() { echo "$P"; }
 start_nginx "$T/www" || fail "nginx"
 within 40 test -s "$T/www/www/checkpoint" || fail "publish never succeeded: $(grep publish "$T/serve.err" | tail -3)"
-within 10 sh -c "'$LEDGER' --dir '$D' serve --status >/dev/null 2>&1" ||
+within 30 sh -c "'$LEDGER' --dir '$D' serve --status >/dev/null 2>&1" ||
     fail "--status not 0 after the publish succeeded: $(L serve --status 2>&1)"
 # probing again and again appends nothing new; a changed digest appends
 # exactly its model.registered
@@ -209,7 +209,7 @@ grep -q "^not running (pid $other is gone" "$T/st" || fail "--status, pid reused
 # it execs, and then there is no zombie: a make check once failed so)
 sh -c 'sleep 0.5 & echo $! >"$1"; exec sleep 60' sh "$T/zpid" &
 zparent=$!
-within 10 sh -c "[ -s '$T/zpid' ] && grep -q '^[0-9]* (.*) Z' /proc/\$(cat '$T/zpid')/stat" ||
+within 30 sh -c "[ -s '$T/zpid' ] && grep -q '^[0-9]* (.*) Z' /proc/\$(cat '$T/zpid')/stat" ||
     fail "no zombie to test with"
 restatus "$(cat "$T/zpid")" drop
 L serve --status >"$T/st" 2>&1
@@ -230,12 +230,12 @@ if command -v cc >/dev/null 2>&1 &&
     cc -o "$T/lr" "$HERE/lib/lmdb_readers.c" -llmdb 2>"$T/cc.err"; then
     "$T/lr" hold "$D" >"$T/hold.out" &
     hp=$!
-    within 10 grep -q holding "$T/hold.out" || fail "reader helper did not start"
+    within 30 grep -q holding "$T/hold.out" || fail "reader helper did not start"
     kill -9 "$hp"
     wait "$hp" 2>/dev/null
     # (its slot may be cleared at once if a sweep falls just now: the
     # stop line below counts what the sweeps cleared)
-    within 10 sh -c "[ \"\$('$T/lr' count '$D')\" = 0 ]" ||
+    within 30 sh -c "[ \"\$('$T/lr' count '$D')\" = 0 ]" ||
         fail "the daemon's sweep did not clear the dead reader's slot"
 else
     fail "cannot build the LMDB reader helper: $(cat "$T/cc.err")"

@@ -37,7 +37,7 @@ case $LEDGER in /*) ;; *) LEDGER=$PWD/$LEDGER ;; esac
 python3 "$HERE/lib/notify_sink.py" "$N" "$T/msgs" &
 sink=$!
 i=0
-while [ ! -S "$N" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -S "$N" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 [ -S "$N" ] || { echo "FAIL: notify sink did not start"; exit 1; }
 
 # waitfor PATTERN FILE: up to 20 s
@@ -57,7 +57,7 @@ NOTIFY_SOCKET=$N systemd-socket-activate -l "$S" -E NOTIFY_SOCKET \
     "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
 i=0
-while [ ! -S "$S" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -S "$S" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 [ -S "$S" ] || { echo "FAIL: systemd-socket-activate did not listen: $(cat "$T/serve.err")"; exit 1; }
 cat >"$T/req" <<'EOF'
 {"type":"x.act","body":{"i":1},"id":"a1"}
@@ -117,7 +117,7 @@ systemd-socket-activate -l "$T/a.sock" -l "$T/b.sock" \
     "$LEDGER" --dir "$D" serve >"$T/two.out" 2>"$T/two.err" &
 p2=$!
 i=0
-while [ ! -S "$T/a.sock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -S "$T/a.sock" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$T/a.sock" 2>/dev/null
 wait "$p2"
 rc=$?
@@ -129,7 +129,7 @@ systemd-socket-activate -d -l "$T/dg.sock" \
     "$LEDGER" --dir "$D" serve >"$T/dg.out" 2>"$T/dg.err" &
 p3=$!
 i=0
-while [ ! -S "$T/dg.sock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -S "$T/dg.sock" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.sendto(b"x",sys.argv[1])' "$T/dg.sock" 2>/dev/null
 wait "$p3"
 rc=$?
@@ -140,7 +140,7 @@ systemd-socket-activate -l "$T/c.sock" \
     "$LEDGER" --dir "$D" serve --socket "$T/other.sock" >"$T/both.out" 2>"$T/both.err" &
 p4=$!
 i=0
-while [ ! -S "$T/c.sock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -S "$T/c.sock" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$T/c.sock" 2>/dev/null
 wait "$p4"
 rc=$?

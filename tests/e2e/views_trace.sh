@@ -39,13 +39,13 @@ python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
     --port-file "$T/sport" >"$T/stub.log" 2>&1 &
 PIDS="$PIDS $!"
 i=0
-while [ ! -s "$T/sport" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -s "$T/sport" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
 "$LEDGER" --dir "$D" serve --otlp 127.0.0.1:0 >"$T/s.out" 2>"$T/s.err" &
 SP=$!
 PIDS="$PIDS $SP"
 i=0
-while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 U=$(sed -n 's/^otlp on \(http:[^ ]*\).*/\1/p' "$T/s.out")
 [ -n "$U" ] || { echo "FAIL: serve --otlp: $(cat "$T/s.err")"; exit 1; }
 "$LEDGER" --dir "$D" proxy --listen 127.0.0.1:0 \
@@ -53,7 +53,7 @@ U=$(sed -n 's/^otlp on \(http:[^ ]*\).*/\1/p' "$T/s.out")
 PP=$!
 PIDS="$PIDS $PP"
 i=0
-while ! grep -q '^listening on' "$T/p.out" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while ! grep -q '^listening on' "$T/p.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 P="http://$(sed -n 's/^listening on //p' "$T/p.out")"
 timeout 120 node "$ROOT/tests/e2e/lib/otlp_app.cjs" "$NPM_DIR" "$U" "$P" \
     llama3:8b json >"$T/app" 2>"$T/app.err" ||

@@ -124,7 +124,7 @@ ex_stop() {
     [ -n "$ex_bg" ] || return 0
     kill "$ex_bg" 2>/dev/null
     i=0
-    while kill -0 "$ex_bg" 2>/dev/null && [ $i -lt 100 ]; do
+    while kill -0 "$ex_bg" 2>/dev/null && [ $i -lt 600 ]; do
         sleep 0.05
         i=$((i + 1))
     done
@@ -245,7 +245,7 @@ else
         --port-file "$X/port" >/dev/null 2>&1 &
     ex_stub=$!
     i=0
-    while [ ! -s "$X/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    while [ ! -s "$X/port" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
     export LEDGER_DIR=$X/run/demo OLLAMA_MODELS=$X/run/ollama
     export LEDGER_NVIDIA_SMI= no_proxy=127.0.0.1
     # s3: credentials and an endpoint where nothing listens (exit 74)

@@ -18,7 +18,7 @@ start_stub() {
         --port-file "$T/sport" >/dev/null 2>&1 &
     PIDS="$PIDS $!"
     px_i=0
-    while [ ! -s "$T/sport" ] && [ $px_i -lt 100 ]; do
+    while [ ! -s "$T/sport" ] && [ $px_i -lt 600 ]; do
         sleep 0.05
         px_i=$((px_i + 1))
     done
@@ -36,7 +36,7 @@ start_proxy() {
     PIDS="$PIDS $PX"
     px_i=0
     while ! grep -q '^listening on' "$T/$px_n.out" 2>/dev/null &&
-        [ $px_i -lt 200 ]; do
+        [ $px_i -lt 600 ]; do
         sleep 0.05
         px_i=$((px_i + 1))
     done

@@ -84,7 +84,7 @@ wait_port() { # PORT NAME
     i=0
     while ! curl -s -o /dev/null "http://$SERVE_ADDR:$1/"; do
         i=$((i + 1))
-        if [ $i -gt 200 ]; then echo "FAIL: $2 did not start on $1"; return 1; fi
+        if [ $i -gt 600 ]; then echo "FAIL: $2 did not start on $1"; return 1; fi
         sleep 0.05
     done
 }

@@ -88,7 +88,7 @@ tstp_check() {
     writing "$tp" || bad "tstp: the $what wrote no byte of its file"
     kill -TSTP "$tp"
     i=0
-    while ! grep -q '^State:.*stopped' "/proc/$tp/status" 2>/dev/null && [ $i -lt 100 ]; do
+    while ! grep -q '^State:.*stopped' "/proc/$tp/status" 2>/dev/null && [ $i -lt 600 ]; do
         sleep 0.05
         i=$((i + 1))
     done
