@@ -116,11 +116,11 @@ S=$T/s
 "$L" --dir "$S" serve --verify-every 1h >"$T/serve.log" 2>&1 &
 spid=$!
 i=0
-while [ ! -S "$S/ledger.sock" ] && [ $i -lt 600 ]; do
+# (the status file is written after the socket listens)
+while [ ! -s "$S/serve-status.json" ] && [ $i -lt 600 ]; do
     sleep 0.1
     i=$((i + 1))
 done
-sleep 0.5
 one "$S" serve --status
 grep -q '^serving on .* since [A-Z][a-z][a-z] [0-9]' "$T/out" ||
     fail "serve --status: $(cat "$T/out")"

@@ -56,7 +56,7 @@ def client(k):
                                      json.dumps(body).encode(),
                                      {"X-Request-Id": rid})
         try:
-            with urllib.request.urlopen(req, timeout=5) as r:
+            with urllib.request.urlopen(req, timeout=60) as r:
                 if r.status != 200:
                     continue
                 if stream:

@@ -110,8 +110,8 @@ c1=$(cpu_ticks $pid)
 f1=$(failures behind)
 [ $((c1 - c0)) -lt "$HZ" ] ||
     fail "wall clock an hour behind: the daemon used $((c1 - c0)) clock ticks of CPU in 3 s (at most $HZ; its waits spin)"
-[ $((f1 - f0)) -le 4 ] ||
-    fail "wall clock an hour behind: the 1 s job failed $((f1 - f0)) times in 3 s"
+[ $((f1 - f0)) -le 10 ] ||
+    fail "wall clock an hour behind: the 1 s job failed $((f1 - f0)) times in 3 s (a spin fails it dozens)"
 dead_reader_cleared ||
     fail "wall clock an hour behind: a dead reader's slot not cleared in 10 s"
 stop behind

@@ -40,10 +40,13 @@ const grpc = kind === "grpc";
 const failures = [];
 const sdk = new NodeSDK({
   resource: resourceFromAttributes({ "service.name": "otlp-e2e-agent" }),
-  traceExporter: new OTLPTraceExporter({ url: grpc ? otlpUrl : otlpUrl + "/v1/traces" }),
+  // (a minute, not the SDK's 10 s: CI's box runs four suites at once)
+  traceExporter: new OTLPTraceExporter({ url: grpc ? otlpUrl : otlpUrl + "/v1/traces",
+                                         timeoutMillis: 60000 }),
   logRecordProcessors: [
     new BatchLogRecordProcessor({
-      exporter: new OTLPLogExporter({ url: grpc ? otlpUrl : otlpUrl + "/v1/logs" }),
+      exporter: new OTLPLogExporter({ url: grpc ? otlpUrl : otlpUrl + "/v1/logs",
+                                      timeoutMillis: 60000 }),
     }),
   ],
   instrumentations: [
