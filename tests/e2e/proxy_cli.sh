@@ -886,12 +886,12 @@ curl -s -o /dev/null "$PP/api/version" && fail "serve killed, its proxy still an
 for id in sp-1 sp-2 sp-drain; do
     L query -o json | grep -q "\"id\":\"$id\"" || fail "serve --proxy: no event $id"
 done
-# the proxy cannot start (its port taken for 4 s): --status says it is
-# not running, exit 1 (it said "serving", exit 0, throughout), and that
-# it runs once it could start again
+# the proxy cannot start (its port taken until --status has said so):
+# --status says it is not running, exit 1 (it said "serving", exit 0,
+# throughout), and that it runs once it could start again
 python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
-print("held", flush=True); time.sleep(4)' "$PORT" >"$T/hold" &
+print("held", flush=True); time.sleep(300)' "$PORT" >"$T/hold" &
 HOLD=$!
 PIDS="$PIDS $HOLD"
 i=0
@@ -901,13 +901,14 @@ SV=$!
 PIDS="$PIDS $SV"
 i=0 rc=0
 until [ $rc = 1 ] && grep -q '^proxy *NOT RUNNING: exit 75 at .*, [0-9]* in a row' "$T/st2"; do
-    [ $i -gt 60 ] && { fail "serve --status, its proxy failing: exit $rc: $(cat "$T/st2" "$T/sp.err")"; break; }
+    [ $i -gt 300 ] && { fail "serve --status, its proxy failing: exit $rc: $(cat "$T/st2" "$T/sp.err")"; break; }
     sleep 0.1
     i=$((i + 1))
     L serve --status >"$T/st2" 2>&1
     rc=$?
 done
-wait $HOLD
+kill $HOLD
+wait $HOLD 2>/dev/null
 up
 L serve --status >"$T/st2" 2>&1 && grep -q '^proxy *running since' "$T/st2" ||
     fail "serve --status, its proxy up again: $(cat "$T/st2")"
