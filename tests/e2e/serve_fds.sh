@@ -50,6 +50,8 @@ a=$("$PY" "$T/client.py" "$S" "$ev")
 case $a in *'"seq"'*) ;; *) fail "first append not answered with a seq: $a" ;; esac
 
 # hold one connection open, then allow exactly the descriptors in use
+nfd() { ls "/proc/$pid/fd" | wc -l; }
+fd0=$(nfd)
 "$PY" - "$S" "$T/held" <<'EOF' &
 import socket, sys, time, os
 s = socket.socket(socket.AF_UNIX)
@@ -61,7 +63,9 @@ EOF
 holder=$!
 i=0
 while [ ! -e "$T/held" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
-sleep 0.2
+# (until the server has taken the connection)
+i=0
+while [ "$(nfd)" -le "$fd0" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 # the lowest free descriptor number: a new one needs a number below the
 # limit, and one is free below the lowest gap
 n=0
@@ -80,14 +84,27 @@ case $a in
 *) fail "a second client past the limit got: $a" ;;
 esac
 # not spinning: the backlog is empty, the server sleeps in epoll_wait
+# (sampled for up to 5 s: on a loaded box it may be runnable a moment)
+i=0
 st=$(awk '{print $3}' /proc/$pid/stat)
+while [ "$st" != S ] && [ $i -lt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+    st=$(awk '{print $3}' /proc/$pid/stat)
+done
 [ "$st" = S ] || fail "serve is in state $st, not sleeping, after refusing"
 
 # free descriptors: the held connection closes; clients are served again
 rm -f "$T/held"
 wait "$holder"
-sleep 0.2
+# (the server sees the close when it sees it: tried for up to 30 s)
+i=0
 a=$("$PY" "$T/client.py" "$S" "$ev")
+while case $a in *'"seq"'*) false ;; *) [ $i -lt 300 ] ;; esac do
+    sleep 0.1
+    i=$((i + 1))
+    a=$("$PY" "$T/client.py" "$S" "$ev")
+done
 case $a in *'"seq"'*) ;; *) fail "after a descriptor was freed: $a" ;; esac
 prlimit --pid "$pid" --nofile=1024: || fail "prlimit back failed"
 a=$("$PY" "$T/client.py" "$S" "$ev")
