@@ -44,6 +44,7 @@ struct ldg_batch {
     struct seal_set ss; /* format 2: the ledger-held keys' open seals */
     int intake_fd;      /* layout 999: the intake's lock, held throughout */
     int via_frame;      /* layout 999: b->t is an overlay, acked by a frame */
+    size_t bytes;       /* its events' entries and body records */
     struct ldg_intake_ack ia;
 };
 
@@ -53,7 +54,11 @@ struct ldg_batch {
  * append is; one that outgrows a frame (or whose transaction a caller
  * asks for, to write more than events) goes on in an LMDB transaction:
  * the tail applied, then what the batch stored so far (its frame so far,
- * and the seals it closed) applied to it.
+ * and the seals it closed) applied to it. That stores the frame's events
+ * twice (in the overlay, then in LMDB), so after a batch that passed a
+ * frame's limit the handle begins its next one in LMDB (l->batch_big): a
+ * server under load, whose groups are that big one after another
+ * (docs/WRITE-PATH.md, "Bigger groups").
  */
 static int
 batch_to_lmdb(struct ldg_batch *b, uint64_t upto, int scrub)
@@ -113,8 +118,11 @@ batch_store(struct ldg_batch *b, struct ldg_prep *p, int erase, uint64_t target)
     if (rc == LDG_ETOOBIG && b->via_frame && b->ia.frame.full) {
         if ((rc = batch_to_lmdb(b, p->seq, 0)) < 0)
             return rc;
+        b->bytes = SIZE_MAX / 2; /* (it passed the limit, whatever it holds) */
         rc = app_store_checked(b->t, p, b->prev, b->prev, erase, target);
     }
+    if (rc == 0)
+        b->bytes += p->entry.len + p->body_rec.rec_len;
     return rc;
 }
 
@@ -211,6 +219,12 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
         return rc;
     }
     memcpy(b->prev, b->tl.leaf, 32);
+    if (b->via_frame && l->batch_big &&
+        (rc = batch_to_lmdb(b, b->tl.size, 0)) < 0) {
+        ldg_intake_unlock_ex(l, b->intake_fd);
+        free(b);
+        return rc;
+    }
     __atomic_store_n(&l->batch_thread, pthread_self(), __ATOMIC_RELAXED);
     __atomic_store_n(&l->batch_owner, b, __ATOMIC_RELEASE);
     *out = b;
@@ -423,6 +437,8 @@ batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
             ldg_seterr(l, "commit failed: %s", ldg_strerror(rc));
         return rc;
     }
+    if (b->intake_fd >= 0)
+        l->batch_big = b->bytes > LDG_INTAKE_FRAME_MAX;
     if (b->n > 0 && (b->intake_fd < 0 || !b->via_frame || b->ia.settled))
         ldg_dict_after_commit(l, size);
     if (first_seq != NULL)

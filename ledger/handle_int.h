@@ -223,6 +223,10 @@ struct ldg_ledger {
     struct ldg_batch *batch_owner; /* atomic: the batch holding the lock */
     pthread_t batch_thread;        /* atomic: its thread */
     int batch_committing;          /* its thread's: inside its own commit */
+    /* Layout 999: the last batch committed here passed a frame's limit,
+     * so the next begins in LMDB (append_batch.c); written under the
+     * intake's lock, by the batch's thread. */
+    int batch_big;
     int writer_open; /* an ldg_writer runs on this handle (writer.c) */
     /* Store layout 999: the intake log every append goes through
      * (intake_log.c); NULL at other layouts. */

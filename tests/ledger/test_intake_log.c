@@ -272,9 +272,29 @@ test_intake_log__bulk_and_batches_go_to_lmdb(void **state)
     assert_int_equal(n, 2000);
     assert_int_equal(lmdb_size(l), 5032);
     verify_full(l);
+    /* after a batch that passed a frame's limit, the handle's next batch
+     * begins in LMDB (a server under load makes such groups one after
+     * another, and each would store a frame's worth twice); one that
+     * stays small sends the next back to a frame */
+    for (int i = 0; i < 2; i++) {
+        struct ldg_event_in in;
+        json_t *j = json_pack("{s:i}", "next", i);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.event";
+        in.body = j;
+        assert_int_equal(ldg_batch_begin(&b, l), 0);
+        assert_int_equal(ldg_batch_add(b, &in), 0);
+        assert_int_equal(ldg_batch_commit(b, &first, &n), 0);
+        ldg_batch_free(b);
+        json_decref(j);
+        assert_int_equal(first, 5032 + (uint64_t)i);
+        assert_int_equal(size_of(l), 5033 + i);
+        assert_int_equal(lmdb_size(l), 5033); /* the first in LMDB */
+    }
+    verify_full(l);
     /* and the intake goes on after them */
     t_append(l, "x.test.event", "{\"after\":1}", NULL);
-    assert_int_equal(size_of(l), 5033);
+    assert_int_equal(size_of(l), 5035);
     verify_full(l);
     ldg_close(l);
     t_rmrf(dir);
