@@ -949,7 +949,7 @@ spans_bytes(const struct ldg_prep_span *spans, size_t nspans)
     size_t n = 0;
     for (size_t i = 0; i < nspans; i++)
         for (size_t j = 0; j < spans[i].n; j++)
-            n += spans[i].p[j].entry.len + spans[i].p[j].body_rec.rec_len;
+            n += ldg_prep_frame_bytes(&spans[i].p[j]);
     return n;
 }
 

@@ -118,11 +118,10 @@ batch_store(struct ldg_batch *b, struct ldg_prep *p, int erase, uint64_t target)
     if (rc == LDG_ETOOBIG && b->via_frame && b->ia.frame.full) {
         if ((rc = batch_to_lmdb(b, p->seq, 0)) < 0)
             return rc;
-        b->bytes = SIZE_MAX / 2; /* (it passed the limit, whatever it holds) */
         rc = app_store_checked(b->t, p, b->prev, b->prev, erase, target);
     }
     if (rc == 0)
-        b->bytes += p->entry.len + p->body_rec.rec_len;
+        b->bytes += ldg_prep_frame_bytes(p);
     return rc;
 }
 
@@ -186,13 +185,21 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
         free(b);
         return rc;
     }
-    if (l->intake != NULL) {
+    if (l->intake != NULL && !l->batch_big) {
         rc = ldg_intake_ack_begin(l, &b->ia, &b->t);
         b->via_frame = rc == 0;
         if (rc == 0) {
             l->frame = &b->ia.frame;
             l->frame_txn = b->t;
         }
+    } else if (l->intake != NULL) {
+        /* the last batch passed a frame's limit: this one goes to LMDB
+         * from its start, as batch_to_lmdb would take it there (once: if
+         * it fails, a full map say, the next tries a frame again) */
+        l->batch_big = 0;
+        rc = ldg_intake_settle(l);
+        if (rc == 0)
+            rc = ldg_store_txn_begin(l->store, l, 1, &b->t);
     } else {
         rc = ldg_txn_begin(l, LDG_TXN_WRITE, &b->t);
     }
@@ -219,12 +226,6 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
         return rc;
     }
     memcpy(b->prev, b->tl.leaf, 32);
-    if (b->via_frame && l->batch_big &&
-        (rc = batch_to_lmdb(b, b->tl.size, 0)) < 0) {
-        ldg_intake_unlock_ex(l, b->intake_fd);
-        free(b);
-        return rc;
-    }
     __atomic_store_n(&l->batch_thread, pthread_self(), __ATOMIC_RELAXED);
     __atomic_store_n(&l->batch_owner, b, __ATOMIC_RELEASE);
     *out = b;

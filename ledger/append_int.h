@@ -72,6 +72,14 @@ struct ldg_prepared {
  * prep moved into *p. */
 int ldg_prep_finish(struct ldg_ledger *l, struct ldg_prepared *pe,
                     struct ldg_prep *p);
+/* The bytes an event takes in an intake frame, its entry and body record
+ * (less their records' few bytes of framing): what decides whether a
+ * group goes in a frame or to LMDB (LDG_INTAKE_FRAME_MAX). */
+static inline size_t
+ldg_prep_frame_bytes(const struct ldg_prep *p)
+{
+    return p->entry.len + p->body_rec.rec_len;
+}
 /* Step 1 (validate). */
 int ldg_prep_init(struct ldg_ledger *l, struct ldg_prep *p,
                   const struct ldg_event_in *in);

@@ -223,7 +223,8 @@ struct ldg_ledger {
     struct ldg_batch *batch_owner; /* atomic: the batch holding the lock */
     pthread_t batch_thread;        /* atomic: its thread */
     int batch_committing;          /* its thread's: inside its own commit */
-    /* Layout 999: the last batch committed here passed a frame's limit,
+    /* Layout 999: the events of the last batch committed here passed a
+     * frame's limit (ldg_prep_frame_bytes, as for a group),
      * so the next begins in LMDB (append_batch.c); written under the
      * intake's lock, by the batch's thread. */
     int batch_big;

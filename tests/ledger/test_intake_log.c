@@ -220,13 +220,41 @@ test_intake_log__two_processes_make_one_chain(void **state)
     t_rmrf(dir);
 }
 
+/* One batch of n events (bodies of pad bytes more than their number),
+ * committed: *first gets its first seq. */
+static void
+batch_run(struct ldg_ledger *l, int n, size_t pad, uint64_t *first)
+{
+    struct ldg_batch *b;
+    char *fill = malloc(pad + 1);
+    uint64_t got = 0;
+
+    assert_non_null(fill);
+    assert_int_equal(ldg_batch_begin(&b, l), 0);
+    for (int i = 0; i < n; i++) {
+        struct ldg_event_in in;
+        json_t *j;
+        memset(fill, 'a' + i % 26, pad);
+        fill[pad] = '\0';
+        j = json_pack("{s:i, s:s}", "i", i, "pad", fill);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.event";
+        in.body = j;
+        assert_int_equal(ldg_batch_add(b, &in), 0);
+        json_decref(j);
+    }
+    assert_int_equal(ldg_batch_commit(b, first, &got), 0);
+    ldg_batch_free(b);
+    free(fill);
+    assert_int_equal(got, (uint64_t)n);
+}
+
 static void
 test_intake_log__bulk_and_batches_go_to_lmdb(void **state)
 {
     char dir[256];
     struct ldg_ledger *l;
-    struct ldg_batch *b;
-    uint64_t first = 0, n = 0;
+    uint64_t first = 0;
     (void)state;
 
     l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
@@ -234,42 +262,14 @@ test_intake_log__bulk_and_batches_go_to_lmdb(void **state)
     t_append_many(l, 3000);
     assert_int_equal(size_of(l), 3002);
     verify_full(l);
-    assert_int_equal(ldg_batch_begin(&b, l), 0);
-    for (int i = 0; i < 30; i++) {
-        struct ldg_event_in in;
-        json_t *j = json_pack("{s:i}", "batch", i);
-        memset(&in, 0, sizeof in);
-        in.type = "x.test.event";
-        in.body = j;
-        assert_int_equal(ldg_batch_add(b, &in), 0);
-        json_decref(j);
-    }
-    assert_int_equal(ldg_batch_commit(b, &first, &n), 0);
-    ldg_batch_free(b);
+    batch_run(l, 30, 0, &first);
     assert_int_equal(first, 3002);
-    assert_int_equal(n, 30);
     /* a batch acked by its frame leaves LMDB behind */
     assert_true(lmdb_size(l) < 3032);
     /* one that outgrows a frame (2,000 events of 1 KB) goes on in LMDB,
      * the tail and what it held so far applied first */
-    assert_int_equal(ldg_batch_begin(&b, l), 0);
-    for (int i = 0; i < 2000; i++) {
-        struct ldg_event_in in;
-        char pad[1024];
-        json_t *j;
-        memset(pad, 'a' + i % 26, sizeof pad - 1);
-        pad[sizeof pad - 1] = '\0';
-        j = json_pack("{s:i, s:s}", "big", i, "pad", pad);
-        memset(&in, 0, sizeof in);
-        in.type = "x.test.event";
-        in.body = j;
-        assert_int_equal(ldg_batch_add(b, &in), 0);
-        json_decref(j);
-    }
-    assert_int_equal(ldg_batch_commit(b, &first, &n), 0);
-    ldg_batch_free(b);
+    batch_run(l, 2000, 1023, &first);
     assert_int_equal(first, 3032);
-    assert_int_equal(n, 2000);
     assert_int_equal(lmdb_size(l), 5032);
     verify_full(l);
     /* after a batch that passed a frame's limit, the handle's next batch
@@ -277,16 +277,7 @@ test_intake_log__bulk_and_batches_go_to_lmdb(void **state)
      * another, and each would store a frame's worth twice); one that
      * stays small sends the next back to a frame */
     for (int i = 0; i < 2; i++) {
-        struct ldg_event_in in;
-        json_t *j = json_pack("{s:i}", "next", i);
-        memset(&in, 0, sizeof in);
-        in.type = "x.test.event";
-        in.body = j;
-        assert_int_equal(ldg_batch_begin(&b, l), 0);
-        assert_int_equal(ldg_batch_add(b, &in), 0);
-        assert_int_equal(ldg_batch_commit(b, &first, &n), 0);
-        ldg_batch_free(b);
-        json_decref(j);
+        batch_run(l, 1, 0, &first);
         assert_int_equal(first, 5032 + (uint64_t)i);
         assert_int_equal(size_of(l), 5033 + i);
         assert_int_equal(lmdb_size(l), 5033); /* the first in LMDB */
@@ -406,6 +397,71 @@ test_intake_log__a_full_map_loses_nothing(void **state)
     t_append(l, "x.test.event", "{\"after\":1}", NULL);
     assert_int_equal(size_of(l), acked + 1);
     verify_full(l);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* A full map meets a batch that began in LMDB (its last passed a
+ * frame's limit): it is refused whole, saying so, and the next batch,
+ * small, is acked by a frame as before. */
+static void
+test_intake_log__a_full_map_after_a_big_batch(void **state)
+{
+    char dir[256], err[512];
+    struct ldg_ledger *l;
+    struct ldg_options o;
+    uint64_t first = 0, size, x = 1;
+    int full = 0;
+    (void)state;
+
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    ldg_close(l);
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_NOSYNC;
+    o.map_size_bytes = 1u << 20;
+    o.map_max_bytes = 1u << 20;
+    if (ldg_open(&l, dir, &o, err, sizeof err) != 0)
+        fail_msg("open: %s", err);
+    for (int round = 0; round < 100 && !full; round++) {
+        struct ldg_batch *b;
+        uint64_t got = 0;
+        int rc = 0;
+        size = size_of(l);
+        assert_int_equal(ldg_batch_begin(&b, l), 0);
+        for (int i = 0; i < 100 && rc == 0; i++) {
+            char pad[1001];
+            struct ldg_event_in in;
+            json_t *j;
+            for (size_t k = 0; k < sizeof pad - 1; k++) { /* (no repeats) */
+                x = x * 6364136223846793005u + 1442695040888963407u;
+                pad[k] = (char)('a' + (x >> 59) % 26);
+            }
+            pad[sizeof pad - 1] = '\0';
+            j = json_pack("{s:i, s:i, s:s}", "r", round, "i", i, "pad", pad);
+            memset(&in, 0, sizeof in);
+            in.type = "x.test.event";
+            in.body = j;
+            rc = ldg_batch_add(b, &in);
+            json_decref(j);
+        }
+        if (rc == 0)
+            rc = ldg_batch_commit(b, &first, &got);
+        ldg_batch_free(b);
+        if (rc != 0) {
+            assert_int_equal(rc, LDG_EFULL);
+            assert_non_null(strstr(ldg_errmsg(l), "nothing of the batch"));
+            assert_int_equal(size_of(l), size); /* none of it */
+            full = 1;
+        }
+    }
+    assert_true(full);
+    batch_run(l, 1, 0, &first);
+    assert_int_equal(first, size);
+    assert_int_equal(size_of(l), size + 1);
+    assert_int_equal(lmdb_size(l), size); /* in a frame, not LMDB */
+    ldg_close(l);
+    l = open_dir(dir, LDG_NOSYNC);
+    assert_int_equal(size_of(l), size + 1);
     ldg_close(l);
     t_rmrf(dir);
 }
@@ -861,6 +917,7 @@ main(void)
         cmocka_unit_test(test_intake_log__a_committed_batch_lets_the_lock_go),
         cmocka_unit_test(test_intake_log__layout_8_is_converted),
         cmocka_unit_test(test_intake_log__a_full_map_loses_nothing),
+        cmocka_unit_test(test_intake_log__a_full_map_after_a_big_batch),
         cmocka_unit_test(test_intake_log__verify_names_frames_cut_off),
         cmocka_unit_test(
             test_intake_log__a_writer_sees_damage_after_its_own_frame),
