@@ -29,6 +29,7 @@ ROUNDS=${SERVE_CRASH_ROUNDS:-6}
 CLIENTS=${SERVE_CRASH_CLIENTS:-4}
 PER=${SERVE_CRASH_EVENTS:-2000}
 SEED=${SERVE_CRASH_SEED:-$$}
+case $SEED in '' | *[!0-9]*) echo "SERVE_CRASH_SEED: a number, not '$SEED'" >&2; exit 64 ;; esac
 echo "serve_crash: seed $SEED; rerun with SERVE_CRASH_SEED=$SEED"
 T=$(mktemp -d)
 pid=""
