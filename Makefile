@@ -105,10 +105,10 @@ all: $(B)/ledger $(B)/libledger.a
 # `ledger --version` says the Makefile's VERSION.
 $(B)/obj/cli/main.o: ALL_CFLAGS += -DLEDGER_VERSION='"$(VERSION)"'
 # RELEASE=1: a release build (debian/rules makes one): it neither reads
-# nor makes a store layout in development, such as 999 (ledger/layout.c).
-# $(B)/release holds the kind last built, so that changing RELEASE
-# rebuilds layout.o. The tests make ledgers at 999 (CI's second pass), so
-# make check and its kin refuse a release build.
+# nor makes a store layout in development (docs/FORMAT.md 6.1: none now;
+# ledger/layout.c). $(B)/release holds the kind last built, so that
+# changing RELEASE rebuilds layout.o. The tests may make a layout in
+# development, so make check and its kin refuse a release build.
 RELEASE ?= 0
 ifeq ($(filter 0 1,$(RELEASE)),)
 $(error RELEASE is 0 (a development build) or 1 (a release build), not '$(RELEASE)')
@@ -116,7 +116,7 @@ endif
 ifeq ($(RELEASE),1)
 $(B)/obj/ledger/layout.o $(B)/pic/ledger/layout.o: ALL_CFLAGS += -DLEDGER_RELEASE
 ifneq ($(filter check unit asan asan-rest torture%,$(MAKECMDGOALS)),)
-$(error RELEASE=1 builds refuse layout 999, which the tests make: run the tests without RELEASE=1)
+$(error RELEASE=1 builds refuse a layout in development, which the tests may make: run the tests without RELEASE=1)
 endif
 endif
 # (decided as the Makefile is read, so that make -n and -q see it current)
@@ -299,8 +299,8 @@ unit: all $(TEST_BIN)
 	@tests/run_tests.sh $(B) unit
 
 # The end-to-end tests make asan leaves out (ASAN_SKIP_TESTS) or runs in
-# part (ASAN_MAY_SKIP), plain: CI runs them at layout 999, so that with
-# make asan's the whole suite runs at 999 (docs/TESTING.md).
+# part (ASAN_MAY_SKIP), plain (LEDGER_LAYOUT=8 make asan-rest runs them
+# at layout 8; docs/TESTING.md).
 asan-rest: all $(TEST_BIN) $(BENCH_BIN)
 	@LEDGER_TESTS="$(filter-out $(ASAN_LAYOUT_FREE),$(ASAN_SKIP_TESTS)) $(ASAN_MAY_SKIP)" \
 	LEDGER_TEST_JOBS=$(CHECK_TEST_JOBS) \
@@ -333,8 +333,8 @@ ASAN_SKIP_TESTS ?= cli_install page_chromium bench_wear core_layers cli_help \
 	release_build
 # core_layers.sh runs no program: it reads the tree and the objects (nm),
 # the same at every layout; cli_help.sh is every command's option table
-# and --help text, and its examples' commands are the other tests' (each
-# of those at 999 too), and release_build.sh says which layout each of
+# and --help text, and its examples' commands are the other tests', and
+# release_build.sh says which layout each of
 # its commands gets: make asan-rest leaves the three out.
 ASAN_LAYOUT_FREE = core_layers cli_help release_build
 # Parts a sanitized build cannot run, which CI's LEDGER_MUST_RUN lets
@@ -472,8 +472,8 @@ bench: all $(BENCH_BIN)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/journal.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) bash bench/wear.sh $(B) || \
 	    echo "bench/wear.sh failed (it needs root): RESULTS.md says so"
-	@LEDGER_LAYOUT=999 BENCH_OUT=$(BENCH_OUT) bash bench/wear.sh $(B) || \
-	    echo "bench/wear.sh at layout 999 failed: RESULTS.md says so"
+	@LEDGER_LAYOUT=8 BENCH_OUT=$(BENCH_OUT) bash bench/wear.sh $(B) || \
+	    echo "bench/wear.sh at layout 8 failed: RESULTS.md says so"
 	@printf 'end\t%s\nload\t%s (at the end)\n' "$$(date -u '+%H:%M UTC')" \
 	    "$$(cut -d' ' -f1-3 /proc/loadavg)" >> $(BENCH_OUT)/meta
 	@sh bench/results.sh $(BENCH_OUT) > bench/RESULTS.md.tmp && \

@@ -25,7 +25,7 @@
 #             90% of a BENCH_RETENTION_BIG-event ledger (default 5M; 0:
 #             not run): the 128 MiB holds at any size
 #   pages     the store's bytes in use after, against before; and the
-#             same for a copy of the store migrated to layout 999 (in
+#             same for a copy of the store migrated to layout 9 (in
 #             development: its prune drops the pruned events' level-0
 #             hash tiles, issue 64 item 6) pruned with the same archive
 #             (target: <= 1.2 x (1 - p) of before, plus 1%)
@@ -166,10 +166,10 @@ if [ -n "$PH" ] && [ "$PH" != null ] && [ "$PH" -gt 0 ]; then
     rm -f "$T/peer.bundle" "$T/peer.seg"
 fi
 
-# the same store at layout 999, pruned below with the same archive
+# the same store at layout 9, pruned below with the same archive
 D9=$T/box999
-cp -a "$D" "$D9" && "$L" --dir "$D9" migrate --layout 999 >/dev/null 2>&1 ||
-    { say "migrate --layout 999 of a copy failed"; D9=""; }
+cp -a "$D" "$D9" && "$L" --dir "$D9" migrate --layout 9 >/dev/null 2>&1 ||
+    { say "migrate --layout 9 of a copy failed"; D9=""; }
 
 # ------------------------------------------------ the segment of 90% --
 timed archive "$L" --dir "$D" archive --before "$HZ" --out "$T/a.seg" \
@@ -206,11 +206,11 @@ if [ -n "$D9" ]; then
     lim=$(echo "$HZ $SIZE" | awk '{ printf "%.1f", 100 * (1.2 * (1 - $1 / $2) + 0.01) }')
     if "$L" --dir "$D9" prune --before "$HZ" --archive "$T/a.seg" --force -o json         >"$T/p9" 2>"$T/err"; then
         v1=$(used "$D9")
-        "$L" --dir "$D9" verify >/dev/null 2>&1 || say "verify after the layout 999 prune FAILED"
-        say "pages in use after pruning $pct% at layout 999: $v0 -> $v1 bytes, $(echo "$v1 $v0" | awk '{ printf "%.1f", 100 * $1 / $2 }')% ($(jq -r .removed.tiles "$T/p9") level-0 hash tiles dropped; target <= $lim%: 1.2 x (1 - p) + 1%)"
-        row "pages in use after pruning $pct%, layout 999" "% of before" "$(echo "$v1 $v0" | awk '{ printf "%.1f", 100 * $1 / $2 }')" - "max:$lim" "$v0 -> $v1 bytes; the level-0 hash tiles of the pruned events dropped"
+        "$L" --dir "$D9" verify >/dev/null 2>&1 || say "verify after the layout 9 prune FAILED"
+        say "pages in use after pruning $pct% at layout 9: $v0 -> $v1 bytes, $(echo "$v1 $v0" | awk '{ printf "%.1f", 100 * $1 / $2 }')% ($(jq -r .removed.tiles "$T/p9") level-0 hash tiles dropped; target <= $lim%: 1.2 x (1 - p) + 1%)"
+        row "pages in use after pruning $pct%, layout 9" "% of before" "$(echo "$v1 $v0" | awk '{ printf "%.1f", 100 * $1 / $2 }')" - "max:$lim" "$v0 -> $v1 bytes; the level-0 hash tiles of the pruned events dropped"
     else
-        say "prune at layout 999 failed: $(tail -n 2 "$T/err")"
+        say "prune at layout 9 failed: $(tail -n 2 "$T/err")"
     fi
     rm -rf "$D9"
 fi

@@ -66,7 +66,7 @@
 # reader's slot, which a clean run never has; the doctor's sample of the
 # device's writes (DIR/storage-wear.tsv, rewritten by a scrape every 10
 # minutes: a few KiB) is taken once a run, at its first scrape, so a run
-# holds more of it than a box does; at layout 999, the tail's application
+# holds more of it than a box does; at layout 9, the tail's application
 # to data.mdb every 128 events (lone_secs, below). The timed scenarios run
 # WEAR_SECS: 150 s by default (ten scrapes); the bursts (64 clients,
 # ingest, otlp) are as long as their load takes, and their periodic writes
@@ -330,9 +330,9 @@ peer_start() { # peer_start LABEL: peer_serve on side p under rss; sets PW PP
 }
 peer_stop() { stop "$PP" "$PW" "peer_serve"; PP=""; }
 
-# LEDGER_LAYOUT=999 (the development layout's intake log, docs/
-# WRITE-PATH.md) runs the same scenarios with every ledger made at that
-# layout, into wear-999.tsv, wear-999-files.txt and wear-999.txt
+# LEDGER_LAYOUT=8 (layout 8: no intake log, docs/WRITE-PATH.md) runs the
+# same scenarios with every ledger made at that layout, into wear-8.tsv,
+# wear-8-files.txt and wear-8.txt
 SUF=${LEDGER_LAYOUT:+-$LEDGER_LAYOUT}
 # (the layout `ledger init` makes here, read back from one)
 "$LEDGER" --dir "$T/probe" init >/dev/null 2>"$T/probe.err" ||
@@ -388,12 +388,12 @@ size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
 want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # ------------------------------------------------------- lone events --
-# At layout 999 the intake's tail is applied to data.mdb every 128 events
+# At layout 9 the intake's tail is applied to data.mdb every 128 events
 # (docs/WRITE-PATH.md): a periodic write of 128/RATE s. In full mode a
 # lone rate's run holds ten of them, as it holds ten of every other
 # periodic write: at 1 a second, 1,280 s (its row's note says how long).
 lone_secs() { # lone_secs RATE
-    if [ "$LAYOUT" = 999 ] && [ "$MODE" = full ]; then
+    if [ "$LAYOUT" = 9 ] && [ "$MODE" = full ]; then
         awk -v r="$1" -v s="$SECS" 'BEGIN { c = int(1280 / r + 0.999); print (c > s ? c : s) }'
     else
         echo "$SECS"

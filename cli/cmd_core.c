@@ -28,8 +28,7 @@ static const struct cli_opt init_opts[] = {
             struct init_args, origin),
     CLI_NUM(500, 0, "epoch", "SECONDS",
             "seal with forward-secure epoch keys of SECONDS from the start "
-            "(the anchor is event 1; `ledger keys anchor` does it later); "
-            "in development: with LEDGER_LAYOUT=999 only",
+            "(the anchor is event 1; `ledger keys anchor` does it later)",
             struct init_args, epoch_s, 1, 31622400),
     CLI_OPT_END};
 
@@ -96,25 +95,18 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
             layout_env = v;
         }
     }
-    /* epoch keys are in development, as their layout is: they go together
-     * (one development format), so no release reads such a ledger */
+    /* epoch keys came with store layout 9: a ledger asked for at an
+     * older one (LEDGER_LAYOUT) cannot have them */
     if (x->epoch_s != 0 &&
         (ldg_layout_info((int)o.layout, NULL) & LDG_LAYOUT_EPOCHS) == 0) {
         int with = 0; /* the layout that has them, as the library knows */
         for (int n = 1; n <= 1000; n++)
             if (ldg_layout_info(n, NULL) & LDG_LAYOUT_EPOCHS)
                 with = n;
-        if (with == 0) {
-            cli_err(c, "--epoch: epoch keys are in development, which this "
-                       "release build does not make (a development build "
-                       "of ledger does)");
-            return EX_USAGE;
-        }
         cli_err(c,
-                "--epoch: epoch keys are in development and need store "
-                "layout %d, which no release reads: set LEDGER_LAYOUT=%d to "
-                "make one",
-                with, with);
+                "--epoch: epoch keys need store layout %d, and "
+                "$LEDGER_LAYOUT asks for %u: unset it",
+                with, o.layout);
         return EX_USAGE;
     }
     /* the user's own default, never the system ledger: init makes a new

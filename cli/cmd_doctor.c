@@ -584,7 +584,7 @@ cmd_rebuild(struct cli *c, struct vargs *va, int npos, char **pos)
         return ndiff ? EX_VERIFY : EX_OK;
     }
     /* The projections first: their rebuild compares them with what every
-     * read saw, the intake's tail folded (store layout 999), which any
+     * read saw, the intake's tail folded (store layout 9), which any
      * other write applies to the store first. */
     if (!(want_index && n > 0 && mask == 0)) {
         rc = ldg_projections_rebuild(l, mask, cli_progress, c, &rep);
@@ -594,7 +594,7 @@ cmd_rebuild(struct cli *c, struct vargs *va, int npos, char **pos)
     if (want_index) {
         /* The secondary indexes (type, subject, run, actor, time), in one
          * write transaction; ledger verify checks them. Its write applies
-         * the intake's tail first (store layout 999): with the
+         * the intake's tail first (store layout 9): with the
          * projections attached, as every writer has them, so that they
          * take it too. */
         rc = rep == NULL ? ldg_projections_attach_progress(l, cli_progress, c)

@@ -107,7 +107,7 @@ keys_epochs(struct cli *c, struct ldg_ledger *l)
                     na, na == 1 ? " is" : "s are");
         else
             cli_err(c, "no key of this ledger seals with epoch keys "
-                       "(`ledger keys anchor`, at store layout 999: "
+                       "(`ledger keys anchor`, at store layout 9: "
                        "docs/EPOCHS.md)");
         free(r);
         return EX_OK;
@@ -667,8 +667,8 @@ CLI_COMMAND(
     "ledger keys revoke runtime --reason 'host reinstalled'\n"
     "# give this to whoever verifies your bundles (with its anchors)\n"
     "ledger keys verifier > box.vkey\n"
-    "# forward-secure evidence, in development (a ledger at store layout\n"
-    "# 999): `ledger keys anchor --epoch 60` seals the log key's events\n"
+    "# forward-secure evidence: `ledger keys anchor --epoch 60` seals\n"
+    "# the log key's events\n"
     "# with epoch keys of 60 s, `ledger keys advance` ends one early;\n"
     "# `ledger keys advance --if-expired` ends those whose period is over\n"
     "ledger keys epochs -o json\n"

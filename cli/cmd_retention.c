@@ -470,7 +470,7 @@ print_pruned(struct cli *c, const char *archive,
                    r.steps);
         if (r.tiles > 0)
             printf("dropped  %llu hash tile%s of the pruned events (store "
-                   "layout 999: their archive proves them)\n",
+                   "layout 9: their archive proves them)\n",
                    (unsigned long long)r.tiles, r.tiles == 1 ? "" : "s");
         printf("in use   %llu -> %llu bytes (data.mdb does not shrink; "
                "LMDB reuses its free pages for later writes)\n",

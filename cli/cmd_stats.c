@@ -222,9 +222,9 @@ migrate_opt(struct cli *c, void *args, int id, struct cli_args *a)
 
 static const struct cli_opt migrate_opts[] = {
     CLI_VALUE('L', 0, "layout", "N",
-              "the layout to convert to (default: the newest, 8, the only "
-              "released one this build appends to; 999: in development, "
-              "appends through an intake log, docs/FORMAT.md 12)"),
+              "the layout to convert to (default: the newest, 9, which "
+              "appends through an intake log, docs/FORMAT.md 12; 8: "
+              "without)"),
     CLI_OPT_END};
 
 static int
@@ -365,8 +365,11 @@ CLI_COMMAND(
     "layout record, and says how many; from 4 or older the copy stores "
     "them so); layout 8 stores that digest raw before the entry's record "
     "(33 bytes an event, 8 fewer than layout 7; the move from 6 or 7 "
-    "rewrites the sealed entries' records as the move from 6 to 7 does). "
-    "This build appends to layout 8 only: "
+    "rewrites the sealed entries' records as the move from 6 to 7 does); "
+    "layout 9 appends through an intake log, one block and one flush an "
+    "acknowledgement, and may seal with epoch keys (docs/WRITE-PATH.md; "
+    "the move from 8 makes the log and rewrites the layout record). "
+    "This build appends to layouts 8 and 9 only: "
     "an older ledger is read as it is and must be migrated before anything "
     "is appended to it. A crash or a full disk at any moment leaves the "
     "ledger in a layout it had or the one it goes to (layout 4 perhaps with "
@@ -463,7 +466,7 @@ cmd_flush(struct cli *c, void *x, int npos, char **pos)
 
 CLI_COMMAND(
     flush, CLI_GROUP_EVENTS, "move the intake's events into data.mdb",
-    "At store layout 999 an acknowledged event is first in the intake log "
+    "At store layout 9 an acknowledged event is first in the intake log "
     "(DIR/intake), and is applied to LMDB (data.mdb) in large "
     "transactions later: past 128 events or 2 MiB, when the intake is "
     "full, on `ledger serve`'s clean stop, before any other kind of "

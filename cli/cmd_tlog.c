@@ -75,7 +75,7 @@ cmd_checkpoint(struct cli *c, const struct tlog_args *x, int npos, char **pos)
     } else if ((rc = ldg_checkpoint_check(t, note,
                                           cosigned ? note_len : strlen(note),
                                           &held)) == LDG_EPRUNED) {
-        /* store layout 999: its size is among the tree hashes a prune
+        /* store layout 9: its size is among the tree hashes a prune
          * dropped; the note is the log key's (checked), its root is not
          * the stored tree's to give */
         cli_print_text(c, "checkpoint", note);
@@ -220,7 +220,7 @@ CLI_COMMAND(
     "without the ledger: for SEQ, a tlog-proof@v1 inclusion proof (the "
     "event's entry, its index, the audit path and the checkpoint); with "
     "--consistency OLD, the RFC 6962 consistency proof between the trees "
-    "of size OLD and N. At store layout 999 a prune drops the pruned "
+    "of size OLD and N. At store layout 9 a prune drops the pruned "
     "events' tree hashes: a proof that needs them exits 66, naming the "
     "archive that proves it.",
     proof_opts, CLI_OUT_BASIC,
@@ -276,11 +276,11 @@ cmd_tiles(struct cli *c, void *args, int npos, char **pos)
                          (unsigned long long)(k0 ? k0 - 1 : 0));
                 if (k0 > 0)
                     cli_pruned(c, l, what);
-                /* store layout 999: the prune dropped their hash tiles */
+                /* store layout 9: the prune dropped their hash tiles */
                 if (r.tree_from > 0) {
                     snprintf(what, sizeof what,
                              "the level-0 hash tiles of events 0..%llu, "
-                             "which the prune dropped (store layout 999), "
+                             "which the prune dropped (store layout 9), "
                              "were not written",
                              (unsigned long long)(r.tree_from - 1));
                     cli_pruned(c, l, what);

@@ -451,12 +451,12 @@ verify_human(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
                        (unsigned long long)h.first,
                        (unsigned long long)(h.seq - 1), t1, hx, earlier,
                        (unsigned long long)h.seq);
-        /* store layout 999: what the prune dropped was not checked */
+        /* store layout 9: what the prune dropped was not checked */
         if (r->tree_from > 0)
             cli_printf_fit(
                 c, 4,
                 "not checked: the leaf hashes of events 0..%llu, dropped "
-                "by the prune at store layout 999 (the tree over them was "
+                "by the prune at store layout 9 (the tree over them was "
                 "checked from its level-8 hashes up), and %llu "
                 "checkpoint%s of sizes among them; their archives prove "
                 "them\n",
@@ -542,7 +542,7 @@ verify_run(struct cli *c, struct vrun *v)
         rc = EX_NOINPUT;
     } else if (rc == LDG_ECORRUPT) {
         /* storage that cannot be read fails, as storage that cannot be
-         * opened does (at store layout 999 a reader meets some damage
+         * opened does (at store layout 9 a reader meets some damage
          * only when it replays the intake's tail, after the open) */
         cli_err(c, "%sFAILED%s: %s", cli_paint(c->color_err, CLI_PAINT_FAIL),
                 cli_paint(c->color_err, CLI_PAINT_OFF), v->v.what);

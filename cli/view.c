@@ -244,7 +244,7 @@ cli_view_open(struct cli *c, struct vargs *va, struct ldg_ledger **l)
     if ((rc = cli_open(c, 1, l)) != 0)
         return rc;
     /* the views of events the store's projections lack (the intake's
-     * tail, at layout 999) folded in memory, not from the whole log */
+     * tail, at layout 9) folded in memory, not from the whole log */
     if ((rc = ldg_projections_attach(*l)) < 0) {
         rc = cli_fail_close(c, *l, rc);
         *l = NULL;

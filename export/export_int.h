@@ -37,7 +37,7 @@
 /* a pruned ledger's: its horizon record (FORMAT.md 6.2), which
  * establishes the keys added before the horizon */
 #define B_HORIZON "horizon"
-/* a layout 999 ledger's with epoch keys: the checkpoint's epoch line,
+/* a layout 9 ledger's with epoch keys: the checkpoint's epoch line,
  * whole (FORMAT.md 5.1, docs/format-bundle.md 12.1) */
 #define B_CHECKPOINT_EPOCH "checkpoint.epoch"
 /* The bundle's one top directory (NAME/): at most this many bytes. */

@@ -183,7 +183,7 @@ ldg_publish(struct ldg_ledger *l, const char *url,
     if (old == 0 && (rc = remote_is_ours(r, l, url, size, err, errcap)) < 0)
         goto out;
     /* a pruned ledger: the entry bundles wholly before the horizon, and
-     * at store layout 999 the level-0 hash tiles before tr.tree_from,
+     * at store layout 9 the level-0 hash tiles before tr.tree_from,
      * went with the pruned events and were not written (a publication
      * made before the prune keeps them): none is sent */
     struct ldg_horizon hz;

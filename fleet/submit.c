@@ -279,7 +279,7 @@ ldg_witness_submit(struct ldg_ledger *l, const char *url, const char *wvkey,
 
         rc = request_body(l, old, size, &body);
         if (rc < 0) {
-            /* (store layout 999: a witness whose last size is among the
+            /* (store layout 9: a witness whose last size is among the
              * tree hashes a prune dropped; the ledger's message says so) */
             snprintf(rep->what, sizeof rep->what,
                      "%s: cannot build the request from size %llu: %s", wname,

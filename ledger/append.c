@@ -56,7 +56,7 @@ app_read_tail(struct ldg_txn *t, struct tail *tl)
      * converted by ledger migrate) */
     if ((rc = ldg_txn_writable(t)) < 0)
         return rc;
-    /* a handle opened before `migrate --layout 999` has no intake: its
+    /* a handle opened before `migrate --layout 9` has no intake: its
      * appends would go to LMDB behind the intake's back, and the intake's
      * next frame take their seqs (acknowledged events lost). Refused: the
      * program opens the ledger again, and appends through the intake */
@@ -915,8 +915,8 @@ ldg_commit_group_n(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
 }
 
 /* How a commit reaches the store: an LMDB transaction (layouts 1 to 8,
- * or layout 999's groups too big for a frame, the tail applied first), or
- * an intake frame (layout 999). */
+ * or layout 9's groups too big for a frame, the tail applied first), or
+ * an intake frame (layout 9). */
 enum commit_via { VIA_LMDB, VIA_LMDB_INTAKE, VIA_FRAME };
 
 static int commit_spans_via(struct ldg_ledger *l,
@@ -925,7 +925,7 @@ static int commit_spans_via(struct ldg_ledger *l,
                             enum commit_via via);
 
 /*
- * Layout 999: under the intake's exclusive lock, the group is made in an
+ * Layout 9: under the intake's exclusive lock, the group is made in an
  * overlay over the store with the unapplied tail replayed (so its checks
  * see every acknowledged event) and acknowledged by its frame's flush;
  * a group whose frame would pass the frame limit goes to LMDB itself once
@@ -1118,7 +1118,7 @@ again:
         goto fail;
     app_seal_set_release(&ss);
     /* (a dictionary is trained from the store's last events: at layout
-     * 999, once they are applied) */
+     * 9, once they are applied) */
     if (via != VIA_FRAME || ia.settled)
         ldg_dict_after_commit(l, tl.size + k);
     ldg_intake_ack_release(&ia);

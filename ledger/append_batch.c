@@ -42,14 +42,14 @@ struct ldg_batch {
     int dead;           /* a storage failure: only ldg_batch_free is left */
     int full;           /* that failure was LDG_EFULL */
     struct seal_set ss; /* format 2: the ledger-held keys' open seals */
-    int intake_fd;      /* layout 999: the intake's lock, held throughout */
-    int via_frame;      /* layout 999: b->t is an overlay, acked by a frame */
+    int intake_fd;      /* layout 9: the intake's lock, held throughout */
+    int via_frame;      /* layout 9: b->t is an overlay, acked by a frame */
     size_t bytes;       /* its events' entries and body records */
     struct ldg_intake_ack ia;
 };
 
 /*
- * Layout 999: a batch is made in an overlay over the store with the
+ * Layout 9: a batch is made in an overlay over the store with the
  * intake's tail replayed and acknowledged by its frame at commit, as an
  * append is; one that outgrows a frame (or whose transaction a caller
  * asks for, to write more than events) goes on in an LMDB transaction:
@@ -108,7 +108,7 @@ batch_store(struct ldg_batch *b, struct ldg_prep *p, int erase, uint64_t target)
 {
     int rc;
 
-    /* an erasure at layout 999: the batch goes on in LMDB, with no copy
+    /* an erasure at layout 9: the batch goes on in LMDB, with no copy
      * of the body left in the intake (ldg_commit_spans) */
     if (erase && b->intake_fd >= 0 &&
         (rc = b->via_frame ? batch_to_lmdb(b, p->seq, 1)
@@ -177,7 +177,7 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
         return LDG_ENOMEM;
     b->l = l;
     b->intake_fd = -1;
-    /* layout 999: a batch appends to LMDB itself (it is written once,
+    /* layout 9: a batch appends to LMDB itself (it is written once,
      * not in the intake and again), the tail applied first and the
      * intake locked until it ends, so that no frame is written under it */
     if (l->intake != NULL && (b->intake_fd = ldg_intake_lock_ex(l)) < 0) {

@@ -5,7 +5,7 @@
  *   append_prep.c   an event prepared: checked, stamped, its body made,
  *                   encoded and signed (ldg_prepare, ldg_prep_*)
  *   append.c        a group stored in one write transaction, its seals
- *                   closed, layout 999's intake frames applied
+ *                   closed, layout 9's intake frames applied
  *                   (ldg_append, ldg_commit_*, ldg_intake_apply_frame)
  *   append_batch.c  all-or-nothing batches, sealed ones among them
  *                   (ldg_batch_*)

@@ -575,8 +575,7 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
     }
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
-    /* in development with the intake log: one development format, layout
-     * 999, which no release reads (docs/EPOCHS.md) */
+    /* epoch keys came with the intake log, in layout 9 (docs/EPOCHS.md) */
     if ((rc = ldg_txn_has(t, LDG_HAS_EPOCHS)) <= 0) {
         int at = ldg_txn_layout(t), to = ldg_layout_with(LDG_HAS_EPOCHS);
         ldg_txn_abort(t);
@@ -667,7 +666,7 @@ out:
 
 /*
  * The lock every sealer takes, and a transaction that sees every event
- * acked so far: at layout 999 the intake's exclusive lock (seals are made
+ * acked so far: at layout 9 the intake's exclusive lock (seals are made
  * under it, in the ack group's frame) with a read view over the intake's
  * tail; at other layouts an LMDB write transaction (aborted after: an
  * advance writes nothing to the log). *fd: the lock to give back, or -1.

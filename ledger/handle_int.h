@@ -157,7 +157,7 @@ int ldg_store_snapshots(struct ldg_txn *t, struct ldg_snapshot_holder **out,
 
 /* ----------------------------------------------------------- handle.c -- */
 
-/* Layout 999: a read transaction is a view of the store with the intake's
+/* Layout 9: a read transaction is a view of the store with the intake's
  * tail over it, and a write to the store applies the tail first
  * (intake_log.c's ldg_intake_read_begin and ldg_intake_settle); the
  * epoch sealers take its lock (ldg_intake_lock_ex). */
@@ -223,13 +223,13 @@ struct ldg_ledger {
     struct ldg_batch *batch_owner; /* atomic: the batch holding the lock */
     pthread_t batch_thread;        /* atomic: its thread */
     int batch_committing;          /* its thread's: inside its own commit */
-    /* Layout 999: the events of the last batch committed here passed a
+    /* Layout 9: the events of the last batch committed here passed a
      * frame's limit (ldg_prep_frame_bytes, as for a group),
      * so the next begins in LMDB (append_batch.c); written under the
      * intake's lock, by the batch's thread. */
     int batch_big;
     int writer_open; /* an ldg_writer runs on this handle (writer.c) */
-    /* Store layout 999: the intake log every append goes through
+    /* Store layout 9: the intake log every append goes through
      * (intake_log.c); NULL at other layouts. */
     struct ldg_intake_state *intake;
     /* ... and how a transaction reaches it: set by ldg_intake_attach, so

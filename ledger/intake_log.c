@@ -1,6 +1,6 @@
 /*
  * intake_log.c — a ledger's appends through its intake log (store layout
- * 999, in development; FORMAT.md 12; issue 64).
+ * 9; FORMAT.md 12; issue 64).
  *
  * An ack group is made in a transaction with an overlay (store.c): the
  * store's snapshot with the intake's unapplied tail replayed over it, so
@@ -164,7 +164,7 @@ applied_get(struct ldg_txn *t, struct ldg_intake_pos *a)
 
     if (rc == LDG_ENOTFOUND || (rc == 0 && v.len != LDG_META_INTAKE_LEN)) {
         ldg_seterr(l,
-                   "storage corrupt: %s is at store layout 999 but its "
+                   "storage corrupt: %s is at store layout 9 but its "
                    "intake position record is %s",
                    l->dir, rc == 0 ? "damaged" : "missing");
         return LDG_ECORRUPT;
@@ -275,7 +275,7 @@ ldg_intake_attach(struct ldg_ledger *l)
                          err, sizeof err);
     if (rc == LDG_ENOTFOUND) {
         ldg_seterr(l,
-                   "storage corrupt: %s is at store layout 999 and has no "
+                   "storage corrupt: %s is at store layout 9 and has no "
                    "intake log (%s): acknowledged events may be missing",
                    l->dir, st->path);
         rc = LDG_ECORRUPT;

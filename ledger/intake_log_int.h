@@ -1,5 +1,5 @@
 /*
- * intake_log_int.h — layout 999's intake log as the append part keeps it
+ * intake_log_int.h — layout 9's intake log as the append part keeps it
  * (intake_log.c): attached to a handle, its acknowledgement groups, its
  * tail applied to the store. The part header of the append part's intake;
  * the store's own half (the file's frames, intake.c) is intake_int.h.
@@ -10,9 +10,9 @@
 #include "ledger/intake_int.h"
 #include "ledger/handle_int.h"
 
-/* ------------------------------------- intake_log.c: layout 999's path -- */
+/* ------------------------------------- intake_log.c: layout 9's path -- */
 
-/* Opens DIR/intake for a store at layout 999 (load_meta). */
+/* Opens DIR/intake for a store at layout 9 (load_meta). */
 /* A frame holds at most this many bytes of events: a bigger ack group (a
  * bulk ingest's, a busy server's) goes straight to LMDB once the tail is
  * applied, written once. Past about that many a group costs no more in
@@ -27,7 +27,7 @@ int ldg_intake_attach(struct ldg_ledger *l);
 void ldg_intake_detach(struct ldg_ledger *l);
 /* Creates DIR/intake (a new one: one left by a conversion that did not
  * finish is replaced) and puts its position, at the log's size, in t:
- * ldg_init and ledger migrate to layout 999 commit t after. */
+ * ldg_init and ledger migrate to layout 9 commit t after. */
 int ldg_intake_make(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size);
 /* Applies the unapplied tail to LMDB in one transaction (taking the
  * exclusive lock unless this thread holds it). 0 when nothing was left. */

@@ -63,27 +63,31 @@ static const struct layout {
      LDG_HAS_TILES | LDG_HAS_DUPS | LDG_HAS_SPLIT | LDG_HAS_STORED |
          LDG_HAS_DIGEST | LDG_HAS_APPEND | LDG_HAS_INTAKE | LDG_HAS_EPOCHS |
          LDG_HAS_TREE_PRUNE,
-     "in development, no release reads it: layout 8 + intake log", 1},
+     "layout 8, and appends through an intake log; epoch keys", 0},
+    /* a layout in development comes last, devel 1, numbered from 999
+     * down (FORMAT.md 6.1): none now */
 };
 #define NLAYOUTS (sizeof layouts / sizeof layouts[0])
-_Static_assert(NLAYOUTS == LDG_LAYOUT_MAX - LDG_LAYOUT_MIN + 2,
-               "one entry a released layout, then the one in development");
+_Static_assert(NLAYOUTS >= LDG_LAYOUT_MAX - LDG_LAYOUT_MIN + 1,
+               "one entry a released layout, then any in development");
 
 _Static_assert(LDG_LAYOUT_MAX == LDG_LAYOUT_NEWEST,
                "layout_int.h and ledger.h name the same newest layout");
 _Static_assert(LDG_LAYOUT_DEFAULT == LDG_LAYOUT_NEWEST,
                "init makes the newest released layout unasked");
 
-/* number's entry, or NULL. Without a search: asked on every read (the
- * released layouts are in the table in order, one a number, then 999). */
+/* number's entry, or NULL. Without a search for a released one: asked on
+ * every read (they are in the table in order, one a number). */
 static const struct layout *
 find(int number)
 {
     const struct layout *lo = NULL;
     if (number >= LDG_LAYOUT_MIN && number <= LDG_LAYOUT_MAX)
         lo = &layouts[number - LDG_LAYOUT_MIN];
-    else if (number == LDG_LAYOUT_INTAKE)
-        lo = &layouts[NLAYOUTS - 1];
+    else
+        for (size_t i = LDG_LAYOUT_MAX - LDG_LAYOUT_MIN + 1; i < NLAYOUTS; i++)
+            if (layouts[i].number == number)
+                lo = &layouts[i];
     if (lo == NULL || (!DEVEL_KNOWN && lo->devel))
         return NULL;
     LDG_ASSERT(lo->number == number);
@@ -139,8 +143,7 @@ ldg_layout_with(unsigned what)
 const char *
 ldg_layouts_known(void)
 {
-    return DEVEL_KNOWN ? "1 to 8 (appends to 8; 999 in development)"
-                       : "1 to 8 (appends to 8)";
+    return "1 to 9 (appends to 8 and 9)";
 }
 
 int
@@ -164,28 +167,21 @@ ldg_layout_check(int number, unsigned missing, const char **damage)
 int
 ldg_layout_to_make(unsigned asked, char *err, size_t errcap)
 {
+    const struct layout *lo = find(asked <= INT_MAX ? (int)asked : 0);
     if (asked == 0)
         return LDG_LAYOUT_DEFAULT;
-    if (asked == LDG_LAYOUT_NEWEST ||
-        (asked == LDG_LAYOUT_INTAKE && DEVEL_KNOWN))
+    if (lo != NULL && (lo->has & LDG_HAS_APPEND))
         return (int)asked;
-    if (ldg_layout_devel(asked <= INT_MAX ? (int)asked : 0)) {
+    if (ldg_layout_devel(asked <= INT_MAX ? (int)asked : 0))
         snprintf(err, errcap,
                  "store layout %u: in development, which no release makes "
-                 "or reads; this release build makes layout %d ledgers only",
+                 "or reads; this release build makes layout %d ledgers "
+                 "(8 when asked)",
                  asked, LDG_LAYOUT_NEWEST);
-        return LDG_EINVAL;
-    }
-    if (DEVEL_KNOWN)
-        snprintf(err, errcap,
-                 "store layout %u: this build makes layout %d ledgers only, "
-                 "or %d, the development layout no release reads (it reads "
-                 "and migrates the older ones)",
-                 asked, LDG_LAYOUT_NEWEST, LDG_LAYOUT_INTAKE);
     else
         snprintf(err, errcap,
-                 "store layout %u: this build makes layout %d ledgers only "
-                 "(it reads and migrates the older ones)",
+                 "store layout %u: this build makes layout %d ledgers (8 "
+                 "when asked); it reads and migrates the older ones",
                  asked, LDG_LAYOUT_NEWEST);
     return LDG_EINVAL;
 }
@@ -229,7 +225,8 @@ ldg_txn_writable(struct ldg_txn *t)
     if (l != NULL)
         ldg_seterr(l,
                    "%s is at store layout %d, and this build appends to "
-                   "layout %d only: run `" LDG_CMD_MIGRATE "` (it converts the "
+                   "layouts 8 and %d only: run `" LDG_CMD_MIGRATE "` (it "
+                   "converts the "
                    "ledger in place and may be stopped at any point; stop "
                    "`" LDG_CMD_SERVE "` first if it serves the ledger), then "
                    "try again",
@@ -250,7 +247,7 @@ ldg_check_writable(struct ldg_ledger *l)
     if (rc == LDG_EVERSION) /* said to a server's operator, with the dir */
         ldg_seterr(l,
                    "%s is at store layout %d, and this build appends to "
-                   "layout %d only: every event would be refused until "
+                   "layouts 8 and %d only: every event would be refused until "
                    "`" LDG_CMD_MIGRATE_IN "` converts it (in place; it may be "
                    "stopped at any point)",
                    l->dir, ldg_txn_layout(t), LDG_LAYOUT_NEWEST, l->dir);

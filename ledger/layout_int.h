@@ -21,7 +21,7 @@ struct ldg_txn;
  * the core keeps the signed bytes in LMDB, versioned apart from the
  * ledger format. Absent: layout 1. */
 #define LDG_LAYOUT_MIN 1
-#define LDG_LAYOUT_MAX 8 /* ledger.h's LDG_LAYOUT_NEWEST (layout.c checks) */
+#define LDG_LAYOUT_MAX 9 /* ledger.h's LDG_LAYOUT_NEWEST (layout.c checks) */
 /* Layout 1: db tree holds every node of the Merkle tree. Layout 2: db
  * tiles holds full tiles, db tree only the hashes of the tiles not yet
  * full (the right edge). Layout 3: layout 2, and the type, subject, run
@@ -55,16 +55,16 @@ struct ldg_txn;
  * records of layouts 5 to 7 stay readable at any seq until ledger
  * migrate rewrites them (meta "digest.next", as 6 to 7). */
 #define LDG_LAYOUT_TAGGED 8
-#define LDG_LAYOUT_DEFAULT 8
-/* Layout 999, in development (LMDB's MDB_DEVEL: no release reads it, and
- * builds that know only layouts 1 to 8 refuse it, as they must: they
- * would not see the events in its intake log): layout 8, and every
- * append goes through DIR/intake (intake_int.h, FORMAT.md 12), LMDB being
- * brought up to date from it in large transactions; the log key may seal
- * with epoch keys (FORMAT.md 5.1); a prune drops the level-0 tiles of the
- * tree wholly before its horizon (FORMAT.md 6.2). meta "intake" (format.h)
- * says how far the store is applied. */
-#define LDG_LAYOUT_INTAKE 999
+/* Layout 9 (1.0's): layout 8, and every append goes through DIR/intake
+ * (intake_int.h, FORMAT.md 12), LMDB being brought up to date from it in
+ * large transactions; the log key may seal with epoch keys (FORMAT.md
+ * 5.1); a prune drops the level-0 tiles of the tree wholly before its
+ * horizon (FORMAT.md 6.2). meta "intake" (format.h) says how far the store
+ * is applied. Builds that know only layouts 1 to 8 refuse it, as they
+ * must: they would not see the events in its intake log. (Before 1.0 it
+ * was in development as layout 9, which no release reads.) */
+#define LDG_LAYOUT_INTAKE 9
+#define LDG_LAYOUT_DEFAULT 9
 
 /* What a store layout has, asked of a transaction (ldg_txn_has) or of a
  * layout's number (ldg_layout_has): each from its layout on. */
@@ -77,11 +77,11 @@ enum ldg_layout_has {
                                  out, bodies seeded, dictionaries */
     LDG_HAS_DIGEST = 1u << 4, /* 7: sealed entries may keep their digest,
                                  meta "digest.next" a rewrite's progress */
-    LDG_HAS_INTAKE = 1u << 5, /* 999: appends through DIR/intake */
-    LDG_HAS_EPOCHS = 1u << 6, /* 999: seals by epoch keys (FORMAT.md 5.1) */
-    LDG_HAS_TREE_PRUNE = 1u << 7, /* 999: a prune drops the level-0 tiles
+    LDG_HAS_INTAKE = 1u << 5, /* 9: appends through DIR/intake */
+    LDG_HAS_EPOCHS = 1u << 6, /* 9: seals by epoch keys (FORMAT.md 5.1) */
+    LDG_HAS_TREE_PRUNE = 1u << 7, /* 9: a prune drops the level-0 tiles
                                      wholly before its horizon */
-    LDG_HAS_APPEND = 1u << 8,     /* this build appends to it (8 and 999) */
+    LDG_HAS_APPEND = 1u << 8,     /* this build appends to it (8 and 9) */
 };
 
 /* 1 when layout number has every feature in what, else 0 (an unknown

@@ -133,7 +133,7 @@ enum ldg_open_flags {
      * 256 MiB, within map_max_bytes. The core grows the map by itself
      * only on its append path. */
     LDG_ROOM_TO_REWRITE = 1 << 3,
-    /* Store layout 999 (in development; docs/WRITE-PATH.md): ldg_close
+    /* Store layout 9 (docs/WRITE-PATH.md): ldg_close
      * leaves the intake's unapplied tail (at most 128 events or 2 MiB of
      * frames, which every reader replays) for the next writer to apply,
      * where by default a writer's clean close applies it to LMDB. For a
@@ -156,15 +156,14 @@ struct ldg_options {
      * read the format from the ledger. */
     unsigned format;
     /* ldg_init only: the store layout to create (docs/FORMAT.md 6.1): 0 or
-     * LDG_LAYOUT_NEWEST, the only released one this build appends to (it
-     * reads the older ones and ldg_migrate converts them), or
-     * 999 (LDG_LAYOUT_INTAKE), the development layout of the intake log and
-     * epoch keys, which no release reads; another is refused. */
+     * LDG_LAYOUT_NEWEST (9: the intake log and epoch keys), or 8, which
+     * this build still appends to (it reads the older ones and
+     * ldg_migrate converts them); another is refused. */
     unsigned layout;
 };
 /* The store layout this build writes, the newest (docs/FORMAT.md 6.1): it
- * reads every one from 1, and appends to this one only. */
-#define LDG_LAYOUT_NEWEST 8
+ * reads every one from 1, and appends to this one (and 8). */
+#define LDG_LAYOUT_NEWEST 9
 /* ldg_layout_info's flags. */
 #define LDG_LAYOUT_READS 1u  /* this build reads it */
 #define LDG_LAYOUT_MAKES 2u  /* and appends to it: ldg_init makes it */
@@ -272,7 +271,7 @@ struct ldg_stats {
     uint64_t first_ts, last_ts;
     char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
     int layout;              /* the store layout (docs/FORMAT.md 6.1): 1 to 8,
-                                or 999 (in development) */
+                                or 9 */
     const char *layout_what; /* the layout in a phrase, and whether ledger
                                 migrate converts it (static) */
     int tiles_split;         /* 1: the layout splits full tiles (4 on), so
@@ -283,7 +282,7 @@ struct ldg_stats {
                                 finishes the rewrite), else 0 */
     uint64_t digest_next;    /* then: the first seq not yet rewritten */
     int intake;              /* 1: appends go through an intake log first
-                                (layout 999, docs/WRITE-PATH.md) */
+                                (layout 9, docs/WRITE-PATH.md) */
     uint64_t intake_events;  /* then: acknowledged events in the intake
                                 log's tail, not yet applied to data.mdb
                                 (every reader sees them); else 0 */
@@ -306,7 +305,7 @@ enum ldg_db_class {
     LDG_DBC_EVENT,      /* an event's own records: entries, bodies, seals */
     LDG_DBC_INDEX,      /* a record or seq an event in an index */
     LDG_DBC_TREE,       /* the Merkle tree's hashes (kept by a prune; at store
-                           layout 999 but the pruned events' level-0 tiles) */
+                           layout 9 but the pruned events' level-0 tiles) */
     LDG_DBC_CHECKPOINT, /* signed checkpoints (kept by a prune) */
     LDG_DBC_STATE,      /* projections, meta, keys, dictionaries */
     LDG_DBC_FREE,       /* LMDB's pages free for reuse */
@@ -473,11 +472,11 @@ struct ldg_epoch_row {
  * from now) and appends key.anchored, signed by the log key; the key's
  * seals after it are made by its epoch keys. A state file left by an
  * anchor that never reached the log is taken again.
- * Epoch keys need store layout 999 (made with ldg_init's layout 999, or
+ * Epoch keys need store layout 9 (made with ldg_init's layout 9, or
  * brought there by ldg_migrate).
  * @return 0 with *seq_out (may be NULL); LDG_EEXIST (anchored already),
  * LDG_EINVAL (period outside 1 s .. 366 days), LDG_EVERSION (format 1, or
- * a store layout other than 999), LDG_ENOTFOUND, LDG_EKEY (the key's
+ * a store layout before 9), LDG_ENOTFOUND, LDG_EKEY (the key's
  * secret is not here).
  * Lifetime: nothing borrowed. */
 int ldg_keys_anchor(struct ldg_ledger *l, const char *name, uint64_t period_ns,
@@ -1041,7 +1040,7 @@ int ldg_checkpoint_ceil(struct ldg_txn *t, uint64_t n, uint64_t *size);
 /* C2SP tlog-proof@v1 text for entry index against the stored checkpoint
  * of size (0 = latest).
  * @return 0; LDG_ENOTFOUND (index >= size, or no checkpoint of size);
- * LDG_EPRUNED (store layout 999: the event's tree hashes went with it in
+ * LDG_EPRUNED (store layout 9: the event's tree hashes went with it in
  * a prune; the message names the archive that proves it).
  * Lifetime: *out is malloc'd, the caller's to free(). */
 int ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size,
@@ -1051,7 +1050,7 @@ int ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size,
  * OLD 0, the empty tree), an empty line, and the stored checkpoint of
  * size (0 = latest).
  * @return 0; LDG_ENOTFOUND (old or size beyond the log, or no checkpoint
- * of size); LDG_EINVAL (old > size); LDG_EPRUNED (store layout 999: old
+ * of size); LDG_EINVAL (old > size); LDG_EPRUNED (store layout 9: old
  * lies inside the level-0 tiles a prune dropped; named as above).
  * Lifetime: *out is malloc'd, the caller's to free(). */
 int ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
@@ -1069,7 +1068,7 @@ struct ldg_tiles_report {
     uint64_t size;            /* tree size published */
     uint64_t tiles_written;   /* hash tiles written this run */
     uint64_t bundles_written; /* entry bundles written this run */
-    /* store layout 999, pruned: the level-0 hash tiles of the events
+    /* store layout 9, pruned: the level-0 hash tiles of the events
      * before tree_from were dropped by the prune and are not written (0:
      * every tile is) */
     uint64_t tree_from;
@@ -1103,7 +1102,7 @@ int ldg_checkpoint_open(const char *vkey, const char *note, size_t len,
  * key's signature), LDG_EBADINPUT (malformed, or another log's), LDG_ETAMPER
  * (the stored tree has another root at that size: it is damaged), or the
  * tree's error (LDG_ENOTFOUND: the log is shorter; LDG_EPRUNED: store
- * layout 999, a size inside the tiles a prune dropped, its signature
+ * layout 9, a size inside the tiles a prune dropped, its signature
  * checked and not its root, named). Lifetime: nothing borrowed; t is
  * only read. */
 int ldg_checkpoint_check(struct ldg_txn *t, const char *note, size_t len,
@@ -1213,7 +1212,7 @@ struct ldg_verify_report {
      * against the bodies; 0 when it is behind the log (query scans the
      * bodies then, and it is not checked) */
     int bix_checked;
-    /* store layout 999, pruned: the first event whose level-0 tree hashes
+    /* store layout 9, pruned: the first event whose level-0 tree hashes
      * the prune kept (those before went with the pruned events: the tree
      * over them is checked from its level-8 hashes up), and how many
      * checkpoints of sizes inside the dropped tiles were not checked

@@ -658,7 +658,7 @@ bix_step(struct ldg_txn *t, void *arg)
 }
 
 /*
- * Layout 8 to 999 (in development): the intake file is made whole and
+ * Layout 8 to 9: the intake file is made whole and
  * named first (intake.c: written, flushed, renamed, the directory
  * flushed), then one transaction writes its position (at the log's size)
  * and the layout. A power cut before the commit leaves layout 8 and a
@@ -684,6 +684,8 @@ migrate_to_intake(struct ldg_ledger *l, struct ldg_migrate_result *res)
         res->to = LDG_LAYOUT_INTAKE;
         return 0;
     }
+    int tries = 0;
+again:
     if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0)
         return rc;
     rc = ldg_txn_layout(t);
@@ -692,7 +694,7 @@ migrate_to_intake(struct ldg_ledger *l, struct ldg_migrate_result *res)
         res->to = LDG_LAYOUT_INTAKE;
         return ldg_intake_attach(l);
     }
-    if (rc >= 0 && rc != LDG_LAYOUT_MAX)
+    if (rc >= 0 && rc != LDG_LAYOUT_TAGGED)
         rc = LDG_EINVAL;
     if (rc >= 0)
         rc = ldg_txn_size(t, &size);
@@ -707,7 +709,22 @@ migrate_to_intake(struct ldg_ledger *l, struct ldg_migrate_result *res)
         ldg_txn_abort(t);
         return rc;
     }
-    if ((rc = ldg_txn_commit(t)) < 0)
+    if ((rc = ldg_txn_commit(t)) == LDG_EFULL) {
+        char why[256] = "";
+        if (tries++ < GROW_RETRIES &&
+            ldg_store_grow(l->store, why, sizeof why) == 0)
+            goto again; /* the map was full: grown */
+        ldg_seterr(l,
+                   "%s; the ledger stays at layout %d (`" LDG_CMD_MIGRATE
+                   "` run again converts it)",
+                   why[0] ? why : "no space left on device", LDG_LAYOUT_TAGGED);
+    } else if (rc < 0 && ldg_errmsg(l)[0] == '\0') {
+        ldg_seterr(l,
+                   "cannot write layout %d's record: %s; the ledger stays "
+                   "at layout %d",
+                   LDG_LAYOUT_INTAKE, ldg_strerror(rc), LDG_LAYOUT_TAGGED);
+    }
+    if (rc < 0)
         return rc;
     res->to = LDG_LAYOUT_INTAKE;
     return ldg_intake_attach(l);
@@ -728,22 +745,47 @@ ldg_migrate(struct ldg_ledger *l, int to,
         return LDG_EINVAL;
     }
     if (l != NULL && res != NULL && l->intake != NULL) {
+        struct ldg_txn *t;
+        int rc;
         memset(res, 0, sizeof *res);
         res->from = res->to = LDG_LAYOUT_INTAKE;
-        if (to == 0 || to == LDG_LAYOUT_INTAKE)
-            return 0;
+        if (to == 0 || to == LDG_LAYOUT_INTAKE) {
+            /* nothing to convert: of how many events and bytes it says */
+            if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+                return rc;
+            rc = ldg_txn_size(t, &res->events);
+            ldg_txn_abort(t);
+            if (rc >= 0)
+                rc = usage(l, &res->used_before, &res->file_before,
+                           &res->tree_before, &res->index_before,
+                           &res->events_before);
+            if (rc >= 0)
+                rc = usage(l, &res->used_after, &res->file_after,
+                           &res->tree_after, &res->index_after,
+                           &res->events_after);
+            return rc < 0 ? rc : 0;
+        }
         ldg_seterr(l,
-                   "layout %d: this ledger is at layout %d (in development, "
-                   "with an intake log); a store is converted forward, "
-                   "never back",
+                   "layout %d: this ledger is at layout %d, the newest (with "
+                   "an intake log); a store is converted forward, never back",
                    to, LDG_LAYOUT_INTAKE);
         return LDG_EINVAL;
     }
-    if (l != NULL && res != NULL && to == LDG_LAYOUT_INTAKE) {
-        /* to the newest released layout first, then the intake */
-        int rc = l->intake != NULL ? 0
-                                   : ldg_migrate(l, LDG_LAYOUT_MAX, progress,
-                                                 progress_ctx, res);
+    if (l != NULL && res != NULL && (to == 0 || to == LDG_LAYOUT_INTAKE)) {
+        /* to layout 8 first, then the intake (unless another handle has
+         * converted it: migrate_to_intake takes its intake) */
+        struct ldg_txn *t;
+        int rc = ldg_txn_begin(l, LDG_TXN_READ, &t), at;
+        if (rc < 0)
+            return rc;
+        at = ldg_txn_layout(t);
+        ldg_txn_abort(t);
+        if (at < 0)
+            return at;
+        memset(res, 0, sizeof *res);
+        if (at != LDG_LAYOUT_INTAKE)
+            rc = migrate_layouts(l, LDG_LAYOUT_TAGGED, progress, progress_ctx,
+                                 res);
         if (rc == 0)
             rc = migrate_to_intake(l, res);
         return rc;
@@ -765,7 +807,7 @@ migrate_layouts(struct ldg_ledger *l, int to,
         return LDG_EINVAL;
     memset(res, 0, sizeof *res);
     if (to == 0)
-        to = LDG_LAYOUT_MAX;
+        to = LDG_LAYOUT_TAGGED;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
     rc = res->from = ldg_txn_layout(t);
@@ -775,7 +817,8 @@ migrate_layouts(struct ldg_ledger *l, int to,
     if (rc < 0)
         return rc;
     res->events = size;
-    if (to >= LDG_LAYOUT_MIN && to < res->from && res->from == LDG_LAYOUT_MAX) {
+    if (to >= LDG_LAYOUT_MIN && to < res->from &&
+        res->from == LDG_LAYOUT_TAGGED) {
         ldg_seterr(
             l,
             "layout %d: this ledger is at layout %d, the newest; a store "
@@ -783,11 +826,11 @@ migrate_layouts(struct ldg_ledger *l, int to,
             to, res->from);
         return LDG_EINVAL;
     }
-    if (to < LDG_LAYOUT_MIN || to > LDG_LAYOUT_MAX || to < res->from) {
+    if (to < LDG_LAYOUT_MIN || to > LDG_LAYOUT_TAGGED || to < res->from) {
         ldg_seterr(l,
                    "layout %d: this ledger is at layout %d, and this build "
                    "converts to layouts %d..%d, never back",
-                   to, res->from, res->from, LDG_LAYOUT_MAX);
+                   to, res->from, res->from, LDG_LAYOUT_INTAKE);
         return LDG_EINVAL;
     }
     if ((rc = usage(l, &res->used_before, &res->file_before, &res->tree_before,

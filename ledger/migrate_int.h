@@ -3,7 +3,7 @@
  * comment says what each step does):
  *
  *   migrate.c       the steps' driver, layouts 2 to 4, the stored
- *                   digests of layouts 7 and 8, layout 999's intake
+ *                   digests of layouts 7 and 8, layout 9's intake
  *   migrate_pack.c  layout 4 to 5 and after: the entries packed anew,
  *                   by a pool of threads
  *

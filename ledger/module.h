@@ -51,7 +51,7 @@ int ldg_key_from_public(struct ldg_key **out, const char *name,
 /* The files LMDB keeps a ledger's store in, inside its directory: the data
  * file every commit writes (in place: the pages, then a meta page) and the
  * lock file every reader registers in (a reader needs to write it); at
- * store layout 999 the intake log too, which a reader reads (and locks,
+ * store layout 9 the intake log too, which a reader reads (and locks,
  * flock(2) on a read-only descriptor). */
 enum ldg_store_file { LDG_FILE_DATA, LDG_FILE_LOCK, LDG_FILE_INTAKE };
 /* The base name of the store's file f, without a directory (the name
@@ -1154,19 +1154,19 @@ int ldg_cursor_del(struct ldg_cursor *c);
 uint64_t ldg_txn_horizon(struct ldg_txn *t);
 
 /* The events of the intake's tail t replayed over the store's snapshot
- * (store layout 999, a read transaction), which the store itself does
+ * (store layout 9, a read transaction), which the store itself does
  * not hold yet: ldg_txn_size less this is the store's own size. 0 at
  * other layouts and in write transactions. */
 uint64_t ldg_txn_tail(struct ldg_txn *t);
 
 /* With LDG_TXN_WRITE, for ldg_txn_begin: a write of records beside the
  * log (meta: a verification's result), which reads nothing of the log.
- * At store layout 999 the intake's tail is left where it is (a write
+ * At store layout 9 the intake's tail is left where it is (a write
  * otherwise applies it first): applied by a handle with no appliers,
  * the projections would fall behind the store. */
 #define LDG_TXN_SIDE 2u
 /* With LDG_TXN_READ, for ldg_txn_begin: the store's own snapshot, the
- * intake's tail aside (at store layout 999; the same as a read at
+ * intake's tail aside (at store layout 9; the same as a read at
  * others): for a check of what the store itself holds, such as a
  * projection's mark (ldg_txn_size is then the store's own size), at the
  * cost of one LMDB read transaction and no replay. */
@@ -1228,7 +1228,7 @@ int ldg_window_next(struct ldg_window *w, const char *doing);
  * otherwise) with the archive's SHA-256 and the projections' state digest
  * at hz, then removes the entries, bodies and seals of the events before
  * hz and their keys in every index. The tree, checkpoints and key
- * registry stay; at store layout 999, but for the level-0 hash tiles
+ * registry stay; at store layout 9, but for the level-0 hash tiles
  * wholly before the one holding event hz-1 (ldg_tree_kept_from), which
  * only proofs of pruned events need. Needs the log key's secret (LDG_EKEY).
  * When the earlier horizon record names the same archive (a prune made in
@@ -1237,13 +1237,13 @@ int ldg_window_next(struct ldg_window *w, const char *doing);
 struct ldg_prune_stats {
     uint64_t from, to; /* events [from, to) removed */
     uint64_t entries, bodies, seals, index_keys;
-    uint64_t tiles; /* layout 999: level-0 hash tiles dropped */
+    uint64_t tiles; /* layout 9: level-0 hash tiles dropped */
 };
 int ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
                   const uint8_t state[32], uint64_t now_ns,
                   struct ldg_prune_stats *st);
 /* The write transaction of an open all-or-nothing batch (so a module can
- * change more in the same commit): 0 with *out; at store layout 999 the
+ * change more in the same commit): 0 with *out; at store layout 9 the
  * batch moves to LMDB first, the intake's tail applied, which can fail
  * (LDG_EFULL: no room, said on l; the batch is then dead, as after any
  * failure, LDG_EINVAL). */
@@ -1286,7 +1286,7 @@ struct ldg_applier {
 };
 /* The signed note an applier's at_commit makes for log size `size` (the
  * projection note). _carry: when t is the transaction of an ack group at
- * store layout 999, the group's intake frame carries the note (it is
+ * store layout 9, the group's intake frame carries the note (it is
  * signed once, before the ack, and stored as signed when the frame is
  * applied); for any other t nothing. 0; LDG_EINVAL (size is not t's, or
  * a second note); LDG_ETOOBIG; LDG_ENOMEM. _carried: 1 with the note

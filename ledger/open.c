@@ -30,7 +30,7 @@ meta_get(struct ldg_txn *t, const char *key, struct ldg_val *v)
 }
 
 /* The store's own size, the intake's tail aside, and its intake position
- * checked: a look that replays nothing (at store layout 999 the tail may
+ * checked: a look that replays nothing (at store layout 9 the tail may
  * hold every event but the ones a reader needs: the caller asks again
  * when it is 0). */
 static int
@@ -226,7 +226,7 @@ ldg_close(struct ldg_ledger *l)
 {
     if (l == NULL)
         return;
-    /* layout 999: a clean stop (serve's, a long-lived writer's) leaves
+    /* layout 9: a clean stop (serve's, a long-lived writer's) leaves
      * LMDB up to date with the intake; a failure, or a one-shot writer
      * (LDG_KEEP_TAIL), leaves the tail where it is */
     if (l->intake != NULL && !(l->opts.flags & (LDG_RDONLY | LDG_KEEP_TAIL)))

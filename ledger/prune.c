@@ -234,7 +234,7 @@ del_level0(struct ldg_txn *t, enum ldg_core_db db, uint64_t end, uint64_t *n)
     return del_below(t, db, first, sizeof first, below, sizeof below, n);
 }
 
-/* Store layout 999 (FORMAT.md 6.2): the level-0 tiles wholly before the
+/* Store layout 9 (FORMAT.md 6.2): the level-0 tiles wholly before the
  * one holding event hz-1, and their last hashes in db tree, go with the
  * pruned events. Every hash a proof of an event from hz on needs stays:
  * its siblings below level 8 lie in its own tile (at or after that one),

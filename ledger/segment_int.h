@@ -41,7 +41,7 @@ enum seg_kind {
     K_STATE = 0x0b,
     K_STATE_NOTE = 0x0c,
     K_TRAILER = 0x0d,
-    K_CHECKPOINT_EPOCH = 0x0e /* right after CHECKPOINT (layout 999) */
+    K_CHECKPOINT_EPOCH = 0x0e /* right after CHECKPOINT (layout 9) */
 };
 
 /* The way ENTRY records pack an entry (the header's "codec"). */

@@ -626,7 +626,7 @@ w_head(struct wjob *j)
         (rc = w_rec(w, K_CHECKPOINT, j->ck, strlen(j->ck))) < 0)
         return rc;
     /* the checkpoint's epoch line whole, so that the reader checks it
-     * from the log key's anchor (FORMAT.md 11.1: layout 999 only) */
+     * from the log key's anchor (FORMAT.md 11.1: layout 9 only) */
     if ((rc = ldg_epoch_checkpoint_whole(t, j->n, j->ck, &line)) < 0)
         return rc;
     if (line != NULL) {

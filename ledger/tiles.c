@@ -4,7 +4,7 @@
  *
  *     DIR/checkpoint                  the latest signed checkpoint (last)
  *     DIR/checkpoint.epoch            its epoch line whole, when it has one
- *                                     (layout 999: FORMAT.md 5.1; before it)
+ *                                     (layout 9: FORMAT.md 5.1; before it)
  *     DIR/tile/<L>/<N>[.p/<W>]        hash tiles
  *     DIR/tile/entries/<N>[.p/<W>]    entry bundles
  *
@@ -66,7 +66,7 @@ struct tiles {
     struct ldg_ledger *l;
     struct ldg_txn *t;
     uint64_t hz; /* a pruned ledger's horizon (0: never pruned) */
-    /* store layout 999, pruned: the level-0 tiles of the events before it
+    /* store layout 9, pruned: the level-0 tiles of the events before it
      * went with them (ldg_tree_kept_from); 0: every tile is kept */
     uint64_t kept;
     const char *dir;
@@ -507,7 +507,7 @@ write_level(struct tiles *c, int level, uint64_t old, uint64_t size,
         LDG_ASSERT(w <= LDG_TILE_WIDTH && n * LDG_TILE_WIDTH + w <= count);
         if ((n + 1) * LDG_TILE_WIDTH <= hz)
             continue;
-        /* layout 999: a level-0 tile the prune dropped is not written
+        /* layout 9: a level-0 tile the prune dropped is not written
          * (nor can it be: its archive proves its hashes) */
         if ((n + 1) * LDG_TILE_WIDTH <= kept)
             continue;

@@ -298,7 +298,7 @@ tile_node_hashed(struct ldg_txn *t, int level, uint64_t index, uint8_t out[32])
         return rc;
     if ((rc = edge_run(t, tl, first, count, buf)) < 0) {
         uint64_t kept;
-        /* layout 999: a level-0 tile a prune dropped (only proofs of
+        /* layout 9: a level-0 tile a prune dropped (only proofs of
          * pruned events need it), said as such, never as damage */
         if (rc == LDG_ENOTFOUND && tl == 0 &&
             ldg_tree_kept_from(t, &kept) == 0 && first < kept)
@@ -340,7 +340,7 @@ ldg_tree_pruned_err(struct ldg_txn *t, const char *what)
     }
     ldg_seterr(ldg_txn_ledger(t),
                "%s: the tree hashes it needs were pruned (at store layout "
-               "999 a prune drops those of the pruned events: this ledger "
+               "9 a prune drops those of the pruned events: this ledger "
                "keeps them from event %llu on); %s, which proves them "
                "(`" LDG_CMD_VERIFY_BUNDLE " ARCHIVE " LDG_OPT_TRUSTED_KEY
                " VKEY` "

@@ -25,12 +25,12 @@ int ldg_tree_add_leaf_only(struct ldg_txn *t, uint64_t seq,
  * is missing. */
 int ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n,
                       uint8_t out[LDG_TILE_BYTES]);
-/* Store layout 999 (issue 64, item 6): a prune drops the level-0 tiles
+/* Store layout 9 (issue 64, item 6): a prune drops the level-0 tiles
  * that lie wholly before the tile holding the last pruned event (and
  * their last hashes in db tree), which only proofs of pruned events need
- * (FORMAT.md 6.2, "Layout 999"). *from gets the first leaf whose level-0
+ * (FORMAT.md 6.2, "Layout 9"). *from gets the first leaf whose level-0
  * hashes the store still keeps: floor((H-1)/256)*256 for a ledger pruned
- * at horizon H at layout 999, else 0 (every hash kept). A tree read that
+ * at horizon H at layout 9, else 0 (every hash kept). A tree read that
  * needs a level-0 hash before it answers LDG_EPRUNED. */
 int ldg_tree_kept_from(struct ldg_txn *t, uint64_t *from);
 /* The message for a proof that needs the tree hashes a prune dropped

@@ -746,7 +746,7 @@ horizon_load(struct vstate *vs, struct ldg_txn *t, uint64_t size)
 
 /* Before the passes: with --full from 0, every page as stored
  * (store_pages.c), so that damage every read still gets through is named
- * before it spreads; in every mode, layout 999's intake against the store.
+ * before it spreads; in every mode, layout 9's intake against the store.
  * 1: a finding (in vs), 0: none, or an error. */
 static int
 storage_checks(struct vstate *vs, struct ldg_txn *t)
@@ -766,7 +766,7 @@ storage_checks(struct vstate *vs, struct ldg_txn *t)
         vs->bad_seq = UINT64_MAX;
     }
     {
-        /* layout 999, in every mode: the intake against the store; a
+        /* layout 9, in every mode: the intake against the store; a
          * damaged frame hides the acknowledged ones after it from every
          * reader (intake_log.c) */
         char pw[sizeof vs->what - 32];
@@ -1185,7 +1185,7 @@ ldg_verify_trusted(struct ldg_ledger *l, const char *note, size_t len,
         goto out;
     }
     if ((rc = ldg_tree_root(t, r->trusted_size, root)) == LDG_EPRUNED) {
-        /* store layout 999: a size among the tree hashes a prune dropped
+        /* store layout 9: a size among the tree hashes a prune dropped
          * (a trusted checkpoint older than the kept tiles) */
         char what[128];
         snprintf(what, sizeof what,

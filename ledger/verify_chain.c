@@ -198,7 +198,7 @@ edge_push(struct edge *e, struct ldg_txn *t, int level, uint64_t idx,
     return edge_fold(e, t, idx);
 }
 
-/* Store layout 999: the tiles before vs->tree_from went with the pruned
+/* Store layout 9: the tiles before vs->tree_from went with the pruned
  * events. The tree over them is their stored level-8 hashes (tile level 1
  * and up, kept whole), compared with the stored levels above as for any
  * subtree; a checkpoint of a size at a tile's edge is checked against the
@@ -255,7 +255,7 @@ pruned_tiles(struct vstate *vs, struct edge *e, struct ldg_txn *t,
 /* The events before the horizon: their leaf hashes as stored, the tree
  * they make compared level by level with the stored one, each checkpoint
  * of a size up to the horizon checked against its root, and the last
- * leaf must be the horizon record's (at layout 999, from the first leaf
+ * leaf must be the horizon record's (at layout 9, from the first leaf
  * the prune kept: pruned_tiles before). 0, 1 on a finding, < 0 on I/O. */
 static int
 pruned_prefix(struct vstate *vs, struct edge *e, struct ldg_txn *t,

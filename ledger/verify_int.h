@@ -63,7 +63,7 @@ struct vstate {
      * record, hz, says what they left); 0 when never pruned */
     uint64_t start;
     struct ldg_horizon hz;
-    /* store layout 999: the first leaf whose level-0 hashes the prune
+    /* store layout 9: the first leaf whose level-0 hashes the prune
      * kept (ldg_tree_kept_from; 0: all), and the checkpoints of sizes
      * inside the dropped tiles, whose roots the kept hashes cannot give */
     uint64_t tree_from, ck_unchecked;

@@ -212,7 +212,7 @@ ldg_projections_attach_progress(struct ldg_ledger *l,
         goto attach;
     /* Bring the store current first (a rebuild if versions changed):
      * current with the store's own events, the intake's tail aside (at
-     * layout 999 it is applied to the projections when it is applied to
+     * layout 9 it is applied to the projections when it is applied to
      * the store; a one-shot writer leaves it there, LDG_KEEP_TAIL) */
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ | LDG_TXN_STORE, &t)) < 0)
         return rc;

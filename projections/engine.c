@@ -513,7 +513,7 @@ note_del(struct ldg_txn *t, uint64_t size)
     return rc == LDG_ENOTFOUND ? 0 : rc;
 }
 
-/* The note of the state at size, signed and stored. At store layout 999
+/* The note of the state at size, signed and stored. At store layout 9
  * it is signed once, at the ack: the group's intake frame carries it,
  * and the frame applied or replayed later stores it as it was signed
  * (when it is this state's note; one of a projection whose code changed

@@ -54,7 +54,7 @@ typedef void (*ldg_projections_progress_fn)(void *ctx, uint64_t done,
  * is current; O(log) for a rebuild.
  * On a read-only handle (LDG_RDONLY) it writes nothing and only registers
  * the appliers: each read transaction then folds into the views, in its
- * own memory, what the store's projections lack (at store layout 999, the
+ * own memory, what the store's projections lack (at store layout 9, the
  * intake's unapplied tail, which every read transaction replays), so a
  * view read through it is current without a fold of the whole log.
  */

@@ -436,7 +436,7 @@ ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
     if (rc < 0 && rc != LDG_ENOTFOUND)
         goto out;
     if (rc == LDG_ENOTFOUND) {
-        /* No note is stored at that size (at store layout 999: a frame
+        /* No note is stored at that size (at store layout 9: a frame
          * from a writer without the projections, or one applied by a
          * process without them): signed now, for this state, by whoever
          * holds the log key; a reader without it gets none, as before. */
@@ -581,7 +581,7 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
         return rc;
     if ((rc = ldg_txn_size(t, &size)) < 0)
         goto out;
-    /* At store layout 999 the store's own events end before the intake's
+    /* At store layout 9 the store's own events end before the intake's
      * unapplied tail, which every read folds in memory (the appliers of a
      * read-only handle fold it into what meta_read gives, too): stored
      * projections current with either end need nothing. */

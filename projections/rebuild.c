@@ -74,7 +74,7 @@ note_compare(const char *note, int signed_now, enum proj_id p, uint32_t version,
 
 #define REBUILD_READAHEAD_MIN 65536 /* events */
 
-/* Store layout 999: stored projections current with the store's own
+/* Store layout 9: stored projections current with the store's own
  * events, the intake's tail not applied yet, are what every read sees
  * once the tail is folded over them: that is the state before a rebuild
  * (else a rebuild after any one-shot append would report a change that

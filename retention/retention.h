@@ -125,7 +125,7 @@ struct ldg_prune_report {
     uint64_t pruned_seq; /* seq of the ledger.pruned event */
     uint8_t archive_sha256[32];
     uint64_t entries, bodies, seals, index_keys; /* records removed */
-    uint64_t tiles; /* store layout 999: level-0 hash tiles dropped */
+    uint64_t tiles; /* store layout 9: level-0 hash tiles dropped */
     uint64_t used_before, used_after; /* bytes of pages in use */
     int steps;     /* commits the prune took (one per step of at most 65,536
                       events at first, fewer when LMDB found one too large) */

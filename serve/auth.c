@@ -519,7 +519,7 @@ give_group(const char *f, gid_t gid, mode_t mode, int is_dir)
  * setgid only when needed: give_group) and data.mdb to read, lock.mdb to
  * write (LMDB readers register in it: without it a reader would read
  * without the lock, unsafe beside a live writer), the intake log to read
- * where there is one (store layout 999: the acknowledged events LMDB does
+ * where there is one (store layout 9: the acknowledged events LMDB does
  * not hold yet), the socket to connect. keys/ and its files are not
  * touched: they stay 0700 and 0600. */
 int

@@ -106,9 +106,9 @@ CAUGHT = [
     "const char *layout = \"8\";",
 ]
 FREE = [
-    "/* layout 999, in development */",
+    "/* layout 9, in development */",
     "if (ldg_layout_info(n, NULL) & LDG_LAYOUT_DEVEL)",
-    "ldg_seterr(l, \"store layout 999 is in development\");",
+    "ldg_seterr(l, \"store layout 9 is in development\");",
     "if (layout_count == 0)",
     "int layout = ldg_layout_default();",
     "if (n_layouts > 0)",

@@ -82,7 +82,7 @@ one "$D" doctor
 
 # a finding that stands: the warning on every reader's stderr, the doctor
 "$L" --dir "$D" append x.mark --body '{"m":"zzqq-mark"}' >/dev/null
-"$L" --dir "$D" flush >/dev/null # (layout 999: into data.mdb, altered below)
+"$L" --dir "$D" flush >/dev/null # (layout 9: into data.mdb, altered below)
 python3 - "$D/data.mdb" <<'EOF' || exit 1
 import sys
 p = sys.argv[1]

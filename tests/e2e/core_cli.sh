@@ -358,7 +358,7 @@ grep -q '^ok: ' "$T/out" || bad verify "human verify: $(cat "$T/out")"
 size=$((size + 3))
 "$LEDGER" --dir "$V" checkpoint >"$T/trusted.ckpt"
 # every event in data.mdb, where lmdb_poke cuts and alters it below (at
-# store layout 999 they wait in the intake until a flush; at 8 a no-op)
+# store layout 9 they wait in the intake until a flush; at 8 a no-op)
 "$LEDGER" --dir "$V" flush >/dev/null || bad tail "flush"
 
 CC=${CC:-cc}

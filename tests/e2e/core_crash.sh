@@ -287,7 +287,7 @@ if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
         bad lock "append after a writer died holding the lock:" \
             "$(head -c 300 "$T/err")"
     now=$(events "$D")
-    # (store layout 999: the killed append had written its frame, which
+    # (store layout 9: the killed append had written its frame, which
     # its death leaves in the page cache, whole: the next writer builds on
     # it (never acknowledged, so it may be in the log, as FORMAT.md 12.5
     # says); then it is there whole, before the good one)

@@ -78,7 +78,7 @@ sweep_start() {
     runs_failed=0
     rm -f "$T/fault.log"
 }
-# (store layout 999: an append whose intake write or flush fails with
+# (store layout 9: an append whose intake write or flush fails with
 # ENOSPC undoes its frame and tries again, which a one-shot fault lets
 # pass, and one whose frame write is cut short writes the rest, as a short
 # write allows: every run may succeed (with FAULTS_CALL_STEP, make asan's,
@@ -88,7 +88,7 @@ sweep_end() {
     check
     [ "$runs_failed" -gt 0 ] && return
     case "$LAYOUT:$1" in
-    999:*" ENOSPC" | 999:*" short "*) [ -s "$T/fault.log" ] && return ;;
+    9:*" ENOSPC" | 9:*" short "*) [ -s "$T/fault.log" ] && return ;;
     esac
     bad shim "$1: no run failed (is the shim working?)"
 }
@@ -404,7 +404,7 @@ sweep_init() {
     sweep_end "init $mode $err"
 }
 
-# ... and so must a failed `init --epoch` (store layout 999): the same
+# ... and so must a failed `init --epoch` (store layout 9): the same
 # command finishes what it left (the genesis made, the anchor not), and
 # the ledger then verifies with its log key anchored.
 sweep_init_epoch() {
@@ -412,18 +412,18 @@ sweep_init_epoch() {
     sweep_start
     I=$T/inite
     rm -rf "$I"
-    k=$(count_calls "$IO_CALLS" env LEDGER_LAYOUT=999 "$LEDGER" --dir "$I" \
+    k=$(count_calls "$IO_CALLS" env LEDGER_LAYOUT=9 "$LEDGER" --dir "$I" \
         init --epoch 1)
     n=1
     while [ "$n" -le $((k + 1)) ]; do
         rm -rf "$I"
-        faulted "$n" "$mode" "$err" "$IO_CALLS" env LEDGER_LAYOUT=999 \
+        faulted "$n" "$mode" "$err" "$IO_CALLS" env LEDGER_LAYOUT=9 \
             "$LEDGER" --dir "$I" init --epoch 1
         what="init --epoch 1, $mode $err at call $n/$k ($(last_fault))"
         check
         if [ "$rc" -ne 0 ]; then
             failed_checks "$what" init
-            LEDGER_LAYOUT=999 "$LEDGER" --dir "$I" init --epoch 1 \
+            LEDGER_LAYOUT=9 "$LEDGER" --dir "$I" init --epoch 1 \
                 >/dev/null 2>"$T/err2" ||
                 bad init-epoch-retry "$what: init --epoch cannot be run" \
                     "again: $(head -c 200 "$T/err2")"
@@ -505,7 +505,7 @@ if [ "$SAN" = 0 ]; then
     # Every READ_ALLOC_STEP-th allocation fails (default 3; 1 sweeps all).
     RS=${READ_ALLOC_STEP:-3}
     R=$T/readers
-    LEDGER_LAYOUT=999 "$LEDGER" --dir "$R" init >/dev/null 2>&1 &&
+    LEDGER_LAYOUT=9 "$LEDGER" --dir "$R" init >/dev/null 2>&1 &&
         "$LEDGER" --dir "$R" keys anchor >/dev/null 2>&1 &&
         "$LEDGER" --dir "$R" append x.fault.read --body '{"run":"R-1"}' \
             >/dev/null 2>&1 &&
@@ -702,10 +702,10 @@ F=$T/full
 "$LEDGER" --dir "$F" init >/dev/null 2>&1
 NBASE=$(events "$F")
 "$LEDGER" --dir "$F" checkpoint >"$T/base.ckpt"
-# (store layout 999: the intake's 8 MiB ring holds acknowledged events
+# (store layout 9: the intake's 8 MiB ring holds acknowledged events
 # past a full map, and new ones are refused once it is full: more lines)
 NFILL=20000
-[ "$LAYOUT" = 999 ] && NFILL=40000
+[ "$LAYOUT" = 9 ] && NFILL=40000
 gen_fill $NFILL "$T/fill.jsonl"
 LEDGER_MAP_MAX_BYTES=2097152 "$LEDGER" --dir "$F" ingest --acks --batch 100 \
     "$T/fill.jsonl" >"$T/out" 2>"$T/err"

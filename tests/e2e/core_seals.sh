@@ -51,7 +51,7 @@ while [ $i -lt 60 ]; do
 done >"$T/in.jsonl"
 L ingest --batch 20 "$T/in.jsonl" >/dev/null 2>"$T/e" || fail "ingest: $(cat "$T/e")"
 # the events in data.mdb itself, where lmdb_poke alters them (at store
-# layout 999 they wait in the intake until a flush; at 8 a no-op)
+# layout 9 they wait in the intake until a flush; at 8 a no-op)
 L flush >/dev/null || fail "flush"
 cp -a "$D" "$T/fresh" # never verified: no saved position reveals a cut
 

@@ -88,7 +88,7 @@ grep -q '"last_exit":0' "$T/st" || fail "serve --status: verify job not ok: $(ca
 kill "$pid"
 wait "$pid" 2>/dev/null
 L append x.test.c --body '{"marker":"tamper-zzqq"}' >/dev/null
-L flush >/dev/null # (layout 999: into data.mdb, altered below)
+L flush >/dev/null # (layout 9: into data.mdb, altered below)
 seq=$(($(L stats -o json | sed 's/.*"events":\([0-9]*\).*/\1/') - 1))
 python3 - "$D/data.mdb" <<'EOF' || exit 1
 import sys
@@ -140,7 +140,7 @@ if ${CC:-cc} -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
     L append x.test.b --body '{}' >/dev/null
     L append x.test.c --body '{}' >/dev/null
     L checkpoint >"$T/ck.txt"
-    L flush >/dev/null # (layout 999: into data.mdb, altered below)
+    L flush >/dev/null # (layout 9: into data.mdb, altered below)
     n=$(sed -n 2p "$T/ck.txt")
     key=$(printf '%016x' "$n")
     len=$("$T/poke" "$D" keys checkpoints | awk -v k="$key" '$1 == k {print $2}')

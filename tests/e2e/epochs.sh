@@ -25,13 +25,13 @@ fails=0
 fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 L() { "$LEDGER" --dir "$D" "$@"; }
 
-# in development with the intake log: layout 999 only, said before a
-# ledger is made
+# layout 9 only (what init makes): at 8, refused before a ledger is made
 LEDGER_LAYOUT=8 L init --epoch 1 >"$T/out" 2>"$T/err"
 rc=$?
-[ $rc = 64 ] && grep -q 'LEDGER_LAYOUT=999' "$T/err" && [ ! -e "$D/data.mdb" ] ||
+[ $rc = 64 ] && grep -q 'epoch keys need store layout 9, and $LEDGER_LAYOUT asks for 8: unset it' "$T/err" &&
+    [ ! -e "$D/data.mdb" ] ||
     fail "init --epoch at layout 8: exit $rc, $(cat "$T/err")"
-export LEDGER_LAYOUT=999
+export LEDGER_LAYOUT=9
 # init --epoch over a ledger that holds only its genesis anchors it and
 # says so; over one with events it is refused as before
 "$LEDGER" --dir "$T/g" init >/dev/null || fail "init of $T/g"
@@ -313,7 +313,7 @@ grep -q "no epoch yet: 1 key is anchored" "$T/err" || fail "keys epochs, anchore
 # the log key's key.anchored too (it took the last event before adding
 # the key events, and left it out: verify-bundle refused the bundle)
 Z=$T/z
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$Z" init >/dev/null 2>&1 || fail "init of $Z"
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$Z" init >/dev/null 2>&1 || fail "init of $Z"
 "$LEDGER" --dir "$Z" keys add alice >/dev/null || fail "add alice to $Z"
 "$LEDGER" --dir "$Z" append --actor alice x.test --body '{}' >/dev/null || fail "append to $Z"
 "$LEDGER" --dir "$Z" keys anchor --epoch 3600 >/dev/null || fail "anchor $Z"

@@ -26,7 +26,7 @@ D=$T/l
 fails=0
 fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 L() { "$LEDGER" --dir "$D" "$@"; }
-export LEDGER_LAYOUT=999
+export LEDGER_LAYOUT=9
 
 L init --epoch 60 >/dev/null 2>"$T/err" || { fail "init --epoch 60: $(cat "$T/err")"; exit 1; }
 L append x.test --body '{"n":1}' >/dev/null || fail "append 1"

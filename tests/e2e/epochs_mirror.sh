@@ -23,7 +23,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fails=0
 fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
-export LEDGER_LAYOUT=999
+export LEDGER_LAYOUT=9
 D=$T/box
 L() { "$LEDGER" --dir "$D" "$@"; }
 M() { "$LEDGER" mirror "$@"; }

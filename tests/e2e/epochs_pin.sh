@@ -27,7 +27,7 @@ fails=0
 fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 L() { "$LEDGER" --dir "$D" "$@"; }
 VB() { "$LEDGER" verify-bundle "$@"; }
-export LEDGER_LAYOUT=999
+export LEDGER_LAYOUT=9
 
 L init --epoch 1 >/dev/null 2>"$T/err" || { fail "init --epoch 1: $(cat "$T/err")"; exit 1; }
 L keys add bob --roles any >/dev/null || fail "keys add bob"

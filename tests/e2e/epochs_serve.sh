@@ -3,7 +3,7 @@
 # period is over (issue 65: "no acked event stays under a live epoch key
 # for more than --epoch; an idle box makes no epoch"; docs/EPOCHS.md).
 #
-# A layout-999 ledger with 2 s epochs (LEDGER_TEST_EPOCH_S seconds: make
+# A layout-9 ledger with 2 s epochs (LEDGER_TEST_EPOCH_S seconds: make
 # asan runs 6, where one program's start alone takes a tenth of a second
 # and a loaded box may take a whole 2 s period between an append and the
 # next look), one event appended through serve
@@ -35,7 +35,7 @@ SLACK=2
 fails=0
 fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 L() { "$LEDGER" --dir "$D" "$@"; }
-export LEDGER_LAYOUT=999
+export LEDGER_LAYOUT=9
 
 # serve_start [ENV...]: a daemon on $D, waited for; pid in $pid
 serve_start() {

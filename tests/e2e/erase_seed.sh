@@ -9,7 +9,7 @@
 # seed or any salt derived from it, so nothing left can test a guess against
 # the erased fields' digests; and data.mdb itself no longer holds them once
 # the next commits reused the page the record was on (the caveat FORMAT.md
-# states: at most 8 here). At store layout 999 the other files include the
+# states: at most 8 here). At store layout 9 the other files include the
 # intake log, which held the body's frame (an erasure overwrites it), and
 # LMDB's commits are the tail's applications (here `ledger flush`).
 set -u
@@ -40,7 +40,7 @@ while [ $i -le 40 ]; do
     i=$((i + 1))
 done >"$T/ev.jsonl"
 L ingest "$T/ev.jsonl" 2>/dev/null || exit 1
-# into data.mdb, where mdb_dump reads the record (at store layout 999 the
+# into data.mdb, where mdb_dump reads the record (at store layout 9 the
 # events wait in the intake until a flush; at 8 a no-op)
 L flush >/dev/null || exit 1
 target=$(L query run=R17 -o json | sed -n 's/^{"seq":"\([0-9]*\)".*/\1/p')
@@ -188,7 +188,7 @@ sys.exit(0 if bytes.fromhex(sys.argv[2]) in open(sys.argv[1], "rb").read() else 
     [ $n -le 8 ] || { fail "data.mdb holds the seed 8 commits after erase"; break; }
     printf '{"type":"run.step","body":{"run":"Z%d","step":"s","tool":"t","status":"ok"}}\n' \
         "$n" | L ingest - >/dev/null 2>&1 || fail "ingest $n"
-    L flush >/dev/null || fail "flush $n" # (layout 999: the commit)
+    L flush >/dev/null || fail "flush $n" # (layout 9: the commit)
 done
 # (and the index key's freed page, as long)
 while python3 -c 'import sys
@@ -198,7 +198,7 @@ sys.exit(0 if bytes.fromhex(sys.argv[2]) in open(sys.argv[1], "rb").read() else 
     [ $n -le 8 ] || { fail "data.mdb holds status=failed 8 commits after erase"; break; }
     printf '{"type":"run.step","body":{"run":"Z%d","step":"s","tool":"t","status":"ok"}}\n' \
         "$n" | L ingest - >/dev/null 2>&1 || fail "ingest $n"
-    L flush >/dev/null || fail "flush $n" # (layout 999: the commit)
+    L flush >/dev/null || fail "flush $n" # (layout 9: the commit)
 done
 scan "data.mdb after $n commits" "$D/data.mdb"
 L rebuild >/dev/null 2>&1 || fail "rebuild: exit $?"

@@ -70,7 +70,7 @@ PKG=${PKG_CONFIG:-pkg-config}
 if $CC -o "$T/lmdb_poke" "$HERE/../faults/lmdb_poke.c" \
     $($PKG --cflags --libs lmdb 2>/dev/null || echo -llmdb) 2>"$T/cc.err"; then
     cp -a "$D" "$T/a2"
-    # (at store layout 999 the seal waits in the intake until a flush)
+    # (at store layout 9 the seal waits in the intake until a flush)
     "$LEDGER" --dir "$T/a2" flush >/dev/null || fail "flush a2"
     "$T/lmdb_poke" "$T/a2" drop-seal 3 2>"$T/e" || fail "drop-seal: $(cat "$T/e")"
     "$LEDGER" --dir "$T/a2" export --out "$T/a2.bundle" type=route.decision 2>"$T/ee"

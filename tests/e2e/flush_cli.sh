@@ -1,6 +1,6 @@
 #!/bin/sh
 # flush_cli.sh — `ledger flush` moves the intake's acknowledged tail into
-# data.mdb (store layout 999; docs/WRITE-PATH.md), and says so truly:
+# data.mdb (store layout 9; docs/WRITE-PATH.md), and says so truly:
 #   1. five one-shot appends stay in the intake (stats: 5, LMDB's entries
 #      and last transaction unchanged); flush moves them (seq 1 to 5), the
 #      entries database then holds all 6, stats says 0, the projections
@@ -28,8 +28,8 @@ jfield() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]]
 
 # 1. the tail, moved
 D=$T/a
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" ||
-    { echo "FAIL: init at layout 999: $(cat "$T/err")"; exit 1; }
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" ||
+    { echo "FAIL: init at layout 9: $(cat "$T/err")"; exit 1; }
 i=0
 while [ $i -lt 5 ]; do
     "$LEDGER" --dir "$D" append -q --body "{\"i\":$i}" x.flush >/dev/null 2>"$T/err" ||
@@ -64,10 +64,10 @@ t1=$(txn "$D")
 [ "$(txn "$D")" = "$t1" ] || fail "a flush with nothing to move wrote a transaction ($t1 -> $(txn "$D"))"
 [ "$t1" != "$t0" ] || fail "the first flush wrote no transaction"
 o=$("$LEDGER" --dir "$D" flush -o json)
-[ "$o" = '{"layout":999,"moved":0,"left":0}' ] || fail "flush -o json: $o"
+[ "$o" = '{"layout":9,"moved":0,"left":0}' ] || fail "flush -o json: $o"
 "$LEDGER" --dir "$D" append -q --body '{}' x.flush >/dev/null
 o=$("$LEDGER" --dir "$D" flush -o json)
-[ "$o" = '{"layout":999,"moved":1,"left":0,"first":"6","last":"6"}' ] || fail "flush -o json of one: $o"
+[ "$o" = '{"layout":9,"moved":1,"left":0,"first":"6","last":"6"}' ] || fail "flush -o json of one: $o"
 
 # 3. layout 8
 E=$T/b
@@ -95,7 +95,7 @@ acks() { # N WHO
 }
 acks 4 a
 o=$("$LEDGER" --dir "$D" flush -o json 2>"$T/err") || fail "flush beside serve: $(cat "$T/err")"
-[ "$o" = '{"layout":999,"moved":4,"left":0,"first":"7","last":"10"}' ] ||
+[ "$o" = '{"layout":9,"moved":4,"left":0,"first":"7","last":"10"}' ] ||
     fail "flush beside serve: $o"
 acks 3 b
 [ "$("$LEDGER" --dir "$D" stats -o json | jfield intake_events)" = 3 ] ||

@@ -144,7 +144,7 @@ rm -rf "$T/g8" "$T/g7"
 "$L" --dir "$T/g8" init >/dev/null || exit 1
 "$L" --dir "$T/g8" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
     fail "ingest"
-# (into data.mdb, where poke alters them: at store layout 999 they wait in
+# (into data.mdb, where poke alters them: at store layout 9 they wait in
 # the intake until a flush; at 8 a no-op)
 "$L" --dir "$T/g8" flush >/dev/null || fail "flush g8"
 unpack layout7 "$T/g7"

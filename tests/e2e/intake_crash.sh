@@ -1,5 +1,5 @@
 #!/bin/sh
-# intake_crash.sh — kill -9 on a ledger at store layout 999 (in
+# intake_crash.sh — kill -9 on a ledger at store layout 9 (in
 # development: every append acknowledged by its intake frame,
 # docs/FORMAT.md 12) never loses an acknowledged event, never shows one
 # twice, and never leaves a log that fails `verify --full`.
@@ -79,12 +79,12 @@ check() { # check WHAT: acked seqs hold their ids, no id twice, no gaps, verify
 }
 
 D=$T/l
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" || {
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" || {
     echo "FAIL: init: $(cat "$T/err")"
     exit 1
 }
 [ -f "$D/intake" ] || {
-    echo "FAIL: init with LEDGER_LAYOUT=999 made no intake log"
+    echo "FAIL: init with LEDGER_LAYOUT=9 made no intake log"
     exit 1
 }
 : >"$T/acked"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# intake_damage.sh — at store layout 999, damage to an acknowledged frame
+# intake_damage.sh — at store layout 9, damage to an acknowledged frame
 # of the intake log is not taken for a torn tail (docs/FORMAT.md 12.5):
 #   1. a byte flipped in the middle frame of three (events 1, 2, 3, one
 #      frame each): `verify` and `verify --full` fail, exit 1, naming the
@@ -38,8 +38,8 @@ EOF
 # a 999 ledger in $D with events 1, 2, 3 in a frame each (markers one,
 # two, three)
 three_frames() { # WHAT
-    LEDGER_LAYOUT=999 L init >/dev/null 2>"$T/err" ||
-        { echo "FAIL: $1: init at layout 999: $(cat "$T/err")"; exit 1; }
+    LEDGER_LAYOUT=9 L init >/dev/null 2>"$T/err" ||
+        { echo "FAIL: $1: init at layout 9: $(cat "$T/err")"; exit 1; }
     for m in one two three; do
         L append x.test.damage --body "{\"m\":\"marker-$m\"}" >/dev/null 2>"$T/err" ||
             fail "$1: append $m: $(cat "$T/err")"

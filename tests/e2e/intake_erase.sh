@@ -1,5 +1,5 @@
 #!/bin/sh
-# intake_erase.sh — at store layout 999 an erasure leaves no copy of the
+# intake_erase.sh — at store layout 9 an erasure leaves no copy of the
 # erased body in the intake log (docs/FORMAT.md 4 and 12.6): the body's
 # frame held its record (the seed its salts come from, its values), and
 # before this fix `ledger erase` deleted it from LMDB only when the tail
@@ -32,8 +32,8 @@ tail_n() { "$LEDGER" --dir "$1" stats -o json | python3 -c 'import json, sys; pr
 
 # 1. ledger erase
 D=$T/a
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" ||
-    { echo "FAIL: init at layout 999: $(cat "$T/err")"; exit 1; }
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" ||
+    { echo "FAIL: init at layout 9: $(cat "$T/err")"; exit 1; }
 s=$("$LEDGER" --dir "$D" append -q --body '{"note":"ZQ-MARK-ONE"}' x.secret 2>"$T/err") ||
     fail "append: $(cat "$T/err")"
 "$LEDGER" --dir "$D" append -q --body '{"n":1}' x.other >/dev/null
@@ -54,7 +54,7 @@ n=$("$LEDGER" --dir "$D" append -q --body '{"n":2}' x.other 2>"$T/err") || fail 
 
 # 2. in an ingested batch
 E=$T/b
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$E" init >/dev/null 2>&1 || fail "init b"
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$E" init >/dev/null 2>&1 || fail "init b"
 printf '{"type":"x.secret","body":{"note":"ZQ-MARK-TWO"}}\n' |
     "$LEDGER" --dir "$E" ingest - >/dev/null 2>&1 || fail "ingest the secret"
 [ "$(has "$E/intake" ZQ-MARK-TWO)" -ge 1 ] || fail "control: the intake does not hold the second marker"
@@ -70,7 +70,7 @@ done
 
 # 3. beside serve
 F=$T/c
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$F" init >/dev/null 2>&1 || fail "init c"
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$F" init >/dev/null 2>&1 || fail "init c"
 "$LEDGER" --dir "$F" serve >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
 within 20 grep -q '^listening on ' "$T/serve.out" ||

@@ -1,5 +1,5 @@
 #!/bin/sh
-# intake_faults.sh — at store layout 999, a failed write or flush of the
+# intake_faults.sh — at store layout 9, a failed write or flush of the
 # intake log leaves no frame a reader takes for one (docs/WRITE-PATH.md).
 # `ledger append` and `ledger keys add bob` run with each of their I/O
 # calls failing in turn (tests/faults/faultinject.c: fail EIO, fail
@@ -29,7 +29,7 @@ san_preload "$LEDGER" detect_leaks=0
 events() { "$LEDGER" --dir "$1" stats -o json | sed 's/.*"events":\([0-9]*\).*/\1/'; }
 
 B=$T/base
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$B" init >/dev/null 2>&1 || { echo "FAIL: init"; exit 1; }
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$B" init >/dev/null 2>&1 || { echo "FAIL: init"; exit 1; }
 "$LEDGER" --dir "$B" keys add alice >/dev/null 2>&1 || { echo "FAIL: keys add alice"; exit 1; }
 "$LEDGER" --dir "$B" append x.test.base --body '{}' >/dev/null 2>&1 || { echo "FAIL: append"; exit 1; }
 NB=$(events "$B")
@@ -142,7 +142,7 @@ done
 # malformed-input 65 (before: the batch died and the prune went on with
 # no transaction, "invalid argument")
 P=$T/prune
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$P" init >/dev/null 2>&1 || { echo "FAIL: init prune"; exit 1; }
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$P" init >/dev/null 2>&1 || { echo "FAIL: init prune"; exit 1; }
 awk 'BEGIN { for (i = 0; i < 600; i++) printf "{\"type\":\"x.t\",\"body\":{\"i\":%d}}\n", i }' |
     "$LEDGER" --dir "$P" ingest --batch 100 - >/dev/null 2>&1 || fail "ingest for the prune"
 for i in 1 2 3 4; do

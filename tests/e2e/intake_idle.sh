@@ -1,5 +1,5 @@
 #!/bin/sh
-# intake_idle.sh — at store layout 999 a writer waiting on its input pins
+# intake_idle.sh — at store layout 9 a writer waiting on its input pins
 # no page (issue 64; docs/WRITE-PATH.md, "Between groups"). A writer keeps
 # its view of the store (the unapplied tail replayed over an LMDB snapshot)
 # from one ack group to the next, so that the next group replays only what
@@ -49,8 +49,8 @@ wait_for() {
 size_of() { "$LEDGER" --dir "$1" stats -o json | jq -r '.size'; }
 held_by() { "$T/lr" snapshots "$1" "$2"; }
 
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$T/l" init >/dev/null 2>"$T/err" ||
-    { echo "FAIL: init at layout 999: $(cat "$T/err")"; exit 1; }
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$T/l" init >/dev/null 2>"$T/err" ||
+    { echo "FAIL: init at layout 9: $(cat "$T/err")"; exit 1; }
 evs 1 300 busy >"$T/busy.jsonl"
 
 # 1. ingest - from a pipe, three events acked, then the pipe quiet

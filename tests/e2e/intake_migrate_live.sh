@@ -1,5 +1,5 @@
 #!/bin/sh
-# intake_migrate_live.sh — `migrate --layout 999` while a writer that
+# intake_migrate_live.sh — `migrate --layout 9` while a writer that
 # opened the ledger at layout 8 is still running (`ingest --direct`, fed
 # line by line). That writer has no intake: its next appends went to LMDB
 # behind the intake's back, and the intake's next frame took their seqs,
@@ -32,14 +32,14 @@ waitacks() { # N: until N ack lines are there (10 s at most)
 echo '{"type":"x.t.n","body":{"i":1}}' >&3
 waitacks 1
 [ "$(wc -l <"$T/acks")" = 1 ] || fail "the first line was not acknowledged: $(cat "$T/ierr")"
-"$L" migrate --dir "$D" --layout 999 >/dev/null 2>"$T/merr" || fail "migrate: $(cat "$T/merr")"
+"$L" migrate --dir "$D" --layout 9 >/dev/null 2>"$T/merr" || fail "migrate: $(cat "$T/merr")"
 echo '{"type":"x.t.n","body":{"i":2}}' >&3
 exec 3>&-
 wait "$IPID"
 rc=$?
 IPID=
 [ $rc -ne 0 ] || fail "the old writer's append after the migration succeeded ($(cat "$T/acks"))"
-grep -q "migrated to store layout 999" "$T/ierr" ||
+grep -q "migrated to store layout 9" "$T/ierr" ||
     fail "the old writer's refusal does not say why: $(cat "$T/ierr")"
 # what was acknowledged is there; new appends go through the intake
 n_acked=$(grep -c committed_first "$T/acks")

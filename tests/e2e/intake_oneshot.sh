@@ -1,5 +1,5 @@
 #!/bin/sh
-# intake_oneshot.sh — at store layout 999 a one-shot writer (`ledger
+# intake_oneshot.sh — at store layout 9 a one-shot writer (`ledger
 # append`) costs the store one intake block and one flush: it leaves the
 # intake's tail for the next writer (LDG_KEEP_TAIL; docs/WRITE-PATH.md),
 # where before each append also committed to LMDB (its close applied the
@@ -34,8 +34,8 @@ decision() { # MODEL
         fail "append: $(cat "$T/err")"
 }
 
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" ||
-    { echo "FAIL: init at layout 999: $(cat "$T/err")"; exit 1; }
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" ||
+    { echo "FAIL: init at layout 9: $(cat "$T/err")"; exit 1; }
 t0=$(txn)
 i=0
 while [ $i -lt 19 ]; do

@@ -1,6 +1,6 @@
 #!/bin/sh
 # intake_powerloss.sh — the states a power cut can leave a ledger at
-# store layout 999 in (in development: appends acknowledged by the intake
+# store layout 9 in (in development: appends acknowledged by the intake
 # log, docs/FORMAT.md 12): robust_powerloss.sh at that layout, whose shim
 # then records data.mdb and DIR/intake in one ordered log (every write,
 # every sync of each, every ack printed: frames of 4 events, and LMDB
@@ -9,4 +9,4 @@
 # passes and every event acknowledged by then is there with its body; the
 # same log replayed as if nothing had been synced loses acknowledged
 # events in some of 12 images (the harness would notice a loss).
-LEDGER_LAYOUT=999 NAME=intake_powerloss exec sh "$(dirname "$0")/robust_powerloss.sh" "$@"
+LEDGER_LAYOUT=9 NAME=intake_powerloss exec sh "$(dirname "$0")/robust_powerloss.sh" "$@"

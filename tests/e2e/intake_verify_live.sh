@@ -1,5 +1,5 @@
 #!/bin/sh
-# intake_verify_live.sh — `verify` beside a writer, at layout 999. The
+# intake_verify_live.sh — `verify` beside a writer, at layout 9. The
 # intake check walked the tail and scanned past its end without the
 # readers' lock (FORMAT.md 12.5): a frame a writer finished in between
 # looked like an acknowledged frame cut off past the end, and verify
@@ -14,7 +14,7 @@ trap '[ -n "$APID" ] && kill "$APID" 2>/dev/null; rm -rf "$T"' EXIT
 nfail=0
 fail() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
 D=$T/l
-LEDGER_LAYOUT=999 "$L" init --dir "$D" >/dev/null || exit 1
+LEDGER_LAYOUT=9 "$L" init --dir "$D" >/dev/null || exit 1
 (
     i=0
     while [ $i -lt 400 ]; do

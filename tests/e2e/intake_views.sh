@@ -1,5 +1,5 @@
 #!/bin/sh
-# intake_views.sh — at store layout 999 a read-only process's views are
+# intake_views.sh — at store layout 9 a read-only process's views are
 # current with the intake's unapplied tail (docs/WRITE-PATH.md, "How far
 # behind a view may be"; issue 64): `serve` acks route decisions into the
 # intake and keeps them there (fewer than 128 events), so the store's
@@ -35,11 +35,11 @@ D=$T/l
 fails=0
 fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" ||
-    { echo "FAIL: init at layout 999: $(cat "$T/err")"; exit 1; }
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$D" init >/dev/null 2>"$T/err" ||
+    { echo "FAIL: init at layout 9: $(cat "$T/err")"; exit 1; }
 # (stats names the layout for what it is: before, layout 8's phrase)
-"$LEDGER" --dir "$D" stats | grep -q '^layout  *999 (in development, no release reads it: layout 8 + intake log)$' ||
-    fail "stats does not name layout 999: $("$LEDGER" --dir "$D" stats | grep '^layout')"
+"$LEDGER" --dir "$D" stats | grep -q '^layout  *9 (layout 8, and appends through an intake log; epoch keys)$' ||
+    fail "stats does not name layout 9: $("$LEDGER" --dir "$D" stats | grep '^layout')"
 "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
 i=0
@@ -97,7 +97,7 @@ out=$(check_routes "$T/routes2") || fail "routes after serve: $out"
 
 # 5. one-shot appends, then a verification recorded beside them
 D=$T/oneshot
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null 2>&1 || fail "init oneshot"
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$D" init >/dev/null 2>&1 || fail "init oneshot"
 for m in a b; do
     "$LEDGER" --dir "$D" append x.test.view --body "{\"m\":\"$m\"}" >/dev/null ||
         fail "append $m"
@@ -137,7 +137,7 @@ current "after rebuild"
 # alone (before: the tail was folded over an empty state, and a rebuild
 # after one unrelated append said packs, routes, ... changed)
 R=$T/records
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$R" init >/dev/null 2>&1 || fail "init records"
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$R" init >/dev/null 2>&1 || fail "init records"
 "$LEDGER" --dir "$R" ingest "$HERE/../../examples/pdf-ops.jsonl" >/dev/null 2>&1 || fail "ingest pdf-ops"
 "$LEDGER" --dir "$R" flush >/dev/null || fail "flush pdf-ops"
 "$LEDGER" --dir "$R" append x.test.view --body '{"m":"f"}' >/dev/null || fail "append f"
@@ -165,7 +165,7 @@ grep -q '^WARN' "$T/vb" && fail "verify-bundle warns: $(grep WARN "$T/vb")"
 # key none was stored, and the rebuild said "none before (signed now)"
 # though nothing was signed)
 N=$T/nokey
-LEDGER_LAYOUT=999 "$LEDGER" --dir "$N" init >/dev/null 2>&1 || fail "init nokey"
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$N" init >/dev/null 2>&1 || fail "init nokey"
 for m in a b; do
     "$LEDGER" --dir "$N" append x.test.view --body "{\"m\":\"$m\"}" >/dev/null ||
         fail "append nokey $m"

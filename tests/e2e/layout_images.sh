@@ -118,7 +118,7 @@ for n in 1 2 3 4 5 6 7; do
     "$LEDGER" --dir "$T/l$n" append x.layout.more --body '{"n":1}' \
         >/dev/null 2>"$T/e"
     rc=$?
-    [ $rc = 65 ] && grep -q "is at store layout $n, and this build appends to layout 8 only: run \`ledger migrate\`" "$T/e" ||
+    [ $rc = 65 ] && grep -q "is at store layout $n, and this build appends to layouts 8 and 9 only: run \`ledger migrate\`" "$T/e" ||
         fail "layout $n: append: exit $rc, $(cat "$T/e")"
     "$LEDGER" --dir "$T/l$n" checkpoint | cmp -s - "$V/checkpoint" ||
         fail "layout $n: a refused append changed the checkpoint"
@@ -129,7 +129,7 @@ for n in 1 2 3 4 5 6 7; do
     unpack $n "$T/m"
     "$LEDGER" --dir "$T/m" migrate >/dev/null 2>&1 ||
         fail "migrate the layout $n image"
-    answers 8 "$T/m"
+    answers 9 "$T/m"
     "$LEDGER" --dir "$T/m" append x.layout.more --body '{"n":1}' \
         >/dev/null 2>&1 || fail "layout $n migrated: append"
     "$LEDGER" --dir "$T/m" verify >"$T/v" 2>&1 ||
@@ -183,7 +183,7 @@ open_image 5 "entries without derived bytes, bodies seeded by BLAKE2b, dictionar
 "$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
     >/dev/null 2>"$T/e"
 rc=$?
-[ $rc = 65 ] && grep -q "is at store layout 5, and this build appends to layout 8 only: run \`ledger migrate\`" "$T/e" ||
+[ $rc = 65 ] && grep -q "is at store layout 5, and this build appends to layouts 8 and 9 only: run \`ledger migrate\`" "$T/e" ||
     fail "fresh5: append: exit $rc, $(cat "$T/e")"
 # to layout 8 (by way of 6): the layout record and the entries, each
 # sealed one's record rewritten with its claim digest, nothing else (the
@@ -195,7 +195,7 @@ command -v mdb_dump >/dev/null 2>&1 && have_dump=1
 # every database but entries5
 dump_rest() { mdb_dump -a "$1" | awk '/^database=/ { skip = $0 == "database=entries5" } !skip'; }
 [ $have_dump = 1 ] && dump_rest "$F" >"$T/dump5"
-"$LEDGER" --dir "$F" migrate >"$T/mig7.out" 2>&1 &&
+"$LEDGER" --dir "$F" migrate --layout 8 >"$T/mig7.out" 2>&1 &&
     grep -q '^layout 5 -> 8 (4201 events)$' "$T/mig7.out" &&
     grep -q '^digests  4201 entries stored with their claim digest as layout 8 keeps it$' "$T/mig7.out" ||
     fail "fresh5: migrate: $(cat "$T/mig7.out")"
@@ -282,9 +282,9 @@ fi
 "$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
     >/dev/null 2>"$T/e"
 rc=$?
-[ $rc = 65 ] && grep -q "is at store layout 7, and this build appends to layout 8 only: run \`ledger migrate\`" "$T/e" ||
+[ $rc = 65 ] && grep -q "is at store layout 7, and this build appends to layouts 8 and 9 only: run \`ledger migrate\`" "$T/e" ||
     fail "fresh7: append: exit $rc, $(cat "$T/e")"
-"$LEDGER" --dir "$F" migrate >"$T/mig.out" 2>&1 &&
+"$LEDGER" --dir "$F" migrate --layout 8 >"$T/mig.out" 2>&1 &&
     grep -q '^layout 7 -> 8 (4282 events)$' "$T/mig.out" &&
     grep -q '^digests  4282 entries stored with their claim digest as layout 8 keeps it$' "$T/mig.out" ||
     fail "fresh7: migrate: $(cat "$T/mig.out")"
@@ -319,7 +319,7 @@ queries8() {
 open_image 8 "entries without prev, seeded bodies, dictionaries" queries8
 [ "$("$T/poke" "$F" untagged entries5)" = "0 of 4323" ] ||
     fail "fresh8: entries not in layout 8's form: $("$T/poke" "$F" untagged entries5)"
-"$LEDGER" --dir "$F" migrate >"$T/mig.out" 2>&1 &&
+"$LEDGER" --dir "$F" migrate --layout 8 >"$T/mig.out" 2>&1 &&
     grep -q '^layout 8 already: nothing to convert (4323 events)$' "$T/mig.out" ||
     fail "fresh8: migrate: $(cat "$T/mig.out")"
 # the body kinds a layout 8 store holds (FORMAT.md 4, issue 63): layout
@@ -347,6 +347,18 @@ if command -v mdb_dump >/dev/null 2>&1; then
     [ "$k8" = "05 " ] || [ "$k8" = "06 " ] ||
         fail "fresh8: event $s8 appended by layout 8 stored as kind $k8"
 fi
+# and on to layout 9 (what init makes): its intake made, the same log
+"$LEDGER" --dir "$F" checkpoint >"$T/cp8"
+"$LEDGER" --dir "$F" migrate >"$T/mig.out" 2>&1 &&
+    grep -q '^layout 8 -> 9 (4324 events)$' "$T/mig.out" ||
+    fail "fresh8: migrate to 9: $(cat "$T/mig.out")"
+"$LEDGER" --dir "$F" checkpoint | cmp -s - "$T/cp8" ||
+    fail "fresh8: migrate to 9 changed the checkpoint"
+[ -f "$F/intake" ] || fail "fresh8: migrate to 9 made no intake log"
+"$LEDGER" --dir "$F" append -q x.layout.more --body '{"n":2}' >/dev/null 2>&1 ||
+    fail "fresh8 at 9: append"
+"$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
+    fail "fresh8 at 9: verify --full: $(cat "$T/v")"
 
 if [ "$nfail" -gt 0 ]; then
     echo "layout_images: $nfail failure(s)"

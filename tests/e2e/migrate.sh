@@ -122,7 +122,7 @@ for w in "append x.migrate.late --body {\"i\":9}" "erase 5 --reason r" \
     "$L" --dir "$T/old" $w >"$T/out" 2>"$T/err"
     rc=$?
     [ $rc -eq 65 ] &&
-        grep -q 'is at store layout 1, and this build appends to layout 8 only: run `ledger migrate`' "$T/err" ||
+        grep -q 'is at store layout 1, and this build appends to layouts 8 and 9 only: run `ledger migrate`' "$T/err" ||
         fail "layout 1: $w: exit $rc, $(cat "$T/err")"
 done
 printf '{"type":"x.migrate.late","body":{"i":1}}\n' |
@@ -159,7 +159,7 @@ rc=$?
 [ $rc -eq 64 ] && [ ! -e "$T/i" ] || fail "init --layout 4: exit $rc, $(cat "$T/err")"
 LEDGER_LAYOUT=4 "$L" --dir "$T/i" init >/dev/null 2>"$T/err"
 rc=$?
-[ $rc -eq 64 ] && grep -q "LEDGER_LAYOUT is '4': store layout 4: this build makes layout 8 ledgers only, or 999, the development layout no release reads (it reads and migrates the older ones); unset it" "$T/err" &&
+[ $rc -eq 64 ] && grep -q "LEDGER_LAYOUT is '4': store layout 4: this build makes layout 9 ledgers (8 when asked); it reads and migrates the older ones; unset it" "$T/err" &&
     [ ! -e "$T/i/data.mdb" ] || fail "LEDGER_LAYOUT=4 init: exit $rc, $(cat "$T/err")"
 for v in 0 abc 8x -8 99999999999; do
     LEDGER_LAYOUT=$v "$L" --dir "$T/i" init >/dev/null 2>"$T/err"
@@ -175,7 +175,7 @@ cp -r "$B" "$D"
 "$L" --dir "$D" migrate >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc -eq 0 ] || fail "migrate: exit $rc ($(cat "$T/err"))"
-grep -q '^layout 1 -> 8 (600 events)$' "$T/out" ||
+grep -q '^layout 1 -> 9 (600 events)$' "$T/out" ||
     fail "migrate: says $(cat "$T/out")"
 # (the indexes layout 1 kept; the body index, new in layout 5, beside)
 bix=$("$L" --dir "$D" stats --databases -o json |
@@ -194,10 +194,11 @@ grep -q '^events  *[0-9]* -> [0-9]* bytes (entries and bodies)$' "$T/out" ||
 grep -q '^in use ' "$T/out" || fail "migrate: no bytes in use ($(cat "$T/out"))"
 [ -s "$T/err" ] && fail "migrate: stderr not a terminal, yet: $(cat "$T/err")"
 "$L" --dir "$D" stats |
-    grep -q '^layout  *8 (entries without prev, seeded bodies, dictionaries)$' ||
+    grep -q '^layout  *9 (layout 8, and appends through an intake log; epoch keys)$' ||
     fail "after: stats says $("$L" --dir "$D" stats | grep layout)"
-[ "$("$L" --dir "$D" stats -o json | jq .layout)" = 8 ] ||
-    fail "after: stats -o json has no layout 8"
+[ "$("$L" --dir "$D" stats -o json | jq .layout)" = 9 ] ||
+    fail "after: stats -o json has no layout 9"
+[ -f "$D/intake" ] || fail "after: no intake log"
 "$L" --dir "$D" verify --full >"$T/v" 2>&1 || fail "after: verify: $(cat "$T/v")"
 answers "$D" "$T/after"
 diff -r "$T/before" "$T/after" >"$T/diff" 2>&1 ||
@@ -233,15 +234,15 @@ answers "$T/two" "$T/after2"
 diff -r "$T/before" "$T/after2" >"$T/diff" 2>&1 ||
     fail "answers differ in layout 2: $(head -c 600 "$T/diff")"
 "$L" --dir "$T/two" migrate -o json >"$T/out" 2>&1
-jq -e '.from == 2 and .to == 8 and .converted and .tiles_split == 2 and
+jq -e '.from == 2 and .to == 9 and .converted and .tiles_split == 2 and
        .index_bytes.after < .index_bytes.before and
        .event_bytes.after < .event_bytes.before and
        .tree_bytes.after < .tree_bytes.before' "$T/out" >/dev/null ||
-    fail "2 -> 8 -o json: $(cat "$T/out")"
+    fail "2 -> 9 -o json: $(cat "$T/out")"
 answers "$T/two" "$T/after3"
 diff -r "$T/before" "$T/after3" >"$T/diff" 2>&1 ||
-    fail "answers differ after 2 -> 8: $(head -c 600 "$T/diff")"
-"$L" --dir "$T/two" verify --full >"$T/v" 2>&1 || fail "2 -> 8: verify: $(cat "$T/v")"
+    fail "answers differ after 2 -> 9: $(head -c 600 "$T/diff")"
+"$L" --dir "$T/two" verify --full >"$T/v" 2>&1 || fail "2 -> 9: verify: $(cat "$T/v")"
 rm -rf "$T/two" "$T/after2" "$T/after3"
 
 # by way of layout 3 and 4: each of the 2 tiles from three pages to two,
@@ -259,14 +260,14 @@ answers "$T/three" "$T/after4"
 diff -r "$T/before" "$T/after4" >"$T/diff" 2>&1 ||
     fail "answers differ after 3 -> 4: $(head -c 600 "$T/diff")"
 "$L" --dir "$T/three" migrate -o json >"$T/out" 2>&1
-jq -e '.from == 4 and .to == 8 and .converted and .tiles_split == 0 and
+jq -e '.from == 4 and .to == 9 and .converted and .tiles_split == 0 and
        .tree_bytes.after == .tree_bytes.before and
        .event_bytes.after < .event_bytes.before' "$T/out" >/dev/null ||
-    fail "4 -> 8 -o json: $(cat "$T/out")"
+    fail "4 -> 9 -o json: $(cat "$T/out")"
 answers "$T/three" "$T/after5"
 diff -r "$T/before" "$T/after5" >"$T/diff" 2>&1 ||
-    fail "answers differ after 4 -> 8: $(head -c 600 "$T/diff")"
-"$L" --dir "$T/three" verify --full >"$T/v" 2>&1 || fail "4 -> 8: verify: $(cat "$T/v")"
+    fail "answers differ after 4 -> 9: $(head -c 600 "$T/diff")"
+"$L" --dir "$T/three" verify --full >"$T/v" 2>&1 || fail "4 -> 9: verify: $(cat "$T/v")"
 rm -rf "$T/three" "$T/after4" "$T/after5"
 
 # on a terminal: a progress line with a percentage, erased before the
@@ -277,42 +278,49 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
         >"$T/tty.out" 2>&1
     grep -q 'migrate: [0-9]*/[0-9]* ([0-9]*%)' "$T/tty.out" ||
         fail "on a terminal: no progress: $(tr '\r' '\n' <"$T/tty.out" | head -3)"
-    grep -q "$(printf '\r\033')\[Klayout 1 -> 8" "$T/tty.out" ||
+    grep -q "$(printf '\r\033')\[Klayout 1 -> 9" "$T/tty.out" ||
         fail "on a terminal: the progress line is not erased before the summary"
 fi
 
 # again: nothing to do; back: refused
 "$L" --dir "$D" migrate >"$T/out" 2>&1 || fail "again: exit $?"
-grep -q '^layout 8 already: nothing to convert (600 events)$' "$T/out" ||
+grep -q '^layout 9 already: nothing to convert (600 events)$' "$T/out" &&
+    grep -q '^in use  *[1-9][0-9]* -> [1-9][0-9]* bytes' "$T/out" ||
     fail "again: says $(cat "$T/out")"
-"$L" --dir "$D" migrate -o json | jq -e '.converted == false and .from == 8' \
+"$L" --dir "$D" migrate -o json |
+    jq -e '.converted == false and .from == 9 and .to == 9 and .events == 600' \
     >/dev/null || fail "again -o json"
+"$L" --dir "$D" migrate --layout 9 >"$T/out" 2>&1 &&
+    grep -q '^layout 9 already: nothing to convert (600 events)$' "$T/out" ||
+    fail "again --layout 9: says $(cat "$T/out")"
 "$L" --dir "$D" migrate --layout 1 >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
     fail "--layout 1: exit $rc, $(cat "$T/err")"
-"$L" --dir "$D" migrate --layout 9 >/dev/null 2>"$T/err"
+"$L" --dir "$D" migrate --layout 10 >/dev/null 2>"$T/err"
 rc=$?
-[ $rc -eq 64 ] && grep -q "'9' is not a store layout this build knows (\`ledger --version\` lists them)" "$T/err" ||
-    fail "--layout 9: exit $rc, $(cat "$T/err")"
-for v in 0 abc 3x 1000 -1; do
+[ $rc -eq 64 ] && grep -q "'10' is not a store layout this build knows (\`ledger --version\` lists them)" "$T/err" ||
+    fail "--layout 10: exit $rc, $(cat "$T/err")"
+for v in 0 abc 3x 999 1000 -1; do
     "$L" --dir "$D" migrate --layout "$v" >/dev/null 2>"$T/err"
     rc=$?
     [ $rc -eq 64 ] && grep -q "'$v' is not a store layout this build knows" "$T/err" ||
         fail "--layout $v: exit $rc, $(cat "$T/err")"
 done
-"$L" --dir "$D" migrate --layout 7 >/dev/null 2>"$T/err"
-rc=$?
-[ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
-    fail "--layout 7 at 8: exit $rc, $(cat "$T/err")"
+for v in 8 7; do
+    "$L" --dir "$D" migrate --layout $v >/dev/null 2>"$T/err"
+    rc=$?
+    [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
+        fail "--layout $v at 9: exit $rc, $(cat "$T/err")"
+done
 "$L" --dir "$D" migrate --layout 5 >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
-    fail "--layout 5 at 8: exit $rc, $(cat "$T/err")"
+    fail "--layout 5 at 9: exit $rc, $(cat "$T/err")"
 "$L" --dir "$D" migrate --layout 3 >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
-    fail "--layout 3 at 8: exit $rc, $(cat "$T/err")"
+    fail "--layout 3 at 9: exit $rc, $(cat "$T/err")"
 "$L" --dir "$D" migrate 3 >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q "unexpected argument '3'" "$T/err" ||
@@ -342,7 +350,7 @@ unpack format1 "$F" format1
 "$L" --dir "$F" checkpoint >"$T/f1.ck" 2>&1
 "$L" --dir "$F" query -o json -n all 'type=*' >"$T/f1.q" 2>&1
 "$L" --dir "$F" migrate >"$T/out" 2>&1 &&
-    grep -q '^layout 1 -> 8 (33 events)$' "$T/out" ||
+    grep -q '^layout 1 -> 9 (33 events)$' "$T/out" ||
     fail "format 1: migrate: $(cat "$T/out")"
 "$L" --dir "$F" checkpoint 2>&1 | cmp -s - "$T/f1.ck" ||
     fail "format 1: another checkpoint"
@@ -370,7 +378,7 @@ for what in "serve" "serve --otlp 127.0.0.1:0" \
     timeout 20 "$L" --dir "$S" $what >"$T/out" 2>"$T/err"
     rc=$?
     [ $rc -eq 65 ] && [ ! -s "$T/out" ] &&
-        grep -q "$S is at store layout 1, and this build appends to layout 8 only: every event would be refused until \`ledger --dir $S migrate\`" "$T/err" ||
+        grep -q "$S is at store layout 1, and this build appends to layouts 8 and 9 only: every event would be refused until \`ledger --dir $S migrate\`" "$T/err" ||
         fail "$what on layout 1: exit $rc, $(cat "$T/out" "$T/err")"
     [ -S "$S/ledger.sock" ] && fail "$what on layout 1 left a socket"
 done
@@ -477,13 +485,14 @@ calls=$(cat "$T/count" 2>/dev/null || echo 0)
 rm -rf "$T/good"
 "$L" --dir "$T/c" tiles "$T/good" >/dev/null 2>&1
 
-# after WHAT DIR: the ledger opens in layout 1 to 8, verifies, has the
+# after WHAT DIR: the ledger opens in layout 1 to 9, verifies, has the
 # checkpoint it had and answers queries as before; migrate finishes the
-# job (layout 8, every record in its form) and the tiles are the same
+# job (layout 9, every record in layout 8's form) and the tiles are the
+# same
 after() {
     lay=$("$L" --dir "$2" stats -o json 2>"$T/e2" | jq -r .layout)
     case $lay in
-    1 | 2 | 3 | 4 | 5 | 6 | 7 | 8) ;;
+    1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9) ;;
     *) fail "$1: stats: layout '$lay' ($(cat "$T/e2"))" ;;
     esac
     "$L" --dir "$2" verify --full >"$T/v" 2>&1 || fail "$1: verify: $(cat "$T/v")"
@@ -504,8 +513,8 @@ after() {
             fail "$1: stats does not say $whole tiles are whole: $("$L" --dir "$2" stats | grep layout)"
     fi
     "$L" --dir "$2" migrate >"$T/m" 2>&1 || fail "$1: migrate again: $(cat "$T/m")"
-    [ "$("$L" --dir "$2" stats -o json 2>/dev/null | jq -r .layout)" = 8 ] ||
-        fail "$1: migrate again: not layout 8: $(cat "$T/m")"
+    [ "$("$L" --dir "$2" stats -o json 2>/dev/null | jq -r .layout)" = 9 ] ||
+        fail "$1: migrate again: not layout 9: $(cat "$T/m")"
     [ "$("$T/poke" "$2" untagged entries5)" = "0 of 600" ] ||
         fail "$1: migrate again: entries not in layout 8's form: $("$T/poke" "$2" untagged entries5)"
     "$L" --dir "$2" stats -o json 2>/dev/null | jq -e 'has("digest_next") | not' >/dev/null &&
@@ -575,7 +584,7 @@ unpack layout7 "$B7"
 for from in 6 7; do
     rm -rf "$T/d"
     cp -r "$T/base$from" "$T/d"
-    "$L" --dir "$T/d" migrate >"$T/out" 2>&1 &&
+    "$L" --dir "$T/d" migrate --layout 8 >"$T/out" 2>&1 &&
         grep -q "^layout $from -> 8 (600 events)\$" "$T/out" &&
         grep -q '^digests  600 entries stored with their claim digest as layout 8 keeps it$' "$T/out" ||
         fail "$from -> 8: $(cat "$T/out")"
@@ -585,10 +594,18 @@ for from in 6 7; do
     answers "$T/d" "$T/after6"
     diff -r -x qa "$T/before" "$T/after6" >"$T/diff" 2>&1 ||
         fail "answers differ after $from -> 8: $(head -c 600 "$T/diff")"
-    "$L" --dir "$T/d" migrate -o json >"$T/out" 2>&1
+    "$L" --dir "$T/d" migrate --layout 8 -o json >"$T/out" 2>&1
     jq -e '.from == 8 and .to == 8 and (.converted | not) and
            .entries_digested == 0' "$T/out" >/dev/null ||
         fail "$from -> 8, again: $(cat "$T/out")"
+    "$L" --dir "$T/d" migrate -o json >"$T/out" 2>&1
+    jq -e '.from == 8 and .to == 9 and .converted and
+           .entries_digested == 0' "$T/out" >/dev/null ||
+        fail "$from -> 8 -> 9: $(cat "$T/out")"
+    answers "$T/d" "$T/after9"
+    diff -r -x qa "$T/before" "$T/after9" >"$T/diff" 2>&1 ||
+        fail "answers differ after $from -> 8 -> 9: $(head -c 600 "$T/diff")"
+    rm -rf "$T/after9"
     rm -rf "$T/d" "$T/after6"
 done
 # --layout 7 from 6: layout 7's form (the digest in the stamp), then on
@@ -609,10 +626,10 @@ rm -rf "$T/d"
 rm -rf "$T/d4"
 unpack layout4 "$T/d4"
 "$L" --dir "$T/d4" migrate -o json >"$T/out" 2>&1
-jq -e '.from == 4 and .to == 8 and .converted and .entries_digested == 0' \
-    "$T/out" >/dev/null || fail "4 -> 8: $(cat "$T/out")"
+jq -e '.from == 4 and .to == 9 and .converted and .entries_digested == 0' \
+    "$T/out" >/dev/null || fail "4 -> 9: $(cat "$T/out")"
 [ "$("$T/poke" "$T/d4" untagged entries5)" = "0 of 600" ] ||
-    fail "4 -> 8: $("$T/poke" "$T/d4" untagged entries5) not in layout 8's form"
+    fail "4 -> 9: $("$T/poke" "$T/d4" untagged entries5) not in layout 8's form"
 rm -rf "$T/d4"
 
 # sweep FROM: every I/O call of a migrate of the layout FROM image to 8,
@@ -623,7 +640,7 @@ sweep() {
     cp -r "$T/base$from" "$T/c"
     rm -f "$T/count"
     FAULT_COUNT_FILE=$T/count LD_PRELOAD=$PRE "$L" --dir "$T/c" migrate \
-        >/dev/null 2>&1 || fail "$from -> 8: counting run failed"
+        --layout 8 >/dev/null 2>&1 || fail "$from -> 8: counting run failed"
     calls6=$(cat "$T/count" 2>/dev/null || echo 0)
     [ "$calls6" -gt 3 ] || fail "$from -> 8 made only '$calls6' I/O calls"
     layouts6=""
@@ -634,7 +651,7 @@ sweep() {
             cp -r "$T/base$from" "$T/c"
             if [ $how = ENOSPC ]; then
                 FAULT_AT=$n FAULT_ERRNO=ENOSPC LD_PRELOAD=$PRE "$L" --dir "$T/c" \
-                    migrate >"$T/out" 2>"$T/err"
+                    migrate --layout 8 >"$T/out" 2>"$T/err"
                 rc=$?
                 case $rc in
                 0 | 74) ;;
@@ -643,7 +660,7 @@ sweep() {
             else
                 rm -f "$T/flog"
                 FAULT_AT=$n FAULT_MODE=hang FAULT_LOG=$T/flog LD_PRELOAD=$PRE "$L" \
-                    --dir "$T/c" migrate >/dev/null 2>&1 &
+                    --dir "$T/c" migrate --layout 8 >/dev/null 2>&1 &
                 killed_in_call $! "$T/flog"
             fi
             lay=$("$L" --dir "$T/c" stats -o json 2>/dev/null | jq -r .layout)

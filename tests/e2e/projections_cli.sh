@@ -155,7 +155,7 @@ for name in packs permissions models routes promotions runs doctor; do
     v=$(jq -r "select(.name==\"$name\").version" <"$T/proj.json")
     grep -q "^$name $v $d\$" "$T/note" || fail "note does not bind $name $v $d"
 done
-# (at store layout 999 the notes are signed as the tail is applied: a
+# (at store layout 9 the notes are signed as the tail is applied: a
 # flush first, for one at this size; at 8 a no-op)
 L flush >/dev/null || fail "flush"
 expect_exit 0 "rebuild" L rebuild -o json

@@ -116,10 +116,10 @@ if cc -o "$T/lr" "$(dirname "$0")/lib/lmdb_readers.c" -llmdb 2>"$T/cc.err"; then
     hst=$(jq -r '.box[] | select(.name == "snapshots-held") | .holders[0].state' "$T/doc.json")
     hb=$(jq -r '.box[] | select(.name == "snapshots-held") | .holders[0].held_bytes' "$T/doc.json")
     behind=$(jq -r '.box[] | select(.name == "snapshots-held") | .holders[0].commits_behind' "$T/doc.json")
-    # 3,000 events in commits of 5: 600 LMDB commits; at store layout 999
+    # 3,000 events in commits of 5: 600 LMDB commits; at store layout 9
     # the batches are intake frames, applied to LMDB 128 events at a time
     want=600
-    [ "$("$LEDGER" --dir "$d" stats -o json | jq .layout)" = 999 ] && want=20
+    [ "$("$LEDGER" --dir "$d" stats -o json | jq .layout)" = 9 ] && want=20
     [ "$st" = warn ] && [ "$hpid" = "$hp" ] && [ "$hst" = T ] &&
         [ "${hb:-0}" -gt 0 ] && [ "${behind:-0}" -ge "$want" ] ||
         bad "doctor -o json on the stopped reader $hp: $(jq -c '.box[] | select(.name == "snapshots-held")' "$T/doc.json")"

@@ -1,20 +1,21 @@
 #!/bin/sh
 # release_build.sh — a release build (make RELEASE=1, what debian/rules
-# makes) neither makes nor reads the store layout in development (999),
+# makes) neither makes nor reads a store layout in development (docs/
+# FORMAT.md 6.1: none in this build; layout 9 was 999 until 2026-12-02),
 # and says so in its own words:
 #   - made from this build's objects with ledger/layout.c alone rebuilt
 #     ($B/release records the kind, so a change of RELEASE rebuilds it,
 #     both ways);
 #   - the Debian package's smoke test (debian/smoke.sh) passes on it;
-#   - --version names no layout in development;
-#   - init at a layout it does not make (4, 999) is refused (64) without
-#     naming a layout it does not know, and leaves no ledger;
-#   - init --epoch and migrate --layout 999 are refused (64), nothing made
-#     or changed;
-#   - a ledger a development build made at 999 is refused by every
-#     command (query, ingest, stats: 65; verify: 1) naming the layout,
-#     and its file is left byte for byte;
-#   - make refuses to run the tests with RELEASE=1 (they make 999).
+#   - --version names no layout in development, in either build;
+#   - init at a layout it does not make (4, 999) is refused (64) and
+#     leaves no ledger; init makes layout 9, with epoch keys if asked;
+#   - a ledger whose layout record says 999 (what a development build
+#     made before 1.0) is refused by every command of either build
+#     (query, ingest, stats: 65; verify: 1) naming the layout, and its
+#     file is left byte for byte;
+#   - make refuses to run the tests with RELEASE=1 (they may make a
+#     layout in development).
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
 B=$(dirname "$L")
@@ -23,8 +24,8 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 nfail=0
 bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
-# (CI's second pass sets LEDGER_LAYOUT=999 for every test; this one says
-# which layout each command gets.)
+# (a run may set LEDGER_LAYOUT for every test; this one says which layout
+# each command gets.)
 unset LEDGER_LAYOUT
 # make asan's settings must not reach this make (cli_install.sh)
 # (and V: the checks read make's short "CC file" lines)
@@ -52,83 +53,78 @@ sh "$ROOT/debian/smoke.sh" "$RL" >"$T/smoke" 2>&1 ||
     { cat "$T/smoke"; bad "debian/smoke.sh failed on the release build"; }
 
 "$RL" --version >"$T/v" || bad "--version exited $?"
-grep -q 'store layouts 1 to 8 (appends to 8)' "$T/v" ||
+grep -q 'store layouts 1 to 9 (appends to 9)' "$T/v" ||
     bad "--version: $(cat "$T/v")"
-grep -q '999\|in development' "$T/v" && bad "--version names 999: $(cat "$T/v")"
-"$L" --version | grep -q '999 in development' ||
-    bad "the development build's --version does not name 999"
+grep -q 'in development' "$T/v" && bad "--version names a layout in development: $(cat "$T/v")"
+"$L" --version | grep -q 'in development' &&
+    bad "the development build's --version names a layout in development"
 
 # init at a layout a release does not make
 for n in 4 999; do
     LEDGER_LAYOUT=$n "$RL" --dir "$T/i$n" init >"$T/o" 2>"$T/e"
     rc=$?
     [ $rc = 64 ] || bad "LEDGER_LAYOUT=$n init exited $rc, not 64"
-    grep -q "store layout $n: .*makes layout 8 ledgers only" "$T/e" ||
+    grep -q "store layout $n: .*makes layout 9 ledgers" "$T/e" ||
         bad "LEDGER_LAYOUT=$n init: $(cat "$T/e")"
     [ -s "$T/o" ] && bad "LEDGER_LAYOUT=$n init printed: $(cat "$T/o")"
     [ -e "$T/i$n/data.mdb" ] && bad "LEDGER_LAYOUT=$n init made a ledger"
 done
-grep -q 999 "$T/e" || bad "999's refusal does not name 999: $(cat "$T/e")"
-LEDGER_LAYOUT=4 "$RL" --dir "$T/i4" init 2>&1 | grep -q 999 &&
-    bad "the refusal of layout 4 names 999, which a release does not know"
 
-"$RL" --dir "$T/ep" init --epoch 60 >"$T/o" 2>"$T/e"
-rc=$?
-[ $rc = 64 ] || bad "init --epoch exited $rc, not 64"
-grep -q 'epoch keys are in development, which this release build does not make' "$T/e" ||
-    bad "init --epoch: $(cat "$T/e")"
-[ -e "$T/ep/data.mdb" ] && bad "init --epoch made a ledger"
+"$RL" --dir "$T/ep" init --epoch 60 >/dev/null 2>"$T/e" ||
+    bad "release init --epoch exited $?: $(cat "$T/e")"
+"$RL" --dir "$T/ep" append x.release --body "{}" >/dev/null 2>"$T/e" ||
+    bad "release append after init --epoch exited $?: $(cat "$T/e")"
+"$RL" --dir "$T/ep" keys epochs -o json 2>/dev/null | grep -q '"epoch"' ||
+    bad "release init --epoch: its first seal made no epoch key"
 
-"$RL" --dir "$T/r8" init >/dev/null 2>&1 || bad "release init exited $?"
-"$RL" --dir "$T/r8" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
+"$RL" --dir "$T/r9" init >/dev/null 2>&1 || bad "release init exited $?"
+"$RL" --dir "$T/r9" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
     bad "release ingest exited $?"
-sum8=$(cat "$T/r8/data.mdb" | md5sum)
-"$RL" --dir "$T/r8" migrate --layout 999 >"$T/o" 2>"$T/e"
-rc=$?
-[ $rc = 64 ] || bad "migrate --layout 999 exited $rc, not 64"
-grep -q "'999' is not a store layout this build knows" "$T/e" ||
-    bad "migrate --layout 999: $(cat "$T/e")"
-[ "$(cat "$T/r8/data.mdb" | md5sum)" = "$sum8" ] ||
-    bad "a refused migrate changed the ledger"
-"$RL" --dir "$T/r8" verify >/dev/null 2>&1 || bad "release verify exited $?"
-"$RL" --dir "$T/r8" stats -o json 2>/dev/null | grep -q '"layout": *8' ||
-    bad "the release build's ledger is not at layout 8"
+"$RL" --dir "$T/r9" verify >/dev/null 2>&1 || bad "release verify exited $?"
+"$RL" --dir "$T/r9" stats -o json 2>/dev/null | grep -q '"layout": *9' ||
+    bad "the release build's ledger is not at layout 9"
 
-# a ledger of layout 999, made by a development build
-LEDGER_LAYOUT=999 "$L" --dir "$T/d" init >/dev/null 2>&1 ||
-    bad "development init at 999 exited $?"
-"$L" --dir "$T/d" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
-    bad "development ingest at 999 exited $?"
-sum=$(cat "$T/d/data.mdb" | md5sum)
-for cmd in "verify:1" "query:65" "stats:65" \
-    "ingest $ROOT/examples/pdf-ops.jsonl:65" "doctor:65"; do
-    want=${cmd##*:}
-    args=${cmd%:*}
-    # shellcheck disable=SC2086
-    "$RL" --dir "$T/d" $args >"$T/o" 2>"$T/e"
-    rc=$?
-    [ $rc = "$want" ] || bad "release $args on a 999 ledger exited $rc, not $want"
-    grep -q 'store layout 999 is in development, which no release reads' "$T/e" ||
-        bad "release $args on a 999 ledger: $(cat "$T/e")"
-done
-[ "$(cat "$T/d/data.mdb" | md5sum)" = "$sum" ] ||
-    bad "the release build changed a 999 ledger it refused"
-"$L" --dir "$T/d" verify >/dev/null 2>&1 ||
-    bad "the 999 ledger no longer verifies in the development build"
+# a ledger whose layout record says 999: what development builds made
+# before layout 9 was frozen
+if ! command -v mdb_load >/dev/null 2>&1; then
+    bad "no mdb_load (lmdb-utils, setup.sh installs it)"
+else
+    "$L" --dir "$T/d" init >/dev/null 2>&1 || bad "development init exited $?"
+    "$L" --dir "$T/d" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
+        bad "development ingest exited $?"
+    printf 'layout\n\\00\\00\\03\\e7\n' >"$T/l999.txt"
+    mdb_load -T -s meta -f "$T/l999.txt" "$T/d" || bad "cannot write layout 999"
+    sum=$(md5sum <"$T/d/data.mdb")
+    for prog in "$RL" "$L"; do
+        for cmd in "verify:1" "query:65" "stats:65" \
+            "ingest $ROOT/examples/pdf-ops.jsonl:65" "doctor:65"; do
+            want=${cmd##*:}
+            args=${cmd%:*}
+            # shellcheck disable=SC2086
+            "$prog" --dir "$T/d" $args >"$T/o" 2>"$T/e"
+            rc=$?
+            [ $rc = "$want" ] || bad "$prog $args on a 999 ledger exited $rc, not $want"
+            grep -q 'store layout 999, this build reads 1 to 9' "$T/e" ||
+                bad "$prog $args on a 999 ledger: $(cat "$T/e")"
+        done
+    done
+    [ "$(md5sum <"$T/d/data.mdb")" = "$sum" ] ||
+        bad "a build changed a 999 ledger it refused"
+fi
 
 # make refuses the tests in a release build
 (cd "$ROOT" && make -n B="$R" RELEASE=1 check) >"$T/o" 2>&1 &&
     bad "make RELEASE=1 check did not refuse"
-grep -q 'RELEASE=1 builds refuse layout 999' "$T/o" ||
+grep -q 'RELEASE=1 builds refuse a layout in development' "$T/o" ||
     bad "make RELEASE=1 check: $(tail -3 "$T/o")"
 
-# and back: RELEASE=0 rebuilds layout.c, and 999 is known again
+# and back: RELEASE=0 rebuilds layout.c
 (cd "$ROOT" && make B="$R" RELEASE=0 V=0 "$R/ledger") >"$T/make.log" 2>&1 ||
     { cat "$T/make.log"; bad "make RELEASE=0"; }
 grep -q 'ledger/layout\.c' "$T/make.log" ||
     bad "make RELEASE=0 after RELEASE=1 did not rebuild ledger/layout.c"
-"$R/ledger" --version | grep -q '999 in development' ||
-    bad "the rebuilt development program does not know 999"
+"$R/ledger" --version | grep -q 'store layouts 1 to 9' ||
+    bad "the rebuilt development program: $("$R/ledger" --version | sed -n 2,3p)"
 
 [ $nfail = 0 ] || { echo "release_build: $nfail failed"; exit 1; }
-echo "release_build: a release build refuses 999 and says so; ok"
+echo "release_build: a release build makes layout 9 and refuses 999; ok"

@@ -318,12 +318,12 @@ grep -q "events 0..$((H1 - 1)) pruned at .* into archive $(sha256sum "$T/a1.bund
 answers "$D" "$T/after"
 grep -q '"sha256:aa","registered_seq":"702","verified":true' "$T/before/model_at" ||
     fail "model_at before the prune: $(cat "$T/before/model_at")"
-# store layout 999: the prune dropped the pruned events' level-0 tiles
+# store layout 9: the prune dropped the pruned events' level-0 tiles
 # (FORMAT.md 6.2): a proof that needs them is refused, naming the archive
-# (retention_layout999.sh checks those proofs against the archive)
+# (retention_layout9.sh checks those proofs against the archive)
 L999=0
-[ "$("$L" --dir "$D" stats -o json | jq .layout)" = 999 ] && L999=1
-DROPPED="the tree hashes it needs were pruned (at store layout 999 a prune drops those of the pruned events"
+[ "$("$L" --dir "$D" stats -o json | jq .layout)" = 9 ] && L999=1
+DROPPED="the tree hashes it needs were pruned (at store layout 9 a prune drops those of the pruned events"
 for f in checkpoint digests doctor model_at $(cd "$T/before" && ls proof.* cons.*); do
     cmp -s "$T/before/$f" "$T/after/$f" && continue
     # (only of events, or from sizes, before the first tile kept)

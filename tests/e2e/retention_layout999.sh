@@ -1,10 +1,10 @@
 #!/bin/sh
-# retention_layout999.sh — a prune at store layout 999 frees what proofs
+# retention_layout9.sh — a prune at store layout 9 frees what proofs
 # do not need (issue 64, item 6; docs/RETENTION.md, FORMAT.md 6.2):
 #
-#   * the same 60,002 events at layout 8 and, migrated, at layout 999;
+#   * the same 60,002 events at layout 8 and, migrated, at layout 9;
 #     90% archived into one segment and pruned from both;
-#   * layout 999: pages in use fall to at most 1.2 x (1 - p) of before,
+#   * layout 9: pages in use fall to at most 1.2 x (1 - p) of before,
 #     plus 1% (p the fraction pruned); the level-0 hash tiles before the
 #     one of the last pruned event are gone (`prune -o json`
 #     removed.tiles), the rest stay;
@@ -13,7 +13,7 @@
 #     a size at or after the horizon, is the same bytes as before the
 #     prune, and Go's sumdb/tlog accepts them (tests/interop/tlogcheck);
 #   * a proof of an event before the kept tiles, or a consistency proof
-#     from a size inside them, exits 66 naming the horizon, layout 999 and
+#     from a size inside them, exits 66 naming the horizon, layout 9 and
 #     the archive; `checkpoint --size` of such a size prints the signed
 #     note and says its root was not checked; `verify --trusted` with it
 #     exits 66, named, and so does the submission to a witness whose last
@@ -28,7 +28,7 @@ set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/retention_layout999.XXXXXX") ||
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/retention_layout9.XXXXXX") ||
     exit 1
 WPID=""
 cleanup() {
@@ -58,13 +58,13 @@ awk -v n=$N 'BEGIN { for (i = 0; i < n; i++)
            i % 3, i % 7, i % 5, i, (i % 7 ? "ok" : "failed")) }' >"$T/in.jsonl"
 D8=$T/l8
 D=$T/l999
-LEDGER_LAYOUT=8 "$L" --dir "$D8" init --origin layout999.test/l >/dev/null || exit 1
+LEDGER_LAYOUT=8 "$L" --dir "$D8" init --origin layout9.test/l >/dev/null || exit 1
 "$L" --dir "$D8" ingest --batch 1000 "$T/in.jsonl" >/dev/null 2>&1 || exit 1
 [ "$("$L" --dir "$D8" stats -o json | jq -r .layout)" = 8 ] || fail "init made no layout 8 store"
 cp -a "$D8" "$D"
-"$L" --dir "$D" migrate --layout 999 >/dev/null 2>"$T/err" ||
-    { echo "FAIL: migrate --layout 999: $(cat "$T/err")"; exit 1; }
-[ "$("$L" --dir "$D" stats -o json | jq -r .layout)" = 999 ] || fail "migrate made no layout 999 store"
+"$L" --dir "$D" migrate --layout 9 >/dev/null 2>"$T/err" ||
+    { echo "FAIL: migrate --layout 9: $(cat "$T/err")"; exit 1; }
+[ "$("$L" --dir "$D" stats -o json | jq -r .layout)" = 9 ] || fail "migrate made no layout 9 store"
 SIZE=$((N + 1))
 H=54001             # a commit's end (genesis, then commits of 1,000)
 E=$(((H - 1) / 256 * 256)) # the first leaf whose level-0 tile stays
@@ -101,7 +101,7 @@ verdict=$(echo "$u0 $u1 $H $SIZE" | awk '{ p = $3 / $4; lim = $1 * (1.2 * (1 - p
     printf "%s %.1f%% (limit %.1f%%)", ($2 <= lim ? "ok" : "over"), 100 * $2 / $1, 100 * lim / $1 }')
 case $verdict in
 ok*) ;;
-*) fail "pages in use after pruning $H of $SIZE at layout 999: $u0 -> $u1 bytes, $verdict" ;;
+*) fail "pages in use after pruning $H of $SIZE at layout 9: $u0 -> $u1 bytes, $verdict" ;;
 esac
 "$L" --dir "$D" prune --before "$H" --archive "$T/a1.seg" --force >/dev/null 2>&1 ||
     fail "the same prune again (nothing to do) failed"
@@ -115,8 +115,8 @@ done
 grep -l '^exit' "$T"/before/* >/dev/null 2>&1 && fail "a proof failed before the prune: $(grep -l '^exit' "$T"/before/*)"
 
 # ------------------------------------------ what needs a dropped hash --
-pruned_err() { # WHAT EXIT: 66, naming layout 999, the horizon and the archive
-    [ "$2" = 66 ] && grep -q "store layout 999" "$T/err" &&
+pruned_err() { # WHAT EXIT: 66, naming layout 9, the horizon and the archive
+    [ "$2" = 66 ] && grep -q "store layout 9" "$T/err" &&
         grep -q "events 0\.\.$((H - 1)) " "$T/err" && grep -q "$SHA" "$T/err" ||
         fail "$1: exit $2: $(cat "$T/err")"
 }
@@ -203,13 +203,13 @@ E2=$(((H2 - 1) / 256 * 256))
 "$L" --dir "$D" proof "$E2" >/dev/null 2>"$T/err" || fail "proof $E2 after the second prune: $(cat "$T/err")"
 "$L" --dir "$D" proof $((E2 - 1)) >/dev/null 2>"$T/err"
 rc=$?
-[ $rc = 66 ] && grep -q "store layout 999" "$T/err" || fail "proof $((E2 - 1)) after the second prune: exit $rc: $(cat "$T/err")"
+[ $rc = 66 ] && grep -q "store layout 9" "$T/err" || fail "proof $((E2 - 1)) after the second prune: exit $rc: $(cat "$T/err")"
 
 # ------------------------- a witness whose last size is a dropped one --
 # (a ledger of its own: cosigned at 301, then grown and pruned past it;
 # the next submission cannot be made, and says why, 66)
 W=$T/w
-LEDGER_LAYOUT=999 "$L" --dir "$W" init --origin layout999.test/w >/dev/null || exit 1
+LEDGER_LAYOUT=9 "$L" --dir "$W" init --origin layout9.test/w >/dev/null || exit 1
 head -n 300 "$T/in.jsonl" | "$L" --dir "$W" ingest - >/dev/null 2>&1 || exit 1
 WV=$("$L" witness init --dir "$T/wit" --name w.example/w1) || fail "witness init"
 "$L" witness serve --listen 127.0.0.1:0 --dir "$T/wit" --trust "$("$L" --dir "$W" keys verifier)" \
@@ -231,7 +231,7 @@ sed -n '301,1600p' "$T/in.jsonl" | "$L" --dir "$W" ingest --batch 500 - >/dev/nu
 "$L" --dir "$W" publish "$T/wpub" --witness "$WURL $WV" >/dev/null 2>"$T/err"
 rc=$?
 [ $rc = 66 ] && grep -q "cannot build the request from size 301: no consistency proof from size 301" "$T/err" &&
-    grep -q "store layout 999" "$T/err" || fail "witness below the kept tiles: exit $rc: $(cat "$T/err")"
+    grep -q "store layout 9" "$T/err" || fail "witness below the kept tiles: exit $rc: $(cat "$T/err")"
 kill "$WPID" 2>/dev/null
 wait "$WPID" 2>/dev/null
 
@@ -245,5 +245,5 @@ wait "$WPID" 2>/dev/null
 [ "$(jq -r .pruned.tree_from "$T/v8.json")" = 0 ] || fail "layout 8: verify says tree_from $(jq -r .pruned.tree_from "$T/v8.json")"
 u8=$(used "$D8")
 
-echo "retention_layout999: pruned $H of $SIZE events: pages in use $u0 -> $u1 bytes at layout 999 ($verdict), $u8 at layout 8; $nfail failed"
+echo "retention_layout9: pruned $H of $SIZE events: pages in use $u0 -> $u1 bytes at layout 9 ($verdict), $u8 at layout 8; $nfail failed"
 [ "$nfail" = 0 ]

@@ -11,7 +11,7 @@
 #     24) images is the ledger before the prune (no horizon, event 0
 #     there) or after it (the horizon, event 0 pruned), and `verify
 #     --full` passes; with the syncs ignored, some image is neither (the
-#     harness would notice). The same at store layout 999 (the intake log
+#     harness would notice). The same at store layout 9 (the intake log
 #     recorded beside data.mdb), whose prune also drops the pruned
 #     events' level-0 hash tiles: an image after it has dropped them, one
 #     before has them.
@@ -67,7 +67,7 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_
 export ASAN_OPTIONS
 
 L=$T/l
-# (layout 8 here, whatever LEDGER_LAYOUT says: layout 999 has its own part
+# (layout 8 here, whatever LEDGER_LAYOUT says: layout 9 has its own part
 # below, with the intake recorded beside data.mdb)
 LEDGER_LAYOUT=8 "$LEDGER" --dir "$L" init --origin powerloss.test/l >/dev/null || exit 1
 awk 'BEGIN { for (i = 0; i < 1200; i++)
@@ -337,8 +337,8 @@ done
 [ "$lost" -gt 0 ] ||
     bad "with the syncs ignored every image was before or after: the harness would not notice"
 
-# ------------------------------------ prune at layout 999, power cut --
-# the same prune of the ledger migrated to store layout 999, whose steps
+# ------------------------------------ prune at layout 9, power cut --
+# the same prune of the ledger migrated to store layout 9, whose steps
 # also drop the pruned events' level-0 hash tiles (issue 64, item 6: here
 # tiles 0 and 1, events 0..511), with the intake log recorded beside
 # data.mdb in the same ordered log: every image is before or after and
@@ -347,22 +347,22 @@ done
 # its events), a before one has them
 L9=$T/l9
 cp -a "$T/base" "$L9" &&
-    "$LEDGER" --dir "$L9" migrate --layout 999 >/dev/null 2>"$T/err" ||
-    { echo "FAIL migrate --layout 999: $(cat "$T/err")"; exit 1; }
+    "$LEDGER" --dir "$L9" migrate --layout 9 >/dev/null 2>"$T/err" ||
+    { echo "FAIL migrate --layout 9: $(cat "$T/err")"; exit 1; }
 cp "$L9/data.mdb" "$T/base9.mdb"
 cp "$L9/intake" "$T/base9.intake"
 rm -f "$T/log9"
 POWERLOG=$T/log9 POWERLOG_FILE=$L9/data.mdb POWERLOG_FILE2=$L9/intake \
     LD_PRELOAD=$pre "$LEDGER" --dir "$L9" prune --before "$H" --archive "$T/a.seg" \
     --force -o json >"$T/out9" 2>"$T/err" ||
-    { echo "FAIL prune at layout 999 under the shim: $(cat "$T/err")"; exit 1; }
+    { echo "FAIL prune at layout 9 under the shim: $(cat "$T/err")"; exit 1; }
 [ "$(jq -r .removed.tiles "$T/out9")" = 2 ] ||
-    bad "the layout 999 prune dropped $(jq -r .removed.tiles "$T/out9") tiles, not 2"
+    bad "the layout 9 prune dropped $(jq -r .removed.tiles "$T/out9") tiles, not 2"
 out=$("$T/powerloss" "$T/log9" "$T/base9.mdb" count) ||
-    { echo "FAIL powerloss count (layout 999): exit $?"; exit 1; }
+    { echo "FAIL powerloss count (layout 9): exit $?"; exit 1; }
 set -- $out
 epochs9=$2
-[ "$epochs9" -ge 2 ] || bad "layout 999: only $epochs9 epochs logged: no syncs seen?"
+[ "$epochs9" -ge 2 ] || bad "layout 9: only $epochs9 epochs logged: no syncs seen?"
 image9() { # NAME MODE EPOCH SEED [ignore]
     rm -rf "$T/$1"
     mkdir -m 700 "$T/$1" && cp -a "$L9/keys" "$T/$1/" || exit 1
@@ -377,7 +377,7 @@ tiles9() {
     "$LEDGER" --dir "$1" proof 600 >/dev/null 2>&1 || { why="no proof of event 600"; return 1; }
     case $2 in
     before) [ "$prc" = 0 ] || { why="before, and event 5's proof exits $prc"; return 1; } ;;
-    after) [ "$prc" = 66 ] && grep -q "store layout 999" "$T/perr" ||
+    after) [ "$prc" = 66 ] && grep -q "store layout 9" "$T/perr" ||
         { why="after, and event 5's proof exits $prc: $(head -c 200 "$T/perr")"; return 1; } ;;
     esac
 }
@@ -387,7 +387,7 @@ i=0
 while [ "$i" -lt "$STATES" ]; do
     pl_state "$i" "$epochs9"
     image9 s "$mode" "$e" "$i"
-    w="layout 999 state $i ($mode, epoch $e)"
+    w="layout 9 state $i ($mode, epoch $e)"
     "$LEDGER" --dir "$T/s" verify --full >"$T/v" 2>&1 || bad "$w: verify --full: $(tail -n 2 "$T/v")"
     if st=$(state "$T/s"); then
         tiles9 "$T/s" "$st" || bad "$w: $why"
@@ -400,7 +400,7 @@ while [ "$i" -lt "$STATES" ]; do
 done
 image9 s prefix "$epochs9" 0
 st=$(state "$T/s") && [ "$st" = after ] && tiles9 "$T/s" after ||
-    bad "layout 999: every write replayed: not after the prune ($why)"
+    bad "layout 9: every write replayed: not after the prune ($why)"
 lost9=0
 j=0
 while [ "$j" -lt 12 ]; do
@@ -411,7 +411,7 @@ while [ "$j" -lt 12 ]; do
     j=$((j + 1))
 done
 [ "$lost9" -gt 0 ] ||
-    bad "layout 999: with the syncs ignored every image was before or after: the harness would not notice"
+    bad "layout 9: with the syncs ignored every image was before or after: the harness would not notice"
 
-echo "retention_powerloss: archive: $calls I/O calls, each failed (ENOSPC) and killed; power cuts at each sync point ($points) in $images images, $named naming a whole segment, without fsyncs $alost broken; prune --policy: power cuts at each sync point of its archive ($ppoints) in $pimages images, $ppruned after its prune, each run again to the end; prune: $STATES power-loss states from $epochs epochs ($nb before, $na after), without syncs $lost of 12 broken; at layout 999 (its tiles dropped): $STATES states from $epochs9 epochs ($nb9 before, $na9 after), without syncs $lost9 of 12 broken; $nfail failed"
+echo "retention_powerloss: archive: $calls I/O calls, each failed (ENOSPC) and killed; power cuts at each sync point ($points) in $images images, $named naming a whole segment, without fsyncs $alost broken; prune --policy: power cuts at each sync point of its archive ($ppoints) in $pimages images, $ppruned after its prune, each run again to the end; prune: $STATES power-loss states from $epochs epochs ($nb before, $na after), without syncs $lost of 12 broken; at layout 9 (its tiles dropped): $STATES states from $epochs9 epochs ($nb9 before, $na9 after), without syncs $lost9 of 12 broken; $nfail failed"
 [ "$nfail" = 0 ]

@@ -161,14 +161,14 @@ tampered proj-horizon-note "no projection note signed by the log key is for it" 
 
 # --------------------------------------- the pruned events' kept hashes --
 MERKLE="stored Merkle hash at level 8 differs from the hashes of the pruned events below it"
-if [ "$("$L" --dir "$B" stats -o json | jq .layout)" = 999 ]; then
-    # store layout 999: the prune dropped the pruned events' level-0 tiles
+if [ "$("$L" --dir "$B" stats -o json | jq .layout)" = 9 ]; then
+    # store layout 9: the prune dropped the pruned events' level-0 tiles
     # wholly before the last one's (FORMAT.md 6.2; their proofs come from
-    # the archive, retention_layout999.sh): there are none to alter
+    # the archive, retention_layout9.sh): there are none to alter
     nchecks=$((nchecks + 1))
     "$T/poke" "$B" keys tiles >"$T/tkeys" 2>&1 || bad tile "lmdb_poke keys tiles: $(cat "$T/tkeys")"
     grep -Eq '^00000000000000000[01] ' "$T/tkeys" &&
-        bad tile "layout 999 kept the pruned events' level-0 tiles: $(head -n 3 "$T/tkeys")"
+        bad tile "layout 9 kept the pruned events' level-0 tiles: $(head -n 3 "$T/tkeys")"
 else
     tampered tile "event 255: $MERKLE" --full flip tiles 000000000000000000
     tampered tile "event 255: $MERKLE" --full flip tiles 000000000000000000 100

@@ -14,7 +14,7 @@
 # And the harness shows it would notice a loss: replaying the same log as
 # if nothing had been synced (a disk that ignores flushes) must lose
 # acknowledged events in some of 12 images.
-# At store layout 999 (LEDGER_LAYOUT=999: intake_powerloss.sh) the shim
+# At store layout 9 (LEDGER_LAYOUT=9: intake_powerloss.sh) the shim
 # records data.mdb and DIR/intake in one ordered log (frames of 4 events
 # acknowledged by the intake's flush, LMDB commits applying the tail every
 # 128), and each image is of both files: of each, its writes up to its own
@@ -46,14 +46,14 @@ L=$T/l
 "$LEDGER" --dir "$L" init >/dev/null 2>&1 &&
     "$LEDGER" --dir "$L" append x.t --body '{"n":-1}' >/dev/null 2>&1 || exit 1
 cp "$L/data.mdb" "$T/base.mdb"
-# the intake log (layout 999): recorded and imaged beside data.mdb
+# the intake log (layout 9): recorded and imaged beside data.mdb
 two=""
 if [ -f "$L/intake" ]; then
     cp "$L/intake" "$T/base.intake"
     two=1
 fi
-[ "${LEDGER_LAYOUT:-}" = 999 ] && [ -z "$two" ] &&
-    { echo "FAIL: no intake log at layout 999"; exit 1; }
+[ "${LEDGER_LAYOUT:-}" = 9 ] && [ -z "$two" ] &&
+    { echo "FAIL: no intake log at layout 9"; exit 1; }
 awk -v n="$LINES" 'BEGIN { for (i = 0; i < n; i++)
     printf "{\"type\":\"x.t\",\"body\":{\"n\":%d}}\n", i }' >"$T/in.jsonl"
 # LD_PRELOAD reaches an ASan build only after its runtime: the shim is

@@ -272,7 +272,7 @@ stopped_reader() {
     sp=$(pid_of "$T/stopped.pid")
     pids="$pids $sp"
     pipe_blocked "$sp" || bad "query did not block on its pipe"
-    # (its own slots: at layout 999 the ingest waiting on its input keeps
+    # (its own slots: at layout 9 the ingest waiting on its input keeps
     # its view of the store, an LMDB snapshot, between groups)
     i=0
     while [ "$("$T/lr" count "$T/stopped" "$sp")" != 0 ] && [ $i -lt 300 ]; do

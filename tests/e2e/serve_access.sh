@@ -285,8 +285,8 @@ readers_check() {
 if [ $ROOT = 1 ]; then
     readers_check
     D=$T/l999 S=$T/l999/ledger.sock A=$T/l999/access.json
-    LEDGER_LAYOUT=999 "$LEDGER" --dir "$D" init >/dev/null || exit 1
-    [ -e "$D/intake" ] || fail "layout 999 made no intake log"
+    LEDGER_LAYOUT=9 "$LEDGER" --dir "$D" init >/dev/null || exit 1
+    [ -e "$D/intake" ] || fail "layout 9 made no intake log"
     readers_check
 fi
 

@@ -43,14 +43,14 @@ for core in ["meta", "entries", "bodies", "tree", "checkpoints", "keys", "seals"
     if core not in names:
         bad.append("no %s" % core)
 by = {d["name"]: d for d in dbs}
-# layout 8 (what init makes, or 999 with LEDGER_LAYOUT=999): the entries
+# layout 9 (what init makes, or 8 with LEDGER_LAYOUT=8): the entries
 # and bodies in entries5 and bodies5, the type index a seq per event in
 # ix.type, and the layout 2 databases and layout 4's entries and bodies
-# empty; at 999 the events of the intake's tail are not in LMDB yet
+# empty; at 9 the events of the intake's tail are not in LMDB yet
 inlmdb = s["events"] - s.get("intake_events", 0)
 if by["entries5"]["records"] != inlmdb or by["ix.type"]["records"] != inlmdb:
     bad.append("entries5 %d, ix.type %d, events %d in LMDB" % (by["entries5"]["records"], by["ix.type"]["records"], inlmdb))
-if s["layout"] != int(os.environ.get("LEDGER_LAYOUT") or 8) or any(by[n]["records"] for n in ["idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time", "entries", "bodies"]):
+if s["layout"] != int(os.environ.get("LEDGER_LAYOUT") or 9) or any(by[n]["records"] for n in ["idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time", "entries", "bodies"]):
     bad.append("layout %r, the layout 2 indexes or entries, bodies hold records" % s["layout"])
 if by["bodies5"]["records"] != s["bodies"] - s.get("intake_events", 0):
     bad.append("bodies5 %d, stats says %d" % (by["bodies5"]["records"], s["bodies"]))

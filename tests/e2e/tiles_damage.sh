@@ -25,7 +25,7 @@ G=$T/good
 awk 'BEGIN { for (i = 0; i < 65795; i++)
     printf("{\"type\":\"x.big\",\"body\":{\"n\":%d}}\n", i) }' |
     "$L" --dir "$G" ingest - >/dev/null 2>&1 || fail ingest
-# (into data.mdb, where poke alters the tiles: at store layout 999 the
+# (into data.mdb, where poke alters the tiles: at store layout 9 the
 # last events wait in the intake until a flush; at 8 a no-op)
 "$L" --dir "$G" flush >/dev/null || fail flush
 "$L" --dir "$G" tiles "$T/pub" >/dev/null 2>&1 || fail "tiles of the good store"

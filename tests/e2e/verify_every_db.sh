@@ -41,7 +41,7 @@ sh "$ROOT/examples/pipeline/day.sh" "$L" "$T/pipe" "$T/pipe.ctl" >/dev/null 2>&1
     awk 'BEGIN { for (i = 0; i < 599; i++)
         printf("{\"type\":\"x.tile.test\",\"subject\":\"s:%d\",\"run\":\"r-%d\",\"body\":{\"n\":%d}}\n", i % 5, i % 100, i) }' |
     "$L" --dir "$T/tile" ingest - >/dev/null 2>&1 || bad "cannot make the tiles' ledger"
-# every event in data.mdb, where the flips go (at store layout 999 they
+# every event in data.mdb, where the flips go (at store layout 9 they
 # wait in the intake until a flush; at 8 a no-op)
 for d in box pipe tile; do
     "$L" --dir "$T/$d" flush >/dev/null || bad "$d: flush"

@@ -54,7 +54,7 @@ grep -q '"chain-verified".*plain runs' "$T/doc" ||
     grep -q 'plain runs.*"chain-verified"' "$T/doc" ||
     fail "doctor does not say its clause rests on plain runs"
 
-# alter one byte of marker 7's body inside data.mdb (at store layout 999
+# alter one byte of marker 7's body inside data.mdb (at store layout 9
 # flushed there first; at 8 a no-op)
 L flush >/dev/null || fail "flush"
 python3 - "$D/data.mdb" <<'EOF' || exit 1

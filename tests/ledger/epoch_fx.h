@@ -1,6 +1,6 @@
 /*
  * epoch_fx.h — the fixture of the epoch attacker's tests (test_epoch_log.c,
- * tests/export/test_verify_keys.c): a layout 999 ledger whose log key was
+ * tests/export/test_verify_keys.c): a layout 9 ledger whose log key was
  * anchored and advanced twice, and the attacker's tools (the state file as
  * it is now, the log key): rewrite an event, re-seal it (by the current
  * epoch key, by the log key alone, or under its past epoch with a forged
@@ -59,7 +59,7 @@ setup_epochs(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     uint64_t seq;
-    f->l = t_ledger_new_layout(f->dir, sizeof f->dir, 0, 0, 999);
+    f->l = t_ledger_new_layout(f->dir, sizeof f->dir, 0, 0, 9);
     ldg_set_clock(f->l, &clock_ns);
     nheld = 0;
     clock_ns = T0;

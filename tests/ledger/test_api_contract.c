@@ -111,7 +111,7 @@ test_api__write_beside_own_batch_is_busy(void **state)
 {
     (void)state;
     busy_at(0);   /* the default layout: LMDB's write lock */
-    busy_at(999); /* the intake's lock */
+    busy_at(9); /* the intake's lock */
 }
 
 /* A batch that failed holds its lock until it is freed: a commit of it
@@ -143,7 +143,7 @@ test_api__a_failed_batch_keeps_its_thread_refused(void **state)
 {
     (void)state;
     failed_batch_at(0);
-    failed_batch_at(999);
+    failed_batch_at(9);
 }
 
 struct second {

@@ -614,7 +614,7 @@ test_append__sealed_batch_of_an_anchored_key_refused(void **state)
     (void)state;
 
     memset(&f, 0, sizeof f);
-    f.l = t_ledger_new_layout(f.dir, sizeof f.dir, 0, 0, 999);
+    f.l = t_ledger_new_layout(f.dir, sizeof f.dir, 0, 0, 9);
     assert_int_equal(ldg_keys_add(f.l, "alice", "run", NULL), 0);
     assert_int_equal(ldg_keys_load(f.l, "alice", &f.alice), 0);
     j = make_sealed(&f, f.alice, 0, 2, "run.step", NULL);

@@ -21,7 +21,7 @@
  *     signature, its map, cut short) and when the checkpoint at the
  *     horizon is gone; ldg_projections_check_stored reports a "horizon"
  *     difference when proj.horizon's records are changed or deleted;
- *   - store layout 999: a prune drops the level-0 tiles before the one of
+ *   - store layout 9: a prune drops the level-0 tiles before the one of
  *     its last event, and every proof of an event from there on, every
  *     consistency proof between sizes from there on, is the bytes it was
  *     before; what needs a dropped hash is LDG_EPRUNED, named; verify
@@ -821,7 +821,7 @@ test_horizon__prune_of_keys_with_long_names_and_roles(void **state)
     t_rmrf(dir);
 }
 
-/* ---------------------------------- store layout 999 (issue 64, 6) -- */
+/* ---------------------------------- store layout 9 (issue 64, 6) -- */
 
 /* Commits of these sizes after genesis: sizes 1, 2, 39, 294, 550, 850, 857,
  * 1024, 1536, 1636, 1638, 1893, 2406, 2806, 2935, 3185, 3215. */
@@ -930,14 +930,14 @@ l999_same(const struct l999_proofs *a, const struct l999_proofs *b)
     }
 }
 
-/* What a prune needs of the tree at store layout 999: the proofs of
+/* What a prune needs of the tree at store layout 9: the proofs of
  * every event from the first kept leaf on and the consistency proofs
  * between its sizes are the same bytes as before the prune; a proof
  * that needs a dropped hash is LDG_EPRUNED with a message naming the
  * archive; verify --full checks the rest and counts what it could not; a
  * second prune drops the next tiles. */
 static void
-test_horizon__layout_999_prune_drops_only_what_proofs_of_pruned_need(
+test_horizon__layout_9_prune_drops_only_what_proofs_of_pruned_need(
     void **state)
 {
     struct l999_proofs before, after;
@@ -950,7 +950,7 @@ test_horizon__layout_999_prune_drops_only_what_proofs_of_pruned_need(
     struct ldg_ledger *l;
     (void)state;
 
-    l = l999_ledger(dir, sizeof dir, 999);
+    l = l999_ledger(dir, sizeof dir, 9);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
     assert_int_equal(ldg_txn_size(t, &size), 0);
     assert_int_equal(size, L999_SIZE);
@@ -977,7 +977,7 @@ test_horizon__layout_999_prune_drops_only_what_proofs_of_pruned_need(
     assert_int_equal(ldg_proof_text(t, 5, 0, &text), LDG_EPRUNED);
     assert_null(text);
     assert_non_null(strstr(ldg_errmsg(l), "no inclusion proof of event 5"));
-    assert_non_null(strstr(ldg_errmsg(l), "store layout 999"));
+    assert_non_null(strstr(ldg_errmsg(l), "store layout 9"));
     assert_non_null(strstr(ldg_errmsg(l), "into the archive with SHA-256"));
     assert_int_equal(ldg_proof_text(t, L999_KEPT - 1, 0, &text), LDG_EPRUNED);
     assert_int_equal(ldg_consistency_text(t, 1000, 0, &text), LDG_EPRUNED);
@@ -1033,7 +1033,7 @@ test_horizon__layout_8_prune_keeps_every_tree_hash(void **state)
     struct ldg_ledger *l;
     (void)state;
 
-    l = l999_ledger(dir, sizeof dir, 0);
+    l = l999_ledger(dir, sizeof dir, 8);
     l999_prune(l, dir, L999_HZ, "a1.seg", &pr);
     assert_int_equal(pr.tiles, 0);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
@@ -1091,7 +1091,7 @@ main(void)
         cmocka_unit_test(test_horizon__prune_of_a_revoked_key),
         cmocka_unit_test(test_horizon__prune_of_keys_with_long_names_and_roles),
         cmocka_unit_test(
-            test_horizon__layout_999_prune_drops_only_what_proofs_of_pruned_need),
+            test_horizon__layout_9_prune_drops_only_what_proofs_of_pruned_need),
         cmocka_unit_test(test_horizon__layout_8_prune_keeps_every_tree_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -166,7 +166,7 @@ test_intake_apply__frames_rebuild_the_appends(void **state)
     uint64_t seq;
     (void)state;
 
-    a = t_ledger_new(da, sizeof da, 0);
+    a = t_ledger_new_layout(da, sizeof da, 0, 0, 8);
     b = open_copy(da, db, sizeof db);
     c = open_copy(da, dc, sizeof dc);
     /* events of every kind the append stores: plain, with ids (and a
@@ -293,7 +293,7 @@ test_intake_apply__refuses_frames_that_do_not_follow(void **state)
     uint64_t size = 0;
     (void)state;
 
-    a = t_ledger_new(da, sizeof da, 0);
+    a = t_ledger_new_layout(da, sizeof da, 0, 0, 8);
     b = open_copy(da, db, sizeof db);
     for (int i = 0; i < 3; i++)
         append_framed(a, &fr, "x.test.event", "{\"n\":1}", NULL);

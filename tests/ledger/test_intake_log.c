@@ -1,5 +1,5 @@
 /*
- * test_intake_log.c — a ledger at store layout 999 (in development):
+ * test_intake_log.c — a ledger at store layout 9:
  * every append acknowledged by its intake frame (ledger/intake_log.c,
  * FORMAT.md 12). Each event is seen at once, by the handle that wrote it
  * and by any other, a read-only one included, with its proof against the
@@ -134,7 +134,7 @@ test_intake_log__acked_events_are_seen_at_once(void **state)
     uint64_t seq;
     (void)state;
 
-    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
     {
         struct stat st;
         char p[300];
@@ -184,7 +184,7 @@ test_intake_log__ids_hold_across_the_tail(void **state)
     json_t *body = json_pack("{s:i}", "n", 1);
     (void)state;
 
-    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
     memset(&in, 0, sizeof in);
     in.type = "x.test.event";
     in.body = body;
@@ -208,7 +208,7 @@ test_intake_log__two_processes_make_one_chain(void **state)
     int status;
     (void)state;
 
-    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
     pid = child_appends(dir, 150, 1);
     for (int i = 0; i < 150; i++)
         t_append(l, "x.test.event", "{\"parent\":1}", NULL);
@@ -257,7 +257,7 @@ test_intake_log__bulk_and_batches_go_to_lmdb(void **state)
     uint64_t first = 0;
     (void)state;
 
-    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
     t_append(l, "x.test.event", "{\"a\":1}", NULL); /* a tail first */
     t_append_many(l, 3000);
     assert_int_equal(size_of(l), 3002);
@@ -292,7 +292,7 @@ test_intake_log__bulk_and_batches_go_to_lmdb(void **state)
 }
 
 /* ledger.h: a batch holds the write lock "until commit or free". At
- * layout 999 the intake's lock was let go only at ldg_batch_free, so a
+ * layout 9 the intake's lock was let go only at ldg_batch_free, so a
  * caller that committed and appended again before freeing waited for
  * ever (bench/epoch_cost, which never freed its batches, hung). */
 static void
@@ -305,7 +305,7 @@ test_intake_log__a_committed_batch_lets_the_lock_go(void **state)
     json_t *j = json_pack("{s:i}", "batch", 1);
     (void)state;
 
-    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
     memset(&in, 0, sizeof in);
     in.type = "x.test.event";
     in.body = j;
@@ -331,11 +331,11 @@ test_intake_log__layout_8_is_converted(void **state)
     struct ldg_migrate_result res;
     (void)state;
 
-    l = t_ledger_new(dir, sizeof dir, 0);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 8);
     for (int i = 0; i < 10; i++)
         t_append(l, "x.test.event", "{\"before\":1}", NULL);
-    assert_int_equal(ldg_migrate(l, 999, NULL, NULL, &res), 0);
-    assert_int_equal(res.to, 999);
+    assert_int_equal(ldg_migrate(l, 9, NULL, NULL, &res), 0);
+    assert_int_equal(res.to, 9);
     for (int i = 0; i < 10; i++)
         t_append(l, "x.test.event", "{\"after\":1}", NULL);
     assert_int_equal(size_of(l), 21);
@@ -364,7 +364,7 @@ test_intake_log__a_full_map_loses_nothing(void **state)
     char pad[2001];
     (void)state;
 
-    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
     ldg_close(l);
     memset(&o, 0, sizeof o);
     o.flags = LDG_NOSYNC;
@@ -414,7 +414,7 @@ test_intake_log__a_full_map_after_a_big_batch(void **state)
     int full = 0;
     (void)state;
 
-    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
     ldg_close(l);
     memset(&o, 0, sizeof o);
     o.flags = LDG_NOSYNC;
@@ -479,7 +479,7 @@ test_intake_log__verify_names_frames_cut_off(void **state)
     int fd, rc;
     (void)state;
 
-    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
     for (int i = 0; i < 10; i++)
         t_append(l, "x.test.event", "{\"n\":1}", NULL);
     assert_true(lmdb_size(l) <= 1); /* all in the intake */
@@ -537,7 +537,7 @@ damage_after_own_frame(size_t at)
     pid_t pid;
     int status, fd, flipped = 0;
 
-    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
     for (int i = 0; i < 3; i++)
         t_append(l, "x.test.event", "{\"n\":1}", NULL);
     /* events 4 and 5, a frame each; no close: the tail stays */
@@ -609,7 +609,7 @@ test_intake_log__readers_see_no_gap_while_applied(void **state)
     int status, go[2], did[2];
     (void)state;
 
-    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
     assert_int_equal(pipe(go), 0);
     assert_int_equal(pipe(did), 0);
     pid = fork();
@@ -724,7 +724,7 @@ test_intake_log__a_reader_view_is_kept_until_it_no_longer_holds(void **state)
     int folds = 0;
     (void)state;
 
-    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
     r = open_dir(dir, LDG_NOSYNC);
     for (int i = 0; i < 5; i++)
         t_append(l, "x.test.event", "{\"a\":1}", NULL);
@@ -827,7 +827,7 @@ test_intake_log__a_frame_may_end_at_the_ring_end(void **state)
     int fd;
     (void)state;
 
-    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
     snprintf(path, sizeof path, "%s/intake", dir);
     assert_int_equal(stat(path, &st), 0);
     n = (uint64_t)st.st_size / 4096; /* the ring's blocks, its header's too */
@@ -874,7 +874,7 @@ test_intake_log__a_full_frame_still_closes(void **state)
     (void)state;
     for (int n = 40; n <= 75; n++) {
         char dir[256], pad[2600];
-        struct ldg_ledger *l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 999);
+        struct ldg_ledger *l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
         struct ldg_batch *b = NULL;
         uint64_t first = 0, got = 0, x = (uint64_t)n * 2654435761u;
         assert_int_equal(

@@ -61,12 +61,12 @@ fx_new(unsigned layout, int n)
 {
     struct fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    if (layout < LDG_LAYOUT_NEWEST) {
+    if (layout < LDG_LAYOUT_TAGGED) {
         assert_int_equal(n, 600);
         f->l = t_ledger_image(f->dir, sizeof f->dir, layout);
         return f;
     }
-    f->l = t_ledger_new(f->dir, sizeof f->dir, 0);
+    f->l = t_ledger_new_layout(f->dir, sizeof f->dir, 0, 0, layout);
     t_append_many(f->l, n - 1); /* and the genesis */
     return f;
 }
@@ -230,8 +230,8 @@ test_layout__layout_1_is_still_read(void **state)
     {
         char want[700];
         snprintf(want, sizeof want,
-                 "%s is at store layout 1, and this build appends to layout "
-                 "8 only: every event would be refused until `ledger --dir "
+                 "%s is at store layout 1, and this build appends to layouts "
+                 "8 and 9 only: every event would be refused until `ledger --dir "
                  "%s migrate`",
                  ldg_dir(f->l), ldg_dir(f->l));
         assert_non_null(strstr(ldg_errmsg(f->l), want));
@@ -312,10 +312,12 @@ test_layout__an_older_handle_follows_the_migration(void **state)
     struct ldg_migrate_result r;
     char err[256];
     assert_int_equal(ldg_open(&l2, f->dir, NULL, err, sizeof err), 0);
-    assert_int_equal(ldg_migrate(l2, 0, NULL, NULL, &r), 0);
+    /* (to 8: one migrated to 9 refuses the older handle's appends, which
+     * would go behind the intake's back: test_intake_log) */
+    assert_int_equal(ldg_migrate(l2, LDG_LAYOUT_TAGGED, NULL, NULL, &r), 0);
     ldg_close(l2);
     t_append_many(f->l, 500);
-    assert_int_equal(layout_of(f->l), LDG_LAYOUT_MAX);
+    assert_int_equal(layout_of(f->l), LDG_LAYOUT_TAGGED);
     check_tree(f);
     verify_ok(f->l);
     fx_free(f);
@@ -460,7 +462,8 @@ test_layout__an_unknown_or_damaged_layout_record_is_refused(void **state)
         int rc;
         const char *says;
     } cases[] = {
-        {{0, 0, 0, 9}, 4, LDG_EVERSION, "store layout 9, this build reads 1 to 8"},
+        {{0, 0, 0, 10}, 4, LDG_EVERSION, "store layout 10, this build reads 1 to 9"},
+        {{0, 0, 3, 0xe7}, 4, LDG_EVERSION, "store layout 999, this build reads 1 to 9"},
         {{0, 0, 0, 0}, 4, LDG_ECORRUPT, "layout record is damaged"},
         {{0, 0, 2}, 3, LDG_ECORRUPT, "layout record is damaged (3 bytes"},
     };
@@ -841,9 +844,10 @@ test_layout__indexes_answer_the_same_in_layout_3(void **state)
     check_tree(f);
     free(after);
 
-    /* at the newest layout: the same, the handle opened before appends,
-     * and rebuilt indexes are the same */
-    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    /* at layout 8: the same, the handle opened before appends, and
+     * rebuilt indexes are the same (at 9 that handle's appends are
+     * refused: test_intake_log) */
+    assert_int_equal(ldg_migrate(f->l, LDG_LAYOUT_TAGGED, NULL, NULL, &r), 0);
     after = index_answers(f->l);
     same_answers(before, after);
     append_mix(l2, 100, 6000);
@@ -1156,8 +1160,8 @@ test_layout__migrate_5_to_6_rewrites_the_layout_record_only(void **state)
     assert_int_equal(layout_of(f->l), 5);
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     snprintf(err, sizeof err, "%s", ldg_errmsg(f->l));
-    if (strstr(err, "is at store layout 5, and this build appends to layout "
-                    "8 only: every event would be refused until `ledger "
+    if (strstr(err, "is at store layout 5, and this build appends to layouts "
+                    "8 and 9 only: every event would be refused until `ledger "
                     "--dir ") == NULL)
         fail_msg("%s", err);
     verify_ok(f->l);
@@ -1185,10 +1189,10 @@ test_layout__migrate_5_to_6_rewrites_the_layout_record_only(void **state)
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     assert_non_null(strstr(ldg_errmsg(f->l),
                            "is at store layout 6, and this build appends to "
-                           "layout 8 only"));
+                           "layouts 8 and 9 only"));
     assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.from, 6);
-    assert_int_equal(r.to, 8);
+    assert_int_equal(r.to, 9);
     assert_int_equal(ldg_check_writable(f->l), 0);
     s = t_append(f->l, "x.layout6", "{\"a\":\"one\",\"b\":2}", NULL);
     {
@@ -1221,7 +1225,7 @@ test_layout__migrate_4_to_5_stops_there(void **state)
     verify_ok(f->l);
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
-    assert_int_equal(r.to, 8);
+    assert_int_equal(r.to, 9);
     assert_int_equal(ldg_check_writable(f->l), 0);
     verify_ok(f->l);
     fx_free(f);
@@ -1263,7 +1267,7 @@ test_layout__migrate_6_to_7_to_8_gives_the_entries_their_digests(
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     assert_non_null(strstr(ldg_errmsg(f->l),
                            "is at store layout 6, and this build appends to "
-                           "layout 8 only"));
+                           "layouts 8 and 9 only"));
     verify_ok(f->l);
     /* --layout 6 is where it is: nothing to convert */
     assert_int_equal(ldg_migrate(f->l, 6, NULL, NULL, &r), 0);
@@ -1289,8 +1293,8 @@ test_layout__migrate_6_to_7_to_8_gives_the_entries_their_digests(
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     assert_non_null(strstr(ldg_errmsg(f->l),
                            "is at store layout 7, and this build appends to "
-                           "layout 8 only"));
-    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+                           "layouts 8 and 9 only"));
+    assert_int_equal(ldg_migrate(f->l, LDG_LAYOUT_TAGGED, NULL, NULL, &r), 0);
     assert_int_equal(r.from, 7);
     assert_int_equal(r.to, 8);
     assert_int_equal(r.entries_digested, 600);
@@ -1403,10 +1407,10 @@ test_layout__the_module_knows_each_layout(void **state)
     const char *what = NULL;
     char err[300];
     (void)state;
-    for (int n = LDG_LAYOUT_MIN; n <= LDG_LAYOUT_MAX; n++) {
+    for (int n = LDG_LAYOUT_MIN; n < LDG_LAYOUT_INTAKE; n++) {
         unsigned f = ldg_layout_info(n, &what);
         assert_true(f & LDG_LAYOUT_READS);
-        assert_int_equal(!!(f & LDG_LAYOUT_MAKES), n == LDG_LAYOUT_NEWEST);
+        assert_int_equal(!!(f & LDG_LAYOUT_MAKES), n == LDG_LAYOUT_TAGGED);
         assert_false(f & (LDG_LAYOUT_EPOCHS | LDG_LAYOUT_DEVEL));
         assert_string_equal(what, ldg_layout_what(n));
         assert_true(ldg_layout_has(n, want));
@@ -1415,21 +1419,21 @@ test_layout__the_module_knows_each_layout(void **state)
             assert_true(ldg_layout_has(n, feat[n - 2]));
         }
         want |= n >= 2 ? feat[n - 2] : 0;
-        want &= ~(unsigned)LDG_HAS_APPEND; /* (the newest only) */
+        want &= ~(unsigned)LDG_HAS_APPEND; /* (8 and 9 only) */
     }
     assert_int_equal(ldg_layout_info(0, NULL),
                      ldg_layout_info(LDG_LAYOUT_NEWEST, NULL));
     assert_int_equal(ldg_layout_info(LDG_LAYOUT_INTAKE, NULL),
-                     LDG_LAYOUT_READS | LDG_LAYOUT_MAKES | LDG_LAYOUT_EPOCHS |
-                         LDG_LAYOUT_DEVEL);
+                     LDG_LAYOUT_READS | LDG_LAYOUT_MAKES | LDG_LAYOUT_EPOCHS);
+    assert_int_equal(LDG_LAYOUT_INTAKE, LDG_LAYOUT_NEWEST);
     assert_true(ldg_layout_has(LDG_LAYOUT_INTAKE,
                                LDG_HAS_INTAKE | LDG_HAS_TREE_PRUNE |
                                    LDG_HAS_EPOCHS | LDG_HAS_APPEND));
     assert_int_equal(ldg_layout_default(), LDG_LAYOUT_NEWEST);
     assert_int_equal(ldg_layout_with(LDG_HAS_EPOCHS), LDG_LAYOUT_INTAKE);
     assert_int_equal(ldg_layout_with(LDG_HAS_DUPS), LDG_LAYOUT_INTAKE);
-    for (int n = -1; n <= 1000; n += n == 0 ? 9 : 1) {
-        if (n == LDG_LAYOUT_INTAKE || n == 0)
+    for (int n = -1; n <= 1000; n += n == 0 ? 10 : 1) {
+        if (n == 0)
             continue;
         assert_int_equal(ldg_layout_info(n, &what), 0);
         assert_string_equal(what, "unknown to this build");
@@ -1439,8 +1443,12 @@ test_layout__the_module_knows_each_layout(void **state)
                      LDG_LAYOUT_NEWEST);
     assert_int_equal(ldg_layout_to_make(LDG_LAYOUT_INTAKE, err, sizeof err),
                      LDG_LAYOUT_INTAKE);
+    assert_int_equal(ldg_layout_to_make(LDG_LAYOUT_TAGGED, err, sizeof err),
+                     LDG_LAYOUT_TAGGED);
     assert_int_equal(ldg_layout_to_make(7, err, sizeof err), LDG_EINVAL);
-    assert_non_null(strstr(err, "store layout 7: this build makes layout 8"));
+    assert_non_null(strstr(err, "store layout 7: this build makes layout 9"));
+    assert_int_equal(ldg_layout_to_make(999, err, sizeof err), LDG_EINVAL);
+    assert_non_null(strstr(err, "store layout 999: this build makes layout 9"));
 }
 
 int

@@ -99,7 +99,7 @@ test_migrate__every_older_layout_keeps_every_byte(void **state)
 {
     static struct snap before, after;
     (void)state;
-    for (int from = 1; from < LDG_LAYOUT_NEWEST; from++) {
+    for (int from = 1; from < LDG_LAYOUT_TAGGED; from++) {
         for (int stepwise = 0; stepwise < 2; stepwise++) {
             char dir[256];
             struct ldg_ledger *l = ledger_at(dir, sizeof dir, (unsigned)from);
@@ -211,7 +211,7 @@ static void
 test_migrate__to_8_every_sealed_entry_keeps_its_digest(void **state)
 {
     (void)state;
-    for (int from = 1; from < LDG_LAYOUT_NEWEST; from++) {
+    for (int from = 1; from < LDG_LAYOUT_TAGGED; from++) {
         char dir[256];
         struct ldg_ledger *l = ledger_at(dir, sizeof dir, (unsigned)from);
         struct ldg_migrate_result res;
@@ -224,7 +224,7 @@ test_migrate__to_8_every_sealed_entry_keeps_its_digest(void **state)
                                      &all),
                              N);
         assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), 0);
-        assert_int_equal(res.to, LDG_LAYOUT_TAGGED);
+        assert_int_equal(res.to, LDG_LAYOUT_INTAKE);
         /* from 4 or older stored with them, from 5, 6 and 7 rewritten */
         assert_int_equal(res.entries_digested,
                          from >= LDG_LAYOUT_STORED ? N : 0);
@@ -323,7 +323,7 @@ test_migrate__a_stopped_digest_rewrite_is_finished_by_the_next(void **state)
     assert_int_equal(all, N + 1);
     assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), 0);
     assert_int_equal(res.from, LDG_LAYOUT_TAGGED);
-    assert_int_equal(res.to, LDG_LAYOUT_TAGGED);
+    assert_int_equal(res.to, LDG_LAYOUT_INTAKE);
     assert_int_equal(res.entries_digested, N - 300);
     assert_int_equal(undigested(l, &all), 0);
     assert_int_equal(in_form(l, LDG_STORED_TAGGED, &all), N + 1);
@@ -361,7 +361,7 @@ test_migrate__a_stopped_layout7_rewrite_goes_to_8(void **state)
     verifies(l);
     assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), 0);
     assert_int_equal(res.from, LDG_LAYOUT_DIGEST);
-    assert_int_equal(res.to, LDG_LAYOUT_TAGGED);
+    assert_int_equal(res.to, LDG_LAYOUT_INTAKE);
     assert_int_equal(res.entries_digested, N);
     assert_int_equal(in_form(l, LDG_STORED_TAGGED, &all), N);
     assert_int_equal(digest_next(l, &seq), LDG_ENOTFOUND);

@@ -470,7 +470,9 @@ static void
 test_store__snapshots_name_a_stopped_holder_and_what_it_holds(void **state)
 {
     char dir[512];
-    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    /* (layout 8: an append a commit of data.mdb, each one further from
+     * the stopped snapshot) */
+    struct ldg_ledger *l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 8);
     struct ldg_snapshot_holder *v = NULL;
     size_t n = 9;
     uint64_t last = 0, file0, file1;

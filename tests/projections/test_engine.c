@@ -910,11 +910,13 @@ test_engine__erasing_a_grant_replays_without_it(void **state)
     t_rmrf(dir);
 }
 
+/* (layout 8: a note a commit; at layout 9 an application of the intake's
+ * tail stores one, FORMAT.md 12.6) */
 static void
 test_engine__every_commit_signs_a_note_of_the_digests(void **state)
 {
     char dir[256], path[1024], want[200];
-    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_ledger *l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 8);
     json_t *list = NULL, *x;
     char *note = NULL;
     size_t text_len, i;
