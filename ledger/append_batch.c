@@ -502,7 +502,11 @@ ldg_batch_free(struct ldg_batch *b)
         return;
     if (b->via_frame) {
         ldg_intake_ack_end(b->l, &b->ia, b->t, 0);
-        b->l->frame = NULL;
+        /* only while its frame is the handle's: once committed, another
+         * batch's may be (a free after the commit cleared it, and that
+         * batch's commit then failed: test_api_contract) */
+        if (b->l->frame == &b->ia.frame)
+            b->l->frame = NULL;
     } else {
         ldg_txn_abort(b->t);
     }

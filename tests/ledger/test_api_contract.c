@@ -171,19 +171,19 @@ second_batch(void *arg)
 
 /* Freeing a committed batch does not take away another batch's refusal
  * (it cleared the handle's one mark, and the other batch's thread then
- * hung on its own lock). */
+ * hung on its own lock), nor, at layout 9, its frame (it cleared the
+ * handle's frame, and the other batch's commit failed). */
 static void
-test_api__freeing_a_committed_batch_leaves_another_one(void **state)
+freed_batch_at(unsigned layout)
 {
     char dir[256];
-    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_ledger *l = t_ledger_new_layout(dir, sizeof dir, 0, 0, layout);
     struct ldg_batch *b1;
     struct ldg_event_in in = event("x.test.a");
     pthread_barrier_t bar;
     struct second s = {l, &bar, -100, -100};
     pthread_t th;
     uint64_t size;
-    (void)state;
 
     assert_int_equal(pthread_barrier_init(&bar, NULL, 2), 0);
     assert_int_equal(ldg_batch_begin(&b1, l), 0);
@@ -201,6 +201,14 @@ test_api__freeing_a_committed_batch_leaves_another_one(void **state)
     assert_int_equal(size, 3);
     ldg_close(l);
     t_rmrf(dir);
+}
+
+static void
+test_api__freeing_a_committed_batch_leaves_another_one(void **state)
+{
+    (void)state;
+    freed_batch_at(8);
+    freed_batch_at(9);
 }
 
 static void
