@@ -1,9 +1,10 @@
 /*
  * follow.c — waking a follower when the ledger grows.
  *
- * LMDB writes data.mdb in place (pwrite of pages, then the meta page), so
- * an inotify watch on the ledger directory sees IN_MODIFY on data.mdb for
- * every commit by any process. The wait is poll() on the inotify
+ * LMDB writes data.mdb in place (pwrite of pages, then the meta page), and
+ * at store layout 9 an acknowledgement writes a frame of DIR/intake, so an
+ * inotify watch on the ledger directory sees IN_MODIFY on one of the two
+ * for every commit by any process. The wait is poll() on the inotify
  * descriptor with a timeout, so a missed or coalesced event costs at most
  * one timeout (the caller rechecks the log size either way). Nothing here
  * spins: between commits the process sleeps in poll().
@@ -43,12 +44,14 @@ ldg_query_follow_new(struct ldg_query_follow **out, const char *dir)
 }
 
 /* Reads all pending events; 1 if one of them is about the store's data
- * file (data.mdb, named by ledger/module.h's ldg_store_file_name). */
+ * file or its intake log (data.mdb, intake: ledger/module.h's
+ * ldg_store_file_name). */
 static int
 drain(int fd)
 {
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    const char *data = ldg_store_file_name(LDG_FILE_DATA);
+    const char *data = ldg_store_file_name(LDG_FILE_DATA),
+               *intake = ldg_store_file_name(LDG_FILE_INTAKE);
     int hit = 0;
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
@@ -56,7 +59,8 @@ drain(int fd)
             return hit;
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *e = (const struct inotify_event *)p;
-            if (e->len > 0 && strcmp(e->name, data) == 0)
+            if (e->len > 0 &&
+                (strcmp(e->name, data) == 0 || strcmp(e->name, intake) == 0))
                 hit = 1;
             p += sizeof *e + e->len;
         }

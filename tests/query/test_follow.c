@@ -9,16 +9,17 @@
 
 #include "tests/query/qtest.h"
 
+/* at layout 8 the commit writes data.mdb; at 9, a frame of DIR/intake */
 static void
-test_follow__commit_by_another_handle_wakes_the_wait(void **state)
+wakes_at(unsigned layout)
 {
     char dir[512], err[256];
-    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0), *w;
+    struct ldg_ledger *l = t_ledger_new_layout(dir, sizeof dir, 0, 0, layout);
+    struct ldg_ledger *w;
     struct ldg_query_follow *f;
     struct ldg_options o;
     uint64_t size = 0;
     int rc;
-    (void)state;
 
     memset(&o, 0, sizeof o);
     o.flags = LDG_NOSYNC;
@@ -35,6 +36,14 @@ test_follow__commit_by_another_handle_wakes_the_wait(void **state)
     ldg_close(w);
     ldg_close(l);
     t_rmrf(dir);
+}
+
+static void
+test_follow__commit_by_another_handle_wakes_the_wait(void **state)
+{
+    (void)state;
+    wakes_at(8);
+    wakes_at(9);
 }
 
 static void
