@@ -440,6 +440,7 @@ prune_step(struct ldg_ledger *l, const struct ldg_prune_opts *o,
     int rc;
 
     *single = 0;
+    *step = 0; /* (0 until chosen: a failure before says so) */
     if ((rc = ldg_batch_begin(&b, l)) < 0)
         return rc;
     if ((rc = ldg_batch_txn(b, &t)) < 0)
@@ -586,7 +587,22 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
             step = 0; /* the map was grown: the same step again */
             continue;
         }
-        if (rc == LDG_ETXNFULL && r->events > 0)
+        if (rc == LDG_ETXNFULL && step == 0) {
+            /* before a step was chosen: the batch's start, which applies
+             * the intake log's unapplied tail (store layout 9) */
+            char done[80] = "nothing pruned";
+            if (r->events > 0)
+                snprintf(done, sizeof done,
+                         "events %llu..%llu are pruned, the rest is not",
+                         (unsigned long long)r->h.first,
+                         (unsigned long long)(r->h.first + r->events - 1));
+            ldg_set_errmsg(l,
+                           "applying the intake log's unapplied events to "
+                           "the store before the prune is too large for one "
+                           "transaction (LMDB's limit of changed pages, "
+                           "MDB_TXN_FULL; not a full disk): %s",
+                           done);
+        } else if (rc == LDG_ETXNFULL && r->events > 0)
             ldg_set_errmsg(l,
                            "the commit that ends at event %llu is too large "
                            "to remove in one transaction (LMDB's limit of "

@@ -166,7 +166,7 @@ struct fx {
 };
 
 static int
-setup(void **state)
+setup_at(void **state, unsigned layout)
 {
     struct fx *f = calloc(1, sizeof *f);
     struct ldg_archive_opts ao;
@@ -175,7 +175,7 @@ setup(void **state)
 
     assert_non_null(f);
     unlimited();
-    f->l = t_ledger_new(f->dir, sizeof f->dir, 0);
+    f->l = t_ledger_new_layout(f->dir, sizeof f->dir, 0, 0, layout);
     for (int i = 0; i < COMMITS; i++)
         t_append_many(f->l, EACH);
     f->size = 1 + COMMITS * EACH;
@@ -188,6 +188,20 @@ setup(void **state)
     assert_int_equal(ar.h.horizon, HZ);
     *state = f;
     return 0;
+}
+
+/* (the steps are LMDB's: layout 8, every event in data.mdb; setup9's
+ * ledger holds a tail of events in its intake log) */
+static int
+setup(void **state)
+{
+    return setup_at(state, 8);
+}
+
+static int
+setup9(void **state)
+{
+    return setup_at(state, 9);
 }
 
 static int
@@ -269,6 +283,34 @@ test_retention__prune_too_large_for_one_transaction_is_made_in_steps(
     assert_int_equal(h.first, 0);
     assert_memory_equal(h.archive, r.archive_sha256, 32);
     ldg_horizon_release(&h);
+    verifies(f);
+}
+
+/* At layout 9 a prune applies the intake log's tail first: when that
+ * is too large for one transaction, the refusal says so, not a commit
+ * of its own (it named "event 18446744073709551615"). */
+static void
+test_retention__a_tail_too_large_for_one_transaction_is_named(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_prune_report r;
+    struct ldg_stats st;
+
+    assert_int_equal(ldg_stats(f->l, &st), 0);
+    assert_true(st.intake_events > 0);
+    changes_max = 40;
+    assert_int_equal(prune(f, "401", f->archive, &r), LDG_ETXNFULL);
+    unlimited();
+    if (strstr(ldg_errmsg(f->l), "applying the intake log's unapplied "
+                                 "events to the store before the prune is "
+                                 "too large for one transaction") == NULL ||
+        strstr(ldg_errmsg(f->l), "not a full disk): nothing pruned") == NULL)
+        fail_msg("the refusal: %s", ldg_errmsg(f->l));
+    assert_int_equal(r.events, 0);
+    verifies(f);
+    /* and with room, the prune is made */
+    assert_int_equal(prune(f, "401", f->archive, &r), 0);
+    assert_int_equal(r.events, HZ);
     verifies(f);
 }
 
@@ -452,7 +494,7 @@ setup_runs(void **state)
 
     assert_non_null(f);
     unlimited();
-    f->l = t_ledger_new(f->dir, sizeof f->dir, 0);
+    f->l = t_ledger_new_layout(f->dir, sizeof f->dir, 0, 0, 8);
     assert_int_equal(ldg_projections_attach(f->l), 0);
     for (int i = 0; i < COMMITS; i++) {
         struct ldg_writer *w;
@@ -540,6 +582,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_retention__a_tail_too_large_for_one_transaction_is_named,
+            setup9, teardown),
         cmocka_unit_test_setup_teardown(
             test_retention__prune_too_large_for_one_transaction_is_made_in_steps,
             setup, teardown),
