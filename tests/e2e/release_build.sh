@@ -53,7 +53,7 @@ sh "$ROOT/debian/smoke.sh" "$RL" >"$T/smoke" 2>&1 ||
     { cat "$T/smoke"; bad "debian/smoke.sh failed on the release build"; }
 
 "$RL" --version >"$T/v" || bad "--version exited $?"
-grep -q 'store layouts 1 to 9 (appends to 9)' "$T/v" ||
+grep -q 'store layouts 1 to 9 (appends to 8 and 9)' "$T/v" ||
     bad "--version: $(cat "$T/v")"
 grep -q 'in development' "$T/v" && bad "--version names a layout in development: $(cat "$T/v")"
 "$L" --version | grep -q 'in development' &&
