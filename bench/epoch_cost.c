@@ -179,7 +179,7 @@ build(const char *dir, uint64_t n, uint64_t every, int epochs)
 
     memset(&o, 0, sizeof o);
     o.flags = LDG_NOSYNC;
-    o.layout = 9; /* epoch keys are in development with it */
+    o.layout = 9; /* epoch keys need it (what init makes) */
     if ((rc = ldg_init(dir, "bench.local/epochs", &o, err, sizeof err)) < 0 ||
         (rc = ldg_open(&l, dir, &o, err, sizeof err)) < 0) {
         fprintf(stderr, "epoch_cost: %s\n", err);

@@ -581,17 +581,10 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
         ldg_txn_abort(t);
         if (rc < 0)
             return rc;
-        if (to == 0) { /* a release build */
-            ldg_seterr(l, "epoch keys are in development, which this "
-                          "release build does not make (a development "
-                          "build of ledger does)");
-            return LDG_EVERSION;
-        }
         ldg_seterr(l,
-                   "epoch keys are in development and need store layout "
-                   "%d, which no release reads (this ledger is at %d: `%s "
-                   "" LDG_OPT_LAYOUT " %d` converts it, for good)",
-                   to, at, LDG_CMD_MIGRATE, to);
+                   "epoch keys need store layout %d (this ledger is at %d: "
+                   "`%s` converts it, for good)",
+                   to, at, LDG_CMD_MIGRATE);
         return LDG_EVERSION;
     }
     rc = ldg_keys_lookup_name(t, name, &ks);

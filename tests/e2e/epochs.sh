@@ -31,6 +31,24 @@ rc=$?
 [ $rc = 64 ] && grep -q 'epoch keys need store layout 9, and $LEDGER_LAYOUT asks for 8: unset it' "$T/err" &&
     [ ! -e "$D/data.mdb" ] ||
     fail "init --epoch at layout 8: exit $rc, $(cat "$T/err")"
+# a layout 8 ledger: keys anchor refused naming migrate, nothing written;
+# the doctor's remedy is the migrate, not the anchor it would refuse
+LEDGER_LAYOUT=8 "$LEDGER" --dir "$T/e8" init >/dev/null || fail "init of $T/e8"
+cp "$T/e8/data.mdb" "$T/e8.before"
+"$LEDGER" --dir "$T/e8" keys anchor --epoch 60 >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 65 ] && grep -q 'epoch keys need store layout 9 (this ledger is at 8: `ledger migrate` converts it, for good)' "$T/err" &&
+    cmp -s "$T/e8/data.mdb" "$T/e8.before" && [ ! -e "$T/e8/keys/log.epochs" ] ||
+    fail "keys anchor at layout 8: exit $rc, $(cat "$T/err")"
+"$LEDGER" --dir "$T/e8" doctor -o json |
+    jq -e '.box[] | select(.name == "epoch-exposure") |
+        .status == "warn" and .remedy == ["ledger migrate"]' >/dev/null ||
+    fail "doctor at layout 8: $("$LEDGER" --dir "$T/e8" doctor -o json | jq -c '.box[] | select(.name == "epoch-exposure")')"
+"$LEDGER" --dir "$T/e8" migrate >/dev/null 2>&1 || fail "migrate $T/e8"
+"$LEDGER" --dir "$T/e8" doctor -o json |
+    jq -e '.box[] | select(.name == "epoch-exposure") |
+        .remedy == ["ledger keys anchor --epoch 60"]' >/dev/null ||
+    fail "doctor at layout 9: $("$LEDGER" --dir "$T/e8" doctor -o json | jq -c '.box[] | select(.name == "epoch-exposure")')"
 export LEDGER_LAYOUT=9
 # init --epoch over a ledger that holds only its genesis anchors it and
 # says so; over one with events it is refused as before
