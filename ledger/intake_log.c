@@ -83,6 +83,12 @@ struct ldg_intake_state {
      * guards rview and rview_busy between threads. An ack group whose
      * writer has no view of its own takes it (view_adopt). */
     pthread_mutex_t rmu;
+    /* A replay runs the handle's appliers (the projections), whose caches
+     * are the handle's: readers hold the shared lock together, so their
+     * replays take turns (two threads' replays freed each other's cache:
+     * verify's workers, test_ingest under ASan). The writer's replay
+     * holds the exclusive lock, which no reader holds meanwhile. */
+    pthread_mutex_t replay_mu;
     struct ldg_txn *rview;
     int rview_busy;
     struct ldg_intake_pos rview_applied, rview_end;
@@ -270,6 +276,11 @@ ldg_intake_attach(struct ldg_ledger *l)
         free(st);
         return LDG_ENOMEM;
     }
+    if (pthread_mutex_init(&st->replay_mu, NULL) != 0) {
+        pthread_mutex_destroy(&st->rmu);
+        free(st);
+        return LDG_ENOMEM;
+    }
     path_of(st->path, sizeof st->path, l->dir);
     rc = ldg_intake_open(&st->in, st->path, (l->opts.flags & LDG_RDONLY) != 0,
                          err, sizeof err);
@@ -283,6 +294,7 @@ ldg_intake_attach(struct ldg_ledger *l)
         ldg_seterr(l, "%s", err[0] ? err : ldg_strerror(rc));
     }
     if (rc < 0) {
+        pthread_mutex_destroy(&st->replay_mu);
         pthread_mutex_destroy(&st->rmu);
         free(st);
         return rc;
@@ -304,6 +316,7 @@ ldg_intake_detach(struct ldg_ledger *l)
      * must end before its handle closes) */
     ldg_txn_abort(l->intake->rview);
     ldg_intake_close(l->intake->in);
+    pthread_mutex_destroy(&l->intake->replay_mu);
     pthread_mutex_destroy(&l->intake->rmu);
     free(l->intake);
     l->intake = NULL;
@@ -499,6 +512,8 @@ ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out)
     *out = NULL;
     if (held != l && (fd = lock_take(l, 0)) < 0)
         return fd;
+    if (held != l)
+        pthread_mutex_lock(&st->replay_mu);
     if ((t = rview_take(st, &mine)) != NULL)
         t = rview_renew(l, t);
     if (t != NULL) {
@@ -516,6 +531,8 @@ ldg_intake_read_begin(struct ldg_ledger *l, struct ldg_txn **out)
             st->rview_appliers = appliers;
         }
     }
+    if (held != l)
+        pthread_mutex_unlock(&st->replay_mu);
     lock_drop(fd);
     if (rc < 0) {
         ldg_txn_abort(t);
