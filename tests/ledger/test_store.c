@@ -524,7 +524,8 @@ static void
 test_store__a_writer_clears_a_dead_reader_as_it_writes(void **state)
 {
     char dir[512];
-    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    /* (layout 8: every append is a write of data.mdb; at 9, below) */
+    struct ldg_ledger *l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 8);
     (void)state;
     t_append_many(l, 1);
     /* the slot is there to be cleared: one dead reader, one cleared */
@@ -541,6 +542,28 @@ test_store__a_writer_clears_a_dead_reader_as_it_writes(void **state)
         n++;
     }
     assert_true(n > 1);
+    assert_int_equal(ldg_clear_dead_readers(l), 0); /* nothing left */
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* At layout 9 an ack writes the intake log, not data.mdb: the tail's
+ * application to data.mdb (every 128 events) is the write that clears a
+ * dead reader, before its commit could grow the file. */
+static void
+test_store__applying_the_tail_clears_a_dead_reader(void **state)
+{
+    char dir[512];
+    struct ldg_ledger *l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
+    struct ldg_stats st;
+    (void)state;
+    t_append_many(l, 1);
+    reader_that_dies(dir);
+    usleep(150 * 1000); /* past READER_CHECK_MS since the last sweep */
+    for (int i = 0; i < 200; i++) /* lone acks: a tail applied on the way */
+        t_append_many(l, 1);
+    assert_int_equal(ldg_stats(l, &st), 0);
+    assert_true(st.intake_events < 200);
     assert_int_equal(ldg_clear_dead_readers(l), 0); /* nothing left */
     ldg_close(l);
     t_rmrf(dir);
@@ -618,6 +641,7 @@ main(void)
         cmocka_unit_test(test_store__a_free_last_page_need_not_be_in_the_file),
         cmocka_unit_test(
             test_store__a_writer_clears_a_dead_reader_as_it_writes),
+        cmocka_unit_test(test_store__applying_the_tail_clears_a_dead_reader),
         cmocka_unit_test(
             test_store__snapshots_name_a_stopped_holder_and_what_it_holds),
     };
