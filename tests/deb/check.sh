@@ -246,7 +246,7 @@ else
             L7=tests/vectors/layout/layout7.mdb.zst
             if command -v zstd >/dev/null 2>&1 && [ -f "$L7" ]; then
                 d=$root/var/lib/ledger
-                rm -rf "$d/data.mdb" "$d/lock.mdb" "$d/keys"
+                rm -rf "$d/data.mdb" "$d/lock.mdb" "$d/intake" "$d/keys"
                 zstd -q -d -c "$L7" >"$d/data.mdb"
                 mkdir -m 700 "$d/keys"
                 cp tests/vectors/layout/keys/log.key "$d/keys/log.key"
@@ -256,7 +256,7 @@ else
                     >"$T/reinstall.log" 2>&1; then
                     l=$(inside runuser -u ledger -- ledger --dir /var/lib/ledger stats -o json |
                         jq -r .layout 2>/dev/null)
-                    [ "$l" = 8 ] && inside runuser -u ledger -- ledger --dir /var/lib/ledger \
+                    [ "$l" = 9 ] && inside runuser -u ledger -- ledger --dir /var/lib/ledger \
                         verify >/dev/null 2>&1 &&
                         ok "an upgrade onto a layout 7 ledger migrated it (layout $l, verifies)" ||
                         fail "after the upgrade onto layout 7: layout ${l:-?}: $(tail -n 5 "$T/reinstall.log")"
