@@ -7,6 +7,7 @@
 #      are current and `verify --full` passes;
 #   2. a second flush moves nothing, says so, and writes nothing;
 #   3. a ledger at layout 8 has no intake: flush says so, writes nothing;
+#      the doctor names `ledger migrate` in its wear clause there (not at 9);
 #   4. beside a running `serve` (which keeps its acks in the intake):
 #      flush moves serve's events, serve goes on acking, and after its
 #      stop every event is there once and the ledger verifies;
@@ -78,6 +79,15 @@ t8=$(txn "$E")
 [ "$(cat "$T/out")" = "layout 8 keeps no intake log: data.mdb holds every event (2); nothing moved" ] ||
     fail "flush at layout 8 said: $(cat "$T/out")"
 [ "$(txn "$E")" = "$t8" ] || fail "flush at layout 8 wrote a transaction"
+# the doctor's wear clause names the conversion at 8, not at 9
+"$LEDGER" --dir "$E" doctor -o json |
+    jq -e '.box[] | select(.name == "storage-wear") | .detail |
+        any(test("^store layout 8 writes each acknowledged event.s B-tree paths .*`ledger migrate` converts it"))' \
+    >/dev/null || fail "doctor at layout 8: $("$LEDGER" --dir "$E" doctor -o json | jq -c '.box[] | select(.name == "storage-wear")')"
+"$LEDGER" --dir "$D" doctor -o json |
+    jq -e '.box[] | select(.name == "storage-wear") | .detail |
+        any(test("B-tree paths")) | not' >/dev/null ||
+    fail "doctor at layout 9 names a conversion"
 
 # 4. beside serve
 "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
