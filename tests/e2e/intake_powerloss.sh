@@ -1,7 +1,7 @@
 #!/bin/sh
 # intake_powerloss.sh — the states a power cut can leave a ledger at
-# store layout 9 in (in development: appends acknowledged by the intake
-# log, docs/FORMAT.md 12): robust_powerloss.sh at that layout, whose shim
+# store layout 9 in (appends acknowledged by the intake log, docs/
+# FORMAT.md 12): robust_powerloss.sh at that layout, whose shim
 # then records data.mdb and DIR/intake in one ordered log (every write,
 # every sync of each, every ack printed: frames of 4 events, and LMDB
 # commits that apply the tail every 128) and whose images are of both

@@ -12,7 +12,7 @@
 #      changes nothing in data.mdb;
 #   3. the doctor answers with no note either;
 #   4. serve stopped: the same answer.
-# And `ledger stats` names the layout as in development.
+# And `ledger stats` names the layout for what it is.
 #   5. one-shot appends leave their events in the tail: `projections`
 #      calls the stored ones current, and a `verify --full` (which records
 #      its result on a handle without the projections) leaves them so: the

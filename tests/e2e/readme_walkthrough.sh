@@ -37,8 +37,7 @@ grep -q '^ok: consistent with the trusted checkpoint' "$T/out" ||
     fail "verify --trusted: $(grep '^ok' "$T/out")"
 # the store layout it says a build appends to is the one init made, and
 # the older ones it says are read are those below it
-# (what init makes unasked: not the development layout LEDGER_LAYOUT
-# may ask for)
+# (what init makes unasked, whatever LEDGER_LAYOUT asks for)
 env -u LEDGER_LAYOUT "$L" --dir "$T/plain-ledger" init >/dev/null 2>&1
 lay=$("$L" --dir "$T/plain-ledger" stats -o json | sed -n 's/.*"layout": *\([0-9]*\).*/\1/p')
 tr '\n' ' ' <README.md | grep -q "Layout $lay, the one a build appends to" ||
