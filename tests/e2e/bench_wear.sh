@@ -61,7 +61,7 @@ grep -q 'l/data.mdb' "$FILES" || fail "the breakdown does not name data.mdb"
 grep -q 'p.db-wal' "$FILES" || fail "the breakdown does not name the peer's WAL"
 grep -q '(ext4 journal)' "$FILES" || fail "the breakdown does not name the journal"
 # at layout 9 a lone event's frame is in the intake log
-[ "$want" != 999 ] || grep -q 'l/intake ' "$FILES" ||
+[ "$want" != 9 ] || grep -q 'l/intake ' "$FILES" ||
     fail "the breakdown at layout 9 does not name the intake log"
 # nothing left behind
 losetup -a | grep -q "$T" && fail "a loop device left: $(losetup -a | grep "$T")"
