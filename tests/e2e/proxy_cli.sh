@@ -889,13 +889,18 @@ done
 # the proxy cannot start (its port taken until --status has said so):
 # --status says it is not running, exit 1 (it said "serving", exit 0,
 # throughout), and that it runs once it could start again
+# (SO_REUSEADDR: the old proxy's closed connections may leave TIME_WAIT
+# on the port, where a plain bind fails; a second listener still cannot
+# bind it)
 python3 -c 'import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
-print("held", flush=True); time.sleep(300)' "$PORT" >"$T/hold" &
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+print("held", flush=True); time.sleep(300)' "$PORT" >"$T/hold" 2>&1 &
 HOLD=$!
 PIDS="$PIDS $HOLD"
 i=0
 until grep -q held "$T/hold" || [ $i -gt 600 ]; do sleep 0.05; i=$((i + 1)); done
+grep -q held "$T/hold" || fail "the test could not hold port $PORT: $(cat "$T/hold")"
 "$LEDGER" --dir "$D" serve --proxy >"$T/sp.out" 2>"$T/sp.err" &
 SV=$!
 PIDS="$PIDS $SV"
