@@ -672,28 +672,18 @@ static int migrate_layouts(struct ldg_ledger *l, int to,
                                             uint64_t total),
                            void *progress_ctx, struct ldg_migrate_result *res);
 
+/* In t: the intake made at the log's size and the layout record 9; 1
+ * when another handle converted the store already. */
 static int
-migrate_to_intake(struct ldg_ledger *l, struct ldg_migrate_result *res)
+to_intake(struct ldg_txn *t, void *arg)
 {
-    struct ldg_txn *t;
+    struct ldg_ledger *l = arg;
     uint8_t lay[LDG_META_LAYOUT_LEN];
     uint64_t size = 0;
-    int rc;
+    int rc = ldg_txn_layout(t);
 
-    if (l->intake != NULL) {
-        res->to = LDG_LAYOUT_INTAKE;
-        return 0;
-    }
-    int tries = 0;
-again:
-    if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0)
-        return rc;
-    rc = ldg_txn_layout(t);
-    if (rc == LDG_LAYOUT_INTAKE) { /* another handle converted it */
-        ldg_txn_abort(t);
-        res->to = LDG_LAYOUT_INTAKE;
-        return ldg_intake_attach(l);
-    }
+    if (rc == LDG_LAYOUT_INTAKE)
+        return 1;
     if (rc >= 0 && rc != LDG_LAYOUT_TAGGED)
         rc = LDG_EINVAL;
     if (rc >= 0)
@@ -705,29 +695,21 @@ again:
         rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_LAYOUT,
                              sizeof LDG_META_LAYOUT - 1, lay, sizeof lay);
     }
-    if (rc < 0) {
-        ldg_txn_abort(t);
-        return rc;
-    }
-    if ((rc = ldg_txn_commit(t)) == LDG_EFULL) {
-        char why[256] = "";
-        if (tries++ < GROW_RETRIES &&
-            ldg_store_grow(l->store, why, sizeof why) == 0)
-            goto again; /* the map was full: grown */
-        ldg_seterr(l,
-                   "%s; the ledger stays at layout %d (`" LDG_CMD_MIGRATE
-                   "` run again converts it)",
-                   why[0] ? why : "no space left on device", LDG_LAYOUT_TAGGED);
-    } else if (rc < 0 && ldg_errmsg(l)[0] == '\0') {
-        ldg_seterr(l,
-                   "cannot write layout %d's record: %s; the ledger stays "
-                   "at layout %d",
-                   LDG_LAYOUT_INTAKE, ldg_strerror(rc), LDG_LAYOUT_TAGGED);
-    }
+    return rc < 0 ? rc : 0;
+}
+
+static int
+migrate_to_intake(struct ldg_ledger *l, struct ldg_migrate_result *res)
+{
+    int rc = l->intake != NULL ? 1 : mig_in_txn(l, to_intake, l);
+
+    if (rc < 0 && ldg_errmsg(l)[0] == '\0')
+        ldg_seterr(l, "cannot write layout %d's record: %s", LDG_LAYOUT_INTAKE,
+                   ldg_strerror(rc));
     if (rc < 0)
         return rc;
     res->to = LDG_LAYOUT_INTAKE;
-    return ldg_intake_attach(l);
+    return l->intake != NULL ? 0 : ldg_intake_attach(l);
 }
 
 int
@@ -759,10 +741,11 @@ ldg_migrate(struct ldg_ledger *l, int to,
                 rc = usage(l, &res->used_before, &res->file_before,
                            &res->tree_before, &res->index_before,
                            &res->events_before);
-            if (rc >= 0)
-                rc = usage(l, &res->used_after, &res->file_after,
-                           &res->tree_after, &res->index_after,
-                           &res->events_after);
+            res->used_after = res->used_before; /* (nothing changed) */
+            res->file_after = res->file_before;
+            res->tree_after = res->tree_before;
+            res->index_after = res->index_before;
+            res->events_after = res->events_before;
             return rc < 0 ? rc : 0;
         }
         ldg_seterr(l,
