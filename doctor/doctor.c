@@ -306,22 +306,23 @@ epoch_exposure(struct ldg_ledger *l, uint64_t witness_size, uint64_t now_ns,
         return clause_emit(box, &c);
     }
     if (!x.anchored) {
+        /* at a store layout without them the anchor is refused: the
+         * remedy is the conversion first */
+        const char *remedy = LDG_CMD_KEYS_ANCHOR " " LDG_OPT_EPOCH " 60";
+        char why[200] = "";
         struct ldg_stats st;
         if (ldg_stats(l, &st) == 0 &&
-            !(ldg_layout_info(st.layout, NULL) & LDG_LAYOUT_EPOCHS))
-            /* (a store layout without them: the anchor is refused) */
-            clause_add(&c, ST_WARN, LDG_CMD_MIGRATE,
-                       "the log key has no epoch keys: whoever holds this "
-                       "box can re-sign its whole past; store layout %d has "
-                       "none: `" LDG_CMD_MIGRATE
-                       "` converts it, then `" LDG_CMD_KEYS_ANCHOR
-                       " " LDG_OPT_EPOCH " 60` "
-                       "(docs/EPOCHS.md)",
-                       st.layout);
-        else
-            clause_add(&c, ST_WARN, LDG_CMD_KEYS_ANCHOR " " LDG_OPT_EPOCH " 60",
-                       "the log key has no epoch keys: whoever holds this "
-                       "box can re-sign its whole past (docs/EPOCHS.md)");
+            !(ldg_layout_info(st.layout, NULL) & LDG_LAYOUT_EPOCHS)) {
+            remedy = LDG_CMD_MIGRATE;
+            snprintf(why, sizeof why,
+                     "; store layout %d has none: `" LDG_CMD_MIGRATE
+                     "` converts it, then `%s`",
+                     st.layout, LDG_CMD_KEYS_ANCHOR " " LDG_OPT_EPOCH " 60");
+        }
+        clause_add(&c, ST_WARN, remedy,
+                   "the log key has no epoch keys: whoever holds this box "
+                   "can re-sign its whole past%s (docs/EPOCHS.md)",
+                   why);
     } else {
         uint64_t s =
             now_ns > x.start_ns ? (now_ns - x.start_ns) / 1000000000u : 0;
