@@ -12,7 +12,7 @@
 #     leaves no ledger; init makes layout 9, with epoch keys if asked;
 #   - a ledger whose layout record says 999 (what a development build
 #     made before 1.0) is refused by every command of either build
-#     (query, ingest, stats: 65; verify: 1) naming the layout, and its
+#     (query, ingest, stats, migrate: 65; verify: 1) naming the layout, and its
 #     file is left byte for byte;
 #   - make refuses to run the tests with RELEASE=1 (they may make a
 #     layout in development).
@@ -97,7 +97,8 @@ else
     sum=$(md5sum <"$T/d/data.mdb")
     for prog in "$RL" "$L"; do
         for cmd in "verify:1" "query:65" "stats:65" \
-            "ingest $ROOT/examples/pdf-ops.jsonl:65" "doctor:65"; do
+            "ingest $ROOT/examples/pdf-ops.jsonl:65" "doctor:65" \
+            "migrate:65"; do
             want=${cmd##*:}
             args=${cmd%:*}
             # shellcheck disable=SC2086
