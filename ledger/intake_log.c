@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -346,6 +347,20 @@ ldg_intake_make(struct ldg_ledger *l, struct ldg_txn *t, uint64_t size)
     if ((rc = ldg_intake_create(path, blocks, id, err, sizeof err)) < 0) {
         ldg_seterr(l, "%s", err);
         return rc;
+    }
+    /* whoever may read data.mdb may read its tail here (the ledger
+     * group of a system ledger: its modes, never more than 0660) */
+    {
+        char data[4200];
+        struct stat st;
+        snprintf(data, sizeof data, "%s/%s", l->dir,
+                 ldg_store_file_name(LDG_FILE_DATA));
+        if (stat(data, &st) == 0 && (st.st_mode & 0060) != 0 &&
+            chmod(path, st.st_mode & 0660) != 0) {
+            ldg_seterr(l, "cannot give %s the modes of %s: %s", path, data,
+                       strerror(errno));
+            return LDG_EIO;
+        }
     }
     return applied_put(t, id, &a);
 }

@@ -323,10 +323,22 @@ test_intake_log__a_committed_batch_lets_the_lock_go(void **state)
     t_rmrf(dir);
 }
 
+/* The intake a conversion makes is as readable as data.mdb: a system
+ * ledger's group (data.mdb 0640) reads its tail too; 0600 stays 0600. */
+static unsigned
+mode_of(const char *dir, const char *name)
+{
+    char p[600];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    assert_int_equal(stat(p, &st), 0);
+    return (unsigned)(st.st_mode & 07777);
+}
+
 static void
 test_intake_log__layout_8_is_converted(void **state)
 {
-    char dir[256];
+    char dir[256], p[600];
     struct ldg_ledger *l;
     struct ldg_migrate_result res;
     (void)state;
@@ -334,8 +346,11 @@ test_intake_log__layout_8_is_converted(void **state)
     l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 8);
     for (int i = 0; i < 10; i++)
         t_append(l, "x.test.event", "{\"before\":1}", NULL);
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    assert_int_equal(chmod(p, 0640), 0);
     assert_int_equal(ldg_migrate(l, 9, NULL, NULL, &res), 0);
     assert_int_equal(res.to, 9);
+    assert_int_equal(mode_of(dir, "intake"), 0640);
     for (int i = 0; i < 10; i++)
         t_append(l, "x.test.event", "{\"after\":1}", NULL);
     assert_int_equal(size_of(l), 21);
@@ -346,6 +361,12 @@ test_intake_log__layout_8_is_converted(void **state)
     ldg_close(l);
     l = open_dir(dir, LDG_NOSYNC);
     assert_int_equal(size_of(l), 21);
+    ldg_close(l);
+    t_rmrf(dir);
+    /* a ledger of its own (0600): its intake the same */
+    l = t_ledger_new_layout(dir, sizeof dir, 0, 0, 9);
+    assert_int_equal(mode_of(dir, "data.mdb"), 0600);
+    assert_int_equal(mode_of(dir, "intake"), 0600);
     ldg_close(l);
     t_rmrf(dir);
 }
