@@ -184,9 +184,10 @@ cli_open(struct cli *c, int ro, struct ldg_ledger **out)
 
     if (c->dir[0] == '\0' && (rc = cli_resolve_dir(c)) != 0)
         return rc;
-    cli_ledger_options(&o, ro == CLI_OPEN_READ    ? LDG_RDONLY
-                           : ro == CLI_OPEN_WRITE ? LDG_KEEP_TAIL
-                                                  : 0);
+    cli_ledger_options(&o, ro == CLI_OPEN_READ      ? LDG_RDONLY
+                           : ro == CLI_OPEN_WRITE   ? LDG_KEEP_TAIL
+                           : ro == CLI_OPEN_MIGRATE ? LDG_MIGRATE
+                                                    : 0);
     err[0] = '\0';
     rc = ldg_open(out, c->dir, &o, err, sizeof err);
     if (rc < 0) {
@@ -196,7 +197,7 @@ cli_open(struct cli *c, int ro, struct ldg_ledger **out)
     }
     /* Appending commands keep the projections current in the same
      * transaction (a rebuild first if their stored version is not ours). */
-    if (ro != CLI_OPEN_READ &&
+    if (ro != CLI_OPEN_READ && ro != CLI_OPEN_MIGRATE &&
         (rc = ldg_projections_attach_progress(*out, cli_progress, c)) < 0) {
         if (c->progress)
             fputc('\n', stderr);

@@ -398,10 +398,16 @@ void cli_ledger_options(struct ldg_options *o, unsigned flags);
 /* Opens the ledger in c->dir, resolving it first (cli_resolve_dir) when
  * that was not done: ro is CLI_OPEN_WRITE (0: a one-shot writer, which
  * leaves the intake's tail for the next writer: LDG_KEEP_TAIL),
- * CLI_OPEN_READ (1) or CLI_OPEN_DAEMON (a long-lived writer, whose clean
- * stop applies the tail). On failure prints and returns an exit code
- * (> 0). */
-enum { CLI_OPEN_WRITE = 0, CLI_OPEN_READ = 1, CLI_OPEN_DAEMON = 2 };
+ * CLI_OPEN_READ (1), CLI_OPEN_DAEMON (a long-lived writer, whose clean
+ * stop applies the tail) or CLI_OPEN_MIGRATE (ledger migrate: a store an
+ * earlier build left is opened too, LDG_MIGRATE, and the projections are
+ * not attached). On failure prints and returns an exit code (> 0). */
+enum {
+    CLI_OPEN_WRITE = 0,
+    CLI_OPEN_READ = 1,
+    CLI_OPEN_DAEMON = 2,
+    CLI_OPEN_MIGRATE = 3
+};
 int cli_open(struct cli *c, int ro, struct ldg_ledger **out);
 /* A one-shot writer (append --direct, ingest without serve), before it
  * writes: ends the epochs that outlived their period (ldg_keys_expire,

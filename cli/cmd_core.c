@@ -95,20 +95,6 @@ cmd_init(struct cli *c, struct init_args *x, int npos, char **pos)
             layout_env = v;
         }
     }
-    /* epoch keys came with store layout 9: a ledger asked for at an
-     * older one (LEDGER_LAYOUT) cannot have them */
-    if (x->epoch_s != 0 &&
-        (ldg_layout_info((int)o.layout, NULL) & LDG_LAYOUT_EPOCHS) == 0) {
-        int with = 0; /* the layout that has them, as the library knows */
-        for (int n = 1; n <= 1000; n++)
-            if (ldg_layout_info(n, NULL) & LDG_LAYOUT_EPOCHS)
-                with = n;
-        cli_err(c,
-                "--epoch: epoch keys need store layout %d, and "
-                "$LEDGER_LAYOUT asks for %u: unset it",
-                with, o.layout);
-        return EX_USAGE;
-    }
     /* the user's own default, never the system ledger: init makes a new
      * ledger where it was asked to */
     if ((rc = cli_resolve_dir_own(c)) != 0)

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "projections/projections.h"
 #include "serve/serve.h"
 
 /* --------------------------------------------------------------- stats -- */
@@ -199,20 +200,21 @@ struct migrate_args {
     int to; /* --layout, 0: the newest */
 };
 
-/* --layout N: 0, or the exit code of a usage error */
+/* --layout N: 0, or the exit code of a usage error (kept for the
+ * scripts that name the layout they convert to: the newest, the only one) */
 static int
 migrate_opt(struct cli *c, void *args, int id, struct cli_args *a)
 {
-    const char *v = a->value, *what;
+    const char *v = a->value;
     char *end;
     unsigned long n = strtoul(v, &end, 10);
-    /* (the library knows the layouts; which it converts to, ldg_migrate
-     * says of the ledger's own) */
+    (void)id;
+    /* (the library knows the layouts: the one it converts to makes) */
     if (*end != '\0' || v[0] < '1' || v[0] > '9' || n > 1000000 ||
-        (ldg_layout_info((int)n, &what) & LDG_LAYOUT_READS) == 0) {
+        (ldg_layout_info((int)n, NULL) & LDG_LAYOUT_MAKES) == 0) {
         cli_err(c,
-                "--layout: '%s' is not a store layout this build knows "
-                "(`ledger --version` lists them)",
+                "--layout: '%s': this build converts a store to the newest "
+                "layout only (`ledger --version` names it)",
                 v);
         return EX_USAGE;
     }
@@ -222,9 +224,8 @@ migrate_opt(struct cli *c, void *args, int id, struct cli_args *a)
 
 static const struct cli_opt migrate_opts[] = {
     CLI_VALUE('L', 0, "layout", "N",
-              "the layout to convert to (default: the newest, 9, which "
-              "appends through an intake log, docs/FORMAT.md 12; 8: "
-              "without)"),
+              "the layout to convert to: the newest, 9, the only one this "
+              "build reads (the default)"),
     CLI_OPT_END};
 
 static int
@@ -261,9 +262,14 @@ cmd_migrate(struct cli *c, const struct migrate_args *x, int npos, char **pos)
             cli_err(c, "%s/%s: %s", c->dir, LDG_SERVE_LOCK, ldg_strerror(rc));
         return rc > 0 ? EX_TEMPFAIL : cli_exit_code(rc);
     }
-    if ((rc = cli_open(c, 0, &l)) != 0)
+    if ((rc = cli_open(c, CLI_OPEN_MIGRATE, &l)) != 0)
         return rc;
     rc = ldg_migrate(l, x->to, cli_progress, c, &r);
+    cli_progress_done(c);
+    /* the projections brought up to date as every writer does (a rebuild
+     * when the earlier build's are not this one's) */
+    if (rc == 0)
+        rc = ldg_projections_attach_progress(l, cli_progress, c);
     cli_progress_done(c);
     if (rc < 0)
         return cli_fail_close(c, l, rc);
@@ -415,11 +421,7 @@ flush_print(struct cli *c, const struct ldg_stats *a, const struct ldg_stats *b)
         cli_print_json(c, o);
         return;
     }
-    if (!b->intake)
-        printf("layout %d keeps no intake log: data.mdb holds every event "
-               "(%llu); nothing moved\n",
-               b->layout, (unsigned long long)b->events);
-    else if (moved == 0)
+    if (moved == 0)
         printf("the intake held no event data.mdb lacks: data.mdb holds "
                "every event (%llu); nothing moved\n",
                (unsigned long long)b->events);

@@ -212,33 +212,28 @@ static void
 print_version(void)
 {
     char libs[512], *p, *save = NULL;
-    char appends[32];
-    int lo = 0, hi = 0, makes = 0, makes0 = 0, devel = 0;
-    /* the store layouts, as the library knows them */
+    int lo = 0, hi = 0, makes = 0, devel = 0;
+    /* the store layouts, as the library knows them: the one it makes,
+     * reads and appends to, and the earlier ones ledger migrate converts */
     for (int n = 1; n <= 1000; n++) {
         unsigned f = ldg_layout_info(n, NULL);
         if (f & LDG_LAYOUT_DEVEL) {
             devel = n;
             continue;
         }
-        if (f & LDG_LAYOUT_READS)
+        if (f & LDG_LAYOUT_MIGRATES)
             hi = n, lo = lo ? lo : n;
         if (f & LDG_LAYOUT_MAKES)
-            makes0 = makes0 ? makes0 : n, makes = n;
+            makes = n;
     }
-    if (makes0 != 0 && makes0 != makes)
-        snprintf(appends, sizeof appends, "%d %s %d", makes0,
-                 makes == makes0 + 1 ? "and" : "to", makes);
-    else
-        snprintf(appends, sizeof appends, "%d", makes);
     ldg_lib_versions(libs, sizeof libs);
     printf("ledger %s\n", LEDGER_VERSION);
     printf("formats:   ledger format %d and %d (init makes %d: sealed "
            "entries),\n"
-           "           store layouts %d to %d (appends to %s), bundle format "
-           "%d,\n",
+           "           store layout %d (ledger migrate converts %d to %d to "
+           "it), bundle format %d,\n",
            LDG_FORMAT_VERSION_MIN, LDG_FORMAT_VERSION_MAX, LDG_FORMAT_VERSION,
-           lo, hi, appends, LDG_BUNDLE_VERSION);
+           makes, lo, hi, LDG_BUNDLE_VERSION);
     if (devel != 0)
         printf("           store layout %d in development (no release "
                "reads it),\n",

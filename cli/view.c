@@ -84,13 +84,11 @@ cli_view_rows(struct cli *c, json_t *rows)
 
 /* Warns on stderr when the answer had to be computed from the log
  * because the store is not this code's version or is behind, naming what
- * fixes it: rebuild, or migrate for a store at an older layout (which
- * rebuild refuses; migrate rebuilds what is behind). */
+ * fixes it: ledger rebuild. */
 static void
 warn_stale(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
 {
     json_t *list = NULL, *o;
-    struct ldg_stats st;
     size_t i;
     if (va->at_size != 0 || ldg_projections_list(l, 0, &list) < 0)
         return;
@@ -101,14 +99,8 @@ warn_stale(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
         fprintf(stderr,
                 "ledger %s: note: projection %s is not current in "
                 "the store (computed from the log for this answer; "
-                "`ledger %s` fixes the store)\n",
-                c->cmd, cli_view_js(o, "name"),
-                ldg_stats(l, &st) == 0 &&
-                        (ldg_layout_info(st.layout, NULL) &
-                         (LDG_LAYOUT_READS | LDG_LAYOUT_MAKES)) ==
-                            LDG_LAYOUT_READS
-                    ? "migrate"
-                    : "rebuild");
+                "`ledger rebuild` fixes the store)\n",
+                c->cmd, cli_view_js(o, "name"));
         break;
     }
     json_decref(list);

@@ -916,18 +916,6 @@ storage_wear(struct ldg_ledger *l, uint64_t now_ns, json_t *box)
             clause_add(&c, ST_OK, NULL, "nothing written in that time");
         }
     }
-    {
-        /* a layout without the intake log: each ack an LMDB commit */
-        struct ldg_stats st;
-        if (ldg_stats(l, &st) == 0 && !st.intake)
-            clause_add(&c, ST_OK, NULL,
-                       "store layout %d writes each acknowledged event's "
-                       "B-tree paths to data.mdb (some 100 KB for a lone "
-                       "event); `" LDG_CMD_MIGRATE "` converts it to the "
-                       "newest, one 4 KiB block and one flush an "
-                       "acknowledgement (docs/WRITE-PATH.md)",
-                       st.layout);
-    }
     m = json_pack(
         "{s:s, s:o, s:o, s:o}", "device", w->dev, "hour_bytes",
         w->hour_s ? json_integer((json_int_t)w->hour_bytes) : json_null(),

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ledger/layout_int.h"
 #include "ledger/handle_int.h"
 #include "ledger/tlog_int.h"
 
@@ -199,6 +200,8 @@ ldg_txn_begin(struct ldg_ledger *l, unsigned flags, struct ldg_txn **out)
         return LDG_EINVAL;
     if ((flags & LDG_TXN_WRITE) && ldg_batch_blocks(l))
         return LDG_EBUSY;
+    if (l->layout_old && !l->migrating)
+        return ldg_layout_refuse(l, l->layout_old);
     if (!(flags & LDG_TXN_WRITE)) {
         if (l->intake != NULL && !(flags & LDG_TXN_STORE))
             return l->intake_hooks->read_begin(l, out);

@@ -183,6 +183,11 @@ struct ldg_ledger {
     int format; /* ledger format version: 1 or 2 (sealed entries) */
     struct ldg_store *store;
     struct ldg_options opts;
+    /* Opened with LDG_MIGRATE on a store of an older layout: every
+     * transaction is refused (LDG_EVERSION) but ldg_migrate's, which
+     * clears it once the store is at the newest layout. */
+    int layout_old;
+    int migrating;           /* inside ldg_migrate (its transactions pass) */
     struct ldg_key *log_key; /* secret loaded when writable */
     struct ldg_key *actors[LDG_MAX_KEYS_CACHED];
     size_t nactors;

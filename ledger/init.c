@@ -82,8 +82,10 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
                  opts->format, LDG_FORMAT_VERSION_MIN, LDG_FORMAT_VERSION_MAX);
         return LDG_EINVAL;
     }
-    if ((layout = ldg_layout_to_make(opts != NULL ? opts->layout : 0, err,
-                                     errcap)) < 0)
+    if ((layout = ldg_layout_to_make(opts != NULL ? opts->layout : 0,
+                                     opts != NULL &&
+                                         (opts->flags & LDG_ANY_LAYOUT) != 0,
+                                     err, errcap)) < 0)
         return layout;
     intake = ldg_layout_has(layout, LDG_HAS_INTAKE);
     if (origin == NULL) {

@@ -104,6 +104,13 @@ ldg_layout_devel(int number)
 }
 
 int
+ldg_layout_current(int number)
+{
+    const struct layout *lo = find(number);
+    return lo != NULL && (lo->number == LDG_LAYOUT_NEWEST || lo->devel);
+}
+
+int
 ldg_layout_has(int number, unsigned what)
 {
     const struct layout *lo = find(number);
@@ -143,7 +150,22 @@ ldg_layout_with(unsigned what)
 const char *
 ldg_layouts_known(void)
 {
-    return "1 to 9 (appends to 8 and 9)";
+    return "layout 9 (ledger migrate converts 1 to 8 to it)";
+}
+
+int
+ldg_layout_refuse(struct ldg_ledger *l, int layout)
+{
+    if (l != NULL)
+        ldg_seterr(l,
+                   "%s is at store layout %d, an earlier build's: this build "
+                   "reads and appends to layout %d only, and `" LDG_CMD_MIGRATE
+                   "` converts it in place (run `" LDG_CMD_MIGRATE_IN
+                   "`: no signed byte changes; it may be "
+                   "stopped at any point and run again; stop `" LDG_CMD_SERVE
+                   "` first if it serves the ledger)",
+                   l->dir, layout, LDG_LAYOUT_NEWEST, l->dir);
+    return LDG_EVERSION;
 }
 
 int
@@ -165,23 +187,24 @@ ldg_layout_check(int number, unsigned missing, const char **damage)
 }
 
 int
-ldg_layout_to_make(unsigned asked, char *err, size_t errcap)
+ldg_layout_to_make(unsigned asked, int any, char *err, size_t errcap)
 {
     const struct layout *lo = find(asked <= INT_MAX ? (int)asked : 0);
     if (asked == 0)
         return LDG_LAYOUT_DEFAULT;
-    if (lo != NULL && (lo->has & LDG_HAS_APPEND))
+    if (lo != NULL && lo->number == LDG_LAYOUT_NEWEST)
         return (int)asked;
+    if (lo != NULL && any && (lo->has & LDG_HAS_APPEND))
+        return (int)asked; /* a test's store at 8 (LDG_ANY_LAYOUT) */
     if (ldg_layout_devel(asked <= INT_MAX ? (int)asked : 0))
         snprintf(err, errcap,
                  "store layout %u: in development, which no release makes "
-                 "or reads; this release build makes layout %d ledgers "
-                 "(8 when asked)",
+                 "or reads; this release build makes layout %d ledgers",
                  asked, LDG_LAYOUT_NEWEST);
     else
         snprintf(err, errcap,
-                 "store layout %u: this build makes layout %d ledgers (8 "
-                 "when asked); it reads and migrates the older ones",
+                 "store layout %u: this build makes layout %d ledgers only "
+                 "(ledger migrate converts an earlier build's)",
                  asked, LDG_LAYOUT_NEWEST);
     return LDG_EINVAL;
 }
@@ -199,9 +222,10 @@ ldg_layout_info(int number, const char **what)
             *what = "unknown to this build";
         return 0;
     }
-    f = LDG_LAYOUT_READS;
-    if (lo->has & LDG_HAS_APPEND)
-        f |= LDG_LAYOUT_MAKES;
+    if (lo->number == LDG_LAYOUT_NEWEST || lo->devel)
+        f = LDG_LAYOUT_READS | LDG_LAYOUT_MAKES;
+    else
+        f = LDG_LAYOUT_MIGRATES;
     if (lo->has & LDG_HAS_EPOCHS)
         f |= LDG_LAYOUT_EPOCHS;
     if (lo->devel)
@@ -222,16 +246,7 @@ ldg_txn_writable(struct ldg_txn *t)
         return layout;
     if (ldg_layout_has(layout, LDG_HAS_APPEND))
         return 0;
-    if (l != NULL)
-        ldg_seterr(l,
-                   "%s is at store layout %d, and this build appends to "
-                   "layouts 8 and %d only: run `" LDG_CMD_MIGRATE "` (it "
-                   "converts the "
-                   "ledger in place and may be stopped at any point; stop "
-                   "`" LDG_CMD_SERVE "` first if it serves the ledger), then "
-                   "try again",
-                   l->dir, layout, LDG_LAYOUT_NEWEST);
-    return LDG_EVERSION;
+    return ldg_layout_refuse(l, layout);
 }
 
 int
@@ -244,13 +259,6 @@ ldg_check_writable(struct ldg_ledger *l)
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
     rc = ldg_txn_writable(t);
-    if (rc == LDG_EVERSION) /* said to a server's operator, with the dir */
-        ldg_seterr(l,
-                   "%s is at store layout %d, and this build appends to "
-                   "layouts 8 and %d only: every event would be refused until "
-                   "`" LDG_CMD_MIGRATE_IN "` converts it (in place; it may be "
-                   "stopped at any point)",
-                   l->dir, ldg_txn_layout(t), LDG_LAYOUT_NEWEST, l->dir);
     ldg_txn_abort(t);
     return rc;
 }

@@ -84,6 +84,24 @@ enum ldg_layout_has {
     LDG_HAS_APPEND = 1u << 8,     /* this build appends to it (8 and 9) */
 };
 
+/* struct ldg_options' flags, for the tests of the core only: opens (and
+ * ldg_init makes) a store at any layout this build knows, as ldg_migrate
+ * goes through them, and lets ldg_migrate stop at one (its `to`). The
+ * read paths of the older layouts are migrate's; their tests open the
+ * golden images (tests/vectors/layout/) with it. Not in ledger.h: a 1.0
+ * build reads, makes and appends to the newest layout only. */
+#define LDG_ANY_LAYOUT (1u << 30)
+
+/* The refusal of a store at an older layout (handle.c, open.c): sets l's
+ * message (the directory, the layout, `ledger migrate`).
+ * @return LDG_EVERSION. */
+struct ldg_ledger;
+int ldg_layout_refuse(struct ldg_ledger *l, int layout);
+
+/* 1 when number is the layout this build reads and appends to (the
+ * newest, or a development build's layout in development), else 0: an
+ * earlier build's, which ldg_migrate alone reads. */
+int ldg_layout_current(int number);
 /* 1 when layout number has every feature in what, else 0 (an unknown
  * number has none). */
 int ldg_layout_has(int number, unsigned what);
@@ -94,8 +112,10 @@ int ldg_txn_has(struct ldg_txn *t, unsigned what);
  * `ledger stats` (static; "unknown to this build" for another number). */
 const char *ldg_layout_what(int number);
 /* The layout ldg_init makes when asked for asked (0: the default): the
- * number to store, or LDG_EINVAL with what this build makes in err. */
-int ldg_layout_to_make(unsigned asked, char *err, size_t errcap);
+ * number to store, or LDG_EINVAL with what this build makes in err. any:
+ * LDG_ANY_LAYOUT was given (a test's older store, one this build could
+ * append to before 1.0). */
+int ldg_layout_to_make(unsigned asked, int any, char *err, size_t errcap);
 /* 1 when number is a layout in development (one a release build knows
  * only to refuse it), else 0. */
 int ldg_layout_devel(int number);

@@ -141,7 +141,14 @@ enum ldg_open_flags {
      * then costs one intake block and one flush, not an LMDB commit too.
      * A long-lived writer (`serve`, `proxy`) leaves it unset, so that
      * its clean stop leaves LMDB current. No effect at other layouts. */
-    LDG_KEEP_TAIL = 1 << 4
+    LDG_KEEP_TAIL = 1 << 4,
+    /* For ldg_migrate: opens a store an earlier build left at an older
+     * layout (docs/FORMAT.md 6.1), which ldg_open refuses otherwise
+     * (LDG_EVERSION, naming `ledger migrate`). On such a handle every
+     * call but ldg_migrate and ldg_close is refused the same way until
+     * ldg_migrate has converted the store; at the newest layout the flag
+     * changes nothing. */
+    LDG_MIGRATE = 1 << 5
 };
 
 struct ldg_options {
@@ -156,19 +163,22 @@ struct ldg_options {
      * read the format from the ledger. */
     unsigned format;
     /* ldg_init only: the store layout to create (docs/FORMAT.md 6.1): 0 or
-     * LDG_LAYOUT_NEWEST (9: the intake log and epoch keys), or 8, which
-     * this build still appends to (it reads the older ones and
-     * ldg_migrate converts them); another is refused. */
+     * LDG_LAYOUT_NEWEST (9: the intake log and epoch keys); another is
+     * refused (LDG_EINVAL). */
     unsigned layout;
 };
-/* The store layout this build writes, the newest (docs/FORMAT.md 6.1): it
- * reads every one from 1, and appends to this one (and 8). */
+/* The store layout this build makes, reads and appends to, the only one
+ * (docs/FORMAT.md 6.1): ldg_migrate converts the older ones (1 to 8) to
+ * it, and ldg_open refuses them otherwise. */
 #define LDG_LAYOUT_NEWEST 9
 /* ldg_layout_info's flags. */
 #define LDG_LAYOUT_READS 1u  /* this build reads it */
 #define LDG_LAYOUT_MAKES 2u  /* and appends to it: ldg_init makes it */
 #define LDG_LAYOUT_EPOCHS 4u /* its keys may seal with epoch keys */
 #define LDG_LAYOUT_DEVEL 8u  /* in development: no release reads it */
+#define LDG_LAYOUT_MIGRATES                                                    \
+    16u /* an earlier build's: ldg_migrate                                     \
+           converts it to the newest */
 /* What this build knows of store layout number (docs/FORMAT.md 6.1; 0:
  * the one ldg_init makes unasked), for a caller with no ledger open (a
  * command's options; ldg_stats tells of an open one). *what, when not
@@ -388,29 +398,28 @@ struct ldg_migrate_result {
      * wrote without it; at layout 8, layout 7's too) */
     uint64_t entries_digested;
 };
-/* Converts the ledger's store to layout `to` (0: the newest), in place:
- * no signed or hashed byte changes. Crash-safe: the ledger is in the old
- * layout until the last transaction commits, which switches it; the
- * steps before only add records the old layout never reads. Layout 3 to
- * 4 switches first (layout 4 reads a whole tile as layout 3 wrote it),
- * then splits the tiles a step at a time; a ledger at layout 4 with
- * whole tiles left (a migrate that stopped) has them split. Appends by
- * other handles may go on meanwhile. progress, if set, is called now and
- * then with tiles, index keys and events converted of those to convert.
- * @return 0 with *res (also when the ledger already has that layout:
- * from == to); LDG_EINVAL (to is older than the ledger's layout, or not
- * one this build writes); LDG_EFULL, LDG_EIO; LDG_ECORRUPT when a tree
- * hash the new layout needs is missing or malformed, or an index key
- * (ledger verify names the event). Lifetime: nothing kept; res is the caller's.
- */
+/* Converts the ledger's store, opened with LDG_MIGRATE, from the layout
+ * an earlier build left to the newest (to: 0 or LDG_LAYOUT_NEWEST), in
+ * place: no signed or hashed byte changes. Crash-safe: the ledger is in
+ * the old layout until a step's last transaction commits, which switches
+ * it; the steps before only add records the old layout never reads. A
+ * conversion stopped half-way (a crash, a full disk) leaves a layout the
+ * next ldg_migrate goes on from. progress, if set, is called now and then
+ * with tiles, index keys and events converted of those to convert.
+ * @return 0 with *res (also when the ledger already has the newest
+ * layout: from == to); LDG_EINVAL (to is neither 0 nor the newest);
+ * LDG_EFULL, LDG_EIO; LDG_ECORRUPT when a tree hash the new layout needs
+ * is missing or malformed, or an index key (ledger verify names the
+ * event); LDG_ETAMPER while a failed verification stands. Lifetime:
+ * nothing kept; res is the caller's. */
 int ldg_migrate(struct ldg_ledger *l, int to,
                 void (*progress)(void *ctx, uint64_t done, uint64_t total),
                 void *progress_ctx, struct ldg_migrate_result *res);
 /* Whether l's store can be appended to: it is at the newest layout, the
- * only one this build writes. Appends refuse an older layout the same
- * way; a program that will append (a server) asks first, to refuse at
- * its start. @return 0; LDG_EVERSION when it is older (the message names
- * the directory, the layouts and `ledger --dir DIR migrate`); LDG_EIO.
+ * only one this build writes (a handle opened with LDG_MIGRATE on an
+ * older store is not). A program that will append (a server) asks first,
+ * to refuse at its start. @return 0; LDG_EVERSION when it is older (the message
+ * names the directory, the layouts and `ledger --dir DIR migrate`); LDG_EIO.
  * Lifetime: nothing kept. */
 int ldg_check_writable(struct ldg_ledger *l);
 

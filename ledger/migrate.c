@@ -712,20 +712,46 @@ migrate_to_intake(struct ldg_ledger *l, struct ldg_migrate_result *res)
     return l->intake != NULL ? 0 : ldg_intake_attach(l);
 }
 
+static int migrate(struct ldg_ledger *l, int to,
+                   void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                   void *progress_ctx, struct ldg_migrate_result *res);
+
 int
 ldg_migrate(struct ldg_ledger *l, int to,
             void (*progress)(void *ctx, uint64_t done, uint64_t total),
             void *progress_ctx, struct ldg_migrate_result *res)
 {
-    /* (a release build knows no layout in development) */
-    if (l != NULL && res != NULL && to != 0 && !ldg_layout_has(to, 0)) {
+    int rc, was;
+
+    if (l == NULL || res == NULL)
+        return LDG_EINVAL;
+    /* a 1.0 build converts to the newest layout only; the tests of the
+     * steps (LDG_ANY_LAYOUT) stop at one on the way. (A release build
+     * knows no layout in development.) */
+    if (to != 0 &&
+        (!ldg_layout_has(to, 0) ||
+         (!ldg_layout_current(to) && !(l->opts.flags & LDG_ANY_LAYOUT)))) {
         memset(res, 0, sizeof *res);
         ldg_seterr(l,
                    "layout %d: not a store layout this build converts to "
-                   "(it reads %s)",
-                   to, ldg_layouts_known());
+                   "(it converts every earlier one to layout %d)",
+                   to, LDG_LAYOUT_NEWEST);
         return LDG_EINVAL;
     }
+    was = l->migrating;
+    l->migrating = 1; /* (its transactions pass the layout's gate) */
+    rc = migrate(l, to, progress, progress_ctx, res);
+    l->migrating = was;
+    if (rc == 0 && ldg_layout_current(res->to))
+        l->layout_old = 0;
+    return rc;
+}
+
+static int
+migrate(struct ldg_ledger *l, int to,
+        void (*progress)(void *ctx, uint64_t done, uint64_t total),
+        void *progress_ctx, struct ldg_migrate_result *res)
+{
     if (l != NULL && res != NULL && l->intake != NULL) {
         struct ldg_txn *t;
         int rc;

@@ -17,6 +17,7 @@
 #include "ledger/intake_log_int.h"
 #include "ledger/keys_int.h"
 #include "ledger/log_int.h"
+#include "ledger/layout_int.h"
 #include "ledger/open_int.h"
 #include "ledger/tlog_int.h"
 
@@ -91,7 +92,18 @@ load_meta(struct ldg_ledger *l)
     l->format = (int)ver;
     /* the store layout is read again in every transaction (migrate changes
      * it under open handles); here a damaged or unknown one is refused
-     * before anything reads by it */
+     * before anything reads by it, and an earlier build's unless the
+     * handle is for ledger migrate (which alone reads it then) */
+    if ((rc = ldg_txn_layout(t)) < 0)
+        goto out;
+    if (!ldg_layout_current(rc)) {
+        if (!(l->opts.flags & (LDG_MIGRATE | LDG_ANY_LAYOUT))) {
+            rc = ldg_layout_refuse(l, rc);
+            goto out;
+        }
+        if (!(l->opts.flags & LDG_ANY_LAYOUT))
+            l->layout_old = rc;
+    }
     if ((rc = ldg_txn_has(t, LDG_HAS_INTAKE)) < 0)
         goto out;
     if (rc == 1 && (rc = ldg_intake_attach(l)) < 0)
@@ -195,6 +207,7 @@ ldg_open(struct ldg_ledger **out, const char *dir,
     rc = ldg_open_handle(&l, dir, opts, 0, err, errcap);
     if (rc < 0)
         return rc;
+    l->migrating = 1; /* (open's own reads pass the layout's gate) */
     rc = load_meta(l);
     if (rc == 0) {
         /* A ledger without its genesis is one whose init never finished
@@ -211,6 +224,7 @@ ldg_open(struct ldg_ledger **out, const char *dir,
             rc = LDG_ECORRUPT;
         }
     }
+    l->migrating = 0;
     if (rc < 0) {
         snprintf(err, errcap, "%s",
                  l->errmsg[0] ? l->errmsg : ldg_strerror(rc));

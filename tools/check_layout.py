@@ -5,7 +5,8 @@ ledger migrate (ledger/migrate*.c), no library or cli/ file compares a
 store layout with a number or names one in code:
 
   - LDG_LAYOUT_<a layout's name> (the public flags of ledger.h's
-    ldg_layout_info, LDG_LAYOUT_READS, _MAKES, _EPOCHS and _DEVEL, are
+    ldg_layout_info, LDG_LAYOUT_READS, _MAKES, _EPOCHS, _DEVEL and
+    _MIGRATES, are
     free);
   - a layout (a name holding "layout", or a call such as
     ldg_txn_layout(t)) compared with a number, across lines, through
@@ -23,7 +24,7 @@ import sys
 
 ALLOWED = {"ledger/layout.c", "ledger/layout_int.h", "ledger/ledger.h"}
 PUBLIC = {"LDG_LAYOUT_READS", "LDG_LAYOUT_MAKES", "LDG_LAYOUT_EPOCHS",
-          "LDG_LAYOUT_DEVEL"}
+          "LDG_LAYOUT_DEVEL", "LDG_LAYOUT_MIGRATES"}
 OP = r"(?:==|!=|<=|>=|<(?!<)|>(?!>))"
 NUM = r"\(?\s*(?:0[xX][0-9a-fA-F]*[1-9a-fA-F][0-9a-fA-F]*|[1-9][0-9]*|'[1-9]')"
 LAY = r"[\w.>-]*layout\w*(?:\s*\([^()]*\))?"

@@ -28,22 +28,25 @@ L() { "$LEDGER" --dir "$D" "$@"; }
 # layout 9 only (what init makes): at 8, refused before a ledger is made
 LEDGER_LAYOUT=8 L init --epoch 1 >"$T/out" 2>"$T/err"
 rc=$?
-[ $rc = 64 ] && grep -q 'epoch keys need store layout 9, and $LEDGER_LAYOUT asks for 8: unset it' "$T/err" &&
+[ $rc = 64 ] && grep -q "LEDGER_LAYOUT is '8': store layout 8: this build makes layout 9 ledgers only" "$T/err" &&
     [ ! -e "$D/data.mdb" ] ||
     fail "init --epoch at layout 8: exit $rc, $(cat "$T/err")"
-# a layout 8 ledger: keys anchor refused naming migrate, nothing written;
-# the doctor's remedy is the migrate, not the anchor it would refuse
-LEDGER_LAYOUT=8 "$LEDGER" --dir "$T/e8" init >/dev/null || fail "init of $T/e8"
+# a layout 8 ledger (an earlier build's, tests/vectors/layout/fresh8):
+# keys anchor refused naming migrate, nothing written; so is the doctor;
+# migrated, the doctor's remedy is the anchor
+V=$(cd "$(dirname "$0")/../vectors/layout" && pwd)
+mkdir -m 700 "$T/e8" "$T/e8/keys"
+zstd -q -d -c "$V/fresh8.mdb.zst" >"$T/e8/data.mdb" &&
+    install -m 600 "$V/keys/fresh5.key" "$T/e8/keys/log.key" || fail "unpack fresh8"
 cp "$T/e8/data.mdb" "$T/e8.before"
-"$LEDGER" --dir "$T/e8" keys anchor --epoch 60 >"$T/out" 2>"$T/err"
-rc=$?
-[ $rc = 65 ] && grep -q 'epoch keys need store layout 9 (this ledger is at 8: `ledger migrate` converts it, for good)' "$T/err" &&
-    cmp -s "$T/e8/data.mdb" "$T/e8.before" && [ ! -e "$T/e8/keys/log.epochs" ] ||
-    fail "keys anchor at layout 8: exit $rc, $(cat "$T/err")"
-"$LEDGER" --dir "$T/e8" doctor -o json |
-    jq -e '.box[] | select(.name == "epoch-exposure") |
-        .status == "warn" and .remedy == ["ledger migrate"]' >/dev/null ||
-    fail "doctor at layout 8: $("$LEDGER" --dir "$T/e8" doctor -o json | jq -c '.box[] | select(.name == "epoch-exposure")')"
+for c in "keys anchor --epoch 60" "doctor -o json"; do
+    # shellcheck disable=SC2086
+    "$LEDGER" --dir "$T/e8" $c >"$T/out" 2>"$T/err"
+    rc=$?
+    [ $rc = 65 ] && grep -q "is at store layout 8, an earlier build's: this build reads and appends to layout 9 only, and \`ledger migrate\` converts it" "$T/err" &&
+        [ ! -s "$T/out" ] && cmp -s "$T/e8/data.mdb" "$T/e8.before" && [ ! -e "$T/e8/keys/log.epochs" ] ||
+        fail "$c at layout 8: exit $rc, $(cat "$T/out" "$T/err")"
+done
 "$LEDGER" --dir "$T/e8" migrate >/dev/null 2>&1 || fail "migrate $T/e8"
 "$LEDGER" --dir "$T/e8" doctor -o json |
     jq -e '.box[] | select(.name == "epoch-exposure") |

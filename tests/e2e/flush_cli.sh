@@ -6,8 +6,9 @@
 #      entries database then holds all 6, stats says 0, the projections
 #      are current and `verify --full` passes;
 #   2. a second flush moves nothing, says so, and writes nothing;
-#   3. a ledger at layout 8 has no intake: flush says so, writes nothing;
-#      the doctor names `ledger migrate` in its wear clause there (not at 9);
+#   3. a ledger at layout 8 (an earlier build's) is refused (65), naming
+#      `ledger migrate`, and nothing is written; the doctor's wear clause
+#      names no conversion at 9;
 #   4. beside a running `serve` (which keeps its acks in the intake):
 #      flush moves serve's events, serve goes on acking, and after its
 #      stop every event is there once and the ledger verifies;
@@ -70,20 +71,20 @@ o=$("$LEDGER" --dir "$D" flush -o json)
 o=$("$LEDGER" --dir "$D" flush -o json)
 [ "$o" = '{"layout":9,"moved":1,"left":0,"first":"6","last":"6"}' ] || fail "flush -o json of one: $o"
 
-# 3. layout 8
+# 3. layout 8 (an earlier build's, tests/vectors/layout/fresh8): refused,
+# naming the migrate, nothing written
+V=$(cd "$(dirname "$0")/../vectors/layout" && pwd)
 E=$T/b
-LEDGER_LAYOUT=8 "$LEDGER" --dir "$E" init >/dev/null 2>&1 || fail "init at layout 8"
-"$LEDGER" --dir "$E" append -q --body '{}' x.flush >/dev/null
-t8=$(txn "$E")
-"$LEDGER" --dir "$E" flush >"$T/out" 2>"$T/err" || fail "flush at layout 8: $(cat "$T/err")"
-[ "$(cat "$T/out")" = "layout 8 keeps no intake log: data.mdb holds every event (2); nothing moved" ] ||
-    fail "flush at layout 8 said: $(cat "$T/out")"
-[ "$(txn "$E")" = "$t8" ] || fail "flush at layout 8 wrote a transaction"
-# the doctor's wear clause names the conversion at 8, not at 9
-"$LEDGER" --dir "$E" doctor -o json |
-    jq -e '.box[] | select(.name == "storage-wear") | .detail |
-        any(test("^store layout 8 writes each acknowledged event.s B-tree paths .*`ledger migrate` converts it"))' \
-    >/dev/null || fail "doctor at layout 8: $("$LEDGER" --dir "$E" doctor -o json | jq -c '.box[] | select(.name == "storage-wear")')"
+mkdir -m 700 "$E" "$E/keys"
+zstd -q -d -c "$V/fresh8.mdb.zst" >"$E/data.mdb" &&
+    install -m 600 "$V/keys/fresh5.key" "$E/keys/log.key" || fail "unpack fresh8"
+cp "$E/data.mdb" "$T/e8.before"
+"$LEDGER" --dir "$E" flush >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 65 ] && [ ! -s "$T/out" ] &&
+    grep -q "is at store layout 8, an earlier build's: this build reads and appends to layout 9 only, and \`ledger migrate\` converts it" "$T/err" &&
+    cmp -s "$E/data.mdb" "$T/e8.before" || fail "flush at layout 8: exit $rc: $(cat "$T/out" "$T/err")"
+# the doctor's wear clause names no conversion at 9
 "$LEDGER" --dir "$D" doctor -o json |
     jq -e '.box[] | select(.name == "storage-wear") | .detail |
         any(test("B-tree paths")) | not' >/dev/null ||

@@ -1,48 +1,61 @@
 #!/bin/sh
-# intake_migrate_live.sh — `migrate --layout 9` while a writer that
-# opened the ledger at layout 8 is still running (`ingest --direct`, fed
-# line by line). That writer has no intake: its next appends went to LMDB
-# behind the intake's back, and the intake's next frame took their seqs,
-# so events acknowledged after the migration were lost and later appends
-# got the same seq again. Now the old writer's next append is refused
-# (nothing written, the message says to open the ledger again); every
-# acknowledged event is there, and verify --full passes.
+# intake_migrate_live.sh — a writer against a store an earlier build left
+# at layout 8, before and after `migrate`. Before 1.0 a writer that had
+# opened the ledger at 8 went on appending to LMDB after a migrate to 9,
+# behind the intake's back (events acknowledged after the migration were
+# lost and seqs given twice). A 1.0 build opens no layout but 9: the
+# writer (`ingest --direct`, fed line by line) is refused at its start,
+# exit 65 naming `ledger migrate`, acknowledging nothing and writing
+# nothing; after the migrate the same writer appends through the intake,
+# a retried id gets its first seq, every acknowledged event is there and
+# verify --full passes.
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
+command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+V=$(cd "$(dirname "$0")/../vectors/layout" && pwd)
 T=$(mktemp -d)
 IPID=
 trap '[ -n "$IPID" ] && kill "$IPID" 2>/dev/null; exec 3>&- 2>/dev/null; rm -rf "$T"' EXIT
 nfail=0
 fail() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
 D=$T/l
-# layout 8 whatever the run's LEDGER_LAYOUT (make asan's is 999)
-LEDGER_LAYOUT=8 "$L" init --dir "$D" >/dev/null || exit 1
-"$L" append --dir "$D" x.t.n --body '{"i":0}' >/dev/null || exit 1
+mkdir -m 700 "$D" "$D/keys"
+zstd -q -d -c "$V/fresh8.mdb.zst" >"$D/data.mdb" &&
+    install -m 600 "$V/keys/fresh5.key" "$D/keys/log.key" || { echo "FAIL: unpack fresh8"; exit 1; }
+chmod 600 "$D/data.mdb"
+cp "$D/data.mdb" "$T/before"
+N0=4323 # fresh8's events (tests/vectors/layout/README)
+
+# 1. at layout 8: the writer is refused at its start
 mkfifo "$T/in"
 "$L" ingest --dir "$D" --direct --acks "$T/in" >"$T/acks" 2>"$T/ierr" &
 IPID=$!
 exec 3>"$T/in"
-waitacks() { # N: until N ack lines are there (10 s at most)
-    i=0
-    while [ "$(wc -l <"$T/acks")" -lt "$1" ] && [ $i -lt 600 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-}
-echo '{"type":"x.t.n","body":{"i":1}}' >&3
-waitacks 1
-[ "$(wc -l <"$T/acks")" = 1 ] || fail "the first line was not acknowledged: $(cat "$T/ierr")"
-"$L" migrate --dir "$D" --layout 9 >/dev/null 2>"$T/merr" || fail "migrate: $(cat "$T/merr")"
-echo '{"type":"x.t.n","body":{"i":2}}' >&3
+echo '{"type":"x.t.n","body":{"i":1}}' >&3 2>/dev/null
 exec 3>&-
 wait "$IPID"
 rc=$?
 IPID=
-[ $rc -ne 0 ] || fail "the old writer's append after the migration succeeded ($(cat "$T/acks"))"
-grep -q "migrated to store layout 9" "$T/ierr" ||
-    fail "the old writer's refusal does not say why: $(cat "$T/ierr")"
-# what was acknowledged is there; new appends go through the intake
+[ $rc = 65 ] || fail "ingest at layout 8 exited $rc, not 65: $(cat "$T/ierr")"
+grep -q "is at store layout 8, an earlier build's: this build reads and appends to layout 9 only, and \`ledger migrate\` converts it in place (run \`ledger --dir $D migrate\`" "$T/ierr" ||
+    fail "the refusal does not name the migrate: $(cat "$T/ierr")"
+[ ! -s "$T/acks" ] || fail "acknowledged at layout 8: $(cat "$T/acks")"
+cmp -s "$D/data.mdb" "$T/before" || fail "the refused writer changed data.mdb"
+[ ! -e "$D/intake" ] || fail "the refused writer made an intake log"
+
+# 2. migrated: the same writer appends through the intake
+"$L" migrate --dir "$D" >"$T/m" 2>"$T/merr" || fail "migrate: $(cat "$T/merr")"
+grep -q "^layout 8 -> 9 ($N0 events)" "$T/m" || fail "migrate said: $(cat "$T/m")"
+mkfifo "$T/in2"
+"$L" ingest --dir "$D" --direct --acks "$T/in2" >"$T/acks" 2>"$T/ierr" &
+IPID=$!
+exec 3>"$T/in2"
+for i in 1 2 3; do echo "{\"type\":\"x.t.n\",\"body\":{\"i\":$i}}" >&3; done
+exec 3>&-
+wait "$IPID" || fail "ingest after the migrate: $(cat "$T/ierr")"
+IPID=
 n_acked=$(grep -c committed_first "$T/acks")
+[ "$n_acked" -ge 1 ] || fail "nothing acknowledged after the migrate: $(cat "$T/acks" "$T/ierr")"
 for id in A1 A2; do
     "$L" append --dir "$D" x.t.n --id "$id" --body '{"i":9}' >"$T/a.$id" 2>&1 ||
         fail "append $id: $(cat "$T/a.$id")"
@@ -55,8 +68,8 @@ s2=$(sed 's/[^0-9]//g' "$T/a.A2")
 "$L" show --dir "$D" "$s1" >/dev/null 2>&1 || fail "event $s1 (A1, acknowledged) is gone"
 "$L" verify --dir "$D" --full >"$T/v" 2>&1 || fail "verify --full: $(cat "$T/v")"
 events=$("$L" stats --dir "$D" -o json | jq -r .events)
-# genesis, i=0, the $n_acked acknowledged, A1, A2
-[ "$events" = $((2 + n_acked + 2)) ] || fail "events: $events, want $((2 + n_acked + 2))"
+# fresh8's, the three ingested, A1, A2
+[ "$events" = $((N0 + 3 + 2)) ] || fail "events: $events, want $((N0 + 3 + 2))"
 
-[ $nfail -eq 0 ] && echo "intake_migrate_live: the old writer refused, nothing acknowledged lost"
+[ $nfail -eq 0 ] && echo "intake_migrate_live: the writer at layout 8 refused, then appended after the migrate"
 exit $((nfail > 0))

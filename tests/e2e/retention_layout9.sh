@@ -2,8 +2,8 @@
 # retention_layout9.sh — a prune at store layout 9 frees what proofs
 # do not need (issue 64, item 6; docs/RETENTION.md, FORMAT.md 6.2):
 #
-#   * the same 60,002 events at layout 8 and, migrated, at layout 9;
-#     90% archived into one segment and pruned from both;
+#   * 60,001 events at layout 9, 90% archived into one segment and
+#     pruned;
 #   * layout 9: pages in use fall to at most 1.2 x (1 - p) of before,
 #     plus 1% (p the fraction pruned); the level-0 hash tiles before the
 #     one of the last pruned event are gone (`prune -o json`
@@ -21,9 +21,7 @@
 #   * verify and verify --full pass and say what they did not check;
 #     `tiles` writes the kept tiles only and says so; published, a dropped
 #     tile is a 404 as a tile never made (nginx, when present);
-#   * a second prune drops the next tiles and verifies;
-#   * layout 8 (a released layout): the same prune drops nothing, and the
-#     proof of a pruned event is given as before.
+#   * a second prune drops the next tiles and verifies.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
@@ -56,15 +54,10 @@ N=60000
 awk -v n=$N 'BEGIN { for (i = 0; i < n; i++)
     printf("{\"type\":\"x.t%d\",\"subject\":\"s:%d\",\"run\":\"r-%d\",\"body\":{\"n\":%d,\"s\":\"%s\"}}\n",
            i % 3, i % 7, i % 5, i, (i % 7 ? "ok" : "failed")) }' >"$T/in.jsonl"
-D8=$T/l8
-D=$T/l999
-LEDGER_LAYOUT=8 "$L" --dir "$D8" init --origin layout9.test/l >/dev/null || exit 1
-"$L" --dir "$D8" ingest --batch 1000 "$T/in.jsonl" >/dev/null 2>&1 || exit 1
-[ "$("$L" --dir "$D8" stats -o json | jq -r .layout)" = 8 ] || fail "init made no layout 8 store"
-cp -a "$D8" "$D"
-"$L" --dir "$D" migrate --layout 9 >/dev/null 2>"$T/err" ||
-    { echo "FAIL: migrate --layout 9: $(cat "$T/err")"; exit 1; }
-[ "$("$L" --dir "$D" stats -o json | jq -r .layout)" = 9 ] || fail "migrate made no layout 9 store"
+D=$T/l9
+"$L" --dir "$D" init --origin layout9.test/l >/dev/null || exit 1
+"$L" --dir "$D" ingest --batch 1000 "$T/in.jsonl" >/dev/null 2>&1 || exit 1
+[ "$("$L" --dir "$D" stats -o json | jq -r .layout)" = 9 ] || fail "init made no layout 9 store"
 SIZE=$((N + 1))
 H=54001             # a commit's end (genesis, then commits of 1,000)
 E=$(((H - 1) / 256 * 256)) # the first leaf whose level-0 tile stays
@@ -235,15 +228,5 @@ rc=$?
 kill "$WPID" 2>/dev/null
 wait "$WPID" 2>/dev/null
 
-# ------------------------------------------------ layout 8: as it was --
-"$L" --dir "$D8" prune --before "$H" --archive "$T/a1.seg" --force -o json \
-    >"$T/prune8.json" 2>"$T/err" || fail "prune at layout 8: $(cat "$T/err")"
-[ "$(jq -r .removed.tiles "$T/prune8.json")" = 0 ] || fail "layout 8 dropped tiles"
-"$L" --dir "$D8" proof 5 >/dev/null 2>"$T/err" || fail "layout 8: proof 5 of a pruned event: $(cat "$T/err")"
-"$L" --dir "$D8" proof --consistency 1 >/dev/null 2>"$T/err" || fail "layout 8: consistency from 1: $(cat "$T/err")"
-"$L" --dir "$D8" verify --full -o json >"$T/v8.json" 2>&1 || fail "layout 8: verify --full"
-[ "$(jq -r .pruned.tree_from "$T/v8.json")" = 0 ] || fail "layout 8: verify says tree_from $(jq -r .pruned.tree_from "$T/v8.json")"
-u8=$(used "$D8")
-
-echo "retention_layout9: pruned $H of $SIZE events: pages in use $u0 -> $u1 bytes at layout 9 ($verdict), $u8 at layout 8; $nfail failed"
+echo "retention_layout9: pruned $H of $SIZE events: pages in use $u0 -> $u1 bytes at layout 9 ($verdict); $nfail failed"
 [ "$nfail" = 0 ]

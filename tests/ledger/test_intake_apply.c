@@ -134,7 +134,7 @@ open_copy(const char *from, char *dir, size_t cap)
     snprintf(cmd, sizeof cmd, "cp -a '%s/.' '%s/'", from, dir);
     assert_int_equal(system(cmd), 0);
     memset(&o, 0, sizeof o);
-    o.flags = LDG_NOSYNC;
+    o.flags = LDG_NOSYNC | LDG_ANY_LAYOUT; /* (a layout 8 store) */
     o.map_size_bytes = 64u << 20;
     if (ldg_open(&l, dir, &o, err, sizeof err) != 0)
         fail_msg("open: %s", err);

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -56,6 +57,9 @@ struct fx {
 
 /* A ledger of n events (the genesis among them) in the newest layout, or
  * the golden image of an older one (600 events: n must say so). */
+/* the core's own tests open an earlier build's layout (layout_int.h) */
+static const struct ldg_options any_layout = {.flags = LDG_ANY_LAYOUT};
+
 static struct fx *
 fx_new(unsigned layout, int n)
 {
@@ -230,9 +234,9 @@ test_layout__layout_1_is_still_read(void **state)
     {
         char want[700];
         snprintf(want, sizeof want,
-                 "%s is at store layout 1, and this build appends to layouts "
-                 "8 and 9 only: every event would be refused until `ledger --dir "
-                 "%s migrate`",
+                 "%s is at store layout 1, an earlier build's: this build "
+                 "reads and appends to layout 9 only, and `ledger migrate` "
+                 "converts it in place (run `ledger --dir %s migrate`",
                  ldg_dir(f->l), ldg_dir(f->l));
         assert_non_null(strstr(ldg_errmsg(f->l), want));
     }
@@ -311,7 +315,7 @@ test_layout__an_older_handle_follows_the_migration(void **state)
     struct ldg_ledger *l2;
     struct ldg_migrate_result r;
     char err[256];
-    assert_int_equal(ldg_open(&l2, f->dir, NULL, err, sizeof err), 0);
+    assert_int_equal(ldg_open(&l2, f->dir, &any_layout, err, sizeof err), 0);
     /* (to 8: one migrated to 9 refuses the older handle's appends, which
      * would go behind the intake's back: test_intake_log) */
     assert_int_equal(ldg_migrate(l2, LDG_LAYOUT_TAGGED, NULL, NULL, &r), 0);
@@ -462,8 +466,8 @@ test_layout__an_unknown_or_damaged_layout_record_is_refused(void **state)
         int rc;
         const char *says;
     } cases[] = {
-        {{0, 0, 0, 10}, 4, LDG_EVERSION, "store layout 10, this build reads 1 to 9"},
-        {{0, 0, 3, 0xe7}, 4, LDG_EVERSION, "store layout 999, this build reads 1 to 9"},
+        {{0, 0, 0, 10}, 4, LDG_EVERSION, "store layout 10, this build reads layout 9 (ledger migrate converts 1 to 8 to it)"},
+        {{0, 0, 3, 0xe7}, 4, LDG_EVERSION, "store layout 999, this build reads layout 9 (ledger migrate"},
         {{0, 0, 0, 0}, 4, LDG_ECORRUPT, "layout record is damaged"},
         {{0, 0, 2}, 3, LDG_ECORRUPT, "layout record is damaged (3 bytes"},
     };
@@ -829,7 +833,7 @@ test_layout__indexes_answer_the_same_in_layout_3(void **state)
     char err[256], *before, *after;
 
     before = index_answers(f->l);
-    assert_int_equal(ldg_open(&l2, f->dir, NULL, err, sizeof err), 0);
+    assert_int_equal(ldg_open(&l2, f->dir, &any_layout, err, sizeof err), 0);
     d.other = l2;
     assert_int_equal(ldg_migrate(f->l, 3, append_during, &d, &r), 0);
     assert_true(d.calls > 3);
@@ -1160,9 +1164,9 @@ test_layout__migrate_5_to_6_rewrites_the_layout_record_only(void **state)
     assert_int_equal(layout_of(f->l), 5);
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     snprintf(err, sizeof err, "%s", ldg_errmsg(f->l));
-    if (strstr(err, "is at store layout 5, and this build appends to layouts "
-                    "8 and 9 only: every event would be refused until `ledger "
-                    "--dir ") == NULL)
+    if (strstr(err, "is at store layout 5, an earlier build's: this build "
+                    "reads and appends to layout 9 only, and `ledger migrate` "
+                    "converts it in place (run `ledger --dir ") == NULL)
         fail_msg("%s", err);
     verify_ok(f->l);
     /* --layout 5 is where it is: nothing to convert (the image predates
@@ -1188,8 +1192,8 @@ test_layout__migrate_5_to_6_rewrites_the_layout_record_only(void **state)
     assert_int_equal(ldg_migrate(f->l, 5, NULL, NULL, &r), LDG_EINVAL);
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     assert_non_null(strstr(ldg_errmsg(f->l),
-                           "is at store layout 6, and this build appends to "
-                           "layouts 8 and 9 only"));
+                           "is at store layout 6, an earlier build's: this "
+                           "build reads and appends to layout 9 only"));
     assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
     assert_int_equal(r.from, 6);
     assert_int_equal(r.to, 9);
@@ -1266,8 +1270,8 @@ test_layout__migrate_6_to_7_to_8_gives_the_entries_their_digests(
     assert_int_equal(layout_of(f->l), 6);
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     assert_non_null(strstr(ldg_errmsg(f->l),
-                           "is at store layout 6, and this build appends to "
-                           "layouts 8 and 9 only"));
+                           "is at store layout 6, an earlier build's: this "
+                           "build reads and appends to layout 9 only"));
     verify_ok(f->l);
     /* --layout 6 is where it is: nothing to convert */
     assert_int_equal(ldg_migrate(f->l, 6, NULL, NULL, &r), 0);
@@ -1292,8 +1296,8 @@ test_layout__migrate_6_to_7_to_8_gives_the_entries_their_digests(
     verify_ok(f->l);
     assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
     assert_non_null(strstr(ldg_errmsg(f->l),
-                           "is at store layout 7, and this build appends to "
-                           "layouts 8 and 9 only"));
+                           "is at store layout 7, an earlier build's: this "
+                           "build reads and appends to layout 9 only"));
     assert_int_equal(ldg_migrate(f->l, LDG_LAYOUT_TAGGED, NULL, NULL, &r), 0);
     assert_int_equal(r.from, 7);
     assert_int_equal(r.to, 8);
@@ -1409,9 +1413,9 @@ test_layout__the_module_knows_each_layout(void **state)
     (void)state;
     for (int n = LDG_LAYOUT_MIN; n < LDG_LAYOUT_INTAKE; n++) {
         unsigned f = ldg_layout_info(n, &what);
-        assert_true(f & LDG_LAYOUT_READS);
-        assert_int_equal(!!(f & LDG_LAYOUT_MAKES), n == LDG_LAYOUT_TAGGED);
-        assert_false(f & (LDG_LAYOUT_EPOCHS | LDG_LAYOUT_DEVEL));
+        /* an earlier build's: migrate converts it; nothing else reads it */
+        assert_int_equal(f, LDG_LAYOUT_MIGRATES);
+        assert_false(ldg_layout_current(n));
         assert_string_equal(what, ldg_layout_what(n));
         assert_true(ldg_layout_has(n, want));
         if (n >= 2 && feat[n - 2] != 0) {
@@ -1419,12 +1423,13 @@ test_layout__the_module_knows_each_layout(void **state)
             assert_true(ldg_layout_has(n, feat[n - 2]));
         }
         want |= n >= 2 ? feat[n - 2] : 0;
-        want &= ~(unsigned)LDG_HAS_APPEND; /* (8 and 9 only) */
+        want &= ~(unsigned)LDG_HAS_APPEND; /* (8, for the tests, and 9) */
     }
     assert_int_equal(ldg_layout_info(0, NULL),
                      ldg_layout_info(LDG_LAYOUT_NEWEST, NULL));
     assert_int_equal(ldg_layout_info(LDG_LAYOUT_INTAKE, NULL),
                      LDG_LAYOUT_READS | LDG_LAYOUT_MAKES | LDG_LAYOUT_EPOCHS);
+    assert_true(ldg_layout_current(LDG_LAYOUT_INTAKE));
     assert_int_equal(LDG_LAYOUT_INTAKE, LDG_LAYOUT_NEWEST);
     assert_true(ldg_layout_has(LDG_LAYOUT_INTAKE,
                                LDG_HAS_INTAKE | LDG_HAS_TREE_PRUNE |
@@ -1439,22 +1444,118 @@ test_layout__the_module_knows_each_layout(void **state)
         assert_string_equal(what, "unknown to this build");
         assert_false(ldg_layout_has(n, 0));
     }
-    assert_int_equal(ldg_layout_to_make(0, err, sizeof err),
+    assert_int_equal(ldg_layout_to_make(0, 0, err, sizeof err),
                      LDG_LAYOUT_NEWEST);
-    assert_int_equal(ldg_layout_to_make(LDG_LAYOUT_INTAKE, err, sizeof err),
+    assert_int_equal(ldg_layout_to_make(LDG_LAYOUT_INTAKE, 0, err, sizeof err),
                      LDG_LAYOUT_INTAKE);
-    assert_int_equal(ldg_layout_to_make(LDG_LAYOUT_TAGGED, err, sizeof err),
+    /* 8 only for the core's tests (LDG_ANY_LAYOUT), never to a caller */
+    assert_int_equal(ldg_layout_to_make(LDG_LAYOUT_TAGGED, 0, err, sizeof err),
+                     LDG_EINVAL);
+    assert_non_null(strstr(err, "store layout 8: this build makes layout 9 "
+                                "ledgers only (ledger migrate converts"));
+    assert_int_equal(ldg_layout_to_make(LDG_LAYOUT_TAGGED, 1, err, sizeof err),
                      LDG_LAYOUT_TAGGED);
-    assert_int_equal(ldg_layout_to_make(7, err, sizeof err), LDG_EINVAL);
+    assert_int_equal(ldg_layout_to_make(7, 1, err, sizeof err), LDG_EINVAL);
     assert_non_null(strstr(err, "store layout 7: this build makes layout 9"));
-    assert_int_equal(ldg_layout_to_make(999, err, sizeof err), LDG_EINVAL);
+    assert_int_equal(ldg_layout_to_make(999, 0, err, sizeof err), LDG_EINVAL);
     assert_non_null(strstr(err, "store layout 999: this build makes layout 9"));
+}
+
+/* A 1.0 build reads one layout: an earlier build's store is refused by
+ * every open but ledger migrate's (LDG_MIGRATE), whose handle does
+ * nothing else until ldg_migrate has brought it to the newest. */
+static void
+test_layout__only_migrate_opens_an_earlier_layout(void **state)
+{
+    static const unsigned flags[] = {0, LDG_RDONLY, LDG_KEEP_TAIL};
+    struct fx *f = fx_new(7, 600);
+    struct ldg_ledger *l = NULL;
+    struct ldg_options o;
+    struct ldg_migrate_result r;
+    struct ldg_stats st;
+    uint64_t size = 0, seq = 0;
+    char err[1024], want[1024];
+    (void)state;
+
+    ldg_close(f->l);
+    f->l = NULL;
+    snprintf(want, sizeof want,
+             "%s is at store layout 7, an earlier build's: this build reads "
+             "and appends to layout 9 only, and `ledger migrate` converts it "
+             "in place (run `ledger --dir %s migrate`",
+             f->dir, f->dir);
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        memset(&o, 0, sizeof o);
+        o.flags = flags[i];
+        err[0] = '\0';
+        assert_int_equal(ldg_open(&l, f->dir, &o, err, sizeof err),
+                         LDG_EVERSION);
+        assert_null(l);
+        if (strstr(err, want) == NULL)
+            fail_msg("flags %u: %s", flags[i], err);
+    }
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_MIGRATE | LDG_NOSYNC;
+    assert_int_equal(ldg_open(&l, f->dir, &o, err, sizeof err), 0);
+    /* nothing but the migrate: no read, no append, no verify */
+    assert_int_equal(ldg_size(l, &size), LDG_EVERSION);
+    assert_non_null(strstr(ldg_errmsg(l), want));
+    assert_int_equal(ldg_stats(l, &st), LDG_EVERSION);
+    assert_int_equal(ldg_check_writable(l), LDG_EVERSION);
+    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
+                                &(struct ldg_verify_report){0}, NULL, NULL),
+                     LDG_EVERSION);
+    /* to the newest only: not to 8, the layout the one before 1.0 made */
+    assert_int_equal(ldg_migrate(l, LDG_LAYOUT_TAGGED, NULL, NULL, &r),
+                     LDG_EINVAL);
+    assert_non_null(strstr(ldg_errmsg(l), "layout 8: not a store layout "
+                                          "this build converts to"));
+    assert_int_equal(ldg_size(l, &size), LDG_EVERSION);
+    assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.from, 7);
+    assert_int_equal(r.to, LDG_LAYOUT_NEWEST);
+    /* then the handle is any other */
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(size, 600);
+    verify_ok(l);
+    assert_int_equal(ldg_check_writable(l), 0);
+    seq = t_append(l, "x.after.migrate", "{\"a\":1}", NULL);
+    assert_int_equal(seq, 600);
+    ldg_close(l);
+    /* and every open takes it; LDG_MIGRATE at the newest changes nothing */
+    assert_int_equal(ldg_open(&l, f->dir, NULL, err, sizeof err), 0);
+    assert_int_equal(layout_of(l), LDG_LAYOUT_NEWEST);
+    ldg_close(l);
+    o.flags = LDG_MIGRATE | LDG_RDONLY;
+    assert_int_equal(ldg_open(&l, f->dir, &o, err, sizeof err), 0);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(size, 601);
+    assert_int_equal(ldg_migrate(l, LDG_LAYOUT_NEWEST, NULL, NULL, &r), 0);
+    assert_int_equal(r.from, r.to);
+    f->l = l;
+    fx_free(f);
+    /* and no caller makes an earlier layout */
+    {
+        char dir[512];
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/ldgold.XXXXXX", tmp ? tmp : "/tmp");
+        assert_non_null(mkdtemp(dir));
+        memset(&o, 0, sizeof o);
+        o.layout = LDG_LAYOUT_TAGGED;
+        assert_int_equal(ldg_init(dir, NULL, &o, err, sizeof err), LDG_EINVAL);
+        assert_non_null(strstr(err, "store layout 8: this build makes layout 9 "
+                                    "ledgers only"));
+        assert_int_equal(access(strcat(dir, "/data.mdb"), F_OK), -1);
+        dir[strlen(dir) - strlen("/data.mdb")] = '\0';
+        t_rmrf(dir);
+    }
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout__only_migrate_opens_an_earlier_layout),
         cmocka_unit_test(test_layout__tiles_give_rfc6962_roots_and_proofs),
         cmocka_unit_test(test_layout__layout_1_is_still_read),
         cmocka_unit_test(test_layout__migrate_keeps_every_root_and_proof),

@@ -443,7 +443,7 @@ reader_holding(const char *dir)
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
             _exit(1);
         memset(&o, 0, sizeof o);
-        o.flags |= LDG_RDONLY;
+        o.flags |= LDG_RDONLY | LDG_ANY_LAYOUT; /* (the layout 8 twin's) */
         if (ldg_open(&r, dir, &o, err, sizeof err) != 0 ||
             ldg_txn_begin(r, LDG_TXN_READ, &t) != 0 ||
             write(fd[1], "r", 1) != 1)

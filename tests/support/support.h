@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ledger/module.h"
+#include "ledger/layout_int.h" /* LDG_ANY_LAYOUT */
 #include "util/util.h"
 
 /* Creates a fresh ledger in a new temporary directory (mkdtemp), opens it
@@ -15,7 +16,9 @@ struct ldg_ledger *t_ledger_new(char *dir, size_t cap, int durable);
 /* The same with a ledger format (1 or 2; 0: the default). */
 struct ldg_ledger *t_ledger_new_format(char *dir, size_t cap, int durable,
                                        unsigned format);
-/* The same with a store layout too (1 or 2; 0: the default). */
+/* The same with a store layout too (0: the default, 9; 8: an earlier
+ * build's, made and opened with LDG_ANY_LAYOUT, layout_int.h, for the
+ * core's tests of what migrate reads). */
 struct ldg_ledger *t_ledger_new_layout(char *dir, size_t cap, int durable,
                                        unsigned format, unsigned layout);
 /* Removes a directory tree (rm -rf). */
@@ -26,10 +29,11 @@ uint64_t t_append(struct ldg_ledger *l, const char *type, const char *body,
                   const char *actor);
 /* Appends n simple x.test events with bodies {"i": k}. */
 void t_append_many(struct ldg_ledger *l, int n);
-/* The golden image of store layout 1 to 4 (tests/vectors/layout/: one
+/* The golden image of store layout 1 to 7 (tests/vectors/layout/: one
  * 600-event ledger, its README says what it holds) unpacked into a fresh
- * directory and opened: a ledger of an older layout, which this build
- * reads and migrates but appends nothing to. Needs the zstd program. */
+ * directory and opened with LDG_ANY_LAYOUT (layout_int.h): a ledger of
+ * an earlier build's layout, which a 1.0 build opens only to migrate.
+ * Needs the zstd program. */
 struct ldg_ledger *t_ledger_image(char *dir, size_t cap, unsigned layout);
 /* Raw access to a stored record: get a copy of (db, seq key) into buf,
  * put it back. For tampering in tests. An entry comes whole (store
