@@ -204,12 +204,13 @@ for w in '^ledger [0-9]' 'ledger format [0-9]' 'bundle format [0-9]' \
     'serve (Unix socket)' 'libmicrohttpd [0-9]' 'ledger format 1 and 2'; do
     grep -q "$w" "$T/v" || bad "--version does not say '$w': $(cat "$T/v")"
 done
-# the store layout it appends to is the one `init` makes; no option that
-# is gone (init --format went with issue 49)
+# the one store layout it reads and appends to is the one `init` makes,
+# and migrate converts the earlier ones to it; no option that is gone
+# (init --format went with issue 49)
 # (what init makes unasked, whatever LEDGER_LAYOUT asks for)
 env -u LEDGER_LAYOUT "$L" --dir "$T/vl" init >/dev/null 2>&1
 lay=$("$L" --dir "$T/vl" stats -o json 2>/dev/null | jq -r '.layout // empty')
-tr '\n' ' ' < "$T/v" | grep -q "store layouts 1 to [0-9]* (appends to \([0-9]* and \)\{0,1\}${lay:-X})" ||
+tr '\n' ' ' < "$T/v" | grep -q "store layout ${lay:-X} (ledger migrate converts 1 to $((${lay:-1} - 1)) to it)" ||
     bad "--version does not name the layout init makes (${lay:-?}): $(cat "$T/v")"
 grep -q -- '--format' "$T/v" && bad "--version names init --format, which is gone"
 

@@ -53,14 +53,14 @@ sh "$ROOT/debian/smoke.sh" "$RL" >"$T/smoke" 2>&1 ||
     { cat "$T/smoke"; bad "debian/smoke.sh failed on the release build"; }
 
 "$RL" --version >"$T/v" || bad "--version exited $?"
-grep -q 'store layouts 1 to 9 (appends to 8 and 9)' "$T/v" ||
+grep -q 'store layout 9 (ledger migrate converts 1 to 8 to it)' "$T/v" ||
     bad "--version: $(cat "$T/v")"
 grep -q 'in development' "$T/v" && bad "--version names a layout in development: $(cat "$T/v")"
 "$L" --version | grep -q 'in development' &&
     bad "the development build's --version names a layout in development"
 
 # init at a layout a release does not make
-for n in 4 999; do
+for n in 4 8 999; do
     LEDGER_LAYOUT=$n "$RL" --dir "$T/i$n" init >"$T/o" 2>"$T/e"
     rc=$?
     [ $rc = 64 ] || bad "LEDGER_LAYOUT=$n init exited $rc, not 64"
@@ -105,7 +105,7 @@ else
             "$prog" --dir "$T/d" $args >"$T/o" 2>"$T/e"
             rc=$?
             [ $rc = "$want" ] || bad "$prog $args on a 999 ledger exited $rc, not $want"
-            grep -q 'store layout 999, this build reads 1 to 9' "$T/e" ||
+            grep -q 'store layout 999, this build reads layout 9 (ledger migrate converts 1 to 8 to it)' "$T/e" ||
                 bad "$prog $args on a 999 ledger: $(cat "$T/e")"
         done
     done
@@ -124,7 +124,7 @@ grep -q 'RELEASE=1 builds refuse a layout in development' "$T/o" ||
     { cat "$T/make.log"; bad "make RELEASE=0"; }
 grep -q 'ledger/layout\.c' "$T/make.log" ||
     bad "make RELEASE=0 after RELEASE=1 did not rebuild ledger/layout.c"
-"$R/ledger" --version | grep -q 'store layouts 1 to 9' ||
+"$R/ledger" --version | grep -q 'store layout 9 (ledger migrate converts 1 to 8 to it)' ||
     bad "the rebuilt development program: $("$R/ledger" --version | sed -n 2,3p)"
 
 [ $nfail = 0 ] || { echo "release_build: $nfail failed"; exit 1; }

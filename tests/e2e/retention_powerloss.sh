@@ -1,20 +1,22 @@
 #!/bin/sh
 # retention_powerloss.sh — a power cut during `ledger prune` with a
 # segment, and a full disk or kill -9 at every I/O call of `ledger
-# archive` (issue 50).
+# archive` (issue 50), on a ledger at store layout 9 (what `ledger init`
+# makes; the only layout a build opens).
 #
 #   * prune: the run is recorded by tests/faults/powerlog.c (every write
-#     to data.mdb, every sync) and tests/faults/powerloss.c replays it onto
-#     the data.mdb of before: every epoch before a chosen one whole, and
-#     of that one a prefix, a random subset, a random subset in random
-#     order, or one with a write torn at a sector. Each of STATES (default
-#     24) images is the ledger before the prune (no horizon, event 0
-#     there) or after it (the horizon, event 0 pruned), and `verify
-#     --full` passes; with the syncs ignored, some image is neither (the
-#     harness would notice). The same at store layout 9 (the intake log
-#     recorded beside data.mdb), whose prune also drops the pruned
-#     events' level-0 hash tiles: an image after it has dropped them, one
-#     before has them.
+#     to data.mdb and to the intake log beside it, in one ordered log,
+#     every sync of each) and tests/faults/powerloss.c replays it onto the
+#     two files of before: of each file, its writes up to its last sync
+#     before a chosen epoch whole, and of the rest up to that epoch's end
+#     a prefix, a random subset, a random subset in random order, or one
+#     with a write torn at a sector. Each of STATES (default 24) images is
+#     the ledger before the prune (no horizon, event 0 there) or after it
+#     (the horizon, event 0 pruned), and `verify --full` passes; the prune
+#     also drops the pruned events' level-0 hash tiles: an image after it
+#     has dropped them (a proof of event 5 refused as pruned), one before
+#     has them; with the syncs ignored, some image is neither (the harness
+#     would notice).
 #   * archive: each I/O call in turn fails with ENOSPC, and the archive
 #     is killed (-9) inside each: the command fails (74) or succeeds;
 #     either way the archive's path holds nothing or a segment that
@@ -67,13 +69,17 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_
 export ASAN_OPTIONS
 
 L=$T/l
-# (layout 8 here, whatever LEDGER_LAYOUT says: layout 9 has its own part
-# below, with the intake recorded beside data.mdb)
-LEDGER_LAYOUT=8 "$LEDGER" --dir "$L" init --origin powerloss.test/l >/dev/null || exit 1
+"$LEDGER" --dir "$L" init --origin powerloss.test/l >/dev/null 2>"$T/err" ||
+    { echo "FAIL init: $(cat "$T/err")"; exit 1; }
+lay=$("$LEDGER" --dir "$L" stats -o json 2>/dev/null | jq -r .layout)
+[ "$lay" = 9 ] || { echo "FAIL init made store layout '$lay', not 9"; exit 1; }
 awk 'BEGIN { for (i = 0; i < 1200; i++)
     printf "{\"type\":\"x.t\",\"body\":{\"n\":%d,\"s\":\"%s\"}}\n", i, (i % 7 ? "ok" : "failed") }' \
     >"$T/in.jsonl"
 "$LEDGER" --dir "$L" ingest --batch 100 "$T/in.jsonl" >/dev/null 2>&1 || exit 1
+# (the intake log's tail moved into data.mdb: the copies below start alike)
+"$LEDGER" --dir "$L" flush >/dev/null 2>"$T/err" ||
+    { echo "FAIL flush: $(cat "$T/err")"; exit 1; }
 H=601
 "$LEDGER" --dir "$L" archive --before "$H" --out "$T/a.seg" >/dev/null 2>&1 ||
     { echo "FAIL archive"; exit 1; }
@@ -265,13 +271,24 @@ nt=""
 [ "$ppruned" -gt 0 ] || bad "no policy cut came after its prune: the cuts miss its end"
 
 # --------------------------------------------------- prune, power cut --
-cp "$L/data.mdb" "$T/base.mdb"
+# the prune of events 0..H-1 with their archive, the intake log recorded
+# beside data.mdb in the same ordered log: every image is before or after
+# and passes verify --full; the prune also drops the pruned events'
+# level-0 hash tiles (issue 64, item 6: here tiles 0 and 1, events
+# 0..511): an after one has dropped them (a proof of event 5 is refused
+# as pruned, 66, the tile of event H-1 still proves its events), a
+# before one has them
+cp "$L/data.mdb" "$T/base.mdb" && cp "$L/intake" "$T/base.intake" || exit 1
 pre=$T/powerlog.so
 asan=$(ldd "$LEDGER" 2>/dev/null | sed -n 's/.*=> \(.*libasan[^ ]*\).*/\1/p')
 [ -n "$asan" ] && pre="$asan $pre"
-POWERLOG=$T/log POWERLOG_FILE=$L/data.mdb LD_PRELOAD=$pre \
-    "$LEDGER" --dir "$L" prune --before "$H" --archive "$T/a.seg" --force \
-    >"$T/out" 2>"$T/err" || { echo "FAIL prune under the shim: $(cat "$T/err")"; exit 1; }
+rm -f "$T/log"
+POWERLOG=$T/log POWERLOG_FILE=$L/data.mdb POWERLOG_FILE2=$L/intake \
+    LD_PRELOAD=$pre "$LEDGER" --dir "$L" prune --before "$H" --archive "$T/a.seg" \
+    --force -o json >"$T/out" 2>"$T/err" ||
+    { echo "FAIL prune under the shim: $(cat "$T/err")"; exit 1; }
+[ "$(jq -r .removed.tiles "$T/out")" = 2 ] ||
+    bad "the prune dropped $(jq -r .removed.tiles "$T/out") tiles, not 2"
 out=$("$T/powerloss" "$T/log" "$T/base.mdb" count) ||
     { echo "FAIL powerloss count: exit $?"; exit 1; }
 set -- $out
@@ -294,36 +311,47 @@ state() {
         return 1
     fi
 }
+# tiles DIR STATE: the tiles as STATE has them
+tiles() {
+    "$LEDGER" --dir "$1" proof 5 >/dev/null 2>"$T/perr"
+    prc=$?
+    "$LEDGER" --dir "$1" proof $((H - 1)) >/dev/null 2>&1 ||
+        { why="no proof of event $((H - 1))"; return 1; }
+    case $2 in
+    before) [ "$prc" = 0 ] || { why="before, and event 5's proof exits $prc"; return 1; } ;;
+    after) [ "$prc" = 66 ] && grep -q "store layout 9" "$T/perr" ||
+        { why="after, and event 5's proof exits $prc: $(head -c 200 "$T/perr")"; return 1; } ;;
+    esac
+}
 image() { # NAME MODE EPOCH SEED [ignore]
     rm -rf "$T/$1"
     mkdir -m 700 "$T/$1" && cp -a "$L/keys" "$T/$1/" || exit 1
-    if [ "${5:-}" = ignore ]; then
-        POWERLOSS_IGNORE_SYNC=1 "$T/powerloss" "$T/log" "$T/base.mdb" \
-            "$T/$1/data.mdb" "$2" "$3" "$4" >/dev/null
-    else
-        "$T/powerloss" "$T/log" "$T/base.mdb" "$T/$1/data.mdb" "$2" "$3" "$4" \
-            >/dev/null
-    fi
+    env ${5:+POWERLOSS_IGNORE_SYNC=1} POWERLOSS_BASE2=$T/base.intake \
+        POWERLOSS_OUT2=$T/$1/intake "$T/powerloss" "$T/log" "$T/base.mdb" \
+        "$T/$1/data.mdb" "$2" "$3" "$4" >/dev/null ||
+        { echo "FAIL powerloss image ($2, epoch $3, seed $4${5:+, $5})"; exit 1; }
 }
 nb=0
 na=0
 i=0
 while [ "$i" -lt "$STATES" ]; do
     pl_state "$i" "$epochs"
-    image s "$mode" "$e" "$i" || { echo "FAIL powerloss image"; exit 1; }
-    "$LEDGER" --dir "$T/s" verify --full >"$T/v" 2>&1 ||
-        bad "state $i ($mode, epoch $e): verify --full: $(tail -n 2 "$T/v")"
+    image s "$mode" "$e" "$i"
+    w="state $i ($mode, epoch $e)"
+    "$LEDGER" --dir "$T/s" verify --full >"$T/v" 2>&1 || bad "$w: verify --full: $(tail -n 2 "$T/v")"
     if st=$(state "$T/s"); then
+        tiles "$T/s" "$st" || bad "$w: $why"
         [ "$st" = before ] && nb=$((nb + 1))
         [ "$st" = after ] && na=$((na + 1))
     else
-        bad "state $i ($mode, epoch $e): neither before nor after the prune: $why"
+        bad "$w: neither before nor after the prune: $why"
     fi
     i=$((i + 1))
 done
-# the last epoch whole: after
+# the last epoch whole: after, its tiles dropped
 image s prefix "$epochs" 0
-st=$(state "$T/s") && [ "$st" = after ] || bad "every write replayed: not after the prune ($why)"
+st=$(state "$T/s") && [ "$st" = after ] && tiles "$T/s" after ||
+    bad "every write replayed: not after the prune ($why)"
 # with the syncs ignored, some image is broken: the harness notices
 lost=0
 j=0
@@ -337,81 +365,5 @@ done
 [ "$lost" -gt 0 ] ||
     bad "with the syncs ignored every image was before or after: the harness would not notice"
 
-# ------------------------------------ prune at layout 9, power cut --
-# the same prune of the ledger migrated to store layout 9, whose steps
-# also drop the pruned events' level-0 hash tiles (issue 64, item 6: here
-# tiles 0 and 1, events 0..511), with the intake log recorded beside
-# data.mdb in the same ordered log: every image is before or after and
-# passes verify --full; an after one has dropped the tiles (a proof of
-# event 5 is refused as pruned, 66, the tile of event H-1 still proves
-# its events), a before one has them
-L9=$T/l9
-cp -a "$T/base" "$L9" &&
-    "$LEDGER" --dir "$L9" migrate --layout 9 >/dev/null 2>"$T/err" ||
-    { echo "FAIL migrate --layout 9: $(cat "$T/err")"; exit 1; }
-cp "$L9/data.mdb" "$T/base9.mdb"
-cp "$L9/intake" "$T/base9.intake"
-rm -f "$T/log9"
-POWERLOG=$T/log9 POWERLOG_FILE=$L9/data.mdb POWERLOG_FILE2=$L9/intake \
-    LD_PRELOAD=$pre "$LEDGER" --dir "$L9" prune --before "$H" --archive "$T/a.seg" \
-    --force -o json >"$T/out9" 2>"$T/err" ||
-    { echo "FAIL prune at layout 9 under the shim: $(cat "$T/err")"; exit 1; }
-[ "$(jq -r .removed.tiles "$T/out9")" = 2 ] ||
-    bad "the layout 9 prune dropped $(jq -r .removed.tiles "$T/out9") tiles, not 2"
-out=$("$T/powerloss" "$T/log9" "$T/base9.mdb" count) ||
-    { echo "FAIL powerloss count (layout 9): exit $?"; exit 1; }
-set -- $out
-epochs9=$2
-[ "$epochs9" -ge 2 ] || bad "layout 9: only $epochs9 epochs logged: no syncs seen?"
-image9() { # NAME MODE EPOCH SEED [ignore]
-    rm -rf "$T/$1"
-    mkdir -m 700 "$T/$1" && cp -a "$L9/keys" "$T/$1/" || exit 1
-    env ${5:+POWERLOSS_IGNORE_SYNC=1} POWERLOSS_BASE2=$T/base9.intake \
-        POWERLOSS_OUT2=$T/$1/intake "$T/powerloss" "$T/log9" "$T/base9.mdb" \
-        "$T/$1/data.mdb" "$2" "$3" "$4" >/dev/null
-}
-# tiles9 DIR STATE: the tiles as STATE has them
-tiles9() {
-    "$LEDGER" --dir "$1" proof 5 >/dev/null 2>"$T/perr"
-    prc=$?
-    "$LEDGER" --dir "$1" proof 600 >/dev/null 2>&1 || { why="no proof of event 600"; return 1; }
-    case $2 in
-    before) [ "$prc" = 0 ] || { why="before, and event 5's proof exits $prc"; return 1; } ;;
-    after) [ "$prc" = 66 ] && grep -q "store layout 9" "$T/perr" ||
-        { why="after, and event 5's proof exits $prc: $(head -c 200 "$T/perr")"; return 1; } ;;
-    esac
-}
-nb9=0
-na9=0
-i=0
-while [ "$i" -lt "$STATES" ]; do
-    pl_state "$i" "$epochs9"
-    image9 s "$mode" "$e" "$i"
-    w="layout 9 state $i ($mode, epoch $e)"
-    "$LEDGER" --dir "$T/s" verify --full >"$T/v" 2>&1 || bad "$w: verify --full: $(tail -n 2 "$T/v")"
-    if st=$(state "$T/s"); then
-        tiles9 "$T/s" "$st" || bad "$w: $why"
-        [ "$st" = before ] && nb9=$((nb9 + 1))
-        [ "$st" = after ] && na9=$((na9 + 1))
-    else
-        bad "$w: neither before nor after the prune: $why"
-    fi
-    i=$((i + 1))
-done
-image9 s prefix "$epochs9" 0
-st=$(state "$T/s") && [ "$st" = after ] && tiles9 "$T/s" after ||
-    bad "layout 9: every write replayed: not after the prune ($why)"
-lost9=0
-j=0
-while [ "$j" -lt 12 ]; do
-    image9 n subset 0 "$j" ignore
-    if ! "$LEDGER" --dir "$T/n" verify --full >/dev/null 2>&1 || ! state "$T/n" >/dev/null; then
-        lost9=$((lost9 + 1))
-    fi
-    j=$((j + 1))
-done
-[ "$lost9" -gt 0 ] ||
-    bad "layout 9: with the syncs ignored every image was before or after: the harness would not notice"
-
-echo "retention_powerloss: archive: $calls I/O calls, each failed (ENOSPC) and killed; power cuts at each sync point ($points) in $images images, $named naming a whole segment, without fsyncs $alost broken; prune --policy: power cuts at each sync point of its archive ($ppoints) in $pimages images, $ppruned after its prune, each run again to the end; prune: $STATES power-loss states from $epochs epochs ($nb before, $na after), without syncs $lost of 12 broken; at layout 9 (its tiles dropped): $STATES states from $epochs9 epochs ($nb9 before, $na9 after), without syncs $lost9 of 12 broken; $nfail failed"
+echo "retention_powerloss: archive: $calls I/O calls, each failed (ENOSPC) and killed; power cuts at each sync point ($points) in $images images, $named naming a whole segment, without fsyncs $alost broken; prune --policy: power cuts at each sync point of its archive ($ppoints) in $pimages images, $ppruned after its prune, each run again to the end; prune (data.mdb and intake, its tiles dropped): $STATES power-loss states from $epochs epochs ($nb before, $na after), without syncs $lost of 12 broken; $nfail failed"
 [ "$nfail" = 0 ]
