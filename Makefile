@@ -83,7 +83,7 @@ HEADERS = ledger/ledger.h ledger/events.h util/error.h \
 # copies cannot disagree).
 UTIL_OBJ = $(filter $(B)/obj/util/%,$(LIB_OBJ))
 
-.PHONY: all print-modules print-size-dirs deb deb-check deb-repro check check-build asan asan-rest tsan bench install uninstall demo clean headertest fmt \
+.PHONY: all print-modules print-size-dirs deb deb-check deb-repro check check-build asan tsan bench install uninstall demo clean headertest fmt \
 	fmt-check events proto \
 	print-headers \
 	boot-test \
@@ -115,7 +115,7 @@ $(error RELEASE is 0 (a development build) or 1 (a release build), not '$(RELEAS
 endif
 ifeq ($(RELEASE),1)
 $(B)/obj/ledger/layout.o $(B)/pic/ledger/layout.o: ALL_CFLAGS += -DLEDGER_RELEASE
-ifneq ($(filter check unit asan asan-rest torture%,$(MAKECMDGOALS)),)
+ifneq ($(filter check unit asan torture%,$(MAKECMDGOALS)),)
 $(error RELEASE=1 builds refuse a layout in development, which the tests may make: run the tests without RELEASE=1)
 endif
 endif
@@ -298,14 +298,6 @@ endif
 unit: all $(TEST_BIN)
 	@tests/run_tests.sh $(B) unit
 
-# The end-to-end tests make asan leaves out (ASAN_SKIP_TESTS) or runs in
-# part (ASAN_MAY_SKIP), plain (LEDGER_LAYOUT=8 make asan-rest runs them
-# at layout 8; docs/TESTING.md).
-asan-rest: all $(TEST_BIN) $(BENCH_BIN)
-	@LEDGER_TESTS="$(filter-out $(ASAN_LAYOUT_FREE),$(ASAN_SKIP_TESTS)) $(ASAN_MAY_SKIP)" \
-	LEDGER_TEST_JOBS=$(CHECK_TEST_JOBS) \
-	LEDGER_SERIAL_JOBS=$(CHECK_SERIAL_JOBS) tests/run_tests.sh $(B) e2e
-
 # Six end-to-end tests are left out, as nothing they add runs
 # instrumented code that the others do not: core_layers.sh reads the
 # source tree and the objects' symbols, cli_help.sh's time (4.4
@@ -331,12 +323,6 @@ asan-rest: all $(TEST_BIN) $(BENCH_BIN)
 # between an append and the next look at it.
 ASAN_SKIP_TESTS ?= cli_install page_chromium bench_wear core_layers cli_help \
 	release_build
-# core_layers.sh runs no program: it reads the tree and the objects (nm),
-# the same at every layout; cli_help.sh is every command's option table
-# and --help text, and its examples' commands are the other tests', and
-# release_build.sh says which layout each of
-# its commands gets: make asan-rest leaves the three out.
-ASAN_LAYOUT_FREE = core_layers cli_help release_build
 # Parts a sanitized build cannot run, which CI's LEDGER_MUST_RUN lets
 # skip here: core_faults.sh's allocation faults (ASan's allocator cannot be
 # wrapped by the fault shim; make check runs them).
@@ -472,8 +458,6 @@ bench: all $(BENCH_BIN)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/journal.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) bash bench/wear.sh $(B) || \
 	    echo "bench/wear.sh failed (it needs root): RESULTS.md says so"
-	@LEDGER_LAYOUT=8 BENCH_OUT=$(BENCH_OUT) bash bench/wear.sh $(B) || \
-	    echo "bench/wear.sh at layout 8 failed: RESULTS.md says so"
 	@printf 'end\t%s\nload\t%s (at the end)\n' "$$(date -u '+%H:%M UTC')" \
 	    "$$(cut -d' ' -f1-3 /proc/loadavg)" >> $(BENCH_OUT)/meta
 	@sh bench/results.sh $(BENCH_OUT) > bench/RESULTS.md.tmp && \

@@ -35,7 +35,6 @@
 #                 ledger process, peer device, peer process), flushes an
 #                 event (ledger, peer), ledger written/stored, note — the
 #                 "Wear" section, issue 64's targets judged by row name
-#   wear-8.tsv    the same with LEDGER_LAYOUT=8 (layout 8: no intake log)
 #   proxy.tsv     bench/proxy.sh's "key<TAB>value" figures (or rows:
 #                 scenario, unit, ledger, nginx, better, target, note);
 #                 without it proxy.md, a Markdown fragment, condensed
@@ -69,7 +68,7 @@ fi
 BOUNDS=${BENCH_BOUNDS:-$HERE/bounds.tsv}
 [ -d "$O" ] || { echo "bench/results.sh: no directory $O" >&2; exit 66; }
 any=0
-for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv epochs.tsv proxy.tsv proxy.md retention.txt retention.tsv otlp.tsv journal.tsv wear.tsv wear-8.tsv; do
+for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv epochs.tsv proxy.tsv proxy.md retention.txt retention.tsv otlp.tsv journal.tsv wear.tsv; do
     [ -f "$O/$f" ] && any=1
 done
 [ $any = 1 ] || {
@@ -515,19 +514,16 @@ else
 fi
 
 # bench/wear.sh (issue 64): bytes written an event, the device's count,
-# at store layout 9 (wear.tsv, the intake log) and 8 (wear-8.tsv)
-# side by side, beside the SQLite WAL peer's; issue 64's targets judged
-# for each layout (a miss is named "wear, ROW" or "wear at layout 9,
-# ROW" for bounds.tsv)
+# at store layout 9 (wear.tsv: the intake log; the only layout a 1.0
+# build writes) beside the SQLite WAL peer's; issue 64's targets judged
+# (a miss is named "wear, ROW" for bounds.tsv)
 printf '\n## Wear: bytes written an event (issue 64)\n'
-if [ -f "$O/wear.tsv" ] || [ -f "$O/wear-8.tsv" ]; then
-    echo "| scenario | layout 8 | layout 9 | peer | 9 / peer | target | layout 8 | layout 9 |"
-    echo "|---|---|---|---|---|---|---|---|"
-    for f in wear-8.tsv wear.tsv; do
-        if [ -f "$O/$f" ]; then grep -v '^#' "$O/$f" | tail -n +2 | sed "s/^/$f\t/"; fi
-    done | awk -F '\t' '
+if [ -f "$O/wear.tsv" ]; then
+    echo "| scenario | ledger | peer | ledger / peer | target | verdict |"
+    echo "|---|---|---|---|---|---|"
+    grep -v '^#' "$O/wear.tsv" | tail -n +2 | awk -F '\t' '
     function kb(v) { return v == "" || v == "-" ? "-" : v >= 10000 ? sprintf("%.1f KB", v / 1000) : sprintf("%d B", v) }
-    function judge(row, dev, peer, ws, what,   r, v) {
+    function judge(row, dev, peer, ws,   r, v) {
         if (dev == "") return "-"
         r = (peer + 0 > 0 && dev != "-") ? dev / peer : -1
         v = "-"
@@ -540,48 +536,32 @@ if [ -f "$O/wear.tsv" ] || [ -f "$O/wear-8.tsv" ]; then
             v = (ws != "-" && ws + 0 <= lim) ? "meets" : "**misses**"
             v = v " (" ws "x)"
         }
-        if (v ~ /misses/) print what ", " row > "/dev/stderr"
+        if (v ~ /misses/) print "wear, " row > "/dev/stderr"
         return v
     }
     {
-        l = ($1 == "wear-8.tsv") ? 8 : 9
-        if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 }
-        dev[$2, l] = $5; peer[$2, l] = $7; ws[$2, l] = $11
+        k = $1
+        t = "-"
+        if (k == "lone 10/s" || k == "lone 100/s") t = "<= 8 KiB, <= 0.5x peer"
+        if (k == "lone 1/s") t = "<= 16 KiB"
+        if (k == "proxy sync") t = "<= 8 KiB"
+        if (k ~ /^64 clients/) t = "<= 2x stored"
+        if (k ~ /^ingest/) t = "<= 1.5x stored"
+        name = k
         # a pace the ledger did not keep (wear.txt gives the peer figure too)
-        if ($2 ~ /^lone [0-9]+\/s$/ && match($12, /reached [0-9]+\/s/)) {
-            got = substr($12, RSTART + 8, RLENGTH - 10) + 0
-            if (got < 0.95 * substr($2, 6)) reached[$2, l] = got
+        if (k ~ /^lone [0-9]+\/s$/ && match($11, /reached [0-9]+\/s/)) {
+            got = substr($11, RSTART + 8, RLENGTH - 10) + 0
+            if (got < 0.95 * substr(k, 6)) name = k " (reached " got "/s)"
         }
-    }
-    END {
-        for (i = 1; i <= n; i++) {
-            k = order[i]
-            t = "-"
-            if (k == "lone 10/s" || k == "lone 100/s") t = "<= 8 KiB, <= 0.5x peer"
-            if (k == "lone 1/s") t = "<= 16 KiB"
-            if (k == "proxy sync") t = "<= 8 KiB"
-            if (k ~ /^64 clients/) t = "<= 2x stored"
-            if (k ~ /^ingest/) t = "<= 1.5x stored"
-            p = ((k, 9) in dev) ? 9 : 8
-            name = k
-            if ((k, 8) in reached || (k, 9) in reached)
-                name = k " (reached " (((k, 8) in reached) ? reached[k, 8] : "-") " / " (((k, 9) in reached) ? reached[k, 9] : "-") ")"
-            r = ((k, 9) in dev && peer[k, 9] + 0 > 0) ? sprintf("%.2f", dev[k, 9] / peer[k, 9]) : "-"
-            printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", name, kb(dev[k, 8]), kb(dev[k, 9]),
-                kb(peer[k, p]), r, t,
-                judge(k, dev[k, 8], peer[k, 8], ws[k, 8], "wear"),
-                judge(k, dev[k, 9], peer[k, 9], ws[k, 9], "wear at layout 9")
-        }
+        r = ($6 + 0 > 0 && $4 != "-") ? sprintf("%.2f", $4 / $6) : "-"
+        printf "| %s | %s | %s | %s | %s | %s |\n", name, kb($4), kb($6), r, t,
+            judge(k, $4, $6, $10)
     }' 2>>"$O/.missed"
     echo
-    for f in wear-8 wear; do
-        [ -f "$O/$f.tsv" ] || { echo "Missing: \`bench/wear.sh\` left no \`$f.tsv\` in this run."; continue; }
-        mode=$(sed -n 's/^# mode \([a-z]*\).*/\1/p' "$O/$f.tsv" | head -n 1)
-        when=$(sed -n 's/^# mode.*; date \([^;]*\); commit \([^;]*\); machine \(.*\)$/ \1, commit \2, \3/p' "$O/$f.tsv" | head -n 1)
-        echo "Layout ${f#wear-}: ${mode:-?} mode,$when (\`bench/out/$f.txt\`, by file \`$f-files.txt\`)." |
-            sed 's/Layout wear:/Layout 9:/'
-    done
-    echo "Device: its sectors written (an ext4 of its own on a loop device), first event to unmount; the peer: the layout 9 run's; proxy rows' peer: lone events back to back; the processes' own counts (write_bytes) and the flushes are in the runs."
+    mode=$(sed -n 's/^# mode \([a-z]*\).*/\1/p' "$O/wear.tsv" | head -n 1)
+    when=$(sed -n 's/^# mode.*; date \([^;]*\); commit \([^;]*\); machine \(.*\)$/ \1, commit \2, \3/p' "$O/wear.tsv" | head -n 1)
+    echo "Layout 9: ${mode:-?} mode,$when (\`bench/out/wear.txt\`, by file \`wear-files.txt\`)."
+    echo "Device: its sectors written (an ext4 of its own on a loop device), first event to unmount; proxy rows' peer: lone events back to back; the processes' own counts (write_bytes) and the flushes are in the runs."
 else
     echo 'Missing: `bench/wear.sh` left no `wear.tsv` in this run.'
 fi

@@ -86,8 +86,7 @@
 #
 # Needs root (losetup, mount, tracefs). Writes $OUT/wear.tsv (a row a
 # scenario, read by bench/results.sh), $OUT/wear-files.txt and
-# $OUT/wear.txt (everything it measured, in words; with LEDGER_LAYOUT=N,
-# wear-N.tsv and so on). Loop devices, mounts
+# $OUT/wear.txt (everything it measured, in words). Loop devices, mounts
 # and the trace instance are removed on exit, whatever the exit.
 set -u
 B=${1:-build}
@@ -330,19 +329,15 @@ peer_start() { # peer_start LABEL: peer_serve on side p under rss; sets PW PP
 }
 peer_stop() { stop "$PP" "$PW" "peer_serve"; PP=""; }
 
-# LEDGER_LAYOUT=8 (layout 8: no intake log, docs/WRITE-PATH.md) runs the
-# same scenarios with every ledger made at that layout, into wear-8.tsv,
-# wear-8-files.txt and wear-8.txt
-SUF=${LEDGER_LAYOUT:+-$LEDGER_LAYOUT}
 # (the layout `ledger init` makes here, read back from one)
 "$LEDGER" --dir "$T/probe" init >/dev/null 2>"$T/probe.err" ||
-    die "ledger init${LEDGER_LAYOUT:+ at LEDGER_LAYOUT=$LEDGER_LAYOUT}: $(cat "$T/probe.err")"
+    die "ledger init: $(cat "$T/probe.err")"
 LAYOUT=$("$LEDGER" --dir "$T/probe" stats -o json 2>/dev/null | sed -n 's/.*"layout":\([0-9]*\).*/\1/p')
 [ -n "$LAYOUT" ] || die "ledger stats -o json did not say the probe ledger's layout"
 rm -rf "$T/probe"
-ROWS=$OUT/wear$SUF.tsv
-FILES=$OUT/wear$SUF-files.txt
-TXT=$OUT/wear$SUF.txt
+ROWS=$OUT/wear.tsv
+FILES=$OUT/wear-files.txt
+TXT=$OUT/wear.txt
 : >"$T/notes"
 {
     printf '# mode %s: timed runs %s s, scrape every %s s; layout %s; date %s; commit %s; machine %s\n' \

@@ -31,15 +31,14 @@ wp=$!
 wait $wp
 rc=$?
 [ $rc = 0 ] || fail "bench/wear.sh exit $rc: $(tail -n 5 "$T/log")"
-# (with LEDGER_LAYOUT=N, as CI's make asan-rest runs, wear-N.tsv)
-SUF=${LEDGER_LAYOUT:+-$LEDGER_LAYOUT}
-R=$T/out/wear$SUF.tsv
-FILES=$T/out/wear$SUF-files.txt
-head -n 1 "$R" | grep -q '^# mode quick' || fail "wear$SUF.tsv does not say its mode"
-want=${LEDGER_LAYOUT:-$("$LEDGER" --dir "$T/probe" init >/dev/null 2>&1 &&
-    "$LEDGER" --dir "$T/probe" stats -o json | jq .layout)}
+
+R=$T/out/wear.tsv
+FILES=$T/out/wear-files.txt
+head -n 1 "$R" | grep -q '^# mode quick' || fail "wear.tsv does not say its mode"
+want=$("$LEDGER" --dir "$T/probe" init >/dev/null 2>&1 &&
+    "$LEDGER" --dir "$T/probe" stats -o json | jq .layout)
 head -n 1 "$R" | grep -q "; layout $want;" ||
-    fail "wear$SUF.tsv does not name store layout $want: $(head -n 1 "$R")"
+    fail "wear.tsv does not name store layout $want: $(head -n 1 "$R")"
 for s in "lone 50/s" "64 clients x 16" "ingest 2000" "proxy sync" "OTLP pb"; do
     line=$(awk -F '\t' -v s="$s" '$1 == s' "$R")
     [ -n "$line" ] || { fail "no row for $s"; continue; }
