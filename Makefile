@@ -181,7 +181,7 @@ $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libledger-int.a
 # change, so that it is a decision); the file's own two numbers count
 # compatible additions (1.1.0) and fixes (1.0.1), libtool's way.
 # VERSION is the program's and the packages' (`make deb`).
-VERSION   = 0.1.0
+VERSION   = 1.0.0
 SOVERSION = 1
 SONAME    = libledger.so.$(SOVERSION)
 PIC_OBJ   = $(LIB_SRC:%.c=$(B)/pic/%.o)

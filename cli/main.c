@@ -204,7 +204,7 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
 }
 
 #ifndef LEDGER_VERSION
-#define LEDGER_VERSION "0.1.0"
+#define LEDGER_VERSION "1.0.0"
 #endif
 
 /* --version: what this build is, reads and writes, and runs on. */

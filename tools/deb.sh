@@ -8,7 +8,7 @@
 # The version is the Makefile's VERSION (debian/changelog's top entry must
 # say the same) with the last commit's time and hash after a '~', which
 # sorts it before the release and each build after the commits before it:
-# 0.1.0~git20261128.162508.1ace804 (+dirty when the tree has uncommitted
+# 1.0.0~git20261128.162508.1ace804 (+dirty when the tree has uncommitted
 # changes). DEB_VERSION=V gives another. The changelog's date, and
 # SOURCE_DATE_EPOCH (every file's time in the packages), are the last
 # commit's: two builds of one commit give the same bytes
