@@ -24,6 +24,10 @@ struct ldg_store_opts {
     size_t map_size, map_max;
     int rdonly, nosync;
     int room_to_rewrite; /* LDG_ROOM_TO_REWRITE */
+    /* a writable open of a store at an earlier build's layout creates
+     * the databases it lacks (migrate's, a test's); else such a store is
+     * opened as it is, nothing created, for the open to refuse it */
+    int old_layout_ok;
 };
 int ldg_store_open(struct ldg_store **out, const char *path,
                    const struct ldg_store_opts *o, char *err, size_t errcap);

@@ -103,6 +103,15 @@ ldg_layout_devel(int number)
     return 0;
 }
 
+const char *
+ldg_damage_remedy(const struct ldg_ledger *l, int full)
+{
+    if (l != NULL && l->layout_old)
+        return "the store is damaged: restore data.mdb from a backup (this "
+               "build verifies a store only once it is migrated)";
+    return full ? "run `" LDG_CMD_VERIFY_FULL "`" : "run `" LDG_CMD_VERIFY "`";
+}
+
 int
 ldg_layout_current(int number)
 {

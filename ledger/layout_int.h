@@ -98,6 +98,11 @@ enum ldg_layout_has {
 struct ldg_ledger;
 int ldg_layout_refuse(struct ldg_ledger *l, int layout);
 
+/* What a message of damage found sends the operator to: "run `ledger
+ * verify`" (full: "run `ledger verify --full`"), or, on a store still at
+ * an earlier build's layout (a migrate under way), which verify refuses,
+ * a restore from a backup. (static) */
+const char *ldg_damage_remedy(const struct ldg_ledger *l, int full);
 /* 1 when number is the layout this build reads and appends to (the
  * newest, or a development build's layout in development), else 0: an
  * earlier build's, which ldg_migrate alone reads. */

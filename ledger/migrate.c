@@ -218,10 +218,9 @@ ix_copy(struct ldg_txn *t, void *arg)
         if (k.len < 10 || k.len > sizeof s->key || p[vl] != 0 ||
             memchr(p, 0, vl) != NULL) {
             ldg_seterr(
-                l,
-                "%s: a malformed key, %zu bytes (run " LDG_CMD_VERIFY_FULL
-                "); nothing was converted",
-                ldg_core_db_names[mig_ix_from[s->ix]], k.len);
+                l, "%s: a malformed key, %zu bytes (%s); nothing was converted",
+                ldg_core_db_names[mig_ix_from[s->ix]], k.len,
+                ldg_damage_remedy(l, 1));
             rc = LDG_ECORRUPT;
             break;
         }
@@ -282,9 +281,9 @@ ix_finish(struct ldg_txn *t, void *arg)
         if (rc == 0)
             rc = ldg_index_put(t, &ev);
         if (rc < 0) {
-            ldg_seterr(
-                l, "event %llu: cannot index it: %s (run " LDG_CMD_VERIFY ")",
-                (unsigned long long)seq, ldg_strerror(rc));
+            ldg_seterr(l, "event %llu: cannot index it: %s (%s)",
+                       (unsigned long long)seq, ldg_strerror(rc),
+                       ldg_damage_remedy(l, 0));
             return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
         }
     }
@@ -297,9 +296,10 @@ ix_finish(struct ldg_txn *t, void *arg)
         if (a != b) {
             ldg_seterr(l,
                        "%s holds %llu keys, but %llu seqs went into %s "
-                       "(run " LDG_CMD_VERIFY_FULL "); nothing was converted",
+                       "(%s); nothing was converted",
                        ldg_core_db_names[mig_ix_from[i]], (unsigned long long)a,
-                       (unsigned long long)b, ldg_core_db_names[ix_to[i]]);
+                       (unsigned long long)b, ldg_core_db_names[ix_to[i]],
+                       ldg_damage_remedy(l, 1));
             return LDG_ECORRUPT;
         }
     }
@@ -455,8 +455,9 @@ ldg_txn_digest_next(struct ldg_txn *t, uint64_t *seq)
     if (v.len != 8) {
         ldg_seterr(ldg_txn_ledger(t),
                    "meta %s: %zu bytes, not 8; the store is damaged "
-                   "(run " LDG_CMD_VERIFY ")",
-                   LDG_META_DIGEST_NEXT, v.len);
+                   "(%s)",
+                   LDG_META_DIGEST_NEXT, v.len,
+                   ldg_damage_remedy(ldg_txn_ledger(t), 0));
         return LDG_ECORRUPT;
     }
     *seq = ldg_rd_be64(v.data);
@@ -565,9 +566,8 @@ dig_step(struct ldg_txn *t, void *arg)
     if (rc == LDG_ECORRUPT) {
         ldg_seterr(l,
                    "migrate: event %llu: its stored entry does not decode; "
-                   "run `" LDG_CMD_VERIFY "` (the entries before it are "
-                   "rewritten)",
-                   (unsigned long long)seq);
+                   "%s (the entries before it are rewritten)",
+                   (unsigned long long)seq, ldg_damage_remedy(l, 0));
         return rc;
     }
     if (rc < 0 && rc != LDG_ENOTFOUND)
@@ -759,10 +759,21 @@ migrate(struct ldg_ledger *l, int to,
         res->from = res->to = LDG_LAYOUT_INTAKE;
         if (to == 0 || to == LDG_LAYOUT_INTAKE) {
             /* nothing to convert: of how many events and bytes it says */
+            uint64_t dn = 0;
             if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
                 return rc;
             rc = ldg_txn_size(t, &res->events);
+            /* a rewrite of the entries' records a migrate left unfinished
+             * goes on (none should be: one to 9 finishes it first); a
+             * damaged record of it is named, nothing changed */
+            if (rc >= 0 && (rc = ldg_txn_digest_next(t, &dn)) == LDG_ENOTFOUND)
+                rc = 0;
+            else if (rc == 0)
+                rc = 1;
             ldg_txn_abort(t);
+            if (rc == 1)
+                rc = to_digest(l, progress, progress_ctx, 0, res->events,
+                               &res->entries_digested);
             if (rc >= 0)
                 rc = usage(l, &res->used_before, &res->file_before,
                            &res->tree_before, &res->index_before,

@@ -334,8 +334,9 @@ pack_write(struct ldg_txn *t, struct pool *po, struct ldg_bix_batch *bb,
         if (rc < 0) {
             ldg_seterr(l,
                        "migrate: event %llu: its body does not decode (%s); "
-                       "run `" LDG_CMD_VERIFY "` (nothing was changed)",
-                       (unsigned long long)it->seq, ldg_strerror(rc));
+                       "%s (nothing was changed)",
+                       (unsigned long long)it->seq, ldg_strerror(rc),
+                       ldg_damage_remedy(l, 0));
             return rc;
         }
         if (it->keyed)
@@ -347,8 +348,9 @@ pack_write(struct ldg_txn *t, struct pool *po, struct ldg_bix_batch *bb,
             if (rc != LDG_EFULL) /* (in_txn grows the map and says so) */
                 ldg_seterr(l,
                            "migrate: event %llu: cannot index its body (%s); "
-                           "run `" LDG_CMD_VERIFY "` (nothing was changed)",
-                           (unsigned long long)it->seq, ldg_strerror(rc));
+                           "%s (nothing was changed)",
+                           (unsigned long long)it->seq, ldg_strerror(rc),
+                           ldg_damage_remedy(l, 0));
             return rc;
         }
         ldg_be64(key, it->seq);
@@ -407,9 +409,8 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
                 ldg_seterr(l,
                            "migrate: event %llu: its entry does not decode "
                            "or its prev is not the stored leaf of the event "
-                           "before; run `" LDG_CMD_VERIFY
-                           "` (nothing was changed)",
-                           (unsigned long long)seq);
+                           "before; %s (nothing was changed)",
+                           (unsigned long long)seq, ldg_damage_remedy(l, 0));
                 rc = LDG_ECORRUPT;
                 break;
             }
@@ -431,9 +432,9 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
     if (rc == LDG_ENOTFOUND || (rc == 0 && seq < to)) {
         ldg_seterr(
             l,
-            "migrate: event %llu is missing from the log; run `" LDG_CMD_VERIFY
-            "` (nothing was changed)",
-            (unsigned long long)seq);
+            "migrate: event %llu is missing from the log; %s (nothing was "
+            "changed)",
+            (unsigned long long)seq, ldg_damage_remedy(l, 0));
         return LDG_ECORRUPT;
     }
     if (rc < 0)

@@ -184,7 +184,7 @@ ldg_store_open(struct ldg_store **out, const char *path,
     MDB_txn *txn = NULL;
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
     char bad[80] = "";
-    int rc, dead = 0;
+    int rc, dead = 0, as_is = 0;
 
     *out = NULL;
     s = calloc(1, sizeof *s);
@@ -322,8 +322,23 @@ ldg_store_open(struct ldg_store **out, const char *path,
         mdb_txn_abort(txn);
         goto fail;
     }
+    /* a store an earlier build left at an older layout: nothing created
+     * in it (the open refuses it) but by ledger migrate's open */
+    if (!o->rdonly && !o->old_layout_ok) {
+        static char key[] = LDG_META_LAYOUT;
+        MDB_dbi m;
+        MDB_val k = {sizeof key - 1, key}, v;
+        if (mdb_dbi_open(txn, ldg_core_db_names[LDG_DB_META], 0, &m) == 0) {
+            int g = mdb_get(txn, m, &k, &v);
+            if (g == MDB_NOTFOUND ||
+                (g == 0 && v.mv_size == LDG_META_LAYOUT_LEN &&
+                 !ldg_layout_current(
+                     (int)(ldg_rd_be32(v.mv_data) & 0x7fffffffu))))
+                as_is = 1;
+        }
+    }
     for (int i = 0; i < LDG_CORE_DBS; i++) {
-        unsigned f = o->rdonly ? 0 : MDB_CREATE;
+        unsigned f = o->rdonly || as_is ? 0 : MDB_CREATE;
         if ((i >= LDG_DB_IX_TYPE && i <= LDG_DB_IX_ACTOR) ||
             i == LDG_DB_IX_BODY)
             f |= MDB_DUPSORT | MDB_DUPFIXED;
@@ -332,7 +347,7 @@ ldg_store_open(struct ldg_store **out, const char *path,
          * tiles and ix.* with store layouts 2 and 3: a ledger written
          * before has none, and a read-only open cannot create them (it
          * holds nothing of theirs then). */
-        if (rc == MDB_NOTFOUND && o->rdonly &&
+        if (rc == MDB_NOTFOUND && (o->rdonly || as_is) &&
             (i == LDG_DB_IDX_ID || i == LDG_DB_SEALS || i >= LDG_DB_TILES)) {
             s->missing[i] = 1;
             s->core[i] = 0;
@@ -358,6 +373,8 @@ ldg_store_open(struct ldg_store **out, const char *path,
             goto fail;
         }
     }
+    /* (as_is: LMDB writes nothing for a transaction that changed nothing,
+     * and its commit keeps the databases' handles) */
     rc = mdb_txn_commit(txn);
     if (rc != 0) {
         put_err(err, errcap, "cannot commit to", path, rc);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ledger/layout_int.h"
 #include "ledger/tree_int.h"
 #include "ledger/tlog_int.h"
 
@@ -797,21 +798,20 @@ ldg_tree_tiles_copy(struct ldg_txn *t, int tl, uint64_t from, uint64_t to)
             rc = node_get(t, LDG_TILE_HEIGHT * (tl + 1), n, up);
         if (rc < 0) {
             ldg_seterr(
-                l,
-                "tree hashes of level %d, %llu..%llu: %s (" LDG_CMD_VERIFY
-                " names the event)",
+                l, "tree hashes of level %d, %llu..%llu: %s (%s)",
                 LDG_TILE_HEIGHT * tl, (unsigned long long)(n * LDG_TILE_WIDTH),
                 (unsigned long long)(n * LDG_TILE_WIDTH + 255),
-                rc == LDG_ENOTFOUND ? "one is missing" : ldg_strerror(rc));
+                rc == LDG_ENOTFOUND ? "one is missing" : ldg_strerror(rc),
+                ldg_damage_remedy(l, 0));
             return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
         }
         subtree_hash(tile[0], LDG_TILE_WIDTH, mth);
         if (memcmp(mth, up, 32) != 0) {
             ldg_seterr(l,
                        "tree hash (%d, %llu) is not the hash of the %d "
-                       "below it (" LDG_CMD_VERIFY " names the event)",
+                       "below it (%s)",
                        LDG_TILE_HEIGHT * (tl + 1), (unsigned long long)n,
-                       LDG_TILE_WIDTH);
+                       LDG_TILE_WIDTH, ldg_damage_remedy(l, 0));
             return LDG_ECORRUPT;
         }
         ldg_tree_key(k, tl, n);
@@ -930,9 +930,9 @@ ldg_tree_tiles_split(struct ldg_txn *t, const uint8_t from[LDG_TREE_KEY_LEN],
             ldg_rd_be64(p + 1) > UINT64_MAX / LDG_TILE_WIDTH - 1) {
             ldg_seterr(
                 l,
-                "tiles: a malformed key, %zu bytes (run " LDG_CMD_VERIFY_FULL
-                "); the tiles split before it stay split",
-                k.len);
+                "tiles: a malformed key, %zu bytes (%s); the tiles split "
+                "before it stay split",
+                k.len, ldg_damage_remedy(l, 1));
             rc = LDG_ECORRUPT;
             break;
         }
@@ -941,8 +941,9 @@ ldg_tree_tiles_split(struct ldg_txn *t, const uint8_t from[LDG_TREE_KEY_LEN],
         else if (v.len != LDG_TILE_SPLIT_BYTES) {
             ldg_seterr(l,
                        "tiles: tile %d/%llu is %zu bytes, neither whole nor "
-                       "split (run " LDG_CMD_VERIFY_FULL ")",
-                       p[0], (unsigned long long)ldg_rd_be64(p + 1), v.len);
+                       "split (%s)",
+                       p[0], (unsigned long long)ldg_rd_be64(p + 1), v.len,
+                       ldg_damage_remedy(l, 1));
             rc = LDG_ECORRUPT;
             break;
         }
