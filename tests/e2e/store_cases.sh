@@ -4,7 +4,11 @@
 # decides a ledger "pruned before 2026-11-27", the body index's bytes and
 # a pair before the horizon), each a base store (fresh8's golden image, or
 # a pruned ledger made here), edits (tests/faults/lmdb_poke.c, or the
-# ledger), a command and the exit code and words it must give.
+# ledger), a command and the exit code and words it must give. fresh8 is
+# at store layout 8, which this build opens only to convert it: the base
+# fresh8 is the image as each command meets it, `ledger migrate` the image
+# itself (damage there is met by the migrate that converts it), any other
+# command the image after `ledger migrate` (layout 9, the same log).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,10 +28,14 @@ $CC -O1 -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
     $(pkg-config --cflags --libs lmdb) 2>"$T/cc.err" ||
     { echo "FAIL: lmdb_poke: $(cat "$T/cc.err")"; exit 1; }
 
-# the bases
-mkdir "$T/fresh8" &&
-    zstd -dqc "$ROOT/tests/vectors/layout/fresh8.mdb.zst" >"$T/fresh8/data.mdb" ||
+# the bases: fresh8.image at layout 8, fresh8 it migrated to 9
+mkdir "$T/fresh8.image" &&
+    zstd -dqc "$ROOT/tests/vectors/layout/fresh8.mdb.zst" >"$T/fresh8.image/data.mdb" ||
     { echo "FAIL: cannot unpack fresh8.mdb.zst"; exit 1; }
+cp -r "$T/fresh8.image" "$T/fresh8" &&
+    "$LEDGER" --dir "$T/fresh8" migrate >"$T/base.out" 2>&1 &&
+    grep -q '^layout 8 -> 9 (4323 events)$' "$T/base.out" ||
+    { echo "FAIL: migrate fresh8: $(head -c 300 "$T/base.out")"; exit 1; }
 gen() { # FROM TO
     awk -v f="$1" -v t="$2" 'BEGIN { for (i = f; i < t; i++)
         printf("{\"type\":\"x.case.t\",\"subject\":\"s:%d\",\"body\":{\"n\":%d,\"status\":\"%s\"}}\n",
@@ -62,7 +70,11 @@ while IFS='|' read -r name base edits cmd want pat; do
     pat=$(trim "$pat")
     D=$T/case
     rm -rf "$D"
-    cp -r "$T/$base" "$D" || { bad "$name: no base $base"; continue; }
+    from=$base
+    case $base:$cmd in
+    fresh8:'ledger migrate' | fresh8:'ledger migrate '*) from=fresh8.image ;;
+    esac
+    cp -r "$T/$from" "$D" || { bad "$name: no base $base"; continue; }
     ok=1
     IFS=';'
     for e in $edits; do

@@ -5,7 +5,17 @@
 # file holding a damaged hash and no checkpoint written, in a new
 # directory and over an earlier publication; the undamaged store
 # publishes the same files as before. (Until 2026-11-26 a flipped hash of
-# level 1 was published with its checkpoint, exit 0.)
+# level 1 was published with its checkpoint, exit 0.) And a golden image
+# of an older layout (tests/vectors/layout/, 600 events), which this build
+# does not read until `ledger migrate` converts it: undamaged, `tiles`
+# refuses it as it is (exit 65, naming its layout and migrate, data.mdb
+# unchanged) and migrated publishes the recorded tiles; damaged before
+# migrating, the damage is caught: migrate refuses (exit 65) naming the
+# tree hash, the root or the event, and leaves it at its layout (a second
+# migrate refuses alike), or, where migrate copies the stored hashes as
+# they are (layout 7), it converts and then `verify --full` names the
+# event and `tiles` refuses as above: layout 1 (a record per tree node),
+# 4 (a full tile's last hash apart) and 7 (tiles, entries without prev).
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,18 +42,25 @@ awk 'BEGIN { for (i = 0; i < 65795; i++)
 [ -f "$T/pub/tile/1/000" ] && [ -f "$T/pub/tile/0/257.p/4" ] ||
     fail "tile layout: $(find "$T/pub" -type f | sort | tail -3)"
 
-# tiles KEYHEX OFFSET WHAT: a copy of the good store with one bit of the
-# record KEYHEX of db tiles flipped at OFFSET (a hash: OFFSET/32), or of
-# another db (DB:KEYHEX); its tiles in a new directory and over a copy of
-# the good publication
+# damaged KEYHEX OFFSET WHAT WANT [VWANT]: a copy of the good store $G
+# with one bit of the record KEYHEX of db tiles flipped at OFFSET (a hash:
+# OFFSET/32), or of another db (DB:KEYHEX); its tiles in a new directory
+# and over a copy of the good publication $T/pub refused naming WANT, and
+# verify --full fails (naming VWANT). With MIG=1 $G is an older layout's
+# image, migrated after the damage (which migrate must take).
+MIG=
 damaged() {
-    key=$1 off=$2 what=$3 want=$4
+    key=$1 off=$2 what=$3 want=$4 vwant=${5:-}
     rm -rf "$T/bad" "$T/new" "$T/over"
     cp -a "$G" "$T/bad"
     case $key in
     *:*) "$T/poke" "$T/bad" flip "${key%%:*}" "${key#*:}" "$off" ;;
     *) "$T/poke" "$T/bad" flip tiles "$key" "$off" ;;
     esac || fail "$what: poke"
+    if [ -n "$MIG" ]; then
+        "$L" --dir "$T/bad" migrate >"$T/out" 2>&1 ||
+            fail "$what: migrate: $(cat "$T/out")"
+    fi
     "$L" --dir "$T/bad" tiles "$T/new" >"$T/out" 2>"$T/err"
     rc=$?
     [ "$rc" = 65 ] || fail "$what: tiles exit $rc, want 65: $(cat "$T/err")"
@@ -64,8 +81,10 @@ damaged() {
     [ "$rc" = 65 ] || fail "$what, over: exit $rc: $(cat "$T/err")"
     diff -r "$T/pub" "$T/over" 2>&1 | grep -v "Only in $T/pub: checkpoint" |
         grep . && fail "$what, over: the publication changed"
-    "$L" --dir "$T/bad" verify --full >/dev/null 2>&1
+    "$L" --dir "$T/bad" verify --full >"$T/out" 2>&1
     [ $? = 1 ] || fail "$what: verify --full does not fail"
+    [ -z "$vwant" ] || grep -q "$vwant" "$T/out" ||
+        fail "$what: verify --full: $(cat "$T/out")"
     return 0
 }
 
@@ -88,18 +107,87 @@ damaged entries:0000000000000064 40 "an entry" \
 "$L" --dir "$G" tiles "$T/again" >/dev/null 2>&1 || fail "tiles again"
 diff -r "$T/pub" "$T/again" >/dev/null || fail "a second publication differs"
 
-# store layout 1, a record per tree node (the golden image of
-# tests/vectors/layout/, 600 events: a build makes layout 1 no more): the
-# same check from its nodes
-G=$T/good1
+# the golden images of older layouts (600 events, tests/vectors/layout/):
+# this build reads none as it is, migrate converts it
 V=$ROOT/tests/vectors/layout
-mkdir -m 700 "$G" "$G/keys" &&
-    zstd -q -d -c "$V/layout1.mdb.zst" >"$G/data.mdb" &&
-    cp "$V/keys/log.key" "$G/keys/" && chmod 600 "$G/keys/log.key" ||
-    fail "unpack the layout 1 image"
-rm -rf "$T/pub"
-"$L" --dir "$G" tiles "$T/pub" >/dev/null 2>&1 || fail "tiles of layout 1"
-# leaf 300, under (8, 1)
-damaged tree:00000000000000012c 31 "a leaf in layout 1" \
-    "stored hash (8, 1) is not the hash of the stored hashes (0, 256..511)"
+command -v zstd >/dev/null 2>&1 || fail "zstd (the program) is missing"
+image() { # image N DIR: the layout N image unpacked into DIR
+    rm -rf "$2"
+    mkdir -m 700 "$2" "$2/keys" &&
+        zstd -q -d -c "$V/layout$1.mdb.zst" >"$2/data.mdb" &&
+        cp "$V/keys/log.key" "$2/keys/" &&
+        chmod 600 "$2/keys/log.key" "$2/data.mdb" ||
+        fail "unpack the layout $1 image"
+}
+# refused N DIR WHAT: a command on DIR (at layout N) exits 65 naming its
+# layout and `ledger migrate`, and leaves data.mdb as it was
+refused() {
+    cp "$2/data.mdb" "$T/before.mdb"
+    "$L" --dir "$2" tiles "$T/ref" >"$T/out" 2>"$T/err"
+    rc=$?
+    [ "$rc" = 65 ] || fail "$3: tiles exit $rc, want 65: $(cat "$T/err")"
+    grep -q "is at store layout $1, an earlier build's: this build reads and appends to layout 9 only, and \`ledger migrate\` converts it in place" \
+        "$T/err" || fail "$3: tiles: $(cat "$T/err")"
+    [ -e "$T/ref/checkpoint" ] && fail "$3: tiles wrote a checkpoint"
+    cmp -s "$2/data.mdb" "$T/before.mdb" || fail "$3: the refusal changed data.mdb"
+    rm -rf "$T/ref"
+}
+# good N: the layout N image, refused as it is, migrated ($G) and its
+# tiles ($T/pub): the recorded ones
+good() {
+    G=$T/good$1
+    image "$1" "$G"
+    refused "$1" "$G" "the layout $1 image"
+    "$L" --dir "$G" migrate >"$T/out" 2>&1 &&
+        grep -q "^layout $1 -> 9 (600 events)\$" "$T/out" ||
+        fail "migrate the layout $1 image: $(cat "$T/out")"
+    rm -rf "$T/pub"
+    "$L" --dir "$G" tiles "$T/pub" >/dev/null 2>&1 ||
+        fail "tiles of the layout $1 image migrated"
+    (cd "$T/pub" && find . -type f | sort | xargs sha256sum) >"$T/sums"
+    cmp -s "$V/tiles.sha256" "$T/sums" ||
+        fail "the layout $1 image migrated: other tiles: $(diff "$V/tiles.sha256" "$T/sums" | head -4)"
+}
+# migrate_refuses N KEY OFFSET WHAT WANT: the layout N image with the bit
+# flipped (as damaged) is refused by migrate (exit 65) naming WANT, stays
+# at layout N (what a command says) and is refused alike again
+migrate_refuses() {
+    n=$1 key=$2 off=$3 what=$4 want=$5
+    image "$n" "$T/bad"
+    "$T/poke" "$T/bad" flip "${key%%:*}" "${key#*:}" "$off" >/dev/null ||
+        fail "$what: poke"
+    for i in 1 2; do
+        "$L" --dir "$T/bad" migrate >"$T/out" 2>"$T/err"
+        rc=$?
+        [ "$rc" = 65 ] || fail "$what: migrate ($i) exit $rc, want 65: $(cat "$T/err")"
+        grep -q "$want" "$T/err" || fail "$what: migrate ($i): $(cat "$T/err")"
+        refused "$n" "$T/bad" "$what, migrate refused ($i)"
+    done
+}
+
+# layout 1, a record per tree node: migrate makes the tiles from them and
+# checks each tile and the root against the nodes above
+good 1
+migrate_refuses 1 tree:00000000000000012c 31 "layout 1: leaf 300" \
+    "^ledger migrate: tree hash (8, 1) is not the hash of the 256 below it"
+migrate_refuses 1 tree:000000000000000257 31 "layout 1: leaf 599" \
+    "^ledger migrate: the tree of 600 events read from the tiles has another root than before: nothing was changed"
+# layout 4, tiles with the last hash of a full one apart (db tree): the
+# move to 5 checks each entry's prev against the stored leaf before it
+good 4
+migrate_refuses 4 tiles:000000000000000001 100 "layout 4: tile 0/1's hash 3" \
+    "^ledger migrate: migrate: event 260: its entry does not decode or its prev is not the stored leaf of the event before"
+migrate_refuses 4 tree:0000000000000000ff 31 "layout 4: tile 0/0's last hash" \
+    "^ledger migrate: migrate: event 256: its entry does not decode or its prev is not the stored leaf of the event before"
+# layout 7: the tiles are kept as they are; migrated, the damage is found
+# by verify and by tiles as at layout 9 above
+good 7
+MIG=1
+damaged 000000000000000001 100 "layout 7 migrated: tile 0/1's hash 3" \
+    "stored hash (8, 1) is not the hash of the stored hashes (0, 256..511)" \
+    "^ledger verify: FAILED: event 259: stored Merkle hash at level 0 differs from the entries"
+damaged tree:000000000000000257 31 "layout 7 migrated: leaf 599" \
+    "root at size 600 is not the signed checkpoint's" \
+    "^ledger verify: FAILED: event 599: stored Merkle hash at level 0 differs from the entries"
+MIG=
 echo "tiles_damage: ok"
