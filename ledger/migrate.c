@@ -539,7 +539,7 @@ dig_step(struct ldg_txn *t, void *arg)
     d->alen = 0;
     d->done = 1;
     d->grew = 0;
-    if (rc != LDG_LAYOUT_DIGEST && rc != LDG_LAYOUT_TAGGED)
+    if (rc < LDG_LAYOUT_DIGEST) /* (7 on keep the digest: 8's form at 9) */
         return rc < 0 ? rc : 0;
     form = mig_layout_form(rc);
     if ((rc = ldg_txn_digest_next(t, &d->next)) < 0)

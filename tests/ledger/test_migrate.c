@@ -408,6 +408,37 @@ test_migrate__a_malformed_digest_next_is_named(void **state)
     assert_non_null(strstr(ldg_errmsg(l), "digest.next: 3 bytes, not 8"));
     ldg_close(l);
     t_rmrf(dir);
+    /* at layout 9 too (migrate had said "nothing to convert"), and a
+     * whole one left there is finished: its rewrite goes on */
+    l = t_ledger_new(dir, sizeof dir, 0);
+    t_append_many(l, 10);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_core_kv_put(t, ldg_core(l, LDG_DB_META),
+                                     LDG_META_DIGEST_NEXT,
+                                     sizeof LDG_META_DIGEST_NEXT - 1, three, 3),
+                     0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), LDG_ECORRUPT);
+    assert_non_null(strstr(ldg_errmsg(l), "digest.next: 3 bytes, not 8; the "
+                                          "store is damaged (run `ledger "
+                                          "verify`)"));
+    {
+        const uint8_t zero[8] = {0};
+        uint64_t seq;
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+        assert_int_equal(
+            ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_DIGEST_NEXT,
+                            sizeof LDG_META_DIGEST_NEXT - 1, zero, 8),
+            0);
+        assert_int_equal(ldg_txn_commit(t), 0);
+        assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), 0);
+        assert_int_equal(res.from, LDG_LAYOUT_NEWEST);
+        assert_int_equal(res.to, LDG_LAYOUT_NEWEST);
+        assert_int_equal(digest_next(l, &seq), LDG_ENOTFOUND);
+    }
+    verifies(l);
+    ldg_close(l);
+    t_rmrf(dir);
 }
 
 static void
