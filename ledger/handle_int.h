@@ -25,8 +25,10 @@ struct ldg_store_opts {
     int rdonly, nosync;
     int room_to_rewrite; /* LDG_ROOM_TO_REWRITE */
     /* a writable open of a store at an earlier build's layout creates
-     * the databases it lacks (migrate's, a test's); else such a store is
-     * opened as it is, nothing created, for the open to refuse it */
+     * the databases it lacks (init's, a test's); else such a store is
+     * opened as it is, nothing created: for the open to refuse it, or for
+     * ledger migrate, which creates them once it may convert
+     * (ldg_store_create_missing) */
     int old_layout_ok;
 };
 int ldg_store_open(struct ldg_store **out, const char *path,
@@ -143,6 +145,10 @@ ldg_dbi ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which);
 /* 0 when a read-only open found no such database (idx.id in a ledger
  * written before format version 2). */
 int ldg_store_has_core(struct ldg_store *s, enum ldg_core_db which);
+/* Creates the core databases a writable open of a store at an earlier
+ * build's layout left out (ldg_migrate, once it has checked that it may
+ * convert the store). @return 0; LDG_EFULL, LDG_EIO. */
+int ldg_store_create_missing(struct ldg_store *s);
 /* Number of entries in a database, and bytes of pages it uses. */
 int ldg_db_count(struct ldg_txn *t, ldg_dbi dbi, uint64_t *n);
 int ldg_db_bytes(struct ldg_txn *t, ldg_dbi dbi, uint64_t *bytes);

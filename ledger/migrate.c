@@ -698,10 +698,31 @@ to_intake(struct ldg_txn *t, void *arg)
     return rc < 0 ? rc : 0;
 }
 
+/* The databases the newer layouts keep, which the open of a store at an
+ * earlier build's layout leaves out, created once migrate may convert
+ * it: 0, or -err named. */
+static int
+mig_create_dbs(struct ldg_ledger *l)
+{
+    int rc = ldg_store_create_missing(l->store);
+    if (rc < 0)
+        ldg_seterr(l,
+                   "cannot create the databases the newer layouts keep in "
+                   "%s/data.mdb: %s; nothing was converted",
+                   l->dir,
+                   rc == LDG_EFULL ? "no space left on the device"
+                   : rc == LDG_EIO ? "I/O error"
+                                   : ldg_strerror(rc));
+    return rc;
+}
+
 static int
 migrate_to_intake(struct ldg_ledger *l, struct ldg_migrate_result *res)
 {
-    int rc = l->intake != NULL ? 1 : mig_in_txn(l, to_intake, l);
+    int rc = l->intake != NULL ? 1 : mig_create_dbs(l);
+
+    if (rc == 0)
+        rc = mig_in_txn(l, to_intake, l);
 
     if (rc < 0 && ldg_errmsg(l)[0] == '\0')
         ldg_seterr(l, "cannot write layout %d's record: %s", LDG_LAYOUT_INTAKE,
@@ -892,6 +913,9 @@ migrate_layouts(struct ldg_ledger *l, int to,
             return LDG_ETAMPER;
         }
     }
+    /* the databases the newer layouts keep, left out by the open */
+    if ((rc = mig_create_dbs(l)) < 0)
+        return rc;
     if (progress != NULL && total > 0)
         progress(progress_ctx, 0, total);
     if (res->from < LDG_LAYOUT_TILES && to >= LDG_LAYOUT_TILES) {

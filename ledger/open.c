@@ -169,8 +169,7 @@ ldg_open_handle(struct ldg_ledger **out, const char *dir,
     so.rdonly = !create && (l->opts.flags & LDG_RDONLY);
     so.nosync = (l->opts.flags & LDG_NOSYNC) != 0;
     so.room_to_rewrite = (l->opts.flags & LDG_ROOM_TO_REWRITE) != 0;
-    so.old_layout_ok =
-        create || (l->opts.flags & (LDG_MIGRATE | LDG_ANY_LAYOUT)) != 0;
+    so.old_layout_ok = create || (l->opts.flags & LDG_ANY_LAYOUT) != 0;
     rc = ldg_store_open(&l->store, dir, &so, err, errcap);
     if (rc < 0) {
         ldg_dicts_free(l->dicts);

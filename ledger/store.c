@@ -1026,6 +1026,41 @@ ldg_store_has_core(struct ldg_store *s, enum ldg_core_db which)
 }
 
 int
+ldg_store_create_missing(struct ldg_store *s)
+{
+    MDB_txn *txn;
+    MDB_dbi d[LDG_CORE_DBS];
+    int rc, any = 0;
+
+    for (int i = 0; i < LDG_CORE_DBS; i++)
+        any |= s->missing[i];
+    if (!any)
+        return 0;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        return store_xlate(rc);
+    for (int i = 0; i < LDG_CORE_DBS; i++) {
+        unsigned f = MDB_CREATE;
+        if (!s->missing[i])
+            continue;
+        if ((i >= LDG_DB_IX_TYPE && i <= LDG_DB_IX_ACTOR) ||
+            i == LDG_DB_IX_BODY)
+            f |= MDB_DUPSORT | MDB_DUPFIXED;
+        if ((rc = mdb_dbi_open(txn, ldg_core_db_names[i], f, &d[i])) != 0) {
+            mdb_txn_abort(txn);
+            return store_xlate(rc);
+        }
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return store_xlate(rc);
+    for (int i = 0; i < LDG_CORE_DBS; i++)
+        if (s->missing[i]) {
+            s->core[i] = d[i];
+            s->missing[i] = 0;
+        }
+    return 0;
+}
+
+int
 ldg_db_open(struct ldg_txn *t, const char *name, unsigned flags, ldg_dbi *dbi)
 {
     unsigned f = 0;
