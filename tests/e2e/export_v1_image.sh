@@ -1,19 +1,26 @@
 #!/bin/sh
 # export_v1_image.sh — a ledger written by an older release (format 1,
-# before seals: docs/FORMAT.md section 3.5) with this one.
+# before seals: docs/FORMAT.md section 3.5, at store layout 1) with this
+# one: `ledger migrate` converts it to layout 9, and it stays format 1
+# (no signed byte changes).
 #   1. tests/vectors/corrupt/base.mdb.zst, the data.mdb of a 41-event
 #      ledger written by the release of commit 790efcf (before format 2):
-#      `verify --full` passes and its events carry their own signatures;
-#      the verifier key comes from the log itself. The image is data.mdb
-#      alone, without the log key's secret (keys/), and export signs the
-#      bundle's manifest with that key: export is refused with exit 77,
-#      naming the missing key, and writes nothing.
+#      before `ledger migrate`, export is refused (exit 65, naming layout
+#      1 and `ledger migrate`), writes nothing and leaves data.mdb as it
+#      was; migrate converts it (layout 1 -> 9, 41 events), then `verify
+#      --full` passes and its events carry their own signatures, without
+#      claim digests; the verifier key comes from the log itself. The
+#      image is data.mdb alone, without the log key's secret (keys/), and
+#      export signs the bundle's manifest with that key: export is refused
+#      with exit 77, naming the missing key, and writes nothing.
 #   2. tests/vectors/format1/, a ledger written by that same release with
-#      its key files (its README says how): export of run R-0001 (events
-#      of the log key and of an actor key, alice), then verify-bundle with
-#      the log's verifier key passes, and the bundle is a format 1 one
-#      (entry signatures, no seals/ or sealproofs/ members, events.jsonl
-#      with signatures and no claim digests).
+#      its key files (its README says how), migrated: `verify --full`
+#      passes, `keys verifier` is the vector's log.vkey, export of run
+#      R-0001 (events of the log key and of an actor key, alice), then
+#      verify-bundle with the log's verifier key passes, and the bundle is
+#      a format 1 one (entry signatures, no seals/ or sealproofs/ members,
+#      events.jsonl with signatures and no claim digests); an append to it
+#      and a plain verify, which names what it left to --full.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,6 +41,22 @@ mkdir -m 700 "$D" || exit 1
 zstd -q -d -c "$ROOT/tests/vectors/corrupt/base.mdb.zst" >"$D/data.mdb" ||
     exit 1
 L() { "$LEDGER" --dir "$D" "$@"; }
+
+# an earlier build's layout: refused until migrated, nothing written
+cp "$D/data.mdb" "$T/data.mdb.0" || exit 1
+L export --out "$T/b00.bundle" type=x.t 2>"$T/err"
+rc=$?
+[ "$rc" = 65 ] || fail "export of the layout 1 image: exit $rc, want 65"
+grep -q 'is at store layout 1, an earlier build.s: this build reads and appends to layout 9 only' \
+    "$T/err" && grep -q 'ledger migrate' "$T/err" ||
+    fail "export of the layout 1 image: $(cat "$T/err")"
+[ -e "$T/b00.bundle" ] && fail "export of the layout 1 image wrote a bundle"
+cmp -s "$T/data.mdb.0" "$D/data.mdb" ||
+    fail "a refused export changed data.mdb"
+L migrate >"$T/out" 2>"$T/err" ||
+    fail "migrate of the image: exit $? $(cat "$T/err")"
+grep -q '^layout 1 -> 9 (41 events)$' "$T/out" ||
+    fail "migrate of the image: $(cat "$T/out")"
 
 L verify --full >"$T/out" 2>"$T/err"
 rc=$?
@@ -69,6 +92,10 @@ else
     for k in "$V"/keys/*; do
         install -m 600 "$k" "$D/keys/" || exit 1
     done
+    L migrate >"$T/out" 2>"$T/err" ||
+        fail "migrate (format1): exit $? $(cat "$T/err")"
+    grep -q '^layout 1 -> 9 (35 events)$' "$T/out" ||
+        fail "migrate (format1): $(cat "$T/out")"
     L verify --full >"$T/out" 2>"$T/err" ||
         fail "verify --full (format1): exit $? $(cat "$T/err")"
     grep -q 'signatures' "$T/out" || fail "verify (format1): $(cat "$T/out")"
@@ -104,7 +131,6 @@ else
     # a plain verify after an append names what it left to --full: the
     # signatures and the indexes of the events before it (it checked
     # both of the new event only)
-    L migrate >/dev/null 2>&1 || fail "migrate (format1): exit $?"
     L append -q x.t --body '{}' >/dev/null 2>"$T/err" ||
         fail "append (format1): $(cat "$T/err")"
     L verify >"$T/out" 2>"$T/err" || fail "verify (format1): exit $?"
