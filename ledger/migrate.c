@@ -667,6 +667,10 @@ bix_step(struct ldg_txn *t, void *arg)
  * holds LMDB's write lock, and from the commit on every writer reads the
  * layout again and goes through the intake.
  */
+static int mig_verify(struct ldg_ledger *l, int from,
+                      void (*progress)(void *ctx, uint64_t done,
+                                       uint64_t total),
+                      void *progress_ctx);
 static int migrate_layouts(struct ldg_ledger *l, int to,
                            void (*progress)(void *ctx, uint64_t done,
                                             uint64_t total),
@@ -713,6 +717,33 @@ mig_create_dbs(struct ldg_ledger *l)
                    rc == LDG_EFULL ? "no space left on the device"
                    : rc == LDG_EIO ? "I/O error"
                                    : ldg_strerror(rc));
+    return rc;
+}
+
+/* A full verification of the store at its layout (from), saving
+ * nothing: 0, or verify's LDG_ETAMPER or LDG_ECORRUPT, the first bad event
+ * named. */
+static int
+mig_verify(struct ldg_ledger *l, int from,
+           void (*progress)(void *ctx, uint64_t done, uint64_t total),
+           void *progress_ctx)
+{
+    struct ldg_verify_report r;
+    int rc = ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &r, progress,
+                        progress_ctx);
+    if (rc == LDG_ETAMPER || rc == LDG_ECORRUPT) {
+        char at[40] = "";
+        if (strncmp(r.what, "event ", 6) != 0)
+            snprintf(at, sizeof at,
+                     "event %llu: ", (unsigned long long)r.bad_seq);
+        ldg_seterr(l,
+                   "the store does not verify at layout %d (%s%s); nothing "
+                   "was converted: the store is damaged: restore data.mdb "
+                   "from a backup (this build verifies a store only once it "
+                   "is migrated)",
+                   from, at, r.what);
+        return rc;
+    }
     return rc;
 }
 
@@ -827,6 +858,9 @@ migrate(struct ldg_ledger *l, int to,
         if (at != LDG_LAYOUT_INTAKE)
             rc = migrate_layouts(l, LDG_LAYOUT_TAGGED, progress, progress_ctx,
                                  res);
+        /* from 8 itself: verified as migrate_layouts verifies the older */
+        if (rc == 0 && at == LDG_LAYOUT_TAGGED && l->intake == NULL)
+            rc = mig_verify(l, at, progress, progress_ctx);
         if (rc == 0)
             rc = migrate_to_intake(l, res);
         return rc;
@@ -913,6 +947,13 @@ migrate_layouts(struct ldg_ledger *l, int to,
             return LDG_ETAMPER;
         }
     }
+    /* The store verified in full as it is first (its pages walked, every
+     * event, the tree, the indexes): a conversion drops the older
+     * records, so damage in them would go unseen, and damage it reads
+     * would stop it half-way. Nothing is written before. */
+    if (res->from < to &&
+        (rc = mig_verify(l, res->from, progress, progress_ctx)) < 0)
+        return rc;
     /* the databases the newer layouts keep, left out by the open */
     if ((rc = mig_create_dbs(l)) < 0)
         return rc;

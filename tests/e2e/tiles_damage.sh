@@ -10,12 +10,11 @@
 # does not read until `ledger migrate` converts it: undamaged, `tiles`
 # refuses it as it is (exit 65, naming its layout and migrate, data.mdb
 # unchanged) and migrated publishes the recorded tiles; damaged before
-# migrating, the damage is caught: migrate refuses (exit 65) naming the
-# tree hash, the root or the event, and leaves it at its layout (a second
-# migrate refuses alike), or, where migrate copies the stored hashes as
-# they are (layout 7), it converts and then `verify --full` names the
-# event and `tiles` refuses as above: layout 1 (a record per tree node),
-# 4 (a full tile's last hash apart) and 7 (tiles, entries without prev).
+# migrating, the damage is caught: migrate verifies the store in full as
+# it is first and refuses (exit 1) naming the event, data.mdb as it was,
+# and leaves it at its layout (a second migrate refuses alike): layout 1
+# (a record per tree node), 4 (a full tile's last hash apart) and 7
+# (tiles, entries without prev).
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -46,9 +45,7 @@ awk 'BEGIN { for (i = 0; i < 65795; i++)
 # with one bit of the record KEYHEX of db tiles flipped at OFFSET (a hash:
 # OFFSET/32), or of another db (DB:KEYHEX); its tiles in a new directory
 # and over a copy of the good publication $T/pub refused naming WANT, and
-# verify --full fails (naming VWANT). With MIG=1 $G is an older layout's
-# image, migrated after the damage (which migrate must take).
-MIG=
+# verify --full fails (naming VWANT).
 damaged() {
     key=$1 off=$2 what=$3 want=$4 vwant=${5:-}
     rm -rf "$T/bad" "$T/new" "$T/over"
@@ -57,10 +54,6 @@ damaged() {
     *:*) "$T/poke" "$T/bad" flip "${key%%:*}" "${key#*:}" "$off" ;;
     *) "$T/poke" "$T/bad" flip tiles "$key" "$off" ;;
     esac || fail "$what: poke"
-    if [ -n "$MIG" ]; then
-        "$L" --dir "$T/bad" migrate >"$T/out" 2>&1 ||
-            fail "$what: migrate: $(cat "$T/out")"
-    fi
     "$L" --dir "$T/bad" tiles "$T/new" >"$T/out" 2>"$T/err"
     rc=$?
     [ "$rc" = 65 ] || fail "$what: tiles exit $rc, want 65: $(cat "$T/err")"
@@ -148,46 +141,39 @@ good() {
     cmp -s "$V/tiles.sha256" "$T/sums" ||
         fail "the layout $1 image migrated: other tiles: $(diff "$V/tiles.sha256" "$T/sums" | head -4)"
 }
-# migrate_refuses N KEY OFFSET WHAT WANT: the layout N image with the bit
-# flipped (as damaged) is refused by migrate (exit 65) naming WANT, stays
-# at layout N (what a command says) and is refused alike again
+# migrate_refuses N KEY OFFSET WHAT EVENT: the layout N image with the
+# bit flipped (as damaged) is refused by migrate, whose full verification
+# of the store as it is (exit 1) names EVENT, with data.mdb as it was; it
+# stays at layout N (what a command says) and is refused alike again
 migrate_refuses() {
-    n=$1 key=$2 off=$3 what=$4 want=$5
+    n=$1 key=$2 off=$3 what=$4 ev=$5
     image "$n" "$T/bad"
     "$T/poke" "$T/bad" flip "${key%%:*}" "${key#*:}" "$off" >/dev/null ||
         fail "$what: poke"
+    cp "$T/bad/data.mdb" "$T/bad.before"
     for i in 1 2; do
         "$L" --dir "$T/bad" migrate >"$T/out" 2>"$T/err"
         rc=$?
-        [ "$rc" = 65 ] || fail "$what: migrate ($i) exit $rc, want 65: $(cat "$T/err")"
-        grep -q "$want" "$T/err" || fail "$what: migrate ($i): $(cat "$T/err")"
+        [ "$rc" = 1 ] || fail "$what: migrate ($i) exit $rc, want 1: $(cat "$T/err")"
+        grep -q "^ledger migrate: the store does not verify at layout $n (event $ev: stored Merkle hash at level 0 differs from the entries" "$T/err" &&
+            grep -q "nothing was converted: the store is damaged: restore data.mdb from a backup" "$T/err" ||
+            fail "$what: migrate ($i): $(cat "$T/err")"
+        cmp -s "$T/bad/data.mdb" "$T/bad.before" || fail "$what: migrate ($i) changed data.mdb"
         refused "$n" "$T/bad" "$what, migrate refused ($i)"
     done
 }
 
-# layout 1, a record per tree node: migrate makes the tiles from them and
-# checks each tile and the root against the nodes above
+# layout 1, a record per tree node; layout 4, tiles with the last hash of
+# a full one apart (db tree); layout 7, tiles as layout 9 keeps them:
+# migrate verifies the store in full as it is before it converts, and
+# names the first event whose leaf the damaged hash stands for
 good 1
-migrate_refuses 1 tree:00000000000000012c 31 "layout 1: leaf 300" \
-    "^ledger migrate: tree hash (8, 1) is not the hash of the 256 below it"
-migrate_refuses 1 tree:000000000000000257 31 "layout 1: leaf 599" \
-    "^ledger migrate: the tree of 600 events read from the tiles has another root than before: nothing was changed"
-# layout 4, tiles with the last hash of a full one apart (db tree): the
-# move to 5 checks each entry's prev against the stored leaf before it
+migrate_refuses 1 tree:00000000000000012c 31 "layout 1: leaf 300" 300
+migrate_refuses 1 tree:000000000000000257 31 "layout 1: leaf 599" 599
 good 4
-migrate_refuses 4 tiles:000000000000000001 100 "layout 4: tile 0/1's hash 3" \
-    "^ledger migrate: migrate: event 260: its entry does not decode or its prev is not the stored leaf of the event before"
-migrate_refuses 4 tree:0000000000000000ff 31 "layout 4: tile 0/0's last hash" \
-    "^ledger migrate: migrate: event 256: its entry does not decode or its prev is not the stored leaf of the event before"
-# layout 7: the tiles are kept as they are; migrated, the damage is found
-# by verify and by tiles as at layout 9 above
+migrate_refuses 4 tiles:000000000000000001 100 "layout 4: tile 0/1's hash 3" 259
+migrate_refuses 4 tree:0000000000000000ff 31 "layout 4: tile 0/0's last hash" 255
 good 7
-MIG=1
-damaged 000000000000000001 100 "layout 7 migrated: tile 0/1's hash 3" \
-    "stored hash (8, 1) is not the hash of the stored hashes (0, 256..511)" \
-    "^ledger verify: FAILED: event 259: stored Merkle hash at level 0 differs from the entries"
-damaged tree:000000000000000257 31 "layout 7 migrated: leaf 599" \
-    "root at size 600 is not the signed checkpoint's" \
-    "^ledger verify: FAILED: event 599: stored Merkle hash at level 0 differs from the entries"
-MIG=
+migrate_refuses 7 tiles:000000000000000001 100 "layout 7: tile 0/1's hash 3" 259
+migrate_refuses 7 tree:000000000000000257 31 "layout 7: leaf 599" 599
 echo "tiles_damage: ok"

@@ -354,8 +354,12 @@ test_layout__migrate_refuses_a_wrong_stored_hash(void **state)
     struct fx *f = fx_new(1, 600);
     struct ldg_migrate_result r;
     flip_tree_record(f->l, "tree", 0, 300, 5);
-    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), LDG_ECORRUPT);
-    assert_non_null(strstr(ldg_errmsg(f->l), "ledger verify"));
+    /* (its full verification first names the event, nothing converted) */
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), LDG_ETAMPER);
+    assert_non_null(strstr(ldg_errmsg(f->l), "the store does not verify at "
+                                             "layout 1 (event 300"));
+    assert_non_null(strstr(ldg_errmsg(f->l), "nothing was converted: the "
+                                             "store is damaged: restore"));
     assert_int_equal(layout_of(f->l), 1);
     fx_free(f);
 }
@@ -909,8 +913,10 @@ test_layout__migrate_refuses_a_malformed_index_key(void **state)
     assert_int_equal(ldg_db_open(t, "idx.subject", 0, &dbi), 0);
     assert_int_equal(ldg_core_kv_put(t, dbi, "no-nul-in-here", 14, "", 0), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
-    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), LDG_ECORRUPT);
-    assert_non_null(strstr(ldg_errmsg(f->l), "idx.subject: a malformed key"));
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), LDG_ETAMPER);
+    assert_non_null(strstr(ldg_errmsg(f->l), "the store does not verify at "
+                                             "layout 2 ("));
+    assert_non_null(strstr(ldg_errmsg(f->l), "idx.subject"));
     assert_int_equal(layout_of(f->l), 2);
     fx_free(f);
 }
@@ -1391,8 +1397,9 @@ test_layout__migrate_to_5_refuses_a_broken_chain(void **state)
     size_t n = t_raw_get(f->l, "entries", 333, buf, sizeof buf);
     buf[n - 1] ^= 1; /* the last byte of prev */
     t_raw_put(f->l, "entries", 333, buf, n);
-    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), LDG_ECORRUPT);
-    assert_non_null(strstr(ldg_errmsg(f->l), "event 333"));
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), LDG_ETAMPER);
+    assert_non_null(strstr(ldg_errmsg(f->l), "the store does not verify at "
+                                             "layout 4 (event 333"));
     assert_int_equal(layout_of(f->l), 4);
     assert_int_equal(records(f->l, "entries"), 600);
     fx_free(f);
