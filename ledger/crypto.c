@@ -570,6 +570,15 @@ ldg_unbase64(uint8_t *out, size_t n, const char *b64, size_t b64len)
     const char *end = NULL;
     if (b64len != ((n + 2) / 3) * 4)
         return LDG_EBADINPUT;
+    /* the alphabet checked here: libsodium 1.0.18 (Debian 12's) reads a
+     * byte 0x80..0xff as the digit '/', so a key, root or signature had
+     * encodings besides its one, which Go's decoder refuses */
+    for (size_t i = 0; i < b64len; i++) {
+        unsigned char ch = (unsigned char)b64[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' || ch == '='))
+            return LDG_EBADINPUT;
+    }
     if (sodium_base642bin(out, n, b64, b64len, NULL, &got, &end,
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         got != n || end != b64 + b64len)
