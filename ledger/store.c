@@ -176,6 +176,24 @@ open_module_dbs(MDB_txn *txn, char *bad, size_t cap)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* 1 when txn's store is a ledger's at an earlier build's layout (its
+ * meta record says one, or none: layout 1), else 0. */
+static int
+earlier_layout(MDB_txn *txn)
+{
+    static char key[] = LDG_META_LAYOUT;
+    MDB_dbi m;
+    MDB_val k = {sizeof key - 1, key}, v;
+    int g;
+
+    if (mdb_dbi_open(txn, ldg_core_db_names[LDG_DB_META], 0, &m) != 0)
+        return 0; /* (no ledger yet: init's) */
+    g = mdb_get(txn, m, &k, &v);
+    return g == MDB_NOTFOUND ||
+           (g == 0 && v.mv_size == LDG_META_LAYOUT_LEN &&
+            !ldg_layout_current((int)(ldg_rd_be32(v.mv_data) & 0x7fffffffu)));
+}
+
 int
 ldg_store_open(struct ldg_store **out, const char *path,
                const struct ldg_store_opts *o, char *err, size_t errcap)
@@ -323,20 +341,8 @@ ldg_store_open(struct ldg_store **out, const char *path,
         goto fail;
     }
     /* a store an earlier build left at an older layout: nothing created
-     * in it (the open refuses it) but by ledger migrate's open */
-    if (!o->rdonly && !o->old_layout_ok) {
-        static char key[] = LDG_META_LAYOUT;
-        MDB_dbi m;
-        MDB_val k = {sizeof key - 1, key}, v;
-        if (mdb_dbi_open(txn, ldg_core_db_names[LDG_DB_META], 0, &m) == 0) {
-            int g = mdb_get(txn, m, &k, &v);
-            if (g == MDB_NOTFOUND ||
-                (g == 0 && v.mv_size == LDG_META_LAYOUT_LEN &&
-                 !ldg_layout_current(
-                     (int)(ldg_rd_be32(v.mv_data) & 0x7fffffffu))))
-                as_is = 1;
-        }
-    }
+     * in it (the open refuses it; ledger migrate creates what it needs) */
+    as_is = !o->rdonly && !o->old_layout_ok && earlier_layout(txn);
     for (int i = 0; i < LDG_CORE_DBS; i++) {
         unsigned f = o->rdonly || as_is ? 0 : MDB_CREATE;
         if ((i >= LDG_DB_IX_TYPE && i <= LDG_DB_IX_ACTOR) ||
