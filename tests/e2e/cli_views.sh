@@ -93,10 +93,10 @@ L append runtime.registered --body '{"runtime":"lmx","endpoint":"http://127.0.0.
 L doctor >"$T/out" 2>&1
 grep -q '^ *-> ledger probe --runtime lmx=http://127.0.0.1:9$' "$T/out" ||
     bad "doctor: a runtime down's remedy names no command: $(grep -A3 'lmx' "$T/out")"
-# migrate's help names the layout this build appends to, once
+# migrate's help names the one layout this build reads and appends to
 L help migrate >"$T/out"
-tr '\n' ' ' <"$T/out" | grep -q 'appends to  *layouts  *8  *and  *9  *only' &&
-    ! tr '\n' ' ' <"$T/out" | grep -q 'appends to  *layouts\{0,1\}  *7' ||
+tr '\n' ' ' <"$T/out" | grep -q 'reads  *and  *appends  *to  *layout  *9  *only' &&
+    ! tr '\n' ' ' <"$T/out" | grep -q 'appends to  *layouts' ||
     bad "help migrate: $(tr '\n' ' ' <"$T/out" | grep -o 'appends to  *layouts\{0,1\}  *[0-9][ 0-9and]*')"
 
 [ $nfail = 0 ] || exit 1

@@ -35,13 +35,14 @@ grep -q 'bundle OK: .*log key trusted' "$T/err" ||
     fail "the bundle does not verify with the trusted key"
 grep -q '^ok: consistent with the trusted checkpoint' "$T/out" ||
     fail "verify --trusted: $(grep '^ok' "$T/out")"
-# the store layout it says a build appends to is the one init made, and
-# the older ones it says are read are those below it
+# the one store layout it says a build makes, reads and appends to is the
+# one init made, and the older ones it says migrate converts are those
+# below it
 # (what init makes unasked, whatever LEDGER_LAYOUT asks for)
 env -u LEDGER_LAYOUT "$L" --dir "$T/plain-ledger" init >/dev/null 2>&1
 lay=$("$L" --dir "$T/plain-ledger" stats -o json | sed -n 's/.*"layout": *\([0-9]*\).*/\1/p')
-tr '\n' ' ' <README.md | grep -q "Layout $lay, the one a build appends to" ||
-    fail "README does not name layout $lay (ledger init's) as the one appended to"
-tr '\n' ' ' <README.md | grep -q "of layout 1 to $((lay - 1)) is read" ||
-    fail "README does not say layouts 1 to $((lay - 1)) are read"
+tr '\n' ' ' <README.md | grep -q "Layout $lay, the one layout ledger 1.0 makes, reads and appends to" ||
+    fail "README does not name layout $lay (ledger init's) as the one read and appended to"
+tr '\n' ' ' <README.md | grep -q "at layout 1 to $((lay - 1)) is refused by every command but \`ledger migrate\`" ||
+    fail "README does not say layouts 1 to $((lay - 1)) go through migrate"
 echo "readme_walkthrough: $(grep -c '^ledger\|^seq=' "$T/walk.sh") commands ran"
