@@ -56,7 +56,6 @@ cmd_stats(struct cli *c, struct stats_args *x, int npos, char **pos)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_stats st;
-    uint64_t tiles_whole = 0;
     struct ldg_db_size *dbs = NULL;
     size_t ndbs = 0;
     char t1[64] = "", t2[64] = "";
@@ -65,8 +64,6 @@ cmd_stats(struct cli *c, struct stats_args *x, int npos, char **pos)
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     rc = ldg_stats(l, &st);
-    if (rc == 0)
-        rc = ldg_stats_tiles_whole(l, &tiles_whole);
     if (rc == 0 && x->databases)
         rc = ldg_stats_databases(l, &dbs, &ndbs);
     if (rc < 0) {
@@ -81,17 +78,7 @@ cmd_stats(struct cli *c, struct stats_args *x, int npos, char **pos)
     }
     if (c->out == OUT_HUMAN) {
         printf("origin       %s\n", ldg_origin(l));
-        printf("layout       %d (%s", st.layout, st.layout_what);
-        if (tiles_whole > 0)
-            printf("; %llu tile%s not yet split: ledger migrate splits %s",
-                   (unsigned long long)tiles_whole, tiles_whole == 1 ? "" : "s",
-                   tiles_whole == 1 ? "it" : "them");
-        if (st.digests_left)
-            printf("; entries from seq %llu on not yet stored with their "
-                   "claim digests as layout %d keeps them: ledger migrate "
-                   "finishes it",
-                   (unsigned long long)st.digest_next, st.layout);
-        printf(")\n");
+        printf("layout       %d (%s)\n", st.layout, st.layout_what);
         if (st.horizon > 0)
             printf("events       %llu (0..%llu pruned: %llu kept)\n",
                    (unsigned long long)st.events,
@@ -158,11 +145,6 @@ cmd_stats(struct cli *c, struct stats_args *x, int npos, char **pos)
                                           st.last_type));
         }
         json_object_set_new(o, "layout", json_integer(st.layout));
-        if (st.tiles_split)
-            json_object_set_new(o, "tiles_whole",
-                                json_integer((json_int_t)tiles_whole));
-        if (st.digests_left)
-            json_object_set_new(o, "digest_next", ldg_json_u64(st.digest_next));
         if (st.horizon > 0)
             json_object_set_new(o, "horizon", ldg_json_u64(st.horizon));
         if (st.intake)
@@ -185,8 +167,8 @@ CLI_COMMAND(
     "bytes are: every database the ledger keeps (the log's, the indexes, "
     "the projections) with its records, pages, bytes and bytes an event, "
     "then LMDB's catalogue, free and meta pages. The layout line names the "
-    "store layout (how the records are kept in LMDB, docs/FORMAT.md 6.1) "
-    "and says when `ledger migrate` has work to do.",
+    "store layout (how the records are kept in LMDB, docs/FORMAT.md 6.1): "
+    "9, the only one this build opens but to migrate it.",
     stats_opts, CLI_OUT_BASIC,
     "ledger stats\n"
     "# where the bytes go, database by database\n"

@@ -280,17 +280,9 @@ struct ldg_stats {
     uint64_t map_bytes;   /* current LMDB map size */
     uint64_t first_ts, last_ts;
     char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
-    int layout;              /* the store layout (docs/FORMAT.md 6.1): 1 to 8,
-                                or 9 */
+    int layout;              /* the store layout (docs/FORMAT.md 6.1): 9 */
     const char *layout_what; /* the layout in a phrase, and whether ledger
                                 migrate converts it (static) */
-    int tiles_split;         /* 1: the layout splits full tiles (4 on), so
-                                ldg_stats_tiles_whole can count some */
-    int digests_left;        /* layouts 7 and 8: 1 when a migrate that stopped
-                                left entry records not yet in the layout's
-                                form (meta "digest.next"; ledger migrate
-                                finishes the rewrite), else 0 */
-    uint64_t digest_next;    /* then: the first seq not yet rewritten */
     int intake;              /* 1: appends go through an intake log first
                                 (layout 9, docs/WRITE-PATH.md) */
     uint64_t intake_events;  /* then: acknowledged events in the intake
@@ -301,12 +293,6 @@ struct ldg_stats {
  * @return 0; LDG_ECORRUPT (a malformed meta record, named in
  * ldg_errmsg). Lifetime: st is the caller's; nothing borrowed. */
 int ldg_stats(struct ldg_ledger *l, struct ldg_stats *st);
-/* Layout 4: *n gets the full tiles still whole (256 hashes in one record)
- * that a migrate which stopped left for the next to split; 0 in other
- * layouts. A walk over the tiles' keys (about 4,000 at 1M events), kept
- * out of ldg_stats, which metrics calls on every scrape.
- * @return 0; LDG_EIO. Lifetime: nothing kept. */
-int ldg_stats_tiles_whole(struct ldg_ledger *l, uint64_t *n);
 
 /* One database's size, as LMDB counts it. */
 /* What a database holds, for those who weigh the store without knowing

@@ -35,10 +35,8 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
     rc = ldg_txn_size(t, &st->events);
     if (rc == 0 && (st->layout = ldg_txn_layout(t)) < 0)
         rc = st->layout;
-    if (rc == 0) {
+    if (rc == 0)
         st->layout_what = ldg_layout_what(st->layout);
-        st->tiles_split = ldg_layout_has(st->layout, LDG_HAS_SPLIT);
-    }
     if (rc == 0)
         rc = ldg_db_count(t, ldg_core(l, ldg_db_bodies(t)), &st->bodies);
     if (rc == 0)
@@ -57,10 +55,12 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
         st->intake = l->intake != NULL;
         st->intake_events = ldg_txn_tail(t);
     }
-    if (rc == 0 && ldg_layout_has(st->layout, LDG_HAS_DIGEST)) {
-        rc = ldg_txn_digest_next(t, &st->digest_next);
-        st->digests_left = rc == 0;
-        if (rc == LDG_ENOTFOUND)
+    if (rc == 0) {
+        /* a damaged meta "digest.next" (FORMAT.md 6) is named, not
+         * passed over (a whole one migrate finishes) */
+        uint64_t next;
+        rc = ldg_txn_digest_next(t, &next);
+        if (rc == LDG_ENOTFOUND || rc == 0)
             rc = 0;
     }
     if (rc == 0 && st->events > st->horizon) {
@@ -91,20 +91,6 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
             st->file_bytes = (uint64_t)sb.st_size;
         st->map_bytes = ldg_store_map_size(l->store);
     }
-    return rc;
-}
-
-int
-ldg_stats_tiles_whole(struct ldg_ledger *l, uint64_t *n)
-{
-    struct ldg_txn *t;
-    int rc;
-
-    *n = 0;
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
-        return rc;
-    rc = ldg_tree_tiles_whole(t, n);
-    ldg_txn_abort(t);
     return rc;
 }
 
