@@ -381,6 +381,19 @@ test_migrate__a_stopped_layout7_rewrite_goes_to_8(void **state)
     t_rmrf(dir);
 }
 
+/* meta "digest.next" written as v (n bytes) */
+static void
+put_digest_next(struct ldg_ledger *l, const uint8_t *v, size_t n)
+{
+    struct ldg_txn *t;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_core_kv_put(t, ldg_core(l, LDG_DB_META),
+                                     LDG_META_DIGEST_NEXT,
+                                     sizeof LDG_META_DIGEST_NEXT - 1, v, n),
+                     0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+}
+
 /* A meta "digest.next" not 8 bytes long is damage: stats and migrate
  * name it rather than guess where the rewrite stopped. */
 static void
@@ -390,16 +403,10 @@ test_migrate__a_malformed_digest_next_is_named(void **state)
     struct ldg_ledger *l = ledger_at(dir, sizeof dir, LDG_LAYOUT_AES_SALTS);
     struct ldg_migrate_result res;
     struct ldg_stats st;
-    struct ldg_txn *t;
     const uint8_t three[3] = {0, 1, 2};
     (void)state;
     stop_at(l, 100, LDG_LAYOUT_TAGGED);
-    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
-    assert_int_equal(ldg_core_kv_put(t, ldg_core(l, LDG_DB_META),
-                                     LDG_META_DIGEST_NEXT,
-                                     sizeof LDG_META_DIGEST_NEXT - 1, three, 3),
-                     0);
-    assert_int_equal(ldg_txn_commit(t), 0);
+    put_digest_next(l, three, 3);
     assert_int_equal(ldg_stats(l, &st), LDG_ECORRUPT);
     assert_non_null(strstr(ldg_errmsg(l), "digest.next: 3 bytes, not 8"));
     assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), LDG_ECORRUPT);
@@ -410,12 +417,7 @@ test_migrate__a_malformed_digest_next_is_named(void **state)
      * whole one left there is finished: its rewrite goes on */
     l = t_ledger_new(dir, sizeof dir, 0);
     t_append_many(l, 10);
-    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
-    assert_int_equal(ldg_core_kv_put(t, ldg_core(l, LDG_DB_META),
-                                     LDG_META_DIGEST_NEXT,
-                                     sizeof LDG_META_DIGEST_NEXT - 1, three, 3),
-                     0);
-    assert_int_equal(ldg_txn_commit(t), 0);
+    put_digest_next(l, three, 3);
     assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), LDG_ECORRUPT);
     assert_non_null(strstr(ldg_errmsg(l), "digest.next: 3 bytes, not 8; the "
                                           "store is damaged (run `ledger "
@@ -423,12 +425,7 @@ test_migrate__a_malformed_digest_next_is_named(void **state)
     {
         const uint8_t zero[8] = {0};
         uint64_t seq;
-        assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
-        assert_int_equal(
-            ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_DIGEST_NEXT,
-                            sizeof LDG_META_DIGEST_NEXT - 1, zero, 8),
-            0);
-        assert_int_equal(ldg_txn_commit(t), 0);
+        put_digest_next(l, zero, 8);
         assert_int_equal(ldg_migrate(l, 0, NULL, NULL, &res), 0);
         assert_int_equal(res.from, LDG_LAYOUT_NEWEST);
         assert_int_equal(res.to, LDG_LAYOUT_NEWEST);
