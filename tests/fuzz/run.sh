@@ -9,7 +9,10 @@
 # intake log's frames and file header (DIR/intake), and the fleet's
 # fuzz_mirror for the published checkpoint, entry bundles and tiles a mirror
 # reads, fuzz_epoch_line for a checkpoint's epoch line made whole (a
-# bundle's checkpoint.epoch, a segment's record, a published file), and fuzz_audit for the ClickHouse rows audit-central decodes) with clang's
+# bundle's checkpoint.epoch, a segment's record, a published file),
+# fuzz_audit for the ClickHouse rows audit-central decodes, and fuzz_note
+# for C2SP signed notes, checkpoints, cosignatures, verifier keys,
+# tlog-proof texts and a witness's add-checkpoint requests) with clang's
 # libFuzzer, AddressSanitizer and UBSan against the sources of ledger/,
 # ingest/, http/, evals/, serve/, otlp/ and fleet/, and runs each for SECONDS (default
 # 30) from its seed corpus tests/fuzz/corpus_<target>/. New inputs go to
@@ -41,7 +44,7 @@ if [ "${FUZZ_TOLERATE_KNOWN:-0}" = 1 ]; then
     export ASAN_OPTIONS
     MALLOC_LIMIT="-malloc_limit_mb=1000000"
 fi
-TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve fuzz_mirror fuzz_audit fuzz_sealed fuzz_canon fuzz_horizon fuzz_otlp_pb fuzz_otlp_json fuzz_grpc fuzz_segment fuzz_intake fuzz_epoch_line"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve fuzz_mirror fuzz_audit fuzz_sealed fuzz_canon fuzz_horizon fuzz_otlp_pb fuzz_otlp_json fuzz_grpc fuzz_segment fuzz_intake fuzz_epoch_line fuzz_note"}
 DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd libprotobuf-c zlib libnghttp2"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
@@ -102,6 +105,7 @@ fuzz_one() {
     fuzz_otlp_pb | fuzz_otlp_json | fuzz_grpc) max=65536 ;;
     fuzz_mirror) max=20000 ;;
     fuzz_epoch_line) max=20000 ;;
+    fuzz_note) max=16384 ;;
     fuzz_audit) max=300000 ;;
     *) max=1100000 ;;
     esac

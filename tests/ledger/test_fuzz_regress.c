@@ -21,6 +21,11 @@
  *   tests/fuzz/corpus_epoch_line/ a checkpoint's epoch line made whole,
  *                              with its note and anchor (fuzz_epoch_line.c;
  *                              good-* pass the check, bad-* are refused)
+ *   tests/fuzz/corpus_note/    signed notes, checkpoints, cosignatures,
+ *                              verifier keys, tlog-proof texts, witness
+ *                              requests, a checkpoint against a ledger
+ *                              (fuzz_note.c; good-* pass their parser,
+ *                              bad-* are refused)
  *   tests/vectors/bad/ (.jsonl) also through fuzz_ingest
  *
  * The targets' invariants (FUZZ_ASSERT) become cmocka failures naming the
@@ -78,6 +83,9 @@ static char current[2400]; /* the corpus file being run, for messages */
 #undef FUZZ_ENTRY
 #define FUZZ_ENTRY fuzz_epoch_line_one
 #include "tests/fuzz/fuzz_epoch_line.c"
+#undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_note_one
+#include "tests/fuzz/fuzz_note.c"
 #undef FUZZ_ENTRY
 
 #define FILE_MAX (16u << 20)
@@ -410,6 +418,29 @@ test_fuzz_regress__epoch_line_corpus_holds_invariants(void **state)
                           run_epoch_line) >= 5);
 }
 
+/* -------------------------------------------------------------- note -- */
+
+static void
+run_note(const char *name, const uint8_t *data, size_t len)
+{
+    /* the target's verdict: its mode's parser accepted (0) or refused
+     * (an error code; a witness's status, negated) */
+    fuzz_note_one(data, len);
+    if (has_prefix(name, "good-") && nt.last != 0)
+        fail_msg("%s: a real note, checkpoint, cosignature, key, proof or "
+                 "request is refused (%d)",
+                 current, nt.last);
+    if (has_prefix(name, "bad-") && nt.last == 0)
+        fail_msg("%s: a must-fail input is accepted", current);
+}
+
+static void
+test_fuzz_regress__note_corpus_holds_invariants(void **state)
+{
+    (void)state;
+    assert_true(each_file("tests/fuzz/corpus_note", NULL, run_note) >= 100);
+}
+
 /* ----------------------------------------------------------- segment -- */
 
 static void
@@ -528,6 +559,7 @@ main(void)
         cmocka_unit_test(test_fuzz_regress__horizon_corpus_holds_invariants),
         cmocka_unit_test(
             test_fuzz_regress__epoch_line_corpus_holds_invariants),
+        cmocka_unit_test(test_fuzz_regress__note_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__segment_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__intake_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__ingest_corpus_holds_invariants),
