@@ -48,8 +48,10 @@ store_size(struct ldg_ledger *l, uint64_t *size)
     return rc;
 }
 
+/* *old: the layout of a store an earlier build left, which only a
+ * handle for migrate opens (0 at the current one). */
 static int
-load_meta(struct ldg_ledger *l)
+load_meta(struct ldg_ledger *l, int *old)
 {
     struct ldg_txn *t;
     struct ldg_val v;
@@ -102,7 +104,7 @@ load_meta(struct ldg_ledger *l)
             goto out;
         }
         if (!(l->opts.flags & LDG_ANY_LAYOUT))
-            l->layout_old = rc;
+            *old = rc;
     }
     if ((rc = ldg_txn_has(t, LDG_HAS_INTAKE)) < 0)
         goto out;
@@ -187,7 +189,7 @@ ldg_open(struct ldg_ledger **out, const char *dir,
     char path[4200];
     struct stat st;
     struct ldg_ledger *l;
-    int rc;
+    int rc, old = 0;
 
     *out = NULL;
     if (dir == NULL)
@@ -208,8 +210,7 @@ ldg_open(struct ldg_ledger **out, const char *dir,
     rc = ldg_open_handle(&l, dir, opts, 0, err, errcap);
     if (rc < 0)
         return rc;
-    l->migrating = 1; /* (open's own reads pass the layout's gate) */
-    rc = load_meta(l);
+    rc = load_meta(l, &old);
     if (rc == 0) {
         /* A ledger without its genesis is one whose init never finished
          * (a crash or an I/O error half-way): never append to it. */
@@ -225,7 +226,8 @@ ldg_open(struct ldg_ledger **out, const char *dir,
             rc = LDG_ECORRUPT;
         }
     }
-    l->migrating = 0;
+    /* from here on every transaction but migrate's is refused */
+    l->layout_old = old;
     if (rc < 0) {
         snprintf(err, errcap, "%s",
                  l->errmsg[0] ? l->errmsg : ldg_strerror(rc));

@@ -191,7 +191,19 @@ earlier_layout(MDB_txn *txn)
     g = mdb_get(txn, m, &k, &v);
     return g == MDB_NOTFOUND ||
            (g == 0 && v.mv_size == LDG_META_LAYOUT_LEN &&
-            !ldg_layout_current((int)(ldg_rd_be32(v.mv_data) & 0x7fffffffu)));
+            !ldg_layout_current(ldg_rd_be32(v.mv_data) > INT_MAX
+                                    ? INT_MAX
+                                    : (int)ldg_rd_be32(v.mv_data)));
+}
+
+/* The LMDB flags of core database i beside MDB_CREATE: the ix.* indexes
+ * keep sorted duplicate seqs (layout 3 on). */
+static unsigned
+core_db_flags(int i)
+{
+    return (i >= LDG_DB_IX_TYPE && i <= LDG_DB_IX_ACTOR) || i == LDG_DB_IX_BODY
+               ? MDB_DUPSORT | MDB_DUPFIXED
+               : 0;
 }
 
 int
@@ -344,10 +356,7 @@ ldg_store_open(struct ldg_store **out, const char *path,
      * in it (the open refuses it; ledger migrate creates what it needs) */
     as_is = !o->rdonly && !o->old_layout_ok && earlier_layout(txn);
     for (int i = 0; i < LDG_CORE_DBS; i++) {
-        unsigned f = o->rdonly || as_is ? 0 : MDB_CREATE;
-        if ((i >= LDG_DB_IX_TYPE && i <= LDG_DB_IX_ACTOR) ||
-            i == LDG_DB_IX_BODY)
-            f |= MDB_DUPSORT | MDB_DUPFIXED;
+        unsigned f = (o->rdonly || as_is ? 0 : MDB_CREATE) | core_db_flags(i);
         rc = mdb_dbi_open(txn, ldg_core_db_names[i], f, &s->core[i]);
         /* idx.id came with format version 2, seals with ledger format 2,
          * tiles and ix.* with store layouts 2 and 3: a ledger written
@@ -1045,13 +1054,11 @@ ldg_store_create_missing(struct ldg_store *s)
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         return store_xlate(rc);
     for (int i = 0; i < LDG_CORE_DBS; i++) {
-        unsigned f = MDB_CREATE;
         if (!s->missing[i])
             continue;
-        if ((i >= LDG_DB_IX_TYPE && i <= LDG_DB_IX_ACTOR) ||
-            i == LDG_DB_IX_BODY)
-            f |= MDB_DUPSORT | MDB_DUPFIXED;
-        if ((rc = mdb_dbi_open(txn, ldg_core_db_names[i], f, &d[i])) != 0) {
+        rc = mdb_dbi_open(txn, ldg_core_db_names[i],
+                          MDB_CREATE | core_db_flags(i), &d[i]);
+        if (rc != 0) {
             mdb_txn_abort(txn);
             return store_xlate(rc);
         }
