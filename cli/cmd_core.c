@@ -20,6 +20,7 @@ struct init_args {
     const char *origin;
     unsigned epoch_s;
 };
+static const struct init_args init_defaults = {.epoch_s = 60};
 static const struct cli_opt init_opts[] = {
     CLI_STR('g', 0, "origin", "NAME",
             "the log's name in every checkpoint: printable ASCII without "
@@ -28,8 +29,10 @@ static const struct cli_opt init_opts[] = {
             struct init_args, origin),
     CLI_NUM(500, 0, "epoch", "SECONDS",
             "seal with forward-secure epoch keys of SECONDS from the start "
-            "(the anchor is event 1; `ledger keys anchor` does it later)",
-            struct init_args, epoch_s, 1, 31622400),
+            "(default 60: the anchor is event 1); 0 for none, the log key "
+            "then signs every seal for the ledger's life and `ledger keys "
+            "anchor` can anchor it later",
+            struct init_args, epoch_s, 0, 31622400),
     CLI_OPT_END};
 
 /* 1 with *out when dir holds what an `init --epoch` left when it stopped
@@ -168,14 +171,19 @@ CLI_COMMAND(
     "names this log in its checkpoints. Prints the directory, the origin and "
     "the verifier key a third party needs to check checkpoints and bundles "
     "from this ledger. Refuses (exit 73) when a ledger already exists there. "
-    "The ledger is of format 2 (sealed entries) and the newest store layout, "
-    "the one this build appends to; ledgers made before (format 1, older "
-    "layouts) are read as they are, and `ledger migrate` brings an older "
-    "layout to the newest.",
+    "The ledger is of format 2 (sealed entries) at store layout 9, the one "
+    "this build reads and appends to (`ledger migrate` brings an earlier "
+    "build's store to it). Its log key is anchored at once (event 1, "
+    "key.anchored) and seals with forward-secure epoch keys of 60 s "
+    "(--epoch): whoever holds the box later cannot sign again what was "
+    "acked before the current epoch (docs/EPOCHS.md). --epoch 0 makes a "
+    "ledger without them.",
     init_opts, CLI_OUT_BASIC,
     "# a ledger in ./box, named for its checkpoints\n"
-    "ledger init --origin box.example/ledger --dir ./box\n",
-    0, {.size = sizeof(struct init_args)});
+    "ledger init --origin box.example/ledger --dir ./box\n"
+    "# epochs of 5 minutes instead of 60 s\n"
+    "ledger init --epoch 300 --dir ./box2\n",
+    0, {.size = sizeof(struct init_args), .defaults = &init_defaults});
 
 static json_t *
 parse_body(struct cli *c, const char *what, const char *text, size_t len)

@@ -62,7 +62,9 @@ static const struct cli_opt witness_opts[] = {
             "serve: IPv4:PORT to listen on (port 0 picks a free one)", WA,
             listen),
     CLI_LIST(OPT_TRUST, 0, "trust", "VKEY",
-             "serve: a log's verifier key (`ledger keys verifier`); "
+             "serve: a log's verifier key: what `ledger keys verifier` "
+             "prints (its anchor lines are read and checked, and a witness "
+             "needs only the key's line), as text or a file holding it; "
              "repeatable",
              WA, trust),
     CLI_OPT_END};
@@ -78,11 +80,44 @@ print_vkey(struct cli *c, const char *vkey)
         printf("%s\n", vkey);
 }
 
+/* Each --trust value's verifier line, as `ledger keys verifier` prints
+ * it with or without anchor lines after it (text or a file), into *out:
+ * one block, the pointers then the lines, which the caller frees; 0 or
+ * an exit code after saying why. */
+static int
+trust_keys(struct cli *c, const struct cli_list *trust, char ***out)
+{
+    enum { KEYCAP = 600 };
+    char **keys;
+    int rc;
+
+    *out = NULL;
+    keys = calloc(trust->n ? trust->n : 1, sizeof *keys + KEYCAP);
+    if (keys == NULL) {
+        cli_err(c, "out of memory");
+        return EX_OSERR;
+    }
+    for (size_t i = 0; i < trust->n; i++) {
+        struct ldg_anchor_pin *pins = NULL;
+        size_t npins = 0;
+        keys[i] = (char *)(keys + trust->n) + i * KEYCAP;
+        rc = cli_trust_arg(c, "--trust", trust->v[i], keys[i], KEYCAP, &pins,
+                           &npins);
+        free(pins); /* a witness checks the log key's signature only */
+        if (rc != 0) {
+            free(keys);
+            return rc == EX_USAGE ? EX_DATAERR : rc;
+        }
+    }
+    *out = keys;
+    return 0;
+}
+
 static int
 cmd_witness(struct cli *c, struct witness_args *x, int npos, char **pos)
 {
     const char *sub, *dir;
-    char err[1024] = "", vkey[600];
+    char err[1024] = "", vkey[600], **keys = NULL;
     struct ldg_witness *w = NULL;
     int rc;
 
@@ -115,7 +150,11 @@ cmd_witness(struct cli *c, struct witness_args *x, int npos, char **pos)
     if (strcmp(sub, "serve") == 0 && (x->listen == NULL || x->trust.n == 0))
         return cli_usage_err(c, "serve needs --listen ADDR and at least one "
                                 "--trust VKEY");
-    rc = ldg_witness_open(&w, dir, x->trust.v, x->trust.n, err, sizeof err);
+    if ((rc = trust_keys(c, &x->trust, &keys)) != 0)
+        return rc;
+    rc = ldg_witness_open(&w, dir, (const char *const *)keys, x->trust.n, err,
+                          sizeof err);
+    free(keys);
     if (rc < 0)
         return cli_fail_err(c, err, rc);
     if (strcmp(sub, "key") == 0) {
