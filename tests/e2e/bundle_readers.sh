@@ -15,6 +15,7 @@ L() { "$LEDGER" --dir "$D" "$@"; }
 R() { "$LEDGER" --dir "$T/nowhere" "$@" >"$T/out" 2>"$T/err"; rc=$?; }
 
 L init >/dev/null || exit 1
+# (event 1 is the log key's anchor: pdf-ops.jsonl's events are 2..32)
 L ingest "$(dirname "$0")/../../examples/pdf-ops.jsonl" 2>/dev/null || exit 1
 L keys verifier >"$T/box.vkey" || exit 1
 L export --run R-0001 --out "$T/r1.bundle" 2>/dev/null || exit 1
@@ -40,7 +41,7 @@ grep -q "holds the timeline of run R-0001, not of run R-0002" "$T/err" ||
 
 # --- query -----------------------------------------------------------------
 for terms in "type=route.decision" "actor=log type=run.*" "body.outcome=ok" \
-    "run=R-0001 + type=model.state" "seq=25..28"; do
+    "run=R-0001 + type=model.state" "seq=26..29"; do
     # shellcheck disable=SC2086
     R query --bundle "$B" $K $terms -o json
     [ "$rc" = 0 ] || fail "query --bundle $terms: exit $rc $(cat "$T/err")"
@@ -80,11 +81,11 @@ R query --bundle "$B" $K -o json --output-fields sequence
     fail "query --bundle --output-fields typo: exit $rc $(cat "$T/err")"
 # shellcheck disable=SC2086
 R query --bundle "$B" $K type=route.decision -n 1 -r
-[ "$(wc -l <"$T/out")" = 1 ] && grep -q ' 29 route.decision ' "$T/out" ||
+[ "$(wc -l <"$T/out")" = 1 ] && grep -q ' 30 route.decision ' "$T/out" ||
     fail "query --bundle -n 1 -r: $(cat "$T/out")"
 # shellcheck disable=SC2086
 R query --bundle "$B" $K -g 'primary offline'
-grep -q ' 29 route.decision ' "$T/out" && [ "$(wc -l <"$T/out")" = 1 ] ||
+grep -q ' 30 route.decision ' "$T/out" && [ "$(wc -l <"$T/out")" = 1 ] ||
     fail "query --bundle -g: $(cat "$T/out")"
 # shellcheck disable=SC2086
 R query --bundle "$B" $K type=nothing.here
@@ -100,7 +101,7 @@ R query --bundle "$B" $K 'bogus~x'
 # shellcheck disable=SC2086
 R doctor --bundle "$B" $K
 [ "$rc" = 1 ] || fail "doctor --bundle: exit $rc (degraded is 1)"
-grep -q '^verdict: degraded (log size 32)' "$T/out" ||
+grep -q '^verdict: degraded (log size 33)' "$T/out" ||
     fail "doctor --bundle: $(tail -n 1 "$T/out")"
 grep -q 'live box-wide checks are not in it' "$T/err" ||
     fail "doctor --bundle does not say what it lacks"
@@ -113,7 +114,7 @@ L doctor --at "$at" -o json >"$T/want" 2>/dev/null
 [ "$(jq -c '.packs' "$T/out")" = "$(jq -c '.packs' "$T/want")" ] ||
     fail "doctor --bundle --at $at differs from the ledger's"
 # every event of the run, not only its start and end: the same packs as
-# the ledger's doctor there (the model goes offline at 28, mid-run)
+# the ledger's doctor there (the model goes offline at 29, mid-run)
 end=$(L query run=R-0001 type=run.finished -o json | sed 's/^{"seq":"\([0-9]*\)".*/\1/')
 for s in $(seq "$at" "$end"); do
     # shellcheck disable=SC2086
@@ -125,10 +126,10 @@ for s in $(seq "$at" "$end"); do
 done
 # a time inside the run: the log as of the last event at or before it
 # (the ledger's recorded time, which --at selects by; "ts" is the source's)
+ts29=$(L show 29 -o json | sed -n 's/.*"recorded_ts":"\([0-9]*\)".*/\1/p')
 ts28=$(L show 28 -o json | sed -n 's/.*"recorded_ts":"\([0-9]*\)".*/\1/p')
-ts27=$(L show 27 -o json | sed -n 's/.*"recorded_ts":"\([0-9]*\)".*/\1/p')
 secs() { echo "@$(($1 / 1000000000)).$(printf '%09d' $(($1 % 1000000000)))"; }
-for pair in "$ts28:28" "$ts27:27"; do
+for pair in "$ts29:29" "$ts28:28"; do
     # shellcheck disable=SC2086
     R doctor --bundle "$B" $K --at "$(secs "${pair%%:*}")" -o json
     L doctor --at "${pair#*:}" -o json >"$T/want" 2>/dev/null
@@ -139,7 +140,7 @@ done
 # shellcheck disable=SC2086
 R doctor --bundle "$B" $K --at 5
 [ "$rc" = 66 ] || fail "doctor --at not in the bundle: exit $rc"
-grep -q "\-\-at event 5 is outside bundle .*: it answers at events $at\.\.$end (.*) of run R-0001 and at event 31 (the checkpoint)" "$T/err" ||
+grep -q "\-\-at event 5 is outside bundle .*: it answers at events $at\.\.$end (.*) of run R-0001 and at event 32 (the checkpoint)" "$T/err" ||
     fail "doctor --at 5: $(cat "$T/err")"
 # shellcheck disable=SC2086
 R doctor --bundle "$B" $K --at yesterday
@@ -331,6 +332,7 @@ fi
 # before the run's first event (which once printed +18228506296.292s).
 E=$T/early
 "$LEDGER" --dir "$E" init >/dev/null || fail "init early"
+# (event 1 is the log key's anchor: the run's events are 2 and 3)
 "$LEDGER" --dir "$E" append x.a.started --run r1 --body '{}' >/dev/null || fail "append started"
 "$LEDGER" --dir "$E" append x.a.step --run r1 --time 2020-01-01T00:00:00Z \
     --body "{\"s\":\"$(printf '%046d' 0 | tr 0 a)b\"}" >/dev/null || fail "append early step"
@@ -338,17 +340,17 @@ E=$T/early
 "$LEDGER" --dir "$E" export --out "$T/early.bundle" run=r1 2>/dev/null || fail "export early"
 R timeline r1 --bundle "$T/early.bundle" --trusted-key "$T/early.vkey"
 [ "$rc" = 0 ] || fail "timeline of a selection: exit $rc $(cat "$T/err")"
-grep -q '^ *+0\.[0-9]*s  #2 ' "$T/out" || fail "selection offsets: $(cat "$T/out")"
+grep -q '^ *+0\.[0-9]*s  #3 ' "$T/out" || fail "selection offsets: $(cat "$T/out")"
 # a pattern PCRE2 gives up on: the same error, naming --grep, from a ledger
 # and from a bundle (before: "invalid argument", 64 and 65)
 "$LEDGER" --dir "$E" query -g '"(a+)+$' >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" = 65 ] || fail "query -g past the match limit: exit $rc"
-grep -q '^ledger query: event 2: --grep: the pattern backtracks past PCRE2' "$T/err" ||
+grep -q '^ledger query: event 3: --grep: the pattern backtracks past PCRE2' "$T/err" ||
     fail "match limit message: $(cat "$T/err")"
 R query -g '"(a+)+$' --bundle "$T/early.bundle" --trusted-key "$T/early.vkey"
 [ "$rc" = 65 ] || fail "query --bundle -g past the match limit: exit $rc"
-grep -q "event 2: --grep: the pattern backtracks past PCRE2" "$T/err" ||
+grep -q "event 3: --grep: the pattern backtracks past PCRE2" "$T/err" ||
     fail "bundle match limit message: $(cat "$T/err")"
 
 [ "$fails" = 0 ] || exit 1

@@ -106,15 +106,16 @@ grep -q '^ *FAIL *models-available *qwen2.5-7b-instruct@q4_k_m is offline (runti
     bad "doctor piped: a detail is not whole on its line: $(grep models-available "$T/piped")"
 
 # the timeline: a wrapped event's continuation lines sit under its detail
-# column, and a '!' line is red on every line it takes
+# column, and a '!' line is red on every line it takes (#29, the model
+# offline: event 1 is the log key's anchor, pdf-ops.jsonl's events 2..)
 ontty "'$LEDGER' --dir '$D' --no-pager timeline R-0001"
 shown
 grep -q '^ \{34\}state=offline  reason=runtime evicted model' "$T/lines" ||
-    bad "timeline: a wrapped event does not continue under its detail: $(grep -A2 '#28' "$T/lines")"
-tr -d '\r' <"$T/tty" | grep -A1 "$esc\[1;31m!  *+[0-9.]*s  #28" | tail -1 | grep -q "^$esc\[1;31m  *state=offline" ||
+    bad "timeline: a wrapped event does not continue under its detail: $(grep -A2 '#29' "$T/lines")"
+tr -d '\r' <"$T/tty" | grep -A1 "$esc\[1;31m!  *+[0-9.]*s  #29" | tail -1 | grep -q "^$esc\[1;31m  *state=offline" ||
     bad "timeline: the continuation of a '!' line is not red"
 L timeline R-0001 >"$T/piped" 2>/dev/null
-grep -q '#28 .*state=offline  reason=runtime evicted model under VRAM pressure$' "$T/piped" ||
+grep -q '#29 .*state=offline  reason=runtime evicted model under VRAM pressure$' "$T/piped" ||
     bad "timeline piped: an event is not one whole line"
 
 # query: cut with … on a terminal, whole when piped

@@ -26,15 +26,17 @@ has_raw() { # FILE
 printf '%s\n' '{"type":"x.t.thing","subject":"pack:p\u001b[31mRED\u0007x\u007f","run":"r\u001b]0;owned\u0007","body":{"pack":"a\u001b[2Jb","note":"\u009b31m\u202eevil"}}' |
     "$L" ingest - 2>/dev/null || bad "ingest of the hostile event failed"
 run=$(printf 'r\033]0;owned\007')
+# the hostile event is seq 2: 0 is the genesis, 1 the log key's anchor
+# (init anchors it by default)
 
-for v in "show 1" "query" "query -o verbose" "query -o cat" \
+for v in "show 2" "query" "query -o verbose" "query -o cat" \
     "runs" "packs" "stats"; do
     # shellcheck disable=SC2086
     "$L" $v >"$T/out" 2>"$T/err"
     has_raw "$T/out" && bad "$v: a raw control byte reached stdout"
     has_raw "$T/err" && bad "$v: a raw control byte reached stderr"
 done
-"$L" show 1 >"$T/out"
+"$L" show 2 >"$T/out"
 grep -qF "$(printf 'pack:p\\x1b[31mRED\\x07x\177')" "$T/out" ||
     bad "show: the subject is not written as text: $(grep subject "$T/out")"
 grep -qF 'r\x1b]0;owned\x07' "$T/out" || bad "show: the run is not written as text"
@@ -52,7 +54,7 @@ has_raw "$T/out" && bad "timeline: a raw control byte reached the terminal"
 grep -qF 'a\x1b[2Jb' "$T/out" || bad "timeline: the pack's name is not written as text"
 
 # -o json: the exact values (jq decodes them back)
-"$L" show 1 -o json >"$T/json"
+"$L" show 2 -o json >"$T/json"
 has_raw "$T/json" && bad "show -o json: a raw control byte"
 s=$(jq -r .subject "$T/json")
 [ "$s" = "$(printf 'pack:p\033[31mRED\007x\177')" ] ||
@@ -61,7 +63,7 @@ n=$(jq -r .body.note "$T/json" | od -An -tx1 | tr -d ' \n')
 [ "$n" = "c29b33316de280ae6576696c0a" ] || bad "show -o json: body.note changed: $n"
 
 # show --raw: the stored bytes, not filtered (an ESC is in them)
-"$L" show 1 --raw >"$T/raw" || bad "show --raw failed"
+"$L" show 2 --raw >"$T/raw" || bad "show --raw failed"
 LC_ALL=C grep -q "$(printf '\033')" "$T/raw" ||
     bad "show --raw: the entry's ESC bytes were changed"
 

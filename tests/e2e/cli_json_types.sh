@@ -26,6 +26,7 @@ J ingest ingest "$HERE/../../examples/pdf-ops.jsonl"
 J append append x.note --body '{"n":1}'
 J keys-add keys add foundry --roles control-plane
 J keys-list keys list
+# event 1 is the log key's anchor (key.anchored): 33 is the x.note above
 J erase erase 33 --reason "personal data"
 J show show 26
 J stats stats
@@ -68,7 +69,7 @@ wait "$SPID" 2>/dev/null
 SPID=
 grep -q '^ingest-served	' "$T/all" || bad "no JSON from an ingest through ledger serve"
 
-for n in init ingest append keys-add keys-list show stats migrate verify checkpoint proof tiles runs run \
+for n in init ingest append keys-add keys-list erase show stats migrate verify checkpoint proof tiles runs run \
     routes permissions models packs projections doctor timeline query export verify-bundle rebuild \
     evals doctor-bundle archive; do
     grep -q "^$n	" "$T/all" || bad "$n: no JSON line"
@@ -93,6 +94,12 @@ def walk(cmd, x, path, key):
     if isinstance(x, dict):
         for k, v in x.items():
             if k == "body":  # recorded data: the vocabulary's types
+                continue
+            if k == "erased" and "leaf_hash" in x:
+                # an event whose body was erased: `"erased": true` in
+                # place of its body (docs/QUERY.md), not a count
+                if v is not True:
+                    bad.append(f"{cmd} {path}.erased: {v!r} is not true")
                 continue
             walk(cmd, v, path + "." + k, k)
     elif isinstance(x, list):

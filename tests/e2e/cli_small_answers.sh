@@ -93,8 +93,13 @@ expect_exit 64 "publish to ftp://" "$LEDGER" --dir "$D" publish ftp://x/y
 grep -q "ftp://x/y: want http://, https://, s3://BUCKET/PREFIX, file:// or a directory" "$T/err" ||
     fail "publish ftp://: $(cat "$T/err")"
 expect_exit 0 "mirror --key FILE" "$LEDGER" mirror "$T/pub" --state "$T/m1" --key "$T/box.vkey"
-cmp -s "$T/m1/vkey" "$T/box.vkey" ||
+# the file is the key's line, then the log key's anchor line (init
+# anchors it): the key is remembered in vkey, the anchor in anchor
+head -1 "$T/box.vkey" | cmp -s "$T/m1/vkey" - ||
     fail "mirror --key FILE remembered '$(cat "$T/m1/vkey" 2>/dev/null)', not the key in the file"
+sed -n 's/^anchor name=log key_id=\([^ ]*\) pub=\([^ ]*\) t0=\([^ ]*\) period_ns=\([^ ]*\) seq=\([^ ]*\)$/\1 \2 \3 \4 \5/p' \
+    "$T/box.vkey" | cmp -s "$T/m1/anchor" - ||
+    fail "mirror --key FILE remembered the anchor '$(cat "$T/m1/anchor" 2>/dev/null)', not the one in the file"
 expect_exit 0 "mirror again, key remembered" "$LEDGER" mirror "$T/pub" --state "$T/m1"
 expect_exit 66 "mirror --key missing file" "$LEDGER" mirror "$T/pub" --state "$T/m2" --key "$T/nope.vkey"
 grep -q "nope.vkey" "$T/err" || fail "missing key file not named: $(cat "$T/err")"

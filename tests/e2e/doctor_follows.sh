@@ -130,13 +130,16 @@ pid=""
 # a checkpoint signed since the last verification, its signature broken:
 # verify --new and the doctor fail naming it, and `ledger checkpoint`
 # hands it out no more (until 2026-11-26 both said ok, and checkpoint
-# printed it, exit 0)
-if ${CC:-cc} -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
-    $(pkg-config --cflags --libs lmdb 2>/dev/null || echo -llmdb) 2>/dev/null; then
-    D=$T/ck
+# printed it, exit 0). A ledger anchors its log key by default, so a
+# checkpoint carries two signature lines, the log key's then its epoch
+# key's: each is broken in turn, on a ledger of its own.
+# ck_case NAME LINE: LINE is which signature line of the checkpoint to
+# break, 1 (the log key's) or 2 (the epoch key's, the last line)
+ck_case() {
+    D=$T/ck$2
     L init >/dev/null || exit 1
     L append x.test.a --body '{}' >/dev/null
-    L verify >/dev/null 2>&1 || fail "ck: first verify"
+    L verify >/dev/null 2>&1 || fail "ck $1: first verify"
     L append x.test.b --body '{}' >/dev/null
     L append x.test.c --body '{}' >/dev/null
     L checkpoint >"$T/ck.txt"
@@ -144,28 +147,41 @@ if ${CC:-cc} -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
     n=$(sed -n 2p "$T/ck.txt")
     key=$(printf '%016x' "$n")
     len=$("$T/poke" "$D" keys checkpoints | awk -v k="$key" '$1 == k {print $2}')
-    [ "$len" = "$(wc -c <"$T/ck.txt")" ] || fail "ck: stored $len bytes, printed $(wc -c <"$T/ck.txt")"
-    # a bit in the middle of the signature's base64, of a character that
+    [ "$len" = "$(wc -c <"$T/ck.txt")" ] || fail "ck $1: stored $len bytes, printed $(wc -c <"$T/ck.txt")"
+    [ "$(grep -c '^— ' "$T/ck.txt")" = 2 ] && tail -1 "$T/ck.txt" | grep -q '^— [^ ]*/epoch ' ||
+        fail "ck $1: not the log key's and the epoch key's signatures: $(cat "$T/ck.txt")"
+    # the end of the signature line broken (the first "— " line, or the
+    # second), then a bit in the middle of its base64, of a character that
     # stays base64 with its low bit flipped (A, Z, a, z, + and / do not:
     # the signature would then not decode, a different failure)
-    off=$((${len:-0} - 20))
+    ln=$(grep -n '^— ' "$T/ck.txt" | sed -n "$2s/:.*//p")
+    off=$(($(head -n "${ln:-0}" "$T/ck.txt" | wc -c) - 20))
     while [ "$off" -gt 0 ]; do
         c=$(dd if="$T/ck.txt" bs=1 skip="$off" count=1 2>/dev/null)
         case $c in [BCDEFGHIJKLMNOPQRSTUVWXYbcdefghijklmnopqrstuvwxy0123456789]) break ;; esac
         off=$((off - 1))
     done
-    "$T/poke" "$D" flip checkpoints "$key" "$off" || fail "ck: poke"
+    "$T/poke" "$D" flip checkpoints "$key" "$off" || fail "ck $1: poke"
     L verify --new >"$T/out" 2>&1
     rc=$?
-    [ $rc = 1 ] && grep -q "the stored checkpoint of size $n does not verify with the log key" "$T/out" ||
-        fail "verify --new of a broken checkpoint: exit $rc: $(cat "$T/out")"
+    [ $rc = 1 ] && grep -q "$3" "$T/out" ||
+        fail "ck $1: verify --new of a broken checkpoint: exit $rc: $(cat "$T/out")"
     L doctor >"$T/doc" 2>&1
     grep 'chain-verified' "$T/doc" | grep -q "FAIL.*checkpoint of size $n" ||
-        fail "doctor, a broken checkpoint: $(grep chain-verified "$T/doc")"
+        fail "ck $1: doctor, a broken checkpoint: $(grep chain-verified "$T/doc")"
     L checkpoint >"$T/out" 2>"$T/err"
     rc=$?
-    [ $rc = 65 ] && [ ! -s "$T/out" ] && grep -q "does not verify with the log key" "$T/err" ||
-        fail "checkpoint of a broken one: exit $rc: $(cat "$T/out" "$T/err")"
+    [ $rc = 65 ] && [ ! -s "$T/out" ] && grep -q "$4" "$T/err" ||
+        fail "ck $1: checkpoint of a broken one: exit $rc: $(cat "$T/out" "$T/err")"
+}
+if ${CC:-cc} -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
+    $(pkg-config --cflags --libs lmdb 2>/dev/null || echo -llmdb) 2>/dev/null; then
+    ck_case "log key" 1 "the stored checkpoint of size [0-9]* does not verify with the log key" \
+        "does not verify with the log key"
+    # (the epoch key's: `ledger verify` says "checkpoint of size N, by the
+    # log key's epoch: its signature does not verify")
+    ck_case "epoch key" 2 "checkpoint of size [0-9]*.* epoch.*does not verify" \
+        "epoch.*does not verify"
 else
     fail "lmdb_poke does not build"
 fi

@@ -53,9 +53,18 @@ done
         .remedy == ["ledger keys anchor --epoch 60"]' >/dev/null ||
     fail "doctor at layout 9: $("$LEDGER" --dir "$T/e8" doctor -o json | jq -c '.box[] | select(.name == "epoch-exposure")')"
 export LEDGER_LAYOUT=9
+# a plain init anchors the log key with epochs of 60 s (issue 65), event 1;
+# --epoch 0 leaves it unanchored
+"$LEDGER" --dir "$T/dflt" init >/dev/null || fail "init of $T/dflt"
+"$LEDGER" --dir "$T/dflt" keys verifier | sed -n 2p |
+    grep -q '^anchor name=log .* period_ns=60000000000 seq=1$' ||
+    fail "a plain init's anchor: $("$LEDGER" --dir "$T/dflt" keys verifier)"
 # init --epoch over a ledger that holds only its genesis anchors it and
-# says so; over one with events it is refused as before
-"$LEDGER" --dir "$T/g" init >/dev/null || fail "init of $T/g"
+# says so; over one with events it is refused as before (made with
+# --epoch 0, unanchored)
+"$LEDGER" --dir "$T/g" init --epoch 0 >/dev/null || fail "init of $T/g"
+[ "$("$LEDGER" --dir "$T/g" keys verifier | wc -l)" = 1 ] ||
+    fail "init --epoch 0 anchored: $("$LEDGER" --dir "$T/g" keys verifier)"
 "$LEDGER" --dir "$T/g" init --epoch 1 >/dev/null 2>"$T/err" &&
     grep -q 'only its genesis and no anchor: anchoring its log key now' "$T/err" &&
     "$LEDGER" --dir "$T/g" keys verifier | grep -q '^anchor name=log ' ||
@@ -308,9 +317,10 @@ grep -q '^PASS checkpoint: .*, and by its epoch ' "$T/err" ||
 # an anchor that never reached the log (its state file is there, its
 # key.anchored not) is taken again only for the period it was made with:
 # taken for another, it said "epoch keys of 3600 s" and sealed with 5 s
+# (both made unanchored, --epoch 0, to be anchored by `keys anchor`)
 X=$T/twinx
 Y=$T/twiny
-for d in "$X" "$Y"; do "$LEDGER" --dir "$d" init >/dev/null 2>&1 || fail "init $d"; done
+for d in "$X" "$Y"; do "$LEDGER" --dir "$d" init --epoch 0 >/dev/null 2>&1 || fail "init $d"; done
 "$LEDGER" --dir "$Y" keys anchor --epoch 5 >/dev/null 2>&1 || fail "anchor the twin"
 cp "$Y/keys/log.epochs" "$X/keys/"
 "$LEDGER" --dir "$X" keys epochs >/dev/null 2>"$T/err"
@@ -333,8 +343,9 @@ grep -q "no epoch yet: 1 key is anchored" "$T/err" || fail "keys epochs, anchore
 # the key.revoked it carries is under an epoch seal, so the exporter adds
 # the log key's key.anchored too (it took the last event before adding
 # the key events, and left it out: verify-bundle refused the bundle)
+# (made unanchored, --epoch 0: the anchor comes after alice's event)
 Z=$T/z
-LEDGER_LAYOUT=9 "$LEDGER" --dir "$Z" init >/dev/null 2>&1 || fail "init of $Z"
+LEDGER_LAYOUT=9 "$LEDGER" --dir "$Z" init --epoch 0 >/dev/null 2>&1 || fail "init of $Z"
 "$LEDGER" --dir "$Z" keys add alice >/dev/null || fail "add alice to $Z"
 "$LEDGER" --dir "$Z" append --actor alice x.test --body '{}' >/dev/null || fail "append to $Z"
 "$LEDGER" --dir "$Z" keys anchor --epoch 3600 >/dev/null || fail "anchor $Z"

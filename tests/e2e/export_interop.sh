@@ -39,7 +39,8 @@ L keys add alice >/dev/null || exit 1
 L append run.step --actor alice --body \
     '{"run":"R-0001","step":"late","tool":"x","status":"ok"}' >/dev/null ||
     exit 1
-VKEY=$(L keys verifier)
+# the key's line (an anchor line follows it: init anchors the log key)
+VKEY=$(L keys verifier | head -n 1)
 L export --run R-0001 --redact requested_by --out "$T/b.tar.zst" \
     2>/dev/null || exit 1
 mkdir "$T/x"

@@ -1,10 +1,11 @@
 #!/bin/sh
 # flush_cli.sh — `ledger flush` moves the intake's acknowledged tail into
 # data.mdb (store layout 9; docs/WRITE-PATH.md), and says so truly:
-#   1. five one-shot appends stay in the intake (stats: 5, LMDB's entries
-#      and last transaction unchanged); flush moves them (seq 1 to 5), the
-#      entries database then holds all 6, stats says 0, the projections
-#      are current and `verify --full` passes;
+#   1. init's anchor (event 1, key.anchored) and five one-shot appends stay
+#      in the intake (stats: 6, LMDB's entries and last transaction
+#      unchanged); flush moves them (seq 1 to 6), the entries database then
+#      holds all 7, stats says 0, the projections are current and
+#      `verify --full` passes;
 #   2. a second flush moves nothing, says so, and writes nothing;
 #   3. a ledger at layout 8 (an earlier build's) is refused (65), naming
 #      `ledger migrate`, and nothing is written; the doctor's wear clause
@@ -38,19 +39,20 @@ while [ $i -lt 5 ]; do
         fail "append $i: $(cat "$T/err")"
     i=$((i + 1))
 done
+# the intake holds init's anchor (event 1, key.anchored) and the five appends
 n=$("$LEDGER" --dir "$D" stats -o json | jfield intake_events)
-[ "$n" = 5 ] || fail "stats: $n events in the intake, want 5"
-"$LEDGER" --dir "$D" stats | grep -q '^intake  *5 events not yet in data.mdb$' ||
+[ "$n" = 6 ] || fail "stats: $n events in the intake, want 6"
+"$LEDGER" --dir "$D" stats | grep -q '^intake  *6 events not yet in data.mdb$' ||
     fail "stats' intake line: $("$LEDGER" --dir "$D" stats | grep intake)"
 e0=$(entries "$D")
 [ "$e0" = 1 ] || fail "before the flush LMDB's entries hold $e0 records, want 1 (the genesis)"
 t0=$(txn "$D")
 "$LEDGER" --dir "$D" flush >"$T/out" 2>"$T/err" || fail "flush: exit $?: $(cat "$T/err")"
-[ "$(cat "$T/out")" = "moved 5 events (seq 1 to 5) from the intake into data.mdb" ] ||
+[ "$(cat "$T/out")" = "moved 6 events (seq 1 to 6) from the intake into data.mdb" ] ||
     fail "flush said: $(cat "$T/out")"
 [ -s "$T/err" ] && fail "flush said on stderr: $(cat "$T/err")"
 e1=$(entries "$D")
-[ "$e1" = 6 ] || fail "after the flush LMDB's entries hold $e1 records, want 6"
+[ "$e1" = 7 ] || fail "after the flush LMDB's entries hold $e1 records, want 7"
 n=$("$LEDGER" --dir "$D" stats -o json | jfield intake_events)
 [ "$n" = 0 ] || fail "stats after the flush: $n events in the intake"
 "$LEDGER" --dir "$D" projections -o json >"$T/proj" || fail "projections"
@@ -61,7 +63,7 @@ grep -q 'stored projections match the log' "$T/v" || fail "verify: $(cat "$T/v")
 # 2. nothing left: said, nothing written
 t1=$(txn "$D")
 "$LEDGER" --dir "$D" flush >"$T/out" 2>"$T/err" || fail "second flush: $(cat "$T/err")"
-[ "$(cat "$T/out")" = "the intake held no event data.mdb lacks: data.mdb holds every event (6); nothing moved" ] ||
+[ "$(cat "$T/out")" = "the intake held no event data.mdb lacks: data.mdb holds every event (7); nothing moved" ] ||
     fail "second flush said: $(cat "$T/out")"
 [ "$(txn "$D")" = "$t1" ] || fail "a flush with nothing to move wrote a transaction ($t1 -> $(txn "$D"))"
 [ "$t1" != "$t0" ] || fail "the first flush wrote no transaction"
@@ -69,7 +71,7 @@ o=$("$LEDGER" --dir "$D" flush -o json)
 [ "$o" = '{"layout":9,"moved":0,"left":0}' ] || fail "flush -o json: $o"
 "$LEDGER" --dir "$D" append -q --body '{}' x.flush >/dev/null
 o=$("$LEDGER" --dir "$D" flush -o json)
-[ "$o" = '{"layout":9,"moved":1,"left":0,"first":"6","last":"6"}' ] || fail "flush -o json of one: $o"
+[ "$o" = '{"layout":9,"moved":1,"left":0,"first":"7","last":"7"}' ] || fail "flush -o json of one: $o"
 
 # 3. layout 8 (an earlier build's, tests/vectors/layout/fresh8): refused,
 # naming the migrate, nothing written
@@ -106,7 +108,7 @@ acks() { # N WHO
 }
 acks 4 a
 o=$("$LEDGER" --dir "$D" flush -o json 2>"$T/err") || fail "flush beside serve: $(cat "$T/err")"
-[ "$o" = '{"layout":9,"moved":4,"left":0,"first":"7","last":"10"}' ] ||
+[ "$o" = '{"layout":9,"moved":4,"left":0,"first":"8","last":"11"}' ] ||
     fail "flush beside serve: $o"
 acks 3 b
 [ "$("$LEDGER" --dir "$D" stats -o json | jfield intake_events)" = 3 ] ||

@@ -1,14 +1,15 @@
 #!/bin/sh
 # intake_damage.sh — at store layout 9, damage to an acknowledged frame
 # of the intake log is not taken for a torn tail (docs/FORMAT.md 12.5):
-#   1. a byte flipped in the middle frame of three (events 1, 2, 3, one
-#      frame each): `verify` and `verify --full` fail, exit 1, naming the
-#      first event out of reach (2) and the hidden frame; the doctor's
-#      chain-verified fails naming it;
+#   1. a byte flipped in the middle frame of three (events 2, 3, 4, one
+#      frame each, after init's anchor, event 1): `verify` and
+#      `verify --full` fail, exit 1, naming the first event out of reach
+#      (3) and the hidden frame; the doctor's chain-verified fails naming
+#      it;
 #   2. `append`, `ingest` and `serve` write nothing over the hidden frame:
 #      exit 65 (EX_DATAERR) naming the damage, the intake byte for byte
-#      as before (before: `append` took seq 2 again, over acknowledged
-#      events, and plain `verify` said ok for a log of 2);
+#      as before (before: `append` took seq 3 again, over acknowledged
+#      events, and plain `verify` said ok for a log of 3);
 #   3. the control: a torn last frame (its second half never written, as
 #      a crash leaves it) is the end of the log: verify passes and the
 #      next append goes on at its seq;
@@ -35,8 +36,8 @@ open(p, "r+b").write(b)
 EOF
 }
 
-# a 999 ledger in $D with events 1, 2, 3 in a frame each (markers one,
-# two, three)
+# a 999 ledger in $D with events 2, 3, 4 in a frame each (markers one,
+# two, three; event 1 is init's anchor, key.anchored)
 three_frames() { # WHAT
     LEDGER_LAYOUT=9 L init >/dev/null 2>"$T/err" ||
         { echo "FAIL: $1: init at layout 9: $(cat "$T/err")"; exit 1; }
@@ -60,21 +61,21 @@ for mode in "" --full; do
     python3 - "$T/v" <<'EOF' || fail "verify $mode -o json: $(cat "$T/v")"
 import json, sys
 v = json.load(open(sys.argv[1]))
-assert v.get("bad_seq") in (2, "2") and v.get("ok") is False, v
-assert "damaged" in json.dumps(v) and "events 3..3" in json.dumps(v), v
+assert v.get("bad_seq") in (3, "3") and v.get("ok") is False, v
+assert "damaged" in json.dumps(v) and "events 4..4" in json.dumps(v), v
 EOF
 done
 L doctor >"$T/doc" 2>&1
 rc=$?
 [ $rc = 1 ] || fail "doctor after the damage: exit $rc, want 1"
-grep chain-verified "$T/doc" | grep -q "FAIL.*event 2.*damaged" ||
+grep chain-verified "$T/doc" | grep -q "FAIL.*event 3.*damaged" ||
     fail "doctor's chain-verified: $(grep chain-verified "$T/doc")"
 
 # 2. no writer writes over the hidden frame
 L append x.test.damage --body '{"m":"after"}' >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc = 65 ] || fail "append over the damage: exit $rc, want 65 ($(cat "$T/out"))"
-grep -q "damaged at block .*events 3..3.*nothing is written over it" "$T/err" ||
+grep -q "damaged at block .*events 4..4.*nothing is written over it" "$T/err" ||
     fail "append's message: $(cat "$T/err")"
 printf '{"type":"x.test.damage","body":{"m":"ingested"}}\n' |
     L ingest - >"$T/out" 2>"$T/err"
@@ -106,9 +107,10 @@ D=$T/torn
 three_frames torn
 flip marker-three || exit 1
 L verify >"$T/out" 2>&1 || fail "torn: verify: $(cat "$T/out")"
-L stats -o json | grep -q '"events":3[,}]' || fail "torn: not 3 events: $(L stats -o json)"
+# genesis, anchor, one and two
+L stats -o json | grep -q '"events":4[,}]' || fail "torn: not 4 events: $(L stats -o json)"
 out=$(L append x.test.damage --body '{"m":"again"}' 2>&1)
-[ "$out" = "seq 3" ] || fail "torn: the next append: $out, want seq 3"
+[ "$out" = "seq 4" ] || fail "torn: the next append: $out, want seq 4"
 L verify --full >"$T/out" 2>&1 || fail "torn: verify --full after: $(cat "$T/out")"
 
 # 4. the last frame damaged after a verification saw it: a torn write
@@ -121,11 +123,11 @@ L verify >/dev/null 2>&1 || fail "last: verify before"
 flip marker-three || exit 1
 L doctor >"$T/doc" 2>&1
 rc=$?
-[ $rc = 1 ] && grep chain-verified "$T/doc" | grep -q "FAIL.*the log has 3 events but 4 were verified before" ||
+[ $rc = 1 ] && grep chain-verified "$T/doc" | grep -q "FAIL.*the log has 4 events but 5 were verified before" ||
     fail "last: doctor exit $rc: $(grep chain-verified "$T/doc")"
 L verify >"$T/out" 2>&1
 rc=$?
-[ $rc = 1 ] && grep -q "event 3: the log has 3 events but 4 were verified before" "$T/out" ||
+[ $rc = 1 ] && grep -q "event 4: the log has 4 events but 5 were verified before" "$T/out" ||
     fail "last: verify exit $rc: $(cat "$T/out")"
 
 [ $fails = 0 ] || exit 1

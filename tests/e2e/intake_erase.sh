@@ -55,13 +55,17 @@ n=$("$LEDGER" --dir "$D" append -q --body '{"n":2}' x.other 2>"$T/err") || fail 
 # 2. in an ingested batch
 E=$T/b
 LEDGER_LAYOUT=9 "$LEDGER" --dir "$E" init >/dev/null 2>&1 || fail "init b"
-printf '{"type":"x.secret","body":{"note":"ZQ-MARK-TWO"}}\n' |
-    "$LEDGER" --dir "$E" ingest - >/dev/null 2>&1 || fail "ingest the secret"
+# the secret is event 2 (event 1 is init's anchor, key.anchored)
+s=$(printf '{"type":"x.secret","body":{"note":"ZQ-MARK-TWO"}}\n' |
+    "$LEDGER" --dir "$E" ingest -o json - 2>"$T/err" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["first_seq"])') ||
+    fail "ingest the secret: $(cat "$T/err")"
+[ "$s" = 2 ] || fail "the ingested secret is event $s, want 2"
 [ "$(has "$E/intake" ZQ-MARK-TWO)" -ge 1 ] || fail "control: the intake does not hold the second marker"
-printf '{"type":"x.before","body":{}}\n{"type":"body.erased","body":{"target_seq":1,"reason":"r"}}\n{"type":"x.after","body":{}}\n' |
+printf '{"type":"x.before","body":{}}\n{"type":"body.erased","body":{"target_seq":%s,"reason":"r"}}\n{"type":"x.after","body":{}}\n' "$s" |
     "$LEDGER" --dir "$E" ingest - >"$T/out" 2>"$T/err" || fail "ingest the erasure: $(cat "$T/err")"
 [ "$(has "$E/intake" ZQ-MARK-TWO)" = 0 ] || fail "the intake still holds the body erased by a batch"
-stored "$E" 1 && fail "LMDB's bodies5 still holds event 1's record after the batch"
+stored "$E" "$s" && fail "LMDB's bodies5 still holds event $s's record after the batch"
 for ty in x.before body.erased x.after; do
     [ "$("$LEDGER" --dir "$E" query -n all -o json type=$ty | wc -l)" = 1 ] ||
         fail "the batch's $ty is not there once"
@@ -83,7 +87,10 @@ send() { # LINES...
 send '{"type":"x.secret","subject":"job:a","body":{"note":"ZQ-MARK-THREE"}}' \
     '{"type":"x.served","subject":"job:a","body":{"n":1}}'
 [ "$(has "$F/intake" ZQ-MARK-THREE)" -ge 1 ] || fail "control: serve's frame does not hold the third marker"
-"$LEDGER" --dir "$F" erase -q --reason "request" 1 >/dev/null 2>"$T/err" ||
+# the secret is event 2 (event 1 is init's anchor, key.anchored)
+s=$(head -1 "$T/acks" | python3 -c 'import json, sys; print(json.load(sys.stdin)["seq"])')
+[ "$s" = 2 ] || fail "serve acked the secret as event $s, want 2"
+"$LEDGER" --dir "$F" erase -q --reason "request" "$s" >/dev/null 2>"$T/err" ||
     fail "erase beside serve: $(cat "$T/err")"
 [ "$(has "$F/intake" ZQ-MARK-THREE)" = 0 ] || fail "the intake holds the body erased beside serve"
 send '{"type":"x.served","subject":"job:a","body":{"n":2}}' \
@@ -93,8 +100,8 @@ wait "$pid" || fail "serve's stop: exit $?: $(cat "$T/serve.err")"
 pid=""
 [ "$("$LEDGER" --dir "$F" query -n all -o json type=x.served | wc -l)" = 3 ] ||
     fail "served events after the stop: $("$LEDGER" --dir "$F" query -n all type=x.served)"
-"$LEDGER" --dir "$F" show -o json 1 | grep -q '"erased": *true' || fail "event 1 not erased"
-stored "$F" 1 && fail "LMDB's bodies5 holds event 1's record after serve's stop"
+"$LEDGER" --dir "$F" show -o json "$s" | grep -q '"erased": *true' || fail "event $s not erased"
+stored "$F" "$s" && fail "LMDB's bodies5 holds event $s's record after serve's stop"
 "$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 || fail "verify --full c: $(cat "$T/v")"
 
 [ $fails = 0 ] && echo "ok: intake_erase" && exit 0

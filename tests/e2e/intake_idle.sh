@@ -12,8 +12,9 @@
 #      lists it "-");
 #   2. another writer appends 300 events meanwhile (its commits apply the
 #      tail to LMDB, so the kept view is stale), and still no snapshot;
-#   3. the waiting ingest goes on: its next events follow, seqs 304 and
-#      305, nothing lost or doubled, `verify --full` exit 0;
+#   3. the waiting ingest goes on: its next events follow, seqs 305 and
+#      306 (after the genesis, init's anchor, its three and the 300),
+#      nothing lost or doubled, `verify --full` exit 0;
 #   4. `serve` between requests holds no snapshot either, and its next
 #      ack after another writer's appends follows theirs.
 # (Waits for a state have deadlines; nothing is timed.)
@@ -60,8 +61,9 @@ mkfifo "$T/in"
 ipid=$!
 exec 3>"$T/in"
 evs 1 3 waiting >&3
-# (a log's size counts its first event, the log key's key.added, seq 0)
-wait_for "the three events acknowledged" sh -c "[ \"\$(\"$LEDGER\" --dir \"$D\" stats -o json | jq -r .size)\" = 4 ]"
+# (a log's size counts its first event, the genesis, seq 0, and init's
+# anchor, key.anchored, seq 1: the three are seqs 2..4)
+wait_for "the three events acknowledged" sh -c "[ \"\$(\"$LEDGER\" --dir \"$D\" stats -o json | jq -r .size)\" = 5 ]"
 n=$("$T/lr" count "$D" "$ipid")
 [ "$n" -ge 1 ] || fail "the waiting ingest has no reader slot at all ($n): the check would see nothing"
 wait_for "the waiting ingest holds no snapshot (it holds $(held_by "$D" "$ipid"))" \
@@ -80,18 +82,18 @@ wait "$ipid"
 rc=$?
 ipid=""
 [ $rc = 0 ] || fail "the waiting ingest exited $rc: $(cat "$T/ingest.err")"
-grep -q "^ingest: 5 events committed (seq 1\\.\\.305, other writers' events among them)" "$T/ingest.err" ||
+grep -q "^ingest: 5 events committed (seq 2\\.\\.306, other writers' events among them)" "$T/ingest.err" ||
     fail "the waiting ingest's report: $(cat "$T/ingest.out" "$T/ingest.err")"
-[ "$(jq -c '[.committed, .first_seq, .last_seq]' "$T/ingest.out" 2>&1)" = '[5,"1","305"]' ] ||
+[ "$(jq -c '[.committed, .first_seq, .last_seq]' "$T/ingest.out" 2>&1)" = '[5,"2","306"]' ] ||
     fail "the waiting ingest's -o json: $(cat "$T/ingest.out")"
 # nothing committed: no seqs (before: "0", the log's first event)
 "$LEDGER" --dir "$D" ingest -o json /dev/null >"$T/none.out" 2>/dev/null
 [ "$(jq -c '[.committed, .first_seq, .last_seq]' "$T/none.out" 2>&1)" = '[0,null,null]' ] ||
     fail "an empty ingest's -o json: $(cat "$T/none.out")"
-[ "$(size_of "$D")" = 306 ] || fail "the log's size is $(size_of "$D"), not 306"
+[ "$(size_of "$D")" = 307 ] || fail "the log's size is $(size_of "$D"), not 307"
 "$LEDGER" --dir "$D" query subject=route:waiting/5 -o json >"$T/q5" 2>&1
-[ "$(jq -r '.seq' "$T/q5" 2>/dev/null)" = 305 ] ||
-    fail "the waiting ingest's last event is not seq 305: $(cat "$T/q5")"
+[ "$(jq -r '.seq' "$T/q5" 2>/dev/null)" = 306 ] ||
+    fail "the waiting ingest's last event is not seq 306: $(cat "$T/q5")"
 [ "$("$LEDGER" --dir "$D" query 'subject=route:waiting/*' -o json | jq -s 'length')" = 5 ] ||
     fail "the waiting ingest's events are not 5 in the log"
 "$LEDGER" --dir "$D" verify --full >"$T/v" 2>&1 || fail "verify --full: $(cat "$T/v")"
@@ -109,7 +111,8 @@ wait_for "serve holds no snapshot between requests (it holds $(held_by "$D" "$sp
     fail "the busy writer beside serve: $(cat "$T/busy2.err")"
 ev 4 served | python3 "$HERE/lib/serve_probe.py" "$D/ledger.sock" lines >"$T/ack4" ||
     fail "the client: $(cat "$T/ack4")"
-grep -q '"seq": *"609"' "$T/ack4" || fail "serve's next ack is not seq 609: $(cat "$T/ack4")"
+# 307 events, serve's three, the busy writer's 300
+grep -q '"seq": *"610"' "$T/ack4" || fail "serve's next ack is not seq 610: $(cat "$T/ack4")"
 kill -TERM "$spid"
 wait "$spid"
 rc=$?

@@ -170,12 +170,14 @@ for m in a b; do
     "$LEDGER" --dir "$N" append x.test.view --body "{\"m\":\"$m\"}" >/dev/null ||
         fail "append nokey $m"
 done
+# (three frames: init's key.anchored, event 1, and the appends a and b)
 n=$(grep -a -c 'ledger-projections/v1' "$N/intake")
-[ "$n" = 2 ] || fail "the intake holds $n projection notes, not 2 (one a frame)"
+[ "$n" = 3 ] || fail "the intake holds $n projection notes, not 3 (one a frame)"
 rm "$N/keys/log.key"
 "$LEDGER" --dir "$N" flush >/dev/null 2>"$T/err" || fail "flush without the key: $(cat "$T/err")"
-# one note an application, its last frame's (init's at size 1, then 3):
-# the note of size 2 went with it (before: one a frame, 931 B each)
+# one note an application, its last frame's (init's at size 1, then 4):
+# the notes of sizes 2 and 3 went with it (before: one a frame, 931 B
+# each)
 n=$(mdb_stat -s proj.notes "$N" 2>&1 | awk '/Entries:/ { print $2 }')
 [ "$n" = 2 ] || fail "proj.notes holds $n notes after the application, not 2"
 "$LEDGER" --dir "$N" rebuild -o json >"$T/rb" 2>"$T/err" || fail "rebuild without the key: $(cat "$T/err")"

@@ -145,7 +145,8 @@ for e in es:
 P
 post /v1/traces application/json "$T/agent.json"
 [ "$(code)" = 200 ] || fail "the same trace again: $(code)"
-[ "$(count)" = 4 ] || fail "sent again: $(count) events, want 4 (genesis + 3)"
+# (init's two events, the genesis and the key.anchored, and the 3)
+[ "$(count)" = 5 ] || fail "sent again: $(count) events, want 5 (genesis, anchor + 3)"
 ok "an agent's trace: route.decision, run.step, otel.span; sent again, nothing new"
 
 # ---------------------------------------------- protobuf, gzip'd --------

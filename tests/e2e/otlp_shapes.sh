@@ -140,7 +140,8 @@ def load(p):
     out = {}
     for l in open(p):
         e = json.loads(l)
-        if e["type"] == "ledger.genesis":
+        # (each ledger's own: its genesis and its log key's anchor)
+        if e["type"] in ("ledger.genesis", "key.anchored"):
             continue
         out[e.get("id") or json.dumps(e["body"], sort_keys=True)] = (e["type"], e.get("run"), e["body"])
     return out

@@ -48,7 +48,8 @@ seq_of() { L query -o json "$@" | jq -r '.seq' | head -1; }
 D=$T/fresh
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
 # (the lists say they are empty on stderr, with no header alone on
-# stdout; gates answers "unknown")
+# stdout; gates answers "unknown"; its 2 events: the genesis, 0, and the
+# log key's anchor, 1)
 for v in plans memory "memory --revoked" gates "tripcode list"; do
     case $v in
     plans) note="no plans recorded" ;;
@@ -61,7 +62,7 @@ for v in plans memory "memory --revoked" gates "tripcode list"; do
     L $v >"$T/out" 2>"$T/err" || fail "fresh $v: exit $?"
     if [ -n "$note" ]; then
         [ ! -s "$T/out" ] &&
-            [ "$(cat "$T/err")" = "ledger ${v%% *}: $note in this ledger (1 event)" ] ||
+            [ "$(cat "$T/err")" = "ledger ${v%% *}: $note in this ledger (2 events)" ] ||
             fail "fresh $v: $(cat "$T/out" "$T/err")"
     else
         [ -s "$T/err" ] && fail "fresh $v: $(cat "$T/err")"
@@ -145,6 +146,7 @@ ev '{"type":"plan.step","body":{"plan":"R3","step":"c","tool":"x","tier":"T3","s
 ev '{"type":"plan.state","body":{"plan":"R3","state":"VERIFY","passed":true}}'
 ev '{"type":"plan.step","body":{"plan":"R3","step":"d","tool":"x","tier":"T1","status":"ok"}}'
 ev '{"type":"plan.state","body":{"plan":"R3","state":"PROMOTE"}}'
+# (event 1 is the log key's anchor: the file's events are 2..)
 L ingest "$T/rules.jsonl" 2>"$T/err" || fail "ingest rules: $(cat "$T/err")"
 L plans -o json >"$T/rules.json" || fail "plans (rules)"
 expect_jq "R1 rules" "$T/rules.json" \
@@ -152,7 +154,7 @@ expect_jq "R1 rules" "$T/rules.json" \
     "illegal-transition,illegal-transition,step-after-abort,after-end"
 expect_jq "R1 first illegal transition" "$T/rules.json" \
     'select(.plan=="R1") | .violations[0] | .seq + " " + .detail' \
-    "3 PLAN -> VERIFY is not a step of IDLE -> PLAN -> DEBATE_PLAN -> SIMULATE -> VERIFY -> PROMOTE"
+    "4 PLAN -> VERIFY is not a step of IDLE -> PLAN -> DEBATE_PLAN -> SIMULATE -> VERIFY -> PROMOTE"
 expect_jq "R2 rules" "$T/rules.json" \
     'select(.plan=="R2") | [.violations[].rule] | join(",")' \
     "debate-not-accepted,abort-on-failure,promote-without-verify"
@@ -161,7 +163,7 @@ expect_jq "R3 rules" "$T/rules.json" \
     "debate-fail-closed,t2-without-snapshot,t2-without-snapshot,t3-without-tripcode,promote-without-verify"
 expect_jq "R3 verify undone" "$T/rules.json" \
     'select(.plan=="R3") | .violations[-1].detail' \
-    "no passing VERIFY after the last change at seq 22"
+    "no passing VERIFY after the last change at seq 23"
 expect_exit 0 "rebuild --check (rules)" L rebuild --check
 # the vocabulary: required fields, enumerations
 expect_exit 65 "plan.state bad state" L append plan.state \
@@ -247,11 +249,12 @@ D=$T/pruned
 L init >/dev/null 2>&1 || fail "init pruned"
 L append -q memory.candidate --body '{"item":"old-1","hash":"'"$(printf 'e1%062d' 0)"'","provenance":{"source":"s"}}' >/dev/null
 L append -q x.later --body '{}' >/dev/null
-L archive --before 2 --out "$T/p.seg" >/dev/null 2>&1 || fail "archive"
-L prune --before 2 --archive "$T/p.seg" --force >/dev/null 2>&1 || fail "prune"
+# (the candidate is seq 2, after the log key's anchor, 1)
+L archive --before 3 --out "$T/p.seg" >/dev/null 2>&1 || fail "archive"
+L prune --before 3 --archive "$T/p.seg" --force >/dev/null 2>&1 || fail "prune"
 sz0=$(L stats -o json | jq -r .events)
 expect_exit 66 "purge: candidate pruned" L memory purge --prefix e1 --reason r
-expect_err "was pruned" "seq 1 was pruned"
+expect_err "was pruned" "seq 2 was pruned"
 [ "$(L stats -o json | jq -r .events)" = "$sz0" ] || fail "the refused purge wrote"
 L memory old-1 -o json >"$T/old.json"
 expect_jq "still a candidate" "$T/old.json" '.status' candidate

@@ -40,7 +40,8 @@ L() { "$LEDGER" --dir "$D" "$@"; }
 # ---------------------------------------------- a fresh, empty ledger --
 # its views are current and empty, and say so (not "not current"): no
 # table header alone on stdout (-o json: no line), and on stderr what is
-# true, in one wording for every list view; exit 0
+# true, in one wording for every list view; exit 0 (its 2 events: the
+# genesis, 0, and the log key's anchor, 1)
 D=$T/fresh
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
 for v in packs permissions models routes promotions runs plans memory \
@@ -56,7 +57,7 @@ for v in packs permissions models routes promotions runs plans memory \
         # shellcheck disable=SC2086
         L $v -o $o >"$T/out" 2>"$T/err" || fail "fresh $v -o $o: exit $?"
         [ -s "$T/out" ] && fail "fresh $v -o $o printed: $(cat "$T/out")"
-        [ "$(cat "$T/err")" = "ledger ${v%% *}: no $what recorded in this ledger (1 event)" ] ||
+        [ "$(cat "$T/err")" = "ledger ${v%% *}: no $what recorded in this ledger (2 events)" ] ||
             fail "fresh $v -o $o: stderr '$(cat "$T/err")'"
     done
     # on a terminal too: the note, no header, not "not current"
@@ -64,7 +65,7 @@ for v in packs permissions models routes promotions runs plans memory \
         timeout 20 script -qec "'$LEDGER' --dir '$D' --no-pager $v" /dev/null \
             </dev/null >"$T/tty" 2>&1
         grep -q 'not current' "$T/tty" && fail "fresh $v: $(cat "$T/tty")"
-        [ "$(tr -d '\r' <"$T/tty")" = "ledger ${v%% *}: no $what recorded in this ledger (1 event)" ] ||
+        [ "$(tr -d '\r' <"$T/tty")" = "ledger ${v%% *}: no $what recorded in this ledger (2 events)" ] ||
             fail "fresh $v on a terminal: $(cat "$T/tty")"
     fi
 done
@@ -77,6 +78,7 @@ L permissions --at 0 >"$T/out" 2>"$T/err" || fail "--at 0 on a fresh ledger: exi
 
 D=$T/pdf
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
+# (event 1 is the log key's anchor: pdf-ops.jsonl's events are 2..32)
 L ingest "$ROOT/examples/pdf-ops.jsonl" 2>/dev/null || fail "ingest pdf-ops"
 
 # ------------------------------------------------------------- views --
@@ -92,7 +94,7 @@ expect_jq "routes" "$T/routes.json" \
 L permissions --pack pdf-ops -o json >"$T/perms.json" || fail "permissions"
 expect_jq "permissions" "$T/perms.json" \
     'select(.group=="net.egress") | .state + " " + .by + " " + .seq' \
-    "denied operator 17"
+    "denied operator 18"
 L models -o json >"$T/models.json" || fail "models"
 expect_jq "models" "$T/models.json" \
     'select(.model=="qwen2.5-7b-instruct@q4_k_m").state' offline
@@ -124,9 +126,9 @@ expect_jq "doctor" "$T/out" \
     "routes-proven,models-available"
 expect_jq "doctor" "$T/out" '[.packs[0].clauses[].remedy | length > 0] | all' \
     true
-# what the doctor said when run R-0001 started (seq 23)
-expect_exit 1 "doctor --at 23" L doctor --pack pdf-ops --at 23 -o json
-expect_jq "doctor --at 23" "$T/out" \
+# what the doctor said when run R-0001 started (seq 24)
+expect_exit 1 "doctor --at 24" L doctor --pack pdf-ops --at 24 -o json
+expect_jq "doctor --at 24" "$T/out" \
     '[.packs[0].clauses[] | .name] | join(",")' "routes-proven"
 expect_exit 66 "doctor --pack nope" L doctor --pack nope
 grep -q "nope" "$T/err" || fail "doctor --pack nope: no message"
@@ -135,18 +137,18 @@ grep -q "nope" "$T/err" || fail "doctor --pack nope: no message"
 expect_exit 64 "packs --at x" L packs --at x
 expect_exit 64 "packs -o yaml" L packs -o yaml
 expect_exit 66 "packs nope" L packs nope
-expect_exit 66 "packs --at beyond the log" L packs --at 32
-grep -q "beyond the log.s last seq 31" "$T/err" || fail "packs --at 32: $(cat "$T/err")"
+expect_exit 66 "packs --at beyond the log" L packs --at 33
+grep -q "beyond the log.s last seq 32" "$T/err" || fail "packs --at 33: $(cat "$T/err")"
 expect_exit 64 "rebuild bogus" L rebuild bogus
-expect_exit 0 "packs --at 7" L packs --at 7 -o json
-[ -s "$T/out" ] && fail "packs --at 7: a pack before pack.installed (seq 8)"
+expect_exit 0 "packs --at 8" L packs --at 8 -o json
+[ -s "$T/out" ] && fail "packs --at 8: a pack before pack.installed (seq 9)"
 
 # --------------------------------------------- projections, rebuild --
 L projections -o json >"$T/proj.json" || fail "projections"
 expect_jqs "projections" "$T/proj.json" '[.[].current] | all' true
-L projections --at 31 -o json >"$T/proj31.json" || fail "projections --at"
+L projections --at 32 -o json >"$T/proj32.json" || fail "projections --at"
 a=$(jq -r '.digest' <"$T/proj.json" | tr '\n' ' ')
-b=$(jq -r '.digest' <"$T/proj31.json" | tr '\n' ' ')
+b=$(jq -r '.digest' <"$T/proj32.json" | tr '\n' ' ')
 [ "$a" = "$b" ] || fail "stored digests differ from a replay: $a / $b"
 L projections --note >"$T/note" || fail "projections --note"
 grep -q "^ledger-projections/v1$" "$T/note" || fail "note header"
@@ -186,7 +188,8 @@ grep -q "verdict: healthy" "$T/out" || fail "doctor: no healthy verdict line"
 D=$T/perm
 L init >/dev/null
 L ingest "$ROOT/examples/scenarios/permissions.jsonl" 2>/dev/null
-expect_exit 2 "doctor --at 7 (blocked)" L doctor --pack mail --at 7
+# (at seq 8, the file's 7th event after the anchor, 1: fs.write denied)
+expect_exit 2 "doctor --at 8 (blocked)" L doctor --pack mail --at 8
 
 # ------------------------------- --at equals a ledger that stopped --
 strip='del(.. | .time?, .ts?, .installed?, .start?, .end?)'
@@ -200,11 +203,12 @@ for k in 5 14 20 27; do
         L ingest "$ROOT/examples/scenarios/routes.jsonl" 2>/dev/null; }
     for v in packs routes models promotions; do
         D=$T/full
-        L "$v" --at "$k" -o json | jq -S -c "$strip" >"$T/a"
+        # (the prefix's last seq is k + 1: event 1 is the key's anchor)
+        L "$v" --at $((k + 1)) -o json | jq -S -c "$strip" >"$T/a"
         D=$T/prefix$k
         L "$v" -o json | jq -S -c "$strip" >"$T/b"
         cmp -s "$T/a" "$T/b" ||
-            fail "$v --at $k differs from a ledger of $k events"
+            fail "$v --at $((k + 1)) differs from a ledger of $k events"
     done
 done
 

@@ -22,6 +22,9 @@ lines() { wc -l <"$T/out" | tr -d ' '; }
 "$LEDGER" --dir "$D" init >/dev/null || exit 1
 EX=$(dirname "$0")/../../examples/pdf-ops.jsonl
 "$LEDGER" --dir "$D" ingest "$EX" 2>/dev/null || exit 1
+# 33 events: 0 the genesis, 1 the log key's anchor (init anchors it by
+# default), 2..32 the 31 of pdf-ops.jsonl (a route.decision at 27, R-0001's
+# step read-pdfs at 26, its last three events 30..32)
 
 # matching
 expect_code 0 q run=R-0001
@@ -38,9 +41,9 @@ expect_code 0 q seq=5..7 -o json
 [ "$(lines)" = 3 ] || fail "seq=5..7: $(lines) lines"
 grep -q '^{"seq":"5","ts":"' "$T/out" || fail "json line shape: $(head -1 "$T/out")"
 expect_code 0 q -S @0 -U now
-[ "$(lines)" = 32 ] || fail "-S @0 -U now: $(lines) lines"
+[ "$(lines)" = 33 ] || fail "-S @0 -U now: $(lines) lines"
 expect_code 0 q -S "1 hour ago" -U "+1h"
-[ "$(lines)" = 32 ] || fail "relative window: $(lines) lines"
+[ "$(lines)" = 33 ] || fail "relative window: $(lines) lines"
 expect_code 0 q -S tomorrow
 [ "$(lines)" = 0 ] || fail "-S tomorrow: $(lines) lines"
 # --explain of a window with no event: said, not a blank plan and 1..0
@@ -112,56 +115,56 @@ for fmt in short json json-pretty verbose cat; do
 done
 
 # output modes
-expect_code 0 q seq=26 -o verbose
+expect_code 0 q seq=27 -o verbose
 # a format 1 entry shows its signature, a sealed one (format 2) its claim
 # digest and its place in its seal
 grep -q '^    signature=' "$T/out" ||
     { grep -q '^    claim_digest=' "$T/out" && grep -q '^    seal=' "$T/out"; } ||
     fail "verbose lacks the signature (or the claim digest and seal)"
 grep -q '^    body.chosen_model=' "$T/out" || fail "verbose lacks body fields"
-expect_code 0 q seq=26 -o cat
+expect_code 0 q seq=27 -o cat
 grep -q '^{"candidates":' "$T/out" || fail "cat: $(cat "$T/out")"
-expect_code 0 q seq=26 -o json-pretty
+expect_code 0 q seq=27 -o json-pretty
 [ "$(lines)" -gt 5 ] || fail "json-pretty is not indented"
 for fmt in short short-iso short-precise short-utc; do
-    expect_code 0 q seq=26 -o "$fmt"
-    grep -q ' 26 route.decision route:pdf-ops/extract log: ' "$T/out" ||
+    expect_code 0 q seq=27 -o "$fmt"
+    grep -q ' 27 route.decision route:pdf-ops/extract log: ' "$T/out" ||
         fail "-o $fmt: $(cat "$T/out")"
 done
-expect_code 0 "$LEDGER" --dir "$D" -o json query seq=26
+expect_code 0 "$LEDGER" --dir "$D" -o json query seq=27
 grep -q '"type":"route.decision"' "$T/out" || fail "global -o json"
 
 # limits and order
 expect_code 0 q run=R-0001 -n 3 -o cat
 [ "$(lines)" = 3 ] || fail "-n 3: $(lines) lines"
 q run=R-0001 -n 3 -o json | sed 's/^{"seq":"\([0-9]*\)".*/\1/' | tr '\n' ' ' >"$T/seqs"
-[ "$(cat "$T/seqs")" = "29 30 31 " ] || fail "-n 3 gives $(cat "$T/seqs")"
+[ "$(cat "$T/seqs")" = "30 31 32 " ] || fail "-n 3 gives $(cat "$T/seqs")"
 q run=R-0001 -r -n 2 -o json | sed 's/^{"seq":"\([0-9]*\)".*/\1/' | tr '\n' ' ' >"$T/seqs"
-[ "$(cat "$T/seqs")" = "31 30 " ] || fail "-r -n 2 gives $(cat "$T/seqs")"
+[ "$(cat "$T/seqs")" = "32 31 " ] || fail "-r -n 2 gives $(cat "$T/seqs")"
 expect_code 0 q run=R-0001 -n all
 [ "$(lines)" = 8 ] || fail "-n all"
 
 # cursors
 expect_code 0 q run=R-0001 -n 1 --show-cursor
 c=$(sed -n 's/^-- cursor: //p' "$T/out")
-case $c in 31:????????????????) ;; *) fail "cursor '$c'" ;; esac
+case $c in 32:????????????????) ;; *) fail "cursor '$c'" ;; esac
 expect_code 0 q run=R-0001 --after-cursor "$c"
 [ -s "$T/out" ] && fail "after the last cursor: $(cat "$T/out")"
-c26=$(q seq=26 -o json --show-cursor | sed 's/.*"cursor":"\([^"]*\)".*/\1/')
-expect_code 0 q run=R-0001 --after-cursor "$c26" -o cat
-[ "$(lines)" = 4 ] || fail "after cursor 26: $(lines) lines"
-bad=$(printf '%s' "$c26" | sed 's/:./:z/;s/:z/:0/')
-[ "$bad" = "$c26" ] && bad=$(printf '%s' "$c26" | sed 's/:./:1/')
+c27=$(q seq=27 -o json --show-cursor | sed 's/.*"cursor":"\([^"]*\)".*/\1/')
+expect_code 0 q run=R-0001 --after-cursor "$c27" -o cat
+[ "$(lines)" = 4 ] || fail "after cursor 27: $(lines) lines"
+bad=$(printf '%s' "$c27" | sed 's/:./:z/;s/:z/:0/')
+[ "$bad" = "$c27" ] && bad=$(printf '%s' "$c27" | sed 's/:./:1/')
 expect_code 65 q --after-cursor "$bad"
 grep -q 'the log changed' "$T/err" || fail "cursor mismatch message: $(cat "$T/err")"
 expect_code 64 q --after-cursor nonsense
 expect_code 66 q --after-cursor 999:0123456789abcdef
 
 # erased bodies show as erased
-"$LEDGER" --dir "$D" erase 25 --reason "test" >/dev/null || fail "erase"
-expect_code 0 q seq=25 -o json
+"$LEDGER" --dir "$D" erase 26 --reason "test" >/dev/null || fail "erase"
+expect_code 0 q seq=26 -o json
 grep -q '"erased":true' "$T/out" || fail "erased json: $(cat "$T/out")"
-expect_code 0 q seq=25
+expect_code 0 q seq=26
 grep -q '\[body erased\]' "$T/out" || fail "erased short: $(cat "$T/out")"
 expect_code 0 q run=R-0001 body.status=ok
 [ "$(lines)" = 2 ] || fail "erased body still matches body terms"

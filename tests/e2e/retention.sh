@@ -109,7 +109,9 @@ gen 1500 600 >"$T/in3"
 "$L" --dir "$B" append run.finished --actor alice \
     --body '{"run":"R-late","status":"ok"}' >/dev/null || exit 1
 N=$("$L" --dir "$B" stats -o json | jq -r .size)
-H1=$((700 + 7)) # genesis, key.added, 700 events, 5 appends: stretch I's end
+# genesis, init's anchor (key.anchored), key.added, 700 events, 5 appends:
+# stretch I's end
+H1=$((700 + 8))
 VK=$("$L" --dir "$B" keys verifier)
 
 # what a reader gets that a prune must not change
@@ -316,7 +318,8 @@ grep -q "events 0..$((H1 - 1)) pruned at .* into archive $(sha256sum "$T/a1.bund
 "$L" --dir "$D" verify --full -o json | jq -e ".pruned.horizon == \"$H1\"" \
     >/dev/null || fail "verify -o json: no pruned"
 answers "$D" "$T/after"
-grep -q '"sha256:aa","registered_seq":"702","verified":true' "$T/before/model_at" ||
+# (m1 registered at 703, verified at 704: event 1 is init's anchor)
+grep -q '"sha256:aa","registered_seq":"703","verified":true' "$T/before/model_at" ||
     fail "model_at before the prune: $(cat "$T/before/model_at")"
 # store layout 9: the prune dropped the pruned events' level-0 tiles
 # (FORMAT.md 6.2): a proof that needs them is refused, naming the archive
@@ -343,7 +346,7 @@ for f in $(cd "$T/tiles.before" && find tile -type f ! -path 'tile/entries/*' ! 
 done
 [ -e "$T/tiles.after/tile/entries/000" ] && fail "an entry bundle of pruned events"
 [ -e "$T/tiles.after/tile/entries/003" ] || fail "entry bundle 3 (kept) missing"
-# the bundle the horizon (707) falls in, 512..767, from the entries the
+# the bundle the horizon (708) falls in, 512..767, from the entries the
 # prune kept for it: as it was
 cmp -s "$T/tiles.before/tile/entries/002" "$T/tiles.after/tile/entries/002" ||
     fail "entry bundle 2 (the horizon's) not written as before"
@@ -459,8 +462,8 @@ grep -q 'and the horizon record' "$T/vb" || fail "keys check: $(grep keys "$T/vb
 # registration and verification are in the archive: the exporter's word)
 n=$("$L" verify-bundle "$T/e2.bundle" --trusted-key "$VK" --extract "$T/e2x" \
     >/dev/null 2>&1 && jq -c . "$T/e2x/events.jsonl" |
-    jq -s '[.[] | select(.model_at.registered_seq == "702" and
-        .model_at.verified_seq == "703")] | length')
+    jq -s '[.[] | select(.model_at.registered_seq == "703" and
+        .model_at.verified_seq == "704")] | length')
 [ "$n" = 2 ] || fail "model_at in a bundle of the pruned ledger: $n decisions name m1's weights"
 "$L" --dir "$D" keys list | grep -q '^alice ' || fail "keys list after prune"
 "$L" --dir "$D" append x.after --actor alice --body '{}' >/dev/null 2>&1 &&
@@ -626,8 +629,12 @@ for k in 1 2 3 4 5 6 7 8; do
 done
 echo '{"archive_events": 250}' >"$Q/retention.json"
 cp -r "$Q" "$T/qfail"
-"$L" --dir "$Q" prune --policy -o json >"$T/out" 2>"$T/err" ||
+"$L" --dir "$Q" prune --policy -o json >"$T/qout" 2>"$T/err" ||
     fail "prune --policy in parts: $(cat "$T/err")"
+# (genesis, init's anchor and 800 events: 802, all of them old enough)
+jq -e '.policy.parts == 4 and .policy.archives_written == 4 and
+       .policy.events == 802 and .horizon.horizon == "802"' "$T/qout" \
+    >/dev/null || fail "prune --policy in parts: $(cat "$T/qout")"
 # a part that fails after others were pruned: the error, and what was
 # pruned before it (it was said only as the error); here the second
 # part's archive name is taken by a directory
@@ -638,9 +645,6 @@ rc=$?
 [ $rc != 0 ] && grep -q "before that, this run pruned 1 part: [0-9]* events from event 0 on" "$T/err" ||
     fail "prune --policy failing at part 2: exit $rc, $(cat "$T/err")"
 "$L" --dir "$T/qfail" verify --full >/dev/null 2>&1 || fail "verify after a part failed"
-jq -e '.policy.parts == 4 and .policy.archives_written == 4 and
-       .policy.events == 801 and .horizon.horizon == "801"' "$T/out" \
-    >/dev/null || fail "prune --policy in parts: $(cat "$T/out")"
 for a in "$Q"/archive/ledger-*; do
     n=$("$L" verify-bundle "$a" --trusted-key "$("$L" --dir "$Q" keys verifier)" \
         -o json 2>/dev/null | jq -r .selected)
@@ -655,20 +659,21 @@ Q2=$T/q2
 ago 400 --dir "$Q2" init --origin retention.test/q2 >/dev/null
 gen 0 300 >"$T/q2.in"
 ago 400 --dir "$Q2" ingest --batch 300 "$T/q2.in" >/dev/null 2>&1
-"$L" --dir "$Q2" metrics >/dev/null || fail "metrics of q2" # (its cache: 301)
+"$L" --dir "$Q2" metrics >/dev/null || fail "metrics of q2" # (its cache: 302)
 gen 300 200 >"$T/q2.in"
 ago 400 --dir "$Q2" ingest --batch 100 "$T/q2.in" >/dev/null 2>&1
 echo '{"archive_events": 250, "archive_dir": "n/e/s/t"}' >"$Q2/retention.json"
 "$L" --dir "$Q2" prune --policy -o json >"$T/out" 2>"$T/err" ||
     fail "prune --policy, a commit larger than a part: $(cat "$T/err")"
-jq -e '.policy.parts == 3 and .horizon.horizon == "501"' "$T/out" >/dev/null ||
+# (genesis and init's anchor, 2..301 in one commit, 302..501 in two)
+jq -e '.policy.parts == 3 and .horizon.horizon == "502"' "$T/out" >/dev/null ||
     fail "prune --policy, a commit larger than a part: $(cat "$T/out")"
-# the counters went on over the pruned events: the prune counted 301..500
+# the counters went on over the pruned events: the prune counted 302..501
 # into the cache before it removed them (and three ledger.pruned after)
 m=$("$L" --dir "$Q2" metrics | awk '/^ledger_events_total\{/ { s += $2 } END { print s }')
-[ "$m" = 504 ] || fail "ledger_events_total after prune --policy: $m, not 504"
-[ -e "$Q2/n/e/s/t/ledger-1-300.segment" ] && [ -e "$Q2/n/e/s/t/ledger-301-500.segment" ] &&
-    [ -e "$Q2/n/e/s/t/ledger-0-0.segment" ] ||
+[ "$m" = 505 ] || fail "ledger_events_total after prune --policy: $m, not 505"
+[ -e "$Q2/n/e/s/t/ledger-2-301.segment" ] && [ -e "$Q2/n/e/s/t/ledger-302-501.segment" ] &&
+    [ -e "$Q2/n/e/s/t/ledger-0-1.segment" ] ||
     fail "the parts around a large commit: $(ls -R "$Q2/n" 2>&1)"
 # an archive of the policy's name that fails its check is set aside and
 # written again; what a killed run left half-written is removed
@@ -698,8 +703,10 @@ gen 0 50 >"$T/e.in"
 "$L" --dir "$E" ingest --batch 10 "$T/e.in" >/dev/null 2>&1
 cp -r "$E" "$T/e.b"
 "$L" --dir "$E" erase 5 --reason gdpr >/dev/null || fail "erase 5"
-"$L" --dir "$E" archive --before 21 --out "$T/e1.seg" >"$T/out" 2>&1 &&
-    grep -q 'proven against the checkpoint of size 52' "$T/out" &&
+# (the genesis and init's anchor, then commits of 10 events, 2..11,
+# 12..21, ...: 22 is a commit's end; 52 events, the erasure the 53rd)
+"$L" --dir "$E" archive --before 22 --out "$T/e1.seg" >"$T/out" 2>&1 &&
+    grep -q 'proven against the checkpoint of size 53' "$T/out" &&
     grep -q 'carries the 1 events after the horizon that prove those erasures' "$T/out" ||
     fail "archive of an erased event: $(cat "$T/out")"
 EK=$("$L" --dir "$E" keys verifier)
@@ -707,25 +714,25 @@ EK=$("$L" --dir "$E" keys verifier)
     grep -q 'PASS erasures: 1 erased bodies, each named by a proven body.erased' "$T/vb" ||
     fail "verify-bundle, erased event: $(grep -v PASS "$T/vb")"
 "$L" doctor --bundle "$T/e1.seg" --trusted-key "$EK" -o json >"$T/out" 2>"$T/err" &&
-    jq -e '.size == "21" or .doctor.size == "21" or .log_size == "21"' "$T/out" >/dev/null ||
-    grep -q '21' "$T/out" ||
+    jq -e '.size == "22" or .doctor.size == "22" or .log_size == "22"' "$T/out" >/dev/null ||
+    grep -q '22' "$T/out" ||
     fail "doctor --bundle of an archive with an erasure after it: $(cat "$T/out" "$T/err")"
 "$L" query --bundle "$T/e1.seg" --trusted-key "$EK" seq=5 2>/dev/null |
     grep -q '\[body erased\]' || fail "query --bundle of the erased event"
-"$L" --dir "$E" prune --before 21 --archive "$T/e1.seg" --force >"$T/out" 2>&1 ||
+"$L" --dir "$E" prune --before 22 --archive "$T/e1.seg" --force >"$T/out" 2>&1 ||
     fail "prune with an erased event: $(cat "$T/out")"
 "$L" --dir "$E" verify --full >/dev/null 2>&1 || fail "verify after pruning an erased event"
 # a segment written before the erasure holds the erased body: refused
-"$L" --dir "$T/e.b" archive --before 21 --out "$T/e0.seg" >/dev/null 2>&1
+"$L" --dir "$T/e.b" archive --before 22 --out "$T/e0.seg" >/dev/null 2>&1
 "$L" --dir "$T/e.b" erase 5 --reason gdpr >/dev/null || fail "erase 5 (b)"
-"$L" --dir "$T/e.b" prune --before 21 --archive "$T/e0.seg" --force 2>"$T/err"
+"$L" --dir "$T/e.b" prune --before 22 --archive "$T/e0.seg" --force 2>"$T/err"
 [ $? -eq 1 ] && grep -q 'event 5: the segment holds its body, which the ledger erased' "$T/err" ||
     fail "prune with a segment written before an erasure: $(cat "$T/err")"
 # the evidence bundle archive (--format bundle, what archive wrote before
 # segments) still verifies and prunes: without state when proven at a
 # later checkpoint, and says why
-"$L" --dir "$T/e.b" archive --format bundle --before 21 --out "$T/e1.bundle" >"$T/out" 2>&1 &&
-    grep -q 'erased since, by event 51' "$T/out" ||
+"$L" --dir "$T/e.b" archive --format bundle --before 22 --out "$T/e1.bundle" >"$T/out" 2>&1 &&
+    grep -q 'erased since, by event 52' "$T/out" ||
     fail "archive --format bundle of an erased event: $(cat "$T/out")"
 "$L" verify-bundle "$T/e1.bundle" --trusted-key "$EK" >"$T/vb" 2>&1 ||
     fail "verify-bundle, bundle archive of an erased event: $(grep -v PASS "$T/vb")"
@@ -735,7 +742,7 @@ EK=$("$L" --dir "$E" keys verifier)
 tar --zstd -xOf "$T/e1.bundle" e1/manifest.json | jq -e '.state.included == false and
     (.state.reason | test("folds events after the horizon"))' >/dev/null ||
     fail "that archive's manifest: $(tar --zstd -xOf "$T/e1.bundle" e1/manifest.json | jq -c .state)"
-"$L" --dir "$T/e.b" prune --before 21 --archive "$T/e1.bundle" --force >"$T/out" 2>&1 ||
+"$L" --dir "$T/e.b" prune --before 22 --archive "$T/e1.bundle" --force >"$T/out" 2>&1 ||
     fail "prune with a bundle archive of an erased event: $(cat "$T/out")"
 "$L" --dir "$T/e.b" verify --full >/dev/null 2>&1 ||
     fail "verify --full after pruning with a bundle archive"
@@ -747,10 +754,11 @@ F=$T/f
     --body '{"pack":"p1","version":"1.0","manifest_digest":"sha256:bb"}' >/dev/null
 "$L" --dir "$F" append run.started --body '{"run":"R-f","pack":"p1"}' >/dev/null
 "$L" --dir "$F" ingest --batch 10 "$T/e.in" >/dev/null 2>&1
-"$L" --dir "$F" archive --before 23 --out "$T/f1.bundle" >/dev/null 2>&1
-"$L" --dir "$F" prune --before 23 --archive "$T/f1.bundle" --force >/dev/null 2>&1 ||
+# (the genesis, init's anchor, the pack 2, the run 3, commits of 10 from 4)
+"$L" --dir "$F" archive --before 24 --out "$T/f1.bundle" >/dev/null 2>&1
+"$L" --dir "$F" prune --before 24 --archive "$T/f1.bundle" --force >/dev/null 2>&1 ||
     fail "prune of box f"
-"$L" --dir "$F" runs R-f | grep -q '^at its start   not kept (seq 2 is before the horizon, 23' ||
+"$L" --dir "$F" runs R-f | grep -q '^at its start   not kept (seq 3 is before the horizon, 24' ||
     fail "runs R-f: $("$L" --dir "$F" runs R-f 2>&1 | tail -n 2)"
 # the horizon inside a tile that was published only in part: the tile is
 # written again, whole, from the entries the prune kept, so a mirror that

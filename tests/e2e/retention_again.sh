@@ -62,12 +62,15 @@ for i in 1 2 3 4 5 6; do
         printf("{\"type\":\"x.again\",\"run\":\"r-%d\",\"body\":{\"n\":%d}}\n", i, k) }' |
         ago 400 --dir "$D" ingest - >/dev/null 2>&1 || exit 1
 done
+# six commits of 20 events, 2..21, 22..41, ..., 102..121 (event 0 is the
+# genesis, 1 the log key's anchor: init anchors it by default), so 42, 82
+# and 102 are where commits end
 # two erased bodies: one the first prune takes, one it keeps
 ago 400 --dir "$D" erase --reason test 10 >/dev/null || exit 1
 ago 400 --dir "$D" erase --reason test 50 >/dev/null || exit 1
-"$L" --dir "$D" archive --before 41 --out "$T/a1.bundle" >/dev/null 2>&1 ||
+"$L" --dir "$D" archive --before 42 --out "$T/a1.bundle" >/dev/null 2>&1 ||
     fail "archive a1"
-"$L" --dir "$D" prune --before 41 --archive "$T/a1.bundle" >"$T/out" 2>&1 ||
+"$L" --dir "$D" prune --before 42 --archive "$T/a1.bundle" >"$T/out" 2>&1 ||
     fail "prune: $(cat "$T/out")"
 A1=$(sha "$T/a1.bundle")
 # verify and stats count the same erased bodies: the kept events' (issue
@@ -84,25 +87,25 @@ grep -q '; 1 erased bodies' "$T/out" &&
     fail "stats: $("$L" --dir "$D" stats | grep bodies)"
 
 # ----------------------------------------------------------- run again --
-"$L" --dir "$D" prune --before 41 --archive "$T/a1.bundle" >"$T/out" 2>&1
+"$L" --dir "$D" prune --before 42 --archive "$T/a1.bundle" >"$T/out" 2>&1
 rc=$?
-[ $rc -eq 0 ] && grep -q "events 0..40 were pruned already, into this archive" "$T/out" &&
+[ $rc -eq 0 ] && grep -q "events 0..41 were pruned already, into this archive" "$T/out" &&
     grep -q "$A1" "$T/out" ||
     fail "prune run again with its archive: exit $rc: $(cat "$T/out")"
-"$L" --dir "$D" prune --before 41 --archive "$T/a1.bundle" -o json >"$T/out" 2>&1 &&
+"$L" --dir "$D" prune --before 42 --archive "$T/a1.bundle" -o json >"$T/out" 2>&1 &&
     jq -e ".pruned == false and .archive_sha256 == \"$A1\"" "$T/out" >/dev/null ||
     fail "prune run again -o json: $(cat "$T/out")"
 # any other file: refused, naming the archive that is
 echo "not an archive" >"$T/other"
 cp -r "$D" "$T/d2"
-"$L" --dir "$T/d2" archive --before 81 --out "$T/later.bundle" >/dev/null 2>&1 ||
+"$L" --dir "$T/d2" archive --before 82 --out "$T/later.bundle" >/dev/null 2>&1 ||
     fail "archive of a copy"
 for f in "$T/other" "$T/later.bundle"; do
-    "$L" --dir "$D" prune --before 41 --archive "$f" >"$T/out" 2>"$T/err"
+    "$L" --dir "$D" prune --before 42 --archive "$f" >"$T/out" 2>"$T/err"
     rc=$?
     [ $rc -eq 1 ] && [ ! -s "$T/out" ] &&
-        grep -q "$(basename "$f") (SHA-256 $(sha "$f")) is not the archive of the events before 41" "$T/err" &&
-        grep -q "events 0..40 went into the archive with SHA-256 $A1" "$T/err" &&
+        grep -q "$(basename "$f") (SHA-256 $(sha "$f")) is not the archive of the events before 42" "$T/err" &&
+        grep -q "events 0..41 went into the archive with SHA-256 $A1" "$T/err" &&
         grep -q "a1.bundle" "$T/err" ||
         fail "prune run again with $(basename "$f"): exit $rc: $(cat "$T/out" "$T/err")"
 done
@@ -111,24 +114,24 @@ done
 # compared all the same (it answered "nothing left", 66, with any file)
 "$L" --dir "$D" prune --before 50 --archive "$T/a1.bundle" >"$T/out" 2>&1
 rc=$?
-[ $rc -eq 0 ] && grep -q "events 0..40 were pruned already, into this archive" "$T/out" ||
+[ $rc -eq 0 ] && grep -q "events 0..41 were pruned already, into this archive" "$T/out" ||
     fail "prune --before 50 run again with its archive: exit $rc: $(cat "$T/out")"
 "$L" --dir "$D" prune --before 50 --archive "$T/other" >"$T/out" 2>&1
 rc=$?
 [ $rc -eq 1 ] && grep -q "is not the archive of the events before 50" "$T/out" ||
     fail "prune --before 50 run again with another file: exit $rc: $(cat "$T/out")"
 # a second prune: the first one's archive is told by its ledger.pruned
-"$L" --dir "$D" archive --before 81 --out "$T/a2.bundle" >/dev/null 2>&1 ||
+"$L" --dir "$D" archive --before 82 --out "$T/a2.bundle" >/dev/null 2>&1 ||
     fail "archive a2"
-"$L" --dir "$D" prune --before 81 --archive "$T/a2.bundle" >/dev/null 2>&1 ||
+"$L" --dir "$D" prune --before 82 --archive "$T/a2.bundle" >/dev/null 2>&1 ||
     fail "second prune"
-"$L" --dir "$D" prune --before 41 --archive "$T/a1.bundle" >"$T/out" 2>&1 &&
+"$L" --dir "$D" prune --before 42 --archive "$T/a1.bundle" >"$T/out" 2>&1 &&
     grep -q "pruned already, into this archive .*ledger.pruned seq" "$T/out" ||
     fail "the first prune run again after a second: $(cat "$T/out")"
-"$L" --dir "$D" prune --before 41 --archive "$T/a2.bundle" >"$T/out" 2>&1
+"$L" --dir "$D" prune --before 42 --archive "$T/a2.bundle" >"$T/out" 2>&1
 [ $? -eq 1 ] && grep -q "with SHA-256 $A1 .*a1.bundle" "$T/out" ||
     fail "the first prune run again with the second's archive: $(cat "$T/out")"
-"$L" --dir "$D" prune --before 81 --archive "$T/a1.bundle" >"$T/out" 2>&1
+"$L" --dir "$D" prune --before 82 --archive "$T/a1.bundle" >"$T/out" 2>&1
 [ $? -eq 1 ] && grep -q "$(sha "$T/a2.bundle")" "$T/out" ||
     fail "the second prune run again with the first's archive: $(cat "$T/out")"
 "$L" --dir "$D" verify >"$T/out" 2>&1 || fail "verify: $(cat "$T/out")"
@@ -138,9 +141,9 @@ rc=$?
 for cmd in archive export; do
     rm -f "$T/hang.log"
     if [ $cmd = archive ]; then
-        set -- archive --before 101 --out "$T/k.bundle"
+        set -- archive --before 102 --out "$T/k.bundle"
     else
-        set -- export --out "$T/k.bundle" seq=81..
+        set -- export --out "$T/k.bundle" seq=82..
     fi
     FAULT_CALLS=write FAULT_AT=1 FAULT_MODE=hang FAULT_LOG="$T/hang.log" \
         LD_PRELOAD=$FI "$L" --dir "$D" "$@" >/dev/null 2>&1 &
@@ -171,9 +174,9 @@ done
 for cmd in archive export; do
     rm -f "$T/hang.log"
     if [ $cmd = archive ]; then
-        set -- archive --before 101 --out "$T/k.bundle"
+        set -- archive --before 102 --out "$T/k.bundle"
     else
-        set -- export --out "$T/k.bundle" seq=81..
+        set -- export --out "$T/k.bundle" seq=82..
     fi
     FAULT_CALLS=write FAULT_AT=1 FAULT_MODE=hang FAULT_LOG="$T/hang.log" \
         LD_PRELOAD="$NT:$T/fi.so" "$L" --dir "$D" "$@" >/dev/null 2>&1 &
@@ -217,7 +220,8 @@ done
 rc=$?
 [ $rc = 66 ] && grep -q "nothing before 30 days ago" "$T/out" ||
     fail "archive --before a time of back-filled events: exit $rc: $(cat "$T/out")"
-"$L" --dir "$B" archive --before 4 --out "$T/bf.bundle" >/dev/null 2>&1 ||
+# (all of them: 0 the genesis, 1 the anchor, 2..4 the three back-filled)
+"$L" --dir "$B" archive --before 5 --out "$T/bf.bundle" >/dev/null 2>&1 ||
     fail "archive --before SEQ of back-filled events"
 
 [ "$nfail" -eq 0 ] || exit 1

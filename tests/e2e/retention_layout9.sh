@@ -58,10 +58,12 @@ D=$T/l9
 "$L" --dir "$D" init --origin layout9.test/l >/dev/null || exit 1
 "$L" --dir "$D" ingest --batch 1000 "$T/in.jsonl" >/dev/null 2>&1 || exit 1
 [ "$("$L" --dir "$D" stats -o json | jq -r .layout)" = 9 ] || fail "init made no layout 9 store"
-SIZE=$((N + 1))
-H=54001             # a commit's end (genesis, then commits of 1,000)
+# event 0 is the genesis, 1 the log key's anchor (init anchors it by
+# default), then commits of 1,000: 2..1001, 1002..2001, ...
+SIZE=$((N + 2))
+H=54002             # a commit's end
 E=$(((H - 1) / 256 * 256)) # the first leaf whose level-0 tile stays
-VK=$("$L" --dir "$D" keys verifier)
+VK=$("$L" --dir "$D" keys verifier | head -1) # the key, not the anchor line after it
 
 # what must not change: proofs at the log's size before the prune
 proofs() { # DIR OUT
@@ -184,7 +186,7 @@ else
 fi
 
 # --------------------------------------------------------- second prune --
-H2=59001
+H2=59002
 "$L" --dir "$D" archive --before "$H2" --out "$T/a2.seg" >/dev/null 2>"$T/err" ||
     fail "second archive: $(cat "$T/err")"
 "$L" --dir "$D" prune --before "$H2" --archive "$T/a2.seg" --force -o json \
@@ -199,8 +201,9 @@ rc=$?
 [ $rc = 66 ] && grep -q "store layout 9" "$T/err" || fail "proof $((E2 - 1)) after the second prune: exit $rc: $(cat "$T/err")"
 
 # ------------------------- a witness whose last size is a dropped one --
-# (a ledger of its own: cosigned at 301, then grown and pruned past it;
-# the next submission cannot be made, and says why, 66)
+# (a ledger of its own: cosigned at 302, its genesis, anchor and 300
+# events, then grown and pruned past it; the next submission cannot be
+# made, and says why, 66)
 W=$T/w
 LEDGER_LAYOUT=9 "$L" --dir "$W" init --origin layout9.test/w >/dev/null || exit 1
 head -n 300 "$T/in.jsonl" | "$L" --dir "$W" ingest - >/dev/null 2>&1 || exit 1
@@ -216,14 +219,14 @@ done
 WURL=http://127.0.0.1:$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/wout")
 mkdir "$T/wpub"
 "$L" --dir "$W" publish "$T/wpub" --witness "$WURL $WV" >/dev/null 2>"$T/err" &&
-    grep -q "cosigned size 301" "$T/err" || fail "first witness submission: $(cat "$T/err")"
+    grep -q "cosigned size 302" "$T/err" || fail "first witness submission: $(cat "$T/err")"
 sed -n '301,1600p' "$T/in.jsonl" | "$L" --dir "$W" ingest --batch 500 - >/dev/null 2>&1 || exit 1
-"$L" --dir "$W" archive --before 1301 --out "$T/w.seg" >/dev/null 2>&1 &&
-    "$L" --dir "$W" prune --before 1301 --archive "$T/w.seg" --force >/dev/null 2>&1 ||
+"$L" --dir "$W" archive --before 1302 --out "$T/w.seg" >/dev/null 2>&1 &&
+    "$L" --dir "$W" prune --before 1302 --archive "$T/w.seg" --force >/dev/null 2>&1 ||
     fail "the witnessed ledger's prune"
 "$L" --dir "$W" publish "$T/wpub" --witness "$WURL $WV" >/dev/null 2>"$T/err"
 rc=$?
-[ $rc = 66 ] && grep -q "cannot build the request from size 301: no consistency proof from size 301" "$T/err" &&
+[ $rc = 66 ] && grep -q "cannot build the request from size 302: no consistency proof from size 302" "$T/err" &&
     grep -q "store layout 9" "$T/err" || fail "witness below the kept tiles: exit $rc: $(cat "$T/err")"
 kill "$WPID" 2>/dev/null
 wait "$WPID" 2>/dev/null

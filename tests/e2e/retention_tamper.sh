@@ -6,7 +6,7 @@
 #
 #   * a ledger 400 days old (a key, a model, a pack, a run across the
 #     horizon, 600 more events), today's events after it, archived and
-#     pruned before the horizon H (605): it verifies;
+#     pruned before the horizon H (606): it verifies;
 #   * each on a fresh copy, altered with tests/faults/lmdb_poke.c:
 #       meta "horizon"   a bit of its signature, of its map (the archive's
 #                        hash), the record deleted;
@@ -234,40 +234,42 @@ nchecks=$((nchecks + 1))
 # nothing; an archive written after the erase is taken, and holds the
 # body as erased (until 2026-11-26 the first was taken, and the erased
 # body lived on in the archive of record)
+# (event 1 is init's key.anchored: the appends are events 2..7, the
+# archives hold 0..4, the erase of event 3 is event 8)
 E=$T/erase
 "$L" --dir "$E" init --origin retention.test/erase >/dev/null || exit 1
 for i in 1 2 3 4 5 6; do
     "$L" --dir "$E" append x.e --body "{\"n\":$i,\"who\":\"alice\"}" \
         >/dev/null || exit 1
 done
-"$L" --dir "$E" archive --before 4 --out "$T/e1.bundle" >/dev/null 2>&1 ||
+"$L" --dir "$E" archive --before 5 --out "$T/e1.bundle" >/dev/null 2>&1 ||
     { echo "FAIL: archive of the erase ledger"; exit 1; }
-"$L" --dir "$E" archive --format bundle --before 4 --out "$T/e1.b.bundle" \
+"$L" --dir "$E" archive --format bundle --before 5 --out "$T/e1.b.bundle" \
     >/dev/null 2>&1 || { echo "FAIL: archive --format bundle"; exit 1; }
-"$L" --dir "$E" erase --reason test 2 >/dev/null || exit 1
+"$L" --dir "$E" erase --reason test 3 >/dev/null || exit 1
 # (an evidence bundle archive written before the erase: the same refusal)
 nchecks=$((nchecks + 1))
-"$L" --dir "$E" prune --before 4 --archive "$T/e1.b.bundle" --force \
+"$L" --dir "$E" prune --before 5 --archive "$T/e1.b.bundle" --force \
     >"$T/out" 2>"$T/err"
 rc=$?
-[ "$rc" = 1 ] && grep -q "holds bodies erased since it was written (1 erased in the ledger, 0 in the archive; the first: event 2, erased by event 7)" "$T/err" ||
+[ "$rc" = 1 ] && grep -q "holds bodies erased since it was written (1 erased in the ledger, 0 in the archive; the first: event 3, erased by event 8)" "$T/err" ||
     bad prune-erased "a bundle archive written before an erase: exit $rc: $(cat "$T/err")"
 nchecks=$((nchecks + 1))
-"$L" --dir "$E" prune --before 4 --archive "$T/e1.bundle" --force \
+"$L" --dir "$E" prune --before 5 --archive "$T/e1.bundle" --force \
     >"$T/out" 2>"$T/err"
 rc=$?
-[ "$rc" = 1 ] && grep -q "erasures: event 2: the segment holds its body, which the ledger erased since it was written" "$T/err" ||
+[ "$rc" = 1 ] && grep -q "erasures: event 3: the segment holds its body, which the ledger erased since it was written" "$T/err" ||
     bad prune-erased "an archive written before an erase: exit $rc: $(cat "$T/err")"
 "$L" --dir "$E" show 0 >/dev/null 2>&1 ||
     bad prune-erased "the refused prune removed event 0"
-"$L" --dir "$E" archive --before 4 --out "$T/e2.bundle" >/dev/null 2>&1 &&
-    "$L" --dir "$E" prune --before 4 --archive "$T/e2.bundle" --force \
+"$L" --dir "$E" archive --before 5 --out "$T/e2.bundle" >/dev/null 2>&1 &&
+    "$L" --dir "$E" prune --before 5 --archive "$T/e2.bundle" --force \
         >/dev/null 2>"$T/err" ||
     bad prune-erased "an archive written after the erase: $(cat "$T/err")"
 "$L" --dir "$E" query --bundle "$T/e2.bundle" --insecure-trust-bundle-key \
-    seq=1..2 -o json 2>/dev/null >"$T/q"
-[ "$(grep -c alice "$T/q")" = 1 ] && grep '"seq":"1"' "$T/q" | grep -q alice ||
-    bad prune-erased "the archive of record: events 1 and 2: $(cat "$T/q")"
+    seq=2..3 -o json 2>/dev/null >"$T/q"
+[ "$(grep -c alice "$T/q")" = 1 ] && grep '"seq":"2"' "$T/q" | grep -q alice ||
+    bad prune-erased "the archive of record: events 2 and 3: $(cat "$T/q")"
 
 # the state an archive carries must be the one at the horizon: a plain
 # export of the same events, proven at the latest checkpoint with the
@@ -275,20 +277,22 @@ rc=$?
 # refused (1), nothing removed (both were taken until 2026-11-26: doctor
 # --bundle then answered for events the archive does not hold, or not at
 # all)
+# (event 1 is init's key.anchored: the appends are events 2..4, the
+# horizon 5 is the size the --no-state export is proven at)
 S=$T/state
 "$L" --dir "$S" init --origin retention.test/state >/dev/null || exit 1
 for i in 1 2 3; do
     "$L" --dir "$S" append x.s --body "{\"n\":$i}" >/dev/null || exit 1
 done
-"$L" --dir "$S" export --no-state --out "$T/s-nostate.bundle" seq=0..3 \
+"$L" --dir "$S" export --no-state --out "$T/s-nostate.bundle" seq=0..4 \
     >/dev/null 2>&1 || { echo "FAIL: export --no-state"; exit 1; }
 "$L" --dir "$S" append x.s --body '{"n":4}' >/dev/null || exit 1
-"$L" --dir "$S" export --out "$T/s-later.bundle" seq=0..3 >/dev/null 2>&1 ||
+"$L" --dir "$S" export --out "$T/s-later.bundle" seq=0..4 >/dev/null 2>&1 ||
     { echo "FAIL: export"; exit 1; }
 for b in s-nostate:"carries no projected state" \
-    s-later:"carries the projected state at size 5, after the horizon 4"; do
+    s-later:"carries the projected state at size 6, after the horizon 5"; do
     nchecks=$((nchecks + 1))
-    "$L" --dir "$S" prune --before 4 --archive "$T/${b%%:*}.bundle" --force \
+    "$L" --dir "$S" prune --before 5 --archive "$T/${b%%:*}.bundle" --force \
         >/dev/null 2>"$T/err"
     rc=$?
     [ "$rc" = 1 ] && grep -q "${b#*:}" "$T/err" ||

@@ -41,13 +41,15 @@ gen() { # FROM TO
         printf("{\"type\":\"x.case.t\",\"subject\":\"s:%d\",\"body\":{\"n\":%d,\"status\":\"%s\"}}\n",
                i % 5, i, i % 2 ? "ok" : "failed") }'
 }
+# (the genesis, init's anchor, event 1, then 2..101 and 102..201: the
+# horizon at the first ingest's end, 102)
 P=$T/pruned
 { "$LEDGER" --dir "$P" init --origin cases.test/store &&
     gen 0 100 | "$LEDGER" --dir "$P" ingest - &&
     "$LEDGER" --dir "$P" flush &&
     gen 100 200 | "$LEDGER" --dir "$P" ingest - &&
-    "$LEDGER" --dir "$P" archive --before 101 --out "$T/p.seg" &&
-    "$LEDGER" --dir "$P" prune --before 101 --archive "$T/p.seg" --force; } \
+    "$LEDGER" --dir "$P" archive --before 102 --out "$T/p.seg" &&
+    "$LEDGER" --dir "$P" prune --before 102 --archive "$T/p.seg" --force; } \
     >"$T/base.out" 2>&1 || { echo "FAIL: the pruned base: $(tail -3 "$T/base.out")"; exit 1; }
 
 run() { # ledger ARGS... | poke ARGS... on $D

@@ -27,11 +27,12 @@ $CC -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
     $($PKG --cflags --libs lmdb 2>/dev/null || echo -llmdb) 2>"$T/cc.err" ||
     fail "lmdb_poke does not build: $(cat "$T/cc.err")"
 
-# 65,795 events and the genesis: tile 1/0 is full (tree level 8, hashes
-# 0..255), level 0 has 257 full tiles and a partial one of width 4
+# 65,794 events, the genesis and init's anchor (event 1): 65,796 leaves,
+# tile 1/0 is full (tree level 8, hashes 0..255), level 0 has 257 full
+# tiles and a partial one of width 4
 G=$T/good
 "$L" --dir "$G" init --origin tiles.test/damage >/dev/null || fail init
-awk 'BEGIN { for (i = 0; i < 65795; i++)
+awk 'BEGIN { for (i = 0; i < 65794; i++)
     printf("{\"type\":\"x.big\",\"body\":{\"n\":%d}}\n", i) }' |
     "$L" --dir "$G" ingest - >/dev/null 2>&1 || fail ingest
 # (into data.mdb, where poke alters the tiles: at store layout 9 the

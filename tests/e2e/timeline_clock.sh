@@ -39,27 +39,29 @@ printf '%s\n' \
     '{"type":"run.finished","time":"'$t':22Z","body":{"run":"r1","status":"failed"}}' |
     L ingest - >/dev/null 2>&1 || exit 1
 
+# the run starts at seq 4: 0 is the genesis, 1 the log key's anchor (init
+# anchors it by default), 2 and 3 the pack's install and grant
 L timeline r1 >"$T/tl" || fail "timeline: exit $?"
 sed -n '/^timeline:/,/^$/p' "$T/tl" | sed 1d | sed '/^$/d' > "$T/lines"
 order=$(awk '{for (i = 1; i <= NF; i++) if ($i ~ /^#/) {print $i; break}}' "$T/lines" | tr '\n' ' ')
-[ "$order" = "#3 #4 #5 #6 #7 #8 " ] || fail "timeline order: $order: $(cat "$T/lines")"
-grep -q '+10.000s  #6 .*permission.revoked' "$T/lines" || fail "revocation not at +10.000s: $(cat "$T/lines")"
-grep -q '+11.000s  #7 .*DENY' "$T/lines" || fail "denial: $(cat "$T/lines")"
-grep -q '+5.000s  #5 .*pack.validated' "$T/lines" ||
+[ "$order" = "#4 #5 #6 #7 #8 #9 " ] || fail "timeline order: $order: $(cat "$T/lines")"
+grep -q '+10.000s  #7 .*permission.revoked' "$T/lines" || fail "revocation not at +10.000s: $(cat "$T/lines")"
+grep -q '+11.000s  #8 .*DENY' "$T/lines" || fail "denial: $(cat "$T/lines")"
+grep -q '+5.000s  #6 .*pack.validated' "$T/lines" ||
     fail "a context event with no claimed time not after the step before it: $(cat "$T/lines")"
 
 # the start, as each view shows it: the ledger's time of day
-rt=$(L show 3 -o json | sed 's/.*"recorded_time":"\([^"]*\)".*/\1/')
+rt=$(L show 4 -o json | sed 's/.*"recorded_time":"\([^"]*\)".*/\1/')
 hms=$(printf '%s' "$rt" | cut -c12-19)
 day=$(date -u -d "$rt" '+%b %d' 2>/dev/null)
-head -1 "$T/tl" | grep -q "started $day $hms (#3)" || fail "timeline start is not the ledger's ($day $hms): $(head -1 "$T/tl")"
+head -1 "$T/tl" | grep -q "started $day $hms (#4)" || fail "timeline start is not the ledger's ($day $hms): $(head -1 "$T/tl")"
 head -1 "$T/tl" | grep -q "which puts the start at Nov 20 10:00:10" ||
     fail "timeline does not show the source's claim: $(head -1 "$T/tl")"
 L runs | grep -q "^r1 .* $day $hms" || fail "runs: $(L runs)"
-L runs r1 | grep -q "started .*seq 3 at $day $hms" || fail "runs r1: $(L runs r1 | grep started)"
-L query seq=3 | grep -q "^$day $hms 3 run.started" || fail "query: $(L query seq=3)"
-L query seq=3 -o verbose | grep -q 'time=2026-11-20T10:00:10.*(the source.s clock)' ||
-    fail "query verbose does not show the claim: $(L query seq=3 -o verbose)"
+L runs r1 | grep -q "started .*seq 4 at $day $hms" || fail "runs r1: $(L runs r1 | grep started)"
+L query seq=4 | grep -q "^$day $hms 4 run.started" || fail "query: $(L query seq=4)"
+L query seq=4 -o verbose | grep -q 'time=2026-11-20T10:00:10.*(the source.s clock)' ||
+    fail "query verbose does not show the claim: $(L query seq=4 -o verbose)"
 
 # selected by the ledger's clock
 n=$(L query -S '2026-11-20 10:00:00 UTC' -U '2026-11-20 10:01:00 UTC' run=r1 | wc -l)

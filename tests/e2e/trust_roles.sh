@@ -43,7 +43,8 @@ rc=$?
 [ $rc = 77 ] || fail "outside roles: exit $rc, want 77"
 grep -q "key 'runner' (.*) may not sign route.decision" "$T/err" ||
     fail "outside roles message: '$(cat "$T/err")'"
-grep -q "at event 1" "$T/err" || fail "message names no key.added"
+# (runner's key.added is event 2: event 1 is init's anchor)
+grep -q "at event 2" "$T/err" || fail "message names no key.added"
 [ -s "$T/out" ] && fail "refused append printed '$(cat "$T/out")'"
 n1=$(L stats -o json | jq -r .events)
 [ "$n0" = "$n1" ] || fail "refused append wrote: $n0 -> $n1 events"

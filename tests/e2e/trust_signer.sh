@@ -46,9 +46,10 @@ jq -e -s --arg k "$OPS" 'map(select(.group=="fs.read"))[0] |
 jq -e -s --arg k "$LOG" 'map(select(.group=="net.egress"))[0] |
     .by == "carol" and .signer == {"key_id": $k, "name": "log"}' "$T/pj" \
     >/dev/null || fail "permissions json (log key): $(cat "$T/pj")"
-# --at: the state as of an event, signer the same
-L permissions --at 4 -o json | jq -e -s '.[0].signer.name == "ops"' \
-    >/dev/null || fail "permissions --at 4: signer"
+# --at: the state as of an event, signer the same (the grant is event 5:
+# event 1 is init's anchor, 2 ops' key.added)
+L permissions --at 5 -o json | jq -e -s '.[0].signer.name == "ops"' \
+    >/dev/null || fail "permissions --at 5: signer"
 
 # runs: requested_by and the signer of run.started
 L runs R-1 -o json | jq -e --arg k "$OPS" \

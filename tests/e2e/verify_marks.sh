@@ -54,7 +54,7 @@ L init >/dev/null || exit 1
         i=$((i + 1))
     done
 } | L ingest - >/dev/null 2>&1 || exit 1
-N=2 # the step
+N=3 # the step (event 1 is init's key.anchored, 2 the run.started)
 L verify --full >/dev/null 2>&1 || fail "clean verify"
 flip
 # before verify runs, nothing is known, nothing marked
@@ -63,29 +63,29 @@ grep -q verify "$T/o" && fail "marked before verify ran: $(cat "$T/o")"
 L verify --full >/dev/null 2>&1 && fail "verify --full passed a flipped byte"
 
 L show $N >"$T/o" 2>"$T/e" || fail "show after the finding: exit $?"
-grep -q '^verify  *failed: event 2' "$T/o" || fail "show: no mark: $(cat "$T/o")"
-grep -q 'WARNING: ledger verify found event 2' "$T/e" || fail "show: no warning: $(cat "$T/e")"
+grep -q "^verify  *failed: event $N" "$T/o" || fail "show: no mark: $(cat "$T/o")"
+grep -q "WARNING: ledger verify found event $N" "$T/e" || fail "show: no warning: $(cat "$T/e")"
 L show $N -o json >"$T/o" 2>/dev/null
-grep -q '"verify": *"failed: event 2' "$T/o" || fail "show -o json: $(cat "$T/o")"
+grep -q "\"verify\": *\"failed: event $N" "$T/o" || fail "show -o json: $(cat "$T/o")"
 L show 1 -o json >"$T/o" 2>"$T/e"
 grep -q '"verify"' "$T/o" && fail "show of another event is marked"
 grep -q 'WARNING' "$T/e" || fail "show of another event: no warning"
 
 L query run=r1 >"$T/o" 2>"$T/e"
 [ "$(grep -c 'WARNING' "$T/e")" = 1 ] || fail "query: warning not once: $(cat "$T/e")"
-grep -A1 ' 2 run.step' "$T/o" | grep -q '!! verification failed: event 2' ||
+grep -A1 " $N run.step" "$T/o" | grep -q "!! verification failed: event $N" ||
     fail "query short: $(cat "$T/o")"
 [ "$(grep -c '!!' "$T/o")" = 1 ] || fail "query marks more than the event"
-L query run=r1 -o verbose 2>/dev/null | grep -q '^    verify=failed: event 2' ||
+L query run=r1 -o verbose 2>/dev/null | grep -q "^    verify=failed: event $N" ||
     fail "query verbose: no mark"
-L query run=r1 -o json 2>/dev/null | grep '"seq":"2"' | grep -q '"verify":"failed: event 2' ||
+L query run=r1 -o json 2>/dev/null | grep "\"seq\":\"$N\"" | grep -q "\"verify\":\"failed: event $N" ||
     fail "query json: no mark"
-L query run=r1 -o json --output-fields seq,type 2>/dev/null | grep '"seq":"2"' |
+L query run=r1 -o json --output-fields seq,type 2>/dev/null | grep "\"seq\":\"$N\"" |
     grep -q '"verify":"failed' || fail "query json --output-fields: no mark"
 L query -o json 2>/dev/null > "$T/all"
 [ "$(grep -c '"verify"' "$T/all")" = 1 ] || fail "query json (threaded): $(grep -c '"verify"' "$T/all") marks"
-grep '"seq":"2"' "$T/all" | grep -q '"verify"' || fail "query json (threaded): wrong event marked"
-L query run=r1 -o json-pretty 2>/dev/null | grep -q '"verify": "failed: event 2' ||
+grep "\"seq\":\"$N\"" "$T/all" | grep -q '"verify"' || fail "query json (threaded): wrong event marked"
+L query run=r1 -o json-pretty 2>/dev/null | grep -q "\"verify\": \"failed: event $N" ||
     fail "query json-pretty: no mark"
 # what cannot carry a mark says so, never "it is marked where it is
 # shown" (issue 46: -o cat printed the altered body unmarked under that)
@@ -99,25 +99,26 @@ grep -q 'it is NOT marked in this output (--raw' "$T/e" &&
     fail "show --raw: $(cat "$T/e")"
 
 L timeline r1 >"$T/o" 2>"$T/e" || fail "timeline: exit $?"
-grep -q '#2 .*!! verification failed: event 2' "$T/o" || fail "timeline: no mark: $(cat "$T/o")"
+grep -q "#$N .*!! verification failed: event $N" "$T/o" || fail "timeline: no mark: $(cat "$T/o")"
 grep -q 'WARNING' "$T/e" || fail "timeline: no warning"
-L timeline r1 -o json 2>/dev/null | grep -q '"verify": *"failed: event 2' ||
+L timeline r1 -o json 2>/dev/null | grep -q "\"verify\": *\"failed: event $N" ||
     fail "timeline json: no mark"
 # the page draws it as a failure, and its evidence box says it stands
 L timeline r1 --html "$T/p.html" >/dev/null 2>"$T/e" || fail "timeline --html: exit $?"
-grep -q 'VERIFY failed: event 2' "$T/p.html" || fail "page: the event is not marked"
-grep -q 'A verification FAILED and that finding stands: event 2' "$T/p.html" ||
+grep -q "VERIFY failed: event $N" "$T/p.html" || fail "page: the event is not marked"
+grep -q "A verification FAILED and that finding stands: event $N" "$T/p.html" ||
     fail "page: the evidence box does not say the finding stands"
 
 # a view is computed from the events, the altered one among them: it
 # says so (not as of an event before it)
 for v in runs packs; do
     L $v >/dev/null 2>"$T/e" || fail "$v: exit $?"
-    grep -q "WARNING: ledger verify found event 2 .*it is NOT marked in this output (a view is computed from the events, that one among them)" "$T/e" ||
+    grep -q "WARNING: ledger verify found event $N .*it is NOT marked in this output (a view is computed from the events, that one among them)" "$T/e" ||
         fail "$v: no warning: $(cat "$T/e")"
 done
-L runs --at 1 >/dev/null 2>"$T/e" || fail "runs --at 1: exit $?"
-[ -s "$T/e" ] && fail "runs --at 1, before the event: $(cat "$T/e")"
+# (--at the run.started, the event before the step)
+L runs --at $((N - 1)) >/dev/null 2>"$T/e" || fail "runs --at $((N - 1)): exit $?"
+[ -s "$T/e" ] && fail "runs --at $((N - 1)), before the event: $(cat "$T/e")"
 
 # the byte put back and a full verification passes: nothing is marked
 flip

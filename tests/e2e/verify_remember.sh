@@ -31,23 +31,24 @@ while [ $i -le 30 ]; do
         >/dev/null || exit 1
     i=$((i + 1))
 done
-# seq of marker 7 is 7 (genesis is 0)
+# seq of marker 7 is 8 (genesis is 0, init's key.anchored 1): 32 events
+E=8
 L verify --full >"$T/out" 2>&1 || fail "clean verify --full: $(cat "$T/out")"
-grep -q '^ok: full verification of 31 events' "$T/out" ||
+grep -q '^ok: full verification of 32 events' "$T/out" ||
     fail "full verify output: $(cat "$T/out")"
 L verify >"$T/out" 2>&1 || fail "clean plain verify"
-grep -q '^ok: nothing new since seq 30' "$T/out" ||
+grep -q '^ok: nothing new since seq 31' "$T/out" ||
     fail "nothing-new output: $(cat "$T/out")"
-grep -q 'last full verification at seq 30, [A-Z][a-z][a-z] [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9];' "$T/out" ||
+grep -q 'last full verification at seq 31, [A-Z][a-z][a-z] [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9];' "$T/out" ||
     fail "no last full verification: $(cat "$T/out")"
 L append x.test.step --body '{"marker":"new"}' >/dev/null
 L append x.test.step --body '{"marker":"new"}' >/dev/null
 L verify >"$T/out" 2>&1 || fail "plain verify of 2 new"
-grep -q '^ok: checked 2 new events 31..32' "$T/out" ||
+grep -q '^ok: checked 2 new events 32..33' "$T/out" ||
     fail "new-events output: $(cat "$T/out")"
 # (a format 2 ledger checks every seal from 0: what it leaves is the
 # events' claims, keys and indexes)
-grep -Eq "(signatures|claims, keys and indexes) of events before 31 were not re-checked" "$T/out" ||
+grep -Eq "(signatures|claims, keys and indexes) of events before 32 were not re-checked" "$T/out" ||
     fail "plain verify does not say what it did not re-check"
 L doctor -o json >"$T/doc" 2>/dev/null
 grep -q '"chain-verified".*plain runs' "$T/doc" ||
@@ -72,24 +73,24 @@ EOF
 L verify --full >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" = 1 ] || fail "verify --full after tampering: exit $rc"
-grep -q 'event 7' "$T/err" || fail "verify --full: $(cat "$T/err")"
+grep -q "event $E" "$T/err" || fail "verify --full: $(cat "$T/err")"
 L doctor >"$T/doc" 2>&1
 # (when, in human output's one time format: docs/OUTPUT.md)
-grep 'chain-verified' "$T/doc" | grep -q 'FAIL.*event 7 (found [A-Z][a-z][a-z] [0-9][0-9] [0-9:]*)' ||
+grep 'chain-verified' "$T/doc" | grep -q "FAIL.*event $E (found [A-Z][a-z][a-z] [0-9][0-9] [0-9:]*)" ||
     fail "doctor after a failed verify: $(grep chain-verified "$T/doc")"
 # export does not ship what it cannot vouch for: exit 1 naming the event,
 # and no bundle
 L export type=x.test.step --out "$T/b.tar.zst" >/dev/null 2>"$T/err"
 rc=$?
 [ "$rc" = 1 ] || fail "export of a tampered selection: exit $rc"
-grep -q 'refusing to export: event 7: body does not match' "$T/err" ||
+grep -q "refusing to export: event $E: body does not match" "$T/err" ||
     fail "export: $(cat "$T/err")"
 [ -e "$T/b.tar.zst" ] && fail "export wrote a bundle of a tampered selection"
 # plain verify re-checks every body, so it sees the altered one itself
 L verify >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" = 1 ] || fail "plain verify after tampering: exit $rc"
-grep -q 'event 7' "$T/err" || fail "plain verify: $(cat "$T/err")"
+grep -q "event $E" "$T/err" || fail "plain verify: $(cat "$T/err")"
 
 # evidence that may not be changed: a write-protected copy
 cp -a "$D" "$T/copy" || exit 1
@@ -99,7 +100,7 @@ mt0=$(stat -c %Y.%y "$T/copy/data.mdb")
 "$LEDGER" --dir "$T/copy" verify --full >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" = 1 ] || fail "verify of a write-protected copy: exit $rc $(cat "$T/err")"
-grep -q 'event 7' "$T/err" || fail "copy: finding not named: $(cat "$T/err")"
+grep -q "event $E" "$T/err" || fail "copy: finding not named: $(cat "$T/err")"
 grep -q 'could not record this result in the ledger: .*/copy/data.mdb is write-protected' "$T/err" ||
     fail "copy: no 'could not record' naming why: $(cat "$T/err")"
 [ "$(cksum <"$T/copy/data.mdb")" = "$sum0" ] || fail "copy: data.mdb changed"
@@ -123,7 +124,7 @@ EOF
 L verify >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" = 1 ] || fail "plain verify while a finding stands: exit $rc"
-grep -q 'found: event 7: .*stands until' "$T/err" ||
+grep -q "found: event $E: .*stands until" "$T/err" ||
     fail "plain verify: $(cat "$T/err")"
 L doctor 2>/dev/null | grep 'chain-verified' | grep -q 'FAIL' ||
     fail "doctor cleared the finding"
