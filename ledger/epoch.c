@@ -211,6 +211,11 @@ struct box {
     int fd; /* the state file, read-write; -1 */
     dev_t dev;
     ino_t ino;
+    /* the checksum of the slot both of the file's slots held when this
+     * state was loaded or last stored (have_sum: 1), which
+     * ldg_epoch_file_same compares with the file's */
+    uint8_t sum[32];
+    int have_sum;
 };
 
 static struct box *
@@ -470,8 +475,10 @@ ldg_epoch_advance_with(struct ldg_epoch_state *s, uint64_t ts_ns,
     memcpy(t, s, sizeof *t);
     rc = p == s->cur.period ? advance_sub(t, w, ts_ns, &sd)
                             : advance_period(t, w, p, &sd);
-    if (rc == 0)
+    if (rc == 0) {
         memcpy(s, t, sizeof *t);
+        box_of(s)->have_sum = 0; /* ahead of its file until stored */
+    }
     ldg_wipe(t, sizeof *t);
     return rc;
 }
@@ -1308,11 +1315,13 @@ file_load(const char *path, struct ldg_epoch_state **out, int recover,
             goto out;
         }
     }
+    memcpy(box_of(st[win])->sum, slot[win] + OFF_SUM, 32);
     ldg_wipe(slot[win], LDG_EPOCH_SLOT);
     *out = st[win];
     st[win] = NULL;
     if (recover) { /* the sealers' lock is held: the next store writes */
         keep_fd(*out, fd, &fst);
+        box_of(*out)->have_sum = 1; /* (both slots hold it now) */
         fd = -1;
     }
     rc = 0;
@@ -1333,7 +1342,8 @@ ldg_epoch_file_store(const char *path, struct ldg_epoch_state *s,
     int fd, rc = LDG_EIO, step = 0;
 
     if ((fd = store_fd(s, path, err, errcap)) < 0)
-        return fd; /* (the file, kept open in s's box: store_fd) */
+        return fd;           /* (the file, kept open in s's box: store_fd) */
+    box_of(s)->have_sum = 0; /* (until both slots hold the new state) */
     ldg_epoch_slot_encode(slot, s, gen);
     /* Both slots hold the current state (gen) when we begin. The new one
      * goes to slot (gen & 1) first, then over the other: a cut before the
@@ -1351,6 +1361,8 @@ ldg_epoch_file_store(const char *path, struct ldg_epoch_state *s,
             goto ioerr;
     }
     s->gen = gen;
+    memcpy(box_of(s)->sum, slot + OFF_SUM, 32);
+    box_of(s)->have_sum = 1;
     rc = 0;
     goto out;
 ioerr:
@@ -1362,4 +1374,22 @@ cut:
 out:
     ldg_wipe(slot, LDG_EPOCH_SLOT);
     return rc;
+}
+
+int
+ldg_epoch_file_same(struct ldg_epoch_state *s, const char *path)
+{
+    struct box *b = box_of(s);
+    uint8_t sum[2][32];
+    struct stat st;
+    char err[8];
+
+    if (b->fd < 0 || !b->have_sum || lstat(path, &st) != 0 ||
+        st.st_dev != b->dev || st.st_ino != b->ino ||
+        file_ok(path, &st, err, sizeof err) < 0)
+        return 0;
+    if (read_at(b->fd, sum[0], 32, OFF_SUM) < 0 ||
+        read_at(b->fd, sum[1], 32, LDG_EPOCH_SLOT + OFF_SUM) < 0)
+        return 0;
+    return memcmp(sum[0], b->sum, 32) == 0 && memcmp(sum[1], b->sum, 32) == 0;
 }

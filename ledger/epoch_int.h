@@ -203,6 +203,13 @@ int ldg_epoch_file_read(const char *path, struct ldg_epoch_state **out,
  * links); LDG_ECORRUPT (size); LDG_ENOTFOUND; LDG_EIO. */
 int ldg_epoch_file_store(const char *path, struct ldg_epoch_state *s,
                          int fail_after, char *err, size_t errcap);
+/* 1 when s (from ldg_epoch_file_load or a store) is still what path
+ * holds: the file s keeps open is the one path names, fit (file_ok), and
+ * both its slots carry the checksum of the slot s was loaded from or last
+ * stored; 0 otherwise (changed by another process, replaced, or any
+ * error: load it again, which says what is wrong). Reads 64 bytes
+ * through the kept descriptor: no file is opened. */
+int ldg_epoch_file_same(struct ldg_epoch_state *s, const char *path);
 /* The bytes of a slot (LDG_EPOCH_SLOT) for s at generation gen, into out
  * (sodium_malloc'd by the caller: it holds secrets). */
 void ldg_epoch_slot_encode(uint8_t *out, const struct ldg_epoch_state *s,

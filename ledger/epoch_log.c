@@ -290,9 +290,108 @@ struct held {
 };
 
 struct held_set {
+    struct ldg_ledger *l;
     size_t n, cap;
     struct held *k;
 };
+
+/*
+ * And between transactions, the handle keeps them (l->epoch_keep): the
+ * next transaction takes a key's state back when its file still holds
+ * it (ldg_epoch_file_same: 64 bytes read through the descriptor the
+ * state keeps), else loads it again. A commit then opens no file: a
+ * server out of descriptors still commits, and a commit does not read
+ * and check 16 KB a key.
+ */
+#define KEPT_MAX 8
+
+struct kept_set {
+    size_t n;
+    struct held k[KEPT_MAX];
+};
+
+static void
+kept_free(void *p)
+{
+    struct kept_set *ks = p;
+    if (ks == NULL)
+        return;
+    for (size_t i = 0; i < ks->n; i++)
+        ldg_epoch_state_free(ks->k[i].st);
+    free(ks);
+}
+
+/* key name's state from l's kept ones, taken out (NULL: none). */
+static struct ldg_epoch_state *
+kept_take(struct ldg_ledger *l, const char *name)
+{
+    struct ldg_epoch_state *st = NULL;
+    struct kept_set *ks;
+
+    pthread_mutex_lock(&l->epoch_mu);
+    ks = l->epoch_keep;
+    for (size_t i = 0; ks != NULL && i < ks->n; i++)
+        if (strcmp(ks->k[i].name, name) == 0) {
+            st = ks->k[i].st;
+            ks->k[i] = ks->k[--ks->n];
+            break;
+        }
+    pthread_mutex_unlock(&l->epoch_mu);
+    return st;
+}
+
+/* st (key name's) kept by l for the next transaction, or freed when l
+ * keeps one of that name already, KEPT_MAX, or memory is short. */
+static void
+kept_put(struct ldg_ledger *l, const char *name, struct ldg_epoch_state *st)
+{
+    struct kept_set *ks;
+
+    pthread_mutex_lock(&l->epoch_mu);
+    if (l->epoch_keep == NULL &&
+        (l->epoch_keep = calloc(1, sizeof(struct kept_set))) != NULL)
+        l->epoch_keep_free = kept_free;
+    ks = l->epoch_keep;
+    for (size_t i = 0; ks != NULL && i < ks->n; i++)
+        if (strcmp(ks->k[i].name, name) == 0)
+            ks = NULL;
+    if (ks != NULL && ks->n < KEPT_MAX) {
+        snprintf(ks->k[ks->n].name, sizeof ks->k[ks->n].name, "%s", name);
+        ks->k[ks->n++].st = st;
+        st = NULL;
+    }
+    pthread_mutex_unlock(&l->epoch_mu);
+    ldg_epoch_state_free(st);
+}
+
+static uint64_t period_end(const struct ldg_epoch_params *par, uint32_t p);
+
+/* l's kept states dropped (wiped) when their file no longer holds them
+ * (another process ended the epoch) or their period is over (now, wall
+ * ns): a past secret does not outlive its file's copy in a process that
+ * sits idle. ldg_keys_expire does it, which `serve` calls at each idle
+ * sweep and at each period's end. */
+static void
+kept_prune(struct ldg_ledger *l, uint64_t now)
+{
+    struct kept_set *ks;
+    char path[4300];
+
+    pthread_mutex_lock(&l->epoch_mu);
+    ks = l->epoch_keep;
+    for (size_t i = 0; ks != NULL && i < ks->n;) {
+        struct ldg_epoch_state *st = ks->k[i].st;
+        if (state_path(path, sizeof path, l, ks->k[i].name) == 0 &&
+            ldg_epoch_file_same(st, path) &&
+            now < period_end(&st->par, st->cur.period)) {
+            i++;
+            continue;
+        }
+        ldg_epoch_state_free(st);
+        ks->k[i] = ks->k[--ks->n];
+    }
+    pthread_mutex_unlock(&l->epoch_mu);
+}
 
 static void
 held_release(void *p)
@@ -301,7 +400,7 @@ held_release(void *p)
     if (h == NULL)
         return;
     for (size_t i = 0; i < h->n; i++)
-        ldg_epoch_state_free(h->k[i].st);
+        kept_put(h->l, h->k[i].name, h->k[i].st);
     free(h->k);
     free(h);
 }
@@ -321,6 +420,7 @@ state_held(struct ldg_txn *t, const char *name, const struct ldg_epoch_rec *r,
     if (h == NULL) {
         if ((h = calloc(1, sizeof *h)) == NULL)
             return LDG_ENOMEM;
+        h->l = l;
         ldg_txn_set_memo(t, h, held_release);
     }
     for (size_t i = 0; i < h->n; i++)
@@ -339,7 +439,15 @@ state_held(struct ldg_txn *t, const char *name, const struct ldg_epoch_rec *r,
         h->k = k;
         h->cap = cap;
     }
-    if ((rc = state_load(l, name, r, out)) < 0)
+    if ((*out = kept_take(l, name)) != NULL) {
+        if ((rc = state_path(path, sizeof path, l, name)) < 0 ||
+            !ldg_epoch_file_same(*out, path) ||
+            (rc = state_fits(l, path, *out, r)) < 0) {
+            ldg_epoch_state_free(*out); /* (loaded again, which says why) */
+            *out = NULL;
+        }
+    }
+    if (*out == NULL && (rc = state_load(l, name, r, out)) < 0)
         return rc;
     snprintf(h->k[h->n].name, sizeof h->k[h->n].name, "%s", name);
     h->k[h->n++].st = *out;
@@ -754,6 +862,8 @@ ldg_keys_advance(struct ldg_ledger *l, const char *name,
                 name, name);
         goto out;
     }
+    /* (this handle's kept state, if any, is the epoch ending: wiped) */
+    ldg_epoch_state_free(kept_take(l, name));
     if ((rc = state_load(l, name, &r, &st)) < 0 ||
         (rc = advance_locked(l, t, name, st)) < 0)
         goto out;
@@ -880,6 +990,7 @@ ldg_keys_expire(struct ldg_ledger *l, uint64_t *next_ns, unsigned *ended)
         *ended = 0;
     if (l == NULL)
         return LDG_EINVAL;
+    kept_prune(l, ldg_clock_now(l));
     /* a look first, with no lock: what is idle or not due yet (every
      * call but one an epoch) costs a reader's transaction */
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)

@@ -255,6 +255,13 @@ struct ldg_ledger {
      * stored or replayed has opened since ldg_keys_epoch_due last took it
      * (0: none); atomic (epoch_log.c). */
     uint64_t epoch_due_ns;
+    /* The epoch states the last transactions loaded, kept for the next
+     * (epoch_log.c: each is checked against its file before use, so that
+     * a commit opens no file): guarded by epoch_mu; ldg_close releases
+     * them through epoch_keep_free. */
+    pthread_mutex_t epoch_mu;
+    void *epoch_keep;
+    void (*epoch_keep_free)(void *);
 };
 
 /* error.c: from now on this thread writes the handle's second message

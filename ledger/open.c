@@ -151,6 +151,7 @@ ldg_open_handle(struct ldg_ledger **out, const char *dir,
         return LDG_ENOMEM;
     pthread_mutex_init(&l->keys_mu, NULL);
     pthread_mutex_init(&l->dict_mu, NULL);
+    pthread_mutex_init(&l->epoch_mu, NULL);
     if (ldg_dicts_new(&l->dicts) < 0) {
         free(l);
         return LDG_ENOMEM;
@@ -252,6 +253,9 @@ ldg_close(struct ldg_ledger *l)
         ldg_key_free(l->actors[i]);
     ldg_key_free(l->log_key);
     ldg_intake_detach(l);
+    if (l->epoch_keep_free != NULL)
+        l->epoch_keep_free(l->epoch_keep);
+    pthread_mutex_destroy(&l->epoch_mu);
     ldg_store_close(l->store);
     pthread_mutex_destroy(&l->keys_mu);
     ldg_cdict_free(l->cdict);

@@ -115,7 +115,7 @@ wait "$pid" || fail "serve exit $?: $(cat "$T/serve.err")"
 pid=""
 "$LEDGER" verify --dir "$D" >/dev/null || fail "verify after the run failed"
 n=$("$LEDGER" stats --dir "$D" -o json | jq -r .events)
-[ "$n" = 4 ] || fail "expected 4 events (genesis and 3 appends), got $n"
+[ "$n" = 5 ] || fail "expected 5 events (genesis, anchor and 3 appends), got $n"
 
 [ $fails -eq 0 ] && echo "serve_fds: refused past the open-file limit, no spin, served after"
 exit $((fails > 0))

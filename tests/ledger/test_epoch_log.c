@@ -628,6 +628,35 @@ test_epoch_log__pruned_chain_dropped_refused(void **state)
     expect_bad(f, LDG_VERIFY_FULL, 6, "keeps no chain of the key");
 }
 
+/* Another process ends the epoch (`keys advance`, the epoch timer) while
+ * this handle keeps the state its last commit used: the next commit seals
+ * under the new epoch, not the one whose secret the file no longer
+ * holds. */
+static void
+test_epoch_log__another_writers_advance_is_taken(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_epoch_state *st = current_state(f);
+    struct ldg_epoch_row *rows;
+    char path[512], err[256];
+    size_t n;
+
+    snprintf(path, sizeof path, "%s/keys/log.epochs", f->dir);
+    clock_ns = T0 + 138 * SEC;
+    assert_int_equal(ldg_epoch_advance(st, clock_ns), 0);
+    if (ldg_epoch_file_store(path, st, 0, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    ldg_epoch_state_free(st);
+    append_at(f, T0 + 139 * SEC); /* 9: epoch 2.2 */
+    verify_ok(f);
+    assert_int_equal(ldg_keys_epochs(f->l, &rows, &n), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(rows[4].period, 2);
+    assert_int_equal(rows[4].sub, 2);
+    assert_int_equal(rows[4].from_seq, 9);
+    free(rows);
+}
+
 #define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
 
 int
@@ -656,6 +685,7 @@ main(void)
         TE(test_epoch_log__pruned_resealed_without_epoch_refused),
         TE(test_epoch_log__pruned_resealed_by_current_epoch_refused),
         TE(test_epoch_log__pruned_chain_dropped_refused),
+        TE(test_epoch_log__another_writers_advance_is_taken),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
