@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "cli/commands.h"
@@ -101,6 +102,16 @@ trust_keys(struct cli *c, const struct cli_list *trust, char ***out)
         struct ldg_anchor_pin *pins = NULL;
         size_t npins = 0;
         keys[i] = (char *)(keys + trust->n) + i * KEYCAP;
+        if (strchr(trust->v[i], '+') == NULL &&
+            access(trust->v[i], F_OK) != 0) {
+            cli_err(c,
+                    "--trust '%s': not a log verifier key (the line `ledger "
+                    "keys verifier` prints: origin+id+key) nor a file "
+                    "holding one",
+                    trust->v[i]);
+            free(keys);
+            return EX_DATAERR;
+        }
         rc = cli_trust_arg(c, "--trust", trust->v[i], keys[i], KEYCAP, &pins,
                            &npins);
         free(pins); /* a witness checks the log key's signature only */

@@ -98,7 +98,7 @@ cmd_checkpoint(struct cli *c, const struct tlog_args *x, int npos, char **pos)
                 "storage corrupt: the stored checkpoint %s; nothing printed: "
                 "ledger verify --full names it",
                 rc == LDG_ETAMPER     ? "has another root than the stored tree"
-                : rc == LDG_EBADSIG   ? "does not verify with the log key"
+                : rc == LDG_EBADSIG   ? cli_why(l, rc)
                 : rc == LDG_EBADINPUT ? "does not decode (or names another log)"
                                       : why);
         free(note);

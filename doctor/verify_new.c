@@ -21,7 +21,9 @@
  *   3. timestamps never decrease from S-1 on;
  *   4. each checkpoint stored for a size in S+1..N is signed by the log
  *      key, for this log, with the stored tree's root at its size (one
- *      signature a commit: what `ledger checkpoint` hands out).
+ *      signature a commit: what `ledger checkpoint` hands out), and, once
+ *      the log key seals with epoch keys, by the epoch key its seals lead
+ *      to (its second signature line).
  *
  * What it leaves to `ledger verify`: the indexes of the new events, the
  * checkpoints of sizes up to S, and anything before S (a full verification is
@@ -48,47 +50,95 @@ found(struct ldg_verify_report *r, uint64_t seq, const char *what)
     return LDG_ETAMPER;
 }
 
-/* Step 4: the checkpoints of sizes from..to (from > 0), newest first. */
+/* Step 4b: the epoch lines of the checkpoints of sizes at[n-1] .. at[0]
+ * (newest first in at; checked oldest first, on one walk of the log
+ * key's seals): each by the epoch key the log key's seals lead to. */
+static int
+check_checkpoint_epochs(struct ldg_txn *t, const uint64_t *at, size_t n,
+                        struct ldg_verify_report *r)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_epoch_walk *w = NULL;
+    char why[500];
+    int rc = 0;
+
+    if (n > 0 && (rc = ldg_epoch_walk_new(l, &w)) < 0)
+        return rc;
+    for (size_t i = n; i-- > 0 && rc >= 0;) {
+        char *note = NULL;
+        if ((rc = ldg_checkpoint_get(t, at[i], &note)) < 0)
+            break;
+        rc = ldg_epoch_walk_checkpoint(w, t, at[i], note, strlen(note));
+        free(note);
+        if (rc == LDG_ETAMPER || rc == LDG_ECORRUPT) {
+            snprintf(why, sizeof why,
+                     "the stored checkpoint of size %llu: %.440s",
+                     (unsigned long long)at[i], ldg_errmsg(l));
+            rc = found(r, at[i] - 1, why);
+        }
+    }
+    ldg_epoch_walk_free(w);
+    return rc < 0 ? rc : 0;
+}
+
+/* Step 4: the checkpoints of sizes from..to (from > 0), newest first,
+ * then their epoch lines. */
 static int
 check_checkpoints(struct ldg_txn *t, uint64_t from, uint64_t to,
                   struct ldg_verify_report *r)
 {
     char why[256];
-    uint64_t s = to, size = 0;
-    int rc;
+    uint64_t s = to, size = 0, *at = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
 
     while (s >= from) {
         char *note = NULL;
-        uint64_t at;
-        rc = ldg_checkpoint_floor(t, s, &at);
-        if (rc == LDG_ENOTFOUND || (rc == 0 && at < from))
-            return 0;
+        uint64_t a;
+        rc = ldg_checkpoint_floor(t, s, &a);
+        if (rc == LDG_ENOTFOUND || (rc == 0 && a < from)) {
+            rc = 0;
+            break;
+        }
         if (rc < 0) /* (a key that does not decode: storage corrupt) */
-            return rc;
-        rc = ldg_checkpoint_get(t, at, &note);
+            break;
+        rc = ldg_checkpoint_get(t, a, &note);
         if (rc < 0 && rc != LDG_ECORRUPT)
-            return rc;
+            break;
         if (rc == 0)
-            rc = ldg_checkpoint_check(t, note, strlen(note), &size);
+            rc = ldg_checkpoint_check_key(t, note, strlen(note), &size);
         free(note);
         if (rc < 0 && rc != LDG_EBADSIG && rc != LDG_EBADINPUT &&
             rc != LDG_ETAMPER && rc != LDG_ECORRUPT && rc != LDG_ENOTFOUND)
-            return rc;
-        if (rc < 0 || size != at) {
+            break;
+        if (rc < 0 || size != a) {
             snprintf(why, sizeof why, "the stored checkpoint of size %llu %s",
-                     (unsigned long long)at,
+                     (unsigned long long)a,
                      rc == LDG_EBADSIG   ? "does not verify with the log key"
                      : rc == LDG_ETAMPER ? "has another root than the stored "
                                            "tree"
                      : rc < 0            ? "does not decode"
                                          : "names another size");
-            return found(r, at - 1, why);
+            rc = found(r, a - 1, why);
+            break;
         }
-        if (at == 0)
-            return 0;
-        s = at - 1;
+        if (n == cap) {
+            uint64_t *m = realloc(at, (cap = cap ? 2 * cap : 64) * sizeof *m);
+            if (m == NULL) {
+                rc = LDG_ENOMEM;
+                break;
+            }
+            at = m;
+        }
+        at[n++] = a;
+        if (a == 0)
+            break;
+        s = a - 1;
     }
-    return 0;
+    if (rc == 0)
+        rc = check_checkpoint_epochs(t, at, n, r);
+    free(at);
+    return rc;
 }
 
 /* Steps 1-4 above on one read snapshot; fills r (from, to, checked, root,

@@ -214,13 +214,20 @@ prepare_cosigned(struct ex *x)
         x->rep.cosigned_failed = 1;
         return rc;
     }
-    /* the signature lines after the blank line, the log's one aside */
+    /* the signature lines after the blank line, the log's own aside (its
+     * key's and its epoch key's) */
     (void)ldg_note_verify_vkey(x->vkey, note, x->o->cosigned_len, &tlen);
-    for (size_t i = tlen; i + 1 < x->o->cosigned_len; i++)
-        if (note[i] == '\n' && strncmp(note + i + 1, "\xe2\x80\x94 ", 4) == 0)
+    for (size_t i = tlen; i + 5 < x->o->cosigned_len; i++) {
+        const char *name = note + i + 5;
+        size_t n;
+        if (note[i] != '\n' || strncmp(note + i + 1, "\xe2\x80\x94 ", 4) != 0)
+            continue;
+        n = strcspn(name, " \n");
+        if (!ldg_note_name_is_log(x->l, name, n))
             lines++;
+    }
     x->rep.cosigned_size = size;
-    x->rep.cosignatures = lines > 0 ? lines - 1 : 0;
+    x->rep.cosignatures = lines;
     snprintf(x->rep.cosigned_detail, sizeof x->rep.cosigned_detail,
              "cosigned checkpoint of size %llu with %llu cosignature(s)",
              (unsigned long long)size, (unsigned long long)x->rep.cosignatures);

@@ -315,6 +315,118 @@ ldg_epoch_walk_check(struct ldg_epoch_walk *w, struct ldg_txn *t,
 }
 
 int
+ldg_epoch_walk_checkpoint(struct ldg_epoch_walk *w, struct ldg_txn *t,
+                          uint64_t size, const char *note, size_t len)
+{
+    struct ldg_ledger *l;
+    struct ldg_epoch_chain *c;
+    struct ldg_epoch_ext x;
+    struct ldg_epoch_rec r;
+    struct wkey *k;
+    uint8_t raw[LDG_EPOCH_EXT_MAX];
+    char name[LDG_ORIGIN_MAX + sizeof LDG_EPOCH_NOTE_SUFFIX], err[512];
+    size_t tlen, n;
+    uint32_t id;
+    int rc;
+
+    if (w == NULL || t == NULL || note == NULL || size == 0)
+        return LDG_EINVAL;
+    l = w->l;
+    if (l->log_key == NULL ||
+        (rc = ldg_epoch_rec_get(t, l->log_key->key_id, &r)) == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if ((tlen = ldg_note_text_len(note, len)) == 0)
+        return LDG_ECORRUPT;
+    if ((rc = walk_key(w, t, l->log_key->key_id, &k)) < 0)
+        return rc;
+    if (k->pruned || size - 1 <= k->anchor_seq)
+        return 0;
+    if (size - 1 < k->pos) { /* asked out of order: from the start again */
+        k->c = k->base;
+        k->pos = k->base_pos;
+    }
+    if ((rc = walk_to(w, t, k, size - 1)) < 0)
+        return rc;
+    if (!k->c.started) /* no epoch seal of the log key before it */
+        return 0;
+    id = ldg_epoch_note_key_id(l->origin, r.par.anchor, name, sizeof name);
+    rc = ldg_note_sig_find(note, len, tlen, name, id, raw, sizeof raw, &n);
+    if (rc == LDG_ENOMEM)
+        return rc;
+    if (rc == LDG_ENOTFOUND) {
+        ldg_seterr(l,
+                   "it carries no signature by an epoch key, but the log key "
+                   "seals with epoch keys (epoch %u.%u before it): signed "
+                   "again by the log key alone?",
+                   k->c.cur.period, k->c.cur.sub);
+        return LDG_ETAMPER;
+    }
+    if (rc < 0 || ldg_epoch_ext_decode(raw, n, &x) < 0) {
+        ldg_seterr(l, "its epoch signature line is malformed");
+        return LDG_ETAMPER;
+    }
+    /* on a copy: what the line carries is not the next seal's start */
+    if ((c = malloc(sizeof *c)) == NULL)
+        return LDG_ENOMEM;
+    *c = k->c;
+    if ((rc = ldg_epoch_chain_step(c, &x, err, sizeof err)) < 0) {
+        ldg_seterr(l, "by the log key's epoch: %s", err);
+        rc = LDG_ETAMPER;
+    } else if ((rc = ldg_epoch_checkpoint_verify(c->pub, c->cur, note, tlen,
+                                                 x.sig)) == LDG_ENOMEM) {
+        rc = LDG_ENOMEM;
+    } else if (rc < 0) {
+        ldg_seterr(l,
+                   "by the log key's epoch: its signature does not verify "
+                   "with the key of epoch %u.%u (forged?)",
+                   c->cur.period, c->cur.sub);
+        rc = LDG_ETAMPER;
+    } else {
+        rc = 1;
+    }
+    free(c);
+    return rc;
+}
+
+int
+ldg_note_name_is_log(const struct ldg_ledger *l, const char *name, size_t n)
+{
+    size_t o = strlen(l->origin), e = sizeof LDG_EPOCH_NOTE_SUFFIX - 1;
+
+    if (n < o || memcmp(name, l->origin, o) != 0)
+        return 0;
+    return n == o ||
+           (n == o + e && memcmp(name + o, LDG_EPOCH_NOTE_SUFFIX, e) == 0);
+}
+
+int
+ldg_checkpoint_check(struct ldg_txn *t, const char *note, size_t len,
+                     uint64_t *size)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_epoch_walk *w = NULL;
+    char why[512];
+    int rc = ldg_checkpoint_check_key(t, note, len, size);
+
+    if (rc == LDG_EBADSIG)
+        ldg_seterr(l, "does not verify with the log key");
+    if (rc < 0 || *size == 0)
+        return rc;
+    if ((rc = ldg_epoch_walk_new(l, &w)) < 0)
+        return rc;
+    rc = ldg_epoch_walk_checkpoint(w, t, *size, note, len);
+    ldg_epoch_walk_free(w);
+    if (rc == LDG_ETAMPER) {
+        snprintf(why, sizeof why, "%s", ldg_errmsg(l));
+        ldg_seterr(l, "of size %llu: %s", (unsigned long long)*size, why);
+        return LDG_EBADSIG;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+int
 ldg_epoch_checkpoint_whole(struct ldg_txn *t, uint64_t size, const char *note,
                            char **line)
 {

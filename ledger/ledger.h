@@ -1093,10 +1093,14 @@ int ldg_checkpoint_open(const char *vkey, const char *note, size_t len,
                         uint8_t root[32]);
 /* Checks a signed checkpoint note of this log against the stored tree:
  * the log key's signature, this log's origin, and the stored tree's root
- * at its size; *size gets that size. @return 0; LDG_EBADSIG (not the log
- * key's signature), LDG_EBADINPUT (malformed, or another log's), LDG_ETAMPER
- * (the stored tree has another root at that size: it is damaged), or the
- * tree's error (LDG_ENOTFOUND: the log is shorter; LDG_EPRUNED: store
+ * at its size; and once the log key seals with epoch keys, its epoch line
+ * (FORMAT.md 5.1), which must follow from the log key's seals before it
+ * and verify with that epoch's key (the log key's seals are read once);
+ * *size gets that size. @return 0; LDG_EBADSIG (not the log key's
+ * signature, or the epoch line missing, malformed or not verifying: named
+ * in the handle's message), LDG_EBADINPUT (malformed, or another log's),
+ * LDG_ETAMPER (the stored tree has another root at that size: it is damaged),
+ * or the tree's error (LDG_ENOTFOUND: the log is shorter; LDG_EPRUNED: store
  * layout 9, a size inside the tiles a prune dropped, its signature
  * checked and not its root, named). Lifetime: nothing borrowed; t is
  * only read. */

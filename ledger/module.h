@@ -471,6 +471,28 @@ int ldg_epoch_walk_whole(struct ldg_epoch_walk *w, struct ldg_txn *t,
 int ldg_epoch_walk_check(struct ldg_epoch_walk *w, struct ldg_txn *t,
                          uint64_t seal_seq, const struct ldg_seal *s,
                          uint32_t *period, uint32_t *sub, uint64_t *start_ns);
+/* 1 when a signature line's key name (name, n bytes) is the log's own
+ * on l's checkpoints: the log key's (the origin) or its epoch key's
+ * (FORMAT.md 5.1); 0 for another's (a witness's cosignature). */
+int ldg_note_name_is_log(const struct ldg_ledger *l, const char *name,
+                         size_t n);
+/* ldg_checkpoint_check (ledger.h) but for the epoch line: the log key's
+ * signature, this log's origin and the stored tree's root (a reader that
+ * checks many checkpoints walks their epoch lines itself, on one walk:
+ * ldg_epoch_walk_checkpoint). @return as ldg_checkpoint_check. */
+int ldg_checkpoint_check_key(struct ldg_txn *t, const char *note, size_t len,
+                             uint64_t *size);
+/* The stored checkpoint of size (note, len bytes) checked against the
+ * log key's epochs, on the same walk (sizes asked in increasing order
+ * cost the log key's seals once): when the log key has sealed under an
+ * epoch before size, the note must carry an epoch line (FORMAT.md 5.1)
+ * whose epoch follows from those seals and what the line carries, and
+ * whose signature over the text verifies with that epoch's key. @return
+ * 1 checked; 0 nothing to check (no anchor, no epoch seal before size,
+ * or its certs were pruned); LDG_ETAMPER (named in l's message);
+ * LDG_ECORRUPT; LDG_ENOMEM. */
+int ldg_epoch_walk_checkpoint(struct ldg_epoch_walk *w, struct ldg_txn *t,
+                              uint64_t size, const char *note, size_t len);
 /* The checkpoint of size (note, as stored) for a bundle: *line (malloc'd;
  * NULL when the note has none) gets its epoch line (FORMAT.md 5.1) made
  * whole (the certs from the anchor and links 1..sub of its epoch, from

@@ -743,8 +743,8 @@ checkpoint_root(struct ldg_txn *t, const char *note, size_t tlen,
 }
 
 int
-ldg_checkpoint_check(struct ldg_txn *t, const char *note, size_t len,
-                     uint64_t *size)
+ldg_checkpoint_check_key(struct ldg_txn *t, const char *note, size_t len,
+                         uint64_t *size)
 {
     size_t tlen;
     int rc = ldg_log_verify_note(ldg_txn_ledger(t), note, len, &tlen);
