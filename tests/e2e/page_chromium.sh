@@ -62,6 +62,8 @@ has_events() {
 }
 
 L init --origin page.test/box >/dev/null || { echo "FAIL: init"; exit 1; }
+# event 0 is genesis, event 1 the log key's anchor (init's epoch keys):
+# pdf-ops.jsonl's events are 2..32, its run R-0001 starts at #24
 L ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 || fail "ingest"
 seqs=$(L timeline R-0001 -o json | python3 -c 'import json,sys
 print(" ".join(e["seq"] for e in json.load(sys.stdin)["events"]))')
@@ -78,13 +80,13 @@ cp "$T/r1.png" "$ART/page_chromium-run.png" 2>/dev/null
 has_events "$T/r1.dom" $seqs
 [ "$(grep -o 'id="e[0-9]*"' "$T/r1.dom" | wc -l)" = "$(echo $seqs | wc -w)" ] ||
     fail "the page lists other events than the timeline's"
-grep -q "Doctor at the run's start (log size 23): <span class=\"vd\">degraded" "$T/r1.dom" ||
+grep -q "Doctor at the run's start (log size 24): <span class=\"vd\">degraded" "$T/r1.dom" ||
     fail "the doctor's verdict at the start is not on the page"
 grep -q 'routes-proven' "$T/r1.dom" || fail "the failing clause is not on the page"
 grep -q 'id="evidence"' "$T/r1.dom" || fail "no evidence status"
 grep -q 'signed by the log key page.test/box+' "$T/r1.dom" || fail "evidence: no log key"
-grep -q 'id="e27" class="bad"' "$T/r1.dom" || fail "the denial (#27) is not marked bad"
-grep -q 'id="e25" class="ok"' "$T/r1.dom" || fail "the ok step (#25) is marked bad"
+grep -q 'id="e28" class="bad"' "$T/r1.dom" || fail "the denial (#28) is not marked bad"
+grep -q 'id="e26" class="ok"' "$T/r1.dom" || fail "the ok step (#26) is marked bad"
 grep -q 'llama3.2-3b-instruct@q8_0  FALLBACK' "$T/r1.dom" ||
     fail "the fallback decision does not name the model that answered"
 grep -q 'class="m k[0-9] b"' "$T/r1.dom" || fail "no red mark in the picture"

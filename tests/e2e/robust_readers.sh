@@ -400,7 +400,8 @@ fi
 # 8. (issue 46's numbers) 30,000 events in commits of 5 beside a `show`
 # of a 300 KB event blocked on a pipe nobody reads (729 MB, 29x, in the
 # issue), and beside one killed with SIGKILL after 10,000 of them.
-gen5() { # DIR: a new ledger whose event 1 is the 300 KB one
+gen5() { # DIR: a new ledger whose event 2 is the 300 KB one (0 is
+    # genesis, 1 the log key's anchor: init's epoch keys)
     "$LEDGER" --dir "$1" init >/dev/null 2>&1 &&
         "$LEDGER" --dir "$1" ingest "$T/big.jsonl" >/dev/null 2>&1 ||
         bad "a ledger with a 300 KB event in $1"
@@ -421,7 +422,7 @@ show_reader() { # DIR KILL_AFTER (0: never)
     } | "$LEDGER" --dir "$1" ingest --batch 5 - >/dev/null 2>"$1.err" &
     wi=$!
     pids="$pids $wi"
-    sh -c 'echo $$ >"$1.pid"; exec "$2" --dir "$1" show 1' sh "$1" "$LEDGER" | sleep 600 &
+    sh -c 'echo $$ >"$1.pid"; exec "$2" --dir "$1" show 2' sh "$1" "$LEDGER" | sleep 600 &
     pids="$pids $!"
     sp=$(pid_of "$1.pid")
     pids="$pids $sp"

@@ -33,26 +33,28 @@ start() {
 stop() { kill -TERM "$pid"; wait "$pid"; pid=""; }
 
 "$LEDGER" --dir "$D" init >/dev/null || exit 1
+# event 0 is genesis, event 1 the log key's anchor (init's epoch keys):
+# the first append is seq 2
 
 # --- no server: direct, and -v says why
 "$LEDGER" --dir "$D" append -v x.door --body '{"i":1}' >"$T/o" 2>"$T/e" || fail "direct append"
 grep -q 'no server .*writing .* directly' "$T/e" || fail "append -v without server: $(cat "$T/e")"
-grep -q '^seq 1$' "$T/o" || fail "direct append: $(cat "$T/o")"
+grep -q '^seq 2$' "$T/o" || fail "direct append: $(cat "$T/o")"
 
 start || exit 1
 # --- append through the server
 "$LEDGER" --dir "$D" append -v x.door --body '{"i":2}' >"$T/o" 2>"$T/e" || fail "served append: $(cat "$T/e")"
 grep -q "through ledger serve at $S" "$T/e" || fail "append -v: $(cat "$T/e")"
-grep -q '^seq 2$' "$T/o" || fail "served append: $(cat "$T/o")"
+grep -q '^seq 3$' "$T/o" || fail "served append: $(cat "$T/o")"
 seq=$("$LEDGER" --dir "$D" append -q x.door --body '{"i":3}')
-[ "$seq" = 3 ] || fail "append -q through the server: '$seq'"
+[ "$seq" = 4 ] || fail "append -q through the server: '$seq'"
 "$LEDGER" --dir "$D" append run.started --body '{}' 2>"$T/e"
 rc=$?
 [ $rc = 65 ] || fail "a refused append through the server: exit $rc"
 grep -q "^ledger append: run.started: field '.*': required" "$T/e" || fail "refusal: $(cat "$T/e")"
 "$LEDGER" --dir "$D" append -v --direct x.door --body '{"i":4}' >"$T/o" 2>"$T/e" || fail "--direct"
 grep -q -- '--direct: writing' "$T/e" || fail "--direct -v: $(cat "$T/e")"
-grep -q '^seq 4$' "$T/o" || fail "--direct: $(cat "$T/o")"
+grep -q '^seq 5$' "$T/o" || fail "--direct: $(cat "$T/o")"
 # --- a socket this user may not reach, beside a ledger it may write: said,
 #     exit 74, nothing written (before, the event went in directly, behind
 #     the server's back and without a word)

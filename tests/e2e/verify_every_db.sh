@@ -9,7 +9,7 @@
 # what the undamaged ledger gave (lib/flip_sweep.py says exactly).
 # Three ledgers: a day of a box (examples/pdf-ops.jsonl: packs, models,
 # routes, promotions, runs), a day of its control pipeline
-# (examples/pipeline: plans, memory, builds), and 600 events whose Merkle
+# (examples/pipeline: plans, memory, builds), and 601 events whose Merkle
 # tree fills two tiles (db tiles) and whose indexes (store layout 4, ix.*)
 # keep some values' seqs in pages of their own and others' inside their
 # node. VERIFY_FLIPS flips a
@@ -32,11 +32,11 @@ N=${VERIFY_FLIPS:-${FLIPS:-12}}
     bad "cannot make the box's ledger"
 sh "$ROOT/examples/pipeline/day.sh" "$L" "$T/pipe" "$T/pipe.ctl" >/dev/null 2>&1 ||
     bad "cannot make the pipeline's ledger"
-# a third, of 600 events: two full tiles of the Merkle tree (db tiles,
-# store layout 4: 255 hashes each, the last in db tree) beside its edge in
-# db tree; 600 seqs of one type and of
-# one actor (pages of their own in ix.type and ix.actor), 120 of each
-# subject and 6 of each run (inside their nodes)
+# a third, of 601 events (genesis, the log key's anchor, 599 ingested):
+# two full tiles of the Merkle tree (db tiles, store layout 4: 255 hashes
+# each, the last in db tree) beside its edge in db tree; 600 seqs of one
+# type and of one actor (pages of their own in ix.type and ix.actor), 120
+# of each subject and 6 of each run (inside their nodes)
 "$L" --dir "$T/tile" init >/dev/null &&
     awk 'BEGIN { for (i = 0; i < 599; i++)
         printf("{\"type\":\"x.tile.test\",\"subject\":\"s:%d\",\"run\":\"r-%d\",\"body\":{\"n\":%d}}\n", i % 5, i % 100, i) }' |
