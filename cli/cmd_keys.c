@@ -275,6 +275,40 @@ keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
     return EX_OK;
 }
 
+/* A key added with its secret on the box seals with epoch keys as the
+ * log key does (issue 65: every key whose secret the box holds): when
+ * the log key is anchored, the new key is too, of epoch_s seconds or the
+ * log key's period; what gets the anchor's seq. 0, or a negative code
+ * after saying that the key is added but not anchored. */
+static int
+add_anchor(struct cli *c, struct ldg_ledger *l, const char *name,
+           unsigned epoch_s, char *what, size_t cap)
+{
+    struct ldg_anchor_pin *p = NULL;
+    uint64_t period = (uint64_t)epoch_s * 1000000000ull, seq;
+    size_t n = 0, at = strlen(what);
+    int rc;
+
+    if ((rc = ldg_keys_anchors(l, &p, &n)) < 0)
+        return rc;
+    if (period == 0 && n > 0 && strcmp(p[0].name, "log") == 0)
+        period = p[0].period_ns;
+    free(p);
+    if (period == 0)
+        return 0; /* the log key has none: nor has this one */
+    if ((rc = ldg_keys_anchor(l, name, period, &seq)) < 0) {
+        cli_err(c,
+                "key %s is added, but not anchored: `ledger keys anchor %s` "
+                "anchors it",
+                name, name);
+        return rc;
+    }
+    snprintf(
+        what + at, cap - at, "; anchored at event %llu, epoch keys of %llu s",
+        (unsigned long long)seq, (unsigned long long)(period / 1000000000ull));
+    return 0;
+}
+
 enum { OPT_PUBKEY = 400, OPT_KEYOUT, OPT_KEYNAME, OPT_EPOCH, OPT_IF_EXPIRED };
 
 struct keys_args {
@@ -310,8 +344,10 @@ static const struct cli_opt keys_opts[] = {
             "FILE's base name without .key)",
             KA, kname),
     CLI_NUM(OPT_EPOCH, 0, "epoch", "SECONDS",
-            "with anchor: how long an epoch key lives (default 60)", KA,
-            epoch_s, 1, 31622400),
+            "with anchor: how long an epoch key lives (default 60); with "
+            "add: the new key's (default: the log key's period, when it "
+            "has epoch keys)",
+            KA, epoch_s, 1, 31622400),
     CLI_ON(OPT_IF_EXPIRED, 0, "if-expired",
            "with advance: end only the epochs whose period is over and "
            "that sealed events, of every key (what `ledger serve` does "
@@ -558,8 +594,10 @@ cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
     }
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
-    if (x->epoch_s != 0 && strcmp(sub, "anchor") != 0)
-        return cli_usage_err(c, "--epoch goes with anchor");
+    if (x->epoch_s != 0 && strcmp(sub, "anchor") != 0 &&
+        (strcmp(sub, "add") != 0 || x->pubkey != NULL))
+        return cli_usage_err(c, "--epoch goes with anchor, or add of a key "
+                                "whose secret the box keeps");
     if (x->if_expired && strcmp(sub, "advance") != 0)
         return cli_usage_err(c, "--if-expired goes with advance");
     if (x->if_expired && npos > 1)
@@ -620,6 +658,8 @@ cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
                                : ldg_keys_add(l, pos[1], x->roles, &seq);
         if (rc >= 0)
             key_added(l, pos[1], what, sizeof what);
+        if (rc >= 0 && x->pubkey == NULL)
+            rc = add_anchor(c, l, pos[1], x->epoch_s, what, sizeof what);
     }
     if (rc < 0)
         rc = cli_fail(c, l, rc);
