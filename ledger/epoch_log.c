@@ -210,7 +210,8 @@ state_fits(struct ldg_ledger *l, const char *path,
         st->par.t0_ns != r->par.t0_ns || st->par.len_ns != r->par.len_ns) {
         ldg_seterr(l,
                    "%s holds another epoch tree than the one the log anchored "
-                   "at event %llu",
+                   "at event %llu (or the key registry's record of that "
+                   "anchor is damaged: `ledger verify` checks it)",
                    path, (unsigned long long)r->anchor_seq);
         return LDG_EKEY;
     }

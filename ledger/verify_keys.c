@@ -240,6 +240,75 @@ vf_collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
     return rc;
 }
 
+/* Each key's epoch record (FORMAT.md 5.1: the anchor sealers and `keys
+ * verifier` read, and the last epoch its seals used) against what pass 1
+ * collected: its key.anchored's anchor, t0, period and seq, and the epoch
+ * its seals' chain ended at; none for a key without an anchor. */
+static void
+check_epoch_records(struct vstate *vs, struct ldg_txn *t, uint64_t size)
+{
+    uint64_t at = size ? size - 1 : 0;
+
+    for (size_t i = 0; i < vs->nkeys; i++) {
+        const struct vkey *k = &vs->keys[i];
+        struct ldg_epoch_rec r;
+        int rc = ldg_epoch_rec_get(t, k->key_id, &r);
+        if (rc == LDG_ENOMEM) {
+            vs->io_rc = ldg_alloc_failed();
+            return;
+        }
+        if (k->anchored == 0) {
+            if (rc != LDG_ENOTFOUND)
+                vf_bad(vs, at,
+                       "the key registry holds an epoch record of key %s, "
+                       "which no key.anchored anchors",
+                       k->key_id);
+            continue;
+        }
+        if (rc == LDG_ENOTFOUND) {
+            vf_bad(vs, at,
+                   "the key registry holds no epoch record of key %s, "
+                   "anchored at event %llu",
+                   k->key_id,
+                   (unsigned long long)(k->anchored == VF_ANCHOR_PRUNED
+                                            ? 0
+                                            : k->anchored - 1));
+            return;
+        }
+        if (rc < 0) {
+            vf_bad(vs, at,
+                   "the key registry's epoch record of key %s does not "
+                   "decode",
+                   k->key_id);
+            return;
+        }
+        if (k->anchored == VF_ANCHOR_PRUNED || k->ep == NULL)
+            continue; /* (the horizon record's check: horizon_load) */
+        if (memcmp(r.par.anchor, k->ep->par.anchor, 32) != 0 ||
+            r.par.t0_ns != k->ep->par.t0_ns ||
+            r.par.len_ns != k->ep->par.len_ns ||
+            (k->anchored - 1 < size && r.anchor_seq != k->anchored - 1)) {
+            vf_bad(vs, at,
+                   "the key registry's epoch record of key %s is not its "
+                   "key.anchored (event %llu): another anchor, t0, period "
+                   "or event (what sealers and `keys verifier` read)",
+                   k->key_id, (unsigned long long)(k->anchored - 1));
+            return;
+        }
+        if (r.has != k->ep->started ||
+            (r.has &&
+             (r.e.period != k->ep->cur.period || r.e.sub != k->ep->cur.sub))) {
+            vf_bad(vs, at,
+                   "the key registry's epoch record of key %s names epoch "
+                   "%u.%u as its seals' last, but they end at %s%u.%u",
+                   k->key_id, r.has ? r.e.period : 0, r.has ? r.e.sub : 0,
+                   k->ep->started ? "" : "none, not ", k->ep->cur.period,
+                   k->ep->cur.sub);
+            return;
+        }
+    }
+}
+
 /* The key registry is derived from the key events pass 1 collected (the
  * whole log's): it must say exactly what they say. */
 void
@@ -270,4 +339,6 @@ vf_check_registry(struct vstate *vs, struct ldg_txn *t, uint64_t size)
         vf_bad(vs, size ? size - 1 : 0, "the key registry cannot be read: %s",
                vf_strerror(rc));
     free(p);
+    if (rc == 0 && vs->bad_seq == UINT64_MAX)
+        check_epoch_records(vs, t, size);
 }

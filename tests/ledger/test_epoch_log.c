@@ -657,6 +657,47 @@ test_epoch_log__another_writers_advance_is_taken(void **state)
     free(rows);
 }
 
+/* The log key's epoch record in the key registry (what sealers and `keys
+ * verifier` read) with byte at of its value flipped. */
+static void
+flip_epoch_record(struct fx *f, size_t at)
+{
+    struct ldg_txn *t = NULL;
+    struct ldg_val v;
+    char key[64];
+    uint8_t buf[128];
+
+    snprintf(key, sizeof key, "epoch:%s", f->l->log_key->key_id);
+    ldg_dbi dbi;
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "keys", 0, &dbi), 0);
+    assert_int_equal(ldg_kv_get(t, dbi, key, strlen(key), &v), 0);
+    assert_true(v.len > at && v.len <= sizeof buf);
+    memcpy(buf, v.data, v.len);
+    buf[at] ^= 1;
+    assert_int_equal(ldg_core_kv_put(t, dbi, key, strlen(key), buf, v.len), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+}
+
+/* Its anchor (bytes 0..31) or its last epoch's sub (64) altered: verify
+ * names the record (the log's events are untouched). */
+static void
+test_epoch_log__registry_anchor_altered(void **state)
+{
+    struct fx *f = *state;
+    flip_epoch_record(f, 0);
+    expect_bad(f, LDG_VERIFY_FULL, 8, "is not its key.anchored (event 3)");
+}
+
+static void
+test_epoch_log__registry_epoch_altered(void **state)
+{
+    struct fx *f = *state;
+    flip_epoch_record(f, 64);
+    expect_bad(f, 0, 8, "names epoch 2.0 as its seals' last, but they end "
+                        "at 2.1");
+}
+
 #define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
 
 int
@@ -686,6 +727,8 @@ main(void)
         TE(test_epoch_log__pruned_resealed_by_current_epoch_refused),
         TE(test_epoch_log__pruned_chain_dropped_refused),
         TE(test_epoch_log__another_writers_advance_is_taken),
+        TE(test_epoch_log__registry_anchor_altered),
+        TE(test_epoch_log__registry_epoch_altered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
