@@ -59,6 +59,37 @@ export LEDGER_LAYOUT=9
 "$LEDGER" --dir "$T/dflt" keys verifier | sed -n 2p |
     grep -q '^anchor name=log .* period_ns=60000000000 seq=1$' ||
     fail "a plain init's anchor: $("$LEDGER" --dir "$T/dflt" keys verifier)"
+# an actor key whose secret the box keeps is anchored as it is added,
+# with the log key's period (or --epoch's); one a writer holds
+# (--public-key) is not, nor one of a ledger without epochs
+"$LEDGER" --dir "$T/dflt" keys add runner --roles run >"$T/out" 2>"$T/err" &&
+    grep -q '^seq 2: key runner (id [0-9a-f]*) added; anchored at event 3, epoch keys of 60 s$' "$T/out" ||
+    fail "keys add on an anchored ledger: $(cat "$T/out" "$T/err")"
+"$LEDGER" --dir "$T/dflt" keys add tick --epoch 5 >"$T/out" 2>&1 &&
+    grep -q 'anchored at event 5, epoch keys of 5 s$' "$T/out" ||
+    fail "keys add --epoch 5: $(cat "$T/out")"
+"$LEDGER" --dir "$T/dflt" append run.started --actor runner \
+    --body '{"run":"r1","pack":"p"}' >/dev/null ||
+    fail "append as runner"
+"$LEDGER" --dir "$T/dflt" keys epochs -o json >"$T/out" &&
+    jq -se 'map(select(.key == "runner")) | length == 1' "$T/out" >/dev/null ||
+    fail "runner's epoch not listed: $(cat "$T/out")"
+"$LEDGER" --dir "$T/dflt" keys verifier | grep -q '^anchor name=runner .* period_ns=60000000000 seq=3$' ||
+    fail "runner's anchor not named: $("$LEDGER" --dir "$T/dflt" keys verifier)"
+"$LEDGER" --dir "$T/dflt" verify --full >/dev/null || fail "verify after actor anchors"
+"$LEDGER" keys generate --out "$T/held.key" >"$T/held.pub" 2>/dev/null ||
+    fail "keys generate"
+"$LEDGER" --dir "$T/dflt" keys add held --public-key "@$T/held.pub" --epoch 5 \
+    >/dev/null 2>"$T/err"
+rc=$?
+[ $rc = 64 ] && grep -q -- '--epoch goes with anchor, or add of a key whose secret the box keeps' "$T/err" ||
+    fail "keys add --public-key --epoch: exit $rc, $(cat "$T/err")"
+"$LEDGER" --dir "$T/dflt" keys add held --public-key "@$T/held.pub" >"$T/out" 2>&1 &&
+    ! grep -q anchored "$T/out" || fail "a held key anchored: $(cat "$T/out")"
+"$LEDGER" --dir "$T/plain" init --epoch 0 >/dev/null || fail "init of $T/plain"
+"$LEDGER" --dir "$T/plain" keys add runner >"$T/out" 2>&1 &&
+    grep -q '^seq 1: key runner (id [0-9a-f]*) added$' "$T/out" ||
+    fail "keys add on a ledger without epochs: $(cat "$T/out")"
 # init --epoch over a ledger that holds only its genesis anchors it and
 # says so; over one with events it is refused as before (made with
 # --epoch 0, unanchored)
