@@ -2,7 +2,8 @@
 # cli_manners.sh — command-line manners every command shares:
 #   - a reader that goes away (`ledger runs | head -1`) ends the output
 #     with exit 0, for every command that prints data;
-#   - numbers are labelled ("seq 33", "seq 5: key alice (id ...) added"),
+#   - numbers are labelled ("seq 33", "seq 5: key alice (id ...) added;
+#     anchored at event 6, ..."),
 #     -q prints the bare value, -o json the {"seq":"N"} object;
 #   - on a terminal (util-linux `script` gives one): `append` with no body
 #     says it is reading the terminal, `show --raw` refuses binary;
@@ -66,9 +67,13 @@ for t in $types; do
     grep -q 'unknown event type' "$T/err" &&
         bad "append --help's example $t is refused: $(cat "$T/err")"
 done
+# the log key is anchored (init's default), so keys add anchors alice at
+# once, in the next event, and says so
 out=$("$L" keys add alice)
-echo "$out" | grep -qx 'seq [0-9]*: key alice (id [0-9a-f]\{16\}) added' ||
+echo "$out" | grep -qx 'seq [0-9]*: key alice (id [0-9a-f]\{16\}) added; anchored at event [0-9]*, epoch keys of 60 s' ||
     bad "keys add prints '$out'"
+k=${out%%:*}; k=${k#seq }; a=${out#*anchored at event }; a=${a%%,*}
+[ "$a" = $((k + 1)) ] || bad "keys add: anchored at event $a, added at $k"
 id=$(echo "$out" | sed 's/.*(id \([0-9a-f]*\)).*/\1/')
 "$L" keys list | grep -q "^alice  *$id " || bad "keys add named id $id, keys list does not"
 out=$("$L" erase "$n" --reason test)

@@ -30,8 +30,9 @@ VB() { "$LEDGER" verify-bundle "$@"; }
 export LEDGER_LAYOUT=9
 
 L init --epoch 1 >/dev/null 2>"$T/err" || { fail "init --epoch 1: $(cat "$T/err")"; exit 1; }
-L keys add bob --roles any >/dev/null || fail "keys add bob"
-L keys anchor bob --epoch 5 >/dev/null || fail "keys anchor bob"
+# (keys add anchors bob at once, event 3, signed by the log key; --epoch 5
+# gives his anchor a period of its own, as `keys anchor bob --epoch 5` did)
+L keys add bob --roles any --epoch 5 >/dev/null || fail "keys add bob --epoch 5"
 L append x.test --body '{"n":1}' >/dev/null || fail "append 1" # seq 4
 L append x.test --actor bob --body '{"n":2}' >/dev/null || fail "append 2"
 L append x.test --body '{"n":3}' >/dev/null || fail "append 3"

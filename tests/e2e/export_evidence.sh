@@ -50,23 +50,24 @@ rc=$?
 grep -q "corrupt" "$T/ee" && fail "export blames the disk: $(cat "$T/ee")"
 verify "$T/a.bundle" "$D"
 [ "$rc" = 0 ] || fail "verify-bundle of an interleaved commit: exit $rc: $(grep FAIL "$T/verr")"
-# 7: the three selected, the genesis, the log key's anchor (event 1: init
-# anchors it) and the two key.added
-grep -q '^PASS signatures: 7 events vouched for' "$T/verr" ||
+# 9: the three selected, the genesis, the log key's anchor (event 1: init
+# anchors it), the two key.added and their key.anchored (keys add anchors
+# alice at 3 and bob at 5 as it adds them)
+grep -q '^PASS signatures: 9 events vouched for' "$T/verr" ||
     fail "signatures: $(grep signatures "$T/verr")"
-# the seal of alice's two events (4 and 6: alice, bob, alice after the
-# genesis, the anchor and the two key.added) is carried once, with a
-# proof per event
+# the seal of alice's two events (6 and 8: alice, bob, alice after the
+# genesis, the log key's anchor and each key's key.added and key.anchored)
+# is carried once, with a proof per event
 mkdir "$T/ax"
 tar --zstd -xf "$T/a.bundle" -C "$T/ax" --strip-components=1 || fail "tar"
-[ -f "$T/ax/seals/4.seal" ] && [ -f "$T/ax/seals/5.seal" ] &&
-    [ ! -e "$T/ax/seals/6.seal" ] ||
+[ -f "$T/ax/seals/6.seal" ] && [ -f "$T/ax/seals/7.seal" ] &&
+    [ ! -e "$T/ax/seals/8.seal" ] ||
     fail "seals carried: $(ls "$T/ax/seals" | tr '\n' ' ')"
-[ -f "$T/ax/sealproofs/6.proof" ] || fail "no seal proof for event 6"
+[ -f "$T/ax/sealproofs/8.proof" ] || fail "no seal proof for event 8"
 # the selection of alice's second event alone needs her seal all the same
-"$LEDGER" export --out "$T/a6.bundle" seq=6 2>"$T/ee" || fail "export seq=6: $(cat "$T/ee")"
-verify "$T/a6.bundle" "$D"
-[ "$rc" = 0 ] || fail "verify-bundle seq=6: exit $rc: $(grep FAIL "$T/verr")"
+"$LEDGER" export --out "$T/a8.bundle" seq=8 2>"$T/ee" || fail "export seq=8: $(cat "$T/ee")"
+verify "$T/a8.bundle" "$D"
+[ "$rc" = 0 ] || fail "verify-bundle seq=8: exit $rc: $(grep FAIL "$T/verr")"
 unset LEDGER_DIR
 # the other side: with alice's seal record really gone, export refuses and
 # `verify` finds it too (a message about the disk only when verify agrees)
@@ -77,14 +78,15 @@ if $CC -o "$T/lmdb_poke" "$HERE/../faults/lmdb_poke.c" \
     cp -a "$D" "$T/a2"
     # (at store layout 9 the seal waits in the intake until a flush)
     "$LEDGER" --dir "$T/a2" flush >/dev/null || fail "flush a2"
-    "$T/lmdb_poke" "$T/a2" drop-seal 4 2>"$T/e" || fail "drop-seal: $(cat "$T/e")"
+    # (alice's seal: event 6, after the actor keys' anchors)
+    "$T/lmdb_poke" "$T/a2" drop-seal 6 2>"$T/e" || fail "drop-seal: $(cat "$T/e")"
     "$LEDGER" --dir "$T/a2" export --out "$T/a2.bundle" type=route.decision 2>"$T/ee"
     erc=$?
     "$LEDGER" --dir "$T/a2" verify --full >"$T/out" 2>&1
     vrc=$?
     [ "$erc" != 0 ] || fail "export of a ledger missing a seal: exit 0"
     [ "$vrc" = 1 ] || fail "verify of a ledger missing a seal: exit $vrc"
-    grep -q "event 4" "$T/ee" || fail "export does not name event 4: $(cat "$T/ee")"
+    grep -q "event 6" "$T/ee" || fail "export does not name event 6: $(cat "$T/ee")"
     [ -e "$T/a2.bundle" ] && fail "a refused export left a file"
 else
     echo "note: no C compiler for lmdb_poke; the deleted-seal case is skipped"

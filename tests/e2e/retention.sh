@@ -109,9 +109,10 @@ gen 1500 600 >"$T/in3"
 "$L" --dir "$B" append run.finished --actor alice \
     --body '{"run":"R-late","status":"ok"}' >/dev/null || exit 1
 N=$("$L" --dir "$B" stats -o json | jq -r .size)
-# genesis, init's anchor (key.anchored), key.added, 700 events, 5 appends:
-# stretch I's end
-H1=$((700 + 8))
+# genesis, init's anchor (key.anchored), alice's key.added and key.anchored
+# (keys add anchors a key the box holds when the log key is anchored), 700
+# events, 5 appends: stretch I's end
+H1=$((700 + 9))
 VK=$("$L" --dir "$B" keys verifier)
 
 # what a reader gets that a prune must not change
@@ -225,15 +226,16 @@ unchanged "no --archive"
 [ $? -eq 66 ] && grep -q 'none.bundle' "$T/err" ||
     fail "prune, missing archive: $(cat "$T/err")"
 unchanged "missing archive"
-"$L" --dir "$D" archive --before 703 --out "$T/short.bundle" >/dev/null 2>&1
+# (the ingest's commit ends at 703: alice's anchor is event 3)
+"$L" --dir "$D" archive --before 704 --out "$T/short.bundle" >/dev/null 2>&1
 "$L" --dir "$D" prune --before "$H1" --archive "$T/short.bundle" --force 2>"$T/err"
-[ $? -eq 1 ] && grep -q "holds events 0..702; pruning before $H1 needs exactly events 0..$((H1 - 1))" "$T/err" ||
+[ $? -eq 1 ] && grep -q "holds events 0..703; pruning before $H1 needs exactly events 0..$((H1 - 1))" "$T/err" ||
     fail "prune, partial archive: $(cat "$T/err")"
 unchanged "partial archive"
 # a refusal says how --before was read too (a time: all of the log)
 "$L" --dir "$D" prune --before now --archive "$T/short.bundle" --force 2>"$T/err"
 [ $? -eq 1 ] && grep -q "^ledger prune: --before now read as the time .*, after the log's last event: all of it" "$T/err" &&
-    grep -q "holds events 0..702; pruning before" "$T/err" ||
+    grep -q "holds events 0..703; pruning before" "$T/err" ||
     fail "prune --before now, partial archive: $(cat "$T/err")"
 unchanged "partial archive, --before now"
 head -c 5000 "$T/a1.bundle" >"$T/cut.bundle"
@@ -318,8 +320,9 @@ grep -q "events 0..$((H1 - 1)) pruned at .* into archive $(sha256sum "$T/a1.bund
 "$L" --dir "$D" verify --full -o json | jq -e ".pruned.horizon == \"$H1\"" \
     >/dev/null || fail "verify -o json: no pruned"
 answers "$D" "$T/after"
-# (m1 registered at 703, verified at 704: event 1 is init's anchor)
-grep -q '"sha256:aa","registered_seq":"703","verified":true' "$T/before/model_at" ||
+# (m1 registered at 704, verified at 705: event 1 is init's anchor, 3
+# alice's)
+grep -q '"sha256:aa","registered_seq":"704","verified":true' "$T/before/model_at" ||
     fail "model_at before the prune: $(cat "$T/before/model_at")"
 # store layout 9: the prune dropped the pruned events' level-0 tiles
 # (FORMAT.md 6.2): a proof that needs them is refused, naming the archive
@@ -346,7 +349,7 @@ for f in $(cd "$T/tiles.before" && find tile -type f ! -path 'tile/entries/*' ! 
 done
 [ -e "$T/tiles.after/tile/entries/000" ] && fail "an entry bundle of pruned events"
 [ -e "$T/tiles.after/tile/entries/003" ] || fail "entry bundle 3 (kept) missing"
-# the bundle the horizon (708) falls in, 512..767, from the entries the
+# the bundle the horizon (709) falls in, 512..767, from the entries the
 # prune kept for it: as it was
 cmp -s "$T/tiles.before/tile/entries/002" "$T/tiles.after/tile/entries/002" ||
     fail "entry bundle 2 (the horizon's) not written as before"
@@ -462,8 +465,8 @@ grep -q 'and the horizon record' "$T/vb" || fail "keys check: $(grep keys "$T/vb
 # registration and verification are in the archive: the exporter's word)
 n=$("$L" verify-bundle "$T/e2.bundle" --trusted-key "$VK" --extract "$T/e2x" \
     >/dev/null 2>&1 && jq -c . "$T/e2x/events.jsonl" |
-    jq -s '[.[] | select(.model_at.registered_seq == "703" and
-        .model_at.verified_seq == "704")] | length')
+    jq -s '[.[] | select(.model_at.registered_seq == "704" and
+        .model_at.verified_seq == "705")] | length')
 [ "$n" = 2 ] || fail "model_at in a bundle of the pruned ledger: $n decisions name m1's weights"
 "$L" --dir "$D" keys list | grep -q '^alice ' || fail "keys list after prune"
 "$L" --dir "$D" append x.after --actor alice --body '{}' >/dev/null 2>&1 &&

@@ -46,10 +46,11 @@ jq -e -s --arg k "$OPS" 'map(select(.group=="fs.read"))[0] |
 jq -e -s --arg k "$LOG" 'map(select(.group=="net.egress"))[0] |
     .by == "carol" and .signer == {"key_id": $k, "name": "log"}' "$T/pj" \
     >/dev/null || fail "permissions json (log key): $(cat "$T/pj")"
-# --at: the state as of an event, signer the same (the grant is event 5:
-# event 1 is init's anchor, 2 ops' key.added)
-L permissions --at 5 -o json | jq -e -s '.[0].signer.name == "ops"' \
-    >/dev/null || fail "permissions --at 5: signer"
+# --at: the state as of an event, signer the same (the grant is event 6:
+# event 1 is init's anchor, 2 ops' key.added, 3 its key.anchored — keys add
+# anchors a key whose secret the box keeps when the log key is anchored)
+L permissions --at 6 -o json | jq -e -s '.[0].signer.name == "ops"' \
+    >/dev/null || fail "permissions --at 6: signer"
 
 # runs: requested_by and the signer of run.started
 L runs R-1 -o json | jq -e --arg k "$OPS" \
