@@ -309,6 +309,41 @@ add_anchor(struct cli *c, struct ldg_ledger *l, const char *name,
     return 0;
 }
 
+/* `keys add NAME` again after one that stopped between NAME's key.added
+ * and its anchor (a fault, a kill): NAME is this box's key, in force and
+ * not anchored, while the log key is. 1 with *seq (the key.added's) when
+ * it is: the anchor is what is left to do; 0 when not (the add goes on,
+ * and says what is wrong); a negative code. */
+static int
+add_unfinished(struct ldg_ledger *l, const char *name, uint64_t *seq)
+{
+    struct ldg_keyinfo *ki = NULL;
+    struct ldg_anchor_pin *p = NULL;
+    size_t nk = 0, np = 0;
+    int rc, found = 0;
+
+    if ((rc = ldg_keys_list(l, &ki, &nk)) < 0)
+        return rc;
+    if ((rc = ldg_keys_anchors(l, &p, &np)) < 0) {
+        free(ki);
+        return rc;
+    }
+    for (size_t i = 0; i < nk; i++)
+        if (strcmp(ki[i].name, name) == 0 && ki[i].has_secret &&
+            !ki[i].writer_held && ki[i].revoked_seq == UINT64_MAX) {
+            found = 1;
+            *seq = ki[i].added_seq;
+            for (size_t j = 0; j < np; j++)
+                if (strcmp(p[j].key_id, ki[i].key_id) == 0)
+                    found = 0; /* anchored: nothing unfinished */
+        }
+    if (np == 0 || strcmp(p[0].name, "log") != 0)
+        found = 0; /* the log key has no epochs: nor do its actors */
+    free(ki);
+    free(p);
+    return found;
+}
+
 enum { OPT_PUBKEY = 400, OPT_KEYOUT, OPT_KEYNAME, OPT_EPOCH, OPT_IF_EXPIRED };
 
 struct keys_args {
@@ -654,8 +689,17 @@ cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
         rc = ldg_keys_revoke(l, pos[1], x->reason, &seq);
         snprintf(what, sizeof what, "key %s revoked", pos[1]);
     } else {
-        rc = x->pubkey != NULL ? ldg_keys_enrol(l, pos[1], x->roles, pub, &seq)
-                               : ldg_keys_add(l, pos[1], x->roles, &seq);
+        rc = x->pubkey != NULL ? 0 : add_unfinished(l, pos[1], &seq);
+        if (rc > 0) /* said, not silent: the key was there, its anchor new */
+            cli_err(c,
+                    "key %s is added already (event %llu) but not "
+                    "anchored: anchoring it now, as `ledger keys anchor %s` "
+                    "would",
+                    pos[1], (unsigned long long)seq, pos[1]);
+        else if (rc == 0)
+            rc = x->pubkey != NULL
+                     ? ldg_keys_enrol(l, pos[1], x->roles, pub, &seq)
+                     : ldg_keys_add(l, pos[1], x->roles, &seq);
         if (rc >= 0)
             key_added(l, pos[1], what, sizeof what);
         if (rc >= 0 && x->pubkey == NULL)

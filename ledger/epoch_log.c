@@ -211,7 +211,7 @@ state_fits(struct ldg_ledger *l, const char *path,
         ldg_seterr(l,
                    "%s holds another epoch tree than the one the log anchored "
                    "at event %llu (or the key registry's record of that "
-                   "anchor is damaged: `ledger verify` checks it)",
+                   "anchor is damaged: `" LDG_CMD_VERIFY "` checks it)",
                    path, (unsigned long long)r->anchor_seq);
         return LDG_EKEY;
     }
