@@ -278,8 +278,9 @@ keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
 /* A key added with its secret on the box seals with epoch keys as the
  * log key does (issue 65: every key whose secret the box holds): when
  * the log key is anchored, the new key is too, of epoch_s seconds or the
- * log key's period; what gets the anchor's seq. 0, or a negative code
- * after saying that the key is added but not anchored. */
+ * log key's period; what gets the anchor's seq. 0, a negative code
+ * (nothing said), or an exit code after saying that the key is added but
+ * not anchored. */
 static int
 add_anchor(struct cli *c, struct ldg_ledger *l, const char *name,
            unsigned epoch_s, char *what, size_t cap)
@@ -297,10 +298,13 @@ add_anchor(struct cli *c, struct ldg_ledger *l, const char *name,
     if (period == 0)
         return 0; /* the log key has none: nor has this one */
     if ((rc = ldg_keys_anchor(l, name, period, &seq)) < 0) {
+        /* the anchor's error first (its "nothing was appended" is the
+         * anchor's), then what was done */
+        rc = cli_fail(c, l, rc);
         cli_err(c,
-                "key %s is added, but not anchored: `ledger keys anchor %s` "
-                "anchors it",
-                name, name);
+                "key %s is added, but not anchored: the same `ledger keys "
+                "add %s` (or `ledger keys anchor %s`) finishes it",
+                name, name, name);
         return rc;
     }
     snprintf(
@@ -704,6 +708,10 @@ cmd_keys(struct cli *c, struct keys_args *x, int npos, char **pos)
             key_added(l, pos[1], what, sizeof what);
         if (rc >= 0 && x->pubkey == NULL)
             rc = add_anchor(c, l, pos[1], x->epoch_s, what, sizeof what);
+        if (rc > 0) { /* said */
+            ldg_close(l);
+            return rc;
+        }
     }
     if (rc < 0)
         rc = cli_fail(c, l, rc);
