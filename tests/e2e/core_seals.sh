@@ -55,47 +55,57 @@ L ingest --batch 20 "$T/in.jsonl" >/dev/null 2>"$T/e" || fail "ingest: $(cat "$T
 L flush >/dev/null || fail "flush"
 cp -a "$D" "$T/fresh" # never verified: no saved position reveals a cut
 
-# event 0 is the genesis, 1 the log key's anchor (init anchors it), 2 and
-# 3 the keys added, 4..63 the 60 ingested
+# event 0 is the genesis, 1 the log key's anchor (init anchors it), 2..5
+# the keys added, each followed by its own key.anchored (keys add anchors a
+# key whose secret the box keeps when the log key is anchored), 6..65 the
+# 60 ingested
 L verify --full >"$T/out" 2>&1 || fail "verify --full: $(cat "$T/out")"
-grep -q "^ok: full verification of 64 events (0..63): seals" "$T/out" ||
+grep -q "^ok: full verification of 66 events (0..65): seals" "$T/out" ||
     fail "verify --full output: $(cat "$T/out")"
 
-# each event's place: alice's seal of the first batch opens at seq 4
-L show -o json 4 >"$T/s4" 2>"$T/e" || fail "show 4: $(cat "$T/e")"
-grep -q '"seal":"4"' "$T/s4" && grep -q '"seal_leaf":"0"' "$T/s4" &&
-    grep -q '"claim_digest":"[0-9a-f]\{64\}"' "$T/s4" ||
-    fail "show 4: $(cat "$T/s4")"
-grep -q '"signature"' "$T/s4" && fail "a sealed event shows a signature"
-L show -o json 7 >"$T/s7" 2>"$T/e" || fail "show 7"
-grep -q '"seal":"4"' "$T/s7" && grep -q '"seal_leaf":"1"' "$T/s7" ||
-    fail "show 7 (alice's second event of that commit): $(cat "$T/s7")"
+# each event's place: alice's seal of the first batch opens at seq 6
+L show -o json 6 >"$T/s6" 2>"$T/e" || fail "show 6: $(cat "$T/e")"
+grep -q '"seal":"6"' "$T/s6" && grep -q '"seal_leaf":"0"' "$T/s6" &&
+    grep -q '"actor_name":"alice"' "$T/s6" &&
+    grep -q '"claim_digest":"[0-9a-f]\{64\}"' "$T/s6" ||
+    fail "show 6: $(cat "$T/s6")"
+grep -q '"signature"' "$T/s6" && fail "a sealed event shows a signature"
+L show -o json 9 >"$T/s9" 2>"$T/e" || fail "show 9"
+grep -q '"seal":"6"' "$T/s9" && grep -q '"seal_leaf":"1"' "$T/s9" ||
+    fail "show 9 (alice's second event of that commit): $(cat "$T/s9")"
 L keys list -o json >"$T/k" 2>"$T/e" || fail "keys list: $(cat "$T/e")"
 
 CC=${CC:-cc}
 PKG=${PKG_CONFIG:-pkg-config}
 if $CC -o "$T/lmdb_poke" "$ROOT/tests/faults/lmdb_poke.c" \
     $($PKG --cflags --libs lmdb 2>/dev/null || echo -llmdb) 2>"$T/cc.err"; then
-    # bob's seal of the second commit (seq 24..43: bob's first is 25)
+    # alice's seal of the second commit (seq 26..45: the keys' anchors
+    # moved it by two; alice's first is 27, her seal holds 7 events)
     cp -a "$D" "$T/v1"
-    "$T/lmdb_poke" "$T/v1" flip-seal 25 2>"$T/e" || fail "flip-seal: $(cat "$T/e")"
+    # alice's key is anchored at keys add, so the seal is an epoch seal
+    # (FORMAT.md 5.1): its signature is esig, not the last byte (flip-seal
+    # flips j0 there); as her second seal of epoch 0.0 it carries no certs,
+    # so the record ends esig[64] l0 j0: flip esig's last byte
+    sz=$("$T/lmdb_poke" "$T/v1" keys seals | sed -n 's/^000000000000001b //p')
+    [ -n "$sz" ] && "$T/lmdb_poke" "$T/v1" flip seals 000000000000001b $((sz - 3)) 2>"$T/e" ||
+        fail "flip seal 27's esig (record of '$sz' bytes): $(cat "$T/e")"
     "$LEDGER" --dir "$T/v1" verify --full >"$T/out" 2>&1
     rc=$?
     [ "$rc" = 1 ] || fail "verify after a seal's signature flipped: exit $rc"
-    grep -q "event 25: seal of 7 events: signature does not verify with key" "$T/out" ||
+    grep -q "event 27: seal of 7 events by key [0-9a-f]*: its epoch signature does not verify with the key of epoch 0.0" "$T/out" ||
         fail "flipped seal: $(cat "$T/out")"
     cp -a "$D" "$T/v2"
-    "$T/lmdb_poke" "$T/v2" drop-seal 25 2>"$T/e" || fail "drop-seal: $(cat "$T/e")"
+    "$T/lmdb_poke" "$T/v2" drop-seal 27 2>"$T/e" || fail "drop-seal: $(cat "$T/e")"
     "$LEDGER" --dir "$T/v2" verify --full >"$T/out" 2>&1
     rc=$?
     [ "$rc" = 1 ] || fail "verify after a seal deleted: exit $rc"
-    grep -q "event 25: opens a seal but no seal record is stored for it" "$T/out" ||
+    grep -q "event 27: opens a seal but no seal record is stored for it" "$T/out" ||
         fail "deleted seal: $(cat "$T/out")"
     cp -a "$D" "$T/v3"
-    "$T/lmdb_poke" "$T/v3" flip-body 31 2>"$T/e" || fail "flip-body: $(cat "$T/e")"
+    "$T/lmdb_poke" "$T/v3" flip-body 33 2>"$T/e" || fail "flip-body: $(cat "$T/e")"
     "$LEDGER" --dir "$T/v3" verify --full >"$T/out" 2>&1
     rc=$?
-    [ "$rc" = 1 ] && grep -q "event 31: .*body" "$T/out" ||
+    [ "$rc" = 1 ] && grep -q "event 33: .*body" "$T/out" ||
         fail "flipped body: exit $rc, $(cat "$T/out")"
     # a cut at a commit boundary, with the seals and counts it takes along,
     # is a consistent shorter log (only a kept checkpoint reveals it)

@@ -273,17 +273,38 @@ L keys anchor nosuch >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" = 66 ] && grep -q "no key named 'nosuch' in this ledger" "$T/err" ||
     fail "anchor of an unknown key: exit $rc, $(cat "$T/err")"
-L keys add alice >/dev/null
-L keys advance alice >"$T/out" 2>"$T/err"
+# an actor key added here is anchored by keys add itself (seq 6, its
+# key.anchored seq 7): a second anchor of it is refused as the log key's is
+L keys add alice >"$T/out" 2>"$T/err" &&
+    grep -q '^seq 6: key alice (id [0-9a-f]*) added; anchored at event 7, epoch keys of '"$E"' s$' "$T/out" ||
+    fail "keys add alice: $(cat "$T/out" "$T/err")"
+L keys anchor alice --epoch 2 >"$T/out" 2>"$T/err"
 rc=$?
-[ "$rc" = 66 ] || fail "advance without anchor: exit $rc, want 66"
-grep -q 'ledger keys anchor alice' "$T/err" || fail "advance without anchor said: $(cat "$T/err")"
-L keys anchor alice --epoch 2 >/dev/null || fail "keys anchor alice"
+[ "$rc" = 73 ] && grep -q 'key alice has an anchor already (event 7)' "$T/err" ||
+    fail "a second anchor of alice: exit $rc, $(cat "$T/out" "$T/err")"
 L append x.test --actor alice --body '{"n":5}' >/dev/null || fail "append as alice"
 L keys epochs -o json | jq -e -s 'any(.[]; .key == "alice")' >/dev/null ||
     fail "alice's epochs not listed"
 L keys revoke alice --reason 'left' >/dev/null || fail "keys revoke alice"
 [ -e "$D/keys/alice.epochs" ] && fail "alice.epochs left after her key was revoked"
+# an actor key without anchor: `keys advance` names the cure, `keys anchor
+# NAME` anchors it later (on a ledger made with --epoch 0, where keys add
+# anchors nothing)
+W=$T/w
+"$LEDGER" --dir "$W" init --epoch 0 >/dev/null 2>&1 || fail "init of $W"
+"$LEDGER" --dir "$W" keys add alice >/dev/null || fail "add alice to $W"
+"$LEDGER" --dir "$W" keys advance alice >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 66 ] || fail "advance without anchor: exit $rc, want 66"
+grep -q 'ledger keys anchor alice' "$T/err" || fail "advance without anchor said: $(cat "$T/err")"
+"$LEDGER" --dir "$W" keys anchor alice --epoch 2 >/dev/null || fail "keys anchor alice"
+"$LEDGER" --dir "$W" append x.test --actor alice --body '{"n":5}' >/dev/null ||
+    fail "append as alice in $W"
+"$LEDGER" --dir "$W" keys epochs -o json | jq -e -s 'any(.[]; .key == "alice")' >/dev/null ||
+    fail "alice's epochs not listed in $W"
+"$LEDGER" --dir "$W" keys revoke alice --reason 'left' >/dev/null || fail "keys revoke alice in $W"
+[ -e "$W/keys/alice.epochs" ] && fail "alice.epochs left in $W after her key was revoked"
+"$LEDGER" --dir "$W" verify --full >"$T/out" 2>&1 || fail "verify of $W: $(cat "$T/out")"
 
 # kill -9 during epoch changes: appenders and `keys advance` killed at
 # random moments; every acked seq stays, the ledger verifies and appends

@@ -255,9 +255,11 @@ jq -e '.status == "ok"' "$T/ex" >/dev/null || fail "doctor after advance --if-ex
 L keys advance --if-expired -q >"$T/out" 2>&1
 [ ! -s "$T/out" ] || fail "advance --if-expired -q with nothing to end said: $(cat "$T/out")"
 # the next one-shot writer ends what outlived its period first, whatever
-# key it seals with: alice's epoch, by an append as the log key
-L keys add alice >/dev/null && L keys anchor alice --epoch 1 >/dev/null ||
-    fail "keys anchor alice"
+# key it seals with: alice's epoch, by an append as the log key (keys add
+# anchors alice itself, the log key being anchored: --epoch gives her 1 s)
+L keys add alice --epoch 1 >"$T/out" 2>&1 &&
+    grep -q 'anchored at event [0-9]*, epoch keys of 1 s$' "$T/out" ||
+    fail "keys add alice --epoch 1: $(cat "$T/out")"
 sa=$(L append --direct x.test --actor alice --body '{"alice":1}' | sed -n 's/^seq //p')
 [ "$(live_of "$sa")" = true ] || fail "alice's epoch is not live after her append"
 sleep 1.2
