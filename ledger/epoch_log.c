@@ -1026,6 +1026,38 @@ pin_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A pin is what a verifier trusts: key_id's registry record r must be
+ * the key.anchored it names (read back, while the log still holds it: a
+ * pruned one's record the horizon vouches for). 0, or LDG_ETAMPER named
+ * in l's message. */
+static int
+rec_is_event(struct ldg_ledger *l, struct ldg_txn *t, const char *key_id,
+             const struct ldg_epoch_rec *r)
+{
+    struct ldg_epoch_params par;
+    char id[LDG_KEYID_LEN + 1];
+    json_t *body = NULL;
+    int rc = ldg_body_get(t, r->anchor_seq, &body), same;
+
+    if (rc == LDG_ENOTFOUND || rc == LDG_EPRUNED || rc == LDG_EERASED)
+        return 0;
+    if (rc < 0)
+        return rc;
+    same = ldg_epoch_anchor_fields(body, id, &par) == 0 &&
+           strcmp(id, key_id) == 0 &&
+           memcmp(par.anchor, r->par.anchor, 32) == 0 &&
+           par.t0_ns == r->par.t0_ns && par.len_ns == r->par.len_ns;
+    json_decref(body);
+    if (same)
+        return 0;
+    ldg_seterr(l,
+               "the key registry's epoch record of key %s is not its "
+               "key.anchored (event %llu): damaged (`" LDG_CMD_VERIFY
+               "` names it); no anchor is given out",
+               key_id, (unsigned long long)r->anchor_seq);
+    return LDG_ETAMPER;
+}
+
 int
 ldg_keys_anchors(struct ldg_ledger *l, struct ldg_anchor_pin **out, size_t *n)
 {
@@ -1049,7 +1081,7 @@ ldg_keys_anchors(struct ldg_ledger *l, struct ldg_anchor_pin **out, size_t *n)
         struct ldg_epoch_rec r;
         if ((rc = ldg_epoch_rec_get(t, ki[i].key_id, &r)) == LDG_ENOTFOUND)
             continue;
-        if (rc < 0)
+        if (rc < 0 || (rc = rec_is_event(l, t, ki[i].key_id, &r)) < 0)
             goto out;
         snprintf(p[np].key_id, sizeof p[np].key_id, "%s", ki[i].key_id);
         snprintf(p[np].name, sizeof p[np].name, "%s", ki[i].name);

@@ -525,9 +525,11 @@ struct ldg_anchor_pin {
     uint64_t seq;
 };
 /* The anchor of every key the log knows that has one (revoked keys
- * included), the log key's first, then in added order.
+ * included), the log key's first, then in added order; each as its
+ * key.anchored event says, read back while the log holds it.
  * @return 0 with *out (free(); NULL when none) and *n; LDG_ETAMPER (the
- * key registry, as ldg_keys_list); LDG_ECORRUPT.
+ * key registry, as ldg_keys_list, or a registry record that is not its
+ * key.anchored: named in the message); LDG_ECORRUPT.
  * Lifetime: *out is the caller's. */
 int ldg_keys_anchors(struct ldg_ledger *l, struct ldg_anchor_pin **out,
                      size_t *n);

@@ -685,8 +685,15 @@ static void
 test_epoch_log__registry_anchor_altered(void **state)
 {
     struct fx *f = *state;
+    struct ldg_anchor_pin *p = NULL;
+    size_t n = 0;
+
     flip_epoch_record(f, 0);
     expect_bad(f, LDG_VERIFY_FULL, 8, "is not its key.anchored (event 3)");
+    /* and no anchor is given out to pin (`keys verifier`) */
+    assert_int_equal(ldg_keys_anchors(f->l, &p, &n), LDG_ETAMPER);
+    assert_null(p);
+    assert_non_null(strstr(ldg_errmsg(f->l), "no anchor is given out"));
 }
 
 static void
