@@ -412,6 +412,10 @@ struct ldg_epoch_rec {
 /* @return 0; LDG_ENOTFOUND (no anchor); LDG_ECORRUPT. */
 int ldg_epoch_rec_get(struct ldg_txn *t, const char *key_id,
                       struct ldg_epoch_rec *r);
+/* 1 when the body of a key.anchored names r's key (key_id), anchor, t0
+ * and period; 0 otherwise. */
+int ldg_epoch_rec_body_is(const json_t *body, const char *key_id,
+                          const struct ldg_epoch_rec *r);
 /* Where key key_id, anchored before horizon hz (its registry record r),
  * starts along the log after it: c = the chain the record keeps (0), or
  * none (1: a record by an earlier build, its certs gone with the pruned

@@ -1026,6 +1026,19 @@ pin_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+int
+ldg_epoch_rec_body_is(const json_t *body, const char *key_id,
+                      const struct ldg_epoch_rec *r)
+{
+    struct ldg_epoch_params par;
+    char id[LDG_KEYID_LEN + 1];
+
+    return ldg_epoch_anchor_fields(body, id, &par) == 0 &&
+           strcmp(id, key_id) == 0 &&
+           memcmp(par.anchor, r->par.anchor, 32) == 0 &&
+           par.t0_ns == r->par.t0_ns && par.len_ns == r->par.len_ns;
+}
+
 /* A pin is what a verifier trusts: key_id's registry record r must be
  * the key.anchored it names (read back, while the log still holds it: a
  * pruned one's record the horizon vouches for). 0, or LDG_ETAMPER named
@@ -1034,8 +1047,6 @@ static int
 rec_is_event(struct ldg_ledger *l, struct ldg_txn *t, const char *key_id,
              const struct ldg_epoch_rec *r)
 {
-    struct ldg_epoch_params par;
-    char id[LDG_KEYID_LEN + 1];
     json_t *body = NULL;
     int rc = ldg_body_get(t, r->anchor_seq, &body), same;
 
@@ -1043,10 +1054,7 @@ rec_is_event(struct ldg_ledger *l, struct ldg_txn *t, const char *key_id,
         return 0;
     if (rc < 0)
         return rc;
-    same = ldg_epoch_anchor_fields(body, id, &par) == 0 &&
-           strcmp(id, key_id) == 0 &&
-           memcmp(par.anchor, r->par.anchor, 32) == 0 &&
-           par.t0_ns == r->par.t0_ns && par.len_ns == r->par.len_ns;
+    same = ldg_epoch_rec_body_is(body, key_id, r);
     json_decref(body);
     if (same)
         return 0;

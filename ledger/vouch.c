@@ -55,20 +55,6 @@ static int vouch_key_event(struct ldg_vouch *v, uint64_t seq,
                            struct ldg_event *ev, json_t **body, char *why,
                            size_t cap);
 
-/* 1 when the body of a key.anchored names r's key, anchor, t0, period. */
-static int
-anchor_body_is(const json_t *body, const char *key_id,
-               const struct ldg_epoch_rec *r)
-{
-    struct ldg_epoch_params par;
-    char id[LDG_KEYID_LEN + 1];
-
-    return ldg_epoch_anchor_fields(body, id, &par) == 0 &&
-           strcmp(id, key_id) == 0 &&
-           memcmp(par.anchor, r->par.anchor, 32) == 0 &&
-           par.t0_ns == r->par.t0_ns && par.len_ns == r->par.len_ns;
-}
-
 /* The key registry's anchor of key_id, where its epoch walk starts, held
  * to the log: the key.anchored it names, read as evidence (by the log
  * key, its body whole), or a pruned ledger's horizon record, signed by the
@@ -113,7 +99,7 @@ vouch_anchor(struct ldg_vouch *v, uint64_t seq, const char *key_id, char *why,
                                  sizeof inner);
             v->nbusy--;
             ok = rc == 0 && strcmp(ev.type, LDG_EV_KEY_ANCHORED) == 0 &&
-                 anchor_body_is(body, key_id, &r);
+                 ldg_epoch_rec_body_is(body, key_id, &r);
         }
         json_decref(body);
     }
