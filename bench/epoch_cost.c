@@ -35,14 +35,36 @@
  *                     side by side (target >= 0.95)
  *   verify_cpu_ratio  the same by CPU time (all threads): steadier when
  *                     other work shares the machine
+ *   cli_verify_ratio, cli_verify_cpu_ratio
+ *                     the same for the command `ledger verify --full` (with
+ *                     --ledger PATH): what the issue's target names, its
+ *                     CPU from wait4; it also checks the body index and
+ *                     the projections, work that is the same with epochs
+ *                     or without
+ *
+ * The floor, side by side in the same run (what any design that stores
+ * an epoch's secret in place and links it must pay on this machine):
+ *
+ *   floor_epoch_us    the least an epoch's end can cost, in a loop like
+ *                     epoch_cpu_us's: floor_link_us then floor_store_us
+ *   floor_link_us     one Ed25519 key pair made from a seed and one
+ *                     signature: the least an epoch's end can sign (the
+ *                     next key, certified by the current one)
+ *   floor_store_us    two writes of a slot's size over a plain file on the
+ *                     same file system, each followed by fdatasync: the
+ *                     two ordered flushes of a power-safe overwrite in
+ *                     place (docs/EPOCHS.md), nothing else
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ledger/crypto_int.h"
 #include "ledger/epoch_int.h"
 #include "util/util.h"
 
@@ -134,6 +156,60 @@ per_epoch(int n)
            3 + 74 - 66, (cpu_s() - c1) * 1e6 / n);
     ldg_epoch_state_free(s);
     rmrf(dir);
+    return 0;
+}
+
+/* The floor, on the same file system and with the same library: two
+ * ordered in-place writes of a slot, each made durable, and one key pair
+ * with one signature. */
+static int
+floor_cost(int n)
+{
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char dir[1024], path[1100];
+    static uint8_t buf[LDG_EPOCH_SLOT];
+    uint8_t seed[32], pub[32], sig[64], msg[LDG_EPOCH_LINK_MSG];
+    double c0, store = 0, link = 0;
+    int fd;
+
+    snprintf(dir, sizeof dir, "%s/epochfloor-XXXXXX", tmp);
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(path, sizeof path, "%s/f", dir);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    memset(buf, 0x5a, sizeof buf);
+    if (fd < 0 || pwrite(fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf ||
+        pwrite(fd, buf, sizeof buf, sizeof buf) != (ssize_t)sizeof buf ||
+        fdatasync(fd) != 0) {
+        fprintf(stderr, "epoch_cost: cannot write %s\n", path);
+        return -1;
+    }
+    memset(seed, 7, sizeof seed);
+    memset(msg, 9, sizeof msg);
+    c0 = cpu_s();
+    for (int i = 0; i < n; i++) {
+        double c1;
+        seed[0] = (uint8_t)i;
+        if (ldg_ed25519_seed_pub(pub, seed) < 0 ||
+            ldg_ed25519_seed_sign_ctx(sig, LDG_EPOCH_LINK_CTX, msg, sizeof msg,
+                                      seed, pub) < 0)
+            return -1;
+        c1 = cpu_s();
+        link += c1 - c0;
+        for (int k = 0; k < 2; k++) {
+            buf[0] = (uint8_t)i;
+            if (pwrite(fd, buf, sizeof buf, (off_t)k * LDG_EPOCH_SLOT) !=
+                    (ssize_t)sizeof buf ||
+                fdatasync(fd) != 0)
+                return -1;
+        }
+        c0 = cpu_s();
+        store += c0 - c1;
+    }
+    close(fd);
+    rmrf(dir);
+    printf("floor_epoch_us=%.1f floor_store_us=%.1f floor_link_us=%.1f\n",
+           (store + link) * 1e6 / n, store * 1e6 / n, link * 1e6 / n);
     return 0;
 }
 
@@ -248,12 +324,46 @@ verify_rate(const char *dir, uint64_t n, double *cpu_rate)
     return (double)n / w;
 }
 
+/* `ledger --dir DIR verify --full`, its output thrown away: wall seconds,
+ * and its CPU seconds (user + system, all threads) from wait4; -1 when it
+ * could not be run or did not exit 0. */
+static double
+cli_verify(const char *ledger, const char *dir, double *cpu)
+{
+    struct rusage ru;
+    double w0 = now_s();
+    int st;
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            close(null);
+        }
+        execl(ledger, ledger, "--dir", dir, "verify", "--full", (char *)NULL);
+        _exit(127);
+    }
+    if (wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) ||
+        WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "epoch_cost: %s --dir %s verify --full failed\n",
+                ledger, dir);
+        return -1;
+    }
+    *cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    return now_s() - w0;
+}
+
 int
 main(int argc, char **argv)
 {
     uint64_t n = 1000000, every = 1000;
     int rounds = 3;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *cli = NULL;
     char a[1024], b[1024];
     double best_a = 0, best_b = 0, cpu_a = 0, cpu_b = 0;
 
@@ -264,8 +374,10 @@ main(int argc, char **argv)
             every = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--rounds") == 0)
             rounds = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--ledger") == 0)
+            cli = argv[i + 1];
     }
-    if (per_epoch(4096) < 0 || chain() < 0)
+    if (per_epoch(4096) < 0 || floor_cost(4096) < 0 || chain() < 0)
         return 1;
     fflush(stdout);
     snprintf(a, sizeof a, "%s/epochcost-a-XXXXXX", tmp);
@@ -290,6 +402,22 @@ main(int argc, char **argv)
            "verify_cpu_ratio=%.3f events=%llu every=%llu\n",
            best_a, best_b, best_b / best_a, cpu_b / cpu_a,
            (unsigned long long)n, (unsigned long long)every);
+    if (cli != NULL) {
+        double wa = 1e9, wb = 1e9, ca = 1e9, cb = 1e9;
+        for (int r = 0; r < rounds; r++) { /* best of each, alternately */
+            double c1, c2, w1 = cli_verify(cli, a, &c1),
+                           w2 = cli_verify(cli, b, &c2);
+            if (w1 < 0 || w2 < 0)
+                return 1;
+            wa = w1 < wa ? w1 : wa;
+            wb = w2 < wb ? w2 : wb;
+            ca = c1 < ca ? c1 : ca;
+            cb = c2 < cb ? c2 : cb;
+        }
+        printf("cli_verify_plain_s=%.3f cli_verify_epochs_s=%.3f "
+               "cli_verify_ratio=%.3f cli_verify_cpu_ratio=%.3f\n",
+               wa, wb, wa / wb, ca / cb);
+    }
     if (getenv("EPOCH_COST_KEEP") != NULL)
         printf("kept %s %s\n", a, b);
     else {
