@@ -508,9 +508,11 @@ rview_back(struct ldg_txn *t, int unchanged)
 {
     struct ldg_intake_state *st = ldg_txn_ledger(t)->intake;
     if (st == NULL)
-        return 0;  /* the handle's intake detached meanwhile */
-    if (unchanged) /* (its slot let go: a reader pins nothing between) */
+        return 0;    /* the handle's intake detached meanwhile */
+    if (unchanged) { /* (its slot let go: a reader pins nothing between) */
         ldg_store_txn_park(t, 0);
+        ldg_txn_memo_drop(t); /* (epoch states to the kept: as a writer's) */
+    }
     rview_put(st, unchanged ? t : NULL);
     return unchanged;
 }
@@ -742,6 +744,11 @@ ldg_intake_ack_end(struct ldg_ledger *l, struct ldg_intake_ack *a,
             /* and its snapshot let go until the next group: a writer
              * waiting on its input pins no page the tail's apply frees */
             ldg_store_txn_park(t, 1);
+            /* the epoch states the group used go to the handle's kept
+             * ones now, not at the next group: there ldg_keys_expire
+             * wipes a state whose period is over, so that an idle daemon
+             * keeps no past secret in memory (tests/e2e/epochs_serve.sh) */
+            ldg_txn_memo_drop(t);
             return;
         }
         st->view = NULL;
