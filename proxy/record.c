@@ -29,6 +29,12 @@
  * client that reuses its ids), the event is recorded again without the id
  * rather than lost: the body's request_id still says it.
  *
+ * Epoch keys (docs/EPOCHS.md): directly, the recorder ends the epochs
+ * whose period is over while it idles, as `ledger serve`'s writer does
+ * (ldg_keys_expire, at most a second after the period's end); a commit
+ * in a later period ends the old one by itself. Through `ledger serve`,
+ * the server does.
+ *
  * The registry: the models view (model -> digest, verified) is read by
  * the recorder thread at start and then, at most once a second, when a
  * group of events is taken: before it is committed, each model call is
@@ -564,8 +570,18 @@ rec_main(void *arg)
          * with something queued, or the stop */
         while (!r->stop && r->waited == 0 && r->queued < GROUP_MAX) {
             if (r->idle) {
-                /* a tick found nothing: sleep until an event comes */
+                /* a tick found nothing: sleep until an event comes,
+                 * ending an epoch whose period is over each second */
                 struct timespec ts = ldg_mono_deadline(1000000000u);
+                if (r->ledger != NULL) {
+                    pthread_mutex_unlock(&r->mu);
+                    (void)ldg_keys_expire(r->ledger, NULL, NULL);
+                    pthread_mutex_lock(&r->mu);
+                    /* (what came meanwhile is taken now: its wake-up
+                     * found no one waiting) */
+                    if (r->stop || r->waited > 0 || r->head != NULL)
+                        break;
+                }
                 pthread_cond_timedwait(&r->cv_work, &r->mu, &ts);
                 continue;
             }
