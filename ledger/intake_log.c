@@ -511,7 +511,7 @@ rview_back(struct ldg_txn *t, int unchanged)
         return 0;    /* the handle's intake detached meanwhile */
     if (unchanged) { /* (its slot let go: a reader pins nothing between) */
         ldg_store_txn_park(t, 0);
-        ldg_txn_memo_drop(t); /* (epoch states to the kept: as a writer's) */
+        ldg_txn_memo_drop(t); /* (any epoch state a read loaded: kept) */
     }
     rview_put(st, unchanged ? t : NULL);
     return unchanged;

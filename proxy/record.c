@@ -564,6 +564,7 @@ rec_main(void *arg)
      * wall clock stepped back would stretch the tick, and async mode's
      * loss window, by the step) */
     uint64_t tick = 0;
+    int expire_said = 0;
     pthread_mutex_lock(&r->mu);
     for (;;) {
         /* until an event is waited for, a group is full, the tick comes
@@ -571,17 +572,26 @@ rec_main(void *arg)
         while (!r->stop && r->waited == 0 && r->queued < GROUP_MAX) {
             if (r->idle) {
                 /* a tick found nothing: sleep until an event comes,
-                 * ending an epoch whose period is over each second */
-                struct timespec ts = ldg_mono_deadline(1000000000u);
+                 * ending an epoch whose period is over each second (a
+                 * failure said once, until one succeeds again) */
+                struct timespec ts;
                 if (r->ledger != NULL) {
                     pthread_mutex_unlock(&r->mu);
-                    (void)ldg_keys_expire(r->ledger, NULL, NULL);
+                    int erc = ldg_keys_expire(r->ledger, NULL, NULL);
+                    if (erc < 0 && !expire_said)
+                        fprintf(stderr,
+                                "ledger proxy: cannot end an expired epoch "
+                                "(tried again each second): %s\n",
+                                ldg_errmsg(r->ledger)[0] ? ldg_errmsg(r->ledger)
+                                                         : ldg_strerror(erc));
+                    expire_said = erc < 0;
                     pthread_mutex_lock(&r->mu);
                     /* (what came meanwhile is taken now: its wake-up
                      * found no one waiting) */
                     if (r->stop || r->waited > 0 || r->head != NULL)
                         break;
                 }
+                ts = ldg_mono_deadline(1000000000u);
                 pthread_cond_timedwait(&r->cv_work, &r->mu, &ts);
                 continue;
             }
