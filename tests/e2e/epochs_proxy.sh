@@ -14,8 +14,10 @@
 # proxy's memory (/proc/PID/mem: root's right in CI; said where there is
 # none). An idle proxy before any request makes no epoch (the state file
 # untouched over three periods). A second request after the end is
-# answered and sealed under a later epoch, and `verify --full` passes;
-# the proxy stops with exit 0. Fails on a build whose direct proxy does
+# answered and sealed under a later epoch; with its state file moved
+# away past the period's end, the proxy says once that it cannot end the
+# epoch (which stays live), and ends it once the file is back; `verify
+# --full` passes and the proxy stops with exit 0. Fails on a build whose direct proxy does
 # not end epochs (the epoch stays live until the next request).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
@@ -99,6 +101,16 @@ ask 2 || fail "a second request through the proxy"
 e1=$(L keys epochs -o json | jq -r --argjson s "$seq1" 'select((.from_seq | tonumber) <= $s) | .epoch' | tail -n 1)
 e2=$(L keys epochs -o json | jq -r --argjson s "$seq" 'select((.from_seq | tonumber) <= $s) | .epoch' | tail -n 1)
 [ -n "$e1" ] && [ "$e1" != "$e2" ] || fail "the second request is under epoch $e2, the first's $e1"
+# --- its state file gone past the period's end: said once on stderr
+# (tried again each second), and the epoch ended once the file is back
+end=$(period_end "$seq")
+mv "$D/keys/log.epochs" "$T/log.epochs.away"
+sleep_until $((end + (SLACK + 1) * 1000000000))
+n=$(grep -c 'cannot end an expired epoch (tried again each second)' "$T/p.err")
+[ "$n" = 1 ] || fail "a missing state file said $n times: $(cat "$T/p.err")"
+[ "$(live_of "$seq")" != false ] || fail "the epoch of seq $seq is said ended without its state file"
+mv "$T/log.epochs.away" "$D/keys/log.epochs"
+ended_by "$seq" "$end"
 stop_proxy "$PX" p
 L verify --full >"$T/out" 2>&1 || fail "verify --full: $(cat "$T/out")"
 
