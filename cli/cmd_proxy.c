@@ -303,8 +303,23 @@ cmd_proxy(struct cli *c, struct proxy_args *x, int npos, char **pos)
         goto out;
     }
     say_listening(c, p, &x->o);
-    while (!stop_flag)
-        pause();
+    /* an epoch the proxy cannot end (writing directly), said when it
+     * begins and when it is over */
+    for (int was_bad = 0; !stop_flag;) {
+        char why[256];
+        sleep(1); /* (a signal ends it early) */
+        ldg_proxy_epoch_error(p, why, sizeof why);
+        if ((why[0] != 0) != was_bad) {
+            was_bad = why[0] != 0;
+            if (was_bad)
+                fprintf(stderr,
+                        "ledger proxy: cannot end an expired epoch (tried "
+                        "again each second): %s\n",
+                        why);
+            else
+                fprintf(stderr, "ledger proxy: expired epochs end again\n");
+        }
+    }
     rc = proxy_stop_say(p);
     p = NULL;
 out:

@@ -1237,6 +1237,16 @@ ldg_proxy_last_error(const struct ldg_proxy *p, char *buf, size_t cap)
     proxy_rec_last_error(p->rec, buf, cap);
 }
 
+void
+ldg_proxy_epoch_error(const struct ldg_proxy *p, char *buf, size_t cap)
+{
+    if (p == NULL) {
+        snprintf(buf, cap, "%s", "");
+        return;
+    }
+    proxy_rec_epoch_error(p->rec, buf, cap);
+}
+
 int
 ldg_proxy_stop(struct ldg_proxy *p, struct ldg_proxy_stats *st)
 {

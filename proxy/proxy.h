@@ -166,6 +166,10 @@ struct ldg_proxy_stats {
 void ldg_proxy_stats(const struct ldg_proxy *p, struct ldg_proxy_stats *st);
 /* Why recording last failed ("" if it never did). Copied into buf. */
 void ldg_proxy_last_error(const struct ldg_proxy *p, char *buf, size_t cap);
+/* Writing directly, the proxy ends an expired epoch each second it idles
+ * (docs/EPOCHS.md): why the last try failed (a state file gone), "" when
+ * it succeeded or none was made. Copied into buf; any thread. */
+void ldg_proxy_epoch_error(const struct ldg_proxy *p, char *buf, size_t cap);
 
 /* Stops listening, ends every connection (streams cut short are
  * recorded as client-gone), commits every event queued, and frees p;

@@ -216,5 +216,6 @@ int proxy_rec_free(struct proxy_rec *r, uint64_t *recorded, uint64_t *failed,
 void proxy_rec_stats(struct proxy_rec *r, uint64_t *recorded, uint64_t *failed,
                      uint64_t *commits);
 void proxy_rec_last_error(struct proxy_rec *r, char *buf, size_t cap);
+void proxy_rec_epoch_error(struct proxy_rec *r, char *buf, size_t cap);
 
 #endif

@@ -94,6 +94,8 @@ struct proxy_rec {
     uint64_t recorded, failed, commits;
     char last_err[256];
     int last_rc;
+    /* why the last ldg_keys_expire failed ("" once one succeeds) */
+    char epoch_err[256];
     /* items with a callback whose outcome is known: called by the thread
      * that took them, with mu not held */
     struct proxy_item *cb_head, *cb_tail;
@@ -564,7 +566,6 @@ rec_main(void *arg)
      * wall clock stepped back would stretch the tick, and async mode's
      * loss window, by the step) */
     uint64_t tick = 0;
-    int expire_said = 0;
     pthread_mutex_lock(&r->mu);
     for (;;) {
         /* until an event is waited for, a group is full, the tick comes
@@ -572,20 +573,17 @@ rec_main(void *arg)
         while (!r->stop && r->waited == 0 && r->queued < GROUP_MAX) {
             if (r->idle) {
                 /* a tick found nothing: sleep until an event comes,
-                 * ending an epoch whose period is over each second (a
-                 * failure said once, until one succeeds again) */
+                 * ending an epoch whose period is over each second (why
+                 * it failed kept for proxy_rec_epoch_error) */
                 struct timespec ts;
                 if (r->ledger != NULL) {
                     pthread_mutex_unlock(&r->mu);
                     int erc = ldg_keys_expire(r->ledger, NULL, NULL);
-                    if (erc < 0 && !expire_said)
-                        fprintf(stderr,
-                                "ledger proxy: cannot end an expired epoch "
-                                "(tried again each second): %s\n",
-                                ldg_errmsg(r->ledger)[0] ? ldg_errmsg(r->ledger)
-                                                         : ldg_strerror(erc));
-                    expire_said = erc < 0;
                     pthread_mutex_lock(&r->mu);
+                    snprintf(r->epoch_err, sizeof r->epoch_err, "%s",
+                             erc == 0                   ? ""
+                             : ldg_errmsg(r->ledger)[0] ? ldg_errmsg(r->ledger)
+                                                        : ldg_strerror(erc));
                     /* (what came meanwhile is taken now: its wake-up
                      * found no one waiting) */
                     if (r->stop || r->waited > 0 || r->head != NULL)
@@ -873,5 +871,13 @@ proxy_rec_last_error(struct proxy_rec *r, char *buf, size_t cap)
 {
     pthread_mutex_lock(&r->mu);
     snprintf(buf, cap, "%s", r->last_err);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void
+proxy_rec_epoch_error(struct proxy_rec *r, char *buf, size_t cap)
+{
+    pthread_mutex_lock(&r->mu);
+    snprintf(buf, cap, "%s", r->epoch_err);
     pthread_mutex_unlock(&r->mu);
 }

@@ -16,7 +16,7 @@
 # untouched over three periods). A second request after the end is
 # answered and sealed under a later epoch; with its state file moved
 # away past the period's end, the proxy says once that it cannot end the
-# epoch (which stays live), and ends it once the file is back; `verify
+# epoch (which stays live), and ends it once the file is back, saying so; `verify
 # --full` passes and the proxy stops with exit 0. Fails on a build whose direct proxy does
 # not end epochs (the epoch stays live until the next request).
 set -u
@@ -111,6 +111,7 @@ n=$(grep -c 'cannot end an expired epoch (tried again each second)' "$T/p.err")
 [ "$(live_of "$seq")" != false ] || fail "the epoch of seq $seq is said ended without its state file"
 mv "$T/log.epochs.away" "$D/keys/log.epochs"
 ended_by "$seq" "$end"
+grep -q 'expired epochs end again' "$T/p.err" || fail "the proxy did not say epochs end again: $(cat "$T/p.err")"
 stop_proxy "$PX" p
 L verify --full >"$T/out" 2>&1 || fail "verify --full: $(cat "$T/out")"
 
