@@ -36,7 +36,7 @@ row "stored per epoch" "bytes" "$(v epoch_bytes)" "max:160" \
 row "chain for one epoch key, year-old ledger, 60 s epochs" "bytes" "$(v chain_bytes)" "max:1048576" \
     "32 certs and the links of its period: what a one-event bundle carries in its seal record"
 row "checking that chain" "ms" "$(v chain_verify_ms)" "max:1000" "32 + links Ed25519 checks"
-row "ledger verify --full, epoch every 1000 events / none" "ratio" "$(v cli_verify_cpu_ratio)" "min:0.95" \
+row "verify --full, epoch every 1000 events / none" "ratio" "$(v cli_verify_cpu_ratio)" "min:0.95" \
     "the command, $N events, by CPU time side by side, best of 3 each (wall: $(v cli_verify_ratio); $(v cli_verify_epochs_s) s against $(v cli_verify_plain_s) s)"
 row "ldg_verify alone (seals, chain, tree), the same ledgers" "ratio" "$(v verify_cpu_ratio)" "-" \
     "the library's check without the command's body index and projections, which cost the same with epochs or without (wall: $(v verify_ratio))"
