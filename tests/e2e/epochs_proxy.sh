@@ -40,7 +40,7 @@ L() { "$LEDGER" --dir "$D" "$@"; }
 # start_stub, start_proxy, stop_proxy
 . "$ROOT/tests/e2e/lib/proxy.sh"
 # cur_secret, gen, no_secret, no_secret_mem, period_end, now_ns,
-# sleep_until, live_of, slots_same, ended_by
+# sleep_until, into_period, live_of, slots_same, ended_by
 . "$ROOT/tests/e2e/lib/epochs.sh"
 
 P=${LEDGER_TEST_EPOCH_S:-2}
@@ -66,11 +66,7 @@ sleep "$((P * 3)).5"
 # taken again, up to 5 times, as append_fresh does)
 ask() {
     for try in 1 2 3 4 5; do
-        L keys verifier -o json >"$T/vk" || return 1
-        sleep_until "$(python3 -c 'import json, sys, time
-a = json.load(open(sys.argv[1]))["anchor"]
-t0, n = int(a["t0"]), a["period_ns"]
-print(t0 + ((time.time_ns() - t0) // n + 1) * n + 100000000)' "$T/vk")"
+        into_period || return 1
         st=$(curl -sS -o "$T/ans" -w '%{http_code}' -H 'Content-Type: application/json' \
             -d "{\"model\":\"llama3:8b\",\"messages\":[{\"role\":\"user\",\"content\":\"q$1\"}]}" \
             "$PP/v1/chat/completions" 2>"$T/cerr")
@@ -111,6 +107,12 @@ n=$(grep -c 'cannot end an expired epoch (tried again each second)' "$T/p.err")
 [ "$(live_of "$seq")" != false ] || fail "the epoch of seq $seq is said ended without its state file"
 mv "$T/log.epochs.away" "$D/keys/log.epochs"
 ended_by "$seq" "$end"
+# (said at the program's next look, once a second)
+i=0
+while ! grep -q 'expired epochs end again' "$T/p.err" && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
 grep -q 'expired epochs end again' "$T/p.err" || fail "the proxy did not say epochs end again: $(cat "$T/p.err")"
 stop_proxy "$PX" p
 L verify --full >"$T/out" 2>&1 || fail "verify --full: $(cat "$T/out")"

@@ -60,7 +60,7 @@ serve_stop() {
     pid=""
 }
 # cur_secret, gen, no_secret, no_secret_mem, period_end, now_ns,
-# sleep_until, live_of, append_fresh, slots_same, ended_by
+# sleep_until, into_period, live_of, append_fresh, slots_same, ended_by
 . "$(dirname "$0")/lib/epochs.sh"
 
 P=${LEDGER_TEST_EPOCH_S:-2}

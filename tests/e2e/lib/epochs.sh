@@ -111,13 +111,17 @@ live_of() { # SEQ: the "live" of the epoch that sealed SEQ
 # (up to 5). Sets seq and sec; counts its events in nfresh (each one an
 # epoch that serve ends).
 nfresh=0
-append_fresh() {
-    for try in 1 2 3 4 5; do
-        L keys verifier -o json >"$T/vk" || return 1
-        sleep_until "$(python3 -c 'import json, sys, time
+# into_period: sleeps until 100 ms into the log key's next period
+into_period() {
+    L keys verifier -o json >"$T/vk" || return 1
+    sleep_until "$(python3 -c 'import json, sys, time
 a = json.load(open(sys.argv[1]))["anchor"]
 t0, n = int(a["t0"]), a["period_ns"]
 print(t0 + ((time.time_ns() - t0) // n + 1) * n + 100000000)' "$T/vk")"
+}
+append_fresh() {
+    for try in 1 2 3 4 5; do
+        into_period || return 1
         seq=$(L append x.test --body "{\"n\":$1}" | sed -n 's/^seq //p')
         [ -n "$seq" ] || return 1
         nfresh=$((nfresh + 1))
