@@ -205,6 +205,22 @@ keys_verifier(struct cli *c, struct ldg_ledger *l, const char *vkey)
     return EX_OK;
 }
 
+/* The period of the anchor appended at seq, as its key.anchored says
+ * (asked: what was asked, when it cannot be read back). */
+static uint64_t
+anchored_period(struct ldg_ledger *l, uint64_t seq, uint64_t asked)
+{
+    struct ldg_anchor_pin *p = NULL;
+    size_t n = 0;
+    uint64_t period = asked;
+    if (ldg_keys_anchors(l, &p, &n) == 0)
+        for (size_t i = 0; i < n; i++)
+            if (p[i].seq == seq)
+                period = p[i].period_ns;
+    free(p);
+    return period;
+}
+
 /* ledger keys anchor|advance [NAME] */
 static int
 keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
@@ -216,13 +232,15 @@ keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
     int rc;
 
     if (strcmp(sub, "anchor") == 0) {
-        rc = ldg_keys_anchor(
-            l, name, (uint64_t)(epoch_s ? epoch_s : 60) * 1000000000ull, &seq);
-        if (rc < 0)
+        uint64_t period = (uint64_t)epoch_s * 1000000000ull;
+        /* unasked (0): the library's default, then said as anchored */
+        if ((rc = ldg_keys_anchor(l, name, period, &seq)) < 0)
             return cli_fail(c, l, rc);
         snprintf(what, sizeof what,
-                 "key %s seals with epoch keys of %u s from here on",
-                 name ? name : "log", epoch_s ? epoch_s : 60);
+                 "key %s seals with epoch keys of %llu s from here on",
+                 name ? name : "log",
+                 (unsigned long long)(anchored_period(l, seq, period) /
+                                      1000000000ull));
         cli_print_seq(c, seq, what);
         return EX_OK;
     }
@@ -292,11 +310,13 @@ add_anchor(struct cli *c, struct ldg_ledger *l, const char *name,
 
     if ((rc = ldg_keys_anchors(l, &p, &n)) < 0)
         return rc;
-    if (period == 0 && n > 0 && strcmp(p[0].name, "log") == 0)
-        period = p[0].period_ns;
-    free(p);
-    if (period == 0)
+    if (n == 0 || strcmp(p[0].name, "log") != 0) {
+        free(p);
         return 0; /* the log key has none: nor has this one */
+    }
+    free(p);
+    /* unasked (0): the library's default (an unfinished anchor's period,
+     * else the log key's) */
     if ((rc = ldg_keys_anchor(l, name, period, &seq)) < 0) {
         /* the anchor's error first (its "nothing was appended" is the
          * anchor's), then what was done */
@@ -309,7 +329,8 @@ add_anchor(struct cli *c, struct ldg_ledger *l, const char *name,
     }
     snprintf(
         what + at, cap - at, "; anchored at event %llu, epoch keys of %llu s",
-        (unsigned long long)seq, (unsigned long long)(period / 1000000000ull));
+        (unsigned long long)seq,
+        (unsigned long long)(anchored_period(l, seq, period) / 1000000000ull));
     return 0;
 }
 
@@ -383,9 +404,9 @@ static const struct cli_opt keys_opts[] = {
             "FILE's base name without .key)",
             KA, kname),
     CLI_NUM(OPT_EPOCH, 0, "epoch", "SECONDS",
-            "with anchor: how long an epoch key lives (default 60); with "
-            "add: the new key's (default: the log key's period, when it "
-            "has epoch keys)",
+            "with anchor or add: how long an epoch key lives (default: "
+            "an unfinished anchor's period, else the log key's for "
+            "another key, else 60)",
             KA, epoch_s, 1, 31622400),
     CLI_ON(OPT_IF_EXPIRED, 0, "if-expired",
            "with advance: end only the epochs whose period is over and "

@@ -43,6 +43,7 @@
 #define LDG_EPOCH_SLOT 8192   /* bytes in a slot of the state file */
 #define LDG_EPOCH_LEN_MIN_NS 1000000000ull        /* 1 s */
 #define LDG_EPOCH_LEN_MAX_NS 31622400000000000ull /* 366 days */
+#define LDG_EPOCH_LEN_DEFAULT_NS 60000000000ull   /* 60 s, unasked */
 
 #define LDG_EPOCH_CERT_CTX "ledger/epoch-cert/v1"
 #define LDG_EPOCH_LINK_CTX "ledger/epoch-link/v1"
@@ -436,8 +437,9 @@ int ldg_epoch_anchored_before(struct ldg_txn *t, const char *key_id,
 int ldg_epoch_rec_ok(const uint8_t *k, size_t klen, size_t vlen, char *key_id);
 
 /* epoch_log.c: the body of name's key.anchored event, an epoch state of
- * period_ns made (or one a failed anchor left taken again); the caller's
- * (ldg_keys_anchor, key_events.c, appends it). */
+ * period_ns made (or one a failed anchor left taken again); period_ns 0
+ * is ldg_keys_anchor's default; the caller's (ldg_keys_anchor,
+ * key_events.c, appends it). */
 int ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
                           uint64_t period_ns, json_t **out);
 

@@ -669,10 +669,14 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
     char path[4300], err[512] = "", anchor[65];
     uint64_t now, ts;
     json_t *body = NULL;
-    int rc;
+    int rc, unasked;
 
     if (name == NULL)
         name = LDG_LOG_KEY_NAME;
+    /* 0: unasked (below: an unfinished anchor's period, the log key's) */
+    unasked = period_ns == 0;
+    if (unasked)
+        period_ns = LDG_EPOCH_LEN_DEFAULT_NS;
     if (period_ns < LDG_EPOCH_LEN_MIN_NS || period_ns > LDG_EPOCH_LEN_MAX_NS) {
         ldg_seterr(l, "an epoch lasts 1 s to 366 days, not %llu ns",
                    (unsigned long long)period_ns);
@@ -706,6 +710,16 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
         } else if (rc == LDG_ENOTFOUND) {
             rc = last_ts(t, &ts);
         }
+        /* unasked, another key takes the log key's period (as keys add
+         * anchors it) */
+        if (rc == 0 && unasked && strcmp(name, LDG_LOG_KEY_NAME) != 0) {
+            struct ldg_key_state ls;
+            if ((rc = ldg_keys_lookup_name(t, LDG_LOG_KEY_NAME, &ls)) == 0 &&
+                (rc = ldg_epoch_rec_get(t, ls.key_id, &r)) == 0)
+                period_ns = r.par.len_ns;
+            if (rc == LDG_ENOTFOUND)
+                rc = 0;
+        }
     } else if (rc == LDG_ENOTFOUND) {
         ldg_seterr(l, "no key named '%s' in this ledger", name);
     }
@@ -735,6 +749,8 @@ ldg_epoch_anchor_body(struct ldg_ledger *l, const char *name,
     } else if (rc < 0) {
         ldg_seterr(l, "%s", err[0] ? err : ldg_strerror(rc));
         goto out;
+    } else if (unasked) {
+        period_ns = st->par.len_ns; /* the unfinished anchor, as it is */
     } else if (st->par.len_ns != period_ns) {
         /* taken again as it is, it would anchor another period than the
          * one asked for (and said) */

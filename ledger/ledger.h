@@ -466,7 +466,9 @@ struct ldg_epoch_row {
  * keys: makes DIR/keys/NAME.epochs (a fresh anchor, periods of period_ns
  * from now) and appends key.anchored, signed by the log key; the key's
  * seals after it are made by its epoch keys. A state file left by an
- * anchor that never reached the log is taken again.
+ * anchor that never reached the log is taken again. period_ns 0: the
+ * default, that anchor's period, else (a key other than the log key) the
+ * log key's when it has epoch keys, else 60 s.
  * Epoch keys need store layout 9 (made with ldg_init's layout 9, or
  * brought there by ldg_migrate).
  * @return 0 with *seq_out (may be NULL); LDG_EEXIST (anchored already),

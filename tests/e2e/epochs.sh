@@ -305,6 +305,21 @@ grep -q 'ledger keys anchor alice' "$T/err" || fail "advance without anchor said
 "$LEDGER" --dir "$W" keys revoke alice --reason 'left' >/dev/null || fail "keys revoke alice in $W"
 [ -e "$W/keys/alice.epochs" ] && fail "alice.epochs left in $W after her key was revoked"
 "$LEDGER" --dir "$W" verify --full >"$T/out" 2>&1 || fail "verify of $W: $(cat "$T/out")"
+# `keys anchor NAME` with no --epoch takes the log key's period (as keys
+# add does; before: 60 s whatever the log key's), the log key 60 s
+W2=$T/w2
+"$LEDGER" --dir "$W2" init --epoch 0 >/dev/null 2>&1 || fail "init of $W2"
+"$LEDGER" --dir "$W2" keys add bob >/dev/null || fail "add bob to $W2"
+"$LEDGER" --dir "$W2" keys add carol >/dev/null || fail "add carol to $W2"
+"$LEDGER" --dir "$W2" keys anchor carol >"$T/out" 2>"$T/err" &&
+    grep -q 'key carol seals with epoch keys of 60 s from here on' "$T/out" ||
+    fail "keys anchor carol, the log key without epochs: $(cat "$T/out" "$T/err")"
+"$LEDGER" --dir "$W2" keys anchor --epoch 5 >/dev/null || fail "keys anchor --epoch 5 in $W2"
+"$LEDGER" --dir "$W2" keys anchor bob >"$T/out" 2>"$T/err" &&
+    grep -q 'key bob seals with epoch keys of 5 s from here on' "$T/out" ||
+    fail "keys anchor bob, the log key's 5 s: $(cat "$T/out" "$T/err")"
+"$LEDGER" --dir "$W2" keys epochs -o json >/dev/null 2>&1
+"$LEDGER" --dir "$W2" verify --full >"$T/out" 2>&1 || fail "verify of $W2: $(cat "$T/out")"
 
 # kill -9 during epoch changes: appenders and `keys advance` killed at
 # random moments; every acked seq stays, the ledger verifies and appends
@@ -377,15 +392,15 @@ for d in "$X" "$Y"; do "$LEDGER" --dir "$d" init --epoch 0 >/dev/null 2>&1 || fa
 cp "$Y/keys/log.epochs" "$X/keys/"
 "$LEDGER" --dir "$X" keys epochs >/dev/null 2>"$T/err"
 grep -q "no key of this ledger seals with epoch keys" "$T/err" || fail "keys epochs, none anchored: $(cat "$T/err")"
-for e in "--epoch 3600" ""; do
-    # shellcheck disable=SC2086
-    "$LEDGER" --dir "$X" keys anchor $e >"$T/out" 2>"$T/err"
-    rc=$?
-    [ $rc = 65 ] && [ ! -s "$T/out" ] &&
-        grep -q "never reached the log, with epochs of 5 s, not [0-9]* s: give --epoch 5" "$T/err" ||
-        fail "keys anchor $e over a 5 s leftover: exit $rc, $(cat "$T/out" "$T/err")"
-done
-"$LEDGER" --dir "$X" keys anchor --epoch 5 >/dev/null 2>"$T/err" || fail "keys anchor --epoch 5: $(cat "$T/err")"
+"$LEDGER" --dir "$X" keys anchor --epoch 3600 >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 65 ] && [ ! -s "$T/out" ] &&
+    grep -q "never reached the log, with epochs of 5 s, not 3600 s: give --epoch 5" "$T/err" ||
+    fail "keys anchor --epoch 3600 over a 5 s leftover: exit $rc, $(cat "$T/out" "$T/err")"
+# with no --epoch, the leftover's own period (before: 60 s, refused)
+"$LEDGER" --dir "$X" keys anchor >"$T/out" 2>"$T/err" &&
+    grep -q "key log seals with epoch keys of 5 s from here on" "$T/out" ||
+    fail "keys anchor over a 5 s leftover: $(cat "$T/out" "$T/err")"
 "$LEDGER" --dir "$X" keys verifier | grep -q "period_ns=5000000000" || fail "the leftover's period"
 # anchored, nothing sealed since: said so, not "no key seals with epoch keys"
 "$LEDGER" --dir "$X" keys epochs >/dev/null 2>"$T/err"
