@@ -436,6 +436,13 @@ int ldg_epoch_anchored_before(struct ldg_txn *t, const char *key_id,
 /* 1 when (k, v) is an "epoch:" registry record (its key id into key_id). */
 int ldg_epoch_rec_ok(const uint8_t *k, size_t klen, size_t vlen, char *key_id);
 
+/* epoch_log.c: 1 when l keeps key name's epoch state between
+ * transactions (a daemon's: kept_prune wipes it once its file no longer
+ * holds it or its period is over), with its generation and period; 0
+ * when not. For the tests. */
+int ldg_epoch_kept(struct ldg_ledger *l, const char *name, uint64_t *gen,
+                   uint32_t *period);
+
 /* epoch_log.c: the body of name's key.anchored event, an epoch state of
  * period_ns made (or one a failed anchor left taken again); period_ns 0
  * is ldg_keys_anchor's default; the caller's (ldg_keys_anchor,

@@ -394,6 +394,25 @@ kept_prune(struct ldg_ledger *l, uint64_t now)
     pthread_mutex_unlock(&l->epoch_mu);
 }
 
+int
+ldg_epoch_kept(struct ldg_ledger *l, const char *name, uint64_t *gen,
+               uint32_t *period)
+{
+    struct kept_set *ks;
+    int found = 0;
+
+    pthread_mutex_lock(&l->epoch_mu);
+    ks = l->epoch_keep;
+    for (size_t i = 0; ks != NULL && i < ks->n; i++)
+        if (strcmp(ks->k[i].name, name) == 0) {
+            found = 1;
+            *gen = ks->k[i].st->gen;
+            *period = ks->k[i].st->cur.period;
+        }
+    pthread_mutex_unlock(&l->epoch_mu);
+    return found;
+}
+
 static void
 held_release(void *p)
 {

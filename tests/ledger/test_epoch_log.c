@@ -17,6 +17,8 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void
 test_epoch_log__verifies_and_lists(void **state)
@@ -105,8 +107,9 @@ test_epoch_log__rewrite_before_anchor_caught_by_checkpoints(void **state)
     rewrite_time(f, 2, root);
     reseal(f, 2, root, NO_EPOCH);
     rechain(f, 2);
-    expect_bad(f, LDG_VERIFY_FULL, 4, "checkpoint of size 5, by the log "
-                                      "key's epoch: epoch 2.1 carries");
+    expect_bad(f, LDG_VERIFY_FULL, 4,
+               "checkpoint of size 5, by the log "
+               "key's epoch: epoch 2.1 carries");
 }
 
 /* The newest checkpoint signed again by the log key alone (its epoch line
@@ -526,6 +529,83 @@ test_epoch_log__expire(void **state)
     verify_ok(f);
 }
 
+/* Another process (a child) ends f's live epoch now: `ledger keys
+ * advance` beside an idle daemon. */
+static void
+advance_elsewhere(struct fx *f)
+{
+    pid_t pid;
+    int status;
+    fflush(NULL);
+    if ((pid = fork()) == 0) {
+        struct ldg_ledger *l2 = NULL;
+        struct ldg_options o;
+        char err[256];
+        memset(&o, 0, sizeof o);
+        o.flags = LDG_NOSYNC;
+        if (ldg_open(&l2, f->dir, &o, err, sizeof err) != 0)
+            _exit(2);
+        ldg_set_clock(l2, &clock_ns);
+        _exit(ldg_keys_advance(l2, NULL, NULL) == 0 ? 0 : 3);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A process keeps its epoch states between transactions (kept_put); the
+ * next ldg_keys_expire wipes one whose file holds another (an advance by
+ * another process) or whose period is over, before it ends anything: an
+ * idle daemon holds no past secret (issue 65). */
+static void
+test_epoch_log__kept_prune(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_epoch_state *st;
+    uint64_t gen, gen21, gen22, next;
+    uint32_t period;
+    unsigned ended;
+
+    /* the setup's last append (epoch 2.1, period 2 ends at T0 + 190 s) */
+    assert_int_equal(ldg_epoch_kept(f->l, "log", &gen21, &period), 1);
+    assert_int_equal(period, 2);
+    st = current_state(f);
+    assert_true(st->gen == gen21);
+    ldg_epoch_state_free(st);
+    /* inside the period, its file unchanged: kept */
+    clock_ns = T0 + 150 * SEC;
+    assert_int_equal(ldg_keys_expire(f->l, &next, &ended), 0);
+    assert_int_equal(ended, 0);
+    assert_int_equal(ldg_epoch_kept(f->l, "log", &gen, &period), 1);
+    assert_true(gen == gen21);
+    /* another process ends 2.1: the kept copy of its secret goes at the
+     * next expire, though this one has nothing to end */
+    advance_elsewhere(f);
+    st = current_state(f);
+    gen22 = st->gen;
+    ldg_epoch_state_free(st);
+    assert_true(gen22 != gen21);
+    clock_ns = T0 + 151 * SEC;
+    assert_int_equal(ldg_keys_expire(f->l, &next, &ended), 0);
+    assert_int_equal(ended, 0);
+    assert_false(ldg_epoch_kept(f->l, "log", &gen, &period) && gen == gen21);
+    /* 2.2 seals an event and is kept; at its period's end the expire
+     * drops it first, then ends it: what stays kept is the next epoch's
+     * (kept_put keeps the first state of a name: without the prune,
+     * 2.2's would have stayed) */
+    append_at(f, T0 + 160 * SEC);
+    assert_int_equal(ldg_epoch_kept(f->l, "log", &gen, &period), 1);
+    assert_int_equal(period, 2);
+    gen22 = gen;
+    clock_ns = T0 + 190 * SEC;
+    assert_int_equal(ldg_keys_expire(f->l, &next, &ended), 0);
+    assert_int_equal(ended, 1);
+    assert_false(ldg_epoch_kept(f->l, "log", &gen, &period) &&
+                 (gen == gen22 || period == 2));
+    verify_ok(f);
+}
+
 /* The chain survives pruning (issue 65, item 6): a prune past the anchor
  * keeps the log key's anchor and its chain at the horizon in the horizon
  * record (FORMAT.md 6.2, "epoch"), so every epoch part after it is still
@@ -701,8 +781,9 @@ test_epoch_log__registry_epoch_altered(void **state)
 {
     struct fx *f = *state;
     flip_epoch_record(f, 64);
-    expect_bad(f, 0, 8, "names epoch 2.0 as its seals' last, but they end "
-                        "at 2.1");
+    expect_bad(f, 0, 8,
+               "names epoch 2.0 as its seals' last, but they end "
+               "at 2.1");
 }
 
 #define TE(name) cmocka_unit_test_setup_teardown(name, setup_epochs, teardown)
@@ -728,6 +809,7 @@ main(void)
         TE(test_epoch_log__power_cut_during_advance),
         TE(test_epoch_log__no_past_secret_in_any_file),
         TE(test_epoch_log__exposure),
+        TE(test_epoch_log__kept_prune),
         TE(test_epoch_log__expire),
         TE(test_epoch_log__pruned_past_the_anchor_keeps_the_chain),
         TE(test_epoch_log__pruned_resealed_without_epoch_refused),
