@@ -998,8 +998,9 @@ void ldg_seqscan_free(struct ldg_seqscan *s);
 const char *ldg_index_name(struct ldg_txn *t, enum ldg_index which);
 
 /* Narrows [*lo, *hi] to the events with since_ns <= ts <= until_ns (0 and
- * UINT64_MAX leave that side open), by two lookups in the time index.
- * 0, or 1 when no event is left. */
+ * UINT64_MAX leave that side open), by two binary searches of the
+ * entries (ts strictly increases with seq, which verify checks). 0, or 1
+ * when no event is left. */
 int ldg_time_window(struct ldg_txn *t, uint64_t since_ns, uint64_t until_ns,
                     uint64_t *lo, uint64_t *hi);
 /* Calls fn(ctx, value) for each distinct value of index `which` that
