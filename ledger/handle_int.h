@@ -140,6 +140,13 @@ int ldg_txn_writable(struct ldg_txn *t);
  * entries and bodies before layout 5, entries5 and bodies5 from it. */
 enum ldg_core_db ldg_db_entries(struct ldg_txn *t);
 enum ldg_core_db ldg_db_bodies(struct ldg_txn *t);
+/* layout.c (the layout module): where store layout number keeps what
+ * layout 1 calls db (format.h's enum): LDG_DB_ENTRIES and LDG_DB_BODIES,
+ * or entries5 and bodies5 (5 on); an LDG_DB_IDX_* index of a key an
+ * event (1 and 2), or its ix.* database (3 on), LDG_CORE_DBS when the
+ * layout keeps no such index (idx.time from 3 on); any other db itself.
+ * (An unknown number: as layout 1.) */
+enum ldg_core_db ldg_layout_db(int number, enum ldg_core_db db);
 /* The core databases: enum ldg_core_db (format.h). */
 ldg_dbi ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which);
 /* 0 when a read-only open found no such database (idx.id in a ledger

@@ -23,36 +23,14 @@
  *
  * Callers see one form: the "canonical key" value ‖ 0x00 ‖ seq (what
  * ldg_index_keys hands out and verify sums), under the layout 1 database's
- * enum (LDG_DB_IDX_*); ix_db maps it to where the layout keeps it.
+ * enum (LDG_DB_IDX_*); the layout module (ldg_layout_db) maps it to
+ * where the layout keeps it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ledger/index_int.h"
-
-/* Where layout keeps index db (an LDG_DB_IDX_*): itself, its ix.*
- * database, or LDG_CORE_DBS when the layout keeps no such index. */
-static enum ldg_core_db
-ix_db(int layout, enum ldg_core_db db)
-{
-    if (!ldg_layout_has(layout, LDG_HAS_DUPS))
-        return db;
-    switch (db) {
-    case LDG_DB_IDX_TYPE:
-        return LDG_DB_IX_TYPE;
-    case LDG_DB_IDX_SUBJECT:
-        return LDG_DB_IX_SUBJECT;
-    case LDG_DB_IDX_RUN:
-        return LDG_DB_IX_RUN;
-    case LDG_DB_IDX_ACTOR:
-        return LDG_DB_IX_ACTOR;
-    case LDG_DB_IDX_TIME:
-        return LDG_CORE_DBS;
-    default:
-        return db;
-    }
-}
 
 int
 ldg_index_dups(enum ldg_core_db db)
@@ -78,26 +56,26 @@ build_keys(const struct ldg_event *ev, int layout, void *arg,
     int rc;
 
     n = str_key(k, ev->type, ev->seq);
-    if ((rc = fn(arg, ix_db(layout, LDG_DB_IDX_TYPE), k, n, 0)) < 0)
+    if ((rc = fn(arg, ldg_layout_db(layout, LDG_DB_IDX_TYPE), k, n, 0)) < 0)
         return rc;
     n = str_key(k, ev->subject, ev->seq);
-    if ((rc = fn(arg, ix_db(layout, LDG_DB_IDX_SUBJECT), k, n, 0)) < 0)
+    if ((rc = fn(arg, ldg_layout_db(layout, LDG_DB_IDX_SUBJECT), k, n, 0)) < 0)
         return rc;
     if (ev->run[0] != '\0') {
         n = str_key(k, ev->run, ev->seq);
-        if ((rc = fn(arg, ix_db(layout, LDG_DB_IDX_RUN), k, n, 0)) < 0)
+        if ((rc = fn(arg, ldg_layout_db(layout, LDG_DB_IDX_RUN), k, n, 0)) < 0)
             return rc;
     }
     n = str_key(k, ev->actor, ev->seq);
-    if ((rc = fn(arg, ix_db(layout, LDG_DB_IDX_ACTOR), k, n, 0)) < 0)
+    if ((rc = fn(arg, ldg_layout_db(layout, LDG_DB_IDX_ACTOR), k, n, 0)) < 0)
         return rc;
     if (ev->id_len > 0) {
         n = ldg_ikey_make(k, ev->id, ev->id_len, ev->seq);
         if ((rc = fn(arg, LDG_DB_IDX_ID, k, n, 0)) < 0)
             return rc;
     }
-    if (ldg_layout_has(layout, LDG_HAS_DUPS))
-        return 0;
+    if (ldg_layout_db(layout, LDG_DB_IDX_TIME) == LDG_CORE_DBS)
+        return 0; /* (layouts 1 and 2's idx.time: ts ‖ seq) */
     ldg_be64(k, ev->ts_ns);
     ldg_be64(k + 8, ev->seq);
     return fn(arg, LDG_DB_IDX_TIME, k, 16, 1);
@@ -352,13 +330,13 @@ ldg_index_db(enum ldg_index which, int layout)
 {
     switch (which) {
     case LDG_INDEX_TYPE:
-        return ix_db(layout, LDG_DB_IDX_TYPE);
+        return ldg_layout_db(layout, LDG_DB_IDX_TYPE);
     case LDG_INDEX_SUBJECT:
-        return ix_db(layout, LDG_DB_IDX_SUBJECT);
+        return ldg_layout_db(layout, LDG_DB_IDX_SUBJECT);
     case LDG_INDEX_RUN:
-        return ix_db(layout, LDG_DB_IDX_RUN);
+        return ldg_layout_db(layout, LDG_DB_IDX_RUN);
     case LDG_INDEX_ACTOR:
-        return ix_db(layout, LDG_DB_IDX_ACTOR);
+        return ldg_layout_db(layout, LDG_DB_IDX_ACTOR);
     }
     return LDG_CORE_DBS;
 }

@@ -133,6 +133,32 @@ ldg_txn_has(struct ldg_txn *t, unsigned what)
     return n < 0 ? n : ldg_layout_has(n, what);
 }
 
+enum ldg_core_db
+ldg_layout_db(int number, enum ldg_core_db db)
+{
+    const struct layout *lo = find(number);
+    unsigned has = lo != NULL ? lo->has : 0;
+
+    switch (db) {
+    case LDG_DB_ENTRIES: /* 5 on: the stored forms, derived bytes left out */
+        return has & LDG_HAS_STORED ? LDG_DB_ENTRIES5 : db;
+    case LDG_DB_BODIES:
+        return has & LDG_HAS_STORED ? LDG_DB_BODIES5 : db;
+    case LDG_DB_IDX_TYPE: /* 3 on: a key a value, the seqs duplicates */
+        return has & LDG_HAS_DUPS ? LDG_DB_IX_TYPE : db;
+    case LDG_DB_IDX_SUBJECT:
+        return has & LDG_HAS_DUPS ? LDG_DB_IX_SUBJECT : db;
+    case LDG_DB_IDX_RUN:
+        return has & LDG_HAS_DUPS ? LDG_DB_IX_RUN : db;
+    case LDG_DB_IDX_ACTOR:
+        return has & LDG_HAS_DUPS ? LDG_DB_IX_ACTOR : db;
+    case LDG_DB_IDX_TIME: /* 3 on: none (a binary search of the entries) */
+        return has & LDG_HAS_DUPS ? LDG_CORE_DBS : db;
+    default:
+        return db;
+    }
+}
+
 const char *
 ldg_layout_what(int number)
 {

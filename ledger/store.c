@@ -886,14 +886,13 @@ ldg_txn_ledger(struct ldg_txn *t)
 enum ldg_core_db
 ldg_db_entries(struct ldg_txn *t)
 {
-    return ldg_txn_has(t, LDG_HAS_STORED) > 0 ? LDG_DB_ENTRIES5
-                                              : LDG_DB_ENTRIES;
+    return ldg_layout_db(ldg_txn_layout(t), LDG_DB_ENTRIES);
 }
 
 enum ldg_core_db
 ldg_db_bodies(struct ldg_txn *t)
 {
-    return ldg_txn_has(t, LDG_HAS_STORED) > 0 ? LDG_DB_BODIES5 : LDG_DB_BODIES;
+    return ldg_layout_db(ldg_txn_layout(t), LDG_DB_BODIES);
 }
 
 /* Reads the dictionaries of t's snapshot that l's set does not hold yet
