@@ -132,7 +132,7 @@ step_copy(struct ldg_txn *t, void *arg)
     int rc = still_old(t, s);
     if (rc <= 0)
         return rc;
-    return ldg_tree_tiles_copy(t, s->tl, s->from_tile, s->to_tile);
+    return ldg_mig_tiles_copy(t, s->tl, s->from_tile, s->to_tile);
 }
 
 static int
@@ -144,7 +144,7 @@ step_finish(struct ldg_txn *t, void *arg)
         return rc;
     if ((rc = ldg_txn_size(t, &size)) < 0)
         return rc;
-    return ldg_tree_tiles_finish(t, size, LDG_LAYOUT_TILES);
+    return ldg_mig_tiles_finish(t, size, LDG_LAYOUT_TILES);
 }
 
 /* ---------------------------------------------------- layout 2 to 3 -- */
@@ -375,7 +375,7 @@ static int
 split_step(struct ldg_txn *t, void *arg)
 {
     struct split *s = arg;
-    return ldg_tree_tiles_split(t, s->from, CHUNK, s->next, &s->done, &s->n);
+    return ldg_mig_tiles_split(t, s->from, CHUNK, s->next, &s->done, &s->n);
 }
 
 /* Layout 3 (or 4 with whole tiles left) to 4: 0, or -err with the tiles
@@ -916,7 +916,7 @@ migrate_layouts(struct ldg_ledger *l, int to,
      * 3) and tiles split (3 to 4) */
     if (res->from < LDG_LAYOUT_TILES && to >= LDG_LAYOUT_TILES)
         for (int tl = 0; tl < 8; tl++)
-            tiles += ldg_tree_level_count(size, tl) / LDG_TILE_WIDTH;
+            tiles += ldg_mig_level_count(size, tl) / LDG_TILE_WIDTH;
     mig_to_convert(l, &keys, &whole);
     if (to < LDG_LAYOUT_DUPS)
         keys = 0;
@@ -965,7 +965,7 @@ migrate_layouts(struct ldg_ledger *l, int to,
         s->from = 1;
         rc = mig_in_txn(l, step_begin, s);
         for (int tl = 0; rc == 0 && tl < 8 && !s->moved; tl++) {
-            uint64_t f = ldg_tree_level_count(size, tl) / LDG_TILE_WIDTH;
+            uint64_t f = ldg_mig_level_count(size, tl) / LDG_TILE_WIDTH;
             for (uint64_t n = 0; rc == 0 && n < f && !s->moved; n += CHUNK) {
                 s->tl = tl;
                 s->from_tile = n;

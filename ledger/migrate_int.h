@@ -6,6 +6,8 @@
  *                   digests of layouts 7 and 8, layout 9's intake
  *   migrate_pack.c  layout 4 to 5 and after: the entries packed anew,
  *                   by a pool of threads
+ *   migrate_tree.c  the tree of layout 1 into tiles (2), whole tiles
+ *                   split (4)
  *
  * Included by those files and stats.c.
  */
@@ -20,6 +22,30 @@
  * LDG_ENOTFOUND (none left to rewrite), or LDG_ECORRUPT (not 8 bytes,
  * named in the handle's message). In ledger/migrate.c. */
 int ldg_txn_digest_next(struct ldg_txn *t, uint64_t *seq);
+
+/* migrate_tree.c: the tree's steps.
+ * Layout 4 (from 3): splits the whole tiles (records of LDG_TILE_BYTES)
+ * of db tiles from key `from` (LDG_TREE_KEY_LEN bytes; all zero: the
+ * first) on, at most max of them: each keeps its first 255 hashes, and its
+ * last goes to db tree. *next is the key to go on from and *done 1 when
+ * no tile is left after it; *split counts the tiles split. */
+int ldg_mig_tiles_split(struct ldg_txn *t, const uint8_t from[LDG_TREE_KEY_LEN],
+                        size_t max, uint8_t next[LDG_TREE_KEY_LEN], int *done,
+                        uint64_t *split);
+/* Layout 4: *n counts the whole tiles (of 256 hashes) db tiles still
+ * holds: what a stopped migrate left for the next to split (0 before
+ * layout 4). */
+int ldg_mig_tiles_whole(struct ldg_txn *t, uint64_t *n);
+/* Hashes of tree level 8·tl in a log of size leaves. */
+uint64_t ldg_mig_level_count(uint64_t size, int tl);
+/* Layout 2 (from 1), in write transactions of a layout 1 ledger: writes
+ * full tiles [from, to) of tile level tl from the nodes of db tree, each
+ * checked against the node above it; then, in the last one, the tiles
+ * still missing for a log of size leaves, db tree cut to the edge, meta
+ * "layout" set to layout (migrate's, the first with tiles), and a check
+ * that the root is unchanged. */
+int ldg_mig_tiles_copy(struct ldg_txn *t, int tl, uint64_t from, uint64_t to);
+int ldg_mig_tiles_finish(struct ldg_txn *t, uint64_t size, int layout);
 
 /* Tiles a transaction: 1.5 MiB of pages written, and the pages of 32,768
  * leaf hashes read, which leave the process's memory after each. */

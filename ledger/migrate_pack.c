@@ -735,7 +735,7 @@ mig_to_convert(struct ldg_ledger *l, uint64_t *keys, uint64_t *whole)
             *keys += n;
     }
     if (layout >= LDG_LAYOUT_SPLIT)
-        ldg_tree_tiles_whole(t, whole);
+        ldg_mig_tiles_whole(t, whole);
     else if (layout >= LDG_LAYOUT_TILES)
         ldg_db_count(t, ldg_core(l, LDG_DB_TILES), whole);
     ldg_txn_abort(t);

@@ -39,38 +39,21 @@ int ldg_tree_kept_from(struct ldg_txn *t, uint64_t *from);
  * proves the rest, set on t's ledger. Returns LDG_EPRUNED. */
 int ldg_tree_pruned_err(struct ldg_txn *t, const char *what);
 /* The root of full tile n of tile level tl, computed from its 256 stored
- * hashes (in layout 1 from the stored nodes of tree level 8·tl): what the
- * stored hash (8·(tl+1), n) must be. LDG_ENOTFOUND when the tile is not
- * full, LDG_ECORRUPT as ldg_tree_tile_get. */
+ * hashes: what the stored hash (8·(tl+1), n) must be. LDG_ENOTFOUND when the
+ * tile is not full, LDG_ECORRUPT as ldg_tree_tile_get. */
 int ldg_tree_tile_root(struct ldg_txn *t, int tl, uint64_t n, uint8_t out[32]);
 /* The same, for verify: 0 with *count 256, or 255 when a split tile's
  * last hash is missing or malformed (out holds the first 255), so that
  * the damage is named at its own event. */
 int ldg_tree_tile_read(struct ldg_txn *t, int tl, uint64_t n,
                        uint8_t out[LDG_TILE_BYTES], size_t *count);
-/* Layout 4 (ledger migrate from 3): splits the whole tiles (records of
- * LDG_TILE_BYTES) of db tiles from key `from` (LDG_TREE_KEY_LEN bytes; all
- * zero: the first) on, at most max of them: each keeps its first 255
- * hashes, and its last goes to db tree. *next is the key to go on from and
- * *done 1 when no tile is left after it; *split counts the tiles split. */
-/* Layout 4: *n counts the whole tiles (of 256 hashes) db tiles still
- * holds: what a stopped migrate left for the next to split (0 before
- * layout 4). */
-int ldg_tree_tiles_whole(struct ldg_txn *t, uint64_t *n);
-int ldg_tree_tiles_split(struct ldg_txn *t,
-                         const uint8_t from[LDG_TREE_KEY_LEN], size_t max,
-                         uint8_t next[LDG_TREE_KEY_LEN], int *done,
-                         uint64_t *split);
-/* Hashes of tree level 8·tl in a log of size leaves. */
-uint64_t ldg_tree_level_count(uint64_t size, int tl);
-/* ledger migrate to layout 2 (migrate.c), in write transactions of a
- * layout 1 ledger: writes full tiles [from, to) of tile level tl from the
- * nodes of db tree, each checked against the node above it; then, in the
- * last one, the tiles still missing for a log of size leaves, db tree cut
- * to the edge, meta "layout" set to layout (migrate's, the first with
- * tiles), and a check that the root is unchanged. */
-int ldg_tree_tiles_copy(struct ldg_txn *t, int tl, uint64_t from, uint64_t to);
-int ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size, int layout);
+/* The MTH of the n hashes at h (n a power of two, at most a tile's
+ * width), into out. */
+void ldg_tree_subtree_hash(const uint8_t *h, size_t n, uint8_t out[32]);
+/* The count hashes of level 8·tl from index first on, from db tree (the
+ * edge; one cursor walk), into out; LDG_ENOTFOUND unless all are there. */
+int ldg_tree_edge_run(struct ldg_txn *t, int tl, uint64_t first, size_t count,
+                      uint8_t (*out)[32]);
 
 /* ldg_checkpoint_check but for the signature: the note's text names this
  * log's origin and t's tree root at its size. For a frame of the ledger's

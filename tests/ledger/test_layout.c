@@ -42,6 +42,7 @@
 #include <cmocka.h>
 
 #include "ledger/index_int.h"
+#include "ledger/migrate_int.h"
 #include "ledger/tree_int.h"
 #include "ledger/tlog_int.h"
 #include "tests/support/support.h"
@@ -470,8 +471,15 @@ test_layout__an_unknown_or_damaged_layout_record_is_refused(void **state)
         int rc;
         const char *says;
     } cases[] = {
-        {{0, 0, 0, 10}, 4, LDG_EVERSION, "store layout 10, this build reads layout 9 (ledger migrate converts 1 to 8 to it)"},
-        {{0, 0, 3, 0xe7}, 4, LDG_EVERSION, "store layout 999, this build reads layout 9 (ledger migrate"},
+        {{0, 0, 0, 10},
+         4,
+         LDG_EVERSION,
+         "store layout 10, this build reads layout 9 (ledger migrate converts "
+         "1 to 8 to it)"},
+        {{0, 0, 3, 0xe7},
+         4,
+         LDG_EVERSION,
+         "store layout 999, this build reads layout 9 (ledger migrate"},
         {{0, 0, 0, 0}, 4, LDG_ECORRUPT, "layout record is damaged"},
         {{0, 0, 2}, 3, LDG_ECORRUPT, "layout record is damaged (3 bytes"},
     };
@@ -547,7 +555,7 @@ test_layout__a_stopped_split_reads_and_migrate_finishes_it(void **state)
     assert_int_equal(ldg_db_open(t, "meta", 0, &meta), 0);
     assert_int_equal(ldg_core_kv_put(t, meta, "layout", 6, lay, 4), 0);
     ldg_txn_set_layout(t, 4);
-    assert_int_equal(ldg_tree_tiles_split(t, from, 1, next, &done, &split), 0);
+    assert_int_equal(ldg_mig_tiles_split(t, from, 1, next, &done, &split), 0);
     assert_int_equal(split, 1);
     assert_false(done);
     assert_int_equal(ldg_txn_commit(t), 0);
@@ -1264,8 +1272,7 @@ stored_form(struct ldg_ledger *l, uint64_t seq)
  * read with their digests stored, as an append after keeps its own, and
  * a migrate back is refused. */
 static void
-test_layout__migrate_6_to_7_to_8_gives_the_entries_their_digests(
-    void **state)
+test_layout__migrate_6_to_7_to_8_gives_the_entries_their_digests(void **state)
 {
     (void)state;
     struct fx *f = fx_new(6, 600);
@@ -1411,9 +1418,9 @@ test_layout__migrate_to_5_refuses_a_broken_chain(void **state)
 static void
 test_layout__the_module_knows_each_layout(void **state)
 {
-    static const unsigned feat[] = {LDG_HAS_TILES, LDG_HAS_DUPS,
-                                    LDG_HAS_SPLIT, LDG_HAS_STORED, 0,
-                                    LDG_HAS_DIGEST, LDG_HAS_APPEND};
+    static const unsigned feat[] = {
+        LDG_HAS_TILES,  LDG_HAS_DUPS,  LDG_HAS_SPLIT, LDG_HAS_STORED, 0,
+        LDG_HAS_DIGEST, LDG_HAS_APPEND};
     unsigned want = 0;
     const char *what = NULL;
     char err[300];
@@ -1438,9 +1445,9 @@ test_layout__the_module_knows_each_layout(void **state)
                      LDG_LAYOUT_READS | LDG_LAYOUT_MAKES | LDG_LAYOUT_EPOCHS);
     assert_true(ldg_layout_current(LDG_LAYOUT_INTAKE));
     assert_int_equal(LDG_LAYOUT_INTAKE, LDG_LAYOUT_NEWEST);
-    assert_true(ldg_layout_has(LDG_LAYOUT_INTAKE,
-                               LDG_HAS_INTAKE | LDG_HAS_TREE_PRUNE |
-                                   LDG_HAS_EPOCHS | LDG_HAS_APPEND));
+    assert_true(
+        ldg_layout_has(LDG_LAYOUT_INTAKE, LDG_HAS_INTAKE | LDG_HAS_TREE_PRUNE |
+                                              LDG_HAS_EPOCHS | LDG_HAS_APPEND));
     assert_int_equal(ldg_layout_default(), LDG_LAYOUT_NEWEST);
     assert_int_equal(ldg_layout_with(LDG_HAS_EPOCHS), LDG_LAYOUT_INTAKE);
     assert_int_equal(ldg_layout_with(LDG_HAS_DUPS), LDG_LAYOUT_INTAKE);
