@@ -104,10 +104,11 @@ cat <<'EOF'
 
 ## How to read these
 
-Each figure is a whole process timed from outside, as a user sees it. "peer" is the SQLite peer
-(`bench/peer_sqlite.c`) in the same minutes: **the ratio compares across boxes and loads**. A miss
-is named at the end with its bound. A note cut to fit ends in "..."; whole rows and detail are in
-the `bench/out/` files named under the tables. `BENCH_QUICK=1 make bench` is a quick look.
+Each figure is a whole process timed from outside, as a user sees it. "peer"
+is the SQLite peer (`bench/peer_sqlite.c`) in the same minutes: **the ratio
+compares across boxes and loads**. A miss is named at the end with its bound.
+A note cut to fit ends in "..."; whole rows and detail are in the `bench/out/`
+files named under the tables. `BENCH_QUICK=1 make bench` is a quick look.
 EOF
 
 # A table row is at most ROW_MAX bytes: fit() cuts a note (the last cell)
@@ -576,7 +577,7 @@ printf '\n## What bounds the missed targets\n\n'
 if [ ! -s "$O/.missed" ]; then
     echo "Every target with a verdict was met in this run."
 else
-    echo 'The whole account of each is on the line of `bench/bounds.tsv` named in brackets.'
+    echo 'Each account in full: the `bench/bounds.tsv` line named in brackets.'
     echo
     # "name<TAB>prefix<TAB>headline" a miss, then its line
     sort -u "$O/.missed" | while IFS= read -r s; do
