@@ -152,6 +152,10 @@ walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
         const char *why = NULL;
         int cmp;
 
+        /* the pages walked leave the process's resident size now and
+         * then, as the passes' do (a cursor's pages fault back in) */
+        if ((n & VERIFY_WALK_TRIM) == VERIFY_WALK_TRIM)
+            ldg_store_trim(vs->l->store);
         rc = ldg_cursor_get(c, (enum ldg_seek)op, NULL, 0, &k, &v);
         if (rc == LDG_ENOTFOUND)
             break;
