@@ -546,10 +546,14 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
         }
         /* Dropping the mapped pages (for every thread: the map is the
          * process's) now and then keeps the resident size down. Not
-         * often: every drop makes both passes fault their pages in again
-         * (with a TLB flush on every core), which cost verify --full more
-         * than half of its time when it came every 16,384 events of each
-         * pass (1M events: 17 s of CPU against 6.6 s without). */
+         * too often: every drop makes both passes fault their pages in
+         * again (with a TLB flush on every core); once, a drop every
+         * 16,384 events of each pass cost verify --full 17 s of CPU
+         * against 6.6 s without. Every 32,768 (2026-12-03, 1M events,
+         * 2-vCPU VM): 3.84 s of CPU against 3.85 at every 262,144, and a
+         * migrate's verification peaked at 124-242 MiB, not 356-410
+         * (the kernel maps the cached pages around each fault, so more
+         * stays mapped than the events read). */
         if ((seq & VERIFY_TRIM_MASK) == VERIFY_TRIM_MASK)
             ldg_store_trim(l->store);
         if (((seq + 1) & (CHUNK - 1)) == 0)

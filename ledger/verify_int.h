@@ -10,8 +10,8 @@
 #include "ledger/handle_int.h"
 
 #define CHUNK 512
-/* pass 1 drops the mapped pages every 2^18 events (see vf_pass1) */
-#define VERIFY_TRIM_MASK ((UINT64_C(1) << 18) - 1)
+/* pass 1 drops the mapped pages every 2^15 events (see vf_pass1) */
+#define VERIFY_TRIM_MASK ((UINT64_C(1) << 15) - 1)
 /* an index walk drops them every 2^16 records */
 #define VERIFY_WALK_TRIM ((UINT64_C(1) << 16) - 1)
 
