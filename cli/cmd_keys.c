@@ -205,20 +205,22 @@ keys_verifier(struct cli *c, struct ldg_ledger *l, const char *vkey)
     return EX_OK;
 }
 
-/* The period of the anchor appended at seq, as its key.anchored says
- * (asked: what was asked, when it cannot be read back). */
-static uint64_t
-anchored_period(struct ldg_ledger *l, uint64_t seq, uint64_t asked)
+/* " of N s": the period of the anchor appended at seq, as its
+ * key.anchored says, into buf; "" when it cannot be read back (never a
+ * period the anchor may not have). */
+static const char *
+anchored_period(struct ldg_ledger *l, uint64_t seq, char *buf, size_t cap)
 {
     struct ldg_anchor_pin *p = NULL;
     size_t n = 0;
-    uint64_t period = asked;
+    buf[0] = '\0';
     if (ldg_keys_anchors(l, &p, &n) == 0)
         for (size_t i = 0; i < n; i++)
             if (p[i].seq == seq)
-                period = p[i].period_ns;
+                snprintf(buf, cap, " of %llu s",
+                         (unsigned long long)(p[i].period_ns / 1000000000ull));
     free(p);
-    return period;
+    return buf;
 }
 
 /* ledger keys anchor|advance [NAME] */
@@ -227,7 +229,7 @@ keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
                  const char *name, unsigned epoch_s, int if_expired)
 {
     struct ldg_epoch_row row;
-    char what[256], pub[65];
+    char what[256], pub[65], of[32];
     uint64_t seq;
     int rc;
 
@@ -237,10 +239,8 @@ keys_epoch_write(struct cli *c, struct ldg_ledger *l, const char *sub,
         if ((rc = ldg_keys_anchor(l, name, period, &seq)) < 0)
             return cli_fail(c, l, rc);
         snprintf(what, sizeof what,
-                 "key %s seals with epoch keys of %llu s from here on",
-                 name ? name : "log",
-                 (unsigned long long)(anchored_period(l, seq, period) /
-                                      1000000000ull));
+                 "key %s seals with epoch keys%s from here on",
+                 name ? name : "log", anchored_period(l, seq, of, sizeof of));
         cli_print_seq(c, seq, what);
         return EX_OK;
     }
@@ -305,6 +305,7 @@ add_anchor(struct cli *c, struct ldg_ledger *l, const char *name,
 {
     struct ldg_anchor_pin *p = NULL;
     uint64_t period = (uint64_t)epoch_s * 1000000000ull, seq;
+    char of[32];
     size_t n = 0, at = strlen(what);
     int rc;
 
@@ -327,10 +328,8 @@ add_anchor(struct cli *c, struct ldg_ledger *l, const char *name,
                 name, name, name);
         return rc;
     }
-    snprintf(
-        what + at, cap - at, "; anchored at event %llu, epoch keys of %llu s",
-        (unsigned long long)seq,
-        (unsigned long long)(anchored_period(l, seq, period) / 1000000000ull));
+    snprintf(what + at, cap - at, "; anchored at event %llu, epoch keys%s",
+             (unsigned long long)seq, anchored_period(l, seq, of, sizeof of));
     return 0;
 }
 

@@ -65,7 +65,8 @@ struct pgwalk {
     uint64_t branch, leaf, overflow, entries;
     char *what;
     size_t cap;
-    size_t len;     /* of the map */
+    void *base;     /* the map, for its drops */
+    size_t len;     /* its length */
     uint64_t taken; /* pages reached */
 };
 
@@ -149,7 +150,7 @@ pg_take(struct pgwalk *w, uint64_t pg)
         return pg_bad(w, pg, "reached twice");
     w->seen[pg >> 3] |= (uint8_t)(1u << (pg & 7));
     if (++w->taken % PG_TRIM == 0)
-        (void)madvise((void *)w->map, w->len, MADV_DONTNEED);
+        (void)madvise(w->base, w->len, MADV_DONTNEED);
     return 0;
 }
 
@@ -639,6 +640,7 @@ ldg_store_check_pages(struct ldg_txn *t, char *what, size_t cap)
         return LDG_EIO;
     madvise(map, len, MADV_SEQUENTIAL);
     w.map = map;
+    w.base = map;
     w.len = len;
     w.seen = calloc((size_t)(w.last >> 3) + 1, 1);
     if (w.seen == NULL) {
